@@ -1,0 +1,127 @@
+/**
+ * The ABI's structures as plain objects. Field names are `<linux/kvm.h>`'s, camel-cased; 64-bit
+ * fields are `bigint` (these cross the ABI once per ioctl, never per instruction). The codecs in
+ * `../abi/` read and write them from the kernel's exact byte layout.
+ */
+
+/** struct kvm_regs */
+export interface KvmRegs {
+  rax: bigint;
+  rbx: bigint;
+  rcx: bigint;
+  rdx: bigint;
+  rsi: bigint;
+  rdi: bigint;
+  rsp: bigint;
+  rbp: bigint;
+  r8: bigint;
+  r9: bigint;
+  r10: bigint;
+  r11: bigint;
+  r12: bigint;
+  r13: bigint;
+  r14: bigint;
+  r15: bigint;
+  rip: bigint;
+  rflags: bigint;
+}
+
+/** struct kvm_segment. `unusable` is the VMX access-rights bit 16, kept symmetric by SET/GET_SREGS. */
+export interface KvmSegment {
+  base: bigint;
+  limit: number;
+  selector: number;
+  type: number;
+  present: number;
+  dpl: number;
+  db: number;
+  s: number;
+  l: number;
+  g: number;
+  avl: number;
+  unusable: number;
+}
+
+/** struct kvm_dtable */
+export interface KvmDtable {
+  base: bigint;
+  limit: number;
+}
+
+/** struct kvm_sregs. `interruptBitmap` is the 256-bit pending-interrupt bitmap as four u64s. */
+export interface KvmSregs {
+  cs: KvmSegment;
+  ds: KvmSegment;
+  es: KvmSegment;
+  fs: KvmSegment;
+  gs: KvmSegment;
+  ss: KvmSegment;
+  tr: KvmSegment;
+  ldt: KvmSegment;
+  gdt: KvmDtable;
+  idt: KvmDtable;
+  cr0: bigint;
+  cr2: bigint;
+  cr3: bigint;
+  cr4: bigint;
+  cr8: bigint;
+  efer: bigint;
+  apicBase: bigint;
+  interruptBitmap: [bigint, bigint, bigint, bigint];
+}
+
+/** struct kvm_msr_entry */
+export interface KvmMsrEntry {
+  index: number;
+  data: bigint;
+}
+
+/** struct kvm_cpuid_entry2 */
+export interface KvmCpuidEntry2 {
+  function: number;
+  index: number;
+  flags: number;
+  eax: number;
+  ebx: number;
+  ecx: number;
+  edx: number;
+}
+
+/** struct kvm_userspace_memory_region */
+export interface KvmUserspaceMemoryRegion {
+  slot: number;
+  flags: number;
+  guestPhysAddr: bigint;
+  memorySize: bigint;
+  userspaceAddr: bigint;
+}
+
+/** struct kvm_fpu: the legacy x87/SSE image. `fpr` is 8×16 bytes, `xmm` 16×16 bytes. */
+export interface KvmFpu {
+  fpr: Uint8Array;
+  fcw: number;
+  fsw: number;
+  ftwx: number;
+  lastOpcode: number;
+  lastIp: bigint;
+  lastDp: bigint;
+  xmm: Uint8Array;
+  mxcsr: number;
+}
+
+/** struct kvm_guest_debug (x86: `debugreg[8]` in `arch`). */
+export interface KvmGuestDebug {
+  control: number;
+  debugreg: bigint[];
+}
+
+/** struct kvm_irq_level */
+export interface KvmIrqLevel {
+  irq: number;
+  level: number;
+}
+
+/** struct kvm_pit_config */
+export interface KvmPitConfig {
+  flags: number;
+}

@@ -1,0 +1,137 @@
+/**
+ * The typed KVM API: one interface per kind of file descriptor, as the kernel has them
+ * (`/dev/kvm`, a VM, a vCPU). Both engines implement these — `@kvm/host` over the real
+ * `/dev/kvm`, `SoftKvm` over our software engine — and a VMM sees nothing else.
+ *
+ * Every method that mirrors an ioctl names it. A method throws `KvmError` carrying the errno
+ * Linux returns for the same misuse; nothing else escapes.
+ */
+import type {
+  KvmCpuidEntry2,
+  KvmFpu,
+  KvmGuestDebug,
+  KvmMsrEntry,
+  KvmPitConfig,
+  KvmRegs,
+  KvmSregs,
+  KvmUserspaceMemoryRegion,
+} from './structs.js';
+
+/** The `/dev/kvm` system handle. */
+export interface Kvm {
+  /** Which engine serves this handle: `'host'`, or `'vmx'` / `'svm'` for the software engine. */
+  readonly engine: string;
+  /** KVM_GET_API_VERSION: 12 on every engine we accept. */
+  getApiVersion(): number;
+  /** KVM_CHECK_EXTENSION: 0 when absent, else a positive value (often 1, sometimes a count). */
+  checkExtension(cap: number): number;
+  /** KVM_GET_VCPU_MMAP_SIZE: bytes of each vCPU's shared `kvm_run` area. */
+  getVcpuMmapSize(): number;
+  /** KVM_GET_SUPPORTED_CPUID */
+  getSupportedCpuid(): KvmCpuidEntry2[];
+  /** KVM_GET_MSR_INDEX_LIST: MSRs saved and restored with the vCPU; only ones the CPU has. */
+  getMsrIndexList(): number[];
+  /** KVM_CREATE_VM */
+  createVm(): Vm;
+  /**
+   * Closes the system handle. VMs created from it stay valid until they are closed themselves
+   * (the changelog's "oops on early close of /dev/kvm" can't happen).
+   */
+  close(): void;
+}
+
+/**
+ * Host memory for guest RAM: what `mmap(MAP_ANONYMOUS)` gives a VMM. `userspaceAddr` is what
+ * goes into `kvm_userspace_memory_region.userspace_addr`; `buffer` views the same bytes
+ * without a copy.
+ */
+export interface HostMemory {
+  readonly userspaceAddr: bigint;
+  readonly size: number;
+  readonly buffer: ArrayBuffer;
+}
+
+/** A virtual machine. */
+export interface Vm {
+  /** Anonymous, page-aligned, zeroed host memory to back a memory slot. */
+  allocateMemory(size: number): HostMemory;
+  /**
+   * KVM_SET_USER_MEMORY_REGION. `memorySize` 0 deletes the slot. Misaligned addresses or sizes
+   * are EINVAL, an overlap with another slot EEXIST, as in Linux.
+   */
+  setUserMemoryRegion(region: KvmUserspaceMemoryRegion): void;
+  /** KVM_CREATE_VCPU: an id already used is EEXIST, one out of range EINVAL. */
+  createVcpu(id: number): Vcpu;
+  /** KVM_SET_TSS_ADDR: three pages the kernel may use on Intel hosts (real-mode emulation). */
+  setTssAddr(addr: number): void;
+  /** KVM_CREATE_IRQCHIP: in-kernel PIC/IOAPIC/LAPIC. Engines without one fail with ENOTTY/EINVAL. */
+  createIrqchip(): void;
+  /** KVM_CREATE_PIT2: in-kernel i8254 (needs the irqchip). */
+  createPit2(config: KvmPitConfig): void;
+  /** KVM_IRQ_LINE: drive an in-kernel irqchip input (needs the irqchip). */
+  irqLine(irq: number, level: number): void;
+  /**
+   * Counters the engine keeps for this VM (exits by reason, shadow pages, zaps, …), by name.
+   * The host engine reports what it can see from userspace.
+   */
+  getStats(): Record<string, number>;
+  /** Closes the VM and every vCPU it has. */
+  close(): void;
+}
+
+/** KVM_RUN's shared page, as typed fields over its bytes (`struct kvm_run`). */
+export interface KvmRunArea {
+  /** The raw bytes of `struct kvm_run` (and the io data page after it). */
+  readonly bytes: Uint8Array;
+  requestInterruptWindow: number;
+  immediateExit: number;
+  readonly exitReason: number;
+  readonly readyForInterruptInjection: number;
+  readonly ifFlag: number;
+  cr8: bigint;
+  apicBase: bigint;
+}
+
+/** A virtual CPU. `run()` is synchronous: call it from the thread that owns this vCPU. */
+export interface Vcpu {
+  readonly id: number;
+  /** The vCPU's `kvm_run` area, valid for the vCPU's lifetime. */
+  readonly kvmRun: KvmRunArea;
+  /**
+   * KVM_RUN: runs the guest until an exit userspace must see; returns `kvm_run.exit_reason`
+   * (`KVM_EXIT_*`). Details are in `kvmRun`. Throws `KvmError` with EINTR when kicked
+   * (see `kickHandle`) before or during the run, as the kernel does on a signal.
+   */
+  run(): number;
+  /** KVM_GET_REGS / KVM_SET_REGS */
+  getRegs(): KvmRegs;
+  setRegs(regs: KvmRegs): void;
+  /** KVM_GET_SREGS / KVM_SET_SREGS */
+  getSregs(): KvmSregs;
+  setSregs(sregs: KvmSregs): void;
+  /** KVM_GET_MSRS: reads as many as the engine can, in order; returns those it read. */
+  getMsrs(indices: number[]): KvmMsrEntry[];
+  /** KVM_SET_MSRS: returns how many were set (stops at the first it can't). */
+  setMsrs(entries: KvmMsrEntry[]): number;
+  /** KVM_SET_CPUID2 */
+  setCpuid2(entries: KvmCpuidEntry2[]): void;
+  /** KVM_INTERRUPT: queue external interrupt `irq` (only without an in-kernel irqchip). */
+  interrupt(irq: number): void;
+  /** KVM_GET_FPU / KVM_SET_FPU */
+  getFpu(): KvmFpu;
+  setFpu(fpu: KvmFpu): void;
+  /** KVM_SET_GUEST_DEBUG */
+  setGuestDebug(debug: KvmGuestDebug): void;
+  /**
+   * A structured-cloneable token that another thread passes to its engine's `kick` to make this
+   * vCPU leave `run()` promptly (KVM: `immediate_exit` plus a signal to the vCPU thread).
+   */
+  kickHandle(): VcpuKickHandle;
+  close(): void;
+}
+
+/** What a thread needs to kick a vCPU out of `run()`; engine-specific but plain data. */
+export interface VcpuKickHandle {
+  readonly engine: string;
+  readonly [key: string]: unknown;
+}

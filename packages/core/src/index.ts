@@ -1,0 +1,3 @@
+export * from './api/errors.js';
+export type * from './api/structs.js';
+export type * from './api/types.js';
