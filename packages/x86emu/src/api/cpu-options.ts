@@ -1,0 +1,51 @@
+import type { CpuState } from '../state.js';
+import type { Intercepts } from './intercepts.js';
+import type { PhysicalMemory } from './physical-memory.js';
+import type { CpuidOps, InterruptControllerOps, MsrOps, PortIoOps } from './platform.js';
+
+/** What `new Cpu(options)` needs. Only `memory` is required. */
+export interface CpuOptions {
+  /** The physical address space (host-physical for the silicon). */
+  memory: PhysicalMemory;
+  /** Port I/O; default: no devices (reads all ones, writes ignored). */
+  io?: PortIoOps;
+  /** MSRs the CPU does not own; default: none (#GP(0)). */
+  msr?: MsrOps;
+  /** CPUID; default: `defaultCpuid` (GenuineIntel, only the features x86emu implements). */
+  cpuid?: CpuidOps;
+  /** Source of maskable interrupts; default: none. */
+  interrupts?: InterruptControllerOps;
+  /** Virtualization hooks; default: none (a plain x86 CPU). */
+  intercepts?: Intercepts;
+  /** Start from this state (shared, not copied); default: a fresh power-on state. */
+  state?: CpuState;
+}
+
+/** Page-table formats the walker knows (SDM Vol. 3 4.3, 4.4). */
+export const PagingMode = {
+  /** No paging: linear = physical. */
+  None: 0,
+  /** 32-bit paging: two levels of 4-byte entries, 4 MiB pages with CR4.PSE. */
+  Legacy: 1,
+  /** PAE paging: PDPTE + two levels of 8-byte entries, 2 MiB pages, XD with EFER.NXE. */
+  Pae: 2,
+} as const;
+export type PagingMode = (typeof PagingMode)[keyof typeof PagingMode];
+
+/**
+ * Translation override for shadow paging. When set (`Cpu.setPagingOverride`), linear
+ * addresses are translated through `root` (a HOST-physical table in `mode` format) instead of
+ * through the guest's CR3 / CR0.PG / CR4.PAE, which stay architectural and guest-visible. This is
+ * what a CPU in VMX non-root operation does under shadow paging with unrestricted guest: the
+ * guest's own paging state is only data the hypervisor's shadow tables were built from.
+ * Protection uses the override's `wp`, `pse`, `nxe`, `pge` instead of CR0/CR4/EFER.
+ */
+export interface PagingOverride {
+  mode: PagingMode;
+  /** Physical address of the root (page directory, or PDPT for PAE: 32-byte aligned). */
+  root: number;
+  wp: boolean;
+  pse: boolean;
+  nxe: boolean;
+  pge: boolean;
+}

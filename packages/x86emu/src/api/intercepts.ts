@@ -1,0 +1,179 @@
+/**
+ * Virtualization hooks. The software engine's silicon models (VMX non-root operation, SVM
+ * guest mode) implement `Intercepts` to decide, before a sensitive instruction or event, that
+ * it exits instead of executing. x86emu knows nothing of VMX or SVM: it reports *what* is about
+ * to happen in `ExitInfo`; mapping that to an exit reason and qualification is the silicon's job.
+ *
+ * Cost model: a hook is consulted only when the kind's bit is set in `Intercepts.mask`
+ * (`1 << InterceptKind.X`), so a plain emulator pays one AND per sensitive instruction.
+ */
+
+/** The sensitive instructions and events a caller can intercept. Numbers are ours (not VMX's). */
+export const InterceptKind = {
+  /** CPUID (0F A2). */
+  Cpuid: 0,
+  /** HLT (F4), after the privilege check. */
+  Hlt: 1,
+  /** INVLPG (0F 01 /7); `ExitInfo.linearAddress` is the operand's linear address. */
+  Invlpg: 2,
+  /** RDTSC (0F 31) and RDTSCP. */
+  Rdtsc: 3,
+  /** RDMSR (0F 32); the index is in ECX. */
+  Rdmsr: 4,
+  /** WRMSR (0F 30); index in ECX, value in EDX:EAX. */
+  Wrmsr: 5,
+  /** MOV r32, CRn (0F 20); `ExitInfo.cr`, `ExitInfo.gpr`. */
+  CrRead: 6,
+  /** MOV CRn, r32 (0F 22), CLTS, LMSW; `ExitInfo.crAccessType` says which (SDM Table 28-3 order). */
+  CrWrite: 7,
+  /** MOV to/from DRn (0F 21 / 0F 23). */
+  DrAccess: 8,
+  /** IN/OUT/INS/OUTS, after the IOPL / TSS I/O-bitmap checks pass or before them (see `ioBeforePermission`). */
+  Io: 9,
+  /** INVD (0F 08). */
+  Invd: 10,
+  /** WBINVD (0F 09). */
+  Wbinvd: 11,
+  /** PAUSE (F3 90). */
+  Pause: 12,
+  /** LGDT/LIDT/SGDT/SIDT/LLDT/LTR/SLDT/STR; `ExitInfo.descInstruction`. */
+  DescriptorTable: 13,
+  /**
+   * Interrupt window: checked at each instruction boundary; fires when RFLAGS.IF = 1 and no
+   * STI / MOV SS shadow is in force (the guest can take an interrupt now).
+   */
+  InterruptWindow: 14,
+  /** An external interrupt is pending at the interrupt controller and would be taken now. */
+  ExternalInterrupt: 15,
+  /** INT n (CD ib), INT3, INTO. */
+  SoftwareInterrupt: 16,
+  /** IRET. */
+  Iret: 17,
+  /** PUSHF / POPF. */
+  PushfPopf: 18,
+  /** RDPMC (0F 33). */
+  Rdpmc: 19,
+  /** A triple fault is about to shut the CPU down. */
+  Shutdown: 20,
+  /** MONITOR / MWAIT (0F 01 C8 / C9). */
+  MonitorMwait: 21,
+  /** VMCALL (0F 01 C1): without an intercept it is #UD, as outside VMX non-root operation. */
+  Vmcall: 22,
+  /** VMMCALL (0F 01 D9): without an intercept it is #UD. */
+  Vmmcall: 23,
+  /** A task switch (CALL/JMP to a TSS or task gate, IRET with NT=1, task-gate event). */
+  TaskSwitch: 24,
+} as const;
+export type InterceptKind = (typeof InterceptKind)[keyof typeof InterceptKind];
+
+/** Event types, numbered as in the VMX interruption-information field (SDM Vol. 3 Table 25-17). */
+export const EventType = {
+  ExternalInterrupt: 0,
+  Nmi: 2,
+  HardwareException: 3,
+  SoftwareInterrupt: 4,
+  PrivilegedSoftwareException: 5,
+  SoftwareException: 6,
+} as const;
+export type EventType = (typeof EventType)[keyof typeof EventType];
+
+/** `ExitInfo.crAccessType`, numbered as the VMX exit qualification for CR accesses (SDM Vol. 3 Table 28-3). */
+export const CrAccessType = { MovToCr: 0, MovFromCr: 1, Clts: 2, Lmsw: 3 } as const;
+
+/** `ExitInfo.descInstruction`. */
+export const DescInstruction = {
+  Sgdt: 0,
+  Sidt: 1,
+  Lgdt: 2,
+  Lidt: 3,
+  Sldt: 4,
+  Str: 5,
+  Lldt: 6,
+  Ltr: 7,
+} as const;
+
+/**
+ * What was about to happen when `run()` stopped with `Intercept` or `Exception`. One instance
+ * per Cpu, overwritten at each stop (no allocation). Fields not relevant to `kind` are stale.
+ */
+export class ExitInfo {
+  /** The `InterceptKind` (for `StopReason.Intercept`), or -1 for `StopReason.Exception`. */
+  kind = -1;
+  /** Length in bytes of the instruction that caused the exit (0 for events). RIP points at it. */
+  instructionLength = 0;
+  /** Linear address of the instruction's memory operand (INVLPG, LGDT…, INS/OUTS), low 32 bits. */
+  linearAddress = 0;
+
+  /** Exception exits: vector, error code and whether it has one. */
+  vector = 0;
+  errorCode = 0;
+  hasErrorCode = false;
+  /** #PF: the faulting linear address (what CR2 would have received). #DB: the DR6 bits. */
+  faultAddress = 0;
+
+  /** CR access: register number, `CrAccessType`, general register (0–15), LMSW source value. */
+  cr = 0;
+  crAccessType = 0;
+  gpr = 0;
+  lmswSource = 0;
+  /** DR access: register number; `drWrite` true for MOV DRn, r32. */
+  dr = 0;
+  drWrite = false;
+
+  /** I/O: port, size (1/2/4), direction, string (INS/OUTS), REP prefix, address size (2/4/8). */
+  port = 0;
+  ioSize = 0;
+  ioIn = false;
+  ioString = false;
+  ioRep = false;
+  ioAddressSize = 0;
+  /** Segment register (0=ES … 5=GS) of a memory operand (OUTS honours overrides; INS is ES). */
+  segment = 0;
+
+  /** INT n: the vector. Descriptor-table exits: `DescInstruction`. */
+  softwareVector = 0;
+  descInstruction = 0;
+
+  /**
+   * IDT-vectoring information: true when the exit happened while delivering an event (the
+   * event type, vector and error code are below), so the caller can re-inject it (SDM Vol. 3
+   * 27.2.4). x86emu never delivers it further.
+   */
+  vectoringValid = false;
+  vectoringType = 0;
+  vectoringVector = 0;
+  vectoringErrorCode = 0;
+  vectoringHasErrorCode = false;
+}
+
+/** The hooks. Every member is optional; `mask` selects which instruction kinds are offered. */
+export interface Intercepts {
+  /** Bit `1 << InterceptKind.X` set: `instruction()` is asked before every instruction of kind X. */
+  mask: number;
+  /**
+   * Asked before executing an instruction whose kind is in `mask`, after its decode and its
+   * ordinary #UD / #GP / privilege checks that the SDM lists as taking priority over a VM exit
+   * (SDM Vol. 3 25.1.1: e.g. CPL > 0 on MOV CR still faults first). `exit` is filled
+   * with the operands. Return true to stop `run()` with `StopReason.Intercept` (instruction
+   * not executed); false to execute it normally.
+   */
+  instruction?(kind: InterceptKind, exit: ExitInfo): boolean;
+  /**
+   * Asked before delivering an exception (vector 0–31) through the IDT when bit `vector` of
+   * `exceptionMask` is set; return true to stop `run()` with `StopReason.Exception` (the
+   * exception is not delivered, CR2 is not written, RIP is at the faulting instruction).
+   */
+  exceptionMask?: number;
+  exception?(vector: number, errorCode: number, hasErrorCode: boolean, exit: ExitInfo): boolean;
+  /**
+   * MOV from CR0/CR4 and SMSW read through here when set: receives the register's value and
+   * returns what the guest sees (the silicon applies its read shadow and guest/host mask).
+   */
+  crRead?(cr: number, value: number): number;
+  /**
+   * A write to CR0/CR3/CR4 (MOV, LMSW, CLTS) that was not intercepted: receives the value the
+   * guest wrote (already checked for reserved bits and consistency, SDM Vol. 3 2.4/2.5) and
+   * returns the value to install (the silicon keeps host-owned bits).
+   */
+  crWrite?(cr: number, value: number): number;
+}

@@ -1,0 +1,65 @@
+/**
+ * The physical address space the CPU reads and writes through. It belongs to the caller: a
+ * plain emulator maps RAM and devices here; the software engine's silicon gives the
+ * HOST-physical space (guest RAM slots plus the hypervisor's shadow page tables).
+ *
+ * Physical addresses are plain numbers (up to 52 bits fit a double exactly); never BigInt.
+ */
+export interface PhysicalMemory {
+  /**
+   * Fast path: a view of exactly 4096 bytes of backing store for physical page `pfn`
+   * (physical address `pfn * 4096`), or `null` when the page is MMIO or unbacked, in which case
+   * the CPU falls back to the `readN`/`writeN` calls below for every access to it.
+   * The CPU caches the view in its TLB until `Cpu.flushTlb()`; the caller must flush when it
+   * remaps a page. Must not throw.
+   */
+  pageView(pfn: number): Uint8Array | null;
+  /**
+   * Slow path for pages without a view. `pa` is a physical address, the access never crosses
+   * a 4 KiB boundary. Unbacked addresses read as all ones (open bus) and ignore writes, like a
+   * PC. Returns the value zero-extended (unsigned). Must not throw.
+   */
+  read8(pa: number): number;
+  read16(pa: number): number;
+  read32(pa: number): number;
+  write8(pa: number, value: number): void;
+  write16(pa: number, value: number): void;
+  write32(pa: number, value: number): void;
+}
+
+/** A physical memory made of one flat RAM buffer at physical address 0; everything above is unbacked. */
+export class FlatPhysicalMemory implements PhysicalMemory {
+  readonly bytes: Uint8Array;
+  private readonly pages: number;
+
+  /** `size` in bytes, rounded up to a whole page. */
+  constructor(size: number) {
+    this.pages = Math.ceil(size / 4096);
+    this.bytes = new Uint8Array(this.pages * 4096);
+  }
+
+  pageView(pfn: number): Uint8Array | null {
+    if (pfn >= this.pages || pfn < 0) return null;
+    return this.bytes.subarray(pfn * 4096, pfn * 4096 + 4096);
+  }
+  read8(pa: number): number {
+    return pa < this.bytes.length ? this.bytes[pa] : 0xff;
+  }
+  read16(pa: number): number {
+    return this.read8(pa) | (this.read8(pa + 1) << 8);
+  }
+  read32(pa: number): number {
+    return (this.read16(pa) | (this.read16(pa + 2) << 16)) >>> 0;
+  }
+  write8(pa: number, value: number): void {
+    if (pa < this.bytes.length) this.bytes[pa] = value;
+  }
+  write16(pa: number, value: number): void {
+    this.write8(pa, value & 0xff);
+    this.write8(pa + 1, (value >>> 8) & 0xff);
+  }
+  write32(pa: number, value: number): void {
+    this.write16(pa, value & 0xffff);
+    this.write16(pa + 2, (value >>> 16) & 0xffff);
+  }
+}

@@ -1,0 +1,264 @@
+/**
+ * The architectural state of one x86 CPU, in typed arrays so that it can be saved, compared
+ * (the differential tester) and shared (`emulate()` works on the very same object) without
+ * copying field by field. 64-bit registers are two 32-bit halves: `xxx[i]` is the low half and
+ * `xxxHigh[i]` the high half (zero until long mode is executed).
+ *
+ * If you write these arrays from outside `Cpu.run()`, call `Cpu.stateChanged()` before the
+ * next run: the CPU derives its mode, CPL and TLB from them.
+ */
+
+/** GPR numbers, as encoded in ModRM / REX (SDM Vol. 2 Table 2-2). */
+export const Reg = {
+  RAX: 0,
+  RCX: 1,
+  RDX: 2,
+  RBX: 3,
+  RSP: 4,
+  RBP: 5,
+  RSI: 6,
+  RDI: 7,
+  R8: 8,
+  R9: 9,
+  R10: 10,
+  R11: 11,
+  R12: 12,
+  R13: 13,
+  R14: 14,
+  R15: 15,
+} as const;
+
+/** Segment register numbers: the Sreg encoding (SDM Vol. 2 3.1.1.3), then LDTR and TR. */
+export const Seg = { ES: 0, CS: 1, SS: 2, DS: 3, FS: 4, GS: 5, LDTR: 6, TR: 7 } as const;
+
+/** RFLAGS bits (SDM Vol. 1 3.4.3). */
+export const Flag = {
+  CF: 1 << 0,
+  FIXED1: 1 << 1,
+  PF: 1 << 2,
+  AF: 1 << 4,
+  ZF: 1 << 6,
+  SF: 1 << 7,
+  TF: 1 << 8,
+  IF: 1 << 9,
+  DF: 1 << 10,
+  OF: 1 << 11,
+  IOPL: 3 << 12,
+  NT: 1 << 14,
+  RF: 1 << 16,
+  VM: 1 << 17,
+  AC: 1 << 18,
+  VIF: 1 << 19,
+  VIP: 1 << 20,
+  ID: 1 << 21,
+} as const;
+
+/** CR0 bits (SDM Vol. 3 2.5). */
+export const Cr0 = {
+  PE: 1 << 0,
+  MP: 1 << 1,
+  EM: 1 << 2,
+  TS: 1 << 3,
+  ET: 1 << 4,
+  NE: 1 << 5,
+  WP: 1 << 16,
+  AM: 1 << 18,
+  NW: 1 << 29,
+  CD: 1 << 30,
+  PG: 1 << 31,
+} as const;
+
+/** CR4 bits implemented (SDM Vol. 3 2.5). */
+export const Cr4 = {
+  VME: 1 << 0,
+  PVI: 1 << 1,
+  TSD: 1 << 2,
+  DE: 1 << 3,
+  PSE: 1 << 4,
+  PAE: 1 << 5,
+  MCE: 1 << 6,
+  PGE: 1 << 7,
+  PCE: 1 << 8,
+  OSFXSR: 1 << 9,
+  OSXMMEXCPT: 1 << 10,
+} as const;
+
+/** EFER bits (SDM Vol. 3 2.2.1). */
+export const Efer = { SCE: 1 << 0, LME: 1 << 8, LMA: 1 << 10, NXE: 1 << 11 } as const;
+
+/**
+ * Segment attribute layout in `CpuState.segAttr`: the VMX guest access-rights format (SDM Vol. 3
+ * Table 25-2), i.e. descriptor bits 40–47 in 0–7 and 52–55 in 12–15, plus "unusable" in 16.
+ */
+export const SegAttr = {
+  TYPE_MASK: 0xf,
+  ACCESSED: 1 << 0,
+  S: 1 << 4,
+  DPL_SHIFT: 5,
+  DPL_MASK: 3 << 5,
+  P: 1 << 7,
+  AVL: 1 << 12,
+  L: 1 << 13,
+  DB: 1 << 14,
+  G: 1 << 15,
+  UNUSABLE: 1 << 16,
+} as const;
+
+/** `CpuState.interruptibility` bits, as the VMX guest interruptibility-state field (SDM Vol. 3 Table 25-3). */
+export const Interruptibility = { STI: 1 << 0, MOV_SS: 1 << 1, NMI: 1 << 3 } as const;
+
+/** The architectural state. Construct with `new CpuState()`: the power-on state of SDM Vol. 3 9.1.1. */
+export class CpuState {
+  /** RAX…R15, low halves, by `Reg` number. */
+  readonly gpr = new Uint32Array(16);
+  readonly gprHigh = new Uint32Array(16);
+  /** RIP: `rip[0]` low, `rip[1]` high. */
+  readonly rip = new Uint32Array(2);
+  /**
+   * RFLAGS, architectural value. While `Cpu.run()` executes, the arithmetic flags may live in
+   * the CPU's lazy-flag state; they are written back here whenever `run()` returns.
+   */
+  readonly rflags = new Uint32Array(1);
+
+  /** Segment registers by `Seg` number: visible selector and hidden part (base, byte-granular limit, attributes). */
+  readonly segSel = new Uint16Array(8);
+  readonly segBase = new Uint32Array(8);
+  readonly segBaseHigh = new Uint32Array(8);
+  readonly segLimit = new Uint32Array(8);
+  readonly segAttr = new Uint32Array(8);
+
+  /** GDTR (index 0) and IDTR (index 1). */
+  readonly dtBase = new Uint32Array(2);
+  readonly dtBaseHigh = new Uint32Array(2);
+  readonly dtLimit = new Uint16Array(2);
+
+  /** CR0, CR2, CR3, CR4, CR8 at indices 0, 2, 3, 4, 8 (1, 5–7 unused). */
+  readonly cr = new Uint32Array(9);
+  readonly crHigh = new Uint32Array(9);
+  /** DR0–DR7 (DR4/DR5 alias DR6/DR7 when CR4.DE = 0). */
+  readonly dr = new Uint32Array(8);
+  /** EFER: `efer[0]` low, `efer[1]` high. */
+  readonly efer = new Uint32Array(2);
+  /** IA32_SYSENTER_CS, _ESP, _EIP (MSRs 0x174–0x176), low halves. */
+  readonly sysenter = new Uint32Array(3);
+  /** Time-stamp counter as two halves; advanced by instructions retired. */
+  readonly tsc = new Uint32Array(2);
+
+  /** Current privilege level (0–3). Architecturally CS.RPL; kept explicitly as in VMX (SS.DPL). */
+  cpl = 0;
+  /** `Interruptibility` bits: an STI or MOV SS shadow covering the next instruction boundary. */
+  interruptibility = 0;
+  /** True after HLT until an interrupt, NMI or reset wakes the CPU. */
+  halted = false;
+
+  /**
+   * An event to deliver before the next instruction (VM-entry event injection; also where the
+   * CPU parks an interrupted delivery). `pendingType` is an `EventType`, -1 when none.
+   */
+  pendingType = -1;
+  pendingVector = 0;
+  pendingErrorCode = 0;
+  pendingHasErrorCode = false;
+  /** Instruction length for injected software interrupts/exceptions (pushed RIP = RIP + this). */
+  pendingInstructionLength = 0;
+
+  /** x87 control, status and tag words; the register stack as 8 × 10 bytes (FNSAVE layout). */
+  readonly fpuControl = new Uint16Array(1);
+  readonly fpuStatus = new Uint16Array(1);
+  readonly fpuTag = new Uint16Array(1);
+  readonly fpuRegs = new Uint8Array(80);
+  /** MXCSR (FXSAVE/FXRSTOR) and XMM0–XMM15 bytes, kept so an OS can save and restore them. */
+  readonly mxcsr = new Uint32Array(1);
+  readonly xmm = new Uint8Array(256);
+
+  constructor() {
+    this.reset();
+  }
+
+  /** The power-on / RESET state (SDM Vol. 3 Table 9-1): real mode at F000:FFF0, CS base FFFF0000. */
+  reset(): void {
+    this.gpr.fill(0);
+    this.gprHigh.fill(0);
+    this.gpr[Reg.RDX] = 0x600; // family/model/stepping in EDX after reset
+    this.rip[0] = 0xfff0;
+    this.rip[1] = 0;
+    this.rflags[0] = Flag.FIXED1;
+    for (let s = 0; s < 6; s++) {
+      this.segSel[s] = 0;
+      this.segBase[s] = 0;
+      this.segBaseHigh[s] = 0;
+      this.segLimit[s] = 0xffff;
+      // present, read/write data, accessed (type 3)
+      this.segAttr[s] = SegAttr.P | SegAttr.S | 3;
+    }
+    this.segSel[1] = 0xf000;
+    this.segBase[1] = 0xffff0000;
+    this.segAttr[1] = SegAttr.P | SegAttr.S | 0xb; // code, execute/read, accessed
+    this.segSel[6] = 0;
+    this.segBase[6] = 0;
+    this.segLimit[6] = 0xffff;
+    this.segAttr[6] = SegAttr.P | 2; // LDT
+    this.segSel[7] = 0;
+    this.segBase[7] = 0;
+    this.segLimit[7] = 0xffff;
+    this.segAttr[7] = SegAttr.P | 3; // busy 16-bit TSS
+    this.dtBase.fill(0);
+    this.dtBaseHigh.fill(0);
+    this.dtLimit.fill(0xffff);
+    this.cr.fill(0);
+    this.crHigh.fill(0);
+    this.cr[0] = Cr0.ET | Cr0.CD | Cr0.NW;
+    this.dr.fill(0);
+    this.dr[6] = 0xffff0ff0;
+    this.dr[7] = 0x400;
+    this.efer.fill(0);
+    this.sysenter.fill(0);
+    this.tsc.fill(0);
+    this.cpl = 0;
+    this.interruptibility = 0;
+    this.halted = false;
+    this.pendingType = -1;
+    this.fpuControl[0] = 0x40;
+    this.fpuStatus[0] = 0;
+    this.fpuTag[0] = 0x5555;
+    this.fpuRegs.fill(0);
+    this.mxcsr[0] = 0x1f80;
+    this.xmm.fill(0);
+  }
+
+  /** Copies every field of `from` into this state (for snapshots; allocation-free). */
+  copyFrom(from: CpuState): void {
+    this.gpr.set(from.gpr);
+    this.gprHigh.set(from.gprHigh);
+    this.rip.set(from.rip);
+    this.rflags.set(from.rflags);
+    this.segSel.set(from.segSel);
+    this.segBase.set(from.segBase);
+    this.segBaseHigh.set(from.segBaseHigh);
+    this.segLimit.set(from.segLimit);
+    this.segAttr.set(from.segAttr);
+    this.dtBase.set(from.dtBase);
+    this.dtBaseHigh.set(from.dtBaseHigh);
+    this.dtLimit.set(from.dtLimit);
+    this.cr.set(from.cr);
+    this.crHigh.set(from.crHigh);
+    this.dr.set(from.dr);
+    this.efer.set(from.efer);
+    this.sysenter.set(from.sysenter);
+    this.tsc.set(from.tsc);
+    this.cpl = from.cpl;
+    this.interruptibility = from.interruptibility;
+    this.halted = from.halted;
+    this.pendingType = from.pendingType;
+    this.pendingVector = from.pendingVector;
+    this.pendingErrorCode = from.pendingErrorCode;
+    this.pendingHasErrorCode = from.pendingHasErrorCode;
+    this.pendingInstructionLength = from.pendingInstructionLength;
+    this.fpuControl.set(from.fpuControl);
+    this.fpuStatus.set(from.fpuStatus);
+    this.fpuTag.set(from.fpuTag);
+    this.fpuRegs.set(from.fpuRegs);
+    this.mxcsr.set(from.mxcsr);
+    this.xmm.set(from.xmm);
+  }
+}
