@@ -1,3 +1,5 @@
+export * from './abi/index.js';
 export * from './api/errors.js';
 export type * from './api/structs.js';
 export type * from './api/types.js';
+export * from './front/index.js';

@@ -27,6 +27,8 @@ export const Errno = {
   ENOSPC: 28,
   ERANGE: 34,
   ENOSYS: 38,
+  /** Not from KVM: `openKvm` uses it when an engine speaks another KVM API version. */
+  EPROTO: 71,
   EOPNOTSUPP: 95,
 } as const;
 

@@ -125,3 +125,25 @@ export interface KvmIrqLevel {
 export interface KvmPitConfig {
   flags: number;
 }
+
+/** struct kvm_translation: KVM_TRANSLATE's answer for one guest linear address (gva). */
+export interface KvmTranslation {
+  linearAddress: bigint;
+  physicalAddress: bigint;
+  valid: number;
+  writeable: number;
+  usermode: number;
+}
+
+/** struct kvm_interrupt */
+export interface KvmInterrupt {
+  irq: number;
+}
+
+/** struct kvm_debug_exit_arch (x86): kvm_run.debug.arch for KVM_EXIT_DEBUG. */
+export interface KvmDebugExitArch {
+  exception: number;
+  pc: bigint;
+  dr6: bigint;
+  dr7: bigint;
+}

@@ -1,0 +1,154 @@
+/**
+ * The KVM ioctls, written once as data: name, direction, number, argument type and the file
+ * descriptors they are issued on. Request numbers are derived the way `<linux/kvm.h>` derives
+ * them (`_IO`/`_IOR`/`_IOW`/`_IOWR` with KVMIO and `sizeof` the argument, taken from the
+ * codecs), and the layout test checks each one against the machine's header.
+ *
+ * An engine dispatches by `ioctlByNr[iocNr(request)]` (one table indexed by the architectural
+ * number) after checking the whole request with `lookupIoctl`.
+ */
+import { IOC_NONE, IOC_READ, IOC_WRITE, ioc, iocNr, KVMIO } from './ioctl-encoding.js';
+import {
+  kvmCpuid2Header,
+  kvmFpu,
+  kvmGuestDebug,
+  kvmInterrupt,
+  kvmIrqLevel,
+  kvmMsrListHeader,
+  kvmMsrsHeader,
+  kvmPitConfig,
+  kvmRegs,
+  kvmSignalMaskHeader,
+  kvmSregs,
+  kvmTranslation,
+  kvmUserspaceMemoryRegion,
+} from './structs.js';
+
+/** Which kind of file descriptor an ioctl is issued on. */
+export type IoctlScope = 'system' | 'vm' | 'vcpu';
+
+/** `_IO`, `_IOR`, `_IOW`, `_IOWR`. */
+export type IoctlDir = 'IO' | 'IOR' | 'IOW' | 'IOWR';
+
+/** The argument type as C names it (for `sizeof` in the layout test) and its size. */
+export interface IoctlArg {
+  readonly c: string;
+  readonly size: number;
+}
+
+export interface IoctlDef {
+  /** `'KVM_RUN'` */
+  readonly name: KvmIoctlName;
+  readonly dir: IoctlDir;
+  /** The command number, `_IOC_NR`. */
+  readonly nr: number;
+  /** The pointed-to argument; `null` for `_IO` ioctls (no argument, or an integer by value). */
+  readonly arg: IoctlArg | null;
+  /** The file descriptors it is valid on. */
+  readonly scopes: readonly IoctlScope[];
+  /** The request number, derived: `_IOC(dir, KVMIO, nr, arg.size)`. */
+  readonly request: number;
+}
+
+const DIR_BITS: Record<IoctlDir, number> = {
+  IO: IOC_NONE,
+  IOR: IOC_READ,
+  IOW: IOC_WRITE,
+  IOWR: IOC_READ | IOC_WRITE,
+};
+
+const struct = (codec: { size: number; layout: { c: string } }): IoctlArg => ({
+  c: `struct ${codec.layout.c}`,
+  size: codec.size,
+});
+const U64_ARG: IoctlArg = { c: '__u64', size: 8 };
+
+type Row = readonly [
+  name: string,
+  dir: IoctlDir,
+  nr: number,
+  arg: IoctlArg | null,
+  scopes: readonly IoctlScope[],
+];
+
+const SYS: readonly IoctlScope[] = ['system'];
+const VM: readonly IoctlScope[] = ['vm'];
+const VCPU: readonly IoctlScope[] = ['vcpu'];
+
+// The table. Order and numbers as in <linux/kvm.h>.
+const ROWS = [
+  ['KVM_GET_API_VERSION', 'IO', 0x00, null, SYS],
+  ['KVM_CREATE_VM', 'IO', 0x01, null, SYS],
+  ['KVM_GET_MSR_INDEX_LIST', 'IOWR', 0x02, struct(kvmMsrListHeader), SYS],
+  // On a VM fd too with KVM_CAP_CHECK_EXTENSION_VM.
+  ['KVM_CHECK_EXTENSION', 'IO', 0x03, null, ['system', 'vm']],
+  ['KVM_GET_VCPU_MMAP_SIZE', 'IO', 0x04, null, SYS],
+  ['KVM_GET_SUPPORTED_CPUID', 'IOWR', 0x05, struct(kvmCpuid2Header), SYS],
+  ['KVM_GET_EMULATED_CPUID', 'IOWR', 0x09, struct(kvmCpuid2Header), SYS],
+  ['KVM_GET_MSR_FEATURE_INDEX_LIST', 'IOWR', 0x0a, struct(kvmMsrListHeader), SYS],
+  ['KVM_CREATE_VCPU', 'IO', 0x41, null, VM],
+  ['KVM_SET_USER_MEMORY_REGION', 'IOW', 0x46, struct(kvmUserspaceMemoryRegion), VM],
+  ['KVM_SET_TSS_ADDR', 'IO', 0x47, null, VM],
+  ['KVM_SET_IDENTITY_MAP_ADDR', 'IOW', 0x48, U64_ARG, VM],
+  ['KVM_CREATE_IRQCHIP', 'IO', 0x60, null, VM],
+  ['KVM_IRQ_LINE', 'IOW', 0x61, struct(kvmIrqLevel), VM],
+  ['KVM_IRQ_LINE_STATUS', 'IOWR', 0x67, struct(kvmIrqLevel), VM],
+  ['KVM_CREATE_PIT2', 'IOW', 0x77, struct(kvmPitConfig), VM],
+  ['KVM_RUN', 'IO', 0x80, null, VCPU],
+  ['KVM_GET_REGS', 'IOR', 0x81, struct(kvmRegs), VCPU],
+  ['KVM_SET_REGS', 'IOW', 0x82, struct(kvmRegs), VCPU],
+  ['KVM_GET_SREGS', 'IOR', 0x83, struct(kvmSregs), VCPU],
+  ['KVM_SET_SREGS', 'IOW', 0x84, struct(kvmSregs), VCPU],
+  ['KVM_TRANSLATE', 'IOWR', 0x85, struct(kvmTranslation), VCPU],
+  ['KVM_INTERRUPT', 'IOW', 0x86, struct(kvmInterrupt), VCPU],
+  ['KVM_GET_MSRS', 'IOWR', 0x88, struct(kvmMsrsHeader), VCPU],
+  ['KVM_SET_MSRS', 'IOW', 0x89, struct(kvmMsrsHeader), VCPU],
+  ['KVM_SET_SIGNAL_MASK', 'IOW', 0x8b, struct(kvmSignalMaskHeader), VCPU],
+  ['KVM_GET_FPU', 'IOR', 0x8c, struct(kvmFpu), VCPU],
+  ['KVM_SET_FPU', 'IOW', 0x8d, struct(kvmFpu), VCPU],
+  ['KVM_SET_CPUID2', 'IOW', 0x90, struct(kvmCpuid2Header), VCPU],
+  ['KVM_GET_CPUID2', 'IOWR', 0x91, struct(kvmCpuid2Header), VCPU],
+  ['KVM_NMI', 'IO', 0x9a, null, VCPU],
+  ['KVM_SET_GUEST_DEBUG', 'IOW', 0x9b, struct(kvmGuestDebug), VCPU],
+] as const satisfies readonly Row[];
+
+export type KvmIoctlName = (typeof ROWS)[number][0];
+
+/** Every ioctl we define, in header order. */
+export const KVM_IOCTL_TABLE: readonly IoctlDef[] = ROWS.map(([name, dir, nr, arg, scopes]) => ({
+  name,
+  dir,
+  nr,
+  arg,
+  scopes,
+  request: ioc(DIR_BITS[dir], KVMIO, nr, arg?.size ?? 0),
+}));
+
+/** Request numbers by name: `KVM_IOCTL.KVM_RUN === 0xae80`. */
+export const KVM_IOCTL = Object.fromEntries(KVM_IOCTL_TABLE.map((d) => [d.name, d.request])) as Readonly<
+  Record<KvmIoctlName, number>
+>;
+
+/** The definitions indexed by `_IOC_NR`, the dispatch table's index (256 slots, unused ones undefined). */
+export const ioctlByNr: readonly (IoctlDef | undefined)[] = (() => {
+  const table: (IoctlDef | undefined)[] = new Array(256).fill(undefined);
+  for (const d of KVM_IOCTL_TABLE) {
+    if (table[d.nr]) throw new Error(`ioctl nr 0x${d.nr.toString(16)} defined twice`);
+    table[d.nr] = d;
+  }
+  return table;
+})();
+
+/**
+ * The definition of a whole request number (type, number, direction and size must all match),
+ * or `undefined`: a request that is not exactly one of ours is unknown, as to the kernel.
+ */
+export function lookupIoctl(request: number): IoctlDef | undefined {
+  const d = ioctlByNr[iocNr(request)];
+  return d !== undefined && d.request === request >>> 0 ? d : undefined;
+}
+
+/** `'KVM_RUN'`, or `'ioctl 0x…'` for a request we do not define. */
+export function ioctlName(request: number): string {
+  return lookupIoctl(request)?.name ?? `ioctl 0x${(request >>> 0).toString(16)}`;
+}

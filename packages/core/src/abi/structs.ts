@@ -1,0 +1,260 @@
+/**
+ * The layouts of `<linux/kvm.h>`'s structs (x86-64), written once as data; the codecs are
+ * derived (`layout.ts`) and the layout test checks every size and offset against the machine's
+ * own header. Flexible-array structs (`kvm_msrs`, `kvm_msr_list`, `kvm_cpuid2`) are a header
+ * codec plus an entry codec, joined in `flex.ts`.
+ */
+import type {
+  KvmCpuidEntry2,
+  KvmDebugExitArch,
+  KvmDtable,
+  KvmFpu,
+  KvmGuestDebug,
+  KvmInterrupt,
+  KvmIrqLevel,
+  KvmMsrEntry,
+  KvmPitConfig,
+  KvmRegs,
+  KvmSegment,
+  KvmSregs,
+  KvmTranslation,
+  KvmUserspaceMemoryRegion,
+} from '../api/structs.js';
+import {
+  bytes,
+  defineStruct,
+  field,
+  nested,
+  padding,
+  type StructCodec,
+  s32,
+  u8,
+  u16,
+  u32,
+  u64,
+  u64s,
+} from './layout.js';
+
+const REGS = [
+  'rax',
+  'rbx',
+  'rcx',
+  'rdx',
+  'rsi',
+  'rdi',
+  'rsp',
+  'rbp',
+  'r8',
+  'r9',
+  'r10',
+  'r11',
+  'r12',
+  'r13',
+  'r14',
+  'r15',
+  'rip',
+  'rflags',
+] as const;
+
+/** struct kvm_regs: 18 × __u64 in this order. */
+export const kvmRegs: StructCodec<KvmRegs> = defineStruct<KvmRegs>(
+  'kvm_regs',
+  144,
+  REGS.map((name, i) => field(name, 8 * i, u64)),
+);
+
+/** struct kvm_segment: the VMX/SVM segment descriptor cache, `unusable` then one pad byte. */
+export const kvmSegment: StructCodec<KvmSegment> = defineStruct<KvmSegment>('kvm_segment', 24, [
+  field('base', 0, u64),
+  field('limit', 8, u32),
+  field('selector', 12, u16),
+  field('type', 14, u8),
+  field('present', 15, u8),
+  field('dpl', 16, u8),
+  field('db', 17, u8),
+  field('s', 18, u8),
+  field('l', 19, u8),
+  field('g', 20, u8),
+  field('avl', 21, u8),
+  field('unusable', 22, u8),
+  padding('padding', 23, 1),
+]);
+
+/** struct kvm_dtable: GDTR/IDTR. */
+export const kvmDtable: StructCodec<KvmDtable> = defineStruct<KvmDtable>('kvm_dtable', 16, [
+  field('base', 0, u64),
+  field('limit', 8, u16),
+  padding('padding', 10, 6),
+]);
+
+const SEGMENTS = ['cs', 'ds', 'es', 'fs', 'gs', 'ss', 'tr', 'ldt'] as const;
+
+/** struct kvm_sregs */
+export const kvmSregs: StructCodec<KvmSregs> = defineStruct<KvmSregs>('kvm_sregs', 312, [
+  ...SEGMENTS.map((name, i) => field(name, 24 * i, nested(kvmSegment.layout))),
+  field('gdt', 192, nested(kvmDtable.layout)),
+  field('idt', 208, nested(kvmDtable.layout)),
+  field('cr0', 224, u64),
+  field('cr2', 232, u64),
+  field('cr3', 240, u64),
+  field('cr4', 248, u64),
+  field('cr8', 256, u64),
+  field('efer', 264, u64),
+  field('apicBase', 272, u64),
+  // KVM_NR_INTERRUPTS (256) bits, one per vector.
+  field('interruptBitmap', 280, u64s(4)),
+]);
+
+/** struct kvm_fpu: the FXSAVE image, rearranged (ftwx is the abridged tag word). */
+export const kvmFpu: StructCodec<KvmFpu> = defineStruct<KvmFpu>('kvm_fpu', 416, [
+  field('fpr', 0, bytes(128)),
+  field('fcw', 128, u16),
+  field('fsw', 130, u16),
+  field('ftwx', 132, u8),
+  padding('pad1', 133, 1),
+  field('lastOpcode', 134, u16),
+  field('lastIp', 136, u64),
+  field('lastDp', 144, u64),
+  field('xmm', 152, bytes(256)),
+  field('mxcsr', 408, u32),
+  padding('pad2', 412, 4),
+]);
+
+/** struct kvm_msr_entry */
+export const kvmMsrEntry: StructCodec<KvmMsrEntry> = defineStruct<KvmMsrEntry>('kvm_msr_entry', 16, [
+  field('index', 0, u32),
+  padding('reserved', 4, 4),
+  field('data', 8, u64),
+]);
+
+/** struct kvm_msrs without its `entries[]`. */
+export const kvmMsrsHeader: StructCodec<{ nmsrs: number }> = defineStruct<{ nmsrs: number }>('kvm_msrs', 8, [
+  field('nmsrs', 0, u32),
+  padding('pad', 4, 4),
+]);
+
+/** struct kvm_msr_list without its `indices[]` (__u32 each). */
+export const kvmMsrListHeader: StructCodec<{ nmsrs: number }> = defineStruct<{ nmsrs: number }>(
+  'kvm_msr_list',
+  4,
+  [field('nmsrs', 0, u32)],
+);
+
+/** struct kvm_cpuid_entry2 */
+export const kvmCpuidEntry2: StructCodec<KvmCpuidEntry2> = defineStruct<KvmCpuidEntry2>(
+  'kvm_cpuid_entry2',
+  40,
+  [
+    field('function', 0, u32),
+    field('index', 4, u32),
+    field('flags', 8, u32),
+    field('eax', 12, u32),
+    field('ebx', 16, u32),
+    field('ecx', 20, u32),
+    field('edx', 24, u32),
+    padding('padding', 28, 12),
+  ],
+);
+
+/** struct kvm_cpuid2 without its `entries[]`. */
+export const kvmCpuid2Header: StructCodec<{ nent: number }> = defineStruct<{ nent: number }>(
+  'kvm_cpuid2',
+  8,
+  [field('nent', 0, u32), padding('padding', 4, 4)],
+);
+
+/** struct kvm_userspace_memory_region */
+export const kvmUserspaceMemoryRegion: StructCodec<KvmUserspaceMemoryRegion> =
+  defineStruct<KvmUserspaceMemoryRegion>('kvm_userspace_memory_region', 32, [
+    field('slot', 0, u32),
+    field('flags', 4, u32),
+    field('guestPhysAddr', 8, u64),
+    field('memorySize', 16, u64),
+    field('userspaceAddr', 24, u64),
+  ]);
+
+/** struct kvm_interrupt */
+export const kvmInterrupt: StructCodec<KvmInterrupt> = defineStruct<KvmInterrupt>('kvm_interrupt', 4, [
+  field('irq', 0, u32),
+]);
+
+/** struct kvm_guest_debug (x86 `arch` is `debugreg[8]`). */
+export const kvmGuestDebug: StructCodec<KvmGuestDebug> = defineStruct<KvmGuestDebug>('kvm_guest_debug', 72, [
+  field('control', 0, u32),
+  padding('pad', 4, 4),
+  field('debugreg', 8, u64s(8), 'arch.debugreg'),
+]);
+
+/** struct kvm_irq_level: `irq` shares a union with the `status` KVM_IRQ_LINE_STATUS returns. */
+export const kvmIrqLevel: StructCodec<KvmIrqLevel> = defineStruct<KvmIrqLevel>('kvm_irq_level', 8, [
+  field('irq', 0, u32),
+  field('level', 4, u32),
+]);
+
+/** struct kvm_irq_level as KVM_IRQ_LINE_STATUS returns it: `status` overlays `irq`. */
+export const kvmIrqLevelStatus: StructCodec<{ status: number; level: number }> = defineStruct<{
+  status: number;
+  level: number;
+}>('kvm_irq_level', 8, [field('status', 0, s32), field('level', 4, u32)]);
+
+/** struct kvm_pit_config */
+export const kvmPitConfig: StructCodec<KvmPitConfig> = defineStruct<KvmPitConfig>('kvm_pit_config', 64, [
+  field('flags', 0, u32),
+  padding('pad', 4, 60),
+]);
+
+/** struct kvm_translation: in `linear_address` (a gva), out the gpa and its permissions. */
+export const kvmTranslation: StructCodec<KvmTranslation> = defineStruct<KvmTranslation>(
+  'kvm_translation',
+  24,
+  [
+    field('linearAddress', 0, u64),
+    field('physicalAddress', 8, u64),
+    field('valid', 16, u8),
+    field('writeable', 17, u8),
+    field('usermode', 18, u8),
+    padding('pad', 19, 5),
+  ],
+);
+
+/** struct kvm_debug_exit_arch (x86) */
+export const kvmDebugExitArch: StructCodec<KvmDebugExitArch> = defineStruct<KvmDebugExitArch>(
+  'kvm_debug_exit_arch',
+  32,
+  [
+    field('exception', 0, u32),
+    padding('pad', 4, 4),
+    field('pc', 8, u64),
+    field('dr6', 16, u64),
+    field('dr7', 24, u64),
+  ],
+);
+
+/** struct kvm_signal_mask without its `sigset[]`. */
+export const kvmSignalMaskHeader: StructCodec<{ len: number }> = defineStruct<{ len: number }>(
+  'kvm_signal_mask',
+  4,
+  [field('len', 0, u32)],
+);
+
+/** Every fixed layout above, for the layout test and for tools that walk them. */
+export const KVM_STRUCT_CODECS = {
+  kvmRegs,
+  kvmSegment,
+  kvmDtable,
+  kvmSregs,
+  kvmFpu,
+  kvmMsrEntry,
+  kvmMsrsHeader,
+  kvmMsrListHeader,
+  kvmCpuidEntry2,
+  kvmCpuid2Header,
+  kvmUserspaceMemoryRegion,
+  kvmInterrupt,
+  kvmGuestDebug,
+  kvmIrqLevel,
+  kvmPitConfig,
+  kvmTranslation,
+  kvmDebugExitArch,
+  kvmSignalMaskHeader,
+} as const;
