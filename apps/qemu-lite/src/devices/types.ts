@@ -1,0 +1,29 @@
+/**
+ * What a userspace device is to the machine. Devices live in userspace (not in an engine) so
+ * that the host engine and the software engine see exactly the same ones.
+ */
+
+/**
+ * A device on the I/O port bus. `port` is the absolute port number, `size` 1, 2 or 4 bytes.
+ * `in` returns the value (only the low `size` bytes are used); neither may throw for any guest
+ * access — a guest doing anything gets what hardware gives.
+ */
+export interface PortIoDevice {
+  readonly name: string;
+  ioIn(port: number, size: number): number;
+  ioOut(port: number, size: number, value: number): void;
+}
+
+/** An interrupt controller input as a device drives it: `level` 1 raises the line, 0 lowers it. */
+export interface IrqSink {
+  setIrq(irq: number, level: number): void;
+}
+
+/**
+ * The host clock in nanoseconds as a plain number (monotonic; exact to 2^53 ns ≈ 104 days).
+ * Devices take it as a parameter so that tests can drive time by hand.
+ */
+export type Clock = () => number;
+
+/** The real monotonic clock. */
+export const hostClock: Clock = () => Number(process.hrtime.bigint());
