@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import {
+  capName,
+  exitReasonName,
+  IOC_READ,
+  IOC_WRITE,
+  ioc,
+  iocDir,
+  iocNr,
+  iocSize,
+  iocType,
+  ioctlByNr,
+  ioctlName,
+  KVM_CAP,
+  KVM_EXIT,
+  KVM_IOCTL,
+  KVM_IOCTL_TABLE,
+  KVMIO,
+  kvmRegs,
+  lookupIoctl,
+} from '../../src/index.js';
+
+describe('ioctl request numbers', () => {
+  it('pack dir, size, type and nr into the asm-generic bit fields', () => {
+    // _IOR(0xAE, 0x81, 144): dir 2 at bit 30, size at bit 16, type at bit 8.
+    const r = ioc(IOC_READ, KVMIO, 0x81, 144);
+    expect(r).toBe(2 * 2 ** 30 + 144 * 2 ** 16 + 0xae * 2 ** 8 + 0x81);
+    expect(r).toBeGreaterThan(0); // unsigned, even with bit 31 set
+    expect([iocDir(r), iocType(r), iocNr(r), iocSize(r)]).toEqual([IOC_READ, KVMIO, 0x81, 144]);
+  });
+
+  it('refuse fields that do not fit their bits', () => {
+    expect(() => ioc(4, KVMIO, 0, 0)).toThrow(RangeError);
+    expect(() => ioc(IOC_WRITE, KVMIO, 256, 0)).toThrow(RangeError);
+    expect(() => ioc(IOC_WRITE, KVMIO, 0, 1 << 14)).toThrow(RangeError);
+  });
+
+  it.each(KVM_IOCTL_TABLE.map((d) => [d.name, d] as const))(
+    '%s decomposes back into its table row',
+    (_, d) => {
+      const dirBits = { IO: 0, IOR: IOC_READ, IOW: IOC_WRITE, IOWR: IOC_READ | IOC_WRITE }[d.dir];
+      expect(iocType(d.request)).toBe(KVMIO);
+      expect(iocNr(d.request)).toBe(d.nr);
+      expect(iocDir(d.request)).toBe(dirBits);
+      expect(iocSize(d.request)).toBe(d.arg?.size ?? 0);
+      expect(d.dir === 'IO').toBe(d.arg === null);
+      expect(KVM_IOCTL[d.name]).toBe(d.request);
+    },
+  );
+
+  it('take struct sizes from the codecs', () => {
+    expect(iocSize(KVM_IOCTL.KVM_GET_REGS)).toBe(kvmRegs.size);
+    expect(iocSize(KVM_IOCTL.KVM_SET_REGS)).toBe(kvmRegs.size);
+  });
+
+  it('index the dispatch table by _IOC_NR', () => {
+    expect(ioctlByNr.length).toBe(256);
+    for (const d of KVM_IOCTL_TABLE) expect(ioctlByNr[d.nr]).toBe(d);
+    expect(ioctlByNr.filter(Boolean).length).toBe(KVM_IOCTL_TABLE.length);
+  });
+
+  it('look up only exact requests: a wrong size or direction is unknown', () => {
+    const run = KVM_IOCTL.KVM_RUN;
+    expect(lookupIoctl(run)?.name).toBe('KVM_RUN');
+    const getRegs = KVM_IOCTL.KVM_GET_REGS;
+    expect(lookupIoctl(ioc(IOC_READ, KVMIO, 0x81, 143))).toBeUndefined();
+    expect(lookupIoctl(ioc(IOC_WRITE, KVMIO, 0x81, 144))).toBeUndefined();
+    expect(lookupIoctl(ioc(IOC_READ, 0xaf, 0x81, 144))).toBeUndefined();
+    expect(ioctlName(getRegs)).toBe('KVM_GET_REGS');
+    expect(ioctlName(0x1234)).toBe('ioctl 0x1234');
+  });
+
+  it('say which fds each ioctl belongs to', () => {
+    expect(lookupIoctl(KVM_IOCTL.KVM_CREATE_VM)?.scopes).toEqual(['system']);
+    expect(lookupIoctl(KVM_IOCTL.KVM_CREATE_VCPU)?.scopes).toEqual(['vm']);
+    expect(lookupIoctl(KVM_IOCTL.KVM_RUN)?.scopes).toEqual(['vcpu']);
+    expect(lookupIoctl(KVM_IOCTL.KVM_CHECK_EXTENSION)?.scopes).toContain('vm');
+  });
+});
+
+describe('names', () => {
+  it('name capabilities and exit reasons by number, and unknown numbers too', () => {
+    expect(capName(KVM_CAP.USER_MEMORY)).toBe('KVM_CAP_USER_MEMORY');
+    expect(capName(100000)).toBe('KVM_CAP_100000');
+    expect(exitReasonName(KVM_EXIT.IO)).toBe('KVM_EXIT_IO');
+    expect(exitReasonName(KVM_EXIT.INTERNAL_ERROR)).toBe('KVM_EXIT_INTERNAL_ERROR');
+    expect(exitReasonName(999)).toBe('KVM_EXIT_999');
+  });
+});
