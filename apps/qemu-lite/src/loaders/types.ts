@@ -12,8 +12,8 @@
  * guest that starts and wanders off). It must not throw anything else for any input bytes.
  *
  * Loaders in this directory:
- * - `flat.ts`      a raw binary copied to a gpa, entered at a gpa (QEMU has no such flag; our
- *                  `-kernel` takes `flat:` images through `--flat-addr`/`--flat-entry`)
+ * - `flat.ts`      a raw binary copied to a gpa, entered at a gpa (QEMU's spelling:
+ *                  `-device loader,file=F,addr=A,cpu-num=0`); takes `FlatOptions`, not a `Loader`
  * - `multiboot.ts` Multiboot v1 (ELF or a.out-kludge), entered in 32-bit protected mode
  * - `bzimage.ts`   the Linux x86 boot protocol (exports `loadBzImage: Loader` and
  *                  `probeBzImage(image): boolean`)
@@ -66,6 +66,11 @@ export interface LoaderOptions {
   readonly initrd?: Uint8Array;
   /** Name of the initrd for boot structures that carry one (multiboot module string). */
   readonly initrdName?: string;
+  /**
+   * Multiboot modules (QEMU: `-initrd "a.bin arg,b.bin"`), each with its command line. When
+   * present, multiboot uses these instead of `initrd`; other loaders ignore them.
+   */
+  readonly modules?: readonly { readonly data: Uint8Array; readonly cmdline: string }[];
 }
 
 /**

@@ -1,0 +1,294 @@
+/**
+ * Multiboot v1 (Multiboot Specification 0.6.96): the header in the image's first 8 KiB, the
+ * kernel loaded from its ELF program headers or, when header flag 16 is set, from the header's
+ * own address fields (the "a.out kludge", which takes precedence as in GRUB and QEMU), modules
+ * after the kernel, and the multiboot information structure (memory sizes, the e820 memory map,
+ * command line, modules, boot loader name) in low memory. Entry state per spec 3.2: EAX =
+ * 0x2BADB002, EBX = the info structure's gpa, flat 32-bit protected mode, paging and interrupts
+ * off.
+ */
+import { protectedMode32, RFLAGS_RESERVED, writeBootGdt } from './cpu-state.js';
+import { isElf, parseElf32 } from './elf32.js';
+import { type LoadedGuest, type Loader, type LoaderMachine, LoaderError, type LoaderOptions } from './types.js';
+
+export const MULTIBOOT_HEADER_MAGIC = 0x1badb002;
+export const MULTIBOOT_BOOTLOADER_MAGIC = 0x2badb002;
+/** The header must lie, 4-byte aligned, within the image's first 8192 bytes (spec 3.1.1). */
+export const MULTIBOOT_SEARCH = 8192;
+
+const HF_PAGE_ALIGN = 1 << 0;
+const HF_MEMORY_INFO = 1 << 1;
+const HF_VIDEO_MODE = 1 << 2;
+const HF_AOUT_KLUDGE = 1 << 16;
+/** Requirement bits (0–15) we honour; any other one set means we must refuse (spec 3.1.2). */
+const HF_SUPPORTED_REQUIREMENTS = HF_PAGE_ALIGN | HF_MEMORY_INFO | HF_VIDEO_MODE;
+
+// multiboot_info.flags
+const MBI_MEM = 1 << 0;
+const MBI_CMDLINE = 1 << 2;
+const MBI_MODS = 1 << 3;
+const MBI_MMAP = 1 << 6;
+const MBI_LOADER_NAME = 1 << 9;
+
+/** Low-memory layout of what the loader builds (all below the EBDA at 0x9fc00). */
+export const MB_GDT_GPA = 0x500;
+export const MB_INFO_GPA = 0x1000;
+const MB_INFO_SIZE = 0x74; // up to and including the framebuffer fields
+const MB_MMAP_GPA = 0x1100;
+const MB_MODS_GPA = 0x1800;
+const MB_STRINGS_GPA = 0x2000;
+const MB_STRINGS_END = 0x9f000;
+
+const FORMAT = 'multiboot';
+const hex = (v: number): string => `0x${v.toString(16)}`;
+const PAGE = 4096;
+const alignUp = (v: number, a: number): number => Math.ceil(v / a) * a;
+
+export interface MultibootHeader {
+  /** File offset of the header. */
+  offset: number;
+  flags: number;
+  headerAddr: number;
+  loadAddr: number;
+  loadEndAddr: number;
+  bssEndAddr: number;
+  entryAddr: number;
+}
+
+/** Finds and checks the multiboot header; undefined if there is none (not a multiboot image). */
+export function findMultibootHeader(image: Uint8Array): MultibootHeader | undefined {
+  const dv = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  const limit = Math.min(image.length, MULTIBOOT_SEARCH) - 12;
+  for (let at = 0; at <= limit; at += 4) {
+    if (dv.getUint32(at, true) !== MULTIBOOT_HEADER_MAGIC) continue;
+    const flags = dv.getUint32(at + 4, true);
+    const checksum = dv.getUint32(at + 8, true);
+    if (((MULTIBOOT_HEADER_MAGIC + flags + checksum) >>> 0) !== 0) {
+      throw new LoaderError(
+        FORMAT,
+        `header at offset ${hex(at)}: magic + flags + checksum is ${hex((MULTIBOOT_HEADER_MAGIC + flags + checksum) >>> 0)}, not 0`,
+      );
+    }
+    const header: MultibootHeader = {
+      offset: at,
+      flags,
+      headerAddr: 0,
+      loadAddr: 0,
+      loadEndAddr: 0,
+      bssEndAddr: 0,
+      entryAddr: 0,
+    };
+    if (flags & HF_AOUT_KLUDGE) {
+      if (at + 32 > image.length) {
+        throw new LoaderError(
+          FORMAT,
+          `header at offset ${hex(at)} sets flag 16 but its address fields are cut off by the end of the file`,
+        );
+      }
+      header.headerAddr = dv.getUint32(at + 12, true);
+      header.loadAddr = dv.getUint32(at + 16, true);
+      header.loadEndAddr = dv.getUint32(at + 20, true);
+      header.bssEndAddr = dv.getUint32(at + 24, true);
+      header.entryAddr = dv.getUint32(at + 28, true);
+    }
+    return header;
+  }
+  return undefined;
+}
+
+/** Whether `image` carries a multiboot header (the loader's probe; never throws). */
+export function probeMultiboot(image: Uint8Array): boolean {
+  try {
+    return findMultibootHeader(image) !== undefined;
+  } catch {
+    return true; // a broken header is still a multiboot image: let the loader say what is wrong
+  }
+}
+
+interface Placement {
+  /** Kernel bytes to copy: file range → gpa. */
+  copies: { fileOffset: number; length: number; gpa: number }[];
+  /** gpa ranges to zero (bss). */
+  zero: { gpa: number; length: number }[];
+  /** gpa range the kernel occupies. */
+  start: number;
+  end: number;
+  entry: number;
+  /** Where the entry point must lie: inside a loaded range. */
+  loaded: { start: number; end: number }[];
+  how: string;
+}
+
+function placeAout(image: Uint8Array, h: MultibootHeader): Placement {
+  if (h.loadAddr > h.headerAddr) {
+    throw new LoaderError(FORMAT, `load_addr ${hex(h.loadAddr)} is above header_addr ${hex(h.headerAddr)}`);
+  }
+  const fileStart = h.offset - (h.headerAddr - h.loadAddr);
+  if (fileStart < 0) {
+    throw new LoaderError(
+      FORMAT,
+      `load_addr ${hex(h.loadAddr)} would start ${hex(-fileStart)} bytes before the beginning of the file`,
+    );
+  }
+  const loadEnd = h.loadEndAddr === 0 ? h.loadAddr + (image.length - fileStart) : h.loadEndAddr;
+  if (loadEnd < h.loadAddr) {
+    throw new LoaderError(FORMAT, `load_end_addr ${hex(loadEnd)} is below load_addr ${hex(h.loadAddr)}`);
+  }
+  const length = loadEnd - h.loadAddr;
+  if (fileStart + length > image.length) {
+    throw new LoaderError(
+      FORMAT,
+      `load_end_addr ${hex(loadEnd)} needs file bytes up to ${hex(fileStart + length)}, but the file has ${image.length} (truncated?)`,
+    );
+  }
+  const bssEnd = h.bssEndAddr === 0 ? loadEnd : h.bssEndAddr;
+  if (bssEnd < loadEnd) {
+    throw new LoaderError(FORMAT, `bss_end_addr ${hex(bssEnd)} is below load_end_addr ${hex(loadEnd)}`);
+  }
+  return {
+    copies: [{ fileOffset: fileStart, length, gpa: h.loadAddr }],
+    zero: [{ gpa: loadEnd, length: bssEnd - loadEnd }],
+    start: h.loadAddr,
+    end: bssEnd,
+    entry: h.entryAddr,
+    loaded: [{ start: h.loadAddr, end: bssEnd }],
+    how: 'address fields',
+  };
+}
+
+function placeElf(image: Uint8Array): Placement {
+  const elf = parseElf32(image, FORMAT);
+  const placement: Placement = {
+    copies: [],
+    zero: [],
+    start: Number.POSITIVE_INFINITY,
+    end: 0,
+    entry: elf.entry,
+    loaded: [],
+    how: `ELF, ${elf.segments.length} segment${elf.segments.length === 1 ? '' : 's'}`,
+  };
+  for (const s of elf.segments) {
+    placement.copies.push({ fileOffset: s.offset, length: s.filesz, gpa: s.paddr });
+    placement.zero.push({ gpa: s.paddr + s.filesz, length: s.memsz - s.filesz });
+    placement.start = Math.min(placement.start, s.paddr);
+    placement.end = Math.max(placement.end, s.paddr + s.memsz);
+    placement.loaded.push({ start: s.paddr, end: s.paddr + s.memsz });
+  }
+  return placement;
+}
+
+/** Writes a NUL-terminated string at `gpa`, returns the gpa after it. */
+function putString(ram: Uint8Array, gpa: number, text: string, what: string): number {
+  const bytes = new TextEncoder().encode(text);
+  if (gpa + bytes.length + 1 > MB_STRINGS_END) {
+    throw new LoaderError(FORMAT, `the ${what} (${bytes.length} bytes) does not fit in the boot string area`);
+  }
+  ram.set(bytes, gpa);
+  ram[gpa + bytes.length] = 0;
+  return gpa + bytes.length + 1;
+}
+
+export const loadMultiboot: Loader = (image: Uint8Array, machine: LoaderMachine, opts: LoaderOptions): LoadedGuest => {
+  const header = findMultibootHeader(image);
+  if (!header) {
+    throw new LoaderError(FORMAT, `no multiboot header (magic 0x1badb002) in the first ${MULTIBOOT_SEARCH} bytes`);
+  }
+  const unsupported = header.flags & 0xffff & ~HF_SUPPORTED_REQUIREMENTS;
+  if (unsupported) {
+    throw new LoaderError(FORMAT, `header flags ${hex(header.flags)} require features we lack (bits ${hex(unsupported)})`);
+  }
+  let placement: Placement;
+  if (header.flags & HF_AOUT_KLUDGE) placement = placeAout(image, header);
+  else if (isElf(image)) placement = placeElf(image);
+  else throw new LoaderError(FORMAT, 'the header has no address fields (flag 16) and the image is not ELF');
+
+  const { ram, ramSize } = machine;
+  if (placement.end > ramSize) {
+    throw new LoaderError(
+      FORMAT,
+      `the kernel occupies ${hex(placement.start)}..${hex(placement.end)}, beyond the ${ramSize >> 20} MiB of RAM`,
+    );
+  }
+  if (placement.start < MB_STRINGS_END && placement.end > MB_GDT_GPA) {
+    throw new LoaderError(
+      FORMAT,
+      `the kernel occupies ${hex(placement.start)}..${hex(placement.end)}, over the boot structures at ${hex(MB_GDT_GPA)}..${hex(MB_STRINGS_END)}`,
+    );
+  }
+  if (!placement.loaded.some((r) => placement.entry >= r.start && placement.entry < r.end)) {
+    throw new LoaderError(FORMAT, `entry point ${hex(placement.entry)} is not inside the loaded kernel`);
+  }
+
+  // Kernel.
+  for (const c of placement.copies) ram.set(image.subarray(c.fileOffset, c.fileOffset + c.length), c.gpa);
+  for (const z of placement.zero) ram.fill(0, z.gpa, z.gpa + z.length);
+
+  // Info structure.
+  ram.fill(0, MB_INFO_GPA, MB_INFO_GPA + MB_INFO_SIZE);
+  const info = new DataView(ram.buffer, ram.byteOffset + MB_INFO_GPA, MB_INFO_SIZE);
+  let flags = MBI_MEM | MBI_MMAP | MBI_CMDLINE | MBI_LOADER_NAME;
+  // mem_lower: KiB from 0 (up to 640); mem_upper: KiB from 1 MiB to the first hole.
+  const low = machine.e820.find((e) => e.addr === 0 && e.type === 1);
+  const high = machine.e820.find((e) => e.addr === 0x100000 && e.type === 1);
+  info.setUint32(4, Math.floor((low?.size ?? 0) / 1024), true);
+  info.setUint32(8, Math.floor((high?.size ?? 0) / 1024), true);
+
+  // Memory map: entries of { size = 20, base_addr u64, length u64, type u32 }.
+  const mmap = new DataView(ram.buffer, ram.byteOffset + MB_MMAP_GPA, machine.e820.length * 24);
+  machine.e820.forEach((e, i) => {
+    const at = i * 24;
+    mmap.setUint32(at, 20, true);
+    mmap.setBigUint64(at + 4, BigInt(e.addr), true);
+    mmap.setBigUint64(at + 12, BigInt(e.size), true);
+    mmap.setUint32(at + 20, e.type, true);
+  });
+  info.setUint32(44, machine.e820.length * 24, true);
+  info.setUint32(48, MB_MMAP_GPA, true);
+
+  let strings = MB_STRINGS_GPA;
+  info.setUint32(16, strings, true);
+  strings = putString(ram, strings, opts.cmdline, 'command line');
+  info.setUint32(64, strings, true);
+  strings = putString(ram, strings, 'qemu-lite', 'boot loader name');
+
+  // Modules, page-aligned after the kernel.
+  const modules = opts.modules ?? (opts.initrd ? [{ data: opts.initrd, cmdline: opts.initrdName ?? 'initrd' }] : []);
+  if (modules.length > 0) {
+    if (modules.length > 16) throw new LoaderError(FORMAT, `${modules.length} modules; at most 16 are supported`);
+    flags |= MBI_MODS;
+    let next = alignUp(Math.max(placement.end, 0x100000), PAGE);
+    const list = new DataView(ram.buffer, ram.byteOffset + MB_MODS_GPA, modules.length * 16);
+    modules.forEach((m, i) => {
+      if (next + m.data.length > ramSize) {
+        throw new LoaderError(
+          FORMAT,
+          `module ${i} (${m.data.length} bytes) does not fit in RAM after the kernel at ${hex(next)}`,
+        );
+      }
+      ram.set(m.data, next);
+      list.setUint32(i * 16, next, true);
+      list.setUint32(i * 16 + 4, next + m.data.length, true);
+      list.setUint32(i * 16 + 8, strings, true);
+      list.setUint32(i * 16 + 12, 0, true);
+      strings = putString(ram, strings, m.cmdline, `module ${i} string`);
+      next = alignUp(next + m.data.length, PAGE);
+    });
+    info.setUint32(20, modules.length, true);
+    info.setUint32(24, MB_MODS_GPA, true);
+  }
+  info.setUint32(0, flags, true);
+
+  writeBootGdt(ram, MB_GDT_GPA);
+  return {
+    description: `multiboot (${placement.how}), ${hex(placement.start)}..${hex(placement.end)}, entry ${hex(placement.entry)}${modules.length ? `, ${modules.length} module(s)` : ''}`,
+    entry: {
+      regs: {
+        rax: BigInt(MULTIBOOT_BOOTLOADER_MAGIC),
+        rbx: BigInt(MB_INFO_GPA),
+        rip: BigInt(placement.entry),
+        rflags: RFLAGS_RESERVED,
+      },
+      sregs: (reset) => protectedMode32(reset, MB_GDT_GPA),
+    },
+  };
+};
