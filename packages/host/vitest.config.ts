@@ -3,5 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    // The native addon is loaded by these tests; vitest's thread pool can crash with addons.
+    pool: 'forks',
   },
 });
