@@ -1,0 +1,419 @@
+/**
+ * `SoftKvmDevice`: the software engine's `/dev/kvm`, implementing core's raw `KvmDevice`: file
+ * descriptors, ioctl request numbers and the exact bytes of `<linux/kvm.h>`'s structs, decoded
+ * with the same codecs the front end encodes with. Dispatch is by tables indexed by the ioctl's
+ * `_IOC_NR`, one per kind of fd, after `lookupIoctl` has matched the whole request number.
+ *
+ * A backend (`ArchOps`) is passed in explicitly and must prove its silicon is usable before the
+ * device exists; there is no global state, so devices with different backends coexist.
+ */
+import { KVM_CAP } from '../abi/capabilities.js';
+import { kvmCpuid2, kvmMsrList, kvmMsrs } from '../abi/flex.js';
+import { type IoctlDef, type IoctlScope, lookupIoctl } from '../abi/ioctls.js';
+import { KVM_RUN_STRUCT_SIZE } from '../abi/run-layout.js';
+import {
+  kvmCpuid2Header,
+  kvmFpu,
+  kvmGuestDebug,
+  kvmInterrupt,
+  kvmRegs,
+  kvmSregs,
+  kvmUserspaceMemoryRegion,
+} from '../abi/structs.js';
+import { KVM_API_VERSION } from '../abi/version.js';
+import { Errno, KvmError } from '../api/errors.js';
+import type { KvmCpuidEntry2, KvmFpu } from '../api/structs.js';
+import type { HostMemory, VcpuKickHandle } from '../api/types.js';
+import type { KvmDevice } from '../front/device.js';
+import type { ArchOps } from './arch-ops.js';
+import { HvaSpace } from './hva-space.js';
+import { KVM_USER_MEM_SLOTS } from './memslots.js';
+import { MSRS_TO_SAVE } from './msrs.js';
+import { DEFAULT_RUN_BUDGET, kvmVcpuRun } from './run-loop.js';
+import type { SoftVcpu } from './vcpu.js';
+import { KVM_MAX_VCPU_IDS, KVM_MAX_VCPUS, KVM_SOFT_MAX_VCPUS, SoftVm, type VcpuMmuOps } from './vm.js';
+
+/** KVM_GET_VCPU_MMAP_SIZE: kvm_run page, PIO data page, coalesced-MMIO page (as Linux x86). */
+export const SOFT_VCPU_MMAP_SIZE = 3 * 4096;
+
+/** Options for a software engine device. */
+export interface SoftKvmOptions {
+  /** Instructions one KVM_RUN may execute before it returns EINTR (default 2,000,000). */
+  runBudget?: number;
+  /** The shadow MMU glue; without it guests cannot run (for tests of the ABI layer only). */
+  mmu?: VcpuMmuOps | null;
+  /** Hypervisor pages a VM may allocate (shadow tables, control structures). */
+  maxHypervisorPages?: number;
+  /** Bytes `allocateMemory` may hand out in total. */
+  memoryLimit?: number;
+}
+
+/** Capabilities this engine answers in KVM_CHECK_EXTENSION; any other is 0. */
+const CAPABILITIES: ReadonlyMap<number, number> = new Map([
+  [KVM_CAP.USER_MEMORY, 1],
+  [KVM_CAP.SET_TSS_ADDR, 1],
+  [KVM_CAP.EXT_CPUID, 1],
+  [KVM_CAP.NR_VCPUS, KVM_SOFT_MAX_VCPUS],
+  [KVM_CAP.MAX_VCPUS, KVM_MAX_VCPUS],
+  [KVM_CAP.MAX_VCPU_ID, KVM_MAX_VCPU_IDS],
+  [KVM_CAP.NR_MEMSLOTS, KVM_USER_MEM_SLOTS],
+  [KVM_CAP.DESTROY_MEMORY_REGION_WORKS, 1],
+  [KVM_CAP.JOIN_MEMORY_REGIONS_WORKS, 1],
+  [KVM_CAP.IMMEDIATE_EXIT, 1],
+  [KVM_CAP.CHECK_EXTENSION_VM, 1],
+]);
+
+type FdEntry =
+  | { kind: 'system' }
+  | { kind: 'vm'; vm: SoftVm; refs: { open: number } }
+  | { kind: 'vcpu'; vcpu: SoftVcpu; vmRefs: { open: number }; fpu: Uint8Array };
+
+type Handler<T> = (self: SoftKvmDevice, entry: T, arg: Uint8Array | number, def: IoctlDef) => number;
+type SysEntry = Extract<FdEntry, { kind: 'system' }>;
+type VmEntry = Extract<FdEntry, { kind: 'vm' }>;
+type VcpuEntry = Extract<FdEntry, { kind: 'vcpu' }>;
+
+/** The errno for a request the fd's kind does not serve, as each Linux handler's default case. */
+const UNKNOWN_IOCTL_ERRNO: Record<IoctlScope, number> = {
+  system: Errno.EINVAL,
+  vm: Errno.ENOTTY,
+  vcpu: Errno.EINVAL,
+};
+
+function ptr(def: IoctlDef, arg: Uint8Array | number): Uint8Array {
+  if (!(arg instanceof Uint8Array)) throw new KvmError(def.name, Errno.EFAULT, 'argument is not a buffer');
+  if (def.arg !== null && arg.byteLength < def.arg.size) {
+    throw new KvmError(
+      def.name,
+      Errno.EFAULT,
+      `buffer of ${arg.byteLength} bytes, ${def.arg.c} needs ${def.arg.size}`,
+    );
+  }
+  return arg;
+}
+
+function num(arg: Uint8Array | number): number {
+  return typeof arg === 'number' ? arg : 0;
+}
+
+// ---- system fd ---------------------------------------------------------------------------
+
+const systemIoctls: (Handler<SysEntry> | undefined)[] = new Array(256);
+systemIoctls[0x00] = () => KVM_API_VERSION;
+systemIoctls[0x01] = (self, _e, arg) => self.createVm(num(arg));
+systemIoctls[0x02] = (self, _e, arg, def) => {
+  const b = ptr(def, arg);
+  const list = self.msrIndexList;
+  const room = kvmMsrList.count(b);
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  dv.setUint32(0, list.length, true);
+  if (room < list.length) throw new KvmError(def.name, Errno.E2BIG, `${list.length} MSRs, room for ${room}`);
+  if (b.byteLength < kvmMsrList.sizeFor(list.length))
+    throw new KvmError(def.name, Errno.EFAULT, 'short buffer');
+  for (let i = 0; i < list.length; i++) dv.setUint32(4 + 4 * i, list[i], true);
+  return 0;
+};
+systemIoctls[0x03] = (_self, _e, arg) => CAPABILITIES.get(num(arg)) ?? 0;
+systemIoctls[0x04] = () => SOFT_VCPU_MMAP_SIZE;
+systemIoctls[0x05] = (self, _e, arg, def) => writeCpuid(def.name, ptr(def, arg), self.supportedCpuid);
+systemIoctls[0x09] = (_self, _e, arg, def) => writeCpuid(def.name, ptr(def, arg), []);
+systemIoctls[0x0a] = (_self, _e, arg, def) => {
+  const b = ptr(def, arg);
+  new DataView(b.buffer, b.byteOffset, b.byteLength).setUint32(0, 0, true);
+  return 0;
+};
+
+function writeCpuid(op: string, b: Uint8Array, entries: readonly KvmCpuidEntry2[]): number {
+  const room = kvmCpuid2.count(b);
+  if (room < entries.length)
+    throw new KvmError(op, Errno.E2BIG, `${entries.length} entries, room for ${room}`);
+  const image = kvmCpuid2.encode(entries);
+  if (b.byteLength < image.byteLength) throw new KvmError(op, Errno.EFAULT, 'short buffer');
+  b.set(image);
+  return 0;
+}
+
+// ---- VM fd -------------------------------------------------------------------------------
+
+const vmIoctls: (Handler<VmEntry> | undefined)[] = new Array(256);
+vmIoctls[0x03] = (_self, _e, arg) => CAPABILITIES.get(num(arg)) ?? 0;
+vmIoctls[0x41] = (self, e, arg) => self.createVcpu(e, num(arg));
+vmIoctls[0x46] = (_self, e, arg, def) => {
+  e.vm.setUserMemoryRegion(kvmUserspaceMemoryRegion.decode(ptr(def, arg)));
+  return 0;
+};
+vmIoctls[0x47] = (_self, e, arg) => {
+  e.vm.tssAddr = num(arg);
+  return 0;
+};
+vmIoctls[0x48] = (_self, _e, arg, def) => {
+  ptr(def, arg);
+  return 0;
+};
+// No in-kernel irqchip or PIT in this engine: the answers Linux gives when they are absent.
+vmIoctls[0x60] = (_s, _e, _a, def) => {
+  throw new KvmError(def.name, Errno.EINVAL, 'no in-kernel irqchip in the software engine');
+};
+vmIoctls[0x61] = (_s, _e, arg, def) => {
+  ptr(def, arg);
+  throw new KvmError(def.name, Errno.ENXIO, 'no in-kernel irqchip');
+};
+vmIoctls[0x67] = vmIoctls[0x61];
+vmIoctls[0x77] = (_s, _e, arg, def) => {
+  ptr(def, arg);
+  throw new KvmError(def.name, Errno.ENOENT, 'KVM_CREATE_PIT2 needs the in-kernel irqchip');
+};
+
+// ---- vCPU fd -----------------------------------------------------------------------------
+
+const vcpuIoctls: (Handler<VcpuEntry> | undefined)[] = new Array(256);
+vcpuIoctls[0x80] = (self, e) => kvmVcpuRun(e.vcpu, self.runBudget);
+vcpuIoctls[0x81] = (_s, e, arg, def) => {
+  kvmRegs.encodeInto(e.vcpu.getRegs(), ptr(def, arg));
+  return 0;
+};
+vcpuIoctls[0x82] = (_s, e, arg, def) => {
+  e.vcpu.setRegs(kvmRegs.decode(ptr(def, arg)));
+  return 0;
+};
+vcpuIoctls[0x83] = (_s, e, arg, def) => {
+  kvmSregs.encodeInto(e.vcpu.getSregs(), ptr(def, arg));
+  return 0;
+};
+vcpuIoctls[0x84] = (_s, e, arg, def) => {
+  e.vcpu.setSregs(kvmSregs.decode(ptr(def, arg)));
+  return 0;
+};
+vcpuIoctls[0x86] = (_s, e, arg, def) => {
+  e.vcpu.interrupt(kvmInterrupt.decode(ptr(def, arg)).irq);
+  return 0;
+};
+vcpuIoctls[0x88] = (_s, e, arg, def) => {
+  const b = ptr(def, arg);
+  const entries = kvmMsrs.decode(b);
+  const n = e.vcpu.getMsrs(entries);
+  const image = kvmMsrs.encode(entries.slice(0, n));
+  b.set(image.subarray(8), 8);
+  return n;
+};
+vcpuIoctls[0x89] = (_s, e, arg, def) => e.vcpu.setMsrs(kvmMsrs.decode(ptr(def, arg)));
+vcpuIoctls[0x8b] = (_s, _e, arg, def) => {
+  if (arg === 0) return 0;
+  const b = ptr(def, arg);
+  // The kernel's sigset_t is 8 bytes on x86-64.
+  if (new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0, true) !== 8) {
+    throw new KvmError(def.name, Errno.EINVAL, 'sigset length must be 8');
+  }
+  return 0;
+};
+vcpuIoctls[0x8c] = (_s, e, arg, def) => {
+  ptr(def, arg).set(e.fpu);
+  return 0;
+};
+vcpuIoctls[0x8d] = (_s, e, arg, def) => {
+  e.fpu.set(ptr(def, arg).subarray(0, kvmFpu.size));
+  return 0;
+};
+vcpuIoctls[0x90] = (_s, e, arg, def) => {
+  const b = ptr(def, arg);
+  const n = kvmCpuid2.count(b);
+  // KVM_MAX_CPUID_ENTRIES
+  if (n > 256) throw new KvmError(def.name, Errno.E2BIG, `${n} entries`);
+  e.vcpu.setCpuid2(kvmCpuid2.decode(b));
+  return 0;
+};
+vcpuIoctls[0x91] = (_s, e, arg, def) => {
+  const b = ptr(def, arg);
+  const entries = e.vcpu.cpuidEntries;
+  const room = kvmCpuid2.count(b);
+  new DataView(b.buffer, b.byteOffset, b.byteLength).setUint32(0, entries.length, true);
+  if (room < entries.length) throw new KvmError(def.name, Errno.E2BIG, `${entries.length} entries`);
+  b.set(kvmCpuid2.encode(entries).subarray(kvmCpuid2Header.size), kvmCpuid2Header.size);
+  return 0;
+};
+vcpuIoctls[0x9a] = (_s, _e, _a, def) => {
+  throw new KvmError(def.name, Errno.EINVAL, 'NMI injection is not implemented by the software engine');
+};
+vcpuIoctls[0x9b] = (_s, _e, arg, def) => {
+  const d = kvmGuestDebug.decode(ptr(def, arg));
+  // Only "debugging off" is supported; Linux refuses control bits it does not know with EINVAL.
+  if (d.control !== 0) throw new KvmError(def.name, Errno.EINVAL, 'guest debugging is not implemented');
+  return 0;
+};
+
+/** The FPU image a vCPU starts with: FCW 0x37F and MXCSR 0x1F80 (FNINIT / reset values). */
+function initialFpu(): Uint8Array {
+  const fpu: KvmFpu = {
+    fpr: new Uint8Array(128),
+    fcw: 0x37f,
+    fsw: 0,
+    ftwx: 0,
+    lastOpcode: 0,
+    lastIp: 0n,
+    lastDp: 0n,
+    xmm: new Uint8Array(256),
+    mxcsr: 0x1f80,
+  };
+  return kvmFpu.encode(fpu);
+}
+
+export class SoftKvmDevice implements KvmDevice {
+  readonly engine: string;
+  readonly runBudget: number;
+  /** KVM_GET_MSR_INDEX_LIST: the candidates the silicon implements, fixed at set-up. */
+  readonly msrIndexList: readonly number[];
+  /** KVM_GET_SUPPORTED_CPUID */
+  readonly supportedCpuid: readonly KvmCpuidEntry2[];
+  private readonly fds = new Map<number, FdEntry>();
+  private nextFd = 3;
+  private readonly hva: HvaSpace;
+  private readonly mmu: VcpuMmuOps | null;
+  private readonly maxHypervisorPages: number | undefined;
+
+  /**
+   * Accepts `ops` only if its silicon is usable (`hardwareSetup`); otherwise throws
+   * KvmError(EOPNOTSUPP) with the backend's reason, and nothing is left behind (changelog: a
+   * wrong arch module must not leave kvm_arch_ops set).
+   */
+  constructor(
+    readonly ops: ArchOps,
+    options: SoftKvmOptions = {},
+  ) {
+    const check = ops.hardwareSetup();
+    if (!check.ok) throw new KvmError(`kvm-${ops.name}`, Errno.EOPNOTSUPP, check.reason);
+    this.engine = ops.name;
+    this.runBudget = options.runBudget ?? DEFAULT_RUN_BUDGET;
+    this.mmu = options.mmu ?? null;
+    this.maxHypervisorPages = options.maxHypervisorPages;
+    this.hva = new HvaSpace(options.memoryLimit);
+    this.msrIndexList = MSRS_TO_SAVE.filter((i) => ops.hasMsr(i));
+    this.supportedCpuid = supportedCpuid(ops);
+  }
+
+  open(): number {
+    return this.newFd({ kind: 'system' });
+  }
+
+  ioctl(fd: number, request: number, arg: Uint8Array | number): number {
+    const entry = this.fds.get(fd);
+    if (entry === undefined) throw new KvmError(`ioctl on fd ${fd}`, Errno.EBADF);
+    const def = lookupIoctl(request);
+    const scope = entry.kind;
+    if (def === undefined || !def.scopes.includes(scope)) {
+      throw new KvmError(def?.name ?? `ioctl 0x${(request >>> 0).toString(16)}`, UNKNOWN_IOCTL_ERRNO[scope]);
+    }
+    const nr = def.nr;
+    switch (entry.kind) {
+      case 'system': {
+        const h = systemIoctls[nr];
+        if (h === undefined) throw new KvmError(def.name, UNKNOWN_IOCTL_ERRNO.system);
+        return h(this, entry, arg, def);
+      }
+      case 'vm': {
+        const h = vmIoctls[nr];
+        if (h === undefined) throw new KvmError(def.name, UNKNOWN_IOCTL_ERRNO.vm);
+        return h(this, entry, arg, def);
+      }
+      case 'vcpu': {
+        const h = vcpuIoctls[nr];
+        if (h === undefined) throw new KvmError(def.name, UNKNOWN_IOCTL_ERRNO.vcpu);
+        return h(this, entry, arg, def);
+      }
+    }
+  }
+
+  close(fd: number): void {
+    const e = this.fds.get(fd);
+    if (e === undefined) throw new KvmError(`close fd ${fd}`, Errno.EBADF);
+    this.fds.delete(fd);
+    if (e.kind === 'vm') this.release(e.vm, e.refs);
+    else if (e.kind === 'vcpu') {
+      e.vcpu.vm.destroyVcpu(e.vcpu);
+      this.release(e.vcpu.vm, e.vmRefs);
+    }
+  }
+
+  mmapRun(vcpuFd: number, size: number): ArrayBufferLike {
+    const e = this.fds.get(vcpuFd);
+    if (e === undefined) throw new KvmError('mmap', Errno.EBADF);
+    if (e.kind !== 'vcpu') throw new KvmError('mmap', Errno.ENODEV, 'only a vCPU fd maps kvm_run');
+    if (size > SOFT_VCPU_MMAP_SIZE || size < KVM_RUN_STRUCT_SIZE)
+      throw new KvmError('mmap', Errno.EINVAL, `size ${size}`);
+    return e.vcpu.runBuffer;
+  }
+
+  allocateMemory(size: number): HostMemory {
+    const m = this.hva.allocate(size);
+    return { userspaceAddr: m.userspaceAddr, size: m.size, buffer: m.buffer };
+  }
+
+  kickHandle(vcpuFd: number): VcpuKickHandle {
+    const e = this.fds.get(vcpuFd);
+    if (e === undefined || e.kind !== 'vcpu') throw new KvmError('kickHandle', Errno.EBADF);
+    return { engine: this.engine, flag: e.vcpu.kickFlag };
+  }
+
+  kick(handle: VcpuKickHandle): void {
+    const flag = handle.flag;
+    if (flag instanceof Int32Array) Atomics.store(flag, 0, 1);
+  }
+
+  getStats(vmFd: number): Record<string, number> {
+    const e = this.fds.get(vmFd);
+    if (e === undefined || e.kind !== 'vm') throw new KvmError('getStats', Errno.EBADF);
+    return e.vm.getStats();
+  }
+
+  /** KVM_CREATE_VM: type 0 only (EINVAL otherwise, as x86 Linux without other VM types). */
+  createVm(type: number): number {
+    if (type !== 0) throw new KvmError('KVM_CREATE_VM', Errno.EINVAL, `type ${type}`);
+    const vm = new SoftVm(this.ops, this.hva, SOFT_VCPU_MMAP_SIZE, this.mmu, this.maxHypervisorPages);
+    return this.newFd({ kind: 'vm', vm, refs: { open: 1 } });
+  }
+
+  /** KVM_CREATE_VCPU on VM fd entry `e`; returns the new vCPU fd. */
+  createVcpu(e: VmEntry, id: number): number {
+    const vcpu = e.vm.createVcpu(id);
+    e.refs.open++;
+    return this.newFd({ kind: 'vcpu', vcpu, vmRefs: e.refs, fpu: initialFpu() });
+  }
+
+  private release(vm: SoftVm, refs: { open: number }): void {
+    if (--refs.open === 0) vm.close();
+  }
+
+  private newFd(e: FdEntry): number {
+    const fd = this.nextFd++;
+    this.fds.set(fd, e);
+    return fd;
+  }
+}
+
+/** CPUID bits KVM never passes to a guest: VMX (leaf 1 ECX bit 5), SVM (0x80000001 ECX bit 2). */
+const CPUID_1_ECX_VMX = 1 << 5;
+const CPUID_80000001_ECX_SVM = 1 << 2;
+/** CPUID.1:ECX bit 31: "running on a hypervisor", which KVM sets. */
+const CPUID_1_ECX_HYPERVISOR = 1 << 31;
+
+/** KVM_GET_SUPPORTED_CPUID from the silicon's own CPUID, virtualization bits masked. */
+function supportedCpuid(ops: ArchOps): KvmCpuidEntry2[] {
+  const out = new Uint32Array(4);
+  const leaf = (fn: number): KvmCpuidEntry2 => {
+    ops.cpu.cpuid(fn, 0, out);
+    return { function: fn, index: 0, flags: 0, eax: out[0], ebx: out[1], ecx: out[2], edx: out[3] };
+  };
+  const entries: KvmCpuidEntry2[] = [];
+  const l0 = leaf(0);
+  for (let fn = 0; fn <= Math.min(l0.eax, 0x1f); fn++) {
+    const e = leaf(fn);
+    if (fn === 1) e.ecx = ((e.ecx & ~CPUID_1_ECX_VMX) | CPUID_1_ECX_HYPERVISOR) >>> 0;
+    entries.push(e);
+  }
+  const x0 = leaf(0x80000000);
+  for (let fn = 0x80000000; fn <= Math.min(x0.eax >>> 0, 0x80000008); fn++) {
+    const e = leaf(fn);
+    if (fn === 0x80000001) e.ecx = (e.ecx & ~CPUID_80000001_ECX_SVM) >>> 0;
+    entries.push(e);
+  }
+  return entries;
+}

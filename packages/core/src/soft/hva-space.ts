@@ -1,0 +1,91 @@
+/**
+ * The VMM's virtual address space, as the software engine models it: `Vm.allocateMemory` is
+ * this engine's `mmap(MAP_ANONYMOUS)`, handing out page-aligned user addresses (hva) backed by
+ * ArrayBuffers. `kvm_userspace_memory_region.userspace_addr` then names memory here, exactly as
+ * on Linux it names memory in the process. One space per SoftKvm (no global state).
+ */
+import { Errno, KvmError } from '../api/errors.js';
+import type { HostMemory } from '../api/types.js';
+
+export const PAGE_SIZE = 4096;
+export const PAGE_SHIFT = 12;
+
+/**
+ * x86-64 `TASK_SIZE_MAX`: the end of user space. `access_ok()` refuses ranges past it, which is
+ * why KVM_SET_USER_MEMORY_REGION with a kernel address is EINVAL.
+ */
+export const TASK_SIZE_MAX = 0x7fff_ffff_f000;
+
+/** Where our "mmap" starts handing out addresses (like a 64-bit Linux mmap base). */
+const MMAP_BASE = 0x7f00_0000_0000;
+
+/** One anonymous mapping. */
+export interface HvaMapping extends HostMemory {
+  /** `userspaceAddr` as a number (exact: below 2^47). */
+  readonly hva: number;
+  readonly bytes: Uint8Array;
+}
+
+export class HvaSpace {
+  /** Mappings sorted by address (they never overlap: each gets a fresh range). */
+  private readonly mappings: HvaMapping[] = [];
+  private next = MMAP_BASE;
+  /** Upper bound on bytes handed out, so a runaway VMM gets ENOMEM rather than a crash. */
+  private readonly limit: number;
+  private used = 0;
+
+  constructor(limitBytes = 16 * 1024 * 1024 * 1024) {
+    this.limit = limitBytes;
+  }
+
+  /** Anonymous, zeroed, page-aligned memory. EINVAL for a bad size, ENOMEM past the limit. */
+  allocate(size: number): HvaMapping {
+    if (!Number.isSafeInteger(size) || size <= 0) {
+      throw new KvmError('mmap', Errno.EINVAL, `size ${size}`);
+    }
+    const rounded = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
+    if (this.used + rounded > this.limit) throw new KvmError('mmap', Errno.ENOMEM, `${rounded} bytes`);
+    let buffer: ArrayBuffer;
+    try {
+      buffer = new ArrayBuffer(rounded);
+    } catch {
+      throw new KvmError('mmap', Errno.ENOMEM, `${rounded} bytes`);
+    }
+    const hva = this.next;
+    // A guard page between mappings, as mmap usually leaves none but we want overruns to miss.
+    this.next += rounded + PAGE_SIZE;
+    this.used += rounded;
+    const m: HvaMapping = {
+      hva,
+      userspaceAddr: BigInt(hva),
+      size: rounded,
+      buffer,
+      bytes: new Uint8Array(buffer),
+    };
+    this.mappings.push(m);
+    return m;
+  }
+
+  /** The mapping containing `hva`, or undefined (an unmapped address). */
+  find(hva: number): HvaMapping | undefined {
+    const ms = this.mappings;
+    let lo = 0;
+    let hi = ms.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const m = ms[mid];
+      if (hva < m.hva) hi = mid - 1;
+      else if (hva >= m.hva + m.size) lo = mid + 1;
+      else return m;
+    }
+    return undefined;
+  }
+
+  /** A 4 KiB view of the page at page-aligned `hva`, or null when nothing is mapped there. */
+  pageAt(hva: number): Uint8Array | null {
+    const m = this.find(hva);
+    if (m === undefined) return null;
+    const off = hva - m.hva;
+    return m.bytes.subarray(off, off + PAGE_SIZE);
+  }
+}

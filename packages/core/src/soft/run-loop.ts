@@ -1,0 +1,119 @@
+/**
+ * KVM_RUN for the software engine (`kvm_vcpu_ioctl_run` → `vcpu_run` → `vcpu_enter_guest`):
+ *
+ *   1. `immediate_exit` or a pending kick: EINTR at once (KVM_EXIT_INTR), as a signal would.
+ *   2. Complete what userspace finished (the data of an IN), skip the I/O instruction.
+ *   3. Loop: serve requests (TLB flush, MMU reload), inject the queued interrupt, ask for an
+ *      interrupt window if userspace wants one, enter the guest, handle the exit in the kernel
+ *      where KVM does; return to userspace when a handler filled kvm_run.
+ *   4. Between exits: the interrupt window userspace asked for is open → KVM_EXIT_IRQ_WINDOW_OPEN;
+ *      a kick or the instruction budget used up → EINTR with KVM_EXIT_INTR (the budget is this
+ *      engine's stand-in for a signal, so a VMM loop never waits long for KVM_RUN).
+ *
+ * On every return kvm_run's if_flag, cr8, apic_base and ready_for_interrupt_injection are
+ * refreshed (`post_kvm_run_save`).
+ */
+import { KVM_EXIT } from '../abi/exit-reasons.js';
+import { Errno, KvmError } from '../api/errors.js';
+import { EntryResult, ExitResult } from './arch-ops.js';
+import { KvmRequest, type SoftVcpu } from './vcpu.js';
+
+/** RFLAGS.IF */
+const X86_EFLAGS_IF = 1 << 9;
+
+/** Default instructions per KVM_RUN before it returns EINTR (a few ms of guest time). */
+export const DEFAULT_RUN_BUDGET = 2_000_000;
+
+/** Instructions per entry: the silicon's "host timer tick", bounding one VM entry. */
+const ENTRY_SLICE = 200_000;
+
+function postRunSave(vcpu: SoftVcpu): void {
+  const run = vcpu.run;
+  const rflags = vcpu.ops.getRflags(vcpu);
+  run.ifFlag = rflags & X86_EFLAGS_IF ? 1 : 0;
+  run.cr8 = BigInt(vcpu.cr8);
+  run.apicBase = BigInt(vcpu.apicBase >>> 0);
+  run.readyForInterruptInjection = readyForInjection(vcpu) ? 1 : 0;
+}
+
+/** `kvm_vcpu_ready_for_interrupt_injection`: interrupts allowed and nothing queued already. */
+function readyForInjection(vcpu: SoftVcpu): boolean {
+  return vcpu.interruptQueued < 0 && vcpu.ops.interruptAllowed(vcpu);
+}
+
+function interrupted(vcpu: SoftVcpu, why: string): never {
+  vcpu.run.exitReason = KVM_EXIT.INTR;
+  postRunSave(vcpu);
+  throw new KvmError('KVM_RUN', Errno.EINTR, why);
+}
+
+/** Completes an IN/OUT userspace has handled: EAX for an IN, then RIP past the instruction. */
+function completePio(vcpu: SoftVcpu): void {
+  const pio = vcpu.pio;
+  if (!pio.active) return;
+  pio.active = false;
+  const ops = vcpu.ops;
+  ops.cacheRegs(vcpu);
+  if (pio.isIn) {
+    const v = pio.inValue(vcpu.run);
+    const r = vcpu.regs;
+    if (pio.size === 1) r[0] = (r[0] & ~0xff) | v;
+    else if (pio.size === 2) r[0] = (r[0] & ~0xffff) | v;
+    else {
+      r[0] = v;
+      vcpu.regsHigh[0] = 0;
+    }
+  }
+  vcpu.rip = (vcpu.rip + pio.instructionLength) >>> 0;
+  ops.decacheRegs(vcpu);
+}
+
+/** KVM_RUN. Returns 0 with kvm_run filled, or throws KvmError (EINTR, EFAULT, …). */
+export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number {
+  const run = vcpu.run;
+  const ops = vcpu.ops;
+  if (run.immediateExit) interrupted(vcpu, 'immediate_exit');
+  if (Atomics.exchange(vcpu.kickFlag, 0, 0) !== 0) interrupted(vcpu, 'kicked');
+  ops.vcpuLoad(vcpu);
+  try {
+    completePio(vcpu);
+    const start = vcpu.instructions;
+    for (;;) {
+      if (vcpu.requests !== 0) {
+        const req = vcpu.requests;
+        vcpu.requests = 0;
+        if (req & KvmRequest.MMU_RELOAD) vcpu.vm.mmuResetContext(vcpu);
+        if (req & KvmRequest.TLB_FLUSH) ops.flushTlb(vcpu);
+      }
+      if (vcpu.interruptQueued >= 0) {
+        // Userspace injects only when ready_for_interrupt_injection said so; like KVM we trust it.
+        ops.injectIrq(vcpu, vcpu.interruptQueued);
+        vcpu.interruptQueued = -1;
+      }
+      ops.setIrqWindow(vcpu, run.requestInterruptWindow !== 0);
+      const used = vcpu.instructions - start;
+      const slice = Math.max(1, Math.min(ENTRY_SLICE, budget - used));
+      if (ops.run(vcpu, slice) === EntryResult.FailEntry) {
+        postRunSave(vcpu);
+        return 0;
+      }
+      if (ops.handleExit(vcpu, run) === ExitResult.Userspace) {
+        postRunSave(vcpu);
+        return 0;
+      }
+      if (run.requestInterruptWindow && readyForInjection(vcpu)) {
+        run.exitReason = KVM_EXIT.IRQ_WINDOW_OPEN;
+        vcpu.vm.count('request_irq_exits');
+        postRunSave(vcpu);
+        return 0;
+      }
+      if (Atomics.exchange(vcpu.kickFlag, 0, 0) !== 0) interrupted(vcpu, 'kicked');
+      if (vcpu.instructions - start >= budget) {
+        vcpu.vm.count('budget_exits');
+        interrupted(vcpu, 'run budget used up');
+      }
+    }
+  } finally {
+    ops.vcpuPut?.(vcpu);
+  }
+}
