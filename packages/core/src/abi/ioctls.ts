@@ -7,7 +7,8 @@
  * An engine dispatches by `ioctlByNr[iocNr(request)]` (one table indexed by the architectural
  * number) after checking the whole request with `lookupIoctl`.
  */
-import { IOC_NONE, IOC_READ, IOC_WRITE, ioc, iocNr, KVMIO } from './ioctl-encoding.js';
+import { kvmCpuid2, kvmMsrList, kvmMsrs } from './flex.js';
+import { IOC_NONE, IOC_READ, IOC_WRITE, ioc, iocNr, iocSize, KVMIO } from './ioctl-encoding.js';
 import {
   kvmCpuid2Header,
   kvmFpu,
@@ -146,6 +147,36 @@ export const ioctlByNr: readonly (IoctlDef | undefined)[] = (() => {
 export function lookupIoctl(request: number): IoctlDef | undefined {
   const d = ioctlByNr[iocNr(request)];
   return d !== undefined && d.request === request >>> 0 ? d : undefined;
+}
+
+/** The ioctls whose struct ends in a flexible array, and the element size that follows the header. */
+const FLEX_ENTRY_SIZE: Partial<Record<KvmIoctlName, number>> = {
+  KVM_GET_MSR_INDEX_LIST: kvmMsrList.entrySize,
+  KVM_GET_MSR_FEATURE_INDEX_LIST: kvmMsrList.entrySize,
+  KVM_GET_SUPPORTED_CPUID: kvmCpuid2.entrySize,
+  KVM_GET_EMULATED_CPUID: kvmCpuid2.entrySize,
+  KVM_SET_CPUID2: kvmCpuid2.entrySize,
+  KVM_GET_CPUID2: kvmCpuid2.entrySize,
+  KVM_GET_MSRS: kvmMsrs.entrySize,
+  KVM_SET_MSRS: kvmMsrs.entrySize,
+  // kvm_signal_mask { __u32 len; __u8 sigset[]; }
+  KVM_SET_SIGNAL_MASK: 1,
+};
+
+/**
+ * The most bytes of `arg` the kernel may read or write for `request`: `_IOC_SIZE(request)`,
+ * plus, for a struct ending in a flexible array, as many entries as its leading `__u32` count
+ * says (the count is read from `arg`; if `arg` cannot even hold the header, the header size).
+ * An engine that hands `arg` to the kernel checks `arg.length` against this first and fails with
+ * EFAULT rather than let the kernel run past the buffer.
+ */
+export function ioctlArgSize(request: number, arg: Uint8Array): number {
+  const header = iocSize(request);
+  const d = lookupIoctl(request);
+  const entry = d ? FLEX_ENTRY_SIZE[d.name] : undefined;
+  if (entry === undefined || arg.byteLength < 4) return header;
+  const count = new DataView(arg.buffer, arg.byteOffset, arg.byteLength).getUint32(0, true);
+  return header + count * entry;
 }
 
 /** `'KVM_RUN'`, or `'ioctl 0x…'` for a request we do not define. */

@@ -14,6 +14,7 @@ import type {
   KvmPitConfig,
   KvmRegs,
   KvmSregs,
+  KvmTranslation,
   KvmUserspaceMemoryRegion,
 } from './structs.js';
 
@@ -33,6 +34,10 @@ export interface Kvm {
   getMsrIndexList(): number[];
   /** KVM_CREATE_VM */
   createVm(): Vm;
+  /** KVM_GET_EMULATED_CPUID (added; optional for implementations outside `openKvm`). */
+  getEmulatedCpuid?(): KvmCpuidEntry2[];
+  /** KVM_GET_MSR_FEATURE_INDEX_LIST (added; optional). */
+  getMsrFeatureIndexList?(): number[];
   /**
    * Closes the system handle. VMs created from it stay valid until they are closed themselves
    * (the changelog's "oops on early close of /dev/kvm" can't happen).
@@ -70,6 +75,10 @@ export interface Vm {
   createPit2(config: KvmPitConfig): void;
   /** KVM_IRQ_LINE: drive an in-kernel irqchip input (needs the irqchip). */
   irqLine(irq: number, level: number): void;
+  /** KVM_SET_IDENTITY_MAP_ADDR: one page KVM may use on Intel hosts (added; optional). */
+  setIdentityMapAddr?(addr: bigint): void;
+  /** KVM_CHECK_EXTENSION on the VM fd (KVM_CAP_CHECK_EXTENSION_VM) (added; optional). */
+  checkExtension?(cap: number): number;
   /**
    * Counters the engine keeps for this VM (exits by reason, shadow pages, zaps, …), by name.
    * The host engine reports what it can see from userspace.
@@ -122,6 +131,14 @@ export interface Vcpu {
   setFpu(fpu: KvmFpu): void;
   /** KVM_SET_GUEST_DEBUG */
   setGuestDebug(debug: KvmGuestDebug): void;
+  /** KVM_GET_CPUID2: the table last set with KVM_SET_CPUID2 (added; optional). */
+  getCpuid2?(): KvmCpuidEntry2[];
+  /** KVM_NMI: queue an NMI, only without an in-kernel irqchip (added; optional). */
+  nmi?(): void;
+  /** KVM_TRANSLATE: the guest page walk for linear address `gva` (added; optional). */
+  translate?(gva: bigint): KvmTranslation;
+  /** KVM_SET_SIGNAL_MASK: signals blocked during KVM_RUN, `null` to clear (added; optional). */
+  setSignalMask?(sigset: Uint8Array | null): void;
   /**
    * A structured-cloneable token that another thread passes to its engine's `kick` to make this
    * vCPU leave `run()` promptly (KVM: `immediate_exit` plus a signal to the vCPU thread).

@@ -9,6 +9,7 @@ import {
   iocNr,
   iocSize,
   iocType,
+  ioctlArgSize,
   ioctlByNr,
   ioctlName,
   KVM_CAP,
@@ -16,6 +17,8 @@ import {
   KVM_IOCTL,
   KVM_IOCTL_TABLE,
   KVMIO,
+  kvmCpuid2,
+  kvmMsrs,
   kvmRegs,
   lookupIoctl,
 } from '../../src/index.js';
@@ -75,6 +78,26 @@ describe('ioctl request numbers', () => {
     expect(lookupIoctl(KVM_IOCTL.KVM_CREATE_VCPU)?.scopes).toEqual(['vm']);
     expect(lookupIoctl(KVM_IOCTL.KVM_RUN)?.scopes).toEqual(['vcpu']);
     expect(lookupIoctl(KVM_IOCTL.KVM_CHECK_EXTENSION)?.scopes).toContain('vm');
+  });
+});
+
+describe('ioctlArgSize', () => {
+  it('is the struct size for a fixed struct, whatever the buffer holds', () => {
+    expect(ioctlArgSize(KVM_IOCTL.KVM_GET_REGS, new Uint8Array(144).fill(0xff))).toBe(144);
+  });
+
+  it('adds the entries a flexible-array count promises', () => {
+    expect(ioctlArgSize(KVM_IOCTL.KVM_SET_MSRS, kvmMsrs.encode([{ index: 1, data: 0n }], 3))).toBe(
+      8 + 3 * 16,
+    );
+    expect(ioctlArgSize(KVM_IOCTL.KVM_GET_SUPPORTED_CPUID, kvmCpuid2.encode([], 10))).toBe(8 + 10 * 40);
+    const mask = new Uint8Array(12);
+    new DataView(mask.buffer).setUint32(0, 8, true);
+    expect(ioctlArgSize(KVM_IOCTL.KVM_SET_SIGNAL_MASK, mask)).toBe(4 + 8);
+  });
+
+  it('falls back to the header size when the buffer cannot hold the count', () => {
+    expect(ioctlArgSize(KVM_IOCTL.KVM_GET_MSRS, new Uint8Array(2))).toBe(8);
   });
 });
 
