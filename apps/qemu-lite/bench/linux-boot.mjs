@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+// Boot time of Debian's stock kernel to the /init marker, under qemu-lite (host engine) and
+// under Debian's QEMU with -accel kvm, in the same run, with the same kernel, initramfs and
+// command line, printed side by side with the ratio.
+//
+// Needs /dev/kvm, the fetched kernel (tools/linux/fetch.mjs; run here if missing) and
+// qemu-system-x86_64 (apt-get install -y qemu-system-x86 here if missing and we are root).
+// Says plainly what it skipped and why. Env:
+//   LINUX_BENCH_RUNS       boots per VMM (default 1: a boot takes minutes on nested KVM)
+//   LINUX_BENCH_TIMEOUT_S  per boot (default 1200)
+//   LINUX_BENCH_ONLY       "qemu-lite" or "qemu" to run one side only
+
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as linux from '../../../tools/linux/boot-marker.mjs';
+
+const appDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+const cli = join(appDir, 'dist', 'cli.js');
+const runs = Number(process.env.LINUX_BENCH_RUNS ?? 1);
+const timeoutMs = Number(process.env.LINUX_BENCH_TIMEOUT_S ?? 1200) * 1000;
+const only = process.env.LINUX_BENCH_ONLY;
+
+function say(msg) {
+  console.log(`linux-boot bench: ${msg}`);
+}
+
+function which(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).stdout.trim() || undefined;
+}
+
+function ensureFiles() {
+  if (linux.linuxFiles().ok) return true;
+  say('kernel/initramfs not fetched yet: running tools/linux/fetch.mjs');
+  const r = spawnSync(process.execPath, [linux.fetchScript], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return r.status === 0 && linux.linuxFiles().ok;
+}
+
+function ensureQemu() {
+  let qemu = which('qemu-system-x86_64');
+  if (qemu) return qemu;
+  if (process.getuid?.() !== 0) {
+    say('SKIPPED the QEMU baseline: qemu-system-x86_64 is missing and we are not root to apt-get install it');
+    return undefined;
+  }
+  say('installing qemu-system-x86 (apt-get install -y --no-install-recommends qemu-system-x86)');
+  spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'qemu-system-x86'], { stdio: 'inherit' });
+  qemu = which('qemu-system-x86_64');
+  if (!qemu)
+    say("SKIPPED the QEMU baseline: apt-get could not install qemu-system-x86 (run 'apt-get update' first?)");
+  return qemu;
+}
+
+async function timeBoots(name, cmd, args) {
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const r = await linux.runAndTime(cmd, args, { timeoutMs });
+    if (r.markerMs === undefined) {
+      say(
+        `${name}: no marker ${r.timedOut ? `within ${timeoutMs / 1000} s` : `(exited ${r.code ?? r.signal})`}; last output:`,
+      );
+      console.log(r.out.slice(-2000));
+      return undefined;
+    }
+    say(
+      `${name}: run ${i + 1}: marker at ${(r.markerMs / 1000).toFixed(1)} s, exit at ${(r.totalMs / 1000).toFixed(1)} s`,
+    );
+    times.push(r.markerMs);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+async function main() {
+  if (!existsSync('/dev/kvm')) return say('SKIPPED: /dev/kvm is absent');
+  if (!ensureFiles())
+    return say("SKIPPED: could not fetch the kernel (needs Debian's apt-get and 'apt-get update')");
+  const { manifest } = linux.linuxFiles();
+  say(`${manifest.kernelPackage} ${manifest.kernelVersion}, busybox-static ${manifest.busyboxVersion}`);
+  say(`command line: ${linux.TEST_CMDLINE}`);
+  const results = {};
+  if (only !== 'qemu') {
+    if (!existsSync(cli)) say(`SKIPPED qemu-lite: ${cli} is missing (build qemu-lite first)`);
+    else {
+      const args = [
+        cli,
+        '-accel',
+        'kvm',
+        '-m',
+        '512',
+        '-nographic',
+        '-kernel',
+        linux.kernelPath,
+        '-initrd',
+        linux.initramfsPath,
+        '-append',
+        linux.TEST_CMDLINE,
+      ];
+      results['qemu-lite (host engine)'] = await timeBoots('qemu-lite', process.execPath, args);
+    }
+  }
+  if (only !== 'qemu-lite') {
+    const qemu = ensureQemu();
+    if (qemu) results['QEMU -accel kvm -M microvm'] = await timeBoots('QEMU', qemu, linux.qemuArgs());
+  }
+  console.log('');
+  console.log(`boot time to the /init marker (median of ${runs})`);
+  for (const [name, ms] of Object.entries(results)) {
+    console.log(`  ${name.padEnd(30)} ${ms === undefined ? 'failed' : `${(ms / 1000).toFixed(1)} s`}`);
+  }
+  const mine = results['qemu-lite (host engine)'];
+  const base = results['QEMU -accel kvm -M microvm'];
+  if (mine !== undefined && base !== undefined) {
+    console.log(`  ratio qemu-lite / QEMU          ${(mine / base).toFixed(2)}×`);
+  }
+}
+
+await main();

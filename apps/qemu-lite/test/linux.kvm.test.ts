@@ -1,0 +1,111 @@
+/**
+ * Real Linux on qemu-lite: Debian's stock kernel (linux-image-amd64) and busybox-static, fetched
+ * by tools/linux/fetch.mjs, booted by the qemu-lite CLI on the host engine (/dev/kvm) with the
+ * scripted /init (tools/linux/init.sh): it prints a marker, `uname -a`, `/proc/cpuinfo` and
+ * `ls /`, then powers off. We check each, and that qemu-lite exits by itself afterwards.
+ *
+ * Skips, saying why, where /dev/kvm is absent or the kernel has not been fetched (set
+ * QEMU_LITE_FETCH_LINUX=1 to let the test run the fetch script itself; it needs apt lists).
+ * The boot is slow on nested KVM without nested paging (minutes, see tools/linux/README.md),
+ * hence the generous timeout; QEMU_LITE_LINUX_TIMEOUT_S overrides it.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import * as linux from '../../../tools/linux/boot-marker.mjs';
+
+const appDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+const cli = join(appDir, 'dist', 'cli.js');
+const timeoutS = Number(process.env.QEMU_LITE_LINUX_TIMEOUT_S ?? 1500);
+
+function whyNot(): string | undefined {
+  if (!existsSync('/dev/kvm')) return '/dev/kvm is absent (the host engine needs it)';
+  if (!linux.linuxFiles().ok && process.env.QEMU_LITE_FETCH_LINUX === '1') {
+    const r = spawnSync(process.execPath, [linux.fetchScript], { encoding: 'utf8' });
+    if (r.status !== 0) return `tools/linux/fetch.mjs could not fetch the kernel: ${r.stderr.trim()}`;
+  }
+  const files = linux.linuxFiles();
+  if (!files.ok) return `${files.why} (or set QEMU_LITE_FETCH_LINUX=1)`;
+  if (!existsSync(cli)) return `${cli} is missing: build qemu-lite first`;
+  return undefined;
+}
+
+const skipReason = whyNot();
+if (skipReason !== undefined) console.warn(`linux.kvm.test: SKIPPED: ${skipReason}`);
+
+/** The text between "=== name" and the next "=== " line of the scripted /init's output. */
+function section(out: string, name: string): string {
+  const lines = out.replace(/\r/g, '').split('\n');
+  const start = lines.findIndex((l) => l.trim() === `=== ${name}`);
+  if (start < 0) return '';
+  const end = lines.findIndex((l, i) => i > start && l.startsWith('=== '));
+  return lines.slice(start + 1, end < 0 ? undefined : end).join('\n');
+}
+
+describe.skipIf(skipReason !== undefined)("Debian's stock kernel on qemu-lite (host engine)", () => {
+  it(
+    'boots to the busybox /init, runs its commands and powers off',
+    async () => {
+      const manifest = linux.linuxFiles().manifest!;
+      const log = join(appDir, 'linux-boot.log');
+      let echoed = '';
+      const r = await linux.runAndTime(
+        process.execPath,
+        [
+          cli,
+          '-accel',
+          'kvm',
+          '-m',
+          '512',
+          '-nographic',
+          '-kernel',
+          linux.kernelPath,
+          '-initrd',
+          linux.initramfsPath,
+          '-append',
+          linux.TEST_CMDLINE,
+        ],
+        {
+          timeoutMs: timeoutS * 1000,
+          onData: (text: string) => {
+            echoed += text;
+          },
+        },
+      );
+      writeFileSync(log, echoed);
+      const context = `console (also in ${log}):\n${r.out.slice(-4000)}`;
+      expect(r.timedOut, `no exit within ${timeoutS} s; ${context}`).toBe(false);
+      expect(r.markerMs, `marker never printed; ${context}`).toBeDefined();
+      console.log(
+        `linux.kvm.test: marker after ${(r.markerMs! / 1000).toFixed(1)} s, exit after ${(r.totalMs / 1000).toFixed(1)} s`,
+      );
+
+      // uname -a: the kernel we fetched, Debian's build of it.
+      const uname = section(r.out, 'uname -a');
+      expect(uname, context).toMatch(/^Linux \S+ \S+ #1 SMP/m);
+      expect(uname).toContain(manifest.kernelRelease);
+      expect(uname).toContain(`Debian ${manifest.kernelVersion}`);
+      expect(uname).toContain('x86_64');
+
+      // /proc/cpuinfo: one processor, the x86 fields the kernel fills from CPUID.
+      const cpuinfo = section(r.out, 'cat /proc/cpuinfo');
+      expect(cpuinfo, context).toMatch(/^processor\s*: 0$/m);
+      expect(cpuinfo).not.toMatch(/^processor\s*: 1$/m);
+      expect(cpuinfo).toMatch(/^vendor_id\s*: \S+/m);
+      expect(cpuinfo).toMatch(/^flags\s*:.* fpu .*\blm\b/m);
+
+      // ls /: the initramfs's directories, and /init.
+      const ls = section(r.out, 'ls /').split(/\s+/);
+      for (const entry of ['bin', 'dev', 'proc', 'sys', 'init', 'etc']) expect(ls, context).toContain(entry);
+
+      // The script got to its end and the guest stopped: qemu-lite exited on its own, cleanly.
+      expect(r.out).toContain(linux.END_MARKER);
+      expect(r.out).not.toContain('Kernel panic');
+      expect(r.signal, context).toBeNull();
+      expect(r.code, context).toBe(0);
+    },
+    (timeoutS + 60) * 1000,
+  );
+});

@@ -1,0 +1,42 @@
+// Types for boot-marker.mjs (used from the TypeScript boot test).
+export declare const cacheDir: string;
+export declare const kernelPath: string;
+export declare const initramfsPath: string;
+export declare const manifestPath: string;
+export declare const fetchScript: string;
+export declare const MARKER: string;
+export declare const END_MARKER: string;
+export declare const TEST_CMDLINE: string;
+
+export interface LinuxManifest {
+  kernelPackage: string;
+  kernelVersion: string;
+  kernelRelease: string;
+  busyboxVersion: string;
+}
+
+export declare function linuxFiles():
+  | { ok: true; manifest: LinuxManifest; why?: undefined }
+  | { ok: false; why: string; manifest?: undefined };
+
+export interface RunResult {
+  out: string;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  markerMs: number | undefined;
+  totalMs: number;
+  timedOut: boolean;
+}
+
+export declare function runAndTime(
+  cmd: string,
+  args: string[],
+  opts?: {
+    marker?: string;
+    timeoutMs?: number;
+    onData?: (text: string) => void;
+    stdin?: 'ignore' | 'inherit' | 'pipe';
+  },
+): Promise<RunResult>;
+
+export declare function qemuArgs(opts?: { cmdline?: string; memMiB?: number }): string[];

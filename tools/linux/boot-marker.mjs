@@ -1,0 +1,108 @@
+// Shared by the Linux boot test, the boot-time bench and anyone booting the Debian kernel by
+// hand: where the fetched files are, the kernel command line, the marker /init prints, and a
+// helper that runs a VMM process and times the marker on its serial console.
+
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const cacheDir = join(here, 'cache');
+export const kernelPath = join(cacheDir, 'vmlinuz');
+export const initramfsPath = join(cacheDir, 'initramfs.cpio.gz');
+export const manifestPath = join(cacheDir, 'manifest.json');
+export const fetchScript = join(here, 'fetch.mjs');
+
+/** What tools/linux/init.sh prints once userspace runs. */
+export const MARKER = 'QEMU_LITE_LINUX_MARKER: userspace reached';
+/** What it prints after the scripted commands, just before `poweroff -f`. */
+export const END_MARKER = '=== end';
+
+/**
+ * The kernel command line for the scripted boot. Each option is there for the machine:
+ * console=ttyS0        the 8250 at 0x3f8 is the only console both VMMs have
+ * qemu_lite_test=1     /init runs the scripted commands and powers off
+ * panic=-1             a panic reboots at once (the VMM exits) instead of hanging
+ * nokaslr              no randomized relocation: less work for a slow machine, same layout every boot
+ * tsc=reliable         no clocksource watchdog (it would flag the TSC of a nested guest as unstable)
+ * no_timer_check       skip the IO-APIC timer check (slow, and meaningless in a VM)
+ * i8042.noaux          no PS/2 mouse probing
+ * pci=off              no PCI bus scan (no PCI devices on either machine)
+ * cryptomgr.notests    skip the crypto self-tests
+ * quiet                the kernel log is not printed: every console byte is a port write,
+ *                      which costs an exit each on this nested machine
+ */
+export const TEST_CMDLINE =
+  'console=ttyS0 qemu_lite_test=1 panic=-1 nokaslr tsc=reliable no_timer_check i8042.noaux pci=off cryptomgr.notests quiet';
+
+/** Whether the fetched kernel and initramfs are there; `why` says what is missing. */
+export function linuxFiles() {
+  for (const p of [kernelPath, initramfsPath, manifestPath]) {
+    if (!existsSync(p))
+      return { ok: false, why: `${p} is missing: run 'node tools/linux/fetch.mjs' (after 'apt-get update')` };
+  }
+  return { ok: true, manifest: JSON.parse(readFileSync(manifestPath, 'utf8')) };
+}
+
+/**
+ * Runs `cmd args` and watches its stdout (the guest's serial console). Resolves when the
+ * process ends or `timeoutMs` passes (then it is killed): the console text, the exit code or
+ * signal, the milliseconds from spawn to the first `marker` (undefined when never seen), and
+ * whether the timeout fired. Never rejects for the guest's sake; rejects only if spawn fails.
+ * `onData` sees the console as it arrives (for an echo to a log).
+ */
+export function runAndTime(cmd, args, { marker = MARKER, timeoutMs, onData, stdin = 'ignore' } = {}) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(cmd, args, { stdio: [stdin, 'pipe', 'pipe'] });
+    let out = '';
+    let markerMs;
+    let timedOut = false;
+    const onChunk = (chunk) => {
+      const text = chunk.toString('latin1');
+      out += text;
+      onData?.(text);
+      if (markerMs === undefined && out.includes(marker)) markerMs = performance.now() - t0;
+    };
+    child.stdout.on('data', onChunk);
+    child.stderr.on('data', onChunk);
+    const timer = setTimeout(
+      () => {
+        timedOut = true;
+        child.kill('SIGKILL');
+      },
+      timeoutMs ?? 15 * 60_000,
+    );
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ out, code, signal, markerMs, totalMs: performance.now() - t0, timedOut });
+    });
+  });
+}
+
+/** QEMU's command line for the same boot: microvm, the trimmed CPU model that boots here. */
+export function qemuArgs({ cmdline = TEST_CMDLINE, memMiB = 512 } = {}) {
+  return [
+    '-accel',
+    'kvm',
+    '-M',
+    'microvm',
+    '-cpu',
+    'qemu64,-cx16',
+    '-m',
+    String(memMiB),
+    '-nographic',
+    '-no-reboot',
+    '-kernel',
+    kernelPath,
+    '-initrd',
+    initramfsPath,
+    '-append',
+    cmdline,
+  ];
+}
