@@ -1,0 +1,106 @@
+import { collectParentPtes } from './parent-ptes.js';
+import { describeRole } from './page-role.js';
+import {
+  PT_PAT_MASK,
+  PT_PCD_MASK,
+  PT_PRESENT_MASK,
+  PT_PWT_MASK,
+  PT_WRITABLE_MASK,
+  spteHpfn,
+} from './pte-format.js';
+import type { ShadowPage } from './shadow-page.js';
+import type { MmuState } from './state.js';
+
+/**
+ * The MMU audit (`kvm_mmu_audit`): checks the invariants the shadow MMU lives by and returns one
+ * message per violation (empty: all good). Slow; for tests and audit mode.
+ *
+ * - every present leaf spte is in its host frame's rmap, and every rmap entry is such an spte;
+ * - every directory spte points at a live shadow page one level down that lists it as a parent,
+ *   and every recorded parent points back;
+ * - no spte maps a write-protected (shadowed as a table) guest frame writable;
+ * - no spte carries PCD, PWT or PAT;
+ * - the hash, the hpfn index, the active list and the root counts agree with the live pages.
+ */
+export function auditMmu(s: MmuState): string[] {
+  const out: string[] = [];
+  const name = (p: ShadowPage) => `page#${p.id} gfn=${p.gfn.toString(16)} (${describeRole(p.role)})`;
+  const refs: number[] = [];
+  let live = 0;
+  const rootRefs = new Map<ShadowPage, number>();
+  for (const p of s.paeRootPages) if (p !== null) rootRefs.set(p, (rootRefs.get(p) ?? 0) + 1);
+  if (s.rootPage !== null) rootRefs.set(s.rootPage, (rootRefs.get(s.rootPage) ?? 0) + 1);
+
+  for (const page of s.pagesById) {
+    if (page === null) continue;
+    live++;
+    if (!(s.hash.get(page.gfn) ?? []).includes(page)) out.push(`${name(page)} missing from the hash`);
+    if (s.byHpfn.get(page.hpfn) !== page) out.push(`${name(page)} missing from the hpfn index`);
+    if ((rootRefs.get(page) ?? 0) !== page.rootCount) {
+      out.push(`${name(page)} rootCount ${page.rootCount} but ${rootRefs.get(page) ?? 0} root slots use it`);
+    }
+    for (let i = 0; i < 512; i++) {
+      const lo = page.spt[i * 2];
+      const hi = page.spt[i * 2 + 1];
+      if (!(lo & PT_PRESENT_MASK)) {
+        if (lo !== 0 || hi !== 0) out.push(`${name(page)}[${i}] not present but not zero`);
+        continue;
+      }
+      const hpfn = spteHpfn(lo, hi);
+      const ref = page.id * 512 + i;
+      if (page.level === 1) {
+        if (lo & (PT_PWT_MASK | PT_PCD_MASK | PT_PAT_MASK)) out.push(`${name(page)}[${i}] carries PCD/PWT/PAT`);
+        const n = s.rmap.collect(hpfn, refs);
+        if (!refs.slice(0, n).includes(ref)) out.push(`${name(page)}[${i}] → hpfn ${hpfn} not in rmap`);
+      } else {
+        const child = s.byHpfn.get(hpfn);
+        if (child === undefined) {
+          out.push(`${name(page)}[${i}] points at hpfn ${hpfn}, no shadow page`);
+          continue;
+        }
+        if (child.level !== page.level - 1) out.push(`${name(page)}[${i}] child ${name(child)} at wrong level`);
+        const n = collectParentPtes(child, refs);
+        if (!refs.slice(0, n).includes(ref)) out.push(`${name(child)} lacks parent ${name(page)}[${i}]`);
+      }
+    }
+    const n = collectParentPtes(page, refs);
+    for (const ref of refs.slice(0, n)) {
+      const parent = s.pageByRef(ref);
+      const at = (ref & 511) * 2;
+      if (parent === null) out.push(`${name(page)} has parent ref ${ref} in no live page`);
+      else if (!(parent.spt[at] & PT_PRESENT_MASK) || spteHpfn(parent.spt[at], parent.spt[at + 1]) !== page.hpfn) {
+        out.push(`${name(page)} has parent ${name(parent)}[${ref & 511}] that does not point at it`);
+      }
+    }
+  }
+  if (live !== s.nPages) out.push(`${live} live pages but nPages = ${s.nPages}`);
+  let listed = 0;
+  for (let p = s.activeHead; p !== null && listed <= live; p = p.next) listed++;
+  if (listed !== live) out.push(`active list holds ${listed} pages, ${live} live`);
+
+  for (const hpfn of s.rmap.hpfns()) {
+    const n = s.rmap.collect(hpfn, refs);
+    for (const ref of refs.slice(0, n)) {
+      const page = s.pageByRef(ref);
+      const at = (ref & 511) * 2;
+      if (page === null || page.level !== 1) out.push(`rmap of hpfn ${hpfn} holds ref ${ref}, not a leaf spte`);
+      else if (!(page.spt[at] & PT_PRESENT_MASK) || spteHpfn(page.spt[at], page.spt[at + 1]) !== hpfn) {
+        out.push(`rmap of hpfn ${hpfn} holds ${name(page)}[${ref & 511}] which maps something else`);
+      }
+    }
+  }
+
+  for (const [gfn, list] of s.hash) {
+    if (!list.some((p) => !p.metaphysical)) continue;
+    const hpfn = s.host.gfnToHpfn(gfn);
+    if (hpfn < 0) continue;
+    const n = s.rmap.collect(hpfn, refs);
+    for (const ref of refs.slice(0, n)) {
+      const page = s.pageByRef(ref);
+      if (page !== null && page.spt[(ref & 511) * 2] & PT_WRITABLE_MASK) {
+        out.push(`gfn ${gfn.toString(16)} is a shadowed page table but ${name(page)}[${ref & 511}] maps it writable`);
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,158 @@
+import { kvmMmuFreeSomePages, kvmMmuGetPage } from './page-cache.js';
+import {
+  ACC_ALL,
+  PAGE_SHIFT,
+  PFERR_FETCH_MASK,
+  PFERR_USER_MASK,
+  PFERR_WRITE_MASK,
+  PT_ACCESSED_MASK,
+  PT_DIRTY_MASK,
+  PT_PRESENT_MASK,
+  PT_USER_MASK,
+  PT_WRITABLE_MASK,
+  hpfnHi,
+  hpfnLo,
+  pteIndex,
+  spteHpfn,
+} from './pte-format.js';
+import { SET_SPTE_EMULATE, mmuSetSpte } from './set-spte.js';
+import { type ShadowPage, spteRef } from './shadow-page.js';
+import type { MmuState } from './state.js';
+import { type GuestWalker, walkAddr } from './walker.js';
+
+/**
+ * What the exit handler does after a #PF exit. One named result each (KVM 2007 folded three of
+ * them into one int):
+ * - `fixed`: the shadow tables now map the address; resume the guest (retry the instruction).
+ * - `inject-pf`: the guest's own tables refuse the access; inject #PF with `errorCode`, CR2 = `cr2`.
+ * - `emulate`: a write to a write-protected guest page table at `gpa`; emulate the instruction,
+ *   then call `kvmMmuPteWrite(gpa, bytes)`; if emulation fails, `kvmMmuUnprotectPageVirt(cr2)`
+ *   and retry.
+ * - `mmio`: `gpa` is not RAM; emulate the instruction with its access going to the device model.
+ * - `no-memory`: the host could not supply a page for the memory caches; nothing changed. Fail
+ *   KVM_RUN with ENOMEM (or free memory and retry).
+ */
+export type PageFaultResult =
+  | { readonly kind: 'fixed' }
+  | { readonly kind: 'inject-pf'; readonly errorCode: number; readonly cr2: number }
+  | { readonly kind: 'emulate'; readonly gpa: number }
+  | { readonly kind: 'mmio'; readonly gpa: number }
+  | { readonly kind: 'no-memory' };
+
+export const PF_FIXED: PageFaultResult = Object.freeze({ kind: 'fixed' });
+export const PF_NO_MEMORY: PageFaultResult = Object.freeze({ kind: 'no-memory' });
+
+/**
+ * The page-fault handler proper (`nonpaging_page_fault` / `FNAME(page_fault)`), with the memory
+ * caches already topped up and roots loaded by the caller (KvmMmu.pageFault).
+ */
+export function handlePageFault(s: MmuState, gva: number, errorCode: number): PageFaultResult {
+  const st = s.stats;
+  const ctx = s.ctx;
+  kvmMmuFreeSomePages(s);
+  const write = (errorCode & PFERR_WRITE_MASK) !== 0;
+  const user = (errorCode & PFERR_USER_MASK) !== 0;
+  let gfn: number;
+  let access: number;
+  let dirty: boolean;
+  let walker: GuestWalker | null = null;
+  if (ctx.fmt === null) {
+    // Paging off: gva is the gpa (identity), every shadow page metaphysical.
+    gfn = (gva >>> 0) >>> PAGE_SHIFT;
+    access = ACC_ALL;
+    dirty = true;
+  } else {
+    walker = s.walker;
+    const params = s.walkParams!;
+    const mask = PFERR_WRITE_MASK | PFERR_USER_MASK | PFERR_FETCH_MASK;
+    if (!walkAddr(walker, s.host, params, gva, errorCode & mask, true)) {
+      st.pfGuest++;
+      return { kind: 'inject-pf', errorCode: walker.errorCode, cr2: gva };
+    }
+    gfn = walker.gfn;
+    access = walker.access;
+    dirty = (walker.pteLo[walker.level] & PT_DIRTY_MASK) !== 0;
+  }
+  const gpa = gfn * 4096 + (gva & 0xfff);
+  if (s.host.gfnToHpfn(gfn) < 0) {
+    st.pfMmio++;
+    return { kind: 'mmio', gpa };
+  }
+  const page = fetch(s, gva, walker);
+  if (page === null) {
+    // No shadow root for this address although the guest walk succeeded: cannot happen while
+    // roots and PDPTEs are loaded together. Counted; the guest retries.
+    st.inconsistencies++;
+    return PF_FIXED;
+  }
+  const r = mmuSetSpte(s, page, (gva >>> PAGE_SHIFT) & 511, gfn, access, write, user, dirty);
+  if (r === SET_SPTE_EMULATE) {
+    st.pfEmulate++;
+    return { kind: 'emulate', gpa };
+  }
+  st.pfFixed++;
+  return PF_FIXED;
+}
+
+/** Directory sptes grant everything; the leaf carries the effective rights. */
+const DIR_SPTE_BITS = PT_PRESENT_MASK | PT_WRITABLE_MASK | PT_USER_MASK | PT_ACCESSED_MASK;
+
+/**
+ * Descends the shadow tables for `gva` from the root, creating the missing shadow pages
+ * (`FNAME(fetch)` / `nonpaging_map`), and returns the level-1 shadow page that holds the leaf.
+ * Tables come from the walker's recorded table gfns; below a guest large page, and everywhere
+ * when paging is off, the pages are metaphysical, named by the first gfn they map.
+ */
+export function fetch(s: MmuState, gva: number, w: GuestWalker | null): ShadowPage | null {
+  const ctx = s.ctx;
+  const gvaLo = gva >>> 0;
+  const gvaHi = ctx.shadowRootLevel === 4 ? Math.floor(gva / 0x100000000) >>> 0 : 0;
+  let page: ShadowPage | null;
+  let level: number;
+  if (ctx.shadowRootLevel === 3) {
+    page = s.paeRootPages[(gvaLo >>> 30) & 3];
+    level = 2;
+  } else {
+    page = s.rootPage;
+    level = ctx.shadowRootLevel;
+  }
+  if (page === null) return null;
+  while (level > 1) {
+    const index = pteIndex(gvaLo, gvaHi, PAGE_SHIFT + 9 * (level - 1), 511);
+    const at = index * 2;
+    const lo = page.spt[at];
+    if (lo & PT_PRESENT_MASK) {
+      const child = s.byHpfn.get(spteHpfn(lo, page.spt[at + 1]));
+      if (child === undefined) {
+        s.stats.inconsistencies++;
+        return null;
+      }
+      page = child;
+      level--;
+      continue;
+    }
+    const childLevel = level - 1;
+    let gfn: number;
+    let metaphysical: boolean;
+    let access: number;
+    if (w === null || childLevel < w.level) {
+      // No guest table behind it: paging off, or the area of a guest large page. Name the page by
+      // the first frame it maps (the frame actually mapped, not the directory's).
+      const gvaFrames = w === null ? Math.floor(gva / 4096) : w.gfn;
+      const span = 2 ** (9 * childLevel);
+      gfn = w === null ? Math.floor(gvaFrames / span) * span : gvaFrames - (gvaFrames % span);
+      metaphysical = true;
+      access = w === null ? ACC_ALL : w.accessAt[w.level];
+    } else {
+      gfn = w.tableGfn[childLevel];
+      metaphysical = false;
+      access = w.accessAt[level];
+    }
+    const child = kvmMmuGetPage(s, gfn, gva, childLevel, metaphysical, access, spteRef(page, index));
+    page.spt[at] = (hpfnLo(child.hpfn) | DIR_SPTE_BITS) >>> 0;
+    page.spt[at + 1] = hpfnHi(child.hpfn);
+    page = child;
+    level = childLevel;
+  }
+  return page;
+}

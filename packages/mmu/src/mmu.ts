@@ -1,0 +1,470 @@
+import { auditMmu } from './audit.js';
+import { PF_NO_MEMORY, type PageFaultResult, handlePageFault } from './fault.js';
+import { EFER_LMA, EFER_NX, type MmuHostOps, X86_CR0_PG, X86_CR0_WP, X86_CR4_PAE, X86_CR4_PSE } from './host.js';
+import { kvmMmuFreeSomePages, kvmMmuGetPage, kvmMmuZapAllPages, dropSpte } from './page-cache.js';
+import {
+  ACC_ALL,
+  PAGE_SHIFT,
+  PT_PRESENT_MASK,
+  hpfnHi,
+  hpfnLo,
+  makePteFormat,
+  pte64Gfn,
+  pteIndex,
+  spteHpfn,
+} from './pte-format.js';
+import { kvmMmuPteWrite } from './pte-write.js';
+import { HOST_IS_LITTLE_ENDIAN, type ShadowPage } from './shadow-page.js';
+import { DEFAULT_MMU_OPTIONS, type MmuContext, type MmuModeName, type MmuOptions, MmuState } from './state.js';
+import type { MmuStats } from './stats.js';
+import { walkAddr } from './walker.js';
+import { kvmMmuUnprotectPage } from './write-protect.js';
+
+/** Outcome of {@link KvmMmu.kvmSetCr3}. */
+export type Cr3LoadResult =
+  /** CR3 loaded, roots switched. */
+  | 'ok'
+  /** Inject #GP(0) and leave CR3 alone: PAE PDPTEs unreadable or with reserved bits, or (long mode) CR3 beyond MAXPHYADDR. */
+  | 'gp'
+  /** CR3 loaded but the host could not supply pages for the new roots: fail KVM_RUN with ENOMEM. */
+  | 'no-memory';
+
+const AUDIT_LOG_MAX = 200;
+
+/**
+ * KVM's shadow MMU for one vCPU. Create it with {@link kvmMmuCreate}, then call
+ * {@link KvmMmu.kvmMmuSetup} once the vCPU's registers are known. See the README for the
+ * calling protocol a VMX/SVM driver follows.
+ */
+export class KvmMmu {
+  /** @internal */
+  readonly s: MmuState;
+
+  /** @internal use kvmMmuCreate. */
+  constructor(host: MmuHostOps, options: MmuOptions, paeRootHpfn: number) {
+    this.s = new MmuState(host, options);
+    this.s.paeRootHpfn = paeRootHpfn;
+    const view = host.pageView(paeRootHpfn);
+    this.s.paeRoot = new Uint32Array(view.buffer, view.byteOffset, 8);
+    this.s.paeRoot.fill(0);
+  }
+
+  /** Live counters (a plain object; read any time). */
+  get stats(): MmuStats {
+    return this.s.stats;
+  }
+
+  /** Host-physical address of the shadow root the silicon must use as CR3, or -1 when none is loaded. */
+  get rootHpa(): number {
+    return this.s.rootHpa;
+  }
+
+  /** The mode the MMU context was last initialised for. */
+  get mode(): MmuModeName {
+    return this.s.ctx.mode;
+  }
+
+  /** Shadow levels the silicon walks from rootHpa: 3 (PAE: 4 roots in one page) or 4. */
+  get shadowRootLevel(): number {
+    return this.s.ctx.shadowRootLevel;
+  }
+
+  /** The PAE PDPTEs last loaded, as [lo0, hi0, lo1, hi1, …] (a copy). */
+  get pdptes(): Uint32Array {
+    return this.s.pdptes.slice();
+  }
+
+  /** Violations audit mode has found so far (at most 200 kept). */
+  get auditLog(): readonly string[] {
+    return this.s.auditLog;
+  }
+
+  /**
+   * Second phase of creation (`kvm_mmu_setup`): initialises the context for the vCPU's current
+   * paging state and loads roots. False: the host is out of pages (ENOMEM); call again later.
+   */
+  kvmMmuSetup(): boolean {
+    initContext(this.s);
+    const ok = this.kvmMmuLoad();
+    this.s.host.flushTlb();
+    this.s.stats.tlbFlushes++;
+    this.finish('setup');
+    return ok;
+  }
+
+  /**
+   * The paging mode changed (a write to CR0.PG/WP, CR4.PAE/PSE or EFER.NXE/LMA): drop the roots,
+   * re-initialise the context (nonpaging, paging32, paging32E, paging64) and load roots for it.
+   * Cached shadow pages stay (roles keep the modes apart). When entering PAE paging the caller
+   * should already have checked the PDPTEs with loadPdptrs (and injected #GP if they are bad);
+   * otherwise they are loaded here and unreadable ones count as not present.
+   * False: out of host pages (roots not loaded; kvmMmuLoad retries).
+   */
+  kvmMmuReset(): boolean {
+    this.s.stats.resets++;
+    mmuFreeRoots(this.s);
+    initContext(this.s);
+    const ok = this.kvmMmuLoad();
+    this.s.host.flushTlb();
+    this.s.stats.tlbFlushes++;
+    this.finish('reset');
+    return ok;
+  }
+
+  /**
+   * The guest loaded CR3 (`host.paging.cr3` already holds it): switch roots, looking the new
+   * ones up in the shadow cache, and flush the silicon TLB. In PAE mode the PDPTEs are those of
+   * the last loadPdptrs (loaded here if that was for another CR3). False: out of host pages.
+   * Prefer kvmSetCr3, which does the checks and the PDPTE load as MOV CR3 does.
+   */
+  kvmMmuNewCr3(): boolean {
+    const s = this.s;
+    s.stats.cr3Switches++;
+    mmuFreeRoots(s);
+    if (!s.options.shadowCache) kvmMmuZapAllPages(s, 'cacheOff');
+    s.rootCr3 = s.host.paging.cr3;
+    if (s.ctx.mode === 'paging32E' && s.pdptesCr3 !== s.rootCr3) loadPdptrsOrClear(s, s.rootCr3);
+    updateWalkParams(s);
+    const hits = s.stats.cacheHits;
+    const misses = s.stats.cacheMisses;
+    const ok = this.kvmMmuLoad();
+    s.stats.cr3RootHits += s.stats.cacheHits - hits;
+    s.stats.cr3RootMisses += s.stats.cacheMisses - misses;
+    s.host.flushTlb();
+    s.stats.tlbFlushes++;
+    this.finish('new cr3');
+    return ok;
+  }
+
+  /**
+   * MOV to CR3 as the hypervisor performs it: in PAE mode loads and checks the four PDPTEs
+   * (changelog: "In pae mode, a load of cr3 loads the four third-level page table entries in
+   * addition to cr3 itself"); on success stores `cr3` into `host.paging.cr3` and switches roots.
+   * A CR3 pointing at no guest memory is not an error in 32-bit mode (walks through it fault
+   * into the guest as not-present); in PAE mode its PDPTEs cannot be read and the result is 'gp'.
+   */
+  kvmSetCr3(cr3: number): Cr3LoadResult {
+    const s = this.s;
+    if (s.ctx.mode === 'paging32E' && !this.loadPdptrs(cr3)) return 'gp';
+    if (s.ctx.mode === 'paging64' && cr3 >= 2 ** s.options.maxPhyAddr) return 'gp';
+    s.host.paging.cr3 = cr3;
+    return this.kvmMmuNewCr3() ? 'ok' : 'no-memory';
+  }
+
+  /**
+   * `load_pdptrs`: reads the four PAE PDPTEs at `cr3` (bits 31:5) and keeps them if every
+   * present one is free of reserved bits. False (nothing changed) otherwise: the caller injects
+   * #GP(0), as a real CPU does on the MOV to CR0/CR3/CR4 that would have loaded them.
+   */
+  loadPdptrs(cr3: number): boolean {
+    const s = this.s;
+    const fmt = makePteFormat('paging32E', { nxe: false, pse: true, maxPhyAddr: s.options.maxPhyAddr });
+    const buf = new Uint8Array(32);
+    if (!s.host.readGuest((cr3 >>> 0) & 0xffffffe0, buf)) return false;
+    const v = new DataView(buf.buffer);
+    const next = new Uint32Array(8);
+    for (let i = 0; i < 4; i++) {
+      const lo = v.getUint32(i * 8, true);
+      const hi = v.getUint32(i * 8 + 4, true);
+      if (lo & PT_PRESENT_MASK && ((lo & fmt.rsvdLo[6]) !== 0 || (hi & fmt.rsvdHi[6]) !== 0)) return false;
+      next[i * 2] = lo;
+      next[i * 2 + 1] = hi;
+    }
+    s.pdptes.set(next);
+    s.pdptesCr3 = cr3;
+    return true;
+  }
+
+  /**
+   * Makes sure roots are loaded (`kvm_mmu_load`); call before entering the guest. False: the
+   * host is out of pages (ENOMEM).
+   */
+  kvmMmuLoad(): boolean {
+    const s = this.s;
+    if (s.rootHpa >= 0) return true;
+    if (!s.caches.topup()) return false;
+    kvmMmuFreeSomePages(s);
+    mmuAllocRoots(s);
+    s.flushPending();
+    return true;
+  }
+
+  /**
+   * The #PF exit handler's entry point. `errorCode` is the silicon's: its W, U and I/D bits say
+   * what the access was. See {@link PageFaultResult} for what to do with the answer.
+   */
+  pageFault(gva: number, errorCode: number): PageFaultResult {
+    const s = this.s;
+    s.stats.pageFaults++;
+    // Changelog: allocate "before the main mmu machinery, where we can bail out on failure
+    // before any damage is done".
+    if (!s.caches.topup() || !this.kvmMmuLoad()) {
+      s.stats.pfNoMemory++;
+      return PF_NO_MEMORY;
+    }
+    const r = handlePageFault(s, gva, errorCode);
+    s.flushPending();
+    this.finish('page fault');
+    return r;
+  }
+
+  /**
+   * An emulated instruction wrote `bytes` bytes at `gpa`, a guest page table the MMU write-
+   * protects; the new bytes are already in guest memory. Updates or drops the affected sptes
+   * (see pte-write.ts). Call it for every emulated write to such a page, whatever its size.
+   */
+  kvmMmuPteWrite(gpa: number, bytes: number): void {
+    const s = this.s;
+    s.caches.topup();
+    kvmMmuPteWrite(s, gpa, bytes);
+    s.flushPending();
+    this.finish('pte write');
+  }
+
+  /**
+   * Stops shadowing guest frame `gfn` as a page table (emulation of a write to it failed: it is
+   * probably an ordinary page now). True: done, retry the instruction natively.
+   */
+  kvmMmuUnprotectPage(gfn: number): boolean {
+    const r = kvmMmuUnprotectPage(this.s, gfn);
+    this.s.flushPending();
+    this.finish('unprotect');
+    return r;
+  }
+
+  /** kvmMmuUnprotectPage for the frame `gva` maps (e.g. the faulting CR2). */
+  kvmMmuUnprotectPageVirt(gva: number): boolean {
+    const gpa = this.gvaToGpa(gva);
+    if (gpa < 0) return false;
+    return this.kvmMmuUnprotectPage(Math.floor(gpa / 4096));
+  }
+
+  /**
+   * Guest-virtual → guest-physical through the guest's tables, for an access described by the
+   * #PF error-code bits in `access` (0: supervisor read). Sets no accessed/dirty bits. -1 when the
+   * guest would fault.
+   */
+  gvaToGpa(gva: number, access = 0): number {
+    const s = this.s;
+    if (s.ctx.fmt === null) return gva >>> 0;
+    if (!walkAddr(s.walker, s.host, s.walkParams!, gva, access, false)) return -1;
+    return s.walker.gfn * 4096 + (gva % 4096);
+  }
+
+  /**
+   * INVLPG. Not needed (the changelog: "Since we write protect shadowed guest page tables, there
+   * is no need to trap page invalidations"), offered for a driver that intercepts it anyway:
+   * drops the leaf spte for `gva` if any and flushes that address.
+   */
+  invlpg(gva: number): void {
+    const s = this.s;
+    s.stats.invlpg++;
+    const page = leafShadowPage(s, gva);
+    if (page !== null) dropSpte(s, page, (gva >>> PAGE_SHIFT) & 511);
+    s.pendingTlbFlush = false;
+    s.stats.tlbFlushGva++;
+    s.host.flushTlbGva(gva);
+    this.finish('invlpg');
+  }
+
+  /** Zaps every shadow page, e.g. when a memory slot goes away (roots in use stay, emptied). */
+  kvmMmuZapAll(): void {
+    kvmMmuZapAllPages(this.s, 'all');
+    this.s.flushPending();
+    this.finish('zap all');
+  }
+
+  /** Frees everything the MMU holds back to the host. The object must not be used afterwards. */
+  kvmMmuDestroy(): void {
+    const s = this.s;
+    mmuFreeRoots(s);
+    kvmMmuZapAllPages(s, 'all');
+    s.caches.release();
+    if (s.paeRootHpfn >= 0) s.host.freePage(s.paeRootHpfn);
+    s.paeRootHpfn = -1;
+    s.rootHpa = -1;
+  }
+
+  /** Checks every invariant now; returns the violations (empty when all hold). */
+  audit(): string[] {
+    this.s.stats.auditRuns++;
+    return auditMmu(this.s);
+  }
+
+  /** A summary of the live shadow pages, for tests and debugging. */
+  shadowPages(): ShadowPageInfo[] {
+    const out: ShadowPageInfo[] = [];
+    for (let p = this.s.activeHead; p !== null; p = p.next) {
+      out.push({ gfn: p.gfn, role: p.role, level: p.level, metaphysical: p.metaphysical, hpfn: p.hpfn, rootCount: p.rootCount });
+    }
+    return out;
+  }
+
+  private finish(what: string): void {
+    const s = this.s;
+    if (!s.options.audit) return;
+    s.stats.auditRuns++;
+    const bad = auditMmu(s);
+    if (bad.length === 0) return;
+    s.stats.auditFailures += bad.length;
+    for (const msg of bad) if (s.auditLog.length < AUDIT_LOG_MAX) s.auditLog.push(`after ${what}: ${msg}`);
+  }
+}
+
+/** A live shadow page as {@link KvmMmu.shadowPages} reports it (newest first). */
+export interface ShadowPageInfo {
+  gfn: number;
+  role: number;
+  level: number;
+  metaphysical: boolean;
+  hpfn: number;
+  rootCount: number;
+}
+
+/**
+ * First phase of creation (`kvm_mmu_create`): allocates the page that holds the four PAE roots.
+ * Returns null when the host has no page for it (ENOMEM). Throws RangeError only for nonsense
+ * options (a programming error, not a guest action).
+ */
+export function kvmMmuCreate(host: MmuHostOps, options: Partial<MmuOptions> = {}): KvmMmu | null {
+  const opts: MmuOptions = { ...DEFAULT_MMU_OPTIONS, ...options };
+  if (!Number.isInteger(opts.maxShadowPages) || opts.maxShadowPages < 16) {
+    throw new RangeError(`maxShadowPages must be an integer >= 16, got ${opts.maxShadowPages}`);
+  }
+  if (!Number.isInteger(opts.maxPhyAddr) || opts.maxPhyAddr < 32 || opts.maxPhyAddr > 52) {
+    throw new RangeError(`maxPhyAddr must be 32..52, got ${opts.maxPhyAddr}`);
+  }
+  if (!Number.isInteger(opts.floodThreshold) || opts.floodThreshold < 1) {
+    throw new RangeError(`floodThreshold must be a positive integer, got ${opts.floodThreshold}`);
+  }
+  if (!HOST_IS_LITTLE_ENDIAN) throw new RangeError('@kvm/mmu needs a little-endian host');
+  const paeRoot = host.allocPage();
+  if (paeRoot < 0) return null;
+  return new KvmMmu(host, opts, paeRoot);
+}
+
+/** `init_kvm_mmu`: picks the context for the vCPU's paging state. */
+function initContext(s: MmuState): void {
+  const { cr0, cr4, efer } = s.host.paging;
+  const wp = (cr0 & X86_CR0_WP) !== 0;
+  const nxe = (efer & EFER_NX) !== 0;
+  const pse = (cr4 & X86_CR4_PSE) !== 0;
+  const maxPhyAddr = s.options.maxPhyAddr;
+  let ctx: MmuContext;
+  if (!(cr0 & X86_CR0_PG)) {
+    ctx = { mode: 'nonpaging', fmt: null, rootLevel: 0, shadowRootLevel: 3, wp: false, nxe: false, pse: false };
+  } else if (efer & EFER_LMA) {
+    const fmt = makePteFormat('paging64', { nxe, pse: true, maxPhyAddr });
+    ctx = { mode: 'paging64', fmt, rootLevel: 4, shadowRootLevel: 4, wp, nxe, pse: true };
+  } else if (cr4 & X86_CR4_PAE) {
+    const fmt = makePteFormat('paging32E', { nxe, pse: true, maxPhyAddr });
+    ctx = { mode: 'paging32E', fmt, rootLevel: 3, shadowRootLevel: 3, wp, nxe, pse: true };
+  } else {
+    // 32-bit guests are shadowed with PAE tables (the silicon's own mode), four roots per CR3.
+    const fmt = makePteFormat('paging32', { nxe: false, pse, maxPhyAddr });
+    ctx = { mode: 'paging32', fmt, rootLevel: 2, shadowRootLevel: 3, wp, nxe: false, pse };
+  }
+  s.ctx = ctx;
+  s.rootCr3 = s.host.paging.cr3;
+  if (ctx.mode === 'paging32E' && s.pdptesCr3 !== s.rootCr3) loadPdptrsOrClear(s, s.rootCr3);
+  updateWalkParams(s);
+}
+
+function updateWalkParams(s: MmuState): void {
+  const fmt = s.ctx.fmt;
+  s.walkParams = fmt === null ? null : { fmt, cr3: s.rootCr3, pdptes: s.pdptes, wp: s.ctx.wp };
+}
+
+/** Loads PDPTEs without a caller to report #GP to: unreadable or reserved ones become not present. */
+function loadPdptrsOrClear(s: MmuState, cr3: number): void {
+  const fmt = makePteFormat('paging32E', { nxe: false, pse: true, maxPhyAddr: s.options.maxPhyAddr });
+  const buf = new Uint8Array(32);
+  const ok = s.host.readGuest((cr3 >>> 0) & 0xffffffe0, buf);
+  const v = new DataView(buf.buffer);
+  for (let i = 0; i < 4; i++) {
+    const lo = ok ? v.getUint32(i * 8, true) : 0;
+    const hi = ok ? v.getUint32(i * 8 + 4, true) : 0;
+    const bad = (lo & fmt.rsvdLo[6]) !== 0 || (hi & fmt.rsvdHi[6]) !== 0;
+    s.pdptes[i * 2] = bad ? 0 : lo;
+    s.pdptes[i * 2 + 1] = bad ? 0 : hi;
+  }
+  s.pdptesCr3 = cr3;
+}
+
+/**
+ * `mmu_alloc_roots`. PAE shadow (every mode but 4-level): one page of four root entries, each
+ * pointing at a level-2 shadow page — the guest PD a PDPTE names (PAE), a quarter of the guest
+ * PD (32-bit, quadrant i), or a metaphysical 1 GiB identity map (paging off). Changelog: "allocate
+ * a single pae shadow that will hold the four lower-level pages, which will act as roots".
+ */
+function mmuAllocRoots(s: MmuState): void {
+  const ctx = s.ctx;
+  if (ctx.shadowRootLevel === 4) {
+    const root = kvmMmuGetPage(s, Math.floor(s.rootCr3 / 4096), 0, 4, false, ACC_ALL, -1);
+    root.rootCount++;
+    s.rootPage = root;
+    s.rootHpa = root.hpfn * 4096;
+    return;
+  }
+  for (let i = 0; i < 4; i++) {
+    let gfn: number;
+    if (ctx.rootLevel === 3) {
+      const lo = s.pdptes[i * 2];
+      if (!(lo & PT_PRESENT_MASK)) {
+        s.paeRootPages[i] = null;
+        s.paeRoot[i * 2] = 0;
+        s.paeRoot[i * 2 + 1] = 0;
+        continue;
+      }
+      gfn = pte64Gfn(lo, s.pdptes[i * 2 + 1], ctx.fmt!.addrHiMask);
+    } else if (ctx.rootLevel === 2) {
+      gfn = (s.rootCr3 >>> PAGE_SHIFT) & 0xfffff;
+    } else {
+      gfn = i << 18;
+    }
+    const page = kvmMmuGetPage(s, gfn, i * 0x40000000, 2, ctx.rootLevel === 0, ACC_ALL, -1);
+    page.rootCount++;
+    s.paeRootPages[i] = page;
+    // A PAE PDPTE has only P and the address (bits 2:1 and 8:5 are reserved).
+    s.paeRoot[i * 2] = (hpfnLo(page.hpfn) | PT_PRESENT_MASK) >>> 0;
+    s.paeRoot[i * 2 + 1] = hpfnHi(page.hpfn);
+  }
+  s.rootHpa = s.paeRootHpfn * 4096;
+}
+
+/** `mmu_free_roots`: the root pages stay cached, they just stop being roots. */
+function mmuFreeRoots(s: MmuState): void {
+  for (let i = 0; i < 4; i++) {
+    const page = s.paeRootPages[i];
+    if (page !== null) page.rootCount--;
+    s.paeRootPages[i] = null;
+    s.paeRoot[i * 2] = 0;
+    s.paeRoot[i * 2 + 1] = 0;
+  }
+  if (s.rootPage !== null) s.rootPage.rootCount--;
+  s.rootPage = null;
+  s.rootHpa = -1;
+}
+
+/** The level-1 shadow page that holds `gva`'s leaf, if the shadow tables reach that far. */
+function leafShadowPage(s: MmuState, gva: number): ShadowPage | null {
+  const gvaLo = gva >>> 0;
+  const gvaHi = s.ctx.shadowRootLevel === 4 ? Math.floor(gva / 0x100000000) >>> 0 : 0;
+  let page: ShadowPage | null;
+  let level: number;
+  if (s.ctx.shadowRootLevel === 3) {
+    page = s.paeRootPages[(gvaLo >>> 30) & 3];
+    level = 2;
+  } else {
+    page = s.rootPage;
+    level = 4;
+  }
+  while (page !== null && level > 1) {
+    const at = pteIndex(gvaLo, gvaHi, PAGE_SHIFT + 9 * (level - 1), 511) * 2;
+    if (!(page.spt[at] & PT_PRESENT_MASK)) return null;
+    page = s.byHpfn.get(spteHpfn(page.spt[at], page.spt[at + 1])) ?? null;
+    level--;
+  }
+  return page;
+}
+

@@ -1,0 +1,66 @@
+import { roleLevel, roleMetaphysical } from './page-role.js';
+import type { PteChain } from './parent-ptes.js';
+
+/**
+ * One shadow page table (`struct kvm_mmu_page`): a 4 KiB host page of 512 PAE-format sptes
+ * that the silicon walks, plus the bookkeeping KVM hangs off it.
+ *
+ * An spte's location is an `SpteRef`: `page.id * 512 + index`, a small integer. Reverse maps and
+ * parent chains store these instead of pointers.
+ */
+export class ShadowPage {
+  /** Small integer naming this page in SpteRefs; reused after the page is freed. */
+  id = -1;
+  /** The guest frame this page shadows (for metaphysical pages: the first gfn it maps). */
+  gfn = 0;
+  /** Packed role, see page-role.ts. */
+  role = 0;
+  /** Cached from the role. */
+  level = 0;
+  metaphysical = false;
+  /** Host page frame holding the sptes. */
+  hpfn = -1;
+  /** The sptes: entry i is `spt[2i]` (bits 31:0) and `spt[2i+1]` (bits 63:32). */
+  spt: Uint32Array = EMPTY_SPT;
+  /** How many roots (PAE root slots or the 4-level root) point here; a root in use is never freed. */
+  rootCount = 0;
+  /** One parent spte inline (-1: none) … */
+  parentPte = -1;
+  /** … or, when more than one, a chain of them (`multimapped` in KVM). */
+  parentPtes: PteChain | null = null;
+  /** Active list (most recently created or reused root first). */
+  prev: ShadowPage | null = null;
+  next: ShadowPage | null = null;
+
+  init(id: number, gfn: number, role: number, hpfn: number, view: Uint8Array): void {
+    this.id = id;
+    this.gfn = gfn;
+    this.role = role;
+    this.level = roleLevel(role);
+    this.metaphysical = roleMetaphysical(role);
+    this.hpfn = hpfn;
+    this.spt = new Uint32Array(view.buffer, view.byteOffset, 1024);
+    this.spt.fill(0);
+    this.rootCount = 0;
+    this.parentPte = -1;
+    this.parentPtes = null;
+    this.prev = this.next = null;
+  }
+}
+
+const EMPTY_SPT = new Uint32Array(0);
+
+export const SPTE_REF_SHIFT = 9;
+
+export function spteRef(page: ShadowPage, index: number): number {
+  return page.id * 512 + index;
+}
+export function spteRefPageId(ref: number): number {
+  return Math.floor(ref / 512);
+}
+export function spteRefIndex(ref: number): number {
+  return ref & 511;
+}
+
+/** Typed arrays use the platform's byte order; sptes must be little-endian bytes for the walker. */
+export const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;

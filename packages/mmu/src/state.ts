@@ -1,0 +1,129 @@
+import type { MmuHostOps } from './host.js';
+import { MmuMemoryCaches } from './memory-caches.js';
+import type { PagingModeName, PteFormat } from './pte-format.js';
+import { Rmap } from './rmap.js';
+import { ShadowPage } from './shadow-page.js';
+import { type MmuStats, createMmuStats } from './stats.js';
+import { GuestWalker, type WalkParams } from './walker.js';
+
+/** Options fixed at kvmMmuCreate. */
+export interface MmuOptions {
+  /**
+   * Keep shadow pages across CR3 switches (the default). False reproduces the first KVM
+   * release: every CR3 load drops every shadow page.
+   */
+  shadowCache: boolean;
+  /** The most shadow pages alive at once (KVM_NUM_MMU_PAGES was 256). At least 16. */
+  maxShadowPages: number;
+  /** Run the invariant audit after every public operation that changes shadow state. */
+  audit: boolean;
+  /** Consecutive emulated pte writes to one guest page that count as a flood (KVM: 3). */
+  floodThreshold: number;
+  /** Guest MAXPHYADDR, for reserved-bit checks (default 36). */
+  maxPhyAddr: number;
+}
+
+export const DEFAULT_MMU_OPTIONS: MmuOptions = {
+  shadowCache: true,
+  maxShadowPages: 256,
+  audit: false,
+  floodThreshold: 3,
+  maxPhyAddr: 36,
+};
+
+export type MmuModeName = 'nonpaging' | PagingModeName;
+
+/** The per-mode context (`struct kvm_mmu`): which walker format, how many levels. */
+export interface MmuContext {
+  mode: MmuModeName;
+  /** null for nonpaging (gva = gpa). */
+  fmt: PteFormat | null;
+  /** Guest levels: 0 (paging off), 2, 3, 4. Goes into every role as `glevels`. */
+  rootLevel: number;
+  /** Shadow levels the silicon walks: 3 (PAE, four roots in one page) or 4. */
+  shadowRootLevel: number;
+  wp: boolean;
+  nxe: boolean;
+  pse: boolean;
+}
+
+/** Everything the MMU's parts share (what KVM reaches through vcpu and vcpu->kvm). */
+export class MmuState {
+  readonly stats: MmuStats = createMmuStats();
+  readonly caches: MmuMemoryCaches;
+  readonly rmap: Rmap;
+  /** The shadow page hash: gfn → pages for that gfn (any role). */
+  readonly hash = new Map<number, ShadowPage[]>();
+  /** Host frame of a shadow page → the page (KVM's page_header()). */
+  readonly byHpfn = new Map<number, ShadowPage>();
+  /** SpteRef page ids → page. */
+  readonly pagesById: (ShadowPage | null)[] = [];
+  readonly freeIds: number[] = [];
+  readonly spare: ShadowPage[] = [];
+  /** Active list: head = newest; eviction takes the tail. */
+  activeHead: ShadowPage | null = null;
+  activeTail: ShadowPage | null = null;
+  nPages = 0;
+
+  ctx: MmuContext = {
+    mode: 'nonpaging',
+    fmt: null,
+    rootLevel: 0,
+    shadowRootLevel: 3,
+    wp: false,
+    nxe: false,
+    pse: false,
+  };
+  /** The page holding the four PAE root entries (`pae_root`), and its sptes. */
+  paeRootHpfn = -1;
+  paeRoot: Uint32Array = new Uint32Array(8);
+  /** The four root shadow pages behind paeRoot (null: guest PDPTE not present). */
+  readonly paeRootPages: (ShadowPage | null)[] = [null, null, null, null];
+  /** The single root for 4-level shadow paging. */
+  rootPage: ShadowPage | null = null;
+  /** What the silicon loads as CR3 (host-physical), or -1 when roots are not loaded. */
+  rootHpa = -1;
+  /** PDPTEs loaded at the last PAE CR3 load, as lo/hi halves, and the CR3 they came from. */
+  readonly pdptes = new Uint32Array(8);
+  pdptesCr3 = -1;
+
+  /** The guest CR3 the current roots were built from. */
+  rootCr3 = 0;
+  /** Walker parameters for the current mode (null when paging is off). */
+  walkParams: WalkParams | null = null;
+  readonly walker = new GuestWalker();
+  /** Emulated pte write flood detection (`last_pt_write_gfn`, `last_pt_write_count`). */
+  lastPtWriteGfn = -1;
+  lastPtWriteCount = 0;
+  /** Set when sptes lost rights; flushed once at the end of the operation. */
+  pendingTlbFlush = false;
+  /** Scratch for rmap / parent collection (never shrinks). */
+  readonly scratchRefs: number[] = [];
+  readonly scratchRefs2: number[] = [];
+  /** Violations found by audit mode since creation (bounded). */
+  readonly auditLog: string[] = [];
+
+  constructor(
+    readonly host: MmuHostOps,
+    readonly options: MmuOptions,
+  ) {
+    this.caches = new MmuMemoryCaches(host);
+    this.rmap = new Rmap(this.caches);
+  }
+
+  /** Requests a full flush of the silicon TLB at the end of the current operation. */
+  requestTlbFlush(): void {
+    this.pendingTlbFlush = true;
+  }
+
+  flushPending(): void {
+    if (!this.pendingTlbFlush) return;
+    this.pendingTlbFlush = false;
+    this.stats.tlbFlushes++;
+    this.host.flushTlb();
+  }
+
+  pageByRef(ref: number): ShadowPage | null {
+    return this.pagesById[Math.floor(ref / 512)] ?? null;
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * Test helpers for the MMU and its users: a fake host over one ArrayBuffer, and builders for
+ * guest page tables. Imported as `@kvm/mmu/testing`.
+ */
+export { FakeHost, type FakeHostOptions } from './fake-host.js';
+export {
+  GuestPageTables,
+  type GuestPagingMode,
+  type MapOptions,
+  G_A,
+  G_D,
+  G_G,
+  G_P,
+  G_PCD,
+  G_PS,
+  G_PWT,
+  G_U,
+  G_W,
+} from './guest-tables.js';

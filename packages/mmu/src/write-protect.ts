@@ -1,0 +1,58 @@
+import { isGfnShadowed, kvmMmuZapPage } from './page-cache.js';
+import { PT_WRITABLE_MASK } from './pte-format.js';
+import type { ShadowPage } from './shadow-page.js';
+import type { MmuState } from './state.js';
+
+/**
+ * Write protection of shadowed guest page tables. Once a guest page is cached as a shadow page
+ * table, no spte may map it writable: a guest write then faults, is emulated, and the MMU hears
+ * of it through kvmMmuPteWrite (changelog: "When we cache a guest page table into a shadow page
+ * table, we need to prevent further access to that page by the guest, as that would render the
+ * cache incoherent").
+ */
+
+/** Drops W from every spte mapping `gfn` (`rmap_write_protect`), via the reverse map. */
+export function rmapWriteProtect(s: MmuState, gfn: number): void {
+  const hpfn = s.host.gfnToHpfn(gfn);
+  if (hpfn < 0) return;
+  const refs = s.scratchRefs;
+  const n = s.rmap.collect(hpfn, refs);
+  let changed = 0;
+  for (let i = 0; i < n; i++) {
+    const page = s.pageByRef(refs[i]);
+    if (page === null) {
+      s.stats.inconsistencies++;
+      continue;
+    }
+    const at = (refs[i] & 511) * 2;
+    const lo = page.spt[at];
+    if (lo & PT_WRITABLE_MASK) {
+      page.spt[at] = (lo & ~PT_WRITABLE_MASK) >>> 0;
+      changed++;
+    }
+  }
+  s.stats.writeProtects++;
+  if (changed > 0) {
+    s.stats.sptesWriteProtected += changed;
+    s.requestTlbFlush();
+  }
+}
+
+/**
+ * `kvm_mmu_unprotect_page`: zaps every shadow page that shadows `gfn` as a guest table, so the
+ * guest may write the page natively again. Used when emulating a write to it failed — changelog:
+ * "A page table may have been recycled into a regular page, and so any instruction can be
+ * executed on it. Unprotect the page and let the cpu do its thing." Returns true when it zapped
+ * something and the page is no longer protected (the caller retries the instruction); false when
+ * there was nothing to unprotect or a root in use still shadows it (the caller reports the
+ * emulation failure instead of retrying for ever).
+ */
+export function kvmMmuUnprotectPage(s: MmuState, gfn: number): boolean {
+  const list = s.hash.get(gfn);
+  if (list === undefined) return false;
+  const victims: ShadowPage[] = [];
+  for (const p of list) if (!p.metaphysical) victims.push(p);
+  for (const p of victims) kvmMmuZapPage(s, p, 'unprotect');
+  if (victims.length > 0) s.stats.unprotects++;
+  return victims.length > 0 && !isGfnShadowed(s, gfn);
+}
