@@ -7,6 +7,7 @@ export declare const fetchScript: string;
 export declare const MARKER: string;
 export declare const END_MARKER: string;
 export declare const TEST_CMDLINE: string;
+export declare const POWEROFF_RE: RegExp;
 
 export interface LinuxManifest {
   kernelPackage: string;
@@ -26,6 +27,7 @@ export interface RunResult {
   markerMs: number | undefined;
   totalMs: number;
   timedOut: boolean;
+  stoppedButRunning: boolean;
 }
 
 export declare function runAndTime(
@@ -36,6 +38,8 @@ export declare function runAndTime(
     timeoutMs?: number;
     onData?: (text: string) => void;
     stdin?: 'ignore' | 'inherit' | 'pipe';
+    stopRe?: RegExp | null;
+    stopGraceMs?: number;
   },
 ): Promise<RunResult>;
 

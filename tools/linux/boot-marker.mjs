@@ -18,6 +18,13 @@ export const fetchScript = join(here, 'fetch.mjs');
 export const MARKER = 'QEMU_LITE_LINUX_MARKER: userspace reached';
 /** What it prints after the scripted commands, just before `poweroff -f`. */
 export const END_MARKER = '=== end';
+/**
+ * What the kernel prints (at KERN_EMERG, so even with `quiet`) once `poweroff -f` reaches it:
+ * "Power down" where it can switch the machine off (ACPI, as on QEMU's microvm), "System
+ * halted" where it cannot (no ACPI: the reboot syscall turns the power-off into a halt, and the
+ * CPU sleeps with interrupts off for good).
+ */
+export const POWEROFF_RE = /reboot: (Power down|System halted)/;
 
 /**
  * The kernel command line for the scripted boot. Each option is there for the machine:
@@ -50,20 +57,34 @@ export function linuxFiles() {
  * process ends or `timeoutMs` passes (then it is killed): the console text, the exit code or
  * signal, the milliseconds from spawn to the first `marker` (undefined when never seen), and
  * whether the timeout fired. Never rejects for the guest's sake; rejects only if spawn fails.
- * `onData` sees the console as it arrives (for an echo to a log).
+ * `onData` sees the console as it arrives (for an echo to a log). Once the console matches
+ * `stopRe` (the guest said it is powering off), the process gets `stopGraceMs` to exit before
+ * it is killed; `stoppedButRunning` then says so.
  */
-export function runAndTime(cmd, args, { marker = MARKER, timeoutMs, onData, stdin = 'ignore' } = {}) {
+export function runAndTime(
+  cmd,
+  args,
+  { marker = MARKER, timeoutMs, onData, stdin = 'ignore', stopRe = POWEROFF_RE, stopGraceMs = 30_000 } = {},
+) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const child = spawn(cmd, args, { stdio: [stdin, 'pipe', 'pipe'] });
     let out = '';
     let markerMs;
     let timedOut = false;
+    let stoppedButRunning = false;
+    let graceTimer;
     const onChunk = (chunk) => {
       const text = chunk.toString('latin1');
       out += text;
       onData?.(text);
       if (markerMs === undefined && out.includes(marker)) markerMs = performance.now() - t0;
+      if (graceTimer === undefined && stopRe?.test(out)) {
+        graceTimer = setTimeout(() => {
+          stoppedButRunning = true;
+          child.kill('SIGKILL');
+        }, stopGraceMs);
+      }
     };
     child.stdout.on('data', onChunk);
     child.stderr.on('data', onChunk);
@@ -76,11 +97,13 @@ export function runAndTime(cmd, args, { marker = MARKER, timeoutMs, onData, stdi
     );
     child.on('error', (err) => {
       clearTimeout(timer);
+      clearTimeout(graceTimer);
       reject(err);
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ out, code, signal, markerMs, totalMs: performance.now() - t0, timedOut });
+      clearTimeout(graceTimer);
+      resolve({ out, code, signal, markerMs, totalMs: performance.now() - t0, timedOut, stoppedButRunning });
     });
   });
 }

@@ -100,9 +100,14 @@ describe.skipIf(skipReason !== undefined)("Debian's stock kernel on qemu-lite (h
       const ls = section(r.out, 'ls /').split(/\s+/);
       for (const entry of ['bin', 'dev', 'proc', 'sys', 'init', 'etc']) expect(ls, context).toContain(entry);
 
-      // The script got to its end and the guest stopped: qemu-lite exited on its own, cleanly.
+      // The script got to its end, the kernel powered the machine off (halted it: there is no
+      // ACPI to switch it off), and qemu-lite exited on its own, cleanly.
       expect(r.out).toContain(linux.END_MARKER);
       expect(r.out).not.toContain('Kernel panic');
+      expect(r.out, context).toMatch(linux.POWEROFF_RE);
+      expect(r.stoppedButRunning, `qemu-lite kept running after the guest powered off; ${context}`).toBe(
+        false,
+      );
       expect(r.signal, context).toBeNull();
       expect(r.code, context).toBe(0);
     },
