@@ -12,7 +12,13 @@
 
 import { Errno, KvmError } from '../api/errors.js';
 import type { KvmRunArea } from '../api/types.js';
-import { KVM_EXIT, KVM_EXIT_IO_OUT, KVM_EXIT_NAMES } from './exit-reasons.js';
+import {
+  KVM_EXIT,
+  KVM_EXIT_IO_OUT,
+  KVM_EXIT_NAMES,
+  KVM_INTERNAL_ERROR,
+  KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES,
+} from './exit-reasons.js';
 import { KVM_RUN_STRUCT_SIZE, kvmRunOffset as off } from './run-layout.js';
 
 const REQUEST_INTERRUPT_WINDOW = off('request_interrupt_window');
@@ -48,6 +54,9 @@ const HYPERCALL_LONGMODE = off('hypercall.longmode');
 const INTERNAL_SUBERROR = off('internal.suberror');
 const INTERNAL_NDATA = off('internal.ndata');
 const INTERNAL_DATA = off('internal.data');
+const EMULATION_FAILURE_FLAGS = off('emulation_failure.flags');
+const EMULATION_FAILURE_INSN_SIZE = off('emulation_failure.insn_size');
+const EMULATION_FAILURE_INSN_BYTES = off('emulation_failure.insn_bytes');
 const SYSTEM_EVENT_TYPE = off('system_event.type');
 const SYSTEM_EVENT_NDATA = off('system_event.ndata');
 const SYSTEM_EVENT_DATA = off('system_event.data');
@@ -230,9 +239,34 @@ export class KvmRunFailEntry {
   }
 }
 
-/** kvm_run.internal, for KVM_EXIT_INTERNAL_ERROR. */
+/** kvm_run.internal, for KVM_EXIT_INTERNAL_ERROR (and its emulation_failure overlay). */
 export class KvmRunInternal {
-  constructor(private readonly dv: DataView) {}
+  /**
+   * emulation_failure.insn_bytes (15 bytes), a fixed view: valid for KVM_INTERNAL_ERROR_EMULATION
+   * when `emulationFailureFlags` has KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES.
+   */
+  readonly insnBytes: Uint8Array;
+
+  constructor(
+    bytes: Uint8Array,
+    private readonly dv: DataView,
+  ) {
+    this.insnBytes = bytes.subarray(EMULATION_FAILURE_INSN_BYTES, EMULATION_FAILURE_INSN_BYTES + 15);
+  }
+  /** emulation_failure.flags (overlays data[0]). */
+  get emulationFailureFlags(): bigint {
+    return this.dv.getBigUint64(EMULATION_FAILURE_FLAGS, true);
+  }
+  set emulationFailureFlags(v: bigint) {
+    this.dv.setBigUint64(EMULATION_FAILURE_FLAGS, v, true);
+  }
+  /** emulation_failure.insn_size: how many of `insnBytes` are the failing instruction. */
+  get insnSize(): number {
+    return this.dv.getUint8(EMULATION_FAILURE_INSN_SIZE);
+  }
+  set insnSize(v: number) {
+    this.dv.setUint8(EMULATION_FAILURE_INSN_SIZE, v);
+  }
   /** KVM_INTERNAL_ERROR_* */
   get suberror(): number {
     return this.dv.getUint32(INTERNAL_SUBERROR, true);
@@ -381,7 +415,13 @@ export type VcpuExit =
   | { readonly reason: 'unknown'; readonly hardwareExitReason: bigint }
   | { readonly reason: 'exception'; readonly exception: number; readonly errorCode: number }
   | { readonly reason: 'fail_entry'; readonly hardwareEntryFailureReason: bigint; readonly cpu: number }
-  | { readonly reason: 'internal_error'; readonly suberror: number; readonly data: readonly bigint[] }
+  | {
+      readonly reason: 'internal_error';
+      readonly suberror: number;
+      readonly data: readonly bigint[];
+      /** The failing instruction's bytes (a copy), when KVM_INTERNAL_ERROR_EMULATION provides them. */
+      readonly insn?: Uint8Array;
+    }
   | {
       readonly reason: 'debug';
       readonly exception: number;
@@ -433,7 +473,7 @@ export class KvmRunView implements KvmRunArea {
     this.io = new KvmRunIo(this.bytes, this.dv);
     this.mmio = new KvmRunMmio(this.bytes, this.dv);
     this.failEntry = new KvmRunFailEntry(this.dv);
-    this.internal = new KvmRunInternal(this.dv);
+    this.internal = new KvmRunInternal(this.bytes, this.dv);
     this.ex = new KvmRunEx(this.dv);
     this.debug = new KvmRunDebug(this.dv);
     this.systemEvent = new KvmRunSystemEvent(this.dv);
@@ -541,7 +581,16 @@ export class KvmRunView implements KvmRunArea {
         const n = Math.min(this.internal.ndata, 16);
         const data: bigint[] = [];
         for (let i = 0; i < n; i++) data.push(this.internal.dataAt(i));
-        return { reason: 'internal_error', suberror: this.internal.suberror, data };
+        const internal = this.internal;
+        if (
+          internal.suberror === KVM_INTERNAL_ERROR.EMULATION &&
+          n >= 3 &&
+          (internal.emulationFailureFlags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES) !== 0n
+        ) {
+          const insn = internal.insnBytes.slice(0, Math.min(internal.insnSize, 15));
+          return { reason: 'internal_error', suberror: internal.suberror, data, insn };
+        }
+        return { reason: 'internal_error', suberror: internal.suberror, data };
       }
       case KVM_EXIT.DEBUG:
         return {

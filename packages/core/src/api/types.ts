@@ -6,6 +6,18 @@
  * Every method that mirrors an ioctl names it. A method throws `KvmError` carrying the errno
  * Linux returns for the same misuse; nothing else escapes.
  */
+
+import type {
+  KvmRunDebug,
+  KvmRunEx,
+  KvmRunFailEntry,
+  KvmRunHypercall,
+  KvmRunInternal,
+  KvmRunIo,
+  KvmRunMmio,
+  KvmRunSystemEvent,
+  VcpuExit,
+} from '../abi/run.js';
 import type {
   KvmCpuidEntry2,
   KvmFpu,
@@ -99,12 +111,23 @@ export interface KvmRunArea {
   readonly ifFlag: number;
   cr8: bigint;
   apicBase: bigint;
+  /** The exit payloads (added): typed views over the exit union, allocation-free (`KvmRunView`). */
+  readonly io: KvmRunIo;
+  readonly mmio: KvmRunMmio;
+  readonly failEntry: KvmRunFailEntry;
+  readonly internal: KvmRunInternal;
+  readonly ex: KvmRunEx;
+  readonly debug: KvmRunDebug;
+  readonly systemEvent: KvmRunSystemEvent;
+  readonly hypercall: KvmRunHypercall;
+  /** The current exit as a tagged-union value (added; allocates). */
+  exit(): VcpuExit;
 }
 
 /** A virtual CPU. `run()` is synchronous: call it from the thread that owns this vCPU. */
 export interface Vcpu {
   readonly id: number;
-  /** The vCPU's `kvm_run` area, valid for the vCPU's lifetime. */
+  /** The vCPU's `kvm_run` area, valid for the vCPU's lifetime (a `KvmRunView`). */
   readonly kvmRun: KvmRunArea;
   /**
    * KVM_RUN: runs the guest until an exit userspace must see; returns `kvm_run.exit_reason`

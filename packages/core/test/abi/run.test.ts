@@ -187,6 +187,23 @@ describe('KvmRunView other exits', () => {
     expect(view.exit()).toEqual({ reason: 'system_event', type: 2, data: [9n] });
   });
 
+  it('decodes an emulation failure with the failing instruction bytes', () => {
+    const { view, dv } = fresh();
+    view.exitReason = KVM_EXIT.INTERNAL_ERROR;
+    view.internal.suberror = KVM_INTERNAL_ERROR.EMULATION;
+    view.internal.ndata = 3;
+    view.internal.emulationFailureFlags = 1n;
+    view.internal.insnSize = 2;
+    view.internal.insnBytes.set([0x0f, 0x0b]);
+    expect(dv.getUint8(kvmRunOffset('emulation_failure.insn_size'))).toBe(2);
+    expect(dv.getUint8(kvmRunOffset('emulation_failure.insn_bytes') + 1)).toBe(0x0b);
+    const exit = view.exit();
+    expect(exit).toMatchObject({ reason: 'internal_error', suberror: 1, insn: new Uint8Array([0x0f, 0x0b]) });
+    // Without the flag, no instruction bytes are claimed.
+    view.internal.emulationFailureFlags = 0n;
+    expect(view.exit()).not.toHaveProperty('insn');
+  });
+
   it('puts the union members at their kvm_run offsets', () => {
     const { view, dv } = fresh();
     view.ex.errorCode = 0xabcd;
