@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KVM_EXIT, KVM_IOCTL } from '@kvm/core';
-import { HostKvmDevice, hostKvmAvailability, openHostKvm } from '@kvm/host';
+import { hostKvmAvailability, openHostKvm } from '@kvm/host';
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 100_000);
 // Rounds alternate C and Node so that load from elsewhere on the machine hits both alike.
@@ -140,7 +140,7 @@ try {
   rows.push(['@kvm/host, raw KvmDevice.ioctl', best(raw)]);
   const ceiling = c.length > 0 ? best(c).exits / best(c).seconds : undefined;
   console.log(
-    'Exit rate is wall-clock (the kernel and the guest dominate it); user CPU per exit is the VMM\'s own cost.',
+    "Exit rate is wall-clock (the kernel and the guest dominate it); user CPU per exit is the VMM's own cost.",
   );
   console.log(
     `VM exits per second, real-mode guest looping on OUT to port 0x80 (${ITERATIONS} iterations, ` +

@@ -70,7 +70,9 @@ try {
   unavailable('node-addon-api or node-gyp is not installed (they are devDependencies of @kvm/host)');
 }
 
-const missing = [['python3'], ['make'], ['c++', 'g++']].filter((alts) => !alts.some(onPath)).map((alts) => alts[0]);
+const missing = [['python3'], ['make'], ['c++', 'g++']]
+  .filter((alts) => !alts.some(onPath))
+  .map((alts) => alts[0]);
 if (missing.length > 0) {
   unavailable(`no ${missing.join(', ')} on PATH (Debian: apt-get install python3 make g++)`);
 }

@@ -27,7 +27,8 @@ export function hostKvmAvailability(options: { path?: string } = {}): HostKvmAva
   }
   try {
     const version = native.addon.ioctl(fd, KVM_IOCTL.KVM_GET_API_VERSION, 0);
-    if (version !== KVM_API_VERSION) return { available: false, reason: describeApiVersion(version), errno: Errno.EINVAL };
+    if (version !== KVM_API_VERSION)
+      return { available: false, reason: describeApiVersion(version), errno: Errno.EINVAL };
     return { available: true };
   } catch (error) {
     const errno = isNativeError(error) ? error.errno : Errno.EIO;

@@ -5,7 +5,7 @@
  * handles, and keeping guest memory alive while a memory slot points at it.
  */
 import type { HostMemory, KvmDevice, VcpuKickHandle } from '@kvm/core';
-import { Errno, KvmError, KVM_IOCTL, ioctlName } from '@kvm/core';
+import { Errno, ioctlName, KVM_IOCTL, KvmError } from '@kvm/core';
 import { describeOpenError } from './messages.js';
 import { isNativeError, loadNative, type NativeAddon } from './native.js';
 
@@ -39,7 +39,9 @@ export function requireNative(op: string): NativeAddon {
 export function toKvmError(op: string, error: unknown): KvmError {
   if (error instanceof KvmError) return error;
   if (isNativeError(error)) {
-    const detail = error.message.includes(': ') ? error.message.slice(error.message.indexOf(': ') + 2) : undefined;
+    const detail = error.message.includes(': ')
+      ? error.message.slice(error.message.indexOf(': ') + 2)
+      : undefined;
     const kvmError = new KvmError(op, error.errno, detail);
     (kvmError as { cause?: unknown }).cause = error;
     return kvmError;
@@ -121,7 +123,11 @@ export class HostKvmDevice implements KvmDevice {
   allocateMemory(size: number): HostMemory {
     const native = requireNative('mmap');
     if (!Number.isSafeInteger(size) || size <= 0 || size % PAGE_SIZE !== 0) {
-      throw new KvmError('mmap', Errno.EINVAL, `guest memory size ${size} is not a positive multiple of 4096`);
+      throw new KvmError(
+        'mmap',
+        Errno.EINVAL,
+        `guest memory size ${size} is not a positive multiple of 4096`,
+      );
     }
     let mapped: { buffer: ArrayBuffer; address: bigint; memfd: number };
     try {

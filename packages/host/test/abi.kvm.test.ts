@@ -3,8 +3,8 @@
  * Skipped, with the reason in its title, where /dev/kvm or the addon is unavailable.
  */
 import { readFileSync } from 'node:fs';
-import { defineAbiSuite } from '../src/testing/index.js';
 import { hostKvmAvailability, kickHostVcpu, openHostKvm } from '../src/index.js';
+import { defineAbiSuite } from '../src/testing/index.js';
 
 /** Does the host's KVM use EPT (Intel) or NPT (AMD)? Read from the modules' parameters. */
 function hostUsesTdp(): boolean {

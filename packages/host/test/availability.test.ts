@@ -58,7 +58,11 @@ describe('availability', () => {
         { KVM_HOST_NATIVE: '0' },
       );
       expect(result).toMatchObject({
-        availability: { available: false, errno: Errno.ENODEV, reason: expect.stringContaining('KVM_HOST_NATIVE=0') },
+        availability: {
+          available: false,
+          errno: Errno.ENODEV,
+          reason: expect.stringContaining('KVM_HOST_NATIVE=0'),
+        },
         error: { name: 'KvmError', code: 'ENODEV', message: expect.stringContaining('KVM_HOST_NATIVE=0') },
       });
     },
@@ -89,7 +93,9 @@ describe('the install script', () => {
     try {
       const result = run(dir, {});
       expect(result.status).toBe(0);
-      expect(result.stderr).toContain('native addon unavailable: node-addon-api or node-gyp is not installed');
+      expect(result.stderr).toContain(
+        'native addon unavailable: node-addon-api or node-gyp is not installed',
+      );
       expect(readFileSync(join(dir, 'build', 'native-unavailable.txt'), 'utf8')).toContain('node-addon-api');
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -7,8 +7,8 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HostKvmDevice, hostKvmAvailability, kickHostVcpu } from '../src/index.js';
 import type { HostKickHandle } from '../src/index.js';
+import { HostKvmDevice, hostKvmAvailability, kickHostVcpu } from '../src/index.js';
 import { assembleReal, assemblerUnavailable } from '../src/testing/index.js';
 
 const availability = hostKvmAvailability();

@@ -67,7 +67,8 @@ function expectErrno(fn: () => unknown, errno: number): KvmError {
 
 /** The typed view of a vCPU's kvm_run, whichever engine made it. */
 function runView(vcpu: Vcpu): KvmRunView {
-  return vcpu.kvmRun instanceof KvmRunView ? vcpu.kvmRun : new KvmRunView(vcpu.kvmRun.bytes);
+  const area: { bytes: Uint8Array } = vcpu.kvmRun;
+  return area instanceof KvmRunView ? area : new KvmRunView(area.bytes);
 }
 
 /** Where `bytes` first occur in guest RAM at or after `from` (-1 if nowhere). */
@@ -76,7 +77,9 @@ function findBytes(ram: Uint8Array, bytes: number[], from = 0): number {
 }
 
 function ascii(...words: number[]): string {
-  return String.fromCharCode(...words.flatMap((w) => [w & 0xff, (w >>> 8) & 0xff, (w >>> 16) & 0xff, w >>> 24]));
+  return String.fromCharCode(
+    ...words.flatMap((w) => [w & 0xff, (w >>> 8) & 0xff, (w >>> 16) & 0xff, w >>> 24]),
+  );
 }
 
 export function defineAbiSuite(engine: AbiSuiteEngine): void {
@@ -284,7 +287,9 @@ export function defineAbiSuite(engine: AbiSuiteEngine): void {
           { index: MSR_IA32_SYSENTER_EIP, data: 0xffff_8000_0abc_d000n },
         ]);
         expect(written).toBe(3);
-        const read = msrMap(vcpu.getMsrs([MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP]));
+        const read = msrMap(
+          vcpu.getMsrs([MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP]),
+        );
         expect(read.get(MSR_IA32_SYSENTER_CS)).toBe(0x10n);
         expect(read.get(MSR_IA32_SYSENTER_ESP)).toBe(0xffff_8000_1234_5000n);
         expect(read.get(MSR_IA32_SYSENTER_EIP)).toBe(0xffff_8000_0abc_d000n);
@@ -459,13 +464,29 @@ export function defineAbiSuite(engine: AbiSuiteEngine): void {
         try {
           const memory = vm.allocateMemory(0x20000);
           const hva = memory.userspaceAddr;
-          vm.setUserMemoryRegion({ slot: 0, flags: 0, guestPhysAddr: 0n, memorySize: 0x10000n, userspaceAddr: hva });
-          const overlap = { slot: 1, flags: 0, guestPhysAddr: 0x8000n, memorySize: 0x10000n, userspaceAddr: hva + 0x10000n };
+          vm.setUserMemoryRegion({
+            slot: 0,
+            flags: 0,
+            guestPhysAddr: 0n,
+            memorySize: 0x10000n,
+            userspaceAddr: hva,
+          });
+          const overlap = {
+            slot: 1,
+            flags: 0,
+            guestPhysAddr: 0x8000n,
+            memorySize: 0x10000n,
+            userspaceAddr: hva + 0x10000n,
+          };
           expectErrno(() => vm.setUserMemoryRegion(overlap), Errno.EEXIST);
-          expectErrno(() => vm.setUserMemoryRegion({ ...overlap, guestPhysAddr: 0x10000n, memorySize: 0x1001n }), Errno.EINVAL);
+          expectErrno(
+            () => vm.setUserMemoryRegion({ ...overlap, guestPhysAddr: 0x10000n, memorySize: 0x1001n }),
+            Errno.EINVAL,
+          );
           expectErrno(() => vm.setUserMemoryRegion({ ...overlap, guestPhysAddr: 0x10800n }), Errno.EINVAL);
           expectErrno(
-            () => vm.setUserMemoryRegion({ ...overlap, guestPhysAddr: 0x10000n, userspaceAddr: hva + 0x10010n }),
+            () =>
+              vm.setUserMemoryRegion({ ...overlap, guestPhysAddr: 0x10000n, userspaceAddr: hva + 0x10010n }),
             Errno.EINVAL,
           );
           // The same slot, moved next to the first one, is fine.
@@ -511,7 +532,18 @@ export function defineAbiSuite(engine: AbiSuiteEngine): void {
           avl: 1,
           unusable: 0,
         };
-        const unusable: KvmSegment = { ...flat, base: 0n, limit: 0, selector: 0, type: 0, present: 0, db: 0, g: 0, avl: 0, unusable: 1 };
+        const unusable: KvmSegment = {
+          ...flat,
+          base: 0n,
+          limit: 0,
+          selector: 0,
+          type: 0,
+          present: 0,
+          db: 0,
+          g: 0,
+          avl: 0,
+          unusable: 1,
+        };
         sregs.es = { ...flat };
         sregs.fs = { ...unusable };
         sregs.gs = { ...flat, type: 0xb, selector: 0x18, limit: 0xfffff, g: 0 };

@@ -24,9 +24,23 @@ function assemble(text: string, origin: number): Uint8Array {
     const bin = join(dir, 'guest.bin');
     writeFileSync(src, text);
     execFileSync('as', ['--64', '-o', obj, src], { stdio: ['ignore', 'ignore', 'pipe'] });
-    execFileSync('ld', ['-m', 'elf_x86_64', `-Ttext=0x${origin.toString(16)}`, '--oformat=binary', '-e', '_start', '-o', bin, obj], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    execFileSync(
+      'ld',
+      [
+        '-m',
+        'elf_x86_64',
+        `-Ttext=0x${origin.toString(16)}`,
+        '--oformat=binary',
+        '-e',
+        '_start',
+        '-o',
+        bin,
+        obj,
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     return new Uint8Array(readFileSync(bin));
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -4,4 +4,10 @@
  */
 export { type AbiSuiteEngine, defineAbiSuite } from './abi-suite.js';
 export { assembleReal, assemblerUnavailable } from './assemble.js';
-export { msrMap, type RealModeGuest, type RealModeGuestOptions, realModeGuest, startRealMode } from './guest.js';
+export {
+  msrMap,
+  type RealModeGuest,
+  type RealModeGuestOptions,
+  realModeGuest,
+  startRealMode,
+} from './guest.js';
