@@ -15,7 +15,7 @@ import { Errno, KvmError } from '../api/errors.js';
 /** What a field holds and how many bytes it takes. */
 export type FieldKind =
   | { readonly kind: 'u8' | 'u16' | 'u32' | 's32' | 'u64'; readonly size: number }
-  /** A fixed-size byte array, decoded as a copy (`Uint8Array`). */
+  /** A fixed-size byte array, decoded as a copy (`Uint8Array`); a shorter array encodes zero-filled. */
   | { readonly kind: 'bytes'; readonly size: number }
   /** A fixed-size array of `__u64`, decoded as `bigint[]`. */
   | { readonly kind: 'u64[]'; readonly size: number; readonly count: number }
@@ -206,9 +206,13 @@ function readStruct(layout: StructLayout, dv: DataView, base: number): Record<st
       case 'u64':
         out[f.name] = dv.getBigUint64(at, true);
         break;
-      case 'bytes':
-        out[f.name] = new Uint8Array(dv.buffer.slice(dv.byteOffset + at, dv.byteOffset + at + t.size));
+      case 'bytes': {
+        // A copy in a fresh ArrayBuffer, even when the source is a SharedArrayBuffer.
+        const copy = new Uint8Array(t.size);
+        copy.set(new Uint8Array(dv.buffer, dv.byteOffset + at, t.size));
+        out[f.name] = copy;
         break;
+      }
       case 'u64[]': {
         const a: bigint[] = [];
         for (let i = 0; i < t.count; i++) a.push(dv.getBigUint64(at + 8 * i, true));

@@ -6,6 +6,7 @@ import {
   KvmError,
   type KvmSregs,
   kvmCpuid2,
+  kvmFpu,
   kvmMsrList,
   kvmMsrs,
   kvmRegs,
@@ -168,6 +169,20 @@ describe('struct codecs', () => {
     // A safe-integer number is accepted for a u64.
     const b = kvmUserspaceMemoryRegion.encode({ ...region, memorySize: 8192 as unknown as bigint });
     expect(kvmUserspaceMemoryRegion.decode(b).memorySize).toBe(8192n);
+  });
+
+  it('decodes byte arrays as copies, also out of a SharedArrayBuffer', () => {
+    const shared = new Uint8Array(new SharedArrayBuffer(kvmFpu.size));
+    shared[0] = 0x7f;
+    const fpu = kvmFpu.decode(shared);
+    expect(fpu.fpr.buffer).toBeInstanceOf(ArrayBuffer);
+    expect(fpu.fpr[0]).toBe(0x7f);
+    shared[0] = 0;
+    expect(fpu.fpr[0]).toBe(0x7f);
+  });
+
+  it('refuses an object with a field missing', () => {
+    expect(errnoOf(() => kvmRegs.encode({} as never))).toBe(Errno.EINVAL);
   });
 
   it('fails with EFAULT when a buffer is shorter than the struct', () => {
