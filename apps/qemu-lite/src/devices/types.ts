@@ -24,6 +24,3 @@ export interface IrqSink {
  * Devices take it as a parameter so that tests can drive time by hand.
  */
 export type Clock = () => number;
-
-/** The real monotonic clock. */
-export const hostClock: Clock = () => Number(process.hrtime.bigint());

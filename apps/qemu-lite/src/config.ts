@@ -1,0 +1,51 @@
+/**
+ * The machine's configuration as plain, structured-cloneable data: what the command line (or a
+ * `runGuest` caller) asked for, resolved, and what the worker building the machine receives.
+ */
+import type { DebugExitConfig } from './devices/debug-exit.js';
+
+export interface KernelImage {
+  /** Where it came from, for messages. */
+  name: string;
+  image: Uint8Array;
+}
+
+export interface FlatImage extends KernelImage {
+  loadAddr: number;
+  entry?: number;
+  mode: 'protected32' | 'real';
+}
+
+export interface MachineConfig {
+  /** Canonical engine name (`host`, `vmx`, `svm`). */
+  engine: string;
+  /** Bytes of guest RAM. */
+  ramSize: number;
+  cpus: number;
+  /** The `-kernel` image (multiboot or bzImage), or a `-device loader` flat image. */
+  kernel?: KernelImage;
+  flat?: FlatImage;
+  /** `-initrd`: Linux's initrd / multiboot's modules (each with its command line). */
+  modules: { name: string; cmdline: string; image: Uint8Array }[];
+  cmdline: string;
+  /** The isa-debug-exit device, or null for none. */
+  debugExit: DebugExitConfig | null;
+  /** A guest reset ends qemu-lite (status 0) instead of rebooting the guest. */
+  noReboot: boolean;
+  /** KVM_CREATE_IRQCHIP + KVM_CREATE_PIT2 instead of our userspace PIC and PIT. */
+  kernelIrqchip: boolean;
+  /** Where serial output goes: the process's stdout (fd 1), back to the caller, or both. */
+  serialToStdout: boolean;
+  serialToCaller: boolean;
+  /** `-d` items (exits, unimp, int, cpu_reset). */
+  log: string[];
+  /** `-D`: log file instead of stderr. */
+  logFile?: string;
+}
+
+export const LOG_ITEMS: Record<string, string> = {
+  exits: 'exit statistics (kvm_stat-like table) when the guest ends',
+  unimp: 'guest accesses to I/O ports and memory no device claims',
+  int: 'interrupts injected into the guest',
+  cpu_reset: 'the vCPU registers when the machine starts and stops',
+};

@@ -1,0 +1,78 @@
+/**
+ * The engines qemu-lite can run on, by `-accel` name: a table, so that adding the software
+ * engine is one row. Each row opens a `Kvm` (the only thing the VMM talks to) and knows how
+ * another thread kicks one of its vCPUs out of `run()`.
+ */
+import type { Kvm, VcpuKickHandle } from '@kvm/core';
+import { hostKvmAvailability, kickHostVcpu, openHostKvm } from '@kvm/host';
+
+export interface EngineEntry {
+  /** Canonical name, what `Kvm.engine` reports. */
+  readonly name: string;
+  /** Every `-accel` spelling that selects it. */
+  readonly aliases: readonly string[];
+  readonly description: string;
+  /** Whether it can be used here, and if not, why in words a person can act on. */
+  availability(): { available: boolean; reason?: string };
+  /** Opens the engine's system handle. Throws (KvmError or EngineUnavailableError) with the reason. */
+  open(): Kvm;
+  /** Makes the vCPU behind `handle` leave `run()` promptly; callable from any thread. */
+  kick(handle: VcpuKickHandle): void;
+}
+
+/** An engine that exists in the command line but not in this build. */
+export class EngineUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EngineUnavailableError';
+  }
+}
+
+function softEngine(name: 'vmx' | 'svm', vendor: string): EngineEntry {
+  const reason = `the ${name} software engine (${vendor}) is not available in this build; use -accel kvm`;
+  return {
+    name,
+    aliases: [name],
+    description: `software engine, ${vendor} backend (@kvm/${name})`,
+    availability: () => ({ available: false, reason }),
+    open: () => {
+      throw new EngineUnavailableError(reason);
+    },
+    kick: () => {},
+  };
+}
+
+export const ENGINES: readonly EngineEntry[] = [
+  {
+    name: 'host',
+    aliases: ['kvm', 'host'],
+    description: "the host kernel's /dev/kvm (@kvm/host)",
+    availability: () => hostKvmAvailability(),
+    open: () => openHostKvm(),
+    kick: (handle) => kickHostVcpu(handle),
+  },
+  softEngine('vmx', 'Intel VMX'),
+  softEngine('svm', 'AMD SVM'),
+];
+
+/** The engine an `-accel` name selects, or undefined. */
+export function engineByName(accel: string): EngineEntry | undefined {
+  return ENGINES.find((e) => e.aliases.includes(accel));
+}
+
+/** Every accepted `-accel` spelling, for messages. */
+export const ACCEL_NAMES: readonly string[] = ENGINES.flatMap((e) => e.aliases);
+
+/**
+ * The engine to use when `-accel` was not given: the host's /dev/kvm where it is usable;
+ * otherwise an error that says why and how to choose.
+ */
+export function defaultEngine(): EngineEntry {
+  const host = ENGINES[0];
+  const availability = host.availability();
+  if (availability.available) return host;
+  throw new EngineUnavailableError(
+    `no -accel given and the host engine cannot be used: ${availability.reason}. ` +
+      `Choose an engine with -accel ${ACCEL_NAMES.join('|')}.`,
+  );
+}

@@ -1,0 +1,337 @@
+/**
+ * `runGuest`: the library entry point the CLI, the guest suite and the Linux test share. The
+ * calling (main) thread resolves options into a `MachineConfig`, starts the machine's worker,
+ * and runs the timer service: it waits on the deadline the vCPU publishes and kicks the vCPU
+ * out of KVM_RUN when it passes, as it does for input and quit requests.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { VcpuKickHandle } from '@kvm/core';
+import type { MachineConfig } from './config.js';
+import { DEFAULT_DEBUG_EXIT, type DebugExitConfig } from './devices/debug-exit.js';
+import { defaultEngine, type EngineEntry, engineByName, ACCEL_NAMES, EngineUnavailableError } from './engines.js';
+import { LoaderError } from './loaders/types.js';
+import { parseSize } from './size.js';
+import type { ExitStatsSnapshot } from './stats.js';
+import type { StopReason } from './vcpu/exit-handler.js';
+import {
+  createSharedControl,
+  DEADLINE_GEN,
+  QUIT,
+  QUIT_SIGNAL,
+  QUIT_TIMEOUT,
+  QUIT_USER,
+  ringWrite,
+  type SharedControl,
+  sharedClock,
+  STATE,
+  STATE_DONE,
+  STATE_HALTED,
+  wakeMachine,
+} from './vcpu/shared.js';
+import type { WorkerInput, WorkerMessage } from './worker.js';
+
+export interface RunGuestOptions {
+  /** The kernel: a path or the image bytes (multiboot ELF or bzImage). Default: the demo guest. */
+  kernel?: string | Uint8Array;
+  /** A raw binary instead of `kernel` (QEMU: -device loader,file=…,addr=…,cpu-num=0). */
+  flat?: { image: string | Uint8Array; loadAddr: number; entry?: number; mode?: 'protected32' | 'real' };
+  /** `-accel`: 'kvm'/'host', 'vmx', 'svm'. Default: the host engine where /dev/kvm is usable. */
+  accel?: string;
+  /** Guest RAM: bytes, or QEMU's spelling ('256M', '1G'). Default 128 MiB. */
+  memory?: number | string;
+  /** Kernel command line (`-append`). */
+  append?: string;
+  /** `-initrd`: a path or bytes; for multiboot also a list of modules. */
+  initrd?: string | Uint8Array | { image: string | Uint8Array; cmdline?: string }[];
+  /** Ends the guest (status 124, exitReason quit/timeout) after this long. */
+  timeoutMs?: number;
+  /** Write serial output to this process's stdout (default false: capture only). */
+  serialToStdout?: boolean;
+  /** Called with each chunk of serial output as it is produced. */
+  onSerial?: (chunk: Uint8Array) => void;
+  /** The debug-exit device; false for none. Default iobase 0xf4, iosize 4. */
+  debugExit?: DebugExitConfig | false;
+  /** Use the in-kernel irqchip and PIT (host engine only). */
+  kernelIrqchip?: boolean;
+  /** A guest reset ends the run with status 0 instead of rebooting. Default true for the library. */
+  noReboot?: boolean;
+  /** `-d` items and `-D` file. */
+  log?: string[];
+  logFile?: string;
+  /** Called once the guest runs, with a handle to type into its console or stop it. */
+  onStart?: (session: GuestSession) => void;
+}
+
+export interface GuestSession {
+  /** Bytes typed on the guest's serial console. */
+  sendInput(bytes: Uint8Array): void;
+  /** Stops the guest as Ctrl-A x does (or for a signal). */
+  quit(cause?: 'user' | 'signal'): void;
+  /** What the loader said about the kernel. */
+  readonly description: string;
+}
+
+export interface GuestResult {
+  /** The process exit status qemu-lite gives this outcome (see `statusOf`). */
+  status: number;
+  /** All serial output, decoded as latin1 (bytes preserved one to one). */
+  serial: string;
+  stats: ExitStatsSnapshot;
+  exitReason: StopReason;
+  /** The loader's description of the kernel. */
+  description: string;
+  /** The vCPU's registers, for an engine failure (or with -d cpu_reset). */
+  registers?: string;
+}
+
+/** Exit status for an engine failure (even, so it never looks like a debug-exit status). */
+export const STATUS_ENGINE_FAILURE = 2;
+/** Exit status when `timeoutMs` ended the guest (as timeout(1)). */
+export const STATUS_TIMEOUT = 124;
+
+/**
+ * The process status for how a guest ended: debug-exit's (v << 1) | 1; 0 for a power-off, a
+ * reset with -no-reboot, or Ctrl-A x; 2 for an engine failure; 124 for a timeout; 130 for a
+ * signal (128 + SIGINT, the shell's convention).
+ */
+export function statusOf(stop: StopReason): number {
+  switch (stop.kind) {
+    case 'debug-exit':
+      return stop.status;
+    case 'reset':
+    case 'poweroff':
+      return 0;
+    case 'failure':
+      return STATUS_ENGINE_FAILURE;
+    case 'quit':
+      return stop.cause === 'timeout' ? STATUS_TIMEOUT : stop.cause === 'signal' ? 130 : 0;
+  }
+}
+
+/** Where the demo guest is: shipped next to dist (copied at build), or built in the repository. */
+export function demoGuestPath(): string {
+  const candidates = [
+    new URL('./guests/demo.elf', import.meta.url),
+    new URL('../dist/guests/demo.elf', import.meta.url),
+    new URL('../../../tools/guests/out/demo.elf', import.meta.url),
+  ];
+  for (const url of candidates) {
+    const path = fileURLToPath(url);
+    if (existsSync(path)) return path;
+  }
+  throw new LoaderError(
+    'kernel',
+    'no -kernel given and the demo guest is missing (build it: pnpm turbo run build --filter=@kvm/guests)',
+  );
+}
+
+function bytesOf(source: string | Uint8Array, what: string): { name: string; image: Uint8Array } {
+  if (typeof source !== 'string') return { name: `(${what} bytes)`, image: source };
+  try {
+    return { name: source, image: new Uint8Array(readFileSync(source)) };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code ?? error);
+    throw new LoaderError(what, `cannot read ${source}: ${why}`);
+  }
+}
+
+/** Resolves options into the worker's `MachineConfig` and the engine. Throws for bad options. */
+export function resolveConfig(options: RunGuestOptions): { config: MachineConfig; engine: EngineEntry } {
+  let engine: EngineEntry;
+  if (options.accel !== undefined) {
+    const found = engineByName(options.accel);
+    if (!found) {
+      throw new EngineUnavailableError(`unknown accelerator '${options.accel}' (choose ${ACCEL_NAMES.join(', ')})`);
+    }
+    const availability = found.availability();
+    if (!availability.available) throw new EngineUnavailableError(`-accel ${options.accel}: ${availability.reason}`);
+    engine = found;
+  } else {
+    engine = defaultEngine();
+  }
+  const ramSize = typeof options.memory === 'number' ? options.memory : parseSize(options.memory ?? '128M');
+  const config: MachineConfig = {
+    engine: engine.name,
+    ramSize,
+    cpus: 1,
+    modules: [],
+    cmdline: options.append ?? '',
+    debugExit: options.debugExit === false ? null : (options.debugExit ?? DEFAULT_DEBUG_EXIT),
+    noReboot: options.noReboot ?? true,
+    kernelIrqchip: options.kernelIrqchip ?? false,
+    serialToStdout: options.serialToStdout ?? false,
+    serialToCaller: true,
+    log: options.log ?? [],
+    logFile: options.logFile,
+  };
+  if (options.flat) {
+    const { name, image } = bytesOf(options.flat.image, 'loader');
+    config.flat = { name, image, loadAddr: options.flat.loadAddr, entry: options.flat.entry, mode: options.flat.mode ?? 'protected32' };
+  } else {
+    config.kernel = bytesOf(options.kernel ?? demoGuestPath(), 'kernel');
+  }
+  if (options.initrd !== undefined) {
+    const list = Array.isArray(options.initrd) ? options.initrd : [{ image: options.initrd }];
+    config.modules = list.map((m) => {
+      const { name, image } = bytesOf(m.image, 'initrd');
+      return { name, image, cmdline: m.cmdline ?? name };
+    });
+  }
+  if (config.kernelIrqchip && engine.name !== 'host') {
+    throw new EngineUnavailableError('-machine kernel-irqchip=on needs the host engine (-accel kvm)');
+  }
+  return { config, engine };
+}
+
+function workerUrl(): URL {
+  const here = new URL(import.meta.url);
+  // From source (vitest), run the built worker: Node cannot start a .ts worker by itself.
+  return here.pathname.endsWith('.ts') ? new URL('../dist/worker.js', here) : new URL('./worker.js', here);
+}
+
+/** Atomics.waitAsync (Node ≥ 16; ES2024 in the type library, which we do not target). */
+const waitAsync = (
+  Atomics as unknown as {
+    waitAsync(
+      a: Int32Array,
+      i: number,
+      v: number,
+      t: number,
+    ): { async: false; value: string } | { async: true; value: Promise<string> };
+  }
+).waitAsync;
+
+/** Kicks the vCPU when the published timer deadline passes; ends when the machine is done. */
+async function timerService(control: SharedControl, kick: () => void, done: () => boolean): Promise<void> {
+  const clock = sharedClock(control.epochMs);
+  const cells = control.cells;
+  let kickedFor = Number.NaN;
+  while (!done()) {
+    const gen = Atomics.load(cells, DEADLINE_GEN);
+    const deadline = control.deadline[0];
+    const now = clock();
+    let waitMs: number;
+    if (deadline <= now) {
+      const state = Atomics.load(cells, STATE);
+      if (deadline !== kickedFor && state !== STATE_HALTED && state !== STATE_DONE) {
+        kickedFor = deadline;
+        kick();
+      }
+      waitMs = 20; // the vCPU publishes the next deadline once it has fired this one
+    } else {
+      waitMs = Math.min(1000, Math.max(0.05, (deadline - now) / 1e6));
+    }
+    const result = waitAsync(cells, DEADLINE_GEN, gen, waitMs);
+    if (result.async) await result.value;
+  }
+}
+
+/** Boots a guest and resolves when it ends. Rejects (LoaderError, KvmError, …) if it cannot start. */
+export function runGuest(options: RunGuestOptions = {}): Promise<GuestResult> {
+  let resolved: { config: MachineConfig; engine: EngineEntry };
+  try {
+    resolved = resolveConfig(options);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  const { config, engine } = resolved;
+  const control = createSharedControl();
+  const input: WorkerInput = { config, sab: control.sab, epochMs: control.epochMs };
+  const worker = new Worker(workerUrl(), { workerData: input });
+  const chunks: Uint8Array[] = [];
+  let kickHandle: VcpuKickHandle | undefined;
+  let description = '';
+  let finished = false;
+  const kick = () => {
+    if (kickHandle && Atomics.load(control.cells, STATE) !== STATE_DONE) {
+      try {
+        engine.kick(kickHandle);
+      } catch {
+        // the vCPU is already gone
+      }
+    }
+  };
+  const requestQuit = (code: number) => {
+    Atomics.compareExchange(control.cells, QUIT, 0, code);
+    wakeMachine(control);
+    kick();
+  };
+
+  return new Promise<GuestResult>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const finish = () => {
+      finished = true;
+      if (timer) clearTimeout(timer);
+      Atomics.add(control.cells, DEADLINE_GEN, 1);
+      Atomics.notify(control.cells, DEADLINE_GEN);
+    };
+    if (options.timeoutMs !== undefined) timer = setTimeout(() => requestQuit(QUIT_TIMEOUT), options.timeoutMs);
+    void timerService(control, kick, () => finished);
+
+    worker.on('message', (m: WorkerMessage) => {
+      switch (m.type) {
+        case 'started': {
+          const first = kickHandle === undefined;
+          kickHandle = m.kickHandle as VcpuKickHandle;
+          description = m.description;
+          if (first) {
+            options.onStart?.({
+              description,
+              sendInput: (bytes) => {
+                let offset = 0;
+                // The ring holds 4 KiB; a bigger paste goes in as the guest drains it.
+                const push = () => {
+                  offset += ringWrite(control, bytes.subarray(offset));
+                  wakeMachine(control);
+                  kick();
+                  if (offset < bytes.length && !finished) setTimeout(push, 5);
+                };
+                push();
+              },
+              quit: (cause) => requestQuit(cause === 'signal' ? QUIT_SIGNAL : QUIT_USER),
+            });
+          }
+          break;
+        }
+        case 'serial':
+          chunks.push(m.data);
+          options.onSerial?.(m.data);
+          break;
+        case 'done':
+          finish();
+          resolve({
+            status: statusOf(m.stop),
+            serial: Buffer.concat(chunks).toString('latin1'),
+            stats: m.stats,
+            exitReason: m.stop,
+            description,
+            registers: m.registers,
+          });
+          break;
+        case 'error': {
+          finish();
+          const error = m.name === 'LoaderError' ? new LoaderError('kernel', '') : new Error(m.message);
+          error.message = m.message;
+          error.name = m.name;
+          reject(error);
+          break;
+        }
+      }
+    });
+    worker.on('error', (error) => {
+      finish();
+      reject(error);
+    });
+    worker.on('exit', (code) => {
+      if (!finished) {
+        finish();
+        reject(new Error(`the machine's thread exited (code ${code}) without a result`));
+      }
+    });
+  }).finally(() => {
+    void worker.terminate();
+  });
+}

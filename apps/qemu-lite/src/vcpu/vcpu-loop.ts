@@ -1,0 +1,152 @@
+/**
+ * The vCPU thread's loop, an explicit state machine (Firecracker's vCPU states, reduced to what
+ * one vCPU and no migration need):
+ *
+ *   RUNNING ──HLT exit──▶ HALTED ──interrupt pending──▶ RUNNING
+ *      │                    │
+ *      └──stop reason───────┴──▶ STOPPED
+ *
+ * Each turn of RUNNING: take terminal input into the UART, fire due timers, publish the next
+ * timer deadline (the main thread kicks us out of KVM_RUN when it passes), inject an interrupt
+ * the 2007 way when the PIC has one (KVM_INTERRUPT if `ready_for_interrupt_injection`, else
+ * `request_interrupt_window` and inject on KVM_EXIT_IRQ_WINDOW_OPEN), then KVM_RUN and
+ * `handleExit`. HALTED waits on the shared WAKE cell with a timeout at the next timer deadline:
+ * no spinning. With the in-kernel irqchip the kernel does injection and HLT itself; the loop
+ * only feeds device lines.
+ */
+import { Errno, KvmError } from '@kvm/core';
+import { STAT_KICK, type ExitStats } from '../stats.js';
+import type { Machine } from '../machine/machine.js';
+import { EXIT_HALT, EXIT_STOP, type ExitContext, handleExit, type StopReason } from './exit-handler.js';
+import {
+  DEADLINE_GEN,
+  QUIT,
+  QUIT_NONE,
+  QUIT_SIGNAL,
+  QUIT_TIMEOUT,
+  ringEmpty,
+  ringRead,
+  type SharedControl,
+  STATE,
+  STATE_HALTED,
+  STATE_IDLE,
+  STATE_IN_RUN,
+  WAKE,
+} from './shared.js';
+
+export const VCPU_RUNNING = 0;
+export const VCPU_HALTED = 1;
+export const VCPU_STOPPED = 2;
+
+export interface LoopHooks {
+  /** Called before each KVM_RUN and before waiting: flush buffered serial output. */
+  flush(): void;
+  /** `-d int` log line, or undefined when off. */
+  logInterrupt?: (vector: number) => void;
+}
+
+function quitReason(code: number): StopReason {
+  return { kind: 'quit', cause: code === QUIT_TIMEOUT ? 'timeout' : code === QUIT_SIGNAL ? 'signal' : 'user' };
+}
+
+/** Runs the machine's vCPU until it stops; returns why. */
+export function runVcpu(machine: Machine, control: SharedControl, stats: ExitStats, hooks: LoopHooks): StopReason {
+  const { vcpu, run, pic, pit, serial, clock } = machine;
+  const cells = control.cells;
+  const ctx: ExitContext = {
+    bus: machine.bus,
+    mmioRead: (gpa, data) => machine.mmioRead(gpa, data),
+    mmioWrite: (gpa, data) => machine.mmioWrite(gpa, data),
+    stop: (reason) => machine.stop(reason),
+    stopReason: () => machine.stopReason(),
+  };
+  let state = VCPU_RUNNING;
+  let publishedDeadline = Number.NaN;
+
+  while (state !== VCPU_STOPPED) {
+    const quit = Atomics.load(cells, QUIT);
+    if (quit !== QUIT_NONE) {
+      machine.stop(quitReason(quit));
+      break;
+    }
+    // Terminal input, as much as the receive FIFO takes now; the rest waits in the ring.
+    while (serial.canReceive()) {
+      const byte = ringRead(control);
+      if (byte < 0) break;
+      serial.receive(byte);
+    }
+    let now = clock();
+    if (pit) {
+      pit.poll(now);
+      const deadline = pit.nextDeadline();
+      if (deadline !== publishedDeadline) {
+        publishedDeadline = deadline;
+        control.deadline[0] = deadline;
+        Atomics.add(cells, DEADLINE_GEN, 1);
+        Atomics.notify(cells, DEADLINE_GEN);
+      }
+    }
+
+    if (state === VCPU_HALTED) {
+      // Only an interrupt the guest accepts (IF = 1 when it halted) ends HLT: with IF = 0 the
+      // CPU sleeps until NMI or INIT, which this machine never sends (SDM Vol. 2A, HLT).
+      if (pic && (!pic.hasInterrupt() || !run.ifFlag)) {
+        hooks.flush();
+        // Wait for input, a quit request or the next timer edge. WAKE is read before the
+        // checks above could miss a notification: compare-and-wait on the value seen now.
+        const seen = Atomics.load(cells, WAKE);
+        Atomics.store(cells, STATE, STATE_HALTED);
+        const waitMs = publishedDeadline === Number.POSITIVE_INFINITY ? 1000 : Math.max(0, (publishedDeadline - now) / 1e6);
+        if (ringEmpty(control) && Atomics.load(cells, QUIT) === QUIT_NONE) Atomics.wait(cells, WAKE, seen, waitMs);
+        Atomics.store(cells, STATE, STATE_IDLE);
+        stats.haltedNs += clock() - now;
+        continue;
+      }
+      state = VCPU_RUNNING;
+    }
+
+    if (pic) {
+      if (pic.hasInterrupt()) {
+        if (run.readyForInterruptInjection) {
+          const vector = pic.acknowledge();
+          vcpu.interrupt(vector);
+          hooks.logInterrupt?.(vector);
+          // Ask for the next window right away if more is pending.
+          run.requestInterruptWindow = pic.hasInterrupt() ? 1 : 0;
+        } else {
+          run.requestInterruptWindow = 1;
+        }
+      } else {
+        run.requestInterruptWindow = 0;
+      }
+    }
+
+    hooks.flush();
+    Atomics.store(cells, STATE, STATE_IN_RUN);
+    const entered = clock();
+    let reason: number;
+    try {
+      reason = vcpu.run();
+    } catch (error) {
+      if (!(error instanceof KvmError) || error.errno !== Errno.EINTR) {
+        Atomics.store(cells, STATE, STATE_IDLE);
+        throw error;
+      }
+      reason = -1;
+    }
+    Atomics.store(cells, STATE, STATE_IDLE);
+    now = clock();
+    stats.guestNs += now - entered;
+
+    if (reason < 0) {
+      stats.count(STAT_KICK, clock() - now);
+      continue;
+    }
+    const action = handleExit(reason, run, ctx);
+    stats.count(reason, clock() - now);
+    if (action === EXIT_STOP) state = VCPU_STOPPED;
+    else if (action === EXIT_HALT) state = pic ? VCPU_HALTED : VCPU_RUNNING;
+  }
+  hooks.flush();
+  return machine.stopReason() ?? { kind: 'failure', exitReason: -1, detail: 'stopped without a reason' };
+}

@@ -1,0 +1,113 @@
+/**
+ * The machine's thread: builds the machine from the config it is given, runs its vCPU, and
+ * reports back. Messages to the parent:
+ * - `{ type: 'started', kickHandle, description }` once the vCPU exists (and after a reboot);
+ * - `{ type: 'serial', data }` serial output, when the caller asked for it;
+ * - `{ type: 'done', stop, stats, registers? }` when the machine stopped;
+ * - `{ type: 'error', name, message }` when it could not be built or the engine threw.
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { MachineConfig } from './config.js';
+import { engineByName } from './engines.js';
+import { Machine } from './machine/machine.js';
+import { ExitStats, formatExitStats } from './stats.js';
+import type { StopReason } from './vcpu/exit-handler.js';
+import { formatRegisters } from './vcpu/registers.js';
+import { openSharedControl, sharedClock, STATE, STATE_DONE } from './vcpu/shared.js';
+import { runVcpu } from './vcpu/vcpu-loop.js';
+
+export interface WorkerInput {
+  config: MachineConfig;
+  sab: SharedArrayBuffer;
+  epochMs: number;
+}
+
+export type WorkerMessage =
+  | { type: 'started'; kickHandle: unknown; description: string }
+  | { type: 'serial'; data: Uint8Array }
+  | { type: 'done'; stop: StopReason; stats: ReturnType<ExitStats['snapshot']>; registers?: string }
+  | { type: 'error'; name: string; message: string };
+
+function main(): void {
+  const port = parentPort!;
+  const { config, sab, epochMs } = workerData as WorkerInput;
+  const control = openSharedControl(sab, epochMs);
+  const clock = sharedClock(epochMs);
+  const post = (m: WorkerMessage) => port.postMessage(m);
+
+  const logFd = config.logFile ? openSync(config.logFile, 'a') : 2;
+  const log = (item: string, line: string) => writeSync(logFd, `[${item}] ${line}\n`);
+
+  // Serial output is buffered per exit and written before the guest runs again.
+  let out = new Uint8Array(4096);
+  let outLength = 0;
+  const serialOut = (byte: number) => {
+    if (outLength === out.length) {
+      const bigger = new Uint8Array(out.length * 2);
+      bigger.set(out);
+      out = bigger;
+    }
+    out[outLength++] = byte;
+  };
+  const flush = () => {
+    if (outLength === 0) return;
+    const chunk = out.subarray(0, outLength);
+    if (config.serialToStdout) {
+      let written = 0;
+      while (written < chunk.length) written += writeSync(1, chunk, written);
+    }
+    if (config.serialToCaller) post({ type: 'serial', data: chunk.slice() });
+    outLength = 0;
+  };
+
+  let machine: Machine | undefined;
+  try {
+    const engine = engineByName(config.engine);
+    if (!engine) throw new Error(`unknown engine ${config.engine}`);
+    const kvm = engine.open();
+    const stats = new ExitStats();
+    let stop: StopReason;
+    for (;;) {
+      machine = new Machine(kvm, config, clock, { serialOut, log });
+      post({ type: 'started', kickHandle: machine.vcpu.kickHandle(), description: machine.loaded.description });
+      if (config.log.includes('cpu_reset')) log('cpu_reset', `start: ${machine.loaded.description}\n${formatRegisters(machine.vcpu)}`);
+      stop = runVcpu(machine, control, stats, {
+        flush,
+        logInterrupt: config.log.includes('int') ? (v) => log('int', `inject vector 0x${v.toString(16)}`) : undefined,
+      });
+      if (stop.kind === 'reset' && !config.noReboot) {
+        if (config.log.includes('cpu_reset')) log('cpu_reset', `reset (${stop.cause}): rebooting`);
+        machine.close();
+        machine = undefined;
+        continue;
+      }
+      break;
+    }
+    const registers = stop.kind === 'failure' || config.log.includes('cpu_reset') ? formatRegisters(machine.vcpu) : undefined;
+    if (config.log.includes('unimp')) {
+      for (const [p, n] of [...machine.bus.unclaimed].sort((a, b) => a[0] - b[0])) {
+        log('unimp', `port 0x${p.toString(16)}: ${n} access${n === 1 ? '' : 'es'}`);
+      }
+    }
+    const snapshot = stats.snapshot();
+    if (config.log.includes('exits')) writeSync(logFd, `${formatExitStats(snapshot)}\n`);
+    machine.close();
+    kvm.close();
+    post({ type: 'done', stop, stats: snapshot, registers });
+  } catch (error) {
+    flush();
+    const e = error as Error;
+    post({ type: 'error', name: e?.name ?? 'Error', message: e?.message ?? String(error) });
+    try {
+      machine?.close();
+    } catch {
+      // the VM is going away with the thread anyway
+    }
+  } finally {
+    Atomics.store(control.cells, STATE, STATE_DONE);
+    if (logFd !== 2) closeSync(logFd);
+  }
+}
+
+main();
