@@ -290,6 +290,19 @@ describe('handle lifetimes', () => {
   });
 });
 
+describe('close under failure', () => {
+  it('still closes the VM fd when closing a vCPU fails, then reports that failure', () => {
+    const device = new FakeDevice();
+    const vm = openKvm(device).createVm();
+    const vcpu = vm.createVcpu(0);
+    device.fds.delete(vcpu.fd); // the engine already lost it: close() will say EBADF
+    const err = errorOf(() => vm.close());
+    expect(err.errno).toBe(Errno.EBADF);
+    expect([...device.fds.values()].map((s) => s.kind)).toEqual(['system']);
+    expect(vm.closed).toBe(true);
+  });
+});
+
 describe('typed calls', () => {
   it('run returns kvm_run.exit_reason and the view shows the exit', () => {
     const vcpu = openKvm(new FakeDevice()).createVm().createVcpu(0);

@@ -125,11 +125,11 @@ export function openKvm(device: KvmDevice): KvmSystem {
   try {
     version = kvm.getApiVersion();
   } catch (e) {
-    kvm.close();
+    closeQuietly(kvm);
     throw e;
   }
   if (version !== KVM_API_VERSION) {
-    kvm.close();
+    closeQuietly(kvm);
     throw new KvmError(
       'KVM_GET_API_VERSION',
       Errno.EPROTO,
@@ -137,4 +137,13 @@ export function openKvm(device: KvmDevice): KvmSystem {
     );
   }
   return kvm;
+}
+
+/** Closes `kvm` on a failure path, where the first error is the one to report. */
+function closeQuietly(kvm: KvmSystem): void {
+  try {
+    kvm.close();
+  } catch {
+    // Reported: the error that made us close.
+  }
 }

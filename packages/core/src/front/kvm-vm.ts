@@ -134,11 +134,26 @@ export class KvmVm implements Vm, VcpuOwner {
     return stats;
   }
 
-  /** Closes every vCPU still open, then the VM fd. A second call does nothing. */
+  /**
+   * Closes every vCPU still open, then the VM fd, even if one of those closes fails (the first
+   * failure is thrown afterwards). A second call does nothing.
+   */
   close(): void {
     if (this.handle.closed) return;
-    for (const vcpu of [...this.vcpus]) vcpu.close();
-    this.handle.close();
+    let first: unknown = null;
+    for (const vcpu of [...this.vcpus]) {
+      try {
+        vcpu.close();
+      } catch (e) {
+        first ??= e;
+      }
+    }
+    try {
+      this.handle.close();
+    } catch (e) {
+      first ??= e;
+    }
+    if (first !== null) throw first;
   }
 
   /** @internal A vCPU closing itself. */
