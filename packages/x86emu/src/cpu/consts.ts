@@ -1,0 +1,41 @@
+/** Exception vectors (SDM Vol. 3 Table 6-1). */
+export const DE = 0;
+export const DB = 1;
+export const NMI = 2;
+export const BP = 3;
+export const OF = 4;
+export const BR = 5;
+export const UD = 6;
+export const NM = 7;
+export const DF = 8;
+export const TS = 10;
+export const NP = 11;
+export const SS = 12;
+export const GP = 13;
+export const PF = 14;
+export const MF = 16;
+export const AC = 17;
+
+/** Thrown (one shared object, no allocation) to unwind an instruction that raised a guest fault. */
+export const GUEST_FAULT = { guestFault: true } as const;
+/** Thrown to unwind when an intercept or stop request ends the instruction early. */
+export const GUEST_EXIT = { guestExit: true } as const;
+
+/** Segment-flag bits kept per segment register for fast limit/type checks. */
+export const SF_R = 1;
+export const SF_W = 2;
+export const SF_EXPDOWN = 4;
+export const SF_BIG = 8;
+export const SF_NULL = 16;
+
+/** TLB permission bits. */
+export const TP_SR = 1;
+export const TP_SW = 2;
+export const TP_UR = 4;
+export const TP_UW = 8;
+export const TP_SX = 16;
+export const TP_UX = 32;
+export const TP_GLOBAL = 64;
+
+export const TLB_SIZE = 4096;
+export const TLB_MASK = TLB_SIZE - 1;

@@ -1,0 +1,1439 @@
+/**
+ * The interpreter: one x86 CPU over the caller's physical memory, port I/O, MSRs, CPUID and
+ * interrupt controller. Memory reaches the CPU through a software TLB (linear page → host view
+ * with precomputed permissions) and instructions through a decode cache keyed by physical
+ * address. Guest faults unwind the current instruction by throwing one shared sentinel object.
+ */
+import type { CpuOptions, PagingOverride } from '../api/cpu-options.js';
+import { ExitInfo, EventType, type Intercepts, InterceptKind } from '../api/intercepts.js';
+import type { PhysicalMemory } from '../api/physical-memory.js';
+import type { CpuidOps, InterruptControllerOps, MsrOps, PortIoOps } from '../api/platform.js';
+import { StopReason } from '../api/stop-reason.js';
+import { DecodeStatus, decode } from '../decoder/decoder.js';
+import { Insn } from '../decoder/insn.js';
+import { PFERR, WalkCtl, WalkResult, walkAddr } from '../paging/walker.js';
+import { Cr0, Cr4, CpuState, Efer, Flag, SegAttr } from '../state.js';
+import * as C from './consts.js';
+import { defaultCpuid, nullIo, nullMsr } from './defaults.js';
+import { LF_ADC, LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_NONE, LF_SBB, LF_SUB, PARITY } from './lazy-flags.js';
+import { descBase, descLimit } from './descriptor.js';
+import { DISPATCH } from '../exec/dispatch.js';
+
+const ARITH = Flag.CF | Flag.PF | Flag.AF | Flag.ZF | Flag.SF | Flag.OF;
+const TWO32 = 4294967296;
+
+/** Memory access mode of the CPU: normal (TLB) or through `X86EmulateOps` (emulate()). */
+export interface LinearOps {
+  read(lin: number, size: number): number;
+  write(lin: number, size: number, value: number): void;
+  fetch(lin: number): number;
+  /**
+   * Atomic compare-exchange of `size` (1, 2, 4, 8) bytes: true when memory held old (lo, hi)
+   * and now holds new; false with the current contents in `curLo` / `curHi`.
+   */
+  cmpxchg(lin: number, size: number, oldLo: number, oldHi: number, newLo: number, newHi: number): boolean;
+  curLo: number;
+  curHi: number;
+  portIn(port: number, size: number): number;
+  portOut(port: number, size: number, value: number): void;
+}
+
+class PageCode {
+  readonly insns: (Insn | undefined)[] = new Array(4096);
+}
+
+export class Cpu {
+  readonly state: CpuState;
+  readonly exit = new ExitInfo();
+  readonly memory: PhysicalMemory;
+  io: PortIoOps;
+  msr: MsrOps;
+  cpuidOps: CpuidOps;
+  interrupts: InterruptControllerOps | null;
+  intercepts: Intercepts | null;
+  interceptMask = 0;
+  /** Instructions executed so far in the current `run()` (RDTSC adds it to `state.tsc`). */
+  runCount = 0;
+  /** Instructions completed since construction. */
+  instructionsRetired = 0;
+  /** Counters for observability. */
+  readonly stats = { tlbMisses: 0, tlbFlushes: 0, decodes: 0, codeInvalidations: 0, exceptions: 0, interrupts: 0 };
+
+  // ---- lazy flags
+  lfOp = LF_NONE;
+  lfDst = 0;
+  lfSrc = 0;
+  lfRes = 0;
+  lfSize = 4;
+  lfAux = 0;
+
+  // ---- derived mode
+  /** CR0.PE = 1. */
+  prot = false;
+  /** RFLAGS.VM = 1 in protected mode. */
+  v86 = false;
+  /** CS.D: default operand/address size 32. */
+  def32 = false;
+  /** SS.B: 32-bit stack pointer. */
+  ss32 = false;
+  /** Paging format in effect (0 none, 1 32-bit, 2 PAE) and walk control bits. */
+  pagingMode = 0;
+  walkCtl = 0;
+  pagingRoot = 0;
+  readonly pdptes = new Float64Array(4);
+  private override: PagingOverride | null = null;
+  /** Per segment register: SF_* flags. */
+  readonly segFlags = new Uint8Array(8);
+
+  // ---- software TLB (direct-mapped by linear page number)
+  readonly tlbTag = new Int32Array(C.TLB_SIZE).fill(-1);
+  readonly tlbPerm = new Uint8Array(C.TLB_SIZE);
+  readonly tlbPfn = new Float64Array(C.TLB_SIZE);
+  readonly tlbView: (Uint8Array | null)[] = new Array(C.TLB_SIZE).fill(null);
+  private readonly walk = new WalkResult();
+
+  // ---- decode cache (physical page → decoded instructions by page offset)
+  private readonly codePages = new Map<number, PageCode>();
+  private codeLpn = -1;
+  private codePage: PageCode | null = null;
+  private codeView: Uint8Array | null = null;
+  private codePfn = 0;
+  private readonly scratchInsn = new Insn();
+
+  // ---- current instruction
+  /** EIP of the instruction being executed (faults restore it). */
+  startEip = 0;
+  /** Linear address of the start of the instruction being decoded. */
+  private fetchLin = 0;
+  private fetchEip = 0;
+  /** Set by handlers when the instruction changed something that may unblock an interrupt. */
+  irqCheck = true;
+  private stopRequested = -1;
+  private tfTrap = false;
+
+  // ---- fault being raised
+  faultVector = 0;
+  faultError = 0;
+  faultHasError = false;
+  faultAddress = 0;
+  /** Event being delivered (for double-fault classification), -1 when none. */
+  private deliveringVector = -1;
+  private deliveringType = -1;
+  private deliveringError = 0;
+  private deliveringHasError = false;
+
+  /** Non-null while `emulate()` drives this CPU through ops. */
+  linearOps: LinearOps | null = null;
+
+
+  constructor(options: CpuOptions) {
+    this.memory = options.memory;
+    this.state = options.state ?? new CpuState();
+    this.io = options.io ?? nullIo;
+    this.msr = options.msr ?? nullMsr;
+    this.cpuidOps = options.cpuid ?? defaultCpuid;
+    this.interrupts = options.interrupts ?? null;
+    this.intercepts = options.intercepts ?? null;
+    this.stateChanged();
+  }
+
+  /** Installs or removes the virtualization hooks. */
+  setIntercepts(i: Intercepts | null): void {
+    this.intercepts = i;
+    this.interceptMask = i ? i.mask : 0;
+  }
+
+  /** Power-on reset (SDM Vol. 3 9.1.1). */
+  reset(): void {
+    this.state.reset();
+    this.stateChanged();
+  }
+
+  /** Recomputes everything derived from `state` (mode, segment checks, paging) and flushes the TLB. */
+  stateChanged(): void {
+    this.lfOp = LF_NONE;
+    this.interceptMask = this.intercepts ? this.intercepts.mask : 0;
+    this.updateMode();
+    for (let s = 0; s < 8; s++) this.updateSegFlags(s);
+    this.updatePaging(true);
+    this.irqCheck = true;
+  }
+
+  /** Asks `run()` to return `StopReason.Requested` at the next instruction boundary. */
+  requestStop(): void {
+    this.stopRequested = StopReason.Requested;
+  }
+
+  /** Queues an event for delivery before the next instruction (VM-entry injection semantics). */
+  injectEvent(type: EventType, vector: number, errorCode?: number, instructionLength = 0): void {
+    const s = this.state;
+    s.pendingType = type;
+    s.pendingVector = vector & 0xff;
+    s.pendingHasErrorCode = errorCode !== undefined;
+    s.pendingErrorCode = errorCode ?? 0;
+    s.pendingInstructionLength = instructionLength;
+  }
+
+  /** Sets or clears the shadow-paging translation override (see `PagingOverride`). Flushes the TLB. */
+  setPagingOverride(o: PagingOverride | null): void {
+    this.override = o;
+    this.updatePaging(true);
+  }
+
+  // =====================================================================================
+  // Run loop
+  // =====================================================================================
+
+  /** Executes up to `budget` instructions. Never throws for anything the guest does. */
+  run(budget: number): StopReason {
+    const s = this.state;
+    this.stopRequested = -1;
+    this.irqCheck = true;
+    this.runCount = 0;
+    let result: StopReason = StopReason.Budget;
+    outer: while (this.runCount < budget) {
+      try {
+        while (this.runCount < budget) {
+          if (this.irqCheck || s.pendingType >= 0 || s.halted || this.stopRequested >= 0) {
+            const r = this.checkEvents();
+            if (r >= 0) {
+              result = r as StopReason;
+              break outer;
+            }
+          }
+          this.step();
+          this.runCount++;
+        }
+      } catch (e) {
+        this.runCount++;
+        if (e === C.GUEST_FAULT) {
+          s.rip[0] = this.startEip;
+          const r = this.deliverEvent(
+            EventType.HardwareException,
+            this.faultVector,
+            this.faultError,
+            this.faultHasError,
+            0,
+          );
+          if (r >= 0) {
+            result = r as StopReason;
+            break;
+          }
+        } else if (e === C.GUEST_EXIT) {
+          s.rip[0] = this.startEip;
+          result = this.stopRequested as StopReason;
+          break;
+        } else {
+          throw e;
+        }
+      }
+    }
+    this.instructionsRetired += this.runCount;
+    this.advanceTsc(this.runCount);
+    this.runCount = 0;
+    this.materializeFlags();
+    return result;
+  }
+
+  private advanceTsc(n: number): void {
+    const t = this.state.tsc;
+    const lo = t[0] + n;
+    t[0] = lo >>> 0;
+    if (lo >= TWO32) t[1] = (t[1] + Math.floor(lo / TWO32)) >>> 0;
+  }
+
+  /** Pending events, HLT and interrupt window at an instruction boundary; returns a StopReason or -1. */
+  private checkEvents(): number {
+    const s = this.state;
+    if (this.stopRequested >= 0) return this.stopRequested;
+    if (s.pendingType >= 0) {
+      const t = s.pendingType;
+      s.pendingType = -1;
+      s.halted = false;
+      const ret = (s.rip[0] + s.pendingInstructionLength) >>> 0;
+      return this.deliverEvent(t, s.pendingVector, s.pendingErrorCode, s.pendingHasErrorCode, ret - s.rip[0]);
+    }
+    const interruptible = (s.rflags[0] & Flag.IF) !== 0 && (s.interruptibility & 3) === 0;
+    if (interruptible && this.interceptMask & (1 << InterceptKind.InterruptWindow)) {
+      if (this.askIntercept(InterceptKind.InterruptWindow, 0)) return StopReason.Intercept;
+    }
+    if (interruptible && this.interrupts !== null && this.interrupts.hasInterrupt()) {
+      if (this.interceptMask & (1 << InterceptKind.ExternalInterrupt)) {
+        if (this.askIntercept(InterceptKind.ExternalInterrupt, 0)) return StopReason.Intercept;
+      }
+      s.halted = false;
+      const v = this.interrupts.acknowledge();
+      this.stats.interrupts++;
+      return this.deliverEvent(EventType.ExternalInterrupt, v, 0, false, 0);
+    }
+    if (s.interruptibility === 0 && !this.tfTrap) this.irqCheck = false;
+    if (s.halted) return StopReason.Hlt;
+    return -1;
+  }
+
+  private askIntercept(kind: number, length: number): boolean {
+    const x = this.exit;
+    x.kind = kind;
+    x.instructionLength = length;
+    x.vectoringValid = false;
+    const i = this.intercepts;
+    return i?.instruction !== undefined && i.instruction(kind as InterceptKind, x);
+  }
+
+  /**
+   * Asks the intercept hook about an instruction of `kind` (called by handlers after their own
+   * priority checks); when it says exit, unwinds the instruction with RIP at its start.
+   */
+  intercept(kind: number): void {
+    if (this.interceptMask & (1 << kind)) {
+      const x = this.exit;
+      x.kind = kind;
+      x.instructionLength = (this.state.rip[0] - this.startEip) >>> 0;
+      x.vectoringValid = false;
+      const i = this.intercepts;
+      if (i?.instruction?.(kind as InterceptKind, x)) {
+        this.stopRequested = StopReason.Intercept;
+        throw C.GUEST_EXIT;
+      }
+    }
+  }
+
+  /** True when the hook for `kind` is armed (handlers fill `exit` operands only then). */
+  wantsIntercept(kind: number): boolean {
+    return (this.interceptMask & (1 << kind)) !== 0;
+  }
+
+  /** One instruction. */
+  step(): void {
+    const s = this.state;
+    const eip = s.rip[0];
+    this.startEip = eip;
+    const shadow = s.interruptibility;
+    const tf = s.rflags[0] & Flag.TF;
+    const insn = this.fetchDecode(eip);
+    s.rip[0] = this.def32 ? eip + insn.length : (eip + insn.length) & 0xffff;
+    if (shadow !== 0) {
+      s.interruptibility = 0;
+      this.irqCheck = true;
+    }
+    DISPATCH[insn.row](this, insn);
+    if (tf !== 0 && (s.interruptibility & 2) === 0) this.singleStepTrap();
+  }
+
+  /** Single-step #DB after an instruction that began with TF = 1 (SDM Vol. 3 17.3.1.4): a trap. */
+  private singleStepTrap(): void {
+    this.state.dr[6] |= 0x4000; // BS
+    this.faultVector = C.DB;
+    this.faultHasError = false;
+    this.faultError = 0;
+    // A trap: delivered with RIP after the instruction; use the pending-event path.
+    this.state.pendingType = EventType.HardwareException;
+    this.state.pendingVector = C.DB;
+    this.state.pendingHasErrorCode = false;
+    this.state.pendingInstructionLength = 0;
+  }
+
+  // =====================================================================================
+  // Fetch and decode (decode cache keyed by physical address)
+  // =====================================================================================
+
+  private fetchDecode(eip: number): Insn {
+    const s = this.state;
+    const lin = (s.segBase[1] + eip) >>> 0;
+    const lpn = lin >>> 12;
+    const off = lin & 0xfff;
+    const modeKey = this.def32 ? 1 : 0;
+    if (lpn === this.codeLpn && this.codePage !== null && this.linearOps === null) {
+      const cached = this.codePage.insns[off];
+      if (cached !== undefined && cached.modeKey === modeKey) {
+        // The limit check of SDM Vol. 3 5.3 still applies to every fetch.
+        if (eip + cached.length - 1 > s.segLimit[1]) this.gp0();
+        return cached;
+      }
+    } else if (this.linearOps === null) {
+      this.setCodePage(lin);
+    }
+    this.fetchLin = lin;
+    this.fetchEip = eip;
+    let insn = this.scratchInsn;
+    const cacheable = this.codePage !== null && off <= 4096 - 15 && this.linearOps === null;
+    if (cacheable) insn = new Insn();
+    this.stats.decodes++;
+    const st = decode(this, insn, this.def32, false);
+    if (st !== DecodeStatus.Ok) {
+      if (st === DecodeStatus.TooLong) this.gp0();
+      this.raise(C.UD, 0, false);
+    }
+    if (cacheable && this.codePage !== null) this.codePage.insns[off] = insn;
+    return insn;
+  }
+
+  /** Looks up (or creates) the decode cache of the physical page holding linear `lin`. */
+  private setCodePage(lin: number): void {
+    this.codeLpn = -1;
+    this.codePage = null;
+    this.codeView = null;
+    const idx = (lin >>> 12) & C.TLB_MASK;
+    const need = this.state.cpl === 3 ? C.TP_UX : C.TP_SX;
+    if (this.tlbTag[idx] !== lin >>> 12 || !(this.tlbPerm[idx] & need)) this.tlbFill(lin, PFERR.FETCH);
+    const view = this.tlbView[idx];
+    if (view === null) return;
+    const pfn = this.tlbPfn[idx];
+    let pc = this.codePages.get(pfn);
+    if (pc === undefined) {
+      pc = new PageCode();
+      this.codePages.set(pfn, pc);
+      // Writes to this frame must now go the slow way (to invalidate): drop cached write rights.
+      for (let i = 0; i < C.TLB_SIZE; i++) {
+        if (this.tlbTag[i] >= 0 && this.tlbPfn[i] === pfn) this.tlbPerm[i] &= ~(C.TP_SW | C.TP_UW);
+      }
+    }
+    this.codeLpn = lin >>> 12;
+    this.codePage = pc;
+    this.codeView = view;
+    this.codePfn = pfn;
+  }
+
+  /** ByteSource for the decoder: byte `i` of the instruction at CS:fetchEip, with limit and page checks. */
+  fetchByte(i: number): number {
+    const eip = this.fetchEip + i;
+    if (eip > this.state.segLimit[1]) this.gp0();
+    const lin = (this.fetchLin + i) >>> 0;
+    if (this.linearOps !== null) return this.linearOps.fetch(lin);
+    if (lin >>> 12 === this.codeLpn && this.codeView !== null) return this.codeView[lin & 0xfff];
+    return this.linRead(lin, 1, this.state.cpl === 3 ? PFERR.USER | PFERR.FETCH : PFERR.FETCH);
+  }
+
+  /**
+   * Tells the CPU that memory in [pa, pa+length) was written by someone else (DMA, the
+   * hypervisor): cached decodes of those pages are dropped.
+   */
+  invalidateCode(pa: number, length: number): void {
+    const first = Math.floor(pa / 4096);
+    const last = Math.floor((pa + Math.max(length, 1) - 1) / 4096);
+    for (let p = first; p <= last; p++) this.invalidateCodePage(p);
+  }
+
+  private invalidateCodePage(pfn: number): void {
+    if (this.codePages.delete(pfn)) {
+      this.stats.codeInvalidations++;
+      if (this.codePfn === pfn) {
+        this.codeLpn = -1;
+        this.codePage = null;
+        this.codeView = null;
+      }
+    }
+  }
+
+  // =====================================================================================
+  // Faults
+  // =====================================================================================
+
+  /** Raises a guest exception: unwinds the current instruction. */
+  raise(vector: number, errorCode: number, hasError: boolean): never {
+    this.faultVector = vector;
+    this.faultError = errorCode & 0xffff;
+    this.faultHasError = hasError;
+    throw C.GUEST_FAULT;
+  }
+  gp0(): never {
+    return this.raise(C.GP, 0, true);
+  }
+  gp(sel: number): never {
+    return this.raise(C.GP, sel & 0xfffc, true);
+  }
+  ud(): never {
+    return this.raise(C.UD, 0, false);
+  }
+  private pageFault(lin: number, errorCode: number): never {
+    this.faultAddress = lin >>> 0;
+    this.faultVector = C.PF;
+    this.faultError = errorCode;
+    this.faultHasError = true;
+    throw C.GUEST_FAULT;
+  }
+
+  // =====================================================================================
+  // Event delivery (SDM Vol. 3 6.12–6.15, 20.1.4 for real mode)
+  // =====================================================================================
+
+  /**
+   * Delivers an event, handling faults during delivery (double fault, triple fault: SDM Vol. 3
+   * 6.15 Table 6-5). `instrLen`: bytes to add to RIP for the pushed return address (software
+   * interrupts and traps). Returns a StopReason or -1 to continue.
+   */
+  deliverEvent(type: number, vector: number, errorCode: number, hasError: boolean, instrLen: number): number {
+    let t = type;
+    let v = vector;
+    let ec = errorCode;
+    let he = hasError;
+    let len = instrLen;
+    const s = this.state;
+    s.halted = false;
+    for (;;) {
+      if (t === EventType.HardwareException) {
+        this.stats.exceptions++;
+        const i = this.intercepts;
+        if (i?.exception !== undefined && ((i.exceptionMask ?? 0) >>> v) & 1 && v < 32) {
+          const x = this.exit;
+          x.kind = -1;
+          x.instructionLength = 0;
+          x.vector = v;
+          x.errorCode = ec;
+          x.hasErrorCode = he;
+          x.faultAddress = v === C.PF ? this.faultAddress : v === C.DB ? s.dr[6] : 0;
+          this.fillVectoring(x);
+          if (i.exception(v, ec, he, x)) {
+            this.deliveringVector = -1;
+            return StopReason.Exception;
+          }
+        }
+        if (v === C.PF) s.cr[2] = this.faultAddress;
+      }
+      this.deliveringType = t;
+      this.deliveringVector = v;
+      this.deliveringError = ec;
+      this.deliveringHasError = he;
+      try {
+        this.deliverOnce(t, v, ec, he, len);
+        this.deliveringVector = -1;
+        this.deliveringType = -1;
+        this.irqCheck = true;
+        return -1;
+      } catch (e) {
+        if (e !== C.GUEST_FAULT) {
+          this.deliveringVector = -1;
+          if (e === C.GUEST_EXIT) return this.stopRequested;
+          throw e;
+        }
+        const v2 = this.faultVector;
+        const firstIsException = t === EventType.HardwareException;
+        if (firstIsException && v === C.DF && (isContributory(v2) || v2 === C.PF)) {
+          // Triple fault (SDM Vol. 3 6.15 Interrupt 8): shutdown.
+          this.deliveringVector = -1;
+          if (this.interceptMask & (1 << InterceptKind.Shutdown)) {
+            if (this.askIntercept(InterceptKind.Shutdown, 0)) return StopReason.Intercept;
+          }
+          return StopReason.Shutdown;
+        }
+        if (
+          firstIsException &&
+          ((isContributory(v) && isContributory(v2)) || (v === C.PF && (isContributory(v2) || v2 === C.PF)))
+        ) {
+          t = EventType.HardwareException;
+          v = C.DF;
+          ec = 0;
+          he = true;
+        } else {
+          t = EventType.HardwareException;
+          v = v2;
+          ec = this.faultError;
+          he = this.faultHasError;
+        }
+        len = 0;
+      }
+    }
+  }
+
+  private fillVectoring(x: ExitInfo): void {
+    if (this.deliveringVector >= 0) {
+      x.vectoringValid = true;
+      x.vectoringType = this.deliveringType;
+      x.vectoringVector = this.deliveringVector;
+      x.vectoringErrorCode = this.deliveringError;
+      x.vectoringHasErrorCode = this.deliveringHasError;
+    } else {
+      x.vectoringValid = false;
+    }
+  }
+
+  /** EXT bit of error codes for faults during delivery of an external event (SDM Vol. 3 6.13). */
+  private extBit(type: number): number {
+    return type === EventType.ExternalInterrupt || type === EventType.Nmi || type === EventType.HardwareException
+      ? 1
+      : 0;
+  }
+
+  private deliverOnce(type: number, vector: number, ec: number, hasError: boolean, instrLen: number): void {
+    const s = this.state;
+    this.materializeFlags();
+    const retEip = (s.rip[0] + instrLen) >>> 0;
+    const flags = s.rflags[0];
+    if (!this.prot) {
+      // Real mode: IVT entry of 4 bytes; push FLAGS, CS, IP (SDM Vol. 3 20.1.4).
+      if (vector * 4 + 3 > s.dtLimit[1]) this.gp0();
+      const ent = this.linRead((s.dtBase[1] + vector * 4) >>> 0, 4, 0);
+      let sp = s.gpr[4];
+      sp = this.pushAt(sp, flags & 0xffff, 2);
+      sp = this.pushAt(sp, s.segSel[1], 2);
+      sp = this.pushAt(sp, retEip & 0xffff, 2);
+      this.setSp(sp);
+      this.loadSegReal(1, ent >>> 16);
+      s.rip[0] = ent & 0xffff;
+      s.rflags[0] = flags & ~(Flag.IF | Flag.TF | Flag.AC | Flag.RF);
+      this.irqCheck = true;
+      return;
+    }
+    const ext = this.extBit(type);
+    // Protected mode: the IDT gate (SDM Vol. 3 6.12.1).
+    const gateErr = vector * 8 + 2 + ext;
+    if (vector * 8 + 7 > s.dtLimit[1]) this.raise(C.GP, gateErr, true);
+    const gAddr = (s.dtBase[1] + vector * 8) >>> 0;
+    const gLo = this.linRead(gAddr, 4, 0);
+    const gHi = this.linRead(gAddr + 4, 4, 0);
+    const gType = (gHi >>> 8) & 0x1f;
+    const gDpl = (gHi >>> 13) & 3;
+    if (gType !== 0x06 && gType !== 0x07 && gType !== 0x0e && gType !== 0x0f) {
+      // Task gates (type 5) are not implemented: see README limits.
+      this.raise(C.GP, gateErr, true);
+    }
+    // INT n / INT3 / INTO check the gate DPL against CPL (SDM Vol. 3 6.12.1.1); INT1 does not.
+    if (
+      (type === EventType.SoftwareInterrupt || type === EventType.SoftwareException) &&
+      gDpl < this.cplOrV86()
+    ) {
+      this.raise(C.GP, vector * 8 + 2, true);
+    }
+    if (!(gHi & 0x8000)) this.raise(C.NP, gateErr, true);
+    const gate32 = (gType & 8) !== 0;
+    const sel = gLo >>> 16;
+    const offset = gate32 ? ((gHi & 0xffff0000) | (gLo & 0xffff)) >>> 0 : gLo & 0xffff;
+    if ((sel & 0xfffc) === 0) this.raise(C.GP, ext, true);
+    const dLo = this.readDescriptorLo(sel, ext);
+    const dHi = this.descHi;
+    const dType = (dHi >>> 8) & 0x1f;
+    const dDpl = (dHi >>> 13) & 3;
+    const cpl = this.cplOrV86();
+    if ((dType & 0x18) !== 0x18 || dDpl > cpl) this.raise(C.GP, (sel & 0xfffc) | ext, true);
+    if (!(dHi & 0x8000)) this.raise(C.NP, (sel & 0xfffc) | ext, true);
+    const conforming = (dType & 4) !== 0;
+    const size = gate32 ? 4 : 2;
+    let newCpl = cpl;
+    if (!conforming && dDpl < cpl) {
+      // Inter-privilege: new stack from the TSS (SDM Vol. 3 6.12.1, Figure 6-4).
+      if (this.v86 && dDpl !== 0) this.raise(C.GP, (sel & 0xfffc) | ext, true);
+      newCpl = dDpl;
+      const { ssSel, esp } = this.tssStack(newCpl, ext);
+      const ssLo = this.loadStackForPrivilege(ssSel, newCpl, ext);
+      const ssHi = this.descHi;
+      const ssBig = (ssHi & 0x400000) !== 0;
+      const ssBase = descBase(ssLo, ssHi);
+      const ssLimit = descLimit(ssLo, ssHi);
+      let sp = esp;
+      const n = (this.v86 ? 9 : 5) + (hasError ? 1 : 0);
+      // Check the whole frame against the new SS limit first (#SS(new SS) is a fault with nothing changed).
+      const mask = ssBig ? 0xffffffff : 0xffff;
+      const lowest = (sp - n * size) & mask;
+      if ((ssHi >>> 8) & 4) {
+        /* expand-down stack segments: checked per push below */
+      } else if (lowest > ssLimit || ((sp - 1) & mask) > ssLimit) {
+        this.raise(C.SS, (ssSel & 0xfffc) | ext, true);
+      }
+      const push = (v: number) => {
+        sp = (sp - size) & mask;
+        this.linWriteSys((ssBase + sp) >>> 0, size, v, newCpl);
+      };
+      if (this.v86) {
+        push(s.segSel[5]);
+        push(s.segSel[4]);
+        push(s.segSel[3]);
+        push(s.segSel[0]);
+      }
+      push(s.segSel[2]);
+      push(s.gpr[4]);
+      push(flags);
+      push(s.segSel[1]);
+      push(retEip);
+      if (hasError) push(ec);
+      // Commit.
+      if (this.v86) {
+        for (const r of [0, 3, 4, 5]) this.loadNull(r);
+      }
+      this.setSegFromDesc(2, (ssSel & 0xfffc) | newCpl, ssLo, ssHi);
+      if (ssBig) s.gpr[4] = sp;
+      else s.gpr[4] = (s.gpr[4] & 0xffff0000) | sp;
+    } else {
+      if (this.v86) this.raise(C.GP, (sel & 0xfffc) | ext, true);
+      let sp = s.gpr[4];
+      sp = this.pushAt(sp, flags, size);
+      sp = this.pushAt(sp, s.segSel[1], size);
+      sp = this.pushAt(sp, retEip, size);
+      if (hasError) sp = this.pushAt(sp, ec, size);
+      this.setSp(sp);
+    }
+    this.setDescAccessed(sel, dHi);
+    s.cpl = newCpl;
+    this.setSegFromDesc(1, (sel & 0xfffc) | newCpl, dLo, dHi);
+    s.rip[0] = offset;
+    let nf = flags & ~(Flag.TF | Flag.NT | Flag.RF | Flag.VM);
+    if (!(gType & 1)) nf &= ~Flag.IF; // interrupt gate clears IF; trap gate does not
+    s.rflags[0] = nf;
+    this.updateMode();
+    for (let r = 0; r < 6; r++) this.updateSegFlags(r);
+    this.flushTlbIfUserChanged();
+  }
+
+  /**
+   * Delivers a software interrupt or exception from an instruction handler (RIP at the
+   * instruction, `length` its size). When delivery ends the run (intercepted exception, triple
+   * fault), unwinds the instruction.
+   */
+  deliverSoftware(type: number, vector: number, length: number): void {
+    const r = this.deliverEvent(type, vector, 0, false, length);
+    if (r >= 0) {
+      this.stopRequested = r;
+      throw C.GUEST_EXIT;
+    }
+  }
+
+  /** CPL, with virtual-8086 mode counting as 3. */
+  cplOrV86(): number {
+    return this.v86 ? 3 : this.state.cpl;
+  }
+
+  /** SS:ESP for privilege level `dpl` from the current TSS (SDM Vol. 3 7.2.1). */
+  private tssStack(dpl: number, ext: number): { ssSel: number; esp: number } {
+    const s = this.state;
+    const trType = s.segAttr[7] & 0xf;
+    const is32 = trType === 0xb || trType === 0x9;
+    const off = is32 ? 4 + dpl * 8 : 2 + dpl * 4;
+    const need = is32 ? off + 5 : off + 3;
+    if (need > s.segLimit[7]) this.raise(C.TS, (s.segSel[7] & 0xfffc) | ext, true);
+    const base = s.segBase[7];
+    if (is32) {
+      return { esp: this.linRead((base + off) >>> 0, 4, 0), ssSel: this.linRead((base + off + 4) >>> 0, 2, 0) };
+    }
+    return { esp: this.linRead((base + off) >>> 0, 2, 0), ssSel: this.linRead((base + off + 2) >>> 0, 2, 0) };
+  }
+
+  /** Checks the stack segment of a privilege change (SDM Vol. 3 6.12.1: #TS cases). Returns descriptor low; high in descHi. */
+  private loadStackForPrivilege(ssSel: number, dpl: number, ext: number): number {
+    if ((ssSel & 0xfffc) === 0) this.raise(C.TS, ext, true);
+    const lo = this.readDescriptorLo(ssSel, ext, C.TS);
+    const hi = this.descHi;
+    const t = (hi >>> 8) & 0x1f;
+    if ((ssSel & 3) !== dpl || ((hi >>> 13) & 3) !== dpl || (t & 0x1a) !== 0x12)
+      this.raise(C.TS, (ssSel & 0xfffc) | ext, true);
+    if (!(hi & 0x8000)) this.raise(C.SS, (ssSel & 0xfffc) | ext, true);
+    return lo;
+  }
+
+  // =====================================================================================
+  // Descriptors and segment loads (SDM Vol. 3 3.4, 5.5–5.8)
+  // =====================================================================================
+
+  /** High dword of the descriptor read by the last `readDescriptorLo`. */
+  descHi = 0;
+  /** Linear address of that descriptor. */
+  descAddr = 0;
+
+  /** Reads the descriptor for `sel` from the GDT or LDT; #GP(sel) (or `vec`) when outside the table. */
+  readDescriptorLo(sel: number, ext = 0, vec: number = C.GP): number {
+    const s = this.state;
+    const idx = sel & 0xfff8;
+    let base: number;
+    let limit: number;
+    if (sel & 4) {
+      if (s.segAttr[6] & SegAttr.UNUSABLE || (s.segSel[6] & 0xfffc) === 0) this.raise(vec, (sel & 0xfffc) | ext, true);
+      base = s.segBase[6];
+      limit = s.segLimit[6];
+    } else {
+      base = s.dtBase[0];
+      limit = s.dtLimit[0];
+    }
+    if (idx + 7 > limit) this.raise(vec, (sel & 0xfffc) | ext, true);
+    const a = (base + idx) >>> 0;
+    this.descAddr = a;
+    const lo = this.linRead(a, 4, 0);
+    this.descHi = this.linRead((a + 4) >>> 0, 4, 0);
+    return lo;
+  }
+
+  /** Sets the accessed bit of the last descriptor read (SDM Vol. 3 3.4.5.1). */
+  setDescAccessed(_sel: number, hi: number): void {
+    if (!(hi & 0x100)) this.linWriteSys((this.descAddr + 4) >>> 0, 4, (hi | 0x100) >>> 0, 0);
+  }
+
+  /** Loads a segment register's visible and hidden parts from a descriptor. */
+  setSegFromDesc(seg: number, sel: number, lo: number, hi: number): void {
+    const s = this.state;
+    s.segSel[seg] = sel;
+    s.segBase[seg] = descBase(lo, hi);
+    s.segLimit[seg] = descLimit(lo, hi);
+    s.segAttr[seg] = ((hi >>> 8) & 0xf0ff) | 1; // accessed is set by the load
+    if (seg >= 6) s.segAttr[seg] &= ~1;
+    if (seg === 6 || seg === 7) s.segAttr[seg] = (hi >>> 8) & 0xf0ff;
+    this.updateSegFlags(seg);
+    if (seg === 1 || seg === 2) this.updateMode();
+  }
+
+  /** A null selector in DS/ES/FS/GS: the register becomes unusable (SDM Vol. 3 5.4.1). */
+  loadNull(seg: number): void {
+    const s = this.state;
+    s.segSel[seg] = 0;
+    s.segBase[seg] = 0;
+    s.segLimit[seg] = 0;
+    s.segAttr[seg] = SegAttr.UNUSABLE;
+    this.updateSegFlags(seg);
+  }
+
+  /** Real-mode / virtual-8086 segment load: base = selector × 16. */
+  loadSegReal(seg: number, sel: number): void {
+    const s = this.state;
+    s.segSel[seg] = sel;
+    s.segBase[seg] = sel << 4;
+    if (this.v86) {
+      // Virtual-8086: limit 0xFFFF, DPL 3, 16-bit, read/write data (CS: code) (SDM Vol. 3 20.2.1).
+      s.segLimit[seg] = 0xffff;
+      s.segAttr[seg] = SegAttr.P | SegAttr.S | (3 << 5) | (seg === 1 ? 0xb : 3);
+    } else if (s.segAttr[seg] & SegAttr.UNUSABLE) {
+      s.segAttr[seg] = SegAttr.P | SegAttr.S | (seg === 1 ? 0xb : 3);
+      s.segLimit[seg] = 0xffff;
+    }
+    this.updateSegFlags(seg);
+    if (seg === 1 || seg === 2) this.updateMode();
+  }
+
+  /**
+   * MOV/POP to a data or stack segment register in protected mode, with its checks (SDM Vol. 2
+   * MOV, "Protected Mode Exceptions"; Vol. 3 5.5–5.6).
+   */
+  loadSegProtected(seg: number, sel: number): void {
+    const s = this.state;
+    const cpl = s.cpl;
+    if ((sel & 0xfffc) === 0) {
+      if (seg === 2) this.gp0();
+      s.segSel[seg] = sel;
+      s.segBase[seg] = 0;
+      s.segLimit[seg] = 0;
+      s.segAttr[seg] = SegAttr.UNUSABLE;
+      this.updateSegFlags(seg);
+      return;
+    }
+    const lo = this.readDescriptorLo(sel);
+    const hi = this.descHi;
+    const type = (hi >>> 8) & 0x1f;
+    const dpl = (hi >>> 13) & 3;
+    const rpl = sel & 3;
+    if (seg === 2) {
+      if (rpl !== cpl || dpl !== cpl || (type & 0x1a) !== 0x12) this.gp(sel);
+      if (!(hi & 0x8000)) this.raise(C.SS, sel & 0xfffc, true);
+    } else {
+      // Data, or readable code.
+      if (!(type & 0x10) || (type & 0x1a) === 0x18) this.gp(sel);
+      const conformingCode = (type & 0x1c) === 0x1c;
+      if (!conformingCode && (rpl > dpl || cpl > dpl)) this.gp(sel);
+      if (!(hi & 0x8000)) this.raise(C.NP, sel & 0xfffc, true);
+    }
+    this.setDescAccessed(sel, hi);
+    this.setSegFromDesc(seg, sel, lo, hi);
+  }
+
+  /** Loads a segment register the way the current mode does (MOV Sreg, POP Sreg, LDS…). */
+  loadSeg(seg: number, sel: number): void {
+    if (!this.prot || this.v86) this.loadSegReal(seg, sel);
+    else this.loadSegProtected(seg, sel);
+  }
+
+  updateSegFlags(seg: number): void {
+    const s = this.state;
+    const a = s.segAttr[seg];
+    let f: number;
+    if (!this.prot || this.v86) {
+      f = C.SF_R | C.SF_W;
+    } else if (a & SegAttr.UNUSABLE) {
+      f = C.SF_NULL;
+    } else if (a & SegAttr.S) {
+      const t = a & 0xf;
+      if (t & 8) f = t & 2 ? C.SF_R : 0;
+      else f = C.SF_R | (t & 2 ? C.SF_W : 0) | (t & 4 ? C.SF_EXPDOWN : 0) | (a & SegAttr.DB ? C.SF_BIG : 0);
+    } else {
+      f = 0;
+    }
+    this.segFlags[seg] = f;
+  }
+
+  /** Recomputes protected / v86 / default sizes from CR0, RFLAGS, CS and SS. */
+  updateMode(): void {
+    const s = this.state;
+    const wasProt = this.prot;
+    const wasV86 = this.v86;
+    this.prot = (s.cr[0] & Cr0.PE) !== 0;
+    this.v86 = this.prot && (s.rflags[0] & Flag.VM) !== 0;
+    if (!this.prot) s.cpl = 0;
+    else if (this.v86) s.cpl = 3;
+    this.def32 = !this.v86 && (s.segAttr[1] & SegAttr.DB) !== 0;
+    this.ss32 = !this.v86 && (s.segAttr[2] & SegAttr.DB) !== 0;
+    if (wasProt !== this.prot || wasV86 !== this.v86) {
+      for (let r = 0; r < 8; r++) this.updateSegFlags(r);
+      this.codeLpn = -1;
+    }
+  }
+
+  // =====================================================================================
+  // Paging and the software TLB
+  // =====================================================================================
+
+  private lastCplUser = false;
+
+  /** Recomputes the paging format; `flush`: drop every TLB entry (global ones too). */
+  updatePaging(flush: boolean): void {
+    const s = this.state;
+    const o = this.override;
+    if (o !== null) {
+      this.pagingMode = o.mode;
+      this.pagingRoot = o.root;
+      this.walkCtl = (o.wp ? WalkCtl.WP : 0) | (o.pse ? WalkCtl.PSE : 0) | (o.nxe ? WalkCtl.NXE : 0) | (o.pge ? WalkCtl.PGE : 0);
+      if (o.mode === 2) this.loadPdptes(o.root, false);
+    } else {
+      const pg = (s.cr[0] & Cr0.PG) !== 0 && (s.cr[0] & Cr0.PE) !== 0;
+      this.pagingMode = pg ? (s.cr[4] & Cr4.PAE ? 2 : 1) : 0;
+      this.pagingRoot = s.cr[3];
+      this.walkCtl =
+        (s.cr[0] & Cr0.WP ? WalkCtl.WP : 0) |
+        (s.cr[4] & Cr4.PSE ? WalkCtl.PSE : 0) |
+        (s.efer[0] & Efer.NXE ? WalkCtl.NXE : 0) |
+        (s.cr[4] & Cr4.PGE ? WalkCtl.PGE : 0);
+    }
+    if (flush) this.flushTlb();
+  }
+
+  /**
+   * Loads the four PAE PDPTE registers from `root` (SDM Vol. 3 4.4.1). With `check`, reserved
+   * bits in a present entry make the load fail (the caller raises #GP(0)); returns false then.
+   */
+  loadPdptes(root: number, check: boolean): boolean {
+    const base = (root & 0xffffffe0) >>> 0;
+    for (let i = 0; i < 4; i++) {
+      const lo = this.memory.read32(base + i * 8);
+      const hi = this.memory.read32(base + i * 8 + 4);
+      if (check && lo & 1 && (lo & 0x1e6 || hi & 0xfffffff0)) return false;
+      this.pdptes[i] = hi * TWO32 + lo;
+    }
+    return true;
+  }
+
+  /** Drops every TLB entry. */
+  flushTlb(): void {
+    this.tlbTag.fill(-1);
+    this.codeLpn = -1;
+    this.stats.tlbFlushes++;
+  }
+
+  /** Drops non-global TLB entries (a MOV to CR3 with CR4.PGE = 1: SDM Vol. 3 4.10.4.1). */
+  flushTlbNonGlobal(): void {
+    for (let i = 0; i < C.TLB_SIZE; i++) if (!(this.tlbPerm[i] & C.TP_GLOBAL)) this.tlbTag[i] = -1;
+    this.codeLpn = -1;
+    this.stats.tlbFlushes++;
+  }
+
+  /** INVLPG: drops the translation of linear `gva` (any size page holding it). */
+  invlpg(gva: number): void {
+    const lpn = gva >>> 12;
+    // A large page fills TLB entries per 4 KiB page; drop every entry of the same frame range by tag.
+    const idx = lpn & C.TLB_MASK;
+    if (this.tlbTag[idx] === lpn) this.tlbTag[idx] = -1;
+    if (this.pagingMode !== 0) {
+      // The entry may belong to a 2/4 MiB page whose other 4 KiB parts are cached too.
+      const span = this.pagingMode === 1 ? 1024 : 512;
+      const first = lpn & ~(span - 1);
+      for (let p = first; p < first + span; p++) {
+        const i = p & C.TLB_MASK;
+        if (this.tlbTag[i] === p && this.tlbLarge[i]) this.tlbTag[i] = -1;
+      }
+    }
+    this.codeLpn = -1;
+  }
+  readonly tlbLarge = new Uint8Array(C.TLB_SIZE);
+
+  private flushTlbIfUserChanged(): void {
+    this.lastCplUser = this.state.cpl === 3;
+  }
+
+  /**
+   * Fills the TLB entry for linear `lin` with an access of kind `access` (PFERR bits); raises
+   * #PF on failure.
+   */
+  tlbFill(lin: number, access: number): void {
+    this.stats.tlbMisses++;
+    const lpn = lin >>> 12;
+    const idx = lpn & C.TLB_MASK;
+    let pfn: number;
+    let perm: number;
+    let large = 0;
+    if (this.pagingMode === 0) {
+      pfn = lpn;
+      perm = C.TP_SR | C.TP_SW | C.TP_UR | C.TP_UW | C.TP_SX | C.TP_UX;
+    } else {
+      const w = this.walk;
+      if (
+        !walkAddr(
+          this.memory,
+          this.pagingMode,
+          this.pagingRoot,
+          lin,
+          access,
+          this.walkCtl,
+          w,
+          this.pagingMode === 2 ? this.pdptes : null,
+        )
+      ) {
+        this.pageFault(lin, w.errorCode);
+      }
+      pfn = w.pfn;
+      large = w.pageSize > 4096 ? 1 : 0;
+      perm = C.TP_SR | C.TP_SX;
+      // Write rights are cached only once the dirty bit is set, so the first write walks and sets it.
+      const wp = (this.walkCtl & WalkCtl.WP) !== 0;
+      if (w.dirty) {
+        if (w.writable || !wp) perm |= C.TP_SW;
+        if (w.writable && w.user) perm |= C.TP_UW;
+      }
+      if (w.user) perm |= C.TP_UR | C.TP_UX;
+      if (w.nx) perm &= ~(C.TP_SX | C.TP_UX);
+      if (w.global) perm |= C.TP_GLOBAL;
+    }
+    const view = this.memory.pageView(pfn);
+    // Frames with decoded code keep no write rights: writes take the slow path and invalidate.
+    if (this.codePages.has(pfn)) perm &= ~(C.TP_SW | C.TP_UW);
+    this.tlbTag[idx] = lpn;
+    this.tlbPerm[idx] = perm;
+    this.tlbPfn[idx] = pfn;
+    this.tlbView[idx] = view;
+    this.tlbLarge[idx] = large;
+  }
+
+  /** Translates linear → physical for `access` (PFERR bits), through the TLB. */
+  translate(lin: number, access: number): number {
+    const lpn = lin >>> 12;
+    const idx = lpn & C.TLB_MASK;
+    const need = accessPerm(access);
+    if (this.tlbTag[idx] !== lpn || (this.tlbPerm[idx] & need) !== need) {
+      if (access & PFERR.WRITE && this.tlbTag[idx] === lpn) this.tlbTag[idx] = -1;
+      this.tlbFill(lin, access);
+      // A write to a frame holding decoded code: invalidate, then allow it.
+      if (access & PFERR.WRITE && this.codePages.has(this.tlbPfn[idx])) this.invalidateCodePage(this.tlbPfn[idx]);
+    }
+    return this.tlbPfn[idx] * 4096 + (lin & 0xfff);
+  }
+
+  // =====================================================================================
+  // Linear memory access
+  // =====================================================================================
+
+  /** PFERR access bits of a data access at the current privilege. */
+  dataAccess(write: boolean): number {
+    return (this.state.cpl === 3 ? PFERR.USER : 0) | (write ? PFERR.WRITE : 0);
+  }
+
+  /** Reads `size` (1, 2, 4) bytes at linear `lin`; `access` carries USER/FETCH. Unsigned result. */
+  linRead(lin: number, size: number, access: number): number {
+    if (this.linearOps !== null) return this.linearOps.read(lin, size);
+    const off = lin & 0xfff;
+    if (off + size > 4096) {
+      // Split across pages: both translations must succeed before anything is used.
+      let v = 0;
+      for (let i = 0; i < size; i++) v |= this.linRead((lin + i) >>> 0, 1, access) << (8 * i);
+      return v >>> 0;
+    }
+    const pa = this.translate(lin, access);
+    const view = this.tlbView[(lin >>> 12) & C.TLB_MASK];
+    if (view !== null) {
+      if (size === 1) return view[off];
+      if (size === 2) return view[off] | (view[off + 1] << 8);
+      return (view[off] | (view[off + 1] << 8) | (view[off + 2] << 16) | (view[off + 3] << 24)) >>> 0;
+    }
+    if (size === 1) return this.memory.read8(pa);
+    if (size === 2) return this.memory.read16(pa);
+    return this.memory.read32(pa) >>> 0;
+  }
+
+  /** Writes `size` bytes at linear `lin` with `access` (USER bit; WRITE is implied). */
+  linWrite(lin: number, size: number, value: number, access: number): void {
+    if (this.linearOps !== null) {
+      this.linearOps.write(lin, size, value);
+      return;
+    }
+    const off = lin & 0xfff;
+    const acc = access | PFERR.WRITE;
+    if (off + size > 4096) {
+      // Probe every page first so a #PF on the second page leaves memory untouched.
+      for (let i = 0; i < size; i++) this.translate((lin + i) >>> 0, acc);
+      for (let i = 0; i < size; i++) this.linWrite((lin + i) >>> 0, 1, (value >>> (8 * i)) & 0xff, access);
+      return;
+    }
+    const pa = this.translate(lin, acc);
+    const view = this.tlbView[(lin >>> 12) & C.TLB_MASK];
+    if (view !== null) {
+      view[off] = value;
+      if (size >= 2) view[off + 1] = value >>> 8;
+      if (size === 4) {
+        view[off + 2] = value >>> 16;
+        view[off + 3] = value >>> 24;
+      }
+      return;
+    }
+    if (size === 1) this.memory.write8(pa, value & 0xff);
+    else if (size === 2) this.memory.write16(pa, value & 0xffff);
+    else this.memory.write32(pa, value >>> 0);
+  }
+
+  /** A system write (descriptor tables, TSS, interrupt frames) at privilege `cpl`. */
+  linWriteSys(lin: number, size: number, value: number, cpl: number): void {
+    this.linWrite(lin, size, value, cpl === 3 ? PFERR.USER : 0);
+  }
+
+  /** Checks that a write of `size` bytes at `lin` would succeed (fills the TLB for write). */
+  probeWrite(lin: number, size: number): void {
+    if (this.linearOps !== null) return;
+    const acc = this.dataAccess(true);
+    this.translate(lin, acc);
+    if ((lin & 0xfff) + size > 4096) this.translate((lin + size - 1) >>> 0, acc);
+  }
+
+  // =====================================================================================
+  // Segmented memory access (SDM Vol. 3 5.3 limit checks, 5.4 type checks)
+  // =====================================================================================
+
+  /** Linear address of `seg:off` for an access of `size` bytes; raises #GP(0)/#SS(0) on a violation. */
+  segAddr(seg: number, off: number, size: number, write: boolean): number {
+    const f = this.segFlags[seg];
+    const s = this.state;
+    if (!(f & (write ? C.SF_W : C.SF_R))) this.segFault(seg);
+    const lim = s.segLimit[seg];
+    if (f & C.SF_EXPDOWN) {
+      const top = f & C.SF_BIG ? 0xffffffff : 0xffff;
+      if (off <= lim || off + size - 1 > top) this.segFault(seg);
+    } else if (off + size - 1 > lim) {
+      this.segFault(seg);
+    }
+    return (s.segBase[seg] + off) >>> 0;
+  }
+
+  private segFault(seg: number): never {
+    return this.raise(seg === 2 ? C.SS : C.GP, 0, true);
+  }
+
+  read(seg: number, off: number, size: number): number {
+    return this.linRead(this.segAddr(seg, off, size, false), size, this.state.cpl === 3 ? PFERR.USER : 0);
+  }
+  write(seg: number, off: number, size: number, value: number): void {
+    this.linWrite(this.segAddr(seg, off, size, true), size, value, this.state.cpl === 3 ? PFERR.USER : 0);
+  }
+
+  // =====================================================================================
+  // Stack
+  // =====================================================================================
+
+  /** Writes `v` below stack pointer `sp` (not committed); returns the new stack pointer. */
+  pushAt(sp: number, v: number, size: number): number {
+    const nsp = this.ss32 ? (sp - size) >>> 0 : (sp - size) & 0xffff;
+    this.write(2, nsp, size, v);
+    return nsp;
+  }
+  setSp(sp: number): void {
+    const s = this.state;
+    if (this.ss32) s.gpr[4] = sp;
+    else s.gpr[4] = (s.gpr[4] & 0xffff0000) | (sp & 0xffff);
+  }
+  /** Current stack pointer (ESP or SP by SS.B). */
+  sp(): number {
+    return this.ss32 ? this.state.gpr[4] : this.state.gpr[4] & 0xffff;
+  }
+  push(v: number, size: number): void {
+    this.setSp(this.pushAt(this.sp(), v, size));
+  }
+  /** Reads the stack at `sp` + `delta` without committing. */
+  peek(delta: number, size: number): number {
+    const sp = this.sp();
+    const a = this.ss32 ? (sp + delta) >>> 0 : (sp + delta) & 0xffff;
+    return this.read(2, a, size);
+  }
+  /** Adds `n` to the stack pointer (commit after a pop). */
+  addSp(n: number): void {
+    this.setSp(this.ss32 ? (this.state.gpr[4] + n) >>> 0 : (this.state.gpr[4] + n) & 0xffff);
+  }
+  pop(size: number): number {
+    const v = this.peek(0, size);
+    this.addSp(size);
+    return v;
+  }
+
+  // =====================================================================================
+  // Flags
+  // =====================================================================================
+
+  getCF(): boolean {
+    switch (this.lfOp) {
+      case LF_NONE:
+        return (this.state.rflags[0] & Flag.CF) !== 0;
+      case LF_ADD:
+        return this.lfRes < this.lfDst;
+      case LF_ADC:
+        return this.lfRes <= this.lfDst;
+      case LF_SUB:
+        return this.lfDst < this.lfSrc;
+      case LF_SBB:
+        return this.lfDst <= this.lfSrc;
+      case LF_LOGIC:
+        return false;
+      default:
+        return this.lfAux !== 0;
+    }
+  }
+  getZF(): boolean {
+    return this.lfOp === LF_NONE ? (this.state.rflags[0] & Flag.ZF) !== 0 : this.lfRes === 0;
+  }
+  getSF(): boolean {
+    if (this.lfOp === LF_NONE) return (this.state.rflags[0] & Flag.SF) !== 0;
+    return (this.lfRes & signBit(this.lfSize)) !== 0;
+  }
+  getPF(): boolean {
+    return this.lfOp === LF_NONE ? (this.state.rflags[0] & Flag.PF) !== 0 : PARITY[this.lfRes & 0xff] === 1;
+  }
+  getAF(): boolean {
+    if (this.lfOp === LF_NONE) return (this.state.rflags[0] & Flag.AF) !== 0;
+    if (this.lfOp === LF_LOGIC) return false;
+    return ((this.lfDst ^ this.lfSrc ^ this.lfRes) & 0x10) !== 0;
+  }
+  getOF(): boolean {
+    const sb = signBit(this.lfSize);
+    switch (this.lfOp) {
+      case LF_NONE:
+        return (this.state.rflags[0] & Flag.OF) !== 0;
+      case LF_ADD:
+      case LF_ADC:
+      case LF_INC:
+        return ((this.lfDst ^ this.lfRes) & (this.lfSrc ^ this.lfRes) & sb) !== 0;
+      case LF_SUB:
+      case LF_SBB:
+      case LF_DEC:
+        return ((this.lfDst ^ this.lfSrc) & (this.lfDst ^ this.lfRes) & sb) !== 0;
+      default:
+        return false;
+    }
+  }
+
+  /** Writes lazily-held arithmetic flags into `state.rflags`. */
+  materializeFlags(): void {
+    if (this.lfOp === LF_NONE) return;
+    let f = this.state.rflags[0] & ~ARITH;
+    if (this.getCF()) f |= Flag.CF;
+    if (this.getPF()) f |= Flag.PF;
+    if (this.getAF()) f |= Flag.AF;
+    if (this.getZF()) f |= Flag.ZF;
+    if (this.getSF()) f |= Flag.SF;
+    if (this.getOF()) f |= Flag.OF;
+    this.state.rflags[0] = f;
+    this.lfOp = LF_NONE;
+  }
+
+  /** Records an arithmetic result for lazy flags. Values are masked to `size` bytes, unsigned. */
+  setLazy(op: number, dst: number, src: number, res: number, size: number): void {
+    this.lfOp = op;
+    this.lfDst = dst;
+    this.lfSrc = src;
+    this.lfRes = res;
+    this.lfSize = size;
+  }
+
+  /** Evaluates condition code `cc` (SDM Vol. 1 Appendix B). */
+  cond(cc: number): boolean {
+    let r: boolean;
+    switch (cc >> 1) {
+      case 0:
+        r = this.getOF();
+        break;
+      case 1:
+        r = this.getCF();
+        break;
+      case 2:
+        r = this.getZF();
+        break;
+      case 3:
+        r = this.getCF() || this.getZF();
+        break;
+      case 4:
+        r = this.getSF();
+        break;
+      case 5:
+        r = this.getPF();
+        break;
+      case 6:
+        r = this.getSF() !== this.getOF();
+        break;
+      default:
+        r = this.getZF() || this.getSF() !== this.getOF();
+        break;
+    }
+    return cc & 1 ? !r : r;
+  }
+
+  /** Replaces RFLAGS bits in `mask` with `value` (materializing lazy flags first). */
+  setFlags(value: number, mask: number): void {
+    this.materializeFlags();
+    const s = this.state;
+    const old = s.rflags[0];
+    s.rflags[0] = ((old & ~mask) | (value & mask) | Flag.FIXED1) & ~0x8028; // bits 3, 5, 15 read as 0
+    if ((old ^ s.rflags[0]) & (Flag.VM | Flag.IF)) {
+      this.irqCheck = true;
+      if ((old ^ s.rflags[0]) & Flag.VM) {
+        this.updateMode();
+        for (let r = 0; r < 8; r++) this.updateSegFlags(r);
+      }
+    }
+  }
+  /** Architectural RFLAGS value. */
+  getFlags(): number {
+    this.materializeFlags();
+    return this.state.rflags[0];
+  }
+
+  // =====================================================================================
+  // Registers
+  // =====================================================================================
+
+  /** Reads register `r` of `size` bytes; for size 1 without REX, 4–7 are AH, CH, DH, BH. */
+  getReg(r: number, size: number, rex: number): number {
+    const g = this.state.gpr;
+    if (size === 4) return g[r];
+    if (size === 2) return g[r] & 0xffff;
+    if (r < 4 || r >= 8 || rex !== 0) return g[r] & 0xff;
+    return (g[r - 4] >>> 8) & 0xff;
+  }
+  setReg(r: number, size: number, rex: number, v: number): void {
+    const g = this.state.gpr;
+    if (size === 4) g[r] = v;
+    else if (size === 2) g[r] = (g[r] & 0xffff0000) | (v & 0xffff);
+    else if (r < 4 || r >= 8 || rex !== 0) g[r] = (g[r] & 0xffffff00) | (v & 0xff);
+    else g[r - 4] = (g[r - 4] & 0xffff00ff) | ((v & 0xff) << 8);
+  }
+
+  /** Effective address of the instruction's memory operand (address-size wrap applied). */
+  ea(i: Insn): number {
+    const g = this.state.gpr;
+    let a = i.disp;
+    if (i.base >= 0) a += g[i.base];
+    if (i.index >= 0) a += g[i.index] << i.scale;
+    return i.adSize === 2 ? a & 0xffff : a >>> 0;
+  }
+
+  // =====================================================================================
+  // Control registers (SDM Vol. 3 2.5, MOV—Move to/from Control Registers)
+  // =====================================================================================
+
+  /** Writes CR0/CR3/CR4 after the checks, with the consequences (mode, TLB, PDPTEs). */
+  writeCr(n: number, value: number): void {
+    const s = this.state;
+    value >>>= 0;
+    if (n === 0) {
+      // ET is hardwired to 1 (SDM 2.5); reserved bits 63:32 handled by the caller.
+      value = (value | Cr0.ET) >>> 0;
+      if (value & Cr0.PG && !(value & Cr0.PE)) this.gp0();
+      if (value & Cr0.NW && !(value & Cr0.CD)) this.gp0();
+      const wasPg = s.cr[0] & Cr0.PG;
+      if (this.intercepts?.crWrite) value = this.intercepts.crWrite(0, value) >>> 0;
+      // Enabling PAE paging loads the PDPTEs and checks them (SDM 4.4.1).
+      if (value & Cr0.PG && !wasPg && s.cr[4] & Cr4.PAE && !this.override) {
+        if (!this.loadPdptes(s.cr[3], true)) this.gp0();
+      }
+      const changed = s.cr[0] ^ value;
+      s.cr[0] = value;
+      if (changed & (Cr0.PE | Cr0.PG | Cr0.WP)) {
+        this.updateMode();
+        for (let r = 0; r < 8; r++) this.updateSegFlags(r);
+        this.updatePaging(true);
+      }
+    } else if (n === 3) {
+      if (this.intercepts?.crWrite) value = this.intercepts.crWrite(3, value) >>> 0;
+      if (this.pagingMode === 2 && !this.override) {
+        if (!this.loadPdptes(value, true)) this.gp0();
+      }
+      s.cr[3] = value;
+      if (!this.override) {
+        this.pagingRoot = value;
+        if (s.cr[4] & Cr4.PGE) this.flushTlbNonGlobal();
+        else this.flushTlb();
+      }
+    } else if (n === 4) {
+      if (value & ~CR4_VALID) this.gp0();
+      if (this.intercepts?.crWrite) value = this.intercepts.crWrite(4, value) >>> 0;
+      if (s.cr[0] & Cr0.PG && (value ^ s.cr[4]) & Cr4.PAE && value & Cr4.PAE && !this.override) {
+        if (!this.loadPdptes(s.cr[3], true)) this.gp0();
+      }
+      s.cr[4] = value;
+      this.updatePaging(true);
+    } else if (n === 2) {
+      s.cr[2] = value;
+    } else if (n === 8) {
+      if (value & ~0xf) this.gp0();
+      s.cr[8] = value;
+    }
+  }
+
+  /** Reads CRn as the guest sees it (through the read-shadow hook for CR0/CR4). */
+  readCr(n: number): number {
+    const v = this.state.cr[n];
+    if ((n === 0 || n === 4) && this.intercepts?.crRead) return this.intercepts.crRead(n, v) >>> 0;
+    return v;
+  }
+
+  // =====================================================================================
+  // Port I/O permission (SDM Vol. 1 18.5.2)
+  // =====================================================================================
+
+  /** #GP(0) unless CPL ≤ IOPL or the TSS I/O bitmap allows every byte of the access. */
+  checkIoPermission(port: number, size: number): void {
+    if (!this.prot) return;
+    const s = this.state;
+    const iopl = (s.rflags[0] >>> 12) & 3;
+    if (!this.v86 && s.cpl <= iopl) return;
+    const trType = s.segAttr[7] & 0xf;
+    if (trType !== 0xb && trType !== 0x9) this.gp0();
+    if (s.segLimit[7] < 0x67) this.gp0();
+    const mapBase = this.linRead((s.segBase[7] + 0x66) >>> 0, 2, 0);
+    const byteOff = mapBase + (port >>> 3);
+    if (byteOff + 1 > s.segLimit[7]) this.gp0();
+    const bits = this.linRead((s.segBase[7] + byteOff) >>> 0, 2, 0);
+    const mask = ((1 << size) - 1) << (port & 7);
+    if (bits & mask) this.gp0();
+  }
+
+  portIn(port: number, size: number): number {
+    if (this.linearOps !== null) return this.linearOps.portIn(port, size);
+    this.irqCheck = true;
+    return this.io.portIn(port, size as 1 | 2 | 4) >>> 0;
+  }
+  portOut(port: number, size: number, value: number): void {
+    if (this.linearOps !== null) {
+      this.linearOps.portOut(port, size, value);
+      return;
+    }
+    this.irqCheck = true;
+    this.io.portOut(port, size as 1 | 2 | 4, value >>> 0);
+  }
+
+  /** Stops `run()` after this instruction completes (used by HLT). */
+  halt(): void {
+    this.state.halted = true;
+  }
+}
+
+const CR4_VALID =
+  Cr4.VME | Cr4.PVI | Cr4.TSD | Cr4.DE | Cr4.PSE | Cr4.PAE | Cr4.MCE | Cr4.PGE | Cr4.PCE | Cr4.OSFXSR | Cr4.OSXMMEXCPT;
+
+function isContributory(v: number): boolean {
+  return v === 0 || (v >= 10 && v <= 13);
+}
+
+function signBit(size: number): number {
+  return size === 4 ? 0x80000000 : size === 2 ? 0x8000 : 0x80;
+}
+
+function accessPerm(access: number): number {
+  const user = (access & PFERR.USER) !== 0;
+  if (access & PFERR.WRITE) return user ? C.TP_UW : C.TP_SW;
+  if (access & PFERR.FETCH) return user ? C.TP_UX : C.TP_SX;
+  return user ? C.TP_UR : C.TP_SR;
+}
+

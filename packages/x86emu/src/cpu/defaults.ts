@@ -1,0 +1,65 @@
+/** Defaults for the machine interfaces: no devices, no extra MSRs, CPUID describing x86emu. */
+import type { CpuidOps, MsrOps, PortIoOps } from '../api/platform.js';
+
+export const nullIo: PortIoOps = {
+  portIn: (_port, size) => (size === 1 ? 0xff : size === 2 ? 0xffff : 0xffffffff),
+  portOut: () => {},
+};
+
+export const nullMsr: MsrOps = {
+  rdmsr: () => false,
+  wrmsr: () => false,
+};
+
+/** CPUID.1:EDX feature bits x86emu implements (SDM Vol. 2 CPUID, Table 3-11). */
+export const CPUID1_EDX =
+  (1 << 2) | // DE: CR4.DE, DR4/DR5 #UD
+  (1 << 3) | // PSE: 4 MiB pages
+  (1 << 4) | // TSC
+  (1 << 5) | // MSR: RDMSR/WRMSR
+  (1 << 6) | // PAE
+  (1 << 8) | // CX8: CMPXCHG8B
+  (1 << 11) | // SEP: SYSENTER/SYSEXIT
+  (1 << 13) | // PGE: global pages
+  (1 << 15) | // CMOV
+  (1 << 17) | // PSE-36
+  (1 << 24); // FXSR: FXSAVE/FXRSTOR
+
+/**
+ * GenuineIntel, family 6; only what is implemented: no FPU arithmetic (bit 0 clear), no VME,
+ * no APIC, no SSE. Extended leaves: NX, MAXPHYADDR 36.
+ */
+export const defaultCpuid: CpuidOps = {
+  cpuid(leaf, _subleaf, out) {
+    out[0] = out[1] = out[2] = out[3] = 0;
+    switch (leaf >>> 0) {
+      case 0:
+        out[0] = 1;
+        out[1] = 0x756e6547; // "Genu"
+        out[3] = 0x49656e69; // "ineI"
+        out[2] = 0x6c65746e; // "ntel"
+        break;
+      case 1:
+        out[0] = 0x00000633; // family 6, model 3, stepping 3
+        out[3] = CPUID1_EDX;
+        break;
+      case 0x80000000:
+        out[0] = 0x80000008;
+        break;
+      case 0x80000001:
+        out[3] = 1 << 20; // NX
+        break;
+      case 0x80000008:
+        out[0] = 0x2024; // 36 physical, 32 linear address bits
+        break;
+      default:
+        // Leaves above the maximum return the highest basic leaf's data on Intel (SDM CPUID);
+        // for our max leaf 1 that is leaf 1 for basic leaves.
+        if (leaf >>> 0 < 0x80000000 || leaf >>> 0 > 0x80000008) {
+          out[0] = 0x00000633;
+          out[3] = CPUID1_EDX;
+        }
+        break;
+    }
+  },
+};

@@ -1,0 +1,292 @@
+/**
+ * THE opcode table: one row per instruction form of the one-byte map (0x000–0x0FF) and the
+ * two-byte map (0x100–0x1FF, i.e. 0F xx), in the operand notation of SDM Vol. 2 Appendix A.
+ * The decoder derives ModRM / immediate / moffs layout from `operands`, the interpreter's
+ * dispatch maps `mnemonic` to a handler, and the tests derive encodings from the rows. Opcodes
+ * without a row raise #UD.
+ *
+ * Operand notation used by the decoder:
+ *   E* (ModRM r/m), G* (ModRM reg), M* (memory-only r/m: register form is #UD), R* (register-only
+ *   r/m), S (segment register in reg), C / D (control / debug register in reg);
+ *   Ib, Iw, Iz (16/32 by operand size), Iv (16/32/64), IbS (sign-extended Ib), Jb, Jz, Ap (far
+ *   pointer), O* (moffs of address size). Fixed registers (AL, eAX, DX, …) need no bytes.
+ * Attributes: `lock` (LOCK allowed with a memory destination), `i64` (invalid in 64-bit mode),
+ * `d64` (64-bit default operand size in 64-bit mode).
+ */
+
+export interface OpcodeRow {
+  /** 0x00–0xFF one-byte map, 0x100–0x1FF two-byte map (0F xx). */
+  op: number;
+  /** ModRM.reg for group opcodes (SDM Vol. 2 Table A-6); undefined: any. */
+  ext?: number;
+  /** With `ext`: this row is the register form (mod = 3) with this r/m (e.g. 0F 01 C1 VMCALL). */
+  rm?: number;
+  /** Only the register form (mod = 3) of a group opcode (used where memory forms differ). */
+  mod3?: boolean;
+  mnemonic: string;
+  operands: string;
+  attrs?: string;
+}
+
+const rows: OpcodeRow[] = [];
+function r(op: number, mnemonic: string, operands = '', attrs = '', ext?: number, rm?: number, mod3?: boolean): void {
+  rows.push({ op, mnemonic, operands, attrs, ext, rm, mod3 });
+}
+
+// 00–3F: the eight ALU operations in their six forms (SDM Vol. 2 Table A-2).
+const alu = ['ADD', 'OR', 'ADC', 'SBB', 'AND', 'SUB', 'XOR', 'CMP'];
+for (let i = 0; i < 8; i++) {
+  const b = i * 8;
+  const lk = i === 7 ? '' : 'lock';
+  r(b + 0, alu[i], 'Eb,Gb', lk);
+  r(b + 1, alu[i], 'Ev,Gv', lk);
+  r(b + 2, alu[i], 'Gb,Eb');
+  r(b + 3, alu[i], 'Gv,Ev');
+  r(b + 4, alu[i], 'AL,Ib');
+  r(b + 5, alu[i], 'eAX,Iz');
+}
+r(0x06, 'PUSH_SEG', 'ES', 'i64');
+r(0x07, 'POP_SEG', 'ES', 'i64');
+r(0x0e, 'PUSH_SEG', 'CS', 'i64');
+r(0x16, 'PUSH_SEG', 'SS', 'i64');
+r(0x17, 'POP_SEG', 'SS', 'i64');
+r(0x1e, 'PUSH_SEG', 'DS', 'i64');
+r(0x1f, 'POP_SEG', 'DS', 'i64');
+r(0x27, 'DAA', '', 'i64');
+r(0x2f, 'DAS', '', 'i64');
+r(0x37, 'AAA', '', 'i64');
+r(0x3f, 'AAS', '', 'i64');
+for (let i = 0; i < 8; i++) {
+  r(0x40 + i, 'INC', 'Zv', 'i64');
+  r(0x48 + i, 'DEC', 'Zv', 'i64');
+  r(0x50 + i, 'PUSH', 'Zv', 'd64');
+  r(0x58 + i, 'POP', 'Zv', 'd64');
+}
+r(0x60, 'PUSHA', '', 'i64');
+r(0x61, 'POPA', '', 'i64');
+r(0x62, 'BOUND', 'Gv,Ma', 'i64');
+r(0x63, 'ARPL', 'Ew,Gw', 'i64');
+r(0x68, 'PUSH', 'Iz', 'd64');
+r(0x69, 'IMUL3', 'Gv,Ev,Iz');
+r(0x6a, 'PUSH', 'IbS', 'd64');
+r(0x6b, 'IMUL3', 'Gv,Ev,IbS');
+r(0x6c, 'INS', 'Yb,DX');
+r(0x6d, 'INS', 'Yz,DX');
+r(0x6e, 'OUTS', 'DX,Xb');
+r(0x6f, 'OUTS', 'DX,Xz');
+for (let i = 0; i < 16; i++) r(0x70 + i, 'JCC', 'Jb');
+for (let e = 0; e < 8; e++) {
+  const lk = e === 7 ? '' : 'lock';
+  r(0x80, alu[e], 'Eb,Ib', lk, e);
+  r(0x81, alu[e], 'Ev,Iz', lk, e);
+  r(0x82, alu[e], 'Eb,Ib', `${lk} i64`, e);
+  r(0x83, alu[e], 'Ev,IbS', lk, e);
+}
+r(0x84, 'TEST', 'Eb,Gb');
+r(0x85, 'TEST', 'Ev,Gv');
+r(0x86, 'XCHG', 'Eb,Gb', 'lock');
+r(0x87, 'XCHG', 'Ev,Gv', 'lock');
+r(0x88, 'MOV', 'Eb,Gb');
+r(0x89, 'MOV', 'Ev,Gv');
+r(0x8a, 'MOV', 'Gb,Eb');
+r(0x8b, 'MOV', 'Gv,Ev');
+r(0x8c, 'MOV_FROM_SEG', 'Ev,S');
+r(0x8d, 'LEA', 'Gv,M');
+r(0x8e, 'MOV_TO_SEG', 'S,Ew');
+r(0x8f, 'POP', 'Ev', 'd64', 0);
+r(0x90, 'NOP', '');
+for (let i = 1; i < 8; i++) r(0x90 + i, 'XCHG', 'Zv,eAX');
+r(0x98, 'CBW', '');
+r(0x99, 'CWD', '');
+r(0x9a, 'CALLF', 'Ap', 'i64');
+r(0x9b, 'WAIT', '');
+r(0x9c, 'PUSHF', '', 'd64');
+r(0x9d, 'POPF', '', 'd64');
+r(0x9e, 'SAHF', '');
+r(0x9f, 'LAHF', '');
+r(0xa0, 'MOV', 'AL,Ob');
+r(0xa1, 'MOV', 'eAX,Ov');
+r(0xa2, 'MOV', 'Ob,AL');
+r(0xa3, 'MOV', 'Ov,eAX');
+r(0xa4, 'MOVS', 'Yb,Xb');
+r(0xa5, 'MOVS', 'Yv,Xv');
+r(0xa6, 'CMPS', 'Xb,Yb');
+r(0xa7, 'CMPS', 'Xv,Yv');
+r(0xa8, 'TEST', 'AL,Ib');
+r(0xa9, 'TEST', 'eAX,Iz');
+r(0xaa, 'STOS', 'Yb,AL');
+r(0xab, 'STOS', 'Yv,eAX');
+r(0xac, 'LODS', 'AL,Xb');
+r(0xad, 'LODS', 'eAX,Xv');
+r(0xae, 'SCAS', 'AL,Yb');
+r(0xaf, 'SCAS', 'eAX,Yv');
+for (let i = 0; i < 8; i++) {
+  r(0xb0 + i, 'MOV', 'Zb,Ib');
+  r(0xb8 + i, 'MOV', 'Zv,Iv');
+}
+const shifts = ['ROL', 'ROR', 'RCL', 'RCR', 'SHL', 'SHR', 'SAL', 'SAR'];
+for (let e = 0; e < 8; e++) {
+  r(0xc0, shifts[e], 'Eb,Ib', '', e);
+  r(0xc1, shifts[e], 'Ev,Ib', '', e);
+  r(0xd0, shifts[e], 'Eb,1', '', e);
+  r(0xd1, shifts[e], 'Ev,1', '', e);
+  r(0xd2, shifts[e], 'Eb,CL', '', e);
+  r(0xd3, shifts[e], 'Ev,CL', '', e);
+}
+r(0xc2, 'RET', 'Iw', 'd64');
+r(0xc3, 'RET', '', 'd64');
+r(0xc4, 'LES', 'Gz,Mp', 'i64');
+r(0xc5, 'LDS', 'Gz,Mp', 'i64');
+r(0xc6, 'MOV', 'Eb,Ib', '', 0);
+r(0xc7, 'MOV', 'Ev,Iz', '', 0);
+r(0xc8, 'ENTER', 'Iw,Ib', 'd64');
+r(0xc9, 'LEAVE', '', 'd64');
+r(0xca, 'RETF', 'Iw');
+r(0xcb, 'RETF', '');
+r(0xcc, 'INT3', '');
+r(0xcd, 'INT', 'Ib');
+r(0xce, 'INTO', '', 'i64');
+r(0xcf, 'IRET', '');
+r(0xd4, 'AAM', 'Ib', 'i64');
+r(0xd5, 'AAD', 'Ib', 'i64');
+r(0xd6, 'SALC', '', 'i64');
+r(0xd7, 'XLAT', '');
+// x87 (D8–DF): only the control/state instructions an OS needs to manage FPU state; every
+// other x87 form goes to FPU_OTHER (#NM when CR0.EM/TS says so, else #UD: see README limits).
+for (let op = 0xd8; op <= 0xdf; op++) r(op, 'FPU_OTHER', 'Ex');
+r(0xd9, 'FLDENV', 'M', '', 4);
+r(0xd9, 'FLDCW', 'Mw', '', 5);
+r(0xd9, 'FNSTENV', 'M', '', 6);
+r(0xd9, 'FNSTCW', 'Mw', '', 7);
+r(0xdb, 'FNCLEX', '', '', 4, 2);
+r(0xdb, 'FNINIT', '', '', 4, 3);
+r(0xdd, 'FRSTOR', 'M', '', 4);
+r(0xdd, 'FNSAVE', 'M', '', 6);
+r(0xdd, 'FNSTSW', 'Mw', '', 7);
+r(0xdf, 'FNSTSW_AX', '', '', 4, 0);
+r(0xe0, 'LOOPNE', 'Jb');
+r(0xe1, 'LOOPE', 'Jb');
+r(0xe2, 'LOOP', 'Jb');
+r(0xe3, 'JCXZ', 'Jb');
+r(0xe4, 'IN', 'AL,Ib');
+r(0xe5, 'IN', 'eAX,Ib');
+r(0xe6, 'OUT', 'Ib,AL');
+r(0xe7, 'OUT', 'Ib,eAX');
+r(0xe8, 'CALL', 'Jz', 'd64');
+r(0xe9, 'JMP', 'Jz');
+r(0xea, 'JMPF', 'Ap', 'i64');
+r(0xeb, 'JMP', 'Jb');
+r(0xec, 'IN', 'AL,DX');
+r(0xed, 'IN', 'eAX,DX');
+r(0xee, 'OUT', 'DX,AL');
+r(0xef, 'OUT', 'DX,eAX');
+r(0xf1, 'INT1', '');
+r(0xf4, 'HLT', '');
+r(0xf5, 'CMC', '');
+const grp3 = ['TEST', 'TEST', 'NOT', 'NEG', 'MUL', 'IMUL', 'DIV', 'IDIV'];
+for (let e = 0; e < 8; e++) {
+  const ops = e < 2 ? ['Eb,Ib', 'Ev,Iz'] : ['Eb', 'Ev'];
+  const lk = e === 2 || e === 3 ? 'lock' : '';
+  r(0xf6, grp3[e], ops[0], lk, e);
+  r(0xf7, grp3[e], ops[1], lk, e);
+}
+r(0xf8, 'CLC', '');
+r(0xf9, 'STC', '');
+r(0xfa, 'CLI', '');
+r(0xfb, 'STI', '');
+r(0xfc, 'CLD', '');
+r(0xfd, 'STD', '');
+r(0xfe, 'INC', 'Eb', 'lock', 0);
+r(0xfe, 'DEC', 'Eb', 'lock', 1);
+r(0xff, 'INC', 'Ev', 'lock', 0);
+r(0xff, 'DEC', 'Ev', 'lock', 1);
+r(0xff, 'CALL_IND', 'Ev', 'd64', 2);
+r(0xff, 'CALLF_IND', 'Mp', '', 3);
+r(0xff, 'JMP_IND', 'Ev', 'd64', 4);
+r(0xff, 'JMPF_IND', 'Mp', '', 5);
+r(0xff, 'PUSH', 'Ev', 'd64', 6);
+
+// Two-byte map (0F xx), SDM Vol. 2 Table A-3.
+const T = 0x100;
+r(T + 0x00, 'SLDT', 'Ew', '', 0);
+r(T + 0x00, 'STR', 'Ew', '', 1);
+r(T + 0x00, 'LLDT', 'Ew', '', 2);
+r(T + 0x00, 'LTR', 'Ew', '', 3);
+r(T + 0x00, 'VERR', 'Ew', '', 4);
+r(T + 0x00, 'VERW', 'Ew', '', 5);
+r(T + 0x01, 'SGDT', 'Ms', '', 0);
+r(T + 0x01, 'SIDT', 'Ms', '', 1);
+r(T + 0x01, 'LGDT', 'Ms', '', 2);
+r(T + 0x01, 'LIDT', 'Ms', '', 3);
+r(T + 0x01, 'SMSW', 'Ew', '', 4);
+r(T + 0x01, 'LMSW', 'Ew', '', 6);
+r(T + 0x01, 'INVLPG', 'Mb', '', 7);
+r(T + 0x01, 'VMCALL', '', '', 0, 1);
+r(T + 0x01, 'MONITOR', '', '', 1, 0);
+r(T + 0x01, 'MWAIT', '', '', 1, 1);
+r(T + 0x01, 'VMMCALL', '', '', 3, 1);
+r(T + 0x01, 'SMSW', 'Ew', '', 4, undefined, true);
+r(T + 0x01, 'LMSW', 'Ew', '', 6, undefined, true);
+r(T + 0x02, 'LAR', 'Gv,Ew');
+r(T + 0x03, 'LSL', 'Gv,Ew');
+r(T + 0x06, 'CLTS', '');
+r(T + 0x08, 'INVD', '');
+r(T + 0x09, 'WBINVD', '');
+r(T + 0x0b, 'UD2', '');
+r(T + 0x0d, 'NOP', 'Ev');
+for (let i = 0x18; i <= 0x1f; i++) r(T + i, 'NOP', 'Ev');
+r(T + 0x20, 'MOV_FROM_CR', 'Rd,C');
+r(T + 0x21, 'MOV_FROM_DR', 'Rd,D');
+r(T + 0x22, 'MOV_TO_CR', 'C,Rd');
+r(T + 0x23, 'MOV_TO_DR', 'D,Rd');
+r(T + 0x30, 'WRMSR', '');
+r(T + 0x31, 'RDTSC', '');
+r(T + 0x32, 'RDMSR', '');
+r(T + 0x33, 'RDPMC', '');
+r(T + 0x34, 'SYSENTER', '');
+r(T + 0x35, 'SYSEXIT', '');
+for (let i = 0; i < 16; i++) {
+  r(T + 0x40 + i, 'CMOVCC', 'Gv,Ev');
+  r(T + 0x80 + i, 'JCC', 'Jz');
+  r(T + 0x90 + i, 'SETCC', 'Eb');
+}
+r(T + 0xa0, 'PUSH_SEG', 'FS', 'd64');
+r(T + 0xa1, 'POP_SEG', 'FS', 'd64');
+r(T + 0xa2, 'CPUID', '');
+r(T + 0xa3, 'BT', 'Ev,Gv');
+r(T + 0xa4, 'SHLD', 'Ev,Gv,Ib');
+r(T + 0xa5, 'SHLD', 'Ev,Gv,CL');
+r(T + 0xa8, 'PUSH_SEG', 'GS', 'd64');
+r(T + 0xa9, 'POP_SEG', 'GS', 'd64');
+r(T + 0xab, 'BTS', 'Ev,Gv', 'lock');
+r(T + 0xac, 'SHRD', 'Ev,Gv,Ib');
+r(T + 0xad, 'SHRD', 'Ev,Gv,CL');
+r(T + 0xae, 'FXSAVE', 'M', '', 0);
+r(T + 0xae, 'FXRSTOR', 'M', '', 1);
+r(T + 0xaf, 'IMUL2', 'Gv,Ev');
+r(T + 0xb0, 'CMPXCHG', 'Eb,Gb', 'lock');
+r(T + 0xb1, 'CMPXCHG', 'Ev,Gv', 'lock');
+r(T + 0xb2, 'LSS', 'Gz,Mp');
+r(T + 0xb3, 'BTR', 'Ev,Gv', 'lock');
+r(T + 0xb4, 'LFS', 'Gz,Mp');
+r(T + 0xb5, 'LGS', 'Gz,Mp');
+r(T + 0xb6, 'MOVZX', 'Gv,Eb');
+r(T + 0xb7, 'MOVZX', 'Gv,Ew');
+r(T + 0xba, 'BT', 'Ev,Ib', '', 4);
+r(T + 0xba, 'BTS', 'Ev,Ib', 'lock', 5);
+r(T + 0xba, 'BTR', 'Ev,Ib', 'lock', 6);
+r(T + 0xba, 'BTC', 'Ev,Ib', 'lock', 7);
+r(T + 0xbb, 'BTC', 'Ev,Gv', 'lock');
+r(T + 0xbc, 'BSF', 'Gv,Ev');
+r(T + 0xbd, 'BSR', 'Gv,Ev');
+r(T + 0xbe, 'MOVSX', 'Gv,Eb');
+r(T + 0xbf, 'MOVSX', 'Gv,Ew');
+r(T + 0xc0, 'XADD', 'Eb,Gb', 'lock');
+r(T + 0xc1, 'XADD', 'Ev,Gv', 'lock');
+r(T + 0xc7, 'CMPXCHG8B', 'Mq', 'lock', 1);
+for (let i = 0; i < 8; i++) r(T + 0xc8 + i, 'BSWAP', 'Zd');
+
+export const OPCODE_TABLE: readonly OpcodeRow[] = rows;
+
+/** Prefix bytes (SDM Vol. 2 2.1.1); handled by the decoder, not rows. */
+export const PREFIXES = [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3] as const;

@@ -1,0 +1,58 @@
+/** Operand access shared by the handlers: ModRM r/m and reg, immediates, masks. */
+import type { Cpu } from '../cpu/cpu.js';
+import type { Insn } from '../decoder/insn.js';
+import { PFERR } from '../paging/walker.js';
+
+/** Masks `v` to `size` bytes, unsigned. */
+export function mask(v: number, size: number): number {
+  return size === 4 ? v >>> 0 : size === 2 ? v & 0xffff : v & 0xff;
+}
+/** Sign-extends a `size`-byte value to a JS int32. */
+export function sext(v: number, size: number): number {
+  return size === 4 ? v | 0 : size === 2 ? (v << 16) >> 16 : (v << 24) >> 24;
+}
+
+export function readE(cpu: Cpu, i: Insn, size: number): number {
+  if (i.mod === 3) return cpu.getReg(i.rm, size, i.rex);
+  return cpu.read(i.memSeg, cpu.ea(i), size);
+}
+export function writeE(cpu: Cpu, i: Insn, size: number, v: number): void {
+  if (i.mod === 3) cpu.setReg(i.rm, size, i.rex, v);
+  else cpu.write(i.memSeg, cpu.ea(i), size, v);
+}
+export function readG(cpu: Cpu, i: Insn, size: number): number {
+  return cpu.getReg(i.reg, size, i.rex);
+}
+export function writeG(cpu: Cpu, i: Insn, size: number, v: number): void {
+  cpu.setReg(i.reg, size, i.rex, v);
+}
+
+/**
+ * Read-modify-write of a memory r/m: checks the segment for writing and probes the page for
+ * writing first, so the read can't succeed and the write fault afterwards (SDM: the destination
+ * of a read-modify-write is checked as a write). Returns the linear address.
+ */
+export function rmwLinear(cpu: Cpu, i: Insn, size: number): number {
+  const lin = cpu.segAddr(i.memSeg, cpu.ea(i), size, true);
+  cpu.probeWrite(lin, size);
+  return lin;
+}
+export function linRead(cpu: Cpu, lin: number, size: number): number {
+  return cpu.linRead(lin, size, cpu.state.cpl === 3 ? PFERR.USER : 0);
+}
+export function linWrite(cpu: Cpu, lin: number, size: number, v: number): void {
+  cpu.linWrite(lin, size, v, cpu.state.cpl === 3 ? PFERR.USER : 0);
+}
+
+/** Operand size of a row: 1 for byte forms (operands naming b), else the instruction's. */
+export function isByteForm(operands: string): boolean {
+  const first = operands.split(',')[0] ?? '';
+  return /^(Eb|Gb|AL|Zb|Ob|Yb|Xb)$/.test(first) || operands === 'Eb,1' || operands === 'Eb,CL';
+}
+
+/** Jump target: new EIP (operand-size wrap), checked against the CS limit (#GP(0)). */
+export function jumpTo(cpu: Cpu, i: Insn, target: number): void {
+  const eip = i.opSize === 2 ? target & 0xffff : target >>> 0;
+  if (eip > cpu.state.segLimit[1]) cpu.gp0();
+  cpu.state.rip[0] = eip;
+}

@@ -1,0 +1,501 @@
+/** System instructions (SDM Vol. 3 2.8 and the Vol. 2 pages of each). */
+import { CrAccessType, DescInstruction, InterceptKind } from '../api/intercepts.js';
+import * as C from '../cpu/consts.js';
+import type { Cpu } from '../cpu/cpu.js';
+import { descLimit } from '../cpu/descriptor.js';
+import type { Handler } from '../cpu/handler.js';
+import type { Insn } from '../decoder/insn.js';
+import type { OpcodeRow } from '../decoder/opcode-table.js';
+import { Cr0, Cr4, Efer, Flag, Interruptibility, SegAttr } from '../state.js';
+import { mask, readE, writeE, writeG } from './operands.js';
+
+/** Privileged instructions: #GP(0) unless CPL = 0 (virtual-8086 counts as CPL 3) (SDM Vol. 3 5.9). */
+function requireCpl0(cpu: Cpu): void {
+  if (cpu.prot && (cpu.v86 || cpu.state.cpl !== 0)) cpu.gp0();
+}
+/** Instructions that exist only in protected mode (#UD in real and virtual-8086 mode). */
+function requireProtected(cpu: Cpu): void {
+  if (!cpu.prot || cpu.v86) cpu.ud();
+}
+
+// ---------------------------------------------------------------- flags
+
+export const CLC: Handler = (cpu) => cpu.setFlags(0, Flag.CF);
+export const STC: Handler = (cpu) => cpu.setFlags(Flag.CF, Flag.CF);
+export const CMC: Handler = (cpu) => cpu.setFlags(cpu.getCF() ? 0 : Flag.CF, Flag.CF);
+export const CLD: Handler = (cpu) => {
+  cpu.state.rflags[0] &= ~Flag.DF;
+};
+export const STD: Handler = (cpu) => {
+  cpu.state.rflags[0] |= Flag.DF;
+};
+
+/** CLI/STI: allowed when CPL ≤ IOPL (IOPL = 3 in virtual-8086 mode); no PVI/VME (SDM CLI). */
+function checkIopl(cpu: Cpu): void {
+  if (!cpu.prot) return;
+  const iopl = (cpu.state.rflags[0] >>> 12) & 3;
+  if (cpu.v86 ? iopl < 3 : cpu.state.cpl > iopl) cpu.gp0();
+}
+export const CLI: Handler = (cpu) => {
+  checkIopl(cpu);
+  cpu.state.rflags[0] &= ~Flag.IF;
+};
+/** STI: if IF was 0, interrupts stay blocked until after the next instruction (SDM STI). */
+export const STI: Handler = (cpu) => {
+  checkIopl(cpu);
+  const s = cpu.state;
+  if (!(s.rflags[0] & Flag.IF)) s.interruptibility |= Interruptibility.STI;
+  s.rflags[0] |= Flag.IF;
+  cpu.irqCheck = true;
+};
+
+// ---------------------------------------------------------------- simple privileged ones
+
+export const HLT: Handler = (cpu) => {
+  requireCpl0(cpu);
+  cpu.intercept(InterceptKind.Hlt);
+  cpu.halt();
+};
+export const INVD: Handler = (cpu) => {
+  requireCpl0(cpu);
+  cpu.intercept(InterceptKind.Invd);
+};
+export const WBINVD: Handler = (cpu) => {
+  requireCpl0(cpu);
+  cpu.intercept(InterceptKind.Wbinvd);
+};
+export const UD2: Handler = (cpu) => cpu.ud();
+export const VMCALL: Handler = (cpu) => {
+  cpu.intercept(InterceptKind.Vmcall);
+  cpu.ud();
+};
+export const VMMCALL: Handler = (cpu) => {
+  cpu.intercept(InterceptKind.Vmmcall);
+  cpu.ud();
+};
+/** MONITOR/MWAIT are not in our CPUID: #UD unless a hypervisor intercepts them. */
+export const MONITOR: Handler = (cpu) => {
+  cpu.intercept(InterceptKind.MonitorMwait);
+  cpu.ud();
+};
+
+const CPUID_OUT = new Uint32Array(4);
+export const CPUID: Handler = (cpu) => {
+  cpu.intercept(InterceptKind.Cpuid);
+  const g = cpu.state.gpr;
+  cpu.cpuidOps.cpuid(g[0], g[1], CPUID_OUT);
+  g[0] = CPUID_OUT[0];
+  g[3] = CPUID_OUT[1];
+  g[1] = CPUID_OUT[2];
+  g[2] = CPUID_OUT[3];
+};
+
+export const RDTSC: Handler = (cpu) => {
+  if (cpu.state.cr[4] & Cr4.TSD) requireCpl0(cpu);
+  cpu.intercept(InterceptKind.Rdtsc);
+  const t = cpu.state.tsc;
+  const lo = t[0] + cpu.runCount;
+  cpu.state.gpr[0] = lo >>> 0;
+  cpu.state.gpr[2] = (t[1] + Math.floor(lo / 4294967296)) >>> 0;
+};
+export const RDPMC: Handler = (cpu) => {
+  if (!(cpu.state.cr[4] & Cr4.PCE)) requireCpl0(cpu);
+  cpu.intercept(InterceptKind.Rdpmc);
+  // No performance counters are implemented: every ECX is an invalid counter (SDM RDPMC).
+  cpu.gp0();
+};
+
+// ---------------------------------------------------------------- MSRs
+
+const MSR_TSC = 0x10;
+const MSR_SYSENTER_CS = 0x174;
+const MSR_SYSENTER_ESP = 0x175;
+const MSR_SYSENTER_EIP = 0x176;
+const MSR_EFER = 0xc0000080;
+const MSR_OUT = new Uint32Array(2);
+
+export const RDMSR: Handler = (cpu) => {
+  requireCpl0(cpu);
+  cpu.intercept(InterceptKind.Rdmsr);
+  const s = cpu.state;
+  const g = s.gpr;
+  const index = g[1];
+  let lo: number;
+  let hi = 0;
+  switch (index) {
+    case MSR_TSC: {
+      const l = s.tsc[0] + cpu.runCount;
+      lo = l >>> 0;
+      hi = (s.tsc[1] + Math.floor(l / 4294967296)) >>> 0;
+      break;
+    }
+    case MSR_SYSENTER_CS:
+    case MSR_SYSENTER_ESP:
+    case MSR_SYSENTER_EIP:
+      lo = s.sysenter[index - MSR_SYSENTER_CS];
+      break;
+    case MSR_EFER:
+      lo = s.efer[0];
+      hi = s.efer[1];
+      break;
+    default:
+      if (!cpu.msr.rdmsr(index, MSR_OUT)) cpu.gp0();
+      lo = MSR_OUT[0];
+      hi = MSR_OUT[1];
+  }
+  g[0] = lo;
+  g[2] = hi;
+};
+
+export const WRMSR: Handler = (cpu) => {
+  requireCpl0(cpu);
+  cpu.intercept(InterceptKind.Wrmsr);
+  const s = cpu.state;
+  const g = s.gpr;
+  const index = g[1];
+  const lo = g[0];
+  const hi = g[2];
+  switch (index) {
+    case MSR_TSC:
+      s.tsc[0] = (lo - cpu.runCount) >>> 0;
+      s.tsc[1] = hi - (lo < cpu.runCount ? 1 : 0);
+      break;
+    case MSR_SYSENTER_CS:
+    case MSR_SYSENTER_ESP:
+    case MSR_SYSENTER_EIP:
+      s.sysenter[index - MSR_SYSENTER_CS] = lo;
+      break;
+    case MSR_EFER:
+      // Only NXE is implemented (no SYSCALL, no long mode): other bits are reserved → #GP(0).
+      if (hi !== 0 || (lo & ~Efer.NXE) !== 0) cpu.gp0();
+      s.efer[0] = lo;
+      cpu.updatePaging(true);
+      break;
+    default:
+      if (!cpu.msr.wrmsr(index, lo, hi)) cpu.gp0();
+  }
+  cpu.irqCheck = true;
+};
+
+// ---------------------------------------------------------------- control and debug registers
+
+function crExit(cpu: Cpu, i: Insn, type: number, kind: number): void {
+  if (cpu.wantsIntercept(kind)) {
+    const x = cpu.exit;
+    x.cr = i.reg;
+    x.crAccessType = type;
+    x.gpr = i.rm;
+    cpu.intercept(kind);
+  }
+}
+
+export const MOV_TO_CR: Handler = (cpu, i) => {
+  const n = i.reg;
+  if (n !== 0 && n !== 2 && n !== 3 && n !== 4) cpu.ud();
+  requireCpl0(cpu);
+  crExit(cpu, i, CrAccessType.MovToCr, InterceptKind.CrWrite);
+  cpu.writeCr(n, cpu.state.gpr[i.rm]);
+};
+export const MOV_FROM_CR: Handler = (cpu, i) => {
+  const n = i.reg;
+  if (n !== 0 && n !== 2 && n !== 3 && n !== 4) cpu.ud();
+  requireCpl0(cpu);
+  crExit(cpu, i, CrAccessType.MovFromCr, InterceptKind.CrRead);
+  cpu.state.gpr[i.rm] = cpu.readCr(n);
+};
+export const LMSW: Handler = (cpu, i) => {
+  requireCpl0(cpu);
+  const v = readE(cpu, i, 2);
+  if (cpu.wantsIntercept(InterceptKind.CrWrite)) {
+    cpu.exit.lmswSource = v;
+    cpu.exit.linearAddress = i.mod === 3 ? 0 : (cpu.state.segBase[i.memSeg] + cpu.ea(i)) >>> 0;
+    crExit(cpu, i, CrAccessType.Lmsw, InterceptKind.CrWrite);
+  }
+  // LMSW loads PE, MP, EM, TS; it can set PE but never clear it (SDM LMSW).
+  const cr0 = cpu.state.cr[0];
+  const nv = (cr0 & ~0xe) | (v & 0xf) | (cr0 & 1);
+  cpu.writeCr(0, nv);
+};
+export const SMSW: Handler = (cpu, i) => {
+  const v = cpu.readCr(0);
+  if (i.mod === 3) cpu.setReg(i.rm, i.opSize, 0, mask(v, i.opSize));
+  else writeE(cpu, i, 2, v & 0xffff);
+};
+export const CLTS: Handler = (cpu, i) => {
+  requireCpl0(cpu);
+  crExit(cpu, i, CrAccessType.Clts, InterceptKind.CrWrite);
+  cpu.writeCr(0, cpu.state.cr[0] & ~Cr0.TS);
+};
+
+/** DR4/DR5 alias DR6/DR7 unless CR4.DE = 1, when they are #UD (SDM Vol. 3 17.2.2). */
+function drIndex(cpu: Cpu, n: number): number {
+  if (n === 4 || n === 5) {
+    if (cpu.state.cr[4] & Cr4.DE) cpu.ud();
+    return n + 2;
+  }
+  return n;
+}
+export const MOV_FROM_DR: Handler = (cpu, i) => {
+  requireCpl0(cpu);
+  const n = drIndex(cpu, i.reg);
+  if (cpu.wantsIntercept(InterceptKind.DrAccess)) {
+    cpu.exit.dr = i.reg;
+    cpu.exit.drWrite = false;
+    cpu.exit.gpr = i.rm;
+    cpu.intercept(InterceptKind.DrAccess);
+  }
+  cpu.state.gpr[i.rm] = cpu.state.dr[n];
+};
+export const MOV_TO_DR: Handler = (cpu, i) => {
+  requireCpl0(cpu);
+  const n = drIndex(cpu, i.reg);
+  if (cpu.wantsIntercept(InterceptKind.DrAccess)) {
+    cpu.exit.dr = i.reg;
+    cpu.exit.drWrite = true;
+    cpu.exit.gpr = i.rm;
+    cpu.intercept(InterceptKind.DrAccess);
+  }
+  const v = cpu.state.gpr[i.rm];
+  // Fixed bits (SDM Vol. 3 17.2.3, 17.2.4): DR6 bits 31:16, 11:4 read as 1, 12 as 0; DR7 bit 10 as 1.
+  if (n === 6) cpu.state.dr[6] = ((v & 0xe00f) | 0xffff0ff0) >>> 0;
+  else if (n === 7) cpu.state.dr[7] = ((v & 0xffff2bff) | 0x400) >>> 0;
+  else cpu.state.dr[n] = v;
+};
+
+// ---------------------------------------------------------------- descriptor tables
+
+function descExit(cpu: Cpu, i: Insn, which: number): void {
+  if (cpu.wantsIntercept(InterceptKind.DescriptorTable)) {
+    cpu.exit.descInstruction = which;
+    cpu.exit.linearAddress = i.mod === 3 ? 0 : (cpu.state.segBase[i.memSeg] + cpu.ea(i)) >>> 0;
+    cpu.intercept(InterceptKind.DescriptorTable);
+  }
+}
+
+export function makeLoadDt(row: OpcodeRow): Handler {
+  const idt = row.mnemonic === 'LIDT' ? 1 : 0;
+  return (cpu, i) => {
+    requireCpl0(cpu);
+    descExit(cpu, i, idt ? DescInstruction.Lidt : DescInstruction.Lgdt);
+    const ea = cpu.ea(i);
+    const limit = cpu.read(i.memSeg, ea, 2);
+    let base = cpu.read(i.memSeg, mask(ea + 2, i.adSize), 4);
+    // With a 16-bit operand only 24 bits of base are loaded (SDM LGDT).
+    if (i.opSize === 2) base &= 0xffffff;
+    cpu.state.dtLimit[idt] = limit;
+    cpu.state.dtBase[idt] = base;
+  };
+}
+export function makeStoreDt(row: OpcodeRow): Handler {
+  const idt = row.mnemonic === 'SIDT' ? 1 : 0;
+  return (cpu, i) => {
+    descExit(cpu, i, idt ? DescInstruction.Sidt : DescInstruction.Sgdt);
+    const ea = cpu.ea(i);
+    const base = cpu.state.dtBase[idt];
+    // Check both parts for writing before storing either.
+    cpu.segAddr(i.memSeg, ea, 2, true);
+    cpu.segAddr(i.memSeg, mask(ea + 2, i.adSize), 4, true);
+    cpu.write(i.memSeg, ea, 2, cpu.state.dtLimit[idt]);
+    cpu.write(i.memSeg, mask(ea + 2, i.adSize), 4, i.opSize === 2 ? base & 0xffffff : base);
+  };
+}
+
+export const LLDT: Handler = (cpu, i) => {
+  requireProtected(cpu);
+  requireCpl0(cpu);
+  descExit(cpu, i, DescInstruction.Lldt);
+  const sel = readE(cpu, i, 2);
+  const s = cpu.state;
+  if ((sel & 0xfffc) === 0) {
+    s.segSel[6] = sel;
+    s.segBase[6] = 0;
+    s.segLimit[6] = 0;
+    s.segAttr[6] = SegAttr.UNUSABLE;
+    return;
+  }
+  if (sel & 4) cpu.gp(sel);
+  const lo = cpu.readDescriptorLo(sel);
+  const hi = cpu.descHi;
+  if (((hi >>> 8) & 0x1f) !== 0x02) cpu.gp(sel);
+  if (!(hi & 0x8000)) cpu.raise(C.NP, sel & 0xfffc, true);
+  cpu.setSegFromDesc(6, sel, lo, hi);
+};
+
+export const LTR: Handler = (cpu, i) => {
+  requireProtected(cpu);
+  requireCpl0(cpu);
+  descExit(cpu, i, DescInstruction.Ltr);
+  const sel = readE(cpu, i, 2);
+  if ((sel & 0xfffc) === 0) cpu.gp0();
+  if (sel & 4) cpu.gp(sel);
+  const lo = cpu.readDescriptorLo(sel);
+  const hi = cpu.descHi;
+  const t = (hi >>> 8) & 0x1f;
+  // Only an available TSS (16-bit type 1, 32-bit type 9) may be loaded; LTR marks it busy.
+  if (t !== 0x01 && t !== 0x09) cpu.gp(sel);
+  if (!(hi & 0x8000)) cpu.raise(C.NP, sel & 0xfffc, true);
+  const busy = (hi | 0x200) >>> 0;
+  cpu.linWriteSys((cpu.descAddr + 4) >>> 0, 4, busy, 0);
+  cpu.setSegFromDesc(7, sel, lo, busy);
+};
+
+export const SLDT: Handler = (cpu, i) => {
+  requireProtected(cpu);
+  descExit(cpu, i, DescInstruction.Sldt);
+  const v = cpu.state.segSel[6];
+  if (i.mod === 3) cpu.setReg(i.rm, i.opSize, 0, v);
+  else writeE(cpu, i, 2, v);
+};
+export const STR: Handler = (cpu, i) => {
+  requireProtected(cpu);
+  descExit(cpu, i, DescInstruction.Str);
+  const v = cpu.state.segSel[7];
+  if (i.mod === 3) cpu.setReg(i.rm, i.opSize, 0, v);
+  else writeE(cpu, i, 2, v);
+};
+
+/**
+ * Reads a descriptor for LAR/LSL/VERR/VERW without faulting on a bad selector: returns false
+ * (ZF = 0) for null or out-of-table selectors (SDM LAR).
+ */
+function probeDescriptor(cpu: Cpu, sel: number): number | null {
+  if ((sel & 0xfffc) === 0) return null;
+  const s = cpu.state;
+  const limit = sel & 4 ? (s.segAttr[6] & SegAttr.UNUSABLE ? -1 : s.segLimit[6]) : s.dtLimit[0];
+  if ((sel & 0xfff8) + 7 > limit) return null;
+  return cpu.readDescriptorLo(sel);
+}
+function setZf(cpu: Cpu, on: boolean): void {
+  cpu.materializeFlags();
+  const s = cpu.state;
+  s.rflags[0] = on ? s.rflags[0] | Flag.ZF : s.rflags[0] & ~Flag.ZF;
+}
+/** Privilege check shared by LAR/LSL/VERR/VERW: conforming code skips it. */
+function visible(cpu: Cpu, sel: number, hi: number): boolean {
+  const t = (hi >>> 8) & 0x1f;
+  if ((t & 0x1c) === 0x1c) return true;
+  const dpl = (hi >>> 13) & 3;
+  return dpl >= cpu.state.cpl && dpl >= (sel & 3);
+}
+
+export function makeLarLsl(row: OpcodeRow): Handler {
+  const lsl = row.mnemonic === 'LSL';
+  // System types LAR accepts: 1,2,3,4,5,9,B,C; LSL: 1,2,3,9,B (SDM LAR, LSL).
+  const okSystem = lsl ? 0x0a0e : 0x1a3e;
+  return (cpu, i) => {
+    requireProtected(cpu);
+    const sel = readE(cpu, i, 2);
+    const lo = probeDescriptor(cpu, sel);
+    if (lo === null) return setZf(cpu, false);
+    const hi = cpu.descHi;
+    const t = (hi >>> 8) & 0x1f;
+    if (!(t & 0x10) && !((okSystem >>> (t & 0xf)) & 1)) return setZf(cpu, false);
+    if (!visible(cpu, sel, hi)) return setZf(cpu, false);
+    if (lsl) writeG(cpu, i, i.opSize, mask(descLimit(lo, hi), i.opSize));
+    else writeG(cpu, i, i.opSize, i.opSize === 2 ? hi & 0xff00 : hi & 0x00f0ff00);
+    setZf(cpu, true);
+  };
+}
+export function makeVerx(row: OpcodeRow): Handler {
+  const write = row.mnemonic === 'VERW';
+  return (cpu, i) => {
+    requireProtected(cpu);
+    const sel = readE(cpu, i, 2);
+    const lo = probeDescriptor(cpu, sel);
+    if (lo === null) return setZf(cpu, false);
+    const hi = cpu.descHi;
+    const t = (hi >>> 8) & 0x1f;
+    if (!(t & 0x10) || !visible(cpu, sel, hi)) return setZf(cpu, false);
+    const code = (t & 8) !== 0;
+    const ok = write ? !code && (t & 2) !== 0 : !code || (t & 2) !== 0;
+    setZf(cpu, ok);
+  };
+}
+
+export const ARPL: Handler = (cpu, i) => {
+  requireProtected(cpu);
+  const src = cpu.getReg(i.reg, 2, 0);
+  let lin = -1;
+  let dst: number;
+  if (i.mod === 3) dst = cpu.getReg(i.rm, 2, 0);
+  else {
+    lin = cpu.segAddr(i.memSeg, cpu.ea(i), 2, true);
+    dst = cpu.read(i.memSeg, cpu.ea(i), 2);
+  }
+  if ((dst & 3) < (src & 3)) {
+    const v = (dst & ~3) | (src & 3);
+    if (lin < 0) cpu.setReg(i.rm, 2, 0, v);
+    else cpu.write(i.memSeg, cpu.ea(i), 2, v);
+    setZf(cpu, true);
+  } else setZf(cpu, false);
+};
+
+export const INVLPG: Handler = (cpu, i) => {
+  requireCpl0(cpu);
+  const lin = (cpu.state.segBase[i.memSeg] + cpu.ea(i)) >>> 0;
+  if (cpu.wantsIntercept(InterceptKind.Invlpg)) {
+    cpu.exit.linearAddress = lin;
+    cpu.intercept(InterceptKind.Invlpg);
+  }
+  cpu.invlpg(lin);
+};
+
+// ---------------------------------------------------------------- SYSENTER / SYSEXIT
+
+/** SYSENTER (SDM Vol. 2): flat CPL-0 CS/SS derived from IA32_SYSENTER_CS. */
+export const SYSENTER: Handler = (cpu) => {
+  const s = cpu.state;
+  if (!cpu.prot) cpu.gp0();
+  const cs = s.sysenter[0] & 0xfffc;
+  if (cs === 0) cpu.gp0();
+  cpu.setFlags(0, Flag.VM | Flag.IF | Flag.RF);
+  s.cpl = 0;
+  setFlat(cpu, 1, cs, 0, 0xb);
+  setFlat(cpu, 2, cs + 8, 0, 0x3);
+  s.gpr[4] = s.sysenter[1];
+  s.rip[0] = s.sysenter[2];
+};
+export const SYSEXIT: Handler = (cpu) => {
+  const s = cpu.state;
+  const cs = s.sysenter[0] & 0xfffc;
+  if (!cpu.prot || cpu.v86 || s.cpl !== 0 || cs === 0) cpu.gp0();
+  s.cpl = 3;
+  setFlat(cpu, 1, (cs + 16) | 3, 3, 0xb);
+  setFlat(cpu, 2, (cs + 24) | 3, 3, 0x3);
+  s.gpr[4] = s.gpr[1];
+  s.rip[0] = s.gpr[2];
+};
+function setFlat(cpu: Cpu, seg: number, sel: number, dpl: number, type: number): void {
+  const s = cpu.state;
+  s.segSel[seg] = sel;
+  s.segBase[seg] = 0;
+  s.segLimit[seg] = 0xffffffff;
+  s.segAttr[seg] = type | SegAttr.S | (dpl << 5) | SegAttr.P | SegAttr.DB | SegAttr.G;
+  cpu.updateSegFlags(seg);
+  cpu.updateMode();
+}
+
+// ---------------------------------------------------------------- port I/O
+
+export function makeInOut(row: OpcodeRow): Handler {
+  const isIn = row.mnemonic === 'IN';
+  const byte = row.operands.includes('AL');
+  const immPort = row.operands.includes('Ib');
+  return (cpu, i) => {
+    const size = byte ? 1 : i.opSize === 2 ? 2 : 4;
+    const port = immPort ? i.imm & 0xff : cpu.state.gpr[2] & 0xffff;
+    cpu.checkIoPermission(port, size);
+    if (cpu.wantsIntercept(InterceptKind.Io)) {
+      const x = cpu.exit;
+      x.port = port;
+      x.ioSize = size;
+      x.ioIn = isIn;
+      x.ioString = false;
+      x.ioRep = false;
+      x.ioAddressSize = i.adSize;
+      cpu.intercept(InterceptKind.Io);
+    }
+    if (isIn) cpu.setReg(0, size, 0, cpu.portIn(port, size));
+    else cpu.portOut(port, size, cpu.getReg(0, size, 0));
+  };
+}
