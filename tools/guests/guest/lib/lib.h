@@ -210,9 +210,44 @@ u64 pg_get(enum pg_mode m, void *entry);
 void pg_set(enum pg_mode m, void *entry, u64 v);
 /* Identity map the first `bytes` of memory (kernel, pool) with `flags`, large pages where possible. */
 void pg_identity(enum pg_mode m, ulong root, u64 bytes, u64 flags);
-/* Switch paging on in mode m with root (32-bit builds; 4-level is set up by boot64.S). */
+/* Switch paging on in mode m with root. Long-mode builds are always paged (boot64.S): there
+ * pg_enable loads root and pg_disable returns to the boot tables. */
 void pg_enable(enum pg_mode m, ulong root);
 void pg_disable(void);
+/* The paging modes this build can test: 2-level and PAE (32-bit builds), 4-level (64-bit). */
+#ifdef __x86_64__
+#define TEST_MODES {PG_4LEVEL}
+#else
+#define TEST_MODES {PG_2LEVEL, PG_PAE}
+#endif
+const char *pg_mode_name(enum pg_mode m);
+int pg_levels(enum pg_mode m);
+/* Large page size of a mode: 4 MiB (2-level), 2 MiB (PAE, 4-level). */
+u64 pg_large(enum pg_mode m);
+/* A root identity mapping the first 64 MiB (kernel: supervisor, writable) for tests. */
+ulong pg_test_root(enum pg_mode m);
+/* Test mappings live at TEST_VA, user code and stacks at USER_VA: far from the identity map and
+ * from each other, so they share no paging-structure entry at any level (a test may change the
+ * bits of any entry on TEST_VA's walk without touching the kernel's or the user code's). */
+#ifdef __x86_64__
+#define TEST_VA 0x8000000000ul /* PML4 slot 1 */
+#define USER_VA 0x10000000000ul /* PML4 slot 2 */
+#else
+#define TEST_VA 0x40000000ul /* PAE PDPT slot 1, 2-level PDE 256 */
+#define USER_VA 0x80000000ul /* PAE PDPT slot 2, 2-level PDE 512 */
+#endif
+#define MEM_IDENTITY (64ul << 20)
+/* cpu feature helpers */
+int has_nx(void);
+int has_smep(void);
+int has_smap(void);
+int has_pge(void);
+
+/* User stub (user.S): at CPL 3 with eax=op, ebx=addr, ecx=value: op 0 reads [addr] into ecx,
+ * 1 writes ecx to [addr], 2 calls addr; then executes ud2 (so a clean run ends in #UD at
+ * user_stub_done). Position independent: tests copy it to a user page. */
+extern u8 user_stub[], user_stub_end[], user_stub_done[];
+enum { OP_READ = 0, OP_WRITE = 1, OP_EXEC = 2 };
 
 /* Where the image ends (linker script). */
 extern char __image_start[], __image_end[];

@@ -98,7 +98,19 @@ void pg_identity(enum pg_mode m, ulong root, u64 bytes, u64 flags) {
   pg_map(m, root, 0, 0, bytes, flags, large);
 }
 
-#ifndef __x86_64__
+#ifdef __x86_64__
+extern u8 boot_pml4[];
+/* Already in long mode: paging stays on; switching roots is a CR3 write. */
+void pg_enable(enum pg_mode m, ulong root) {
+  (void)m;
+  write_cr3(root);
+}
+/* Back to the boot tables (identity, first 4 GiB, 2 MiB pages). */
+void pg_disable(void) {
+  write_cr4(read_cr4() & ~(ulong)(CR4_PGE | CR4_SMEP | CR4_SMAP));
+  write_cr3((ulong)boot_pml4);
+}
+#else
 void pg_enable(enum pg_mode m, ulong root) {
   ulong cr4 = read_cr4() | CR4_PSE;
   if (m == PG_PAE)
@@ -115,3 +127,18 @@ void pg_disable(void) {
   write_cr4(read_cr4() & ~(CR4_PAE | CR4_PGE | CR4_SMEP | CR4_SMAP));
 }
 #endif
+
+const char *pg_mode_name(enum pg_mode m) { return m == PG_2LEVEL ? "2level" : m == PG_PAE ? "pae" : "4level"; }
+int pg_levels(enum pg_mode m) { return levels(m); }
+u64 pg_large(enum pg_mode m) { return m == PG_2LEVEL ? 0x400000 : 0x200000; }
+
+ulong pg_test_root(enum pg_mode m) {
+  ulong root = pg_new_root(m);
+  pg_identity(m, root, MEM_IDENTITY, PTE_P | PTE_W);
+  return root;
+}
+
+int has_nx(void) { return (cpuid(0x80000001, 0).d >> 20) & 1; }
+int has_pge(void) { return (cpuid(1, 0).d >> 13) & 1; }
+int has_smep(void) { return cpuid(0, 0).a >= 7 && ((cpuid(7, 0).b >> 7) & 1); }
+int has_smap(void) { return cpuid(0, 0).a >= 7 && ((cpuid(7, 0).b >> 20) & 1); }

@@ -15,6 +15,7 @@ volatile u32 trap_armed;
 ulong trap_saved_sp;
 u8 user_stack[4096] __attribute__((aligned(4096)));
 static trap_handler handlers[256];
+int dbg_traps = 0;
 
 #ifdef __x86_64__
 struct idt_entry {
@@ -89,6 +90,7 @@ static const char *const vec_names[32] = {"#DE", "#DB", "NMI", "#BP", "#OF", "#B
 
 void isr_dispatch(struct trap_frame *f) {
   int v = (int)f->vector;
+  if (dbg_traps) printf("trap %d at %lx\n", v, (unsigned long)f->ip);
   last_trap.vector = v;
   last_trap.error_code = f->error_code;
   last_trap.cr2 = v == PF ? read_cr2() : 0;
