@@ -80,11 +80,15 @@ if (missing.length > 0) {
 // Build against the headers that ship with this Node (…/include/node), so nothing is fetched.
 // Only where there are none does node-gyp fall back to its own header download.
 const args = [nodeGyp, 'rebuild'];
+const env = { ...process.env };
 const nodeDirs = [process.env.npm_config_nodedir, dirname(dirname(process.execPath))].filter(Boolean);
 const nodeDir = nodeDirs.find((dir) => existsSync(join(dir, 'include', 'node', 'node_api.h')));
-if (nodeDir) args.push(`--nodedir=${nodeDir}`);
+if (nodeDir) {
+  args.push(`--nodedir=${nodeDir}`);
+  env.npm_config_nodedir = nodeDir; // node-gyp lets this variable override the flag
+}
 
-const result = spawnSync(process.execPath, args, { cwd: packageDir, encoding: 'utf8' });
+const result = spawnSync(process.execPath, args, { cwd: packageDir, env, encoding: 'utf8' });
 if (result.status !== 0 || !existsSync(addonPath)) {
   const log = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n').slice(-25).join('\n');
   if (log) console.error(log);
