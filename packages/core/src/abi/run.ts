@@ -136,9 +136,10 @@ export class KvmRunIo {
 
   /** Item `i` (little endian, `size` bytes) as a number; 0 outside the mapping. */
   valueAt(i: number): number {
-    const at = this.dataOffset + i * this.size;
-    if (at < 0 || at + this.size > this.bytes.length) return 0;
-    switch (this.size) {
+    const size = this.dv.getUint8(IO_SIZE);
+    const at = getU64n(this.dv, IO_DATA_OFFSET) + i * size;
+    if (at < 0 || at + size > this.bytes.length) return 0;
+    switch (size) {
       case 1:
         return this.dv.getUint8(at);
       case 2:
@@ -150,9 +151,10 @@ export class KvmRunIo {
 
   /** Sets item `i` (the answer to an IN); ignored outside the mapping. */
   setValueAt(i: number, value: number): void {
-    const at = this.dataOffset + i * this.size;
-    if (at < 0 || at + this.size > this.bytes.length) return;
-    switch (this.size) {
+    const size = this.dv.getUint8(IO_SIZE);
+    const at = getU64n(this.dv, IO_DATA_OFFSET) + i * size;
+    if (at < 0 || at + size > this.bytes.length) return;
+    switch (size) {
       case 1:
         this.dv.setUint8(at, value);
         break;
