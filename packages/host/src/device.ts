@@ -64,12 +64,21 @@ export class HostKvmDevice implements KvmDevice {
     if (this.memories.get(hva)?.deref() === undefined) this.memories.delete(hva);
   });
 
+  /** The addon once loaded (KVM_RUN is the hot path: no lookups per call). */
+  private addon: NativeAddon | undefined;
+
   constructor(options: HostKvmDeviceOptions = {}) {
     this.path = options.path ?? '/dev/kvm';
   }
 
+  /** The addon, or KvmError(ENODEV) naming `op` and why there is none. */
+  private native(op: string): NativeAddon {
+    this.addon ??= requireNative(op);
+    return this.addon;
+  }
+
   open(): number {
-    const native = requireNative(`open ${this.path}`);
+    const native = this.native(`open ${this.path}`);
     try {
       return native.open(this.path);
     } catch (error) {
@@ -81,7 +90,7 @@ export class HostKvmDevice implements KvmDevice {
   }
 
   ioctl(fd: number, request: number, arg: Uint8Array | number): number {
-    const native = requireNative(ioctlName(request));
+    const native = this.addon ?? this.native(ioctlName(request));
     let result: number;
     try {
       result = native.ioctl(fd, request, arg);
@@ -93,7 +102,7 @@ export class HostKvmDevice implements KvmDevice {
   }
 
   close(fd: number): void {
-    const native = requireNative('close');
+    const native = this.native('close');
     const run = this.runs.get(fd);
     try {
       native.close(fd);
@@ -108,7 +117,7 @@ export class HostKvmDevice implements KvmDevice {
   }
 
   mmapRun(vcpuFd: number, size: number): ArrayBuffer {
-    const native = requireNative('mmap');
+    const native = this.native('mmap');
     try {
       const run = native.mmapRun(vcpuFd, size);
       const earlier = this.runs.get(vcpuFd);
@@ -121,7 +130,7 @@ export class HostKvmDevice implements KvmDevice {
   }
 
   allocateMemory(size: number): HostMemory {
-    const native = requireNative('mmap');
+    const native = this.native('mmap');
     if (!Number.isSafeInteger(size) || size <= 0 || size % PAGE_SIZE !== 0) {
       throw new KvmError(
         'mmap',
@@ -142,7 +151,7 @@ export class HostKvmDevice implements KvmDevice {
   }
 
   kickHandle(vcpuFd: number): HostKickHandle {
-    const native = requireNative('kickHandle');
+    const native = this.native('kickHandle');
     try {
       const { fd, token } = native.kickHandle(vcpuFd);
       return { engine: 'host', fd, token };
