@@ -366,7 +366,9 @@ function initContext(s: MmuState): void {
   }
   s.ctx = ctx;
   s.rootCr3 = s.host.paging.cr3;
-  if (ctx.mode === 'paging32E' && s.pdptesCr3 !== s.rootCr3) loadPdptrsOrClear(s, s.rootCr3);
+  // Entering (or staying in) PAE paging through CR0/CR4 reloads the PDPTEs from memory, as the
+  // CPU does (SDM Vol. 3A 4.4.1); the caller has already refused invalid ones with #GP.
+  if (ctx.mode === 'paging32E') loadPdptrsOrClear(s, s.rootCr3);
   updateWalkParams(s);
 }
 

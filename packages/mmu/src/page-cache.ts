@@ -61,11 +61,13 @@ export function kvmMmuGetPage(
     return found;
   }
   s.stats.cacheMisses++;
+  // Changelog: "When we cache a guest page table into a shadow page table, we need to prevent
+  // further access to that page by the guest" — metaphysical pages shadow no guest table, and a
+  // gfn that already has a shadow page is already protected.
+  const protect = !metaphysical && !isGfnShadowed(s, gfn);
   const page = allocShadowPage(s, gfn, role);
   if (parentRef >= 0) addParent(s, page, parentRef);
-  // Changelog: "When we cache a guest page table into a shadow page table, we need to prevent
-  // further access to that page by the guest" — metaphysical pages shadow no guest table.
-  if (!metaphysical) rmapWriteProtect(s, gfn);
+  if (protect) rmapWriteProtect(s, gfn);
   return page;
 }
 

@@ -15,6 +15,7 @@ function prng(seed: number): () => number {
 }
 
 const TABLE_AREA = [0x100000, 0x200000];
+const REGIONS_32 = [0x00000000, 0x00400000, 0x40000000, 0xc0000000];
 
 /**
  * Builds random guest tables, faults every mapped address with the access the guest allows, then
@@ -39,7 +40,8 @@ function checkEquivalence(mode: GuestPagingMode, seed: number): void {
     for (let j = 0; j < 3; j++) gvas.push(gva + pick(largeSize / 4096) * 4096);
   }
   for (let i = 0; i < 160; i++) {
-    const region = [0x00000000, 0x00400000, 0x40000000, 0xc0000000][pick(4)];
+    const regions = mode === 'paging64' ? [0x00000000, 0x40000000, 0x7f8000000000, 0x7fffffe00000] : REGIONS_32;
+    const region = regions[pick(4)];
     const gva = region + pick(1024) * 4096;
     if (ptes.has(gva)) continue;
     // One in ten points at a page table (the guest mapping its own tables).
@@ -120,5 +122,6 @@ describe('shadow tables translate like the guest tables', () => {
   for (const seed of [1, 2, 3]) {
     it(`32-bit guest, seed ${seed}`, () => checkEquivalence('paging32', seed));
     it(`PAE guest with NX, seed ${seed}`, () => checkEquivalence('paging32E', seed));
+    it(`4-level guest with NX, seed ${seed}`, () => checkEquivalence('paging64', seed));
   }
 });
