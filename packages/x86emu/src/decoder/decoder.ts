@@ -66,7 +66,7 @@ function immKind(tokens: string[]): number {
 
 function usesModrm(row: OpcodeRow, tokens: string[]): boolean {
   if (row.ext !== undefined) return true;
-  return tokens.some((t) => /^[EGMR]/.test(t) || t === 'S' || t === 'C' || t === 'D');
+  return tokens.some((t) => /^[EGMR]([a-z]|$)/.test(t) || t === 'S' || t === 'C' || t === 'D');
 }
 
 OPCODE_TABLE.forEach((row, i) => {

@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { missingHandlers } from '../src/exec/dispatch.js';
+import { Cpu, DecodeStatus, decode, FlatPhysicalMemory, Insn, OPCODE_TABLE, type OpcodeRow } from '../src/index.js';
+
+function src(bytes: number[]) {
+  return {
+    fetchByte(i: number) {
+      if (i >= bytes.length) throw new Error(`decoder read past the encoding (byte ${i})`);
+      return bytes[i];
+    },
+  };
+}
+function dec(bytes: number[], def32 = false, long64 = false): { st: number; insn: Insn } {
+  const insn = new Insn();
+  const st = decode(src(bytes), insn, def32, long64);
+  return { st, insn };
+}
+
+/** Builds a 16-bit-mode encoding of `row` and its expected length, from the row's operand notation. */
+function encodingOf(row: OpcodeRow): { bytes: number[]; length: number } {
+  const bytes = row.op < 0x100 ? [row.op] : [0x0f, row.op & 0xff];
+  const tokens = row.operands ? row.operands.split(',') : [];
+  const hasModrm =
+    row.ext !== undefined || tokens.some((t) => /^[EGMR]([a-z]|$)/.test(t) || t === 'S' || t === 'C' || t === 'D');
+  if (hasModrm) {
+    const ext = row.ext ?? 0;
+    if (row.rm !== undefined) bytes.push(0xc0 | (ext << 3) | row.rm);
+    else if (row.mod3 || tokens.some((t) => t.startsWith('R'))) bytes.push(0xc0 | (ext << 3) | 1);
+    else bytes.push(0x40 | (ext << 3), 0x7f); // [bx+si+0x7f]
+  }
+  const immBytes: Record<string, number> = { Ib: 1, IbS: 1, Jb: 1, Iw: 2, Iz: 2, Jz: 2, Iv: 2, Ap: 4, Ob: 2, Ov: 2 };
+  for (const t of tokens) for (let k = 0; k < (immBytes[t] ?? 0); k++) bytes.push(0x11 + k);
+  return { bytes, length: bytes.length };
+}
+
+describe('decoder, derived from the opcode table', () => {
+  it('every mnemonic in the table has an interpreter handler', () => {
+    expect(missingHandlers()).toEqual([]);
+  });
+
+  it.each(OPCODE_TABLE.map((row, index) => [`${row.op.toString(16)}${row.ext !== undefined ? `/${row.ext}` : ''}${row.rm !== undefined ? `.${row.rm}` : ''} ${row.mnemonic} ${row.operands}`, row, index] as const))(
+    'decodes %s to its row with the length its operands imply',
+    (_name, row, index) => {
+      const { bytes, length } = encodingOf(row);
+      const { st, insn } = dec(bytes);
+      expect(st).toBe(DecodeStatus.Ok);
+      expect(insn.length).toBe(length);
+      expect(OPCODE_TABLE[insn.row].mnemonic).toBe(row.mnemonic);
+      // Opcode-wide fallbacks may be shadowed by a more specific row for ext 0; all others map to themselves.
+      if (row.ext !== undefined || !OPCODE_TABLE.some((r) => r.op === row.op && r.ext === 0)) expect(insn.row).toBe(index);
+    },
+  );
+
+  it('memory-only forms are #UD in register form (LEA, LGDT, CMPXCHG8B, LDS)', () => {
+    for (const bytes of [[0x8d, 0xc0], [0x0f, 0x01, 0xd0], [0x0f, 0xc7, 0xc8], [0xc5, 0xc0]]) {
+      expect(dec(bytes).st).toBe(DecodeStatus.Undefined);
+    }
+  });
+});
+
+describe('decoder, encodings from the SDM', () => {
+  it('mixes 0x66/0x67 in 16-bit code: mov eax,[eax+ecx*4+0x12345678]', () => {
+    const { st, insn } = dec([0x66, 0x67, 0x8b, 0x84, 0x88, 0x78, 0x56, 0x34, 0x12]);
+    expect(st).toBe(DecodeStatus.Ok);
+    expect([insn.length, insn.opSize, insn.adSize, insn.base, insn.index, insn.scale, insn.disp]).toEqual([
+      9, 4, 4, 0, 1, 2, 0x12345678,
+    ]);
+  });
+  it('uses SS for BP-based 16-bit forms: mov ax,[bp-2]', () => {
+    const { insn } = dec([0x8b, 0x46, 0xfe]);
+    expect([insn.length, insn.base, insn.index, insn.disp, insn.memSeg]).toEqual([3, 5, -1, -2, 2]);
+  });
+  it('disp16 and imm16 together: mov word [si+0x10],0x1234', () => {
+    const { insn } = dec([0xc7, 0x84, 0x10, 0x00, 0x34, 0x12]);
+    expect([insn.length, insn.base, insn.disp, insn.imm]).toEqual([6, 6, 0x10, 0x1234]);
+  });
+  it('SIB without index, ESP base defaults to SS: lea eax,[esp]', () => {
+    const { insn } = dec([0x8d, 0x04, 0x24], true);
+    expect([insn.length, insn.base, insn.index, insn.memSeg]).toEqual([3, 4, -1, 2]);
+  });
+  it('mod 0 rm 5 is disp32 only; SIB base 5 with mod 0 is disp32 + index', () => {
+    expect(dec([0x8b, 0x05, 0x78, 0x56, 0x34, 0x12], true).insn.base).toBe(-1);
+    const { insn } = dec([0x8b, 0x04, 0x8d, 0x00, 0x10, 0x00, 0x00], true);
+    expect([insn.length, insn.base, insn.index, insn.scale, insn.disp]).toEqual([7, -1, 1, 2, 0x1000]);
+  });
+  it('MOV CR ignores mod: 0F 20 00 is mov eax,cr0 in 3 bytes', () => {
+    const { st, insn } = dec([0x0f, 0x20, 0x00], true);
+    expect(st).toBe(DecodeStatus.Ok);
+    expect([insn.length, insn.mod, insn.reg, insn.rm]).toEqual([3, 3, 0, 0]);
+  });
+  it('far pointer: jmp 0xf000:0x1000', () => {
+    const { insn } = dec([0xea, 0x00, 0x10, 0x00, 0xf0]);
+    expect([insn.length, insn.imm, insn.imm2]).toEqual([5, 0x1000, 0xf000]);
+  });
+  it('Jb and Jz are sign-extended', () => {
+    expect(dec([0xeb, 0xfe]).insn.imm).toBe(-2);
+    expect(dec([0xe8, 0xfd, 0xff, 0xff, 0xff], true).insn.imm).toBe(-3);
+  });
+  it('LOCK is #UD with a register destination or a non-lockable instruction', () => {
+    expect(dec([0xf0, 0x01, 0xc0]).st).toBe(DecodeStatus.Undefined);
+    expect(dec([0xf0, 0x90]).st).toBe(DecodeStatus.Undefined);
+    expect(dec([0xf0, 0x01, 0x07]).st).toBe(DecodeStatus.Ok);
+  });
+  it('undefined opcodes are #UD', () => {
+    for (const b of [[0x0f, 0xff], [0x0f, 0x0a], [0x0f, 0x04], [0x8f, 0xc8], [0xc6, 0x08]]) {
+      expect(dec(b).st).toBe(DecodeStatus.Undefined);
+    }
+  });
+  it('15 bytes decode; 16 are #GP(0) (too long)', () => {
+    const ok = dec([...Array(14).fill(0x66), 0x90]);
+    expect([ok.st, ok.insn.length]).toEqual([DecodeStatus.Ok, 15]);
+    expect(dec([...Array(15).fill(0x66), 0x90]).st).toBe(DecodeStatus.TooLong);
+    expect(dec([...Array(12).fill(0x66), 0x05, 1, 2, 3, 4]).st).toBe(DecodeStatus.TooLong);
+  });
+  it('64-bit mode: REX.W B8 takes an imm64; RIP-relative; PUSH ES invalid', () => {
+    const mov = dec([0x48, 0xb8, 1, 2, 3, 4, 5, 6, 7, 8], false, true).insn;
+    expect([mov.length, mov.opSize, mov.imm, mov.imm2]).toEqual([10, 8, 0x04030201, 0x08070605]);
+    expect(dec([0x8b, 0x05, 0, 0, 0, 0], false, true).insn.ripRel).toBe(true);
+    expect(dec([0x06], false, true).st).toBe(DecodeStatus.Undefined);
+    // A REX followed by a legacy prefix is ignored.
+    expect(dec([0x48, 0x66, 0x90], false, true).insn.rex).toBe(0);
+  });
+  it('byte registers: reg 4 is AH without REX, SPL with one', () => {
+    const withRex = dec([0x40, 0x88, 0xe0], false, true).insn;
+    expect([withRex.rex, withRex.reg]).toEqual([0x40, 4]);
+    const cpu = new Cpu({ memory: new FlatPhysicalMemory(4096) });
+    cpu.state.gpr[0] = 0x1234;
+    cpu.state.gpr[4] = 0xabcd;
+    expect(cpu.getReg(4, 1, 0)).toBe(0x12); // AH
+    expect(cpu.getReg(4, 1, 0x40)).toBe(0xcd); // SPL
+    cpu.setReg(7, 1, 0, 0x99); // BH
+    expect(cpu.state.gpr[3] & 0xff00).toBe(0x9900);
+    cpu.setReg(7, 1, 0x40, 0x77); // DIL
+    expect(cpu.state.gpr[7] & 0xff).toBe(0x77);
+  });
+});

@@ -1,0 +1,69 @@
+/** Test helper: a bare CPU with flat RAM, a recorded debug port and exception capture. */
+import {
+  Cpu,
+  type CpuOptions,
+  ExitInfo,
+  FlatPhysicalMemory,
+  type Intercepts,
+  type PortIoOps,
+  StopReason,
+} from '../src/index.js';
+import { asm } from './asm.js';
+
+export interface Machine {
+  cpu: Cpu;
+  mem: FlatPhysicalMemory;
+  out: number[];
+  /** Exceptions seen by the capture hook (vector, error code). */
+  exceptions: { vector: number; errorCode: number; faultAddress: number }[];
+  intercepts: Intercepts;
+}
+
+/**
+ * Real-mode machine with `code` assembled at physical `origin` (CS = 0, IP = origin, SS:SP = 0:0x7000).
+ * With `captureExceptions`, every exception stops the run instead of going through the IDT.
+ */
+export function realMode(
+  source: string,
+  opts: { origin?: number; captureExceptions?: boolean; memSize?: number; bits?: 16 | 32 } = {},
+  extra: Partial<CpuOptions> = {},
+): Machine {
+  const origin = opts.origin ?? 0x1000;
+  const mem = new FlatPhysicalMemory(opts.memSize ?? 4 << 20);
+  mem.bytes.set(asm(source, { bits: opts.bits ?? 16, origin }), origin);
+  const out: number[] = [];
+  const io: PortIoOps = {
+    portIn: () => 0xff,
+    portOut: (port, _size, value) => {
+      if (port === 0xe9) out.push(value);
+    },
+  };
+  const exceptions: Machine['exceptions'] = [];
+  const intercepts: Intercepts = {
+    mask: 0,
+    exceptionMask: opts.captureExceptions ? 0xffffffff : 0,
+    exception: (vector, errorCode, _has, x: ExitInfo) => {
+      exceptions.push({ vector, errorCode, faultAddress: x.faultAddress });
+      return true;
+    },
+  };
+  const cpu = new Cpu({ memory: mem, io, intercepts, ...extra });
+  const s = cpu.state;
+  s.segSel[1] = 0;
+  s.segBase[1] = 0;
+  s.rip[0] = origin;
+  s.gpr[4] = 0x7000;
+  cpu.stateChanged();
+  return { cpu, mem, out, exceptions, intercepts };
+}
+
+/** Runs until HLT (or another stop); fails loudly on anything else than `expect`. */
+export function runTo(m: Machine, expect: number = StopReason.Hlt, budget = 1_000_000): void {
+  const r = m.cpu.run(budget);
+  if (r !== expect) {
+    const s = m.cpu.state;
+    throw new Error(
+      `stopped with ${r}, expected ${expect}; eip=${s.rip[0].toString(16)} cs=${s.segSel[1].toString(16)} exceptions=${JSON.stringify(m.exceptions)}`,
+    );
+  }
+}
