@@ -182,7 +182,7 @@ void pit_periodic(u16 divisor); /* channel 0, mode 2 (rate generator) */
 extern volatile u32 pit_ticks; /* incremented by the library's IRQ 0 handler */
 void pit_irq_install(void);
 
-/* ---- paging (paging.c) ---- */
+/* ---- paging (pgtable.c) ---- */
 enum pg_mode { PG_2LEVEL, PG_PAE, PG_4LEVEL };
 #define PTE_P (1u << 0)
 #define PTE_W (1u << 1)
