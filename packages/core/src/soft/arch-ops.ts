@@ -16,6 +16,7 @@
  *   says so (an errno the ioctl returns, e.g. EFAULT when guest memory has no host backing).
  */
 import type { KvmRunView } from '../abi/run.js';
+import type { HostPhysicalMemory } from './host-physical.js';
 import type { SoftVcpu as KvmVcpu } from './vcpu.js';
 
 /** The result of `hardwareSetup`: usable, or why not (a message a person can act on). */
@@ -122,6 +123,11 @@ export interface ArchOps {
   readonly name: string;
   /** REQUIRED. The silicon this backend programs (CPUID/MSR view, for the generic checks). */
   readonly cpu: HostCpu;
+  /**
+   * REQUIRED. The machine's host-physical memory, which the silicon reads (control structures,
+   * bitmaps, shadow page tables) and where every VM's RAM slots and hypervisor pages get frames.
+   */
+  readonly memory: HostPhysicalMemory;
 
   /**
    * REQUIRED. `hardware_setup` + `cpu_has_kvm_support` + `disabled_by_bios` + `hardware_enable`:

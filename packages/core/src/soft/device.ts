@@ -42,8 +42,6 @@ export interface SoftKvmOptions {
   runBudget?: number;
   /** The shadow MMU glue; without it guests cannot run (for tests of the ABI layer only). */
   mmu?: VcpuMmuOps | null;
-  /** Hypervisor pages a VM may allocate (shadow tables, control structures). */
-  maxHypervisorPages?: number;
   /** Bytes `allocateMemory` may hand out in total. */
   memoryLimit?: number;
 }
@@ -268,7 +266,6 @@ export class SoftKvmDevice implements KvmDevice {
   private nextFd = 3;
   private readonly hva: HvaSpace;
   private readonly mmu: VcpuMmuOps | null;
-  private readonly maxHypervisorPages: number | undefined;
 
   /**
    * Accepts `ops` only if its silicon is usable (`hardwareSetup`); otherwise throws
@@ -284,7 +281,6 @@ export class SoftKvmDevice implements KvmDevice {
     this.engine = ops.name;
     this.runBudget = options.runBudget ?? DEFAULT_RUN_BUDGET;
     this.mmu = options.mmu ?? null;
-    this.maxHypervisorPages = options.maxHypervisorPages;
     this.hva = new HvaSpace(options.memoryLimit);
     this.msrIndexList = MSRS_TO_SAVE.filter((i) => ops.hasMsr(i));
     this.supportedCpuid = supportedCpuid(ops);
@@ -367,7 +363,7 @@ export class SoftKvmDevice implements KvmDevice {
   /** KVM_CREATE_VM: type 0 only (EINVAL otherwise, as x86 Linux without other VM types). */
   createVm(type: number): number {
     if (type !== 0) throw new KvmError('KVM_CREATE_VM', Errno.EINVAL, `type ${type}`);
-    const vm = new SoftVm(this.ops, this.hva, SOFT_VCPU_MMAP_SIZE, this.mmu, this.maxHypervisorPages);
+    const vm = new SoftVm(this.ops, this.hva, SOFT_VCPU_MMAP_SIZE, this.mmu);
     return this.newFd({ kind: 'vm', vm, refs: { open: 1 } });
   }
 

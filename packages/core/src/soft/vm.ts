@@ -5,7 +5,7 @@
 import { Errno, KvmError } from '../api/errors.js';
 import type { KvmUserspaceMemoryRegion } from '../api/structs.js';
 import type { ArchOps } from './arch-ops.js';
-import { HostPhysicalMemory } from './host-physical.js';
+import type { HostPhysicalMemory } from './host-physical.js';
 import type { HvaSpace } from './hva-space.js';
 import { MemorySlots } from './memslots.js';
 import { KvmRequest, SoftVcpu } from './vcpu.js';
@@ -48,9 +48,8 @@ export class SoftVm {
     readonly hva: HvaSpace,
     readonly mmapSize: number,
     readonly mmu: VcpuMmuOps | null,
-    maxHypervisorPages?: number,
   ) {
-    this.hpm = new HostPhysicalMemory(maxHypervisorPages);
+    this.hpm = ops.memory;
     this.slots = new MemorySlots(hva, this.hpm);
   }
 

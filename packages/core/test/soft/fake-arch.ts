@@ -5,6 +5,7 @@
  */
 import type { ArchDtable, ArchOps, ArchSegment, HardwareCheck, HostCpu } from '../../src/soft/arch-ops.js';
 import { EntryResult, ExitResult } from '../../src/soft/arch-ops.js';
+import { HostPhysicalMemory } from '../../src/soft/host-physical.js';
 import type { SoftVcpu } from '../../src/soft/vcpu.js';
 
 interface FakeVcpu {
@@ -45,6 +46,7 @@ export function fakeArch(
   const ops = {
     name: 'fake',
     cpu: fakeCpu(),
+    memory: new HostPhysicalMemory(),
     created: 0,
     freed: 0,
     hardwareSetup: () => check,

@@ -1,0 +1,493 @@
+/**
+ * VMX non-root operation: the guest runs on x86emu's `Cpu`, and the VMCS controls decide which
+ * instructions and events cause VM exits (SDM Vol. 3 Chapter 26). `enterGuest` loads the guest-
+ * state area into the CPU (27.3.2), injects the VM-entry event (27.6), runs, and on a VM exit
+ * saves the guest state (28.3) and records the exit reason, qualification and information
+ * fields as the SDM encodes them (28.2).
+ *
+ * Shadow paging: linear addresses are translated through the page tables at the guest-state
+ * CR3 field (the hypervisor's shadow root), in PAE format when the CR4 field has PAE, with
+ * x86emu's paging override; the guest's own CR0/CR4 (through the read shadows) and CR3 (which
+ * only CR3-load/store exits reveal) stay its own. With "unrestricted guest" that holds even
+ * while the guest's CR0.PE/PG are 0 (see vmx-capabilities.ts for why that departs from real
+ * silicon).
+ *
+ * The "host timer": real hardware leaves the guest on a host interrupt (an external-interrupt
+ * exit). Here the host timer fires after `hostTick` guest instructions, or when `requestStop`
+ * is called from another thread's kick, with the same exit.
+ */
+import {
+  Cpu,
+  type ExitInfo,
+  InterceptKind,
+  type Intercepts,
+  type MsrOps,
+  PagingMode,
+  type PagingOverride,
+  SegAttr,
+  StopReason,
+} from '@kvm/x86emu';
+import { VMCS } from './vmcs-fields.js';
+import {
+  ActivityState,
+  CpuBased,
+  CrQual,
+  ExitReason,
+  GuestIntrState,
+  IntrInfo,
+  IntrType,
+  IoQual,
+  SecondaryExec,
+  VmEntryCtl,
+  VmExitCtl,
+} from './vmx-arch.js';
+import type { VmxSilicon } from './vmx-silicon.js';
+
+const X86_CR0_TS = 1 << 3;
+const X86_CR4_PAE = 1 << 5;
+const EFER_NX = 1 << 11;
+const PF_VECTOR = 14;
+
+/** The guest segment fields, in x86emu `Seg` order (ES, CS, SS, DS, FS, GS, LDTR, TR). */
+const SEG_FIELDS: readonly (readonly [number, number, number, number])[] = [
+  [VMCS.GUEST_ES_SELECTOR, VMCS.GUEST_ES_BASE, VMCS.GUEST_ES_LIMIT, VMCS.GUEST_ES_AR_BYTES],
+  [VMCS.GUEST_CS_SELECTOR, VMCS.GUEST_CS_BASE, VMCS.GUEST_CS_LIMIT, VMCS.GUEST_CS_AR_BYTES],
+  [VMCS.GUEST_SS_SELECTOR, VMCS.GUEST_SS_BASE, VMCS.GUEST_SS_LIMIT, VMCS.GUEST_SS_AR_BYTES],
+  [VMCS.GUEST_DS_SELECTOR, VMCS.GUEST_DS_BASE, VMCS.GUEST_DS_LIMIT, VMCS.GUEST_DS_AR_BYTES],
+  [VMCS.GUEST_FS_SELECTOR, VMCS.GUEST_FS_BASE, VMCS.GUEST_FS_LIMIT, VMCS.GUEST_FS_AR_BYTES],
+  [VMCS.GUEST_GS_SELECTOR, VMCS.GUEST_GS_BASE, VMCS.GUEST_GS_LIMIT, VMCS.GUEST_GS_AR_BYTES],
+  [VMCS.GUEST_LDTR_SELECTOR, VMCS.GUEST_LDTR_BASE, VMCS.GUEST_LDTR_LIMIT, VMCS.GUEST_LDTR_AR_BYTES],
+  [VMCS.GUEST_TR_SELECTOR, VMCS.GUEST_TR_BASE, VMCS.GUEST_TR_LIMIT, VMCS.GUEST_TR_AR_BYTES],
+];
+
+/** InterceptKind → basic exit reason, for the kinds whose exit is just the instruction. */
+const SIMPLE_EXIT: Int16Array = (() => {
+  const t = new Int16Array(32).fill(-1);
+  t[InterceptKind.Cpuid] = ExitReason.CPUID;
+  t[InterceptKind.Hlt] = ExitReason.HLT;
+  t[InterceptKind.Invlpg] = ExitReason.INVLPG;
+  t[InterceptKind.Rdtsc] = ExitReason.RDTSC;
+  t[InterceptKind.Rdmsr] = ExitReason.MSR_READ;
+  t[InterceptKind.Wrmsr] = ExitReason.MSR_WRITE;
+  t[InterceptKind.CrRead] = ExitReason.CR_ACCESS;
+  t[InterceptKind.CrWrite] = ExitReason.CR_ACCESS;
+  t[InterceptKind.DrAccess] = ExitReason.DR_ACCESS;
+  t[InterceptKind.Io] = ExitReason.IO_INSTRUCTION;
+  t[InterceptKind.Invd] = ExitReason.INVD;
+  t[InterceptKind.Wbinvd] = ExitReason.WBINVD;
+  t[InterceptKind.Pause] = ExitReason.PAUSE_INSTRUCTION;
+  t[InterceptKind.DescriptorTable] = ExitReason.GDTR_IDTR;
+  t[InterceptKind.InterruptWindow] = ExitReason.INTERRUPT_WINDOW;
+  t[InterceptKind.Rdpmc] = ExitReason.RDPMC;
+  t[InterceptKind.Shutdown] = ExitReason.TRIPLE_FAULT;
+  t[InterceptKind.MonitorMwait] = ExitReason.MWAIT_INSTRUCTION;
+  t[InterceptKind.Vmcall] = ExitReason.VMCALL;
+  t[InterceptKind.TaskSwitch] = ExitReason.TASK_SWITCH;
+  return t;
+})();
+
+const bit = (k: number): number => 1 << k;
+
+/** The processor in VMX non-root operation. One per silicon (one logical processor). */
+export class VmxNonRoot implements Intercepts {
+  readonly cpu: Cpu;
+  mask = 0;
+  exceptionMask = 0;
+  /** Guest instructions until the host timer fires. */
+  hostTick = 200_000;
+  /** Instructions executed by the last entry. */
+  lastInstructions = 0;
+
+  // Controls cached at entry (read per sensitive instruction).
+  private proc = 0;
+  private cr0Mask = 0;
+  private cr0Shadow = 0;
+  private cr4Mask = 0;
+  private cr4Shadow = 0;
+  private cr3TargetCount = 0;
+  private pfecMask = 0;
+  private pfecMatch = 0;
+  private ioBitmapA: Uint8Array | null = null;
+  private ioBitmapB: Uint8Array | null = null;
+  private msrBitmap: Uint8Array | null = null;
+  private readonly override: PagingOverride = {
+    mode: PagingMode.Pae,
+    root: 0,
+    wp: true,
+    pse: false,
+    nxe: false,
+    pge: false,
+  };
+
+  constructor(
+    private readonly silicon: VmxSilicon,
+    msr: MsrOps,
+  ) {
+    this.cpu = new Cpu({ memory: silicon.memory, msr, intercepts: this });
+  }
+
+  // ---- Intercepts (called by the Cpu) ----------------------------------------------------
+
+  instruction(kind: number, exit: ExitInfo): boolean {
+    switch (kind) {
+      case InterceptKind.CrWrite:
+        return this.crWriteExits(exit);
+      case InterceptKind.CrRead:
+        // MOV from CR3 exits with CR3-store exiting; CR0/CR4 reads use the read shadows instead.
+        return exit.cr === 3 && (this.proc & CpuBased.CR3_STORE_EXITING) !== 0;
+      case InterceptKind.Io:
+        return this.ioExits(exit);
+      case InterceptKind.Rdmsr:
+      case InterceptKind.Wrmsr:
+        return this.msrExits(kind === InterceptKind.Wrmsr);
+      default:
+        return true;
+    }
+  }
+
+  exception(vector: number, errorCode: number, _hasErrorCode: boolean, _exit: ExitInfo): boolean {
+    if (vector === PF_VECTOR) {
+      // SDM 26.2: with bit 14 set a #PF exits iff (PFEC & MASK) == MATCH; with it clear, iff not.
+      const match = (errorCode & this.pfecMask) === this.pfecMatch;
+      return match;
+    }
+    return true;
+  }
+
+  crRead(cr: number, value: number): number {
+    if (cr === 0) return ((value & ~this.cr0Mask) | (this.cr0Shadow & this.cr0Mask)) >>> 0;
+    if (cr === 4) return ((value & ~this.cr4Mask) | (this.cr4Shadow & this.cr4Mask)) >>> 0;
+    return value;
+  }
+
+  crWrite(cr: number, value: number): number {
+    // Not exiting: the bits the host owns keep their real value (SDM 26.3).
+    const s = this.cpu.state;
+    if (cr === 0) return ((value & ~this.cr0Mask) | (s.cr[0] & this.cr0Mask)) >>> 0;
+    if (cr === 4) return ((value & ~this.cr4Mask) | (s.cr[4] & this.cr4Mask)) >>> 0;
+    return value;
+  }
+
+  /** SDM 26.1.3: MOV to CR0/CR4, CLTS, LMSW exit per the guest/host masks and read shadows. */
+  private crWriteExits(exit: ExitInfo): boolean {
+    const cr = exit.cr;
+    switch (exit.crAccessType) {
+      case 0: {
+        if (cr === 3) {
+          if (!(this.proc & CpuBased.CR3_LOAD_EXITING)) return false;
+          const v = this.cpu.state.gpr[exit.gpr];
+          for (let i = 0; i < this.cr3TargetCount; i++) {
+            if (this.silicon.field(VMCS.CR3_TARGET_VALUE0 + 2 * i) === v) return false;
+          }
+          return true;
+        }
+        const v = this.cpu.state.gpr[exit.gpr];
+        if (cr === 0) return ((v ^ this.cr0Shadow) & this.cr0Mask) !== 0;
+        if (cr === 4) return ((v ^ this.cr4Shadow) & this.cr4Mask) !== 0;
+        return true;
+      }
+      case 2:
+        // CLTS exits if CR0.TS is host-owned and the shadow has TS = 1.
+        return (this.cr0Mask & X86_CR0_TS) !== 0 && (this.cr0Shadow & X86_CR0_TS) !== 0;
+      case 3: {
+        const src = exit.lmswSource & 0xf;
+        if (this.cr0Mask & 1 && src & 1 && !(this.cr0Shadow & 1)) return true;
+        return ((src ^ this.cr0Shadow) & this.cr0Mask & 0xe) !== 0;
+      }
+      default:
+        return true;
+    }
+  }
+
+  /** SDM 26.1.3: unconditional I/O exiting, or the I/O bitmaps when in use (every byte's bit). */
+  private ioExits(exit: ExitInfo): boolean {
+    if (!(this.proc & CpuBased.USE_IO_BITMAPS)) return (this.proc & CpuBased.UNCOND_IO_EXITING) !== 0;
+    for (let i = 0; i < exit.ioSize; i++) {
+      const port = exit.port + i;
+      if (port > 0xffff) return true;
+      const map = port < 0x8000 ? this.ioBitmapA : this.ioBitmapB;
+      if (map === null) return true;
+      const p = port & 0x7fff;
+      if ((map[p >>> 3] >>> (p & 7)) & 1) return true;
+    }
+    return false;
+  }
+
+  /** SDM 25.6.9: the MSR bitmaps (read low/high at 0/1024, write low/high at 2048/3072). */
+  private msrExits(write: boolean): boolean {
+    if (!(this.proc & CpuBased.USE_MSR_BITMAPS) || this.msrBitmap === null) return true;
+    const ecx = this.cpu.state.gpr[1] >>> 0;
+    let base: number;
+    let n: number;
+    if (ecx <= 0x1fff) {
+      base = 0;
+      n = ecx;
+    } else if (ecx >= 0xc0000000 && ecx <= 0xc0001fff) {
+      base = 1024;
+      n = ecx - 0xc0000000;
+    } else return true;
+    if (write) base += 2048;
+    return ((this.msrBitmap[base + (n >>> 3)] >>> (n & 7)) & 1) === 1;
+  }
+
+  // ---- VM entry and exit -------------------------------------------------------------------
+
+  private pageAt(hpa: number): Uint8Array | null {
+    return this.silicon.memory.pageView(Math.floor(hpa / 4096));
+  }
+
+  /** Loads the guest-state area and the controls into the CPU (SDM 27.3.2, 27.5, 27.6). */
+  private loadGuest(): void {
+    const si = this.silicon;
+    const f = (e: number): number => si.field(e);
+    const s = this.cpu.state;
+    for (let i = 0; i < 8; i++) {
+      const [sel, base, limit, ar] = SEG_FIELDS[i];
+      s.segSel[i] = f(sel);
+      s.segBase[i] = f(base);
+      s.segBaseHigh[i] = 0;
+      s.segLimit[i] = f(limit);
+      s.segAttr[i] = f(ar);
+    }
+    s.dtBase[0] = f(VMCS.GUEST_GDTR_BASE);
+    s.dtLimit[0] = f(VMCS.GUEST_GDTR_LIMIT);
+    s.dtBase[1] = f(VMCS.GUEST_IDTR_BASE);
+    s.dtLimit[1] = f(VMCS.GUEST_IDTR_LIMIT);
+    s.cr[0] = f(VMCS.GUEST_CR0);
+    s.cr[3] = f(VMCS.GUEST_CR3);
+    s.cr[4] = f(VMCS.GUEST_CR4);
+    s.dr[7] = f(VMCS.GUEST_DR7);
+    s.gpr[4] = f(VMCS.GUEST_RSP);
+    s.rip[0] = f(VMCS.GUEST_RIP);
+    s.rip[1] = 0;
+    s.rflags[0] = f(VMCS.GUEST_RFLAGS);
+    s.sysenter[0] = f(VMCS.GUEST_SYSENTER_CS);
+    s.sysenter[1] = f(VMCS.GUEST_SYSENTER_ESP);
+    s.sysenter[2] = f(VMCS.GUEST_SYSENTER_EIP);
+    if (f(VMCS.VM_ENTRY_CONTROLS) & VmEntryCtl.LOAD_IA32_EFER) {
+      s.efer[0] = f(VMCS.GUEST_IA32_EFER);
+      s.efer[1] = si.fieldHigh(VMCS.GUEST_IA32_EFER);
+    }
+    // CPL is SS.DPL in VMX (real mode: 0; virtual-8086: 3).
+    s.cpl =
+      s.rflags[0] & (1 << 17) ? 3 : s.cr[0] & 1 ? (s.segAttr[2] & SegAttr.DPL_MASK) >>> SegAttr.DPL_SHIFT : 0;
+    s.interruptibility = f(VMCS.GUEST_INTERRUPTIBILITY_INFO) & (GuestIntrState.STI | GuestIntrState.MOV_SS);
+    s.halted = f(VMCS.GUEST_ACTIVITY_STATE) === ActivityState.HLT;
+    s.pendingType = -1;
+
+    // Controls.
+    const proc = f(VMCS.CPU_BASED_VM_EXEC_CONTROL);
+    const proc2 = proc & CpuBased.ACTIVATE_SECONDARY_CONTROLS ? f(VMCS.SECONDARY_VM_EXEC_CONTROL) : 0;
+    this.proc = proc;
+    this.cr0Mask = f(VMCS.CR0_GUEST_HOST_MASK);
+    this.cr0Shadow = f(VMCS.CR0_READ_SHADOW);
+    this.cr4Mask = f(VMCS.CR4_GUEST_HOST_MASK);
+    this.cr4Shadow = f(VMCS.CR4_READ_SHADOW);
+    this.cr3TargetCount = f(VMCS.CR3_TARGET_COUNT);
+    this.pfecMask = f(VMCS.PAGE_FAULT_ERROR_CODE_MASK);
+    this.pfecMatch = f(VMCS.PAGE_FAULT_ERROR_CODE_MATCH);
+    this.ioBitmapA = proc & CpuBased.USE_IO_BITMAPS ? this.pageAt(f(VMCS.IO_BITMAP_A)) : null;
+    this.ioBitmapB = proc & CpuBased.USE_IO_BITMAPS ? this.pageAt(f(VMCS.IO_BITMAP_B)) : null;
+    this.msrBitmap = proc & CpuBased.USE_MSR_BITMAPS ? this.pageAt(f(VMCS.MSR_BITMAP)) : null;
+    let mask =
+      bit(InterceptKind.Cpuid) |
+      bit(InterceptKind.Rdmsr) |
+      bit(InterceptKind.Wrmsr) |
+      bit(InterceptKind.CrWrite) |
+      bit(InterceptKind.Invd) |
+      bit(InterceptKind.Shutdown) |
+      bit(InterceptKind.Vmcall) |
+      bit(InterceptKind.TaskSwitch);
+    if (proc & CpuBased.CR3_STORE_EXITING) mask |= bit(InterceptKind.CrRead);
+    if (proc & CpuBased.HLT_EXITING) mask |= bit(InterceptKind.Hlt);
+    if (proc & CpuBased.INVLPG_EXITING) mask |= bit(InterceptKind.Invlpg);
+    if (proc & CpuBased.RDTSC_EXITING) mask |= bit(InterceptKind.Rdtsc);
+    if (proc & CpuBased.RDPMC_EXITING) mask |= bit(InterceptKind.Rdpmc);
+    if (proc & CpuBased.MOV_DR_EXITING) mask |= bit(InterceptKind.DrAccess);
+    if (proc & (CpuBased.UNCOND_IO_EXITING | CpuBased.USE_IO_BITMAPS)) mask |= bit(InterceptKind.Io);
+    if (proc & CpuBased.PAUSE_EXITING) mask |= bit(InterceptKind.Pause);
+    if (proc & (CpuBased.MONITOR_EXITING | CpuBased.MWAIT_EXITING)) mask |= bit(InterceptKind.MonitorMwait);
+    if (proc & CpuBased.VIRTUAL_INTR_PENDING) mask |= bit(InterceptKind.InterruptWindow);
+    if (proc2 & SecondaryExec.DESC) mask |= bit(InterceptKind.DescriptorTable);
+    if (proc2 & SecondaryExec.WBINVD_EXITING) mask |= bit(InterceptKind.Wbinvd);
+    this.mask = mask;
+    this.exceptionMask = f(VMCS.EXCEPTION_BITMAP);
+
+    // Shadow paging: translate through the CR3 field's tables (see the file comment).
+    const o = this.override;
+    o.mode = s.cr[4] & X86_CR4_PAE ? PagingMode.Pae : PagingMode.Legacy;
+    o.root = s.cr[3];
+    o.wp = true;
+    o.pse = false;
+    o.nxe = (s.efer[0] & EFER_NX) !== 0;
+    o.pge = false;
+    this.cpu.setIntercepts(this);
+    this.cpu.setPagingOverride(o);
+    this.cpu.stateChanged();
+
+    // VM-entry event injection (27.6): delivered before the first guest instruction.
+    const info = f(VMCS.VM_ENTRY_INTR_INFO_FIELD);
+    if (info & IntrInfo.VALID) {
+      const type = (info & IntrInfo.TYPE_MASK) >>> IntrInfo.TYPE_SHIFT;
+      const hasCode = (info & IntrInfo.DELIVER_CODE) !== 0;
+      this.cpu.injectEvent(
+        type as 0,
+        info & IntrInfo.VECTOR_MASK,
+        hasCode ? f(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE) : undefined,
+        f(VMCS.VM_ENTRY_INSTRUCTION_LEN),
+      );
+      s.halted = false;
+      // The valid bit is cleared on VM exit (28.2.5 / 27.6); an injected event leaves HLT.
+    }
+  }
+
+  /** Saves guest state into the VMCS (28.3) and loads the host's (28.5). */
+  private saveGuest(): void {
+    const si = this.silicon;
+    const s = this.cpu.state;
+    for (let i = 0; i < 8; i++) {
+      const [sel, base, limit, ar] = SEG_FIELDS[i];
+      si.setField(sel, s.segSel[i]);
+      si.setField(base, s.segBase[i]);
+      si.setField(limit, s.segLimit[i]);
+      si.setField(ar, s.segAttr[i]);
+    }
+    si.setField(VMCS.GUEST_GDTR_BASE, s.dtBase[0]);
+    si.setField(VMCS.GUEST_GDTR_LIMIT, s.dtLimit[0]);
+    si.setField(VMCS.GUEST_IDTR_BASE, s.dtBase[1]);
+    si.setField(VMCS.GUEST_IDTR_LIMIT, s.dtLimit[1]);
+    si.setField(VMCS.GUEST_CR0, s.cr[0]);
+    si.setField(VMCS.GUEST_CR4, s.cr[4]);
+    si.setField(VMCS.GUEST_DR7, s.dr[7]);
+    si.setField(VMCS.GUEST_RSP, s.gpr[4]);
+    si.setField(VMCS.GUEST_RIP, s.rip[0]);
+    si.setField(VMCS.GUEST_RFLAGS, s.rflags[0]);
+    si.setField(VMCS.GUEST_SYSENTER_CS, s.sysenter[0]);
+    si.setField(VMCS.GUEST_SYSENTER_ESP, s.sysenter[1]);
+    si.setField(VMCS.GUEST_SYSENTER_EIP, s.sysenter[2]);
+    if (si.field(VMCS.VM_EXIT_CONTROLS) & VmExitCtl.SAVE_IA32_EFER) {
+      si.setField(VMCS.GUEST_IA32_EFER, s.efer[0]);
+      si.setFieldHigh(VMCS.GUEST_IA32_EFER, s.efer[1]);
+    }
+    si.setField(VMCS.GUEST_INTERRUPTIBILITY_INFO, s.interruptibility & 3);
+    si.setField(VMCS.GUEST_ACTIVITY_STATE, s.halted ? ActivityState.HLT : ActivityState.ACTIVE);
+    // The VM-entry interruption-information valid bit is cleared on every VM exit.
+    si.setField(VMCS.VM_ENTRY_INTR_INFO_FIELD, si.field(VMCS.VM_ENTRY_INTR_INFO_FIELD) & ~IntrInfo.VALID);
+    // Host state: the processor's RSP becomes HOST_RSP (the other GPRs are the driver's to save).
+    s.gpr[4] = si.field(VMCS.HOST_RSP);
+  }
+
+  /** Clears the exit-information fields an exit may leave stale. */
+  private clearExitInfo(reason: number, qualification: number, instructionLength: number): void {
+    const si = this.silicon;
+    si.setField(VMCS.VM_EXIT_REASON, reason);
+    si.setField(VMCS.EXIT_QUALIFICATION, qualification);
+    si.setField(VMCS.VM_EXIT_INSTRUCTION_LEN, instructionLength);
+    si.setField(VMCS.VM_EXIT_INTR_INFO, 0);
+    si.setField(VMCS.VM_EXIT_INTR_ERROR_CODE, 0);
+    const e = this.cpu.exit;
+    if (e.vectoringValid) {
+      si.setField(
+        VMCS.IDT_VECTORING_INFO_FIELD,
+        (IntrInfo.VALID |
+          (e.vectoringType << 8) |
+          (e.vectoringHasErrorCode ? IntrInfo.DELIVER_CODE : 0) |
+          e.vectoringVector) >>>
+          0,
+      );
+      si.setField(VMCS.IDT_VECTORING_ERROR_CODE, e.vectoringErrorCode);
+    } else {
+      si.setField(VMCS.IDT_VECTORING_INFO_FIELD, 0);
+    }
+  }
+
+  /**
+   * Enters the guest and runs it until a VM exit; fills the exit fields. Called by VMLAUNCH /
+   * VMRESUME after their checks passed.
+   */
+  enterGuest(): void {
+    this.loadGuest();
+    const cpu = this.cpu;
+    const before = cpu.instructionsRetired;
+    // x86emu's ExitInfo is fresh only for Intercept/Exception stops.
+    cpu.exit.vectoringValid = false;
+    const why = cpu.run(this.hostTick);
+    this.lastInstructions = cpu.instructionsRetired - before;
+    const e = cpu.exit;
+    switch (why) {
+      case StopReason.Intercept:
+        this.interceptExit(e);
+        break;
+      case StopReason.Exception: {
+        const type =
+          e.vector === 3 || e.vector === 4
+            ? e.instructionLength > 0
+              ? IntrType.SOFT_EXCEPTION
+              : IntrType.HARD_EXCEPTION
+            : IntrType.HARD_EXCEPTION;
+        this.clearExitInfo(
+          ExitReason.EXCEPTION_NMI,
+          e.vector === PF_VECTOR ? e.faultAddress : 0,
+          e.instructionLength,
+        );
+        this.silicon.setField(
+          VMCS.VM_EXIT_INTR_INFO,
+          (IntrInfo.VALID | (type << 8) | (e.hasErrorCode ? IntrInfo.DELIVER_CODE : 0) | e.vector) >>> 0,
+        );
+        this.silicon.setField(VMCS.VM_EXIT_INTR_ERROR_CODE, e.errorCode);
+        break;
+      }
+      case StopReason.Shutdown:
+        this.clearExitInfo(ExitReason.TRIPLE_FAULT, 0, 0);
+        break;
+      default:
+        // Budget (host timer), Requested (kick), or Hlt without HLT exiting: the host
+        // interrupt takes the processor out of the guest (and out of HLT, which stays the
+        // guest's activity state).
+        this.clearExitInfo(ExitReason.EXTERNAL_INTERRUPT, 0, 0);
+        break;
+    }
+    this.saveGuest();
+  }
+
+  private interceptExit(e: ExitInfo): void {
+    const si = this.silicon;
+    const kind = e.kind;
+    const reason = SIMPLE_EXIT[kind];
+    let qual = 0;
+    switch (kind) {
+      case InterceptKind.CrRead:
+      case InterceptKind.CrWrite:
+        qual =
+          e.cr |
+          (e.crAccessType << CrQual.ACCESS_TYPE_SHIFT) |
+          (e.gpr << CrQual.GPR_SHIFT) |
+          ((e.lmswSource & 0xffff) << CrQual.LMSW_SOURCE_SHIFT);
+        break;
+      case InterceptKind.Io:
+        qual =
+          (e.ioSize - 1) |
+          (e.ioIn ? IoQual.IN : 0) |
+          (e.ioString ? IoQual.STRING : 0) |
+          (e.ioRep ? IoQual.REP : 0) |
+          (e.port << IoQual.PORT_SHIFT);
+        break;
+      case InterceptKind.Invlpg:
+        qual = e.linearAddress;
+        break;
+      case InterceptKind.DrAccess:
+        qual = e.dr | (e.drWrite ? 0 : 1 << 4) | (e.gpr << 8);
+        break;
+      case InterceptKind.InterruptWindow:
+        this.clearExitInfo(ExitReason.INTERRUPT_WINDOW, 0, 0);
+        return;
+    }
+    this.clearExitInfo(reason >= 0 ? reason : ExitReason.EXTERNAL_INTERRUPT, qual >>> 0, e.instructionLength);
+    if (kind === InterceptKind.Io && e.ioString) {
+      si.setField(VMCS.GUEST_LINEAR_ADDRESS, e.linearAddress);
+      // VM-exit instruction information for INS/OUTS (Table 28-8): address size, segment.
+      const asz = e.ioAddressSize === 2 ? 0 : e.ioAddressSize === 4 ? 1 : 2;
+      si.setField(VMCS.VMX_INSTRUCTION_INFO, (asz << 7) | (e.segment << 15));
+    }
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * The checks VM entry makes before it loads guest state (SDM Vol. 3 Chapter 27, "VM Entries"),
+ * the subset that matters for a 32-bit processor without EPT:
+ *
+ *   27.2.1  VM-execution, VM-exit and VM-entry control fields → VMfailValid(7)
+ *   27.2.2  host-state area                                  → VMfailValid(8)
+ *   27.3.1  guest-state area                                 → VM exit, reason 33 | bit 31
+ *
+ * Each function returns 0 when all its checks pass, otherwise a short reason naming the SDM rule
+ * (kept in the silicon for the driver's diagnostics; the architecture only reports the number).
+ */
+import { VMCS } from './vmcs-fields.js';
+import {
+  ActivityState,
+  AR_UNUSABLE,
+  CpuBased,
+  GuestIntrState,
+  IntrInfo,
+  IntrType,
+  SecondaryExec,
+  VmEntryCtl,
+  VmExitCtl,
+} from './vmx-arch.js';
+import {
+  CR0_FIXED0,
+  CR0_FIXED1,
+  CR4_FIXED0,
+  CR4_FIXED1,
+  controlsAllowed,
+  ENTRY_CTLS,
+  EXIT_CTLS,
+  PINBASED_CTLS,
+  PROCBASED_CTLS,
+  PROCBASED_CTLS2,
+} from './vmx-capabilities.js';
+import type { VmxSilicon } from './vmx-silicon.js';
+
+const X86_CR0_PE = 1 << 0;
+const X86_CR0_NW = 1 << 29;
+const X86_CR0_CD = 1 << 30;
+const X86_CR0_PG = 0x80000000;
+const X86_EFLAGS_IF = 1 << 9;
+const X86_EFLAGS_VM = 1 << 17;
+/** RFLAGS bits that must be 0 (reserved: 3, 5, 15, 22–31) and bit 1 that must be 1. */
+const RFLAGS_RESERVED = (1 << 3) | (1 << 5) | (1 << 15) | 0xffc00000;
+
+/** Exception vectors that deliver an error code (SDM 27.2.1.3). */
+const ERROR_CODE_VECTORS = (1 << 8) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 14) | (1 << 17);
+
+/** 27.2.1: the control fields. */
+export function checkControls(cpu: VmxSilicon): string | 0 {
+  const f = (e: number): number => cpu.field(e);
+  const pin = f(VMCS.PIN_BASED_VM_EXEC_CONTROL);
+  const proc = f(VMCS.CPU_BASED_VM_EXEC_CONTROL);
+  if (!controlsAllowed(pin, PINBASED_CTLS)) return 'pin-based controls: reserved bits';
+  if (!controlsAllowed(proc, PROCBASED_CTLS)) return 'processor-based controls: reserved bits';
+  const proc2 = proc & CpuBased.ACTIVATE_SECONDARY_CONTROLS ? f(VMCS.SECONDARY_VM_EXEC_CONTROL) : 0;
+  if (!controlsAllowed(proc2, PROCBASED_CTLS2)) return 'secondary controls: reserved bits';
+  if (f(VMCS.CR3_TARGET_COUNT) > 4) return 'CR3-target count > 4';
+  if (proc & CpuBased.USE_IO_BITMAPS) {
+    if (!cpu.validPageAddress(f(VMCS.IO_BITMAP_A)) || !cpu.validPageAddress(f(VMCS.IO_BITMAP_B))) {
+      return 'I/O bitmap address not page-aligned';
+    }
+  }
+  if (proc & CpuBased.USE_MSR_BITMAPS && !cpu.validPageAddress(f(VMCS.MSR_BITMAP))) {
+    return 'MSR bitmap address not page-aligned';
+  }
+  if (!controlsAllowed(f(VMCS.VM_EXIT_CONTROLS), EXIT_CTLS)) return 'VM-exit controls: reserved bits';
+  const entry = f(VMCS.VM_ENTRY_CONTROLS);
+  if (!controlsAllowed(entry, ENTRY_CTLS)) return 'VM-entry controls: reserved bits';
+  // 27.2.1.3: event injection.
+  const info = f(VMCS.VM_ENTRY_INTR_INFO_FIELD);
+  if (info & IntrInfo.VALID) {
+    const type = (info & IntrInfo.TYPE_MASK) >>> IntrInfo.TYPE_SHIFT;
+    const vector = info & IntrInfo.VECTOR_MASK;
+    if (type === 1 || type === IntrType.OTHER) return 'event injection: reserved type';
+    if (type === IntrType.NMI && vector !== 2) return 'event injection: NMI with vector ≠ 2';
+    if (type === IntrType.HARD_EXCEPTION && vector > 31) return 'event injection: exception vector > 31';
+    if (info & 0x7ffff000) return 'event injection: reserved bits 30:12';
+    const unrestricted =
+      proc & CpuBased.ACTIVATE_SECONDARY_CONTROLS &&
+      f(VMCS.SECONDARY_VM_EXEC_CONTROL) & SecondaryExec.UNRESTRICTED_GUEST;
+    const pe = f(VMCS.GUEST_CR0) & X86_CR0_PE || !unrestricted;
+    const mustDeliver =
+      type === IntrType.HARD_EXCEPTION &&
+      pe !== 0 &&
+      ((ERROR_CODE_VECTORS >>> vector) & 1) === 1 &&
+      vector < 32;
+    if (((info & IntrInfo.DELIVER_CODE) !== 0) !== mustDeliver)
+      return 'event injection: deliver-error-code bit';
+    if (info & IntrInfo.DELIVER_CODE && f(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE) & 0xffff8000) {
+      return 'event injection: error code bits 31:15';
+    }
+    if (
+      type === IntrType.SOFT_INTR ||
+      type === IntrType.PRIV_SOFT_EXCEPTION ||
+      type === IntrType.SOFT_EXCEPTION
+    ) {
+      const len = f(VMCS.VM_ENTRY_INSTRUCTION_LEN);
+      if (len < 1 || len > 15) return 'event injection: instruction length not in 1–15';
+    }
+  }
+  return 0;
+}
+
+/** 27.2.2: the host-state area. */
+export function checkHostState(cpu: VmxSilicon): string | 0 {
+  const f = (e: number): number => cpu.field(e);
+  const cr0 = f(VMCS.HOST_CR0);
+  const cr4 = f(VMCS.HOST_CR4);
+  if ((cr0 & CR0_FIXED0) >>> 0 !== CR0_FIXED0 || (cr0 & ~CR0_FIXED1) !== 0) return 'host CR0 fixed bits';
+  if ((cr4 & CR4_FIXED0) >>> 0 !== CR4_FIXED0 || (cr4 & ~CR4_FIXED1) !== 0) return 'host CR4 fixed bits';
+  if (f(VMCS.VM_EXIT_CONTROLS) & VmExitCtl.HOST_ADDR_SPACE_SIZE)
+    return 'host address-space size on a 32-bit processor';
+  for (const e of [
+    VMCS.HOST_ES_SELECTOR,
+    VMCS.HOST_CS_SELECTOR,
+    VMCS.HOST_SS_SELECTOR,
+    VMCS.HOST_DS_SELECTOR,
+    VMCS.HOST_FS_SELECTOR,
+    VMCS.HOST_GS_SELECTOR,
+    VMCS.HOST_TR_SELECTOR,
+  ]) {
+    if (f(e) & 7) return 'host selector RPL/TI not 0';
+  }
+  if (f(VMCS.HOST_CS_SELECTOR) === 0) return 'host CS selector is 0';
+  if (f(VMCS.HOST_TR_SELECTOR) === 0) return 'host TR selector is 0';
+  return 0;
+}
+
+/** 27.3.1: the guest-state area (failure is a VM exit with reason 33, not VMfail). */
+export function checkGuestState(cpu: VmxSilicon): string | 0 {
+  const f = (e: number): number => cpu.field(e);
+  const proc = f(VMCS.CPU_BASED_VM_EXEC_CONTROL);
+  const unrestricted =
+    (proc & CpuBased.ACTIVATE_SECONDARY_CONTROLS) !== 0 &&
+    (f(VMCS.SECONDARY_VM_EXEC_CONTROL) & SecondaryExec.UNRESTRICTED_GUEST) !== 0;
+  const cr0 = f(VMCS.GUEST_CR0);
+  const fixed0 = (unrestricted ? CR0_FIXED0 & ~(X86_CR0_PE | X86_CR0_PG) : CR0_FIXED0) >>> 0;
+  if ((cr0 & fixed0) >>> 0 !== fixed0 || (cr0 & ~CR0_FIXED1) !== 0) return 'guest CR0 fixed bits';
+  if (cr0 & X86_CR0_PG && !(cr0 & X86_CR0_PE)) return 'guest CR0.PG without PE';
+  if (cr0 & X86_CR0_NW && !(cr0 & X86_CR0_CD)) return 'guest CR0.NW without CD';
+  const cr4 = f(VMCS.GUEST_CR4);
+  if ((cr4 & CR4_FIXED0) >>> 0 !== CR4_FIXED0 || (cr4 & ~CR4_FIXED1) !== 0) return 'guest CR4 fixed bits';
+  if (f(VMCS.VM_ENTRY_CONTROLS) & VmEntryCtl.IA32E_MODE) return 'IA-32e mode guest on a 32-bit processor';
+  const rflags = f(VMCS.GUEST_RFLAGS);
+  if (rflags & RFLAGS_RESERVED || !(rflags & 2)) return 'guest RFLAGS reserved bits';
+  const v86 = (rflags & X86_EFLAGS_VM) !== 0;
+  if (v86 && !(cr0 & X86_CR0_PE)) return 'guest RFLAGS.VM with CR0.PE = 0';
+  const info = f(VMCS.VM_ENTRY_INTR_INFO_FIELD);
+  const injectingIntr =
+    (info & IntrInfo.VALID) !== 0 && (info & IntrInfo.TYPE_MASK) >>> 8 === IntrType.EXT_INTR;
+  if (injectingIntr && !(rflags & X86_EFLAGS_IF)) return 'injecting an external interrupt with RFLAGS.IF = 0';
+
+  // Segment registers (27.3.1.2).
+  const ar = (e: number): number => f(e);
+  const trAr = ar(VMCS.GUEST_TR_AR_BYTES);
+  if (trAr & AR_UNUSABLE) return 'TR unusable';
+  if ((trAr & 0xf) !== 11 && (trAr & 0xf) !== 3) return 'TR type not a busy TSS';
+  if (trAr & 0x10 || !(trAr & 0x80)) return 'TR: S must be 0 and P 1';
+  if (f(VMCS.GUEST_TR_SELECTOR) & 4) return 'TR selector TI = 1';
+  const ldtrAr = ar(VMCS.GUEST_LDTR_AR_BYTES);
+  if (!(ldtrAr & AR_UNUSABLE)) {
+    if ((ldtrAr & 0xf) !== 2 || ldtrAr & 0x10 || !(ldtrAr & 0x80)) return 'LDTR not an LDT descriptor';
+  }
+  if (v86) {
+    const segs: [number, number, number, number][] = [
+      [VMCS.GUEST_ES_SELECTOR, VMCS.GUEST_ES_BASE, VMCS.GUEST_ES_LIMIT, VMCS.GUEST_ES_AR_BYTES],
+      [VMCS.GUEST_CS_SELECTOR, VMCS.GUEST_CS_BASE, VMCS.GUEST_CS_LIMIT, VMCS.GUEST_CS_AR_BYTES],
+      [VMCS.GUEST_SS_SELECTOR, VMCS.GUEST_SS_BASE, VMCS.GUEST_SS_LIMIT, VMCS.GUEST_SS_AR_BYTES],
+      [VMCS.GUEST_DS_SELECTOR, VMCS.GUEST_DS_BASE, VMCS.GUEST_DS_LIMIT, VMCS.GUEST_DS_AR_BYTES],
+      [VMCS.GUEST_FS_SELECTOR, VMCS.GUEST_FS_BASE, VMCS.GUEST_FS_LIMIT, VMCS.GUEST_FS_AR_BYTES],
+      [VMCS.GUEST_GS_SELECTOR, VMCS.GUEST_GS_BASE, VMCS.GUEST_GS_LIMIT, VMCS.GUEST_GS_AR_BYTES],
+    ];
+    for (const [sel, base, limit, arE] of segs) {
+      if (f(base) !== f(sel) << 4) return 'virtual-8086: base ≠ selector × 16';
+      if (f(limit) !== 0xffff) return 'virtual-8086: limit ≠ FFFFH';
+      if (ar(arE) !== 0xf3) return 'virtual-8086: access rights ≠ F3H';
+    }
+  } else {
+    const csAr = ar(VMCS.GUEST_CS_AR_BYTES);
+    const csType = csAr & 0xf;
+    const csOk =
+      csType === 9 || csType === 11 || csType === 13 || csType === 15 || (unrestricted && csType === 3);
+    if (!csOk) return 'CS type';
+    if (!(csAr & 0x10) || !(csAr & 0x80)) return 'CS: S and P must be 1';
+    const ssAr = ar(VMCS.GUEST_SS_AR_BYTES);
+    if (!(ssAr & AR_UNUSABLE)) {
+      if ((ssAr & 0xf) !== 3 && (ssAr & 0xf) !== 7) return 'SS type';
+      if (!(ssAr & 0x80)) return 'SS not present';
+    }
+  }
+  // Non-register state (27.3.1.5).
+  const activity = f(VMCS.GUEST_ACTIVITY_STATE);
+  if (activity !== ActivityState.ACTIVE && activity !== ActivityState.HLT)
+    return 'activity state not supported';
+  const intr = f(VMCS.GUEST_INTERRUPTIBILITY_INFO);
+  if (intr & ~0xf) return 'interruptibility state reserved bits';
+  if (
+    (intr & (GuestIntrState.STI | GuestIntrState.MOV_SS)) ===
+    (GuestIntrState.STI | GuestIntrState.MOV_SS)
+  ) {
+    return 'blocking by STI and by MOV SS together';
+  }
+  if (!(rflags & X86_EFLAGS_IF) && intr & GuestIntrState.STI) return 'blocking by STI with RFLAGS.IF = 0';
+  if (injectingIntr && intr & (GuestIntrState.STI | GuestIntrState.MOV_SS)) {
+    return 'injecting an external interrupt under STI/MOV SS blocking';
+  }
+  if (f(VMCS.VMCS_LINK_POINTER) !== 0xffffffff || cpu.fieldHigh(VMCS.VMCS_LINK_POINTER) !== 0xffffffff) {
+    return 'VMCS link pointer not FFFFFFFF_FFFFFFFFH';
+  }
+  return 0;
+}

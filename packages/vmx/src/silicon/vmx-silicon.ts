@@ -1,0 +1,456 @@
+/**
+ * An Intel processor with VT-x, as the VMX driver programs it: CPUID, MSRs (IA32_FEATURE_CONTROL
+ * and the VMX capability MSRs among them), CR4.VMXE, and the VMX instructions VMXON, VMXOFF,
+ * VMCLEAR, VMPTRLD, VMPTRST, VMREAD, VMWRITE, VMLAUNCH and VMRESUME with the pseudo-code of SDM
+ * Vol. 3 Chapter 31: VMsucceed, VMfailInvalid, or VMfailValid with the VM-instruction error
+ * number stored in the current VMCS. Faults a real CPU would raise in the host (#UD, #GP) are
+ * returned as such, never thrown.
+ *
+ * VM entry and guest execution (VMX non-root operation) are in `vm-entry.ts` and `nonroot.ts`.
+ */
+import { type HostCpu, HostPhysicalMemory } from '@kvm/core';
+import { VmxNonRoot } from './nonroot.js';
+import { checkControls, checkGuestState, checkHostState } from './vm-entry-checks.js';
+import {
+  encodingType,
+  encodingWidth,
+  VMCS,
+  VMCS_SLOT_BY_ENCODING,
+  VmcsFieldType,
+  VmcsWidth,
+} from './vmcs-fields.js';
+import { LaunchState, VmcsRegion } from './vmcs-region.js';
+import {
+  ExitReason,
+  FeatureControl,
+  VMX_EXIT_REASONS_FAILED_VMENTRY,
+  VmxInstructionError,
+  VmxMsr,
+} from './vmx-arch.js';
+import {
+  CR0_FIXED0,
+  CR0_FIXED1,
+  CR4_FIXED0,
+  CR4_FIXED1,
+  ENTRY_CTLS,
+  EXIT_CTLS,
+  MAXPHYADDR,
+  PINBASED_CTLS,
+  PROCBASED_CTLS,
+  PROCBASED_CTLS2,
+  VMCS_ENUM_MAX_INDEX,
+  VMCS_REVISION_ID,
+  VMX_MISC,
+} from './vmx-capabilities.js';
+
+/** The outcome of a VMX instruction (its RFLAGS.CF/ZF, or the fault it raised). */
+export const VmxStatus = {
+  /** VMsucceed (for VMLAUNCH/VMRESUME: the guest ran and a VM exit happened). */
+  Succeed: 0,
+  /** VMfailInvalid: CF = 1, no current VMCS to hold an error number. */
+  FailInvalid: 1,
+  /** VMfailValid: ZF = 1, the error number is in the current VMCS's VM_INSTRUCTION_ERROR. */
+  FailValid: 2,
+  /** #UD: not in VMX operation, or CR4.VMXE clear for VMXON. */
+  Ud: 3,
+  /** #GP(0): e.g. VMXON with IA32_FEATURE_CONTROL not locked with VMX enabled. */
+  Gp: 4,
+} as const;
+export type VmxStatus = (typeof VmxStatus)[keyof typeof VmxStatus];
+
+/** How a silicon instance is built. */
+export interface VmxSiliconConfig {
+  /** CPUID.1:ECX.VMX (bit 5). Default true. */
+  vmx?: boolean;
+  /** IA32_FEATURE_CONTROL as the firmware left it. Default: locked, VMX outside SMX enabled. */
+  featureControl?: number;
+  /** CPUID vendor string; only to model a misidentified part. Default GenuineIntel. */
+  vendor?: string;
+  /** The machine's host-physical memory. Default: a fresh one. */
+  memory?: HostPhysicalMemory;
+}
+
+const INVALID_POINTER = -1;
+const X86_CR4_VMXE = 1 << 13;
+
+/** MSRs this processor implements besides the VMX ones (a 32-bit Core-class part: no STAR/LSTAR). */
+const MSR_TSC = 0x10;
+const MSR_PLATFORM_ID = 0x17;
+const MSR_EBL_CR_POWERON = 0x2a;
+const MSR_UCODE_REV = 0x8b;
+const MSR_FSB_FREQ = 0xcd;
+const MSR_SYSENTER_CS = 0x174;
+const MSR_SYSENTER_ESP = 0x175;
+const MSR_SYSENTER_EIP = 0x176;
+const MSR_PERF_STATUS = 0x198;
+const MSR_MISC_ENABLE = 0x1a0;
+const MSR_EFER = 0xc0000080;
+
+export class VmxSilicon implements HostCpu {
+  readonly memory: HostPhysicalMemory;
+  readonly vendor: string;
+  readonly hasVmx: boolean;
+  featureControl: number;
+  /** The host's CR0 and CR4 (what the hypervisor runs with). */
+  hostCr0 = 0x80050033;
+  hostCr4 = 0x000006d0;
+  /** VMX operation: false outside, true in VMX root operation (non-root is inside `vmlaunch`). */
+  inVmxOperation = false;
+  vmxonPointer = INVALID_POINTER;
+  /** The current-VMCS pointer (hpa), or -1 when invalid (FFFFFFFF_FFFFFFFFH). */
+  currentVmcs = INVALID_POINTER;
+  /** Incremented by every VMXON: a VMCS launched in an earlier epoch cannot be resumed. */
+  epoch = 0;
+  /** VMREAD's destination: the field value (low 32 bits in 32-bit operation). */
+  vmreadValue = 0;
+  /** The region of the current VMCS. */
+  readonly vmcs: VmcsRegion;
+  private readonly scratch: VmcsRegion;
+
+  constructor(config: VmxSiliconConfig = {}) {
+    this.memory = config.memory ?? new HostPhysicalMemory();
+    this.vendor = config.vendor ?? 'GenuineIntel';
+    this.hasVmx = config.vmx ?? true;
+    this.featureControl =
+      config.featureControl ?? FeatureControl.LOCKED | FeatureControl.VMXON_ENABLED_OUTSIDE_SMX;
+    this.vmcs = new VmcsRegion(this.memory);
+    this.scratch = new VmcsRegion(this.memory);
+  }
+
+  // ---- CPUID and MSRs ------------------------------------------------------------------
+
+  cpuid(leaf: number, _subleaf: number, out: Uint32Array): void {
+    out.fill(0);
+    switch (leaf >>> 0) {
+      case 0: {
+        out[0] = 1;
+        const v = this.vendor.padEnd(12, ' ');
+        const word = (i: number): number =>
+          (v.charCodeAt(i) |
+            (v.charCodeAt(i + 1) << 8) |
+            (v.charCodeAt(i + 2) << 16) |
+            (v.charCodeAt(i + 3) << 24)) >>>
+          0;
+        out[1] = word(0);
+        out[3] = word(4);
+        out[2] = word(8);
+        return;
+      }
+      case 1:
+        // Family 6, model 14 (Core Duo): FPU TSC MSR PAE CX8 SEP PGE CMOV PSE FXSR SSE SSE2 …
+        out[0] = 0x000006e8;
+        out[1] = 0x00010800;
+        out[2] = this.hasVmx ? 1 << 5 : 0;
+        out[3] = 0x0183fbff & ~(1 << 9);
+        return;
+      case 0x80000000:
+        out[0] = 0x80000008;
+        return;
+      case 0x80000001:
+        // NX (XD) only: no SYSCALL, no LM on this 32-bit part.
+        out[3] = 1 << 20;
+        return;
+      case 0x80000008:
+        out[0] = MAXPHYADDR | (32 << 8);
+        return;
+    }
+  }
+
+  rdmsr(index: number, out: Uint32Array): boolean {
+    out[1] = 0;
+    const two = (s: { allowed0: number; allowed1: number }): boolean => {
+      out[0] = s.allowed0 >>> 0;
+      out[1] = s.allowed1 >>> 0;
+      return true;
+    };
+    switch (index >>> 0) {
+      case VmxMsr.IA32_FEATURE_CONTROL:
+        out[0] = this.featureControl;
+        return true;
+      case VmxMsr.IA32_VMX_BASIC:
+        if (!this.hasVmx) return false;
+        // Revision id; region size 4096 (bits 44:32); write-back memory type 6 (bits 53:50);
+        // INS/OUTS exit information (bit 54).
+        out[0] = VMCS_REVISION_ID;
+        out[1] = 0x1000 | (6 << 18) | (1 << 22);
+        return true;
+      case VmxMsr.IA32_VMX_PINBASED_CTLS:
+        return this.hasVmx && two(PINBASED_CTLS);
+      case VmxMsr.IA32_VMX_PROCBASED_CTLS:
+        return this.hasVmx && two(PROCBASED_CTLS);
+      case VmxMsr.IA32_VMX_PROCBASED_CTLS2:
+        return this.hasVmx && two(PROCBASED_CTLS2);
+      case VmxMsr.IA32_VMX_EXIT_CTLS:
+        return this.hasVmx && two(EXIT_CTLS);
+      case VmxMsr.IA32_VMX_ENTRY_CTLS:
+        return this.hasVmx && two(ENTRY_CTLS);
+      case VmxMsr.IA32_VMX_MISC:
+        out[0] = VMX_MISC;
+        return this.hasVmx;
+      case VmxMsr.IA32_VMX_CR0_FIXED0:
+        out[0] = CR0_FIXED0;
+        return this.hasVmx;
+      case VmxMsr.IA32_VMX_CR0_FIXED1:
+        out[0] = CR0_FIXED1;
+        return this.hasVmx;
+      case VmxMsr.IA32_VMX_CR4_FIXED0:
+        out[0] = CR4_FIXED0;
+        return this.hasVmx;
+      case VmxMsr.IA32_VMX_CR4_FIXED1:
+        out[0] = CR4_FIXED1;
+        return this.hasVmx;
+      case VmxMsr.IA32_VMX_VMCS_ENUM:
+        out[0] = VMCS_ENUM_MAX_INDEX << 1;
+        return this.hasVmx;
+      case MSR_TSC:
+      case MSR_PLATFORM_ID:
+      case MSR_EBL_CR_POWERON:
+      case MSR_UCODE_REV:
+      case MSR_FSB_FREQ:
+      case MSR_SYSENTER_CS:
+      case MSR_SYSENTER_ESP:
+      case MSR_SYSENTER_EIP:
+      case MSR_PERF_STATUS:
+      case MSR_MISC_ENABLE:
+      case MSR_EFER:
+        out[0] = 0;
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  wrmsr(index: number, lo: number, _hi: number): boolean {
+    if (index === VmxMsr.IA32_FEATURE_CONTROL) {
+      // Once locked, the MSR cannot be written until reset (SDM Vol. 3 24.7): #GP.
+      if (this.featureControl & FeatureControl.LOCKED) return false;
+      this.featureControl = lo & 7;
+      return true;
+    }
+    return false;
+  }
+
+  /** MOV to CR4 in the host (the driver sets VMXE before VMXON). */
+  writeCr4(value: number): boolean {
+    // CR4.VMXE cannot be cleared in VMX operation (#GP).
+    if (this.inVmxOperation && !(value & X86_CR4_VMXE)) return false;
+    if (value & X86_CR4_VMXE && !this.hasVmx) return false;
+    this.hostCr4 = value >>> 0;
+    return true;
+  }
+
+  // ---- VMX instructions ------------------------------------------------------------------
+
+  /** VMfail(error): VMfailValid with the error number if a current VMCS exists, else VMfailInvalid. */
+  vmfail(error: number): VmxStatus {
+    if (this.currentVmcs === INVALID_POINTER) return VmxStatus.FailInvalid;
+    const slot = VMCS_SLOT_BY_ENCODING[VMCS.VM_INSTRUCTION_ERROR >>> 1];
+    this.vmcs.setLo(slot, error);
+    return VmxStatus.FailValid;
+  }
+
+  private badAddress(hpa: number): boolean {
+    return hpa % 4096 !== 0 || hpa < 0 || hpa >= 2 ** MAXPHYADDR;
+  }
+
+  /** VMXON with the region at `hpa` (SDM 31.3 "VMXON"). */
+  vmxon(hpa: number): VmxStatus {
+    if (!this.inVmxOperation) {
+      if (!(this.hostCr4 & X86_CR4_VMXE)) return VmxStatus.Ud;
+      // CR0/CR4 must satisfy the fixed bits, and IA32_FEATURE_CONTROL must be locked with VMX
+      // enabled outside SMX — the MacBook firmware left bit 2 set but bit 0 clear: #GP.
+      if (
+        (this.hostCr0 & CR0_FIXED0) >>> 0 !== CR0_FIXED0 ||
+        (this.hostCr4 & CR4_FIXED0) >>> 0 !== CR4_FIXED0
+      ) {
+        return VmxStatus.Gp;
+      }
+      const fc = this.featureControl;
+      if (!(fc & FeatureControl.LOCKED) || !(fc & FeatureControl.VMXON_ENABLED_OUTSIDE_SMX))
+        return VmxStatus.Gp;
+      if (this.badAddress(hpa) || !this.scratch.bind(hpa)) return VmxStatus.FailInvalid;
+      if (this.scratch.revision !== VMCS_REVISION_ID) return VmxStatus.FailInvalid;
+      this.inVmxOperation = true;
+      this.vmxonPointer = hpa;
+      this.currentVmcs = INVALID_POINTER;
+      this.epoch++;
+      return VmxStatus.Succeed;
+    }
+    return this.vmfail(VmxInstructionError.VMXON_IN_ROOT);
+  }
+
+  /** VMXOFF: leaves VMX operation; the current-VMCS pointer becomes invalid. */
+  vmxoff(): VmxStatus {
+    if (!this.inVmxOperation) return VmxStatus.Ud;
+    this.inVmxOperation = false;
+    this.vmxonPointer = INVALID_POINTER;
+    this.currentVmcs = INVALID_POINTER;
+    return VmxStatus.Succeed;
+  }
+
+  /** VMCLEAR: marks the VMCS at `hpa` clear; if it was current, no VMCS is current any more. */
+  vmclear(hpa: number): VmxStatus {
+    if (!this.inVmxOperation) return VmxStatus.Ud;
+    if (this.badAddress(hpa) || !this.scratch.bind(hpa))
+      return this.vmfail(VmxInstructionError.VMCLEAR_INVALID_ADDRESS);
+    if (hpa === this.vmxonPointer) return this.vmfail(VmxInstructionError.VMCLEAR_VMXON_POINTER);
+    this.scratch.launchState = LaunchState.Clear;
+    if (hpa === this.currentVmcs) {
+      this.currentVmcs = INVALID_POINTER;
+      this.vmcs.bind(-1);
+    }
+    return VmxStatus.Succeed;
+  }
+
+  /** VMPTRLD: makes the VMCS at `hpa` current. */
+  vmptrld(hpa: number): VmxStatus {
+    if (!this.inVmxOperation) return VmxStatus.Ud;
+    if (this.badAddress(hpa) || !this.scratch.bind(hpa))
+      return this.vmfail(VmxInstructionError.VMPTRLD_INVALID_ADDRESS);
+    if (hpa === this.vmxonPointer) return this.vmfail(VmxInstructionError.VMPTRLD_VMXON_POINTER);
+    if (this.scratch.revision !== VMCS_REVISION_ID)
+      return this.vmfail(VmxInstructionError.VMPTRLD_INCORRECT_REVISION_ID);
+    this.currentVmcs = hpa;
+    this.vmcs.bind(hpa);
+    return VmxStatus.Succeed;
+  }
+
+  /** VMPTRST: the current-VMCS pointer (-1 when invalid). */
+  vmptrst(): number {
+    return this.currentVmcs;
+  }
+
+  /**
+   * VMREAD of field `encoding` into `vmreadValue` (32-bit operation: the full access of a 64-bit
+   * field reads its low half, the high access its high half).
+   */
+  vmread(encoding: number): VmxStatus {
+    if (!this.inVmxOperation) return VmxStatus.Ud;
+    if (this.currentVmcs === INVALID_POINTER) return VmxStatus.FailInvalid;
+    const slot = encoding >>> 0 < 0x8000 ? VMCS_SLOT_BY_ENCODING[encoding >>> 1] : -1;
+    if (slot < 0 || (encoding & 1 && encodingWidth(encoding) !== VmcsWidth.W64)) {
+      return this.vmfail(VmxInstructionError.UNSUPPORTED_VMCS_COMPONENT);
+    }
+    this.vmreadValue = encoding & 1 ? this.vmcs.hi(slot) : this.vmcs.lo(slot);
+    return VmxStatus.Succeed;
+  }
+
+  /**
+   * VMWRITE of `value` (32 bits) to field `encoding`. A 16-bit field keeps the low 16 bits; the
+   * full access of a 64-bit field writes the low half and clears the high half (32-bit operation).
+   * Exit-information fields are read-only (error 13).
+   */
+  vmwrite(encoding: number, value: number): VmxStatus {
+    if (!this.inVmxOperation) return VmxStatus.Ud;
+    if (this.currentVmcs === INVALID_POINTER) return VmxStatus.FailInvalid;
+    const slot = encoding >>> 0 < 0x8000 ? VMCS_SLOT_BY_ENCODING[encoding >>> 1] : -1;
+    const width = encodingWidth(encoding);
+    if (slot < 0 || (encoding & 1 && width !== VmcsWidth.W64)) {
+      return this.vmfail(VmxInstructionError.UNSUPPORTED_VMCS_COMPONENT);
+    }
+    if (encodingType(encoding) === VmcsFieldType.ExitInfo) {
+      return this.vmfail(VmxInstructionError.VMWRITE_READ_ONLY_COMPONENT);
+    }
+    if (encoding & 1) {
+      this.vmcs.setHi(slot, value >>> 0);
+    } else {
+      this.vmcs.setLo(slot, width === VmcsWidth.W16 ? value & 0xffff : value >>> 0);
+      this.vmcs.setHi(slot, 0);
+    }
+    return VmxStatus.Succeed;
+  }
+
+  /**
+   * VMLAUNCH (SDM 31.3): with a clear current VMCS, checks the controls (VMfailValid 7) and host
+   * state (VMfailValid 8), then the guest state — whose failure is a VM exit with reason 33 and
+   * bit 31 set, not a VMfail — and runs the guest until a VM exit. Succeed means "entered and
+   * exited": the exit fields say why.
+   */
+  vmlaunch(): VmxStatus {
+    return this.vmentry(true);
+  }
+
+  /** VMRESUME: as VMLAUNCH, for a launched VMCS (errors 5 and 6 otherwise). */
+  vmresume(): VmxStatus {
+    return this.vmentry(false);
+  }
+
+  /** The SDM rule the last failed VM entry broke (diagnostics only; empty after a good entry). */
+  lastEntryFailure = '';
+
+  /** The processor in VMX non-root operation (created on first entry). */
+  get nonRoot(): VmxNonRoot {
+    if (this.nonRootUnit === null) {
+      this.nonRootUnit = new VmxNonRoot(this, {
+        rdmsr: (i, out) => this.rdmsr(i, out),
+        wrmsr: (i, lo, hi) => this.wrmsr(i, lo, hi),
+      });
+    }
+    return this.nonRootUnit;
+  }
+  private nonRootUnit: VmxNonRoot | null = null;
+
+  private vmentry(launch: boolean): VmxStatus {
+    if (!this.inVmxOperation) return VmxStatus.Ud;
+    if (this.currentVmcs === INVALID_POINTER) return VmxStatus.FailInvalid;
+    const v = this.vmcs;
+    if (launch && v.launchState !== LaunchState.Clear)
+      return this.vmfail(VmxInstructionError.VMLAUNCH_NONCLEAR_VMCS);
+    if (!launch) {
+      if (v.launchState !== LaunchState.Launched)
+        return this.vmfail(VmxInstructionError.VMRESUME_NONLAUNCHED_VMCS);
+      if (v.epoch !== this.epoch) return this.vmfail(VmxInstructionError.VMRESUME_AFTER_VMXOFF);
+    }
+    const ctl = checkControls(this);
+    if (ctl !== 0) {
+      this.lastEntryFailure = ctl;
+      return this.vmfail(VmxInstructionError.ENTRY_INVALID_CONTROL_FIELD);
+    }
+    const host = checkHostState(this);
+    if (host !== 0) {
+      this.lastEntryFailure = host;
+      return this.vmfail(VmxInstructionError.ENTRY_INVALID_HOST_STATE_FIELD);
+    }
+    const guest = checkGuestState(this);
+    if (guest !== 0) {
+      // 27.8: VM-entry failure during or after loading guest state; launch state unchanged.
+      this.lastEntryFailure = guest;
+      this.setField(VMCS.VM_EXIT_REASON, (ExitReason.INVALID_STATE | VMX_EXIT_REASONS_FAILED_VMENTRY) >>> 0);
+      this.setField(VMCS.EXIT_QUALIFICATION, 0);
+      return VmxStatus.Succeed;
+    }
+    this.lastEntryFailure = '';
+    if (launch) {
+      v.launchState = LaunchState.Launched;
+      v.epoch = this.epoch;
+    }
+    this.nonRoot.enterGuest();
+    return VmxStatus.Succeed;
+  }
+
+  // ---- helpers for the processor's own accesses (VM entry/exit), no checks -------------
+
+  /** Reads a field of the current VMCS (low half) as the processor does internally. */
+  field(encoding: number): number {
+    return this.vmcs.lo(VMCS_SLOT_BY_ENCODING[encoding >>> 1]);
+  }
+  fieldHigh(encoding: number): number {
+    return this.vmcs.hi(VMCS_SLOT_BY_ENCODING[encoding >>> 1]);
+  }
+  /** Writes a field of the current VMCS (the processor may write exit-information fields). */
+  setField(encoding: number, value: number): void {
+    const slot = VMCS_SLOT_BY_ENCODING[encoding >>> 1];
+    this.vmcs.setLo(slot, value >>> 0);
+    this.vmcs.setHi(slot, 0);
+  }
+  setFieldHigh(encoding: number, value: number): void {
+    this.vmcs.setHi(VMCS_SLOT_BY_ENCODING[encoding >>> 1], value >>> 0);
+  }
+
+  /** True when `hpa` is a valid VMX physical address for bitmaps etc. (aligned, in range). */
+  validPageAddress(hpa: number): boolean {
+    return !this.badAddress(hpa);
+  }
+}
+
+export { CR0_FIXED1, CR4_FIXED1 };
