@@ -29,7 +29,7 @@ export const IOC_READ = 2;
 export const KVMIO = 0xae;
 
 /** `_IOC(dir, type, nr, size)`. Throws RangeError for a field that does not fit its bits. */
-export function ioc(dir: number, type: number, nr: number, size: number): number {
+export function _IOC(dir: number, type: number, nr: number, size: number): number {
   if (dir >>> IOC_DIRBITS !== 0 || type >>> IOC_TYPEBITS !== 0 || nr >>> IOC_NRBITS !== 0) {
     throw new RangeError(`_IOC(${dir}, ${type}, ${nr}, ${size}): field out of range`);
   }
@@ -42,20 +42,20 @@ export function ioc(dir: number, type: number, nr: number, size: number): number
 }
 
 /** `_IO(type, nr)`: no argument, or an integer argument passed by value. */
-export const io = (type: number, nr: number): number => ioc(IOC_NONE, type, nr, 0);
+export const _IO = (type: number, nr: number): number => _IOC(IOC_NONE, type, nr, 0);
 /** `_IOR(type, nr, T)`: the kernel writes a T to the caller's pointer. */
-export const ior = (type: number, nr: number, size: number): number => ioc(IOC_READ, type, nr, size);
+export const _IOR = (type: number, nr: number, size: number): number => _IOC(IOC_READ, type, nr, size);
 /** `_IOW(type, nr, T)`: the kernel reads a T from the caller's pointer. */
-export const iow = (type: number, nr: number, size: number): number => ioc(IOC_WRITE, type, nr, size);
+export const _IOW = (type: number, nr: number, size: number): number => _IOC(IOC_WRITE, type, nr, size);
 /** `_IOWR(type, nr, T)`: both. */
-export const iowr = (type: number, nr: number, size: number): number =>
-  ioc(IOC_READ | IOC_WRITE, type, nr, size);
+export const _IOWR = (type: number, nr: number, size: number): number =>
+  _IOC(IOC_READ | IOC_WRITE, type, nr, size);
 
 /** `_IOC_DIR(request)` */
-export const iocDir = (request: number): number => (request >>> IOC_DIRSHIFT) & ((1 << IOC_DIRBITS) - 1);
+export const _IOC_DIR = (request: number): number => (request >>> IOC_DIRSHIFT) & ((1 << IOC_DIRBITS) - 1);
 /** `_IOC_TYPE(request)` */
-export const iocType = (request: number): number => (request >>> IOC_TYPESHIFT) & ((1 << IOC_TYPEBITS) - 1);
+export const _IOC_TYPE = (request: number): number => (request >>> IOC_TYPESHIFT) & ((1 << IOC_TYPEBITS) - 1);
 /** `_IOC_NR(request)` */
-export const iocNr = (request: number): number => (request >>> IOC_NRSHIFT) & ((1 << IOC_NRBITS) - 1);
+export const _IOC_NR = (request: number): number => (request >>> IOC_NRSHIFT) & ((1 << IOC_NRBITS) - 1);
 /** `_IOC_SIZE(request)` */
-export const iocSize = (request: number): number => (request >>> IOC_SIZESHIFT) & ((1 << IOC_SIZEBITS) - 1);
+export const _IOC_SIZE = (request: number): number => (request >>> IOC_SIZESHIFT) & ((1 << IOC_SIZEBITS) - 1);

@@ -4,11 +4,11 @@
  * them (`_IO`/`_IOR`/`_IOW`/`_IOWR` with KVMIO and `sizeof` the argument, taken from the
  * codecs), and the layout test checks each one against the machine's header.
  *
- * An engine dispatches by `ioctlByNr[iocNr(request)]` (one table indexed by the architectural
+ * An engine dispatches by `ioctlByNr[_IOC_NR(request)]` (one table indexed by the architectural
  * number) after checking the whole request with `lookupIoctl`.
  */
 import { kvmCpuid2, kvmMsrList, kvmMsrs } from './flex.js';
-import { IOC_NONE, IOC_READ, IOC_WRITE, ioc, iocNr, iocSize, KVMIO } from './ioctl-encoding.js';
+import { _IOC, _IOC_NR, _IOC_SIZE, IOC_NONE, IOC_READ, IOC_WRITE, KVMIO } from './ioctl-encoding.js';
 import {
   kvmCpuid2Header,
   kvmFpu,
@@ -122,7 +122,7 @@ export const KVM_IOCTL_TABLE: readonly IoctlDef[] = ROWS.map(([name, dir, nr, ar
   nr,
   arg,
   scopes,
-  request: ioc(DIR_BITS[dir], KVMIO, nr, arg?.size ?? 0),
+  request: _IOC(DIR_BITS[dir], KVMIO, nr, arg?.size ?? 0),
 }));
 
 /** Request numbers by name: `KVM_IOCTL.KVM_RUN === 0xae80`. */
@@ -145,7 +145,7 @@ export const ioctlByNr: readonly (IoctlDef | undefined)[] = (() => {
  * or `undefined`: a request that is not exactly one of ours is unknown, as to the kernel.
  */
 export function lookupIoctl(request: number): IoctlDef | undefined {
-  const d = ioctlByNr[iocNr(request)];
+  const d = ioctlByNr[_IOC_NR(request)];
   return d !== undefined && d.request === request >>> 0 ? d : undefined;
 }
 
@@ -171,7 +171,7 @@ const FLEX_ENTRY_SIZE: Partial<Record<KvmIoctlName, number>> = {
  * EFAULT rather than let the kernel run past the buffer.
  */
 export function ioctlArgSize(request: number, arg: Uint8Array): number {
-  const header = iocSize(request);
+  const header = _IOC_SIZE(request);
   const d = lookupIoctl(request);
   const entry = d ? FLEX_ENTRY_SIZE[d.name] : undefined;
   if (entry === undefined || arg.byteLength < 4) return header;

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
+  _IOC,
+  _IOC_DIR,
+  _IOC_NR,
+  _IOC_SIZE,
+  _IOC_TYPE,
   capName,
   exitReasonName,
   IOC_READ,
   IOC_WRITE,
-  ioc,
-  iocDir,
-  iocNr,
-  iocSize,
-  iocType,
   ioctlArgSize,
   ioctlByNr,
   ioctlName,
@@ -26,34 +26,34 @@ import {
 describe('ioctl request numbers', () => {
   it('pack dir, size, type and nr into the asm-generic bit fields', () => {
     // _IOR(0xAE, 0x81, 144): dir 2 at bit 30, size at bit 16, type at bit 8.
-    const r = ioc(IOC_READ, KVMIO, 0x81, 144);
+    const r = _IOC(IOC_READ, KVMIO, 0x81, 144);
     expect(r).toBe(2 * 2 ** 30 + 144 * 2 ** 16 + 0xae * 2 ** 8 + 0x81);
     expect(r).toBeGreaterThan(0); // unsigned, even with bit 31 set
-    expect([iocDir(r), iocType(r), iocNr(r), iocSize(r)]).toEqual([IOC_READ, KVMIO, 0x81, 144]);
+    expect([_IOC_DIR(r), _IOC_TYPE(r), _IOC_NR(r), _IOC_SIZE(r)]).toEqual([IOC_READ, KVMIO, 0x81, 144]);
   });
 
   it('refuse fields that do not fit their bits', () => {
-    expect(() => ioc(4, KVMIO, 0, 0)).toThrow(RangeError);
-    expect(() => ioc(IOC_WRITE, KVMIO, 256, 0)).toThrow(RangeError);
-    expect(() => ioc(IOC_WRITE, KVMIO, 0, 1 << 14)).toThrow(RangeError);
+    expect(() => _IOC(4, KVMIO, 0, 0)).toThrow(RangeError);
+    expect(() => _IOC(IOC_WRITE, KVMIO, 256, 0)).toThrow(RangeError);
+    expect(() => _IOC(IOC_WRITE, KVMIO, 0, 1 << 14)).toThrow(RangeError);
   });
 
   it.each(KVM_IOCTL_TABLE.map((d) => [d.name, d] as const))(
     '%s decomposes back into its table row',
     (_, d) => {
       const dirBits = { IO: 0, IOR: IOC_READ, IOW: IOC_WRITE, IOWR: IOC_READ | IOC_WRITE }[d.dir];
-      expect(iocType(d.request)).toBe(KVMIO);
-      expect(iocNr(d.request)).toBe(d.nr);
-      expect(iocDir(d.request)).toBe(dirBits);
-      expect(iocSize(d.request)).toBe(d.arg?.size ?? 0);
+      expect(_IOC_TYPE(d.request)).toBe(KVMIO);
+      expect(_IOC_NR(d.request)).toBe(d.nr);
+      expect(_IOC_DIR(d.request)).toBe(dirBits);
+      expect(_IOC_SIZE(d.request)).toBe(d.arg?.size ?? 0);
       expect(d.dir === 'IO').toBe(d.arg === null);
       expect(KVM_IOCTL[d.name]).toBe(d.request);
     },
   );
 
   it('take struct sizes from the codecs', () => {
-    expect(iocSize(KVM_IOCTL.KVM_GET_REGS)).toBe(kvmRegs.size);
-    expect(iocSize(KVM_IOCTL.KVM_SET_REGS)).toBe(kvmRegs.size);
+    expect(_IOC_SIZE(KVM_IOCTL.KVM_GET_REGS)).toBe(kvmRegs.size);
+    expect(_IOC_SIZE(KVM_IOCTL.KVM_SET_REGS)).toBe(kvmRegs.size);
   });
 
   it('index the dispatch table by _IOC_NR', () => {
@@ -66,9 +66,9 @@ describe('ioctl request numbers', () => {
     const run = KVM_IOCTL.KVM_RUN;
     expect(lookupIoctl(run)?.name).toBe('KVM_RUN');
     const getRegs = KVM_IOCTL.KVM_GET_REGS;
-    expect(lookupIoctl(ioc(IOC_READ, KVMIO, 0x81, 143))).toBeUndefined();
-    expect(lookupIoctl(ioc(IOC_WRITE, KVMIO, 0x81, 144))).toBeUndefined();
-    expect(lookupIoctl(ioc(IOC_READ, 0xaf, 0x81, 144))).toBeUndefined();
+    expect(lookupIoctl(_IOC(IOC_READ, KVMIO, 0x81, 143))).toBeUndefined();
+    expect(lookupIoctl(_IOC(IOC_WRITE, KVMIO, 0x81, 144))).toBeUndefined();
+    expect(lookupIoctl(_IOC(IOC_READ, 0xaf, 0x81, 144))).toBeUndefined();
     expect(ioctlName(getRegs)).toBe('KVM_GET_REGS');
     expect(ioctlName(0x1234)).toBe('ioctl 0x1234');
   });
