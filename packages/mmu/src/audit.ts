@@ -1,5 +1,5 @@
-import { collectParentPtes } from './parent-ptes.js';
 import { describeRole } from './page-role.js';
+import { collectParentPtes } from './parent-ptes.js';
 import {
   PT_PAT_MASK,
   PT_PCD_MASK,
@@ -49,7 +49,8 @@ export function auditMmu(s: MmuState): string[] {
       const hpfn = spteHpfn(lo, hi);
       const ref = page.id * 512 + i;
       if (page.level === 1) {
-        if (lo & (PT_PWT_MASK | PT_PCD_MASK | PT_PAT_MASK)) out.push(`${name(page)}[${i}] carries PCD/PWT/PAT`);
+        if (lo & (PT_PWT_MASK | PT_PCD_MASK | PT_PAT_MASK))
+          out.push(`${name(page)}[${i}] carries PCD/PWT/PAT`);
         const n = s.rmap.collect(hpfn, refs);
         if (!refs.slice(0, n).includes(ref)) out.push(`${name(page)}[${i}] → hpfn ${hpfn} not in rmap`);
       } else {
@@ -58,7 +59,8 @@ export function auditMmu(s: MmuState): string[] {
           out.push(`${name(page)}[${i}] points at hpfn ${hpfn}, no shadow page`);
           continue;
         }
-        if (child.level !== page.level - 1) out.push(`${name(page)}[${i}] child ${name(child)} at wrong level`);
+        if (child.level !== page.level - 1)
+          out.push(`${name(page)}[${i}] child ${name(child)} at wrong level`);
         const n = collectParentPtes(child, refs);
         if (!refs.slice(0, n).includes(ref)) out.push(`${name(child)} lacks parent ${name(page)}[${i}]`);
       }
@@ -68,7 +70,10 @@ export function auditMmu(s: MmuState): string[] {
       const parent = s.pageByRef(ref);
       const at = (ref & 511) * 2;
       if (parent === null) out.push(`${name(page)} has parent ref ${ref} in no live page`);
-      else if (!(parent.spt[at] & PT_PRESENT_MASK) || spteHpfn(parent.spt[at], parent.spt[at + 1]) !== page.hpfn) {
+      else if (
+        !(parent.spt[at] & PT_PRESENT_MASK) ||
+        spteHpfn(parent.spt[at], parent.spt[at + 1]) !== page.hpfn
+      ) {
         out.push(`${name(page)} has parent ${name(parent)}[${ref & 511}] that does not point at it`);
       }
     }
@@ -83,7 +88,8 @@ export function auditMmu(s: MmuState): string[] {
     for (const ref of refs.slice(0, n)) {
       const page = s.pageByRef(ref);
       const at = (ref & 511) * 2;
-      if (page === null || page.level !== 1) out.push(`rmap of hpfn ${hpfn} holds ref ${ref}, not a leaf spte`);
+      if (page === null || page.level !== 1)
+        out.push(`rmap of hpfn ${hpfn} holds ref ${ref}, not a leaf spte`);
       else if (!(page.spt[at] & PT_PRESENT_MASK) || spteHpfn(page.spt[at], page.spt[at + 1]) !== hpfn) {
         out.push(`rmap of hpfn ${hpfn} holds ${name(page)}[${ref & 511}] which maps something else`);
       }
@@ -98,7 +104,9 @@ export function auditMmu(s: MmuState): string[] {
     for (const ref of refs.slice(0, n)) {
       const page = s.pageByRef(ref);
       if (page !== null && page.spt[(ref & 511) * 2] & PT_WRITABLE_MASK) {
-        out.push(`gfn ${gfn.toString(16)} is a shadowed page table but ${name(page)}[${ref & 511}] maps it writable`);
+        out.push(
+          `gfn ${gfn.toString(16)} is a shadowed page table but ${name(page)}[${ref & 511}] maps it writable`,
+        );
       }
     }
   }

@@ -1,6 +1,8 @@
 import { kvmMmuFreeSomePages, kvmMmuGetPage } from './page-cache.js';
 import {
   ACC_ALL,
+  hpfnHi,
+  hpfnLo,
   PAGE_SHIFT,
   PFERR_FETCH_MASK,
   PFERR_USER_MASK,
@@ -10,12 +12,10 @@ import {
   PT_PRESENT_MASK,
   PT_USER_MASK,
   PT_WRITABLE_MASK,
-  hpfnHi,
-  hpfnLo,
   pteIndex,
   spteHpfn,
 } from './pte-format.js';
-import { SET_SPTE_EMULATE, mmuSetSpte } from './set-spte.js';
+import { mmuSetSpte, SET_SPTE_EMULATE } from './set-spte.js';
 import { type ShadowPage, spteRef } from './shadow-page.js';
 import type { MmuState } from './state.js';
 import { type GuestWalker, walkAddr } from './walker.js';

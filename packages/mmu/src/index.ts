@@ -3,25 +3,24 @@
  * pages cached in a hash, reverse maps, parent pte chains, write-protected guest page tables,
  * emulated pte writes, flood and misalignment zapping, pre-topped memory caches, PAE roots.
  */
-export { KvmMmu, kvmMmuCreate, type Cr3LoadResult, type ShadowPageInfo } from './mmu.js';
+
 export type { PageFaultResult } from './fault.js';
 export {
-  type MmuHostOps,
-  type PagingState,
-  INVALID_PAGE,
   EFER_LMA,
   EFER_LME,
   EFER_NX,
+  INVALID_PAGE,
+  type MmuHostOps,
+  type PagingState,
   X86_CR0_PG,
   X86_CR0_WP,
   X86_CR4_PAE,
   X86_CR4_PSE,
 } from './host.js';
-export { DEFAULT_MMU_OPTIONS, type MmuOptions, type MmuModeName } from './state.js';
-export { type MmuStats, createMmuStats } from './stats.js';
+export { type Cr3LoadResult, KvmMmu, kvmMmuCreate, type ShadowPageInfo } from './mmu.js';
 export {
-  packRole,
   describeRole,
+  packRole,
   roleAccess,
   roleGlevels,
   roleLevel,
@@ -33,12 +32,13 @@ export {
   ACC_EXEC_MASK,
   ACC_USER_MASK,
   ACC_WRITE_MASK,
+  makePteFormat,
+  type PagingModeName,
   PFERR_FETCH_MASK,
   PFERR_PRESENT_MASK,
   PFERR_RSVD_MASK,
   PFERR_USER_MASK,
   PFERR_WRITE_MASK,
-  PT64_NX_HI_MASK,
   PT_ACCESSED_MASK,
   PT_DIRTY_MASK,
   PT_GLOBAL_MASK,
@@ -49,8 +49,9 @@ export {
   PT_PWT_MASK,
   PT_USER_MASK,
   PT_WRITABLE_MASK,
+  PT64_NX_HI_MASK,
   type PteFormat,
-  type PagingModeName,
-  makePteFormat,
 } from './pte-format.js';
-export { GuestWalker, walkAddr, type WalkParams } from './walker.js';
+export { DEFAULT_MMU_OPTIONS, type MmuModeName, type MmuOptions } from './state.js';
+export { createMmuStats, type MmuStats } from './stats.js';
+export { GuestWalker, type WalkParams, walkAddr } from './walker.js';

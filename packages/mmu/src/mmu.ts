@@ -1,21 +1,35 @@
 import { auditMmu } from './audit.js';
-import { PF_NO_MEMORY, type PageFaultResult, handlePageFault } from './fault.js';
-import { EFER_LMA, EFER_NX, type MmuHostOps, X86_CR0_PG, X86_CR0_WP, X86_CR4_PAE, X86_CR4_PSE } from './host.js';
-import { kvmMmuFreeSomePages, kvmMmuGetPage, kvmMmuZapAllPages, dropSpte } from './page-cache.js';
+import { handlePageFault, type PageFaultResult, PF_NO_MEMORY } from './fault.js';
+import {
+  EFER_LMA,
+  EFER_NX,
+  type MmuHostOps,
+  X86_CR0_PG,
+  X86_CR0_WP,
+  X86_CR4_PAE,
+  X86_CR4_PSE,
+} from './host.js';
+import { dropSpte, kvmMmuFreeSomePages, kvmMmuGetPage, kvmMmuZapAllPages } from './page-cache.js';
 import {
   ACC_ALL,
-  PAGE_SHIFT,
-  PT_PRESENT_MASK,
   hpfnHi,
   hpfnLo,
   makePteFormat,
+  PAGE_SHIFT,
+  PT_PRESENT_MASK,
   pte64Gfn,
   pteIndex,
   spteHpfn,
 } from './pte-format.js';
 import { kvmMmuPteWrite } from './pte-write.js';
 import { HOST_IS_LITTLE_ENDIAN, type ShadowPage } from './shadow-page.js';
-import { DEFAULT_MMU_OPTIONS, type MmuContext, type MmuModeName, type MmuOptions, MmuState } from './state.js';
+import {
+  DEFAULT_MMU_OPTIONS,
+  type MmuContext,
+  type MmuModeName,
+  type MmuOptions,
+  MmuState,
+} from './state.js';
 import type { MmuStats } from './stats.js';
 import { walkAddr } from './walker.js';
 import { kvmMmuUnprotectPage } from './write-protect.js';
@@ -295,7 +309,14 @@ export class KvmMmu {
   shadowPages(): ShadowPageInfo[] {
     const out: ShadowPageInfo[] = [];
     for (let p = this.s.activeHead; p !== null; p = p.next) {
-      out.push({ gfn: p.gfn, role: p.role, level: p.level, metaphysical: p.metaphysical, hpfn: p.hpfn, rootCount: p.rootCount });
+      out.push({
+        gfn: p.gfn,
+        role: p.role,
+        level: p.level,
+        metaphysical: p.metaphysical,
+        hpfn: p.hpfn,
+        rootCount: p.rootCount,
+      });
     }
     return out;
   }
@@ -352,7 +373,15 @@ function initContext(s: MmuState): void {
   const maxPhyAddr = s.options.maxPhyAddr;
   let ctx: MmuContext;
   if (!(cr0 & X86_CR0_PG)) {
-    ctx = { mode: 'nonpaging', fmt: null, rootLevel: 0, shadowRootLevel: 3, wp: false, nxe: false, pse: false };
+    ctx = {
+      mode: 'nonpaging',
+      fmt: null,
+      rootLevel: 0,
+      shadowRootLevel: 3,
+      wp: false,
+      nxe: false,
+      pse: false,
+    };
   } else if (efer & EFER_LMA) {
     const fmt = makePteFormat('paging64', { nxe, pse: true, maxPhyAddr });
     ctx = { mode: 'paging64', fmt, rootLevel: 4, shadowRootLevel: 4, wp, nxe, pse: true };
@@ -469,4 +498,3 @@ function leafShadowPage(s: MmuState, gva: number): ShadowPage | null {
   }
   return page;
 }
-

@@ -1,5 +1,5 @@
-import { mmuPageAddParentPte, mmuPageRemoveParentPte, firstParentPte } from './parent-ptes.js';
 import { packRole } from './page-role.js';
+import { firstParentPte, mmuPageAddParentPte, mmuPageRemoveParentPte } from './parent-ptes.js';
 import { PT_PRESENT_MASK, spteHpfn } from './pte-format.js';
 import { ShadowPage, spteRef } from './shadow-page.js';
 import type { MmuState } from './state.js';

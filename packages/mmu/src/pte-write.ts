@@ -2,15 +2,15 @@ import { dropSpte, kvmMmuZapPage } from './page-cache.js';
 import { ROLE_CR0_WP, ROLE_NXE, ROLE_PSE, roleAccess, roleGlevels, roleQuadrant } from './page-role.js';
 import {
   ACC_EXEC_MASK,
-  PT64_NX_HI_MASK,
   PT_ACCESSED_MASK,
   PT_DIRTY_MASK,
   PT_PRESENT_MASK,
   PT_USER_MASK,
   PT_WRITABLE_MASK,
+  PT64_NX_HI_MASK,
   pte64Gfn,
 } from './pte-format.js';
-import { SET_SPTE_MMIO, mmuSetSpte } from './set-spte.js';
+import { mmuSetSpte, SET_SPTE_MMIO } from './set-spte.js';
 import type { ShadowPage } from './shadow-page.js';
 import type { MmuState } from './state.js';
 
@@ -91,7 +91,8 @@ function updatePte(s: MmuState, page: ShadowPage, index: number, gptePa: number,
   const fmt = ctx.fmt;
   // Only pages of the mode in force: their rights and reserved bits are the current ones.
   if (fmt === null || roleGlevels(page.role) !== ctx.rootLevel) return false;
-  if (((page.role & ROLE_CR0_WP) !== 0) !== ctx.wp || ((page.role & ROLE_NXE) !== 0) !== ctx.nxe) return false;
+  if (((page.role & ROLE_CR0_WP) !== 0) !== ctx.wp || ((page.role & ROLE_NXE) !== 0) !== ctx.nxe)
+    return false;
   if (((page.role & ROLE_PSE) !== 0) !== ctx.pse) return false;
   const dst = pteSize === 8 ? gpteBuf : gpteBuf.subarray(0, 4);
   if (!s.host.readGuest(gptePa, dst)) return false;
@@ -101,7 +102,8 @@ function updatePte(s: MmuState, page: ShadowPage, index: number, gptePa: number,
   if ((lo & (PT_PRESENT_MASK | PT_ACCESSED_MASK)) !== (PT_PRESENT_MASK | PT_ACCESSED_MASK)) return false;
   if ((lo & fmt.rsvdLo[2]) !== 0 || (hi & fmt.rsvdHi[2]) !== 0) return false;
   const gfn = pteSize === 4 ? lo >>> 12 : pte64Gfn(lo, hi, fmt.addrHiMask);
-  const gAccess = (lo & (PT_WRITABLE_MASK | PT_USER_MASK)) | (fmt.nx && hi & PT64_NX_HI_MASK ? 0 : ACC_EXEC_MASK);
+  const gAccess =
+    (lo & (PT_WRITABLE_MASK | PT_USER_MASK)) | (fmt.nx && hi & PT64_NX_HI_MASK ? 0 : ACC_EXEC_MASK);
   const access = roleAccess(page.role) & gAccess;
   const r = mmuSetSpte(s, page, index, gfn, access, false, false, (lo & PT_DIRTY_MASK) !== 0);
   return r !== SET_SPTE_MMIO;

@@ -3,14 +3,14 @@ import {
   ACC_EXEC_MASK,
   ACC_USER_MASK,
   ACC_WRITE_MASK,
-  PT64_NX_HI_MASK,
+  hpfnHi,
+  hpfnLo,
   PT_ACCESSED_MASK,
   PT_DIRTY_MASK,
   PT_PRESENT_MASK,
   PT_USER_MASK,
   PT_WRITABLE_MASK,
-  hpfnHi,
-  hpfnLo,
+  PT64_NX_HI_MASK,
   spteHpfn,
 } from './pte-format.js';
 import { type ShadowPage, spteRef } from './shadow-page.js';

@@ -2,8 +2,8 @@ import type { MmuHostOps } from './host.js';
 import { MmuMemoryCaches } from './memory-caches.js';
 import type { PagingModeName, PteFormat } from './pte-format.js';
 import { Rmap } from './rmap.js';
-import { ShadowPage } from './shadow-page.js';
-import { type MmuStats, createMmuStats } from './stats.js';
+import type { ShadowPage } from './shadow-page.js';
+import { createMmuStats, type MmuStats } from './stats.js';
 import { GuestWalker, type WalkParams } from './walker.js';
 
 /** Options fixed at kvmMmuCreate. */

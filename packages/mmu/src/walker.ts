@@ -8,13 +8,13 @@ import {
   PFERR_RSVD_MASK,
   PFERR_USER_MASK,
   PFERR_WRITE_MASK,
-  PT64_NX_HI_MASK,
   PT_ACCESSED_MASK,
   PT_DIRTY_MASK,
   PT_PAGE_SIZE_MASK,
   PT_PRESENT_MASK,
   PT_USER_MASK,
   PT_WRITABLE_MASK,
+  PT64_NX_HI_MASK,
   type PteFormat,
   pse36Gfn,
   pte64Gfn,
@@ -134,12 +134,14 @@ function walkOnce(w: GuestWalker, host: MmuHostOps, p: WalkParams, gva: number, 
     const lo = w.pteLo[level];
     const hi = w.pteHi[level];
     if (!(lo & PT_PRESENT_MASK)) return fail(w, fmt, access, 0);
-    const ps = level > 1 && (fmt.largePageLevels & (1 << level)) !== 0 && (lo & PT_PAGE_SIZE_MASK) !== 0 ? 1 : 0;
+    const ps =
+      level > 1 && (fmt.largePageLevels & (1 << level)) !== 0 && (lo & PT_PAGE_SIZE_MASK) !== 0 ? 1 : 0;
     const slot = level * 2 + ps;
     if ((lo & fmt.rsvdLo[slot]) !== 0 || (hi & fmt.rsvdHi[slot]) !== 0) {
       return fail(w, fmt, access, PFERR_PRESENT_MASK | PFERR_RSVD_MASK);
     }
-    acc &= (lo & (PT_WRITABLE_MASK | PT_USER_MASK)) | (fmt.nx && (hi & PT64_NX_HI_MASK) !== 0 ? 0 : ACC_EXEC_MASK);
+    acc &=
+      (lo & (PT_WRITABLE_MASK | PT_USER_MASK)) | (fmt.nx && (hi & PT64_NX_HI_MASK) !== 0 ? 0 : ACC_EXEC_MASK);
     w.accessAt[level] = acc;
     if (level === 1 || ps) {
       w.level = level;

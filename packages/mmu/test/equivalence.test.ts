@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { G_A, G_D, G_P, G_U, G_W, type GuestPagingMode } from '../src/testing/index.js';
-import { PF_U, PF_W, expectSound, hpaOf, rig, shadowTranslate, start } from './helpers.js';
+import { expectSound, hpaOf, PF_U, PF_W, rig, shadowTranslate, start } from './helpers.js';
 
 /** A small deterministic PRNG (mulberry32), so a failure reproduces. */
 function prng(seed: number): () => number {
@@ -36,11 +36,15 @@ function checkEquivalence(mode: GuestPagingMode, seed: number): void {
   for (let i = 0; i < 4; i++) {
     const gva = 0x80000000 + i * largeSize;
     const frame = (2 + pick(5)) * largeSize;
-    gt.map(gva, frame, G_P | (rnd() < 0.7 ? G_W : 0) | (rnd() < 0.7 ? G_U : 0), { large: true, nx: nx && rnd() < 0.3 });
+    gt.map(gva, frame, G_P | (rnd() < 0.7 ? G_W : 0) | (rnd() < 0.7 ? G_U : 0), {
+      large: true,
+      nx: nx && rnd() < 0.3,
+    });
     for (let j = 0; j < 3; j++) gvas.push(gva + pick(largeSize / 4096) * 4096);
   }
   for (let i = 0; i < 160; i++) {
-    const regions = mode === 'paging64' ? [0x00000000, 0x40000000, 0x7f8000000000, 0x7fffffe00000] : REGIONS_32;
+    const regions =
+      mode === 'paging64' ? [0x00000000, 0x40000000, 0x7f8000000000, 0x7fffffe00000] : REGIONS_32;
     const region = regions[pick(4)];
     const gva = region + pick(1024) * 4096;
     if (ptes.has(gva)) continue;
@@ -61,7 +65,12 @@ function checkEquivalence(mode: GuestPagingMode, seed: number): void {
     }
   };
   const shadowedTables = () => {
-    const gfns = new Set(mmu.shadowPages().filter((p) => !p.metaphysical).map((p) => p.gfn));
+    const gfns = new Set(
+      mmu
+        .shadowPages()
+        .filter((p) => !p.metaphysical)
+        .map((p) => p.gfn),
+    );
     for (const gfn of gfns) {
       expect(gfn * 4096).toBeGreaterThanOrEqual(TABLE_AREA[0]);
       expect(gfn * 4096).toBeLessThan(TABLE_AREA[1]);

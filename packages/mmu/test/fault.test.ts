@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { X86_CR0_PG, X86_CR0_WP, X86_CR4_PAE, kvmMmuCreate } from '../src/index.js';
+import { kvmMmuCreate, X86_CR0_PG, X86_CR0_WP, X86_CR4_PAE } from '../src/index.js';
 import { FakeHost, G_A, G_D, G_P, G_PCD, G_PWT, G_U, G_W, GuestPageTables } from '../src/testing/index.js';
-import { CR0_PE, PF_F, PF_U, PF_W, expectSound, hpaOf, rig, shadowTranslate, start } from './helpers.js';
+import { CR0_PE, expectSound, hpaOf, PF_F, PF_U, PF_W, rig, shadowTranslate, start } from './helpers.js';
 
 describe('page faults', () => {
   it('a fault on a mapped address builds the shadow chain so the silicon finds the right host page', () => {
@@ -22,7 +22,11 @@ describe('page faults', () => {
     const { host, gt } = rig('paging32');
     gt.map(0x1000, 0x200000, G_P); // supervisor read-only
     const mmu = start(host);
-    expect(mmu.pageFault(0x1abc, PF_U | PF_W)).toEqual({ kind: 'inject-pf', errorCode: 1 | PF_U | PF_W, cr2: 0x1abc });
+    expect(mmu.pageFault(0x1abc, PF_U | PF_W)).toEqual({
+      kind: 'inject-pf',
+      errorCode: 1 | PF_U | PF_W,
+      cr2: 0x1abc,
+    });
     expect(mmu.pageFault(0x9000, 0)).toEqual({ kind: 'inject-pf', errorCode: 0, cr2: 0x9000 });
     expect(mmu.stats.pfGuest).toBe(2);
     expectSound(mmu);
@@ -224,7 +228,9 @@ describe('page faults', () => {
     for (let i = 0; i < 4; i++) {
       const e = host.readHost64(rootHpa + i * 8)!;
       expect(e.lo & 1).toBe(1);
-      expect(roots.some((p) => p.hpfn * 4096 === (e.lo & 0xfffff000) + (e.hi & 0xfffff) * 2 ** 32)).toBe(true);
+      expect(roots.some((p) => p.hpfn * 4096 === (e.lo & 0xfffff000) + (e.hi & 0xfffff) * 2 ** 32)).toBe(
+        true,
+      );
     }
     expect(mmu.pageFault(0x400000, 0)).toEqual({ kind: 'fixed' });
     expectSound(mmu);

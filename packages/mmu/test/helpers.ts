@@ -4,14 +4,14 @@ import {
   EFER_LME,
   EFER_NX,
   type KvmMmu,
+  kvmMmuCreate,
   type MmuOptions,
   X86_CR0_PG,
   X86_CR0_WP,
   X86_CR4_PAE,
   X86_CR4_PSE,
-  kvmMmuCreate,
 } from '../src/index.js';
-import { FakeHost, type GuestPagingMode, GuestPageTables } from '../src/testing/index.js';
+import { FakeHost, GuestPageTables, type GuestPagingMode } from '../src/testing/index.js';
 
 export const CR0_PE = 1;
 export const PF_W = 2;
@@ -24,7 +24,10 @@ export interface Rig {
 }
 
 /** A fake host with guest tables for `mode` allocated from gpa 1 MiB up, paging state set (MMU not yet created). */
-export function rig(mode: GuestPagingMode, opts: { wp?: boolean; nxe?: boolean; pse?: boolean; ramBytes?: number } = {}): Rig {
+export function rig(
+  mode: GuestPagingMode,
+  opts: { wp?: boolean; nxe?: boolean; pse?: boolean; ramBytes?: number } = {},
+): Rig {
   const host = new FakeHost({ ramBytes: opts.ramBytes ?? 16 << 20 });
   const gt = new GuestPageTables(host, mode, 0x100000);
   host.paging.cr0 = X86_CR0_PG | CR0_PE | (opts.wp === false ? 0 : X86_CR0_WP);
@@ -69,7 +72,7 @@ export function shadowTranslate(host: FakeHost, mmu: KvmMmu, gva: number): Shado
   let u = true;
   let nx = false;
   if (level === 3) {
-    const e = host.readHost64(table + Math.floor(gva / 2 ** 30) % 4 * 8);
+    const e = host.readHost64(table + (Math.floor(gva / 2 ** 30) % 4) * 8);
     if (e === null || !(e.lo & 1)) return null;
     table = (e.hi & 0xfffff) * 2 ** 32 + (e.lo & 0xfffff000);
     level = 2;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { G_A, G_D, G_P, G_PCD, G_U, G_W } from '../src/testing/index.js';
-import { PF_W, expectSound, rig, shadowTranslate, start } from './helpers.js';
+import { expectSound, PF_W, rig, shadowTranslate, start } from './helpers.js';
 
 function faulted() {
   const { host, gt } = rig('paging32');
@@ -14,7 +14,10 @@ function faulted() {
 }
 
 /** The spte bytes of `gva`'s leaf, through the host page (as the silicon sees them). */
-function leafSpteView(mmu: ReturnType<typeof faulted>['mmu'], gva: number): { page: Uint32Array; at: number } {
+function leafSpteView(
+  mmu: ReturnType<typeof faulted>['mmu'],
+  gva: number,
+): { page: Uint32Array; at: number } {
   const leaf = [...mmu.s.pagesById].find(
     (p) => p !== null && p.level === 1 && p.spt[((gva >>> 12) & 511) * 2] & 1,
   )!;

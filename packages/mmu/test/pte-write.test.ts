@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { G_A, G_D, G_P, G_U, G_W } from '../src/testing/index.js';
-import { PF_U, PF_W, expectSound, hpaOf, rig, shadowTranslate, start } from './helpers.js';
+import { expectSound, hpaOf, PF_U, PF_W, rig, shadowTranslate, start } from './helpers.js';
 
 const ACCESSED = G_P | G_A;
 
@@ -14,7 +14,11 @@ describe('emulated pte writes', () => {
     // A 32-bit PAE guest sets a pte atomically with cmpxchg8b: 8 bytes at once.
     host.write64(pte, 0x345000 | ACCESSED | G_W | G_U | G_D, 0);
     mmu.kvmMmuPteWrite(pte, 8);
-    expect(shadowTranslate(host, mmu, 0x1000)).toMatchObject({ hpa: hpaOf(host, 0x345000), w: true, u: true });
+    expect(shadowTranslate(host, mmu, 0x1000)).toMatchObject({
+      hpa: hpaOf(host, 0x345000),
+      w: true,
+      u: true,
+    });
     expect(mmu.stats.pteUpdated).toBe(1);
     expect(mmu.stats.pteWrites).toBe(1);
     expectSound(mmu);

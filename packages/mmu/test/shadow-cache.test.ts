@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { roleLevel, roleMetaphysical, roleQuadrant } from '../src/index.js';
 import { G_A, G_D, G_P, G_U, G_W, GuestPageTables } from '../src/testing/index.js';
-import { PF_W, expectSound, hpaOf, rig, shadowTranslate, start } from './helpers.js';
+import { expectSound, hpaOf, PF_W, rig, shadowTranslate, start } from './helpers.js';
 
 describe('shadow page cache', () => {
   it('shadow pages are cached across CR3 switches and looked up on CR3 loads', () => {

@@ -1,10 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { GuestWalker, type WalkParams, makePteFormat, walkAddr } from '../src/index.js';
+import { GuestWalker, makePteFormat, type WalkParams, walkAddr } from '../src/index.js';
 import { G_A, G_D, G_P, G_U, G_W } from '../src/testing/index.js';
 import { PF_F, PF_U, PF_W, rig } from './helpers.js';
 
 function params32(cr3: number, wp = true, pse = true): WalkParams {
-  return { fmt: makePteFormat('paging32', { nxe: false, pse, maxPhyAddr: 36 }), cr3, pdptes: new Uint32Array(8), wp };
+  return {
+    fmt: makePteFormat('paging32', { nxe: false, pse, maxPhyAddr: 36 }),
+    cr3,
+    pdptes: new Uint32Array(8),
+    wp,
+  };
 }
 
 function paramsPae(host: { read32(gpa: number): number }, cr3: number, nxe: boolean, wp = true): WalkParams {

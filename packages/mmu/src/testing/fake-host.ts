@@ -51,7 +51,8 @@ export class FakeHost implements MmuHostOps {
   }
 
   readGuest(gpa: number, dst: Uint8Array): boolean {
-    if (!this.isRam(Math.floor(gpa / 4096)) || !this.isRam(Math.floor((gpa + dst.length - 1) / 4096))) return false;
+    if (!this.isRam(Math.floor(gpa / 4096)) || !this.isRam(Math.floor((gpa + dst.length - 1) / 4096)))
+      return false;
     dst.set(this.ram.subarray(gpa, gpa + dst.length));
     return true;
   }
@@ -112,7 +113,10 @@ export class FakeHost implements MmuHostOps {
     }
     const gfn = hpfn - this.ramHpfnBase;
     if (gfn < 0 || gfn >= this.ramPages) return null;
-    return { lo: this.ramView.getUint32(gfn * 4096 + off, true), hi: this.ramView.getUint32(gfn * 4096 + off + 4, true) };
+    return {
+      lo: this.ramView.getUint32(gfn * 4096 + off, true),
+      hi: this.ramView.getUint32(gfn * 4096 + off + 4, true),
+    };
   }
 
   read32(gpa: number): number {

@@ -106,7 +106,7 @@ export class GuestPageTables {
     let lo = flags | (opts.large ? G_PS : 0);
     let hi = 0;
     if (this.pteSize === 8) {
-      lo = (lo | (gpa % 2 ** 32 & 0xfffff000)) >>> 0;
+      lo = (lo | ((gpa % 2 ** 32) & 0xfffff000)) >>> 0;
       hi = Math.floor(gpa / 2 ** 32) | (opts.nx ? 0x80000000 : 0);
     } else {
       lo = (lo | (gpa & 0xfffff000)) >>> 0;

@@ -4,9 +4,6 @@
  */
 export { FakeHost, type FakeHostOptions } from './fake-host.js';
 export {
-  GuestPageTables,
-  type GuestPagingMode,
-  type MapOptions,
   G_A,
   G_D,
   G_G,
@@ -16,4 +13,7 @@ export {
   G_PWT,
   G_U,
   G_W,
+  GuestPageTables,
+  type GuestPagingMode,
+  type MapOptions,
 } from './guest-tables.js';
