@@ -1,2 +1,112 @@
 #!/usr/bin/env node
-console.log('qemu-lite: not built yet');
+/**
+ * The qemu-lite command: a thin layer over `runGuest`. The main thread owns the terminal, the
+ * signals and the timer service; the machine runs in its worker.
+ */
+import { readFileSync } from 'node:fs';
+import { LOG_ITEMS } from './config.js';
+import { engineByName } from './engines.js';
+import { parseArgs, USAGE, UsageError } from './cli/args.js';
+import { EscapeDecoder, ESCAPE_HELP, enterRawMode } from './cli/terminal.js';
+import { type GuestSession, runGuest } from './run-guest.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return `qemu-lite ${pkg.version}`;
+}
+
+function describeStop(result: Awaited<ReturnType<typeof runGuest>>): string | undefined {
+  const stop = result.exitReason;
+  if (stop.kind === 'failure') {
+    const name = stop.exitReason >= 0 ? `exit reason ${stop.exitReason}` : '';
+    return `qemu-lite: engine failure: ${reasonName(stop.exitReason)} (${name}): ${stop.detail}\n${result.registers ?? ''}`;
+  }
+  if (stop.kind === 'quit' && stop.cause === 'signal') return 'qemu-lite: terminating on signal';
+  return undefined;
+}
+
+function reasonName(reason: number): string {
+  const names: Record<number, string> = {
+    0: 'KVM_EXIT_UNKNOWN',
+    1: 'KVM_EXIT_EXCEPTION',
+    9: 'KVM_EXIT_FAIL_ENTRY',
+    17: 'KVM_EXIT_INTERNAL_ERROR',
+    24: 'KVM_EXIT_SYSTEM_EVENT',
+  };
+  return names[reason] ?? `KVM_EXIT_${reason}`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs(argv);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`qemu-lite: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  if (parsed.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (parsed.version) {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  if (parsed.logHelp) {
+    for (const [item, what] of Object.entries(LOG_ITEMS)) process.stdout.write(`${item.padEnd(10)} ${what}\n`);
+    return 0;
+  }
+  if (parsed.deviceHelp) {
+    process.stdout.write('isa-debug-exit  iobase=, iosize=\nloader          file=, addr=, cpu-num=0\n');
+    return 0;
+  }
+  if (parsed.options.accel !== undefined && !engineByName(parsed.options.accel)) {
+    process.stderr.write(`qemu-lite: -accel ${parsed.options.accel}: invalid accelerator (kvm, host, vmx, svm)\n`);
+    return 1;
+  }
+
+  const restoreTerminal = enterRawMode();
+  let session: GuestSession | undefined;
+  const onSignal = () => session?.quit('signal');
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
+  const decoder = new EscapeDecoder({
+    input: (bytes) => session?.sendInput(bytes),
+    quit: () => session?.quit('user'),
+    help: () => process.stdout.write(ESCAPE_HELP.replace(/\n/g, '\r\n')),
+  });
+  const onData = (data: Buffer) => decoder.feed(data);
+  try {
+    const result = await runGuest({
+      ...parsed.options,
+      captureSerial: false,
+      onStart: (s) => {
+        session = s;
+        process.stdin.on('data', onData);
+        process.stdin.resume();
+      },
+    });
+    restoreTerminal();
+    const message = describeStop(result);
+    if (message) process.stderr.write(`${message}\n`);
+    return result.status;
+  } catch (error) {
+    restoreTerminal();
+    process.stderr.write(`qemu-lite: ${(error as Error).message}\n`);
+    return 1;
+  } finally {
+    restoreTerminal();
+    process.stdin.off('data', onData);
+    process.stdin.pause();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (status) => process.exit(status),
+  (error) => {
+    process.stderr.write(`qemu-lite: internal error: ${(error as Error)?.stack ?? error}\n`);
+    process.exit(1);
+  },
+);

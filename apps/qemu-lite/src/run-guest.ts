@@ -49,6 +49,8 @@ export interface RunGuestOptions {
   timeoutMs?: number;
   /** Write serial output to this process's stdout (default false: capture only). */
   serialToStdout?: boolean;
+  /** Keep serial output for `GuestResult.serial` (default true). */
+  captureSerial?: boolean;
   /** Called with each chunk of serial output as it is produced. */
   onSerial?: (chunk: Uint8Array) => void;
   /** The debug-exit device; false for none. Default iobase 0xf4, iosize 4. */
@@ -163,7 +165,7 @@ export function resolveConfig(options: RunGuestOptions): { config: MachineConfig
     noReboot: options.noReboot ?? true,
     kernelIrqchip: options.kernelIrqchip ?? false,
     serialToStdout: options.serialToStdout ?? false,
-    serialToCaller: true,
+    serialToCaller: (options.captureSerial ?? true) || options.onSerial !== undefined,
     log: options.log ?? [],
     logFile: options.logFile,
   };

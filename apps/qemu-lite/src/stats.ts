@@ -29,7 +29,8 @@ export class ExitStats {
   haltedNs = 0;
 
   count(reason: number, userspaceNs: number): void {
-    const slot = reason < STAT_KICK ? reason : STAT_KICK - 1;
+    // Reasons past the table share the slot below the kick slot.
+    const slot = reason === STAT_KICK || reason < STAT_KICK - 1 ? reason : STAT_KICK - 1;
     this.counts[slot]++;
     this.userspaceNs[slot] += userspaceNs;
   }

@@ -1,0 +1,296 @@
+/**
+ * The command line, in QEMU's spelling for everything QEMU has (`-m 256M`, `-kernel`,
+ * `-initrd`, `-append`, `-smp`, `-nographic`, `-serial stdio`, `-no-reboot`, `-accel`,
+ * `-device isa-debug-exit,…`, `-device loader,…`, `-d`, `-D`), each also accepted with two
+ * dashes as QEMU does. Options are a table: name → whether it takes an argument and what it
+ * does. Anything else is a `UsageError` naming the flag, in QEMU's words.
+ */
+import { LOG_ITEMS } from '../config.js';
+import type { DebugExitConfig } from '../devices/debug-exit.js';
+import type { RunGuestOptions } from '../run-guest.js';
+import { parseSize } from '../size.js';
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export interface ParsedArgs {
+  /** What to run (absent when only help/version was asked). */
+  options: RunGuestOptions;
+  /** Print the usage text and exit 0. */
+  help: boolean;
+  version: boolean;
+  /** `-d help`: list log items and exit 0. */
+  logHelp: boolean;
+  /** `-device help`. */
+  deviceHelp: boolean;
+  /** No arguments at all: the demo guest with exit statistics. */
+  demo: boolean;
+}
+
+type Handler = (value: string, out: ParsedArgs) => void;
+
+/** QEMU's number syntax for device properties: decimal, 0x hex, 0 octal. */
+function parseNumber(text: string, what: string): number {
+  const value = /^0x[0-9a-f]+$/i.test(text)
+    ? Number.parseInt(text, 16)
+    : /^0[0-7]+$/.test(text)
+      ? Number.parseInt(text, 8)
+      : /^\d+$/.test(text)
+        ? Number.parseInt(text, 10)
+        : Number.NaN;
+  if (!Number.isSafeInteger(value)) throw new UsageError(`${what}: '${text}' is not a number`);
+  return value;
+}
+
+/** Splits `driver,key=value,…` (QEMU's option syntax; `,,` is a literal comma). */
+export function parseKeyValues(text: string): { first: string; props: Map<string, string> } {
+  const parts: string[] = [];
+  let current = '';
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === ',' && text[i + 1] === ',') {
+      current += ',';
+      i++;
+    } else if (text[i] === ',') {
+      parts.push(current);
+      current = '';
+    } else {
+      current += text[i];
+    }
+  }
+  parts.push(current);
+  const props = new Map<string, string>();
+  for (const part of parts.slice(1)) {
+    const eq = part.indexOf('=');
+    if (eq < 0) props.set(part, 'on');
+    else props.set(part.slice(0, eq), part.slice(eq + 1));
+  }
+  return { first: parts[0], props };
+}
+
+function onOff(value: string, what: string): boolean {
+  if (value === 'on' || value === 'true' || value === 'yes') return true;
+  if (value === 'off' || value === 'false' || value === 'no') return false;
+  throw new UsageError(`${what}: '${value}' is not on or off`);
+}
+
+function rejectUnknownProps(props: Map<string, string>, known: string[], what: string): void {
+  for (const key of props.keys()) {
+    if (!known.includes(key)) throw new UsageError(`${what}: unknown property '${key}' (known: ${known.join(', ')})`);
+  }
+}
+
+function device(value: string, out: ParsedArgs): void {
+  const { first, props } = parseKeyValues(value);
+  switch (first) {
+    case 'help':
+      out.deviceHelp = true;
+      return;
+    case 'isa-debug-exit': {
+      rejectUnknownProps(props, ['iobase', 'iosize'], '-device isa-debug-exit');
+      const config: DebugExitConfig = {
+        iobase: parseNumber(props.get('iobase') ?? '0x501', 'isa-debug-exit iobase'),
+        iosize: parseNumber(props.get('iosize') ?? '1', 'isa-debug-exit iosize'),
+      };
+      if (![1, 2, 4].includes(config.iosize)) throw new UsageError(`isa-debug-exit iosize must be 1, 2 or 4, not ${config.iosize}`);
+      if (config.iobase + config.iosize > 0x10000) throw new UsageError('isa-debug-exit iobase is outside the I/O space');
+      out.options.debugExit = config;
+      return;
+    }
+    case 'loader': {
+      rejectUnknownProps(props, ['file', 'addr', 'cpu-num', 'force-raw'], '-device loader');
+      const file = props.get('file');
+      const addr = props.get('addr');
+      if (!file || !addr) throw new UsageError('-device loader needs file=FILE and addr=ADDR');
+      const cpu = props.get('cpu-num');
+      if (cpu !== undefined && cpu !== '0') throw new UsageError('-device loader: only cpu-num=0 exists');
+      const loadAddr = parseNumber(addr, 'loader addr');
+      out.options.flat = { image: file, loadAddr, entry: loadAddr };
+      return;
+    }
+    default:
+      throw new UsageError(`-device ${first}: no such device here (try -device help)`);
+  }
+}
+
+function accel(value: string, out: ParsedArgs): void {
+  const { first, props } = parseKeyValues(value);
+  rejectUnknownProps(props, ['kernel-irqchip'], `-accel ${first}`);
+  out.options.accel = first;
+  const irqchip = props.get('kernel-irqchip');
+  if (irqchip !== undefined) out.options.kernelIrqchip = onOff(irqchip, 'kernel-irqchip');
+}
+
+function machine(value: string, out: ParsedArgs): void {
+  const { first, props } = parseKeyValues(value);
+  // `-machine pc`, `-machine kernel-irqchip=on`, `-machine pc,kernel-irqchip=off`
+  if (first.includes('=')) {
+    const [k, v] = first.split('=');
+    props.set(k, v);
+  } else if (first !== 'pc' && first !== '' && first !== 'type=pc') {
+    throw new UsageError(`-machine ${first}: only the 'pc' machine exists here`);
+  }
+  rejectUnknownProps(props, ['kernel-irqchip', 'type', 'accel'], '-machine');
+  const irqchip = props.get('kernel-irqchip');
+  if (irqchip !== undefined) out.options.kernelIrqchip = onOff(irqchip, 'kernel-irqchip');
+  const a = props.get('accel');
+  if (a !== undefined) out.options.accel = a;
+}
+
+const withArg: Record<string, Handler> = {
+  m: (v, out) => {
+    // -m 256M, -m size=256M
+    const size = v.startsWith('size=') ? v.slice(5) : v;
+    try {
+      out.options.memory = parseSize(size);
+    } catch (error) {
+      throw new UsageError(`-m: ${(error as Error).message}`);
+    }
+  },
+  kernel: (v, out) => {
+    out.options.kernel = v;
+  },
+  initrd: (v, out) => {
+    // QEMU's multiboot spelling: "file args,file2 args"; for Linux a single file.
+    const modules = v.split(',').map((spec) => {
+      const space = spec.indexOf(' ');
+      const file = space < 0 ? spec : spec.slice(0, space);
+      return { image: file, cmdline: spec };
+    });
+    out.options.initrd = modules;
+  },
+  append: (v, out) => {
+    out.options.append = v;
+  },
+  smp: (v, out) => {
+    const cpus = v.startsWith('cpus=') ? v.slice(5) : v.split(',')[0];
+    if (cpus !== '1') throw new UsageError(`-smp ${v}: qemu-lite runs one vCPU (-smp 1)`);
+  },
+  serial: (v, out) => {
+    if (v === 'stdio' || v === 'mon:stdio') out.options.serialToStdout = true;
+    else if (v === 'none' || v === 'null') out.options.serialToStdout = false;
+    else throw new UsageError(`-serial ${v}: only stdio, mon:stdio, none and null are supported`);
+  },
+  accel,
+  machine,
+  M: machine,
+  device,
+  d: (v, out) => {
+    const items = v.split(',').filter(Boolean);
+    if (items.includes('help')) {
+      out.logHelp = true;
+      return;
+    }
+    for (const item of items) {
+      if (!(item in LOG_ITEMS)) throw new UsageError(`-d ${item}: unknown log item (try -d help)`);
+    }
+    out.options.log = [...new Set([...(out.options.log ?? []), ...items])];
+  },
+  D: (v, out) => {
+    out.options.logFile = v;
+  },
+  display: (v) => {
+    if (v !== 'none') throw new UsageError(`-display ${v}: qemu-lite has no display (only -display none)`);
+  },
+  monitor: (v) => {
+    if (v !== 'none') throw new UsageError(`-monitor ${v}: qemu-lite has no monitor (only -monitor none)`);
+  },
+};
+
+const noArg: Record<string, (out: ParsedArgs) => void> = {
+  nographic: (out) => {
+    out.options.serialToStdout = true;
+  },
+  'no-reboot': (out) => {
+    out.options.noReboot = true;
+  },
+  'enable-kvm': (out) => {
+    out.options.accel = 'kvm';
+  },
+  h: (out) => {
+    out.help = true;
+  },
+  help: (out) => {
+    out.help = true;
+  },
+  version: (out) => {
+    out.version = true;
+  },
+};
+
+/** Parses argv (without node and the script). Throws `UsageError` for anything it cannot take. */
+export function parseArgs(argv: readonly string[]): ParsedArgs {
+  const out: ParsedArgs = {
+    options: { serialToStdout: true, noReboot: false, debugExit: false },
+    help: false,
+    version: false,
+    logHelp: false,
+    deviceHelp: false,
+    demo: argv.length === 0,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('-') || arg === '-' || arg === '--') {
+      throw new UsageError(`${arg}: unexpected argument (a kernel is given with -kernel FILE)`);
+    }
+    const name = arg.replace(/^--?/, '');
+    const takes = withArg[name];
+    if (takes) {
+      if (i + 1 >= argv.length) throw new UsageError(`${arg}: requires an argument`);
+      takes(argv[++i], out);
+      continue;
+    }
+    const flag = noArg[name];
+    if (flag) {
+      flag(out);
+      continue;
+    }
+    throw new UsageError(`${arg}: invalid option`);
+  }
+  if (out.demo) {
+    // The shipped demo: its debug-exit port, and the statistics table at the end.
+    out.options.debugExit = { iobase: 0xf4, iosize: 4 };
+    out.options.log = ['exits'];
+  }
+  if (out.options.kernel !== undefined && out.options.flat !== undefined) {
+    throw new UsageError('-kernel and -device loader both give a guest: choose one');
+  }
+  return out;
+}
+
+export const USAGE = `usage: qemu-lite [options]
+With no options, boots the demo guest it ships and prints exit statistics.
+
+Machine:
+  -m SIZE                 guest RAM (256M, 1G; a bare number is MiB); default 128M, max 3G
+  -smp 1                  one vCPU (the only choice)
+  -accel kvm|host|vmx|svm engine: the host's /dev/kvm, or the software engine's VMX/SVM backend
+  -enable-kvm             same as -accel kvm
+  -machine kernel-irqchip=on|off
+                          on: the host kernel's PIC/IOAPIC/LAPIC and PIT (host engine only);
+                          off (default): userspace i8259/i8254, interrupts injected by qemu-lite
+  -no-reboot              a guest reset ends qemu-lite with status 0 instead of rebooting
+
+Boot:
+  -kernel FILE            a multiboot v1 kernel (ELF or a.out kludge) or a Linux bzImage
+  -initrd FILE            Linux initrd; multiboot modules as "FILE args,FILE2 args"
+  -append CMDLINE         kernel command line
+  -device loader,file=FILE,addr=ADDR[,cpu-num=0]
+                          a raw binary at ADDR, entered there in 32-bit protected mode
+
+Devices:
+  -device isa-debug-exit[,iobase=0x501][,iosize=1]
+                          a guest write of v ends qemu-lite with status (v << 1) | 1
+  -serial stdio|mon:stdio|none   the 16550 UART on 0x3f8 (IRQ 4); stdio is the default
+  -nographic              serial on stdio (there is no display either way)
+
+Logging:
+  -d ITEM[,ITEM]          exits, unimp, int, cpu_reset (-d help lists them)
+  -D FILE                 write the -d output to FILE instead of stderr
+
+Console keys: Ctrl-A x quits, Ctrl-A h helps, Ctrl-A Ctrl-A sends Ctrl-A.
+Exit status: (v << 1) | 1 after a debug-exit write of v; 0 after a shutdown, a reset with
+-no-reboot or Ctrl-A x; 2 when the engine fails; 1 when qemu-lite cannot start.`;

@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { parseArgs, parseKeyValues, UsageError } from '../../src/cli/args.js';
+
+function usageError(argv: string[]): string {
+  try {
+    parseArgs(argv);
+  } catch (e) {
+    expect(e).toBeInstanceOf(UsageError);
+    return (e as Error).message;
+  }
+  throw new Error('expected a UsageError');
+}
+
+describe('command line', () => {
+  it('takes QEMU spellings for a multiboot boot with debug-exit', () => {
+    const { options } = parseArgs([
+      '-m', '256M', '-kernel', 'k.elf', '-append', 'console=ttyS0 quiet', '-smp', '1', '-nographic',
+      '-serial', 'stdio', '-no-reboot', '-accel', 'kvm', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',
+    ]);
+    expect(options.memory).toBe(256 * 2 ** 20);
+    expect(options.kernel).toBe('k.elf');
+    expect(options.append).toBe('console=ttyS0 quiet');
+    expect(options.serialToStdout).toBe(true);
+    expect(options.noReboot).toBe(true);
+    expect(options.accel).toBe('kvm');
+    expect(options.debugExit).toEqual({ iobase: 0xf4, iosize: 4 });
+  });
+
+  it('accepts double-dash forms and -m size=, and a bare -m number is MiB', () => {
+    expect(parseArgs(['--m', 'size=1G', '--kernel', 'k']).options.memory).toBe(2 ** 30);
+    expect(parseArgs(['-m', '64', '-kernel', 'k']).options.memory).toBe(64 * 2 ** 20);
+  });
+
+  it('names an unknown flag in the error, as QEMU does', () => {
+    expect(usageError(['-kernel', 'k', '-frobnicate'])).toBe('-frobnicate: invalid option');
+    expect(usageError(['-vga', 'std'])).toBe('-vga: invalid option');
+  });
+
+  it('says which flag lacks its argument', () => {
+    expect(usageError(['-kernel'])).toBe('-kernel: requires an argument');
+  });
+
+  it('refuses more than one vCPU and unknown devices or device properties', () => {
+    expect(usageError(['-smp', '2'])).toBe('-smp 2: qemu-lite runs one vCPU (-smp 1)');
+    expect(usageError(['-device', 'e1000'])).toBe('-device e1000: no such device here (try -device help)');
+    expect(usageError(['-device', 'isa-debug-exit,iobase=0xf4,width=4'])).toBe(
+      "-device isa-debug-exit: unknown property 'width' (known: iobase, iosize)",
+    );
+  });
+
+  it('gives isa-debug-exit QEMU defaults (0x501, 1 byte)', () => {
+    expect(parseArgs(['-device', 'isa-debug-exit']).options.debugExit).toEqual({ iobase: 0x501, iosize: 1 });
+  });
+
+  it('reads a raw binary through -device loader', () => {
+    const { options } = parseArgs(['-device', 'loader,file=g.bin,addr=0x100000,cpu-num=0']);
+    expect(options.flat).toEqual({ image: 'g.bin', loadAddr: 0x100000, entry: 0x100000 });
+  });
+
+  it('turns the kernel irqchip on through -accel or -machine', () => {
+    expect(parseArgs(['-accel', 'kvm,kernel-irqchip=on']).options.kernelIrqchip).toBe(true);
+    expect(parseArgs(['-machine', 'pc,kernel-irqchip=off']).options.kernelIrqchip).toBe(false);
+    expect(parseArgs(['-machine', 'kernel-irqchip=on']).options.kernelIrqchip).toBe(true);
+  });
+
+  it('parses -d lists and refuses unknown log items', () => {
+    expect(parseArgs(['-d', 'exits,int']).options.log).toEqual(['exits', 'int']);
+    expect(parseArgs(['-d', 'help']).logHelp).toBe(true);
+    expect(usageError(['-d', 'in_asm'])).toBe('-d in_asm: unknown log item (try -d help)');
+  });
+
+  it('splits multiboot modules on commas, keeping each module command line', () => {
+    expect(parseArgs(['-initrd', 'a.bin arg1,b.bin']).options.initrd).toEqual([
+      { image: 'a.bin', cmdline: 'a.bin arg1' },
+      { image: 'b.bin', cmdline: 'b.bin' },
+    ]);
+  });
+
+  it('boots the demo with debug-exit and exit statistics when given no arguments', () => {
+    const parsed = parseArgs([]);
+    expect(parsed.demo).toBe(true);
+    expect(parsed.options.kernel).toBeUndefined();
+    expect(parsed.options.log).toEqual(['exits']);
+    expect(parsed.options.debugExit).toEqual({ iobase: 0xf4, iosize: 4 });
+  });
+
+  it('rejects -kernel together with -device loader, and stray arguments', () => {
+    expect(usageError(['-kernel', 'k', '-device', 'loader,file=f,addr=0'])).toBe(
+      '-kernel and -device loader both give a guest: choose one',
+    );
+    expect(usageError(['k.elf'])).toBe('k.elf: unexpected argument (a kernel is given with -kernel FILE)');
+  });
+
+  it("reads QEMU's key=value syntax with ,, as a literal comma", () => {
+    const { first, props } = parseKeyValues('loader,file=a,,b.bin,addr=0x10');
+    expect(first).toBe('loader');
+    expect(props.get('file')).toBe('a,b.bin');
+    expect(props.get('addr')).toBe('0x10');
+  });
+});
