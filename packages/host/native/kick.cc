@@ -74,9 +74,13 @@ inline volatile __u8* ImmediateExit(const std::shared_ptr<Mapping>& run) {
 
 void RegisterVcpuRun(int vcpuFd, const std::shared_ptr<Mapping>& run) {
   InstallSignalHandler();
+  std::lock_guard<std::mutex> guard(registryLock);
+  // Another thread mapping the same vCPU (a worker that runs a vCPU the main thread created)
+  // keeps the first registration: every mapping shows the same kvm_run page, and kick handles
+  // already handed out stay valid.
+  if (registry.count(vcpuFd) != 0) return;
   auto entry = std::make_shared<VcpuEntry>();
   entry->run = run;
-  std::lock_guard<std::mutex> guard(registryLock);
   entry->token = nextToken++;
   registry[vcpuFd] = entry;
 }

@@ -24,7 +24,8 @@
 
 namespace kvmhost {
 
-// Remembers the kvm_run page of `vcpuFd` so kicks can reach it; replaces an earlier one.
+// Remembers the kvm_run page of `vcpuFd` so kicks can reach it (the first mapping of that fd
+// until it is closed).
 void RegisterVcpuRun(int vcpuFd, const std::shared_ptr<Mapping>& run);
 // Forgets `fd` (called before the fd is closed, so a reused fd number is never kicked).
 void UnregisterVcpu(int fd);

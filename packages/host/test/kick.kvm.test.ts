@@ -6,10 +6,11 @@
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
+import { KVM_EXIT, type KvmSystem, type KvmVcpu } from '@kvm/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostKickHandle } from '../src/index.js';
-import { HostKvmDevice, hostKvmAvailability, kickHostVcpu } from '../src/index.js';
-import { assembleReal, assemblerUnavailable } from '../src/testing/index.js';
+import { HostKvmDevice, hostKvmAvailability, kickHostVcpu, openHostKvm } from '../src/index.js';
+import { assembleReal, assemblerUnavailable, startRealMode } from '../src/testing/index.js';
 
 const availability = hostKvmAvailability();
 const skip = availability.available ? assemblerUnavailable() : availability.reason;
@@ -113,3 +114,57 @@ describe.skipIf(skip !== undefined)(`a vCPU on a worker thread${skip ? ` (skippe
     expect(counter[0]).toBe(before);
   });
 });
+
+describe.skipIf(skip !== undefined)(
+  `a vCPU created on the main thread and run on a worker${skip ? ` (skipped: ${skip})` : ''}`,
+  () => {
+    it('is stopped by the kick handle the main thread got before the worker mapped it', async () => {
+      const kvm = openHostKvm() as KvmSystem;
+      const vm = kvm.createVm();
+      try {
+        const memory = vm.allocateMemory(MEMORY_SIZE);
+        const code = assembleReal(`
+            out 0x10, al
+          spin:
+            inc dword ptr [${COUNTER}]
+            jmp spin
+        `);
+        new Uint8Array(memory.buffer).set(code, ORIGIN);
+        const counter = new Uint32Array(memory.buffer, COUNTER, 1);
+        vm.setUserMemoryRegion({
+          slot: 0,
+          flags: 0,
+          guestPhysAddr: 0n,
+          memorySize: BigInt(MEMORY_SIZE),
+          userspaceAddr: memory.userspaceAddr,
+        });
+        const vcpu = vm.createVcpu(0) as KvmVcpu;
+        startRealMode(vcpu, ORIGIN);
+        const handle = vcpu.kickHandle();
+
+        const worker = new Worker(new URL('./fixtures/raw-vcpu-worker.mjs', import.meta.url), {
+          workerData: { vcpuFd: vcpu.fd, mmapSize: kvm.getVcpuMmapSize() },
+        });
+        const next = () => once(worker, 'message').then(([message]) => message);
+        try {
+          expect(await next()).toBe('ready');
+          worker.postMessage('run');
+          expect(await next()).toEqual({ reason: KVM_EXIT.IO });
+          expect(vcpu.kvmRun.exitReason).toBe(KVM_EXIT.IO); // the same page, seen from here
+
+          worker.postMessage('run');
+          for (let i = 0; i < 2000 && counter[0] === 0; i++) await sleep(5);
+          expect(counter[0]).toBeGreaterThan(0);
+          kickHostVcpu(handle);
+          expect(await next()).toEqual({ code: 'EINTR' });
+        } finally {
+          worker.postMessage('close');
+          await once(worker, 'exit');
+        }
+      } finally {
+        vm.close();
+        kvm.close();
+      }
+    });
+  },
+);

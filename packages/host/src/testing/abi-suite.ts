@@ -257,6 +257,9 @@ export function defineAbiSuite(engine: AbiSuiteEngine): void {
         runView(vcpu).mmio.data[1] = 0xef;
         expect(vcpu.run()).toBe(KVM_EXIT.HLT);
         expect(vcpu.getRegs().rax & 0xffffn).toBe(0xefcdn);
+        // A real-mode segment load sets base = selector × 16 and leaves the limit at 64 KiB.
+        const { es } = vcpu.getSregs();
+        expect(es).toMatchObject({ selector: 0x2000, base: 0x20000n, limit: 0xffff, present: 1, s: 1 });
       });
 
       it('gives userspace the registers it set and the guest the values they hold', () => {
