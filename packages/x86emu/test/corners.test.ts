@@ -1,0 +1,366 @@
+/** The hard corners of the SDM, each pinned by a small program. */
+import { describe, expect, it } from 'vitest';
+import { InterceptKind, Reg, StopReason } from '../src/index.js';
+import { realMode, runTo } from './machine.js';
+import { CODE, protectedMode, SEL, setGate } from './pm.js';
+
+const GP = 13;
+const SS = 12;
+const NP = 11;
+const PF = 14;
+const UD = 6;
+const DF = 8;
+
+describe('segmentation', () => {
+  it('an access past a data segment limit is #GP(0); past SS is #SS(0)', () => {
+    const m = protectedMode(`mov ax, ${SEL.DATA_LIM}; mov ds, ax; mov eax, [0xffc]; mov eax, [0xffd]`, {
+      captureExceptions: true,
+    });
+    runTo(m, StopReason.Exception);
+    expect(m.exceptions).toEqual([{ vector: GP, errorCode: 0, faultAddress: 0 }]);
+    // EIP is at the faulting instruction (a fault), the first load succeeded.
+    const s = m.cpu.state;
+    expect(s.rip[0]).toBe(CODE + 11);
+
+    const m2 = protectedMode(`mov ax, ${SEL.DATA_LIM}; mov ss, ax; mov esp, 0x1000; push eax; push eax; mov esp, 0x1002; push eax`, {
+      captureExceptions: true,
+    });
+    runTo(m2, StopReason.Exception);
+    expect(m2.exceptions[0]).toMatchObject({ vector: SS, errorCode: 0 });
+    expect(m2.cpu.state.gpr[Reg.RSP]).toBe(0x1002);
+  });
+
+  it('loading a bad selector is #GP(selector), a null SS #GP(0), a not-present one #NP(selector)', () => {
+    const cases: [string, number, number][] = [
+      ['mov ax, 0x48; mov ds, ax', GP, 0x48], // beyond the GDT limit
+      [`mov ax, ${SEL.TSS}; mov ds, ax`, GP, SEL.TSS], // a system descriptor
+      [`mov ax, ${SEL.CODE0}; mov ss, ax`, GP, SEL.CODE0], // code into SS
+      [`mov ax, ${SEL.DATA3}; mov ss, ax`, GP, SEL.DATA3 & 0xfffc], // RPL/DPL ≠ CPL for SS (error codes carry index and TI, not RPL)
+      ['xor ax, ax; mov ss, ax', GP, 0],
+      ['mov ax, 0x40; mov es, ax', NP, 0x40],
+    ];
+    for (const [src, vector, errorCode] of cases) {
+      const m = protectedMode(src, { captureExceptions: true });
+      // 0x40: a data descriptor with P = 0
+      m.mem.write32(0x800 + 0x40, 0x0000ffff);
+      m.mem.write32(0x800 + 0x44, 0x00cf1200);
+      m.cpu.state.dtLimit[0] = 0x47;
+      runTo(m, StopReason.Exception);
+      expect(m.exceptions[0], src).toMatchObject({ vector, errorCode });
+    }
+  });
+
+  it('a null DS loads fine but using it is #GP(0)', () => {
+    const m = protectedMode('xor ax, ax; mov ds, ax; mov eax, [0x100]', { captureExceptions: true });
+    runTo(m, StopReason.Exception);
+    expect(m.exceptions[0]).toMatchObject({ vector: GP, errorCode: 0 });
+    expect(m.cpu.state.rip[0]).toBe(CODE + 5);
+  });
+});
+
+/** Identity-maps the first 16 MiB with 4 KiB pages (page tables at 0x400000), PD at 0x3ff000. */
+function paging(m: ReturnType<typeof protectedMode>, pteFlags = 7): void {
+  const pd = 0x3ff000;
+  for (let t = 0; t < 4; t++) {
+    m.mem.write32(pd + t * 4, (0x400000 + t * 0x1000) | 7);
+    for (let i = 0; i < 1024; i++) m.mem.write32(0x400000 + t * 0x1000 + i * 4, ((t * 1024 + i) * 0x1000) | pteFlags);
+  }
+  const s = m.cpu.state;
+  s.cr[3] = pd;
+  s.cr[0] |= 0x80010000; // PG | WP
+  m.cpu.stateChanged();
+}
+function pteAddr(lin: number): number {
+  return 0x400000 + (lin >>> 12) * 4;
+}
+
+describe('paging faults', () => {
+  it('#PF error codes: not-present read, supervisor write to read-only with WP, user access to supervisor page', () => {
+    const run = (src: string, setup: (m: ReturnType<typeof protectedMode>) => void) => {
+      const m = protectedMode(src, { captureExceptions: true });
+      paging(m);
+      setup(m);
+      runTo(m, StopReason.Exception);
+      return m.exceptions[0];
+    };
+    expect(run('mov eax, [0x500123]', (m) => m.mem.write32(pteAddr(0x500000), 0))).toEqual({
+      vector: PF,
+      errorCode: 0,
+      faultAddress: 0x500123,
+    });
+    expect(run('mov dword ptr [0x500010], 1', (m) => m.mem.write32(pteAddr(0x500000), 0x500005))).toEqual({
+      vector: PF,
+      errorCode: 3,
+      faultAddress: 0x500010,
+    });
+    // User mode (CPL 3) reading a supervisor page: P | U.
+    const m = protectedMode(
+      `push ${SEL.DATA3}; push 0x8800; push ${SEL.CODE3}; push offset user; retf; user: mov ax, ${SEL.DATA3}; mov ds, ax; mov eax, [0x500000]`,
+      { captureExceptions: true },
+    );
+    paging(m);
+    m.mem.write32(pteAddr(0x500000), 0x500003);
+    runTo(m, StopReason.Exception);
+    expect(m.exceptions[0]).toEqual({ vector: PF, errorCode: 5, faultAddress: 0x500000 });
+    expect(m.cpu.state.cpl).toBe(3);
+  });
+
+  it('a delivered #PF writes CR2 and pushes the error code; the handler sees the faulting EIP', () => {
+    const m = protectedMode(`
+      mov dword ptr [0x500ffc], 7
+      hlt
+      .org 0x100
+    handler:
+      pop eax
+      pop ebx
+      hlt
+    `);
+    paging(m);
+    setGate(m.mem, PF, CODE + 0x100);
+    m.mem.write32(pteAddr(0x500000), 0);
+    runTo(m);
+    const s = m.cpu.state;
+    expect(s.cr[2]).toBe(0x500ffc);
+    expect(s.gpr[Reg.RAX]).toBe(2); // write, not present, supervisor
+    expect(s.gpr[Reg.RBX]).toBe(CODE);
+  });
+
+  it('accessed and dirty bits: a read sets A only; a later write through the cached entry sets D', () => {
+    const m = protectedMode('mov eax, [0x600000]; hlt; mov [0x600004], eax; hlt');
+    paging(m);
+    runTo(m);
+    expect(m.mem.read32(pteAddr(0x600000)) & 0x60).toBe(0x20);
+    m.cpu.state.halted = false;
+    runTo(m);
+    expect(m.mem.read32(pteAddr(0x600000)) & 0x60).toBe(0x60);
+  });
+
+  it('REP MOVSB faulting midway leaves ECX/ESI/EDI at the faulting iteration and EIP at the instruction', () => {
+    const m = protectedMode('mov esi, 0x100000; mov edi, 0x500ff0; mov ecx, 64; cld; rep movsb; hlt', {
+      captureExceptions: true,
+    });
+    paging(m);
+    m.mem.write32(pteAddr(0x501000), 0);
+    runTo(m, StopReason.Exception);
+    const s = m.cpu.state;
+    expect(m.exceptions[0]).toEqual({ vector: PF, errorCode: 2, faultAddress: 0x501000 });
+    expect(s.gpr[Reg.RCX]).toBe(48);
+    expect(s.gpr[Reg.RDI]).toBe(0x501000);
+    expect(s.gpr[Reg.RSI]).toBe(0x100010);
+    expect(s.rip[0]).toBe(CODE + 16);
+    // Map the page and resume: the instruction completes.
+    m.mem.write32(pteAddr(0x501000), 0x501007);
+    m.cpu.flushTlb();
+    runTo(m);
+    expect(s.gpr[Reg.RCX]).toBe(0);
+  });
+
+  it('INVLPG drops a stale translation; without it the TLB keeps using the old one', () => {
+    const m = protectedMode(`
+      mov eax, [0x700000]
+      mov dword ptr [${pteAddr(0x700000)}], 0x800007
+      mov ebx, [0x700000]
+      invlpg [0x700000]
+      mov ecx, [0x700000]
+      hlt
+    `);
+    paging(m);
+    m.mem.write32(0x700000, 0x11111111);
+    m.mem.write32(0x800000, 0x22222222);
+    runTo(m);
+    const s = m.cpu.state;
+    expect([s.gpr[Reg.RAX], s.gpr[Reg.RBX], s.gpr[Reg.RCX]]).toEqual([0x11111111, 0x11111111, 0x22222222]);
+  });
+});
+
+describe('interrupt shadows', () => {
+  function withPendingIrq(src: string) {
+    let pending = true;
+    const m = realMode(src, {}, { interrupts: { hasInterrupt: () => pending, acknowledge: () => ((pending = false), 0x20) } });
+    // IVT[0x20] → 0:0x2000 where the handler records AX in BX.
+    m.mem.write32(0x20 * 4, 0x2000);
+    m.mem.bytes.set([0x89, 0xc3, 0xcf], 0x2000); // mov bx, ax; iret
+    return m;
+  }
+  it('STI: the instruction after STI runs before a pending interrupt is taken', () => {
+    const m = withPendingIrq('xor ax, ax; sti; inc ax; inc ax; hlt');
+    runTo(m);
+    expect(m.cpu.state.gpr[Reg.RBX] & 0xffff).toBe(1);
+    expect(m.cpu.state.gpr[Reg.RAX] & 0xffff).toBe(2);
+  });
+  it('MOV SS: the next instruction is covered too', () => {
+    const m = withPendingIrq('xor ax, ax; mov cx, ss; sti; nop; mov ss, cx; inc ax; inc ax; hlt');
+    runTo(m);
+    // The STI shadow ends after NOP: the interrupt comes before MOV SS.
+    expect(m.cpu.state.gpr[Reg.RBX] & 0xffff).toBe(0);
+    const m2 = withPendingIrq('xor ax, ax; mov cx, ss; mov ss, cx; inc ax; inc ax; hlt');
+    m2.cpu.state.rflags[0] |= 0x200;
+    m2.cpu.stateChanged();
+    // The interrupt is taken at the first boundary (before MOV SS), so use a second IRQ after it:
+    runTo(m2);
+    expect(m2.cpu.state.gpr[Reg.RBX] & 0xffff).toBe(0);
+  });
+  it('MOV SS blocks an interrupt that becomes pending exactly at it', () => {
+    let pending = false;
+    const m = realMode('mov cx, ss; mov ss, cx; inc ax; inc ax; hlt', {}, {
+      interrupts: { hasInterrupt: () => pending, acknowledge: () => ((pending = false), 0x20) },
+    });
+    m.mem.write32(0x20 * 4, 0x2000);
+    m.mem.bytes.set([0x89, 0xc3, 0xcf], 0x2000);
+    m.cpu.state.rflags[0] |= 0x200;
+    m.cpu.state.gpr[Reg.RAX] = 0;
+    m.cpu.stateChanged();
+    expect(m.cpu.run(1)).toBe(StopReason.Budget); // mov cx, ss
+    pending = true;
+    expect(m.cpu.run(1)).toBe(StopReason.Budget); // mov ss, cx — interrupt checked before it: taken first
+    // The handler ran already (the interrupt was pending at the boundary before MOV SS).
+    runTo(m);
+    expect(m.cpu.state.gpr[Reg.RAX] & 0xffff).toBe(2);
+  });
+});
+
+describe('double and triple faults', () => {
+  it('an exception whose delivery faults twice becomes #DF, then a triple fault: Shutdown', () => {
+    const m = protectedMode('ud2');
+    m.cpu.state.dtLimit[1] = 0; // empty IDT: every delivery is #GP
+    m.cpu.stateChanged();
+    expect(m.cpu.run(100)).toBe(StopReason.Shutdown);
+  });
+  it('#GP during #GP delivery is #DF with error code 0, delivered through the #DF gate', () => {
+    const m = protectedMode(`
+      ud2
+      .org 0x100
+      pop eax
+      hlt
+    `);
+    setGate(m.mem, DF, CODE + 0x100);
+    // #UD gate not present → #NP(6*8+2+1); #NP gate points beyond the GDT → #GP: contributory + contributory → #DF.
+    m.mem.write32(0x2000 + UD * 8 + 4, 0);
+    m.mem.write32(0x2000 + NP * 8, (0x50 << 16) >>> 0);
+    m.mem.write32(0x2000 + NP * 8 + 4, 0x8e00);
+    runTo(m);
+    expect(m.cpu.state.gpr[Reg.RAX]).toBe(0);
+    expect(m.cpu.state.rip[0]).toBe(CODE + 0x102);
+  });
+  it('the exception intercept reports IDT-vectoring information for a fault during delivery', () => {
+    const m = protectedMode('ud2', { captureExceptions: true });
+    m.intercepts.exceptionMask = 1 << NP;
+    m.mem.write32(0x2000 + UD * 8 + 4, 0x0e00); // an interrupt gate with P = 0
+    runTo(m, StopReason.Exception);
+    expect(m.exceptions[0]).toMatchObject({ vector: NP, errorCode: UD * 8 + 2 + 1 });
+    expect(m.cpu.exit.vectoringValid).toBe(true);
+    expect(m.cpu.exit.vectoringVector).toBe(UD);
+  });
+});
+
+describe('privilege', () => {
+  it('CPL 3: HLT, CLI (IOPL 0), MOV CR and IN are #GP(0)', () => {
+    for (const insn of ['hlt', 'cli', 'mov eax, cr0', 'in al, 0x80', 'lgdt [0]']) {
+      const m = protectedMode(
+        `push ${SEL.DATA3}; push 0x8800; push ${SEL.CODE3}; push offset user; retf; user: ${insn}`,
+        { captureExceptions: true },
+      );
+      runTo(m, StopReason.Exception);
+      expect(m.exceptions[0], insn).toMatchObject({ vector: GP, errorCode: 0 });
+    }
+  });
+  it('an interrupt from CPL 3 switches to the TSS ring-0 stack and IRET returns to ring 3', () => {
+    const m = protectedMode(`
+      push ${SEL.DATA3}
+      push 0x8800
+      push ${SEL.CODE3}
+      push offset user
+      retf
+    user:
+      mov eax, 0x1234
+      int 0x40
+      mov ebx, eax
+      mov ecx, esp
+      mov edx, cs
+      jmp .
+      .org 0x100
+    handler:
+      mov esi, esp
+      mov edi, [esp + 12]
+      add eax, 1
+      iret
+    `);
+    setGate(m.mem, 0x40, CODE + 0x100, 0xe, 3);
+    m.cpu.run(200);
+    const s = m.cpu.state;
+    expect(s.gpr[Reg.RSI]).toBe(0x8000 - 20); // EIP, CS, EFLAGS, ESP, SS on the ring-0 stack
+    expect(s.gpr[Reg.RDI]).toBe(0x8800); // the user ESP pushed
+    expect(s.gpr[Reg.RBX]).toBe(0x1235);
+    expect(s.gpr[Reg.RCX]).toBe(0x8800);
+    expect(s.gpr[Reg.RDX] & 0xffff).toBe(SEL.CODE3);
+    expect(s.cpl).toBe(3);
+  });
+  it('INT n through a gate with DPL < CPL is #GP(vector*8+2)', () => {
+    const m = protectedMode(
+      `push ${SEL.DATA3}; push 0x8800; push ${SEL.CODE3}; push offset user; retf; user: int 0x41`,
+      { captureExceptions: true },
+    );
+    setGate(m.mem, 0x41, CODE, 0xe, 0);
+    m.intercepts.exceptionMask = 1 << GP;
+    runTo(m, StopReason.Exception);
+    expect(m.exceptions[0]).toMatchObject({ vector: GP, errorCode: 0x41 * 8 + 2 });
+  });
+});
+
+describe('intercepts', () => {
+  it('CPUID intercept: not executed, RIP at it, length 2', () => {
+    const m = realMode('nop; cpuid; hlt');
+    m.intercepts.mask = 1 << InterceptKind.Cpuid;
+    let seen = -1;
+    m.intercepts.instruction = (kind) => ((seen = kind), true);
+    m.cpu.setIntercepts(m.intercepts);
+    m.cpu.state.gpr[Reg.RAX] = 0;
+    runTo(m, StopReason.Intercept);
+    expect(seen).toBe(InterceptKind.Cpuid);
+    expect(m.cpu.exit.instructionLength).toBe(2);
+    expect(m.cpu.state.rip[0]).toBe(0x1001);
+    expect(m.cpu.state.gpr[Reg.RBX]).toBe(0);
+  });
+  it('I/O intercept carries port, size and direction; a declined intercept executes the instruction', () => {
+    const m = realMode('mov dx, 0x3f8; mov al, 0x41; out dx, al; in ax, dx; hlt');
+    m.intercepts.mask = 1 << InterceptKind.Io;
+    const seen: string[] = [];
+    m.intercepts.instruction = (_k, x) => (seen.push(`${x.port.toString(16)}/${x.ioSize}/${x.ioIn}`), false);
+    m.cpu.setIntercepts(m.intercepts);
+    runTo(m);
+    expect(seen).toEqual(['3f8/1/false', '3f8/2/true']);
+  });
+  it('crRead shadows CR0 reads and crWrite chooses the installed value', () => {
+    const m = protectedMode('mov eax, cr0; mov ebx, 0x80000011; mov cr0, ebx; hlt');
+    m.intercepts.crRead = (_cr, v) => v | 0x20;
+    m.intercepts.crWrite = (_cr, v) => v & 0x7fffffff;
+    m.cpu.setIntercepts(m.intercepts);
+    runTo(m);
+    expect(m.cpu.state.gpr[Reg.RAX]).toBe(0x31);
+    expect(m.cpu.state.cr[0]).toBe(0x11);
+  });
+});
+
+describe('decode cache', () => {
+  it('self-modifying code: a write to the next instruction is seen', () => {
+    const m = realMode(`
+      mov cx, 2
+    1: mov ax, 0x1111
+      mov word ptr [1b + 1], 0x2222
+      loop 1b
+      hlt
+    `);
+    runTo(m);
+    expect(m.cpu.state.gpr[Reg.RAX] & 0xffff).toBe(0x2222);
+    expect(m.cpu.stats.codeInvalidations).toBeGreaterThan(0);
+  });
+  it('a far write from outside (invalidateCode) is seen', () => {
+    const m = realMode('1: mov ax, 0x1111; hlt; jmp 1b');
+    runTo(m);
+    m.mem.bytes[0x1001] = 0x33;
+    m.cpu.invalidateCode(0x1001, 1);
+    m.cpu.state.halted = false;
+    runTo(m);
+    expect(m.cpu.state.gpr[Reg.RAX] & 0xffff).toBe(0x1133);
+  });
+});
