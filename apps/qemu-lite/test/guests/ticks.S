@@ -1,15 +1,19 @@
 /*
- * A tiny multiboot guest for qemu-lite's integration tests: it programs the PIC and the PIT
- * (channel 0, mode 2, 1 kHz), takes timer interrupts with HLT in between, echoes serial input
- * taken on IRQ 4, and reports through the debug-exit port at 0xf4:
- *   - prints "ticks\n" after 20 timer interrupts;
- *   - echoes each received byte; on 'q' writes 0x21 (status 0x43);
- *   - if it receives nothing, after 200 ticks it writes 0x10 to the debug-exit port.
- * Built by the test with gcc -m32 -nostdlib -Wl,-Ttext=0x100000.
+ * A tiny multiboot guest for qemu-lite's integration tests. It switches to long mode (IRETQ
+ * works on every host KVM we know; some hosts' KVM cannot emulate a 32-bit IRET), programs the
+ * PIC (base 0x20) and the PIT (channel 0, mode 2, ~1 kHz), and takes interrupts with HLT in
+ * between:
+ *   - after 20 timer interrupts it prints "ticks\n";
+ *   - each byte received on the UART (IRQ 4) is echoed; 'q' writes 0x21 to the debug-exit
+ *     port 0xf4 (status 0x43);
+ *   - if nothing was received after 3000 ticks (~3 s) it writes 0x10 (status 0x21).
+ * Any exception writes 0x7f (status 0xff).
+ * Built by the tests: gcc -m32 -nostdlib -static -Wl,-Ttext=0x100000.
  */
 	.set MB_MAGIC, 0x1badb002
 	.set MB_FLAGS, 0x00000003
-	.section .text
+	.text
+	.code32
 	.globl _start
 	.align 4
 mb_header:
@@ -17,32 +21,55 @@ mb_header:
 
 _start:
 	mov $stack_top, %esp
+	/* Identity-map the first 2 MiB with one large page: PML4 -> PDPT -> PD. */
+	movl $pdpt + 3, pml4
+	movl $pd + 3, pdpt
+	movl $0x83, pd
+	mov $pml4, %eax
+	mov %eax, %cr3
+	mov %cr4, %eax
+	or $0x20, %eax            /* PAE */
+	mov %eax, %cr4
+	mov $0xc0000080, %ecx     /* EFER.LME */
+	rdmsr
+	or $0x100, %eax
+	wrmsr
+	mov %cr0, %eax
+	or $0x80000001, %eax      /* PG | PE */
+	mov %eax, %cr0
 	lgdt gdt_desc
-	ljmp $0x08, $1f
-1:	mov $0x10, %ax
+	ljmp $0x08, $long_entry
+
+	.code64
+long_entry:
+	mov $0x10, %ax
 	mov %ax, %ds
 	mov %ax, %es
 	mov %ax, %ss
-	/* IDT: vectors 0x20 (IRQ 0) and 0x24 (IRQ 4); everything else a fault handler. */
-	mov $idt, %edi
-	mov $0, %ecx
-2:	mov $fault, %eax
+	lea stack_top(%rip), %rsp
+	/* IDT: 16-byte interrupt gates; 0x20 = IRQ 0, 0x24 = IRQ 4, the rest = fault. */
+	lea idt(%rip), %rdi
+	xor %ecx, %ecx
+1:	lea fault(%rip), %rax
 	cmp $0x20, %ecx
+	jne 2f
+	lea irq0(%rip), %rax
+2:	cmp $0x24, %ecx
 	jne 3f
-	mov $irq0, %eax
-3:	cmp $0x24, %ecx
-	jne 4f
-	mov $irq4, %eax
-4:	mov %ax, (%edi)
-	movw $0x08, 2(%edi)
-	movw $0x8e00, 4(%edi)
-	shr $16, %eax
-	mov %ax, 6(%edi)
-	add $8, %edi
+	lea irq4(%rip), %rax
+3:	mov %ax, (%rdi)
+	movw $0x08, 2(%rdi)
+	movw $0x8e00, 4(%rdi)
+	shr $16, %rax
+	mov %ax, 6(%rdi)
+	shr $16, %rax
+	mov %eax, 8(%rdi)
+	movl $0, 12(%rdi)
+	add $16, %rdi
 	inc %ecx
 	cmp $256, %ecx
-	jne 2b
-	lidt idt_desc
+	jne 1b
+	lidt idt_desc(%rip)
 	/* PIC: ICW1-4, master base 0x20, slave 0x28; unmask IRQ 0 and 4. */
 	mov $0x11, %al
 	out %al, $0x20
@@ -69,7 +96,7 @@ _start:
 	out %al, $0x40
 	mov $0x04, %al
 	out %al, $0x40
-	/* UART: interrupts on received data, OUT2 on. */
+	/* UART: interrupt on received data; OUT2 gates it onto the bus. */
 	mov $0x3fc, %dx
 	mov $0x08, %al
 	out %al, %dx
@@ -79,44 +106,44 @@ _start:
 	sti
 idle:
 	hlt
-	cmpl $20, ticks
+	cmpl $20, ticks(%rip)
+	jb 5f
+	cmpb $0, said(%rip)
 	jne 5f
-	cmpb $0, said
-	jne 5f
-	movb $1, said
-	mov $msg, %esi
+	movb $1, said(%rip)
+	lea msg(%rip), %rsi
+	mov $0x3f8, %dx
 6:	lodsb
 	test %al, %al
 	jz 5f
-	mov $0x3f8, %dx
 	out %al, %dx
 	jmp 6b
-5:	cmpl $200, ticks
+5:	cmpl $3000, ticks(%rip)
 	jb idle
-	cmpb $0, got_input
+	cmpb $0, got_input(%rip)
 	jne idle
 	mov $0x10, %eax
 	out %eax, $0xf4
 	jmp idle
 
 irq0:
-	push %eax
-	incl ticks
+	push %rax
+	incl ticks(%rip)
 	mov $0x20, %al
 	out %al, $0x20
-	pop %eax
-	iret
+	pop %rax
+	iretq
 
 irq4:
-	push %eax
-	push %edx
+	push %rax
+	push %rdx
 7:	mov $0x3fd, %dx
 	in %dx, %al
 	test $1, %al
 	jz 8f
 	mov $0x3f8, %dx
 	in %dx, %al
-	movb $1, got_input
+	movb $1, got_input(%rip)
 	out %al, %dx
 	cmp $'q', %al
 	jne 7b
@@ -125,9 +152,9 @@ irq4:
 	jmp 7b
 8:	mov $0x20, %al
 	out %al, $0x20
-	pop %edx
-	pop %eax
-	iret
+	pop %rdx
+	pop %rax
+	iretq
 
 fault:
 	mov $0x7f, %eax
@@ -135,24 +162,27 @@ fault:
 	cli
 	hlt
 
-	.section .data
+	.data
 	.align 8
 gdt:
 	.quad 0
-	.quad 0x00cf9a000000ffff
-	.quad 0x00cf92000000ffff
+	.quad 0x00af9a000000ffff    /* 64-bit code */
+	.quad 0x00cf92000000ffff    /* data */
 gdt_desc:
 	.word gdt_desc - gdt - 1
 	.long gdt
 idt_desc:
-	.word 256 * 8 - 1
-	.long idt
+	.word 256 * 16 - 1
+	.long idt, 0
 ticks:	.long 0
 said:	.byte 0
 got_input: .byte 0
 msg:	.asciz "ticks\n"
-	.section .bss
-	.align 8
-idt:	.space 256 * 8
+	.bss
+	.align 4096
+pml4:	.space 4096
+pdpt:	.space 4096
+pd:	.space 4096
+idt:	.space 256 * 16
 	.space 4096
 stack_top:
