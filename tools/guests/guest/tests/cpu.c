@@ -49,9 +49,13 @@ static void cpuid_checks(void) {
 static void msr_checks(void) {
   struct cpuid e1 = cpuid(0x80000001, 0);
   int has_nx = (e1.d >> 20) & 1;
-  /* EFER: protected mode, paging off: LME/LMA clear. Toggle NXE (and SCE) and read back. */
+  /* EFER: LME/LMA clear in protected mode, both set in long mode. Toggle NXE and SCE. */
   u64 efer = rdmsr(MSR_EFER);
+#ifdef __x86_64__
+  check_eq(EFER_LME | EFER_LMA, efer & (EFER_LME | EFER_LMA), "msr.efer.lme-lma-set");
+#else
   check_eq(0, efer & (EFER_LME | EFER_LMA), "msr.efer.lme-lma-clear");
+#endif
   wrmsr(MSR_EFER, efer | EFER_SCE);
   check_eq(efer | EFER_SCE, rdmsr(MSR_EFER), "msr.efer.sce-set");
   if (has_nx) {
@@ -69,7 +73,25 @@ static void msr_checks(void) {
   check_eq(0, last_trap.error_code, "msr.efer.reserved-bit.gp-error-code");
   check_eq(efer, rdmsr(MSR_EFER), "msr.efer.reserved-bit.unchanged");
 
-  /* SYSENTER_*: plain read-back (32-bit values in a 32-bit guest). */
+#ifdef __x86_64__
+  /* STAR, LSTAR, CSTAR, SFMASK, FS/GS base, KERNEL_GS_BASE: 64-bit read-back. LSTAR and the
+   * bases must be canonical: a non-canonical value is #GP(0) (SDM Vol. 4). */
+  static const u32 m64[] = {0xc0000081, 0xc0000082, 0xc0000084, 0xc0000100, 0xc0000101, 0xc0000102};
+  static const char *n64[] = {"star", "lstar", "sfmask", "fs-base", "gs-base", "kernel-gs-base"};
+  static const u64 v64[] = {0x0023001000000000ull, 0xffffffff81000000ull, 0x47700ull, 0x00007fffdeadb000ull,
+                            0xffff888000001000ull, 0x0000000012345000ull};
+  for (unsigned i = 0; i < ARRAY_SIZE(m64); i++) {
+    u64 old = rdmsr(m64[i]);
+    wrmsr(m64[i], v64[i]);
+    check_eq(v64[i], rdmsr(m64[i]), "msr.%s.readback", n64[i]);
+    wrmsr(m64[i], old);
+  }
+  msr_value = 0x0000800000000000ull;
+  v = trap_call(do_wrmsr, 0xc0000082);
+  check_eq(GP, v, "msr.lstar.non-canonical-gp");
+  check_eq(0, last_trap.error_code, "msr.lstar.non-canonical-gp-error-code");
+#endif
+  /* SYSENTER_*: plain read-back. */
   static const u32 sysenter[] = {MSR_SYSENTER_CS, MSR_SYSENTER_ESP, MSR_SYSENTER_EIP};
   static const u32 vals[] = {0x0008, 0x00123450, 0x00c0ffee};
   for (unsigned i = 0; i < 3; i++) {
