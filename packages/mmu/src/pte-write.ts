@@ -83,6 +83,7 @@ export function kvmMmuPteWrite(s: MmuState, gpa: number, bytes: number): void {
 }
 
 const gpteBuf = new Uint8Array(8);
+const gpteBuf4 = gpteBuf.subarray(0, 4);
 const gpteView = new DataView(gpteBuf.buffer);
 
 /** Rebuilds leaf spte `page[index]` from the guest pte at `gptePa`. False: drop it instead. */
@@ -94,7 +95,7 @@ function updatePte(s: MmuState, page: ShadowPage, index: number, gptePa: number,
   if (((page.role & ROLE_CR0_WP) !== 0) !== ctx.wp || ((page.role & ROLE_NXE) !== 0) !== ctx.nxe)
     return false;
   if (((page.role & ROLE_PSE) !== 0) !== ctx.pse) return false;
-  const dst = pteSize === 8 ? gpteBuf : gpteBuf.subarray(0, 4);
+  const dst = pteSize === 8 ? gpteBuf : gpteBuf4;
   if (!s.host.readGuest(gptePa, dst)) return false;
   const lo = gpteView.getUint32(0, true);
   const hi = pteSize === 8 ? gpteView.getUint32(4, true) : 0;

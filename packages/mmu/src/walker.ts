@@ -48,12 +48,13 @@ export class GuestWalker {
   readonly pteHi = new Uint32Array(6);
   /** [L]: rights accumulated from the top down to and including level L. */
   readonly accessAt = new Uint8Array(6);
-  readonly scratch = new Uint8Array(8);
+  private readonly scratch = new Uint8Array(8);
+  private readonly scratch4 = this.scratch.subarray(0, 4);
   private readonly view = new DataView(this.scratch.buffer);
 
   /** Reads one guest entry into `pteLo/pteHi[level]`. */
   readPte(host: MmuHostOps, fmt: PteFormat, gpa: number, level: number): boolean {
-    const dst = fmt.pteSize === 8 ? this.scratch : this.scratch.subarray(0, 4);
+    const dst = fmt.pteSize === 8 ? this.scratch : this.scratch4;
     if (!host.readGuest(gpa, dst)) return false;
     this.pteLo[level] = this.view.getUint32(0, true);
     this.pteHi[level] = fmt.pteSize === 8 ? this.view.getUint32(4, true) : 0;
