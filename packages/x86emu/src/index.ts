@@ -11,3 +11,4 @@ export { Insn } from './decoder/insn.js';
 export { OPCODE_TABLE, type OpcodeRow } from './decoder/opcode-table.js';
 export { PFERR, WalkCtl, WalkResult, walkAddr, MAXPHYADDR } from './paging/walker.js';
 export * from './state.js';
+export { emulate, Emulator } from './emulate/emulator.js';

@@ -101,6 +101,8 @@ export class Cpu {
   private readonly scratchInsn = new Insn();
 
   // ---- current instruction
+  /** Length of the instruction being executed (0 until decoded). */
+  lastInsnLength = 0;
   /** EIP of the instruction being executed (faults restore it). */
   startEip = 0;
   /** Linear address of the start of the instruction being decoded. */
@@ -310,7 +312,9 @@ export class Cpu {
     this.startEip = eip;
     const shadow = s.interruptibility;
     const tf = s.rflags[0] & Flag.TF;
+    this.lastInsnLength = 0;
     const insn = this.fetchDecode(eip);
+    this.lastInsnLength = insn.length;
     s.rip[0] = this.def32 ? eip + insn.length : (eip + insn.length) & 0xffff;
     if (shadow !== 0) {
       s.interruptibility = 0;

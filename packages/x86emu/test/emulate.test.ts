@@ -1,0 +1,178 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CpuState,
+  EmulateResultKind,
+  Emulator,
+  Flag,
+  Reg,
+  SegAttr,
+  X86EmulStatus,
+  type X86EmulateOps,
+} from '../src/index.js';
+
+/** A flat 32-bit protected-mode state at CPL 0. */
+function flatState(): CpuState {
+  const s = new CpuState();
+  s.cr[0] = 0x11;
+  for (let r = 0; r < 6; r++) {
+    s.segSel[r] = r === 1 ? 8 : 0x10;
+    s.segBase[r] = 0;
+    s.segLimit[r] = 0xffffffff;
+    s.segAttr[r] = (r === 1 ? 0xb : 3) | SegAttr.S | SegAttr.P | SegAttr.DB | SegAttr.G;
+  }
+  s.rip[0] = 0x1000;
+  return s;
+}
+
+/** Ops over a sparse byte map, logging every call. */
+function fakeOps(overrides: Partial<X86EmulateOps> = {}) {
+  const mem = new Map<number, number>();
+  const log: string[] = [];
+  const ops: X86EmulateOps = {
+    fetch: (gva, data) => {
+      log.push(`fetch ${gva.toString(16)}`);
+      data[0] = mem.get(gva) ?? 0;
+      return X86EmulStatus.Ok;
+    },
+    read: (gva, data) => {
+      log.push(`read ${gva.toString(16)}/${data.length}`);
+      for (let i = 0; i < data.length; i++) data[i] = mem.get(gva + i) ?? 0;
+      return X86EmulStatus.Ok;
+    },
+    write: (gva, data) => {
+      log.push(`write ${gva.toString(16)}/${data.length}`);
+      for (let i = 0; i < data.length; i++) mem.set(gva + i, data[i]);
+      return X86EmulStatus.Ok;
+    },
+    cmpxchg: (gva, expected, replacement) => {
+      log.push(`cmpxchg ${gva.toString(16)}/${expected.length}`);
+      let equal = true;
+      for (let i = 0; i < expected.length; i++) if ((mem.get(gva + i) ?? 0) !== expected[i]) equal = false;
+      if (equal) for (let i = 0; i < replacement.length; i++) mem.set(gva + i, replacement[i]);
+      else for (let i = 0; i < expected.length; i++) expected[i] = mem.get(gva + i) ?? 0;
+      return X86EmulStatus.Ok;
+    },
+    pioIn: (port, size, _count, data) => {
+      log.push(`in ${port.toString(16)}/${size}`);
+      data.fill(0x5a);
+      return X86EmulStatus.Ok;
+    },
+    pioOut: (port, size, _count, data) => {
+      log.push(`out ${port.toString(16)}/${size}=${data[0].toString(16)}`);
+      return X86EmulStatus.Ok;
+    },
+    ...overrides,
+  };
+  return { ops, mem, log };
+}
+
+describe('emulate()', () => {
+  const emu = new Emulator();
+
+  it('a store to MMIO goes to ops.write at the linear address; RIP advances by the length', () => {
+    const s = flatState();
+    s.gpr[Reg.RBX] = 0xfee00000;
+    s.gpr[Reg.RAX] = 0x11223344;
+    const { ops, mem, log } = fakeOps();
+    const r = emu.emulate({ state: s, insnBytes: new Uint8Array([0x89, 0x43, 0x04]) }, ops);
+    expect(r.kind).toBe(EmulateResultKind.Ok);
+    expect(r.instructionLength).toBe(3);
+    expect(s.rip[0]).toBe(0x1003);
+    expect(log).toEqual(['write fee00004/4']);
+    expect(mem.get(0xfee00004)).toBe(0x44);
+  });
+
+  it('fetches the bytes it was not given through ops.fetch', () => {
+    const s = flatState();
+    const { ops, mem, log } = fakeOps();
+    [0x8b, 0x43, 0x04].forEach((b, i) => mem.set(0x1000 + i, b));
+    const r = emu.emulate({ state: s, insnBytes: new Uint8Array([0x8b]) }, ops);
+    expect(r.kind).toBe(EmulateResultKind.Ok);
+    expect(log).toEqual(['fetch 1001', 'fetch 1002', 'read 4/4']);
+  });
+
+  it('Userspace leaves the state untouched; the retry completes', () => {
+    const s = flatState();
+    s.gpr[Reg.RAX] = 7;
+    let ready = false;
+    const { ops } = fakeOps({
+      read: (_gva, data) => {
+        if (!ready) return X86EmulStatus.Userspace;
+        data.set([0xef, 0xbe, 0xad, 0xde]);
+        return X86EmulStatus.Ok;
+      },
+    });
+    const insn = new Uint8Array([0xa1, 0x00, 0x00, 0xc0, 0xfe]); // mov eax, [0xfec00000]
+    expect(emu.emulate({ state: s, insnBytes: insn }, ops).kind).toBe(EmulateResultKind.Userspace);
+    expect([s.gpr[Reg.RAX], s.rip[0]]).toEqual([7, 0x1000]);
+    ready = true;
+    expect(emu.emulate({ state: s, insnBytes: insn }, ops).kind).toBe(EmulateResultKind.Ok);
+    expect([s.gpr[Reg.RAX], s.rip[0]]).toEqual([0xdeadbeef, 0x1005]);
+  });
+
+  it('an op that raises #PF gives an Exception result with the address; RIP stays', () => {
+    const s = flatState();
+    const { ops } = fakeOps({
+      write: (gva, _data, ctx) => {
+        ctx.raise(14, 2, true, gva);
+        return X86EmulStatus.Exception;
+      },
+    });
+    const r = emu.emulate({ state: s, insnBytes: new Uint8Array([0xc7, 0x05, 0, 0x20, 0, 0, 1, 0, 0, 0]) }, ops);
+    expect([r.kind, r.vector, r.errorCode, r.faultAddress]).toEqual([EmulateResultKind.Exception, 14, 2, 0x2000]);
+    expect(s.rip[0]).toBe(0x1000);
+  });
+
+  it('segmentation is applied before the ops: a limit violation is #GP(0) without any access', () => {
+    const s = flatState();
+    s.segLimit[3] = 0xfff;
+    s.segAttr[3] &= ~SegAttr.G;
+    const { ops, log } = fakeOps();
+    const r = emu.emulate({ state: s, insnBytes: new Uint8Array([0x8b, 0x05, 0, 0x10, 0, 0]) }, ops);
+    expect([r.kind, r.vector, r.errorCode]).toEqual([EmulateResultKind.Exception, 13, 0]);
+    expect(log).toEqual([]);
+  });
+
+  it('CMPXCHG8B compares EDX:EAX through ops.cmpxchg atomically', () => {
+    const s = flatState();
+    const { ops, mem, log } = fakeOps();
+    [1, 0, 0, 0, 2, 0, 0, 0].forEach((b, i) => mem.set(0x3000 + i, b));
+    s.gpr[Reg.RAX] = 1;
+    s.gpr[Reg.RDX] = 2;
+    s.gpr[Reg.RBX] = 0xaa;
+    s.gpr[Reg.RCX] = 0xbb;
+    s.gpr[Reg.RDI] = 0x3000;
+    const insn = new Uint8Array([0x0f, 0xc7, 0x0f]); // cmpxchg8b [edi]
+    expect(emu.emulate({ state: s, insnBytes: insn }, ops).kind).toBe(EmulateResultKind.Ok);
+    expect(log).toEqual(['cmpxchg 3000/8']);
+    expect(s.rflags[0] & Flag.ZF).toBe(Flag.ZF);
+    expect([mem.get(0x3000), mem.get(0x3004)]).toEqual([0xaa, 0xbb]);
+    s.rip[0] = 0x1000;
+    s.gpr[Reg.RAX] = 1;
+    expect(emu.emulate({ state: s, insnBytes: insn }, ops).kind).toBe(EmulateResultKind.Ok);
+    expect(s.rflags[0] & Flag.ZF).toBe(0);
+    expect([s.gpr[Reg.RAX], s.gpr[Reg.RDX]]).toEqual([0xaa, 0xbb]);
+  });
+
+  it('port I/O goes to pioIn/pioOut; Unhandleable leaves the state', () => {
+    const s = flatState();
+    s.gpr[Reg.RAX] = 0x41;
+    s.gpr[Reg.RDX] = 0x3f8;
+    const { ops, log } = fakeOps();
+    emu.emulate({ state: s, insnBytes: new Uint8Array([0xee]) }, ops);
+    emu.emulate({ state: s, insnBytes: new Uint8Array([0xec]) }, ops);
+    expect(log).toEqual(['out 3f8/1=41', 'in 3f8/1']);
+    expect(s.gpr[Reg.RAX] & 0xff).toBe(0x5a);
+    const before = s.rip[0];
+    const bad = fakeOps({ pioIn: () => X86EmulStatus.Unhandleable });
+    expect(emu.emulate({ state: s, insnBytes: new Uint8Array([0xec]) }, bad.ops).kind).toBe(
+      EmulateResultKind.Unhandleable,
+    );
+    expect(s.rip[0]).toBe(before);
+  });
+
+  it('an undefined opcode is #UD', () => {
+    const r = emu.emulate({ state: flatState(), insnBytes: new Uint8Array([0x0f, 0xff]) }, fakeOps().ops);
+    expect([r.kind, r.vector]).toEqual([EmulateResultKind.Exception, 6]);
+  });
+});
