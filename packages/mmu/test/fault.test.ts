@@ -126,9 +126,25 @@ describe('page faults', () => {
     const leaf = mmu.shadowPages().find((p) => p.level === 1)!;
     expect(leaf.metaphysical).toBe(true);
     expect(leaf.gfn).toBe(0xa00); // the frame actually mapped, not 0x800 (the directory's)
-    // A guest large page mapping frames that hold a guest page table does not protect them.
+    // The metaphysical page does not write-protect the frames it maps (there is no guest table).
     mmu.pageFault(0x00400000, PF_W);
     expect(shadowTranslate(host, mmu, 0x00400000)!.w).toBe(true);
+    expectSound(mmu);
+  });
+
+  it('large pages map the gfn actually mapped: a page table inside a guest large page stays write-protected', () => {
+    // Like Linux lowmem: the kernel maps physical memory with 4 MiB pages, page tables included.
+    const { host, gt } = rig('paging32');
+    const pte = gt.map(0x00001000, 0x200000, G_P | G_W);
+    const ptGpa = pte & ~0xfff; // inside the first 4 MiB of RAM
+    gt.map(0xc0000000, 0, G_P | G_W | G_D | G_A, { large: true });
+    const mmu = start(host);
+    mmu.pageFault(0x00001000, 0); // shadows the page table
+    expect(mmu.pageFault(0xc0000000 + ptGpa + 8, PF_W)).toEqual({ kind: 'emulate', gpa: ptGpa + 8 });
+    expect(shadowTranslate(host, mmu, 0xc0000000 + ptGpa)).toMatchObject({ hpa: hpaOf(host, ptGpa), w: false });
+    // Its neighbour in the same large page is ordinary memory: writable.
+    expect(mmu.pageFault(0xc0000000 + ptGpa + 4096, PF_W)).toEqual({ kind: 'fixed' });
+    expect(shadowTranslate(host, mmu, 0xc0000000 + ptGpa + 4096)!.w).toBe(true);
     expectSound(mmu);
   });
 
