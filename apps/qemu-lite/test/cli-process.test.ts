@@ -1,0 +1,36 @@
+/** The built `qemu-lite` command's start-up errors: no guest runs, so no /dev/kvm is needed. */
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { cliPath } from './helpers.js';
+
+const run = (...args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', timeout: 20_000 });
+
+describe('qemu-lite command start-up', () => {
+  it('exits 1 naming an unknown flag', () => {
+    const r = run('-kernel', 'x', '-frobnicate');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('qemu-lite: -frobnicate: invalid option\n');
+  });
+
+  it('exits 1 for an accelerator that does not exist', () => {
+    const r = run('-accel', 'tcg', '-kernel', 'x');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('qemu-lite: -accel tcg: invalid accelerator (kvm, host, vmx, svm)\n');
+  });
+
+  it('says the software engine is not in this build', () => {
+    const r = run('-accel', 'svm', '-kernel', 'x');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(
+      'qemu-lite: -accel svm: the svm software engine (AMD SVM) is not available in this build; use -accel kvm\n',
+    );
+  });
+
+  it('prints usage for -help and the log items for -d help', () => {
+    const help = run('-help');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^usage: qemu-lite \[options\]/);
+    const items = run('-d', 'help');
+    expect(items.stdout).toMatch(/^exits +exit statistics/m);
+  });
+});

@@ -1,0 +1,22 @@
+/** Shared by the integration tests: host-engine availability and building the test guests. */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { hostKvmAvailability } from '@kvm/host';
+
+const availability = hostKvmAvailability();
+/** Why the host engine cannot run here, or undefined when it can. */
+export const hostSkipReason: string | undefined = availability.available ? undefined : availability.reason;
+
+/** Builds test/guests/NAME.S into a multiboot ELF with the machine's gcc/ld; returns its path. */
+export function buildTestGuest(name: string): string {
+  const source = fileURLToPath(new URL(`./guests/${name}.S`, import.meta.url));
+  const out = join(mkdtempSync(join(tmpdir(), 'qemu-lite-guest-')), `${name}.elf`);
+  execFileSync('gcc', ['-m32', '-nostdlib', '-static', '-no-pie', '-Wl,-Ttext=0x100000', '-Wl,--build-id=none', '-o', out, source]);
+  return out;
+}
+
+/** The built CLI, run by the process tests. */
+export const cliPath = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
