@@ -141,7 +141,10 @@ describe('page faults', () => {
     const mmu = start(host);
     mmu.pageFault(0x00001000, 0); // shadows the page table
     expect(mmu.pageFault(0xc0000000 + ptGpa + 8, PF_W)).toEqual({ kind: 'emulate', gpa: ptGpa + 8 });
-    expect(shadowTranslate(host, mmu, 0xc0000000 + ptGpa)).toMatchObject({ hpa: hpaOf(host, ptGpa), w: false });
+    expect(shadowTranslate(host, mmu, 0xc0000000 + ptGpa)).toMatchObject({
+      hpa: hpaOf(host, ptGpa),
+      w: false,
+    });
     // Its neighbour in the same large page is ordinary memory: writable.
     expect(mmu.pageFault(0xc0000000 + ptGpa + 4096, PF_W)).toEqual({ kind: 'fixed' });
     expect(shadowTranslate(host, mmu, 0xc0000000 + ptGpa + 4096)!.w).toBe(true);
