@@ -237,6 +237,9 @@ ulong pg_test_root(enum pg_mode m);
 #define USER_VA 0x80000000ul /* PAE PDPT slot 2, 2-level PDE 512 */
 #endif
 #define MEM_IDENTITY (64ul << 20)
+/* Makes all of the first 64 MiB reachable from CPL 3 (trap_user on any code): a no-op with
+ * paging off (32-bit); in long mode, loads a U=1 identity map (undo with pg_disable). */
+void user_flat_begin(void);
 /* cpu feature helpers */
 int has_nx(void);
 int has_smep(void);

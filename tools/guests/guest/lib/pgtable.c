@@ -142,3 +142,14 @@ int has_nx(void) { return (cpuid(0x80000001, 0).d >> 20) & 1; }
 int has_pge(void) { return (cpuid(1, 0).d >> 13) & 1; }
 int has_smep(void) { return cpuid(0, 0).a >= 7 && ((cpuid(7, 0).b >> 7) & 1); }
 int has_smap(void) { return cpuid(0, 0).a >= 7 && ((cpuid(7, 0).b >> 20) & 1); }
+
+void user_flat_begin(void) {
+#ifdef __x86_64__
+  static ulong root;
+  if (!root) {
+    root = pg_new_root(PG_4LEVEL);
+    pg_identity(PG_4LEVEL, root, MEM_IDENTITY, PTE_P | PTE_W | PTE_U);
+  }
+  write_cr3(root);
+#endif
+}

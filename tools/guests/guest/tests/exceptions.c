@@ -95,12 +95,7 @@ int main(void) {
   check_eq(TEST_VA + 0x10, last_trap.cr2, "pf.not-present.cr2");
   check_eq((ulong)pf_insn, last_trap.ip, "pf.ip-is-faulting-insn");
   pg_disable();
-#ifdef __x86_64__
-  /* Long mode: CPL 3 needs U=1 on every level; map the identity region user-accessible. */
-  root = pg_new_root(m);
-  pg_identity(m, root, MEM_IDENTITY, PTE_P | PTE_W | PTE_U);
-  pg_enable(m, root);
-#endif
+  user_flat_begin();
   user_tests();
   pg_disable();
   return 0;
