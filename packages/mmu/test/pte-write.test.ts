@@ -36,6 +36,23 @@ describe('emulated pte writes', () => {
     expectSound(mmu);
   });
 
+  it('a pte write updates every shadow page of that guest page table', () => {
+    const { host, gt } = rig('paging32');
+    const pte = gt.map(0x1000, 0x200000, G_P | G_U | G_A);
+    // The same page table reached through a user and a supervisor-only PDE: two shadow pages.
+    host.write32(gt.cr3 + 0x100 * 4, host.read32(gt.cr3) & ~G_U);
+    const mmu = start(host);
+    mmu.pageFault(0x1000, PF_U);
+    mmu.pageFault(0x40001000, 0);
+    expect(mmu.shadowPages().filter((p) => p.level === 1)).toHaveLength(2);
+    host.write32(pte, 0x355000 | ACCESSED | G_U);
+    mmu.kvmMmuPteWrite(pte, 4);
+    expect(mmu.stats.pteUpdated).toBe(2);
+    expect(shadowTranslate(host, mmu, 0x1000)).toMatchObject({ hpa: hpaOf(host, 0x355000), u: true });
+    expect(shadowTranslate(host, mmu, 0x40001000)).toMatchObject({ hpa: hpaOf(host, 0x355000), u: false });
+    expectSound(mmu);
+  });
+
   it('a 32-bit pte write updates the spte in the shadow page of its quadrant', () => {
     const { host, gt } = rig('paging32');
     const pteLow = gt.map(0x00001000, 0x200000, G_P | G_A);

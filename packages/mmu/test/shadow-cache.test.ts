@@ -117,6 +117,17 @@ describe('shadow page cache', () => {
     expectSound(mmu);
   });
 
+  it('the PAE PDPT is not write-protected: walks use the loaded PDPTEs, as a real processor does', () => {
+    const { host, gt } = rig('paging32E');
+    gt.map(0x1000, 0x200000, G_P | G_W);
+    gt.map(0x2000, gt.cr3, G_P | G_W | G_A | G_D); // the guest maps its PDPT page
+    const mmu = start(host);
+    mmu.pageFault(0x1000, 0);
+    expect(mmu.pageFault(0x2000, PF_W)).toEqual({ kind: 'fixed' });
+    expect(shadowTranslate(host, mmu, 0x2000)).toMatchObject({ hpa: hpaOf(host, gt.cr3), w: true });
+    expectSound(mmu);
+  });
+
   it('PDPTEs with reserved bits fail the CR3 load with #GP and change nothing', () => {
     const { host, gt } = rig('paging32E');
     gt.map(0x1000, 0x200000, G_P | G_W);
