@@ -18,6 +18,7 @@ static trap_handler handlers[256];
 int dbg_traps = 0;
 
 #ifdef __x86_64__
+static u8 ist_stack[4096] __attribute__((aligned(16)));
 struct idt_entry {
   u16 off0, sel;
   u8 ist, type;
@@ -71,6 +72,8 @@ static void tss_init(void) {
   ulong base = (ulong)tss;
 #ifdef __x86_64__
   *(u64 *)(tss + 4) = (ulong)boot_stack_top;
+  /* IST1 (offset 36): #SS and #DF switch to their own stack, so a bad RSP can be reported. */
+  *(u64 *)(tss + 36) = (ulong)ist_stack + sizeof ist_stack;
 #endif
   gdt_set(SEL_TSS, (u32)base, sizeof tss - 1, 0x89, 0);
 #ifdef __x86_64__
@@ -147,6 +150,10 @@ void lib_init(void) {
   idt_set(OF, idt_stub(OF), 3);
   idt_set(VEC_SYSCALL, idt_stub(VEC_SYSCALL), 3);
   idt_set(VEC_USER_DONE, idt_stub(VEC_USER_DONE), 3);
+#ifdef __x86_64__
+  idt[SS].ist = 1;
+  idt[DF].ist = 1;
+#endif
   __asm__ volatile("lidt %0" ::"m"(idt_desc));
   tss_init();
   pic_init();
