@@ -1,1 +1,36 @@
-export {};
+/**
+ * @kvm/vmx — Intel VT-x for the software engine: the silicon (VMCS, VMX instructions, VMX
+ * non-root operation on x86emu) and the driver that programs it (ArchOps, as kvm-intel).
+ */
+import { type Kvm, openKvm, SoftKvmDevice, type SoftKvmOptions } from '@kvm/core';
+import { VmxDriver } from './driver/vmx.js';
+import { VmxSilicon, type VmxSiliconConfig } from './silicon/vmx-silicon.js';
+
+export { type ExitHandler, VMX_EXIT_HANDLERS, vmxHandleExit } from './driver/exit-handlers.js';
+export { toVmx, VcpuVmx } from './driver/vcpu-vmx.js';
+export { VmcsAccess, type VmxError } from './driver/vmcs-access.js';
+export { VmxDriver } from './driver/vmx.js';
+export { VmxNonRoot } from './silicon/nonroot.js';
+export * from './silicon/vmcs-fields.js';
+export * from './silicon/vmx-arch.js';
+export * from './silicon/vmx-capabilities.js';
+export { VmxSilicon, type VmxSiliconConfig, VmxStatus } from './silicon/vmx-silicon.js';
+
+/** Options of `createVmxKvm`. */
+export interface VmxKvmOptions extends SoftKvmOptions {
+  /** The silicon to drive; default a fresh VT-x part with VMX enabled by the firmware. */
+  silicon?: VmxSilicon;
+  /** Or how to build it. */
+  siliconConfig?: VmxSiliconConfig;
+}
+
+/** The raw device (`KvmDevice`) of a software engine on VMX silicon. Throws KvmError(EOPNOTSUPP) if unusable. */
+export function createVmxDevice(options: VmxKvmOptions = {}): SoftKvmDevice {
+  const silicon = options.silicon ?? new VmxSilicon(options.siliconConfig);
+  return new SoftKvmDevice(new VmxDriver(silicon), options);
+}
+
+/** `/dev/kvm` of the software engine on VMX silicon: what `qemu-lite -accel vmx` opens. */
+export function createVmxKvm(options: VmxKvmOptions = {}): Kvm {
+  return openKvm(createVmxDevice(options));
+}

@@ -7,6 +7,8 @@
  * A backend (`ArchOps`) is passed in explicitly and must prove its silicon is usable before the
  * device exists; there is no global state, so devices with different backends coexist.
  */
+
+import type { MmuOptions } from '@kvm/mmu';
 import { KVM_CAP } from '../abi/capabilities.js';
 import { kvmCpuid2, kvmMsrList, kvmMsrs } from '../abi/flex.js';
 import { type IoctlDef, type IoctlScope, lookupIoctl } from '../abi/ioctls.js';
@@ -28,6 +30,7 @@ import type { KvmDevice } from '../front/device.js';
 import type { ArchOps } from './arch-ops.js';
 import { HvaSpace } from './hva-space.js';
 import { KVM_USER_MEM_SLOTS } from './memslots.js';
+import { shadowMmuOps } from './mmu-glue.js';
 import { MSRS_TO_SAVE } from './msrs.js';
 import { DEFAULT_RUN_BUDGET, kvmVcpuRun } from './run-loop.js';
 import type { SoftVcpu } from './vcpu.js';
@@ -40,8 +43,10 @@ export const SOFT_VCPU_MMAP_SIZE = 3 * 4096;
 export interface SoftKvmOptions {
   /** Instructions one KVM_RUN may execute before it returns EINTR (default 2,000,000). */
   runBudget?: number;
-  /** The shadow MMU glue; without it guests cannot run (for tests of the ABI layer only). */
+  /** The MMU glue; default the shadow MMU. `null` only for tests of the ABI layer (no guest runs). */
   mmu?: VcpuMmuOps | null;
+  /** Options of the default shadow MMU (e.g. `shadowCache: false` for the 2007 behaviour). */
+  mmuOptions?: Partial<MmuOptions>;
   /** Bytes `allocateMemory` may hand out in total. */
   memoryLimit?: number;
 }
@@ -280,7 +285,7 @@ export class SoftKvmDevice implements KvmDevice {
     if (!check.ok) throw new KvmError(`kvm-${ops.name}`, Errno.EOPNOTSUPP, check.reason);
     this.engine = ops.name;
     this.runBudget = options.runBudget ?? DEFAULT_RUN_BUDGET;
-    this.mmu = options.mmu ?? null;
+    this.mmu = options.mmu === undefined ? shadowMmuOps(options.mmuOptions) : options.mmu;
     this.hva = new HvaSpace(options.memoryLimit);
     this.msrIndexList = MSRS_TO_SAVE.filter((i) => ops.hasMsr(i));
     this.supportedCpuid = supportedCpuid(ops);

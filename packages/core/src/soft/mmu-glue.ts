@@ -1,0 +1,117 @@
+/**
+ * The shadow MMU (@kvm/mmu) wired to the generic part: each vCPU gets a `KvmMmu` over an
+ * `MmuHostOps` built from the VM's memory slots, the machine's host-physical pages and the
+ * backend's TLB flush. The MMU is made in two phases (changelog: "set up the MMU state in two
+ * phases: kvm_mmu_create() and kvm_mmu_setup()"): `create` allocates what needs no vCPU state,
+ * `setup` runs once the backend has put the vCPU in its reset state.
+ */
+import { type KvmMmu, kvmMmuCreate, type MmuHostOps, type MmuOptions, type PagingState } from '@kvm/mmu';
+import { Errno, KvmError } from '../api/errors.js';
+import { PAGE_SIZE } from './hva-space.js';
+import type { SoftVcpu } from './vcpu.js';
+import type { SoftVm, VcpuMmuOps } from './vm.js';
+
+/** Per-vCPU MMU state the glue keeps. */
+export interface VcpuMmu {
+  readonly mmu: KvmMmu;
+  /** The guest paging state the MMU reads (kept current from the vCPU before each MMU call). */
+  readonly paging: PagingState;
+}
+
+/** The vCPU's MMU (after `create`). */
+export function vcpuMmu(vcpu: SoftVcpu): VcpuMmu {
+  return vcpu.mmu as VcpuMmu;
+}
+
+/** Copies the guest's CR0/CR3/CR4/EFER into the state the MMU reads. */
+export function syncPaging(vcpu: SoftVcpu): void {
+  const p = vcpuMmu(vcpu).paging;
+  p.cr0 = vcpu.cr0;
+  p.cr3 = vcpu.cr3;
+  p.cr4 = vcpu.cr4;
+  p.efer = vcpu.efer;
+}
+
+function hostOps(vcpu: SoftVcpu, paging: PagingState): MmuHostOps {
+  const vm = vcpu.vm;
+  const hpm = vm.hpm;
+  const frame = (gpa: number): Uint8Array | null => {
+    const hpfn = vm.slots.gfnToHpfn(Math.floor(gpa / PAGE_SIZE));
+    return hpfn < 0 ? null : hpm.pageView(hpfn);
+  };
+  return {
+    readGuest(gpa, dst) {
+      const f = frame(gpa);
+      if (f === null) return false;
+      const off = gpa % PAGE_SIZE;
+      dst.set(f.subarray(off, off + dst.length));
+      return true;
+    },
+    cmpxchgGuest32(gpa, expected, desired) {
+      const f = frame(gpa);
+      if (f === null) return false;
+      const dv = new DataView(f.buffer, f.byteOffset, PAGE_SIZE);
+      const off = gpa % PAGE_SIZE;
+      if (dv.getUint32(off, true) !== expected >>> 0) return false;
+      dv.setUint32(off, desired >>> 0, true);
+      vm.slots.markDirty(Math.floor(gpa / PAGE_SIZE));
+      return true;
+    },
+    gfnToHpfn(gfn) {
+      const h = vm.slots.gfnToHpfn(gfn);
+      return h < 0 ? -1 : h;
+    },
+    allocPage() {
+      try {
+        return hpm.allocPage();
+      } catch {
+        return -1;
+      }
+    },
+    freePage(hpfn) {
+      hpm.freePage(hpfn);
+    },
+    pageView(hpfn) {
+      return hpm.pageView(hpfn)!;
+    },
+    flushTlb() {
+      vcpu.ops.flushTlb(vcpu);
+    },
+    flushTlbGva(_gva) {
+      vcpu.ops.flushTlb(vcpu);
+    },
+    paging,
+  };
+}
+
+/** The `VcpuMmuOps` SoftKvmDevice installs by default. */
+export function shadowMmuOps(options: Partial<MmuOptions> = {}): VcpuMmuOps {
+  return {
+    create(vcpu) {
+      const paging: PagingState = { cr0: 0, cr3: 0, cr4: 0, efer: 0 };
+      const mmu = kvmMmuCreate(hostOps(vcpu, paging), options);
+      if (mmu === null) throw new KvmError('kvm_mmu_create', Errno.ENOMEM, 'no page for the PAE root');
+      vcpu.mmu = { mmu, paging } satisfies VcpuMmu;
+    },
+    setup(vcpu) {
+      syncPaging(vcpu);
+      const m = vcpuMmu(vcpu).mmu;
+      if (!m.kvmMmuSetup()) throw new KvmError('kvm_mmu_setup', Errno.ENOMEM, 'no pages for shadow roots');
+      vcpu.ops.setCr3(vcpu, m.rootHpa);
+    },
+    resetContext(vcpu) {
+      syncPaging(vcpu);
+      const m = vcpuMmu(vcpu).mmu;
+      if (!m.kvmMmuReset())
+        throw new KvmError('kvm_mmu_reset_context', Errno.ENOMEM, 'no pages for shadow roots');
+      vcpu.ops.setCr3(vcpu, m.rootHpa);
+    },
+    destroy(vcpu) {
+      if (vcpu.mmu !== null) vcpuMmu(vcpu).mmu.kvmMmuDestroy();
+      vcpu.mmu = null;
+    },
+    zapAll(vm: SoftVm) {
+      for (const v of vm.vcpus.values()) if (v.mmu !== null) vcpuMmu(v).mmu.kvmMmuZapAll();
+    },
+  };
+}

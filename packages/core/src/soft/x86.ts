@@ -1,0 +1,247 @@
+/**
+ * What the generic part offers exit handlers (kvm_main.c's exported helpers): skipping the
+ * instruction, CPUID from the KVM_SET_CPUID2 table, MSRs, the control-register writes with
+ * their architectural checks, the shadow-MMU page fault, port I/O and HLT to userspace, internal
+ * errors. Each returns an `ExitResult` or nothing, and raises guest faults by injection, never by
+ * throwing; a KvmError (ENOMEM, EFAULT) is what KVM_RUN itself would return.
+ */
+import { KVM_EXIT, KVM_INTERNAL_ERROR } from '../abi/exit-reasons.js';
+import type { KvmRunView } from '../abi/run.js';
+import { Errno, KvmError } from '../api/errors.js';
+import { ExitResult } from './arch-ops.js';
+import { syncPaging, vcpuMmu } from './mmu-glue.js';
+import type { SoftVcpu } from './vcpu.js';
+
+export const X86_CR0_PE = 1 << 0;
+export const X86_CR0_TS = 1 << 3;
+export const X86_CR0_NE = 1 << 5;
+export const X86_CR0_WP = 1 << 16;
+export const X86_CR0_NW = 1 << 29;
+export const X86_CR0_CD = 1 << 30;
+export const X86_CR0_PG = 0x80000000;
+export const X86_CR4_PSE = 1 << 4;
+export const X86_CR4_PAE = 1 << 5;
+export const X86_CR4_PGE = 1 << 7;
+export const EFER_LME = 1 << 8;
+export const EFER_LMA = 1 << 10;
+export const EFER_NX = 1 << 11;
+
+/** Exception vectors. */
+export const GP_VECTOR = 13;
+export const PF_VECTOR = 14;
+export const UD_VECTOR = 6;
+
+/** CR0 bits a guest may set (the rest are reserved: #GP). */
+const CR0_RESERVED_BITS = ~(0xe005003f | 0) >>> 0;
+
+/** Advances RIP past the instruction that exited (`skip_emulated_instruction`). */
+export function skipEmulatedInstruction(vcpu: SoftVcpu, length: number): void {
+  vcpu.ops.cacheRegs(vcpu);
+  vcpu.rip = (vcpu.rip + length) >>> 0;
+  vcpu.ops.decacheRegs(vcpu);
+}
+
+/** Injects #GP(0). */
+export function injectGp(vcpu: SoftVcpu): void {
+  vcpu.ops.injectException(vcpu, GP_VECTOR, 0, true);
+}
+
+/** Injects #UD. */
+export function injectUd(vcpu: SoftVcpu): void {
+  vcpu.ops.injectException(vcpu, UD_VECTOR, 0, false);
+}
+
+/** `kvm_emulate_cpuid`: EAX/ECX in, EAX–EDX from the KVM_SET_CPUID2 table, then skip. */
+export function kvmEmulateCpuid(vcpu: SoftVcpu, length: number): ExitResult {
+  const r = vcpu.regs;
+  vcpu.ops.cacheRegs(vcpu);
+  const out = cpuidScratch;
+  vcpu.cpuidLookup(r[0], r[1], out);
+  r[0] = out[0];
+  r[3] = out[1];
+  r[1] = out[2];
+  r[2] = out[3];
+  vcpu.regsHigh[0] = vcpu.regsHigh[1] = vcpu.regsHigh[2] = vcpu.regsHigh[3] = 0;
+  vcpu.rip = (vcpu.rip + length) >>> 0;
+  vcpu.ops.decacheRegs(vcpu);
+  return ExitResult.Reenter;
+}
+const cpuidScratch = new Uint32Array(4);
+const msrScratch = new Uint32Array(2);
+
+/** RDMSR exit: ECX in, EDX:EAX out; #GP for an MSR nobody implements. */
+export function kvmEmulateRdmsr(vcpu: SoftVcpu, length: number): ExitResult {
+  vcpu.ops.cacheRegs(vcpu);
+  const r = vcpu.regs;
+  if (!vcpu.getMsr(r[1], msrScratch)) {
+    injectGp(vcpu);
+    return ExitResult.Reenter;
+  }
+  r[0] = msrScratch[0];
+  r[2] = msrScratch[1];
+  vcpu.rip = (vcpu.rip + length) >>> 0;
+  vcpu.ops.decacheRegs(vcpu);
+  return ExitResult.Reenter;
+}
+
+/** WRMSR exit: ECX, EDX:EAX in; #GP when refused. */
+export function kvmEmulateWrmsr(vcpu: SoftVcpu, length: number): ExitResult {
+  vcpu.ops.cacheRegs(vcpu);
+  const r = vcpu.regs;
+  if (!vcpu.setMsr(r[1], r[0], r[2])) {
+    injectGp(vcpu);
+    return ExitResult.Reenter;
+  }
+  skipEmulatedInstruction(vcpu, length);
+  return ExitResult.Reenter;
+}
+
+/** `kvm_emulate_halt` without an in-kernel irqchip: KVM_EXIT_HLT, RIP after the HLT. */
+export function kvmEmulateHalt(vcpu: SoftVcpu, run: KvmRunView, length: number): ExitResult {
+  skipEmulatedInstruction(vcpu, length);
+  run.exitReason = KVM_EXIT.HLT;
+  vcpu.vm.count('halt_exits');
+  return ExitResult.Userspace;
+}
+
+/** KVM_EXIT_SHUTDOWN (triple fault). */
+export function kvmShutdown(vcpu: SoftVcpu, run: KvmRunView): ExitResult {
+  run.exitReason = KVM_EXIT.SHUTDOWN;
+  vcpu.vm.count('shutdown_exits');
+  return ExitResult.Userspace;
+}
+
+/** KVM_EXIT_INTERNAL_ERROR with `suberror` and up to 16 data words. */
+export function kvmInternalError(run: KvmRunView, suberror: number, ...data: number[]): ExitResult {
+  run.exitReason = KVM_EXIT.INTERNAL_ERROR;
+  run.internal.suberror = suberror;
+  run.internal.ndata = Math.min(data.length, 16);
+  for (let i = 0; i < run.internal.ndata; i++) run.internal.setDataAt(i, BigInt(data[i] >>> 0));
+  return ExitResult.Userspace;
+}
+
+/** KVM_EXIT_UNKNOWN carrying the hardware exit reason (the handler table's fallback). */
+export function kvmUnknownExit(run: KvmRunView, hardwareReason: number): ExitResult {
+  run.exitReason = KVM_EXIT.UNKNOWN;
+  run.hardwareExitReason = BigInt(hardwareReason >>> 0);
+  return ExitResult.Userspace;
+}
+
+/** Port I/O to userspace (non-string IN/OUT); RIP stays at the instruction until completion. */
+export function kvmEmulatePio(
+  vcpu: SoftVcpu,
+  run: KvmRunView,
+  isIn: boolean,
+  size: number,
+  port: number,
+  length: number,
+): ExitResult {
+  vcpu.ops.cacheRegs(vcpu);
+  vcpu.pio.setup(run, isIn, size, port, vcpu.regs[0], length);
+  vcpu.vm.count('io_exits');
+  return ExitResult.Userspace;
+}
+
+/** Loads the roots for the current guest mode after a paging-relevant change. */
+function mmuReset(vcpu: SoftVcpu): void {
+  vcpu.vm.mmuResetContext(vcpu);
+}
+
+/**
+ * `set_cr0` (kvm_main.c): #GP for reserved bits, PG without PE, NW without CD, or entering PAE
+ * paging with bad PDPTEs; then the backend installs it and the MMU follows the new mode.
+ */
+export function kvmSetCr0(vcpu: SoftVcpu, cr0: number): void {
+  cr0 = cr0 >>> 0;
+  if (
+    cr0 & CR0_RESERVED_BITS ||
+    (cr0 & X86_CR0_PG && !(cr0 & X86_CR0_PE)) ||
+    (cr0 & X86_CR0_NW && !(cr0 & X86_CR0_CD))
+  ) {
+    injectGp(vcpu);
+    return;
+  }
+  if (cr0 & X86_CR0_PG && !(vcpu.cr0 & X86_CR0_PG) && vcpu.cr4 & X86_CR4_PAE) {
+    if (!vcpuMmu(vcpu).mmu.loadPdptrs(vcpu.cr3)) {
+      injectGp(vcpu);
+      return;
+    }
+  }
+  const old = vcpu.cr0;
+  vcpu.ops.setCr0(vcpu, cr0);
+  vcpu.cr0 = cr0;
+  if ((old ^ cr0) & (X86_CR0_PG | X86_CR0_WP | X86_CR0_PE)) mmuReset(vcpu);
+}
+
+/** `set_cr4`: #GP for reserved bits or clearing PAE in long mode; PAE paging needs good PDPTEs. */
+export function kvmSetCr4(vcpu: SoftVcpu, cr4: number): void {
+  cr4 = cr4 >>> 0;
+  if (cr4 & ~0x7ff) {
+    injectGp(vcpu);
+    return;
+  }
+  if (vcpu.efer & EFER_LMA && !(cr4 & X86_CR4_PAE)) {
+    injectGp(vcpu);
+    return;
+  }
+  if (cr4 & X86_CR4_PAE && !(vcpu.cr4 & X86_CR4_PAE) && vcpu.cr0 & X86_CR0_PG) {
+    if (!vcpuMmu(vcpu).mmu.loadPdptrs(vcpu.cr3)) {
+      injectGp(vcpu);
+      return;
+    }
+  }
+  const old = vcpu.cr4;
+  vcpu.ops.setCr4(vcpu, cr4);
+  vcpu.cr4 = cr4;
+  if ((old ^ cr4) & (X86_CR4_PAE | X86_CR4_PSE | X86_CR4_PGE)) mmuReset(vcpu);
+}
+
+/**
+ * `set_cr3`: the MMU loads it (PDPTEs in PAE mode; a CR3 at no guest page is not the host's
+ * problem — changelog: "Prevent the guest's loading of a corrupt cr3 from crashing the host"),
+ * then the backend installs the new shadow root as the real CR3.
+ */
+export function kvmSetCr3(vcpu: SoftVcpu, cr3: number): void {
+  syncPaging(vcpu);
+  const m = vcpuMmu(vcpu).mmu;
+  const r = m.kvmSetCr3(cr3 >>> 0);
+  if (r === 'gp') {
+    injectGp(vcpu);
+    return;
+  }
+  if (r === 'no-memory') throw new KvmError('KVM_RUN', Errno.ENOMEM, 'no pages for shadow roots');
+  vcpu.cr3 = cr3 >>> 0;
+  vcpu.ops.setCr3(vcpu, m.rootHpa);
+}
+
+/**
+ * The #PF exit (`kvm_mmu_page_fault`): the MMU fixes the shadow tables, or the fault is the
+ * guest's (reflected with its error code and CR2), or the access needs emulation. Emulation of
+ * page-table writes and MMIO needs x86emu's single-instruction emulator; until it is wired, a
+ * write to a write-protected guest table unprotects the page and retries natively (KVM's own
+ * fallback when emulation fails), and MMIO is an internal error.
+ */
+export function kvmMmuPageFault(vcpu: SoftVcpu, run: KvmRunView, gva: number, errorCode: number): ExitResult {
+  syncPaging(vcpu);
+  const m = vcpuMmu(vcpu).mmu;
+  const r = m.pageFault(gva >>> 0, errorCode);
+  switch (r.kind) {
+    case 'fixed':
+      vcpu.vm.count('pf_fixed');
+      return ExitResult.Reenter;
+    case 'inject-pf':
+      vcpu.vm.count('pf_guest');
+      vcpu.ops.setCr2(vcpu, r.cr2);
+      vcpu.ops.injectException(vcpu, PF_VECTOR, r.errorCode, true);
+      return ExitResult.Reenter;
+    case 'emulate':
+      vcpu.vm.count('pf_unprotect');
+      m.kvmMmuUnprotectPageVirt(gva >>> 0);
+      return ExitResult.Reenter;
+    case 'mmio':
+      vcpu.vm.count('mmio_exits');
+      return kvmInternalError(run, KVM_INTERNAL_ERROR.EMULATION, r.gpa);
+    case 'no-memory':
+      throw new KvmError('KVM_RUN', Errno.ENOMEM, 'shadow MMU out of pages');
+  }
+}

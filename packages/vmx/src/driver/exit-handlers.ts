@@ -1,0 +1,214 @@
+/**
+ * The exit handlers, a table indexed by the basic exit reason (`kvm_vmx_exit_handlers[]`).
+ * Contract: a handler returns `ExitResult.Reenter` (handled in the kernel) or
+ * `ExitResult.Userspace` (kvm_run filled); a guest fault is injected, never thrown; a KvmError
+ * is thrown only for what makes KVM_RUN itself fail (ENOMEM). A reason without a handler is
+ * KVM_EXIT_UNKNOWN carrying the hardware reason.
+ */
+import {
+  ExitResult,
+  KVM_EXIT,
+  KVM_INTERNAL_ERROR,
+  type KvmRunView,
+  kvmEmulateCpuid,
+  kvmEmulateHalt,
+  kvmEmulatePio,
+  kvmEmulateRdmsr,
+  kvmEmulateWrmsr,
+  kvmInternalError,
+  kvmMmuPageFault,
+  kvmSetCr0,
+  kvmSetCr3,
+  kvmSetCr4,
+  kvmShutdown,
+  kvmUnknownExit,
+  type SoftVcpu,
+  skipEmulatedInstruction,
+  vcpuMmu,
+  X86_CR0_TS,
+} from '@kvm/core';
+import { VMCS } from '../silicon/vmcs-fields.js';
+import { ExitReason, IntrInfo, IoQual } from '../silicon/vmx-arch.js';
+import type { VmxDriver } from './vmx.js';
+
+export type ExitHandler = (d: VmxDriver, vcpu: SoftVcpu, run: KvmRunView) => ExitResult;
+
+const PF_VECTOR = 14;
+
+function instructionLength(d: VmxDriver): number {
+  return d.vmcs.read(VMCS.VM_EXIT_INSTRUCTION_LEN);
+}
+
+/** EXIT_REASON_EXCEPTION_NMI: #PF goes to the shadow MMU; others (not intercepted) to userspace. */
+function handleException(d: VmxDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
+  const info = d.vmcs.read(VMCS.VM_EXIT_INTR_INFO);
+  const vector = info & IntrInfo.VECTOR_MASK;
+  const errorCode = info & IntrInfo.DELIVER_CODE ? d.vmcs.read(VMCS.VM_EXIT_INTR_ERROR_CODE) : 0;
+  if (vector === PF_VECTOR) {
+    const cr2 = d.vmcs.read(VMCS.EXIT_QUALIFICATION);
+    return kvmMmuPageFault(vcpu, run, cr2, errorCode);
+  }
+  run.exitReason = KVM_EXIT.EXCEPTION;
+  run.ex.exception = vector;
+  run.ex.errorCode = errorCode;
+  return ExitResult.Userspace;
+}
+
+/** A host interrupt (our host timer or a kick): nothing to do but go back in. */
+function handleExternalInterrupt(): ExitResult {
+  return ExitResult.Reenter;
+}
+
+function handleTripleFault(_d: VmxDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
+  return kvmShutdown(vcpu, run);
+}
+
+/**
+ * The interrupt window opened. RFLAGS.IF is not checked: the SDM guarantees it is set on this
+ * exit (changelog: "No need to test for rflags.if as both VT and SVM specs assure us…"). The
+ * generic run loop decides whether userspace asked to hear about it.
+ */
+function handleInterruptWindow(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
+  d.setIrqWindow(vcpu, false);
+  vcpu.vm.count('irq_window_exits');
+  return ExitResult.Reenter;
+}
+
+function handleCpuid(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
+  return kvmEmulateCpuid(vcpu, instructionLength(d));
+}
+
+function handleHlt(d: VmxDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
+  return kvmEmulateHalt(vcpu, run, instructionLength(d));
+}
+
+function handleInvlpg(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
+  vcpuMmu(vcpu).mmu.invlpg(d.vmcs.read(VMCS.EXIT_QUALIFICATION));
+  skipEmulatedInstruction(vcpu, instructionLength(d));
+  return ExitResult.Reenter;
+}
+
+/** CR accesses (Table 28-3): MOV to/from CR0/3/4/8, CLTS, LMSW. */
+function handleCrAccess(d: VmxDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
+  const q = d.vmcs.read(VMCS.EXIT_QUALIFICATION);
+  const cr = q & 15;
+  const type = (q >>> 4) & 3;
+  const reg = (q >>> 8) & 15;
+  const len = instructionLength(d);
+  d.cacheRegs(vcpu);
+  d.decacheCrGuestBits(vcpu);
+  switch (type) {
+    case 0: {
+      const v = vcpu.regs[reg];
+      switch (cr) {
+        case 0:
+          kvmSetCr0(vcpu, v);
+          break;
+        case 3:
+          kvmSetCr3(vcpu, v);
+          break;
+        case 4:
+          kvmSetCr4(vcpu, v);
+          break;
+        case 8:
+          vcpu.cr8 = v & 15;
+          break;
+        default:
+          return kvmInternalError(run, KVM_INTERNAL_ERROR.UNEXPECTED_EXIT_REASON, ExitReason.CR_ACCESS, q);
+      }
+      break;
+    }
+    case 1:
+      if (cr === 3) vcpu.regs[reg] = vcpu.cr3;
+      else if (cr === 8) vcpu.regs[reg] = vcpu.cr8;
+      else return kvmInternalError(run, KVM_INTERNAL_ERROR.UNEXPECTED_EXIT_REASON, ExitReason.CR_ACCESS, q);
+      d.decacheRegs(vcpu);
+      break;
+    case 2:
+      kvmSetCr0(vcpu, vcpu.cr0 & ~X86_CR0_TS);
+      break;
+    case 3:
+      // LMSW can set PE but not clear it (SDM LMSW).
+      kvmSetCr0(vcpu, (vcpu.cr0 & ~0x0e) | ((q >>> 16) & 0x0f));
+      break;
+  }
+  // A fault injected by the write leaves RIP at the instruction.
+  if (!d.eventPending(vcpu)) skipEmulatedInstruction(vcpu, len);
+  return ExitResult.Reenter;
+}
+
+/** I/O (Table 28-5): non-string IN/OUT go to userspace; string I/O needs the emulator. */
+function handleIo(d: VmxDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
+  const q = d.vmcs.read(VMCS.EXIT_QUALIFICATION);
+  const size = (q & IoQual.SIZE_MASK) + 1;
+  const isIn = (q & IoQual.IN) !== 0;
+  const port = q >>> IoQual.PORT_SHIFT;
+  if (q & IoQual.STRING) {
+    vcpu.vm.count('string_io_unsupported');
+    return kvmInternalError(run, KVM_INTERNAL_ERROR.EMULATION, ExitReason.IO_INSTRUCTION, q);
+  }
+  return kvmEmulatePio(vcpu, run, isIn, size, port, instructionLength(d));
+}
+
+function handleRdmsr(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
+  return kvmEmulateRdmsr(vcpu, instructionLength(d));
+}
+
+function handleWrmsr(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
+  return kvmEmulateWrmsr(vcpu, instructionLength(d));
+}
+
+/** INVD, WBINVD, PAUSE: nothing to emulate beyond skipping. */
+function handleNop(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
+  skipEmulatedInstruction(vcpu, instructionLength(d));
+  return ExitResult.Reenter;
+}
+
+/** VMCALL: no hypercalls are implemented; RAX = -KVM_ENOSYS (-1000), as KVM answers an unknown one. */
+function handleVmcall(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
+  d.cacheRegs(vcpu);
+  vcpu.regs[0] = -1000 >>> 0;
+  d.decacheRegs(vcpu);
+  skipEmulatedInstruction(vcpu, instructionLength(d));
+  return ExitResult.Reenter;
+}
+
+/** VM-entry failure: invalid guest state (reason 33 with bit 31). */
+function handleInvalidState(d: VmxDriver, _vcpu: SoftVcpu, run: KvmRunView): ExitResult {
+  run.exitReason = KVM_EXIT.FAIL_ENTRY;
+  run.failEntry.hardwareEntryFailureReason = BigInt(d.vmcs.read(VMCS.VM_EXIT_REASON) >>> 0);
+  run.failEntry.cpu = 0;
+  return ExitResult.Userspace;
+}
+
+/** The table, indexed by the basic exit reason (SDM Appendix C). */
+export const VMX_EXIT_HANDLERS: readonly (ExitHandler | undefined)[] = (() => {
+  const t: (ExitHandler | undefined)[] = new Array(65).fill(undefined);
+  t[ExitReason.EXCEPTION_NMI] = handleException;
+  t[ExitReason.EXTERNAL_INTERRUPT] = handleExternalInterrupt;
+  t[ExitReason.TRIPLE_FAULT] = handleTripleFault;
+  t[ExitReason.INTERRUPT_WINDOW] = handleInterruptWindow;
+  t[ExitReason.CPUID] = handleCpuid;
+  t[ExitReason.HLT] = handleHlt;
+  t[ExitReason.INVD] = handleNop;
+  t[ExitReason.INVLPG] = handleInvlpg;
+  t[ExitReason.VMCALL] = handleVmcall;
+  t[ExitReason.CR_ACCESS] = handleCrAccess;
+  t[ExitReason.IO_INSTRUCTION] = handleIo;
+  t[ExitReason.MSR_READ] = handleRdmsr;
+  t[ExitReason.MSR_WRITE] = handleWrmsr;
+  t[ExitReason.INVALID_STATE] = handleInvalidState;
+  t[ExitReason.PAUSE_INSTRUCTION] = handleNop;
+  t[ExitReason.WBINVD] = handleNop;
+  return t;
+})();
+
+/** `kvm_handle_exit`: dispatch by reason, with the named fallback. */
+export function vmxHandleExit(d: VmxDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
+  const reason = d.vmcs.read(VMCS.VM_EXIT_REASON);
+  const basic = reason & 0xffff;
+  if (basic < d.exitCountsLength) d.countExit(vcpu, basic);
+  const h = basic < VMX_EXIT_HANDLERS.length ? VMX_EXIT_HANDLERS[basic] : undefined;
+  if (h === undefined) return kvmUnknownExit(run, reason);
+  return h(d, vcpu, run);
+}

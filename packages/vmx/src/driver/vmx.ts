@@ -1,0 +1,638 @@
+/**
+ * The VMX driver: `ArchOps` implemented on the VMX silicon the way kvm-intel (vmx.c) programs
+ * real hardware — hardware check and VMXON, a VMCS per vCPU, guest state through VMREAD/VMWRITE,
+ * shadow paging with CR3-load/store exiting and CR0/CR4 read shadows, exit handlers by reason.
+ */
+import {
+  type ArchDtable,
+  type ArchOps,
+  type ArchSegment,
+  EntryResult,
+  type ExitResult,
+  type HardwareCheck,
+  KVM_EXIT,
+  type KvmRunView,
+  MSR,
+  type SoftVcpu,
+} from '@kvm/core';
+import { VMCS } from '../silicon/vmcs-fields.js';
+import {
+  AR_UNUSABLE,
+  CpuBased,
+  EXIT_REASON_NAMES,
+  ExitReason,
+  FeatureControl,
+  GuestIntrState,
+  IntrInfo,
+  IntrType,
+  PinBased,
+  SecondaryExec,
+  VmEntryCtl,
+  VmExitCtl,
+  VmxMsr,
+} from '../silicon/vmx-arch.js';
+import { VMCS_REVISION_ID } from '../silicon/vmx-capabilities.js';
+import { VmxSilicon, VmxStatus } from '../silicon/vmx-silicon.js';
+import { vmxHandleExit } from './exit-handlers.js';
+import { toVmx, VcpuVmx } from './vcpu-vmx.js';
+import { VmcsAccess } from './vmcs-access.js';
+
+const X86_CR0_PE = 1 << 0;
+const X86_CR0_TS = 1 << 3;
+const X86_CR0_NE = 1 << 5;
+const X86_CR0_NW = 1 << 29;
+const X86_CR0_CD = 1 << 30;
+const X86_CR4_PAE = 1 << 5;
+const X86_CR4_VMXE = 1 << 13;
+const X86_EFLAGS_IF = 1 << 9;
+/** CR0 bits the real CR0 never has (the cache is the host's: KVM_VM_CR0_ALWAYS_OFF). */
+const KVM_VM_CR0_ALWAYS_OFF = X86_CR0_NW | X86_CR0_CD;
+/** CR4 bits the guest changes without an exit. */
+const CR4_GUEST_OWNED = 0x700;
+
+/** The controls we need (min) and would like (opt), as `setup_vmcs_config` has them. */
+const PIN_MIN = PinBased.EXT_INTR_EXITING | PinBased.NMI_EXITING;
+const PROC_MIN =
+  CpuBased.HLT_EXITING |
+  CpuBased.CR3_LOAD_EXITING |
+  CpuBased.CR3_STORE_EXITING |
+  CpuBased.USE_IO_BITMAPS |
+  CpuBased.USE_MSR_BITMAPS |
+  CpuBased.ACTIVATE_SECONDARY_CONTROLS;
+const PROC2_MIN = SecondaryExec.UNRESTRICTED_GUEST;
+const EXIT_MIN = VmExitCtl.SAVE_IA32_EFER | VmExitCtl.LOAD_IA32_EFER;
+const ENTRY_MIN = VmEntryCtl.LOAD_IA32_EFER;
+
+/** Real-mode reset segment access rights (present, S, type): code 9BH, data 93H. */
+const AR_CODE16 = 0x9b;
+const AR_DATA16 = 0x93;
+
+const SEG: readonly (readonly [number, number, number, number])[] = [
+  [VMCS.GUEST_ES_SELECTOR, VMCS.GUEST_ES_BASE, VMCS.GUEST_ES_LIMIT, VMCS.GUEST_ES_AR_BYTES],
+  [VMCS.GUEST_CS_SELECTOR, VMCS.GUEST_CS_BASE, VMCS.GUEST_CS_LIMIT, VMCS.GUEST_CS_AR_BYTES],
+  [VMCS.GUEST_SS_SELECTOR, VMCS.GUEST_SS_BASE, VMCS.GUEST_SS_LIMIT, VMCS.GUEST_SS_AR_BYTES],
+  [VMCS.GUEST_DS_SELECTOR, VMCS.GUEST_DS_BASE, VMCS.GUEST_DS_LIMIT, VMCS.GUEST_DS_AR_BYTES],
+  [VMCS.GUEST_FS_SELECTOR, VMCS.GUEST_FS_BASE, VMCS.GUEST_FS_LIMIT, VMCS.GUEST_FS_AR_BYTES],
+  [VMCS.GUEST_GS_SELECTOR, VMCS.GUEST_GS_BASE, VMCS.GUEST_GS_LIMIT, VMCS.GUEST_GS_AR_BYTES],
+  [VMCS.GUEST_LDTR_SELECTOR, VMCS.GUEST_LDTR_BASE, VMCS.GUEST_LDTR_LIMIT, VMCS.GUEST_LDTR_AR_BYTES],
+  [VMCS.GUEST_TR_SELECTOR, VMCS.GUEST_TR_BASE, VMCS.GUEST_TR_LIMIT, VMCS.GUEST_TR_AR_BYTES],
+];
+
+/** `adjust_vmx_controls`: min|opt within the allowed settings, or -1 if min is not allowed. */
+function adjustControls(si: VmxSilicon, min: number, opt: number, msr: number): number {
+  const out = new Uint32Array(2);
+  if (!si.rdmsr(msr, out)) return -1;
+  let ctl = (min | opt) >>> 0;
+  ctl &= out[1];
+  ctl |= out[0];
+  ctl >>>= 0;
+  return (ctl & min) >>> 0 === min >>> 0 ? ctl : -1;
+}
+
+export class VmxDriver implements ArchOps {
+  readonly name = 'vmx';
+  readonly cpu: VmxSilicon;
+  readonly memory;
+  readonly vmcs: VmcsAccess;
+  readonly exitCountsLength = 65;
+  private vmxonRegion = -1;
+  private pinCtl = 0;
+  private procCtl = 0;
+  private proc2Ctl = 0;
+  private exitCtl = 0;
+  private entryCtl = 0;
+  private readonly msrOut = new Uint32Array(2);
+
+  constructor(silicon: VmxSilicon = new VmxSilicon()) {
+    this.cpu = silicon;
+    this.memory = silicon.memory;
+    this.vmcs = new VmcsAccess(silicon);
+  }
+
+  // ---- hardware ---------------------------------------------------------------------------
+
+  /**
+   * `hardware_setup` + `cpu_has_kvm_support` + `vmx_disabled_by_bios` + `hardware_enable`:
+   * GenuineIntel silicon with CPUID.1:ECX.VMX, IA32_FEATURE_CONTROL not locked with VMX off,
+   * then lock it enabled if the firmware left it unlocked, CR4.VMXE, VMXON.
+   */
+  hardwareSetup(): HardwareCheck {
+    const si = this.cpu;
+    const r = new Uint32Array(4);
+    si.cpuid(0, 0, r);
+    const vendor = String.fromCharCode(
+      ...[r[1], r[3], r[2]].flatMap((w) => [w & 0xff, (w >>> 8) & 0xff, (w >>> 16) & 0xff, w >>> 24]),
+    );
+    if (vendor !== 'GenuineIntel') {
+      return {
+        ok: false,
+        reason: `kvm-intel: the VMX backend cannot drive ${vendor} silicon (they're not on speaking terms); use the SVM backend`,
+      };
+    }
+    si.cpuid(1, 0, r);
+    if (!(r[2] & (1 << 5)))
+      return { ok: false, reason: 'kvm-intel: no hardware support (CPUID.1:ECX.VMX is clear)' };
+    const fc = new Uint32Array(2);
+    si.rdmsr(VmxMsr.IA32_FEATURE_CONTROL, fc);
+    const want = FeatureControl.LOCKED | FeatureControl.VMXON_ENABLED_OUTSIDE_SMX;
+    if ((fc[0] & want) === FeatureControl.LOCKED) {
+      return {
+        ok: false,
+        reason:
+          'kvm-intel: disabled by bios (IA32_FEATURE_CONTROL is locked with VMX outside SMX disabled); enable VT-x in the firmware setup',
+      };
+    }
+    this.pinCtl = adjustControls(si, PIN_MIN, 0, VmxMsr.IA32_VMX_PINBASED_CTLS);
+    this.procCtl = adjustControls(si, PROC_MIN, 0, VmxMsr.IA32_VMX_PROCBASED_CTLS);
+    this.proc2Ctl = adjustControls(si, PROC2_MIN, 0, VmxMsr.IA32_VMX_PROCBASED_CTLS2);
+    this.exitCtl = adjustControls(si, EXIT_MIN, 0, VmxMsr.IA32_VMX_EXIT_CTLS);
+    this.entryCtl = adjustControls(si, ENTRY_MIN, 0, VmxMsr.IA32_VMX_ENTRY_CTLS);
+    if (this.pinCtl < 0 || this.procCtl < 0 || this.proc2Ctl < 0 || this.exitCtl < 0 || this.entryCtl < 0) {
+      return {
+        ok: false,
+        reason: 'kvm-intel: the processor lacks VMX controls KVM needs (unrestricted guest, EFER load/save)',
+      };
+    }
+    if (si.inVmxOperation) return { ok: true };
+    // hardware_enable: the MacBook case — enabled but not locked — would make VMXON fault, so
+    // lock it with VMX enabled ourselves (changelog: "macbooks set bit 2 but not bit 0").
+    if ((fc[0] & want) !== want && !si.wrmsr(VmxMsr.IA32_FEATURE_CONTROL, fc[0] | want, 0)) {
+      return { ok: false, reason: 'kvm-intel: cannot enable VMX in IA32_FEATURE_CONTROL' };
+    }
+    if (!si.writeCr4(si.hostCr4 | X86_CR4_VMXE))
+      return { ok: false, reason: 'kvm-intel: cannot set CR4.VMXE' };
+    this.vmxonRegion = this.allocVmcsPage();
+    const st = si.vmxon(this.vmxonRegion * 4096);
+    if (st !== VmxStatus.Succeed) {
+      si.memory.freePage(this.vmxonRegion);
+      this.vmxonRegion = -1;
+      return { ok: false, reason: `kvm-intel: VMXON failed (status ${st})` };
+    }
+    return { ok: true };
+  }
+
+  hardwareUnsetup(): void {
+    if (this.cpu.inVmxOperation) this.cpu.vmxoff();
+    if (this.vmxonRegion >= 0) this.cpu.memory.freePage(this.vmxonRegion);
+    this.vmxonRegion = -1;
+  }
+
+  hasMsr(index: number): boolean {
+    return this.cpu.rdmsr(index, this.msrOut);
+  }
+
+  /** A page stamped with the VMCS revision identifier (VMXON and VMCS regions). */
+  private allocVmcsPage(): number {
+    const hpfn = this.cpu.memory.allocPage();
+    this.cpu.memory.write32(hpfn * 4096, VMCS_REVISION_ID);
+    return hpfn;
+  }
+
+  // ---- vCPU life ---------------------------------------------------------------------------
+
+  vcpuCreate(vcpu: SoftVcpu): void {
+    const vmx = new VcpuVmx();
+    const mem = this.cpu.memory;
+    const pages: number[] = [];
+    try {
+      const vmcs = this.allocVmcsPage();
+      pages.push(vmcs);
+      // I/O bitmaps all ones: every port exits (the VMM's devices see every access); MSR bitmap
+      // all ones: every RDMSR/WRMSR exits to the MSR handlers.
+      for (let i = 0; i < 3; i++) {
+        const p = mem.allocPage();
+        pages.push(p);
+        mem.pageView(p)!.fill(0xff);
+      }
+    } catch (e) {
+      for (const p of pages) mem.freePage(p);
+      throw e;
+    }
+    vmx.vmcsHpa = pages[0] * 4096;
+    vmx.ioBitmapA = pages[1] * 4096;
+    vmx.ioBitmapB = pages[2] * 4096;
+    vmx.msrBitmap = pages[3] * 4096;
+    vcpu.arch = vmx;
+    this.cpu.vmclear(vmx.vmcsHpa);
+  }
+
+  vcpuLoad(vcpu: SoftVcpu): void {
+    const vmx = toVmx(vcpu);
+    if (this.cpu.vmptrst() !== vmx.vmcsHpa) {
+      const st = this.cpu.vmptrld(vmx.vmcsHpa);
+      if (st !== VmxStatus.Succeed) this.vmcs.record('vmptrld', 0, st);
+    }
+  }
+
+  /** `vmx_vcpu_setup`: controls, host state, and the guest's reset state (SDM 9.1.1). */
+  vcpuSetup(vcpu: SoftVcpu): void {
+    const w = (e: number, v: number) => this.vmcs.write(e, v);
+    const vmx = toVmx(vcpu);
+    w(VMCS.PIN_BASED_VM_EXEC_CONTROL, this.pinCtl);
+    w(VMCS.CPU_BASED_VM_EXEC_CONTROL, this.procCtl);
+    w(VMCS.SECONDARY_VM_EXEC_CONTROL, this.proc2Ctl);
+    w(VMCS.VM_EXIT_CONTROLS, this.exitCtl);
+    w(VMCS.VM_ENTRY_CONTROLS, this.entryCtl);
+    w(VMCS.EXCEPTION_BITMAP, 1 << 14);
+    w(VMCS.PAGE_FAULT_ERROR_CODE_MASK, 0);
+    w(VMCS.PAGE_FAULT_ERROR_CODE_MATCH, 0);
+    w(VMCS.CR3_TARGET_COUNT, 0);
+    w(VMCS.IO_BITMAP_A, vmx.ioBitmapA);
+    w(VMCS.IO_BITMAP_B, vmx.ioBitmapB);
+    w(VMCS.MSR_BITMAP, vmx.msrBitmap);
+    w(VMCS.VMCS_LINK_POINTER, 0xffffffff);
+    w(VMCS.VMCS_LINK_POINTER + 1, 0xffffffff);
+    w(VMCS.VM_ENTRY_INTR_INFO_FIELD, 0);
+    // Host state: what the processor returns to on a VM exit.
+    w(VMCS.HOST_CR0, this.cpu.hostCr0);
+    w(VMCS.HOST_CR4, this.cpu.hostCr4);
+    w(VMCS.HOST_CS_SELECTOR, 0x10);
+    w(VMCS.HOST_SS_SELECTOR, 0x18);
+    w(VMCS.HOST_DS_SELECTOR, 0x18);
+    w(VMCS.HOST_ES_SELECTOR, 0x18);
+    w(VMCS.HOST_TR_SELECTOR, 0x40);
+    // CR0: the guest owns TS; CR4: the guest owns PCE, OSFXSR, OSXMMEXCPT.
+    vmx.cr0GuestOwned = X86_CR0_TS;
+    vmx.cr4GuestOwned = CR4_GUEST_OWNED;
+    w(VMCS.CR0_GUEST_HOST_MASK, ~vmx.cr0GuestOwned >>> 0);
+    w(VMCS.CR4_GUEST_HOST_MASK, ~vmx.cr4GuestOwned >>> 0);
+
+    // Guest reset state.
+    for (let i = 0; i < 8; i++) {
+      const [sel, base, limit, ar] = SEG[i];
+      w(sel, 0);
+      w(base, 0);
+      w(limit, 0xffff);
+      w(ar, i === 6 ? 0x82 : i === 7 ? 0x8b : AR_DATA16);
+    }
+    w(VMCS.GUEST_CS_SELECTOR, 0xf000);
+    w(VMCS.GUEST_CS_BASE, 0xffff0000);
+    w(VMCS.GUEST_CS_AR_BYTES, AR_CODE16);
+    w(VMCS.GUEST_GDTR_LIMIT, 0xffff);
+    w(VMCS.GUEST_IDTR_LIMIT, 0xffff);
+    w(VMCS.GUEST_RIP, 0xfff0);
+    w(VMCS.GUEST_RSP, 0);
+    w(VMCS.GUEST_RFLAGS, 2);
+    w(VMCS.GUEST_DR7, 0x400);
+    w(VMCS.GUEST_ACTIVITY_STATE, 0);
+    w(VMCS.GUEST_INTERRUPTIBILITY_INFO, 0);
+    w(VMCS.GUEST_SYSENTER_CS, 0);
+    w(VMCS.GUEST_SYSENTER_ESP, 0);
+    w(VMCS.GUEST_SYSENTER_EIP, 0);
+    vcpu.regs.fill(0);
+    vcpu.regs[2] = 0x600; // EDX after reset: family 6
+    vcpu.cr8 = 0;
+    this.setEfer(vcpu, 0, 0);
+    this.setCr4(vcpu, 0);
+    vcpu.cr4 = 0;
+    this.setCr0(vcpu, 0x60000010);
+    vcpu.cr0 = 0x60000010;
+    vcpu.cr3 = 0;
+    vmx.launched = false;
+  }
+
+  /** `vcpu_free`: VMCLEAR, then free the pages; nothing touches the VMCS afterwards. */
+  vcpuFree(vcpu: SoftVcpu): void {
+    const vmx = vcpu.arch as VcpuVmx | null;
+    if (vmx === null) return;
+    const mem = this.cpu.memory;
+    if (vmx.vmcsHpa >= 0) {
+      this.cpu.vmclear(vmx.vmcsHpa);
+      mem.freePage(vmx.vmcsHpa / 4096);
+      vmx.vmcsHpa = -1;
+    }
+    for (const p of [vmx.ioBitmapA, vmx.ioBitmapB, vmx.msrBitmap]) if (p >= 0) mem.freePage(p / 4096);
+    vmx.ioBitmapA = vmx.ioBitmapB = vmx.msrBitmap = -1;
+    vcpu.arch = null;
+  }
+
+  // ---- registers ------------------------------------------------------------------------------
+
+  cacheRegs(vcpu: SoftVcpu): void {
+    this.vcpuLoad(vcpu);
+    vcpu.regs[4] = this.vmcs.read(VMCS.GUEST_RSP);
+    vcpu.rip = this.vmcs.read(VMCS.GUEST_RIP);
+  }
+
+  decacheRegs(vcpu: SoftVcpu): void {
+    this.vcpuLoad(vcpu);
+    this.vmcs.write(VMCS.GUEST_RSP, vcpu.regs[4]);
+    this.vmcs.write(VMCS.GUEST_RIP, vcpu.rip);
+  }
+
+  getRflags(vcpu: SoftVcpu): number {
+    this.vcpuLoad(vcpu);
+    return this.vmcs.read(VMCS.GUEST_RFLAGS);
+  }
+
+  setRflags(vcpu: SoftVcpu, rflags: number): void {
+    this.vcpuLoad(vcpu);
+    this.vmcs.write(VMCS.GUEST_RFLAGS, rflags);
+  }
+
+  /** `vmx_get_segment`: the access-rights field unpacked, "unusable" (bit 16) included. */
+  getSegment(vcpu: SoftVcpu, seg: number, out: ArchSegment): void {
+    this.vcpuLoad(vcpu);
+    const [sel, base, limit, arF] = SEG[seg];
+    const ar = this.vmcs.read(arF);
+    out.selector = this.vmcs.read(sel);
+    out.base = this.vmcs.read(base);
+    out.baseHigh = 0;
+    out.limit = this.vmcs.read(limit);
+    out.type = ar & 15;
+    out.s = (ar >>> 4) & 1;
+    out.dpl = (ar >>> 5) & 3;
+    out.present = (ar >>> 7) & 1;
+    out.avl = (ar >>> 12) & 1;
+    out.l = (ar >>> 13) & 1;
+    out.db = (ar >>> 14) & 1;
+    out.g = (ar >>> 15) & 1;
+    out.unusable = (ar >>> 16) & 1;
+  }
+
+  /** `vmx_set_segment`: packs the access rights; unusable when asked or not present (symmetric with get). */
+  setSegment(vcpu: SoftVcpu, seg: number, v: ArchSegment): void {
+    this.vcpuLoad(vcpu);
+    const [sel, base, limit, arF] = SEG[seg];
+    let ar =
+      (v.type & 15) |
+      ((v.s & 1) << 4) |
+      ((v.dpl & 3) << 5) |
+      ((v.present & 1) << 7) |
+      ((v.avl & 1) << 12) |
+      ((v.l & 1) << 13) |
+      ((v.db & 1) << 14) |
+      ((v.g & 1) << 15);
+    if (v.unusable || !v.present) ar |= AR_UNUSABLE;
+    this.vmcs.write(sel, v.selector);
+    this.vmcs.write(base, v.base);
+    this.vmcs.write(limit, v.limit);
+    this.vmcs.write(arF, ar);
+  }
+
+  getGdt(vcpu: SoftVcpu, out: ArchDtable): void {
+    this.vcpuLoad(vcpu);
+    out.base = this.vmcs.read(VMCS.GUEST_GDTR_BASE);
+    out.baseHigh = 0;
+    out.limit = this.vmcs.read(VMCS.GUEST_GDTR_LIMIT);
+  }
+  setGdt(vcpu: SoftVcpu, v: ArchDtable): void {
+    this.vcpuLoad(vcpu);
+    this.vmcs.write(VMCS.GUEST_GDTR_BASE, v.base);
+    this.vmcs.write(VMCS.GUEST_GDTR_LIMIT, v.limit);
+  }
+  getIdt(vcpu: SoftVcpu, out: ArchDtable): void {
+    this.vcpuLoad(vcpu);
+    out.base = this.vmcs.read(VMCS.GUEST_IDTR_BASE);
+    out.baseHigh = 0;
+    out.limit = this.vmcs.read(VMCS.GUEST_IDTR_LIMIT);
+  }
+  setIdt(vcpu: SoftVcpu, v: ArchDtable): void {
+    this.vcpuLoad(vcpu);
+    this.vmcs.write(VMCS.GUEST_IDTR_BASE, v.base);
+    this.vmcs.write(VMCS.GUEST_IDTR_LIMIT, v.limit);
+  }
+
+  // ---- control registers ------------------------------------------------------------------------
+
+  /** The bits the guest owns are fresh only in the real CR0/CR4 (changelog: decache_cr4_guest_bits). */
+  decacheCrGuestBits(vcpu: SoftVcpu): void {
+    this.vcpuLoad(vcpu);
+    const vmx = toVmx(vcpu);
+    vcpu.cr0 = ((vcpu.cr0 & ~vmx.cr0GuestOwned) | (this.vmcs.read(VMCS.GUEST_CR0) & vmx.cr0GuestOwned)) >>> 0;
+    vcpu.cr4 = ((vcpu.cr4 & ~vmx.cr4GuestOwned) | (this.vmcs.read(VMCS.GUEST_CR4) & vmx.cr4GuestOwned)) >>> 0;
+  }
+
+  /** `vmx_set_cr0`: real CR0 without CD/NW, with NE; the guest's value as the read shadow. */
+  setCr0(vcpu: SoftVcpu, cr0: number): void {
+    this.vcpuLoad(vcpu);
+    this.vmcs.write(VMCS.CR0_READ_SHADOW, cr0);
+    this.vmcs.write(VMCS.GUEST_CR0, ((cr0 & ~KVM_VM_CR0_ALWAYS_OFF) | X86_CR0_NE) >>> 0);
+  }
+
+  /** `vmx_set_cr3`: the real CR3 is the shadow root; the silicon's TLB is flushed. */
+  setCr3(vcpu: SoftVcpu, rootHpa: number): void {
+    this.vcpuLoad(vcpu);
+    this.vmcs.write(VMCS.GUEST_CR3, rootHpa);
+    this.flushTlb(vcpu);
+  }
+
+  /** `vmx_set_cr4`: real CR4 has PAE (the shadow tables are PAE) and VMXE; the guest's is the shadow. */
+  setCr4(vcpu: SoftVcpu, cr4: number): void {
+    this.vcpuLoad(vcpu);
+    this.vmcs.write(VMCS.CR4_READ_SHADOW, cr4);
+    this.vmcs.write(VMCS.GUEST_CR4, (cr4 | X86_CR4_PAE | X86_CR4_VMXE) >>> 0);
+  }
+
+  /** The guest's EFER, loaded and saved by VM entry/exit (entry "load IA32_EFER"). */
+  setEfer(vcpu: SoftVcpu, lo: number, hi: number): void {
+    this.vcpuLoad(vcpu);
+    vcpu.efer = lo >>> 0;
+    vcpu.eferHigh = hi >>> 0;
+    this.vmcs.write(VMCS.GUEST_IA32_EFER, lo);
+  }
+
+  getCr2(vcpu: SoftVcpu): number {
+    return toVmx(vcpu).cr2;
+  }
+  setCr2(vcpu: SoftVcpu, cr2: number): void {
+    toVmx(vcpu).cr2 = cr2 >>> 0;
+  }
+
+  // ---- MSRs -------------------------------------------------------------------------------
+
+  /** `vmx_get_msr`: those the VMCS or the processor keeps for the guest. */
+  getMsr(vcpu: SoftVcpu, index: number, out: Uint32Array): boolean {
+    this.vcpuLoad(vcpu);
+    out[1] = 0;
+    switch (index) {
+      case MSR.EFER:
+        out[0] = vcpu.efer;
+        out[1] = vcpu.eferHigh;
+        return true;
+      case MSR.IA32_SYSENTER_CS:
+        out[0] = this.vmcs.read(VMCS.GUEST_SYSENTER_CS);
+        return true;
+      case MSR.IA32_SYSENTER_ESP:
+        out[0] = this.vmcs.read(VMCS.GUEST_SYSENTER_ESP);
+        return true;
+      case MSR.IA32_SYSENTER_EIP:
+        out[0] = this.vmcs.read(VMCS.GUEST_SYSENTER_EIP);
+        return true;
+      case MSR.IA32_TSC: {
+        const tsc = this.cpu.nonRoot.cpu.state.tsc;
+        out[0] = tsc[0];
+        out[1] = tsc[1];
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  setMsr(vcpu: SoftVcpu, index: number, lo: number, hi: number): boolean {
+    this.vcpuLoad(vcpu);
+    switch (index) {
+      case MSR.EFER:
+        // Only NX (and SCE, LME on 64-bit parts) may be set; this part has NX only.
+        if (lo & ~(1 << 11) || hi) return false;
+        this.setEfer(vcpu, lo, hi);
+        vcpu.vm.mmuResetContext(vcpu);
+        return true;
+      case MSR.IA32_SYSENTER_CS:
+        this.vmcs.write(VMCS.GUEST_SYSENTER_CS, lo);
+        return true;
+      case MSR.IA32_SYSENTER_ESP:
+        this.vmcs.write(VMCS.GUEST_SYSENTER_ESP, lo);
+        return true;
+      case MSR.IA32_SYSENTER_EIP:
+        this.vmcs.write(VMCS.GUEST_SYSENTER_EIP, lo);
+        return true;
+      case MSR.IA32_TSC: {
+        const tsc = this.cpu.nonRoot.cpu.state.tsc;
+        tsc[0] = lo;
+        tsc[1] = hi;
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  // ---- events --------------------------------------------------------------------------------
+
+  /** True while an event waits in the VM-entry interruption-information field. */
+  eventPending(vcpu: SoftVcpu): boolean {
+    this.vcpuLoad(vcpu);
+    return (this.vmcs.read(VMCS.VM_ENTRY_INTR_INFO_FIELD) & IntrInfo.VALID) !== 0;
+  }
+
+  interruptAllowed(vcpu: SoftVcpu): boolean {
+    this.vcpuLoad(vcpu);
+    return (
+      (this.vmcs.read(VMCS.GUEST_RFLAGS) & X86_EFLAGS_IF) !== 0 &&
+      (this.vmcs.read(VMCS.GUEST_INTERRUPTIBILITY_INFO) & (GuestIntrState.STI | GuestIntrState.MOV_SS)) ===
+        0 &&
+      !this.eventPending(vcpu)
+    );
+  }
+
+  injectIrq(vcpu: SoftVcpu, vector: number): void {
+    this.vcpuLoad(vcpu);
+    this.vmcs.write(
+      VMCS.VM_ENTRY_INTR_INFO_FIELD,
+      (IntrInfo.VALID | (IntrType.EXT_INTR << 8) | (vector & 0xff)) >>> 0,
+    );
+    vcpu.vm.count('irq_injections');
+  }
+
+  setIrqWindow(vcpu: SoftVcpu, enable: boolean): void {
+    this.vcpuLoad(vcpu);
+    const ctl = this.vmcs.read(VMCS.CPU_BASED_VM_EXEC_CONTROL);
+    const next = enable ? ctl | CpuBased.VIRTUAL_INTR_PENDING : ctl & ~CpuBased.VIRTUAL_INTR_PENDING;
+    if (next !== ctl) this.vmcs.write(VMCS.CPU_BASED_VM_EXEC_CONTROL, next);
+  }
+
+  /**
+   * Hardware exception through VM-entry injection. In real mode (unrestricted guest, CR0.PE = 0)
+   * no error code is delivered (SDM 27.2.1.3), so none is given.
+   */
+  injectException(vcpu: SoftVcpu, vector: number, errorCode: number, hasErrorCode: boolean): void {
+    this.vcpuLoad(vcpu);
+    const pe = (this.vmcs.read(VMCS.GUEST_CR0) & X86_CR0_PE) !== 0;
+    const deliver = hasErrorCode && pe;
+    this.vmcs.write(
+      VMCS.VM_ENTRY_INTR_INFO_FIELD,
+      (IntrInfo.VALID | (IntrType.HARD_EXCEPTION << 8) | (deliver ? IntrInfo.DELIVER_CODE : 0) | vector) >>>
+        0,
+    );
+    if (deliver) this.vmcs.write(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE, errorCode);
+  }
+
+  flushTlb(_vcpu: SoftVcpu): void {
+    this.cpu.nonRoot.cpu.flushTlb();
+  }
+
+  // ---- run ---------------------------------------------------------------------------------
+
+  /**
+   * `vmx_vcpu_run`: the guest's GPRs (but RSP, which the VMCS has) and CR2 into the processor,
+   * VMLAUNCH or VMRESUME, and back. A VMfail is KVM_EXIT_FAIL_ENTRY with the VM-instruction
+   * error as the hardware reason.
+   */
+  run(vcpu: SoftVcpu, budget: number): EntryResult {
+    this.vcpuLoad(vcpu);
+    const vmx = toVmx(vcpu);
+    const nr = this.cpu.nonRoot;
+    const s = nr.cpu.state;
+    const regs = vcpu.regs;
+    for (let i = 0; i < 16; i++) if (i !== 4) s.gpr[i] = regs[i];
+    s.cr[2] = vmx.cr2;
+    nr.hostTick = budget;
+    const st = vmx.launched ? this.cpu.vmresume() : this.cpu.vmlaunch();
+    if (st !== VmxStatus.Succeed) {
+      const run = vcpu.run;
+      let error = 0;
+      if (st === VmxStatus.FailValid && this.cpu.vmread(VMCS.VM_INSTRUCTION_ERROR) === VmxStatus.Succeed) {
+        error = this.cpu.vmreadValue;
+      }
+      this.vmcs.record(vmx.launched ? 'vmresume' : 'vmlaunch', 0, st);
+      run.exitReason = KVM_EXIT.FAIL_ENTRY;
+      run.failEntry.hardwareEntryFailureReason = BigInt(error);
+      run.failEntry.cpu = 0;
+      return EntryResult.FailEntry;
+    }
+    const reason = this.vmcs.read(VMCS.VM_EXIT_REASON);
+    if (!(reason & 0x80000000)) vmx.launched = true;
+    for (let i = 0; i < 16; i++) if (i !== 4) regs[i] = s.gpr[i];
+    vmx.cr2 = s.cr[2];
+    vcpu.instructions += nr.lastInstructions;
+    this.completeInterrupts(vcpu);
+    return EntryResult.Exit;
+  }
+
+  /**
+   * `vmx_complete_interrupts`: an event whose delivery the exit interrupted (IDT-vectoring
+   * information valid) is injected again at the next entry.
+   */
+  private completeInterrupts(vcpu: SoftVcpu): void {
+    const info = this.vmcs.read(VMCS.IDT_VECTORING_INFO_FIELD);
+    if (!(info & IntrInfo.VALID)) return;
+    const type = (info >>> 8) & 7;
+    if (type === IntrType.EXT_INTR) {
+      vcpu.interruptQueued = info & 0xff;
+      return;
+    }
+    this.vmcs.write(VMCS.VM_ENTRY_INTR_INFO_FIELD, info & ~IntrInfo.NMI_UNBLOCK);
+    if (info & IntrInfo.DELIVER_CODE) {
+      this.vmcs.write(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE, this.vmcs.read(VMCS.IDT_VECTORING_ERROR_CODE));
+    }
+    if (
+      type === IntrType.SOFT_INTR ||
+      type === IntrType.SOFT_EXCEPTION ||
+      type === IntrType.PRIV_SOFT_EXCEPTION
+    ) {
+      this.vmcs.write(VMCS.VM_ENTRY_INSTRUCTION_LEN, this.vmcs.read(VMCS.VM_EXIT_INSTRUCTION_LEN));
+    }
+  }
+
+  handleExit(vcpu: SoftVcpu, run: KvmRunView): ExitResult {
+    return vmxHandleExit(this, vcpu, run);
+  }
+
+  countExit(vcpu: SoftVcpu, basic: number): void {
+    toVmx(vcpu).exitCounts[basic]++;
+  }
+
+  stats(vcpu: SoftVcpu, into: Record<string, number>): void {
+    const c = toVmx(vcpu).exitCounts;
+    for (let i = 0; i < c.length; i++) {
+      if (c[i] === 0) continue;
+      const k = `exit_${(EXIT_REASON_NAMES[i] ?? String(i)).toLowerCase()}`;
+      into[k] = (into[k] ?? 0) + c[i];
+    }
+    into.vmx_errors = (into.vmx_errors ?? 0) + this.vmcs.errors.length;
+  }
+}
+
+export { ExitReason };
