@@ -35,7 +35,7 @@ isr_common:
 	cld
 	push %esp
 	call isr_dispatch
-	add $4, %esp
+	mov %eax, %esp            /* the frame to resume: this one, or another task's */
 	pop %gs
 	pop %fs
 	pop %es

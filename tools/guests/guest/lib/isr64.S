@@ -41,7 +41,7 @@ isr_common:
 	mov %rsp, %rbx
 	and $-16, %rsp
 	call isr_dispatch
-	mov %rbx, %rsp
+	mov %rax, %rsp            /* the frame to resume: this one, or another task's */
 	pop %r15
 	pop %r14
 	pop %r13

@@ -157,6 +157,9 @@ int trap_user(ulong ip, ulong sp, ulong ax, ulong bx, ulong cx);
 struct trap_frame;
 typedef void (*trap_handler)(struct trap_frame *f);
 void set_handler(int vec, trap_handler h);
+/* A handler may set this to another saved frame (another task's stack): the common path then
+ * returns into that frame instead (a context switch, see guest/demo). */
+extern struct trap_frame *volatile switch_to_frame;
 extern u8 user_stack[]; /* 4 KiB, used by tests that do not page */
 #define USER_STACK_TOP ((ulong)user_stack + 4096)
 

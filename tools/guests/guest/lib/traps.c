@@ -91,7 +91,9 @@ static const char *const vec_names[32] = {"#DE", "#DB", "NMI", "#BP", "#OF", "#B
                                           "#DF", "CSO", "#TS", "#NP", "#SS", "#GP", "#PF", "15",
                                           "#MF", "#AC", "#MC", "#XM", "#VE", "#CP"};
 
-void isr_dispatch(struct trap_frame *f) {
+struct trap_frame *volatile switch_to_frame;
+
+struct trap_frame *isr_dispatch(struct trap_frame *f) {
   int v = (int)f->vector;
   if (dbg_traps) printf("trap %d at %lx\n", v, (unsigned long)f->ip);
   last_trap.vector = v;
@@ -116,8 +118,9 @@ void isr_dispatch(struct trap_frame *f) {
 #endif
   last_trap.count++;
   if (handlers[v]) {
+    switch_to_frame = 0;
     handlers[v](f);
-    return;
+    return switch_to_frame ? switch_to_frame : f;
   }
   if (trap_armed) {
     trap_armed = 0;
@@ -130,7 +133,7 @@ void isr_dispatch(struct trap_frame *f) {
     f->cs = SEL_CODE32;
 #endif
     f->flags = 0x2;
-    return;
+    return f;
   }
   char detail[96];
   snprintf(detail, sizeof detail, "expected no trap got %s (vector %d) error 0x%lx at 0x%lx cr2 0x%lx",
@@ -138,6 +141,7 @@ void isr_dispatch(struct trap_frame *f) {
            (unsigned long)f->ip, (unsigned long)last_trap.cr2);
   fail(detail, "unexpected-trap");
   report_end();
+  return f;
 }
 
 void pic_init(void);
