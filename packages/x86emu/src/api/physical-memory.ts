@@ -31,6 +31,8 @@ export interface PhysicalMemory {
 export class FlatPhysicalMemory implements PhysicalMemory {
   readonly bytes: Uint8Array;
   private readonly pages: number;
+  /** Page views, made once (the CPU asks on every TLB miss). */
+  private readonly views: (Uint8Array | undefined)[] = [];
 
   /** `size` in bytes, rounded up to a whole page. */
   constructor(size: number) {
@@ -40,7 +42,12 @@ export class FlatPhysicalMemory implements PhysicalMemory {
 
   pageView(pfn: number): Uint8Array | null {
     if (pfn >= this.pages || pfn < 0) return null;
-    return this.bytes.subarray(pfn * 4096, pfn * 4096 + 4096);
+    let v = this.views[pfn];
+    if (v === undefined) {
+      v = this.bytes.subarray(pfn * 4096, pfn * 4096 + 4096);
+      this.views[pfn] = v;
+    }
+    return v;
   }
   read8(pa: number): number {
     return pa < this.bytes.length ? this.bytes[pa] : 0xff;

@@ -99,6 +99,7 @@ export class Cpu {
   private codeView: Uint8Array | null = null;
   private codePfn = 0;
   private readonly scratchInsn = new Insn();
+  private readonly codePool: PageCode[] = [];
 
   // ---- current instruction
   /** Length of the instruction being executed (0 until decoded). */
@@ -385,7 +386,9 @@ export class Cpu {
     const pfn = this.tlbPfn[idx];
     let pc = this.codePages.get(pfn);
     if (pc === undefined) {
-      pc = new PageCode();
+      pc = this.codePool.pop();
+      if (pc === undefined) pc = new PageCode();
+      else pc.insns.fill(undefined);
       this.codePages.set(pfn, pc);
       // Writes to this frame must now go the slow way (to invalidate): drop cached write rights.
       for (let i = 0; i < C.TLB_SIZE; i++) {
@@ -419,7 +422,11 @@ export class Cpu {
   }
 
   private invalidateCodePage(pfn: number): void {
-    if (this.codePages.delete(pfn)) {
+    const pc = this.codePages.get(pfn);
+    if (pc !== undefined) {
+      this.codePages.delete(pfn);
+      // Recycle the page's slot array (32 KiB) instead of leaving it to the GC.
+      if (this.codePool.length < 16) this.codePool.push(pc);
       this.stats.codeInvalidations++;
       if (this.codePfn === pfn) {
         this.codeLpn = -1;
