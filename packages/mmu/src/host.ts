@@ -31,8 +31,8 @@ export interface MmuHostOps {
   gfnToHpfn(gfn: number): number;
   /**
    * Allocates one zeroed 4 KiB host page for a shadow page table and returns its hpfn, or -1
-   * when out of memory. The MMU calls it only from `mmuTopupMemoryCaches`, before it changes
-   * anything, so running out is a clean failure.
+   * when out of memory. The MMU calls it only in `kvmMmuCreate` (the PAE root page) and from
+   * `mmuTopupMemoryCaches`, before it changes anything, so running out is a clean failure.
    */
   allocPage(): number;
   /** Returns a page obtained from `allocPage` (its contents are garbage from now on). */

@@ -27,7 +27,7 @@ export class MmuMemoryCaches {
   constructor(private readonly host: MmuHostOps) {}
 
   /** Fills every cache to its minimum. False (nothing else changed) when the host is out of pages. */
-  topup(): boolean {
+  mmuTopupMemoryCaches(): boolean {
     while (this.pages.length < MMU_PAGE_CACHE_MIN) {
       const hpfn = this.host.allocPage();
       if (hpfn < 0) return false;

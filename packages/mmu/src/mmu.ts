@@ -196,7 +196,7 @@ export class KvmMmu {
   kvmMmuLoad(): boolean {
     const s = this.s;
     if (s.rootHpa >= 0) return true;
-    if (!s.caches.topup()) return false;
+    if (!s.caches.mmuTopupMemoryCaches()) return false;
     kvmMmuFreeSomePages(s);
     mmuAllocRoots(s);
     s.flushPending();
@@ -212,7 +212,7 @@ export class KvmMmu {
     s.stats.pageFaults++;
     // Changelog: allocate "before the main mmu machinery, where we can bail out on failure
     // before any damage is done".
-    if (!s.caches.topup() || !this.kvmMmuLoad()) {
+    if (!s.caches.mmuTopupMemoryCaches() || !this.kvmMmuLoad()) {
       s.stats.pfNoMemory++;
       return PF_NO_MEMORY;
     }
@@ -229,7 +229,7 @@ export class KvmMmu {
    */
   kvmMmuPteWrite(gpa: number, bytes: number): void {
     const s = this.s;
-    s.caches.topup();
+    s.caches.mmuTopupMemoryCaches();
     kvmMmuPteWrite(s, gpa, bytes);
     s.flushPending();
     this.finish('pte write');

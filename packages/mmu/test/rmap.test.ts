@@ -12,7 +12,7 @@ import { FakeHost } from '../src/testing/index.js';
 
 function caches(): MmuMemoryCaches {
   const c = new MmuMemoryCaches(new FakeHost());
-  c.topup();
+  c.mmuTopupMemoryCaches();
   return c;
 }
 
