@@ -223,9 +223,11 @@ export class KvmMmu {
   }
 
   /**
-   * An emulated instruction wrote `bytes` bytes at `gpa`, a guest page table the MMU write-
-   * protects; the new bytes are already in guest memory. Updates or drops the affected sptes
-   * (see pte-write.ts). Call it for every emulated write to such a page, whatever its size.
+   * An emulated instruction wrote `bytes` bytes at `gpa` (within one page); the new bytes are
+   * already in guest memory. Updates or drops the affected sptes of every shadow page of that gfn
+   * (see pte-write.ts). Call it for every emulated write to guest RAM, as KVM's
+   * emulator_write_phys does: for a page that is not shadowed it costs a hash lookup, and the
+   * flood counter expects to see the writes in between.
    */
   kvmMmuPteWrite(gpa: number, bytes: number): void {
     const s = this.s;
