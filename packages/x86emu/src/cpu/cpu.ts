@@ -624,7 +624,9 @@ export class Cpu {
       // Inter-privilege: new stack from the TSS (SDM Vol. 3 6.12.1, Figure 6-4).
       if (this.v86 && dDpl !== 0) this.raise(C.GP, (sel & 0xfffc) | ext, true);
       newCpl = dDpl;
-      const { ssSel, esp } = this.tssStack(newCpl, ext);
+      this.tssStack(newCpl, ext);
+      const ssSel = this.tssSs;
+      const esp = this.tssEsp;
       const ssLo = this.loadStackForPrivilege(ssSel, newCpl, ext);
       const ssHi = this.descHi;
       const ssBig = (ssHi & 0x400000) !== 0;
@@ -640,25 +642,24 @@ export class Cpu {
       } else if (lowest > ssLimit || ((sp - 1) & mask) > ssLimit) {
         this.raise(C.SS, (ssSel & 0xfffc) | ext, true);
       }
-      const push = (v: number) => {
-        sp = (sp - size) & mask;
-        this.linWriteSys((ssBase + sp) >>> 0, size, v, newCpl);
-      };
       if (this.v86) {
-        push(s.segSel[5]);
-        push(s.segSel[4]);
-        push(s.segSel[3]);
-        push(s.segSel[0]);
+        sp = this.pushSys(ssBase, sp, mask, size, s.segSel[5], newCpl);
+        sp = this.pushSys(ssBase, sp, mask, size, s.segSel[4], newCpl);
+        sp = this.pushSys(ssBase, sp, mask, size, s.segSel[3], newCpl);
+        sp = this.pushSys(ssBase, sp, mask, size, s.segSel[0], newCpl);
       }
-      push(s.segSel[2]);
-      push(s.gpr[4]);
-      push(flags);
-      push(s.segSel[1]);
-      push(retEip);
-      if (hasError) push(ec);
-      // Commit.
+      sp = this.pushSys(ssBase, sp, mask, size, s.segSel[2], newCpl);
+      sp = this.pushSys(ssBase, sp, mask, size, s.gpr[4], newCpl);
+      sp = this.pushSys(ssBase, sp, mask, size, flags, newCpl);
+      sp = this.pushSys(ssBase, sp, mask, size, s.segSel[1], newCpl);
+      sp = this.pushSys(ssBase, sp, mask, size, retEip, newCpl);
+      if (hasError) sp = this.pushSys(ssBase, sp, mask, size, ec, newCpl);
+      // Commit. Leaving virtual-8086 mode nulls the data segment registers (SDM Vol. 3 20.3.1.1).
       if (this.v86) {
-        for (const r of [0, 3, 4, 5]) this.loadNull(r);
+        this.loadNull(0);
+        this.loadNull(3);
+        this.loadNull(4);
+        this.loadNull(5);
       }
       this.setSegFromDesc(2, (ssSel & 0xfffc) | newCpl, ssLo, ssHi);
       if (ssBig) s.gpr[4] = sp;
@@ -673,15 +674,15 @@ export class Cpu {
       this.setSp(sp);
     }
     this.setDescAccessed(sel, dHi);
-    s.cpl = newCpl;
     this.setSegFromDesc(1, (sel & 0xfffc) | newCpl, dLo, dHi);
     s.rip[0] = offset;
     let nf = flags & ~(Flag.TF | Flag.NT | Flag.RF | Flag.VM);
     if (!(gType & 1)) nf &= ~Flag.IF; // interrupt gate clears IF; trap gate does not
     s.rflags[0] = nf;
     this.updateMode();
+    // After leaving virtual-8086 mode (updateMode forces CPL 3 while VM is set).
+    s.cpl = newCpl;
     for (let r = 0; r < 6; r++) this.updateSegFlags(r);
-    this.flushTlbIfUserChanged();
   }
 
   /**
@@ -703,7 +704,14 @@ export class Cpu {
   }
 
   /** SS:ESP for privilege level `dpl` from the current TSS (SDM Vol. 3 7.2.1). */
-  private tssStack(dpl: number, ext: number): { ssSel: number; esp: number } {
+  private tssSs = 0;
+  private tssEsp = 0;
+  private pushSys(base: number, sp: number, mask: number, size: number, v: number, cpl: number): number {
+    const nsp = (sp - size) & mask;
+    this.linWriteSys((base + nsp) >>> 0, size, v, cpl);
+    return nsp >>> 0;
+  }
+  private tssStack(dpl: number, ext: number): void {
     const s = this.state;
     const trType = s.segAttr[7] & 0xf;
     const is32 = trType === 0xb || trType === 0x9;
@@ -712,9 +720,12 @@ export class Cpu {
     if (need > s.segLimit[7]) this.raise(C.TS, (s.segSel[7] & 0xfffc) | ext, true);
     const base = s.segBase[7];
     if (is32) {
-      return { esp: this.linRead((base + off) >>> 0, 4, 0), ssSel: this.linRead((base + off + 4) >>> 0, 2, 0) };
+      this.tssEsp = this.linRead((base + off) >>> 0, 4, 0);
+      this.tssSs = this.linRead((base + off + 4) >>> 0, 2, 0);
+    } else {
+      this.tssEsp = this.linRead((base + off) >>> 0, 2, 0);
+      this.tssSs = this.linRead((base + off + 2) >>> 0, 2, 0);
     }
-    return { esp: this.linRead((base + off) >>> 0, 2, 0), ssSel: this.linRead((base + off + 2) >>> 0, 2, 0) };
   }
 
   /** Checks the stack segment of a privilege change (SDM Vol. 3 6.12.1: #TS cases). Returns descriptor low; high in descHi. */
@@ -877,15 +888,14 @@ export class Cpu {
     this.ss32 = !this.v86 && (s.segAttr[2] & SegAttr.DB) !== 0;
     if (wasProt !== this.prot || wasV86 !== this.v86) {
       for (let r = 0; r < 8; r++) this.updateSegFlags(r);
-      this.codeLpn = -1;
     }
+    // The code page's fetch rights were checked at the old CPL/mode: look them up again.
+    this.codeLpn = -1;
   }
 
   // =====================================================================================
   // Paging and the software TLB
   // =====================================================================================
-
-  private lastCplUser = false;
 
   /** Recomputes the paging format; `flush`: drop every TLB entry (global ones too). */
   updatePaging(flush: boolean): void {
@@ -956,10 +966,6 @@ export class Cpu {
     this.codeLpn = -1;
   }
   readonly tlbLarge = new Uint8Array(C.TLB_SIZE);
-
-  private flushTlbIfUserChanged(): void {
-    this.lastCplUser = this.state.cpl === 3;
-  }
 
   /**
    * Fills the TLB entry for linear `lin` with an access of kind `access` (PFERR bits); raises

@@ -1,0 +1,256 @@
+/** PAE/NX, global pages, virtual-8086 mode, SYSENTER, x87 state, I/O bitmap, real-mode IVT. */
+import { describe, expect, it } from 'vitest';
+import { Flag, Reg, StopReason } from '../src/index.js';
+import { realMode, runTo } from './machine.js';
+import { CODE, protectedMode, SEL, setGate, TSS } from './pm.js';
+
+const PF = 14;
+const GP = 13;
+const NM = 7;
+
+function toUser(body: string): string {
+  return `push ${SEL.DATA3}; push 0x8800; push ${SEL.CODE3}; push offset user; retf; user: mov ax, ${SEL.DATA3}; mov ds, ax; mov es, ax; ${body}`;
+}
+
+describe('PAE paging', () => {
+  const setup = `
+    mov eax, cr4; or eax, 0x20; mov cr4, eax
+    mov eax, 0x3fe000; mov cr3, eax
+    mov ecx, 0xc0000080; rdmsr; or eax, 0x800; wrmsr
+    mov eax, cr0; or eax, 0x80000000; mov cr0, eax
+  `;
+  function pae(m: ReturnType<typeof protectedMode>): void {
+    m.mem.write32(0x3fe000, 0x3ff001);
+    for (let i = 0; i < 8; i++) m.mem.write32(0x3ff000 + i * 8, ((i << 21) | 0x83) >>> 0);
+    m.mem.write32(0x3ff000 + 3 * 8 + 4, 0x80000000); // 0x600000–0x7FFFFF: execute-disable
+  }
+
+  it('2 MiB pages translate and get A/D; a fetch from an XD page is #PF with I/D set', () => {
+    const m = protectedMode(`${setup}
+      mov dword ptr [0x600000], 0xc3
+      mov ebx, [0x200010]
+      call 0x600000
+    `, { captureExceptions: true });
+    pae(m);
+    m.mem.write32(0x200010, 0x5a5a5a5a);
+    runTo(m, StopReason.Exception);
+    expect(m.exceptions[0]).toEqual({ vector: PF, errorCode: 0x11, faultAddress: 0x600000 });
+    expect(m.cpu.state.gpr[Reg.RBX]).toBe(0x5a5a5a5a);
+    expect(m.mem.read32(0x3ff000 + 8) & 0x60).toBe(0x20);
+    expect(m.mem.read32(0x3ff000 + 3 * 8) & 0x60).toBe(0x60);
+  });
+
+  it('a reserved bit in a PDE is #PF with RSVD and P set', () => {
+    const m = protectedMode(`${setup} mov eax, [0x400000]`, { captureExceptions: true });
+    pae(m);
+    m.mem.write32(0x3ff000 + 2 * 8 + 4, 0x10); // bit 36 ≥ MAXPHYADDR
+    runTo(m, StopReason.Exception);
+    expect(m.exceptions[0]).toEqual({ vector: PF, errorCode: 0x9, faultAddress: 0x400000 });
+  });
+
+  it('MOV CR3 with a reserved bit in a present PDPTE is #GP(0) (PDPTEs load with CR3)', () => {
+    const m = protectedMode(`${setup} mov eax, 0x3fd000; mov cr3, eax`, { captureExceptions: true });
+    pae(m);
+    m.mem.write32(0x3fd000, 0x3ff007); // R/W and U/S are reserved in a PAE PDPTE
+    runTo(m, StopReason.Exception);
+    expect(m.exceptions[0]).toMatchObject({ vector: GP, errorCode: 0 });
+    expect(m.cpu.state.cr[3]).toBe(0x3fe000);
+  });
+});
+
+describe('32-bit paging controls', () => {
+  function paging(m: ReturnType<typeof protectedMode>, cr0Extra: number, cr4 = 0): void {
+    const pd = 0x3ff000;
+    for (let t = 0; t < 4; t++) {
+      m.mem.write32(pd + t * 4, (0x400000 + t * 0x1000) | 7);
+      for (let i = 0; i < 1024; i++) m.mem.write32(0x400000 + t * 0x1000 + i * 4, ((t * 1024 + i) * 0x1000) | 7);
+    }
+    m.cpu.state.cr[3] = pd;
+    m.cpu.state.cr[4] = cr4;
+    m.cpu.state.cr[0] |= 0x80000000 | cr0Extra;
+    m.cpu.stateChanged();
+  }
+  const pte = (lin: number) => 0x400000 + (lin >>> 12) * 4;
+
+  it('CR0.WP = 0 lets the supervisor write a read-only page (and sets D)', () => {
+    const m = protectedMode('mov dword ptr [0x500000], 9; hlt');
+    paging(m, 0);
+    m.mem.write32(pte(0x500000), 0x500005);
+    runTo(m);
+    expect(m.mem.read32(0x500000)).toBe(9);
+    expect(m.mem.read32(pte(0x500000)) & 0x40).toBe(0x40);
+  });
+
+  it('global pages survive a CR3 reload; clearing CR4.PGE flushes them', () => {
+    const m = protectedMode(`
+      mov eax, [0x700000]
+      mov dword ptr [${pte(0x700000)}], 0x800107
+      mov ebx, cr3
+      mov cr3, ebx
+      mov ecx, [0x700000]
+      mov ebx, cr4
+      and ebx, ~0x80
+      mov cr4, ebx
+      mov edx, [0x700000]
+      hlt
+    `);
+    paging(m, 0x10000, 0x80);
+    m.mem.write32(pte(0x700000), 0x700107);
+    m.mem.write32(0x700000, 0x11111111);
+    m.mem.write32(0x800000, 0x22222222);
+    runTo(m);
+    const s = m.cpu.state;
+    expect([s.gpr[Reg.RAX], s.gpr[Reg.RCX], s.gpr[Reg.RDX]]).toEqual([0x11111111, 0x11111111, 0x22222222]);
+  });
+});
+
+describe('virtual-8086 mode', () => {
+  it('IRET enters v86; INT n at IOPL 0 is #GP(0) to the ring-0 monitor with the v86 frame', () => {
+    const m = protectedMode(`
+      push 0x0       # GS
+      push 0x0       # FS
+      push 0x3000    # DS
+      push 0x4000    # ES
+      push 0x5000    # SS
+      push 0x0100    # ESP
+      push 0x20002   # EFLAGS: VM, IOPL 0
+      push 0x2000    # CS
+      push 0x0       # EIP
+      iretd
+      .org 0x100
+    monitor:
+      pop eax        # error code
+      pop ebx        # EIP
+      pop ecx        # CS
+      pop edx        # EFLAGS
+      mov esi, [esp + 8]   # ES
+      mov edi, [esp + 12]  # DS
+      mov ebp, ds
+      hlt
+    `);
+    // v86 code at 0x2000:0 = 0x20000: mov ax, 0x1234; inc ax; int 0x30
+    m.mem.bytes.set([0xb8, 0x34, 0x12, 0x40, 0xcd, 0x30], 0x20000);
+    setGate(m.mem, GP, CODE + 0x100);
+    runTo(m);
+    const s = m.cpu.state;
+    expect(s.gpr[Reg.RAX]).toBe(0);
+    expect(s.gpr[Reg.RBX]).toBe(4);
+    expect(s.gpr[Reg.RCX]).toBe(0x2000);
+    expect(s.gpr[Reg.RDX] & Flag.VM).toBe(Flag.VM);
+    expect(s.gpr[Reg.RSI]).toBe(0x4000);
+    expect(s.gpr[Reg.RDI]).toBe(0x3000);
+    expect(s.gpr[Reg.RBP] & 0xffff).toBe(0); // data segments are nulled on the way in
+    expect(s.cpl).toBe(0);
+    expect(s.gpr[Reg.RSP]).toBe(0x8000 - 24); // ring-0 stack from the TSS, 4 pops done
+  });
+});
+
+describe('SYSENTER / SYSEXIT', () => {
+  it('round trip CPL 3 → 0 → 3 with the flat selectors derived from IA32_SYSENTER_CS', () => {
+    const m = protectedMode(`
+      mov ecx, 0x174; mov eax, 0x08; xor edx, edx; wrmsr
+      mov ecx, 0x175; mov eax, 0x7000; wrmsr
+      mov ecx, 0x176; mov eax, offset kernel; wrmsr
+      ${toUser('mov esi, esp; sysenter')}
+    back:
+      mov ebx, cs
+      mov edi, 0x77
+      jmp .
+    kernel:
+      mov ebp, cs
+      mov eax, ss
+      mov ecx, esi
+      mov edx, offset back
+      sysexit
+    `);
+    m.cpu.run(200);
+    const s = m.cpu.state;
+    expect(s.gpr[Reg.RBP] & 0xffff).toBe(0x08);
+    expect(s.gpr[Reg.RAX] & 0xffff).toBe(0x10);
+    expect(s.gpr[Reg.RBX] & 0xffff).toBe(0x1b);
+    expect(s.gpr[Reg.RDI]).toBe(0x77);
+    expect(s.gpr[Reg.RSP]).toBe(0x8800);
+    expect(s.segSel[2]).toBe(0x23);
+    expect(s.cpl).toBe(3);
+  });
+});
+
+describe('I/O permission', () => {
+  it('at CPL 3 with IOPL 0 the TSS bitmap decides, byte by byte of the access', () => {
+    const m = protectedMode(toUser('out 0x80, al; mov ebx, 1; out 0x80, ax'), { captureExceptions: true });
+    m.mem.bytes.fill(0xff, TSS + 0x68, TSS + 0x68 + 0x21);
+    m.mem.bytes[TSS + 0x68 + 0x10] = 0xfe; // port 0x80 allowed, 0x81 not
+    m.cpu.state.segLimit[7] = 0x68 + 0x20;
+    m.cpu.stateChanged();
+    runTo(m, StopReason.Exception);
+    expect(m.exceptions[0]).toMatchObject({ vector: GP, errorCode: 0 });
+    expect(m.cpu.state.gpr[Reg.RBX]).toBe(1);
+  });
+});
+
+describe('x87 and SSE state', () => {
+  it('FLDCW/FNSTCW, FXSAVE/FXRSTOR round trip; FXSAVE needs 16-byte alignment', () => {
+    const m = protectedMode(`
+      fninit
+      fldcw [cw]
+      fxsave [0x5000]
+      fninit
+      fnstcw [0x6000]
+      fxrstor [0x5000]
+      fnstcw [0x6002]
+      fxsave [0x5008]
+    cw: .word 0x027f
+    `, { captureExceptions: true });
+    runTo(m, StopReason.Exception);
+    expect(m.mem.read16(0x5000)).toBe(0x27f);
+    expect(m.mem.read32(0x5018)).toBe(0x1f80); // MXCSR
+    expect(m.mem.read16(0x6000)).toBe(0x37f);
+    expect(m.mem.read16(0x6002)).toBe(0x27f);
+    expect(m.exceptions[0]).toMatchObject({ vector: GP, errorCode: 0 });
+  });
+  it('x87 instructions are #NM with CR0.TS set', () => {
+    const m = protectedMode('mov eax, cr0; or eax, 8; mov cr0, eax; fninit', { captureExceptions: true });
+    runTo(m, StopReason.Exception);
+    expect(m.exceptions[0]).toMatchObject({ vector: NM });
+  });
+});
+
+describe('real mode', () => {
+  it('#DE goes through the IVT with the faulting IP; the handler skips the DIV and IRET returns', () => {
+    const m = realMode(`
+      xor ax, ax
+      mov ds, ax
+      mov word ptr [0], offset de
+      mov word ptr [2], 0
+      mov ax, 100
+      xor bl, bl
+      div bl
+      mov cx, 0x4242
+      hlt
+    de:
+      push bp
+      mov bp, sp
+      add word ptr [bp + 2], 2
+      mov dx, [bp + 2]
+      pop bp
+      iret
+    `);
+    runTo(m);
+    const s = m.cpu.state;
+    expect(s.gpr[Reg.RCX] & 0xffff).toBe(0x4242);
+    expect(s.gpr[Reg.RSP] & 0xffff).toBe(0x7000);
+  });
+  it('CPUID describes what is implemented (no FPU, PAE, PSE, CX8, SEP, CMOV, FXSR, NX)', () => {
+    const m = realMode('mov eax, 1; cpuid; mov esi, edx; mov eax, 0x80000001; cpuid; hlt');
+    runTo(m);
+    const s = m.cpu.state;
+    expect(s.gpr[Reg.RSI] & 1).toBe(0);
+    for (const bit of [3, 6, 8, 11, 13, 15, 24]) expect((s.gpr[Reg.RSI] >>> bit) & 1).toBe(1);
+    expect((s.gpr[Reg.RDX] >>> 20) & 1).toBe(1);
+  });
+  it('RDMSR of an MSR nobody has is #GP(0)', () => {
+    const m = realMode('mov ecx, 0x1234; rdmsr', { captureExceptions: true });
+    runTo(m, StopReason.Exception);
+    expect(m.exceptions[0]).toMatchObject({ vector: GP, errorCode: 0 });
+  });
+});
