@@ -198,6 +198,22 @@ describe('emulated pte writes', () => {
     expectSound(mmu);
   });
 
+  it('a 32-bit PDE write in the top gigabyte reaches the root of quadrant 3 only', () => {
+    const { host, gt } = rig('paging32');
+    gt.map(0xc0401000, 0x200000, G_P | G_A);
+    gt.map(0x00401000, 0x201000, G_P | G_A);
+    const mmu = start(host);
+    mmu.pageFault(0xc0401000, 0);
+    mmu.pageFault(0x00401000, 0);
+    const pde = gt.cr3 + (0xc0401000 >>> 22) * 4;
+    host.write32(pde, 0);
+    mmu.kvmMmuPteWrite(pde, 4);
+    expect(shadowTranslate(host, mmu, 0xc0401000)).toBeNull();
+    expect(shadowTranslate(host, mmu, 0x00401000)!.hpa).toBe(hpaOf(host, 0x201000));
+    expect(mmu.stats.pteZapped).toBe(1); // the other shadow PDE of that guest PDE was empty
+    expectSound(mmu);
+  });
+
   it('a page that is no longer a page table is unprotected and the instruction retried', () => {
     const { host, gt } = rig('paging32');
     const pte = gt.map(0x1000, 0x200000, G_P | G_A);

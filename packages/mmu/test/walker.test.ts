@@ -141,6 +141,31 @@ describe('guest walker', () => {
     expect(w.gfn).toBe(0x200);
   });
 
+  it('walks four levels over the same code: 2 MiB pages, high addresses, PS reserved in a PML4E', () => {
+    const { host, gt } = rig('paging64', { nxe: true });
+    gt.map(0x7fffffe01000, 0x200000, G_P | G_W | G_U);
+    gt.map(0x40000000, 0x400000, G_P | G_W, { large: true });
+    const p: WalkParams = {
+      fmt: makePteFormat('paging64', { nxe: true, pse: true, maxPhyAddr: 36 }),
+      cr3: gt.cr3,
+      pdptes: new Uint32Array(8),
+      wp: true,
+    };
+    const w = new GuestWalker();
+    expect(walkAddr(w, host, p, 0x7fffffe01abc, PF_U, false)).toBe(true);
+    expect(w.gfn).toBe(0x200);
+    expect(w.level).toBe(1);
+    expect(w.tableGfn[4]).toBe(gt.cr3 / 4096);
+    expect(walkAddr(w, host, p, 0x40123000, PF_W, false)).toBe(true);
+    expect(w.level).toBe(2);
+    expect(w.gfn).toBe(0x400 + 0x123);
+    // PS in the PML4E that maps 0x7f8000000000 is reserved: RSVD fault.
+    const pml4e = gt.cr3 + 0xff * 8;
+    host.write32(pml4e, host.read32(pml4e) | 0x80);
+    expect(walkAddr(w, host, p, 0x7fffffe01000, 0, false)).toBe(false);
+    expect(w.errorCode).toBe(1 | 8);
+  });
+
   it('treats a table outside guest RAM as not present', () => {
     const { host, gt } = rig('paging32');
     host.write32(gt.cr3, 0x7f000000 | G_P | G_W); // PDE 0 → a page table far beyond RAM
