@@ -20,6 +20,13 @@ export class PendingPio {
   port = 0;
   /** Instruction length to skip on completion. */
   instructionLength = 0;
+  /** INS/OUTS: one element per exit, as KVM's emulator does (count 1). */
+  isString = false;
+  rep = false;
+  /** Address-size mask for SI/DI/CX (0xffff, 0xffffffff). */
+  addrMask = 0xffffffff;
+  /** Linear address of the element (INS: where the data goes on completion). */
+  linear = 0;
 
   /**
    * Fills kvm_run for a single (non-string) IN/OUT of `size` bytes; `value` is the guest's

@@ -17,6 +17,7 @@ import { KVM_EXIT } from '../abi/exit-reasons.js';
 import { Errno, KvmError } from '../api/errors.js';
 import { EntryResult, ExitResult } from './arch-ops.js';
 import { KvmRequest, type SoftVcpu } from './vcpu.js';
+import { completeStringPio } from './x86.js';
 
 /** RFLAGS.IF */
 const X86_EFLAGS_IF = 1 << 9;
@@ -52,6 +53,10 @@ function completePio(vcpu: SoftVcpu): void {
   const pio = vcpu.pio;
   if (!pio.active) return;
   pio.active = false;
+  if (pio.isString) {
+    completeStringPio(vcpu, vcpu.run);
+    return;
+  }
   const ops = vcpu.ops;
   ops.cacheRegs(vcpu);
   if (pio.isIn) {
@@ -74,6 +79,11 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
   const ops = vcpu.ops;
   if (run.immediateExit) interrupted(vcpu, 'immediate_exit');
   if (Atomics.exchange(vcpu.kickFlag, 0, 0) !== 0) interrupted(vcpu, 'kicked');
+  // The shadow MMU's page budget is sized from the memory slots (kvm_mmu_calculate_default_
+  // mmu_pages); a VM that never had one cannot load a root: make_mmu_pages_available → ENOSPC.
+  if (vcpu.vm.mmu !== null && !vcpu.vm.everHadMemory) {
+    throw new KvmError('KVM_RUN', Errno.ENOSPC, 'no memory slot was ever set: the shadow MMU has no pages');
+  }
   ops.vcpuLoad(vcpu);
   try {
     completePio(vcpu);

@@ -41,6 +41,8 @@ export class SoftVm {
   /** VM-wide counters (exits by reason, MMU events), by name. */
   readonly stats: Record<string, number> = Object.create(null);
   tssAddr = -1;
+  /** A memory slot was set at least once (sizes the shadow MMU's page budget, as in KVM). */
+  everHadMemory = false;
   closed = false;
 
   constructor(
@@ -61,6 +63,7 @@ export class SoftVm {
   setUserMemoryRegion(region: KvmUserspaceMemoryRegion): void {
     const changed = this.slots.set(region);
     if (changed) {
+      this.everHadMemory = true;
       this.mmu?.zapAll(this);
       for (const v of this.vcpus.values()) v.requests |= KvmRequest.MMU_RELOAD | KvmRequest.TLB_FLUSH;
     }

@@ -8,7 +8,7 @@
 import { KVM_EXIT, KVM_INTERNAL_ERROR } from '../abi/exit-reasons.js';
 import type { KvmRunView } from '../abi/run.js';
 import { Errno, KvmError } from '../api/errors.js';
-import { ExitResult } from './arch-ops.js';
+import { ExitResult, newArchSegment } from './arch-ops.js';
 import { syncPaging, vcpuMmu } from './mmu-glue.js';
 import type { SoftVcpu } from './vcpu.js';
 
@@ -140,6 +140,107 @@ export function kvmEmulatePio(
   vcpu.pio.setup(run, isIn, size, port, vcpu.regs[0], length);
   vcpu.vm.count('io_exits');
   return ExitResult.Userspace;
+}
+
+const segScratch = newArchSegment();
+
+/** DF in RFLAGS: string instructions step downwards. */
+const X86_EFLAGS_DF = 1 << 10;
+
+/**
+ * The host view of guest-linear `gva` for an access of `size` bytes that must not cross a page:
+ * through the guest's page tables when it pages, else identity. Null when not RAM.
+ */
+export function guestLinearView(
+  vcpu: SoftVcpu,
+  gva: number,
+  write: boolean,
+): { view: Uint8Array; offset: number } | null {
+  let gpa = gva >>> 0;
+  if (vcpu.cr0 & X86_CR0_PG) {
+    syncPaging(vcpu);
+    gpa = vcpuMmu(vcpu).mmu.gvaToGpa(gva >>> 0, write ? 2 : 0);
+    if (gpa < 0) return null;
+  }
+  const hpfn = vcpu.vm.slots.gfnToHpfn(Math.floor(gpa / 4096));
+  if (hpfn < 0) return null;
+  const view = vcpu.vm.hpm.pageView(hpfn);
+  if (view === null) return null;
+  if (write) vcpu.vm.slots.markDirty(Math.floor(gpa / 4096));
+  return { view, offset: gpa % 4096 };
+}
+
+/**
+ * INS/OUTS to userspace, one element per exit (KVM's emulator does string port I/O with count
+ * 1, advancing SI/DI and CX between exits). `seg` is the source segment of OUTS (ES for INS),
+ * `addrMask` 0xffff or 0xffffffff by address size.
+ */
+export function kvmEmulateStringPio(
+  vcpu: SoftVcpu,
+  run: KvmRunView,
+  isIn: boolean,
+  size: number,
+  port: number,
+  rep: boolean,
+  seg: number,
+  addrMask: number,
+  length: number,
+): ExitResult {
+  const ops = vcpu.ops;
+  ops.cacheRegs(vcpu);
+  const r = vcpu.regs;
+  if (rep && (r[1] & addrMask) === 0) {
+    // REP with a zero count does nothing.
+    skipEmulatedInstruction(vcpu, length);
+    return ExitResult.Reenter;
+  }
+  ops.getSegment(vcpu, isIn ? 0 : seg, segScratch);
+  const index = isIn ? r[7] : r[6];
+  const linear = (segScratch.base + (index & addrMask)) >>> 0;
+  let value = 0;
+  if (!isIn) {
+    const v = guestLinearView(vcpu, linear, false);
+    if (v === null || v.offset + size > 4096)
+      return kvmInternalError(run, KVM_INTERNAL_ERROR.EMULATION, linear);
+    for (let i = size - 1; i >= 0; i--) value = (value << 8) | v.view[v.offset + i];
+  }
+  const pio = vcpu.pio;
+  pio.setup(run, isIn, size, port, value >>> 0, length);
+  pio.isString = true;
+  pio.rep = rep;
+  pio.addrMask = addrMask;
+  pio.linear = linear;
+  vcpu.vm.count('io_exits');
+  return ExitResult.Userspace;
+}
+
+/** Completes an INS/OUTS element after userspace: store (INS), step SI/DI, count down CX, maybe repeat. */
+export function completeStringPio(vcpu: SoftVcpu, run: KvmRunView): void {
+  const pio = vcpu.pio;
+  const ops = vcpu.ops;
+  ops.cacheRegs(vcpu);
+  const r = vcpu.regs;
+  if (pio.isIn) {
+    const v = guestLinearView(vcpu, pio.linear, true);
+    if (v !== null && v.offset + pio.size <= 4096) {
+      let value = pio.inValue(run);
+      for (let i = 0; i < pio.size; i++) {
+        v.view[v.offset + i] = value & 0xff;
+        value >>>= 8;
+      }
+    }
+  }
+  const m = pio.addrMask;
+  const step = ops.getRflags(vcpu) & X86_EFLAGS_DF ? -pio.size : pio.size;
+  const idx = pio.isIn ? 7 : 6;
+  r[idx] = ((r[idx] & ~m) | ((r[idx] + step) & m)) >>> 0;
+  let again = false;
+  if (pio.rep) {
+    r[1] = ((r[1] & ~m) | ((r[1] - 1) & m)) >>> 0;
+    again = (r[1] & m) !== 0;
+  }
+  if (!again) vcpu.rip = (vcpu.rip + pio.instructionLength) >>> 0;
+  ops.decacheRegs(vcpu);
 }
 
 /** Loads the roots for the current guest mode after a paging-relevant change. */

@@ -14,6 +14,7 @@ import {
   kvmEmulateHalt,
   kvmEmulatePio,
   kvmEmulateRdmsr,
+  kvmEmulateStringPio,
   kvmEmulateWrmsr,
   kvmInternalError,
   kvmMmuPageFault,
@@ -144,8 +145,21 @@ function handleIo(d: VmxDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
   const isIn = (q & IoQual.IN) !== 0;
   const port = q >>> IoQual.PORT_SHIFT;
   if (q & IoQual.STRING) {
-    vcpu.vm.count('string_io_unsupported');
-    return kvmInternalError(run, KVM_INTERNAL_ERROR.EMULATION, ExitReason.IO_INSTRUCTION, q);
+    // VM-exit instruction information (Table 28-8): address size in bits 9:7, segment 17:15.
+    const info = d.vmcs.read(VMCS.VMX_INSTRUCTION_INFO);
+    const addrMask = ((info >>> 7) & 7) === 0 ? 0xffff : 0xffffffff;
+    const seg = (info >>> 15) & 7;
+    return kvmEmulateStringPio(
+      vcpu,
+      run,
+      isIn,
+      size,
+      port,
+      (q & IoQual.REP) !== 0,
+      seg,
+      addrMask,
+      instructionLength(d),
+    );
   }
   return kvmEmulatePio(vcpu, run, isIn, size, port, instructionLength(d));
 }

@@ -18,6 +18,12 @@ export class VcpuVmx {
   /** CR0/CR4 bits the guest owns (not in the guest/host masks). */
   cr0GuestOwned = 0;
   cr4GuestOwned = 0;
+  /**
+   * High halves of IA32_SYSENTER_ESP/EIP as userspace set them: this 32-bit part's VMCS fields
+   * hold 32 bits, but KVM_SET_MSRS/KVM_GET_MSRS round-trip 64-bit values as the host engine does.
+   */
+  sysenterEspHigh = 0;
+  sysenterEipHigh = 0;
   /** Exits by basic reason. */
   readonly exitCounts = new Float64Array(65);
 }

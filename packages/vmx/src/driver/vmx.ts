@@ -455,9 +455,11 @@ export class VmxDriver implements ArchOps {
         return true;
       case MSR.IA32_SYSENTER_ESP:
         out[0] = this.vmcs.read(VMCS.GUEST_SYSENTER_ESP);
+        out[1] = toVmx(vcpu).sysenterEspHigh;
         return true;
       case MSR.IA32_SYSENTER_EIP:
         out[0] = this.vmcs.read(VMCS.GUEST_SYSENTER_EIP);
+        out[1] = toVmx(vcpu).sysenterEipHigh;
         return true;
       case MSR.IA32_TSC: {
         const tsc = this.cpu.nonRoot.cpu.state.tsc;
@@ -484,9 +486,11 @@ export class VmxDriver implements ArchOps {
         return true;
       case MSR.IA32_SYSENTER_ESP:
         this.vmcs.write(VMCS.GUEST_SYSENTER_ESP, lo);
+        toVmx(vcpu).sysenterEspHigh = hi >>> 0;
         return true;
       case MSR.IA32_SYSENTER_EIP:
         this.vmcs.write(VMCS.GUEST_SYSENTER_EIP, lo);
+        toVmx(vcpu).sysenterEipHigh = hi >>> 0;
         return true;
       case MSR.IA32_TSC: {
         const tsc = this.cpu.nonRoot.cpu.state.tsc;
