@@ -4,14 +4,16 @@
  * signals and the timer service; the machine runs in its worker.
  */
 import { readFileSync } from 'node:fs';
+import { parseArgs, USAGE, UsageError } from './cli/args.js';
+import { ESCAPE_HELP, EscapeDecoder, enterRawMode } from './cli/terminal.js';
 import { LOG_ITEMS } from './config.js';
 import { engineByName } from './engines.js';
-import { parseArgs, USAGE, UsageError } from './cli/args.js';
-import { EscapeDecoder, ESCAPE_HELP, enterRawMode } from './cli/terminal.js';
 import { type GuestSession, runGuest } from './run-guest.js';
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return `qemu-lite ${pkg.version}`;
 }
 
@@ -56,7 +58,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (parsed.logHelp) {
-    for (const [item, what] of Object.entries(LOG_ITEMS)) process.stdout.write(`${item.padEnd(10)} ${what}\n`);
+    for (const [item, what] of Object.entries(LOG_ITEMS))
+      process.stdout.write(`${item.padEnd(10)} ${what}\n`);
     return 0;
   }
   if (parsed.deviceHelp) {
@@ -64,7 +67,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (parsed.options.accel !== undefined && !engineByName(parsed.options.accel)) {
-    process.stderr.write(`qemu-lite: -accel ${parsed.options.accel}: invalid accelerator (kvm, host, vmx, svm)\n`);
+    process.stderr.write(
+      `qemu-lite: -accel ${parsed.options.accel}: invalid accelerator (kvm, host, vmx, svm)\n`,
+    );
     return 1;
   }
 

@@ -5,7 +5,7 @@
 export type { MachineConfig } from './config.js';
 export { LOG_ITEMS } from './config.js';
 export { Cmos } from './devices/cmos.js';
-export { DEFAULT_DEBUG_EXIT, type DebugExitConfig, DebugExit } from './devices/debug-exit.js';
+export { DEFAULT_DEBUG_EXIT, DebugExit, type DebugExitConfig } from './devices/debug-exit.js';
 export { FW_CFG, FwCfg } from './devices/fw-cfg.js';
 export { I8042 } from './devices/i8042.js';
 export { I8254, PIT_HZ } from './devices/i8254.js';
@@ -13,7 +13,14 @@ export { I8259Pair } from './devices/i8259.js';
 export { IoBus } from './devices/io-bus.js';
 export { Serial16550 } from './devices/serial.js';
 export type { Clock, IrqSink, PortIoDevice } from './devices/types.js';
-export { ACCEL_NAMES, defaultEngine, type EngineEntry, ENGINES, EngineUnavailableError, engineByName } from './engines.js';
+export {
+  ACCEL_NAMES,
+  defaultEngine,
+  ENGINES,
+  type EngineEntry,
+  EngineUnavailableError,
+  engineByName,
+} from './engines.js';
 export { kernelFormatOf, loadFlat, loadMultiboot } from './loaders/index.js';
 export * from './loaders/types.js';
 export { guestCpuid } from './machine/cpuid.js';
@@ -22,8 +29,8 @@ export {
   demoGuestPath,
   type GuestResult,
   type GuestSession,
-  resolveConfig,
   type RunGuestOptions,
+  resolveConfig,
   runGuest,
   STATUS_ENGINE_FAILURE,
   STATUS_TIMEOUT,

@@ -10,7 +10,13 @@ import { Worker } from 'node:worker_threads';
 import type { VcpuKickHandle } from '@kvm/core';
 import type { MachineConfig } from './config.js';
 import { DEFAULT_DEBUG_EXIT, type DebugExitConfig } from './devices/debug-exit.js';
-import { defaultEngine, type EngineEntry, engineByName, ACCEL_NAMES, EngineUnavailableError } from './engines.js';
+import {
+  ACCEL_NAMES,
+  defaultEngine,
+  type EngineEntry,
+  EngineUnavailableError,
+  engineByName,
+} from './engines.js';
 import { LoaderError } from './loaders/types.js';
 import { parseSize } from './size.js';
 import type { ExitStatsSnapshot } from './stats.js';
@@ -24,10 +30,10 @@ import {
   QUIT_USER,
   ringWrite,
   type SharedControl,
-  sharedClock,
   STATE,
   STATE_DONE,
   STATE_HALTED,
+  sharedClock,
   wakeMachine,
 } from './vcpu/shared.js';
 import type { WorkerInput, WorkerMessage } from './worker.js';
@@ -135,7 +141,8 @@ function bytesOf(source: string | Uint8Array, what: string): { name: string; ima
     return { name: source, image: new Uint8Array(readFileSync(source)) };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code ?? error);
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code ?? error);
     throw new LoaderError(what, `cannot read ${source}: ${why}`);
   }
 }
@@ -146,10 +153,13 @@ export function resolveConfig(options: RunGuestOptions): { config: MachineConfig
   if (options.accel !== undefined) {
     const found = engineByName(options.accel);
     if (!found) {
-      throw new EngineUnavailableError(`unknown accelerator '${options.accel}' (choose ${ACCEL_NAMES.join(', ')})`);
+      throw new EngineUnavailableError(
+        `unknown accelerator '${options.accel}' (choose ${ACCEL_NAMES.join(', ')})`,
+      );
     }
     const availability = found.availability();
-    if (!availability.available) throw new EngineUnavailableError(`-accel ${options.accel}: ${availability.reason}`);
+    if (!availability.available)
+      throw new EngineUnavailableError(`-accel ${options.accel}: ${availability.reason}`);
     engine = found;
   } else {
     engine = defaultEngine();
@@ -171,7 +181,13 @@ export function resolveConfig(options: RunGuestOptions): { config: MachineConfig
   };
   if (options.flat) {
     const { name, image } = bytesOf(options.flat.image, 'loader');
-    config.flat = { name, image, loadAddr: options.flat.loadAddr, entry: options.flat.entry, mode: options.flat.mode ?? 'protected32' };
+    config.flat = {
+      name,
+      image,
+      loadAddr: options.flat.loadAddr,
+      entry: options.flat.entry,
+      mode: options.flat.mode ?? 'protected32',
+    };
   } else {
     config.kernel = bytesOf(options.kernel ?? demoGuestPath(), 'kernel');
   }
@@ -270,7 +286,8 @@ export function runGuest(options: RunGuestOptions = {}): Promise<GuestResult> {
       Atomics.add(control.cells, DEADLINE_GEN, 1);
       Atomics.notify(control.cells, DEADLINE_GEN);
     };
-    if (options.timeoutMs !== undefined) timer = setTimeout(() => requestQuit(QUIT_TIMEOUT), options.timeoutMs);
+    if (options.timeoutMs !== undefined)
+      timer = setTimeout(() => requestQuit(QUIT_TIMEOUT), options.timeoutMs);
     void timerService(control, kick, () => finished);
 
     worker.on('message', (m: WorkerMessage) => {

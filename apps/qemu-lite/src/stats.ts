@@ -55,14 +55,18 @@ export class ExitStats {
 export function formatExitStats(s: ExitStatsSnapshot): string {
   const lines: string[] = [];
   const pad = (text: string, n: number) => text.padStart(n);
-  lines.push(` ${'Exit reason'.padEnd(18)}${pad('Count', 12)}${pad('%Total', 9)}${pad('Userspace ms', 15)}${pad('µs/exit', 10)}`);
+  lines.push(
+    ` ${'Exit reason'.padEnd(18)}${pad('Count', 12)}${pad('%Total', 9)}${pad('Userspace ms', 15)}${pad('µs/exit', 10)}`,
+  );
   for (const r of s.rows) {
     const share = s.totalExits ? ((100 * r.count) / s.totalExits).toFixed(1) : '0.0';
     lines.push(
       ` ${r.reason.padEnd(18)}${pad(String(r.count), 12)}${pad(share, 9)}${pad((r.userspaceNs / 1e6).toFixed(3), 15)}${pad((r.userspaceNs / 1e3 / r.count).toFixed(2), 10)}`,
     );
   }
-  lines.push(` ${'Total'.padEnd(18)}${pad(String(s.totalExits), 12)}${pad('100.0', 9)}${pad((s.userspaceNs / 1e6).toFixed(3), 15)}`);
+  lines.push(
+    ` ${'Total'.padEnd(18)}${pad(String(s.totalExits), 12)}${pad('100.0', 9)}${pad((s.userspaceNs / 1e6).toFixed(3), 15)}`,
+  );
   lines.push(
     ` time in guest ${(s.guestNs / 1e6).toFixed(1)} ms, handling exits ${(s.userspaceNs / 1e6).toFixed(1)} ms, halted ${(s.haltedNs / 1e6).toFixed(1)} ms`,
   );

@@ -14,7 +14,7 @@ import { Machine } from './machine/machine.js';
 import { ExitStats, formatExitStats } from './stats.js';
 import type { StopReason } from './vcpu/exit-handler.js';
 import { formatRegisters } from './vcpu/registers.js';
-import { openSharedControl, sharedClock, STATE, STATE_DONE } from './vcpu/shared.js';
+import { openSharedControl, STATE, STATE_DONE, sharedClock } from './vcpu/shared.js';
 import { runVcpu } from './vcpu/vcpu-loop.js';
 
 export interface WorkerInput {
@@ -70,11 +70,18 @@ function main(): void {
     let stop: StopReason;
     for (;;) {
       machine = new Machine(kvm, config, clock, { serialOut, log });
-      post({ type: 'started', kickHandle: machine.vcpu.kickHandle(), description: machine.loaded.description });
-      if (config.log.includes('cpu_reset')) log('cpu_reset', `start: ${machine.loaded.description}\n${formatRegisters(machine.vcpu)}`);
+      post({
+        type: 'started',
+        kickHandle: machine.vcpu.kickHandle(),
+        description: machine.loaded.description,
+      });
+      if (config.log.includes('cpu_reset'))
+        log('cpu_reset', `start: ${machine.loaded.description}\n${formatRegisters(machine.vcpu)}`);
       stop = runVcpu(machine, control, stats, {
         flush,
-        logInterrupt: config.log.includes('int') ? (v) => log('int', `inject vector 0x${v.toString(16)}`) : undefined,
+        logInterrupt: config.log.includes('int')
+          ? (v) => log('int', `inject vector 0x${v.toString(16)}`)
+          : undefined,
       });
       if (stop.kind === 'reset' && !config.noReboot) {
         if (config.log.includes('cpu_reset')) log('cpu_reset', `reset (${stop.cause}): rebooting`);
@@ -84,7 +91,8 @@ function main(): void {
       }
       break;
     }
-    const registers = stop.kind === 'failure' || config.log.includes('cpu_reset') ? formatRegisters(machine.vcpu) : undefined;
+    const registers =
+      stop.kind === 'failure' || config.log.includes('cpu_reset') ? formatRegisters(machine.vcpu) : undefined;
     if (config.log.includes('unimp')) {
       for (const [p, n] of [...machine.bus.unclaimed].sort((a, b) => a[0] - b[0])) {
         log('unimp', `port 0x${p.toString(16)}: ${n} access${n === 1 ? '' : 'es'}`);

@@ -3,7 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { cliPath } from './helpers.js';
 
-const run = (...args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', timeout: 20_000 });
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', timeout: 20_000 });
 
 describe('qemu-lite command start-up', () => {
   it('exits 1 naming an unknown flag', () => {

@@ -14,7 +14,17 @@ export const hostSkipReason: string | undefined = availability.available ? undef
 export function buildTestGuest(name: string): string {
   const source = fileURLToPath(new URL(`./guests/${name}.S`, import.meta.url));
   const out = join(mkdtempSync(join(tmpdir(), 'qemu-lite-guest-')), `${name}.elf`);
-  execFileSync('gcc', ['-m32', '-nostdlib', '-static', '-no-pie', '-Wl,-Ttext=0x100000', '-Wl,--build-id=none', '-o', out, source]);
+  execFileSync('gcc', [
+    '-m32',
+    '-nostdlib',
+    '-static',
+    '-no-pie',
+    '-Wl,-Ttext=0x100000',
+    '-Wl,--build-id=none',
+    '-o',
+    out,
+    source,
+  ]);
   return out;
 }
 

@@ -35,7 +35,12 @@ describe.skipIf(hostSkipReason !== undefined)('runGuest on the host engine', () 
   }
 
   it('takes PIT interrupts through the userspace PIC, wakes from HLT, and echoes UART input on IRQ 4', async () => {
-    const result = await runGuest({ kernel: ticks, accel: 'kvm', timeoutMs: 20_000, ...typeAfter('ticks\n', 'hi q') });
+    const result = await runGuest({
+      kernel: ticks,
+      accel: 'kvm',
+      timeoutMs: 20_000,
+      ...typeAfter('ticks\n', 'hi q'),
+    });
     expect(result.serial).toBe('ticks\nhi q');
     expect(result.status).toBe((0x21 << 1) | 1);
     expect(result.exitReason).toEqual({ kind: 'debug-exit', status: 0x43 });
@@ -61,14 +66,20 @@ describe.skipIf(hostSkipReason !== undefined)('runGuest on the host engine', () 
 
   it('ends a guest that never stops at the time limit, with status 124', async () => {
     const cliHlt = new Uint8Array([0xfa, 0xf4]); // cli; hlt: asleep until NMI, which never comes
-    const result = await runGuest({ flat: { image: cliHlt, loadAddr: 0x100000 }, accel: 'kvm', timeoutMs: 300 });
+    const result = await runGuest({
+      flat: { image: cliHlt, loadAddr: 0x100000 },
+      accel: 'kvm',
+      timeoutMs: 300,
+    });
     expect(result.status).toBe(124);
     expect(result.exitReason).toEqual({ kind: 'quit', cause: 'timeout' });
   });
 
   it('enters a flat binary in protected mode or real mode and exits through debug-exit', async () => {
     // mov eax, 5; out 0xf4, eax
-    const pm = await runGuest({ flat: { image: new Uint8Array([0xb8, 5, 0, 0, 0, 0xe7, 0xf4]), loadAddr: 0x100000 } });
+    const pm = await runGuest({
+      flat: { image: new Uint8Array([0xb8, 5, 0, 0, 0, 0xe7, 0xf4]), loadAddr: 0x100000 },
+    });
     expect(pm.status).toBe(11);
     // mov al, 7; out 0xf4, al (16-bit code at 0x7c00)
     const real = await runGuest({
@@ -78,11 +89,16 @@ describe.skipIf(hostSkipReason !== undefined)('runGuest on the host engine', () 
   });
 
   it('treats a triple fault and an i8042 reset as resets: status 0 with noReboot', async () => {
-    const ud2 = await runGuest({ flat: { image: new Uint8Array([0x0f, 0x0b]), loadAddr: 0x100000 }, noReboot: true });
+    const ud2 = await runGuest({
+      flat: { image: new Uint8Array([0x0f, 0x0b]), loadAddr: 0x100000 },
+      noReboot: true,
+    });
     expect(ud2.status).toBe(0);
     expect(ud2.exitReason).toEqual({ kind: 'reset', cause: 'triple fault (KVM_EXIT_SHUTDOWN)' });
     // mov al, 0xfe; out 0x64, al
-    const kbd = await runGuest({ flat: { image: new Uint8Array([0xb0, 0xfe, 0xe6, 0x64, 0xf4]), loadAddr: 0x100000 } });
+    const kbd = await runGuest({
+      flat: { image: new Uint8Array([0xb0, 0xfe, 0xe6, 0x64, 0xf4]), loadAddr: 0x100000 },
+    });
     expect(kbd.exitReason).toEqual({ kind: 'reset', cause: 'i8042 reset line' });
   });
 
@@ -105,7 +121,9 @@ describe.skipIf(hostSkipReason !== undefined)('runGuest on the host engine', () 
     const error = await runGuest({ kernel: image, accel: 'kvm' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).name).toBe('LoaderError');
-    expect((error as Error).message).toMatch(/^multiboot: segment \d+: file bytes .* lie past the end of the \d+-byte file \(truncated\?\)$/);
+    expect((error as Error).message).toMatch(
+      /^multiboot: segment \d+: file bytes .* lie past the end of the \d+-byte file \(truncated\?\)$/,
+    );
   });
 
   it('says what is missing for an image that is no kernel at all', async () => {

@@ -79,7 +79,8 @@ function onOff(value: string, what: string): boolean {
 
 function rejectUnknownProps(props: Map<string, string>, known: string[], what: string): void {
   for (const key of props.keys()) {
-    if (!known.includes(key)) throw new UsageError(`${what}: unknown property '${key}' (known: ${known.join(', ')})`);
+    if (!known.includes(key))
+      throw new UsageError(`${what}: unknown property '${key}' (known: ${known.join(', ')})`);
   }
 }
 
@@ -95,8 +96,10 @@ function device(value: string, out: ParsedArgs): void {
         iobase: parseNumber(props.get('iobase') ?? '0x501', 'isa-debug-exit iobase'),
         iosize: parseNumber(props.get('iosize') ?? '1', 'isa-debug-exit iosize'),
       };
-      if (![1, 2, 4].includes(config.iosize)) throw new UsageError(`isa-debug-exit iosize must be 1, 2 or 4, not ${config.iosize}`);
-      if (config.iobase + config.iosize > 0x10000) throw new UsageError('isa-debug-exit iobase is outside the I/O space');
+      if (![1, 2, 4].includes(config.iosize))
+        throw new UsageError(`isa-debug-exit iosize must be 1, 2 or 4, not ${config.iosize}`);
+      if (config.iobase + config.iosize > 0x10000)
+        throw new UsageError('isa-debug-exit iobase is outside the I/O space');
       out.options.debugExit = config;
       return;
     }
@@ -165,7 +168,7 @@ const withArg: Record<string, Handler> = {
   append: (v, out) => {
     out.options.append = v;
   },
-  smp: (v, out) => {
+  smp: (v) => {
     const cpus = v.startsWith('cpus=') ? v.slice(5) : v.split(',')[0];
     if (cpus !== '1') throw new UsageError(`-smp ${v}: qemu-lite runs one vCPU (-smp 1)`);
   },

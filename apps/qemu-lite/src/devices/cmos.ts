@@ -27,7 +27,7 @@ export const RTC_CENTURY = 0x32;
 const REG_B_DM_BINARY = 0x04;
 const REG_B_24H = 0x02;
 
-const toBcd = (v: number): number => ((Math.floor(v / 10) % 10) << 4) | v % 10;
+const toBcd = (v: number): number => ((Math.floor(v / 10) % 10) << 4) | (v % 10);
 const fromBcd = (v: number): number => (v >> 4) * 10 + (v & 0x0f);
 
 export class Cmos implements PortIoDevice {
@@ -143,7 +143,14 @@ export class Cmos implements PortIoDevice {
       default:
         return; // day of week follows from the date
     }
-    const target = Date.UTC(fields.year, fields.month, fields.day, fields.hours, fields.minutes, fields.seconds);
+    const target = Date.UTC(
+      fields.year,
+      fields.month,
+      fields.day,
+      fields.hours,
+      fields.minutes,
+      fields.seconds,
+    );
     if (Number.isFinite(target)) this.offsetMs = target - (this.now() - t.getUTCMilliseconds());
   }
 

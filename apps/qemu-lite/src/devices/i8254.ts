@@ -211,7 +211,11 @@ export class I8254 implements PortIoDevice {
         }
         if ((value & 0x10) === 0 && ch.latchedStatus < 0) {
           ch.latchedStatus =
-            (ch.output(now) ? 0x80 : 0) | (ch.nullCount ? 0x40 : 0) | (ch.rwMode << 4) | (ch.mode << 1) | ch.bcd;
+            (ch.output(now) ? 0x80 : 0) |
+            (ch.nullCount ? 0x40 : 0) |
+            (ch.rwMode << 4) |
+            (ch.mode << 1) |
+            ch.bcd;
         }
       }
       return;

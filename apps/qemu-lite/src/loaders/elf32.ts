@@ -30,7 +30,9 @@ export interface Elf32Image {
 }
 
 export function isElf(image: Uint8Array): boolean {
-  return image.length >= 4 && image[0] === 0x7f && image[1] === 0x45 && image[2] === 0x4c && image[3] === 0x46;
+  return (
+    image.length >= 4 && image[0] === 0x7f && image[1] === 0x45 && image[2] === 0x4c && image[3] === 0x46
+  );
 }
 
 const hex = (v: number): string => `0x${v.toString(16)}`;
@@ -45,7 +47,8 @@ export function parseElf32(image: Uint8Array, format: string): Elf32Image {
     throw new LoaderError(format, 'a 64-bit ELF (ELFCLASS64); multiboot v1 loads 32-bit ELF kernels only');
   }
   if (image[4] !== ELFCLASS32) throw new LoaderError(format, `unknown ELF class ${image[4]}`);
-  if (image[5] !== ELFDATA2LSB) throw new LoaderError(format, 'a big-endian ELF; x86 kernels are little-endian');
+  if (image[5] !== ELFDATA2LSB)
+    throw new LoaderError(format, 'a big-endian ELF; x86 kernels are little-endian');
   const dv = new DataView(image.buffer, image.byteOffset, image.byteLength);
   const type = dv.getUint16(16, true);
   const machine = dv.getUint16(18, true);

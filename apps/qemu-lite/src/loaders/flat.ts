@@ -5,7 +5,7 @@
  * The command line spells it QEMU's way: `-device loader,file=F,addr=A,cpu-num=0`.
  */
 import { BOOT_GDT_SIZE, protectedMode32, RFLAGS_RESERVED, writeBootGdt } from './cpu-state.js';
-import { type LoadedGuest, type LoaderMachine, LoaderError } from './types.js';
+import { type LoadedGuest, LoaderError, type LoaderMachine } from './types.js';
 
 export interface FlatOptions {
   /** gpa the first byte goes to. */
@@ -41,7 +41,11 @@ export function loadFlat(image: Uint8Array, machine: LoaderMachine, opts: FlatOp
   if (mode === 'real' && entry >= 0x100000) {
     throw new LoaderError('flat', `a real-mode entry must lie below 1 MiB, not at ${hex(entry)}`);
   }
-  if (mode === 'protected32' && loadAddr < FLAT_GDT_GPA + BOOT_GDT_SIZE && loadAddr + image.length > FLAT_GDT_GPA) {
+  if (
+    mode === 'protected32' &&
+    loadAddr < FLAT_GDT_GPA + BOOT_GDT_SIZE &&
+    loadAddr + image.length > FLAT_GDT_GPA
+  ) {
     throw new LoaderError('flat', `the image overlaps the boot GDT at ${hex(FLAT_GDT_GPA)}`);
   }
   machine.ram.set(image, loadAddr);

@@ -9,7 +9,13 @@
  */
 import { protectedMode32, RFLAGS_RESERVED, writeBootGdt } from './cpu-state.js';
 import { isElf, parseElf32 } from './elf32.js';
-import { type LoadedGuest, type Loader, type LoaderMachine, LoaderError, type LoaderOptions } from './types.js';
+import {
+  type LoadedGuest,
+  type Loader,
+  LoaderError,
+  type LoaderMachine,
+  type LoaderOptions,
+} from './types.js';
 
 export const MULTIBOOT_HEADER_MAGIC = 0x1badb002;
 export const MULTIBOOT_BOOTLOADER_MAGIC = 0x2badb002;
@@ -63,7 +69,7 @@ export function findMultibootHeader(image: Uint8Array): MultibootHeader | undefi
     if (dv.getUint32(at, true) !== MULTIBOOT_HEADER_MAGIC) continue;
     const flags = dv.getUint32(at + 4, true);
     const checksum = dv.getUint32(at + 8, true);
-    if (((MULTIBOOT_HEADER_MAGIC + flags + checksum) >>> 0) !== 0) {
+    if ((MULTIBOOT_HEADER_MAGIC + flags + checksum) >>> 0 !== 0) {
       throw new LoaderError(
         FORMAT,
         `header at offset ${hex(at)}: magic + flags + checksum is ${hex((MULTIBOOT_HEADER_MAGIC + flags + checksum) >>> 0)}, not 0`,
@@ -188,14 +194,24 @@ function putString(ram: Uint8Array, gpa: number, text: string, what: string): nu
   return gpa + bytes.length + 1;
 }
 
-export const loadMultiboot: Loader = (image: Uint8Array, machine: LoaderMachine, opts: LoaderOptions): LoadedGuest => {
+export const loadMultiboot: Loader = (
+  image: Uint8Array,
+  machine: LoaderMachine,
+  opts: LoaderOptions,
+): LoadedGuest => {
   const header = findMultibootHeader(image);
   if (!header) {
-    throw new LoaderError(FORMAT, `no multiboot header (magic 0x1badb002) in the first ${MULTIBOOT_SEARCH} bytes`);
+    throw new LoaderError(
+      FORMAT,
+      `no multiboot header (magic 0x1badb002) in the first ${MULTIBOOT_SEARCH} bytes`,
+    );
   }
   const unsupported = header.flags & 0xffff & ~HF_SUPPORTED_REQUIREMENTS;
   if (unsupported) {
-    throw new LoaderError(FORMAT, `header flags ${hex(header.flags)} require features we lack (bits ${hex(unsupported)})`);
+    throw new LoaderError(
+      FORMAT,
+      `header flags ${hex(header.flags)} require features we lack (bits ${hex(unsupported)})`,
+    );
   }
   let placement: Placement;
   if (header.flags & HF_AOUT_KLUDGE) placement = placeAout(image, header);
@@ -252,9 +268,11 @@ export const loadMultiboot: Loader = (image: Uint8Array, machine: LoaderMachine,
   strings = putString(ram, strings, 'qemu-lite', 'boot loader name');
 
   // Modules, page-aligned after the kernel.
-  const modules = opts.modules ?? (opts.initrd ? [{ data: opts.initrd, cmdline: opts.initrdName ?? 'initrd' }] : []);
+  const modules =
+    opts.modules ?? (opts.initrd ? [{ data: opts.initrd, cmdline: opts.initrdName ?? 'initrd' }] : []);
   if (modules.length > 0) {
-    if (modules.length > 16) throw new LoaderError(FORMAT, `${modules.length} modules; at most 16 are supported`);
+    if (modules.length > 16)
+      throw new LoaderError(FORMAT, `${modules.length} modules; at most 16 are supported`);
     flags |= MBI_MODS;
     let next = alignUp(Math.max(placement.end, 0x100000), PAGE);
     const list = new DataView(ram.buffer, ram.byteOffset + MB_MODS_GPA, modules.length * 16);

@@ -145,7 +145,10 @@ export class Machine {
       cmdline: config.cmdline,
       initrd: first?.image,
       initrdName: first ? first.cmdline || first.name : undefined,
-      modules: config.modules.length > 0 ? config.modules.map((m) => ({ data: m.image, cmdline: m.cmdline })) : undefined,
+      modules:
+        config.modules.length > 0
+          ? config.modules.map((m) => ({ data: m.image, cmdline: m.cmdline }))
+          : undefined,
     });
   }
 
@@ -161,11 +164,13 @@ export class Machine {
   /** Guest access to gpa no RAM or device backs: reads float high, writes vanish (a PC bus). */
   mmioRead(gpa: bigint, data: Uint8Array): void {
     data.fill(0xff);
-    if (this.config.log.includes('unimp')) this.hooks.log('unimp', `mmio read  gpa 0x${gpa.toString(16)} len ${data.length}`);
+    if (this.config.log.includes('unimp'))
+      this.hooks.log('unimp', `mmio read  gpa 0x${gpa.toString(16)} len ${data.length}`);
   }
 
   mmioWrite(gpa: bigint, data: Uint8Array): void {
-    if (this.config.log.includes('unimp')) this.hooks.log('unimp', `mmio write gpa 0x${gpa.toString(16)} len ${data.length}`);
+    if (this.config.log.includes('unimp'))
+      this.hooks.log('unimp', `mmio write gpa 0x${gpa.toString(16)} len ${data.length}`);
   }
 
   close(): void {

@@ -26,7 +26,12 @@ export const MAX_RAM_SIZE = 3 * 1024 * 1024 * 1024;
 
 /** The e820 table for `ramSize` bytes of RAM (a multiple of 4 KiB, within the limits above). */
 export function buildE820(ramSize: number): E820Entry[] {
-  if (!Number.isInteger(ramSize) || ramSize < MIN_RAM_SIZE || ramSize > MAX_RAM_SIZE || ramSize % 4096 !== 0) {
+  if (
+    !Number.isInteger(ramSize) ||
+    ramSize < MIN_RAM_SIZE ||
+    ramSize > MAX_RAM_SIZE ||
+    ramSize % 4096 !== 0
+  ) {
     throw new RangeError(
       `RAM size ${ramSize} must be a multiple of 4 KiB between ${MIN_RAM_SIZE} and ${MAX_RAM_SIZE} bytes`,
     );

@@ -10,7 +10,7 @@
  * - EXIT_STOP: the machine is done; `ctx.stopReason()` says why (a handler that returns it
  *   has called `ctx.stop`).
  */
-import { KVM_EXIT, KVM_EXIT_IO_OUT, type KvmRunView, KVM_SYSTEM_EVENT } from '@kvm/core';
+import { KVM_EXIT, KVM_EXIT_IO_OUT, KVM_SYSTEM_EVENT, type KvmRunView } from '@kvm/core';
 import type { IoBus } from '../devices/io-bus.js';
 
 export const EXIT_CONTINUE = 0;
@@ -104,7 +104,13 @@ handlers[KVM_EXIT.INTERNAL_ERROR] = (run, ctx, reason) => {
   const internal = run.internal;
   const data: string[] = [];
   for (let i = 0; i < Math.min(internal.ndata, 16); i++) data.push(hex(internal.dataAt(i)));
-  const names = ['', 'emulation failure', 'exception during event delivery', 'event delivery failure', 'unexpected exit reason'];
+  const names = [
+    '',
+    'emulation failure',
+    'exception during event delivery',
+    'event delivery failure',
+    'unexpected exit reason',
+  ];
   return fail(
     ctx,
     reason,

@@ -15,8 +15,8 @@
  * only feeds device lines.
  */
 import { Errno, KvmError } from '@kvm/core';
-import { STAT_KICK, type ExitStats } from '../stats.js';
 import type { Machine } from '../machine/machine.js';
+import { type ExitStats, STAT_KICK } from '../stats.js';
 import { EXIT_HALT, EXIT_STOP, type ExitContext, handleExit, type StopReason } from './exit-handler.js';
 import {
   DEADLINE_GEN,
@@ -46,11 +46,19 @@ export interface LoopHooks {
 }
 
 function quitReason(code: number): StopReason {
-  return { kind: 'quit', cause: code === QUIT_TIMEOUT ? 'timeout' : code === QUIT_SIGNAL ? 'signal' : 'user' };
+  return {
+    kind: 'quit',
+    cause: code === QUIT_TIMEOUT ? 'timeout' : code === QUIT_SIGNAL ? 'signal' : 'user',
+  };
 }
 
 /** Runs the machine's vCPU until it stops; returns why. */
-export function runVcpu(machine: Machine, control: SharedControl, stats: ExitStats, hooks: LoopHooks): StopReason {
+export function runVcpu(
+  machine: Machine,
+  control: SharedControl,
+  stats: ExitStats,
+  hooks: LoopHooks,
+): StopReason {
   const { vcpu, run, pic, pit, serial, clock } = machine;
   const cells = control.cells;
   const ctx: ExitContext = {
@@ -96,8 +104,12 @@ export function runVcpu(machine: Machine, control: SharedControl, stats: ExitSta
         // checks above could miss a notification: compare-and-wait on the value seen now.
         const seen = Atomics.load(cells, WAKE);
         Atomics.store(cells, STATE, STATE_HALTED);
-        const waitMs = publishedDeadline === Number.POSITIVE_INFINITY ? 1000 : Math.max(0, (publishedDeadline - now) / 1e6);
-        if (ringEmpty(control) && Atomics.load(cells, QUIT) === QUIT_NONE) Atomics.wait(cells, WAKE, seen, waitMs);
+        const waitMs =
+          publishedDeadline === Number.POSITIVE_INFINITY
+            ? 1000
+            : Math.max(0, (publishedDeadline - now) / 1e6);
+        if (ringEmpty(control) && Atomics.load(cells, QUIT) === QUIT_NONE)
+          Atomics.wait(cells, WAKE, seen, waitMs);
         Atomics.store(cells, STATE, STATE_IDLE);
         stats.haltedNs += clock() - now;
         continue;

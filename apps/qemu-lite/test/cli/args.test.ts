@@ -14,8 +14,22 @@ function usageError(argv: string[]): string {
 describe('command line', () => {
   it('takes QEMU spellings for a multiboot boot with debug-exit', () => {
     const { options } = parseArgs([
-      '-m', '256M', '-kernel', 'k.elf', '-append', 'console=ttyS0 quiet', '-smp', '1', '-nographic',
-      '-serial', 'stdio', '-no-reboot', '-accel', 'kvm', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',
+      '-m',
+      '256M',
+      '-kernel',
+      'k.elf',
+      '-append',
+      'console=ttyS0 quiet',
+      '-smp',
+      '1',
+      '-nographic',
+      '-serial',
+      'stdio',
+      '-no-reboot',
+      '-accel',
+      'kvm',
+      '-device',
+      'isa-debug-exit,iobase=0xf4,iosize=0x04',
     ]);
     expect(options.memory).toBe(256 * 2 ** 20);
     expect(options.kernel).toBe('k.elf');

@@ -11,7 +11,13 @@ function machine(size = 16 * MiB): LoaderMachine {
 }
 
 /** An a.out-kludge image: header at file offset 0 describing load at 1 MiB. */
-function aoutImage(opts: { code: number[]; bss?: number; flags?: number; entryDelta?: number; checksumDelta?: number }) {
+function aoutImage(opts: {
+  code: number[];
+  bss?: number;
+  flags?: number;
+  entryDelta?: number;
+  checksumDelta?: number;
+}) {
   const flags = opts.flags ?? 0x00010003;
   const image = new Uint8Array(32 + opts.code.length);
   const dv = new DataView(image.buffer);
@@ -103,7 +109,11 @@ describe('multiboot loader', () => {
     expect(mmapLength).toBe(3 * 24);
     const entries = [];
     for (let at = mmapAddr; at < mmapAddr + mmapLength; at += dv.getUint32(at, true) + 4) {
-      entries.push([Number(dv.getBigUint64(at + 4, true)), Number(dv.getBigUint64(at + 12, true)), dv.getUint32(at + 20, true)]);
+      entries.push([
+        Number(dv.getBigUint64(at + 4, true)),
+        Number(dv.getBigUint64(at + 12, true)),
+        dv.getUint32(at + 20, true),
+      ]);
     }
     expect(entries).toEqual([
       [0, 0x9fc00, 1],
@@ -213,8 +223,8 @@ describe('flat loader', () => {
     expect(errorOf(() => loadFlat(new Uint8Array(16), machine(), { loadAddr: 16 * MiB - 8 }))).toBe(
       'flat: 16 bytes at 0xfffff8 do not fit in 16777216 bytes of RAM',
     );
-    expect(errorOf(() => loadFlat(new Uint8Array(16), machine(), { loadAddr: 0x100000, entry: 0x100010 }))).toBe(
-      'flat: entry 0x100010 is outside the image (0x100000..0x100010)',
-    );
+    expect(
+      errorOf(() => loadFlat(new Uint8Array(16), machine(), { loadAddr: 0x100000, entry: 0x100010 })),
+    ).toBe('flat: entry 0x100010 is outside the image (0x100000..0x100010)');
   });
 });

@@ -1,9 +1,16 @@
-import { KVM_EXIT, KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT, KvmRunView, KVM_SYSTEM_EVENT } from '@kvm/core';
+import { KVM_EXIT, KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT, KVM_SYSTEM_EVENT, KvmRunView } from '@kvm/core';
 import { describe, expect, it } from 'vitest';
 import { DebugExit } from '../../src/devices/debug-exit.js';
 import { IoBus } from '../../src/devices/io-bus.js';
 import type { PortIoDevice } from '../../src/devices/types.js';
-import { EXIT_CONTINUE, EXIT_HALT, EXIT_STOP, type ExitContext, handleExit, type StopReason } from '../../src/vcpu/exit-handler.js';
+import {
+  EXIT_CONTINUE,
+  EXIT_HALT,
+  EXIT_STOP,
+  type ExitContext,
+  handleExit,
+  type StopReason,
+} from '../../src/vcpu/exit-handler.js';
 
 /** A kvm_run area of plain bytes, as the kernel lays it out (data page one page in). */
 function runArea(): KvmRunView {
@@ -140,13 +147,21 @@ describe('handleExit', () => {
     run.internal.suberror = 1;
     run.internal.ndata = 0;
     handleExit(KVM_EXIT.INTERNAL_ERROR, run, b.ctx);
-    expect(b.stopped()).toEqual({ kind: 'failure', exitReason: 17, detail: 'suberror 1 (emulation failure)' });
+    expect(b.stopped()).toEqual({
+      kind: 'failure',
+      exitReason: 17,
+      detail: 'suberror 1 (emulation failure)',
+    });
   });
 
   it('fails cleanly on an exit reason it has no handler for', () => {
     const run = runArea();
     const { ctx, stopped } = context();
     expect(handleExit(KVM_EXIT.HYPERCALL, run, ctx)).toBe(EXIT_STOP);
-    expect(stopped()).toEqual({ kind: 'failure', exitReason: 3, detail: 'qemu-lite does not handle this exit' });
+    expect(stopped()).toEqual({
+      kind: 'failure',
+      exitReason: 3,
+      detail: 'qemu-lite does not handle this exit',
+    });
   });
 });
