@@ -9,7 +9,10 @@ const CODE = 0x10000;
 const DATA = 0x200000;
 // top: mov edx,ecx; and edx,0x3ff; add eax,[esi+edx*4]; imul eax,eax,33; xor eax,ecx;
 //      mov [esi+edx*4],eax; dec ecx; jnz top; hlt          (8 instructions per iteration)
-const LOOP = [0x89, 0xca, 0x81, 0xe2, 0xff, 0x03, 0, 0, 0x03, 0x04, 0x96, 0x6b, 0xc0, 0x21, 0x31, 0xc8, 0x89, 0x04, 0x96, 0x49, 0x75, 0xea, 0xf4];
+const LOOP = [
+  0x89, 0xca, 0x81, 0xe2, 0xff, 0x03, 0, 0, 0x03, 0x04, 0x96, 0x6b, 0xc0, 0x21, 0x31, 0xc8, 0x89, 0x04, 0x96,
+  0x49, 0x75, 0xea, 0xf4,
+];
 
 function machine(paging) {
   const mem = new FlatPhysicalMemory(8 << 20);
@@ -27,7 +30,8 @@ function machine(paging) {
     const pd = 0x400000;
     for (let t = 0; t < 2; t++) {
       mem.write32(pd + t * 4, (pd + 0x1000 + t * 0x1000) | 3);
-      for (let i = 0; i < 1024; i++) mem.write32(pd + 0x1000 + t * 0x1000 + i * 4, ((t * 1024 + i) * 4096) | 3);
+      for (let i = 0; i < 1024; i++)
+        mem.write32(pd + 0x1000 + t * 0x1000 + i * 4, ((t * 1024 + i) * 4096) | 3);
     }
     s.cr[3] = pd;
     s.cr[0] |= 0x80000000;
@@ -74,8 +78,13 @@ guest(true); // warm-up
 const on = guest(true);
 const off = guest(false);
 const js = plainJs();
-if (on.eax !== js.eax || off.eax !== js.eax) throw new Error(`results differ: ${on.eax} ${off.eax} ${js.eax}`);
-console.log(`x86emu interpreter, ${ITER} iterations × 8 instructions (integer loop, result checked against JS)`);
+if (on.eax !== js.eax || off.eax !== js.eax)
+  throw new Error(`results differ: ${on.eax} ${off.eax} ${js.eax}`);
+console.log(
+  `x86emu interpreter, ${ITER} iterations × 8 instructions (integer loop, result checked against JS)`,
+);
 console.log(`  paging on (4 KiB pages)   ${fmt(on.ips)} guest instructions`);
 console.log(`  paging off (baseline)     ${fmt(off.ips)} guest instructions`);
-console.log(`  plain JS loop (baseline)  ${fmt(js.ips)} equivalent instructions  (interpreter = ${(js.ips / on.ips).toFixed(0)}× slower)`);
+console.log(
+  `  plain JS loop (baseline)  ${fmt(js.ips)} equivalent instructions  (interpreter = ${(js.ips / on.ips).toFixed(0)}× slower)`,
+);

@@ -15,7 +15,10 @@ function oracleLines(): string[] {
   try {
     const exe = join(dir, 'alu-oracle');
     execFileSync('gcc', ['-O1', '-o', exe, join(__dirname, 'oracle', 'alu-oracle.c')]);
-    return execFileSync(exe, { maxBuffer: 64 << 20 }).toString().trim().split('\n');
+    return execFileSync(exe, { maxBuffer: 64 << 20 })
+      .toString()
+      .trim()
+      .split('\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -24,9 +27,15 @@ function oracleLines(): string[] {
 const ALU = ['add', 'or', 'adc', 'sbb', 'and', 'sub', 'xor', 'cmp'];
 const SHIFT = { rol: 0, ror: 1, rcl: 2, rcr: 3, shl: 4, shr: 5, sar: 7 } as Record<string, number>;
 const TWO: Record<string, number[]> = {
-  imul2: [0x0f, 0xaf, 0xc3], bsf: [0x0f, 0xbc, 0xc3], bsr: [0x0f, 0xbd, 0xc3],
-  bt: [0x0f, 0xa3, 0xd8], bts: [0x0f, 0xab, 0xd8], btr: [0x0f, 0xb3, 0xd8], btc: [0x0f, 0xbb, 0xd8],
-  shld: [0x0f, 0xa5, 0xd8], shrd: [0x0f, 0xad, 0xd8],
+  imul2: [0x0f, 0xaf, 0xc3],
+  bsf: [0x0f, 0xbc, 0xc3],
+  bsr: [0x0f, 0xbd, 0xc3],
+  bt: [0x0f, 0xa3, 0xd8],
+  bts: [0x0f, 0xab, 0xd8],
+  btr: [0x0f, 0xb3, 0xd8],
+  btc: [0x0f, 0xbb, 0xd8],
+  shld: [0x0f, 0xa5, 0xd8],
+  shrd: [0x0f, 0xad, 0xd8],
 };
 
 function encode(name: string, size: number): number[] | null {

@@ -20,7 +20,19 @@ export function asm(source: string, opts: { bits?: 16 | 32; origin?: number } = 
     const src = join(dir, 'a.s');
     writeFileSync(src, `.intel_syntax noprefix\n.code${bits}\n${source}\n`);
     execFileSync('as', ['--32', '-o', join(dir, 'a.o'), src]);
-    execFileSync('ld', ['-m', 'elf_i386', '-Ttext', `0x${origin.toString(16)}`, '-e', '0', '--oformat', 'binary', '-o', join(dir, 'a.bin'), join(dir, 'a.o')]);
+    execFileSync('ld', [
+      '-m',
+      'elf_i386',
+      '-Ttext',
+      `0x${origin.toString(16)}`,
+      '-e',
+      '0',
+      '--oformat',
+      'binary',
+      '-o',
+      join(dir, 'a.bin'),
+      join(dir, 'a.o'),
+    ]);
     const bytes = new Uint8Array(readFileSync(join(dir, 'a.bin')));
     cache.set(key, bytes);
     return bytes;

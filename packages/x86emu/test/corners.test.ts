@@ -22,9 +22,12 @@ describe('segmentation', () => {
     const s = m.cpu.state;
     expect(s.rip[0]).toBe(CODE + 11);
 
-    const m2 = protectedMode(`mov ax, ${SEL.DATA_LIM}; mov ss, ax; mov esp, 0x1000; push eax; push eax; mov esp, 0x1002; push eax`, {
-      captureExceptions: true,
-    });
+    const m2 = protectedMode(
+      `mov ax, ${SEL.DATA_LIM}; mov ss, ax; mov esp, 0x1000; push eax; push eax; mov esp, 0x1002; push eax`,
+      {
+        captureExceptions: true,
+      },
+    );
     runTo(m2, StopReason.Exception);
     expect(m2.exceptions[0]).toMatchObject({ vector: SS, errorCode: 0 });
     expect(m2.cpu.state.gpr[Reg.RSP]).toBe(0x1002);
@@ -63,7 +66,8 @@ function paging(m: ReturnType<typeof protectedMode>, pteFlags = 7): void {
   const pd = 0x3ff000;
   for (let t = 0; t < 4; t++) {
     m.mem.write32(pd + t * 4, (0x400000 + t * 0x1000) | 7);
-    for (let i = 0; i < 1024; i++) m.mem.write32(0x400000 + t * 0x1000 + i * 4, ((t * 1024 + i) * 0x1000) | pteFlags);
+    for (let i = 0; i < 1024; i++)
+      m.mem.write32(0x400000 + t * 0x1000 + i * 4, ((t * 1024 + i) * 0x1000) | pteFlags);
   }
   const s = m.cpu.state;
   s.cr[3] = pd;
@@ -176,7 +180,19 @@ describe('paging faults', () => {
 describe('interrupt shadows', () => {
   function withPendingIrq(src: string) {
     let pending = true;
-    const m = realMode(src, {}, { interrupts: { hasInterrupt: () => pending, acknowledge: () => ((pending = false), 0x20) } });
+    const m = realMode(
+      src,
+      {},
+      {
+        interrupts: {
+          hasInterrupt: () => pending,
+          acknowledge: () => {
+            pending = false;
+            return 0x20;
+          },
+        },
+      },
+    );
     // IVT[0x20] → 0:0x2000 where the handler records AX in BX.
     m.mem.write32(0x20 * 4, 0x2000);
     m.mem.bytes.set([0x89, 0xc3, 0xcf], 0x2000); // mov bx, ax; iret
@@ -202,9 +218,19 @@ describe('interrupt shadows', () => {
   });
   it('MOV SS blocks an interrupt that becomes pending exactly at it', () => {
     let pending = false;
-    const m = realMode('mov cx, ss; mov ss, cx; inc ax; inc ax; hlt', {}, {
-      interrupts: { hasInterrupt: () => pending, acknowledge: () => ((pending = false), 0x20) },
-    });
+    const m = realMode(
+      'mov cx, ss; mov ss, cx; inc ax; inc ax; hlt',
+      {},
+      {
+        interrupts: {
+          hasInterrupt: () => pending,
+          acknowledge: () => {
+            pending = false;
+            return 0x20;
+          },
+        },
+      },
+    );
     m.mem.write32(0x20 * 4, 0x2000);
     m.mem.bytes.set([0x89, 0xc3, 0xcf], 0x2000);
     m.cpu.state.rflags[0] |= 0x200;
@@ -312,7 +338,10 @@ describe('intercepts', () => {
     const m = realMode('nop; cpuid; hlt');
     m.intercepts.mask = 1 << InterceptKind.Cpuid;
     let seen = -1;
-    m.intercepts.instruction = (kind) => ((seen = kind), true);
+    m.intercepts.instruction = (kind) => {
+      seen = kind;
+      return true;
+    };
     m.cpu.setIntercepts(m.intercepts);
     m.cpu.state.gpr[Reg.RAX] = 0;
     runTo(m, StopReason.Intercept);
@@ -325,7 +354,10 @@ describe('intercepts', () => {
     const m = realMode('mov dx, 0x3f8; mov al, 0x41; out dx, al; in ax, dx; hlt');
     m.intercepts.mask = 1 << InterceptKind.Io;
     const seen: string[] = [];
-    m.intercepts.instruction = (_k, x) => (seen.push(`${x.port.toString(16)}/${x.ioSize}/${x.ioIn}`), false);
+    m.intercepts.instruction = (_k, x) => {
+      seen.push(`${x.port.toString(16)}/${x.ioSize}/${x.ioIn}`);
+      return false;
+    };
     m.cpu.setIntercepts(m.intercepts);
     runTo(m);
     expect(seen).toEqual(['3f8/1/false', '3f8/2/true']);

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { missingHandlers } from '../src/exec/dispatch.js';
-import { Cpu, DecodeStatus, decode, FlatPhysicalMemory, Insn, OPCODE_TABLE, type OpcodeRow } from '../src/index.js';
+import {
+  Cpu,
+  DecodeStatus,
+  decode,
+  FlatPhysicalMemory,
+  Insn,
+  OPCODE_TABLE,
+  type OpcodeRow,
+} from '../src/index.js';
 
 function src(bytes: number[]) {
   return {
@@ -21,14 +29,26 @@ function encodingOf(row: OpcodeRow): { bytes: number[]; length: number } {
   const bytes = row.op < 0x100 ? [row.op] : [0x0f, row.op & 0xff];
   const tokens = row.operands ? row.operands.split(',') : [];
   const hasModrm =
-    row.ext !== undefined || tokens.some((t) => /^[EGMR]([a-z]|$)/.test(t) || t === 'S' || t === 'C' || t === 'D');
+    row.ext !== undefined ||
+    tokens.some((t) => /^[EGMR]([a-z]|$)/.test(t) || t === 'S' || t === 'C' || t === 'D');
   if (hasModrm) {
     const ext = row.ext ?? 0;
     if (row.rm !== undefined) bytes.push(0xc0 | (ext << 3) | row.rm);
     else if (row.mod3 || tokens.some((t) => t.startsWith('R'))) bytes.push(0xc0 | (ext << 3) | 1);
     else bytes.push(0x40 | (ext << 3), 0x7f); // [bx+si+0x7f]
   }
-  const immBytes: Record<string, number> = { Ib: 1, IbS: 1, Jb: 1, Iw: 2, Iz: 2, Jz: 2, Iv: 2, Ap: 4, Ob: 2, Ov: 2 };
+  const immBytes: Record<string, number> = {
+    Ib: 1,
+    IbS: 1,
+    Jb: 1,
+    Iw: 2,
+    Iz: 2,
+    Jz: 2,
+    Iv: 2,
+    Ap: 4,
+    Ob: 2,
+    Ov: 2,
+  };
   for (const t of tokens) for (let k = 0; k < (immBytes[t] ?? 0); k++) bytes.push(0x11 + k);
   return { bytes, length: bytes.length };
 }
@@ -38,21 +58,33 @@ describe('decoder, derived from the opcode table', () => {
     expect(missingHandlers()).toEqual([]);
   });
 
-  it.each(OPCODE_TABLE.map((row, index) => [`${row.op.toString(16)}${row.ext !== undefined ? `/${row.ext}` : ''}${row.rm !== undefined ? `.${row.rm}` : ''} ${row.mnemonic} ${row.operands}`, row, index] as const))(
-    'decodes %s to its row with the length its operands imply',
-    (_name, row, index) => {
-      const { bytes, length } = encodingOf(row);
-      const { st, insn } = dec(bytes);
-      expect(st).toBe(DecodeStatus.Ok);
-      expect(insn.length).toBe(length);
-      expect(OPCODE_TABLE[insn.row].mnemonic).toBe(row.mnemonic);
-      // Opcode-wide fallbacks may be shadowed by a more specific row for ext 0; all others map to themselves.
-      if (row.ext !== undefined || !OPCODE_TABLE.some((r) => r.op === row.op && r.ext === 0)) expect(insn.row).toBe(index);
-    },
-  );
+  it.each(
+    OPCODE_TABLE.map(
+      (row, index) =>
+        [
+          `${row.op.toString(16)}${row.ext !== undefined ? `/${row.ext}` : ''}${row.rm !== undefined ? `.${row.rm}` : ''} ${row.mnemonic} ${row.operands}`,
+          row,
+          index,
+        ] as const,
+    ),
+  )('decodes %s to its row with the length its operands imply', (_name, row, index) => {
+    const { bytes, length } = encodingOf(row);
+    const { st, insn } = dec(bytes);
+    expect(st).toBe(DecodeStatus.Ok);
+    expect(insn.length).toBe(length);
+    expect(OPCODE_TABLE[insn.row].mnemonic).toBe(row.mnemonic);
+    // Opcode-wide fallbacks may be shadowed by a more specific row for ext 0; all others map to themselves.
+    if (row.ext !== undefined || !OPCODE_TABLE.some((r) => r.op === row.op && r.ext === 0))
+      expect(insn.row).toBe(index);
+  });
 
   it('memory-only forms are #UD in register form (LEA, LGDT, CMPXCHG8B, LDS)', () => {
-    for (const bytes of [[0x8d, 0xc0], [0x0f, 0x01, 0xd0], [0x0f, 0xc7, 0xc8], [0xc5, 0xc0]]) {
+    for (const bytes of [
+      [0x8d, 0xc0],
+      [0x0f, 0x01, 0xd0],
+      [0x0f, 0xc7, 0xc8],
+      [0xc5, 0xc0],
+    ]) {
       expect(dec(bytes).st).toBe(DecodeStatus.Undefined);
     }
   });
@@ -102,7 +134,13 @@ describe('decoder, encodings from the SDM', () => {
     expect(dec([0xf0, 0x01, 0x07]).st).toBe(DecodeStatus.Ok);
   });
   it('undefined opcodes are #UD', () => {
-    for (const b of [[0x0f, 0xff], [0x0f, 0x0a], [0x0f, 0x04], [0x8f, 0xc8], [0xc6, 0x08]]) {
+    for (const b of [
+      [0x0f, 0xff],
+      [0x0f, 0x0a],
+      [0x0f, 0x04],
+      [0x8f, 0xc8],
+      [0xc6, 0x08],
+    ]) {
       expect(dec(b).st).toBe(DecodeStatus.Undefined);
     }
   });

@@ -6,8 +6,8 @@ import {
   Flag,
   Reg,
   SegAttr,
-  X86EmulStatus,
   type X86EmulateOps,
+  X86EmulStatus,
 } from '../src/index.js';
 
 /** A flat 32-bit protected-mode state at CPL 0. */
@@ -85,7 +85,7 @@ describe('emulate()', () => {
   it('fetches the bytes it was not given through ops.fetch', () => {
     const s = flatState();
     const { ops, mem, log } = fakeOps();
-    [0x8b, 0x43, 0x04].forEach((b, i) => mem.set(0x1000 + i, b));
+    for (const [i, b] of [0x8b, 0x43, 0x04].entries()) mem.set(0x1000 + i, b);
     const r = emu.emulate({ state: s, insnBytes: new Uint8Array([0x8b]) }, ops);
     expect(r.kind).toBe(EmulateResultKind.Ok);
     expect(log).toEqual(['fetch 1001', 'fetch 1002', 'read 4/4']);
@@ -118,8 +118,16 @@ describe('emulate()', () => {
         return X86EmulStatus.Exception;
       },
     });
-    const r = emu.emulate({ state: s, insnBytes: new Uint8Array([0xc7, 0x05, 0, 0x20, 0, 0, 1, 0, 0, 0]) }, ops);
-    expect([r.kind, r.vector, r.errorCode, r.faultAddress]).toEqual([EmulateResultKind.Exception, 14, 2, 0x2000]);
+    const r = emu.emulate(
+      { state: s, insnBytes: new Uint8Array([0xc7, 0x05, 0, 0x20, 0, 0, 1, 0, 0, 0]) },
+      ops,
+    );
+    expect([r.kind, r.vector, r.errorCode, r.faultAddress]).toEqual([
+      EmulateResultKind.Exception,
+      14,
+      2,
+      0x2000,
+    ]);
     expect(s.rip[0]).toBe(0x1000);
   });
 
@@ -136,7 +144,7 @@ describe('emulate()', () => {
   it('CMPXCHG8B compares EDX:EAX through ops.cmpxchg atomically', () => {
     const s = flatState();
     const { ops, mem, log } = fakeOps();
-    [1, 0, 0, 0, 2, 0, 0, 0].forEach((b, i) => mem.set(0x3000 + i, b));
+    for (const [i, b] of [1, 0, 0, 0, 2, 0, 0, 0].entries()) mem.set(0x3000 + i, b);
     s.gpr[Reg.RAX] = 1;
     s.gpr[Reg.RDX] = 2;
     s.gpr[Reg.RBX] = 0xaa;

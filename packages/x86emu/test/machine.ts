@@ -2,7 +2,7 @@
 import {
   Cpu,
   type CpuOptions,
-  ExitInfo,
+  type ExitInfo,
   FlatPhysicalMemory,
   type Intercepts,
   type PortIoOps,

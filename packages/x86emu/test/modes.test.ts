@@ -26,11 +26,14 @@ describe('PAE paging', () => {
   }
 
   it('2 MiB pages translate and get A/D; a fetch from an XD page is #PF with I/D set', () => {
-    const m = protectedMode(`${setup}
+    const m = protectedMode(
+      `${setup}
       mov dword ptr [0x600000], 0xc3
       mov ebx, [0x200010]
       call 0x600000
-    `, { captureExceptions: true });
+    `,
+      { captureExceptions: true },
+    );
     pae(m);
     m.mem.write32(0x200010, 0x5a5a5a5a);
     runTo(m, StopReason.Exception);
@@ -63,7 +66,8 @@ describe('32-bit paging controls', () => {
     const pd = 0x3ff000;
     for (let t = 0; t < 4; t++) {
       m.mem.write32(pd + t * 4, (0x400000 + t * 0x1000) | 7);
-      for (let i = 0; i < 1024; i++) m.mem.write32(0x400000 + t * 0x1000 + i * 4, ((t * 1024 + i) * 0x1000) | 7);
+      for (let i = 0; i < 1024; i++)
+        m.mem.write32(0x400000 + t * 0x1000 + i * 4, ((t * 1024 + i) * 0x1000) | 7);
     }
     m.cpu.state.cr[3] = pd;
     m.cpu.state.cr[4] = cr4;
@@ -190,7 +194,8 @@ describe('I/O permission', () => {
 
 describe('x87 and SSE state', () => {
   it('FLDCW/FNSTCW, FXSAVE/FXRSTOR round trip; FXSAVE needs 16-byte alignment', () => {
-    const m = protectedMode(`
+    const m = protectedMode(
+      `
       fninit
       fldcw [cw]
       fxsave [0x5000]
@@ -200,7 +205,9 @@ describe('x87 and SSE state', () => {
       fnstcw [0x6002]
       fxsave [0x5008]
     cw: .word 0x027f
-    `, { captureExceptions: true });
+    `,
+      { captureExceptions: true },
+    );
     runTo(m, StopReason.Exception);
     expect(m.mem.read16(0x5000)).toBe(0x27f);
     expect(m.mem.read32(0x5018)).toBe(0x1f80); // MXCSR

@@ -7,11 +7,24 @@ export const GDT = 0x800;
 export const IDT = 0x2000;
 export const TSS = 0x3000;
 export const CODE = 0x10000;
-export const SEL = { CODE0: 0x08, DATA0: 0x10, CODE3: 0x1b, DATA3: 0x23, TSS: 0x28, CODE16: 0x30, DATA_LIM: 0x38 } as const;
+export const SEL = {
+  CODE0: 0x08,
+  DATA0: 0x10,
+  CODE3: 0x1b,
+  DATA3: 0x23,
+  TSS: 0x28,
+  CODE16: 0x30,
+  DATA_LIM: 0x38,
+} as const;
 
 function desc(base: number, limit: number, access: number, flags: number): [number, number] {
   const lo = ((base & 0xffff) << 16) | (limit & 0xffff);
-  const hi = (base & 0xff000000) | ((flags & 0xf) << 20) | (limit & 0xf0000) | ((access & 0xff) << 8) | ((base >>> 16) & 0xff);
+  const hi =
+    (base & 0xff000000) |
+    ((flags & 0xf) << 20) |
+    (limit & 0xf0000) |
+    ((access & 0xff) << 8) |
+    ((base >>> 16) & 0xff);
   return [lo >>> 0, hi >>> 0];
 }
 
@@ -21,7 +34,14 @@ export function writeDesc(mem: FlatPhysicalMemory, addr: number, d: [number, num
 }
 
 /** Interrupt (type 0xE) or trap (0xF) gate for `vector` to CS 0x08:offset. */
-export function setGate(mem: FlatPhysicalMemory, vector: number, offset: number, type = 0xe, dpl = 0, sel = 0x08): void {
+export function setGate(
+  mem: FlatPhysicalMemory,
+  vector: number,
+  offset: number,
+  type = 0xe,
+  dpl = 0,
+  sel = 0x08,
+): void {
   mem.write32(IDT + vector * 8, ((sel << 16) | (offset & 0xffff)) >>> 0);
   mem.write32(IDT + vector * 8 + 4, ((offset & 0xffff0000) | 0x8000 | (dpl << 13) | (type << 8)) >>> 0);
 }

@@ -5,19 +5,19 @@
  * address. Guest faults unwind the current instruction by throwing one shared sentinel object.
  */
 import type { CpuOptions, PagingOverride } from '../api/cpu-options.js';
-import { ExitInfo, EventType, type Intercepts, InterceptKind } from '../api/intercepts.js';
+import { EventType, ExitInfo, InterceptKind, type Intercepts } from '../api/intercepts.js';
 import type { PhysicalMemory } from '../api/physical-memory.js';
 import type { CpuidOps, InterruptControllerOps, MsrOps, PortIoOps } from '../api/platform.js';
 import { StopReason } from '../api/stop-reason.js';
 import { DecodeStatus, decode } from '../decoder/decoder.js';
 import { Insn } from '../decoder/insn.js';
+import { DISPATCH } from '../exec/dispatch.js';
 import { PFERR, WalkCtl, WalkResult, walkAddr } from '../paging/walker.js';
-import { Cr0, Cr4, CpuState, Efer, Flag, SegAttr } from '../state.js';
+import { CpuState, Cr0, Cr4, Efer, Flag, SegAttr } from '../state.js';
 import * as C from './consts.js';
 import { defaultCpuid, nullIo, nullMsr } from './defaults.js';
-import { LF_ADC, LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_NONE, LF_SBB, LF_SUB, PARITY } from './lazy-flags.js';
 import { descBase, descLimit } from './descriptor.js';
-import { DISPATCH } from '../exec/dispatch.js';
+import { LF_ADC, LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_NONE, LF_SBB, LF_SUB, PARITY } from './lazy-flags.js';
 
 const ARITH = Flag.CF | Flag.PF | Flag.AF | Flag.ZF | Flag.SF | Flag.OF;
 const TWO32 = 4294967296;
@@ -57,7 +57,14 @@ export class Cpu {
   /** Instructions completed since construction. */
   instructionsRetired = 0;
   /** Counters for observability. */
-  readonly stats = { tlbMisses: 0, tlbFlushes: 0, decodes: 0, codeInvalidations: 0, exceptions: 0, interrupts: 0 };
+  readonly stats = {
+    tlbMisses: 0,
+    tlbFlushes: 0,
+    decodes: 0,
+    codeInvalidations: 0,
+    exceptions: 0,
+    interrupts: 0,
+  };
 
   // ---- lazy flags
   lfOp = LF_NONE;
@@ -127,7 +134,6 @@ export class Cpu {
 
   /** Non-null while `emulate()` drives this CPU through ops. */
   linearOps: LinearOps | null = null;
-
 
   constructor(options: CpuOptions) {
     this.memory = options.memory;
@@ -260,7 +266,7 @@ export class Cpu {
     if (interruptible && this.interceptMask & (1 << InterceptKind.InterruptWindow)) {
       if (this.askIntercept(InterceptKind.InterruptWindow, 0)) return StopReason.Intercept;
     }
-    if (interruptible && this.interrupts !== null && this.interrupts.hasInterrupt()) {
+    if (interruptible && this.interrupts?.hasInterrupt()) {
       if (this.interceptMask & (1 << InterceptKind.ExternalInterrupt)) {
         if (this.askIntercept(InterceptKind.ExternalInterrupt, 0)) return StopReason.Intercept;
       }
@@ -280,7 +286,7 @@ export class Cpu {
     x.instructionLength = length;
     x.vectoringValid = false;
     const i = this.intercepts;
-    return i?.instruction !== undefined && i.instruction(kind as InterceptKind, x);
+    return i?.instruction?.(kind as InterceptKind, x) === true;
   }
 
   /**
@@ -560,7 +566,9 @@ export class Cpu {
 
   /** EXT bit of error codes for faults during delivery of an external event (SDM Vol. 3 6.13). */
   private extBit(type: number): number {
-    return type === EventType.ExternalInterrupt || type === EventType.Nmi || type === EventType.HardwareException
+    return type === EventType.ExternalInterrupt ||
+      type === EventType.Nmi ||
+      type === EventType.HardwareException
       ? 1
       : 0;
   }
@@ -756,7 +764,8 @@ export class Cpu {
     let base: number;
     let limit: number;
     if (sel & 4) {
-      if (s.segAttr[6] & SegAttr.UNUSABLE || (s.segSel[6] & 0xfffc) === 0) this.raise(vec, (sel & 0xfffc) | ext, true);
+      if (s.segAttr[6] & SegAttr.UNUSABLE || (s.segSel[6] & 0xfffc) === 0)
+        this.raise(vec, (sel & 0xfffc) | ext, true);
       base = s.segBase[6];
       limit = s.segLimit[6];
     } else {
@@ -904,7 +913,11 @@ export class Cpu {
     if (o !== null) {
       this.pagingMode = o.mode;
       this.pagingRoot = o.root;
-      this.walkCtl = (o.wp ? WalkCtl.WP : 0) | (o.pse ? WalkCtl.PSE : 0) | (o.nxe ? WalkCtl.NXE : 0) | (o.pge ? WalkCtl.PGE : 0);
+      this.walkCtl =
+        (o.wp ? WalkCtl.WP : 0) |
+        (o.pse ? WalkCtl.PSE : 0) |
+        (o.nxe ? WalkCtl.NXE : 0) |
+        (o.pge ? WalkCtl.PGE : 0);
       if (o.mode === 2) this.loadPdptes(o.root, false);
     } else {
       const pg = (s.cr[0] & Cr0.PG) !== 0 && (s.cr[0] & Cr0.PE) !== 0;
@@ -1029,7 +1042,8 @@ export class Cpu {
       if (access & PFERR.WRITE && this.tlbTag[idx] === lpn) this.tlbTag[idx] = -1;
       this.tlbFill(lin, access);
       // A write to a frame holding decoded code: invalidate, then allow it.
-      if (access & PFERR.WRITE && this.codePages.has(this.tlbPfn[idx])) this.invalidateCodePage(this.tlbPfn[idx]);
+      if (access & PFERR.WRITE && this.codePages.has(this.tlbPfn[idx]))
+        this.invalidateCodePage(this.tlbPfn[idx]);
     }
     return this.tlbPfn[idx] * 4096 + (lin & 0xfff);
   }
@@ -1437,7 +1451,17 @@ export class Cpu {
 }
 
 const CR4_VALID =
-  Cr4.VME | Cr4.PVI | Cr4.TSD | Cr4.DE | Cr4.PSE | Cr4.PAE | Cr4.MCE | Cr4.PGE | Cr4.PCE | Cr4.OSFXSR | Cr4.OSXMMEXCPT;
+  Cr4.VME |
+  Cr4.PVI |
+  Cr4.TSD |
+  Cr4.DE |
+  Cr4.PSE |
+  Cr4.PAE |
+  Cr4.MCE |
+  Cr4.PGE |
+  Cr4.PCE |
+  Cr4.OSFXSR |
+  Cr4.OSXMMEXCPT;
 
 function isContributory(v: number): boolean {
   return v === 0 || (v >= 10 && v <= 13);
@@ -1453,4 +1477,3 @@ function accessPerm(access: number): number {
   if (access & PFERR.FETCH) return user ? C.TP_UX : C.TP_SX;
   return user ? C.TP_UR : C.TP_SR;
 }
-

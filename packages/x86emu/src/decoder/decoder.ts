@@ -2,7 +2,7 @@
  * The table-driven decoder (SDM Vol. 2 chapter 2): prefixes, REX, opcode (one- and two-byte
  * maps), ModRM, SIB, displacement and immediates, all derived from `OPCODE_TABLE`.
  */
-import { Insn } from './insn.js';
+import type { Insn } from './insn.js';
 import { OPCODE_TABLE, type OpcodeRow } from './opcode-table.js';
 
 /** Byte source for the decoder: returns the byte at offset `i` from the instruction start (may throw a guest fault). */

@@ -29,7 +29,15 @@ export interface OpcodeRow {
 }
 
 const rows: OpcodeRow[] = [];
-function r(op: number, mnemonic: string, operands = '', attrs = '', ext?: number, rm?: number, mod3?: boolean): void {
+function r(
+  op: number,
+  mnemonic: string,
+  operands = '',
+  attrs = '',
+  ext?: number,
+  rm?: number,
+  mod3?: boolean,
+): void {
   rows.push({ op, mnemonic, operands, attrs, ext, rm, mod3 });
 }
 

@@ -9,8 +9,8 @@ import {
   type EmulateFault,
   type EmulateResult,
   EmulateResultKind,
-  X86EmulStatus,
   type X86EmulateOps,
+  X86EmulStatus,
 } from '../api/emulate.js';
 import { FlatPhysicalMemory } from '../api/physical-memory.js';
 import * as C from '../cpu/consts.js';
@@ -79,7 +79,7 @@ class OpsAdapter implements LinearOps, EmulateFault {
     this.check((this.ops as X86EmulateOps).cmpxchg(lin >>> 0, e, r, this));
     this.curLo = unpack(e, Math.min(size, 4));
     this.curHi = size === 8 ? unpack(e.subarray(4), 4) : 0;
-    return this.curLo === (oldLo >>> 0) && (size !== 8 || this.curHi === (oldHi >>> 0));
+    return this.curLo === oldLo >>> 0 && (size !== 8 || this.curHi === oldHi >>> 0);
   }
   portIn(port: number, size: number): number {
     const b = this.buf(size);

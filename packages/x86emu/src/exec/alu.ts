@@ -6,7 +6,7 @@ import { LF_ADC, LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_SBB, LF_SUB } from '../cpu
 import type { Insn } from '../decoder/insn.js';
 import type { OpcodeRow } from '../decoder/opcode-table.js';
 import { Flag } from '../state.js';
-import { isByteForm, linRead, linWrite, mask, readE, readG, rmwLinear, sext, writeE, writeG } from './operands.js';
+import { isByteForm, linRead, linWrite, mask, readE, readG, rmwLinear, sext, writeG } from './operands.js';
 
 /** The eight ALU operations, numbered as in opcode bits 5:3 / ModRM.reg of group 1. */
 export function aluOp(cpu: Cpu, op: number, dst: number, src: number, size: number): number {
@@ -292,7 +292,7 @@ function divide(cpu: Cpu, src: number, size: number, signed: boolean): void {
       hi = (~hi + (lo === 0 ? 1 : 0)) >>> 0;
     }
     if (d & 0x80000000) {
-      d = (-(d | 0)) >>> 0;
+      d = -(d | 0) >>> 0;
       negQ = !negR;
     } else negQ = negR;
   }

@@ -81,7 +81,8 @@ function loadCsForFarTransfer(cpu: Cpu, sel: number, offset: number): void {
     if (dpl > cpl) cpu.gp(sel);
   } else if ((sel & 3) > cpl || dpl !== cpl) cpu.gp(sel);
   if (!(hi & 0x8000)) cpu.raise(C.NP, sel & 0xfffc, true);
-  const limit = hi & 0x800000 ? ((((lo & 0xffff) | (hi & 0xf0000)) << 12) | 0xfff) >>> 0 : (lo & 0xffff) | (hi & 0xf0000);
+  const limit =
+    hi & 0x800000 ? ((((lo & 0xffff) | (hi & 0xf0000)) << 12) | 0xfff) >>> 0 : (lo & 0xffff) | (hi & 0xf0000);
   if (offset > limit) cpu.gp0();
   cpu.setDescAccessed(sel, hi);
   cpu.setSegFromDesc(1, (sel & 0xfffc) | cpl, lo, hi);
@@ -145,7 +146,14 @@ const OUTER_SEGS = [0, 3, 4, 5];
  * mode"), and on a return to an outer privilege level, SS:ESP from the stack. `frame` bytes
  * (EIP, CS, [EFLAGS]) plus `extra` are released before the outer SS:ESP is read.
  */
-function protectedReturn(cpu: Cpu, size: number, frame: number, extra: number, newFlags: number, isIret: boolean): void {
+function protectedReturn(
+  cpu: Cpu,
+  size: number,
+  frame: number,
+  extra: number,
+  newFlags: number,
+  isIret: boolean,
+): void {
   const s = cpu.state;
   const eip = cpu.peek(0, size);
   const sel = cpu.peek(size, size) & 0xffff;
@@ -159,7 +167,8 @@ function protectedReturn(cpu: Cpu, size: number, frame: number, extra: number, n
   if ((type & 0x18) !== 0x18 || rpl < cpl) cpu.gp(sel);
   if (type & 4 ? dpl > rpl : dpl !== rpl) cpu.gp(sel);
   if (!(hi & 0x8000)) cpu.raise(C.NP, sel & 0xfffc, true);
-  const limit = hi & 0x800000 ? ((((lo & 0xffff) | (hi & 0xf0000)) << 12) | 0xfff) >>> 0 : (lo & 0xffff) | (hi & 0xf0000);
+  const limit =
+    hi & 0x800000 ? ((((lo & 0xffff) | (hi & 0xf0000)) << 12) | 0xfff) >>> 0 : (lo & 0xffff) | (hi & 0xf0000);
   if (rpl === cpl) {
     if (eip > limit) cpu.gp0();
     cpu.addSp(frame + extra);
@@ -322,4 +331,5 @@ export const INTO: Handler = (cpu, i) => {
   softwareInterrupt(cpu, i, EventType.SoftwareException, C.OF);
 };
 /** INT1 (ICEBP, F1): a #DB delivered without the gate-DPL check. */
-export const INT1: Handler = (cpu, i) => softwareInterrupt(cpu, i, EventType.PrivilegedSoftwareException, C.DB);
+export const INT1: Handler = (cpu, i) =>
+  softwareInterrupt(cpu, i, EventType.PrivilegedSoftwareException, C.DB);

@@ -1,12 +1,23 @@
 /** Data movement and the stack (SDM Vol. 1 7.3.1): MOV, XCHG, LEA, MOVZX/SX, PUSH/POP, ENTER/LEAVE, segment loads. */
+
+import { InterceptKind } from '../api/intercepts.js';
 import * as C from '../cpu/consts.js';
-import type { Cpu } from '../cpu/cpu.js';
 import type { Handler } from '../cpu/handler.js';
 import type { Insn } from '../decoder/insn.js';
 import type { OpcodeRow } from '../decoder/opcode-table.js';
-import { InterceptKind } from '../api/intercepts.js';
 import { Flag, Interruptibility } from '../state.js';
-import { isByteForm, linRead, linWrite, mask, readE, readG, rmwLinear, sext, writeE, writeG } from './operands.js';
+import {
+  isByteForm,
+  linRead,
+  linWrite,
+  mask,
+  readE,
+  readG,
+  rmwLinear,
+  sext,
+  writeE,
+  writeG,
+} from './operands.js';
 
 export function makeMov(row: OpcodeRow): Handler {
   const byte = isByteForm(row.operands);

@@ -86,7 +86,7 @@ export function shiftOp(cpu: Cpu, op: number, v: number, count: number, size: nu
     default: {
       // SAR: OF = 0.
       const sv = sext(v, size);
-      const c = count > 31 ? 31 : count;
+      const c = Math.min(count, 31);
       const cf = (sv >> (c - 1)) & 1;
       r = mask(sv >> c, size);
       shiftFlags(cpu, r, size, cf, 0);

@@ -58,8 +58,17 @@ function envSize(i: Insn): number {
 function storeEnv(cpu: Cpu, i: Insn, ea: number): void {
   const s = cpu.state;
   const w = i.opSize === 2 ? 2 : 4;
-  const vals = [s.fpuControl[0] | 0xffff0000, s.fpuStatus[0] | 0xffff0000, s.fpuTag[0] | 0xffff0000, 0, 0, 0, 0];
-  for (let k = 0; k < 7; k++) cpu.write(i.memSeg, mask(ea + k * w, i.adSize), w, w === 2 ? vals[k] & 0xffff : vals[k] >>> 0);
+  const vals = [
+    s.fpuControl[0] | 0xffff0000,
+    s.fpuStatus[0] | 0xffff0000,
+    s.fpuTag[0] | 0xffff0000,
+    0,
+    0,
+    0,
+    0,
+  ];
+  for (let k = 0; k < 7; k++)
+    cpu.write(i.memSeg, mask(ea + k * w, i.adSize), w, w === 2 ? vals[k] & 0xffff : vals[k] >>> 0);
 }
 function loadEnv(cpu: Cpu, i: Insn, ea: number): void {
   const s = cpu.state;
@@ -144,6 +153,7 @@ export const FXRSTOR: Handler = (cpu, i) => {
   for (let k = 0; k < 8; k++) tag |= ((abridged >>> k) & 1 ? 0 : 3) << (2 * k);
   s.fpuTag[0] = tag;
   s.mxcsr[0] = mxcsr;
-  for (let k = 0; k < 8; k++) for (let b = 0; b < 10; b++) s.fpuRegs[k * 10 + b] = cpu.read(seg, at(32 + k * 16 + b), 1);
+  for (let k = 0; k < 8; k++)
+    for (let b = 0; b < 10; b++) s.fpuRegs[k * 10 + b] = cpu.read(seg, at(32 + k * 16 + b), 1);
   for (let b = 0; b < 128; b++) s.xmm[b] = cpu.read(seg, at(160 + b), 1);
 };

@@ -105,7 +105,7 @@ export function walkAddr(
     let pdpteHi: number;
     if (pdptes !== null) {
       const v = pdptes[i];
-      pdpteLo = v % TWO32 >>> 0;
+      pdpteLo = (v % TWO32) >>> 0;
       pdpteHi = Math.floor(v / TWO32) >>> 0;
     } else {
       const a = ((root & 0xffffffe0) >>> 0) + i * 8;
@@ -114,7 +114,8 @@ export function walkAddr(
     }
     if (!(pdpteLo & PT_PRESENT_MASK)) return fail(out, access, 0, ctl, mode);
     // PDPTE reserved bits: 2:1, 8:5, 63:MAXPHYADDR (SDM Table 4-8).
-    if (pdpteLo & 0x1e6 || pdpteHi & 0xfffffff0) return fail(out, access, PFERR.PRESENT | PFERR.RSVD, ctl, mode);
+    if (pdpteLo & 0x1e6 || pdpteHi & 0xfffffff0)
+      return fail(out, access, PFERR.PRESENT | PFERR.RSVD, ctl, mode);
     pteAddr = (pdpteHi & 0xf) * TWO32 + ((pdpteLo & 0xfffff000) >>> 0) + ((gva >>> 21) & 0x1ff) * 8;
     level = 2;
     for (;;) {
