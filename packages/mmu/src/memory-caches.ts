@@ -12,7 +12,8 @@ import { RmapDesc } from './rmap.js';
  * rmap descriptors and pte chains are pooled objects, kept so the fault path allocates nothing.
  */
 
-/** Shadow pages one fault can need: one per shadow level below the root, plus slack. */
+/** Host pages to hold before any operation that may create shadow pages: four PAE roots, or one
+ * fault's tables (at most three, below a 4-level root), plus slack. */
 export const MMU_PAGE_CACHE_MIN = 5;
 /** Pages kept for reuse after zapping before they go back to the host. */
 export const MMU_PAGE_CACHE_MAX = 16;
