@@ -1,0 +1,43 @@
+/* Benchmark: context-switch heavy. 16 address spaces; each round switches CR3 to every space,
+ * reads and writes its private page, and rewrites one pte of that space (remapping a second
+ * page between two frames, then INVLPG), the way a kernel switching processes and faulting
+ * in pages does. Deterministic: prints the number of switches and a checksum, exits with 0. */
+#include "lib.h"
+
+#define SPACES 16
+#define ROUNDS 400
+
+int main(void) {
+  ulong roots[SPACES];
+  u32 *priv[SPACES], *frames[2];
+  frames[0] = alloc_page();
+  frames[1] = alloc_page();
+  frames[0][0] = 0x0f0f0f0f;
+  frames[1][0] = 0x70707070;
+  for (int s = 0; s < SPACES; s++) {
+    roots[s] = pg_test_root(PG_4LEVEL);
+    priv[s] = alloc_page();
+    priv[s][0] = (u32)s;
+    pg_map(PG_4LEVEL, roots[s], TEST_VA, (ulong)priv[s], 4096, PTE_P | PTE_W, 4096);
+    pg_map(PG_4LEVEL, roots[s], TEST_VA + 0x1000, (ulong)frames[0], 4096, PTE_P | PTE_W, 4096);
+  }
+  void *ptes[SPACES];
+  for (int s = 0; s < SPACES; s++) ptes[s] = pg_entry(PG_4LEVEL, roots[s], TEST_VA + 0x1000, 1);
+  u32 sum = 0;
+  u32 switches = 0;
+  for (int r = 0; r < ROUNDS; r++) {
+    for (int s = 0; s < SPACES; s++) {
+      write_cr3(roots[s]);
+      switches++;
+      volatile u32 *p = (volatile u32 *)TEST_VA;
+      *p = *p * 31 + (u32)r;
+      sum += *p;
+      pg_set(PG_4LEVEL, ptes[s], (ulong)frames[(r + s) & 1] | PTE_P | PTE_W);
+      invlpg(TEST_VA + 0x1000);
+      sum ^= *(volatile u32 *)(TEST_VA + 0x1000);
+    }
+  }
+  pg_disable();
+  printf("bench-ctxsw: iterations=%u spaces=%d checksum=0x%08x\n", switches, SPACES, sum);
+  debug_exit(0);
+}

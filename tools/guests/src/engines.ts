@@ -1,0 +1,59 @@
+/**
+ * Which engines can run guests here, and what the host engine is. The host's /dev/kvm is the
+ * referee, but on a host whose /dev/kvm is kvm-pvm (a paravirtual KVM that runs guests
+ * without VMX/SVM, found in some sandboxes) some architectural behaviour is missing or
+ * different; HOST_QUIRKS records exactly what, so the suite asserts it rather than hiding it.
+ */
+import { existsSync } from 'node:fs';
+import type { Need } from './manifest.js';
+import { loadQemuLite } from './qemu-lite.js';
+
+export const ACCELS = ['kvm', 'vmx', 'svm'] as const;
+export type Accel = (typeof ACCELS)[number];
+
+/** Whether qemu-lite can use an engine here, and if not, why. */
+export async function engineAvailability(accel: string): Promise<{ available: boolean; reason?: string }> {
+  try {
+    const { engineByName } = await loadQemuLite();
+    const entry = engineByName(accel);
+    if (!entry) return { available: false, reason: `qemu-lite has no engine named ${accel}` };
+    return entry.availability();
+  } catch (error) {
+    return { available: false, reason: `qemu-lite cannot be loaded: ${String(error)}` };
+  }
+}
+
+/** 'kvm-pvm' when the host's KVM module is PVM; 'kvm' otherwise. */
+export function hostKvmFlavor(): 'kvm' | 'kvm-pvm' {
+  return existsSync('/sys/module/kvm_pvm') ? 'kvm-pvm' : 'kvm';
+}
+
+export interface EngineQuirks {
+  /** Needs the engine cannot meet: guests with them are skipped, with this reason. */
+  readonly unsupported: Partial<Record<Need, string>>;
+  /** Per guest, the checks that fail on this engine although real hardware passes them. */
+  readonly deviations: Readonly<Record<string, readonly string[]>>;
+}
+
+/** Measured on kvm-pvm (kernel 6.18 "-fc" sandboxes) through qemu-lite; see README. */
+export const HOST_QUIRKS: Readonly<Record<'kvm' | 'kvm-pvm', EngineQuirks>> = {
+  kvm: { unsupported: {}, deviations: {} },
+  'kvm-pvm': {
+    unsupported: {
+      'legacy-paging': 'kvm-pvm refuses CR0.PG in 32-bit protected mode (#GP): it pages only in long mode',
+      'unpaged-protected-mode':
+        'kvm-pvm emulates unpaged protected mode instruction by instruction and has no IDT delivery or IRET there (KVM_EXIT_INTERNAL_ERROR)',
+      'software-interrupts': 'kvm-pvm cannot emulate INT n / INT3 at CPL 0 (KVM_EXIT_INTERNAL_ERROR)',
+    },
+    deviations: {
+      // CPL-3 code reads back the host's user selectors (0x33/0x2b), not the guest's.
+      exceptions64: ['iret-to-cpl3.cs', 'iret-to-cpl3.ss'],
+      // No #GP for a reserved PAT memory type; a TSC write does not move RDTSC.
+      cpu64: ['msr.pat.reserved-type.gp', 'msr.tsc.write-moves-rdtsc'],
+    },
+  },
+};
+
+export function hostQuirks(): EngineQuirks {
+  return HOST_QUIRKS[hostKvmFlavor()];
+}

@@ -1,0 +1,32 @@
+/**
+ * @kvm/guests: freestanding guest programs that test an engine from inside the guest, the
+ * demo guest qemu-lite boots, benchmark guests, and the runner that boots them on qemu-lite and
+ * parses their reports.
+ */
+export {
+  type GuestInfo,
+  type GuestKind,
+  GUESTS,
+  guestByName,
+  imagePath,
+  type Need,
+  type Outcome,
+} from './manifest.js';
+export { type FailedCheck, type ParsedReport, parseReport, type SkippedCheck } from './report.js';
+export {
+  DEFAULT_TIMEOUT_MS,
+  type Ending,
+  type GuestReport,
+  judge,
+  type RunOptions,
+  runGuestReport,
+} from './runner.js';
+export {
+  ACCELS,
+  type Accel,
+  type EngineQuirks,
+  engineAvailability,
+  HOST_QUIRKS,
+  hostKvmFlavor,
+  hostQuirks,
+} from './engines.js';

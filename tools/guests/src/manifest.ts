@@ -1,0 +1,211 @@
+/**
+ * The guests this package builds: one entry per image in out/, with what it needs, how it is
+ * expected to end and what it covers. The Makefile's GUESTS32/GUESTS64 lists and this table
+ * name the same images (a test checks that every image listed here exists after a build).
+ */
+import { fileURLToPath } from 'node:url';
+
+/** How a guest ends when everything in it behaves as on real hardware. */
+export type Outcome =
+  /** Wrote 0 to the debug-exit port: every check passed (VMM status 1). */
+  | 'pass'
+  /** Triple-faulted: the VMM reports a shutdown (qemu-lite: exitReason 'reset'). */
+  | 'shutdown';
+
+/** What a guest needs from the engine beyond a 64-bit CPU. */
+export type Need =
+  /** Runs 32-bit protected-mode code with paging off (and real mode, for `modes`). */
+  | 'unpaged-protected-mode'
+  /** Enables 2-level or PAE paging from 32-bit protected mode. */
+  | 'legacy-paging'
+  /** Runs in long mode (every 64-bit guest). */
+  | 'long-mode'
+  /** Receives hardware interrupts (PIT through the 8259 PIC). */
+  | 'interrupts'
+  /** Delivers software interrupts (INT n, INT3) through the IDT. */
+  | 'software-interrupts';
+
+export type GuestKind = 'test' | 'demo' | 'bench';
+
+export interface GuestInfo {
+  /** Image name: out/<name>.elf. */
+  readonly name: string;
+  readonly kind: GuestKind;
+  /** 32-bit protected-mode build, or long-mode build (64-bit code, 32-bit multiboot ELF). */
+  readonly bits: 32 | 64;
+  readonly needs: readonly Need[];
+  readonly expect: Outcome;
+  /** Guest RAM for the run (the guests identity map and test within the first 64 MiB). */
+  readonly memory: string;
+  readonly description: string;
+}
+
+const outDir = new URL('../out/', import.meta.url);
+
+/** Absolute path of a guest's image (built by `make` into tools/guests/out). */
+export function imagePath(name: string): string {
+  return fileURLToPath(new URL(`${name}.elf`, outDir));
+}
+
+const MEM = '64M';
+
+function pair(
+  name: string,
+  description: string,
+  needs32: Need[],
+  needs64: Need[] = ['long-mode', ...needs32.filter((n) => n !== 'legacy-paging' && n !== 'unpaged-protected-mode')],
+): GuestInfo[] {
+  return [
+    { name, kind: 'test', bits: 32, needs: needs32, expect: 'pass', memory: MEM, description },
+    { name: `${name}64`, kind: 'test', bits: 64, needs: needs64, expect: 'pass', memory: MEM, description },
+  ];
+}
+
+export const GUESTS: readonly GuestInfo[] = [
+  {
+    name: 'modes',
+    kind: 'test',
+    bits: 32,
+    needs: ['unpaged-protected-mode'],
+    expect: 'pass',
+    memory: MEM,
+    description:
+      '32-bit and 16-bit code segments, protected mode -> real mode -> protected mode, real-mode arithmetic, ' +
+      'string, stack and segmentation instructions, INT n through the IVT',
+  },
+  {
+    name: 'long',
+    kind: 'test',
+    bits: 64,
+    needs: ['long-mode'],
+    expect: 'pass',
+    memory: MEM,
+    description:
+      'long mode entry state, 64-bit arithmetic, REX registers, RIP-relative addressing, zero extension, ' +
+      'canonical addresses (#GP, #SS), 1 GiB pages, compatibility mode by far call and far return',
+  },
+  ...pair(
+    'mmu',
+    'the permission matrix: U/S, R/W, XD at every level of the walk, CR0.WP, SMEP/SMAP; supervisor and user ' +
+      'reads, writes and fetches; exact #PF error code and CR2 for each',
+    ['unpaged-protected-mode', 'legacy-paging'],
+  ),
+  ...pair(
+    'paging',
+    '4 KiB and large pages (4 MiB, 2 MiB) mixed in one table, A/D bits set by the walk, INVLPG and CR3 ' +
+      'reloads against stale translations, XD (and XD reserved with NXE clear), global pages',
+    ['unpaged-protected-mode', 'legacy-paging'],
+  ),
+  ...pair(
+    'ctxswitch',
+    'N = 2, 8, 32 address spaces switched by CR3 writes in a loop, touching memory in each',
+    ['unpaged-protected-mode', 'legacy-paging'],
+  ),
+  ...pair(
+    'ptwrite',
+    'writes to live page tables: a fork-like flood, a misaligned write straddling two ptes, cmpxchg8b on a ' +
+      'pte, a page table recycled as code and executed, a pte write that removes permissions',
+    ['unpaged-protected-mode', 'legacy-paging'],
+  ),
+  ...pair(
+    'exceptions',
+    '#DE, #UD, #GP and #NP with error codes, #PF, faulting IP; IRET to CPL 3 and back by an exception with ' +
+      'the TSS stack switch; privileged instructions at CPL 3',
+    ['unpaged-protected-mode', 'legacy-paging'],
+  ),
+  ...pair(
+    'softint',
+    'INT3, INT n and IRET, INT n from CPL 3 through DPL-3 and DPL-0 gates (#GP error code), INTO',
+    ['unpaged-protected-mode', 'software-interrupts'],
+    ['long-mode', 'software-interrupts'],
+  ),
+  ...pair(
+    'interrupts',
+    'PIT IRQ 0 through the 8259: held off by CLI, by the IMR and by an unacknowledged in-service IRQ; ' +
+      'delivered after STI and its one-instruction shadow; HLT woken by an interrupt',
+    ['unpaged-protected-mode', 'interrupts'],
+    ['long-mode', 'interrupts'],
+  ),
+  ...pair(
+    'cpu',
+    'CPUID leaves, RDMSR/WRMSR of EFER, SYSENTER_*, TSC, PAT (and STAR/LSTAR/... in 64-bit), #GP on bad ' +
+      'MSRs and values, RDTSC monotonic',
+    ['unpaged-protected-mode'],
+  ),
+  ...pair(
+    'io',
+    'IN/OUT of bytes, words and dwords (immediate and DX ports), REP INS/OUTS forwards and backwards, ' +
+      'unmapped ports read all-ones',
+    ['unpaged-protected-mode'],
+  ),
+  {
+    name: 'cr3oob',
+    kind: 'test',
+    bits: 32,
+    needs: ['unpaged-protected-mode', 'legacy-paging'],
+    expect: 'pass',
+    memory: MEM,
+    description: 'PAE: MOV to CR3 with invalid PDPTEs (reserved bits, a PDPT beyond memory) is #GP(0), CR3 unchanged',
+  },
+  {
+    name: 'cr3oob64',
+    kind: 'test',
+    bits: 64,
+    needs: ['long-mode'],
+    expect: 'shutdown',
+    memory: MEM,
+    description: 'long mode: CR3 beyond guest memory ends in a shutdown exit, never a hang',
+  },
+  {
+    name: 'triplefault',
+    kind: 'test',
+    bits: 32,
+    needs: ['unpaged-protected-mode'],
+    expect: 'shutdown',
+    memory: MEM,
+    description: 'an exception with an empty IDT: #GP, #DF, then a triple fault and a shutdown exit',
+  },
+  {
+    name: 'triplefault64',
+    kind: 'test',
+    bits: 64,
+    needs: ['long-mode'],
+    expect: 'shutdown',
+    memory: MEM,
+    description: 'the same triple fault in long mode',
+  },
+  {
+    name: 'demo',
+    kind: 'demo',
+    bits: 64,
+    needs: ['long-mode', 'interrupts'],
+    expect: 'pass',
+    memory: MEM,
+    description:
+      'what qemu-lite boots with no arguments: four tasks in their own address spaces taking turns on the ' +
+      'PIT interrupt, then a shutdown through the debug-exit port',
+  },
+  {
+    name: 'bench-int',
+    kind: 'bench',
+    bits: 64,
+    needs: ['long-mode'],
+    expect: 'pass',
+    memory: MEM,
+    description: 'CPU-bound integer workload (xorshift, mixing, CRC-32) over 4 KiB pages; prints a checksum',
+  },
+  {
+    name: 'bench-ctxsw',
+    kind: 'bench',
+    bits: 64,
+    needs: ['long-mode'],
+    expect: 'pass',
+    memory: MEM,
+    description: '16 address spaces x 400 rounds of CR3 switches and pte rewrites with INVLPG; prints a checksum',
+  },
+];
+
+/** The entry for a guest name; undefined if there is none. */
+export function guestByName(name: string): GuestInfo | undefined {
+  return GUESTS.find((g) => g.name === name);
+}
