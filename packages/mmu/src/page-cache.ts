@@ -155,6 +155,12 @@ export function kvmMmuZapPage(s: MmuState, page: ShadowPage, cause: ZapCause): v
       continue;
     }
     dropSpte(s, parent, ref & 511);
+    if (firstParentPte(page) === ref) {
+      // The parent spte did not point here after all (a broken invariant): unlink by hand so
+      // the loop ends.
+      mmuPageRemoveParentPte(s.caches, page, ref);
+      s.stats.inconsistencies++;
+    }
   }
   for (let i = 0; i < 512; i++) if (page.spt[i * 2] !== 0 || page.spt[i * 2 + 1] !== 0) dropSpte(s, page, i);
   if (page.rootCount > 0) {
