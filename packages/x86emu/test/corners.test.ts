@@ -396,3 +396,54 @@ describe('decode cache', () => {
     expect(m.cpu.state.gpr[Reg.RAX] & 0xffff).toBe(0x1133);
   });
 });
+
+describe('shadow paging override', () => {
+  it('translates real-mode linear addresses through a caller-given root; the guest CR3 stays its own', () => {
+    const m = realMode('mov ax, 0x1234; mov [0x2000], ax; mov eax, cr3; hlt');
+    // Move the program: physical 0x5000 holds what linear 0x1000 shows; linear 0x2000 → physical 0x6000.
+    m.mem.bytes.copyWithin(0x5000, 0x1000, 0x1100);
+    m.mem.bytes.fill(0, 0x1000, 0x1100);
+    const root = 0x100000;
+    m.mem.write32(root, 0x101000 | 3);
+    for (let i = 0; i < 1024; i++) m.mem.write32(0x101000 + i * 4, (i * 4096) | 3);
+    m.mem.write32(0x101000 + 1 * 4, 0x5000 | 3);
+    m.mem.write32(0x101000 + 2 * 4, 0x6000 | 3);
+    m.cpu.state.cr[3] = 0xabc000;
+    m.cpu.stateChanged();
+    m.cpu.setPagingOverride({ mode: 1, root, wp: true, pse: false, nxe: false, pge: false });
+    runTo(m);
+    expect(m.mem.read16(0x6000)).toBe(0x1234);
+    expect(m.mem.read16(0x2000)).toBe(0);
+    expect(m.cpu.state.gpr[Reg.RAX]).toBe(0xabc000);
+    // The shadow entries got their accessed/dirty bits, as hardware sets them in the tables it walks.
+    expect(m.mem.read32(0x101000 + 2 * 4) & 0x60).toBe(0x60);
+  });
+});
+
+describe('single-step', () => {
+  it('TF set by POPF traps after the next instruction with DR6.BS', () => {
+    const m = realMode(`
+      xor ax, ax
+      mov ds, ax
+      mov word ptr [4], offset db
+      mov word ptr [6], 0
+      pushf
+      pop ax
+      or ax, 0x100
+      push ax
+      popf
+      inc cx
+      inc cx
+      hlt
+    db:
+      mov bx, cx
+      hlt
+    `);
+    m.cpu.state.gpr[Reg.RCX] = 0;
+    m.cpu.stateChanged();
+    runTo(m);
+    // POPF set TF: no trap after POPF itself; the trap comes after the first INC.
+    expect(m.cpu.state.gpr[Reg.RBX] & 0xffff).toBe(1);
+    expect(m.cpu.state.dr[6] & 0x4000).toBe(0x4000);
+  });
+});

@@ -1146,10 +1146,40 @@ export class Cpu {
   }
 
   read(seg: number, off: number, size: number): number {
-    return this.linRead(this.segAddr(seg, off, size, false), size, this.state.cpl === 3 ? PFERR.USER : 0);
+    const lin = this.segAddr(seg, off, size, false);
+    // Fast path: a TLB hit with a host view, inside one page (emulate() never fills the TLB).
+    const lpn = lin >>> 12;
+    const idx = lpn & C.TLB_MASK;
+    const o = lin & 0xfff;
+    if (this.tlbTag[idx] === lpn && o <= 4096 - size) {
+      const view = this.tlbView[idx];
+      if (view !== null && this.tlbPerm[idx] & (this.state.cpl === 3 ? C.TP_UR : C.TP_SR)) {
+        if (size === 4)
+          return (view[o] | (view[o + 1] << 8) | (view[o + 2] << 16) | (view[o + 3] << 24)) >>> 0;
+        if (size === 2) return view[o] | (view[o + 1] << 8);
+        return view[o];
+      }
+    }
+    return this.linRead(lin, size, this.state.cpl === 3 ? PFERR.USER : 0);
   }
   write(seg: number, off: number, size: number, value: number): void {
-    this.linWrite(this.segAddr(seg, off, size, true), size, value, this.state.cpl === 3 ? PFERR.USER : 0);
+    const lin = this.segAddr(seg, off, size, true);
+    const lpn = lin >>> 12;
+    const idx = lpn & C.TLB_MASK;
+    const o = lin & 0xfff;
+    if (this.tlbTag[idx] === lpn && o <= 4096 - size) {
+      const view = this.tlbView[idx];
+      if (view !== null && this.tlbPerm[idx] & (this.state.cpl === 3 ? C.TP_UW : C.TP_SW)) {
+        view[o] = value;
+        if (size >= 2) view[o + 1] = value >>> 8;
+        if (size === 4) {
+          view[o + 2] = value >>> 16;
+          view[o + 3] = value >>> 24;
+        }
+        return;
+      }
+    }
+    this.linWrite(lin, size, value, this.state.cpl === 3 ? PFERR.USER : 0);
   }
 
   // =====================================================================================
