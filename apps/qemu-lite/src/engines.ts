@@ -5,6 +5,7 @@
  */
 import type { Kvm, VcpuKickHandle } from '@kvm/core';
 import { hostKvmAvailability, kickHostVcpu, openHostKvm } from '@kvm/host';
+import { createVmxKvm } from '@kvm/vmx';
 
 export interface EngineEntry {
   /** Canonical name, what `Kvm.engine` reports. */
@@ -28,7 +29,16 @@ export class EngineUnavailableError extends Error {
   }
 }
 
-function softEngine(name: 'vmx' | 'svm', vendor: string): EngineEntry {
+/**
+ * The software engine's kick protocol: its handle carries a shared Int32Array flag that the
+ * run loop checks between instruction batches; setting it makes `run()` return EINTR.
+ */
+function kickSoftVcpu(handle: VcpuKickHandle): void {
+  const flag = handle.flag;
+  if (flag instanceof Int32Array) Atomics.store(flag, 0, 1);
+}
+
+function unavailableSoftEngine(name: 'vmx' | 'svm', vendor: string): EngineEntry {
   const reason = `the ${name} software engine (${vendor}) is not available in this build; use -accel kvm`;
   return {
     name,
@@ -51,8 +61,15 @@ export const ENGINES: readonly EngineEntry[] = [
     open: () => openHostKvm(),
     kick: (handle) => kickHostVcpu(handle),
   },
-  softEngine('vmx', 'Intel VMX'),
-  softEngine('svm', 'AMD SVM'),
+  {
+    name: 'vmx',
+    aliases: ['vmx'],
+    description: 'the software engine on the Intel VMX silicon model (@kvm/vmx)',
+    availability: () => ({ available: true }),
+    open: () => createVmxKvm(),
+    kick: kickSoftVcpu,
+  },
+  unavailableSoftEngine('svm', 'AMD SVM'),
 ];
 
 /** The engine an `-accel` name selects, or undefined. */

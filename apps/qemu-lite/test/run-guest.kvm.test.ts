@@ -132,9 +132,9 @@ describe.skipIf(hostSkipReason !== undefined)('runGuest on the host engine', () 
   });
 
   it('refuses the software engines with a clear message while they are not in this build', async () => {
-    const error = await runGuest({ kernel: ticks, accel: 'vmx' }).catch((e: unknown) => e);
+    const error = await runGuest({ kernel: ticks, accel: 'svm' }).catch((e: unknown) => e);
     expect((error as Error).message).toBe(
-      '-accel vmx: the vmx software engine (Intel VMX) is not available in this build; use -accel kvm',
+      '-accel svm: the svm software engine (AMD SVM) is not available in this build; use -accel kvm',
     );
   });
 });

@@ -1,0 +1,34 @@
+/**
+ * The same guests on every engine, same expected result: qemu-lite sees only the ABI. The
+ * software engine (vmx) needs no /dev/kvm; the host engine joins where it is usable.
+ */
+import { describe, expect, it } from 'vitest';
+import { runGuest } from '../src/index.js';
+import { hostSkipReason } from './helpers.js';
+
+const engines = ['vmx', ...(hostSkipReason ? [] : ['kvm'])];
+
+// mov dx, 0x3f8; mov al, 'H'; out dx, al; mov al, 'i'; out dx, al; mov al, 10; out dx, al;
+// mov eax, 3; out 0xf4, eax
+const hello32 = new Uint8Array([
+  0x66, 0xba, 0xf8, 0x03, 0xb0, 0x48, 0xee, 0xb0, 0x69, 0xee, 0xb0, 0x0a, 0xee, 0xb8, 3, 0, 0, 0, 0xe7, 0xf4,
+]);
+// 16-bit: mov al, 7; out 0xf4, al
+const real16 = new Uint8Array([0xb0, 7, 0xe6, 0xf4]);
+
+describe.each(engines)('guests on -accel %s', (accel) => {
+  it('prints through the UART and exits through debug-exit from 32-bit protected mode', async () => {
+    const r = await runGuest({ flat: { image: hello32, loadAddr: 0x100000 }, accel, timeoutMs: 20_000 });
+    expect(r.serial).toBe('Hi\n');
+    expect(r.status).toBe(7);
+  });
+
+  it('runs a real-mode flat binary', async () => {
+    const r = await runGuest({
+      flat: { image: real16, loadAddr: 0x7c00, mode: 'real' },
+      accel,
+      timeoutMs: 20_000,
+    });
+    expect(r.exitReason).toEqual({ kind: 'debug-exit', status: 15 });
+  });
+});
