@@ -75,7 +75,18 @@ async function main(argv: string[]): Promise<number> {
 
   const restoreTerminal = enterRawMode();
   let session: GuestSession | undefined;
-  const onSignal = () => session?.quit('signal');
+  let signalled = false;
+  // First signal: stop the guest cleanly. A second one (or one before the guest runs): leave now,
+  // terminal restored, whatever the machine's thread is doing.
+  const onSignal = () => {
+    if (session && !signalled) {
+      signalled = true;
+      session.quit('signal');
+      return;
+    }
+    restoreTerminal();
+    process.exit(130);
+  };
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
   const decoder = new EscapeDecoder({
     input: (bytes) => session?.sendInput(bytes),
