@@ -261,3 +261,43 @@ describe('real mode', () => {
     expect(m.exceptions[0]).toMatchObject({ vector: GP, errorCode: 0 });
   });
 });
+
+describe('call gates', () => {
+  it('CALL through a DPL-3 gate to ring 0 copies parameters to the TSS stack; RETF n returns to ring 3', () => {
+    const m = protectedMode(`
+      ${toUser(`
+        push 0x1111
+        push 0x2222
+        .byte 0x9a
+        .long 0
+        .word 0x43
+        mov ebx, eax
+        mov ecx, esp
+        mov edx, cs
+        jmp .
+      `)}
+      .org 0x200
+    kernel:
+      mov eax, [esp + 8]      # first parameter pushed last: 0x2222 is at the lower address
+      shl eax, 16
+      or eax, [esp + 12]
+      mov esi, cs
+      mov edi, esp
+      retf 8
+    `);
+    // Call gate 0x40 (selector 0x43 with RPL 3): 32-bit, DPL 3, 2 parameters, to 0x08:CODE+0x200.
+    const target = CODE + 0x200;
+    m.mem.write32(0x800 + 0x40, ((0x08 << 16) | (target & 0xffff)) >>> 0);
+    m.mem.write32(0x800 + 0x44, ((target & 0xffff0000) | 0xec00 | 2) >>> 0);
+    m.cpu.state.dtLimit[0] = 0x47;
+    m.cpu.stateChanged();
+    m.cpu.run(300);
+    const s = m.cpu.state;
+    expect(s.gpr[Reg.RBX]).toBe(0x22221111);
+    expect(s.gpr[Reg.RSI] & 0xffff).toBe(0x08);
+    expect(s.gpr[Reg.RDI]).toBe(0x8000 - 24); // EIP, CS, 2 params, ESP, SS
+    expect(s.gpr[Reg.RCX]).toBe(0x8800); // RETF 8 released the parameters on the user stack too
+    expect(s.gpr[Reg.RDX] & 0xffff).toBe(SEL.CODE3);
+    expect(s.cpl).toBe(3);
+  });
+});

@@ -603,7 +603,9 @@ export class Cpu {
     const gType = (gHi >>> 8) & 0x1f;
     const gDpl = (gHi >>> 13) & 3;
     if (gType !== 0x06 && gType !== 0x07 && gType !== 0x0e && gType !== 0x0f) {
-      // Task gates (type 5) are not implemented: see README limits.
+      // Task gates (type 5): a hypervisor intercepts the task switch (VMX exits on every task
+      // switch, SDM Vol. 3 25.4.2); x86emu itself does not implement them (README limits).
+      if (gType === 0x05 && gHi & 0x8000) this.intercept(InterceptKind.TaskSwitch);
       this.raise(C.GP, gateErr, true);
     }
     // INT n / INT3 / INTO check the gate DPL against CPL (SDM Vol. 3 6.12.1.1); INT1 does not.
@@ -712,14 +714,16 @@ export class Cpu {
   }
 
   /** SS:ESP for privilege level `dpl` from the current TSS (SDM Vol. 3 7.2.1). */
-  private tssSs = 0;
-  private tssEsp = 0;
-  private pushSys(base: number, sp: number, mask: number, size: number, v: number, cpl: number): number {
+  /** SS and ESP read by the last `tssStack`. */
+  tssSs = 0;
+  tssEsp = 0;
+  /** Writes `v` below `sp` on a stack with base `base` (a system push at privilege `cpl`); returns the new sp. */
+  pushSys(base: number, sp: number, mask: number, size: number, v: number, cpl: number): number {
     const nsp = (sp - size) & mask;
     this.linWriteSys((base + nsp) >>> 0, size, v, cpl);
     return nsp >>> 0;
   }
-  private tssStack(dpl: number, ext: number): void {
+  tssStack(dpl: number, ext: number): void {
     const s = this.state;
     const trType = s.segAttr[7] & 0xf;
     const is32 = trType === 0xb || trType === 0x9;
@@ -737,7 +741,7 @@ export class Cpu {
   }
 
   /** Checks the stack segment of a privilege change (SDM Vol. 3 6.12.1: #TS cases). Returns descriptor low; high in descHi. */
-  private loadStackForPrivilege(ssSel: number, dpl: number, ext: number): number {
+  loadStackForPrivilege(ssSel: number, dpl: number, ext: number): number {
     if ((ssSel & 0xfffc) === 0) this.raise(C.TS, ext, true);
     const lo = this.readDescriptorLo(ssSel, ext, C.TS);
     const hi = this.descHi;
@@ -1074,6 +1078,7 @@ export class Cpu {
       if (size === 2) return view[off] | (view[off + 1] << 8);
       return (view[off] | (view[off + 1] << 8) | (view[off + 2] << 16) | (view[off + 3] << 24)) >>> 0;
     }
+    this.irqCheck = true;
     if (size === 1) return this.memory.read8(pa);
     if (size === 2) return this.memory.read16(pa);
     return this.memory.read32(pa) >>> 0;
@@ -1104,6 +1109,8 @@ export class Cpu {
       }
       return;
     }
+    // MMIO: a device (an APIC EOI, a PIC) may raise or drop an interrupt: look again at the boundary.
+    this.irqCheck = true;
     if (size === 1) this.memory.write8(pa, value & 0xff);
     else if (size === 2) this.memory.write16(pa, value & 0xffff);
     else this.memory.write32(pa, value >>> 0);

@@ -2,6 +2,7 @@
 import { EventType, InterceptKind } from '../api/intercepts.js';
 import * as C from '../cpu/consts.js';
 import type { Cpu } from '../cpu/cpu.js';
+import { descBase, descLimit } from '../cpu/descriptor.js';
 import type { Handler } from '../cpu/handler.js';
 import type { Insn } from '../decoder/insn.js';
 import type { OpcodeRow } from '../decoder/opcode-table.js';
@@ -66,51 +67,135 @@ export const JCXZ: Handler = (cpu, i) => {
 // ---------------------------------------------------------------- far transfers
 
 /**
- * Checks a far JMP/CALL target code segment in protected mode (SDM Vol. 3 5.8.1) and loads CS.
- * Call gates, task gates and TSS targets are not implemented (#GP(selector)).
+ * Far JMP/CALL in protected mode (SDM Vol. 3 5.8): to a code segment directly, or through a
+ * call gate (5.8.3–5.8.5, with the stack switch and parameter copy of a CALL to more privilege).
+ * TSS and task-gate targets (task switches) are not implemented: #GP(selector) after the
+ * `TaskSwitch` intercept. Every check comes before anything is committed.
  */
-function loadCsForFarTransfer(cpu: Cpu, sel: number, offset: number): void {
+function farTransferProtected(cpu: Cpu, sel: number, offset: number, opSize: number, isCall: boolean): void {
+  const s = cpu.state;
   if ((sel & 0xfffc) === 0) cpu.gp0();
   const lo = cpu.readDescriptorLo(sel);
   const hi = cpu.descHi;
   const type = (hi >>> 8) & 0x1f;
-  const dpl = (hi >>> 13) & 3;
-  const cpl = cpu.state.cpl;
-  if ((type & 0x18) !== 0x18) cpu.gp(sel);
-  if (type & 4) {
-    if (dpl > cpl) cpu.gp(sel);
-  } else if ((sel & 3) > cpl || dpl !== cpl) cpu.gp(sel);
-  if (!(hi & 0x8000)) cpu.raise(C.NP, sel & 0xfffc, true);
-  const limit =
-    hi & 0x800000 ? ((((lo & 0xffff) | (hi & 0xf0000)) << 12) | 0xfff) >>> 0 : (lo & 0xffff) | (hi & 0xf0000);
-  if (offset > limit) cpu.gp0();
-  cpu.setDescAccessed(sel, hi);
-  cpu.setSegFromDesc(1, (sel & 0xfffc) | cpl, lo, hi);
+  const cpl = s.cpl;
+  if ((type & 0x18) === 0x18) {
+    const dpl = (hi >>> 13) & 3;
+    if (type & 4) {
+      if (dpl > cpl) cpu.gp(sel);
+    } else if ((sel & 3) > cpl || dpl !== cpl) cpu.gp(sel);
+    if (!(hi & 0x8000)) cpu.raise(C.NP, sel & 0xfffc, true);
+    offset = mask(offset, opSize);
+    if (offset > descLimit(lo, hi)) cpu.gp0();
+    let sp = 0;
+    if (isCall) {
+      sp = cpu.pushAt(cpu.sp(), s.segSel[1], opSize);
+      sp = cpu.pushAt(sp, s.rip[0], opSize);
+    }
+    cpu.setDescAccessed(sel, hi);
+    cpu.setSegFromDesc(1, (sel & 0xfffc) | cpl, lo, hi);
+    if (isCall) cpu.setSp(sp);
+    s.rip[0] = offset;
+    return;
+  }
+  if (type === 0x04 || type === 0x0c) {
+    callGate(cpu, sel, lo, hi, isCall);
+    return;
+  }
+  if (type === 0x01 || type === 0x09 || type === 0x05) cpu.intercept(InterceptKind.TaskSwitch);
+  cpu.gp(sel);
+}
+
+function callGate(cpu: Cpu, gateSel: number, lo: number, hi: number, isCall: boolean): void {
+  const s = cpu.state;
+  const cpl = s.cpl;
+  const gDpl = (hi >>> 13) & 3;
+  if (gDpl < cpl || gDpl < (gateSel & 3)) cpu.gp(gateSel);
+  if (!(hi & 0x8000)) cpu.raise(C.NP, gateSel & 0xfffc, true);
+  const gate32 = ((hi >>> 8) & 0x1f) === 0x0c;
+  const target = gate32 ? ((hi & 0xffff0000) | (lo & 0xffff)) >>> 0 : lo & 0xffff;
+  const params = hi & 0x1f;
+  const csSel = lo >>> 16;
+  if ((csSel & 0xfffc) === 0) cpu.gp0();
+  const cLo = cpu.readDescriptorLo(csSel);
+  const cHi = cpu.descHi;
+  const cType = (cHi >>> 8) & 0x1f;
+  const cDpl = (cHi >>> 13) & 3;
+  if ((cType & 0x18) !== 0x18 || cDpl > cpl) cpu.gp(csSel);
+  if (!(cHi & 0x8000)) cpu.raise(C.NP, csSel & 0xfffc, true);
+  if (target > descLimit(cLo, cHi)) cpu.gp0();
+  const conforming = (cType & 4) !== 0;
+  const size = gate32 ? 4 : 2;
+  if (!isCall) {
+    // A JMP through a call gate never changes privilege (SDM Vol. 3 5.8.5).
+    if (!conforming && cDpl !== cpl) cpu.gp(csSel);
+    cpu.setDescAccessed(csSel, cHi);
+    cpu.setSegFromDesc(1, (csSel & 0xfffc) | cpl, cLo, cHi);
+    s.rip[0] = target;
+    return;
+  }
+  if (!conforming && cDpl < cpl) {
+    // CALL to more privilege: new stack from the TSS; copy `params` words/dwords (Figure 5-13).
+    cpu.tssStack(cDpl, 0);
+    const ssSel = cpu.tssSs;
+    const esp = cpu.tssEsp;
+    const ssLo = cpu.loadStackForPrivilege(ssSel, cDpl, 0);
+    const ssHi = cpu.descHi;
+    const ssBig = (ssHi & 0x400000) !== 0;
+    const ssBase = descBase(ssLo, ssHi);
+    const sMask = ssBig ? 0xffffffff : 0xffff;
+    const frame = (4 + params) * size;
+    if ((ssHi >>> 8) & 4 ? false : ((esp - frame) & sMask) > descLimit(ssLo, ssHi))
+      cpu.raise(C.SS, ssSel & 0xfffc, true);
+    let sp = esp;
+    sp = cpu.pushSys(ssBase, sp, sMask, size, s.segSel[2], cDpl);
+    sp = cpu.pushSys(ssBase, sp, sMask, size, s.gpr[4], cDpl);
+    for (let k = params - 1; k >= 0; k--)
+      sp = cpu.pushSys(ssBase, sp, sMask, size, cpu.peek(k * size, size), cDpl);
+    sp = cpu.pushSys(ssBase, sp, sMask, size, s.segSel[1], cDpl);
+    sp = cpu.pushSys(ssBase, sp, sMask, size, s.rip[0], cDpl);
+    cpu.setDescAccessed(csSel, cHi);
+    cpu.setSegFromDesc(1, (csSel & 0xfffc) | cDpl, cLo, cHi);
+    cpu.setSegFromDesc(2, (ssSel & 0xfffc) | cDpl, ssLo, ssHi);
+    s.cpl = cDpl;
+    if (ssBig) s.gpr[4] = sp;
+    else s.gpr[4] = (s.gpr[4] & 0xffff0000) | sp;
+    s.rip[0] = target;
+    return;
+  }
+  let sp = cpu.pushAt(cpu.sp(), s.segSel[1], size);
+  sp = cpu.pushAt(sp, s.rip[0], size);
+  cpu.setDescAccessed(csSel, cHi);
+  cpu.setSegFromDesc(1, (csSel & 0xfffc) | cpl, cLo, cHi);
+  cpu.setSp(sp);
+  s.rip[0] = target;
 }
 
 function farJump(cpu: Cpu, sel: number, offset: number, opSize: number): void {
   const s = cpu.state;
   if (!cpu.prot || cpu.v86) {
     offset = mask(offset, opSize);
+    // A real-mode CS load keeps the limit, so check the offset before loading anything.
+    if (offset > (cpu.v86 ? 0xffff : s.segLimit[1])) cpu.gp0();
     cpu.loadSegReal(1, sel);
-    if (offset > s.segLimit[1]) cpu.gp0();
     s.rip[0] = offset;
     return;
   }
-  loadCsForFarTransfer(cpu, sel, offset);
-  s.rip[0] = offset;
+  farTransferProtected(cpu, sel, offset, opSize, false);
 }
 
 function farCall(cpu: Cpu, sel: number, offset: number, opSize: number): void {
   const s = cpu.state;
-  const oldCs = s.segSel[1];
-  const ret = s.rip[0];
-  // Push first onto a copy of SP, so a stack fault leaves everything unchanged.
-  let sp = cpu.sp();
-  sp = cpu.pushAt(sp, oldCs, opSize);
-  sp = cpu.pushAt(sp, ret, opSize);
-  farJump(cpu, sel, offset, opSize);
-  cpu.setSp(sp);
+  if (!cpu.prot || cpu.v86) {
+    // Push first onto a copy of SP, so a stack fault leaves everything unchanged.
+    let sp = cpu.sp();
+    sp = cpu.pushAt(sp, s.segSel[1], opSize);
+    sp = cpu.pushAt(sp, s.rip[0], opSize);
+    farJump(cpu, sel, offset, opSize);
+    cpu.setSp(sp);
+    return;
+  }
+  farTransferProtected(cpu, sel, offset, opSize, true);
 }
 
 export const JMPF: Handler = (cpu, i) => farJump(cpu, i.imm2, i.imm, i.opSize);
