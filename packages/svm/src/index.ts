@@ -1,1 +1,32 @@
-export {};
+/**
+ * @kvm/svm — AMD-V for the software engine: the silicon (VMCB, VMRUN, intercepts, guest mode on
+ * x86emu) and the driver that programs it (ArchOps, as kvm-amd).
+ */
+import { type Kvm, openKvm, SoftKvmDevice, type SoftKvmOptions } from '@kvm/core';
+import { SvmDriver } from './driver/svm.js';
+import { SvmSilicon, type SvmSiliconConfig } from './silicon/svm-silicon.js';
+
+export { SVM_EXIT_HANDLERS, type SvmExitHandler, svmHandleExit } from './driver/exit-handlers.js';
+export { SvmDriver } from './driver/svm.js';
+export { toSvm, VcpuSvm } from './driver/vcpu-svm.js';
+export { arToAttrib, attribToAr, SvmGuestMode } from './silicon/guest-mode.js';
+export * from './silicon/svm-arch.js';
+export { SVM_MAXPHYADDR, SvmSilicon, type SvmSiliconConfig, SvmStatus } from './silicon/svm-silicon.js';
+export { Vmcb } from './silicon/vmcb.js';
+export * from './silicon/vmcb-layout.js';
+
+export interface SvmKvmOptions extends SoftKvmOptions {
+  silicon?: SvmSilicon;
+  siliconConfig?: SvmSiliconConfig;
+}
+
+/** The raw device (`KvmDevice`) of a software engine on SVM silicon. Throws KvmError(EOPNOTSUPP) if unusable. */
+export function createSvmDevice(options: SvmKvmOptions = {}): SoftKvmDevice {
+  const silicon = options.silicon ?? new SvmSilicon(options.siliconConfig);
+  return new SoftKvmDevice(new SvmDriver(silicon), options);
+}
+
+/** `/dev/kvm` of the software engine on SVM silicon: what `qemu-lite -accel svm` opens. */
+export function createSvmKvm(options: SvmKvmOptions = {}): Kvm {
+  return openKvm(createSvmDevice(options));
+}

@@ -1,0 +1,196 @@
+/**
+ * The exit handlers, a table indexed by EXITCODE (`svm_exit_handlers[]`). Same contract as the
+ * VMX driver's: `ExitResult.Reenter` or `ExitResult.Userspace`; guest faults injected; only
+ * KVM_RUN's own failures thrown. An exit code without a handler (VMEXIT_INVALID included) is
+ * reported to userspace with the code.
+ */
+import {
+  ExitResult,
+  guestLinearView,
+  KVM_EXIT,
+  KVM_INTERNAL_ERROR,
+  type KvmRunView,
+  kvmEmulateCpuid,
+  kvmEmulateHalt,
+  kvmEmulatePio,
+  kvmEmulateRdmsr,
+  kvmEmulateStringPio,
+  kvmEmulateWrmsr,
+  kvmInternalError,
+  kvmMmuPageFault,
+  kvmSetCr0,
+  kvmSetCr3,
+  kvmSetCr4,
+  kvmShutdown,
+  kvmUnknownExit,
+  type SoftVcpu,
+  skipEmulatedInstruction,
+  X86_CR0_TS,
+} from '@kvm/core';
+import { IoioInfo, SvmExit } from '../silicon/svm-arch.js';
+import { VMCB } from '../silicon/vmcb-layout.js';
+import type { SvmDriver } from './svm.js';
+
+export type SvmExitHandler = (d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView) => ExitResult;
+
+/** Instruction length from nRIP (NRIP save, 15.7.1). */
+function insnLen(d: SvmDriver): number {
+  const v = d.vmcb;
+  return (v.u32(VMCB.NEXT_RIP) - v.u32(VMCB.RIP)) >>> 0;
+}
+
+function pfInterception(d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
+  return kvmMmuPageFault(vcpu, run, d.vmcb.u32(VMCB.EXITINFO2), d.vmcb.u32(VMCB.EXITINFO1));
+}
+
+function intrInterception(): ExitResult {
+  return ExitResult.Reenter;
+}
+
+/** The interrupt window opened (V_IRQ taken); IF is set by definition (changelog). */
+function vintrInterception(d: SvmDriver, vcpu: SoftVcpu): ExitResult {
+  d.setIrqWindow(vcpu, false);
+  vcpu.vm.count('irq_window_exits');
+  return ExitResult.Reenter;
+}
+
+/** SHUTDOWN: the VMCB is undefined afterwards, so it is reinitialised (as svm.c does). */
+function shutdownInterception(d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
+  d.initVmcb(vcpu);
+  vcpu.vm.mmuResetContext(vcpu);
+  return kvmShutdown(vcpu, run);
+}
+
+function cpuidInterception(d: SvmDriver, vcpu: SoftVcpu): ExitResult {
+  return kvmEmulateCpuid(vcpu, insnLen(d));
+}
+
+function haltInterception(d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
+  return kvmEmulateHalt(vcpu, run, insnLen(d));
+}
+
+function ioInterception(d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
+  const info = d.vmcb.u32(VMCB.EXITINFO1);
+  const size = info & IoioInfo.SZ8 ? 1 : info & IoioInfo.SZ16 ? 2 : 4;
+  const isIn = (info & IoioInfo.TYPE_IN) !== 0;
+  const port = info >>> IoioInfo.PORT_SHIFT;
+  const len = (d.vmcb.u32(VMCB.EXITINFO2) - d.vmcb.u32(VMCB.RIP)) >>> 0;
+  if (info & IoioInfo.STR) {
+    const addrMask = info & IoioInfo.A16 ? 0xffff : 0xffffffff;
+    const seg = (info >>> IoioInfo.SEG_SHIFT) & 7;
+    return kvmEmulateStringPio(vcpu, run, isIn, size, port, (info & IoioInfo.REP) !== 0, seg, addrMask, len);
+  }
+  return kvmEmulatePio(vcpu, run, isIn, size, port, len);
+}
+
+function msrInterception(d: SvmDriver, vcpu: SoftVcpu): ExitResult {
+  return d.vmcb.u32(VMCB.EXITINFO1) ? kvmEmulateWrmsr(vcpu, insnLen(d)) : kvmEmulateRdmsr(vcpu, insnLen(d));
+}
+
+/** CR reads: decode assists give the GPR in EXITINFO1[3:0]. */
+function crReadInterception(d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
+  const cr = d.vmcb.u32(VMCB.EXITCODE) - SvmExit.READ_CR0;
+  const gpr = d.vmcb.u32(VMCB.EXITINFO1) & 15;
+  d.cacheRegs(vcpu);
+  const value = cr === 0 ? vcpu.cr0 : cr === 3 ? vcpu.cr3 : cr === 4 ? vcpu.cr4 : cr === 8 ? vcpu.cr8 : -1;
+  if (value < 0) return kvmInternalError(run, KVM_INTERNAL_ERROR.UNEXPECTED_EXIT_REASON, cr);
+  vcpu.regs[gpr] = value >>> 0;
+  vcpu.rip = (vcpu.rip + insnLen(d)) >>> 0;
+  d.decacheRegs(vcpu);
+  return ExitResult.Reenter;
+}
+
+/**
+ * CR writes. MOV to CR has its GPR in EXITINFO1 (bit 63 valid); CLTS and LMSW do not, so the
+ * instruction is read from guest memory and decoded here (0F 06; 0F 01 /6 with a register).
+ */
+function crWriteInterception(d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
+  const v = d.vmcb;
+  const cr = v.u32(VMCB.EXITCODE) - SvmExit.WRITE_CR0;
+  const len = insnLen(d);
+  d.cacheRegs(vcpu);
+  let value: number;
+  if (v.hi(VMCB.EXITINFO1) & 0x80000000) {
+    value = vcpu.regs[v.u32(VMCB.EXITINFO1) & 15];
+  } else if (cr === 0) {
+    const cs = d.csBase(vcpu);
+    const at = guestLinearView(vcpu, (cs + vcpu.rip) >>> 0, false);
+    if (at === null || at.offset + 3 > 4096 || at.view[at.offset] !== 0x0f) {
+      return kvmInternalError(run, KVM_INTERNAL_ERROR.EMULATION, v.u32(VMCB.EXITCODE));
+    }
+    const op = at.view[at.offset + 1];
+    const modrm = at.view[at.offset + 2];
+    if (op === 0x06) value = vcpu.cr0 & ~X86_CR0_TS;
+    else if (op === 0x01 && ((modrm >>> 3) & 7) === 6 && modrm >>> 6 === 3) {
+      value = (vcpu.cr0 & ~0x0e) | (vcpu.regs[modrm & 7] & 0x0f);
+    } else return kvmInternalError(run, KVM_INTERNAL_ERROR.EMULATION, v.u32(VMCB.EXITCODE));
+  } else return kvmInternalError(run, KVM_INTERNAL_ERROR.EMULATION, v.u32(VMCB.EXITCODE));
+  switch (cr) {
+    case 0:
+      kvmSetCr0(vcpu, value);
+      break;
+    case 3:
+      kvmSetCr3(vcpu, value);
+      break;
+    case 4:
+      kvmSetCr4(vcpu, value);
+      break;
+    case 8:
+      vcpu.cr8 = value & 15;
+      break;
+  }
+  if (!d.eventPending(vcpu)) skipEmulatedInstruction(vcpu, len);
+  return ExitResult.Reenter;
+}
+
+function nopInterception(d: SvmDriver, vcpu: SoftVcpu): ExitResult {
+  skipEmulatedInstruction(vcpu, insnLen(d));
+  return ExitResult.Reenter;
+}
+
+/** VMMCALL: no hypercalls; RAX = -KVM_ENOSYS as KVM answers an unknown one. */
+function vmmcallInterception(d: SvmDriver, vcpu: SoftVcpu): ExitResult {
+  d.cacheRegs(vcpu);
+  vcpu.regs[0] = -1000 >>> 0;
+  vcpu.rip = (vcpu.rip + 3) >>> 0;
+  d.decacheRegs(vcpu);
+  return ExitResult.Reenter;
+}
+
+export const SVM_EXIT_HANDLERS: readonly (SvmExitHandler | undefined)[] = (() => {
+  const t: (SvmExitHandler | undefined)[] = new Array(0x8e).fill(undefined);
+  for (const cr of [0, 3, 4, 8]) {
+    t[SvmExit.READ_CR0 + cr] = crReadInterception;
+    t[SvmExit.WRITE_CR0 + cr] = crWriteInterception;
+  }
+  t[SvmExit.EXCP_BASE + 14] = pfInterception;
+  t[SvmExit.INTR] = intrInterception;
+  t[SvmExit.VINTR] = vintrInterception;
+  t[SvmExit.CPUID] = cpuidInterception;
+  t[SvmExit.INVD] = nopInterception;
+  t[SvmExit.PAUSE] = nopInterception;
+  t[SvmExit.HLT] = haltInterception;
+  t[SvmExit.IOIO] = ioInterception;
+  t[SvmExit.MSR] = msrInterception;
+  t[SvmExit.SHUTDOWN] = shutdownInterception;
+  t[SvmExit.VMMCALL] = vmmcallInterception;
+  t[SvmExit.WBINVD] = nopInterception;
+  return t;
+})();
+
+/** `handle_exit`: VMEXIT_INVALID is a failed entry; other codes go through the table. */
+export function svmHandleExit(d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
+  const v = d.vmcb;
+  const code = v.u32(VMCB.EXITCODE);
+  const codeHi = v.hi(VMCB.EXITCODE);
+  if (codeHi === 0xffffffff && code === 0xffffffff) {
+    run.exitReason = KVM_EXIT.FAIL_ENTRY;
+    run.failEntry.hardwareEntryFailureReason = 0xffffffffffffffffn;
+    run.failEntry.cpu = 0;
+    return ExitResult.Userspace;
+  }
+  d.countExit(vcpu, code);
+  const h = codeHi === 0 && code < SVM_EXIT_HANDLERS.length ? SVM_EXIT_HANDLERS[code] : undefined;
+  if (h === undefined) return kvmUnknownExit(run, code);
+  return h(d, vcpu, run);
+}

@@ -1,0 +1,568 @@
+/**
+ * The SVM driver: `ArchOps` implemented on the SVM silicon the way kvm-amd (svm.c) programs
+ * real hardware — EFER.SVME and the host save area, a VMCB per vCPU with its intercept vectors
+ * and permission maps, guest state in the VMCB's save area, CR0/CR3/CR4 intercepted for shadow
+ * paging (SVM has no read shadows), exit handlers by EXITCODE.
+ */
+import {
+  type ArchDtable,
+  type ArchOps,
+  type ArchSegment,
+  EntryResult,
+  type ExitResult,
+  type HardwareCheck,
+  KVM_EXIT,
+  type KvmRunView,
+  MSR,
+  type SoftVcpu,
+} from '@kvm/core';
+import {
+  CPUID_80000001_ECX_SVM,
+  EFER_SVME,
+  EventInj,
+  EventInjType,
+  Intercept1,
+  Intercept2,
+  SvmMsr,
+  VIntr,
+  VmCr,
+} from '../silicon/svm-arch.js';
+import { type SvmSilicon, SvmStatus } from '../silicon/svm-silicon.js';
+import { Vmcb } from '../silicon/vmcb.js';
+import {
+  SEG_ATTRIB,
+  SEG_BASE,
+  SEG_LIMIT,
+  SEG_SELECTOR,
+  VMCB,
+  VMCB_SEG_BY_SREG,
+} from '../silicon/vmcb-layout.js';
+import { svmHandleExit } from './exit-handlers.js';
+import { toSvm, VcpuSvm } from './vcpu-svm.js';
+
+const X86_CR0_PE = 1 << 0;
+const X86_CR0_WP = 1 << 16;
+const X86_CR0_NW = 1 << 29;
+const X86_CR0_CD = 1 << 30;
+const X86_CR0_PG = 0x80000000;
+const X86_CR4_PAE = 1 << 5;
+const X86_EFLAGS_IF = 1 << 9;
+/** EFER bits a guest may set on this part: SCE, NXE. */
+const EFER_GUEST_VALID = (1 << 0) | (1 << 11);
+
+export class SvmDriver implements ArchOps {
+  readonly name = 'svm';
+  readonly cpu: SvmSilicon;
+  readonly memory;
+  /** The VMCB of the vCPU last loaded. */
+  readonly vmcb: Vmcb;
+  private hsavePage = -1;
+  private loaded: SoftVcpu | null = null;
+  private readonly msrOut = new Uint32Array(2);
+
+  constructor(silicon: SvmSilicon) {
+    this.cpu = silicon;
+    this.memory = silicon.memory;
+    this.vmcb = new Vmcb(silicon.memory);
+  }
+
+  /**
+   * `has_svm` + `svm_hardware_setup` + `svm_hardware_enable`: AuthenticAMD silicon with
+   * CPUID.80000001:ECX.SVM, VM_CR.SVMDIS clear (else "disabled by bios"), then EFER.SVME and
+   * the host save area.
+   */
+  hardwareSetup(): HardwareCheck {
+    const si = this.cpu;
+    const r = new Uint32Array(4);
+    si.cpuid(0, 0, r);
+    const vendor = String.fromCharCode(
+      ...[r[1], r[3], r[2]].flatMap((w) => [w & 0xff, (w >>> 8) & 0xff, (w >>> 16) & 0xff, w >>> 24]),
+    );
+    if (vendor !== 'AuthenticAMD') {
+      return {
+        ok: false,
+        reason: `kvm-amd: the SVM backend cannot drive ${vendor} silicon (they're not on speaking terms); use the VMX backend`,
+      };
+    }
+    si.cpuid(0x80000001, 0, r);
+    if (!(r[2] & CPUID_80000001_ECX_SVM))
+      return { ok: false, reason: 'kvm-amd: no hardware support (CPUID.80000001:ECX.SVM is clear)' };
+    const out = new Uint32Array(2);
+    si.rdmsr(SvmMsr.VM_CR, out);
+    if (out[0] & VmCr.SVMDIS) {
+      return {
+        ok: false,
+        reason: 'kvm-amd: disabled by bios (VM_CR.SVMDIS is set); enable SVM in the firmware setup',
+      };
+    }
+    si.rdmsr(SvmMsr.EFER, out);
+    if (!(out[0] & EFER_SVME)) {
+      if (!si.wrmsr(SvmMsr.EFER, out[0] | EFER_SVME, 0))
+        return { ok: false, reason: 'kvm-amd: cannot set EFER.SVME' };
+      this.hsavePage = si.memory.allocPage();
+      si.wrmsr(SvmMsr.VM_HSAVE_PA, this.hsavePage * 4096, 0);
+    }
+    return { ok: true };
+  }
+
+  hardwareUnsetup(): void {
+    const out = new Uint32Array(2);
+    this.cpu.rdmsr(SvmMsr.EFER, out);
+    this.cpu.wrmsr(SvmMsr.EFER, out[0] & ~EFER_SVME, 0);
+    if (this.hsavePage >= 0) this.cpu.memory.freePage(this.hsavePage);
+    this.hsavePage = -1;
+  }
+
+  hasMsr(index: number): boolean {
+    return this.cpu.rdmsr(index, this.msrOut);
+  }
+
+  // ---- vCPU life --------------------------------------------------------------------------
+
+  vcpuCreate(vcpu: SoftVcpu): void {
+    const mem = this.cpu.memory;
+    const pages: number[] = [];
+    try {
+      pages.push(mem.allocPage());
+      // IOPM: 12 KiB, MSRPM: 8 KiB, all ones (every port and MSR access exits).
+      for (let i = 0; i < 5; i++) {
+        const p = mem.allocPage();
+        pages.push(p);
+        mem.pageView(p)!.fill(0xff);
+      }
+    } catch (e) {
+      for (const p of pages) mem.freePage(p);
+      throw e;
+    }
+    // The maps must be physically contiguous: the allocator hands out fresh frames in order,
+    // but a reused frame may break that, so check.
+    const svm = new VcpuSvm();
+    svm.vmcbPage = pages[0];
+    svm.iopmPage = pages[1];
+    svm.msrpmPage = pages[4];
+    const contiguous = pages[2] === pages[1] + 1 && pages[3] === pages[1] + 2 && pages[5] === pages[4] + 1;
+    if (!contiguous) {
+      // Fall back to intercepting all I/O and MSRs without maps is not architectural; refuse.
+      for (const p of pages) mem.freePage(p);
+      throw new Error('kvm-amd: permission maps are not contiguous');
+    }
+    vcpu.arch = svm;
+  }
+
+  vcpuLoad(vcpu: SoftVcpu): void {
+    if (this.loaded === vcpu && this.vmcb.hpa === toSvm(vcpu).vmcbPage * 4096) return;
+    this.vmcb.bind(toSvm(vcpu).vmcbPage * 4096);
+    this.loaded = vcpu;
+  }
+
+  vcpuPut(_vcpu: SoftVcpu): void {}
+
+  vcpuSetup(vcpu: SoftVcpu): void {
+    this.vcpuLoad(vcpu);
+    this.memory.pageView(toSvm(vcpu).vmcbPage)!.fill(0);
+    this.initVmcb(vcpu);
+  }
+
+  /** `init_vmcb`: intercepts, maps, ASID, and the reset state (APM 14.1.3, as KVM sets it). */
+  initVmcb(vcpu: SoftVcpu): void {
+    this.vcpuLoad(vcpu);
+    const v = this.vmcb;
+    const svm = toSvm(vcpu);
+    // CR0, CR3, CR4 reads and writes, CR8 writes: shadow paging without read shadows.
+    v.setU32(
+      VMCB.INTERCEPT_CR,
+      (1 << 0) |
+        (1 << 3) |
+        (1 << 4) |
+        ((1 << 0) << 16) |
+        ((1 << 3) << 16) |
+        ((1 << 4) << 16) |
+        ((1 << 8) << 16),
+    );
+    v.setU32(VMCB.INTERCEPT_DR, 0);
+    v.setU32(VMCB.INTERCEPT_EXCEPTIONS, 1 << 14);
+    v.setU32(
+      VMCB.INTERCEPT_MISC1,
+      Intercept1.INTR |
+        Intercept1.NMI |
+        Intercept1.SMI |
+        Intercept1.CPUID |
+        Intercept1.INVD |
+        Intercept1.HLT |
+        Intercept1.IOIO_PROT |
+        Intercept1.MSR_PROT |
+        Intercept1.SHUTDOWN,
+    );
+    v.setU32(VMCB.INTERCEPT_MISC2, Intercept2.VMRUN | Intercept2.VMMCALL | Intercept2.WBINVD);
+    v.set64(VMCB.IOPM_BASE_PA, svm.iopmPage * 4096, 0);
+    v.set64(VMCB.MSRPM_BASE_PA, svm.msrpmPage * 4096, 0);
+    v.setU32(VMCB.GUEST_ASID, 1);
+    v.setU32(VMCB.V_INTR, VIntr.MASKING);
+    v.set64(VMCB.EVENTINJ, 0, 0);
+    for (let i = 0; i < 8; i++) {
+      const o = VMCB_SEG_BY_SREG[i];
+      v.setU16(o + SEG_SELECTOR, 0);
+      v.setU16(o + SEG_ATTRIB, i === 6 ? 0x82 : i === 7 ? 0x8b : 0x93);
+      v.setU32(o + SEG_LIMIT, 0xffff);
+      v.set64(o + SEG_BASE, 0, 0);
+    }
+    v.setU16(VMCB.CS + SEG_SELECTOR, 0xf000);
+    v.setU16(VMCB.CS + SEG_ATTRIB, 0x9b);
+    v.set64(VMCB.CS + SEG_BASE, 0xffff0000, 0);
+    v.setU32(VMCB.GDTR + SEG_LIMIT, 0xffff);
+    v.setU32(VMCB.IDTR + SEG_LIMIT, 0xffff);
+    v.set64(VMCB.RFLAGS, 2, 0);
+    v.set64(VMCB.RIP, 0xfff0, 0);
+    v.set64(VMCB.RSP, 0, 0);
+    v.set64(VMCB.RAX, 0, 0);
+    v.set64(VMCB.DR6, 0xffff0ff0, 0);
+    v.set64(VMCB.DR7, 0x400, 0);
+    v.set64(VMCB.CR2, 0, 0);
+    v.setU8(VMCB.CPL, 0);
+    v.set64(VMCB.G_PAT, 0x00070406, 0x00070406);
+    vcpu.regs.fill(0);
+    vcpu.regs[2] = 0x600;
+    vcpu.cr8 = 0;
+    this.setEfer(vcpu, 0, 0);
+    this.setCr4(vcpu, 0);
+    vcpu.cr4 = 0;
+    this.setCr0(vcpu, 0x60000010);
+    vcpu.cr0 = 0x60000010;
+    vcpu.cr3 = 0;
+  }
+
+  vcpuFree(vcpu: SoftVcpu): void {
+    const svm = vcpu.arch as VcpuSvm | null;
+    if (svm === null) return;
+    const mem = this.cpu.memory;
+    if (this.loaded === vcpu) {
+      this.vmcb.bind(-1);
+      this.loaded = null;
+    }
+    for (const p of [
+      svm.vmcbPage,
+      svm.iopmPage,
+      svm.iopmPage + 1,
+      svm.iopmPage + 2,
+      svm.msrpmPage,
+      svm.msrpmPage + 1,
+    ]) {
+      if (p >= 0) mem.freePage(p);
+    }
+    svm.vmcbPage = svm.iopmPage = svm.msrpmPage = -1;
+    vcpu.arch = null;
+  }
+
+  // ---- registers -----------------------------------------------------------------------------
+
+  cacheRegs(vcpu: SoftVcpu): void {
+    this.vcpuLoad(vcpu);
+    vcpu.regs[0] = this.vmcb.u32(VMCB.RAX);
+    vcpu.regsHigh[0] = this.vmcb.hi(VMCB.RAX);
+    vcpu.regs[4] = this.vmcb.u32(VMCB.RSP);
+    vcpu.rip = this.vmcb.u32(VMCB.RIP);
+  }
+
+  decacheRegs(vcpu: SoftVcpu): void {
+    this.vcpuLoad(vcpu);
+    this.vmcb.set64(VMCB.RAX, vcpu.regs[0], vcpu.regsHigh[0]);
+    this.vmcb.set64(VMCB.RSP, vcpu.regs[4], 0);
+    this.vmcb.set64(VMCB.RIP, vcpu.rip, 0);
+  }
+
+  getRflags(vcpu: SoftVcpu): number {
+    this.vcpuLoad(vcpu);
+    return this.vmcb.u32(VMCB.RFLAGS);
+  }
+  setRflags(vcpu: SoftVcpu, rflags: number): void {
+    this.vcpuLoad(vcpu);
+    this.vmcb.set64(VMCB.RFLAGS, rflags, 0);
+  }
+
+  /** `svm_get_segment`: SVM has no "unusable" bit; a segment that is not present is unusable. */
+  getSegment(vcpu: SoftVcpu, seg: number, out: ArchSegment): void {
+    this.vcpuLoad(vcpu);
+    const o = VMCB_SEG_BY_SREG[seg];
+    const v = this.vmcb;
+    const a = v.u16(o + SEG_ATTRIB);
+    out.selector = v.u16(o + SEG_SELECTOR);
+    out.base = v.u32(o + SEG_BASE);
+    out.baseHigh = v.hi(o + SEG_BASE);
+    out.limit = v.u32(o + SEG_LIMIT);
+    out.type = a & 15;
+    out.s = (a >>> 4) & 1;
+    out.dpl = (a >>> 5) & 3;
+    out.present = (a >>> 7) & 1;
+    out.avl = (a >>> 8) & 1;
+    out.l = (a >>> 9) & 1;
+    out.db = (a >>> 10) & 1;
+    out.g = (a >>> 11) & 1;
+    out.unusable = out.present ? 0 : 1;
+  }
+
+  /** `svm_set_segment`: P is cleared for an unusable segment, so get reads it back unusable. */
+  setSegment(vcpu: SoftVcpu, seg: number, s: ArchSegment): void {
+    this.vcpuLoad(vcpu);
+    const o = VMCB_SEG_BY_SREG[seg];
+    const v = this.vmcb;
+    const a =
+      (s.type & 15) |
+      ((s.s & 1) << 4) |
+      ((s.dpl & 3) << 5) |
+      ((s.present & 1 && !s.unusable ? 1 : 0) << 7) |
+      ((s.avl & 1) << 8) |
+      ((s.l & 1) << 9) |
+      ((s.db & 1) << 10) |
+      ((s.g & 1) << 11);
+    v.setU16(o + SEG_SELECTOR, s.selector);
+    v.setU16(o + SEG_ATTRIB, a);
+    v.setU32(o + SEG_LIMIT, s.limit);
+    v.set64(o + SEG_BASE, s.base, s.baseHigh);
+    // CPL is kept in the VMCB; it follows SS.DPL (and is 0 in real mode).
+    if (seg === 2) v.setU8(VMCB.CPL, vcpu.cr0 & X86_CR0_PE ? s.dpl & 3 : 0);
+  }
+
+  getGdt(vcpu: SoftVcpu, out: ArchDtable): void {
+    this.vcpuLoad(vcpu);
+    out.base = this.vmcb.u32(VMCB.GDTR + SEG_BASE);
+    out.baseHigh = this.vmcb.hi(VMCB.GDTR + SEG_BASE);
+    out.limit = this.vmcb.u32(VMCB.GDTR + SEG_LIMIT) & 0xffff;
+  }
+  setGdt(vcpu: SoftVcpu, d: ArchDtable): void {
+    this.vcpuLoad(vcpu);
+    this.vmcb.set64(VMCB.GDTR + SEG_BASE, d.base, d.baseHigh);
+    this.vmcb.setU32(VMCB.GDTR + SEG_LIMIT, d.limit);
+  }
+  getIdt(vcpu: SoftVcpu, out: ArchDtable): void {
+    this.vcpuLoad(vcpu);
+    out.base = this.vmcb.u32(VMCB.IDTR + SEG_BASE);
+    out.baseHigh = this.vmcb.hi(VMCB.IDTR + SEG_BASE);
+    out.limit = this.vmcb.u32(VMCB.IDTR + SEG_LIMIT) & 0xffff;
+  }
+  setIdt(vcpu: SoftVcpu, d: ArchDtable): void {
+    this.vcpuLoad(vcpu);
+    this.vmcb.set64(VMCB.IDTR + SEG_BASE, d.base, d.baseHigh);
+    this.vmcb.setU32(VMCB.IDTR + SEG_LIMIT, d.limit);
+  }
+
+  /** The CS base, for decoding the instruction at CS:RIP. */
+  csBase(vcpu: SoftVcpu): number {
+    this.vcpuLoad(vcpu);
+    return this.vmcb.u32(VMCB.CS + SEG_BASE);
+  }
+
+  // ---- control registers ----------------------------------------------------------------------
+
+  /** Every CR0/CR4 access exits on this driver, so KVM's copies are always fresh. */
+  decacheCrGuestBits(_vcpu: SoftVcpu): void {}
+
+  /** `svm_set_cr0`: the real CR0 pages (PG, WP forced for shadow paging) and never disables the cache. */
+  setCr0(vcpu: SoftVcpu, cr0: number): void {
+    this.vcpuLoad(vcpu);
+    const hw = ((cr0 | X86_CR0_PG | X86_CR0_WP) & ~(X86_CR0_CD | X86_CR0_NW)) >>> 0;
+    this.vmcb.set64(VMCB.CR0, hw, 0);
+    // CPL follows CR0.PE (real mode is CPL 0).
+    if (!(cr0 & X86_CR0_PE)) this.vmcb.setU8(VMCB.CPL, 0);
+  }
+
+  setCr3(vcpu: SoftVcpu, rootHpa: number): void {
+    this.vcpuLoad(vcpu);
+    this.vmcb.set64(VMCB.CR3, rootHpa, 0);
+    this.flushTlb(vcpu);
+  }
+
+  setCr4(vcpu: SoftVcpu, cr4: number): void {
+    this.vcpuLoad(vcpu);
+    this.vmcb.set64(VMCB.CR4, (cr4 | X86_CR4_PAE) >>> 0, 0);
+  }
+
+  /** The guest's EFER; the VMCB's always has SVME (a VMRUN consistency check). */
+  setEfer(vcpu: SoftVcpu, lo: number, hi: number): void {
+    this.vcpuLoad(vcpu);
+    vcpu.efer = lo >>> 0;
+    vcpu.eferHigh = hi >>> 0;
+    this.vmcb.set64(VMCB.EFER, (lo | EFER_SVME) >>> 0, 0);
+  }
+
+  getCr2(vcpu: SoftVcpu): number {
+    this.vcpuLoad(vcpu);
+    return this.vmcb.u32(VMCB.CR2);
+  }
+  setCr2(vcpu: SoftVcpu, cr2: number): void {
+    this.vcpuLoad(vcpu);
+    this.vmcb.set64(VMCB.CR2, cr2, 0);
+  }
+
+  // ---- MSRs ----------------------------------------------------------------------------------
+
+  getMsr(vcpu: SoftVcpu, index: number, out: Uint32Array): boolean {
+    this.vcpuLoad(vcpu);
+    const v = this.vmcb;
+    const field = (off: number): boolean => {
+      out[0] = v.u32(off);
+      out[1] = v.hi(off);
+      return true;
+    };
+    switch (index) {
+      case MSR.EFER:
+        out[0] = vcpu.efer;
+        out[1] = vcpu.eferHigh;
+        return true;
+      case MSR.IA32_SYSENTER_CS:
+        return field(VMCB.SYSENTER_CS);
+      case MSR.IA32_SYSENTER_ESP:
+        return field(VMCB.SYSENTER_ESP);
+      case MSR.IA32_SYSENTER_EIP:
+        return field(VMCB.SYSENTER_EIP);
+      case MSR.STAR:
+        return field(VMCB.STAR);
+      case MSR.IA32_TSC: {
+        const t = this.cpu.guest.cpu.state.tsc;
+        out[0] = t[0];
+        out[1] = t[1];
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  setMsr(vcpu: SoftVcpu, index: number, lo: number, hi: number): boolean {
+    this.vcpuLoad(vcpu);
+    const v = this.vmcb;
+    switch (index) {
+      case MSR.EFER:
+        if (lo & ~EFER_GUEST_VALID || hi) return false;
+        this.setEfer(vcpu, lo, hi);
+        vcpu.vm.mmuResetContext(vcpu);
+        return true;
+      case MSR.IA32_SYSENTER_CS:
+        v.set64(VMCB.SYSENTER_CS, lo, hi);
+        return true;
+      case MSR.IA32_SYSENTER_ESP:
+        v.set64(VMCB.SYSENTER_ESP, lo, hi);
+        return true;
+      case MSR.IA32_SYSENTER_EIP:
+        v.set64(VMCB.SYSENTER_EIP, lo, hi);
+        return true;
+      case MSR.STAR:
+        v.set64(VMCB.STAR, lo, hi);
+        return true;
+      case MSR.IA32_TSC: {
+        const t = this.cpu.guest.cpu.state.tsc;
+        t[0] = lo;
+        t[1] = hi;
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  // ---- events ----------------------------------------------------------------------------------
+
+  eventPending(vcpu: SoftVcpu): boolean {
+    this.vcpuLoad(vcpu);
+    return (this.vmcb.u32(VMCB.EVENTINJ) & EventInj.VALID) !== 0;
+  }
+
+  interruptAllowed(vcpu: SoftVcpu): boolean {
+    this.vcpuLoad(vcpu);
+    return (
+      (this.vmcb.u32(VMCB.RFLAGS) & X86_EFLAGS_IF) !== 0 &&
+      (this.vmcb.u32(VMCB.INTERRUPT_SHADOW) & 1) === 0 &&
+      !this.eventPending(vcpu)
+    );
+  }
+
+  injectIrq(vcpu: SoftVcpu, vector: number): void {
+    this.vcpuLoad(vcpu);
+    this.vmcb.set64(VMCB.EVENTINJ, (EventInj.VALID | (EventInjType.INTR << 8) | (vector & 0xff)) >>> 0, 0);
+    vcpu.vm.count('irq_injections');
+  }
+
+  /** V_IRQ with the VINTR intercept: a #VMEXIT as soon as the guest could take an interrupt. */
+  setIrqWindow(vcpu: SoftVcpu, enable: boolean): void {
+    this.vcpuLoad(vcpu);
+    const v = this.vmcb;
+    const vi = v.u32(VMCB.V_INTR);
+    const m1 = v.u32(VMCB.INTERCEPT_MISC1);
+    if (enable) {
+      v.setU32(VMCB.V_INTR, vi | VIntr.V_IRQ | (0xf << VIntr.PRIO_SHIFT) | VIntr.IGN_TPR);
+      v.setU32(VMCB.INTERCEPT_MISC1, m1 | Intercept1.VINTR);
+    } else {
+      v.setU32(VMCB.V_INTR, vi & ~(VIntr.V_IRQ | (0xf << VIntr.PRIO_SHIFT) | VIntr.IGN_TPR));
+      v.setU32(VMCB.INTERCEPT_MISC1, m1 & ~Intercept1.VINTR);
+    }
+  }
+
+  /** EVENTINJ with an exception; no error code in real mode (nothing would push it). */
+  injectException(vcpu: SoftVcpu, vector: number, errorCode: number, hasErrorCode: boolean): void {
+    this.vcpuLoad(vcpu);
+    const deliver = hasErrorCode && (vcpu.cr0 & X86_CR0_PE) !== 0;
+    this.vmcb.set64(
+      VMCB.EVENTINJ,
+      (EventInj.VALID | (EventInjType.EXCEPTION << 8) | (deliver ? EventInj.EV : 0) | vector) >>> 0,
+      deliver ? errorCode : 0,
+    );
+  }
+
+  flushTlb(_vcpu: SoftVcpu): void {
+    this.cpu.guest.cpu.flushTlb();
+  }
+
+  // ---- run ---------------------------------------------------------------------------------------
+
+  /** `svm_vcpu_run`: GPRs but RAX/RSP (in the VMCB) into the processor, VMRUN, back. */
+  run(vcpu: SoftVcpu, budget: number): EntryResult {
+    this.vcpuLoad(vcpu);
+    const g = this.cpu.guest;
+    const s = g.cpu.state;
+    const regs = vcpu.regs;
+    for (let i = 1; i < 16; i++) if (i !== 4) s.gpr[i] = regs[i];
+    g.hostTick = budget;
+    const st = this.cpu.vmrun(toSvm(vcpu).vmcbPage * 4096);
+    if (st !== SvmStatus.Exited) {
+      // #UD/#GP on VMRUN is a driver bug; report it as a failed entry.
+      vcpu.run.exitReason = KVM_EXIT.FAIL_ENTRY;
+      vcpu.run.failEntry.hardwareEntryFailureReason = BigInt(st);
+      return EntryResult.FailEntry;
+    }
+    for (let i = 1; i < 16; i++) if (i !== 4) regs[i] = s.gpr[i];
+    vcpu.instructions += g.lastInstructions;
+    this.completeInterrupts(vcpu);
+    return EntryResult.Exit;
+  }
+
+  /** `svm_complete_interrupts`: an event cut short by the exit (EXITINTINFO) goes in again. */
+  private completeInterrupts(vcpu: SoftVcpu): void {
+    const v = this.vmcb;
+    const info = v.u32(VMCB.EXITINTINFO);
+    if (!(info & EventInj.VALID)) return;
+    const type = (info >>> 8) & 7;
+    if (type === EventInjType.INTR) {
+      vcpu.interruptQueued = info & 0xff;
+      return;
+    }
+    if (type === EventInjType.EXCEPTION) v.set64(VMCB.EVENTINJ, info, v.hi(VMCB.EXITINTINFO));
+  }
+
+  handleExit(vcpu: SoftVcpu, run: KvmRunView): ExitResult {
+    this.vcpuLoad(vcpu);
+    return svmHandleExit(this, vcpu, run);
+  }
+
+  countExit(vcpu: SoftVcpu, code: number): void {
+    const c = toSvm(vcpu).exitCounts;
+    c[Math.min(code, c.length - 1)]++;
+  }
+
+  stats(vcpu: SoftVcpu, into: Record<string, number>): void {
+    const c = toSvm(vcpu).exitCounts;
+    for (let i = 0; i < c.length; i++) {
+      if (c[i] === 0) continue;
+      const k = `exit_0x${i.toString(16)}`;
+      into[k] = (into[k] ?? 0) + c[i];
+    }
+  }
+}

@@ -1,0 +1,17 @@
+/** The driver's per-vCPU state (`struct vcpu_svm`): the VMCB and its permission maps. */
+import type { SoftVcpu } from '@kvm/core';
+
+export class VcpuSvm {
+  /** hpfn of the VMCB page; -1 once freed. */
+  vmcbPage = -1;
+  /** First hpfn of the 3-page I/O permission map and of the 2-page MSR permission map. */
+  iopmPage = -1;
+  msrpmPage = -1;
+  /** Exits by exit code (0–0x8d; the rest counted under 0x8e). */
+  readonly exitCounts = new Float64Array(0x8f);
+}
+
+/** `to_svm(vcpu)` */
+export function toSvm(vcpu: SoftVcpu): VcpuSvm {
+  return vcpu.arch as VcpuSvm;
+}

@@ -1,0 +1,382 @@
+/**
+ * SVM guest mode: the guest runs on x86emu's `Cpu` after VMRUN, and the VMCB's intercept
+ * vectors decide what causes a #VMEXIT (APM Vol. 2 15.7–15.13). `run` loads the state-save area
+ * (15.5), injects EVENTINJ (15.20), runs, and on #VMEXIT writes the guest state back with
+ * EXITCODE, EXITINFO1/2, EXITINTINFO and nRIP (15.6, 15.7.1).
+ *
+ * Shadow paging without nested paging: when the VMCB's CR0.PG is 1, linear addresses translate
+ * through the tables at the VMCB's CR3 (the hypervisor's shadow root), in PAE format when its
+ * CR4.PAE is 1 — SVM's "paged real mode" (CR0.PE = 0, PG = 1) included, which real AMD silicon
+ * allows for exactly this purpose.
+ *
+ * Host interrupts are the "host timer": after `hostTick` guest instructions (or a kick) the
+ * guest exits with SVM_EXIT_INTR when INTR is intercepted.
+ */
+import {
+  Cpu,
+  type ExitInfo,
+  InterceptKind,
+  type Intercepts,
+  type MsrOps,
+  PagingMode,
+  type PagingOverride,
+  SegAttr,
+  StopReason,
+} from '@kvm/x86emu';
+import { EventInj, Intercept1, Intercept2, IoioInfo, SvmExit, VIntr } from './svm-arch.js';
+import type { SvmSilicon } from './svm-silicon.js';
+import type { Vmcb } from './vmcb.js';
+import { SEG_ATTRIB, SEG_BASE, SEG_LIMIT, SEG_SELECTOR, VMCB, VMCB_SEG_BY_SREG } from './vmcb-layout.js';
+
+const X86_CR0_PG = 0x80000000;
+const X86_CR4_PAE = 1 << 5;
+const EFER_NX = 1 << 11;
+const PF_VECTOR = 14;
+
+const bit = (k: number): number => 1 << k;
+
+/** VMCB segment attrib (12 bits) → x86emu/VMX access rights; P = 0 is "unusable". */
+export function attribToAr(attrib: number): number {
+  const ar = (attrib & 0xff) | ((attrib & 0xf00) << 4);
+  return attrib & 0x80 ? ar : ar | SegAttr.UNUSABLE;
+}
+
+/** The reverse. */
+export function arToAttrib(ar: number): number {
+  return (ar & 0xff) | ((ar >>> 4) & 0xf00);
+}
+
+export class SvmGuestMode implements Intercepts {
+  readonly cpu: Cpu;
+  mask = 0;
+  exceptionMask = 0;
+  hostTick = 200_000;
+  lastInstructions = 0;
+  private crIntercepts = 0;
+  private misc1 = 0;
+  private iopm: Uint8Array[] = [];
+  private msrpm: Uint8Array[] = [];
+  private vmcb!: Vmcb;
+  private readonly override: PagingOverride = {
+    mode: PagingMode.Pae,
+    root: 0,
+    wp: true,
+    pse: false,
+    nxe: false,
+    pge: false,
+  };
+
+  constructor(
+    private readonly silicon: SvmSilicon,
+    msr: MsrOps,
+  ) {
+    this.cpu = new Cpu({ memory: silicon.memory, msr, intercepts: this });
+  }
+
+  // ---- Intercepts ------------------------------------------------------------------------
+
+  instruction(kind: number, exit: ExitInfo): boolean {
+    switch (kind) {
+      case InterceptKind.CrRead:
+        return ((this.crIntercepts >>> exit.cr) & 1) === 1;
+      case InterceptKind.CrWrite:
+        // CLTS and LMSW are CR0 writes (15.9).
+        return ((this.crIntercepts >>> (16 + exit.cr)) & 1) === 1;
+      case InterceptKind.Io:
+        return this.ioExits(exit);
+      case InterceptKind.Rdmsr:
+      case InterceptKind.Wrmsr:
+        return this.msrExits(kind === InterceptKind.Wrmsr);
+      default:
+        return true;
+    }
+  }
+
+  exception(): boolean {
+    return true;
+  }
+
+  /** IOPM (15.10.1): one bit per port, every byte of the access checked. */
+  private ioExits(exit: ExitInfo): boolean {
+    if (!(this.misc1 & Intercept1.IOIO_PROT)) return false;
+    for (let i = 0; i < exit.ioSize; i++) {
+      const p = exit.port + i;
+      const page = this.iopm[p >>> 15];
+      if (page === undefined) return true;
+      const b = p & 0x7fff;
+      if ((page[b >>> 3] >>> (b & 7)) & 1) return true;
+    }
+    return false;
+  }
+
+  /** MSRPM (15.11): two bits per MSR (read, write) in three 2 KiB ranges; others always exit. */
+  private msrExits(write: boolean): boolean {
+    if (!(this.misc1 & Intercept1.MSR_PROT)) return false;
+    const ecx = this.cpu.state.gpr[1] >>> 0;
+    let base: number;
+    if (ecx <= 0x1fff) base = 0;
+    else if (ecx >= 0xc0000000 && ecx <= 0xc0001fff) base = 0x800 * 8;
+    else if (ecx >= 0xc0010000 && ecx <= 0xc0011fff) base = 0x1000 * 8;
+    else return true;
+    const bitIndex = base + (ecx & 0x1fff) * 2 + (write ? 1 : 0);
+    const byte = bitIndex >>> 3;
+    const page = this.msrpm[byte >>> 12];
+    if (page === undefined) return true;
+    return ((page[byte & 0xfff] >>> (bitIndex & 7)) & 1) === 1;
+  }
+
+  // ---- VMRUN / #VMEXIT -------------------------------------------------------------------------
+
+  private pages(hpa: number, n: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < n; i++) {
+      const v = this.silicon.memory.pageView(Math.floor(hpa / 4096) + i);
+      if (v === null) return [];
+      out.push(v);
+    }
+    return out;
+  }
+
+  private load(v: Vmcb): void {
+    const s = this.cpu.state;
+    for (let i = 0; i < 8; i++) {
+      const o = VMCB_SEG_BY_SREG[i];
+      s.segSel[i] = v.u16(o + SEG_SELECTOR);
+      s.segAttr[i] = attribToAr(v.u16(o + SEG_ATTRIB));
+      s.segLimit[i] = v.u32(o + SEG_LIMIT);
+      s.segBase[i] = v.u32(o + SEG_BASE);
+      s.segBaseHigh[i] = 0;
+    }
+    s.dtBase[0] = v.u32(VMCB.GDTR + SEG_BASE);
+    s.dtLimit[0] = v.u32(VMCB.GDTR + SEG_LIMIT);
+    s.dtBase[1] = v.u32(VMCB.IDTR + SEG_BASE);
+    s.dtLimit[1] = v.u32(VMCB.IDTR + SEG_LIMIT);
+    s.cr[0] = v.u32(VMCB.CR0);
+    s.cr[2] = v.u32(VMCB.CR2);
+    s.cr[3] = v.u32(VMCB.CR3);
+    s.cr[4] = v.u32(VMCB.CR4);
+    s.dr[7] = v.u32(VMCB.DR7);
+    s.efer[0] = v.u32(VMCB.EFER);
+    s.efer[1] = v.hi(VMCB.EFER);
+    s.rflags[0] = v.u32(VMCB.RFLAGS);
+    s.rip[0] = v.u32(VMCB.RIP);
+    s.rip[1] = 0;
+    s.gpr[4] = v.u32(VMCB.RSP);
+    s.gpr[0] = v.u32(VMCB.RAX);
+    s.sysenter[0] = v.u32(VMCB.SYSENTER_CS);
+    s.sysenter[1] = v.u32(VMCB.SYSENTER_ESP);
+    s.sysenter[2] = v.u32(VMCB.SYSENTER_EIP);
+    s.cpl = v.u8(VMCB.CPL) & 3;
+    s.interruptibility = v.u32(VMCB.INTERRUPT_SHADOW) & 1;
+    s.halted = false;
+    s.pendingType = -1;
+
+    this.crIntercepts = v.u32(VMCB.INTERCEPT_CR);
+    const m1 = v.u32(VMCB.INTERCEPT_MISC1);
+    const m2 = v.u32(VMCB.INTERCEPT_MISC2);
+    this.misc1 = m1;
+    this.iopm = this.pages(v.u32(VMCB.IOPM_BASE_PA), 3);
+    this.msrpm = this.pages(v.u32(VMCB.MSRPM_BASE_PA), 2);
+    let mask = 0;
+    if (this.crIntercepts & 0xffff) mask |= bit(InterceptKind.CrRead);
+    if (this.crIntercepts >>> 16) mask |= bit(InterceptKind.CrWrite);
+    if (m1 & Intercept1.CPUID) mask |= bit(InterceptKind.Cpuid);
+    if (m1 & Intercept1.HLT) mask |= bit(InterceptKind.Hlt);
+    if (m1 & Intercept1.INVLPG) mask |= bit(InterceptKind.Invlpg);
+    if (m1 & Intercept1.RDTSC) mask |= bit(InterceptKind.Rdtsc);
+    if (m1 & Intercept1.RDPMC) mask |= bit(InterceptKind.Rdpmc);
+    if (m1 & Intercept1.IOIO_PROT) mask |= bit(InterceptKind.Io);
+    if (m1 & Intercept1.MSR_PROT) mask |= bit(InterceptKind.Rdmsr) | bit(InterceptKind.Wrmsr);
+    if (m1 & Intercept1.INVD) mask |= bit(InterceptKind.Invd);
+    if (m1 & Intercept1.PAUSE) mask |= bit(InterceptKind.Pause);
+    if (m1 & Intercept1.SHUTDOWN) mask |= bit(InterceptKind.Shutdown);
+    if (m1 & Intercept1.TASK_SWITCH) mask |= bit(InterceptKind.TaskSwitch);
+    if (m1 & Intercept1.INTN) mask |= bit(InterceptKind.SoftwareInterrupt);
+    if (m1 & Intercept1.IRET) mask |= bit(InterceptKind.Iret);
+    if (m1 & (Intercept1.PUSHF | Intercept1.POPF)) mask |= bit(InterceptKind.PushfPopf);
+    // The interrupt window: a pending virtual interrupt (V_IRQ) with VINTR intercepted.
+    if (m1 & Intercept1.VINTR && v.u32(VMCB.V_INTR) & VIntr.V_IRQ) mask |= bit(InterceptKind.InterruptWindow);
+    if (m2 & Intercept2.VMMCALL) mask |= bit(InterceptKind.Vmmcall);
+    if (m2 & Intercept2.WBINVD) mask |= bit(InterceptKind.Wbinvd);
+    if (m2 & (Intercept2.MONITOR | Intercept2.MWAIT)) mask |= bit(InterceptKind.MonitorMwait);
+    this.mask = mask;
+    this.exceptionMask = v.u32(VMCB.INTERCEPT_EXCEPTIONS);
+
+    this.cpu.setIntercepts(this);
+    if (s.cr[0] & X86_CR0_PG) {
+      const o = this.override;
+      o.mode = s.cr[4] & X86_CR4_PAE ? PagingMode.Pae : PagingMode.Legacy;
+      o.root = s.cr[3];
+      o.wp = true;
+      o.pse = false;
+      o.nxe = (s.efer[0] & EFER_NX) !== 0;
+      o.pge = false;
+      this.cpu.setPagingOverride(o);
+    } else {
+      this.cpu.setPagingOverride(null);
+    }
+    this.cpu.stateChanged();
+
+    const inj = v.u32(VMCB.EVENTINJ);
+    if (inj & EventInj.VALID) {
+      const type = (inj & EventInj.TYPE_MASK) >>> EventInj.TYPE_SHIFT;
+      // EVENTINJ types map to x86emu's (VMX) numbering: INTR 0, NMI 2, exception 3, soft int 4.
+      this.cpu.injectEvent(type as 0, inj & 0xff, inj & EventInj.EV ? v.hi(VMCB.EVENTINJ) : undefined, 0);
+      v.setU32(VMCB.EVENTINJ, 0);
+      v.setU32(VMCB.EVENTINJ + 4, 0);
+    }
+  }
+
+  private save(v: Vmcb): void {
+    const s = this.cpu.state;
+    for (let i = 0; i < 8; i++) {
+      const o = VMCB_SEG_BY_SREG[i];
+      v.setU16(o + SEG_SELECTOR, s.segSel[i]);
+      v.setU16(o + SEG_ATTRIB, arToAttrib(s.segAttr[i]));
+      v.setU32(o + SEG_LIMIT, s.segLimit[i]);
+      v.set64(o + SEG_BASE, s.segBase[i], 0);
+    }
+    v.set64(VMCB.GDTR + SEG_BASE, s.dtBase[0], 0);
+    v.setU32(VMCB.GDTR + SEG_LIMIT, s.dtLimit[0]);
+    v.set64(VMCB.IDTR + SEG_BASE, s.dtBase[1], 0);
+    v.setU32(VMCB.IDTR + SEG_LIMIT, s.dtLimit[1]);
+    v.set64(VMCB.CR0, s.cr[0], 0);
+    v.set64(VMCB.CR2, s.cr[2], 0);
+    v.set64(VMCB.CR4, s.cr[4], 0);
+    v.set64(VMCB.DR7, s.dr[7], 0);
+    v.set64(VMCB.EFER, s.efer[0], s.efer[1]);
+    v.set64(VMCB.RFLAGS, s.rflags[0], 0);
+    v.set64(VMCB.RIP, s.rip[0], 0);
+    v.set64(VMCB.RSP, s.gpr[4], 0);
+    v.set64(VMCB.RAX, s.gpr[0], 0);
+    v.set64(VMCB.SYSENTER_CS, s.sysenter[0], 0);
+    v.set64(VMCB.SYSENTER_ESP, s.sysenter[1], 0);
+    v.set64(VMCB.SYSENTER_EIP, s.sysenter[2], 0);
+    v.setU8(VMCB.CPL, s.cpl);
+    v.set64(VMCB.INTERRUPT_SHADOW, s.interruptibility ? 1 : 0, 0);
+  }
+
+  private exit(v: Vmcb, code: number, info1: number, info2: number, nextRip: number): void {
+    v.set64(VMCB.EXITCODE, code >>> 0, code < 0 ? 0xffffffff : 0);
+    v.set64(VMCB.EXITINFO1, info1, 0);
+    v.set64(VMCB.EXITINFO2, info2, 0);
+    v.set64(VMCB.NEXT_RIP, nextRip, 0);
+    const e = this.cpu.exit;
+    if (e.vectoringValid) {
+      v.setU32(
+        VMCB.EXITINTINFO,
+        EventInj.VALID |
+          (e.vectoringType << 8) |
+          (e.vectoringHasErrorCode ? EventInj.EV : 0) |
+          e.vectoringVector,
+      );
+      v.setU32(VMCB.EXITINTINFO + 4, e.vectoringErrorCode);
+    } else {
+      v.set64(VMCB.EXITINTINFO, 0, 0);
+    }
+  }
+
+  /** Runs the guest of VMCB `v` until a #VMEXIT. */
+  run(v: Vmcb): void {
+    this.vmcb = v;
+    this.load(v);
+    const cpu = this.cpu;
+    cpu.exit.vectoringValid = false;
+    const before = cpu.instructionsRetired;
+    const why = cpu.run(this.hostTick);
+    this.lastInstructions = cpu.instructionsRetired - before;
+    const e = cpu.exit;
+    const rip = cpu.state.rip[0];
+    switch (why) {
+      case StopReason.Intercept:
+        this.interceptExit(v, e, rip);
+        break;
+      case StopReason.Exception:
+        // #PF: EXITINFO1 the error code, EXITINFO2 the faulting address (15.12.15).
+        this.exit(
+          v,
+          SvmExit.EXCP_BASE + e.vector,
+          e.hasErrorCode ? e.errorCode : 0,
+          e.vector === PF_VECTOR ? e.faultAddress : 0,
+          rip,
+        );
+        break;
+      case StopReason.Shutdown:
+        this.exit(v, SvmExit.SHUTDOWN, 0, 0, rip);
+        break;
+      default:
+        this.exit(v, SvmExit.INTR, 0, 0, rip);
+        break;
+    }
+    this.save(v);
+  }
+
+  private interceptExit(v: Vmcb, e: ExitInfo, rip: number): void {
+    const next = (rip + e.instructionLength) >>> 0;
+    switch (e.kind) {
+      case InterceptKind.CrRead:
+        // Decode assists: EXITINFO1 bit 63 valid, 3:0 the GPR.
+        this.exit(v, SvmExit.READ_CR0 + e.cr, e.gpr, 0, next);
+        v.setU32(VMCB.EXITINFO1 + 4, 0x80000000);
+        return;
+      case InterceptKind.CrWrite:
+        this.exit(v, SvmExit.WRITE_CR0 + e.cr, e.crAccessType === 0 ? e.gpr : 0, 0, next);
+        if (e.crAccessType === 0) v.setU32(VMCB.EXITINFO1 + 4, 0x80000000);
+        return;
+      case InterceptKind.Io: {
+        const sz = e.ioSize === 1 ? IoioInfo.SZ8 : e.ioSize === 2 ? IoioInfo.SZ16 : IoioInfo.SZ32;
+        const a = e.ioAddressSize === 2 ? IoioInfo.A16 : IoioInfo.A32;
+        const info =
+          (e.ioIn ? IoioInfo.TYPE_IN : 0) |
+          (e.ioString ? IoioInfo.STR : 0) |
+          (e.ioRep ? IoioInfo.REP : 0) |
+          sz |
+          a |
+          (e.segment << IoioInfo.SEG_SHIFT) |
+          (e.port << IoioInfo.PORT_SHIFT);
+        // EXITINFO2: the RIP of the next instruction (15.10.2).
+        this.exit(v, SvmExit.IOIO, info >>> 0, next, next);
+        return;
+      }
+      case InterceptKind.Rdmsr:
+        this.exit(v, SvmExit.MSR, 0, 0, next);
+        return;
+      case InterceptKind.Wrmsr:
+        this.exit(v, SvmExit.MSR, 1, 0, next);
+        return;
+      case InterceptKind.Invlpg:
+        this.exit(v, SvmExit.INVLPG, e.linearAddress, 0, next);
+        return;
+      case InterceptKind.InterruptWindow:
+        this.exit(v, SvmExit.VINTR, 0, 0, rip);
+        return;
+      case InterceptKind.SoftwareInterrupt:
+        this.exit(v, SvmExit.SWINT, 0, 0, next);
+        return;
+      case InterceptKind.PushfPopf:
+        this.exit(v, SvmExit.PUSHF, 0, 0, next);
+        return;
+      default: {
+        const code = SIMPLE[e.kind];
+        this.exit(v, code >= 0 ? code : SvmExit.INTR, 0, 0, next);
+      }
+    }
+  }
+}
+
+const SIMPLE: Int16Array = (() => {
+  const t = new Int16Array(32).fill(-1);
+  t[InterceptKind.Cpuid] = SvmExit.CPUID;
+  t[InterceptKind.Hlt] = SvmExit.HLT;
+  t[InterceptKind.Rdtsc] = SvmExit.RDTSC;
+  t[InterceptKind.Rdpmc] = SvmExit.RDPMC;
+  t[InterceptKind.Invd] = SvmExit.INVD;
+  t[InterceptKind.Wbinvd] = SvmExit.WBINVD;
+  t[InterceptKind.Pause] = SvmExit.PAUSE;
+  t[InterceptKind.Shutdown] = SvmExit.SHUTDOWN;
+  t[InterceptKind.TaskSwitch] = SvmExit.TASK_SWITCH;
+  t[InterceptKind.Iret] = SvmExit.IRET;
+  t[InterceptKind.Vmmcall] = SvmExit.VMMCALL;
+  t[InterceptKind.MonitorMwait] = SvmExit.MWAIT;
+  return t;
+})();

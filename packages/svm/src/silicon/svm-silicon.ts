@@ -1,0 +1,218 @@
+/**
+ * An AMD processor with SVM, as the SVM driver programs it: CPUID (AuthenticAMD,
+ * CPUID.80000001:ECX.SVM, leaf 8000000Ah), MSRs (EFER with SVME, VM_CR with SVMDIS,
+ * VM_HSAVE_PA), and VMRUN with its checks (APM Vol. 2 15.5): #UD without EFER.SVME, #GP for a
+ * VMCB address that is not page-aligned or not memory, VMEXIT_INVALID (EXITCODE = -1) for a VMCB
+ * that fails the consistency checks (15.5.1). Guest execution is in `guest-mode.ts`.
+ */
+import { type HostCpu, HostPhysicalMemory } from '@kvm/core';
+import { SvmGuestMode } from './guest-mode.js';
+import {
+  CPUID_80000001_ECX_SVM,
+  EFER_SVME,
+  Intercept2,
+  SvmExit,
+  SvmFeature,
+  SvmMsr,
+  VmCr,
+} from './svm-arch.js';
+import { Vmcb } from './vmcb.js';
+import { VMCB } from './vmcb-layout.js';
+
+/** VMRUN's outcome (the faults are the host's, returned not thrown). */
+export const SvmStatus = {
+  /** The guest ran (or failed the consistency checks) and a #VMEXIT happened: read EXITCODE. */
+  Exited: 0,
+  /** #UD: EFER.SVME is 0. */
+  Ud: 1,
+  /** #GP: CPL > 0 or a bad VMCB address. */
+  Gp: 2,
+} as const;
+export type SvmStatus = (typeof SvmStatus)[keyof typeof SvmStatus];
+
+export interface SvmSiliconConfig {
+  /** CPUID.80000001:ECX.SVM. Default true. */
+  svm?: boolean;
+  /** VM_CR as the firmware left it (SVMDIS bit 4 = disabled in the BIOS). Default 0. */
+  vmCr?: number;
+  vendor?: string;
+  memory?: HostPhysicalMemory;
+}
+
+const MSR_TSC = 0x10;
+const MSR_SYSENTER_CS = 0x174;
+const MSR_SYSENTER_ESP = 0x175;
+const MSR_SYSENTER_EIP = 0x176;
+const MSR_STAR = 0xc0000081;
+const MSR_HWCR = 0xc0010015;
+const MSR_SYSCFG = 0xc0010010;
+
+/** EFER bits this processor implements: SCE, NXE, SVME (no LME: a 32-bit part for now). */
+const EFER_VALID = (1 << 0) | (1 << 11) | EFER_SVME;
+
+/** Physical-address width (CPUID.80000008:EAX[7:0]). */
+export const SVM_MAXPHYADDR = 40;
+
+export class SvmSilicon implements HostCpu {
+  readonly memory: HostPhysicalMemory;
+  readonly vendor: string;
+  readonly hasSvm: boolean;
+  vmCr: number;
+  /** The host's EFER. */
+  efer = 0;
+  hsavePa = 0;
+  /** Why the last VMRUN failed its consistency checks (diagnostics). */
+  lastInvalid = '';
+  private readonly vmcb: Vmcb;
+  private guestUnit: SvmGuestMode | null = null;
+
+  constructor(config: SvmSiliconConfig = {}) {
+    this.memory = config.memory ?? new HostPhysicalMemory();
+    this.vendor = config.vendor ?? 'AuthenticAMD';
+    this.hasSvm = config.svm ?? true;
+    this.vmCr = config.vmCr ?? 0;
+    this.vmcb = new Vmcb(this.memory);
+  }
+
+  get guest(): SvmGuestMode {
+    if (this.guestUnit === null) {
+      this.guestUnit = new SvmGuestMode(this, {
+        rdmsr: (i, out) => this.rdmsr(i, out),
+        wrmsr: (i, lo, hi) => this.wrmsr(i, lo, hi),
+      });
+    }
+    return this.guestUnit;
+  }
+
+  cpuid(leaf: number, _subleaf: number, out: Uint32Array): void {
+    out.fill(0);
+    switch (leaf >>> 0) {
+      case 0: {
+        out[0] = 1;
+        const v = this.vendor.padEnd(12, ' ');
+        const word = (i: number): number =>
+          (v.charCodeAt(i) |
+            (v.charCodeAt(i + 1) << 8) |
+            (v.charCodeAt(i + 2) << 16) |
+            (v.charCodeAt(i + 3) << 24)) >>>
+          0;
+        out[1] = word(0);
+        out[3] = word(4);
+        out[2] = word(8);
+        return;
+      }
+      case 1:
+        // Family 15 (K8): FPU … SSE2, no VMX bit on AMD.
+        out[0] = 0x00040f12;
+        out[3] = 0x0183fbff & ~(1 << 9);
+        return;
+      case 0x80000000:
+        out[0] = 0x8000000a;
+        return;
+      case 0x80000001:
+        out[2] = this.hasSvm ? CPUID_80000001_ECX_SVM : 0;
+        // SYSCALL (11) and NX (20); no LM on this 32-bit part.
+        out[3] = (1 << 11) | (1 << 20);
+        return;
+      case 0x80000008:
+        out[0] = SVM_MAXPHYADDR | (32 << 8);
+        return;
+      case 0x8000000a:
+        if (!this.hasSvm) return;
+        out[0] = 1; // SVM revision
+        out[1] = 64; // ASIDs
+        out[3] = SvmFeature.NRIPS | SvmFeature.DECODE_ASSISTS;
+        return;
+    }
+  }
+
+  rdmsr(index: number, out: Uint32Array): boolean {
+    out[1] = 0;
+    switch (index >>> 0) {
+      case SvmMsr.EFER:
+        out[0] = this.efer;
+        return true;
+      case SvmMsr.VM_CR:
+        out[0] = this.vmCr;
+        return this.hasSvm;
+      case SvmMsr.VM_HSAVE_PA:
+        out[0] = this.hsavePa;
+        return this.hasSvm;
+      case MSR_TSC:
+      case MSR_SYSENTER_CS:
+      case MSR_SYSENTER_ESP:
+      case MSR_SYSENTER_EIP:
+      case MSR_STAR:
+      case MSR_HWCR:
+      case MSR_SYSCFG:
+        out[0] = 0;
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  wrmsr(index: number, lo: number, hi: number): boolean {
+    switch (index >>> 0) {
+      case SvmMsr.EFER:
+        if (lo & ~EFER_VALID || hi) return false;
+        // EFER.SVME cannot be set while VM_CR.SVMDIS is 1 (15.30.1): #GP.
+        if (lo & EFER_SVME && (!this.hasSvm || this.vmCr & VmCr.SVMDIS)) return false;
+        this.efer = lo >>> 0;
+        return true;
+      case SvmMsr.VM_CR:
+        if (!this.hasSvm || this.vmCr & VmCr.LOCK) return false;
+        this.vmCr = lo & (VmCr.LOCK | VmCr.SVMDIS);
+        return true;
+      case SvmMsr.VM_HSAVE_PA:
+        if (!this.hasSvm || lo & 0xfff) return false;
+        this.hsavePa = lo >>> 0;
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /** The consistency checks of 15.5.1 that matter here; a reason, or '' when they pass. */
+  private consistency(v: Vmcb): string {
+    if (!(v.u32(VMCB.EFER) & EFER_SVME)) return 'guest EFER.SVME is 0';
+    const cr0 = v.u32(VMCB.CR0);
+    if (cr0 & (1 << 29) && !(cr0 & (1 << 30))) return 'CR0.CD = 0 with CR0.NW = 1';
+    if (v.hi(VMCB.CR0) !== 0) return 'CR0[63:32] not zero';
+    if (v.hi(VMCB.CR3) >>> (SVM_MAXPHYADDR - 32) !== 0) return 'CR3 beyond MAXPHYADDR';
+    if (v.u32(VMCB.CR4) & ~0x7ff || v.hi(VMCB.CR4)) return 'CR4 reserved bits';
+    if (v.hi(VMCB.DR6) || v.hi(VMCB.DR7)) return 'DR6/DR7 upper bits';
+    if (v.u32(VMCB.EFER) & ~EFER_VALID || v.hi(VMCB.EFER)) return 'EFER reserved bits';
+    if (!(v.u32(VMCB.INTERCEPT_MISC2) & Intercept2.VMRUN)) return 'VMRUN intercept clear';
+    if (v.u32(VMCB.GUEST_ASID) === 0) return 'ASID 0';
+    const inj = v.u32(VMCB.EVENTINJ);
+    if (inj & 0x80000000) {
+      const type = (inj >>> 8) & 7;
+      if (type === 1 || type > 4) return 'EVENTINJ reserved type';
+      if (type === 3 && (inj & 0xff) === 2) return 'EVENTINJ exception with vector 2';
+    }
+    return '';
+  }
+
+  /**
+   * VMRUN with RAX = `vmcbHpa`: #UD without EFER.SVME, #GP for a bad address, else runs the guest
+   * (or fails the consistency checks with EXITCODE = VMEXIT_INVALID) until #VMEXIT.
+   */
+  vmrun(vmcbHpa: number): SvmStatus {
+    if (!(this.efer & EFER_SVME)) return SvmStatus.Ud;
+    if (vmcbHpa % 4096 !== 0 || vmcbHpa >= 2 ** SVM_MAXPHYADDR || !this.vmcb.bind(vmcbHpa))
+      return SvmStatus.Gp;
+    const v = this.vmcb;
+    const why = this.consistency(v);
+    if (why !== '') {
+      this.lastInvalid = why;
+      v.set64(VMCB.EXITCODE, 0xffffffff, 0xffffffff);
+      return SvmStatus.Exited;
+    }
+    this.lastInvalid = '';
+    this.guest.run(v);
+    return SvmStatus.Exited;
+  }
+}
+
+export { SvmExit };

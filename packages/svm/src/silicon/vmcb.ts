@@ -1,0 +1,50 @@
+/** Reads and writes a VMCB page in host-physical memory by the offsets of `vmcb-layout.ts`. */
+import type { HostPhysicalMemory } from '@kvm/core';
+
+export class Vmcb {
+  private dv: DataView | null = null;
+  hpa = -1;
+
+  constructor(private readonly memory: HostPhysicalMemory) {}
+
+  /** Points at the VMCB at `hpa` (4 KiB aligned); false when no memory backs it. */
+  bind(hpa: number): boolean {
+    const v = hpa % 4096 === 0 ? this.memory.pageView(hpa / 4096) : null;
+    if (v === null) {
+      this.dv = null;
+      this.hpa = -1;
+      return false;
+    }
+    this.dv = new DataView(v.buffer, v.byteOffset, 4096);
+    this.hpa = hpa;
+    return true;
+  }
+
+  u8(off: number): number {
+    return this.dv!.getUint8(off);
+  }
+  u16(off: number): number {
+    return this.dv!.getUint16(off, true);
+  }
+  u32(off: number): number {
+    return this.dv!.getUint32(off, true);
+  }
+  /** High half of a 64-bit field. */
+  hi(off: number): number {
+    return this.dv!.getUint32(off + 4, true);
+  }
+  setU8(off: number, v: number): void {
+    this.dv!.setUint8(off, v);
+  }
+  setU16(off: number, v: number): void {
+    this.dv!.setUint16(off, v, true);
+  }
+  setU32(off: number, v: number): void {
+    this.dv!.setUint32(off, v >>> 0, true);
+  }
+  /** A 64-bit field from two halves. */
+  set64(off: number, lo: number, hi: number): void {
+    this.dv!.setUint32(off, lo >>> 0, true);
+    this.dv!.setUint32(off + 4, hi >>> 0, true);
+  }
+}
