@@ -397,8 +397,14 @@ export class Cpu {
       else pc.insns.fill(undefined);
       this.codePages.set(pfn, pc);
       // Writes to this frame must now go the slow way (to invalidate): drop cached write rights.
-      for (let i = 0; i < C.TLB_SIZE; i++) {
-        if (this.tlbTag[i] >= 0 && this.tlbPfn[i] === pfn) this.tlbPerm[i] &= ~(C.TP_SW | C.TP_UW);
+      // Without paging only the identity entry can map the frame; with paging any entry can.
+      if (this.pagingMode === 0) {
+        const i = pfn & C.TLB_MASK;
+        if (this.tlbPfn[i] === pfn) this.tlbPerm[i] &= ~(C.TP_SW | C.TP_UW);
+      } else {
+        for (let i = 0; i < C.TLB_SIZE; i++) {
+          if (this.tlbTag[i] >= 0 && this.tlbPfn[i] === pfn) this.tlbPerm[i] &= ~(C.TP_SW | C.TP_UW);
+        }
       }
     }
     this.codeLpn = lin >>> 12;
