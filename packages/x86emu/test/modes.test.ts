@@ -43,6 +43,19 @@ describe('PAE paging', () => {
     expect(m.mem.read32(0x3ff000 + 3 * 8) & 0x60).toBe(0x60);
   });
 
+  it('state set from outside with PAE paging on loads the PDPTEs from CR3 (as VM entry does)', () => {
+    const m = protectedMode('mov eax, [0x200010]; hlt');
+    pae(m);
+    m.mem.write32(0x200010, 0x77);
+    const s = m.cpu.state;
+    s.cr[4] = 0x20;
+    s.cr[3] = 0x3fe000;
+    s.cr[0] |= 0x80000000;
+    m.cpu.stateChanged();
+    runTo(m);
+    expect(s.gpr[Reg.RAX]).toBe(0x77);
+  });
+
   it('a reserved bit in a PDE is #PF with RSVD and P set', () => {
     const m = protectedMode(`${setup} mov eax, [0x400000]`, { captureExceptions: true });
     pae(m);

@@ -165,6 +165,8 @@ export class Cpu {
     this.updateMode();
     for (let s = 0; s < 8; s++) this.updateSegFlags(s);
     this.updatePaging(true);
+    // State set from outside (KVM_SET_SREGS, VM entry) with PAE paging: load the PDPTEs from CR3.
+    if (this.pagingMode === 2 && this.override === null) this.loadPdptes(this.state.cr[3], false);
     this.irqCheck = true;
   }
 
@@ -1405,10 +1407,14 @@ export class Cpu {
       value = (value | Cr0.ET) >>> 0;
       if (value & Cr0.PG && !(value & Cr0.PE)) this.gp0();
       if (value & Cr0.NW && !(value & Cr0.CD)) this.gp0();
-      const wasPg = s.cr[0] & Cr0.PG;
       if (this.intercepts?.crWrite) value = this.intercepts.crWrite(0, value) >>> 0;
-      // Enabling PAE paging loads the PDPTEs and checks them (SDM 4.4.1).
-      if (value & Cr0.PG && !wasPg && s.cr[4] & Cr4.PAE && !this.override) {
+      // A change of PG, CD or NW with PAE paging in use afterwards loads and checks the PDPTEs (SDM 4.4.1).
+      if (
+        value & Cr0.PG &&
+        s.cr[4] & Cr4.PAE &&
+        (s.cr[0] ^ value) & (Cr0.PG | Cr0.CD | Cr0.NW) &&
+        !this.override
+      ) {
         if (!this.loadPdptes(s.cr[3], true)) this.gp0();
       }
       const changed = s.cr[0] ^ value;
@@ -1432,7 +1438,13 @@ export class Cpu {
     } else if (n === 4) {
       if (value & ~CR4_VALID) this.gp0();
       if (this.intercepts?.crWrite) value = this.intercepts.crWrite(4, value) >>> 0;
-      if (s.cr[0] & Cr0.PG && (value ^ s.cr[4]) & Cr4.PAE && value & Cr4.PAE && !this.override) {
+      // So does a change of PAE, PGE or PSE (SDM 4.4.1).
+      if (
+        s.cr[0] & Cr0.PG &&
+        value & Cr4.PAE &&
+        (value ^ s.cr[4]) & (Cr4.PAE | Cr4.PGE | Cr4.PSE) &&
+        !this.override
+      ) {
         if (!this.loadPdptes(s.cr[3], true)) this.gp0();
       }
       s.cr[4] = value;
