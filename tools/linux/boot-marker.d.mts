@@ -8,6 +8,7 @@ export declare const MARKER: string;
 export declare const END_MARKER: string;
 export declare const TEST_CMDLINE: string;
 export declare const POWEROFF_RE: RegExp;
+export declare const MILESTONES: { name: string; re: RegExp }[];
 
 export interface LinuxManifest {
   kernelPackage: string;
@@ -25,6 +26,8 @@ export interface RunResult {
   code: number | null;
   signal: NodeJS.Signals | null;
   markerMs: number | undefined;
+  /** Milliseconds from spawn to each MILESTONES entry seen. */
+  milestoneMs: Record<string, number>;
   totalMs: number;
   timedOut: boolean;
   stoppedButRunning: boolean;

@@ -29,6 +29,8 @@ export const POWEROFF_RE = /reboot: (Power down|System halted)/;
 /**
  * The kernel command line for the scripted boot. Each option is there for the machine:
  * console=ttyS0        the 8250 at 0x3f8 is the only console both VMMs have
+ * earlyprintk=ttyS0    the decompressor and early kernel print there too, so a slow boot
+ *                      shows how far it got (see MILESTONES)
  * qemu_lite_test=1     /init runs the scripted commands and powers off
  * panic=-1             a panic reboots at once (the VMM exits) instead of hanging
  * nokaslr              no randomized relocation: less work for a slow machine, same layout every boot
@@ -37,11 +39,22 @@ export const POWEROFF_RE = /reboot: (Power down|System halted)/;
  * i8042.noaux          no PS/2 mouse probing
  * pci=off              no PCI bus scan (no PCI devices on either machine)
  * cryptomgr.notests    skip the crypto self-tests
- * quiet                the kernel log is not printed: every console byte is a port write,
- *                      which costs an exit each on this nested machine
+ * The kernel log stays at its default level: it costs a few port exits per byte, little beside
+ * the boot itself, and it is what tells where a slow boot is.
  */
 export const TEST_CMDLINE =
-  'console=ttyS0 qemu_lite_test=1 panic=-1 nokaslr tsc=reliable no_timer_check i8042.noaux pci=off cryptomgr.notests quiet';
+  'console=ttyS0 earlyprintk=ttyS0 qemu_lite_test=1 panic=-1 nokaslr tsc=reliable no_timer_check i8042.noaux pci=off cryptomgr.notests';
+
+/**
+ * Points of a boot the console shows, in order: the decompressor running (its first words
+ * with `nokaslr`; Debian's kernel is built without the verbose "Decompressing Linux..."), the
+ * kernel proper (its banner, through earlyprintk), userspace (the marker).
+ */
+export const MILESTONES = [
+  { name: 'decompressor', re: /KASLR disabled/ },
+  { name: 'kernel banner', re: /Linux version \d/ },
+  { name: 'userspace', re: new RegExp(MARKER) },
+];
 
 /** Whether the fetched kernel and initramfs are there; `why` says what is missing. */
 export function linuxFiles() {
@@ -71,6 +84,7 @@ export function runAndTime(
     const child = spawn(cmd, args, { stdio: [stdin, 'pipe', 'pipe'] });
     let out = '';
     let markerMs;
+    const milestoneMs = {};
     let timedOut = false;
     let stoppedButRunning = false;
     let graceTimer;
@@ -79,6 +93,9 @@ export function runAndTime(
       out += text;
       onData?.(text);
       if (markerMs === undefined && out.includes(marker)) markerMs = performance.now() - t0;
+      for (const m of MILESTONES) {
+        if (milestoneMs[m.name] === undefined && m.re.test(out)) milestoneMs[m.name] = performance.now() - t0;
+      }
       if (graceTimer === undefined && stopRe?.test(out)) {
         graceTimer = setTimeout(() => {
           stoppedButRunning = true;
@@ -103,7 +120,16 @@ export function runAndTime(
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       clearTimeout(graceTimer);
-      resolve({ out, code, signal, markerMs, totalMs: performance.now() - t0, timedOut, stoppedButRunning });
+      resolve({
+        out,
+        code,
+        signal,
+        markerMs,
+        milestoneMs,
+        totalMs: performance.now() - t0,
+        timedOut,
+        stoppedButRunning,
+      });
     });
   });
 }

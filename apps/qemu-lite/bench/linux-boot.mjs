@@ -56,6 +56,10 @@ async function timeBoots(name, cmd, args) {
   const times = [];
   for (let i = 0; i < runs; i++) {
     const r = await linux.runAndTime(cmd, args, { timeoutMs });
+    const reached = linux.MILESTONES.filter((m) => r.milestoneMs[m.name] !== undefined)
+      .map((m) => `${m.name} ${(r.milestoneMs[m.name] / 1000).toFixed(1)} s`)
+      .join(', ');
+    say(`${name}: run ${i + 1}: milestones: ${reached || 'none'}`);
     if (r.markerMs === undefined) {
       say(
         `${name}: no marker ${r.timedOut ? `within ${timeoutMs / 1000} s` : `(exited ${r.code ?? r.signal})`}; last output:`,

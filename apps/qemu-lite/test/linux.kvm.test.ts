@@ -78,7 +78,10 @@ describe.skipIf(skipReason !== undefined)("Debian's stock kernel on qemu-lite (h
         },
       );
       writeFileSync(log, echoed);
-      const context = `console (also in ${log}):\n${r.out.slice(-4000)}`;
+      const reached = Object.entries(r.milestoneMs)
+        .map(([name, ms]) => `${name} at ${(ms / 1000).toFixed(1)} s`)
+        .join(', ');
+      const context = `milestones: ${reached || 'none'}; console (also in ${log}):\n${r.out.slice(-4000)}`;
       expect(r.timedOut, `no exit within ${timeoutS} s; ${context}`).toBe(false);
       expect(r.markerMs, `marker never printed; ${context}`).toBeDefined();
       console.log(
