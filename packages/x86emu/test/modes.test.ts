@@ -1,6 +1,7 @@
 /** PAE/NX, global pages, virtual-8086 mode, SYSENTER, x87 state, I/O bitmap, real-mode IVT. */
 import { describe, expect, it } from 'vitest';
 import { Flag, Reg, StopReason } from '../src/index.js';
+import { asm } from './asm.js';
 import { realMode, runTo } from './machine.js';
 import { CODE, protectedMode, SEL, setGate, TSS } from './pm.js';
 
@@ -312,5 +313,55 @@ describe('call gates', () => {
     expect(s.gpr[Reg.RCX]).toBe(0x8800); // RETF 8 released the parameters on the user stack too
     expect(s.gpr[Reg.RDX] & 0xffff).toBe(SEL.CODE3);
     expect(s.cpl).toBe(3);
+  });
+});
+
+describe('string I/O', () => {
+  it('REP OUTSB sends bytes in order; REP INSW with DF = 1 fills memory downwards', () => {
+    const m = protectedMode(`
+      mov esi, offset msg
+      mov ecx, 3
+      mov dx, 0xe9
+      cld
+      rep outsb
+      std
+      mov edi, 0x5004
+      mov ecx, 3
+      mov dx, 0x60
+      rep insw
+      hlt
+    msg: .ascii "abc"
+    `);
+    let next = 0x1111;
+    m.cpu.io = {
+      portIn: (port, size) => {
+        expect([port, size]).toEqual([0x60, 2]);
+        const v = next;
+        next += 0x1111;
+        return v;
+      },
+      portOut: (port, _s, v) => {
+        if (port === 0xe9) m.out.push(v);
+      },
+    };
+    runTo(m);
+    expect(String.fromCharCode(...m.out)).toBe('abc');
+    expect([m.mem.read16(0x5004), m.mem.read16(0x5002), m.mem.read16(0x5000)]).toEqual([0x1111, 0x2222, 0x3333]);
+    expect(m.cpu.state.gpr[Reg.RDI]).toBe(0x4ffe);
+  });
+});
+
+describe('16-bit protected mode', () => {
+  it('a 16-bit code segment and a 16-bit interrupt gate push a 16-bit frame; IRET returns', () => {
+    const m = protectedMode('.byte 0xea; .long 0x4000; .word 0x30');
+    m.mem.bytes.set(asm('mov ax, 5; int 0x50; mov cx, ax; hlt', { bits: 16, origin: 0x4000 }), 0x4000);
+    m.mem.bytes.set(asm('mov bx, sp; add ax, 1; iret', { bits: 16, origin: 0x4100 }), 0x4100);
+    setGate(m.mem, 0x50, 0x4100, 0x6, 0, SEL.CODE16);
+    runTo(m);
+    const s = m.cpu.state;
+    expect(s.gpr[Reg.RCX] & 0xffff).toBe(6);
+    expect(s.gpr[Reg.RBX] & 0xffff).toBe(0x9000 - 6);
+    expect(s.gpr[Reg.RSP]).toBe(0x9000);
+    expect(s.segSel[1]).toBe(SEL.CODE16);
   });
 });
