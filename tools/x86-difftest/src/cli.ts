@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+/**
+ * pnpm fuzz:x86 [--seed N] [--count N] [--mode real|pm16|pm32|paging|pae|all[,…]] [--garbage]
+ *               [--case I] [--quiet] [--json FILE]
+ * Runs generated (or, with --garbage, random-byte) cases on the host CPU and on x86emu, prints a
+ * reproducer for every mismatch and ends with the line `N passed, M failed`.
+ */
+import { writeFileSync } from 'node:fs';
+import { hostKvmAvailability } from '@kvm/host';
+import { DiffTester, runDifferential } from './difftest.js';
+import { FORMS } from './generator.js';
+import { loadKnownMismatches } from './known.js';
+import { ALL_MODES, type Mode } from './layout.js';
+
+function usage(msg?: string): never {
+  if (msg) console.error(`x86-difftest: ${msg}`);
+  console.error('usage: pnpm fuzz:x86 [--seed N] [--count N] [--mode real|pm16|pm32|paging|pae|all[,...]] [--garbage] [--case I] [--quiet] [--json FILE]');
+  process.exit(2);
+}
+
+const args = process.argv.slice(2);
+let seed = (Date.now() ^ (process.pid << 16)) >>> 0;
+let count = 10_000;
+let modes: Mode[] = [...ALL_MODES];
+let garbage = false;
+let only: number | undefined;
+let quiet = false;
+let json: string | undefined;
+for (let i = 0; i < args.length; i++) {
+  const a = args[i];
+  const next = (): string => args[++i] ?? usage(`${a} needs a value`);
+  const num = (s: string): number => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 0) usage(`${a}: not a non-negative integer: ${s}`);
+    return n;
+  };
+  if (a === '--') continue;
+  if (a === '--seed') seed = num(next()) >>> 0;
+  else if (a === '--count') count = num(next());
+  else if (a === '--mode') {
+    const v = next();
+    modes = v === 'all' ? [...ALL_MODES] : (v.split(',') as Mode[]);
+    for (const m of modes) if (!ALL_MODES.includes(m)) usage(`unknown mode ${m}`);
+  } else if (a === '--garbage') garbage = true;
+  else if (a === '--case') only = num(next());
+  else if (a === '--quiet') quiet = true;
+  else if (a === '--json') json = next();
+  else if (a === '--help' || a === '-h') usage();
+  else usage(`unknown argument ${a}`);
+}
+
+const avail = hostKvmAvailability();
+if (!avail.available) {
+  console.error(`x86-difftest: the host engine is not available: ${avail.reason}`);
+  process.exit(2);
+}
+
+const tester = new DiffTester(modes);
+for (const [m, why] of tester.unavailable) console.log(`mode ${m} skipped: ${why}`);
+console.log(
+  `x86-difftest: seed ${seed}, ${only !== undefined ? `case ${only}` : `${count} cases`}, modes ${modes.join(',')}${garbage ? ', garbage bytes' : `, ${FORMS.length} forms`}`,
+);
+const started = performance.now();
+const summary = runDifferential(tester, {
+  seed,
+  count,
+  modes,
+  garbage,
+  only,
+  known: loadKnownMismatches(),
+  onMismatch: (m) => {
+    if (!quiet || !m.known) console.log(`${m.report}\n`);
+  },
+});
+tester.close();
+const seconds = (performance.now() - started) / 1000;
+const bySig = new Map<string, number>();
+for (const m of summary.mismatches) {
+  const k = `${m.known ? `[${m.known}] ` : '[NEW] '}${m.signature.mode} ${m.signature.form} {${m.signature.categories.join(',')}}`;
+  bySig.set(k, (bySig.get(k) ?? 0) + 1);
+}
+if (bySig.size) {
+  console.log('mismatches by signature:');
+  for (const [k, n] of [...bySig].sort((a, b) => b[1] - a[1])) console.log(`  ${String(n).padStart(5)}  ${k}`);
+}
+for (const [r, n] of summary.skipReasons) console.log(`skipped ${n}: ${r}`);
+const newOnes = summary.mismatches.filter((m) => !m.known).length;
+console.log(
+  `${summary.skipped} skipped, ${summary.failed - newOnes} known, ${newOnes} new; ${((summary.passed + summary.failed + summary.skipped) / seconds).toFixed(0)} cases/s`,
+);
+if (json) writeFileSync(json, JSON.stringify(summary.mismatches.map((m) => ({ signature: m.signature, known: m.known, testCase: m.testCase })), null, 1));
+console.log(`${summary.passed} passed, ${summary.failed} failed`);
+process.exitCode = summary.failed > 0 ? 1 : 0;

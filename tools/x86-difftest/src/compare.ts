@@ -1,0 +1,119 @@
+/**
+ * Comparing the two sides' outcomes: how they stopped, general registers, EIP, EFLAGS (minus the
+ * undefined flags), segment registers (attributes only in protected mode: real-mode hidden
+ * attributes are not architecturally visible), descriptor tables, CR0/CR2/CR3/CR4, EFER, port I/O
+ * and every byte of RAM. An exception shows as a halt in its stub (the vector), with the frame
+ * (error code, faulting CS:EIP, EFLAGS) in the RAM compared.
+ */
+import { GPR_NAMES, type MachineState, SEG_NAMES } from './machine-state.js';
+import type { Outcome } from './outcome.js';
+
+export interface Difference {
+  /** Category used for known-mismatch signatures: stop, eip, gpr, eflags, seg, dt, cr, io, memory, crash. */
+  category: string;
+  /** Field name (`eax`, `cs.base`, `ram[0x2fef4..0x2fef7]`…). */
+  field: string;
+  host: string;
+  emu: string;
+}
+
+const hex = (v: number): string => `0x${(v >>> 0).toString(16)}`;
+
+export function compareOutcomes(host: Outcome, emu: Outcome, flagMask: number): Difference[] {
+  const d: Difference[] = [];
+  if (emu.kind === 'crash') {
+    d.push({ category: 'crash', field: 'x86emu', host: host.kind, emu: emu.detail ?? 'crash' });
+    return d;
+  }
+  if (host.kind !== emu.kind) {
+    d.push({ category: 'stop', field: 'stop', host: host.kind, emu: emu.kind });
+    return d;
+  }
+  // Both ran away or shut down: the final states are not comparable (KVM resets on shutdown).
+  if (host.kind !== 'hlt') return d;
+  const h = host.state;
+  const e = emu.state;
+  if (h.eip !== e.eip) d.push({ category: 'eip', field: 'eip', host: hex(h.eip), emu: hex(e.eip) });
+  for (let i = 0; i < 8; i++) {
+    if (h.gpr[i] !== e.gpr[i]) d.push({ category: 'gpr', field: GPR_NAMES[i], host: hex(h.gpr[i]), emu: hex(e.gpr[i]) });
+  }
+  const keep = ~flagMask;
+  if ((h.eflags & keep) !== (e.eflags & keep)) {
+    d.push({ category: 'eflags', field: `eflags (${flagNames((h.eflags ^ e.eflags) & keep)} differ)`, host: hex(h.eflags), emu: hex(e.eflags) });
+  }
+  const pm = (h.cr0 & 1) !== 0 && (e.cr0 & 1) !== 0;
+  for (let i = 0; i < 8; i++) {
+    const a = h.seg[i];
+    const b = e.seg[i];
+    const n = SEG_NAMES[i];
+    // LDTR/TR are only compared in protected mode (real mode cannot change them).
+    if (i >= 6 && !pm) continue;
+    if (a.sel !== b.sel) d.push({ category: 'seg', field: `${n}.sel`, host: hex(a.sel), emu: hex(b.sel) });
+    if (a.base !== b.base) d.push({ category: 'seg', field: `${n}.base`, host: hex(a.base), emu: hex(b.base) });
+    const unusable = ((a.attr | b.attr) >>> 16) & 1;
+    if (!unusable && a.limit !== b.limit) d.push({ category: 'seg', field: `${n}.limit`, host: hex(a.limit), emu: hex(b.limit) });
+    // Attributes: type, S, DPL, P, D/B, G; the accessed bit is compared through the GDT bytes.
+    const attrMask = 0x1c0fe;
+    if (pm && (a.attr & attrMask) !== (b.attr & attrMask)) d.push({ category: 'seg', field: `${n}.attr`, host: hex(a.attr), emu: hex(b.attr) });
+  }
+  if (h.gdtBase !== e.gdtBase || h.gdtLimit !== e.gdtLimit) d.push({ category: 'dt', field: 'gdtr', host: `${hex(h.gdtBase)}/${hex(h.gdtLimit)}`, emu: `${hex(e.gdtBase)}/${hex(e.gdtLimit)}` });
+  if (h.idtBase !== e.idtBase || h.idtLimit !== e.idtLimit) d.push({ category: 'dt', field: 'idtr', host: `${hex(h.idtBase)}/${hex(h.idtLimit)}`, emu: `${hex(e.idtBase)}/${hex(e.idtLimit)}` });
+  for (const k of ['cr0', 'cr2', 'cr3', 'cr4', 'efer'] as const) {
+    if (h[k] !== e[k]) d.push({ category: k === 'cr2' ? 'cr2' : 'cr', field: k, host: hex(h[k]), emu: hex(e[k]) });
+  }
+  if (host.io.length !== emu.io.length || host.io.some((v, i) => v !== emu.io[i])) {
+    d.push({ category: 'io', field: 'port i/o', host: ioText(host.io), emu: ioText(emu.io) });
+  }
+  if (!Buffer.from(host.ram.buffer, host.ram.byteOffset, host.ram.length).equals(Buffer.from(emu.ram.buffer, emu.ram.byteOffset, emu.ram.length))) {
+    for (const [from, to] of diffRanges(host.ram, emu.ram, 8)) {
+      d.push({ category: 'memory', field: `ram[${hex(from)}..${hex(to - 1)}]`, host: bytesText(host.ram.subarray(from, to)), emu: bytesText(emu.ram.subarray(from, to)) });
+    }
+  }
+  return d;
+}
+
+function diffRanges(a: Uint8Array, b: Uint8Array, max: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let i = 0; i < a.length && out.length < max; i++) {
+    if (a[i] === b[i]) continue;
+    let j = i;
+    while (j < a.length && j - i < 32 && (a[j] !== b[j] || (j + 1 < a.length && a[j + 1] !== b[j + 1]))) j++;
+    out.push([i, Math.max(j, i + 1)]);
+    i = j;
+  }
+  return out;
+}
+
+function bytesText(b: Uint8Array): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
+}
+
+function ioText(io: number[]): string {
+  const items: string[] = [];
+  for (let i = 0; i < io.length && items.length < 8; i += 4) items.push(`${io[i] ? 'out' : 'in'} ${hex(io[i + 1])}/${io[i + 2]}=${hex(io[i + 3])}`);
+  return `${items.join(', ')}${io.length > 32 ? ', …' : ''} (${io.length / 4} items)`;
+}
+
+const FLAG_NAMES: [number, string][] = [
+  [0, 'CF'], [2, 'PF'], [4, 'AF'], [6, 'ZF'], [7, 'SF'], [8, 'TF'], [9, 'IF'], [10, 'DF'], [11, 'OF'], [12, 'IOPL0'], [13, 'IOPL1'], [14, 'NT'], [16, 'RF'], [17, 'VM'], [18, 'AC'], [19, 'VIF'], [20, 'VIP'], [21, 'ID'],
+];
+
+export function flagNames(bits: number): string {
+  return FLAG_NAMES.filter(([b]) => bits & (1 << b)).map(([, n]) => n).join(' ') || 'none';
+}
+
+/** The exception a final state shows, if it halted in a stub: `#GP(0x10) from 0008:00009003`. */
+export function describeStop(o: Outcome, stubs: number, readStack: (linear: number, size: number) => number): string {
+  if (o.kind !== 'hlt') return o.kind + (o.detail ? ` (${o.detail.split('\n')[0]})` : '');
+  const s: MachineState = o.state;
+  const linear = (s.seg[1].base + s.eip) >>> 0;
+  const vector = linear - 1 - stubs;
+  if (vector < 0 || vector > 255) return `hlt at ${hex(s.seg[1].sel)}:${hex(s.eip)}`;
+  const pm = (s.cr0 & 1) !== 0;
+  const sp = (s.seg[2].base + (s.seg[2].attr & (1 << 14) ? s.gpr[4] : s.gpr[4] & 0xffff)) >>> 0;
+  const hasError = pm && [8, 10, 11, 12, 13, 14, 17].includes(vector);
+  const w = pm ? 4 : 2;
+  const at = hasError ? sp + 4 : sp;
+  const err = hasError ? `(${hex(readStack(sp, 4))})` : '';
+  return `vector ${vector}${err} from ${hex(readStack(at + w, w))}:${hex(readStack(at, w))}`;
+}

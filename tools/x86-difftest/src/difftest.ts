@@ -1,0 +1,229 @@
+/**
+ * The differential run: each case on the host (a real CPU behind /dev/kvm) and on x86emu from the
+ * same state and memory image, compared; mismatches blamed on one instruction, given a
+ * signature, matched against the known-mismatch list, and printed as reproducers.
+ */
+import { DecodeStatus, decode, Insn, OPCODE_TABLE } from '@kvm/x86emu';
+import { compareOutcomes, type Difference, describeStop, flagNames } from './compare.js';
+import { EmuSide } from './emu-side.js';
+import { UNDEFINED_FLAGS, mayLeaveFlagsUndefined } from './flags.js';
+import { caseImage, generateCase, generateGarbage, is16, prefixCase, type TestCase } from './generator.js';
+import { HostSide } from './host-side.js';
+import { ALL_MODES, baseState, buildImage, CODE, type Mode, STUBS } from './layout.js';
+import { GPR_NAMES, type MachineState, SEG_NAMES } from './machine-state.js';
+import type { Outcome } from './outcome.js';
+
+export interface Signature {
+  mode: Mode;
+  /** The blamed instruction's form (`ADD Ev,Gv`), or `garbage:<first mnemonic>`. */
+  form: string;
+  /** Difference categories, sorted. */
+  categories: string[];
+}
+
+export interface KnownMismatch {
+  id: string;
+  /** Matches a mismatch of this mode (or any mode: `*`) and form whose categories are all listed. */
+  mode: Mode | '*';
+  form: string;
+  categories: string[];
+  summary: string;
+  /** A case that showed it: it must keep mismatching, with a matching signature. */
+  reproducer: TestCase;
+}
+
+export interface Mismatch {
+  index: number;
+  testCase: TestCase;
+  signature: Signature;
+  differences: Difference[];
+  known?: string;
+  report: string;
+}
+
+export type Verdict =
+  | { kind: 'pass' }
+  | { kind: 'skip'; reason: string }
+  | { kind: 'fail'; blamed: number; differences: Difference[]; host: Outcome; emu: Outcome; testCase: TestCase };
+
+export function matchesKnown(sig: Signature, k: KnownMismatch): boolean {
+  return (k.mode === '*' || k.mode === sig.mode) && k.form === sig.form && sig.categories.every((c) => k.categories.includes(c));
+}
+
+const insn = new Insn();
+
+/** The first instruction of `bytes` as x86emu decodes it (mnemonic and length), for garbage. */
+export function firstInstruction(bytes: number[], mode: Mode): { mnemonic: string; length: number } {
+  const src = { fetchByte: (i: number) => bytes[i] ?? 0xf4 };
+  try {
+    const st = decode(src, insn, !is16(mode), false);
+    if (st !== DecodeStatus.Ok || insn.row < 0) return { mnemonic: st === DecodeStatus.TooLong ? 'TOOLONG' : 'UD', length: insn.length };
+    return { mnemonic: OPCODE_TABLE[insn.row].mnemonic, length: insn.length };
+  } catch {
+    return { mnemonic: 'UD', length: 0 };
+  }
+}
+
+export class DiffTester {
+  readonly host: HostSide;
+  readonly emu = new EmuSide();
+  /** Modes the host cannot run, with the reason (probed once). */
+  readonly unavailable = new Map<Mode, string>();
+
+  constructor(modes: readonly Mode[] = ALL_MODES) {
+    this.host = new HostSide();
+    for (const m of modes) {
+      const why = this.probe(m);
+      if (why) this.unavailable.set(m, why);
+    }
+  }
+
+  /** Runs `add eax, ebx` in `mode` on the host: undefined if it ends as it must, else why not. */
+  private probe(mode: Mode): string | undefined {
+    const s = baseState(mode);
+    const image = buildImage();
+    image.set([0x01, 0xd8, 0xf4], CODE);
+    const o = this.host.run(s, image);
+    if (o.kind === 'hlt' && o.state.eip === CODE + 3 && o.state.cr0 === s.cr0 >>> 0) return undefined;
+    return `the host KVM does not run ${mode} as set by KVM_SET_SREGS (probe: ${o.kind}, cr0 ${o.state.cr0.toString(16)} for ${(s.cr0 >>> 0).toString(16)}, eip ${o.state.eip.toString(16)})${mode === 'paging' || mode === 'pae' ? ': kvm-pvm refuses CR0.PG outside long mode' : ''}`;
+  }
+
+  /** Runs one case on both sides and compares; a mismatch is blamed on one instruction. */
+  runCase(c: TestCase): Verdict {
+    const why = this.unavailable.get(c.mode);
+    if (why) return { kind: 'skip', reason: why };
+    const r = this.compare(c);
+    if (r.kind !== 'fail') return r;
+    for (let n = 1; n < c.insns.length; n++) {
+      const p = prefixCase(c, n);
+      const rp = this.compare(p);
+      if (rp.kind === 'fail') return { ...rp, blamed: n - 1 };
+    }
+    return r;
+  }
+
+  private compare(c: TestCase): Verdict {
+    const image = caseImage(c);
+    const host = this.host.run(c.init, image);
+    if (host.kind === 'unsupported') return { kind: 'skip', reason: `host: ${host.detail ?? 'unsupported'}` };
+    const emu = this.emu.run(c.init, image);
+    let mask = c.undefinedFlags;
+    if (c.garbage) {
+      const m = firstInstruction(c.bytes, c.mode).mnemonic;
+      if (mayLeaveFlagsUndefined(m)) mask |= UNDEFINED_FLAGS[m] ?? 0x8d5;
+    }
+    const differences = compareOutcomes(host, emu, mask);
+    if (differences.length === 0) return { kind: 'pass' };
+    // Keep copies: both sides reuse their buffers on the next run.
+    const hostCopy: Outcome = { ...host, ram: host.ram.slice(), io: [...host.io] };
+    const emuCopy: Outcome = { ...emu, ram: emu.ram.slice(), io: [...emu.io] };
+    return { kind: 'fail', blamed: c.insns.length - 1, differences, host: hostCopy, emu: emuCopy, testCase: c };
+  }
+
+  close(): void {
+    this.host.close();
+  }
+}
+
+export function signatureOf(v: Extract<Verdict, { kind: 'fail' }>): Signature {
+  const c = v.testCase;
+  const form = c.garbage ? `garbage:${firstInstruction(c.bytes, c.mode).mnemonic}` : c.insns[v.blamed].form;
+  const categories = [...new Set(v.differences.map((d) => d.category))].sort();
+  return { mode: c.mode, form, categories };
+}
+
+const hex = (v: number, w = 0): string => (v >>> 0).toString(16).padStart(w, '0');
+
+function stateText(s: MachineState): string {
+  const g = GPR_NAMES.map((n, i) => `${n}=${hex(s.gpr[i], 8)}`).join(' ');
+  const segs = SEG_NAMES.slice(0, 6)
+    .map((n, i) => `${n}=${hex(s.seg[i].sel, 4)}(${hex(s.seg[i].base)}+${hex(s.seg[i].limit)},${hex(s.seg[i].attr)})`)
+    .join(' ');
+  return `    ${g}\n    eip=${hex(s.eip, 8)} eflags=${hex(s.eflags, 8)} [${flagNames(s.eflags & 0x3f7fd5)}] cr0=${hex(s.cr0)} cr2=${hex(s.cr2)} cr3=${hex(s.cr3)} cr4=${hex(s.cr4)} efer=${hex(s.efer)}\n    ${segs}`;
+}
+
+/** The reproducer printed for a mismatch. */
+export function formatMismatch(v: Extract<Verdict, { kind: 'fail' }>, sig: Signature, where: string, known?: string): string {
+  const c = v.testCase;
+  const readStack = (o: Outcome) => (linear: number, size: number): number => {
+    let x = 0;
+    for (let i = size - 1; i >= 0; i--) x = x * 256 + (o.ram[linear + i] ?? 0xff);
+    return x;
+  };
+  const lines: string[] = [];
+  lines.push(`MISMATCH ${where} mode=${c.mode} blame=insn ${v.blamed + 1}/${c.insns.length} "${sig.form}" [${sig.categories.join(',')}]${known ? ` known: ${known}` : ' NEW'}`);
+  let at = 0;
+  const parts = c.insns.map((i) => {
+    const b = c.bytes.slice(at, at + i.length);
+    at += i.length;
+    return `${b.map((x) => hex(x, 2)).join(' ')}  ; ${i.form}`;
+  });
+  lines.push(`  bytes at ${hex(CODE)} (then f4, the terminator):`);
+  for (const p of parts) lines.push(`    ${p}`);
+  if (c.undefinedFlags) lines.push(`  undefined flags (not compared): ${flagNames(c.undefinedFlags)}`);
+  lines.push('  initial state:');
+  lines.push(stateText(c.init));
+  lines.push(`  data seed ${hex(c.dataSeed)}${c.patches.length ? `, patches: ${c.patches.map(([a, b]) => `${hex(a)}:${b.map((x) => hex(x, 2)).join('')}`).join(' ')}` : ''}`);
+  lines.push(`  host (real CPU): ${describeStop(v.host, STUBS, readStack(v.host))}`);
+  lines.push(stateText(v.host.state));
+  lines.push(`  x86emu:          ${describeStop(v.emu, STUBS, readStack(v.emu))}`);
+  lines.push(stateText(v.emu.state));
+  lines.push('  differences (host | x86emu):');
+  for (const d of v.differences.slice(0, 16)) lines.push(`    ${d.field}: ${d.host} | ${d.emu}`);
+  if (v.differences.length > 16) lines.push(`    … ${v.differences.length - 16} more`);
+  return lines.join('\n');
+}
+
+export interface RunOptions {
+  seed: number;
+  count: number;
+  modes: readonly Mode[];
+  garbage: boolean;
+  known: readonly KnownMismatch[];
+  /** Only this case index (a reproducer). */
+  only?: number;
+  /** Called with each mismatch as it is found. */
+  onMismatch?: (m: Mismatch) => void;
+}
+
+export interface RunSummary {
+  passed: number;
+  failed: number;
+  skipped: number;
+  skipReasons: Map<string, number>;
+  mismatches: Mismatch[];
+  /** Known-mismatch ids seen, with counts. */
+  knownSeen: Map<string, number>;
+}
+
+/** Case `index` of a run: mode round robin, then the form (or garbage). */
+export function caseAt(seed: number, index: number, modes: readonly Mode[], garbage: boolean): TestCase {
+  const mode = modes[index % modes.length];
+  const i = Math.floor(index / modes.length);
+  return garbage ? generateGarbage(seed, i, mode) : generateCase(seed, i, mode);
+}
+
+export function runDifferential(tester: DiffTester, o: RunOptions): RunSummary {
+  const sum: RunSummary = { passed: 0, failed: 0, skipped: 0, skipReasons: new Map(), mismatches: [], knownSeen: new Map() };
+  const from = o.only ?? 0;
+  const to = o.only !== undefined ? o.only + 1 : o.count;
+  for (let index = from; index < to; index++) {
+    const c = caseAt(o.seed, index, o.modes, o.garbage);
+    const v = tester.runCase(c);
+    if (v.kind === 'pass') sum.passed++;
+    else if (v.kind === 'skip') {
+      sum.skipped++;
+      sum.skipReasons.set(v.reason, (sum.skipReasons.get(v.reason) ?? 0) + 1);
+    } else {
+      sum.failed++;
+      const signature = signatureOf(v);
+      const known = o.known.find((k) => matchesKnown(signature, k))?.id;
+      if (known) sum.knownSeen.set(known, (sum.knownSeen.get(known) ?? 0) + 1);
+      const where = `seed=${o.seed} case=${index}${o.garbage ? ' --garbage' : ''}`;
+      const m: Mismatch = { index, testCase: c, signature, differences: v.differences, known, report: formatMismatch(v, signature, where, known) };
+      sum.mismatches.push(m);
+      o.onMismatch?.(m);
+    }
+  }
+  return sum;
+}

@@ -1,0 +1,80 @@
+/**
+ * The flags the SDM leaves undefined, per instruction, as data (SDM Vol. 2, each instruction's
+ * "Flags Affected"; Vol. 1 Appendix A). A flag in the mask is not compared. Where it depends on
+ * the operand size or the shift count, `undefinedFlags` computes it from the values the case
+ * starts with (cases with such an instruction hold that instruction alone).
+ */
+export const CF = 1 << 0;
+export const PF = 1 << 2;
+export const AF = 1 << 4;
+export const ZF = 1 << 6;
+export const SF = 1 << 7;
+export const OF = 1 << 11;
+const ALL6 = CF | PF | AF | ZF | SF | OF;
+
+/** Fixed masks by mnemonic (x86emu's `OpcodeRow.mnemonic`). */
+export const UNDEFINED_FLAGS: Readonly<Record<string, number>> = {
+  AND: AF,
+  OR: AF,
+  XOR: AF,
+  TEST: AF,
+  MUL: SF | ZF | AF | PF,
+  IMUL: SF | ZF | AF | PF,
+  IMUL2: SF | ZF | AF | PF,
+  IMUL3: SF | ZF | AF | PF,
+  DIV: ALL6,
+  IDIV: ALL6,
+  BSF: CF | OF | SF | AF | PF,
+  BSR: CF | OF | SF | AF | PF,
+  BT: OF | SF | AF | PF,
+  BTS: OF | SF | AF | PF,
+  BTR: OF | SF | AF | PF,
+  BTC: OF | SF | AF | PF,
+  AAA: OF | SF | ZF | PF,
+  AAS: OF | SF | ZF | PF,
+  DAA: OF,
+  DAS: OF,
+  AAM: OF | AF | CF,
+  AAD: OF | AF | CF,
+  MOV_TO_CR: ALL6,
+  MOV_FROM_CR: ALL6,
+  MOV_TO_DR: ALL6,
+  MOV_FROM_DR: ALL6,
+};
+
+const SHIFTS = new Set(['SHL', 'SAL', 'SHR', 'SAR']);
+const ROTATES = new Set(['ROL', 'ROR', 'RCL', 'RCR']);
+
+/**
+ * The undefined flags of one instruction given its shift count (already read from CL or the
+ * immediate; ignored for other instructions) and operand size in bits.
+ */
+export function undefinedFlags(mnemonic: string, bits: number, count: number): number {
+  const fixed = UNDEFINED_FLAGS[mnemonic] ?? 0;
+  const c = count & 0x1f; // the count is masked to 5 bits outside 64-bit mode
+  if (SHIFTS.has(mnemonic)) {
+    if (c === 0) return 0;
+    // AF undefined for a non-zero count; OF only defined for 1-bit shifts; CF undefined for
+    // SHL/SHR when the count is at least the operand size (SDM SAL/SAR/SHL/SHR).
+    let m = AF | (c === 1 ? 0 : OF);
+    if (c >= bits) m |= CF | OF;
+    return m;
+  }
+  if (ROTATES.has(mnemonic)) {
+    if (c === 0) return 0;
+    // OF is defined only for 1-bit rotates (SDM RCL/RCR/ROL/ROR).
+    return c === 1 ? 0 : OF;
+  }
+  if (mnemonic === 'SHLD' || mnemonic === 'SHRD') {
+    if (c === 0) return 0;
+    // A count above the operand size leaves the result and all flags undefined: the generator
+    // avoids it. AF undefined; OF defined only for 1-bit shifts.
+    return c > bits ? ALL6 : AF | (c === 1 ? 0 : OF);
+  }
+  return fixed;
+}
+
+/** True when the instruction leaves some flag undefined for some operands. */
+export function mayLeaveFlagsUndefined(mnemonic: string): boolean {
+  return mnemonic in UNDEFINED_FLAGS || SHIFTS.has(mnemonic) || ROTATES.has(mnemonic) || mnemonic === 'SHLD' || mnemonic === 'SHRD';
+}

@@ -1,0 +1,409 @@
+/**
+ * Test cases, derived from x86emu's own opcode table (`OPCODE_TABLE`, the one description of
+ * what is implemented): case i exercises row i (round robin over the rows, so `count ≥ rows ×
+ * modes` covers every implemented opcode and form in every mode) with random prefixes, ModRM
+ * forms, immediates, register values and flags. Operands that would only send the CPU into
+ * the weeds (pointers, selectors, branch targets) are steered at the test machine's data area,
+ * its descriptors and its HLT sleds, so that most cases say something about the instruction.
+ */
+import { OPCODE_TABLE, type OpcodeRow } from '@kvm/x86emu';
+import { mayLeaveFlagsUndefined, undefinedFlags } from './flags.js';
+import {
+  CODE,
+  CODE_MAX,
+  DATA,
+  HLT,
+  SEL,
+  STACK_TOP,
+  baseState,
+  buildImage,
+  DATA_END,
+  type Mode,
+} from './layout.js';
+import { cloneState, type MachineState } from './machine-state.js';
+import { Prng } from './prng.js';
+
+export interface TestCase {
+  mode: Mode;
+  /** The code bytes; a HLT (the terminator) follows them. */
+  bytes: number[];
+  /** Each instruction: its length and its form (`MNEMONIC operands`, or `garbage`). */
+  insns: { length: number; form: string }[];
+  init: MachineState;
+  /** Seed of the random data area (DATA..DATA_END). */
+  dataSeed: number;
+  /** Bytes written over the data area after the random fill: [linear address, bytes]. */
+  patches: [number, number[]][];
+  /** Flags not compared (undefined after this case's instructions). */
+  undefinedFlags: number;
+  garbage: boolean;
+}
+
+/** Rows never generated, and why. */
+export const EXCLUDED: Readonly<Record<string, string>> = {
+  RDTSC: 'timing-dependent',
+  RDPMC: 'timing-dependent',
+  CPUID: 'host CPUID values',
+  RDMSR: "the host's MSR set",
+  WRMSR: "the host's MSR set",
+  MONITOR: 'hypervisor-dependent',
+  MWAIT: 'hypervisor-dependent',
+  VMCALL: 'a hypercall to the host KVM',
+  VMMCALL: 'a hypercall to the host KVM',
+  FPU_OTHER: 'x87 arithmetic: x86emu does not implement it (README limits); garbage mode covers it',
+  FNSAVE: 'x87 state: the host vCPU keeps its FPU state across cases',
+  FRSTOR: 'x87 state: the host vCPU keeps its FPU state across cases',
+  FNSTENV: 'x87 state: the host vCPU keeps its FPU state across cases',
+  FLDENV: 'x87 state: the host vCPU keeps its FPU state across cases',
+  FXSAVE: 'x87 state: the host vCPU keeps its FPU state across cases',
+  FXRSTOR: 'x87 state: the host vCPU keeps its FPU state across cases',
+  FNSTCW: 'x87 state: the host vCPU keeps its FPU state across cases',
+  FNSTSW: 'x87 state: the host vCPU keeps its FPU state across cases',
+  FNSTSW_AX: 'x87 state: the host vCPU keeps its FPU state across cases',
+  FLDCW: 'x87 state: the host vCPU keeps its FPU state across cases',
+};
+
+/** The rows the generator walks through, in table order. */
+export const FORMS: readonly OpcodeRow[] = OPCODE_TABLE.filter((r) => !(r.mnemonic in EXCLUDED));
+
+export function formName(row: OpcodeRow): string {
+  return row.operands ? `${row.mnemonic} ${row.operands}` : row.mnemonic;
+}
+
+const SPECIAL = [0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
+const SELECTORS_PM = [0, 3, 4, SEL.CODE32, SEL.DATA32, SEL.CODE16, SEL.STACK16, SEL.DATA16, SEL.TSS, SEL.DATA32_RO, SEL.CODE32_DPL3, SEL.DATA32_DPL3, SEL.NOT_PRESENT, SEL.EXPAND_DOWN, 0x60, SEL.DATA32 | 3, 0xfff8];
+const FAR_CODE_PM = [SEL.CODE32, SEL.CODE32, SEL.CODE16, SEL.DATA32, 0, SEL.CODE32_DPL3, SEL.NOT_PRESENT, 0x60];
+const STRING_OPS = new Set(['MOVS', 'CMPS', 'STOS', 'LODS', 'SCAS', 'INS', 'OUTS']);
+const ALU = new Set(['ADD', 'OR', 'ADC', 'SBB', 'AND', 'SUB', 'XOR', 'CMP']);
+
+export function is16(mode: Mode): boolean {
+  return mode === 'real' || mode === 'pm16';
+}
+
+/** One 32-bit seed per (run seed, case number): every case can be regenerated alone. */
+export function caseSeed(seed: number, index: number): number {
+  return (Math.imul(seed ^ 0x5bd1e995, 0x9e3779b1) + Math.imul(index + 1, 0x85ebca6b)) >>> 0;
+}
+
+function value(p: Prng): number {
+  const k = p.below(10);
+  if (k < 3) return p.pick(SPECIAL);
+  if (k < 5) return p.below(0x100);
+  if (k < 7) return p.below(0x10000);
+  return p.u32();
+}
+
+function le(v: number, n: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push((v >>> (8 * i)) & 0xff);
+  return out;
+}
+
+/** The random initial state of a case in `mode`. */
+function initialState(mode: Mode, p: Prng): MachineState {
+  const s = cloneState(baseState(mode));
+  for (let i = 0; i < 8; i++) if (i !== 4) s.gpr[i] = value(p) >>> 0;
+  s.gpr[4] = is16(mode) ? 0xff00 - 2 * p.below(32) : STACK_TOP - 4 * p.below(32);
+  // Random arithmetic flags and DF; IF/TF/AC stay clear (no interrupts, no single-step).
+  s.eflags = (2 | (p.u32() & 0x8d5) | (p.chance(0.2) ? 0x400 : 0)) >>> 0;
+  return s;
+}
+
+/** A pointer into the data area for 32-bit addressing in flat modes; a 16-bit offset otherwise. */
+function pointer(mode: Mode, p: Prng): number {
+  if (is16(mode)) return p.chance(0.9) ? p.below(0xfff0) : p.u32();
+  return DATA + p.below(DATA_END - DATA - 0x1100);
+}
+
+interface Built {
+  bytes: number[];
+  row: OpcodeRow;
+  /** Bits of the operand size, and the shift count the instruction will see (for flag masks). */
+  bits: number;
+  count: number;
+}
+
+/**
+ * Encodes `row` with random operands, adjusting `s` (registers the instruction addresses
+ * through) and `patches` (memory it reads a pointer or selector from).
+ */
+function encode(row: OpcodeRow, mode: Mode, s: MachineState, patches: [number, number[]][], p: Prng, first: boolean): Built {
+  const def16 = is16(mode);
+  const tokens = row.operands ? row.operands.split(',') : [];
+  const m = row.mnemonic;
+  const bytes: number[] = [];
+  const opPrefix = p.chance(0.25);
+  const adPrefix = p.chance(STRING_OPS.has(m) ? 0.2 : 0.1);
+  const opSize = def16 !== opPrefix ? 2 : 4;
+  const adSize = def16 !== adPrefix ? 2 : 4;
+  let seg = -1;
+  if (p.chance(0.15)) {
+    seg = p.below(6);
+    bytes.push([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65][seg]);
+  }
+  if (opPrefix) bytes.push(0x66);
+  if (adPrefix) bytes.push(0x67);
+  if (STRING_OPS.has(m) && p.chance(0.6)) bytes.push(m === 'CMPS' || m === 'SCAS' ? p.pick([0xf2, 0xf3]) : 0xf3);
+  const memOnly = tokens.some((t) => t.startsWith('M'));
+  const regOnly = tokens.some((t) => t.startsWith('R')) || row.mod3 === true || row.rm !== undefined;
+  const hasModrm = row.ext !== undefined || tokens.some((t) => /^[EGMR]([a-z]|$)/.test(t) || t === 'S' || t === 'C' || t === 'D');
+  let mod = regOnly ? 3 : memOnly ? p.below(3) : p.chance(0.5) ? 3 : p.below(3);
+  const lockable = (row.attrs ?? '').includes('lock');
+  if (lockable && mod !== 3 && p.chance(0.3)) bytes.unshift(0xf0);
+  else if (p.chance(0.01)) bytes.unshift(0xf0); // LOCK where it is not allowed: #UD
+  if (row.op >= 0x100) bytes.push(0x0f);
+  bytes.push(row.op & 0xff);
+  let reg = row.ext ?? p.below(8);
+  if (tokens.includes('S')) reg = p.chance(0.9) ? p.pick([0, 2, 3, 4, 5]) : p.below(8);
+  if (tokens.includes('C')) reg = p.chance(0.9) ? p.pick([0, 2, 3, 4]) : p.below(8);
+  let rm = row.rm ?? p.below(8);
+  const regValue = (r: number, v: number): void => {
+    if (r !== 4) s.gpr[r] = v >>> 0;
+  };
+  let eaLinear = -1;
+  if (hasModrm) {
+    if (row.rm !== undefined) mod = 3;
+    bytes.push((mod << 6) | (reg << 3) | rm);
+    if (mod !== 3) {
+      let off = 0;
+      let defSeg = 3;
+      if (adSize === 2) {
+        const disp = mod === 1 ? p.below(256) : mod === 2 || (mod === 0 && rm === 6) ? p.below(0x10000) : 0;
+        if (mod === 1) bytes.push(disp);
+        else if (mod === 2 || (mod === 0 && rm === 6)) bytes.push(...le(disp, 2));
+        const dispS = mod === 1 ? (disp << 24) >> 24 : disp;
+        const base16 = [[3, 6], [3, 7], [5, 6], [5, 7], [6], [7], [5], [3]][rm];
+        if (mod === 0 && rm === 6) off = disp;
+        else {
+          off = dispS;
+          for (const r of base16) off += s.gpr[r] & 0xffff;
+          if (rm === 2 || rm === 3 || (rm === 6 && mod !== 0)) defSeg = 2;
+        }
+        off &= 0xffff;
+      } else {
+        let base = rm;
+        let index = -1;
+        let scale = 0;
+        if (rm === 4) {
+          scale = p.below(4);
+          index = p.below(8);
+          base = p.below(8);
+          bytes.push((scale << 6) | (index << 3) | base);
+          if (index === 4) index = -1;
+        }
+        const noBase = mod === 0 && base === 5;
+        const dispLen = mod === 1 ? 1 : mod === 2 || noBase || (mod === 0 && rm === 5) ? 4 : 0;
+        let disp = 0;
+        if (mod === 0 && rm === 5) {
+          disp = pointer(mode, p);
+          base = -1;
+        } else if (noBase) {
+          disp = pointer(mode, p);
+          base = -1;
+        } else if (dispLen === 1) disp = (p.below(256) << 24) >> 24;
+        else if (dispLen === 4) disp = p.chance(0.7) ? p.range(-0x800, 0x800) : p.u32() | 0;
+        bytes.push(...le(disp, dispLen));
+        if (base >= 0 && first) regValue(base, pointer(mode, p));
+        if (index >= 0 && index !== base && first) regValue(index, p.below(0x400));
+        off = disp;
+        if (base >= 0) off += s.gpr[base];
+        if (index >= 0) off += s.gpr[index] << scale;
+        off >>>= 0;
+        if (base === 4 || base === 5) defSeg = 2;
+      }
+      const sg = s.seg[seg >= 0 ? seg : defSeg];
+      eaLinear = (sg.base + off) >>> 0;
+    } else if (first) {
+      // Register operands that are selectors or branch targets.
+      if (/^(MOV_TO_SEG|LLDT|LTR|VERR|VERW|LAR|LSL|ARPL)$/.test(m)) regValue(rm, selector(mode, p));
+      if (m === 'JMP_IND' || m === 'CALL_IND') regValue(rm, CODE + 0x100 + p.below(0x400));
+    }
+  }
+  // Immediates, in operand order (SDM Vol. 2 2.1.4).
+  let count = s.gpr[1] & 0xff;
+  const imms: number[] = [];
+  for (const t of tokens) {
+    switch (t) {
+      case 'Ib':
+      case 'IbS': {
+        let v = value(p) & 0xff;
+        if (m === 'ENTER') v = p.chance(0.8) ? p.below(4) : p.below(32);
+        if (/^(ROL|ROR|RCL|RCR|SHL|SHR|SAL|SAR|SHLD|SHRD)$/.test(m)) {
+          v = p.chance(0.8) ? p.below(opSizeBits(row, opSize) + 2) : p.below(256);
+          count = v;
+        }
+        imms.push(v);
+        break;
+      }
+      case 'Iw':
+        imms.push(...le(m === 'ENTER' || m === 'RET' || m === 'RETF' ? p.below(0x40) & ~1 : value(p), 2));
+        break;
+      case 'Iz':
+      case 'Iv':
+        imms.push(...le(value(p), opSize));
+        break;
+      case 'Jb':
+        imms.push(p.range(-0x40, 0x7f) & 0xff);
+        break;
+      case 'Jz':
+        imms.push(...le(p.range(-0x800, 0x1000), opSize));
+        break;
+      case 'Ap': {
+        const sel = mode === 'real' ? 0 : p.pick(FAR_CODE_PM);
+        imms.push(...le(CODE + 0x100 + p.below(0x400), opSize), ...le(sel, 2));
+        break;
+      }
+      case 'Ob':
+      case 'Ov':
+        imms.push(...le(pointer(mode, p), adSize));
+        break;
+    }
+  }
+  bytes.push(...imms);
+  if (first) adjustForMnemonic(row, mode, s, patches, p, opSize, adSize, eaLinear);
+  if (/^(ROL|ROR|RCL|RCR|SHL|SHR|SAL|SAR|SHLD|SHRD)$/.test(m) && tokens.includes('CL')) count = s.gpr[1] & 0xff;
+  if (tokens.includes('1')) count = 1;
+  return { bytes, row, bits: opSizeBits(row, opSize), count };
+}
+
+function opSizeBits(row: OpcodeRow, opSize: number): number {
+  const t = row.operands.split(',')[0] ?? '';
+  return t.endsWith('b') || t === 'AL' ? 8 : opSize * 8;
+}
+
+function selector(mode: Mode, p: Prng): number {
+  return mode === 'real' || p.chance(0.1) ? p.below(0x10000) : p.pick(SELECTORS_PM);
+}
+
+/** Register values and memory contents specific to one instruction. */
+function adjustForMnemonic(row: OpcodeRow, mode: Mode, s: MachineState, patches: [number, number[]][], p: Prng, opSize: number, adSize: number, ea: number): void {
+  const m = row.mnemonic;
+  const sp = is16(mode) ? s.seg[2].base + (s.gpr[4] & 0xffff) : s.gpr[4];
+  const patchStack = (vals: [number, number][]): void => {
+    const out: number[] = [];
+    for (const [v, n] of vals) out.push(...le(v, n));
+    patches.push([sp, out]);
+  };
+  const codeTarget = (): number => CODE + 0x100 + p.below(0x400);
+  const farCode = (): number => (mode === 'real' ? p.chance(0.8) ? 0 : p.below(0x1000) : p.pick(FAR_CODE_PM));
+  if (STRING_OPS.has(m)) {
+    const mask = adSize === 2 ? 0xffff : 0xffffffff;
+    s.gpr[1] = p.chance(0.8) ? p.below(12) : p.below(40);
+    if (adSize === 4) {
+      s.gpr[6] = pointer(mode, p) & mask;
+      s.gpr[7] = pointer(mode, p) & mask;
+      if (is16(mode)) {
+        s.gpr[6] &= 0xffff;
+        s.gpr[7] &= 0xffff;
+      }
+    }
+  }
+  if (/^(LOOP|LOOPE|LOOPNE|JCXZ)$/.test(m)) s.gpr[1] = p.pick([0, 1, 2, 0x10000, 0x10001, value(p)]);
+  if (/^(ROL|ROR|RCL|RCR|SHL|SHR|SAL|SAR|SHLD|SHRD)$/.test(m) && row.operands.includes('CL')) {
+    const bits = opSizeBits(row, opSize);
+    // SHLD/SHRD with a count above the operand size leave everything undefined: avoid it.
+    const max = m === 'SHLD' || m === 'SHRD' ? bits : bits + 2;
+    s.gpr[1] = ((s.gpr[1] & ~0xff) | (p.chance(0.85) ? p.below(max + 1) : p.below(256))) >>> 0;
+    if ((m === 'SHLD' || m === 'SHRD') && (s.gpr[1] & 0x1f) > bits) s.gpr[1] &= ~0xff;
+  }
+  if (m === 'XLAT' && !is16(mode)) s.gpr[3] = pointer(mode, p);
+  if (m === 'POP_SEG') patchStack([[selector(mode, p), opSize]]);
+  if (m === 'POP' || m === 'POPF' || m === 'POPA') {
+    const flags = (p.u32() & ~0x20100) | 2; // no VM, no TF
+    patchStack([[m === 'POPF' ? flags : value(p), opSize]]);
+  }
+  if (m === 'RET') patchStack([[codeTarget(), opSize]]);
+  if (m === 'RETF') patchStack([[codeTarget(), opSize], [farCode(), opSize]]);
+  if (m === 'IRET') {
+    const flags = ((p.u32() & 0x3cd5) | 2) >>> 0; // arithmetic flags, DF, IOPL, NT; no TF/IF/VM
+    patchStack([[codeTarget(), opSize], [farCode(), opSize], [flags, opSize]]);
+  }
+  if (m === 'LEAVE') s.gpr[5] = is16(mode) ? (s.gpr[4] & 0xffff) + 2 * p.below(16) : s.gpr[4] + 4 * p.below(16);
+  if (ea < 0) return;
+  if (m === 'JMP_IND' || m === 'CALL_IND') patches.push([ea, le(codeTarget(), opSize)]);
+  if (m === 'JMPF_IND' || m === 'CALLF_IND') patches.push([ea, [...le(codeTarget(), opSize), ...le(farCode(), 2)]]);
+  if (/^(LDS|LES|LFS|LGS|LSS)$/.test(m)) patches.push([ea, [...le(pointer(mode, p), opSize), ...le(selector(mode, p), 2)]]);
+  if (/^(MOV_TO_SEG|LLDT|LTR|VERR|VERW|LAR|LSL)$/.test(m)) patches.push([ea, le(selector(mode, p), 2)]);
+}
+
+/** A generated case: row `FORMS[index mod rows]` in `mode`, alone or followed by 1–2 more instructions. */
+export function generateCase(seed: number, index: number, mode: Mode): TestCase {
+  const p = new Prng(caseSeed(seed, index));
+  const init = initialState(mode, p);
+  const patches: [number, number[]][] = [];
+  const first = FORMS[index % FORMS.length];
+  const built = [encode(first, mode, init, patches, p, true)];
+  let undef = undefinedFlags(first.mnemonic, built[0].bits, built[0].count);
+  // Sequences only of instructions whose flags are all defined, so nothing consumes an
+  // undefined flag; the blame for a mismatch goes to the first instruction whose prefix
+  // of the sequence already mismatches.
+  if (!mayLeaveFlagsUndefined(first.mnemonic) && p.chance(0.3)) {
+    const extra = 1 + p.below(2);
+    for (let k = 0; k < extra; k++) {
+      let row = p.pick(FORMS);
+      for (let tries = 0; tries < 8 && (mayLeaveFlagsUndefined(row.mnemonic) || !ALU.has(row.mnemonic)); tries++) row = p.pick(FORMS);
+      if (mayLeaveFlagsUndefined(row.mnemonic)) break;
+      built.push(encode(row, mode, init, patches, p, false));
+    }
+  }
+  const bytes = built.flatMap((b) => b.bytes);
+  if (bytes.length >= CODE_MAX) throw new Error('case too long');
+  return {
+    mode,
+    bytes,
+    insns: built.map((b) => ({ length: b.bytes.length, form: formName(b.row) })),
+    init,
+    dataSeed: p.u32(),
+    patches,
+    undefinedFlags: undef,
+    garbage: false,
+  };
+}
+
+/** Random bytes: 1–15 of them, sometimes behind random prefixes. */
+export function generateGarbage(seed: number, index: number, mode: Mode): TestCase {
+  const p = new Prng(caseSeed(seed ^ 0x6a09e667, index));
+  const init = initialState(mode, p);
+  for (let i = 0; i < 8; i++) if (i !== 4 && p.chance(0.5)) init.gpr[i] = pointer(mode, p);
+  const bytes: number[] = [];
+  const prefixes = p.below(3);
+  for (let i = 0; i < prefixes; i++) bytes.push(p.pick([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]));
+  if (p.chance(0.4)) bytes.push(0x0f);
+  const n = 1 + p.below(14 - bytes.length);
+  for (let i = 0; i < n; i++) bytes.push(p.below(256));
+  return {
+    mode,
+    bytes,
+    insns: [{ length: bytes.length, form: 'garbage' }],
+    init,
+    dataSeed: p.u32(),
+    patches: [],
+    // Garbage may execute anything: flags left undefined by whatever ran are not knowable
+    // here, so garbage compares flags only where both sides stop on the same instruction.
+    undefinedFlags: 0,
+    garbage: true,
+  };
+}
+
+const fixedImage = buildImage();
+/** Patches may land from here on: never on the tables, stubs or code below. */
+const PATCHABLE = 0xb000;
+
+/** The memory image a case starts from (a fresh array). */
+export function caseImage(c: TestCase): Uint8Array {
+  const ram = fixedImage.slice();
+  new Prng(c.dataSeed).fill(ram.subarray(DATA, DATA_END));
+  for (const [at, bytes] of c.patches) {
+    for (let i = 0; i < bytes.length; i++) if (at + i >= PATCHABLE && at + i < DATA_END) ram[at + i] = bytes[i];
+  }
+  ram.set(c.bytes, CODE);
+  ram[CODE + c.bytes.length] = HLT;
+  return ram;
+}
+
+/** The case made of the first `n` instructions of `c` (for blaming one instruction). */
+export function prefixCase(c: TestCase, n: number): TestCase {
+  let len = 0;
+  for (let i = 0; i < n; i++) len += c.insns[i].length;
+  return { ...c, bytes: c.bytes.slice(0, len), insns: c.insns.slice(0, n) };
+}

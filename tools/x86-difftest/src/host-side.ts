@@ -1,0 +1,159 @@
+/**
+ * The real CPU's side: one VM with one vCPU on the host's /dev/kvm (@kvm/host), reused for
+ * every case (KVM_SET_REGS / KVM_SET_SREGS and a fresh memory image between cases). Port I/O
+ * is answered with `ioValue`, MMIO reads with open bus (all ones) and MMIO writes dropped — what
+ * x86emu's `FlatPhysicalMemory` does above RAM. A watchdog thread kicks a guest that does not
+ * stop in time.
+ */
+import { Worker } from 'node:worker_threads';
+import { KVM_EXIT, type Kvm, KvmError, type KvmRegs, type KvmSregs, type Vcpu, type Vm } from '@kvm/core';
+import { openHostKvm } from '@kvm/host';
+import { RAM_SIZE } from './layout.js';
+import { fromKvm, type MachineState, toKvmRegs, toKvmSregs } from './machine-state.js';
+import { ioValue, type Outcome } from './outcome.js';
+
+const EINTR = 4;
+/** Exits (I/O, MMIO) one case may take before it counts as runaway. */
+const MAX_EXITS = 4096;
+
+/** Thread body: waits on word 0 (odd = a run is in progress); kicks when one run lasts too long. */
+const WATCHDOG_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const a = new Int32Array(workerData.sab);
+import(workerData.hostUrl).then(({ kickHostVcpu }) => {
+  for (;;) {
+    const g = Atomics.load(a, 0);
+    if (g < 0) return;
+    if ((g & 1) === 0) { Atomics.wait(a, 0, g); continue; }
+    if (Atomics.wait(a, 0, g, workerData.timeoutMs) === 'timed-out') {
+      Atomics.store(a, 1, g);
+      kickHostVcpu(workerData.handle);
+      Atomics.wait(a, 0, g);
+    }
+  }
+});
+`;
+
+export interface HostSideOptions {
+  /** Wall-clock limit of one case before the watchdog kicks it (ms). */
+  timeoutMs?: number;
+}
+
+export class HostSide {
+  readonly ram: Uint8Array;
+  private readonly kvm: Kvm;
+  private readonly vm: Vm;
+  private readonly vcpu: Vcpu;
+  private readonly regs: KvmRegs;
+  private readonly sregs: KvmSregs;
+  private readonly sync = new Int32Array(new SharedArrayBuffer(8));
+  private readonly watchdog: Worker;
+  private generation = 0;
+  private readonly io: number[] = [];
+
+  constructor(options: HostSideOptions = {}) {
+    this.kvm = openHostKvm();
+    this.vm = this.kvm.createVm();
+    const memory = this.vm.allocateMemory(RAM_SIZE);
+    this.ram = new Uint8Array(memory.buffer);
+    this.vm.setUserMemoryRegion({
+      slot: 0,
+      flags: 0,
+      guestPhysAddr: 0n,
+      memorySize: BigInt(RAM_SIZE),
+      userspaceAddr: memory.userspaceAddr,
+    });
+    this.vcpu = this.vm.createVcpu(0);
+    this.regs = this.vcpu.getRegs();
+    this.sregs = this.vcpu.getSregs();
+    const hostUrl = new URL('../node_modules/@kvm/host/dist/index.js', import.meta.url).href;
+    this.watchdog = new Worker(WATCHDOG_SOURCE, {
+      eval: true,
+      workerData: { sab: this.sync.buffer, hostUrl, handle: this.vcpu.kickHandle(), timeoutMs: options.timeoutMs ?? 250 },
+    });
+    this.watchdog.unref();
+  }
+
+  /** Runs one case: `image` becomes guest RAM, `init` the vCPU state. */
+  run(init: MachineState, image: Uint8Array): Outcome {
+    this.ram.set(image);
+    toKvmRegs(init, this.regs);
+    toKvmSregs(init, this.sregs);
+    this.vcpu.setSregs(this.sregs);
+    this.vcpu.setRegs(this.regs);
+    this.io.length = 0;
+    this.generation = (this.generation + 2) & 0x3fffffff;
+    const running = this.generation | 1;
+    Atomics.store(this.sync, 0, running);
+    Atomics.notify(this.sync, 0);
+    let kind: Outcome['kind'] = 'runaway';
+    let detail: string | undefined;
+    try {
+      kind = this.loop(running);
+    } catch (e) {
+      kind = 'unsupported';
+      detail = e instanceof Error ? e.message : String(e);
+    }
+    Atomics.store(this.sync, 0, this.generation);
+    Atomics.notify(this.sync, 0);
+    if (kind === 'unsupported' && detail === undefined) detail = this.exitDetail();
+    const state = fromKvm(this.vcpu.getRegs(), this.vcpu.getSregs());
+    return { kind, detail, state, ram: this.ram, io: this.io };
+  }
+
+  private loop(running: number): Outcome['kind'] {
+    const run = this.vcpu.kvmRun;
+    for (let exits = 0; exits < MAX_EXITS; exits++) {
+      let reason: number;
+      try {
+        reason = this.vcpu.run();
+      } catch (e) {
+        if (e instanceof KvmError && e.errno === EINTR) {
+          // A kick meant for this run means runaway; a late one for an earlier run is harmless.
+          if (Atomics.load(this.sync, 1) === running) return 'runaway';
+          exits--;
+          continue;
+        }
+        throw e;
+      }
+      switch (reason) {
+        case KVM_EXIT.HLT:
+          return 'hlt';
+        case KVM_EXIT.SHUTDOWN:
+          return 'shutdown';
+        case KVM_EXIT.IO: {
+          const io = run.io;
+          const dir = io.direction;
+          for (let i = 0; i < io.count; i++) {
+            const item = this.io.length >>> 2;
+            const value = dir === 0 ? ioValue(io.port, io.size, item) : io.valueAt(i);
+            if (dir === 0) io.setValueAt(i, value);
+            this.io.push(dir, io.port, io.size, value);
+          }
+          break;
+        }
+        case KVM_EXIT.MMIO: {
+          const mmio = run.mmio;
+          if (!mmio.isWrite) mmio.data.fill(0xff);
+          break;
+        }
+        default:
+          return 'unsupported';
+      }
+    }
+    return 'runaway';
+  }
+
+  private exitDetail(): string {
+    const r = this.vcpu.kvmRun;
+    return `KVM exit reason ${r.exitReason}`;
+  }
+
+  close(): void {
+    Atomics.store(this.sync, 0, -1);
+    Atomics.notify(this.sync, 0);
+    void this.watchdog.terminate();
+    this.vm.close();
+    this.kvm.close();
+  }
+}

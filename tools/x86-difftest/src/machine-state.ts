@@ -1,0 +1,165 @@
+/**
+ * The state both sides start from and end in, as plain numbers (32-bit values: the tester
+ * stays out of long mode). Conversions to and from the host's `kvm_regs`/`kvm_sregs` and
+ * x86emu's `CpuState` live here and nowhere else.
+ */
+import type { KvmRegs, KvmSegment, KvmSregs } from '@kvm/core';
+import type { CpuState } from '@kvm/x86emu';
+
+/** ES, CS, SS, DS, FS, GS, LDTR, TR: the `Seg` numbering of x86emu and the SDM's Sreg encoding. */
+export const SEG_NAMES = ['es', 'cs', 'ss', 'ds', 'fs', 'gs', 'ldt', 'tr'] as const;
+export const GPR_NAMES = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'] as const;
+
+export interface SegmentState {
+  sel: number;
+  base: number;
+  /** Byte-granular limit (already scaled by G). */
+  limit: number;
+  /** VMX access-rights format: type 0-3, S 4, DPL 5-6, P 7, AVL 12, L 13, D/B 14, G 15, unusable 16. */
+  attr: number;
+}
+
+export interface MachineState {
+  /** EAX…EDI by ModRM number. */
+  gpr: number[];
+  eip: number;
+  eflags: number;
+  /** By `SEG_NAMES` index. */
+  seg: SegmentState[];
+  gdtBase: number;
+  gdtLimit: number;
+  idtBase: number;
+  idtLimit: number;
+  cr0: number;
+  cr2: number;
+  cr3: number;
+  cr4: number;
+  efer: number;
+}
+
+export function cloneState(s: MachineState): MachineState {
+  return { ...s, gpr: [...s.gpr], seg: s.seg.map((x) => ({ ...x })) };
+}
+
+const KVM_SEG_ORDER: (keyof KvmSregs)[] = ['es', 'cs', 'ss', 'ds', 'fs', 'gs', 'ldt', 'tr'];
+const KVM_GPR_ORDER: (keyof KvmRegs)[] = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi'];
+
+function attrToKvm(s: SegmentState, k: KvmSegment): void {
+  k.base = BigInt(s.base >>> 0);
+  k.limit = s.limit >>> 0;
+  k.selector = s.sel;
+  k.type = s.attr & 0xf;
+  k.s = (s.attr >>> 4) & 1;
+  k.dpl = (s.attr >>> 5) & 3;
+  k.present = (s.attr >>> 7) & 1;
+  k.avl = (s.attr >>> 12) & 1;
+  k.l = (s.attr >>> 13) & 1;
+  k.db = (s.attr >>> 14) & 1;
+  k.g = (s.attr >>> 15) & 1;
+  k.unusable = (s.attr >>> 16) & 1;
+}
+
+function attrFromKvm(k: KvmSegment): SegmentState {
+  return {
+    sel: k.selector,
+    base: Number(k.base & 0xffffffffn),
+    limit: k.limit >>> 0,
+    attr:
+      (k.type & 0xf) |
+      ((k.s & 1) << 4) |
+      ((k.dpl & 3) << 5) |
+      ((k.present & 1) << 7) |
+      ((k.avl & 1) << 12) |
+      ((k.l & 1) << 13) |
+      ((k.db & 1) << 14) |
+      ((k.g & 1) << 15) |
+      ((k.unusable & 1) << 16),
+  };
+}
+
+/** Writes `s` into a `kvm_regs` (upper halves zero). */
+export function toKvmRegs(s: MachineState, regs: KvmRegs): void {
+  for (let i = 0; i < 8; i++) (regs[KVM_GPR_ORDER[i]] as bigint) = BigInt(s.gpr[i] >>> 0);
+  regs.r8 = regs.r9 = regs.r10 = regs.r11 = regs.r12 = regs.r13 = regs.r14 = regs.r15 = 0n;
+  regs.rip = BigInt(s.eip >>> 0);
+  regs.rflags = BigInt(s.eflags >>> 0);
+}
+
+/** Writes `s` into a `kvm_sregs` obtained from KVM_GET_SREGS (keeps apic base and the bitmap). */
+export function toKvmSregs(s: MachineState, sregs: KvmSregs): void {
+  for (let i = 0; i < 8; i++) attrToKvm(s.seg[i], sregs[KVM_SEG_ORDER[i]] as KvmSegment);
+  sregs.gdt.base = BigInt(s.gdtBase >>> 0);
+  sregs.gdt.limit = s.gdtLimit;
+  sregs.idt.base = BigInt(s.idtBase >>> 0);
+  sregs.idt.limit = s.idtLimit;
+  sregs.cr0 = BigInt(s.cr0 >>> 0);
+  sregs.cr2 = BigInt(s.cr2 >>> 0);
+  sregs.cr3 = BigInt(s.cr3 >>> 0);
+  sregs.cr4 = BigInt(s.cr4 >>> 0);
+  sregs.efer = BigInt(s.efer >>> 0);
+  sregs.interruptBitmap = [0n, 0n, 0n, 0n];
+}
+
+export function fromKvm(regs: KvmRegs, sregs: KvmSregs): MachineState {
+  const lo = (v: bigint): number => Number(v & 0xffffffffn);
+  return {
+    gpr: KVM_GPR_ORDER.map((k) => lo(regs[k] as bigint)),
+    eip: lo(regs.rip),
+    eflags: lo(regs.rflags),
+    seg: KVM_SEG_ORDER.map((k) => attrFromKvm(sregs[k] as KvmSegment)),
+    gdtBase: lo(sregs.gdt.base),
+    gdtLimit: sregs.gdt.limit,
+    idtBase: lo(sregs.idt.base),
+    idtLimit: sregs.idt.limit,
+    cr0: lo(sregs.cr0),
+    cr2: lo(sregs.cr2),
+    cr3: lo(sregs.cr3),
+    cr4: lo(sregs.cr4),
+    efer: lo(sregs.efer),
+  };
+}
+
+/** Writes `s` into x86emu's state (the caller then calls `cpu.stateChanged()`). */
+export function toCpuState(s: MachineState, c: CpuState): void {
+  c.reset();
+  for (let i = 0; i < 8; i++) c.gpr[i] = s.gpr[i] >>> 0;
+  c.rip[0] = s.eip >>> 0;
+  c.rflags[0] = s.eflags >>> 0;
+  for (let i = 0; i < 8; i++) {
+    c.segSel[i] = s.seg[i].sel;
+    c.segBase[i] = s.seg[i].base >>> 0;
+    c.segLimit[i] = s.seg[i].limit >>> 0;
+    c.segAttr[i] = s.seg[i].attr >>> 0;
+  }
+  c.dtBase[0] = s.gdtBase >>> 0;
+  c.dtLimit[0] = s.gdtLimit;
+  c.dtBase[1] = s.idtBase >>> 0;
+  c.dtLimit[1] = s.idtLimit;
+  c.cr[0] = s.cr0 >>> 0;
+  c.cr[2] = s.cr2 >>> 0;
+  c.cr[3] = s.cr3 >>> 0;
+  c.cr[4] = s.cr4 >>> 0;
+  c.efer[0] = s.efer >>> 0;
+  // CPL is SS.DPL in protected mode (SDM Vol. 3 5.5; VMX keeps it there too), 0 in real mode.
+  c.cpl = s.cr0 & 1 ? (s.seg[2].attr >>> 5) & 3 : 0;
+}
+
+export function fromCpuState(c: CpuState): MachineState {
+  const seg: SegmentState[] = [];
+  for (let i = 0; i < 8; i++) seg.push({ sel: c.segSel[i], base: c.segBase[i], limit: c.segLimit[i], attr: c.segAttr[i] });
+  return {
+    gpr: Array.from(c.gpr.subarray(0, 8)),
+    eip: c.rip[0],
+    eflags: c.rflags[0],
+    seg,
+    gdtBase: c.dtBase[0],
+    gdtLimit: c.dtLimit[0],
+    idtBase: c.dtBase[1],
+    idtLimit: c.dtLimit[1],
+    cr0: c.cr[0],
+    cr2: c.cr[2],
+    cr3: c.cr[3],
+    cr4: c.cr[4],
+    efer: c.efer[0],
+  };
+}
