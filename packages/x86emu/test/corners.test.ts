@@ -447,3 +447,26 @@ describe('single-step', () => {
     expect(m.cpu.state.dr[6] & 0x4000).toBe(0x4000);
   });
 });
+
+describe('exception intercepts for software exceptions', () => {
+  it('INT3 is seen by the exception bitmap as a software exception with its length; RIP at it', () => {
+    const m = realMode('nop; int3; hlt', { captureExceptions: true });
+    runTo(m, StopReason.Exception);
+    const x = m.cpu.exit;
+    expect(m.exceptions[0]).toMatchObject({ vector: 3 });
+    expect([x.eventType, x.instructionLength, x.kind]).toEqual([6, 1, -1]);
+    expect(m.cpu.state.rip[0]).toBe(0x1001);
+  });
+  it('OUT imm8 reports an immediate port; OUT DX does not', () => {
+    const m = realMode('out 0x80, al; mov dx, 0x80; out dx, al; hlt');
+    const seen: boolean[] = [];
+    m.intercepts.mask = 1 << InterceptKind.Io;
+    m.intercepts.instruction = (_k, x) => {
+      seen.push(x.ioImmediate);
+      return false;
+    };
+    m.cpu.setIntercepts(m.intercepts);
+    runTo(m);
+    expect(seen).toEqual([true, false]);
+  });
+});

@@ -346,7 +346,9 @@ describe('string I/O', () => {
     };
     runTo(m);
     expect(String.fromCharCode(...m.out)).toBe('abc');
-    expect([m.mem.read16(0x5004), m.mem.read16(0x5002), m.mem.read16(0x5000)]).toEqual([0x1111, 0x2222, 0x3333]);
+    expect([m.mem.read16(0x5004), m.mem.read16(0x5002), m.mem.read16(0x5000)]).toEqual([
+      0x1111, 0x2222, 0x3333,
+    ]);
     expect(m.cpu.state.gpr[Reg.RDI]).toBe(0x4ffe);
   });
 });

@@ -116,6 +116,8 @@ export class ExitInfo {
   crAccessType = 0;
   gpr = 0;
   lmswSource = 0;
+  /** LMSW: true when the source operand is in memory (its linear address is in `linearAddress`). */
+  lmswMemory = false;
   /** DR access: register number; `drWrite` true for MOV DRn, r32. */
   dr = 0;
   drWrite = false;
@@ -127,11 +129,24 @@ export class ExitInfo {
   ioString = false;
   ioRep = false;
   ioAddressSize = 0;
+  /** I/O: true when the port came from an immediate (IN/OUT imm8), false for DX. */
+  ioImmediate = false;
   /** Segment register (0=ES … 5=GS) of a memory operand (OUTS honours overrides; INS is ES). */
   segment = 0;
 
   /** INT n: the vector. Descriptor-table exits: `DescInstruction`. */
   softwareVector = 0;
+  /**
+   * Task switches: the new TSS selector and what caused the switch, numbered as the VMX exit
+   * qualification (SDM Vol. 3 Table 28-2): 0 CALL, 1 IRET, 2 JMP, 3 task gate in the IDT.
+   */
+  taskSwitchSelector = 0;
+  taskSwitchSource = 0;
+  /**
+   * Exception exits: the event type (`EventType`): HardwareException, SoftwareException (INT3,
+   * INTO, with `instructionLength` set) or PrivilegedSoftwareException (INT1).
+   */
+  eventType = 0;
   descInstruction = 0;
 
   /**

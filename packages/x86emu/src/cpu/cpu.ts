@@ -496,13 +496,19 @@ export class Cpu {
     const s = this.state;
     s.halted = false;
     for (;;) {
-      if (t === EventType.HardwareException) {
+      if (
+        t === EventType.HardwareException ||
+        t === EventType.SoftwareException ||
+        t === EventType.PrivilegedSoftwareException
+      ) {
+        // The exception bitmap covers INT3/INTO/INT1 too (SDM Vol. 3 25.2); INT n is not an exception.
         this.stats.exceptions++;
         const i = this.intercepts;
         if (i?.exception !== undefined && ((i.exceptionMask ?? 0) >>> v) & 1 && v < 32) {
           const x = this.exit;
           x.kind = -1;
-          x.instructionLength = 0;
+          x.eventType = t;
+          x.instructionLength = len;
           x.vector = v;
           x.errorCode = ec;
           x.hasErrorCode = he;
@@ -513,7 +519,7 @@ export class Cpu {
             return StopReason.Exception;
           }
         }
-        if (v === C.PF) s.cr[2] = this.faultAddress;
+        if (v === C.PF && t === EventType.HardwareException) s.cr[2] = this.faultAddress;
       }
       this.deliveringType = t;
       this.deliveringVector = v;
@@ -613,7 +619,11 @@ export class Cpu {
     if (gType !== 0x06 && gType !== 0x07 && gType !== 0x0e && gType !== 0x0f) {
       // Task gates (type 5): a hypervisor intercepts the task switch (VMX exits on every task
       // switch, SDM Vol. 3 25.4.2); x86emu itself does not implement them (README limits).
-      if (gType === 0x05 && gHi & 0x8000) this.intercept(InterceptKind.TaskSwitch);
+      if (gType === 0x05 && gHi & 0x8000 && this.wantsIntercept(InterceptKind.TaskSwitch)) {
+        this.exit.taskSwitchSelector = gLo >>> 16;
+        this.exit.taskSwitchSource = 3;
+        this.intercept(InterceptKind.TaskSwitch);
+      }
       this.raise(C.GP, gateErr, true);
     }
     // INT n / INT3 / INTO check the gate DPL against CPL (SDM Vol. 3 6.12.1.1); INT1 does not.

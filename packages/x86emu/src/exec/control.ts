@@ -102,7 +102,11 @@ function farTransferProtected(cpu: Cpu, sel: number, offset: number, opSize: num
     callGate(cpu, sel, lo, hi, isCall);
     return;
   }
-  if (type === 0x01 || type === 0x09 || type === 0x05) cpu.intercept(InterceptKind.TaskSwitch);
+  if ((type === 0x01 || type === 0x09 || type === 0x05) && cpu.wantsIntercept(InterceptKind.TaskSwitch)) {
+    cpu.exit.taskSwitchSelector = type === 0x05 ? lo >>> 16 : sel;
+    cpu.exit.taskSwitchSource = isCall ? 0 : 2;
+    cpu.intercept(InterceptKind.TaskSwitch);
+  }
   cpu.gp(sel);
 }
 
@@ -351,7 +355,12 @@ export const IRET: Handler = (cpu, i) => {
   }
   if (s.rflags[0] & Flag.NT) {
     // Task return (IRET with NT = 1) is not implemented: see README limits.
-    cpu.intercept(InterceptKind.TaskSwitch);
+    if (cpu.wantsIntercept(InterceptKind.TaskSwitch)) {
+      // The previous-task link is the first word of the current TSS.
+      cpu.exit.taskSwitchSelector = cpu.linRead(s.segBase[7], 2, 0);
+      cpu.exit.taskSwitchSource = 1;
+      cpu.intercept(InterceptKind.TaskSwitch);
+    }
     cpu.raise(C.TS, s.segSel[7] & 0xfffc, true);
   }
   const fl = cpu.peek(2 * size, size);

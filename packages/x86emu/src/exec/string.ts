@@ -98,6 +98,7 @@ export function makeString(row: OpcodeRow): Handler {
         x.ioString = true;
         x.ioRep = i.rep !== 0;
         x.ioAddressSize = i.adSize;
+        x.ioImmediate = false;
         x.segment = kind === INS ? 0 : i.seg >= 0 ? i.seg : 3;
         x.linearAddress = (cpu.state.segBase[x.segment] + idx(cpu, kind === INS ? 7 : 6, i.adSize)) >>> 0;
         cpu.intercept(InterceptKind.Io);

@@ -208,6 +208,7 @@ export const LMSW: Handler = (cpu, i) => {
   const v = readE(cpu, i, 2);
   if (cpu.wantsIntercept(InterceptKind.CrWrite)) {
     cpu.exit.lmswSource = v;
+    cpu.exit.lmswMemory = i.mod !== 3;
     cpu.exit.linearAddress = i.mod === 3 ? 0 : (cpu.state.segBase[i.memSeg] + cpu.ea(i)) >>> 0;
     crExit(cpu, i, CrAccessType.Lmsw, InterceptKind.CrWrite);
   }
@@ -493,6 +494,7 @@ export function makeInOut(row: OpcodeRow): Handler {
       x.ioString = false;
       x.ioRep = false;
       x.ioAddressSize = i.adSize;
+      x.ioImmediate = immPort;
       cpu.intercept(InterceptKind.Io);
     }
     if (isIn) cpu.setReg(0, size, 0, cpu.portIn(port, size));
