@@ -41,6 +41,8 @@ export class PendingPio {
     instructionLength: number,
   ): void {
     this.active = true;
+    this.isString = false;
+    this.rep = false;
     this.isIn = isIn;
     this.size = size;
     this.port = port;

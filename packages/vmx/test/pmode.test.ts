@@ -1,0 +1,55 @@
+import { KVM_EXIT, type KvmSegment, type Vcpu, type Vm } from '@kvm/core';
+import { describe, expect, it } from 'vitest';
+import { createVmxKvm } from '../src/index.js';
+
+/** A VM with 1 MiB at gpa 0, code at 0x1000, one vCPU in flat 32-bit protected mode (no paging). */
+export function protectedModeGuest(code: number[], open = createVmxKvm): { vm: Vm; vcpu: Vcpu; ram: Uint8Array } {
+  const vm = open().createVm();
+  const size = 1 << 20;
+  const mem = vm.allocateMemory(size);
+  vm.setUserMemoryRegion({ slot: 0, flags: 0, guestPhysAddr: 0n, memorySize: BigInt(size), userspaceAddr: mem.userspaceAddr });
+  const ram = new Uint8Array(mem.buffer);
+  ram.set(code, 0x1000);
+  const vcpu = vm.createVcpu(0);
+  const s = vcpu.getSregs();
+  const flat = (type: number, selector: number): KvmSegment => ({
+    base: 0n,
+    limit: 0xffffffff,
+    selector,
+    type,
+    present: 1,
+    dpl: 0,
+    db: 1,
+    s: 1,
+    l: 0,
+    g: 1,
+    avl: 0,
+    unusable: 0,
+  });
+  s.cs = flat(11, 8);
+  s.ds = s.es = s.ss = s.fs = s.gs = flat(3, 16);
+  s.cr0 = 0x11n; // PE | ET
+  vcpu.setSregs(s);
+  vcpu.setRegs({ ...vcpu.getRegs(), rip: 0x1000n, rsp: 0x8000n, rflags: 2n });
+  return { vm, vcpu, ram };
+}
+
+describe('VMX engine: 32-bit protected mode', () => {
+  it('runs REP OUTSB one element per exit and stops at ECX = 0', () => {
+    // mov esi, 0x2000 ; mov ecx, 3 ; mov dx, 0x3f8 ; rep outsb ; hlt
+    const { vcpu, ram } = protectedModeGuest([
+      0xbe, 0x00, 0x20, 0x00, 0x00, 0xb9, 0x03, 0x00, 0x00, 0x00, 0x66, 0xba, 0xf8, 0x03, 0xf3, 0x6e, 0xf4,
+    ]);
+    ram.set([0x61, 0x62, 0x63], 0x2000);
+    const out: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      expect(vcpu.run()).toBe(KVM_EXIT.IO);
+      out.push(vcpu.kvmRun.bytes[4096]);
+    }
+    expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+    expect(out).toEqual([0x61, 0x62, 0x63]);
+    const r = vcpu.getRegs();
+    expect(r.rcx).toBe(0n);
+    expect(r.rsi).toBe(0x2003n);
+  });
+});
