@@ -119,7 +119,6 @@ export class Cpu {
   /** Set by handlers when the instruction changed something that may unblock an interrupt. */
   irqCheck = true;
   private stopRequested = -1;
-  private tfTrap = false;
 
   // ---- fault being raised
   faultVector = 0;
@@ -173,6 +172,7 @@ export class Cpu {
   /** Asks `run()` to return `StopReason.Requested` at the next instruction boundary. */
   requestStop(): void {
     this.stopRequested = StopReason.Requested;
+    this.irqCheck = true;
   }
 
   /** Queues an event for delivery before the next instruction (VM-entry injection semantics). */
@@ -183,6 +183,7 @@ export class Cpu {
     s.pendingHasErrorCode = errorCode !== undefined;
     s.pendingErrorCode = errorCode ?? 0;
     s.pendingInstructionLength = instructionLength;
+    this.irqCheck = true;
   }
 
   /** Sets or clears the shadow-paging translation override (see `PagingOverride`). Flushes the TLB. */
@@ -205,7 +206,9 @@ export class Cpu {
     outer: while (this.runCount < budget) {
       try {
         while (this.runCount < budget) {
-          if (this.irqCheck || s.pendingType >= 0 || s.halted || this.stopRequested >= 0) {
+          // One flag covers everything that must be looked at between instructions: pending
+          // events, interrupts, HLT, stop requests (each sets irqCheck).
+          if (this.irqCheck) {
             const r = this.checkEvents();
             if (r >= 0) {
               result = r as StopReason;
@@ -277,8 +280,9 @@ export class Cpu {
       this.stats.interrupts++;
       return this.deliverEvent(EventType.ExternalInterrupt, v, 0, false, 0);
     }
-    if (s.interruptibility === 0 && !this.tfTrap) this.irqCheck = false;
     if (s.halted) return StopReason.Hlt;
+    // Keep looking while a shadow blocks a possible interrupt; else nothing is pending.
+    if (s.interruptibility === 0) this.irqCheck = false;
     return -1;
   }
 
@@ -344,6 +348,7 @@ export class Cpu {
     this.state.pendingVector = C.DB;
     this.state.pendingHasErrorCode = false;
     this.state.pendingInstructionLength = 0;
+    this.irqCheck = true;
   }
 
   // =====================================================================================
@@ -1512,6 +1517,7 @@ export class Cpu {
   /** Stops `run()` after this instruction completes (used by HLT). */
   halt(): void {
     this.state.halted = true;
+    this.irqCheck = true;
   }
 }
 
