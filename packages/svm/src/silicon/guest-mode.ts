@@ -56,7 +56,6 @@ export class SvmGuestMode implements Intercepts {
   private misc1 = 0;
   private iopm: Uint8Array[] = [];
   private msrpm: Uint8Array[] = [];
-  private vmcb!: Vmcb;
   private readonly override: PagingOverride = {
     mode: PagingMode.Pae,
     root: 0,
@@ -278,7 +277,6 @@ export class SvmGuestMode implements Intercepts {
 
   /** Runs the guest of VMCB `v` until a #VMEXIT. */
   run(v: Vmcb): void {
-    this.vmcb = v;
     this.load(v);
     const cpu = this.cpu;
     cpu.exit.vectoringValid = false;
