@@ -48,4 +48,5 @@ export const LOG_ITEMS: Record<string, string> = {
   unimp: 'guest accesses to I/O ports and memory no device claims',
   int: 'interrupts injected into the guest',
   cpu_reset: 'the vCPU registers when the machine starts and stops',
+  trace: 'every exit: reason, RIP, IF and the interrupt-injection state (slow)',
 };

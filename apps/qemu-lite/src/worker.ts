@@ -8,6 +8,7 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
+import { exitReasonName } from '@kvm/core';
 import type { MachineConfig } from './config.js';
 import { engineByName } from './engines.js';
 import { Machine } from './machine/machine.js';
@@ -28,6 +29,18 @@ export type WorkerMessage =
   | { type: 'serial'; data: Uint8Array }
   | { type: 'done'; stop: StopReason; stats: ReturnType<ExitStats['snapshot']>; registers?: string }
   | { type: 'error'; name: string; message: string };
+
+/** `-d trace`: one line per exit with RIP and the interrupt-injection state (slow: a KVM_GET_REGS each). */
+function traceExit(machine: Machine, log: (item: string, line: string) => void): (reason: number) => void {
+  const { vcpu, run, pic } = machine;
+  return (reason) => {
+    const rip = vcpu.getRegs().rip.toString(16);
+    log(
+      'trace',
+      `${exitReasonName(reason)} rip=${rip} if=${run.ifFlag} ready=${run.readyForInterruptInjection} window=${run.requestInterruptWindow}${pic ? ` intr=${pic.hasInterrupt() ? 1 : 0}` : ''}`,
+    );
+  };
+}
 
 function main(): void {
   const port = parentPort!;
@@ -82,6 +95,7 @@ function main(): void {
         logInterrupt: config.log.includes('int')
           ? (v) => log('int', `inject vector 0x${v.toString(16)}`)
           : undefined,
+        traceExit: config.log.includes('trace') ? traceExit(machine, log) : undefined,
       });
       if (stop.kind === 'reset' && !config.noReboot) {
         if (config.log.includes('cpu_reset')) log('cpu_reset', `reset (${stop.cause}): rebooting`);

@@ -291,7 +291,7 @@ Devices:
   -nographic              serial on stdio (there is no display either way)
 
 Logging:
-  -d ITEM[,ITEM]          exits, unimp, int, cpu_reset (-d help lists them)
+  -d ITEM[,ITEM]          exits, unimp, int, cpu_reset, trace (-d help lists them)
   -D FILE                 write the -d output to FILE instead of stderr
 
 Console keys: Ctrl-A x quits, Ctrl-A h helps, Ctrl-A Ctrl-A sends Ctrl-A.

@@ -43,6 +43,8 @@ export interface LoopHooks {
   flush(): void;
   /** `-d int` log line, or undefined when off. */
   logInterrupt?: (vector: number) => void;
+  /** `-d trace`: called after every exit, before it is handled. */
+  traceExit?: (reason: number) => void;
 }
 
 function quitReason(code: number): StopReason {
@@ -154,6 +156,7 @@ export function runVcpu(
       stats.count(STAT_KICK, clock() - now);
       continue;
     }
+    hooks.traceExit?.(reason);
     const action = handleExit(reason, run, ctx);
     stats.count(reason, clock() - now);
     if (action === EXIT_STOP) state = VCPU_STOPPED;
