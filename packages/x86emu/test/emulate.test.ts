@@ -184,3 +184,28 @@ describe('emulate()', () => {
     expect([r.kind, r.vector]).toEqual([EmulateResultKind.Exception, 6]);
   });
 });
+
+describe('emulate() with LOCK', () => {
+  it('a locked read-modify-write commits through cmpxchg, and retries when memory changed', () => {
+    const emu = new Emulator();
+    const s = flatState();
+    s.gpr[Reg.RDI] = 0x4000;
+    let raced = false;
+    const f = fakeOps();
+    const base = f.ops.cmpxchg;
+    f.ops.cmpxchg = (gva, e, r, ctx) => {
+      if (!raced) {
+        // Another vCPU sets bit 4 between our read and our compare-exchange.
+        raced = true;
+        f.mem.set(0x4000, (f.mem.get(0x4000) ?? 0) | 0x10);
+      }
+      return base(gva, e, r, ctx);
+    };
+    f.mem.set(0x4000, 0x01);
+    const r = emu.emulate({ state: s, insnBytes: new Uint8Array([0xf0, 0x83, 0x0f, 0x02]) }, f.ops); // lock or dword [edi], 2
+    expect(r.kind).toBe(EmulateResultKind.Ok);
+    expect(f.mem.get(0x4000)).toBe(0x13);
+    expect(f.log.filter((l) => l.startsWith('cmpxchg')).length).toBe(2);
+    expect(s.rip[0]).toBe(0x1004);
+  });
+});

@@ -39,3 +39,5 @@ export const TP_GLOBAL = 64;
 
 export const TLB_SIZE = 4096;
 export const TLB_MASK = TLB_SIZE - 1;
+/** Thrown under emulate() when a locked compare-exchange lost a race: the instruction is emulated again. */
+export const EMUL_RETRY = { emulRetry: true } as const;

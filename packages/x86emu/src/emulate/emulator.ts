@@ -130,6 +130,16 @@ export class Emulator {
    * on `Userspace` and `Unhandleable` it is untouched. Never throws for guest input.
    */
   emulate(ctx: EmulateContext, ops: X86EmulateOps): EmulateResult {
+    // A locked read-modify-write whose compare-exchange lost a race starts over (bounded).
+    for (let attempt = 0; attempt < 16; attempt++) {
+      if (!this.emulateOnce(ctx, ops)) return this.result;
+    }
+    this.result.kind = EmulateResultKind.Unhandleable;
+    return this.result;
+  }
+
+  /** One attempt; returns true when it must be retried. */
+  private emulateOnce(ctx: EmulateContext, ops: X86EmulateOps): boolean {
     const cpu = this.cpu;
     const r = this.result;
     const a = this.adapter;
@@ -163,6 +173,8 @@ export class Emulator {
         ctx.state.copyFrom(this.work);
       } else if (e === EMUL_USERSPACE) {
         r.kind = EmulateResultKind.Userspace;
+      } else if (e === C.EMUL_RETRY) {
+        return true;
       } else if (e === EMUL_UNHANDLEABLE || e === C.GUEST_EXIT) {
         r.kind = EmulateResultKind.Unhandleable;
       } else {
@@ -172,7 +184,7 @@ export class Emulator {
       a.ops = null;
       a.insn = null;
     }
-    return r;
+    return false;
   }
 }
 

@@ -6,7 +6,18 @@ import { LF_ADC, LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_SBB, LF_SUB } from '../cpu
 import type { Insn } from '../decoder/insn.js';
 import type { OpcodeRow } from '../decoder/opcode-table.js';
 import { Flag } from '../state.js';
-import { isByteForm, linRead, linWrite, mask, readE, readG, rmwLinear, sext, writeG } from './operands.js';
+import {
+  isByteForm,
+  linRead,
+  linWrite,
+  mask,
+  readE,
+  readG,
+  rmwLinear,
+  rmwWrite,
+  sext,
+  writeG,
+} from './operands.js';
 
 /** The eight ALU operations, numbered as in opcode bits 5:3 / ModRM.reg of group 1. */
 export function aluOp(cpu: Cpu, op: number, dst: number, src: number, size: number): number {
@@ -68,7 +79,8 @@ export function makeAlu(row: OpcodeRow): Handler {
           aluOp(cpu, op, readE(cpu, i, size), src, size);
         } else {
           const lin = rmwLinear(cpu, i, size);
-          linWrite(cpu, lin, size, aluOp(cpu, op, linRead(cpu, lin, size), src, size));
+          const old = linRead(cpu, lin, size);
+          rmwWrite(cpu, i, lin, size, old, aluOp(cpu, op, old, src, size));
         }
       };
     case 'Gb,Eb':
@@ -97,7 +109,8 @@ export function makeAlu(row: OpcodeRow): Handler {
           aluOp(cpu, op, readE(cpu, i, size), src, size);
         } else {
           const lin = rmwLinear(cpu, i, size);
-          linWrite(cpu, lin, size, aluOp(cpu, op, linRead(cpu, lin, size), src, size));
+          const old = linRead(cpu, lin, size);
+          rmwWrite(cpu, i, lin, size, old, aluOp(cpu, op, old, src, size));
         }
       };
   }
@@ -142,7 +155,8 @@ export function makeIncDec(row: OpcodeRow): Handler {
     if (i.mod === 3) cpu.setReg(i.rm, size, i.rex, incDec(cpu, cpu.getReg(i.rm, size, i.rex), size, dec));
     else {
       const lin = rmwLinear(cpu, i, size);
-      linWrite(cpu, lin, size, incDec(cpu, linRead(cpu, lin, size), size, dec));
+      const old = linRead(cpu, lin, size);
+      rmwWrite(cpu, i, lin, size, old, incDec(cpu, old, size, dec));
     }
   };
 }
@@ -161,7 +175,8 @@ export function makeNotNeg(row: OpcodeRow): Handler {
     if (i.mod === 3) cpu.setReg(i.rm, size, i.rex, f(cpu, cpu.getReg(i.rm, size, i.rex), size));
     else {
       const lin = rmwLinear(cpu, i, size);
-      linWrite(cpu, lin, size, f(cpu, linRead(cpu, lin, size), size));
+      const old = linRead(cpu, lin, size);
+      rmwWrite(cpu, i, lin, size, old, f(cpu, old, size));
     }
   };
 }
@@ -350,7 +365,7 @@ export const XADD: Handler = (cpu: Cpu, i: Insn) => {
     const lin = rmwLinear(cpu, i, size);
     const dst = linRead(cpu, lin, size);
     const r = aluOp(cpu, 0, dst, src, size);
-    linWrite(cpu, lin, size, r);
+    rmwWrite(cpu, i, lin, size, dst, r);
     writeG(cpu, i, size, dst);
   }
 };

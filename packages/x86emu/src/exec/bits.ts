@@ -4,7 +4,7 @@ import type { Handler } from '../cpu/handler.js';
 import type { Insn } from '../decoder/insn.js';
 import type { OpcodeRow } from '../decoder/opcode-table.js';
 import { Flag } from '../state.js';
-import { linRead, linWrite, readE, readG, sext, writeE, writeG } from './operands.js';
+import { linRead, readE, readG, rmwWrite, sext, writeE, writeG } from './operands.js';
 
 /** BT family. With a register bit offset and a memory operand, the offset selects any bit relative to the address. */
 export function makeBt(row: OpcodeRow): Handler {
@@ -42,7 +42,7 @@ export function makeBt(row: OpcodeRow): Handler {
     cpu.probeWrite(lin, size);
     v = linRead(cpu, lin, size);
     setCf(cpu, (v >>> bit) & 1);
-    linWrite(cpu, lin, size, modify(op, v, bit, size));
+    rmwWrite(cpu, i, lin, size, v, modify(op, v, bit, size));
   };
 }
 function modify(op: number, v: number, bit: number, size: number): number {

@@ -1,4 +1,6 @@
 /** Operand access shared by the handlers: ModRM r/m and reg, immediates, masks. */
+
+import { EMUL_RETRY } from '../cpu/consts.js';
 import type { Cpu } from '../cpu/cpu.js';
 import type { Insn } from '../decoder/insn.js';
 import { PFERR } from '../paging/walker.js';
@@ -42,6 +44,19 @@ export function linRead(cpu: Cpu, lin: number, size: number): number {
 }
 export function linWrite(cpu: Cpu, lin: number, size: number, v: number): void {
   cpu.linWrite(lin, size, v, cpu.state.cpl === 3 ? PFERR.USER : 0);
+}
+
+/**
+ * The write of a read-modify-write. With LOCK under `emulate()`, it is a compare-exchange against
+ * the value read (KVM emulates locked instructions with cmpxchg): if memory changed in between,
+ * the instruction is retried from the start.
+ */
+export function rmwWrite(cpu: Cpu, i: Insn, lin: number, size: number, old: number, v: number): void {
+  if (i.lock && cpu.linearOps !== null) {
+    if (!cpu.linearOps.cmpxchg(lin, size, old, 0, v, 0)) throw EMUL_RETRY;
+    return;
+  }
+  linWrite(cpu, lin, size, v);
 }
 
 /** Operand size of a row: 1 for byte forms (operands naming b), else the instruction's. */
