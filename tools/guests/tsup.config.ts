@@ -8,5 +8,5 @@ export default defineConfig({
   // make builds out/ first; tsup must not wipe it (dist only).
   clean: true,
   target: 'node20',
-  external: ['qemu-lite', /^qemu-lite\//],
+  external: ['qemu-lite'],
 });

@@ -20,11 +20,12 @@ _start:
 	/* Zero .bss (the loader should have, but a guest checks rather than trusts). */
 	mov %edi, %edx
 	mov $__bss_start, %edi
-	mov $__image_end, %ecx
+	mov $__bss_end, %ecx
 	sub %edi, %ecx
 	xor %eax, %eax
 	cld
-	rep stosb
+	shr $2, %ecx
+	rep stosl
 	mov %esi, mb_magic
 	mov %edx, mb_info
 	push $0

@@ -20,11 +20,12 @@ _start:
 	mov $boot_stack_top, %esp
 	mov %edi, %edx
 	mov $__bss_start, %edi
-	mov $__image_end, %ecx
+	mov $__bss_end, %ecx
 	sub %edi, %ecx
 	xor %eax, %eax
 	cld
-	rep stosb
+	shr $2, %ecx
+	rep stosl
 	mov %esi, mb_magic
 	mov %edx, mb_info
 	/* PML4[0] -> PDPT; PDPT[0..3] -> PD0..3; PD entries: 2 MiB pages, P|W|PS. */

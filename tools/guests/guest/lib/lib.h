@@ -103,6 +103,9 @@ void *memset(void *d, int c, size_t n);
 void *memcpy(void *d, const void *s, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 size_t strlen(const char *s);
+/* The kernel command line (multiboot), "" if none; cmdline_u32("key", d) reads key=<decimal>. */
+const char *cmdline(void);
+u32 cmdline_u32(const char *key, u32 fallback);
 
 /* ---- serial (8250 at 0x3f8) and formatted output ---- */
 void serial_init(void);

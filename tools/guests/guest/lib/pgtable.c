@@ -4,7 +4,7 @@
 #include "lib.h"
 
 #define POOL_PAGES 1024
-static u8 pool[POOL_PAGES * 4096] __attribute__((aligned(4096)));
+static u8 pool[POOL_PAGES * 4096] __attribute__((aligned(4096), section(".pool")));
 static u32 pool_next;
 
 void *alloc_page(void) {

@@ -1,0 +1,97 @@
+/**
+ * Every guest on every engine. The host engine (kvm) is the referee: each guest must end as its
+ * manifest entry says, with every check passing, except for the deviations HOST_QUIRKS records
+ * for this host's KVM (asserted exactly, so a change in either direction is noticed). The
+ * software engines (vmx, svm) must pass too, and print exactly the serial output the host
+ * engine printed (the differential test). Engines that are not available here are skipped
+ * with the reason.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  ACCELS,
+  engineAvailability,
+  GUESTS,
+  type GuestInfo,
+  type GuestReport,
+  hostKvmFlavor,
+  hostQuirks,
+  runGuestReport,
+} from '../src/index.js';
+
+// GUESTS_ACCELS=kvm,vmx limits the engines (default: every engine qemu-lite has).
+const wanted = process.env.GUESTS_ACCELS?.split(',') ?? [...ACCELS];
+const availability = Object.fromEntries(
+  await Promise.all(
+    ACCELS.map(async (a) => {
+      const avail = wanted.includes(a)
+        ? await engineAvailability(a)
+        : { available: false, reason: 'not in GUESTS_ACCELS' };
+      return [a, avail] as const;
+    }),
+  ),
+);
+// Each guest finishes in a few seconds on the host engine; the software engine interprets every
+// instruction, so it gets more room, but a hung guest must not hold CI for long.
+const TIMEOUT_MS: Record<string, number> = { kvm: 30_000, vmx: 20_000, svm: 20_000 };
+const quirks = hostQuirks();
+const hostSerial = new Map<string, string>();
+
+function unsupportedOnHost(g: GuestInfo): string | undefined {
+  for (const need of g.needs) {
+    const why = quirks.unsupported[need];
+    if (why) return `${hostKvmFlavor()}: ${why}`;
+  }
+  return undefined;
+}
+
+function expectOutcome(r: GuestReport, deviations: readonly string[]): void {
+  const failedNames = r.failed.map((f) => f.name).sort();
+  expect(failedNames, `${r.guest} on ${r.accel}: failed checks\n${r.serial}`).toEqual([...deviations].sort());
+  if (r.expected === 'shutdown') {
+    expect(r.ending, r.serial).toBe('shutdown');
+  } else {
+    expect(r.ending, `${r.detail ?? ''}\n${r.serial}`).toBe('debug-exit');
+    // The guest writes its failure count: status (failures << 1) | 1.
+    expect(r.status).toBe((deviations.length << 1) | 1);
+    if (r.summary) expect(r.summary.failed).toBe(deviations.length);
+  }
+  if (r.passed.length + r.failed.length > 0) expect(r.passed.length).toBeGreaterThan(0);
+}
+
+function checkGuestSpecific(g: GuestInfo, r: GuestReport): void {
+  if (g.name === 'demo') {
+    const lines = r.serial.split('\n');
+    expect(lines.some((l) => l.includes('a tiny multitasking kernel'))).toBe(true);
+    expect(lines.filter((l) => /^ {2}\[(alpha|bravo|charlie|delta)\] turn [123]:/.test(l))).toHaveLength(12);
+    expect(lines.some((l) => l.startsWith('all 4 tasks finished'))).toBe(true);
+  }
+  if (g.name === 'io' || g.name === 'io64') expect(r.serial).toContain('io: rep outsb reached the console\n');
+  if (g.kind === 'bench') expect(r.serial).toMatch(new RegExp(`^${g.name}: iterations=\\d+ .*checksum=0x[0-9a-f]+$`, 'm'));
+  if (g.kind === 'test' && g.expect === 'pass') expect(r.summary, r.serial).toBeDefined();
+}
+
+for (const accel of ACCELS) {
+  const avail = availability[accel];
+  describe.skipIf(!avail.available)(`on ${accel}${avail.available ? '' : ` (skipped: ${avail.reason})`}`, () => {
+    for (const g of GUESTS) {
+      const hostWhy = accel === 'kvm' ? unsupportedOnHost(g) : undefined;
+      it.skipIf(hostWhy !== undefined)(
+        `${g.name} ends with ${g.expect}${hostWhy ? ` (skipped: ${hostWhy})` : ''}`,
+        async () => {
+          const r = await runGuestReport(g, { accel, timeoutMs: TIMEOUT_MS[accel] });
+          const deviations = accel === 'kvm' ? (quirks.deviations[g.name] ?? []) : [];
+          expectOutcome(r, deviations);
+          checkGuestSpecific(g, r);
+          if (accel === 'kvm') hostSerial.set(g.name, r.serial);
+          else {
+            const ref = hostSerial.get(g.name);
+            // The differential test: byte-identical console output, where the host ran the guest
+            // without deviations (a deviation changes a FAIL line the software engine must not copy).
+            if (ref !== undefined && (quirks.deviations[g.name] ?? []).length === 0) expect(r.serial).toBe(ref);
+          }
+        },
+        120_000,
+      );
+    }
+  });
+}
