@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs, USAGE, UsageError } from './cli/args.js';
+import { describeEnding } from './cli/messages.js';
 import { ESCAPE_HELP, EscapeDecoder, enterRawMode } from './cli/terminal.js';
 import { LOG_ITEMS } from './config.js';
 import { engineByName } from './engines.js';
@@ -15,27 +16,6 @@ function version(): string {
     version: string;
   };
   return `qemu-lite ${pkg.version}`;
-}
-
-function describeStop(result: Awaited<ReturnType<typeof runGuest>>): string | undefined {
-  const stop = result.exitReason;
-  if (stop.kind === 'failure') {
-    const name = stop.exitReason >= 0 ? `exit reason ${stop.exitReason}` : '';
-    return `qemu-lite: engine failure: ${reasonName(stop.exitReason)} (${name}): ${stop.detail}\n${result.registers ?? ''}`;
-  }
-  if (stop.kind === 'quit' && stop.cause === 'signal') return 'qemu-lite: terminating on signal';
-  return undefined;
-}
-
-function reasonName(reason: number): string {
-  const names: Record<number, string> = {
-    0: 'KVM_EXIT_UNKNOWN',
-    1: 'KVM_EXIT_EXCEPTION',
-    9: 'KVM_EXIT_FAIL_ENTRY',
-    17: 'KVM_EXIT_INTERNAL_ERROR',
-    24: 'KVM_EXIT_SYSTEM_EVENT',
-  };
-  return names[reason] ?? `KVM_EXIT_${reason}`;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -105,7 +85,7 @@ async function main(argv: string[]): Promise<number> {
       },
     });
     restoreTerminal();
-    const message = describeStop(result);
+    const message = describeEnding(result);
     if (message) process.stderr.write(`${message}\n`);
     return result.status;
   } catch (error) {
