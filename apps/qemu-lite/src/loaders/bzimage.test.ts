@@ -1,5 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import type { KvmSegment, KvmSregs } from '@kvm/core';
 import { describe, expect, it } from 'vitest';
 import { buildE820 } from '../machine/memory-map.js';
@@ -11,10 +13,13 @@ import {
   CMDLINE_GPA,
   KERNEL_LOAD_GPA,
   LOADED_HIGH,
-  loadBzImage,
   longModeSregs,
+  makeBzImageLoader,
+  type PayloadDecompressor,
   PML4_GPA,
   parseBzImageHeader,
+  parseVmlinux,
+  payloadFormat,
   probeBzImage,
   XLF_KERNEL_64,
   ZERO_PAGE_GPA,
@@ -36,6 +41,9 @@ interface FakeKernel {
   cmdlineSize?: number;
   initSize?: number;
   prefAddress?: number;
+  /** The compressed kernel, placed at offset 0x400 of the protected-mode kernel. */
+  payload?: Uint8Array;
+  payloadLength?: number;
 }
 
 /**
@@ -45,7 +53,7 @@ interface FakeKernel {
 function fakeBzImage(o: FakeKernel = {}): Uint8Array {
   const setupSects = o.setupSects ?? 4;
   const setupSize = ((setupSects || 4) + 1) * 512;
-  const kernelBytes = o.kernelBytes ?? 0x4000;
+  const kernelBytes = o.kernelBytes ?? Math.max(0x4000, 0x400 + (o.payload?.length ?? 0));
   const image = new Uint8Array(setupSize + kernelBytes);
   const v = new DataView(image.buffer);
   v.setUint8(0x1f1, setupSects);
@@ -66,10 +74,16 @@ function fakeBzImage(o: FakeKernel = {}): Uint8Array {
   v.setUint32(0x238, o.cmdlineSize ?? 2047, true);
   v.setUint32(0x258, o.prefAddress ?? 0x1000000, true);
   v.setUint32(0x260, o.initSize ?? 0x800000, true);
-  // The protected-mode kernel: a recognisable pattern.
+  // The protected-mode kernel: a recognisable pattern, and the payload inside it.
   for (let i = 0; i < kernelBytes; i++) image[setupSize + i] = (i * 7 + 3) & 0xff;
+  v.setUint32(0x248, 0x400, true);
+  v.setUint32(0x24c, o.payloadLength ?? o.payload?.length ?? 0x100, true);
+  if (o.payload !== undefined) image.set(o.payload, setupSize + 0x400);
   return o.truncateTo !== undefined ? image.subarray(0, o.truncateTo) : image;
 }
+
+/** The boot protocol as written: the kernel decompresses itself. */
+const loadBzImage = makeBzImageLoader({ entry: 'decompressor' });
 
 function machine(ramSize = 64 * MiB, e820: E820Entry[] = buildE820(ramSize)): LoaderMachine {
   return { ram: new Uint8Array(ramSize), ramSize, e820 };
@@ -478,9 +492,159 @@ describe.skipIf(!existsSync(debianKernel))("Debian's kernel (tools/linux/fetch.m
       image.subarray(hdr.setupSize + 0x200, hdr.setupSize + 0x210),
     );
   });
+
+  it.skipIf(spawnSync('xz', ['--version']).status !== 0)(
+    'decompresses its xz payload on the host and enters vmlinux at LOAD_PHYSICAL_ADDR',
+    async () => {
+      const { loadBzImage: loadDefault, hostDecompress } = await import('./bzimage.js');
+      const image = new Uint8Array(readFileSync(debianKernel));
+      const hdr = parseBzImageHeader(image);
+      const payload = image.subarray(hdr.payloadOffset, hdr.payloadOffset + hdr.payloadLength);
+      expect(payloadFormat(payload)).toBe('xz');
+      const vmlinux = parseVmlinux(hostDecompress('xz', payload)!);
+      expect(vmlinux.entry).toBe(hdr.prefAddress); // phys_startup_64 = LOAD_PHYSICAL_ADDR
+      const m = machine(256 * MiB);
+      const loaded = loadDefault(image, m, { cmdline: 'console=ttyS0' });
+      expect(loaded.entry.regs.rip).toBe(BigInt(vmlinux.entry));
+      expect(loaded.description).toContain('xz payload decompressed on the host');
+      const first = vmlinux.segments[0]!;
+      expect(first.paddr).toBe(vmlinux.entry);
+    },
+    60_000,
+  );
 });
 if (!existsSync(debianKernel)) {
   console.log(
     `bzimage.test: skipping the Debian kernel case: ${debianKernel} absent (run node tools/linux/fetch.mjs)`,
   );
 }
+
+/** A small vmlinux: ELF64 x86-64 executable with a code segment at 16 MiB and a .bss-like tail. */
+function fakeVmlinux(o: { entry?: number; machine?: number; lowSegment?: boolean } = {}): Uint8Array {
+  const elf = new Uint8Array(0x1300);
+  const v = new DataView(elf.buffer);
+  elf.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0);
+  v.setUint16(16, 2, true); // ET_EXEC
+  v.setUint16(18, o.machine ?? 62, true); // EM_X86_64
+  v.setUint32(24, o.entry ?? 0x1000040, true); // e_entry
+  v.setUint32(32, 64, true); // e_phoff
+  v.setUint16(54, 56, true); // e_phentsize
+  v.setUint16(56, 3, true); // e_phnum
+  const phdr = (i: number, type: number, offset: number, paddr: number, filesz: number, memsz: number) => {
+    const at = 64 + i * 56;
+    v.setUint32(at, type, true);
+    v.setUint32(at + 8, offset, true);
+    v.setUint32(at + 16, paddr, true); // p_vaddr (the kernel's is 0xffffffff8...; unused)
+    v.setUint32(at + 24, paddr, true); // p_paddr
+    v.setUint32(at + 32, filesz, true);
+    v.setUint32(at + 40, memsz, true);
+  };
+  phdr(0, 1, 0x1000, o.lowSegment ? 0x8000 : 0x1000000, 0x200, 0x200);
+  phdr(1, 4, 0x1100, 0, 0x10, 0x10); // PT_NOTE: ignored
+  phdr(2, 1, 0x1200, 0x1200000, 0x100, 0x3000);
+  for (let i = 0x1000; i < 0x1300; i++) elf[i] = (i * 5 + 1) & 0xff;
+  return elf;
+}
+
+describe('payload decompressed on the host (vmlinux entry)', () => {
+  const vmlinux = fakeVmlinux();
+  const image = fakeBzImage({ payload: gzipSync(vmlinux) });
+  const loadKernel = makeBzImageLoader({ entry: 'kernel', decompress: hostDecompressForTest() });
+
+  function hostDecompressForTest(): PayloadDecompressor {
+    return (format, payload) => {
+      if (format !== 'gzip') return undefined;
+      return new Uint8Array(gunzipSync(payload));
+    };
+  }
+
+  it('recognises the payload formats by their magic', () => {
+    expect(payloadFormat(gzipSync(new Uint8Array(10)))).toBe('gzip');
+    expect(payloadFormat(new Uint8Array([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 1]))).toBe('xz');
+    expect(payloadFormat(new Uint8Array([0x28, 0xb5, 0x2f, 0xfd]))).toBe('zstd');
+    expect(payloadFormat(new Uint8Array([1, 2, 3, 4]))).toBe('unknown');
+  });
+
+  it('copies each PT_LOAD segment to its physical address, zeroes the rest, enters e_entry', () => {
+    const m = machine(64 * MiB);
+    m.ram.fill(0xcc, 0x1200000, 0x1204000); // the .bss must be zeroed, not left as found
+    const loaded = loadKernel(image, m, { cmdline: 'console=ttyS0' });
+    expect(m.ram.subarray(0x1000000, 0x1000200)).toEqual(vmlinux.subarray(0x1000, 0x1200));
+    expect(m.ram.subarray(0x1200000, 0x1200100)).toEqual(vmlinux.subarray(0x1200, 0x1300));
+    expect(isAllZero(m.ram.subarray(0x1200100, 0x1203000))).toBe(true);
+    expect(m.ram[0x1203000]).toBe(0xcc); // nothing past p_memsz
+    expect(loaded.entry.regs.rip).toBe(0x1000040n);
+    expect(loaded.entry.regs.rsi).toBe(BigInt(ZERO_PAGE_GPA));
+    expect(loaded.description).toContain('gzip payload decompressed on the host');
+    // The same boot_params and long-mode state as the protocol entry.
+    expect(m.ram[ZERO_PAGE_GPA + 0x210]).toBe(0xff);
+    expect(loaded.entry.sregs(resetSregs()).efer & 0x500n).toBe(0x500n);
+  });
+
+  it('falls back to the decompressor entry when the host cannot decompress the format', () => {
+    const m = machine(64 * MiB);
+    const none: PayloadDecompressor = () => undefined;
+    const loaded = makeBzImageLoader({ entry: 'kernel', decompress: none })(image, m, { cmdline: '' });
+    expect(loaded.entry.regs.rip).toBe(0x100200n);
+    expect(loaded.description).toContain('the kernel decompresses itself');
+  });
+
+  it('refuses a payload that does not lie inside the kernel', () => {
+    const bad = fakeBzImage({ payloadLength: 0x10000 });
+    expect(loaderError(() => parseBzImageHeader(bad))).toBe(
+      'bzImage: payload_offset 0x400 + payload_length 0x10000 do not lie inside the 16384-byte protected-mode kernel',
+    );
+  });
+
+  it('refuses a corrupt gzip payload with the reason', async () => {
+    const { hostDecompress } = await import('./bzimage.js');
+    const corrupt = gzipSync(vmlinux);
+    corrupt.fill(0x55, 20, 60);
+    const msg = loaderError(() =>
+      makeBzImageLoader({ entry: 'kernel', decompress: hostDecompress })(
+        fakeBzImage({ payload: corrupt }),
+        machine(),
+        {
+          cmdline: '',
+        },
+      ),
+    );
+    expect(msg).toMatch(/^bzImage: the gzip payload does not decompress: /);
+  });
+
+  const elfCases: [string, Uint8Array, string][] = [
+    ['not ELF', new Uint8Array(100), 'bzImage: the decompressed kernel is not an ELF file'],
+    [
+      'too short',
+      new Uint8Array(10),
+      'bzImage: the decompressed kernel is 10 bytes: too short for an ELF header',
+    ],
+    [
+      'another machine',
+      fakeVmlinux({ machine: 3 }),
+      'bzImage: the decompressed kernel is not an x86-64 executable (e_type 2, e_machine 3)',
+    ],
+    [
+      'an entry outside the segments',
+      fakeVmlinux({ entry: 0x2000000 }),
+      'bzImage: the decompressed kernel: entry point 0x2000000 is in none of its segments',
+    ],
+    [
+      'a truncated segment',
+      fakeVmlinux().subarray(0, 0x1250),
+      'bzImage: the decompressed kernel: PT_LOAD segment 2 (256 bytes at 0x1200) is truncated or inconsistent',
+    ],
+  ];
+  for (const [what, elf, message] of elfCases) {
+    it(`refuses a decompressed kernel that is ${what}`, () => {
+      expect(loaderError(() => parseVmlinux(elf))).toBe(message);
+    });
+  }
+
+  it('refuses a segment below 1 MiB', () => {
+    const img = fakeBzImage({ payload: gzipSync(fakeVmlinux({ lowSegment: true, entry: 0x8000 })) });
+    expect(loaderError(() => loadKernel(img, machine(), { cmdline: '' }))).toBe(
+      'bzImage: the decompressed kernel has a segment at 0x8000, below 1 MiB where the boot structures live',
+    );
+  });
+});

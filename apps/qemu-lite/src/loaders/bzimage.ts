@@ -15,7 +15,14 @@
  *   - interrupts disabled, RSI = the zero page's address.
  *
  * That needs protocol 2.12 or later (the first with xloadflags, whose XLF_KERNEL_64 bit says
- * the 64-bit entry exists). Everything is checked before anything is written: a short, foreign
+ * the 64-bit entry exists).
+ *
+ * Two entries share all of the above (see `BzImageLoaderOptions`): the protocol's own, the
+ * bzImage's startup_64 at load address + 0x200, where the kernel decompresses itself; and, by
+ * default, the kernel proper: we decompress the payload on the host and enter vmlinux's
+ * startup_64 at its physical address, skipping a decompressor that costs minutes on a nested
+ * machine where every guest instruction is slow (the section "payload decompressed on the host"
+ * below says what we do in its place). Everything is checked before anything is written: a short, foreign
  * or inconsistent image is a `LoaderError` that names the field and the numbers.
  *
  * Guest-physical layout (all below the 640 KiB conventional-memory ceiling, which the kernel
@@ -34,6 +41,8 @@
  *   top of RAM         the initrd, page-aligned, below initrd_addr_max and above the kernel's
  *                      decompression area (pref_address + init_size)
  */
+import { spawnSync } from 'node:child_process';
+import { gunzipSync } from 'node:zlib';
 import type { KvmSegment, KvmSregs } from '@kvm/core';
 import { CR0_ET, CR0_PE, RFLAGS_RESERVED } from './cpu-state.js';
 import {
@@ -73,6 +82,8 @@ export const HDR = {
   RELOCATABLE_KERNEL: 0x234,
   XLOADFLAGS: 0x236,
   CMDLINE_SIZE: 0x238,
+  PAYLOAD_OFFSET: 0x248,
+  PAYLOAD_LENGTH: 0x24c,
   PREF_ADDRESS: 0x258,
   INIT_SIZE: 0x260,
 } as const;
@@ -177,6 +188,9 @@ export interface BzImageHeader {
   readonly initSize: number;
   /** The kernel_version string, when the header points at one. */
   readonly kernelVersion: string | undefined;
+  /** The compressed kernel (payload_offset/payload_length, protocol 2.08): offset from the image start. */
+  readonly payloadOffset: number;
+  readonly payloadLength: number;
 }
 
 function fail(message: string): never {
@@ -270,6 +284,15 @@ export function parseBzImageHeader(image: Uint8Array): BzImageHeader {
     while (end < setupSize && end - start < 256 && image[end] !== 0) end++;
     kernelVersion = new TextDecoder('latin1').decode(image.subarray(start, end));
   }
+  // payload_offset is from the start of the protected-mode kernel (boot.rst, protocol 2.08).
+  const payloadOffset = setupSize + view.getUint32(HDR.PAYLOAD_OFFSET, true);
+  const payloadLength = view.getUint32(HDR.PAYLOAD_LENGTH, true);
+  if (payloadLength === 0 || payloadOffset + payloadLength > setupSize + kernelSize) {
+    fail(
+      `payload_offset ${hex(payloadOffset - setupSize)} + payload_length ${hex(payloadLength)} ` +
+        `do not lie inside the ${kernelSize}-byte protected-mode kernel`,
+    );
+  }
   const prefHigh = view.getUint32(HDR.PREF_ADDRESS + 4, true);
   const prefAddress = view.getUint32(HDR.PREF_ADDRESS, true);
   if (prefHigh !== 0)
@@ -288,6 +311,8 @@ export function parseBzImageHeader(image: Uint8Array): BzImageHeader {
     prefAddress,
     initSize: view.getUint32(HDR.INIT_SIZE, true),
     kernelVersion,
+    payloadOffset,
+    payloadLength,
   };
 }
 
@@ -410,21 +435,224 @@ function ramRangeEnd(e820: readonly E820Entry[], gpa: number): number {
   }
 }
 
-/** Loads a bzImage for the 64-bit boot protocol. See the file comment for the layout. */
-export const loadBzImage: Loader = (
+// --- The payload decompressed on the host (the fast path) ---
+//
+// The protected-mode kernel is a decompressor plus the real kernel (vmlinux, an ELF file)
+// compressed as its payload (payload_offset/payload_length, boot protocol 2.08). On a machine
+// where every guest instruction is expensive (this project's nested KVM: see
+// tools/linux/README.md) the decompressor dominates the boot, so by default we do its job here,
+// as Firecracker does by taking vmlinux directly: decompress the payload, copy the ELF's
+// PT_LOAD segments to their physical addresses, and enter the kernel's own startup_64 (the
+// ELF entry point) in the same long-mode state and with the same boot_params. The kernel proper
+// then runs where it was linked (LOAD_PHYSICAL_ADDR), which is also where its decompressor would
+// have put it with `nokaslr`; without `nokaslr` it simply runs unrandomized. Where the payload's
+// format has no decompressor on the host, we fall back to the decompressor path.
+
+/** Compression of the payload, by its magic bytes (the kernel's `compressed/Makefile` choices). */
+export type PayloadFormat = 'gzip' | 'xz' | 'zstd' | 'bzip2' | 'lzma' | 'lzo' | 'lz4' | 'unknown';
+
+const PAYLOAD_MAGICS: readonly (readonly [PayloadFormat, readonly number[]])[] = [
+  ['gzip', [0x1f, 0x8b]],
+  ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
+  ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
+  ['bzip2', [0x42, 0x5a, 0x68]],
+  ['lzo', [0x89, 0x4c, 0x5a, 0x4f]],
+  ['lz4', [0x02, 0x21, 0x4c, 0x18]],
+  ['lzma', [0x5d, 0x00, 0x00]],
+];
+
+export function payloadFormat(payload: Uint8Array): PayloadFormat {
+  for (const [format, magic] of PAYLOAD_MAGICS) {
+    if (payload.length >= magic.length && magic.every((b, i) => payload[i] === b)) return format;
+  }
+  return 'unknown';
+}
+
+/**
+ * Decompresses a payload, or returns undefined when this host cannot (no decompressor for the
+ * format). Throws `LoaderError` when it can but the data is corrupt.
+ */
+export type PayloadDecompressor = (format: PayloadFormat, payload: Uint8Array) => Uint8Array | undefined;
+
+/** Command-line decompressors Debian ships (xz-utils is essential; zstd may be absent). */
+const HOST_TOOLS: Partial<Record<PayloadFormat, readonly string[]>> = {
+  // --single-stream: the kernel appends the uncompressed size after the stream (size_append).
+  xz: ['xz', '-dc', '--single-stream'],
+  zstd: ['zstd', '-dcq'],
+};
+
+/** gzip with node's zlib; xz and zstd with the host's command-line tools when they exist. */
+export const hostDecompress: PayloadDecompressor = (format, payload) => {
+  if (format === 'gzip') {
+    try {
+      return gunzipSync(payload);
+    } catch {
+      try {
+        // The kernel's size_append trails the gzip member: retry without it.
+        return gunzipSync(payload.subarray(0, payload.length - 4));
+      } catch (err) {
+        fail(`the gzip payload does not decompress: ${(err as Error).message}`);
+      }
+    }
+  }
+  const tool = HOST_TOOLS[format];
+  if (tool === undefined) return undefined;
+  const input = format === 'zstd' ? payload.subarray(0, payload.length - 4) : payload;
+  const r = spawnSync(tool[0]!, tool.slice(1), { input, maxBuffer: 1 << 30 });
+  if (r.error !== undefined) {
+    if ((r.error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    fail(`${tool[0]} failed to run on the ${format} payload: ${r.error.message}`);
+  }
+  if (r.status !== 0) {
+    fail(
+      `the ${format} payload does not decompress: ${r.stderr.toString().trim() || `${tool[0]} exited ${r.status}`}`,
+    );
+  }
+  return new Uint8Array(r.stdout.buffer, r.stdout.byteOffset, r.stdout.length);
+};
+
+/** One PT_LOAD segment of vmlinux. */
+export interface VmlinuxSegment {
+  readonly fileOffset: number;
+  readonly paddr: number;
+  readonly fileSize: number;
+  readonly memSize: number;
+}
+
+/** What we take from the decompressed kernel's ELF header. */
+export interface Vmlinux {
+  /** e_entry: physical address of startup_64 (the kernel links ENTRY(phys_startup_64)). */
+  readonly entry: number;
+  readonly segments: readonly VmlinuxSegment[];
+  /** End of the highest segment in memory. */
+  readonly end: number;
+}
+
+// ELF64 (System V ABI, x86-64 supplement): the fields we read.
+const ELFCLASS64 = 2;
+const ELFDATA2LSB = 1;
+const ET_EXEC = 2;
+const EM_X86_64 = 62;
+const PT_LOAD = 1;
+const ELF64_EHDR_SIZE = 64;
+const ELF64_PHDR_SIZE = 56;
+
+/** Reads vmlinux's ELF header and program headers. Throws `LoaderError` naming what is wrong. */
+export function parseVmlinux(elf: Uint8Array): Vmlinux {
+  const what = 'the decompressed kernel';
+  if (elf.length < ELF64_EHDR_SIZE) fail(`${what} is ${elf.length} bytes: too short for an ELF header`);
+  if (elf[0] !== 0x7f || elf[1] !== 0x45 || elf[2] !== 0x4c || elf[3] !== 0x46)
+    fail(`${what} is not an ELF file`);
+  if (elf[4] !== ELFCLASS64 || elf[5] !== ELFDATA2LSB) fail(`${what} is not a little-endian ELF64 file`);
+  const view = new DataView(elf.buffer, elf.byteOffset, elf.length);
+  const u64 = (at: number): number => {
+    const high = view.getUint32(at + 4, true);
+    if (high !== 0) fail(`${what}: a 64-bit field at ${hex(at)} is above 4 GiB`);
+    return view.getUint32(at, true);
+  };
+  const type = view.getUint16(16, true);
+  const machine = view.getUint16(18, true);
+  if (type !== ET_EXEC || machine !== EM_X86_64)
+    fail(`${what} is not an x86-64 executable (e_type ${type}, e_machine ${machine})`);
+  const entry = u64(24);
+  const phoff = u64(32);
+  const phentsize = view.getUint16(54, true);
+  const phnum = view.getUint16(56, true);
+  if (phentsize !== ELF64_PHDR_SIZE || phnum === 0 || phoff + phnum * phentsize > elf.length) {
+    fail(
+      `${what}: program headers (${phnum} of ${phentsize} bytes at ${hex(phoff)}) do not lie in its ${elf.length} bytes`,
+    );
+  }
+  const segments: VmlinuxSegment[] = [];
+  for (let i = 0; i < phnum; i++) {
+    const at = phoff + i * phentsize;
+    if (view.getUint32(at, true) !== PT_LOAD) continue;
+    const segment = {
+      fileOffset: u64(at + 8),
+      paddr: u64(at + 24),
+      fileSize: u64(at + 32),
+      memSize: u64(at + 40),
+    };
+    if (segment.fileOffset + segment.fileSize > elf.length || segment.fileSize > segment.memSize) {
+      fail(
+        `${what}: PT_LOAD segment ${i} (${segment.fileSize} bytes at ${hex(segment.fileOffset)}) is truncated or inconsistent`,
+      );
+    }
+    segments.push(segment);
+  }
+  if (segments.length === 0) fail(`${what} has no PT_LOAD segment`);
+  const inSegment = segments.some((s) => entry >= s.paddr && entry < s.paddr + s.fileSize);
+  if (!inSegment) fail(`${what}: entry point ${hex(entry)} is in none of its segments`);
+  const end = Math.max(...segments.map((s) => s.paddr + s.memSize));
+  return { entry, segments, end };
+}
+
+/** How `makeBzImageLoader` enters the kernel. */
+export interface BzImageLoaderOptions {
+  /**
+   * 'kernel': decompress the payload on the host with `decompress` and enter vmlinux's
+   * startup_64 (falls back to 'decompressor' when `decompress` cannot handle the format);
+   * 'decompressor': the boot protocol as written: enter the bzImage's own startup_64 at the
+   * load address + 0x200 and let it decompress itself.
+   */
+  readonly entry: 'kernel' | 'decompressor';
+  readonly decompress?: PayloadDecompressor;
+}
+
+/**
+ * The bzImage loader with the entry chosen explicitly (tests use this). See the file comment for
+ * the layout and `BzImageLoaderOptions` for the two entries.
+ */
+export function makeBzImageLoader(options: BzImageLoaderOptions): Loader {
+  return (image, machine, opts) => loadWith(options, image, machine, opts);
+}
+
+/**
+ * Loads a bzImage. By default the payload is decompressed on the host and vmlinux entered
+ * directly; QEMU_LITE_BZIMAGE_ENTRY=decompressor in the environment selects the plain boot
+ * protocol (the kernel decompresses itself).
+ */
+export const loadBzImage: Loader = (image, machine, opts) =>
+  loadWith(
+    {
+      entry: process.env.QEMU_LITE_BZIMAGE_ENTRY === 'decompressor' ? 'decompressor' : 'kernel',
+      decompress: hostDecompress,
+    },
+    image,
+    machine,
+    opts,
+  );
+
+function loadWith(
+  options: BzImageLoaderOptions,
   image: Uint8Array,
   machine: LoaderMachine,
   opts: LoaderOptions,
-): LoadedGuest => {
+): LoadedGuest {
   const hdr = parseBzImageHeader(image);
   const { ram, e820 } = machine;
+  let vmlinux: (Vmlinux & { readonly bytes: Uint8Array; readonly format: PayloadFormat }) | undefined;
+  if (options.entry === 'kernel' && options.decompress !== undefined) {
+    const payload = image.subarray(hdr.payloadOffset, hdr.payloadOffset + hdr.payloadLength);
+    const format = payloadFormat(payload);
+    const bytes = options.decompress(format, payload);
+    if (bytes !== undefined) vmlinux = { ...parseVmlinux(bytes), bytes, format };
+  }
+  if (vmlinux !== undefined) {
+    const low = vmlinux.segments.find((seg) => seg.paddr < KERNEL_LOAD_GPA);
+    if (low !== undefined) {
+      fail(
+        `the decompressed kernel has a segment at ${hex(low.paddr)}, below 1 MiB where the boot structures live`,
+      );
+    }
+  }
   if (e820.length > E820_MAX_ENTRIES_ZEROPAGE) {
     fail(`the memory map has ${e820.length} entries; boot_params holds at most ${E820_MAX_ENTRIES_ZEROPAGE}`);
   }
   const mib = (n: number): string => `${Math.ceil(n / 0x100000)} MiB`;
 
   // The kernel must fit in the RAM range that starts at 1 MiB, decompression area included.
-  const footprintEnd = kernelFootprintEnd(hdr);
+  const footprintEnd = Math.max(kernelFootprintEnd(hdr), vmlinux?.end ?? 0);
   const highRamEnd = Math.min(ramRangeEnd(e820, KERNEL_LOAD_GPA), ram.length);
   if (footprintEnd > highRamEnd) {
     fail(
@@ -463,7 +691,16 @@ export const loadBzImage: Loader = (
 
   // Everything checked: write.
   const view = new DataView(ram.buffer, ram.byteOffset, ram.length);
-  ram.set(image.subarray(hdr.setupSize, hdr.setupSize + hdr.kernelSize), KERNEL_LOAD_GPA);
+  if (vmlinux === undefined) {
+    ram.set(image.subarray(hdr.setupSize, hdr.setupSize + hdr.kernelSize), KERNEL_LOAD_GPA);
+  } else {
+    // What the decompressor's parse_elf does: each PT_LOAD at its physical address; the rest
+    // of p_memsz (.bss and friends) zero.
+    for (const seg of vmlinux.segments) {
+      ram.set(vmlinux.bytes.subarray(seg.fileOffset, seg.fileOffset + seg.fileSize), seg.paddr);
+      ram.fill(0, seg.paddr + seg.fileSize, seg.paddr + seg.memSize);
+    }
+  }
   if (initrd !== undefined && initrd.length > 0) ram.set(initrd, initrdGpa);
   ram.fill(0, CMDLINE_GPA, CMDLINE_GPA + cmdline.length + 1);
   ram.set(cmdline, CMDLINE_GPA);
@@ -494,12 +731,14 @@ export const loadBzImage: Loader = (
   writeIdentityPageTables(ram);
   ram.fill(0, BOOT_STACK_TOP_GPA - 0x1000, BOOT_STACK_TOP_GPA);
 
-  const entryGpa = KERNEL_LOAD_GPA + STARTUP_64_OFFSET;
+  const entryGpa = vmlinux !== undefined ? vmlinux.entry : KERNEL_LOAD_GPA + STARTUP_64_OFFSET;
   const versionText = `${hdr.version >> 8}.${(hdr.version & 0xff).toString().padStart(2, '0')}`;
   const parts = [
     `Linux bzImage, boot protocol ${versionText}`,
     hdr.kernelVersion !== undefined ? `kernel ${hdr.kernelVersion.split(' ')[0]}` : undefined,
-    `64-bit entry ${hex(entryGpa)}`,
+    vmlinux !== undefined
+      ? `${vmlinux.format} payload decompressed on the host (${vmlinux.bytes.length} bytes), vmlinux entry ${hex(entryGpa)}`
+      : `64-bit entry ${hex(entryGpa)} (the kernel decompresses itself)`,
     initrdGpa !== 0 ? `initrd ${initrd!.length} bytes at ${hex(initrdGpa)}` : undefined,
   ];
   return {
@@ -519,4 +758,4 @@ export const loadBzImage: Loader = (
     },
     description: parts.filter((p) => p !== undefined).join(', '),
   };
-};
+}
