@@ -7,14 +7,14 @@
  */
 import { writeFileSync } from 'node:fs';
 import { hostKvmAvailability } from '@kvm/host';
-import { DiffTester, runDifferential } from './difftest.js';
+import { DiffTester, formatMismatch, runDifferential, signatureOf } from './difftest.js';
 import { FORMS } from './generator.js';
-import { loadKnownMismatches } from './known.js';
+import { KNOWN_MISMATCHES_URL, knownFromMismatches, loadKnownMismatches } from './known.js';
 import { ALL_MODES, type Mode } from './layout.js';
 
 function usage(msg?: string): never {
   if (msg) console.error(`x86-difftest: ${msg}`);
-  console.error('usage: pnpm fuzz:x86 [--seed N] [--count N] [--mode real|pm16|pm32|paging|pae|all[,...]] [--garbage] [--case I] [--quiet] [--json FILE]');
+  console.error('usage: pnpm fuzz:x86 [--seed N] [--count N] [--mode real|pm16|pm32|paging|pae|all[,...]] [--garbage] [--case I] [--quiet] [--json FILE] [--write-known] [--repro KNOWN-ID]');
   process.exit(2);
 }
 
@@ -26,6 +26,8 @@ let garbage = false;
 let only: number | undefined;
 let quiet = false;
 let json: string | undefined;
+let writeKnown = false;
+let repro: string | undefined;
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   const next = (): string => args[++i] ?? usage(`${a} needs a value`);
@@ -45,6 +47,8 @@ for (let i = 0; i < args.length; i++) {
   else if (a === '--case') only = num(next());
   else if (a === '--quiet') quiet = true;
   else if (a === '--json') json = next();
+  else if (a === '--write-known') writeKnown = true;
+  else if (a === '--repro') repro = next();
   else if (a === '--help' || a === '-h') usage();
   else usage(`unknown argument ${a}`);
 }
@@ -55,19 +59,32 @@ if (!avail.available) {
   process.exit(2);
 }
 
+if (repro !== undefined) {
+  // Re-runs one entry of the known-mismatch list and prints its reproducer (or that it passes now).
+  const entry = loadKnownMismatches().find((k) => k.id === repro);
+  if (!entry) usage(`no known mismatch with id ${repro}`);
+  const t = new DiffTester([entry.reproducer.mode]);
+  const v = t.runCase(entry.reproducer);
+  if (v.kind === 'fail') console.log(formatMismatch(v, signatureOf(v), `known ${entry.id}`, entry.id));
+  else console.log(`${entry.id}: ${v.kind}${v.kind === 'skip' ? ` (${v.reason})` : ' — it no longer reproduces'}`);
+  t.close();
+  process.exit(v.kind === 'fail' ? 1 : 0);
+}
+
 const tester = new DiffTester(modes);
 for (const [m, why] of tester.unavailable) console.log(`mode ${m} skipped: ${why}`);
 console.log(
   `x86-difftest: seed ${seed}, ${only !== undefined ? `case ${only}` : `${count} cases`}, modes ${modes.join(',')}${garbage ? ', garbage bytes' : `, ${FORMS.length} forms`}`,
 );
 const started = performance.now();
+const known = loadKnownMismatches();
 const summary = runDifferential(tester, {
   seed,
   count,
   modes,
   garbage,
   only,
-  known: loadKnownMismatches(),
+  known,
   onMismatch: (m) => {
     if (!quiet || !m.known) console.log(`${m.report}\n`);
   },
@@ -89,5 +106,10 @@ console.log(
   `${summary.skipped} skipped, ${summary.failed - newOnes} known, ${newOnes} new; ${((summary.passed + summary.failed + summary.skipped) / seconds).toFixed(0)} cases/s`,
 );
 if (json) writeFileSync(json, JSON.stringify(summary.mismatches.map((m) => ({ signature: m.signature, known: m.known, testCase: m.testCase })), null, 1));
+if (writeKnown) {
+  const next = knownFromMismatches(summary.mismatches, known);
+  writeFileSync(KNOWN_MISMATCHES_URL, `${JSON.stringify(next, null, 1)}\n`);
+  console.log(`known-mismatches.json: ${next.length} entries (${next.length - known.length} added)`);
+}
 console.log(`${summary.passed} passed, ${summary.failed} failed`);
 process.exitCode = summary.failed > 0 ? 1 : 0;

@@ -6,6 +6,7 @@
  * (error code, faulting CS:EIP, EFLAGS) in the RAM compared.
  */
 import { GPR_NAMES, type MachineState, SEG_NAMES } from './machine-state.js';
+import { STUBS as STUB_BASE } from './layout.js';
 import type { Outcome } from './outcome.js';
 
 export interface Difference {
@@ -64,12 +65,30 @@ export function compareOutcomes(host: Outcome, emu: Outcome, flagMask: number): 
   if (host.io.length !== emu.io.length || host.io.some((v, i) => v !== emu.io[i])) {
     d.push({ category: 'io', field: 'port i/o', host: ioText(host.io), emu: ioText(emu.io) });
   }
+  const rfSlot = frameFlagsSlot(host);
   if (!Buffer.from(host.ram.buffer, host.ram.byteOffset, host.ram.length).equals(Buffer.from(emu.ram.buffer, emu.ram.byteOffset, emu.ram.length))) {
     for (const [from, to] of diffRanges(host.ram, emu.ram, 8)) {
+      // The EFLAGS image of an exception frame differing only in RF: its own category (SDM
+      // Vol. 3 17.3.1.1: faults push RF = 1), so that one rule does not hide other differences.
+      if (rfSlot >= 0 && from >= rfSlot && to <= rfSlot + 4 && (host.ram[rfSlot + 2] ^ emu.ram[rfSlot + 2]) === 1 && from === rfSlot + 2 && to === rfSlot + 3) {
+        d.push({ category: 'frame.rf', field: `exception frame EFLAGS.RF at ${hex(rfSlot)}`, host: bytesText(host.ram.subarray(rfSlot, rfSlot + 4)), emu: bytesText(emu.ram.subarray(rfSlot, rfSlot + 4)) });
+        continue;
+      }
       d.push({ category: 'memory', field: `ram[${hex(from)}..${hex(to - 1)}]`, host: bytesText(host.ram.subarray(from, to)), emu: bytesText(emu.ram.subarray(from, to)) });
     }
   }
   return d;
+}
+
+/** Where the host's exception frame keeps EFLAGS (protected mode, halted in a stub), or -1. */
+function frameFlagsSlot(o: Outcome): number {
+  const s = o.state;
+  if (o.kind !== 'hlt' || (s.cr0 & 1) === 0) return -1;
+  const vector = ((s.seg[1].base + s.eip) >>> 0) - 1 - STUB_BASE;
+  if (vector < 0 || vector > 255) return -1;
+  const sp = (s.seg[2].base + (s.seg[2].attr & (1 << 14) ? s.gpr[4] : s.gpr[4] & 0xffff)) >>> 0;
+  const hasError = [8, 10, 11, 12, 13, 14, 17].includes(vector);
+  return sp + (hasError ? 4 : 0) + 8;
 }
 
 function diffRanges(a: Uint8Array, b: Uint8Array, max: number): [number, number][] {

@@ -7,7 +7,7 @@ import { Cpu, FlatPhysicalMemory, type PortIoOps, StopReason } from '@kvm/x86emu
 import { RAM_SIZE } from './layout.js';
 import { fromCpuState, type MachineState, toCpuState } from './machine-state.js';
 import type { Outcome } from './outcome.js';
-import { ioValue } from './outcome.js';
+import { IO_LOG_MAX, ioValue } from './outcome.js';
 
 /** Instructions one case may retire before it counts as runaway. */
 export const EMU_BUDGET = 200_000;
@@ -22,11 +22,11 @@ export class EmuSide {
     const ports: PortIoOps = {
       portIn(port, size) {
         const value = ioValue(port, size, log.length >>> 2);
-        log.push(0, port, size, value);
+        if (log.length < IO_LOG_MAX) log.push(0, port, size, value);
         return value;
       },
       portOut(port, size, value) {
-        log.push(1, port, size, value >>> 0);
+        if (log.length < IO_LOG_MAX) log.push(1, port, size, value >>> 0);
       },
     };
     this.cpu = new Cpu({ memory: this.memory, io: ports });

@@ -307,6 +307,9 @@ function adjustForMnemonic(row: OpcodeRow, mode: Mode, s: MachineState, patches:
     if ((m === 'SHLD' || m === 'SHRD') && (s.gpr[1] & 0x1f) > bits) s.gpr[1] &= ~0xff;
   }
   if (m === 'XLAT' && !is16(mode)) s.gpr[3] = pointer(mode, p);
+  // A 32-bit PUSH of a segment register may write 2 or 4 bytes (SDM PUSH: recent processors
+  // do a 16-bit move); zero upper bytes make both choices leave the same memory.
+  if (m === 'PUSH_SEG' && opSize === 4) patches.push([(sp - 2) >>> 0, [0, 0]]);
   if (m === 'POP_SEG') patchStack([[selector(mode, p), opSize]]);
   if (m === 'POP' || m === 'POPF' || m === 'POPA') {
     const flags = (p.u32() & ~0x20100) | 2; // no VM, no TF

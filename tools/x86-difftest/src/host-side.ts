@@ -10,7 +10,7 @@ import { KVM_EXIT, type Kvm, KvmError, type KvmRegs, type KvmSregs, type Vcpu, t
 import { openHostKvm } from '@kvm/host';
 import { RAM_SIZE } from './layout.js';
 import { fromKvm, type MachineState, toKvmRegs, toKvmSregs } from './machine-state.js';
-import { ioValue, type Outcome } from './outcome.js';
+import { IO_LOG_MAX, ioValue, type Outcome } from './outcome.js';
 
 const EINTR = 4;
 /** Exits (I/O, MMIO) one case may take before it counts as runaway. */
@@ -69,7 +69,7 @@ export class HostSide {
     const hostUrl = new URL('../node_modules/@kvm/host/dist/index.js', import.meta.url).href;
     this.watchdog = new Worker(WATCHDOG_SOURCE, {
       eval: true,
-      workerData: { sab: this.sync.buffer, hostUrl, handle: this.vcpu.kickHandle(), timeoutMs: options.timeoutMs ?? 250 },
+      workerData: { sab: this.sync.buffer, hostUrl, handle: this.vcpu.kickHandle(), timeoutMs: options.timeoutMs ?? 100 },
     });
     this.watchdog.unref();
   }
@@ -128,7 +128,7 @@ export class HostSide {
             const item = this.io.length >>> 2;
             const value = dir === 0 ? ioValue(io.port, io.size, item) : io.valueAt(i);
             if (dir === 0) io.setValueAt(i, value);
-            this.io.push(dir, io.port, io.size, value);
+            if (this.io.length < IO_LOG_MAX) this.io.push(dir, io.port, io.size, value);
           }
           break;
         }

@@ -4,7 +4,7 @@
  * when a mismatch outside the list appears AND when a listed one stops reproducing.
  */
 import { readFileSync } from 'node:fs';
-import type { KnownMismatch } from './difftest.js';
+import { type KnownMismatch, type Mismatch, matchesKnown, type Signature } from './difftest.js';
 
 /** The package's known-mismatch file (works from src/ under vitest and from dist/). */
 export const KNOWN_MISMATCHES_URL = new URL('../known-mismatches.json', import.meta.url);
@@ -16,4 +16,47 @@ export function loadKnownMismatches(url: URL = KNOWN_MISMATCHES_URL): KnownMisma
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
   }
+}
+
+/**
+ * A first classification of a new signature, for `--write-known` (a reviewer edits the result):
+ * `x86emu:` the emulator deviates from the architecture; `host:` the reference deviates (this
+ * host's KVM emulates unpaged modes in software, see README); `unreviewed:` not yet decided.
+ */
+export function classify(sig: Signature): string {
+  const only = (c: string): boolean => sig.categories.length === 1 && sig.categories[0] === c;
+  if (only('frame.rf'))
+    return 'x86emu: a fault-class exception pushes EFLAGS.RF = 0; the host pushes RF = 1 (SDM Vol. 3 17.3.1.1: faults other than instruction breakpoints set RF in the saved EFLAGS)';
+  if (/AA[DM]/.test(sig.form) && only('eflags')) return "host: KVM's emulator computes AAD/AAM's SF on AX, not AL (SDM AAD/AAM: SF from AL)";
+  if (/garbage:UD/.test(sig.form) || /^(real|pm16|pm32)$/.test(sig.mode) && /garbage:UD/.test(sig.form))
+    return 'x86emu: MMX/SSE/x87 arithmetic not implemented (#UD); the host CPU executes them';
+  if (/PUSH_SEG/.test(sig.form) && only('memory'))
+    return 'SDM leaves it open: a 32-bit PUSH of a segment register writes 2 or 4 bytes (host: 2, x86emu: 4)';
+  if (/NOP Ev/.test(sig.form)) return "host: KVM's emulator decodes the 0F 19–1F hint NOPs wrongly (length under 67h, or as another instruction)";
+  if (/SGDT|SIDT/.test(sig.form) && only('stop')) return "host: KVM's emulator spins on SGDT/SIDT to an address outside RAM (MMIO)";
+  if (sig.mode === 'real' && /(^|:)(INT|INTO|INT3)\b/.test(sig.form) && sig.categories.includes('stop'))
+    return 'host: kvm-pvm cannot deliver INT n / INTO in real mode (the guest spins)';
+  if (sig.categories.includes('crash')) return 'x86emu: threw a JavaScript exception';
+  return 'unreviewed: x86emu or host; see the reproducer';
+}
+
+/** Known-mismatch entries for every distinct signature of `found` (first case as reproducer). */
+export function knownFromMismatches(found: readonly Mismatch[], existing: readonly KnownMismatch[]): KnownMismatch[] {
+  const out = [...existing];
+  for (const m of found) {
+    if (out.some((k) => matchesKnown(m.signature, k))) continue;
+    const s = m.signature;
+    const summary = classify(s);
+    // One entry for a rule that holds for every instruction (the RF bit of fault frames).
+    const general = summary.startsWith('x86emu: a fault-class');
+    out.push({
+      id: general ? 'any/frame.rf' : `${s.mode}/${s.form}/${s.categories.join('+')}`.replace(/\s+/g, '_'),
+      mode: general ? '*' : s.mode,
+      form: general ? '*' : s.form,
+      categories: s.categories,
+      summary,
+      reproducer: m.testCase,
+    });
+  }
+  return out;
 }

@@ -26,3 +26,6 @@ export function ioValue(port: number, size: number, item: number): number {
   const v = (Math.imul(port + 1, 0x9e3779b1) ^ Math.imul(item + 1, 0x85ebca6b)) >>> 0;
   return size === 1 ? v & 0xff : size === 2 ? v & 0xffff : v;
 }
+
+/** Numbers kept of the port I/O log (4 per item); the rest is not compared. */
+export const IO_LOG_MAX = 4 * 4096;

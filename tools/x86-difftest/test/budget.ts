@@ -1,0 +1,5 @@
+/** The CI budget of the differential test: fixed seeds and counts (also used by --write-known). */
+import { ALL_MODES, type Mode } from '../src/layout.js';
+
+export const GENERATED = { seed: 1, count: 4000, modes: ALL_MODES as readonly Mode[] };
+export const GARBAGE = { seed: 1, count: 240, modes: ['real', 'pm16', 'pm32'] as readonly Mode[] };
