@@ -367,3 +367,92 @@ describe('16-bit protected mode', () => {
     expect(s.segSel[1]).toBe(SEL.CODE16);
   });
 });
+
+describe('hardware task switching', () => {
+  const TSS2 = 0x3100;
+  function twoTasks(src: string, task2Eip: number) {
+    const m = protectedMode(src, { captureExceptions: false });
+    const w = (a: number, v: number) => m.mem.write32(a, v);
+    w(TSS2 + 0x20, task2Eip);
+    w(TSS2 + 0x24, 0x2);
+    w(TSS2 + 0x38, 0x7000);
+    for (const off of [0x48, 0x50, 0x54, 0x58, 0x5c]) w(TSS2 + off, 0x10);
+    w(TSS2 + 0x4c, 0x08);
+    // GDT 0x48: available 32-bit TSS at TSS2; 0x50: task gate to it.
+    w(0x800 + 0x48, ((TSS2 & 0xffff) << 16) | 0x67);
+    w(0x800 + 0x4c, 0x00008900 | ((TSS2 >>> 16) & 0xff));
+    w(0x800 + 0x50, 0x48 << 16);
+    w(0x800 + 0x54, 0x8500);
+    m.cpu.state.dtLimit[0] = 0x57;
+    m.cpu.stateChanged();
+    return m;
+  }
+
+  it('JMP to a TSS, JMP back, CALL through a task gate, IRET with NT returns', () => {
+    const m = twoTasks(
+      `
+      mov eax, 0x1111
+      .byte 0xea
+      .long 0
+      .word 0x48
+      mov ebx, eax
+      .byte 0x9a
+      .long 0
+      .word 0x50
+      mov ecx, eax
+      hlt
+      .org 0x100
+      mov eax, 0x2222
+      .byte 0xea
+      .long 0
+      .word 0x28
+      pushfd
+      pop esi
+      mov [0x6000], esi
+      mov dword ptr [0x6004], eax
+      iretd
+    `,
+      CODE + 0x100,
+    );
+    runTo(m);
+    const s = m.cpu.state;
+    expect(s.gpr[Reg.RBX]).toBe(0x1111);
+    expect(s.gpr[Reg.RCX]).toBe(0x1111);
+    expect(m.mem.read32(0x6000) & Flag.NT).toBe(Flag.NT); // CALL set NT in the new task
+    expect(m.mem.read32(0x6004)).toBe(0x2222); // task 2's EAX survived its own switch out and back
+    expect(m.mem.read16(TSS2)).toBe(0x28); // previous-task link
+    expect(s.segSel[7]).toBe(0x28);
+    expect((m.mem.read32(0x800 + 0x4c) >>> 8) & 0xf).toBe(0x9); // task 2 available again after IRET
+    expect((m.mem.read32(0x800 + 0x2c) >>> 8) & 0xf).toBe(0xb); // task 1 busy
+    expect(s.cr[0] & 8).toBe(8); // CR0.TS
+    expect(s.rflags[0] & Flag.NT).toBe(0);
+  });
+
+  it('an exception through a task gate saves the faulting EIP and pushes the error code on the new stack', () => {
+    const m = twoTasks(
+      `
+      mov ax, 0x5b
+      mov ds, ax
+      hlt
+      .org 0x100
+      pop eax
+      hlt
+    `,
+      CODE + 0x100,
+    );
+    m.mem.write32(0x2000 + 13 * 8, 0x48 << 16);
+    m.mem.write32(0x2000 + 13 * 8 + 4, 0x8500);
+    runTo(m);
+    const s = m.cpu.state;
+    expect(s.gpr[Reg.RAX]).toBe(0x58);
+    expect(m.mem.read32(0x3000 + 0x20)).toBe(CODE + 4); // task 1's EIP: the MOV DS that faulted
+    expect(s.segSel[7]).toBe(0x48);
+    expect(s.gpr[Reg.RSP]).toBe(0x7000);
+  });
+
+  it('JMP to a busy TSS is #GP(selector)', () => {
+    const m = protectedMode('.byte 0xea; .long 0; .word 0x28', { captureExceptions: true });
+    runTo(m, StopReason.Exception);
+    expect(m.exceptions[0]).toMatchObject({ vector: GP, errorCode: 0x28 });
+  });
+});

@@ -18,6 +18,7 @@ import * as C from './consts.js';
 import { defaultCpuid, nullIo, nullMsr } from './defaults.js';
 import { descBase, descLimit } from './descriptor.js';
 import { LF_ADC, LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_NONE, LF_SBB, LF_SUB, PARITY } from './lazy-flags.js';
+import { TaskSource, taskSwitch } from './task-switch.js';
 
 const ARITH = Flag.CF | Flag.PF | Flag.AF | Flag.ZF | Flag.SF | Flag.OF;
 const TWO32 = 4294967296;
@@ -621,14 +622,7 @@ export class Cpu {
     const gHi = this.linRead(gAddr + 4, 4, 0);
     const gType = (gHi >>> 8) & 0x1f;
     const gDpl = (gHi >>> 13) & 3;
-    if (gType !== 0x06 && gType !== 0x07 && gType !== 0x0e && gType !== 0x0f) {
-      // Task gates (type 5): a hypervisor intercepts the task switch (VMX exits on every task
-      // switch, SDM Vol. 3 25.4.2); x86emu itself does not implement them (README limits).
-      if (gType === 0x05 && gHi & 0x8000 && this.wantsIntercept(InterceptKind.TaskSwitch)) {
-        this.exit.taskSwitchSelector = gLo >>> 16;
-        this.exit.taskSwitchSource = 3;
-        this.intercept(InterceptKind.TaskSwitch);
-      }
+    if (gType !== 0x05 && gType !== 0x06 && gType !== 0x07 && gType !== 0x0e && gType !== 0x0f) {
       this.raise(C.GP, gateErr, true);
     }
     // INT n / INT3 / INTO check the gate DPL against CPL (SDM Vol. 3 6.12.1.1); INT1 does not.
@@ -639,6 +633,18 @@ export class Cpu {
       this.raise(C.GP, vector * 8 + 2, true);
     }
     if (!(gHi & 0x8000)) this.raise(C.NP, gateErr, true);
+    if (gType === 0x05) {
+      // Task gate: a task switch (SDM Vol. 3 7.3); a hypervisor intercepts it (VMX exits on every
+      // task switch, SDM Vol. 3 25.4.2).
+      if (this.wantsIntercept(InterceptKind.TaskSwitch)) {
+        this.exit.taskSwitchSelector = gLo >>> 16;
+        this.exit.taskSwitchSource = TaskSource.Gate;
+        this.intercept(InterceptKind.TaskSwitch);
+      }
+      taskSwitch(this, gLo >>> 16, TaskSource.Gate, retEip, ext, hasError, ec);
+      this.irqCheck = true;
+      return;
+    }
     const gate32 = (gType & 8) !== 0;
     const sel = gLo >>> 16;
     const offset = gate32 ? ((gHi & 0xffff0000) | (gLo & 0xffff)) >>> 0 : gLo & 0xffff;

@@ -4,6 +4,7 @@ import * as C from '../cpu/consts.js';
 import type { Cpu } from '../cpu/cpu.js';
 import { descBase, descLimit } from '../cpu/descriptor.js';
 import type { Handler } from '../cpu/handler.js';
+import { TaskSource, taskSwitch } from '../cpu/task-switch.js';
 import type { Insn } from '../decoder/insn.js';
 import type { OpcodeRow } from '../decoder/opcode-table.js';
 import { Flag, SegAttr } from '../state.js';
@@ -102,10 +103,19 @@ function farTransferProtected(cpu: Cpu, sel: number, offset: number, opSize: num
     callGate(cpu, sel, lo, hi, isCall);
     return;
   }
-  if ((type === 0x01 || type === 0x09 || type === 0x05) && cpu.wantsIntercept(InterceptKind.TaskSwitch)) {
-    cpu.exit.taskSwitchSelector = type === 0x05 ? lo >>> 16 : sel;
-    cpu.exit.taskSwitchSource = isCall ? 0 : 2;
-    cpu.intercept(InterceptKind.TaskSwitch);
+  if (type === 0x01 || type === 0x03 || type === 0x09 || type === 0x0b || type === 0x05) {
+    // A task switch (SDM Vol. 3 7.3): the TSS or task-gate DPL must admit CPL and RPL.
+    const dpl = (hi >>> 13) & 3;
+    if (dpl < cpl || dpl < (sel & 3)) cpu.gp(sel);
+    if (!(hi & 0x8000)) cpu.raise(C.NP, sel & 0xfffc, true);
+    const tss = type === 0x05 ? lo >>> 16 : sel;
+    if (cpu.wantsIntercept(InterceptKind.TaskSwitch)) {
+      cpu.exit.taskSwitchSelector = tss;
+      cpu.exit.taskSwitchSource = isCall ? TaskSource.Call : TaskSource.Jmp;
+      cpu.intercept(InterceptKind.TaskSwitch);
+    }
+    taskSwitch(cpu, tss, isCall ? TaskSource.Call : TaskSource.Jmp, s.rip[0], 0, false, 0);
+    return;
   }
   cpu.gp(sel);
 }
@@ -354,14 +364,16 @@ export const IRET: Handler = (cpu, i) => {
     return;
   }
   if (s.rflags[0] & Flag.NT) {
-    // Task return (IRET with NT = 1) is not implemented: see README limits.
+    // Task return (SDM IRET "TASK-RETURN"): back to the task in the current TSS's link field.
+    const link = cpu.linRead(s.segBase[7], 2, 0);
     if (cpu.wantsIntercept(InterceptKind.TaskSwitch)) {
-      // The previous-task link is the first word of the current TSS.
-      cpu.exit.taskSwitchSelector = cpu.linRead(s.segBase[7], 2, 0);
-      cpu.exit.taskSwitchSource = 1;
+      cpu.exit.taskSwitchSelector = link;
+      cpu.exit.taskSwitchSource = TaskSource.Iret;
       cpu.intercept(InterceptKind.TaskSwitch);
     }
-    cpu.raise(C.TS, s.segSel[7] & 0xfffc, true);
+    taskSwitch(cpu, link, TaskSource.Iret, s.rip[0], 0, false, 0);
+    cpu.irqCheck = true;
+    return;
   }
   const fl = cpu.peek(2 * size, size);
   if (size === 4 && fl & Flag.VM && s.cpl === 0) {
