@@ -63,7 +63,9 @@ async function main(): Promise<void> {
   if (rest.length !== 1) usage();
   if (rest[0] === 'list') {
     for (const g of GUESTS)
-      process.stdout.write(`${g.name.padEnd(14)} ${g.kind.padEnd(5)} ${g.bits}-bit expect ${g.expect}: ${g.description}\n`);
+      process.stdout.write(
+        `${g.name.padEnd(14)} ${g.kind.padEnd(5)} ${g.bits}-bit expect ${g.expect}: ${g.description}\n`,
+      );
     return;
   }
   let bad = 0;

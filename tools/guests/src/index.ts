@@ -3,10 +3,20 @@
  * demo guest qemu-lite boots, benchmark guests, and the runner that boots them on qemu-lite and
  * parses their reports.
  */
+
 export {
+  ACCELS,
+  type Accel,
+  type EngineQuirks,
+  engineAvailability,
+  HOST_QUIRKS,
+  hostKvmFlavor,
+  hostQuirks,
+} from './engines.js';
+export {
+  GUESTS,
   type GuestInfo,
   type GuestKind,
-  GUESTS,
   guestByName,
   imagePath,
   type Need,
@@ -21,12 +31,3 @@ export {
   type RunOptions,
   runGuestReport,
 } from './runner.js';
-export {
-  ACCELS,
-  type Accel,
-  type EngineQuirks,
-  engineAvailability,
-  HOST_QUIRKS,
-  hostKvmFlavor,
-  hostQuirks,
-} from './engines.js';

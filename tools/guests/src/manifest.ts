@@ -53,7 +53,10 @@ function pair(
   name: string,
   description: string,
   needs32: Need[],
-  needs64: Need[] = ['long-mode', ...needs32.filter((n) => n !== 'legacy-paging' && n !== 'unpaged-exceptions')],
+  needs64: Need[] = [
+    'long-mode',
+    ...needs32.filter((n) => n !== 'legacy-paging' && n !== 'unpaged-exceptions'),
+  ],
 ): GuestInfo[] {
   return [
     { name, kind: 'test', bits: 32, needs: needs32, expect: 'pass', memory: MEM, description },
@@ -145,7 +148,8 @@ export const GUESTS: readonly GuestInfo[] = [
     needs: ['legacy-paging'],
     expect: 'pass',
     memory: MEM,
-    description: 'PAE: MOV to CR3 with invalid PDPTEs (reserved bits, a PDPT beyond memory) is #GP(0), CR3 unchanged',
+    description:
+      'PAE: MOV to CR3 with invalid PDPTEs (reserved bits, a PDPT beyond memory) is #GP(0), CR3 unchanged',
   },
   {
     name: 'cr3oob64',
@@ -201,7 +205,8 @@ export const GUESTS: readonly GuestInfo[] = [
     needs: ['long-mode'],
     expect: 'pass',
     memory: MEM,
-    description: '16 address spaces x 100 rounds of CR3 switches and pte rewrites with INVLPG; prints a checksum',
+    description:
+      '16 address spaces x 100 rounds of CR3 switches and pte rewrites with INVLPG; prints a checksum',
   },
 ];
 

@@ -66,10 +66,14 @@ function resolve(guest: string | GuestInfo): GuestInfo {
   return info;
 }
 
-export async function runGuestReport(guest: string | GuestInfo, options: RunOptions = {}): Promise<GuestReport> {
+export async function runGuestReport(
+  guest: string | GuestInfo,
+  options: RunOptions = {},
+): Promise<GuestReport> {
   const info = resolve(guest);
   const image = imagePath(info.name);
-  if (!existsSync(image)) throw new Error(`${image} is missing: build it (pnpm turbo run build --filter=@kvm/guests)`);
+  if (!existsSync(image))
+    throw new Error(`${image} is missing: build it (pnpm turbo run build --filter=@kvm/guests)`);
   const accel = options.accel ?? 'kvm';
   const vmm = options.vmm ?? 'qemu-lite';
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -138,7 +142,13 @@ async function runOnQemuLite(
 }
 
 /** Debian's QEMU: `-accel kvm` or `-accel tcg`; a development aid, not the tests' VMM. */
-function runOnQemu(image: string, memory: string, accel: string, timeoutMs: number, append?: string): Promise<RawRun> {
+function runOnQemu(
+  image: string,
+  memory: string,
+  accel: string,
+  timeoutMs: number,
+  append?: string,
+): Promise<RawRun> {
   const args = [
     '-kernel',
     image,
@@ -176,7 +186,13 @@ function runOnQemu(image: string, memory: string, accel: string, timeoutMs: numb
       // with -no-reboot.
       const serial = out.replace(/^[\s\S]*?Booting from ROM\.\./, '').replace(/\r/g, '');
       const status = code ?? 128;
-      const ending: Ending = timedOut ? 'timeout' : status & 1 ? 'debug-exit' : status === 0 ? 'shutdown' : 'failure';
+      const ending: Ending = timedOut
+        ? 'timeout'
+        : status & 1
+          ? 'debug-exit'
+          : status === 0
+            ? 'shutdown'
+            : 'failure';
       resolvePromise({ status, ending, serial });
     });
   });

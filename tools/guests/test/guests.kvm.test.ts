@@ -66,32 +66,37 @@ function checkGuestSpecific(g: GuestInfo, r: GuestReport): void {
     expect(lines.some((l) => l.startsWith('all 4 tasks finished'))).toBe(true);
   }
   if (g.name === 'io' || g.name === 'io64') expect(r.serial).toContain('io: rep outsb reached the console\n');
-  if (g.kind === 'bench') expect(r.serial).toMatch(new RegExp(`^${g.name}: iterations=\\d+ .*checksum=0x[0-9a-f]+$`, 'm'));
+  if (g.kind === 'bench')
+    expect(r.serial).toMatch(new RegExp(`^${g.name}: iterations=\\d+ .*checksum=0x[0-9a-f]+$`, 'm'));
   if (g.kind === 'test' && g.expect === 'pass') expect(r.summary, r.serial).toBeDefined();
 }
 
 for (const accel of ACCELS) {
   const avail = availability[accel];
-  describe.skipIf(!avail.available)(`on ${accel}${avail.available ? '' : ` (skipped: ${avail.reason})`}`, () => {
-    for (const g of GUESTS) {
-      const hostWhy = accel === 'kvm' ? unsupportedOnHost(g) : undefined;
-      it.skipIf(hostWhy !== undefined)(
-        `${g.name} ends with ${g.expect}${hostWhy ? ` (skipped: ${hostWhy})` : ''}`,
-        async () => {
-          const r = await runGuestReport(g, { accel, timeoutMs: TIMEOUT_MS[accel] });
-          const deviations = accel === 'kvm' ? (quirks.deviations[g.name] ?? []) : [];
-          expectOutcome(r, deviations);
-          checkGuestSpecific(g, r);
-          if (accel === 'kvm') hostSerial.set(g.name, r.serial);
-          else {
-            const ref = hostSerial.get(g.name);
-            // The differential test: byte-identical console output, where the host ran the guest
-            // without deviations (a deviation changes a FAIL line the software engine must not copy).
-            if (ref !== undefined && (quirks.deviations[g.name] ?? []).length === 0) expect(r.serial).toBe(ref);
-          }
-        },
-        120_000,
-      );
-    }
-  });
+  describe.skipIf(!avail.available)(
+    `on ${accel}${avail.available ? '' : ` (skipped: ${avail.reason})`}`,
+    () => {
+      for (const g of GUESTS) {
+        const hostWhy = accel === 'kvm' ? unsupportedOnHost(g) : undefined;
+        it.skipIf(hostWhy !== undefined)(
+          `${g.name} ends with ${g.expect}${hostWhy ? ` (skipped: ${hostWhy})` : ''}`,
+          async () => {
+            const r = await runGuestReport(g, { accel, timeoutMs: TIMEOUT_MS[accel] });
+            const deviations = accel === 'kvm' ? (quirks.deviations[g.name] ?? []) : [];
+            expectOutcome(r, deviations);
+            checkGuestSpecific(g, r);
+            if (accel === 'kvm') hostSerial.set(g.name, r.serial);
+            else {
+              const ref = hostSerial.get(g.name);
+              // The differential test: byte-identical console output, where the host ran the guest
+              // without deviations (a deviation changes a FAIL line the software engine must not copy).
+              if (ref !== undefined && (quirks.deviations[g.name] ?? []).length === 0)
+                expect(r.serial).toBe(ref);
+            }
+          },
+          120_000,
+        );
+      }
+    },
+  );
 }
