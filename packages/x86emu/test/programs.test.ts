@@ -103,3 +103,13 @@ describe('small programs on a bare Cpu', () => {
     expect(m.cpu.state.halted).toBe(true);
   });
 });
+
+describe('stack details', () => {
+  it('a 32-bit PUSH of a segment register moves SP by 4 but writes only the selector', () => {
+    const m = realMode('xor ax, ax; mov ds, ax; mov dword ptr [0x6ffc], 0xaaaabbbb; .byte 0x66, 0x1e; hlt');
+    runTo(m);
+    expect(m.mem.read16(0x6ffc)).toBe(0);
+    expect(m.mem.read16(0x6ffe)).toBe(0xaaaa);
+    expect(m.cpu.state.gpr[Reg.RSP] & 0xffff).toBe(0x6ffc);
+  });
+});

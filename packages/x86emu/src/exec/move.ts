@@ -142,8 +142,12 @@ const SEG_OF: Record<string, number> = { ES: 0, CS: 1, SS: 2, DS: 3, FS: 4, GS: 
 export function makePushSeg(row: OpcodeRow): Handler {
   const seg = SEG_OF[row.operands];
   return (cpu, i) => {
-    // A 32-bit push of a segment register writes 2 or 4 bytes; we write the zero-extended value.
-    cpu.push(cpu.state.segSel[seg], i.opSize);
+    // A 32-bit push of a segment register moves ESP by 4 but, on current Intel processors,
+    // writes only the 16-bit selector, leaving the upper bytes of the slot unmodified (SDM PUSH).
+    const nsp = cpu.ss32 ? (cpu.sp() - i.opSize) >>> 0 : (cpu.sp() - i.opSize) & 0xffff;
+    cpu.segAddr(2, nsp, i.opSize, true);
+    cpu.write(2, nsp, 2, cpu.state.segSel[seg]);
+    cpu.setSp(nsp);
   };
 }
 export function makePopSeg(row: OpcodeRow): Handler {
