@@ -3,7 +3,6 @@
  * is uniform (struct trap_frame in lib.h). */
 	.text
 	.code32
-#define HAS_ERR(v) ((v) == 8 || ((v) >= 10 && (v) <= 14) || (v) == 17 || (v) == 21)
 	.altmacro
 	.macro stub v
 	.align 16
@@ -96,7 +95,7 @@ trap_user:
 	mov 28(%esp), %eax
 	mov 32(%esp), %ebx
 	mov 36(%esp), %ecx
-	sub $64, tss + 4
+	subl $64, tss + 4
 	push $0x3b                 /* ss */
 	push %edi                  /* esp */
 	push $0x2                  /* eflags: IF clear */
