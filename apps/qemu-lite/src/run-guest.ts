@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { VcpuKickHandle } from '@kvm/core';
+import { KvmError, type VcpuKickHandle } from '@kvm/core';
 import type { MachineConfig } from './config.js';
 import { DEFAULT_DEBUG_EXIT, type DebugExitConfig } from './devices/debug-exit.js';
 import {
@@ -332,7 +332,11 @@ export function runGuest(options: RunGuestOptions = {}): Promise<GuestResult> {
           break;
         case 'error': {
           finish();
-          const error = m.name === 'LoaderError' ? new LoaderError('kernel', '') : new Error(m.message);
+          // Rebuild the thread's error as the same kind: LoaderError keeps its format, KvmError its errno.
+          let error: Error;
+          if (m.name === 'LoaderError') error = new LoaderError(m.format ?? 'kernel', '');
+          else if (m.name === 'KvmError' && m.errno !== undefined) error = new KvmError('machine', m.errno);
+          else error = new Error(m.message);
           error.message = m.message;
           error.name = m.name;
           reject(error);

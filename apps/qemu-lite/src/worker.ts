@@ -4,7 +4,8 @@
  * - `{ type: 'started', kickHandle, description }` once the vCPU exists (and after a reboot);
  * - `{ type: 'serial', data }` serial output, when the caller asked for it;
  * - `{ type: 'done', stop, stats, registers? }` when the machine stopped;
- * - `{ type: 'error', name, message }` when it could not be built or the engine threw.
+ * - `{ type: 'error', name, message, format?, errno? }` when it could not be built or the engine
+ *   threw (a LoaderError's `format`, a KvmError's `errno`).
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -28,7 +29,7 @@ export type WorkerMessage =
   | { type: 'started'; kickHandle: unknown; description: string }
   | { type: 'serial'; data: Uint8Array }
   | { type: 'done'; stop: StopReason; stats: ReturnType<ExitStats['snapshot']>; registers?: string }
-  | { type: 'error'; name: string; message: string };
+  | { type: 'error'; name: string; message: string; format?: string; errno?: number };
 
 /** `-d trace`: one line per exit with RIP and the interrupt-injection state (slow: a KVM_GET_REGS each). */
 function traceExit(machine: Machine, log: (item: string, line: string) => void): (reason: number) => void {
@@ -120,7 +121,14 @@ function main(): void {
   } catch (error) {
     flush();
     const e = error as Error;
-    post({ type: 'error', name: e?.name ?? 'Error', message: e?.message ?? String(error) });
+    const detail = error as { format?: unknown; errno?: unknown };
+    post({
+      type: 'error',
+      name: e?.name ?? 'Error',
+      message: e?.message ?? String(error),
+      format: typeof detail?.format === 'string' ? detail.format : undefined,
+      errno: typeof detail?.errno === 'number' ? detail.errno : undefined,
+    });
     try {
       machine?.close();
     } catch {

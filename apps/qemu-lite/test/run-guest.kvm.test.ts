@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runGuest } from '../src/index.js';
+import { LoaderError, runGuest } from '../src/index.js';
 import { buildTestGuest, hostSkipReason } from './helpers.js';
 
 if (hostSkipReason) console.warn(`skipping host-engine tests: ${hostSkipReason}`);
@@ -119,8 +119,8 @@ describe.skipIf(hostSkipReason !== undefined)('runGuest on the host engine', () 
     expect(header).toBeGreaterThan(0);
     const image = whole.subarray(0, header + 64);
     const error = await runGuest({ kernel: image, accel: 'kvm' }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(Error);
-    expect((error as Error).name).toBe('LoaderError');
+    expect(error).toBeInstanceOf(LoaderError);
+    expect((error as LoaderError).format).toBe('multiboot');
     expect((error as Error).message).toMatch(
       /^multiboot: segment \d+: file bytes .* lie past the end of the \d+-byte file \(truncated\?\)$/,
     );
