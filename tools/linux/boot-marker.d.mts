@@ -3,6 +3,7 @@ export declare const cacheDir: string;
 export declare const kernelPath: string;
 export declare const initramfsPath: string;
 export declare const manifestPath: string;
+export declare const vmlinuxPath: string;
 export declare const fetchScript: string;
 export declare const MARKER: string;
 export declare const END_MARKER: string;
@@ -46,4 +47,4 @@ export declare function runAndTime(
   },
 ): Promise<RunResult>;
 
-export declare function qemuArgs(opts?: { cmdline?: string; memMiB?: number }): string[];
+export declare function qemuArgs(opts?: { cmdline?: string; memMiB?: number; kernel?: string }): string[];

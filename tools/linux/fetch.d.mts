@@ -1,5 +1,11 @@
 // Types for fetch.mjs (used from the TypeScript tests).
 export declare const cacheDir: string;
-export declare const paths: { kernel: string; config: string; initramfs: string; manifest: string };
+export declare const paths: {
+  kernel: string;
+  config: string;
+  initramfs: string;
+  manifest: string;
+  vmlinux: string;
+};
 /** The gzipped newc initramfs: busybox, /init and the device nodes the kernel needs early. */
 export declare function buildInitramfs(busybox: Uint8Array, init: Uint8Array): Buffer;

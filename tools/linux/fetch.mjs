@@ -7,6 +7,8 @@
 //   tools/linux/cache/config             its build configuration
 //   tools/linux/cache/initramfs.cpio.gz  busybox + tools/linux/init.sh as /init
 //   tools/linux/cache/manifest.json      package names and versions
+//   tools/linux/cache/vmlinux            the kernel's payload decompressed (ELF), for QEMU's
+//                                        PVH entry in the bench (needs xz, which Debian ships)
 //
 // Idempotent: a second run reuses the cache (delete tools/linux/cache/ or pass
 // --refresh to fetch again). Needs apt's package lists: run `apt-get update`
@@ -29,6 +31,7 @@ export const paths = {
   config: join(cacheDir, 'config'),
   initramfs: join(cacheDir, 'initramfs.cpio.gz'),
   manifest: join(cacheDir, 'manifest.json'),
+  vmlinux: join(cacheDir, 'vmlinux'),
 };
 
 const args = new Set(process.argv.slice(2));
@@ -117,6 +120,24 @@ export function buildInitramfs(busybox, init) {
   return gzipSync(newcArchive(entries), { level: 9 });
 }
 
+/**
+ * The bzImage's payload (boot protocol 2.08: payload_offset at 0x248 from the protected-mode
+ * kernel, payload_length at 0x24c), decompressed with the host's xz. Optional: only QEMU's
+ * PVH boot in the bench uses it, so a failure is reported and not fatal.
+ */
+function extractVmlinux() {
+  const image = readFileSync(paths.kernel);
+  const setupSize = ((image[0x1f1] || 4) + 1) * 512;
+  const offset = setupSize + image.readUInt32LE(0x248);
+  const payload = image.subarray(offset, offset + image.readUInt32LE(0x24c));
+  const r = spawnSync('xz', ['-dc', '--single-stream'], { input: payload, maxBuffer: 1 << 30 });
+  if (r.status !== 0) {
+    log(`could not decompress the kernel's payload with xz (${r.error?.message ?? r.stderr}); no vmlinux`);
+    return;
+  }
+  writeFileSync(paths.vmlinux, r.stdout);
+}
+
 function main() {
   if (args.has('--refresh')) rmSync(cacheDir, { recursive: true, force: true });
   const init = readFileSync(join(here, 'init.sh'));
@@ -165,6 +186,7 @@ function main() {
       fail(`the kernel is not built with ${opt}=y: it cannot boot this initramfs`);
   }
   writeFileSync(paths.initramfs, buildInitramfs(readFileSync(join(cacheDir, 'busybox')), init));
+  if (!existsSync(paths.vmlinux)) extractVmlinux();
   const manifest = JSON.parse(readFileSync(paths.manifest, 'utf8'));
   log(`${manifest.kernelPackage} ${manifest.kernelVersion}, busybox-static ${manifest.busyboxVersion}`);
   console.log(JSON.stringify({ ...paths, ...manifest }));
