@@ -27,6 +27,8 @@ export const SF_W = 2;
 export const SF_EXPDOWN = 4;
 export const SF_BIG = 8;
 export const SF_NULL = 16;
+/** Base 0, limit 4 GiB - 1, expand-up: the check reduces to the type bits and the 4 GiB wrap. */
+export const SF_FLAT = 32;
 
 /** TLB permission bits. */
 export const TP_SR = 1;

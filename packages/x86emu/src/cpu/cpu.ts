@@ -914,6 +914,8 @@ export class Cpu {
     } else {
       f = 0;
     }
+    if (!(f & (C.SF_EXPDOWN | C.SF_NULL)) && s.segBase[seg] === 0 && s.segLimit[seg] === 0xffffffff)
+      f |= C.SF_FLAT;
     this.segFlags[seg] = f;
   }
 
@@ -1165,8 +1167,9 @@ export class Cpu {
   /** Linear address of `seg:off` for an access of `size` bytes; raises #GP(0)/#SS(0) on a violation. */
   segAddr(seg: number, off: number, size: number, write: boolean): number {
     const f = this.segFlags[seg];
-    const s = this.state;
     if (!(f & (write ? C.SF_W : C.SF_R))) this.segFault(seg);
+    if (f & C.SF_FLAT && off <= 4294967296 - size) return off;
+    const s = this.state;
     const lim = s.segLimit[seg];
     if (f & C.SF_EXPDOWN) {
       const top = f & C.SF_BIG ? 0xffffffff : 0xffff;

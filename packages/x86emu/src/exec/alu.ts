@@ -181,9 +181,9 @@ export function makeNotNeg(row: OpcodeRow): Handler {
   };
 }
 
-// 64-bit products as two halves, without BigInt (module scratch: no allocation).
-let mulLo = 0;
-let mulHi = 0;
+// 64-bit products as two halves, without BigInt. The scratch is a typed array: module-level
+// `let` bindings would box every non-Smi result in a fresh HeapNumber.
+const MUL = new Uint32Array(2);
 function mulu32(a: number, b: number): void {
   const aL = a & 0xffff;
   const aH = a >>> 16;
@@ -194,8 +194,8 @@ function mulu32(a: number, b: number): void {
   const hl = aH * bL;
   const hh = aH * bH;
   const mid = (ll >>> 16) + (lh & 0xffff) + (hl & 0xffff);
-  mulLo = (((mid & 0xffff) << 16) | (ll & 0xffff)) >>> 0;
-  mulHi = (hh + (lh >>> 16) + (hl >>> 16) + Math.floor(mid / 65536)) >>> 0;
+  MUL[0] = ((mid & 0xffff) << 16) | (ll & 0xffff);
+  MUL[1] = hh + (lh >>> 16) + (hl >>> 16) + Math.floor(mid / 65536);
 }
 function muls32(a: number, b: number): void {
   const neg = a < 0 !== b < 0;
@@ -203,8 +203,8 @@ function muls32(a: number, b: number): void {
   if (neg) negate64();
 }
 function negate64(): void {
-  mulLo = (~mulLo + 1) >>> 0;
-  mulHi = (~mulHi + (mulLo === 0 ? 1 : 0)) >>> 0;
+  MUL[0] = ~MUL[0] + 1;
+  MUL[1] = ~MUL[1] + (MUL[0] === 0 ? 1 : 0);
 }
 
 /** MUL/IMUL flags: CF = OF = 1 when the upper half is significant; SF/ZF/PF from the low half. */
@@ -236,9 +236,9 @@ export function makeMulDiv(row: OpcodeRow): Handler {
           mulFlags(cpu, r > 0xffff, r, 2);
         } else {
           mulu32(g[0], src);
-          g[0] = mulLo;
-          g[2] = mulHi;
-          mulFlags(cpu, mulHi !== 0, mulLo, 4);
+          g[0] = MUL[0];
+          g[2] = MUL[1];
+          mulFlags(cpu, MUL[1] !== 0, MUL[0], 4);
         }
         return;
       case 'IMUL':
@@ -253,9 +253,9 @@ export function makeMulDiv(row: OpcodeRow): Handler {
           mulFlags(cpu, r !== (r << 16) >> 16, r, 2);
         } else {
           muls32(g[0] | 0, src | 0);
-          g[0] = mulLo;
-          g[2] = mulHi;
-          mulFlags(cpu, mulHi !== ((mulLo | 0) < 0 ? 0xffffffff : 0), mulLo, 4);
+          g[0] = MUL[0];
+          g[2] = MUL[1];
+          mulFlags(cpu, MUL[1] !== ((MUL[0] | 0) < 0 ? 0xffffffff : 0), MUL[0], 4);
         }
         return;
       case 'DIV':
@@ -345,8 +345,8 @@ export function makeImulN(row: OpcodeRow): Handler {
       overflow = r !== (r << 16) >> 16;
     } else {
       muls32(a, b);
-      low = mulLo;
-      overflow = mulHi !== ((mulLo | 0) < 0 ? 0xffffffff : 0);
+      low = MUL[0];
+      overflow = MUL[1] !== ((MUL[0] | 0) < 0 ? 0xffffffff : 0);
     }
     writeG(cpu, i, size, low);
     mulFlags(cpu, overflow, low, size);
