@@ -85,7 +85,7 @@ const js = plainJs();
 if (on.eax !== js.eax || off.eax !== js.eax)
   throw new Error(`results differ: ${on.eax} ${off.eax} ${js.eax}`);
 console.log(
-  `x86emu interpreter, ${ITER} iterations × 8 instructions (integer loop, result checked against JS)`,
+  `x86emu interpreter, ${ITER} iterations × 8 instructions (integer loop, result checked against JS); rates per CPU second`,
 );
 console.log(`  paging on (4 KiB pages)   ${fmt(on.ips)} guest instructions`);
 console.log(`  paging off (baseline)     ${fmt(off.ips)} guest instructions`);
