@@ -1454,11 +1454,11 @@ export class Cpu {
         if (!this.loadPdptes(value, true)) this.gp0();
       }
       s.cr[3] = value;
-      if (!this.override) {
-        this.pagingRoot = value;
-        if (s.cr[4] & Cr4.PGE) this.flushTlbNonGlobal();
-        else this.flushTlb();
-      }
+      if (!this.override) this.pagingRoot = value;
+      // A CR3 load flushes non-global translations (SDM Vol. 3 4.10.4.1); under a paging override
+      // too, since the guest expects it whatever tables the silicon walks.
+      if (this.walkCtl & WalkCtl.PGE) this.flushTlbNonGlobal();
+      else this.flushTlb();
     } else if (n === 4) {
       if (value & ~CR4_VALID) this.gp0();
       if (this.intercepts?.crWrite) value = this.intercepts.crWrite(4, value) >>> 0;
