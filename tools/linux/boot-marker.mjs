@@ -21,12 +21,12 @@ export const MARKER = 'QEMU_LITE_LINUX_MARKER: userspace reached';
 /** What it prints after the scripted commands, just before `poweroff -f`. */
 export const END_MARKER = '=== end';
 /**
- * What the kernel prints (at KERN_EMERG, so even with `quiet`) once `poweroff -f` reaches it:
- * "Power down" where it can switch the machine off (ACPI, as on QEMU's microvm), "System
- * halted" where it cannot (no ACPI: the reboot syscall turns the power-off into a halt, and the
- * CPU sleeps with interrupts off for good).
+ * What the kernel prints (at KERN_EMERG, so even with `quiet`) as /init shuts the machine down
+ * (see init.sh): "Power down" after `poweroff -f` with ACPI (QEMU's microvm), "Restarting
+ * system" after `reboot -f` without (qemu-lite, run with -no-reboot), "System halted" if a
+ * power-off without ACPI turned into a halt.
  */
-export const POWEROFF_RE = /reboot: (Power down|System halted)/;
+export const POWEROFF_RE = /reboot: (Power down|Restarting system|System halted)/;
 
 /**
  * The kernel command line for the scripted boot. Each option is there for the machine:

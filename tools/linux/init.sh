@@ -5,9 +5,12 @@
 # /dev/console node, so that works before devtmpfs is mounted). It prints the
 # marker the end-to-end test and the bench wait for, then either:
 #   - qemu_lite_test=1 on the kernel command line: prints a few facts about the
-#     machine between "=== name" lines and powers off (`poweroff -f`: no init
-#     system to ask, and the kernel turns it into a halt when it has no way to
-#     power the machine off); or
+#     machine between "=== name" lines and shuts the machine down: `poweroff -f`
+#     where ACPI can switch it off (QEMU's microvm); where there is no ACPI
+#     (qemu-lite) the kernel would turn a power-off into a halt with interrupts
+#     off, which a VMM cannot tell from a hang, so `reboot -f` instead, which the
+#     kernel carries out through the i8042 reset line and a VMM run with
+#     -no-reboot ends on; or
 #   - otherwise: starts an interactive busybox shell on the console.
 /bin/busybox mkdir -p /proc /sys /dev /tmp /usr/bin /usr/sbin /sbin
 /bin/busybox --install -s
@@ -24,10 +27,8 @@ if grep -q 'qemu_lite_test=1' /proc/cmdline; then
   echo "=== ls /"
   ls /
   echo "=== end"
-  poweroff -f
-  # Not reached when the power-off works; a halted CPU is the fallback.
+  if [ -d /sys/firmware/acpi/tables ]; then poweroff -f; else reboot -f; fi
   sleep 5
-  exit 0
 fi
 
 echo "busybox shell on the serial console; 'poweroff -f' to leave."

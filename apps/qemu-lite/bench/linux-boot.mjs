@@ -100,6 +100,7 @@ async function main() {
         '-m',
         '512',
         '-nographic',
+        '-no-reboot',
         '-kernel',
         linux.kernelPath,
         '-initrd',

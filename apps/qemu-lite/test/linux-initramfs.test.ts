@@ -80,11 +80,12 @@ describe('the initramfs', () => {
     });
   });
 
-  it('/init prints the marker the test and bench wait for, and powers off in test mode', () => {
+  it('/init prints the marker the test and bench wait for, and shuts down in test mode', () => {
     const text = init.toString();
     expect(text).toContain(`echo "${linux.MARKER}"`);
     expect(text).toContain('qemu_lite_test=1');
     expect(text).toContain('poweroff -f');
+    expect(text).toContain('reboot -f');
     expect(linux.TEST_CMDLINE).toContain('qemu_lite_test=1');
   });
 
