@@ -8,7 +8,7 @@ export { Cpu } from './cpu/cpu.js';
 export { CPUID1_EDX, defaultCpuid } from './cpu/defaults.js';
 export { type ByteSource, DecodeStatus, decode, MAX_INSN_LENGTH } from './decoder/decoder.js';
 export { Insn } from './decoder/insn.js';
-export { OPCODE_TABLE, type OpcodeRow } from './decoder/opcode-table.js';
+export { OPCODE_TABLE, type OpcodeRow, UNDEFINED_FLAGS_NOTES } from './decoder/opcode-table.js';
 export { Emulator, emulate } from './emulate/emulator.js';
 export { MAXPHYADDR, PFERR, WalkCtl, WalkResult, walkAddr } from './paging/walker.js';
 export * from './state.js';

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Cpu, FlatPhysicalMemory, SegAttr } from '../src/index.js';
+import { Cpu, FlatPhysicalMemory, OPCODE_TABLE, SegAttr } from '../src/index.js';
 
 function oracleLines(): string[] {
   const dir = mkdtempSync(join(tmpdir(), 'x86emu-oracle-'));
@@ -85,50 +85,28 @@ function encode(name: string, size: number): number[] | null {
   return size === 2 ? [0x66, ...b] : b;
 }
 
-/** Flags the SDM defines for this case (others are "undefined" and not compared). */
+const ROW_OF: Record<string, string> = {
+  imul2: 'IMUL2',
+  movzb: 'MOVZX',
+  movzw: 'MOVZX',
+  movsb: 'MOVSX',
+  movsw: 'MOVSX',
+  cbw: 'CBW',
+  cwd: 'CWD',
+};
+/** Undefined flags from the opcode table (the single source), refined by count where the SDM says so. */
 function definedFlags(name: string, size: number, b: number): number {
+  const mnemonic = ROW_OF[name] ?? name.toUpperCase();
+  const row = OPCODE_TABLE.find((r) => r.mnemonic === mnemonic);
+  let undefinedFlags = row?.undefinedFlags ?? 0;
   const c = b & 0x1f;
   const bits = size * 8;
-  switch (name) {
-    case 'or':
-    case 'and':
-    case 'xor':
-    case 'test':
-      return 0x8c5;
-    case 'shl':
-    case 'shr':
-    case 'sar': {
-      if (c === 0) return 0x8d5;
-      let m = c === 1 ? 0x8c5 : 0xc5;
-      if (name !== 'sar' && c >= bits) m &= ~1;
-      return m;
-    }
-    case 'rol':
-    case 'ror':
-    case 'rcl':
-    case 'rcr':
-      return c === 1 || c === 0 ? 0x8d5 : 0x8d5 & ~0x800;
-    case 'mul':
-    case 'imul':
-    case 'imul2':
-      return 0x801;
-    case 'bsf':
-    case 'bsr':
-      return 0x40;
-    case 'div':
-    case 'idiv':
-      return 0;
-    case 'bt':
-    case 'bts':
-    case 'btr':
-    case 'btc':
-      return 0x41;
-    case 'shld':
-    case 'shrd':
-      return c === 0 ? 0x8d5 : c === 1 ? 0x8c5 : 0xc5;
-    default:
-      return 0x8d5;
+  if (['shl', 'shr', 'sar', 'rol', 'ror', 'rcl', 'rcr', 'shld', 'shrd'].includes(name)) {
+    if (c === 0) return 0x8d5; // nothing changes
+    if (c === 1) undefinedFlags &= ~0x800;
+    if ((name === 'shl' || name === 'shr') && c >= bits) undefinedFlags |= 1;
   }
+  return 0x8d5 & ~undefinedFlags;
 }
 
 describe('integer instructions agree with the host CPU', () => {

@@ -26,6 +26,11 @@ export interface OpcodeRow {
   mnemonic: string;
   operands: string;
   attrs?: string;
+  /**
+   * RFLAGS bits the SDM leaves undefined after this instruction (any operand values), for
+   * differential testers to mask. Count-dependent cases are noted in `UNDEFINED_FLAGS_NOTES`.
+   */
+  undefinedFlags?: number;
 }
 
 const rows: OpcodeRow[] = [];
@@ -293,6 +298,58 @@ r(T + 0xc0, 'XADD', 'Eb,Gb', 'lock');
 r(T + 0xc1, 'XADD', 'Ev,Gv', 'lock');
 r(T + 0xc7, 'CMPXCHG8B', 'Mq', 'lock', 1);
 for (let i = 0; i < 8; i++) r(T + 0xc8 + i, 'BSWAP', 'Zd');
+
+// Undefined flags by mnemonic (SDM Vol. 1 Appendix A, and each instruction's "Flags Affected").
+const CF = 0x1;
+const PF = 0x4;
+const AF = 0x10;
+const ZF = 0x40;
+const SF = 0x80;
+const OF = 0x800;
+const UNDEFINED: Record<string, number> = {
+  AND: AF,
+  OR: AF,
+  XOR: AF,
+  TEST: AF,
+  SHL: AF | OF,
+  SHR: AF | OF,
+  SAL: AF | OF,
+  SAR: AF | OF,
+  SHLD: AF | OF,
+  SHRD: AF | OF,
+  ROL: OF,
+  ROR: OF,
+  RCL: OF,
+  RCR: OF,
+  MUL: SF | ZF | AF | PF,
+  IMUL: SF | ZF | AF | PF,
+  IMUL2: SF | ZF | AF | PF,
+  IMUL3: SF | ZF | AF | PF,
+  DIV: CF | OF | SF | ZF | AF | PF,
+  IDIV: CF | OF | SF | ZF | AF | PF,
+  BSF: CF | OF | SF | AF | PF,
+  BSR: CF | OF | SF | AF | PF,
+  BT: OF | SF | AF | PF,
+  BTS: OF | SF | AF | PF,
+  BTR: OF | SF | AF | PF,
+  BTC: OF | SF | AF | PF,
+  DAA: OF,
+  DAS: OF,
+  AAA: OF | SF | ZF | PF,
+  AAS: OF | SF | ZF | PF,
+  AAM: OF | AF | CF,
+  AAD: OF | AF | CF,
+};
+for (const row of rows)
+  if (UNDEFINED[row.mnemonic] !== undefined) row.undefinedFlags = UNDEFINED[row.mnemonic];
+
+/**
+ * Where "undefined" depends on operands: shifts and rotates define OF only for a count of 1 (a
+ * count of 0 changes no flag); SHL/SHR leave CF undefined for counts ≥ the operand width; SHLD/SHRD
+ * leave result and flags undefined for counts > the operand width (16-bit forms).
+ */
+export const UNDEFINED_FLAGS_NOTES =
+  'shift/rotate OF only for count 1; SHL/SHR CF for count >= width; SHLD/SHRD all for count > width';
 
 export const OPCODE_TABLE: readonly OpcodeRow[] = rows;
 
