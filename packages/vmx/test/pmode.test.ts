@@ -3,11 +3,20 @@ import { describe, expect, it } from 'vitest';
 import { createVmxKvm } from '../src/index.js';
 
 /** A VM with 1 MiB at gpa 0, code at 0x1000, one vCPU in flat 32-bit protected mode (no paging). */
-export function protectedModeGuest(code: number[], open = createVmxKvm): { vm: Vm; vcpu: Vcpu; ram: Uint8Array } {
+export function protectedModeGuest(
+  code: number[],
+  open = createVmxKvm,
+): { vm: Vm; vcpu: Vcpu; ram: Uint8Array } {
   const vm = open().createVm();
   const size = 1 << 20;
   const mem = vm.allocateMemory(size);
-  vm.setUserMemoryRegion({ slot: 0, flags: 0, guestPhysAddr: 0n, memorySize: BigInt(size), userspaceAddr: mem.userspaceAddr });
+  vm.setUserMemoryRegion({
+    slot: 0,
+    flags: 0,
+    guestPhysAddr: 0n,
+    memorySize: BigInt(size),
+    userspaceAddr: mem.userspaceAddr,
+  });
   const ram = new Uint8Array(mem.buffer);
   ram.set(code, 0x1000);
   const vcpu = vm.createVcpu(0);

@@ -16,6 +16,7 @@
 import { KVM_EXIT } from '../abi/exit-reasons.js';
 import { Errno, KvmError } from '../api/errors.js';
 import { EntryResult, ExitResult } from './arch-ops.js';
+import type { VcpuEmulator } from './emulate.js';
 import { KvmRequest, type SoftVcpu } from './vcpu.js';
 import { completeStringPio } from './x86.js';
 
@@ -87,6 +88,11 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
   ops.vcpuLoad(vcpu);
   try {
     completePio(vcpu);
+    const emu = vcpu.emulator as VcpuEmulator | null;
+    if (emu?.pendingRead && emu.completeMmioRead(run) === ExitResult.Userspace) {
+      postRunSave(vcpu);
+      return 0;
+    }
     const start = vcpu.instructions;
     for (;;) {
       if (vcpu.requests !== 0) {

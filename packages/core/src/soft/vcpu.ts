@@ -73,6 +73,8 @@ export class SoftVcpu {
   arch: unknown = null;
   /** The MMU context (set up in two phases: create, then setup once the state is known). */
   mmu: unknown = null;
+  /** The in-kernel instruction emulator (`emulate.ts`), made on first use. */
+  emulator: unknown = null;
   /** Instructions the guest executed, over the vCPU's life (the silicon adds to it). */
   instructions = 0;
   /** The shared kvm_run page (+ the PIO data page). */

@@ -9,6 +9,7 @@ import { KVM_EXIT, KVM_INTERNAL_ERROR } from '../abi/exit-reasons.js';
 import type { KvmRunView } from '../abi/run.js';
 import { Errno, KvmError } from '../api/errors.js';
 import { ExitResult, newArchSegment } from './arch-ops.js';
+import { vcpuEmulator } from './emulate.js';
 import { syncPaging, vcpuMmu } from './mmu-glue.js';
 import type { SoftVcpu } from './vcpu.js';
 
@@ -335,13 +336,20 @@ export function kvmMmuPageFault(vcpu: SoftVcpu, run: KvmRunView, gva: number, er
       vcpu.ops.setCr2(vcpu, r.cr2);
       vcpu.ops.injectException(vcpu, PF_VECTOR, r.errorCode, true);
       return ExitResult.Reenter;
-    case 'emulate':
-      vcpu.vm.count('pf_unprotect');
-      m.kvmMmuUnprotectPageVirt(gva >>> 0);
-      return ExitResult.Reenter;
+    case 'emulate': {
+      const res = vcpuEmulator(vcpu).emulate(run, r.gpa);
+      if (run.exitReason === KVM_EXIT.INTERNAL_ERROR && res === ExitResult.Userspace) {
+        // Emulation failed: the page is probably not a page table any more (changelog: "A page
+        // table may have been recycled into a regular page… Unprotect the page and let the
+        // cpu do its thing").
+        vcpu.vm.count('pf_unprotect');
+        m.kvmMmuUnprotectPageVirt(gva >>> 0);
+        return ExitResult.Reenter;
+      }
+      return res;
+    }
     case 'mmio':
-      vcpu.vm.count('mmio_exits');
-      return kvmInternalError(run, KVM_INTERNAL_ERROR.EMULATION, r.gpa);
+      return vcpuEmulator(vcpu).emulate(run, -1);
     case 'no-memory':
       throw new KvmError('KVM_RUN', Errno.ENOMEM, 'shadow MMU out of pages');
   }
