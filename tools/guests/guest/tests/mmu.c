@@ -1,7 +1,7 @@
 /* The MMU permission matrix (SDM Vol. 3 4.6, 4.7): for each paging mode this build has, each
  * level of a 4 KiB walk, each combination of U/S, R/W and XD at that level (the other levels
- * permissive), with CR0.WP off and on, and with SMEP/SMAP where CPUID has them: supervisor and
- * user reads, writes and fetches. Each case checks whether the access faults, the exact #PF
+ * permissive), and the same at a large-page leaf (4 MiB or 2 MiB), with CR0.WP off and on, and
+ * with SMEP/SMAP where CPUID has them: supervisor and user reads, writes and fetches. Each case checks whether the access faults, the exact #PF
  * error code and CR2. Not-present entries at each level are checked the same way. The expected
  * result comes from the SDM's rules written out in expect() below. */
 #include "lib.h"
@@ -73,10 +73,15 @@ static void set_bits(void *e, u64 base, int p, int u, int w, int nx) {
   pg_set(mode, e, v);
 }
 
+/* large: the entry at `level` (2) is made a large-page leaf (PS) mapping LARGE_PA instead of
+ * pointing to the page table (SDM 4.3, 4.4.2, 4.5.4: the walk ends at a PDE with PS=1). */
+#define LARGE_PA 0x2000000ul /* 32 MiB: aligned for 4 MiB and 2 MiB pages, inside the identity map */
+static int large;
+
 static void run_case(int level, int p, int u, int w, int nx, const struct setting *s, const char *tag) {
   void *e = pg_entry(mode, root, TARGET_VA, level);
   u64 saved = pg_get(mode, e);
-  set_bits(e, saved, p, u, w, nx);
+  set_bits(e, large ? (LARGE_PA | PTE_PS) : saved, p, u, w, nx);
   for (int user = 0; user < 2; user++) {
     for (int op = 0; op < 3; op++) {
       /* At the other levels everything is permissive (U, W, no XD), so the effective rights are
@@ -86,7 +91,7 @@ static void run_case(int level, int p, int u, int w, int nx, const struct settin
       ulong cr2 = 0;
       int got = do_access(user, op, &cr2);
       char name[96];
-      snprintf(name, sizeof name, "%s.%s.l%d.%s.%s-%s", pg_mode_name(mode), tag, level,
+      snprintf(name, sizeof name, "%s.%s.l%d%s.%s.%s-%s", pg_mode_name(mode), tag, level, large ? "large" : "",
                p ? (u ? (w ? (nx ? "uwx" : "uw") : (nx ? "urx" : "ur")) : (w ? (nx ? "swx" : "sw") : (nx ? "srx" : "sr"))) : "np",
                user ? "user" : "sup", access_names[op]);
       if (check_eq((u64)(long)exp, (u64)(long)got, "mmu.%s.pf-error-code", name) && exp >= 0)
@@ -108,6 +113,14 @@ static void matrix(const struct setting *s, const char *tag) {
     }
     run_case(level, 0, 1, 1, 0, s, tag);
   }
+  /* The same at a large-page leaf. */
+  large = 1;
+  for (int bits = 0; bits < 8; bits++) {
+    int u = bits & 1, w = (bits >> 1) & 1, nx = (bits >> 2) & 1;
+    if (nx && !s->nxe) continue;
+    run_case(2, 1, u, w, nx, s, tag);
+  }
+  large = 0;
   ulong cr4 = read_cr4();
   if (s->smep || s->smap) write_cr4(cr4 & ~(ulong)(CR4_SMEP | CR4_SMAP));
 }
@@ -118,6 +131,7 @@ static void setup(void) {
   user_code_page = alloc_page();
   user_stack_page = alloc_page();
   memset(target_page, 0xc3, 4096);
+  memset((void *)(LARGE_PA + (TARGET_VA & 0xfff000ul & (ulong)(pg_large(mode) - 1))), 0xc3, 4096);
   memcpy(user_code_page, user_stub, (size_t)(user_stub_end - user_stub));
   pg_map(mode, root, TARGET_VA & ~0xffful, (ulong)target_page, 4096, PTE_P | PTE_W | PTE_U, 4096);
   pg_map(mode, root, USER_CODE_VA, (ulong)user_code_page, 4096, PTE_P | PTE_U, 4096);
