@@ -80,12 +80,12 @@ describe.skipIf(hostSkipReason !== undefined)('runGuest on the host engine', () 
     const pm = await runGuest({
       flat: { image: new Uint8Array([0xb8, 5, 0, 0, 0, 0xe7, 0xf4]), loadAddr: 0x100000 },
     });
-    expect(pm.status).toBe(11);
+    expect(pm.exitReason).toEqual({ kind: 'debug-exit', status: 11 });
     // mov al, 7; out 0xf4, al (16-bit code at 0x7c00)
     const real = await runGuest({
       flat: { image: new Uint8Array([0xb0, 7, 0xe6, 0xf4]), loadAddr: 0x7c00, mode: 'real' },
     });
-    expect(real.status).toBe(15);
+    expect(real.exitReason).toEqual({ kind: 'debug-exit', status: 15 });
   });
 
   it('treats a triple fault and an i8042 reset as resets: status 0 with noReboot', async () => {
