@@ -1,9 +1,10 @@
 /* The MMU permission matrix (SDM Vol. 3 4.6, 4.7): for each paging mode this build has, each
  * level of a 4 KiB walk, each combination of U/S, R/W and XD at that level (the other levels
  * permissive), and the same at a large-page leaf (4 MiB or 2 MiB), with CR0.WP off and on, and
- * with SMEP/SMAP where CPUID has them: supervisor and user reads, writes and fetches. Each case checks whether the access faults, the exact #PF
- * error code and CR2. Not-present entries at each level are checked the same way. The expected
- * result comes from the SDM's rules written out in expect() below. */
+ * with SMEP/SMAP where CPUID has them: supervisor and user reads, writes and fetches. Each case
+ * checks whether the access faults, the exact #PF error code and CR2. Not-present entries at
+ * each level are checked the same way. The expected result comes from the SDM's rules written
+ * out in expect() below. */
 #include "lib.h"
 
 #define USER_CODE_VA USER_VA
