@@ -158,6 +158,13 @@ export class Cpu {
     this.stateChanged();
   }
 
+  /** For emulate(): recompute mode and segment checks only (its memory path has no TLB). */
+  syncModeOnly(): void {
+    this.lfOp = LF_NONE;
+    this.updateMode();
+    for (let s = 0; s < 8; s++) this.updateSegFlags(s);
+  }
+
   /** Recomputes everything derived from `state` (mode, segment checks, paging) and flushes the TLB. */
   stateChanged(): void {
     this.lfOp = LF_NONE;

@@ -145,7 +145,7 @@ export class Emulator {
     const a = this.adapter;
     this.work.copyFrom(ctx.state);
     cpu.linearOps = a;
-    cpu.stateChanged();
+    cpu.syncModeOnly();
     a.ops = ops;
     a.insn = ctx.insnBytes;
     a.insnLin = (this.work.segBase[1] + this.work.rip[0]) >>> 0;
