@@ -14,7 +14,9 @@ import { ALL_MODES, type Mode } from './layout.js';
 
 function usage(msg?: string): never {
   if (msg) console.error(`x86-difftest: ${msg}`);
-  console.error('usage: pnpm fuzz:x86 [--seed N] [--count N] [--mode real|pm16|pm32|paging|pae|all[,...]] [--garbage] [--case I] [--quiet] [--json FILE] [--write-known] [--repro KNOWN-ID]');
+  console.error(
+    'usage: pnpm fuzz:x86 [--seed N] [--count N] [--mode real|pm16|pm32|paging|pae|all[,...]] [--garbage] [--case I] [--quiet] [--json FILE] [--write-known] [--repro KNOWN-ID]',
+  );
   process.exit(2);
 }
 
@@ -66,7 +68,10 @@ if (repro !== undefined) {
   const t = new DiffTester([entry.reproducer.mode]);
   const v = t.runCase(entry.reproducer);
   if (v.kind === 'fail') console.log(formatMismatch(v, signatureOf(v), `known ${entry.id}`, entry.id));
-  else console.log(`${entry.id}: ${v.kind}${v.kind === 'skip' ? ` (${v.reason})` : ' — it no longer reproduces'}`);
+  else
+    console.log(
+      `${entry.id}: ${v.kind}${v.kind === 'skip' ? ` (${v.reason})` : ' — it no longer reproduces'}`,
+    );
   t.close();
   process.exit(v.kind === 'fail' ? 1 : 0);
 }
@@ -98,14 +103,27 @@ for (const m of summary.mismatches) {
 }
 if (bySig.size) {
   console.log('mismatches by signature:');
-  for (const [k, n] of [...bySig].sort((a, b) => b[1] - a[1])) console.log(`  ${String(n).padStart(5)}  ${k}`);
+  for (const [k, n] of [...bySig].sort((a, b) => b[1] - a[1]))
+    console.log(`  ${String(n).padStart(5)}  ${k}`);
 }
 for (const [r, n] of summary.skipReasons) console.log(`skipped ${n}: ${r}`);
+if (summary.skippedForms.size) {
+  const top = [...summary.skippedForms].sort((a, b) => b[1] - a[1]).slice(0, 12);
+  console.log(`host could not run (by first instruction): ${top.map(([f, n]) => `${f} ×${n}`).join(', ')}`);
+}
 const newOnes = summary.mismatches.filter((m) => !m.known).length;
 console.log(
   `${summary.skipped} skipped, ${summary.failed - newOnes} known, ${newOnes} new; ${((summary.passed + summary.failed + summary.skipped) / seconds).toFixed(0)} cases/s`,
 );
-if (json) writeFileSync(json, JSON.stringify(summary.mismatches.map((m) => ({ signature: m.signature, known: m.known, testCase: m.testCase })), null, 1));
+if (json)
+  writeFileSync(
+    json,
+    JSON.stringify(
+      summary.mismatches.map((m) => ({ signature: m.signature, known: m.known, testCase: m.testCase })),
+      null,
+      1,
+    ),
+  );
 if (writeKnown) {
   const next = knownFromMismatches(summary.mismatches, known);
   writeFileSync(KNOWN_MISMATCHES_URL, `${JSON.stringify(next, null, 1)}\n`);

@@ -5,8 +5,9 @@
  * and every byte of RAM. An exception shows as a halt in its stub (the vector), with the frame
  * (error code, faulting CS:EIP, EFLAGS) in the RAM compared.
  */
-import { GPR_NAMES, type MachineState, SEG_NAMES } from './machine-state.js';
+
 import { STUBS as STUB_BASE } from './layout.js';
+import { GPR_NAMES, type MachineState, SEG_NAMES } from './machine-state.js';
 import type { Outcome } from './outcome.js';
 
 export interface Difference {
@@ -36,11 +37,17 @@ export function compareOutcomes(host: Outcome, emu: Outcome, flagMask: number): 
   const e = emu.state;
   if (h.eip !== e.eip) d.push({ category: 'eip', field: 'eip', host: hex(h.eip), emu: hex(e.eip) });
   for (let i = 0; i < 8; i++) {
-    if (h.gpr[i] !== e.gpr[i]) d.push({ category: 'gpr', field: GPR_NAMES[i], host: hex(h.gpr[i]), emu: hex(e.gpr[i]) });
+    if (h.gpr[i] !== e.gpr[i])
+      d.push({ category: 'gpr', field: GPR_NAMES[i], host: hex(h.gpr[i]), emu: hex(e.gpr[i]) });
   }
   const keep = ~flagMask;
   if ((h.eflags & keep) !== (e.eflags & keep)) {
-    d.push({ category: 'eflags', field: `eflags (${flagNames((h.eflags ^ e.eflags) & keep)} differ)`, host: hex(h.eflags), emu: hex(e.eflags) });
+    d.push({
+      category: 'eflags',
+      field: `eflags (${flagNames((h.eflags ^ e.eflags) & keep)} differ)`,
+      host: hex(h.eflags),
+      emu: hex(e.eflags),
+    });
   }
   const pm = (h.cr0 & 1) !== 0 && (e.cr0 & 1) !== 0;
   for (let i = 0; i < 8; i++) {
@@ -50,53 +57,117 @@ export function compareOutcomes(host: Outcome, emu: Outcome, flagMask: number): 
     // LDTR/TR are only compared in protected mode (real mode cannot change them).
     if (i >= 6 && !pm) continue;
     if (a.sel !== b.sel) d.push({ category: 'seg', field: `${n}.sel`, host: hex(a.sel), emu: hex(b.sel) });
-    if (a.base !== b.base) d.push({ category: 'seg', field: `${n}.base`, host: hex(a.base), emu: hex(b.base) });
+    if (a.base !== b.base)
+      d.push({ category: 'seg', field: `${n}.base`, host: hex(a.base), emu: hex(b.base) });
     const unusable = ((a.attr | b.attr) >>> 16) & 1;
-    if (!unusable && a.limit !== b.limit) d.push({ category: 'seg', field: `${n}.limit`, host: hex(a.limit), emu: hex(b.limit) });
+    if (!unusable && a.limit !== b.limit)
+      d.push({ category: 'seg', field: `${n}.limit`, host: hex(a.limit), emu: hex(b.limit) });
     // Attributes: type, S, DPL, P, D/B, G; the accessed bit is compared through the GDT bytes.
     const attrMask = 0x1c0fe;
-    if (pm && (a.attr & attrMask) !== (b.attr & attrMask)) d.push({ category: 'seg', field: `${n}.attr`, host: hex(a.attr), emu: hex(b.attr) });
+    if (pm && (a.attr & attrMask) !== (b.attr & attrMask))
+      d.push({ category: 'seg', field: `${n}.attr`, host: hex(a.attr), emu: hex(b.attr) });
   }
-  if (h.gdtBase !== e.gdtBase || h.gdtLimit !== e.gdtLimit) d.push({ category: 'dt', field: 'gdtr', host: `${hex(h.gdtBase)}/${hex(h.gdtLimit)}`, emu: `${hex(e.gdtBase)}/${hex(e.gdtLimit)}` });
-  if (h.idtBase !== e.idtBase || h.idtLimit !== e.idtLimit) d.push({ category: 'dt', field: 'idtr', host: `${hex(h.idtBase)}/${hex(h.idtLimit)}`, emu: `${hex(e.idtBase)}/${hex(e.idtLimit)}` });
+  if (h.gdtBase !== e.gdtBase || h.gdtLimit !== e.gdtLimit)
+    d.push({
+      category: 'dt',
+      field: 'gdtr',
+      host: `${hex(h.gdtBase)}/${hex(h.gdtLimit)}`,
+      emu: `${hex(e.gdtBase)}/${hex(e.gdtLimit)}`,
+    });
+  if (h.idtBase !== e.idtBase || h.idtLimit !== e.idtLimit)
+    d.push({
+      category: 'dt',
+      field: 'idtr',
+      host: `${hex(h.idtBase)}/${hex(h.idtLimit)}`,
+      emu: `${hex(e.idtBase)}/${hex(e.idtLimit)}`,
+    });
   for (const k of ['cr0', 'cr2', 'cr3', 'cr4', 'efer'] as const) {
-    if (h[k] !== e[k]) d.push({ category: k === 'cr2' ? 'cr2' : 'cr', field: k, host: hex(h[k]), emu: hex(e[k]) });
+    if (h[k] !== e[k])
+      d.push({ category: k === 'cr2' ? 'cr2' : 'cr', field: k, host: hex(h[k]), emu: hex(e[k]) });
   }
   if (host.io.length !== emu.io.length || host.io.some((v, i) => v !== emu.io[i])) {
     d.push({ category: 'io', field: 'port i/o', host: ioText(host.io), emu: ioText(emu.io) });
   }
-  const rfSlot = frameFlagsSlot(host);
-  if (!Buffer.from(host.ram.buffer, host.ram.byteOffset, host.ram.length).equals(Buffer.from(emu.ram.buffer, emu.ram.byteOffset, emu.ram.length))) {
-    for (const [from, to] of diffRanges(host.ram, emu.ram, 8)) {
-      // The EFLAGS image of an exception frame differing only in RF: its own category (SDM
-      // Vol. 3 17.3.1.1: faults push RF = 1), so that one rule does not hide other differences.
-      if (rfSlot >= 0 && from >= rfSlot && to <= rfSlot + 4 && (host.ram[rfSlot + 2] ^ emu.ram[rfSlot + 2]) === 1 && from === rfSlot + 2 && to === rfSlot + 3) {
-        d.push({ category: 'frame.rf', field: `exception frame EFLAGS.RF at ${hex(rfSlot)}`, host: bytesText(host.ram.subarray(rfSlot, rfSlot + 4)), emu: bytesText(emu.ram.subarray(rfSlot, rfSlot + 4)) });
-        continue;
-      }
-      d.push({ category: 'memory', field: `ram[${hex(from)}..${hex(to - 1)}]`, host: bytesText(host.ram.subarray(from, to)), emu: bytesText(emu.ram.subarray(from, to)) });
+  const slot = frameFlagsSlot(host);
+  const w = slot >= 0 && (h.cr0 & 1) === 0 ? 2 : 4;
+  if (
+    !Buffer.from(host.ram.buffer, host.ram.byteOffset, host.ram.length).equals(
+      Buffer.from(emu.ram.buffer, emu.ram.byteOffset, emu.ram.length),
+    )
+  ) {
+    // The (E)FLAGS image of an exception frame is compared like EFLAGS (undefined flags masked),
+    // RF in its own category (SDM Vol. 3 17.3.1.1: faults push RF = 1), so that one rule does
+    // not hide other differences.
+    if (slot >= 0) {
+      const hf = readLe(host.ram, slot, w);
+      const ef = readLe(emu.ram, slot, w);
+      const x = (hf ^ ef) & ~flagMask;
+      if (x === 1 << 16)
+        d.push({
+          category: 'frame.rf',
+          field: `exception frame EFLAGS.RF at ${hex(slot)}`,
+          host: hex(hf),
+          emu: hex(ef),
+        });
+      else if (x !== 0)
+        d.push({
+          category: 'frame.eflags',
+          field: `exception frame EFLAGS at ${hex(slot)} (${flagNames(x)} differ)`,
+          host: hex(hf),
+          emu: hex(ef),
+        });
+    }
+    for (const [from, to] of diffRanges(host.ram, emu.ram, 8, slot, slot + w)) {
+      d.push({
+        category: 'memory',
+        field: `ram[${hex(from)}..${hex(to - 1)}]`,
+        host: bytesText(host.ram.subarray(from, to)),
+        emu: bytesText(emu.ram.subarray(from, to)),
+      });
     }
   }
   return d;
 }
 
-/** Where the host's exception frame keeps EFLAGS (protected mode, halted in a stub), or -1. */
+function readLe(ram: Uint8Array, at: number, size: number): number {
+  let v = 0;
+  for (let i = size - 1; i >= 0; i--) v = v * 256 + ram[at + i];
+  return v >>> 0;
+}
+
+/** Where the host's exception frame keeps (E)FLAGS when it halted in a stub, or -1. */
 function frameFlagsSlot(o: Outcome): number {
   const s = o.state;
-  if (o.kind !== 'hlt' || (s.cr0 & 1) === 0) return -1;
+  if (o.kind !== 'hlt') return -1;
   const vector = ((s.seg[1].base + s.eip) >>> 0) - 1 - STUB_BASE;
   if (vector < 0 || vector > 255) return -1;
   const sp = (s.seg[2].base + (s.seg[2].attr & (1 << 14) ? s.gpr[4] : s.gpr[4] & 0xffff)) >>> 0;
+  // Real mode: IP, CS, FLAGS (16 bits each); protected mode: [error code,] EIP, CS, EFLAGS.
+  if ((s.cr0 & 1) === 0) return sp + 4;
   const hasError = [8, 10, 11, 12, 13, 14, 17].includes(vector);
   return sp + (hasError ? 4 : 0) + 8;
 }
 
-function diffRanges(a: Uint8Array, b: Uint8Array, max: number): [number, number][] {
+/** Differing byte ranges, at most `max`, leaving out [skipFrom, skipTo). */
+function diffRanges(
+  a: Uint8Array,
+  b: Uint8Array,
+  max: number,
+  skipFrom: number,
+  skipTo: number,
+): [number, number][] {
   const out: [number, number][] = [];
+  const skip = (i: number): boolean => i >= skipFrom && i < skipTo;
   for (let i = 0; i < a.length && out.length < max; i++) {
-    if (a[i] === b[i]) continue;
+    if (a[i] === b[i] || skip(i)) continue;
     let j = i;
-    while (j < a.length && j - i < 32 && (a[j] !== b[j] || (j + 1 < a.length && a[j + 1] !== b[j + 1]))) j++;
+    while (
+      j < a.length &&
+      j - i < 32 &&
+      !skip(j) &&
+      (a[j] !== b[j] || (j + 1 < a.length && a[j + 1] !== b[j + 1]))
+    )
+      j++;
     out.push([i, Math.max(j, i + 1)]);
     i = j;
   }
@@ -109,20 +180,46 @@ function bytesText(b: Uint8Array): string {
 
 function ioText(io: number[]): string {
   const items: string[] = [];
-  for (let i = 0; i < io.length && items.length < 8; i += 4) items.push(`${io[i] ? 'out' : 'in'} ${hex(io[i + 1])}/${io[i + 2]}=${hex(io[i + 3])}`);
+  for (let i = 0; i < io.length && items.length < 8; i += 4)
+    items.push(`${io[i] ? 'out' : 'in'} ${hex(io[i + 1])}/${io[i + 2]}=${hex(io[i + 3])}`);
   return `${items.join(', ')}${io.length > 32 ? ', …' : ''} (${io.length / 4} items)`;
 }
 
 const FLAG_NAMES: [number, string][] = [
-  [0, 'CF'], [2, 'PF'], [4, 'AF'], [6, 'ZF'], [7, 'SF'], [8, 'TF'], [9, 'IF'], [10, 'DF'], [11, 'OF'], [12, 'IOPL0'], [13, 'IOPL1'], [14, 'NT'], [16, 'RF'], [17, 'VM'], [18, 'AC'], [19, 'VIF'], [20, 'VIP'], [21, 'ID'],
+  [0, 'CF'],
+  [2, 'PF'],
+  [4, 'AF'],
+  [6, 'ZF'],
+  [7, 'SF'],
+  [8, 'TF'],
+  [9, 'IF'],
+  [10, 'DF'],
+  [11, 'OF'],
+  [12, 'IOPL0'],
+  [13, 'IOPL1'],
+  [14, 'NT'],
+  [16, 'RF'],
+  [17, 'VM'],
+  [18, 'AC'],
+  [19, 'VIF'],
+  [20, 'VIP'],
+  [21, 'ID'],
 ];
 
 export function flagNames(bits: number): string {
-  return FLAG_NAMES.filter(([b]) => bits & (1 << b)).map(([, n]) => n).join(' ') || 'none';
+  return (
+    FLAG_NAMES.filter(([b]) => bits & (1 << b))
+      .map(([, n]) => n)
+      .join(' ') || 'none'
+  );
 }
 
 /** The exception a final state shows, if it halted in a stub: `#GP(0x10) from 0008:00009003`. */
-export function describeStop(o: Outcome, stubs: number, readStack: (linear: number, size: number) => number): string {
+export function describeStop(
+  o: Outcome,
+  stubs: number,
+  readStack: (linear: number, size: number) => number,
+): string {
   if (o.kind !== 'hlt') return o.kind + (o.detail ? ` (${o.detail.split('\n')[0]})` : '');
   const s: MachineState = o.state;
   const linear = (s.seg[1].base + s.eip) >>> 0;

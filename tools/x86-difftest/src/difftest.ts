@@ -6,7 +6,7 @@
 import { DecodeStatus, decode, Insn, OPCODE_TABLE } from '@kvm/x86emu';
 import { compareOutcomes, type Difference, describeStop, flagNames } from './compare.js';
 import { EmuSide } from './emu-side.js';
-import { UNDEFINED_FLAGS, mayLeaveFlagsUndefined } from './flags.js';
+import { mayLeaveFlagsUndefined, UNDEFINED_FLAGS } from './flags.js';
 import { caseImage, generateCase, generateGarbage, is16, prefixCase, type TestCase } from './generator.js';
 import { HostSide } from './host-side.js';
 import { ALL_MODES, baseState, buildImage, CODE, type Mode, STUBS } from './layout.js';
@@ -44,12 +44,21 @@ export interface Mismatch {
 export type Verdict =
   | { kind: 'pass' }
   | { kind: 'skip'; reason: string }
-  | { kind: 'fail'; blamed: number; differences: Difference[]; host: Outcome; emu: Outcome; testCase: TestCase };
+  | {
+      kind: 'fail';
+      blamed: number;
+      differences: Difference[];
+      host: Outcome;
+      emu: Outcome;
+      testCase: TestCase;
+    };
 
 /** `form` may end in `*` (a prefix: `garbage:*`, or `*` alone for any form). */
 export function matchesKnown(sig: Signature, k: KnownMismatch): boolean {
   const form = k.form.endsWith('*') ? sig.form.startsWith(k.form.slice(0, -1)) : k.form === sig.form;
-  return (k.mode === '*' || k.mode === sig.mode) && form && sig.categories.every((c) => k.categories.includes(c));
+  return (
+    (k.mode === '*' || k.mode === sig.mode) && form && sig.categories.every((c) => k.categories.includes(c))
+  );
 }
 
 const insn = new Insn();
@@ -59,7 +68,8 @@ export function firstInstruction(bytes: number[], mode: Mode): { mnemonic: strin
   const src = { fetchByte: (i: number) => bytes[i] ?? 0xf4 };
   try {
     const st = decode(src, insn, !is16(mode), false);
-    if (st !== DecodeStatus.Ok || insn.row < 0) return { mnemonic: st === DecodeStatus.TooLong ? 'TOOLONG' : 'UD', length: insn.length };
+    if (st !== DecodeStatus.Ok || insn.row < 0)
+      return { mnemonic: st === DecodeStatus.TooLong ? 'TOOLONG' : 'UD', length: insn.length };
     return { mnemonic: OPCODE_TABLE[insn.row].mnemonic, length: insn.length };
   } catch {
     return { mnemonic: 'UD', length: 0 };
@@ -121,9 +131,16 @@ export class DiffTester {
 
   private compare(c: TestCase): Verdict {
     const image = caseImage(c);
-    const host = this.host.run(c.init, image);
+    let host = this.host.run(c.init, image);
     if (host.kind === 'unsupported') return { kind: 'skip', reason: `host: ${host.detail ?? 'unsupported'}` };
-    const emu = this.emu.run(c.init, image);
+    let emu = this.emu.run(c.init, image);
+    if (host.kind === 'runaway' && emu.kind !== 'runaway') {
+      // The watchdog is wall-clock: give a busy host a second, patient chance before blaming.
+      host = this.host.run(c.init, image, true);
+      if (host.kind === 'unsupported')
+        return { kind: 'skip', reason: `host: ${host.detail ?? 'unsupported'}` };
+      emu = this.emu.run(c.init, image);
+    }
     let mask = c.undefinedFlags;
     if (c.garbage) mask |= garbageUndefinedFlags(c.bytes, c.mode);
     const differences = compareOutcomes(host, emu, mask);
@@ -131,7 +148,14 @@ export class DiffTester {
     // Keep copies: both sides reuse their buffers on the next run.
     const hostCopy: Outcome = { ...host, ram: host.ram.slice(), io: [...host.io] };
     const emuCopy: Outcome = { ...emu, ram: emu.ram.slice(), io: [...emu.io] };
-    return { kind: 'fail', blamed: c.insns.length - 1, differences, host: hostCopy, emu: emuCopy, testCase: c };
+    return {
+      kind: 'fail',
+      blamed: c.insns.length - 1,
+      differences,
+      host: hostCopy,
+      emu: emuCopy,
+      testCase: c,
+    };
   }
 
   close(): void {
@@ -151,21 +175,33 @@ const hex = (v: number, w = 0): string => (v >>> 0).toString(16).padStart(w, '0'
 function stateText(s: MachineState): string {
   const g = GPR_NAMES.map((n, i) => `${n}=${hex(s.gpr[i], 8)}`).join(' ');
   const segs = SEG_NAMES.slice(0, 6)
-    .map((n, i) => `${n}=${hex(s.seg[i].sel, 4)}(${hex(s.seg[i].base)}+${hex(s.seg[i].limit)},${hex(s.seg[i].attr)})`)
+    .map(
+      (n, i) =>
+        `${n}=${hex(s.seg[i].sel, 4)}(${hex(s.seg[i].base)}+${hex(s.seg[i].limit)},${hex(s.seg[i].attr)})`,
+    )
     .join(' ');
   return `    ${g}\n    eip=${hex(s.eip, 8)} eflags=${hex(s.eflags, 8)} [${flagNames(s.eflags & 0x3f7fd5)}] cr0=${hex(s.cr0)} cr2=${hex(s.cr2)} cr3=${hex(s.cr3)} cr4=${hex(s.cr4)} efer=${hex(s.efer)}\n    ${segs}`;
 }
 
 /** The reproducer printed for a mismatch. */
-export function formatMismatch(v: Extract<Verdict, { kind: 'fail' }>, sig: Signature, where: string, known?: string): string {
+export function formatMismatch(
+  v: Extract<Verdict, { kind: 'fail' }>,
+  sig: Signature,
+  where: string,
+  known?: string,
+): string {
   const c = v.testCase;
-  const readStack = (o: Outcome) => (linear: number, size: number): number => {
-    let x = 0;
-    for (let i = size - 1; i >= 0; i--) x = x * 256 + (o.ram[linear + i] ?? 0xff);
-    return x;
-  };
+  const readStack =
+    (o: Outcome) =>
+    (linear: number, size: number): number => {
+      let x = 0;
+      for (let i = size - 1; i >= 0; i--) x = x * 256 + (o.ram[linear + i] ?? 0xff);
+      return x;
+    };
   const lines: string[] = [];
-  lines.push(`MISMATCH ${where} mode=${c.mode} blame=insn ${v.blamed + 1}/${c.insns.length} "${sig.form}" [${sig.categories.join(',')}]${known ? ` known: ${known}` : ' NEW'}`);
+  lines.push(
+    `MISMATCH ${where} mode=${c.mode} blame=insn ${v.blamed + 1}/${c.insns.length} "${sig.form}" [${sig.categories.join(',')}]${known ? ` known: ${known}` : ' NEW'}`,
+  );
   let at = 0;
   const parts = c.insns.map((i) => {
     const b = c.bytes.slice(at, at + i.length);
@@ -177,7 +213,9 @@ export function formatMismatch(v: Extract<Verdict, { kind: 'fail' }>, sig: Signa
   if (c.undefinedFlags) lines.push(`  undefined flags (not compared): ${flagNames(c.undefinedFlags)}`);
   lines.push('  initial state:');
   lines.push(stateText(c.init));
-  lines.push(`  data seed ${hex(c.dataSeed)}${c.patches.length ? `, patches: ${c.patches.map(([a, b]) => `${hex(a)}:${b.map((x) => hex(x, 2)).join('')}`).join(' ')}` : ''}`);
+  lines.push(
+    `  data seed ${hex(c.dataSeed)}${c.patches.length ? `, patches: ${c.patches.map(([a, b]) => `${hex(a)}:${b.map((x) => hex(x, 2)).join('')}`).join(' ')}` : ''}`,
+  );
   lines.push(`  host (real CPU): ${describeStop(v.host, STUBS, readStack(v.host))}`);
   lines.push(stateText(v.host.state));
   lines.push(`  x86emu:          ${describeStop(v.emu, STUBS, readStack(v.emu))}`);
@@ -205,6 +243,8 @@ export interface RunSummary {
   failed: number;
   skipped: number;
   skipReasons: Map<string, number>;
+  /** Skipped cases by the form of their first instruction (what this host cannot referee). */
+  skippedForms: Map<string, number>;
   mismatches: Mismatch[];
   /** Known-mismatch ids seen, with counts. */
   knownSeen: Map<string, number>;
@@ -218,7 +258,15 @@ export function caseAt(seed: number, index: number, modes: readonly Mode[], garb
 }
 
 export function runDifferential(tester: DiffTester, o: RunOptions): RunSummary {
-  const sum: RunSummary = { passed: 0, failed: 0, skipped: 0, skipReasons: new Map(), mismatches: [], knownSeen: new Map() };
+  const sum: RunSummary = {
+    passed: 0,
+    failed: 0,
+    skipped: 0,
+    skipReasons: new Map(),
+    skippedForms: new Map(),
+    mismatches: [],
+    knownSeen: new Map(),
+  };
   const from = o.only ?? 0;
   const to = o.only !== undefined ? o.only + 1 : o.count;
   for (let index = from; index < to; index++) {
@@ -228,13 +276,24 @@ export function runDifferential(tester: DiffTester, o: RunOptions): RunSummary {
     else if (v.kind === 'skip') {
       sum.skipped++;
       sum.skipReasons.set(v.reason, (sum.skipReasons.get(v.reason) ?? 0) + 1);
+      if (!tester.unavailable.has(c.mode)) {
+        const f = c.garbage ? `garbage:${firstInstruction(c.bytes, c.mode).mnemonic}` : c.insns[0].form;
+        sum.skippedForms.set(f, (sum.skippedForms.get(f) ?? 0) + 1);
+      }
     } else {
       sum.failed++;
       const signature = signatureOf(v);
       const known = o.known.find((k) => matchesKnown(signature, k))?.id;
       if (known) sum.knownSeen.set(known, (sum.knownSeen.get(known) ?? 0) + 1);
       const where = `seed=${o.seed} case=${index}${o.garbage ? ' --garbage' : ''}`;
-      const m: Mismatch = { index, testCase: c, signature, differences: v.differences, known, report: formatMismatch(v, signature, where, known) };
+      const m: Mismatch = {
+        index,
+        testCase: c,
+        signature,
+        differences: v.differences,
+        known,
+        report: formatMismatch(v, signature, where, known),
+      };
       sum.mismatches.push(m);
       o.onMismatch?.(m);
     }

@@ -42,7 +42,14 @@ export class EmuSide {
       this.cpu.invalidateCode(0, RAM_SIZE);
       this.cpu.stateChanged();
       const why = this.cpu.run(EMU_BUDGET);
-      kind = why === StopReason.Hlt ? 'hlt' : why === StopReason.Shutdown ? 'shutdown' : why === StopReason.Budget ? 'runaway' : 'crash';
+      kind =
+        why === StopReason.Hlt
+          ? 'hlt'
+          : why === StopReason.Shutdown
+            ? 'shutdown'
+            : why === StopReason.Budget
+              ? 'runaway'
+              : 'crash';
       if (kind === 'crash') detail = `unexpected StopReason ${why}`;
     } catch (e) {
       kind = 'crash';

@@ -76,5 +76,11 @@ export function undefinedFlags(mnemonic: string, bits: number, count: number): n
 
 /** True when the instruction leaves some flag undefined for some operands. */
 export function mayLeaveFlagsUndefined(mnemonic: string): boolean {
-  return mnemonic in UNDEFINED_FLAGS || SHIFTS.has(mnemonic) || ROTATES.has(mnemonic) || mnemonic === 'SHLD' || mnemonic === 'SHRD';
+  return (
+    mnemonic in UNDEFINED_FLAGS ||
+    SHIFTS.has(mnemonic) ||
+    ROTATES.has(mnemonic) ||
+    mnemonic === 'SHLD' ||
+    mnemonic === 'SHRD'
+  );
 }

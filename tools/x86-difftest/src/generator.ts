@@ -9,16 +9,16 @@
 import { OPCODE_TABLE, type OpcodeRow } from '@kvm/x86emu';
 import { mayLeaveFlagsUndefined, undefinedFlags } from './flags.js';
 import {
+  baseState,
+  buildImage,
   CODE,
   CODE_MAX,
   DATA,
+  DATA_END,
   HLT,
+  type Mode,
   SEL,
   STACK_TOP,
-  baseState,
-  buildImage,
-  DATA_END,
-  type Mode,
 } from './layout.js';
 import { cloneState, type MachineState } from './machine-state.js';
 import { Prng } from './prng.js';
@@ -70,11 +70,44 @@ export function formName(row: OpcodeRow): string {
   return row.operands ? `${row.mnemonic} ${row.operands}` : row.mnemonic;
 }
 
-const SPECIAL = [0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
-const SELECTORS_PM = [0, 3, 4, SEL.CODE32, SEL.DATA32, SEL.CODE16, SEL.STACK16, SEL.DATA16, SEL.TSS, SEL.DATA32_RO, SEL.CODE32_DPL3, SEL.DATA32_DPL3, SEL.NOT_PRESENT, SEL.EXPAND_DOWN, 0x60, SEL.DATA32 | 3, 0xfff8];
-const FAR_CODE_PM = [SEL.CODE32, SEL.CODE32, SEL.CODE16, SEL.DATA32, 0, SEL.CODE32_DPL3, SEL.NOT_PRESENT, 0x60];
+const SPECIAL = [
+  0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe,
+  0xffffffff,
+];
+const SELECTORS_PM = [
+  0,
+  3,
+  4,
+  SEL.CODE32,
+  SEL.DATA32,
+  SEL.CODE16,
+  SEL.STACK16,
+  SEL.DATA16,
+  SEL.TSS,
+  SEL.DATA32_RO,
+  SEL.CODE32_DPL3,
+  SEL.DATA32_DPL3,
+  SEL.NOT_PRESENT,
+  SEL.EXPAND_DOWN,
+  0x60,
+  SEL.DATA32 | 3,
+  0xfff8,
+];
+const FAR_CODE_PM = [
+  SEL.CODE32,
+  SEL.CODE32,
+  SEL.CODE16,
+  SEL.DATA32,
+  0,
+  SEL.CODE32_DPL3,
+  SEL.NOT_PRESENT,
+  0x60,
+];
 const STRING_OPS = new Set(['MOVS', 'CMPS', 'STOS', 'LODS', 'SCAS', 'INS', 'OUTS']);
 const ALU = new Set(['ADD', 'OR', 'ADC', 'SBB', 'AND', 'SUB', 'XOR', 'CMP']);
+
+/** Patches may land from here on: never on the tables, stubs or code below. */
+const PATCHABLE = 0xb000;
 
 export function is16(mode: Mode): boolean {
   return mode === 'real' || mode === 'pm16';
@@ -121,13 +154,22 @@ interface Built {
   /** Bits of the operand size, and the shift count the instruction will see (for flag masks). */
   bits: number;
   count: number;
+  /** Linear address of the memory operand, or -1. */
+  ea: number;
 }
 
 /**
  * Encodes `row` with random operands, adjusting `s` (registers the instruction addresses
  * through) and `patches` (memory it reads a pointer or selector from).
  */
-function encode(row: OpcodeRow, mode: Mode, s: MachineState, patches: [number, number[]][], p: Prng, first: boolean): Built {
+function encode(
+  row: OpcodeRow,
+  mode: Mode,
+  s: MachineState,
+  patches: [number, number[]][],
+  p: Prng,
+  first: boolean,
+): Built {
   const def16 = is16(mode);
   const tokens = row.operands ? row.operands.split(',') : [];
   const m = row.mnemonic;
@@ -143,10 +185,13 @@ function encode(row: OpcodeRow, mode: Mode, s: MachineState, patches: [number, n
   }
   if (opPrefix) bytes.push(0x66);
   if (adPrefix) bytes.push(0x67);
-  if (STRING_OPS.has(m) && p.chance(0.6)) bytes.push(m === 'CMPS' || m === 'SCAS' ? p.pick([0xf2, 0xf3]) : 0xf3);
+  if (STRING_OPS.has(m) && p.chance(0.6))
+    bytes.push(m === 'CMPS' || m === 'SCAS' ? p.pick([0xf2, 0xf3]) : 0xf3);
   const memOnly = tokens.some((t) => t.startsWith('M'));
   const regOnly = tokens.some((t) => t.startsWith('R')) || row.mod3 === true || row.rm !== undefined;
-  const hasModrm = row.ext !== undefined || tokens.some((t) => /^[EGMR]([a-z]|$)/.test(t) || t === 'S' || t === 'C' || t === 'D');
+  const hasModrm =
+    row.ext !== undefined ||
+    tokens.some((t) => /^[EGMR]([a-z]|$)/.test(t) || t === 'S' || t === 'C' || t === 'D');
   let mod = regOnly ? 3 : memOnly ? p.below(3) : p.chance(0.5) ? 3 : p.below(3);
   const lockable = (row.attrs ?? '').includes('lock');
   if (lockable && mod !== 3 && p.chance(0.3)) bytes.unshift(0xf0);
@@ -156,7 +201,7 @@ function encode(row: OpcodeRow, mode: Mode, s: MachineState, patches: [number, n
   let reg = row.ext ?? p.below(8);
   if (tokens.includes('S')) reg = p.chance(0.9) ? p.pick([0, 2, 3, 4, 5]) : p.below(8);
   if (tokens.includes('C')) reg = p.chance(0.9) ? p.pick([0, 2, 3, 4]) : p.below(8);
-  let rm = row.rm ?? p.below(8);
+  const rm = row.rm ?? p.below(8);
   const regValue = (r: number, v: number): void => {
     if (r !== 4) s.gpr[r] = v >>> 0;
   };
@@ -261,9 +306,10 @@ function encode(row: OpcodeRow, mode: Mode, s: MachineState, patches: [number, n
   }
   bytes.push(...imms);
   if (first) adjustForMnemonic(row, mode, s, patches, p, opSize, adSize, eaLinear);
-  if (/^(ROL|ROR|RCL|RCR|SHL|SHR|SAL|SAR|SHLD|SHRD)$/.test(m) && tokens.includes('CL')) count = s.gpr[1] & 0xff;
+  if (/^(ROL|ROR|RCL|RCR|SHL|SHR|SAL|SAR|SHLD|SHRD)$/.test(m) && tokens.includes('CL'))
+    count = s.gpr[1] & 0xff;
   if (tokens.includes('1')) count = 1;
-  return { bytes, row, bits: opSizeBits(row, opSize), count };
+  return { bytes, row, bits: opSizeBits(row, opSize), count, ea: eaLinear };
 }
 
 function opSizeBits(row: OpcodeRow, opSize: number): number {
@@ -276,7 +322,16 @@ function selector(mode: Mode, p: Prng): number {
 }
 
 /** Register values and memory contents specific to one instruction. */
-function adjustForMnemonic(row: OpcodeRow, mode: Mode, s: MachineState, patches: [number, number[]][], p: Prng, opSize: number, adSize: number, ea: number): void {
+function adjustForMnemonic(
+  row: OpcodeRow,
+  mode: Mode,
+  s: MachineState,
+  patches: [number, number[]][],
+  p: Prng,
+  opSize: number,
+  adSize: number,
+  ea: number,
+): void {
   const m = row.mnemonic;
   const sp = is16(mode) ? s.seg[2].base + (s.gpr[4] & 0xffff) : s.gpr[4];
   const patchStack = (vals: [number, number][]): void => {
@@ -285,7 +340,8 @@ function adjustForMnemonic(row: OpcodeRow, mode: Mode, s: MachineState, patches:
     patches.push([sp, out]);
   };
   const codeTarget = (): number => CODE + 0x100 + p.below(0x400);
-  const farCode = (): number => (mode === 'real' ? p.chance(0.8) ? 0 : p.below(0x1000) : p.pick(FAR_CODE_PM));
+  // Real mode: segment 0, so that a far target is on the HLT sled (its offsets are linear there).
+  const farCode = (): number => (mode === 'real' ? 0 : p.pick(FAR_CODE_PM));
   if (STRING_OPS.has(m)) {
     const mask = adSize === 2 ? 0xffff : 0xffffffff;
     s.gpr[1] = p.chance(0.8) ? p.below(12) : p.below(40);
@@ -316,27 +372,51 @@ function adjustForMnemonic(row: OpcodeRow, mode: Mode, s: MachineState, patches:
     patchStack([[m === 'POPF' ? flags : value(p), opSize]]);
   }
   if (m === 'RET') patchStack([[codeTarget(), opSize]]);
-  if (m === 'RETF') patchStack([[codeTarget(), opSize], [farCode(), opSize]]);
+  if (m === 'RETF')
+    patchStack([
+      [codeTarget(), opSize],
+      [farCode(), opSize],
+    ]);
   if (m === 'IRET') {
     const flags = ((p.u32() & 0x3cd5) | 2) >>> 0; // arithmetic flags, DF, IOPL, NT; no TF/IF/VM
-    patchStack([[codeTarget(), opSize], [farCode(), opSize], [flags, opSize]]);
+    patchStack([
+      [codeTarget(), opSize],
+      [farCode(), opSize],
+      [flags, opSize],
+    ]);
   }
-  if (m === 'LEAVE') s.gpr[5] = is16(mode) ? (s.gpr[4] & 0xffff) + 2 * p.below(16) : s.gpr[4] + 4 * p.below(16);
+  if (m === 'LEAVE')
+    s.gpr[5] = is16(mode) ? (s.gpr[4] & 0xffff) + 2 * p.below(16) : s.gpr[4] + 4 * p.below(16);
   if (ea < 0) return;
   if (m === 'JMP_IND' || m === 'CALL_IND') patches.push([ea, le(codeTarget(), opSize)]);
-  if (m === 'JMPF_IND' || m === 'CALLF_IND') patches.push([ea, [...le(codeTarget(), opSize), ...le(farCode(), 2)]]);
-  if (/^(LDS|LES|LFS|LGS|LSS)$/.test(m)) patches.push([ea, [...le(pointer(mode, p), opSize), ...le(selector(mode, p), 2)]]);
+  if (m === 'JMPF_IND' || m === 'CALLF_IND')
+    patches.push([ea, [...le(codeTarget(), opSize), ...le(farCode(), 2)]]);
+  if (/^(LDS|LES|LFS|LGS|LSS)$/.test(m))
+    patches.push([ea, [...le(pointer(mode, p), opSize), ...le(selector(mode, p), 2)]]);
   if (/^(MOV_TO_SEG|LLDT|LTR|VERR|VERW|LAR|LSL)$/.test(m)) patches.push([ea, le(selector(mode, p), 2)]);
 }
 
 /** A generated case: row `FORMS[index mod rows]` in `mode`, alone or followed by 1–2 more instructions. */
 export function generateCase(seed: number, index: number, mode: Mode): TestCase {
   const p = new Prng(caseSeed(seed, index));
-  const init = initialState(mode, p);
-  const patches: [number, number[]][] = [];
   const first = FORMS[index % FORMS.length];
-  const built = [encode(first, mode, init, patches, p, true)];
-  let undef = undefinedFlags(first.mnemonic, built[0].bits, built[0].count);
+  let init = initialState(mode, p);
+  let patches: [number, number[]][] = [];
+  let built: Built[] = [];
+  // Instructions that read a pointer or selector from memory get it patched in; when the
+  // operand falls outside the patchable area, draw the operands again (a few times).
+  for (let tries = 0; tries < 8; tries++) {
+    const state = cloneState(init);
+    patches = [];
+    const b = encode(first, mode, state, patches, p, true);
+    built = [b];
+    const ok = !READS_POINTER.test(first.mnemonic) || b.ea < 0 || (b.ea >= PATCHABLE && b.ea < DATA_END - 8);
+    if (ok || tries === 7) {
+      init = state;
+      break;
+    }
+  }
+  const undef = undefinedFlags(first.mnemonic, built[0].bits, built[0].count);
   // Sequences only of instructions whose flags are all defined, so nothing consumes an
   // undefined flag; the blame for a mismatch goes to the first instruction whose prefix
   // of the sequence already mismatches.
@@ -344,7 +424,12 @@ export function generateCase(seed: number, index: number, mode: Mode): TestCase 
     const extra = 1 + p.below(2);
     for (let k = 0; k < extra; k++) {
       let row = p.pick(FORMS);
-      for (let tries = 0; tries < 8 && (mayLeaveFlagsUndefined(row.mnemonic) || !ALU.has(row.mnemonic)); tries++) row = p.pick(FORMS);
+      for (
+        let tries = 0;
+        tries < 8 && (mayLeaveFlagsUndefined(row.mnemonic) || !ALU.has(row.mnemonic));
+        tries++
+      )
+        row = p.pick(FORMS);
       if (mayLeaveFlagsUndefined(row.mnemonic)) break;
       built.push(encode(row, mode, init, patches, p, false));
     }
@@ -363,6 +448,10 @@ export function generateCase(seed: number, index: number, mode: Mode): TestCase 
   };
 }
 
+/** Mnemonics whose memory operand is a pointer, selector or branch target the generator patches. */
+const READS_POINTER =
+  /^(JMP_IND|CALL_IND|JMPF_IND|CALLF_IND|LDS|LES|LFS|LGS|LSS|MOV_TO_SEG|LLDT|LTR|VERR|VERW|LAR|LSL)$/;
+
 /** Random bytes: 1–15 of them, sometimes behind random prefixes. */
 export function generateGarbage(seed: number, index: number, mode: Mode): TestCase {
   const p = new Prng(caseSeed(seed ^ 0x6a09e667, index));
@@ -370,7 +459,8 @@ export function generateGarbage(seed: number, index: number, mode: Mode): TestCa
   for (let i = 0; i < 8; i++) if (i !== 4 && p.chance(0.5)) init.gpr[i] = pointer(mode, p);
   const bytes: number[] = [];
   const prefixes = p.below(3);
-  for (let i = 0; i < prefixes; i++) bytes.push(p.pick([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]));
+  for (let i = 0; i < prefixes; i++)
+    bytes.push(p.pick([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]));
   if (p.chance(0.4)) bytes.push(0x0f);
   const n = 1 + p.below(14 - bytes.length);
   for (let i = 0; i < n; i++) bytes.push(p.below(256));
@@ -389,15 +479,14 @@ export function generateGarbage(seed: number, index: number, mode: Mode): TestCa
 }
 
 const fixedImage = buildImage();
-/** Patches may land from here on: never on the tables, stubs or code below. */
-const PATCHABLE = 0xb000;
 
 /** The memory image a case starts from (a fresh array). */
 export function caseImage(c: TestCase): Uint8Array {
   const ram = fixedImage.slice();
   new Prng(c.dataSeed).fill(ram.subarray(DATA, DATA_END));
   for (const [at, bytes] of c.patches) {
-    for (let i = 0; i < bytes.length; i++) if (at + i >= PATCHABLE && at + i < DATA_END) ram[at + i] = bytes[i];
+    for (let i = 0; i < bytes.length; i++)
+      if (at + i >= PATCHABLE && at + i < DATA_END) ram[at + i] = bytes[i];
   }
   ram.set(c.bytes, CODE);
   ram[CODE + c.bytes.length] = HLT;

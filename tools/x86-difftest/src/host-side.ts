@@ -25,7 +25,7 @@ import(workerData.hostUrl).then(({ kickHostVcpu }) => {
     const g = Atomics.load(a, 0);
     if (g < 0) return;
     if ((g & 1) === 0) { Atomics.wait(a, 0, g); continue; }
-    if (Atomics.wait(a, 0, g, workerData.timeoutMs) === 'timed-out') {
+    if (Atomics.wait(a, 0, g, Atomics.load(a, 2)) === 'timed-out') {
       Atomics.store(a, 1, g);
       kickHostVcpu(workerData.handle);
       Atomics.wait(a, 0, g);
@@ -46,7 +46,8 @@ export class HostSide {
   private readonly vcpu: Vcpu;
   private readonly regs: KvmRegs;
   private readonly sregs: KvmSregs;
-  private readonly sync = new Int32Array(new SharedArrayBuffer(8));
+  private readonly sync = new Int32Array(new SharedArrayBuffer(12));
+  private readonly timeoutMs: number;
   private readonly watchdog: Worker;
   private generation = 0;
   private readonly io: number[] = [];
@@ -69,13 +70,24 @@ export class HostSide {
     const hostUrl = new URL('../node_modules/@kvm/host/dist/index.js', import.meta.url).href;
     this.watchdog = new Worker(WATCHDOG_SOURCE, {
       eval: true,
-      workerData: { sab: this.sync.buffer, hostUrl, handle: this.vcpu.kickHandle(), timeoutMs: options.timeoutMs ?? 100 },
+      workerData: {
+        sab: this.sync.buffer,
+        hostUrl,
+        handle: this.vcpu.kickHandle(),
+      },
     });
     this.watchdog.unref();
+    this.timeoutMs = options.timeoutMs ?? 100;
+    this.sync[2] = this.timeoutMs;
   }
 
-  /** Runs one case: `image` becomes guest RAM, `init` the vCPU state. */
-  run(init: MachineState, image: Uint8Array): Outcome {
+  /**
+   * Runs one case: `image` becomes guest RAM, `init` the vCPU state. `patient`: allow 20 times
+   * the usual time before calling it a runaway (a second chance for a case the other side
+   * finished, in case the host was merely slow).
+   */
+  run(init: MachineState, image: Uint8Array, patient = false): Outcome {
+    this.sync[2] = patient ? this.timeoutMs * 20 : this.timeoutMs;
     this.ram.set(image);
     toKvmRegs(init, this.regs);
     toKvmSregs(init, this.sregs);
@@ -98,6 +110,7 @@ export class HostSide {
     Atomics.notify(this.sync, 0);
     if (kind === 'unsupported' && detail === undefined) detail = this.exitDetail();
     const state = fromKvm(this.vcpu.getRegs(), this.vcpu.getSregs());
+    if (kind !== 'hlt' && kind !== 'shutdown') this.completePending();
     return { kind, detail, state, ram: this.ram, io: this.io };
   }
 
@@ -142,6 +155,23 @@ export class HostSide {
       }
     }
     return 'runaway';
+  }
+
+  /**
+   * A case that ended on an I/O or MMIO exit (budget of exits used up) leaves the instruction
+   * half done: KVM completes it at the next KVM_RUN, whatever KVM_SET_REGS says in between, which
+   * would leak into the next case. KVM_RUN with `immediate_exit` completes it without running
+   * the guest (Documentation/virt/kvm/api.rst, KVM_RUN: immediate_exit).
+   */
+  private completePending(): void {
+    const run = this.vcpu.kvmRun;
+    run.immediateExit = 1;
+    try {
+      this.vcpu.run();
+    } catch {
+      // EINTR is the expected answer.
+    }
+    run.immediateExit = 0;
   }
 
   private exitDetail(): string {

@@ -27,21 +27,31 @@ export function classify(sig: Signature): string {
   const only = (c: string): boolean => sig.categories.length === 1 && sig.categories[0] === c;
   if (only('frame.rf'))
     return 'x86emu: a fault-class exception pushes EFLAGS.RF = 0; the host pushes RF = 1 (SDM Vol. 3 17.3.1.1: faults other than instruction breakpoints set RF in the saved EFLAGS)';
-  if (/AA[DM]/.test(sig.form) && only('eflags')) return "host: KVM's emulator computes AAD/AAM's SF on AX, not AL (SDM AAD/AAM: SF from AL)";
-  if (/garbage:UD/.test(sig.form) || /^(real|pm16|pm32)$/.test(sig.mode) && /garbage:UD/.test(sig.form))
+  if (/AA[DM]/.test(sig.form) && only('eflags'))
+    return "host: KVM's emulator computes AAD/AAM's SF on AX, not AL (SDM AAD/AAM: SF from AL)";
+  if (/garbage:UD/.test(sig.form) || (/^(real|pm16|pm32)$/.test(sig.mode) && /garbage:UD/.test(sig.form)))
     return 'x86emu: MMX/SSE/x87 arithmetic not implemented (#UD); the host CPU executes them';
   if (/PUSH_SEG/.test(sig.form) && only('memory'))
     return 'SDM leaves it open: a 32-bit PUSH of a segment register writes 2 or 4 bytes (host: 2, x86emu: 4)';
-  if (/NOP Ev/.test(sig.form)) return "host: KVM's emulator decodes the 0F 19–1F hint NOPs wrongly (length under 67h, or as another instruction)";
-  if (/SGDT|SIDT/.test(sig.form) && only('stop')) return "host: KVM's emulator spins on SGDT/SIDT to an address outside RAM (MMIO)";
+  if (/NOP Ev/.test(sig.form))
+    return "host: KVM's emulator decodes the 0F 19–1F hint NOPs wrongly (length under 67h, or as another instruction)";
+  if (/SGDT|SIDT/.test(sig.form) && only('stop'))
+    return "host: KVM's emulator spins on SGDT/SIDT to an address outside RAM (MMIO)";
   if (sig.mode === 'real' && /(^|:)(INT|INTO|INT3)\b/.test(sig.form) && sig.categories.includes('stop'))
     return 'host: kvm-pvm cannot deliver INT n / INTO in real mode (the guest spins)';
+  if (sig.mode === 'real' && /^(INT Ib|INTO|INT3)$/.test(sig.form) && sig.categories.includes('memory'))
+    return "host (likely): KVM's emulator pushes a 32-bit real-mode interrupt frame under an operand-size prefix; SDM INT n (real-address mode) pushes 16-bit FLAGS, CS, IP";
+  if (/^(SCAS|CMPS)/.test(sig.form) && sig.categories.every((c) => c === 'eflags' || c === 'frame.eflags'))
+    return "host: KVM's emulator reports, for a REP SCAS/CMPS that faults on a later iteration, flags that are not those of the last completed iteration (checked by hand for the reproducer)";
   if (sig.categories.includes('crash')) return 'x86emu: threw a JavaScript exception';
   return 'unreviewed: x86emu or host; see the reproducer';
 }
 
 /** Known-mismatch entries for every distinct signature of `found` (first case as reproducer). */
-export function knownFromMismatches(found: readonly Mismatch[], existing: readonly KnownMismatch[]): KnownMismatch[] {
+export function knownFromMismatches(
+  found: readonly Mismatch[],
+  existing: readonly KnownMismatch[],
+): KnownMismatch[] {
   const out = [...existing];
   for (const m of found) {
     if (out.some((k) => matchesKnown(m.signature, k))) continue;

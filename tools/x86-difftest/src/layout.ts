@@ -13,7 +13,7 @@
  *   0x10000  random data (fresh per case) to 0x2FFFF; the stack lives at its top
  *   0x30000  HLT sled to the end of RAM (1 MiB); above RAM: MMIO (open bus) or not mapped
  */
-import { type MachineState, type SegmentState } from './machine-state.js';
+import type { MachineState, SegmentState } from './machine-state.js';
 
 export const RAM_SIZE = 0x10_0000;
 export const IVT = 0x0000;
@@ -71,7 +71,12 @@ const GDT_ENTRIES = 12;
 
 function descriptor(base: number, limit: number, access: number, flags: number): [number, number] {
   const lo = ((base & 0xffff) << 16) | (limit & 0xffff);
-  const hi = (base & 0xff000000) | ((flags & 0xf) << 20) | (limit & 0xf0000) | ((access & 0xff) << 8) | ((base >>> 16) & 0xff);
+  const hi =
+    (base & 0xff000000) |
+    ((flags & 0xf) << 20) |
+    (limit & 0xf0000) |
+    ((access & 0xff) << 8) |
+    ((base >>> 16) & 0xff);
   return [lo >>> 0, hi >>> 0];
 }
 
@@ -189,12 +194,30 @@ export function baseState(mode: Mode): MachineState {
   s.cr0 |= CR0_PE;
   if (mode === 'pm16') {
     const d16 = seg(SEL.DATA16, DATA, 0xffff, SEG_DATA);
-    s.seg = [d16, seg(SEL.CODE16, 0, 0xffff, SEG_CODE), seg(SEL.STACK16, 0, 0xffff, SEG_DATA), { ...d16 }, seg(SEL.DATA32, 0, 0xffffffff, SEG_DATA, true, true), { ...d16 }, ldt, tr];
+    s.seg = [
+      d16,
+      seg(SEL.CODE16, 0, 0xffff, SEG_CODE),
+      seg(SEL.STACK16, 0, 0xffff, SEG_DATA),
+      { ...d16 },
+      seg(SEL.DATA32, 0, 0xffffffff, SEG_DATA, true, true),
+      { ...d16 },
+      ldt,
+      tr,
+    ];
     s.gpr[4] = STACK_TOP - 0x20000;
     return s;
   }
   const flat = (): SegmentState => seg(SEL.DATA32, 0, 0xffffffff, SEG_DATA, true, true);
-  s.seg = [flat(), seg(SEL.CODE32, 0, 0xffffffff, SEG_CODE, true, true), flat(), flat(), flat(), flat(), ldt, tr];
+  s.seg = [
+    flat(),
+    seg(SEL.CODE32, 0, 0xffffffff, SEG_CODE, true, true),
+    flat(),
+    flat(),
+    flat(),
+    flat(),
+    ldt,
+    tr,
+  ];
   s.gpr[4] = STACK_TOP;
   if (mode === 'paging') {
     s.cr0 |= CR0_PG | CR0_WP;

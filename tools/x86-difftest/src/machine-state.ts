@@ -146,7 +146,8 @@ export function toCpuState(s: MachineState, c: CpuState): void {
 
 export function fromCpuState(c: CpuState): MachineState {
   const seg: SegmentState[] = [];
-  for (let i = 0; i < 8; i++) seg.push({ sel: c.segSel[i], base: c.segBase[i], limit: c.segLimit[i], attr: c.segAttr[i] });
+  for (let i = 0; i < 8; i++)
+    seg.push({ sel: c.segSel[i], base: c.segBase[i], limit: c.segLimit[i], attr: c.segAttr[i] });
   return {
     gpr: Array.from(c.gpr.subarray(0, 8)),
     eip: c.rip[0],

@@ -35,7 +35,9 @@ describe.skipIf(skip !== undefined)(`x86emu against the host CPU${skip ? ` (skip
   afterAll(() => tester?.close());
 
   it('the budget covers every generated form in every mode', () => {
-    expect(GENERATED.count).toBeGreaterThanOrEqual(Math.min(FORMS.length * GENERATED.modes.length, GENERATED.count));
+    expect(GENERATED.count).toBeGreaterThanOrEqual(
+      Math.min(FORMS.length * GENERATED.modes.length, GENERATED.count),
+    );
     expect(FORMS.length).toBeGreaterThan(300);
   });
 
@@ -59,7 +61,9 @@ describe.skipIf(skip !== undefined)(`x86emu against the host CPU${skip ? ` (skip
   it(`generated cases (seed ${GENERATED.seed}, ${GENERATED.count} cases): only known mismatches`, () => {
     const r = runDifferential(tester, { ...GENERATED, garbage: false, known });
     const fresh = r.mismatches.filter((m) => !m.known);
-    console.log(`[x86-difftest] generated: ${r.passed} passed, ${r.failed} failed (${r.failed - fresh.length} known), ${r.skipped} skipped`);
+    console.log(
+      `[x86-difftest] generated: ${r.passed} passed, ${r.failed} failed (${r.failed - fresh.length} known), ${r.skipped} skipped`,
+    );
     expect(r.passed).toBeGreaterThan(GENERATED.count / 3);
     expect(r.mismatches.filter((m) => m.signature.categories.includes('crash'))).toEqual([]);
     expect(fresh.length, describeNew(r.mismatches)).toBe(0);
@@ -68,8 +72,12 @@ describe.skipIf(skip !== undefined)(`x86emu against the host CPU${skip ? ` (skip
   it(`random bytes (seed ${GARBAGE.seed}, ${GARBAGE.count} cases): x86emu never throws, ends as the host does or as listed`, () => {
     const r = runDifferential(tester, { ...GARBAGE, garbage: true, known });
     const fresh = r.mismatches.filter((m) => !m.known);
-    console.log(`[x86-difftest] garbage: ${r.passed} passed, ${r.failed} failed (${r.failed - fresh.length} known), ${r.skipped} skipped`);
-    expect(r.mismatches.filter((m) => m.signature.categories.includes('crash')).map((m) => m.report)).toEqual([]);
+    console.log(
+      `[x86-difftest] garbage: ${r.passed} passed, ${r.failed} failed (${r.failed - fresh.length} known), ${r.skipped} skipped`,
+    );
+    expect(r.mismatches.filter((m) => m.signature.categories.includes('crash')).map((m) => m.report)).toEqual(
+      [],
+    );
     expect(fresh.length, describeNew(r.mismatches)).toBe(0);
   });
 
