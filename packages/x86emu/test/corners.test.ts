@@ -470,3 +470,35 @@ describe('exception intercepts for software exceptions', () => {
     expect(seen).toEqual([true, false]);
   });
 });
+
+describe('decode cache and page tables', () => {
+  it('an accessed bit set by the page walk inside cached code is seen (a page table that is also code)', () => {
+    // The page table for linear 4–8 MiB lives in the code page: its entry 1 is the imm32 of the MOV.
+    const m = protectedMode(`
+      nop
+      nop
+      nop
+    again:
+      mov eax, 0x00500003
+      cmp ecx, 1
+      je done
+      mov ebx, [0x401000]
+      inc ecx
+      jmp again
+    done:
+      hlt
+    `);
+    const pd = 0x3ff000;
+    m.mem.write32(pd, 0x400000 | 3);
+    for (let i = 0; i < 1024; i++) m.mem.write32(0x400000 + i * 4, (i * 4096) | 3);
+    m.mem.write32(pd + 4, CODE | 3);
+    const s = m.cpu.state;
+    s.cr[3] = pd;
+    s.cr[0] |= 0x80000000;
+    s.gpr[Reg.RCX] = 0;
+    m.cpu.stateChanged();
+    runTo(m);
+    expect(s.gpr[Reg.RAX]).toBe(0x00500023);
+    expect(m.mem.read32(CODE + 4)).toBe(0x00500023);
+  });
+});

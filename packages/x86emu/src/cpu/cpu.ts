@@ -1052,6 +1052,13 @@ export class Cpu {
       ) {
         this.pageFault(lin, w.errorCode);
       }
+      // The walk's accessed/dirty writes are writes to memory: a page table may share a frame
+      // with decoded code (a page table recycled into code, or the reverse).
+      if (this.codePages.size !== 0) {
+        if (w.written0 >= 0) this.invalidateCodePage(Math.floor(w.written0 / 4096));
+        if (w.written1 >= 0) this.invalidateCodePage(Math.floor(w.written1 / 4096));
+        if (w.written2 >= 0) this.invalidateCodePage(Math.floor(w.written2 / 4096));
+      }
       pfn = w.pfn;
       large = w.pageSize > 4096 ? 1 : 0;
       perm = C.TP_SR | C.TP_SX;

@@ -45,6 +45,13 @@ export class WalkResult {
   pageSize = 4096;
   /** On failure: the #PF error code. */
   errorCode = 0;
+  /**
+   * Physical addresses of entries the walk wrote (accessed/dirty bits), -1 when unused: a CPU
+   * that caches decoded code must treat these as writes to memory.
+   */
+  written0 = -1;
+  written1 = -1;
+  written2 = -1;
 }
 
 /**
@@ -65,6 +72,7 @@ export function walkAddr(
   pdptes: Float64Array | null = null,
 ): boolean {
   gva >>>= 0;
+  out.written0 = out.written1 = out.written2 = -1;
   const write = (access & PFERR.WRITE) !== 0;
   const user = (access & PFERR.USER) !== 0;
   const fetch = (access & PFERR.FETCH) !== 0;
@@ -94,7 +102,7 @@ export function walkAddr(
         break;
       }
       if (level === 1) break;
-      setAccessed32(mem, pteAddr, pte);
+      if (setAccessed32(mem, pteAddr, pte)) out.written0 = pteAddr;
       pteAddr = ((pte & 0xfffff000) >>> 0) + (((gva >>> 12) & 0x3ff) << 2);
       level = 1;
     }
@@ -134,7 +142,7 @@ export function walkAddr(
         break;
       }
       if (level === 1) break;
-      setAccessed32(mem, pteAddr, pte);
+      if (setAccessed32(mem, pteAddr, pte)) out.written1 = pteAddr;
       pteAddr = (pteHigh & 0xf) * TWO32 + ((pte & 0xfffff000) >>> 0) + ((gva >>> 12) & 0x1ff) * 8;
       level = 1;
     }
@@ -148,7 +156,10 @@ export function walkAddr(
 
   let newPte = pte | PT_ACCESSED_MASK;
   if (write) newPte |= PT_DIRTY_MASK;
-  if (newPte !== pte) mem.write32(pteAddr, newPte >>> 0);
+  if (newPte !== pte) {
+    mem.write32(pteAddr, newPte >>> 0);
+    out.written2 = pteAddr;
+  }
 
   let frame: number;
   if (mode === 1) {
@@ -171,8 +182,10 @@ export function walkAddr(
   return true;
 }
 
-function setAccessed32(mem: PhysicalMemory, addr: number, pte: number): void {
-  if (!(pte & PT_ACCESSED_MASK)) mem.write32(addr, (pte | PT_ACCESSED_MASK) >>> 0);
+function setAccessed32(mem: PhysicalMemory, addr: number, pte: number): boolean {
+  if (pte & PT_ACCESSED_MASK) return false;
+  mem.write32(addr, (pte | PT_ACCESSED_MASK) >>> 0);
+  return true;
 }
 
 function fail(out: WalkResult, access: number, bits: number, ctl: number, mode: number): false {
