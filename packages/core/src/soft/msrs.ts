@@ -25,6 +25,7 @@ export const MSR = {
   /** Read by benchmark software that believes it runs on an Intel CPU (changelog). */
   IA32_PERF_STATUS: 0x198,
   IA32_MISC_ENABLE: 0x1a0,
+  IA32_PAT: 0x277,
   IA32_MC0_CTL: 0x400,
   IA32_MC0_STATUS: 0x401,
   IA32_MC0_ADDR: 0x402,
@@ -55,6 +56,7 @@ export const MSRS_TO_SAVE: readonly number[] = [
   MSR.SYSCALL_MASK,
   MSR.LSTAR,
   MSR.IA32_TSC,
+  MSR.IA32_PAT,
   MSR.IA32_MISC_ENABLE,
   MSR.IA32_EBL_CR_POWERON,
   MSR.IA32_PERF_STATUS,
@@ -68,8 +70,25 @@ export const MISC_ENABLE_DEFAULT = 0x1800;
  * Per-vCPU storage of the MSRs the generic part emulates. `get` fills `out` (low, high) and
  * returns false for an MSR it does not know (the caller then raises #GP / stops KVM_GET_MSRS).
  */
+/** IA32_PAT at reset: WB, WT, UC-, UC in both halves (SDM Vol. 3 Table 12-11). */
+export const PAT_DEFAULT_LO = 0x00070406;
+export const PAT_DEFAULT_HI = 0x00070406;
+
+/** Every byte of IA32_PAT must be a defined memory type: 0, 1, 4, 5, 6 or 7 (`kvm_pat_valid`). */
+function patValid(lo: number, hi: number): boolean {
+  for (let i = 0; i < 4; i++) {
+    for (const w of [lo, hi]) {
+      const t = (w >>> (8 * i)) & 0xff;
+      if (t > 7 || t === 2 || t === 3) return false;
+    }
+  }
+  return true;
+}
+
 export class CommonMsrs {
   miscEnable = MISC_ENABLE_DEFAULT;
+  patLo = PAT_DEFAULT_LO;
+  patHi = PAT_DEFAULT_HI;
   mcgStatus = 0;
 
   get(index: number, out: Uint32Array): boolean {
@@ -80,6 +99,10 @@ export class CommonMsrs {
         return true;
       case MSR.IA32_MCG_STATUS:
         out[0] = this.mcgStatus;
+        return true;
+      case MSR.IA32_PAT:
+        out[0] = this.patLo;
+        out[1] = this.patHi;
         return true;
       case MSR.FSB_FREQ:
         // 3: a 166 MHz bus in the Core encoding, what KVM answers.
@@ -116,6 +139,11 @@ export class CommonMsrs {
         return hi === 0;
       case MSR.IA32_MCG_STATUS:
         this.mcgStatus = lo >>> 0;
+        return true;
+      case MSR.IA32_PAT:
+        if (!patValid(lo, hi)) return false;
+        this.patLo = lo >>> 0;
+        this.patHi = hi >>> 0;
         return true;
       case MSR.IA32_UCODE_REV:
       case MSR.IA32_EBL_CR_POWERON:

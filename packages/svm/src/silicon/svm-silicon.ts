@@ -40,6 +40,7 @@ export interface SvmSiliconConfig {
 }
 
 const MSR_TSC = 0x10;
+const MSR_PAT = 0x277;
 const MSR_SYSENTER_CS = 0x174;
 const MSR_SYSENTER_ESP = 0x175;
 const MSR_SYSENTER_EIP = 0x176;
@@ -139,6 +140,7 @@ export class SvmSilicon implements HostCpu {
         out[0] = this.hsavePa;
         return this.hasSvm;
       case MSR_TSC:
+      case MSR_PAT:
       case MSR_SYSENTER_CS:
       case MSR_SYSENTER_ESP:
       case MSR_SYSENTER_EIP:

@@ -75,6 +75,7 @@ const X86_CR4_VMXE = 1 << 13;
 
 /** MSRs this processor implements besides the VMX ones (a 32-bit Core-class part: no STAR/LSTAR). */
 const MSR_TSC = 0x10;
+const MSR_PAT = 0x277;
 const MSR_PLATFORM_ID = 0x17;
 const MSR_EBL_CR_POWERON = 0x2a;
 const MSR_UCODE_REV = 0x8b;
@@ -203,6 +204,7 @@ export class VmxSilicon implements HostCpu {
         out[0] = VMCS_ENUM_MAX_INDEX << 1;
         return this.hasVmx;
       case MSR_TSC:
+      case MSR_PAT:
       case MSR_PLATFORM_ID:
       case MSR_EBL_CR_POWERON:
       case MSR_UCODE_REV:
