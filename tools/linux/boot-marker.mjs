@@ -43,6 +43,10 @@ export const POWEROFF_RE = /reboot: (Power down|Restarting system|System halted)
  *                      KVM's emulator cannot do it either, and SLUB's cmpxchg_double on a
  *                      write-protected page stops the guest the same way. (QEMU's
  *                      `-cpu qemu64,-cx16` hides it from CPUID instead.)
+ * nolapic              PIC mode: qemu-lite's default machine has no local APIC, but KVM sets
+ *                      CPUID.1:EDX.APIC whenever IA32_APIC_BASE.EN is set (its reset value), so
+ *                      the kernel would otherwise probe an APIC nobody emulates (MMIO reads
+ *                      of all-ones, "Stale IRR", half a minute of exits here)
  * tsc=reliable         no clocksource watchdog (it would flag the TSC of a nested guest as unstable)
  * no_timer_check       skip the IO-APIC timer check (slow, and meaningless in a VM)
  * i8042.noaux          no PS/2 mouse probing
@@ -52,7 +56,7 @@ export const POWEROFF_RE = /reboot: (Power down|Restarting system|System halted)
  * the boot itself, and it is what tells where a slow boot is.
  */
 export const TEST_CMDLINE =
-  'console=ttyS0 earlyprintk=ttyS0 qemu_lite_test=1 panic=-1 nokaslr noxsave clearcpuid=141 tsc=reliable no_timer_check i8042.noaux pci=off cryptomgr.notests';
+  'console=ttyS0 earlyprintk=ttyS0 qemu_lite_test=1 panic=-1 nokaslr noxsave clearcpuid=141 nolapic tsc=reliable no_timer_check i8042.noaux pci=off cryptomgr.notests';
 
 /**
  * Points of a boot the console shows, in order: the decompressor running (its first words
