@@ -502,3 +502,18 @@ describe('decode cache and page tables', () => {
     expect(m.mem.read32(CODE + 4)).toBe(0x00500023);
   });
 });
+
+describe('NMI blocking', () => {
+  it('an injected NMI blocks NMIs until IRET', () => {
+    const m = realMode('hlt');
+    m.mem.write32(2 * 4, 0x2000);
+    m.mem.bytes.set([0xf4, 0xcf], 0x2000); // hlt; iret
+    m.cpu.injectEvent(2, 2);
+    runTo(m);
+    expect(m.cpu.state.interruptibility & 8).toBe(8);
+    expect(m.cpu.state.rip[0]).toBe(0x2001);
+    m.cpu.state.halted = false;
+    m.cpu.run(1); // IRET
+    expect(m.cpu.state.interruptibility & 8).toBe(0);
+  });
+});

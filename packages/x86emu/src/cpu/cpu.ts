@@ -13,7 +13,7 @@ import { DecodeStatus, decode } from '../decoder/decoder.js';
 import { Insn } from '../decoder/insn.js';
 import { DISPATCH } from '../exec/dispatch.js';
 import { PFERR, WalkCtl, WalkResult, walkAddr } from '../paging/walker.js';
-import { CpuState, Cr0, Cr4, Efer, Flag, SegAttr } from '../state.js';
+import { CpuState, Cr0, Cr4, Efer, Flag, Interruptibility, SegAttr } from '../state.js';
 import * as C from './consts.js';
 import { defaultCpuid, nullIo, nullMsr } from './defaults.js';
 import { descBase, descLimit } from './descriptor.js';
@@ -290,7 +290,7 @@ export class Cpu {
     }
     if (s.halted) return StopReason.Hlt;
     // Keep looking while a shadow blocks a possible interrupt; else nothing is pending.
-    if (s.interruptibility === 0) this.irqCheck = false;
+    if ((s.interruptibility & 3) === 0) this.irqCheck = false;
     return -1;
   }
 
@@ -331,14 +331,14 @@ export class Cpu {
     const s = this.state;
     const eip = s.rip[0];
     this.startEip = eip;
-    const shadow = s.interruptibility;
+    const shadow = s.interruptibility & 3;
     const tf = s.rflags[0] & Flag.TF;
     this.lastInsnLength = 0;
     const insn = this.fetchDecode(eip);
     this.lastInsnLength = insn.length;
     s.rip[0] = this.def32 ? eip + insn.length : (eip + insn.length) & 0xffff;
     if (shadow !== 0) {
-      s.interruptibility = 0;
+      s.interruptibility &= ~3;
       this.irqCheck = true;
     }
     DISPATCH[insn.row](this, insn);
@@ -540,6 +540,8 @@ export class Cpu {
       this.deliveringHasError = he;
       try {
         this.deliverOnce(t, v, ec, he, len);
+        // NMIs stay blocked until the next IRET (SDM Vol. 3 6.7.1).
+        if (t === EventType.Nmi) s.interruptibility |= Interruptibility.NMI;
         this.deliveringVector = -1;
         this.deliveringType = -1;
         this.irqCheck = true;

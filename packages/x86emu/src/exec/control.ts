@@ -7,7 +7,7 @@ import type { Handler } from '../cpu/handler.js';
 import { TaskSource, taskSwitch } from '../cpu/task-switch.js';
 import type { Insn } from '../decoder/insn.js';
 import type { OpcodeRow } from '../decoder/opcode-table.js';
-import { Flag, SegAttr } from '../state.js';
+import { Flag, Interruptibility, SegAttr } from '../state.js';
 import { jumpTo, mask, readE } from './operands.js';
 
 export const JCC: Handler = (cpu, i) => {
@@ -337,6 +337,8 @@ export const IRET: Handler = (cpu, i) => {
   const s = cpu.state;
   const size = i.opSize;
   cpu.intercept(InterceptKind.Iret);
+  // IRET ends NMI blocking (SDM Vol. 3 6.7.1), even if it then faults.
+  s.interruptibility &= ~Interruptibility.NMI;
   if (!cpu.prot) {
     const eip = cpu.peek(0, size);
     const cs = cpu.peek(size, size) & 0xffff;
