@@ -31,6 +31,25 @@ export type WorkerMessage =
   | { type: 'done'; stop: StopReason; stats: ReturnType<ExitStats['snapshot']>; registers?: string }
   | { type: 'error'; name: string; message: string; format?: string; errno?: number };
 
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Writes all of `bytes` to `fd` from this thread. The main thread's stdout handle may have put
+ * the descriptor in non-blocking mode (libuv does for pipes and ttys it opens), so a full pipe
+ * is EAGAIN, not a wait: back off a millisecond and try again (the guest waits, as on a slow line).
+ */
+function writeAll(fd: number, bytes: Uint8Array): void {
+  let written = 0;
+  while (written < bytes.length) {
+    try {
+      written += writeSync(fd, bytes, written);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+      Atomics.wait(pause, 0, 0, 1);
+    }
+  }
+}
+
 /** `-d trace`: one line per exit with RIP and the interrupt-injection state (slow: a KVM_GET_REGS each). */
 function traceExit(machine: Machine, log: (item: string, line: string) => void): (reason: number) => void {
   const { vcpu, run, pic } = machine;
@@ -68,8 +87,7 @@ function main(): void {
     if (outLength === 0) return;
     const chunk = out.subarray(0, outLength);
     if (config.serialToStdout) {
-      let written = 0;
-      while (written < chunk.length) written += writeSync(1, chunk, written);
+      writeAll(1, chunk);
     }
     if (config.serialToCaller) post({ type: 'serial', data: chunk.slice() });
     outLength = 0;
