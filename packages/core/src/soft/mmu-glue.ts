@@ -110,6 +110,14 @@ export function shadowMmuOps(options: Partial<MmuOptions> = {}): VcpuMmuOps {
       if (vcpu.mmu !== null) vcpuMmu(vcpu).mmu.kvmMmuDestroy();
       vcpu.mmu = null;
     },
+    stats(vcpu, into) {
+      if (vcpu.mmu === null) return;
+      const st = vcpuMmu(vcpu).mmu.stats as unknown as Record<string, number>;
+      for (const k of Object.keys(st)) {
+        const v = st[k];
+        if (typeof v === 'number') into[`mmu_${k}`] = (into[`mmu_${k}`] ?? 0) + v;
+      }
+    },
     zapAll(vm: SoftVm) {
       for (const v of vm.vcpus.values()) if (v.mmu !== null) vcpuMmu(v).mmu.kvmMmuZapAll();
     },

@@ -242,7 +242,9 @@ export class SoftVcpu {
     this.apicBase = Number(s.apicBase & 0xffffffffn);
     ops.setEfer(this, eferLo, Number((s.efer >> 32n) & 0xffffffffn));
     ops.setCr0(this, cr0n);
+    this.cr0 = cr0n;
     ops.setCr4(this, Number(cr4));
+    this.cr4 = Number(cr4);
     this.vm.mmuResetContext(this);
     // The interrupt bitmap: the first pending vector is queued (modern KVM keeps one).
     this.interruptQueued = -1;

@@ -32,6 +32,8 @@ export interface VcpuMmuOps {
   destroy(vcpu: SoftVcpu): void;
   /** Drop every shadow page (slot change). */
   zapAll(vm: SoftVm): void;
+  /** Adds the vCPU's MMU counters to `into` (`mmu_` + name). */
+  stats?(vcpu: SoftVcpu, into: Record<string, number>): void;
 }
 
 export class SoftVm {
@@ -121,6 +123,7 @@ export class SoftVm {
     for (const v of this.vcpus.values()) {
       instructions += v.instructions;
       this.ops.stats?.(v, out);
+      this.mmu?.stats?.(v, out);
     }
     out.instructions = instructions;
     out.hypervisor_pages = this.hpm.allocatedPages;
