@@ -39,7 +39,7 @@ describe('SoftKvmDevice', () => {
   });
 
   it('speaks API version 12 through openKvm and answers capabilities as the host kernel does', () => {
-    const kvm = openKvm(new SoftKvmDevice(fakeArch()));
+    const kvm = openKvm(new SoftKvmDevice(fakeArch(), { mmu: null }));
     expect(kvm.getApiVersion()).toBe(12);
     expect(kvm.checkExtension(KVM_CAP.NR_MEMSLOTS)).toBe(32764);
     expect(kvm.checkExtension(KVM_CAP.MAX_VCPU_ID)).toBe(4096);
@@ -48,12 +48,12 @@ describe('SoftKvmDevice', () => {
   });
 
   it('lists only the MSRs the silicon implements', () => {
-    const kvm = openKvm(new SoftKvmDevice(fakeArch()));
+    const kvm = openKvm(new SoftKvmDevice(fakeArch(), { mmu: null }));
     expect(kvm.getMsrIndexList()).toEqual([0x174, 0x10]);
   });
 
   it('gives Linux errnos for unknown ioctls per fd kind and for bad fds', () => {
-    const dev = new SoftKvmDevice(fakeArch());
+    const dev = new SoftKvmDevice(fakeArch(), { mmu: null });
     const sys = dev.open();
     const vm = dev.ioctl(sys, KVM_IOCTL.KVM_CREATE_VM, 0);
     const vcpu = dev.ioctl(vm, KVM_IOCTL.KVM_CREATE_VCPU, 0);
@@ -68,7 +68,7 @@ describe('SoftKvmDevice', () => {
   });
 
   it('checks memory slots with the errnos of kvm_set_memory_region', () => {
-    const kvm = openKvm(new SoftKvmDevice(fakeArch()));
+    const kvm = openKvm(new SoftKvmDevice(fakeArch(), { mmu: null }));
     const vm = kvm.createVm();
     const m = vm.allocateMemory(1 << 20);
     const a = m.userspaceAddr;
@@ -100,7 +100,7 @@ describe('SoftKvmDevice', () => {
   });
 
   it('creates vCPUs with the index checks of KVM_CREATE_VCPU', () => {
-    const kvm = openKvm(new SoftKvmDevice(fakeArch()));
+    const kvm = openKvm(new SoftKvmDevice(fakeArch(), { mmu: null }));
     const vm = kvm.createVm();
     vm.createVcpu(0);
     expect(errnoOf(() => vm.createVcpu(0))).toBe(Errno.EEXIST);
@@ -110,20 +110,20 @@ describe('SoftKvmDevice', () => {
 
   it('frees the control structure when a vCPU is closed, and nothing is left after a failed create', () => {
     const arch = fakeArch();
-    const kvm = openKvm(new SoftKvmDevice(arch));
+    const kvm = openKvm(new SoftKvmDevice(arch, { mmu: null }));
     const vm = kvm.createVm();
     const v = vm.createVcpu(1);
     v.close();
     expect(arch.freed).toBe(1);
     const failing = fakeArch({ ok: true }, { failCreate: true });
-    const vm2 = openKvm(new SoftKvmDevice(failing)).createVm();
+    const vm2 = openKvm(new SoftKvmDevice(failing, { mmu: null })).createVm();
     expect(() => vm2.createVcpu(0)).toThrow();
     // The id is free again: the failed create left nothing registered.
     expect(failing.freed).toBe(0);
   });
 
   it('keeps registers, the interrupt bitmap and MSRs through the ioctls', () => {
-    const kvm = openKvm(new SoftKvmDevice(fakeArch()));
+    const kvm = openKvm(new SoftKvmDevice(fakeArch(), { mmu: null }));
     const vcpu = kvm.createVm().createVcpu(0);
     const regs = vcpu.getRegs();
     expect(regs.rip).toBe(0xfff0n);
@@ -146,8 +146,8 @@ describe('SoftKvmDevice', () => {
   it('two devices with different backends live side by side', () => {
     const a = fakeArch();
     const b = { ...fakeArch(), name: 'other' };
-    const ka = openKvm(new SoftKvmDevice(a));
-    const kb = openKvm(new SoftKvmDevice(b));
+    const ka = openKvm(new SoftKvmDevice(a, { mmu: null }));
+    const kb = openKvm(new SoftKvmDevice(b, { mmu: null }));
     expect(ka.engine).toBe('fake');
     expect(kb.engine).toBe('other');
     ka.createVm().createVcpu(0);
