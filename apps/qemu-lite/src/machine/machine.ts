@@ -6,13 +6,15 @@
 import { type Kvm, type KvmRunArea, KvmRunView, type Vcpu, type Vm } from '@kvm/core';
 import type { MachineConfig } from '../config.js';
 import { Cmos } from '../devices/cmos.js';
-import { DebugExit, PostPort, SystemControlPortA } from '../devices/debug-exit.js';
+import { DebugExit } from '../devices/debug-exit.js';
 import { FW_CFG_PORT_SEL, FwCfg } from '../devices/fw-cfg.js';
 import { I8042 } from '../devices/i8042.js';
 import { I8254, SystemControlPortB } from '../devices/i8254.js';
 import { I8259Pair } from '../devices/i8259.js';
 import { IoBus } from '../devices/io-bus.js';
+import { PostPort } from '../devices/post-port.js';
 import { COM1_BASE, Serial16550 } from '../devices/serial.js';
+import { SystemControlPortA } from '../devices/system-port-a.js';
 import type { Clock, IrqSink } from '../devices/types.js';
 import { kernelFormatOf, loadFlat } from '../loaders/index.js';
 import type { LoadedGuest, LoaderMachine } from '../loaders/types.js';
