@@ -87,6 +87,24 @@ describe('i8254', () => {
     expect(pit.nextDeadline()).toBe(Number.POSITIVE_INFINITY);
   });
 
+  it('fires mode 4 (Linux pit_set_oneshot) once, one tick after the count runs out, and rearms on a new count', () => {
+    const { clock, irq, pit } = setup();
+    pit.ioOut(0x43, 1, 0x38); // ch0, LSB then MSB, mode 4
+    pit.ioOut(0x40, 1, 50);
+    pit.ioOut(0x40, 1, 0);
+    clock.advanceTicks(50);
+    expect(pit.poll(clock.ns)).toBe(false);
+    clock.advanceTicks(1);
+    expect(pit.poll(clock.ns)).toBe(true);
+    clock.advanceTicks(1000);
+    expect(pit.poll(clock.ns)).toBe(false);
+    pit.ioOut(0x40, 1, 10);
+    pit.ioOut(0x40, 1, 0);
+    clock.advanceTicks(11);
+    expect(pit.poll(clock.ns)).toBe(true);
+    expect(irq.edges).toBe(2);
+  });
+
   it('gates channel 2 through port 0x61 and shows its output in bit 5 (TSC calibration)', () => {
     const { clock, pit } = setup();
     const portB = new SystemControlPortB(pit, clock.read);
