@@ -27,6 +27,10 @@ export function compareOutcomes(host: Outcome, emu: Outcome, flagMask: number): 
     d.push({ category: 'crash', field: 'x86emu', host: host.kind, emu: emu.detail ?? 'crash' });
     return d;
   }
+  if (emu.kind === 'budget') {
+    d.push({ category: 'budget', field: 'x86emu budget', host: host.kind, emu: emu.detail ?? 'budget' });
+    return d;
+  }
   if (host.kind !== emu.kind) {
     d.push({ category: 'stop', field: 'stop', host: host.kind, emu: emu.kind });
     return d;

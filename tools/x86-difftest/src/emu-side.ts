@@ -1,9 +1,15 @@
 /**
- * x86emu's side, through its public API only: a `Cpu` over a `FlatPhysicalMemory` the size of
- * the host VM's RAM (above it: open bus, as the host side answers MMIO), port I/O answered with
- * `ioValue`, default CPUID/MSRs. Reused for every case.
+ * x86emu's side, through its public API only: a `Cpu` over RAM the size of the host VM's
+ * (above it: open bus, as the host side answers MMIO), port I/O answered with `ioValue`,
+ * default CPUID/MSRs. Reused for every case.
+ *
+ * `run(budget)` bounds instructions, but one REP string instruction with a huge count over
+ * memory outside RAM (or ports) could run for hours; every such iteration calls back into
+ * this side's memory or port slow path, so those count their calls and, past a limit, abort
+ * the run by throwing `BudgetExceeded` (the case is then reported as x86emu exceeding its
+ * budget, never as a hang of the tester).
  */
-import { Cpu, FlatPhysicalMemory, type PortIoOps, StopReason } from '@kvm/x86emu';
+import { Cpu, type PhysicalMemory, type PortIoOps, StopReason } from '@kvm/x86emu';
 import { RAM_SIZE } from './layout.js';
 import { fromCpuState, type MachineState, toCpuState } from './machine-state.js';
 import type { Outcome } from './outcome.js';
@@ -11,21 +17,67 @@ import { IO_LOG_MAX, ioValue } from './outcome.js';
 
 /** Instructions one case may retire before it counts as runaway. */
 export const EMU_BUDGET = 200_000;
+/** Slow-path memory accesses and port accesses one case may make before it is aborted. */
+export const SLOW_PATH_LIMIT = 1 << 21;
+
+class BudgetExceeded extends Error {}
+
+/** Flat RAM at physical 0 and open bus above, counting slow-path accesses. */
+class RamWithOpenBus implements PhysicalMemory {
+  readonly bytes = new Uint8Array(RAM_SIZE);
+  private readonly views: Uint8Array[] = [];
+  slowCalls = 0;
+
+  constructor() {
+    for (let p = 0; p < RAM_SIZE >>> 12; p++) this.views.push(this.bytes.subarray(p << 12, (p + 1) << 12));
+  }
+  pageView(pfn: number): Uint8Array | null {
+    return pfn >= 0 && pfn < this.views.length ? this.views[pfn] : null;
+  }
+  private tick(): void {
+    if (++this.slowCalls > SLOW_PATH_LIMIT) throw new BudgetExceeded('slow-path limit');
+  }
+  read8(pa: number): number {
+    this.tick();
+    return pa < RAM_SIZE ? this.bytes[pa] : 0xff;
+  }
+  read16(pa: number): number {
+    return this.read8(pa) | (this.read8(pa + 1) << 8);
+  }
+  read32(pa: number): number {
+    return (this.read16(pa) | (this.read16(pa + 2) << 16)) >>> 0;
+  }
+  write8(pa: number, value: number): void {
+    this.tick();
+    if (pa < RAM_SIZE) this.bytes[pa] = value;
+  }
+  write16(pa: number, value: number): void {
+    this.write8(pa, value & 0xff);
+    this.write8(pa + 1, (value >>> 8) & 0xff);
+  }
+  write32(pa: number, value: number): void {
+    this.write16(pa, value & 0xffff);
+    this.write16(pa + 2, (value >>> 16) & 0xffff);
+  }
+}
 
 export class EmuSide {
-  readonly memory = new FlatPhysicalMemory(RAM_SIZE);
+  readonly memory = new RamWithOpenBus();
   private readonly io: number[] = [];
   private readonly cpu: Cpu;
 
   constructor() {
     const log = this.io;
+    const memory = this.memory;
     const ports: PortIoOps = {
       portIn(port, size) {
+        if (++memory.slowCalls > SLOW_PATH_LIMIT) throw new BudgetExceeded('slow-path limit');
         const value = ioValue(port, size, log.length >>> 2);
         if (log.length < IO_LOG_MAX) log.push(0, port, size, value);
         return value;
       },
       portOut(port, size, value) {
+        if (++memory.slowCalls > SLOW_PATH_LIMIT) throw new BudgetExceeded('slow-path limit');
         if (log.length < IO_LOG_MAX) log.push(1, port, size, value >>> 0);
       },
     };
@@ -34,6 +86,7 @@ export class EmuSide {
 
   run(init: MachineState, image: Uint8Array): Outcome {
     this.memory.bytes.set(image);
+    this.memory.slowCalls = 0;
     this.io.length = 0;
     let kind: Outcome['kind'];
     let detail: string | undefined;
@@ -52,8 +105,13 @@ export class EmuSide {
               : 'crash';
       if (kind === 'crash') detail = `unexpected StopReason ${why}`;
     } catch (e) {
-      kind = 'crash';
-      detail = e instanceof Error ? (e.stack ?? e.message) : String(e);
+      if (e instanceof BudgetExceeded) {
+        kind = 'budget';
+        detail = `one instruction made over ${SLOW_PATH_LIMIT} memory/port accesses outside RAM within run(${EMU_BUDGET})`;
+      } else {
+        kind = 'crash';
+        detail = e instanceof Error ? (e.stack ?? e.message) : String(e);
+      }
     }
     return { kind, detail, state: fromCpuState(this.cpu.state), ram: this.memory.bytes, io: this.io };
   }

@@ -104,7 +104,48 @@ const FAR_CODE_PM = [
   0x60,
 ];
 const STRING_OPS = new Set(['MOVS', 'CMPS', 'STOS', 'LODS', 'SCAS', 'INS', 'OUTS']);
-const ALU = new Set(['ADD', 'OR', 'ADC', 'SBB', 'AND', 'SUB', 'XOR', 'CMP']);
+/**
+ * Forms that may follow the first instruction of a sequence: flags all defined, no operands the
+ * generator would have to steer (its adjustments only apply to the first instruction).
+ */
+const SEQUENCE_MNEMONICS = new Set([
+  'ADD',
+  'OR',
+  'ADC',
+  'SBB',
+  'SUB',
+  'CMP',
+  'INC',
+  'DEC',
+  'NOT',
+  'NEG',
+  'MOV',
+  'XCHG',
+  'SETCC',
+  'CMOVCC',
+  'LEA',
+  'MOVZX',
+  'MOVSX',
+  'BSWAP',
+  'CBW',
+  'CWD',
+  'CLC',
+  'STC',
+  'CMC',
+  'CLD',
+  'STD',
+  'SAHF',
+  'LAHF',
+  'NOP',
+]);
+
+const SEQUENCE_FORMS: readonly OpcodeRow[] = OPCODE_TABLE.filter(
+  (r) =>
+    SEQUENCE_MNEMONICS.has(r.mnemonic) &&
+    !mayLeaveFlagsUndefined(r.mnemonic) &&
+    r.op !== 0x10d &&
+    !(r.op >= 0x118 && r.op <= 0x11f),
+);
 
 /** Patches may land from here on: never on the tables, stubs or code below. */
 const PATCHABLE = 0xb000;
@@ -423,14 +464,7 @@ export function generateCase(seed: number, index: number, mode: Mode): TestCase 
   if (!mayLeaveFlagsUndefined(first.mnemonic) && p.chance(0.3)) {
     const extra = 1 + p.below(2);
     for (let k = 0; k < extra; k++) {
-      let row = p.pick(FORMS);
-      for (
-        let tries = 0;
-        tries < 8 && (mayLeaveFlagsUndefined(row.mnemonic) || !ALU.has(row.mnemonic));
-        tries++
-      )
-        row = p.pick(FORMS);
-      if (mayLeaveFlagsUndefined(row.mnemonic)) break;
+      const row = p.pick(SEQUENCE_FORMS);
       built.push(encode(row, mode, init, patches, p, false));
     }
   }

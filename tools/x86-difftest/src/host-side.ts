@@ -8,7 +8,11 @@
 import { Worker } from 'node:worker_threads';
 import { KVM_EXIT, type Kvm, KvmError, type KvmRegs, type KvmSregs, type Vcpu, type Vm } from '@kvm/core';
 import { openHostKvm } from '@kvm/host';
-import { RAM_SIZE } from './layout.js';
+import { baseState, RAM_SIZE } from './layout.js';
+
+/** Where `resetExtraState` runs its guest routine (inside the HLT sled). */
+const RESET_ROUTINE = 0xa000;
+
 import { fromKvm, type MachineState, toKvmRegs, toKvmSregs } from './machine-state.js';
 import { IO_LOG_MAX, ioValue, type Outcome } from './outcome.js';
 
@@ -172,6 +176,65 @@ export class HostSide {
       // EINTR is the expected answer.
     }
     run.immediateExit = 0;
+  }
+
+  /**
+   * Puts back the vCPU state KVM_SET_REGS/SREGS do not cover and a case may have changed (x86emu
+   * starts each case from its power-on values, SDM Vol. 3 Table 9-1): DR0–DR3/DR6/DR7 (through a
+   * tiny guest routine: @kvm/core has no KVM_SET_DEBUGREGS), the SYSENTER MSRs, and the x87/SSE
+   * state (FCW 0x40, tags all valid-zero, MXCSR 0x1F80).
+   */
+  resetExtraState(): void {
+    const code = [
+      0x31,
+      0xc0, // xor eax, eax
+      0x0f,
+      0x23,
+      0xc0,
+      0x0f,
+      0x23,
+      0xc8,
+      0x0f,
+      0x23,
+      0xd0,
+      0x0f,
+      0x23,
+      0xd8, // mov dr0..dr3, eax
+      0xb8,
+      0xf0,
+      0x0f,
+      0xff,
+      0xff,
+      0x0f,
+      0x23,
+      0xf0, // mov eax, 0xffff0ff0; mov dr6, eax
+      0xb8,
+      0x00,
+      0x04,
+      0x00,
+      0x00,
+      0x0f,
+      0x23,
+      0xf8, // mov eax, 0x400; mov dr7, eax
+      0xf4, // hlt
+    ];
+    const image = this.ram.slice();
+    image.set(code, RESET_ROUTINE);
+    const s = baseState('pm32');
+    s.eip = RESET_ROUTINE;
+    this.run(s, image);
+    this.vcpu.setMsrs([0x174, 0x175, 0x176].map((index) => ({ index, data: 0n })));
+    const fpu = this.vcpu.getFpu();
+    fpu.fpr.fill(0);
+    fpu.xmm.fill(0);
+    fpu.fcw = 0x40;
+    fpu.fsw = 0;
+    fpu.ftwx = 0xff;
+    fpu.lastOpcode = 0;
+    fpu.lastIp = 0n;
+    fpu.lastDp = 0n;
+    fpu.mxcsr = 0x1f80;
+    this.vcpu.setFpu(fpu);
   }
 
   private exitDetail(): string {

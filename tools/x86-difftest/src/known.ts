@@ -43,6 +43,8 @@ export function classify(sig: Signature): string {
     return "host (likely): KVM's emulator pushes a 32-bit real-mode interrupt frame under an operand-size prefix; SDM INT n (real-address mode) pushes 16-bit FLAGS, CS, IP";
   if (/^(SCAS|CMPS)/.test(sig.form) && sig.categories.every((c) => c === 'eflags' || c === 'frame.eflags'))
     return "host: KVM's emulator reports, for a REP SCAS/CMPS that faults on a later iteration, flags that are not those of the last completed iteration (checked by hand for the reproducer)";
+  if (sig.categories.includes('budget'))
+    return 'x86emu: a REP string instruction is not bounded by run(budget): with a huge count over memory outside RAM or ports it runs on (billions of iterations) instead of stopping at an iteration boundary';
   if (sig.categories.includes('crash')) return 'x86emu: threw a JavaScript exception';
   return 'unreviewed: x86emu or host; see the reproducer';
 }

@@ -7,8 +7,10 @@ import type { MachineState } from './machine-state.js';
  * - `runaway`: did not stop within the budget (host: the watchdog's time limit)
  * - `unsupported`: the host could not run it (KVM internal error / failed entry): not compared
  * - `crash`: x86emu threw a JavaScript exception (always a mismatch)
+ * - `budget`: x86emu went on far past `run(budget)` inside one instruction and was aborted
+ *   (always a mismatch: the interpreter must stop within its budget)
  */
-export type StopKind = 'hlt' | 'shutdown' | 'runaway' | 'unsupported' | 'crash';
+export type StopKind = 'hlt' | 'shutdown' | 'runaway' | 'unsupported' | 'crash' | 'budget';
 
 export interface Outcome {
   kind: StopKind;
