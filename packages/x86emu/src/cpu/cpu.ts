@@ -341,7 +341,7 @@ export class Cpu {
       s.interruptibility &= ~3;
       this.irqCheck = true;
     }
-    DISPATCH[insn.row](this, insn);
+    insn.exec(this, insn);
     if (tf !== 0 && (s.interruptibility & 2) === 0) this.singleStepTrap();
   }
 
@@ -390,6 +390,7 @@ export class Cpu {
       if (st === DecodeStatus.TooLong) this.gp0();
       this.raise(C.UD, 0, false);
     }
+    insn.exec = DISPATCH[insn.row];
     if (cacheable && this.codePage !== null) this.codePage.insns[off] = insn;
     return insn;
   }

@@ -1,5 +1,12 @@
+import type { Handler } from '../cpu/handler.js';
+
+/** Placeholder handler until the decoder binds the row's. */
+const unbound: Handler = () => {};
+
 /** A decoded instruction. The CPU keeps these in its decode cache; nothing here depends on register values. */
 export class Insn {
+  /** The row's handler from the dispatch table (bound by the CPU after decoding). */
+  exec: Handler = unbound;
   /** Opcode in the map numbering of `OpcodeRow.op` (0x000–0x1FF). */
   op = 0;
   /** Dispatch index: the row number in `OPCODE_TABLE`, or -1 for #UD. */
