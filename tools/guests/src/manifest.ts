@@ -30,6 +30,8 @@ export type GuestKind = 'test' | 'demo' | 'bench';
 export interface GuestInfo {
   /** Image name: out/<name>.elf. */
   readonly name: string;
+  /** Absolute path of the image (tools/guests/out/<name>.elf; present after the build). */
+  readonly image: string;
   readonly kind: GuestKind;
   /** 32-bit protected-mode build, or long-mode build (64-bit code, 32-bit multiboot ELF). */
   readonly bits: 32 | 64;
@@ -49,6 +51,8 @@ export function imagePath(name: string): string {
 
 const MEM = '64M';
 
+type Entry = Omit<GuestInfo, 'image'>;
+
 function pair(
   name: string,
   description: string,
@@ -57,14 +61,14 @@ function pair(
     'long-mode',
     ...needs32.filter((n) => n !== 'legacy-paging' && n !== 'unpaged-exceptions'),
   ],
-): GuestInfo[] {
+): Entry[] {
   return [
     { name, kind: 'test', bits: 32, needs: needs32, expect: 'pass', memory: MEM, description },
     { name: `${name}64`, kind: 'test', bits: 64, needs: needs64, expect: 'pass', memory: MEM, description },
   ];
 }
 
-export const GUESTS: readonly GuestInfo[] = [
+const ENTRIES: readonly Entry[] = [
   {
     name: 'modes',
     kind: 'test',
@@ -209,6 +213,8 @@ export const GUESTS: readonly GuestInfo[] = [
       '16 address spaces x 100 rounds of CR3 switches and pte rewrites with INVLPG; prints a checksum',
   },
 ];
+
+export const GUESTS: readonly GuestInfo[] = ENTRIES.map((e) => ({ ...e, image: imagePath(e.name) }));
 
 /** The entry for a guest name; undefined if there is none. */
 export function guestByName(name: string): GuestInfo | undefined {

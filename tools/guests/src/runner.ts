@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { type GuestInfo, guestByName, imagePath, type Outcome } from './manifest.js';
+import { type GuestInfo, guestByName, type Outcome } from './manifest.js';
 import { loadQemuLite } from './qemu-lite.js';
 import { type FailedCheck, type ParsedReport, parseReport, type SkippedCheck } from './report.js';
 
@@ -71,7 +71,7 @@ export async function runGuestReport(
   options: RunOptions = {},
 ): Promise<GuestReport> {
   const info = resolve(guest);
-  const image = imagePath(info.name);
+  const image = info.image;
   if (!existsSync(image))
     throw new Error(`${image} is missing: build it (pnpm turbo run build --filter=@kvm/guests)`);
   const accel = options.accel ?? 'kvm';
