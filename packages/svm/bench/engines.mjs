@@ -180,7 +180,7 @@ try {
     'CR3 switches': `${switches} (from vmx)`,
     'shadow pages created': '-',
     'shadow pages / switch': '-',
-    'exits / switch': (r.exits / switches).toFixed(2) + ' (to userspace)',
+    'exits / switch': `${(r.exits / switches).toFixed(2)} (to userspace)`,
     'CR exits / switch': '-',
     'guest instructions': `${instructions} (from vmx)`,
     'wall ms': r.ms.toFixed(1),
