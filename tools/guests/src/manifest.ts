@@ -162,7 +162,8 @@ const ENTRIES: readonly Entry[] = [
     needs: ['long-mode'],
     expect: 'shutdown',
     memory: MEM,
-    description: 'long mode: CR3 beyond guest memory ends in a shutdown exit, never a hang',
+    description:
+      'long mode: a PML4 entry pointing beyond memory is a not-present #PF; CR3 beyond memory ends in a shutdown exit, never a hang',
   },
   {
     name: 'triplefault',
