@@ -153,7 +153,8 @@ const ENTRIES: readonly Entry[] = [
     expect: 'pass',
     memory: MEM,
     description:
-      'PAE: MOV to CR3 with invalid PDPTEs (reserved bits, a PDPT beyond memory) is #GP(0), CR3 unchanged',
+      'PAE: a PDE pointing beyond memory is a not-present #PF; MOV to CR3 with invalid PDPTEs (reserved bits, ' +
+      'a PDPT beyond memory) is #GP(0), CR3 unchanged',
   },
   {
     name: 'cr3oob64',
