@@ -39,6 +39,13 @@ function whyNot(): string | undefined {
 const skipReason = whyNot();
 if (skipReason !== undefined) console.warn(`linux.kvm.test: SKIPPED: ${skipReason}`);
 
+/**
+ * qemu-lite's report of KVM_EXIT_INTERNAL_ERROR / emulation failure whose instruction bytes
+ * are `cc 90 90 90 90` (insn_size 15 in the low byte): INT3 followed by four NOPs, the kernel's
+ * int3_selftest.
+ */
+const HOST_KVM_INT3_FAILURE = /emulation failure\), data 0x1 0x[0-9a-f]*90909090cc0f /;
+
 /** The text between "=== name" and the next "=== " line of the scripted /init's output. */
 function section(out: string, name: string): string {
   const lines = out.replace(/\r/g, '').split('\n');
@@ -50,10 +57,10 @@ function section(out: string, name: string): string {
 
 describe.skipIf(skipReason !== undefined)("Debian's stock kernel on qemu-lite (host engine)", () => {
   it(
-    'boots to the busybox /init, runs its commands and powers off',
-    async () => {
+    'boots to the busybox /init, runs its commands and shuts down',
+    async (ctx) => {
       const manifest = linux.linuxFiles().manifest!;
-      const log = join(appDir, 'linux-boot.log');
+      const log = join(linux.cacheDir, 'linux-boot.log');
       let echoed = '';
       const r = await linux.runAndTime(
         process.execPath,
@@ -85,6 +92,18 @@ describe.skipIf(skipReason !== undefined)("Debian's stock kernel on qemu-lite (h
         .join(', ');
       const context = `milestones: ${reached || 'none'}; console (also in ${log}):\n${r.out.slice(-4000)}`;
       expect(r.timedOut, `no exit within ${timeoutS} s; ${context}`).toBe(false);
+      // The loader's part, on real hardware: the kernel was entered and ran far enough to
+      // print its banner through the serial port.
+      expect(r.milestoneMs['kernel banner'], `no kernel banner; ${context}`).toBeDefined();
+      if (r.markerMs === undefined && HOST_KVM_INT3_FAILURE.test(r.out)) {
+        // Known limit of this machine's nested KVM (tools/linux/README.md): it stops the guest
+        // at the kernel's int3 self-test with an emulation failure, under QEMU just the same.
+        console.warn(
+          `linux.kvm.test: SKIPPED the userspace checks: the host's KVM stopped the guest at the kernel's int3 self-test (KVM_EXIT_INTERNAL_ERROR, emulation failure on INT3); milestones: ${reached}`,
+        );
+        ctx.skip();
+        return;
+      }
       expect(r.markerMs, `marker never printed; ${context}`).toBeDefined();
       console.log(
         `linux.kvm.test: marker after ${(r.markerMs! / 1000).toFixed(1)} s, exit after ${(r.totalMs / 1000).toFixed(1)} s`,
