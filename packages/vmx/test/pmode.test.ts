@@ -101,3 +101,16 @@ describe('VMX driver: guest-owned CR bits and teardown', () => {
     expect(device.ops.memory.allocatedPages).toBe(before);
   });
 });
+
+describe('KVM_TRANSLATE on the VMX engine', () => {
+  it('translates identically with paging off and says invalid beyond 4 GiB', () => {
+    const { vcpu } = protectedModeGuest([0xf4]);
+    const t = (
+      vcpu as unknown as { translate(gva: bigint): { physicalAddress: bigint; valid: number } }
+    ).translate(0x12345n);
+    expect(t.valid).toBe(1);
+    expect(t.physicalAddress).toBe(0x12345n);
+    const bad = (vcpu as unknown as { translate(gva: bigint): { valid: number } }).translate(0x1_0000_0000n);
+    expect(bad.valid).toBe(0);
+  });
+});

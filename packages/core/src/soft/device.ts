@@ -20,6 +20,7 @@ import {
   kvmInterrupt,
   kvmRegs,
   kvmSregs,
+  kvmTranslation,
   kvmUserspaceMemoryRegion,
 } from '../abi/structs.js';
 import { KVM_API_VERSION } from '../abi/version.js';
@@ -185,6 +186,23 @@ vcpuIoctls[0x83] = (_s, e, arg, def) => {
 };
 vcpuIoctls[0x84] = (_s, e, arg, def) => {
   e.vcpu.setSregs(kvmSregs.decode(ptr(def, arg)));
+  return 0;
+};
+vcpuIoctls[0x85] = (_s, e, arg, def) => {
+  const b = ptr(def, arg);
+  const t = kvmTranslation.decode(b);
+  const gpa = e.vcpu.translate(t.linearAddress);
+  // As kvm_arch_vcpu_ioctl_translate: writeable 1, usermode 0, whatever the ptes say.
+  kvmTranslation.encodeInto(
+    {
+      linearAddress: t.linearAddress,
+      physicalAddress: gpa < 0 ? 0xffffffffffffffffn : BigInt(gpa),
+      valid: gpa < 0 ? 0 : 1,
+      writeable: 1,
+      usermode: 0,
+    },
+    b,
+  );
   return 0;
 };
 vcpuIoctls[0x86] = (_s, e, arg, def) => {

@@ -9,6 +9,7 @@ import { KvmRunView } from '../abi/run.js';
 import { Errno, KvmError } from '../api/errors.js';
 import type { KvmCpuidEntry2, KvmMsrEntry, KvmRegs, KvmSegment, KvmSregs } from '../api/structs.js';
 import { type ArchDtable, type ArchOps, type ArchSegment, newArchSegment, VcpuSreg } from './arch-ops.js';
+import { syncPaging, vcpuMmu } from './mmu-glue.js';
 import { CommonMsrs, MSR } from './msrs.js';
 import { PendingPio } from './pio.js';
 import type { SoftVm } from './vm.js';
@@ -304,6 +305,18 @@ export class SoftVcpu {
   interrupt(irq: number): void {
     if (irq >= KVM_NR_INTERRUPTS) throw new KvmError('KVM_INTERRUPT', Errno.EINVAL, `irq ${irq}`);
     this.interruptQueued = irq;
+  }
+
+  /**
+   * KVM_TRANSLATE: the guest-physical address of linear `gva` through the guest's page tables
+   * (identity with paging off), or -1 when the guest would fault.
+   */
+  translate(gva: bigint): number {
+    if (gva > 0xffffffffn) return -1;
+    this.ops.decacheCrGuestBits(this);
+    if (!(this.cr0 & 0x80000000) || this.mmu === null) return Number(gva);
+    syncPaging(this);
+    return vcpuMmu(this).mmu.gvaToGpa(Number(gva), 0);
   }
 
   /** KVM_SET_CPUID2 */
