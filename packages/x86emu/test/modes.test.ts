@@ -456,3 +456,49 @@ describe('hardware task switching', () => {
     expect(m.exceptions[0]).toMatchObject({ vector: GP, errorCode: 0x28 });
   });
 });
+
+describe('REP MOVS/STOS bulk path', () => {
+  it('large copies and fills across pages match the element-by-element result', () => {
+    const m = protectedMode(`
+      mov edi, 0x200ffd
+      mov ecx, 5003
+      mov eax, 0x11223344
+      cld
+      rep stosd
+      mov esi, 0x200ffd
+      mov edi, 0x300001
+      mov ecx, 20012
+      rep movsb
+      mov esi, 0x400000
+      mov edi, 0x400001
+      mov ecx, 10
+      rep movsb
+      hlt
+    `);
+    m.mem.bytes[0x400000] = 0xab;
+    runTo(m);
+    const s = m.cpu.state;
+    for (let k = 0; k < 5003 * 4; k++) {
+      const want = [0x44, 0x33, 0x22, 0x11][k % 4];
+      if (m.mem.bytes[0x200ffd + k] !== want || m.mem.bytes[0x300001 + k] !== want)
+        throw new Error(`byte ${k}`);
+    }
+    expect(m.mem.bytes[0x300001 + 20012]).toBe(0);
+    // Overlapping forward copy replicates the first byte, as byte-at-a-time hardware does.
+    expect([...m.mem.bytes.subarray(0x400000, 0x40000b)]).toEqual(Array(11).fill(0xab));
+    expect([s.gpr[Reg.RCX], s.gpr[Reg.RSI], s.gpr[Reg.RDI]]).toEqual([0, 0x40000a, 0x40000b]);
+  });
+
+  it('a fill into MMIO goes element by element through PhysicalMemory', () => {
+    const m = protectedMode('mov edi, 0xfee00000; mov ecx, 4; mov eax, 7; rep stosd; hlt');
+    const writes: string[] = [];
+    const mem = m.cpu.memory as { write32(pa: number, v: number): void };
+    const orig = mem.write32.bind(mem);
+    mem.write32 = (pa: number, v: number) => {
+      if (pa >= 0xfee00000) writes.push(`${pa.toString(16)}=${v}`);
+      else orig(pa, v);
+    };
+    runTo(m);
+    expect(writes).toEqual(['fee00000=7', 'fee00004=7', 'fee00008=7', 'fee0000c=7']);
+  });
+});

@@ -5,10 +5,12 @@
  * (RIP stays at the instruction) so interrupts and the budget are honoured between iterations.
  */
 import { InterceptKind } from '../api/intercepts.js';
+import { SF_EXPDOWN, TLB_MASK } from '../cpu/consts.js';
 import type { Cpu } from '../cpu/cpu.js';
 import type { Handler } from '../cpu/handler.js';
 import type { Insn } from '../decoder/insn.js';
 import type { OpcodeRow } from '../decoder/opcode-table.js';
+import { PFERR } from '../paging/walker.js';
 import { Flag } from '../state.js';
 import { aluOp } from './alu.js';
 
@@ -80,6 +82,64 @@ function once(cpu: Cpu, i: Insn, kind: number, size: number, delta: number): voi
   }
 }
 
+const FAST_CHUNKS = 64;
+
+/**
+ * Largest element count from offset `off` that stays inside segment `seg`'s limit and inside
+ * one page at linear `lin` (0 when the segment is expand-down or the first element crosses a
+ * page: the element-by-element path handles those, faults included).
+ */
+function elementsInPage(cpu: Cpu, seg: number, off: number, lin: number, size: number, want: number): number {
+  if (cpu.segFlags[seg] & SF_EXPDOWN) return 0;
+  const byLimit = Math.floor((cpu.state.segLimit[seg] - off + 1) / size);
+  const byPage = Math.floor((4096 - (lin & 0xfff)) / size);
+  const byWrap = Math.floor((4294967296 - off) / size);
+  return Math.max(0, Math.min(want, byLimit, byPage, byWrap));
+}
+
+/**
+ * One page-bounded chunk of REP MOVS / REP STOS (DF = 0, 32-bit addressing) on host views.
+ * The first element goes through the ordinary checks (segment, #PF with the right CR2), so a
+ * fault happens exactly where the element-by-element loop would raise it. Returns false when the
+ * chunk is not eligible (MMIO, page-crossing element, expand-down segment).
+ */
+function fastChunk(cpu: Cpu, i: Insn, kind: number, size: number): boolean {
+  const g = cpu.state.gpr;
+  const count = g[1];
+  const acc = cpu.dataAccess(false);
+  const dOff = g[7];
+  const dLin = cpu.segAddr(0, dOff, size, true);
+  let n = elementsInPage(cpu, 0, dOff, dLin, size, count);
+  if (n === 0) return false;
+  cpu.translate(dLin, acc | PFERR.WRITE);
+  const dView = cpu.tlbView[(dLin >>> 12) & TLB_MASK];
+  if (dView === null) return false;
+  const dO = dLin & 0xfff;
+  if (kind === STOS) {
+    const v = g[0];
+    if (size === 1) dView.fill(v & 0xff, dO, dO + n);
+    else for (let k = 0; k < n * size; k++) dView[dO + k] = (v >>> (8 * (k % size))) & 0xff;
+  } else {
+    const srcSeg = i.seg >= 0 ? i.seg : 3;
+    const sOff = g[6];
+    const sLin = cpu.segAddr(srcSeg, sOff, size, false);
+    n = elementsInPage(cpu, srcSeg, sOff, sLin, size, n);
+    if (n === 0) return false;
+    cpu.translate(sLin, acc);
+    const sView = cpu.tlbView[(sLin >>> 12) & TLB_MASK];
+    if (sView === null) return false;
+    // The destination translation may have been evicted by the source's (same TLB slot).
+    cpu.translate(dLin, acc | PFERR.WRITE);
+    const sO = sLin & 0xfff;
+    // A forward byte loop: overlapping copies replicate exactly as the element loop does.
+    for (let k = 0; k < n * size; k++) dView[dO + k] = sView[sO + k];
+    g[6] = sOff + n * size;
+  }
+  g[7] = dOff + n * size;
+  g[1] = count - n;
+  return true;
+}
+
 export function makeString(row: OpcodeRow): Handler {
   const kind = ['MOVS', 'CMPS', 'STOS', 'LODS', 'SCAS', 'INS', 'OUTS'].indexOf(row.mnemonic);
   const byte = /[XY]b/.test(row.operands);
@@ -111,6 +171,14 @@ export function makeString(row: OpcodeRow): Handler {
     }
     const g = cpu.state.gpr;
     const ad = i.adSize;
+    if ((kind === MOVS || kind === STOS) && delta > 0 && ad === 4 && cpu.linearOps === null) {
+      // Bulk path: whole pages at a time, same architectural result (registers advance per chunk).
+      for (let k = 0; k < FAST_CHUNKS; k++) {
+        if (g[1] === 0) return;
+        if (!fastChunk(cpu, i, kind, size)) break;
+      }
+      if (g[1] === 0) return;
+    }
     for (let n = 0; n < CHUNK; n++) {
       const count = ad === 2 ? g[1] & 0xffff : g[1];
       if (count === 0) return;
