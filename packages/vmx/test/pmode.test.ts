@@ -114,3 +114,22 @@ describe('KVM_TRANSLATE on the VMX engine', () => {
     expect(bad.valid).toBe(0);
   });
 });
+
+describe('guest FPU state per vCPU', () => {
+  it('gives the guest the control word userspace set, and userspace the one the guest loaded', () => {
+    // fnstcw [0x2000] ; fldcw [0x3000] ; hlt
+    const { vcpu, ram } = protectedModeGuest([
+      0xd9, 0x3d, 0x00, 0x20, 0x00, 0x00, 0xd9, 0x2d, 0x00, 0x30, 0x00, 0x00, 0xf4,
+    ]);
+    ram[0x3000] = 0x7f;
+    ram[0x3001] = 0x02; // 027Fh: double precision
+    const f = vcpu.getFpu();
+    expect(f.fcw).toBe(0x37f);
+    vcpu.setFpu({ ...f, fcw: 0x33f, mxcsr: 0x1fa0 });
+    expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+    expect(ram[0x2000] | (ram[0x2001] << 8)).toBe(0x33f);
+    const after = vcpu.getFpu();
+    expect(after.fcw).toBe(0x27f);
+    expect(after.mxcsr).toBe(0x1fa0);
+  });
+});

@@ -25,7 +25,7 @@ import {
 } from '../abi/structs.js';
 import { KVM_API_VERSION } from '../abi/version.js';
 import { Errno, KvmError } from '../api/errors.js';
-import type { KvmCpuidEntry2, KvmFpu } from '../api/structs.js';
+import type { KvmCpuidEntry2 } from '../api/structs.js';
 import type { HostMemory, VcpuKickHandle } from '../api/types.js';
 import type { KvmDevice } from '../front/device.js';
 import type { ArchOps } from './arch-ops.js';
@@ -70,7 +70,7 @@ const CAPABILITIES: ReadonlyMap<number, number> = new Map([
 type FdEntry =
   | { kind: 'system' }
   | { kind: 'vm'; vm: SoftVm; refs: { open: number } }
-  | { kind: 'vcpu'; vcpu: SoftVcpu; vmRefs: { open: number }; fpu: Uint8Array };
+  | { kind: 'vcpu'; vcpu: SoftVcpu; vmRefs: { open: number } };
 
 type Handler<T> = (self: SoftKvmDevice, entry: T, arg: Uint8Array | number, def: IoctlDef) => number;
 type SysEntry = Extract<FdEntry, { kind: 'system' }>;
@@ -228,11 +228,11 @@ vcpuIoctls[0x8b] = (_s, _e, arg, def) => {
   return 0;
 };
 vcpuIoctls[0x8c] = (_s, e, arg, def) => {
-  ptr(def, arg).set(e.fpu);
+  kvmFpu.encodeInto(e.vcpu.fpu.toKvm(), ptr(def, arg));
   return 0;
 };
 vcpuIoctls[0x8d] = (_s, e, arg, def) => {
-  e.fpu.set(ptr(def, arg).subarray(0, kvmFpu.size));
+  e.vcpu.fpu.fromKvm(kvmFpu.decode(ptr(def, arg)));
   return 0;
 };
 vcpuIoctls[0x90] = (_s, e, arg, def) => {
@@ -261,22 +261,6 @@ vcpuIoctls[0x9b] = (_s, _e, arg, def) => {
   if (d.control !== 0) throw new KvmError(def.name, Errno.EINVAL, 'guest debugging is not implemented');
   return 0;
 };
-
-/** The FPU image a vCPU starts with: FCW 0x37F and MXCSR 0x1F80 (FNINIT / reset values). */
-function initialFpu(): Uint8Array {
-  const fpu: KvmFpu = {
-    fpr: new Uint8Array(128),
-    fcw: 0x37f,
-    fsw: 0,
-    ftwx: 0,
-    lastOpcode: 0,
-    lastIp: 0n,
-    lastDp: 0n,
-    xmm: new Uint8Array(256),
-    mxcsr: 0x1f80,
-  };
-  return kvmFpu.encode(fpu);
-}
 
 export class SoftKvmDevice implements KvmDevice {
   readonly engine: string;
@@ -394,7 +378,7 @@ export class SoftKvmDevice implements KvmDevice {
   createVcpu(e: VmEntry, id: number): number {
     const vcpu = e.vm.createVcpu(id);
     e.refs.open++;
-    return this.newFd({ kind: 'vcpu', vcpu, vmRefs: e.refs, fpu: initialFpu() });
+    return this.newFd({ kind: 'vcpu', vcpu, vmRefs: e.refs });
   }
 
   private release(vm: SoftVm, refs: { open: number }): void {

@@ -1,6 +1,7 @@
 /** The software engine's generic part (KVM's kvm_main.c): SoftKvmDevice and the ArchOps contract. */
 export * from './arch-ops.js';
 export { SOFT_VCPU_MMAP_SIZE, SoftKvmDevice, type SoftKvmOptions } from './device.js';
+export { GuestFpu } from './fpu.js';
 export { HostPhysicalMemory } from './host-physical.js';
 export { HvaSpace, PAGE_SHIFT, PAGE_SIZE } from './hva-space.js';
 export { GFN_NO_SLOT, GFN_UNBACKED, type MemorySlot, MemorySlots } from './memslots.js';

@@ -9,6 +9,7 @@ import { KvmRunView } from '../abi/run.js';
 import { Errno, KvmError } from '../api/errors.js';
 import type { KvmCpuidEntry2, KvmMsrEntry, KvmRegs, KvmSegment, KvmSregs } from '../api/structs.js';
 import { type ArchDtable, type ArchOps, type ArchSegment, newArchSegment, VcpuSreg } from './arch-ops.js';
+import { GuestFpu } from './fpu.js';
 import { syncPaging, vcpuMmu } from './mmu-glue.js';
 import { CommonMsrs, MSR } from './msrs.js';
 import { PendingPio } from './pio.js';
@@ -68,6 +69,8 @@ export class SoftVcpu {
   /** The CPUID table of KVM_SET_CPUID2. */
   cpuidEntries: KvmCpuidEntry2[] = [];
   readonly commonMsrs = new CommonMsrs();
+  /** The guest's x87/SSE registers while it is not on the processor. */
+  readonly fpu = new GuestFpu();
   /** An IN/OUT waiting for userspace. */
   readonly pio = new PendingPio();
   /** The backend's state (`to_vmx(vcpu)` / `to_svm(vcpu)`), set by `ArchOps.vcpuCreate`. */

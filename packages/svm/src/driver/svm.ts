@@ -520,6 +520,7 @@ export class SvmDriver implements ArchOps {
     const s = g.cpu.state;
     const regs = vcpu.regs;
     for (let i = 1; i < 16; i++) if (i !== 4) s.gpr[i] = regs[i];
+    vcpu.fpu.loadInto(s);
     g.hostTick = budget;
     const st = this.cpu.vmrun(toSvm(vcpu).vmcbPage * 4096);
     if (st !== SvmStatus.Exited) {
@@ -529,6 +530,7 @@ export class SvmDriver implements ArchOps {
       return EntryResult.FailEntry;
     }
     for (let i = 1; i < 16; i++) if (i !== 4) regs[i] = s.gpr[i];
+    vcpu.fpu.saveFrom(s);
     vcpu.instructions += g.lastInstructions;
     this.completeInterrupts(vcpu);
     return EntryResult.Exit;

@@ -572,6 +572,7 @@ export class VmxDriver implements ArchOps {
     const regs = vcpu.regs;
     for (let i = 0; i < 16; i++) if (i !== 4) s.gpr[i] = regs[i];
     s.cr[2] = vmx.cr2;
+    vcpu.fpu.loadInto(s);
     nr.hostTick = budget;
     const st = vmx.launched ? this.cpu.vmresume() : this.cpu.vmlaunch();
     if (st !== VmxStatus.Succeed) {
@@ -590,6 +591,7 @@ export class VmxDriver implements ArchOps {
     if (!(reason & 0x80000000)) vmx.launched = true;
     for (let i = 0; i < 16; i++) if (i !== 4) regs[i] = s.gpr[i];
     vmx.cr2 = s.cr[2];
+    vcpu.fpu.saveFrom(s);
     vcpu.instructions += nr.lastInstructions;
     this.completeInterrupts(vcpu);
     return EntryResult.Exit;

@@ -1,0 +1,70 @@
+/**
+ * The guest's x87/SSE state, kept per vCPU and swapped into the silicon's processor around each
+ * VM entry (KVM's `fx_save`/`fx_restore` of guest and host FPU in `vcpu_load`/`vcpu_put`): the
+ * processor is shared by every vCPU that runs on it, its FPU registers are not in the VMCS/VMCB.
+ * KVM_GET_FPU / KVM_SET_FPU convert to and from `struct kvm_fpu` (the FXSAVE image).
+ */
+import type { CpuState } from '@kvm/x86emu';
+import type { KvmFpu } from '../api/structs.js';
+
+/** The FPU part of the guest state (what FNINIT/reset leaves: FCW 37Fh, all empty, MXCSR 1F80h). */
+export class GuestFpu {
+  control = 0x37f;
+  status = 0;
+  /** Full tag word, 2 bits per physical register (11b = empty). */
+  tag = 0xffff;
+  readonly regs = new Uint8Array(80);
+  mxcsr = 0x1f80;
+  readonly xmm = new Uint8Array(256);
+
+  /** Into the processor before entering the guest. */
+  loadInto(s: CpuState): void {
+    s.fpuControl[0] = this.control;
+    s.fpuStatus[0] = this.status;
+    s.fpuTag[0] = this.tag;
+    s.fpuRegs.set(this.regs);
+    s.mxcsr[0] = this.mxcsr;
+    s.xmm.set(this.xmm);
+  }
+
+  /** Out of the processor after a VM exit. */
+  saveFrom(s: CpuState): void {
+    this.control = s.fpuControl[0];
+    this.status = s.fpuStatus[0];
+    this.tag = s.fpuTag[0];
+    this.regs.set(s.fpuRegs);
+    this.mxcsr = s.mxcsr[0];
+    this.xmm.set(s.xmm);
+  }
+
+  /** KVM_GET_FPU: ST(i) in 16-byte slots, the abridged tag (1 = not empty). */
+  toKvm(): KvmFpu {
+    const fpr = new Uint8Array(128);
+    for (let i = 0; i < 8; i++) fpr.set(this.regs.subarray(10 * i, 10 * i + 10), 16 * i);
+    let ftwx = 0;
+    for (let i = 0; i < 8; i++) if (((this.tag >>> (2 * i)) & 3) !== 3) ftwx |= 1 << i;
+    return {
+      fpr,
+      fcw: this.control,
+      fsw: this.status,
+      ftwx,
+      lastOpcode: 0,
+      lastIp: 0n,
+      lastDp: 0n,
+      xmm: this.xmm.slice(),
+      mxcsr: this.mxcsr,
+    };
+  }
+
+  /** KVM_SET_FPU (a non-empty register's tag becomes "valid", as FXRSTOR's reconstruction approximates). */
+  fromKvm(f: KvmFpu): void {
+    for (let i = 0; i < 8; i++) this.regs.set(f.fpr.subarray(16 * i, 16 * i + 10), 10 * i);
+    this.control = f.fcw;
+    this.status = f.fsw;
+    let tag = 0;
+    for (let i = 0; i < 8; i++) if (!((f.ftwx >>> i) & 1)) tag |= 3 << (2 * i);
+    this.tag = tag;
+    this.mxcsr = f.mxcsr;
+    this.xmm.set(f.xmm.subarray(0, 256));
+  }
+}
