@@ -25,6 +25,9 @@ import { buildE820 } from './memory-map.js';
 /** KVM_SET_TSS_ADDR: three pages just below the BIOS area at the top of 4 GiB, as QEMU does. */
 export const TSS_GPA = 0xfffbd000;
 
+/** IA32_APIC_BASE bit 11: the local APIC's global enable (SDM Vol. 3A 10.4.4). */
+const APIC_BASE_ENABLE = 1n << 11n;
+
 /** The in-kernel irqchip's input lines, as a device sees them. */
 class KernelIrqLines implements IrqSink {
   constructor(private readonly vm: Vm) {}
@@ -123,6 +126,11 @@ export class Machine {
       const machine: LoaderMachine = { ram: this.ram, ramSize: config.ramSize, e820 };
       this.loaded = this.load(machine);
       const sregs = this.loaded.entry.sregs(this.vcpu.getSregs());
+      // Without the in-kernel irqchip there is no local APIC: clear IA32_APIC_BASE.EN. As on
+      // hardware, a globally disabled APIC reads as absent in CPUID.01H:EDX.APIC (SDM Vol. 3A
+      // 10.4.3), and KVM mirrors EN into that bit whatever KVM_SET_CPUID2 said, so this is the
+      // only way the guest stops seeing one (Linux would otherwise drive a phantom APIC).
+      if (!config.kernelIrqchip) sregs.apicBase &= ~APIC_BASE_ENABLE;
       this.vcpu.setSregs(sregs);
       this.vcpu.setRegs({ ...this.vcpu.getRegs(), ...this.loaded.entry.regs });
     } catch (error) {
