@@ -4,6 +4,8 @@
  * - No local APIC unless the in-kernel irqchip is used: leaf 1 EDX.APIC (bit 9), ECX.x2APIC
  *   (bit 21) and ECX.TSC-deadline (bit 24, a local APIC timer mode) are cleared. A guest that
  *   believed them would program an APIC nobody emulates (Linux would wait for its timer).
+ *   KVM recomputes EDX.APIC from IA32_APIC_BASE.EN at run time, so the machine also clears
+ *   that enable bit (`machine.ts`); clearing the CPUID bit alone is not enough.
  * - Leaf 1 ECX.hypervisor (bit 31) is set, as every VMM does, so guests know they are guests.
  * - KVM's paravirtual leaf 0x40000001: only the clock source features (kvmclock MSRs, which
  *   the kernel handles itself) and NOP_IO_DELAY are kept. PV EOI, PV unhalt, PV IPIs, async
