@@ -509,6 +509,8 @@ export class Cpu {
     let len = instrLen;
     const s = this.state;
     s.halted = false;
+    /** The nested exception was already offered to the hook (before the double-fault rules). */
+    let offered = false;
     for (;;) {
       if (
         t === EventType.HardwareException ||
@@ -518,7 +520,7 @@ export class Cpu {
         // The exception bitmap covers INT3/INTO/INT1 too (SDM Vol. 3 25.2); INT n is not an exception.
         this.stats.exceptions++;
         const i = this.intercepts;
-        if (i?.exception !== undefined && ((i.exceptionMask ?? 0) >>> v) & 1 && v < 32) {
+        if (!offered && i?.exception !== undefined && ((i.exceptionMask ?? 0) >>> v) & 1 && v < 32) {
           const x = this.exit;
           x.kind = -1;
           x.eventType = t;
@@ -554,6 +556,27 @@ export class Cpu {
           throw e;
         }
         const v2 = this.faultVector;
+        // The nested exception is offered to the hook before the double-fault rules combine it
+        // (as VMX checks it against the exception bitmap, with the first event in the
+        // IDT-vectoring information: SDM Vol. 3 28.2.4). The vectoring fields still describe it.
+        offered = false;
+        const ic = this.intercepts;
+        if (ic?.exception !== undefined && ((ic.exceptionMask ?? 0) >>> v2) & 1 && v2 < 32) {
+          const x = this.exit;
+          x.kind = -1;
+          x.eventType = EventType.HardwareException;
+          x.instructionLength = 0;
+          x.vector = v2;
+          x.errorCode = this.faultError;
+          x.hasErrorCode = this.faultHasError;
+          x.faultAddress = v2 === C.PF ? this.faultAddress : 0;
+          this.fillVectoring(x);
+          if (ic.exception(v2, this.faultError, this.faultHasError, x)) {
+            this.deliveringVector = -1;
+            return StopReason.Exception;
+          }
+          offered = true;
+        }
         const firstIsException = t === EventType.HardwareException;
         if (firstIsException && v === C.DF && (isContributory(v2) || v2 === C.PF)) {
           // Triple fault (SDM Vol. 3 6.15 Interrupt 8): shutdown.
@@ -571,6 +594,7 @@ export class Cpu {
           v = C.DF;
           ec = 0;
           he = true;
+          offered = false;
         } else {
           t = EventType.HardwareException;
           v = v2;
