@@ -190,5 +190,88 @@ try {
   console.log(`host engine skipped: ${e instanceof Error ? e.message : e}`);
 }
 
+// Raw execution speed: a 32-bit protected-mode ALU loop with no exits (N iterations of 4
+// instructions; protected mode so that a nested host without unrestricted guest runs it natively).
+const N = 2_500_000;
+function computeMips(name, kvm) {
+  const vm = kvm.createVm();
+  const mem = vm.allocateMemory(1 << 20);
+  vm.setUserMemoryRegion({
+    slot: 0,
+    flags: 0,
+    guestPhysAddr: 0n,
+    memorySize: 1n << 20n,
+    userspaceAddr: mem.userspaceAddr,
+  });
+  // mov ecx, N ; l: add eax, ecx ; xor ebx, eax ; dec ecx ; jnz l ; hlt
+  const code = [
+    0xb9,
+    N & 0xff,
+    (N >> 8) & 0xff,
+    (N >> 16) & 0xff,
+    N >>> 24,
+    0x01,
+    0xc8,
+    0x31,
+    0xc3,
+    0x49,
+    0x75,
+    0xf9,
+    0xf4,
+  ];
+  new Uint8Array(mem.buffer).set(code, 0x1000);
+  const vcpu = vm.createVcpu(0);
+  const s = vcpu.getSregs();
+  const flat = (type, selector) => ({
+    base: 0n,
+    limit: 0xffffffff,
+    selector,
+    type,
+    present: 1,
+    dpl: 0,
+    db: 1,
+    s: 1,
+    l: 0,
+    g: 1,
+    avl: 0,
+    unusable: 0,
+  });
+  vcpu.setSregs({
+    ...s,
+    cs: flat(11, 8),
+    ds: flat(3, 16),
+    es: flat(3, 16),
+    ss: flat(3, 16),
+    fs: flat(3, 16),
+    gs: flat(3, 16),
+    cr0: 0x11n,
+  }); // caches on (CD = 0)
+  vcpu.setRegs({ ...vcpu.getRegs(), rip: 0x1000n, rflags: 2n });
+  const t0 = performance.now();
+  for (;;) {
+    try {
+      if (vcpu.run() === KVM_EXIT.HLT) break;
+    } catch (e) {
+      if (!(e instanceof KvmError && e.code === 'EINTR')) throw e;
+    }
+  }
+  const ms = performance.now() - t0;
+  vm.close();
+  const instructions = 4 * N + 2;
+  return {
+    engine: name,
+    'guest instructions': instructions,
+    'wall ms': ms.toFixed(1),
+    MIPS: (instructions / ms / 1000).toFixed(1),
+  };
+}
+const compute = [computeMips('vmx', createVmxKvm()), computeMips('svm', createSvmKvm())];
+try {
+  const { hostKvmAvailability, openHostKvm } = await import('@kvm/host');
+  if (hostKvmAvailability().available) compute.push(computeMips('host (/dev/kvm, baseline)', openHostKvm()));
+} catch {}
+console.log('ALU loop without exits (32-bit protected mode)');
+console.table(compute);
+
 console.log('ctxswitch guest (32-bit, PAE and 2-level paging)');
 console.table(rows);
