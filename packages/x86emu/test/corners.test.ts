@@ -517,3 +517,21 @@ describe('NMI blocking', () => {
     expect(m.cpu.state.interruptibility & 8).toBe(0);
   });
 });
+
+describe('nested faults and the exception hook', () => {
+  it('a #GP while delivering a #PF is offered to the hook before it becomes #DF', () => {
+    const m = protectedMode('mov eax, [0x500000]', { captureExceptions: true });
+    paging(m);
+    m.mem.write32(pteAddr(0x500000), 0);
+    // #PF gate to selector 0x50, beyond the GDT limit: #GP(0x50 | EXT).
+    m.mem.write32(0x2000 + PF * 8, (0x50 << 16) >>> 0);
+    m.mem.write32(0x2000 + PF * 8 + 4, 0x8e00);
+    m.intercepts.exceptionMask = 1 << GP;
+    runTo(m, StopReason.Exception);
+    expect(m.exceptions[0]).toMatchObject({ vector: GP, errorCode: 0x51 });
+    const x = m.cpu.exit;
+    expect([x.vectoringValid, x.vectoringVector, x.vectoringErrorCode]).toEqual([true, PF, 0]);
+    // Not delivered through the IDT, so CR2 was written for the #PF only.
+    expect(m.cpu.state.cr[2]).toBe(0x500000);
+  });
+});
