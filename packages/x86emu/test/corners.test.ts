@@ -535,3 +535,24 @@ describe('nested faults and the exception hook', () => {
     expect(m.cpu.state.cr[2]).toBe(0x500000);
   });
 });
+
+describe('event injection', () => {
+  it('with injectionBypassesExceptionHook an injected #PF is delivered without the hook and keeps CR2', () => {
+    const m = realMode('hlt', { captureExceptions: true });
+    m.mem.write32(PF * 4, 0x2000);
+    m.mem.bytes.set([0xf4], 0x2000);
+    m.intercepts.injectionBypassesExceptionHook = true;
+    m.cpu.state.cr[2] = 0x1234;
+    m.cpu.injectEvent(3, PF, 6);
+    runTo(m);
+    expect(m.exceptions).toEqual([]);
+    expect(m.cpu.state.rip[0]).toBe(0x2001);
+    expect(m.cpu.state.cr[2]).toBe(0x1234);
+  });
+  it('without it the injected exception is offered to the hook', () => {
+    const m = realMode('hlt', { captureExceptions: true });
+    m.cpu.injectEvent(3, UD);
+    runTo(m, StopReason.Exception);
+    expect(m.exceptions[0]).toMatchObject({ vector: UD });
+  });
+});

@@ -179,6 +179,12 @@ export interface Intercepts {
    * exception is not delivered, CR2 is not written, RIP is at the faulting instruction).
    */
   exceptionMask?: number;
+  /**
+   * When true, an event queued with `Cpu.injectEvent` is delivered without asking `exception`
+   * and, for #PF, without writing CR2 (VM-entry injection, SDM Vol. 3 27.6.1: the hypervisor sets
+   * CR2 itself). Faults during its delivery are offered as usual. Default false.
+   */
+  injectionBypassesExceptionHook?: boolean;
   exception?(vector: number, errorCode: number, hasErrorCode: boolean, exit: ExitInfo): boolean;
   /**
    * MOV from CR0/CR4 and SMSW read through here when set: receives the register's value and

@@ -273,7 +273,14 @@ export class Cpu {
       s.pendingType = -1;
       s.halted = false;
       const ret = (s.rip[0] + s.pendingInstructionLength) >>> 0;
-      return this.deliverEvent(t, s.pendingVector, s.pendingErrorCode, s.pendingHasErrorCode, ret - s.rip[0]);
+      return this.deliverEvent(
+        t,
+        s.pendingVector,
+        s.pendingErrorCode,
+        s.pendingHasErrorCode,
+        ret - s.rip[0],
+        true,
+      );
     }
     const interruptible = (s.rflags[0] & Flag.IF) !== 0 && (s.interruptibility & 3) === 0;
     if (interruptible && this.interceptMask & (1 << InterceptKind.InterruptWindow)) {
@@ -501,7 +508,14 @@ export class Cpu {
    * 6.15 Table 6-5). `instrLen`: bytes to add to RIP for the pushed return address (software
    * interrupts and traps). Returns a StopReason or -1 to continue.
    */
-  deliverEvent(type: number, vector: number, errorCode: number, hasError: boolean, instrLen: number): number {
+  deliverEvent(
+    type: number,
+    vector: number,
+    errorCode: number,
+    hasError: boolean,
+    instrLen: number,
+    injected = false,
+  ): number {
     let t = type;
     let v = vector;
     let ec = errorCode;
@@ -511,6 +525,9 @@ export class Cpu {
     s.halted = false;
     /** The nested exception was already offered to the hook (before the double-fault rules). */
     let offered = false;
+    // VM-entry injection delivers without the exception bitmap and leaves CR2 alone (SDM Vol. 3
+    // 27.6.1): callers modelling it ask for that with `injectionBypassesExceptionHook`.
+    let bypass = injected && this.intercepts?.injectionBypassesExceptionHook === true;
     for (;;) {
       if (
         t === EventType.HardwareException ||
@@ -520,7 +537,13 @@ export class Cpu {
         // The exception bitmap covers INT3/INTO/INT1 too (SDM Vol. 3 25.2); INT n is not an exception.
         this.stats.exceptions++;
         const i = this.intercepts;
-        if (!offered && i?.exception !== undefined && ((i.exceptionMask ?? 0) >>> v) & 1 && v < 32) {
+        if (
+          !offered &&
+          !bypass &&
+          i?.exception !== undefined &&
+          ((i.exceptionMask ?? 0) >>> v) & 1 &&
+          v < 32
+        ) {
           const x = this.exit;
           x.kind = -1;
           x.eventType = t;
@@ -535,8 +558,9 @@ export class Cpu {
             return StopReason.Exception;
           }
         }
-        if (v === C.PF && t === EventType.HardwareException) s.cr[2] = this.faultAddress;
+        if (v === C.PF && t === EventType.HardwareException && !bypass) s.cr[2] = this.faultAddress;
       }
+      bypass = false;
       this.deliveringType = t;
       this.deliveringVector = v;
       this.deliveringError = ec;
