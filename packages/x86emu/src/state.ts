@@ -179,7 +179,7 @@ export class CpuState {
   reset(): void {
     this.gpr.fill(0);
     this.gprHigh.fill(0);
-    this.gpr[Reg.RDX] = 0x600; // family/model/stepping in EDX after reset
+    this.gpr[Reg.RDX] = 0x633; // the CPUID.1:EAX signature in EDX after reset (SDM Vol. 3 9.1.4)
     this.rip[0] = 0xfff0;
     this.rip[1] = 0;
     this.rflags[0] = Flag.FIXED1;
