@@ -556,3 +556,29 @@ describe('event injection', () => {
     expect(m.exceptions[0]).toMatchObject({ vector: UD });
   });
 });
+
+describe('RF in pushed EFLAGS', () => {
+  it('a fault pushes RF = 1; INT n pushes RF = 0; RF is clear again after IRET', () => {
+    const m = protectedMode(`
+      int 0x40
+      mov ax, 0x48
+      mov ds, ax
+      hlt
+      .org 0x100
+      mov ebx, [esp + 8]
+      iretd
+      .org 0x200
+      mov ecx, [esp + 12]
+      add dword ptr [esp + 4], 2
+      add esp, 4
+      iretd
+    `);
+    setGate(m.mem, 0x40, CODE + 0x100);
+    setGate(m.mem, GP, CODE + 0x200);
+    runTo(m);
+    const s = m.cpu.state;
+    expect(s.gpr[Reg.RBX] & 0x10000).toBe(0);
+    expect(s.gpr[Reg.RCX] & 0x10000).toBe(0x10000);
+    expect(s.rflags[0] & 0x10000).toBe(0);
+  });
+});

@@ -339,7 +339,11 @@ export class Cpu {
     const eip = s.rip[0];
     this.startEip = eip;
     const shadow = s.interruptibility & 3;
-    const tf = s.rflags[0] & Flag.TF;
+    const fl = s.rflags[0];
+    const tf = fl & Flag.TF;
+    // RF is cleared at the start of every instruction (after the code-breakpoint check, which
+    // RF exists to suppress) (SDM Vol. 3 17.3.1.1).
+    if (fl & Flag.RF) s.rflags[0] = fl & ~Flag.RF;
     this.lastInsnLength = 0;
     const insn = this.fetchDecode(eip);
     this.lastInsnLength = insn.length;
@@ -655,7 +659,12 @@ export class Cpu {
     const s = this.state;
     this.materializeFlags();
     const retEip = (s.rip[0] + instrLen) >>> 0;
-    const flags = s.rflags[0];
+    // The EFLAGS image of a fault-class exception has RF = 1, so IRET restarts the instruction
+    // without re-triggering a code breakpoint (SDM Vol. 3 17.3.1.1); other events push RF as is.
+    const flags =
+      type === EventType.HardwareException && FAULT_VECTORS & (1 << vector)
+        ? s.rflags[0] | Flag.RF
+        : s.rflags[0];
     if (!this.prot) {
       // Real mode: IVT entry of 4 bytes; push FLAGS, CS, IP (SDM Vol. 3 20.1.4).
       if (vector * 4 + 3 > s.dtLimit[1]) this.gp0();
@@ -1607,6 +1616,22 @@ const CR4_VALID =
   Cr4.PCE |
   Cr4.OSFXSR |
   Cr4.OSXMMEXCPT;
+
+/** Fault-class exception vectors: #DE, #BR, #UD, #NM, #TS, #NP, #SS, #GP, #PF, #MF, #AC, #XM, #VE. */
+const FAULT_VECTORS =
+  (1 << 0) |
+  (1 << 5) |
+  (1 << 6) |
+  (1 << 7) |
+  (1 << 10) |
+  (1 << 11) |
+  (1 << 12) |
+  (1 << 13) |
+  (1 << 14) |
+  (1 << 16) |
+  (1 << 17) |
+  (1 << 19) |
+  (1 << 20);
 
 function isContributory(v: number): boolean {
   return v === 0 || (v >= 10 && v <= 13);

@@ -191,6 +191,10 @@ export function makeString(row: OpcodeRow): Handler {
         if (i.rep === 1 ? !zf : zf) return;
       }
     }
-    if ((ad === 2 ? g[1] & 0xffff : g[1]) !== 0) cpu.state.rip[0] = cpu.startEip;
+    if ((ad === 2 ? g[1] & 0xffff : g[1]) !== 0) {
+      // Yield between iterations: an interrupt taken here pushes RF = 1 (SDM Vol. 3 17.3.1.1).
+      cpu.state.rip[0] = cpu.startEip;
+      cpu.state.rflags[0] |= Flag.RF;
+    }
   };
 }
