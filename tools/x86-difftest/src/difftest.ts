@@ -7,7 +7,15 @@ import { DecodeStatus, decode, Insn, OPCODE_TABLE } from '@kvm/x86emu';
 import { compareOutcomes, type Difference, describeStop, flagNames } from './compare.js';
 import { EmuSide } from './emu-side.js';
 import { mayLeaveFlagsUndefined, UNDEFINED_FLAGS } from './flags.js';
-import { caseImage, generateCase, generateGarbage, is16, prefixCase, type TestCase } from './generator.js';
+import {
+  caseImage,
+  generateCase,
+  generateGarbage,
+  is16,
+  prefixCase,
+  straightLineMnemonics,
+  type TestCase,
+} from './generator.js';
 import { HostSide } from './host-side.js';
 import { ALL_MODES, baseState, buildImage, CODE, type Mode, STUBS } from './layout.js';
 import { GPR_NAMES, type MachineState, SEG_NAMES } from './machine-state.js';
@@ -83,11 +91,8 @@ export function firstInstruction(bytes: number[], mode: Mode): { mnemonic: strin
  */
 export function garbageUndefinedFlags(bytes: number[], mode: Mode): number {
   let mask = 0;
-  for (let at = 0; at < bytes.length; ) {
-    const { mnemonic, length } = firstInstruction(bytes.slice(at), mode);
-    if (mayLeaveFlagsUndefined(mnemonic)) mask |= UNDEFINED_FLAGS[mnemonic] ?? 0x8d5;
-    at += Math.max(1, length);
-  }
+  for (const m of straightLineMnemonics(bytes, mode))
+    if (mayLeaveFlagsUndefined(m)) mask |= UNDEFINED_FLAGS[m] ?? 0x8d5;
   return mask;
 }
 
@@ -102,6 +107,8 @@ export class DiffTester {
   readonly emu = new EmuSide();
   /** Modes the host cannot run, with the reason (probed once). */
   readonly unavailable = new Map<Mode, string>();
+  /** True when the last host case may have changed state that KVM_SET_REGS/SREGS do not reset. */
+  private extraStateDirty = true;
 
   constructor(modes: readonly Mode[] = ALL_MODES) {
     this.host = new HostSide();
@@ -137,7 +144,9 @@ export class DiffTester {
 
   private compare(c: TestCase): Verdict {
     const image = caseImage(c);
-    if (c.garbage || touchesExtraState(c.bytes)) this.host.resetExtraState();
+    // The previous case may have left debug registers, MSRs or FPU state behind on the host.
+    if (this.extraStateDirty) this.host.resetExtraState();
+    this.extraStateDirty = c.garbage || touchesExtraState(c.bytes);
     let host = this.host.run(c.init, image);
     if (host.kind === 'unsupported') return { kind: 'skip', reason: `host: ${host.detail ?? 'unsupported'}` };
     let emu = this.emu.run(c.init, image);

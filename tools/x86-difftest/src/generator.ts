@@ -6,7 +6,7 @@
  * the weeds (pointers, selectors, branch targets) are steered at the test machine's data area,
  * its descriptors and its HLT sleds, so that most cases say something about the instruction.
  */
-import { OPCODE_TABLE, type OpcodeRow } from '@kvm/x86emu';
+import { DecodeStatus, decode, Insn, OPCODE_TABLE, type OpcodeRow } from '@kvm/x86emu';
 import { mayLeaveFlagsUndefined, undefinedFlags } from './flags.js';
 import {
   baseState,
@@ -486,18 +486,57 @@ export function generateCase(seed: number, index: number, mode: Mode): TestCase 
 const READS_POINTER =
   /^(JMP_IND|CALL_IND|JMPF_IND|CALLF_IND|LDS|LES|LFS|LGS|LSS|MOV_TO_SEG|LLDT|LTR|VERR|VERW|LAR|LSL)$/;
 
-/** Random bytes: 1–15 of them, sometimes behind random prefixes. */
+/** Mnemonics garbage must not reach in a straight line: timing- or host-dependent results. */
+const GARBAGE_EXCLUDED = new Set([
+  'RDTSC',
+  'RDPMC',
+  'CPUID',
+  'RDMSR',
+  'WRMSR',
+  'MONITOR',
+  'MWAIT',
+  'VMCALL',
+  'VMMCALL',
+]);
+
+/** The mnemonics x86emu decodes walking `bytes` in a straight line (`UD` for an undefined opcode). */
+export function straightLineMnemonics(bytes: readonly number[], mode: Mode): string[] {
+  const out: string[] = [];
+  for (let at = 0; at < bytes.length; ) {
+    const src = { fetchByte: (i: number) => bytes[at + i] ?? HLT };
+    const st = decode(src, insn, !is16(mode), false);
+    out.push(
+      st !== DecodeStatus.Ok || insn.row < 0
+        ? st === DecodeStatus.TooLong
+          ? 'TOOLONG'
+          : 'UD'
+        : OPCODE_TABLE[insn.row].mnemonic,
+    );
+    at += Math.max(1, insn.length);
+  }
+  return out;
+}
+const insn = new Insn();
+
+/**
+ * Random bytes: 1–15 of them, sometimes behind random prefixes; drawn again (a few times) when
+ * they decode, in a straight line, to a timing- or host-dependent instruction.
+ */
 export function generateGarbage(seed: number, index: number, mode: Mode): TestCase {
   const p = new Prng(caseSeed(seed ^ 0x6a09e667, index));
   const init = initialState(mode, p);
   for (let i = 0; i < 8; i++) if (i !== 4 && p.chance(0.5)) init.gpr[i] = pointer(mode, p);
-  const bytes: number[] = [];
-  const prefixes = p.below(3);
-  for (let i = 0; i < prefixes; i++)
-    bytes.push(p.pick([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]));
-  if (p.chance(0.4)) bytes.push(0x0f);
-  const n = 1 + p.below(14 - bytes.length);
-  for (let i = 0; i < n; i++) bytes.push(p.below(256));
+  let bytes: number[] = [];
+  for (let tries = 0; tries < 8; tries++) {
+    bytes = [];
+    const prefixes = p.below(3);
+    for (let i = 0; i < prefixes; i++)
+      bytes.push(p.pick([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]));
+    if (p.chance(0.4)) bytes.push(0x0f);
+    const n = 1 + p.below(14 - bytes.length);
+    for (let i = 0; i < n; i++) bytes.push(p.below(256));
+    if (!straightLineMnemonics(bytes, mode).some((m) => GARBAGE_EXCLUDED.has(m))) break;
+  }
   return {
     mode,
     bytes,
@@ -505,8 +544,7 @@ export function generateGarbage(seed: number, index: number, mode: Mode): TestCa
     init,
     dataSeed: p.u32(),
     patches: [],
-    // Garbage may execute anything: flags left undefined by whatever ran are not knowable
-    // here, so garbage compares flags only where both sides stop on the same instruction.
+    // Set at comparison time from the instructions the bytes decode to.
     undefinedFlags: 0,
     garbage: true,
   };

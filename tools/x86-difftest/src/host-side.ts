@@ -6,8 +6,18 @@
  * stop in time.
  */
 import { Worker } from 'node:worker_threads';
-import { KVM_EXIT, type Kvm, KvmError, type KvmRegs, type KvmSregs, type Vcpu, type Vm } from '@kvm/core';
+import {
+  KVM_EXIT,
+  type Kvm,
+  type KvmCpuidEntry2,
+  KvmError,
+  type KvmRegs,
+  type KvmSregs,
+  type Vcpu,
+  type Vm,
+} from '@kvm/core';
 import { openHostKvm } from '@kvm/host';
+import { defaultCpuid } from '@kvm/x86emu';
 import { baseState, RAM_SIZE } from './layout.js';
 
 /** Where `resetExtraState` runs its guest routine (inside the HLT sled). */
@@ -37,6 +47,18 @@ import(workerData.hostUrl).then(({ kickHostVcpu }) => {
   }
 });
 `;
+
+/** x86emu's default CPUID leaves as KVM_SET_CPUID2 entries. */
+function x86emuCpuid(): KvmCpuidEntry2[] {
+  const out = new Uint32Array(4);
+  return [0, 1, 0x80000000, 0x80000001, 0x80000008].map((leaf) => {
+    defaultCpuid.cpuid(leaf, 0, out);
+    // KVM refuses a table whose linear-address width (0x80000008 EAX[15:8]) is not 48 or 57
+    // (kvm_check_cpuid); outside long mode the width does not matter.
+    if (leaf === 0x80000008) out[0] = (out[0] & ~0xff00) | (48 << 8);
+    return { function: leaf, index: 0, flags: 0, eax: out[0], ebx: out[1], ecx: out[2], edx: out[3] };
+  });
+}
 
 export interface HostSideOptions {
   /** Wall-clock limit of one case before the watchdog kicks it (ms). */
@@ -69,6 +91,9 @@ export class HostSide {
       userspaceAddr: memory.userspaceAddr,
     });
     this.vcpu = this.vm.createVcpu(0);
+    // The guest sees x86emu's CPUID, so that feature-dependent behaviour (which CR4 bits are
+    // reserved, NX, PSE…) is judged against the same features on both sides.
+    this.vcpu.setCpuid2(x86emuCpuid());
     this.regs = this.vcpu.getRegs();
     this.sregs = this.vcpu.getSregs();
     const hostUrl = new URL('../node_modules/@kvm/host/dist/index.js', import.meta.url).href;

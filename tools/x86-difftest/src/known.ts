@@ -45,6 +45,12 @@ export function classify(sig: Signature): string {
     return "host: KVM's emulator reports, for a REP SCAS/CMPS that faults on a later iteration, flags that are not those of the last completed iteration (checked by hand for the reproducer)";
   if (sig.categories.includes('budget'))
     return 'x86emu: a REP string instruction is not bounded by run(budget): with a huge count over memory outside RAM or ports it runs on (billions of iterations) instead of stopping at an iteration boundary';
+  if (/MOV_TO_CR/.test(sig.form) && only('cr'))
+    return 'x86emu: MOV to CR0 keeps reserved bits (6–15, 19, 21–28); SDM Vol. 3 2.5: reserved bits of CR0 remain clear after a load (the host reads them back as 0)';
+  if (/^(LTR|LLDT)/.test(sig.form) && sig.categories.every((c) => c === 'frame.rf' || c === 'memory'))
+    return "host: KVM's emulator pushes error code 0 for LTR/LLDT of a selector beyond the GDT limit; the SDM says #GP(selector), as x86emu does";
+  if (/^(POP_SEG|MOV_TO_SEG|LDS|LES|LFS|LGS|LSS)/.test(sig.form) && sig.categories.includes('seg'))
+    return "host (likely): KVM's emulator on kvm-pvm loads a descriptor from beyond the GDT limit instead of raising #GP(selector)";
   if (sig.categories.includes('crash')) return 'x86emu: threw a JavaScript exception';
   return 'unreviewed: x86emu or host; see the reproducer';
 }
