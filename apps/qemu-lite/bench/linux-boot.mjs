@@ -58,28 +58,36 @@ function ensureQemu() {
   return qemu;
 }
 
+/**
+ * Boots `runs` times; returns the median milliseconds to each milestone reached in every run
+ * (the marker is the "userspace" milestone), or {} when the first run reached none.
+ */
 async function timeBoots(name, cmd, args) {
-  const times = [];
+  const perMilestone = Object.fromEntries(linux.MILESTONES.map((m) => [m.name, []]));
   for (let i = 0; i < runs; i++) {
     const r = await linux.runAndTime(cmd, args, { timeoutMs });
     const reached = linux.MILESTONES.filter((m) => r.milestoneMs[m.name] !== undefined)
       .map((m) => `${m.name} ${(r.milestoneMs[m.name] / 1000).toFixed(1)} s`)
       .join(', ');
-    say(`${name}: run ${i + 1}: milestones: ${reached || 'none'}`);
+    say(
+      `${name}: run ${i + 1}: milestones: ${reached || 'none'}; exit after ${(r.totalMs / 1000).toFixed(1)} s`,
+    );
+    for (const m of linux.MILESTONES) perMilestone[m.name].push(r.milestoneMs[m.name]);
     if (r.markerMs === undefined) {
       say(
         `${name}: no marker ${r.timedOut ? `within ${timeoutMs / 1000} s` : `(exited ${r.code ?? r.signal})`}; last output:`,
       );
       console.log(r.out.slice(-2000));
-      return undefined;
+      break;
     }
-    say(
-      `${name}: run ${i + 1}: marker at ${(r.markerMs / 1000).toFixed(1)} s, exit at ${(r.totalMs / 1000).toFixed(1)} s`,
-    );
-    times.push(r.markerMs);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  const medians = {};
+  for (const [milestone, times] of Object.entries(perMilestone)) {
+    if (times.length === 0 || times.some((t) => t === undefined)) continue;
+    const sorted = [...times].sort((a, b) => a - b);
+    medians[milestone] = sorted[Math.floor(sorted.length / 2)];
+  }
+  return medians;
 }
 
 async function main() {
@@ -123,14 +131,18 @@ async function main() {
     }
   }
   console.log('');
-  console.log(`boot time to the /init marker (median of ${runs})`);
-  for (const [name, ms] of Object.entries(results)) {
-    console.log(`  ${name.padEnd(30)} ${ms === undefined ? 'failed' : `${(ms / 1000).toFixed(1)} s`}`);
-  }
-  const mine = results['qemu-lite (host engine)'];
-  const base = results[QEMU_LABEL];
-  if (mine !== undefined && base !== undefined) {
-    console.log(`  ratio qemu-lite / QEMU          ${(mine / base).toFixed(2)}×`);
+  const mine = results['qemu-lite (host engine)'] ?? {};
+  const base = results[QEMU_LABEL] ?? {};
+  const fmt = (ms) => (ms === undefined ? 'not reached' : `${(ms / 1000).toFixed(1)} s`);
+  console.log(`boot time from process start (median of ${runs}; "userspace" is the /init marker)`);
+  console.log(
+    `  ${'milestone'.padEnd(16)}${'qemu-lite (host engine)'.padEnd(26)}${QEMU_LABEL.padEnd(30)}ratio`,
+  );
+  for (const m of linux.MILESTONES) {
+    const a = mine[m.name];
+    const b = base[m.name];
+    const ratio = a !== undefined && b !== undefined ? `${(a / b).toFixed(2)}×` : '-';
+    console.log(`  ${m.name.padEnd(16)}${fmt(a).padEnd(26)}${fmt(b).padEnd(30)}${ratio}`);
   }
 }
 
