@@ -107,3 +107,16 @@ describe('VMX engine: real-mode guests', () => {
     expect(vcpu.kvmRun.ifFlag).toBe(1);
   });
 });
+
+describe('NMI injection (KVM_NMI)', () => {
+  it('delivers an NMI through IVT vector 2 even with IF = 0', () => {
+    // cli ; hlt ; (handler at 0x3000: mov al, 0x22 ; out 0x80, al ; iret)
+    const { vcpu, ram } = realModeGuest([0xfa, 0xf4, 0xeb, 0xfe]);
+    ram.set([0xb0, 0x22, 0xe6, 0x80, 0xcf], 0x3000);
+    new DataView(ram.buffer).setUint32(2 * 4, 0x3000, true);
+    expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+    (vcpu as unknown as { nmi(): void }).nmi();
+    expect(vcpu.run()).toBe(KVM_EXIT.IO);
+    expect(vcpu.kvmRun.bytes[4096]).toBe(0x22);
+  });
+});

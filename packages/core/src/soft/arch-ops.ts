@@ -232,6 +232,12 @@ export interface ArchOps {
    * exiting / V_IRQ + VINTR intercept), or stop asking (`enable` false).
    */
   setIrqWindow(vcpu: KvmVcpu, enable: boolean): void;
+  /**
+   * OPTIONAL. Inject an NMI at the next entry. Without it KVM_NMI is EINVAL on this backend.
+   */
+  injectNmi?(vcpu: KvmVcpu): void;
+  /** OPTIONAL (with `injectNmi`). Can an NMI be injected now (no NMI blocking, no event pending)? */
+  nmiAllowed?(vcpu: KvmVcpu): boolean;
   /** REQUIRED. Inject an exception (e.g. #PF with `vcpu.cr2` already set, #GP, #UD). */
   injectException(vcpu: KvmVcpu, vector: number, errorCode: number, hasErrorCode: boolean): void;
 

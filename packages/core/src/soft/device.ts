@@ -252,8 +252,11 @@ vcpuIoctls[0x91] = (_s, e, arg, def) => {
   b.set(kvmCpuid2.encode(entries).subarray(kvmCpuid2Header.size), kvmCpuid2Header.size);
   return 0;
 };
-vcpuIoctls[0x9a] = (_s, _e, _a, def) => {
-  throw new KvmError(def.name, Errno.EINVAL, 'NMI injection is not implemented by the software engine');
+vcpuIoctls[0x9a] = (_s, e, _a, def) => {
+  if (e.vcpu.ops.injectNmi === undefined)
+    throw new KvmError(def.name, Errno.EINVAL, 'this backend cannot inject NMIs');
+  e.vcpu.nmiQueued = true;
+  return 0;
 };
 vcpuIoctls[0x9b] = (_s, _e, arg, def) => {
   const d = kvmGuestDebug.decode(ptr(def, arg));

@@ -101,7 +101,11 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
         if (req & KvmRequest.MMU_RELOAD) vcpu.vm.mmuResetContext(vcpu);
         if (req & KvmRequest.TLB_FLUSH) ops.flushTlb(vcpu);
       }
-      if (vcpu.interruptQueued >= 0) {
+      // One event per entry; an NMI goes first (SDM 6.9: NMI before maskable interrupts).
+      if (vcpu.nmiQueued && ops.injectNmi !== undefined && (ops.nmiAllowed?.(vcpu) ?? true)) {
+        ops.injectNmi(vcpu);
+        vcpu.nmiQueued = false;
+      } else if (vcpu.interruptQueued >= 0) {
         // Userspace injects only when ready_for_interrupt_injection said so; like KVM we trust it.
         ops.injectIrq(vcpu, vcpu.interruptQueued);
         vcpu.interruptQueued = -1;

@@ -64,6 +64,8 @@ export class SoftVcpu {
   apicBase: number;
   /** The interrupt KVM_INTERRUPT queued, injected at the next entry; -1 when none. */
   interruptQueued = -1;
+  /** KVM_NMI queued an NMI (delivered when NMIs are not blocked). */
+  nmiQueued = false;
   /** KVM_REQ_* bits. */
   requests = 0;
   /** The CPUID table of KVM_SET_CPUID2. */

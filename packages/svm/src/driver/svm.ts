@@ -481,6 +481,23 @@ export class SvmDriver implements ArchOps {
     vcpu.vm.count('irq_injections');
   }
 
+  /** NMI through EVENTINJ (type 2, vector 2). */
+  injectNmi(vcpu: SoftVcpu): void {
+    this.vcpuLoad(vcpu);
+    this.vmcb.set64(VMCB.EVENTINJ, (EventInj.VALID | (EventInjType.NMI << 8) | 2) >>> 0, 0);
+    vcpu.vm.count('nmi_injections');
+  }
+
+  /** No interrupt shadow, no NMI being handled (the processor's NMI mask), nothing pending. */
+  nmiAllowed(vcpu: SoftVcpu): boolean {
+    this.vcpuLoad(vcpu);
+    return (
+      (this.vmcb.u32(VMCB.INTERRUPT_SHADOW) & 1) === 0 &&
+      (this.cpu.guest.cpu.state.interruptibility & 8) === 0 &&
+      !this.eventPending(vcpu)
+    );
+  }
+
   /** V_IRQ with the VINTR intercept: a #VMEXIT as soon as the guest could take an interrupt. */
   setIrqWindow(vcpu: SoftVcpu, enable: boolean): void {
     this.vcpuLoad(vcpu);
@@ -546,7 +563,8 @@ export class SvmDriver implements ArchOps {
       vcpu.interruptQueued = info & 0xff;
       return;
     }
-    if (type === EventInjType.EXCEPTION) v.set64(VMCB.EVENTINJ, info, v.hi(VMCB.EXITINTINFO));
+    // NMIs and exceptions go in again as they were (error code included).
+    v.set64(VMCB.EVENTINJ, info, v.hi(VMCB.EXITINTINFO));
   }
 
   handleExit(vcpu: SoftVcpu, run: KvmRunView): ExitResult {

@@ -530,6 +530,20 @@ export class VmxDriver implements ArchOps {
     vcpu.vm.count('irq_injections');
   }
 
+  /** NMI through VM-entry injection (type 2, vector 2). */
+  injectNmi(vcpu: SoftVcpu): void {
+    this.vcpuLoad(vcpu);
+    this.vmcs.write(VMCS.VM_ENTRY_INTR_INFO_FIELD, (IntrInfo.VALID | (IntrType.NMI << 8) | 2) >>> 0);
+    vcpu.vm.count('nmi_injections');
+  }
+
+  /** No blocking by NMI, STI or MOV SS, and nothing already being injected. */
+  nmiAllowed(vcpu: SoftVcpu): boolean {
+    this.vcpuLoad(vcpu);
+    const blocked = GuestIntrState.NMI | GuestIntrState.STI | GuestIntrState.MOV_SS;
+    return (this.vmcs.read(VMCS.GUEST_INTERRUPTIBILITY_INFO) & blocked) === 0 && !this.eventPending(vcpu);
+  }
+
   setIrqWindow(vcpu: SoftVcpu, enable: boolean): void {
     this.vcpuLoad(vcpu);
     const ctl = this.vmcs.read(VMCS.CPU_BASED_VM_EXEC_CONTROL);

@@ -302,7 +302,8 @@ export class VmxNonRoot implements Intercepts {
     // CPL is SS.DPL in VMX (real mode: 0; virtual-8086: 3).
     s.cpl =
       s.rflags[0] & (1 << 17) ? 3 : s.cr[0] & 1 ? (s.segAttr[2] & SegAttr.DPL_MASK) >>> SegAttr.DPL_SHIFT : 0;
-    s.interruptibility = f(VMCS.GUEST_INTERRUPTIBILITY_INFO) & (GuestIntrState.STI | GuestIntrState.MOV_SS);
+    s.interruptibility =
+      f(VMCS.GUEST_INTERRUPTIBILITY_INFO) & (GuestIntrState.STI | GuestIntrState.MOV_SS | GuestIntrState.NMI);
     s.halted = f(VMCS.GUEST_ACTIVITY_STATE) === ActivityState.HLT;
     s.pendingType = -1;
 
@@ -410,7 +411,10 @@ export class VmxNonRoot implements Intercepts {
       si.setField(VMCS.GUEST_IA32_EFER, s.efer[0]);
       si.setFieldHigh(VMCS.GUEST_IA32_EFER, s.efer[1]);
     }
-    si.setField(VMCS.GUEST_INTERRUPTIBILITY_INFO, s.interruptibility & 3);
+    si.setField(
+      VMCS.GUEST_INTERRUPTIBILITY_INFO,
+      s.interruptibility & (GuestIntrState.STI | GuestIntrState.MOV_SS | GuestIntrState.NMI),
+    );
     si.setField(VMCS.GUEST_ACTIVITY_STATE, s.halted ? ActivityState.HLT : ActivityState.ACTIVE);
     // The VM-entry interruption-information valid bit is cleared on every VM exit.
     si.setField(VMCS.VM_ENTRY_INTR_INFO_FIELD, si.field(VMCS.VM_ENTRY_INTR_INFO_FIELD) & ~IntrInfo.VALID);
