@@ -502,3 +502,72 @@ describe('REP MOVS/STOS bulk path', () => {
     expect(writes).toEqual(['fee00000=7', 'fee00004=7', 'fee00008=7', 'fee0000c=7']);
   });
 });
+
+describe('debug registers', () => {
+  const DB = 1;
+  it('an instruction breakpoint is a fault before the instruction; RF in the image lets it run', () => {
+    const m = protectedMode(`
+      mov eax, offset target
+      mov dr0, eax
+      mov eax, 1
+      mov dr7, eax
+      xor ecx, ecx
+    target:
+      inc ecx
+      hlt
+      .org 0x100
+      mov ebx, [esp]
+      mov edx, dr6
+      or dword ptr [esp + 8], 0x10000
+      iretd
+    `);
+    setGate(m.mem, DB, CODE + 0x100);
+    runTo(m);
+    const s = m.cpu.state;
+    expect(s.gpr[Reg.RCX]).toBe(1);
+    expect(s.gpr[Reg.RBX]).toBe(s.dr[0]);
+    expect(s.gpr[Reg.RDX] & 0xf).toBe(1);
+  });
+
+  it('a data write breakpoint is a trap after the writing instruction', () => {
+    const m = protectedMode(`
+      mov eax, 0x5000
+      mov dr1, eax
+      mov eax, 0x00d00004
+      mov dr7, eax
+      mov byte ptr [0x4fff], 1
+      mov byte ptr [0x5003], 1
+    after:
+      hlt
+      .org 0x100
+      mov ebx, [esp]
+      mov edx, dr6
+      iretd
+    `);
+    setGate(m.mem, DB, CODE + 0x100);
+    runTo(m);
+    const s = m.cpu.state;
+    expect(s.gpr[Reg.RBX]).toBe(CODE + 0x1e); // `after`: the write to 0x4FFF (outside DR1..DR1+3) did not trap
+    expect(s.gpr[Reg.RDX] & 0xf).toBe(2);
+  });
+
+  it('DR7.GD makes MOV DR a #DB fault with DR6.BD; the handler runs with GD clear', () => {
+    const m = protectedMode(`
+      mov eax, 0x2000
+      mov dr7, eax
+      mov eax, dr0
+      hlt
+      .org 0x100
+      mov ebx, [esp]
+      mov edx, dr6
+      mov esi, dr7
+      hlt
+    `);
+    setGate(m.mem, DB, CODE + 0x100);
+    runTo(m);
+    const s = m.cpu.state;
+    expect(s.gpr[Reg.RBX]).toBe(CODE + 8);
+    expect(s.gpr[Reg.RDX] & 0x2000).toBe(0x2000);
+    expect(s.gpr[Reg.RSI] & 0x2000).toBe(0);
+  });
+});

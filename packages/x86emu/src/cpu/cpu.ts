@@ -132,6 +132,56 @@ export class Cpu {
   private deliveringError = 0;
   private deliveringHasError = false;
 
+  // ---- debug registers (SDM Vol. 3 17.2): enabled breakpoints by kind, hits of this instruction
+  /** Bit n: DRn is an enabled instruction breakpoint. */
+  dbgExec = 0;
+  /** Bit n: DRn is an enabled data breakpoint (write, or read/write). */
+  dbgData = 0;
+  /** Data breakpoints hit by the current instruction (reported as a #DB trap after it). */
+  dbgHit = 0;
+
+  /** Recomputes the enabled breakpoints from DR7 (after MOV DR7 or `stateChanged`). */
+  updateDebug(): void {
+    const dr7 = this.state.dr[7];
+    let exec = 0;
+    let data = 0;
+    for (let n = 0; n < 4; n++) {
+      if (!((dr7 >>> (2 * n)) & 3)) continue;
+      const rw = (dr7 >>> (16 + 4 * n)) & 3;
+      if (rw === 0) exec |= 1 << n;
+      else if (rw === 1 || rw === 3) data |= 1 << n;
+      // rw = 2 (I/O breakpoints with CR4.DE) is not implemented.
+    }
+    this.dbgExec = exec;
+    this.dbgData = data;
+  }
+
+  /** Records data breakpoints that [lin, lin+size) hits (reads match only RW = 11). */
+  private checkDataBreakpoints(lin: number, size: number, write: boolean): void {
+    const s = this.state;
+    const dr7 = s.dr[7];
+    for (let n = 0; n < 4; n++) {
+      if (!((this.dbgData >>> n) & 1)) continue;
+      const rw = (dr7 >>> (16 + 4 * n)) & 3;
+      if (!write && rw !== 3) continue;
+      const lenBits = (dr7 >>> (18 + 4 * n)) & 3;
+      const len = lenBits === 0 ? 1 : lenBits === 1 ? 2 : lenBits === 3 ? 4 : 8;
+      const start = (s.dr[n] & ~(len - 1)) >>> 0;
+      if (lin < start + len && lin + size > start) this.dbgHit |= 1 << n;
+    }
+  }
+
+  /** An instruction breakpoint on the instruction at linear `lin`: #DB, a fault (SDM Vol. 3 17.3.1.1). */
+  private checkCodeBreakpoints(lin: number): void {
+    const s = this.state;
+    let hit = 0;
+    for (let n = 0; n < 4; n++) if ((this.dbgExec >>> n) & 1 && s.dr[n] === lin) hit |= 1 << n;
+    if (hit !== 0) {
+      s.dr[6] = (s.dr[6] & ~0xf) | hit;
+      this.raise(C.DB, 0, false);
+    }
+  }
+
   /** Non-null while `emulate()` drives this CPU through ops. */
   linearOps: LinearOps | null = null;
 
@@ -172,6 +222,7 @@ export class Cpu {
     this.updateMode();
     for (let s = 0; s < 8; s++) this.updateSegFlags(s);
     this.updatePaging(true);
+    this.updateDebug();
     // State set from outside (KVM_SET_SREGS, VM entry) with PAE paging: load the PDPTEs from CR3.
     if (this.pagingMode === 2 && this.override === null) this.loadPdptes(this.state.cr[3], false);
     this.irqCheck = true;
@@ -341,6 +392,8 @@ export class Cpu {
     const shadow = s.interruptibility & 3;
     const fl = s.rflags[0];
     const tf = fl & Flag.TF;
+    if (this.dbgExec !== 0 && !(fl & Flag.RF)) this.checkCodeBreakpoints((s.segBase[1] + eip) >>> 0);
+    this.dbgHit = 0;
     // RF is cleared at the start of every instruction (after the code-breakpoint check, which
     // RF exists to suppress) (SDM Vol. 3 17.3.1.1).
     if (fl & Flag.RF) s.rflags[0] = fl & ~Flag.RF;
@@ -354,6 +407,13 @@ export class Cpu {
     }
     insn.exec(this, insn);
     if (tf !== 0 && (s.interruptibility & 2) === 0) this.singleStepTrap();
+    if (this.dbgHit !== 0) {
+      // Data breakpoints are traps: reported after the instruction (SDM Vol. 3 17.3.1.2).
+      s.dr[6] = (s.dr[6] & ~0xf) | this.dbgHit;
+      this.dbgHit = 0;
+      this.singleStepTrap();
+      s.dr[6] &= ~0x4000 | (tf !== 0 ? 0x4000 : 0);
+    }
   }
 
   /** Single-step #DB after an instruction that began with TF = 1 (SDM Vol. 3 17.3.1.4): a trap. */
@@ -570,6 +630,9 @@ export class Cpu {
       this.deliveringError = ec;
       this.deliveringHasError = he;
       try {
+        // Entering the #DB handler clears DR7.GD so it can use the debug registers (SDM Vol. 3 17.2.4).
+        if (v === C.DB && t !== EventType.ExternalInterrupt && t !== EventType.SoftwareInterrupt)
+          s.dr[7] &= ~0x2000;
         this.deliverOnce(t, v, ec, he, len);
         // NMIs stay blocked until the next IRET (SDM Vol. 3 6.7.1).
         if (t === EventType.Nmi) s.interruptibility |= Interruptibility.NMI;
@@ -1168,6 +1231,7 @@ export class Cpu {
 
   /** Reads `size` (1, 2, 4) bytes at linear `lin`; `access` carries USER/FETCH. Unsigned result. */
   linRead(lin: number, size: number, access: number): number {
+    if (this.dbgData !== 0 && !(access & PFERR.FETCH)) this.checkDataBreakpoints(lin, size, false);
     if (this.linearOps !== null) return this.linearOps.read(lin, size);
     const off = lin & 0xfff;
     if (off + size > 4096) {
@@ -1191,6 +1255,7 @@ export class Cpu {
 
   /** Writes `size` bytes at linear `lin` with `access` (USER bit; WRITE is implied). */
   linWrite(lin: number, size: number, value: number, access: number): void {
+    if (this.dbgData !== 0) this.checkDataBreakpoints(lin, size, true);
     if (this.linearOps !== null) {
       this.linearOps.write(lin, size, value);
       return;
@@ -1264,7 +1329,7 @@ export class Cpu {
     const lpn = lin >>> 12;
     const idx = lpn & C.TLB_MASK;
     const o = lin & 0xfff;
-    if (this.tlbTag[idx] === lpn && o <= 4096 - size) {
+    if (this.tlbTag[idx] === lpn && o <= 4096 - size && this.dbgData === 0) {
       const view = this.tlbView[idx];
       if (view !== null && this.tlbPerm[idx] & (this.state.cpl === 3 ? C.TP_UR : C.TP_SR)) {
         if (size === 4)
@@ -1280,7 +1345,7 @@ export class Cpu {
     const lpn = lin >>> 12;
     const idx = lpn & C.TLB_MASK;
     const o = lin & 0xfff;
-    if (this.tlbTag[idx] === lpn && o <= 4096 - size) {
+    if (this.tlbTag[idx] === lpn && o <= 4096 - size && this.dbgData === 0) {
       const view = this.tlbView[idx];
       if (view !== null && this.tlbPerm[idx] & (this.state.cpl === 3 ? C.TP_UW : C.TP_SW)) {
         view[o] = value;

@@ -171,7 +171,13 @@ export function makeString(row: OpcodeRow): Handler {
     }
     const g = cpu.state.gpr;
     const ad = i.adSize;
-    if ((kind === MOVS || kind === STOS) && delta > 0 && ad === 4 && cpu.linearOps === null) {
+    if (
+      (kind === MOVS || kind === STOS) &&
+      delta > 0 &&
+      ad === 4 &&
+      cpu.linearOps === null &&
+      cpu.dbgData === 0
+    ) {
       // Bulk path: whole pages at a time, same architectural result (registers advance per chunk).
       for (let k = 0; k < FAST_CHUNKS; k++) {
         if (g[1] === 0) return;

@@ -236,9 +236,19 @@ function drIndex(cpu: Cpu, n: number): number {
   }
   return n;
 }
+/** DR7.GD: any MOV DR is a #DB fault with DR6.BD, before a VM exit (SDM Vol. 3 17.2.4). */
+function generalDetect(cpu: Cpu): void {
+  const s = cpu.state;
+  if (s.dr[7] & 0x2000) {
+    s.dr[6] |= 0x2000;
+    cpu.raise(C.DB, 0, false);
+  }
+}
+
 export const MOV_FROM_DR: Handler = (cpu, i) => {
   requireCpl0(cpu);
   const n = drIndex(cpu, i.reg);
+  generalDetect(cpu);
   if (cpu.wantsIntercept(InterceptKind.DrAccess)) {
     cpu.exit.dr = i.reg;
     cpu.exit.drWrite = false;
@@ -250,6 +260,7 @@ export const MOV_FROM_DR: Handler = (cpu, i) => {
 export const MOV_TO_DR: Handler = (cpu, i) => {
   requireCpl0(cpu);
   const n = drIndex(cpu, i.reg);
+  generalDetect(cpu);
   if (cpu.wantsIntercept(InterceptKind.DrAccess)) {
     cpu.exit.dr = i.reg;
     cpu.exit.drWrite = true;
@@ -261,6 +272,7 @@ export const MOV_TO_DR: Handler = (cpu, i) => {
   if (n === 6) cpu.state.dr[6] = ((v & 0xe00f) | 0xffff0ff0) >>> 0;
   else if (n === 7) cpu.state.dr[7] = ((v & 0xffff2bff) | 0x400) >>> 0;
   else cpu.state.dr[n] = v;
+  cpu.updateDebug();
 };
 
 // ---------------------------------------------------------------- descriptor tables
