@@ -209,3 +209,21 @@ describe('emulate() with LOCK', () => {
     expect(s.rip[0]).toBe(0x1004);
   });
 });
+
+describe('emulate() with REP', () => {
+  it('does one iteration per call: RCX/RDI advance, RIP stays until the last', () => {
+    const emu = new Emulator();
+    const s = flatState();
+    s.gpr[Reg.RCX] = 3;
+    s.gpr[Reg.RDI] = 0xfee00000;
+    s.gpr[Reg.RAX] = 0x55;
+    const { ops, log } = fakeOps();
+    const insn = new Uint8Array([0xf3, 0xaa]); // rep stosb
+    for (let k = 0; k < 3; k++) {
+      expect(emu.emulate({ state: s, insnBytes: insn }, ops).kind).toBe(EmulateResultKind.Ok);
+      if (k < 2) expect(s.rip[0]).toBe(0x1000);
+    }
+    expect(log).toEqual(['write fee00000/1', 'write fee00001/1', 'write fee00002/1']);
+    expect([s.gpr[Reg.RCX], s.rip[0]]).toEqual([0, 0x1002]);
+  });
+});

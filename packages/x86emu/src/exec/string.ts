@@ -185,7 +185,10 @@ export function makeString(row: OpcodeRow): Handler {
       }
       if (g[1] === 0) return;
     }
-    for (let n = 0; n < CHUNK; n++) {
+    // Under emulate() one iteration per call, as KVM emulates string MMIO/PIO: a later iteration
+    // that needs userspace must not replay device accesses of earlier ones.
+    const limit = cpu.linearOps !== null ? 1 : CHUNK;
+    for (let n = 0; n < limit; n++) {
       const count = ad === 2 ? g[1] & 0xffff : g[1];
       if (count === 0) return;
       once(cpu, i, kind, size, delta);
