@@ -22,8 +22,9 @@
  * default, the kernel proper: we decompress the payload on the host and enter vmlinux's
  * startup_64 at its physical address, skipping a decompressor that costs minutes on a nested
  * machine where every guest instruction is slow (the section "payload decompressed on the host"
- * below says what we do in its place). Everything is checked before anything is written: a short, foreign
- * or inconsistent image is a `LoaderError` that names the field and the numbers.
+ * below says what we do in its place; vmlinux's segments land at LOAD_PHYSICAL_ADDR, 16 MiB).
+ * Everything is checked before anything is written: a short, foreign or inconsistent image is
+ * a `LoaderError` that names the field and the numbers.
  *
  * Guest-physical layout (all below the 640 KiB conventional-memory ceiling, which the kernel
  * reserves for itself early on, so nothing here is ever handed out as free memory while the
@@ -37,7 +38,8 @@
  *   0x0a000            PDPT: entries 0..3 → the four page directories
  *   0x0b000 - 0x0efff  four page directories, 2 MiB pages, identity map of 0 - 4 GiB
  *   0x20000 - ...      the command line, NUL-terminated (at most cmdline_size bytes)
- *   0x100000           the protected-mode kernel (code32_start's traditional value)
+ *   0x100000           the protected-mode kernel (code32_start's traditional value), or, on
+ *                      the default entry, vmlinux's PT_LOAD segments at their p_paddr
  *   top of RAM         the initrd, page-aligned, below initrd_addr_max and above the kernel's
  *                      decompression area (pref_address + init_size)
  */
