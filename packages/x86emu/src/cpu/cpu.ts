@@ -132,6 +132,12 @@ export class Cpu {
   private deliveringError = 0;
   private deliveringHasError = false;
 
+  /** CR0.AM and RFLAGS.AC both set: misaligned CPL-3 data accesses raise #AC(0) (SDM Vol. 3 6.15, Interrupt 17). */
+  acEnabled = false;
+  private updateAc(): void {
+    this.acEnabled = (this.state.cr[0] & Cr0.AM) !== 0 && (this.state.rflags[0] & Flag.AC) !== 0;
+  }
+
   // ---- debug registers (SDM Vol. 3 17.2): enabled breakpoints by kind, hits of this instruction
   /** Bit n: DRn is an enabled instruction breakpoint. */
   dbgExec = 0;
@@ -223,6 +229,7 @@ export class Cpu {
     for (let s = 0; s < 8; s++) this.updateSegFlags(s);
     this.updatePaging(true);
     this.updateDebug();
+    this.updateAc();
     // State set from outside (KVM_SET_SREGS, VM entry) with PAE paging: load the PDPTEs from CR3.
     if (this.pagingMode === 2 && this.override === null) this.loadPdptes(this.state.cr[3], false);
     this.irqCheck = true;
@@ -740,6 +747,7 @@ export class Cpu {
       this.loadSegReal(1, ent >>> 16);
       s.rip[0] = ent & 0xffff;
       s.rflags[0] = flags & ~(Flag.IF | Flag.TF | Flag.AC | Flag.RF);
+      this.acEnabled = false;
       this.irqCheck = true;
       return;
     }
@@ -1231,6 +1239,7 @@ export class Cpu {
 
   /** Reads `size` (1, 2, 4) bytes at linear `lin`; `access` carries USER/FETCH. Unsigned result. */
   linRead(lin: number, size: number, access: number): number {
+    if (this.acEnabled && access === PFERR.USER && lin & (size - 1)) this.raise(C.AC, 0, true);
     if (this.dbgData !== 0 && !(access & PFERR.FETCH)) this.checkDataBreakpoints(lin, size, false);
     if (this.linearOps !== null) return this.linearOps.read(lin, size);
     const off = lin & 0xfff;
@@ -1255,6 +1264,7 @@ export class Cpu {
 
   /** Writes `size` bytes at linear `lin` with `access` (USER bit; WRITE is implied). */
   linWrite(lin: number, size: number, value: number, access: number): void {
+    if (this.acEnabled && access === PFERR.USER && lin & (size - 1)) this.raise(C.AC, 0, true);
     if (this.dbgData !== 0) this.checkDataBreakpoints(lin, size, true);
     if (this.linearOps !== null) {
       this.linearOps.write(lin, size, value);
@@ -1329,7 +1339,7 @@ export class Cpu {
     const lpn = lin >>> 12;
     const idx = lpn & C.TLB_MASK;
     const o = lin & 0xfff;
-    if (this.tlbTag[idx] === lpn && o <= 4096 - size && this.dbgData === 0) {
+    if (this.tlbTag[idx] === lpn && o <= 4096 - size && this.dbgData === 0 && !this.acEnabled) {
       const view = this.tlbView[idx];
       if (view !== null && this.tlbPerm[idx] & (this.state.cpl === 3 ? C.TP_UR : C.TP_SR)) {
         if (size === 4)
@@ -1345,7 +1355,7 @@ export class Cpu {
     const lpn = lin >>> 12;
     const idx = lpn & C.TLB_MASK;
     const o = lin & 0xfff;
-    if (this.tlbTag[idx] === lpn && o <= 4096 - size && this.dbgData === 0) {
+    if (this.tlbTag[idx] === lpn && o <= 4096 - size && this.dbgData === 0 && !this.acEnabled) {
       const view = this.tlbView[idx];
       if (view !== null && this.tlbPerm[idx] & (this.state.cpl === 3 ? C.TP_UW : C.TP_SW)) {
         view[o] = value;
@@ -1514,6 +1524,7 @@ export class Cpu {
     const s = this.state;
     const old = s.rflags[0];
     s.rflags[0] = ((old & ~mask) | (value & mask) | Flag.FIXED1) & ~0x8028; // bits 3, 5, 15 read as 0
+    if ((old ^ s.rflags[0]) & Flag.AC) this.updateAc();
     if ((old ^ s.rflags[0]) & (Flag.VM | Flag.IF)) {
       this.irqCheck = true;
       if ((old ^ s.rflags[0]) & Flag.VM) {
@@ -1582,6 +1593,7 @@ export class Cpu {
       }
       const changed = s.cr[0] ^ value;
       s.cr[0] = value;
+      this.updateAc();
       if (changed & (Cr0.PE | Cr0.PG | Cr0.WP)) {
         this.updateMode();
         for (let r = 0; r < 8; r++) this.updateSegFlags(r);

@@ -176,7 +176,8 @@ export function makeString(row: OpcodeRow): Handler {
       delta > 0 &&
       ad === 4 &&
       cpu.linearOps === null &&
-      cpu.dbgData === 0
+      cpu.dbgData === 0 &&
+      !cpu.acEnabled
     ) {
       // Bulk path: whole pages at a time, same architectural result (registers advance per chunk).
       for (let k = 0; k < FAST_CHUNKS; k++) {
