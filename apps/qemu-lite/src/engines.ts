@@ -5,6 +5,7 @@
  */
 import type { Kvm, VcpuKickHandle } from '@kvm/core';
 import { hostKvmAvailability, kickHostVcpu, openHostKvm } from '@kvm/host';
+import { createSvmKvm } from '@kvm/svm';
 import { createVmxKvm } from '@kvm/vmx';
 
 export interface EngineEntry {
@@ -38,17 +39,15 @@ function kickSoftVcpu(handle: VcpuKickHandle): void {
   if (flag instanceof Int32Array) Atomics.store(flag, 0, 1);
 }
 
-function unavailableSoftEngine(name: 'vmx' | 'svm', vendor: string): EngineEntry {
-  const reason = `the ${name} software engine (${vendor}) is not available in this build; use -accel kvm`;
+/** A row for the software engine on one vendor's silicon model. */
+function softEngine(name: 'vmx' | 'svm', vendor: string, open: () => Kvm): EngineEntry {
   return {
     name,
     aliases: [name],
-    description: `software engine, ${vendor} backend (@kvm/${name})`,
-    availability: () => ({ available: false, reason }),
-    open: () => {
-      throw new EngineUnavailableError(reason);
-    },
-    kick: () => {},
+    description: `the software engine on the ${vendor} silicon model (@kvm/${name})`,
+    availability: () => ({ available: true }),
+    open,
+    kick: kickSoftVcpu,
   };
 }
 
@@ -61,15 +60,8 @@ export const ENGINES: readonly EngineEntry[] = [
     open: () => openHostKvm(),
     kick: (handle) => kickHostVcpu(handle),
   },
-  {
-    name: 'vmx',
-    aliases: ['vmx'],
-    description: 'the software engine on the Intel VMX silicon model (@kvm/vmx)',
-    availability: () => ({ available: true }),
-    open: () => createVmxKvm(),
-    kick: kickSoftVcpu,
-  },
-  unavailableSoftEngine('svm', 'AMD SVM'),
+  softEngine('vmx', 'Intel VMX', createVmxKvm),
+  softEngine('svm', 'AMD SVM', createSvmKvm),
 ];
 
 /** The engine an `-accel` name selects, or undefined. */

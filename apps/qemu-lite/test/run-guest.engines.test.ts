@@ -1,12 +1,12 @@
 /**
  * The same guests on every engine, same expected result: qemu-lite sees only the ABI. The
- * software engine (vmx) needs no /dev/kvm; the host engine joins where it is usable.
+ * software engine (vmx, svm) needs no /dev/kvm; the host engine joins where it is usable.
  */
 import { describe, expect, it } from 'vitest';
 import { runGuest } from '../src/index.js';
 import { hostSkipReason } from './helpers.js';
 
-const engines = ['vmx', ...(hostSkipReason ? [] : ['kvm'])];
+const engines = ['vmx', 'svm', ...(hostSkipReason ? [] : ['kvm'])];
 
 // mov dx, 0x3f8; mov al, 'H'; out dx, al; mov al, 'i'; out dx, al; mov al, 10; out dx, al;
 // mov eax, 3; out 0xf4, eax
