@@ -247,7 +247,11 @@ export class HostSide {
     image.set(code, RESET_ROUTINE);
     const s = baseState('pm32');
     s.eip = RESET_ROUTINE;
-    this.run(s, image);
+    // DR7.GD makes the first MOV DR raise #DB (which clears GD): run it again then.
+    for (let tries = 0; tries < 3; tries++) {
+      const o = this.run(s, image);
+      if (o.kind === 'hlt' && o.state.eip === RESET_ROUTINE + code.length) break;
+    }
     this.vcpu.setMsrs([0x174, 0x175, 0x176].map((index) => ({ index, data: 0n })));
     const fpu = this.vcpu.getFpu();
     fpu.fpr.fill(0);
