@@ -582,3 +582,21 @@ describe('RF in pushed EFLAGS', () => {
     expect(s.rflags[0] & 0x10000).toBe(0);
   });
 });
+
+describe('software interrupt intercept', () => {
+  it('fires for INT n with the vector, not for INT3', () => {
+    const m = realMode('int3; int 0x21; hlt');
+    m.mem.write32(3 * 4, 0x2000);
+    m.mem.bytes.set([0xcf], 0x2000); // iret
+    const seen: number[] = [];
+    m.intercepts.mask = 1 << InterceptKind.SoftwareInterrupt;
+    m.intercepts.instruction = (_k, x) => {
+      seen.push(x.softwareVector);
+      return true;
+    };
+    m.cpu.setIntercepts(m.intercepts);
+    runTo(m, StopReason.Intercept);
+    expect(seen).toEqual([0x21]);
+    expect([m.cpu.state.rip[0], m.cpu.exit.instructionLength]).toEqual([0x1001, 2]);
+  });
+});

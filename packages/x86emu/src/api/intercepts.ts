@@ -16,7 +16,7 @@ export const InterceptKind = {
   Hlt: 1,
   /** INVLPG (0F 01 /7); `ExitInfo.linearAddress` is the operand's linear address. */
   Invlpg: 2,
-  /** RDTSC (0F 31) and RDTSCP. */
+  /** RDTSC (0F 31). */
   Rdtsc: 3,
   /** RDMSR (0F 32); the index is in ECX. */
   Rdmsr: 4,
@@ -28,7 +28,7 @@ export const InterceptKind = {
   CrWrite: 7,
   /** MOV to/from DRn (0F 21 / 0F 23). */
   DrAccess: 8,
-  /** IN/OUT/INS/OUTS, after the IOPL / TSS I/O-bitmap checks pass or before them (see `ioBeforePermission`). */
+  /** IN/OUT/INS/OUTS, after the IOPL / TSS I/O-bitmap checks passed (they have priority over a VM exit, SDM Vol. 3 25.1.1). */
   Io: 9,
   /** INVD (0F 08). */
   Invd: 10,
@@ -45,7 +45,7 @@ export const InterceptKind = {
   InterruptWindow: 14,
   /** An external interrupt is pending at the interrupt controller and would be taken now. */
   ExternalInterrupt: 15,
-  /** INT n (CD ib), INT3, INTO. */
+  /** INT n (CD ib) only; INT3/INTO/INT1 are exceptions (`Intercepts.exception`), as SVM's INTn intercept. */
   SoftwareInterrupt: 16,
   /** IRET. */
   Iret: 17,

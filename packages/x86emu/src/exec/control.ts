@@ -415,7 +415,7 @@ function returnToV86(cpu: Cpu, fl: number): void {
 
 function softwareInterrupt(cpu: Cpu, i: Insn, type: number, vector: number): void {
   const s = cpu.state;
-  if (cpu.wantsIntercept(InterceptKind.SoftwareInterrupt)) {
+  if (type === EventType.SoftwareInterrupt && cpu.wantsIntercept(InterceptKind.SoftwareInterrupt)) {
     cpu.exit.softwareVector = vector;
     cpu.intercept(InterceptKind.SoftwareInterrupt);
   }
