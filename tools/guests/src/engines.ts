@@ -60,3 +60,19 @@ export const HOST_QUIRKS: Readonly<Record<'kvm' | 'kvm-pvm', EngineQuirks>> = {
 export function hostQuirks(): EngineQuirks {
   return HOST_QUIRKS[hostKvmFlavor()];
 }
+
+/**
+ * What the software engine (vmx, svm) cannot run yet: x86emu interprets 16- and 32-bit code
+ * only, so long-mode guests are skipped there with this reason until long mode lands.
+ */
+export const SOFT_ENGINE_QUIRKS: EngineQuirks = {
+  unsupported: {
+    'long-mode': 'the software engine has no long mode yet (x86emu runs 16/32-bit code only)',
+  },
+  deviations: {},
+};
+
+/** The quirks of an engine by -accel name: the host's KVM flavour, or the software engine's. */
+export function engineQuirks(accel: string): EngineQuirks {
+  return accel === 'kvm' ? hostQuirks() : SOFT_ENGINE_QUIRKS;
+}

@@ -9,9 +9,11 @@ export {
   type Accel,
   type EngineQuirks,
   engineAvailability,
+  engineQuirks,
   HOST_QUIRKS,
   hostKvmFlavor,
   hostQuirks,
+  SOFT_ENGINE_QUIRKS,
 } from './engines.js';
 export {
   GUESTS,

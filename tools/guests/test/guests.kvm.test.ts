@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ACCELS,
   engineAvailability,
+  engineQuirks,
   GUESTS,
   type GuestInfo,
   type GuestReport,
@@ -36,10 +37,11 @@ const TIMEOUT_MS: Record<string, number> = { kvm: 30_000, vmx: 20_000, svm: 20_0
 const quirks = hostQuirks();
 const hostSerial = new Map<string, string>();
 
-function unsupportedOnHost(g: GuestInfo): string | undefined {
+/** Why an engine cannot run a guest at all (a need it lacks), or undefined. */
+function unsupportedOn(accel: string, g: GuestInfo): string | undefined {
   for (const need of g.needs) {
-    const why = quirks.unsupported[need];
-    if (why) return `${hostKvmFlavor()}: ${why}`;
+    const why = engineQuirks(accel).unsupported[need];
+    if (why) return accel === 'kvm' ? `${hostKvmFlavor()}: ${why}` : why;
   }
   return undefined;
 }
@@ -77,12 +79,12 @@ for (const accel of ACCELS) {
     `on ${accel}${avail.available ? '' : ` (skipped: ${avail.reason})`}`,
     () => {
       for (const g of GUESTS) {
-        const hostWhy = accel === 'kvm' ? unsupportedOnHost(g) : undefined;
-        it.skipIf(hostWhy !== undefined)(
-          `${g.name} ends with ${g.expect}${hostWhy ? ` (skipped: ${hostWhy})` : ''}`,
+        const why = unsupportedOn(accel, g);
+        it.skipIf(why !== undefined)(
+          `${g.name} ends with ${g.expect}${why ? ` (skipped: ${why})` : ''}`,
           async () => {
             const r = await runGuestReport(g, { accel, timeoutMs: TIMEOUT_MS[accel] });
-            const deviations = accel === 'kvm' ? (quirks.deviations[g.name] ?? []) : [];
+            const deviations = engineQuirks(accel).deviations[g.name] ?? [];
             expectOutcome(r, deviations);
             checkGuestSpecific(g, r);
             if (accel === 'kvm') hostSerial.set(g.name, r.serial);
