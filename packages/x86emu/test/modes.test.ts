@@ -571,3 +571,30 @@ describe('debug registers', () => {
     expect(s.gpr[Reg.RSI] & 0x2000).toBe(0);
   });
 });
+
+describe('I/O breakpoints', () => {
+  it('with CR4.DE an OUT to a watched port traps after the instruction', () => {
+    const m = protectedMode(`
+      mov eax, cr4
+      or eax, 8
+      mov cr4, eax
+      mov eax, 0x80
+      mov dr2, eax
+      mov eax, 0x02000010   # L2, RW2 = 10 (I/O), LEN2 = 1 byte
+      mov dr7, eax
+      out 0x81, al
+      out 0x80, al
+    after:
+      hlt
+      .org 0x100
+      mov ebx, [esp]
+      mov edx, dr6
+      iretd
+    `);
+    setGate(m.mem, 1, CODE + 0x100);
+    runTo(m);
+    const s = m.cpu.state;
+    expect(s.gpr[Reg.RDX] & 0xf).toBe(4);
+    expect(s.gpr[Reg.RBX]).toBe(CODE + 0x1d); // `after`: OUT 0x81 did not trap
+  });
+});

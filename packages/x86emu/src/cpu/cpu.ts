@@ -151,15 +151,34 @@ export class Cpu {
     const dr7 = this.state.dr[7];
     let exec = 0;
     let data = 0;
+    let io = 0;
+    const de = (this.state.cr[4] & Cr4.DE) !== 0;
     for (let n = 0; n < 4; n++) {
       if (!((dr7 >>> (2 * n)) & 3)) continue;
       const rw = (dr7 >>> (16 + 4 * n)) & 3;
       if (rw === 0) exec |= 1 << n;
       else if (rw === 1 || rw === 3) data |= 1 << n;
-      // rw = 2 (I/O breakpoints with CR4.DE) is not implemented.
+      else if (de) io |= 1 << n; // RW = 10 is undefined without CR4.DE
     }
     this.dbgExec = exec;
     this.dbgData = data;
+    this.dbgIo = io;
+  }
+
+  /** Bit n: DRn is an enabled I/O breakpoint (RW = 10 with CR4.DE = 1). */
+  dbgIo = 0;
+
+  /** Records I/O breakpoints that ports [port, port+size) hit (SDM Vol. 3 17.2.5). */
+  private checkIoBreakpoints(port: number, size: number): void {
+    const s = this.state;
+    const dr7 = s.dr[7];
+    for (let n = 0; n < 4; n++) {
+      if (!((this.dbgIo >>> n) & 1)) continue;
+      const lenBits = (dr7 >>> (18 + 4 * n)) & 3;
+      const len = lenBits === 0 ? 1 : lenBits === 1 ? 2 : lenBits === 3 ? 4 : 8;
+      const start = s.dr[n] & 0xffff & ~(len - 1);
+      if (port < start + len && port + size > start) this.dbgHit |= 1 << n;
+    }
   }
 
   /** Records data breakpoints that [lin, lin+size) hits (reads match only RW = 11). */
@@ -1624,6 +1643,7 @@ export class Cpu {
       }
       s.cr[4] = value;
       this.updatePaging(true);
+      this.updateDebug();
     } else if (n === 2) {
       s.cr[2] = value;
     } else if (n === 8) {
@@ -1661,11 +1681,13 @@ export class Cpu {
   }
 
   portIn(port: number, size: number): number {
+    if (this.dbgIo !== 0) this.checkIoBreakpoints(port, size);
     if (this.linearOps !== null) return this.linearOps.portIn(port, size);
     this.irqCheck = true;
     return this.io.portIn(port, size as 1 | 2 | 4) >>> 0;
   }
   portOut(port: number, size: number, value: number): void {
+    if (this.dbgIo !== 0) this.checkIoBreakpoints(port, size);
     if (this.linearOps !== null) {
       this.linearOps.portOut(port, size, value);
       return;
