@@ -600,3 +600,40 @@ describe('software interrupt intercept', () => {
     expect([m.cpu.state.rip[0], m.cpu.exit.instructionLength]).toEqual([0x1001, 2]);
   });
 });
+
+describe('single-step and INT n', () => {
+  it('no single-step trap follows INT n: its handler runs untraced, tracing resumes after IRET', () => {
+    const m = realMode(`
+      xor ax, ax
+      mov ds, ax
+      mov word ptr [4], offset db
+      mov word ptr [6], 0
+      mov word ptr [0x80], offset h20
+      mov word ptr [0x82], 0
+      xor bx, bx
+      pushf
+      pop ax
+      or ax, 0x100
+      push ax
+      popf
+      int 0x20
+      nop
+      mov dx, bx
+      hlt
+    db:
+      push bp
+      mov bp, sp
+      and word ptr [bp + 6], 0xfeff
+      pop bp
+      inc bx
+      iret
+    h20:
+      mov cx, bx
+      iret
+    `);
+    runTo(m);
+    const s = m.cpu.state;
+    expect(s.gpr[Reg.RCX] & 0xffff).toBe(0); // no trap between INT and its handler
+    expect(s.gpr[Reg.RDX] & 0xffff).toBe(1); // one trap, after the NOP that follows the IRET
+  });
+});

@@ -143,6 +143,8 @@ export class Cpu {
   dbgExec = 0;
   /** Bit n: DRn is an enabled data breakpoint (write, or read/write). */
   dbgData = 0;
+  /** The current instruction delivered a software interrupt: no single-step trap after it. */
+  private noStepTrap = false;
   /** Data breakpoints hit by the current instruction (reported as a #DB trap after it). */
   dbgHit = 0;
 
@@ -420,6 +422,7 @@ export class Cpu {
     const tf = fl & Flag.TF;
     if (this.dbgExec !== 0 && !(fl & Flag.RF)) this.checkCodeBreakpoints((s.segBase[1] + eip) >>> 0);
     this.dbgHit = 0;
+    this.noStepTrap = false;
     // RF is cleared at the start of every instruction (after the code-breakpoint check, which
     // RF exists to suppress) (SDM Vol. 3 17.3.1.1).
     if (fl & Flag.RF) s.rflags[0] = fl & ~Flag.RF;
@@ -432,7 +435,7 @@ export class Cpu {
       this.irqCheck = true;
     }
     insn.exec(this, insn);
-    if (tf !== 0 && (s.interruptibility & 2) === 0) this.singleStepTrap();
+    if (tf !== 0 && (s.interruptibility & 2) === 0 && !this.noStepTrap) this.singleStepTrap();
     if (this.dbgHit !== 0) {
       // Data breakpoints are traps: reported after the instruction (SDM Vol. 3 17.3.1.2).
       s.dr[6] = (s.dr[6] & ~0xf) | this.dbgHit;
@@ -887,6 +890,9 @@ export class Cpu {
    * fault), unwinds the instruction.
    */
   deliverSoftware(type: number, vector: number, length: number): void {
+    // INT n/INT3/INTO/INT1 clear TF on delivery: no single-step trap follows them (SDM Vol. 3
+    // 17.3.1.4; debuggers emulate INT n for that reason).
+    this.noStepTrap = true;
     const r = this.deliverEvent(type, vector, 0, false, length);
     if (r >= 0) {
       this.stopRequested = r;
