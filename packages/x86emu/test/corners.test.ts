@@ -637,3 +637,17 @@ describe('single-step and INT n', () => {
     expect(s.gpr[Reg.RDX] & 0xffff).toBe(1); // one trap, after the NOP that follows the IRET
   });
 });
+
+describe('control register details', () => {
+  it('reserved CR0 bits stay clear and ET reads as 1; a reserved CR4 bit is #GP(0)', () => {
+    const m = protectedMode(
+      'mov eax, 0x0ffcffc1; mov cr0, eax; mov ebx, cr0; mov eax, 0x1000; mov cr4, eax',
+      {
+        captureExceptions: true,
+      },
+    );
+    runTo(m, StopReason.Exception);
+    expect(m.cpu.state.gpr[Reg.RBX]).toBe(0x00040011); // AM, ET, PE kept; reserved bits dropped
+    expect(m.exceptions[0]).toMatchObject({ vector: GP, errorCode: 0 });
+  });
+});

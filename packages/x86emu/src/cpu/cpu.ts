@@ -1602,8 +1602,9 @@ export class Cpu {
     const s = this.state;
     value >>>= 0;
     if (n === 0) {
-      // ET is hardwired to 1 (SDM 2.5); reserved bits 63:32 handled by the caller.
-      value = (value | Cr0.ET) >>> 0;
+      // Reserved CR0 bits stay clear whatever is written, and ET is hardwired to 1 (SDM Vol. 2
+      // MOV—Move to/from Control Registers; Vol. 3 2.5).
+      value = ((value & CR0_DEFINED) | Cr0.ET) >>> 0;
       if (value & Cr0.PG && !(value & Cr0.PE)) this.gp0();
       if (value & Cr0.NW && !(value & Cr0.CD)) this.gp0();
       if (this.intercepts?.crWrite) value = this.intercepts.crWrite(0, value) >>> 0;
@@ -1708,6 +1709,9 @@ export class Cpu {
     this.irqCheck = true;
   }
 }
+
+const CR0_DEFINED =
+  Cr0.PE | Cr0.MP | Cr0.EM | Cr0.TS | Cr0.ET | Cr0.NE | Cr0.WP | Cr0.AM | Cr0.NW | Cr0.CD | Cr0.PG;
 
 const CR4_VALID =
   Cr4.VME |

@@ -339,6 +339,11 @@ const UNDEFINED: Record<string, number> = {
   AAS: OF | SF | ZF | PF,
   AAM: OF | AF | CF,
   AAD: OF | AF | CF,
+  // MOV to/from CRn and DRn leave the arithmetic flags undefined (SDM Vol. 2, their "Flags Affected").
+  MOV_TO_CR: CF | PF | AF | ZF | SF | OF,
+  MOV_FROM_CR: CF | PF | AF | ZF | SF | OF,
+  MOV_TO_DR: CF | PF | AF | ZF | SF | OF,
+  MOV_FROM_DR: CF | PF | AF | ZF | SF | OF,
 };
 for (const row of rows)
   if (UNDEFINED[row.mnemonic] !== undefined) row.undefinedFlags = UNDEFINED[row.mnemonic];
