@@ -3,7 +3,16 @@
  * protected mode (CPL 0 and 3) and with paging must only ever produce guest-visible outcomes.
  */
 import { describe, expect, it } from 'vitest';
-import { Cpu, FlatPhysicalMemory, SegAttr, StopReason } from '../src/index.js';
+import {
+  Cpu,
+  CpuState,
+  Emulator,
+  FlatPhysicalMemory,
+  SegAttr,
+  StopReason,
+  type X86EmulateOps,
+  X86EmulStatus,
+} from '../src/index.js';
 
 /** Deterministic xorshift32, so a failure names its seed. */
 function rng(seed: number): () => number {
@@ -88,4 +97,58 @@ describe('random instruction streams', () => {
       expect([...reasons.keys()].every((k) => k >= 0 && k <= 5)).toBe(true);
     });
   }
+});
+
+describe('emulate() on random bytes with random op outcomes', () => {
+  it('always returns one of the four result kinds', () => {
+    const emu = new Emulator();
+    const seen = new Set<number>();
+    for (let seed = 1; seed <= 3000; seed++) {
+      const r = rng(seed * 31);
+      const s = new CpuState();
+      if (seed & 1) {
+        s.cr[0] = 0x11;
+        for (let g = 0; g < 6; g++) {
+          s.segBase[g] = 0;
+          s.segLimit[g] = 0xffffffff;
+          s.segAttr[g] = (g === 1 ? 0xb : 3) | SegAttr.S | SegAttr.P | SegAttr.DB | SegAttr.G;
+        }
+        s.cpl = seed & 2 ? 3 : 0;
+      }
+      for (let g = 0; g < 8; g++) s.gpr[g] = r();
+      const status = () => {
+        const v = r() & 15;
+        return v < 12 ? X86EmulStatus.Ok : v < 13 ? X86EmulStatus.Userspace : X86EmulStatus.Unhandleable;
+      };
+      const ops: X86EmulateOps = {
+        fetch: (_g, d) => {
+          d[0] = r() & 0xff;
+          return X86EmulStatus.Ok;
+        },
+        read: (g, d, ctx) => {
+          if ((r() & 15) === 0) {
+            ctx.raise(14, 0, true, g);
+            return X86EmulStatus.Exception;
+          }
+          for (let i = 0; i < d.length; i++) d[i] = r() & 0xff;
+          return status();
+        },
+        write: () => status(),
+        cmpxchg: (_g, e) => {
+          if (r() & 1) e[0] ^= 1;
+          return X86EmulStatus.Ok;
+        },
+        pioIn: (_p, _s, _n, d) => {
+          d.fill(r() & 0xff);
+          return status();
+        },
+        pioOut: () => status(),
+      };
+      const bytes = new Uint8Array(15).map(() => r() & 0xff);
+      const res = emu.emulate({ state: s, insnBytes: bytes.subarray(0, r() % 16) }, ops);
+      seen.add(res.kind);
+    }
+    expect([...seen].every((k) => k >= 0 && k <= 3)).toBe(true);
+    expect(seen.size).toBe(4);
+  });
 });
