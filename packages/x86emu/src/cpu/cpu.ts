@@ -65,6 +65,8 @@ export class Cpu {
     codeInvalidations: 0,
     exceptions: 0,
     interrupts: 0,
+    /** Intercept hooks that asked to exit. */
+    intercepts: 0,
   };
 
   // ---- lazy flags
@@ -401,6 +403,7 @@ export class Cpu {
       x.vectoringValid = false;
       const i = this.intercepts;
       if (i?.instruction?.(kind as InterceptKind, x)) {
+        this.stats.intercepts++;
         this.stopRequested = StopReason.Intercept;
         throw C.GUEST_EXIT;
       }
