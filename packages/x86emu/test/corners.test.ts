@@ -651,3 +651,15 @@ describe('control register details', () => {
     expect(m.exceptions[0]).toMatchObject({ vector: GP, errorCode: 0 });
   });
 });
+
+describe('flushCodeCache', () => {
+  it('makes bytes written behind the CPU visible', () => {
+    const m = realMode('1: mov ax, 0x1111; hlt; jmp 1b');
+    runTo(m);
+    m.mem.bytes[0x1002] = 0x44;
+    m.cpu.flushCodeCache();
+    m.cpu.state.halted = false;
+    runTo(m);
+    expect(m.cpu.state.gpr[Reg.RAX] & 0xffff).toBe(0x4411);
+  });
+});

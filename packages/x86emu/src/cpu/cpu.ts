@@ -552,6 +552,18 @@ export class Cpu {
     for (let p = first; p <= last; p++) this.invalidateCodePage(p);
   }
 
+  /**
+   * Drops every decoded instruction and every TLB entry: for callers that cannot say which
+   * memory changed (a memory-slot change, a bulk load of guest RAM).
+   */
+  flushCodeCache(): void {
+    this.codePages.clear();
+    this.codeLpn = -1;
+    this.codePage = null;
+    this.codeView = null;
+    this.flushTlb();
+  }
+
   private invalidateCodePage(pfn: number): void {
     const pc = this.codePages.get(pfn);
     if (pc !== undefined) {
