@@ -158,6 +158,27 @@ describe('decoder, encodings from the SDM', () => {
     // A REX followed by a legacy prefix is ignored.
     expect(dec([0x48, 0x66, 0x90], false, true).insn.rex).toBe(0);
   });
+  it('64-bit mode: REX.X makes SIB index 4 into R12; base 101 with mod 0 is disp32 even with REX.B', () => {
+    // mov rax, [rbx + r12*8]: 4A 8B 04 E3
+    const a = dec([0x4a, 0x8b, 0x04, 0xe3], false, true).insn;
+    expect([a.length, a.opSize, a.base, a.index, a.scale]).toEqual([4, 8, 3, 12, 3]);
+    // mov eax, [r13*1 + disp32]? No: SIB base 101 with mod 00 and REX.B: still disp32, no base.
+    const b = dec([0x41, 0x8b, 0x04, 0x25, 0x78, 0x56, 0x34, 0x12], false, true).insn;
+    expect([b.length, b.base, b.index, b.disp]).toEqual([8, -1, -1, 0x12345678]);
+    // mov eax, [r13 + 0]: mod 01 needed for r13 as a base.
+    const c = dec([0x41, 0x8b, 0x45, 0x00], false, true).insn;
+    expect([c.length, c.base, c.memSeg]).toEqual([4, 13, 3]);
+    // 0x66 with REX.W: REX.W wins (64-bit operand).
+    expect(dec([0x66, 0x48, 0x01, 0xc0], false, true).insn.opSize).toBe(8);
+    // 0x67 in 64-bit mode: 32-bit addressing.
+    expect(dec([0x67, 0x8b, 0x00], false, true).insn.adSize).toBe(4);
+  });
+
+  it('PUSH ES is one byte (the fixed-register operand is not a ModRM operand)', () => {
+    const { st, insn } = dec([0x06]);
+    expect([st, insn.length]).toEqual([DecodeStatus.Ok, 1]);
+  });
+
   it('byte registers: reg 4 is AH without REX, SPL with one', () => {
     const withRex = dec([0x40, 0x88, 0xe0], false, true).insn;
     expect([withRex.rex, withRex.reg]).toEqual([0x40, 4]);
