@@ -45,6 +45,8 @@ class PageCode {
 
 export class Cpu {
   readonly state: CpuState;
+  /** `state.gpr`, one load closer for the hot paths. */
+  private readonly gpr: Uint32Array;
   readonly exit = new ExitInfo();
   readonly memory: PhysicalMemory;
   io: PortIoOps;
@@ -217,6 +219,7 @@ export class Cpu {
   constructor(options: CpuOptions) {
     this.memory = options.memory;
     this.state = options.state ?? new CpuState();
+    this.gpr = this.state.gpr;
     this.io = options.io ?? nullIo;
     this.msr = options.msr ?? nullMsr;
     this.cpuidOps = options.cpuid ?? defaultCpuid;
@@ -1585,14 +1588,14 @@ export class Cpu {
 
   /** Reads register `r` of `size` bytes; for size 1 without REX, 4–7 are AH, CH, DH, BH. */
   getReg(r: number, size: number, rex: number): number {
-    const g = this.state.gpr;
+    const g = this.gpr;
     if (size === 4) return g[r];
     if (size === 2) return g[r] & 0xffff;
     if (r < 4 || r >= 8 || rex !== 0) return g[r] & 0xff;
     return (g[r - 4] >>> 8) & 0xff;
   }
   setReg(r: number, size: number, rex: number, v: number): void {
-    const g = this.state.gpr;
+    const g = this.gpr;
     if (size === 4) g[r] = v;
     else if (size === 2) g[r] = (g[r] & 0xffff0000) | (v & 0xffff);
     else if (r < 4 || r >= 8 || rex !== 0) g[r] = (g[r] & 0xffffff00) | (v & 0xff);
@@ -1601,7 +1604,7 @@ export class Cpu {
 
   /** Effective address of the instruction's memory operand (address-size wrap applied). */
   ea(i: Insn): number {
-    const g = this.state.gpr;
+    const g = this.gpr;
     let a = i.disp;
     if (i.base >= 0) a += g[i.base];
     if (i.index >= 0) a += g[i.index] << i.scale;
