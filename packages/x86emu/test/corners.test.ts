@@ -663,3 +663,21 @@ describe('flushCodeCache', () => {
     expect(m.cpu.state.gpr[Reg.RAX] & 0xffff).toBe(0x4411);
   });
 });
+
+describe('4-level paging override', () => {
+  it('runs real-mode code through 4-level host tables', () => {
+    const m = realMode('mov ax, 0x4321; mov [0x2000], ax; hlt');
+    m.mem.bytes.copyWithin(0x5000, 0x1000, 0x1100);
+    m.mem.bytes.fill(0, 0x1000, 0x1100);
+    const w = (a: number, v: number) => m.mem.write32(a, v);
+    w(0x100000, 0x101000 | 3);
+    w(0x101000, 0x102000 | 3);
+    w(0x102000, 0x103000 | 3);
+    for (let i = 0; i < 512; i++) w(0x103000 + i * 8, (i * 4096) | 3);
+    w(0x103000 + 1 * 8, 0x5000 | 3);
+    w(0x103000 + 2 * 8, 0x6000 | 3);
+    m.cpu.setPagingOverride({ mode: 3, root: 0x100000, wp: true, pse: false, nxe: false, pge: false });
+    runTo(m);
+    expect(m.mem.read16(0x6000)).toBe(0x4321);
+  });
+});

@@ -72,3 +72,33 @@ describe('walkAddr permission matrix', () => {
     expect([rsvd.ok, rsvd.out.errorCode]).toEqual([false, PFERR.PRESENT | PFERR.RSVD]);
   });
 });
+
+describe('walkAddr 4-level', () => {
+  /** PML4 at 0x10000 → PDPT 0x11000 → PD 0x12000 → PT 0x13000. */
+  function tables() {
+    const mem = new FlatPhysicalMemory(1 << 20);
+    mem.write32(0x10000, 0x11000 | 7);
+    mem.write32(0x11000, 0x12000 | 7);
+    mem.write32(0x12000 + 2 * 8, 0x13000 | 7); // 4 MiB..6 MiB: a page table
+    mem.write32(0x13000 + 3 * 8, 0x55000 | 7);
+    mem.write32(0x12000 + 3 * 8, 0x00a00000 | 0x87); // 6 MiB..8 MiB: a 2 MiB page at 10 MiB
+    return mem;
+  }
+  it('translates 4 KiB and 2 MiB pages and sets A/D on the way', () => {
+    const mem = tables();
+    const out = new WalkResult();
+    expect(walkAddr(mem, 3, 0x10000, 0x00403123, PFERR.WRITE, 0, out)).toBe(true);
+    expect(out.pa).toBe(0x55123);
+    expect(mem.read32(0x13000 + 24) & 0x60).toBe(0x60);
+    expect(mem.read32(0x10000) & 0x20).toBe(0x20);
+    expect(walkAddr(mem, 3, 0x10000, 0x00612345, 0, 0, out)).toBe(true);
+    expect([out.pa, out.pageSize]).toEqual([0x00a12345, 0x200000]);
+  });
+  it('a PS bit in a PML4E or PDPTE is reserved (no 1 GiB pages): RSVD', () => {
+    const mem = tables();
+    mem.write32(0x11000, 0x12000 | 0x87);
+    const out = new WalkResult();
+    expect(walkAddr(mem, 3, 0x10000, 0x00403123, 0, 0, out)).toBe(false);
+    expect(out.errorCode).toBe(PFERR.PRESENT | PFERR.RSVD);
+  });
+});

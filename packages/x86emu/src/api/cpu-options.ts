@@ -29,6 +29,11 @@ export const PagingMode = {
   Legacy: 1,
   /** PAE paging: PDPTE + two levels of 8-byte entries, 2 MiB pages, XD with EFER.NXE. */
   Pae: 2,
+  /**
+   * 4-level paging (SDM 4.5), for a paging override only (a 64-bit host's shadow tables): linear
+   * addresses below 4 GiB go through PML4 entry 0. Long mode itself is not executed yet.
+   */
+  FourLevel: 3,
 } as const;
 export type PagingMode = (typeof PagingMode)[keyof typeof PagingMode];
 

@@ -1232,6 +1232,7 @@ export class Cpu {
         if (w.written0 >= 0) this.invalidateCodePage(Math.floor(w.written0 / 4096));
         if (w.written1 >= 0) this.invalidateCodePage(Math.floor(w.written1 / 4096));
         if (w.written2 >= 0) this.invalidateCodePage(Math.floor(w.written2 / 4096));
+        if (w.written3 >= 0) this.invalidateCodePage(Math.floor(w.written3 / 4096));
       }
       pfn = w.pfn;
       large = w.pageSize > 4096 ? 1 : 0;

@@ -25,6 +25,7 @@ export const PT_GLOBAL_MASK = 1 << 8;
 export const MAXPHYADDR = 36;
 const PAE_RSVD_HIGH = 0x7ffffff0; // bits 62:36 of the high half
 const PAE_NX_HIGH = 0x80000000 | 0; // bit 63
+const LONG_RSVD_HIGH = 0x000ffff0; // bits 51:36 (4-level entries; bits 62:52 are ignored)
 const TWO32 = 4294967296;
 
 /** Walk output; reuse one instance. */
@@ -52,10 +53,11 @@ export class WalkResult {
   written0 = -1;
   written1 = -1;
   written2 = -1;
+  written3 = -1;
 }
 
 /**
- * Translates `gva` through the tables at `root` (`mode` 1 = 32-bit, 2 = PAE; for PAE, `pdptes`
+ * Translates `gva` through the tables at `root` (`mode` 1 = 32-bit, 2 = PAE, 3 = 4-level; for PAE, `pdptes`
  * may give the four PDPTE registers loaded at the last CR3 load — as the CPU uses them, SDM Vol. 3
  * 4.4.1 — or null to read them from memory). `access` is a PFERR combination (WRITE, USER,
  * FETCH). Returns true with `out` filled, or false with `out.errorCode` set. Accessed bits are
@@ -71,8 +73,8 @@ export function walkAddr(
   out: WalkResult,
   pdptes: Float64Array | null = null,
 ): boolean {
-  gva >>>= 0;
-  out.written0 = out.written1 = out.written2 = -1;
+  if (mode !== 3) gva >>>= 0;
+  out.written0 = out.written1 = out.written2 = out.written3 = -1;
   const write = (access & PFERR.WRITE) !== 0;
   const user = (access & PFERR.USER) !== 0;
   const fetch = (access & PFERR.FETCH) !== 0;
@@ -105,6 +107,40 @@ export function walkAddr(
       if (setAccessed32(mem, pteAddr, pte)) out.written0 = pteAddr;
       pteAddr = ((pte & 0xfffff000) >>> 0) + (((gva >>> 12) & 0x3ff) << 2);
       level = 1;
+    }
+  } else if (mode === 3) {
+    // 4-level paging (SDM 4.5): PML4E, PDPTE, PDE, PTE of 8 bytes, for linear addresses below
+    // 2^48. What a 64-bit host's shadow tables use even for 32-bit guests. No 1 GiB pages.
+    let table = root - (root % 4096);
+    level = 4;
+    for (;;) {
+      const index = Math.floor(gva / 2 ** (3 + 9 * level)) % 512;
+      pteAddr = table + index * 8;
+      pte = mem.read32(pteAddr);
+      pteHigh = mem.read32(pteAddr + 4);
+      if (!(pte & PT_PRESENT_MASK)) return fail(out, access, 0, ctl, mode);
+      if (
+        pteHigh & LONG_RSVD_HIGH ||
+        (!(ctl & WalkCtl.NXE) && pteHigh & PAE_NX_HIGH) ||
+        (level >= 3 && pte & PT_PAGE_SIZE_MASK)
+      )
+        return fail(out, access, PFERR.PRESENT | PFERR.RSVD, ctl, mode);
+      writable &&= (pte & PT_WRITABLE_MASK) !== 0;
+      usr &&= (pte & PT_USER_MASK) !== 0;
+      if (pteHigh & PAE_NX_HIGH) nx = true;
+      if (level === 2 && pte & PT_PAGE_SIZE_MASK) {
+        if (pte & 0x001fe000) return fail(out, access, PFERR.PRESENT | PFERR.RSVD, ctl, mode);
+        large = true;
+        break;
+      }
+      if (level === 1) break;
+      if (setAccessed32(mem, pteAddr, pte)) {
+        if (out.written0 < 0) out.written0 = pteAddr;
+        else if (out.written1 < 0) out.written1 = pteAddr;
+        else out.written3 = pteAddr;
+      }
+      table = (pteHigh & 0xf) * TWO32 + ((pte & 0xfffff000) >>> 0);
+      level--;
     }
   } else {
     // PAE: PDPTE (4 registers), then PDE and PTE of 8 bytes (SDM 4.4).
@@ -190,8 +226,8 @@ function setAccessed32(mem: PhysicalMemory, addr: number, pte: number): boolean 
 
 function fail(out: WalkResult, access: number, bits: number, ctl: number, mode: number): false {
   let ec = bits | (access & (PFERR.WRITE | PFERR.USER));
-  // I/D is reported only when XD can exist: PAE with EFER.NXE (SDM 4.7).
-  if (access & PFERR.FETCH && mode === 2 && ctl & WalkCtl.NXE) ec |= PFERR.FETCH;
+  // I/D is reported only when XD can exist: PAE or 4-level paging with EFER.NXE (SDM 4.7).
+  if (access & PFERR.FETCH && mode >= 2 && ctl & WalkCtl.NXE) ec |= PFERR.FETCH;
   out.errorCode = ec;
   return false;
 }
