@@ -310,8 +310,9 @@ export function makeRetf(row: OpcodeRow): Handler {
     if (!cpu.prot || cpu.v86) {
       const eip = cpu.peek(0, size);
       const sel = cpu.peek(size, size) & 0xffff;
+      // The CS limit does not change with a real-mode load: check before changing anything.
+      if (mask(eip, size) > (cpu.v86 ? 0xffff : s.segLimit[1])) cpu.gp0();
       cpu.loadSegReal(1, sel);
-      if (mask(eip, size) > s.segLimit[1]) cpu.gp0();
       cpu.addSp(2 * size + extra);
       s.rip[0] = mask(eip, size);
       return;
