@@ -5,6 +5,14 @@
  */
 
 export {
+  BareMachine,
+  type BareMachineOptions,
+  type BareReport,
+  type BareRunOptions,
+  NS_PER_INSTRUCTION,
+  runOnBareCpu,
+} from './bare/index.js';
+export {
   ACCELS,
   type Accel,
   type EngineQuirks,

@@ -1,0 +1,139 @@
+/**
+ * The loader's entry state (KVM's `kvm_regs` / `kvm_sregs`, as qemu-lite's loaders return it)
+ * moved into an x86emu `CpuState`, and the CPU's reset state moved the other way (a loader's
+ * `sregs(reset)` starts from what KVM_GET_SREGS would return after vCPU creation).
+ *
+ * Both formats describe the same hidden segment state (SDM Vol. 3 3.4.3): `kvm_segment` has
+ * one field per descriptor bit, x86emu keeps the VMX access-rights word (SDM Vol. 3 Table
+ * 25-2), so the mapping is bit for bit. Only 32-bit values are carried: the bare machine runs
+ * 16/32-bit guests, whose bases and control registers fit in the low halves.
+ */
+import { type CpuState, Seg, SegAttr } from '@kvm/x86emu';
+import type { LoadedEntry } from 'qemu-lite';
+
+/** `kvm_sregs` and friends, as the loader contract names them (no direct @kvm/core import). */
+export type KvmSregs = Parameters<LoadedEntry['sregs']>[0];
+export type KvmSegment = KvmSregs['cs'];
+export type KvmRegsPartial = LoadedEntry['regs'];
+
+const CR0_PE = 1;
+const RFLAGS_VM = 1 << 17;
+
+const lo32 = (v: bigint): number => Number(v & 0xffffffffn);
+
+/** The `kvm_sregs` segment fields in x86emu's `Seg` order. */
+const SEGMENTS: readonly [
+  keyof KvmSregs & ('es' | 'cs' | 'ss' | 'ds' | 'fs' | 'gs' | 'ldt' | 'tr'),
+  number,
+][] = [
+  ['es', Seg.ES],
+  ['cs', Seg.CS],
+  ['ss', Seg.SS],
+  ['ds', Seg.DS],
+  ['fs', Seg.FS],
+  ['gs', Seg.GS],
+  ['ldt', Seg.LDTR],
+  ['tr', Seg.TR],
+];
+
+/** The `kvm_regs` fields in ModRM register order (x86emu's `Reg`). */
+const GPRS = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi'] as const;
+
+export function segmentToAttr(s: KvmSegment): number {
+  return (
+    (s.type & SegAttr.TYPE_MASK) |
+    (s.s ? SegAttr.S : 0) |
+    ((s.dpl & 3) << SegAttr.DPL_SHIFT) |
+    (s.present ? SegAttr.P : 0) |
+    (s.avl ? SegAttr.AVL : 0) |
+    (s.l ? SegAttr.L : 0) |
+    (s.db ? SegAttr.DB : 0) |
+    (s.g ? SegAttr.G : 0) |
+    (s.unusable ? SegAttr.UNUSABLE : 0)
+  );
+}
+
+export function attrToSegment(selector: number, base: number, limit: number, a: number): KvmSegment {
+  return {
+    base: BigInt(base >>> 0),
+    limit: limit >>> 0,
+    selector,
+    type: a & SegAttr.TYPE_MASK,
+    s: a & SegAttr.S ? 1 : 0,
+    dpl: (a & SegAttr.DPL_MASK) >>> SegAttr.DPL_SHIFT,
+    present: a & SegAttr.P ? 1 : 0,
+    avl: a & SegAttr.AVL ? 1 : 0,
+    l: a & SegAttr.L ? 1 : 0,
+    db: a & SegAttr.DB ? 1 : 0,
+    g: a & SegAttr.G ? 1 : 0,
+    unusable: a & SegAttr.UNUSABLE ? 1 : 0,
+  };
+}
+
+/** The CPU's current special registers as `kvm_sregs` (what KVM_GET_SREGS returns). */
+export function stateToSregs(s: CpuState): KvmSregs {
+  const seg = (i: number): KvmSegment =>
+    attrToSegment(s.segSel[i], s.segBase[i], s.segLimit[i], s.segAttr[i]);
+  return {
+    es: seg(Seg.ES),
+    cs: seg(Seg.CS),
+    ss: seg(Seg.SS),
+    ds: seg(Seg.DS),
+    fs: seg(Seg.FS),
+    gs: seg(Seg.GS),
+    ldt: seg(Seg.LDTR),
+    tr: seg(Seg.TR),
+    gdt: { base: BigInt(s.dtBase[0]), limit: s.dtLimit[0] },
+    idt: { base: BigInt(s.dtBase[1]), limit: s.dtLimit[1] },
+    cr0: BigInt(s.cr[0]),
+    cr2: BigInt(s.cr[2]),
+    cr3: BigInt(s.cr[3]),
+    cr4: BigInt(s.cr[4]),
+    cr8: BigInt(s.cr[8]),
+    efer: BigInt(s.efer[0]),
+    apicBase: 0n,
+    interruptBitmap: [0n, 0n, 0n, 0n],
+  };
+}
+
+/**
+ * Installs `sregs` and `regs` (merged over the CPU's current registers, as qemu-lite merges a
+ * loader's `regs` over KVM_GET_REGS). The caller runs `cpu.stateChanged()` afterwards.
+ */
+export function applyEntryState(s: CpuState, sregs: KvmSregs, regs: KvmRegsPartial): void {
+  for (const [field, i] of SEGMENTS) {
+    const v = sregs[field];
+    s.segSel[i] = v.selector;
+    s.segBase[i] = lo32(v.base);
+    s.segBaseHigh[i] = 0;
+    s.segLimit[i] = v.limit >>> 0;
+    s.segAttr[i] = segmentToAttr(v);
+  }
+  s.dtBase[0] = lo32(sregs.gdt.base);
+  s.dtLimit[0] = sregs.gdt.limit;
+  s.dtBase[1] = lo32(sregs.idt.base);
+  s.dtLimit[1] = sregs.idt.limit;
+  s.cr[0] = lo32(sregs.cr0);
+  s.cr[2] = lo32(sregs.cr2);
+  s.cr[3] = lo32(sregs.cr3);
+  s.cr[4] = lo32(sregs.cr4);
+  s.cr[8] = lo32(sregs.cr8);
+  s.efer[0] = lo32(sregs.efer);
+  s.efer[1] = 0;
+  GPRS.forEach((name, i) => {
+    const v = regs[name];
+    if (v !== undefined) s.gpr[i] = lo32(v);
+  });
+  if (regs.rip !== undefined) s.rip[0] = lo32(regs.rip);
+  if (regs.rflags !== undefined) s.rflags[0] = lo32(regs.rflags);
+  // CPL is SS.DPL in protected mode (as VMX keeps it), 3 in virtual-8086 mode, 0 in real mode.
+  s.cpl =
+    s.rflags[0] & RFLAGS_VM
+      ? 3
+      : s.cr[0] & CR0_PE
+        ? (s.segAttr[Seg.SS] & SegAttr.DPL_MASK) >>> SegAttr.DPL_SHIFT
+        : 0;
+  s.halted = false;
+  s.interruptibility = 0;
+  s.pendingType = -1;
+}
