@@ -598,3 +598,28 @@ describe('I/O breakpoints', () => {
     expect(s.gpr[Reg.RBX]).toBe(CODE + 0x1d); // `after`: OUT 0x81 did not trap
   });
 });
+
+describe('descriptor accessed bits', () => {
+  it('an interrupt from ring 3 sets the accessed bits of the new CS and SS descriptors, and only those', () => {
+    const m = protectedMode(`
+      push ${SEL.DATA3}
+      push 0x8800
+      push ${SEL.CODE3}
+      push offset user
+      retf
+    user:
+      int 0x40
+      .org 0x100
+      hlt
+    `);
+    setGate(m.mem, 0x40, CODE + 0x100, 0xe, 3);
+    for (const sel of [0x08, 0x10, 0x18, 0x20])
+      m.mem.write32(0x800 + sel + 4, m.mem.read32(0x800 + sel + 4) & ~0x100);
+    runTo(m);
+    const accessed = (sel: number) => (m.mem.read32(0x800 + sel + 4) >>> 8) & 1;
+    expect([accessed(0x08), accessed(0x10), accessed(0x18), accessed(0x20)]).toEqual([1, 1, 1, 1]);
+    // The descriptors are otherwise intact (no cross-writes between CS and SS entries).
+    expect((m.mem.read32(0x800 + 0x10 + 4) >>> 8) & 0xff).toBe(0x93);
+    expect((m.mem.read32(0x800 + 0x08 + 4) >>> 8) & 0xff).toBe(0x9b);
+  });
+});

@@ -878,6 +878,7 @@ export class Cpu {
         this.loadNull(4);
         this.loadNull(5);
       }
+      this.setDescAccessed(ssSel, ssHi);
       this.setSegFromDesc(2, (ssSel & 0xfffc) | newCpl, ssLo, ssHi);
       if (ssBig) s.gpr[4] = sp;
       else s.gpr[4] = (s.gpr[4] & 0xffff0000) | sp;
@@ -994,9 +995,12 @@ export class Cpu {
     return lo;
   }
 
-  /** Sets the accessed bit of the last descriptor read (SDM Vol. 3 3.4.5.1). */
-  setDescAccessed(_sel: number, hi: number): void {
-    if (!(hi & 0x100)) this.linWriteSys((this.descAddr + 4) >>> 0, 4, (hi | 0x100) >>> 0, 0);
+  /** Sets the accessed bit of `sel`'s descriptor whose high dword is `hi` (SDM Vol. 3 3.4.5.1). */
+  setDescAccessed(sel: number, hi: number): void {
+    if (hi & 0x100) return;
+    const s = this.state;
+    const table = sel & 4 ? s.segBase[6] : s.dtBase[0];
+    this.linWriteSys((table + (sel & 0xfff8) + 4) >>> 0, 4, (hi | 0x100) >>> 0, 0);
   }
 
   /** Loads a segment register's visible and hidden parts from a descriptor. */

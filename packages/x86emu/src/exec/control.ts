@@ -169,6 +169,7 @@ function callGate(cpu: Cpu, gateSel: number, lo: number, hi: number, isCall: boo
     sp = cpu.pushSys(ssBase, sp, sMask, size, s.segSel[1], cDpl);
     sp = cpu.pushSys(ssBase, sp, sMask, size, s.rip[0], cDpl);
     cpu.setDescAccessed(csSel, cHi);
+    cpu.setDescAccessed(ssSel, ssHi);
     cpu.setSegFromDesc(1, (csSel & 0xfffc) | cDpl, cLo, cHi);
     cpu.setSegFromDesc(2, (ssSel & 0xfffc) | cDpl, ssLo, ssHi);
     s.cpl = cDpl;
@@ -270,6 +271,7 @@ function protectedReturn(
     hi & 0x800000 ? ((((lo & 0xffff) | (hi & 0xf0000)) << 12) | 0xfff) >>> 0 : (lo & 0xffff) | (hi & 0xf0000);
   if (rpl === cpl) {
     if (eip > limit) cpu.gp0();
+    cpu.setDescAccessed(sel, hi);
     cpu.addSp(frame + extra);
     cpu.setSegFromDesc(1, sel, lo, hi);
     s.rip[0] = eip;
@@ -288,6 +290,7 @@ function protectedReturn(
   if (!(ssHi & 0x8000)) cpu.raise(C.SS, ssSel & 0xfffc, true);
   if (eip > limit) cpu.gp0();
   cpu.setDescAccessed(ssSel, ssHi);
+  cpu.setDescAccessed(sel, hi);
   // Flags are restored with the checks of the old CPL before it changes.
   if (isIret) setIretFlags(cpu, newFlags, size);
   s.cpl = rpl;
