@@ -214,6 +214,26 @@ const ENTRIES: readonly Entry[] = [
     description:
       '16 address spaces x 100 rounds of CR3 switches and pte rewrites with INVLPG; prints a checksum',
   },
+  {
+    name: 'bench-int32',
+    kind: 'bench',
+    bits: 32,
+    needs: ['legacy-paging'],
+    expect: 'pass',
+    memory: MEM,
+    description:
+      'bench-int for 32-bit protected mode with 32-bit (2-level) paging, or paging off with paging=0 on the ' +
+      'command line (then it needs nothing); same checksum as bench-int',
+  },
+  {
+    name: 'bench-ctxsw32',
+    kind: 'bench',
+    bits: 32,
+    needs: ['legacy-paging'],
+    expect: 'pass',
+    memory: MEM,
+    description: 'bench-ctxsw for 32-bit protected mode with 32-bit (2-level) paging; prints a checksum',
+  },
 ];
 
 export const GUESTS: readonly GuestInfo[] = ENTRIES.map((e) => ({ ...e, image: imagePath(e.name) }));
