@@ -1,0 +1,185 @@
+/** Instructions the oracle cannot run on a 64-bit host, or that need memory and descriptors. */
+import { describe, expect, it } from 'vitest';
+import { Reg, StopReason } from '../src/index.js';
+import { realMode, runTo } from './machine.js';
+import { protectedMode, SEL } from './pm.js';
+
+const g = (m: ReturnType<typeof realMode>, r: number) => m.cpu.state.gpr[r];
+
+describe('string compares', () => {
+  it('REPE CMPSB stops at the first difference; REPNE SCASB at the first match', () => {
+    const m = realMode(`
+      xor ax, ax
+      mov ds, ax
+      mov es, ax
+      cld
+      mov si, offset a
+      mov di, offset b
+      mov cx, 8
+      repe cmpsb
+      mov bx, cx
+      mov dx, si
+      mov di, offset b
+      mov al, 'x'
+      mov cx, 8
+      repne scasb
+      hlt
+    a: .ascii "abcdefgh"
+    b: .ascii "abcXefgx"
+    `);
+    runTo(m);
+    expect(g(m, Reg.RBX) & 0xffff).toBe(4); // stopped after comparing 'd' with 'X' (4 left)
+    expect(g(m, Reg.RCX) & 0xffff).toBe(0); // 'x' is the 8th byte
+    expect(m.cpu.state.rflags[0] & 0x40).toBe(0x40); // found: ZF = 1
+  });
+  it('LODSW with DF = 1 walks down; LOOPNE ends on ZF', () => {
+    const m = realMode(`
+      xor ax, ax
+      mov ds, ax
+      std
+      mov si, offset w + 4
+      mov cx, 3
+      xor bx, bx
+    1: lodsw
+      add bx, ax
+      cmp ax, 0x20
+      loopne 1b
+      cld
+      hlt
+    w: .word 0x10, 0x20, 0x30
+    `);
+    runTo(m);
+    expect(g(m, Reg.RBX) & 0xffff).toBe(0x50); // 0x30 then 0x20 (ZF=1 stops the loop)
+    expect(g(m, Reg.RCX) & 0xffff).toBe(1);
+  });
+});
+
+describe('stack frames', () => {
+  it('PUSHA/POPA round trip with the original SP pushed; ENTER with nesting; LEAVE', () => {
+    const m = realMode(`
+      mov ax, 1
+      mov cx, 2
+      mov dx, 3
+      mov bx, 4
+      mov bp, 5
+      mov si, 6
+      mov di, 7
+      pusha
+      mov bp, sp
+      mov ax, [bp + 6]
+      mov [0x3000], ax
+      xor ax, ax
+      xor cx, cx
+      xor di, di
+      popa
+      mov bp, 0x6000
+      enter 4, 2
+      mov [0x3002], bp
+      mov [0x3004], sp
+      leave
+      hlt
+    `);
+    m.cpu.state.segSel[2] = 0;
+    m.cpu.state.segBase[2] = 0;
+    m.mem.write16(0x6000 - 2, 0xbeef); // [BP-2] in the caller frame, copied by ENTER level 2
+    m.cpu.stateChanged();
+    runTo(m);
+    const s = m.cpu.state;
+    expect(m.mem.read16(0x3000)).toBe(0x7000); // SP before PUSHA
+    expect([s.gpr[0] & 0xffff, s.gpr[1] & 0xffff, s.gpr[7] & 0xffff]).toEqual([1, 2, 7]);
+    // ENTER 4,2: push BP (0x6FFE), push [BP-2] (0x6FFC), push frame (0x6FFA), SP -= 4.
+    expect(m.mem.read16(0x3002)).toBe(0x7000 - 2);
+    expect(m.mem.read16(0x3004)).toBe(0x7000 - 6 - 4);
+    expect(m.mem.read16(0x7000 - 4)).toBe(0xbeef);
+    expect(s.gpr[Reg.RSP] & 0xffff).toBe(0x7000);
+    expect(s.gpr[Reg.RBP] & 0xffff).toBe(0x6000);
+  });
+  it('BOUND raises #BR outside the bounds', () => {
+    const m = realMode(
+      'xor ax, ax; mov ds, ax; mov word ptr [0x3000], 10; mov word ptr [0x3002], 20; mov ax, 15; bound ax, [0x3000]; mov ax, 21; bound ax, [0x3000]',
+      { captureExceptions: true },
+    );
+    runTo(m, StopReason.Exception);
+    expect(m.exceptions[0]).toMatchObject({ vector: 5 });
+    expect(g(m, Reg.RAX) & 0xffff).toBe(21);
+  });
+  it('XLAT and BT with a negative register bit offset into memory', () => {
+    const m = realMode(`
+      xor ax, ax
+      mov ds, ax
+      mov bx, offset t
+      mov al, 2
+      xlat
+      mov dl, al
+      mov bx, 0x3004
+      mov byte ptr [0x3003], 0x80
+      mov ax, -1
+      bt [bx], ax
+      setc cl
+      hlt
+    t: .byte 5, 6, 7, 8
+    `);
+    runTo(m);
+    expect(g(m, Reg.RDX) & 0xff).toBe(7);
+    expect(g(m, Reg.RCX) & 0xff).toBe(1); // bit -1 of [0x3004] is bit 7 of [0x3003]
+  });
+});
+
+describe('descriptor instructions', () => {
+  it('LAR/LSL/VERR/VERW report on GDT entries; ARPL raises RPL; SLDT/STR/SMSW store', () => {
+    const m = protectedMode(`
+      mov ax, ${SEL.CODE3}
+      lar ebx, ax
+      mov [0x5008], ebx
+      lsl ecx, ax
+      verr ax
+      setz dl
+      verw ax
+      setz dh
+      mov ax, 0x48
+      lsl esi, ax
+      setz al
+      movzx edi, al
+      mov ax, 0x0008
+      mov bx, 0x0003
+      arpl ax, bx
+      mov [0x5000], ax
+      str word ptr [0x5002]
+      sldt word ptr [0x5004]
+      smsw word ptr [0x5006]
+      hlt
+    `);
+    runTo(m);
+    const s = m.cpu.state;
+    // Bits 19:16 of a 32-bit LAR result are undefined (SDM LAR: masked by 00FxFF00H).
+    expect(m.mem.read32(0x5008) & 0x00f0ff00).toBe(0x00c0fa00);
+    expect(s.gpr[Reg.RCX]).toBe(0xffffffff);
+    expect(s.gpr[Reg.RDX] & 0xffff).toBe(0x0001); // readable code: VERR yes, VERW no
+    expect(s.gpr[Reg.RDI]).toBe(0); // beyond the GDT: ZF = 0
+    expect(m.mem.read16(0x5000)).toBe(0x000b);
+    expect(m.mem.read16(0x5002)).toBe(SEL.TSS);
+    expect(m.mem.read16(0x5004)).toBe(0);
+    expect(m.mem.read16(0x5006)).toBe(0x0011);
+  });
+  it('a data segment from the LDT loads through LLDT', () => {
+    const m = protectedMode(`
+      mov ax, 0x40
+      lldt ax
+      mov ax, 0x04 | 4
+      mov es, ax
+      mov eax, es:[0x10]
+      hlt
+    `);
+    // GDT 0x40: an LDT at 0x6000 with one data descriptor (index 0 → selector 0x04), base 0x7000.
+    m.mem.write32(0x800 + 0x40, (0x6000 << 16) | 0x0f);
+    m.mem.write32(0x800 + 0x44, 0x00008200);
+    m.mem.write32(0x6000, (0x7000 << 16) | 0xffff);
+    m.mem.write32(0x6004, 0x00009200);
+    m.mem.write32(0x7010, 0xcafef00d);
+    m.cpu.state.dtLimit[0] = 0x47;
+    m.cpu.stateChanged();
+    runTo(m);
+    expect(m.cpu.state.gpr[Reg.RAX]).toBe(0xcafef00d);
+    expect(m.cpu.state.segSel[0]).toBe(0x04);
+  });
+});
