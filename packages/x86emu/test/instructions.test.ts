@@ -183,3 +183,79 @@ describe('descriptor instructions', () => {
     expect(m.cpu.state.segSel[0]).toBe(0x04);
   });
 });
+
+describe('read-modify-write on memory', () => {
+  it('ALU, INC/DEC, NOT/NEG, shifts, XADD, XCHG, CMPXCHG and BTS with memory destinations', () => {
+    const m = protectedMode(`
+      mov dword ptr [0x5000], 10
+      add dword ptr [0x5000], 5
+      lock sub dword ptr [0x5000], 1
+      inc dword ptr [0x5000]
+      not dword ptr [0x5004]
+      neg dword ptr [0x5008]
+      shl dword ptr [0x500c], 4
+      mov eax, 7
+      xadd [0x5010], eax
+      mov ebx, 9
+      xchg [0x5014], ebx
+      mov eax, 0x44
+      mov ecx, 0x55
+      lock cmpxchg [0x5018], ecx
+      setz dl
+      mov eax, 0
+      cmpxchg [0x5018], ecx
+      mov esi, eax
+      lock bts dword ptr [0x501c], 3
+      setc dh
+      mov edi, 0x1234
+      shld [0x5020], edi, 8
+      hlt
+    `);
+    const w = (a: number, v: number) => m.mem.write32(a, v);
+    w(0x5004, 0x0f0f0f0f);
+    w(0x5008, 5);
+    w(0x500c, 0x10000001);
+    w(0x5010, 100);
+    w(0x5014, 3);
+    w(0x5018, 0x44);
+    w(0x501c, 0);
+    w(0x5020, 0x11223344);
+    runTo(m);
+    const r = (a: number) => m.mem.read32(a);
+    const s = m.cpu.state;
+    expect(r(0x5000)).toBe(15);
+    expect(r(0x5004)).toBe(0xf0f0f0f0);
+    expect(r(0x5008)).toBe(0xfffffffb);
+    expect(r(0x500c)).toBe(0x00000010);
+    expect([r(0x5010), s.gpr[Reg.RAX] === 0x55 ? 0x55 : -1]).toEqual([107, 0x55]);
+    expect([r(0x5014), s.gpr[Reg.RBX]]).toEqual([9, 3]);
+    expect(r(0x5018)).toBe(0x55);
+    expect(s.gpr[Reg.RDX] & 0xff).toBe(1); // first CMPXCHG matched
+    expect(s.gpr[Reg.RSI]).toBe(0x55); // second one failed and loaded EAX
+    expect([r(0x501c), (s.gpr[Reg.RDX] >>> 8) & 0xff]).toEqual([8, 0]);
+    expect(r(0x5020)).toBe(0x22334400);
+  });
+});
+
+describe('time stamp counter', () => {
+  it('RDTSC advances with instructions; WRMSR 0x10 sets it', () => {
+    const m = realMode(`
+      rdtsc
+      mov esi, eax
+      nop
+      nop
+      rdtsc
+      mov edi, eax
+      mov ecx, 0x10
+      mov eax, 0x1000
+      xor edx, edx
+      wrmsr
+      rdtsc
+      hlt
+    `);
+    runTo(m);
+    const s = m.cpu.state;
+    expect(s.gpr[Reg.RDI] - s.gpr[Reg.RSI]).toBe(4); // one tick per instruction retired in between
+    expect(s.gpr[Reg.RAX]).toBe(0x1001); // the written value, plus the WRMSR itself retiring
+  });
+});
