@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { Reg, StopReason } from '../src/index.js';
 import { realMode, runTo } from './machine.js';
-import { protectedMode, SEL } from './pm.js';
+import { CODE, protectedMode, SEL, setGate } from './pm.js';
 
 const g = (m: ReturnType<typeof realMode>, r: number) => m.cpu.state.gpr[r];
 
@@ -257,5 +257,39 @@ describe('time stamp counter', () => {
     const s = m.cpu.state;
     expect(s.gpr[Reg.RDI] - s.gpr[Reg.RSI]).toBe(4); // one tick per instruction retired in between
     expect(s.gpr[Reg.RAX]).toBe(0x1001); // the written value, plus the WRMSR itself retiring
+  });
+});
+
+describe('virtual-8086 mode at IOPL 3', () => {
+  it('CLI/STI/PUSHF/POPF run; INT n goes to the ring-0 handler and IRET returns to v86', () => {
+    const m = protectedMode(`
+      push 0x0
+      push 0x0
+      push 0x3000
+      push 0x3000
+      push 0x5000
+      push 0x0100
+      push 0x23002    # VM, IOPL 3
+      push 0x2000
+      push 0x0
+      iretd
+      .org 0x100
+    monitor:
+      mov esi, [esp + 4]              # CS of the v86 caller
+      add ebx, 0x100
+      iretd
+    `);
+    setGate(m.mem, 0x30, CODE + 0x100, 0xe, 3);
+    // v86 code at 0x2000:0: cli; sti; pushf; pop ax; mov bx, 1; int 0x30; inc bx; hlt → HLT at CPL 3 is #GP
+    m.mem.bytes.set([0xfa, 0xfb, 0x9c, 0x58, 0xbb, 0x01, 0x00, 0xcd, 0x30, 0x43, 0xf4], 0x20000);
+    m.intercepts.exceptionMask = 1 << 13;
+    m.intercepts.exception = () => true;
+    runTo(m, StopReason.Exception);
+    const s = m.cpu.state;
+    expect(s.gpr[Reg.RAX] & 0x3200).toBe(0x3200); // PUSHF saw IOPL 3 and IF
+    expect(s.gpr[Reg.RSI] & 0xffff).toBe(0x2000);
+    expect(s.gpr[Reg.RBX] & 0xffff).toBe(0x102); // 1, +0x100 in the monitor, +1 back in v86
+    expect(s.rflags[0] & 0x20000).toBe(0x20000); // still in v86 when HLT faulted
+    expect(s.segSel[3]).toBe(0x3000); // DS restored from the v86 frame
   });
 });
