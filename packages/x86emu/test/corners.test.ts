@@ -681,3 +681,17 @@ describe('4-level paging override', () => {
     expect(m.mem.read16(0x6000)).toBe(0x4321);
   });
 });
+
+describe('injected #PF and CR2', () => {
+  it('an injected #PF leaves CR2 as the injector set it, hook or no hook', () => {
+    const m = realMode('hlt');
+    m.mem.write32(14 * 4, 0x2000);
+    m.mem.bytes.set([0xf4], 0x2000);
+    m.cpu.state.cr[2] = 0xdead000;
+    m.cpu.faultAddress = 0x1234; // stale from an earlier fault
+    m.cpu.injectEvent(3, 14, 0);
+    runTo(m);
+    expect(m.cpu.state.cr[2]).toBe(0xdead000);
+    expect(m.cpu.state.rip[0]).toBe(0x2001);
+  });
+});

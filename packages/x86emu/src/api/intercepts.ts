@@ -181,8 +181,8 @@ export interface Intercepts {
   exceptionMask?: number;
   /**
    * When true, an event queued with `Cpu.injectEvent` is delivered without asking `exception`
-   * and, for #PF, without writing CR2 (VM-entry injection, SDM Vol. 3 27.6.1: the hypervisor sets
-   * CR2 itself). Faults during its delivery are offered as usual. Default false.
+   * (VM-entry injection, SDM Vol. 3 27.6.1). Faults during its delivery are offered as usual.
+   * Default false. (An injected #PF never writes CR2 either way: the injector sets it.)
    */
   injectionBypassesExceptionHook?: boolean;
   exception?(vector: number, errorCode: number, hasErrorCode: boolean, exit: ExitInfo): boolean;

@@ -639,6 +639,8 @@ export class Cpu {
     // VM-entry injection delivers without the exception bitmap and leaves CR2 alone (SDM Vol. 3
     // 27.6.1): callers modelling it ask for that with `injectionBypassesExceptionHook`.
     let bypass = injected && this.intercepts?.injectionBypassesExceptionHook === true;
+    // An injected #PF never writes CR2: whoever injects it sets CR2 (as KVM does before injecting).
+    let fromInjection = injected;
     for (;;) {
       if (
         t === EventType.HardwareException ||
@@ -669,9 +671,10 @@ export class Cpu {
             return StopReason.Exception;
           }
         }
-        if (v === C.PF && t === EventType.HardwareException && !bypass) s.cr[2] = this.faultAddress;
+        if (v === C.PF && t === EventType.HardwareException && !fromInjection) s.cr[2] = this.faultAddress;
       }
       bypass = false;
+      fromInjection = false;
       this.deliveringType = t;
       this.deliveringVector = v;
       this.deliveringError = ec;
