@@ -39,10 +39,15 @@ export const POWEROFF_RE = /reboot: (Power down|Restarting system|System halted)
  * noxsave              FXSAVE instead of XSAVE: the host's KVM cannot emulate XRSTOR, and on this
  *                      nested machine (shadow paging) some kernel XRSTORs need emulating ("KVM
  *                      internal error, emulation failure" at fpu init under QEMU)
- * clearcpuid=141       the kernel ignores CPUID's CMPXCHG16B (X86_FEATURE_CX16, word 4 bit 13):
- *                      KVM's emulator cannot do it either, and SLUB's cmpxchg_double on a
- *                      write-protected page stops the guest the same way. (QEMU's
- *                      `-cpu qemu64,-cx16` hides it from CPUID instead.)
+ * clearcpuid=141,308,151,534
+ *                      the kernel ignores what CPUID says of CMPXCHG16B (X86_FEATURE_CX16,
+ *                      word 4 bit 13), SMAP (9*32+20: CLAC/STAC), POPCNT (4*32+23) and RDPID
+ *                      (16*32+22): this machine's KVM cannot emulate those instructions and
+ *                      stops the guest where the kernel uses them (SLUB's cmpxchg_double,
+ *                      every exception entry once alternatives are patched, hweight64).
+ *                      See notes/host-kvm-limits.md. (QEMU's `-cpu qemu64,-cx16` hides CX16
+ *                      from CPUID instead; qemu-lite's CPUID should hide all four.)
+ * nofsgsbase           no RDGSBASE/WRGSBASE in entry and context-switch code, for the same reason
  * nolapic              PIC mode: qemu-lite's default machine has no local APIC, but KVM sets
  *                      CPUID.1:EDX.APIC whenever IA32_APIC_BASE.EN is set (its reset value), so
  *                      the kernel would otherwise probe an APIC nobody emulates (MMIO reads
@@ -56,7 +61,7 @@ export const POWEROFF_RE = /reboot: (Power down|Restarting system|System halted)
  * the boot itself, and it is what tells where a slow boot is.
  */
 export const TEST_CMDLINE =
-  'console=ttyS0 earlyprintk=ttyS0 qemu_lite_test=1 panic=-1 nokaslr noxsave clearcpuid=141 nolapic tsc=reliable no_timer_check i8042.noaux pci=off cryptomgr.notests';
+  'console=ttyS0 earlyprintk=ttyS0 qemu_lite_test=1 panic=-1 nokaslr noxsave clearcpuid=141,308,151,534 nofsgsbase nolapic tsc=reliable no_timer_check i8042.noaux pci=off cryptomgr.notests';
 
 /**
  * Points of a boot the console shows, in order: the decompressor running (its first words
