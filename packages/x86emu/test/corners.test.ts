@@ -1,6 +1,7 @@
 /** The hard corners of the SDM, each pinned by a small program. */
 import { describe, expect, it } from 'vitest';
 import { InterceptKind, Reg, StopReason } from '../src/index.js';
+import { asm } from './asm.js';
 import { realMode, runTo } from './machine.js';
 import { CODE, protectedMode, SEL, setGate } from './pm.js';
 
@@ -107,6 +108,44 @@ describe('paging faults', () => {
     runTo(m, StopReason.Exception);
     expect(m.exceptions[0]).toEqual({ vector: PF, errorCode: 5, faultAddress: 0x500000 });
     expect(m.cpu.state.cpl).toBe(3);
+  });
+
+  describe('instruction fetches at CPL 3 are user accesses (SDM Vol. 3 4.6)', () => {
+    const toUser = `push ${SEL.DATA3}; push 0x8800; push ${SEL.CODE3}; push offset user; retf`;
+    const userFetch = (src: string, setup: (m: ReturnType<typeof protectedMode>) => void) => {
+      const m = protectedMode(src, { captureExceptions: true });
+      paging(m);
+      setup(m);
+      runTo(m, StopReason.Exception);
+      expect(m.cpu.state.cpl).toBe(3);
+      return m.exceptions[0];
+    };
+
+    it('a jump into a supervisor page is #PF(P | U) at the target', () => {
+      const e = userFetch(`${toUser}; user: jmp 0x500000`, (m) => {
+        m.mem.write32(pteAddr(0x500000), 0x500003);
+        m.mem.bytes[0x500000] = 0xf4; // HLT, if it ran
+      });
+      // I/D stays 0 without PAE + EFER.NXE (SDM Vol. 3 4.7).
+      expect(e).toEqual({ vector: PF, errorCode: 5, faultAddress: 0x500000 });
+    });
+
+    it('a TLB entry filled by a supervisor fetch does not let a later user fetch through', () => {
+      const e = userFetch(`call 0x500000; ${toUser}; user: jmp 0x500000`, (m) => {
+        m.mem.write32(pteAddr(0x500000), 0x500003);
+        m.mem.bytes[0x500000] = 0xc3; // RET for the supervisor call
+      });
+      expect(e).toEqual({ vector: PF, errorCode: 5, faultAddress: 0x500000 });
+    });
+
+    it('a return to CPL 3 on the supervisor code page being run faults at the next fetch', () => {
+      let user = 0;
+      const e = userFetch(`${toUser}; user: hlt`, (m) => {
+        m.mem.write32(pteAddr(CODE), CODE | 3);
+        user = CODE + asm(`${toUser}; user:`, { bits: 32, origin: CODE }).length;
+      });
+      expect(e).toEqual({ vector: PF, errorCode: 5, faultAddress: user });
+    });
   });
 
   it('a delivered #PF writes CR2 and pushes the error code; the handler sees the faulting EIP', () => {

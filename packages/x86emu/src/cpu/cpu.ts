@@ -110,6 +110,8 @@ export class Cpu {
   private codePage: PageCode | null = null;
   private codeView: Uint8Array | null = null;
   private codePfn = 0;
+  /** The code page was checked for a CPL-3 (user) fetch. */
+  private codeUser = false;
   private readonly scratchInsn = new Insn();
   private readonly codePool: PageCode[] = [];
 
@@ -475,7 +477,14 @@ export class Cpu {
     const lpn = lin >>> 12;
     const off = lin & 0xfff;
     const modeKey = this.def32 ? 1 : 0;
-    if (lpn === this.codeLpn && this.codePage !== null && this.linearOps === null) {
+    // The cached code page was checked for the privilege it was fetched at: a CPL change between
+    // user and supervisor (RETF/IRET/SYSEXIT to the same page) must look at the TLB rights again.
+    if (
+      lpn === this.codeLpn &&
+      this.codePage !== null &&
+      this.linearOps === null &&
+      this.codeUser === (s.cpl === 3)
+    ) {
       const cached = this.codePage.insns[off];
       if (cached !== undefined && cached.modeKey === modeKey) {
         // The limit check of SDM Vol. 3 5.3 still applies to every fetch.
@@ -507,8 +516,13 @@ export class Cpu {
     this.codePage = null;
     this.codeView = null;
     const idx = (lin >>> 12) & C.TLB_MASK;
-    const need = this.state.cpl === 3 ? C.TP_UX : C.TP_SX;
-    if (this.tlbTag[idx] !== lin >>> 12 || !(this.tlbPerm[idx] & need)) this.tlbFill(lin, PFERR.FETCH);
+    const user = this.state.cpl === 3;
+    const need = user ? C.TP_UX : C.TP_SX;
+    // A fetch at CPL 3 is a user access (SDM Vol. 3 4.6): the walk must check U/S at every level
+    // and a fault reports U = 1. An entry filled by a supervisor access lacks TP_UX unless the
+    // walk found the page user-accessible, so it is walked again here.
+    if (this.tlbTag[idx] !== lin >>> 12 || !(this.tlbPerm[idx] & need))
+      this.tlbFill(lin, user ? PFERR.USER | PFERR.FETCH : PFERR.FETCH);
     const view = this.tlbView[idx];
     if (view === null) return;
     const pfn = this.tlbPfn[idx];
@@ -530,6 +544,7 @@ export class Cpu {
       }
     }
     this.codeLpn = lin >>> 12;
+    this.codeUser = user;
     this.codePage = pc;
     this.codeView = view;
     this.codePfn = pfn;
@@ -541,7 +556,8 @@ export class Cpu {
     if (eip > this.state.segLimit[1]) this.gp0();
     const lin = (this.fetchLin + i) >>> 0;
     if (this.linearOps !== null) return this.linearOps.fetch(lin);
-    if (lin >>> 12 === this.codeLpn && this.codeView !== null) return this.codeView[lin & 0xfff];
+    if (lin >>> 12 === this.codeLpn && this.codeView !== null && this.codeUser === (this.state.cpl === 3))
+      return this.codeView[lin & 0xfff];
     return this.linRead(lin, 1, this.state.cpl === 3 ? PFERR.USER | PFERR.FETCH : PFERR.FETCH);
   }
 
