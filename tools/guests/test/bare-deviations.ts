@@ -16,38 +16,7 @@ export interface BareDeviation {
   readonly serialDiffers?: string;
 }
 
-const cross = (parts: readonly (readonly string[])[]): string[] =>
-  parts.reduce<string[]>((acc, p) => acc.flatMap((a) => p.map((b) => (a ? `${a}.${b}` : b))), ['']);
-
-/** The mmu guest's CPL-3 fetches that must fault with PFERR.U set (or fault at all). */
-const mmuUserExec = [
-  // 32-bit paging: supervisor pages (read-only, writable) and not-present entries, per level.
-  ...cross([['mmu.2level'], ['wp0', 'wp1'], ['l2', 'l1'], ['sr', 'sw', 'np'], ['user-exec.pf-error-code']]),
-  ...cross([['mmu.2level'], ['wp0', 'wp1'], ['l2large'], ['sr', 'sw'], ['user-exec.pf-error-code']]),
-  // PAE: the same, plus XD pages (supervisor and user), whose fault must also carry U.
-  ...cross([
-    ['mmu.pae'],
-    ['wp0', 'wp1'],
-    ['l2', 'l1'],
-    ['sr', 'sw', 'srx', 'urx', 'swx', 'uwx', 'np'],
-    ['user-exec.pf-error-code'],
-  ]),
-  ...cross([
-    ['mmu.pae'],
-    ['wp0', 'wp1'],
-    ['l2large'],
-    ['sr', 'sw', 'srx', 'urx', 'swx', 'uwx'],
-    ['user-exec.pf-error-code'],
-  ]),
-];
-
 export const BARE_DEVIATIONS: Readonly<Record<string, BareDeviation>> = {
-  mmu: {
-    checks: mmuUserExec,
-    reason:
-      'x86emu: instruction fetches at CPL 3 are walked as supervisor accesses (no PFERR.U): a user fetch ' +
-      'from a supervisor page does not fault, and fetch faults lack the U bit in the error code',
-  },
   cpu: {
     checks: ['cpuid.leaf1.edx.fpu', 'unexpected-trap'],
     reason:
