@@ -3,97 +3,63 @@
  * that need it: a write to a guest page table the shadow MMU write-protects, and an access to
  * guest-physical memory outside every slot (MMIO).
  *
- * It runs the instruction on a second x86emu `Cpu` whose physical memory is the guest's
- * (guest-physical, through the memory slots) and whose state is the guest's architectural state
- * (its own CR0/CR3/CR4: the guest's page tables translate, and the walker sets accessed and dirty
- * bits — changelog: "If we emulate a write, we fail to set the dirty bit on the guest pte"), for
- * exactly one instruction. Writes to the page being emulated go through the slow path so the MMU
- * hears of each (`kvmMmuPteWrite`, changelog: "perform the writes in the kernel … and notify the
- * mmu"). An MMIO write completes the instruction and exits KVM_EXIT_MMIO; an MMIO read exits
- * first, and the instruction runs again on the next KVM_RUN with the data userspace supplied.
+ * x86emu's `Emulator.emulate({ state, insnBytes }, ops)` decodes and executes the instruction on
+ * a copy of the guest's architectural state; this file is its `X86EmulateOps` (KVM's
+ * `emulator_read_emulated` / `emulator_write_emulated` / `emulator_cmpxchg_emulated`): linear
+ * addresses are translated through the GUEST's page tables (x86emu's walker, which sets the
+ * accessed and dirty bits — changelog: "If we emulate a write, we fail to set the dirty bit on
+ * the guest pte"), RAM is written in the kernel and every write is reported to the MMU
+ * (`kvmMmuPteWrite`, changelog: "perform the writes in the kernel … and notify the mmu"), and an
+ * access outside the slots becomes an MMIO fragment for userspace.
  *
- * x86emu's own `emulate(ctx, ops)` will replace this when it lands; the contract (typed result,
- * what is notified, what goes to userspace) stays.
+ * MMIO completion follows KVM's `complete_emulated_mmio`: a read the kernel cannot satisfy makes
+ * the emulator give up with the state untouched (`Userspace`); KVM_EXIT_MMIO asks userspace; on
+ * the next KVM_RUN the instruction is emulated again with that read answered from the completed
+ * fragments (the device is never asked twice). MMIO writes are collected during emulation and
+ * handed to userspace, one KVM_EXIT_MMIO each, only once the instruction has completed.
  */
-import { Cpu, CpuState, type PhysicalMemory, SegAttr, StopReason } from '@kvm/x86emu';
+import {
+  CpuState,
+  type EmulateFault,
+  EmulateResultKind,
+  Emulator,
+  PFERR,
+  type PhysicalMemory,
+  SegAttr,
+  WalkCtl,
+  WalkResult,
+  walkAddr,
+  type X86EmulateOps,
+  X86EmulStatus,
+} from '@kvm/x86emu';
 import { KVM_EXIT, KVM_INTERNAL_ERROR } from '../abi/exit-reasons.js';
 import type { KvmRunView } from '../abi/run.js';
 import { type ArchSegment, ExitResult, newArchSegment } from './arch-ops.js';
 import { vcpuMmu } from './mmu-glue.js';
 import type { SoftVcpu } from './vcpu.js';
-import { kvmInternalError, X86_CR0_PE } from './x86.js';
 
 const PAGE = 4096;
+const PF_VECTOR = 14;
 const X86_EFLAGS_VM = 1 << 17;
+const X86_CR0_PE = 1 << 0;
+const X86_CR0_WP = 1 << 16;
+const X86_CR0_PG = 0x80000000;
+const X86_CR4_PSE = 1 << 4;
+const X86_CR4_PAE = 1 << 5;
+const X86_CR4_PGE = 1 << 7;
+const EFER_NX = 1 << 11;
+const EFER_LMA = 1 << 10;
 
-/** The guest-physical address space of one VM, with the MMIO and watched-page hooks. */
+/** MMIO fragments one instruction may have (a page-crossing 8-byte access, MOVS between devices). */
+const MAX_FRAGMENTS = 4;
+
+/** Guest-physical memory through the slots, for the walker (it reads and updates guest ptes). */
 class GuestPhysical implements PhysicalMemory {
-  vcpu!: SoftVcpu;
-  /** gfn whose writes are recorded (the write-protected page table), or -1. */
-  watchGfn = -1;
-  /** Writes to the watched page: [gpa, bytes] pairs. */
-  readonly watched: number[] = [];
-  /** MMIO: the first access of this instruction. */
-  mmioValid = false;
-  mmioWrite = false;
-  mmioGpa = 0;
-  mmioLen = 0;
-  mmioValue = 0;
-  /** A read's completion data from userspace (valid when `haveData`). */
-  haveData = false;
-  dataGpa = 0;
-  data = 0;
-  /** An MMIO read without data: the instruction must be retried after userspace. */
-  needUser = false;
-
-  private ram(gfn: number): Uint8Array | null {
-    const hpfn = this.vcpu.vm.slots.gfnToHpfn(gfn);
+  constructor(private readonly vcpu: SoftVcpu) {}
+  pageView(pfn: number): Uint8Array | null {
+    const hpfn = this.vcpu.vm.slots.gfnToHpfn(pfn);
     return hpfn < 0 ? null : this.vcpu.vm.hpm.pageView(hpfn);
   }
-
-  pageView(pfn: number): Uint8Array | null {
-    if (pfn === this.watchGfn) return null;
-    return this.ram(pfn);
-  }
-
-  private read(pa: number, len: number): number {
-    const page = this.ram(Math.floor(pa / PAGE));
-    if (page !== null) {
-      const o = pa % PAGE;
-      let v = 0;
-      for (let i = len - 1; i >= 0; i--) v = (v << 8) | page[o + i];
-      return v >>> 0;
-    }
-    if (this.haveData && this.dataGpa === pa) return this.data;
-    if (!this.mmioValid) {
-      this.mmioValid = true;
-      this.mmioWrite = false;
-      this.mmioGpa = pa;
-      this.mmioLen = len;
-      this.needUser = true;
-    }
-    return 0;
-  }
-
-  private write(pa: number, len: number, value: number): void {
-    const gfn = Math.floor(pa / PAGE);
-    const page = this.ram(gfn);
-    if (page !== null) {
-      const o = pa % PAGE;
-      for (let i = 0; i < len; i++) page[o + i] = (value >>> (8 * i)) & 0xff;
-      this.vcpu.vm.slots.markDirty(gfn);
-      if (gfn === this.watchGfn) this.watched.push(pa, len);
-      return;
-    }
-    if (!this.mmioValid) {
-      this.mmioValid = true;
-      this.mmioWrite = true;
-      this.mmioGpa = pa;
-      this.mmioLen = len;
-      this.mmioValue = value >>> 0;
-    }
-  }
-
   read8(pa: number): number {
     return this.read(pa, 1);
   }
@@ -112,30 +78,196 @@ class GuestPhysical implements PhysicalMemory {
   write32(pa: number, v: number): void {
     this.write(pa, 4, v);
   }
+  private read(pa: number, len: number): number {
+    const page = this.pageView(Math.floor(pa / PAGE));
+    // A guest page table outside RAM reads as all ones (not present with bit 0 set is impossible
+    // to tell apart from a floating bus; KVM's walker fails such a walk too).
+    if (page === null) return len === 4 ? 0xffffffff : (1 << (8 * len)) - 1;
+    const o = pa % PAGE;
+    let v = 0;
+    for (let i = len - 1; i >= 0; i--) v = (v << 8) | page[o + i];
+    return v >>> 0;
+  }
+  private write(pa: number, len: number, value: number): void {
+    const gfn = Math.floor(pa / PAGE);
+    const page = this.pageView(gfn);
+    if (page === null) return;
+    const o = pa % PAGE;
+    for (let i = 0; i < len; i++) page[o + i] = (value >>> (8 * i)) & 0xff;
+    this.vcpu.vm.slots.markDirty(gfn);
+  }
 }
 
-/** Per-vCPU emulator state. */
-export class VcpuEmulator {
-  private readonly mem = new GuestPhysical();
+/** Per-vCPU emulator: x86emu's `Emulator`, the guest state copy, the ops, the MMIO fragments. */
+export class VcpuEmulator implements X86EmulateOps {
+  private readonly emulator = new Emulator();
   private readonly state = new CpuState();
-  private readonly cpu: Cpu;
+  private readonly gpm: GuestPhysical;
+  private readonly walk = new WalkResult();
   private readonly seg: ArchSegment = newArchSegment();
+
+  /** Completed MMIO reads of the instruction being emulated (KVM's mmio read cache), in order. */
+  private readonly readGpa = new Float64Array(MAX_FRAGMENTS);
+  private readonly readLen = new Uint8Array(MAX_FRAGMENTS);
+  private readonly readData = new Uint8Array(8 * MAX_FRAGMENTS);
+  private readCount = 0;
+  /** Reads served so far in the current emulation pass. */
+  private readUsed = 0;
+  /** The MMIO read userspace is being asked for. */
+  private wantGpa = 0;
+  private wantLen = 0;
+  /** MMIO writes of the completed instruction, not yet handed to userspace. */
+  private readonly writeGpa = new Float64Array(MAX_FRAGMENTS);
+  private readonly writeLen = new Uint8Array(MAX_FRAGMENTS);
+  private readonly writeData = new Uint8Array(8 * MAX_FRAGMENTS);
+  private writeCount = 0;
+  private writeSent = 0;
+
   /** An MMIO read is waiting for userspace's data (completed on the next KVM_RUN). */
   pendingRead = false;
-  private pendingGpa = 0;
+  /** MMIO writes remain to be handed to userspace (one per KVM_RUN). */
+  pendingWrites = false;
 
   constructor(readonly vcpu: SoftVcpu) {
-    this.mem.vcpu = vcpu;
-    this.cpu = new Cpu({
-      memory: this.mem,
-      state: this.state,
-      msr: { rdmsr: (i, out) => vcpu.getMsr(i, out), wrmsr: (i, lo, hi) => vcpu.setMsr(i, lo, hi) },
-      // Any exception stops the emulator: it is injected into the guest instead.
-      intercepts: { mask: 0, exceptionMask: 0xffffffff, exception: () => true },
-    });
+    this.gpm = new GuestPhysical(vcpu);
   }
 
-  /** The guest's architectural state into the emulator's CPU. */
+  // --- X86EmulateOps --------------------------------------------------------------------------
+
+  fetch(gva: number, data: Uint8Array, ctx: EmulateFault): X86EmulStatus {
+    return this.access(gva, data, PFERR.FETCH, ctx, false);
+  }
+
+  read(gva: number, data: Uint8Array, ctx: EmulateFault): X86EmulStatus {
+    return this.access(gva, data, 0, ctx, true);
+  }
+
+  write(gva: number, data: Uint8Array, ctx: EmulateFault): X86EmulStatus {
+    return this.access(gva, data, PFERR.WRITE, ctx, true);
+  }
+
+  /**
+   * One thread per vCPU and one vCPU per engine call: nothing else writes guest memory meanwhile,
+   * so read, compare and write in sequence is atomic. The 8-byte form (CMPXCHG8B) compares and
+   * stores all eight bytes, and the MMU hears of the whole 8-byte write (a PAE pte at once).
+   */
+  cmpxchg(gva: number, expected: Uint8Array, replacement: Uint8Array, ctx: EmulateFault): X86EmulStatus {
+    const n = expected.length;
+    const cur = this.cmpScratch.subarray(0, n);
+    let st = this.access(gva, cur, 0, ctx, false);
+    if (st !== X86EmulStatus.Ok) return st;
+    let same = true;
+    for (let i = 0; i < n; i++) if (cur[i] !== expected[i]) same = false;
+    if (!same) {
+      expected.set(cur);
+      return X86EmulStatus.Ok;
+    }
+    st = this.access(gva, replacement, PFERR.WRITE, ctx, false);
+    return st;
+  }
+  private readonly cmpScratch = new Uint8Array(8);
+
+  /** Port I/O reaches the exit handlers' own PIO path; an instruction here never does it. */
+  pioIn(): X86EmulStatus {
+    return X86EmulStatus.Unhandleable;
+  }
+  pioOut(): X86EmulStatus {
+    return X86EmulStatus.Unhandleable;
+  }
+
+  /**
+   * Linear access of `data.length` bytes, split at page boundaries; each piece is translated
+   * through the guest's tables, then served from RAM (writes reported to the MMU) or as MMIO
+   * (`mmio` false: instruction fetch or compare-exchange, which the kernel cannot do on a device).
+   */
+  private access(
+    gva: number,
+    data: Uint8Array,
+    access: number,
+    ctx: EmulateFault,
+    mmio: boolean,
+  ): X86EmulStatus {
+    let done = 0;
+    while (done < data.length) {
+      const lin = (gva + done) >>> 0;
+      const n = Math.min(data.length - done, PAGE - (lin % PAGE));
+      const gpa = this.translate(lin, access, ctx);
+      if (gpa < 0) return X86EmulStatus.Exception;
+      const piece = data.subarray(done, done + n);
+      const st = this.physical(gpa, piece, (access & PFERR.WRITE) !== 0, mmio);
+      if (st !== X86EmulStatus.Ok) return st;
+      done += n;
+    }
+    return X86EmulStatus.Ok;
+  }
+
+  /** gva → gpa through the guest's own tables (A/D bits set as the CPU would); -1 after raising #PF. */
+  private translate(gva: number, access: number, ctx: EmulateFault): number {
+    const s = this.state;
+    const cr0 = s.cr[0];
+    if (!(cr0 & X86_CR0_PG)) return gva >>> 0;
+    if (s.cpl === 3) access |= PFERR.USER;
+    const cr4 = s.cr[4];
+    const mode = cr4 & X86_CR4_PAE ? (s.efer[0] & EFER_LMA ? 3 : 2) : 1;
+    const ctl =
+      (cr0 & X86_CR0_WP ? WalkCtl.WP : 0) |
+      (cr4 & X86_CR4_PSE ? WalkCtl.PSE : 0) |
+      (s.efer[0] & EFER_NX ? WalkCtl.NXE : 0) |
+      (cr4 & X86_CR4_PGE ? WalkCtl.PGE : 0);
+    const root = mode === 3 ? s.cr[3] + s.crHigh[3] * 0x100000000 : s.cr[3];
+    if (!walkAddr(this.gpm, mode, root, gva, access, ctl, this.walk)) {
+      ctx.raise(PF_VECTOR, this.walk.errorCode, true, gva >>> 0);
+      return -1;
+    }
+    return this.walk.pa;
+  }
+
+  /** A piece within one guest page at `gpa`. */
+  private physical(gpa: number, data: Uint8Array, write: boolean, mmio: boolean): X86EmulStatus {
+    const v = this.vcpu;
+    const gfn = Math.floor(gpa / PAGE);
+    const hpfn = v.vm.slots.gfnToHpfn(gfn);
+    const page = hpfn < 0 ? null : v.vm.hpm.pageView(hpfn);
+    if (page !== null) {
+      const o = gpa % PAGE;
+      if (!write) {
+        data.set(page.subarray(o, o + data.length));
+        return X86EmulStatus.Ok;
+      }
+      page.set(data, o);
+      v.vm.slots.markDirty(gfn);
+      // Every emulated write to RAM is the MMU's business (emulator_write_phys): the shadow
+      // entries of a write-protected guest table follow the new gpte.
+      vcpuMmu(v).mmu.kvmMmuPteWrite(gpa, data.length);
+      return X86EmulStatus.Ok;
+    }
+    if (!mmio) return X86EmulStatus.Unhandleable;
+    if (write) {
+      if (this.writeCount === MAX_FRAGMENTS) {
+        return X86EmulStatus.Unhandleable;
+      }
+      const i = this.writeCount++;
+      this.writeGpa[i] = gpa;
+      this.writeLen[i] = data.length;
+      this.writeData.set(data, 8 * i);
+      return X86EmulStatus.Ok;
+    }
+    // A read: answered already (this is the pass after userspace completed it)?
+    if (this.readUsed < this.readCount) {
+      const i = this.readUsed++;
+      if (this.readGpa[i] !== gpa || this.readLen[i] !== data.length) return X86EmulStatus.Unhandleable;
+      data.set(this.readData.subarray(8 * i, 8 * i + data.length));
+      return X86EmulStatus.Ok;
+    }
+    if (this.readCount === MAX_FRAGMENTS) return X86EmulStatus.Unhandleable;
+    this.wantGpa = gpa;
+    this.wantLen = data.length;
+    return X86EmulStatus.Userspace;
+  }
+
+  // --- the guest's state in and out --------------------------------------------------------
+
+  /** The guest's architectural state into the emulator's state. */
   private load(): void {
     const v = this.vcpu;
     const ops = v.ops;
@@ -176,6 +308,7 @@ export class VcpuEmulator {
     s.cr[0] = v.cr0;
     s.cr[2] = ops.getCr2(v);
     s.cr[3] = v.cr3;
+    s.crHigh[3] = 0;
     s.cr[4] = v.cr4;
     s.efer[0] = v.efer;
     s.efer[1] = v.eferHigh;
@@ -183,7 +316,6 @@ export class VcpuEmulator {
     s.interruptibility = 0;
     s.halted = false;
     s.pendingType = -1;
-    this.cpu.stateChanged();
   }
 
   /** The emulated instruction's results back into the guest. */
@@ -219,76 +351,108 @@ export class VcpuEmulator {
     }
   }
 
+  // --- the entry points -------------------------------------------------------------------------
+
   /**
-   * Emulates the instruction at CS:RIP. `watchGpa` is the write-protected page table the fault
-   * was on (its writes are reported to the MMU), or -1 for MMIO.
+   * Emulates the instruction at CS:RIP (`emulate_instruction`). `pteWrite`: the exit was a write
+   * to a write-protected guest page table (counted apart from MMIO). Returns the exit handler's
+   * result: Reenter (done, or a fault injected), Userspace (KVM_EXIT_MMIO in `run`), or
+   * `EmulateFailed` — the instruction cannot be emulated and nothing changed; the caller decides
+   * (unprotect and retry, or KVM_EXIT_INTERNAL_ERROR).
    */
-  emulate(run: KvmRunView, watchGpa: number): ExitResult {
-    const m = this.mem;
-    m.watchGfn = watchGpa < 0 ? -1 : Math.floor(watchGpa / PAGE);
-    m.watched.length = 0;
-    m.mmioValid = false;
-    m.needUser = false;
+  emulate(run: KvmRunView, pteWrite: boolean): ExitResult | typeof EMULATE_FAILED {
+    this.readUsed = 0;
+    this.writeCount = 0;
+    this.writeSent = 0;
     this.load();
-    const why = this.cpu.run(1);
+    const r = this.emulator.emulate({ state: this.state, insnBytes: null }, this);
     const v = this.vcpu;
-    if (why === StopReason.Exception) {
-      const e = this.cpu.exit;
-      if (e.vector === 14) v.ops.setCr2(v, e.faultAddress);
-      v.ops.injectException(v, e.vector, e.errorCode, e.hasErrorCode);
-      v.vm.count('emulation_faults');
-      return ExitResult.Reenter;
+    switch (r.kind) {
+      case EmulateResultKind.Ok:
+        this.store();
+        this.readCount = 0;
+        v.instructions++;
+        v.vm.count(pteWrite ? 'pte_writes_emulated' : 'emulated_instructions');
+        if (this.writeCount > 0) return this.sendWrite(run);
+        return ExitResult.Reenter;
+      case EmulateResultKind.Exception:
+        // RIP stays at the instruction; a REP instruction keeps the progress it made.
+        this.store();
+        this.readCount = 0;
+        if (r.vector === PF_VECTOR) v.ops.setCr2(v, r.faultAddress);
+        v.ops.injectException(v, r.vector, r.errorCode, r.hasErrorCode);
+        v.vm.count('emulation_faults');
+        return ExitResult.Reenter;
+      case EmulateResultKind.Userspace:
+        // An MMIO read the kernel cannot answer; the state is untouched.
+        this.pendingRead = true;
+        run.exitReason = KVM_EXIT.MMIO;
+        setMmioAddr(run, this.wantGpa);
+        run.mmio.len = this.wantLen;
+        run.mmio.isWrite = 0;
+        run.mmio.data.fill(0);
+        v.vm.count('mmio_exits');
+        return ExitResult.Userspace;
+      default:
+        this.readCount = 0;
+        return EMULATE_FAILED;
     }
-    if (why !== StopReason.Budget) {
-      return kvmInternalError(run, KVM_INTERNAL_ERROR.EMULATION, why, v.rip);
-    }
-    if (m.needUser) {
-      // An MMIO read: nothing is committed; userspace supplies the data, the instruction reruns.
-      this.pendingRead = true;
-      this.pendingGpa = m.mmioGpa;
-      run.exitReason = KVM_EXIT.MMIO;
-      run.mmio.physAddrLo = m.mmioGpa >>> 0;
-      run.mmio.physAddrHi = Math.floor(m.mmioGpa / 0x100000000);
-      run.mmio.len = m.mmioLen;
-      run.mmio.isWrite = 0;
-      v.vm.count('mmio_exits');
-      return ExitResult.Userspace;
-    }
-    this.store();
-    v.instructions++;
-    const mmu = vcpuMmu(v).mmu;
-    for (let i = 0; i < m.watched.length; i += 2) mmu.kvmMmuPteWrite(m.watched[i], m.watched[i + 1]);
-    if (m.mmioValid && m.mmioWrite) {
-      run.exitReason = KVM_EXIT.MMIO;
-      run.mmio.physAddrLo = m.mmioGpa >>> 0;
-      run.mmio.physAddrHi = Math.floor(m.mmioGpa / 0x100000000);
-      run.mmio.len = m.mmioLen;
-      run.mmio.isWrite = 1;
-      const d = run.mmio.data;
-      for (let i = 0; i < 8; i++) d[i] = i < m.mmioLen ? (m.mmioValue >>> (8 * i)) & 0xff : 0;
-      v.vm.count('mmio_exits');
-      return ExitResult.Userspace;
-    }
-    v.vm.count(watchGpa < 0 ? 'emulated_instructions' : 'pte_writes_emulated');
-    return ExitResult.Reenter;
   }
 
-  /** On the next KVM_RUN: rerun the instruction whose MMIO read userspace has answered. */
-  completeMmioRead(run: KvmRunView): ExitResult {
-    this.pendingRead = false;
-    const m = this.mem;
+  /** KVM_EXIT_MMIO for the next collected write of the completed instruction. */
+  private sendWrite(run: KvmRunView): ExitResult {
+    const i = this.writeSent++;
+    const len = this.writeLen[i];
+    run.exitReason = KVM_EXIT.MMIO;
+    setMmioAddr(run, this.writeGpa[i]);
+    run.mmio.len = len;
+    run.mmio.isWrite = 1;
     const d = run.mmio.data;
-    let value = 0;
-    for (let i = Math.min(run.mmio.len, 4) - 1; i >= 0; i--) value = (value << 8) | d[i];
-    m.haveData = true;
-    m.dataGpa = this.pendingGpa;
-    m.data = value >>> 0;
-    try {
-      return this.emulate(run, -1);
-    } finally {
-      m.haveData = false;
-    }
+    d.fill(0);
+    d.set(this.writeData.subarray(8 * i, 8 * i + len));
+    this.pendingWrites = this.writeSent < this.writeCount;
+    this.vcpu.vm.count('mmio_exits');
+    return ExitResult.Userspace;
   }
+
+  /**
+   * On the next KVM_RUN after a KVM_EXIT_MMIO (`complete_emulated_mmio`): store userspace's read
+   * data and finish the instruction, or hand over the next pending write. Userspace: another
+   * KVM_EXIT_MMIO is in `run`; Reenter: the guest may run.
+   */
+  complete(run: KvmRunView): ExitResult {
+    if (this.pendingWrites) return this.sendWrite(run);
+    if (!this.pendingRead) return ExitResult.Reenter;
+    this.pendingRead = false;
+    const i = this.readCount++;
+    this.readGpa[i] = this.wantGpa;
+    this.readLen[i] = this.wantLen;
+    this.readData.set(run.mmio.data.subarray(0, this.wantLen), 8 * i);
+    const res = this.emulate(run, false);
+    if (res === EMULATE_FAILED) {
+      return kvmEmulationFailed(this.vcpu, run);
+    }
+    return res;
+  }
+}
+
+/** `emulate()` could not emulate the instruction (KVM's EMULATE_FAIL); nothing was changed. */
+export const EMULATE_FAILED = -1 as const;
+
+function setMmioAddr(run: KvmRunView, gpa: number): void {
+  run.mmio.physAddrLo = gpa >>> 0;
+  run.mmio.physAddrHi = Math.floor(gpa / 0x100000000);
+}
+
+/** KVM_EXIT_INTERNAL_ERROR, suberror EMULATION, with RIP as data (`handle_emulation_failure`). */
+export function kvmEmulationFailed(vcpu: SoftVcpu, run: KvmRunView): ExitResult {
+  vcpu.ops.cacheRegs(vcpu);
+  vcpu.vm.count('emulation_failures');
+  run.exitReason = KVM_EXIT.INTERNAL_ERROR;
+  run.internal.suberror = KVM_INTERNAL_ERROR.EMULATION;
+  run.internal.ndata = 1;
+  run.internal.setDataAt(0, BigInt(vcpu.rip >>> 0));
+  return ExitResult.Userspace;
 }
 
 /** The vCPU's emulator, made on first use. */

@@ -89,7 +89,7 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
   try {
     completePio(vcpu);
     const emu = vcpu.emulator as VcpuEmulator | null;
-    if (emu?.pendingRead && emu.completeMmioRead(run) === ExitResult.Userspace) {
+    if ((emu?.pendingRead || emu?.pendingWrites) && emu.complete(run) === ExitResult.Userspace) {
       postRunSave(vcpu);
       return 0;
     }

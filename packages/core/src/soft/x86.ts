@@ -9,7 +9,7 @@ import { KVM_EXIT, KVM_INTERNAL_ERROR } from '../abi/exit-reasons.js';
 import type { KvmRunView } from '../abi/run.js';
 import { Errno, KvmError } from '../api/errors.js';
 import { ExitResult, newArchSegment } from './arch-ops.js';
-import { vcpuEmulator } from './emulate.js';
+import { EMULATE_FAILED, kvmEmulationFailed, vcpuEmulator } from './emulate.js';
 import { syncPaging, vcpuMmu } from './mmu-glue.js';
 import type { SoftVcpu } from './vcpu.js';
 
@@ -318,10 +318,15 @@ export function kvmSetCr3(vcpu: SoftVcpu, cr3: number): void {
 
 /**
  * The #PF exit (`kvm_mmu_page_fault`): the MMU fixes the shadow tables, or the fault is the
- * guest's (reflected with its error code and CR2), or the access needs emulation. Emulation of
- * page-table writes and MMIO needs x86emu's single-instruction emulator; until it is wired, a
- * write to a write-protected guest table unprotects the page and retries natively (KVM's own
- * fallback when emulation fails), and MMIO is an internal error.
+ * guest's (reflected with its error code and CR2), or the access needs emulation.
+ *
+ * A write to a write-protected guest page table is emulated in the kernel: the new bytes land in
+ * guest memory and the MMU updates the shadow entries (`kvmMmuPteWrite`). Only if the instruction
+ * cannot be emulated is the page unprotected and the instruction retried natively (changelog: "A
+ * page table may have been recycled into a regular page… Unprotect the page and let the cpu do
+ * its thing"); when the page cannot be unprotected either (it is, for example, the page directory
+ * the guest is running on), retrying would fault on the same write forever, so KVM_RUN ends with
+ * KVM_EXIT_INTERNAL_ERROR (suberror EMULATION) instead.
  */
 export function kvmMmuPageFault(vcpu: SoftVcpu, run: KvmRunView, gva: number, errorCode: number): ExitResult {
   syncPaging(vcpu);
@@ -337,19 +342,18 @@ export function kvmMmuPageFault(vcpu: SoftVcpu, run: KvmRunView, gva: number, er
       vcpu.ops.injectException(vcpu, PF_VECTOR, r.errorCode, true);
       return ExitResult.Reenter;
     case 'emulate': {
-      const res = vcpuEmulator(vcpu).emulate(run, r.gpa);
-      if (run.exitReason === KVM_EXIT.INTERNAL_ERROR && res === ExitResult.Userspace) {
-        // Emulation failed: the page is probably not a page table any more (changelog: "A page
-        // table may have been recycled into a regular page… Unprotect the page and let the
-        // cpu do its thing").
+      const res = vcpuEmulator(vcpu).emulate(run, true);
+      if (res !== EMULATE_FAILED) return res;
+      if (m.kvmMmuUnprotectPageVirt(gva >>> 0)) {
         vcpu.vm.count('pf_unprotect');
-        m.kvmMmuUnprotectPageVirt(gva >>> 0);
         return ExitResult.Reenter;
       }
-      return res;
+      return kvmEmulationFailed(vcpu, run);
     }
-    case 'mmio':
-      return vcpuEmulator(vcpu).emulate(run, -1);
+    case 'mmio': {
+      const res = vcpuEmulator(vcpu).emulate(run, false);
+      return res === EMULATE_FAILED ? kvmEmulationFailed(vcpu, run) : res;
+    }
     case 'no-memory':
       throw new KvmError('KVM_RUN', Errno.ENOMEM, 'shadow MMU out of pages');
   }

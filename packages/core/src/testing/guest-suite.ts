@@ -1,0 +1,339 @@
+/**
+ * The guest-behaviour suite every engine runs (the VMX and SVM software engines; the host engine
+ * can too): tiny real-mode and protected-mode guests, port I/O and MMIO to userspace, interrupt
+ * and NMI injection, paging with writes to live page tables, CMPXCHG8B on a shadowed PAE pte.
+ * The expected results are the architecture's, not any engine's.
+ */
+import { describe, expect, it } from 'vitest';
+import { KVM_EXIT, KVM_INTERNAL_ERROR } from '../abi/exit-reasons.js';
+import { KvmError } from '../api/errors.js';
+import type { Kvm } from '../api/types.js';
+import { protectedModeGuest, realModeGuest } from './guests.js';
+
+export interface GuestSuiteOptions {
+  /** Shown in the test names (e.g. 'VMX'). */
+  name: string;
+  /** A fresh `Kvm` for each test. */
+  open: () => Kvm;
+}
+
+/** Registers the suite with vitest (call at a test file's top level). */
+export function defineGuestSuite(o: GuestSuiteOptions): void {
+  describe(`${o.name} engine: real-mode guests`, () => {
+    it('exits to userspace for OUT with the byte in the data page, then for HLT', () => {
+      // mov dx, 0x3f8 ; mov al, 'A' ; out dx, al ; hlt
+      const { vcpu } = realModeGuest(o.open(), [0xba, 0xf8, 0x03, 0xb0, 0x41, 0xee, 0xf4]);
+      expect(vcpu.run()).toBe(KVM_EXIT.IO);
+      const run = vcpu.kvmRun as unknown as {
+        io: { port: number; size: number; direction: number; count: number; data: Uint8Array };
+      };
+      expect(run.io.port).toBe(0x3f8);
+      expect(run.io.size).toBe(1);
+      expect(run.io.direction).toBe(1);
+      expect(run.io.data[0]).toBe(0x41);
+      // Userspace sees RIP at the OUT until it re-enters.
+      expect(vcpu.getRegs().rip).toBe(0x1005n);
+      expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+      expect(vcpu.getRegs().rip).toBe(0x1007n);
+    });
+
+    it('completes an IN with the value userspace put in the data page', () => {
+      // mov dx, 0x60 ; in al, dx ; mov [0x2000], al ; hlt
+      const { vcpu, ram } = realModeGuest(o.open(), [0xba, 0x60, 0x00, 0xec, 0xa2, 0x00, 0x20, 0xf4]);
+      expect(vcpu.run()).toBe(KVM_EXIT.IO);
+      const run = vcpu.kvmRun as unknown as { io: { direction: number; data: Uint8Array } };
+      expect(run.io.direction).toBe(0);
+      run.io.data[0] = 0x5a;
+      expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+      expect(ram[0x2000]).toBe(0x5a);
+      expect(Number(vcpu.getRegs().rax & 0xffn)).toBe(0x5a);
+    });
+
+    it('answers CPUID from the KVM_SET_CPUID2 table in the kernel', () => {
+      // xor eax, eax ; cpuid ; mov [0x2000], ebx ; hlt
+      const { vcpu, ram } = realModeGuest(
+        o.open(),
+        [0x66, 0x31, 0xc0, 0x0f, 0xa2, 0x66, 0x89, 0x1e, 0x00, 0x20, 0xf4],
+      );
+      vcpu.setCpuid2([
+        { function: 0, index: 0, flags: 0, eax: 1, ebx: 0x756e6547, ecx: 0x6c65746e, edx: 0x49656e69 },
+      ]);
+      expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+      expect(new DataView(ram.buffer).getUint32(0x2000, true)).toBe(0x756e6547);
+    });
+
+    it('returns EINTR after its instruction budget on a guest that never exits', () => {
+      // jmp $
+      const { vcpu } = realModeGuest(o.open(), [0xeb, 0xfe]);
+      const e = (() => {
+        try {
+          vcpu.run();
+        } catch (x) {
+          return x;
+        }
+        return null;
+      })();
+      expect(e).toBeInstanceOf(KvmError);
+      expect((e as KvmError).code).toBe('EINTR');
+      expect(vcpu.kvmRun.exitReason).toBe(KVM_EXIT.INTR);
+    });
+
+    it('delivers an interrupt queued with KVM_INTERRUPT through the real-mode IVT, and reports the window', () => {
+      // sti ; nop ; jmp $-? : loop: hlt ; jmp loop.  Handler at 0x3000: mov al, 0x99 ; out 0x80, al ; iret
+      const { vcpu, ram } = realModeGuest(o.open(), [0xfb, 0x90, 0xf4, 0xeb, 0xfd]);
+      ram.set([0xb0, 0x99, 0xe6, 0x80, 0xcf], 0x3000);
+      // IVT entry 0x20 → 0000:3000
+      new DataView(ram.buffer).setUint32(0x20 * 4, 0x3000, true);
+      expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+      expect(vcpu.kvmRun.readyForInterruptInjection).toBe(1);
+      expect(vcpu.kvmRun.ifFlag).toBe(1);
+      vcpu.interrupt(0x20);
+      expect(vcpu.run()).toBe(KVM_EXIT.IO);
+      const run = vcpu.kvmRun as unknown as { io: { port: number; data: Uint8Array } };
+      expect(run.io.port).toBe(0x80);
+      expect(run.io.data[0]).toBe(0x99);
+    });
+
+    it('exits with KVM_EXIT_IRQ_WINDOW_OPEN when userspace asks and the guest enables interrupts', () => {
+      // cli ; mov dx,0x3f8 ; out dx,al ; sti ; nop ; hlt
+      const { vcpu } = realModeGuest(o.open(), [0xfa, 0xba, 0xf8, 0x03, 0xee, 0xfb, 0x90, 0xf4]);
+      vcpu.kvmRun.requestInterruptWindow = 1;
+      expect(vcpu.run()).toBe(KVM_EXIT.IO);
+      expect(vcpu.kvmRun.readyForInterruptInjection).toBe(0);
+      expect(vcpu.run()).toBe(KVM_EXIT.IRQ_WINDOW_OPEN);
+      expect(vcpu.kvmRun.readyForInterruptInjection).toBe(1);
+      expect(vcpu.kvmRun.ifFlag).toBe(1);
+    });
+  });
+
+  describe('NMI injection (KVM_NMI)', () => {
+    it('delivers an NMI through IVT vector 2 even with IF = 0', () => {
+      // cli ; hlt ; (handler at 0x3000: mov al, 0x22 ; out 0x80, al ; iret)
+      const { vcpu, ram } = realModeGuest(o.open(), [0xfa, 0xf4, 0xeb, 0xfe]);
+      ram.set([0xb0, 0x22, 0xe6, 0x80, 0xcf], 0x3000);
+      new DataView(ram.buffer).setUint32(2 * 4, 0x3000, true);
+      expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+      (vcpu as unknown as { nmi(): void }).nmi();
+      expect(vcpu.run()).toBe(KVM_EXIT.IO);
+      expect(vcpu.kvmRun.bytes[4096]).toBe(0x22);
+    });
+  });
+
+  describe(`${o.name} engine: 32-bit protected mode`, () => {
+    it('runs REP OUTSB one element per exit and stops at ECX = 0', () => {
+      // mov esi, 0x2000 ; mov ecx, 3 ; mov dx, 0x3f8 ; rep outsb ; hlt
+      const { vcpu, ram } = protectedModeGuest(
+        o.open(),
+        [
+          0xbe, 0x00, 0x20, 0x00, 0x00, 0xb9, 0x03, 0x00, 0x00, 0x00, 0x66, 0xba, 0xf8, 0x03, 0xf3, 0x6e,
+          0xf4,
+        ],
+      );
+      ram.set([0x61, 0x62, 0x63], 0x2000);
+      const out: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        expect(vcpu.run()).toBe(KVM_EXIT.IO);
+        out.push(vcpu.kvmRun.bytes[4096]);
+      }
+      expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+      expect(out).toEqual([0x61, 0x62, 0x63]);
+      const r = vcpu.getRegs();
+      expect(r.rcx).toBe(0n);
+      expect(r.rsi).toBe(0x2003n);
+    });
+  });
+
+  describe(`KVM_TRANSLATE on the ${o.name} engine`, () => {
+    it('translates identically with paging off and says invalid beyond 4 GiB', () => {
+      const { vcpu } = protectedModeGuest(o.open(), [0xf4]);
+      const t = (
+        vcpu as unknown as { translate(gva: bigint): { physicalAddress: bigint; valid: number } }
+      ).translate(0x12345n);
+      expect(t.valid).toBe(1);
+      expect(t.physicalAddress).toBe(0x12345n);
+      const bad = (vcpu as unknown as { translate(gva: bigint): { valid: number } }).translate(
+        0x1_0000_0000n,
+      );
+      expect(bad.valid).toBe(0);
+    });
+  });
+
+  describe('guest FPU state per vCPU', () => {
+    it('gives the guest the control word userspace set, and userspace the one the guest loaded', () => {
+      // fnstcw [0x2000] ; fldcw [0x3000] ; hlt
+      const { vcpu, ram } = protectedModeGuest(
+        o.open(),
+        [0xd9, 0x3d, 0x00, 0x20, 0x00, 0x00, 0xd9, 0x2d, 0x00, 0x30, 0x00, 0x00, 0xf4],
+      );
+      ram[0x3000] = 0x7f;
+      ram[0x3001] = 0x02; // 027Fh: double precision
+      const f = vcpu.getFpu();
+      expect(f.fcw).toBe(0x37f);
+      vcpu.setFpu({ ...f, fcw: 0x33f, mxcsr: 0x1fa0 });
+      expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+      expect(ram[0x2000] | (ram[0x2001] << 8)).toBe(0x33f);
+      const after = vcpu.getFpu();
+      expect(after.fcw).toBe(0x27f);
+      expect(after.mxcsr).toBe(0x1fa0);
+    });
+  });
+
+  definePagingAndMmioTests(o);
+}
+
+/** Little-endian dword helpers over guest RAM. */
+function put32(ram: Uint8Array, gpa: number, v: number): void {
+  new DataView(ram.buffer, ram.byteOffset).setUint32(gpa, v >>> 0, true);
+}
+function get32(ram: Uint8Array, gpa: number): number {
+  return new DataView(ram.buffer, ram.byteOffset).getUint32(gpa, true);
+}
+
+/** The MMIO exit in `kvm_run`, as numbers. */
+function mmioExit(vcpu: { kvmRun: unknown }): {
+  gpa: number;
+  len: number;
+  isWrite: number;
+  data: Uint8Array;
+} {
+  const m = (vcpu.kvmRun as { mmio: { physAddr: bigint; len: number; isWrite: number; data: Uint8Array } })
+    .mmio;
+  return { gpa: Number(m.physAddr), len: m.len, isWrite: m.isWrite, data: m.data };
+}
+
+// Code fragments (32-bit).
+const ENABLE_PG = [0x0f, 0x20, 0xc0, 0x0d, 0x00, 0x00, 0x00, 0x80, 0x0f, 0x22, 0xc0]; // mov eax,cr0 ; or eax,PG ; mov cr0,eax
+const CR3_10000 = [0xb8, 0x00, 0x00, 0x01, 0x00, 0x0f, 0x22, 0xd8]; // mov eax,0x10000 ; mov cr3,eax
+const imm32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+
+function definePagingAndMmioTests(o: GuestSuiteOptions): void {
+  describe(`${o.name} engine: writes to live guest page tables`, () => {
+    it('lets a guest rewrite a PDE of its active page directory and sees each write', () => {
+      // 2-level paging: PD 0x10000 (PDE0 → PT 0x11000, identity for the first MiB, so the PD is
+      // mapped at its own address). The guest points PDE1 at PT 0x11000, reads gva 0x402000
+      // (→ 0x2000), repoints PDE1 at PT 0x12000 (entry 2 → 0x5000), INVLPG, reads it again.
+      const code = [
+        ...CR3_10000,
+        ...ENABLE_PG,
+        ...[0xc7, 0x05, ...imm32(0x10004), ...imm32(0x11003)], // mov dword [0x10004], 0x11003
+        ...[0xa1, ...imm32(0x402000)], // mov eax, [0x402000]
+        ...[0xa3, ...imm32(0x3000)], // mov [0x3000], eax
+        ...[0xc7, 0x05, ...imm32(0x10004), ...imm32(0x12003)], // mov dword [0x10004], 0x12003
+        ...[0x0f, 0x01, 0x3d, ...imm32(0x402000)], // invlpg [0x402000]
+        ...[0xa1, ...imm32(0x402000)], // mov eax, [0x402000]
+        ...[0xa3, ...imm32(0x3004)], // mov [0x3004], eax
+        0xf4,
+      ];
+      const { vm, vcpu, ram } = protectedModeGuest(o.open(), code);
+      put32(ram, 0x10000, 0x11003);
+      for (let i = 0; i < 256; i++) put32(ram, 0x11000 + 4 * i, (i << 12) | 3);
+      put32(ram, 0x12000 + 4 * 2, 0x5003);
+      put32(ram, 0x2000, 0x11223344);
+      put32(ram, 0x5000, 0x55667788);
+      expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+      expect(get32(ram, 0x3000)).toBe(0x11223344);
+      expect(get32(ram, 0x3004)).toBe(0x55667788);
+      expect(get32(ram, 0x10004) & ~0x60).toBe(0x12003);
+      // The writes were emulated in the kernel: the active directory cannot be unprotected.
+      expect(vm.getStats().pte_writes_emulated ?? 0).toBeGreaterThanOrEqual(2);
+    });
+
+    it('fails cleanly (internal error, not a hang) on a write to the active directory it cannot emulate', () => {
+      // PD at 0xff000, the last page of RAM; its last dword and the next (MMIO, unbacked) page are
+      // mapped. A LOCK CMPXCHG8B across the two is not emulatable, and the active directory
+      // cannot be unprotected: retrying would fault on the same write forever.
+      const code = [
+        ...[0xb8, ...imm32(0xff000), 0x0f, 0x22, 0xd8], // mov eax, 0xff000 ; mov cr3, eax
+        ...ENABLE_PG,
+        ...[0xf0, 0x0f, 0xc7, 0x0d, ...imm32(0xffffc)], // lock cmpxchg8b [0xffffc]
+        0xf4,
+      ];
+      const { vcpu, ram } = protectedModeGuest(o.open(), code);
+      put32(ram, 0xff000, 0xfe003);
+      for (let i = 0; i <= 256; i++) put32(ram, 0xfe000 + 4 * i, (i << 12) | 3);
+      expect(vcpu.run()).toBe(KVM_EXIT.INTERNAL_ERROR);
+      const internal = (vcpu.kvmRun as unknown as { internal: { suberror: number } }).internal;
+      expect(internal.suberror).toBe(KVM_INTERNAL_ERROR.EMULATION);
+      expect(vcpu.getRegs().rip).toBe(BigInt(0x1000 + 8 + ENABLE_PG.length));
+    });
+
+    it('emulates LOCK CMPXCHG8B on a shadowed PAE pte, comparing EDX:EAX', () => {
+      // PAE: PDPT 0x10000 → PD 0x11000 → PT 0x12000 (identity for the first MiB).
+      const code = [
+        ...[0x0f, 0x20, 0xe0, 0x83, 0xc8, 0x20, 0x0f, 0x22, 0xe0], // mov eax,cr4 ; or eax,PAE ; mov cr4,eax
+        ...CR3_10000,
+        ...ENABLE_PG,
+        ...[0xa1, ...imm32(0x2000)], // mov eax, [0x2000]   (the pte for 0x2000 is now shadowed)
+        ...[0xa3, ...imm32(0x3000)], // mov [0x3000], eax
+        ...[0xa1, ...imm32(0x12010)], // mov eax, [0x12010] (gpte low, accessed bit included)
+        ...[0xba, ...imm32(1)], // mov edx, 1           (wrong high half)
+        ...[0xbb, ...imm32(0x5003)], // mov ebx, 0x5003
+        ...[0x31, 0xc9], // xor ecx, ecx
+        ...[0xf0, 0x0f, 0xc7, 0x0d, ...imm32(0x12010)], // lock cmpxchg8b [0x12010]  → fails on EDX
+        ...[0x0f, 0x94, 0x05, ...imm32(0x3010)], // setz [0x3010]
+        ...[0x89, 0x15, ...imm32(0x3014)], // mov [0x3014], edx   (memory's high half: 0)
+        ...[0xf0, 0x0f, 0xc7, 0x0d, ...imm32(0x12010)], // lock cmpxchg8b [0x12010]  → succeeds
+        ...[0x0f, 0x94, 0x05, ...imm32(0x3011)], // setz [0x3011]
+        ...[0x0f, 0x01, 0x3d, ...imm32(0x2000)], // invlpg [0x2000]
+        ...[0xa1, ...imm32(0x2000)], // mov eax, [0x2000]
+        ...[0xa3, ...imm32(0x3004)], // mov [0x3004], eax
+        0xf4,
+      ];
+      const { vm, vcpu, ram } = protectedModeGuest(o.open(), code);
+      put32(ram, 0x10000, 0x11001);
+      put32(ram, 0x11000, 0x12003);
+      for (let i = 0; i < 256; i++) put32(ram, 0x12000 + 8 * i, (i << 12) | 3);
+      put32(ram, 0x2000, 0xaaaa0001);
+      put32(ram, 0x5000, 0xbbbb0002);
+      put32(ram, 0x3014, 0xffffffff);
+      expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+      expect(get32(ram, 0x3000)).toBe(0xaaaa0001);
+      expect(ram[0x3010]).toBe(0); // EDX differed: ZF = 0
+      expect(get32(ram, 0x3014)).toBe(0); // EDX loaded from memory
+      expect(ram[0x3011]).toBe(1);
+      expect(get32(ram, 0x12010) & ~0x60).toBe(0x5003);
+      expect(get32(ram, 0x12014)).toBe(0);
+      // The shadow pte followed the emulated 8-byte write.
+      expect(get32(ram, 0x3004)).toBe(0xbbbb0002);
+      expect(vm.getStats().pte_writes_emulated ?? 0).toBeGreaterThanOrEqual(1);
+    });
+  });
+
+  describe(`${o.name} engine: MMIO`, () => {
+    it('completes an MMIO read with the data userspace supplied without re-running the instruction', () => {
+      // push dword [0xfee00010] ; mov eax, [0xfee00020] ; mov [0xfee00030], eax ; hlt
+      const { vcpu, ram } = protectedModeGuest(o.open(), [
+        ...[0xff, 0x35, ...imm32(0xfee00010)],
+        ...[0xa1, ...imm32(0xfee00020)],
+        ...[0xa3, ...imm32(0xfee00030)],
+        0xf4,
+      ]);
+      expect(vcpu.run()).toBe(KVM_EXIT.MMIO);
+      let m = mmioExit(vcpu);
+      expect(m).toMatchObject({ gpa: 0xfee00010, len: 4, isWrite: 0 });
+      m.data.set([0xef, 0xbe, 0xad, 0xde]);
+      expect(vcpu.run()).toBe(KVM_EXIT.MMIO);
+      m = mmioExit(vcpu);
+      expect(m).toMatchObject({ gpa: 0xfee00020, len: 4, isWrite: 0 });
+      // The PUSH completed once: one dword below the initial ESP.
+      expect(vcpu.getRegs().rsp).toBe(0x7ffcn);
+      expect(get32(ram, 0x7ffc)).toBe(0xdeadbeef);
+      m.data.set([0x78, 0x56, 0x34, 0x12]);
+      expect(vcpu.run()).toBe(KVM_EXIT.MMIO);
+      m = mmioExit(vcpu);
+      expect(m).toMatchObject({ gpa: 0xfee00030, len: 4, isWrite: 1 });
+      expect([...m.data.subarray(0, 4)]).toEqual([0x78, 0x56, 0x34, 0x12]);
+      expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+      expect(vcpu.getRegs().rax).toBe(0x12345678n);
+    });
+
+    it('ends KVM_RUN with an emulation internal error for an instruction it cannot emulate on MMIO', () => {
+      // lock cmpxchg8b [0xfee00000] ; hlt
+      const { vcpu } = protectedModeGuest(o.open(), [0xf0, 0x0f, 0xc7, 0x0d, ...imm32(0xfee00000), 0xf4]);
+      expect(vcpu.run()).toBe(KVM_EXIT.INTERNAL_ERROR);
+      const internal = (vcpu.kvmRun as unknown as { internal: { suberror: number } }).internal;
+      expect(internal.suberror).toBe(KVM_INTERNAL_ERROR.EMULATION);
+      expect(vcpu.getRegs().rip).toBe(0x1000n);
+    });
+  });
+}

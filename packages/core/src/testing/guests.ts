@@ -1,0 +1,67 @@
+/**
+ * Tiny guests for engine tests: a VM with RAM at gpa 0 and one vCPU in real mode or in flat
+ * 32-bit protected mode, code at gpa 0x1000. Any `Kvm` will do (software or host engine).
+ */
+import type { KvmSegment } from '../api/structs.js';
+import type { Kvm, Vcpu, Vm } from '../api/types.js';
+
+export interface TinyGuest {
+  vm: Vm;
+  vcpu: Vcpu;
+  ram: Uint8Array;
+}
+
+function guestWithRam(kvm: Kvm, code: number[], size: number): TinyGuest {
+  const vm = kvm.createVm();
+  const mem = vm.allocateMemory(size);
+  vm.setUserMemoryRegion({
+    slot: 0,
+    flags: 0,
+    guestPhysAddr: 0n,
+    memorySize: BigInt(size),
+    userspaceAddr: mem.userspaceAddr,
+  });
+  const ram = new Uint8Array(mem.buffer);
+  ram.set(code, 0x1000);
+  return { vm, vcpu: vm.createVcpu(0), ram };
+}
+
+/** Real mode at 0000:1000, SP 0x8000. */
+export function realModeGuest(kvm: Kvm, code: number[], size = 1 << 20): TinyGuest {
+  const g = guestWithRam(kvm, code, size);
+  const s = g.vcpu.getSregs();
+  s.cs = { ...s.cs, selector: 0, base: 0n };
+  g.vcpu.setSregs(s);
+  g.vcpu.setRegs({ ...g.vcpu.getRegs(), rip: 0x1000n, rsp: 0x8000n });
+  return g;
+}
+
+/** A flat 4 GiB segment of `type` (11 code, 3 data) with `selector`, DPL 0, 32-bit. */
+export function flatSegment(type: number, selector: number): KvmSegment {
+  return {
+    base: 0n,
+    limit: 0xffffffff,
+    selector,
+    type,
+    present: 1,
+    dpl: 0,
+    db: 1,
+    s: 1,
+    l: 0,
+    g: 1,
+    avl: 0,
+    unusable: 0,
+  };
+}
+
+/** Flat 32-bit protected mode (CS 8, data 16), paging off, EIP 0x1000, ESP 0x8000. */
+export function protectedModeGuest(kvm: Kvm, code: number[], size = 1 << 20): TinyGuest {
+  const g = guestWithRam(kvm, code, size);
+  const s = g.vcpu.getSregs();
+  s.cs = flatSegment(11, 8);
+  s.ds = s.es = s.ss = s.fs = s.gs = flatSegment(3, 16);
+  s.cr0 = 0x11n; // PE | ET
+  g.vcpu.setSregs(s);
+  g.vcpu.setRegs({ ...g.vcpu.getRegs(), rip: 0x1000n, rsp: 0x8000n, rflags: 2n });
+  return g;
+}
