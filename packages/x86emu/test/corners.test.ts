@@ -216,6 +216,54 @@ describe('paging faults', () => {
   });
 });
 
+describe('REP string instructions and run(budget)', () => {
+  // Each iteration counts as one instruction against the budget; a REP cut short leaves
+  // ECX/ESI/EDI showing its progress and EIP at the instruction, and resumes in the next run.
+  const repMachine = (insn: string) => {
+    const m = protectedMode(`cld; ${insn}; hlt`);
+    runTo(m, StopReason.Budget, 1); // CLD
+    const s = m.cpu.state;
+    s.gpr[Reg.RCX] = 0xffffffff;
+    s.gpr[Reg.RDI] = 0x100000;
+    s.gpr[Reg.RSI] = 0x200000;
+    return m;
+  };
+
+  it('REP STOSB with ECX = 0xFFFFFFFF stops at the budget, one iteration per unit, across pages', () => {
+    const m = repMachine('rep stosb');
+    const s = m.cpu.state;
+    const at = s.rip[0];
+    expect(m.cpu.run(10)).toBe(StopReason.Budget);
+    expect([s.gpr[Reg.RCX], s.gpr[Reg.RDI], s.rip[0]]).toEqual([0xffffffff - 10, 0x100000 + 10, at]);
+    // The bulk path, over a page boundary (0x10000a + 5000 crosses 0x101000).
+    expect(m.cpu.run(5000)).toBe(StopReason.Budget);
+    expect([s.gpr[Reg.RCX], s.gpr[Reg.RDI], s.rip[0]]).toEqual([0xffffffff - 5010, 0x100000 + 5010, at]);
+    // Resumes where it stopped and finishes a count that fits.
+    s.gpr[Reg.RCX] = 3;
+    runTo(m, StopReason.Hlt, 10);
+    expect([s.gpr[Reg.RCX], s.gpr[Reg.RDI]]).toEqual([0, 0x100000 + 5013]);
+  });
+
+  it('REP LODSB (the element-by-element path) is bounded the same way', () => {
+    const m = repMachine('rep lodsb');
+    const s = m.cpu.state;
+    const at = s.rip[0];
+    expect(m.cpu.run(10)).toBe(StopReason.Budget);
+    expect([s.gpr[Reg.RCX], s.gpr[Reg.RSI], s.rip[0]]).toEqual([0xffffffff - 10, 0x200000 + 10, at]);
+    expect(m.cpu.run(5000)).toBe(StopReason.Budget); // more than one 4096-iteration chunk
+    expect([s.gpr[Reg.RCX], s.gpr[Reg.RSI], s.rip[0]]).toEqual([0xffffffff - 5010, 0x200000 + 5010, at]);
+  });
+
+  it('instructions before a REP leave it less of the budget', () => {
+    const m = protectedMode('cld; nop; nop; rep stosb; hlt');
+    const s = m.cpu.state;
+    s.gpr[Reg.RCX] = 0xffffffff;
+    s.gpr[Reg.RDI] = 0x100000;
+    expect(m.cpu.run(100)).toBe(StopReason.Budget);
+    expect(s.gpr[Reg.RCX]).toBe(0xffffffff - 97);
+  });
+});
+
 describe('interrupt shadows', () => {
   function withPendingIrq(src: string) {
     let pending = true;

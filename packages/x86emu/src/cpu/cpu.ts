@@ -57,6 +57,11 @@ export class Cpu {
   interceptMask = 0;
   /** Instructions executed so far in the current `run()` (RDTSC adds it to `state.tsc`). */
   runCount = 0;
+  /**
+   * Where the current `run()` stops: its budget, lowered by the extra iterations of REP string
+   * instructions (each iteration counts as an instruction against the budget).
+   */
+  runLimit = 0;
   /** Instructions completed since construction. */
   instructionsRetired = 0;
   /** Counters for observability. */
@@ -290,16 +295,21 @@ export class Cpu {
   // Run loop
   // =====================================================================================
 
-  /** Executes up to `budget` instructions. Never throws for anything the guest does. */
+  /**
+   * Executes up to `budget` instructions, each iteration of a REP string instruction counting as
+   * one (a REP stops between iterations at the budget, RIP at it, to resume in the next run).
+   * Never throws for anything the guest does.
+   */
   run(budget: number): StopReason {
     const s = this.state;
     this.stopRequested = -1;
     this.irqCheck = true;
     this.runCount = 0;
+    this.runLimit = budget;
     let result: StopReason = StopReason.Budget;
-    outer: while (this.runCount < budget) {
+    outer: while (this.runCount < this.runLimit) {
       try {
-        while (this.runCount < budget) {
+        while (this.runCount < this.runLimit) {
           // One flag covers everything that must be looked at between instructions: pending
           // events, interrupts, HLT, stop requests (each sets irqCheck).
           if (this.irqCheck) {
@@ -341,6 +351,19 @@ export class Cpu {
     this.runCount = 0;
     this.materializeFlags();
     return result;
+  }
+
+  /**
+   * Iterations a REP string instruction may do in this step: what is left of the budget, at
+   * least one so that it always progresses.
+   */
+  repQuota(): number {
+    return Math.max(this.runLimit - this.runCount, 1);
+  }
+
+  /** A REP string instruction did `n` iterations: the ones beyond the first use up budget. */
+  chargeIterations(n: number): void {
+    if (n > 1) this.runLimit -= n - 1;
   }
 
   private advanceTsc(n: number): void {

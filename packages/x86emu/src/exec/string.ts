@@ -2,7 +2,11 @@
  * String instructions with REP/REPE/REPNE (SDM Vol. 1 7.3.9, Vol. 2 REP). Each iteration
  * commits (E)SI/(E)DI/(E)CX, so a fault midway leaves the registers describing the iterations
  * done and RIP at the instruction, as the SDM requires. A long REP yields every 4096 iterations
- * (RIP stays at the instruction) so interrupts and the budget are honoured between iterations.
+ * (RIP stays at the instruction) so interrupts are honoured between iterations, and every
+ * iteration counts against `run(budget)` (`Cpu.repQuota`/`chargeIterations`): a REP with a count
+ * of 2^32 stops at the budget with the registers showing its progress, as an interrupt taken
+ * between iterations would (SDM Vol. 2 REP: "the instruction is resumed when the interrupt
+ * handler returns"), and resumes in the next run.
  */
 import { InterceptKind } from '../api/intercepts.js';
 import { SF_EXPDOWN, TLB_MASK } from '../cpu/consts.js';
@@ -100,20 +104,21 @@ function elementsInPage(cpu: Cpu, seg: number, off: number, lin: number, size: n
 /**
  * One page-bounded chunk of REP MOVS / REP STOS (DF = 0, 32-bit addressing) on host views.
  * The first element goes through the ordinary checks (segment, #PF with the right CR2), so a
- * fault happens exactly where the element-by-element loop would raise it. Returns false when the
- * chunk is not eligible (MMIO, page-crossing element, expand-down segment).
+ * fault happens exactly where the element-by-element loop would raise it. At most `max` elements;
+ * returns how many were done, 0 when the chunk is not eligible (MMIO, page-crossing element,
+ * expand-down segment).
  */
-function fastChunk(cpu: Cpu, i: Insn, kind: number, size: number): boolean {
+function fastChunk(cpu: Cpu, i: Insn, kind: number, size: number, max: number): number {
   const g = cpu.state.gpr;
   const count = g[1];
   const acc = cpu.dataAccess(false);
   const dOff = g[7];
   const dLin = cpu.segAddr(0, dOff, size, true);
-  let n = elementsInPage(cpu, 0, dOff, dLin, size, count);
-  if (n === 0) return false;
+  let n = elementsInPage(cpu, 0, dOff, dLin, size, Math.min(count, max));
+  if (n === 0) return 0;
   cpu.translate(dLin, acc | PFERR.WRITE);
   const dView = cpu.tlbView[(dLin >>> 12) & TLB_MASK];
-  if (dView === null) return false;
+  if (dView === null) return 0;
   const dO = dLin & 0xfff;
   if (kind === STOS) {
     const v = g[0];
@@ -124,10 +129,10 @@ function fastChunk(cpu: Cpu, i: Insn, kind: number, size: number): boolean {
     const sOff = g[6];
     const sLin = cpu.segAddr(srcSeg, sOff, size, false);
     n = elementsInPage(cpu, srcSeg, sOff, sLin, size, n);
-    if (n === 0) return false;
+    if (n === 0) return 0;
     cpu.translate(sLin, acc);
     const sView = cpu.tlbView[(sLin >>> 12) & TLB_MASK];
-    if (sView === null) return false;
+    if (sView === null) return 0;
     // The destination translation may have been evicted by the source's (same TLB slot).
     cpu.translate(dLin, acc | PFERR.WRITE);
     const sO = sLin & 0xfff;
@@ -137,7 +142,7 @@ function fastChunk(cpu: Cpu, i: Insn, kind: number, size: number): boolean {
   }
   g[7] = dOff + n * size;
   g[1] = count - n;
-  return true;
+  return n;
 }
 
 export function makeString(row: OpcodeRow): Handler {
@@ -171,6 +176,11 @@ export function makeString(row: OpcodeRow): Handler {
     }
     const g = cpu.state.gpr;
     const ad = i.adSize;
+    // Under emulate() one iteration per call, as KVM emulates string MMIO/PIO: a later iteration
+    // that needs userspace must not replay device accesses of earlier ones. Under run() what is
+    // left of the budget (at least one iteration, so the instruction always progresses).
+    const quota = cpu.linearOps !== null ? 1 : cpu.repQuota();
+    let done = 0;
     if (
       (kind === MOVS || kind === STOS) &&
       delta > 0 &&
@@ -180,28 +190,35 @@ export function makeString(row: OpcodeRow): Handler {
       !cpu.acEnabled
     ) {
       // Bulk path: whole pages at a time, same architectural result (registers advance per chunk).
-      for (let k = 0; k < FAST_CHUNKS; k++) {
-        if (g[1] === 0) return;
-        if (!fastChunk(cpu, i, kind, size)) break;
+      for (let k = 0; k < FAST_CHUNKS && g[1] !== 0 && done < quota; k++) {
+        const n = fastChunk(cpu, i, kind, size, quota - done);
+        if (n === 0) break;
+        done += n;
       }
-      if (g[1] === 0) return;
     }
-    // Under emulate() one iteration per call, as KVM emulates string MMIO/PIO: a later iteration
-    // that needs userspace must not replay device accesses of earlier ones.
-    const limit = cpu.linearOps !== null ? 1 : CHUNK;
-    for (let n = 0; n < limit; n++) {
+    const limit = Math.min(quota, done + CHUNK);
+    let finished = false;
+    for (; done < limit; done++) {
       const count = ad === 2 ? g[1] & 0xffff : g[1];
-      if (count === 0) return;
+      if (count === 0) {
+        finished = true;
+        break;
+      }
       once(cpu, i, kind, size, delta);
       if (ad === 2) g[1] = (g[1] & 0xffff0000) | ((count - 1) & 0xffff);
       else g[1] = count - 1;
       if (compares) {
         const zf = cpu.getZF();
         // REPE stops when ZF = 0, REPNE when ZF = 1.
-        if (i.rep === 1 ? !zf : zf) return;
+        if (i.rep === 1 ? !zf : zf) {
+          done++;
+          finished = true;
+          break;
+        }
       }
     }
-    if ((ad === 2 ? g[1] & 0xffff : g[1]) !== 0) {
+    cpu.chargeIterations(done);
+    if (!finished && (ad === 2 ? g[1] & 0xffff : g[1]) !== 0) {
       // Yield between iterations: an interrupt taken here pushes RF = 1 (SDM Vol. 3 17.3.1.1).
       cpu.state.rip[0] = cpu.startEip;
       cpu.state.rflags[0] |= Flag.RF;
