@@ -80,12 +80,10 @@ export function checkControls(cpu: VmxSilicon): string | 0 {
     const unrestricted =
       proc & CpuBased.ACTIVATE_SECONDARY_CONTROLS &&
       f(VMCS.SECONDARY_VM_EXEC_CONTROL) & SecondaryExec.UNRESTRICTED_GUEST;
-    const pe = f(VMCS.GUEST_CR0) & X86_CR0_PE || !unrestricted;
+    // With unrestricted guest and CR0.PE = 0 nothing delivers an error code (real mode has none).
+    const pe = (f(VMCS.GUEST_CR0) & X86_CR0_PE) !== 0 || !unrestricted;
     const mustDeliver =
-      type === IntrType.HARD_EXCEPTION &&
-      pe !== 0 &&
-      ((ERROR_CODE_VECTORS >>> vector) & 1) === 1 &&
-      vector < 32;
+      type === IntrType.HARD_EXCEPTION && pe && ((ERROR_CODE_VECTORS >>> vector) & 1) === 1 && vector < 32;
     if (((info & IntrInfo.DELIVER_CODE) !== 0) !== mustDeliver)
       return 'event injection: deliver-error-code bit';
     if (info & IntrInfo.DELIVER_CODE && f(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE) & 0xffff8000) {
