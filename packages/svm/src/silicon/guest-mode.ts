@@ -32,7 +32,6 @@ const X86_CR0_PG = 0x80000000;
 const X86_CR4_PAE = 1 << 5;
 const EFER_NX = 1 << 11;
 const PF_VECTOR = 14;
-const DF_VECTOR = 8;
 
 const bit = (k: number): number => 1 << k;
 
@@ -92,36 +91,19 @@ export class SvmGuestMode implements Intercepts {
     }
   }
 
-  exception(vector: number, _errorCode: number, _hasErrorCode: boolean, exit: ExitInfo): boolean {
-    if (this.injecting) {
-      // EVENTINJ is delivered without checking the exception intercepts and does not load CR2
-      // (15.20); x86emu asks this hook for pending events and writes CR2 from its fault
-      // address, so point that at the current CR2.
-      this.injecting = false;
-      if (vector === PF_VECTOR) this.cpu.faultAddress = this.cpu.state.cr[2];
-      return false;
-    }
-    if (vector === DF_VECTOR && !(this.exceptionIntercepts & (1 << DF_VECTOR))) {
-      // x86emu folds a fault during event delivery into #DF before asking about it; on SVM an
-      // intercepted nested exception exits with the event in EXITINTINFO (15.7.2).
-      const cpu = this.cpu;
-      const v2 = cpu.faultVector;
-      if (exit.vectoringValid && v2 < 32 && (this.exceptionIntercepts >>> v2) & 1) {
-        exit.vector = v2;
-        exit.errorCode = cpu.faultError;
-        exit.hasErrorCode = cpu.faultHasError;
-        exit.faultAddress = v2 === PF_VECTOR ? cpu.faultAddress : 0;
-        return true;
-      }
-      return false;
-    }
+  /**
+   * Only intercepted vectors reach this hook (`exceptionMask`). x86emu offers a fault during
+   * event delivery before combining it into #DF, so an intercepted nested exception exits with
+   * the interrupted event in EXITINTINFO (APM 15.7.2).
+   */
+  exception(): boolean {
     return true;
   }
 
   private exceptionIntercepts = 0;
 
-  /** An EVENTINJ event has not been offered to `exception` yet. */
-  private injecting = false;
+  /** EVENTINJ is delivered without checking the exception intercepts and leaves CR2 alone (15.20). */
+  readonly injectionBypassesExceptionHook = true;
 
   /** IOPM (15.10.1): one bit per port, every byte of the access checked. */
   private ioExits(exit: ExitInfo): boolean {
@@ -228,8 +210,7 @@ export class SvmGuestMode implements Intercepts {
     if (m2 & (Intercept2.MONITOR | Intercept2.MWAIT)) mask |= bit(InterceptKind.MonitorMwait);
     this.mask = mask;
     this.exceptionIntercepts = v.u32(VMCB.INTERCEPT_EXCEPTIONS);
-    // #DF is always offered to the hook (see `exception`).
-    this.exceptionMask = this.exceptionIntercepts | (1 << DF_VECTOR);
+    this.exceptionMask = this.exceptionIntercepts;
 
     this.cpu.setIntercepts(this);
     if (s.cr[0] & X86_CR0_PG) {
@@ -247,10 +228,8 @@ export class SvmGuestMode implements Intercepts {
     this.cpu.stateChanged();
 
     const inj = v.u32(VMCB.EVENTINJ);
-    this.injecting = false;
     if (inj & EventInj.VALID) {
       const type = (inj & EventInj.TYPE_MASK) >>> EventInj.TYPE_SHIFT;
-      this.injecting = type === 3 && (inj & 0xff) < 32 && ((this.exceptionMask >>> (inj & 0x1f)) & 1) === 1;
       // EVENTINJ types map to x86emu's (VMX) numbering: INTR 0, NMI 2, exception 3, soft int 4.
       this.cpu.injectEvent(type as 0, inj & 0xff, inj & EventInj.EV ? v.hi(VMCB.EVENTINJ) : undefined, 0);
       v.setU32(VMCB.EVENTINJ, 0);

@@ -47,7 +47,6 @@ const X86_CR0_TS = 1 << 3;
 const X86_CR4_PAE = 1 << 5;
 const EFER_NX = 1 << 11;
 const PF_VECTOR = 14;
-const DF_VECTOR = 8;
 
 /** The guest segment fields, in x86emu `Seg` order (ES, CS, SS, DS, FS, GS, LDTR, TR). */
 const SEG_FIELDS: readonly (readonly [number, number, number, number])[] = [
@@ -98,8 +97,11 @@ export class VmxNonRoot implements Intercepts {
   hostTick = 200_000;
   /** Instructions executed by the last entry. */
   lastInstructions = 0;
-  /** An event injected by this entry has not been offered to `exception` yet. */
-  private injecting = false;
+  /**
+   * VM-entry injection is delivered without consulting the exception bitmap, and an injected
+   * #PF leaves CR2 as the hypervisor loaded it (SDM 27.6.1): x86emu does both when asked.
+   */
+  readonly injectionBypassesExceptionHook = true;
 
   // Controls cached at entry (read per sensitive instruction).
   private proc = 0;
@@ -149,31 +151,13 @@ export class VmxNonRoot implements Intercepts {
     }
   }
 
-  exception(vector: number, errorCode: number, _hasErrorCode: boolean, exit: ExitInfo): boolean {
-    if (this.injecting) {
-      // The event VM entry injects is delivered without consulting the exception bitmap, and
-      // an injected #PF leaves CR2 as the hypervisor loaded it (SDM 27.6.1). x86emu asks this
-      // hook for pending events too and then writes CR2 from its fault address, so point that
-      // at the current CR2. Faults during the delivery come after and exit normally.
-      this.injecting = false;
-      if (vector === PF_VECTOR) this.cpu.faultAddress = this.cpu.state.cr[2];
-      return false;
-    }
-    if (vector === DF_VECTOR && !(this.exceptionBitmap & (1 << DF_VECTOR))) {
-      // x86emu folds a fault during event delivery into #DF before asking about it; on VMX the
-      // nested fault is checked against the exception bitmap first and exits with the event in
-      // the IDT-vectoring information (SDM 28.2.4). Do that here.
-      const cpu = this.cpu;
-      const v2 = cpu.faultVector;
-      if (exit.vectoringValid && this.bitmapExits(v2, cpu.faultError)) {
-        exit.vector = v2;
-        exit.errorCode = cpu.faultError;
-        exit.hasErrorCode = cpu.faultHasError;
-        exit.faultAddress = v2 === PF_VECTOR ? cpu.faultAddress : 0;
-        return true;
-      }
-      return false;
-    }
+  /**
+   * An exception the guest raised, nested ones included: x86emu offers a fault that happens
+   * while delivering another event before the double-fault rules combine them, so a nested
+   * exception whose bitmap bit is set exits with the first event in the IDT-vectoring
+   * information (SDM 28.2.4), as on VMX hardware.
+   */
+  exception(vector: number, errorCode: number): boolean {
     return this.bitmapExits(vector, errorCode);
   }
 
@@ -344,8 +328,7 @@ export class VmxNonRoot implements Intercepts {
     if (proc2 & SecondaryExec.WBINVD_EXITING) mask |= bit(InterceptKind.Wbinvd);
     this.mask = mask;
     this.exceptionBitmap = f(VMCS.EXCEPTION_BITMAP);
-    // #DF is always offered to the hook (see `exception`).
-    this.exceptionMask = this.exceptionBitmap | (1 << DF_VECTOR);
+    this.exceptionMask = this.exceptionBitmap;
 
     // Shadow paging: translate through the CR3 field's tables (see the file comment).
     const o = this.override;
@@ -361,16 +344,8 @@ export class VmxNonRoot implements Intercepts {
 
     // VM-entry event injection (27.6): delivered before the first guest instruction.
     const info = f(VMCS.VM_ENTRY_INTR_INFO_FIELD);
-    this.injecting = false;
     if (info & IntrInfo.VALID) {
       const type = (info & IntrInfo.TYPE_MASK) >>> IntrInfo.TYPE_SHIFT;
-      // Only exceptions whose bitmap bit is set reach the hook (see `exception`).
-      this.injecting =
-        (type === IntrType.HARD_EXCEPTION ||
-          type === IntrType.SOFT_EXCEPTION ||
-          type === IntrType.PRIV_SOFT_EXCEPTION) &&
-        ((this.exceptionMask >>> (info & 0x1f)) & 1) === 1 &&
-        (info & 0xff) < 32;
       const hasCode = (info & IntrInfo.DELIVER_CODE) !== 0;
       this.cpu.injectEvent(
         type as 0,
