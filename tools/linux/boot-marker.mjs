@@ -48,6 +48,8 @@ export const POWEROFF_RE = /reboot: (Power down|Restarting system|System halted)
  *                      See notes/host-kvm-limits.md. (QEMU's `-cpu qemu64,-cx16` hides CX16
  *                      from CPUID instead; qemu-lite's CPUID should hide all four.)
  * nofsgsbase           no RDGSBASE/WRGSBASE in entry and context-switch code, for the same reason
+ * nosoftlockup         the guest runs so slowly here that the soft-lockup detector fires during
+ *                      initcalls (ftrace's record check) and prints long traces
  * nolapic              PIC mode: qemu-lite's default machine has no local APIC, but KVM sets
  *                      CPUID.1:EDX.APIC whenever IA32_APIC_BASE.EN is set (its reset value), so
  *                      the kernel would otherwise probe an APIC nobody emulates (MMIO reads
@@ -61,7 +63,7 @@ export const POWEROFF_RE = /reboot: (Power down|Restarting system|System halted)
  * the boot itself, and it is what tells where a slow boot is.
  */
 export const TEST_CMDLINE =
-  'console=ttyS0 earlyprintk=ttyS0 qemu_lite_test=1 panic=-1 nokaslr noxsave clearcpuid=141,308,151,534 nofsgsbase nolapic tsc=reliable no_timer_check i8042.noaux pci=off cryptomgr.notests';
+  'console=ttyS0 earlyprintk=ttyS0 qemu_lite_test=1 panic=-1 nokaslr noxsave clearcpuid=141,308,151,534 nofsgsbase nosoftlockup nolapic tsc=reliable no_timer_check i8042.noaux pci=off cryptomgr.notests';
 
 /**
  * Points of a boot the console shows, in order: the decompressor running (its first words
