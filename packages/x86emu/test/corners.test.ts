@@ -79,6 +79,40 @@ function pteAddr(lin: number): number {
   return 0x400000 + (lin >>> 12) * 4;
 }
 
+describe('16-bit code at the end of its segment', () => {
+  // Sequential execution does not wrap IP at 0xFFFF on a 386 or later: EIP becomes 0x10000 and the
+  // next fetch is beyond a 64 KiB CS limit, #GP(0) (Intel386 PRM 15.6 item 8; SDM Vol. 3 5.3).
+  it('running past offset 0xFFFF with a 64 KiB CS limit is #GP(0) at EIP 0x10000, not a wrap to 0', () => {
+    const m = realMode('nop; nop; nop; nop', { origin: 0xfffc, captureExceptions: true });
+    m.mem.bytes[0] = 0xf4; // HLT at CS:0, where a wrap would land
+    m.mem.bytes[0x10000] = 0xf4;
+    runTo(m, StopReason.Exception);
+    expect(m.exceptions[0]).toMatchObject({ vector: GP, errorCode: 0 });
+    expect(m.cpu.state.rip[0]).toBe(0x10000);
+  });
+
+  it('in real mode the #GP frame holds IP 0 (the 16-bit push of 0x10000)', () => {
+    const m = realMode('nop; nop', { origin: 0xfffe });
+    m.mem.write16(13 * 4, 0x0100); // IVT[13] → 0000:0100, a HLT
+    m.mem.write16(13 * 4 + 2, 0);
+    m.mem.bytes[0x100] = 0xf4;
+    m.mem.bytes[0] = 0x90;
+    runTo(m);
+    const s = m.cpu.state;
+    expect(s.rip[0]).toBe(0x101);
+    expect(m.mem.read16(s.gpr[Reg.RSP] & 0xffff)).toBe(0); // pushed IP
+  });
+
+  it('a 16-bit code segment with a larger limit runs on past 0xFFFF', () => {
+    const m = realMode('nop; nop', { origin: 0xfffe });
+    m.cpu.state.segLimit[1] = 0xffffffff;
+    m.cpu.stateChanged();
+    m.mem.bytes[0x10000] = 0xf4;
+    runTo(m);
+    expect(m.cpu.state.rip[0]).toBe(0x10001);
+  });
+});
+
 describe('paging faults', () => {
   it('#PF error codes: not-present read, supervisor write to read-only with WP, user access to supervisor page', () => {
     const run = (src: string, setup: (m: ReturnType<typeof protectedMode>) => void) => {

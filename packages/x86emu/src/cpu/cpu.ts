@@ -460,7 +460,10 @@ export class Cpu {
     this.lastInsnLength = 0;
     const insn = this.fetchDecode(eip);
     this.lastInsnLength = insn.length;
-    s.rip[0] = this.def32 ? eip + insn.length : (eip + insn.length) & 0xffff;
+    // No wrap at 0xFFFF in 16-bit code: sequential execution takes EIP to 0x10000, and the next
+    // fetch is checked against the CS limit (#GP(0) with a 64 KiB limit; Intel386 PRM 15.6 item 8,
+    // SDM Vol. 3 5.3). Only branches truncate to the operand size (SDM Vol. 2 JMP).
+    s.rip[0] = eip + insn.length;
     if (shadow !== 0) {
       s.interruptibility &= ~3;
       this.irqCheck = true;
