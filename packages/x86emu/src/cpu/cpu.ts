@@ -579,7 +579,9 @@ export class Cpu {
   /** ByteSource for the decoder: byte `i` of the instruction at CS:fetchEip, with limit and page checks. */
   fetchByte(i: number): number {
     const eip = this.fetchEip + i;
-    if (eip > this.state.segLimit[1]) this.gp0();
+    // A 4 GiB code segment wraps past the top, as data accesses do (see segAddr).
+    const lim = this.state.segLimit[1];
+    if (eip > lim && lim !== 0xffffffff) this.gp0();
     const lin = (this.fetchLin + i) >>> 0;
     if (this.linearOps !== null) return this.linearOps.fetch(lin);
     if (lin >>> 12 === this.codeLpn && this.codeView !== null && this.codeUser === (this.state.cpl === 3))
@@ -1406,17 +1408,23 @@ export class Cpu {
   // Segmented memory access (SDM Vol. 3 5.3 limit checks, 5.4 type checks)
   // =====================================================================================
 
-  /** Linear address of `seg:off` for an access of `size` bytes; raises #GP(0)/#SS(0) on a violation. */
+  /**
+   * Linear address of `seg:off` for an access of `size` bytes; raises #GP(0)/#SS(0) on a violation.
+   * An expand-up segment with an effective limit of FFFFFFFFH never faults: an access running past
+   * 4 GiB wraps modulo 2^32 (the linear accessors split it per byte). SDM Vol. 3 5.3 leaves that
+   * case implementation-specific ("may or may not cause the indicated exceptions"); the CPUs and
+   * KVM's emulator do not fault, so neither does x86emu.
+   */
   segAddr(seg: number, off: number, size: number, write: boolean): number {
     const f = this.segFlags[seg];
     if (!(f & (write ? C.SF_W : C.SF_R))) this.segFault(seg);
-    if (f & C.SF_FLAT && off <= 4294967296 - size) return off;
+    if (f & C.SF_FLAT) return off;
     const s = this.state;
     const lim = s.segLimit[seg];
     if (f & C.SF_EXPDOWN) {
       const top = f & C.SF_BIG ? 0xffffffff : 0xffff;
       if (off <= lim || off + size - 1 > top) this.segFault(seg);
-    } else if (off + size - 1 > lim) {
+    } else if (off + size - 1 > lim && lim !== 0xffffffff) {
       this.segFault(seg);
     }
     return (s.segBase[seg] + off) >>> 0;
