@@ -16,6 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { KVM_EXIT, KvmError } from '@kvm/core';
+import { flatSegment, protectedModeGuest } from '@kvm/core/testing/guests';
 import { createVmxKvm } from '@kvm/vmx';
 import { createSvmKvm } from '../dist/index.js';
 
@@ -58,28 +59,14 @@ function runGuest(kvm) {
   const vcpu = vm.createVcpu(0);
   vcpu.setCpuid2(kvm.getSupportedCpuid());
   const s = vcpu.getSregs();
-  const flat = (type, selector) => ({
-    base: 0n,
-    limit: 0xffffffff,
-    selector,
-    type,
-    present: 1,
-    dpl: 0,
-    db: 1,
-    s: 1,
-    l: 0,
-    g: 1,
-    avl: 0,
-    unusable: 0,
-  });
   vcpu.setSregs({
     ...s,
-    cs: flat(11, 8),
-    ds: flat(3, 16),
-    es: flat(3, 16),
-    ss: flat(3, 16),
-    fs: flat(3, 16),
-    gs: flat(3, 16),
+    cs: flatSegment(11, 8),
+    ds: flatSegment(3, 16),
+    es: flatSegment(3, 16),
+    ss: flatSegment(3, 16),
+    fs: flatSegment(3, 16),
+    gs: flatSegment(3, 16),
     cr0: s.cr0 | 0x11n,
     cr4: 0n,
     efer: 0n,
@@ -127,6 +114,20 @@ function verdict(out) {
   return m[0].trim();
 }
 
+/** The host engine (real /dev/kvm) for the baselines, or null with the reason printed once. */
+async function openHostOrNull() {
+  try {
+    const { hostKvmAvailability, openHostKvm } = await import('@kvm/host');
+    const a = hostKvmAvailability();
+    if (!a.available) throw new Error(a.reason);
+    return openHostKvm;
+  } catch (e) {
+    console.log(`host engine skipped: ${e instanceof Error ? e.message : e}`);
+    return null;
+  }
+}
+const openHost = await openHostOrNull();
+
 const rows = [];
 function soft(name, open) {
   const r = runGuest(open());
@@ -166,44 +167,32 @@ soft('svm (cache on)', () => createSvmKvm());
 soft('svm (cache off)', () => createSvmKvm({ mmuOptions: { shadowCache: false } }));
 
 // Baseline in the same run: the host engine (real /dev/kvm), when usable.
-try {
-  const { hostKvmAvailability, openHostKvm } = await import('@kvm/host');
-  const a = hostKvmAvailability();
-  if (!a.available) throw new Error(a.reason);
-  const r = runGuest(openHostKvm());
+if (openHost !== null) {
+  const r = runGuest(openHost());
   const failed = r.out.split('\n').filter((l) => l.startsWith('FAIL'));
-  if (failed.length > 0)
-    throw new Error(`the guest failed under this minimal loader on the host engine: ${failed[0]}`);
-  rows.push({
-    engine: 'host (/dev/kvm, baseline)',
-    summary: verdict(r.out),
-    'CR3 switches': `${switches} (from vmx)`,
-    'shadow pages created': '-',
-    'shadow pages / switch': '-',
-    'exits / switch': `${(r.exits / switches).toFixed(2)} (to userspace)`,
-    'CR exits / switch': '-',
-    'guest instructions': `${instructions} (from vmx)`,
-    'wall ms': r.ms.toFixed(1),
-    MIPS: (instructions / r.ms / 1000).toFixed(1),
-  });
-} catch (e) {
-  console.log(`host engine skipped: ${e instanceof Error ? e.message : e}`);
+  if (failed.length > 0) {
+    console.log(`host engine skipped: the guest failed under this minimal loader on it: ${failed[0]}`);
+  } else {
+    rows.push({
+      engine: 'host (/dev/kvm, baseline)',
+      summary: verdict(r.out),
+      'CR3 switches': `${switches} (from vmx)`,
+      'shadow pages created': '-',
+      'shadow pages / switch': '-',
+      'exits / switch': `${(r.exits / switches).toFixed(2)} (to userspace)`,
+      'CR exits / switch': '-',
+      'guest instructions': `${instructions} (from vmx)`,
+      'wall ms': r.ms.toFixed(1),
+      MIPS: (instructions / r.ms / 1000).toFixed(1),
+    });
+  }
 }
 
 // Raw execution speed: a 32-bit protected-mode ALU loop with no exits (N iterations of 4
 // instructions; protected mode so that a nested host without unrestricted guest runs it natively).
 const N = 2_500_000;
 function computeMips(name, kvm) {
-  const vm = kvm.createVm();
-  const mem = vm.allocateMemory(1 << 20);
-  vm.setUserMemoryRegion({
-    slot: 0,
-    flags: 0,
-    guestPhysAddr: 0n,
-    memorySize: 1n << 20n,
-    userspaceAddr: mem.userspaceAddr,
-  });
-  // mov ecx, N ; l: add eax, ecx ; xor ebx, eax ; dec ecx ; jnz l ; hlt
+  // mov ecx, N ; l: add eax, ecx ; xor ebx, eax ; dec ecx ; jnz l ; hlt   (CR0.CD = 0: caches on)
   const code = [
     0xb9,
     N & 0xff,
@@ -219,34 +208,7 @@ function computeMips(name, kvm) {
     0xf9,
     0xf4,
   ];
-  new Uint8Array(mem.buffer).set(code, 0x1000);
-  const vcpu = vm.createVcpu(0);
-  const s = vcpu.getSregs();
-  const flat = (type, selector) => ({
-    base: 0n,
-    limit: 0xffffffff,
-    selector,
-    type,
-    present: 1,
-    dpl: 0,
-    db: 1,
-    s: 1,
-    l: 0,
-    g: 1,
-    avl: 0,
-    unusable: 0,
-  });
-  vcpu.setSregs({
-    ...s,
-    cs: flat(11, 8),
-    ds: flat(3, 16),
-    es: flat(3, 16),
-    ss: flat(3, 16),
-    fs: flat(3, 16),
-    gs: flat(3, 16),
-    cr0: 0x11n,
-  }); // caches on (CD = 0)
-  vcpu.setRegs({ ...vcpu.getRegs(), rip: 0x1000n, rflags: 2n });
+  const { vm, vcpu } = protectedModeGuest(kvm, code);
   const t0 = performance.now();
   for (;;) {
     try {
@@ -266,10 +228,7 @@ function computeMips(name, kvm) {
   };
 }
 const compute = [computeMips('vmx', createVmxKvm()), computeMips('svm', createSvmKvm())];
-try {
-  const { hostKvmAvailability, openHostKvm } = await import('@kvm/host');
-  if (hostKvmAvailability().available) compute.push(computeMips('host (/dev/kvm, baseline)', openHostKvm()));
-} catch {}
+if (openHost !== null) compute.push(computeMips('host (/dev/kvm, baseline)', openHost()));
 console.log('ALU loop without exits (32-bit protected mode)');
 console.table(compute);
 

@@ -244,6 +244,98 @@ export function completeStringPio(vcpu: SoftVcpu, run: KvmRunView): void {
   ops.decacheRegs(vcpu);
 }
 
+/**
+ * MOV to CR0/CR3/CR4/CR8 (the part of `handle_cr` both vendors share): the architectural checks
+ * and the MMU follow-up, faults injected. False for a CR no exit should report (the caller says
+ * so as an internal error).
+ */
+export function kvmSetCr(vcpu: SoftVcpu, cr: number, value: number): boolean {
+  switch (cr) {
+    case 0:
+      kvmSetCr0(vcpu, value);
+      return true;
+    case 3:
+      kvmSetCr3(vcpu, value);
+      return true;
+    case 4:
+      kvmSetCr4(vcpu, value);
+      return true;
+    case 8:
+      vcpu.cr8 = value & 15;
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** MOV from CR0/CR3/CR4/CR8: the guest's value, or -1 for a CR no exit should report. */
+export function kvmGetCr(vcpu: SoftVcpu, cr: number): number {
+  switch (cr) {
+    case 0:
+      return vcpu.cr0;
+    case 3:
+      return vcpu.cr3;
+    case 4:
+      return vcpu.cr4;
+    case 8:
+      return vcpu.cr8;
+    default:
+      return -1;
+  }
+}
+
+/** `kvm_lmsw`: loads CR0[3:0] from `msw`; it can set PE but never clear it (SDM LMSW). */
+export function kvmLmsw(vcpu: SoftVcpu, msw: number): void {
+  kvmSetCr0(vcpu, (vcpu.cr0 & ~0x0e) | (msw & 0x0f));
+}
+
+/** CLTS: clears CR0.TS. */
+export function kvmClts(vcpu: SoftVcpu): void {
+  kvmSetCr0(vcpu, vcpu.cr0 & ~X86_CR0_TS);
+}
+
+/** -KVM_ENOSYS, what KVM answers an unknown hypercall with. */
+const KVM_ENOSYS = 1000;
+
+/** VMCALL / VMMCALL (`kvm_emulate_hypercall`): no hypercalls; RAX = -KVM_ENOSYS, skip. */
+export function kvmEmulateHypercall(vcpu: SoftVcpu, length: number): ExitResult {
+  vcpu.ops.cacheRegs(vcpu);
+  vcpu.regs[0] = -KVM_ENOSYS >>> 0;
+  vcpu.rip = (vcpu.rip + length) >>> 0;
+  vcpu.ops.decacheRegs(vcpu);
+  return ExitResult.Reenter;
+}
+
+/**
+ * The interrupt-window exit: stop asking for it. RFLAGS.IF is not checked: both vendors'
+ * manuals guarantee it is set on this exit (changelog: "No need to test for rflags.if as both VT
+ * and SVM specs assure us…"). The run loop decides whether userspace asked to hear about it.
+ */
+export function kvmIrqWindowOpened(vcpu: SoftVcpu): ExitResult {
+  vcpu.ops.setIrqWindow(vcpu, false);
+  vcpu.vm.count('irq_window_exits');
+  return ExitResult.Reenter;
+}
+
+/**
+ * The general and control registers at power-on / INIT (SDM Vol. 3 9.1.1, APM 14.1.3), the part
+ * of `vcpu_reset` both vendors share: GPRs zero but EDX = `resetEdx` (the processor signature),
+ * CR0 = CD | NW | ET, CR3 = CR4 = CR8 = EFER = 0, installed through the backend.
+ */
+export function kvmResetControlRegs(vcpu: SoftVcpu, resetEdx: number): void {
+  vcpu.regs.fill(0);
+  vcpu.regsHigh.fill(0);
+  vcpu.regs[2] = resetEdx;
+  vcpu.cr8 = 0;
+  vcpu.ops.setEfer(vcpu, 0, 0);
+  vcpu.ops.setCr4(vcpu, 0);
+  vcpu.cr4 = 0;
+  vcpu.ops.setCr0(vcpu, RESET_CR0);
+  vcpu.cr0 = RESET_CR0;
+  vcpu.cr3 = 0;
+}
+const RESET_CR0 = 0x60000010;
+
 /** Loads the roots for the current guest mode after a paging-relevant change. */
 function mmuReset(vcpu: SoftVcpu): void {
   vcpu.vm.mmuResetContext(vcpu);

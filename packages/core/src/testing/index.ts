@@ -1,6 +1,7 @@
 /**
  * `@kvm/core/testing`: helpers shared by the engines' test suites (not for production code).
- * `defineGuestSuite` needs vitest, a peer dependency of this entry point only.
+ * `defineGuestSuite` needs vitest (an optional peer dependency); the tiny-guest helpers alone,
+ * without vitest (for benchmarks), are `@kvm/core/testing/guests`.
  */
 export { defineGuestSuite, type GuestSuiteOptions } from './guest-suite.js';
 export { flatSegment, protectedModeGuest, realModeGuest, type TinyGuest } from './guests.js';

@@ -10,22 +10,24 @@ import {
   KVM_EXIT,
   KVM_INTERNAL_ERROR,
   type KvmRunView,
+  kvmClts,
   kvmEmulateCpuid,
   kvmEmulateHalt,
+  kvmEmulateHypercall,
   kvmEmulatePio,
   kvmEmulateRdmsr,
   kvmEmulateStringPio,
   kvmEmulateWrmsr,
+  kvmGetCr,
   kvmInternalError,
+  kvmIrqWindowOpened,
+  kvmLmsw,
   kvmMmuPageFault,
-  kvmSetCr0,
-  kvmSetCr3,
-  kvmSetCr4,
+  kvmSetCr,
   kvmShutdown,
   kvmUnknownExit,
   type SoftVcpu,
   skipEmulatedInstruction,
-  X86_CR0_TS,
 } from '@kvm/core';
 import { IoioInfo, SvmExit } from '../silicon/svm-arch.js';
 import { VMCB } from '../silicon/vmcb-layout.js';
@@ -47,11 +49,9 @@ function intrInterception(): ExitResult {
   return ExitResult.Reenter;
 }
 
-/** The interrupt window opened (V_IRQ taken); IF is set by definition (changelog). */
-function vintrInterception(d: SvmDriver, vcpu: SoftVcpu): ExitResult {
-  d.setIrqWindow(vcpu, false);
-  vcpu.vm.count('irq_window_exits');
-  return ExitResult.Reenter;
+/** The interrupt window opened (V_IRQ taken). */
+function vintrInterception(_d: SvmDriver, vcpu: SoftVcpu): ExitResult {
+  return kvmIrqWindowOpened(vcpu);
 }
 
 /** SHUTDOWN: the VMCB is undefined afterwards, so it is reinitialised (as svm.c does). */
@@ -92,7 +92,7 @@ function crReadInterception(d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): Exit
   const cr = d.vmcb.u32(VMCB.EXITCODE) - SvmExit.READ_CR0;
   const gpr = d.vmcb.u32(VMCB.EXITINFO1) & 15;
   d.cacheRegs(vcpu);
-  const value = cr === 0 ? vcpu.cr0 : cr === 3 ? vcpu.cr3 : cr === 4 ? vcpu.cr4 : cr === 8 ? vcpu.cr8 : -1;
+  const value = kvmGetCr(vcpu, cr);
   if (value < 0) return kvmInternalError(run, KVM_INTERNAL_ERROR.UNEXPECTED_EXIT_REASON, cr);
   vcpu.regs[gpr] = value >>> 0;
   vcpu.rip = (vcpu.rip + insnLen(d)) >>> 0;
@@ -109,9 +109,10 @@ function crWriteInterception(d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): Exi
   const cr = v.u32(VMCB.EXITCODE) - SvmExit.WRITE_CR0;
   const len = insnLen(d);
   d.cacheRegs(vcpu);
-  let value: number;
   if (v.hi(VMCB.EXITINFO1) & 0x80000000) {
-    value = vcpu.regs[v.u32(VMCB.EXITINFO1) & 15];
+    if (!kvmSetCr(vcpu, cr, vcpu.regs[v.u32(VMCB.EXITINFO1) & 15])) {
+      return kvmInternalError(run, KVM_INTERNAL_ERROR.UNEXPECTED_EXIT_REASON, v.u32(VMCB.EXITCODE));
+    }
   } else if (cr === 0) {
     const cs = d.csBase(vcpu);
     const at = guestLinearView(vcpu, (cs + vcpu.rip) >>> 0, false);
@@ -120,25 +121,11 @@ function crWriteInterception(d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): Exi
     }
     const op = at.view[at.offset + 1];
     const modrm = at.view[at.offset + 2];
-    if (op === 0x06) value = vcpu.cr0 & ~X86_CR0_TS;
-    else if (op === 0x01 && ((modrm >>> 3) & 7) === 6 && modrm >>> 6 === 3) {
-      value = (vcpu.cr0 & ~0x0e) | (vcpu.regs[modrm & 7] & 0x0f);
-    } else return kvmInternalError(run, KVM_INTERNAL_ERROR.EMULATION, v.u32(VMCB.EXITCODE));
+    if (op === 0x06) kvmClts(vcpu);
+    else if (op === 0x01 && ((modrm >>> 3) & 7) === 6 && modrm >>> 6 === 3)
+      kvmLmsw(vcpu, vcpu.regs[modrm & 7]);
+    else return kvmInternalError(run, KVM_INTERNAL_ERROR.EMULATION, v.u32(VMCB.EXITCODE));
   } else return kvmInternalError(run, KVM_INTERNAL_ERROR.EMULATION, v.u32(VMCB.EXITCODE));
-  switch (cr) {
-    case 0:
-      kvmSetCr0(vcpu, value);
-      break;
-    case 3:
-      kvmSetCr3(vcpu, value);
-      break;
-    case 4:
-      kvmSetCr4(vcpu, value);
-      break;
-    case 8:
-      vcpu.cr8 = value & 15;
-      break;
-  }
   if (!d.eventPending(vcpu)) skipEmulatedInstruction(vcpu, len);
   return ExitResult.Reenter;
 }
@@ -148,13 +135,9 @@ function nopInterception(d: SvmDriver, vcpu: SoftVcpu): ExitResult {
   return ExitResult.Reenter;
 }
 
-/** VMMCALL: no hypercalls; RAX = -KVM_ENOSYS as KVM answers an unknown one. */
-function vmmcallInterception(d: SvmDriver, vcpu: SoftVcpu): ExitResult {
-  d.cacheRegs(vcpu);
-  vcpu.regs[0] = -1000 >>> 0;
-  vcpu.rip = (vcpu.rip + 3) >>> 0;
-  d.decacheRegs(vcpu);
-  return ExitResult.Reenter;
+/** VMMCALL (0F 01 D9, three bytes). */
+function vmmcallInterception(_d: SvmDriver, vcpu: SoftVcpu): ExitResult {
+  return kvmEmulateHypercall(vcpu, 3);
 }
 
 export const SVM_EXIT_HANDLERS: readonly (SvmExitHandler | undefined)[] = (() => {

@@ -13,6 +13,7 @@ import {
   type HardwareCheck,
   KVM_EXIT,
   type KvmRunView,
+  kvmResetControlRegs,
   MSR,
   type SoftVcpu,
 } from '@kvm/core';
@@ -220,15 +221,7 @@ export class SvmDriver implements ArchOps {
     v.set64(VMCB.CR2, 0, 0);
     v.setU8(VMCB.CPL, 0);
     v.set64(VMCB.G_PAT, 0x00070406, 0x00070406);
-    vcpu.regs.fill(0);
-    vcpu.regs[2] = 0x600;
-    vcpu.cr8 = 0;
-    this.setEfer(vcpu, 0, 0);
-    this.setCr4(vcpu, 0);
-    vcpu.cr4 = 0;
-    this.setCr0(vcpu, 0x60000010);
-    vcpu.cr0 = 0x60000010;
-    vcpu.cr3 = 0;
+    kvmResetControlRegs(vcpu, 0x600);
   }
 
   vcpuFree(vcpu: SoftVcpu): void {

@@ -12,14 +12,14 @@
  * Host interrupts are the "host timer": after `hostTick` guest instructions (or a kick) the
  * guest exits with SVM_EXIT_INTR when INTR is intercepted.
  */
+
+import { loadShadowPagingOverride, newShadowPagingOverride } from '@kvm/core';
 import {
   Cpu,
   type ExitInfo,
   InterceptKind,
   type Intercepts,
   type MsrOps,
-  PagingMode,
-  type PagingOverride,
   SegAttr,
   StopReason,
 } from '@kvm/x86emu';
@@ -29,8 +29,6 @@ import type { Vmcb } from './vmcb.js';
 import { SEG_ATTRIB, SEG_BASE, SEG_LIMIT, SEG_SELECTOR, VMCB, VMCB_SEG_BY_SREG } from './vmcb-layout.js';
 
 const X86_CR0_PG = 0x80000000;
-const X86_CR4_PAE = 1 << 5;
-const EFER_NX = 1 << 11;
 const PF_VECTOR = 14;
 
 const bit = (k: number): number => 1 << k;
@@ -56,14 +54,7 @@ export class SvmGuestMode implements Intercepts {
   private misc1 = 0;
   private iopm: Uint8Array[] = [];
   private msrpm: Uint8Array[] = [];
-  private readonly override: PagingOverride = {
-    mode: PagingMode.Pae,
-    root: 0,
-    wp: true,
-    pse: false,
-    nxe: false,
-    pge: false,
-  };
+  private readonly override = newShadowPagingOverride();
 
   constructor(
     private readonly silicon: SvmSilicon,
@@ -214,14 +205,7 @@ export class SvmGuestMode implements Intercepts {
 
     this.cpu.setIntercepts(this);
     if (s.cr[0] & X86_CR0_PG) {
-      const o = this.override;
-      o.mode = s.cr[4] & X86_CR4_PAE ? PagingMode.Pae : PagingMode.Legacy;
-      o.root = s.cr[3];
-      o.wp = true;
-      o.pse = false;
-      o.nxe = (s.efer[0] & EFER_NX) !== 0;
-      o.pge = false;
-      this.cpu.setPagingOverride(o);
+      this.cpu.setPagingOverride(loadShadowPagingOverride(this.override, s));
     } else {
       this.cpu.setPagingOverride(null);
     }

@@ -5,7 +5,7 @@
  * VMCB address that is not page-aligned or not memory, VMEXIT_INVALID (EXITCODE = -1) for a VMCB
  * that fails the consistency checks (15.5.1). Guest execution is in `guest-mode.ts`.
  */
-import { type HostCpu, HostPhysicalMemory } from '@kvm/core';
+import { cpuidVendorLeaf, type HostCpu, HostPhysicalMemory } from '@kvm/core';
 import { SvmGuestMode } from './guest-mode.js';
 import {
   CPUID_80000001_ECX_SVM,
@@ -88,20 +88,9 @@ export class SvmSilicon implements HostCpu {
   cpuid(leaf: number, _subleaf: number, out: Uint32Array): void {
     out.fill(0);
     switch (leaf >>> 0) {
-      case 0: {
-        out[0] = 1;
-        const v = this.vendor.padEnd(12, ' ');
-        const word = (i: number): number =>
-          (v.charCodeAt(i) |
-            (v.charCodeAt(i + 1) << 8) |
-            (v.charCodeAt(i + 2) << 16) |
-            (v.charCodeAt(i + 3) << 24)) >>>
-          0;
-        out[1] = word(0);
-        out[3] = word(4);
-        out[2] = word(8);
+      case 0:
+        cpuidVendorLeaf(this.vendor, 1, out);
         return;
-      }
       case 1:
         // Family 15 (K8): FPU … SSE2, no VMX bit on AMD.
         out[0] = 0x00040f12;

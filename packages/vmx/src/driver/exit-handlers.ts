@@ -10,23 +10,25 @@ import {
   KVM_EXIT,
   KVM_INTERNAL_ERROR,
   type KvmRunView,
+  kvmClts,
   kvmEmulateCpuid,
   kvmEmulateHalt,
+  kvmEmulateHypercall,
   kvmEmulatePio,
   kvmEmulateRdmsr,
   kvmEmulateStringPio,
   kvmEmulateWrmsr,
+  kvmGetCr,
   kvmInternalError,
+  kvmIrqWindowOpened,
+  kvmLmsw,
   kvmMmuPageFault,
-  kvmSetCr0,
-  kvmSetCr3,
-  kvmSetCr4,
+  kvmSetCr,
   kvmShutdown,
   kvmUnknownExit,
   type SoftVcpu,
   skipEmulatedInstruction,
   vcpuMmu,
-  X86_CR0_TS,
 } from '@kvm/core';
 import { VMCS } from '../silicon/vmcs-fields.js';
 import { ExitReason, IntrInfo, IoQual } from '../silicon/vmx-arch.js';
@@ -64,15 +66,8 @@ function handleTripleFault(_d: VmxDriver, vcpu: SoftVcpu, run: KvmRunView): Exit
   return kvmShutdown(vcpu, run);
 }
 
-/**
- * The interrupt window opened. RFLAGS.IF is not checked: the SDM guarantees it is set on this
- * exit (changelog: "No need to test for rflags.if as both VT and SVM specs assure us…"). The
- * generic run loop decides whether userspace asked to hear about it.
- */
-function handleInterruptWindow(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
-  d.setIrqWindow(vcpu, false);
-  vcpu.vm.count('irq_window_exits');
-  return ExitResult.Reenter;
+function handleInterruptWindow(_d: VmxDriver, vcpu: SoftVcpu): ExitResult {
+  return kvmIrqWindowOpened(vcpu);
 }
 
 function handleCpuid(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
@@ -99,38 +94,24 @@ function handleCrAccess(d: VmxDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResu
   d.cacheRegs(vcpu);
   d.decacheCrGuestBits(vcpu);
   switch (type) {
-    case 0: {
-      const v = vcpu.regs[reg];
-      switch (cr) {
-        case 0:
-          kvmSetCr0(vcpu, v);
-          break;
-        case 3:
-          kvmSetCr3(vcpu, v);
-          break;
-        case 4:
-          kvmSetCr4(vcpu, v);
-          break;
-        case 8:
-          vcpu.cr8 = v & 15;
-          break;
-        default:
-          return kvmInternalError(run, KVM_INTERNAL_ERROR.UNEXPECTED_EXIT_REASON, ExitReason.CR_ACCESS, q);
+    case 0:
+      if (!kvmSetCr(vcpu, cr, vcpu.regs[reg])) {
+        return kvmInternalError(run, KVM_INTERNAL_ERROR.UNEXPECTED_EXIT_REASON, ExitReason.CR_ACCESS, q);
       }
       break;
-    }
     case 1:
-      if (cr === 3) vcpu.regs[reg] = vcpu.cr3;
-      else if (cr === 8) vcpu.regs[reg] = vcpu.cr8;
-      else return kvmInternalError(run, KVM_INTERNAL_ERROR.UNEXPECTED_EXIT_REASON, ExitReason.CR_ACCESS, q);
+      // Only CR3 and CR8 reads exit (CR0/CR4 reads use the read shadows).
+      if (cr !== 3 && cr !== 8) {
+        return kvmInternalError(run, KVM_INTERNAL_ERROR.UNEXPECTED_EXIT_REASON, ExitReason.CR_ACCESS, q);
+      }
+      vcpu.regs[reg] = kvmGetCr(vcpu, cr);
       d.decacheRegs(vcpu);
       break;
     case 2:
-      kvmSetCr0(vcpu, vcpu.cr0 & ~X86_CR0_TS);
+      kvmClts(vcpu);
       break;
     case 3:
-      // LMSW can set PE but not clear it (SDM LMSW).
-      kvmSetCr0(vcpu, (vcpu.cr0 & ~0x0e) | ((q >>> 16) & 0x0f));
+      kvmLmsw(vcpu, q >>> 16);
       break;
   }
   // A fault injected by the write leaves RIP at the instruction.
@@ -178,13 +159,8 @@ function handleNop(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
   return ExitResult.Reenter;
 }
 
-/** VMCALL: no hypercalls are implemented; RAX = -KVM_ENOSYS (-1000), as KVM answers an unknown one. */
 function handleVmcall(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
-  d.cacheRegs(vcpu);
-  vcpu.regs[0] = -1000 >>> 0;
-  d.decacheRegs(vcpu);
-  skipEmulatedInstruction(vcpu, instructionLength(d));
-  return ExitResult.Reenter;
+  return kvmEmulateHypercall(vcpu, instructionLength(d));
 }
 
 /** VM-entry failure: invalid guest state (reason 33 with bit 31). */

@@ -12,6 +12,7 @@ import {
   type HardwareCheck,
   KVM_EXIT,
   type KvmRunView,
+  kvmResetControlRegs,
   MSR,
   type SoftVcpu,
 } from '@kvm/core';
@@ -279,15 +280,7 @@ export class VmxDriver implements ArchOps {
     w(VMCS.GUEST_SYSENTER_CS, 0);
     w(VMCS.GUEST_SYSENTER_ESP, 0);
     w(VMCS.GUEST_SYSENTER_EIP, 0);
-    vcpu.regs.fill(0);
-    vcpu.regs[2] = 0x600; // EDX after reset: family 6
-    vcpu.cr8 = 0;
-    this.setEfer(vcpu, 0, 0);
-    this.setCr4(vcpu, 0);
-    vcpu.cr4 = 0;
-    this.setCr0(vcpu, 0x60000010);
-    vcpu.cr0 = 0x60000010;
-    vcpu.cr3 = 0;
+    kvmResetControlRegs(vcpu, 0x600); // EDX after reset: family 6
     vmx.launched = false;
   }
 

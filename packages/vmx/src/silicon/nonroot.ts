@@ -16,14 +16,14 @@
  * exit). Here the host timer fires after `hostTick` guest instructions, or when `requestStop`
  * is called from another thread's kick, with the same exit.
  */
+
+import { loadShadowPagingOverride, newShadowPagingOverride } from '@kvm/core';
 import {
   Cpu,
   type ExitInfo,
   InterceptKind,
   type Intercepts,
   type MsrOps,
-  PagingMode,
-  type PagingOverride,
   SegAttr,
   StopReason,
 } from '@kvm/x86emu';
@@ -44,8 +44,6 @@ import {
 import type { VmxSilicon } from './vmx-silicon.js';
 
 const X86_CR0_TS = 1 << 3;
-const X86_CR4_PAE = 1 << 5;
-const EFER_NX = 1 << 11;
 const PF_VECTOR = 14;
 
 /** The guest segment fields, in x86emu `Seg` order (ES, CS, SS, DS, FS, GS, LDTR, TR). */
@@ -116,14 +114,7 @@ export class VmxNonRoot implements Intercepts {
   private ioBitmapA: Uint8Array | null = null;
   private ioBitmapB: Uint8Array | null = null;
   private msrBitmap: Uint8Array | null = null;
-  private readonly override: PagingOverride = {
-    mode: PagingMode.Pae,
-    root: 0,
-    wp: true,
-    pse: false,
-    nxe: false,
-    pge: false,
-  };
+  private readonly override = newShadowPagingOverride();
 
   constructor(
     private readonly silicon: VmxSilicon,
@@ -331,15 +322,8 @@ export class VmxNonRoot implements Intercepts {
     this.exceptionMask = this.exceptionBitmap;
 
     // Shadow paging: translate through the CR3 field's tables (see the file comment).
-    const o = this.override;
-    o.mode = s.cr[4] & X86_CR4_PAE ? PagingMode.Pae : PagingMode.Legacy;
-    o.root = s.cr[3];
-    o.wp = true;
-    o.pse = false;
-    o.nxe = (s.efer[0] & EFER_NX) !== 0;
-    o.pge = false;
     this.cpu.setIntercepts(this);
-    this.cpu.setPagingOverride(o);
+    this.cpu.setPagingOverride(loadShadowPagingOverride(this.override, s));
     this.cpu.stateChanged();
 
     // VM-entry event injection (27.6): delivered before the first guest instruction.

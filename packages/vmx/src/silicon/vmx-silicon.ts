@@ -8,7 +8,7 @@
  *
  * VM entry and guest execution (VMX non-root operation) are in `vm-entry.ts` and `nonroot.ts`.
  */
-import { type HostCpu, HostPhysicalMemory } from '@kvm/core';
+import { cpuidVendorLeaf, type HostCpu, HostPhysicalMemory } from '@kvm/core';
 import { VmxNonRoot } from './nonroot.js';
 import { checkControls, checkGuestState, checkHostState } from './vm-entry-checks.js';
 import {
@@ -123,20 +123,9 @@ export class VmxSilicon implements HostCpu {
   cpuid(leaf: number, _subleaf: number, out: Uint32Array): void {
     out.fill(0);
     switch (leaf >>> 0) {
-      case 0: {
-        out[0] = 1;
-        const v = this.vendor.padEnd(12, ' ');
-        const word = (i: number): number =>
-          (v.charCodeAt(i) |
-            (v.charCodeAt(i + 1) << 8) |
-            (v.charCodeAt(i + 2) << 16) |
-            (v.charCodeAt(i + 3) << 24)) >>>
-          0;
-        out[1] = word(0);
-        out[3] = word(4);
-        out[2] = word(8);
+      case 0:
+        cpuidVendorLeaf(this.vendor, 1, out);
         return;
-      }
       case 1:
         // Family 6, model 14 (Core Duo): FPU TSC MSR PAE CX8 SEP PGE CMOV PSE FXSR SSE SSE2 …
         out[0] = 0x000006e8;

@@ -1,0 +1,47 @@
+/**
+ * What the two silicon models (`@kvm/vmx`'s VMX non-root operation, `@kvm/svm`'s guest mode)
+ * do identically because the x86 architecture, not the vendor, decides it: how a guest runs on
+ * the hypervisor's shadow page tables, and the CPUID vendor leaf. Vendor rules (controls,
+ * intercepts, exit encodings) stay in their packages.
+ */
+import { type CpuState, PagingMode, type PagingOverride } from '@kvm/x86emu';
+
+const X86_CR4_PAE = 1 << 5;
+const EFER_NX = 1 << 11;
+
+/** A paging override to fill with `loadShadowPagingOverride` (one per silicon, reused). */
+export function newShadowPagingOverride(): PagingOverride {
+  return { mode: PagingMode.Pae, root: 0, wp: true, pse: false, nxe: false, pge: false };
+}
+
+/**
+ * Shadow paging: every linear address goes through the hypervisor's shadow root (the CR3 the
+ * entry loaded) in PAE format when CR4.PAE is set, else 2-level. The shadow tables themselves
+ * carry the guest's permissions, so WP is always on (the MMU folds CR0.WP into the sptes),
+ * PSE and PGE are off (shadow tables use 4 KiB pages only and are flushed per CR3), and NX
+ * follows EFER.NXE.
+ */
+export function loadShadowPagingOverride(o: PagingOverride, s: CpuState): PagingOverride {
+  o.mode = s.cr[4] & X86_CR4_PAE ? PagingMode.Pae : PagingMode.Legacy;
+  o.root = s.cr[3];
+  o.wp = true;
+  o.pse = false;
+  o.nxe = (s.efer[0] & EFER_NX) !== 0;
+  o.pge = false;
+  return o;
+}
+
+/** CPUID leaf 0: the highest basic leaf in EAX, the 12-byte vendor string in EBX, EDX, ECX. */
+export function cpuidVendorLeaf(vendor: string, maxLeaf: number, out: Uint32Array): void {
+  const v = vendor.padEnd(12, ' ');
+  const word = (i: number): number =>
+    (v.charCodeAt(i) |
+      (v.charCodeAt(i + 1) << 8) |
+      (v.charCodeAt(i + 2) << 16) |
+      (v.charCodeAt(i + 3) << 24)) >>>
+    0;
+  out[0] = maxLeaf;
+  out[1] = word(0);
+  out[3] = word(4);
+  out[2] = word(8);
+}
