@@ -234,6 +234,9 @@ function definePagingAndMmioTests(o: GuestSuiteOptions): void {
       expect(get32(ram, 0x3000)).toBe(0x11223344);
       expect(get32(ram, 0x3004)).toBe(0x55667788);
       expect(get32(ram, 0x10004) & ~0x60).toBe(0x12003);
+      // The emulated writes set the dirty bit of the guest pte mapping the directory (changelog:
+      // "If we emulate a write, we fail to set the dirty bit on the guest pte").
+      expect(get32(ram, 0x11000 + 4 * 0x10) & 0x60).toBe(0x60);
       // The writes were emulated in the kernel: the active directory cannot be unprotected.
       expect(vm.getStats().pte_writes_emulated ?? 0).toBeGreaterThanOrEqual(2);
     });
@@ -325,6 +328,32 @@ function definePagingAndMmioTests(o: GuestSuiteOptions): void {
       expect([...m.data.subarray(0, 4)]).toEqual([0x78, 0x56, 0x34, 0x12]);
       expect(vcpu.run()).toBe(KVM_EXIT.HLT);
       expect(vcpu.getRegs().rax).toBe(0x12345678n);
+    });
+
+    it('moves between two devices with one exit per access and each register stepped once', () => {
+      // mov esi, 0xfee00000 ; mov edi, 0xfee01000 ; mov ecx, 2 ; rep movsd ; hlt
+      const { vcpu } = protectedModeGuest(o.open(), [
+        ...[0xbe, ...imm32(0xfee00000)],
+        ...[0xbf, ...imm32(0xfee01000)],
+        ...[0xb9, ...imm32(2)],
+        ...[0xf3, 0xa5],
+        0xf4,
+      ]);
+      const seen: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        expect(vcpu.run()).toBe(KVM_EXIT.MMIO);
+        const m = mmioExit(vcpu);
+        seen.push(
+          `${m.isWrite ? 'W' : 'R'} ${m.gpa.toString(16)} ${m.len}${m.isWrite ? ` ${m.data[0]}` : ''}`,
+        );
+        if (!m.isWrite) m.data.set([0x40 + i, 0, 0, 0]);
+      }
+      expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+      expect(seen).toEqual(['R fee00000 4', 'W fee01000 4 64', 'R fee00004 4', 'W fee01004 4 66']);
+      const r = vcpu.getRegs();
+      expect(r.rsi).toBe(0xfee00008n);
+      expect(r.rdi).toBe(0xfee01008n);
+      expect(r.rcx).toBe(0n);
     });
 
     it('ends KVM_RUN with an emulation internal error for an instruction it cannot emulate on MMIO', () => {
