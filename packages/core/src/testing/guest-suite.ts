@@ -251,13 +251,18 @@ function definePagingAndMmioTests(o: GuestSuiteOptions): void {
         ...[0xf0, 0x0f, 0xc7, 0x0d, ...imm32(0xffffc)], // lock cmpxchg8b [0xffffc]
         0xf4,
       ];
-      const { vcpu, ram } = protectedModeGuest(o.open(), code);
+      const { vm, vcpu, ram } = protectedModeGuest(o.open(), code);
       put32(ram, 0xff000, 0xfe003);
       for (let i = 0; i <= 256; i++) put32(ram, 0xfe000 + 4 * i, (i << 12) | 3);
       expect(vcpu.run()).toBe(KVM_EXIT.INTERNAL_ERROR);
       const internal = (vcpu.kvmRun as unknown as { internal: { suberror: number } }).internal;
       expect(internal.suberror).toBe(KVM_INTERNAL_ERROR.EMULATION);
       expect(vcpu.getRegs().rip).toBe(BigInt(0x1000 + 8 + ENABLE_PG.length));
+      // It was the page-table-write path: emulation failed, unprotecting was tried and refused.
+      const st = vm.getStats();
+      expect(st.mmu_pfEmulate ?? 0).toBeGreaterThanOrEqual(1);
+      expect(st.mmu_unprotects ?? 0).toBeGreaterThanOrEqual(1);
+      expect(st.pf_unprotect ?? 0).toBe(0);
     });
 
     it('emulates LOCK CMPXCHG8B on a shadowed PAE pte, comparing EDX:EAX', () => {
