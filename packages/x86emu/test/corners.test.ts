@@ -108,6 +108,17 @@ function pteAddr(lin: number): number {
 describe('16-bit code at the end of its segment', () => {
   // Sequential execution does not wrap IP at 0xFFFF on a 386 or later: EIP becomes 0x10000 and the
   // next fetch is beyond a 64 KiB CS limit, #GP(0) (Intel386 PRM 15.6 item 8; SDM Vol. 3 5.3).
+  it('a far pointer straddling offset 0xFFFF is #GP(0): its selector is not read from offset 0', () => {
+    // 16-bit addressing wraps the effective address once (BX - 2 = 0xFFFE); the 4-byte operand
+    // then runs past the 64 KiB limit (SDM Vol. 3 5.3), on the host as on hardware.
+    for (const insn of ['lss bp, [bx-2]', 'lds bp, [bx-2]', 'jmp dword ptr [bx-2]', 'lidt [bx-2]']) {
+      const m = realMode(`xor bx, bx; ${insn}`, { captureExceptions: true });
+      runTo(m, StopReason.Exception);
+      expect(m.exceptions[0], insn).toMatchObject({ vector: GP, errorCode: 0 });
+      expect(m.cpu.state.segSel[2], insn).toBe(0);
+    }
+  });
+
   it('running past offset 0xFFFF with a 64 KiB CS limit is #GP(0) at EIP 0x10000, not a wrap to 0', () => {
     const m = realMode('nop; nop; nop; nop', { origin: 0xfffc, captureExceptions: true });
     m.mem.bytes[0] = 0xf4; // HLT at CS:0, where a wrap would land

@@ -8,7 +8,7 @@ import { TaskSource, taskSwitch } from '../cpu/task-switch.js';
 import type { Insn } from '../decoder/insn.js';
 import type { OpcodeRow } from '../decoder/opcode-table.js';
 import { Flag, Interruptibility, SegAttr } from '../state.js';
-import { jumpTo, mask, readE } from './operands.js';
+import { jumpTo, mask, partEa, readE } from './operands.js';
 
 export const JCC: Handler = (cpu, i) => {
   if (cpu.cond(i.op & 0xf)) jumpTo(cpu, i, cpu.state.rip[0] + i.imm);
@@ -218,13 +218,13 @@ export const CALLF: Handler = (cpu, i) => farCall(cpu, i.imm2, i.imm, i.opSize);
 export const JMPF_IND: Handler = (cpu, i) => {
   const ea = cpu.ea(i);
   const off = cpu.read(i.memSeg, ea, i.opSize);
-  const sel = cpu.read(i.memSeg, mask(ea + i.opSize, i.adSize), 2);
+  const sel = cpu.read(i.memSeg, partEa(ea + i.opSize, i.adSize), 2);
   farJump(cpu, sel, off, i.opSize);
 };
 export const CALLF_IND: Handler = (cpu, i) => {
   const ea = cpu.ea(i);
   const off = cpu.read(i.memSeg, ea, i.opSize);
-  const sel = cpu.read(i.memSeg, mask(ea + i.opSize, i.adSize), 2);
+  const sel = cpu.read(i.memSeg, partEa(ea + i.opSize, i.adSize), 2);
   farCall(cpu, sel, off, i.opSize);
 };
 

@@ -11,6 +11,7 @@ import {
   linRead,
   linWrite,
   mask,
+  partEa,
   readE,
   readG,
   rmwLinear,
@@ -252,7 +253,7 @@ export const BOUND: Handler = (cpu, i) => {
   const size = i.opSize;
   const ea = cpu.ea(i);
   const lo = sext(cpu.read(i.memSeg, ea, size), size);
-  const hi = sext(cpu.read(i.memSeg, mask(ea + size, i.adSize), size), size);
+  const hi = sext(cpu.read(i.memSeg, partEa(ea + size, i.adSize), size), size);
   const v = sext(readG(cpu, i, size), size);
   if (v < lo || v > hi) cpu.raise(C.BR, 0, false);
 };
@@ -280,7 +281,7 @@ export function makeLoadFar(row: OpcodeRow): Handler {
     const size = i.opSize;
     const ea = cpu.ea(i);
     const off = cpu.read(i.memSeg, ea, size);
-    const sel = cpu.read(i.memSeg, mask(ea + size, i.adSize), 2);
+    const sel = cpu.read(i.memSeg, partEa(ea + size, i.adSize), 2);
     cpu.loadSeg(seg, sel);
     writeG(cpu, i, size, off);
   };

@@ -9,6 +9,17 @@ import { PFERR } from '../paging/walker.js';
 export function mask(v: number, size: number): number {
   return size === 4 ? v >>> 0 : size === 2 ? v & 0xffff : v & 0xff;
 }
+/**
+ * Offset of a later part of one memory operand (the selector of a far pointer, the base of a
+ * descriptor-table pseudo-descriptor, BOUND's upper bound, x87/FXSAVE images): `ea + k`. The
+ * effective address wraps to the address size once, when it is computed; the operand then
+ * occupies ea … ea + n − 1 without a second wrap, so a 16-bit operand straddling 0xFFFF is
+ * caught by the segment limit check (#GP(0)/#SS(0)), as on 386 and later CPUs. Under 32-bit
+ * addressing the offset wraps modulo 2^32 (see Cpu.segAddr on 4 GiB segments).
+ */
+export function partEa(v: number, adSize: number): number {
+  return adSize === 2 ? v : v >>> 0;
+}
 /** Sign-extends a `size`-byte value to a JS int32. */
 export function sext(v: number, size: number): number {
   return size === 4 ? v | 0 : size === 2 ? (v << 16) >> 16 : (v << 24) >> 24;

@@ -7,7 +7,7 @@ import type { Handler } from '../cpu/handler.js';
 import type { Insn } from '../decoder/insn.js';
 import type { OpcodeRow } from '../decoder/opcode-table.js';
 import { Cr0, Cr4, Efer, Flag, Interruptibility, SegAttr } from '../state.js';
-import { mask, readE, writeE, writeG } from './operands.js';
+import { mask, partEa, readE, writeE, writeG } from './operands.js';
 
 /** Privileged instructions: #GP(0) unless CPL = 0 (virtual-8086 counts as CPL 3) (SDM Vol. 3 5.9). */
 function requireCpl0(cpu: Cpu): void {
@@ -292,7 +292,7 @@ export function makeLoadDt(row: OpcodeRow): Handler {
     descExit(cpu, i, idt ? DescInstruction.Lidt : DescInstruction.Lgdt);
     const ea = cpu.ea(i);
     const limit = cpu.read(i.memSeg, ea, 2);
-    let base = cpu.read(i.memSeg, mask(ea + 2, i.adSize), 4);
+    let base = cpu.read(i.memSeg, partEa(ea + 2, i.adSize), 4);
     // With a 16-bit operand only 24 bits of base are loaded (SDM LGDT).
     if (i.opSize === 2) base &= 0xffffff;
     cpu.state.dtLimit[idt] = limit;
@@ -307,9 +307,9 @@ export function makeStoreDt(row: OpcodeRow): Handler {
     const base = cpu.state.dtBase[idt];
     // Check both parts for writing before storing either.
     cpu.segAddr(i.memSeg, ea, 2, true);
-    cpu.segAddr(i.memSeg, mask(ea + 2, i.adSize), 4, true);
+    cpu.segAddr(i.memSeg, partEa(ea + 2, i.adSize), 4, true);
     cpu.write(i.memSeg, ea, 2, cpu.state.dtLimit[idt]);
-    cpu.write(i.memSeg, mask(ea + 2, i.adSize), 4, i.opSize === 2 ? base & 0xffffff : base);
+    cpu.write(i.memSeg, partEa(ea + 2, i.adSize), 4, i.opSize === 2 ? base & 0xffffff : base);
   };
 }
 

@@ -7,7 +7,7 @@ import type { Cpu } from '../cpu/cpu.js';
 import type { Handler } from '../cpu/handler.js';
 import type { Insn } from '../decoder/insn.js';
 import { Cr0 } from '../state.js';
-import { mask } from './operands.js';
+import { partEa } from './operands.js';
 
 /** x87 instructions raise #NM when CR0.EM or CR0.TS is set (SDM Vol. 3 2.5, Table 2-2). */
 function checkNm(cpu: Cpu): void {
@@ -68,14 +68,14 @@ function storeEnv(cpu: Cpu, i: Insn, ea: number): void {
     0,
   ];
   for (let k = 0; k < 7; k++)
-    cpu.write(i.memSeg, mask(ea + k * w, i.adSize), w, w === 2 ? vals[k] & 0xffff : vals[k] >>> 0);
+    cpu.write(i.memSeg, partEa(ea + k * w, i.adSize), w, w === 2 ? vals[k] & 0xffff : vals[k] >>> 0);
 }
 function loadEnv(cpu: Cpu, i: Insn, ea: number): void {
   const s = cpu.state;
   const w = i.opSize === 2 ? 2 : 4;
   s.fpuControl[0] = cpu.read(i.memSeg, ea, 2) | 0x40;
-  s.fpuStatus[0] = cpu.read(i.memSeg, mask(ea + w, i.adSize), 2);
-  s.fpuTag[0] = cpu.read(i.memSeg, mask(ea + 2 * w, i.adSize), 2);
+  s.fpuStatus[0] = cpu.read(i.memSeg, partEa(ea + w, i.adSize), 2);
+  s.fpuTag[0] = cpu.read(i.memSeg, partEa(ea + 2 * w, i.adSize), 2);
 }
 export const FNSTENV: Handler = (cpu, i) => {
   checkNm(cpu);
@@ -97,7 +97,7 @@ export const FNSAVE: Handler = (cpu, i) => {
   cpu.segAddr(i.memSeg, ea, env + 80, true);
   storeEnv(cpu, i, ea);
   const r = cpu.state.fpuRegs;
-  for (let k = 0; k < 80; k++) cpu.write(i.memSeg, mask(ea + env + k, i.adSize), 1, r[k]);
+  for (let k = 0; k < 80; k++) cpu.write(i.memSeg, partEa(ea + env + k, i.adSize), 1, r[k]);
   fninit(cpu);
 };
 export const FRSTOR: Handler = (cpu, i) => {
@@ -106,7 +106,7 @@ export const FRSTOR: Handler = (cpu, i) => {
   const env = envSize(i);
   cpu.segAddr(i.memSeg, ea, env + 80, false);
   const r = cpu.state.fpuRegs;
-  for (let k = 0; k < 80; k++) r[k] = cpu.read(i.memSeg, mask(ea + env + k, i.adSize), 1);
+  for (let k = 0; k < 80; k++) r[k] = cpu.read(i.memSeg, partEa(ea + env + k, i.adSize), 1);
   loadEnv(cpu, i, ea);
 };
 
@@ -122,7 +122,7 @@ export const FXSAVE: Handler = (cpu, i) => {
   const ea = fxCheck(cpu, i, true);
   const s = cpu.state;
   const seg = i.memSeg;
-  const at = (o: number) => mask(ea + o, i.adSize);
+  const at = (o: number) => partEa(ea + o, i.adSize);
   let abridged = 0;
   for (let k = 0; k < 8; k++) if (((s.fpuTag[0] >>> (2 * k)) & 3) !== 3) abridged |= 1 << k;
   cpu.write(seg, at(0), 2, s.fpuControl[0]);
@@ -142,7 +142,7 @@ export const FXRSTOR: Handler = (cpu, i) => {
   const ea = fxCheck(cpu, i, false);
   const s = cpu.state;
   const seg = i.memSeg;
-  const at = (o: number) => mask(ea + o, i.adSize);
+  const at = (o: number) => partEa(ea + o, i.adSize);
   const mxcsr = cpu.read(seg, at(24), 4);
   // Reserved MXCSR bits set → #GP(0) (SDM FXRSTOR); our MXCSR_MASK is 0xFFFF.
   if (mxcsr & 0xffff0000) cpu.gp0();
