@@ -12,7 +12,8 @@
 // qemu-system-x86_64 (apt-get install -y qemu-system-x86 here if missing and we are root).
 // Says plainly what it skipped and why. Env:
 //   LINUX_BENCH_RUNS       boots per VMM (default 1: a boot takes minutes on nested KVM)
-//   LINUX_BENCH_TIMEOUT_S  per boot (default 1200)
+//   LINUX_BENCH_TIMEOUT_S  per boot (default 180: seconds on real hardware; here the marker is never
+//                          reached, see tools/linux/README.md, and the milestones reached are printed)
 //   LINUX_BENCH_ONLY       "qemu-lite" or "qemu" to run one side only
 
 import { spawnSync } from 'node:child_process';
@@ -24,7 +25,7 @@ import * as linux from '../../../tools/linux/boot-marker.mjs';
 const appDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(appDir, 'dist', 'cli.js');
 const runs = Number(process.env.LINUX_BENCH_RUNS ?? 1);
-const timeoutMs = Number(process.env.LINUX_BENCH_TIMEOUT_S ?? 1200) * 1000;
+const timeoutMs = Number(process.env.LINUX_BENCH_TIMEOUT_S ?? 180) * 1000;
 const only = process.env.LINUX_BENCH_ONLY;
 const QEMU_LABEL = 'QEMU -accel kvm -M microvm';
 
