@@ -3,11 +3,11 @@
  * (above it: open bus, as the host side answers MMIO), port I/O answered with `ioValue`,
  * default CPUID/MSRs. Reused for every case.
  *
- * `run(budget)` bounds instructions, but one REP string instruction with a huge count over
- * memory outside RAM (or ports) could run for hours; every such iteration calls back into
- * this side's memory or port slow path, so those count their calls and, past a limit, abort
- * the run by throwing `BudgetExceeded` (the case is then reported as x86emu exceeding its
- * budget, never as a hang of the tester).
+ * `run(budget)` bounds instructions and REP iterations alike. As a safety net against a
+ * regression there (a REP with a huge count over memory outside RAM, or ports, once ran for
+ * hours), the memory and port slow paths count their calls and, past a limit, abort the run
+ * by throwing `BudgetExceeded`: the case is then reported as x86emu exceeding its budget,
+ * never as a hang of the tester.
  */
 import { Cpu, type PhysicalMemory, type PortIoOps, StopReason } from '@kvm/x86emu';
 import { RAM_SIZE } from './layout.js';
