@@ -4,6 +4,8 @@
  * the operand size or the shift count, `undefinedFlags` computes it from the values the case
  * starts with (cases with such an instruction hold that instruction alone).
  */
+import { OPCODE_TABLE } from '@kvm/x86emu';
+
 export const CF = 1 << 0;
 export const PF = 1 << 2;
 export const AF = 1 << 4;
@@ -12,38 +14,25 @@ export const SF = 1 << 7;
 export const OF = 1 << 11;
 const ALL6 = CF | PF | AF | ZF | SF | OF;
 
-/** Fixed masks by mnemonic (x86emu's `OpcodeRow.mnemonic`). */
-export const UNDEFINED_FLAGS: Readonly<Record<string, number>> = {
-  AND: AF,
-  OR: AF,
-  XOR: AF,
-  TEST: AF,
-  MUL: SF | ZF | AF | PF,
-  IMUL: SF | ZF | AF | PF,
-  IMUL2: SF | ZF | AF | PF,
-  IMUL3: SF | ZF | AF | PF,
-  DIV: ALL6,
-  IDIV: ALL6,
-  BSF: CF | OF | SF | AF | PF,
-  BSR: CF | OF | SF | AF | PF,
-  BT: OF | SF | AF | PF,
-  BTS: OF | SF | AF | PF,
-  BTR: OF | SF | AF | PF,
-  BTC: OF | SF | AF | PF,
-  AAA: OF | SF | ZF | PF,
-  AAS: OF | SF | ZF | PF,
-  DAA: OF,
-  DAS: OF,
-  AAM: OF | AF | CF,
-  AAD: OF | AF | CF,
-  MOV_TO_CR: ALL6,
-  MOV_FROM_CR: ALL6,
-  MOV_TO_DR: ALL6,
-  MOV_FROM_DR: ALL6,
-};
-
 const SHIFTS = new Set(['SHL', 'SAL', 'SHR', 'SAR']);
 const ROTATES = new Set(['ROL', 'ROR', 'RCL', 'RCR']);
+const DOUBLE_SHIFTS = new Set(['SHLD', 'SHRD']);
+
+/**
+ * Fixed masks by mnemonic, taken from x86emu's opcode table (each row's `undefinedFlags`: one
+ * source of truth for these SDM facts). Shifts and rotates are left out: their masks depend on
+ * the count, and `undefinedFlags` below computes them per case.
+ */
+export const UNDEFINED_FLAGS: Readonly<Record<string, number>> = Object.fromEntries(
+  OPCODE_TABLE.filter(
+    (row) =>
+      row.undefinedFlags !== undefined &&
+      !SHIFTS.has(row.mnemonic) &&
+      !ROTATES.has(row.mnemonic) &&
+      !DOUBLE_SHIFTS.has(row.mnemonic),
+  ).map((row) => [row.mnemonic, row.undefinedFlags as number]),
+);
+
 
 /**
  * The undefined flags of one instruction given its shift count (already read from CL or the
@@ -65,7 +54,7 @@ export function undefinedFlags(mnemonic: string, bits: number, count: number): n
     // OF is defined only for 1-bit rotates (SDM RCL/RCR/ROL/ROR).
     return c === 1 ? 0 : OF;
   }
-  if (mnemonic === 'SHLD' || mnemonic === 'SHRD') {
+  if (DOUBLE_SHIFTS.has(mnemonic)) {
     if (c === 0) return 0;
     // A count above the operand size leaves the result and all flags undefined: the generator
     // avoids it. AF undefined; OF defined only for 1-bit shifts.
@@ -80,7 +69,6 @@ export function mayLeaveFlagsUndefined(mnemonic: string): boolean {
     mnemonic in UNDEFINED_FLAGS ||
     SHIFTS.has(mnemonic) ||
     ROTATES.has(mnemonic) ||
-    mnemonic === 'SHLD' ||
-    mnemonic === 'SHRD'
+    DOUBLE_SHIFTS.has(mnemonic)
   );
 }
