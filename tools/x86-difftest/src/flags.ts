@@ -33,7 +33,6 @@ export const UNDEFINED_FLAGS: Readonly<Record<string, number>> = Object.fromEntr
   ).map((row) => [row.mnemonic, row.undefinedFlags as number]),
 );
 
-
 /**
  * The undefined flags of one instruction given its shift count (already read from CL or the
  * immediate; ignored for other instructions) and operand size in bits.
