@@ -62,24 +62,18 @@ export const DAS: Handler = (cpu) => {
   setFlag(cpu, Flag.AF, newAf);
 };
 
+/**
+ * AAA/AAS as on the 386 and later (SDM Vol. 2 AAA, AAS): AX = AX + 106H / AX − 106H as one
+ * 16-bit operation, so a carry or borrow out of AL reaches AH (the 8086 adjusted AL and AH
+ * separately: AAA of AX = 00FAH gives 0100H there, 0200H here).
+ */
 function asciiAdjust(cpu: Cpu, sub: boolean): void {
   const g = cpu.state.gpr;
   const adjust = (g[0] & 0xf) > 9 || cpu.getAF();
   cpu.materializeFlags();
-  if (adjust) {
-    const ax = g[0] & 0xffff;
-    let al = ax & 0xff;
-    let ah = ax >>> 8;
-    if (sub) {
-      al = (al - 6) & 0xff;
-      ah = (ah - 1) & 0xff;
-    } else {
-      al = (al + 6) & 0xff;
-      ah = (ah + 1) & 0xff;
-    }
-    g[0] = (g[0] & 0xffff0000) | (ah << 8) | al;
-  }
-  setAl(cpu, g[0] & 0x0f);
+  let ax = g[0] & 0xffff;
+  if (adjust) ax = (sub ? ax - 0x106 : ax + 0x106) & 0xffff;
+  g[0] = (g[0] & 0xffff0000) | (ax & 0xff0f);
   setFlag(cpu, Flag.AF, adjust);
   setFlag(cpu, Flag.CF, adjust);
 }

@@ -155,8 +155,13 @@ export function makePopSeg(row: OpcodeRow): Handler {
   const seg = SEG_OF[row.operands];
   return (cpu, i) => {
     const v = cpu.peek(0, i.opSize) & 0xffff;
+    // The pop is done on the stack being popped: a POP SS that switches between a 16-bit and a
+    // 32-bit stack advances (E)SP by the old SS.B, computed before the load (SDM POP: the
+    // increment uses the StackAddrSize in force when the instruction starts).
+    const g = cpu.state.gpr;
+    const esp = cpu.ss32 ? (g[4] + i.opSize) >>> 0 : (g[4] & 0xffff0000) | ((g[4] + i.opSize) & 0xffff);
     cpu.loadSeg(seg, v);
-    cpu.addSp(i.opSize);
+    g[4] = esp;
     // POP SS blocks interrupts and debug traps until after the next instruction (SDM Vol. 3 6.8.3).
     if (seg === 2) cpu.state.interruptibility |= Interruptibility.MOV_SS;
   };
@@ -167,7 +172,10 @@ export const PUSHA: Handler = (cpu, i) => {
   const size = i.opSize;
   const sp0 = cpu.sp();
   let sp = sp0;
-  for (let r = 0; r < 8; r++) sp = cpu.pushAt(sp, r === 4 ? sp0 : g[r], size);
+  // The ESP image is the whole register, whatever SS.B says: a 16-bit stack only wraps the
+  // pointer used for the stores (SDM PUSHA/PUSHAD: Temp ← (ESP)).
+  const esp0 = g[4];
+  for (let r = 0; r < 8; r++) sp = cpu.pushAt(sp, r === 4 ? esp0 : g[r], size);
   cpu.setSp(sp);
 };
 export const POPA: Handler = (cpu, i) => {
@@ -194,8 +202,11 @@ export const ENTER: Handler = (cpu, i) => {
   }
   if (level > 0) sp = cpu.pushAt(sp, frame, size);
   sp = ss32 ? (sp - i.imm) >>> 0 : (sp - i.imm) & 0xffff;
-  // The final stack pointer must be valid too (SDM ENTER: #SS if it would exceed the limit).
-  cpu.segAddr(2, sp, 1, true);
+  // ENTER ends with a write check of the final stack pointer (an operand-size access at SS:(E)SP
+  // that writes nothing): #SS beyond the limit, #PF when the page is absent, read-only or, at
+  // CPL 3, supervisor (SDM ENTER "Protected Mode Exceptions"; Bochs ENTER32_IwIb does the same
+  // read-modify-write probe).
+  cpu.probeWrite(cpu.segAddr(2, sp, size, true), size);
   cpu.setReg(5, size, 0, frame);
   cpu.setSp(sp);
 };
