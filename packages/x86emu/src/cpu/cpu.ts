@@ -13,12 +13,12 @@ import { DecodeStatus, decode } from '../decoder/decoder.js';
 import { Insn } from '../decoder/insn.js';
 import { DISPATCH } from '../exec/dispatch.js';
 import { PFERR, WalkCtl, WalkResult, walkAddr } from '../paging/walker.js';
-import { CpuState, Cr0, Cr4, Efer, Flag, Interruptibility, SegAttr } from '../state.js';
+import { CpuState, Cr0, Cr4, Efer, Flag, SegAttr } from '../state.js';
 import * as C from './consts.js';
 import { defaultCpuid, nullIo, nullMsr } from './defaults.js';
 import { descBase, descLimit } from './descriptor.js';
+import { deliverEvent } from './event-delivery.js';
 import { LF_ADC, LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_NONE, LF_SBB, LF_SUB, PARITY } from './lazy-flags.js';
-import { TaskSource, taskSwitch } from './task-switch.js';
 
 const ARITH = Flag.CF | Flag.PF | Flag.AF | Flag.ZF | Flag.SF | Flag.OF;
 const TWO32 = 4294967296;
@@ -130,7 +130,7 @@ export class Cpu {
   private fetchEip = 0;
   /** Set by handlers when the instruction changed something that may unblock an interrupt. */
   irqCheck = true;
-  private stopRequested = -1;
+  stopRequested = -1;
 
   // ---- fault being raised
   faultVector = 0;
@@ -138,10 +138,10 @@ export class Cpu {
   faultHasError = false;
   faultAddress = 0;
   /** Event being delivered (for double-fault classification), -1 when none. */
-  private deliveringVector = -1;
-  private deliveringType = -1;
-  private deliveringError = 0;
-  private deliveringHasError = false;
+  deliveringVector = -1;
+  deliveringType = -1;
+  deliveringError = 0;
+  deliveringHasError = false;
 
   /** CR0.AM and RFLAGS.AC both set: misaligned CPL-3 data accesses raise #AC(0) (SDM Vol. 3 6.15, Interrupt 17). */
   acEnabled = false;
@@ -155,7 +155,7 @@ export class Cpu {
   /** Bit n: DRn is an enabled data breakpoint (write, or read/write). */
   dbgData = 0;
   /** The current instruction delivered a software interrupt: no single-step trap after it. */
-  private noStepTrap = false;
+  noStepTrap = false;
   /** Data breakpoints hit by the current instruction (reported as a #DB trap after it). */
   dbgHit = 0;
 
@@ -326,7 +326,8 @@ export class Cpu {
         this.runCount++;
         if (e === C.GUEST_FAULT) {
           s.rip[0] = this.startEip;
-          const r = this.deliverEvent(
+          const r = deliverEvent(
+            this,
             EventType.HardwareException,
             this.faultVector,
             this.faultError,
@@ -382,7 +383,8 @@ export class Cpu {
       s.pendingType = -1;
       s.halted = false;
       const ret = (s.rip[0] + s.pendingInstructionLength) >>> 0;
-      return this.deliverEvent(
+      return deliverEvent(
+        this,
         t,
         s.pendingVector,
         s.pendingErrorCode,
@@ -402,7 +404,7 @@ export class Cpu {
       s.halted = false;
       const v = this.interrupts.acknowledge();
       this.stats.interrupts++;
-      return this.deliverEvent(EventType.ExternalInterrupt, v, 0, false, 0);
+      return deliverEvent(this, EventType.ExternalInterrupt, v, 0, false, 0);
     }
     if (s.halted) return StopReason.Hlt;
     // Keep looking while a shadow blocks a possible interrupt; else nothing is pending.
@@ -410,7 +412,7 @@ export class Cpu {
     return -1;
   }
 
-  private askIntercept(kind: number, length: number): boolean {
+  askIntercept(kind: number, length: number): boolean {
     const x = this.exit;
     x.kind = kind;
     x.instructionLength = length;
@@ -659,298 +661,6 @@ export class Cpu {
   // =====================================================================================
 
   /**
-   * Delivers an event, handling faults during delivery (double fault, triple fault: SDM Vol. 3
-   * 6.15 Table 6-5). `instrLen`: bytes to add to RIP for the pushed return address (software
-   * interrupts and traps). Returns a StopReason or -1 to continue.
-   */
-  deliverEvent(
-    type: number,
-    vector: number,
-    errorCode: number,
-    hasError: boolean,
-    instrLen: number,
-    injected = false,
-  ): number {
-    let t = type;
-    let v = vector;
-    let ec = errorCode;
-    let he = hasError;
-    let len = instrLen;
-    const s = this.state;
-    s.halted = false;
-    /** The nested exception was already offered to the hook (before the double-fault rules). */
-    let offered = false;
-    // VM-entry injection delivers without the exception bitmap and leaves CR2 alone (SDM Vol. 3
-    // 27.6.1): callers modelling it ask for that with `injectionBypassesExceptionHook`.
-    let bypass = injected && this.intercepts?.injectionBypassesExceptionHook === true;
-    // An injected #PF never writes CR2: whoever injects it sets CR2 (as KVM does before injecting).
-    let fromInjection = injected;
-    for (;;) {
-      if (
-        t === EventType.HardwareException ||
-        t === EventType.SoftwareException ||
-        t === EventType.PrivilegedSoftwareException
-      ) {
-        // The exception bitmap covers INT3/INTO/INT1 too (SDM Vol. 3 25.2); INT n is not an exception.
-        this.stats.exceptions++;
-        const i = this.intercepts;
-        if (
-          !offered &&
-          !bypass &&
-          i?.exception !== undefined &&
-          ((i.exceptionMask ?? 0) >>> v) & 1 &&
-          v < 32
-        ) {
-          const x = this.exit;
-          x.kind = -1;
-          x.eventType = t;
-          x.instructionLength = len;
-          x.vector = v;
-          x.errorCode = ec;
-          x.hasErrorCode = he;
-          x.faultAddress = v === C.PF ? this.faultAddress : v === C.DB ? s.dr[6] : 0;
-          this.fillVectoring(x);
-          if (i.exception(v, ec, he, x)) {
-            this.deliveringVector = -1;
-            return StopReason.Exception;
-          }
-        }
-        if (v === C.PF && t === EventType.HardwareException && !fromInjection) s.cr[2] = this.faultAddress;
-      }
-      bypass = false;
-      fromInjection = false;
-      this.deliveringType = t;
-      this.deliveringVector = v;
-      this.deliveringError = ec;
-      this.deliveringHasError = he;
-      try {
-        // Entering the #DB handler clears DR7.GD so it can use the debug registers (SDM Vol. 3 17.2.4).
-        if (v === C.DB && t !== EventType.ExternalInterrupt && t !== EventType.SoftwareInterrupt)
-          s.dr[7] &= ~0x2000;
-        this.deliverOnce(t, v, ec, he, len);
-        // NMIs stay blocked until the next IRET (SDM Vol. 3 6.7.1).
-        if (t === EventType.Nmi) s.interruptibility |= Interruptibility.NMI;
-        this.deliveringVector = -1;
-        this.deliveringType = -1;
-        this.irqCheck = true;
-        return -1;
-      } catch (e) {
-        if (e !== C.GUEST_FAULT) {
-          this.deliveringVector = -1;
-          if (e === C.GUEST_EXIT) return this.stopRequested;
-          throw e;
-        }
-        const v2 = this.faultVector;
-        // The nested exception is offered to the hook before the double-fault rules combine it
-        // (as VMX checks it against the exception bitmap, with the first event in the
-        // IDT-vectoring information: SDM Vol. 3 28.2.4). The vectoring fields still describe it.
-        offered = false;
-        const ic = this.intercepts;
-        if (ic?.exception !== undefined && ((ic.exceptionMask ?? 0) >>> v2) & 1 && v2 < 32) {
-          const x = this.exit;
-          x.kind = -1;
-          x.eventType = EventType.HardwareException;
-          x.instructionLength = 0;
-          x.vector = v2;
-          x.errorCode = this.faultError;
-          x.hasErrorCode = this.faultHasError;
-          x.faultAddress = v2 === C.PF ? this.faultAddress : 0;
-          this.fillVectoring(x);
-          if (ic.exception(v2, this.faultError, this.faultHasError, x)) {
-            this.deliveringVector = -1;
-            return StopReason.Exception;
-          }
-          offered = true;
-        }
-        const firstIsException = t === EventType.HardwareException;
-        if (firstIsException && v === C.DF && (isContributory(v2) || v2 === C.PF)) {
-          // Triple fault (SDM Vol. 3 6.15 Interrupt 8): shutdown.
-          this.deliveringVector = -1;
-          if (this.interceptMask & (1 << InterceptKind.Shutdown)) {
-            if (this.askIntercept(InterceptKind.Shutdown, 0)) return StopReason.Intercept;
-          }
-          return StopReason.Shutdown;
-        }
-        if (
-          firstIsException &&
-          ((isContributory(v) && isContributory(v2)) || (v === C.PF && (isContributory(v2) || v2 === C.PF)))
-        ) {
-          t = EventType.HardwareException;
-          v = C.DF;
-          ec = 0;
-          he = true;
-          offered = false;
-        } else {
-          t = EventType.HardwareException;
-          v = v2;
-          ec = this.faultError;
-          he = this.faultHasError;
-        }
-        len = 0;
-      }
-    }
-  }
-
-  private fillVectoring(x: ExitInfo): void {
-    if (this.deliveringVector >= 0) {
-      x.vectoringValid = true;
-      x.vectoringType = this.deliveringType;
-      x.vectoringVector = this.deliveringVector;
-      x.vectoringErrorCode = this.deliveringError;
-      x.vectoringHasErrorCode = this.deliveringHasError;
-    } else {
-      x.vectoringValid = false;
-    }
-  }
-
-  /** EXT bit of error codes for faults during delivery of an external event (SDM Vol. 3 6.13). */
-  private extBit(type: number): number {
-    return type === EventType.ExternalInterrupt ||
-      type === EventType.Nmi ||
-      type === EventType.HardwareException
-      ? 1
-      : 0;
-  }
-
-  private deliverOnce(type: number, vector: number, ec: number, hasError: boolean, instrLen: number): void {
-    const s = this.state;
-    this.materializeFlags();
-    const retEip = (s.rip[0] + instrLen) >>> 0;
-    // The EFLAGS image of a fault-class exception has RF = 1, so IRET restarts the instruction
-    // without re-triggering a code breakpoint (SDM Vol. 3 17.3.1.1); other events push RF as is.
-    const flags =
-      type === EventType.HardwareException && FAULT_VECTORS & (1 << vector)
-        ? s.rflags[0] | Flag.RF
-        : s.rflags[0];
-    if (!this.prot) {
-      // Real mode: IVT entry of 4 bytes; push FLAGS, CS, IP (SDM Vol. 3 20.1.4).
-      if (vector * 4 + 3 > s.dtLimit[1]) this.gp0();
-      const ent = this.linRead((s.dtBase[1] + vector * 4) >>> 0, 4, 0);
-      let sp = s.gpr[4];
-      sp = this.pushAt(sp, flags & 0xffff, 2);
-      sp = this.pushAt(sp, s.segSel[1], 2);
-      sp = this.pushAt(sp, retEip & 0xffff, 2);
-      this.setSp(sp);
-      this.loadSegReal(1, ent >>> 16);
-      s.rip[0] = ent & 0xffff;
-      s.rflags[0] = flags & ~(Flag.IF | Flag.TF | Flag.AC | Flag.RF);
-      this.acEnabled = false;
-      this.irqCheck = true;
-      return;
-    }
-    const ext = this.extBit(type);
-    // Protected mode: the IDT gate (SDM Vol. 3 6.12.1).
-    const gateErr = vector * 8 + 2 + ext;
-    if (vector * 8 + 7 > s.dtLimit[1]) this.raise(C.GP, gateErr, true);
-    const gAddr = (s.dtBase[1] + vector * 8) >>> 0;
-    const gLo = this.linRead(gAddr, 4, 0);
-    const gHi = this.linRead(gAddr + 4, 4, 0);
-    const gType = (gHi >>> 8) & 0x1f;
-    const gDpl = (gHi >>> 13) & 3;
-    if (gType !== 0x05 && gType !== 0x06 && gType !== 0x07 && gType !== 0x0e && gType !== 0x0f) {
-      this.raise(C.GP, gateErr, true);
-    }
-    // INT n / INT3 / INTO check the gate DPL against CPL (SDM Vol. 3 6.12.1.1); INT1 does not.
-    if (
-      (type === EventType.SoftwareInterrupt || type === EventType.SoftwareException) &&
-      gDpl < this.cplOrV86()
-    ) {
-      this.raise(C.GP, vector * 8 + 2, true);
-    }
-    if (!(gHi & 0x8000)) this.raise(C.NP, gateErr, true);
-    if (gType === 0x05) {
-      // Task gate: a task switch (SDM Vol. 3 7.3); a hypervisor intercepts it (VMX exits on every
-      // task switch, SDM Vol. 3 25.4.2).
-      if (this.wantsIntercept(InterceptKind.TaskSwitch)) {
-        this.exit.taskSwitchSelector = gLo >>> 16;
-        this.exit.taskSwitchSource = TaskSource.Gate;
-        this.intercept(InterceptKind.TaskSwitch);
-      }
-      taskSwitch(this, gLo >>> 16, TaskSource.Gate, retEip, ext, hasError, ec);
-      this.irqCheck = true;
-      return;
-    }
-    const gate32 = (gType & 8) !== 0;
-    const sel = gLo >>> 16;
-    const offset = gate32 ? ((gHi & 0xffff0000) | (gLo & 0xffff)) >>> 0 : gLo & 0xffff;
-    if ((sel & 0xfffc) === 0) this.raise(C.GP, ext, true);
-    const dLo = this.readDescriptorLo(sel, ext);
-    const dHi = this.descHi;
-    const dType = (dHi >>> 8) & 0x1f;
-    const dDpl = (dHi >>> 13) & 3;
-    const cpl = this.cplOrV86();
-    if ((dType & 0x18) !== 0x18 || dDpl > cpl) this.raise(C.GP, (sel & 0xfffc) | ext, true);
-    if (!(dHi & 0x8000)) this.raise(C.NP, (sel & 0xfffc) | ext, true);
-    const conforming = (dType & 4) !== 0;
-    const size = gate32 ? 4 : 2;
-    let newCpl = cpl;
-    if (!conforming && dDpl < cpl) {
-      // Inter-privilege: new stack from the TSS (SDM Vol. 3 6.12.1, Figure 6-4).
-      if (this.v86 && dDpl !== 0) this.raise(C.GP, (sel & 0xfffc) | ext, true);
-      newCpl = dDpl;
-      this.tssStack(newCpl, ext);
-      const ssSel = this.tssSs;
-      const esp = this.tssEsp;
-      const ssLo = this.loadStackForPrivilege(ssSel, newCpl, ext);
-      const ssHi = this.descHi;
-      const ssBig = (ssHi & 0x400000) !== 0;
-      const ssBase = descBase(ssLo, ssHi);
-      const ssLimit = descLimit(ssLo, ssHi);
-      let sp = esp;
-      const n = (this.v86 ? 9 : 5) + (hasError ? 1 : 0);
-      // Check the whole frame against the new SS limit first (#SS(new SS) is a fault with nothing changed).
-      const mask = ssBig ? 0xffffffff : 0xffff;
-      const lowest = (sp - n * size) & mask;
-      if ((ssHi >>> 8) & 4) {
-        /* expand-down stack segments: checked per push below */
-      } else if (lowest > ssLimit || ((sp - 1) & mask) > ssLimit) {
-        this.raise(C.SS, (ssSel & 0xfffc) | ext, true);
-      }
-      if (this.v86) {
-        sp = this.pushSys(ssBase, sp, mask, size, s.segSel[5], newCpl);
-        sp = this.pushSys(ssBase, sp, mask, size, s.segSel[4], newCpl);
-        sp = this.pushSys(ssBase, sp, mask, size, s.segSel[3], newCpl);
-        sp = this.pushSys(ssBase, sp, mask, size, s.segSel[0], newCpl);
-      }
-      sp = this.pushSys(ssBase, sp, mask, size, s.segSel[2], newCpl);
-      sp = this.pushSys(ssBase, sp, mask, size, s.gpr[4], newCpl);
-      sp = this.pushSys(ssBase, sp, mask, size, flags, newCpl);
-      sp = this.pushSys(ssBase, sp, mask, size, s.segSel[1], newCpl);
-      sp = this.pushSys(ssBase, sp, mask, size, retEip, newCpl);
-      if (hasError) sp = this.pushSys(ssBase, sp, mask, size, ec, newCpl);
-      // Commit. Leaving virtual-8086 mode nulls the data segment registers (SDM Vol. 3 20.3.1.1).
-      if (this.v86) {
-        this.loadNull(0);
-        this.loadNull(3);
-        this.loadNull(4);
-        this.loadNull(5);
-      }
-      this.setDescAccessed(ssSel, ssHi);
-      this.setSegFromDesc(2, (ssSel & 0xfffc) | newCpl, ssLo, ssHi);
-      if (ssBig) s.gpr[4] = sp;
-      else s.gpr[4] = (s.gpr[4] & 0xffff0000) | sp;
-    } else {
-      if (this.v86) this.raise(C.GP, (sel & 0xfffc) | ext, true);
-      let sp = s.gpr[4];
-      sp = this.pushAt(sp, flags, size);
-      sp = this.pushAt(sp, s.segSel[1], size);
-      sp = this.pushAt(sp, retEip, size);
-      if (hasError) sp = this.pushAt(sp, ec, size);
-      this.setSp(sp);
-    }
-    this.setDescAccessed(sel, dHi);
-    this.setSegFromDesc(1, (sel & 0xfffc) | newCpl, dLo, dHi);
-    s.rip[0] = offset;
-    let nf = flags & ~(Flag.TF | Flag.NT | Flag.RF | Flag.VM);
-    if (!(gType & 1)) nf &= ~Flag.IF; // interrupt gate clears IF; trap gate does not
-    s.rflags[0] = nf;
-    this.updateMode();
-    // After leaving virtual-8086 mode (updateMode forces CPL 3 while VM is set).
-    s.cpl = newCpl;
-    for (let r = 0; r < 6; r++) this.updateSegFlags(r);
-  }
-
-  /**
    * Delivers a software interrupt or exception from an instruction handler (RIP at the
    * instruction, `length` its size). When delivery ends the run (intercepted exception, triple
    * fault), unwinds the instruction.
@@ -959,7 +669,7 @@ export class Cpu {
     // INT n/INT3/INTO/INT1 clear TF on delivery: no single-step trap follows them (SDM Vol. 3
     // 17.3.1.4; debuggers emulate INT n for that reason).
     this.noStepTrap = true;
-    const r = this.deliverEvent(type, vector, 0, false, length);
+    const r = deliverEvent(this, type, vector, 0, false, length);
     if (r >= 0) {
       this.stopRequested = r;
       throw C.GUEST_EXIT;
@@ -971,44 +681,9 @@ export class Cpu {
     return this.v86 ? 3 : this.state.cpl;
   }
 
-  /** SS:ESP for privilege level `dpl` from the current TSS (SDM Vol. 3 7.2.1). */
-  /** SS and ESP read by the last `tssStack`. */
+  /** SS and ESP for a privilege level, read from the TSS by the last `tssStack` (stack-switch.ts). */
   tssSs = 0;
   tssEsp = 0;
-  /** Writes `v` below `sp` on a stack with base `base` (a system push at privilege `cpl`); returns the new sp. */
-  pushSys(base: number, sp: number, mask: number, size: number, v: number, cpl: number): number {
-    const nsp = (sp - size) & mask;
-    this.linWriteSys((base + nsp) >>> 0, size, v, cpl);
-    return nsp >>> 0;
-  }
-  tssStack(dpl: number, ext: number): void {
-    const s = this.state;
-    const trType = s.segAttr[7] & 0xf;
-    const is32 = trType === 0xb || trType === 0x9;
-    const off = is32 ? 4 + dpl * 8 : 2 + dpl * 4;
-    const need = is32 ? off + 5 : off + 3;
-    if (need > s.segLimit[7]) this.raise(C.TS, (s.segSel[7] & 0xfffc) | ext, true);
-    const base = s.segBase[7];
-    if (is32) {
-      this.tssEsp = this.linRead((base + off) >>> 0, 4, 0);
-      this.tssSs = this.linRead((base + off + 4) >>> 0, 2, 0);
-    } else {
-      this.tssEsp = this.linRead((base + off) >>> 0, 2, 0);
-      this.tssSs = this.linRead((base + off + 2) >>> 0, 2, 0);
-    }
-  }
-
-  /** Checks the stack segment of a privilege change (SDM Vol. 3 6.12.1: #TS cases). Returns descriptor low; high in descHi. */
-  loadStackForPrivilege(ssSel: number, dpl: number, ext: number): number {
-    if ((ssSel & 0xfffc) === 0) this.raise(C.TS, ext, true);
-    const lo = this.readDescriptorLo(ssSel, ext, C.TS);
-    const hi = this.descHi;
-    const t = (hi >>> 8) & 0x1f;
-    if ((ssSel & 3) !== dpl || ((hi >>> 13) & 3) !== dpl || (t & 0x1a) !== 0x12)
-      this.raise(C.TS, (ssSel & 0xfffc) | ext, true);
-    if (!(hi & 0x8000)) this.raise(C.SS, (ssSel & 0xfffc) | ext, true);
-    return lo;
-  }
 
   // =====================================================================================
   // Descriptors and segment loads (SDM Vol. 3 3.4, 5.5–5.8)
@@ -1801,26 +1476,6 @@ const CR4_VALID =
   Cr4.PCE |
   Cr4.OSFXSR |
   Cr4.OSXMMEXCPT;
-
-/** Fault-class exception vectors: #DE, #BR, #UD, #NM, #TS, #NP, #SS, #GP, #PF, #MF, #AC, #XM, #VE. */
-const FAULT_VECTORS =
-  (1 << 0) |
-  (1 << 5) |
-  (1 << 6) |
-  (1 << 7) |
-  (1 << 10) |
-  (1 << 11) |
-  (1 << 12) |
-  (1 << 13) |
-  (1 << 14) |
-  (1 << 16) |
-  (1 << 17) |
-  (1 << 19) |
-  (1 << 20);
-
-function isContributory(v: number): boolean {
-  return v === 0 || (v >= 10 && v <= 13);
-}
 
 function signBit(size: number): number {
   return size === 4 ? 0x80000000 : size === 2 ? 0x8000 : 0x80;

@@ -4,6 +4,7 @@ import * as C from '../cpu/consts.js';
 import type { Cpu } from '../cpu/cpu.js';
 import { descBase, descLimit } from '../cpu/descriptor.js';
 import type { Handler } from '../cpu/handler.js';
+import { loadStackForPrivilege, pushSys, tssStack } from '../cpu/stack-switch.js';
 import { TaskSource, taskSwitch } from '../cpu/task-switch.js';
 import type { Insn } from '../decoder/insn.js';
 import type { OpcodeRow } from '../decoder/opcode-table.js';
@@ -150,10 +151,10 @@ function callGate(cpu: Cpu, gateSel: number, lo: number, hi: number, isCall: boo
   }
   if (!conforming && cDpl < cpl) {
     // CALL to more privilege: new stack from the TSS; copy `params` words/dwords (Figure 5-13).
-    cpu.tssStack(cDpl, 0);
+    tssStack(cpu, cDpl, 0);
     const ssSel = cpu.tssSs;
     const esp = cpu.tssEsp;
-    const ssLo = cpu.loadStackForPrivilege(ssSel, cDpl, 0);
+    const ssLo = loadStackForPrivilege(cpu, ssSel, cDpl, 0);
     const ssHi = cpu.descHi;
     const ssBig = (ssHi & 0x400000) !== 0;
     const ssBase = descBase(ssLo, ssHi);
@@ -162,12 +163,12 @@ function callGate(cpu: Cpu, gateSel: number, lo: number, hi: number, isCall: boo
     if ((ssHi >>> 8) & 4 ? false : ((esp - frame) & sMask) > descLimit(ssLo, ssHi))
       cpu.raise(C.SS, ssSel & 0xfffc, true);
     let sp = esp;
-    sp = cpu.pushSys(ssBase, sp, sMask, size, s.segSel[2], cDpl);
-    sp = cpu.pushSys(ssBase, sp, sMask, size, s.gpr[4], cDpl);
+    sp = pushSys(cpu, ssBase, sp, sMask, size, s.segSel[2], cDpl);
+    sp = pushSys(cpu, ssBase, sp, sMask, size, s.gpr[4], cDpl);
     for (let k = params - 1; k >= 0; k--)
-      sp = cpu.pushSys(ssBase, sp, sMask, size, cpu.peek(k * size, size), cDpl);
-    sp = cpu.pushSys(ssBase, sp, sMask, size, s.segSel[1], cDpl);
-    sp = cpu.pushSys(ssBase, sp, sMask, size, s.rip[0], cDpl);
+      sp = pushSys(cpu, ssBase, sp, sMask, size, cpu.peek(k * size, size), cDpl);
+    sp = pushSys(cpu, ssBase, sp, sMask, size, s.segSel[1], cDpl);
+    sp = pushSys(cpu, ssBase, sp, sMask, size, s.rip[0], cDpl);
     cpu.setDescAccessed(csSel, cHi);
     cpu.setDescAccessed(ssSel, ssHi);
     cpu.setSegFromDesc(1, (csSel & 0xfffc) | cDpl, cLo, cHi);
