@@ -81,6 +81,25 @@ export class HvaSpace {
     return undefined;
   }
 
+  /**
+   * The mappings that overlap [`start`, `end`), in address order: how a memory slot finds the
+   * pages that have memory behind them without visiting every page of a huge, mostly empty
+   * slot (KVM_MEM_MAX_NR_PAGES is 2^31 - 1).
+   */
+  overlapping(start: number, end: number): HvaMapping[] {
+    const ms = this.mappings;
+    let lo = 0;
+    let hi = ms.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ms[mid].hva + ms[mid].size <= start) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: HvaMapping[] = [];
+    for (let i = lo; i < ms.length && ms[i].hva < end; i++) out.push(ms[i]);
+    return out;
+  }
+
   /** A 4 KiB view of the page at page-aligned `hva`, or null when nothing is mapped there. */
   pageAt(hva: number): Uint8Array | null {
     const m = this.find(hva);

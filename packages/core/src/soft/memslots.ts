@@ -5,12 +5,13 @@
  *   flags other than LOG_DIRTY_PAGES                      EINVAL
  *   address space (slot >> 16) other than 0, id ≥ 32764   EINVAL
  *   size, guest_phys_addr or userspace_addr not page-aligned  EINVAL
- *   userspace range past user space (access_ok)           EINVAL
+ *   userspace range past user space (access_ok), even for a delete  EINVAL
  *   guest_phys_addr + size wraps                          EINVAL
  *   more than KVM_MEM_MAX_NR_PAGES pages                  EINVAL
  *   delete (size 0) of a slot that does not exist         EINVAL
  *   change of an existing slot's userspace_addr or size   EINVAL
  *   create or move over another slot                      EEXIST
+ *   create or move past the MMU's last gfn (kvm_arch_prepare_memory_region)  EINVAL
  *
  * A change is prepared completely (host frames, dirty bitmap) before anything is committed, so a
  * failure (ENOMEM) leaves the old slots exactly as they were (changelog: "__free_page() doesn't
@@ -35,6 +36,12 @@ export const KVM_USER_MEM_SLOTS = 32764;
 export const KVM_ADDRESS_SPACE_NUM = 1;
 /** KVM_MEM_MAX_NR_PAGES: (1 << 31) - 1. */
 export const KVM_MEM_MAX_NR_PAGES = 0x7fff_ffff;
+/**
+ * `kvm_mmu_max_gfn()` under shadow paging: guest-physical addresses of 52 bits, the
+ * architectural maximum MAXPHYADDR (SDM Vol. 3A 4.1.4; with EPT/NPT Linux uses the host's own
+ * MAXPHYADDR instead). A slot reaching past it is EINVAL, which is how gpa 1 << 60 is refused.
+ */
+export const KVM_MMU_MAX_GFN = 2 ** (52 - PAGE_SHIFT) - 1;
 
 const OP = 'KVM_SET_USER_MEMORY_REGION';
 
@@ -50,6 +57,8 @@ export interface MemorySlot {
   readonly hpfnBase: number;
   /** One bit per page when LOG_DIRTY_PAGES is set. */
   readonly dirtyBitmap: Uint32Array | null;
+  /** The page runs `[first, count]` that have VMM memory behind them (the rest are holes). */
+  readonly backed: [number, number][];
 }
 
 /** What a gfn resolves to. */
@@ -94,7 +103,8 @@ export class MemorySlots {
     if ((size & pageMask) !== 0n) throw new KvmError(OP, Errno.EINVAL, 'memory_size not page-aligned');
     if ((gpa & pageMask) !== 0n) throw new KvmError(OP, Errno.EINVAL, 'guest_phys_addr not page-aligned');
     if ((uaddr & pageMask) !== 0n) throw new KvmError(OP, Errno.EINVAL, 'userspace_addr not page-aligned');
-    if (size !== 0n && uaddr + size > BigInt(TASK_SIZE_MAX)) {
+    // access_ok(userspace_addr, memory_size) runs before the delete case too.
+    if (uaddr + size > BigInt(TASK_SIZE_MAX)) {
       throw new KvmError(OP, Errno.EINVAL, 'userspace range outside user space');
     }
     if (gpa + size > 0xffff_ffff_ffff_ffffn) throw new KvmError(OP, Errno.EINVAL, 'guest range wraps');
@@ -129,10 +139,18 @@ export class MemorySlots {
         throw new KvmError(OP, Errno.EEXIST, `overlaps slot ${s.id}`);
       }
     }
+    // kvm_arch_prepare_memory_region, after the overlap check (so an overlap is EEXIST first).
+    if (baseGfn + npages - 1 > KVM_MMU_MAX_GFN) {
+      throw new KvmError(
+        OP,
+        Errno.EINVAL,
+        `gfn 0x${(baseGfn + npages - 1).toString(16)} past the MMU's last`,
+      );
+    }
     // Prepare everything that can fail before touching the live map.
     const dirtyBitmap = flags & KVM_MEM_LOG_DIRTY_PAGES ? allocDirtyBitmap(npages) : null;
     const hpfnBase = this.hpm.reserveRange(npages);
-    const next: MemorySlot = { id, flags, baseGfn, npages, hva, hpfnBase, dirtyBitmap };
+    const next: MemorySlot = { id, flags, baseGfn, npages, hva, hpfnBase, dirtyBitmap, backed: [] };
     if (old !== undefined) this.commitDelete(old);
     this.commitCreate(next);
     return true;
@@ -171,16 +189,40 @@ export class MemorySlots {
   }
 
   private commitCreate(s: MemorySlot): void {
-    for (let i = 0; i < s.npages; i++) {
-      this.hpm.setFrame(s.hpfnBase + i, this.hva.pageAt(s.hva + i * PAGE_SIZE));
+    // Only the pages with a mapping behind them get views; the rest stay holes (EFAULT on use).
+    const end = s.hva + s.npages * PAGE_SIZE;
+    for (const m of this.hva.overlapping(s.hva, end)) {
+      const from = Math.max(m.hva, s.hva);
+      const to = Math.min(m.hva + m.size, end);
+      const first = (from - s.hva) / PAGE_SIZE;
+      const count = (to - from) / PAGE_SIZE;
+      for (let i = 0; i < count; i++) {
+        this.hpm.setFrame(
+          s.hpfnBase + first + i,
+          m.bytes.subarray(from - m.hva + i * PAGE_SIZE, from - m.hva + (i + 1) * PAGE_SIZE),
+        );
+      }
+      s.backed.push([first, count]);
     }
     this.byId.set(s.id, s);
     this.sorted = [...this.sorted, s].sort((a, b) => a.baseGfn - b.baseGfn);
     this.generation++;
   }
 
+  /**
+   * Deletes every slot (`kvm_free_memslots` when the VM goes away): their host frames are given
+   * back, so a VMM that creates and closes VMs does not grow the host-physical space.
+   */
+  clear(): void {
+    for (const s of [...this.sorted]) this.commitDelete(s);
+  }
+
   private commitDelete(s: MemorySlot): void {
-    for (let i = 0; i < s.npages; i++) this.hpm.setFrame(s.hpfnBase + i, null);
+    // The views go with the frames: nothing keeps the VMM's buffer alive through a deleted slot.
+    for (const [first, count] of s.backed) {
+      for (let i = 0; i < count; i++) this.hpm.setFrame(s.hpfnBase + first + i, null);
+    }
+    this.hpm.releaseRange(s.hpfnBase, s.npages);
     this.byId.delete(s.id);
     this.sorted = this.sorted.filter((x) => x !== s);
     this.generation++;

@@ -134,5 +134,6 @@ export class SoftVm {
     if (this.closed) return;
     this.closed = true;
     for (const v of [...this.vcpus.values()]) this.destroyVcpu(v);
+    this.slots.clear();
   }
 }

@@ -499,6 +499,151 @@ export function defineAbiSuite(engine: AbiSuiteEngine): void {
         }
       });
 
+      it('EINVAL for a slot past the largest guest-physical address (gpa 1 << 60, 1 << 52)', () => {
+        const vm = kvm().createVm();
+        try {
+          const hva = vm.allocateMemory(0x2000).userspaceAddr;
+          const region = {
+            slot: 1,
+            flags: 0,
+            guestPhysAddr: 1n << 60n,
+            memorySize: 0x1000n,
+            userspaceAddr: hva,
+          };
+          expectErrno(() => vm.setUserMemoryRegion(region), Errno.EINVAL);
+          // kvm_mmu_max_gfn(): 52 bits under shadow paging, the host's MAXPHYADDR (≤ 52) with EPT/NPT.
+          expectErrno(() => vm.setUserMemoryRegion({ ...region, guestPhysAddr: 1n << 52n }), Errno.EINVAL);
+          // guest_phys_addr + memory_size wrapping past 2^64.
+          expectErrno(
+            () =>
+              vm.setUserMemoryRegion({
+                ...region,
+                guestPhysAddr: 0xffff_ffff_ffff_f000n,
+                memorySize: 0x2000n,
+              }),
+            Errno.EINVAL,
+          );
+          // More than KVM_MEM_MAX_NR_PAGES (2^31 - 1) pages, address space or not.
+          expectErrno(
+            () => vm.setUserMemoryRegion({ ...region, guestPhysAddr: 0n, memorySize: 1n << 43n }),
+            Errno.EINVAL,
+          );
+        } finally {
+          vm.close();
+        }
+      });
+
+      it.skipIf(engine.twoDimensionalPaging === true)(
+        `accepts the last page below 2^52 under shadow paging; an overlap there is EEXIST before EINVAL${
+          engine.twoDimensionalPaging ? ' (skipped: with EPT/NPT the limit is the host’s MAXPHYADDR)' : ''
+        }`,
+        () => {
+          const vm = kvm().createVm();
+          try {
+            const hva = vm.allocateMemory(0x2000).userspaceAddr;
+            const top = {
+              slot: 1,
+              flags: 0,
+              guestPhysAddr: (1n << 52n) - 0x1000n,
+              memorySize: 0x1000n,
+              userspaceAddr: hva,
+            };
+            vm.setUserMemoryRegion(top);
+            // Both overlapping slot 1 and reaching past the last gfn: the overlap check comes first.
+            expectErrno(() => vm.setUserMemoryRegion({ ...top, slot: 2, memorySize: 0x2000n }), Errno.EEXIST);
+          } finally {
+            vm.close();
+          }
+        },
+      );
+
+      it('EINVAL for a bad slot id, address space or flag; the last user slot id works', () => {
+        const vm = kvm().createVm();
+        try {
+          const hva = vm.allocateMemory(0x1000).userspaceAddr;
+          const region = { slot: 0, flags: 0, guestPhysAddr: 0n, memorySize: 0x1000n, userspaceAddr: hva };
+          // KVM_USER_MEM_SLOTS on x86 is 32764 (KVM_CAP_NR_MEMSLOTS).
+          expectErrno(() => vm.setUserMemoryRegion({ ...region, slot: 32764 }), Errno.EINVAL);
+          // Address space 2 (slot >> 16): x86 has at most two (the second for SMM).
+          expectErrno(() => vm.setUserMemoryRegion({ ...region, slot: 2 << 16 }), Errno.EINVAL);
+          // Flags beyond LOG_DIRTY_PAGES | READONLY (bit 2 is KVM_MEM_GUEST_MEMFD, not for this VM type).
+          expectErrno(() => vm.setUserMemoryRegion({ ...region, flags: 1 << 2 }), Errno.EINVAL);
+          expectErrno(() => vm.setUserMemoryRegion({ ...region, flags: 0x80 }), Errno.EINVAL);
+          vm.setUserMemoryRegion({ ...region, slot: 32763 });
+        } finally {
+          vm.close();
+        }
+      });
+
+      it('EINVAL for a userspace range outside user space (access_ok), for a delete as well', () => {
+        const vm = kvm().createVm();
+        try {
+          const hva = vm.allocateMemory(0x1000).userspaceAddr;
+          const region = { slot: 0, flags: 0, guestPhysAddr: 0n, memorySize: 0x1000n, userspaceAddr: hva };
+          const kernelAddr = 0xffff_8000_0000_0000n;
+          expectErrno(() => vm.setUserMemoryRegion({ ...region, userspaceAddr: kernelAddr }), Errno.EINVAL);
+          // x86-64 TASK_SIZE_MAX is 2^47 - 4096: a range may end there, not after.
+          expectErrno(
+            () => vm.setUserMemoryRegion({ ...region, slot: 1, userspaceAddr: 0x7fff_ffff_f000n }),
+            Errno.EINVAL,
+          );
+          vm.setUserMemoryRegion(region);
+          expectErrno(
+            () => vm.setUserMemoryRegion({ ...region, memorySize: 0n, userspaceAddr: kernelAddr }),
+            Errno.EINVAL,
+          );
+          // The slot survived the refused delete: deleting it (any user address) works once.
+          vm.setUserMemoryRegion({ ...region, memorySize: 0n, userspaceAddr: 0x1000n });
+          expectErrno(() => vm.setUserMemoryRegion({ ...region, memorySize: 0n }), Errno.EINVAL);
+        } finally {
+          vm.close();
+        }
+      });
+
+      it('EINVAL for changing an existing slot’s size or userspace_addr; flags alone and a move are fine', () => {
+        const vm = kvm().createVm();
+        try {
+          const hva = vm.allocateMemory(0x4000).userspaceAddr;
+          const region = {
+            slot: 3,
+            flags: 0,
+            guestPhysAddr: 0x10000n,
+            memorySize: 0x2000n,
+            userspaceAddr: hva,
+          };
+          expectErrno(() => vm.setUserMemoryRegion({ ...region, memorySize: 0n }), Errno.EINVAL); // no such slot
+          vm.setUserMemoryRegion(region);
+          vm.setUserMemoryRegion(region); // the very same region again: nothing to change
+          expectErrno(() => vm.setUserMemoryRegion({ ...region, memorySize: 0x3000n }), Errno.EINVAL);
+          expectErrno(
+            () => vm.setUserMemoryRegion({ ...region, userspaceAddr: hva + 0x1000n }),
+            Errno.EINVAL,
+          );
+          vm.setUserMemoryRegion({ ...region, flags: 1 }); // KVM_MEM_LOG_DIRTY_PAGES on
+          vm.setUserMemoryRegion({ ...region, flags: 1, guestPhysAddr: 0x20000n }); // KVM_MR_MOVE
+          // A new slot over the moved one's new place.
+          expectErrno(
+            () =>
+              vm.setUserMemoryRegion({
+                ...region,
+                slot: 4,
+                guestPhysAddr: 0x21000n,
+                userspaceAddr: hva + 0x2000n,
+              }),
+            Errno.EEXIST,
+          );
+          // …and over its old place is free now.
+          vm.setUserMemoryRegion({
+            ...region,
+            slot: 4,
+            guestPhysAddr: 0x10000n,
+            userspaceAddr: hva + 0x2000n,
+          });
+        } finally {
+          vm.close();
+        }
+      });
+
       it.skipIf(engine.twoDimensionalPaging === true)(
         `ENOSPC from KVM_RUN of a vCPU in a VM that never had memory (shadow paging${
           engine.twoDimensionalPaging ? '; skipped: this engine uses EPT/NPT' : ''
@@ -562,6 +707,41 @@ export function defineAbiSuite(engine: AbiSuiteEngine): void {
         vcpu.close();
         expectErrno(() => vcpu.getRegs(), Errno.EBADF);
         expectErrno(() => vcpu.run(), Errno.EBADF);
+      });
+    });
+
+    describe('VM and vCPU lifetime', () => {
+      it('creates a vCPU in a new VM after a VM and its vCPU were closed', () => {
+        const k = kvm();
+        const first = k.createVm();
+        const vcpu = first.createVcpu(0);
+        vcpu.close();
+        first.close();
+        const second = k.createVm();
+        try {
+          expect(second.createVcpu(0).getRegs().rip).toBe(0xfff0n);
+        } finally {
+          second.close();
+        }
+      });
+
+      it('creates, runs and closes a VM with memory and two vCPUs 100 times', () => {
+        const k = kvm();
+        const code = assembleReal('out 0x10, al\nhlt');
+        for (let i = 0; i < 100; i++) {
+          const g = realModeGuest(k, code);
+          try {
+            const other = g.vm.createVcpu(1);
+            other.close();
+            expect(g.vcpu.run()).toBe(KVM_EXIT.IO);
+            expect(runView(g.vcpu).io.port).toBe(0x10);
+            expect(g.vcpu.run()).toBe(KVM_EXIT.HLT);
+            // Closing the vCPU before its VM, then the VM: both orders must free everything.
+            if (i % 2 === 0) g.vcpu.close();
+          } finally {
+            g.close();
+          }
+        }
       });
     });
 

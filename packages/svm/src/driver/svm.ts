@@ -48,6 +48,10 @@ const X86_CR0_CD = 1 << 30;
 const X86_CR0_PG = 0x80000000;
 const X86_CR4_PAE = 1 << 5;
 const X86_EFLAGS_IF = 1 << 9;
+/** Pages of the I/O permission map (APM Vol. 2, 15.10.1: 12 KiB, one bit per port). */
+const IOPM_PAGES = 3;
+/** Pages of the MSR permission map (APM Vol. 2, 15.11: 8 KiB, two bits per MSR). */
+const MSRPM_PAGES = 2;
 /** EFER bits a guest may set on this part: SCE, NXE. */
 const EFER_GUEST_VALID = (1 << 0) | (1 << 11);
 
@@ -120,34 +124,32 @@ export class SvmDriver implements ArchOps {
 
   // ---- vCPU life --------------------------------------------------------------------------
 
+  /**
+   * `svm_create_vcpu`: the VMCB page and the permission maps. Each map is one run of
+   * physically contiguous pages, because the VMCB names only its base (APM Vol. 2, 15.10.1:
+   * IOPM_BASE_PA, 12 KiB; 15.11: MSRPM_BASE_PA, 8 KiB); svm.c takes them from
+   * `alloc_pages(order)` for the same reason. All ones: every port and MSR access exits.
+   */
   vcpuCreate(vcpu: SoftVcpu): void {
     const mem = this.cpu.memory;
-    const pages: number[] = [];
+    const vmcbPage = mem.allocPage();
+    let iopmPage = -1;
     try {
-      pages.push(mem.allocPage());
-      // IOPM: 12 KiB, MSRPM: 8 KiB, all ones (every port and MSR access exits).
-      for (let i = 0; i < 5; i++) {
-        const p = mem.allocPage();
-        pages.push(p);
-        mem.pageView(p)!.fill(0xff);
-      }
+      iopmPage = mem.allocPages(IOPM_PAGES);
+      const msrpmPage = mem.allocPages(MSRPM_PAGES);
+      for (let i = 0; i < IOPM_PAGES; i++) mem.pageView(iopmPage + i)!.fill(0xff);
+      for (let i = 0; i < MSRPM_PAGES; i++) mem.pageView(msrpmPage + i)!.fill(0xff);
+      const svm = new VcpuSvm();
+      svm.vmcbPage = vmcbPage;
+      svm.iopmPage = iopmPage;
+      svm.msrpmPage = msrpmPage;
+      vcpu.arch = svm;
     } catch (e) {
-      for (const p of pages) mem.freePage(p);
+      // ENOMEM part-way: give back what was taken, as svm_create_vcpu's error labels do.
+      if (iopmPage >= 0) mem.freePages(iopmPage, IOPM_PAGES);
+      mem.freePage(vmcbPage);
       throw e;
     }
-    // The maps must be physically contiguous: the allocator hands out fresh frames in order,
-    // but a reused frame may break that, so check.
-    const svm = new VcpuSvm();
-    svm.vmcbPage = pages[0];
-    svm.iopmPage = pages[1];
-    svm.msrpmPage = pages[4];
-    const contiguous = pages[2] === pages[1] + 1 && pages[3] === pages[1] + 2 && pages[5] === pages[4] + 1;
-    if (!contiguous) {
-      // Fall back to intercepting all I/O and MSRs without maps is not architectural; refuse.
-      for (const p of pages) mem.freePage(p);
-      throw new Error('kvm-amd: permission maps are not contiguous');
-    }
-    vcpu.arch = svm;
   }
 
   vcpuLoad(vcpu: SoftVcpu): void {
@@ -232,16 +234,9 @@ export class SvmDriver implements ArchOps {
       this.vmcb.bind(-1);
       this.loaded = null;
     }
-    for (const p of [
-      svm.vmcbPage,
-      svm.iopmPage,
-      svm.iopmPage + 1,
-      svm.iopmPage + 2,
-      svm.msrpmPage,
-      svm.msrpmPage + 1,
-    ]) {
-      if (p >= 0) mem.freePage(p);
-    }
+    if (svm.vmcbPage >= 0) mem.freePage(svm.vmcbPage);
+    if (svm.iopmPage >= 0) mem.freePages(svm.iopmPage, IOPM_PAGES);
+    if (svm.msrpmPage >= 0) mem.freePages(svm.msrpmPage, MSRPM_PAGES);
     svm.vmcbPage = svm.iopmPage = svm.msrpmPage = -1;
     vcpu.arch = null;
   }
