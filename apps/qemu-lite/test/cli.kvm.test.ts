@@ -78,5 +78,13 @@ describe.skipIf(hostSkipReason !== undefined)('qemu-lite command on the host eng
     expect(r.stderr).toMatch(/^qemu-lite: the demo guest finished and reported success$/m);
     expect(r.status).toBe(0);
   });
+
+  it.skipIf(!demoBuilt)('runs the shipped demo to its end when flags are given too', async () => {
+    // These once left out the debug-exit device, so the demo's last write hit nothing and it hung.
+    const r = await runCli(['-accel', 'kvm', '-d', 'exits', '-nographic']);
+    expect(r.stdout).toMatch(/qemu-lite demo guest/);
+    expect(r.stderr).toMatch(/^qemu-lite: the demo guest finished and reported success$/m);
+    expect(r.status).toBe(0);
+  });
 });
 if (!demoBuilt) console.warn('skipping the demo test: tools/guests/out/demo.elf is not built');

@@ -27,7 +27,7 @@ export interface ParsedArgs {
   logHelp: boolean;
   /** `-device help`. */
   deviceHelp: boolean;
-  /** No arguments at all: the demo guest with exit statistics. */
+  /** No -kernel and no -device loader: the bundled demo guest, with exit statistics. */
   demo: boolean;
 }
 
@@ -232,7 +232,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     version: false,
     logHelp: false,
     deviceHelp: false,
-    demo: argv.length === 0,
+    demo: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -253,19 +253,31 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     }
     throw new UsageError(`${arg}: invalid option`);
   }
-  if (out.demo) {
-    // The shipped demo: its debug-exit port, and the statistics table at the end.
-    out.options.debugExit = { iobase: 0xf4, iosize: 4 };
-    out.options.log = ['exits'];
-  }
   if (out.options.kernel !== undefined && out.options.flat !== undefined) {
     throw new UsageError('-kernel and -device loader both give a guest: choose one');
+  }
+  // No guest given: qemu-lite runs the demo it ships, whatever other flags say (-accel kvm,
+  // -d int, …). The demo ends by writing to isa-debug-exit at 0xf4 (iosize 4); without that
+  // device its final write is an unclaimed port and the guest halts for ever, so it is always
+  // added, and a user's -device isa-debug-exit elsewhere would be that same hang: refuse it.
+  out.demo = out.options.kernel === undefined && out.options.flat === undefined;
+  if (out.demo) {
+    const demoExit = { iobase: 0xf4, iosize: 4 };
+    // debugExit starts false: an object here is the user's -device isa-debug-exit.
+    const asked = out.options.debugExit;
+    if (asked && (asked.iobase !== demoExit.iobase || asked.iosize !== demoExit.iosize)) {
+      throw new UsageError(
+        '-device isa-debug-exit: the bundled demo (no -kernel) reports through iobase=0xf4,iosize=4',
+      );
+    }
+    out.options.debugExit = demoExit;
+    out.options.log = [...new Set(['exits', ...(out.options.log ?? [])])];
   }
   return out;
 }
 
 export const USAGE = `usage: qemu-lite [options]
-With no options, boots the demo guest it ships and prints exit statistics.
+With no -kernel (nor -device loader), boots the demo guest it ships and prints exit statistics.
 
 Machine:
   -m SIZE                 guest RAM (256M, 1G; a bare number is MiB); default 128M, max 3G

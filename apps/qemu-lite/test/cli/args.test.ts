@@ -63,7 +63,10 @@ describe('command line', () => {
   });
 
   it('gives isa-debug-exit QEMU defaults (0x501, 1 byte)', () => {
-    expect(parseArgs(['-device', 'isa-debug-exit']).options.debugExit).toEqual({ iobase: 0x501, iosize: 1 });
+    expect(parseArgs(['-kernel', 'k', '-device', 'isa-debug-exit']).options.debugExit).toEqual({
+      iobase: 0x501,
+      iosize: 1,
+    });
   });
 
   it('reads a raw binary through -device loader', () => {
@@ -96,6 +99,30 @@ describe('command line', () => {
     expect(parsed.options.kernel).toBeUndefined();
     expect(parsed.options.log).toEqual(['exits']);
     expect(parsed.options.debugExit).toEqual({ iobase: 0xf4, iosize: 4 });
+  });
+
+  it('keeps the demo runnable whatever other flags are given (its debug-exit port, the exit table)', () => {
+    for (const argv of [
+      ['-accel', 'kvm'],
+      ['-d', 'int'],
+      ['-m', '64M', '-nographic', '-no-reboot'],
+    ]) {
+      const parsed = parseArgs(argv);
+      expect(parsed.demo, argv.join(' ')).toBe(true);
+      expect(parsed.options.debugExit, argv.join(' ')).toEqual({ iobase: 0xf4, iosize: 4 });
+      expect(parsed.options.log, argv.join(' ')).toContain('exits');
+    }
+    expect(parseArgs(['-d', 'int']).options.log).toEqual(['exits', 'int']);
+    // The demo's own port given explicitly is fine; a different one would never end the demo.
+    expect(parseArgs(['-device', 'isa-debug-exit,iobase=0xf4,iosize=4']).demo).toBe(true);
+    expect(usageError(['-device', 'isa-debug-exit'])).toBe(
+      '-device isa-debug-exit: the bundled demo (no -kernel) reports through iobase=0xf4,iosize=4',
+    );
+    // With a guest of the user's, no demo and no device unless asked for.
+    const own = parseArgs(['-kernel', 'k.elf', '-accel', 'kvm']);
+    expect(own.demo).toBe(false);
+    expect(own.options.debugExit).toBe(false);
+    expect(parseArgs(['-device', 'loader,file=f,addr=0x1000']).demo).toBe(false);
   });
 
   it('rejects -kernel together with -device loader, and stray arguments', () => {
