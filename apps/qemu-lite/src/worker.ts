@@ -13,11 +13,11 @@ import { exitReasonName } from '@kvm/core';
 import type { MachineConfig } from './config.js';
 import { engineByName } from './engines.js';
 import { Machine } from './machine/machine.js';
+import { runMachine } from './machine/run-machine.js';
 import { ExitStats, formatExitStats } from './stats.js';
 import type { StopReason } from './vcpu/exit-handler.js';
 import { formatRegisters } from './vcpu/registers.js';
 import { openSharedControl, STATE, STATE_DONE, sharedClock } from './vcpu/shared.js';
-import { runVcpu } from './vcpu/vcpu-loop.js';
 
 export interface WorkerInput {
   config: MachineConfig;
@@ -99,31 +99,36 @@ function main(): void {
     if (!engine) throw new Error(`unknown engine ${config.engine}`);
     const kvm = engine.open();
     const stats = new ExitStats();
-    let stop: StopReason;
-    for (;;) {
-      machine = new Machine(kvm, config, clock, { serialOut, log });
-      post({
-        type: 'started',
-        kickHandle: machine.vcpu.kickHandle(),
-        description: machine.loaded.description,
-      });
+    machine = new Machine(kvm, config, clock, { serialOut, log });
+    const started = (m: Machine) => {
+      post({ type: 'started', kickHandle: m.vcpu.kickHandle(), description: m.loaded.description });
       if (config.log.includes('cpu_reset'))
-        log('cpu_reset', `start: ${machine.loaded.description}\n${formatRegisters(machine.vcpu)}`);
-      stop = runVcpu(machine, control, stats, {
+        log('cpu_reset', `start: ${m.loaded.description}\n${formatRegisters(m.vcpu)}`);
+    };
+    started(machine);
+    let vcpuOfLastStart = machine.vcpu;
+    const ended = runMachine(machine, control, stats, {
+      loopHooks: (m) => ({
         flush,
         logInterrupt: config.log.includes('int')
           ? (v) => log('int', `inject vector 0x${v.toString(16)}`)
           : undefined,
-        traceExit: config.log.includes('trace') ? traceExit(machine, log) : undefined,
-      });
-      if (stop.kind === 'reset' && !config.noReboot) {
-        if (config.log.includes('cpu_reset')) log('cpu_reset', `reset (${stop.cause}): rebooting`);
-        machine.close();
-        machine = undefined;
-        continue;
-      }
-      break;
-    }
+        traceExit: config.log.includes('trace') ? traceExit(m, log) : undefined,
+      }),
+      onReboot: (m, reset) => {
+        if (config.log.includes('cpu_reset') && reset.kind === 'reset')
+          log('cpu_reset', `reset (${reset.cause}): rebooting`);
+        // The kick handle changes only when the reboot made a new vCPU (in-kernel irqchip).
+        if (m.vcpu !== vcpuOfLastStart) {
+          vcpuOfLastStart = m.vcpu;
+          started(m);
+        } else if (config.log.includes('cpu_reset')) {
+          log('cpu_reset', `start: ${m.loaded.description}\n${formatRegisters(m.vcpu)}`);
+        }
+      },
+    });
+    machine = ended.machine;
+    const stop = ended.stop;
     const registers =
       stop.kind === 'failure' || config.log.includes('cpu_reset') ? formatRegisters(machine.vcpu) : undefined;
     if (config.log.includes('unimp')) {

@@ -24,6 +24,10 @@ export const RTC_REG_C = 0x0c;
 export const RTC_REG_D = 0x0d;
 export const RTC_CENTURY = 0x32;
 
+const REG_B_PIE = 0x40;
+const REG_B_AIE = 0x20;
+const REG_B_UIE = 0x10;
+const REG_B_SQWE = 0x08;
 const REG_B_DM_BINARY = 0x04;
 const REG_B_24H = 0x02;
 
@@ -57,6 +61,17 @@ export class Cmos implements PortIoDevice {
     this.nvram[0x31] = extKiB >> 8;
     this.nvram[0x34] = above16M & 0xff;
     this.nvram[0x35] = above16M >> 8;
+  }
+
+  /**
+   * System reset: the MC146818's RESET pin clears the interrupt enables (PIE, AIE, UIE) and
+   * SQWE in register B and the flags in register C (datasheet, "RESET"). The clock keeps
+   * running and NVRAM keeps its contents: they are battery-backed, which is why the guest's
+   * time offset survives a reboot.
+   */
+  reset(): void {
+    this.nvram[RTC_REG_B] &= ~(REG_B_PIE | REG_B_AIE | REG_B_UIE | REG_B_SQWE);
+    this.nvram[RTC_REG_C] = 0;
   }
 
   private encode(value: number): number {

@@ -63,6 +63,12 @@ export class FwCfg implements PortIoDevice {
     this.items.set(FW_CFG.FILE_DIR, new Uint8Array(4)); // big-endian count 0
   }
 
+  /** System reset: nothing selected, as at power-on (the items themselves are fixed). */
+  reset(): void {
+    this.current = undefined;
+    this.offset = 0;
+  }
+
   /** Selects `key`: the next data read returns its first byte. */
   select(key: number): void {
     // Bit 14 (write) and bit 15 (arch-local) are part of the key; we have no such items.

@@ -52,6 +52,21 @@ export class I8042 implements PortIoDevice {
     this.onReset = onReset;
   }
 
+  /**
+   * System reset: the controller and both devices as at power-on (what this device's fields
+   * start as), the output buffer emptied and IRQ 1/12 lowered (QEMU's `kbd_reset`).
+   */
+  reset(): void {
+    this.queue.length = 0;
+    this.commandByte = CMDBYTE_KBD_INT | CMDBYTE_SYS | CMDBYTE_XLATE;
+    this.outputPort = 0x01;
+    this.lastWasCommand = false;
+    this.pendingCommand = -1;
+    this.kbdPending = -1;
+    this.auxPending = -1;
+    this.updateIrq();
+  }
+
   private push(byte: number, aux: boolean): void {
     this.queue.push({ byte: byte & 0xff, aux });
     this.updateIrq();

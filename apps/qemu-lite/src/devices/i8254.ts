@@ -146,11 +146,23 @@ export class I8254 implements PortIoDevice {
     this.clock = clock;
     this.irq = irq;
     this.channels = [new PitChannel(true), new PitChannel(true), new PitChannel(false)];
+    this.reset();
+  }
+
+  /**
+   * Power-on and system reset: fresh channels, channel 0 restarted in mode 3 from now. (A real
+   * 8254 has no reset pin; its state after RESET is what the BIOS programs, which this stands in
+   * for, as QEMU's `pit_reset_common` does.)
+   */
+  reset(): void {
+    this.channels[0] = new PitChannel(true);
+    this.channels[1] = new PitChannel(true);
+    this.channels[2] = new PitChannel(false);
     const ch0 = this.channels[0];
     ch0.mode = 3;
     ch0.count = 0x10000;
     ch0.nullCount = false;
-    ch0.loadTimeNs = clock();
+    ch0.loadTimeNs = this.clock();
     this.updateDeadline(ch0.loadTimeNs);
   }
 
@@ -333,6 +345,11 @@ export class SystemControlPortB implements PortIoDevice {
   constructor(pit: I8254, clock: Clock) {
     this.pit = pit;
     this.clock = clock;
+  }
+
+  /** System reset: speaker off, channel 2's gate low (the PIT's own reset lowers it too). */
+  reset(): void {
+    this.value = 0;
   }
 
   ioIn(_port: number, _size: number): number {

@@ -42,6 +42,29 @@ export class I8259Chip {
     this.elcrMask = elcrMask;
   }
 
+  /**
+   * System reset (the chipset's RESET): the chip waits for ICW1 with everything cleared, and the
+   * PIIX ELCR is back to all edge-triggered (QEMU's `pic_reset`: ELCR 0, then
+   * `pic_reset_common`). Input levels are forgotten: every device lowers its line on reset.
+   */
+  reset(): void {
+    this.irr = 0;
+    this.isr = 0;
+    this.imr = 0;
+    this.lastLevel = 0;
+    this.vectorBase = 0;
+    this.elcr = 0;
+    this.initStep = 0;
+    this.icw4Needed = false;
+    this.single = false;
+    this.autoEoi = false;
+    this.rotateOnAutoEoi = false;
+    this.readIsr = false;
+    this.poll = false;
+    this.specialMask = false;
+    this.priorityAdd = 0;
+  }
+
   /** Drives input `line` (0–7). Edge-triggered lines latch a request on a rising edge. */
   setLevel(line: number, level: number): void {
     const bit = 1 << line;
@@ -174,6 +197,12 @@ export class I8259Pair implements PortIoDevice, IrqSink {
   // The PIIX3 ELCR: IRQ0, 1, 2, 8 and 13 are always edge-triggered (QEMU's masks).
   readonly master = new I8259Chip(0xf8);
   readonly slave = new I8259Chip(0xde);
+
+  /** System reset: both chips back to their power-on state (INTR deasserted). */
+  reset(): void {
+    this.master.reset();
+    this.slave.reset();
+  }
 
   /** Raises or lowers IRQ `irq` (0–15). */
   setIrq(irq: number, level: number): void {

@@ -36,6 +36,14 @@ export class IoBus {
     }
   }
 
+  /**
+   * System reset: every device's `reset`, in registration order (the machine registers the PIC
+   * first, so a device that lowers its line on reset finds the PIC already reset).
+   */
+  reset(): void {
+    for (const device of this.devices) device.reset?.();
+  }
+
   /** The device on `port`, or undefined. */
   deviceAt(port: number): PortIoDevice | undefined {
     const index = this.table[port & 0xffff];

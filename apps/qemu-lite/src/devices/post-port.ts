@@ -8,6 +8,10 @@ export class PostPort implements PortIoDevice {
   readonly name = 'port80';
   last = 0;
 
+  reset(): void {
+    this.last = 0;
+  }
+
   ioIn(_port: number, _size: number): number {
     return this.last;
   }

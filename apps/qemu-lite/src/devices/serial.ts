@@ -80,6 +80,26 @@ export class Serial16550 implements PortIoDevice {
     this.irqLine = irqLine;
   }
 
+  /**
+   * System reset (the chip's MR pin): IER, IIR, FCR, LCR, MCR and the line status back to their
+   * datasheet reset values, the FIFO emptied, the interrupt output lowered. The divisor and the
+   * scratch register are not affected by MR; we give them the values a BIOS leaves, as at start.
+   */
+  reset(): void {
+    this.ier = 0;
+    this.lcr = 0;
+    this.mcr = MCR_OUT2;
+    this.lsr = LSR_THRE | LSR_TEMT;
+    this.msr = MSR_CTS | MSR_DSR | MSR_DCD;
+    this.scr = 0;
+    this.dll = 0x0c;
+    this.dlm = 0;
+    this.fcr = 0;
+    this.thriPending = true;
+    this.rx.length = 0;
+    this.updateIrq();
+  }
+
   /** Bytes waiting in the receive FIFO. */
   get rxPending(): number {
     return this.rx.length;

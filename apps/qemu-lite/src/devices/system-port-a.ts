@@ -13,6 +13,11 @@ export class SystemControlPortA implements PortIoDevice {
     this.onReset = onReset;
   }
 
+  /** System reset: A20 stays enabled (we have no A20 wrap) and the reset bit reads clear. */
+  reset(): void {
+    this.value = 0x02;
+  }
+
   ioIn(_port: number, _size: number): number {
     return this.value;
   }

@@ -12,6 +12,12 @@ export interface PortIoDevice {
   readonly name: string;
   ioIn(port: number, size: number): number;
   ioOut(port: number, size: number, value: number): void;
+  /**
+   * System reset (the PC's RESET line: triple fault, i8042 or port 0x92 reset): back to the
+   * power-on state, except what survives a reset on the real part (the RTC's time and NVRAM).
+   * Optional: a device with no state has nothing to do.
+   */
+  reset?(): void;
 }
 
 /** An interrupt controller input as a device drives it: `level` 1 raises the line, 0 lowers it. */

@@ -3,7 +3,7 @@
  * I/O bus. Built from a `MachineConfig` against the ABI only (`Kvm`, `Vm`, `Vcpu`), in the
  * thread that will run the vCPU.
  */
-import { type Kvm, type KvmRunArea, KvmRunView, type Vcpu, type Vm } from '@kvm/core';
+import { type HostMemory, type Kvm, type KvmRunArea, KvmRunView, type Vcpu, type Vm } from '@kvm/core';
 import type { MachineConfig } from '../config.js';
 import { Cmos } from '../devices/cmos.js';
 import { DebugExit } from '../devices/debug-exit.js';
@@ -17,8 +17,9 @@ import { COM1_BASE, Serial16550 } from '../devices/serial.js';
 import { SystemControlPortA } from '../devices/system-port-a.js';
 import type { Clock, IrqSink } from '../devices/types.js';
 import { kernelFormatOf, loadFlat } from '../loaders/index.js';
-import type { LoadedGuest, LoaderMachine } from '../loaders/types.js';
+import type { E820Entry, LoadedGuest, LoaderMachine } from '../loaders/types.js';
 import type { StopReason } from '../vcpu/exit-handler.js';
+import { captureResetState, resetVcpu, type VcpuResetState } from '../vcpu/reset-state.js';
 import { guestCpuid } from './cpuid.js';
 import { buildE820 } from './memory-map.js';
 
@@ -48,34 +49,38 @@ export class Machine {
   readonly vcpu: Vcpu;
   readonly run: KvmRunView;
   readonly ram: Uint8Array;
+  /** The host memory behind slot 0, held so that a reset can re-add the slot (and reuse it). */
+  readonly memory: HostMemory;
   readonly bus = new IoBus();
   /** Userspace PIC and PIT; undefined with the in-kernel irqchip. */
   readonly pic?: I8259Pair;
   readonly pit?: I8254;
   readonly serial: Serial16550;
-  readonly loaded: LoadedGuest;
+  private loadedGuest: LoadedGuest;
   private stopped: StopReason | undefined;
+  private readonly e820: E820Entry[];
+  /** The vCPU's power-on state, read once after KVM_CREATE_VCPU (see `reset-state.ts`). */
+  private readonly resetState: VcpuResetState;
+  /** Guest resets handled so far (in place or by `reboot`'s rebuild). */
+  reboots = 0;
 
   constructor(
     readonly kvm: Kvm,
     readonly config: MachineConfig,
     readonly clock: Clock,
     private readonly hooks: MachineHooks,
+    /** Guest RAM to reuse (a rebuilt machine's), zeroed here; default: newly allocated. */
+    memory?: HostMemory,
   ) {
-    const e820 = buildE820(config.ramSize);
+    this.e820 = buildE820(config.ramSize);
     const vm = kvm.createVm();
     this.vm = vm;
     try {
       vm.setTssAddr(TSS_GPA);
-      const memory = vm.allocateMemory(config.ramSize);
-      vm.setUserMemoryRegion({
-        slot: 0,
-        flags: 0,
-        guestPhysAddr: 0n,
-        memorySize: BigInt(config.ramSize),
-        userspaceAddr: memory.userspaceAddr,
-      });
-      this.ram = new Uint8Array(memory.buffer, 0, config.ramSize);
+      this.memory = memory ?? vm.allocateMemory(config.ramSize);
+      this.ram = new Uint8Array(this.memory.buffer, 0, config.ramSize);
+      if (memory) this.ram.fill(0);
+      this.setRamSlot(BigInt(config.ramSize));
 
       let irq: IrqSink;
       if (config.kernelIrqchip) {
@@ -122,21 +127,85 @@ export class Machine {
       const area: KvmRunArea = this.vcpu.kvmRun;
       this.run = area instanceof KvmRunView ? area : new KvmRunView(area.bytes);
       this.vcpu.setCpuid2(guestCpuid(kvm.getSupportedCpuid(), { localApic: config.kernelIrqchip }));
-
-      const machine: LoaderMachine = { ram: this.ram, ramSize: config.ramSize, e820 };
-      this.loaded = this.load(machine);
-      const sregs = this.loaded.entry.sregs(this.vcpu.getSregs());
-      // Without the in-kernel irqchip there is no local APIC: clear IA32_APIC_BASE.EN. As on
-      // hardware, a globally disabled APIC reads as absent in CPUID.01H:EDX.APIC (SDM Vol. 3A
-      // 10.4.3), and KVM mirrors EN into that bit whatever KVM_SET_CPUID2 said, so this is the
-      // only way the guest stops seeing one (Linux would otherwise drive a phantom APIC).
-      if (!config.kernelIrqchip) sregs.apicBase &= ~APIC_BASE_ENABLE;
-      this.vcpu.setSregs(sregs);
-      this.vcpu.setRegs({ ...this.vcpu.getRegs(), ...this.loaded.entry.regs });
+      this.resetState = captureResetState(kvm, this.vcpu);
+      this.loadedGuest = this.boot();
     } catch (error) {
       vm.close();
       throw error;
     }
+  }
+
+  /** What the loader loaded (and entered) at the last boot. */
+  get loaded(): LoadedGuest {
+    return this.loadedGuest;
+  }
+
+  /** KVM_SET_USER_MEMORY_REGION for slot 0 over `memory`; size 0 deletes the slot. */
+  private setRamSlot(memorySize: bigint): void {
+    this.vm.setUserMemoryRegion({
+      slot: 0,
+      flags: 0,
+      guestPhysAddr: 0n,
+      memorySize,
+      userspaceAddr: this.memory.userspaceAddr,
+    });
+  }
+
+  /** Loads the image into RAM (which must be zero) and puts the vCPU at its entry. */
+  private boot(): LoadedGuest {
+    const { config } = this;
+    const machine: LoaderMachine = { ram: this.ram, ramSize: config.ramSize, e820: this.e820 };
+    const loaded = this.load(machine);
+    const sregs = loaded.entry.sregs(this.resetState.sregs);
+    // Without the in-kernel irqchip there is no local APIC: clear IA32_APIC_BASE.EN. As on
+    // hardware, a globally disabled APIC reads as absent in CPUID.01H:EDX.APIC (SDM Vol. 3A
+    // 10.4.3), and KVM mirrors EN into that bit whatever KVM_SET_CPUID2 said, so this is the
+    // only way the guest stops seeing one (Linux would otherwise drive a phantom APIC).
+    if (!config.kernelIrqchip) sregs.apicBase &= ~APIC_BASE_ENABLE;
+    this.vcpu.setSregs(sregs);
+    this.vcpu.setRegs({ ...this.resetState.regs, ...loaded.entry.regs });
+    return loaded;
+  }
+
+  /**
+   * A guest reset (triple fault, i8042 or port 0x92 reset line), handled as QEMU's
+   * `qemu_system_reset` does: same VM, same vCPU, same RAM. Returns the machine that runs next:
+   * this one, reset in place; or, with the in-kernel irqchip (whose PIC, IOAPIC, PIT and local
+   * APIC the ABI has no ioctl to reset: no KVM_SET_IRQCHIP / KVM_SET_LAPIC), a new VM and vCPU
+   * over this machine's RAM, this VM closed. Either way the RAM reads as zero before the image
+   * is loaded again, as after a cold boot, and no host memory is allocated.
+   */
+  reboot(): Machine {
+    if (this.config.kernelIrqchip) {
+      this.vm.close();
+      const next = new Machine(this.kvm, this.config, this.clock, this.hooks, this.memory);
+      next.reboots = this.reboots + 1;
+      return next;
+    }
+    this.resetInPlace();
+    return this;
+  }
+
+  private resetInPlace(): void {
+    // Delete the slot, zero RAM, add it back: deleting a slot makes KVM drop every shadow page
+    // (`kvm_arch_flush_shadow_memslot`), so no shadow of a guest page table that the zeroing
+    // and reloading rewrote behind the MMU's write protection survives into the next boot.
+    this.setRamSlot(0n);
+    this.ram.fill(0);
+    this.setRamSlot(BigInt(this.config.ramSize));
+    this.bus.reset();
+    const refused = resetVcpu(this.vcpu, this.resetState);
+    if (refused.length > 0 && this.config.log.includes('cpu_reset')) {
+      this.hooks.log(
+        'cpu_reset',
+        `MSRs the engine refused to reset: ${refused.map((i) => `0x${i.toString(16)}`).join(' ')}`,
+      );
+    }
+    // What the previous boot asked of KVM_RUN must not carry over into the new one.
+    this.run.requestInterruptWindow = 0;
+    this.stopped = undefined;
+    this.reboots++;
+    this.loadedGuest = this.boot();
   }
 
   private load(machine: LoaderMachine): LoadedGuest {

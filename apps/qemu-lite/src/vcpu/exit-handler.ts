@@ -22,8 +22,12 @@ export type ExitAction = typeof EXIT_CONTINUE | typeof EXIT_HALT | typeof EXIT_S
 export type StopReason =
   /** The guest wrote v to the debug-exit port: status (v << 1) | 1. */
   | { kind: 'debug-exit'; status: number }
-  /** The guest asked for a reset (i8042, port 0x92) or triple-faulted (KVM_EXIT_SHUTDOWN). */
-  | { kind: 'reset'; cause: string }
+  /**
+   * The guest asked for a reset (i8042, port 0x92) or triple-faulted (KVM_EXIT_SHUTDOWN,
+   * `cause` TRIPLE_FAULT_CAUSE). When the reset ends the run (-no-reboot), `rip` is the vCPU's
+   * RIP at that moment, as hex ('0x…'): for a triple fault, the instruction that faulted.
+   */
+  | { kind: 'reset'; cause: string; rip?: string }
   /** The guest powered off (KVM_SYSTEM_EVENT_SHUTDOWN). */
   | { kind: 'poweroff' }
   /** The engine could not go on: the exit reason and what it reported. */
@@ -42,6 +46,9 @@ export interface ExitContext {
   /** The reason recorded, if any. */
   stopReason(): StopReason | undefined;
 }
+
+/** `StopReason.cause` of a triple fault: the CPU's shutdown, which a PC turns into a reset. */
+export const TRIPLE_FAULT_CAUSE = 'triple fault (KVM_EXIT_SHUTDOWN)';
 
 type Handler = (run: KvmRunView, ctx: ExitContext, reason: number) => ExitAction;
 
@@ -84,7 +91,7 @@ handlers[KVM_EXIT.IRQ_WINDOW_OPEN] = () => EXIT_CONTINUE;
 handlers[KVM_EXIT.INTR] = () => EXIT_CONTINUE;
 // Triple fault: a PC resets (the chipset turns the CPU's shutdown cycle into INIT).
 handlers[KVM_EXIT.SHUTDOWN] = (_run, ctx) => {
-  ctx.stop({ kind: 'reset', cause: 'triple fault (KVM_EXIT_SHUTDOWN)' });
+  ctx.stop({ kind: 'reset', cause: TRIPLE_FAULT_CAUSE });
   return EXIT_STOP;
 };
 handlers[KVM_EXIT.SYSTEM_EVENT] = (run, ctx, reason) => {
