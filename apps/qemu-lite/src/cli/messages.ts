@@ -1,6 +1,7 @@
 /** What the command prints about how a guest ended, beside its exit status. */
 import { exitReasonName } from '@kvm/core';
 import type { GuestResult } from '../run-guest.js';
+import { TRIPLE_FAULT_CAUSE } from '../vcpu/exit-handler.js';
 
 /** The stderr message for an ending that needs one (an engine failure, a signal), else undefined. */
 export function describeEnding(result: Pick<GuestResult, 'exitReason' | 'registers'>): string | undefined {
@@ -10,5 +11,9 @@ export function describeEnding(result: Pick<GuestResult, 'exitReason' | 'registe
     return `qemu-lite: engine failure: ${reason}${stop.detail}${result.registers ? `\n${result.registers}` : ''}`;
   }
   if (stop.kind === 'quit' && stop.cause === 'signal') return 'qemu-lite: terminating on signal';
+  // A triple fault that ends the run (only -no-reboot does, on the command line) would
+  // otherwise look like a clean power-off: say where the guest was (QEMU users need -d cpu_reset).
+  if (stop.kind === 'reset' && stop.cause === TRIPLE_FAULT_CAUSE)
+    return `qemu-lite: guest ${TRIPLE_FAULT_CAUSE} at RIP ${stop.rip ?? 'unknown'}; -no-reboot: exiting`;
   return undefined;
 }
