@@ -1,12 +1,13 @@
 /** The software engine's generic part (KVM's kvm_main.c): SoftKvmDevice and the ArchOps contract. */
 export * from './arch-ops.js';
+export { COMMON_MSRS, type CommonMsrEntry, CommonMsrs, KVM_MAX_MCE_BANKS } from './common-msrs.js';
 export { SOFT_VCPU_MMAP_SIZE, SoftKvmDevice, type SoftKvmOptions } from './device.js';
 export { GuestFpu } from './fpu.js';
 export { HostPhysicalMemory } from './host-physical.js';
 export { HvaSpace, PAGE_SHIFT, PAGE_SIZE } from './hva-space.js';
 export { GFN_NO_SLOT, GFN_UNBACKED, type MemorySlot, MemorySlots } from './memslots.js';
 export { shadowMmuOps, syncPaging, type VcpuMmu, vcpuMmu } from './mmu-glue.js';
-export { CommonMsrs, MSR, MSRS_TO_SAVE } from './msrs.js';
+export { MSR, MSRS_TO_SAVE } from './msrs.js';
 export { PendingPio, PIO_DATA_OFFSET } from './pio.js';
 export { DEFAULT_RUN_BUDGET, kvmVcpuRun } from './run-loop.js';
 export * from './silicon.js';

@@ -8,12 +8,20 @@
 
 export const MSR = {
   IA32_TSC: 0x10,
+  /** Pentium machine-check address/type: read as 0 (changelog: "allows plan9 to get a little further booting"). */
+  IA32_P5_MC_ADDR: 0x0,
+  IA32_P5_MC_TYPE: 0x1,
   IA32_PLATFORM_ID: 0x17,
   IA32_APICBASE: 0x1b,
   IA32_FEATURE_CONTROL: 0x3a,
   /** Read by benchmark software that believes it runs on an Intel CPU (changelog). */
   IA32_EBL_CR_POWERON: 0x2a,
+  /** MSR_EBC_FREQUENCY_ID (P4 bus frequency). */
+  EBC_FREQUENCY_ID: 0x2c,
+  IA32_UCODE_WRITE: 0x79,
   IA32_UCODE_REV: 0x8b,
+  P6_PERFCTR0: 0xc1,
+  P6_PERFCTR1: 0xc2,
   /** MSR_FSB_FREQ: bus-speed code; Intel-only. */
   FSB_FREQ: 0xcd,
   MTRRCAP: 0xfe,
@@ -22,10 +30,20 @@ export const MSR = {
   IA32_SYSENTER_EIP: 0x176,
   IA32_MCG_CAP: 0x179,
   IA32_MCG_STATUS: 0x17a,
+  IA32_MCG_CTL: 0x17b,
+  P6_EVNTSEL0: 0x186,
+  P6_EVNTSEL1: 0x187,
   /** Read by benchmark software that believes it runs on an Intel CPU (changelog). */
   IA32_PERF_STATUS: 0x198,
+  IA32_PERF_CTL: 0x199,
   IA32_MISC_ENABLE: 0x1a0,
+  MTRR_PHYS_BASE0: 0x200,
+  MTRR_FIX64K_00000: 0x250,
+  MTRR_FIX16K_80000: 0x258,
+  MTRR_FIX16K_A0000: 0x259,
+  MTRR_FIX4K_C0000: 0x268,
   IA32_PAT: 0x277,
+  MTRR_DEF_TYPE: 0x2ff,
   IA32_MC0_CTL: 0x400,
   IA32_MC0_STATUS: 0x401,
   IA32_MC0_ADDR: 0x402,
@@ -36,15 +54,19 @@ export const MSR = {
   CSTAR: 0xc0000083,
   SYSCALL_MASK: 0xc0000084,
   KERNEL_GS_BASE: 0xc0000102,
-  K7_HWCR: 0xc0010015,
+  K7_EVNTSEL0: 0xc0010000,
+  K7_PERFCTR0: 0xc0010004,
   K8_SYSCFG: 0xc0010010,
+  K7_HWCR: 0xc0010015,
   VM_CR: 0xc0010114,
   VM_HSAVE_PA: 0xc0010117,
 } as const;
 
 /**
  * Candidates for KVM_GET_MSR_INDEX_LIST (`msrs_to_save` + `emulated_msrs`), in KVM's order.
- * Only those `ArchOps.hasMsr` confirms are listed.
+ * Only those `ArchOps.hasMsr` confirms are listed. Every one takes back, through KVM_SET_MSRS,
+ * the value KVM_GET_MSRS gave (what a VMM saving and restoring a vCPU relies on), so read-only
+ * MSRs such as PERF_STATUS or FSB_FREQ are not listed, as in KVM.
  */
 export const MSRS_TO_SAVE: readonly number[] = [
   MSR.IA32_SYSENTER_CS,
@@ -58,103 +80,4 @@ export const MSRS_TO_SAVE: readonly number[] = [
   MSR.IA32_TSC,
   MSR.IA32_PAT,
   MSR.IA32_MISC_ENABLE,
-  MSR.IA32_EBL_CR_POWERON,
-  MSR.IA32_PERF_STATUS,
-  MSR.FSB_FREQ,
 ];
-
-/** IA32_MISC_ENABLE at reset as KVM gives it: PEBS and BTS unavailable (bits 12, 11). */
-export const MISC_ENABLE_DEFAULT = 0x1800;
-
-/**
- * Per-vCPU storage of the MSRs the generic part emulates. `get` fills `out` (low, high) and
- * returns false for an MSR it does not know (the caller then raises #GP / stops KVM_GET_MSRS).
- */
-/** IA32_PAT at reset: WB, WT, UC-, UC in both halves (SDM Vol. 3 Table 12-11). */
-export const PAT_DEFAULT_LO = 0x00070406;
-export const PAT_DEFAULT_HI = 0x00070406;
-
-/** Every byte of IA32_PAT must be a defined memory type: 0, 1, 4, 5, 6 or 7 (`kvm_pat_valid`). */
-function patValid(lo: number, hi: number): boolean {
-  for (let i = 0; i < 4; i++) {
-    for (const w of [lo, hi]) {
-      const t = (w >>> (8 * i)) & 0xff;
-      if (t > 7 || t === 2 || t === 3) return false;
-    }
-  }
-  return true;
-}
-
-export class CommonMsrs {
-  miscEnable = MISC_ENABLE_DEFAULT;
-  patLo = PAT_DEFAULT_LO;
-  patHi = PAT_DEFAULT_HI;
-  mcgStatus = 0;
-
-  get(index: number, out: Uint32Array): boolean {
-    out[1] = 0;
-    switch (index) {
-      case MSR.IA32_MISC_ENABLE:
-        out[0] = this.miscEnable;
-        return true;
-      case MSR.IA32_MCG_STATUS:
-        out[0] = this.mcgStatus;
-        return true;
-      case MSR.IA32_PAT:
-        out[0] = this.patLo;
-        out[1] = this.patHi;
-        return true;
-      case MSR.FSB_FREQ:
-        // 3: a 166 MHz bus in the Core encoding, what KVM answers.
-        out[0] = 3;
-        return true;
-      case MSR.IA32_PLATFORM_ID:
-      case MSR.IA32_EBL_CR_POWERON:
-      case MSR.IA32_UCODE_REV:
-      case MSR.IA32_PERF_STATUS:
-      case MSR.MTRRCAP:
-      case MSR.IA32_MCG_CAP:
-      case MSR.IA32_MC0_CTL:
-      case MSR.IA32_MC0_STATUS:
-      case MSR.IA32_MC0_ADDR:
-      case MSR.IA32_MC0_MISC:
-      case MSR.K7_HWCR:
-      case MSR.K8_SYSCFG:
-        out[0] = 0;
-        return true;
-      default:
-        // Variable and fixed MTRRs read as zero (MTRRs disabled).
-        if (index >= 0x200 && index <= 0x2ff) {
-          out[0] = 0;
-          return true;
-        }
-        return false;
-    }
-  }
-
-  set(index: number, lo: number, hi: number): boolean {
-    switch (index) {
-      case MSR.IA32_MISC_ENABLE:
-        this.miscEnable = lo >>> 0;
-        return hi === 0;
-      case MSR.IA32_MCG_STATUS:
-        this.mcgStatus = lo >>> 0;
-        return true;
-      case MSR.IA32_PAT:
-        if (!patValid(lo, hi)) return false;
-        this.patLo = lo >>> 0;
-        this.patHi = hi >>> 0;
-        return true;
-      case MSR.IA32_UCODE_REV:
-      case MSR.IA32_EBL_CR_POWERON:
-      case MSR.IA32_MC0_CTL:
-      case MSR.IA32_MC0_STATUS:
-      case MSR.K7_HWCR:
-      case MSR.K8_SYSCFG:
-        // Writes accepted and ignored, as KVM does for these.
-        return true;
-      default:
-        return index >= 0x200 && index <= 0x2ff;
-    }
-  }
-}

@@ -9,9 +9,10 @@ import { KvmRunView } from '../abi/run.js';
 import { Errno, KvmError } from '../api/errors.js';
 import type { KvmCpuidEntry2, KvmMsrEntry, KvmRegs, KvmSegment, KvmSregs } from '../api/structs.js';
 import { type ArchDtable, type ArchOps, type ArchSegment, newArchSegment, VcpuSreg } from './arch-ops.js';
+import { CommonMsrs } from './common-msrs.js';
 import { GuestFpu } from './fpu.js';
 import { syncPaging, vcpuMmu } from './mmu-glue.js';
-import { CommonMsrs, MSR } from './msrs.js';
+import { MSR } from './msrs.js';
 import { PendingPio } from './pio.js';
 import type { SoftVm } from './vm.js';
 
@@ -270,7 +271,7 @@ export class SoftVcpu {
   getMsrs(entries: KvmMsrEntry[]): number {
     const out = this.msrOut;
     for (let i = 0; i < entries.length; i++) {
-      if (!this.getMsr(entries[i].index, out)) return i;
+      if (!this.getMsr(entries[i].index, out, true)) return i;
       entries[i].data = u64(out[0], out[1]);
     }
     return entries.length;
@@ -280,30 +281,34 @@ export class SoftVcpu {
   setMsrs(entries: readonly KvmMsrEntry[]): number {
     for (let i = 0; i < entries.length; i++) {
       const d = entries[i].data;
-      if (!this.setMsr(entries[i].index, Number(d & 0xffffffffn), Number((d >> 32n) & 0xffffffffn))) return i;
+      const lo = Number(d & 0xffffffffn);
+      if (!this.setMsr(entries[i].index, lo, Number((d >> 32n) & 0xffffffffn), true)) return i;
     }
     return entries.length;
   }
 
-  /** `kvm_get_msr`: the backend's MSRs, then the generic ones. False: #GP. */
-  getMsr(index: number, out: Uint32Array): boolean {
+  /**
+   * `kvm_get_msr`: the backend's MSRs, then the generic ones. False: #GP. `host`: the access is
+   * userspace's (KVM_GET_MSRS), which some MSRs allow where the guest may not.
+   */
+  getMsr(index: number, out: Uint32Array, host = false): boolean {
     if (this.ops.getMsr(this, index, out)) return true;
     if (index === MSR.IA32_APICBASE) {
       out[0] = this.apicBase;
       out[1] = 0;
       return true;
     }
-    return this.commonMsrs.get(index, out);
+    return this.commonMsrs.get(index, out, host);
   }
 
-  /** `kvm_set_msr`. False: #GP. */
-  setMsr(index: number, lo: number, hi: number): boolean {
+  /** `kvm_set_msr`. False: #GP. `host`: KVM_SET_MSRS (`msr_info->host_initiated`). */
+  setMsr(index: number, lo: number, hi: number, host = false): boolean {
     if (this.ops.setMsr(this, index, lo, hi)) return true;
     if (index === MSR.IA32_APICBASE) {
       this.apicBase = lo >>> 0;
       return hi === 0;
     }
-    return this.commonMsrs.set(index, lo, hi);
+    return this.commonMsrs.set(index, lo, hi, host);
   }
 
   /** KVM_INTERRUPT (no in-kernel irqchip): EINVAL beyond 255; otherwise queued for the next entry. */
