@@ -5,8 +5,16 @@
  */
 
 import { Errno, KvmError } from '../api/errors.js';
-import type { KvmCpuidEntry2, KvmMsrEntry } from '../api/structs.js';
-import { kvmCpuid2Header, kvmCpuidEntry2, kvmMsrEntry, kvmMsrListHeader, kvmMsrsHeader } from './structs.js';
+import type { KvmCpuidEntry2, KvmIrqRoutingEntry, KvmMsrEntry } from '../api/structs.js';
+import {
+  kvmCpuid2Header,
+  kvmCpuidEntry2,
+  kvmIrqRoutingEntry,
+  kvmIrqRoutingHeader,
+  kvmMsrEntry,
+  kvmMsrListHeader,
+  kvmMsrsHeader,
+} from './structs.js';
 
 /** How one entry is written and read. */
 export interface EntryCodec<E> {
@@ -105,3 +113,9 @@ export const kvmMsrs: FlexCodec<KvmMsrEntry> = defineFlex(kvmMsrsHeader, kvmMsrE
 export const kvmMsrList: FlexCodec<number> = defineFlex(kvmMsrListHeader, u32Entry);
 /** struct kvm_cpuid2 { __u32 nent; __u32 padding; struct kvm_cpuid_entry2 entries[]; } */
 export const kvmCpuid2: FlexCodec<KvmCpuidEntry2> = defineFlex(kvmCpuid2Header, kvmCpuidEntry2);
+/** struct kvm_irq_routing { __u32 nr; __u32 flags; struct kvm_irq_routing_entry entries[]; } */
+export const kvmIrqRouting: FlexCodec<KvmIrqRoutingEntry> = defineFlex(kvmIrqRoutingHeader, {
+  size: kvmIrqRoutingEntry.size,
+  encodeInto: (v, b, o) => kvmIrqRoutingEntry.encodeInto(v, b, o),
+  decode: (b, o) => kvmIrqRoutingEntry.decode(b, o),
+});

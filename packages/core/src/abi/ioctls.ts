@@ -7,14 +7,18 @@
  * An engine dispatches by `ioctlByNr[_IOC_NR(request)]` (one table indexed by the architectural
  * number) after checking the whole request with `lookupIoctl`.
  */
-import { kvmCpuid2, kvmMsrList, kvmMsrs } from './flex.js';
+import { kvmCpuid2, kvmIrqRouting, kvmMsrList, kvmMsrs } from './flex.js';
 import { _IOC, _IOC_NR, _IOC_SIZE, IOC_NONE, IOC_READ, IOC_WRITE, KVMIO } from './ioctl-encoding.js';
 import {
   kvmCpuid2Header,
   kvmFpu,
   kvmGuestDebug,
   kvmInterrupt,
+  kvmIrqchip,
   kvmIrqLevel,
+  kvmIrqRoutingHeader,
+  kvmLapicState,
+  kvmMsi,
   kvmMsrListHeader,
   kvmMsrsHeader,
   kvmPitConfig,
@@ -93,7 +97,11 @@ const ROWS = [
   ['KVM_SET_IDENTITY_MAP_ADDR', 'IOW', 0x48, U64_ARG, VM],
   ['KVM_CREATE_IRQCHIP', 'IO', 0x60, null, VM],
   ['KVM_IRQ_LINE', 'IOW', 0x61, struct(kvmIrqLevel), VM],
+  ['KVM_GET_IRQCHIP', 'IOWR', 0x62, struct(kvmIrqchip), VM],
+  // _IOR although userspace writes: the header has it so.
+  ['KVM_SET_IRQCHIP', 'IOR', 0x63, struct(kvmIrqchip), VM],
   ['KVM_IRQ_LINE_STATUS', 'IOWR', 0x67, struct(kvmIrqLevel), VM],
+  ['KVM_SET_GSI_ROUTING', 'IOW', 0x6a, struct(kvmIrqRoutingHeader), VM],
   ['KVM_CREATE_PIT2', 'IOW', 0x77, struct(kvmPitConfig), VM],
   ['KVM_RUN', 'IO', 0x80, null, VCPU],
   ['KVM_GET_REGS', 'IOR', 0x81, struct(kvmRegs), VCPU],
@@ -107,10 +115,13 @@ const ROWS = [
   ['KVM_SET_SIGNAL_MASK', 'IOW', 0x8b, struct(kvmSignalMaskHeader), VCPU],
   ['KVM_GET_FPU', 'IOR', 0x8c, struct(kvmFpu), VCPU],
   ['KVM_SET_FPU', 'IOW', 0x8d, struct(kvmFpu), VCPU],
+  ['KVM_GET_LAPIC', 'IOR', 0x8e, struct(kvmLapicState), VCPU],
+  ['KVM_SET_LAPIC', 'IOW', 0x8f, struct(kvmLapicState), VCPU],
   ['KVM_SET_CPUID2', 'IOW', 0x90, struct(kvmCpuid2Header), VCPU],
   ['KVM_GET_CPUID2', 'IOWR', 0x91, struct(kvmCpuid2Header), VCPU],
   ['KVM_NMI', 'IO', 0x9a, null, VCPU],
   ['KVM_SET_GUEST_DEBUG', 'IOW', 0x9b, struct(kvmGuestDebug), VCPU],
+  ['KVM_SIGNAL_MSI', 'IOW', 0xa5, struct(kvmMsi), VM],
 ] as const satisfies readonly Row[];
 
 export type KvmIoctlName = (typeof ROWS)[number][0];
@@ -159,6 +170,7 @@ const FLEX_ENTRY_SIZE: Partial<Record<KvmIoctlName, number>> = {
   KVM_GET_CPUID2: kvmCpuid2.entrySize,
   KVM_GET_MSRS: kvmMsrs.entrySize,
   KVM_SET_MSRS: kvmMsrs.entrySize,
+  KVM_SET_GSI_ROUTING: kvmIrqRouting.entrySize,
   // kvm_signal_mask { __u32 len; __u8 sigset[]; }
   KVM_SET_SIGNAL_MASK: 1,
 };

@@ -11,7 +11,11 @@ import type {
   KvmFpu,
   KvmGuestDebug,
   KvmInterrupt,
+  KvmIrqchip,
   KvmIrqLevel,
+  KvmIrqRoutingEntry,
+  KvmLapicState,
+  KvmMsi,
   KvmMsrEntry,
   KvmPitConfig,
   KvmRegs,
@@ -197,6 +201,85 @@ export const kvmIrqLevelStatus: StructCodec<{ status: number; level: number }> =
   level: number;
 }>('kvm_irq_level', 8, [field('status', 0, s32), field('level', 4, u32)]);
 
+/** struct kvm_irqchip: chip_id, then the 512-byte `chip` union (`pic`, `ioapic`, `dummy`). */
+export const kvmIrqchip: StructCodec<KvmIrqchip> = defineStruct<KvmIrqchip>('kvm_irqchip', 520, [
+  field('chipId', 0, u32),
+  padding('pad', 4, 4),
+  field('chip', 8, bytes(512)),
+]);
+
+/** struct kvm_pic_state: one i8259 as KVM_GET/SET_IRQCHIP exchange it (all `__u8`). */
+export const kvmPicState = defineStruct<Record<string, number>>('kvm_pic_state', 16, [
+  field('lastIrr', 0, u8),
+  field('irr', 1, u8),
+  field('imr', 2, u8),
+  field('isr', 3, u8),
+  field('priorityAdd', 4, u8),
+  field('irqBase', 5, u8),
+  field('readRegSelect', 6, u8),
+  field('poll', 7, u8),
+  field('specialMask', 8, u8),
+  field('initState', 9, u8),
+  field('autoEoi', 10, u8),
+  field('rotateOnAutoEoi', 11, u8),
+  field('specialFullyNestedMode', 12, u8),
+  field('init4', 13, u8),
+  field('elcr', 14, u8),
+  field('elcrMask', 15, u8),
+]);
+
+/** struct kvm_ioapic_state: base, IOREGSEL, ID, IRR, then 24 redirection entries (KVM_IOAPIC_NUM_PINS). */
+export const kvmIoapicState = defineStruct<{
+  baseAddress: bigint;
+  ioregsel: number;
+  id: number;
+  irr: number;
+  redirtbl: bigint[];
+}>('kvm_ioapic_state', 216, [
+  field('baseAddress', 0, u64),
+  field('ioregsel', 8, u32),
+  field('id', 12, u32),
+  field('irr', 16, u32),
+  padding('pad', 20, 4),
+  field('redirtbl', 24, u64s(24)),
+]);
+
+/** struct kvm_lapic_state { char regs[KVM_APIC_REG_SIZE]; } */
+export const kvmLapicState: StructCodec<KvmLapicState> = defineStruct<KvmLapicState>(
+  'kvm_lapic_state',
+  1024,
+  [field('regs', 0, bytes(1024))],
+);
+
+/** struct kvm_msi (KVM_SIGNAL_MSI) */
+export const kvmMsi: StructCodec<KvmMsi> = defineStruct<KvmMsi>('kvm_msi', 32, [
+  field('addressLo', 0, u32),
+  field('addressHi', 4, u32),
+  field('data', 8, u32),
+  field('flags', 12, u32),
+  field('devid', 16, u32),
+  padding('pad', 20, 12),
+]);
+
+/** struct kvm_irq_routing without its `entries[]`. */
+export const kvmIrqRoutingHeader: StructCodec<{ nr: number; flags: number }> = defineStruct<{
+  nr: number;
+  flags: number;
+}>('kvm_irq_routing', 8, [field('nr', 0, u32), field('flags', 4, u32)]);
+
+/** struct kvm_irq_routing_entry: `u` is the union (`irqchip`, `msi`, `adapter`, `hv_sint`, `xen_evtchn`, `pad`). */
+export const kvmIrqRoutingEntry: StructCodec<KvmIrqRoutingEntry> = defineStruct<KvmIrqRoutingEntry>(
+  'kvm_irq_routing_entry',
+  48,
+  [
+    field('gsi', 0, u32),
+    field('type', 4, u32),
+    field('flags', 8, u32),
+    padding('pad', 12, 4),
+    field('u', 16, bytes(32)),
+  ],
+);
+
 /** struct kvm_pit_config */
 export const kvmPitConfig: StructCodec<KvmPitConfig> = defineStruct<KvmPitConfig>('kvm_pit_config', 64, [
   field('flags', 0, u32),
@@ -253,6 +336,13 @@ export const KVM_STRUCT_CODECS = {
   kvmInterrupt,
   kvmGuestDebug,
   kvmIrqLevel,
+  kvmIrqchip,
+  kvmPicState,
+  kvmIoapicState,
+  kvmLapicState,
+  kvmMsi,
+  kvmIrqRoutingHeader,
+  kvmIrqRoutingEntry,
   kvmPitConfig,
   kvmTranslation,
   kvmDebugExitArch,

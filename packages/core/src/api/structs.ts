@@ -121,6 +121,34 @@ export interface KvmIrqLevel {
   level: number;
 }
 
+/** struct kvm_irqchip: `chip` is the 512-byte union (kvm_pic_state or kvm_ioapic_state). */
+export interface KvmIrqchip {
+  chipId: number;
+  chip: Uint8Array;
+}
+
+/** struct kvm_lapic_state: the first 1 KiB of the APIC register page (KVM_APIC_REG_SIZE). */
+export interface KvmLapicState {
+  regs: Uint8Array;
+}
+
+/** struct kvm_msi */
+export interface KvmMsi {
+  addressLo: number;
+  addressHi: number;
+  data: number;
+  flags: number;
+  devid: number;
+}
+
+/** struct kvm_irq_routing_entry; `u` is the 32-byte union (irqchip {irqchip, pin} or msi). */
+export interface KvmIrqRoutingEntry {
+  gsi: number;
+  type: number;
+  flags: number;
+  u: Uint8Array;
+}
+
 /** struct kvm_pit_config */
 export interface KvmPitConfig {
   flags: number;
