@@ -1,0 +1,106 @@
+/**
+ * Unsigned integer helpers on 32-bit words for the significand arithmetic: a 96-bit value is
+ * (w2, w1, w0), most significant first, plus a sticky bit for anything shifted out below.
+ * Results land in the exported scratch `W` (no allocation per operation).
+ */
+export const W = { w2: 0, w1: 0, w0: 0, sticky: 0 };
+
+/** W = (w2:w1:w0 >> n) with every shifted-out one bit ORed into `sticky`. */
+export function shiftRight96(w2: number, w1: number, w0: number, sticky: number, n: number): void {
+  if (n >= 96) {
+    W.sticky = sticky | (w2 | w1 | w0 ? 1 : 0);
+    W.w2 = W.w1 = W.w0 = 0;
+    return;
+  }
+  while (n >= 32) {
+    sticky |= w0 ? 1 : 0;
+    w0 = w1;
+    w1 = w2;
+    w2 = 0;
+    n -= 32;
+  }
+  if (n > 0) {
+    sticky |= w0 << (32 - n) ? 1 : 0;
+    w0 = ((w0 >>> n) | (w1 << (32 - n))) >>> 0;
+    w1 = ((w1 >>> n) | (w2 << (32 - n))) >>> 0;
+    w2 = w2 >>> n;
+  }
+  W.w2 = w2;
+  W.w1 = w1;
+  W.w0 = w0;
+  W.sticky = sticky;
+}
+
+/** W = w2:w1:w0 shifted left until bit 95 is set; returns the shift (w must be non-zero). */
+export function normalize96(w2: number, w1: number, w0: number): number {
+  let n = 0;
+  while (w2 === 0) {
+    w2 = w1;
+    w1 = w0;
+    w0 = 0;
+    n += 32;
+  }
+  const z = Math.clz32(w2);
+  if (z) {
+    w2 = ((w2 << z) | (w1 >>> (32 - z))) >>> 0;
+    w1 = ((w1 << z) | (w0 >>> (32 - z))) >>> 0;
+    w0 = (w0 << z) >>> 0;
+  }
+  W.w2 = w2;
+  W.w1 = w1;
+  W.w0 = w0;
+  return n + z;
+}
+
+/** Number of leading zero bits of the 64-bit hi:lo (64 for zero). */
+export function clz64(hi: number, lo: number): number {
+  return hi ? Math.clz32(hi) : 32 + Math.clz32(lo);
+}
+
+/** W.w2:W.w1 = hi:lo << n (0 ≤ n < 64), W.w0 = 0. */
+export function shiftLeft64(hi: number, lo: number, n: number): void {
+  if (n >= 32) {
+    hi = lo << (n - 32);
+    lo = 0;
+  } else if (n > 0) {
+    hi = (hi << n) | (lo >>> (32 - n));
+    lo <<= n;
+  }
+  W.w2 = hi >>> 0;
+  W.w1 = lo >>> 0;
+  W.w0 = 0;
+}
+
+/**
+ * Full 128-bit product of two 64-bit values: M[0] (bits 127-96) … M[3] (bits 31-0). 16-bit
+ * limbs keep every partial product and column sum below 2^53, so plain numbers stay exact.
+ */
+export const M = new Uint32Array(4);
+const L = new Float64Array(8);
+export function mul64(ahi: number, alo: number, bhi: number, blo: number): void {
+  const a0 = alo & 0xffff;
+  const a1 = alo >>> 16;
+  const a2 = ahi & 0xffff;
+  const a3 = ahi >>> 16;
+  const b0 = blo & 0xffff;
+  const b1 = blo >>> 16;
+  const b2 = bhi & 0xffff;
+  const b3 = bhi >>> 16;
+  L[0] = a0 * b0;
+  L[1] = a0 * b1 + a1 * b0;
+  L[2] = a0 * b2 + a1 * b1 + a2 * b0;
+  L[3] = a0 * b3 + a1 * b2 + a2 * b1 + a3 * b0;
+  L[4] = a1 * b3 + a2 * b2 + a3 * b1;
+  L[5] = a2 * b3 + a3 * b2;
+  L[6] = a3 * b3;
+  L[7] = 0;
+  let carry = 0;
+  let prev = 0;
+  for (let i = 0; i < 8; i++) {
+    const v = L[i] + carry;
+    const limb = v % 65536;
+    carry = (v - limb) / 65536;
+    if (i & 1) M[3 - (i >> 1)] = ((limb << 16) | prev) >>> 0;
+    else prev = limb;
+  }
+}
