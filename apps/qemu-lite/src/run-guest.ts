@@ -4,7 +4,7 @@
  * and runs the timer service: it waits on the deadline the vCPU publishes and kicks the vCPU
  * out of KVM_RUN when it passes, as it does for input and quit requests.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { KvmError, type VcpuKickHandle } from '@kvm/core';
@@ -17,7 +17,9 @@ import {
   EngineUnavailableError,
   engineByName,
 } from './engines.js';
+import { MAX_INITRD_BYTES, MAX_KERNEL_BYTES, readImageFile } from './loaders/read-image.js';
 import { LoaderError } from './loaders/types.js';
+import { validateRunGuestOptions } from './run-guest-options.js';
 import { parseSize } from './size.js';
 import type { ExitStatsSnapshot } from './stats.js';
 import type { StopReason } from './vcpu/exit-handler.js';
@@ -135,20 +137,25 @@ export function demoGuestPath(): string {
   );
 }
 
-function bytesOf(source: string | Uint8Array, what: string): { name: string; image: Uint8Array } {
+/** The bytes of an image option: given as bytes, or read (bounded, regular files only) from a path. */
+async function bytesOf(
+  source: string | Uint8Array,
+  what: string,
+  maxBytes: number,
+): Promise<{ name: string; image: Uint8Array }> {
   if (typeof source !== 'string') return { name: `(${what} bytes)`, image: source };
-  try {
-    return { name: source, image: new Uint8Array(readFileSync(source)) };
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code ?? error);
-    throw new LoaderError(what, `cannot read ${source}: ${why}`);
-  }
+  return { name: source, image: await readImageFile(source, what, maxBytes) };
 }
 
-/** Resolves options into the worker's `MachineConfig` and the engine. Throws for bad options. */
-export function resolveConfig(options: RunGuestOptions): { config: MachineConfig; engine: EngineEntry } {
+/**
+ * Resolves options into the worker's `MachineConfig` and the engine, reading the image files.
+ * Rejects with TypeError/RangeError for bad options (see run-guest-options.ts), LoaderError for
+ * a file that cannot be read, EngineUnavailableError for an engine that cannot run.
+ */
+export async function resolveConfig(
+  options: RunGuestOptions,
+): Promise<{ config: MachineConfig; engine: EngineEntry }> {
+  validateRunGuestOptions(options);
   let engine: EngineEntry;
   if (options.accel !== undefined) {
     const found = engineByName(options.accel);
@@ -180,7 +187,7 @@ export function resolveConfig(options: RunGuestOptions): { config: MachineConfig
     logFile: options.logFile,
   };
   if (options.flat) {
-    const { name, image } = bytesOf(options.flat.image, 'loader');
+    const { name, image } = await bytesOf(options.flat.image, 'loader', MAX_KERNEL_BYTES);
     config.flat = {
       name,
       image,
@@ -189,14 +196,14 @@ export function resolveConfig(options: RunGuestOptions): { config: MachineConfig
       mode: options.flat.mode ?? 'protected32',
     };
   } else {
-    config.kernel = bytesOf(options.kernel ?? demoGuestPath(), 'kernel');
+    config.kernel = await bytesOf(options.kernel ?? demoGuestPath(), 'kernel', MAX_KERNEL_BYTES);
   }
   if (options.initrd !== undefined) {
     const list = Array.isArray(options.initrd) ? options.initrd : [{ image: options.initrd }];
-    config.modules = list.map((m) => {
-      const { name, image } = bytesOf(m.image, 'initrd');
-      return { name, image, cmdline: m.cmdline ?? name };
-    });
+    for (const m of list) {
+      const { name, image } = await bytesOf(m.image, 'initrd', MAX_INITRD_BYTES);
+      config.modules.push({ name, image, cmdline: m.cmdline ?? name });
+    }
   }
   if (config.kernelIrqchip && engine.name !== 'host') {
     throw new EngineUnavailableError('-machine kernel-irqchip=on needs the host engine (-accel kvm)');
@@ -247,15 +254,13 @@ async function timerService(control: SharedControl, kick: () => void, done: () =
   }
 }
 
-/** Boots a guest and resolves when it ends. Rejects (LoaderError, KvmError, …) if it cannot start. */
-export function runGuest(options: RunGuestOptions = {}): Promise<GuestResult> {
-  let resolved: { config: MachineConfig; engine: EngineEntry };
-  try {
-    resolved = resolveConfig(options);
-  } catch (error) {
-    return Promise.reject(error);
-  }
-  const { config, engine } = resolved;
+/**
+ * Boots a guest and resolves when it ends. Rejects if it cannot start (TypeError/RangeError for
+ * bad options, LoaderError, KvmError, …), or with the error an `onSerial`/`onStart` callback threw
+ * (the machine is stopped first).
+ */
+export async function runGuest(options: RunGuestOptions = {}): Promise<GuestResult> {
+  const { config, engine } = await resolveConfig(options);
   const control = createSharedControl();
   const input: WorkerInput = { config, sab: control.sab, epochMs: control.epochMs };
   const worker = new Worker(workerUrl(), { workerData: input });
@@ -286,38 +291,56 @@ export function runGuest(options: RunGuestOptions = {}): Promise<GuestResult> {
       Atomics.add(control.cells, DEADLINE_GEN, 1);
       Atomics.notify(control.cells, DEADLINE_GEN);
     };
+    // A caller's callback that throws ends the run: the machine is told to quit, its thread is
+    // terminated (the `finally` below) and the timers stop, and runGuest rejects with that error,
+    // where a throw escaping a worker 'message' listener would kill node as an uncaught exception.
+    const abort = (error: unknown) => {
+      if (finished) return;
+      finish();
+      requestQuit(QUIT_USER);
+      reject(error);
+    };
     if (options.timeoutMs !== undefined)
       timer = setTimeout(() => requestQuit(QUIT_TIMEOUT), options.timeoutMs);
     void timerService(control, kick, () => finished);
 
     worker.on('message', (m: WorkerMessage) => {
+      if (finished) return; // aborted: what the thread still sends until it is terminated
       switch (m.type) {
         case 'started': {
           const first = kickHandle === undefined;
           kickHandle = m.kickHandle as VcpuKickHandle;
           description = m.description;
           if (first) {
-            options.onStart?.({
-              description,
-              sendInput: (bytes) => {
-                let offset = 0;
-                // The ring holds 4 KiB; a bigger paste goes in as the guest drains it.
-                const push = () => {
-                  offset += ringWrite(control, bytes.subarray(offset));
-                  wakeMachine(control);
-                  kick();
-                  if (offset < bytes.length && !finished) setTimeout(push, 5);
-                };
-                push();
-              },
-              quit: (cause) => requestQuit(cause === 'signal' ? QUIT_SIGNAL : QUIT_USER),
-            });
+            try {
+              options.onStart?.({
+                description,
+                sendInput: (bytes) => {
+                  let offset = 0;
+                  // The ring holds 4 KiB; a bigger paste goes in as the guest drains it.
+                  const push = () => {
+                    offset += ringWrite(control, bytes.subarray(offset));
+                    wakeMachine(control);
+                    kick();
+                    if (offset < bytes.length && !finished) setTimeout(push, 5);
+                  };
+                  push();
+                },
+                quit: (cause) => requestQuit(cause === 'signal' ? QUIT_SIGNAL : QUIT_USER),
+              });
+            } catch (error) {
+              abort(error);
+            }
           }
           break;
         }
         case 'serial':
           chunks.push(m.data);
-          options.onSerial?.(m.data);
+          try {
+            options.onSerial?.(m.data);
+          } catch (error) {
+            abort(error);
+          }
           break;
         case 'done':
           finish();

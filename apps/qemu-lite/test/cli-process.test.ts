@@ -1,5 +1,8 @@
 /** The built `qemu-lite` command's start-up errors: no guest runs, so no /dev/kvm is needed. */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cliPath } from './helpers.js';
 
@@ -25,6 +28,23 @@ describe('qemu-lite command start-up', () => {
       expect(r.status).toBe(1);
       expect(r.stderr).toMatch(/cannot read .*no-such-kernel.*: no such file/);
     }
+  });
+
+  it('refuses -kernel /dev/zero and a FIFO at once, saying what they are', () => {
+    // /dev/zero was read until memory ran out; a FIFO with no writer blocked for ever.
+    const zero = run('-accel', 'vmx', '-kernel', '/dev/zero');
+    expect(zero.stderr).toBe('qemu-lite: kernel: /dev/zero is a character device, not a regular file\n');
+    expect(zero.status).toBe(1);
+    const fifo = join(mkdtempSync(join(tmpdir(), 'qemu-lite-fifo-')), 'initrd');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const kernel = join(fifo, '..', 'kernel.bin');
+    writeFileSync(kernel, new Uint8Array(64));
+    const r = run('-accel', 'vmx', '-kernel', kernel, '-initrd', fifo);
+    expect(r.stderr).toBe(`qemu-lite: initrd: ${fifo} is a FIFO (named pipe), not a regular file\n`);
+    expect(r.status).toBe(1);
+    const flat = run('-accel', 'vmx', '-device', `loader,file=${fifo},addr=0x100000`);
+    expect(flat.stderr).toBe(`qemu-lite: loader: ${fifo} is a FIFO (named pipe), not a regular file\n`);
+    expect(flat.status).toBe(1);
   });
 
   it('prints usage for -help and the log items for -d help', () => {

@@ -7,6 +7,7 @@
  */
 import { LOG_ITEMS } from '../config.js';
 import type { DebugExitConfig } from '../devices/debug-exit.js';
+import { MAX_RAM_SIZE, MIN_RAM_SIZE } from '../machine/memory-map.js';
 import type { RunGuestOptions } from '../run-guest.js';
 import { parseSize } from '../size.js';
 
@@ -147,11 +148,15 @@ const withArg: Record<string, Handler> = {
   m: (v, out) => {
     // -m 256M, -m size=256M
     const size = v.startsWith('size=') ? v.slice(5) : v;
+    let bytes: number;
     try {
-      out.options.memory = parseSize(size);
+      bytes = parseSize(size);
     } catch (error) {
       throw new UsageError(`-m: ${(error as Error).message}`);
     }
+    if (bytes % 4096 !== 0 || bytes < MIN_RAM_SIZE || bytes > MAX_RAM_SIZE)
+      throw new UsageError(`-m ${v}: guest RAM is a multiple of 4 KiB from 2M to 3G`);
+    out.options.memory = bytes;
   },
   kernel: (v, out) => {
     out.options.kernel = v;

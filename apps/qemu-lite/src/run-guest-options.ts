@@ -1,0 +1,207 @@
+/**
+ * `runGuest`'s options, checked before anything starts: each one against its type and range,
+ * so a caller's mistake is a `TypeError` (wrong kind of value, unknown or conflicting option)
+ * or a `RangeError` (right kind, value out of range) that names the option, never a machine that
+ * starts with a default the caller did not ask for, a timer that fires at once, or a failure
+ * deep in the machine's thread.
+ */
+import { LOG_ITEMS } from './config.js';
+import { MAX_RAM_SIZE, MIN_RAM_SIZE } from './machine/memory-map.js';
+import type { RunGuestOptions } from './run-guest.js';
+import { parseSize } from './size.js';
+
+/** Every option `runGuest` takes; anything else is a typo the caller should hear about. */
+const KNOWN = new Set<string>([
+  'kernel',
+  'flat',
+  'accel',
+  'memory',
+  'append',
+  'initrd',
+  'timeoutMs',
+  'serialToStdout',
+  'captureSerial',
+  'onSerial',
+  'debugExit',
+  'kernelIrqchip',
+  'noReboot',
+  'log',
+  'logFile',
+  'onStart',
+]);
+
+/** setTimeout's largest delay (2^31 - 1 ms); a larger one fires at once, with only a warning. */
+const MAX_TIMEOUT_MS = 0x7fffffff;
+
+/** A value as an error message shows it: its kind and, for small ones, itself. */
+function shown(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Uint8Array) return `${value.length} bytes`;
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return `${typeof value} ${String(value)}`;
+    case 'function':
+      return 'a function';
+    default:
+      return `${typeof value === 'object' ? 'an object' : typeof value}`;
+  }
+}
+
+function typeError(name: string, expected: string, value: unknown): never {
+  throw new TypeError(`runGuest: options.${name} must be ${expected}, not ${shown(value)}`);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return (
+    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
+  );
+}
+
+function checkImage(name: string, value: unknown): void {
+  if (value instanceof Uint8Array) return;
+  if (typeof value === 'string' && value.length > 0 && !value.includes('\0')) return;
+  typeError(name, 'a path (a non-empty string) or the image bytes (a Uint8Array)', value);
+}
+
+function checkBoolean(options: Record<string, unknown>, name: string): void {
+  const value = options[name];
+  if (value !== undefined && typeof value !== 'boolean') typeError(name, 'a boolean', value);
+}
+
+function checkFunction(options: Record<string, unknown>, name: string): void {
+  const value = options[name];
+  if (value !== undefined && typeof value !== 'function') typeError(name, 'a function', value);
+}
+
+function checkString(options: Record<string, unknown>, name: string): void {
+  const value = options[name];
+  if (value !== undefined && typeof value !== 'string') typeError(name, 'a string', value);
+}
+
+/** A guest-physical address a 32-bit entry can reach: an integer in [0, 2^32). */
+function checkGpa(name: string, value: unknown): void {
+  if (typeof value !== 'number') typeError(name, 'a guest-physical address (a number)', value);
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw new RangeError(`runGuest: options.${name} must be an integer from 0 to 0xffffffff, not ${value}`);
+  }
+}
+
+function checkMemory(value: unknown): void {
+  let bytes: number;
+  if (typeof value === 'number') {
+    bytes = value;
+  } else if (typeof value === 'string') {
+    try {
+      bytes = parseSize(value);
+    } catch (error) {
+      throw new RangeError(`runGuest: options.memory: ${(error as Error).message}`);
+    }
+  } else {
+    typeError('memory', "a size in bytes (a number) or QEMU's spelling ('256M', '1G')", value);
+  }
+  // The machine's own limits (machine/memory-map.ts), checked here so the message names the option.
+  if (!Number.isInteger(bytes) || bytes % 4096 !== 0 || bytes < MIN_RAM_SIZE || bytes > MAX_RAM_SIZE) {
+    throw new RangeError(
+      `runGuest: options.memory must be a multiple of 4 KiB from ${MIN_RAM_SIZE / 2 ** 20} MiB to ${MAX_RAM_SIZE / 2 ** 30} GiB, not ${shown(value)}`,
+    );
+  }
+}
+
+function checkFlat(value: unknown): void {
+  if (!isPlainObject(value)) typeError('flat', '{ image, loadAddr, entry?, mode? }', value);
+  for (const key of Object.keys(value)) {
+    if (!['image', 'loadAddr', 'entry', 'mode'].includes(key))
+      throw new TypeError(`runGuest: options.flat.${key} is not an option (image, loadAddr, entry, mode)`);
+  }
+  checkImage('flat.image', value.image);
+  checkGpa('flat.loadAddr', value.loadAddr);
+  if (value.entry !== undefined) checkGpa('flat.entry', value.entry);
+  if (value.mode !== undefined && value.mode !== 'protected32' && value.mode !== 'real')
+    typeError('flat.mode', "'protected32' or 'real'", value.mode);
+}
+
+function checkInitrd(value: unknown): void {
+  if (!Array.isArray(value)) {
+    checkImage('initrd', value);
+    return;
+  }
+  if (value.length === 0) throw new RangeError('runGuest: options.initrd is an empty list of modules');
+  value.forEach((module: unknown, i) => {
+    if (!isPlainObject(module)) typeError(`initrd[${i}]`, '{ image, cmdline? }', module);
+    checkImage(`initrd[${i}].image`, module.image);
+    if (module.cmdline !== undefined && typeof module.cmdline !== 'string')
+      typeError(`initrd[${i}].cmdline`, 'a string', module.cmdline);
+  });
+}
+
+function checkDebugExit(value: unknown): void {
+  if (value === false) return;
+  if (!isPlainObject(value)) typeError('debugExit', '{ iobase, iosize } or false', value);
+  const { iobase, iosize } = value;
+  if (typeof iobase !== 'number') typeError('debugExit.iobase', 'an I/O port (a number)', iobase);
+  if (typeof iosize !== 'number') typeError('debugExit.iosize', '1, 2 or 4', iosize);
+  if (iosize !== 1 && iosize !== 2 && iosize !== 4)
+    throw new RangeError(`runGuest: options.debugExit.iosize must be 1, 2 or 4, not ${iosize}`);
+  if (!Number.isInteger(iobase) || iobase < 0 || iobase + iosize > 0x10000) {
+    throw new RangeError(
+      `runGuest: options.debugExit.iobase ${iobase} with iosize ${iosize} is outside the I/O space (0 to 0xffff)`,
+    );
+  }
+}
+
+function checkTimeout(value: unknown): void {
+  if (typeof value !== 'number') typeError('timeoutMs', 'a number of milliseconds', value);
+  if (!Number.isFinite(value) || value < 0 || value > MAX_TIMEOUT_MS) {
+    throw new RangeError(
+      `runGuest: options.timeoutMs must be a finite number of milliseconds from 0 to ${MAX_TIMEOUT_MS}, not ${value}`,
+    );
+  }
+}
+
+function checkLog(value: unknown): void {
+  if (!Array.isArray(value))
+    typeError('log', `a list of log items (${Object.keys(LOG_ITEMS).join(', ')})`, value);
+  for (const item of value) {
+    if (typeof item !== 'string' || !(item in LOG_ITEMS)) {
+      throw new RangeError(
+        `runGuest: options.log: ${shown(item)} is not a log item (${Object.keys(LOG_ITEMS).join(', ')})`,
+      );
+    }
+  }
+}
+
+/**
+ * Checks `runGuest`'s argument. Throws `TypeError` for a non-object, an unknown option, a value
+ * of the wrong type or two options that contradict each other, `RangeError` for a value out of
+ * range; each message names the option.
+ */
+export function validateRunGuestOptions(options: unknown): asserts options is RunGuestOptions {
+  if (!isPlainObject(options)) {
+    throw new TypeError(`runGuest: options must be an object, not ${shown(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key)) throw new TypeError(`runGuest: '${key}' is not an option`);
+  }
+  const o = options;
+  if (o.kernel !== undefined) checkImage('kernel', o.kernel);
+  if (o.flat !== undefined) checkFlat(o.flat);
+  if (o.kernel !== undefined && o.flat !== undefined) {
+    throw new TypeError('runGuest: options.kernel and options.flat both give a guest: choose one');
+  }
+  checkString(o, 'accel');
+  if (o.memory !== undefined) checkMemory(o.memory);
+  checkString(o, 'append');
+  if (o.initrd !== undefined) checkInitrd(o.initrd);
+  if (o.timeoutMs !== undefined) checkTimeout(o.timeoutMs);
+  for (const name of ['serialToStdout', 'captureSerial', 'kernelIrqchip', 'noReboot']) checkBoolean(o, name);
+  checkFunction(o, 'onSerial');
+  checkFunction(o, 'onStart');
+  if (o.debugExit !== undefined) checkDebugExit(o.debugExit);
+  if (o.log !== undefined) checkLog(o.log);
+  checkString(o, 'logFile');
+}
