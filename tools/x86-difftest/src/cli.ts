@@ -1,21 +1,23 @@
 #!/usr/bin/env node
 /**
- * pnpm fuzz:x86 [--seed N] [--count N] [--mode real|pm16|pm32|paging|pae|all[,…]] [--garbage]
- *               [--case I] [--quiet] [--json FILE]
- * Runs generated (or, with --garbage, random-byte) cases on the host CPU and on x86emu, prints a
- * reproducer for every mismatch and ends with the line `N passed, M failed`.
+ * pnpm fuzz:x86 [--seed N] [--count N] [--mode real|pm16|pm32|paging|pae|long64|compat32|all[,…]]
+ *               [--garbage] [--case I] [--quiet] [--json FILE]
+ * Runs generated (or, with --garbage, random-byte) cases on the host (/dev/kvm: the real CPU, or
+ * KVM's instruction emulator where the host's KVM emulates the mode; each mode's referee is
+ * printed) and on x86emu, prints a reproducer for every mismatch and ends with the line
+ * `N passed, M failed`.
  */
 import { writeFileSync } from 'node:fs';
 import { hostKvmAvailability } from '@kvm/host';
 import { DiffTester, formatMismatch, runDifferential, signatureOf } from './difftest.js';
 import { FORMS } from './generator.js';
 import { KNOWN_MISMATCHES_URL, knownFromMismatches, loadKnownMismatches } from './known.js';
-import { ALL_MODES, type Mode } from './layout.js';
+import { ALL_MODES, isLongMode, LONG_MODES, type Mode } from './layout.js';
 
 function usage(msg?: string): never {
   if (msg) console.error(`x86-difftest: ${msg}`);
   console.error(
-    'usage: pnpm fuzz:x86 [--seed N] [--count N] [--mode real|pm16|pm32|paging|pae|all[,...]] [--garbage] [--case I] [--quiet] [--json FILE] [--write-known] [--repro KNOWN-ID]',
+    'usage: pnpm fuzz:x86 [--seed N] [--count N] [--mode real|pm16|pm32|paging|pae|long64|compat32|all[,...]] [--garbage] [--case I] [--quiet] [--json FILE] [--write-known] [--repro KNOWN-ID]',
   );
   process.exit(2);
 }
@@ -43,8 +45,8 @@ for (let i = 0; i < args.length; i++) {
   else if (a === '--count') count = num(next());
   else if (a === '--mode') {
     const v = next();
-    modes = v === 'all' ? [...ALL_MODES] : (v.split(',') as Mode[]);
-    for (const m of modes) if (!ALL_MODES.includes(m)) usage(`unknown mode ${m}`);
+    modes = v === 'all' ? [...ALL_MODES, ...LONG_MODES] : (v.split(',') as Mode[]);
+    for (const m of modes) if (!ALL_MODES.includes(m) && !LONG_MODES.includes(m)) usage(`unknown mode ${m}`);
   } else if (a === '--garbage') garbage = true;
   else if (a === '--case') only = num(next());
   else if (a === '--quiet') quiet = true;
@@ -54,6 +56,8 @@ for (let i = 0; i < args.length; i++) {
   else if (a === '--help' || a === '-h') usage();
   else usage(`unknown argument ${a}`);
 }
+
+if (garbage && modes.some(isLongMode)) usage('--garbage is not implemented for long64/compat32');
 
 const avail = hostKvmAvailability();
 if (!avail.available) {
@@ -77,7 +81,9 @@ if (repro !== undefined) {
 }
 
 const tester = new DiffTester(modes);
+for (const m of modes) console.log(`mode ${m}: refereed by ${tester.referee.get(m)}`);
 for (const [m, why] of tester.unavailable) console.log(`mode ${m} skipped: ${why}`);
+for (const [m, why] of tester.emuUnavailable) console.log(`mode ${m}: ${why}`);
 console.log(
   `x86-difftest: seed ${seed}, ${only !== undefined ? `case ${only}` : `${count} cases`}, modes ${modes.join(',')}${garbage ? ', garbage bytes' : `, ${FORMS.length} forms`}`,
 );
@@ -107,6 +113,13 @@ if (bySig.size) {
     console.log(`  ${String(n).padStart(5)}  ${k}`);
 }
 for (const [r, n] of summary.skipReasons) console.log(`skipped ${n}: ${r}`);
+if (summary.hostOnly.size)
+  console.log(
+    `run on the host only, ended in: ${[...summary.hostOnly]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, n]) => `${k} ×${n}`)
+      .join(', ')}`,
+  );
 if (summary.skippedForms.size) {
   const top = [...summary.skippedForms].sort((a, b) => b[1] - a[1]).slice(0, 12);
   console.log(`host could not run (by first instruction): ${top.map(([f, n]) => `${f} ×${n}`).join(', ')}`);

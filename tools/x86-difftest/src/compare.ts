@@ -7,7 +7,8 @@
  */
 
 import { STUBS as STUB_BASE } from './layout.js';
-import { GPR_NAMES, type MachineState, SEG_NAMES } from './machine-state.js';
+import { STUBS64 } from './layout64.js';
+import { GPR_NAMES, GPR64_NAMES, isLongState, type MachineState, SEG_NAMES } from './machine-state.js';
 import type { Outcome } from './outcome.js';
 
 export interface Difference {
@@ -20,6 +21,31 @@ export interface Difference {
 }
 
 const hex = (v: number): string => `0x${(v >>> 0).toString(16)}`;
+const hex64 = (lo: number, hi = 0): string =>
+  hi ? `0x${(hi >>> 0).toString(16)}${(lo >>> 0).toString(16).padStart(8, '0')}` : hex(lo);
+
+/** Vectors that push an error code (SDM Vol. 3 Table 6-1; #CP 21 exists only in IA-32e terms here). */
+const ERROR_CODE_VECTORS = [8, 10, 11, 12, 13, 14, 17, 21];
+
+/**
+ * The exception a final state shows: the vector its halt address names, and where its frame is.
+ * Legacy modes: [error code,] EIP, CS, EFLAGS (2 or 4 bytes each); IA-32e: [error code,] RIP, CS,
+ * RFLAGS, RSP, SS, 8 bytes each (SDM Vol. 3 6.14.2), on the TSS's RSP0 stack.
+ */
+export function stubFrame(
+  o: Outcome,
+): { vector: number; sp: number; width: number; hasError: boolean } | null {
+  const s = o.state;
+  if (o.kind !== 'hlt') return null;
+  const long = isLongState(s);
+  const vector = ((s.seg[1].base + s.eip) >>> 0) - 1 - (long ? STUBS64 : STUB_BASE);
+  if (vector < 0 || vector > 255 || (long && (s.ripHigh ?? 0) !== 0)) return null;
+  const pm = (s.cr0 & 1) !== 0;
+  const sp = long
+    ? s.gpr[4]
+    : (s.seg[2].base + (s.seg[2].attr & (1 << 14) ? s.gpr[4] : s.gpr[4] & 0xffff)) >>> 0;
+  return { vector, sp, width: long ? 8 : pm ? 4 : 2, hasError: pm && ERROR_CODE_VECTORS.includes(vector) };
+}
 
 export function compareOutcomes(host: Outcome, emu: Outcome, flagMask: number): Difference[] {
   const d: Difference[] = [];
@@ -39,10 +65,19 @@ export function compareOutcomes(host: Outcome, emu: Outcome, flagMask: number): 
   if (host.kind !== 'hlt') return d;
   const h = host.state;
   const e = emu.state;
-  if (h.eip !== e.eip) d.push({ category: 'eip', field: 'eip', host: hex(h.eip), emu: hex(e.eip) });
-  for (let i = 0; i < 8; i++) {
-    if (h.gpr[i] !== e.gpr[i])
-      d.push({ category: 'gpr', field: GPR_NAMES[i], host: hex(h.gpr[i]), emu: hex(e.gpr[i]) });
+  if (h.eip !== e.eip || (h.ripHigh ?? 0) !== (e.ripHigh ?? 0))
+    d.push({ category: 'eip', field: 'rip', host: hex64(h.eip, h.ripHigh), emu: hex64(e.eip, e.ripHigh) });
+  const long = isLongState(h) || isLongState(e);
+  for (let i = 0; i < (long ? 16 : 8); i++) {
+    const hh = h.gprHigh?.[i] ?? 0;
+    const eh = e.gprHigh?.[i] ?? 0;
+    if ((h.gpr[i] ?? 0) !== (e.gpr[i] ?? 0) || hh !== eh)
+      d.push({
+        category: 'gpr',
+        field: long ? GPR64_NAMES[i] : GPR_NAMES[i],
+        host: long ? hex64(h.gpr[i] ?? 0, hh) : hex(h.gpr[i]),
+        emu: long ? hex64(e.gpr[i] ?? 0, eh) : hex(e.gpr[i]),
+      });
   }
   const keep = ~flagMask;
   if ((h.eflags & keep) !== (e.eflags & keep)) {
@@ -89,10 +124,13 @@ export function compareOutcomes(host: Outcome, emu: Outcome, flagMask: number): 
     if (h[k] !== e[k])
       d.push({ category: k === 'cr2' ? 'cr2' : 'cr', field: k, host: hex(h[k]), emu: hex(e[k]) });
   }
+  if ((h.cr2High ?? 0) !== (e.cr2High ?? 0))
+    d.push({ category: 'cr2', field: 'cr2[63:32]', host: hex(h.cr2High ?? 0), emu: hex(e.cr2High ?? 0) });
   if (host.io.length !== emu.io.length || host.io.some((v, i) => v !== emu.io[i])) {
     d.push({ category: 'io', field: 'port i/o', host: ioText(host.io), emu: ioText(emu.io) });
   }
   const slot = frameFlagsSlot(host);
+  // The low 4 bytes of RFLAGS in an IA-32e frame (the upper half is reserved, zero, and compared as memory).
   const w = slot >= 0 && (h.cr0 & 1) === 0 ? 2 : 4;
   if (
     !Buffer.from(host.ram.buffer, host.ram.byteOffset, host.ram.length).equals(
@@ -141,15 +179,9 @@ function readLe(ram: Uint8Array, at: number, size: number): number {
 
 /** Where the host's exception frame keeps (E)FLAGS when it halted in a stub, or -1. */
 function frameFlagsSlot(o: Outcome): number {
-  const s = o.state;
-  if (o.kind !== 'hlt') return -1;
-  const vector = ((s.seg[1].base + s.eip) >>> 0) - 1 - STUB_BASE;
-  if (vector < 0 || vector > 255) return -1;
-  const sp = (s.seg[2].base + (s.seg[2].attr & (1 << 14) ? s.gpr[4] : s.gpr[4] & 0xffff)) >>> 0;
-  // Real mode: IP, CS, FLAGS (16 bits each); protected mode: [error code,] EIP, CS, EFLAGS.
-  if ((s.cr0 & 1) === 0) return sp + 4;
-  const hasError = [8, 10, 11, 12, 13, 14, 17].includes(vector);
-  return sp + (hasError ? 4 : 0) + 8;
+  const f = stubFrame(o);
+  if (!f) return -1;
+  return f.sp + (f.hasError ? f.width : 0) + 2 * f.width;
 }
 
 /** Differing byte ranges, at most `max`, leaving out [skipFrom, skipTo). */
@@ -219,21 +251,15 @@ export function flagNames(bits: number): string {
 }
 
 /** The exception a final state shows, if it halted in a stub: `#GP(0x10) from 0008:00009003`. */
-export function describeStop(
-  o: Outcome,
-  stubs: number,
-  readStack: (linear: number, size: number) => number,
-): string {
+export function describeStop(o: Outcome, readStack: (linear: number, size: number) => number): string {
   if (o.kind !== 'hlt') return o.kind + (o.detail ? ` (${o.detail.split('\n')[0]})` : '');
   const s: MachineState = o.state;
-  const linear = (s.seg[1].base + s.eip) >>> 0;
-  const vector = linear - 1 - stubs;
-  if (vector < 0 || vector > 255) return `hlt at ${hex(s.seg[1].sel)}:${hex(s.eip)}`;
-  const pm = (s.cr0 & 1) !== 0;
-  const sp = (s.seg[2].base + (s.seg[2].attr & (1 << 14) ? s.gpr[4] : s.gpr[4] & 0xffff)) >>> 0;
-  const hasError = pm && [8, 10, 11, 12, 13, 14, 17].includes(vector);
-  const w = pm ? 4 : 2;
-  const at = hasError ? sp + 4 : sp;
-  const err = hasError ? `(${hex(readStack(sp, 4))})` : '';
-  return `vector ${vector}${err} from ${hex(readStack(at + w, w))}:${hex(readStack(at, w))}`;
+  const f = stubFrame(o);
+  if (!f) return `hlt at ${hex(s.seg[1].sel)}:${hex64(s.eip, s.ripHigh)}`;
+  const w = Math.min(f.width, 4);
+  const at = f.hasError ? f.sp + f.width : f.sp;
+  const err = f.hasError ? `(${hex(readStack(f.sp, 4))})` : '';
+  const ip = f.width === 8 ? hex64(readStack(at, 4), readStack(at + 4, 4)) : hex(readStack(at, w));
+  const cr2 = f.vector === 14 ? ` cr2=${hex64(s.cr2, s.cr2High)}` : '';
+  return `vector ${f.vector}${err} from ${hex(readStack(at + f.width, 2))}:${ip}${cr2}`;
 }

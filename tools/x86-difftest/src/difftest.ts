@@ -4,7 +4,7 @@
  * signature, matched against the known-mismatch list, and printed as reproducers.
  */
 import { DecodeStatus, decode, Insn, OPCODE_TABLE } from '@kvm/x86emu';
-import { compareOutcomes, type Difference, describeStop, flagNames } from './compare.js';
+import { compareOutcomes, type Difference, describeStop, flagNames, stubFrame } from './compare.js';
 import { EmuSide } from './emu-side.js';
 import { mayLeaveFlagsUndefined, UNDEFINED_FLAGS } from './flags.js';
 import {
@@ -12,14 +12,19 @@ import {
   generateCase,
   generateGarbage,
   is16,
+  isLong64,
   prefixCase,
   straightLineMnemonics,
   type TestCase,
 } from './generator.js';
+import { generateLongCase } from './generator64.js';
 import { HostSide } from './host-side.js';
-import { ALL_MODES, baseState, buildImage, CODE, type Mode, STUBS } from './layout.js';
-import { GPR_NAMES, type MachineState, SEG_NAMES } from './machine-state.js';
+import { checkKnownAnswer, KNOWN_ANSWERS, knownAnswerCase } from './known-answers64.js';
+import { ALL_MODES, baseState, buildImage, CODE, isLongMode, type Mode } from './layout.js';
+import type { LongMode } from './layout64.js';
+import { GPR_NAMES, GPR64_NAMES, isLongState, type MachineState, SEG_NAMES } from './machine-state.js';
 import type { Outcome } from './outcome.js';
+import { probeCompatNative, refereeOf } from './referee.js';
 
 export interface Signature {
   mode: Mode;
@@ -51,7 +56,12 @@ export interface Mismatch {
 
 export type Verdict =
   | { kind: 'pass' }
-  | { kind: 'skip'; reason: string }
+  | {
+      kind: 'skip';
+      reason: string;
+      /** How the host ended a case x86emu could not run (`hlt: vector 13`, `shutdown`…). */
+      hostOnly?: string;
+    }
   | {
       kind: 'fail';
       blamed: number;
@@ -75,7 +85,7 @@ const insn = new Insn();
 export function firstInstruction(bytes: number[], mode: Mode): { mnemonic: string; length: number } {
   const src = { fetchByte: (i: number) => bytes[i] ?? 0xf4 };
   try {
-    const st = decode(src, insn, !is16(mode), false);
+    const st = decode(src, insn, !is16(mode), isLong64(mode));
     if (st !== DecodeStatus.Ok || insn.row < 0)
       return { mnemonic: st === DecodeStatus.TooLong ? 'TOOLONG' : 'UD', length: insn.length };
     return { mnemonic: OPCODE_TABLE[insn.row].mnemonic, length: insn.length };
@@ -107,15 +117,50 @@ export class DiffTester {
   readonly emu = new EmuSide();
   /** Modes the host cannot run, with the reason (probed once). */
   readonly unavailable = new Map<Mode, string>();
+  /**
+   * IA-32e modes x86emu cannot run yet, with the reason (probed once with the known answers):
+   * their cases still run on the host, and count as skipped with this reason, never as passed.
+   */
+  readonly emuUnavailable = new Map<Mode, string>();
+  /** What referees each mode here (the real CPU, or KVM's instruction emulator). */
+  readonly referee = new Map<Mode, string>();
   /** True when the last host case may have changed state that KVM_SET_REGS/SREGS do not reset. */
   private extraStateDirty = true;
 
   constructor(modes: readonly Mode[] = ALL_MODES) {
-    this.host = new HostSide();
+    this.host = new HostSide({ longMode: modes.some(isLongMode) });
     for (const m of modes) {
-      const why = this.probe(m);
+      const why = isLongMode(m) ? this.probeLong(m as LongMode) : this.probe(m);
       if (why) this.unavailable.set(m, why);
+      if (m === 'compat32' && !why) probeCompatNative(this.host);
+      this.referee.set(m, refereeOf(m));
+      if (isLongMode(m)) {
+        const emuWhy = this.probeEmuLong(m as LongMode);
+        if (emuWhy) this.emuUnavailable.set(m, emuWhy);
+      }
     }
+  }
+
+  /** The known answers of `mode` on the host: undefined if all are exact, else what is wrong. */
+  private probeLong(mode: LongMode): string | undefined {
+    for (const k of KNOWN_ANSWERS.filter((x) => x.mode === mode)) {
+      const { init, image } = knownAnswerCase(k);
+      const wrong = checkKnownAnswer(k, this.host.run(init, image));
+      if (wrong.length)
+        return `the host KVM does not run ${mode} through the CPL-0 harness (${k.name}: ${wrong.join('; ')})`;
+    }
+    return undefined;
+  }
+
+  /** The same on x86emu: undefined if it gets them all right. */
+  private probeEmuLong(mode: LongMode): string | undefined {
+    for (const k of KNOWN_ANSWERS.filter((x) => x.mode === mode)) {
+      const { init, image } = knownAnswerCase(k);
+      const wrong = checkKnownAnswer(k, this.emu.run(init, image));
+      if (wrong.length)
+        return `x86emu lacks IA-32e mode (long mode): not compared (known answer "${k.name}": ${wrong.slice(0, 2).join('; ')})`;
+    }
+    return undefined;
   }
 
   /** Runs `add eax, ebx` in `mode` on the host: undefined if it ends as it must, else why not. */
@@ -132,6 +177,15 @@ export class DiffTester {
   runCase(c: TestCase): Verdict {
     const why = this.unavailable.get(c.mode);
     if (why) return { kind: 'skip', reason: why };
+    const emuWhy = this.emuUnavailable.get(c.mode);
+    if (emuWhy) {
+      // The host still runs the case (the harness is exercised; what it cannot run is counted).
+      const host = this.host.run(c.init, caseImage(c));
+      if (host.kind === 'unsupported')
+        return { kind: 'skip', reason: `host: ${host.detail ?? 'unsupported'}` };
+      const f = stubFrame(host);
+      return { kind: 'skip', reason: emuWhy, hostOnly: f ? `vector ${f.vector}` : host.kind };
+    }
     const r = this.compare(c);
     if (r.kind !== 'fail') return r;
     for (let n = 1; n < c.insns.length; n++) {
@@ -189,7 +243,13 @@ export function signatureOf(v: Extract<Verdict, { kind: 'fail' }>): Signature {
 const hex = (v: number, w = 0): string => (v >>> 0).toString(16).padStart(w, '0');
 
 function stateText(s: MachineState): string {
-  const g = GPR_NAMES.map((n, i) => `${n}=${hex(s.gpr[i], 8)}`).join(' ');
+  const long = isLongState(s);
+  const g = long
+    ? GPR64_NAMES.map(
+        (n, i) =>
+          `${n}=${hex(s.gprHigh?.[i] ?? 0, 8)}${hex(s.gpr[i], 8)}${i % 4 === 3 && i < 15 ? '\n   ' : ''}`,
+      ).join(' ')
+    : GPR_NAMES.map((n, i) => `${n}=${hex(s.gpr[i], 8)}`).join(' ');
   const segs = SEG_NAMES.slice(0, 6)
     .map(
       (n, i) =>
@@ -224,17 +284,21 @@ export function formatMismatch(
     at += i.length;
     return `${b.map((x) => hex(x, 2)).join(' ')}  ; ${i.form}`;
   });
-  lines.push(`  bytes at ${hex(CODE)} (then f4, the terminator):`);
+  lines.push(`  bytes at ${hex(CODE)} (then f4, the terminator${c.entry ? ': #GP(0) at CPL 3' : ''}):`);
   for (const p of parts) lines.push(`    ${p}`);
   if (c.undefinedFlags) lines.push(`  undefined flags (not compared): ${flagNames(c.undefinedFlags)}`);
   lines.push('  initial state:');
   lines.push(stateText(c.init));
+  if (c.entry)
+    lines.push(
+      `    entered at CPL 3 by the harness's IRETQ: ${c.entry.mode === 'long64' ? 'cs=0033 (64-bit)' : 'cs=0023 (compatibility mode)'} rip=${hex(c.entry.rip)} rsp=${hex(c.entry.rsp)} rflags=${hex(c.entry.rflags, 8)} ss=002b`,
+    );
   lines.push(
     `  data seed ${hex(c.dataSeed)}${c.patches.length ? `, patches: ${c.patches.map(([a, b]) => `${hex(a)}:${b.map((x) => hex(x, 2)).join('')}`).join(' ')}` : ''}`,
   );
-  lines.push(`  host (real CPU): ${describeStop(v.host, STUBS, readStack(v.host))}`);
+  lines.push(`  host (${refereeOf(c.mode)}): ${describeStop(v.host, readStack(v.host))}`);
   lines.push(stateText(v.host.state));
-  lines.push(`  x86emu:          ${describeStop(v.emu, STUBS, readStack(v.emu))}`);
+  lines.push(`  x86emu: ${describeStop(v.emu, readStack(v.emu))}`);
   lines.push(stateText(v.emu.state));
   lines.push('  differences (host | x86emu):');
   for (const d of v.differences.slice(0, 16)) lines.push(`    ${d.field}: ${d.host} | ${d.emu}`);
@@ -261,6 +325,8 @@ export interface RunSummary {
   skipReasons: Map<string, number>;
   /** Skipped cases by the form of their first instruction (what this host cannot referee). */
   skippedForms: Map<string, number>;
+  /** Cases only the host ran (x86emu lacks the mode), by how the host ended them. */
+  hostOnly: Map<string, number>;
   mismatches: Mismatch[];
   /** Known-mismatch ids seen, with counts. */
   knownSeen: Map<string, number>;
@@ -270,6 +336,10 @@ export interface RunSummary {
 export function caseAt(seed: number, index: number, modes: readonly Mode[], garbage: boolean): TestCase {
   const mode = modes[index % modes.length];
   const i = Math.floor(index / modes.length);
+  if (isLongMode(mode)) {
+    if (garbage) throw new Error(`--garbage is not implemented for ${mode}`);
+    return generateLongCase(seed, i, mode as LongMode);
+  }
   return garbage ? generateGarbage(seed, i, mode) : generateCase(seed, i, mode);
 }
 
@@ -280,6 +350,7 @@ export function runDifferential(tester: DiffTester, o: RunOptions): RunSummary {
     skipped: 0,
     skipReasons: new Map(),
     skippedForms: new Map(),
+    hostOnly: new Map(),
     mismatches: [],
     knownSeen: new Map(),
   };
@@ -292,7 +363,8 @@ export function runDifferential(tester: DiffTester, o: RunOptions): RunSummary {
     else if (v.kind === 'skip') {
       sum.skipped++;
       sum.skipReasons.set(v.reason, (sum.skipReasons.get(v.reason) ?? 0) + 1);
-      if (!tester.unavailable.has(c.mode)) {
+      if (v.hostOnly) sum.hostOnly.set(v.hostOnly, (sum.hostOnly.get(v.hostOnly) ?? 0) + 1);
+      if (!tester.unavailable.has(c.mode) && v.reason.startsWith('host')) {
         const f = c.garbage ? `garbage:${firstInstruction(c.bytes, c.mode).mnemonic}` : c.insns[0].form;
         sum.skippedForms.set(f, (sum.skippedForms.get(f) ?? 0) + 1);
       }

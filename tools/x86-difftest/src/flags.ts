@@ -39,7 +39,8 @@ export const UNDEFINED_FLAGS: Readonly<Record<string, number>> = Object.fromEntr
  */
 export function undefinedFlags(mnemonic: string, bits: number, count: number): number {
   const fixed = UNDEFINED_FLAGS[mnemonic] ?? 0;
-  const c = count & 0x1f; // the count is masked to 5 bits outside 64-bit mode
+  // The count is masked to 5 bits, 6 for 64-bit operands (SDM SAL/SAR/SHL/SHR: "IA-32e mode").
+  const c = count & (bits === 64 ? 0x3f : 0x1f);
   if (SHIFTS.has(mnemonic)) {
     if (c === 0) return 0;
     // AF undefined for a non-zero count; OF only defined for 1-bit shifts; CF undefined for

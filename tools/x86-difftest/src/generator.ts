@@ -20,6 +20,7 @@ import {
   SEL,
   STACK_TOP,
 } from './layout.js';
+import { buildImage64, type UserEntry, writeHarnessFrame } from './layout64.js';
 import { cloneState, type MachineState } from './machine-state.js';
 import { Prng } from './prng.js';
 
@@ -37,6 +38,8 @@ export interface TestCase {
   /** Flags not compared (undefined after this case's instructions). */
   undefinedFlags: number;
   garbage: boolean;
+  /** IA-32e modes: where and how the harness's IRETQ enters the case at CPL 3. */
+  entry?: UserEntry;
 }
 
 /** Rows never generated, and why. */
@@ -139,7 +142,7 @@ const SEQUENCE_MNEMONICS = new Set([
   'NOP',
 ]);
 
-const SEQUENCE_FORMS: readonly OpcodeRow[] = OPCODE_TABLE.filter(
+export const SEQUENCE_FORMS: readonly OpcodeRow[] = OPCODE_TABLE.filter(
   (r) =>
     SEQUENCE_MNEMONICS.has(r.mnemonic) &&
     !mayLeaveFlagsUndefined(r.mnemonic) &&
@@ -152,6 +155,11 @@ const PATCHABLE = 0xb000;
 
 export function is16(mode: Mode): boolean {
   return mode === 'real' || mode === 'pm16';
+}
+
+/** 64-bit mode (the decoder's `long64`). */
+export function isLong64(mode: Mode): boolean {
+  return mode === 'long64';
 }
 
 /** One 32-bit seed per (run seed, case number): every case can be regenerated alone. */
@@ -509,7 +517,7 @@ export function straightLineMnemonics(bytes: readonly number[], mode: Mode): str
   const out: string[] = [];
   for (let at = 0; at < bytes.length; ) {
     const src = { fetchByte: (i: number) => bytes[at + i] ?? HLT };
-    const st = decode(src, insn, !is16(mode), false);
+    const st = decode(src, insn, !is16(mode), isLong64(mode));
     out.push(
       st !== DecodeStatus.Ok || insn.row < 0
         ? st === DecodeStatus.TooLong
@@ -556,10 +564,13 @@ export function generateGarbage(seed: number, index: number, mode: Mode): TestCa
 }
 
 const fixedImage = buildImage();
+let fixedImage64: Uint8Array | undefined;
 
 /** The memory image a case starts from (a fresh array). */
 export function caseImage(c: TestCase): Uint8Array {
-  const ram = fixedImage.slice();
+  fixedImage64 ??= c.entry ? buildImage64() : undefined;
+  const ram = c.entry ? (fixedImage64 as Uint8Array).slice() : fixedImage.slice();
+  if (c.entry) writeHarnessFrame(ram, c.entry);
   new Prng(c.dataSeed).fill(ram.subarray(DATA, DATA_END));
   for (const [at, bytes] of c.patches) {
     for (let i = 0; i < bytes.length; i++)

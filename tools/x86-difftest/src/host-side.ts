@@ -48,11 +48,20 @@ import(workerData.hostUrl).then(({ kickHostVcpu }) => {
 });
 `;
 
-/** x86emu's default CPUID leaves as KVM_SET_CPUID2 entries. */
-function x86emuCpuid(): KvmCpuidEntry2[] {
+/** CPUID.80000001H:EDX bits KVM needs before it accepts IA-32e state (SDM Vol. 2 CPUID). */
+const CPUID_EXT_SYSCALL = 1 << 11;
+const CPUID_EXT_LM = 1 << 29;
+
+/**
+ * x86emu's default CPUID leaves as KVM_SET_CPUID2 entries. `longMode`: also LM and SYSCALL,
+ * without which KVM refuses EFER.LME/SCE in KVM_SET_SREGS (kvm_valid_efer), for the IA-32e
+ * modes while x86emu's own table does not advertise them yet.
+ */
+function x86emuCpuid(longMode: boolean): KvmCpuidEntry2[] {
   const out = new Uint32Array(4);
   return [0, 1, 0x80000000, 0x80000001, 0x80000008].map((leaf) => {
     defaultCpuid.cpuid(leaf, 0, out);
+    if (leaf === 0x80000001 && longMode) out[3] = (out[3] | CPUID_EXT_LM | CPUID_EXT_SYSCALL) >>> 0;
     // KVM refuses a table whose linear-address width (0x80000008 EAX[15:8]) is not 48 or 57
     // (kvm_check_cpuid); outside long mode the width does not matter.
     if (leaf === 0x80000008) out[0] = (out[0] & ~0xff00) | (48 << 8);
@@ -63,6 +72,8 @@ function x86emuCpuid(): KvmCpuidEntry2[] {
 export interface HostSideOptions {
   /** Wall-clock limit of one case before the watchdog kicks it (ms). */
   timeoutMs?: number;
+  /** The run includes IA-32e modes: the guest's CPUID advertises long mode (see `x86emuCpuid`). */
+  longMode?: boolean;
 }
 
 export class HostSide {
@@ -93,7 +104,7 @@ export class HostSide {
     this.vcpu = this.vm.createVcpu(0);
     // The guest sees x86emu's CPUID, so that feature-dependent behaviour (which CR4 bits are
     // reserved, NX, PSE…) is judged against the same features on both sides.
-    this.vcpu.setCpuid2(x86emuCpuid());
+    this.vcpu.setCpuid2(x86emuCpuid(options.longMode ?? false));
     this.regs = this.vcpu.getRegs();
     this.sregs = this.vcpu.getSregs();
     const hostUrl = new URL('../node_modules/@kvm/host/dist/index.js', import.meta.url).href;

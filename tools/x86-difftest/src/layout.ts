@@ -40,9 +40,25 @@ export const PAGE_NO_EXECUTE = 0x1d000;
 export const PAGE_USER = 0x1c000;
 export const HLT = 0xf4;
 
-export const Mode = { Real: 'real', Pm16: 'pm16', Pm32: 'pm32', Paging: 'paging', Pae: 'pae' } as const;
+export const Mode = {
+  Real: 'real',
+  Pm16: 'pm16',
+  Pm32: 'pm32',
+  Paging: 'paging',
+  Pae: 'pae',
+  /** IA-32e modes at CPL 3 (layout64.ts). */
+  Long64: 'long64',
+  Compat32: 'compat32',
+} as const;
 export type Mode = (typeof Mode)[keyof typeof Mode];
+/** The legacy modes (this file's machine). */
 export const ALL_MODES: readonly Mode[] = ['real', 'pm16', 'pm32', 'paging', 'pae'];
+/** The IA-32e modes (layout64.ts's machine, code at CPL 3 behind a CPL-0 harness). */
+export const LONG_MODES: readonly Mode[] = ['long64', 'compat32'];
+
+export function isLongMode(mode: Mode): boolean {
+  return mode === 'long64' || mode === 'compat32';
+}
 
 /** GDT selectors (index × 8, RPL 0). */
 export const SEL = {
@@ -164,8 +180,9 @@ const CR0_PG = 1 << 31;
 const CR4_PAE = 1 << 5;
 const EFER_NXE = 1 << 11;
 
-/** The initial state of `mode` with all GPRs zero and EFLAGS = 2 (the generator fills them). */
+/** The initial state of legacy `mode` with all GPRs zero and EFLAGS = 2 (the generator fills them). */
 export function baseState(mode: Mode): MachineState {
+  if (isLongMode(mode)) throw new Error(`baseState: ${mode} is an IA-32e mode (layout64.ts: baseState64)`);
   const s: MachineState = {
     gpr: [0, 0, 0, 0, 0, 0, 0, 0],
     eip: CODE,

@@ -1,6 +1,6 @@
 /**
- * The state both sides start from and end in, as plain numbers (32-bit values: the tester
- * stays out of long mode). Conversions to and from the host's `kvm_regs`/`kvm_sregs` and
+ * The state both sides start from and end in, as plain numbers: 32-bit values, plus the high
+ * halves and R8–R15 when the state is in IA-32e mode (EFER.LMA). Conversions to and from the host's `kvm_regs`/`kvm_sregs` and
  * x86emu's `CpuState` live here and nowhere else.
  */
 import type { KvmRegs, KvmSegment, KvmSregs } from '@kvm/core';
@@ -9,6 +9,26 @@ import type { CpuState } from '@kvm/x86emu';
 /** ES, CS, SS, DS, FS, GS, LDTR, TR: the `Seg` numbering of x86emu and the SDM's Sreg encoding. */
 export const SEG_NAMES = ['es', 'cs', 'ss', 'ds', 'fs', 'gs', 'ldt', 'tr'] as const;
 export const GPR_NAMES = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'] as const;
+/** The 16 GPRs by REX/ModRM number (SDM Vol. 2 Table 2-2), for IA-32e states. */
+export const GPR64_NAMES = [
+  'rax',
+  'rcx',
+  'rdx',
+  'rbx',
+  'rsp',
+  'rbp',
+  'rsi',
+  'rdi',
+  'r8',
+  'r9',
+  'r10',
+  'r11',
+  'r12',
+  'r13',
+  'r14',
+  'r15',
+] as const;
+const EFER_LMA = 1 << 10;
 
 export interface SegmentState {
   sel: number;
@@ -20,9 +40,13 @@ export interface SegmentState {
 }
 
 export interface MachineState {
-  /** EAX…EDI by ModRM number. */
+  /** EAX…EDI by ModRM number (low halves of RAX…R15 in IA-32e mode: 16 of them). */
   gpr: number[];
+  /** IA-32e mode only: the high halves of RAX…R15. */
+  gprHigh?: number[];
   eip: number;
+  /** IA-32e mode only: RIP bits 63:32. */
+  ripHigh?: number;
   eflags: number;
   /** By `SEG_NAMES` index. */
   seg: SegmentState[];
@@ -32,17 +56,29 @@ export interface MachineState {
   idtLimit: number;
   cr0: number;
   cr2: number;
+  /** IA-32e mode only: CR2 bits 63:32 (a fault on a high-half address). */
+  cr2High?: number;
   cr3: number;
   cr4: number;
   efer: number;
 }
 
+/** True for a state in IA-32e mode (64-bit values, 16 GPRs). */
+export function isLongState(s: MachineState): boolean {
+  return (s.efer & EFER_LMA) !== 0;
+}
+
 export function cloneState(s: MachineState): MachineState {
-  return { ...s, gpr: [...s.gpr], seg: s.seg.map((x) => ({ ...x })) };
+  return {
+    ...s,
+    gpr: [...s.gpr],
+    ...(s.gprHigh ? { gprHigh: [...s.gprHigh] } : {}),
+    seg: s.seg.map((x) => ({ ...x })),
+  };
 }
 
 const KVM_SEG_ORDER: (keyof KvmSregs)[] = ['es', 'cs', 'ss', 'ds', 'fs', 'gs', 'ldt', 'tr'];
-const KVM_GPR_ORDER: (keyof KvmRegs)[] = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi'];
+const KVM_GPR_ORDER: (keyof KvmRegs)[] = [...GPR64_NAMES];
 
 function attrToKvm(s: SegmentState, k: KvmSegment): void {
   k.base = BigInt(s.base >>> 0);
@@ -77,11 +113,15 @@ function attrFromKvm(k: KvmSegment): SegmentState {
   };
 }
 
-/** Writes `s` into a `kvm_regs` (upper halves zero). */
+/** A 64-bit value from halves (once per case, not per instruction). */
+function big(lo: number, hi = 0): bigint {
+  return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+}
+
+/** Writes `s` into a `kvm_regs` (upper halves and R8–R15 zero unless `s` has them). */
 export function toKvmRegs(s: MachineState, regs: KvmRegs): void {
-  for (let i = 0; i < 8; i++) (regs[KVM_GPR_ORDER[i]] as bigint) = BigInt(s.gpr[i] >>> 0);
-  regs.r8 = regs.r9 = regs.r10 = regs.r11 = regs.r12 = regs.r13 = regs.r14 = regs.r15 = 0n;
-  regs.rip = BigInt(s.eip >>> 0);
+  for (let i = 0; i < 16; i++) (regs[KVM_GPR_ORDER[i]] as bigint) = big(s.gpr[i] ?? 0, s.gprHigh?.[i]);
+  regs.rip = big(s.eip, s.ripHigh);
   regs.rflags = BigInt(s.eflags >>> 0);
 }
 
@@ -93,7 +133,7 @@ export function toKvmSregs(s: MachineState, sregs: KvmSregs): void {
   sregs.idt.base = BigInt(s.idtBase >>> 0);
   sregs.idt.limit = s.idtLimit;
   sregs.cr0 = BigInt(s.cr0 >>> 0);
-  sregs.cr2 = BigInt(s.cr2 >>> 0);
+  sregs.cr2 = big(s.cr2, s.cr2High);
   sregs.cr3 = BigInt(s.cr3 >>> 0);
   sregs.cr4 = BigInt(s.cr4 >>> 0);
   sregs.efer = BigInt(s.efer >>> 0);
@@ -102,8 +142,13 @@ export function toKvmSregs(s: MachineState, sregs: KvmSregs): void {
 
 export function fromKvm(regs: KvmRegs, sregs: KvmSregs): MachineState {
   const lo = (v: bigint): number => Number(v & 0xffffffffn);
+  const hi = (v: bigint): number => Number((v >> 32n) & 0xffffffffn);
+  const long = (Number(sregs.efer & 0xffffffffn) & EFER_LMA) !== 0;
+  const n = long ? 16 : 8;
+  const gprs = KVM_GPR_ORDER.slice(0, n).map((k) => regs[k] as bigint);
   return {
-    gpr: KVM_GPR_ORDER.map((k) => lo(regs[k] as bigint)),
+    gpr: gprs.map(lo),
+    ...(long ? { gprHigh: gprs.map(hi), ripHigh: hi(regs.rip), cr2High: hi(sregs.cr2) } : {}),
     eip: lo(regs.rip),
     eflags: lo(regs.rflags),
     seg: KVM_SEG_ORDER.map((k) => attrFromKvm(sregs[k] as KvmSegment)),
@@ -122,8 +167,12 @@ export function fromKvm(regs: KvmRegs, sregs: KvmSregs): MachineState {
 /** Writes `s` into x86emu's state (the caller then calls `cpu.stateChanged()`). */
 export function toCpuState(s: MachineState, c: CpuState): void {
   c.reset();
-  for (let i = 0; i < 8; i++) c.gpr[i] = s.gpr[i] >>> 0;
+  for (let i = 0; i < 16; i++) {
+    c.gpr[i] = (s.gpr[i] ?? 0) >>> 0;
+    c.gprHigh[i] = (s.gprHigh?.[i] ?? 0) >>> 0;
+  }
   c.rip[0] = s.eip >>> 0;
+  c.rip[1] = (s.ripHigh ?? 0) >>> 0;
   c.rflags[0] = s.eflags >>> 0;
   for (let i = 0; i < 8; i++) {
     c.segSel[i] = s.seg[i].sel;
@@ -137,6 +186,7 @@ export function toCpuState(s: MachineState, c: CpuState): void {
   c.dtLimit[1] = s.idtLimit;
   c.cr[0] = s.cr0 >>> 0;
   c.cr[2] = s.cr2 >>> 0;
+  c.crHigh[2] = (s.cr2High ?? 0) >>> 0;
   c.cr[3] = s.cr3 >>> 0;
   c.cr[4] = s.cr4 >>> 0;
   c.efer[0] = s.efer >>> 0;
@@ -148,8 +198,13 @@ export function fromCpuState(c: CpuState): MachineState {
   const seg: SegmentState[] = [];
   for (let i = 0; i < 8; i++)
     seg.push({ sel: c.segSel[i], base: c.segBase[i], limit: c.segLimit[i], attr: c.segAttr[i] });
+  const long = (c.efer[0] & EFER_LMA) !== 0;
+  const n = long ? 16 : 8;
   return {
-    gpr: Array.from(c.gpr.subarray(0, 8)),
+    gpr: Array.from(c.gpr.subarray(0, n)),
+    ...(long
+      ? { gprHigh: Array.from(c.gprHigh.subarray(0, n)), ripHigh: c.rip[1], cr2High: c.crHigh[2] }
+      : {}),
     eip: c.rip[0],
     eflags: c.rflags[0],
     seg,

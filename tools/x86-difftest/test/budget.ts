@@ -3,3 +3,5 @@ import { ALL_MODES, type Mode } from '../src/layout.js';
 
 export const GENERATED = { seed: 1, count: 4000, modes: ALL_MODES as readonly Mode[] };
 export const GARBAGE = { seed: 1, count: 240, modes: ['real', 'pm16', 'pm32'] as readonly Mode[] };
+/** The IA-32e modes' CI budget (issue 10: `--mode long64,compat32 --count 20000` on a fixed seed). */
+export const LONG64 = { seed: 1, count: 20000, modes: ['long64', 'compat32'] as readonly Mode[] };

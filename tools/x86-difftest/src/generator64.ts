@@ -1,0 +1,449 @@
+/**
+ * Test cases for the IA-32e modes. `long64`: x86emu's opcode table walked round robin as in the
+ * legacy modes, encoded for 64-bit mode (REX prefixes, 16 registers, 64-bit and 32-bit
+ * addressing, RIP-relative operands, 8-byte immediates and moffs, 64-bit stack), with register
+ * values and addresses at the edges: 0, −1, sign boundaries, carries out of bits 31 and 63,
+ * non-canonical and high-half addresses, pages that are not present, read-only or supervisor,
+ * addresses above RAM. `compat32`: the legacy 32-bit encoder (generator.ts) on flat segments,
+ * run from a 32-bit code segment of the IA-32e machine.
+ */
+import { OPCODE_TABLE, type OpcodeRow } from '@kvm/x86emu';
+import { mayLeaveFlagsUndefined, undefinedFlags } from './flags.js';
+import { EXCLUDED, formName, generateCase, SEQUENCE_FORMS, type TestCase } from './generator.js';
+import { CODE, CODE_MAX, DATA, DATA_END, STACK_TOP } from './layout.js';
+import {
+  baseState64,
+  GDT64_SEL,
+  type LongMode,
+  PAGE64_NO_EXECUTE,
+  PAGE64_NOT_PRESENT,
+  PAGE64_READ_ONLY,
+  PAGE64_SUPERVISOR,
+} from './layout64.js';
+import type { MachineState } from './machine-state.js';
+import { Prng } from './prng.js';
+
+/** Rows not generated in the IA-32e modes beyond `EXCLUDED`, and why. */
+export const EXCLUDED_LONG: Readonly<Record<string, string>> = {
+  INT: 'kvm-pvm raises #UD for INT n at CPL 3 (measured: INT 80h through a DPL-3 gate, and INT 0Dh, which must be #GP(6Ah))',
+  SYSCALL: 'enters CPL 0 through LSTAR/STAR, which the harness does not set up',
+  SYSRET: 'CPL 0 only (#GP at CPL 3 is all it could show), and it needs STAR',
+  SYSENTER: 'vendor-dependent in 64-bit mode (#UD on AMD, valid on Intel; SDM SYSENTER, APM SYSENTER)',
+  SYSEXIT: 'vendor-dependent in 64-bit mode (#UD on AMD; SDM SYSEXIT, APM SYSEXIT)',
+  RDTSCP: 'timing-dependent',
+};
+
+/** One 32-bit seed per (run seed, case number, mode). */
+function caseSeed64(seed: number, index: number): number {
+  return (Math.imul(seed ^ 0x2545f491, 0x9e3779b1) + Math.imul(index + 1, 0x85ebca6b)) >>> 0;
+}
+
+/**
+ * The rows walked in 64-bit mode: the legacy generator's rows, minus `EXCLUDED_LONG`, minus
+ * 40h–4Fh (INC/DEC r in the table: REX prefixes in 64-bit mode, SDM Vol. 2 2.2.1).
+ */
+export const FORMS64: readonly OpcodeRow[] = OPCODE_TABLE.filter(
+  (r) => !(r.mnemonic in EXCLUDED) && !(r.mnemonic in EXCLUDED_LONG) && !(r.op >= 0x40 && r.op <= 0x4f),
+);
+
+/** A 64-bit value as [low, high] halves. */
+type Q = [number, number];
+
+/** Values at the edges for 64-bit operands (SDM Vol. 1 7.3.2: carries out of bit 31 and 63). */
+const SPECIAL64: readonly Q[] = [
+  [0, 0],
+  [1, 0],
+  [0xffffffff, 0xffffffff],
+  [0xfffffffe, 0xffffffff],
+  [0xffffffff, 0x7fffffff],
+  [0, 0x80000000],
+  [1, 0x80000000],
+  [0xffffffff, 0],
+  [0x7fffffff, 0],
+  [0x80000000, 0],
+  [0, 1],
+  [0x80000000, 0xffffffff],
+  [0x7fffffff, 0xffffffff],
+  [0xff, 0],
+  [0x8000, 0],
+];
+
+function value64(p: Prng): Q {
+  const k = p.below(10);
+  if (k < 4) return p.pick(SPECIAL64);
+  if (k < 6) return [p.below(0x10000), 0];
+  if (k < 7) return [p.u32(), 0];
+  if (k < 8) return [p.u32(), 0xffffffff];
+  return [p.u32(), p.u32()];
+}
+
+/** A pointer into the data area (most of the time) or an address at an edge of translation. */
+function address64(p: Prng): Q {
+  if (p.chance(0.75)) return [DATA + p.below(DATA_END - DATA - 0x1100), 0];
+  switch (p.below(9)) {
+    case 0: // non-canonical, low side (SDM Vol. 3 3.3.7.1: #GP(0), #SS(0) for stack references)
+      return [p.u32(), 0x8000 + p.below(0x8000)];
+    case 1: // non-canonical, just below the high half
+      return [p.u32(), 0xffff7fff];
+    case 2: // canonical high half: PML4 entries 256–511 are not present (#PF)
+      return [p.below(0x10000) * 16, 0xffff8000 + p.below(0x8000) * 0x10000];
+    case 3:
+      return [PAGE64_NOT_PRESENT + p.below(0x1000), 0];
+    case 4:
+      return [PAGE64_READ_ONLY + p.below(0x1000), 0];
+    case 5:
+      return [PAGE64_SUPERVISOR + p.below(0x1000), 0];
+    case 6:
+      return [PAGE64_NO_EXECUTE - 8 + p.below(16), 0];
+    case 7: // above RAM: not mapped
+      return [0x100000 + p.below(0x100000), 0];
+    default: // an access that crosses 4 GiB, which 32-bit address arithmetic would wrap
+      return [0xfffffff0 + p.below(16), 0];
+  }
+}
+
+function le(v: number, n: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(i < 4 ? (v >>> (8 * i)) & 0xff : 0);
+  return out;
+}
+
+function leQ([lo, hi]: Q, n: number): number[] {
+  return [...le(lo, Math.min(n, 4)), ...le(hi, Math.max(0, n - 4))];
+}
+
+const STRING_OPS = new Set(['MOVS', 'CMPS', 'STOS', 'LODS', 'SCAS', 'INS', 'OUTS']);
+const SHIFT_OPS = /^(ROL|ROR|RCL|RCR|SHL|SHR|SAL|SAR|SHLD|SHRD)$/;
+/** Near branches: an operand-size prefix is vendor-dependent in 64-bit mode (APM honours it, SDM ignores it). */
+const NEAR_BRANCH = /^(JCC|JMP|CALL|RET|JMP_IND|CALL_IND|LOOP|LOOPE|LOOPNE|JCXZ)$/;
+/** Far pointers m16:64 need REX.W, which AMD ignores (APM JMP/CALL far; SDM allows it): no REX.W. */
+const FAR_INDIRECT = /^(JMPF_IND|CALLF_IND|LSS|LFS|LGS)$/;
+const USER_SELECTORS = [
+  0,
+  3,
+  GDT64_SEL.USER_DS,
+  GDT64_SEL.USER_CS,
+  GDT64_SEL.USER32_CS,
+  GDT64_SEL.KERNEL_DS,
+  GDT64_SEL.KERNEL_DS_ALT,
+  GDT64_SEL.NOT_PRESENT,
+  GDT64_SEL.TSS,
+  0x60 | 3,
+  0xfff8 | 3,
+];
+const FAR_CODE64 = [GDT64_SEL.USER_CS, GDT64_SEL.USER_CS, GDT64_SEL.USER32_CS, GDT64_SEL.USER_DS, 0];
+
+interface Built64 {
+  bytes: number[];
+  row: OpcodeRow;
+  bits: number;
+  count: number;
+}
+
+function setReg(s: MachineState, r: number, [lo, hi]: Q): void {
+  if (r === 4) return; // RSP stays on the user stack (the stack forms set it themselves)
+  s.gpr[r] = lo >>> 0;
+  (s.gprHigh as number[])[r] = hi >>> 0;
+}
+
+/** Encodes `row` for 64-bit mode at code offset `at`, adjusting `s` and `patches` for the first instruction. */
+function encode64(
+  row: OpcodeRow,
+  s: MachineState,
+  patches: [number, number[]][],
+  p: Prng,
+  first: boolean,
+  at: number,
+): Built64 {
+  const tokens = row.operands ? row.operands.split(',') : [];
+  const m = row.mnemonic;
+  const attrs = row.attrs ?? '';
+  const bytes: number[] = [];
+  const opPrefix = !NEAR_BRANCH.test(m) && m !== 'BSWAP' && p.chance(0.2);
+  const adPrefix = p.chance(STRING_OPS.has(m) ? 0.2 : 0.08);
+  if (p.chance(0.1)) bytes.push(p.pick([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65]));
+  if (opPrefix) bytes.push(0x66);
+  if (adPrefix) bytes.push(0x67);
+  if (STRING_OPS.has(m) && p.chance(0.6))
+    bytes.push(m === 'CMPS' || m === 'SCAS' ? p.pick([0xf2, 0xf3]) : 0xf3);
+  const lockable = attrs.includes('lock');
+  const memOnly = tokens.some((t) => t.startsWith('M'));
+  const regOnly = tokens.some((t) => t.startsWith('R')) || row.mod3 === true || row.rm !== undefined;
+  const hasModrm =
+    row.ext !== undefined ||
+    tokens.some((t) => /^[EGMR]([a-z]|$)/.test(t) || t === 'S' || t === 'C' || t === 'D');
+  let mod = regOnly ? 3 : memOnly ? p.below(3) : p.chance(0.5) ? 3 : p.below(3);
+  if (row.rm !== undefined) mod = 3;
+  if (lockable && mod !== 3 && p.chance(0.3)) bytes.unshift(0xf0);
+  else if (p.chance(0.01)) bytes.unshift(0xf0);
+  // REX last, right before the opcode (SDM Vol. 2 2.2.1); W stays off where it is vendor-dependent.
+  let rex = p.chance(0.6) ? 0x40 | p.below(16) : 0;
+  if (FAR_INDIRECT.test(m)) rex &= ~8;
+  if (rex) bytes.push(rex);
+  const W = (rex >> 3) & 1;
+  const X = (rex >> 1) & 1;
+  const B = rex & 1;
+  const opSize = W ? 8 : opPrefix ? 2 : attrs.includes('d64') ? 8 : 4;
+  const adSize = adPrefix ? 4 : 8;
+  if (row.op >= 0x100) bytes.push(0x0f);
+  // Register-in-opcode forms (B8+r, 50+r, 91+r, BSWAP 0F C8+r) take REX.B (SDM Vol. 2 Table 3-1).
+  bytes.push(row.op & 0xff);
+  let reg = row.ext ?? p.below(8);
+  if (tokens.includes('S')) reg = p.chance(0.9) ? p.pick([0, 2, 3, 4, 5]) : p.below(8);
+  if (tokens.includes('C')) reg = p.chance(0.9) ? p.pick([0, 2, 3, 4]) : p.below(8);
+  const rm = row.rm ?? p.below(8);
+  let ripRelAt = -1;
+  let ripTarget = 0;
+  let ea: Q | null = null;
+  if (hasModrm) {
+    bytes.push((mod << 6) | (reg << 3) | rm);
+    if (mod !== 3) {
+      if (mod === 0 && rm === 5) {
+        // RIP-relative (SDM Vol. 2 2.2.1.6): the displacement is fixed up once the length is known.
+        ripRelAt = bytes.length;
+        bytes.push(0, 0, 0, 0);
+        ripTarget = address64(p)[0];
+        ea = [ripTarget, 0];
+      } else {
+        let base = rm | (B << 3);
+        let index = -1;
+        if (rm === 4) {
+          const scale = p.below(4);
+          const idx = p.below(8);
+          const b = p.below(8);
+          bytes.push((scale << 6) | (idx << 3) | b);
+          base = b | (B << 3);
+          index = idx | (X << 3);
+          if (index === 4) index = -1;
+          if (mod === 0 && b === 5) base = -1;
+        }
+        if (base === -1) {
+          const a = p.chance(0.8) ? DATA + p.below(DATA_END - DATA - 0x1100) : address64(p)[0];
+          bytes.push(...le(a, 4));
+          ea = [a, 0];
+        } else {
+          const disp = mod === 1 ? (p.below(256) << 24) >> 24 : mod === 2 ? p.range(-0x800, 0x800) : 0;
+          if (mod === 1) bytes.push(disp & 0xff);
+          else if (mod === 2) bytes.push(...le(disp >>> 0, 4));
+          if (first) {
+            const a = address64(p);
+            // Keep base + disp on the chosen address.
+            setReg(s, base, [(a[0] - disp) >>> 0, a[1]]);
+            if (index >= 0 && index !== base) setReg(s, index, [p.chance(0.8) ? 0 : p.below(0x100), 0]);
+            if (index < 0) ea = a;
+          }
+        }
+      }
+    } else if (first) {
+      const r = rm | (B << 3);
+      if (/^(MOV_TO_SEG|LLDT|LTR|VERR|VERW|LAR|LSL)$/.test(m)) setReg(s, r, [p.pick(USER_SELECTORS), 0]);
+      if (m === 'JMP_IND' || m === 'CALL_IND') setReg(s, r, [CODE + 0x100 + p.below(0x400), 0]);
+    }
+  }
+  let count = s.gpr[1] & 0xff;
+  for (const t of tokens) {
+    switch (t) {
+      case 'Ib':
+      case 'IbS': {
+        let v = p.below(256);
+        if (m === 'ENTER') v = p.chance(0.8) ? p.below(4) : p.below(32);
+        if (SHIFT_OPS.test(m)) {
+          v = p.chance(0.8) ? p.below(opSizeBits(row, opSize) + 2) : p.below(256);
+          count = v;
+        }
+        bytes.push(v);
+        break;
+      }
+      case 'Iw':
+        bytes.push(...le(m === 'ENTER' || m === 'RET' || m === 'RETF' ? p.below(0x40) & ~1 : p.u32(), 2));
+        break;
+      case 'Iz':
+        bytes.push(...le(value64(p)[0], opSize === 2 ? 2 : 4));
+        break;
+      case 'Iv':
+        bytes.push(...leQ(value64(p), opSize));
+        break;
+      case 'Jb':
+        bytes.push(p.range(-0x40, 0x7f) & 0xff);
+        break;
+      case 'Jz':
+        bytes.push(...le(p.range(-0x800, 0x1000) >>> 0, 4));
+        break;
+      case 'Ap':
+        bytes.push(...le(CODE + 0x100, 4), ...le(GDT64_SEL.USER_CS, 2));
+        break;
+      case 'Ob':
+      case 'Ov':
+        bytes.push(...leQ(adSize === 8 ? address64(p) : [address64(p)[0], 0], adSize));
+        break;
+    }
+  }
+  if (ripRelAt >= 0) {
+    const next = CODE + at + bytes.length;
+    bytes.splice(ripRelAt, 4, ...le((ripTarget - next) >>> 0, 4));
+  }
+  if (first) adjust64(row, s, patches, p, opSize, adSize, ea);
+  if (SHIFT_OPS.test(m) && tokens.includes('CL')) count = s.gpr[1] & 0xff;
+  if (tokens.includes('1')) count = 1;
+  return { bytes, row, bits: opSizeBits(row, opSize), count };
+}
+
+function opSizeBits(row: OpcodeRow, opSize: number): number {
+  const t = row.operands.split(',')[0] ?? '';
+  return t.endsWith('b') || t === 'AL' ? 8 : opSize * 8;
+}
+
+/** Register values and memory contents specific to one instruction (64-bit mode). */
+function adjust64(
+  row: OpcodeRow,
+  s: MachineState,
+  patches: [number, number[]][],
+  p: Prng,
+  opSize: number,
+  adSize: number,
+  ea: Q | null,
+): void {
+  const m = row.mnemonic;
+  const rsp = s.gpr[4];
+  const codeTarget = (): Q => [CODE + 0x100 + p.below(0x400), 0];
+  const stack = (vals: [Q, number][]): void => {
+    const out: number[] = [];
+    for (const [v, n] of vals) out.push(...leQ(v, n));
+    patches.push([rsp, out]);
+  };
+  const gh = s.gprHigh as number[];
+  if (STRING_OPS.has(m)) {
+    s.gpr[1] = p.chance(0.8) ? p.below(12) : p.below(40);
+    gh[1] = p.chance(0.05) ? 1 : 0; // RCX above 4 GiB: only a 64-bit count sees it
+    for (const r of [6, 7])
+      setReg(s, r, p.chance(0.85) ? [DATA + p.below(DATA_END - DATA - 0x1100), 0] : address64(p));
+    if (adSize === 4) gh[6] = gh[7] = 0;
+  }
+  if (/^(LOOP|LOOPE|LOOPNE|JCXZ)$/.test(m))
+    setReg(s, 1, p.pick<Q>([[0, 0], [1, 0], [2, 0], [0, 1], [1, 1], [0xffffffff, 0], value64(p)]));
+  if (SHIFT_OPS.test(m) && row.operands.includes('CL')) {
+    const bits = opSizeBits(row, opSize);
+    const max = m === 'SHLD' || m === 'SHRD' ? bits : bits + 2;
+    s.gpr[1] = ((s.gpr[1] & ~0xff) | (p.chance(0.85) ? p.below(max + 1) : p.below(256))) >>> 0;
+    // SHLD/SHRD with a masked count above the operand size leave the result undefined.
+    const mask = bits === 64 ? 0x3f : 0x1f;
+    if ((m === 'SHLD' || m === 'SHRD') && (s.gpr[1] & mask) > bits) s.gpr[1] &= ~0xff;
+  }
+  if (m === 'XLAT') setReg(s, 3, [DATA + p.below(DATA_END - DATA - 0x1100), 0]);
+  const slot = opSize === 2 ? 2 : 8;
+  if (m === 'POP' || m === 'POPF')
+    stack([[m === 'POPF' ? [(p.u32() & ~0x20100) | 0x202, 0] : value64(p), slot]]);
+  if (m === 'POP_SEG') stack([[[p.pick(USER_SELECTORS), 0], slot]]);
+  if (m === 'RET') stack([[codeTarget(), slot]]);
+  const w = opSize === 8 ? 8 : opSize;
+  if (m === 'RETF') {
+    stack([
+      [codeTarget(), w],
+      [[p.pick(FAR_CODE64), 0], w],
+      [value64(p), w],
+      [[GDT64_SEL.USER_DS, 0], w],
+    ]);
+  }
+  if (m === 'IRET') {
+    // IRETQ at CPL 3 pops RIP, CS, RFLAGS, RSP, SS (SDM IRET, IA-32e mode); IF and IOPL stay.
+    const flags = ((p.u32() & 0xcd5) | 0x202) >>> 0;
+    stack([
+      [codeTarget(), w],
+      [[p.pick(FAR_CODE64), 0], w],
+      [[flags, 0], w],
+      [[STACK_TOP - 0x100 - 8 * p.below(16), 0], w],
+      [[p.chance(0.8) ? GDT64_SEL.USER_DS : p.pick(USER_SELECTORS), 0], w],
+    ]);
+  }
+  if (m === 'LEAVE') setReg(s, 5, [rsp + 8 * p.below(16), 0]);
+  if (ea === null || ea[1] !== 0 || ea[0] < DATA || ea[0] >= DATA_END - 16) return;
+  const at = ea[0];
+  if (m === 'JMP_IND' || m === 'CALL_IND') patches.push([at, leQ(codeTarget(), 8)]);
+  if (m === 'JMPF_IND' || m === 'CALLF_IND')
+    patches.push([at, [...le(codeTarget()[0], opSize === 2 ? 2 : 4), ...le(p.pick(FAR_CODE64), 2)]]);
+  if (/^(LFS|LGS|LSS)$/.test(m))
+    patches.push([
+      at,
+      [...le(DATA + p.below(0x1000), opSize === 2 ? 2 : 4), ...le(p.pick(USER_SELECTORS), 2)],
+    ]);
+  if (/^(MOV_TO_SEG|LLDT|LTR|VERR|VERW|LAR|LSL)$/.test(m)) patches.push([at, le(p.pick(USER_SELECTORS), 2)]);
+}
+
+/** The random GPRs, user RSP and RFLAGS of a 64-bit case. */
+function initialState64(p: Prng): { s: MachineState; rsp: number; rflags: number } {
+  const s = baseState64();
+  const gh = s.gprHigh as number[];
+  for (let i = 0; i < 16; i++) {
+    if (i === 4) continue;
+    const [lo, hi] = value64(p);
+    s.gpr[i] = lo >>> 0;
+    gh[i] = hi >>> 0;
+  }
+  // IF = 1, as user code always runs (kvm-pvm runs CPL-3 code with the real IF set: PUSHF shows
+  // it); arithmetic flags and DF random.
+  const rflags = (0x202 | (p.u32() & 0x8d5) | (p.chance(0.2) ? 0x400 : 0)) >>> 0;
+  return { s, rsp: STACK_TOP - 8 * p.below(32), rflags };
+}
+
+/** A `long64` case: row `FORMS64[index mod rows]`, alone or followed by 1–2 sequence forms. */
+export function generateLong64(seed: number, index: number): TestCase {
+  const p = new Prng(caseSeed64(seed, index));
+  const row = FORMS64[index % FORMS64.length];
+  const { s, rsp, rflags } = initialState64(p);
+  const user = { ...s, gpr: [...s.gpr], gprHigh: [...(s.gprHigh as number[])] };
+  user.gpr[4] = rsp;
+  const patches: [number, number[]][] = [];
+  const built = [encode64(row, user, patches, p, true, 0)];
+  const undef = undefinedFlags(row.mnemonic, built[0].bits, built[0].count);
+  if (!mayLeaveFlagsUndefined(row.mnemonic) && p.chance(0.3)) {
+    const extra = 1 + p.below(2);
+    for (let k = 0; k < extra; k++) {
+      const at = built.reduce((n, b) => n + b.bytes.length, 0);
+      built.push(encode64(p.pick(SEQUENCE_FORMS), user, patches, p, false, at));
+    }
+  }
+  const bytes = built.flatMap((b) => b.bytes);
+  if (bytes.length >= CODE_MAX) throw new Error('case too long');
+  // The CPL-0 state keeps the harness's RSP; the user RSP goes into the IRETQ frame.
+  user.gpr[4] = s.gpr[4];
+  user.gprHigh[4] = 0;
+  return {
+    mode: 'long64',
+    bytes,
+    insns: built.map((b) => ({ length: b.bytes.length, form: formName(b.row) })),
+    init: user,
+    entry: { mode: 'long64', rip: CODE, ripHigh: 0, rsp, rspHigh: 0, rflags },
+    dataSeed: p.u32(),
+    patches,
+    undefinedFlags: undef,
+    garbage: false,
+  };
+}
+
+/**
+ * A `compat32` case: the legacy generator's pm32 case (flat 32-bit segments, the same data and
+ * stack addresses), run from the IA-32e machine's 32-bit user code segment; its GPRs and EFLAGS
+ * become the IRETQ frame and the registers IRETQ keeps. Upper halves start at zero.
+ */
+export function generateCompat32(seed: number, index: number): TestCase {
+  const c = generateCase(seed ^ 0x3c6ef372, index, 'pm32');
+  const s = baseState64();
+  for (let i = 0; i < 8; i++) if (i !== 4) s.gpr[i] = c.init.gpr[i];
+  return {
+    ...c,
+    mode: 'compat32',
+    init: s,
+    entry: {
+      mode: 'compat32',
+      rip: CODE,
+      ripHigh: 0,
+      rsp: c.init.gpr[4],
+      rspHigh: 0,
+      rflags: c.init.eflags | 0x200,
+    },
+  };
+}
+
+export function generateLongCase(seed: number, index: number, mode: LongMode): TestCase {
+  return mode === 'long64' ? generateLong64(seed, index) : generateCompat32(seed, index);
+}

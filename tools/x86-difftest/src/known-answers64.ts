@@ -1,0 +1,243 @@
+/**
+ * Instruction sequences at CPL 3 whose outcome the SDM fixes exactly: what the real CPU must give
+ * through the harness (the host side's proof, test/harness64.kvm.test.ts) and what tells whether
+ * x86emu runs IA-32e mode yet (a side that gets one of these wrong is not compared).
+ */
+import { stubFrame } from './compare.js';
+import { CODE, STACK_TOP } from './layout.js';
+import {
+  baseState64,
+  buildImage64,
+  type LongMode,
+  PAGE64_NOT_PRESENT,
+  PAGE64_READ_ONLY,
+  PAGE64_SUPERVISOR,
+  writeHarnessFrame,
+} from './layout64.js';
+import type { MachineState } from './machine-state.js';
+import type { Outcome } from './outcome.js';
+
+export interface KnownAnswer {
+  name: string;
+  mode: LongMode;
+  code: number[];
+  /** GPR values as [register, low, high]. */
+  regs: [number, number, number][];
+  rflags: number;
+  /** The exception the case ends in (the terminating HLT is #GP(0) at CPL 3). */
+  vector: number;
+  errorCode?: number;
+  /** Offset from CODE of the RIP in the frame. */
+  ripOffset: number;
+  cr2?: [number, number];
+  /** GPRs the end state must hold, as [register, low, high]. */
+  expectRegs: [number, number, number][];
+  /** RFLAGS bits (mask, value) in the frame. */
+  expectFlags?: [number, number];
+}
+
+const CF = 1;
+const PF = 4;
+const AF = 0x10;
+const ZF = 0x40;
+const SF = 0x80;
+const OF = 0x800;
+const IF = 0x200;
+const RF = 0x10000;
+const ARITH = CF | PF | AF | ZF | SF | OF;
+
+export const KNOWN_ANSWERS: readonly KnownAnswer[] = [
+  {
+    // 0x8000000000000000 + 0x8000000000000001 = 1 with a carry out of bit 63 and signed overflow
+    // (SDM ADD; Vol. 1 3.4.3.1): CF = OF = 1, ZF = SF = AF = PF = 0. Then HLT: #GP(0) at CPL 3.
+    name: 'add rax, rbx carries out of bit 63',
+    mode: 'long64',
+    code: [0x48, 0x01, 0xd8],
+    regs: [
+      [0, 0, 0x80000000],
+      [3, 1, 0x80000000],
+    ],
+    rflags: 0x202,
+    vector: 13,
+    errorCode: 0,
+    ripOffset: 3,
+    expectRegs: [
+      [0, 1, 0],
+      [3, 1, 0x80000000],
+    ],
+    expectFlags: [ARITH | IF | RF, CF | OF | IF | RF],
+  },
+  {
+    // add eax, ebx: a carry out of bit 31, and the 32-bit result zero-extends into RAX (SDM Vol. 1
+    // 3.4.1.1): 0xffffffff + 1 = 0 with CF, ZF, AF, PF.
+    name: 'add eax, ebx carries out of bit 31 and zero-extends',
+    mode: 'long64',
+    code: [0x01, 0xd8],
+    regs: [
+      [0, 0xffffffff, 0x12345678],
+      [3, 1, 0x9abcdef0],
+    ],
+    rflags: 0x202,
+    vector: 13,
+    errorCode: 0,
+    ripOffset: 2,
+    expectRegs: [[0, 0, 0]],
+    expectFlags: [ARITH, CF | ZF | AF | PF],
+  },
+  {
+    // A read of a not-present page at CPL 3: #PF, error code U = 1, W = 0, P = 0 (SDM Vol. 3
+    // 4.7), CR2 = the address, RIP at the faulting instruction.
+    name: '#PF on a not-present page',
+    mode: 'long64',
+    code: [0x48, 0x8b, 0x04, 0x25, ...le32(PAGE64_NOT_PRESENT + 0x10)],
+    regs: [],
+    rflags: 0x202,
+    vector: 14,
+    errorCode: 0x4,
+    ripOffset: 0,
+    cr2: [PAGE64_NOT_PRESENT + 0x10, 0],
+    expectRegs: [],
+  },
+  {
+    // A write to a read-only user page: #PF with P, W, U (error code 7).
+    name: '#PF on a write to a read-only page',
+    mode: 'long64',
+    code: [0x89, 0x04, 0x25, ...le32(PAGE64_READ_ONLY + 8)],
+    regs: [],
+    rflags: 0x202,
+    vector: 14,
+    errorCode: 0x7,
+    ripOffset: 0,
+    cr2: [PAGE64_READ_ONLY + 8, 0],
+    expectRegs: [],
+  },
+  {
+    // A read of a supervisor page at CPL 3: #PF with P, U (error code 5).
+    name: '#PF on a supervisor page',
+    mode: 'long64',
+    code: [0x8b, 0x04, 0x25, ...le32(PAGE64_SUPERVISOR)],
+    regs: [],
+    rflags: 0x202,
+    vector: 14,
+    errorCode: 0x5,
+    ripOffset: 0,
+    cr2: [PAGE64_SUPERVISOR, 0],
+    expectRegs: [],
+  },
+  {
+    // mov rax, [rbx] with RBX = 0x0000800000000000, non-canonical: #GP(0) (SDM Vol. 3 6.15
+    // #GP, "in 64-bit mode ... non-canonical form"), no CR2.
+    name: '#GP(0) on a non-canonical address',
+    mode: 'long64',
+    code: [0x48, 0x8b, 0x03],
+    regs: [[3, 0, 0x8000]],
+    rflags: 0x202,
+    vector: 13,
+    errorCode: 0,
+    ripOffset: 0,
+    expectRegs: [[3, 0, 0x8000]],
+  },
+  {
+    // push rax with a non-canonical RSP: a stack reference, so #SS(0) (SDM Vol. 3 6.15 #SS).
+    name: '#SS(0) on a non-canonical stack',
+    mode: 'long64',
+    code: [0x48, 0x89, 0xdc, 0x50], // mov rsp, rbx; push rax
+    regs: [[3, 0x10, 0x8000]],
+    rflags: 0x202,
+    vector: 12,
+    errorCode: 0,
+    ripOffset: 3,
+    expectRegs: [[4, 0x10, 0x8000]],
+  },
+  {
+    // PUSH ES (06) is invalid in 64-bit mode (SDM PUSH, "64-Bit Mode Exceptions": #UD).
+    name: '#UD on PUSH ES in 64-bit mode',
+    mode: 'long64',
+    code: [0x06],
+    regs: [],
+    rflags: 0x202,
+    vector: 6,
+    ripOffset: 0,
+    expectRegs: [[4, STACK_TOP, 0]],
+  },
+  {
+    // The same add in compatibility mode: 32-bit operands, CS.L = 0 (SDM Vol. 3 5.2.1).
+    name: 'compat32: add eax, ebx carries out of bit 31',
+    mode: 'compat32',
+    code: [0x01, 0xd8],
+    regs: [
+      [0, 0x80000000, 0],
+      [3, 0x80000000, 0],
+    ],
+    rflags: 0x202,
+    vector: 13,
+    errorCode: 0,
+    ripOffset: 2,
+    expectRegs: [[0, 0, 0]],
+    expectFlags: [ARITH, CF | ZF | OF | PF],
+  },
+];
+
+function le32(v: number): number[] {
+  return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
+}
+
+/** The initial state and image of a known-answer case. */
+export function knownAnswerCase(k: KnownAnswer): { init: MachineState; image: Uint8Array } {
+  const init = baseState64();
+  for (const [r, lo, hi] of k.regs) {
+    if (r === 4) continue;
+    init.gpr[r] = lo >>> 0;
+    (init.gprHigh as number[])[r] = hi >>> 0;
+  }
+  const image = buildImage64();
+  image.set([...k.code, 0xf4], CODE);
+  writeHarnessFrame(image, {
+    mode: k.mode,
+    rip: CODE,
+    ripHigh: 0,
+    rsp: STACK_TOP,
+    rspHigh: 0,
+    rflags: k.rflags,
+  });
+  return { init, image };
+}
+
+function q(ram: Uint8Array, at: number): [number, number] {
+  const d = (a: number): number =>
+    (ram[a] | (ram[a + 1] << 8) | (ram[a + 2] << 16) | (ram[a + 3] << 24)) >>> 0;
+  return [d(at), d(at + 4)];
+}
+
+const hex = (lo: number, hi = 0): string =>
+  hi ? `0x${hi.toString(16)}${lo.toString(16).padStart(8, '0')}` : `0x${lo.toString(16)}`;
+
+/** What differs between `o` and what `k` must give (empty: exactly right). */
+export function checkKnownAnswer(k: KnownAnswer, o: Outcome): string[] {
+  const f = stubFrame(o);
+  if (!f)
+    return [`ended as ${o.kind}${o.detail ? ` (${o.detail.split('\n')[0]})` : ''}, not in an exception stub`];
+  const out: string[] = [];
+  if (f.vector !== k.vector) out.push(`vector ${f.vector}, expected ${k.vector}`);
+  let at = f.sp;
+  if (k.errorCode !== undefined) {
+    const [err] = q(o.ram, at);
+    if (!f.hasError || err !== k.errorCode) out.push(`error code ${hex(err)}, expected ${hex(k.errorCode)}`);
+    at += 8;
+  }
+  const [rip, ripHigh] = q(o.ram, at);
+  if (rip !== CODE + k.ripOffset || ripHigh !== 0)
+    out.push(`frame RIP ${hex(rip, ripHigh)}, expected ${hex(CODE + k.ripOffset)}`);
+  const [rflags] = q(o.ram, at + 16);
+  if (k.expectFlags && (rflags & k.expectFlags[0]) !== k.expectFlags[1])
+    out.push(`frame RFLAGS ${hex(rflags)}: bits ${hex(k.expectFlags[0])} should be ${hex(k.expectFlags[1])}`);
+  if (k.cr2 && (o.state.cr2 !== k.cr2[0] || (o.state.cr2High ?? 0) !== k.cr2[1]))
+    out.push(`CR2 ${hex(o.state.cr2, o.state.cr2High)}, expected ${hex(k.cr2[0], k.cr2[1])}`);
+  for (const [r, lo, hi] of k.expectRegs) {
+    // RSP is the kernel's after delivery: the user RSP is the frame's.
+    const [glo, ghi] = r === 4 ? q(o.ram, at + 24) : [o.state.gpr[r], o.state.gprHigh?.[r] ?? 0];
+    if (glo !== lo >>> 0 || ghi !== hi >>> 0)
+      out.push(`register ${r}: ${hex(glo, ghi)}, expected ${hex(lo, hi)}`);
+  }
+  return out;
+}
