@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
 #include <mutex>
 #include <unordered_map>
 
@@ -126,7 +127,14 @@ Napi::Value Kick(const Napi::CallbackInfo& info) {
   Napi::Value tokenValue = handle.Get("token");
   if (!fdValue.IsNumber() || !tokenValue.IsNumber()) return ThrowType(env, "kick({ fd, token })");
   int fd = fdValue.As<Napi::Number>().Int32Value();
-  uint64_t token = static_cast<uint64_t>(tokenValue.As<Napi::Number>().DoubleValue());
+  // Tokens are integers from 1; anything else names no vCPU (and converting a negative, NaN or
+  // out-of-range double to uint64_t would be undefined behaviour; a fraction would truncate
+  // into a real token).
+  double tokenNumber = tokenValue.As<Napi::Number>().DoubleValue();
+  if (!(tokenNumber >= 1 && tokenNumber <= 9007199254740991.0) || tokenNumber != std::floor(tokenNumber)) {
+    return Napi::Boolean::New(env, false);
+  }
+  uint64_t token = static_cast<uint64_t>(tokenNumber);
   std::shared_ptr<VcpuEntry> entry = Find(fd);
   if (!entry || entry->token != token) return Napi::Boolean::New(env, false);
   __atomic_store_n(ImmediateExit(entry->run), 1, __ATOMIC_SEQ_CST);

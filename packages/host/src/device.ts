@@ -4,6 +4,7 @@
  * end's codecs filled. The only things this layer adds are errors as KvmErrors, the kick
  * handles, and keeping guest memory alive while a memory slot points at it.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import type { HostMemory, KvmDevice, VcpuKickHandle } from '@kvm/core';
 import { Errno, ioctlName, KVM_IOCTL, KvmError } from '@kvm/core';
 import { describeOpenError } from './messages.js';
@@ -22,6 +23,8 @@ export interface HostKvmDeviceOptions {
 }
 
 const PAGE_SIZE = 4096;
+/** The largest ArrayBuffer the addon can hand out (Node refuses longer external buffers). */
+const MAX_LENGTH = bufferConstants.MAX_LENGTH;
 // struct kvm_userspace_memory_region: slot u32 @0, flags u32 @4, guest_phys_addr u64 @8,
 // memory_size u64 @16, userspace_addr u64 @24.
 const REGION_SLOT = 0;
@@ -63,6 +66,9 @@ export class HostKvmDevice implements KvmDevice {
   private readonly collected = new FinalizationRegistry<bigint>((hva) => {
     if (this.memories.get(hva)?.deref() === undefined) this.memories.delete(hva);
   });
+
+  /** KVM_GET_VCPU_MMAP_SIZE, once asked. */
+  private mmapSize: number | undefined;
 
   /** The addon once loaded (KVM_RUN is the hot path: no lookups per call). */
   private addon: NativeAddon | undefined;
@@ -118,6 +124,16 @@ export class HostKvmDevice implements KvmDevice {
 
   mmapRun(vcpuFd: number, size: number): ArrayBuffer {
     const native = this.native('mmap');
+    // The kernel maps a vCPU fd at any length, but a page past KVM_GET_VCPU_MMAP_SIZE raises
+    // SIGBUS when touched (kvm_vcpu_fault): refuse a longer view before JavaScript can touch it.
+    const limit = this.vcpuMmapSize(native);
+    if (!Number.isSafeInteger(size) || size <= 0 || (limit > 0 && size > limit)) {
+      throw new KvmError(
+        'mmap',
+        Errno.EINVAL,
+        `kvm_run of ${size} bytes (KVM_GET_VCPU_MMAP_SIZE is ${limit})`,
+      );
+    }
     try {
       const run = native.mmapRun(vcpuFd, size);
       const earlier = this.runs.get(vcpuFd);
@@ -138,6 +154,15 @@ export class HostKvmDevice implements KvmDevice {
         `guest memory size ${size} is not a positive multiple of 4096`,
       );
     }
+    // An ArrayBuffer over external memory can be no longer than Node's Buffer limit (4 GiB on
+    // Node 20); guest RAM beyond that is several allocations, each in its own memory slot.
+    if (size > MAX_LENGTH) {
+      throw new KvmError(
+        'mmap',
+        Errno.ENOMEM,
+        `guest memory of ${size} bytes is more than one ArrayBuffer can hold in this Node (buffer.constants.MAX_LENGTH = ${MAX_LENGTH}); allocate it in parts, one memory slot each`,
+      );
+    }
     let mapped: { buffer: ArrayBuffer; address: bigint; memfd: number };
     try {
       mapped = native.allocateMemory(size);
@@ -148,6 +173,24 @@ export class HostKvmDevice implements KvmDevice {
     this.memories.set(mapped.address, new WeakRef(memory));
     this.collected.register(memory, mapped.address);
     return memory;
+  }
+
+  /** KVM_GET_VCPU_MMAP_SIZE of this device's /dev/kvm, asked once; 0 if it can't be asked. */
+  private vcpuMmapSize(native: NativeAddon): number {
+    if (this.mmapSize !== undefined) return this.mmapSize;
+    let size = 0;
+    try {
+      const fd = native.open(this.path);
+      try {
+        size = native.ioctl(fd, KVM_IOCTL.KVM_GET_VCPU_MMAP_SIZE, 0);
+      } finally {
+        native.close(fd);
+      }
+    } catch {
+      // No /dev/kvm to ask: then there is no vCPU fd either, and mmap itself fails.
+    }
+    this.mmapSize = size;
+    return size;
   }
 
   kickHandle(vcpuFd: number): HostKickHandle {

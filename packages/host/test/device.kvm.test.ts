@@ -6,6 +6,7 @@
 import { KVM_EXIT, KVM_IOCTL, KvmError, type KvmSystem } from '@kvm/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HostKvmDevice, hostKvmAvailability, kickHostVcpu, openHostKvm } from '../src/index.js';
+import { loadNative } from '../src/native.js';
 import { assembleReal, assemblerUnavailable, startRealMode } from '../src/testing/index.js';
 
 const availability = hostKvmAvailability();
@@ -54,6 +55,67 @@ describe.skipIf(skip !== undefined)(`the host device${skip ? ` (skipped: ${skip}
           device.ioctl((vcpu as unknown as { fd: number }).fd, KVM_IOCTL.KVM_GET_REGS, new Uint8Array(8)),
         ),
       ).toBe('EFAULT');
+    } finally {
+      vm.close();
+    }
+  });
+
+  it('refuses with EFAULT a flexible-array ioctl whose count claims more entries than the buffer holds', () => {
+    const vm = kvm().createVm();
+    try {
+      const fd = (vm.createVcpu(0) as unknown as { fd: number }).fd;
+      const device = new HostKvmDevice();
+      // struct kvm_msrs { __u32 nmsrs; __u32 pad; struct kvm_msr_entry entries[]; }: 4 claimed, 1 there.
+      const msrs = new Uint8Array(8 + 16);
+      new DataView(msrs.buffer).setUint32(0, 4, true);
+      new DataView(msrs.buffer).setUint32(8, 0x174, true); // IA32_SYSENTER_CS
+      expect(errnoOf(() => device.ioctl(fd, KVM_IOCTL.KVM_GET_MSRS, msrs))).toBe('EFAULT');
+      // The same buffer with a true count is read.
+      new DataView(msrs.buffer).setUint32(0, 1, true);
+      expect(device.ioctl(fd, KVM_IOCTL.KVM_GET_MSRS, msrs)).toBe(1);
+      // A count the kernel refuses by itself (nmsrs >= MAX_IO_MSRS) keeps the kernel's errno.
+      new DataView(msrs.buffer).setUint32(0, 256, true);
+      expect(errnoOf(() => device.ioctl(fd, KVM_IOCTL.KVM_GET_MSRS, msrs))).toBe('E2BIG');
+      const system = device.open();
+      try {
+        // struct kvm_cpuid2 { __u32 nent; __u32 padding; entries[] }: room for 0, 100 claimed.
+        const cpuid = new Uint8Array(8);
+        new DataView(cpuid.buffer).setUint32(0, 100, true);
+        expect(errnoOf(() => device.ioctl(system, KVM_IOCTL.KVM_GET_SUPPORTED_CPUID, cpuid))).toBe('EFAULT');
+      } finally {
+        device.close(system);
+      }
+    } finally {
+      vm.close();
+    }
+  });
+
+  it('refuses a kvm_run view longer than KVM_GET_VCPU_MMAP_SIZE, whose tail would raise SIGBUS', () => {
+    const k = kvm();
+    const vm = k.createVm();
+    try {
+      const fd = (vm.createVcpu(0) as unknown as { fd: number }).fd;
+      const size = k.getVcpuMmapSize();
+      const device = new HostKvmDevice();
+      expect(errnoOf(() => device.mmapRun(fd, size + 4096))).toBe('EINVAL');
+      expect(errnoOf(() => device.mmapRun(fd, 0))).toBe('EINVAL');
+      expect(device.mmapRun(fd, size).byteLength).toBe(size);
+    } finally {
+      vm.close();
+    }
+  });
+
+  it('kicks no vCPU for a handle whose token is not the vCPU’s (negative, NaN, fractional, huge)', () => {
+    const vm = kvm().createVm();
+    try {
+      const vcpu = vm.createVcpu(0);
+      const { fd, token } = vcpu.kickHandle() as { fd: number; token: number };
+      const native = loadNative();
+      if (!native.ok) throw new Error(native.reason);
+      for (const bad of [-1, Number.NaN, token + 0.5, 2 ** 64]) {
+        expect(native.addon.kick({ fd, token: bad }), `token ${bad}`).toBe(false);
+      }
+      expect(native.addon.kick({ fd, token })).toBe(true);
     } finally {
       vm.close();
     }
