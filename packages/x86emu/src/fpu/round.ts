@@ -14,10 +14,22 @@ export interface FloatFormat {
   readonly emax: number;
   /** Significand bits including the integer bit. */
   readonly precision: number;
+  /**
+   * Exponent wrap of a trapped overflow/underflow (IEEE 754-1985 7.3-7.4): 3·2^(k-2) for a
+   * k-bit exponent. Only the x87's is ever delivered (X87_BIAS_ADJUST); for the others it
+   * keeps the unbounded-exponent rounding in range while the flags are computed.
+   */
+  readonly biasAdjust: number;
 }
-export const FMT_EXT80: FloatFormat = { bias: 16383, emin: -16382, emax: 16383, precision: 64 };
-export const FMT_F64: FloatFormat = { bias: 1023, emin: -1022, emax: 1023, precision: 53 };
-export const FMT_F32: FloatFormat = { bias: 127, emin: -126, emax: 127, precision: 24 };
+export const FMT_EXT80: FloatFormat = {
+  bias: 16383,
+  emin: -16382,
+  emax: 16383,
+  precision: 64,
+  biasAdjust: 24576,
+};
+export const FMT_F64: FloatFormat = { bias: 1023, emin: -1022, emax: 1023, precision: 53, biasAdjust: 1536 };
+export const FMT_F32: FloatFormat = { bias: 127, emin: -126, emax: 127, precision: 24, biasAdjust: 192 };
 
 /** Rounding control: the encoding of x87 CW bits 11-10 and MXCSR bits 14-13 (SDM Table 4-8). */
 export const RC_NEAREST = 0;
@@ -68,9 +80,11 @@ export function roundPack(
     tiny = !(exp === fmt.emin - 1 && roundsToCarry(sign, w2, w1, w0, sticky, p, rc));
     if (!tiny) {
       // Rounds to the smallest normal: the ordinary path below carries into 2^emin.
-    } else if (mode & MODE_BIAS_ADJUST && !(mode & MODE_MASK_UE)) {
-      // SDM 8.5.5: unmasked x87 underflow delivers the rounded result scaled by 2^24576.
-      exp += X87_BIAS_ADJUST;
+    } else if (!(mode & MODE_MASK_UE)) {
+      // Unmasked underflow: the result is rounded as if the exponent were unbounded (PE and C1
+      // from that); an x87 register receives it scaled by 2^24576 (SDM 8.5.5), any other
+      // destination nothing (#XM, SDM 11.5.2.4), but the flags are the same.
+      exp += fmt.biasAdjust;
       flags |= FE_UNDERFLOW;
       tiny = false;
     } else {
@@ -93,8 +107,6 @@ export function roundPack(
   if (R.inexact) {
     flags |= FE_INEXACT;
     if (tiny) flags |= FE_UNDERFLOW;
-  } else if (tiny && !(mode & MODE_MASK_UE)) {
-    flags |= FE_UNDERFLOW; // unmasked: tininess alone is reported (SDM 4.9.1.5)
   }
   // Truncate to p bits.
   if (p <= 32) {
@@ -139,8 +151,10 @@ export function roundPack(
       }
       return flags & ~SW_C1;
     }
+    // Unmasked: an x87 register gets the wrapped result (with PE and C1 as rounded); any
+    // other destination gets nothing, with the same flags.
     flags |= FE_OVERFLOW;
-    if (mode & MODE_BIAS_ADJUST) exp -= X87_BIAS_ADJUST;
+    exp -= fmt.biasAdjust;
   }
   const biased = w2 & 0x80000000 ? exp + fmt.bias : 0;
   out.signExp = (sign << 15) | (biased & 0x7fff);

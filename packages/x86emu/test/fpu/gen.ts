@@ -76,3 +76,46 @@ export function controlWord(r: Rng): number {
   const pc = r.pick([0, 2, 3, 3]);
   return 0x40 | masks | (pc << 8) | (r.below(4) << 10);
 }
+
+/** A float32 bit pattern; `near` correlates the exponent with another operand's. */
+export function f32(r: Rng, near?: number): number {
+  const s = (r.below(2) << 31) >>> 0;
+  const k = r.below(32);
+  if (k === 0) return s;
+  if (k === 1) return (s | (word(r) & 0x7fffff) | 1) >>> 0; // denormal
+  if (k === 2) return (s | 0x7f800000) >>> 0;
+  if (k === 3) return (s | 0x7fc00000 | (word(r) & 0x3fffff)) >>> 0; // QNaN
+  if (k === 4) return (s | 0x7f800000 | (word(r) & 0x3fffff) | 1) >>> 0; // SNaN
+  let e: number;
+  if (near !== undefined && k < 20) e = Math.max(1, Math.min(254, ((near >>> 23) & 0xff) + r.below(60) - 30));
+  else if (k < 10) e = 127 + r.below(64) - 32;
+  else if (k < 13) e = 1 + r.below(30);
+  else if (k < 16) e = 254 - r.below(30);
+  else e = 1 + r.below(254);
+  return (s | (e << 23) | (word(r) & 0x7fffff)) >>> 0;
+}
+
+/** A float64 bit pattern as [hi, lo]. */
+export function f64(r: Rng, nearHi?: number): [number, number] {
+  const s = (r.below(2) << 31) >>> 0;
+  const k = r.below(32);
+  if (k === 0) return [s, 0];
+  if (k === 1) return [(s | (word(r) & 0xfffff)) >>> 0, (word(r) | 1) >>> 0]; // denormal
+  if (k === 2) return [(s | 0x7ff00000) >>> 0, 0];
+  if (k === 3) return [(s | 0x7ff80000 | (word(r) & 0x7ffff)) >>> 0, word(r)]; // QNaN
+  if (k === 4) return [(s | 0x7ff00000 | (word(r) & 0x7ffff)) >>> 0, (word(r) | 1) >>> 0]; // SNaN
+  let e: number;
+  if (nearHi !== undefined && k < 20)
+    e = Math.max(1, Math.min(2046, ((nearHi >>> 20) & 0x7ff) + r.below(120) - 60));
+  else if (k < 10) e = 1023 + r.below(128) - 64;
+  else if (k < 13) e = 1 + r.below(60);
+  else if (k < 16) e = 2046 - r.below(60);
+  else e = 1 + r.below(2046);
+  return [(s | (e << 20) | (word(r) & 0xfffff)) >>> 0, word(r)];
+}
+
+/** MXCSR: masks mostly all set, RC 0-3, DAZ and FTZ sometimes, flags clear. */
+export function mxcsrValue(r: Rng): number {
+  const masks = r.below(4) === 0 ? r.below(64) : 0x3f;
+  return (masks << 7) | (r.below(4) << 13) | (r.below(4) === 0 ? 0x40 : 0) | (r.below(4) === 0 ? 0x8000 : 0);
+}
