@@ -46,6 +46,11 @@ export const FORMS64: readonly OpcodeRow[] = OPCODE_TABLE.filter(
   (r) => !(r.mnemonic in EXCLUDED) && !(r.mnemonic in EXCLUDED_LONG) && !(r.op >= 0x40 && r.op <= 0x4f),
 );
 
+/** Sequence followers in 64-bit mode: not the 40h–4Fh rows (REX there), nor the #UD ones. */
+const SEQUENCE_FORMS64: readonly OpcodeRow[] = SEQUENCE_FORMS.filter(
+  (r) => !(r.op >= 0x40 && r.op <= 0x4f) && !(r.attrs ?? '').includes('i64'),
+);
+
 /** A 64-bit value as [low, high] halves. */
 type Q = [number, number];
 
@@ -191,7 +196,8 @@ function encode64(
   let reg = row.ext ?? p.below(8);
   if (tokens.includes('S')) reg = p.chance(0.9) ? p.pick([0, 2, 3, 4, 5]) : p.below(8);
   if (tokens.includes('C')) reg = p.chance(0.9) ? p.pick([0, 2, 3, 4]) : p.below(8);
-  const rm = row.rm ?? p.below(8);
+  // RIP-relative addressing (mod 00, r/m 101) is the 64-bit form compilers use most: favour it.
+  const rm = row.rm ?? (mod === 0 && p.chance(0.3) ? 5 : p.below(8));
   let ripRelAt = -1;
   let ripTarget = 0;
   let ea: Q | null = null;
@@ -202,7 +208,10 @@ function encode64(
         // RIP-relative (SDM Vol. 2 2.2.1.6): the displacement is fixed up once the length is known.
         ripRelAt = bytes.length;
         bytes.push(0, 0, 0, 0);
-        ripTarget = address64(p)[0];
+        // A disp32 reaches ±2 GiB around RIP: a non-canonical or high-half edge is out of reach,
+        // so those draws become data pointers (0xFFFFFFF0 + x wraps to the top of the high half).
+        const a = address64(p);
+        ripTarget = a[1] === 0 ? a[0] : DATA + p.below(0x1000);
         ea = [ripTarget, 0];
       } else {
         let base = rm | (B << 3);
@@ -399,7 +408,7 @@ export function generateLong64(seed: number, index: number): TestCase {
     const extra = 1 + p.below(2);
     for (let k = 0; k < extra; k++) {
       const at = built.reduce((n, b) => n + b.bytes.length, 0);
-      built.push(encode64(p.pick(SEQUENCE_FORMS), user, patches, p, false, at));
+      built.push(encode64(p.pick(SEQUENCE_FORMS64), user, patches, p, false, at));
     }
   }
   const bytes = built.flatMap((b) => b.bytes);
