@@ -48,6 +48,12 @@ export const MODE_FTZ = 0x8000;
  */
 export const MODE_BIAS_ADJUST = 0x10000;
 
+/**
+ * An x87 store to memory: an unmasked overflow/underflow stores nothing and reports OE/UE
+ * alone, without PE or C1 (what the CPU does; SSE reports PE from the unbounded rounding).
+ */
+export const MODE_TRAP_BARE = 0x20000;
+
 /** The exponent bias adjustment of the x87 for unmasked overflow/underflow (SDM Vol. 1 8.5.4). */
 export const X87_BIAS_ADJUST = 24576;
 
@@ -84,6 +90,7 @@ export function roundPack(
       // Unmasked underflow: the result is rounded as if the exponent were unbounded (PE and C1
       // from that); an x87 register receives it scaled by 2^24576 (SDM 8.5.5), any other
       // destination nothing (#XM, SDM 11.5.2.4), but the flags are the same.
+      if (mode & MODE_TRAP_BARE) return FE_UNDERFLOW;
       exp += fmt.biasAdjust;
       flags |= FE_UNDERFLOW;
       tiny = false;
@@ -153,6 +160,7 @@ export function roundPack(
     }
     // Unmasked: an x87 register gets the wrapped result (with PE and C1 as rounded); any
     // other destination gets nothing, with the same flags.
+    if (mode & MODE_TRAP_BARE) return FE_OVERFLOW;
     flags |= FE_OVERFLOW;
     exp -= fmt.biasAdjust;
   }

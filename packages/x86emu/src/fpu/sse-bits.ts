@@ -48,3 +48,9 @@ export function packHi64(r: Ext80): number {
 export function packLo64(r: Ext80): number {
   return ((r.hi << 21) | (r.lo >>> 11)) >>> 0;
 }
+
+/** Two 32-bit words: a float64 or int64 as hi:lo, a float32 or smaller integer in lo. */
+export interface WordPair {
+  hi: number;
+  lo: number;
+}

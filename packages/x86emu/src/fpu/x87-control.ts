@@ -2,7 +2,7 @@
  * Decoding the x87 control word (SDM Vol. 1 8.1.5): exception masks (bits 0-5), precision
  * control (bits 9-8) and rounding control (bits 11-10), into roundPack's arguments.
  */
-import { MODE_BIAS_ADJUST, MODE_MASK_OE, MODE_MASK_UE } from './round.js';
+import { MODE_BIAS_ADJUST, MODE_MASK_OE, MODE_MASK_UE, MODE_TRAP_BARE } from './round.js';
 
 /** Significand bits for PC = 00, 01 (reserved), 10, 11 (SDM Table 8-2). */
 const PC_BITS = [24, 24, 53, 64];
@@ -22,5 +22,5 @@ export function registerMode(cw: number): number {
 
 /** roundPack mode for a result stored to memory (unmasked O/U: nothing stored, SDM 8.5.4). */
 export function memoryMode(cw: number): number {
-  return cw & (MODE_MASK_OE | MODE_MASK_UE);
+  return (cw & (MODE_MASK_OE | MODE_MASK_UE)) | MODE_TRAP_BARE;
 }
