@@ -43,10 +43,9 @@
  *   top of RAM         the initrd, page-aligned, below initrd_addr_max and above the kernel's
  *                      decompression area (pref_address + init_size)
  */
-import { spawnSync } from 'node:child_process';
-import { gunzipSync } from 'node:zlib';
 import type { KvmSegment, KvmSregs } from '@kvm/core';
 import { CR0_ET, CR0_PE, RFLAGS_RESERVED } from './cpu-state.js';
+import { hostDecompress, type PayloadDecompressor, type PayloadFormat, payloadFormat } from './payload.js';
 import {
   E820_TYPE,
   type E820Entry,
@@ -233,6 +232,9 @@ export function parseBzImageHeader(image: Uint8Array): BzImageHeader {
   }
   const version = view.getUint16(HDR.VERSION, true);
   const versionText = `${version >> 8}.${(version & 0xff).toString().padStart(2, '0')}`;
+  if (version >> 8 !== 2) {
+    fail(`version at ${hex(HDR.VERSION)} is ${hex(version)}: no boot protocol ${versionText} exists (2.x)`);
+  }
   if (version < MIN_PROTOCOL_VERSION) {
     fail(`boot protocol ${versionText} is older than 2.12, the first with a 64-bit entry point`);
   }
@@ -257,7 +259,8 @@ export function parseBzImageHeader(image: Uint8Array): BzImageHeader {
     );
   }
   // setup_sects 0 means 4 (boot.rst: "for backwards compatibility"); +1 for the boot sector.
-  const setupSects = image[HDR.SETUP_SECTS]! || 4;
+  const rawSetupSects = image[HDR.SETUP_SECTS]!;
+  const setupSects = rawSetupSects || 4;
   const setupSize = (setupSects + 1) * 512;
   if (image.length <= setupSize) {
     fail(
@@ -270,7 +273,7 @@ export function parseBzImageHeader(image: Uint8Array): BzImageHeader {
   const fileKernelBytes = image.length - setupSize;
   if (kernelSize > fileKernelBytes) {
     fail(
-      `truncated: syssize says the protected-mode kernel is ${kernelSize} bytes, the image has ${fileKernelBytes} after the ${setupSize}-byte setup`,
+      `truncated: syssize says the protected-mode kernel is ${kernelSize} bytes, the image has ${fileKernelBytes} after the ${setupSize}-byte setup (setup_sects ${rawSetupSects})`,
     );
   }
   if (kernelSize <= STARTUP_64_OFFSET) {
@@ -293,6 +296,19 @@ export function parseBzImageHeader(image: Uint8Array): BzImageHeader {
     fail(
       `payload_offset ${hex(payloadOffset - setupSize)} + payload_length ${hex(payloadLength)} ` +
         `do not lie inside the ${kernelSize}-byte protected-mode kernel`,
+    );
+  }
+  // The payload must start with a compressor's magic. This is also what catches a wrong
+  // setup_sects: it moves the protected-mode kernel, and payload_offset counts from there, so a
+  // corrupt setup_sects (0, or off by one) lands payload_offset in the middle of other bytes.
+  const payloadStart = image.subarray(payloadOffset, payloadOffset + Math.min(payloadLength, 6));
+  if (payloadFormat(payloadStart) === 'unknown') {
+    const found = [...payloadStart].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+    fail(
+      `no compressed kernel at payload_offset ${hex(payloadOffset - setupSize)} (found ${found}, the magic of ` +
+        `no gzip, xz, zstd, bzip2, lzma, lzo or lz4 stream): setup_sects ${rawSetupSects}` +
+        `${rawSetupSects === 0 ? ' (read as 4)' : ''} puts the protected-mode kernel at ${hex(setupSize)}, ` +
+        'and setup_sects or payload_offset is wrong',
     );
   }
   const prefHigh = view.getUint32(HDR.PREF_ADDRESS + 4, true);
@@ -447,71 +463,11 @@ function ramRangeEnd(e820: readonly E820Entry[], gpa: number): number {
 // PT_LOAD segments to their physical addresses, and enter the kernel's own startup_64 (the
 // ELF entry point) in the same long-mode state and with the same boot_params. The kernel proper
 // then runs where it was linked (LOAD_PHYSICAL_ADDR), which is also where its decompressor would
-// have put it with `nokaslr`; without `nokaslr` it simply runs unrandomized. Where the payload's
-// format has no decompressor on the host, we fall back to the decompressor path.
+// have put it with `nokaslr`; without `nokaslr` it simply runs unrandomized. gzip and xz (what
+// distributions ship; Debian's is xz) are decompressed in process (payload.ts); a payload in
+// another format is refused with its name, and QEMU_LITE_BZIMAGE_ENTRY=decompressor boots it.
 
-/** Compression of the payload, by its magic bytes (the kernel's `compressed/Makefile` choices). */
-export type PayloadFormat = 'gzip' | 'xz' | 'zstd' | 'bzip2' | 'lzma' | 'lzo' | 'lz4' | 'unknown';
-
-const PAYLOAD_MAGICS: readonly (readonly [PayloadFormat, readonly number[]])[] = [
-  ['gzip', [0x1f, 0x8b]],
-  ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
-  ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
-  ['bzip2', [0x42, 0x5a, 0x68]],
-  ['lzo', [0x89, 0x4c, 0x5a, 0x4f]],
-  ['lz4', [0x02, 0x21, 0x4c, 0x18]],
-  ['lzma', [0x5d, 0x00, 0x00]],
-];
-
-export function payloadFormat(payload: Uint8Array): PayloadFormat {
-  for (const [format, magic] of PAYLOAD_MAGICS) {
-    if (payload.length >= magic.length && magic.every((b, i) => payload[i] === b)) return format;
-  }
-  return 'unknown';
-}
-
-/**
- * Decompresses a payload, or returns undefined when this host cannot (no decompressor for the
- * format). Throws `LoaderError` when it can but the data is corrupt.
- */
-export type PayloadDecompressor = (format: PayloadFormat, payload: Uint8Array) => Uint8Array | undefined;
-
-/** Command-line decompressors Debian ships (xz-utils is essential; zstd may be absent). */
-const HOST_TOOLS: Partial<Record<PayloadFormat, readonly string[]>> = {
-  // --single-stream: the kernel appends the uncompressed size after the stream (size_append).
-  xz: ['xz', '-dc', '--single-stream'],
-  zstd: ['zstd', '-dcq'],
-};
-
-/** gzip with node's zlib; xz and zstd with the host's command-line tools when they exist. */
-export const hostDecompress: PayloadDecompressor = (format, payload) => {
-  if (format === 'gzip') {
-    try {
-      return gunzipSync(payload);
-    } catch {
-      try {
-        // The kernel's size_append trails the gzip member: retry without it.
-        return gunzipSync(payload.subarray(0, payload.length - 4));
-      } catch (err) {
-        fail(`the gzip payload does not decompress: ${(err as Error).message}`);
-      }
-    }
-  }
-  const tool = HOST_TOOLS[format];
-  if (tool === undefined) return undefined;
-  const input = format === 'zstd' ? payload.subarray(0, payload.length - 4) : payload;
-  const r = spawnSync(tool[0]!, tool.slice(1), { input, maxBuffer: 1 << 30 });
-  if (r.error !== undefined) {
-    if ((r.error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    fail(`${tool[0]} failed to run on the ${format} payload: ${r.error.message}`);
-  }
-  if (r.status !== 0) {
-    fail(
-      `the ${format} payload does not decompress: ${r.stderr.toString().trim() || `${tool[0]} exited ${r.status}`}`,
-    );
-  }
-  return new Uint8Array(r.stdout.buffer, r.stdout.byteOffset, r.stdout.length);
-};
+export { hostDecompress, type PayloadDecompressor, type PayloadFormat, payloadFormat } from './payload.js';
 
 /** One PT_LOAD segment of vmlinux. */
 export interface VmlinuxSegment {
@@ -593,7 +549,7 @@ export function parseVmlinux(elf: Uint8Array): Vmlinux {
 export interface BzImageLoaderOptions {
   /**
    * 'kernel': decompress the payload on the host with `decompress` and enter vmlinux's
-   * startup_64 (falls back to 'decompressor' when `decompress` cannot handle the format);
+   * startup_64 (a format `decompress` cannot handle is a LoaderError naming it);
    * 'decompressor': the boot protocol as written: enter the bzImage's own startup_64 at the
    * load address + 0x200 and let it decompress itself.
    */
@@ -638,7 +594,13 @@ function loadWith(
     const payload = image.subarray(hdr.payloadOffset, hdr.payloadOffset + hdr.payloadLength);
     const format = payloadFormat(payload);
     const bytes = options.decompress(format, payload);
-    if (bytes !== undefined) vmlinux = { ...parseVmlinux(bytes), bytes, format };
+    if (bytes === undefined) {
+      fail(
+        `unsupported compression ${format} in the kernel payload (qemu-lite decompresses gzip and xz; ` +
+          'QEMU_LITE_BZIMAGE_ENTRY=decompressor lets the kernel decompress itself)',
+      );
+    }
+    vmlinux = { ...parseVmlinux(bytes), bytes, format };
   }
   if (vmlinux !== undefined) {
     const low = vmlinux.segments.find((seg) => seg.paddr < KERNEL_LOAD_GPA);
