@@ -1,5 +1,6 @@
 /**
- * The differential run: each case on the host (a real CPU behind /dev/kvm) and on x86emu from the
+ * The differential run: each case on the host (/dev/kvm: the real CPU, or KVM's instruction
+ * emulator where kvm-pvm emulates the mode; referee.ts) and on x86emu from the
  * same state and memory image, compared; mismatches blamed on one instruction, given a
  * signature, matched against the known-mismatch list, and printed as reproducers.
  */
@@ -24,7 +25,7 @@ import { ALL_MODES, baseState, buildImage, CODE, isLongMode, type Mode } from '.
 import type { LongMode } from './layout64.js';
 import { GPR_NAMES, GPR64_NAMES, isLongState, type MachineState, SEG_NAMES } from './machine-state.js';
 import type { Outcome } from './outcome.js';
-import { probeCompatNative, refereeOf } from './referee.js';
+import { probeCompatNative, refereeLabel, refereeOf } from './referee.js';
 
 export interface Signature {
   mode: Mode;
@@ -296,7 +297,7 @@ export function formatMismatch(
   lines.push(
     `  data seed ${hex(c.dataSeed)}${c.patches.length ? `, patches: ${c.patches.map(([a, b]) => `${hex(a)}:${b.map((x) => hex(x, 2)).join('')}`).join(' ')}` : ''}`,
   );
-  lines.push(`  host (${refereeOf(c.mode)}): ${describeStop(v.host, readStack(v.host))}`);
+  lines.push(`  host (${refereeLabel(c.mode)}): ${describeStop(v.host, readStack(v.host))}`);
   lines.push(stateText(v.host.state));
   lines.push(`  x86emu: ${describeStop(v.emu, readStack(v.emu))}`);
   lines.push(stateText(v.emu.state));

@@ -1,5 +1,6 @@
 /**
- * The real CPU's side: one VM with one vCPU on the host's /dev/kvm (@kvm/host), reused for
+ * The host's side (the real CPU, or KVM's instruction emulator where the host's KVM emulates the
+ * mode: referee.ts): one VM with one vCPU on the host's /dev/kvm (@kvm/host), reused for
  * every case (KVM_SET_REGS / KVM_SET_SREGS and a fresh memory image between cases). Port I/O
  * is answered with `ioValue`, MMIO reads with open bus (all ones) and MMIO writes dropped — what
  * x86emu's `FlatPhysicalMemory` does above RAM. A watchdog thread kicks a guest that does not

@@ -62,7 +62,14 @@ export function probeCompatNative(host: HostSide): CompatProbe {
   return compatProbe;
 }
 
-/** The referee of `mode` on this host, for the README's words and every report. */
+/** The referee of `mode` in a few words, for each reproducer's host line. */
+export function refereeLabel(mode: Mode, compat: CompatProbe | undefined = compatProbe): string {
+  if (hostKvmFlavor() === 'kvm') return 'real CPU';
+  if (mode === 'long64' || (mode === 'compat32' && compat?.native)) return 'real CPU';
+  return "KVM's instruction emulator on this host";
+}
+
+/** The referee of `mode` on this host, with the evidence, for the start of every run. */
 export function refereeOf(mode: Mode, compat: CompatProbe | undefined = compatProbe): string {
   if (hostKvmFlavor() === 'kvm') return 'the real CPU';
   if (mode === 'long64') return 'the real CPU (kvm-pvm runs CPL-3 64-bit code natively)';
