@@ -52,6 +52,14 @@ const REBUILD = 'rebuild it with `pnpm --filter @kvm/host run build:native` (nee
 
 let cached: NativeLoad | undefined;
 
+/**
+ * Where the addon is loaded from: `build/Release/kvm_host.node`, or `KVM_HOST_ADDON` when set
+ * (the sanitizer run, `scripts/asan-test.mjs`, points it at an ASan build kept apart).
+ */
+export function nativeAddonPath(): string {
+  return process.env.KVM_HOST_ADDON || fileURLToPath(ADDON_URL);
+}
+
 /** The addon, or why it can't be had. Cached after the first call. */
 export function loadNative(): NativeLoad {
   cached ??= load();
@@ -65,7 +73,7 @@ function load(): NativeLoad {
   if (process.platform !== 'linux') {
     return { ok: false, reason: `/dev/kvm exists only on Linux (this is ${process.platform})` };
   }
-  const path = fileURLToPath(ADDON_URL);
+  const path = nativeAddonPath();
   if (!existsSync(path)) {
     let why = '';
     try {

@@ -8,17 +8,16 @@
 
 import { constants as bufferConstants } from 'node:buffer';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { Errno, KvmError } from '@kvm/core';
 import { describe, expect, it } from 'vitest';
 import { HostKvmDevice } from '../src/index.js';
-import { loadNative } from '../src/native.js';
+import { loadNative, nativeAddonPath } from '../src/native.js';
 
 const native = loadNative();
 const skip = native.ok ? undefined : native.reason;
 if (skip) console.warn(`[allocate-memory.test] skipped: ${skip}`);
 
-const ADDON = fileURLToPath(new URL('../build/Release/kvm_host.node', import.meta.url));
+const ADDON = nativeAddonPath();
 const GiB = 2 ** 30;
 const MAX_LENGTH = bufferConstants.MAX_LENGTH;
 
