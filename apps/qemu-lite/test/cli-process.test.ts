@@ -47,6 +47,33 @@ describe('qemu-lite command start-up', () => {
     expect(flat.status).toBe(1);
   });
 
+  it('refuses a bzImage whose setup_sects is wrong, with status 1 and the field named', () => {
+    // A protocol-2.15 bzImage: 30 setup sectors, a 16 KiB protected-mode kernel whose payload
+    // (payload_offset 0x400) starts with the gzip magic. setup_sects 0 once booted it as garbage
+    // and exited 0 with nothing printed.
+    const setupSize = 31 * 512;
+    const image = new Uint8Array(setupSize + 0x4000);
+    const v = new DataView(image.buffer);
+    v.setUint8(0x1f1, 0); // setup_sects: corrupt (30 is right)
+    v.setUint32(0x1f4, 0x4000 / 16, true); // syssize
+    v.setUint16(0x1fe, 0xaa55, true);
+    v.setUint16(0x200, 0x6aeb, true); // jmp short: header ends at 0x26c
+    v.setUint32(0x202, 0x53726448, true); // "HdrS"
+    v.setUint16(0x206, 0x020f, true);
+    v.setUint8(0x211, 1); // LOADED_HIGH
+    v.setUint16(0x236, 1, true); // XLF_KERNEL_64
+    v.setUint32(0x248, 0x400, true); // payload_offset
+    v.setUint32(0x24c, 0x100, true); // payload_length
+    image.set([0x1f, 0x8b, 0x08, 0x00], setupSize + 0x400);
+    const kernel = join(mkdtempSync(join(tmpdir(), 'qemu-lite-bz-')), 'bzImage');
+    writeFileSync(kernel, image);
+    const r = run('-accel', 'vmx', '-kernel', kernel, '-no-reboot');
+    expect(r.stderr).toMatch(
+      /^qemu-lite: bzImage: no compressed kernel at payload_offset 0x400 \(found .*\): setup_sects 0 \(read as 4\) puts the protected-mode kernel at 0xa00, and setup_sects or payload_offset is wrong\n$/,
+    );
+    expect(r.status).toBe(1);
+  });
+
   it('prints usage for -help and the log items for -d help', () => {
     const help = run('-help');
     expect(help.status).toBe(0);
