@@ -3,6 +3,7 @@
  * `kvm__init` habit): each says what is wrong and what to do about it.
  */
 import { Errno, KVM_API_VERSION } from '@kvm/core';
+import { describePermissionDenied, deviceAccessFacts } from './permission.js';
 
 export function describeOpenError(path: string, errno: number): string {
   switch (errno) {
@@ -13,10 +14,8 @@ export function describeOpenError(path: string, errno: number): string {
       );
     case Errno.EACCES:
     case Errno.EPERM:
-      return (
-        `permission denied on ${path}: add your user to the 'kvm' group (sudo usermod -aG kvm $USER, then log in ` +
-        'again) or run with access to the device'
-      );
+      // Built from the device's real owner, group and mode: not every machine has a kvm group.
+      return describePermissionDenied(deviceAccessFacts(path));
     case Errno.ENODEV:
     case Errno.ENXIO:
       return `${path} exists but no KVM driver answers it (the kvm module is not loaded)`;

@@ -10,7 +10,8 @@ export type OpenHostKvmOptions = HostKvmDeviceOptions;
 /**
  * Opens `/dev/kvm` (or `options.path`) and checks its API version. Throws KvmError with the
  * reason in words: ENODEV (the addon is not built, or not Linux), ENOENT (no /dev/kvm), EACCES
- * (not in the kvm group), or core's API-version error.
+ * (no permission: the message names the device's owner, group and mode, and the fix), or core's
+ * API-version error.
  */
 export function openHostKvm(options: OpenHostKvmOptions = {}): Kvm {
   return openKvm(new HostKvmDevice(options));

@@ -5,7 +5,13 @@
  */
 import { KVM_EXIT, KVM_IOCTL, KvmError, type KvmSystem } from '@kvm/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HostKvmDevice, hostKvmAvailability, kickHostVcpu, openHostKvm } from '../src/index.js';
+import {
+  type HostKickHandle,
+  HostKvmDevice,
+  hostKvmAvailability,
+  kickHostVcpu,
+  openHostKvm,
+} from '../src/index.js';
 import { loadNative } from '../src/native.js';
 import { assembleReal, assemblerUnavailable, startRealMode } from '../src/testing/index.js';
 
@@ -109,7 +115,7 @@ describe.skipIf(skip !== undefined)(`the host device${skip ? ` (skipped: ${skip}
     const vm = kvm().createVm();
     try {
       const vcpu = vm.createVcpu(0);
-      const { fd, token } = vcpu.kickHandle() as { fd: number; token: number };
+      const { fd, token } = vcpu.kickHandle() as HostKickHandle;
       const native = loadNative();
       if (!native.ok) throw new Error(native.reason);
       for (const bad of [-1, Number.NaN, token + 0.5, 2 ** 64]) {
