@@ -159,8 +159,13 @@ export function fild(hi: number, lo: number, bits: number, out: Ext80): void {
     lo = (~lo + 1) >>> 0;
     hi = (~hi + (lo === 0 ? 1 : 0)) >>> 0;
   }
+  magnitudeToExt80(sign, hi, lo, out);
+}
+
+/** The exact 80-bit value of (-1)^sign × the unsigned 64-bit integer hi:lo (±0 for zero). */
+export function magnitudeToExt80(sign: number, hi: number, lo: number, out: Ext80): void {
   if ((hi | lo) === 0) {
-    out.set(0, 0, 0);
+    out.set(sign << 15, 0, 0);
     return;
   }
   const n = hi ? Math.clz32(hi) : 32 + Math.clz32(lo);
