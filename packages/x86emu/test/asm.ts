@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 const cache = new Map<string, Uint8Array>();
 
-export function asm(source: string, opts: { bits?: 16 | 32; origin?: number } = {}): Uint8Array {
+export function asm(source: string, opts: { bits?: 16 | 32 | 64; origin?: number } = {}): Uint8Array {
   const bits = opts.bits ?? 16;
   const origin = opts.origin ?? 0;
   const key = `${bits}:${origin}:${source}`;
@@ -19,10 +19,10 @@ export function asm(source: string, opts: { bits?: 16 | 32; origin?: number } = 
   try {
     const src = join(dir, 'a.s');
     writeFileSync(src, `.intel_syntax noprefix\n.code${bits}\n${source}\n`);
-    execFileSync('as', ['--32', '-o', join(dir, 'a.o'), src]);
+    execFileSync('as', [bits === 64 ? '--64' : '--32', '-o', join(dir, 'a.o'), src]);
     execFileSync('ld', [
       '-m',
-      'elf_i386',
+      bits === 64 ? 'elf_x86_64' : 'elf_i386',
       '-Ttext',
       `0x${origin.toString(16)}`,
       '-e',

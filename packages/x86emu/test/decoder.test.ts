@@ -69,13 +69,50 @@ describe('decoder, derived from the opcode table', () => {
     ),
   )('decodes %s to its row with the length its operands imply', (_name, row, index) => {
     const { bytes, length } = encodingOf(row);
-    const { st, insn } = dec(bytes);
+    // `o64` rows exist only in 64-bit mode (where the same bytes without prefixes have the same length).
+    const { st, insn } = dec(bytes, false, (row.attrs ?? '').includes('o64'));
     expect(st).toBe(DecodeStatus.Ok);
     expect(insn.length).toBe(length);
     expect(OPCODE_TABLE[insn.row].mnemonic).toBe(row.mnemonic);
     // Opcode-wide fallbacks may be shadowed by a more specific row for ext 0; all others map to themselves.
     if (row.ext !== undefined || !OPCODE_TABLE.some((r) => r.op === row.op && r.ext === 0))
       expect(insn.row).toBe(index);
+  });
+
+  it('64-bit mode: i64 one-byte opcodes are #UD, 63H is MOVSXD, 40H–4FH are REX', () => {
+    for (const op of [
+      0x06, 0x07, 0x0e, 0x16, 0x17, 0x1e, 0x1f, 0x27, 0x2f, 0x37, 0x3f, 0x60, 0x61, 0xce, 0xd4, 0xd5, 0xd6,
+    ]) {
+      expect(dec([op, 0x0a, 0, 0, 0, 0, 0, 0, 0, 0], false, true).st).toBe(DecodeStatus.Undefined);
+    }
+    // 62H (BOUND), C4H/C5H (LES/LDS), 9AH/EAH (far CALL/JMP direct) with a memory ModRM.
+    for (const op of [0x62, 0xc4, 0xc5, 0x9a, 0xea]) {
+      expect(dec([op, 0x00, 0, 0, 0, 0, 0, 0], false, true).st).toBe(DecodeStatus.Undefined);
+    }
+    const movsxd = dec([0x48, 0x63, 0xc1], false, true);
+    expect([OPCODE_TABLE[movsxd.insn.row].mnemonic, movsxd.insn.opSize, movsxd.insn.length]).toEqual([
+      'MOVSXD',
+      8,
+      3,
+    ]);
+    const arpl = dec([0x63, 0xc1], false, false);
+    expect(OPCODE_TABLE[arpl.insn.row].mnemonic).toBe('ARPL');
+    // 48H is REX.W, not DEC EAX: REX.W B8 = MOV RAX, imm64 (10 bytes).
+    const mov = dec([0x48, 0xb8, 1, 2, 3, 4, 5, 6, 7, 8], false, true);
+    expect([mov.insn.length, mov.insn.imm, mov.insn.imm2]).toEqual([10, 0x04030201, 0x08070605]);
+  });
+
+  it('64-bit mode operand sizes: push/pop default 64 (66H gives 16), near branches forced 64', () => {
+    expect(dec([0x50], false, true).insn.opSize).toBe(8);
+    expect(dec([0x66, 0x50], false, true).insn.opSize).toBe(2);
+    expect(dec([0x66, 0xe8, 0, 0, 0, 0], false, true).insn.opSize).toBe(8);
+    expect(dec([0x66, 0xe8, 0, 0, 0, 0], false, true).insn.length).toBe(6);
+    // REX before a legacy prefix is ignored: 48 66 89 C0 is a 16-bit MOV.
+    expect(dec([0x48, 0x66, 0x89, 0xc0], false, true).insn.opSize).toBe(2);
+    // RIP-relative: mod 00 r/m 101.
+    expect(dec([0x8b, 0x05, 0x10, 0, 0, 0], false, true).insn.ripRel).toBe(true);
+    // moffs64: 8-byte offset.
+    expect(dec([0xa1, 1, 0, 0, 0, 0, 0, 0, 0], false, true).insn.length).toBe(9);
   });
 
   it('memory-only forms are #UD in register form (LEA, LGDT, CMPXCHG8B, LDS)', () => {

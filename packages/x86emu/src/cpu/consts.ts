@@ -29,6 +29,8 @@ export const SF_BIG = 8;
 export const SF_NULL = 16;
 /** Base 0, limit 4 GiB - 1, expand-up: the check reduces to the type bits and the 4 GiB wrap. */
 export const SF_FLAT = 32;
+/** 64-bit mode: the address is checked for canonical form, not against a limit (Cpu.linear64). */
+export const SF_LONG = 64;
 
 /** TLB permission bits. */
 export const TP_SR = 1;

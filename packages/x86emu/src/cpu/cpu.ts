@@ -12,9 +12,11 @@ import { StopReason } from '../api/stop-reason.js';
 import { DecodeStatus, decode } from '../decoder/decoder.js';
 import { Insn } from '../decoder/insn.js';
 import { DISPATCH } from '../exec/dispatch.js';
+import { dispatch64 } from '../exec/dispatch64.js';
 import { PFERR, WalkCtl, WalkResult, walkAddr } from '../paging/walker.js';
 import { CpuState, Cr0, Cr4, Efer, Flag, SegAttr } from '../state.js';
 import * as C from './consts.js';
+import { writeCr } from './control-regs.js';
 import { defaultCpuid, nullIo, nullMsr } from './defaults.js';
 import { descBase, descLimit } from './descriptor.js';
 import { deliverEvent } from './event-delivery.js';
@@ -22,6 +24,17 @@ import { LF_ADC, LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_NONE, LF_SBB, LF_SUB, PARI
 
 const ARITH = Flag.CF | Flag.PF | Flag.AF | Flag.ZF | Flag.SF | Flag.OF;
 const TWO32 = 4294967296;
+const TWO47 = 140737488355328;
+const TWO48 = 281474976710656;
+
+/**
+ * Linear page number of `lin`. Linear addresses are plain numbers: below 2^32 outside 64-bit
+ * mode, and in 64-bit mode the canonical address folded to 48 bits (bits 63:48 dropped once
+ * checked), so page numbers reach 2^36 and need a division, not a shift.
+ */
+export function lpnOf(lin: number): number {
+  return lin <= 0xffffffff ? lin >>> 12 : Math.floor(lin / 4096);
+}
 
 /** Memory access mode of the CPU: normal (TLB) or through `X86EmulateOps` (emulate()). */
 export interface LinearOps {
@@ -45,8 +58,9 @@ class PageCode {
 
 export class Cpu {
   readonly state: CpuState;
-  /** `state.gpr`, one load closer for the hot paths. */
+  /** `state.gpr` and `state.gprHigh`, one load closer for the hot paths. */
   private readonly gpr: Uint32Array;
+  readonly gprHigh: Uint32Array;
   readonly exit = new ExitInfo();
   readonly memory: PhysicalMemory;
   io: PortIoOps;
@@ -89,8 +103,14 @@ export class Cpu {
   prot = false;
   /** RFLAGS.VM = 1 in protected mode. */
   v86 = false;
-  /** CS.D: default operand/address size 32. */
+  /** CS.D: default operand/address size 32 (false in 64-bit mode). */
   def32 = false;
+  /** EFER.LMA: IA-32e mode (SDM Vol. 3 2.2.1). */
+  lma = false;
+  /** 64-bit mode: IA-32e with CS.L = 1 (SDM Vol. 3 5.2.1); compatibility mode when lma && !long64. */
+  long64 = false;
+  /** Decode key of the current mode: bit 0 CS.D, bit 1 64-bit mode (`Insn.modeKey`). */
+  modeKey = 0;
   /** SS.B: 32-bit stack pointer. */
   ss32 = false;
   /** Paging format in effect (0 none, 1 32-bit, 2 PAE) and walk control bits. */
@@ -98,12 +118,13 @@ export class Cpu {
   walkCtl = 0;
   pagingRoot = 0;
   readonly pdptes = new Float64Array(4);
-  private override: PagingOverride | null = null;
+  override: PagingOverride | null = null;
   /** Per segment register: SF_* flags. */
   readonly segFlags = new Uint8Array(8);
 
   // ---- software TLB (direct-mapped by linear page number)
-  readonly tlbTag = new Int32Array(C.TLB_SIZE).fill(-1);
+  /** Tag: the full linear page number (36 bits for a 48-bit IA-32e address), -1 when empty. */
+  readonly tlbTag = new Float64Array(C.TLB_SIZE).fill(-1);
   readonly tlbPerm = new Uint8Array(C.TLB_SIZE);
   readonly tlbPfn = new Float64Array(C.TLB_SIZE);
   readonly tlbView: (Uint8Array | null)[] = new Array(C.TLB_SIZE).fill(null);
@@ -111,23 +132,24 @@ export class Cpu {
 
   // ---- decode cache (physical page → decoded instructions by page offset)
   private readonly codePages = new Map<number, PageCode>();
-  private codeLpn = -1;
+  codeLpn = -1;
   private codePage: PageCode | null = null;
-  private codeView: Uint8Array | null = null;
-  private codePfn = 0;
+  codeView: Uint8Array | null = null;
+  codePfn = 0;
   /** The code page was checked for a CPL-3 (user) fetch. */
-  private codeUser = false;
-  private readonly scratchInsn = new Insn();
+  codeUser = false;
+  readonly scratchInsn = new Insn();
   private readonly codePool: PageCode[] = [];
 
   // ---- current instruction
   /** Length of the instruction being executed (0 until decoded). */
   lastInsnLength = 0;
-  /** EIP of the instruction being executed (faults restore it). */
+  /** EIP of the instruction being executed (faults restore it), and the high half of its RIP. */
   startEip = 0;
+  startRipHi = 0;
   /** Linear address of the start of the instruction being decoded. */
-  private fetchLin = 0;
-  private fetchEip = 0;
+  fetchLin = 0;
+  fetchEip = 0;
   /** Set by handlers when the instruction changed something that may unblock an interrupt. */
   irqCheck = true;
   stopRequested = -1;
@@ -145,7 +167,7 @@ export class Cpu {
 
   /** CR0.AM and RFLAGS.AC both set: misaligned CPL-3 data accesses raise #AC(0) (SDM Vol. 3 6.15, Interrupt 17). */
   acEnabled = false;
-  private updateAc(): void {
+  updateAc(): void {
     this.acEnabled = (this.state.cr[0] & Cr0.AM) !== 0 && (this.state.rflags[0] & Flag.AC) !== 0;
   }
 
@@ -210,7 +232,7 @@ export class Cpu {
   }
 
   /** An instruction breakpoint on the instruction at linear `lin`: #DB, a fault (SDM Vol. 3 17.3.1.1). */
-  private checkCodeBreakpoints(lin: number): void {
+  checkCodeBreakpoints(lin: number): void {
     const s = this.state;
     let hit = 0;
     for (let n = 0; n < 4; n++) if ((this.dbgExec >>> n) & 1 && s.dr[n] === lin) hit |= 1 << n;
@@ -227,6 +249,7 @@ export class Cpu {
     this.memory = options.memory;
     this.state = options.state ?? new CpuState();
     this.gpr = this.state.gpr;
+    this.gprHigh = this.state.gprHigh;
     this.io = options.io ?? nullIo;
     this.msr = options.msr ?? nullMsr;
     this.cpuidOps = options.cpuid ?? defaultCpuid;
@@ -326,6 +349,7 @@ export class Cpu {
         this.runCount++;
         if (e === C.GUEST_FAULT) {
           s.rip[0] = this.startEip;
+          s.rip[1] = this.startRipHi;
           const r = deliverEvent(
             this,
             EventType.HardwareException,
@@ -340,6 +364,7 @@ export class Cpu {
           }
         } else if (e === C.GUEST_EXIT) {
           s.rip[0] = this.startEip;
+          s.rip[1] = this.startRipHi;
           result = this.stopRequested as StopReason;
           break;
         } else {
@@ -450,6 +475,7 @@ export class Cpu {
     const s = this.state;
     const eip = s.rip[0];
     this.startEip = eip;
+    this.startRipHi = s.rip[1];
     const shadow = s.interruptibility & 3;
     const fl = s.rflags[0];
     const tf = fl & Flag.TF;
@@ -466,6 +492,8 @@ export class Cpu {
     // fetch is checked against the CS limit (#GP(0) with a 64 KiB limit; Intel386 PRM 15.6 item 8,
     // SDM Vol. 3 5.3). Only branches truncate to the operand size (SDM Vol. 2 JMP).
     s.rip[0] = eip + insn.length;
+    // 64-bit mode: RIP is 64 bits wide (the next fetch checks that it is canonical).
+    if (s.rip[0] < eip && this.long64) s.rip[1]++;
     if (shadow !== 0) {
       s.interruptibility &= ~3;
       this.irqCheck = true;
@@ -482,7 +510,7 @@ export class Cpu {
   }
 
   /** Single-step #DB after an instruction that began with TF = 1 (SDM Vol. 3 17.3.1.4): a trap. */
-  private singleStepTrap(): void {
+  singleStepTrap(): void {
     this.state.dr[6] |= 0x4000; // BS
     this.faultVector = C.DB;
     this.faultHasError = false;
@@ -501,10 +529,10 @@ export class Cpu {
 
   private fetchDecode(eip: number): Insn {
     const s = this.state;
-    const lin = (s.segBase[1] + eip) >>> 0;
-    const lpn = lin >>> 12;
+    const lin = this.long64 ? this.ripLinear() : (s.segBase[1] + eip) >>> 0;
+    const lpn = lpnOf(lin);
     const off = lin & 0xfff;
-    const modeKey = this.def32 ? 1 : 0;
+    const modeKey = this.modeKey;
     // The cached code page was checked for the privilege it was fetched at: a CPL change between
     // user and supervisor (RETF/IRET/SYSEXIT to the same page) must look at the TLB rights again.
     if (
@@ -516,7 +544,7 @@ export class Cpu {
       const cached = this.codePage.insns[off];
       if (cached !== undefined && cached.modeKey === modeKey) {
         // The limit check of SDM Vol. 3 5.3 still applies to every fetch.
-        if (eip + cached.length - 1 > s.segLimit[1]) this.gp0();
+        if (eip + cached.length - 1 > s.segLimit[1] && !this.long64) this.gp0();
         return cached;
       }
     } else if (this.linearOps === null) {
@@ -528,14 +556,48 @@ export class Cpu {
     const cacheable = this.codePage !== null && off <= 4096 - 15 && this.linearOps === null;
     if (cacheable) insn = new Insn();
     this.stats.decodes++;
-    const st = decode(this, insn, this.def32, false);
+    const st = decode(this, insn, this.def32, this.long64);
     if (st !== DecodeStatus.Ok) {
       if (st === DecodeStatus.TooLong) this.gp0();
       this.raise(C.UD, 0, false);
     }
-    insn.exec = DISPATCH[insn.row];
+    insn.exec = this.long64 ? dispatch64(insn) : DISPATCH[insn.row];
     if (cacheable && this.codePage !== null) this.codePage.insns[off] = insn;
     return insn;
+  }
+
+  /**
+   * Linear address of RIP in 64-bit mode: CS.base is 0 and there is no limit, but RIP must be
+   * canonical (#GP(0), SDM Vol. 3 3.3.7.1). Folded to 48 bits.
+   */
+  ripLinear(): number {
+    const r = this.state.rip;
+    const hi = r[1] | 0;
+    if (hi >= 0x8000 || hi < -0x8000) this.gp0();
+    return hi < 0 ? (hi + 0x10000) * TWO32 + r[0] : hi * TWO32 + r[0];
+  }
+
+  /** The linear address `i` bytes after `lin`: modulo 2^32, or 2^48 (the canonical fold) in 64-bit mode. */
+  linNext(lin: number, i: number): number {
+    const a = lin + i;
+    if (!this.long64) return a >>> 0;
+    return a >= TWO48 ? a - TWO48 : a;
+  }
+
+  /**
+   * The linear address of `seg:off` in 64-bit mode (SDM Vol. 3 3.4.4): no limit or type checks,
+   * a base only for FS and GS; `off` is the 64-bit effective address as a signed number (see
+   * `ea`). The whole access must be canonical: #GP(0), or #SS(0) for stack references (SDM Vol. 3
+   * 6.15 "Interrupt 12"). Returns the address folded to 48 bits.
+   */
+  linear64(seg: number, off: number, size: number): number {
+    let lin = off;
+    if (seg >= 4) {
+      const s = this.state;
+      lin += (s.segBaseHigh[seg] | 0) * TWO32 + s.segBase[seg];
+    }
+    if (lin < -TWO47 || lin + size - 1 >= TWO47) this.raise(seg === 2 ? C.SS : C.GP, 0, true);
+    return lin < 0 ? lin + TWO48 : lin;
   }
 
   /** Looks up (or creates) the decode cache of the physical page holding linear `lin`. */
@@ -544,12 +606,13 @@ export class Cpu {
     this.codePage = null;
     this.codeView = null;
     const idx = (lin >>> 12) & C.TLB_MASK;
+    const lpn = lpnOf(lin);
     const user = this.state.cpl === 3;
     const need = user ? C.TP_UX : C.TP_SX;
     // A fetch at CPL 3 is a user access (SDM Vol. 3 4.6): the walk must check U/S at every level
     // and a fault reports U = 1. An entry filled by a supervisor access lacks TP_UX unless the
     // walk found the page user-accessible, so it is walked again here.
-    if (this.tlbTag[idx] !== lin >>> 12 || !(this.tlbPerm[idx] & need))
+    if (this.tlbTag[idx] !== lpn || !(this.tlbPerm[idx] & need))
       this.tlbFill(lin, user ? PFERR.USER | PFERR.FETCH : PFERR.FETCH);
     const view = this.tlbView[idx];
     if (view === null) return;
@@ -571,7 +634,7 @@ export class Cpu {
         }
       }
     }
-    this.codeLpn = lin >>> 12;
+    this.codeLpn = lpn;
     this.codeUser = user;
     this.codePage = pc;
     this.codeView = view;
@@ -583,10 +646,15 @@ export class Cpu {
     const eip = this.fetchEip + i;
     // A 4 GiB code segment wraps past the top, as data accesses do (see segAddr).
     const lim = this.state.segLimit[1];
-    if (eip > lim && lim !== 0xffffffff) this.gp0();
-    const lin = (this.fetchLin + i) >>> 0;
+    if (eip > lim && lim !== 0xffffffff && !this.long64) this.gp0();
+    let lin: number;
+    if (this.long64) {
+      // An instruction running from canonical into non-canonical space: #GP(0).
+      lin = this.linNext(this.fetchLin, i);
+      if (lin >= TWO47 && this.fetchLin < TWO47) this.gp0();
+    } else lin = (this.fetchLin + i) >>> 0;
     if (this.linearOps !== null) return this.linearOps.fetch(lin);
-    if (lin >>> 12 === this.codeLpn && this.codeView !== null && this.codeUser === (this.state.cpl === 3))
+    if (lpnOf(lin) === this.codeLpn && this.codeView !== null && this.codeUser === (this.state.cpl === 3))
       return this.codeView[lin & 0xfff];
     return this.linRead(lin, 1, this.state.cpl === 3 ? PFERR.USER | PFERR.FETCH : PFERR.FETCH);
   }
@@ -649,7 +717,7 @@ export class Cpu {
     return this.raise(C.UD, 0, false);
   }
   private pageFault(lin: number, errorCode: number): never {
-    this.faultAddress = lin >>> 0;
+    this.faultAddress = lin;
     this.faultVector = C.PF;
     this.faultError = errorCode;
     this.faultHasError = true;
@@ -810,7 +878,10 @@ export class Cpu {
     const s = this.state;
     const a = s.segAttr[seg];
     let f: number;
-    if (!this.prot || this.v86) {
+    if (this.long64 && seg < 6) {
+      // 64-bit mode: no limit or type checks on data accesses (SDM Vol. 3 5.3.1); FS/GS keep a base.
+      f = C.SF_R | C.SF_W | C.SF_FLAT | C.SF_LONG;
+    } else if (!this.prot || this.v86) {
       f = C.SF_R | C.SF_W;
     } else if (a & SegAttr.UNUSABLE) {
       f = C.SF_NULL;
@@ -831,13 +902,17 @@ export class Cpu {
     const s = this.state;
     const wasProt = this.prot;
     const wasV86 = this.v86;
+    const wasLong64 = this.long64;
     this.prot = (s.cr[0] & Cr0.PE) !== 0;
     this.v86 = this.prot && (s.rflags[0] & Flag.VM) !== 0;
     if (!this.prot) s.cpl = 0;
     else if (this.v86) s.cpl = 3;
-    this.def32 = !this.v86 && (s.segAttr[1] & SegAttr.DB) !== 0;
+    this.lma = (s.efer[0] & Efer.LMA) !== 0;
+    this.long64 = this.lma && this.prot && !this.v86 && (s.segAttr[1] & SegAttr.L) !== 0;
+    this.def32 = !this.v86 && !this.long64 && (s.segAttr[1] & SegAttr.DB) !== 0;
     this.ss32 = !this.v86 && (s.segAttr[2] & SegAttr.DB) !== 0;
-    if (wasProt !== this.prot || wasV86 !== this.v86) {
+    this.modeKey = (this.def32 ? 1 : 0) | (this.long64 ? 2 : 0);
+    if (wasProt !== this.prot || wasV86 !== this.v86 || wasLong64 !== this.long64) {
       for (let r = 0; r < 8; r++) this.updateSegFlags(r);
     }
     // The code page's fetch rights were checked at the old CPL/mode: look them up again.
@@ -863,8 +938,9 @@ export class Cpu {
       if (o.mode === 2) this.loadPdptes(o.root, false);
     } else {
       const pg = (s.cr[0] & Cr0.PG) !== 0 && (s.cr[0] & Cr0.PE) !== 0;
-      this.pagingMode = pg ? (s.cr[4] & Cr4.PAE ? 2 : 1) : 0;
-      this.pagingRoot = s.cr[3];
+      // IA-32e mode walks 4-level tables from CR3, whose address may reach MAXPHYADDR (SDM Vol. 3 4.5).
+      this.pagingMode = pg ? (s.efer[0] & Efer.LMA ? 3 : s.cr[4] & Cr4.PAE ? 2 : 1) : 0;
+      this.pagingRoot = this.pagingMode === 3 ? (s.crHigh[3] & 0xf) * TWO32 + s.cr[3] : s.cr[3];
       this.walkCtl =
         (s.cr[0] & Cr0.WP ? WalkCtl.WP : 0) |
         (s.cr[4] & Cr4.PSE ? WalkCtl.PSE : 0) |
@@ -905,14 +981,14 @@ export class Cpu {
 
   /** INVLPG: drops the translation of linear `gva` (any size page holding it). */
   invlpg(gva: number): void {
-    const lpn = gva >>> 12;
+    const lpn = lpnOf(gva);
     // A large page fills TLB entries per 4 KiB page; drop every entry of the same frame range by tag.
     const idx = lpn & C.TLB_MASK;
     if (this.tlbTag[idx] === lpn) this.tlbTag[idx] = -1;
     if (this.pagingMode !== 0) {
       // The entry may belong to a 2/4 MiB page whose other 4 KiB parts are cached too.
       const span = this.pagingMode === 1 ? 1024 : 512;
-      const first = lpn & ~(span - 1);
+      const first = lpn - (lpn % span);
       for (let p = first; p < first + span; p++) {
         const i = p & C.TLB_MASK;
         if (this.tlbTag[i] === p && this.tlbLarge[i]) this.tlbTag[i] = -1;
@@ -928,7 +1004,7 @@ export class Cpu {
    */
   tlbFill(lin: number, access: number): void {
     this.stats.tlbMisses++;
-    const lpn = lin >>> 12;
+    const lpn = lpnOf(lin);
     const idx = lpn & C.TLB_MASK;
     let pfn: number;
     let perm: number;
@@ -985,7 +1061,7 @@ export class Cpu {
 
   /** Translates linear → physical for `access` (PFERR bits), through the TLB. */
   translate(lin: number, access: number): number {
-    const lpn = lin >>> 12;
+    const lpn = lpnOf(lin);
     const idx = lpn & C.TLB_MASK;
     const need = accessPerm(access);
     if (this.tlbTag[idx] !== lpn || (this.tlbPerm[idx] & need) !== need) {
@@ -1016,7 +1092,7 @@ export class Cpu {
     if (off + size > 4096) {
       // Split across pages: both translations must succeed before anything is used.
       let v = 0;
-      for (let i = 0; i < size; i++) v |= this.linRead((lin + i) >>> 0, 1, access) << (8 * i);
+      for (let i = 0; i < size; i++) v |= this.linRead(this.linNext(lin, i), 1, access) << (8 * i);
       return v >>> 0;
     }
     const pa = this.translate(lin, access);
@@ -1044,8 +1120,9 @@ export class Cpu {
     const acc = access | PFERR.WRITE;
     if (off + size > 4096) {
       // Probe every page first so a #PF on the second page leaves memory untouched.
-      for (let i = 0; i < size; i++) this.translate((lin + i) >>> 0, acc);
-      for (let i = 0; i < size; i++) this.linWrite((lin + i) >>> 0, 1, (value >>> (8 * i)) & 0xff, access);
+      for (let i = 0; i < size; i++) this.translate(this.linNext(lin, i), acc);
+      for (let i = 0; i < size; i++)
+        this.linWrite(this.linNext(lin, i), 1, (value >>> (8 * i)) & 0xff, access);
       return;
     }
     const pa = this.translate(lin, acc);
@@ -1076,7 +1153,7 @@ export class Cpu {
     if (this.linearOps !== null) return;
     const acc = this.dataAccess(true);
     this.translate(lin, acc);
-    if ((lin & 0xfff) + size > 4096) this.translate((lin + size - 1) >>> 0, acc);
+    if ((lin & 0xfff) + size > 4096) this.translate(this.linNext(lin, size - 1), acc);
   }
 
   // =====================================================================================
@@ -1093,7 +1170,7 @@ export class Cpu {
   segAddr(seg: number, off: number, size: number, write: boolean): number {
     const f = this.segFlags[seg];
     if (!(f & (write ? C.SF_W : C.SF_R))) this.segFault(seg);
-    if (f & C.SF_FLAT) return off;
+    if (f & C.SF_FLAT) return f & C.SF_LONG ? this.linear64(seg, off, size) : off;
     const s = this.state;
     const lim = s.segLimit[seg];
     if (f & C.SF_EXPDOWN) {
@@ -1112,7 +1189,7 @@ export class Cpu {
   read(seg: number, off: number, size: number): number {
     const lin = this.segAddr(seg, off, size, false);
     // Fast path: a TLB hit with a host view, inside one page (emulate() never fills the TLB).
-    const lpn = lin >>> 12;
+    const lpn = lpnOf(lin);
     const idx = lpn & C.TLB_MASK;
     const o = lin & 0xfff;
     if (this.tlbTag[idx] === lpn && o <= 4096 - size && this.dbgData === 0 && !this.acEnabled) {
@@ -1128,7 +1205,7 @@ export class Cpu {
   }
   write(seg: number, off: number, size: number, value: number): void {
     const lin = this.segAddr(seg, off, size, true);
-    const lpn = lin >>> 12;
+    const lpn = lpnOf(lin);
     const idx = lpn & C.TLB_MASK;
     const o = lin & 0xfff;
     if (this.tlbTag[idx] === lpn && o <= 4096 - size && this.dbgData === 0 && !this.acEnabled) {
@@ -1329,8 +1406,12 @@ export class Cpu {
   }
   setReg(r: number, size: number, rex: number, v: number): void {
     const g = this.gpr;
-    if (size === 4) g[r] = v;
-    else if (size === 2) g[r] = (g[r] & 0xffff0000) | (v & 0xffff);
+    if (size === 4) {
+      // A 32-bit destination zero-extends into the whole 64-bit register (SDM Vol. 1 3.4.1.1);
+      // outside 64-bit mode the upper half is undefined, so clearing it there is right too.
+      g[r] = v;
+      this.gprHigh[r] = 0;
+    } else if (size === 2) g[r] = (g[r] & 0xffff0000) | (v & 0xffff);
     else if (r < 4 || r >= 8 || rex !== 0) g[r] = (g[r] & 0xffffff00) | (v & 0xff);
     else g[r - 4] = (g[r - 4] & 0xffff00ff) | ((v & 0xff) << 8);
   }
@@ -1338,76 +1419,57 @@ export class Cpu {
   /** Effective address of the instruction's memory operand (address-size wrap applied). */
   ea(i: Insn): number {
     const g = this.gpr;
+    if (i.adSize === 8 || i.ripRel) return this.ea64(i);
     let a = i.disp;
     if (i.base >= 0) a += g[i.base];
     if (i.index >= 0) a += g[i.index] << i.scale;
     return i.adSize === 2 ? a & 0xffff : a >>> 0;
   }
 
+  /**
+   * Effective address in 64-bit mode (SDM Vol. 1 3.7.5): base (or RIP) + index × scale + disp over
+   * 64 bits, returned as a SIGNED number. That is exact wherever the address can be canonical
+   * (within ±2^47, also after adding an FS/GS base); further out only "not canonical" matters,
+   * which rounding cannot change. With a 32-bit address size (67H) the sum is truncated to 32
+   * bits and zero-extended (RIP-relative then uses EIP).
+   */
+  ea64(i: Insn): number {
+    const g = this.gpr;
+    const h = this.gprHigh;
+    let lo = i.disp >>> 0;
+    let hi = i.disp < 0 ? -1 : 0;
+    if (i.ripRel) {
+      // RIP of the next instruction: `step` has already advanced it.
+      lo += this.state.rip[0];
+      hi += this.state.rip[1];
+    } else if (i.base >= 0) {
+      lo += g[i.base];
+      hi += h[i.base];
+    }
+    if (i.index >= 0) {
+      lo += g[i.index] * (1 << i.scale);
+      hi += h[i.index] << i.scale;
+    }
+    const carry = Math.floor(lo / TWO32);
+    lo -= carry * TWO32;
+    if (i.adSize === 4) return lo;
+    return ((hi + carry) | 0) * TWO32 + lo;
+  }
+
+  /** Scratch outputs of the 64-bit operand helpers (exec/long/operands64.ts): low and high halves. */
+  lo64 = 0;
+  hi64 = 0;
+
   // =====================================================================================
   // Control registers (SDM Vol. 3 2.5, MOV—Move to/from Control Registers)
   // =====================================================================================
 
-  /** Writes CR0/CR3/CR4 after the checks, with the consequences (mode, TLB, PDPTEs). */
-  writeCr(n: number, value: number): void {
-    const s = this.state;
-    value >>>= 0;
-    if (n === 0) {
-      // Reserved CR0 bits stay clear whatever is written, and ET is hardwired to 1 (SDM Vol. 2
-      // MOV—Move to/from Control Registers; Vol. 3 2.5).
-      value = ((value & CR0_DEFINED) | Cr0.ET) >>> 0;
-      if (value & Cr0.PG && !(value & Cr0.PE)) this.gp0();
-      if (value & Cr0.NW && !(value & Cr0.CD)) this.gp0();
-      if (this.intercepts?.crWrite) value = this.intercepts.crWrite(0, value) >>> 0;
-      // A change of PG, CD or NW with PAE paging in use afterwards loads and checks the PDPTEs (SDM 4.4.1).
-      if (
-        value & Cr0.PG &&
-        s.cr[4] & Cr4.PAE &&
-        (s.cr[0] ^ value) & (Cr0.PG | Cr0.CD | Cr0.NW) &&
-        !this.override
-      ) {
-        if (!this.loadPdptes(s.cr[3], true)) this.gp0();
-      }
-      const changed = s.cr[0] ^ value;
-      s.cr[0] = value;
-      this.updateAc();
-      if (changed & (Cr0.PE | Cr0.PG | Cr0.WP)) {
-        this.updateMode();
-        for (let r = 0; r < 8; r++) this.updateSegFlags(r);
-        this.updatePaging(true);
-      }
-    } else if (n === 3) {
-      if (this.intercepts?.crWrite) value = this.intercepts.crWrite(3, value) >>> 0;
-      if (this.pagingMode === 2 && !this.override) {
-        if (!this.loadPdptes(value, true)) this.gp0();
-      }
-      s.cr[3] = value;
-      if (!this.override) this.pagingRoot = value;
-      // A CR3 load flushes non-global translations (SDM Vol. 3 4.10.4.1); under a paging override
-      // too, since the guest expects it whatever tables the silicon walks.
-      if (this.walkCtl & WalkCtl.PGE) this.flushTlbNonGlobal();
-      else this.flushTlb();
-    } else if (n === 4) {
-      if (value & ~CR4_VALID) this.gp0();
-      if (this.intercepts?.crWrite) value = this.intercepts.crWrite(4, value) >>> 0;
-      // So does a change of PAE, PGE or PSE (SDM 4.4.1).
-      if (
-        s.cr[0] & Cr0.PG &&
-        value & Cr4.PAE &&
-        (value ^ s.cr[4]) & (Cr4.PAE | Cr4.PGE | Cr4.PSE) &&
-        !this.override
-      ) {
-        if (!this.loadPdptes(s.cr[3], true)) this.gp0();
-      }
-      s.cr[4] = value;
-      this.updatePaging(true);
-      this.updateDebug();
-    } else if (n === 2) {
-      s.cr[2] = value;
-    } else if (n === 8) {
-      if (value & ~0xf) this.gp0();
-      s.cr[8] = value;
-    }
+  /**
+   * Writes CRn after the checks of MOV to CR (and their consequences: mode, TLB, PDPTEs, IA-32e
+   * activation). `hi`: bits 63:32 of the source (64-bit mode). See control-regs.ts.
+   */
+  writeCr(n: number, value: number, hi = 0): void {
+    writeCr(this, n, value, hi);
   }
 
   /** Reads CRn as the guest sees it (through the read-shadow hook for CR0/CR4). */
@@ -1460,22 +1522,6 @@ export class Cpu {
     this.irqCheck = true;
   }
 }
-
-const CR0_DEFINED =
-  Cr0.PE | Cr0.MP | Cr0.EM | Cr0.TS | Cr0.ET | Cr0.NE | Cr0.WP | Cr0.AM | Cr0.NW | Cr0.CD | Cr0.PG;
-
-const CR4_VALID =
-  Cr4.VME |
-  Cr4.PVI |
-  Cr4.TSD |
-  Cr4.DE |
-  Cr4.PSE |
-  Cr4.PAE |
-  Cr4.MCE |
-  Cr4.PGE |
-  Cr4.PCE |
-  Cr4.OSFXSR |
-  Cr4.OSXMMEXCPT;
 
 function signBit(size: number): number {
   return size === 4 ? 0x80000000 : size === 2 ? 0x8000 : 0x80;

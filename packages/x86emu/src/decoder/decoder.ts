@@ -28,6 +28,10 @@ const rowMemOnly = new Uint8Array(OPCODE_TABLE.length);
 const rowRegOnly = new Uint8Array(OPCODE_TABLE.length);
 const rowLock = new Uint8Array(OPCODE_TABLE.length);
 const rowI64 = new Uint8Array(OPCODE_TABLE.length);
+/** 64-bit mode operand size: 1 = d64 (default 64, 66H gives 16), 2 = f64 (forced 64). */
+const rowSize64 = new Uint8Array(OPCODE_TABLE.length);
+/** Per opcode: the `o64` row that replaces an `i64` row in 64-bit mode, or -1. */
+const alt64 = new Int16Array(0x200).fill(-1);
 /** Per opcode: 1 when it has a ModRM byte. */
 const opModrm = new Uint8Array(0x200);
 /** Row lookup: memory form by (op, reg), register form by (op, reg), register form by (op, reg, rm). */
@@ -77,6 +81,8 @@ OPCODE_TABLE.forEach((row, i) => {
   const attrs = row.attrs ?? '';
   rowLock[i] = attrs.includes('lock') ? 1 : 0;
   rowI64[i] = attrs.includes('i64') ? 1 : 0;
+  rowSize64[i] = attrs.includes('f64') ? 2 : attrs.includes('d64') ? 1 : 0;
+  if (attrs.includes('o64')) alt64[row.op] = i;
   if (usesModrm(row, tokens)) opModrm[row.op] = 1;
 });
 // Most specific rows first: (reg, rm), then (reg) by form, then opcode-wide fallbacks.
@@ -93,7 +99,7 @@ OPCODE_TABLE.forEach((row, i) => {
   }
 });
 OPCODE_TABLE.forEach((row, i) => {
-  if (row.ext !== undefined) return;
+  if (row.ext !== undefined || (row.attrs ?? '').includes('o64')) return;
   for (let e = 0; e < 8; e++) {
     const k = row.op * 8 + e;
     if (byExt[k] < 0) byExt[k] = i;
@@ -237,11 +243,15 @@ export function decode(src: ByteSource, insn: Insn, def32: boolean, long64: bool
   }
   insn.row = row;
   if (row < 0) return undef(insn, pos);
-  if (long64 && rowI64[row]) return undef(insn, pos);
+  if (long64 && rowI64[row]) {
+    row = alt64[op];
+    insn.row = row;
+    if (row < 0) return undef(insn, pos);
+  }
   if (insn.mod === 3 && insn.hasModrm && rowMemOnly[row]) return undef(insn, pos);
   // LOCK only with the listed read-modify-write forms and a memory destination (SDM Vol. 2 LOCK): else #UD.
   if (insn.lock && (!rowLock[row] || insn.mod === 3)) return undef(insn, pos);
-  if (long64 && (OPCODE_TABLE[row].attrs ?? '').includes('d64') && !opSizePrefix) insn.opSize = 8;
+  if (long64 && rowSize64[row] !== 0 && (rowSize64[row] === 2 || !opSizePrefix)) insn.opSize = 8;
 
   switch (rowImm[row]) {
     case IMM_NONE:
@@ -308,7 +318,9 @@ export function decode(src: ByteSource, insn: Insn, def32: boolean, long64: bool
       // moffs: an address-size offset, no ModRM (SDM Vol. 2 MOV, A0–A3).
       const n = insn.adSize;
       if (pos + n > MAX_INSN_LENGTH) return tooLong(insn, pos + n);
-      insn.disp = n === 2 ? read16(src, pos) : read32(src, pos);
+      // moffs64 is a signed number, as `Cpu.ea64` returns (exact wherever it can be canonical).
+      if (n === 8) insn.disp = (read32(src, pos + 4) | 0) * 4294967296 + (read32(src, pos) >>> 0);
+      else insn.disp = n === 2 ? read16(src, pos) : read32(src, pos);
       insn.base = -1;
       insn.index = -1;
       insn.defSeg = 3;

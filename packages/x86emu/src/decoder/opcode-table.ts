@@ -11,7 +11,9 @@
  *   Ib, Iw, Iz (16/32 by operand size), Iv (16/32/64), IbS (sign-extended Ib), Jb, Jz, Ap (far
  *   pointer), O* (moffs of address size). Fixed registers (AL, eAX, DX, …) need no bytes.
  * Attributes: `lock` (LOCK allowed with a memory destination), `i64` (invalid in 64-bit mode),
- * `d64` (64-bit default operand size in 64-bit mode).
+ * `d64` (64-bit default operand size in 64-bit mode), `f64` (operand size forced to 64 in 64-bit
+ * mode, 66H ignored: near branches, as Intel does), `o64` (only in 64-bit mode: replaces the `i64`
+ * row of the same opcode there, e.g. 63H ARPL → MOVSXD).
  */
 
 export interface OpcodeRow {
@@ -79,6 +81,7 @@ r(0x60, 'PUSHA', '', 'i64');
 r(0x61, 'POPA', '', 'i64');
 r(0x62, 'BOUND', 'Gv,Ma', 'i64');
 r(0x63, 'ARPL', 'Ew,Gw', 'i64');
+r(0x63, 'MOVSXD', 'Gv,Ed', 'o64');
 r(0x68, 'PUSH', 'Iz', 'd64');
 r(0x69, 'IMUL3', 'Gv,Ev,Iz');
 r(0x6a, 'PUSH', 'IbS', 'd64');
@@ -87,7 +90,7 @@ r(0x6c, 'INS', 'Yb,DX');
 r(0x6d, 'INS', 'Yz,DX');
 r(0x6e, 'OUTS', 'DX,Xb');
 r(0x6f, 'OUTS', 'DX,Xz');
-for (let i = 0; i < 16; i++) r(0x70 + i, 'JCC', 'Jb');
+for (let i = 0; i < 16; i++) r(0x70 + i, 'JCC', 'Jb', 'f64');
 for (let e = 0; e < 8; e++) {
   const lk = e === 7 ? '' : 'lock';
   r(0x80, alu[e], 'Eb,Ib', lk, e);
@@ -146,8 +149,8 @@ for (let e = 0; e < 8; e++) {
   r(0xd2, shifts[e], 'Eb,CL', '', e);
   r(0xd3, shifts[e], 'Ev,CL', '', e);
 }
-r(0xc2, 'RET', 'Iw', 'd64');
-r(0xc3, 'RET', '', 'd64');
+r(0xc2, 'RET', 'Iw', 'f64');
+r(0xc3, 'RET', '', 'f64');
 r(0xc4, 'LES', 'Gz,Mp', 'i64');
 r(0xc5, 'LDS', 'Gz,Mp', 'i64');
 r(0xc6, 'MOV', 'Eb,Ib', '', 0);
@@ -177,18 +180,18 @@ r(0xdd, 'FRSTOR', 'M', '', 4);
 r(0xdd, 'FNSAVE', 'M', '', 6);
 r(0xdd, 'FNSTSW', 'Mw', '', 7);
 r(0xdf, 'FNSTSW_AX', '', '', 4, 0);
-r(0xe0, 'LOOPNE', 'Jb');
-r(0xe1, 'LOOPE', 'Jb');
-r(0xe2, 'LOOP', 'Jb');
-r(0xe3, 'JCXZ', 'Jb');
+r(0xe0, 'LOOPNE', 'Jb', 'f64');
+r(0xe1, 'LOOPE', 'Jb', 'f64');
+r(0xe2, 'LOOP', 'Jb', 'f64');
+r(0xe3, 'JCXZ', 'Jb', 'f64');
 r(0xe4, 'IN', 'AL,Ib');
 r(0xe5, 'IN', 'eAX,Ib');
 r(0xe6, 'OUT', 'Ib,AL');
 r(0xe7, 'OUT', 'Ib,eAX');
-r(0xe8, 'CALL', 'Jz', 'd64');
-r(0xe9, 'JMP', 'Jz');
+r(0xe8, 'CALL', 'Jz', 'f64');
+r(0xe9, 'JMP', 'Jz', 'f64');
 r(0xea, 'JMPF', 'Ap', 'i64');
-r(0xeb, 'JMP', 'Jb');
+r(0xeb, 'JMP', 'Jb', 'f64');
 r(0xec, 'IN', 'AL,DX');
 r(0xed, 'IN', 'eAX,DX');
 r(0xee, 'OUT', 'DX,AL');
@@ -213,9 +216,9 @@ r(0xfe, 'INC', 'Eb', 'lock', 0);
 r(0xfe, 'DEC', 'Eb', 'lock', 1);
 r(0xff, 'INC', 'Ev', 'lock', 0);
 r(0xff, 'DEC', 'Ev', 'lock', 1);
-r(0xff, 'CALL_IND', 'Ev', 'd64', 2);
+r(0xff, 'CALL_IND', 'Ev', 'f64', 2);
 r(0xff, 'CALLF_IND', 'Mp', '', 3);
-r(0xff, 'JMP_IND', 'Ev', 'd64', 4);
+r(0xff, 'JMP_IND', 'Ev', 'f64', 4);
 r(0xff, 'JMPF_IND', 'Mp', '', 5);
 r(0xff, 'PUSH', 'Ev', 'd64', 6);
 
@@ -260,7 +263,7 @@ r(T + 0x34, 'SYSENTER', '');
 r(T + 0x35, 'SYSEXIT', '');
 for (let i = 0; i < 16; i++) {
   r(T + 0x40 + i, 'CMOVCC', 'Gv,Ev');
-  r(T + 0x80 + i, 'JCC', 'Jz');
+  r(T + 0x80 + i, 'JCC', 'Jz', 'f64');
   r(T + 0x90 + i, 'SETCC', 'Eb');
 }
 r(T + 0xa0, 'PUSH_SEG', 'FS', 'd64');

@@ -236,8 +236,8 @@ export function makeMulDiv(row: OpcodeRow): Handler {
           mulFlags(cpu, r > 0xffff, r, 2);
         } else {
           mulu32(g[0], src);
-          g[0] = MUL[0];
-          g[2] = MUL[1];
+          cpu.setReg(0, 4, 0, MUL[0]);
+          cpu.setReg(2, 4, 0, MUL[1]);
           mulFlags(cpu, MUL[1] !== 0, MUL[0], 4);
         }
         return;
@@ -253,8 +253,8 @@ export function makeMulDiv(row: OpcodeRow): Handler {
           mulFlags(cpu, r !== (r << 16) >> 16, r, 2);
         } else {
           muls32(g[0] | 0, src | 0);
-          g[0] = MUL[0];
-          g[2] = MUL[1];
+          cpu.setReg(0, 4, 0, MUL[0]);
+          cpu.setReg(2, 4, 0, MUL[1]);
           mulFlags(cpu, MUL[1] !== ((MUL[0] | 0) < 0 ? 0xffffffff : 0), MUL[0], 4);
         }
         return;
@@ -326,8 +326,8 @@ function divide(cpu: Cpu, src: number, size: number, signed: boolean): void {
     if (negQ) q = -q;
     if (negR) rem = -rem;
   }
-  g[0] = q >>> 0;
-  g[2] = rem >>> 0;
+  cpu.setReg(0, 4, 0, q >>> 0);
+  cpu.setReg(2, 4, 0, rem >>> 0);
 }
 
 /** IMUL r, r/m (0F AF) and IMUL r, r/m, imm (69, 6B): truncated signed product. */
@@ -427,18 +427,18 @@ export const CMPXCHG8B: Handler = (cpu: Cpu, i: Insn) => {
   if (equal) cpu.state.rflags[0] |= Flag.ZF;
   else {
     cpu.state.rflags[0] &= ~Flag.ZF;
-    g[0] = lo;
-    g[2] = hi;
+    cpu.setReg(0, 4, 0, lo);
+    cpu.setReg(2, 4, 0, hi);
   }
 };
 
 export const CBW: Handler = (cpu, i) => {
   const g = cpu.state.gpr;
   if (i.opSize === 2) cpu.setReg(0, 2, 0, ((g[0] << 24) >> 24) & 0xffff);
-  else g[0] = (g[0] << 16) >> 16;
+  else cpu.setReg(0, 4, 0, (g[0] << 16) >> 16);
 };
 export const CWD: Handler = (cpu, i) => {
   const g = cpu.state.gpr;
   if (i.opSize === 2) cpu.setReg(2, 2, 0, g[0] & 0x8000 ? 0xffff : 0);
-  else g[2] = g[0] & 0x80000000 ? 0xffffffff : 0;
+  else cpu.setReg(2, 4, 0, g[0] & 0x80000000 ? 0xffffffff : 0);
 };

@@ -78,7 +78,7 @@ export const BSWAP: Handler = (cpu, i) => {
   const v = g[i.rm];
   // With a 16-bit operand the result is undefined (SDM BSWAP); Intel parts give zero in the low word.
   if (i.opSize === 2) g[i.rm] = v & 0xffff0000;
-  else g[i.rm] = ((v >>> 24) | ((v >>> 8) & 0xff00) | ((v << 8) & 0xff0000) | (v << 24)) >>> 0;
+  else cpu.setReg(i.rm, 4, 0, ((v >>> 24) | ((v >>> 8) & 0xff00) | ((v << 8) & 0xff0000) | (v << 24)) >>> 0);
 };
 
 export const SETCC: Handler = (cpu, i) => {

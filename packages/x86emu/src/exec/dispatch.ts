@@ -9,6 +9,7 @@ import * as A from './alu.js';
 import * as BCD from './bcd.js';
 import * as B from './bits.js';
 import * as CT from './control.js';
+import { MOVSXD } from './long/move64.js';
 import * as M from './move.js';
 import { makeShift, makeShxd } from './shift.js';
 import { makeString } from './string.js';
@@ -164,6 +165,8 @@ const HANDLERS: Record<string, Entry> = {
   VERR: f(S.makeVerx),
   VERW: f(S.makeVerx),
   ARPL: S.ARPL,
+  // Only decoded in 64-bit mode (an `o64` row); dispatch64 picks the same handler.
+  MOVSXD,
   INVLPG: S.INVLPG,
   SYSENTER: S.SYSENTER,
   SYSEXIT: S.SYSEXIT,

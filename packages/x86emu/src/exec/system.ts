@@ -1,12 +1,13 @@
 /** System instructions (SDM Vol. 3 2.8 and the Vol. 2 pages of each). */
 import { CrAccessType, DescInstruction, InterceptKind } from '../api/intercepts.js';
 import * as C from '../cpu/consts.js';
+import { writeEfer } from '../cpu/control-regs.js';
 import type { Cpu } from '../cpu/cpu.js';
 import { descLimit } from '../cpu/descriptor.js';
 import type { Handler } from '../cpu/handler.js';
 import type { Insn } from '../decoder/insn.js';
 import type { OpcodeRow } from '../decoder/opcode-table.js';
-import { Cr0, Cr4, Efer, Flag, Interruptibility, SegAttr } from '../state.js';
+import { Cr0, Cr4, Flag, Interruptibility, SegAttr } from '../state.js';
 import { mask, partEa, readE, writeE, writeG } from './operands.js';
 
 /** Privileged instructions: #GP(0) unless CPL = 0 (virtual-8086 counts as CPL 3) (SDM Vol. 3 5.9). */
@@ -79,6 +80,11 @@ export const MONITOR: Handler = (cpu) => {
   cpu.ud();
 };
 
+/** Clears bits 63:32 of GPR `r`: what a 32-bit result does in 64-bit mode (undefined elsewhere). */
+function zeroHigh(cpu: Cpu, r: number): void {
+  cpu.state.gprHigh[r] = 0;
+}
+
 const CPUID_OUT = new Uint32Array(4);
 export const CPUID: Handler = (cpu) => {
   cpu.intercept(InterceptKind.Cpuid);
@@ -88,6 +94,11 @@ export const CPUID: Handler = (cpu) => {
   g[3] = CPUID_OUT[1];
   g[1] = CPUID_OUT[2];
   g[2] = CPUID_OUT[3];
+  // 32-bit results zero-extend into RAX/RBX/RCX/RDX in 64-bit mode (SDM Vol. 1 3.4.1.1).
+  zeroHigh(cpu, 0);
+  zeroHigh(cpu, 1);
+  zeroHigh(cpu, 2);
+  zeroHigh(cpu, 3);
 };
 
 export const RDTSC: Handler = (cpu) => {
@@ -97,6 +108,8 @@ export const RDTSC: Handler = (cpu) => {
   const lo = t[0] + cpu.runCount;
   cpu.state.gpr[0] = lo >>> 0;
   cpu.state.gpr[2] = (t[1] + Math.floor(lo / 4294967296)) >>> 0;
+  zeroHigh(cpu, 0);
+  zeroHigh(cpu, 2);
 };
 export const RDPMC: Handler = (cpu) => {
   if (!(cpu.state.cr[4] & Cr4.PCE)) requireCpl0(cpu);
@@ -145,6 +158,8 @@ export const RDMSR: Handler = (cpu) => {
   }
   g[0] = lo;
   g[2] = hi;
+  zeroHigh(cpu, 0);
+  zeroHigh(cpu, 2);
 };
 
 export const WRMSR: Handler = (cpu) => {
@@ -166,10 +181,7 @@ export const WRMSR: Handler = (cpu) => {
       s.sysenter[index - MSR_SYSENTER_CS] = lo;
       break;
     case MSR_EFER:
-      // Only NXE is implemented (no SYSCALL, no long mode): other bits are reserved → #GP(0).
-      if (hi !== 0 || (lo & ~Efer.NXE) !== 0) cpu.gp0();
-      s.efer[0] = lo;
-      cpu.updatePaging(true);
+      if (!writeEfer(cpu, lo, hi)) cpu.gp0();
       break;
     default:
       if (!cpu.msr.wrmsr(index, lo, hi)) cpu.gp0();
@@ -189,19 +201,27 @@ function crExit(cpu: Cpu, i: Insn, type: number, kind: number): void {
   }
 }
 
+/** CR0, CR2, CR3, CR4 exist everywhere; CR8 (the TPR, REX.R) only in 64-bit mode (SDM Vol. 3 2.5). */
+function checkCrNumber(cpu: Cpu, n: number): void {
+  if (n !== 0 && n !== 2 && n !== 3 && n !== 4 && !(n === 8 && cpu.long64)) cpu.ud();
+}
+
+/** In 64-bit mode MOV CR moves 64 bits whatever REX.W says (SDM MOV—Move to/from Control Registers). */
 export const MOV_TO_CR: Handler = (cpu, i) => {
   const n = i.reg;
-  if (n !== 0 && n !== 2 && n !== 3 && n !== 4) cpu.ud();
+  checkCrNumber(cpu, n);
   requireCpl0(cpu);
   crExit(cpu, i, CrAccessType.MovToCr, InterceptKind.CrWrite);
-  cpu.writeCr(n, cpu.state.gpr[i.rm]);
+  cpu.writeCr(n, cpu.state.gpr[i.rm], cpu.long64 ? cpu.state.gprHigh[i.rm] : 0);
 };
 export const MOV_FROM_CR: Handler = (cpu, i) => {
   const n = i.reg;
-  if (n !== 0 && n !== 2 && n !== 3 && n !== 4) cpu.ud();
+  checkCrNumber(cpu, n);
   requireCpl0(cpu);
   crExit(cpu, i, CrAccessType.MovFromCr, InterceptKind.CrRead);
-  cpu.state.gpr[i.rm] = cpu.readCr(n);
+  const s = cpu.state;
+  s.gpr[i.rm] = cpu.readCr(n);
+  s.gprHigh[i.rm] = cpu.long64 ? s.crHigh[n] : 0;
 };
 export const LMSW: Handler = (cpu, i) => {
   requireCpl0(cpu);

@@ -1,0 +1,162 @@
+/**
+ * 64-bit mode's dispatch, derived from the same `OPCODE_TABLE` rows as `DISPATCH`: chosen once
+ * at decode time (`dispatch64(insn)`), so 32-bit code pays nothing for it.
+ *
+ * - `DISPATCH64W`: handlers for 64-bit operands (REX.W, or the d64/f64 default), by mnemonic.
+ * - `DISPATCH64`: handlers whose behaviour differs in 64-bit mode whatever the operand size
+ *   (64-bit RIP and RSP, moffs64, MOVSXD).
+ * - Otherwise the legacy handler runs: 8/16/32-bit operands behave as in protected mode, with
+ *   64-bit addresses (`Cpu.ea64`, `Cpu.linear64`) and 32-bit results zero-extended (`setReg`).
+ *
+ * A row that still lacks its 64-bit form raises #UD in 64-bit mode instead of computing with the
+ * wrong width (see `UNIMPLEMENTED_IN_64`, listed in the README's limits).
+ */
+import type { Handler } from '../cpu/handler.js';
+import type { Insn } from '../decoder/insn.js';
+import { OPCODE_TABLE, type OpcodeRow } from '../decoder/opcode-table.js';
+import { DISPATCH } from './dispatch.js';
+import * as A from './long/alu64.js';
+import * as CT from './long/control64.js';
+import * as FAR from './long/far64.js';
+import * as M from './long/move64.js';
+import * as SH from './long/shift64.js';
+
+type Entry = Handler | { factory: (row: OpcodeRow) => Handler };
+const f = (factory: (row: OpcodeRow) => Handler): Entry => ({ factory });
+
+/** 64-bit operand forms. */
+const HANDLERS_W: Record<string, Entry> = {
+  ADD: f(A.makeAlu64),
+  OR: f(A.makeAlu64),
+  ADC: f(A.makeAlu64),
+  SBB: f(A.makeAlu64),
+  AND: f(A.makeAlu64),
+  SUB: f(A.makeAlu64),
+  XOR: f(A.makeAlu64),
+  CMP: f(A.makeAlu64),
+  TEST: f(A.makeTest64),
+  INC: f(A.makeIncDec64),
+  DEC: f(A.makeIncDec64),
+  NOT: f(A.makeNotNeg64),
+  NEG: f(A.makeNotNeg64),
+  MUL: f(A.makeMulDiv64),
+  IMUL: f(A.makeMulDiv64),
+  DIV: f(A.makeMulDiv64),
+  IDIV: f(A.makeMulDiv64),
+  IMUL2: f(A.makeImulN64),
+  IMUL3: f(A.makeImulN64),
+  XADD: A.XADD64,
+  CMPXCHG: A.CMPXCHG64,
+  CBW: A.CDQE,
+  CWD: A.CQO,
+  MOV: f(M.makeMov64),
+  MOVZX: f(M.makeMovx64),
+  MOVSX: f(M.makeMovx64),
+  LEA: M.LEA64,
+  XCHG: f(M.makeXchg64),
+  CMOVCC: M.CMOVCC64,
+  ROL: f(SH.makeShift64),
+  ROR: f(SH.makeShift64),
+  RCL: f(SH.makeShift64),
+  RCR: f(SH.makeShift64),
+  SHL: f(SH.makeShift64),
+  SHR: f(SH.makeShift64),
+  SAL: f(SH.makeShift64),
+  SAR: f(SH.makeShift64),
+  SHLD: f(SH.makeShxd64),
+  SHRD: f(SH.makeShxd64),
+  BSF: f(SH.makeBsx64),
+  BSR: f(SH.makeBsx64),
+  BSWAP: SH.BSWAP64,
+};
+
+/** Forms whose 64-bit-mode behaviour differs at every operand size. */
+const HANDLERS_MODE: Record<string, Entry> = {
+  JCC: CT.JCC64,
+  JMP: CT.JMP64,
+  JMP_IND: CT.JMP_IND64,
+  CALL: CT.CALL64,
+  CALL_IND: CT.CALL_IND64,
+  RET: f(CT.makeRet64),
+  LOOP: CT.LOOP64,
+  LOOPE: CT.LOOPE64,
+  LOOPNE: CT.LOOPNE64,
+  JCXZ: CT.JCXZ64,
+  PUSH: f(M.makePush64),
+  POP: f(M.makePop64),
+  LEAVE: M.LEAVE64,
+  MOVSXD: M.MOVSXD,
+  RETF: f(FAR.makeRetf64),
+  IRET: FAR.IRET64,
+  JMPF_IND: FAR.JMPF_IND64,
+  CALLF_IND: FAR.CALLF_IND64,
+  BT: f(SH.makeBt64),
+  BTS: f(SH.makeBt64),
+  BTR: f(SH.makeBt64),
+  BTC: f(SH.makeBt64),
+};
+
+/** Rows not yet implemented in 64-bit mode: #UD there rather than a 32-bit result. */
+const UNIMPLEMENTED_IN_64 = new Set([
+  'MOVS',
+  'CMPS',
+  'STOS',
+  'LODS',
+  'SCAS',
+  'INS',
+  'OUTS',
+  'PUSHF',
+  'POPF',
+  'ENTER',
+  'PUSH_SEG',
+  'POP_SEG',
+  'LGDT',
+  'LIDT',
+  'SGDT',
+  'SIDT',
+  'SYSENTER',
+  'SYSEXIT',
+  'CMPXCHG8B',
+  'MOV_TO_DR',
+  'MOV_FROM_DR',
+  'FXSAVE',
+  'FXRSTOR',
+]);
+
+const UD64: Handler = (cpu) => cpu.ud();
+
+function build(table: Record<string, Entry>): (Handler | null)[] {
+  return OPCODE_TABLE.map((row) => {
+    const e = table[row.mnemonic];
+    if (e === undefined) return null;
+    return typeof e === 'function' ? e : e.factory(row);
+  });
+}
+
+/** Operand forms whose width follows the operand size (v/z), so a 64-bit operand needs its own handler. */
+function sizeSensitive(row: OpcodeRow): boolean {
+  return row.operands.split(',').some((t) => /^(E|G|Z|O|X|Y)v$|^(I|J)z$|^eAX$|^Ev$|^Iv$|^Gz$/.test(t));
+}
+
+export const DISPATCH64W = build(HANDLERS_W);
+export const DISPATCH64 = OPCODE_TABLE.map((row, k) => {
+  const mode = build(HANDLERS_MODE)[k];
+  if (mode !== null) return mode;
+  if (UNIMPLEMENTED_IN_64.has(row.mnemonic)) return UD64;
+  return null;
+});
+/** Rows whose legacy handler would compute a 64-bit operand with 32-bit width. */
+const NEEDS_W = OPCODE_TABLE.map((row) => sizeSensitive(row));
+
+/** The handler for `insn` decoded in 64-bit mode. */
+export function dispatch64(insn: Insn): Handler {
+  const row = insn.row;
+  const mode = DISPATCH64[row];
+  if (mode !== null) return mode;
+  if (insn.opSize === 8) {
+    const w = DISPATCH64W[row];
+    if (w !== null) return w;
+    if (NEEDS_W[row]) return UD64;
+  }
+  return DISPATCH[row];
+}

@@ -1,0 +1,68 @@
+/**
+ * 64-bit operands as two 32-bit halves (SDM Vol. 1 3.4.1.1): registers from `gpr`/`gprHigh`,
+ * memory as two dword accesses after one canonical check of all 8 bytes, immediates
+ * sign-extended. Results come back in `cpu.lo64` / `cpu.hi64` (plain number fields: no allocation).
+ */
+import type { Cpu } from '../../cpu/cpu.js';
+import type { Insn } from '../../decoder/insn.js';
+
+export const TWO32 = 4294967296;
+
+/** Reads 8 bytes at `seg:off` (off as `Cpu.ea` returns it) into lo64/hi64. */
+export function readM64(cpu: Cpu, seg: number, off: number): void {
+  const lin = cpu.segAddr(seg, off, 8, false);
+  const acc = cpu.dataAccess(false);
+  const lo = cpu.linRead(lin, 4, acc);
+  cpu.hi64 = cpu.linRead(cpu.linNext(lin, 4), 4, acc);
+  cpu.lo64 = lo;
+}
+
+/** Writes 8 bytes at `seg:off`; both pages are checked before either half is stored. */
+export function writeM64(cpu: Cpu, seg: number, off: number, lo: number, hi: number): void {
+  const lin = cpu.segAddr(seg, off, 8, true);
+  cpu.probeWrite(lin, 8);
+  writeLin64(cpu, lin, lo, hi);
+}
+
+/** Stores 8 bytes at a linear address already checked for writing (`rmwLinear(cpu, i, 8)`). */
+export function writeLin64(cpu: Cpu, lin: number, lo: number, hi: number): void {
+  const acc = cpu.dataAccess(false);
+  cpu.linWrite(lin, 4, lo, acc);
+  cpu.linWrite(cpu.linNext(lin, 4), 4, hi, acc);
+}
+
+/** Reads 8 bytes at a linear address into lo64/hi64. */
+export function readLin64(cpu: Cpu, lin: number): void {
+  const acc = cpu.dataAccess(false);
+  const lo = cpu.linRead(lin, 4, acc);
+  cpu.hi64 = cpu.linRead(cpu.linNext(lin, 4), 4, acc);
+  cpu.lo64 = lo;
+}
+
+/** The r/m operand (register or memory) into lo64/hi64. */
+export function readE64(cpu: Cpu, i: Insn): void {
+  if (i.mod === 3) {
+    cpu.lo64 = cpu.state.gpr[i.rm];
+    cpu.hi64 = cpu.state.gprHigh[i.rm];
+  } else readM64(cpu, i.memSeg, cpu.ea(i));
+}
+
+export function writeE64(cpu: Cpu, i: Insn, lo: number, hi: number): void {
+  if (i.mod === 3) setReg64(cpu, i.rm, lo, hi);
+  else writeM64(cpu, i.memSeg, cpu.ea(i), lo, hi);
+}
+
+export function setReg64(cpu: Cpu, r: number, lo: number, hi: number): void {
+  cpu.state.gpr[r] = lo;
+  cpu.state.gprHigh[r] = hi;
+}
+
+/** High half of the 64-bit sign extension of a 32-bit value. */
+export function signHi(v: number): number {
+  return v & 0x80000000 ? 0xffffffff : 0;
+}
+
+/** A register as a signed number (exact within ±2^53: what addresses need, see `Cpu.ea64`). */
+export function signed64(lo: number, hi: number): number {
+  return (hi | 0) * TWO32 + lo;
+}
