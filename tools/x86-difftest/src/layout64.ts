@@ -213,6 +213,12 @@ const CR0_MP = 1 << 1;
 const CR0_ET = 1 << 4;
 const CR0_NE = 1 << 5;
 const CR0_WP = 1 << 16;
+/**
+ * Alignment checking at CPL 3 with RFLAGS.AC (SDM Vol. 3 6.15 #AC). Set because kvm-pvm runs user
+ * code under the host's CR0, whose AM is set: a case that sets AC and misaligns an access got #AC
+ * there with the guest's CR0.AM clear. With AM set the architecture agrees with it.
+ */
+const CR0_AM = 1 << 18;
 const CR0_PG = 1 << 31;
 const CR4_PAE = 1 << 5;
 const EFER_SCE = 1 << 0;
@@ -249,7 +255,7 @@ export function baseState64(): MachineState {
     gdtLimit: GDT64_ENTRIES * 8 - 1,
     idtBase: IDT64,
     idtLimit: 256 * 16 - 1,
-    cr0: CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG,
+    cr0: CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_PG,
     cr2: 0,
     cr2High: 0,
     cr3: PML4,
