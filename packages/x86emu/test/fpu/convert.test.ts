@@ -11,7 +11,7 @@ import { type Case, runReferee } from './referee.js';
 
 const N = Number(process.env.FPU_CASES ?? 3000);
 const SW_COMPARED = 0x023f;
-const h = (x: number): string => (x >>> 0).toString(16);
+const h = (x: unknown): string => (Number(x) >>> 0).toString(16);
 
 /** An integer-ish 80-bit value: exponents around the 16/32/64-bit limits and halfway fractions. */
 function intLike(r: Rng): number[] {

@@ -10,7 +10,7 @@ import { f32, f64, mxcsrValue, Rng, word } from './gen.js';
 import { type Case, runReferee } from './referee.js';
 
 const N = Number(process.env.FPU_CASES ?? 3000);
-const h = (x: number): string => (x >>> 0).toString(16);
+const h = (x: unknown): string => (Number(x) >>> 0).toString(16);
 
 /** Floats near the integer limits, with fractions. */
 function intLike32(r: Rng): number {

@@ -30,7 +30,7 @@ const OPS: Record<string, number> = {
   max: SSE_MAX,
 };
 
-const h = (x: number): string => (x >>> 0).toString(16);
+const h = (x: unknown): string => (Number(x) >>> 0).toString(16);
 
 describe('SSE scalar arithmetic agrees bit for bit with the host CPU', () => {
   for (const wide of [false, true]) {
