@@ -159,7 +159,7 @@ export class DiffTester {
       const { init, image } = knownAnswerCase(k);
       const wrong = checkKnownAnswer(k, this.emu.run(init, image));
       if (wrong.length)
-        return `x86emu lacks IA-32e mode (long mode): not compared (known answer "${k.name}": ${wrong.slice(0, 2).join('; ')})`;
+        return `x86emu lacks IA-32e mode (long mode): not compared (its run of the known answer "${k.name}" ${wrong.slice(0, 2).join('; ')})`;
     }
     return undefined;
   }

@@ -8,6 +8,8 @@ import { CODE, STACK_TOP } from './layout.js';
 import {
   baseState64,
   buildImage64,
+  HARNESS,
+  HARNESS_FRAME,
   type LongMode,
   PAGE64_NOT_PRESENT,
   PAGE64_READ_ONLY,
@@ -218,7 +220,14 @@ export function checkKnownAnswer(k: KnownAnswer, o: Outcome): string[] {
   if (!f)
     return [`ended as ${o.kind}${o.detail ? ` (${o.detail.split('\n')[0]})` : ''}, not in an exception stub`];
   const out: string[] = [];
-  if (f.vector !== k.vector) out.push(`vector ${f.vector}, expected ${k.vector}`);
+  if (f.vector !== k.vector) {
+    // Say where it stopped: a stop on the harness's own stack means the case never reached CPL 3.
+    const s = o.state;
+    const onHarness = s.gpr[4] >= HARNESS && s.gpr[4] <= HARNESS_FRAME && (s.gprHigh?.[4] ?? 0) === 0;
+    return [
+      `stopped in the stub of vector ${f.vector} (expected ${k.vector}) with RSP ${hex(s.gpr[4], s.gprHigh?.[4])}${onHarness ? ": on the CPL-0 harness's stack, so the case never ran at CPL 3 (LIDT/LTR/IRETQ or the 64-bit IDT delivery failed)" : ''}`,
+    ];
+  }
   let at = f.sp;
   if (k.errorCode !== undefined) {
     const [err] = q(o.ram, at);
