@@ -1,23 +1,44 @@
 /**
- * Runs fpu-referee.c (compiled once per test file with the machine's gcc) on a batch of cases
- * and returns its output lines, one per case, as arrays of numbers.
+ * Runs fpu-referee.c on a batch of cases and returns its output lines, one per case, as
+ * arrays of numbers. The program is built once per source version with the machine's gcc
+ * (cached in the temp directory under its content hash, so parallel test files share it).
+ * It runs x87/SSE instructions natively, so it needs an x86-64 host: REFEREE_MISSING says
+ * why it cannot run, for describe.skipIf.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+const SOURCE = join(__dirname, 'fpu-referee.c');
+
+function missing(): string | null {
+  if (process.arch !== 'x64')
+    return `the referee runs x87/SSE natively: needs x86-64, this is ${process.arch}`;
+  try {
+    execFileSync('gcc', ['--version'], { stdio: 'ignore' });
+  } catch {
+    return 'the referee is C: gcc not found';
+  }
+  return null;
+}
+
+/** Why the referee cannot run here, or null. */
+export const REFEREE_MISSING = missing();
+
 let exe: string | null = null;
-let dir: string | null = null;
 
 function compile(): string {
   if (exe) return exe;
-  dir = mkdtempSync(join(tmpdir(), 'x86emu-fpu-referee-'));
-  exe = join(dir, 'fpu-referee');
-  execFileSync('gcc', ['-O1', '-o', exe, join(__dirname, 'fpu-referee.c')]);
-  process.on('exit', () => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  const hash = createHash('sha256').update(readFileSync(SOURCE)).digest('hex').slice(0, 16);
+  const target = join(tmpdir(), `x86emu-fpu-referee-${hash}`);
+  if (!existsSync(target)) {
+    const tmp = `${target}.${process.pid}`;
+    execFileSync('gcc', ['-O1', '-o', tmp, SOURCE]);
+    renameSync(tmp, target); // atomic: a concurrent build of the same source is identical
+  }
+  exe = target;
   return exe;
 }
 
@@ -34,3 +55,6 @@ export function runReferee(cases: Case[]): number[][] {
     throw new Error(`referee: ${lines.length} lines for ${cases.length} cases`);
   return lines.map((l) => l.split(' ').map((h) => Number.parseInt(h, 16)));
 }
+
+/** Appended to a suite's name: says why it is skipped, where it is. */
+export const SKIP_NOTE = REFEREE_MISSING ? ` (skipped: ${REFEREE_MISSING})` : '';
