@@ -35,6 +35,7 @@ import {
 import { KVM_EXIT, KVM_INTERNAL_ERROR } from '../abi/exit-reasons.js';
 import type { KvmRunView } from '../abi/run.js';
 import { type ArchSegment, ExitResult, newArchSegment } from './arch-ops.js';
+import { kvmIrqchipMmio } from './irqchip/vcpu-irq.js';
 import { vcpuMmu } from './mmu-glue.js';
 import type { SoftVcpu } from './vcpu.js';
 
@@ -147,13 +148,24 @@ export class VcpuEmulator implements X86EmulateOps {
   }
 
   /**
-   * One thread per vCPU and one vCPU per engine call: nothing else writes guest memory meanwhile,
+   * One thread per vCPU and one vCPU per engine call: nothing else writes guest RAM meanwhile,
    * so read, compare and write in sequence is atomic. The 8-byte form (CMPXCHG8B) compares and
    * stores all eight bytes, and the MMU hears of the whole 8-byte write (a PAE pte at once).
+   *
+   * On MMIO (or across a page), KVM's `emulator_cmpxchg_emulated` cannot lock anything and
+   * emulates the exchange as a write ("emulating exchange as write"): the current value is the
+   * device's (the read this instruction already made, or one KVM_EXIT_MMIO read), and the
+   * result is one KVM_EXIT_MMIO write — so `lock incl` on a device register is a read exit then a
+   * write exit. A failed compare writes the old value back, as CMPXCHG does (SDM Vol. 2).
    */
   cmpxchg(gva: number, expected: Uint8Array, replacement: Uint8Array, ctx: EmulateFault): X86EmulStatus {
     const n = expected.length;
     const cur = this.cmpScratch.subarray(0, n);
+    const gpa = this.translate(gva >>> 0, PFERR.WRITE, ctx);
+    if (gpa < 0) return X86EmulStatus.Exception;
+    const ram = this.vcpu.vm.slots.gfnToHpfn(Math.floor(gpa / PAGE)) >= 0;
+    if (!ram || (gva % PAGE) + n > PAGE)
+      return this.cmpxchgAsWrite(gva, gpa, cur, expected, replacement, ctx);
     let st = this.access(gva, cur, 0, ctx, false);
     if (st !== X86EmulStatus.Ok) return st;
     let same = true;
@@ -164,6 +176,33 @@ export class VcpuEmulator implements X86EmulateOps {
     }
     st = this.access(gva, replacement, PFERR.WRITE, ctx, false);
     return st;
+  }
+
+  /** The MMIO / page-crossing compare-exchange: current value by the MMIO read path, then a write. */
+  private cmpxchgAsWrite(
+    gva: number,
+    gpa: number,
+    cur: Uint8Array,
+    expected: Uint8Array,
+    replacement: Uint8Array,
+    ctx: EmulateFault,
+  ): X86EmulStatus {
+    // A read-modify-write already read this operand in this pass: compare with that, not again.
+    let have = false;
+    for (let i = 0; i < this.readUsed && !have; i++) {
+      if (this.readGpa[i] === gpa && this.readLen[i] === cur.length) {
+        cur.set(this.readData.subarray(8 * i, 8 * i + cur.length));
+        have = true;
+      }
+    }
+    if (!have) {
+      const st = this.access(gva, cur, 0, ctx, true);
+      if (st !== X86EmulStatus.Ok) return st;
+    }
+    let same = true;
+    for (let i = 0; i < cur.length; i++) if (cur[i] !== expected[i]) same = false;
+    if (!same) expected.set(cur);
+    return this.access(gva, same ? replacement : cur, PFERR.WRITE, ctx, true);
   }
   private readonly cmpScratch = new Uint8Array(8);
 
@@ -242,6 +281,8 @@ export class VcpuEmulator implements X86EmulateOps {
       return X86EmulStatus.Ok;
     }
     if (!mmio) return X86EmulStatus.Unhandleable;
+    // Devices the kernel emulates (the xAPIC page, the I/O APIC window) never reach userspace.
+    if (v.apic !== null && kvmIrqchipMmio(v, gpa, data, write)) return X86EmulStatus.Ok;
     if (write) {
       if (this.writeCount === MAX_FRAGMENTS) {
         return X86EmulStatus.Unhandleable;

@@ -51,6 +51,34 @@ export function defineGuestSuite(o: GuestSuiteOptions): void {
       expect(Number(vcpu.getRegs().rax & 0xffn)).toBe(0x5a);
     });
 
+    it('abandons an I/O instruction whose exit userspace answered by moving RIP (a reset)', () => {
+      // 1000: mov al, 0x41 ; out 0x80, al ; hlt    1010: mov al, 0x42 ; out 0x81, al ; hlt
+      // 1020: in al, 0x60 ; hlt
+      const code = new Array<number>(0x30).fill(0xf4);
+      code.splice(0, 5, 0xb0, 0x41, 0xe6, 0x80, 0xf4);
+      code.splice(0x10, 5, 0xb0, 0x42, 0xe6, 0x81, 0xf4);
+      code.splice(0x20, 3, 0xe4, 0x60, 0xf4);
+      const { vcpu } = realModeGuest(o.open(), code);
+      const io = (vcpu.kvmRun as unknown as { io: { port: number; data: Uint8Array } }).io;
+      expect(vcpu.run()).toBe(KVM_EXIT.IO);
+      expect(io.port).toBe(0x80);
+      // KVM's complete_fast_pio_out skips the OUT only if RIP is still at it: the MOV at the
+      // new RIP runs, so the next OUT carries 0x42.
+      vcpu.setRegs({ ...vcpu.getRegs(), rip: 0x1010n });
+      expect(vcpu.run()).toBe(KVM_EXIT.IO);
+      expect(io.port).toBe(0x81);
+      expect(io.data[0]).toBe(0x42);
+      vcpu.setRegs({ ...vcpu.getRegs(), rip: 0x1020n });
+      expect(vcpu.run()).toBe(KVM_EXIT.IO);
+      expect(io.port).toBe(0x60);
+      // complete_fast_pio_in: moved away, the IN's data is not written to AL.
+      io.data[0] = 0x99;
+      vcpu.setRegs({ ...vcpu.getRegs(), rip: 0x1004n });
+      expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+      expect(vcpu.getRegs().rip).toBe(0x1005n);
+      expect(Number(vcpu.getRegs().rax & 0xffn)).toBe(0x42);
+    });
+
     it('answers CPUID from the KVM_SET_CPUID2 table in the kernel', () => {
       // xor eax, eax ; cpuid ; mov [0x2000], ebx ; hlt
       const { vcpu, ram } = realModeGuest(
@@ -244,22 +272,27 @@ function definePagingAndMmioTests(o: GuestSuiteOptions): void {
     });
 
     it('fails cleanly (internal error, not a hang) on a write to the active directory it cannot emulate', () => {
-      // PD at 0xff000, the last page of RAM; its last dword and the next (MMIO, unbacked) page are
-      // mapped. A LOCK CMPXCHG8B across the two is not emulatable, and the active directory
-      // cannot be unprotected: retrying would fault on the same write forever.
+      // PD at 0xff000. Linear 0x200000 maps the PD itself, linear 0x1ff000 below it a device
+      // (gpa 0x100000, outside RAM). A PUSHAD with ESP = 0x20000c writes 3 registers into the PD
+      // (the first write faults there) and 5 to the device: more MMIO writes than one emulated
+      // instruction may have, so it is not emulatable, and the active directory cannot be
+      // unprotected: retrying would fault on the same write forever.
       const code = [
         ...[0xb8, ...imm32(0xff000), 0x0f, 0x22, 0xd8], // mov eax, 0xff000 ; mov cr3, eax
         ...ENABLE_PG,
-        ...[0xf0, 0x0f, 0xc7, 0x0d, ...imm32(0xffffc)], // lock cmpxchg8b [0xffffc]
+        // mov edx, 0xfe003 (what PUSHAD stores into PDE 0 keeps it) ; mov esp, 0x20000c ; pushad
+        ...[0xba, ...imm32(0xfe003), 0xbc, ...imm32(0x20000c), 0x60],
         0xf4,
       ];
       const { vm, vcpu, ram } = protectedModeGuest(o.open(), code);
       put32(ram, 0xff000, 0xfe003);
       for (let i = 0; i <= 256; i++) put32(ram, 0xfe000 + 4 * i, (i << 12) | 3);
+      put32(ram, 0xfe000 + 4 * 0x1ff, 0x100003);
+      put32(ram, 0xfe000 + 4 * 0x200, 0xff003);
       expect(vcpu.run()).toBe(KVM_EXIT.INTERNAL_ERROR);
       const internal = (vcpu.kvmRun as unknown as { internal: { suberror: number } }).internal;
       expect(internal.suberror).toBe(KVM_INTERNAL_ERROR.EMULATION);
-      expect(vcpu.getRegs().rip).toBe(BigInt(0x1000 + 8 + ENABLE_PG.length));
+      expect(vcpu.getRegs().rip).toBe(BigInt(0x1000 + 8 + ENABLE_PG.length + 10));
       // It was the page-table-write path: emulation failed, unprotecting was tried and refused.
       const st = vm.getStats();
       expect(st.mmu_pfEmulate ?? 0).toBeGreaterThanOrEqual(1);
@@ -363,13 +396,56 @@ function definePagingAndMmioTests(o: GuestSuiteOptions): void {
       expect(r.rcx).toBe(0n);
     });
 
+    it('emulates LOCK INC on a device register as one MMIO read then one MMIO write', () => {
+      // mov ebx, 0xfedff000 ; lock inc dword [ebx+0x1000] ; hlt
+      const { vcpu } = protectedModeGuest(o.open(), [
+        ...[0xbb, ...imm32(0xfedff000)],
+        ...[0xf0, 0xff, 0x83, ...imm32(0x1000)],
+        0xf4,
+      ]);
+      expect(vcpu.run()).toBe(KVM_EXIT.MMIO);
+      let m = mmioExit(vcpu);
+      expect(m).toMatchObject({ gpa: 0xfee00000, len: 4, isWrite: 0 });
+      m.data.set([0xff, 0x00, 0x00, 0x00]);
+      expect(vcpu.run()).toBe(KVM_EXIT.MMIO);
+      m = mmioExit(vcpu);
+      expect(m).toMatchObject({ gpa: 0xfee00000, len: 4, isWrite: 1 });
+      expect([...m.data.subarray(0, 4)]).toEqual([0x00, 0x01, 0x00, 0x00]);
+      expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+      expect(vcpu.getRegs().rip).toBe(0x100dn);
+    });
+
+    it('emulates LOCK CMPXCHG8B on MMIO: the device value decides, the old value is written back on a miss', () => {
+      // lock cmpxchg8b [0xfee00000] ; setz al ; hlt   (EDX:EAX = 1:2, ECX:EBX = 3:4)
+      const code = [0xf0, 0x0f, 0xc7, 0x0d, ...imm32(0xfee00000), 0x0f, 0x94, 0xc0, 0xf4];
+      for (const [device, write, zf] of [
+        [[2, 0, 0, 0, 1, 0, 0, 0], [4, 0, 0, 0, 3, 0, 0, 0], 1],
+        [[9, 0, 0, 0, 1, 0, 0, 0], [9, 0, 0, 0, 1, 0, 0, 0], 0],
+      ] as const) {
+        const { vcpu } = protectedModeGuest(o.open(), code);
+        vcpu.setRegs({ ...vcpu.getRegs(), rax: 2n, rdx: 1n, rbx: 4n, rcx: 3n });
+        expect(vcpu.run()).toBe(KVM_EXIT.MMIO);
+        let m = mmioExit(vcpu);
+        expect(m).toMatchObject({ gpa: 0xfee00000, len: 8, isWrite: 0 });
+        m.data.set(device);
+        expect(vcpu.run()).toBe(KVM_EXIT.MMIO);
+        m = mmioExit(vcpu);
+        expect(m).toMatchObject({ gpa: 0xfee00000, len: 8, isWrite: 1 });
+        expect([...m.data.subarray(0, 8)]).toEqual(write);
+        expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+        const r = vcpu.getRegs();
+        expect(Number(r.rax & 0xffn)).toBe(zf);
+        expect(r.rdx).toBe(1n);
+      }
+    });
+
     it('ends KVM_RUN with an emulation internal error for an instruction it cannot emulate on MMIO', () => {
-      // lock cmpxchg8b [0xfee00000] ; hlt
-      const { vcpu } = protectedModeGuest(o.open(), [0xf0, 0x0f, 0xc7, 0x0d, ...imm32(0xfee00000), 0xf4]);
+      // mov eax, 0xfee00000 ; jmp eax — instruction fetch from a device
+      const { vcpu } = protectedModeGuest(o.open(), [0xb8, ...imm32(0xfee00000), 0xff, 0xe0]);
       expect(vcpu.run()).toBe(KVM_EXIT.INTERNAL_ERROR);
       const internal = (vcpu.kvmRun as unknown as { internal: { suberror: number } }).internal;
       expect(internal.suberror).toBe(KVM_INTERNAL_ERROR.EMULATION);
-      expect(vcpu.getRegs().rip).toBe(0x1000n);
+      expect(vcpu.getRegs().rip).toBe(0xfee00000n);
     });
   });
 }
