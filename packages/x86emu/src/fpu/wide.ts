@@ -76,7 +76,6 @@ export function shiftLeft64(hi: number, lo: number, n: number): void {
  * limbs keep every partial product and column sum below 2^53, so plain numbers stay exact.
  */
 export const M = new Uint32Array(4);
-const L = new Float64Array(8);
 export function mul64(ahi: number, alo: number, bhi: number, blo: number): void {
   const a0 = alo & 0xffff;
   const a1 = alo >>> 16;
@@ -86,21 +85,25 @@ export function mul64(ahi: number, alo: number, bhi: number, blo: number): void 
   const b1 = blo >>> 16;
   const b2 = bhi & 0xffff;
   const b3 = bhi >>> 16;
-  L[0] = a0 * b0;
-  L[1] = a0 * b1 + a1 * b0;
-  L[2] = a0 * b2 + a1 * b1 + a2 * b0;
-  L[3] = a0 * b3 + a1 * b2 + a2 * b1 + a3 * b0;
-  L[4] = a1 * b3 + a2 * b2 + a3 * b1;
-  L[5] = a2 * b3 + a3 * b2;
-  L[6] = a3 * b3;
-  L[7] = 0;
-  let carry = 0;
-  let prev = 0;
-  for (let i = 0; i < 8; i++) {
-    const v = L[i] + carry;
-    const limb = v % 65536;
-    carry = (v - limb) / 65536;
-    if (i & 1) M[3 - (i >> 1)] = ((limb << 16) | prev) >>> 0;
-    else prev = limb;
-  }
+  // Column sums stay below 2^35; `& 0xffff` is exact on them (ToInt32 is mod 2^32) and the
+  // carry is an exact division by 2^16.
+  let v = a0 * b0;
+  const l0 = v & 0xffff;
+  v = (v - l0) / 65536 + a0 * b1 + a1 * b0;
+  const l1 = v & 0xffff;
+  v = (v - l1) / 65536 + a0 * b2 + a1 * b1 + a2 * b0;
+  const l2 = v & 0xffff;
+  v = (v - l2) / 65536 + a0 * b3 + a1 * b2 + a2 * b1 + a3 * b0;
+  const l3 = v & 0xffff;
+  v = (v - l3) / 65536 + a1 * b3 + a2 * b2 + a3 * b1;
+  const l4 = v & 0xffff;
+  v = (v - l4) / 65536 + a2 * b3 + a3 * b2;
+  const l5 = v & 0xffff;
+  v = (v - l5) / 65536 + a3 * b3;
+  const l6 = v & 0xffff;
+  const l7 = (v - l6) / 65536;
+  M[3] = ((l1 << 16) | l0) >>> 0;
+  M[2] = ((l3 << 16) | l2) >>> 0;
+  M[1] = ((l5 << 16) | l4) >>> 0;
+  M[0] = ((l7 << 16) | l6) >>> 0;
 }
