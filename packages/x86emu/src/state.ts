@@ -143,6 +143,17 @@ export class CpuState {
   readonly sysenter = new Uint32Array(3);
   /** Time-stamp counter as two halves; advanced by instructions retired. */
   readonly tsc = new Uint32Array(2);
+  /**
+   * The SYSCALL MSRs (SDM Vol. 3 5.8.8): IA32_STAR, IA32_LSTAR, IA32_CSTAR as halves, IA32_FMASK;
+   * IA32_KERNEL_GS_BASE (SWAPGS) as halves; IA32_TSC_AUX (RDTSCP). FS/GS bases live in
+   * `segBase`/`segBaseHigh`.
+   */
+  readonly star = new Uint32Array(2);
+  readonly lstar = new Uint32Array(2);
+  readonly cstar = new Uint32Array(2);
+  readonly sfmask = new Uint32Array(1);
+  readonly kernelGsBase = new Uint32Array(2);
+  readonly tscAux = new Uint32Array(1);
 
   /** Current privilege level (0–3). Architecturally CS.RPL; kept explicitly as in VMX (SS.DPL). */
   cpl = 0;
@@ -214,6 +225,12 @@ export class CpuState {
     this.efer.fill(0);
     this.sysenter.fill(0);
     this.tsc.fill(0);
+    this.star.fill(0);
+    this.lstar.fill(0);
+    this.cstar.fill(0);
+    this.sfmask.fill(0);
+    this.kernelGsBase.fill(0);
+    this.tscAux.fill(0);
     this.cpl = 0;
     this.interruptibility = 0;
     this.halted = false;
@@ -246,6 +263,12 @@ export class CpuState {
     this.efer.set(from.efer);
     this.sysenter.set(from.sysenter);
     this.tsc.set(from.tsc);
+    this.star.set(from.star);
+    this.lstar.set(from.lstar);
+    this.cstar.set(from.cstar);
+    this.sfmask.set(from.sfmask);
+    this.kernelGsBase.set(from.kernelGsBase);
+    this.tscAux.set(from.tscAux);
     this.cpl = from.cpl;
     this.interruptibility = from.interruptibility;
     this.halted = from.halted;

@@ -126,3 +126,39 @@ export function r64(m: Machine, r: number): bigint {
   const s = m.cpu.state;
   return (BigInt(s.gprHigh[r]) << 32n) | BigInt(s.gpr[r]);
 }
+
+/** A 16-byte IA-32e interrupt (0xE) or trap (0xF) gate for `vector` to CS 0x08:offset (SDM Vol. 3 6.14.1). */
+export function gate64(
+  mem: FlatPhysicalMemory,
+  vector: number,
+  offset: number,
+  opts: { ist?: number; dpl?: number; type?: number; sel?: number } = {},
+): void {
+  const a = L.IDT + vector * 16;
+  const sel = opts.sel ?? L.CODE64;
+  mem.write32(a, ((sel << 16) | (offset & 0xffff)) >>> 0);
+  mem.write32(
+    a + 4,
+    ((offset & 0xffff0000) |
+      0x8000 |
+      ((opts.dpl ?? 0) << 13) |
+      ((opts.type ?? 0xe) << 8) |
+      (opts.ist ?? 0)) >>>
+      0,
+  );
+  mem.write32(a + 8, 0);
+  mem.write32(a + 12, 0);
+}
+
+/** Switches a `longMode` machine to CPL 3 in 64-bit mode (CS 0x2B, SS 0x23). */
+export function toUser(m: Machine): void {
+  const s = m.cpu.state;
+  s.segSel[1] = L.CODE64_3;
+  s.segAttr[1] = 0xb | SegAttr.S | SegAttr.P | SegAttr.L | SegAttr.G | (3 << 5);
+  for (const r of [0, 2, 3, 4, 5]) {
+    s.segSel[r] = L.DATA3;
+    s.segAttr[r] = 3 | SegAttr.S | SegAttr.P | SegAttr.DB | SegAttr.G | (3 << 5);
+  }
+  s.cpl = 3;
+  m.cpu.stateChanged();
+}

@@ -9,6 +9,7 @@ import { Flag, Interruptibility } from '../state.js';
 import * as C from './consts.js';
 import type { Cpu } from './cpu.js';
 import { descBase, descLimit } from './descriptor.js';
+import { deliverLong } from './event-delivery-long.js';
 import { loadStackForPrivilege, pushSys, tssStack } from './stack-switch.js';
 import { TaskSource, taskSwitch } from './task-switch.js';
 
@@ -64,7 +65,12 @@ export function deliverEvent(
           return StopReason.Exception;
         }
       }
-      if (v === C.PF && t === EventType.HardwareException && !fromInjection) s.cr[2] = cpu.faultAddress;
+      if (v === C.PF && t === EventType.HardwareException && !fromInjection) {
+        s.cr[2] = cpu.faultAddress;
+        // A 48-bit linear address in IA-32e mode: CR2 holds it sign-extended (canonical).
+        const hi = Math.floor(cpu.faultAddress / 4294967296);
+        s.crHigh[2] = hi & 0x8000 ? (hi | 0xffff0000) >>> 0 : hi;
+      }
     }
     bypass = false;
     fromInjection = false;
@@ -195,6 +201,11 @@ function deliverOnce(
     return;
   }
   const ext = extBit(type);
+  if (cpu.lma) {
+    // IA-32e mode, from 64-bit or compatibility mode: 16-byte gates, 64-bit handlers (SDM 6.14).
+    deliverLong(cpu, type, vector, ec, hasError, instrLen, flags, ext);
+    return;
+  }
   // Protected mode: the IDT gate (SDM Vol. 3 6.12.1).
   const gateErr = vector * 8 + 2 + ext;
   if (vector * 8 + 7 > s.dtLimit[1]) cpu.raise(C.GP, gateErr, true);

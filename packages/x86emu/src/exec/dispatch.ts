@@ -14,6 +14,7 @@ import * as M from './move.js';
 import { makeShift, makeShxd } from './shift.js';
 import { makeString } from './string.js';
 import * as S from './system.js';
+import * as S64 from './system64.js';
 import * as X from './x87.js';
 
 type Entry = Handler | { factory: (row: OpcodeRow) => Handler };
@@ -169,6 +170,10 @@ const HANDLERS: Record<string, Entry> = {
   MOVSXD,
   INVLPG: S.INVLPG,
   SYSENTER: S.SYSENTER,
+  SYSCALL: S64.SYSCALL,
+  SYSRET: S64.SYSRET,
+  SWAPGS: S64.SWAPGS,
+  RDTSCP: S64.RDTSCP,
   SYSEXIT: S.SYSEXIT,
   IN: f(S.makeInOut),
   OUT: f(S.makeInOut),

@@ -20,6 +20,7 @@ import * as CT from './long/control64.js';
 import * as FAR from './long/far64.js';
 import * as M from './long/move64.js';
 import * as SH from './long/shift64.js';
+import * as S64 from './system64.js';
 
 type Entry = Handler | { factory: (row: OpcodeRow) => Handler };
 const f = (factory: (row: OpcodeRow) => Handler): Entry => ({ factory });
@@ -86,6 +87,10 @@ const HANDLERS_MODE: Record<string, Entry> = {
   POP: f(M.makePop64),
   LEAVE: M.LEAVE64,
   MOVSXD: M.MOVSXD,
+  LGDT: f(S64.makeLoadDt64),
+  LIDT: f(S64.makeLoadDt64),
+  SGDT: f(S64.makeStoreDt64),
+  SIDT: f(S64.makeStoreDt64),
   RETF: f(FAR.makeRetf64),
   IRET: FAR.IRET64,
   JMPF_IND: FAR.JMPF_IND64,
@@ -110,10 +115,6 @@ const UNIMPLEMENTED_IN_64 = new Set([
   'ENTER',
   'PUSH_SEG',
   'POP_SEG',
-  'LGDT',
-  'LIDT',
-  'SGDT',
-  'SIDT',
   'SYSENTER',
   'SYSEXIT',
   'CMPXCHG8B',

@@ -9,6 +9,7 @@ import type { Insn } from '../decoder/insn.js';
 import type { OpcodeRow } from '../decoder/opcode-table.js';
 import { Cr0, Cr4, Flag, Interruptibility, SegAttr } from '../state.js';
 import { mask, partEa, readE, writeE, writeG } from './operands.js';
+import { readMsr64, writeMsr64 } from './system64.js';
 
 /** Privileged instructions: #GP(0) unless CPL = 0 (virtual-8086 counts as CPL 3) (SDM Vol. 3 5.9). */
 function requireCpl0(cpu: Cpu): void {
@@ -152,7 +153,7 @@ export const RDMSR: Handler = (cpu) => {
       hi = s.efer[1];
       break;
     default:
-      if (!cpu.msr.rdmsr(index, MSR_OUT)) cpu.gp0();
+      if (!readMsr64(cpu, index, MSR_OUT) && !cpu.msr.rdmsr(index, MSR_OUT)) cpu.gp0();
       lo = MSR_OUT[0];
       hi = MSR_OUT[1];
   }
@@ -183,8 +184,10 @@ export const WRMSR: Handler = (cpu) => {
     case MSR_EFER:
       if (!writeEfer(cpu, lo, hi)) cpu.gp0();
       break;
-    default:
-      if (!cpu.msr.wrmsr(index, lo, hi)) cpu.gp0();
+    default: {
+      const own = writeMsr64(cpu, index, lo, hi);
+      if (own < 0 || (own === 0 && !cpu.msr.wrmsr(index, lo, hi))) cpu.gp0();
+    }
   }
   cpu.irqCheck = true;
 };
@@ -194,7 +197,8 @@ export const WRMSR: Handler = (cpu) => {
 function crExit(cpu: Cpu, i: Insn, type: number, kind: number): void {
   if (cpu.wantsIntercept(kind)) {
     const x = cpu.exit;
-    x.cr = i.reg;
+    // CLTS, LMSW and SMSW access CR0 whatever ModRM.reg holds (SDM Vol. 3 Table 28-3).
+    x.cr = type >= CrAccessType.Clts ? 0 : i.reg;
     x.crAccessType = type;
     x.gpr = i.rm;
     cpu.intercept(kind);
@@ -238,6 +242,8 @@ export const LMSW: Handler = (cpu, i) => {
   cpu.writeCr(0, nv);
 };
 export const SMSW: Handler = (cpu, i) => {
+  // A CR0 read for SVM's intercept (APM Vol. 2 15.9); VMX never exits on SMSW.
+  crExit(cpu, i, CrAccessType.Smsw, InterceptKind.CrRead);
   const v = cpu.readCr(0);
   if (i.mod === 3) cpu.setReg(i.rm, i.opSize, 0, mask(v, i.opSize));
   else writeE(cpu, i, 2, v & 0xffff);
