@@ -359,8 +359,12 @@ export class VcpuEmulator implements X86EmulateOps {
     s.pendingType = -1;
   }
 
-  /** The emulated instruction's results back into the guest. */
-  private store(): void {
+  /**
+   * The emulated instruction's results back into the guest: registers, RFLAGS, the segment
+   * registers that changed (`all`: every one, LDTR and TR included, with their access rights —
+   * a task switch), and CR0 when LMSW or CLTS changed it (the emulator has checked the value).
+   */
+  private store(all = false): void {
     const v = this.vcpu;
     const ops = v.ops;
     const s = this.state;
@@ -369,10 +373,17 @@ export class VcpuEmulator implements X86EmulateOps {
     v.rip = s.rip[0];
     ops.decacheRegs(v);
     ops.setRflags(v, s.rflags[0]);
-    // A MOV to a segment register is the only other state a memory instruction changes.
-    for (let i = 0; i < 6; i++) {
+    const cr0 = s.cr[0] >>> 0;
+    if (cr0 !== v.cr0) {
+      const old = v.cr0;
+      ops.setCr0(v, cr0);
+      v.cr0 = cr0;
+      // As kvm_set_cr0: a change of PE, PG or WP is a new MMU mode.
+      if ((old ^ cr0) & (X86_CR0_PE | X86_CR0_PG | X86_CR0_WP)) v.vm.mmuResetContext(v);
+    }
+    for (let i = 0; i < (all ? 8 : 6); i++) {
       ops.getSegment(v, i, this.seg);
-      if (this.seg.selector === s.segSel[i] && this.seg.base === s.segBase[i]) continue;
+      if (!all && this.seg.selector === s.segSel[i] && this.seg.base === s.segBase[i]) continue;
       const a = s.segAttr[i];
       const g = this.seg;
       g.selector = s.segSel[i];
@@ -504,4 +515,15 @@ export function vcpuEmulator(vcpu: SoftVcpu): VcpuEmulator {
     vcpu.emulator = e;
   }
   return e;
+}
+
+/**
+ * `emulate_on_interception` / `kvm_emulate_instruction`: emulates the instruction at CS:RIP for
+ * an exit the hardware did not decode (SVM without decode assists for SMSW, LMSW, CLTS). Faults
+ * are injected; an instruction that cannot be emulated ends KVM_RUN with
+ * KVM_EXIT_INTERNAL_ERROR (suberror EMULATION).
+ */
+export function kvmEmulateInstruction(vcpu: SoftVcpu, run: KvmRunView): ExitResult {
+  const res = vcpuEmulator(vcpu).emulate(run, false);
+  return res === EMULATE_FAILED ? kvmEmulationFailed(vcpu, run) : res;
 }

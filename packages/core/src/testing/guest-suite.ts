@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { KVM_EXIT, KVM_INTERNAL_ERROR } from '../abi/exit-reasons.js';
 import { KvmError } from '../api/errors.js';
 import type { Kvm } from '../api/types.js';
+import { defineCrSuite } from './cr-suite.js';
 import { protectedModeGuest, realModeGuest } from './guests.js';
 import { defineMsrSuite } from './msr-suite.js';
 
@@ -21,6 +22,7 @@ export interface GuestSuiteOptions {
 /** Registers the suite with vitest (call at a test file's top level). */
 export function defineGuestSuite(o: GuestSuiteOptions): void {
   defineMsrSuite(o.name, o.open);
+  defineCrSuite(o.name, o.open);
   describe(`${o.name} engine: real-mode guests`, () => {
     it('exits to userspace for OUT with the byte in the data page, then for HLT', () => {
       // mov dx, 0x3f8 ; mov al, 'A' ; out dx, al ; hlt

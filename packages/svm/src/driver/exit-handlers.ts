@@ -6,14 +6,13 @@
  */
 import {
   ExitResult,
-  guestLinearView,
   KVM_EXIT,
   KVM_INTERNAL_ERROR,
   type KvmRunView,
-  kvmClts,
   kvmEmulateCpuid,
   kvmEmulateHalt,
   kvmEmulateHypercall,
+  kvmEmulateInstruction,
   kvmEmulatePio,
   kvmEmulateRdmsr,
   kvmEmulateStringPio,
@@ -21,7 +20,6 @@ import {
   kvmGetCr,
   kvmInternalError,
   kvmIrqWindowOpened,
-  kvmLmsw,
   kvmMmuPageFault,
   kvmSetCr,
   kvmShutdown,
@@ -87,9 +85,14 @@ function msrInterception(d: SvmDriver, vcpu: SoftVcpu): ExitResult {
   return d.vmcb.u32(VMCB.EXITINFO1) ? kvmEmulateWrmsr(vcpu, insnLen(d)) : kvmEmulateRdmsr(vcpu, insnLen(d));
 }
 
-/** CR reads: decode assists give the GPR in EXITINFO1[3:0]. */
+/**
+ * CR reads: decode assists give the GPR in EXITINFO1[3:0] (bit 63 valid) for MOV from CR; SMSW
+ * comes without, and is emulated (`cr_interception` → `emulate_on_interception`), so it reads
+ * the guest's CR0 (CD and NW included), not the one the hardware runs with.
+ */
 function crReadInterception(d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
   const cr = d.vmcb.u32(VMCB.EXITCODE) - SvmExit.READ_CR0;
+  if (!(d.vmcb.hi(VMCB.EXITINFO1) & 0x80000000)) return kvmEmulateInstruction(vcpu, run);
   const gpr = d.vmcb.u32(VMCB.EXITINFO1) & 15;
   d.cacheRegs(vcpu);
   const value = kvmGetCr(vcpu, cr);
@@ -101,31 +104,18 @@ function crReadInterception(d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): Exit
 }
 
 /**
- * CR writes. MOV to CR has its GPR in EXITINFO1 (bit 63 valid); CLTS and LMSW do not, so the
- * instruction is read from guest memory and decoded here (0F 06; 0F 01 /6 with a register).
+ * CR writes. MOV to CR has its GPR in EXITINFO1 (bit 63 valid); CLTS and LMSW (CR0 writes, any
+ * operand) do not, and are emulated as `cr_interception` does without decode assists.
  */
 function crWriteInterception(d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
   const v = d.vmcb;
   const cr = v.u32(VMCB.EXITCODE) - SvmExit.WRITE_CR0;
+  if (!(v.hi(VMCB.EXITINFO1) & 0x80000000)) return kvmEmulateInstruction(vcpu, run);
   const len = insnLen(d);
   d.cacheRegs(vcpu);
-  if (v.hi(VMCB.EXITINFO1) & 0x80000000) {
-    if (!kvmSetCr(vcpu, cr, vcpu.regs[v.u32(VMCB.EXITINFO1) & 15])) {
-      return kvmInternalError(run, KVM_INTERNAL_ERROR.UNEXPECTED_EXIT_REASON, v.u32(VMCB.EXITCODE));
-    }
-  } else if (cr === 0) {
-    const cs = d.csBase(vcpu);
-    const at = guestLinearView(vcpu, (cs + vcpu.rip) >>> 0, false);
-    if (at === null || at.offset + 3 > 4096 || at.view[at.offset] !== 0x0f) {
-      return kvmInternalError(run, KVM_INTERNAL_ERROR.EMULATION, v.u32(VMCB.EXITCODE));
-    }
-    const op = at.view[at.offset + 1];
-    const modrm = at.view[at.offset + 2];
-    if (op === 0x06) kvmClts(vcpu);
-    else if (op === 0x01 && ((modrm >>> 3) & 7) === 6 && modrm >>> 6 === 3)
-      kvmLmsw(vcpu, vcpu.regs[modrm & 7]);
-    else return kvmInternalError(run, KVM_INTERNAL_ERROR.EMULATION, v.u32(VMCB.EXITCODE));
-  } else return kvmInternalError(run, KVM_INTERNAL_ERROR.EMULATION, v.u32(VMCB.EXITCODE));
+  if (!kvmSetCr(vcpu, cr, vcpu.regs[v.u32(VMCB.EXITINFO1) & 15])) {
+    return kvmInternalError(run, KVM_INTERNAL_ERROR.UNEXPECTED_EXIT_REASON, v.u32(VMCB.EXITCODE));
+  }
   if (!d.eventPending(vcpu)) skipEmulatedInstruction(vcpu, len);
   return ExitResult.Reenter;
 }

@@ -16,6 +16,7 @@
 import { loadShadowPagingOverride, newShadowPagingOverride } from '@kvm/core';
 import {
   Cpu,
+  CrAccessType,
   type ExitInfo,
   InterceptKind,
   type Intercepts,
@@ -308,7 +309,12 @@ export class SvmGuestMode implements Intercepts {
     const next = (rip + e.instructionLength) >>> 0;
     switch (e.kind) {
       case InterceptKind.CrRead:
-        // Decode assists: EXITINFO1 bit 63 valid, 3:0 the GPR.
+        // Decode assists (15.33.1): EXITINFO1 bit 63 valid, 3:0 the GPR — for MOV from CR only;
+        // SMSW, a CR0 read too, leaves EXITINFO1 zero and the hypervisor decodes it.
+        if (e.crAccessType !== CrAccessType.MovFromCr) {
+          this.exit(v, SvmExit.READ_CR0 + e.cr, 0, 0, next);
+          return;
+        }
         this.exit(v, SvmExit.READ_CR0 + e.cr, e.gpr, 0, next);
         v.setU32(VMCB.EXITINFO1 + 4, 0x80000000);
         return;

@@ -22,7 +22,7 @@ export const InterceptKind = {
   Rdmsr: 4,
   /** WRMSR (0F 30); index in ECX, value in EDX:EAX. */
   Wrmsr: 5,
-  /** MOV r32, CRn (0F 20); `ExitInfo.cr`, `ExitInfo.gpr`. */
+  /** MOV r32, CRn (0F 20), SMSW; `ExitInfo.cr`, `ExitInfo.gpr`, `ExitInfo.crAccessType`. */
   CrRead: 6,
   /** MOV CRn, r32 (0F 22), CLTS, LMSW; `ExitInfo.crAccessType` says which (SDM Table 28-3 order). */
   CrWrite: 7,
@@ -77,8 +77,12 @@ export const EventType = {
 } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];
 
-/** `ExitInfo.crAccessType`, numbered as the VMX exit qualification for CR accesses (SDM Vol. 3 Table 28-3). */
-export const CrAccessType = { MovToCr: 0, MovFromCr: 1, Clts: 2, Lmsw: 3 } as const;
+/**
+ * `ExitInfo.crAccessType`, numbered as the VMX exit qualification for CR accesses (SDM Vol. 3
+ * Table 28-3); `Smsw` (4) has no VMX encoding: SMSW is offered as a CR0 read (`CrRead`), which
+ * SVM intercepts (APM Vol. 2 15.9) and VMX never does. CLTS, LMSW and SMSW report `cr` 0.
+ */
+export const CrAccessType = { MovToCr: 0, MovFromCr: 1, Clts: 2, Lmsw: 3, Smsw: 4 } as const;
 
 /** `ExitInfo.descInstruction`. */
 export const DescInstruction = {
