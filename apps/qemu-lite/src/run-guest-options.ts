@@ -6,6 +6,7 @@
  * deep in the machine's thread.
  */
 import { LOG_ITEMS } from './config.js';
+import { ACCEL_NAMES, engineByName } from './engines.js';
 import { MAX_RAM_SIZE, MIN_RAM_SIZE } from './machine/memory-map.js';
 import type { RunGuestOptions } from './run-guest.js';
 import { parseSize } from './size.js';
@@ -194,6 +195,11 @@ export function validateRunGuestOptions(options: unknown): asserts options is Ru
     throw new TypeError('runGuest: options.kernel and options.flat both give a guest: choose one');
   }
   checkString(o, 'accel');
+  if (typeof o.accel === 'string' && engineByName(o.accel) === undefined) {
+    throw new RangeError(
+      `runGuest: options.accel must be one of ${ACCEL_NAMES.join(', ')}, not ${shown(o.accel)}`,
+    );
+  }
   if (o.memory !== undefined) checkMemory(o.memory);
   checkString(o, 'append');
   if (o.initrd !== undefined) checkInitrd(o.initrd);

@@ -111,6 +111,11 @@ const rangeErrors: [string, unknown, RegExp][] = [
     /^runGuest: options\.debugExit\.iobase .* outside the I\/O space/,
   ],
   ['initrd: []', { initrd: [] }, /^runGuest: options\.initrd is an empty list of modules$/],
+  [
+    "accel: 'tcg'",
+    { accel: 'tcg' },
+    /^runGuest: options\.accel must be one of kvm, host, vmx, svm, not "tcg"$/,
+  ],
 ];
 
 describe('runGuest option checks', () => {
