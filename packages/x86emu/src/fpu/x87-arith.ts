@@ -11,8 +11,8 @@
  */
 import { addCore } from './add.js';
 import { divCore } from './div.js';
-import { FE_DENORMAL, FE_DIVBYZERO, FE_INVALID } from './exceptions.js';
-import { classify80, Ext80, F80Class } from './float80.js';
+import { FE_DENORMAL, FE_DIVBYZERO } from './exceptions.js';
+import { classify80, type Ext80, F80Class } from './float80.js';
 import { mulCore } from './mul.js';
 import { FMT_EXT80, RC_DOWN, roundPack } from './round.js';
 import { sqrtCore } from './sqrt.js';
@@ -146,5 +146,3 @@ export function fsqrt80(a: Ext80, out: Ext80, cw: number): number {
     flags | sqrtCore(out, UA.exp, UA.hi, UA.lo, FMT_EXT80, precisionOf(cw), roundingOf(cw), registerMode(cw))
   );
 }
-
-export { Ext80, FE_INVALID };
