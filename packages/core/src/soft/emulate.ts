@@ -35,7 +35,6 @@ import {
 import { KVM_EXIT, KVM_INTERNAL_ERROR } from '../abi/exit-reasons.js';
 import type { KvmRunView } from '../abi/run.js';
 import { type ArchSegment, ExitResult, newArchSegment } from './arch-ops.js';
-import { kvmIrqchipMmio } from './irqchip/vcpu-irq.js';
 import { vcpuMmu } from './mmu-glue.js';
 import type { SoftVcpu } from './vcpu.js';
 
@@ -281,8 +280,6 @@ export class VcpuEmulator implements X86EmulateOps {
       return X86EmulStatus.Ok;
     }
     if (!mmio) return X86EmulStatus.Unhandleable;
-    // Devices the kernel emulates (the xAPIC page, the I/O APIC window) never reach userspace.
-    if (v.apic !== null && kvmIrqchipMmio(v, gpa, data, write)) return X86EmulStatus.Ok;
     if (write) {
       if (this.writeCount === MAX_FRAGMENTS) {
         return X86EmulStatus.Unhandleable;
