@@ -59,3 +59,137 @@ describe('64-bit registers and operands', () => {
     expect(m.cpu.state.gpr[Reg.RSP]).toBe(0x8000);
   });
 });
+
+describe('64-bit string instructions and stack forms', () => {
+  it('REP MOVSQ / REP STOSB with RSI/RDI/RCX; REPNE SCASB finds a byte; LODSQ', () => {
+    const m = longMode(`
+      lea rsi, [rip + src]
+      mov rdi, 0x30000
+      mov ecx, 2
+      cld
+      rep movsq
+      mov rdi, 0x30010
+      mov al, 0x5a
+      mov rcx, 3
+      rep stosb
+      mov rdi, 0x30000
+      mov al, 0x5a
+      mov rcx, -1
+      repne scasb
+      mov r8, rcx
+      mov rsi, 0x30008
+      lodsq
+      hlt
+    src: .quad 0x1122334455667788, 0x99aabbccddeeff00
+    `);
+    runTo(m);
+    expect(m.mem.read32(0x30000)).toBe(0x55667788);
+    expect(m.mem.read32(0x3000c)).toBe(0x99aabbcc);
+    expect(m.mem.read32(0x30010) & 0xffffff).toBe(0x5a5a5a);
+    expect(r64(m, Reg.R8)).toBe(0xffff_ffff_ffff_ffffn - 17n); // found at the 17th byte
+    expect(r64(m, Reg.RAX)).toBe(0x99aabbccddeeff00n);
+    expect(r64(m, Reg.RSI)).toBe(0x30010n);
+  });
+
+  it('PUSHFQ/POPFQ, ENTER/LEAVE with 8-byte slots, XCHG r8 (41 90 is not NOP)', () => {
+    const m = longMode(`
+      stc
+      pushfq
+      pop rbx
+      push 0
+      popfq
+      mov rbp, 0x7777
+      enter 16, 0
+      mov r10, rbp
+      mov r11, rsp
+      leave
+      mov r12, rbp
+      mov eax, 1
+      mov r8d, 2
+      .byte 0x41, 0x90
+      hlt
+    `);
+    runTo(m);
+    expect(r64(m, Reg.RBX) & 1n).toBe(1n);
+    expect(m.cpu.state.rflags[0] & 1).toBe(0);
+    expect(r64(m, Reg.R10)).toBe(0x7ff8n);
+    expect(r64(m, Reg.R11)).toBe(0x7fe8n);
+    expect(r64(m, Reg.R12)).toBe(0x7777n);
+    expect([r64(m, Reg.RAX), r64(m, Reg.R8)]).toEqual([2n, 1n]);
+  });
+
+  it('CMPXCHG16B: equal stores RCX:RBX and sets ZF; unequal loads RDX:RAX; misaligned is #GP(0)', () => {
+    const m = longMode(`
+      mov rdi, 0x30000
+      mov rax, 1
+      mov rdx, 2
+      mov rbx, 3
+      mov rcx, 4
+      lock cmpxchg16b [rdi]
+      setz r8b
+      lock cmpxchg16b [rdi]
+      setz r9b
+      hlt
+    `);
+    m.mem.write32(0x30000, 1);
+    m.mem.write32(0x30008, 2);
+    runTo(m);
+    expect(m.mem.read32(0x30000)).toBe(3);
+    expect(m.mem.read32(0x30008)).toBe(4);
+    expect([r64(m, Reg.R8) & 0xffn, r64(m, Reg.R9) & 0xffn]).toEqual([1n, 0n]);
+    expect([r64(m, Reg.RAX), r64(m, Reg.RDX)]).toEqual([3n, 4n]);
+    const bad = longMode('mov rdi, 0x30008; cmpxchg16b [rdi]', { captureExceptions: true });
+    bad.cpu.run(3);
+    expect(bad.exceptions[0]).toMatchObject({ vector: 13, errorCode: 0 });
+  });
+
+  it('MUL/IMUL/DIV/IDIV r64 use 128-bit RDX:RAX; a quotient that does not fit is #DE', () => {
+    const m = longMode(`
+      mov rax, 0xffffffffffffffff
+      mov rbx, 0xffffffffffffffff
+      mul rbx
+      mov r8, rax
+      mov r9, rdx
+      mov rax, -7
+      cqo
+      mov rbx, 2
+      idiv rbx
+      mov r10, rax
+      mov r11, rdx
+      mov rax, 0x123456789
+      imul rax, rax, -3
+      hlt
+    `);
+    runTo(m);
+    expect([r64(m, Reg.R8), r64(m, Reg.R9)]).toEqual([1n, 0xffff_ffff_ffff_fffen]);
+    expect([r64(m, Reg.R10), r64(m, Reg.R11)]).toEqual([0xffff_ffff_ffff_fffdn, 0xffff_ffff_ffff_ffffn]);
+    expect(r64(m, Reg.RAX)).toBe((-3n * 0x123456789n) & 0xffff_ffff_ffff_ffffn);
+    const de = longMode('mov rdx, 1; xor eax, eax; mov rbx, 1; div rbx', { captureExceptions: true });
+    de.cpu.run(5);
+    expect(de.exceptions[0]?.vector).toBe(0);
+  });
+
+  it('shifts take 6-bit counts; BT with a 64-bit register offset reaches bit 63', () => {
+    const m = longMode(`
+      mov rax, 1
+      shl rax, 63
+      mov rbx, rax
+      sar rbx, 62
+      mov rcx, 40
+      mov rdx, 1
+      shl rdx, cl
+      mov rsi, 0x8000000000000000
+      bt rsi, rcx
+      setc r8b
+      mov ecx, 63
+      bt rsi, rcx
+      setc r9b
+      hlt
+    `);
+    runTo(m);
+    expect(r64(m, Reg.RAX)).toBe(0x8000_0000_0000_0000n);
+    expect(r64(m, Reg.RBX)).toBe(0xffff_ffff_ffff_fffen);
+    expect(r64(m, Reg.RDX)).toBe(1n << 40n);
+    expect([r64(m, Reg.R8) & 1n, r64(m, Reg.R9) & 1n]).toEqual([0n, 1n]);
+  });
+});

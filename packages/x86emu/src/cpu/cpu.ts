@@ -798,6 +798,9 @@ export class Cpu {
     const s = this.state;
     s.segSel[seg] = sel;
     s.segBase[seg] = descBase(lo, hi);
+    // A selector load takes a 32-bit base; only WRMSR/SWAPGS (FS, GS) or 16-byte system
+    // descriptors (LDT, TSS) set bits 63:32 (SDM Vol. 3 3.4.4).
+    s.segBaseHigh[seg] = 0;
     s.segLimit[seg] = descLimit(lo, hi);
     s.segAttr[seg] = ((hi >>> 8) & 0xf0ff) | 1; // accessed is set by the load
     if (seg >= 6) s.segAttr[seg] &= ~1;
@@ -841,9 +844,11 @@ export class Cpu {
     const s = this.state;
     const cpl = s.cpl;
     if ((sel & 0xfffc) === 0) {
-      if (seg === 2) this.gp0();
+      // A null SS is allowed in 64-bit mode below CPL 3 with RPL = CPL (SDM Vol. 2 MOV, POP).
+      if (seg === 2 && !(this.long64 && cpl < 3 && (sel & 3) === cpl)) this.gp0();
       s.segSel[seg] = sel;
       s.segBase[seg] = 0;
+      s.segBaseHigh[seg] = 0; // Intel clears the base on a null load (AMD keeps it: Linux X86_BUG_NULL_SEG)
       s.segLimit[seg] = 0;
       s.segAttr[seg] = SegAttr.UNUSABLE;
       this.updateSegFlags(seg);

@@ -426,6 +426,7 @@ function softwareInterrupt(cpu: Cpu, i: Insn, type: number, vector: number): voi
   }
   // Deliver with RIP at the instruction so that a fault during delivery points at it.
   s.rip[0] = cpu.startEip;
+  s.rip[1] = cpu.startRipHi;
   cpu.deliverSoftware(type, vector, i.length);
 }
 

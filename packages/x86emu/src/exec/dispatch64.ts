@@ -18,8 +18,10 @@ import { DISPATCH } from './dispatch.js';
 import * as A from './long/alu64.js';
 import * as CT from './long/control64.js';
 import * as FAR from './long/far64.js';
+import * as MI from './long/misc64.js';
 import * as M from './long/move64.js';
 import * as SH from './long/shift64.js';
+import { makeString64 } from './long/string64.js';
 import * as S64 from './system64.js';
 
 type Entry = Handler | { factory: (row: OpcodeRow) => Handler };
@@ -71,6 +73,9 @@ const HANDLERS_W: Record<string, Entry> = {
   BSWAP: SH.BSWAP64,
 };
 
+/** REX.W forms that are their 32-bit form with the result zero-extended (or REX.W ignored). */
+const AS_32 = new Set(['MOV_FROM_SEG', 'LAR', 'LSL', 'SLDT', 'STR', 'SMSW', 'IN', 'OUT']);
+
 /** Forms whose 64-bit-mode behaviour differs at every operand size. */
 const HANDLERS_MODE: Record<string, Entry> = {
   JCC: CT.JCC64,
@@ -91,6 +96,21 @@ const HANDLERS_MODE: Record<string, Entry> = {
   LIDT: f(S64.makeLoadDt64),
   SGDT: f(S64.makeStoreDt64),
   SIDT: f(S64.makeStoreDt64),
+  MOVS: f(makeString64),
+  CMPS: f(makeString64),
+  STOS: f(makeString64),
+  LODS: f(makeString64),
+  SCAS: f(makeString64),
+  INS: f(makeString64),
+  OUTS: f(makeString64),
+  PUSHF: MI.PUSHF64,
+  POPF: MI.POPF64,
+  ENTER: MI.ENTER64,
+  PUSH_SEG: f(MI.makePushSeg64),
+  POP_SEG: f(MI.makePopSeg64),
+  CMPXCHG8B: MI.CMPXCHG8B64,
+  INVLPG: MI.INVLPG64,
+  NOP: MI.NOP64,
   RETF: f(FAR.makeRetf64),
   IRET: FAR.IRET64,
   JMPF_IND: FAR.JMPF_IND64,
@@ -102,27 +122,7 @@ const HANDLERS_MODE: Record<string, Entry> = {
 };
 
 /** Rows not yet implemented in 64-bit mode: #UD there rather than a 32-bit result. */
-const UNIMPLEMENTED_IN_64 = new Set([
-  'MOVS',
-  'CMPS',
-  'STOS',
-  'LODS',
-  'SCAS',
-  'INS',
-  'OUTS',
-  'PUSHF',
-  'POPF',
-  'ENTER',
-  'PUSH_SEG',
-  'POP_SEG',
-  'SYSENTER',
-  'SYSEXIT',
-  'CMPXCHG8B',
-  'MOV_TO_DR',
-  'MOV_FROM_DR',
-  'FXSAVE',
-  'FXRSTOR',
-]);
+const UNIMPLEMENTED_IN_64 = new Set(['SYSENTER', 'SYSEXIT', 'FXSAVE', 'FXRSTOR']);
 
 const UD64: Handler = (cpu) => cpu.ud();
 
@@ -139,10 +139,15 @@ function sizeSensitive(row: OpcodeRow): boolean {
   return row.operands.split(',').some((t) => /^(E|G|Z|O|X|Y)v$|^(I|J)z$|^eAX$|^Ev$|^Iv$|^Gz$/.test(t));
 }
 
-export const DISPATCH64W = build(HANDLERS_W);
+export const DISPATCH64W = build(HANDLERS_W).map((h, k) =>
+  h === null && AS_32.has(OPCODE_TABLE[k].mnemonic) ? MI.as32(DISPATCH[k]) : h,
+);
+const MODE = build(HANDLERS_MODE);
 export const DISPATCH64 = OPCODE_TABLE.map((row, k) => {
-  const mode = build(HANDLERS_MODE)[k];
+  const mode = MODE[k];
   if (mode !== null) return mode;
+  // MOV DRn: 32-bit debug registers here; a read zero-extends into the 64-bit register.
+  if (row.mnemonic === 'MOV_FROM_DR') return MI.movDr64(DISPATCH[k], true);
   if (UNIMPLEMENTED_IN_64.has(row.mnemonic)) return UD64;
   return null;
 });

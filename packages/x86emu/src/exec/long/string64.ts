@@ -1,0 +1,177 @@
+/**
+ * String instructions in 64-bit mode (SDM Vol. 1 7.3.9.1, Vol. 2 REP): RSI/RDI/RCX with a
+ * 64-bit address size (ESI/EDI/ECX, zero-extended on update, with 67H), elements of 1, 2, 4 or 8
+ * bytes, the ES base ignored. Same iteration contract as the legacy forms (string.ts): registers
+ * commit per element, a long REP yields every 4096 elements and counts against the budget, and
+ * under `emulate()` one element per call.
+ */
+import { InterceptKind } from '../../api/intercepts.js';
+import type { Cpu } from '../../cpu/cpu.js';
+import type { Handler } from '../../cpu/handler.js';
+import type { Insn } from '../../decoder/insn.js';
+import type { OpcodeRow } from '../../decoder/opcode-table.js';
+import { Flag } from '../../state.js';
+import { aluOp } from '../alu.js';
+import { alu64 } from './alu64.js';
+import { readM64, signed64, TWO32, writeM64 } from './operands64.js';
+
+const CHUNK = 4096;
+const MOVS = 0;
+const CMPS = 1;
+const STOS = 2;
+const LODS = 3;
+const SCAS = 4;
+const INS = 5;
+const OUTS = 6;
+
+/** Index register `r` as an offset (signed for a 64-bit address size, see `Cpu.ea64`). */
+function off(cpu: Cpu, r: number, ad: number): number {
+  const s = cpu.state;
+  return ad === 4 ? s.gpr[r] : signed64(s.gpr[r], s.gprHigh[r]);
+}
+function advance(cpu: Cpu, r: number, ad: number, delta: number): void {
+  const s = cpu.state;
+  const lo = s.gpr[r] + delta;
+  if (ad === 4) {
+    s.gpr[r] = lo >>> 0;
+    s.gprHigh[r] = 0;
+    return;
+  }
+  const carry = Math.floor(lo / TWO32);
+  s.gpr[r] = lo - carry * TWO32;
+  s.gprHigh[r] = s.gprHigh[r] + carry;
+}
+function count(cpu: Cpu, ad: number): boolean {
+  const s = cpu.state;
+  return ad === 4 ? s.gpr[1] !== 0 : (s.gpr[1] | s.gprHigh[1]) !== 0;
+}
+
+function load(cpu: Cpu, seg: number, o: number, size: number): void {
+  if (size === 8) readM64(cpu, seg, o);
+  else {
+    cpu.lo64 = cpu.read(seg, o, size);
+    cpu.hi64 = 0;
+  }
+}
+function store(cpu: Cpu, seg: number, o: number, size: number, lo: number, hi: number): void {
+  if (size === 8) writeM64(cpu, seg, o, lo, hi);
+  else cpu.write(seg, o, size, lo);
+}
+/** Compares accumulator-side (a) with b, setting flags as CMP a, b. */
+function compare(cpu: Cpu, size: number, aLo: number, aHi: number, bLo: number, bHi: number): void {
+  if (size === 8) alu64(cpu, 7, aLo, aHi, bLo, bHi);
+  else aluOp(cpu, 7, aLo, bLo, size);
+}
+
+function once(cpu: Cpu, i: Insn, kind: number, size: number, delta: number): void {
+  const s = cpu.state;
+  const ad = i.adSize;
+  const src = i.seg >= 0 ? i.seg : 3;
+  switch (kind) {
+    case MOVS:
+      load(cpu, src, off(cpu, 6, ad), size);
+      store(cpu, 0, off(cpu, 7, ad), size, cpu.lo64, cpu.hi64);
+      advance(cpu, 6, ad, delta);
+      advance(cpu, 7, ad, delta);
+      return;
+    case CMPS: {
+      load(cpu, src, off(cpu, 6, ad), size);
+      const aLo = cpu.lo64;
+      const aHi = cpu.hi64;
+      load(cpu, 0, off(cpu, 7, ad), size);
+      compare(cpu, size, aLo, aHi, cpu.lo64, cpu.hi64);
+      advance(cpu, 6, ad, delta);
+      advance(cpu, 7, ad, delta);
+      return;
+    }
+    case STOS:
+      store(cpu, 0, off(cpu, 7, ad), size, size === 8 ? s.gpr[0] : cpu.getReg(0, size, 0), s.gprHigh[0]);
+      advance(cpu, 7, ad, delta);
+      return;
+    case LODS:
+      load(cpu, src, off(cpu, 6, ad), size);
+      if (size === 8) {
+        s.gpr[0] = cpu.lo64;
+        s.gprHigh[0] = cpu.hi64;
+      } else cpu.setReg(0, size, 0, cpu.lo64);
+      advance(cpu, 6, ad, delta);
+      return;
+    case SCAS:
+      load(cpu, 0, off(cpu, 7, ad), size);
+      compare(cpu, size, size === 8 ? s.gpr[0] : cpu.getReg(0, size, 0), s.gprHigh[0], cpu.lo64, cpu.hi64);
+      advance(cpu, 7, ad, delta);
+      return;
+    case INS: {
+      const o = off(cpu, 7, ad);
+      cpu.probeWrite(cpu.segAddr(0, o, size, true), size);
+      cpu.write(0, o, size, cpu.portIn(s.gpr[2] & 0xffff, size));
+      advance(cpu, 7, ad, delta);
+      return;
+    }
+    default:
+      cpu.portOut(s.gpr[2] & 0xffff, size, cpu.read(src, off(cpu, 6, ad), size));
+      advance(cpu, 6, ad, delta);
+  }
+}
+
+export function makeString64(row: OpcodeRow): Handler {
+  const kind = ['MOVS', 'CMPS', 'STOS', 'LODS', 'SCAS', 'INS', 'OUTS'].indexOf(row.mnemonic);
+  const byte = /[XY]b/.test(row.operands);
+  const compares = kind === CMPS || kind === SCAS;
+  const io = kind === INS || kind === OUTS;
+  return (cpu, i) => {
+    const s = cpu.state;
+    // INS/OUTS move at most 4 bytes: REX.W is ignored there (SDM INS/OUTS).
+    const size = byte ? 1 : io && i.opSize === 8 ? 4 : i.opSize;
+    if (io) {
+      const port = s.gpr[2] & 0xffff;
+      cpu.checkIoPermission(port, size);
+      if (cpu.wantsIntercept(InterceptKind.Io)) {
+        const x = cpu.exit;
+        x.port = port;
+        x.ioSize = size;
+        x.ioIn = kind === INS;
+        x.ioString = true;
+        x.ioRep = i.rep !== 0;
+        x.ioAddressSize = i.adSize;
+        x.ioImmediate = false;
+        x.segment = kind === INS ? 0 : i.seg >= 0 ? i.seg : 3;
+        x.linearAddress = s.gpr[kind === INS ? 7 : 6];
+        cpu.intercept(InterceptKind.Io);
+      }
+    }
+    const delta = s.rflags[0] & Flag.DF ? -size : size;
+    if (i.rep === 0) {
+      once(cpu, i, kind, size, delta);
+      return;
+    }
+    const ad = i.adSize;
+    const quota = cpu.linearOps !== null ? 1 : cpu.repQuota();
+    const limit = Math.min(quota, CHUNK);
+    let done = 0;
+    let finished = false;
+    for (; done < limit; done++) {
+      if (!count(cpu, ad)) {
+        finished = true;
+        break;
+      }
+      once(cpu, i, kind, size, delta);
+      advance(cpu, 1, ad, -1);
+      if (compares) {
+        const zf = cpu.getZF();
+        if (i.rep === 1 ? !zf : zf) {
+          done++;
+          finished = true;
+          break;
+        }
+      }
+    }
+    cpu.chargeIterations(done);
+    if (!finished && count(cpu, ad)) {
+      // Yield between iterations with RIP at the instruction (RF = 1, SDM Vol. 3 17.3.1.1).
+      s.rip[0] = cpu.startEip;
+      s.rip[1] = cpu.startRipHi;
+      s.rflags[0] |= Flag.RF;
+    }
+  };
+}
