@@ -5,6 +5,7 @@
  */
 export { BCD, fbld, fbstp } from './bcd.js';
 export { CC_EQUAL, CC_GREATER, CC_LESS, CC_UNORDERED, fcom80, ftst80, fxam80 } from './compare.js';
+export { FLD_1, FLD_L2E, FLD_L2T, FLD_LG2, FLD_LN2, FLD_PI, FLD_Z, fldConstant } from './constants.js';
 export { fild, fist, fld32, fld64, fstFloat, magnitudeToExt80 } from './convert.js';
 export {
   FE_ALL,
@@ -68,5 +69,6 @@ export {
   SseOut,
   sseArith,
 } from './sse-float.js';
+export { sseRound } from './sse-round.js';
 export { SW_SF, stackFault } from './stack-fault.js';
 export { fadd80, fdiv80, fmul80, fsqrt80, fsub80 } from './x87-arith.js';

@@ -107,6 +107,8 @@ static void put80(const uint8_t *p) {
            faulted);                                                                               \
   } while (0)
 
+#define ROUNDX(sfx, i)                                                                             \
+  else if (!strcmp(op, "round" #sfx #i)) SSE("round" #sfx " $" #i ", %%xmm1, %%xmm0");
 #define CMPSX(sfx, i)                                                                              \
   else if (!strcmp(op, "cmp" #sfx #i)) SSE("cmp" #sfx " $" #i ", %%xmm1, %%xmm0");
 
@@ -158,6 +160,13 @@ int main(void) {
     else if (!strcmp(op, "fisttpl")) X87("fld %%st(0)\n\tfisttpl %[mem]");
     else if (!strcmp(op, "fisttpll")) X87("fld %%st(0)\n\tfisttpll %[mem]");
     else if (!strcmp(op, "fbstp")) X87("fld %%st(0)\n\tfbstp %[mem]");
+    else if (!strcmp(op, "fld1")) X87LOAD("fld1");
+    else if (!strcmp(op, "fldl2t")) X87LOAD("fldl2t");
+    else if (!strcmp(op, "fldl2e")) X87LOAD("fldl2e");
+    else if (!strcmp(op, "fldpi")) X87LOAD("fldpi");
+    else if (!strcmp(op, "fldlg2")) X87LOAD("fldlg2");
+    else if (!strcmp(op, "fldln2")) X87LOAD("fldln2");
+    else if (!strcmp(op, "fldz")) X87LOAD("fldz");
     else if (!strcmp(op, "flds")) { mem[0] = w[0]; X87LOAD("flds %[mem]"); }
     else if (!strcmp(op, "fldl")) { mem[0] = w[1]; mem[1] = w[0]; X87LOAD("fldl %[mem]"); }
     else if (!strcmp(op, "filds")) { mem[0] = w[0]; X87LOAD("filds %[mem]"); }
@@ -184,6 +193,10 @@ int main(void) {
     else if (!strcmp(op, "ucomisd")) SSE("ucomisd %%xmm1, %%xmm0");
     CMPSX(ss, 0) CMPSX(ss, 1) CMPSX(ss, 2) CMPSX(ss, 3) CMPSX(ss, 4) CMPSX(ss, 5) CMPSX(ss, 6) CMPSX(ss, 7)
     CMPSX(sd, 0) CMPSX(sd, 1) CMPSX(sd, 2) CMPSX(sd, 3) CMPSX(sd, 4) CMPSX(sd, 5) CMPSX(sd, 6) CMPSX(sd, 7)
+    ROUNDX(ss, 0) ROUNDX(ss, 1) ROUNDX(ss, 2) ROUNDX(ss, 3) ROUNDX(ss, 4) ROUNDX(ss, 5) ROUNDX(ss, 6) ROUNDX(ss, 7)
+    ROUNDX(ss, 8) ROUNDX(ss, 9) ROUNDX(ss, 10) ROUNDX(ss, 11) ROUNDX(ss, 12) ROUNDX(ss, 13) ROUNDX(ss, 14) ROUNDX(ss, 15)
+    ROUNDX(sd, 0) ROUNDX(sd, 1) ROUNDX(sd, 2) ROUNDX(sd, 3) ROUNDX(sd, 4) ROUNDX(sd, 5) ROUNDX(sd, 6) ROUNDX(sd, 7)
+    ROUNDX(sd, 8) ROUNDX(sd, 9) ROUNDX(sd, 10) ROUNDX(sd, 11) ROUNDX(sd, 12) ROUNDX(sd, 13) ROUNDX(sd, 14) ROUNDX(sd, 15)
     else if (!strcmp(op, "cvtss2sd")) SSE("cvtss2sd %%xmm0, %%xmm0");
     else if (!strcmp(op, "cvtsd2ss")) SSE("cvtsd2ss %%xmm0, %%xmm0");
     else if (!strcmp(op, "cvtsi2ssl")) SSE("xorps %%xmm0, %%xmm0\n\tcvtsi2ssl %%eax, %%xmm0");

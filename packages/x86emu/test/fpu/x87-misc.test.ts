@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { BCD, fbld, fbstp } from '../../src/fpu/bcd.js';
+import { fldConstant } from '../../src/fpu/constants.js';
 import { FE_PRECOMPUTATION } from '../../src/fpu/exceptions.js';
 import { Ext80, hex80 } from '../../src/fpu/float80.js';
 import { fprem80 } from '../../src/fpu/fprem.js';
@@ -144,6 +145,26 @@ describe.skipIf(REFEREE_MISSING !== null)(
         () => FLAGS_C1,
       );
       expect(failures.slice(0, 20)).toEqual([]);
+    });
+
+    it('FLD1/FLDL2T/FLDL2E/FLDPI/FLDLG2/FLDLN2/FLDZ: each constant under each rounding mode', () => {
+      const ops = ['fld1', 'fldl2t', 'fldl2e', 'fldpi', 'fldlg2', 'fldln2', 'fldz'];
+      const cases: Case[] = [];
+      for (const op of ops)
+        for (let rc = 0; rc < 4; rc++)
+          for (const pc of [0, 2, 3]) cases.push([op, (0x37f & ~0x300) | (pc << 8) | (rc << 10)]);
+      const ref = runReferee(cases);
+      const out = new Ext80();
+      const failures: string[] = [];
+      cases.forEach(([op, cw], i) => {
+        fldConstant(ops.indexOf(op), (cw >>> 10) & 3, out);
+        const rr = ref[i];
+        if (out.signExp !== rr[0] || out.hi !== rr[1] || out.lo !== rr[2] || (rr[9] & 0x23f) !== 0)
+          failures.push(
+            `${op} cw=${h(cw)}: cpu ${h(rr[0])}:${h(rr[1])}:${h(rr[2])} sw=${h(rr[9])} ours ${hex80(out)}`,
+          );
+      });
+      expect(failures).toEqual([]);
     });
 
     it('fbld: every 18-digit value loads exactly', () => {
