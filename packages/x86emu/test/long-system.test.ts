@@ -218,3 +218,61 @@ describe('FS/GS bases', () => {
     expect(u.exceptions[0]).toMatchObject({ vector: 13, errorCode: 0 });
   });
 });
+
+describe('descriptor tables and CPUID in IA-32e mode', () => {
+  it('LTR loads a 16-byte TSS descriptor: base bits 63:32 from its third dword, busy set', () => {
+    const m = longMode('mov ax, 0x30; ltr ax; hlt');
+    m.mem.write32(L.GDT + 0x38, 0xffff8000); // base 63:32
+    m.mem.write32(L.GDT + 0x3c, 0);
+    m.cpu.state.segSel[7] = 0;
+    m.cpu.stateChanged();
+    runTo(m);
+    expect(m.cpu.state.segBaseHigh[7]).toBe(0xffff8000);
+    expect(m.cpu.state.segBase[7]).toBe(L.TSS);
+    expect((m.mem.read32(L.GDT + 0x34) >>> 8) & 0xf).toBe(0xb);
+  });
+
+  it('LGDT/SGDT take 8-byte bases in 64-bit mode', () => {
+    const m = longMode(`
+      lea rax, [rip + desc]
+      sgdt [rip + saved]
+      lgdt [rax]
+      sgdt [rip + saved2]
+      mov rbx, qword ptr [rip + saved2 + 2]
+      lgdt [rip + saved]
+      hlt
+    desc: .word 0x47
+      .quad 0xffff800000000800
+    saved: .space 10
+    saved2: .space 10
+    `);
+    runTo(m);
+    expect(r64(m, Reg.RBX)).toBe(0xffff800000000800n);
+    expect(m.cpu.state.dtBase[0]).toBe(L.GDT);
+    expect(m.cpu.state.dtBaseHigh[0]).toBe(0);
+  });
+
+  it('CPUID advertises what is implemented: LM, SYSCALL, NX, RDTSCP, LAHF-LM, CX16, 48-bit linear', () => {
+    const m = longMode(`
+      mov eax, 0x80000001
+      cpuid
+      mov r8d, edx
+      mov r9d, ecx
+      mov eax, 1
+      cpuid
+      mov r10d, ecx
+      mov eax, 0x80000008
+      cpuid
+      hlt
+    `);
+    runTo(m);
+    const s = m.cpu.state;
+    expect(s.gpr[Reg.R8] & ((1 << 29) | (1 << 27) | (1 << 20) | (1 << 11))).toBe(
+      ((1 << 29) | (1 << 27) | (1 << 20) | (1 << 11)) >>> 0,
+    );
+    expect(s.gpr[Reg.R8] & (1 << 26)).toBe(0); // no 1 GiB pages
+    expect(s.gpr[Reg.R9] & 1).toBe(1);
+    expect(s.gpr[Reg.R10] & (1 << 13)).toBe(1 << 13);
+    expect(s.gpr[Reg.RAX] & 0xffff).toBe(0x3024);
+  });
+});

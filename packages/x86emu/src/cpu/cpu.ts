@@ -767,30 +767,49 @@ export class Cpu {
     const s = this.state;
     const idx = sel & 0xfff8;
     let base: number;
+    let baseHi: number;
     let limit: number;
     if (sel & 4) {
       if (s.segAttr[6] & SegAttr.UNUSABLE || (s.segSel[6] & 0xfffc) === 0)
         this.raise(vec, (sel & 0xfffc) | ext, true);
       base = s.segBase[6];
+      baseHi = s.segBaseHigh[6];
       limit = s.segLimit[6];
     } else {
       base = s.dtBase[0];
+      baseHi = s.dtBaseHigh[0];
       limit = s.dtLimit[0];
     }
     if (idx + 7 > limit) this.raise(vec, (sel & 0xfffc) | ext, true);
-    const a = (base + idx) >>> 0;
+    const a = this.tableLinear(base, baseHi, idx);
     this.descAddr = a;
     const lo = this.linRead(a, 4, 0);
-    this.descHi = this.linRead((a + 4) >>> 0, 4, 0);
+    this.descHi = this.linRead(this.tableLinear(base, baseHi, idx + 4), 4, 0);
     return lo;
+  }
+
+  /**
+   * Linear address of byte `off` of a descriptor table at base (lo, hi): 32-bit outside IA-32e
+   * mode; in it the tables have 64-bit bases (SDM Vol. 3 2.4), folded to 48 bits like every
+   * linear address here.
+   */
+  tableLinear(base: number, baseHi: number, off: number): number {
+    if (!this.lma) return (base + off) >>> 0;
+    const v = (baseHi & 0xffff) * TWO32 + base + off;
+    return v >= TWO48 ? v - TWO48 : v;
   }
 
   /** Sets the accessed bit of `sel`'s descriptor whose high dword is `hi` (SDM Vol. 3 3.4.5.1). */
   setDescAccessed(sel: number, hi: number): void {
     if (hi & 0x100) return;
     const s = this.state;
-    const table = sel & 4 ? s.segBase[6] : s.dtBase[0];
-    this.linWriteSys((table + (sel & 0xfff8) + 4) >>> 0, 4, (hi | 0x100) >>> 0, 0);
+    const ldt = (sel & 4) !== 0;
+    const a = this.tableLinear(
+      ldt ? s.segBase[6] : s.dtBase[0],
+      ldt ? s.segBaseHigh[6] : s.dtBaseHigh[0],
+      (sel & 0xfff8) + 4,
+    );
+    this.linWriteSys(a, 4, (hi | 0x100) >>> 0, 0);
   }
 
   /** Loads a segment register's visible and hidden parts from a descriptor. */

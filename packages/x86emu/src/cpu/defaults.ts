@@ -25,9 +25,21 @@ export const CPUID1_EDX =
   (1 << 17) | // PSE-36
   (1 << 24); // FXSR: FXSAVE/FXRSTOR
 
+/** CPUID.1:ECX feature bits x86emu implements: CX16 (CMPXCHG16B). */
+export const CPUID1_ECX = 1 << 13;
+
+/**
+ * CPUID.80000001H:EDX bits (SDM Vol. 2 CPUID, Table 3-8): SYSCALL/SYSRET, NX, RDTSCP, Intel 64
+ * (long mode). Not set: Page1GB (1 GiB pages are reserved-bit faults here).
+ */
+export const CPUID_EXT_EDX = (1 << 11) | (1 << 20) | (1 << 27) | (1 << 29);
+/** CPUID.80000001H:ECX: LAHF/SAHF in 64-bit mode. */
+export const CPUID_EXT_ECX = 1 << 0;
+
 /**
  * GenuineIntel, family 6; only what is implemented: no FPU arithmetic (bit 0 clear), no VME,
- * no APIC, no SSE. Extended leaves: NX, MAXPHYADDR 36.
+ * no APIC, no SSE. Extended leaves: long mode, SYSCALL, NX, RDTSCP, LAHF-LM; MAXPHYADDR 36 and
+ * 48-bit linear addresses.
  */
 export const defaultCpuid: CpuidOps = {
   cpuid(leaf, _subleaf, out) {
@@ -41,22 +53,25 @@ export const defaultCpuid: CpuidOps = {
         break;
       case 1:
         out[0] = 0x00000633; // family 6, model 3, stepping 3
+        out[2] = CPUID1_ECX;
         out[3] = CPUID1_EDX;
         break;
       case 0x80000000:
         out[0] = 0x80000008;
         break;
       case 0x80000001:
-        out[3] = 1 << 20; // NX
+        out[2] = CPUID_EXT_ECX;
+        out[3] = CPUID_EXT_EDX;
         break;
       case 0x80000008:
-        out[0] = 0x2024; // 36 physical, 32 linear address bits
+        out[0] = 0x3024; // 36 physical, 48 linear address bits
         break;
       default:
         // Leaves above the maximum return the highest basic leaf's data on Intel (SDM CPUID);
         // for our max leaf 1 that is leaf 1 for basic leaves.
         if (leaf >>> 0 < 0x80000000 || leaf >>> 0 > 0x80000008) {
           out[0] = 0x00000633;
+          out[2] = CPUID1_ECX;
           out[3] = CPUID1_EDX;
         }
         break;

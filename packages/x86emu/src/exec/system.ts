@@ -357,8 +357,29 @@ export const LLDT: Handler = (cpu, i) => {
   const hi = cpu.descHi;
   if (((hi >>> 8) & 0x1f) !== 0x02) cpu.gp(sel);
   if (!(hi & 0x8000)) cpu.raise(C.NP, sel & 0xfffc, true);
+  const baseHi = systemBaseHigh(cpu, sel);
   cpu.setSegFromDesc(6, sel, lo, hi);
+  s.segBaseHigh[6] = baseHi;
 };
+
+/**
+ * In IA-32e mode LDT and TSS descriptors are 16 bytes: bits 63:32 of the base in the third
+ * dword, and the fourth's type field must be 0 (SDM Vol. 3 7.2.3, 8.2.3). Returns the upper base
+ * (0 outside IA-32e mode); #GP(selector) when the descriptor does not fit or is malformed.
+ */
+function systemBaseHigh(cpu: Cpu, sel: number): number {
+  if (!cpu.lma) return 0;
+  const s = cpu.state;
+  const idx = sel & 0xfff8;
+  if (idx + 15 > s.dtLimit[0]) cpu.gp(sel);
+  const a = cpu.tableLinear(s.dtBase[0], s.dtBaseHigh[0], idx + 8);
+  const baseHi = cpu.linRead(a, 4, 0);
+  const upper = cpu.linRead(cpu.tableLinear(s.dtBase[0], s.dtBaseHigh[0], idx + 12), 4, 0);
+  if ((upper >>> 8) & 0x1f) cpu.gp(sel);
+  const h = baseHi | 0;
+  if (h >= 0x8000 || h < -0x8000) cpu.gp(sel);
+  return baseHi;
+}
 
 export const LTR: Handler = (cpu, i) => {
   requireProtected(cpu);
@@ -370,12 +391,16 @@ export const LTR: Handler = (cpu, i) => {
   const lo = cpu.readDescriptorLo(sel);
   const hi = cpu.descHi;
   const t = (hi >>> 8) & 0x1f;
-  // Only an available TSS (16-bit type 1, 32-bit type 9) may be loaded; LTR marks it busy.
-  if (t !== 0x01 && t !== 0x09) cpu.gp(sel);
+  // Only an available TSS (16-bit type 1, 32-bit type 9; in IA-32e mode only the 64-bit type 9)
+  // may be loaded; LTR marks it busy.
+  if (t !== 0x09 && (t !== 0x01 || cpu.lma)) cpu.gp(sel);
   if (!(hi & 0x8000)) cpu.raise(C.NP, sel & 0xfffc, true);
+  const baseHi = systemBaseHigh(cpu, sel);
   const busy = (hi | 0x200) >>> 0;
-  cpu.linWriteSys((cpu.descAddr + 4) >>> 0, 4, busy, 0);
+  const s = cpu.state;
+  cpu.linWriteSys(cpu.tableLinear(s.dtBase[0], s.dtBaseHigh[0], (sel & 0xfff8) + 4), 4, busy, 0);
   cpu.setSegFromDesc(7, sel, lo, busy);
+  s.segBaseHigh[7] = baseHi;
 };
 
 export const SLDT: Handler = (cpu, i) => {
