@@ -3,7 +3,8 @@
  * kvm_run.io and the data page, and KVM_RUN returns KVM_EXIT_IO with RIP still at the
  * instruction; on the next KVM_RUN the data of an IN is copied into the guest and the
  * instruction is skipped (modern KVM's `complete_fast_pio_*` does the same), so userspace sees
- * the guest exactly at the I/O instruction.
+ * the guest exactly at the I/O instruction. If userspace moved RIP meanwhile (a VMM resetting
+ * the vCPU from the exit of an OUT to the reset port), the instruction is abandoned instead.
  */
 import { KVM_EXIT, KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT } from '../abi/exit-reasons.js';
 import type { KvmRunView } from '../abi/run.js';
@@ -27,6 +28,13 @@ export class PendingPio {
   addrMask = 0xffffffff;
   /** Linear address of the element (INS: where the data goes on completion). */
   linear = 0;
+  /**
+   * `cui_linear_rip`: CS.base + RIP (low 32 bits; `ripHigh` apart) of the instruction at the
+   * exit. A completion finding RIP elsewhere (userspace moved it: a reset from an I/O exit)
+   * neither writes EAX nor skips, as KVM's `complete_fast_pio_in/out` do.
+   */
+  cuiLinearRip = 0;
+  cuiRipHigh = 0;
 
   /**
    * Fills kvm_run for a single (non-string) IN/OUT of `size` bytes; `value` is the guest's

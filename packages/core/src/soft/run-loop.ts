@@ -18,7 +18,7 @@ import { Errno, KvmError } from '../api/errors.js';
 import { EntryResult, ExitResult } from './arch-ops.js';
 import type { VcpuEmulator } from './emulate.js';
 import { KvmRequest, type SoftVcpu } from './vcpu.js';
-import { completeStringPio } from './x86.js';
+import { completeStringPio, kvmGetLinearRip } from './x86.js';
 
 /** RFLAGS.IF */
 const X86_EFLAGS_IF = 1 << 9;
@@ -60,6 +60,9 @@ function completePio(vcpu: SoftVcpu): void {
   }
   const ops = vcpu.ops;
   ops.cacheRegs(vcpu);
+  // KVM's complete_fast_pio_in/out: if userspace moved RIP (KVM_SET_REGS/SREGS, e.g. to reset
+  // the vCPU from an I/O exit), the instruction is abandoned, not completed at the new RIP.
+  if (kvmGetLinearRip(vcpu) !== pio.cuiLinearRip || vcpu.ripHigh !== pio.cuiRipHigh) return;
   if (pio.isIn) {
     const v = pio.inValue(vcpu.run);
     const r = vcpu.regs;

@@ -8,7 +8,7 @@
 import { KVM_EXIT, KVM_INTERNAL_ERROR } from '../abi/exit-reasons.js';
 import type { KvmRunView } from '../abi/run.js';
 import { Errno, KvmError } from '../api/errors.js';
-import { ExitResult, newArchSegment } from './arch-ops.js';
+import { ExitResult, newArchSegment, VcpuSreg } from './arch-ops.js';
 import { EMULATE_FAILED, kvmEmulationFailed, vcpuEmulator } from './emulate.js';
 import { syncPaging, vcpuMmu } from './mmu-glue.js';
 import type { SoftVcpu } from './vcpu.js';
@@ -138,12 +138,21 @@ export function kvmEmulatePio(
   length: number,
 ): ExitResult {
   vcpu.ops.cacheRegs(vcpu);
-  vcpu.pio.setup(run, isIn, size, port, vcpu.regs[0], length);
+  const pio = vcpu.pio;
+  pio.setup(run, isIn, size, port, vcpu.regs[0], length);
+  pio.cuiLinearRip = kvmGetLinearRip(vcpu);
+  pio.cuiRipHigh = vcpu.ripHigh;
   vcpu.vm.count('io_exits');
   return ExitResult.Userspace;
 }
 
 const segScratch = newArchSegment();
+
+/** `kvm_get_linear_rip`, low 32 bits: CS.base + RIP (the registers must be cached). */
+export function kvmGetLinearRip(vcpu: SoftVcpu): number {
+  vcpu.ops.getSegment(vcpu, VcpuSreg.CS, segScratch);
+  return (segScratch.base + vcpu.rip) >>> 0;
+}
 
 /** DF in RFLAGS: string instructions step downwards. */
 const X86_EFLAGS_DF = 1 << 10;
