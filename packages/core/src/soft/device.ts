@@ -10,7 +10,7 @@
 
 import type { MmuOptions } from '@kvm/mmu';
 import { KVM_CAP } from '../abi/capabilities.js';
-import { kvmCpuid2, kvmMsrList, kvmMsrs } from '../abi/flex.js';
+import { kvmCpuid2, kvmIrqRouting, kvmMsrList, kvmMsrs } from '../abi/flex.js';
 import { type IoctlDef, type IoctlScope, lookupIoctl } from '../abi/ioctls.js';
 import { KVM_RUN_STRUCT_SIZE } from '../abi/run-layout.js';
 import {
@@ -18,6 +18,9 @@ import {
   kvmFpu,
   kvmGuestDebug,
   kvmInterrupt,
+  kvmIrqLevel,
+  kvmIrqRoutingHeader,
+  kvmMsi,
   kvmRegs,
   kvmSregs,
   kvmTranslation,
@@ -30,6 +33,9 @@ import type { HostMemory, VcpuKickHandle } from '../api/types.js';
 import type { KvmDevice } from '../front/device.js';
 import type { ArchOps } from './arch-ops.js';
 import { HvaSpace } from './hva-space.js';
+import { buildIrqRouting, KVM_MAX_IRQ_ROUTES } from './irqchip/irq-routing.js';
+import { KVM_USERSPACE_IRQ_SOURCE_ID, type KvmIrqchip } from './irqchip/irqchip.js';
+import { kvmCreateIrqchip } from './irqchip/vcpu-irq.js';
 import { KVM_USER_MEM_SLOTS } from './memslots.js';
 import { shadowMmuOps } from './mmu-glue.js';
 import { MSRS_TO_SAVE } from './msrs.js';
@@ -65,6 +71,11 @@ const CAPABILITIES: ReadonlyMap<number, number> = new Map([
   [KVM_CAP.JOIN_MEMORY_REGIONS_WORKS, 1],
   [KVM_CAP.IMMEDIATE_EXIT, 1],
   [KVM_CAP.CHECK_EXTENSION_VM, 1],
+  [KVM_CAP.IRQCHIP, 1],
+  [KVM_CAP.IRQ_ROUTING, KVM_MAX_IRQ_ROUTES],
+  [KVM_CAP.IRQ_INJECT_STATUS, 1],
+  [KVM_CAP.SIGNAL_MSI, 1],
+  [KVM_CAP.TSC_DEADLINE_TIMER, 1],
 ]);
 
 type FdEntry =
@@ -154,15 +165,71 @@ vmIoctls[0x48] = (_self, _e, arg, def) => {
   ptr(def, arg);
   return 0;
 };
-// No in-kernel irqchip or PIT in this engine: the answers Linux gives when they are absent.
-vmIoctls[0x60] = (_s, _e, _a, def) => {
-  throw new KvmError(def.name, Errno.EINVAL, 'no in-kernel irqchip in the software engine');
+// KVM_CREATE_IRQCHIP: once per VM (EEXIST), and before any vCPU (EINVAL), as Linux.
+vmIoctls[0x60] = (_s, e, _a, def) => {
+  if (e.vm.irqchip !== null) throw new KvmError(def.name, Errno.EEXIST, 'the VM has an irqchip');
+  if (e.vm.vcpus.size > 0) throw new KvmError(def.name, Errno.EINVAL, 'the VM already has vCPUs');
+  e.vm.irqchip = kvmCreateIrqchip();
+  return 0;
 };
-vmIoctls[0x61] = (_s, _e, arg, def) => {
-  ptr(def, arg);
-  throw new KvmError(def.name, Errno.ENXIO, 'no in-kernel irqchip');
+/** The VM's irqchip, or KvmError(`errno`) as each ioctl answers without one. */
+function irqchipOf(e: VmEntry, def: IoctlDef, errno: number): KvmIrqchip {
+  if (e.vm.irqchip === null) throw new KvmError(def.name, errno, 'no in-kernel irqchip (KVM_CREATE_IRQCHIP)');
+  return e.vm.irqchip;
+}
+// KVM_IRQ_LINE(_STATUS): kvm_set_irq's answer goes back in `status` for the _STATUS form.
+vmIoctls[0x61] = (_s, e, arg, def) => {
+  const b = ptr(def, arg);
+  const l = kvmIrqLevel.decode(b);
+  const status = irqchipOf(e, def, Errno.ENXIO).setIrq(KVM_USERSPACE_IRQ_SOURCE_ID, l.irq, l.level);
+  if (def.nr === 0x67) new DataView(b.buffer, b.byteOffset, b.byteLength).setInt32(0, status, true);
+  return 0;
 };
 vmIoctls[0x67] = vmIoctls[0x61];
+/** KVM_GET/SET_IRQCHIP's chip ids: PIC master, PIC slave, I/O APIC. */
+const KVM_IRQCHIP_IOAPIC = 2;
+vmIoctls[0x62] = (_s, e, arg, def) => {
+  const b = ptr(def, arg);
+  const chip = irqchipOf(e, def, Errno.ENXIO);
+  const id = new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0, true);
+  // Only the chip's own struct is written; the rest of the union is what userspace passed in.
+  if (id < KVM_IRQCHIP_IOAPIC) chip.pic.saveChip(id, b, 8);
+  else if (id === KVM_IRQCHIP_IOAPIC) chip.ioapic.save(b, 8);
+  else throw new KvmError(def.name, Errno.EINVAL, `chip_id ${id}`);
+  return 0;
+};
+vmIoctls[0x63] = (_s, e, arg, def) => {
+  const b = ptr(def, arg);
+  const chip = irqchipOf(e, def, Errno.ENXIO);
+  const id = new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0, true);
+  if (id < KVM_IRQCHIP_IOAPIC) chip.pic.loadChip(id, b, 8);
+  else if (id === KVM_IRQCHIP_IOAPIC) chip.ioapic.load(b, 8);
+  else throw new KvmError(def.name, Errno.EINVAL, `chip_id ${id}`);
+  return 0;
+};
+// KVM_SET_GSI_ROUTING: header checks, then the entries (EFAULT if not there), then kvm_set_irq_routing.
+vmIoctls[0x6a] = (_s, e, arg, def) => {
+  const b = ptr(def, arg);
+  const h = kvmIrqRoutingHeader.decode(b);
+  const chip = irqchipOf(e, def, Errno.EINVAL);
+  if (h.nr > KVM_MAX_IRQ_ROUTES) throw new KvmError(def.name, Errno.EINVAL, `nr ${h.nr}`);
+  if (h.flags !== 0) throw new KvmError(def.name, Errno.EINVAL, `flags ${h.flags}`);
+  const table = buildIrqRouting(kvmIrqRouting.decode(b, h.nr));
+  if (typeof table === 'string') throw new KvmError(def.name, Errno.EINVAL, table);
+  chip.routing = table;
+  return 0;
+};
+/** `KVM_MSI_VALID_DEVID`, the one flag KVM_SIGNAL_MSI accepts (x86 ignores the devid). */
+const KVM_MSI_VALID_DEVID = 1;
+// KVM_SIGNAL_MSI: returns how many vCPUs took it; "no destination" is -1 from the ioctl: EPERM.
+vmIoctls[0xa5] = (_s, e, arg, def) => {
+  const m = kvmMsi.decode(ptr(def, arg));
+  const chip = irqchipOf(e, def, Errno.EINVAL);
+  if (m.flags & ~KVM_MSI_VALID_DEVID) throw new KvmError(def.name, Errno.EINVAL, `flags ${m.flags}`);
+  const r = chip.deliverMsi(m.addressLo, m.data);
+  if (r < 0) throw new KvmError(def.name, Errno.EPERM, 'no local APIC is a destination');
+  return r;
+};
 vmIoctls[0x77] = (_s, _e, arg, def) => {
   ptr(def, arg);
   throw new KvmError(def.name, Errno.ENOENT, 'KVM_CREATE_PIT2 needs the in-kernel irqchip');
@@ -233,6 +300,19 @@ vcpuIoctls[0x8c] = (_s, e, arg, def) => {
 };
 vcpuIoctls[0x8d] = (_s, e, arg, def) => {
   e.vcpu.fpu.fromKvm(kvmFpu.decode(ptr(def, arg)));
+  return 0;
+};
+// KVM_GET/SET_LAPIC: EINVAL without an in-kernel APIC, before the buffer is looked at.
+vcpuIoctls[0x8e] = (_s, e, arg, def) => {
+  const apic = e.vcpu.apic;
+  if (apic === null) throw new KvmError(def.name, Errno.EINVAL, 'no in-kernel local APIC');
+  apic.getState(ptr(def, arg));
+  return 0;
+};
+vcpuIoctls[0x8f] = (_s, e, arg, def) => {
+  const apic = e.vcpu.apic;
+  if (apic === null) throw new KvmError(def.name, Errno.EINVAL, 'no in-kernel local APIC');
+  apic.setState(ptr(def, arg));
   return 0;
 };
 vcpuIoctls[0x90] = (_s, e, arg, def) => {

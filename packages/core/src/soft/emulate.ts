@@ -21,6 +21,7 @@
 import {
   CpuState,
   type EmulateFault,
+  type EmulateResult,
   EmulateResultKind,
   Emulator,
   PFERR,
@@ -35,6 +36,7 @@ import {
 import { KVM_EXIT, KVM_INTERNAL_ERROR } from '../abi/exit-reasons.js';
 import type { KvmRunView } from '../abi/run.js';
 import { type ArchSegment, ExitResult, newArchSegment } from './arch-ops.js';
+import { kvmIrqchipMmio } from './irqchip/vcpu-irq.js';
 import { vcpuMmu } from './mmu-glue.js';
 import type { SoftVcpu } from './vcpu.js';
 
@@ -49,6 +51,20 @@ const X86_CR4_PAE = 1 << 5;
 const X86_CR4_PGE = 1 << 7;
 const EFER_NX = 1 << 11;
 const EFER_LMA = 1 << 10;
+
+/** What `Emulator.taskSwitch` takes (KVM's tss_selector, reason, has_error_code, error_code). */
+export interface TaskSwitchRequest {
+  /** The new TSS selector. */
+  selector: number;
+  /** TASK_SWITCH_CALL 0, _IRET 1, _JMP 2, _GATE 3 (the VMX exit-qualification numbering). */
+  source: number;
+  /** Bytes the old task's saved EIP skips (the CALL/JMP/IRET/INT n; 0 for a hardware event). */
+  instructionLength: number;
+  /** A hardware event through a task gate: the EXT bit of error codes. */
+  external: boolean;
+  hasErrorCode: boolean;
+  errorCode: number;
+}
 
 /** MMIO fragments one instruction may have (a page-crossing 8-byte access, MOVS between devices). */
 const MAX_FRAGMENTS = 4;
@@ -280,6 +296,8 @@ export class VcpuEmulator implements X86EmulateOps {
       return X86EmulStatus.Ok;
     }
     if (!mmio) return X86EmulStatus.Unhandleable;
+    // Devices the kernel emulates (the xAPIC page, the I/O APIC window) never reach userspace.
+    if (v.apic !== null && kvmIrqchipMmio(v, gpa, data, write)) return X86EmulStatus.Ok;
     if (write) {
       if (this.writeCount === MAX_FRAGMENTS) {
         return X86EmulStatus.Unhandleable;
@@ -446,6 +464,32 @@ export class VcpuEmulator implements X86EmulateOps {
         this.readCount = 0;
         return EMULATE_FAILED;
     }
+  }
+
+  /**
+   * The task switch of a task-switch exit (`emulator_task_switch`), on the guest's state through
+   * the same ops (TSS and descriptor accesses through the guest's page tables): the new task's
+   * registers, segments (LDTR and TR included), RFLAGS and CR0.TS are stored on success and on a
+   * fault after the commit point. Returns the emulator's result kind; the caller loads the new
+   * CR3 (`newCr3`) and injects a fault.
+   */
+  taskSwitch(req: TaskSwitchRequest): EmulateResultKind {
+    this.readUsed = 0;
+    this.writeCount = 0;
+    this.writeSent = 0;
+    this.readCount = 0;
+    this.load();
+    const r = this.emulator.taskSwitch({ state: this.state, insnBytes: null }, this, req);
+    if (r.kind === EmulateResultKind.Ok || r.kind === EmulateResultKind.Exception) this.store(true);
+    return r.kind;
+  }
+
+  /** After `taskSwitch`: the CR3 the new task loaded (or the old one), and the fault it raised. */
+  get newCr3(): number {
+    return this.state.cr[3] >>> 0;
+  }
+  get result(): EmulateResult {
+    return this.emulator.result;
   }
 
   /** KVM_EXIT_MMIO for the next collected write of the completed instruction. */

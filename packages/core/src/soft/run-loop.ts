@@ -17,6 +17,12 @@ import { KVM_EXIT } from '../abi/exit-reasons.js';
 import { Errno, KvmError } from '../api/errors.js';
 import { EntryResult, ExitResult } from './arch-ops.js';
 import type { VcpuEmulator } from './emulate.js';
+import {
+  kvmApicTimerCheck,
+  kvmApicTimerSlack,
+  kvmInjectPendingIrq,
+  kvmVcpuBlock,
+} from './irqchip/vcpu-irq.js';
 import { KvmRequest, type SoftVcpu } from './vcpu.js';
 import { completeStringPio, kvmGetLinearRip } from './x86.js';
 
@@ -33,9 +39,10 @@ function postRunSave(vcpu: SoftVcpu): void {
   const run = vcpu.run;
   const rflags = vcpu.ops.getRflags(vcpu);
   run.ifFlag = rflags & X86_EFLAGS_IF ? 1 : 0;
-  run.cr8 = BigInt(vcpu.cr8);
+  run.cr8 = BigInt(vcpu.apic !== null ? (vcpu.apic.reg(0x80) >>> 4) & 15 : vcpu.cr8);
   run.apicBase = BigInt(vcpu.apicBase >>> 0);
-  run.readyForInterruptInjection = readyForInjection(vcpu) ? 1 : 0;
+  // With the PIC in the kernel userspace never injects, and KVM always says ready.
+  run.readyForInterruptInjection = vcpu.vm.irqchip !== null || readyForInjection(vcpu) ? 1 : 0;
 }
 
 /** `kvm_vcpu_ready_for_interrupt_injection`: interrupts allowed and nothing queued already. */
@@ -104,6 +111,11 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
         if (req & KvmRequest.MMU_RELOAD) vcpu.vm.mmuResetContext(vcpu);
         if (req & KvmRequest.TLB_FLUSH) ops.flushTlb(vcpu);
       }
+      if (vcpu.apic !== null) {
+        // The in-kernel irqchip: APIC timer, then a halted vCPU waits here (kvm_vcpu_block).
+        kvmApicTimerCheck(vcpu);
+        if (!kvmVcpuBlock(vcpu)) interrupted(vcpu, 'halted with nothing to wake it');
+      }
       // One event per entry; an NMI goes first (SDM 6.9: NMI before maskable interrupts).
       if (vcpu.nmiQueued && ops.injectNmi !== undefined && (ops.nmiAllowed?.(vcpu) ?? true)) {
         ops.injectNmi(vcpu);
@@ -113,9 +125,13 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
         ops.injectIrq(vcpu, vcpu.interruptQueued);
         vcpu.interruptQueued = -1;
       }
-      ops.setIrqWindow(vcpu, run.requestInterruptWindow !== 0);
+      // kvm_cpu_get_interrupt → inject, or an interrupt window until the guest can take it.
+      const irqWindow = vcpu.apic !== null && kvmInjectPendingIrq(vcpu);
+      ops.setIrqWindow(vcpu, run.requestInterruptWindow !== 0 || irqWindow);
       const used = vcpu.instructions - start;
-      const slice = Math.max(1, Math.min(ENTRY_SLICE, budget - used));
+      // The entry ends no later than the APIC timer's expiry, so it fires on time.
+      const timer = vcpu.apic !== null ? kvmApicTimerSlack(vcpu) : ENTRY_SLICE;
+      const slice = Math.max(1, Math.min(ENTRY_SLICE, budget - used, timer));
       if (ops.run(vcpu, slice) === EntryResult.FailEntry) {
         postRunSave(vcpu);
         return 0;

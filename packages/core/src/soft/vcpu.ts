@@ -11,6 +11,8 @@ import type { KvmCpuidEntry2, KvmMsrEntry, KvmRegs, KvmSegment, KvmSregs } from 
 import { type ArchDtable, type ArchOps, type ArchSegment, newArchSegment, VcpuSreg } from './arch-ops.js';
 import { CommonMsrs } from './common-msrs.js';
 import { GuestFpu } from './fpu.js';
+import type { KvmLapic } from './irqchip/lapic.js';
+import { kvmLapicGetMsr, kvmLapicSetMsr, kvmLapicUpdateCpuid } from './irqchip/vcpu-irq.js';
 import { syncPaging, vcpuMmu } from './mmu-glue.js';
 import { MSR } from './msrs.js';
 import { PendingPio } from './pio.js';
@@ -63,6 +65,8 @@ export class SoftVcpu {
   efer = 0;
   eferHigh = 0;
   apicBase: number;
+  /** The in-kernel local APIC (`vcpu->arch.apic`), when the VM has an irqchip. */
+  apic: KvmLapic | null = null;
   /** The interrupt KVM_INTERRUPT queued, injected at the next entry; -1 when none. */
   interruptQueued = -1;
   /** KVM_NMI queued an NMI (delivered when NMIs are not blocked). */
@@ -198,7 +202,7 @@ export class SoftVcpu {
       cr2: BigInt(ops.getCr2(this) >>> 0),
       cr3: u64(this.cr3, this.cr3High),
       cr4: BigInt(this.cr4 >>> 0),
-      cr8: BigInt(this.cr8),
+      cr8: BigInt(this.apic !== null ? (this.apic.reg(0x80) >>> 4) & 15 : this.cr8),
       efer: u64(this.efer, this.eferHigh),
       apicBase: BigInt(this.apicBase >>> 0),
       interruptBitmap: bitmap,
@@ -247,6 +251,11 @@ export class SoftVcpu {
     this.cr3High = Number((s.cr3 >> 32n) & 0xffffffffn);
     this.cr8 = Number(s.cr8 & 0xfn);
     this.apicBase = Number(s.apicBase & 0xffffffffn);
+    if (this.apic !== null) {
+      // kvm_set_apic_base (host-initiated) and kvm_set_cr8 → the APIC's TPR.
+      kvmLapicSetMsr(this, MSR.IA32_APICBASE, this.apicBase, Number((s.apicBase >> 32n) & 0xffffffffn), true);
+      this.apic.writeReg(0x80, this.cr8 << 4);
+    }
     ops.setEfer(this, eferLo, Number((s.efer >> 32n) & 0xffffffffn));
     ops.setCr0(this, cr0n);
     this.cr0 = cr0n;
@@ -293,6 +302,10 @@ export class SoftVcpu {
    */
   getMsr(index: number, out: Uint32Array, host = false): boolean {
     if (this.ops.getMsr(this, index, out)) return true;
+    if (this.apic !== null) {
+      const r = kvmLapicGetMsr(this, index, out);
+      if (r >= 0) return r === 1;
+    }
     if (index === MSR.IA32_APICBASE) {
       out[0] = this.apicBase;
       out[1] = 0;
@@ -304,6 +317,10 @@ export class SoftVcpu {
   /** `kvm_set_msr`. False: #GP. `host`: KVM_SET_MSRS (`msr_info->host_initiated`). */
   setMsr(index: number, lo: number, hi: number, host = false): boolean {
     if (this.ops.setMsr(this, index, lo, hi)) return true;
+    if (this.apic !== null) {
+      const r = kvmLapicSetMsr(this, index, lo, hi, host);
+      if (r >= 0) return r === 1;
+    }
     if (index === MSR.IA32_APICBASE) {
       this.apicBase = lo >>> 0;
       return hi === 0;
@@ -314,6 +331,9 @@ export class SoftVcpu {
   /** KVM_INTERRUPT (no in-kernel irqchip): EINVAL beyond 255; otherwise queued for the next entry. */
   interrupt(irq: number): void {
     if (irq >= KVM_NR_INTERRUPTS) throw new KvmError('KVM_INTERRUPT', Errno.EINVAL, `irq ${irq}`);
+    // kvm_vcpu_ioctl_interrupt: the in-kernel PIC is the only source of external interrupts.
+    if (this.vm.irqchip !== null)
+      throw new KvmError('KVM_INTERRUPT', Errno.ENXIO, 'the in-kernel irqchip owns INTR');
     this.interruptQueued = irq;
   }
 
@@ -332,6 +352,7 @@ export class SoftVcpu {
   /** KVM_SET_CPUID2 */
   setCpuid2(entries: KvmCpuidEntry2[]): void {
     this.cpuidEntries = entries.map((e) => ({ ...e }));
+    kvmLapicUpdateCpuid(this);
   }
 
   /** `kvm_emulate_cpuid`'s lookup: the entry for (leaf, subleaf) KVM_SET_CPUID2 gave, as KVM finds it. */
@@ -360,6 +381,10 @@ export class SoftVcpu {
     out[1] = best.ebx;
     out[2] = best.ecx;
     out[3] = best.edx;
+    // kvm_update_cpuid_runtime: CPUID.1:EDX.APIC[bit 9] follows IA32_APIC_BASE's enable bit.
+    if (leaf === 1 && this.apic !== null) {
+      out[3] = this.apic.hwEnabled ? (out[3] | (1 << 9)) >>> 0 : out[3] & ~(1 << 9);
+    }
   }
 }
 

@@ -7,6 +7,8 @@ import type { KvmUserspaceMemoryRegion } from '../api/structs.js';
 import type { ArchOps } from './arch-ops.js';
 import type { HostPhysicalMemory } from './host-physical.js';
 import type { HvaSpace } from './hva-space.js';
+import type { KvmIrqchip } from './irqchip/irqchip.js';
+import { kvmCreateLapic, kvmFreeLapic } from './irqchip/vcpu-irq.js';
 import { MemorySlots } from './memslots.js';
 import { KvmRequest, SoftVcpu } from './vcpu.js';
 
@@ -43,6 +45,8 @@ export class SoftVm {
   /** VM-wide counters (exits by reason, MMU events), by name. */
   readonly stats: Record<string, number> = Object.create(null);
   tssAddr = -1;
+  /** The in-kernel PIC, I/O APIC and GSI routing after KVM_CREATE_IRQCHIP (`irqchip_in_kernel`). */
+  irqchip: KvmIrqchip | null = null;
   /** A memory slot was set at least once (sizes the shadow MMU's page budget, as in KVM). */
   everHadMemory = false;
   closed = false;
@@ -100,6 +104,7 @@ export class SoftVm {
       if (archMade) this.ops.vcpuFree(vcpu);
       throw e;
     }
+    kvmCreateLapic(vcpu);
     this.vcpus.set(id, vcpu);
     return vcpu;
   }
@@ -107,6 +112,7 @@ export class SoftVm {
   /** Frees a vCPU: MMU first (its roots), then the control structure. */
   destroyVcpu(vcpu: SoftVcpu): void {
     if (!this.vcpus.delete(vcpu.vcpuId)) return;
+    kvmFreeLapic(vcpu);
     this.mmu?.destroy(vcpu);
     this.ops.vcpuFree(vcpu);
   }

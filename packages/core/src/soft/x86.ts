@@ -10,6 +10,7 @@ import type { KvmRunView } from '../abi/run.js';
 import { Errno, KvmError } from '../api/errors.js';
 import { ExitResult, newArchSegment, VcpuSreg } from './arch-ops.js';
 import { EMULATE_FAILED, kvmEmulationFailed, vcpuEmulator } from './emulate.js';
+import { kvmHaltInKernel, kvmIrqchipPio } from './irqchip/vcpu-irq.js';
 import { syncPaging, vcpuMmu } from './mmu-glue.js';
 import type { SoftVcpu } from './vcpu.js';
 
@@ -100,6 +101,8 @@ export function kvmEmulateWrmsr(vcpu: SoftVcpu, length: number): ExitResult {
 /** `kvm_emulate_halt` without an in-kernel irqchip: KVM_EXIT_HLT, RIP after the HLT. */
 export function kvmEmulateHalt(vcpu: SoftVcpu, run: KvmRunView, length: number): ExitResult {
   skipEmulatedInstruction(vcpu, length);
+  // With an in-kernel irqchip the vCPU halts in the kernel until an interrupt (kvm_vcpu_block).
+  if (kvmHaltInKernel(vcpu)) return ExitResult.Reenter;
   run.exitReason = KVM_EXIT.HLT;
   vcpu.vm.count('halt_exits');
   return ExitResult.Userspace;
@@ -137,6 +140,7 @@ export function kvmEmulatePio(
   port: number,
   length: number,
 ): ExitResult {
+  if (vcpu.apic !== null && kvmPioInKernel(vcpu, isIn, size, port, length)) return ExitResult.Reenter;
   vcpu.ops.cacheRegs(vcpu);
   const pio = vcpu.pio;
   pio.setup(run, isIn, size, port, vcpu.regs[0], length);
@@ -144,6 +148,21 @@ export function kvmEmulatePio(
   pio.cuiRipHigh = vcpu.ripHigh;
   vcpu.vm.count('io_exits');
   return ExitResult.Userspace;
+}
+
+/** Port I/O to a device the kernel emulates (the in-kernel 8259 pair): done, RIP skipped. */
+function kvmPioInKernel(vcpu: SoftVcpu, isIn: boolean, size: number, port: number, length: number): boolean {
+  vcpu.ops.cacheRegs(vcpu);
+  const r = vcpu.regs;
+  const v = kvmIrqchipPio(vcpu, isIn, size, port, r[0]);
+  if (v < 0) return false;
+  if (isIn) {
+    const mask = size === 1 ? 0xff : size === 2 ? 0xffff : 0xffffffff;
+    r[0] = ((r[0] & ~mask) | (v & mask)) >>> 0;
+  }
+  vcpu.rip = (vcpu.rip + length) >>> 0;
+  vcpu.ops.decacheRegs(vcpu);
+  return true;
 }
 
 const segScratch = newArchSegment();
@@ -271,6 +290,8 @@ export function kvmSetCr(vcpu: SoftVcpu, cr: number, value: number): boolean {
       return true;
     case 8:
       vcpu.cr8 = value & 15;
+      // CR8 is TPR[7:4] (SDM Vol. 3 11.8.6).
+      vcpu.apic?.writeReg(0x80, (value & 15) << 4);
       return true;
     default:
       return false;
@@ -287,7 +308,7 @@ export function kvmGetCr(vcpu: SoftVcpu, cr: number): number {
     case 4:
       return vcpu.cr4;
     case 8:
-      return vcpu.cr8;
+      return vcpu.apic !== null ? (vcpu.apic.reg(0x80) >>> 4) & 15 : vcpu.cr8;
     default:
       return -1;
   }

@@ -43,7 +43,8 @@ describe('SoftKvmDevice', () => {
     expect(kvm.getApiVersion()).toBe(12);
     expect(kvm.checkExtension(KVM_CAP.NR_MEMSLOTS)).toBe(32764);
     expect(kvm.checkExtension(KVM_CAP.MAX_VCPU_ID)).toBe(4096);
-    expect(kvm.checkExtension(KVM_CAP.IRQCHIP)).toBe(0);
+    expect(kvm.checkExtension(KVM_CAP.IRQCHIP)).toBe(1);
+    expect(kvm.checkExtension(KVM_CAP.IRQ_ROUTING)).toBe(4096);
     expect(kvm.getVcpuMmapSize()).toBe(12288);
   });
 

@@ -1,0 +1,283 @@
+/**
+ * Where the generic vCPU meets the in-kernel irqchip (KVM 2007's `irq.c` and the irqchip parts of
+ * `kvm_main.c`/`x86.c`): the local APIC made with the vCPU when the VM has an irqchip
+ * (`irqchip_in_kernel`), the interrupt source the run loop asks (`kvm_cpu_has_interrupt` /
+ * `kvm_cpu_get_interrupt`: the 8259 through LINT0 in ExtINT mode first, then the APIC), the
+ * APIC timer against the guest's TSC, HLT inside the kernel, INIT/SIPI, and the devices the kernel
+ * serves itself: the xAPIC page, the I/O APIC window and the 8259 ports.
+ */
+import { newArchSegment } from '../arch-ops.js';
+import type { SoftVcpu } from '../vcpu.js';
+import { KvmIrqchip } from './irqchip.js';
+import { KVM_APIC_INIT, KVM_APIC_SIPI, KvmLapic, type LapicHost } from './lapic.js';
+import { picOwnsPort } from './pic.js';
+
+const MSR_IA32_TSC = 0x10;
+const tscScratch = new Uint32Array(2);
+const csScratch = newArchSegment();
+
+/** The guest's TSC as the backend keeps it (`kvm_read_l1_tsc`). */
+export function guestTsc(vcpu: SoftVcpu): number {
+  if (!vcpu.ops.getMsr(vcpu, MSR_IA32_TSC, tscScratch)) return vcpu.instructions;
+  return tscScratch[0] + tscScratch[1] * 0x100000000;
+}
+
+function setGuestTsc(vcpu: SoftVcpu, tsc: number): void {
+  vcpu.ops.setMsr(vcpu, MSR_IA32_TSC, tsc >>> 0, Math.floor(tsc / 0x100000000) >>> 0);
+}
+
+/** The VM's irqchip, or null without KVM_CREATE_IRQCHIP. */
+export function vmIrqchip(vcpu: SoftVcpu): KvmIrqchip | null {
+  return (vcpu.vm.irqchip as KvmIrqchip | null) ?? null;
+}
+
+/** KVM_CREATE_IRQCHIP's state for a VM. */
+export function kvmCreateIrqchip(): KvmIrqchip {
+  return new KvmIrqchip();
+}
+
+/** `kvm_create_lapic`: a vCPU made in a VM with an irqchip gets its local APIC. */
+export function kvmCreateLapic(vcpu: SoftVcpu): void {
+  const chip = vmIrqchip(vcpu);
+  if (chip === null) return;
+  const host: LapicHost = {
+    now: () => guestTsc(vcpu),
+    deliver: (irq, src) => chip.deliver(irq, src),
+    eoi: (vector, level) => chip.eoi(vector, level),
+    nmi: () => {
+      vcpu.nmiQueued = true;
+    },
+  };
+  const apic = new KvmLapic(vcpu.vcpuId, host);
+  vcpu.apic = apic;
+  vcpu.apicBase = apic.apicBase;
+  chip.addApic(apic);
+}
+
+/** `kvm_free_lapic` */
+export function kvmFreeLapic(vcpu: SoftVcpu): void {
+  const apic = vcpu.apic;
+  if (apic === null) return;
+  vmIrqchip(vcpu)?.removeApic(apic);
+  vcpu.apic = null;
+}
+
+/** `kvm_cpu_has_extint`: the 8259's INTR, if this vCPU's APIC passes it. */
+function hasExtint(vcpu: SoftVcpu, apic: KvmLapic): boolean {
+  const chip = vmIrqchip(vcpu);
+  return chip?.pic.output === true && apic.acceptPicIntr();
+}
+
+/** `kvm_cpu_has_interrupt` */
+export function kvmCpuHasInterrupt(vcpu: SoftVcpu): boolean {
+  const apic = vcpu.apic;
+  if (apic === null) return false;
+  return hasExtint(vcpu, apic) || apic.hasInterrupt() >= 0;
+}
+
+/** `kvm_cpu_get_interrupt`: the INTA cycle (the 8259's vector first); -1 when none. */
+export function kvmCpuGetInterrupt(vcpu: SoftVcpu): number {
+  const apic = vcpu.apic;
+  if (apic === null) return -1;
+  const chip = vmIrqchip(vcpu);
+  if (chip !== null && hasExtint(vcpu, apic)) return chip.pic.readIrq();
+  return apic.getInterrupt();
+}
+
+/** The APIC timer: fire if the guest's TSC has reached its target (`kvm_inject_apic_timer_irqs`). */
+export function kvmApicTimerCheck(vcpu: SoftVcpu): void {
+  const apic = vcpu.apic;
+  if (apic === null || apic.nextTimerEvent() < 0) return;
+  apic.checkTimer(guestTsc(vcpu));
+}
+
+/** TSC ticks until the APIC timer's next expiry (Infinity when not armed): bounds a guest entry. */
+export function kvmApicTimerSlack(vcpu: SoftVcpu): number {
+  const apic = vcpu.apic;
+  const t = apic === null ? -1 : apic.nextTimerEvent();
+  if (t < 0) return Number.POSITIVE_INFINITY;
+  return Math.max(1, t - guestTsc(vcpu));
+}
+
+/**
+ * The event injection step of `vcpu_enter_guest` with an in-kernel irqchip: when the guest can
+ * take an interrupt, the highest pending one is injected; returns true if one is (still) pending
+ * and the backend should ask for an interrupt window.
+ */
+export function kvmInjectPendingIrq(vcpu: SoftVcpu): boolean {
+  if (!kvmCpuHasInterrupt(vcpu)) return false;
+  if (vcpu.ops.interruptAllowed(vcpu)) {
+    const vector = kvmCpuGetInterrupt(vcpu);
+    if (vector >= 0) vcpu.ops.injectIrq(vcpu, vector);
+    return kvmCpuHasInterrupt(vcpu);
+  }
+  return true;
+}
+
+/** `kvm_vcpu_has_events`: what wakes a halted vCPU. */
+function hasEvents(vcpu: SoftVcpu, apic: KvmLapic): boolean {
+  if (vcpu.nmiQueued || apic.pendingEvents !== 0) return true;
+  return vcpu.ops.interruptAllowed(vcpu) && kvmCpuHasInterrupt(vcpu);
+}
+
+/** HLT with an in-kernel irqchip (`kvm_emulate_halt` → KVM_MP_STATE_HALTED): stays in the kernel. */
+export function kvmHaltInKernel(vcpu: SoftVcpu): boolean {
+  const apic = vcpu.apic;
+  if (apic === null) return false;
+  apic.halted = true;
+  return true;
+}
+
+/**
+ * `kvm_vcpu_block` for the software engine, called before each entry: a halted vCPU wakes on an
+ * event; with none but an armed APIC timer, the guest's clock skips ahead to its expiry (the time
+ * a real halt would have waited). Returns false if the vCPU must stay halted with nothing to
+ * wait for here (KVM_RUN then returns EINTR, as when a signal interrupts kvm_vcpu_block).
+ */
+export function kvmVcpuBlock(vcpu: SoftVcpu): boolean {
+  const apic = vcpu.apic;
+  if (apic === null) return true;
+  kvmAcceptApicEvents(vcpu, apic);
+  if (!apic.halted && !apic.waitForSipi) return true;
+  if (hasEvents(vcpu, apic) && !apic.waitForSipi) {
+    apic.halted = false;
+    return true;
+  }
+  const t = apic.nextTimerEvent();
+  if (t < 0) return false;
+  const now = guestTsc(vcpu);
+  if (t > now) setGuestTsc(vcpu, t);
+  apic.checkTimer(Math.max(t, now));
+  if (hasEvents(vcpu, apic) && !apic.waitForSipi) {
+    apic.halted = false;
+    vcpu.vm.count('halt_timer_skips');
+    return true;
+  }
+  return false;
+}
+
+/**
+ * `kvm_apic_accept_events`: INIT puts the vCPU back in its reset state (an AP then waits for a
+ * SIPI); a SIPI starts a waiting AP at vector × 0x1000 in real mode (SDM Vol. 3 9.4.4).
+ */
+function kvmAcceptApicEvents(vcpu: SoftVcpu, apic: KvmLapic): void {
+  const ev = apic.pendingEvents;
+  if (ev === 0) return;
+  apic.pendingEvents = 0;
+  const ops = vcpu.ops;
+  if (ev & KVM_APIC_INIT) {
+    ops.vcpuSetup(vcpu);
+    vcpu.vm.mmuResetContext(vcpu);
+    apic.halted = false;
+    apic.waitForSipi = vcpu.vcpuId !== 0;
+  }
+  if (ev & KVM_APIC_SIPI && apic.waitForSipi) {
+    const seg = csScratch;
+    ops.getSegment(vcpu, 1, seg);
+    seg.selector = apic.sipiVector << 8;
+    seg.base = apic.sipiVector << 12;
+    seg.baseHigh = 0;
+    ops.setSegment(vcpu, 1, seg);
+    ops.cacheRegs(vcpu);
+    vcpu.rip = 0;
+    vcpu.ripHigh = 0;
+    ops.decacheRegs(vcpu);
+    apic.waitForSipi = false;
+  }
+}
+
+/**
+ * MMIO the kernel serves (`vcpu_mmio_read/write` over KVM_MMIO_BUS): the xAPIC page of this
+ * vCPU's APIC and the I/O APIC window. True when handled.
+ */
+export function kvmIrqchipMmio(vcpu: SoftVcpu, gpa: number, data: Uint8Array, write: boolean): boolean {
+  const apic = vcpu.apic;
+  if (apic === null) return false;
+  if (apic.mmioInRange(gpa)) {
+    if (write) apic.mmioWrite(gpa, data);
+    else apic.mmioRead(gpa, data);
+    return true;
+  }
+  const chip = vmIrqchip(vcpu);
+  if (chip?.ioapic.inRange(gpa)) {
+    if (write) chip.ioapic.mmioWrite(gpa, data);
+    else chip.ioapic.mmioRead(gpa, data);
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Port I/O the kernel serves (KVM_PIO_BUS: the 8259 pair and its ELCR). For an IN, the value read;
+ * for an OUT, 0; -1 when the port is not the kernel's.
+ */
+export function kvmIrqchipPio(
+  vcpu: SoftVcpu,
+  isIn: boolean,
+  size: number,
+  port: number,
+  value: number,
+): number {
+  const chip = vmIrqchip(vcpu);
+  if (chip === null || !picOwnsPort(port)) return -1;
+  if (isIn) return chip.pic.read(port, size);
+  chip.pic.write(port, size, value);
+  return 0;
+}
+
+const MSR_IA32_APICBASE = 0x1b;
+const MSR_IA32_TSC_DEADLINE = 0x6e0;
+/** CPUID.1:ECX: x2APIC (bit 21), TSC-deadline timer (bit 24). */
+const CPUID_1_ECX_X2APIC = 1 << 21;
+const CPUID_1_ECX_TSC_DEADLINE = 1 << 24;
+
+function cpuid1Ecx(vcpu: SoftVcpu): number {
+  const e = vcpu.cpuidEntries.find((x) => x.function === 1);
+  return e === undefined ? 0 : e.ecx;
+}
+
+/** After KVM_SET_CPUID2 (`kvm_apic_set_version`, `timer_mode_mask`): TSC-deadline mode needs its bit. */
+export function kvmLapicUpdateCpuid(vcpu: SoftVcpu): void {
+  const apic = vcpu.apic;
+  if (apic === null) return;
+  apic.timerModeMask = cpuid1Ecx(vcpu) & CPUID_1_ECX_TSC_DEADLINE ? 3 << 17 : 1 << 17;
+}
+
+/**
+ * The MSRs an in-kernel APIC owns: IA32_APIC_BASE, IA32_TSC_DEADLINE, x2APIC 0x800–0x8ff. -1 not
+ * an APIC MSR, 0 #GP, 1 read into `out`.
+ */
+export function kvmLapicGetMsr(vcpu: SoftVcpu, index: number, out: Uint32Array): number {
+  const apic = vcpu.apic;
+  if (apic === null) return -1;
+  if (index === MSR_IA32_APICBASE) {
+    out[0] = apic.apicBase;
+    out[1] = 0;
+    return 1;
+  }
+  if (index === MSR_IA32_TSC_DEADLINE) {
+    const d = apic.getTscDeadline();
+    out[0] = d >>> 0;
+    out[1] = Math.floor(d / 0x100000000) >>> 0;
+    return 1;
+  }
+  if (index >= 0x800 && index <= 0x8ff) return apic.x2apicMsrRead(index, out) ? 1 : 0;
+  return -1;
+}
+
+/** WRMSR / KVM_SET_MSRS (`host`) of an APIC MSR: -1 not one, 0 #GP, 1 done. */
+export function kvmLapicSetMsr(vcpu: SoftVcpu, index: number, lo: number, hi: number, host: boolean): number {
+  const apic = vcpu.apic;
+  if (apic === null) return -1;
+  if (index === MSR_IA32_APICBASE) {
+    if (!apic.setBase(lo, hi, host, (cpuid1Ecx(vcpu) & CPUID_1_ECX_X2APIC) !== 0)) return 0;
+    vcpu.apicBase = apic.apicBase;
+    return 1;
+  }
+  if (index === MSR_IA32_TSC_DEADLINE) {
+    apic.setTscDeadline((lo >>> 0) + (hi >>> 0) * 0x100000000);
+    return 1;
+  }
+  if (index >= 0x800 && index <= 0x8ff) return apic.x2apicMsrWrite(index, lo >>> 0, hi >>> 0) ? 1 : 0;
+  return -1;
+}
