@@ -154,6 +154,15 @@ Napi::Value MapMemfd(const Napi::CallbackInfo& info) {
   if (!info[0].IsNumber() || !SizeArg(info, 1, &size)) return ThrowType(env, "mapMemfd(memfd, size)");
   int memfd = info[0].As<Napi::Number>().Int32Value();
   if (size == 0) return ThrowErrno(env, "mmap", EINVAL, "mapping of size 0");
+  // The number allocateMemory handed out names guest RAM only while a mapping of it lives (the
+  // last one closes it); after that the number may belong to any file opened since. Map it only
+  // while it is still one of ours.
+  {
+    std::lock_guard<std::mutex> guard(liveLock);
+    bool ours = false;
+    for (const auto& entry : live) ours = ours || (entry.second.mapping && entry.second.mapping->memfd == memfd);
+    if (!ours) return ThrowErrno(env, "mmap", EBADF, "not the memfd of live guest memory");
+  }
   // Pages past the end of the file would raise SIGBUS when JavaScript touched them: refuse a
   // mapping longer than the memfd (mmap itself allows it).
   struct stat st;

@@ -27,7 +27,8 @@ Napi::Value MmapRun(const Napi::CallbackInfo& info);
 // allocateMemory(size) → { buffer, address: bigint, memfd }: zeroed, page-aligned guest RAM.
 Napi::Value AllocateMemory(const Napi::CallbackInfo& info);
 // mapMemfd(memfd, size) → { buffer, address: bigint }: another view (e.g. in a worker) of the
-// same guest RAM, with its own lifetime.
+// same guest RAM, with its own lifetime. EBADF unless `memfd` is the memfd of guest memory that
+// is still mapped (a closed one's number may have been reused); EINVAL past the memfd's end.
 Napi::Value MapMemfd(const Napi::CallbackInfo& info);
 // release(buffer): detaches the ArrayBuffer now and drops its reference to the mapping.
 Napi::Value Release(const Napi::CallbackInfo& info);

@@ -8,6 +8,9 @@
 
 import { constants as bufferConstants } from 'node:buffer';
 import { spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { Errno, KvmError } from '@kvm/core';
 import { describe, expect, it } from 'vitest';
 import { HostKvmDevice } from '../src/index.js';
@@ -95,7 +98,7 @@ describe.skipIf(skip !== undefined)(
       expect(bytes[MAX_LENGTH - 1]).toBe(0x5a);
     });
 
-    it('refuses a mapping of a memfd longer than the memfd (its tail would be SIGBUS)', () => {
+    it('maps a live memfd again, refusing a view past its end (SIGBUS) and a memfd already closed', () => {
       const addon = (native as { addon: import('../src/native.js').NativeAddon }).addon;
       const { buffer, memfd } = addon.allocateMemory(8192);
       let caught: unknown;
@@ -110,6 +113,25 @@ describe.skipIf(skip !== undefined)(
       expect(new Uint8Array(buffer)[8191]).toBe(7); // the same pages
       addon.release(view.buffer);
       addon.release(buffer);
+      // Every mapping gone, the memfd is closed and its number free for any file, such as this
+      // one (open() takes the lowest free number): refused, rather than mapping that file.
+      const file = join(mkdtempSync(join(tmpdir(), 'kvm-memfd-')), 'other');
+      writeFileSync(file, new Uint8Array(8192));
+      const other = openSync(file, 'r+');
+      try {
+        for (const fd of [memfd, other]) {
+          let caught: unknown;
+          try {
+            addon.mapMemfd(fd, 4096);
+          } catch (e) {
+            caught = e;
+          }
+          expect((caught as { code?: string }).code, `fd ${fd}`).toBe('EBADF');
+        }
+      } finally {
+        closeSync(other);
+        rmSync(dirname(file), { recursive: true, force: true });
+      }
     });
   },
 );
