@@ -10,6 +10,7 @@ import { STUBS as STUB_BASE } from './layout.js';
 import { STUBS64 } from './layout64.js';
 import { GPR_NAMES, GPR64_NAMES, isLongState, type MachineState, SEG_NAMES } from './machine-state.js';
 import type { Outcome } from './outcome.js';
+import { hostKvmFlavor } from './referee.js';
 
 export interface Difference {
   /** Category used for known-mismatch signatures: stop, eip, gpr, eflags, seg, dt, cr, io, memory, crash. */
@@ -21,6 +22,7 @@ export interface Difference {
 }
 
 const hex = (v: number): string => `0x${(v >>> 0).toString(16)}`;
+const PVM_HOST = hostKvmFlavor() === 'kvm-pvm';
 const hex64 = (lo: number, hi = 0): string =>
   hi ? `0x${(hi >>> 0).toString(16)}${(lo >>> 0).toString(16).padStart(8, '0')}` : hex(lo);
 
@@ -98,12 +100,25 @@ export function compareOutcomes(host: Outcome, emu: Outcome, flagMask: number): 
     if (a.sel !== b.sel) d.push({ category: 'seg', field: `${n}.sel`, host: hex(a.sel), emu: hex(b.sel) });
     if (a.base !== b.base)
       d.push({ category: 'seg', field: `${n}.base`, host: hex(a.base), emu: hex(b.base) });
-    const unusable = ((a.attr | b.attr) >>> 16) & 1;
+    // A null data or stack selector in IA-32e mode (SS holds one after an event delivered to
+    // CPL 0, SDM Vol. 3 6.14.4): its hidden limit and attributes are not visible (KVM reports
+    // SS attributes 0, x86emu "unusable"); the base still is (FS/GS bases).
+    const nullLong = long && i !== 1 && i < 6 && (a.sel & ~3) === 0 && (b.sel & ~3) === 0;
+    // kvm-pvm does not keep the FS/GS selectors of CPL-3 code: reads there return the host
+    // CPU's leftovers and KVM_GET_SREGS shows 0 after a load (measured: LFS of 0x33); only the
+    // bases are the guest's.
+    const untracked = long && PVM_HOST && (i === 4 || i === 5);
+    if (untracked) {
+      if (a.base !== b.base)
+        d.push({ category: 'seg', field: `${n}.base`, host: hex(a.base), emu: hex(b.base) });
+      continue;
+    }
+    const unusable = nullLong ? 1 : ((a.attr | b.attr) >>> 16) & 1;
     if (!unusable && a.limit !== b.limit)
       d.push({ category: 'seg', field: `${n}.limit`, host: hex(a.limit), emu: hex(b.limit) });
     // Attributes: type, S, DPL, P, D/B, G; the accessed bit is compared through the GDT bytes.
     const attrMask = 0x1c0fe;
-    if (pm && (a.attr & attrMask) !== (b.attr & attrMask))
+    if (pm && !nullLong && (a.attr & attrMask) !== (b.attr & attrMask))
       d.push({ category: 'seg', field: `${n}.attr`, host: hex(a.attr), emu: hex(b.attr) });
   }
   if (h.gdtBase !== e.gdtBase || h.gdtLimit !== e.gdtLimit)
