@@ -193,3 +193,25 @@ describe('64-bit string instructions and stack forms', () => {
     expect([r64(m, Reg.R8) & 1n, r64(m, Reg.R9) & 1n]).toEqual([0n, 1n]);
   });
 });
+
+describe('moffs64', () => {
+  it('MOV EAX/AL/RAX with an 8-byte absolute address reaches above 4 GiB (and faults there)', () => {
+    const m = longMode(
+      `
+      mov al, [0x0000000000030000]
+      movabs eax, [0x30004]
+      movabs rbx, 0x30008
+      mov rax, 0x1122334455667788
+      movabs [0x30010], rax
+      movabs eax, [0x8000001234]
+      hlt
+    `,
+      { captureExceptions: true },
+    );
+    m.mem.write32(0x30004, 0xcafe);
+    m.cpu.run(10);
+    expect(m.mem.read32(0x30014)).toBe(0x11223344);
+    // 0x80_0000_1234 is not mapped (PML4 slot 1): #PF with that CR2, not a read of 1234H.
+    expect(m.exceptions[0]).toEqual({ vector: 14, errorCode: 0, faultAddress: 0x8000001234 });
+  });
+});

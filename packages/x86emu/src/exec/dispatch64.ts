@@ -148,6 +148,8 @@ export const DISPATCH64 = OPCODE_TABLE.map((row, k) => {
   if (mode !== null) return mode;
   // MOV DRn: 32-bit debug registers here; a read zero-extends into the 64-bit register.
   if (row.mnemonic === 'MOV_FROM_DR') return MI.movDr64(DISPATCH[k], true);
+  // MOV with moffs (A0–A3): an 8-byte offset at every operand size.
+  if (row.mnemonic === 'MOV' && /O[bv]/.test(row.operands)) return M.makeMovMoffs64(row);
   if (UNIMPLEMENTED_IN_64.has(row.mnemonic)) return UD64;
   return null;
 });
