@@ -147,6 +147,14 @@ int main(void) {
     else if (!strcmp(op, "frndint")) X87("frndint");
     else if (!strcmp(op, "fscale")) X87("fscale");
     else if (!strcmp(op, "fxtract")) X87("fxtract");
+    else if (!strcmp(op, "f2xm1")) X87("f2xm1");
+    else if (!strcmp(op, "fyl2x")) X87("fyl2x");
+    else if (!strcmp(op, "fyl2xp1")) X87("fyl2xp1");
+    else if (!strcmp(op, "fpatan")) X87("fpatan");
+    else if (!strcmp(op, "fsin")) X87("fsin");
+    else if (!strcmp(op, "fcos")) X87("fcos");
+    else if (!strcmp(op, "fsincos")) X87("fsincos");
+    else if (!strcmp(op, "fptan")) X87("fptan");
     else if (!strcmp(op, "fcom")) X87(".byte 0xd8, 0xd1");
     else if (!strcmp(op, "fucom")) X87(".byte 0xdd, 0xe1");
     else if (!strcmp(op, "ftst")) X87("ftst");
