@@ -12,6 +12,14 @@ export { MSR, MSRS_TO_SAVE } from './msrs.js';
 export { PendingPio, PIO_DATA_OFFSET } from './pio.js';
 export { DEFAULT_RUN_BUDGET, kvmVcpuRun } from './run-loop.js';
 export * from './silicon.js';
+export {
+  kvmTaskSwitch,
+  TASK_SWITCH_CALL,
+  TASK_SWITCH_GATE,
+  TASK_SWITCH_IRET,
+  TASK_SWITCH_JMP,
+  type TaskSwitchRequest,
+} from './task-switch.js';
 export { fromKvmSegment, KVM_NR_INTERRUPTS, KvmRequest, SoftVcpu, toKvmSegment } from './vcpu.js';
 export { KVM_MAX_VCPU_IDS, KVM_MAX_VCPUS, SoftVm, type VcpuMmuOps } from './vm.js';
 export * from './x86.js';

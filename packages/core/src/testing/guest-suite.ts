@@ -11,6 +11,7 @@ import type { Kvm } from '../api/types.js';
 import { defineCrSuite } from './cr-suite.js';
 import { protectedModeGuest, realModeGuest } from './guests.js';
 import { defineMsrSuite } from './msr-suite.js';
+import { defineTaskSwitchSuite } from './task-switch-suite.js';
 
 export interface GuestSuiteOptions {
   /** Shown in the test names (e.g. 'VMX'). */
@@ -23,6 +24,7 @@ export interface GuestSuiteOptions {
 export function defineGuestSuite(o: GuestSuiteOptions): void {
   defineMsrSuite(o.name, o.open);
   defineCrSuite(o.name, o.open);
+  defineTaskSwitchSuite(o.name, o.open);
   describe(`${o.name} engine: real-mode guests`, () => {
     it('exits to userspace for OUT with the byte in the data page, then for HLT', () => {
       // mov dx, 0x3f8 ; mov al, 'A' ; out dx, al ; hlt

@@ -23,11 +23,16 @@ import {
   kvmMmuPageFault,
   kvmSetCr,
   kvmShutdown,
+  kvmTaskSwitch,
   kvmUnknownExit,
   type SoftVcpu,
   skipEmulatedInstruction,
+  TASK_SWITCH_CALL,
+  TASK_SWITCH_GATE,
+  TASK_SWITCH_IRET,
+  TASK_SWITCH_JMP,
 } from '@kvm/core';
-import { IoioInfo, SvmExit } from '../silicon/svm-arch.js';
+import { EventInj, EventInjType, IoioInfo, SvmExit, TaskSwitchInfoHi } from '../silicon/svm-arch.js';
 import { VMCB } from '../silicon/vmcb-layout.js';
 import type { SvmDriver } from './svm.js';
 
@@ -120,6 +125,49 @@ function crWriteInterception(d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): Exi
   return ExitResult.Reenter;
 }
 
+/**
+ * `task_switch_interception`: EXITINFO1 the new TSS selector, EXITINFO2 the IRET/JMP bits and an
+ * exception's error code; a task gate in the IDT has its event in EXITINTINFO, which the switch
+ * delivers (so `svm_complete_interrupts` must not inject it again). CALL, JMP, IRET, INT n and
+ * INT3/INTO save the EIP after the instruction (nRIP); hardware events the EIP they struck at.
+ */
+function taskSwitchInterception(d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
+  const v = d.vmcb;
+  const infoHi = v.hi(VMCB.EXITINFO2);
+  const intInfo = v.u32(VMCB.EXITINTINFO);
+  const idtValid = (intInfo & EventInj.VALID) !== 0;
+  const type = (intInfo >>> 8) & 7;
+  const vector = intInfo & 0xff;
+  const source =
+    infoHi & TaskSwitchInfoHi.IRET
+      ? TASK_SWITCH_IRET
+      : infoHi & TaskSwitchInfoHi.JMP
+        ? TASK_SWITCH_JMP
+        : idtValid
+          ? TASK_SWITCH_GATE
+          : TASK_SWITCH_CALL;
+  let hasErrorCode = false;
+  if (source === TASK_SWITCH_GATE) {
+    v.set64(VMCB.EVENTINJ, 0, 0);
+    if (type === EventInjType.INTR || type === EventInjType.SOFT) vcpu.interruptQueued = -1;
+    hasErrorCode = type === EventInjType.EXCEPTION && (infoHi & TaskSwitchInfoHi.HAS_ERROR_CODE) !== 0;
+  }
+  // INT3 (3) and INTO (4) are exceptions by type but instructions to skip, as INT n.
+  const skip =
+    source !== TASK_SWITCH_GATE ||
+    type === EventInjType.SOFT ||
+    (type === EventInjType.EXCEPTION && (vector === 3 || vector === 4));
+  d.cacheRegs(vcpu);
+  return kvmTaskSwitch(vcpu, run, {
+    selector: v.u32(VMCB.EXITINFO1) & 0xffff,
+    source,
+    instructionLength: skip ? insnLen(d) : 0,
+    external: !skip,
+    hasErrorCode,
+    errorCode: hasErrorCode ? v.u32(VMCB.EXITINFO2) : 0,
+  });
+}
+
 function nopInterception(d: SvmDriver, vcpu: SoftVcpu): ExitResult {
   skipEmulatedInstruction(vcpu, insnLen(d));
   return ExitResult.Reenter;
@@ -146,6 +194,7 @@ export const SVM_EXIT_HANDLERS: readonly (SvmExitHandler | undefined)[] = (() =>
   t[SvmExit.IOIO] = ioInterception;
   t[SvmExit.MSR] = msrInterception;
   t[SvmExit.SHUTDOWN] = shutdownInterception;
+  t[SvmExit.TASK_SWITCH] = taskSwitchInterception;
   t[SvmExit.VMMCALL] = vmmcallInterception;
   t[SvmExit.WBINVD] = nopInterception;
   return t;

@@ -194,6 +194,8 @@ export class SvmDriver implements ArchOps {
         Intercept1.HLT |
         Intercept1.IOIO_PROT |
         Intercept1.MSR_PROT |
+        // A task switch loads CR3 behind the shadow MMU's back: KVM intercepts it (init_vmcb).
+        Intercept1.TASK_SWITCH |
         Intercept1.SHUTDOWN,
     );
     v.setU32(VMCB.INTERCEPT_MISC2, Intercept2.VMRUN | Intercept2.VMMCALL | Intercept2.WBINVD);
@@ -551,6 +553,11 @@ export class SvmDriver implements ArchOps {
       vcpu.interruptQueued = info & 0xff;
       return;
     }
+    // INT n, INT3 and INTO are not injected again: RIP is still at the instruction, which runs
+    // again (svm_complete_interrupts: "re-execute the instruction instead"); injecting them
+    // without their length would return past nothing and repeat them after the handler.
+    const vector = info & 0xff;
+    if (type === EventInjType.SOFT || (type !== EventInjType.NMI && (vector === 3 || vector === 4))) return;
     // NMIs and exceptions go in again as they were (error code included).
     v.set64(VMCB.EVENTINJ, info, v.hi(VMCB.EXITINTINFO));
   }

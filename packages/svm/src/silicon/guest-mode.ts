@@ -24,7 +24,7 @@ import {
   SegAttr,
   StopReason,
 } from '@kvm/x86emu';
-import { EventInj, Intercept1, Intercept2, IoioInfo, SvmExit, VIntr } from './svm-arch.js';
+import { EventInj, Intercept1, Intercept2, IoioInfo, SvmExit, TaskSwitchInfoHi, VIntr } from './svm-arch.js';
 import type { SvmSilicon } from './svm-silicon.js';
 import type { Vmcb } from './vmcb.js';
 import { SEG_ATTRIB, SEG_BASE, SEG_LIMIT, SEG_SELECTOR, VMCB, VMCB_SEG_BY_SREG } from './vmcb-layout.js';
@@ -352,6 +352,26 @@ export class SvmGuestMode implements Intercepts {
       case InterceptKind.SoftwareInterrupt:
         this.exit(v, SvmExit.SWINT, 0, 0, next);
         return;
+      case InterceptKind.TaskSwitch: {
+        // EXITINFO1: the new TSS selector; EXITINFO2: IRET/JMP and an exception's error code
+        // (15.14.4); a CALL or a task gate in the IDT has neither bit (the gate's event is in
+        // EXITINTINFO).
+        const gate = e.taskSwitchSource === 3;
+        const hasCode = gate && e.vectoringValid && e.vectoringHasErrorCode;
+        const hi =
+          (e.taskSwitchSource === 1 ? TaskSwitchInfoHi.IRET : 0) |
+          (e.taskSwitchSource === 2 ? TaskSwitchInfoHi.JMP : 0) |
+          (hasCode ? TaskSwitchInfoHi.HAS_ERROR_CODE : 0);
+        this.exit(
+          v,
+          SvmExit.TASK_SWITCH,
+          e.taskSwitchSelector & 0xffff,
+          hasCode ? e.vectoringErrorCode : 0,
+          next,
+        );
+        v.setU32(VMCB.EXITINFO2 + 4, hi);
+        return;
+      }
       case InterceptKind.PushfPopf:
         this.exit(v, SvmExit.PUSHF, 0, 0, next);
         return;

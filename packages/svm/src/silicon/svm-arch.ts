@@ -155,6 +155,12 @@ export const IoioInfo = {
   PORT_SHIFT: 16,
 } as const;
 
+/**
+ * Task-switch intercept EXITINFO2, high half (15.14.4: bits 36 IRET, 38 JMP, 44 error code
+ * valid; the error code in 31:0); EXITINFO1 has the new TSS selector.
+ */
+export const TaskSwitchInfoHi = { IRET: 1 << 4, JMP: 1 << 6, HAS_ERROR_CODE: 1 << 12 } as const;
+
 /** SVM MSRs. */
 export const SvmMsr = {
   EFER: 0xc0000080,

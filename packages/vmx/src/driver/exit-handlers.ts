@@ -25,13 +25,15 @@ import {
   kvmMmuPageFault,
   kvmSetCr,
   kvmShutdown,
+  kvmTaskSwitch,
   kvmUnknownExit,
   type SoftVcpu,
   skipEmulatedInstruction,
+  TASK_SWITCH_GATE,
   vcpuMmu,
 } from '@kvm/core';
 import { VMCS } from '../silicon/vmcs-fields.js';
-import { ExitReason, IntrInfo, IoQual } from '../silicon/vmx-arch.js';
+import { ExitReason, GuestIntrState, IntrInfo, IntrType, IoQual } from '../silicon/vmx-arch.js';
 import type { VmxDriver } from './vmx.js';
 
 export type ExitHandler = (d: VmxDriver, vcpu: SoftVcpu, run: KvmRunView) => ExitResult;
@@ -163,6 +165,48 @@ function handleVmcall(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
   return kvmEmulateHypercall(vcpu, instructionLength(d));
 }
 
+/**
+ * `handle_task_switch`: the qualification has the new TSS selector and the source; a switch
+ * through a task gate in the IDT also has the event being delivered in the IDT-vectoring
+ * information, which the switch itself delivers: it must not be injected again, and a hardware
+ * exception's error code goes on the new task's stack. CALL, JMP, IRET and software interrupts
+ * save the EIP after the instruction; hardware events the EIP they struck at.
+ */
+function handleTaskSwitch(d: VmxDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
+  const q = d.vmcs.read(VMCS.EXIT_QUALIFICATION);
+  const source = q >>> 30;
+  const info = d.vmcs.read(VMCS.IDT_VECTORING_INFO_FIELD);
+  const idtValid = (info & IntrInfo.VALID) !== 0;
+  const type = (info >>> 8) & 7;
+  let hasErrorCode = false;
+  let errorCode = 0;
+  if (source === TASK_SWITCH_GATE && idtValid) {
+    // vmx_complete_interrupts queued the event again: this switch is its delivery.
+    d.vmcs.write(VMCS.VM_ENTRY_INTR_INFO_FIELD, 0);
+    if (type === IntrType.EXT_INTR) vcpu.interruptQueued = -1;
+    // An NMI delivered through a task gate blocks NMIs as any NMI delivery does (vmx_set_nmi_mask).
+    if (type === IntrType.NMI) {
+      const st = d.vmcs.read(VMCS.GUEST_INTERRUPTIBILITY_INFO);
+      d.vmcs.write(VMCS.GUEST_INTERRUPTIBILITY_INFO, st | GuestIntrState.NMI);
+    }
+    if (type === IntrType.HARD_EXCEPTION && info & IntrInfo.DELIVER_CODE) {
+      hasErrorCode = true;
+      errorCode = d.vmcs.read(VMCS.IDT_VECTORING_ERROR_CODE);
+    }
+  }
+  const hardware =
+    idtValid && (type === IntrType.HARD_EXCEPTION || type === IntrType.EXT_INTR || type === IntrType.NMI);
+  d.cacheRegs(vcpu);
+  return kvmTaskSwitch(vcpu, run, {
+    selector: q & 0xffff,
+    source,
+    instructionLength: hardware ? 0 : instructionLength(d),
+    external: hardware,
+    hasErrorCode,
+    errorCode,
+  });
+}
+
 /** VM-entry failure: invalid guest state (reason 33 with bit 31). */
 function handleInvalidState(d: VmxDriver, _vcpu: SoftVcpu, run: KvmRunView): ExitResult {
   run.exitReason = KVM_EXIT.FAIL_ENTRY;
@@ -177,6 +221,7 @@ export const VMX_EXIT_HANDLERS: readonly (ExitHandler | undefined)[] = (() => {
   t[ExitReason.EXCEPTION_NMI] = handleException;
   t[ExitReason.EXTERNAL_INTERRUPT] = handleExternalInterrupt;
   t[ExitReason.TRIPLE_FAULT] = handleTripleFault;
+  t[ExitReason.TASK_SWITCH] = handleTaskSwitch;
   t[ExitReason.INTERRUPT_WINDOW] = handleInterruptWindow;
   t[ExitReason.CPUID] = handleCpuid;
   t[ExitReason.HLT] = handleHlt;

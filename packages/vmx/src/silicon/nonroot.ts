@@ -482,6 +482,10 @@ export class VmxNonRoot implements Intercepts {
       case InterceptKind.DrAccess:
         qual = e.dr | (e.drWrite ? 0 : 1 << 4) | (e.gpr << 8);
         break;
+      case InterceptKind.TaskSwitch:
+        // Table 28-2: the new TSS selector in 15:0, the source (CALL, IRET, JMP, task gate) in 31:30.
+        qual = (e.taskSwitchSelector & 0xffff) | (e.taskSwitchSource << 30);
+        break;
       case InterceptKind.InterruptWindow:
         this.clearExitInfo(ExitReason.INTERRUPT_WINDOW, 0, 0);
         return;

@@ -105,7 +105,14 @@ export function deliverEvent(
         const x = cpu.exit;
         x.kind = -1;
         x.eventType = EventType.HardwareException;
-        x.instructionLength = 0;
+        // During the delivery of a software interrupt or exception the exit reports that
+        // instruction's length, so the event can be injected again (SDM Vol. 3 28.2.4).
+        x.instructionLength =
+          t === EventType.SoftwareInterrupt ||
+          t === EventType.SoftwareException ||
+          t === EventType.PrivilegedSoftwareException
+            ? len
+            : 0;
         x.vector = v2;
         x.errorCode = cpu.faultError;
         x.hasErrorCode = cpu.faultHasError;
@@ -229,9 +236,20 @@ function deliverOnce(
     // Task gate: a task switch (SDM Vol. 3 7.3); a hypervisor intercepts it (VMX exits on every
     // task switch, SDM Vol. 3 25.4.2).
     if (cpu.wantsIntercept(InterceptKind.TaskSwitch)) {
-      cpu.exit.taskSwitchSelector = gLo >>> 16;
-      cpu.exit.taskSwitchSource = TaskSource.Gate;
-      cpu.intercept(InterceptKind.TaskSwitch);
+      const x = cpu.exit;
+      x.kind = InterceptKind.TaskSwitch;
+      x.taskSwitchSelector = gLo >>> 16;
+      x.taskSwitchSource = TaskSource.Gate;
+      // The exit comes during the event's delivery: the event is in the IDT-vectoring
+      // information (its error code for the new task's stack), with a software interrupt's
+      // length (SDM Vol. 3 28.2.4, 28.2.5).
+      x.instructionLength = instrLen;
+      fillVectoring(cpu, x);
+      if (cpu.intercepts?.instruction?.(InterceptKind.TaskSwitch, x)) {
+        cpu.stats.intercepts++;
+        cpu.stopRequested = StopReason.Intercept;
+        throw C.GUEST_EXIT;
+      }
     }
     taskSwitch(cpu, gLo >>> 16, TaskSource.Gate, retEip, ext, hasError, ec);
     cpu.irqCheck = true;

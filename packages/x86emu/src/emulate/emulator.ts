@@ -15,6 +15,7 @@ import {
 import { FlatPhysicalMemory } from '../api/physical-memory.js';
 import * as C from '../cpu/consts.js';
 import { Cpu, type LinearOps } from '../cpu/cpu.js';
+import { taskSwitch } from '../cpu/task-switch.js';
 import { CpuState } from '../state.js';
 
 const EMUL_USERSPACE = { emulUserspace: true } as const;
@@ -138,6 +139,39 @@ export class Emulator {
     return this.result;
   }
 
+  /**
+   * A hardware task switch (SDM Vol. 3 7.3) on `ctx.state` through the ops: what KVM's
+   * `emulator_task_switch` does for a task-switch exit. `selector` is the new TSS, `source` what
+   * caused it, numbered as the VMX exit qualification (0 CALL, 1 IRET, 2 JMP, 3 task gate in the
+   * IDT); RIP is at the instruction that caused it (or where the event struck) and
+   * `instructionLength` is what the old task's saved EIP skips (the CALL/JMP/IRET/INT n, 0 for a
+   * hardware event). `external`: the EXT bit for error codes (hardware events); `errorCode` is
+   * pushed on the new task's stack when `hasErrorCode` (an exception through a task gate).
+   * Results as `emulate`: on `Exception`, a fault before the commit point leaves the old task
+   * (RIP at the instruction), one after it the new task (SDM 7.3 step 11 on).
+   */
+  taskSwitch(
+    ctx: EmulateContext,
+    ops: X86EmulateOps,
+    req: {
+      selector: number;
+      source: number;
+      instructionLength: number;
+      external: boolean;
+      hasErrorCode: boolean;
+      errorCode: number;
+    },
+  ): EmulateResult {
+    this.task = req;
+    try {
+      this.emulateOnce(ctx, ops);
+    } finally {
+      this.task = null;
+    }
+    return this.result;
+  }
+  private task: Parameters<Emulator['taskSwitch']>[2] | null = null;
+
   /** One attempt; returns true when it must be retried. */
   private emulateOnce(ctx: EmulateContext, ops: X86EmulateOps): boolean {
     const cpu = this.cpu;
@@ -155,7 +189,15 @@ export class Emulator {
     r.faultAddress = 0;
     r.instructionLength = 0;
     try {
-      cpu.step();
+      const t = this.task;
+      if (t === null) cpu.step();
+      else {
+        const eip = this.work.rip[0];
+        cpu.startEip = eip;
+        cpu.lastInsnLength = t.instructionLength;
+        const next = (eip + t.instructionLength) >>> 0;
+        taskSwitch(cpu, t.selector, t.source, next, t.external ? 1 : 0, t.hasErrorCode, t.errorCode);
+      }
       cpu.materializeFlags();
       r.kind = EmulateResultKind.Ok;
       r.instructionLength = cpu.lastInsnLength;
