@@ -17,6 +17,11 @@
  * - `multiboot.ts` Multiboot v1 (ELF or a.out-kludge), entered in 32-bit protected mode
  * - `bzimage.ts`   the Linux x86 boot protocol (exports `loadBzImage: Loader` and
  *                  `probeBzImage(image): boolean`)
+ *
+ * and what they use: `payload.ts` (a bzImage's compressed kernel: format by magic, gzip/xz in
+ * process), `xz.ts` with `bcj-x86.ts` and `crc64.ts` (the .xz container, the x86 BCJ filter, the
+ * CRC64 check), `read-image.ts` (image files from the host: regular files only, size-capped,
+ * read asynchronously — the caller's side, before a loader sees the bytes).
  */
 import type { KvmRegs, KvmSregs } from '@kvm/core';
 
