@@ -41,11 +41,15 @@ function deliver(out: Ext80, x: Xf, cw: number, tail: number): number {
   let w2 = x.m[0];
   let w1 = x.m[1];
   let w0 = x.m[2];
-  const powerOfTwo = w2 === 0x80000000 && (w1 | w0 | x.m[3]) === 0;
-  if (tail < 0 && x.m[3] === 0 && !powerOfTwo) {
-    // w2:w1:w0 − 1 (a borrow through the words; w2 keeps its top bit as the value is not 2^k).
-    if (w0 !== 0) w0 -= 1;
+  let exp = x.exp;
+  if (tail < 0 && x.m[3] === 0) {
+    if (w2 === 0x80000000 && (w1 | w0) === 0) {
+      // Just below a power of two: 1.11…1 × 2^(exp−1).
+      w2 = w1 = w0 = 0xffffffff;
+      exp -= 1;
+    } else if (w0 !== 0) w0 -= 1;
     else {
+      // w2:w1:w0 − 1 with a borrow through the words.
       w0 = 0xffffffff;
       if (w1 !== 0) w1 -= 1;
       else {
@@ -54,7 +58,7 @@ function deliver(out: Ext80, x: Xf, cw: number, tail: number): number {
       }
     }
   }
-  const f = roundPack(out, x.sign, x.exp, w2, w1, w0, 1, FMT_EXT80, 64, roundingOf(cw), registerMode(cw));
+  const f = roundPack(out, x.sign, exp, w2, w1, w0, 1, FMT_EXT80, 64, roundingOf(cw), registerMode(cw));
   return f | FE_INEXACT;
 }
 
