@@ -24,6 +24,7 @@ import {
 import { afterEach, describe, expect, it } from 'vitest';
 import { assembleReal, assemblerUnavailable } from './assemble.js';
 import { msrMap, type RealModeGuest, realModeGuest } from './guest.js';
+import { defineIrqchipCases } from './irqchip-suite.js';
 
 export interface AbiSuiteEngine {
   /** Shown in the suite's title: `'host'`, `'vmx'`, `'svm'`. */
@@ -744,6 +745,8 @@ export function defineAbiSuite(engine: AbiSuiteEngine): void {
         }
       });
     });
+
+    defineIrqchipCases(kvm);
 
     describe('kicks', () => {
       it('does not lose a kick that arrives before KVM_RUN: that run is EINTR, the next one runs', () => {

@@ -1,0 +1,506 @@
+/**
+ * The in-kernel irqchip part of the ABI suite: KVM_CREATE_IRQCHIP, KVM_IRQ_LINE(_STATUS),
+ * KVM_GET/SET_IRQCHIP, KVM_GET/SET_LAPIC, KVM_SET_GSI_ROUTING and KVM_SIGNAL_MSI, byte for byte
+ * and errno for errno, plus tiny 32-bit guests that take an APIC timer interrupt, a self-IPI
+ * and an I/O APIC-routed KVM_IRQ_LINE. Every expectation was first the host kernel's answer.
+ *
+ * The irqchip ioctls have no typed front-end methods yet, so the cases issue them raw on the
+ * engine's `KvmDevice` with the bytes of `<linux/kvm.h>`'s structs.
+ */
+import {
+  Errno,
+  KVM_EXIT,
+  KVM_IOCTL,
+  type Kvm,
+  type KvmDevice,
+  KvmError,
+  KvmRunView,
+  type KvmSegment,
+  type Vcpu,
+  type Vm,
+} from '@kvm/core';
+import { describe, expect, it } from 'vitest';
+
+/** `fn()` must throw a KvmError with `errno`. */
+function expectErrno(fn: () => unknown, errno: number): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught, 'expected a KvmError').toBeInstanceOf(KvmError);
+  expect((caught as KvmError).code).toBe(new KvmError('x', errno).code);
+}
+
+interface Raw {
+  device: KvmDevice;
+  vmFd: number;
+  vm: Vm;
+}
+
+function raw(k: Kvm, vm: Vm): Raw {
+  return {
+    device: (k as unknown as { device: KvmDevice }).device,
+    vmFd: (vm as unknown as { fd: number }).fd,
+    vm,
+  };
+}
+
+function vcpuFd(v: Vcpu): number {
+  return (v as unknown as { fd: number }).fd;
+}
+
+const u32 = (b: Uint8Array, o: number): number => new DataView(b.buffer, b.byteOffset).getUint32(o, true);
+const s32 = (b: Uint8Array, o: number): number => new DataView(b.buffer, b.byteOffset).getInt32(o, true);
+const put32 = (b: Uint8Array, o: number, v: number): void =>
+  new DataView(b.buffer, b.byteOffset).setUint32(o, v >>> 0, true);
+
+function irqLineStatus(r: Raw, irq: number, level: number): number {
+  const b = new Uint8Array(8);
+  put32(b, 0, irq);
+  put32(b, 4, level);
+  r.device.ioctl(r.vmFd, KVM_IOCTL.KVM_IRQ_LINE_STATUS, b);
+  return s32(b, 0);
+}
+
+function getIrqchip(r: Raw, chipId: number): Uint8Array {
+  const b = new Uint8Array(520);
+  put32(b, 0, chipId);
+  r.device.ioctl(r.vmFd, KVM_IOCTL.KVM_GET_IRQCHIP, b);
+  return b;
+}
+
+function getLapic(r: Raw, v: Vcpu): Uint8Array {
+  const b = new Uint8Array(1024);
+  r.device.ioctl(vcpuFd(v), KVM_IOCTL.KVM_GET_LAPIC, b);
+  return b;
+}
+
+/** The non-zero dwords of a register page, as "offset: value" in hex. */
+function nonZero(b: Uint8Array): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let o = 0; o < b.length; o += 4) if (u32(b, o) !== 0) out[o.toString(16)] = u32(b, o).toString(16);
+  return out;
+}
+
+function msi(r: Raw, addressLo: number, data: number, flags = 0): number {
+  const b = new Uint8Array(32);
+  put32(b, 0, addressLo);
+  put32(b, 8, data);
+  put32(b, 12, flags);
+  return r.device.ioctl(r.vmFd, KVM_IOCTL.KVM_SIGNAL_MSI, b);
+}
+
+/** kvm_irq_routing with `entries` as [gsi, type, flags, u0, u1, u2]. */
+function routing(entries: number[][], flags = 0): Uint8Array {
+  const b = new Uint8Array(8 + 48 * entries.length);
+  put32(b, 0, entries.length);
+  put32(b, 4, flags);
+  entries.forEach((e, i) => {
+    const o = 8 + 48 * i;
+    put32(b, o, e[0]);
+    put32(b, o + 4, e[1]);
+    put32(b, o + 8, e[2] ?? 0);
+    for (let j = 3; j < e.length; j++) put32(b, o + 16 + 4 * (j - 3), e[j]);
+  });
+  return b;
+}
+
+const IRQCHIP = 1;
+const MSI = 2;
+const PIC_MASTER = 0;
+const PIC_SLAVE = 1;
+const IOAPIC = 2;
+
+const imm32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
+/** mov dword [addr], imm32 */
+const movMem = (addr: number, v: number): number[] => [0xc7, 0x05, ...imm32(addr), ...imm32(v)];
+/** mov al, imm8 ; out imm8, al */
+const outAl = (port: number, v: number): number[] => [0xb0, v, 0xe6, port];
+
+function flat(type: number, selector: number): KvmSegment {
+  return {
+    base: 0n,
+    limit: 0xffffffff,
+    selector,
+    type,
+    present: 1,
+    dpl: 0,
+    db: 1,
+    s: 1,
+    l: 0,
+    g: 1,
+    avl: 0,
+    unusable: 0,
+  };
+}
+
+const GDT = 0x2800;
+const IDT = 0x3000;
+const HANDLER = 0x1800;
+
+/**
+ * A VM with an irqchip, 1 MiB of RAM and one vCPU in flat 32-bit protected mode at 0x1000 with
+ * an IDT at 0x3000 whose every vector's gate points at `HANDLER + 16 × (vector − 0x40)` for
+ * vectors 0x40–0x4f. Each handler is `out 0x10, vector ; hlt`: the exit says which vector came.
+ */
+function irqchipGuest(k: Kvm, code: number[]): { r: Raw; vcpu: Vcpu; ram: Uint8Array } {
+  const vm = k.createVm();
+  vm.createIrqchip();
+  const mem = vm.allocateMemory(1 << 20);
+  vm.setUserMemoryRegion({
+    slot: 0,
+    flags: 0,
+    guestPhysAddr: 0n,
+    memorySize: 1n << 20n,
+    userspaceAddr: mem.userspaceAddr,
+  });
+  const ram = new Uint8Array(mem.buffer);
+  ram.set(code, 0x1000);
+  for (let v = 0x40; v < 0x50; v++) {
+    const h = HANDLER + 16 * (v - 0x40);
+    ram.set([...outAl(0x10, v), 0xf4], h);
+    // 32-bit interrupt gate, DPL 0, present (SDM Vol. 3 Figure 6-2).
+    ram.set([h & 0xff, (h >>> 8) & 0xff, 0x08, 0x00, 0x00, 0x8e, (h >>> 16) & 0xff, h >>> 24], IDT + 8 * v);
+  }
+  // GDT: null, flat code at 0x08, flat data at 0x10 (what interrupt delivery loads CS from).
+  ram.set(
+    [0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0x9b, 0xcf, 0, 0xff, 0xff, 0, 0, 0, 0x93, 0xcf, 0],
+    GDT,
+  );
+  const vcpu = vm.createVcpu(0);
+  const s = vcpu.getSregs();
+  s.gdt = { base: BigInt(GDT), limit: 23 };
+  s.cs = flat(11, 8);
+  s.ds = s.es = s.ss = s.fs = s.gs = flat(3, 16);
+  s.cr0 = 0x11n;
+  s.idt = { base: BigInt(IDT), limit: 8 * 256 - 1 };
+  vcpu.setSregs(s);
+  vcpu.setRegs({ ...vcpu.getRegs(), rip: 0x1000n, rsp: 0x8000n, rflags: 2n });
+  return { r: raw(k, vm), vcpu, ram };
+}
+
+/** Runs until an exit that is not EINTR; returns the port of the KVM_EXIT_IO and its byte. */
+function runToIo(vcpu: Vcpu): [number, number] {
+  for (let i = 0; i < 50; i++) {
+    let exit: number;
+    try {
+      exit = vcpu.run();
+    } catch (e) {
+      if (e instanceof KvmError && e.code === 'EINTR') continue;
+      throw e;
+    }
+    expect(exit).toBe(KVM_EXIT.IO);
+    const area: { bytes: Uint8Array } = vcpu.kvmRun;
+    const run = area instanceof KvmRunView ? area : new KvmRunView(area.bytes);
+    return [run.io.port, run.io.data[0]];
+  }
+  throw new Error('no I/O exit');
+}
+
+/** The cases; `kvm()` is the suite's own opener (it closes what it opened after each case). */
+export function defineIrqchipCases(kvm: () => Kvm): void {
+  describe('the in-kernel irqchip', () => {
+    const vmWithChip = (): Raw => {
+      const k = kvm();
+      const vm = k.createVm();
+      vm.createIrqchip();
+      return raw(k, vm);
+    };
+
+    it('answers the irqchip ioctls with ENXIO / EINVAL before KVM_CREATE_IRQCHIP', () => {
+      const k = kvm();
+      const vm = k.createVm();
+      const r = raw(k, vm);
+      const v = vm.createVcpu(0);
+      expectErrno(() => r.device.ioctl(r.vmFd, KVM_IOCTL.KVM_IRQ_LINE, new Uint8Array(8)), Errno.ENXIO);
+      expectErrno(
+        () => r.device.ioctl(r.vmFd, KVM_IOCTL.KVM_IRQ_LINE_STATUS, new Uint8Array(8)),
+        Errno.ENXIO,
+      );
+      expectErrno(() => r.device.ioctl(r.vmFd, KVM_IOCTL.KVM_GET_IRQCHIP, new Uint8Array(520)), Errno.ENXIO);
+      expectErrno(() => r.device.ioctl(r.vmFd, KVM_IOCTL.KVM_SET_IRQCHIP, new Uint8Array(520)), Errno.ENXIO);
+      expectErrno(() => r.device.ioctl(r.vmFd, KVM_IOCTL.KVM_SET_GSI_ROUTING, routing([])), Errno.EINVAL);
+      expectErrno(() => msi(r, 0xfee00000, 0x30), Errno.EINVAL);
+      expectErrno(
+        () => r.device.ioctl(vcpuFd(v), KVM_IOCTL.KVM_GET_LAPIC, new Uint8Array(1024)),
+        Errno.EINVAL,
+      );
+      expectErrno(
+        () => r.device.ioctl(vcpuFd(v), KVM_IOCTL.KVM_SET_LAPIC, new Uint8Array(1024)),
+        Errno.EINVAL,
+      );
+      // A vCPU exists: too late for an irqchip.
+      expectErrno(() => vm.createIrqchip(), Errno.EINVAL);
+    });
+
+    it('creates the irqchip once (EEXIST), then KVM_INTERRUPT is ENXIO', () => {
+      const k = kvm();
+      const vm = k.createVm();
+      vm.createIrqchip();
+      expectErrno(() => vm.createIrqchip(), Errno.EEXIST);
+      const v = vm.createVcpu(0);
+      expectErrno(() => v.interrupt(0x20), Errno.ENXIO);
+    });
+
+    it('shows the reset state of the 8259 pair and the I/O APIC in KVM_GET_IRQCHIP', () => {
+      const r = vmWithChip();
+      const master = getIrqchip(r, PIC_MASTER);
+      expect([...master.subarray(8, 24)]).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xf8]);
+      const slave = getIrqchip(r, PIC_SLAVE);
+      expect(u32(slave, 0)).toBe(PIC_SLAVE);
+      expect([...slave.subarray(8, 24)]).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xde]);
+      const io = getIrqchip(r, IOAPIC);
+      expect(u32(io, 8)).toBe(0xfec00000);
+      expect(u32(io, 12)).toBe(0);
+      for (let pin = 0; pin < 24; pin++) expect(u32(io, 32 + 8 * pin)).toBe(0x10000);
+      expect([...io.subarray(32 + 8 * 24)].every((x) => x === 0)).toBe(true);
+      expectErrno(() => getIrqchip(r, 3), Errno.EINVAL);
+    });
+
+    it('leaves the rest of the kvm_irqchip union as userspace passed it', () => {
+      const r = vmWithChip();
+      const b = new Uint8Array(520).fill(0xa5);
+      put32(b, 0, PIC_MASTER);
+      r.device.ioctl(r.vmFd, KVM_IOCTL.KVM_GET_IRQCHIP, b);
+      expect(b[23]).toBe(0xf8);
+      expect(b[24]).toBe(0xa5);
+      expect(b[519]).toBe(0xa5);
+    });
+
+    it('round-trips the chips through KVM_SET_IRQCHIP; chip 3 is EINVAL', () => {
+      const r = vmWithChip();
+      const pic = getIrqchip(r, PIC_MASTER);
+      pic.set([0, 0, 0xfb, 0, 0, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0xf8], 8);
+      r.device.ioctl(r.vmFd, KVM_IOCTL.KVM_SET_IRQCHIP, pic);
+      expect([...getIrqchip(r, PIC_MASTER).subarray(8, 24)]).toEqual([...pic.subarray(8, 24)]);
+      const io = getIrqchip(r, IOAPIC);
+      put32(io, 16, 0x5); // IOREGSEL
+      put32(io, 20, 0x3); // ID
+      put32(io, 32 + 8 * 3, 0x1a031); // pin 3: masked, level, vector 0x31
+      put32(io, 32 + 8 * 3 + 4, 0x01000000);
+      r.device.ioctl(r.vmFd, KVM_IOCTL.KVM_SET_IRQCHIP, io);
+      expect([...getIrqchip(r, IOAPIC)]).toEqual([...io]);
+      const bad = new Uint8Array(520);
+      put32(bad, 0, 3);
+      expectErrno(() => r.device.ioctl(r.vmFd, KVM_IOCTL.KVM_SET_IRQCHIP, bad), Errno.EINVAL);
+    });
+
+    it('answers KVM_IRQ_LINE_STATUS as kvm_set_irq sums the PIC and I/O APIC routes', () => {
+      const r = vmWithChip();
+      r.vm.createVcpu(0);
+      // GSI 4: PIC delivers (1), the masked I/O APIC pin ignores it (-1).
+      expect(irqLineStatus(r, 4, 1)).toBe(1);
+      // Lowering the line: both chips answer 1.
+      expect(irqLineStatus(r, 4, 0)).toBe(2);
+      expect(irqLineStatus(r, 0, 1)).toBe(1);
+      // GSI 23 has only the masked I/O APIC pin; 24 and 1000 have no route.
+      expect(irqLineStatus(r, 23, 1)).toBe(-1);
+      expect(irqLineStatus(r, 24, 1)).toBe(-1);
+      expect(irqLineStatus(r, 1000, 1)).toBe(-1);
+      // An edge already latched and not yet taken is coalesced (0).
+      expect(irqLineStatus(r, 2, 1)).toBe(1);
+      expect(irqLineStatus(r, 0, 0)).toBe(2);
+      expect(irqLineStatus(r, 0, 1)).toBe(0);
+      const master = getIrqchip(r, PIC_MASTER);
+      expect(master[9]).toBe(0x15); // IRR: IRQ 0, 2, 4
+    });
+
+    it('shows the local APIC reset state in KVM_GET_LAPIC: BSP LINT0 in ExtINT mode, the AP all masked', () => {
+      const r = vmWithChip();
+      const bsp = r.vm.createVcpu(0);
+      const ap = r.vm.createVcpu(1);
+      expect(nonZero(getLapic(r, bsp))).toEqual({
+        '30': '50014',
+        e0: 'ffffffff',
+        f0: 'ff',
+        '320': '10000',
+        '330': '10000',
+        '340': '10000',
+        '350': '700',
+        '360': '10000',
+        '370': '10000',
+      });
+      expect(nonZero(getLapic(r, ap))).toEqual({
+        '20': '1000000',
+        '30': '50014',
+        e0: 'ffffffff',
+        f0: 'ff',
+        '320': '10000',
+        '330': '10000',
+        '340': '10000',
+        '350': '10000',
+        '360': '10000',
+        '370': '10000',
+      });
+      expect(bsp.getMsrs([0x1b])[0].data).toBe(0xfee00900n);
+      expect(ap.getMsrs([0x1b])[0].data).toBe(0xfee00800n);
+    });
+
+    it('recomputes the version and PPR on KVM_SET_LAPIC and stores TMCCT as 0', () => {
+      const r = vmWithChip();
+      const v = r.vm.createVcpu(0);
+      const l = getLapic(r, v);
+      put32(l, 0xf0, 0x1ff);
+      put32(l, 0x30, 0);
+      put32(l, 0xa0, 0x77);
+      put32(l, 0x390, 1234);
+      put32(l, 0x80, 0x20);
+      r.device.ioctl(vcpuFd(v), KVM_IOCTL.KVM_SET_LAPIC, l);
+      const back = getLapic(r, v);
+      expect(u32(back, 0x30)).toBe(0x50014);
+      expect(u32(back, 0xa0)).toBe(0x20);
+      expect(u32(back, 0x390)).toBe(0);
+      expect(u32(back, 0xf0)).toBe(0x1ff);
+      expect(v.getSregs().cr8).toBe(2n);
+    });
+
+    it('delivers KVM_SIGNAL_MSI by mode: EPERM with no vCPU, 0 to a disabled APIC, 1 to an enabled one', () => {
+      const r = vmWithChip();
+      expectErrno(() => msi(r, 0xfee00000, 0x30), Errno.EPERM);
+      const v = r.vm.createVcpu(0);
+      expect(msi(r, 0xfee00000, 0x4030)).toBe(0);
+      expect(msi(r, 0xfee05000, 0x4030)).toBe(0);
+      expect(msi(r, 0xfeeff000, 0x4030)).toBe(0);
+      expect(msi(r, 0xfee00000, 0x4030, 1)).toBe(0);
+      expectErrno(() => msi(r, 0xfee00000, 0x4030, 2), Errno.EINVAL);
+      const l = getLapic(r, v);
+      put32(l, 0xf0, 0x1ff);
+      r.device.ioctl(vcpuFd(v), KVM_IOCTL.KVM_SET_LAPIC, l);
+      expect(msi(r, 0xfee00000, 0x4030)).toBe(1);
+      expect(msi(r, 0xfee00000, 0x4010)).toBe(1);
+      expect(msi(r, 0xfee00000, 0x4131)).toBe(1); // lowest priority
+      expect(msi(r, 0xfee00000, 0x0430)).toBe(1); // NMI
+      expect(msi(r, 0xfee00000, 0x0230)).toBe(0); // SMI
+      expect(msi(r, 0xfee00000, 0x0730)).toBe(0); // ExtINT
+      const irr = getLapic(r, v);
+      expect(u32(irr, 0x200)).toBe(0x10000); // vector 0x10
+      expect(u32(irr, 0x210)).toBe(0x30000); // vectors 0x30, 0x31
+    });
+
+    it('validates KVM_SET_GSI_ROUTING as Linux does', () => {
+      const r = vmWithChip();
+      const set = (b: Uint8Array) => r.device.ioctl(r.vmFd, KVM_IOCTL.KVM_SET_GSI_ROUTING, b);
+      expect(set(routing([]))).toBe(0);
+      expectErrno(() => set(routing([], 1)), Errno.EINVAL);
+      expectErrno(() => set(routing([[4096, IRQCHIP, 0, IOAPIC, 0]])), Errno.EINVAL);
+      expect(set(routing([[4095, IRQCHIP, 0, IOAPIC, 3]]))).toBe(0);
+      expectErrno(() => set(routing([[1, IRQCHIP, 0, IOAPIC, 24]])), Errno.EINVAL);
+      expectErrno(() => set(routing([[1, IRQCHIP, 0, PIC_MASTER, 8]])), Errno.EINVAL);
+      expectErrno(() => set(routing([[1, IRQCHIP, 0, 3, 0]])), Errno.EINVAL);
+      expectErrno(() => set(routing([[1, 0, 0, 0, 0]])), Errno.EINVAL);
+      expectErrno(() => set(routing([[1, 5, 0, 0, 0]])), Errno.EINVAL);
+      expectErrno(() => set(routing([[1, IRQCHIP, 1, IOAPIC, 1]])), Errno.EINVAL);
+      expectErrno(
+        () =>
+          set(
+            routing([
+              [1, IRQCHIP, 0, IOAPIC, 1],
+              [1, IRQCHIP, 0, IOAPIC, 2],
+            ]),
+          ),
+        Errno.EINVAL,
+      );
+      expect(
+        set(
+          routing([
+            [1, IRQCHIP, 0, PIC_MASTER, 1],
+            [1, IRQCHIP, 0, IOAPIC, 1],
+          ]),
+        ),
+      ).toBe(0);
+      expect(
+        set(
+          routing([
+            [1, IRQCHIP, 0, PIC_MASTER, 1],
+            [1, IRQCHIP, 0, PIC_SLAVE, 1],
+          ]),
+        ),
+      ).toBe(0);
+      expect(set(routing([[5, MSI, 1, 0xfee00000, 0, 0x31]]))).toBe(0);
+      expectErrno(
+        () =>
+          set(
+            routing([
+              [5, MSI, 0, 0xfee00000, 0, 0x31],
+              [5, IRQCHIP, 0, IOAPIC, 3],
+            ]),
+          ),
+        Errno.EINVAL,
+      );
+      const tooMany = new Uint8Array(8);
+      put32(tooMany, 0, 4097);
+      expectErrno(() => set(tooMany), Errno.EINVAL);
+      // Only GSI 5 → MSI now: raising it delivers to nobody enabled (0), lowering it is ignored (-1).
+      r.vm.createVcpu(0);
+      expect(set(routing([[5, MSI, 0, 0xfee00000, 0, 0x31]]))).toBe(0);
+      expect(irqLineStatus(r, 5, 1)).toBe(0);
+      expect(irqLineStatus(r, 5, 0)).toBe(-1);
+      expect(irqLineStatus(r, 4, 1)).toBe(-1);
+    });
+
+    it('takes an APIC timer interrupt (one-shot) while halted', () => {
+      // SVR enable; LVTT one-shot vector 0x40; divide by 1; TMICT 1000; sti; hlt; jmp back.
+      const { vcpu, r } = irqchipGuest(kvm(), [
+        ...movMem(0xfee000f0, 0x1ff),
+        ...movMem(0xfee00320, 0x40),
+        ...movMem(0xfee003e0, 0xb),
+        ...movMem(0xfee00380, 1000),
+        0xfb,
+        0xf4,
+        0xeb,
+        0xfd,
+      ]);
+      expect(runToIo(vcpu)).toEqual([0x10, 0x40]);
+      const l = getLapic(r, vcpu);
+      expect(u32(l, 0x120)).toBe(1); // ISR bits 95:64: vector 0x40 in service
+      expect(u32(l, 0x390)).toBe(0); // the one-shot count ran out
+      expect(u32(l, 0xa0)).toBe(0x40); // PPR follows the in-service vector
+    });
+
+    it('takes a self-IPI sent through the ICR with the "self" shorthand', () => {
+      const { vcpu, r } = irqchipGuest(kvm(), [
+        ...movMem(0xfee000f0, 0x1ff),
+        0xfb,
+        ...movMem(0xfee00300, 0x40041),
+        0x90,
+        0xeb,
+        0xfe,
+      ]);
+      expect(runToIo(vcpu)).toEqual([0x10, 0x41]);
+      const l = getLapic(r, vcpu);
+      expect(u32(l, 0x120)).toBe(2); // ISR: vector 0x41
+      expect(u32(l, 0x300)).toBe(0x40041); // ICR keeps what was written, delivery status clear
+    });
+
+    it('delivers a KVM_IRQ_LINE edge through an I/O APIC redirection entry', () => {
+      // SVR enable; IOREGSEL = 0x1a (pin 5 low); IOWIN = vector 0x42 (fixed, physical, edge);
+      // IOREGSEL 0x1b; IOWIN = destination APIC 0; report; sti; spin.
+      // The 8259 is masked first: GSI 5 also reaches it, and the BSP takes ExtINT before the APIC.
+      const { vcpu, r } = irqchipGuest(kvm(), [
+        ...outAl(0x21, 0xff),
+        ...movMem(0xfee000f0, 0x1ff),
+        ...movMem(0xfec00000, 0x1a),
+        ...movMem(0xfec00010, 0x42),
+        ...movMem(0xfec00000, 0x1b),
+        ...movMem(0xfec00010, 0),
+        ...outAl(0x11, 1),
+        0xfb,
+        0x90,
+        0xeb,
+        0xfe,
+      ]);
+      expect(runToIo(vcpu)).toEqual([0x11, 1]);
+      const io = getIrqchip(r, IOAPIC);
+      expect(u32(io, 16)).toBe(0x1b); // IOREGSEL as the guest left it
+      expect(u32(io, 32 + 8 * 5)).toBe(0x42);
+      expect(irqLineStatus(r, 5, 1)).toBe(1);
+      expect(runToIo(vcpu)).toEqual([0x10, 0x42]);
+      expect(u32(getLapic(r, vcpu), 0x120)).toBe(4); // ISR: vector 0x42
+      // Lowering: the masked 8259 pin answers -1, the I/O APIC 1.
+      expect(irqLineStatus(r, 5, 0)).toBe(1);
+      expect(getIrqchip(r, PIC_MASTER)[10]).toBe(0xff); // IMR, written through the in-kernel 8259
+    });
+  });
+}
