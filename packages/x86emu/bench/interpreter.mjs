@@ -1,6 +1,7 @@
 // Guest instructions per second of the x86emu interpreter on a CPU-bound integer loop, with
 // paging on (4 KiB pages), beside baselines measured in the same run: the same loop with
-// paging off, and a plain JavaScript loop doing the equivalent work.
+// paging off, the same loop in 64-bit mode under 4-level paging (32-bit and 64-bit operands),
+// and a plain JavaScript loop doing the equivalent work.
 //   pnpm --filter @kvm/x86emu bench        (after building)
 import { Cpu, FlatPhysicalMemory, SegAttr, StopReason } from '../dist/index.js';
 
@@ -18,6 +19,51 @@ const LOOP = [
 function cpuSeconds(c0) {
   const d = process.cpuUsage(c0);
   return (d.user + d.system) / 1e6;
+}
+
+// The same loop in 64-bit mode: DEC ECX is FF C9 there (49H is a REX prefix).
+const LOOP64 = [
+  0x89, 0xca, 0x81, 0xe2, 0xff, 0x03, 0, 0, 0x03, 0x04, 0x96, 0x6b, 0xc0, 0x21, 0x31, 0xc8, 0x89, 0x04, 0x96,
+  0xff, 0xc9, 0x75, 0xe9, 0xf4,
+];
+// And with 64-bit operands (REX.W on every data instruction; the JS check uses the low half).
+const LOOP64W = [
+  0x48, 0x89, 0xca, 0x48, 0x81, 0xe2, 0xff, 0x03, 0, 0, 0x48, 0x03, 0x04, 0xd6, 0x48, 0x6b, 0xc0, 0x21, 0x48,
+  0x31, 0xc8, 0x48, 0x89, 0x04, 0xd6, 0xff, 0xc9, 0x75, 0xe3, 0xf4,
+];
+
+/** A machine in 64-bit mode with 4-level paging (4 KiB pages) identity-mapping the first 8 MiB. */
+function machine64(code) {
+  const mem = new FlatPhysicalMemory(16 << 20);
+  mem.bytes.set(code, CODE);
+  const cpu = new Cpu({ memory: mem });
+  const s = cpu.state;
+  const pml4 = 0x800000;
+  mem.write32(pml4, (pml4 + 0x1000) | 3);
+  mem.write32(pml4 + 0x1000, (pml4 + 0x2000) | 3);
+  for (let t = 0; t < 4; t++) {
+    const pt = pml4 + 0x3000 + t * 0x1000;
+    mem.write32(pml4 + 0x2000 + t * 8, pt | 3);
+    for (let i = 0; i < 512; i++) mem.write32(pt + i * 8, ((t * 512 + i) * 4096) | 3);
+  }
+  s.cr[0] = 0x80000011;
+  s.cr[4] = 0x20;
+  s.cr[3] = pml4;
+  s.efer[0] = 0x500;
+  for (let r = 0; r < 6; r++) {
+    s.segSel[r] = r === 1 ? 8 : 0x10;
+    s.segBase[r] = 0;
+    s.segLimit[r] = 0xffffffff;
+    s.segAttr[r] =
+      r === 1
+        ? 0xb | SegAttr.S | SegAttr.P | SegAttr.L | SegAttr.G
+        : 3 | SegAttr.S | SegAttr.P | SegAttr.DB | SegAttr.G;
+  }
+  s.rip[0] = CODE;
+  s.gpr[1] = ITER;
+  s.gpr[6] = DATA;
+  cpu.stateChanged();
+  return cpu;
 }
 
 function machine(paging) {
@@ -49,8 +95,8 @@ function machine(paging) {
   return cpu;
 }
 
-function guest(paging) {
-  const cpu = machine(paging);
+function guest(paging, make = machine) {
+  const cpu = make(paging);
   const c0 = process.cpuUsage();
   let n = 0;
   for (;;) {
@@ -79,16 +125,23 @@ function plainJs() {
 
 const fmt = (x) => `${(x / 1e6).toFixed(1)} M/s`;
 guest(true); // warm-up
+guest(LOOP64, machine64);
 const on = guest(true);
 const off = guest(false);
+const l64 = guest(LOOP64, machine64);
+const l64w = guest(LOOP64W, machine64);
 const js = plainJs();
-if (on.eax !== js.eax || off.eax !== js.eax)
-  throw new Error(`results differ: ${on.eax} ${off.eax} ${js.eax}`);
+if (on.eax !== js.eax || off.eax !== js.eax || l64.eax !== js.eax || l64w.eax !== js.eax)
+  throw new Error(`results differ: ${on.eax} ${off.eax} ${l64.eax} ${l64w.eax} ${js.eax}`);
 console.log(
   `x86emu interpreter, ${ITER} iterations × 8 instructions (integer loop, result checked against JS); rates per CPU second`,
 );
 console.log(`  paging on (4 KiB pages)   ${fmt(on.ips)} guest instructions`);
 console.log(`  paging off (baseline)     ${fmt(off.ips)} guest instructions`);
+console.log(
+  `  64-bit mode, 4-level      ${fmt(l64.ips)} guest instructions  (the same loop, 32-bit operands)`,
+);
+console.log(`  64-bit mode, REX.W        ${fmt(l64w.ips)} guest instructions  (64-bit operands)`);
 console.log(
   `  plain JS loop (baseline)  ${fmt(js.ips)} equivalent instructions  (interpreter = ${(js.ips / on.ips).toFixed(0)}× slower)`,
 );
