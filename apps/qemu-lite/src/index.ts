@@ -24,7 +24,7 @@ export {
 export { kernelFormatOf, loadFlat, loadMultiboot } from './loaders/index.js';
 export * from './loaders/types.js';
 export { guestCpuid } from './machine/cpuid.js';
-export { Machine, type MachineHooks } from './machine/machine.js';
+export { Machine, type MachineCarryOver, type MachineHooks } from './machine/machine.js';
 export { buildE820 } from './machine/memory-map.js';
 export {
   demoGuestPath,

@@ -37,6 +37,14 @@ class KernelIrqLines implements IrqSink {
   }
 }
 
+/** What a machine rebuilt by a reset takes over from the one it replaces. */
+export interface MachineCarryOver {
+  /** Guest RAM (zeroed by the new machine). */
+  memory: HostMemory;
+  /** The battery-backed RTC/NVRAM, which a reset does not clear. */
+  cmos: Cmos;
+}
+
 export interface MachineHooks {
   /** Bytes the UART transmits. */
   serialOut(byte: number): void;
@@ -56,6 +64,7 @@ export class Machine {
   readonly pic?: I8259Pair;
   readonly pit?: I8254;
   readonly serial: Serial16550;
+  readonly cmos: Cmos;
   private loadedGuest: LoadedGuest;
   private stopped: StopReason | undefined;
   private readonly e820: E820Entry[];
@@ -69,17 +78,17 @@ export class Machine {
     readonly config: MachineConfig,
     readonly clock: Clock,
     private readonly hooks: MachineHooks,
-    /** Guest RAM to reuse (a rebuilt machine's), zeroed here; default: newly allocated. */
-    memory?: HostMemory,
+    /** A rebuilt machine's RAM and CMOS (see `reboot`); default: all new. */
+    carry?: MachineCarryOver,
   ) {
     this.e820 = buildE820(config.ramSize);
     const vm = kvm.createVm();
     this.vm = vm;
     try {
       vm.setTssAddr(TSS_GPA);
-      this.memory = memory ?? vm.allocateMemory(config.ramSize);
+      this.memory = carry?.memory ?? vm.allocateMemory(config.ramSize);
       this.ram = new Uint8Array(this.memory.buffer, 0, config.ramSize);
-      if (memory) this.ram.fill(0);
+      if (carry) this.ram.fill(0);
       this.setRamSlot(BigInt(config.ramSize));
 
       let irq: IrqSink;
@@ -103,7 +112,9 @@ export class Machine {
       const reset = (cause: string) => () => this.stop({ kind: 'reset', cause });
       this.serial = new Serial16550(irq, hooks.serialOut);
       this.bus.register(COM1_BASE, 8, this.serial);
-      this.bus.register(0x70, 2, new Cmos(config.ramSize));
+      this.cmos = carry?.cmos ?? new Cmos(config.ramSize);
+      carry?.cmos.reset();
+      this.bus.register(0x70, 2, this.cmos);
       const i8042 = new I8042(irq, reset('i8042 reset line'));
       this.bus.register(0x60, 1, i8042);
       this.bus.register(0x64, 1, i8042);
@@ -172,13 +183,16 @@ export class Machine {
    * `qemu_system_reset` does: same VM, same vCPU, same RAM. Returns the machine that runs next:
    * this one, reset in place; or, with the in-kernel irqchip (whose PIC, IOAPIC, PIT and local
    * APIC the ABI has no ioctl to reset: no KVM_SET_IRQCHIP / KVM_SET_LAPIC), a new VM and vCPU
-   * over this machine's RAM, this VM closed. Either way the RAM reads as zero before the image
+   * over this machine's RAM and CMOS, with new userspace devices, this VM closed. Either way the RAM reads as zero before the image
    * is loaded again, as after a cold boot, and no host memory is allocated.
    */
   reboot(): Machine {
     if (this.config.kernelIrqchip) {
       this.vm.close();
-      const next = new Machine(this.kvm, this.config, this.clock, this.hooks, this.memory);
+      const next = new Machine(this.kvm, this.config, this.clock, this.hooks, {
+        memory: this.memory,
+        cmos: this.cmos,
+      });
       next.reboots = this.reboots + 1;
       return next;
     }
