@@ -72,3 +72,4 @@ export {
 export { sseRound } from './sse-round.js';
 export { SW_SF, stackFault } from './stack-fault.js';
 export { fadd80, fdiv80, fmul80, fsqrt80, fsub80 } from './x87-arith.js';
+export { f2xm1, fpatan, ftrig, fyl2x, fyl2xp1, TRIG_COS, TRIG_SIN, TRIG_TAN } from './x87-trans.js';
