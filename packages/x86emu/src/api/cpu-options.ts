@@ -30,8 +30,8 @@ export const PagingMode = {
   /** PAE paging: PDPTE + two levels of 8-byte entries, 2 MiB pages, XD with EFER.NXE. */
   Pae: 2,
   /**
-   * 4-level paging (SDM 4.5), for a paging override only (a 64-bit host's shadow tables): linear
-   * addresses below 4 GiB go through PML4 entry 0. Long mode itself is not executed yet.
+   * 4-level paging (SDM 4.5): what IA-32e mode uses (CR3 with EFER.LMA), and a paging override's
+   * format for a 64-bit host's shadow tables.
    */
   FourLevel: 3,
 } as const;
