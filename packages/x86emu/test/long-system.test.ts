@@ -276,3 +276,31 @@ describe('descriptor tables and CPUID in IA-32e mode', () => {
     expect(s.gpr[Reg.RAX] & 0xffff).toBe(0x3024);
   });
 });
+
+describe('compatibility mode', () => {
+  it('32-bit code under LMA: an interrupt goes to the 64-bit handler and IRETQ returns to compatibility mode', () => {
+    const m = longMode(`
+      push ${L.CODE32}
+      lea rax, [rip + compat]
+      push rax
+      retfq
+    .code32
+    compat:
+      mov esp, 0x7000
+      mov eax, 0xffffffff
+      add eax, 1
+      int 0x40
+      mov ebx, 0x1234
+      hlt
+    `);
+    gate64(m.mem, 0x40, HANDLER);
+    // handler: mov r15, rsp ; mov r14, cs-image ; iretq
+    m.mem.bytes.set([0x49, 0x89, 0xe7, 0x4c, 0x8b, 0x74, 0x24, 0x08, 0x48, 0xcf], HANDLER);
+    runTo(m);
+    expect(r64(m, Reg.R14)).toBe(BigInt(L.CODE32)); // pushed CS: the compatibility-mode segment
+    expect(r64(m, Reg.R15)).toBe(BigInt(0x7000 - 40));
+    expect(m.cpu.lma && !m.cpu.long64).toBe(true);
+    expect(m.cpu.state.gpr[Reg.RBX]).toBe(0x1234);
+    expect(m.cpu.state.gpr[Reg.RAX]).toBe(0);
+  });
+});
