@@ -199,8 +199,13 @@ function runToIo(vcpu: Vcpu): [number, number] {
   throw new Error('no I/O exit');
 }
 
-/** The cases; `kvm()` is the suite's own opener (it closes what it opened after each case). */
-export function defineIrqchipCases(kvm: () => Kvm): void {
+/**
+ * The cases; `kvm()` is the suite's own opener (it closes what it opened after each case).
+ * `isrTracked`: KVM_GET_LAPIC shows a delivered interrupt in ISR/PPR (SDM Vol. 3 11.8.4). The
+ * CI host's kvm-pvm delivers through its paravirtual event path and shows ISR and PPR as 0, so
+ * the host engine runs these cases without that check.
+ */
+export function defineIrqchipCases(kvm: () => Kvm, isrTracked: boolean): void {
   describe('the in-kernel irqchip', () => {
     const vmWithChip = (): Raw => {
       const k = kvm();
@@ -454,9 +459,12 @@ export function defineIrqchipCases(kvm: () => Kvm): void {
       ]);
       expect(runToIo(vcpu)).toEqual([0x10, 0x40]);
       const l = getLapic(r, vcpu);
-      expect(u32(l, 0x120)).toBe(1); // ISR bits 95:64: vector 0x40 in service
       expect(u32(l, 0x390)).toBe(0); // the one-shot count ran out
-      expect(u32(l, 0xa0)).toBe(0x40); // PPR follows the in-service vector
+      expect(u32(l, 0x380)).toBe(1000); // TMICT stays
+      if (isrTracked) {
+        expect(u32(l, 0x120)).toBe(1); // ISR bits 95:64: vector 0x40 in service
+        expect(u32(l, 0xa0)).toBe(0x40); // PPR follows the in-service vector
+      }
     });
 
     it('takes a self-IPI sent through the ICR with the "self" shorthand', () => {
@@ -470,7 +478,7 @@ export function defineIrqchipCases(kvm: () => Kvm): void {
       ]);
       expect(runToIo(vcpu)).toEqual([0x10, 0x41]);
       const l = getLapic(r, vcpu);
-      expect(u32(l, 0x120)).toBe(2); // ISR: vector 0x41
+      if (isrTracked) expect(u32(l, 0x120)).toBe(2); // ISR: vector 0x41
       expect(u32(l, 0x300)).toBe(0x40041); // ICR keeps what was written, delivery status clear
     });
 
@@ -497,7 +505,7 @@ export function defineIrqchipCases(kvm: () => Kvm): void {
       expect(u32(io, 32 + 8 * 5)).toBe(0x42);
       expect(irqLineStatus(r, 5, 1)).toBe(1);
       expect(runToIo(vcpu)).toEqual([0x10, 0x42]);
-      expect(u32(getLapic(r, vcpu), 0x120)).toBe(4); // ISR: vector 0x42
+      if (isrTracked) expect(u32(getLapic(r, vcpu), 0x120)).toBe(4); // ISR: vector 0x42
       // Lowering: the masked 8259 pin answers -1, the I/O APIC 1.
       expect(irqLineStatus(r, 5, 0)).toBe(1);
       expect(getIrqchip(r, PIC_MASTER)[10]).toBe(0xff); // IMR, written through the in-kernel 8259
