@@ -85,7 +85,7 @@ async function main(argv: string[]): Promise<number> {
       },
     });
     restoreTerminal();
-    const message = describeEnding(result);
+    const message = describeEnding(result, parsed.options.accel);
     if (message) process.stderr.write(`${message}\n`);
     // The bundled demo says "all good" by writing 0 to the debug-exit port, which QEMU's
     // convention turns into status 1. With no arguments the user ran the demo, not a test:

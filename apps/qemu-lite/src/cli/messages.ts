@@ -3,9 +3,18 @@ import { exitReasonName } from '@kvm/core';
 import type { GuestResult } from '../run-guest.js';
 import { TRIPLE_FAULT_CAUSE } from '../vcpu/exit-handler.js';
 
-/** The stderr message for an ending that needs one (an engine failure, a signal), else undefined. */
-export function describeEnding(result: Pick<GuestResult, 'exitReason' | 'registers'>): string | undefined {
+/**
+ * The stderr message for an ending that needs one (an engine failure, a signal), else undefined.
+ * `accel`: the -accel the guest ran on, named when the engine lacks what the guest needs.
+ */
+export function describeEnding(
+  result: Pick<GuestResult, 'exitReason' | 'registers'>,
+  accel?: string,
+): string | undefined {
   const stop = result.exitReason;
+  if (stop.kind === 'failure' && stop.unsupported) {
+    return `qemu-lite: ${accel !== undefined ? `-accel ${accel}: ` : ''}${stop.detail}`;
+  }
   if (stop.kind === 'failure') {
     const reason = stop.exitReason >= 0 ? `${exitReasonName(stop.exitReason)}: ` : '';
     return `qemu-lite: engine failure: ${reason}${stop.detail}${result.registers ? `\n${result.registers}` : ''}`;

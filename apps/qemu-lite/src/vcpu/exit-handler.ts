@@ -10,7 +10,7 @@
  * - EXIT_STOP: the machine is done; `ctx.stopReason()` says why (a handler that returns it
  *   has called `ctx.stop`).
  */
-import { KVM_EXIT, KVM_EXIT_IO_OUT, KVM_SYSTEM_EVENT, type KvmRunView } from '@kvm/core';
+import { KVM_EXIT, KVM_EXIT_IO_OUT, KVM_INTERNAL_ERROR, KVM_SYSTEM_EVENT, type KvmRunView } from '@kvm/core';
 import type { IoBus } from '../devices/io-bus.js';
 
 export const EXIT_CONTINUE = 0;
@@ -30,8 +30,11 @@ export type StopReason =
   | { kind: 'reset'; cause: string; rip?: string }
   /** The guest powered off (KVM_SYSTEM_EVENT_SHUTDOWN). */
   | { kind: 'poweroff' }
-  /** The engine could not go on: the exit reason and what it reported. */
-  | { kind: 'failure'; exitReason: number; detail: string }
+  /**
+   * The engine could not go on: the exit reason and what it reported. `unsupported`: the engine
+   * lacks what the guest asked for (long mode on a software engine without it), not a fault.
+   */
+  | { kind: 'failure'; exitReason: number; detail: string; unsupported?: boolean }
   /** The user (Ctrl-A x), a signal, or the caller's time limit ended it. */
   | { kind: 'quit'; cause: 'user' | 'signal' | 'timeout' };
 
@@ -109,6 +112,18 @@ handlers[KVM_EXIT.FAIL_ENTRY] = (run, ctx, reason) =>
   );
 handlers[KVM_EXIT.INTERNAL_ERROR] = (run, ctx, reason) => {
   const internal = run.internal;
+  // An engine without long mode stops a guest that turns it on with the words
+  // [MSR_EFER, EFER, RIP] (@kvm/core's long-mode.ts): say that, not the numbers.
+  if (
+    internal.suberror === KVM_INTERNAL_ERROR.EMULATION &&
+    internal.ndata === 3 &&
+    internal.dataAt(0) === 0xc0000080n &&
+    (internal.dataAt(1) & 0x100n) !== 0n
+  ) {
+    const detail = `the software engine does not run long mode yet (guest set EFER.LME: EFER=${hex(internal.dataAt(1))} at RIP ${hex(internal.dataAt(2))})`;
+    ctx.stop({ kind: 'failure', exitReason: reason, detail, unsupported: true });
+    return EXIT_STOP;
+  }
   const data: string[] = [];
   for (let i = 0; i < Math.min(internal.ndata, 16); i++) data.push(hex(internal.dataAt(i)));
   const names = [

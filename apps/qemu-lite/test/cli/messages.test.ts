@@ -12,6 +12,25 @@ describe('ending messages', () => {
     );
   });
 
+  it('names the accelerator and what it lacks when the engine cannot run the guest', () => {
+    const message = describeEnding(
+      {
+        exitReason: {
+          kind: 'failure',
+          exitReason: 17,
+          detail:
+            'the software engine does not run long mode yet (guest set EFER.LME: EFER=0x100 at RIP 0x1000d5)',
+          unsupported: true,
+        },
+        registers: 'RAX=…',
+      },
+      'vmx',
+    );
+    expect(message).toBe(
+      'qemu-lite: -accel vmx: the software engine does not run long mode yet (guest set EFER.LME: EFER=0x100 at RIP 0x1000d5)',
+    );
+  });
+
   it('says nothing for endings the status already tells', () => {
     expect(describeEnding({ exitReason: { kind: 'debug-exit', status: 1 } })).toBeUndefined();
     expect(describeEnding({ exitReason: { kind: 'quit', cause: 'user' } })).toBeUndefined();

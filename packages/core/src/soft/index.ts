@@ -6,6 +6,7 @@ export { kvmEmulateInstruction } from './emulate.js';
 export { GuestFpu } from './fpu.js';
 export { HostPhysicalMemory } from './host-physical.js';
 export { HvaSpace, PAGE_SHIFT, PAGE_SIZE } from './hva-space.js';
+export { KVM_INTERNAL_ERROR_NO_LONG_MODE_MSR, siliconHasLongMode } from './long-mode.js';
 export { GFN_NO_SLOT, GFN_UNBACKED, type MemorySlot, MemorySlots } from './memslots.js';
 export { shadowMmuOps, syncPaging, type VcpuMmu, vcpuMmu } from './mmu-glue.js';
 export { MSR, MSRS_TO_SAVE } from './msrs.js';

@@ -23,6 +23,7 @@ import {
   kvmInjectPendingIrq,
   kvmVcpuBlock,
 } from './irqchip/vcpu-irq.js';
+import { kvmEntryNeedsLongMode } from './long-mode.js';
 import { KvmRequest, type SoftVcpu } from './vcpu.js';
 import { completeStringPio, kvmGetLinearRip } from './x86.js';
 
@@ -132,6 +133,10 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
       // The entry ends no later than the APIC timer's expiry, so it fires on time.
       const timer = vcpu.apic !== null ? kvmApicTimerSlack(vcpu) : ENTRY_SLICE;
       const slice = Math.max(1, Math.min(ENTRY_SLICE, budget - used, timer));
+      if (kvmEntryNeedsLongMode(vcpu)) {
+        postRunSave(vcpu);
+        return 0;
+      }
       if (ops.run(vcpu, slice) === EntryResult.FailEntry) {
         postRunSave(vcpu);
         return 0;

@@ -11,6 +11,7 @@ import { Errno, KvmError } from '../api/errors.js';
 import { ExitResult, newArchSegment, VcpuSreg } from './arch-ops.js';
 import { EMULATE_FAILED, kvmEmulationFailed, vcpuEmulator } from './emulate.js';
 import { kvmHaltInKernel, kvmIrqchipPio } from './irqchip/vcpu-irq.js';
+import { kvmWrmsrNeedsLongMode } from './long-mode.js';
 import { syncPaging, vcpuMmu } from './mmu-glue.js';
 import type { SoftVcpu } from './vcpu.js';
 
@@ -90,6 +91,8 @@ export function kvmEmulateRdmsr(vcpu: SoftVcpu, length: number): ExitResult {
 export function kvmEmulateWrmsr(vcpu: SoftVcpu, length: number): ExitResult {
   vcpu.ops.cacheRegs(vcpu);
   const r = vcpu.regs;
+  // EFER.LME on silicon without long mode stops the run (see long-mode.ts), instead of a #GP.
+  if (kvmWrmsrNeedsLongMode(vcpu, r[1], r[0], r[2])) return ExitResult.Userspace;
   if (!vcpu.setMsr(r[1], r[0], r[2])) {
     injectGp(vcpu);
     return ExitResult.Reenter;

@@ -48,6 +48,8 @@ const X86_CR0_CD = 1 << 30;
 const X86_CR0_PG = 0x80000000;
 const X86_CR4_PAE = 1 << 5;
 const X86_EFLAGS_IF = 1 << 9;
+const EFER_LME = 1 << 8;
+const EFER_LMA = 1 << 10;
 /** Pages of the I/O permission map (APM Vol. 2, 15.10.1: 12 KiB, one bit per port). */
 const IOPM_PAGES = 3;
 /** Pages of the MSR permission map (APM Vol. 2, 15.11: 8 KiB, two bits per MSR). */
@@ -366,12 +368,17 @@ export class SvmDriver implements ArchOps {
     this.vmcb.set64(VMCB.CR4, (cr4 | X86_CR4_PAE) >>> 0, 0);
   }
 
-  /** The guest's EFER; the VMCB's always has SVME (a VMRUN consistency check). */
+  /**
+   * The guest's EFER; the VMCB's always has SVME (a VMRUN consistency check), and LME only once
+   * LMA is set (`svm_set_efer` without NPT): the real CR0 always pages under shadow paging, so a
+   * guest's LME before its CR0.PG would otherwise be a half-entered long mode VMRUN refuses.
+   */
   setEfer(vcpu: SoftVcpu, lo: number, hi: number): void {
     this.vcpuLoad(vcpu);
     vcpu.efer = lo >>> 0;
     vcpu.eferHigh = hi >>> 0;
-    this.vmcb.set64(VMCB.EFER, (lo | EFER_SVME) >>> 0, 0);
+    const hw = lo & EFER_LMA ? lo : lo & ~EFER_LME;
+    this.vmcb.set64(VMCB.EFER, (hw | EFER_SVME) >>> 0, 0);
   }
 
   getCr2(vcpu: SoftVcpu): number {
