@@ -1247,6 +1247,55 @@ export class Cpu {
     this.linWrite(lin, size, value, this.state.cpl === 3 ? PFERR.USER : 0);
   }
 
+  /**
+   * Reads 8 bytes at `seg:off` into lo64/hi64 (64-bit operands): one segment/canonical check for
+   * all 8 bytes, a TLB hit inside one page read straight from the host view, else two dword reads.
+   */
+  read64(seg: number, off: number): void {
+    const lin = this.segAddr(seg, off, 8, false);
+    const lpn = lpnOf(lin);
+    const idx = lpn & C.TLB_MASK;
+    const o = lin & 0xfff;
+    if (this.tlbTag[idx] === lpn && o <= 4088 && this.dbgData === 0 && !this.acEnabled) {
+      const view = this.tlbView[idx];
+      if (view !== null && this.tlbPerm[idx] & (this.state.cpl === 3 ? C.TP_UR : C.TP_SR)) {
+        this.lo64 = (view[o] | (view[o + 1] << 8) | (view[o + 2] << 16) | (view[o + 3] << 24)) >>> 0;
+        this.hi64 = (view[o + 4] | (view[o + 5] << 8) | (view[o + 6] << 16) | (view[o + 7] << 24)) >>> 0;
+        return;
+      }
+    }
+    const acc = this.dataAccess(false);
+    const lo = this.linRead(lin, 4, acc);
+    this.hi64 = this.linRead(this.linNext(lin, 4), 4, acc);
+    this.lo64 = lo;
+  }
+
+  /** Writes 8 bytes at `seg:off`; both halves' pages are checked before either is stored. */
+  write64(seg: number, off: number, lo: number, hi: number): void {
+    const lin = this.segAddr(seg, off, 8, true);
+    const lpn = lpnOf(lin);
+    const idx = lpn & C.TLB_MASK;
+    const o = lin & 0xfff;
+    if (this.tlbTag[idx] === lpn && o <= 4088 && this.dbgData === 0 && !this.acEnabled) {
+      const view = this.tlbView[idx];
+      if (view !== null && this.tlbPerm[idx] & (this.state.cpl === 3 ? C.TP_UW : C.TP_SW)) {
+        view[o] = lo;
+        view[o + 1] = lo >>> 8;
+        view[o + 2] = lo >>> 16;
+        view[o + 3] = lo >>> 24;
+        view[o + 4] = hi;
+        view[o + 5] = hi >>> 8;
+        view[o + 6] = hi >>> 16;
+        view[o + 7] = hi >>> 24;
+        return;
+      }
+    }
+    this.probeWrite(lin, 8);
+    const acc = this.dataAccess(false);
+    this.linWrite(lin, 4, lo, acc);
+    this.linWrite(this.linNext(lin, 4), 4, hi, acc);
+  }
+
   // =====================================================================================
   // Stack
   // =====================================================================================

@@ -228,30 +228,50 @@ export const CMPXCHG64: Handler = (cpu, i) => {
 
 // ---------------------------------------------------------------- multiplication
 
-/** Unsigned 64 × 64 → 128-bit product in four 16-bit-limb steps; result in PROD[0..3] (dwords, low first). */
+/** Unsigned 64 × 64 → 128-bit product; result in PROD[0..3] (dwords, low first). */
 const PROD = new Uint32Array(4);
-const LIMB_A = new Uint32Array(4);
-const LIMB_B = new Uint32Array(4);
-const ACC = new Float64Array(8);
+/** 32 × 32 → 64-bit product of unsigned dwords into P_LO/P_HI (16-bit halves keep it exact). */
+let pLo = 0;
+let pHi = 0;
+function mul32(a: number, b: number): void {
+  const aL = a & 0xffff;
+  const aH = a >>> 16;
+  const bL = b & 0xffff;
+  const bH = b >>> 16;
+  const ll = aL * bL;
+  const mid = (ll >>> 16) + ((aL * bH) & 0xffff) + ((aH * bL) & 0xffff);
+  pLo = (((mid & 0xffff) << 16) | (ll & 0xffff)) >>> 0;
+  pHi = aH * bH + Math.floor((aL * bH) / 65536) + Math.floor((aH * bL) / 65536) + Math.floor(mid / 65536);
+}
 function mulu64(aLo: number, aHi: number, bLo: number, bHi: number): void {
-  LIMB_A[0] = aLo & 0xffff;
-  LIMB_A[1] = aLo >>> 16;
-  LIMB_A[2] = aHi & 0xffff;
-  LIMB_A[3] = aHi >>> 16;
-  LIMB_B[0] = bLo & 0xffff;
-  LIMB_B[1] = bLo >>> 16;
-  LIMB_B[2] = bHi & 0xffff;
-  LIMB_B[3] = bHi >>> 16;
-  ACC.fill(0);
-  for (let x = 0; x < 4; x++) for (let y = 0; y < 4; y++) ACC[x + y] += LIMB_A[x] * LIMB_B[y];
-  // Carry propagation over 16-bit limbs (each column < 2^35: exact).
-  let carry = 0;
-  for (let k = 0; k < 8; k++) {
-    const v = ACC[k] + carry;
-    ACC[k] = v % 65536;
-    carry = Math.floor(v / 65536);
+  mul32(aLo, bLo);
+  const w0 = pLo;
+  let w1 = pHi;
+  let w2 = 0;
+  let w3 = 0;
+  if (bHi !== 0) {
+    mul32(aLo, bHi);
+    w1 += pLo;
+    w2 += pHi;
   }
-  for (let k = 0; k < 4; k++) PROD[k] = (ACC[2 * k] + ACC[2 * k + 1] * 65536) >>> 0;
+  if (aHi !== 0) {
+    mul32(aHi, bLo);
+    w1 += pLo;
+    w2 += pHi;
+    if (bHi !== 0) {
+      mul32(aHi, bHi);
+      w2 += pLo;
+      w3 += pHi;
+    }
+  }
+  // Carries between dwords (each partial sum < 2^34: exact).
+  const c1 = Math.floor(w1 / TWO32);
+  w2 += c1;
+  const c2 = Math.floor(w2 / TWO32);
+  PROD[0] = w0;
+  PROD[1] = w1 - c1 * TWO32;
+  PROD[2] = w2 - c2 * TWO32;
+  PROD[3] = w3 + c2;
 }
 function negate128(): void {
   let c = 1;

@@ -10,18 +10,12 @@ export const TWO32 = 4294967296;
 
 /** Reads 8 bytes at `seg:off` (off as `Cpu.ea` returns it) into lo64/hi64. */
 export function readM64(cpu: Cpu, seg: number, off: number): void {
-  const lin = cpu.segAddr(seg, off, 8, false);
-  const acc = cpu.dataAccess(false);
-  const lo = cpu.linRead(lin, 4, acc);
-  cpu.hi64 = cpu.linRead(cpu.linNext(lin, 4), 4, acc);
-  cpu.lo64 = lo;
+  cpu.read64(seg, off);
 }
 
 /** Writes 8 bytes at `seg:off`; both pages are checked before either half is stored. */
 export function writeM64(cpu: Cpu, seg: number, off: number, lo: number, hi: number): void {
-  const lin = cpu.segAddr(seg, off, 8, true);
-  cpu.probeWrite(lin, 8);
-  writeLin64(cpu, lin, lo, hi);
+  cpu.write64(seg, off, lo, hi);
 }
 
 /** Stores 8 bytes at a linear address already checked for writing (`rmwLinear(cpu, i, 8)`). */

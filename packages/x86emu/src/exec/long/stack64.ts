@@ -21,11 +21,7 @@ export function push64(cpu: Cpu, lo: number, hi: number, size: number): void {
   rspPlus(cpu, -size);
   const off = signed64(NEW_RSP[0], NEW_RSP[1]);
   if (size === 8) {
-    const lin = cpu.segAddr(2, off, 8, true);
-    cpu.probeWrite(lin, 8);
-    const acc = cpu.dataAccess(false);
-    cpu.linWrite(lin, 4, lo, acc);
-    cpu.linWrite(cpu.linNext(lin, 4), 4, hi, acc);
+    cpu.write64(2, off, lo, hi);
   } else {
     cpu.write(2, off, size, lo);
   }
@@ -38,11 +34,7 @@ export function peek64(cpu: Cpu, delta: number, size: number): void {
   rspPlus(cpu, delta);
   const off = signed64(NEW_RSP[0], NEW_RSP[1]);
   if (size === 8) {
-    const lin = cpu.segAddr(2, off, 8, false);
-    const acc = cpu.dataAccess(false);
-    const lo = cpu.linRead(lin, 4, acc);
-    cpu.hi64 = cpu.linRead(cpu.linNext(lin, 4), 4, acc);
-    cpu.lo64 = lo;
+    cpu.read64(2, off);
   } else {
     cpu.lo64 = cpu.read(2, off, size);
     cpu.hi64 = 0;
