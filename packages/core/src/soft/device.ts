@@ -481,6 +481,13 @@ const CPUID_80000001_ECX_SVM = 1 << 2;
 /** CPUID.1:ECX bit 31: "running on a hypervisor", which KVM sets. */
 const CPUID_1_ECX_HYPERVISOR = 1 << 31;
 
+/**
+ * What KVM emulates whatever the host has (`kvm_set_cpu_caps`): the local APIC (CPUID.1:EDX[9]),
+ * x2APIC (ECX[21]) and the TSC-deadline timer (ECX[24]), all served by the in-kernel irqchip.
+ */
+const CPUID_1_EDX_APIC = 1 << 9;
+const CPUID_1_ECX_KVM_EMULATED = (1 << 21) | (1 << 24);
+
 /** KVM_GET_SUPPORTED_CPUID from the silicon's own CPUID, virtualization bits masked. */
 function supportedCpuid(ops: ArchOps): KvmCpuidEntry2[] {
   const out = new Uint32Array(4);
@@ -492,7 +499,10 @@ function supportedCpuid(ops: ArchOps): KvmCpuidEntry2[] {
   const l0 = leaf(0);
   for (let fn = 0; fn <= Math.min(l0.eax, 0x1f); fn++) {
     const e = leaf(fn);
-    if (fn === 1) e.ecx = ((e.ecx & ~CPUID_1_ECX_VMX) | CPUID_1_ECX_HYPERVISOR) >>> 0;
+    if (fn === 1) {
+      e.ecx = ((e.ecx & ~CPUID_1_ECX_VMX) | CPUID_1_ECX_HYPERVISOR | CPUID_1_ECX_KVM_EMULATED) >>> 0;
+      e.edx = (e.edx | CPUID_1_EDX_APIC) >>> 0;
+    }
     entries.push(e);
   }
   const x0 = leaf(0x80000000);

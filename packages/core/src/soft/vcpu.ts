@@ -41,6 +41,8 @@ const X86_CR4_PAE = 1 << 5;
 export const KvmRequest = {
   TLB_FLUSH: 1 << 0,
   MMU_RELOAD: 1 << 1,
+  /** KVM_REQ_TRIPLE_FAULT: an exception on top of a pending #DF (`kvm_multiple_exception`). */
+  TRIPLE_FAULT: 1 << 2,
 } as const;
 
 /** The generic vCPU. Fields are public for the backend, as `struct kvm_vcpu` is to vmx.c. */
@@ -253,7 +255,11 @@ export class SoftVcpu {
     this.apicBase = Number(s.apicBase & 0xffffffffn);
     if (this.apic !== null) {
       // kvm_set_apic_base (host-initiated) and kvm_set_cr8 → the APIC's TPR.
-      kvmLapicSetMsr(this, MSR.IA32_APICBASE, this.apicBase, Number((s.apicBase >> 32n) & 0xffffffffn), true);
+      const hi = Number((s.apicBase >> 32n) & 0xffffffffn);
+      if (kvmLapicSetMsr(this, MSR.IA32_APICBASE, this.apicBase, hi, true) !== 1) {
+        this.apicBase = this.apic.apicBase;
+        throw new KvmError(op, Errno.EINVAL, 'apic_base refused (kvm_set_apic_base)');
+      }
       this.apic.writeReg(0x80, this.cr8 << 4);
     }
     ops.setEfer(this, eferLo, Number((s.efer >> 32n) & 0xffffffffn));

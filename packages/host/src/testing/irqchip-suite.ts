@@ -116,6 +116,11 @@ const IOAPIC = 2;
 const imm32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
 /** mov dword [addr], imm32 */
 const movMem = (addr: number, v: number): number[] => [0xc7, 0x05, ...imm32(addr), ...imm32(v)];
+/**
+ * mov ecx, n ; loop $: a bounded wait for an interrupt. kvm-pvm recognizes a pending interrupt
+ * only some instructions after it became deliverable, so one NOP is not enough there.
+ */
+const spin = (n = 100000): number[] => [0xb9, ...imm32(n), 0xe2, 0xfe];
 /** mov al, imm8 ; out imm8, al */
 const outAl = (port: number, v: number): number[] => [0xb0, v, 0xe6, port];
 
@@ -509,6 +514,54 @@ export function defineIrqchipCases(kvm: () => Kvm, isrTracked: boolean): void {
       // Lowering: the masked 8259 pin answers -1, the I/O APIC 1.
       expect(irqLineStatus(r, 5, 0)).toBe(1);
       expect(getIrqchip(r, PIC_MASTER)[10]).toBe(0xff); // IMR, written through the in-kernel 8259
+    });
+
+    it('holds a self-IPI back while TPR is at its class, and delivers it when TPR drops', () => {
+      const { vcpu, r } = irqchipGuest(kvm(), [
+        ...movMem(0xfee000f0, 0x1ff),
+        ...movMem(0xfee00080, 0x50),
+        0xfb,
+        ...movMem(0xfee00300, 0x40045),
+        ...spin(),
+        ...outAl(0x11, 1),
+        ...movMem(0xfee00080, 0),
+        ...spin(),
+        ...outAl(0x12, 0),
+      ]);
+      expect(runToIo(vcpu)).toEqual([0x11, 1]);
+      const l = getLapic(r, vcpu);
+      expect(u32(l, 0x80)).toBe(0x50);
+      expect(vcpu.getSregs().cr8).toBe(5n);
+      expect(runToIo(vcpu)).toEqual([0x10, 0x45]);
+    });
+
+    it('sets remote IRR on a level-triggered I/O APIC delivery and delivers again after the EOI', () => {
+      // Pin 6: level, vector 0x46. Its handler reports, EOIs, then reports again.
+      const { vcpu, r, ram } = irqchipGuest(kvm(), [
+        ...outAl(0x21, 0xff),
+        ...movMem(0xfee000f0, 0x1ff),
+        ...movMem(0xfec00000, 0x1c),
+        ...movMem(0xfec00010, 0x8046),
+        ...outAl(0x11, 1),
+        0xfb,
+        ...spin(),
+        ...outAl(0x12, 0),
+      ]);
+      const h = 0x1c00;
+      ram.set([...outAl(0x10, 0x46), ...movMem(0xfee000b0, 0), ...outAl(0x13, 1), 0xeb, 0xfe], h);
+      ram.set([h & 0xff, h >>> 8, 0x08, 0, 0, 0x8e, 0, 0], IDT + 8 * 0x46);
+      expect(runToIo(vcpu)).toEqual([0x11, 1]);
+      expect(irqLineStatus(r, 6, 1)).toBe(1);
+      expect(runToIo(vcpu)).toEqual([0x10, 0x46]);
+      const redir = (): number => u32(getIrqchip(r, IOAPIC), 32 + 8 * 6);
+      expect(redir()).toBe(0xc046); // remote IRR set
+      // Raising the line again changes nothing until the EOI: ignored (-1).
+      expect(irqLineStatus(r, 6, 1)).toBe(-1);
+      expect(runToIo(vcpu)).toEqual([0x13, 1]);
+      // The EOI cleared remote IRR; the line is still high, so the pin was delivered again.
+      expect(redir()).toBe(0xc046);
+      if (isrTracked) expect(u32(getLapic(r, vcpu), 0x220)).toBe(0x40); // IRR: 0x46 pending again
+      expect(irqLineStatus(r, 6, 0)).toBe(1);
     });
   });
 }
