@@ -2,9 +2,88 @@
 import type { Ext80 } from './float80.js';
 import { type FloatFormat, roundPack } from './round.js';
 
+/** The partial remainder as five 16-bit limbs (least significant first) during a step. */
+const NL = new Int32Array(5);
+let rh = 0;
+let rl = 0;
+
 /**
- * out = (-1)^(sa^sb)·(A/B)·2^(ea-eb). Restoring division, one quotient bit per step: 66 bits
- * (64, a guard bit and one more) and the remainder as the sticky bit are all rounding needs.
+ * One radix-2^16 long-division step: R = R·2^16 − q·B with the quotient digit q, for R < B.
+ * q is estimated from doubles (off by at most one, since R·2^16/B < 2^16 and the estimate's
+ * error is far below 1) and then corrected exactly on the limbs, so the result is exact.
+ */
+function divStep(bhi: number, blo: number): number {
+  let q = Math.floor(((rh * 4294967296 + rl) * 65536) / (bhi * 4294967296 + blo));
+  if (q > 65535) q = 65535;
+  const b0 = blo & 0xffff;
+  const b1 = blo >>> 16;
+  const b2 = bhi & 0xffff;
+  const b3 = bhi >>> 16;
+  // N = R·2^16 − q·B, limb by limb; `& 0xffff` is the exact residue (ToInt32 is mod 2^32).
+  let t = -q * b0;
+  NL[0] = t & 0xffff;
+  let c = (t - NL[0]) / 65536;
+  t = (rl & 0xffff) - q * b1 + c;
+  NL[1] = t & 0xffff;
+  c = (t - NL[1]) / 65536;
+  t = (rl >>> 16) - q * b2 + c;
+  NL[2] = t & 0xffff;
+  c = (t - NL[2]) / 65536;
+  t = (rh & 0xffff) - q * b3 + c;
+  NL[3] = t & 0xffff;
+  c = (t - NL[3]) / 65536;
+  t = (rh >>> 16) + c;
+  NL[4] = t & 0xffff;
+  c = (t - NL[4]) / 65536; // −1 when the estimate was one too large
+  while (c < 0) {
+    q -= 1;
+    c += addB(b0, b1, b2, b3);
+  }
+  while (NL[4] !== 0 || geB(bhi, blo)) {
+    q += 1;
+    subB(b0, b1, b2, b3);
+  }
+  rh = ((NL[3] << 16) | NL[2]) >>> 0;
+  rl = ((NL[1] << 16) | NL[0]) >>> 0;
+  return q;
+}
+
+/** NL += B; returns the carry out of limb 4. */
+function addB(b0: number, b1: number, b2: number, b3: number): number {
+  let t = NL[0] + b0;
+  NL[0] = t & 0xffff;
+  t = NL[1] + b1 + (t >>> 16);
+  NL[1] = t & 0xffff;
+  t = NL[2] + b2 + (t >>> 16);
+  NL[2] = t & 0xffff;
+  t = NL[3] + b3 + (t >>> 16);
+  NL[3] = t & 0xffff;
+  t = NL[4] + (t >>> 16);
+  NL[4] = t & 0xffff;
+  return t >>> 16;
+}
+
+function subB(b0: number, b1: number, b2: number, b3: number): void {
+  let t = NL[0] - b0;
+  NL[0] = t & 0xffff;
+  t = NL[1] - b1 + (t >> 16);
+  NL[1] = t & 0xffff;
+  t = NL[2] - b2 + (t >> 16);
+  NL[2] = t & 0xffff;
+  t = NL[3] - b3 + (t >> 16);
+  NL[3] = t & 0xffff;
+  NL[4] = (NL[4] + (t >> 16)) & 0xffff;
+}
+
+function geB(bhi: number, blo: number): boolean {
+  const h = ((NL[3] << 16) | NL[2]) >>> 0;
+  const l = ((NL[1] << 16) | NL[0]) >>> 0;
+  return h > bhi || (h === bhi && l >= blo);
+}
+
+/**
+ * out = (-1)^(sa^sb)·(A/B)·2^(ea-eb): the integer bit, then five 16-bit quotient digits (81
+ * bits in all) and the remainder as the sticky bit, which is all one rounding needs.
  */
 export function divCore(
   out: Ext80,
@@ -22,46 +101,36 @@ export function divCore(
   mode: number,
 ): number {
   let e = ea - eb;
-  // Remainder rt:rh:rl (rt is bit 64).
-  let rt = 0;
-  let rh = ahi;
-  let rl = alo;
-  if (rh < bhi || (rh === bhi && rl < blo)) {
-    // A < B: the quotient is below 1; start from 2A.
+  // R = A − B, or 2A − B when A < B (then the quotient's exponent is one lower).
+  let th = ahi;
+  let tl = alo;
+  let top = 0;
+  if (ahi < bhi || (ahi === bhi && alo < blo)) {
     e -= 1;
-    rt = rh >>> 31;
-    rh = ((rh << 1) | (rl >>> 31)) >>> 0;
-    rl = (rl << 1) >>> 0;
+    top = th >>> 31;
+    th = ((th << 1) | (tl >>> 31)) >>> 0;
+    tl = (tl << 1) >>> 0;
   }
-  let q2 = 0;
-  let q1 = 0;
-  let q0 = 0;
-  for (let i = 0; i < 66; i++) {
-    let bit = 0;
-    if (rt || rh > bhi || (rh === bhi && rl >= blo)) {
-      bit = 1;
-      let l = rl - blo;
-      let borrow = 0;
-      if (l < 0) {
-        l += 0x100000000;
-        borrow = 1;
-      }
-      rh = rh - bhi - borrow;
-      if (rh < 0) rh += 0x100000000; // the borrow is absorbed by rt
-      rl = l;
-      rt = 0;
-    }
-    q2 = ((q2 << 1) | (q1 >>> 31)) >>> 0;
-    q1 = ((q1 << 1) | (q0 >>> 31)) >>> 0;
-    q0 = ((q0 << 1) | bit) >>> 0;
-    rt = rh >>> 31;
-    rh = ((rh << 1) | (rl >>> 31)) >>> 0;
-    rl = (rl << 1) >>> 0;
+  let l = tl - blo;
+  let borrow = 0;
+  if (l < 0) {
+    l += 0x100000000;
+    borrow = 1;
   }
-  // 66 bits in q2:q1:q0 (low bits of q0): left-align to bit 95.
-  const w2 = ((q2 << 30) | (q1 >>> 2)) >>> 0;
-  const w1 = ((q1 << 30) | (q0 >>> 2)) >>> 0;
-  const w0 = (q0 << 30) >>> 0;
-  const sticky = rt | rh | rl ? 1 : 0;
+  let h = th - bhi - borrow;
+  if (h < 0) h += 0x100000000; // absorbed by `top`
+  void top;
+  rh = h >>> 0;
+  rl = l >>> 0;
+  const d0 = divStep(bhi, blo);
+  const d1 = divStep(bhi, blo);
+  const d2 = divStep(bhi, blo);
+  const d3 = divStep(bhi, blo);
+  const d4 = divStep(bhi, blo);
+  // 1.d0 d1 d2 d3 d4: left-align the 81 bits at bit 95.
+  const w2 = (0x80000000 | (d0 << 15) | (d1 >>> 1)) >>> 0;
+  const w1 = ((d1 << 31) | (d2 << 15) | (d3 >>> 1)) >>> 0;
+  const w0 = ((d3 << 31) | (d4 << 15)) >>> 0;
+  const sticky = rh | rl ? 1 : 0;
   return roundPack(out, sa ^ sb, e, w2, w1, w0, sticky, fmt, p, rc, mode);
 }
