@@ -38,7 +38,7 @@ class OpsAdapter implements LinearOps, EmulateFault {
     c.faultVector = vector;
     c.faultError = errorCode;
     c.faultHasError = hasErrorCode;
-    c.faultAddress = faultAddress >>> 0;
+    c.faultAddress = faultAddress;
   }
 
   private check(st: number): void {
@@ -55,18 +55,18 @@ class OpsAdapter implements LinearOps, EmulateFault {
     const off = lin - this.insnLin;
     if (this.insn !== null && off >= 0 && off < this.insn.length) return this.insn[off];
     const b = this.buf(1);
-    this.check((this.ops as X86EmulateOps).fetch(lin >>> 0, b, this));
+    this.check((this.ops as X86EmulateOps).fetch(lin, b, this));
     return b[0];
   }
   read(lin: number, size: number): number {
     const b = this.buf(size);
-    this.check((this.ops as X86EmulateOps).read(lin >>> 0, b, this));
+    this.check((this.ops as X86EmulateOps).read(lin, b, this));
     return unpack(b, size);
   }
   write(lin: number, size: number, value: number): void {
     const b = this.buf(size);
     pack(b, size, value);
-    this.check((this.ops as X86EmulateOps).write(lin >>> 0, b, this));
+    this.check((this.ops as X86EmulateOps).write(lin, b, this));
   }
   cmpxchg(lin: number, size: number, oldLo: number, oldHi: number, newLo: number, newHi: number): boolean {
     const e = size === 8 ? this.b8a : this.b8a.subarray(0, size);
@@ -77,7 +77,7 @@ class OpsAdapter implements LinearOps, EmulateFault {
       pack(e.subarray(4), 4, oldHi);
       pack(r.subarray(4), 4, newHi);
     }
-    this.check((this.ops as X86EmulateOps).cmpxchg(lin >>> 0, e, r, this));
+    this.check((this.ops as X86EmulateOps).cmpxchg(lin, e, r, this));
     this.curLo = unpack(e, Math.min(size, 4));
     this.curHi = size === 8 ? unpack(e.subarray(4), 4) : 0;
     return this.curLo === oldLo >>> 0 && (size !== 8 || this.curHi === oldHi >>> 0);
@@ -182,7 +182,12 @@ export class Emulator {
     cpu.syncModeOnly();
     a.ops = ops;
     a.insn = ctx.insnBytes;
-    a.insnLin = (this.work.segBase[1] + this.work.rip[0]) >>> 0;
+    // In 64-bit mode the instruction's linear address is RIP itself, folded to 48 bits as every
+    // linear address is (a non-canonical RIP faults in the fetch).
+    const rh = this.work.rip[1] | 0;
+    a.insnLin = cpu.long64
+      ? (rh < 0 ? rh + 0x10000 : rh) * 4294967296 + this.work.rip[0]
+      : (this.work.segBase[1] + this.work.rip[0]) >>> 0;
     r.vector = 0;
     r.errorCode = 0;
     r.hasErrorCode = false;
@@ -207,6 +212,7 @@ export class Emulator {
       if (e === C.GUEST_FAULT) {
         cpu.materializeFlags();
         this.work.rip[0] = cpu.startEip;
+        this.work.rip[1] = cpu.startRipHi;
         r.kind = EmulateResultKind.Exception;
         r.vector = cpu.faultVector;
         r.errorCode = cpu.faultError;

@@ -137,8 +137,16 @@ function rmw64(cpu: Cpu, i: Insn, write: boolean, kind: number, sLo: number, sHi
   }
   const lin = rmwLinear(cpu, i, 8);
   readLin64(cpu, lin);
-  compute64(cpu, kind, cpu.lo64, cpu.hi64, sLo, sHi);
-  writeLin64(cpu, lin, resLo, resHi);
+  const oLo = cpu.lo64;
+  const oHi = cpu.hi64;
+  compute64(cpu, kind, oLo, oHi, sLo, sHi);
+  // LOCK under emulate(): the write is a compare-exchange against what was read (KVM emulates
+  // locked instructions with cmpxchg); a lost race re-emulates the instruction.
+  if (i.lock && cpu.linearOps !== null) {
+    if (!cpu.linearOps.cmpxchg(lin, 8, oLo, oHi, resLo, resHi)) throw C.EMUL_RETRY;
+  } else writeLin64(cpu, lin, resLo, resHi);
+  cpu.lo64 = oLo;
+  cpu.hi64 = oHi;
 }
 
 export function makeAlu64(row: OpcodeRow): Handler {
@@ -215,6 +223,15 @@ export const CMPXCHG64: Handler = (cpu, i) => {
     dHi = s.gprHigh[i.rm];
   } else {
     lin = rmwLinear(cpu, i, 8);
+    if (cpu.linearOps !== null) {
+      // emulate(): the ops' atomic compare-exchange decides.
+      const ok = cpu.linearOps.cmpxchg(lin, 8, aLo, aHi, nLo, nHi);
+      dLo = ok ? aLo : cpu.linearOps.curLo;
+      dHi = ok ? aHi : cpu.linearOps.curHi;
+      alu64(cpu, 7, aLo, aHi, dLo, dHi);
+      if (!ok) setReg64(cpu, 0, dLo, dHi);
+      return;
+    }
     readLin64(cpu, lin);
     dLo = cpu.lo64;
     dHi = cpu.hi64;

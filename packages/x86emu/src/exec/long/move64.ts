@@ -99,6 +99,18 @@ export function makeXchg64(row: OpcodeRow): Handler {
     }
     const lin = rmwLinear(cpu, i, 8);
     readLin64(cpu, lin);
+    // XCHG with memory is always locked: under emulate() a compare-exchange, retried until it holds.
+    const ops = cpu.linearOps;
+    if (ops !== null) {
+      let oLo = cpu.lo64;
+      let oHi = cpu.hi64;
+      while (!ops.cmpxchg(lin, 8, oLo, oHi, lo, hi)) {
+        oLo = ops.curLo;
+        oHi = ops.curHi;
+      }
+      setReg64(cpu, i.reg, oLo, oHi);
+      return;
+    }
     writeLin64(cpu, lin, lo, hi);
     setReg64(cpu, i.reg, cpu.lo64, cpu.hi64);
   };
