@@ -563,5 +563,27 @@ export function defineIrqchipCases(kvm: () => Kvm, isrTracked: boolean): void {
       if (isrTracked) expect(u32(getLapic(r, vcpu), 0x220)).toBe(0x40); // IRR: 0x46 pending again
       expect(irqLineStatus(r, 6, 0)).toBe(1);
     });
+
+    it('delivers an 8259 interrupt through the BSP LINT0 in ExtINT mode', () => {
+      // ICW1–4: vectors 0x40–0x47, then OCW1 unmasks IRQ 1 only.
+      const { vcpu, r } = irqchipGuest(kvm(), [
+        ...outAl(0x20, 0x11),
+        ...outAl(0x21, 0x40),
+        ...outAl(0x21, 0x04),
+        ...outAl(0x21, 0x01),
+        ...outAl(0x21, 0xfd),
+        ...outAl(0x11, 1),
+        0xfb,
+        ...spin(),
+        ...outAl(0x12, 0),
+      ]);
+      expect(runToIo(vcpu)).toEqual([0x11, 1]);
+      const master = getIrqchip(r, PIC_MASTER);
+      expect(master[10]).toBe(0xfd); // IMR
+      expect(master[13]).toBe(0x40); // irq_base
+      expect(irqLineStatus(r, 1, 1)).toBe(1);
+      expect(runToIo(vcpu)).toEqual([0x10, 0x41]);
+      expect(getIrqchip(r, PIC_MASTER)[11]).toBe(0x02); // ISR: IRQ 1 in service
+    });
   });
 }
