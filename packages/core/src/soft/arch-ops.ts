@@ -238,6 +238,13 @@ export interface ArchOps {
   injectNmi?(vcpu: KvmVcpu): void;
   /** OPTIONAL (with `injectNmi`). Can an NMI be injected now (no NMI blocking, no event pending)? */
   nmiAllowed?(vcpu: KvmVcpu): boolean;
+  /**
+   * OPTIONAL. The vector of a hardware exception already waiting to be injected at the next
+   * entry (one the exit interrupted, queued again by the backend), or -1. Lets the generic part
+   * combine a new exception with it as `kvm_multiple_exception` does (#DF, triple fault); without
+   * it a new exception simply replaces the pending one.
+   */
+  pendingException?(vcpu: KvmVcpu): number;
   /** REQUIRED. Inject an exception (e.g. #PF with `vcpu.cr2` already set, #GP, #UD). */
   injectException(vcpu: KvmVcpu, vector: number, errorCode: number, hasErrorCode: boolean): void;
 

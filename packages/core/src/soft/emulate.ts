@@ -36,6 +36,7 @@ import {
 import { KVM_EXIT, KVM_INTERNAL_ERROR } from '../abi/exit-reasons.js';
 import type { KvmRunView } from '../abi/run.js';
 import { type ArchSegment, ExitResult, newArchSegment } from './arch-ops.js';
+import { kvmQueueException } from './exceptions.js';
 import { kvmIrqchipMmio } from './irqchip/vcpu-irq.js';
 import { vcpuMmu } from './mmu-glue.js';
 import type { SoftVcpu } from './vcpu.js';
@@ -447,7 +448,7 @@ export class VcpuEmulator implements X86EmulateOps {
         this.store();
         this.readCount = 0;
         if (r.vector === PF_VECTOR) v.ops.setCr2(v, r.faultAddress);
-        v.ops.injectException(v, r.vector, r.errorCode, r.hasErrorCode);
+        kvmQueueException(v, r.vector, r.errorCode, r.hasErrorCode);
         v.vm.count('emulation_faults');
         return ExitResult.Reenter;
       case EmulateResultKind.Userspace:

@@ -111,6 +111,13 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
         vcpu.requests = 0;
         if (req & KvmRequest.MMU_RELOAD) vcpu.vm.mmuResetContext(vcpu);
         if (req & KvmRequest.TLB_FLUSH) ops.flushTlb(vcpu);
+        if (req & KvmRequest.TRIPLE_FAULT) {
+          // kvm_multiple_exception met a pending #DF: the processor shuts down.
+          run.exitReason = KVM_EXIT.SHUTDOWN;
+          vcpu.vm.count('shutdown_exits');
+          postRunSave(vcpu);
+          return 0;
+        }
       }
       if (vcpu.apic !== null) {
         // The in-kernel irqchip: APIC timer, then a halted vCPU waits here (kvm_vcpu_block).

@@ -10,6 +10,7 @@ import { KVM_EXIT, KVM_INTERNAL_ERROR } from '../abi/exit-reasons.js';
 import type { KvmRunView } from '../abi/run.js';
 import { ExitResult } from './arch-ops.js';
 import { type TaskSwitchRequest, vcpuEmulator } from './emulate.js';
+import { kvmQueueException } from './exceptions.js';
 import type { SoftVcpu } from './vcpu.js';
 import { kvmSetCr3, PF_VECTOR } from './x86.js';
 
@@ -44,7 +45,7 @@ export function kvmTaskSwitch(vcpu: SoftVcpu, run: KvmRunView, req: TaskSwitchRe
   if (kind === EmulateResultKind.Exception) {
     const r = e.result;
     if (r.vector === PF_VECTOR) vcpu.ops.setCr2(vcpu, r.faultAddress);
-    vcpu.ops.injectException(vcpu, r.vector, r.errorCode, r.hasErrorCode);
+    kvmQueueException(vcpu, r.vector, r.errorCode, r.hasErrorCode);
   }
   return ExitResult.Reenter;
 }

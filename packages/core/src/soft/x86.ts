@@ -10,6 +10,7 @@ import type { KvmRunView } from '../abi/run.js';
 import { Errno, KvmError } from '../api/errors.js';
 import { ExitResult, newArchSegment, VcpuSreg } from './arch-ops.js';
 import { EMULATE_FAILED, kvmEmulationFailed, vcpuEmulator } from './emulate.js';
+import { kvmQueueException } from './exceptions.js';
 import { kvmHaltInKernel, kvmIrqchipPio } from './irqchip/vcpu-irq.js';
 import { kvmWrmsrNeedsLongMode } from './long-mode.js';
 import { syncPaging, vcpuMmu } from './mmu-glue.js';
@@ -464,7 +465,8 @@ export function kvmMmuPageFault(vcpu: SoftVcpu, run: KvmRunView, gva: number, er
     case 'inject-pf':
       vcpu.vm.count('pf_guest');
       vcpu.ops.setCr2(vcpu, r.cr2);
-      vcpu.ops.injectException(vcpu, PF_VECTOR, r.errorCode, true);
+      // Combined with an exception whose delivery this #PF interrupted (#DF, triple fault).
+      kvmQueueException(vcpu, PF_VECTOR, r.errorCode, true);
       return ExitResult.Reenter;
     case 'emulate': {
       const res = vcpuEmulator(vcpu).emulate(run, true);

@@ -9,6 +9,7 @@ import { KVM_EXIT, KVM_INTERNAL_ERROR } from '../abi/exit-reasons.js';
 import { KvmError } from '../api/errors.js';
 import type { Kvm } from '../api/types.js';
 import { defineCrSuite } from './cr-suite.js';
+import { defineDoubleFaultSuite } from './double-fault-suite.js';
 import { protectedModeGuest, realModeGuest } from './guests.js';
 import { defineLongModeSuite } from './long-mode-suite.js';
 import { defineMsrSuite } from './msr-suite.js';
@@ -27,6 +28,7 @@ export function defineGuestSuite(o: GuestSuiteOptions): void {
   defineCrSuite(o.name, o.open);
   defineTaskSwitchSuite(o.name, o.open);
   defineLongModeSuite(o.name, o.open);
+  defineDoubleFaultSuite(o.name, o.open);
   describe(`${o.name} engine: real-mode guests`, () => {
     it('exits to userspace for OUT with the byte in the data page, then for HLT', () => {
       // mov dx, 0x3f8 ; mov al, 'A' ; out dx, al ; hlt

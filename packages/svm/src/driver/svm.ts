@@ -463,6 +463,14 @@ export class SvmDriver implements ArchOps {
     return (this.vmcb.u32(VMCB.EVENTINJ) & EventInj.VALID) !== 0;
   }
 
+  /** A hardware exception waiting in EVENTINJ, or -1. */
+  pendingException(vcpu: SoftVcpu): number {
+    this.vcpuLoad(vcpu);
+    const inj = this.vmcb.u32(VMCB.EVENTINJ);
+    if (!(inj & EventInj.VALID) || ((inj >>> 8) & 7) !== EventInjType.EXCEPTION) return -1;
+    return inj & 0xff;
+  }
+
   interruptAllowed(vcpu: SoftVcpu): boolean {
     this.vcpuLoad(vcpu);
     return (

@@ -504,6 +504,14 @@ export class VmxDriver implements ArchOps {
     return (this.vmcs.read(VMCS.VM_ENTRY_INTR_INFO_FIELD) & IntrInfo.VALID) !== 0;
   }
 
+  /** A hardware exception waiting in the VM-entry interruption-information field, or -1. */
+  pendingException(vcpu: SoftVcpu): number {
+    this.vcpuLoad(vcpu);
+    const info = this.vmcs.read(VMCS.VM_ENTRY_INTR_INFO_FIELD);
+    if (!(info & IntrInfo.VALID) || ((info >>> 8) & 7) !== IntrType.HARD_EXCEPTION) return -1;
+    return info & IntrInfo.VECTOR_MASK;
+  }
+
   interruptAllowed(vcpu: SoftVcpu): boolean {
     this.vcpuLoad(vcpu);
     return (
