@@ -585,5 +585,70 @@ export function defineIrqchipCases(kvm: () => Kvm, isrTracked: boolean): void {
       expect(runToIo(vcpu)).toEqual([0x10, 0x41]);
       expect(getIrqchip(r, PIC_MASTER)[11]).toBe(0x02); // ISR: IRQ 1 in service
     });
+
+    it('fires the TSC-deadline timer armed through IA32_TSC_DEADLINE, which then reads 0', () => {
+      // LVTT: TSC-deadline mode (bits 18:17 = 10b), vector 0x43; deadline = TSC + 2000; sti; hlt.
+      const k = kvm();
+      const { vcpu, r } = irqchipGuest(k, [
+        ...movMem(0xfee000f0, 0x1ff),
+        ...movMem(0xfee00320, 0x40043),
+        0x0f,
+        0x31, // rdtsc
+        0x05,
+        ...imm32(2000), // add eax, 2000
+        0x83,
+        0xd2,
+        0x00, // adc edx, 0
+        0xb9,
+        ...imm32(0x6e0),
+        0x0f,
+        0x30, // wrmsr
+        0xfb,
+        0xf4,
+        ...outAl(0x12, 0),
+      ]);
+      // The mode exists only with CPUID.1:ECX[24], as KVM_SET_CPUID2 gives it.
+      vcpu.setCpuid2(k.getSupportedCpuid());
+      expect(runToIo(vcpu)).toEqual([0x10, 0x43]);
+      expect(vcpu.getMsrs([0x6e0])[0].data).toBe(0n);
+      expect(u32(getLapic(r, vcpu), 0x320)).toBe(0x40043);
+    });
+
+    it('switches to x2APIC through IA32_APIC_BASE and sends a self-IPI through the SELF IPI MSR', () => {
+      // wrmsr 0x1b = 0xfee00d00 (BSP, enable, EXTD); wrmsr 0x80f = 0x1ff; rdmsr 0x802 → ebx;
+      // sti; wrmsr 0x83f = 0x44.
+      const wrmsr = (msr: number, lo: number): number[] => [
+        0xb9,
+        ...imm32(msr),
+        0xb8,
+        ...imm32(lo),
+        0x31,
+        0xd2, // xor edx, edx
+        0x0f,
+        0x30,
+      ];
+      const k = kvm();
+      const { vcpu, r } = irqchipGuest(k, [
+        ...wrmsr(0x1b, 0xfee00d00),
+        ...wrmsr(0x80f, 0x1ff),
+        0xb9,
+        ...imm32(0x802),
+        0x0f,
+        0x32, // rdmsr
+        0x89,
+        0xc3, // mov ebx, eax
+        0xfb,
+        ...wrmsr(0x83f, 0x44),
+        ...spin(),
+        ...outAl(0x12, 0),
+      ]);
+      vcpu.setCpuid2(k.getSupportedCpuid());
+      expect(runToIo(vcpu)).toEqual([0x10, 0x44]);
+      expect(vcpu.getMsrs([0x1b])[0].data).toBe(0xfee00d00n);
+      expect(vcpu.getRegs().rbx).toBe(0n); // x2APIC ID of vCPU 0
+      // KVM_GET_LAPIC shows the x2APIC ID shifted into bits 31:24, as for xAPIC (no x2APIC API).
+      expect(u32(getLapic(r, vcpu), 0x20)).toBe(0);
+      expect(u32(getLapic(r, vcpu), 0xd0)).toBe(1); // LDR: cluster 0, bit 0
+    });
   });
 }
