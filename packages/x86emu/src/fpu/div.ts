@@ -8,11 +8,12 @@ let rh = 0;
 let rl = 0;
 
 /**
- * One radix-2^16 long-division step: R = R·2^16 − q·B with the quotient digit q, for R < B.
+ * One radix-2^16 long-division step: R = R·2^16 + inLimb − q·B with the quotient digit q, for
+ * R < B (R is set with setRemainder and read with remainderHi/Lo).
  * q is estimated from doubles (off by at most one, since R·2^16/B < 2^16 and the estimate's
  * error is far below 1) and then corrected exactly on the limbs, so the result is exact.
  */
-function divStep(bhi: number, blo: number): number {
+export function divStep(bhi: number, blo: number, inLimb: number): number {
   let q = Math.floor(((rh * 4294967296 + rl) * 65536) / (bhi * 4294967296 + blo));
   if (q > 65535) q = 65535;
   const b0 = blo & 0xffff;
@@ -20,7 +21,7 @@ function divStep(bhi: number, blo: number): number {
   const b2 = bhi & 0xffff;
   const b3 = bhi >>> 16;
   // N = R·2^16 − q·B, limb by limb; `& 0xffff` is the exact residue (ToInt32 is mod 2^32).
-  let t = -q * b0;
+  let t = inLimb - q * b0;
   NL[0] = t & 0xffff;
   let c = (t - NL[0]) / 65536;
   t = (rl & 0xffff) - q * b1 + c;
@@ -46,6 +47,11 @@ function divStep(bhi: number, blo: number): number {
   rh = ((NL[3] << 16) | NL[2]) >>> 0;
   rl = ((NL[1] << 16) | NL[0]) >>> 0;
   return q;
+}
+
+export function setRemainder(hi: number, lo: number): void {
+  rh = hi;
+  rl = lo;
 }
 
 /** NL += B; returns the carry out of limb 4. */
@@ -104,10 +110,9 @@ export function divCore(
   // R = A − B, or 2A − B when A < B (then the quotient's exponent is one lower).
   let th = ahi;
   let tl = alo;
-  let top = 0;
   if (ahi < bhi || (ahi === bhi && alo < blo)) {
+    // 2A has 65 bits; 2A − B < B fits 64, the wrap of the top word below absorbs bit 64.
     e -= 1;
-    top = th >>> 31;
     th = ((th << 1) | (tl >>> 31)) >>> 0;
     tl = (tl << 1) >>> 0;
   }
@@ -118,15 +123,14 @@ export function divCore(
     borrow = 1;
   }
   let h = th - bhi - borrow;
-  if (h < 0) h += 0x100000000; // absorbed by `top`
-  void top;
+  if (h < 0) h += 0x100000000;
   rh = h >>> 0;
   rl = l >>> 0;
-  const d0 = divStep(bhi, blo);
-  const d1 = divStep(bhi, blo);
-  const d2 = divStep(bhi, blo);
-  const d3 = divStep(bhi, blo);
-  const d4 = divStep(bhi, blo);
+  const d0 = divStep(bhi, blo, 0);
+  const d1 = divStep(bhi, blo, 0);
+  const d2 = divStep(bhi, blo, 0);
+  const d3 = divStep(bhi, blo, 0);
+  const d4 = divStep(bhi, blo, 0);
   // 1.d0 d1 d2 d3 d4: left-align the 81 bits at bit 95.
   const w2 = (0x80000000 | (d0 << 15) | (d1 >>> 1)) >>> 0;
   const w1 = ((d1 << 31) | (d2 << 15) | (d3 >>> 1)) >>> 0;

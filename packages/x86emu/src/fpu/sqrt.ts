@@ -1,13 +1,15 @@
 /** Exact square root of a finite positive value, then one rounding (SDM Vol. 1 4.8.4). */
+import { divStep, setRemainder } from './div.js';
 import type { Ext80 } from './float80.js';
 import { type FloatFormat, roundPack } from './round.js';
-
-const REM = new Uint32Array(3);
-const TRIAL = new Uint32Array(3);
+import { M, mul64 } from './wide.js';
 
 /**
- * out = sqrt(A·2^e). The radicand is made an even power of two (A or 2A), then the root is
- * computed bit by bit (two radicand bits per step) to 66 bits; a non-zero remainder is sticky.
+ * out = sqrt(A·2^e) for a 64-bit normalised A. With X = A·2^s (s = 63 or 64, so that the
+ * exponent left over is even) the root R = floor(sqrt(X)) has exactly 64 bits. R comes from a
+ * double-precision estimate, one Newton step in integer arithmetic (R + X/R)/2 — from above,
+ * so it lands on R or R+1 — and an exact check of R² ≤ X. The remainder X − R² then gives the
+ * guard bit (the next root bit is 1 iff X − R² > R) and the sticky bit.
  */
 export function sqrtCore(
   out: Ext80,
@@ -19,59 +21,85 @@ export function sqrtCore(
   rc: number,
   mode: number,
 ): number {
-  // The radicand X = A·2^k as an integer whose root has 66 bits: k = 67, or 68 when e is odd.
   const odd = e & 1;
-  const k = odd ? 68 : 67;
+  const s = odd ? 64 : 63;
   const re = (e - odd) / 2;
-  REM.fill(0);
-  let r2 = 0; // root, 66 bits: r2 (2 bits) : r1 : r0
-  let r1 = 0;
-  let r0 = 0;
-  for (let j = 65; j >= 0; j--) {
-    // rem = rem·4 + the next two radicand bits (2j+1, 2j).
-    const two = (bitOf(ahi, alo, 2 * j + 1 - k) << 1) | bitOf(ahi, alo, 2 * j - k);
-    REM[2] = ((REM[2] << 2) | (REM[1] >>> 30)) >>> 0;
-    REM[1] = ((REM[1] << 2) | (REM[0] >>> 30)) >>> 0;
-    REM[0] = ((REM[0] << 2) | two) >>> 0;
-    // trial = root·4 + 1
-    TRIAL[2] = ((r2 << 2) | (r1 >>> 30)) >>> 0;
-    TRIAL[1] = ((r1 << 2) | (r0 >>> 30)) >>> 0;
-    TRIAL[0] = ((r0 << 2) | 1) >>> 0;
-    let bit = 0;
-    if (geq(REM, TRIAL)) {
-      sub(REM, TRIAL);
-      bit = 1;
-    }
-    r2 = ((r2 << 1) | (r1 >>> 31)) >>> 0;
-    r1 = ((r1 << 1) | (r0 >>> 31)) >>> 0;
-    r0 = ((r0 << 1) | bit) >>> 0;
+  // X = x0:x1:x2:x3 (128 bits, x3 = 0).
+  const x0 = s === 64 ? ahi : ahi >>> 1;
+  const x1 = s === 64 ? alo : ((ahi << 31) | (alo >>> 1)) >>> 0;
+  const x2 = s === 64 ? 0 : (alo << 31) >>> 0;
+  // Estimate (53 bits good) and clamp into [2^63, 2^64).
+  const est = Math.sqrt((ahi * 4294967296 + alo) * (s === 64 ? 1 : 0.5)) * 4294967296;
+  let rh = Math.floor(est / 4294967296);
+  let rl = est - rh * 4294967296;
+  if (rh > 0xffffffff) {
+    rh = 0xffffffff;
+    rl = 0xfffff800;
+  } else if (rh < 0x80000000) {
+    rh = 0x80000000;
+    rl = 0;
   }
-  const w2 = ((r2 << 30) | (r1 >>> 2)) >>> 0;
-  const w1 = ((r1 << 30) | (r0 >>> 2)) >>> 0;
-  const w0 = (r0 << 30) >>> 0;
-  const sticky = REM[0] | REM[1] | REM[2] ? 1 : 0;
-  return roundPack(out, 0, re, w2, w1, w0, sticky, fmt, p, rc, mode);
-}
-
-function bitOf(hi: number, lo: number, b: number): number {
-  if (b < 0 || b > 63) return 0;
-  return b >= 32 ? (hi >>> (b - 32)) & 1 : (lo >>> b) & 1;
-}
-
-function geq(a: Uint32Array, b: Uint32Array): boolean {
-  for (let i = 2; i >= 0; i--) if (a[i] !== b[i]) return a[i] > b[i];
-  return true;
-}
-
-function sub(a: Uint32Array, b: Uint32Array): void {
-  let borrow = 0;
-  for (let i = 0; i < 3; i++) {
-    let d = a[i] - b[i] - borrow;
-    borrow = 0;
-    if (d < 0) {
-      d += 0x100000000;
-      borrow = 1;
+  // Q = floor(X / R): the top 64 bits first (they may exceed R once), then four digits.
+  let qTop = 0;
+  let th = x0;
+  let tl = x1;
+  while (th > rh || (th === rh && tl >= rl)) {
+    let l = tl - rl;
+    let b = 0;
+    if (l < 0) {
+      l += 0x100000000;
+      b = 1;
     }
-    a[i] = d;
+    th = th - rh - b;
+    tl = l;
+    qTop++;
   }
+  setRemainder(th, tl);
+  const q0 = divStep(rh, rl, x2 >>> 16);
+  const q1 = divStep(rh, rl, x2 & 0xffff);
+  const q2 = divStep(rh, rl, 0);
+  const q3 = divStep(rh, rl, 0);
+  // R' = floor((R + Q) / 2), Q = qTop·2^64 + q0:q1:q2:q3.
+  let sl = rl + (((q2 << 16) | q3) >>> 0);
+  const sh = rh + (((q0 << 16) | q1) >>> 0) + (sl > 0xffffffff ? 1 : 0) + qTop * 0x100000000;
+  sl >>>= 0;
+  // sh may reach 2^33: halve the 97-bit sum.
+  rl = ((sl >>> 1) | ((sh % 2) << 31)) >>> 0;
+  rh = Math.floor(sh / 2);
+  if (rh > 0xffffffff) {
+    rh = 0xffffffff;
+    rl = 0xffffffff;
+  }
+  // Exact correction: while R² > X, R − 1; then the remainder X − R².
+  for (;;) {
+    mul64(rh, rl, rh, rl);
+    if (
+      M[0] > x0 ||
+      (M[0] === x0 && (M[1] > x1 || (M[1] === x1 && (M[2] > x2 || (M[2] === x2 && M[3] !== 0)))))
+    ) {
+      if (rl === 0) {
+        rl = 0xffffffff;
+        rh -= 1;
+      } else rl -= 1;
+      continue;
+    }
+    break;
+  }
+  // rem = X − R² (fits in 65 bits as R² ≤ X < (R+1)²).
+  let d3 = 0 - M[3];
+  let br = d3 < 0 ? 1 : 0;
+  d3 = d3 >>> 0;
+  let d2 = x2 - M[2] - br;
+  br = d2 < 0 ? 1 : 0;
+  d2 = d2 >>> 0;
+  let d1 = x1 - M[1] - br;
+  br = d1 < 0 ? 1 : 0;
+  d1 = d1 >>> 0;
+  const d0 = (x0 - M[0] - br) >>> 0;
+  // (R+1)² ≤ X would mean R was too small: the Newton step from above rules it out, but check.
+  const remGtR = d0 !== 0 || d1 !== 0 || d2 > rh || (d2 === rh && d3 > rl);
+  const remZero = (d0 | d1 | d2 | d3) === 0;
+  const w0 = remGtR ? 0x80000000 : 0;
+  const sticky = remZero ? 0 : 1;
+  return roundPack(out, 0, re, rh >>> 0, rl >>> 0, w0, sticky, fmt, p, rc, mode);
 }
