@@ -4,8 +4,11 @@
  */
 import { MODE_BIAS_ADJUST, MODE_MASK_OE, MODE_MASK_UE, MODE_TRAP_BARE } from './round.js';
 
-/** Significand bits for PC = 00, 01 (reserved), 10, 11 (SDM Table 8-2). */
-const PC_BITS = [24, 24, 53, 64];
+/**
+ * Significand bits for PC = 00, 01, 10, 11 (SDM Table 8-2). 01 is "reserved"; the CPU rounds
+ * to 64 bits there, as for 11 (measured by the referee).
+ */
+const PC_BITS = [24, 64, 53, 64];
 
 export function precisionOf(cw: number): number {
   return PC_BITS[(cw >>> 8) & 3];
