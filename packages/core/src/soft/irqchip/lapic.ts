@@ -12,6 +12,7 @@
  * instructions, so "one bus cycle" is one instruction; KVM's bus runs at 1 GHz.
  */
 import { APIC_DEST, APIC_DM, type LapicIrq, newLapicIrq } from './apic-irq.js';
+import { APIC_LVT_TIMER_TSCDEADLINE, LapicTimer } from './lapic-timer.js';
 
 /** Register offsets in the APIC page (SDM Vol. 3 Table 11-1). */
 export const APIC = {
@@ -61,9 +62,6 @@ const APIC_LVT_MASKED = 1 << 16;
 const APIC_VECTOR_MASK = 0xff;
 const APIC_MODE_MASK = 0x700;
 const APIC_ICR_BUSY = 1 << 12;
-const APIC_LVT_TIMER_MASK = 3 << 17;
-const APIC_LVT_TIMER_PERIODIC = 1 << 17;
-const APIC_LVT_TIMER_TSCDEADLINE = 2 << 17;
 /** `LVT_MASK`: vector, delivery status, mask. */
 const LVT_MASK = APIC_LVT_MASKED | APIC_ICR_BUSY | APIC_VECTOR_MASK;
 /** `LINT_MASK`: + delivery mode, polarity, remote IRR, trigger mode. */
@@ -110,21 +108,14 @@ export class KvmLapic {
   halted = false;
   /** An AP after INIT, waiting for its SIPI (KVM_MP_STATE_INIT_RECEIVED). */
   waitForSipi = false;
-  /** LVTT timer mode bits the guest may set: TSC-deadline only with CPUID.1:ECX[24]. */
-  timerModeMask = APIC_LVT_TIMER_MASK;
-
-  /** The timer: TSC of the next expiry (-1: not armed), the period (0: one-shot), the deadline MSR. */
-  private target = -1;
-  private period = 0;
-  private tscDeadline = 0;
-  private divideCount = 2;
-  private timerMode = 0;
+  private readonly timer: LapicTimer;
   private readonly ipi = newLapicIrq();
 
   constructor(
     readonly vcpuId: number,
     private readonly host: LapicHost,
   ) {
+    this.timer = new LapicTimer(host);
     this.apicBase =
       APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE | (vcpuId === 0 ? MSR_IA32_APICBASE_BSP : 0);
     this.reset();
@@ -141,7 +132,7 @@ export class KvmLapic {
   /** `kvm_lapic_reset`: the power-on register values (SDM Vol. 3 11.4.7.1). */
   reset(): void {
     this.regs.fill(0);
-    this.cancelTimer();
+    this.timer.reset();
     this.set(APIC.ID, (this.vcpuId << 24) >>> 0);
     this.set(APIC.LVR, APIC_VERSION);
     for (let i = 0; i < 6; i++) this.set(APIC.LVTT + 16 * i, APIC_LVT_MASKED);
@@ -150,8 +141,6 @@ export class KvmLapic {
     if (this.apicBase & MSR_IA32_APICBASE_BSP) this.set(APIC.LVT0, APIC_DM.EXTINT << 8);
     this.set(APIC.DFR, 0xffffffff);
     this.set(APIC.SPIV, 0xff);
-    this.timerMode = 0;
-    this.divideCount = 2;
     this.pendingEvents = 0;
     if (this.x2apicMode) this.setX2apicId();
   }
@@ -368,87 +357,43 @@ export class KvmLapic {
     this.acceptIrq((r >>> 8) & 7, r & APIC_VECTOR_MASK, 1, (r >>> 15) & 1);
   }
 
-  /** `update_divide_count` (SDM Vol. 3 Figure 11-10): TDCR bits 3,1:0 → 2,4,8,16,32,64,128,1. */
-  private updateDivideCount(): void {
-    const t = this.reg(APIC.TDCR) & 0xf;
-    const t2 = ((t & 3) | ((t & 8) >> 1)) + 1;
-    this.divideCount = 1 << (t2 & 7);
+  /** LVTT timer mode bits the guest may set: TSC-deadline only with CPUID.1:ECX[24]. */
+  get timerModeMask(): number {
+    return this.timer.modeMask;
+  }
+
+  set timerModeMask(mask: number) {
+    this.timer.modeMask = mask;
   }
 
   private get lvttMode(): number {
-    return this.reg(APIC.LVTT) & this.timerModeMask;
+    return this.timer.modeOf(this.reg(APIC.LVTT));
   }
 
-  private cancelTimer(): void {
-    this.target = -1;
-    this.period = 0;
-  }
-
-  /** `apic_update_lvtt`: a change to or from TSC-deadline mode stops the timer and clears TMICT. */
+  /** `apic_update_lvtt` */
   private updateLvtt(): void {
-    const mode = this.lvttMode;
-    if (mode === this.timerMode) return;
-    if ((this.timerMode === APIC_LVT_TIMER_TSCDEADLINE) !== (mode === APIC_LVT_TIMER_TSCDEADLINE)) {
-      this.cancelTimer();
-      this.set(APIC.TMICT, 0);
-      this.tscDeadline = 0;
-    }
-    this.timerMode = mode;
-  }
-
-  /** `start_apic_timer` for one-shot and periodic: `count` bus cycles from now. */
-  private startTimer(count: number): void {
-    this.cancelTimer();
-    const ticks = count * this.divideCount;
-    if (ticks === 0) return;
-    this.period = ticks;
-    this.target = this.host.now() + ticks;
-  }
-
-  /** TMCCT (SDM Vol. 3 11.5.4): what is left of the count; 0 once a one-shot count ran out. */
-  private currentCount(): number {
-    if (this.lvttMode === APIC_LVT_TIMER_TSCDEADLINE || this.reg(APIC.TMICT) === 0 || this.period === 0)
-      return 0;
-    if (this.target < 0) return 0;
-    let remaining = this.target - this.host.now();
-    if (remaining < 0) remaining = 0;
-    if (this.lvttMode === APIC_LVT_TIMER_PERIODIC) remaining %= this.period;
-    return Math.floor(remaining / this.divideCount) >>> 0;
+    if (this.timer.updateMode(this.reg(APIC.LVTT))) this.set(APIC.TMICT, 0);
   }
 
   /** The TSC at which the timer next fires, or -1 (the run loop bounds guest entries by it). */
   nextTimerEvent(): number {
-    return this.target;
+    return this.timer.target;
   }
 
-  /**
-   * `apic_timer_expired` when the clock has reached the target: the LVTT interrupt (unless
-   * masked), then re-arm (periodic) or stop (one-shot, TSC-deadline: the MSR reads 0 again).
-   */
+  /** The clock reached `now`: on expiry the LVTT interrupt, unless masked. */
   checkTimer(now: number): void {
-    if (this.target < 0 || now < this.target) return;
-    this.localDeliver(APIC.LVTT);
-    const mode = this.lvttMode;
-    if (mode === APIC_LVT_TIMER_PERIODIC && this.period > 0) {
-      // Missed periods coalesce into this one interrupt, as one IRR bit would.
-      this.target += (Math.floor((now - this.target) / this.period) + 1) * this.period;
-    } else {
-      if (mode === APIC_LVT_TIMER_TSCDEADLINE) this.tscDeadline = 0;
-      this.target = -1;
-    }
+    if (this.timer.expire(now, this.reg(APIC.LVTT))) this.localDeliver(APIC.LVTT);
   }
 
   /** IA32_TSC_DEADLINE (MSR 0x6e0) read: the armed deadline, 0 outside TSC-deadline mode. */
   getTscDeadline(): number {
-    return this.hwEnabled && this.lvttMode === APIC_LVT_TIMER_TSCDEADLINE ? this.tscDeadline : 0;
+    return this.hwEnabled && this.lvttMode === APIC_LVT_TIMER_TSCDEADLINE ? this.timer.tscDeadline : 0;
   }
 
   /** IA32_TSC_DEADLINE write: arms (non-zero) or disarms the timer; ignored outside that mode. */
   setTscDeadline(value: number): void {
     if (!this.hwEnabled || this.lvttMode !== APIC_LVT_TIMER_TSCDEADLINE) return;
-    this.cancelTimer();
-    this.tscDeadline = value;
-    if (value !== 0) this.target = value;
+    this.timer.setDeadline(value);
   }
 
   // ---- register access -----------------------------------------------------------------------
@@ -490,7 +435,7 @@ export class KvmLapic {
       case APIC.ARBPRI:
         return 0;
       case APIC.TMCCT:
-        return this.currentCount();
+        return this.timer.currentCount(this.reg(APIC.LVTT), this.reg(APIC.TMICT));
       case APIC.PROCPRI:
         return this.updatePpr();
       default:
@@ -558,21 +503,12 @@ export class KvmLapic {
       case APIC.TMICT:
         if (this.lvttMode === APIC_LVT_TIMER_TSCDEADLINE) return true;
         this.set(APIC.TMICT, val);
-        this.startTimer(val);
+        this.timer.start(val);
         return true;
-      case APIC.TDCR: {
-        const oldDivide = this.divideCount;
+      case APIC.TDCR:
         this.set(APIC.TDCR, val & 0xb);
-        this.updateDivideCount();
-        if (this.divideCount !== oldDivide && this.target >= 0 && this.period > 0) {
-          // update_target_expiration: what is left keeps its count at the new rate.
-          const now = this.host.now();
-          const left = Math.max(0, this.target - now);
-          this.period = this.reg(APIC.TMICT) * this.divideCount;
-          this.target = now + Math.floor((left * this.divideCount) / oldDivide);
-        }
+        this.timer.setDivide(val & 0xb, this.reg(APIC.TMICT));
         return true;
-      }
       case APIC.ESR:
         return !(x2 && val !== 0);
       case APIC.SELF_IPI:
@@ -670,7 +606,7 @@ export class KvmLapic {
   getState(out: Uint8Array): void {
     out.set(this.bytes);
     const dv = new DataView(out.buffer, out.byteOffset, 1024);
-    dv.setUint32(APIC.TMCCT, this.currentCount(), true);
+    dv.setUint32(APIC.TMCCT, this.timer.currentCount(this.reg(APIC.LVTT), this.reg(APIC.TMICT)), true);
     if (this.x2apicMode) dv.setUint32(APIC.ID, (this.reg(APIC.ID) << 24) >>> 0, true);
   }
 
@@ -688,18 +624,7 @@ export class KvmLapic {
     }
     this.set(APIC.LVR, APIC_VERSION);
     this.updatePpr();
-    this.cancelTimer();
-    this.tscDeadline = 0;
-    this.timerMode = this.lvttMode;
-    this.updateDivideCount();
-    if (this.lvttMode !== APIC_LVT_TIMER_TSCDEADLINE) {
-      const count = this.reg(APIC.TMCCT);
-      if (this.reg(APIC.TMICT) !== 0 && count !== 0) {
-        this.startTimer(count);
-        // The period stays the full initial count (`__start_apic_timer(apic, APIC_TMCCT)`).
-        this.period = this.reg(APIC.TMICT) * this.divideCount;
-      }
-    }
+    this.timer.restore(this.reg(APIC.LVTT), this.reg(APIC.TDCR), this.reg(APIC.TMICT), this.reg(APIC.TMCCT));
     this.set(APIC.TMCCT, 0);
   }
 }
