@@ -38,6 +38,14 @@ export class HvaSpace {
     this.limit = limitBytes;
   }
 
+  /**
+   * Bytes handed out so far. There is no munmap: the mappings live as long as the engine, as a
+   * VMM's would if it never unmapped, so this is what a VMM that allocates per boot grows.
+   */
+  get mappedBytes(): number {
+    return this.used;
+  }
+
   /** Anonymous, zeroed, page-aligned memory. EINVAL for a bad size, ENOMEM past the limit. */
   allocate(size: number): HvaMapping {
     if (!Number.isSafeInteger(size) || size <= 0) {

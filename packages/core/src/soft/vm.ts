@@ -133,6 +133,8 @@ export class SoftVm {
     }
     out.instructions = instructions;
     out.hypervisor_pages = this.hpm.allocatedPages;
+    // Engine-wide, like hypervisor_pages: guest memory the VMM got from allocateMemory (mmap).
+    out.mmap_bytes = this.hva.mappedBytes;
     return out;
   }
 
