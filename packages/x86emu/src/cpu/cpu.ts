@@ -36,6 +36,15 @@ export function lpnOf(lin: number): number {
   return lin <= 0xffffffff ? lin >>> 12 : Math.floor(lin / 4096);
 }
 
+/**
+ * TLB tag of linear `lin`: the page-number bits above the 12 that index the direct-mapped TLB
+ * (8 bits for a 32-bit address, 24 for a 48-bit one), so tags stay small integers and 32-bit code
+ * computes them with one shift.
+ */
+export function tlbTagOf(lin: number): number {
+  return lin <= 0xffffffff ? lin >>> 24 : Math.floor(lin / 16777216);
+}
+
 /** Memory access mode of the CPU: normal (TLB) or through `X86EmulateOps` (emulate()). */
 export interface LinearOps {
   read(lin: number, size: number): number;
@@ -123,8 +132,8 @@ export class Cpu {
   readonly segFlags = new Uint8Array(8);
 
   // ---- software TLB (direct-mapped by linear page number)
-  /** Tag: the full linear page number (36 bits for a 48-bit IA-32e address), -1 when empty. */
-  readonly tlbTag = new Float64Array(C.TLB_SIZE).fill(-1);
+  /** Tag (`tlbTagOf`): the page-number bits above the index; -1 when empty. */
+  readonly tlbTag = new Int32Array(C.TLB_SIZE).fill(-1);
   readonly tlbPerm = new Uint8Array(C.TLB_SIZE);
   readonly tlbPfn = new Float64Array(C.TLB_SIZE);
   readonly tlbView: (Uint8Array | null)[] = new Array(C.TLB_SIZE).fill(null);
@@ -612,7 +621,7 @@ export class Cpu {
     // A fetch at CPL 3 is a user access (SDM Vol. 3 4.6): the walk must check U/S at every level
     // and a fault reports U = 1. An entry filled by a supervisor access lacks TP_UX unless the
     // walk found the page user-accessible, so it is walked again here.
-    if (this.tlbTag[idx] !== lpn || !(this.tlbPerm[idx] & need))
+    if (this.tlbTag[idx] !== tlbTagOf(lin) || !(this.tlbPerm[idx] & need))
       this.tlbFill(lin, user ? PFERR.USER | PFERR.FETCH : PFERR.FETCH);
     const view = this.tlbView[idx];
     if (view === null) return;
@@ -1008,14 +1017,14 @@ export class Cpu {
     const lpn = lpnOf(gva);
     // A large page fills TLB entries per 4 KiB page; drop every entry of the same frame range by tag.
     const idx = lpn & C.TLB_MASK;
-    if (this.tlbTag[idx] === lpn) this.tlbTag[idx] = -1;
+    if (this.tlbTag[idx] === tlbTagOf(gva)) this.tlbTag[idx] = -1;
     if (this.pagingMode !== 0) {
       // The entry may belong to a 2/4 MiB page whose other 4 KiB parts are cached too.
       const span = this.pagingMode === 1 ? 1024 : 512;
       const first = lpn - (lpn % span);
       for (let p = first; p < first + span; p++) {
         const i = p & C.TLB_MASK;
-        if (this.tlbTag[i] === p && this.tlbLarge[i]) this.tlbTag[i] = -1;
+        if (this.tlbTag[i] === Math.floor(p / 4096) && this.tlbLarge[i]) this.tlbTag[i] = -1;
       }
     }
     this.codeLpn = -1;
@@ -1076,7 +1085,7 @@ export class Cpu {
     const view = this.memory.pageView(pfn);
     // Frames with decoded code keep no write rights: writes take the slow path and invalidate.
     if (this.codePages.has(pfn)) perm &= ~(C.TP_SW | C.TP_UW);
-    this.tlbTag[idx] = lpn;
+    this.tlbTag[idx] = tlbTagOf(lin);
     this.tlbPerm[idx] = perm;
     this.tlbPfn[idx] = pfn;
     this.tlbView[idx] = view;
@@ -1085,11 +1094,11 @@ export class Cpu {
 
   /** Translates linear → physical for `access` (PFERR bits), through the TLB. */
   translate(lin: number, access: number): number {
-    const lpn = lpnOf(lin);
-    const idx = lpn & C.TLB_MASK;
+    const tag = tlbTagOf(lin);
+    const idx = (lin >>> 12) & C.TLB_MASK;
     const need = accessPerm(access);
-    if (this.tlbTag[idx] !== lpn || (this.tlbPerm[idx] & need) !== need) {
-      if (access & PFERR.WRITE && this.tlbTag[idx] === lpn) this.tlbTag[idx] = -1;
+    if (this.tlbTag[idx] !== tag || (this.tlbPerm[idx] & need) !== need) {
+      if (access & PFERR.WRITE && this.tlbTag[idx] === tag) this.tlbTag[idx] = -1;
       this.tlbFill(lin, access);
       // A write to a frame holding decoded code: invalidate, then allow it.
       if (access & PFERR.WRITE && this.codePages.has(this.tlbPfn[idx]))
@@ -1213,10 +1222,9 @@ export class Cpu {
   read(seg: number, off: number, size: number): number {
     const lin = this.segAddr(seg, off, size, false);
     // Fast path: a TLB hit with a host view, inside one page (emulate() never fills the TLB).
-    const lpn = lpnOf(lin);
-    const idx = lpn & C.TLB_MASK;
+    const idx = (lin >>> 12) & C.TLB_MASK;
     const o = lin & 0xfff;
-    if (this.tlbTag[idx] === lpn && o <= 4096 - size && this.dbgData === 0 && !this.acEnabled) {
+    if (this.tlbTag[idx] === tlbTagOf(lin) && o <= 4096 - size && this.dbgData === 0 && !this.acEnabled) {
       const view = this.tlbView[idx];
       if (view !== null && this.tlbPerm[idx] & (this.state.cpl === 3 ? C.TP_UR : C.TP_SR)) {
         if (size === 4)
@@ -1229,10 +1237,9 @@ export class Cpu {
   }
   write(seg: number, off: number, size: number, value: number): void {
     const lin = this.segAddr(seg, off, size, true);
-    const lpn = lpnOf(lin);
-    const idx = lpn & C.TLB_MASK;
+    const idx = (lin >>> 12) & C.TLB_MASK;
     const o = lin & 0xfff;
-    if (this.tlbTag[idx] === lpn && o <= 4096 - size && this.dbgData === 0 && !this.acEnabled) {
+    if (this.tlbTag[idx] === tlbTagOf(lin) && o <= 4096 - size && this.dbgData === 0 && !this.acEnabled) {
       const view = this.tlbView[idx];
       if (view !== null && this.tlbPerm[idx] & (this.state.cpl === 3 ? C.TP_UW : C.TP_SW)) {
         view[o] = value;
@@ -1253,10 +1260,9 @@ export class Cpu {
    */
   read64(seg: number, off: number): void {
     const lin = this.segAddr(seg, off, 8, false);
-    const lpn = lpnOf(lin);
-    const idx = lpn & C.TLB_MASK;
+    const idx = (lin >>> 12) & C.TLB_MASK;
     const o = lin & 0xfff;
-    if (this.tlbTag[idx] === lpn && o <= 4088 && this.dbgData === 0 && !this.acEnabled) {
+    if (this.tlbTag[idx] === tlbTagOf(lin) && o <= 4088 && this.dbgData === 0 && !this.acEnabled) {
       const view = this.tlbView[idx];
       if (view !== null && this.tlbPerm[idx] & (this.state.cpl === 3 ? C.TP_UR : C.TP_SR)) {
         this.lo64 = (view[o] | (view[o + 1] << 8) | (view[o + 2] << 16) | (view[o + 3] << 24)) >>> 0;
@@ -1273,10 +1279,9 @@ export class Cpu {
   /** Writes 8 bytes at `seg:off`; both halves' pages are checked before either is stored. */
   write64(seg: number, off: number, lo: number, hi: number): void {
     const lin = this.segAddr(seg, off, 8, true);
-    const lpn = lpnOf(lin);
-    const idx = lpn & C.TLB_MASK;
+    const idx = (lin >>> 12) & C.TLB_MASK;
     const o = lin & 0xfff;
-    if (this.tlbTag[idx] === lpn && o <= 4088 && this.dbgData === 0 && !this.acEnabled) {
+    if (this.tlbTag[idx] === tlbTagOf(lin) && o <= 4088 && this.dbgData === 0 && !this.acEnabled) {
       const view = this.tlbView[idx];
       if (view !== null && this.tlbPerm[idx] & (this.state.cpl === 3 ? C.TP_UW : C.TP_SW)) {
         view[o] = lo;
