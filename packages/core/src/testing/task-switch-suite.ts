@@ -38,8 +38,8 @@ function taskGuest(kvm: Kvm, code: number[], taskB: number[]): TinyGuest {
   put32(ram, GDT + 20, 0x00cf9200);
   tssDescriptor(ram, GDT + SEL_TSS_A, TSS_A, 0xb);
   tssDescriptor(ram, GDT + SEL_TSS_B, TSS_B, 0x9);
-  // Task gates (type 5) to TSS B for INT 0x40 and #GP (13).
-  for (const v of [0x40, 13]) {
+  // Task gates (type 5) to TSS B for INT 0x40, INT3 (3) and #GP (13).
+  for (const v of [0x40, 3, 13]) {
     put32(ram, IDT + 8 * v, SEL_TSS_B << 16);
     put32(ram, IDT + 8 * v + 4, 0x8500);
   }
@@ -143,6 +143,16 @@ export function defineTaskSwitchSuite(name: string, open: () => Kvm): void {
       expect(r.rcx).toBe(0xc0den);
       expect(get32(ram, TSS_B) & 0xffff).toBe(SEL_TSS_A);
       expect(vcpu.getSregs().tr.selector).toBe(SEL_TSS_A);
+    });
+
+    it('INT3 through a task gate resumes after the INT3 (a software exception, not a fault)', () => {
+      // int3 ; mov ecx, 0xc0de ; hlt ; (task B) iret
+      const { vcpu, ram } = taskGuest(open(), [0xcc, 0xb9, ...imm32(0xc0de), 0xf4], [0xcf]);
+      expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+      const r = vcpu.getRegs();
+      expect(r.rip).toBe(BigInt(0x1000 + 7));
+      expect(r.rcx).toBe(0xc0den);
+      expect(get32(ram, TSS_A + 0x20)).toBe(0x1001);
     });
 
     it("a fault through a task gate pushes its error code on the new task's stack", () => {

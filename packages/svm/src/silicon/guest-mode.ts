@@ -24,7 +24,16 @@ import {
   SegAttr,
   StopReason,
 } from '@kvm/x86emu';
-import { EventInj, Intercept1, Intercept2, IoioInfo, SvmExit, TaskSwitchInfoHi, VIntr } from './svm-arch.js';
+import {
+  EventInj,
+  EventInjType,
+  Intercept1,
+  Intercept2,
+  IoioInfo,
+  SvmExit,
+  TaskSwitchInfoHi,
+  VIntr,
+} from './svm-arch.js';
 import type { SvmSilicon } from './svm-silicon.js';
 import type { Vmcb } from './vmcb.js';
 import { SEG_ATTRIB, SEG_BASE, SEG_LIMIT, SEG_SELECTOR, VMCB, VMCB_SEG_BY_SREG } from './vmcb-layout.js';
@@ -258,12 +267,12 @@ export class SvmGuestMode implements Intercepts {
     v.set64(VMCB.NEXT_RIP, nextRip, 0);
     const e = this.cpu.exit;
     if (e.vectoringValid) {
+      // x86emu numbers events as VMX does; EXITINTINFO has no software-exception type: INT3,
+      // INTO and INT1 are exceptions (type 3) there (15.7.2).
+      const type = e.vectoringType === 5 || e.vectoringType === 6 ? EventInjType.EXCEPTION : e.vectoringType;
       v.setU32(
         VMCB.EXITINTINFO,
-        EventInj.VALID |
-          (e.vectoringType << 8) |
-          (e.vectoringHasErrorCode ? EventInj.EV : 0) |
-          e.vectoringVector,
+        EventInj.VALID | (type << 8) | (e.vectoringHasErrorCode ? EventInj.EV : 0) | e.vectoringVector,
       );
       v.setU32(VMCB.EXITINTINFO + 4, e.vectoringErrorCode);
     } else {
