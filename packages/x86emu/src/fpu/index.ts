@@ -69,6 +69,7 @@ export {
   SseOut,
   sseArith,
 } from './sse-float.js';
+export { ssePacked } from './sse-packed.js';
 export { sseRound } from './sse-round.js';
 export { SW_SF, stackFault } from './stack-fault.js';
 export { fadd80, fdiv80, fmul80, fsqrt80, fsub80 } from './x87-arith.js';

@@ -107,6 +107,25 @@ static void put80(const uint8_t *p) {
            faulted);                                                                               \
   } while (0)
 
+/* Packed: a = W0..W3, b = W4..W7 as 128-bit little-endian words; prints 4 words, MXCSR, fault. */
+#define PACKED(text)                                                                               \
+  do {                                                                                             \
+    uint32_t m = ctl, mout = 0, res[4] = {0, 0, 0, 0};                                             \
+    int faulted = 0;                                                                               \
+    if (sigsetjmp(jb, 1) == 0) {                                                                   \
+      __asm__ volatile("movdqu %[a], %%xmm0\n\tmovdqu %[b], %%xmm1\n\tldmxcsr %[m]\n\t" text    \
+                       "\n\tstmxcsr %[mo]\n\tmovdqu %%xmm0, %[r]\n\t"                              \
+                       "mov $0x1f80, %%ecx\n\tmov %%ecx, %[m]\n\tldmxcsr %[m]"                       \
+                       : [r] "=m"(res), [mo] "=m"(mout), [m] "+m"(m)                               \
+                       : [a] "m"(w[0]), [b] "m"(w[4])                                              \
+                       : "rcx", "xmm0", "xmm1", "memory");                                         \
+    } else {                                                                                       \
+      faulted = 1;                                                                                 \
+      mout = fault_mxcsr;                                                                          \
+    }                                                                                              \
+    printf("%x %x %x %x %x %d\n", res[0], res[1], res[2], res[3], mout, faulted);                  \
+  } while (0)
+
 #define ROUNDX(sfx, i)                                                                             \
   else if (!strcmp(op, "round" #sfx #i)) SSE("round" #sfx " $" #i ", %%xmm1, %%xmm0");
 #define CMPSX(sfx, i)                                                                              \
@@ -122,7 +141,9 @@ int main(void) {
 
   char line[512], op[32];
   while (fgets(line, sizeof line, stdin)) {
-    uint32_t ctl = 0, w[8] = {0};
+    uint32_t ctl = 0;
+    static uint32_t w[8];
+    memset(w, 0, sizeof w);
     int n = sscanf(line, "%31s %x %x %x %x %x %x %x %x %x", op, &ctl, &w[0], &w[1], &w[2], &w[3],
                    &w[4], &w[5], &w[6], &w[7]);
     if (n < 2) continue;
@@ -181,6 +202,20 @@ int main(void) {
     else if (!strcmp(op, "fildl")) { mem[0] = w[0]; X87LOAD("fildl %[mem]"); }
     else if (!strcmp(op, "fildll")) { mem[0] = w[0]; mem[1] = w[1]; X87LOAD("fildll %[mem]"); }
     else if (!strcmp(op, "fbld")) { mem[2] = w[0]; mem[1] = w[1]; mem[0] = w[2]; X87LOAD("fbld %[mem]"); }
+    else if (!strcmp(op, "addps")) PACKED("addps %%xmm1, %%xmm0");
+    else if (!strcmp(op, "subps")) PACKED("subps %%xmm1, %%xmm0");
+    else if (!strcmp(op, "mulps")) PACKED("mulps %%xmm1, %%xmm0");
+    else if (!strcmp(op, "divps")) PACKED("divps %%xmm1, %%xmm0");
+    else if (!strcmp(op, "sqrtps")) PACKED("sqrtps %%xmm1, %%xmm0");
+    else if (!strcmp(op, "minps")) PACKED("minps %%xmm1, %%xmm0");
+    else if (!strcmp(op, "maxps")) PACKED("maxps %%xmm1, %%xmm0");
+    else if (!strcmp(op, "addpd")) PACKED("addpd %%xmm1, %%xmm0");
+    else if (!strcmp(op, "subpd")) PACKED("subpd %%xmm1, %%xmm0");
+    else if (!strcmp(op, "mulpd")) PACKED("mulpd %%xmm1, %%xmm0");
+    else if (!strcmp(op, "divpd")) PACKED("divpd %%xmm1, %%xmm0");
+    else if (!strcmp(op, "sqrtpd")) PACKED("sqrtpd %%xmm1, %%xmm0");
+    else if (!strcmp(op, "minpd")) PACKED("minpd %%xmm1, %%xmm0");
+    else if (!strcmp(op, "maxpd")) PACKED("maxpd %%xmm1, %%xmm0");
     else if (!strcmp(op, "addss")) SSE("addss %%xmm1, %%xmm0");
     else if (!strcmp(op, "subss")) SSE("subss %%xmm1, %%xmm0");
     else if (!strcmp(op, "mulss")) SSE("mulss %%xmm1, %%xmm0");
