@@ -650,5 +650,28 @@ export function defineIrqchipCases(kvm: () => Kvm, isrTracked: boolean): void {
       expect(u32(getLapic(r, vcpu), 0x20)).toBe(0);
       expect(u32(getLapic(r, vcpu), 0xd0)).toBe(1); // LDR: cluster 0, bit 0
     });
+
+    it('starts an AP with INIT and SIPI IPIs: real mode at the SIPI vector × 0x1000', () => {
+      // vCPU 0: ICR2 = APIC 1; ICR = INIT (assert); ICR = SIPI vector 0x08; report.
+      const { vcpu, r, ram } = irqchipGuest(kvm(), [
+        ...movMem(0xfee000f0, 0x1ff),
+        ...movMem(0xfee00310, 0x01000000),
+        ...movMem(0xfee00300, 0x4500),
+        ...movMem(0xfee00300, 0x4608),
+        ...outAl(0x11, 1),
+      ]);
+      // The AP's start-up code: mov al, 0x5a ; out 0x13, al.
+      ram.set([0xb0, 0x5a, 0xe6, 0x13], 0x8000);
+      const ap = r.vm.createVcpu(1);
+      expect(runToIo(vcpu)).toEqual([0x11, 1]);
+      // An AP starts in KVM_MP_STATE_UNINITIALIZED: its first KVM_RUN takes INIT and SIPI and
+      // returns EAGAIN; the next one runs it.
+      expectErrno(() => ap.run(), Errno.EAGAIN);
+      const s = ap.getSregs();
+      expect(s.cs.selector).toBe(0x0800);
+      expect(s.cs.base).toBe(0x8000n);
+      expect(ap.getRegs().rip).toBe(0n);
+      expect(runToIo(ap)).toEqual([0x13, 0x5a]);
+    });
   });
 }

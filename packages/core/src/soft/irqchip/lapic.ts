@@ -108,6 +108,8 @@ export class KvmLapic {
   halted = false;
   /** An AP after INIT, waiting for its SIPI (KVM_MP_STATE_INIT_RECEIVED). */
   waitForSipi = false;
+  /** An AP that has not been started yet (KVM_MP_STATE_UNINITIALIZED): only vCPU 0 runs at once. */
+  uninitialized: boolean;
   private readonly timer: LapicTimer;
   private readonly ipi = newLapicIrq();
 
@@ -116,6 +118,7 @@ export class KvmLapic {
     private readonly host: LapicHost,
   ) {
     this.timer = new LapicTimer(host);
+    this.uninitialized = vcpuId !== 0;
     this.apicBase =
       APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE | (vcpuId === 0 ? MSR_IA32_APICBASE_BSP : 0);
     this.reset();

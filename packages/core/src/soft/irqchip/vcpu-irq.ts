@@ -6,6 +6,7 @@
  * APIC timer against the guest's TSC, HLT inside the kernel, INIT/SIPI, and the devices the kernel
  * serves itself: the xAPIC page, the I/O APIC window and the 8259 ports.
  */
+import { Errno, KvmError } from '../../api/errors.js';
 import { newArchSegment } from '../arch-ops.js';
 import type { SoftVcpu } from '../vcpu.js';
 import { KvmIrqchip } from './irqchip.js';
@@ -137,6 +138,14 @@ export function kvmHaltInKernel(vcpu: SoftVcpu): boolean {
 export function kvmVcpuBlock(vcpu: SoftVcpu): boolean {
   const apic = vcpu.apic;
   if (apic === null) return true;
+  if (apic.uninitialized) {
+    // KVM_MP_STATE_UNINITIALIZED (an AP never started): KVM_RUN waits for INIT/SIPI, takes them,
+    // and returns EAGAIN so userspace sees the new state before the AP runs.
+    if (apic.pendingEvents === 0) return false;
+    kvmAcceptApicEvents(vcpu, apic);
+    apic.uninitialized = false;
+    throw new KvmError('KVM_RUN', Errno.EAGAIN, 'the AP took INIT/SIPI');
+  }
   kvmAcceptApicEvents(vcpu, apic);
   if (!apic.halted && !apic.waitForSipi) return true;
   if (hasEvents(vcpu, apic) && !apic.waitForSipi) {
