@@ -304,3 +304,16 @@ describe('compatibility mode', () => {
     expect(m.cpu.state.gpr[Reg.RAX]).toBe(0);
   });
 });
+
+describe('I/O permission with a 64-bit TSS', () => {
+  it('IN at CPL 3 consults the I/O bitmap through the TSS base (bit set: #GP(0); clear: allowed)', () => {
+    const m = longMode('in al, 0x80; mov bl, 1; in al, 0x81; hlt', { captureExceptions: true });
+    m.mem.write16(L.TSS + 0x66, 0x68); // I/O map base inside the TSS limit below
+    m.mem.write32(L.TSS + 0x68 + 0x10, 0x2); // port 0x81 denied, 0x80 allowed
+    m.cpu.state.segLimit[7] = 0x68 + 0x20;
+    toUser(m);
+    m.cpu.run(10);
+    expect(m.cpu.state.gpr[Reg.RBX] & 0xff).toBe(1);
+    expect(m.exceptions[0]).toMatchObject({ vector: 13, errorCode: 0 });
+  });
+});

@@ -1570,10 +1570,11 @@ export class Cpu {
     const trType = s.segAttr[7] & 0xf;
     if (trType !== 0xb && trType !== 0x9) this.gp0();
     if (s.segLimit[7] < 0x67) this.gp0();
-    const mapBase = this.linRead((s.segBase[7] + 0x66) >>> 0, 2, 0);
+    // The 64-bit TSS keeps the I/O map base at 66H too, but its own base may lie above 4 GiB.
+    const mapBase = this.linRead(this.tableLinear(s.segBase[7], s.segBaseHigh[7], 0x66), 2, 0);
     const byteOff = mapBase + (port >>> 3);
     if (byteOff + 1 > s.segLimit[7]) this.gp0();
-    const bits = this.linRead((s.segBase[7] + byteOff) >>> 0, 2, 0);
+    const bits = this.linRead(this.tableLinear(s.segBase[7], s.segBaseHigh[7], byteOff), 2, 0);
     const mask = ((1 << size) - 1) << (port & 7);
     if (bits & mask) this.gp0();
   }

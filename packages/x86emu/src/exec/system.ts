@@ -510,6 +510,9 @@ export const INVLPG: Handler = (cpu, i) => {
 export const SYSENTER: Handler = (cpu) => {
   const s = cpu.state;
   if (!cpu.prot) cpu.gp0();
+  // In IA-32e mode SYSENTER enters a 64-bit CS at a 64-bit SYSENTER_EIP, which CpuState does not
+  // hold (32-bit `sysenter`): not implemented there, so #UD rather than a wrong entry (README).
+  if (cpu.lma) cpu.ud();
   const cs = s.sysenter[0] & 0xfffc;
   if (cs === 0) cpu.gp0();
   cpu.setFlags(0, Flag.VM | Flag.IF | Flag.RF);
@@ -521,6 +524,7 @@ export const SYSENTER: Handler = (cpu) => {
 };
 export const SYSEXIT: Handler = (cpu) => {
   const s = cpu.state;
+  if (cpu.lma) cpu.ud(); // not implemented in IA-32e mode (see SYSENTER)
   const cs = s.sysenter[0] & 0xfffc;
   if (!cpu.prot || cpu.v86 || s.cpl !== 0 || cs === 0) cpu.gp0();
   s.cpl = 3;
