@@ -24,6 +24,8 @@ export class VcpuVmx {
    */
   sysenterEspHigh = 0;
   sysenterEipHigh = 0;
+  /** The guest's IA32_FEATURE_CONTROL (`msr_ia32_feature_control`): only LOCKED is valid here. */
+  featureControl = 0;
   /** Exits by basic reason. */
   readonly exitCounts = new Float64Array(65);
 }

@@ -46,6 +46,10 @@ const X86_CR0_CD = 1 << 30;
 const X86_CR4_PAE = 1 << 5;
 const X86_CR4_VMXE = 1 << 13;
 const X86_EFLAGS_IF = 1 << 9;
+/** EFER bits a guest may set on this part: SCE (never reserved in KVM), NXE. */
+const EFER_GUEST_VALID = (1 << 0) | (1 << 11);
+/** IA32_FEATURE_CONTROL.LOCKED, the one bit a guest without nested VMX may set. */
+const FEAT_CTL_LOCKED = 1 << 0;
 /** CR0 bits the real CR0 never has (the cache is the host's: KVM_VM_CR0_ALWAYS_OFF). */
 const KVM_VM_CR0_ALWAYS_OFF = X86_CR0_NW | X86_CR0_CD;
 /** CR4 bits the guest changes without an exit. */
@@ -460,6 +464,10 @@ export class VmxDriver implements ArchOps {
         out[1] = tsc[1];
         return true;
       }
+      case MSR.IA32_FEATURE_CONTROL:
+        // vmx_get_msr: the guest's own copy (no nested VMX: only the lock bit is valid).
+        out[0] = toVmx(vcpu).featureControl;
+        return true;
       default:
         return false;
     }
@@ -469,8 +477,9 @@ export class VmxDriver implements ArchOps {
     this.vcpuLoad(vcpu);
     switch (index) {
       case MSR.EFER:
-        // Only NX (and SCE, LME on 64-bit parts) may be set; this part has NX only.
-        if (lo & ~(1 << 11) || hi) return false;
+        // kvm_set_efer: SCE is never reserved, NXE is on this part; LME/LMA need long mode
+        // (a guest's LME never gets here: see core's long-mode.ts), the rest is reserved.
+        if (lo & ~EFER_GUEST_VALID || hi) return false;
         this.setEfer(vcpu, lo, hi);
         vcpu.vm.mmuResetContext(vcpu);
         return true;
@@ -489,6 +498,13 @@ export class VmxDriver implements ArchOps {
         const tsc = this.cpu.nonRoot.cpu.state.tsc;
         tsc[0] = lo;
         tsc[1] = hi;
+        return true;
+      }
+      case MSR.IA32_FEATURE_CONTROL: {
+        // vmx_set_msr: bits outside the valid ones (LOCKED) or any write once locked is #GP.
+        const vmx = toVmx(vcpu);
+        if (lo & ~FEAT_CTL_LOCKED || hi || vmx.featureControl & FEAT_CTL_LOCKED) return false;
+        vmx.featureControl = lo >>> 0;
         return true;
       }
       default:
