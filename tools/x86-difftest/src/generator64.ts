@@ -47,13 +47,16 @@ function caseSeed64(seed: number, index: number): number {
 
 /**
  * The rows walked in 64-bit mode: the legacy generator's rows, minus `EXCLUDED_LONG`, minus
- * 40h–4Fh (INC/DEC r in the table: REX prefixes in 64-bit mode, SDM Vol. 2 2.2.1).
+ * 40h–4Fh (INC/DEC r in the table: REX prefixes in 64-bit mode, SDM Vol. 2 2.2.1) and C4h/C5h.
  */
 export const FORMS64: readonly OpcodeRow[] = OPCODE_TABLE.filter(
   (r) =>
     !(r.mnemonic in EXCLUDED) &&
     !(r.mnemonic in EXCLUDED_LONG) &&
     !(r.op >= 0x40 && r.op <= 0x4f) &&
+    // C4/C5 are VEX prefixes in 64-bit mode, not LES/LDS (SDM Vol. 2 2.3.5).
+    r.op !== 0xc4 &&
+    r.op !== 0xc5 &&
     !(r.mnemonic === 'PUSH_SEG' && (r.operands === 'FS' || r.operands === 'GS')),
 );
 

@@ -202,6 +202,7 @@ export function writeHarnessFrame(ram: Uint8Array, entry: UserEntry): void {
 /** Access rights (VMX format, machine-state.ts) of the long-mode segments. */
 const ATTR_CODE64 = 0x9b | (1 << 13) | (1 << 15);
 const ATTR_DATA = 0x93 | (1 << 14) | (1 << 15);
+const ATTR_USER_DATA = 0xf3 | (1 << 14) | (1 << 15);
 const ATTR_UNUSABLE = 1 << 16;
 
 function seg(sel: number, attr: number, limit = 0xffffffff): SegmentState {
@@ -228,8 +229,10 @@ const EFER_NXE = 1 << 11;
 
 /**
  * The state a case starts from: CPL 0 in 64-bit mode at the harness, RSP at its IRETQ frame;
- * other GPRs zero (the generator fills them, and IRETQ keeps them; RSP comes from the frame). DS/ES/FS/GS are null (what an
- * x86-64 OS gives user code; unusable in VMX terms), TR the 64-bit TSS.
+ * other GPRs zero (the generator fills them, and IRETQ keeps them; RSP comes from the frame).
+ * DS and ES hold 0x2B, as Linux's start_thread leaves them for user code: kvm-pvm runs CPL-3
+ * code with the host's __USER_DS there (a MOV from DS read 0x2B with the guest's DS null).
+ * FS/GS are null (their selectors are the host's leftovers at CPL 3 anyway). TR: the 64-bit TSS.
  */
 export function baseState64(): MachineState {
   const nul = (): SegmentState => seg(0, ATTR_UNUSABLE, 0);
@@ -242,10 +245,10 @@ export function baseState64(): MachineState {
     ripHigh: 0,
     eflags: 2,
     seg: [
-      nul(),
+      seg(GDT64_SEL.USER_DS, ATTR_USER_DATA),
       seg(GDT64_SEL.KERNEL_CS, ATTR_CODE64),
       seg(GDT64_SEL.KERNEL_DS, ATTR_DATA),
-      nul(),
+      seg(GDT64_SEL.USER_DS, ATTR_USER_DATA),
       nul(),
       nul(),
       seg(0, 0x82 | ATTR_UNUSABLE, 0),

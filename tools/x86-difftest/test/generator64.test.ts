@@ -159,7 +159,7 @@ describe('comparing IA-32e outcomes', () => {
 });
 
 describe.skipIf(hostKvmFlavor() !== 'kvm-pvm')('comparing IA-32e outcomes on kvm-pvm', () => {
-  it('leaves out the FS/GS selectors (the host does not keep them) but not their bases', () => {
+  it('leaves out the data segment selectors (the host does not keep them) but not their bases', () => {
     const o = (sel: number, base: number): Outcome => {
       const state = baseState64();
       state.seg[4] = { sel, base, limit: 0xffffffff, attr: 0xc0f3 };

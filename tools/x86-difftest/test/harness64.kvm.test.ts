@@ -105,7 +105,8 @@ describe.skipIf(lacking !== undefined)(
       tester = new DiffTester(['long64', 'compat32']);
     });
     afterAll(() => tester?.close());
-    for (const k of KNOWN_ANSWERS) {
+    // The completeness answers gate the CI comparison instead (difftest64.kvm.test.ts).
+    for (const k of KNOWN_ANSWERS.filter((x) => !x.completeness)) {
       it(`x86emu: ${k.name}`, () => {
         const { init, image } = knownAnswerCase(k);
         expect(checkKnownAnswer(k, tester.emu.run(init, image))).toEqual([]);
