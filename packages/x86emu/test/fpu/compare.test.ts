@@ -16,7 +16,7 @@ const h = (x: unknown): string => (Number(x) >>> 0).toString(16);
 
 describe.skipIf(REFEREE_MISSING !== null)(`x87 comparisons agree with the host CPU${SKIP_NOTE}`, () => {
   for (const op of ['fcom', 'fucom', 'ftst', 'fxam']) {
-    it(`${op}: condition codes and flags`, () => {
+    it(`${op}: condition codes and flags`, { timeout: 120_000 }, () => {
       const r = new Rng(0xc0c0 + op.length * 13 + op.charCodeAt(1));
       const cases: Case[] = [];
       for (let i = 0; i < N; i++) {
@@ -50,7 +50,7 @@ describe.skipIf(REFEREE_MISSING !== null)(`x87 comparisons agree with the host C
 describe.skipIf(REFEREE_MISSING !== null)(`SSE comparisons agree with the host CPU${SKIP_NOTE}`, () => {
   for (const wide of [false, true]) {
     const sfx = wide ? 'sd' : 'ss';
-    it(`cmp${sfx} (all eight predicates), comi${sfx}, ucomi${sfx}`, () => {
+    it(`cmp${sfx} (all eight predicates), comi${sfx}, ucomi${sfx}`, { timeout: 120_000 }, () => {
       const r = new Rng(wide ? 0xc3 : 0xc2);
       const cases: Case[] = [];
       const ops = ['comi', 'ucomi', ...Array.from({ length: 8 }, (_, i) => `cmp${sfx}${i}`)];

@@ -23,7 +23,7 @@ function intLike(r: Rng): number[] {
 
 describe.skipIf(REFEREE_MISSING !== null)(`x87 loads agree with the host CPU${SKIP_NOTE}`, () => {
   for (const op of ['flds', 'fldl', 'filds', 'fildl', 'fildll']) {
-    it(`${op}: register and flags`, () => {
+    it(`${op}: register and flags`, { timeout: 120_000 }, () => {
       const r = new Rng(0x10ad + op.length * 3 + op.charCodeAt(3));
       const cases: Case[] = [];
       for (let i = 0; i < N; i++) {
@@ -69,7 +69,7 @@ describe.skipIf(REFEREE_MISSING !== null)(`x87 stores agree with the host CPU${S
     fisttpll: [64, 'trunc'],
   };
   for (const [op, [bits, kind]] of Object.entries(STORES)) {
-    it(`${op}: stored bits, flags and C1`, () => {
+    it(`${op}: stored bits, flags and C1`, { timeout: 120_000 }, () => {
       const r = new Rng(0x570e + op.length * 5 + op.charCodeAt(op.length - 1));
       const cases: Case[] = [];
       for (let i = 0; i < N; i++) {

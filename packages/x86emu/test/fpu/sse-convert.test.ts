@@ -44,7 +44,7 @@ const OPS: Record<string, [gen: (r: Rng) => number[], conv: Conv, resultWide: bo
 
 describe.skipIf(REFEREE_MISSING !== null)(`SSE conversions agree with the host CPU${SKIP_NOTE}`, () => {
   for (const [op, [gen, conv, resultWide]] of Object.entries(OPS)) {
-    it(`${op}: result and MXCSR flags`, () => {
+    it(`${op}: result and MXCSR flags`, { timeout: 120_000 }, () => {
       const r = new Rng(0x5c0 + op.length * 17 + op.charCodeAt(op.length - 1) * 3 + op.charCodeAt(3));
       const cases: Case[] = [];
       for (let i = 0; i < N; i++) cases.push([op, mxcsrValue(r), ...gen(r)]);

@@ -38,7 +38,7 @@ describe.skipIf(REFEREE_MISSING !== null)(
     for (const wide of [false, true]) {
       for (const [name, op] of Object.entries(OPS)) {
         const insn = `${name}${wide ? 'sd' : 'ss'}`;
-        it(`${insn}: result and MXCSR flags`, () => {
+        it(`${insn}: result and MXCSR flags`, { timeout: 120_000 }, () => {
           const r = new Rng(0xc0ffee + op * 31 + (wide ? 7 : 0));
           const cases: Case[] = [];
           for (let i = 0; i < N; i++) {

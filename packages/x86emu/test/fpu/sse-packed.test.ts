@@ -26,7 +26,9 @@ describe.skipIf(REFEREE_MISSING !== null)(
   `packed SSE arithmetic agrees with the host CPU${SKIP_NOTE}`,
   () => {
     for (const wide of [false, true]) {
-      it(`${Object.keys(OPS).join('/')}${wide ? 'pd' : 'ps'}: every element, merged flags`, () => {
+      it(`${Object.keys(OPS).join('/')}${wide ? 'pd' : 'ps'}: every element, merged flags`, {
+        timeout: 120_000,
+      }, () => {
         const r = new Rng(wide ? 0xbd : 0xb5);
         const cases: Case[] = [];
         for (let i = 0; i < N; i++) {

@@ -14,7 +14,7 @@ const h = (x: unknown): string => (Number(x) >>> 0).toString(16);
 describe.skipIf(REFEREE_MISSING !== null)(`ROUNDSS/ROUNDSD agree with the host CPU${SKIP_NOTE}`, () => {
   for (const wide of [false, true]) {
     const sfx = wide ? 'sd' : 'ss';
-    it(`round${sfx}: result and MXCSR flags for every imm8`, () => {
+    it(`round${sfx}: result and MXCSR flags for every imm8`, { timeout: 120_000 }, () => {
       const r = new Rng(wide ? 0x40d : 0x40c);
       const cases: Case[] = [];
       for (let i = 0; i < N; i++) {

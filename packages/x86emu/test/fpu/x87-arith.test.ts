@@ -60,7 +60,7 @@ describe.skipIf(REFEREE_MISSING !== null)(
   `x87 arithmetic agrees bit for bit with the host CPU${SKIP_NOTE}`,
   () => {
     for (const [op, fn] of Object.entries(BINARY)) {
-      it(`${op}: result, exception flags and C1`, () => {
+      it(`${op}: result, exception flags and C1`, { timeout: 120_000 }, () => {
         const r = new Rng(0x5eed0000 + op.length * 7919 + op.charCodeAt(1));
         const cases: Case[] = [];
         for (let i = 0; i < N; i++) {
@@ -78,7 +78,7 @@ describe.skipIf(REFEREE_MISSING !== null)(
       });
     }
 
-    it('fsqrt: result, exception flags and C1', () => {
+    it('fsqrt: result, exception flags and C1', { timeout: 120_000 }, () => {
       const r = new Rng(0x5eed1234);
       const cases: Case[] = [];
       for (let i = 0; i < N; i++) {

@@ -65,7 +65,7 @@ describe.skipIf(REFEREE_MISSING !== null)(
   () => {
     for (const ieee of [false, true]) {
       const op = ieee ? 'fprem1' : 'fprem';
-      it(`${op}: remainder, flags, C2 and the quotient bits`, () => {
+      it(`${op}: remainder, flags, C2 and the quotient bits`, { timeout: 120_000 }, () => {
         const out = new Ext80();
         const failures = run(
           op,
@@ -92,7 +92,7 @@ describe.skipIf(REFEREE_MISSING !== null)(
       });
     }
 
-    it('frndint: result, flags and C1', () => {
+    it('frndint: result, flags and C1', { timeout: 120_000 }, () => {
       const out = new Ext80();
       const failures = run(
         'frndint',
@@ -107,7 +107,7 @@ describe.skipIf(REFEREE_MISSING !== null)(
       expect(failures.slice(0, 20)).toEqual([]);
     });
 
-    it('fscale: result, flags and C1', () => {
+    it('fscale: result, flags and C1', { timeout: 120_000 }, () => {
       const out = new Ext80();
       const failures = run(
         'fscale',
@@ -127,7 +127,7 @@ describe.skipIf(REFEREE_MISSING !== null)(
       expect(failures.slice(0, 20)).toEqual([]);
     });
 
-    it('fxtract: significand in ST0, exponent in ST1, flags', () => {
+    it('fxtract: significand in ST0, exponent in ST1, flags', { timeout: 120_000 }, () => {
       const e = new Ext80();
       const s = new Ext80();
       const failures = run(
@@ -147,7 +147,9 @@ describe.skipIf(REFEREE_MISSING !== null)(
       expect(failures.slice(0, 20)).toEqual([]);
     });
 
-    it('FLD1/FLDL2T/FLDL2E/FLDPI/FLDLG2/FLDLN2/FLDZ: each constant under each rounding mode', () => {
+    it('FLD1/FLDL2T/FLDL2E/FLDPI/FLDLG2/FLDLN2/FLDZ: each constant under each rounding mode', {
+      timeout: 120_000,
+    }, () => {
       const ops = ['fld1', 'fldl2t', 'fldl2e', 'fldpi', 'fldlg2', 'fldln2', 'fldz'];
       const cases: Case[] = [];
       for (const op of ops)
@@ -167,7 +169,7 @@ describe.skipIf(REFEREE_MISSING !== null)(
       expect(failures).toEqual([]);
     });
 
-    it('fbld: every 18-digit value loads exactly', () => {
+    it('fbld: every 18-digit value loads exactly', { timeout: 120_000 }, () => {
       const r = new Rng(0xbcd);
       const cases: Case[] = [];
       const digits = (n: number) => {
@@ -194,7 +196,7 @@ describe.skipIf(REFEREE_MISSING !== null)(
       expect(failures.slice(0, 20)).toEqual([]);
     });
 
-    it('fbstp: digits, BCD indefinite, flags and C1', () => {
+    it('fbstp: digits, BCD indefinite, flags and C1', { timeout: 120_000 }, () => {
       const r = new Rng(0xbcd5);
       const cases: Case[] = [];
       for (let i = 0; i < N; i++) {

@@ -108,7 +108,7 @@ describe.skipIf(REFEREE_MISSING !== null)(
   `x87 transcendentals agree with the host CPU within 1 ulp${SKIP_NOTE}`,
   () => {
     for (const [op, spec] of Object.entries(OPS)) {
-      it(`${op}: specials exact, finite results within 1 ulp`, () => {
+      it(`${op}: specials exact, finite results within 1 ulp`, { timeout: 120_000 }, () => {
         const r = new Rng(0x7a + op.length * 977 + op.charCodeAt(2));
         const cases: Case[] = [];
         for (let i = 0; i < N; i++) cases.push([op, controlWord(r), ...spec.gen(r)]);
