@@ -207,6 +207,10 @@ function encode64(
   // REX last, right before the opcode (SDM Vol. 2 2.2.1); W stays off where it is vendor-dependent.
   let rex = p.chance(0.6) ? 0x40 | p.below(16) : 0;
   if (FAR_INDIRECT.test(m)) rex &= ~8;
+  // SLDT/STR to memory store 16 bits whatever the operand size (SDM SLDT, STR). kvm-pvm runs
+  // them for CPL-3 code in KVM's emulator (UMIP), which stores 8 bytes under REX.W (seed
+  // 20261204): the host cannot referee that form.
+  if ((m === 'SLDT' || m === 'STR') && mod !== 3) rex &= ~8;
   if (rex) bytes.push(rex);
   const W = (rex >> 3) & 1;
   const X = (rex >> 1) & 1;
