@@ -13,7 +13,8 @@ import { invalidResult80, propagateNaN80 } from './x87-nan.js';
 
 /**
  * N of the SDM's partial-remainder step ("an implementation-dependent number between 32 and
- * 63"): measured on Intel CPUs as 32 + (D mod 32), so that D − N is a multiple of 32.
+ * 63"): 32 + (D mod 32) on the referee host (an AMD EPYC), so that D − N is a multiple of
+ * 32. Other implementations may choose differently; the remainder once complete does not.
  */
 export function premN(d: number): number {
   return 32 + (d & 31);

@@ -81,8 +81,8 @@ export function roundPack(
   let flags = 0;
   let tiny = false;
   if (exp < fmt.emin) {
-    // Tininess is detected after rounding (to p bits with an unbounded exponent) on Intel
-    // CPUs (SDM Vol. 1 4.9.1.5): a value just below 2^emin that rounds up to it is not tiny.
+    // Tininess is detected after rounding, with an unbounded exponent and p bits (SDM Vol. 1
+    // 4.9.1.5): only a value just below 2^emin that rounds up to it is not tiny.
     tiny = !(exp === fmt.emin - 1 && roundsToCarry(sign, w2, w1, w0, sticky, p, rc));
     if (!tiny) {
       // Rounds to the smallest normal: the ordinary path below carries into 2^emin.

@@ -6,7 +6,7 @@ import { MODE_BIAS_ADJUST, MODE_MASK_OE, MODE_MASK_UE, MODE_TRAP_BARE } from './
 
 /**
  * Significand bits for PC = 00, 01, 10, 11 (SDM Table 8-2). 01 is "reserved"; the CPU rounds
- * to 64 bits there, as for 11 (measured by the referee).
+ * to 64 bits there, as for 11 (measured on the referee host, an AMD EPYC).
  */
 const PC_BITS = [24, 64, 53, 64];
 
