@@ -255,6 +255,27 @@ async function timerService(control: SharedControl, kick: () => void, done: () =
 }
 
 /**
+ * Node's flags for the vCPU worker: the caller's, less those that describe the main script's
+ * source (`-e`/`--eval`, `-p`/`--print`, `--input-type`). A worker inherits `process.execArgv`, and
+ * Node refuses `--input-type` for a worker started from a file, so `runGuest` called from
+ * `node --input-type=module -e …` failed inside the worker.
+ */
+function workerExecArgv(): string[] {
+  const out: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '-e' || a === '--eval' || a === '-p' || a === '--print' || a === '--input-type') {
+      i++; // the flag's value (the script, or the input type) goes with it
+      continue;
+    }
+    if (a.startsWith('--eval=') || a.startsWith('--print=') || a.startsWith('--input-type=')) continue;
+    out.push(a);
+  }
+  return out;
+}
+
+/**
  * Boots a guest and resolves when it ends. Rejects if it cannot start (TypeError/RangeError for
  * bad options, LoaderError, KvmError, …), or with the error an `onSerial`/`onStart` callback threw
  * (the machine is stopped first).
@@ -263,7 +284,7 @@ export async function runGuest(options: RunGuestOptions = {}): Promise<GuestResu
   const { config, engine } = await resolveConfig(options);
   const control = createSharedControl();
   const input: WorkerInput = { config, sab: control.sab, epochMs: control.epochMs };
-  const worker = new Worker(workerUrl(), { workerData: input });
+  const worker = new Worker(workerUrl(), { workerData: input, execArgv: workerExecArgv() });
   const chunks: Uint8Array[] = [];
   let kickHandle: VcpuKickHandle | undefined;
   let description = '';

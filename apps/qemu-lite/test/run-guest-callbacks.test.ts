@@ -62,3 +62,21 @@ describe('runGuest when a callback throws', () => {
     expect(r.status).toBe(0);
   });
 });
+
+describe('runGuest from node -e', () => {
+  it('starts its vCPU worker when the caller runs under --input-type=module -e', () => {
+    // The worker inherits node's execArgv; --input-type and -e describe only the main script.
+    const script = `
+      import { runGuest } from ${JSON.stringify(distIndex)};
+      const image = new Uint8Array(${JSON.stringify(silent)});
+      const r = await runGuest({ flat: { image, loadAddr: 0x100000 }, accel: 'vmx', timeoutMs: 300 });
+      console.log('resolved', r.exitReason.kind);`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('resolved quit\n');
+    expect(r.status).toBe(0);
+  });
+});
