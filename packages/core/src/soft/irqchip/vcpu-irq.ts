@@ -142,8 +142,10 @@ export function kvmVcpuBlock(vcpu: SoftVcpu): boolean {
     // KVM_MP_STATE_UNINITIALIZED (an AP never started): KVM_RUN waits for INIT/SIPI, takes them,
     // and returns EAGAIN so userspace sees the new state before the AP runs.
     if (apic.pendingEvents === 0) return false;
+    // A SIPI without INIT is dropped (SDM Vol. 3 9.4.4.1); INIT moves the AP on.
+    if (apic.pendingEvents & KVM_APIC_INIT) apic.uninitialized = false;
+    else apic.pendingEvents = 0;
     kvmAcceptApicEvents(vcpu, apic);
-    apic.uninitialized = false;
     throw new KvmError('KVM_RUN', Errno.EAGAIN, 'the AP took INIT/SIPI');
   }
   kvmAcceptApicEvents(vcpu, apic);
