@@ -128,7 +128,9 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
       if (vcpu.nmiQueued && ops.injectNmi !== undefined && (ops.nmiAllowed?.(vcpu) ?? true)) {
         ops.injectNmi(vcpu);
         vcpu.nmiQueued = false;
-      } else if (vcpu.interruptQueued >= 0) {
+      } else if (vcpu.interruptQueued >= 0 && (ops.pendingException?.(vcpu) ?? -1) < 0) {
+        // An exception waiting for injection goes first; the interrupt stays queued
+        // (inject_pending_event), else a fault in the interrupt's delivery would be lost for ever.
         // Userspace injects only when ready_for_interrupt_injection said so; like KVM we trust it.
         ops.injectIrq(vcpu, vcpu.interruptQueued);
         vcpu.interruptQueued = -1;

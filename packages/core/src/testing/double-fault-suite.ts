@@ -31,5 +31,23 @@ export function defineDoubleFaultSuite(name: string, open: () => Kvm): void {
       expect(vcpu.getRegs().rip).toBe(BigInt(0x1000 + 19)); // at the faulting MOV
       expect(vm.getStats().pf_guest ?? 0).toBeGreaterThanOrEqual(3);
     });
+
+    it('shuts down when an external interrupt cannot be delivered through an unmapped IDT', () => {
+      // mov eax, 0xff000 ; mov cr3, eax ; paging on ; sti ; hlt
+      const { vcpu, ram } = protectedModeGuest(open(), [
+        ...[0xb8, ...imm32(0xff000), 0x0f, 0x22, 0xd8],
+        ...[0x0f, 0x20, 0xc0, 0x0d, 0x00, 0x00, 0x00, 0x80, 0x0f, 0x22, 0xc0],
+        0xfb,
+        0xf4,
+      ]);
+      put32(ram, 0xff000, 0xfe003);
+      for (let i = 0; i < 256; i++) put32(ram, 0xfe000 + 4 * i, (i << 12) | 3);
+      const s = vcpu.getSregs();
+      vcpu.setSregs({ ...s, idt: { base: 0x400000n, limit: 0x7ff } });
+      expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+      vcpu.interrupt(0x20);
+      // The interrupt's IDT read faults (#PF), whose delivery faults (#DF), whose delivery faults.
+      expect(vcpu.run()).toBe(KVM_EXIT.SHUTDOWN);
+    });
   });
 }
