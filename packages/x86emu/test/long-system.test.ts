@@ -252,7 +252,7 @@ describe('descriptor tables and CPUID in IA-32e mode', () => {
     expect(m.cpu.state.dtBaseHigh[0]).toBe(0);
   });
 
-  it('CPUID advertises what is implemented: LM, SYSCALL, NX, RDTSCP, LAHF-LM, CX16, 48-bit linear', () => {
+  it('CPUID advertises what is implemented: LM, SYSCALL, NX, Page1GB, RDTSCP, LAHF-LM, CX16, 48-bit linear', () => {
     const m = longMode(`
       mov eax, 0x80000001
       cpuid
@@ -270,7 +270,7 @@ describe('descriptor tables and CPUID in IA-32e mode', () => {
     expect(s.gpr[Reg.R8] & ((1 << 29) | (1 << 27) | (1 << 20) | (1 << 11))).toBe(
       ((1 << 29) | (1 << 27) | (1 << 20) | (1 << 11)) >>> 0,
     );
-    expect(s.gpr[Reg.R8] & (1 << 26)).toBe(0); // no 1 GiB pages
+    expect(s.gpr[Reg.R8] & (1 << 26)).toBe(1 << 26); // 1 GiB pages
     expect(s.gpr[Reg.R9] & 1).toBe(1);
     expect(s.gpr[Reg.R10] & (1 << 13)).toBe(1 << 13);
     expect(s.gpr[Reg.RAX] & 0xffff).toBe(0x3024);
@@ -315,5 +315,33 @@ describe('I/O permission with a 64-bit TSS', () => {
     m.cpu.run(10);
     expect(m.cpu.state.gpr[Reg.RBX] & 0xff).toBe(1);
     expect(m.exceptions[0]).toMatchObject({ vector: 13, errorCode: 0 });
+  });
+});
+
+describe('1 GiB pages', () => {
+  it('a PDPTE with PS maps 1 GiB; reserved bits 29:13 in it are a RSVD #PF; INVLPG drops its 4 KiB parts', () => {
+    const m = longMode(
+      `
+      mov rax, 0x40012344
+      mov ebx, [rax]
+      mov dword ptr [rax], 0x77
+      mov rdx, [${L.PML4 + 0x1000 + 8}]
+      invlpg [rax]
+      mov qword ptr [${L.PML4 + 0x1000 + 8}], 0x87 | 0x2000
+      mov rax, 0x40012344
+      mov ecx, [rax]
+      hlt
+    `,
+      { captureExceptions: true },
+    );
+    // PDPT entry 1: 1 GiB page at physical 0 (present, writable, user, PS).
+    m.mem.write32(L.PML4 + 0x1000 + 8, 0x87);
+    m.mem.write32(0x12344, 0x5a5a);
+    m.cpu.run(20);
+    expect(m.cpu.state.gpr[Reg.RBX]).toBe(0x5a5a);
+    expect(m.mem.read32(0x12344)).toBe(0x77);
+    // Accessed and dirty set in the PDPTE itself (the leaf).
+    expect(m.cpu.state.gpr[Reg.RDX] & 0x60).toBe(0x60);
+    expect(m.exceptions[0]).toMatchObject({ vector: 14, errorCode: 0x9 });
   });
 });

@@ -978,7 +978,9 @@ export class Cpu {
         (s.cr[0] & Cr0.WP ? WalkCtl.WP : 0) |
         (s.cr[4] & Cr4.PSE ? WalkCtl.PSE : 0) |
         (s.efer[0] & Efer.NXE ? WalkCtl.NXE : 0) |
-        (s.cr[4] & Cr4.PGE ? WalkCtl.PGE : 0);
+        (s.cr[4] & Cr4.PGE ? WalkCtl.PGE : 0) |
+        // 1 GiB pages in IA-32e mode: CPUID.80000001H:EDX.Page1GB says so (defaults.ts).
+        (this.pagingMode === 3 ? WalkCtl.PAGE1G : 0);
     }
     if (flush) this.flushTlb();
   }
@@ -1001,6 +1003,7 @@ export class Cpu {
   /** Drops every TLB entry. */
   flushTlb(): void {
     this.tlbTag.fill(-1);
+    this.tlbHas1G = false;
     this.codeLpn = -1;
     this.stats.tlbFlushes++;
   }
@@ -1018,7 +1021,10 @@ export class Cpu {
     // A large page fills TLB entries per 4 KiB page; drop every entry of the same frame range by tag.
     const idx = lpn & C.TLB_MASK;
     if (this.tlbTag[idx] === tlbTagOf(gva)) this.tlbTag[idx] = -1;
-    if (this.pagingMode !== 0) {
+    if (this.tlbHas1G) {
+      // A 1 GiB page's 4 KiB parts are cached under 262144 page numbers: drop everything.
+      this.flushTlb();
+    } else if (this.pagingMode !== 0) {
       // The entry may belong to a 2/4 MiB page whose other 4 KiB parts are cached too.
       const span = this.pagingMode === 1 ? 1024 : 512;
       const first = lpn - (lpn % span);
@@ -1030,6 +1036,8 @@ export class Cpu {
     this.codeLpn = -1;
   }
   readonly tlbLarge = new Uint8Array(C.TLB_SIZE);
+  /** A 1 GiB page has been cached since the last full flush (INVLPG then flushes everything). */
+  tlbHas1G = false;
 
   /**
    * Fills the TLB entry for linear `lin` with an access of kind `access` (PFERR bits); raises
@@ -1071,6 +1079,7 @@ export class Cpu {
       }
       pfn = w.pfn;
       large = w.pageSize > 4096 ? 1 : 0;
+      if (w.pageSize === 0x40000000) this.tlbHas1G = true;
       perm = C.TP_SR | C.TP_SX;
       // Write rights are cached only once the dirty bit is set, so the first write walks and sets it.
       const wp = (this.walkCtl & WalkCtl.WP) !== 0;

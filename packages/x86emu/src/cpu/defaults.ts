@@ -29,10 +29,10 @@ export const CPUID1_EDX =
 export const CPUID1_ECX = 1 << 13;
 
 /**
- * CPUID.80000001H:EDX bits (SDM Vol. 2 CPUID, Table 3-8): SYSCALL/SYSRET, NX, RDTSCP, Intel 64
- * (long mode). Not set: Page1GB (1 GiB pages are reserved-bit faults here).
+ * CPUID.80000001H:EDX bits (SDM Vol. 2 CPUID, Table 3-8): SYSCALL/SYSRET, NX, Page1GB, RDTSCP,
+ * Intel 64 (long mode).
  */
-export const CPUID_EXT_EDX = (1 << 11) | (1 << 20) | (1 << 27) | (1 << 29);
+export const CPUID_EXT_EDX = (1 << 11) | (1 << 20) | (1 << 26) | (1 << 27) | (1 << 29);
 /** CPUID.80000001H:ECX: LAHF/SAHF in 64-bit mode. */
 export const CPUID_EXT_ECX = 1 << 0;
 

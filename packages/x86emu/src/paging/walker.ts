@@ -10,7 +10,7 @@ import type { PhysicalMemory } from '../api/physical-memory.js';
 export const PFERR = { PRESENT: 1, WRITE: 2, USER: 4, RSVD: 8, FETCH: 16 } as const;
 
 /** `walkAddr` control bits (what CR0.WP, CR4.PSE/PGE and EFER.NXE select). */
-export const WalkCtl = { WP: 1, PSE: 2, NXE: 4, PGE: 8 } as const;
+export const WalkCtl = { WP: 1, PSE: 2, NXE: 4, PGE: 8, PAGE1G: 16 } as const;
 
 /** Page-table entry bits shared by both formats (SDM Vol. 3 Tables 4-4…4-11). */
 export const PT_PRESENT_MASK = 1 << 0;
@@ -42,7 +42,7 @@ export class WalkResult {
   global = false;
   /** The final entry's dirty bit after the walk. */
   dirty = false;
-  /** 4096, 2 MiB or 4 MiB. */
+  /** 4096, 2 MiB, 4 MiB or 1 GiB. */
   pageSize = 4096;
   /** On failure: the #PF error code. */
   errorCode = 0;
@@ -110,7 +110,9 @@ export function walkAddr(
     }
   } else if (mode === 3) {
     // 4-level paging (SDM 4.5): PML4E, PDPTE, PDE, PTE of 8 bytes, for linear addresses below
-    // 2^48. What a 64-bit host's shadow tables use even for 32-bit guests. No 1 GiB pages.
+    // 2^48 (IA-32e mode folds canonical addresses to 48 bits). What a 64-bit host's shadow tables
+    // use even for 32-bit guests. 1 GiB pages (PS in a PDPTE) with WalkCtl.PAGE1G (CPUID
+    // Page1GB); without it PS is reserved there, as in a PML4E always (SDM Table 4-15).
     let table = root - (root % 4096);
     level = 4;
     for (;;) {
@@ -122,14 +124,16 @@ export function walkAddr(
       if (
         pteHigh & LONG_RSVD_HIGH ||
         (!(ctl & WalkCtl.NXE) && pteHigh & PAE_NX_HIGH) ||
-        (level >= 3 && pte & PT_PAGE_SIZE_MASK)
+        (level >= 3 && pte & PT_PAGE_SIZE_MASK && (level === 4 || !(ctl & WalkCtl.PAGE1G)))
       )
         return fail(out, access, PFERR.PRESENT | PFERR.RSVD, ctl, mode);
       writable &&= (pte & PT_WRITABLE_MASK) !== 0;
       usr &&= (pte & PT_USER_MASK) !== 0;
       if (pteHigh & PAE_NX_HIGH) nx = true;
-      if (level === 2 && pte & PT_PAGE_SIZE_MASK) {
-        if (pte & 0x001fe000) return fail(out, access, PFERR.PRESENT | PFERR.RSVD, ctl, mode);
+      if ((level === 2 || level === 3) && pte & PT_PAGE_SIZE_MASK) {
+        // 2 MiB: bits 20:13 reserved; 1 GiB: bits 29:13 (SDM Tables 4-17, 4-19).
+        if (pte & (level === 3 ? 0x3fffe000 : 0x001fe000))
+          return fail(out, access, PFERR.PRESENT | PFERR.RSVD, ctl, mode);
         large = true;
         break;
       }
@@ -201,6 +205,8 @@ export function walkAddr(
   if (mode === 1) {
     if (large) frame = ((pte >>> 13) & 0xf) * TWO32 + ((pte & 0xffc00000) >>> 0) + (gva & 0x3ff000);
     else frame = (pte & 0xfffff000) >>> 0;
+  } else if (large && level === 3) {
+    frame = (pteHigh & 0xf) * TWO32 + ((pte & 0xc0000000) >>> 0) + (gva & 0x3ffff000);
   } else if (large) {
     frame = (pteHigh & 0xf) * TWO32 + ((pte & 0xffe00000) >>> 0) + (gva & 0x1ff000);
   } else {
@@ -213,7 +219,7 @@ export function walkAddr(
   out.nx = nx;
   out.global = (pte & PT_GLOBAL_MASK) !== 0 && (ctl & WalkCtl.PGE) !== 0;
   out.dirty = (newPte & PT_DIRTY_MASK) !== 0;
-  out.pageSize = large ? (mode === 1 ? 0x400000 : 0x200000) : 4096;
+  out.pageSize = large ? (mode === 1 ? 0x400000 : level === 3 ? 0x40000000 : 0x200000) : 4096;
   out.errorCode = 0;
   return true;
 }
