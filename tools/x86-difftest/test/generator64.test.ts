@@ -2,8 +2,9 @@
 import { DecodeStatus, decode, Insn } from '@kvm/x86emu';
 import { describe, expect, it } from 'vitest';
 import { compareOutcomes } from '../src/compare.js';
+import { caseAt } from '../src/difftest.js';
 import { AF, CF, OF, undefinedFlags } from '../src/flags.js';
-import { caseImage } from '../src/generator.js';
+import { caseImage, formName } from '../src/generator.js';
 import { FORMS64, generateCompat32, generateLong64 } from '../src/generator64.js';
 import { CODE, DATA, DATA_END } from '../src/layout.js';
 import {
@@ -19,6 +20,7 @@ import {
 } from '../src/layout64.js';
 import type { Outcome } from '../src/outcome.js';
 import { hostKvmFlavor } from '../src/referee.js';
+import { LONG64 } from './budget.js';
 
 const insn = new Insn();
 
@@ -167,5 +169,16 @@ describe.skipIf(hostKvmFlavor() !== 'kvm-pvm')('comparing IA-32e outcomes on kvm
     };
     expect(compareOutcomes(o(0, 0), o(0x2b, 0), 0)).toEqual([]);
     expect(compareOutcomes(o(0, 0), o(0x2b, 0x1000), 0).map((x) => x.field)).toEqual(['fs.base']);
+  });
+});
+
+describe('the IA-32e CI budget', () => {
+  it('covers every 64-bit form in long64', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < LONG64.count; i++) {
+      const c = caseAt(LONG64.seed, i, LONG64.modes, false);
+      if (c.mode === 'long64') seen.add(c.insns[0].form);
+    }
+    expect(FORMS64.map(formName).filter((f) => !seen.has(f))).toEqual([]);
   });
 });
