@@ -345,3 +345,26 @@ describe('1 GiB pages', () => {
     expect(m.exceptions[0]).toMatchObject({ vector: 14, errorCode: 0x9 });
   });
 });
+
+describe('4-level paging permissions', () => {
+  it('EFER.NXE: a fetch from an XD page is #PF with I/D; XD with NXE clear is a reserved bit', () => {
+    // PD entry 1 (2 MiB at 2 MiB) gets XD; code jumps there.
+    const m = longMode('mov ecx, 0xc0000080; rdmsr; or eax, 0x800; wrmsr; mov rax, 0x200000; jmp rax', {
+      captureExceptions: true,
+    });
+    m.mem.write32(L.PML4 + 0x2000 + 12, 0x80000000);
+    m.cpu.run(20);
+    expect(m.exceptions[0]).toEqual({ vector: 14, errorCode: 0x11, faultAddress: 0x200000 });
+    const r = longMode('mov rax, [0x200000]; hlt', { captureExceptions: true });
+    r.mem.write32(L.PML4 + 0x2000 + 12, 0x80000000);
+    r.cpu.run(5);
+    expect(r.exceptions[0]).toEqual({ vector: 14, errorCode: 0x9, faultAddress: 0x200000 });
+  });
+
+  it('address bits above MAXPHYADDR (36) in a PML4E are reserved: #PF(P|RSVD)', () => {
+    const m = longMode('mov rax, [0x1000]; hlt', { captureExceptions: true });
+    m.mem.write32(L.PML4 + 4, 0x10);
+    m.cpu.run(5);
+    expect(m.exceptions[0]).toMatchObject({ vector: 14, errorCode: 0x9 });
+  });
+});
