@@ -54,6 +54,8 @@ const EFER_LMA = 1 << 10;
 const IOPM_PAGES = 3;
 /** Pages of the MSR permission map (APM Vol. 2, 15.11: 8 KiB, two bits per MSR). */
 const MSRPM_PAGES = 2;
+/** SVM_VM_CR_VALID_MASK: DPD, R_INIT, DIS_A20M, LOCK, SVMDIS. */
+const VM_CR_VALID = 0x1f;
 /** EFER bits a guest may set on this part: SCE, NXE. */
 const EFER_GUEST_VALID = (1 << 0) | (1 << 11);
 
@@ -413,6 +415,9 @@ export class SvmDriver implements ArchOps {
         return field(VMCB.SYSENTER_EIP);
       case MSR.STAR:
         return field(VMCB.STAR);
+      case MSR.VM_CR:
+        out[0] = toSvm(vcpu).vmCr;
+        return true;
       case MSR.IA32_TSC: {
         const t = this.cpu.guest.cpu.state.tsc;
         out[0] = t[0];
@@ -445,6 +450,8 @@ export class SvmDriver implements ArchOps {
       case MSR.STAR:
         v.set64(VMCB.STAR, lo, hi);
         return true;
+      case MSR.VM_CR:
+        return this.setVmCr(vcpu, lo, hi);
       case MSR.IA32_TSC: {
         const t = this.cpu.guest.cpu.state.tsc;
         t[0] = lo;
@@ -454,6 +461,19 @@ export class SvmDriver implements ArchOps {
       default:
         return false;
     }
+  }
+
+  /**
+   * `svm_set_vm_cr`: bits 4:0 only; once SVMDIS is set, LOCK and SVMDIS stay as they are; and
+   * SVMDIS with the guest's EFER.SVME set is refused.
+   */
+  private setVmCr(vcpu: SoftVcpu, lo: number, hi: number): boolean {
+    if (lo & ~VM_CR_VALID || hi) return false;
+    const svm = toSvm(vcpu);
+    let change = VM_CR_VALID;
+    if (svm.vmCr & VmCr.SVMDIS) change &= ~(VmCr.LOCK | VmCr.SVMDIS);
+    svm.vmCr = ((svm.vmCr & ~change) | (lo & change)) >>> 0;
+    return !(svm.vmCr & VmCr.SVMDIS && vcpu.efer & EFER_SVME);
   }
 
   // ---- events ----------------------------------------------------------------------------------

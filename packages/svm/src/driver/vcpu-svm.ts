@@ -7,6 +7,8 @@ export class VcpuSvm {
   /** First hpfn of the 3-page I/O permission map and of the 2-page MSR permission map. */
   iopmPage = -1;
   msrpmPage = -1;
+  /** The guest's VM_CR (`svm->nested.vm_cr_msr`): no nested SVM here, but the MSR is kept. */
+  vmCr = 0;
   /** Exits by exit code (0–0x8d; the rest counted under 0x8e). */
   readonly exitCounts = new Float64Array(0x8f);
 }
