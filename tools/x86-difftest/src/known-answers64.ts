@@ -10,6 +10,7 @@ import { CODE, STACK_TOP } from './layout.js';
 import {
   baseState64,
   buildImage64,
+  GDT64_SEL,
   HARNESS,
   HARNESS_FRAME,
   type LongMode,
@@ -272,6 +273,51 @@ export const KNOWN_ANSWERS: readonly KnownAnswer[] = [
     vector: 13,
     errorCode: 0,
     ripOffset: 0,
+    expectRegs: [],
+    completeness: true,
+  },
+  {
+    // CMOVA ECX, EDX not taken (ZF = 1): in 64-bit mode a 32-bit CMOVcc clears DEST[63:32]
+    // whatever the condition (SDM CMOVcc, Operation).
+    name: 'cmova ecx, edx not taken still clears RCX[63:32]',
+    mode: 'long64',
+    code: [0x0f, 0x47, 0xca],
+    regs: [
+      [1, 0x7fffffff, 0xffffffff],
+      [2, 5, 0],
+    ],
+    rflags: 0x242,
+    vector: 13,
+    errorCode: 0,
+    ripOffset: 3,
+    expectRegs: [[1, 0x7fffffff, 0]],
+    completeness: true,
+  },
+  {
+    // MOV EDX, CS with REX.R: the Sreg field ignores REX.R (SDM MOV, Sreg encodings).
+    name: 'mov edx, cs under REX.R reads CS',
+    mode: 'long64',
+    code: [0x44, 0x8c, 0xca],
+    regs: [],
+    rflags: 0x202,
+    vector: 13,
+    errorCode: 0,
+    ripOffset: 3,
+    expectRegs: [[2, GDT64_SEL.USER_CS, 0]],
+    completeness: true,
+  },
+  {
+    // MOV AL, moffs32 (67h A0) at 8000_1000h: a 32-bit address is zero-extended to 64 bits
+    // (SDM Vol. 1 3.3.7), not mapped: #PF with CR2 = 0000_0000_8000_1000h.
+    name: '#PF at a 32-bit moffs keeps CR2[63:32] zero',
+    mode: 'long64',
+    code: [0x67, 0xa0, 0x00, 0x10, 0x00, 0x80],
+    regs: [],
+    rflags: 0x202,
+    vector: 14,
+    errorCode: 0x4,
+    ripOffset: 0,
+    cr2: [0x80001000, 0],
     expectRegs: [],
     completeness: true,
   },
