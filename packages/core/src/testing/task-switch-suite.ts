@@ -155,6 +155,19 @@ export function defineTaskSwitchSuite(name: string, open: () => Kvm): void {
       expect(get32(ram, TSS_A + 0x20)).toBe(0x1001);
     });
 
+    it('an external interrupt through a task gate switches after the instruction it struck at', () => {
+      // sti ; hlt ; hlt ; (task B) mov ebx, 0xb0b ; hlt
+      const { vcpu, ram } = taskGuest(open(), [0xfb, 0xf4, 0xf4], [0xbb, ...imm32(0xb0b), 0xf4]);
+      expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+      vcpu.interrupt(0x40);
+      expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+      expect(vcpu.getRegs().rip).toBe(BigInt(TASK_B_EIP + 6));
+      expect(vcpu.getRegs().rbx).toBe(0xb0bn);
+      expect(get32(ram, TSS_A + 0x20)).toBe(0x1002);
+      expect(get32(ram, TSS_B) & 0xffff).toBe(SEL_TSS_A);
+      expect(vcpu.getSregs().tr.selector).toBe(SEL_TSS_B);
+    });
+
     it("a fault through a task gate pushes its error code on the new task's stack", () => {
       // mov ax, 0x1234 ; mov ds, ax (#GP(0x1234): beyond the LDT limit) ; (task B) pop eax ; hlt
       const { vcpu, ram } = taskGuest(open(), [0x66, 0xb8, 0x34, 0x12, 0x8e, 0xd8, 0xf4], [0x58, 0xf4]);
