@@ -368,3 +368,55 @@ describe('4-level paging permissions', () => {
     expect(m.exceptions[0]).toMatchObject({ vector: 14, errorCode: 0x9 });
   });
 });
+
+describe('call gates in IA-32e mode', () => {
+  /** A 16-byte 64-bit call gate at GDT 0x48 to CODE64:offset, DPL 3. */
+  function gate(m: ReturnType<typeof longMode>, offset: number): void {
+    m.mem.write32(L.GDT + 0x48, ((L.CODE64 << 16) | (offset & 0xffff)) >>> 0);
+    m.mem.write32(L.GDT + 0x4c, ((offset & 0xffff0000) | 0x8000 | (3 << 13) | (0x0c << 8)) >>> 0);
+    m.mem.write32(L.GDT + 0x50, 0);
+    m.mem.write32(L.GDT + 0x54, 0);
+    m.cpu.state.dtLimit[0] = 0x57;
+  }
+
+  it('CALL far from CPL 3 through a 64-bit call gate: RSP0, null SS, 8-byte SS/RSP/CS/RIP; RETFQ back', () => {
+    const m = longMode(`
+      mov rsp, 0x7000
+      rex.w call fword ptr [rip + ptr]
+      mov r14, rsp
+      mov r13d, cs
+      jmp .
+    ptr: .quad 0
+      .word 0x4b
+    `);
+    gate(m, HANDLER);
+    // handler: mov r15, rsp ; mov r12d, ss ; retfq
+    m.mem.bytes.set([0x49, 0x89, 0xe7, 0x41, 0x8c, 0xd4, 0x48, 0xcb], HANDLER);
+    toUser(m);
+    m.cpu.run(8);
+    expect(r64(m, Reg.R15)).toBe(BigInt(0x9000 - 32));
+    expect(m.mem.read32(0x9000 - 24)).toBe(L.CODE64_3); // old CS
+    expect(m.mem.read32(0x9000 - 16)).toBe(0x7000); // old RSP
+    expect(m.mem.read32(0x9000 - 8)).toBe(L.DATA3); // old SS
+    expect(m.cpu.state.gpr[Reg.R12] & 0xffff).toBe(0); // null SS at CPL 0
+    expect(m.cpu.state.cpl).toBe(3);
+    expect(r64(m, Reg.R14)).toBe(0x7000n);
+    expect(m.cpu.state.gpr[Reg.R13] & 0xffff).toBe(L.CODE64_3);
+  });
+
+  it('a gate whose upper type field is not 0 is #GP(selector)', () => {
+    const m = longMode(
+      `
+      rex.w call fword ptr [rip + ptr]
+      hlt
+    ptr: .quad 0
+      .word 0x48
+    `,
+      { captureExceptions: true },
+    );
+    gate(m, HANDLER);
+    m.mem.write32(L.GDT + 0x54, 0x0c00);
+    m.cpu.run(5);
+    expect(m.exceptions[0]).toMatchObject({ vector: 13, errorCode: 0x48 });
+  });
+});

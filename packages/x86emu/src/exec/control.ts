@@ -9,6 +9,7 @@ import { TaskSource, taskSwitch } from '../cpu/task-switch.js';
 import type { Insn } from '../decoder/insn.js';
 import type { OpcodeRow } from '../decoder/opcode-table.js';
 import { Flag, Interruptibility, SegAttr } from '../state.js';
+import { callGate64 } from './long/far64.js';
 import { jumpTo, mask, partEa, readE } from './operands.js';
 
 export const JCC: Handler = (cpu, i) => {
@@ -101,7 +102,9 @@ function farTransferProtected(cpu: Cpu, sel: number, offset: number, opSize: num
     return;
   }
   if (type === 0x04 || type === 0x0c) {
-    callGate(cpu, sel, lo, hi, isCall);
+    // From compatibility mode, IA-32e call gates (16 bytes, to 64-bit code) apply.
+    if (cpu.lma) callGate64(cpu, sel, lo, hi, isCall);
+    else callGate(cpu, sel, lo, hi, isCall);
     return;
   }
   if (type === 0x01 || type === 0x03 || type === 0x09 || type === 0x0b || type === 0x05) {

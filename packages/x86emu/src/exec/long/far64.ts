@@ -2,8 +2,8 @@
  * Far transfers in 64-bit mode (SDM Vol. 2 RET, IRET "IA-32e mode", JMP/CALL far; Vol. 3 5.8.8):
  * RETF and IRET pop 8-byte slots with REX.W (4 without); IRET always pops SS:RSP; a null SS is
  * allowed only when returning to 64-bit mode below CPL 3. The target CS picks 64-bit mode (L = 1,
- * RIP must be canonical) or compatibility mode (L = 0, EIP within the limit). Call gates are not
- * implemented in 64-bit mode (#GP(selector)); see the README.
+ * RIP must be canonical) or compatibility mode (L = 0, EIP within the limit). Call gates are 16
+ * bytes and lead to 64-bit code (`callGate64`).
  */
 import { InterceptKind } from '../../api/intercepts.js';
 import * as C from '../../cpu/consts.js';
@@ -172,6 +172,10 @@ function farTo(cpu: Cpu, sel: number, ripLo: number, ripHi: number, isCall: bool
   const lo = cpu.readDescriptorLo(sel);
   const hi = cpu.descHi;
   const type = (hi >>> 8) & 0x1f;
+  if (type === 0x0c) {
+    callGate64(cpu, sel, lo, hi, isCall);
+    return;
+  }
   if ((type & 0x18) !== 0x18) cpu.gp(sel);
   const dpl = (hi >>> 13) & 3;
   if (type & 4 ? dpl > cpl : (sel & 3) > cpl || dpl !== cpl) cpu.gp(sel);
@@ -200,3 +204,92 @@ export const CALLF_IND64: Handler = (cpu, i) => {
   const sel = cpu.read(i.memSeg, cpu.ea(i) + i.opSize, 2);
   farTo(cpu, sel, lo, hi, true, i.opSize);
 };
+
+/** New RSP while building a call-gate frame. */
+let gRspLo = 0;
+let gRspHi = 0;
+function gatePush(cpu: Cpu, lo: number, hi: number, cpl: number): void {
+  const l = gRspLo - 8;
+  if (l < 0) {
+    gRspLo = l + 4294967296;
+    gRspHi = (gRspHi - 1) >>> 0;
+  } else gRspLo = l;
+  const h = gRspHi | 0;
+  if (h >= 0x8000 || h < -0x8000) cpu.raise(C.SS, 0, true);
+  const lin = (h < 0 ? h + 0x10000 : h) * 4294967296 + gRspLo;
+  cpu.linWriteSys(lin, 4, lo, cpl);
+  cpu.linWriteSys(cpu.linNext(lin, 4), 4, hi, cpl);
+}
+
+/**
+ * CALL/JMP far through a call gate in IA-32e mode (SDM Vol. 3 5.8.3.1, 5.8.5, 5.8.6): the gate is
+ * 16 bytes (a 64-bit offset, the upper type field 0), its target a 64-bit code segment; no
+ * parameters are copied. A CALL to more privilege takes RSPn from the 64-bit TSS, loads a null SS
+ * at the new CPL and pushes the old SS:RSP; every slot is 8 bytes. `lo`/`hi`: the gate's first
+ * 8 bytes, as `readDescriptorLo` left them (`descAddr` points at the gate).
+ */
+export function callGate64(cpu: Cpu, gateSel: number, lo: number, hi: number, isCall: boolean): void {
+  const s = cpu.state;
+  const cpl = s.cpl;
+  if (((hi >>> 8) & 0x1f) !== 0x0c) cpu.gp(gateSel);
+  const gDpl = (hi >>> 13) & 3;
+  if (gDpl < cpl || gDpl < (gateSel & 3)) cpu.gp(gateSel);
+  if (!(hi & 0x8000)) cpu.raise(C.NP, gateSel & 0xfffc, true);
+  const tableLimit = gateSel & 4 ? s.segLimit[6] : s.dtLimit[0];
+  if ((gateSel & 0xfff8) + 15 > tableLimit) cpu.gp(gateSel);
+  const gAddr = cpu.descAddr;
+  const offHi = cpu.linRead(gAddr + 8, 4, 0);
+  const upper = cpu.linRead(gAddr + 12, 4, 0);
+  if ((upper >>> 8) & 0x1f) cpu.gp(gateSel);
+  const offLo = ((hi & 0xffff0000) | (lo & 0xffff)) >>> 0;
+  const csSel = lo >>> 16;
+  if ((csSel & 0xfffc) === 0) cpu.gp0();
+  const cLo = cpu.readDescriptorLo(csSel);
+  const cHi = cpu.descHi;
+  const cType = (cHi >>> 8) & 0x1f;
+  const cDpl = (cHi >>> 13) & 3;
+  if ((cType & 0x18) !== 0x18 || cDpl > cpl || !(cHi & DESC_L) || cHi & DESC_D) cpu.gp(csSel);
+  if (!(cHi & 0x8000)) cpu.raise(C.NP, csSel & 0xfffc, true);
+  checkCanonical(cpu, offHi);
+  const conforming = (cType & 4) !== 0;
+  if (!isCall) {
+    // A JMP through a call gate never changes privilege (SDM Vol. 3 5.8.5).
+    if (!conforming && cDpl !== cpl) cpu.gp(csSel);
+    cpu.setDescAccessed(csSel, cHi);
+    cpu.setSegFromDesc(1, (csSel & 0xfffc) | cpl, cLo, cHi);
+    s.rip[0] = offLo;
+    s.rip[1] = offHi;
+    return;
+  }
+  const newCpl = !conforming && cDpl < cpl ? cDpl : cpl;
+  if (newCpl !== cpl) {
+    const off = 4 + newCpl * 8;
+    if (off + 7 > s.segLimit[7]) cpu.raise(C.TS, s.segSel[7] & 0xfffc, true);
+    const t = cpu.tableLinear(s.segBase[7], s.segBaseHigh[7], off);
+    gRspLo = cpu.linRead(t, 4, 0);
+    gRspHi = cpu.linRead(t + 4, 4, 0);
+    gatePush(cpu, s.segSel[2], 0, newCpl);
+    gatePush(cpu, s.gpr[4], s.gprHigh[4], newCpl);
+  } else {
+    gRspLo = s.gpr[4];
+    gRspHi = s.gprHigh[4];
+  }
+  gatePush(cpu, s.segSel[1], 0, newCpl);
+  gatePush(cpu, s.rip[0], s.rip[1], newCpl);
+  // Commit.
+  if (newCpl !== cpl) {
+    s.segSel[2] = newCpl;
+    s.segBase[2] = 0;
+    s.segBaseHigh[2] = 0;
+    s.segLimit[2] = 0;
+    s.segAttr[2] = SegAttr.UNUSABLE | (newCpl << SegAttr.DPL_SHIFT);
+  }
+  s.gpr[4] = gRspLo;
+  s.gprHigh[4] = gRspHi;
+  cpu.setDescAccessed(csSel, cHi);
+  s.cpl = newCpl;
+  cpu.setSegFromDesc(1, (csSel & 0xfffc) | newCpl, cLo, cHi);
+  s.rip[0] = offLo;
+  s.rip[1] = offHi;
+  for (let r = 0; r < 6; r++) cpu.updateSegFlags(r);
+}
