@@ -420,3 +420,26 @@ describe('call gates in IA-32e mode', () => {
     expect(m.exceptions[0]).toMatchObject({ vector: 13, errorCode: 0x48 });
   });
 });
+
+describe('no task switches in IA-32e mode', () => {
+  it('a far JMP to a TSS from compatibility mode is #GP(selector); IRET with NT = 1 is #GP(0)', () => {
+    const m = longMode(
+      `
+      push ${L.CODE32}
+      lea rax, [rip + compat]
+      push rax
+      retfq
+    .code32
+    compat:
+      ljmp ${L.TSS_SEL}, 0
+    `,
+      { captureExceptions: true },
+    );
+    m.mem.write32(L.GDT + 0x34, m.mem.read32(L.GDT + 0x34) & ~0x200); // available TSS
+    m.cpu.run(10);
+    expect(m.exceptions[0]).toMatchObject({ vector: 13, errorCode: L.TSS_SEL });
+    const n = longMode('pushfq; or qword ptr [rsp], 0x4000; popfq; iretq', { captureExceptions: true });
+    n.cpu.run(10);
+    expect(n.exceptions[0]).toMatchObject({ vector: 13, errorCode: 0 });
+  });
+});

@@ -108,6 +108,8 @@ function farTransferProtected(cpu: Cpu, sel: number, offset: number, opSize: num
     return;
   }
   if (type === 0x01 || type === 0x03 || type === 0x09 || type === 0x0b || type === 0x05) {
+    // No task switches in IA-32e mode (SDM Vol. 3 7.7): #GP(selector).
+    if (cpu.lma) cpu.gp(sel);
     // A task switch (SDM Vol. 3 7.3): the TSS or task-gate DPL must admit CPL and RPL.
     const dpl = (hi >>> 13) & 3;
     if (dpl < cpl || dpl < (sel & 3)) cpu.gp(sel);
@@ -374,6 +376,8 @@ export const IRET: Handler = (cpu, i) => {
     return;
   }
   if (s.rflags[0] & Flag.NT) {
+    // IA-32e mode has no task return: IRET with NT = 1 is #GP(0) (SDM IRET "IA-32e-MODE").
+    if (cpu.lma) cpu.gp0();
     // Task return (SDM IRET "TASK-RETURN"): back to the task in the current TSS's link field.
     const link = cpu.linRead(s.segBase[7], 2, 0);
     if (cpu.wantsIntercept(InterceptKind.TaskSwitch)) {
