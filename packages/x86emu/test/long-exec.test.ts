@@ -282,3 +282,24 @@ describe('128-bit multiply and divide against BigInt', () => {
     expect(m.exceptions[0]?.vector).toBe(0); // the -2^63 / -1 pair
   });
 });
+
+describe('legacy forms with 64-bit addresses', () => {
+  it('XLAT uses RBX; FNSTENV/FLDCW-style multi-part operands reach above 4 GiB without truncation', () => {
+    const m = longMode(
+      `
+      mov rbx, 0x30000
+      mov al, 3
+      xlat
+      mov rdi, 0x8000001000
+      fnstcw [rdi]
+      hlt
+    `,
+      { captureExceptions: true },
+    );
+    m.mem.write32(0x30000, 0x44332211);
+    m.cpu.run(10);
+    expect(m.cpu.state.gpr[Reg.RAX] & 0xff).toBe(0x44);
+    // 0x80_0000_1000 is not mapped: the store faults there instead of writing at 1000H.
+    expect(m.exceptions[0]).toEqual({ vector: 14, errorCode: 2, faultAddress: 0x8000001000 });
+  });
+});

@@ -15,10 +15,12 @@ export function mask(v: number, size: number): number {
  * effective address wraps to the address size once, when it is computed; the operand then
  * occupies ea … ea + n − 1 without a second wrap, so a 16-bit operand straddling 0xFFFF is
  * caught by the segment limit check (#GP(0)/#SS(0)), as on 386 and later CPUs. Under 32-bit
- * addressing the offset wraps modulo 2^32 (see Cpu.segAddr on 4 GiB segments).
+ * addressing the offset wraps modulo 2^32 (see Cpu.segAddr on 4 GiB segments); under 64-bit
+ * addressing it does not wrap (a canonical check covers it).
  */
 export function partEa(v: number, adSize: number): number {
-  return adSize === 2 ? v : v >>> 0;
+  // 64-bit addressing: `Cpu.ea64`'s signed number plus k, checked as a whole by `Cpu.linear64`.
+  return adSize === 4 ? v >>> 0 : v;
 }
 /** Sign-extends a `size`-byte value to a JS int32. */
 export function sext(v: number, size: number): number {

@@ -191,3 +191,11 @@ export function movDr64(legacy: Handler, toReg: boolean): Handler {
     if (toReg) cpu.state.gprHigh[i.rm] = 0;
   };
 }
+
+/** XLAT in 64-bit mode: AL ← [RBX + AL] (EBX + AL with 67H), DS or the override (SDM XLAT). */
+export const XLAT64: Handler = (cpu, i) => {
+  const s = cpu.state;
+  const al = s.gpr[0] & 0xff;
+  const off = i.adSize === 4 ? (s.gpr[3] + al) >>> 0 : signed64(s.gpr[3], s.gprHigh[3]) + al;
+  cpu.setReg(0, 1, 0, cpu.read(i.seg >= 0 ? i.seg : 3, off, 1));
+};
