@@ -4,8 +4,18 @@
  * thread that will run the vCPU.
  */
 import { type HostMemory, type Kvm, type KvmRunArea, KvmRunView, type Vcpu, type Vm } from '@kvm/core';
+import { writeFirmwareTables } from '../acpi/build.js';
 import type { MachineConfig } from '../config.js';
-import { Cmos } from '../devices/cmos.js';
+import {
+  ACPI_PM_BASE,
+  ACPI_PM_PORTS,
+  ACPI_SCI_IRQ,
+  AcpiPm,
+  PM_TMR_PORT,
+  PM1A_CNT_PORT,
+  PM1A_EVT_PORT,
+} from '../devices/acpi-pm.js';
+import { Cmos, RTC_CENTURY } from '../devices/cmos.js';
 import { DebugExit } from '../devices/debug-exit.js';
 import { FW_CFG_PORT_SEL, FwCfg } from '../devices/fw-cfg.js';
 import { I8042 } from '../devices/i8042.js';
@@ -13,6 +23,7 @@ import { I8254, SystemControlPortB } from '../devices/i8254.js';
 import { I8259Pair } from '../devices/i8259.js';
 import { IoBus } from '../devices/io-bus.js';
 import { PostPort } from '../devices/post-port.js';
+import { RESET_CONTROL_PORT, RESET_CONTROL_VALUE, ResetControl } from '../devices/reset-control.js';
 import { COM1_BASE, Serial16550 } from '../devices/serial.js';
 import { SystemControlPortA } from '../devices/system-port-a.js';
 import type { Clock, IrqSink } from '../devices/types.js';
@@ -70,6 +81,10 @@ export class Machine {
   private readonly e820: E820Entry[];
   /** The vCPU's power-on state, read once after KVM_CREATE_VCPU (see `reset-state.ts`). */
   private readonly resetState: VcpuResetState;
+  /** CPUID.1 EAX and EDX as the guest sees them (for the MP table's processor entries). */
+  private cpuidSignature = 0;
+  private cpuidFeatures = 0;
+  readonly acpiPm: AcpiPm;
   /** Guest resets handled so far (in place or by `reboot`'s rebuild). */
   reboots = 0;
 
@@ -120,6 +135,11 @@ export class Machine {
       this.bus.register(0x64, 1, i8042);
       this.bus.register(0x80, 1, new PostPort());
       this.bus.register(0x92, 1, new SystemControlPortA(reset('port 0x92 reset')));
+      // ACPI PM1a/PM timer (SLP_EN with S5 powers off) and PIIX's reset control, the FADT's
+      // reset register (src/acpi/fadt.ts describes both to the guest).
+      this.acpiPm = new AcpiPm(clock, { onPowerOff: () => this.stop({ kind: 'poweroff' }) });
+      this.bus.register(ACPI_PM_BASE, ACPI_PM_PORTS, this.acpiPm);
+      this.bus.register(RESET_CONTROL_PORT, 1, new ResetControl(reset('port 0xcf9 reset')));
       this.bus.register(
         FW_CFG_PORT_SEL,
         2,
@@ -137,7 +157,11 @@ export class Machine {
       // The ABI promises a KvmRunArea; exit handling wants the full view over the same bytes.
       const area: KvmRunArea = this.vcpu.kvmRun;
       this.run = area instanceof KvmRunView ? area : new KvmRunView(area.bytes);
-      this.vcpu.setCpuid2(guestCpuid(kvm.getSupportedCpuid(), { localApic: config.kernelIrqchip }));
+      const cpuid = guestCpuid(kvm.getSupportedCpuid(), { localApic: config.kernelIrqchip });
+      this.vcpu.setCpuid2(cpuid);
+      const leaf1 = cpuid.find((e) => e.function === 1);
+      this.cpuidSignature = leaf1?.eax ?? 0;
+      this.cpuidFeatures = leaf1?.edx ?? 0;
       this.resetState = captureResetState(kvm, this.vcpu);
       this.loadedGuest = this.boot();
     } catch (error) {
@@ -166,6 +190,8 @@ export class Machine {
   private boot(): LoadedGuest {
     const { config } = this;
     const machine: LoaderMachine = { ram: this.ram, ramSize: config.ramSize, e820: this.e820 };
+    // A -kernel boot finds the tables a BIOS would have left (ACPI, MP), in the BIOS area.
+    if (config.kernel) this.writeFirmwareTables();
     const loaded = this.load(machine);
     const sregs = loaded.entry.sregs(this.resetState.sregs);
     // Without the in-kernel irqchip there is no local APIC: clear IA32_APIC_BASE.EN. As on
@@ -220,6 +246,24 @@ export class Machine {
     this.stopped = undefined;
     this.reboots++;
     this.loadedGuest = this.boot();
+  }
+
+  private writeFirmwareTables(): void {
+    writeFirmwareTables(this.ram, {
+      cpus: this.config.cpus,
+      pm: {
+        sciIrq: ACPI_SCI_IRQ,
+        pm1aEvtPort: PM1A_EVT_PORT,
+        pm1aCntPort: PM1A_CNT_PORT,
+        pmTmrPort: PM_TMR_PORT,
+        pmTimerBits: this.acpiPm.timerBits,
+        resetPort: RESET_CONTROL_PORT,
+        resetValue: RESET_CONTROL_VALUE,
+        centuryIndex: RTC_CENTURY,
+      },
+      cpuSignature: this.cpuidSignature,
+      cpuFeatures: this.cpuidFeatures,
+    });
   }
 
   private load(machine: LoaderMachine): LoadedGuest {

@@ -1,0 +1,105 @@
+/**
+ * Builds the machine's firmware tables and writes them into guest RAM, where a PC BIOS leaves
+ * them (QEMU's firmware puts them in high RAM; we have no firmware, and the BIOS area is already
+ * reserved in the e820 map, so an OS never takes it as RAM):
+ *
+ *   0xE0000  DSDT, FACS (64-byte aligned), FADT, MADT, RSDT, XSDT   (the ACPI tables)
+ *   0xF0000  RSDP                       (16-byte aligned in 0xE0000–0xFFFFF: ACPI 6.4 5.2.5.1)
+ *   0xF0040  MP floating pointer        (in 0xF0000–0xFFFFF: MP spec 1.4 4.1)
+ *   0xF0100  MP configuration table
+ */
+import { buildDsdt } from './dsdt.js';
+import { buildFacs, buildFadt, type FadtParams } from './fadt.js';
+import { buildMadt, IOAPIC_DEFAULT_GPA, LAPIC_DEFAULT_GPA } from './madt.js';
+import { buildMpTable } from './mptable.js';
+import { buildRsdp } from './rsdp.js';
+import { buildRsdt, buildXsdt } from './rsdt.js';
+
+export const ACPI_TABLES_GPA = 0xe0000;
+export const RSDP_GPA = 0xf0000;
+export const MP_FLOATING_GPA = 0xf0040;
+export const MP_CONFIG_GPA = 0xf0100;
+/** The end of what `writeFirmwareTables` may write (the BIOS area's end). */
+export const FIRMWARE_TABLES_END = 0x100000;
+
+export interface FirmwareTablesConfig {
+  /** vCPUs: local APIC IDs 0 … cpus − 1; the I/O APIC's ID is `cpus`. */
+  cpus: number;
+  /** The PM registers and SCI (see `AcpiPm`) and the reset register. */
+  pm: Omit<FadtParams, 'facsGpa' | 'dsdtGpa'>;
+  /** CPUID.1 EAX/EDX, for the MP table's processor entries. */
+  cpuSignature: number;
+  cpuFeatures: number;
+}
+
+/** Where each table went, for tests and `-d` output. */
+export interface FirmwareTablesLayout {
+  rsdp: number;
+  rsdt: number;
+  xsdt: number;
+  fadt: number;
+  facs: number;
+  dsdt: number;
+  madt: number;
+  mpFloating: number;
+  mpConfig: number;
+}
+
+const align = (value: number, to: number): number => Math.ceil(value / to) * to;
+
+/** Writes every table into `ram` (guest RAM from gpa 0) and says where. */
+export function writeFirmwareTables(ram: Uint8Array, config: FirmwareTablesConfig): FirmwareTablesLayout {
+  if (config.cpus < 1 || config.cpus > 254) throw new RangeError(`cannot describe ${config.cpus} vCPUs`);
+  let next = ACPI_TABLES_GPA;
+  const place = (bytes: Uint8Array, alignment: number): number => {
+    const gpa = align(next, alignment);
+    if (gpa + bytes.length > RSDP_GPA) throw new RangeError('ACPI tables overflow their area');
+    ram.set(bytes, gpa);
+    next = gpa + bytes.length;
+    return gpa;
+  };
+  const dsdt = place(buildDsdt(), 16);
+  // The FACS must be 64-byte aligned (ACPI 6.4 5.2.10).
+  const facs = place(buildFacs(), 64);
+  const fadt = place(buildFadt({ ...config.pm, facsGpa: facs, dsdtGpa: dsdt }), 16);
+  const ioapicId = config.cpus;
+  const madt = place(
+    buildMadt({
+      cpus: config.cpus,
+      lapicGpa: LAPIC_DEFAULT_GPA,
+      ioapicGpa: IOAPIC_DEFAULT_GPA,
+      ioapicId,
+      sciIrq: config.pm.sciIrq,
+    }),
+    16,
+  );
+  const rsdt = place(buildRsdt([fadt, madt]), 16);
+  const xsdt = place(buildXsdt([fadt, madt]), 16);
+  ram.set(buildRsdp(rsdt, xsdt), RSDP_GPA);
+
+  const mp = buildMpTable(
+    {
+      cpus: config.cpus,
+      lapicGpa: LAPIC_DEFAULT_GPA,
+      ioapicGpa: IOAPIC_DEFAULT_GPA,
+      ioapicId,
+      sciIrq: config.pm.sciIrq,
+      cpuSignature: config.cpuSignature,
+      cpuFeatures: config.cpuFeatures,
+    },
+    MP_CONFIG_GPA,
+  );
+  ram.set(mp.floating, MP_FLOATING_GPA);
+  ram.set(mp.config, MP_CONFIG_GPA);
+  return {
+    rsdp: RSDP_GPA,
+    rsdt,
+    xsdt,
+    fadt,
+    facs,
+    dsdt,
+    madt,
+    mpFloating: MP_FLOATING_GPA,
+    mpConfig: MP_CONFIG_GPA,
+  };
+}
