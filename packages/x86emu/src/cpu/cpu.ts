@@ -488,7 +488,9 @@ export class Cpu {
     const shadow = s.interruptibility & 3;
     const fl = s.rflags[0];
     const tf = fl & Flag.TF;
-    if (this.dbgExec !== 0 && !(fl & Flag.RF)) this.checkCodeBreakpoints((s.segBase[1] + eip) >>> 0);
+    if (this.dbgExec !== 0 && !(fl & Flag.RF))
+      // DR0–DR3 hold 32-bit addresses here: in 64-bit mode only RIPs below 4 GiB can match.
+      this.checkCodeBreakpoints(this.long64 ? (s.rip[1] === 0 ? eip : -1) : (s.segBase[1] + eip) >>> 0);
     this.dbgHit = 0;
     this.noStepTrap = false;
     // RF is cleared at the start of every instruction (after the code-breakpoint check, which
