@@ -303,3 +303,21 @@ describe('legacy forms with 64-bit addresses', () => {
     expect(m.exceptions[0]).toEqual({ vector: 14, errorCode: 2, faultAddress: 0x8000001000 });
   });
 });
+
+describe('REX.W on byte forms', () => {
+  it('is ignored: 48 00 C3 is ADD BL, AL; 48 B0 is MOV AL, imm8; REX.W 98 is CDQE', () => {
+    const m = longMode(`
+      mov rbx, 0x1111111111111111
+      mov eax, 0x22
+      .byte 0x48, 0x00, 0xc3
+      .byte 0x48, 0xb1, 0x7f
+      mov eax, 0x80000000
+      cdqe
+      hlt
+    `);
+    runTo(m);
+    expect(r64(m, Reg.RBX)).toBe(0x1111111111111133n);
+    expect(r64(m, Reg.RCX) & 0xffn).toBe(0x7fn);
+    expect(r64(m, Reg.RAX)).toBe(0xffffffff80000000n);
+  });
+});

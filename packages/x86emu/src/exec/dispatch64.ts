@@ -137,7 +137,9 @@ function build(table: Record<string, Entry>): (Handler | null)[] {
 
 /** Operand forms whose width follows the operand size (v/z), so a 64-bit operand needs its own handler. */
 function sizeSensitive(row: OpcodeRow): boolean {
-  return row.operands.split(',').some((t) => /^(E|G|Z|O|X|Y)v$|^(I|J)z$|^eAX$|^Ev$|^Iv$|^Gz$/.test(t));
+  // CBW/CWD have no operands but widen with the operand size (CDQE, CQO); BSWAP's Zd too.
+  if (row.mnemonic === 'CBW' || row.mnemonic === 'CWD') return true;
+  return row.operands.split(',').some((t) => /^(E|G|Z|O|X|Y)v$|^(I|J)z$|^eAX$|^Ev$|^Iv$|^Gz$|^Zd$/.test(t));
 }
 
 export const DISPATCH64W = build(HANDLERS_W).map((h, k) =>
@@ -162,10 +164,8 @@ export function dispatch64(insn: Insn): Handler {
   const row = insn.row;
   const mode = DISPATCH64[row];
   if (mode !== null) return mode;
-  if (insn.opSize === 8) {
-    const w = DISPATCH64W[row];
-    if (w !== null) return w;
-    if (NEEDS_W[row]) return UD64;
-  }
+  // REX.W matters only to forms whose width follows the operand size: byte forms (Eb, AL…)
+  // ignore it and keep their legacy handler.
+  if (insn.opSize === 8 && NEEDS_W[row]) return DISPATCH64W[row] ?? UD64;
   return DISPATCH[row];
 }
