@@ -43,7 +43,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (parsed.deviceHelp) {
-    process.stdout.write('isa-debug-exit  iobase=, iosize=\nloader          file=, addr=, cpu-num=0\n');
+    process.stdout.write(
+      'isa-debug-exit  iobase=, iosize=\nisa-debugcon    iobase=, readback=\npc-testdev\nloader          file=, addr=, cpu-num=0\n',
+    );
     return 0;
   }
   if (parsed.options.accel !== undefined && !engineByName(parsed.options.accel)) {

@@ -3,6 +3,7 @@
  * `runGuest` caller) asked for, resolved, and what the worker building the machine receives.
  */
 import type { DebugExitConfig } from './devices/debug-exit.js';
+import type { DebugconConfig } from './devices/debugcon.js';
 
 export interface KernelImage {
   /** Where it came from, for messages. */
@@ -30,6 +31,10 @@ export interface MachineConfig {
   cmdline: string;
   /** The isa-debug-exit device, or null for none. */
   debugExit: DebugExitConfig | null;
+  /** `-device isa-debugcon` / `-debugcon`: the port E9 console; absent: none. */
+  debugcon?: DebugconConfig;
+  /** `-device pc-testdev`: QEMU's test device (ports 0xe0–0xeb, 0x2000–0x2017, gpa 0xff000000). */
+  pcTestdev?: boolean;
   /** A guest reset ends qemu-lite (status 0) instead of rebooting the guest. */
   noReboot: boolean;
   /** KVM_CREATE_IRQCHIP + KVM_CREATE_PIT2 instead of our userspace PIC and PIT. */

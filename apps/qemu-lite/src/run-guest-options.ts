@@ -29,6 +29,8 @@ const KNOWN = new Set<string>([
   'log',
   'logFile',
   'onStart',
+  'debugcon',
+  'pcTestdev',
 ]);
 
 /** setTimeout's largest delay (2^31 - 1 ms); a larger one fires at once, with only a warning. */
@@ -155,6 +157,34 @@ function checkDebugExit(value: unknown): void {
   }
 }
 
+function checkDebugcon(value: unknown): void {
+  if (!isPlainObject(value))
+    typeError('debugcon', "{ output: 'stdio' | { file }, iobase?, readback? }", value);
+  for (const key of Object.keys(value)) {
+    if (!['output', 'iobase', 'readback'].includes(key))
+      throw new TypeError(`runGuest: options.debugcon.${key} is not an option (output, iobase, readback)`);
+  }
+  const { output, iobase, readback } = value;
+  if (output !== 'stdio') {
+    if (!isPlainObject(output) || typeof output.file !== 'string' || output.file.length === 0)
+      typeError('debugcon.output', "'stdio' or { file: PATH }", output);
+  }
+  if (
+    iobase !== undefined &&
+    (typeof iobase !== 'number' || !Number.isInteger(iobase) || iobase < 0 || iobase > 0xffff)
+  )
+    throw new RangeError(
+      `runGuest: options.debugcon.iobase must be an I/O port from 0 to 0xffff, not ${shown(iobase)}`,
+    );
+  if (
+    readback !== undefined &&
+    (typeof readback !== 'number' || !Number.isInteger(readback) || readback < 0 || readback > 0xffffffff)
+  )
+    throw new RangeError(
+      `runGuest: options.debugcon.readback must be a 32-bit value, not ${shown(readback)}`,
+    );
+}
+
 function checkTimeout(value: unknown): void {
   if (typeof value !== 'number') typeError('timeoutMs', 'a number of milliseconds', value);
   if (!Number.isFinite(value) || value < 0 || value > MAX_TIMEOUT_MS) {
@@ -204,7 +234,9 @@ export function validateRunGuestOptions(options: unknown): asserts options is Ru
   checkString(o, 'append');
   if (o.initrd !== undefined) checkInitrd(o.initrd);
   if (o.timeoutMs !== undefined) checkTimeout(o.timeoutMs);
-  for (const name of ['serialToStdout', 'captureSerial', 'kernelIrqchip', 'noReboot']) checkBoolean(o, name);
+  for (const name of ['serialToStdout', 'captureSerial', 'kernelIrqchip', 'noReboot', 'pcTestdev'])
+    checkBoolean(o, name);
+  if (o.debugcon !== undefined) checkDebugcon(o.debugcon);
   checkFunction(o, 'onSerial');
   checkFunction(o, 'onStart');
   if (o.debugExit !== undefined) checkDebugExit(o.debugExit);

@@ -4,12 +4,13 @@
  * and runs the timer service: it waits on the deadline the vCPU publishes and kicks the vCPU
  * out of KVM_RUN when it passes, as it does for input and quit requests.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { KvmError, type VcpuKickHandle } from '@kvm/core';
 import type { MachineConfig } from './config.js';
 import { DEFAULT_DEBUG_EXIT, type DebugExitConfig } from './devices/debug-exit.js';
+import { DEBUGCON_IOBASE, DEBUGCON_READBACK } from './devices/debugcon.js';
 import {
   ACCEL_NAMES,
   defaultEngine,
@@ -65,6 +66,13 @@ export interface RunGuestOptions {
   debugExit?: DebugExitConfig | false;
   /** Use the in-kernel irqchip and PIT (host engine only). */
   kernelIrqchip?: boolean;
+  /**
+   * QEMU's isa-debugcon (port 0xe9 unless `iobase`): bytes written go to the process's stdout or
+   * to a file (truncated when the run starts); reads return `readback` (default 0xe9).
+   */
+  debugcon?: { output: 'stdio' | { file: string }; iobase?: number; readback?: number };
+  /** QEMU's pc-testdev (ports 0xe0–0xeb, IRQ lines at 0x2000, I/O memory at 0xff000000). */
+  pcTestdev?: boolean;
   /** A guest reset ends the run with status 0 instead of rebooting. Default true for the library. */
   noReboot?: boolean;
   /** `-d` items and `-D` file. */
@@ -185,7 +193,25 @@ export async function resolveConfig(
     serialToCaller: (options.captureSerial ?? true) || options.onSerial !== undefined,
     log: options.log ?? [],
     logFile: options.logFile,
+    pcTestdev: options.pcTestdev ?? false,
   };
+  if (options.debugcon) {
+    const { output } = options.debugcon;
+    if (typeof output === 'object') {
+      // Truncated once here (a machine rebuilt by a reset appends), and a path that cannot be
+      // written is a start-up error, not a silent loss of the guest's output.
+      try {
+        writeFileSync(output.file, '');
+      } catch (error) {
+        throw new Error(`-debugcon file:${output.file}: ${(error as Error).message}`);
+      }
+    }
+    config.debugcon = {
+      iobase: options.debugcon.iobase ?? DEBUGCON_IOBASE,
+      readback: options.debugcon.readback ?? DEBUGCON_READBACK,
+      output: typeof output === 'object' ? { kind: 'file', path: output.file } : { kind: 'stdio' },
+    };
+  }
   if (options.flat) {
     const { name, image } = await bytesOf(options.flat.image, 'loader', MAX_KERNEL_BYTES);
     config.flat = {

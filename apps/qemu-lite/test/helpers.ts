@@ -10,8 +10,11 @@ const availability = hostKvmAvailability();
 /** Why the host engine cannot run here, or undefined when it can. */
 export const hostSkipReason: string | undefined = availability.available ? undefined : availability.reason;
 
-/** Builds test/guests/NAME.S into a multiboot ELF with the machine's gcc/ld; returns its path. */
-export function buildTestGuest(name: string): string {
+/**
+ * Builds test/guests/NAME.S into a multiboot ELF with the machine's gcc/ld, its code linked at
+ * `textAddr` (default 1 MiB); returns its path.
+ */
+export function buildTestGuest(name: string, textAddr = 0x100000): string {
   const source = fileURLToPath(new URL(`./guests/${name}.S`, import.meta.url));
   const out = join(mkdtempSync(join(tmpdir(), 'qemu-lite-guest-')), `${name}.elf`);
   execFileSync('gcc', [
@@ -19,7 +22,7 @@ export function buildTestGuest(name: string): string {
     '-nostdlib',
     '-static',
     '-no-pie',
-    '-Wl,-Ttext=0x100000',
+    `-Wl,-Ttext=0x${textAddr.toString(16)}`,
     '-Wl,--build-id=none',
     '-o',
     out,

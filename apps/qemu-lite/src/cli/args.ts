@@ -30,6 +30,10 @@ export interface ParsedArgs {
   deviceHelp: boolean;
   /** No -kernel and no -device loader: the bundled demo guest, with exit statistics. */
   demo: boolean;
+  /** `-device isa-debugcon,…` properties and the `-debugcon` output, joined at the end. */
+  debugconDevice?: { iobase: number; readback: number };
+  /** `-debugcon`: where its bytes go, or null for `none`/`null` (no device). */
+  debugconOutput?: 'stdio' | { file: string } | null;
 }
 
 type Handler = (value: string, out: ParsedArgs) => void;
@@ -104,6 +108,20 @@ function device(value: string, out: ParsedArgs): void {
       out.options.debugExit = config;
       return;
     }
+    case 'isa-debugcon': {
+      // QEMU's properties; its `chardev` is what -debugcon gives here (no -chardev).
+      rejectUnknownProps(props, ['iobase', 'readback'], '-device isa-debugcon');
+      const iobase = parseNumber(props.get('iobase') ?? '0xe9', 'isa-debugcon iobase');
+      const readback = parseNumber(props.get('readback') ?? '0xe9', 'isa-debugcon readback');
+      if (iobase > 0xffff) throw new UsageError('isa-debugcon iobase is outside the I/O space');
+      if (readback > 0xffffffff) throw new UsageError('isa-debugcon readback must fit in 32 bits');
+      out.debugconDevice = { iobase, readback };
+      return;
+    }
+    case 'pc-testdev':
+      rejectUnknownProps(props, [], '-device pc-testdev');
+      out.options.pcTestdev = true;
+      return;
     case 'loader': {
       rejectUnknownProps(props, ['file', 'addr', 'cpu-num', 'force-raw'], '-device loader');
       const file = props.get('file');
@@ -182,6 +200,13 @@ const withArg: Record<string, Handler> = {
     else if (v === 'none' || v === 'null') out.options.serialToStdout = false;
     else throw new UsageError(`-serial ${v}: only stdio, mon:stdio, none and null are supported`);
   },
+  debugcon: (v, out) => {
+    // QEMU's -debugcon takes a character device; the chardev-free spellings are these.
+    if (v === 'stdio') out.debugconOutput = 'stdio';
+    else if (v === 'none' || v === 'null') out.debugconOutput = null;
+    else if (v.startsWith('file:') && v.length > 5) out.debugconOutput = { file: v.slice(5) };
+    else throw new UsageError(`-debugcon ${v}: only stdio, file:PATH, none and null are supported`);
+  },
   accel,
   machine,
   M: machine,
@@ -258,6 +283,13 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     }
     throw new UsageError(`${arg}: invalid option`);
   }
+  if (out.debugconDevice && !out.debugconOutput) {
+    // QEMU: "Can't create debugcon device, empty char device".
+    throw new UsageError('-device isa-debugcon needs an output: -debugcon stdio|file:PATH');
+  }
+  if (out.debugconOutput) {
+    out.options.debugcon = { output: out.debugconOutput, ...(out.debugconDevice ?? {}) };
+  }
   if (out.options.kernel !== undefined && out.options.flat !== undefined) {
     throw new UsageError('-kernel and -device loader both give a guest: choose one');
   }
@@ -304,6 +336,12 @@ Boot:
 Devices:
   -device isa-debug-exit[,iobase=0x501][,iosize=1]
                           a guest write of v ends qemu-lite with status (v << 1) | 1
+  -debugcon stdio|file:PATH|none
+                          QEMU's isa-debugcon (Bochs port 0xe9): bytes written go there
+  -device isa-debugcon[,iobase=0xe9][,readback=0xe9]
+                          its port and what reads of it return (needs -debugcon)
+  -device pc-testdev      QEMU's test device: scratch ports 0xe0-0xeb, IRQ lines at
+                          0x2000-0x2017, 64 KiB of I/O memory at 0xff000000
   -serial stdio|mon:stdio|none   the 16550 UART on 0x3f8 (IRQ 4); stdio is the default
   -nographic              serial on stdio (there is no display either way)
 

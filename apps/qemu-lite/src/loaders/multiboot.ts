@@ -36,14 +36,43 @@ const MBI_MODS = 1 << 3;
 const MBI_MMAP = 1 << 6;
 const MBI_LOADER_NAME = 1 << 9;
 
-/** Low-memory layout of what the loader builds (all below the EBDA at 0x9fc00). */
+/**
+ * Where the loader's own structures go (boot GDT, info structure, memory map, module list,
+ * strings). By default in low memory, below the EBDA at 0x9fc00 (offsets from 0): GDT at
+ * 0x500, info at 0x1000, the map at 0x1100, modules at 0x1800, strings from 0x2000. A kernel
+ * that occupies any of that (one linked at 0x8000, say) gets them right after itself and its
+ * modules instead, page aligned, as QEMU's multiboot loader places its `mb_buf`: every kernel
+ * QEMU accepts is accepted.
+ */
 export const MB_GDT_GPA = 0x500;
 export const MB_INFO_GPA = 0x1000;
 const MB_INFO_SIZE = 0x74; // up to and including the framebuffer fields
-const MB_MMAP_GPA = 0x1100;
-const MB_MODS_GPA = 0x1800;
-const MB_STRINGS_GPA = 0x2000;
-const MB_STRINGS_END = 0x9f000;
+const MB_LOW_END = 0x9f000;
+/** Offsets of each part from the block's base; the GDT is at the base. */
+interface BootLayout {
+  gdt: number;
+  info: number;
+  mmap: number;
+  mods: number;
+  strings: number;
+  end: number;
+}
+const lowLayout = (): BootLayout => ({
+  gdt: MB_GDT_GPA,
+  info: MB_INFO_GPA,
+  mmap: 0x1100,
+  mods: 0x1800,
+  strings: 0x2000,
+  end: MB_LOW_END,
+});
+/** The same parts packed from `base` (a page), strings last: `stringBytes` of them. */
+function packedLayout(base: number, mmapBytes: number, stringBytes: number): BootLayout {
+  const info = base + 0x100; // the boot GDT (BOOT_GDT_SIZE bytes) fits below
+  const mmap = info + 0x80;
+  const mods = alignUp(mmap + mmapBytes, 16);
+  const strings = mods + 16 * 16;
+  return { gdt: base, info, mmap, mods, strings, end: strings + stringBytes };
+}
 
 const FORMAT = 'multiboot';
 const hex = (v: number): string => `0x${v.toString(16)}`;
@@ -183,10 +212,10 @@ function placeElf(image: Uint8Array): Placement {
   return placement;
 }
 
-/** Writes a NUL-terminated string at `gpa`, returns the gpa after it. */
-function putString(ram: Uint8Array, gpa: number, text: string, what: string): number {
+/** Writes a NUL-terminated string at `gpa` (below `end`), returns the gpa after it. */
+function putString(ram: Uint8Array, gpa: number, end: number, text: string, what: string): number {
   const bytes = new TextEncoder().encode(text);
-  if (gpa + bytes.length + 1 > MB_STRINGS_END) {
+  if (gpa + bytes.length + 1 > end) {
     throw new LoaderError(FORMAT, `the ${what} (${bytes.length} bytes) does not fit in the boot string area`);
   }
   ram.set(bytes, gpa);
@@ -225,12 +254,6 @@ export const loadMultiboot: Loader = (
       `the kernel occupies ${hex(placement.start)}..${hex(placement.end)}, beyond the ${ramSize >> 20} MiB of RAM`,
     );
   }
-  if (placement.start < MB_STRINGS_END && placement.end > MB_GDT_GPA) {
-    throw new LoaderError(
-      FORMAT,
-      `the kernel occupies ${hex(placement.start)}..${hex(placement.end)}, over the boot structures at ${hex(MB_GDT_GPA)}..${hex(MB_STRINGS_END)}`,
-    );
-  }
   if (!placement.loaded.some((r) => placement.entry >= r.start && placement.entry < r.end)) {
     throw new LoaderError(FORMAT, `entry point ${hex(placement.entry)} is not inside the loaded kernel`);
   }
@@ -239,9 +262,55 @@ export const loadMultiboot: Loader = (
   for (const c of placement.copies) ram.set(image.subarray(c.fileOffset, c.fileOffset + c.length), c.gpa);
   for (const z of placement.zero) ram.fill(0, z.gpa, z.gpa + z.length);
 
+  // Modules, page-aligned after the kernel (and above 1 MiB).
+  const modules =
+    opts.modules ?? (opts.initrd ? [{ data: opts.initrd, cmdline: opts.initrdName ?? 'initrd' }] : []);
+  if (modules.length > 16)
+    throw new LoaderError(FORMAT, `${modules.length} modules; at most 16 are supported`);
+  const moduleAt: number[] = [];
+  let next = alignUp(Math.max(placement.end, 0x100000), PAGE);
+  modules.forEach((m, i) => {
+    if (next + m.data.length > ramSize) {
+      throw new LoaderError(
+        FORMAT,
+        `module ${i} (${m.data.length} bytes) does not fit in RAM after the kernel at ${hex(next)}`,
+      );
+    }
+    ram.set(m.data, next);
+    moduleAt.push(next);
+    next = alignUp(next + m.data.length, PAGE);
+  });
+
+  // QEMU and GRUB pass the kernel's file name, then -append: kernels take the first word as
+  // argv[0] (QEMU `load_multiboot`: "%s %s", kernel_filename, kernel_cmdline).
+  const cmdline =
+    opts.kernelName === undefined
+      ? opts.cmdline
+      : opts.cmdline
+        ? `${opts.kernelName} ${opts.cmdline}`
+        : opts.kernelName;
+  const encoder = new TextEncoder();
+  const stringBytes = [cmdline, 'qemu-lite', ...modules.map((m) => m.cmdline)].reduce(
+    (n, text) => n + encoder.encode(text).length + 1,
+    0,
+  );
+  const mmapBytes = machine.e820.length * 24;
+  const overlaps = (start: number, end: number) =>
+    placement.loaded.some((r) => r.start < end && r.end > start);
+  let layout = lowLayout();
+  if (overlaps(MB_GDT_GPA, layout.end)) {
+    layout = packedLayout(next, mmapBytes, stringBytes);
+    if (layout.end > ramSize) {
+      throw new LoaderError(
+        FORMAT,
+        `the kernel occupies ${hex(placement.start)}..${hex(placement.end)}, and its boot information (${layout.end - next} bytes) does not fit in RAM after it at ${hex(next)}`,
+      );
+    }
+  }
+
   // Info structure.
-  ram.fill(0, MB_INFO_GPA, MB_INFO_GPA + MB_INFO_SIZE);
-  const info = new DataView(ram.buffer, ram.byteOffset + MB_INFO_GPA, MB_INFO_SIZE);
+  ram.fill(0, layout.info, layout.info + MB_INFO_SIZE);
+  const info = new DataView(ram.buffer, ram.byteOffset + layout.info, MB_INFO_SIZE);
   let flags = MBI_MEM | MBI_MMAP | MBI_CMDLINE | MBI_LOADER_NAME;
   // mem_lower: KiB from 0 (up to 640); mem_upper: KiB from 1 MiB to the first hole.
   const low = machine.e820.find((e) => e.addr === 0 && e.type === 1);
@@ -250,7 +319,7 @@ export const loadMultiboot: Loader = (
   info.setUint32(8, Math.floor((high?.size ?? 0) / 1024), true);
 
   // Memory map: entries of { size = 20, base_addr u64, length u64, type u32 }.
-  const mmap = new DataView(ram.buffer, ram.byteOffset + MB_MMAP_GPA, machine.e820.length * 24);
+  const mmap = new DataView(ram.buffer, ram.byteOffset + layout.mmap, mmapBytes);
   machine.e820.forEach((e, i) => {
     const at = i * 24;
     mmap.setUint32(at, 20, true);
@@ -258,55 +327,41 @@ export const loadMultiboot: Loader = (
     mmap.setBigUint64(at + 12, BigInt(e.size), true);
     mmap.setUint32(at + 20, e.type, true);
   });
-  info.setUint32(44, machine.e820.length * 24, true);
-  info.setUint32(48, MB_MMAP_GPA, true);
+  info.setUint32(44, mmapBytes, true);
+  info.setUint32(48, layout.mmap, true);
 
-  let strings = MB_STRINGS_GPA;
+  let strings = layout.strings;
   info.setUint32(16, strings, true);
-  strings = putString(ram, strings, opts.cmdline, 'command line');
+  strings = putString(ram, strings, layout.end, cmdline, 'command line');
   info.setUint32(64, strings, true);
-  strings = putString(ram, strings, 'qemu-lite', 'boot loader name');
+  strings = putString(ram, strings, layout.end, 'qemu-lite', 'boot loader name');
 
-  // Modules, page-aligned after the kernel.
-  const modules =
-    opts.modules ?? (opts.initrd ? [{ data: opts.initrd, cmdline: opts.initrdName ?? 'initrd' }] : []);
   if (modules.length > 0) {
-    if (modules.length > 16)
-      throw new LoaderError(FORMAT, `${modules.length} modules; at most 16 are supported`);
     flags |= MBI_MODS;
-    let next = alignUp(Math.max(placement.end, 0x100000), PAGE);
-    const list = new DataView(ram.buffer, ram.byteOffset + MB_MODS_GPA, modules.length * 16);
+    const list = new DataView(ram.buffer, ram.byteOffset + layout.mods, modules.length * 16);
     modules.forEach((m, i) => {
-      if (next + m.data.length > ramSize) {
-        throw new LoaderError(
-          FORMAT,
-          `module ${i} (${m.data.length} bytes) does not fit in RAM after the kernel at ${hex(next)}`,
-        );
-      }
-      ram.set(m.data, next);
-      list.setUint32(i * 16, next, true);
-      list.setUint32(i * 16 + 4, next + m.data.length, true);
+      list.setUint32(i * 16, moduleAt[i], true);
+      list.setUint32(i * 16 + 4, moduleAt[i] + m.data.length, true);
       list.setUint32(i * 16 + 8, strings, true);
       list.setUint32(i * 16 + 12, 0, true);
-      strings = putString(ram, strings, m.cmdline, `module ${i} string`);
-      next = alignUp(next + m.data.length, PAGE);
+      strings = putString(ram, strings, layout.end, m.cmdline, `module ${i} string`);
     });
     info.setUint32(20, modules.length, true);
-    info.setUint32(24, MB_MODS_GPA, true);
+    info.setUint32(24, layout.mods, true);
   }
   info.setUint32(0, flags, true);
 
-  writeBootGdt(ram, MB_GDT_GPA);
+  writeBootGdt(ram, layout.gdt);
   return {
-    description: `multiboot (${placement.how}), ${hex(placement.start)}..${hex(placement.end)}, entry ${hex(placement.entry)}${modules.length ? `, ${modules.length} module(s)` : ''}`,
+    description: `multiboot (${placement.how}), ${hex(placement.start)}..${hex(placement.end)}, entry ${hex(placement.entry)}${modules.length ? `, ${modules.length} module(s)` : ''}${layout.gdt === MB_GDT_GPA ? '' : `, boot information at ${hex(layout.gdt)}`}`,
     entry: {
       regs: {
         rax: BigInt(MULTIBOOT_BOOTLOADER_MAGIC),
-        rbx: BigInt(MB_INFO_GPA),
+        rbx: BigInt(layout.info),
         rip: BigInt(placement.entry),
         rflags: RFLAGS_RESERVED,
       },
-      sregs: (reset) => protectedMode32(reset, MB_GDT_GPA),
+      sregs: (reset) => protectedMode32(reset, layout.gdt),
     },
   };
 };

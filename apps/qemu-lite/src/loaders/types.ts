@@ -67,6 +67,11 @@ export interface LoaderMachine {
 export interface LoaderOptions {
   /** The kernel command line (`-append`), possibly empty. */
   readonly cmdline: string;
+  /**
+   * The kernel's file name: multiboot passes "NAME CMDLINE" as the kernel's command line, as
+   * QEMU and GRUB do. Absent: the command line alone.
+   */
+  readonly kernelName?: string;
   /** The initial ramdisk (`-initrd`): Linux's initrd, multiboot's first module. */
   readonly initrd?: Uint8Array;
   /** Name of the initrd for boot structures that carry one (multiboot module string). */

@@ -15,13 +15,16 @@ import {
   PM1A_CNT_PORT,
   PM1A_EVT_PORT,
 } from '../devices/acpi-pm.js';
+import { programBiosPic, writeBiosDataArea } from '../devices/bios-state.js';
 import { Cmos, RTC_CENTURY } from '../devices/cmos.js';
 import { DebugExit } from '../devices/debug-exit.js';
+import { Debugcon, DebugconSink } from '../devices/debugcon.js';
 import { FW_CFG_PORT_SEL, FwCfg } from '../devices/fw-cfg.js';
 import { I8042 } from '../devices/i8042.js';
 import { I8254, SystemControlPortB } from '../devices/i8254.js';
 import { I8259Pair } from '../devices/i8259.js';
 import { IoBus } from '../devices/io-bus.js';
+import { PcTestdev } from '../devices/pc-testdev.js';
 import { PostPort } from '../devices/post-port.js';
 import { RESET_CONTROL_PORT, RESET_CONTROL_VALUE, ResetControl } from '../devices/reset-control.js';
 import { COM1_BASE, Serial16550 } from '../devices/serial.js';
@@ -32,7 +35,7 @@ import type { E820Entry, LoadedGuest, LoaderMachine } from '../loaders/types.js'
 import type { StopReason } from '../vcpu/exit-handler.js';
 import { captureResetState, resetVcpu, type VcpuResetState } from '../vcpu/reset-state.js';
 import { guestCpuid } from './cpuid.js';
-import { buildE820 } from './memory-map.js';
+import { buildE820, EBDA_START, LEGACY_HOLE_START } from './memory-map.js';
 
 /** KVM_SET_TSS_ADDR: three pages just below the BIOS area at the top of 4 GiB, as QEMU does. */
 export const TSS_GPA = 0xfffbd000;
@@ -76,6 +79,9 @@ export class Machine {
   readonly pit?: I8254;
   readonly serial: Serial16550;
   readonly cmos: Cmos;
+  /** `-device pc-testdev`, whose I/O-memory page `mmioRead`/`mmioWrite` serve. */
+  readonly testdev?: PcTestdev;
+  private readonly debugconSink?: DebugconSink;
   private loadedGuest: LoadedGuest;
   private stopped: StopReason | undefined;
   private readonly e820: E820Entry[];
@@ -153,6 +159,26 @@ export class Machine {
         );
       }
 
+      if (config.debugcon) {
+        this.debugconSink = new DebugconSink(config.debugcon.output);
+        this.bus.register(
+          config.debugcon.iobase,
+          1,
+          new Debugcon(config.debugcon.readback, this.debugconSink.write),
+        );
+      }
+      if (config.pcTestdev) {
+        const testdev = new PcTestdev(irq);
+        this.testdev = testdev;
+        this.bus.register(0xe0, 8, testdev);
+        // Its byte-access window 0xe8–0xeb covers the debugcon's 0xe9: the debugcon keeps it,
+        // as in QEMU, whose later-realized -debugcon region overlays the testdev's.
+        for (let port = 0xe8; port < 0xec; port++) {
+          if (!this.bus.deviceAt(port)) this.bus.register(port, 1, testdev);
+        }
+        this.bus.register(0x2000, 24, testdev);
+      }
+
       this.vcpu = vm.createVcpu(0);
       // The ABI promises a KvmRunArea; exit handling wants the full view over the same bytes.
       const area: KvmRunArea = this.vcpu.kvmRun;
@@ -165,6 +191,7 @@ export class Machine {
       this.resetState = captureResetState(kvm, this.vcpu);
       this.loadedGuest = this.boot();
     } catch (error) {
+      this.debugconSink?.close();
       vm.close();
       throw error;
     }
@@ -192,6 +219,10 @@ export class Machine {
     const machine: LoaderMachine = { ram: this.ram, ramSize: config.ramSize, e820: this.e820 };
     // A -kernel boot finds the tables a BIOS would have left (ACPI, MP), in the BIOS area.
     if (config.kernel) this.writeFirmwareTables();
+    // What SeaBIOS would have left (devices/bios-state.ts); before the load, so an image placed
+    // over the BDA keeps its own bytes. The in-kernel PIC has no ioctl here to program it.
+    writeBiosDataArea(this.ram, EBDA_START, LEGACY_HOLE_START);
+    if (this.pic) programBiosPic(this.pic);
     const loaded = this.load(machine);
     const sregs = loaded.entry.sregs(this.resetState.sregs);
     // Without the in-kernel irqchip there is no local APIC: clear IA32_APIC_BASE.EN. As on
@@ -214,6 +245,7 @@ export class Machine {
    */
   reboot(): Machine {
     if (this.config.kernelIrqchip) {
+      this.debugconSink?.close();
       this.vm.close();
       const next = new Machine(this.kvm, this.config, this.clock, this.hooks, {
         memory: this.memory,
@@ -280,6 +312,7 @@ export class Machine {
     const first = config.modules[0];
     return format.load(config.kernel.image, machine, {
       cmdline: config.cmdline,
+      kernelName: config.kernel.name,
       initrd: first?.image,
       initrdName: first ? first.cmdline || first.name : undefined,
       modules:
@@ -300,17 +333,26 @@ export class Machine {
 
   /** Guest access to gpa no RAM or device backs: reads float high, writes vanish (a PC bus). */
   mmioRead(gpa: bigint, data: Uint8Array): void {
+    if (this.testdev?.claimsMmio(Number(gpa), data.length)) {
+      this.testdev.mmioRead(Number(gpa), data);
+      return;
+    }
     data.fill(0xff);
     if (this.config.log.includes('unimp'))
       this.hooks.log('unimp', `mmio read  gpa 0x${gpa.toString(16)} len ${data.length}`);
   }
 
   mmioWrite(gpa: bigint, data: Uint8Array): void {
+    if (this.testdev?.claimsMmio(Number(gpa), data.length)) {
+      this.testdev.mmioWrite(Number(gpa), data);
+      return;
+    }
     if (this.config.log.includes('unimp'))
       this.hooks.log('unimp', `mmio write gpa 0x${gpa.toString(16)} len ${data.length}`);
   }
 
   close(): void {
+    this.debugconSink?.close();
     this.vm.close();
   }
 }

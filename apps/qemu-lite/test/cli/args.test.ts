@@ -138,4 +138,27 @@ describe('command line', () => {
     expect(props.get('file')).toBe('a,b.bin');
     expect(props.get('addr')).toBe('0x10');
   });
+
+  it('-debugcon and -device isa-debugcon: the output, the port and the readback', () => {
+    expect(parseArgs(['-kernel', 'k', '-debugcon', 'file:/tmp/d.txt']).options.debugcon).toEqual({
+      output: { file: '/tmp/d.txt' },
+    });
+    expect(
+      parseArgs(['-kernel', 'k', '-device', 'isa-debugcon,iobase=0x402,readback=0', '-debugcon', 'stdio'])
+        .options.debugcon,
+    ).toEqual({ output: 'stdio', iobase: 0x402, readback: 0 });
+    expect(parseArgs(['-kernel', 'k', '-debugcon', 'none']).options.debugcon).toBeUndefined();
+    expect(usageError(['-kernel', 'k', '-device', 'isa-debugcon'])).toBe(
+      '-device isa-debugcon needs an output: -debugcon stdio|file:PATH',
+    );
+    expect(usageError(['-debugcon', 'tcp:1234'])).toMatch(/^-debugcon tcp:1234: only stdio, file:PATH/);
+    expect(usageError(['-debugcon', 'file:'])).toMatch(/^-debugcon file:: only/);
+    expect(usageError(['-device', 'isa-debugcon,chardev=c0'])).toMatch(/unknown property 'chardev'/);
+  });
+
+  it('-device pc-testdev', () => {
+    expect(parseArgs(['-kernel', 'k', '-device', 'pc-testdev']).options.pcTestdev).toBe(true);
+    expect(parseArgs(['-kernel', 'k']).options.pcTestdev).toBeUndefined();
+    expect(usageError(['-device', 'pc-testdev,iobase=1'])).toMatch(/unknown property 'iobase'/);
+  });
 });

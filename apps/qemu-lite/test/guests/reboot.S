@@ -4,7 +4,8 @@
  *   - CMOS NVRAM byte 0x40 counts boots (battery-backed: it must survive);
  *   - a marker written to RAM at 0x180000 (outside the image) must read 0 (RAM zeroed);
  *   - IA32_SYSENTER_CS, written on boot 1, must read 0 (the vCPU's MSRs reset);
- *   - the master PIC's IMR and the UART's IER, written on boot 1, must read 0 (devices reset).
+ *   - the master PIC's IMR, written on boot 1, must read what it read at boot 1 (CMOS byte
+ *     0x41), and the UART's IER must read 0 (devices reset).
  * Each boot prints its number on COM1. Boot 1 ends in a triple fault (UD2 with the empty IDT
  * multiboot leaves), boot 2 in an i8042 reset (command 0xfe), boot 3 writes 0x20 + 3 to the
  * debug-exit port 0xf4 (status 0x47). A failed check writes its code: 0x10 RAM, 0x11 MSR,
@@ -15,6 +16,7 @@
 	.set MB_FLAGS, 0x00000003
 	.set MARKER, 0x180000
 	.set NVRAM_BOOTS, 0x40
+	.set NVRAM_IMR, 0x41
 	.set MSR_SYSENTER_CS, 0x174
 	.text
 	.code32
@@ -48,10 +50,20 @@ _start:
 	test %eax, %eax
 	mov $0x11, %al
 	jnz fail
+	/* The IMR must read what it read at boot 1 (the state the "BIOS" leaves: 0xf8 with our
+	 * PIC, 0 with the in-kernel one), kept in CMOS byte 0x41, not boot 1's 0x5a. */
+	mov $NVRAM_IMR, %al
+	out %al, $0x70
+	cmp $1, %bl
+	jne 1f
 	in $0x21, %al
-	test %al, %al
+	out %al, $0x71
+1:	in $0x71, %al
+	mov %al, %ah
+	in $0x21, %al
+	cmp %ah, %al
 	mov $0x12, %al
-	jnz fail
+	jne fail
 	mov $0x3f9, %dx
 	in %dx, %al
 	test %al, %al

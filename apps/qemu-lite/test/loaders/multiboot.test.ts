@@ -227,4 +227,46 @@ describe('flat loader', () => {
       errorOf(() => loadFlat(new Uint8Array(16), machine(), { loadAddr: 0x100000, entry: 0x100010 })),
     ).toBe('flat: entry 0x100010 is outside the image (0x100000..0x100010)');
   });
+
+  it('passes the kernel file name, then -append, as the command line (QEMU, GRUB)', () => {
+    const cstr = (ram: Uint8Array, gpa: number) =>
+      new TextDecoder().decode(ram.subarray(gpa, ram.indexOf(0, gpa)));
+    const m = machine();
+    loadMultiboot(aoutImage({ code: [0xf4] }), m, { cmdline: 'a b', kernelName: 'k.elf' });
+    const dv = new DataView(m.ram.buffer);
+    expect(cstr(m.ram, dv.getUint32(MB_INFO_GPA + 16, true))).toBe('k.elf a b');
+    const m2 = machine();
+    loadMultiboot(aoutImage({ code: [0xf4] }), m2, { cmdline: '', kernelName: 'k.elf' });
+    expect(cstr(m2.ram, new DataView(m2.ram.buffer).getUint32(MB_INFO_GPA + 16, true))).toBe('k.elf');
+  });
+
+  it('accepts a kernel linked at 0x8000 and puts its boot information after it and its modules', () => {
+    const cstr = (ram: Uint8Array, gpa: number) =>
+      new TextDecoder().decode(ram.subarray(gpa, ram.indexOf(0, gpa)));
+    const m = machine();
+    const code = [0x90, 0xf4];
+    const loaded = loadMultiboot(elfImage(code, 0x8000), m, {
+      cmdline: 'x',
+      kernelName: 'low.elf',
+      modules: [{ data: new Uint8Array(5000).fill(7), cmdline: 'mod' }],
+    });
+    // The kernel's bytes are where it asked (header + code at 0x8000).
+    expect(m.ram[0x8000 + 12]).toBe(0x90);
+    const info = Number(loaded.entry.regs.rbx);
+    // Module at 1 MiB (two pages), then the boot information.
+    expect(info).toBeGreaterThanOrEqual(0x102000);
+    const dv = new DataView(m.ram.buffer);
+    expect(dv.getUint32(info, true) & 0x24d).toBe(0x24d); // mem, cmdline, mods, mmap, loader name
+    expect(cstr(m.ram, dv.getUint32(info + 16, true))).toBe('low.elf x');
+    const mods = dv.getUint32(info + 24, true);
+    expect(dv.getUint32(mods, true)).toBe(0x100000);
+    expect(cstr(m.ram, dv.getUint32(mods + 8, true))).toBe('mod');
+    const mmapAddr = dv.getUint32(info + 48, true);
+    expect(dv.getUint32(mmapAddr, true)).toBe(20);
+    // Nothing of the loader's lies in the low area the kernel owns.
+    expect(mmapAddr).toBeGreaterThan(0x100000);
+    const sregs = loaded.entry.sregs({ cr0: 0n } as never);
+    expect(Number(sregs.gdt.base)).toBeGreaterThanOrEqual(0x102000);
+    expect(Number(sregs.gdt.base)).toBeLessThan(info);
+  });
 });

@@ -1,0 +1,69 @@
+/**
+ * The state a PC BIOS leaves behind when it hands over to a kernel, which qemu-lite (having no
+ * firmware) must set up itself for a `-kernel` boot, as QEMU with SeaBIOS presents it:
+ *
+ * - the i8259 pair initialised (SeaBIOS `pic_setup` → `pic_reset(0x08, 0x70)`: ICW1 edge +
+ *   ICW4, ICW2 vector bases 0x08 master / 0x70 slave, ICW3 cascade on IR2, ICW4 8086 mode),
+ *   every line masked but the cascade, then the lines SeaBIOS's own handlers use unmasked
+ *   (`enable_hwirq`): IRQ 0 (timer) and IRQ 8 (RTC) in `clock_setup`, IRQ 1 and IRQ 12 (PS/2
+ *   keyboard and mouse) in `ps2port_setup`. Without this the PIC is still waiting for ICW1 and
+ *   its vector base is 0: a fresh guest's `sti` took IRQ 0 as vector 0 (#DE).
+ * - the i8254's channel 0 in mode 3 with count 0 (65536, 18.2 Hz), SeaBIOS `pit_setup`: that is
+ *   already the state `I8254.reset` gives it (see i8254.ts), so nothing is done here.
+ * - the BIOS data area (segment 0x40) fields guests read: COM port table, EBDA segment,
+ *   equipment word, base memory size; and the EBDA's own size byte.
+ */
+import { COM1_BASE } from './serial.js';
+import type { PortIoDevice } from './types.js';
+
+/** Vector bases SeaBIOS programs (BIOS_HWIRQ0_VECTOR, BIOS_HWIRQ8_VECTOR): the PC/AT's. */
+export const BIOS_HWIRQ0_VECTOR = 0x08;
+export const BIOS_HWIRQ8_VECTOR = 0x70;
+/** IMR values left: IRQ 0, 1, 2 (cascade) open on the master; IRQ 8 and 12 on the slave. */
+export const BIOS_PIC1_IMR = 0xff & ~((1 << 0) | (1 << 1) | (1 << 2));
+export const BIOS_PIC2_IMR = 0xff & ~((1 << (8 - 8)) | (1 << (12 - 8)));
+
+/** BDA offsets (physical 0x400 + offset), as SeaBIOS's `struct bios_data_area_s`. */
+export const BDA_GPA = 0x400;
+export const BDA_PORT_COM = 0x00; // u16[4]: COM1..COM4 base ports
+export const BDA_PORT_LPT = 0x08; // u16[3]: LPT1..LPT3
+export const BDA_EBDA_SEG = 0x0e; // u16: EBDA segment
+export const BDA_EQUIPMENT = 0x10; // u16: equipment list flags (INT 11h)
+export const BDA_MEM_SIZE_KB = 0x13; // u16: conventional memory in KiB (INT 12h)
+
+/**
+ * Programs `pic` (the I8259Pair, or anything decoding ports 0x20/0x21/0xa0/0xa1) through its
+ * ports, exactly the writes SeaBIOS's `pic_reset` and `enable_hwirq` make.
+ */
+export function programBiosPic(pic: PortIoDevice): void {
+  const out = (port: number, value: number) => pic.ioOut(port, 1, value);
+  out(0x20, 0x11); // ICW1: edge triggered, cascade, ICW4 needed
+  out(0xa0, 0x11);
+  out(0x21, BIOS_HWIRQ0_VECTOR); // ICW2
+  out(0xa1, BIOS_HWIRQ8_VECTOR);
+  out(0x21, 0x04); // ICW3: slave on IR2
+  out(0xa1, 0x02); // ICW3: slave identity 2
+  out(0x21, 0x01); // ICW4: 8086 mode, normal EOI
+  out(0xa1, 0x01);
+  out(0x21, BIOS_PIC1_IMR); // OCW1
+  out(0xa1, BIOS_PIC2_IMR);
+}
+
+/**
+ * Writes the BDA fields and the EBDA size byte into guest RAM. `ebdaStart` is where
+ * conventional memory ends (the EBDA's first byte, 1 KiB aligned): the base memory size
+ * (0x413) is its KiB count and the EBDA segment (0x40E) its paragraph, as SeaBIOS's
+ * `init_bda` leaves them; the EBDA's byte 0 is its size in KiB.
+ */
+export function writeBiosDataArea(ram: Uint8Array, ebdaStart: number, ebdaEnd: number): void {
+  const bda = new DataView(ram.buffer, ram.byteOffset + BDA_GPA, 0x100);
+  bda.setUint16(BDA_PORT_COM, COM1_BASE, true);
+  for (let i = 1; i < 4; i++) bda.setUint16(BDA_PORT_COM + 2 * i, 0, true);
+  for (let i = 0; i < 3; i++) bda.setUint16(BDA_PORT_LPT + 2 * i, 0, true);
+  bda.setUint16(BDA_EBDA_SEG, ebdaStart >>> 4, true);
+  // Equipment word: bits 9–11 the number of serial ports (SeaBIOS `serial_setup`), bit 1 an x87
+  // (every CPU qemu-lite presents has one).
+  bda.setUint16(BDA_EQUIPMENT, (1 << 9) | (1 << 1), true);
+  bda.setUint16(BDA_MEM_SIZE_KB, ebdaStart >>> 10, true);
+  ram[ebdaStart] = (ebdaEnd - ebdaStart) >>> 10;
+}
