@@ -1,7 +1,7 @@
 /** 64-bit mode execution on a bare Cpu: registers, addressing, stack, branches (issue 10). */
 import { describe, expect, it } from 'vitest';
 import { Reg } from '../src/index.js';
-import { L, longMode, r64 } from './long.js';
+import { L, longMode, r64, toUser } from './long.js';
 import { runTo } from './machine.js';
 
 describe('64-bit registers and operands', () => {
@@ -319,5 +319,26 @@ describe('REX.W on byte forms', () => {
     expect(r64(m, Reg.RBX)).toBe(0x1111111111111133n);
     expect(r64(m, Reg.RCX) & 0xffn).toBe(0x7fn);
     expect(r64(m, Reg.RAX)).toBe(0xffffffff80000000n);
+  });
+});
+
+describe('found by the IA-32e difftest against the real CPU', () => {
+  it('a false 32-bit CMOVcc still zero-extends; REX.R does not extend the Sreg field', () => {
+    const m = longMode(`
+      mov rcx, -1
+      xor eax, eax
+      cmovnz ecx, eax
+      .byte 0x44, 0x8c, 0xda
+      hlt
+    `);
+    runTo(m);
+    expect(r64(m, Reg.RCX)).toBe(0xffffffffn);
+    expect(m.cpu.state.gpr[Reg.RDX] & 0xffff).toBe(m.cpu.state.segSel[3]); // 44 8C DA: mov edx, ds
+  });
+  it('MOV from CR9 at CPL 3 is #GP(0), not #UD', () => {
+    const m = longMode('.byte 0x44, 0x0f, 0x20, 0xc8', { captureExceptions: true });
+    toUser(m);
+    m.cpu.run(2);
+    expect(m.exceptions[0]).toMatchObject({ vector: 13, errorCode: 0 });
   });
 });

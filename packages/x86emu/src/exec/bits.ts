@@ -89,4 +89,7 @@ export const SETCC: Handler = (cpu, i) => {
 export const CMOVCC: Handler = (cpu, i) => {
   const v = readE(cpu, i, i.opSize);
   if (cpu.cond(i.op & 0xf)) writeG(cpu, i, i.opSize, v);
+  // A 32-bit CMOVcc zero-extends its destination in 64-bit mode even when the condition is false
+  // (SDM Vol. 2 CMOVcc); the upper half is undefined elsewhere, so clearing it is right there too.
+  else if (i.opSize === 4) cpu.state.gprHigh[i.reg] = 0;
 };

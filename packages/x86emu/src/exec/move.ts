@@ -271,18 +271,19 @@ export const BOUND: Handler = (cpu, i) => {
 
 // ---------------------------------------------------------------- segment registers
 
+// The Sreg field is the 3-bit ModRM.reg: REX.R does not extend it (SDM Vol. 2 2.2.1.2).
 export const MOV_FROM_SEG: Handler = (cpu, i) => {
-  if (i.reg > 5) cpu.ud();
-  const v = cpu.state.segSel[i.reg];
+  if (i.ext > 5) cpu.ud();
+  const v = cpu.state.segSel[i.ext];
   // To memory always 16 bits; to a register, zero-extended to the operand size.
   if (i.mod === 3) cpu.setReg(i.rm, i.opSize, 0, v);
   else writeE(cpu, i, 2, v);
 };
 export const MOV_TO_SEG: Handler = (cpu, i) => {
   // MOV CS is #UD (SDM MOV).
-  if (i.reg > 5 || i.reg === 1) cpu.ud();
-  cpu.loadSeg(i.reg, readE(cpu, i, 2));
-  if (i.reg === 2) cpu.state.interruptibility |= Interruptibility.MOV_SS;
+  if (i.ext > 5 || i.ext === 1) cpu.ud();
+  cpu.loadSeg(i.ext, readE(cpu, i, 2));
+  if (i.ext === 2) cpu.state.interruptibility |= Interruptibility.MOV_SS;
 };
 
 /** LDS/LES/LSS/LFS/LGS: offset then selector from memory. */

@@ -213,15 +213,17 @@ function checkCrNumber(cpu: Cpu, n: number): void {
 /** In 64-bit mode MOV CR moves 64 bits whatever REX.W says (SDM MOV—Move to/from Control Registers). */
 export const MOV_TO_CR: Handler = (cpu, i) => {
   const n = i.reg;
-  checkCrNumber(cpu, n);
+  // Privilege before the register number: CR9 at CPL 3 is #GP(0), as the CPU (and KVM's emulator,
+  // whose Priv check comes first) gives.
   requireCpl0(cpu);
+  checkCrNumber(cpu, n);
   crExit(cpu, i, CrAccessType.MovToCr, InterceptKind.CrWrite);
   cpu.writeCr(n, cpu.state.gpr[i.rm], cpu.long64 ? cpu.state.gprHigh[i.rm] : 0);
 };
 export const MOV_FROM_CR: Handler = (cpu, i) => {
   const n = i.reg;
-  checkCrNumber(cpu, n);
   requireCpl0(cpu);
+  checkCrNumber(cpu, n);
   crExit(cpu, i, CrAccessType.MovFromCr, InterceptKind.CrRead);
   const s = cpu.state;
   s.gpr[i.rm] = cpu.readCr(n);
