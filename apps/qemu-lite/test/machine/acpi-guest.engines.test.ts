@@ -1,0 +1,61 @@
+/**
+ * A guest that finds the ACPI tables qemu-lite leaves (test/guests/acpi.S), reads the PM timer
+ * and powers off through PM1a_CNT with \_S5's SLP_TYP, on every engine: runGuest ends with a
+ * power-off (status 0) and the CLI process exits with status 0, as QEMU does on an ACPI
+ * power-off. And the FADT's reset register, port 0xcf9, resets the machine as the i8042 does.
+ */
+import { spawnSync } from 'node:child_process';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runGuest } from '../../src/index.js';
+import { buildTestGuest, cliPath, hostSkipReason } from '../helpers.js';
+
+const runs: { name: string; accel: string; kernelIrqchip?: boolean }[] = [
+  { name: 'vmx', accel: 'vmx' },
+  { name: 'svm', accel: 'svm' },
+];
+if (hostSkipReason) console.warn(`ACPI guest: skipping the host engine: ${hostSkipReason}`);
+else {
+  runs.push({ name: 'kvm', accel: 'kvm' });
+  runs.push({ name: 'kvm, kernel-irqchip=on', accel: 'kvm', kernelIrqchip: true });
+}
+
+let kernel: string;
+beforeAll(() => {
+  kernel = buildTestGuest('acpi');
+});
+
+describe.each(runs)('an ACPI power-off on -accel $name', ({ accel, kernelIrqchip }) => {
+  it('finds the RSDP, the FADT, a running PM timer and \\_S5, then powers off', async () => {
+    const r = await runGuest({ kernel, accel, kernelIrqchip, timeoutMs: 20_000 });
+    // A failed step would be a debug-exit with status 0x21..0x2b (see acpi.S).
+    expect(r.exitReason).toEqual({ kind: 'poweroff' });
+    expect(r.status).toBe(0);
+    expect(r.serial).toBe('RFTS');
+  });
+
+  it('ends the qemu-lite process with status 0, without -no-reboot', () => {
+    const args = [cliPath, '-kernel', kernel, '-accel', accel, '-nographic'];
+    if (kernelIrqchip) args.push('-machine', 'kernel-irqchip=on');
+    args.push('-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04');
+    const p = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 30_000 });
+    expect(p.stderr).toBe('');
+    expect(p.stdout).toBe('RFTS');
+    expect(p.status).toBe(0);
+  });
+});
+
+describe.each(runs)('the FADT reset register (0xcf9) on -accel $name', ({ accel, kernelIrqchip }) => {
+  it('resets the machine: with noReboot the run ends as a reset', async () => {
+    // mov $0x06, %al; mov $0xcf9, %dx; out %al, %dx; hlt — RESET_VALUE to RESET_REG, as Linux's acpi_reboot.
+    const image = Uint8Array.of(0xb0, 0x06, 0x66, 0xba, 0xf9, 0x0c, 0xee, 0xf4);
+    const r = await runGuest({
+      flat: { image, loadAddr: 0x100000, mode: 'protected32' },
+      accel,
+      kernelIrqchip,
+      noReboot: true,
+      timeoutMs: 20_000,
+    });
+    expect(r.exitReason).toMatchObject({ kind: 'reset', cause: 'port 0xcf9 reset' });
+    expect(r.status).toBe(0);
+  });
+});
