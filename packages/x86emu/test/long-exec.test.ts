@@ -342,3 +342,23 @@ describe('found by the IA-32e difftest against the real CPU', () => {
     expect(m.exceptions[0]).toMatchObject({ vector: 13, errorCode: 0 });
   });
 });
+
+describe('more from the long64 difftest', () => {
+  it('LEA keeps every bit of a non-canonical address; a 32-bit shift by 0 still zero-extends; SMSW r64', () => {
+    const m = longMode(`
+      mov rbp, 0x7edcba9876543210
+      lea r8, [rbp - 0x7b]
+      lea r9d, [rbp - 0x7b]
+      mov rbx, -1
+      xor ecx, ecx
+      shr ebx, cl
+      .byte 0x49, 0x0f, 0x01, 0xe5
+      hlt
+    `);
+    runTo(m);
+    expect(r64(m, Reg.R8)).toBe(0x7edcba9876543210n - 0x7bn);
+    expect(r64(m, Reg.R9)).toBe((0x7edcba9876543210n - 0x7bn) & 0xffffffffn);
+    expect(r64(m, Reg.RBX)).toBe(0xffffffffn);
+    expect(r64(m, Reg.R13)).toBe(BigInt(m.cpu.state.cr[0]));
+  });
+});

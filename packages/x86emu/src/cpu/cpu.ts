@@ -1545,6 +1545,31 @@ export class Cpu {
     return ((hi + carry) | 0) * TWO32 + lo;
   }
 
+  /**
+   * The 64-bit effective address exactly, as halves in lo64/hi64 (LEA needs every bit, also of a
+   * non-canonical address that `ea64`'s signed number cannot hold). 67H: the low 32 bits.
+   */
+  eaHalves(i: Insn): void {
+    const g = this.gpr;
+    const h = this.gprHigh;
+    let lo = i.disp >>> 0;
+    let hi = i.disp < 0 ? -1 : 0;
+    if (i.ripRel) {
+      lo += this.state.rip[0];
+      hi += this.state.rip[1];
+    } else if (i.base >= 0) {
+      lo += g[i.base];
+      hi += h[i.base];
+    }
+    if (i.index >= 0) {
+      lo += g[i.index] * (1 << i.scale);
+      hi += h[i.index] << i.scale;
+    }
+    const carry = Math.floor(lo / TWO32);
+    this.lo64 = lo - carry * TWO32;
+    this.hi64 = i.adSize === 4 ? 0 : (hi + carry) >>> 0;
+  }
+
   /** Scratch outputs of the 64-bit operand helpers (exec/long/operands64.ts): low and high halves. */
   lo64 = 0;
   hi64 = 0;

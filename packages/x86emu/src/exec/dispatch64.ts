@@ -55,7 +55,6 @@ const HANDLERS_W: Record<string, Entry> = {
   MOV: f(M.makeMov64),
   MOVZX: f(M.makeMovx64),
   MOVSX: f(M.makeMovx64),
-  LEA: M.LEA64,
   XCHG: f(M.makeXchg64),
   CMOVCC: M.CMOVCC64,
   ROL: f(SH.makeShift64),
@@ -112,6 +111,7 @@ const HANDLERS_MODE: Record<string, Entry> = {
   INVLPG: MI.INVLPG64,
   NOP: MI.NOP64,
   XLAT: MI.XLAT64,
+  LEA: M.LEA64,
   RETF: f(FAR.makeRetf64),
   IRET: FAR.IRET64,
   JMPF_IND: FAR.JMPF_IND64,
@@ -138,7 +138,7 @@ function build(table: Record<string, Entry>): (Handler | null)[] {
 /** Operand forms whose width follows the operand size (v/z), so a 64-bit operand needs its own handler. */
 function sizeSensitive(row: OpcodeRow): boolean {
   // CBW/CWD have no operands but widen with the operand size (CDQE, CQO); BSWAP's Zd too.
-  if (row.mnemonic === 'CBW' || row.mnemonic === 'CWD') return true;
+  if (row.mnemonic === 'CBW' || row.mnemonic === 'CWD' || AS_32.has(row.mnemonic)) return true;
   return row.operands.split(',').some((t) => /^(E|G|Z|O|X|Y)v$|^(I|J)z$|^eAX$|^Ev$|^Iv$|^Gz$|^Zd$/.test(t));
 }
 

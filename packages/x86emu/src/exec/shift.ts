@@ -103,7 +103,12 @@ export function makeShift(row: OpcodeRow): Handler {
     const size = byte ? 1 : i.opSize;
     const count = (src === 2 ? cpu.state.gpr[1] : src === 1 ? 1 : i.imm) & 0x1f;
     if (i.mod === 3) {
-      if (count === 0) return;
+      if (count === 0) {
+        // The destination is still written: a 32-bit one zero-extends in 64-bit mode (undefined
+        // upper half elsewhere).
+        if (size === 4) cpu.state.gprHigh[i.rm] = 0;
+        return;
+      }
       cpu.setReg(i.rm, size, i.rex, shiftOp(cpu, op, cpu.getReg(i.rm, size, i.rex), count, size));
     } else {
       const lin = rmwLinear(cpu, i, size);
@@ -129,7 +134,10 @@ export function makeShxd(row: OpcodeRow): Handler {
       lin = rmwLinear(cpu, i, size);
       dst = linRead(cpu, lin, size);
     }
-    if (count === 0) return;
+    if (count === 0) {
+      if (lin < 0 && size === 4) cpu.state.gprHigh[i.rm] = 0;
+      return;
+    }
     let r: number;
     let cf: number;
     if (size === 4) {

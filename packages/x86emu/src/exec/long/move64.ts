@@ -72,11 +72,14 @@ export function makeMovx64(row: OpcodeRow): Handler {
   };
 }
 
-/** LEA r64, m: the 64-bit effective address (32-bit with 67H, zero-extended). */
+/**
+ * LEA in 64-bit mode, every operand size: the exact effective address (32-bit with 67H),
+ * truncated to the operand size; a 32-bit result zero-extends.
+ */
 export const LEA64: Handler = (cpu, i) => {
-  const a = cpu.ea(i);
-  const hi = Math.floor(a / 4294967296);
-  setReg64(cpu, i.reg, (a - hi * 4294967296) >>> 0, hi >>> 0);
+  cpu.eaHalves(i);
+  if (i.opSize === 8) setReg64(cpu, i.reg, cpu.lo64, cpu.hi64);
+  else cpu.setReg(i.reg, i.opSize, i.rex, i.opSize === 4 ? cpu.lo64 : cpu.lo64 & 0xffff);
 };
 
 export function makeXchg64(row: OpcodeRow): Handler {
