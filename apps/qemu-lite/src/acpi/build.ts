@@ -7,6 +7,10 @@
  *   0xF0000  RSDP                       (16-byte aligned in 0xE0000–0xFFFFF: ACPI 6.4 5.2.5.1)
  *   0xF0040  MP floating pointer        (in 0xF0000–0xFFFFF: MP spec 1.4 4.1)
  *   0xF0100  MP configuration table
+ *
+ * The MADT and the MP table describe local APICs and an I/O APIC, so they are written only for a
+ * machine that has them (the in-kernel irqchip); without one the guest sees a PIC-only PC, whose
+ * CPUID says there is no APIC either (src/machine/cpuid.ts).
  */
 import { buildDsdt } from './dsdt.js';
 import { buildFacs, buildFadt, type FadtParams } from './fadt.js';
@@ -25,6 +29,8 @@ export const FIRMWARE_TABLES_END = 0x100000;
 export interface FirmwareTablesConfig {
   /** vCPUs: local APIC IDs 0 … cpus − 1; the I/O APIC's ID is `cpus`. */
   cpus: number;
+  /** The machine has local APICs and an I/O APIC: write the MADT and the MP table. */
+  apic: boolean;
   /** The PM registers and SCI (see `AcpiPm`) and the reset register. */
   pm: Omit<FadtParams, 'facsGpa' | 'dsdtGpa'>;
   /** CPUID.1 EAX/EDX, for the MP table's processor entries. */
@@ -40,9 +46,10 @@ export interface FirmwareTablesLayout {
   fadt: number;
   facs: number;
   dsdt: number;
-  madt: number;
-  mpFloating: number;
-  mpConfig: number;
+  /** Absent without `apic`. */
+  madt?: number;
+  mpFloating?: number;
+  mpConfig?: number;
 }
 
 const align = (value: number, to: number): number => Math.ceil(value / to) * to;
@@ -63,19 +70,23 @@ export function writeFirmwareTables(ram: Uint8Array, config: FirmwareTablesConfi
   const facs = place(buildFacs(), 64);
   const fadt = place(buildFadt({ ...config.pm, facsGpa: facs, dsdtGpa: dsdt }), 16);
   const ioapicId = config.cpus;
-  const madt = place(
-    buildMadt({
-      cpus: config.cpus,
-      lapicGpa: LAPIC_DEFAULT_GPA,
-      ioapicGpa: IOAPIC_DEFAULT_GPA,
-      ioapicId,
-      sciIrq: config.pm.sciIrq,
-    }),
-    16,
-  );
-  const rsdt = place(buildRsdt([fadt, madt]), 16);
-  const xsdt = place(buildXsdt([fadt, madt]), 16);
+  const madt = config.apic
+    ? place(
+        buildMadt({
+          cpus: config.cpus,
+          lapicGpa: LAPIC_DEFAULT_GPA,
+          ioapicGpa: IOAPIC_DEFAULT_GPA,
+          ioapicId,
+          sciIrq: config.pm.sciIrq,
+        }),
+        16,
+      )
+    : undefined;
+  const entries = madt === undefined ? [fadt] : [fadt, madt];
+  const rsdt = place(buildRsdt(entries), 16);
+  const xsdt = place(buildXsdt(entries), 16);
   ram.set(buildRsdp(rsdt, xsdt), RSDP_GPA);
+  if (madt === undefined) return { rsdp: RSDP_GPA, rsdt, xsdt, fadt, facs, dsdt };
 
   const mp = buildMpTable(
     {

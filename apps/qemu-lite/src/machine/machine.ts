@@ -283,6 +283,7 @@ export class Machine {
   private writeFirmwareTables(): void {
     writeFirmwareTables(this.ram, {
       cpus: this.config.cpus,
+      apic: this.config.kernelIrqchip,
       pm: {
         sciIrq: ACPI_SCI_IRQ,
         pm1aEvtPort: PM1A_EVT_PORT,

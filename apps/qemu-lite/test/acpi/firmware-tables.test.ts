@@ -11,10 +11,11 @@ import { RTC_CENTURY } from '../../src/devices/cmos.js';
 
 const RAM = 2 * 1024 * 1024;
 
-function tables(cpus = 1, pmTimerBits: 24 | 32 = 32) {
+function tables(cpus = 1, pmTimerBits: 24 | 32 = 32, apic = true) {
   const ram = new Uint8Array(RAM);
   const layout = writeFirmwareTables(ram, {
     cpus,
+    apic,
     pm: {
       sciIrq: 9,
       pm1aEvtPort: 0x600,
@@ -28,10 +29,12 @@ function tables(cpus = 1, pmTimerBits: 24 | 32 = 32) {
     cpuSignature: 0x663,
     cpuFeatures: 0x1234,
   });
-  return { ram, view: new DataView(ram.buffer), layout };
+  const { madt = -1, mpFloating = -1, mpConfig = -1 } = layout;
+  return { ram, view: new DataView(ram.buffer), layout: { ...layout, madt, mpFloating, mpConfig } };
 }
 
-const ascii = (ram: Uint8Array, at: number, n: number): string => String.fromCharCode(...ram.subarray(at, at + n));
+const ascii = (ram: Uint8Array, at: number, n: number): string =>
+  String.fromCharCode(...ram.subarray(at, at + n));
 
 /**
  * Linux's `acpi_find_root_pointer` (drivers/acpi/acpica/tbxfroot.c): the EBDA's first KiB
@@ -57,7 +60,12 @@ function findRsdp(ram: Uint8Array): number | undefined {
 function sdtAt(ram: Uint8Array, gpa: number) {
   const view = new DataView(ram.buffer);
   const length = view.getUint32(gpa + 4, true);
-  return { signature: ascii(ram, gpa, 4), length, revision: ram[gpa + 8], sum: byteSum(ram, gpa, gpa + length) };
+  return {
+    signature: ascii(ram, gpa, 4),
+    length,
+    revision: ram[gpa + 8],
+    sum: byteSum(ram, gpa, gpa + length),
+  };
 }
 
 describe('the RSDP', () => {
@@ -148,6 +156,19 @@ describe('the tables', () => {
     expect([ram[f + 172], ram[f + 173], view.getUint32(f + 176, true)]).toEqual([1, 16, 0x604]);
     expect([ram[f + 208], ram[f + 209], view.getUint32(f + 212, true)]).toEqual([1, 32, 0x608]);
     expect(FADT.X_PM_TMR_BLK).toBe(208);
+  });
+
+  it('a machine without APICs gets no MADT and no MP table (a PIC-only PC)', () => {
+    const { ram, view, layout } = tables(1, 32, false);
+    expect(layout.madt).toBe(-1);
+    expect(view.getUint32(layout.rsdt + 4, true)).toBe(36 + 4);
+    expect(view.getUint32(layout.rsdt + 36, true)).toBe(layout.fadt);
+    expect(view.getUint32(layout.xsdt + 4, true)).toBe(36 + 8);
+    expect(sdtAt(ram, layout.rsdt).sum).toBe(0);
+    for (let at = 0xe0000; at < 0x100000; at += 16) {
+      expect(ascii(ram, at, 4)).not.toBe('APIC');
+      expect(ascii(ram, at, 4)).not.toBe('_MP_');
+    }
   });
 
   it('a 24-bit PM timer clears TMR_VAL_EXT', () => {

@@ -19,6 +19,7 @@ function disassemble(): Record<string, { dsl: string; log: string; bytes: Uint8A
   const ram = new Uint8Array(2 * 1024 * 1024);
   const layout = writeFirmwareTables(ram, {
     cpus: 2,
+    apic: true,
     pm: {
       sciIrq: 9,
       pm1aEvtPort: 0x600,
@@ -40,6 +41,7 @@ function disassemble(): Record<string, { dsl: string; log: string; bytes: Uint8A
   // firmware-tables.test.ts.
   for (const name of ['rsdt', 'xsdt', 'fadt', 'facs', 'madt', 'dsdt'] as const) {
     const gpa = layout[name];
+    if (gpa === undefined) throw new Error(`no ${name} was written`);
     const length = view.getUint32(gpa + 4, true);
     const file = join(dir, `${name}.dat`);
     const bytes = ram.slice(gpa, gpa + length);
