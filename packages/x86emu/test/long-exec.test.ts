@@ -362,3 +362,21 @@ describe('more from the long64 difftest', () => {
     expect(r64(m, Reg.R13)).toBe(BigInt(m.cpu.state.cr[0]));
   });
 });
+
+describe('segment overrides and whole-operand accesses in 64-bit mode', () => {
+  it('a DS override is ignored: a non-canonical RBP-based access is still #SS(0)', () => {
+    const m = longMode('mov rbp, 0x0000800000000000; mov eax, ds:[rbp + 8]', { captureExceptions: true });
+    m.cpu.run(5);
+    expect(m.exceptions[0]).toMatchObject({ vector: 12, errorCode: 0 });
+  });
+  it('moffs32 (67H) is zero-extended; BT m64, imm faults at the operand start', () => {
+    const m = longMode('.byte 0x67, 0xa0, 0xf7, 0xff, 0xff, 0xff', { captureExceptions: true });
+    m.cpu.run(2);
+    expect(m.exceptions[0]).toEqual({ vector: 14, errorCode: 0, faultAddress: 0xfffffff7 });
+    // Page 0xFFF000 is mapped (2 MiB pages up to 16 MiB), 0x1000000 is not: the operand at
+    // 0xFFFFFA straddles; its bit 36 lies in the second dword, but the fault names the first byte.
+    const b = longMode('mov rax, 0xfffffa; bt qword ptr [rax], 36', { captureExceptions: true });
+    b.cpu.run(3);
+    expect(b.exceptions[0]).toMatchObject({ vector: 14, faultAddress: 0x1000000 });
+  });
+});

@@ -130,25 +130,27 @@ export function decode(src: ByteSource, insn: Insn, def32: boolean, long64: bool
   insn.rex = 0;
   insn.modeKey = (def32 ? 1 : 0) | (long64 ? 2 : 0);
   let b: number;
-  // Legacy prefixes in any order; a REX must come last (SDM Vol. 2 2.2.1).
+  // Legacy prefixes in any order; a REX must come last (SDM Vol. 2 2.2.1). In 64-bit mode the
+  // ES/CS/SS/DS overrides are ignored (SDM Vol. 1 3.3.7.1): the default segment (SS for RBP/RSP
+  // bases, which decides #SS versus #GP) stands.
   for (;;) {
     if (pos >= MAX_INSN_LENGTH) return tooLong(insn, pos);
     b = src.fetchByte(pos++);
     switch (b) {
       case 0x26:
-        insn.seg = 0;
+        if (!long64) insn.seg = 0;
         insn.rex = 0;
         continue;
       case 0x2e:
-        insn.seg = 1;
+        if (!long64) insn.seg = 1;
         insn.rex = 0;
         continue;
       case 0x36:
-        insn.seg = 2;
+        if (!long64) insn.seg = 2;
         insn.rex = 0;
         continue;
       case 0x3e:
-        insn.seg = 3;
+        if (!long64) insn.seg = 3;
         insn.rex = 0;
         continue;
       case 0x64:

@@ -44,13 +44,15 @@ export function makeMovMoffs64(row: OpcodeRow): Handler {
   return (cpu, i) => {
     const size = byte ? 1 : i.opSize;
     const seg = i.memSeg;
+    // A 4-byte moffs (67H) is zero-extended, an 8-byte one is the signed number the decoder made.
+    const off = i.adSize === 4 ? i.disp >>> 0 : i.disp;
     if (load) {
       if (size === 8) {
-        readM64(cpu, seg, i.disp);
+        readM64(cpu, seg, off);
         setReg64(cpu, 0, cpu.lo64, cpu.hi64);
-      } else cpu.setReg(0, size, 0, cpu.read(seg, i.disp, size));
-    } else if (size === 8) writeM64(cpu, seg, i.disp, cpu.state.gpr[0], cpu.state.gprHigh[0]);
-    else cpu.write(seg, i.disp, size, cpu.getReg(0, size, 0));
+      } else cpu.setReg(0, size, 0, cpu.read(seg, off, size));
+    } else if (size === 8) writeM64(cpu, seg, off, cpu.state.gpr[0], cpu.state.gprHigh[0]);
+    else cpu.write(seg, off, size, cpu.getReg(0, size, 0));
   };
 }
 

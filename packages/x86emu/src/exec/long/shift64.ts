@@ -2,6 +2,7 @@
  * Shifts, rotates and bit instructions with 64-bit operands (SDM Vol. 2 SAL/SAR/SHL/SHR,
  * RCL/RCR/ROL/ROR, SHLD/SHRD, BT/BTS/BTR/BTC, BSF/BSR, BSWAP): counts masked to 6 bits.
  */
+import { EMUL_RETRY } from '../../cpu/consts.js';
 import type { Cpu } from '../../cpu/cpu.js';
 import type { Handler } from '../../cpu/handler.js';
 import type { Insn } from '../../decoder/insn.js';
@@ -225,20 +226,31 @@ export function makeBt64(row: OpcodeRow): Handler {
       if (i.adSize === 4) ea = ea >>> 0;
       b = s.gpr[i.reg] & (bits - 1);
     }
-    // Access the dword holding the bit (a 64-bit operand's bit lies in one of its two dwords).
-    const dw = b >>> 5;
-    const bb = b & 31;
-    const part = size === 8 ? 4 : size;
-    const off = ea + dw * 4;
-    if (op === 0) {
-      setCf(cpu, (cpu.read(i.memSeg, off, part) >>> bb) & 1);
+    // The whole operand is accessed (a fault reports its first byte's page), as the CPU does.
+    if (size === 8) {
+      const lin = cpu.segAddr(i.memSeg, ea, 8, op !== 0);
+      if (op !== 0) cpu.probeWrite(lin, 8);
+      readLin64(cpu, lin);
+      const lo = cpu.lo64;
+      const hi = cpu.hi64;
+      setCf(cpu, bit(lo, hi, b));
+      if (op === 0) return;
+      const nLo = modify(op, lo, b < 32 ? 1 << b : 0);
+      const nHi = modify(op, hi, b >= 32 ? 1 << (b - 32) : 0);
+      if (i.lock && cpu.linearOps !== null) {
+        if (!cpu.linearOps.cmpxchg(lin, 8, lo, hi, nLo, nHi)) throw EMUL_RETRY;
+      } else writeLin64(cpu, lin, nLo, nHi);
       return;
     }
-    const lin = cpu.segAddr(i.memSeg, off, part, true);
-    cpu.probeWrite(lin, part);
-    const v = cpu.linRead(lin, part, cpu.dataAccess(false));
-    setCf(cpu, (v >>> bb) & 1);
-    rmwWrite(cpu, i, lin, part, v, modify(op, v, 1 << bb) & (part === 4 ? -1 : 0xffff));
+    if (op === 0) {
+      setCf(cpu, (cpu.read(i.memSeg, ea, size) >>> b) & 1);
+      return;
+    }
+    const lin = cpu.segAddr(i.memSeg, ea, size, true);
+    cpu.probeWrite(lin, size);
+    const v = cpu.linRead(lin, size, cpu.dataAccess(false));
+    setCf(cpu, (v >>> b) & 1);
+    rmwWrite(cpu, i, lin, size, v, modify(op, v, 1 << b) & (size === 4 ? -1 : 0xffff));
   };
 }
 function modify(op: number, v: number, m: number): number {
