@@ -44,6 +44,9 @@ export class Debugcon implements PortIoDevice {
  * is opened for appending: the caller truncates it once per run, and a machine rebuilt by a
  * reset keeps adding to it.
  */
+/** Something to `Atomics.wait` on for a short sleep (nothing ever notifies it). */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
 export class DebugconSink {
   private readonly fd: number;
   private readonly owned: boolean;
@@ -61,11 +64,19 @@ export class DebugconSink {
 
   write = (value: number): void => {
     this.byte[0] = value;
-    try {
-      writeSync(this.fd, this.byte);
-    } catch {
-      // A full disk or a closed pipe must not stop the guest: QEMU drops the byte too.
+    // stdout may be a non-blocking pipe (libuv makes it one): when it is full, wait for the
+    // reader a little (1 ms at a time, at most ~1 s) rather than drop the byte.
+    for (let tries = 0; tries < 1000; tries++) {
+      try {
+        writeSync(this.fd, this.byte);
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return;
+        Atomics.wait(PAUSE, 0, 0, 1);
+      }
     }
+    // A full disk, a closed pipe or a reader that never reads must not stop the guest: the
+    // byte is dropped, as QEMU's chardev drops what it cannot write.
   };
 
   close(): void {
