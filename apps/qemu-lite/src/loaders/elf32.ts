@@ -19,6 +19,8 @@ export interface Elf32Segment {
   offset: number;
   /** Load address: the physical one (p_paddr), where a boot loader puts it. */
   paddr: number;
+  /** The address the segment is linked at (p_vaddr); differs from paddr in higher-half kernels. */
+  vaddr: number;
   filesz: number;
   memsz: number;
   flags: number;
@@ -76,6 +78,7 @@ export function parseElf32(image: Uint8Array, format: string): Elf32Image {
     const segment: Elf32Segment = {
       index: i,
       offset: dv.getUint32(at + 4, true),
+      vaddr: dv.getUint32(at + 8, true),
       paddr: dv.getUint32(at + 12, true),
       filesz: dv.getUint32(at + 16, true),
       memsz: dv.getUint32(at + 20, true),

@@ -22,6 +22,9 @@ export const MULTIBOOT_BOOTLOADER_MAGIC = 0x2badb002;
 /** The header must lie, 4-byte aligned, within the image's first 8192 bytes (spec 3.1.1). */
 export const MULTIBOOT_SEARCH = 8192;
 
+/** ELF p_flags: the segment is executable. */
+const PF_X = 1;
+
 const HF_PAGE_ALIGN = 1 << 0;
 const HF_MEMORY_INFO = 1 << 1;
 const HF_VIDEO_MODE = 1 << 2;
@@ -203,6 +206,12 @@ function placeElf(image: Uint8Array): Placement {
     how: `ELF, ${elf.segments.length} segment${elf.segments.length === 1 ? '' : 's'}`,
   };
   for (const s of elf.segments) {
+    // e_entry is a virtual address: in a kernel linked high and loaded low (p_vaddr != p_paddr)
+    // it is moved by the executable segment that holds it, as QEMU's `load_elf` does (elf_ops.h:
+    // "if the text segments paddr and vaddr differ we need to adjust the entry").
+    if (s.vaddr !== s.paddr && s.flags & PF_X && elf.entry >= s.vaddr && elf.entry < s.vaddr + s.filesz) {
+      placement.entry = (elf.entry - s.vaddr + s.paddr) >>> 0;
+    }
     placement.copies.push({ fileOffset: s.offset, length: s.filesz, gpa: s.paddr });
     placement.zero.push({ gpa: s.paddr + s.filesz, length: s.memsz - s.filesz });
     placement.start = Math.min(placement.start, s.paddr);

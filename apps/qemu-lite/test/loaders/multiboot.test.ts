@@ -269,4 +269,15 @@ describe('flat loader', () => {
     expect(Number(sregs.gdt.base)).toBeGreaterThanOrEqual(0x102000);
     expect(Number(sregs.gdt.base)).toBeLessThan(info);
   });
+
+  it('enters a higher-half ELF (linked at 0xc0200000, loaded at 0x200000) at the physical entry, as QEMU', () => {
+    const image = elfImage([0x90, 0xf4]);
+    const dv = new DataView(image.buffer);
+    dv.setUint32(60, 0xc0200000, true); // p_vaddr
+    dv.setUint32(24, 0xc020000c, true); // e_entry: virtual
+    const m = machine();
+    const loaded = loadMultiboot(image, m, { cmdline: '' });
+    expect(loaded.entry.regs.rip).toBe(0x20000cn);
+    expect(m.ram[0x20000c]).toBe(0x90);
+  });
 });
