@@ -124,7 +124,8 @@ export function buildFadt(p: FadtParams): Uint8Array {
   writeIoGas(w, FADT.RESET_REG, p.resetPort, 8, GAS_ACCESS_BYTE);
   w.u8(FADT.RESET_VALUE, p.resetValue);
   w.u8(FADT.MINOR_VERSION, FADT_MINOR_REVISION);
-  w.u64(FADT.X_FIRMWARE_CTRL, p.facsGpa);
+  // X_FIRMWARE_CTRL stays 0: it is for a FACS above 4 GiB and must be zero when FIRMWARE_CTRL
+  // is not (ACPI 6.4 Table 5.9); Linux otherwise installs the FACS twice.
   w.u64(FADT.X_DSDT, p.dsdtGpa);
   writeIoGas(w, FADT.X_PM1A_EVT_BLK, p.pm1aEvtPort, 32, GAS_ACCESS_WORD);
   writeIoGas(w, FADT.X_PM1A_CNT_BLK, p.pm1aCntPort, 16, GAS_ACCESS_WORD);
