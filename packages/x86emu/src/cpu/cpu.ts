@@ -481,16 +481,20 @@ export class Cpu {
 
   /** One instruction. */
   step(): void {
+    if (this.long64) this.step64();
+    else this.step32();
+  }
+
+  /** One instruction outside 64-bit mode (kept free of 64-bit checks: the 32-bit hot path). */
+  private step32(): void {
     const s = this.state;
     const eip = s.rip[0];
     this.startEip = eip;
-    this.startRipHi = s.rip[1];
+    this.startRipHi = 0;
     const shadow = s.interruptibility & 3;
     const fl = s.rflags[0];
     const tf = fl & Flag.TF;
-    if (this.dbgExec !== 0 && !(fl & Flag.RF))
-      // DR0–DR3 hold 32-bit addresses here: in 64-bit mode only RIPs below 4 GiB can match.
-      this.checkCodeBreakpoints(this.long64 ? (s.rip[1] === 0 ? eip : -1) : (s.segBase[1] + eip) >>> 0);
+    if (this.dbgExec !== 0 && !(fl & Flag.RF)) this.checkCodeBreakpoints((s.segBase[1] + eip) >>> 0);
     this.dbgHit = 0;
     this.noStepTrap = false;
     // RF is cleared at the start of every instruction (after the code-breakpoint check, which
@@ -503,21 +507,51 @@ export class Cpu {
     // fetch is checked against the CS limit (#GP(0) with a 64 KiB limit; Intel386 PRM 15.6 item 8,
     // SDM Vol. 3 5.3). Only branches truncate to the operand size (SDM Vol. 2 JMP).
     s.rip[0] = eip + insn.length;
-    // 64-bit mode: RIP is 64 bits wide (the next fetch checks that it is canonical).
-    if (s.rip[0] < eip && this.long64) s.rip[1]++;
     if (shadow !== 0) {
       s.interruptibility &= ~3;
       this.irqCheck = true;
     }
     insn.exec(this, insn);
     if (tf !== 0 && (s.interruptibility & 2) === 0 && !this.noStepTrap) this.singleStepTrap();
-    if (this.dbgHit !== 0) {
-      // Data breakpoints are traps: reported after the instruction (SDM Vol. 3 17.3.1.2).
-      s.dr[6] = (s.dr[6] & ~0xf) | this.dbgHit;
-      this.dbgHit = 0;
-      this.singleStepTrap();
-      s.dr[6] &= ~0x4000 | (tf !== 0 ? 0x4000 : 0);
+    if (this.dbgHit !== 0) this.dataBreakpointTrap(tf);
+  }
+
+  /** One instruction in 64-bit mode: a 64-bit RIP, fetched through its canonical linear address. */
+  private step64(): void {
+    const s = this.state;
+    const eip = s.rip[0];
+    this.startEip = eip;
+    this.startRipHi = s.rip[1];
+    const shadow = s.interruptibility & 3;
+    const fl = s.rflags[0];
+    const tf = fl & Flag.TF;
+    // DR0–DR3 hold 32-bit addresses here: only RIPs below 4 GiB can match.
+    if (this.dbgExec !== 0 && !(fl & Flag.RF)) this.checkCodeBreakpoints(s.rip[1] === 0 ? eip : -1);
+    this.dbgHit = 0;
+    this.noStepTrap = false;
+    if (fl & Flag.RF) s.rflags[0] = fl & ~Flag.RF;
+    this.lastInsnLength = 0;
+    const insn = this.fetchDecode64(eip);
+    this.lastInsnLength = insn.length;
+    s.rip[0] = eip + insn.length;
+    // RIP is 64 bits wide (the next fetch checks that it is canonical).
+    if (s.rip[0] < eip) s.rip[1]++;
+    if (shadow !== 0) {
+      s.interruptibility &= ~3;
+      this.irqCheck = true;
     }
+    insn.exec(this, insn);
+    if (tf !== 0 && (s.interruptibility & 2) === 0 && !this.noStepTrap) this.singleStepTrap();
+    if (this.dbgHit !== 0) this.dataBreakpointTrap(tf);
+  }
+
+  /** Data breakpoints are traps: reported after the instruction (SDM Vol. 3 17.3.1.2). */
+  private dataBreakpointTrap(tf: number): void {
+    const s = this.state;
+    s.dr[6] = (s.dr[6] & ~0xf) | this.dbgHit;
+    this.dbgHit = 0;
+    this.singleStepTrap();
+    s.dr[6] &= ~0x4000 | (tf !== 0 ? 0x4000 : 0);
   }
 
   /** Single-step #DB after an instruction that began with TF = 1 (SDM Vol. 3 17.3.1.4): a trap. */
@@ -540,8 +574,8 @@ export class Cpu {
 
   private fetchDecode(eip: number): Insn {
     const s = this.state;
-    const lin = this.long64 ? this.ripLinear() : (s.segBase[1] + eip) >>> 0;
-    const lpn = lpnOf(lin);
+    const lin = (s.segBase[1] + eip) >>> 0;
+    const lpn = lin >>> 12;
     const off = lin & 0xfff;
     const modeKey = this.modeKey;
     // The cached code page was checked for the privilege it was fetched at: a CPL change between
@@ -555,12 +589,37 @@ export class Cpu {
       const cached = this.codePage.insns[off];
       if (cached !== undefined && cached.modeKey === modeKey) {
         // The limit check of SDM Vol. 3 5.3 still applies to every fetch.
-        if (eip + cached.length - 1 > s.segLimit[1] && !this.long64) this.gp0();
+        if (eip + cached.length - 1 > s.segLimit[1]) this.gp0();
         return cached;
       }
     } else if (this.linearOps === null) {
       this.setCodePage(lin);
     }
+    return this.decodeAt(lin, eip);
+  }
+
+  /** fetchDecode in 64-bit mode: RIP's canonical linear address, no CS limit. */
+  private fetchDecode64(eip: number): Insn {
+    const s = this.state;
+    const lin = this.ripLinear();
+    const off = lin & 0xfff;
+    if (
+      lpnOf(lin) === this.codeLpn &&
+      this.codePage !== null &&
+      this.linearOps === null &&
+      this.codeUser === (s.cpl === 3)
+    ) {
+      const cached = this.codePage.insns[off];
+      if (cached !== undefined && cached.modeKey === this.modeKey) return cached;
+    } else if (this.linearOps === null) {
+      this.setCodePage(lin);
+    }
+    return this.decodeAt(lin, eip);
+  }
+
+  /** Decodes the instruction at linear `lin` (EIP `eip`) and caches it when its page allows. */
+  private decodeAt(lin: number, eip: number): Insn {
+    const off = lin & 0xfff;
     this.fetchLin = lin;
     this.fetchEip = eip;
     let insn = this.scratchInsn;
