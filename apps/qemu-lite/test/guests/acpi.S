@@ -5,13 +5,17 @@
  *     20-byte checksum) and prints 'R';
  *   - checks the RSDT's signature and checksum and finds the FADT ("FACP") among its entries,
  *     prints 'F';
+ *   - at the first boot (CMOS NVRAM byte 0x41 is 0; it is battery-backed, so it counts boots)
+ *     resets through the FADT's RESET_REG and RESET_VALUE, as Linux's `acpi_reboot` does, and
+ *     starts again from the top: a full run prints "RFRFTS";
  *   - reads the PM timer (FADT PM_TMR_BLK) until it changes, and checks that it went forward,
  *     prints 'T';
  *   - finds Name (_S5, Package () { SLP_TYPa, ... }) in the DSDT (FADT DSDT), prints 'S';
  *   - writes SLP_TYPa | SLP_EN to PM1a_CNT (FADT PM1a_CNT_BLK), which must power it off.
  * A failed step writes its code to the debug-exit port 0xf4: 0x10 no RSDP, 0x11 bad RSDT,
  * 0x12 no FADT, 0x13 the PM timer stood still or went back, 0x14 no \_S5, 0x15 still running
- * after the power-off (statuses 0x21, 0x23, 0x25, 0x27, 0x29, 0x2b).
+ * after the power-off, 0x16 RESET_REG is not in System I/O space, 0x17 still running after the
+ * reset (statuses 0x21, 0x23, 0x25, 0x27, 0x29, 0x2b, 0x2d, 0x2f).
  * Built by the tests: gcc -m32 -nostdlib -static -Wl,-Ttext=0x100000.
  */
 	.set MB_MAGIC, 0x1badb002
@@ -26,6 +30,10 @@
 	.set FADT_DSDT, 40
 	.set FADT_PM1A_CNT_BLK, 64
 	.set FADT_PM_TMR_BLK, 76
+	.set FADT_RESET_REG, 116
+	.set FADT_RESET_VALUE, 128
+	.set GAS_SYSTEM_IO, 1
+	.set NVRAM_BOOTS, 0x41
 	.set SLP_TYP_MASK, 0x1c00
 	.set SLP_EN, 0x2000
 
@@ -95,6 +103,24 @@ found_rsdp:
 
 found_fadt:
 	putc 'F'
+	/* First boot: count it in CMOS NVRAM and reset through the FADT's reset register. */
+	mov $NVRAM_BOOTS, %al
+	out %al, $0x70
+	in $0x71, %al
+	test %al, %al
+	jnz timer
+	mov $1, %al
+	out %al, $0x71
+	mov $0x16, %al
+	cmpb $GAS_SYSTEM_IO, FADT_RESET_REG(%ebp)
+	jne fail
+	mov FADT_RESET_REG+4(%ebp), %edx
+	movb FADT_RESET_VALUE(%ebp), %al
+	out %al, %dx
+	mov $0x17, %al
+	jmp fail
+
+timer:
 	/* The PM timer: read it until it changes; the difference must be positive. */
 	mov FADT_PM_TMR_BLK(%ebp), %edx
 	in %dx, %eax

@@ -1,8 +1,8 @@
 /**
- * A guest that finds the ACPI tables qemu-lite leaves (test/guests/acpi.S), reads the PM timer
- * and powers off through PM1a_CNT with \_S5's SLP_TYP, on every engine: runGuest ends with a
- * power-off (status 0) and the CLI process exits with status 0, as QEMU does on an ACPI
- * power-off. And the FADT's reset register, port 0xcf9, resets the machine as the i8042 does.
+ * A guest that finds the ACPI tables qemu-lite leaves (test/guests/acpi.S), resets once through
+ * the FADT's reset register, finds them again after the reboot, reads the PM timer and powers
+ * off through PM1a_CNT with \_S5's SLP_TYP, on every engine: runGuest ends with a power-off
+ * (status 0) and the CLI process exits with status 0, as QEMU does on an ACPI power-off.
  */
 import { spawnSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -25,12 +25,19 @@ beforeAll(() => {
 });
 
 describe.each(runs)('an ACPI power-off on -accel $name', ({ accel, kernelIrqchip }) => {
-  it('finds the RSDP, the FADT, a running PM timer and \\_S5, then powers off', async () => {
-    const r = await runGuest({ kernel, accel, kernelIrqchip, timeoutMs: 20_000 });
-    // A failed step would be a debug-exit with status 0x21..0x2b (see acpi.S).
+  it('finds the tables, resets through RESET_REG, finds them again, reads the PM timer and powers off', async () => {
+    const r = await runGuest({ kernel, accel, kernelIrqchip, noReboot: false, timeoutMs: 20_000 });
+    // A failed step would be a debug-exit with status 0x21..0x2f (see acpi.S).
     expect(r.exitReason).toEqual({ kind: 'poweroff' });
     expect(r.status).toBe(0);
-    expect(r.serial).toBe('RFTS');
+    expect(r.serial).toBe('RFRFTS');
+  });
+
+  it('ends at the RESET_REG reset with noReboot', async () => {
+    const r = await runGuest({ kernel, accel, kernelIrqchip, noReboot: true, timeoutMs: 20_000 });
+    expect(r.exitReason).toMatchObject({ kind: 'reset', cause: 'port 0xcf9 reset' });
+    expect(r.status).toBe(0);
+    expect(r.serial).toBe('RF');
   });
 
   it('ends the qemu-lite process with status 0, without -no-reboot', () => {
@@ -39,7 +46,7 @@ describe.each(runs)('an ACPI power-off on -accel $name', ({ accel, kernelIrqchip
     args.push('-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04');
     const p = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 30_000 });
     expect(p.stderr).toBe('');
-    expect(p.stdout).toBe('RFTS');
+    expect(p.stdout).toBe('RFRFTS');
     expect(p.status).toBe(0);
   });
 });
