@@ -51,8 +51,36 @@ describe.each(runs)('an ACPI power-off on -accel $name', ({ accel, kernelIrqchip
   });
 });
 
-describe.each(runs)('the FADT reset register (0xcf9) on -accel $name', ({ accel, kernelIrqchip }) => {
-  it('resets the machine: with noReboot the run ends as a reset', async () => {
+describe.each(runs)('a flat image on -accel $name', ({ accel, kernelIrqchip }) => {
+  it('gets no firmware tables (they are for -kernel boots)', async () => {
+    // cmpl $"RSD ", 0xf0000; sete %al; out %al, $0xf4; hlt — status 1 when the RSDP is absent.
+    const image = Uint8Array.of(
+      0x81,
+      0x3d,
+      0,
+      0,
+      0x0f,
+      0,
+      0x52,
+      0x53,
+      0x44,
+      0x20,
+      0x0f,
+      0x94,
+      0xc0,
+      0xe6,
+      0xf4,
+      0xf4,
+    );
+    const r = await runGuest({
+      flat: { image, loadAddr: 0x100000, mode: 'protected32' },
+      accel,
+      kernelIrqchip,
+    });
+    expect(r.exitReason).toEqual({ kind: 'debug-exit', status: 1 });
+  });
+
+  it('resets the machine through port 0xcf9: with noReboot the run ends as a reset', async () => {
     // mov $0x06, %al; mov $0xcf9, %dx; out %al, %dx; hlt — RESET_VALUE to RESET_REG, as Linux's acpi_reboot.
     const image = Uint8Array.of(0xb0, 0x06, 0x66, 0xba, 0xf9, 0x0c, 0xee, 0xf4);
     const r = await runGuest({
