@@ -11,14 +11,14 @@ import { writeFileSync } from 'node:fs';
 import { hostKvmAvailability } from '@kvm/host';
 import { DiffTester, formatMismatch, runDifferential, signatureOf } from './difftest.js';
 import { FORMS } from './generator.js';
-import { KNOWN_MISMATCHES_URL, knownFromMismatches, loadKnownMismatches } from './known.js';
+import { KNOWN_MISMATCHES_URL, knownFromMismatches, loadKnownMismatches, OPEN_IA32E_URL } from './known.js';
 import { x86emuAdvertisesLongMode } from './known-answers64.js';
 import { ALL_MODES, isLongMode, LONG_MODES, type Mode } from './layout.js';
 
 function usage(msg?: string): never {
   if (msg) console.error(`x86-difftest: ${msg}`);
   console.error(
-    'usage: pnpm fuzz:x86 [--seed N] [--count N] [--mode real|pm16|pm32|paging|pae|long64|compat32|all[,...]] [--garbage] [--case I] [--quiet] [--json FILE] [--write-known] [--repro KNOWN-ID]',
+    'usage: pnpm fuzz:x86 [--seed N] [--count N] [--mode real|pm16|pm32|paging|pae|long64|compat32|all[,...]] [--garbage] [--case I] [--quiet] [--json FILE] [--write-known] [--write-open] [--repro KNOWN-ID]',
   );
   process.exit(2);
 }
@@ -32,6 +32,7 @@ let only: number | undefined;
 let quiet = false;
 let json: string | undefined;
 let writeKnown = false;
+let writeOpen = false;
 let repro: string | undefined;
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
@@ -53,6 +54,7 @@ for (let i = 0; i < args.length; i++) {
   else if (a === '--quiet') quiet = true;
   else if (a === '--json') json = next();
   else if (a === '--write-known') writeKnown = true;
+  else if (a === '--write-open') writeOpen = true;
   else if (a === '--repro') repro = next();
   else if (a === '--help' || a === '-h') usage();
   else usage(`unknown argument ${a}`);
@@ -68,7 +70,9 @@ if (!avail.available) {
 
 if (repro !== undefined) {
   // Re-runs one entry of the known-mismatch list and prints its reproducer (or that it passes now).
-  const entry = loadKnownMismatches().find((k) => k.id === repro);
+  const entry = [...loadKnownMismatches(), ...loadKnownMismatches(OPEN_IA32E_URL)].find(
+    (k) => k.id === repro,
+  );
   if (!entry) usage(`no known mismatch with id ${repro}`);
   const t = new DiffTester([entry.reproducer.mode]);
   const v = t.runCase(entry.reproducer);
@@ -97,7 +101,9 @@ console.log(
   `x86-difftest: seed ${seed}, ${only !== undefined ? `case ${only}` : `${count} cases`}, modes ${modes.join(',')}${garbage ? ', garbage bytes' : `, ${FORMS.length} forms`}`,
 );
 const started = performance.now();
-const known = loadKnownMismatches();
+const cited = loadKnownMismatches();
+const open = loadKnownMismatches(OPEN_IA32E_URL);
+const known = [...cited, ...open];
 const summary = runDifferential(tester, {
   seed,
   count,
@@ -147,9 +153,22 @@ if (json)
     ),
   );
 if (writeKnown) {
-  const next = knownFromMismatches(summary.mismatches, known);
+  const next = knownFromMismatches(summary.mismatches, cited);
   writeFileSync(KNOWN_MISMATCHES_URL, `${JSON.stringify(next, null, 1)}\n`);
-  console.log(`known-mismatches.json: ${next.length} entries (${next.length - known.length} added)`);
+  console.log(`known-mismatches.json: ${next.length} entries (${next.length - cited.length} added)`);
+}
+if (writeOpen) {
+  // IA-32e mismatches not on the cited list: x86emu's open bugs, for the CI ratchet.
+  const fresh = summary.mismatches.filter(
+    (m) => isLongMode(m.signature.mode) && !cited.some((k) => k.id === m.known),
+  );
+  const next = knownFromMismatches(
+    fresh,
+    open,
+    () => 'x86emu (open IA-32e bug): not yet triaged; see the reproducer',
+  );
+  writeFileSync(OPEN_IA32E_URL, `${JSON.stringify(next, null, 1)}\n`);
+  console.log(`open-ia32e.json: ${next.length} entries (${next.length - open.length} added)`);
 }
 console.log(`${summary.passed} passed, ${summary.failed} failed`);
 process.exitCode = summary.failed > 0 ? 1 : 0;

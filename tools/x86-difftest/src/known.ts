@@ -9,6 +9,15 @@ import { type KnownMismatch, type Mismatch, matchesKnown, type Signature } from 
 /** The package's known-mismatch file (works from src/ under vitest and from dist/). */
 export const KNOWN_MISMATCHES_URL = new URL('../known-mismatches.json', import.meta.url);
 
+/**
+ * x86emu's open IA-32e bugs (open-ia32e.json): mismatches in long64/compat32 that are x86emu's
+ * and not yet fixed. Issue 10 keeps these out of the known list, which holds only cited reasons
+ * (the SDM leaves it undefined, an erratum, a measured host deviation); this second list lets CI
+ * hold x86emu to "no new IA-32e bug, and each fixed one taken off" while the list is worked
+ * down. Written by `pnpm fuzz:x86 --write-open`; issue 10 is done when it is empty.
+ */
+export const OPEN_IA32E_URL = new URL('../open-ia32e.json', import.meta.url);
+
 export function loadKnownMismatches(url: URL = KNOWN_MISMATCHES_URL): KnownMismatch[] {
   try {
     return JSON.parse(readFileSync(url, 'utf8')) as KnownMismatch[];
@@ -55,16 +64,20 @@ export function classify(sig: Signature): string {
   return 'unreviewed: x86emu or host; see the reproducer';
 }
 
-/** Known-mismatch entries for every distinct signature of `found` (first case as reproducer). */
+/**
+ * Known-mismatch entries for every distinct signature of `found` (first case as reproducer),
+ * appended to `existing`. `classifyAs` gives each new entry's summary (default: `classify`).
+ */
 export function knownFromMismatches(
   found: readonly Mismatch[],
   existing: readonly KnownMismatch[],
+  classifyAs: (sig: Signature) => string = classify,
 ): KnownMismatch[] {
   const out = [...existing];
   for (const m of found) {
     if (out.some((k) => matchesKnown(m.signature, k))) continue;
     const s = m.signature;
-    const summary = classify(s);
+    const summary = classifyAs(s);
     // One entry for a rule that holds for every instruction (the RF bit of fault frames).
     const general = summary.startsWith('x86emu: a fault-class');
     out.push({
