@@ -131,8 +131,10 @@ export function decode(src: ByteSource, insn: Insn, def32: boolean, long64: bool
   insn.modeKey = (def32 ? 1 : 0) | (long64 ? 2 : 0);
   let b: number;
   // Legacy prefixes in any order; a REX must come last (SDM Vol. 2 2.2.1). In 64-bit mode the
-  // ES/CS/SS/DS overrides are ignored (SDM Vol. 1 3.3.7.1): the default segment (SS for RBP/RSP
-  // bases, which decides #SS versus #GP) stands.
+  // ES/CS/DS overrides are ignored (SDM Vol. 1 3.3.7.1): the default segment (SS for RBP/RSP
+  // bases, which decides #SS versus #GP) stands. An SS override still makes the access a stack
+  // reference: its base is ignored like every non-FS/GS base, but a non-canonical address is
+  // #SS(0), not #GP(0) (SDM Vol. 3 6.15 "Interrupt 12"; the real CPU does so in the long64 difftest).
   for (;;) {
     if (pos >= MAX_INSN_LENGTH) return tooLong(insn, pos);
     b = src.fetchByte(pos++);
@@ -146,7 +148,7 @@ export function decode(src: ByteSource, insn: Insn, def32: boolean, long64: bool
         insn.rex = 0;
         continue;
       case 0x36:
-        if (!long64) insn.seg = 2;
+        insn.seg = 2;
         insn.rex = 0;
         continue;
       case 0x3e:
