@@ -1,5 +1,6 @@
 /** 64-bit behaviour the long64 difftest found on the real CPU (an AMD EPYC under kvm-pvm). */
 import { describe, expect, it } from 'vitest';
+import { SegAttr } from '../src/index.js';
 import { longMode } from './long.js';
 
 describe('an SS override in 64-bit mode', () => {
@@ -27,5 +28,31 @@ describe('an SS override in 64-bit mode', () => {
     ok.cpu.run(5);
     expect(ok.exceptions).toEqual([]);
     expect(ok.cpu.state.gpr[0] & 0xff).toBe(0x5a);
+  });
+});
+
+/** A machine in compatibility mode (CS 0x40: L = 0, D = 1) at CPL 0 running 32-bit `source`. */
+function compatMode(source: string) {
+  const m = longMode(`.code32\n${source}`, { captureExceptions: true });
+  const s = m.cpu.state;
+  s.segSel[1] = 0x40;
+  s.segAttr[1] = 0xb | SegAttr.S | SegAttr.P | SegAttr.DB | SegAttr.G;
+  m.cpu.stateChanged();
+  return m;
+}
+
+describe('REP MOVS checks its source before its destination (compatibility mode)', () => {
+  it('a null FS source is #GP(0) even when the destination page is not present', () => {
+    const m = compatMode('mov esi, 0x1000; mov edi, 0x1000000; mov ecx, 9; rep movsb es:[edi], fs:[esi]');
+    m.cpu.state.segSel[4] = 0;
+    m.cpu.state.segAttr[4] = SegAttr.UNUSABLE;
+    m.cpu.stateChanged();
+    m.cpu.run(10);
+    expect(m.exceptions[0]).toMatchObject({ vector: 13, errorCode: 0 });
+  });
+  it('a not-present source page faults first, with the source address in CR2', () => {
+    const m = compatMode('mov esi, 0x1000000; mov edi, 0x1400000; mov ecx, 9; rep movsb');
+    m.cpu.run(10);
+    expect(m.exceptions[0]).toEqual({ vector: 14, errorCode: 0, faultAddress: 0x1000000 });
   });
 });

@@ -112,28 +112,32 @@ function fastChunk(cpu: Cpu, i: Insn, kind: number, size: number, max: number): 
   const g = cpu.state.gpr;
   const count = g[1];
   const acc = cpu.dataAccess(false);
+  const copy = kind !== STOS;
+  // MOVS reads its source before it writes its destination: the source's segment and page checks
+  // come first, as in the element loop (\`once\`). A null FS source in compatibility mode is #GP(0)
+  // even when the destination page is read-only (found by the compat32 difftest).
+  const srcSeg = i.seg >= 0 ? i.seg : 3;
+  const sOff = g[6];
+  const sLin = copy ? cpu.segAddr(srcSeg, sOff, size, false) : 0;
+  if (copy) cpu.translate(sLin, acc);
   const dOff = g[7];
   const dLin = cpu.segAddr(0, dOff, size, true);
   let n = elementsInPage(cpu, 0, dOff, dLin, size, Math.min(count, max));
+  if (copy && n !== 0) n = elementsInPage(cpu, srcSeg, sOff, sLin, size, n);
   if (n === 0) return 0;
   cpu.translate(dLin, acc | PFERR.WRITE);
   const dView = cpu.tlbView[(dLin >>> 12) & TLB_MASK];
   if (dView === null) return 0;
   const dO = dLin & 0xfff;
-  if (kind === STOS) {
+  if (!copy) {
     const v = g[0];
     if (size === 1) dView.fill(v & 0xff, dO, dO + n);
     else for (let k = 0; k < n * size; k++) dView[dO + k] = (v >>> (8 * (k % size))) & 0xff;
   } else {
-    const srcSeg = i.seg >= 0 ? i.seg : 3;
-    const sOff = g[6];
-    const sLin = cpu.segAddr(srcSeg, sOff, size, false);
-    n = elementsInPage(cpu, srcSeg, sOff, sLin, size, n);
-    if (n === 0) return 0;
+    // The destination's translation may have evicted the source's (same TLB slot), and back.
     cpu.translate(sLin, acc);
     const sView = cpu.tlbView[(sLin >>> 12) & TLB_MASK];
     if (sView === null) return 0;
-    // The destination translation may have been evicted by the source's (same TLB slot).
     cpu.translate(dLin, acc | PFERR.WRITE);
     const sO = sLin & 0xfff;
     // A forward byte loop: overlapping copies replicate exactly as the element loop does.
