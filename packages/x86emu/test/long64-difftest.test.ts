@@ -56,3 +56,17 @@ describe('REP MOVS checks its source before its destination (compatibility mode)
     expect(m.exceptions[0]).toEqual({ vector: 14, errorCode: 0, faultAddress: 0x1000000 });
   });
 });
+
+describe('SYSENTER/SYSEXIT in compatibility mode', () => {
+  it('raise the SDM #GP(0) for a null IA32_SYSENTER_CS before the IA-32e #UD', () => {
+    for (const insn of ['sysenter', 'sysexit']) {
+      const m = compatMode(insn);
+      m.cpu.run(2);
+      expect(m.exceptions[0], insn).toMatchObject({ vector: 13, errorCode: 0 });
+    }
+    const m = compatMode('sysenter');
+    m.cpu.state.sysenter[0] = 0x08;
+    m.cpu.run(2);
+    expect(m.exceptions[0]).toMatchObject({ vector: 6 }); // the entry itself: not implemented
+  });
+});

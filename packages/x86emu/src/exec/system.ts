@@ -511,12 +511,12 @@ export const INVLPG: Handler = (cpu, i) => {
 /** SYSENTER (SDM Vol. 2): flat CPL-0 CS/SS derived from IA32_SYSENTER_CS. */
 export const SYSENTER: Handler = (cpu) => {
   const s = cpu.state;
-  if (!cpu.prot) cpu.gp0();
+  const cs = s.sysenter[0] & 0xfffc;
+  if (!cpu.prot || cs === 0) cpu.gp0();
   // In IA-32e mode SYSENTER enters a 64-bit CS at a 64-bit SYSENTER_EIP, which CpuState does not
   // hold (32-bit `sysenter`): not implemented there, so #UD rather than a wrong entry (README).
+  // The SDM's #GP(0) checks above come first, as on the CPU (compatibility mode, compat32 difftest).
   if (cpu.lma) cpu.ud();
-  const cs = s.sysenter[0] & 0xfffc;
-  if (cs === 0) cpu.gp0();
   cpu.setFlags(0, Flag.VM | Flag.IF | Flag.RF);
   s.cpl = 0;
   setFlat(cpu, 1, cs, 0, 0xb);
@@ -526,9 +526,9 @@ export const SYSENTER: Handler = (cpu) => {
 };
 export const SYSEXIT: Handler = (cpu) => {
   const s = cpu.state;
-  if (cpu.lma) cpu.ud(); // not implemented in IA-32e mode (see SYSENTER)
   const cs = s.sysenter[0] & 0xfffc;
   if (!cpu.prot || cpu.v86 || s.cpl !== 0 || cs === 0) cpu.gp0();
+  if (cpu.lma) cpu.ud(); // not implemented in IA-32e mode (see SYSENTER); after the #GP(0) checks
   s.cpl = 3;
   setFlat(cpu, 1, (cs + 16) | 3, 3, 0xb);
   setFlat(cpu, 2, (cs + 24) | 3, 3, 0x3);
