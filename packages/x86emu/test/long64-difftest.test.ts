@@ -70,3 +70,12 @@ describe('SYSENTER/SYSEXIT in compatibility mode', () => {
     expect(m.exceptions[0]).toMatchObject({ vector: 6 }); // the entry itself: not implemented
   });
 });
+
+describe('a write that runs into a not-present page', () => {
+  it('reports that page’s first byte in CR2 (REP STOSQ across a page boundary)', () => {
+    // 0x1000000 is the first unmapped page; the 8-byte store covers 0xFFFFFE..0x1000005.
+    const m = longMode('mov rdi, 0xfffffe; mov ecx, 1; rep stosq', { captureExceptions: true });
+    m.cpu.run(5);
+    expect(m.exceptions[0]).toEqual({ vector: 14, errorCode: 2, faultAddress: 0x1000000 });
+  });
+});

@@ -1256,7 +1256,9 @@ export class Cpu {
     if (this.linearOps !== null) return;
     const acc = this.dataAccess(true);
     this.translate(lin, acc);
-    if ((lin & 0xfff) + size > 4096) this.translate(this.linNext(lin, size - 1), acc);
+    // A write running into the next page faults there with CR2 = that page's first byte (the
+    // lowest faulting address, as the byte-by-byte linWrite reports), not the access's last byte.
+    if ((lin & 0xfff) + size > 4096) this.translate(this.linNext(lin, 4096 - (lin & 0xfff)), acc);
   }
 
   // =====================================================================================
