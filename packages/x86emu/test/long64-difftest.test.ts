@@ -1,7 +1,7 @@
 /** 64-bit behaviour the long64 difftest found on the real CPU (an AMD EPYC under kvm-pvm). */
 import { describe, expect, it } from 'vitest';
 import { SegAttr } from '../src/index.js';
-import { longMode } from './long.js';
+import { L, longMode } from './long.js';
 
 describe('an SS override in 64-bit mode', () => {
   it('makes a non-canonical RSI-based access a stack reference: #SS(0), not #GP(0)', () => {
@@ -77,5 +77,65 @@ describe('a write that runs into a not-present page', () => {
     const m = longMode('mov rdi, 0xfffffe; mov ecx, 1; rep stosq', { captureExceptions: true });
     m.cpu.run(5);
     expect(m.exceptions[0]).toEqual({ vector: 14, errorCode: 2, faultAddress: 0x1000000 });
+  });
+});
+
+describe('a REP MOVS that overwrites its own code', () => {
+  // The real CPU decodes a REP once: `f3 47 a5` with DF = 1 copying over its own bytes ran to
+  // RCX = 0 (long64 difftest, seed 2). x86emu yields every 4096 elements and must not re-fetch.
+  const source = [
+    'std',
+    'mov rsi, 0x20fffc',
+    'lea rdi, [rip + tail]',
+    'mov ecx, 0x3000',
+    '.byte 0xf3, 0x47, 0xa5', // rep movsd with REX.RXB (ignored by MOVS)
+    'hlt',
+    'tail: hlt',
+  ].join('\n');
+  it('finishes as decoded, past the 4096-element yields', () => {
+    const m = longMode(source, { captureExceptions: true });
+    // The source is all HLT bytes: a re-fetch at the REP would halt with RCX = 0x2000.
+    m.mem.bytes.fill(0xf4, 0x200000, 0x210000);
+    m.cpu.run(100000);
+    const s = m.cpu.state;
+    expect(m.exceptions).toEqual([]);
+    expect(s.gpr[1]).toBe(0);
+    expect(s.gpr[6]).toBe(0x20fffc - 0x3000 * 4);
+    // Every byte of the program was overwritten with HLT on the way down.
+    expect([...m.mem.bytes.subarray(L.CODE, L.CODE + 0x18)].every((b) => b === 0xf4)).toBe(true);
+    expect(s.halted).toBe(true);
+  });
+  it('is fetched again after run() stops between iterations (the caller may change state there)', () => {
+    const m = longMode(source, { captureExceptions: true });
+    m.mem.bytes.fill(0xf4, 0x200000, 0x210000);
+    // A budget stop is a boundary where the caller may change state: the next run re-fetches the
+    // (now HLT) bytes, as a real CPU does after an interrupt between iterations.
+    m.cpu.run(4 + 5000);
+    expect(m.cpu.state.gpr[1]).toBe(0x3000 - 5000);
+    m.cpu.run(100000);
+    expect(m.cpu.state.gpr[1]).toBe(0x3000 - 5000);
+    expect(m.cpu.state.halted).toBe(true);
+  });
+});
+
+describe('a REP MOVS that overwrites its own code (compatibility mode)', () => {
+  it('finishes as decoded, past the 4096-element yields', () => {
+    const m = compatMode(
+      [
+        'std',
+        'mov esi, 0x20fffc',
+        'mov edi, offset tail',
+        'mov ecx, 0x3000',
+        'rep movsd',
+        'hlt',
+        'tail: hlt',
+      ].join('\n'),
+    );
+    m.mem.bytes.fill(0xf4, 0x200000, 0x210000);
+    m.cpu.run(100000);
+    expect(m.exceptions).toEqual([]);
+    expect(m.cpu.state.gpr[1]).toBe(0);
+    expect(m.cpu.state.gpr[6]).toBe(0x20fffc - 0x3000 * 4);
+    expect(m.cpu.state.halted).toBe(true);
   });
 });

@@ -153,6 +153,15 @@ export class Cpu {
   // ---- current instruction
   /** Length of the instruction being executed (0 until decoded). */
   lastInsnLength = 0;
+  /**
+   * A REP string instruction that yielded between iterations inside `run()` (RIP at it): the next
+   * step continues it from this decoded form instead of fetching again. The CPU decodes a REP
+   * once and iterates without re-reading its bytes, so a REP MOVS that overwrites its own code
+   * finishes as decoded (the long64 difftest, `f3 47 a5` with DF = 1); only an event delivered
+   * between iterations restarts it from memory ("the instruction is restarted", SDM Vol. 2 REP;
+   * Vol. 3 11.6), so `deliverEvent` and `run()` drop it.
+   */
+  repInsn: Insn | null = null;
   /** EIP of the instruction being executed (faults restore it), and the high half of its RIP. */
   startEip = 0;
   startRipHi = 0;
@@ -338,6 +347,8 @@ export class Cpu {
     this.irqCheck = true;
     this.runCount = 0;
     this.runLimit = budget;
+    // The caller may have changed anything since the last run: a yielded REP is fetched again.
+    this.repInsn = null;
     let result: StopReason = StopReason.Budget;
     outer: while (this.runCount < this.runLimit) {
       try {
@@ -501,7 +512,9 @@ export class Cpu {
     // RF exists to suppress) (SDM Vol. 3 17.3.1.1).
     if (fl & Flag.RF) s.rflags[0] = fl & ~Flag.RF;
     this.lastInsnLength = 0;
-    const insn = this.fetchDecode(eip);
+    let insn = this.repInsn;
+    if (insn === null) insn = this.fetchDecode(eip);
+    else this.repInsn = null;
     this.lastInsnLength = insn.length;
     // No wrap at 0xFFFF in 16-bit code: sequential execution takes EIP to 0x10000, and the next
     // fetch is checked against the CS limit (#GP(0) with a 64 KiB limit; Intel386 PRM 15.6 item 8,
@@ -531,7 +544,9 @@ export class Cpu {
     this.noStepTrap = false;
     if (fl & Flag.RF) s.rflags[0] = fl & ~Flag.RF;
     this.lastInsnLength = 0;
-    const insn = this.fetchDecode64(eip);
+    let insn = this.repInsn;
+    if (insn === null) insn = this.fetchDecode64(eip);
+    else this.repInsn = null;
     this.lastInsnLength = insn.length;
     s.rip[0] = eip + insn.length;
     // RIP is 64 bits wide (the next fetch checks that it is canonical).

@@ -27,6 +27,8 @@ export function deliverEvent(
   instrLen: number,
   injected = false,
 ): number {
+  // An event between REP iterations restarts the instruction: fetched again on return.
+  cpu.repInsn = null;
   let t = type;
   let v = vector;
   let ec = errorCode;

@@ -226,6 +226,8 @@ export function makeString(row: OpcodeRow): Handler {
       // Yield between iterations: an interrupt taken here pushes RF = 1 (SDM Vol. 3 17.3.1.1).
       cpu.state.rip[0] = cpu.startEip;
       cpu.state.rflags[0] |= Flag.RF;
+      // Continue from this decoded form, not from the (possibly overwritten) bytes (Cpu.repInsn).
+      if (cpu.linearOps === null) cpu.repInsn = i;
     }
   };
 }

@@ -172,6 +172,8 @@ export function makeString64(row: OpcodeRow): Handler {
       s.rip[0] = cpu.startEip;
       s.rip[1] = cpu.startRipHi;
       s.rflags[0] |= Flag.RF;
+      // Continue from this decoded form, not from the (possibly overwritten) bytes (Cpu.repInsn).
+      if (cpu.linearOps === null) cpu.repInsn = i;
     }
   };
 }
