@@ -64,7 +64,7 @@ export interface RunGuestOptions {
   onSerial?: (chunk: Uint8Array) => void;
   /** The debug-exit device; false for none. Default iobase 0xf4, iosize 4. */
   debugExit?: DebugExitConfig | false;
-  /** Use the in-kernel irqchip and PIT (host engine only). */
+  /** Use the in-kernel irqchip (and the kernel's PIT where the engine has one). */
   kernelIrqchip?: boolean;
   /**
    * QEMU's isa-debugcon (port 0xe9 unless `iobase`): bytes written go to the process's stdout or
@@ -230,9 +230,6 @@ export async function resolveConfig(
       const { name, image } = await bytesOf(m.image, 'initrd', MAX_INITRD_BYTES);
       config.modules.push({ name, image, cmdline: m.cmdline ?? name });
     }
-  }
-  if (config.kernelIrqchip && engine.name !== 'host') {
-    throw new EngineUnavailableError('-machine kernel-irqchip=on needs the host engine (-accel kvm)');
   }
   return { config, engine };
 }

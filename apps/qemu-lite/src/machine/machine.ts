@@ -3,7 +3,16 @@
  * I/O bus. Built from a `MachineConfig` against the ABI only (`Kvm`, `Vm`, `Vcpu`), in the
  * thread that will run the vCPU.
  */
-import { type HostMemory, type Kvm, type KvmRunArea, KvmRunView, type Vcpu, type Vm } from '@kvm/core';
+import {
+  Errno,
+  type HostMemory,
+  type Kvm,
+  KvmError,
+  type KvmRunArea,
+  KvmRunView,
+  type Vcpu,
+  type Vm,
+} from '@kvm/core';
 import { writeFirmwareTables } from '../acpi/build.js';
 import type { MachineConfig } from '../config.js';
 import {
@@ -51,6 +60,20 @@ class KernelIrqLines implements IrqSink {
   }
 }
 
+/**
+ * KVM_CREATE_PIT2; false where the engine has no in-kernel PIT (ENOENT, as Linux answers when
+ * `kvm_create_pit` cannot be used), so the caller emulates the PIT in userspace instead.
+ */
+function createKernelPit(vm: Vm): boolean {
+  try {
+    vm.createPit2({ flags: 0 });
+    return true;
+  } catch (error) {
+    if (error instanceof KvmError && error.errno === Errno.ENOENT) return false;
+    throw error;
+  }
+}
+
 /** What a machine rebuilt by a reset takes over from the one it replaces. */
 export interface MachineCarryOver {
   /** Guest RAM (zeroed by the new machine). */
@@ -74,8 +97,9 @@ export class Machine {
   /** The host memory behind slot 0, held so that a reset can re-add the slot (and reuse it). */
   readonly memory: HostMemory;
   readonly bus = new IoBus();
-  /** Userspace PIC and PIT; undefined with the in-kernel irqchip. */
+  /** Userspace PIC; undefined with the in-kernel irqchip. */
   readonly pic?: I8259Pair;
+  /** Userspace PIT; undefined where the kernel has one (KVM_CREATE_PIT2 on the host engine). */
   readonly pit?: I8254;
   readonly serial: Serial16550;
   readonly cmos: Cmos;
@@ -116,8 +140,11 @@ export class Machine {
       if (config.kernelIrqchip) {
         // Order matters: the irqchip must exist before the vCPU (its LAPIC is created with it).
         vm.createIrqchip();
-        vm.createPit2({ flags: 0 });
         irq = new KernelIrqLines(vm);
+        // An engine with no in-kernel PIT (KVM_CREATE_PIT2 → ENOENT, the software engine) gets
+        // the userspace i8254 on GSI 0 through KVM_IRQ_LINE, as QEMU's userspace PIT does with
+        // kernel-irqchip=on (hw/timer/i8254.c raising ISA IRQ 0).
+        if (!createKernelPit(vm)) this.pit = this.addUserspacePit(new I8254(clock, irq), clock);
       } else {
         const pic = new I8259Pair();
         this.pic = pic;
@@ -125,10 +152,7 @@ export class Machine {
         this.bus.register(0x20, 2, pic);
         this.bus.register(0xa0, 2, pic);
         this.bus.register(0x4d0, 2, pic);
-        const pit = new I8254(clock, pic);
-        this.pit = pit;
-        this.bus.register(0x40, 4, pit);
-        this.bus.register(0x61, 1, new SystemControlPortB(pit, clock));
+        this.pit = this.addUserspacePit(new I8254(clock, pic), clock);
       }
       const reset = (cause: string) => () => this.stop({ kind: 'reset', cause });
       this.serial = new Serial16550(irq, hooks.serialOut);
@@ -195,6 +219,13 @@ export class Machine {
       vm.close();
       throw error;
     }
+  }
+
+  /** The userspace i8254 at 0x40–0x43 and its gate/speaker port 0x61. */
+  private addUserspacePit(pit: I8254, clock: Clock): I8254 {
+    this.bus.register(0x40, 4, pit);
+    this.bus.register(0x61, 1, new SystemControlPortB(pit, clock));
+    return pit;
   }
 
   /** What the loader loaded (and entered) at the last boot. */

@@ -12,6 +12,8 @@ import { buildTestGuest, cliPath, hostSkipReason } from '../helpers.js';
 const runs: { name: string; accel: string; kernelIrqchip?: boolean }[] = [
   { name: 'vmx', accel: 'vmx' },
   { name: 'svm', accel: 'svm' },
+  { name: 'vmx, kernel-irqchip=on', accel: 'vmx', kernelIrqchip: true },
+  { name: 'svm, kernel-irqchip=on', accel: 'svm', kernelIrqchip: true },
 ];
 if (hostSkipReason) console.warn(`ACPI guest: skipping the host engine: ${hostSkipReason}`);
 else {

@@ -11,6 +11,8 @@ import { buildTestGuest, hostSkipReason } from '../helpers.js';
 const runs: { name: string; accel: string; kernelIrqchip?: boolean }[] = [
   { name: 'vmx', accel: 'vmx' },
   { name: 'svm', accel: 'svm' },
+  { name: 'vmx, kernel-irqchip=on', accel: 'vmx', kernelIrqchip: true },
+  { name: 'svm, kernel-irqchip=on', accel: 'svm', kernelIrqchip: true },
 ];
 if (hostSkipReason) console.warn(`reboot guest: skipping the host engine: ${hostSkipReason}`);
 else {

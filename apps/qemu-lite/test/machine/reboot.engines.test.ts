@@ -48,6 +48,9 @@ interface EngineCase {
 const engines: EngineCase[] = [
   { name: 'vmx', open: () => createVmxKvm(), shutdownRip: LOAD_ADDR },
   { name: 'svm', open: () => createSvmKvm(), shutdownRip: 0xfff0 },
+  // The software engine's irqchip is rebuilt by a reboot too (a new VM over the same RAM).
+  { name: 'vmx,kernel-irqchip=on', open: () => createVmxKvm(), shutdownRip: LOAD_ADDR, kernelIrqchip: true },
+  { name: 'svm,kernel-irqchip=on', open: () => createSvmKvm(), shutdownRip: 0xfff0, kernelIrqchip: true },
 ];
 if (hostSkipReason) console.warn(`reboot test: skipping the host engine: ${hostSkipReason}`);
 else {
@@ -112,6 +115,7 @@ describe.each(engines)('reboots on -accel $name', (c) => {
     let warm:
       | { rss: number; stats: Record<string, number>; host: ReturnType<typeof hostCounters> }
       | undefined;
+    let lastHypervisorPages = 0;
     let sameVm = true;
     let sameRam = true;
     const { machine, stop } = runMachine(first, control, new ExitStats(), {
@@ -120,6 +124,7 @@ describe.each(engines)('reboots on -accel $name', (c) => {
       onReboot: (m) => {
         sameVm &&= m.vm === first.vm && m.vcpu === first.vcpu && m.memory === first.memory;
         sameRam &&= m.memory === first.memory;
+        lastHypervisorPages = m.vm.getStats().hypervisor_pages ?? 0;
         if (m.reboots === warmUp) {
           warm = {
             rss: process.memoryUsage().rss,
@@ -146,7 +151,9 @@ describe.each(engines)('reboots on -accel $name', (c) => {
       const stats = machine.vm.getStats();
       expect(stats.mmap_bytes).toBe(warm!.stats.mmap_bytes);
       if (name === 'vmx' || name === 'svm') expect(stats.mmap_bytes).toBe(RAM);
-      expect(stats.hypervisor_pages ?? 0).toBeLessThanOrEqual(warm!.stats.hypervisor_pages ?? 0);
+      // Compared at the same point of a boot (just reset, before the guest ran): a rebuilt VM's
+      // shadow pages come back only as its guest runs, so the end of a run is one boot ahead.
+      expect(lastHypervisorPages).toBeLessThanOrEqual(warm!.stats.hypervisor_pages ?? 0);
       expect(end.memfdMappings).toBeLessThanOrEqual(warm!.host.memfdMappings);
       expect(end.fds).toBeLessThanOrEqual(warm!.host.fds);
       expect(sameRam).toBe(true);
