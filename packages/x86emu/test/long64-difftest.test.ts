@@ -139,3 +139,25 @@ describe('a REP MOVS that overwrites its own code (compatibility mode)', () => {
     expect(m.cpu.state.halted).toBe(true);
   });
 });
+
+describe('16-bit SHLD with a count above 16', () => {
+  // Undefined in the SDM; the real CPU rotates DST:SRC (long64 difftest, seed 20261205).
+  it('brings DST’s own bits back in below SRC’s', () => {
+    // 66 0f a4 ff 73: shld di, di, 0x73 (count 19)
+    const a = longMode('mov edi, 0x9253; .byte 0x66, 0x0f, 0xa4, 0xff, 0x73; hlt');
+    a.cpu.run(10);
+    expect(a.cpu.state.gpr[7]).toBe(0x929c);
+    // 66 41 0f a4 e4 71: shld r12w, sp, 0x71 (count 17)
+    const b = longMode(
+      'mov r12d, 0x38ded1f0; mov esp, 0x2fe80; .byte 0x66, 0x41, 0x0f, 0xa4, 0xe4, 0x71; hlt',
+    );
+    b.cpu.run(10);
+    expect(b.cpu.state.gpr[12]).toBe(0x38defd01);
+  });
+  it('SHRD likewise rotates SRC:DST right', () => {
+    // 66 44 0f ac e0 11: shrd ax, r12w, 0x11 (count 17): DST's bit 0 becomes bit 15.
+    const m = longMode('mov eax, 0x0001; mov r12d, 0xffff; .byte 0x66, 0x44, 0x0f, 0xac, 0xe0, 0x11; hlt');
+    m.cpu.run(10);
+    expect(m.cpu.state.gpr[0]).toBe(0xffff);
+  });
+});

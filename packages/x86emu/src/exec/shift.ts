@@ -149,14 +149,16 @@ export function makeShxd(row: OpcodeRow): Handler {
         cf = (dst >>> (count - 1)) & 1;
       }
     } else {
-      // 16-bit: shift the 32-bit concatenation (counts above 16 give the values current Intel parts do for ≤ 16 only).
+      // 16-bit: shift the 32-bit concatenation. A count above 16 is undefined in the SDM; the
+      // CPU (long64 difftest on AMD; Bochs' SHLD_EwGw for Intel) rotates DST:SRC, DST's bits
+      // coming back in below SRC's (a 48-bit DST:SRC:DST shift); SHRD likewise rotates SRC:DST right.
       if (left) {
         const v = ((dst << 16) | src) >>> 0;
-        r = ((v << count) >>> 16) & 0xffff;
+        r = (((v << count) | (v >>> (32 - count))) >>> 16) & 0xffff;
         cf = (v >>> (32 - count)) & 1;
       } else {
         const v = ((src << 16) | dst) >>> 0;
-        r = (v >>> count) & 0xffff;
+        r = ((v >>> count) | (v << (32 - count))) & 0xffff;
         cf = (v >>> (count - 1)) & 1;
       }
     }
