@@ -161,3 +161,31 @@ describe('16-bit SHLD with a count above 16', () => {
     expect(m.cpu.state.gpr[0]).toBe(0xffff);
   });
 });
+
+describe('BTC/BTS with a 64-bit register bit offset above 2^53', () => {
+  // The byte displacement keeps the offset's low bits (long64 difftest: CR2 was rounded).
+  it('faults at the byte the offset selects (32-bit address size)', () => {
+    // 67 4f 0f bb 77 24: btc [r15d + 0x24], r14
+    const a = longMode(
+      'mov r15, 0x21a48; mov r14, 0x6fe26748ea76f1c2; .byte 0x67, 0x4f, 0x0f, 0xbb, 0x77, 0x24; hlt',
+      { captureExceptions: true },
+    );
+    a.cpu.run(10);
+    expect(a.exceptions[0]).toMatchObject({ vector: 14, faultAddress: 0x1d50f8a4 });
+    // f0 67 4d 0f ab b7 37 fe ff ff: lock bts [r15d - 0x1c9], r14
+    const b = longMode(
+      'mov r15, 0x0000c1be0b3b377c; mov r14, 0xd3066753778f9a99; .byte 0xf0, 0x67, 0x4d, 0x0f, 0xab, 0xb7, 0x37, 0xfe, 0xff, 0xff; hlt',
+      { captureExceptions: true },
+    );
+    b.cpu.run(10);
+    expect(b.exceptions[0]).toMatchObject({ vector: 14, faultAddress: 0x7a2d2903 });
+  });
+  it('a 64-bit address keeps every bit of a canonical result', () => {
+    // bts [rdi], rax, RAX = 2^55 + 0x3ff (no double holds it): the qword at RDI + 2^52 + 0x78,
+    // bit 63; RDI = 0x1000 - 2^52.
+    const m = longMode('mov rdi, 0xfff0000000001000; mov rax, 0x00800000000003ff; bts [rdi], rax; hlt');
+    m.cpu.run(10);
+    expect(m.mem.bytes[0x1000 + 0x7f]).toBe(0x80);
+    expect(m.mem.bytes[0x1000 + 0x87]).toBe(0);
+  });
+});

@@ -216,14 +216,20 @@ export function makeBt64(row: OpcodeRow): Handler {
     if (imm) b = i.imm & (bits - 1);
     else {
       // Signed bit offset of the operand size (SDM BT: "bit offset operand … -2^63 to 2^63 − 1").
-      const off =
-        size === 8
-          ? signed64(s.gpr[i.reg], s.gprHigh[i.reg])
-          : size === 4
-            ? s.gpr[i.reg] | 0
-            : (s.gpr[i.reg] << 16) >> 16;
-      ea += Math.floor(off / bits) * size;
-      if (i.adSize === 4) ea = ea >>> 0;
+      if (size === 8) {
+        // The byte displacement (offset SAR 6) × 8 = (offset SAR 3) with bits 2:0 clear, taken
+        // in 32-bit halves: a 64-bit offset as one double loses its low bits above 2^53 (the
+        // long64 difftest's BTC/BTS faulted at the wrong CR2).
+        const lo = s.gpr[i.reg];
+        const hi = s.gprHigh[i.reg];
+        const dLo = ((lo >>> 3) | (hi << 29)) & ~7;
+        if (i.adSize === 4) ea = (ea + (dLo >>> 0)) >>> 0;
+        else ea += signed64(dLo >>> 0, hi >> 3);
+      } else {
+        const off = size === 4 ? s.gpr[i.reg] | 0 : (s.gpr[i.reg] << 16) >> 16;
+        ea += Math.floor(off / bits) * size;
+        if (i.adSize === 4) ea = ea >>> 0;
+      }
       b = s.gpr[i.reg] & (bits - 1);
     }
     // The whole operand is accessed (a fault reports its first byte's page), as the CPU does.
