@@ -140,9 +140,10 @@ describe('a REP MOVS that overwrites its own code (compatibility mode)', () => {
   });
 });
 
-describe('16-bit SHLD with a count above 16', () => {
-  // Undefined in the SDM; the real CPU rotates DST:SRC (long64 difftest, seed 20261205).
-  it('brings DST’s own bits back in below SRC’s', () => {
+describe('16-bit SHLD/SHRD with a count above 16', () => {
+  // Undefined in the SDM; the real CPU shifts DST:SRC:SRC / SRC:SRC:DST as 48 bits (long64
+  // difftest, seeds 20261205 and 2).
+  it('SHLD brings SRC’s bits in again below SRC', () => {
     // 66 0f a4 ff 73: shld di, di, 0x73 (count 19)
     const a = longMode('mov edi, 0x9253; .byte 0x66, 0x0f, 0xa4, 0xff, 0x73; hlt');
     a.cpu.run(10);
@@ -153,12 +154,16 @@ describe('16-bit SHLD with a count above 16', () => {
     );
     b.cpu.run(10);
     expect(b.cpu.state.gpr[12]).toBe(0x38defd01);
+    // 66 0f a4 fa ba: shld dx, di, 0xba (count 26): not DST's bits (that would be FD69h)
+    const c = longMode('mov edx, 0x5a64; mov edi, 0xffff; .byte 0x66, 0x0f, 0xa4, 0xfa, 0xba; hlt');
+    c.cpu.run(10);
+    expect(c.cpu.state.gpr[2]).toBe(0xffff);
   });
-  it('SHRD likewise rotates SRC:DST right', () => {
-    // 66 44 0f ac e0 11: shrd ax, r12w, 0x11 (count 17): DST's bit 0 becomes bit 15.
-    const m = longMode('mov eax, 0x0001; mov r12d, 0xffff; .byte 0x66, 0x44, 0x0f, 0xac, 0xe0, 0x11; hlt');
+  it('SHRD brings SRC’s bits in again above SRC', () => {
+    // 66 45 0f ac d8 13: shrd r8w, r11w, 0x13 (count 19): SRC rotated right by 3
+    const m = longMode('mov r8d, 0x1234; mov r11d, 0xb15b; .byte 0x66, 0x45, 0x0f, 0xac, 0xd8, 0x13; hlt');
     m.cpu.run(10);
-    expect(m.cpu.state.gpr[0]).toBe(0xffff);
+    expect(m.cpu.state.gpr[8]).toBe(0x762b);
   });
 });
 

@@ -150,15 +150,18 @@ export function makeShxd(row: OpcodeRow): Handler {
       }
     } else {
       // 16-bit: shift the 32-bit concatenation. A count above 16 is undefined in the SDM; the
-      // CPU (long64 difftest on AMD; Bochs' SHLD_EwGw for Intel) rotates DST:SRC, DST's bits
-      // coming back in below SRC's (a 48-bit DST:SRC:DST shift); SHRD likewise rotates SRC:DST right.
+      // CPU (long64 difftest, AMD) shifts DST:SRC:SRC left / SRC:SRC:DST right as 48 bits: past
+      // 16, SRC's own bits come in again after it.
       if (left) {
         const v = ((dst << 16) | src) >>> 0;
-        r = (((v << count) | (v >>> (32 - count))) >>> 16) & 0xffff;
+        r =
+          count > 16
+            ? ((((src << 16) | src) << (count - 16)) >>> 16) & 0xffff
+            : ((v << count) >>> 16) & 0xffff;
         cf = (v >>> (32 - count)) & 1;
       } else {
         const v = ((src << 16) | dst) >>> 0;
-        r = ((v >>> count) | (v << (32 - count))) & 0xffff;
+        r = count > 16 ? ((((src << 16) | src) >>> 0) >>> (count - 16)) & 0xffff : (v >>> count) & 0xffff;
         cf = (v >>> (count - 1)) & 1;
       }
     }
