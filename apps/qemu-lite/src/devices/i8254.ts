@@ -142,7 +142,16 @@ export class I8254 implements PortIoDevice {
    * At reset channel 0 counts 65536 in mode 3 (the 18.2 Hz tick a PC BIOS leaves behind) and
    * channel 2's gate is low until port 0x61 raises it.
    */
-  constructor(clock: Clock, irq: IrqSink) {
+  constructor(
+    clock: Clock,
+    irq: IrqSink,
+    /**
+     * False: channel 0 starts unprogrammed (no IRQ 0 until the guest writes a count), as KVM's
+     * in-kernel PIT after KVM_CREATE_PIT2 (`kvm_pit_reset` loads mode 0xff, no timer). Used with
+     * an in-kernel PIC, which nobody programmed the BIOS way either.
+     */
+    private readonly biosTick = true,
+  ) {
     this.clock = clock;
     this.irq = irq;
     this.channels = [new PitChannel(true), new PitChannel(true), new PitChannel(false)];
@@ -159,6 +168,10 @@ export class I8254 implements PortIoDevice {
     this.channels[1] = new PitChannel(true);
     this.channels[2] = new PitChannel(false);
     const ch0 = this.channels[0];
+    if (!this.biosTick) {
+      this.updateDeadline(this.clock());
+      return;
+    }
     ch0.mode = 3;
     ch0.count = 0x10000;
     ch0.nullCount = false;

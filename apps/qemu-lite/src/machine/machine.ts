@@ -144,7 +144,8 @@ export class Machine {
         // An engine with no in-kernel PIT (KVM_CREATE_PIT2 → ENOENT, the software engine) gets
         // the userspace i8254 on GSI 0 through KVM_IRQ_LINE, as QEMU's userspace PIT does with
         // kernel-irqchip=on (hw/timer/i8254.c raising ISA IRQ 0).
-        if (!createKernelPit(vm)) this.pit = this.addUserspacePit(new I8254(clock, irq), clock);
+        // It starts idle like KVM's: the in-kernel PIC it feeds is not programmed the BIOS way.
+        if (!createKernelPit(vm)) this.pit = this.addUserspacePit(new I8254(clock, irq, false), clock);
       } else {
         const pic = new I8259Pair();
         this.pic = pic;

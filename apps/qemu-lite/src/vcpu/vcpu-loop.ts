@@ -112,7 +112,7 @@ export function runVcpu(
       // CPU sleeps until NMI or INIT, which this machine never sends (SDM Vol. 2A, HLT). With
       // the in-kernel irqchip the kernel decides: wait once for a timer edge or input, then
       // KVM_RUN again (it returns EINTR once more if the vCPU is still halted).
-      if (!pic || !pic.hasInterrupt() || !run.ifFlag) {
+      if (!pic?.hasInterrupt() || !run.ifFlag) {
         hooks.flush();
         // Wait for input, a quit request or the next timer edge. WAKE is read before the
         // checks above could miss a notification: compare-and-wait on the value seen now.

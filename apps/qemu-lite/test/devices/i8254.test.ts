@@ -28,6 +28,29 @@ function setup() {
 }
 
 describe('i8254', () => {
+  it('starts idle without the BIOS tick (as KVM_CREATE_PIT2 does) until the guest loads a count', () => {
+    const clock = new ManualClock();
+    const irq = new EdgeCounter();
+    const pit = new I8254(clock.read, irq, false);
+    expect(pit.nextDeadline()).toBe(Number.POSITIVE_INFINITY);
+    clock.advanceTicks(0x30000);
+    expect(pit.poll(clock.ns)).toBe(false);
+    expect(irq.edges).toBe(0);
+    pit.ioOut(0x43, 1, 0x34); // ch0, LSB then MSB, mode 2
+    pit.ioOut(0x40, 1, 100);
+    pit.ioOut(0x40, 1, 0);
+    clock.advanceTicks(100);
+    expect(pit.poll(clock.ns)).toBe(true);
+    expect(irq.edges).toBe(1);
+  });
+
+  it('starts with the BIOS 18.2 Hz tick by default', () => {
+    const { clock, irq, pit } = setup();
+    clock.advanceTicks(0x10000);
+    expect(pit.poll(clock.ns)).toBe(true);
+    expect(irq.edges).toBe(1);
+  });
+
   it('counts down in mode 2 and reloads every period (rate generator)', () => {
     const { clock, pit } = setup();
     pit.ioOut(0x43, 1, 0x34); // ch0, LSB then MSB, mode 2
