@@ -1599,26 +1599,8 @@ export class Cpu {
    * bits and zero-extended (RIP-relative then uses EIP).
    */
   ea64(i: Insn): number {
-    const g = this.gpr;
-    const h = this.gprHigh;
-    let lo = i.disp >>> 0;
-    let hi = i.disp < 0 ? -1 : 0;
-    if (i.ripRel) {
-      // RIP of the next instruction: `step` has already advanced it.
-      lo += this.state.rip[0];
-      hi += this.state.rip[1];
-    } else if (i.base >= 0) {
-      lo += g[i.base];
-      hi += h[i.base];
-    }
-    if (i.index >= 0) {
-      lo += g[i.index] * (1 << i.scale);
-      hi += h[i.index] << i.scale;
-    }
-    const carry = Math.floor(lo / TWO32);
-    lo -= carry * TWO32;
-    if (i.adSize === 4) return lo;
-    return ((hi + carry) | 0) * TWO32 + lo;
+    this.eaHalves(i);
+    return i.adSize === 4 ? this.lo64 : (this.hi64 | 0) * TWO32 + this.lo64;
   }
 
   /**

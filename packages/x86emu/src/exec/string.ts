@@ -18,15 +18,17 @@ import { PFERR } from '../paging/walker.js';
 import { Flag } from '../state.js';
 import { aluOp } from './alu.js';
 
-const CHUNK = 4096;
+/** Iterations a REP runs before it yields to the run loop's budget. */
+export const CHUNK = 4096;
 
-const MOVS = 0;
-const CMPS = 1;
-const STOS = 2;
-const LODS = 3;
-const SCAS = 4;
-const INS = 5;
-const OUTS = 6;
+// The string instruction kinds, shared with the 64-bit forms (exec/long/string64.ts).
+export const MOVS = 0;
+export const CMPS = 1;
+export const STOS = 2;
+export const LODS = 3;
+export const SCAS = 4;
+export const INS = 5;
+export const OUTS = 6;
 
 function idx(cpu: Cpu, r: number, ad: number): number {
   return ad === 2 ? cpu.state.gpr[r] & 0xffff : cpu.state.gpr[r];

@@ -12,17 +12,9 @@ import type { Insn } from '../../decoder/insn.js';
 import type { OpcodeRow } from '../../decoder/opcode-table.js';
 import { Flag } from '../../state.js';
 import { aluOp } from '../alu.js';
+import { CHUNK, CMPS, INS, LODS, MOVS, OUTS, SCAS, STOS } from '../string.js';
 import { alu64 } from './alu64.js';
 import { readM64, signed64, TWO32, writeM64 } from './operands64.js';
-
-const CHUNK = 4096;
-const MOVS = 0;
-const CMPS = 1;
-const STOS = 2;
-const LODS = 3;
-const SCAS = 4;
-const INS = 5;
-const OUTS = 6;
 
 /** Index register `r` as an offset (signed for a 64-bit address size, see `Cpu.ea64`). */
 function off(cpu: Cpu, r: number, ad: number): number {
