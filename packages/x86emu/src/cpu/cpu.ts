@@ -3,47 +3,31 @@
  * interrupt controller. Memory reaches the CPU through a software TLB (linear page → host view
  * with precomputed permissions) and instructions through a decode cache keyed by physical
  * address. Guest faults unwind the current instruction by throwing one shared sentinel object.
+ * Split by concern: fetch and the decode cache (fetch.ts), the TLB (tlb.ts), control registers
+ * (control-regs.ts), event delivery (event-delivery*.ts); this file keeps the run loop, segments,
+ * memory accessors, flags and registers.
  */
 import type { CpuOptions, PagingOverride } from '../api/cpu-options.js';
 import { EventType, ExitInfo, InterceptKind, type Intercepts } from '../api/intercepts.js';
 import type { PhysicalMemory } from '../api/physical-memory.js';
 import type { CpuidOps, InterruptControllerOps, MsrOps, PortIoOps } from '../api/platform.js';
 import { StopReason } from '../api/stop-reason.js';
-import { DecodeStatus, decode } from '../decoder/decoder.js';
 import { Insn } from '../decoder/insn.js';
-import { DISPATCH } from '../exec/dispatch.js';
-import { dispatch64 } from '../exec/dispatch64.js';
-import { PFERR, WalkCtl, WalkResult, walkAddr } from '../paging/walker.js';
+import { PFERR, WalkCtl, WalkResult } from '../paging/walker.js';
 import { CpuState, Cr0, Cr4, Efer, Flag, SegAttr } from '../state.js';
 import * as C from './consts.js';
 import { writeCr } from './control-regs.js';
 import { defaultCpuid, nullIo, nullMsr } from './defaults.js';
 import { descBase, descLimit } from './descriptor.js';
 import { deliverEvent } from './event-delivery.js';
+import { fetchCodeByte, fetchDecode32, fetchDecode64, invalidateCodePage, type PageCode } from './fetch.js';
 import { LF_ADC, LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_NONE, LF_SBB, LF_SUB, PARITY } from './lazy-flags.js';
+import { tlbFlush, tlbFlushNonGlobal, tlbInvlpg, tlbTagOf, tlbTranslate } from './tlb.js';
 
 const ARITH = Flag.CF | Flag.PF | Flag.AF | Flag.ZF | Flag.SF | Flag.OF;
 const TWO32 = 4294967296;
 const TWO47 = 140737488355328;
 const TWO48 = 281474976710656;
-
-/**
- * Linear page number of `lin`. Linear addresses are plain numbers: below 2^32 outside 64-bit
- * mode, and in 64-bit mode the canonical address folded to 48 bits (bits 63:48 dropped once
- * checked), so page numbers reach 2^36 and need a division, not a shift.
- */
-export function lpnOf(lin: number): number {
-  return lin <= 0xffffffff ? lin >>> 12 : Math.floor(lin / 4096);
-}
-
-/**
- * TLB tag of linear `lin`: the page-number bits above the 12 that index the direct-mapped TLB
- * (8 bits for a 32-bit address, 24 for a 48-bit one), so tags stay small integers and 32-bit code
- * computes them with one shift.
- */
-export function tlbTagOf(lin: number): number {
-  return lin <= 0xffffffff ? lin >>> 24 : Math.floor(lin / 16777216);
-}
 
 /** Memory access mode of the CPU: normal (TLB) or through `X86EmulateOps` (emulate()). */
 export interface LinearOps {
@@ -59,10 +43,6 @@ export interface LinearOps {
   curHi: number;
   portIn(port: number, size: number): number;
   portOut(port: number, size: number, value: number): void;
-}
-
-class PageCode {
-  readonly insns: (Insn | undefined)[] = new Array(4096);
 }
 
 export class Cpu {
@@ -137,18 +117,22 @@ export class Cpu {
   readonly tlbPerm = new Uint8Array(C.TLB_SIZE);
   readonly tlbPfn = new Float64Array(C.TLB_SIZE);
   readonly tlbView: (Uint8Array | null)[] = new Array(C.TLB_SIZE).fill(null);
-  private readonly walk = new WalkResult();
+  /** The entry caches part of a 2 MiB/4 MiB/1 GiB page (INVLPG drops the whole page). */
+  readonly tlbLarge = new Uint8Array(C.TLB_SIZE);
+  /** A 1 GiB page has been cached since the last full flush (INVLPG then flushes everything). */
+  tlbHas1G = false;
+  readonly walk = new WalkResult();
 
   // ---- decode cache (physical page → decoded instructions by page offset)
-  private readonly codePages = new Map<number, PageCode>();
+  readonly codePages = new Map<number, PageCode>();
   codeLpn = -1;
-  private codePage: PageCode | null = null;
+  codePage: PageCode | null = null;
   codeView: Uint8Array | null = null;
   codePfn = 0;
   /** The code page was checked for a CPL-3 (user) fetch. */
   codeUser = false;
   readonly scratchInsn = new Insn();
-  private readonly codePool: PageCode[] = [];
+  readonly codePool: PageCode[] = [];
 
   // ---- current instruction
   /** Length of the instruction being executed (0 until decoded). */
@@ -513,7 +497,7 @@ export class Cpu {
     if (fl & Flag.RF) s.rflags[0] = fl & ~Flag.RF;
     this.lastInsnLength = 0;
     let insn = this.repInsn;
-    if (insn === null) insn = this.fetchDecode(eip);
+    if (insn === null) insn = fetchDecode32(this, eip);
     else this.repInsn = null;
     this.lastInsnLength = insn.length;
     // No wrap at 0xFFFF in 16-bit code: sequential execution takes EIP to 0x10000, and the next
@@ -545,7 +529,7 @@ export class Cpu {
     if (fl & Flag.RF) s.rflags[0] = fl & ~Flag.RF;
     this.lastInsnLength = 0;
     let insn = this.repInsn;
-    if (insn === null) insn = this.fetchDecode64(eip);
+    if (insn === null) insn = fetchDecode64(this, eip);
     else this.repInsn = null;
     this.lastInsnLength = insn.length;
     s.rip[0] = eip + insn.length;
@@ -587,70 +571,6 @@ export class Cpu {
   // Fetch and decode (decode cache keyed by physical address)
   // =====================================================================================
 
-  private fetchDecode(eip: number): Insn {
-    const s = this.state;
-    const lin = (s.segBase[1] + eip) >>> 0;
-    const lpn = lin >>> 12;
-    const off = lin & 0xfff;
-    const modeKey = this.modeKey;
-    // The cached code page was checked for the privilege it was fetched at: a CPL change between
-    // user and supervisor (RETF/IRET/SYSEXIT to the same page) must look at the TLB rights again.
-    if (
-      lpn === this.codeLpn &&
-      this.codePage !== null &&
-      this.linearOps === null &&
-      this.codeUser === (s.cpl === 3)
-    ) {
-      const cached = this.codePage.insns[off];
-      if (cached !== undefined && cached.modeKey === modeKey) {
-        // The limit check of SDM Vol. 3 5.3 still applies to every fetch.
-        if (eip + cached.length - 1 > s.segLimit[1]) this.gp0();
-        return cached;
-      }
-    } else if (this.linearOps === null) {
-      this.setCodePage(lin);
-    }
-    return this.decodeAt(lin, eip);
-  }
-
-  /** fetchDecode in 64-bit mode: RIP's canonical linear address, no CS limit. */
-  private fetchDecode64(eip: number): Insn {
-    const s = this.state;
-    const lin = this.ripLinear();
-    const off = lin & 0xfff;
-    if (
-      lpnOf(lin) === this.codeLpn &&
-      this.codePage !== null &&
-      this.linearOps === null &&
-      this.codeUser === (s.cpl === 3)
-    ) {
-      const cached = this.codePage.insns[off];
-      if (cached !== undefined && cached.modeKey === this.modeKey) return cached;
-    } else if (this.linearOps === null) {
-      this.setCodePage(lin);
-    }
-    return this.decodeAt(lin, eip);
-  }
-
-  /** Decodes the instruction at linear `lin` (EIP `eip`) and caches it when its page allows. */
-  private decodeAt(lin: number, eip: number): Insn {
-    const off = lin & 0xfff;
-    this.fetchLin = lin;
-    this.fetchEip = eip;
-    let insn = this.scratchInsn;
-    const cacheable = this.codePage !== null && off <= 4096 - 15 && this.linearOps === null;
-    if (cacheable) insn = new Insn();
-    this.stats.decodes++;
-    const st = decode(this, insn, this.def32, this.long64);
-    if (st !== DecodeStatus.Ok) {
-      if (st === DecodeStatus.TooLong) this.gp0();
-      this.raise(C.UD, 0, false);
-    }
-    insn.exec = this.long64 ? dispatch64(insn) : DISPATCH[insn.row];
-    if (cacheable && this.codePage !== null) this.codePage.insns[off] = insn;
-    return insn;
-  }
-
   /**
    * Linear address of RIP in 64-bit mode: CS.base is 0 and there is no limit, but RIP must be
    * canonical (#GP(0), SDM Vol. 3 3.3.7.1). Folded to 48 bits.
@@ -685,63 +605,9 @@ export class Cpu {
     return lin < 0 ? lin + TWO48 : lin;
   }
 
-  /** Looks up (or creates) the decode cache of the physical page holding linear `lin`. */
-  private setCodePage(lin: number): void {
-    this.codeLpn = -1;
-    this.codePage = null;
-    this.codeView = null;
-    const idx = (lin >>> 12) & C.TLB_MASK;
-    const lpn = lpnOf(lin);
-    const user = this.state.cpl === 3;
-    const need = user ? C.TP_UX : C.TP_SX;
-    // A fetch at CPL 3 is a user access (SDM Vol. 3 4.6): the walk must check U/S at every level
-    // and a fault reports U = 1. An entry filled by a supervisor access lacks TP_UX unless the
-    // walk found the page user-accessible, so it is walked again here.
-    if (this.tlbTag[idx] !== tlbTagOf(lin) || !(this.tlbPerm[idx] & need))
-      this.tlbFill(lin, user ? PFERR.USER | PFERR.FETCH : PFERR.FETCH);
-    const view = this.tlbView[idx];
-    if (view === null) return;
-    const pfn = this.tlbPfn[idx];
-    let pc = this.codePages.get(pfn);
-    if (pc === undefined) {
-      pc = this.codePool.pop();
-      if (pc === undefined) pc = new PageCode();
-      else pc.insns.fill(undefined);
-      this.codePages.set(pfn, pc);
-      // Writes to this frame must now go the slow way (to invalidate): drop cached write rights.
-      // Without paging only the identity entry can map the frame; with paging any entry can.
-      if (this.pagingMode === 0) {
-        const i = pfn & C.TLB_MASK;
-        if (this.tlbPfn[i] === pfn) this.tlbPerm[i] &= ~(C.TP_SW | C.TP_UW);
-      } else {
-        for (let i = 0; i < C.TLB_SIZE; i++) {
-          if (this.tlbTag[i] >= 0 && this.tlbPfn[i] === pfn) this.tlbPerm[i] &= ~(C.TP_SW | C.TP_UW);
-        }
-      }
-    }
-    this.codeLpn = lpn;
-    this.codeUser = user;
-    this.codePage = pc;
-    this.codeView = view;
-    this.codePfn = pfn;
-  }
-
-  /** ByteSource for the decoder: byte `i` of the instruction at CS:fetchEip, with limit and page checks. */
+  /** ByteSource for the decoder: byte `i` of the instruction at CS:fetchEip (fetch.ts). */
   fetchByte(i: number): number {
-    const eip = this.fetchEip + i;
-    // A 4 GiB code segment wraps past the top, as data accesses do (see segAddr).
-    const lim = this.state.segLimit[1];
-    if (eip > lim && lim !== 0xffffffff && !this.long64) this.gp0();
-    let lin: number;
-    if (this.long64) {
-      // An instruction running from canonical into non-canonical space: #GP(0).
-      lin = this.linNext(this.fetchLin, i);
-      if (lin >= TWO47 && this.fetchLin < TWO47) this.gp0();
-    } else lin = (this.fetchLin + i) >>> 0;
-    if (this.linearOps !== null) return this.linearOps.fetch(lin);
-    if (lpnOf(lin) === this.codeLpn && this.codeView !== null && this.codeUser === (this.state.cpl === 3))
-      return this.codeView[lin & 0xfff];
-    return this.linRead(lin, 1, this.state.cpl === 3 ? PFERR.USER | PFERR.FETCH : PFERR.FETCH);
+    return fetchCodeByte(this, i);
   }
 
   /**
@@ -751,7 +617,7 @@ export class Cpu {
   invalidateCode(pa: number, length: number): void {
     const first = Math.floor(pa / 4096);
     const last = Math.floor((pa + Math.max(length, 1) - 1) / 4096);
-    for (let p = first; p <= last; p++) this.invalidateCodePage(p);
+    for (let p = first; p <= last; p++) invalidateCodePage(this, p);
   }
 
   /**
@@ -764,21 +630,6 @@ export class Cpu {
     this.codePage = null;
     this.codeView = null;
     this.flushTlb();
-  }
-
-  private invalidateCodePage(pfn: number): void {
-    const pc = this.codePages.get(pfn);
-    if (pc !== undefined) {
-      this.codePages.delete(pfn);
-      // Recycle the page's slot array (32 KiB) instead of leaving it to the GC.
-      if (this.codePool.length < 16) this.codePool.push(pc);
-      this.stats.codeInvalidations++;
-      if (this.codePfn === pfn) {
-        this.codeLpn = -1;
-        this.codePage = null;
-        this.codeView = null;
-      }
-    }
   }
 
   // =====================================================================================
@@ -801,7 +652,7 @@ export class Cpu {
   ud(): never {
     return this.raise(C.UD, 0, false);
   }
-  private pageFault(lin: number, errorCode: number): never {
+  pageFault(lin: number, errorCode: number): never {
     this.faultAddress = lin;
     this.faultVector = C.PF;
     this.faultError = errorCode;
@@ -1078,118 +929,22 @@ export class Cpu {
 
   /** Drops every TLB entry. */
   flushTlb(): void {
-    this.tlbTag.fill(-1);
-    this.tlbHas1G = false;
-    this.codeLpn = -1;
-    this.stats.tlbFlushes++;
+    tlbFlush(this);
   }
 
   /** Drops non-global TLB entries (a MOV to CR3 with CR4.PGE = 1: SDM Vol. 3 4.10.4.1). */
   flushTlbNonGlobal(): void {
-    for (let i = 0; i < C.TLB_SIZE; i++) if (!(this.tlbPerm[i] & C.TP_GLOBAL)) this.tlbTag[i] = -1;
-    this.codeLpn = -1;
-    this.stats.tlbFlushes++;
+    tlbFlushNonGlobal(this);
   }
 
   /** INVLPG: drops the translation of linear `gva` (any size page holding it). */
   invlpg(gva: number): void {
-    const lpn = lpnOf(gva);
-    // A large page fills TLB entries per 4 KiB page; drop every entry of the same frame range by tag.
-    const idx = lpn & C.TLB_MASK;
-    if (this.tlbTag[idx] === tlbTagOf(gva)) this.tlbTag[idx] = -1;
-    if (this.tlbHas1G) {
-      // A 1 GiB page's 4 KiB parts are cached under 262144 page numbers: drop everything.
-      this.flushTlb();
-    } else if (this.pagingMode !== 0) {
-      // The entry may belong to a 2/4 MiB page whose other 4 KiB parts are cached too.
-      const span = this.pagingMode === 1 ? 1024 : 512;
-      const first = lpn - (lpn % span);
-      for (let p = first; p < first + span; p++) {
-        const i = p & C.TLB_MASK;
-        if (this.tlbTag[i] === Math.floor(p / 4096) && this.tlbLarge[i]) this.tlbTag[i] = -1;
-      }
-    }
-    this.codeLpn = -1;
-  }
-  readonly tlbLarge = new Uint8Array(C.TLB_SIZE);
-  /** A 1 GiB page has been cached since the last full flush (INVLPG then flushes everything). */
-  tlbHas1G = false;
-
-  /**
-   * Fills the TLB entry for linear `lin` with an access of kind `access` (PFERR bits); raises
-   * #PF on failure.
-   */
-  tlbFill(lin: number, access: number): void {
-    this.stats.tlbMisses++;
-    const lpn = lpnOf(lin);
-    const idx = lpn & C.TLB_MASK;
-    let pfn: number;
-    let perm: number;
-    let large = 0;
-    if (this.pagingMode === 0) {
-      pfn = lpn;
-      perm = C.TP_SR | C.TP_SW | C.TP_UR | C.TP_UW | C.TP_SX | C.TP_UX;
-    } else {
-      const w = this.walk;
-      if (
-        !walkAddr(
-          this.memory,
-          this.pagingMode,
-          this.pagingRoot,
-          lin,
-          access,
-          this.walkCtl,
-          w,
-          this.pagingMode === 2 ? this.pdptes : null,
-        )
-      ) {
-        this.pageFault(lin, w.errorCode);
-      }
-      // The walk's accessed/dirty writes are writes to memory: a page table may share a frame
-      // with decoded code (a page table recycled into code, or the reverse).
-      if (this.codePages.size !== 0) {
-        if (w.written0 >= 0) this.invalidateCodePage(Math.floor(w.written0 / 4096));
-        if (w.written1 >= 0) this.invalidateCodePage(Math.floor(w.written1 / 4096));
-        if (w.written2 >= 0) this.invalidateCodePage(Math.floor(w.written2 / 4096));
-        if (w.written3 >= 0) this.invalidateCodePage(Math.floor(w.written3 / 4096));
-      }
-      pfn = w.pfn;
-      large = w.pageSize > 4096 ? 1 : 0;
-      if (w.pageSize === 0x40000000) this.tlbHas1G = true;
-      perm = C.TP_SR | C.TP_SX;
-      // Write rights are cached only once the dirty bit is set, so the first write walks and sets it.
-      const wp = (this.walkCtl & WalkCtl.WP) !== 0;
-      if (w.dirty) {
-        if (w.writable || !wp) perm |= C.TP_SW;
-        if (w.writable && w.user) perm |= C.TP_UW;
-      }
-      if (w.user) perm |= C.TP_UR | C.TP_UX;
-      if (w.nx) perm &= ~(C.TP_SX | C.TP_UX);
-      if (w.global) perm |= C.TP_GLOBAL;
-    }
-    const view = this.memory.pageView(pfn);
-    // Frames with decoded code keep no write rights: writes take the slow path and invalidate.
-    if (this.codePages.has(pfn)) perm &= ~(C.TP_SW | C.TP_UW);
-    this.tlbTag[idx] = tlbTagOf(lin);
-    this.tlbPerm[idx] = perm;
-    this.tlbPfn[idx] = pfn;
-    this.tlbView[idx] = view;
-    this.tlbLarge[idx] = large;
+    tlbInvlpg(this, gva);
   }
 
-  /** Translates linear → physical for `access` (PFERR bits), through the TLB. */
+  /** Translates linear → physical for `access` (PFERR bits), through the TLB (tlb.ts). */
   translate(lin: number, access: number): number {
-    const tag = tlbTagOf(lin);
-    const idx = (lin >>> 12) & C.TLB_MASK;
-    const need = accessPerm(access);
-    if (this.tlbTag[idx] !== tag || (this.tlbPerm[idx] & need) !== need) {
-      if (access & PFERR.WRITE && this.tlbTag[idx] === tag) this.tlbTag[idx] = -1;
-      this.tlbFill(lin, access);
-      // A write to a frame holding decoded code: invalidate, then allow it.
-      if (access & PFERR.WRITE && this.codePages.has(this.tlbPfn[idx]))
-        this.invalidateCodePage(this.tlbPfn[idx]);
-    }
-    return this.tlbPfn[idx] * 4096 + (lin & 0xfff);
+    return tlbTranslate(this, lin, access);
   }
 
   // =====================================================================================
@@ -1698,11 +1453,4 @@ export class Cpu {
 
 function signBit(size: number): number {
   return size === 4 ? 0x80000000 : size === 2 ? 0x8000 : 0x80;
-}
-
-function accessPerm(access: number): number {
-  const user = (access & PFERR.USER) !== 0;
-  if (access & PFERR.WRITE) return user ? C.TP_UW : C.TP_SW;
-  if (access & PFERR.FETCH) return user ? C.TP_UX : C.TP_SX;
-  return user ? C.TP_UR : C.TP_SR;
 }

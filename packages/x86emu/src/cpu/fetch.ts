@@ -1,0 +1,162 @@
+/**
+ * Instruction fetch and the decode cache: decoded instructions kept per physical page (by page
+ * offset) and reused while the code page, the mode and the fetch privilege stay the same. A write
+ * to a frame with decoded code drops its decodes (the TLB keeps no write rights to such frames,
+ * so every write to them takes the slow path: see tlb.ts). The code page's limit and canonical
+ * checks follow SDM Vol. 3 5.3 and 3.3.7.1.
+ */
+import { DecodeStatus, decode } from '../decoder/decoder.js';
+import { Insn } from '../decoder/insn.js';
+import { DISPATCH } from '../exec/dispatch.js';
+import { dispatch64 } from '../exec/dispatch64.js';
+import { PFERR } from '../paging/walker.js';
+import * as C from './consts.js';
+import type { Cpu } from './cpu.js';
+import { lpnOf, tlbFill, tlbTagOf } from './tlb.js';
+
+const TWO47 = 140737488355328;
+
+/** The decoded instructions of one physical page, by page offset. */
+export class PageCode {
+  readonly insns: (Insn | undefined)[] = new Array(4096);
+}
+
+/** The instruction at CS:`eip` outside 64-bit mode: from the decode cache, or decoded now. */
+export function fetchDecode32(cpu: Cpu, eip: number): Insn {
+  const s = cpu.state;
+  const lin = (s.segBase[1] + eip) >>> 0;
+  const lpn = lin >>> 12;
+  const off = lin & 0xfff;
+  const modeKey = cpu.modeKey;
+  // The cached code page was checked for the privilege it was fetched at: a CPL change between
+  // user and supervisor (RETF/IRET/SYSEXIT to the same page) must look at the TLB rights again.
+  if (
+    lpn === cpu.codeLpn &&
+    cpu.codePage !== null &&
+    cpu.linearOps === null &&
+    cpu.codeUser === (s.cpl === 3)
+  ) {
+    const cached = cpu.codePage.insns[off];
+    if (cached !== undefined && cached.modeKey === modeKey) {
+      // The limit check of SDM Vol. 3 5.3 still applies to every fetch.
+      if (eip + cached.length - 1 > s.segLimit[1]) cpu.gp0();
+      return cached;
+    }
+  } else if (cpu.linearOps === null) {
+    setCodePage(cpu, lin);
+  }
+  return decodeAt(cpu, lin, eip);
+}
+
+/** fetchDecode32 in 64-bit mode: RIP's canonical linear address, no CS limit. */
+export function fetchDecode64(cpu: Cpu, eip: number): Insn {
+  const s = cpu.state;
+  const lin = cpu.ripLinear();
+  const off = lin & 0xfff;
+  if (
+    lpnOf(lin) === cpu.codeLpn &&
+    cpu.codePage !== null &&
+    cpu.linearOps === null &&
+    cpu.codeUser === (s.cpl === 3)
+  ) {
+    const cached = cpu.codePage.insns[off];
+    if (cached !== undefined && cached.modeKey === cpu.modeKey) return cached;
+  } else if (cpu.linearOps === null) {
+    setCodePage(cpu, lin);
+  }
+  return decodeAt(cpu, lin, eip);
+}
+
+/** Decodes the instruction at linear `lin` (EIP `eip`) and caches it when its page allows. */
+function decodeAt(cpu: Cpu, lin: number, eip: number): Insn {
+  const off = lin & 0xfff;
+  cpu.fetchLin = lin;
+  cpu.fetchEip = eip;
+  let insn = cpu.scratchInsn;
+  const cacheable = cpu.codePage !== null && off <= 4096 - 15 && cpu.linearOps === null;
+  if (cacheable) insn = new Insn();
+  cpu.stats.decodes++;
+  const st = decode(cpu, insn, cpu.def32, cpu.long64);
+  if (st !== DecodeStatus.Ok) {
+    if (st === DecodeStatus.TooLong) cpu.gp0();
+    cpu.raise(C.UD, 0, false);
+  }
+  insn.exec = cpu.long64 ? dispatch64(insn) : DISPATCH[insn.row];
+  if (cacheable && cpu.codePage !== null) cpu.codePage.insns[off] = insn;
+  return insn;
+}
+
+/** Looks up (or creates) the decode cache of the physical page holding linear `lin`. */
+function setCodePage(cpu: Cpu, lin: number): void {
+  cpu.codeLpn = -1;
+  cpu.codePage = null;
+  cpu.codeView = null;
+  const idx = (lin >>> 12) & C.TLB_MASK;
+  const lpn = lpnOf(lin);
+  const user = cpu.state.cpl === 3;
+  const need = user ? C.TP_UX : C.TP_SX;
+  // A fetch at CPL 3 is a user access (SDM Vol. 3 4.6): the walk must check U/S at every level
+  // and a fault reports U = 1. An entry filled by a supervisor access lacks TP_UX unless the
+  // walk found the page user-accessible, so it is walked again here.
+  if (cpu.tlbTag[idx] !== tlbTagOf(lin) || !(cpu.tlbPerm[idx] & need))
+    tlbFill(cpu, lin, user ? PFERR.USER | PFERR.FETCH : PFERR.FETCH);
+  const view = cpu.tlbView[idx];
+  if (view === null) return;
+  const pfn = cpu.tlbPfn[idx];
+  let pc = cpu.codePages.get(pfn);
+  if (pc === undefined) {
+    pc = cpu.codePool.pop();
+    if (pc === undefined) pc = new PageCode();
+    else pc.insns.fill(undefined);
+    cpu.codePages.set(pfn, pc);
+    // Writes to this frame must now go the slow way (to invalidate): drop cached write rights.
+    // Without paging only the identity entry can map the frame; with paging any entry can.
+    if (cpu.pagingMode === 0) {
+      const i = pfn & C.TLB_MASK;
+      if (cpu.tlbPfn[i] === pfn) cpu.tlbPerm[i] &= ~(C.TP_SW | C.TP_UW);
+    } else {
+      for (let i = 0; i < C.TLB_SIZE; i++) {
+        if (cpu.tlbTag[i] >= 0 && cpu.tlbPfn[i] === pfn) cpu.tlbPerm[i] &= ~(C.TP_SW | C.TP_UW);
+      }
+    }
+  }
+  cpu.codeLpn = lpn;
+  cpu.codeUser = user;
+  cpu.codePage = pc;
+  cpu.codeView = view;
+  cpu.codePfn = pfn;
+}
+
+/** Byte `i` of the instruction at CS:fetchEip, with limit and page checks (the decoder's ByteSource). */
+export function fetchCodeByte(cpu: Cpu, i: number): number {
+  const eip = cpu.fetchEip + i;
+  // A 4 GiB code segment wraps past the top, as data accesses do (see segAddr).
+  const lim = cpu.state.segLimit[1];
+  if (eip > lim && lim !== 0xffffffff && !cpu.long64) cpu.gp0();
+  let lin: number;
+  if (cpu.long64) {
+    // An instruction running from canonical into non-canonical space: #GP(0).
+    lin = cpu.linNext(cpu.fetchLin, i);
+    if (lin >= TWO47 && cpu.fetchLin < TWO47) cpu.gp0();
+  } else lin = (cpu.fetchLin + i) >>> 0;
+  if (cpu.linearOps !== null) return cpu.linearOps.fetch(lin);
+  if (lpnOf(lin) === cpu.codeLpn && cpu.codeView !== null && cpu.codeUser === (cpu.state.cpl === 3))
+    return cpu.codeView[lin & 0xfff];
+  return cpu.linRead(lin, 1, cpu.state.cpl === 3 ? PFERR.USER | PFERR.FETCH : PFERR.FETCH);
+}
+
+/** Drops the decodes of physical frame `pfn` (written by the guest or by someone else). */
+export function invalidateCodePage(cpu: Cpu, pfn: number): void {
+  const pc = cpu.codePages.get(pfn);
+  if (pc !== undefined) {
+    cpu.codePages.delete(pfn);
+    // Recycle the page's slot array (32 KiB) instead of leaving it to the GC.
+    if (cpu.codePool.length < 16) cpu.codePool.push(pc);
+    cpu.stats.codeInvalidations++;
+    if (cpu.codePfn === pfn) {
+      cpu.codeLpn = -1;
+      cpu.codePage = null;
+      cpu.codeView = null;
+    }
+  }
+}

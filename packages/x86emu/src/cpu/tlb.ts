@@ -1,0 +1,148 @@
+/**
+ * The software TLB: direct-mapped by linear page number, one entry per 4 KiB page with its frame,
+ * host view and permissions precomputed (the v86/Bochs design). A miss walks the guest's tables
+ * (`paging/walker.ts`, which sets A/D bits as the CPU does) and raises #PF; flushes follow SDM
+ * Vol. 3 4.10.4. The arrays live on `Cpu` (its memory accessors probe them inline).
+ */
+import { PFERR, WalkCtl, walkAddr } from '../paging/walker.js';
+import * as C from './consts.js';
+import type { Cpu } from './cpu.js';
+import { invalidateCodePage } from './fetch.js';
+
+/**
+ * Linear page number of `lin`. Linear addresses are plain numbers: below 2^32 outside 64-bit
+ * mode, and in 64-bit mode the canonical address folded to 48 bits (bits 63:48 dropped once
+ * checked), so page numbers reach 2^36 and need a division, not a shift.
+ */
+export function lpnOf(lin: number): number {
+  return lin <= 0xffffffff ? lin >>> 12 : Math.floor(lin / 4096);
+}
+
+/**
+ * TLB tag of linear `lin`: the page-number bits above the 12 that index the direct-mapped TLB
+ * (8 bits for a 32-bit address, 24 for a 48-bit one), so tags stay small integers and 32-bit code
+ * computes them with one shift.
+ */
+export function tlbTagOf(lin: number): number {
+  return lin <= 0xffffffff ? lin >>> 24 : Math.floor(lin / 16777216);
+}
+
+/** The TP_* right an access of kind `access` (PFERR bits) needs. */
+export function accessPerm(access: number): number {
+  const user = (access & PFERR.USER) !== 0;
+  if (access & PFERR.WRITE) return user ? C.TP_UW : C.TP_SW;
+  if (access & PFERR.FETCH) return user ? C.TP_UX : C.TP_SX;
+  return user ? C.TP_UR : C.TP_SR;
+}
+
+/** Drops every TLB entry. */
+export function tlbFlush(cpu: Cpu): void {
+  cpu.tlbTag.fill(-1);
+  cpu.tlbHas1G = false;
+  cpu.codeLpn = -1;
+  cpu.stats.tlbFlushes++;
+}
+
+/** Drops non-global TLB entries (a MOV to CR3 with CR4.PGE = 1: SDM Vol. 3 4.10.4.1). */
+export function tlbFlushNonGlobal(cpu: Cpu): void {
+  for (let i = 0; i < C.TLB_SIZE; i++) if (!(cpu.tlbPerm[i] & C.TP_GLOBAL)) cpu.tlbTag[i] = -1;
+  cpu.codeLpn = -1;
+  cpu.stats.tlbFlushes++;
+}
+
+/** INVLPG: drops the translation of linear `gva` (any size page holding it). */
+export function tlbInvlpg(cpu: Cpu, gva: number): void {
+  const lpn = lpnOf(gva);
+  // A large page fills TLB entries per 4 KiB page; drop every entry of the same frame range by tag.
+  const idx = lpn & C.TLB_MASK;
+  if (cpu.tlbTag[idx] === tlbTagOf(gva)) cpu.tlbTag[idx] = -1;
+  if (cpu.tlbHas1G) {
+    // A 1 GiB page's 4 KiB parts are cached under 262144 page numbers: drop everything.
+    tlbFlush(cpu);
+  } else if (cpu.pagingMode !== 0) {
+    // The entry may belong to a 2/4 MiB page whose other 4 KiB parts are cached too.
+    const span = cpu.pagingMode === 1 ? 1024 : 512;
+    const first = lpn - (lpn % span);
+    for (let p = first; p < first + span; p++) {
+      const i = p & C.TLB_MASK;
+      if (cpu.tlbTag[i] === Math.floor(p / 4096) && cpu.tlbLarge[i]) cpu.tlbTag[i] = -1;
+    }
+  }
+  cpu.codeLpn = -1;
+}
+
+/**
+ * Fills the TLB entry for linear `lin` with an access of kind `access` (PFERR bits); raises
+ * #PF on failure.
+ */
+export function tlbFill(cpu: Cpu, lin: number, access: number): void {
+  cpu.stats.tlbMisses++;
+  const lpn = lpnOf(lin);
+  const idx = lpn & C.TLB_MASK;
+  let pfn: number;
+  let perm: number;
+  let large = 0;
+  if (cpu.pagingMode === 0) {
+    pfn = lpn;
+    perm = C.TP_SR | C.TP_SW | C.TP_UR | C.TP_UW | C.TP_SX | C.TP_UX;
+  } else {
+    const w = cpu.walk;
+    if (
+      !walkAddr(
+        cpu.memory,
+        cpu.pagingMode,
+        cpu.pagingRoot,
+        lin,
+        access,
+        cpu.walkCtl,
+        w,
+        cpu.pagingMode === 2 ? cpu.pdptes : null,
+      )
+    ) {
+      cpu.pageFault(lin, w.errorCode);
+    }
+    // The walk's accessed/dirty writes are writes to memory: a page table may share a frame
+    // with decoded code (a page table recycled into code, or the reverse).
+    if (cpu.codePages.size !== 0) {
+      if (w.written0 >= 0) invalidateCodePage(cpu, Math.floor(w.written0 / 4096));
+      if (w.written1 >= 0) invalidateCodePage(cpu, Math.floor(w.written1 / 4096));
+      if (w.written2 >= 0) invalidateCodePage(cpu, Math.floor(w.written2 / 4096));
+      if (w.written3 >= 0) invalidateCodePage(cpu, Math.floor(w.written3 / 4096));
+    }
+    pfn = w.pfn;
+    large = w.pageSize > 4096 ? 1 : 0;
+    if (w.pageSize === 0x40000000) cpu.tlbHas1G = true;
+    perm = C.TP_SR | C.TP_SX;
+    // Write rights are cached only once the dirty bit is set, so the first write walks and sets it.
+    const wp = (cpu.walkCtl & WalkCtl.WP) !== 0;
+    if (w.dirty) {
+      if (w.writable || !wp) perm |= C.TP_SW;
+      if (w.writable && w.user) perm |= C.TP_UW;
+    }
+    if (w.user) perm |= C.TP_UR | C.TP_UX;
+    if (w.nx) perm &= ~(C.TP_SX | C.TP_UX);
+    if (w.global) perm |= C.TP_GLOBAL;
+  }
+  const view = cpu.memory.pageView(pfn);
+  // Frames with decoded code keep no write rights: writes take the slow path and invalidate.
+  if (cpu.codePages.has(pfn)) perm &= ~(C.TP_SW | C.TP_UW);
+  cpu.tlbTag[idx] = tlbTagOf(lin);
+  cpu.tlbPerm[idx] = perm;
+  cpu.tlbPfn[idx] = pfn;
+  cpu.tlbView[idx] = view;
+  cpu.tlbLarge[idx] = large;
+}
+
+/** Translates linear → physical for `access` (PFERR bits), through the TLB. */
+export function tlbTranslate(cpu: Cpu, lin: number, access: number): number {
+  const tag = tlbTagOf(lin);
+  const idx = (lin >>> 12) & C.TLB_MASK;
+  const need = accessPerm(access);
+  if (cpu.tlbTag[idx] !== tag || (cpu.tlbPerm[idx] & need) !== need) {
+    if (access & PFERR.WRITE && cpu.tlbTag[idx] === tag) cpu.tlbTag[idx] = -1;
+    tlbFill(cpu, lin, access);
+    // A write to a frame holding decoded code: invalidate, then allow it.
+    if (access & PFERR.WRITE && cpu.codePages.has(cpu.tlbPfn[idx])) invalidateCodePage(cpu, cpu.tlbPfn[idx]);
+  }
+  return cpu.tlbPfn[idx] * 4096 + (lin & 0xfff);
+}
