@@ -5,6 +5,7 @@ import {
   hpfnLo,
   PAGE_SHIFT,
   PFERR_FETCH_MASK,
+  PFERR_RSVD_MASK,
   PFERR_USER_MASK,
   PFERR_WRITE_MASK,
   PT_ACCESSED_MASK,
@@ -18,7 +19,7 @@ import {
 import { mmuSetSpte, SET_SPTE_EMULATE } from './set-spte.js';
 import { type ShadowPage, spteRef } from './shadow-page.js';
 import type { MmuState } from './state.js';
-import { type GuestWalker, walkAddr } from './walker.js';
+import { type GuestWalker, walkAddr64 } from './walker.js';
 
 /**
  * What the exit handler does after a #PF exit. One named result each (KVM 2007 folded three of
@@ -31,6 +32,10 @@ import { type GuestWalker, walkAddr } from './walker.js';
  * - `mmio`: `gpa` is not RAM; emulate the instruction with its access going to the device model.
  * - `no-memory`: the host could not supply a page for the memory caches; nothing changed. Fail
  *   KVM_RUN with ENOMEM (or free memory and retry).
+ *
+ * `cr2` is the faulting linear address as a plain number (4-level: bits 47:0; the guest's CR2
+ * is that value sign-extended from bit 47). The objects are the MMU's own, reused by the next
+ * `pageFault` (the fault path allocates nothing): read them before calling it again.
  */
 export type PageFaultResult =
   | { readonly kind: 'fixed' }
@@ -42,11 +47,23 @@ export type PageFaultResult =
 export const PF_FIXED: PageFaultResult = Object.freeze({ kind: 'fixed' });
 export const PF_NO_MEMORY: PageFaultResult = Object.freeze({ kind: 'no-memory' });
 
+/** The reusable results with a payload, one set per MMU (see {@link PageFaultResult}). */
+export class PageFaultResults {
+  readonly injectPf = { kind: 'inject-pf' as const, errorCode: 0, cr2: 0 };
+  readonly emulate = { kind: 'emulate' as const, gpa: 0 };
+  readonly mmio = { kind: 'mmio' as const, gpa: 0 };
+}
+
 /**
  * The page-fault handler proper (`nonpaging_page_fault` / `FNAME(page_fault)`), with the memory
  * caches already topped up and roots loaded by the caller (KvmMmu.pageFault).
  */
-export function handlePageFault(s: MmuState, gva: number, errorCode: number): PageFaultResult {
+export function handlePageFault(
+  s: MmuState,
+  gvaLo: number,
+  gvaHi: number,
+  errorCode: number,
+): PageFaultResult {
   const st = s.stats;
   const ctx = s.ctx;
   kvmMmuFreeSomePages(s);
@@ -58,37 +75,49 @@ export function handlePageFault(s: MmuState, gva: number, errorCode: number): Pa
   let walker: GuestWalker | null = null;
   if (ctx.fmt === null) {
     // Paging off: gva is the gpa (identity), every shadow page metaphysical.
-    gfn = (gva >>> 0) >>> PAGE_SHIFT;
+    gfn = gvaLo >>> PAGE_SHIFT;
     access = ACC_ALL;
     dirty = true;
   } else {
     walker = s.walker;
     const params = s.walkParams!;
     const mask = PFERR_WRITE_MASK | PFERR_USER_MASK | PFERR_FETCH_MASK;
-    if (!walkAddr(walker, s.host, params, gva, errorCode & mask, true)) {
+    if (!walkAddr64(walker, s.host, params, gvaLo, gvaHi, errorCode & mask, true)) {
       st.pfGuest++;
-      return { kind: 'inject-pf', errorCode: walker.errorCode, cr2: gva };
+      if (walker.errorCode & PFERR_RSVD_MASK) st.pfRsvd++;
+      const r = s.results.injectPf;
+      r.errorCode = walker.errorCode;
+      r.cr2 = gvaHi * 0x100000000 + gvaLo;
+      return r;
     }
     gfn = walker.gfn;
     access = walker.access;
     dirty = (walker.pteLo[walker.level] & PT_DIRTY_MASK) !== 0;
   }
-  const gpa = gfn * 4096 + (gva & 0xfff);
+  const gpa = gfn * 4096 + (gvaLo & 0xfff);
   if (s.host.gfnToHpfn(gfn) < 0) {
     st.pfMmio++;
-    return { kind: 'mmio', gpa };
+    const r = s.results.mmio;
+    r.gpa = gpa;
+    return r;
   }
-  const page = fetch(s, gva, walker);
+  if (walker !== null && walker.level > 1) {
+    if (walker.level === 2) st.pfLarge2M++;
+    else st.pfLarge1G++;
+  }
+  const page = fetch(s, gvaLo, gvaHi, walker);
   if (page === null) {
     // No shadow root for this address although the guest walk succeeded: cannot happen while
     // roots and PDPTEs are loaded together. Counted; the guest retries.
     st.inconsistencies++;
     return PF_FIXED;
   }
-  const r = mmuSetSpte(s, page, (gva >>> PAGE_SHIFT) & 511, gfn, access, write, user, dirty);
+  const r = mmuSetSpte(s, page, (gvaLo >>> PAGE_SHIFT) & 511, gfn, access, write, user, dirty);
   if (r === SET_SPTE_EMULATE) {
     st.pfEmulate++;
-    return { kind: 'emulate', gpa };
+    const e = s.results.emulate;
+    e.gpa = gpa;
+    return e;
   }
   st.pfFixed++;
   return PF_FIXED;
@@ -103,10 +132,8 @@ const DIR_SPTE_BITS = PT_PRESENT_MASK | PT_WRITABLE_MASK | PT_USER_MASK | PT_ACC
  * Tables come from the walker's recorded table gfns; below a guest large page, and everywhere
  * when paging is off, the pages are metaphysical, named by the first gfn they map.
  */
-export function fetch(s: MmuState, gva: number, w: GuestWalker | null): ShadowPage | null {
+export function fetch(s: MmuState, gvaLo: number, gvaHi: number, w: GuestWalker | null): ShadowPage | null {
   const ctx = s.ctx;
-  const gvaLo = gva >>> 0;
-  const gvaHi = ctx.shadowRootLevel === 4 ? Math.floor(gva / 0x100000000) >>> 0 : 0;
   let page: ShadowPage | null;
   let level: number;
   if (ctx.shadowRootLevel === 3) {
@@ -138,9 +165,10 @@ export function fetch(s: MmuState, gva: number, w: GuestWalker | null): ShadowPa
     if (w === null || childLevel < w.level) {
       // No guest table behind it: paging off, or the area of a guest large page. Name the page by
       // the first frame it maps (the frame actually mapped, not the directory's).
-      const gvaFrames = w === null ? Math.floor(gva / 4096) : w.gfn;
+      // (A 4-level guest's 1 GiB page gets a metaphysical level-2 page and level-1 pages under it.)
+      const frames = w === null ? gvaLo >>> PAGE_SHIFT : w.gfn;
       const span = 2 ** (9 * childLevel);
-      gfn = w === null ? Math.floor(gvaFrames / span) * span : gvaFrames - (gvaFrames % span);
+      gfn = frames - (frames % span);
       metaphysical = true;
       access = w === null ? ACC_ALL : w.accessAt[w.level];
     } else {
@@ -148,7 +176,7 @@ export function fetch(s: MmuState, gva: number, w: GuestWalker | null): ShadowPa
       metaphysical = false;
       access = w.accessAt[level];
     }
-    const child = kvmMmuGetPage(s, gfn, gva, childLevel, metaphysical, access, spteRef(page, index));
+    const child = kvmMmuGetPage(s, gfn, gvaLo, childLevel, metaphysical, access, spteRef(page, index));
     page.spt[at] = (hpfnLo(child.hpfn) | DIR_SPTE_BITS) >>> 0;
     page.spt[at + 1] = hpfnHi(child.hpfn);
     page = child;

@@ -58,12 +58,21 @@ export interface MmuHostOps {
 export interface PagingState {
   /** CR0: PG (bit 31) and WP (bit 16) matter here. */
   cr0: number;
-  /** CR3, the guest's (a physical address, < 2^52, as a plain number). */
+  /**
+   * CR3, the guest's, as a plain number below 2^52 (in long mode the whole 64-bit register: bits
+   * 11:0 are PWT/PCD and ignored here, bits 63:52 must be zero, as MOV CR3 requires).
+   */
   cr3: number;
   /** CR4: PSE (bit 4) and PAE (bit 5) matter here. */
   cr4: number;
-  /** Low half of EFER: LME (bit 8), LMA (bit 10), NXE (bit 11). */
+  /** Low half of EFER: LME (bit 8), LMA (bit 10: 4-level paging when CR0.PG), NXE (bit 11). */
   efer: number;
+  /**
+   * CPUID.80000001H:EDX.Page1GB of the guest: whether PS=1 in a 4-level PDPTE maps a 1 GiB page
+   * (otherwise the bit is reserved, SDM Vol. 3A 4.5.4). Read on setup/reset; absent means true
+   * (x86emu advertises 1 GiB pages).
+   */
+  gbPages?: boolean;
 }
 
 export const X86_CR0_WP = 1 << 16;

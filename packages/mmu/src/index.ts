@@ -54,4 +54,4 @@ export {
 } from './pte-format.js';
 export { DEFAULT_MMU_OPTIONS, type MmuModeName, type MmuOptions } from './state.js';
 export { createMmuStats, type MmuStats } from './stats.js';
-export { GuestWalker, type WalkParams, walkAddr } from './walker.js';
+export { GuestWalker, type WalkParams, walkAddr, walkAddr64 } from './walker.js';

@@ -31,7 +31,7 @@ import {
   MmuState,
 } from './state.js';
 import type { MmuStats } from './stats.js';
-import { walkAddr } from './walker.js';
+import { walkAddr64 } from './walker.js';
 import { kvmMmuUnprotectPage } from './write-protect.js';
 
 /** Outcome of {@link KvmMmu.kvmSetCr3}. */
@@ -160,7 +160,9 @@ export class KvmMmu {
   kvmSetCr3(cr3: number): Cr3LoadResult {
     const s = this.s;
     if (s.ctx.mode === 'paging32E' && !this.loadPdptrs(cr3)) return 'gp';
-    if (s.ctx.mode === 'paging64' && cr3 >= 2 ** s.options.maxPhyAddr) return 'gp';
+    // Long mode: CR3 bits 63:MAXPHYADDR are reserved, MOV CR3 #GPs (SDM Vol. 3A 4.5; KVM's
+    // kvm_set_cr3 with `cr3 & CR3_L_MODE_RESERVED_BITS`).
+    if (s.ctx.mode === 'paging64' && !(cr3 >= 0 && cr3 < s.maxPhyAddrBytes)) return 'gp';
     s.host.paging.cr3 = cr3;
     return this.kvmMmuNewCr3() ? 'ok' : 'no-memory';
   }
@@ -172,11 +174,11 @@ export class KvmMmu {
    */
   loadPdptrs(cr3: number): boolean {
     const s = this.s;
-    const fmt = makePteFormat('paging32E', { nxe: false, pse: true, maxPhyAddr: s.options.maxPhyAddr });
-    const buf = new Uint8Array(32);
+    const fmt = s.pdpteFmt;
+    const buf = s.pdpteBuf;
     if (!s.host.readGuest((cr3 >>> 0) & 0xffffffe0, buf)) return false;
-    const v = new DataView(buf.buffer);
-    const next = new Uint32Array(8);
+    const v = s.pdpteView;
+    const next = s.pdpteNext;
     for (let i = 0; i < 4; i++) {
       const lo = v.getUint32(i * 8, true);
       const hi = v.getUint32(i * 8 + 4, true);
@@ -205,9 +207,20 @@ export class KvmMmu {
 
   /**
    * The #PF exit handler's entry point. `errorCode` is the silicon's: its W, U and I/D bits say
-   * what the access was. See {@link PageFaultResult} for what to do with the answer.
+   * what the access was. See {@link PageFaultResult} for what to do with the answer (the object
+   * is reused by the next call). `gva` is a plain number: 32 bits outside long mode, the 48-bit
+   * linear address in long mode (x86emu's fault address; a sign-extended canonical value above
+   * 2^53 is not exact as a number: use {@link pageFault64}).
    */
   pageFault(gva: number, errorCode: number): PageFaultResult {
+    return this.pageFault64(gva >>> 0, Math.floor(gva / 0x100000000) >>> 0, errorCode);
+  }
+
+  /**
+   * {@link pageFault} with the linear address as two 32-bit halves (`gvaHi` = bits 63:32; in
+   * long mode only bits 47:32 matter, outside it `gvaHi` is ignored). Allocates nothing.
+   */
+  pageFault64(gvaLo: number, gvaHi: number, errorCode: number): PageFaultResult {
     const s = this.s;
     s.stats.pageFaults++;
     // Changelog: allocate "before the main mmu machinery, where we can bail out on failure
@@ -216,7 +229,7 @@ export class KvmMmu {
       s.stats.pfNoMemory++;
       return PF_NO_MEMORY;
     }
-    const r = handlePageFault(s, gva, errorCode);
+    const r = handlePageFault(s, gvaLo >>> 0, s.ctx.shadowRootLevel === 4 ? gvaHi & 0xffff : 0, errorCode);
     s.flushPending();
     this.finish('page fault');
     return r;
@@ -249,6 +262,7 @@ export class KvmMmu {
   }
 
   /** kvmMmuUnprotectPage for the frame `gva` maps (e.g. the faulting CR2). */
+  /** (`gva` as in {@link gvaToGpa}.) */
   kvmMmuUnprotectPageVirt(gva: number): boolean {
     const gpa = this.gvaToGpa(gva);
     if (gpa < 0) return false;
@@ -261,10 +275,15 @@ export class KvmMmu {
    * guest would fault.
    */
   gvaToGpa(gva: number, access = 0): number {
+    return this.gvaToGpa64(gva >>> 0, Math.floor(gva / 0x100000000) >>> 0, access);
+  }
+
+  /** {@link gvaToGpa} with the linear address as halves (long mode: bits 47:0 are used). */
+  gvaToGpa64(gvaLo: number, gvaHi: number, access = 0): number {
     const s = this.s;
-    if (s.ctx.fmt === null) return gva >>> 0;
-    if (!walkAddr(s.walker, s.host, s.walkParams!, gva, access, false)) return -1;
-    return s.walker.gfn * 4096 + (gva % 4096);
+    if (s.ctx.fmt === null) return gvaLo >>> 0;
+    if (!walkAddr64(s.walker, s.host, s.walkParams!, gvaLo >>> 0, gvaHi >>> 0, access, false)) return -1;
+    return s.walker.gfn * 4096 + ((gvaLo >>> 0) % 4096);
   }
 
   /**
@@ -275,8 +294,9 @@ export class KvmMmu {
   invlpg(gva: number): void {
     const s = this.s;
     s.stats.invlpg++;
-    const page = leafShadowPage(s, gva);
-    if (page !== null) dropSpte(s, page, (gva >>> PAGE_SHIFT) & 511);
+    const gvaHi = s.ctx.shadowRootLevel === 4 ? Math.floor(gva / 0x100000000) & 0xffff : 0;
+    const page = leafShadowPage(s, gva >>> 0, gvaHi);
+    if (page !== null) dropSpte(s, page, ((gva >>> 0) >>> PAGE_SHIFT) & 511);
     s.pendingTlbFlush = false;
     s.stats.tlbFlushGva++;
     s.host.flushTlbGva(gva);
@@ -385,7 +405,10 @@ function initContext(s: MmuState): void {
       pse: false,
     };
   } else if (efer & EFER_LMA) {
-    const fmt = makePteFormat('paging64', { nxe, pse: true, maxPhyAddr });
+    // Long mode (CR0.PG with EFER.LMA): 4-level guest tables, shadowed by a 4-level hierarchy
+    // whose root is a shadow PML4 (KVM: `paging64_init_context`, `shadow_root_level` 4).
+    const gbPages = s.host.paging.gbPages !== false;
+    const fmt = makePteFormat('paging64', { nxe, pse: true, maxPhyAddr, gbPages });
     ctx = { mode: 'paging64', fmt, rootLevel: 4, shadowRootLevel: 4, wp, nxe, pse: true };
   } else if (cr4 & X86_CR4_PAE) {
     const fmt = makePteFormat('paging32E', { nxe, pse: true, maxPhyAddr });
@@ -403,17 +426,29 @@ function initContext(s: MmuState): void {
   updateWalkParams(s);
 }
 
+/** Updated in place: a CR3 switch allocates nothing. */
 function updateWalkParams(s: MmuState): void {
   const fmt = s.ctx.fmt;
-  s.walkParams = fmt === null ? null : { fmt, cr3: s.rootCr3, pdptes: s.pdptes, wp: s.ctx.wp };
+  if (fmt === null) {
+    s.walkParams = null;
+    return;
+  }
+  const p = s.walkParams;
+  if (p === null) {
+    s.walkParams = { fmt, cr3: s.rootCr3, pdptes: s.pdptes, wp: s.ctx.wp };
+    return;
+  }
+  p.fmt = fmt;
+  p.cr3 = s.rootCr3;
+  p.wp = s.ctx.wp;
 }
 
 /** Loads PDPTEs without a caller to report #GP to: unreadable or reserved ones become not present. */
 function loadPdptrsOrClear(s: MmuState, cr3: number): void {
-  const fmt = makePteFormat('paging32E', { nxe: false, pse: true, maxPhyAddr: s.options.maxPhyAddr });
-  const buf = new Uint8Array(32);
+  const fmt = s.pdpteFmt;
+  const buf = s.pdpteBuf;
   const ok = s.host.readGuest((cr3 >>> 0) & 0xffffffe0, buf);
-  const v = new DataView(buf.buffer);
+  const v = s.pdpteView;
   for (let i = 0; i < 4; i++) {
     const lo = ok ? v.getUint32(i * 8, true) : 0;
     const hi = ok ? v.getUint32(i * 8 + 4, true) : 0;
@@ -480,9 +515,7 @@ function mmuFreeRoots(s: MmuState): void {
 }
 
 /** The level-1 shadow page that holds `gva`'s leaf, if the shadow tables reach that far. */
-function leafShadowPage(s: MmuState, gva: number): ShadowPage | null {
-  const gvaLo = gva >>> 0;
-  const gvaHi = s.ctx.shadowRootLevel === 4 ? Math.floor(gva / 0x100000000) >>> 0 : 0;
+function leafShadowPage(s: MmuState, gvaLo: number, gvaHi: number): ShadowPage | null {
   let page: ShadowPage | null;
   let level: number;
   if (s.ctx.shadowRootLevel === 3) {

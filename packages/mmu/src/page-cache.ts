@@ -88,9 +88,19 @@ function allocShadowPage(s: MmuState, gfn: number, role: number): ShadowPage {
   else list.push(page);
   activeAddHead(s, page);
   s.nPages++;
+  countLevel(s, page.level, 1);
   s.stats.shadowPagesCreated++;
   s.stats.shadowPagesLive = s.nPages;
   return page;
+}
+
+/** Keeps the per-level live counters (stats.shadowPagesL1…L4). */
+function countLevel(s: MmuState, level: number, delta: number): void {
+  const st = s.stats;
+  if (level === 1) st.shadowPagesL1 += delta;
+  else if (level === 2) st.shadowPagesL2 += delta;
+  else if (level === 3) st.shadowPagesL3 += delta;
+  else st.shadowPagesL4 += delta;
 }
 
 function activeAddHead(s: MmuState, page: ShadowPage): void {
@@ -212,6 +222,7 @@ function freeShadowPage(s: MmuState, page: ShadowPage): void {
   page.id = -1;
   s.spare.push(page);
   s.nPages--;
+  countLevel(s, page.level, -1);
   s.stats.shadowPagesFreed++;
   s.stats.shadowPagesLive = s.nPages;
 }

@@ -1,6 +1,6 @@
 /**
  * Page-table entry formats as data (the `paging_tmpl.h` idea without the template): one walker
- * serves 32-bit two-level paging, PAE and (designed for, see README) 4-level paging, reading its
+ * serves 32-bit two-level paging, PAE and 4-level paging, reading its
  * geometry and reserved-bit rules from a {@link PteFormat}.
  *
  * 64-bit entries are handled as two 32-bit halves (`lo` = bits 31:0, `hi` = bits 63:32).
@@ -96,11 +96,13 @@ export interface PteFormatOptions {
   pse: boolean;
   /** Guest MAXPHYADDR, 32…52. */
   maxPhyAddr: number;
+  /** 4-level only: CPUID Page1GB, PS=1 in a PDPTE maps 1 GiB (default true). */
+  gbPages?: boolean;
 }
 
 /**
  * Builds the descriptor for one mode. The reserved-bit rules come from SDM Vol. 3A tables 4-4
- * (32-bit, PSE-36 form for 4 MiB pages), 4-8 … 4-11 (PAE) and 4-14 … 4-19 (4-level, no 1 GiB pages).
+ * (32-bit, PSE-36 form for 4 MiB pages), 4-8 … 4-11 (PAE) and 4-14 … 4-20 (4-level).
  */
 export function makePteFormat(name: PagingModeName, opts: PteFormatOptions): PteFormat {
   const rsvdLo = new Uint32Array(RSVD_SLOTS);
@@ -122,13 +124,14 @@ export function makePteFormat(name: PagingModeName, opts: PteFormatOptions): Pte
       rsvdHi,
     };
   }
-  // Bits above MAXPHYADDR (in the high half) are reserved at every level; so is XD without NXE.
-  const hiAbove = m >= 52 ? bits(20, 30) : bits(m - 32, 30);
-  const hiRsvd = (hiAbove | (opts.nxe ? 0 : PT64_NX_HI_MASK)) >>> 0;
-  for (let i = 0; i < RSVD_SLOTS; i++) rsvdHi[i] = hiRsvd;
+  const addrHiMask = (1 << (Math.min(m, 52) - 32)) - 1;
+  const nxRsvd = opts.nxe ? 0 : PT64_NX_HI_MASK;
   // A large-page directory entry: bits 20:13 must be zero (2 MiB alignment of the frame).
   rsvdLo[2 * 2 + 1] = bits(13, 20);
   if (name === 'paging32E') {
+    // PAE: bits 62:MAXPHYADDR are reserved at every level (SDM tables 4-9 … 4-11), XD without NXE.
+    const hiAbove = m >= 52 ? bits(20, 30) : bits(m - 32, 30);
+    for (let i = 0; i < RSVD_SLOTS; i++) rsvdHi[i] = (hiAbove | nxRsvd) >>> 0;
     // PDPTEs: bits 2:1 and 8:5 reserved, and XD is reserved whatever NXE says (SDM table 4-8).
     rsvdLo[3 * 2 + 0] = rsvdLo[3 * 2 + 1] = 0x1e6;
     rsvdHi[3 * 2 + 0] = rsvdHi[3 * 2 + 1] = (hiAbove | PT64_NX_HI_MASK) >>> 0;
@@ -140,24 +143,30 @@ export function makePteFormat(name: PagingModeName, opts: PteFormatOptions): Pte
       rootFromPdptes: true,
       largePageLevels: 1 << 2,
       nx: opts.nxe,
-      addrHiMask: (1 << (Math.min(m, 52) - 32)) - 1,
+      addrHiMask,
       rsvdLo,
       rsvdHi,
     };
   }
-  // 4-level: PS is reserved in a PML4E; 1 GiB pages are not offered, so PS=1 in a PDPTE is reserved too.
-  rsvdLo[4 * 2 + 1] = PT_PAGE_SIZE_MASK;
-  rsvdLo[4 * 2 + 0] = PT_PAGE_SIZE_MASK;
-  rsvdLo[3 * 2 + 1] = PT_PAGE_SIZE_MASK;
+  // 4-level: only bits 51:MAXPHYADDR are reserved; bits 62:52 are ignored (protection keys
+  // aside), unlike PAE (SDM tables 4-14 … 4-20). XD is reserved without NXE.
+  const hiAbove = m >= 52 ? 0 : bits(m - 32, 19);
+  for (let i = 0; i < RSVD_SLOTS; i++) rsvdHi[i] = (hiAbove | nxRsvd) >>> 0;
+  // PS is reserved in a PML4E (table 4-15); in a PDPTE it maps 1 GiB with Page1GB (bits 29:13
+  // reserved, table 4-16), and is reserved without it (KVM: `rsvd_bits(7, 7)` unless GBPAGES).
+  const gbPages = opts.gbPages !== false;
+  rsvdLo[4 * 2 + 0] = rsvdLo[4 * 2 + 1] = PT_PAGE_SIZE_MASK;
+  if (gbPages) rsvdLo[3 * 2 + 1] = bits(13, 29);
+  else rsvdLo[3 * 2 + 0] = rsvdLo[3 * 2 + 1] = PT_PAGE_SIZE_MASK;
   return {
     name,
     rootLevel: PT64_ROOT_LEVEL,
     pteSize: 8,
     bitsPerLevel: 9,
     rootFromPdptes: false,
-    largePageLevels: 1 << 2,
+    largePageLevels: (1 << 2) | (gbPages ? 1 << 3 : 0),
     nx: opts.nxe,
-    addrHiMask: (1 << (Math.min(m, 52) - 32)) - 1,
+    addrHiMask,
     rsvdLo,
     rsvdHi,
   };

@@ -1,6 +1,7 @@
+import { PageFaultResults } from './fault.js';
 import type { MmuHostOps } from './host.js';
 import { MmuMemoryCaches } from './memory-caches.js';
-import type { PagingModeName, PteFormat } from './pte-format.js';
+import { makePteFormat, type PagingModeName, type PteFormat } from './pte-format.js';
 import { Rmap } from './rmap.js';
 import type { ShadowPage } from './shadow-page.js';
 import { createMmuStats, type MmuStats } from './stats.js';
@@ -102,6 +103,15 @@ export class MmuState {
   readonly scratchRefs2: number[] = [];
   /** Violations found by audit mode since creation (bounded). */
   readonly auditLog: string[] = [];
+  /** pageFault's reusable answers (the fault path allocates nothing). */
+  readonly results = new PageFaultResults();
+  /** 2^MAXPHYADDR: a long-mode CR3 at or above it is #GP. */
+  readonly maxPhyAddrBytes: number;
+  /** PDPTE loading without allocation: the PAE format (for PDPTE reserved bits) and buffers. */
+  readonly pdpteFmt: PteFormat;
+  readonly pdpteBuf = new Uint8Array(32);
+  readonly pdpteView = new DataView(this.pdpteBuf.buffer);
+  readonly pdpteNext = new Uint32Array(8);
 
   constructor(
     readonly host: MmuHostOps,
@@ -109,6 +119,8 @@ export class MmuState {
   ) {
     this.caches = new MmuMemoryCaches(host);
     this.rmap = new Rmap(this.caches);
+    this.maxPhyAddrBytes = 2 ** options.maxPhyAddr;
+    this.pdpteFmt = makePteFormat('paging32E', { nxe: false, pse: true, maxPhyAddr: options.maxPhyAddr });
   }
 
   /** Requests a full flush of the silicon TLB at the end of the current operation. */

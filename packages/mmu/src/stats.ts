@@ -10,10 +10,20 @@ export interface MmuStats {
   pfEmulate: number;
   pfMmio: number;
   pfNoMemory: number;
+  /** Guest faults (pfGuest) whose error code has RSVD: reserved bits in some guest entry. */
+  pfRsvd: number;
+  /** Faults fixed or emulated through a guest 2/4 MiB page and through a 1 GiB page. */
+  pfLarge2M: number;
+  pfLarge1G: number;
   /** Shadow pages created (cache misses that allocated), freed, and live now. */
   shadowPagesCreated: number;
   shadowPagesFreed: number;
   shadowPagesLive: number;
+  /** Live shadow pages by level: page tables, directories, PDPTs, PML4s. */
+  shadowPagesL1: number;
+  shadowPagesL2: number;
+  shadowPagesL3: number;
+  shadowPagesL4: number;
   /** kvmMmuZapPage calls, by cause. */
   shadowPagesZapped: number;
   zapFlood: number;
@@ -69,9 +79,16 @@ export function createMmuStats(): MmuStats {
     pfEmulate: 0,
     pfMmio: 0,
     pfNoMemory: 0,
+    pfRsvd: 0,
+    pfLarge2M: 0,
+    pfLarge1G: 0,
     shadowPagesCreated: 0,
     shadowPagesFreed: 0,
     shadowPagesLive: 0,
+    shadowPagesL1: 0,
+    shadowPagesL2: 0,
+    shadowPagesL3: 0,
+    shadowPagesL4: 0,
     shadowPagesZapped: 0,
     zapFlood: 0,
     zapMisaligned: 0,

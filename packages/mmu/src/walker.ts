@@ -32,7 +32,7 @@ import {
  * Arrays are indexed by level (1 = page table … 4 = PML4); one walker object is reused.
  */
 export class GuestWalker {
-  /** Level of the leaf entry: 1, or 2 for a large page. */
+  /** Level of the leaf entry: 1, or 2 (2/4 MiB) or 3 (1 GiB) for a large page. */
   level = 0;
   /** The 4 KiB guest frame the address maps to (for a large page, the frame actually used). */
   gfn = 0;
@@ -80,6 +80,10 @@ const AD_RETRIES = 4;
  * of the leaf (on a write) set in guest memory. On failure returns false with `errorCode` holding
  * the error code a real CPU would push (SDM Vol. 3A 4.7), never touching guest memory.
  *
+ * `gva` is a plain number: 32 bits for 2- and 3-level formats, a 48-bit linear address for
+ * 4-level (bits 63:48 of a canonical address are copies of bit 47 and select nothing). Use
+ * {@link walkAddr64} with halves for a full 64-bit value.
+ *
  * A table that is not guest RAM reads as not present (a real PC would read open bus).
  */
 export function walkAddr(
@@ -90,21 +94,43 @@ export function walkAddr(
   access: number,
   setAccessedDirty: boolean,
 ): boolean {
+  const gvaHi = p.fmt.rootLevel === 4 ? Math.floor(gva / 0x100000000) >>> 0 : 0;
+  return walkAddr64(w, host, p, gva >>> 0, gvaHi, access, setAccessedDirty);
+}
+
+/** {@link walkAddr} for a linear address given as halves (`gvaHi` = bits 63:32; only 47:32 are used). */
+export function walkAddr64(
+  w: GuestWalker,
+  host: MmuHostOps,
+  p: WalkParams,
+  gvaLo: number,
+  gvaHi: number,
+  access: number,
+  setAccessedDirty: boolean,
+): boolean {
   for (let attempt = 0; ; attempt++) {
-    const r = walkOnce(w, host, p, gva, access);
+    const r = walkOnce(w, host, p, gvaLo, gvaHi, access);
     if (!r || !setAccessedDirty) return r;
     if (updateAccessedDirty(w, host, p.fmt, access) || attempt === AD_RETRIES) return true;
-    // The guest changed an entry under us (another vCPU): walk again, as hardware would.
+    // The guest changed an entry under us (another vCPU, or a self-mapped table whose A bit
+    // this very walk set one level up): walk again, as hardware would.
   }
 }
 
-function walkOnce(w: GuestWalker, host: MmuHostOps, p: WalkParams, gva: number, access: number): boolean {
+function walkOnce(
+  w: GuestWalker,
+  host: MmuHostOps,
+  p: WalkParams,
+  gvaLo: number,
+  gvaHi: number,
+  access: number,
+): boolean {
   const fmt = p.fmt;
   const write = (access & PFERR_WRITE_MASK) !== 0;
   const user = (access & PFERR_USER_MASK) !== 0;
   const fetch = (access & PFERR_FETCH_MASK) !== 0;
-  const gvaLo = gva >>> 0;
-  const gvaHi = fmt.rootLevel === 4 ? Math.floor(gva / 0x100000000) >>> 0 : 0;
+  if (fmt.rootLevel !== 4) gvaHi = 0;
+  else gvaHi &= 0xffff;
   let level = fmt.rootLevel;
   let acc = ACC_ALL;
   w.errorCode = 0;
@@ -123,6 +149,7 @@ function walkOnce(w: GuestWalker, host: MmuHostOps, p: WalkParams, gva: number, 
     w.tableGfn[2] = pte64Gfn(lo, hi, fmt.addrHiMask);
     level = 2;
   } else {
+    // CR3 bits 11:0 are PWT/PCD (or a PCID), never address bits.
     w.tableGfn[level] = fmt.pteSize === 4 ? (p.cr3 >>> PAGE_SHIFT) & 0xfffff : Math.floor(p.cr3 / 4096);
   }
 
