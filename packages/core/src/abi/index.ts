@@ -14,6 +14,7 @@ export {
   type StructCodec,
   type StructLayout,
 } from './layout.js';
+export * from './mp-state.js';
 export * from './run.js';
 export * from './run-layout.js';
 export * from './structs.js';

@@ -15,8 +15,10 @@ import type {
   KvmIrqLevel,
   KvmIrqRoutingEntry,
   KvmLapicState,
+  KvmMpState,
   KvmMsi,
   KvmMsrEntry,
+  KvmPitChannelState,
   KvmPitConfig,
   KvmRegs,
   KvmSegment,
@@ -201,6 +203,9 @@ export const kvmIrqLevelStatus: StructCodec<{ status: number; level: number }> =
   level: number;
 }>('kvm_irq_level', 8, [field('status', 0, s32), field('level', 4, u32)]);
 
+/** KVM_GET/SET_IRQCHIP's `chip_id`s (`KVM_IRQCHIP_*`). */
+export const KVM_IRQCHIP = { PIC_MASTER: 0, PIC_SLAVE: 1, IOAPIC: 2 } as const;
+
 /** struct kvm_irqchip: chip_id, then the 512-byte `chip` union (`pic`, `ioapic`, `dummy`). */
 export const kvmIrqchip: StructCodec<KvmIrqchip> = defineStruct<KvmIrqchip>('kvm_irqchip', 520, [
   field('chipId', 0, u32),
@@ -286,6 +291,40 @@ export const kvmPitConfig: StructCodec<KvmPitConfig> = defineStruct<KvmPitConfig
   padding('pad', 4, 60),
 ]);
 
+/** struct kvm_mp_state (KVM_GET/SET_MP_STATE): one of `KVM_MP_STATE`. */
+export const kvmMpState: StructCodec<KvmMpState> = defineStruct<KvmMpState>('kvm_mp_state', 4, [
+  field('mpState', 0, u32, 'mp_state'),
+]);
+
+/** struct kvm_pit_channel_state: one i8254 counter as KVM_GET/SET_PIT2 exchange it. */
+export const kvmPitChannelState: StructCodec<KvmPitChannelState> = defineStruct<KvmPitChannelState>(
+  'kvm_pit_channel_state',
+  24,
+  [
+    field('count', 0, u32),
+    field('latchedCount', 4, u16, 'latched_count'),
+    field('countLatched', 6, u8, 'count_latched'),
+    field('statusLatched', 7, u8, 'status_latched'),
+    field('status', 8, u8),
+    field('readState', 9, u8, 'read_state'),
+    field('writeState', 10, u8, 'write_state'),
+    field('writeLatch', 11, u8, 'write_latch'),
+    field('rwMode', 12, u8, 'rw_mode'),
+    field('mode', 13, u8),
+    field('bcd', 14, u8),
+    field('gate', 15, u8),
+    // __s64 in the header; ns of the host's ktime when the count was loaded.
+    field('countLoadTime', 16, u64, 'count_load_time'),
+  ],
+);
+
+/** struct kvm_pit_state2: three kvm_pit_channel_state, flags (KVM_PIT_FLAGS_HPET_LEGACY), reserved. */
+export const kvmPitState2 = defineStruct<{ channels: Uint8Array; flags: number }>('kvm_pit_state2', 112, [
+  field('channels', 0, bytes(72)),
+  field('flags', 72, u32),
+  padding('reserved', 76, 36),
+]);
+
 /** struct kvm_translation: in `linear_address` (a gva), out the gpa and its permissions. */
 export const kvmTranslation: StructCodec<KvmTranslation> = defineStruct<KvmTranslation>(
   'kvm_translation',
@@ -344,6 +383,9 @@ export const KVM_STRUCT_CODECS = {
   kvmIrqRoutingHeader,
   kvmIrqRoutingEntry,
   kvmPitConfig,
+  kvmMpState,
+  kvmPitChannelState,
+  kvmPitState2,
   kvmTranslation,
   kvmDebugExitArch,
   kvmSignalMaskHeader,

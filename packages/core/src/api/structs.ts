@@ -154,6 +154,35 @@ export interface KvmPitConfig {
   flags: number;
 }
 
+/** struct kvm_mp_state: a vCPU's multiprocessing state (`KVM_MP_STATE_*`). */
+export interface KvmMpState {
+  mpState: number;
+}
+
+/** struct kvm_pit_channel_state: one i8254 counter (KVM_GET/SET_PIT2). */
+export interface KvmPitChannelState {
+  count: number;
+  latchedCount: number;
+  countLatched: number;
+  statusLatched: number;
+  status: number;
+  readState: number;
+  writeState: number;
+  writeLatch: number;
+  rwMode: number;
+  mode: number;
+  bcd: number;
+  gate: number;
+  /** ns of the kernel's clock when the count was loaded (__s64). */
+  countLoadTime: bigint;
+}
+
+/** struct kvm_pit_state2: the three counters and `flags` (KVM_PIT_FLAGS_HPET_LEGACY). */
+export interface KvmPitState2 {
+  channels: KvmPitChannelState[];
+  flags: number;
+}
+
 /** struct kvm_translation: KVM_TRANSLATE's answer for one guest linear address (gva). */
 export interface KvmTranslation {
   linearAddress: bigint;

@@ -22,8 +22,11 @@ import type {
   KvmCpuidEntry2,
   KvmFpu,
   KvmGuestDebug,
+  KvmIrqchip,
+  KvmLapicState,
   KvmMsrEntry,
   KvmPitConfig,
+  KvmPitState2,
   KvmRegs,
   KvmSregs,
   KvmTranslation,
@@ -87,6 +90,18 @@ export interface Vm {
   createPit2(config: KvmPitConfig): void;
   /** KVM_IRQ_LINE: drive an in-kernel irqchip input (needs the irqchip). */
   irqLine(irq: number, level: number): void;
+  /**
+   * KVM_GET_IRQCHIP: chip `chipId` (`KVM_IRQCHIP_PIC_MASTER` 0, `_PIC_SLAVE` 1, `_IOAPIC` 2) as
+   * `struct kvm_irqchip`; `chip` holds a `kvm_pic_state` or `kvm_ioapic_state` (decode with
+   * `kvmPicState` / `kvmIoapicState`). ENXIO without the irqchip, EINVAL for another chip id.
+   */
+  getIrqchip(chipId: number): KvmIrqchip;
+  /** KVM_SET_IRQCHIP: loads one chip's state (errnos as `getIrqchip`). */
+  setIrqchip(chip: KvmIrqchip): void;
+  /** KVM_GET_PIT2: the in-kernel i8254's three counters. ENXIO without KVM_CREATE_PIT2. */
+  getPit2(): KvmPitState2;
+  /** KVM_SET_PIT2: loads the in-kernel i8254 (ENXIO without one). */
+  setPit2(state: KvmPitState2): void;
   /** KVM_SET_IDENTITY_MAP_ADDR: one page KVM may use on Intel hosts (added; optional). */
   setIdentityMapAddr?(addr: bigint): void;
   /** KVM_CHECK_EXTENSION on the VM fd (KVM_CAP_CHECK_EXTENSION_VM) (added; optional). */
@@ -154,6 +169,18 @@ export interface Vcpu {
   setFpu(fpu: KvmFpu): void;
   /** KVM_SET_GUEST_DEBUG */
   setGuestDebug(debug: KvmGuestDebug): void;
+  /** KVM_GET_LAPIC: the local APIC's register page (EINVAL without the in-kernel irqchip). */
+  getLapic(): KvmLapicState;
+  /** KVM_SET_LAPIC: loads the register page (EINVAL without the in-kernel irqchip). */
+  setLapic(state: KvmLapicState): void;
+  /**
+   * KVM_GET_MP_STATE: `KVM_MP_STATE.RUNNABLE`, `UNINITIALIZED` (an AP not yet started),
+   * `INIT_RECEIVED` (waiting for a SIPI) or `HALTED` (HLT inside the kernel, with the in-kernel
+   * irqchip). What a VMM asks after KVM_RUN returned EINTR, to tell a halted vCPU from a kick.
+   */
+  getMpState(): number;
+  /** KVM_SET_MP_STATE: anything but RUNNABLE needs the in-kernel irqchip (EINVAL). */
+  setMpState(state: number): void;
   /** KVM_GET_CPUID2: the table last set with KVM_SET_CPUID2 (added; optional). */
   getCpuid2?(): KvmCpuidEntry2[];
   /** KVM_NMI: queue an NMI, only without an in-kernel irqchip (added; optional). */

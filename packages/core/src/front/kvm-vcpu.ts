@@ -7,12 +7,22 @@
 import { kvmCpuid2, kvmMsrs } from '../abi/flex.js';
 import { KVM_IOCTL } from '../abi/ioctls.js';
 import { KvmRunView } from '../abi/run.js';
-import { kvmFpu, kvmGuestDebug, kvmInterrupt, kvmRegs, kvmSregs, kvmTranslation } from '../abi/structs.js';
+import {
+  kvmFpu,
+  kvmGuestDebug,
+  kvmInterrupt,
+  kvmLapicState,
+  kvmMpState,
+  kvmRegs,
+  kvmSregs,
+  kvmTranslation,
+} from '../abi/structs.js';
 import { Errno, KvmError } from '../api/errors.js';
 import type {
   KvmCpuidEntry2,
   KvmFpu,
   KvmGuestDebug,
+  KvmLapicState,
   KvmMsrEntry,
   KvmRegs,
   KvmSregs,
@@ -121,6 +131,32 @@ export class KvmVcpu implements Vcpu {
       'KVM_INTERRUPT',
       kvmInterrupt.encode({ irq: intArg('KVM_INTERRUPT', 'irq', irq, 0xffffffff) }),
     );
+  }
+
+  getLapic(): KvmLapicState {
+    const buf = new Uint8Array(kvmLapicState.size);
+    this.handle.ioctl('KVM_GET_LAPIC', buf);
+    return kvmLapicState.decode(buf);
+  }
+
+  setLapic(state: KvmLapicState): void {
+    this.handle.check('KVM_SET_LAPIC');
+    if (!(state.regs instanceof Uint8Array) || state.regs.length !== kvmLapicState.size) {
+      throw new KvmError('KVM_SET_LAPIC', Errno.EINVAL, `regs must be ${kvmLapicState.size} bytes`);
+    }
+    this.handle.ioctl('KVM_SET_LAPIC', kvmLapicState.encode(state));
+  }
+
+  getMpState(): number {
+    const buf = new Uint8Array(kvmMpState.size);
+    this.handle.ioctl('KVM_GET_MP_STATE', buf);
+    return kvmMpState.decode(buf).mpState;
+  }
+
+  setMpState(state: number): void {
+    this.handle.check('KVM_SET_MP_STATE');
+    const mpState = intArg('KVM_SET_MP_STATE', 'state', state, 0xffffffff);
+    this.handle.ioctl('KVM_SET_MP_STATE', kvmMpState.encode({ mpState }));
   }
 
   /** KVM_NMI: queue an NMI (only without an in-kernel irqchip). */

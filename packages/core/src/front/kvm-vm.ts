@@ -5,9 +5,16 @@
  */
 
 import { KVM_EXIT_NAMES } from '../abi/exit-reasons.js';
-import { kvmIrqLevel, kvmPitConfig, kvmUserspaceMemoryRegion } from '../abi/structs.js';
+import {
+  kvmIrqchip,
+  kvmIrqLevel,
+  kvmPitChannelState,
+  kvmPitConfig,
+  kvmPitState2,
+  kvmUserspaceMemoryRegion,
+} from '../abi/structs.js';
 import { Errno, KvmError } from '../api/errors.js';
-import type { KvmPitConfig, KvmUserspaceMemoryRegion } from '../api/structs.js';
+import type { KvmIrqchip, KvmPitConfig, KvmPitState2, KvmUserspaceMemoryRegion } from '../api/structs.js';
 import type { HostMemory, Vm } from '../api/types.js';
 import type { KvmDevice } from './device.js';
 import { asKvmError, DeviceFd, intArg } from './fd.js';
@@ -105,6 +112,51 @@ export class KvmVm implements Vm, VcpuOwner {
   irqLine(irq: number, level: number): void {
     this.handle.check('KVM_IRQ_LINE');
     this.handle.ioctl('KVM_IRQ_LINE', kvmIrqLevel.encode({ irq, level }));
+  }
+
+  getIrqchip(chipId: number): KvmIrqchip {
+    this.handle.check('KVM_GET_IRQCHIP');
+    const buf = kvmIrqchip.encode({
+      chipId: intArg('KVM_GET_IRQCHIP', 'chipId', chipId, 0xffffffff),
+      chip: new Uint8Array(512),
+    });
+    this.handle.ioctl('KVM_GET_IRQCHIP', buf);
+    return kvmIrqchip.decode(buf);
+  }
+
+  setIrqchip(chip: KvmIrqchip): void {
+    this.handle.check('KVM_SET_IRQCHIP');
+    if (!(chip.chip instanceof Uint8Array) || chip.chip.length > 512) {
+      throw new KvmError('KVM_SET_IRQCHIP', Errno.EINVAL, 'chip must be at most 512 bytes');
+    }
+    const padded = new Uint8Array(512);
+    padded.set(chip.chip);
+    const chipId = intArg('KVM_SET_IRQCHIP', 'chipId', chip.chipId, 0xffffffff);
+    this.handle.ioctl('KVM_SET_IRQCHIP', kvmIrqchip.encode({ chipId, chip: padded }));
+  }
+
+  getPit2(): KvmPitState2 {
+    const buf = new Uint8Array(kvmPitState2.size);
+    this.handle.ioctl('KVM_GET_PIT2', buf);
+    const raw = kvmPitState2.decode(buf);
+    const size = kvmPitChannelState.size;
+    const channels = [0, 1, 2].map((i) =>
+      kvmPitChannelState.decode(raw.channels.subarray(i * size, (i + 1) * size)),
+    );
+    return { channels, flags: raw.flags };
+  }
+
+  setPit2(state: KvmPitState2): void {
+    this.handle.check('KVM_SET_PIT2');
+    if (state.channels.length !== 3) {
+      throw new KvmError('KVM_SET_PIT2', Errno.EINVAL, 'kvm_pit_state2 has 3 channels');
+    }
+    const size = kvmPitChannelState.size;
+    const channels = new Uint8Array(3 * size);
+    state.channels.forEach((c, i) => {
+      kvmPitChannelState.encodeInto(c, channels.subarray(i * size, (i + 1) * size));
+    });
+    this.handle.ioctl('KVM_SET_PIT2', kvmPitState2.encode({ channels, flags: state.flags }));
   }
 
   /**

@@ -20,6 +20,7 @@ import {
   kvmInterrupt,
   kvmIrqLevel,
   kvmIrqRoutingHeader,
+  kvmMpState,
   kvmMsi,
   kvmRegs,
   kvmSregs,
@@ -35,6 +36,7 @@ import type { ArchOps } from './arch-ops.js';
 import { HvaSpace } from './hva-space.js';
 import { buildIrqRouting, KVM_MAX_IRQ_ROUTES } from './irqchip/irq-routing.js';
 import { KVM_USERSPACE_IRQ_SOURCE_ID, type KvmIrqchip } from './irqchip/irqchip.js';
+import { kvmGetMpState, kvmSetMpState } from './irqchip/mp-state.js';
 import { kvmCreateIrqchip } from './irqchip/vcpu-irq.js';
 import { KVM_USER_MEM_SLOTS } from './memslots.js';
 import { shadowMmuOps } from './mmu-glue.js';
@@ -234,6 +236,11 @@ vmIoctls[0x77] = (_s, _e, arg, def) => {
   ptr(def, arg);
   throw new KvmError(def.name, Errno.ENOENT, 'KVM_CREATE_PIT2 needs the in-kernel irqchip');
 };
+// KVM_GET/SET_PIT2: ENXIO without an in-kernel PIT, before the buffer is looked at (as Linux).
+vmIoctls[0x9f] = (_s, _e, _a, def) => {
+  throw new KvmError(def.name, Errno.ENXIO, 'no in-kernel PIT (KVM_CREATE_PIT2)');
+};
+vmIoctls[0xa0] = vmIoctls[0x9f];
 
 // ---- vCPU fd -----------------------------------------------------------------------------
 
@@ -330,6 +337,14 @@ vcpuIoctls[0x91] = (_s, e, arg, def) => {
   new DataView(b.buffer, b.byteOffset, b.byteLength).setUint32(0, entries.length, true);
   if (room < entries.length) throw new KvmError(def.name, Errno.E2BIG, `${entries.length} entries`);
   b.set(kvmCpuid2.encode(entries).subarray(kvmCpuid2Header.size), kvmCpuid2Header.size);
+  return 0;
+};
+vcpuIoctls[0x98] = (_s, e, arg, def) => {
+  kvmMpState.encodeInto({ mpState: kvmGetMpState(e.vcpu) }, ptr(def, arg));
+  return 0;
+};
+vcpuIoctls[0x99] = (_s, e, arg, def) => {
+  kvmSetMpState(e.vcpu, kvmMpState.decode(ptr(def, arg)).mpState);
   return 0;
 };
 vcpuIoctls[0x9a] = (_s, e, _a, def) => {

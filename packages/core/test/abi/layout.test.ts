@@ -19,6 +19,8 @@ import {
   KVM_EXIT_IO_OUT,
   KVM_INTERNAL_ERROR,
   KVM_IOCTL_TABLE,
+  KVM_IRQCHIP,
+  KVM_MP_STATE,
   KVM_PIO_PAGE_OFFSET,
   KVM_RUN_LAYOUT,
   KVM_STRUCT_CODECS,
@@ -61,6 +63,8 @@ const values = new Map<string, number>([
   ...Object.entries(KVM_EXIT).map(([n, v]): [string, number] => [`KVM_EXIT_${n}`, v]),
   ...Object.entries(KVM_INTERNAL_ERROR).map(([n, v]): [string, number] => [`KVM_INTERNAL_ERROR_${n}`, v]),
   ...Object.entries(KVM_SYSTEM_EVENT).map(([n, v]): [string, number] => [`KVM_SYSTEM_EVENT_${n}`, v]),
+  ...Object.entries(KVM_IRQCHIP).map(([n, v]): [string, number] => [`KVM_IRQCHIP_${n}`, v]),
+  ...Object.entries(KVM_MP_STATE).map(([n, v]): [string, number] => [`KVM_MP_STATE_${n}`, v]),
 ]);
 
 function generateChecks(): string {

@@ -11,6 +11,7 @@ import {
   Errno,
   KVM_EXIT,
   KVM_IOCTL,
+  KVM_MP_STATE,
   type Kvm,
   type KvmDevice,
   KvmError,
@@ -20,6 +21,7 @@ import {
   type Vm,
 } from '@kvm/core';
 import { describe, expect, it } from 'vitest';
+import { defineVmStateCases } from './vm-state-suite.js';
 
 /** `fn()` must throw a KvmError with `errno`. */
 function expectErrno(fn: () => unknown, errno: number): void {
@@ -211,6 +213,7 @@ function runToIo(vcpu: Vcpu): [number, number] {
  * the host engine runs these cases without that check.
  */
 export function defineIrqchipCases(kvm: () => Kvm, isrTracked: boolean): void {
+  defineVmStateCases(kvm);
   describe('the in-kernel irqchip', () => {
     const vmWithChip = (): Raw => {
       const k = kvm();
@@ -671,6 +674,23 @@ export function defineIrqchipCases(kvm: () => Kvm, isrTracked: boolean): void {
       expect(s.cs.selector).toBe(0x0800);
       expect(s.cs.base).toBe(0x8000n);
       expect(ap.getRegs().rip).toBe(0n);
+      expect(runToIo(ap)).toEqual([0x13, 0x5a]);
+    });
+
+    it('takes INIT and SIPI in KVM_GET_MP_STATE: the AP is RUNNABLE and its next KVM_RUN runs it', () => {
+      const { vcpu, r, ram } = irqchipGuest(kvm(), [
+        ...movMem(0xfee000f0, 0x1ff),
+        ...movMem(0xfee00310, 0x01000000),
+        ...movMem(0xfee00300, 0x4500),
+        ...movMem(0xfee00300, 0x4608),
+        ...outAl(0x11, 1),
+      ]);
+      ram.set([0xb0, 0x5a, 0xe6, 0x13], 0x8000);
+      const ap = r.vm.createVcpu(1);
+      expect(ap.getMpState()).toBe(KVM_MP_STATE.UNINITIALIZED);
+      expect(runToIo(vcpu)).toEqual([0x11, 1]);
+      expect(ap.getMpState()).toBe(KVM_MP_STATE.RUNNABLE);
+      expect(ap.getSregs().cs.selector).toBe(0x0800);
       expect(runToIo(ap)).toEqual([0x13, 0x5a]);
     });
   });

@@ -168,6 +168,23 @@ export function kvmVcpuBlock(vcpu: SoftVcpu): boolean {
 }
 
 /**
+ * `kvm_apic_accept_events` as KVM_GET_MP_STATE calls it: an AP still UNINITIALIZED leaves that
+ * state on INIT (a SIPI alone is dropped, SDM Vol. 3 9.4.4.1), then INIT/SIPI are taken.
+ */
+export function kvmApicAcceptEvents(vcpu: SoftVcpu): void {
+  const apic = vcpu.apic;
+  if (apic === null || apic.pendingEvents === 0) return;
+  if (apic.uninitialized) {
+    if ((apic.pendingEvents & KVM_APIC_INIT) === 0) {
+      apic.pendingEvents = 0;
+      return;
+    }
+    apic.uninitialized = false;
+  }
+  kvmAcceptApicEvents(vcpu, apic);
+}
+
+/**
  * `kvm_apic_accept_events`: INIT puts the vCPU back in its reset state (an AP then waits for a
  * SIPI); a SIPI starts a waiting AP at vector × 0x1000 in real mode (SDM Vol. 3 9.4.4).
  */
