@@ -1,4 +1,5 @@
-import { describeRole } from './page-role.js';
+import { auditMappings, maxShadowLevel } from './audit-mappings.js';
+import { describeRole, roleGlevels } from './page-role.js';
 import { collectParentPtes } from './parent-ptes.js';
 import {
   PT_PAT_MASK,
@@ -20,7 +21,10 @@ import type { MmuState } from './state.js';
  *   and every recorded parent points back;
  * - no spte maps a write-protected (shadowed as a table) guest frame writable;
  * - no spte carries PCD, PWT or PAT;
- * - the hash, the hpfn index, the active list and the root counts agree with the live pages.
+ * - the hash, the hpfn index, the active list and the root counts agree with the live pages;
+ * - levels: a page is no higher than its mode's shadow root (4 for long mode, 2 under a PAE
+ *   root), the 4-level root is a level-4 page of a 4-level guest, the per-level counters agree;
+ * - the reachable shadow tables agree with the guest's (audit-mappings.ts).
  */
 export function auditMmu(s: MmuState): string[] {
   const out: string[] = [];
@@ -31,9 +35,13 @@ export function auditMmu(s: MmuState): string[] {
   for (const p of s.paeRootPages) if (p !== null) rootRefs.set(p, (rootRefs.get(p) ?? 0) + 1);
   if (s.rootPage !== null) rootRefs.set(s.rootPage, (rootRefs.get(s.rootPage) ?? 0) + 1);
 
+  const perLevel = [0, 0, 0, 0, 0];
   for (const page of s.pagesById) {
     if (page === null) continue;
     live++;
+    if (page.level < 1 || page.level > maxShadowLevel(page.role))
+      out.push(`${name(page)} at an impossible level`);
+    else perLevel[page.level]++;
     if (!(s.hash.get(page.gfn) ?? []).includes(page)) out.push(`${name(page)} missing from the hash`);
     if (s.byHpfn.get(page.hpfn) !== page) out.push(`${name(page)} missing from the hpfn index`);
     if ((rootRefs.get(page) ?? 0) !== page.rootCount) {
@@ -79,6 +87,22 @@ export function auditMmu(s: MmuState): string[] {
     }
   }
   if (live !== s.nPages) out.push(`${live} live pages but nPages = ${s.nPages}`);
+  const st = s.stats;
+  const counted = [0, st.shadowPagesL1, st.shadowPagesL2, st.shadowPagesL3, st.shadowPagesL4];
+  for (let l = 1; l <= 4; l++) {
+    if (counted[l] !== perLevel[l])
+      out.push(`${perLevel[l]} live level-${l} pages but the counter says ${counted[l]}`);
+  }
+  const root = s.rootPage;
+  if (s.ctx.shadowRootLevel === 4 && s.rootHpa >= 0) {
+    if (root === null || root.hpfn * 4096 !== s.rootHpa)
+      out.push('4-level roots loaded but rootHpa is not the root page');
+    else if (root.level !== 4 || roleGlevels(root.role) !== 4)
+      out.push(`root ${name(root)} is not a 4-level PML4`);
+  }
+  if (s.ctx.shadowRootLevel !== 4 && root !== null)
+    out.push(`a 4-level root ${name(root)} in a PAE-shadowed mode`);
+  auditMappings(s, out, name);
   let listed = 0;
   for (let p = s.activeHead; p !== null && listed <= live; p = p.next) listed++;
   if (listed !== live) out.push(`active list holds ${listed} pages, ${live} live`);
