@@ -5,6 +5,11 @@ export declare const initramfsPath: string;
 export declare const manifestPath: string;
 export declare const vmlinuxPath: string;
 export declare const fetchScript: string;
+export declare const systemMapPath: string;
+export declare const SOFT_CMDLINE: string;
+export declare const BARE_CMDLINE: string;
+/** The bzImage loader for an entry; `ql` is qemu-lite's module. */
+export declare function bareLoader(ql: unknown, entry: 'kernel' | 'decompressor' | 'protocol32'): unknown;
 export declare const MARKER: string;
 export declare const END_MARKER: string;
 export declare const TEST_CMDLINE: string;

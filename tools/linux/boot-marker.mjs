@@ -15,6 +15,8 @@ export const manifestPath = join(cacheDir, 'manifest.json');
 /** The bzImage's payload decompressed (ELF vmlinux): QEMU boots it through its PVH note. */
 export const vmlinuxPath = join(cacheDir, 'vmlinux');
 export const fetchScript = join(here, 'fetch.mjs');
+/** `nm -n` of Debian's debug vmlinux (fetch.mjs --symbols): kernel symbols for RIPs in reports. */
+export const systemMapPath = join(cacheDir, 'System.map');
 
 /** What tools/linux/init.sh prints once userspace runs. */
 export const MARKER = 'QEMU_LITE_LINUX_MARKER: userspace reached';
@@ -64,6 +66,31 @@ export const POWEROFF_RE = /reboot: (Power down|Restarting system|System halted)
  */
 export const TEST_CMDLINE =
   'console=ttyS0 earlyprintk=ttyS0 qemu_lite_test=1 panic=-1 nokaslr noxsave clearcpuid=141,308,151,534 nofsgsbase nosoftlockup nolapic tsc=reliable no_timer_check i8042.noaux pci=off cryptomgr.notests';
+
+/**
+ * The command line for the software engine (`-accel vmx`/`svm`) and the bare x86emu harness,
+ * which have none of the host KVM's emulator gaps, so none of TEST_CMDLINE's workarounds for
+ * them (noxsave, clearcpuid, nofsgsbase: CPUID already says only what x86emu implements).
+ * The rest is for the machine:
+ * nolapic noapic       PIC and PIT, until the in-kernel LAPIC/IOAPIC is qemu-lite's default
+ * nosoftlockup, tsc=reliable, no_timer_check, i8042.noaux, pci=off, cryptomgr.notests,
+ * panic=-1, nokaslr, console/earlyprintk, qemu_lite_test=1: as in TEST_CMDLINE
+ */
+export const SOFT_CMDLINE =
+  'console=ttyS0 earlyprintk=ttyS0 qemu_lite_test=1 panic=-1 nokaslr nosoftlockup nolapic noapic tsc=reliable no_timer_check i8042.noaux pci=off cryptomgr.notests';
+/** The bare x86emu harness boots what the software engine boots. */
+export const BARE_CMDLINE = SOFT_CMDLINE;
+
+/**
+ * The bzImage loader for an entry (see qemu-lite's loaders/bzimage.ts): 'kernel' (payload
+ * decompressed on the host, vmlinux's startup_64), 'decompressor' (the bzImage's 64-bit entry)
+ * or 'protocol32' (its 32-bit entry, protected mode without paging). `ql` is qemu-lite's module.
+ */
+export function bareLoader(ql, entry) {
+  if (entry === 'kernel') return ql.makeBzImageLoader({ entry: 'kernel', decompress: ql.hostDecompress });
+  if (entry === 'decompressor' || entry === 'protocol32') return ql.makeBzImageLoader({ entry });
+  throw new Error(`unknown entry ${entry}: kernel, decompressor or protocol32`);
+}
 
 /**
  * Points of a boot the console shows, in order: the decompressor running (its first words

@@ -6,6 +6,7 @@ export declare const paths: {
   initramfs: string;
   manifest: string;
   vmlinux: string;
+  systemMap: string;
 };
 /** The gzipped newc initramfs: busybox, /init and the device nodes the kernel needs early. */
 export declare function buildInitramfs(busybox: Uint8Array, init: Uint8Array): Buffer;

@@ -9,13 +9,17 @@
 //   tools/linux/cache/manifest.json      package names and versions
 //   tools/linux/cache/vmlinux            the kernel's payload decompressed (ELF), for QEMU's
 //                                        PVH entry in the bench (needs xz, which Debian ships)
+//   tools/linux/cache/System.map         with --symbols only: `nm -n` of the kernel's debug
+//                                        vmlinux (linux-image-*-dbg, an 850 MB download and a
+//                                        minute of unpacking; Debian's /boot/System.map is a
+//                                        placeholder), so reports name the kernel function at a RIP
 //
 // Idempotent: a second run reuses the cache (delete tools/linux/cache/ or pass
 // --refresh to fetch again). Needs apt's package lists: run `apt-get update`
 // first (as root). Exits 0 and prints the paths on success; exits 2 with the
 // reason when apt-get cannot download (no lists, no network, not Debian).
 //
-// Usage: node tools/linux/fetch.mjs [--refresh] [--quiet]
+// Usage: node tools/linux/fetch.mjs [--refresh] [--symbols] [--quiet]
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,6 +36,7 @@ export const paths = {
   initramfs: join(cacheDir, 'initramfs.cpio.gz'),
   manifest: join(cacheDir, 'manifest.json'),
   vmlinux: join(cacheDir, 'vmlinux'),
+  systemMap: join(cacheDir, 'System.map'),
 };
 
 const args = new Set(process.argv.slice(2));
@@ -138,6 +143,24 @@ function extractVmlinux() {
   writeFileSync(paths.vmlinux, r.stdout);
 }
 
+/**
+ * System.map from Debian's debug image (linux-image-<release>-dbg, the same version): only its
+ * vmlinux is unpacked, read with `nm -n`, and deleted. Optional: a failure is reported, not fatal.
+ */
+function fetchSymbols(manifest) {
+  const debDir = join(cacheDir, 'debs');
+  rmSync(debDir, { recursive: true, force: true });
+  mkdirSync(debDir, { recursive: true });
+  const dbg = aptDownload(`${manifest.kernelPackage}-dbg=${manifest.kernelVersion}`, debDir);
+  const member = `./usr/lib/debug/boot/vmlinux-${manifest.kernelRelease}`;
+  log(`unpacking ${member} (a minute)`);
+  debExtract(dbg, debDir, [member]);
+  const nm = run('nm', ['-n', join(debDir, member)], { maxBuffer: 1 << 28 });
+  if (nm.status !== 0) log(`nm failed (${nm.stderr.trim()}); no System.map`);
+  else writeFileSync(paths.systemMap, nm.stdout);
+  rmSync(debDir, { recursive: true, force: true });
+}
+
 function main() {
   if (args.has('--refresh')) rmSync(cacheDir, { recursive: true, force: true });
   const init = readFileSync(join(here, 'init.sh'));
@@ -188,6 +211,7 @@ function main() {
   writeFileSync(paths.initramfs, buildInitramfs(readFileSync(join(cacheDir, 'busybox')), init));
   if (!existsSync(paths.vmlinux)) extractVmlinux();
   const manifest = JSON.parse(readFileSync(paths.manifest, 'utf8'));
+  if (args.has('--symbols') && !existsSync(paths.systemMap)) fetchSymbols(manifest);
   log(`${manifest.kernelPackage} ${manifest.kernelVersion}, busybox-static ${manifest.busyboxVersion}`);
   console.log(JSON.stringify({ ...paths, ...manifest }));
 }

@@ -21,6 +21,12 @@ export {
   EngineUnavailableError,
   engineByName,
 } from './engines.js';
+export {
+  type BzImageLoaderOptions,
+  hostDecompress,
+  makeBzImageLoader,
+  parseBzImageHeader,
+} from './loaders/bzimage.js';
 export { kernelFormatOf, loadFlat, loadMultiboot } from './loaders/index.js';
 export * from './loaders/types.js';
 export { guestCpuid } from './machine/cpuid.js';

@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+// The early-warning boot: Debian's kernel (tools/linux/cache, from fetch.mjs) on a bare x86emu
+// Cpu with qemu-lite's devices (bare/), no hypervisor. It shows what the software engine will
+// meet before the engine can run long mode: the console as it comes, a progress line every 10 s
+// (instructions, MIPS, RIP and kernel symbol), then how the run ended and the unexpected
+// exceptions on the way (#UD at an instruction x86emu lacks, ...), each with its RIP, bytes and
+// symbol (symbols need `node tools/linux/fetch.mjs --symbols`).
+//
+// Usage: node tools/linux/bare-boot.mjs [options]
+//   --claim          report Linux's required CPUID bits (FPU, SSE, SSE2, ...) even where x86emu
+//                    lacks them, to see what breaks after verify_cpu
+//   --entry E        kernel (default: payload decompressed on the host, vmlinux's startup_64),
+//                    decompressor (the bzImage's 64-bit entry) or protocol32 (its 32-bit entry)
+//   --append TEXT    kernel command line (default: boot-marker.mjs's BARE_CMDLINE)
+//   --timeout S      wall-clock limit (default 600)
+//   --max-insns N    stop after N instructions
+//   --findings FILE  append the result, dated, to FILE (markdown)
+//   --quiet          no console echo
+// Needs qemu-lite and x86emu built (`pnpm exec turbo run build --filter=qemu-lite...`).
+
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bootOnBareCpu, missingRequiredFeatures } from './bare/run.mjs';
+import { loadSymbols } from './bare/symbols.mjs';
+import * as linux from './boot-marker.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const qemuLiteDist = join(here, '..', '..', 'apps', 'qemu-lite', 'dist', 'index.js');
+
+function parseArgs(argv) {
+  const o = { claim: false, entry: 'kernel', append: linux.BARE_CMDLINE, timeout: 600, quiet: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--claim') o.claim = true;
+    else if (a === '--quiet') o.quiet = true;
+    else if (a === '--entry') o.entry = next();
+    else if (a === '--append') o.append = next();
+    else if (a === '--timeout') o.timeout = Number(next());
+    else if (a === '--max-insns') o.maxInsns = Number(next());
+    else if (a === '--findings') o.findings = next();
+    else throw new Error(`unknown option ${a}`);
+  }
+  return o;
+}
+
+const hex = (n) => `0x${n.toString(16)}`;
+
+/** The report as markdown lines: ending, where, exceptions, MSRs, the console's last lines. */
+export function formatReport(r, { claim, entry, symbolsAvailable }) {
+  const lines = [];
+  const where = `RIP ${hex(r.rip)}${r.ripSymbol ? ` (${r.ripSymbol})` : ''}, bytes \`${r.ripBytes || 'unmapped'}\``;
+  lines.push(
+    `- ended: **${r.ending}**${r.detail ? ` (${r.detail})` : ''} after ${r.instructions} instructions, ` +
+      `${(r.wallMs / 1000).toFixed(1)} s (${(r.instructions / r.wallMs / 1000).toFixed(1)} MIPS); ${where}`,
+  );
+  lines.push(
+    `- entry ${entry}; CPUID ${claim ? "with Linux's required bits claimed" : "x86emu's own"}; ${r.description}`,
+  );
+  const missing = missingRequiredFeatures();
+  if (missing.length > 0)
+    lines.push(`- x86emu's CPUID lacks what Linux x86-64 requires: ${missing.join(', ')}`);
+  const milestones = linux.MILESTONES.filter((m) => m.re.test(r.console)).map((m) => m.name);
+  lines.push(`- milestones: ${milestones.join(', ') || 'none'}`);
+  if (!symbolsAvailable) lines.push('- (no kernel symbols: run `node tools/linux/fetch.mjs --symbols`)');
+  for (const e of r.exceptions.slice(0, 20)) {
+    lines.push(
+      `- ${e.name}${e.errorCode !== undefined ? `(${hex(e.errorCode)})` : ''} at ${hex(e.rip)}` +
+        `${e.symbol ? ` ${e.symbol}` : ''}, bytes \`${e.bytes}\`, ×${e.count}, first after ${e.atInstruction} instructions`,
+    );
+  }
+  if (r.exceptions.length > 20) lines.push(`- … ${r.exceptions.length - 20} more exception sites`);
+  if (r.unknownMsrs.length > 0)
+    lines.push(
+      `- MSRs answered #GP: ${r.unknownMsrs.map(({ index, count }) => `${hex(index)}×${count}`).join(', ')}`,
+    );
+  const tail = r.console.replace(/\r/g, '').trimEnd().split('\n').slice(-15).join('\n');
+  lines.push('- console, last lines:', '', '```', tail, '```');
+  return lines;
+}
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  const files = linux.linuxFiles();
+  if (!files.ok) {
+    console.error(`bare-boot: ${files.why}`);
+    process.exit(2);
+  }
+  if (!existsSync(qemuLiteDist)) {
+    console.error(`bare-boot: ${qemuLiteDist} is missing: pnpm exec turbo run build --filter=qemu-lite...`);
+    process.exit(2);
+  }
+  const ql = await import(qemuLiteDist);
+  const symbols = loadSymbols(linux.systemMapPath);
+  const image = new Uint8Array(readFileSync(linux.kernelPath));
+  const initrd = new Uint8Array(readFileSync(linux.initramfsPath));
+  const load = linux.bareLoader(ql, o.entry);
+  const r = await bootOnBareCpu(ql, image, {
+    initrd,
+    cmdline: o.append,
+    load,
+    claimFeatures: o.claim,
+    timeoutMs: o.timeout * 1000,
+    maxInstructions: o.maxInsns,
+    symbols,
+    stopOn: linux.POWEROFF_RE,
+    onSerial: o.quiet ? undefined : (t) => process.stdout.write(t),
+    onProgress: (line) => console.error(`bare-boot: ${line}`),
+  });
+  const lines = formatReport(r, { claim: o.claim, entry: o.entry, symbolsAvailable: symbols.available });
+  console.error(`\nbare-boot:\n${lines.join('\n')}`);
+  if (o.findings) {
+    const head = `\n## ${new Date().toISOString()} — Debian's kernel on a bare x86emu Cpu (tools/linux/bare-boot.mjs${
+      o.claim ? ' --claim' : ''
+    })\n\n`;
+    appendFileSync(o.findings, `${head}${lines.join('\n')}\n`);
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();

@@ -1,0 +1,247 @@
+// Boots Debian's kernel on the bare machine (machine.mjs: x86emu's `Cpu` alone, qemu-lite's
+// devices and bzImage loader) and reports how far it got and what stopped it: the early warning
+// for the software engine, which runs guests on the same interpreter.
+//
+// The run loop is a VMM's vCPU loop with the hypervisor taken out: run the CPU for a slice that
+// ends at the PIT's next IRQ 0 deadline, raise the edges that are due, and on HLT skip virtual
+// time to the next deadline. Exceptions the kernel did not expect to take (#UD: an instruction
+// x86emu lacks or the kernel's BUG/WARN; #GP, #NM, #MF, #XM, #DF) are noted with the RIP, the
+// instruction's bytes and the kernel symbol, and then delivered as usual: the kernel's own
+// handler says what it makes of them on the console.
+
+import {
+  CPUID1_EDX,
+  defaultCpuid,
+  Flag,
+  PFERR,
+  StopReason,
+  WalkCtl,
+  WalkResult,
+  walkAddr,
+} from '../../../packages/x86emu/dist/index.js';
+import { applyEntryState, stateToSregs } from './entry-state.mjs';
+import { LinuxBareMachine, NS_PER_INSTRUCTION } from './machine.mjs';
+
+/** Longest slice between looks at the clock (instructions). */
+const MAX_SLICE = 1 << 20;
+
+/**
+ * CPUID.1:EDX bits an x86-64 kernel requires (REQUIRED_MASK0, arch/x86/include/asm/
+ * required-features.h; verify_cpu.S refuses to boot without them): FPU, PSE, MSR, PAE, CX8, PGE,
+ * CMOV, FXSR, SSE, SSE2.
+ */
+export const LINUX_REQUIRED_CPUID1_EDX = [
+  [0, 'fpu'],
+  [3, 'pse'],
+  [5, 'msr'],
+  [6, 'pae'],
+  [8, 'cx8'],
+  [13, 'pge'],
+  [15, 'cmov'],
+  [24, 'fxsr'],
+  [25, 'sse'],
+  [26, 'sse2'],
+];
+
+/** The required bits x86emu's own CPUID does not report (issue 11 adds x87/SSE). */
+export function missingRequiredFeatures(edx = CPUID1_EDX) {
+  return LINUX_REQUIRED_CPUID1_EDX.filter(([bit]) => ((edx >>> bit) & 1) === 0).map(([, name]) => name);
+}
+
+/** x86emu's CPUID, with Linux's required leaf-1 bits added when `claim` (to see what breaks next). */
+export function bareCpuid(claim) {
+  const required = LINUX_REQUIRED_CPUID1_EDX.reduce((m, [bit]) => m | (1 << bit), 0);
+  return {
+    cpuid(leaf, subleaf, out) {
+      defaultCpuid.cpuid(leaf, subleaf, out);
+      if (claim && leaf >>> 0 === 1) out[3] = (out[3] | required) >>> 0;
+    },
+  };
+}
+
+/** Exceptions worth a note (vector → name); #PF and #DB are routine for a kernel. */
+const WATCHED = new Map([
+  [0, '#DE'],
+  [6, '#UD'],
+  [7, '#NM'],
+  [8, '#DF'],
+  [13, '#GP'],
+  [16, '#MF'],
+  [19, '#XM'],
+]);
+
+const hex = (n) => `0x${n.toString(16)}`;
+
+/** The CPU's RIP as a BigInt. */
+function ripOf(s) {
+  return (BigInt(s.rip[1]) << 32n) | BigInt(s.rip[0]);
+}
+
+/** Up to `n` bytes at linear `gva` (BigInt), through the guest's paging; '' where unmapped. */
+export function readLinear(m, gva, n) {
+  const s = m.cpu.state;
+  const walk = new WalkResult();
+  const bytes = [];
+  const lma = (s.efer[0] & 0x400) !== 0;
+  const paging = (s.cr[0] & 0x80000000) !== 0;
+  for (let i = 0n; i < BigInt(n); i++) {
+    const va = gva + i;
+    let pa = Number(va & 0xffffffffn);
+    if (paging && lma) {
+      const low48 = Number(va & 0xffffffffffffn);
+      if (!walkAddr(m.memory, 3, s.cr[3] & ~0xfff, low48, PFERR.FETCH, WalkCtl.PAGE1G | WalkCtl.PSE, walk))
+        break;
+      pa = walk.pa;
+    } else if (paging) break;
+    if (pa >= m.ram.length) break;
+    bytes.push(m.ram[pa].toString(16).padStart(2, '0'));
+  }
+  return bytes.join(' ');
+}
+
+/**
+ * Boots `image` with `initrd` and `cmdline` on a bare CPU. Options: ramSize, claimFeatures
+ * (add Linux's required CPUID bits x86emu lacks), timeoutMs, maxInstructions, symbols (a
+ * `loadSymbols` lookup), onSerial(text), onProgress(line) every `progressMs`, stopOn (a RegExp
+ * on the console that ends the run, e.g. the power-off line), quietVirtualS (end the run after
+ * this many virtual seconds without console output; default 120). Resolves with a report; never
+ * rejects for anything the guest does (a LoaderError is the image's fault and is thrown).
+ */
+export async function bootOnBareCpu(ql, image, opts) {
+  const symbol = opts.symbols?.lookup ?? (() => '');
+  const exceptions = new Map();
+  let console = '';
+  let m;
+  let consoleAtNs = 0;
+  const intercepts = {
+    mask: 0,
+    exceptionMask: [...WATCHED.keys()].reduce((mask, v) => mask | (1 << v), 0),
+    exception(vector, errorCode, hasErrorCode) {
+      const rip = ripOf(m.cpu.state);
+      const key = `${vector}@${rip}`;
+      const seen = exceptions.get(key);
+      if (seen !== undefined) seen.count++;
+      else {
+        exceptions.set(key, {
+          vector,
+          name: WATCHED.get(vector),
+          errorCode: hasErrorCode ? errorCode : undefined,
+          rip,
+          symbol: symbol(rip),
+          bytes: readLinear(m, rip, 15),
+          atInstruction: m.cpu.instructionsRetired + m.cpu.runCount,
+          count: 1,
+        });
+      }
+      return false;
+    },
+  };
+  m = new LinuxBareMachine(ql, {
+    ramSize: opts.ramSize ?? 256 << 20,
+    cpuid: bareCpuid(opts.claimFeatures === true),
+    intercepts,
+    onSerial: (b) => {
+      const text = String.fromCharCode(b);
+      console += text;
+      consoleAtNs = m.nowNs();
+      opts.onSerial?.(text);
+    },
+  });
+  const load = opts.load ?? ql.kernelFormatOf(image).load;
+  const loaded = load(image, m.loaderMachine(ql), { cmdline: opts.cmdline, initrd: opts.initrd });
+  const cpu = m.cpu;
+  applyEntryState(cpu, loaded.entry.sregs(stateToSregs(cpu.state)), loaded.entry.regs);
+
+  const timeoutMs = opts.timeoutMs ?? 10 * 60_000;
+  const maxInstructions = opts.maxInstructions ?? Number.POSITIVE_INFINITY;
+  const progressMs = opts.progressMs ?? 10_000;
+  const t0 = performance.now();
+  let nextProgress = t0 + progressMs;
+  let ending;
+  let detail;
+  let sliceCount = 0;
+  // A kernel that gave up (a halt loop with interrupts on, a hung wait) still takes timer
+  // interrupts, so virtual time runs on: silence on the console for this long ends the run.
+  const quietNs = (opts.quietVirtualS ?? 120) * 1e9;
+  while (ending === undefined) {
+    if (m.stopCause !== undefined) {
+      ending = 'reset';
+      detail = m.stopCause;
+      break;
+    }
+    if (opts.stopOn?.test(console)) {
+      ending = 'console';
+      detail = `the console matched ${opts.stopOn}`;
+      break;
+    }
+    if (m.nowNs() - consoleAtNs > quietNs) {
+      ending = 'stalled';
+      detail = `no console output for ${quietNs / 1e9} virtual seconds`;
+      break;
+    }
+    if (cpu.instructionsRetired >= maxInstructions) {
+      ending = 'instruction limit';
+      break;
+    }
+    if ((++sliceCount & 15) === 0) {
+      const t = performance.now();
+      if (t - t0 > timeoutMs) {
+        ending = 'timeout';
+        break;
+      }
+      if (t >= nextProgress) {
+        nextProgress = t + progressMs;
+        const rip = ripOf(cpu.state);
+        opts.onProgress?.(
+          `${((t - t0) / 1000).toFixed(0)} s: ${(cpu.instructionsRetired / 1e6).toFixed(0)} M instructions ` +
+            `(${(cpu.instructionsRetired / (t - t0) / 1000).toFixed(1)} MIPS), RIP ${hex(rip)} ${symbol(rip)}`,
+        );
+        // Yield so that a caller's timers and stdout get a turn.
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    let now = m.nowNs();
+    m.pit.poll(now);
+    const untilIrq = Math.ceil((m.pit.nextDeadline() - now) / NS_PER_INSTRUCTION);
+    const budget = Math.max(1, Math.min(MAX_SLICE, untilIrq, maxInstructions - cpu.instructionsRetired));
+    const why = cpu.run(budget);
+    if (why === StopReason.Budget || why === StopReason.Requested) continue;
+    if (why === StopReason.Hlt) {
+      if (m.stopCause !== undefined) continue;
+      if (cpu.state.rflags[0] & Flag.IF && m.pic.hasInterrupt()) continue;
+      const deadline = m.pit.nextDeadline();
+      if ((cpu.state.rflags[0] & Flag.IF) === 0 || !Number.isFinite(deadline)) {
+        ending = 'halted';
+        detail = `HLT with ${cpu.state.rflags[0] & Flag.IF ? 'no timer running' : 'interrupts off'}: nothing can wake the CPU`;
+        break;
+      }
+      now = m.nowNs();
+      if (deadline > now) m.idleNs += deadline - now;
+      continue;
+    }
+    if (why === StopReason.Shutdown) {
+      ending = 'triple fault';
+      break;
+    }
+    ending = 'failure';
+    detail = `x86emu stopped with reason ${why}`;
+  }
+  const wallMs = performance.now() - t0;
+  const rip = ripOf(cpu.state);
+  return {
+    ending,
+    detail,
+    console,
+    instructions: cpu.instructionsRetired,
+    virtualNs: m.nowNs(),
+    wallMs,
+    rip,
+    ripSymbol: symbol(rip),
+    ripBytes: readLinear(m, rip, 15),
+    sregs: stateToSregs(cpu.state),
+    exceptions: [...exceptions.values()],
+    unknownMsrs: [...m.unknownMsrs.entries()].map(([index, count]) => ({ index, count })),
+    cpuStats: { ...cpu.stats },
+    description: loaded.description,
+  };
+}
