@@ -26,15 +26,17 @@ function dec(bytes: number[], def32 = false, long64 = false): { st: number; insn
 
 /** Builds a 16-bit-mode encoding of `row` and its expected length, from the row's operand notation. */
 function encodingOf(row: OpcodeRow): { bytes: number[]; length: number } {
-  const bytes = row.op < 0x100 ? [row.op] : [0x0f, row.op & 0xff];
+  const pfx = { NP: [], '66': [0x66], F3: [0xf3], F2: [0xf2] }[row.pfx ?? 'NP'];
+  const map = [[], [0x0f], [0x0f, 0x38], [0x0f, 0x3a]][row.op >> 8];
+  const bytes = [...pfx, ...map, row.op & 0xff];
   const tokens = row.operands ? row.operands.split(',') : [];
   const hasModrm =
     row.ext !== undefined ||
-    tokens.some((t) => /^[EGMR]([a-z]|$)/.test(t) || t === 'S' || t === 'C' || t === 'D');
+    tokens.some((t) => /^[EGMRVWUPQN]([a-z]|$)/.test(t) || t === 'S' || t === 'C' || t === 'D');
   if (hasModrm) {
     const ext = row.ext ?? 0;
     if (row.rm !== undefined) bytes.push(0xc0 | (ext << 3) | row.rm);
-    else if (row.mod3 || tokens.some((t) => t.startsWith('R'))) bytes.push(0xc0 | (ext << 3) | 1);
+    else if (row.mod3 || tokens.some((t) => /^[RUN]([a-z]|$)/.test(t))) bytes.push(0xc0 | (ext << 3) | 1);
     else bytes.push(0x40 | (ext << 3), 0x7f); // [bx+si+0x7f]
   }
   const immBytes: Record<string, number> = {

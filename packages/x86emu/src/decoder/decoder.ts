@@ -25,19 +25,31 @@ const IMM_W_B = 10;
 /** Per-row decode facts derived from the operand strings. */
 const rowImm = new Uint8Array(OPCODE_TABLE.length);
 const rowMemOnly = new Uint8Array(OPCODE_TABLE.length);
+/** R operands (MOV CR/DR): register form whatever mod says. */
 const rowRegOnly = new Uint8Array(OPCODE_TABLE.length);
+/** U/N operands (SIMD register-only r/m): the memory form is another row or #UD. */
+const rowSimdRegOnly = new Uint8Array(OPCODE_TABLE.length);
 const rowLock = new Uint8Array(OPCODE_TABLE.length);
 const rowI64 = new Uint8Array(OPCODE_TABLE.length);
 /** 64-bit mode operand size: 1 = d64 (default 64, 66H gives 16), 2 = f64 (forced 64). */
 const rowSize64 = new Uint8Array(OPCODE_TABLE.length);
+/** 1: a row selected by a 66 mandatory prefix (66 is then not an operand-size prefix). */
+const rowPfx66 = new Uint8Array(OPCODE_TABLE.length);
+/** Opcodes: 0x000–0x3FF (one-byte, 0F, 0F 38, 0F 3A maps). */
+const NOPS = 0x400;
 /** Per opcode: the `o64` row that replaces an `i64` row in 64-bit mode, or -1. */
-const alt64 = new Int16Array(0x200).fill(-1);
+const alt64 = new Int16Array(NOPS).fill(-1);
 /** Per opcode: 1 when it has a ModRM byte. */
-const opModrm = new Uint8Array(0x200);
-/** Row lookup: memory form by (op, reg), register form by (op, reg), register form by (op, reg, rm). */
-const byExt = new Int16Array(0x200 * 8).fill(-1);
-const byExtReg = new Int16Array(0x200 * 8).fill(-1);
-const byRm = new Int16Array(0x200 * 64).fill(-1);
+const opModrm = new Uint8Array(NOPS);
+/**
+ * Row lookup, keyed by opcode and mandatory-prefix index (`key = op * 4 + p`, p: 0 none, 1 66,
+ * 2 F3, 3 F2): memory form by (key, reg), register form by (key, reg), register form by
+ * (key, reg, rm).
+ */
+const byExt = new Int16Array(NOPS * 4 * 8).fill(-1);
+const byExtReg = new Int16Array(NOPS * 4 * 8).fill(-1);
+const byRm = new Int16Array(NOPS * 4 * 64).fill(-1);
+const PFX_INDEX: Record<string, number> = { NP: 0, '66': 1, F3: 2, F2: 3 };
 
 function immKind(tokens: string[]): number {
   const s = tokens.join(',');
@@ -70,7 +82,7 @@ function immKind(tokens: string[]): number {
 
 function usesModrm(row: OpcodeRow, tokens: string[]): boolean {
   if (row.ext !== undefined) return true;
-  return tokens.some((t) => /^[EGMR]([a-z]|$)/.test(t) || t === 'S' || t === 'C' || t === 'D');
+  return tokens.some((t) => /^[EGMRVWUPQN]([a-z]|$)/.test(t) || t === 'S' || t === 'C' || t === 'D');
 }
 
 OPCODE_TABLE.forEach((row, i) => {
@@ -78,36 +90,59 @@ OPCODE_TABLE.forEach((row, i) => {
   rowImm[i] = immKind(tokens);
   rowMemOnly[i] = tokens.some((t) => t.startsWith('M')) ? 1 : 0;
   rowRegOnly[i] = tokens.some((t) => t.startsWith('R')) ? 1 : 0;
+  rowSimdRegOnly[i] = tokens.some((t) => /^[UN]([a-z]|$)/.test(t)) ? 1 : 0;
   const attrs = row.attrs ?? '';
   rowLock[i] = attrs.includes('lock') ? 1 : 0;
   rowI64[i] = attrs.includes('i64') ? 1 : 0;
   rowSize64[i] = attrs.includes('f64') ? 2 : attrs.includes('d64') ? 1 : 0;
+  rowPfx66[i] = row.pfx === '66' ? 1 : 0;
   if (attrs.includes('o64')) alt64[row.op] = i;
   if (usesModrm(row, tokens)) opModrm[row.op] = 1;
 });
-// Most specific rows first: (reg, rm), then (reg) by form, then opcode-wide fallbacks.
-OPCODE_TABLE.forEach((row, i) => {
-  if (row.ext !== undefined && row.rm !== undefined) byRm[row.op * 64 + row.ext * 8 + row.rm] = i;
-});
-OPCODE_TABLE.forEach((row, i) => {
-  if (row.ext === undefined || row.rm !== undefined) return;
-  const k = row.op * 8 + row.ext;
-  if (row.mod3) byExtReg[k] = i;
-  else {
-    byExt[k] = i;
-    if (!rowMemOnly[i] && byExtReg[k] < 0) byExtReg[k] = i;
+// Rows without a mandatory prefix serve all four prefix slots; most specific rows first:
+// (reg, rm), then (reg) by form, then opcode-wide fallbacks.
+const legacy = OPCODE_TABLE.map((row, i) => [row, i] as const).filter(([row]) => row.pfx === undefined);
+for (let p = 0; p < 4; p++) {
+  for (const [row, i] of legacy)
+    if (row.ext !== undefined && row.rm !== undefined) byRm[(row.op * 4 + p) * 64 + row.ext * 8 + row.rm] = i;
+  for (const [row, i] of legacy) {
+    if (row.ext === undefined || row.rm !== undefined) continue;
+    const k = (row.op * 4 + p) * 8 + row.ext;
+    if (row.mod3) byExtReg[k] = i;
+    else {
+      byExt[k] = i;
+      if (!rowMemOnly[i] && byExtReg[k] < 0) byExtReg[k] = i;
+    }
   }
-});
-OPCODE_TABLE.forEach((row, i) => {
-  if (row.ext !== undefined || (row.attrs ?? '').includes('o64')) return;
-  for (let e = 0; e < 8; e++) {
-    const k = row.op * 8 + e;
-    if (byExt[k] < 0) byExt[k] = i;
-    // Opcode-wide rows also fill register forms a memory-only group row left open (x87 escapes:
-    // D9 /4 memory is FLDENV, D9 E0–E7 are other instructions).
-    if (byExtReg[k] < 0) byExtReg[k] = i;
+  for (const [row, i] of legacy) {
+    if (row.ext !== undefined || (row.attrs ?? '').includes('o64')) continue;
+    for (let e = 0; e < 8; e++) {
+      const k = (row.op * 4 + p) * 8 + e;
+      if (byExt[k] < 0) byExt[k] = i;
+      // Opcode-wide rows also fill register forms a memory-only group row left open (x87 escapes:
+      // D9 /4 memory is FLDENV, D9 E0–E7 are other instructions).
+      if (byExtReg[k] < 0) byExtReg[k] = i;
+    }
   }
-});
+}
+// Mandatory-prefix rows override the legacy rows in their own slot: opcode-wide rows, then
+// group (ext) rows. A memory-only row fills only the memory form, a U/N row only the register form.
+const prefixed = OPCODE_TABLE.map((row, i) => [row, i] as const).filter(([row]) => row.pfx !== undefined);
+for (const pass of [0, 1]) {
+  for (const [row, i] of prefixed) {
+    if ((row.ext !== undefined) !== (pass === 1)) continue;
+    const key = row.op * 4 + PFX_INDEX[row.pfx as string];
+    for (let e = 0; e < 8; e++) {
+      if (pass === 1 && e !== row.ext) continue;
+      const k = key * 8 + e;
+      if (!rowSimdRegOnly[i]) byExt[k] = i;
+      if (!rowMemOnly[i]) {
+        byExtReg[k] = i;
+        byRm.fill(-1, k * 8, k * 8 + 8);
+      }
+    }
+  }
+}
 
 /** Outcome of `decode`. */
 export const DecodeStatus = { Ok: 0, Undefined: 1, TooLong: 2 } as const;
@@ -194,6 +229,11 @@ export function decode(src: ByteSource, insn: Insn, def32: boolean, long64: bool
   if (op === 0x0f) {
     if (pos >= MAX_INSN_LENGTH) return tooLong(insn, pos);
     op = 0x100 | src.fetchByte(pos++);
+    // Three-byte maps 0F 38 and 0F 3A (SDM Vol. 2 2.1.2).
+    if (op === 0x138 || op === 0x13a) {
+      if (pos >= MAX_INSN_LENGTH) return tooLong(insn, pos);
+      op = (op === 0x138 ? 0x200 : 0x300) | src.fetchByte(pos++);
+    }
   }
   insn.op = op;
   const rex = insn.rex;
@@ -207,6 +247,9 @@ export function decode(src: ByteSource, insn: Insn, def32: boolean, long64: bool
     insn.adSize = def32 !== adSizePrefix ? 4 : 2;
   }
 
+  // Mandatory-prefix slot: the last F2/F3 wins over 66 (SDM Vol. 2 2.1.2: 66 with F2/F3 is not the
+  // mandatory prefix); for opcodes without prefix rows all four slots hold the same rows.
+  const key = op * 4 + (insn.rep === 1 ? 2 : insn.rep === 2 ? 3 : opSizePrefix ? 1 : 0);
   let row: number;
   insn.hasModrm = opModrm[op] === 1;
   insn.base = -1;
@@ -226,10 +269,10 @@ export function decode(src: ByteSource, insn: Insn, def32: boolean, long64: bool
     insn.reg = reg | ((rex & 4) << 1);
     insn.rm = rm | ((rex & 1) << 3);
     if (mod === 3) {
-      row = byRm[op * 64 + reg * 8 + rm];
-      if (row < 0) row = byExtReg[op * 8 + reg];
+      row = byRm[key * 64 + reg * 8 + rm];
+      if (row < 0) row = byExtReg[key * 8 + reg];
     } else {
-      row = byExt[op * 8 + reg];
+      row = byExt[key * 8 + reg];
       if (row >= 0 && rowRegOnly[row]) {
         // MOV CR/DR ignore mod: always the register form (SDM Vol. 2 MOV—Move to/from Control Registers).
         insn.mod = 3;
@@ -243,7 +286,7 @@ export function decode(src: ByteSource, insn: Insn, def32: boolean, long64: bool
     insn.ext = 0;
     insn.reg = 0;
     insn.rm = (op & 7) | ((rex & 1) << 3);
-    row = byExt[op * 8];
+    row = byExt[key * 8];
   }
   insn.row = row;
   if (row < 0) return undef(insn, pos);
@@ -256,6 +299,8 @@ export function decode(src: ByteSource, insn: Insn, def32: boolean, long64: bool
   // LOCK only with the listed read-modify-write forms and a memory destination (SDM Vol. 2 LOCK): else #UD.
   if (insn.lock && (!rowLock[row] || insn.mod === 3)) return undef(insn, pos);
   if (long64 && rowSize64[row] !== 0 && (rowSize64[row] === 2 || !opSizePrefix)) insn.opSize = 8;
+  // A 66 that selected the row is part of the opcode, not an operand-size prefix: 32 bits, 64 with REX.W.
+  if (rowPfx66[row] && opSizePrefix) insn.opSize = long64 && rexW ? 8 : 4;
 
   switch (rowImm[row]) {
     case IMM_NONE:

@@ -7,7 +7,7 @@ const unbound: Handler = () => {};
 export class Insn {
   /** The row's handler from the dispatch table (bound by the CPU after decoding). */
   exec: Handler = unbound;
-  /** Opcode in the map numbering of `OpcodeRow.op` (0x000–0x1FF). */
+  /** Opcode in the map numbering of `OpcodeRow.op` (0x000–0x3FF: one-byte, 0F, 0F 38, 0F 3A maps). */
   op = 0;
   /** Dispatch index: the row number in `OPCODE_TABLE`, or -1 for #UD. */
   row = -1;

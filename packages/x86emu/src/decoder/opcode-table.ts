@@ -1,24 +1,40 @@
 /**
- * THE opcode table: one row per instruction form of the one-byte map (0x000–0x0FF) and the
- * two-byte map (0x100–0x1FF, i.e. 0F xx), in the operand notation of SDM Vol. 2 Appendix A.
- * The decoder derives ModRM / immediate / moffs layout from `operands`, the interpreter's
- * dispatch maps `mnemonic` to a handler, and the tests derive encodings from the rows. Opcodes
- * without a row raise #UD.
+ * THE opcode table: one row per instruction form of the one-byte map (0x000–0x0FF), the
+ * two-byte map (0x100–0x1FF, i.e. 0F xx) and the three-byte maps (0x200–0x2FF: 0F 38 xx,
+ * 0x300–0x3FF: 0F 3A xx), in the operand notation of SDM Vol. 2 Appendix A. The decoder derives
+ * ModRM / immediate / moffs layout from `operands`, the interpreter's dispatch maps `mnemonic` to
+ * a handler, and the tests derive encodings from the rows. Opcodes without a row raise #UD.
  *
  * Operand notation used by the decoder:
  *   E* (ModRM r/m), G* (ModRM reg), M* (memory-only r/m: register form is #UD), R* (register-only
  *   r/m), S (segment register in reg), C / D (control / debug register in reg);
  *   Ib, Iw, Iz (16/32 by operand size), Iv (16/32/64), IbS (sign-extended Ib), Jb, Jz, Ap (far
  *   pointer), O* (moffs of address size). Fixed registers (AL, eAX, DX, …) need no bytes.
+ *   SIMD (SDM Vol. 2 A.2.1): V (XMM register in ModRM.reg), W (XMM register or memory in r/m),
+ *   U (XMM register in r/m: the memory form is #UD), P (MMX register in reg), Q (MMX register or
+ *   memory in r/m), N (MMX register in r/m: memory form #UD); sizes q (8 bytes), dq (16), d, y
+ *   (4, or 8 with REX.W), ps/pd/ss/sd (packed/scalar single/double). A register-only operand
+ *   (U, N) and a memory-only one (M) may share an opcode: MOVHLPS Vq,Uq and MOVLPS Vq,Mq are 0F 12.
+ * Mandatory prefix (`pfx`, SDM Vol. 2 2.1.2 and the "NP/66/F3/F2" column of the opcode maps): a
+ * row with `pfx` matches only with that prefix in front of 0F (F2/F3 take precedence over 66;
+ * 'NP': none of the three). A 66 that selects a row is not an operand-size prefix (its operand
+ * size is 32, or 64 with REX.W); F3/F2 rows keep 66 as the operand size (66 F3 0F B8 is a 16-bit
+ * POPCNT). Rows without `pfx` match whatever prefix is present (66 is then the operand size), and
+ * a `pfx` row for the same opcode overrides them for its prefix. Add a SIMD row with `sse()`:
+ *   sse('66', 0x16f, 'MOVDQA', 'Vdq,Wdq');  sse('NP', 0x371, 'PSRLW', 'Nq,Ib', '', 2);
  * Attributes: `lock` (LOCK allowed with a memory destination), `i64` (invalid in 64-bit mode),
  * `d64` (64-bit default operand size in 64-bit mode), `f64` (operand size forced to 64 in 64-bit
  * mode, 66H ignored: near branches, as Intel does), `o64` (only in 64-bit mode: replaces the `i64`
  * row of the same opcode there, e.g. 63H ARPL → MOVSXD).
+ * VEX (C4/C5) and EVEX (62) encodings are #UD: in 64-bit mode C4/C5/62 are invalid rows, outside it
+ * their register forms (mod = 3, what VEX/EVEX look like) are the memory-only LES/LDS/BOUND.
  */
 
 export interface OpcodeRow {
-  /** 0x00–0xFF one-byte map, 0x100–0x1FF two-byte map (0F xx). */
+  /** 0x00–0xFF one-byte map, 0x100–0x1FF two-byte map (0F xx), 0x200–0x2FF 0F 38 xx, 0x300–0x3FF 0F 3A xx. */
   op: number;
+  /** Mandatory prefix of a SIMD row ('NP': none of 66/F2/F3); undefined: prefixes are not part of the opcode. */
+  pfx?: MandatoryPrefix;
   /** ModRM.reg for group opcodes (SDM Vol. 2 Table A-6); undefined: any. */
   ext?: number;
   /** With `ext`: this row is the register form (mod = 3) with this r/m (e.g. 0F 01 C1 VMCALL). */
@@ -35,6 +51,9 @@ export interface OpcodeRow {
   undefinedFlags?: number;
 }
 
+/** The mandatory-prefix column of the SDM's opcode maps. */
+export type MandatoryPrefix = 'NP' | '66' | 'F3' | 'F2';
+
 const rows: OpcodeRow[] = [];
 function r(
   op: number,
@@ -46,6 +65,17 @@ function r(
   mod3?: boolean,
 ): void {
   rows.push({ op, mnemonic, operands, attrs, ext, rm, mod3 });
+}
+/** A row selected by its mandatory prefix (SIMD forms): see the header. */
+function sse(
+  pfx: MandatoryPrefix,
+  op: number,
+  mnemonic: string,
+  operands: string,
+  attrs = '',
+  ext?: number,
+): void {
+  rows.push({ op, pfx, mnemonic, operands, attrs, ext });
 }
 
 // 00–3F: the eight ALU operations in their six forms (SDM Vol. 2 Table A-2).
@@ -305,6 +335,64 @@ r(T + 0xc0, 'XADD', 'Eb,Gb', 'lock');
 r(T + 0xc1, 'XADD', 'Ev,Gv', 'lock');
 r(T + 0xc7, 'CMPXCHG8B', 'Mq', 'lock', 1);
 for (let i = 0; i < 8; i++) r(T + 0xc8 + i, 'BSWAP', 'Zd');
+
+// SIMD integer, moves and MMX (SDM Vol. 2 Tables A-3 to A-5, with the mandatory prefix of each
+// form). The SSE floating-point arithmetic rows are in their own block below.
+// Moves.
+const X38 = T + 0x100; // 0F 38 map
+sse('NP', T + 0x10, 'MOVUPS', 'Vps,Wps');
+sse('66', T + 0x10, 'MOVUPD', 'Vpd,Wpd');
+sse('F3', T + 0x10, 'MOVSS', 'Vss,Wss');
+sse('F2', T + 0x10, 'MOVSD', 'Vsd,Wsd');
+sse('NP', T + 0x11, 'MOVUPS', 'Wps,Vps');
+sse('66', T + 0x11, 'MOVUPD', 'Wpd,Vpd');
+sse('F3', T + 0x11, 'MOVSS', 'Wss,Vss');
+sse('F2', T + 0x11, 'MOVSD', 'Wsd,Vsd');
+sse('NP', T + 0x12, 'MOVLPS', 'Vq,Mq');
+sse('NP', T + 0x12, 'MOVHLPS', 'Vq,Uq');
+sse('66', T + 0x12, 'MOVLPD', 'Vq,Mq');
+sse('F2', T + 0x12, 'MOVDDUP', 'Vq,Wq');
+sse('F3', T + 0x12, 'MOVSLDUP', 'Vdq,Wdq');
+sse('NP', T + 0x13, 'MOVLPS', 'Mq,Vq');
+sse('66', T + 0x13, 'MOVLPD', 'Mq,Vq');
+sse('NP', T + 0x16, 'MOVHPS', 'Vdq,Mq');
+sse('NP', T + 0x16, 'MOVLHPS', 'Vdq,Uq');
+sse('66', T + 0x16, 'MOVHPD', 'Vdq,Mq');
+sse('F3', T + 0x16, 'MOVSHDUP', 'Vdq,Wdq');
+sse('NP', T + 0x17, 'MOVHPS', 'Mq,Vq');
+sse('66', T + 0x17, 'MOVHPD', 'Mq,Vq');
+sse('NP', T + 0x28, 'MOVAPS', 'Vps,Wps');
+sse('66', T + 0x28, 'MOVAPD', 'Vpd,Wpd');
+sse('NP', T + 0x29, 'MOVAPS', 'Wps,Vps');
+sse('66', T + 0x29, 'MOVAPD', 'Wpd,Vpd');
+sse('NP', T + 0x2b, 'MOVNTPS', 'Mps,Vps');
+sse('66', T + 0x2b, 'MOVNTPD', 'Mpd,Vpd');
+sse('NP', T + 0x50, 'MOVMSKPS', 'Gd,Ups');
+sse('66', T + 0x50, 'MOVMSKPD', 'Gd,Upd');
+sse('NP', T + 0x6e, 'MOVD', 'Pq,Ey');
+sse('66', T + 0x6e, 'MOVD', 'Vdq,Ey');
+sse('NP', T + 0x6f, 'MOVQ_MMX', 'Pq,Qq');
+sse('66', T + 0x6f, 'MOVDQA', 'Vdq,Wdq');
+sse('F3', T + 0x6f, 'MOVDQU', 'Vdq,Wdq');
+sse('NP', T + 0x77, 'EMMS', '');
+sse('NP', T + 0x7e, 'MOVD', 'Ey,Pq');
+sse('66', T + 0x7e, 'MOVD', 'Ey,Vdq');
+sse('F3', T + 0x7e, 'MOVQ_XMM', 'Vq,Wq');
+sse('NP', T + 0x7f, 'MOVQ_MMX', 'Qq,Pq');
+sse('66', T + 0x7f, 'MOVDQA', 'Wdq,Vdq');
+sse('F3', T + 0x7f, 'MOVDQU', 'Wdq,Vdq');
+sse('NP', T + 0xc3, 'MOVNTI', 'My,Gy');
+sse('66', T + 0xd6, 'MOVQ_XMM', 'Wq,Vq');
+sse('F3', T + 0xd6, 'MOVQ2DQ', 'Vdq,Nq');
+sse('F2', T + 0xd6, 'MOVDQ2Q', 'Pq,Uq');
+sse('NP', T + 0xd7, 'PMOVMSKB', 'Gd,Nq');
+sse('66', T + 0xd7, 'PMOVMSKB', 'Gd,Udq');
+sse('NP', T + 0xe7, 'MOVNTQ', 'Mq,Pq');
+sse('66', T + 0xe7, 'MOVNTDQ', 'Mdq,Vdq');
+sse('F2', T + 0xf0, 'LDDQU', 'Vdq,Mdq');
+sse('NP', T + 0xf7, 'MASKMOVQ', 'Pq,Nq');
+sse('66', T + 0xf7, 'MASKMOVDQU', 'Vdq,Udq');
+sse('66', X38 + 0x2a, 'MOVNTDQA', 'Vdq,Mdq');
 
 // Undefined flags by mnemonic (SDM Vol. 1 Appendix A, and each instruction's "Flags Affected").
 const CF = 0x1;

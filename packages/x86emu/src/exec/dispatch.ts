@@ -12,6 +12,7 @@ import * as CT from './control.js';
 import { MOVSXD } from './long/move64.js';
 import * as M from './move.js';
 import { makeShift, makeShxd } from './shift.js';
+import { SSE_INT_HANDLERS } from './sse/handlers.js';
 import { makeString } from './string.js';
 import * as S from './system.js';
 import * as S64 from './system64.js';
@@ -190,6 +191,7 @@ const HANDLERS: Record<string, Entry> = {
   FRSTOR: X.FRSTOR,
   FXSAVE: X.FXSAVE,
   FXRSTOR: X.FXRSTOR,
+  ...SSE_INT_HANDLERS,
 };
 
 const UNIMPLEMENTED: Handler = (cpu) => cpu.ud();

@@ -1,0 +1,48 @@
+/**
+ * The SIMD integer, move and MMX handlers by mnemonic, spread into the interpreter's dispatch
+ * table (`exec/dispatch.ts`). A factory gets the row (operands, prefix) to specialise on.
+ */
+import type { Handler } from '../../cpu/handler.js';
+import type { OpcodeRow } from '../../decoder/opcode-table.js';
+import * as M from './move.js';
+
+type Entry = Handler | { factory: (row: OpcodeRow) => Handler };
+const f = (factory: (row: OpcodeRow) => Handler): Entry => ({ factory });
+
+export const SSE_INT_HANDLERS: Record<string, Entry> = {
+  MOVUPS: f(M.makeMovdq),
+  MOVUPD: f(M.makeMovdq),
+  MOVAPS: f(M.makeMovdq),
+  MOVAPD: f(M.makeMovdq),
+  MOVDQA: f(M.makeMovdq),
+  MOVDQU: f(M.makeMovdq),
+  MOVNTPS: f(M.makeMovdq),
+  MOVNTPD: f(M.makeMovdq),
+  MOVNTDQ: f(M.makeMovdq),
+  MOVNTDQA: f(M.makeMovdq),
+  LDDQU: f(M.makeMovdq),
+  MOVD: f(M.makeMovdGpr),
+  MOVQ_MMX: f(M.makeMovqMmx),
+  MOVNTQ: f(M.makeMovqMmx),
+  MOVQ_XMM: f(M.makeMovqXmm),
+  MOVSS: f(M.makeMovScalar),
+  MOVSD: f(M.makeMovScalar),
+  MOVLPS: f(M.makeMovHalf),
+  MOVLPD: f(M.makeMovHalf),
+  MOVHPS: f(M.makeMovHalf),
+  MOVHPD: f(M.makeMovHalf),
+  MOVHLPS: f(M.makeMovHalf),
+  MOVLHPS: f(M.makeMovHalf),
+  MOVDDUP: M.MOVDDUP,
+  MOVSLDUP: f(M.makeMovDup),
+  MOVSHDUP: f(M.makeMovDup),
+  MOVQ2DQ: M.MOVQ2DQ,
+  MOVDQ2Q: M.MOVDQ2Q,
+  MOVNTI: M.MOVNTI,
+  MOVMSKPS: f(M.makeMovmsk),
+  MOVMSKPD: f(M.makeMovmsk),
+  PMOVMSKB: f(M.makeMovmsk),
+  MASKMOVQ: f(M.makeMaskmov),
+  MASKMOVDQU: f(M.makeMaskmov),
+  EMMS: M.EMMS,
+};
