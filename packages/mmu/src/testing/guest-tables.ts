@@ -19,6 +19,8 @@ export interface MapOptions {
   dirFlags?: number;
   /** Map a large page (4 MiB for paging32, 2 MiB otherwise) with a PS directory entry. */
   large?: boolean;
+  /** paging64: map a 1 GiB page with a PS PDPTE. */
+  huge?: boolean;
   /** Set XD (bit 63) in the leaf (8-byte formats). */
   nx?: boolean;
 }
@@ -101,9 +103,9 @@ export class GuestPageTables {
 
   /** Maps the page at `gva` to `gpa` with leaf `flags` (include G_P). */
   map(gva: number, gpa: number, flags: number, opts: MapOptions = {}): number {
-    const level = opts.large ? 2 : 1;
+    const level = opts.huge ? 3 : opts.large ? 2 : 1;
     const at = this.entryGpa(gva, level, opts.dirFlags);
-    let lo = flags | (opts.large ? G_PS : 0);
+    let lo = flags | (level > 1 ? G_PS : 0);
     let hi = 0;
     if (this.pteSize === 8) {
       lo = (lo | ((gpa % 2 ** 32) & 0xfffff000)) >>> 0;
@@ -131,8 +133,8 @@ export class GuestPageTables {
         nx ||= this.pteSize === 8 && (hi & 0x80000000) !== 0;
       }
       const base = this.entryBase(lo, hi);
-      if (l === 1 || (l === 2 && lo & G_PS)) {
-        const pageBytes = l === 1 ? 4096 : this.mode === 'paging32' ? 4 << 20 : 2 << 20;
+      if (l === 1 || (l === 2 && lo & G_PS) || (l === 3 && this.mode === 'paging64' && lo & G_PS)) {
+        const pageBytes = l === 1 ? 4096 : l === 3 ? 2 ** 30 : this.mode === 'paging32' ? 4 << 20 : 2 << 20;
         const frame = this.mode === 'paging32' && l === 2 ? lo & 0xffc00000 : base;
         return { gpa: frame + (gva % pageBytes), w, u, nx };
       }
