@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { G_A, G_D, G_P, G_PCD, G_U, G_W } from '../src/testing/index.js';
+import { G_A, G_D, G_P, G_PCD, G_PS, G_U, G_W } from '../src/testing/index.js';
 import { expectSound, PF_W, rig, shadowTranslate, start } from './helpers.js';
 
 function faulted() {
@@ -57,6 +57,39 @@ describe('audit mode', () => {
     const leaf = [...mmu.s.pagesById].find((p) => p !== null && p.level === 1)!;
     leaf.parentPte = -1;
     expect(mmu.audit().join('\n')).toMatch(/lacks parent/);
+  });
+
+  it('compares the shadow tables with a 4-level guest’s: a pte changed behind the MMU shows', () => {
+    const { host, gt } = rig('paging64', { nxe: true });
+    const gva = 0x888000001000;
+    const pte = gt.map(gva, 0x200000, G_P | G_W | G_A | G_D);
+    const mmu = start(host, { audit: false });
+    mmu.pageFault(gva, PF_W);
+    expectSound(mmu);
+    host.write64(pte, 0x300000 | G_P | G_A | G_D, 0x80000000); // never reported to the MMU
+    const found = mmu.audit().join('\n');
+    expect(found).toMatch(/gva 888000001000\) maps hpfn \d+, the guest maps gfn 300/);
+    expect(found).toMatch(/gva 888000001000\) is writable but the guest pte is read-only/);
+    expect(found).toMatch(/gva 888000001000\) is executable, the guest's is not/);
+    host.write64(pte, 0, 0);
+    expect(mmu.audit().join('\n')).toMatch(
+      /gva 888000001000\) is mapped but the guest's tables do not map it/,
+    );
+  });
+
+  it('checks the levels of a 4-level hierarchy: XD or PS in a directory spte, the per-level counters', () => {
+    const { host, gt } = rig('paging64', { nxe: true });
+    gt.map(0x1000, 0x200000, G_P | G_W);
+    const mmu = start(host, { audit: false });
+    mmu.pageFault(0x1000, 0);
+    const pdpt = [...mmu.s.pagesById].find((p) => p !== null && p.level === 3)!;
+    pdpt.spt[1] |= 0x80000000;
+    pdpt.spt[0] |= G_PS;
+    mmu.s.stats.shadowPagesL2++;
+    const found = mmu.audit().join('\n');
+    expect(found).toMatch(/level=3 .*\[0\] has XD/);
+    expect(found).toMatch(/level=3 .*\[0\] has PS/);
+    expect(found).toMatch(/1 live level-2 pages but the counter says 2/);
   });
 
   it('in audit mode, checks after every operation and logs what it finds', () => {
