@@ -9,10 +9,13 @@
  *   keyboard and mouse) in `ps2port_setup`. Without this the PIC is still waiting for ICW1 and
  *   its vector base is 0: a fresh guest's `sti` took IRQ 0 as vector 0 (#DE).
  * - the i8254's channel 0 in mode 3 with count 0 (65536, 18.2 Hz), SeaBIOS `pit_setup`: that is
- *   already the state `I8254.reset` gives it (see i8254.ts), so nothing is done here.
+ *   already the state `I8254.reset` gives the userspace PIT (see i8254.ts); the kernel's is
+ *   loaded with KVM_SET_PIT2 (`biosKvmPitChannel0`).
+ * - with the in-kernel irqchip, the same PIC state loaded with KVM_SET_IRQCHIP (`biosKvmPicState`).
  * - the BIOS data area (segment 0x40) fields guests read: COM port table, EBDA segment,
  *   equipment word, base memory size; and the EBDA's own size byte.
  */
+import type { KvmPitChannelState } from '@kvm/core';
 import { COM1_BASE } from './serial.js';
 import type { PortIoDevice } from './types.js';
 
@@ -47,6 +50,53 @@ export function programBiosPic(pic: PortIoDevice): void {
   out(0xa1, 0x01);
   out(0x21, BIOS_PIC1_IMR); // OCW1
   out(0xa1, BIOS_PIC2_IMR);
+}
+
+/** `struct kvm_pic_state` byte offsets (KVM_GET/SET_IRQCHIP, chips 0 and 1). */
+const KVM_PIC_IMR = 2;
+const KVM_PIC_IRQ_BASE = 5;
+const KVM_PIC_INIT_STATE = 9;
+const KVM_PIC_INIT4 = 13;
+
+/**
+ * The in-kernel 8259 (`kvm_pic_state`, as KVM_GET_IRQCHIP gave it after reset) edited into the
+ * state `programBiosPic`'s writes leave in KVM's i8259 (`pic_ioport_write`): ICW1 reset the
+ * chip and set init4; ICW2 set irq_base; ICW4 (8086 mode, no auto-EOI, not special fully nested)
+ * ended the sequence (init_state 0); OCW1 set the IMR. ELCR and everything else stay at reset.
+ * KVM_SET_IRQCHIP then loads it, where QEMU's SeaBIOS would have made the same port writes.
+ */
+export function biosKvmPicState(chip: Uint8Array, slave: boolean): void {
+  chip[KVM_PIC_IMR] = slave ? BIOS_PIC2_IMR : BIOS_PIC1_IMR;
+  chip[KVM_PIC_IRQ_BASE] = slave ? BIOS_HWIRQ8_VECTOR : BIOS_HWIRQ0_VECTOR;
+  chip[KVM_PIC_INIT_STATE] = 0;
+  chip[KVM_PIC_INIT4] = 1;
+}
+
+/** `kvm_pit_channel_state.mode`/`rw_mode` values: mode 3 (square wave), lobyte then hibyte. */
+const PIT_MODE_SQUARE_WAVE = 3;
+const PIT_RW_STATE_WORD0 = 3;
+
+/**
+ * Channel 0 of the in-kernel i8254 (KVM_SET_PIT2) as SeaBIOS `pit_setup` leaves it: control word
+ * 0x36 (lobyte/hibyte, mode 3, binary) then count 0 (65536: 18.2 Hz), gate high. KVM's
+ * `kvm_pit_load_count` starts the periodic timer from this; the load time is the kernel's own.
+ */
+export function biosKvmPitChannel0(): KvmPitChannelState {
+  return {
+    count: 0,
+    latchedCount: 0,
+    countLatched: 0,
+    statusLatched: 0,
+    status: 0,
+    readState: PIT_RW_STATE_WORD0,
+    writeState: PIT_RW_STATE_WORD0,
+    writeLatch: 0,
+    rwMode: PIT_RW_STATE_WORD0,
+    mode: PIT_MODE_SQUARE_WAVE,
+    bcd: 0,
+    gate: 1,
+    countLoadTime: 0n,
+  };
 }
 
 /**

@@ -6,6 +6,7 @@
 import {
   Errno,
   type HostMemory,
+  KVM_IRQCHIP,
   type Kvm,
   KvmError,
   type KvmRunArea,
@@ -24,7 +25,12 @@ import {
   PM1A_CNT_PORT,
   PM1A_EVT_PORT,
 } from '../devices/acpi-pm.js';
-import { programBiosPic, writeBiosDataArea } from '../devices/bios-state.js';
+import {
+  biosKvmPicState,
+  biosKvmPitChannel0,
+  programBiosPic,
+  writeBiosDataArea,
+} from '../devices/bios-state.js';
 import { Cmos, RTC_CENTURY } from '../devices/cmos.js';
 import { DebugExit } from '../devices/debug-exit.js';
 import { Debugcon, DebugconSink } from '../devices/debugcon.js';
@@ -115,6 +121,8 @@ export class Machine {
   private cpuidSignature = 0;
   private cpuidFeatures = 0;
   readonly acpiPm: AcpiPm;
+  /** KVM_CREATE_PIT2 succeeded: the i8254 is the kernel's (the host engine). */
+  private readonly kernelPit: boolean = false;
   /** Guest resets handled so far (in place or by `reboot`'s rebuild). */
   reboots = 0;
 
@@ -144,8 +152,9 @@ export class Machine {
         // An engine with no in-kernel PIT (KVM_CREATE_PIT2 → ENOENT, the software engine) gets
         // the userspace i8254 on GSI 0 through KVM_IRQ_LINE, as QEMU's userspace PIT does with
         // kernel-irqchip=on (hw/timer/i8254.c raising ISA IRQ 0).
-        // It starts idle like KVM's: the in-kernel PIC it feeds is not programmed the BIOS way.
-        if (!createKernelPit(vm)) this.pit = this.addUserspacePit(new I8254(clock, irq, false), clock);
+        // Both start as SeaBIOS leaves them, as the in-kernel PIC they feed (see `boot`).
+        this.kernelPit = createKernelPit(vm);
+        if (!this.kernelPit) this.pit = this.addUserspacePit(new I8254(clock, irq), clock);
       } else {
         const pic = new I8259Pair();
         this.pic = pic;
@@ -252,9 +261,11 @@ export class Machine {
     // A -kernel boot finds the tables a BIOS would have left (ACPI, MP), in the BIOS area.
     if (config.kernel) this.writeFirmwareTables();
     // What SeaBIOS would have left (devices/bios-state.ts); before the load, so an image placed
-    // over the BDA keeps its own bytes. The in-kernel PIC has no ioctl here to program it.
+    // over the BDA keeps its own bytes. The in-kernel PIC and PIT get the same state through
+    // KVM_SET_IRQCHIP / KVM_SET_PIT2.
     writeBiosDataArea(this.ram, EBDA_START, LEGACY_HOLE_START);
     if (this.pic) programBiosPic(this.pic);
+    else this.programBiosKernelIrqchip();
     const loaded = this.load(machine);
     const sregs = loaded.entry.sregs(this.resetState.sregs);
     // Without the in-kernel irqchip there is no local APIC: clear IA32_APIC_BASE.EN. As on
@@ -265,6 +276,20 @@ export class Machine {
     this.vcpu.setSregs(sregs);
     this.vcpu.setRegs({ ...this.resetState.regs, ...loaded.entry.regs });
     return loaded;
+  }
+
+  /** `programBiosPic` and SeaBIOS's `pit_setup` for the kernel's 8259 pair and i8254. */
+  private programBiosKernelIrqchip(): void {
+    for (const chipId of [KVM_IRQCHIP.PIC_MASTER, KVM_IRQCHIP.PIC_SLAVE]) {
+      const chip = this.vm.getIrqchip(chipId);
+      biosKvmPicState(chip.chip, chipId === KVM_IRQCHIP.PIC_SLAVE);
+      this.vm.setIrqchip(chip);
+    }
+    if (this.kernelPit) {
+      const pit = this.vm.getPit2();
+      pit.channels[0] = biosKvmPitChannel0();
+      this.vm.setPit2(pit);
+    }
   }
 
   /**
