@@ -194,3 +194,24 @@ describe('BTC/BTS with a 64-bit register bit offset above 2^53', () => {
     expect(m.mem.bytes[0x1000 + 0x87]).toBe(0);
   });
 });
+
+describe('CMPXCHG16B alignment', () => {
+  it('a misaligned operand at a non-canonical RBP-based address is #GP(0), not #SS(0)', () => {
+    // f0 3e 4a 0f c7 8d 0f 07 00 00: lock cmpxchg16b ds:[rbp + 0x70f] (seed 20261206, case 8531)
+    const m = longMode(
+      'mov rbp, 0x0000804baaba1ff0; .byte 0xf0, 0x3e, 0x4a, 0x0f, 0xc7, 0x8d, 0x0f, 0x07, 0, 0',
+      {
+        captureExceptions: true,
+      },
+    );
+    m.cpu.run(5);
+    expect(m.exceptions[0]).toMatchObject({ vector: 13, errorCode: 0 });
+  });
+  it('an aligned non-canonical RBP-based operand is still #SS(0)', () => {
+    const m = longMode('mov rbp, 0x0000804baaba1ff0; .byte 0xf0, 0x4a, 0x0f, 0xc7, 0x8d, 0x00, 0x07, 0, 0', {
+      captureExceptions: true,
+    });
+    m.cpu.run(5);
+    expect(m.exceptions[0]).toMatchObject({ vector: 12, errorCode: 0 });
+  });
+});

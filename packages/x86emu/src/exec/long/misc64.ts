@@ -97,10 +97,14 @@ export const CMPXCHG8B64: Handler = (cpu, i) => {
   const wide = i.opSize === 8;
   const size = wide ? 16 : 8;
   if (wide) {
-    const ea = cpu.ea(i);
-    // Alignment of the effective address plus the segment base (FS/GS).
-    const lin0 = cpu.segAddr(i.memSeg, ea, 1, false);
-    if (lin0 % 16 !== 0) cpu.gp0();
+    // CMPXCHG16B's #GP(0) for a misaligned operand comes before the canonical check (#GP(0), or
+    // #SS(0) for a stack reference): the CPU gives #GP(0) for `f0 3e 4a 0f c7 8d …` with a
+    // non-canonical RBP base (long64 difftest, seed 20261206). Alignment is of the linear
+    // address, so FS/GS add their base; the low bits of the exact 64-bit sum decide it.
+    cpu.eaHalves(i);
+    const seg = i.memSeg;
+    const base = seg === 4 || seg === 5 ? s.segBase[seg] : 0;
+    if ((cpu.lo64 + base) % 16 !== 0) cpu.gp0();
   }
   const lin = rmwLinear(cpu, i, size);
   let equal: boolean;
