@@ -42,9 +42,23 @@ function checkEquivalence(mode: GuestPagingMode, seed: number): void {
     });
     for (let j = 0; j < 3; j++) gvas.push(gva + pick(largeSize / 4096) * 4096);
   }
+  if (mode === 'paging64') {
+    // 1 GiB pages of frame 0 (RAM is the first 32 MiB of them; the tables are in there too).
+    for (let i = 0; i < 2; i++) {
+      const gva = 0x7f0000000000 + i * 2 ** 30;
+      gt.map(gva, 0, G_P | (rnd() < 0.7 ? G_W : 0) | (rnd() < 0.7 ? G_U : 0), {
+        huge: true,
+        nx: rnd() < 0.3,
+      });
+      for (let j = 0; j < 4; j++) gvas.push(gva + pick(0x2000) * 4096);
+    }
+  }
   for (let i = 0; i < 160; i++) {
     const regions =
-      mode === 'paging64' ? [0x00000000, 0x40000000, 0x7f8000000000, 0x7fffffe00000] : REGIONS_32;
+      mode === 'paging64'
+        ? // Low memory, user stack, and the kernel halves 0xffff8880… and 0xffffffff80… (48 bits).
+          [0x00000000, 0x7fffffe00000, 0x888000000000, 0xffff80000000]
+        : REGIONS_32;
     const region = regions[pick(4)];
     const gva = region + pick(1024) * 4096;
     if (ptes.has(gva)) continue;
@@ -60,7 +74,12 @@ function checkEquivalence(mode: GuestPagingMode, seed: number): void {
     for (const gva of gvas) {
       const g = gt.translate(gva)!;
       const access = (g.u ? PF_U : 0) | (g.w ? PF_W : 0);
-      const r = mmu.pageFault(gva, access);
+      // Upper-half addresses go in as sign-extended halves, the way a driver holds them.
+      const hi = Math.floor(gva / 2 ** 32);
+      const r =
+        hi & 0x8000
+          ? mmu.pageFault64(gva % 2 ** 32, (hi | 0xffff0000) >>> 0, access)
+          : mmu.pageFault(gva, access);
       expect(['fixed', 'emulate']).toContain(r.kind);
     }
   };
@@ -101,6 +120,7 @@ function checkEquivalence(mode: GuestPagingMode, seed: number): void {
   faultAll(); // second round: pages protected late now fault as reads/emulations too
   compareAll(true);
   expect(protectedSeen).toBeGreaterThan(0); // the write-protection case was exercised
+  if (mode === 'paging64') expect(mmu.stats.pfLarge1G).toBeGreaterThan(0);
   expectSound(mmu);
 
   // Addresses the guest never mapped stay unmapped and fault into the guest.
