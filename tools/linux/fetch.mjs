@@ -97,6 +97,29 @@ function debExtract(deb, dir, members) {
   if (tar.status !== 0) fail(`extracting ${members.join(' ')} from ${deb} failed: ${tar.stderr.trim()}`);
 }
 
+/** Lines of /etc/sort-input.txt, the file /init sorts. */
+export const SORT_LINES = 10_000;
+
+/**
+ * /etc/sort-input.txt: SORT_LINES lines in a fixed pseudo-random order (a 32-bit xorshift, so
+ * the file is the same on every build), of 1 to 7 base-36 digits with some repeated, so that
+ * `sort` has lengths, prefixes and duplicates to order. The test sorts it on the host (byte
+ * order, which busybox's sort uses in the C locale) and compares.
+ */
+export function sortInput() {
+  let x = 0x2545f491;
+  const lines = [];
+  for (let i = 0; i < SORT_LINES; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    const line = (x % 4093 === 0 ? 7 : x % 78_364_164_096).toString(36).slice(0, 1 + (x % 7));
+    lines.push(i % 97 === 0 && i > 0 ? lines[i - 1] : line);
+  }
+  return Buffer.from(`${lines.join('\n')}\n`);
+}
+
 /** The initramfs: busybox, /init, and the few nodes the kernel needs before /init mounts devtmpfs. */
 export function buildInitramfs(busybox, init) {
   const dir = (name) => ({ name, mode: S_IFDIR | 0o755 });
@@ -121,6 +144,7 @@ export function buildInitramfs(busybox, init) {
     { name: 'bin/sh', mode: S_IFLNK | 0o777, data: Buffer.from('busybox') },
     { name: 'init', mode: S_IFREG | 0o755, data: init },
     { name: 'etc/hostname', mode: S_IFREG | 0o644, data: Buffer.from('qemu-lite\n') },
+    { name: 'etc/sort-input.txt', mode: S_IFREG | 0o644, data: sortInput() },
   ];
   return gzipSync(newcArchive(entries), { level: 9 });
 }

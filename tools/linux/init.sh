@@ -5,12 +5,14 @@
 # /dev/console node, so that works before devtmpfs is mounted). It prints the
 # marker the end-to-end test and the bench wait for, then either:
 #   - qemu_lite_test=1 on the kernel command line: prints a few facts about the
-#     machine between "=== name" lines and shuts the machine down: `poweroff -f`
-#     where ACPI can switch it off (QEMU's microvm); where there is no ACPI
-#     (qemu-lite) the kernel would turn a power-off into a halt with interrupts
-#     off, which a VMM cannot tell from a hang, so `reboot -f` instead, which the
-#     kernel carries out through the i8042 reset line and a VMM run with
-#     -no-reboot ends on; or
+#     machine and runs a few busybox commands, each between "=== name" lines
+#     (the test checks them against what the host computes from the same files),
+#     then shuts the machine down: `poweroff -f` where the kernel found ACPI
+#     (the FADT's PM1a control block powers off; QEMU's microvm and qemu-lite
+#     both describe one); without ACPI the kernel would turn a power-off into a
+#     halt with interrupts off, which a VMM cannot tell from a hang, so
+#     `reboot -f` instead, which the kernel carries out through the i8042 reset
+#     line and a VMM run with -no-reboot ends on; or
 #   - otherwise: starts an interactive busybox shell on the console.
 /bin/busybox mkdir -p /proc /sys /dev /tmp /usr/bin /usr/sbin /sbin
 /bin/busybox --install -s
@@ -24,8 +26,22 @@ if grep -q 'qemu_lite_test=1' /proc/cmdline; then
   uname -a
   echo "=== cat /proc/cpuinfo"
   cat /proc/cpuinfo
+  echo "=== cpu flags"
+  grep -m 1 '^flags' /proc/cpuinfo
+  echo "=== free"
+  free
   echo "=== ls /"
   ls /
+  # A file the host hashes too (the initramfs's own busybox): SHA-256 in the guest's userspace.
+  echo "=== sha256sum /bin/busybox"
+  sha256sum /bin/busybox
+  # 10,000 lines fetch.mjs wrote in a known order; the test sorts them on the host and compares.
+  echo "=== sort"
+  sort /etc/sort-input.txt >/tmp/sorted.txt
+  wc -l </tmp/sorted.txt
+  sha256sum </tmp/sorted.txt
+  head -n 3 /tmp/sorted.txt
+  tail -n 3 /tmp/sorted.txt
   echo "=== end"
   if [ -d /sys/firmware/acpi/tables ]; then poweroff -f; else reboot -f; fi
   sleep 5

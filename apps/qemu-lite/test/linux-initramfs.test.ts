@@ -14,7 +14,7 @@ import {
   S_IFLNK,
   S_IFREG,
 } from '../../../tools/linux/cpio.mjs';
-import { buildInitramfs } from '../../../tools/linux/fetch.mjs';
+import { buildInitramfs, SORT_LINES, sortInput } from '../../../tools/linux/fetch.mjs';
 
 describe('newc cpio writer', () => {
   it('writes the 110-byte "070701" header, the name padded to 4, the data padded to 4', () => {
@@ -87,6 +87,33 @@ describe('the initramfs', () => {
     expect(text).toContain('poweroff -f');
     expect(text).toContain('reboot -f');
     expect(linux.TEST_CMDLINE).toContain('qemu_lite_test=1');
+  });
+
+  it('/init runs each command the boot tests check, between "=== name" lines', () => {
+    const text = init.toString();
+    for (const name of [
+      'uname -a',
+      'cat /proc/cpuinfo',
+      'cpu flags',
+      'free',
+      'ls /',
+      'sha256sum /bin/busybox',
+      'sort',
+    ])
+      expect(text).toContain(`echo "=== ${name}"`);
+    expect(text).toContain('sort /etc/sort-input.txt');
+    expect(text.indexOf('echo "=== end"')).toBeGreaterThan(text.indexOf('echo "=== sort"'));
+  });
+
+  it('ships /etc/sort-input.txt: 10,000 unsorted lines with duplicates, the same on every build', () => {
+    const file = byName.get('etc/sort-input.txt')!;
+    expect(Buffer.from(file.data).equals(sortInput())).toBe(true);
+    const lines = sortInput().toString().split('\n');
+    expect(lines.pop()).toBe('');
+    expect(lines.length).toBe(SORT_LINES);
+    expect(lines.every((l) => /^[0-9a-z]{1,7}$/.test(l))).toBe(true);
+    expect(new Set(lines).size).toBeLessThan(SORT_LINES);
+    expect([...lines].sort()).not.toEqual(lines);
   });
 
   it.skipIf(!existsSync(linux.initramfsPath))('the fetched one holds the real busybox', () => {

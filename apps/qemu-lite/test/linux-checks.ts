@@ -1,0 +1,103 @@
+/**
+ * What the scripted /init (tools/linux/init.sh) prints, checked against what the host computes
+ * from the same files: shared by the Linux boot tests on every engine (linux.kvm.test.ts,
+ * linux.soft.test.ts). Each check takes the whole console text.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import * as linux from '../../../tools/linux/boot-marker.mjs';
+import { SORT_LINES, sortInput } from '../../../tools/linux/fetch.mjs';
+
+/** The text between "=== name" and the next "=== " line of the scripted /init's output. */
+export function section(out: string, name: string): string {
+  const lines = out.replace(/\r/g, '').split('\n');
+  const start = lines.findIndex((l) => l.trim() === `=== ${name}`);
+  if (start < 0) return '';
+  const end = lines.findIndex((l, i) => i > start && l.startsWith('=== '));
+  return lines.slice(start + 1, end < 0 ? undefined : end).join('\n');
+}
+
+const sha256 = (data: Uint8Array | string): string => createHash('sha256').update(data).digest('hex');
+
+/** uname -a: the kernel we fetched, Debian's build of it, on x86_64. */
+export function checkUname(out: string, manifest: linux.LinuxManifest, context: string): void {
+  const uname = section(out, 'uname -a');
+  expect(uname, context).toMatch(/^Linux \S+ \S+ #1 SMP/m);
+  expect(uname).toContain(manifest.kernelRelease);
+  expect(uname).toContain(`Debian ${manifest.kernelVersion}`);
+  expect(uname).toContain('x86_64');
+}
+
+/**
+ * /proc/cpuinfo: one processor, and the flags line with what an x86-64 kernel requires (fpu,
+ * fxsr, sse, sse2, lm: verify_cpu refuses to boot without them) plus `extra` (engine-specific).
+ */
+export function checkCpuFlags(out: string, context: string, extra: readonly string[] = []): string[] {
+  const cpuinfo = section(out, 'cat /proc/cpuinfo');
+  expect(cpuinfo, context).toMatch(/^processor\s*: 0$/m);
+  expect(cpuinfo).not.toMatch(/^processor\s*: 1$/m);
+  expect(cpuinfo).toMatch(/^vendor_id\s*: \S+/m);
+  const line = section(out, 'cpu flags').trim();
+  expect(line, context).toMatch(/^flags\s*:/);
+  const flags = line.replace(/^flags\s*:\s*/, '').split(/\s+/);
+  for (const flag of ['fpu', 'fxsr', 'sse', 'sse2', 'lm', ...extra]) expect(flags, line).toContain(flag);
+  return flags;
+}
+
+/** free: a "Mem:" row whose total is the guest's RAM less what the kernel keeps (within `ramMiB`). */
+export function checkFree(out: string, ramMiB: number, context: string): void {
+  const free = section(out, 'free');
+  const mem = /^Mem:\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(free);
+  expect(mem, `${free}\n${context}`).not.toBeNull();
+  const [totalKiB, usedKiB, freeKiB] = [Number(mem![1]), Number(mem![2]), Number(mem![3])];
+  expect(totalKiB).toBeGreaterThan(ramMiB * 1024 * 0.5);
+  expect(totalKiB).toBeLessThanOrEqual(ramMiB * 1024);
+  expect(usedKiB + freeKiB).toBeLessThanOrEqual(totalKiB);
+  expect(freeKiB).toBeGreaterThan(0);
+}
+
+/** ls /: the initramfs's directories and /init. */
+export function checkLs(out: string, context: string): void {
+  const ls = section(out, 'ls /').split(/\s+/);
+  for (const entry of ['bin', 'dev', 'etc', 'init', 'proc', 'sys', 'tmp'])
+    expect(ls, context).toContain(entry);
+}
+
+/** sha256sum /bin/busybox: the digest the host computes of the busybox it packed. */
+export function checkSha256(out: string, context: string): void {
+  const expected = sha256(readFileSync(join(linux.cacheDir, 'busybox')));
+  expect(section(out, 'sha256sum /bin/busybox').trim(), context).toBe(`${expected}  /bin/busybox`);
+}
+
+/**
+ * sort: /etc/sort-input.txt sorted in the guest, as the host sorts it (byte order: busybox's
+ * sort in the C locale): the count, the digest of the whole output, its first and last lines.
+ */
+export function checkSort(out: string, context: string): void {
+  const lines = sortInput().toString('latin1').split('\n').slice(0, -1);
+  expect(lines.length).toBe(SORT_LINES);
+  const sorted = [...lines].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const text = `${sorted.join('\n')}\n`;
+  const got = section(out, 'sort').trim().split('\n');
+  expect(got, context).toEqual([
+    String(SORT_LINES),
+    `${sha256(text)}  -`,
+    ...sorted.slice(0, 3),
+    ...sorted.slice(-3),
+  ]);
+}
+
+/**
+ * The script got to its end, the kernel shut the machine down, and qemu-lite exited by itself,
+ * status 0, soon after.
+ */
+export function checkPoweroff(r: linux.RunResult, context: string): void {
+  expect(r.out).toContain(linux.END_MARKER);
+  expect(r.out).not.toContain('Kernel panic');
+  expect(r.out, context).toMatch(linux.POWEROFF_RE);
+  expect(r.stoppedButRunning, `qemu-lite kept running after the guest powered off; ${context}`).toBe(false);
+  expect(r.signal, context).toBeNull();
+  expect(r.code, context).toBe(0);
+}
