@@ -36,7 +36,11 @@ export class EngineUnavailableError extends Error {
  */
 function kickSoftVcpu(handle: VcpuKickHandle): void {
   const flag = handle.flag;
-  if (flag instanceof Int32Array) Atomics.store(flag, 0, 1);
+  if (flag instanceof Int32Array) {
+    Atomics.store(flag, 0, 1);
+    // A KVM_RUN halted in the kernel sleeps on the flag (`haltBlocks`, below).
+    Atomics.notify(flag, 0);
+  }
 }
 
 /** A row for the software engine on one vendor's silicon model. */
@@ -60,8 +64,10 @@ export const ENGINES: readonly EngineEntry[] = [
     open: () => openHostKvm(),
     kick: (handle) => kickHostVcpu(handle),
   },
-  softEngine('vmx', 'Intel VMX', createVmxKvm),
-  softEngine('svm', 'AMD SVM', createSvmKvm),
+  // The vCPU thread owns one vCPU: a HLT in the kernel may sleep in KVM_RUN until a kick, as
+  // on Linux, so the loop is the same on every engine.
+  softEngine('vmx', 'Intel VMX', () => createVmxKvm({ haltBlocks: true })),
+  softEngine('svm', 'AMD SVM', () => createSvmKvm({ haltBlocks: true })),
 ];
 
 /** The engine an `-accel` name selects, or undefined. */

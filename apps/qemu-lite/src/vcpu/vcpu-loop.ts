@@ -11,9 +11,10 @@
  * the 2007 way when the PIC has one (KVM_INTERRUPT if `ready_for_interrupt_injection`, else
  * `request_interrupt_window` and inject on KVM_EXIT_IRQ_WINDOW_OPEN), then KVM_RUN and
  * `handleExit`. HALTED waits on the shared WAKE cell with a timeout at the next timer deadline:
- * no spinning. With the in-kernel irqchip the kernel does injection and HLT itself; the loop
- * feeds device lines (KVM_IRQ_LINE) and, where the engine's KVM_RUN returns EINTR for a vCPU
- * halted with nothing armed to wake it (the software engine), sleeps in HALTED as above.
+ * no spinning. With the in-kernel irqchip the kernel does injection and HLT itself: a halted
+ * vCPU sleeps inside KVM_RUN (the software engine too, opened with `haltBlocks`) until its own
+ * timers wake it or the main thread kicks it at a device deadline or on input; the loop feeds
+ * device lines (KVM_IRQ_LINE) and never enters HALTED.
  */
 import { Errno, KvmError } from '@kvm/core';
 import type { Machine } from '../machine/machine.js';
@@ -53,15 +54,6 @@ function quitReason(code: number): StopReason {
     kind: 'quit',
     cause: code === QUIT_TIMEOUT ? 'timeout' : code === QUIT_SIGNAL ? 'signal' : 'user',
   };
-}
-
-/**
- * The EINTR that a KVM_RUN returns for a vCPU halted in the kernel with nothing armed to wake it
- * (the software engine's `kvmVcpuBlock`), as opposed to a kick or the instruction budget. The
- * ABI has no KVM_GET_MP_STATE yet to ask KVM_MP_STATE_HALTED, so its detail is what tells.
- */
-function haltedInKernel(error: KvmError): boolean {
-  return error.message.includes('halted');
 }
 
 /** Runs the machine's vCPU until it stops; returns why. */
@@ -109,9 +101,7 @@ export function runVcpu(
 
     if (state === VCPU_HALTED) {
       // Only an interrupt the guest accepts (IF = 1 when it halted) ends HLT: with IF = 0 the
-      // CPU sleeps until NMI or INIT, which this machine never sends (SDM Vol. 2A, HLT). With
-      // the in-kernel irqchip the kernel decides: wait once for a timer edge or input, then
-      // KVM_RUN again (it returns EINTR once more if the vCPU is still halted).
+      // CPU sleeps until NMI or INIT, which this machine never sends (SDM Vol. 2A, HLT).
       if (!pic?.hasInterrupt() || !run.ifFlag) {
         hooks.flush();
         // Wait for input, a quit request or the next timer edge. WAKE is read before the
@@ -126,7 +116,6 @@ export function runVcpu(
           Atomics.wait(cells, WAKE, seen, waitMs);
         Atomics.store(cells, STATE, STATE_IDLE);
         stats.haltedNs += clock() - now;
-        if (!pic) state = VCPU_RUNNING;
         continue;
       }
       state = VCPU_RUNNING;
@@ -159,11 +148,8 @@ export function runVcpu(
         Atomics.store(cells, STATE, STATE_IDLE);
         throw error;
       }
+      // A kick (a device deadline, input, a quit request) or the engine's instruction budget.
       reason = -1;
-      // KVM_RUN with an in-kernel irqchip on an engine that cannot block in it (the software
-      // engine's kvm_vcpu_block with no APIC timer armed): the vCPU halted waiting for a device
-      // line this thread raises. Sleep until a device timer or input, not in a KVM_RUN loop.
-      if (!pic && haltedInKernel(error)) state = VCPU_HALTED;
     }
     Atomics.store(cells, STATE, STATE_IDLE);
     now = clock();

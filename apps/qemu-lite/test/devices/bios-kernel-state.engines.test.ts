@@ -15,7 +15,11 @@ import { hostSkipReason } from '../helpers.js';
 /** The port writes `programBiosPic` makes, as (port, byte) pairs. */
 function biosPicWrites(): [number, number][] {
   const writes: [number, number][] = [];
-  programBiosPic({ ioIn: () => 0, ioOut: (port, _size, value) => writes.push([port, value]) });
+  programBiosPic({
+    name: 'recorder',
+    ioIn: () => 0,
+    ioOut: (port, _size, value) => writes.push([port, value]),
+  });
   return writes;
 }
 

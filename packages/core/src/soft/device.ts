@@ -58,6 +58,12 @@ export interface SoftKvmOptions {
   mmuOptions?: Partial<MmuOptions>;
   /** Bytes `allocateMemory` may hand out in total. */
   memoryLimit?: number;
+  /**
+   * With the in-kernel irqchip, KVM_RUN of a vCPU halted with nothing armed to wake it sleeps
+   * until `kick`, as Linux's does until a signal (default false: it returns EINTR at once, for
+   * callers that drive several vCPUs from one thread). Needs a shared kick flag.
+   */
+  haltBlocks?: boolean;
 }
 
 /** Capabilities this engine answers in KVM_CHECK_EXTENSION; any other is 0. */
@@ -168,10 +174,12 @@ vmIoctls[0x48] = (_self, _e, arg, def) => {
   return 0;
 };
 // KVM_CREATE_IRQCHIP: once per VM (EEXIST), and before any vCPU (EINVAL), as Linux.
-vmIoctls[0x60] = (_s, e, _a, def) => {
+vmIoctls[0x60] = (self, e, _a, def) => {
   if (e.vm.irqchip !== null) throw new KvmError(def.name, Errno.EEXIST, 'the VM has an irqchip');
   if (e.vm.vcpus.size > 0) throw new KvmError(def.name, Errno.EINVAL, 'the VM already has vCPUs');
-  e.vm.irqchip = kvmCreateIrqchip();
+  const chip = kvmCreateIrqchip();
+  chip.haltBlocks = self.haltBlocks;
+  e.vm.irqchip = chip;
   return 0;
 };
 /** The VM's irqchip, or KvmError(`errno`) as each ioctl answers without one. */
@@ -363,6 +371,7 @@ vcpuIoctls[0x9b] = (_s, _e, arg, def) => {
 export class SoftKvmDevice implements KvmDevice {
   readonly engine: string;
   readonly runBudget: number;
+  readonly haltBlocks: boolean;
   /** KVM_GET_MSR_INDEX_LIST: the candidates the silicon implements, fixed at set-up. */
   readonly msrIndexList: readonly number[];
   /** KVM_GET_SUPPORTED_CPUID */
@@ -385,6 +394,7 @@ export class SoftKvmDevice implements KvmDevice {
     if (!check.ok) throw new KvmError(`kvm-${ops.name}`, Errno.EOPNOTSUPP, check.reason);
     this.engine = ops.name;
     this.runBudget = options.runBudget ?? DEFAULT_RUN_BUDGET;
+    this.haltBlocks = options.haltBlocks ?? false;
     this.mmu = options.mmu === undefined ? shadowMmuOps(options.mmuOptions) : options.mmu;
     this.hva = new HvaSpace(options.memoryLimit);
     this.msrIndexList = MSRS_TO_SAVE.filter((i) => ops.hasMsr(i));
@@ -456,7 +466,11 @@ export class SoftKvmDevice implements KvmDevice {
 
   kick(handle: VcpuKickHandle): void {
     const flag = handle.flag;
-    if (flag instanceof Int32Array) Atomics.store(flag, 0, 1);
+    if (flag instanceof Int32Array) {
+      Atomics.store(flag, 0, 1);
+      // Wakes a KVM_RUN sleeping in a halt (`haltBlocks`); a no-op on an unshared flag.
+      if (flag.buffer instanceof SharedArrayBuffer) Atomics.notify(flag, 0);
+    }
   }
 
   getStats(vmFd: number): Record<string, number> {

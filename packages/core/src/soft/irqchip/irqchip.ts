@@ -23,6 +23,12 @@ export class KvmIrqchip implements ApicBus {
   routing: IrqRoutingTable = defaultIrqRouting();
   /** Every vCPU's local APIC, in creation order (`kvm_for_each_vcpu`). */
   readonly apics: KvmLapic[] = [];
+  /**
+   * KVM_RUN of a vCPU halted with nothing armed to wake it waits for a kick, as `kvm_vcpu_block`
+   * sleeps until a signal (`SoftKvmOptions.haltBlocks`); false: it returns EINTR at once, for a
+   * thread that drives several vCPUs in turn and must not sleep in one of them.
+   */
+  haltBlocks = false;
   private readonly msi = newLapicIrq();
 
   constructor() {

@@ -133,9 +133,23 @@ export function kvmHaltInKernel(vcpu: SoftVcpu): boolean {
  * `kvm_vcpu_block` for the software engine, called before each entry: a halted vCPU wakes on an
  * event; with none but an armed APIC timer, the guest's clock skips ahead to its expiry (the time
  * a real halt would have waited). Returns false if the vCPU must stay halted with nothing to
- * wait for here (KVM_RUN then returns EINTR, as when a signal interrupts kvm_vcpu_block).
+ * wait for here: KVM_RUN then returns EINTR, as when a signal interrupts kvm_vcpu_block, after
+ * waiting for that signal (a kick) if the irqchip's `haltBlocks` says so.
  */
 export function kvmVcpuBlock(vcpu: SoftVcpu): boolean {
+  if (kvmVcpuCheckBlock(vcpu)) return true;
+  const flag = vcpu.kickFlag;
+  if (vmIrqchip(vcpu)?.haltBlocks && flag.buffer instanceof SharedArrayBuffer) {
+    // Sleeps until `kick` stores 1 and notifies; a kick already there returns at once. The kick
+    // is consumed here: it is what ends this KVM_RUN.
+    Atomics.wait(flag, 0, 0);
+    Atomics.store(flag, 0, 0);
+    vcpu.vm.count('halt_wakeups');
+  }
+  return false;
+}
+
+function kvmVcpuCheckBlock(vcpu: SoftVcpu): boolean {
   const apic = vcpu.apic;
   if (apic === null) return true;
   if (apic.uninitialized) {
