@@ -36,13 +36,21 @@ describe('VMX hardware check', () => {
       'not on speaking terms',
     );
   });
-  it('lists the MSRs this Intel part saves and restores, but not MSR_STAR nor read-only ones', () => {
+  it('lists the MSRs this Intel part saves and restores, but not read-only ones', () => {
     const list = createVmxKvm().getMsrIndexList();
     expect(list).toContain(0x174);
     expect(list).toContain(0x1a0); // IA32_MISC_ENABLE
     // The benchmark MSRs read fine in the guest but refuse writes, so a VMM could not restore them.
     expect(list).not.toContain(0x2a); // IA32_EBL_CR_POWERON
     expect(list).not.toContain(0x198); // IA32_PERF_STATUS
-    expect(list).not.toContain(0xc0000081);
+  });
+  it('lists the syscall MSRs and TSC_AUX on the Intel 64 part, in KVM order, and none on the 32-bit part', () => {
+    const syscall = [0xc0000081, 0xc0000083, 0xc0000102, 0xc0000084, 0xc0000082];
+    const list = createVmxKvm().getMsrIndexList();
+    // msrs_to_save: SYSENTER_CS/ESP/EIP, STAR, CSTAR, KERNEL_GS_BASE, SYSCALL_MASK, LSTAR, TSC, PAT, TSC_AUX.
+    expect(list.slice(3, 8)).toEqual(syscall);
+    expect(list).toContain(0xc0000103);
+    const list32 = createVmxKvm({ siliconConfig: { longMode: false } }).getMsrIndexList();
+    for (const m of [...syscall, 0xc0000103]) expect(list32).not.toContain(m);
   });
 });

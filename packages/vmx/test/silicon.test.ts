@@ -7,7 +7,13 @@ import {
   VmcsFieldType,
   VmcsWidth,
 } from '../src/silicon/vmcs-fields.js';
-import { ExitReason, FeatureControl, VmxInstructionError, VmxMsr } from '../src/silicon/vmx-arch.js';
+import {
+  ExitReason,
+  FeatureControl,
+  VmExitCtl,
+  VmxInstructionError,
+  VmxMsr,
+} from '../src/silicon/vmx-arch.js';
 import { VMCS_REVISION_ID } from '../src/silicon/vmx-capabilities.js';
 import { VmxSilicon, VmxStatus } from '../src/silicon/vmx-silicon.js';
 
@@ -164,7 +170,8 @@ describe('VMX silicon: VMCS instructions and their error numbers', () => {
     };
     si.vmwrite(VMCS.PIN_BASED_VM_EXEC_CONTROL, ctl(VmxMsr.IA32_VMX_PINBASED_CTLS));
     si.vmwrite(VMCS.CPU_BASED_VM_EXEC_CONTROL, ctl(VmxMsr.IA32_VMX_PROCBASED_CTLS));
-    si.vmwrite(VMCS.VM_EXIT_CONTROLS, ctl(VmxMsr.IA32_VMX_EXIT_CTLS));
+    // A 64-bit host (IA32_EFER.LMA) must return with "host address-space size" (SDM 26.2.4).
+    si.vmwrite(VMCS.VM_EXIT_CONTROLS, ctl(VmxMsr.IA32_VMX_EXIT_CTLS) | VmExitCtl.HOST_ADDR_SPACE_SIZE);
     si.vmwrite(VMCS.VM_ENTRY_CONTROLS, ctl(VmxMsr.IA32_VMX_ENTRY_CTLS));
     expect(si.vmlaunch()).toBe(VmxStatus.FailValid);
     expect(instructionError(si)).toBe(VmxInstructionError.ENTRY_INVALID_HOST_STATE_FIELD);
@@ -191,7 +198,8 @@ describe('VMX silicon: VMCS instructions and their error numbers', () => {
       expect((out[0] & ~out[1]) >>> 0, m.toString(16)).toBe(0);
     }
     expect(new VmxSilicon({ vmx: false }).rdmsr(VmxMsr.IA32_VMX_BASIC, out)).toBe(false);
-    // A 32-bit part: no MSR_STAR.
-    expect(si.rdmsr(0xc0000081, out)).toBe(false);
+    // The Intel 64 part has MSR_STAR; a 32-bit part does not.
+    expect(si.rdmsr(0xc0000081, out)).toBe(true);
+    expect(new VmxSilicon({ longMode: false }).rdmsr(0xc0000081, out)).toBe(false);
   });
 });

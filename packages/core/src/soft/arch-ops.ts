@@ -208,9 +208,12 @@ export interface ArchOps {
   setCr4(vcpu: KvmVcpu, cr4: number): void;
   /** REQUIRED. `set_efer`: the guest's EFER (low half; LMA derived as the SDM says). */
   setEfer(vcpu: KvmVcpu, eferLo: number, eferHi: number): void;
-  /** REQUIRED. CR2 as the guest sees it (written by a #PF delivered to the guest). */
+  /** REQUIRED. CR2 as the guest sees it (written by a #PF delivered to the guest), low half. */
   getCr2(vcpu: KvmVcpu): number;
-  setCr2(vcpu: KvmVcpu, cr2: number): void;
+  /** OPTIONAL. Its high half (a canonical 64-bit address in IA-32e mode). Default: 0. */
+  getCr2High?(vcpu: KvmVcpu): number;
+  /** REQUIRED. `cr2High`: bits 63:32 (0 when omitted). */
+  setCr2(vcpu: KvmVcpu, cr2: number, cr2High?: number): void;
 
   /**
    * REQUIRED. `get_msr`: an MSR the backend owns (SYSENTER_*, EFER, TSC, …) into `out`; false

@@ -36,6 +36,7 @@ import {
 import { KVM_EXIT, KVM_INTERNAL_ERROR } from '../abi/exit-reasons.js';
 import type { KvmRunView } from '../abi/run.js';
 import { type ArchSegment, ExitResult, newArchSegment } from './arch-ops.js';
+import { linearAddressHigh } from './canonical.js';
 import { kvmQueueException } from './exceptions.js';
 import { kvmIrqchipMmio } from './irqchip/vcpu-irq.js';
 import { vcpuMmu } from './mmu-glue.js';
@@ -52,6 +53,8 @@ const X86_CR4_PAE = 1 << 5;
 const X86_CR4_PGE = 1 << 7;
 const EFER_NX = 1 << 11;
 const EFER_LMA = 1 << 10;
+/** 2^48: linear addresses of IA-32e mode, folded to 48 bits. */
+const LINEAR_48 = 281474976710656;
 
 /** What `Emulator.taskSwitch` takes (KVM's tss_selector, reason, has_error_code, error_code). */
 export interface TaskSwitchRequest {
@@ -177,7 +180,7 @@ export class VcpuEmulator implements X86EmulateOps {
   cmpxchg(gva: number, expected: Uint8Array, replacement: Uint8Array, ctx: EmulateFault): X86EmulStatus {
     const n = expected.length;
     const cur = this.cmpScratch.subarray(0, n);
-    const gpa = this.translate(gva >>> 0, PFERR.WRITE, ctx);
+    const gpa = this.translate(gva, PFERR.WRITE, ctx);
     if (gpa < 0) return X86EmulStatus.Exception;
     const ram = this.vcpu.vm.slots.gfnToHpfn(Math.floor(gpa / PAGE)) >= 0;
     if (!ram || (gva % PAGE) + n > PAGE)
@@ -244,7 +247,8 @@ export class VcpuEmulator implements X86EmulateOps {
   ): X86EmulStatus {
     let done = 0;
     while (done < data.length) {
-      const lin = (gva + done) >>> 0;
+      // A folded 48-bit address in IA-32e mode (x86emu's linear addresses), else 32 bits.
+      const lin = this.state.efer[0] & EFER_LMA ? (gva + done) % LINEAR_48 : (gva + done) >>> 0;
       const n = Math.min(data.length - done, PAGE - (lin % PAGE));
       const gpa = this.translate(lin, access, ctx);
       if (gpa < 0) return X86EmulStatus.Exception;
@@ -260,7 +264,7 @@ export class VcpuEmulator implements X86EmulateOps {
   private translate(gva: number, access: number, ctx: EmulateFault): number {
     const s = this.state;
     const cr0 = s.cr[0];
-    if (!(cr0 & X86_CR0_PG)) return gva >>> 0;
+    if (!(cr0 & X86_CR0_PG)) return gva % LINEAR_48;
     if (s.cpl === 3) access |= PFERR.USER;
     const cr4 = s.cr[4];
     const mode = cr4 & X86_CR4_PAE ? (s.efer[0] & EFER_LMA ? 3 : 2) : 1;
@@ -271,7 +275,7 @@ export class VcpuEmulator implements X86EmulateOps {
       (cr4 & X86_CR4_PGE ? WalkCtl.PGE : 0);
     const root = mode === 3 ? s.cr[3] + s.crHigh[3] * 0x100000000 : s.cr[3];
     if (!walkAddr(this.gpm, mode, root, gva, access, ctl, this.walk)) {
-      ctx.raise(PF_VECTOR, this.walk.errorCode, true, gva >>> 0);
+      ctx.raise(PF_VECTOR, this.walk.errorCode, true, gva);
       return -1;
     }
     return this.walk.pa;
@@ -334,7 +338,7 @@ export class VcpuEmulator implements X86EmulateOps {
     s.gpr.set(v.regs);
     s.gprHigh.set(v.regsHigh);
     s.rip[0] = v.rip;
-    s.rip[1] = 0;
+    s.rip[1] = v.ripHigh;
     const rflags = ops.getRflags(v);
     s.rflags[0] = rflags;
     for (let i = 0; i < 8; i++) {
@@ -342,7 +346,7 @@ export class VcpuEmulator implements X86EmulateOps {
       const g = this.seg;
       s.segSel[i] = g.selector;
       s.segBase[i] = g.base;
-      s.segBaseHigh[i] = 0;
+      s.segBaseHigh[i] = g.baseHigh;
       s.segLimit[i] = g.limit;
       s.segAttr[i] =
         (g.type & 15) |
@@ -358,14 +362,17 @@ export class VcpuEmulator implements X86EmulateOps {
     const dt = { base: 0, baseHigh: 0, limit: 0 };
     ops.getGdt(v, dt);
     s.dtBase[0] = dt.base;
+    s.dtBaseHigh[0] = dt.baseHigh;
     s.dtLimit[0] = dt.limit;
     ops.getIdt(v, dt);
     s.dtBase[1] = dt.base;
+    s.dtBaseHigh[1] = dt.baseHigh;
     s.dtLimit[1] = dt.limit;
     s.cr[0] = v.cr0;
     s.cr[2] = ops.getCr2(v);
+    s.crHigh[2] = ops.getCr2High?.(v) ?? 0;
     s.cr[3] = v.cr3;
-    s.crHigh[3] = 0;
+    s.crHigh[3] = v.cr3High;
     s.cr[4] = v.cr4;
     s.efer[0] = v.efer;
     s.efer[1] = v.eferHigh;
@@ -387,6 +394,7 @@ export class VcpuEmulator implements X86EmulateOps {
     v.regs.set(s.gpr);
     v.regsHigh.set(s.gprHigh);
     v.rip = s.rip[0];
+    v.ripHigh = s.rip[1];
     ops.decacheRegs(v);
     ops.setRflags(v, s.rflags[0]);
     const cr0 = s.cr[0] >>> 0;
@@ -399,12 +407,18 @@ export class VcpuEmulator implements X86EmulateOps {
     }
     for (let i = 0; i < (all ? 8 : 6); i++) {
       ops.getSegment(v, i, this.seg);
-      if (!all && this.seg.selector === s.segSel[i] && this.seg.base === s.segBase[i]) continue;
+      if (
+        !all &&
+        this.seg.selector === s.segSel[i] &&
+        this.seg.base === s.segBase[i] &&
+        this.seg.baseHigh === s.segBaseHigh[i]
+      )
+        continue;
       const a = s.segAttr[i];
       const g = this.seg;
       g.selector = s.segSel[i];
       g.base = s.segBase[i];
-      g.baseHigh = 0;
+      g.baseHigh = s.segBaseHigh[i];
       g.limit = s.segLimit[i];
       g.type = a & 15;
       g.s = a & SegAttr.S ? 1 : 0;
@@ -447,7 +461,7 @@ export class VcpuEmulator implements X86EmulateOps {
         // RIP stays at the instruction; a REP instruction keeps the progress it made.
         this.store();
         this.readCount = 0;
-        if (r.vector === PF_VECTOR) v.ops.setCr2(v, r.faultAddress);
+        if (r.vector === PF_VECTOR) v.ops.setCr2(v, r.faultAddress >>> 0, linearAddressHigh(r.faultAddress));
         kvmQueueException(v, r.vector, r.errorCode, r.hasErrorCode);
         v.vm.count('emulation_faults');
         return ExitResult.Reenter;

@@ -1,5 +1,6 @@
 /** The software engine's generic part (KVM's kvm_main.c): SoftKvmDevice and the ArchOps contract. */
 export * from './arch-ops.js';
+export * from './canonical.js';
 export { COMMON_MSRS, type CommonMsrEntry, CommonMsrs, KVM_MAX_MCE_BANKS } from './common-msrs.js';
 export { SOFT_VCPU_MMAP_SIZE, SoftKvmDevice, type SoftKvmOptions } from './device.js';
 export { kvmEmulateInstruction } from './emulate.js';

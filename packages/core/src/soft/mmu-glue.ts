@@ -23,11 +23,12 @@ export function vcpuMmu(vcpu: SoftVcpu): VcpuMmu {
   return vcpu.mmu as VcpuMmu;
 }
 
-/** Copies the guest's CR0/CR3/CR4/EFER into the state the MMU reads. */
+/** Copies the guest's CR0/CR3/CR4/EFER (LMA and NXE included) into the state the MMU reads. */
 export function syncPaging(vcpu: SoftVcpu): void {
   const p = vcpuMmu(vcpu).paging;
   p.cr0 = vcpu.cr0;
-  p.cr3 = vcpu.cr3;
+  // The whole CR3 (a PML4 may sit above 4 GiB in long mode; the high half is 0 otherwise).
+  p.cr3 = vcpu.cr3 + vcpu.cr3High * 4294967296;
   p.cr4 = vcpu.cr4;
   p.efer = vcpu.efer;
 }

@@ -25,7 +25,7 @@ import {
 } from './irqchip/vcpu-irq.js';
 import { kvmEntryNeedsLongMode } from './long-mode.js';
 import { KvmRequest, type SoftVcpu } from './vcpu.js';
-import { completeStringPio, kvmGetLinearRip } from './x86.js';
+import { completeStringPio, kvmGetLinearRip, kvmRipAdd } from './x86.js';
 
 /** RFLAGS.IF */
 const X86_EFLAGS_IF = 1 << 9;
@@ -81,7 +81,7 @@ function completePio(vcpu: SoftVcpu): void {
       vcpu.regsHigh[0] = 0;
     }
   }
-  vcpu.rip = (vcpu.rip + pio.instructionLength) >>> 0;
+  kvmRipAdd(vcpu, pio.instructionLength);
   ops.decacheRegs(vcpu);
 }
 

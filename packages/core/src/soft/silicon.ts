@@ -7,6 +7,7 @@
 import { type CpuState, PagingMode, type PagingOverride } from '@kvm/x86emu';
 
 const X86_CR4_PAE = 1 << 5;
+const EFER_LMA = 1 << 10;
 const EFER_NX = 1 << 11;
 
 /** A paging override to fill with `loadShadowPagingOverride` (one per silicon, reused). */
@@ -16,17 +17,23 @@ export function newShadowPagingOverride(): PagingOverride {
 
 /**
  * Shadow paging: every linear address goes through the hypervisor's shadow root (the CR3 the
- * entry loaded) in PAE format when CR4.PAE is set, else 2-level. The shadow tables themselves
+ * entry loaded): in 4-level format while the guest is in IA-32e mode (EFER.LMA: the root is a
+ * shadow PML4, as KVM's `shadow_root_level` of 4 for a long-mode guest), else in PAE format when
+ * CR4.PAE is set, else 2-level. The shadow tables themselves
  * carry the guest's permissions, so WP is always on (the MMU folds CR0.WP into the sptes),
  * PSE and PGE are off (shadow tables use 4 KiB pages only and are flushed per CR3), and NX
  * follows EFER.NXE.
  */
 export function loadShadowPagingOverride(o: PagingOverride, s: CpuState): PagingOverride {
-  o.mode = s.cr[4] & X86_CR4_PAE ? PagingMode.Pae : PagingMode.Legacy;
-  o.root = s.cr[3];
+  const lma = (s.efer[0] & EFER_LMA) !== 0;
+  o.mode = lma ? PagingMode.FourLevel : s.cr[4] & X86_CR4_PAE ? PagingMode.Pae : PagingMode.Legacy;
+  // A PML4 may sit above 4 GiB (CR3 bits up to MAXPHYADDR); the PAE/2-level roots never do.
+  o.root = lma ? s.cr[3] + s.crHigh[3] * 4294967296 : s.cr[3];
   o.wp = true;
   o.pse = false;
-  o.nxe = (s.efer[0] & EFER_NX) !== 0;
+  // A 4-level shadow walks with NXE = 1 (KVM sets it in the hardware EFER under shadow paging:
+  // sptes carry XD only where the guest's rights lack execute, none when the guest's NXE is 0).
+  o.nxe = lma || (s.efer[0] & EFER_NX) !== 0;
   o.pge = false;
   return o;
 }

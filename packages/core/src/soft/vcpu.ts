@@ -10,6 +10,7 @@ import { Errno, KvmError } from '../api/errors.js';
 import type { KvmCpuidEntry2, KvmMsrEntry, KvmRegs, KvmSegment, KvmSregs } from '../api/structs.js';
 import { type ArchDtable, type ArchOps, type ArchSegment, newArchSegment, VcpuSreg } from './arch-ops.js';
 import { CommonMsrs } from './common-msrs.js';
+import { kvmSetEfer } from './efer.js';
 import { GuestFpu } from './fpu.js';
 import type { KvmLapic } from './irqchip/lapic.js';
 import { kvmLapicGetMsr, kvmLapicSetMsr, kvmLapicUpdateCpuid } from './irqchip/vcpu-irq.js';
@@ -201,7 +202,7 @@ export class SoftVcpu {
       gdt,
       idt,
       cr0: BigInt(this.cr0 >>> 0),
-      cr2: BigInt(ops.getCr2(this) >>> 0),
+      cr2: u64(ops.getCr2(this), ops.getCr2High?.(this) ?? 0),
       cr3: u64(this.cr3, this.cr3High),
       cr4: BigInt(this.cr4 >>> 0),
       cr8: BigInt(this.apic !== null ? (this.apic.reg(0x80) >>> 4) & 15 : this.cr8),
@@ -248,7 +249,7 @@ export class SoftVcpu {
     ops.setGdt(this, this.dt);
     setDt(this.dt, s.idt.base, s.idt.limit);
     ops.setIdt(this, this.dt);
-    ops.setCr2(this, Number(s.cr2 & 0xffffffffn));
+    ops.setCr2(this, Number(s.cr2 & 0xffffffffn), Number((s.cr2 >> 32n) & 0xffffffffn));
     this.cr3 = Number(s.cr3 & 0xffffffffn);
     this.cr3High = Number((s.cr3 >> 32n) & 0xffffffffn);
     this.cr8 = Number(s.cr8 & 0xfn);
@@ -322,6 +323,7 @@ export class SoftVcpu {
 
   /** `kvm_set_msr`. False: #GP. `host`: KVM_SET_MSRS (`msr_info->host_initiated`). */
   setMsr(index: number, lo: number, hi: number, host = false): boolean {
+    if (index >>> 0 === MSR.EFER) return kvmSetEfer(this, lo, hi, host);
     if (this.ops.setMsr(this, index, lo, hi)) return true;
     if (this.apic !== null) {
       const r = kvmLapicSetMsr(this, index, lo, hi, host);
@@ -348,11 +350,15 @@ export class SoftVcpu {
    * (identity with paging off), or -1 when the guest would fault.
    */
   translate(gva: bigint): number {
-    if (gva > 0xffffffffn) return -1;
+    // Outside IA-32e mode linear addresses have 32 bits (KVM_TRANSLATE truncates as the CPU does
+    // not: -1); in it the MMU walks the 48-bit address (bits 63:48 ignored).
+    if (gva > 0xffffffffn && !(this.efer & (1 << 10))) return -1;
     this.ops.decacheCrGuestBits(this);
-    if (!(this.cr0 & 0x80000000) || this.mmu === null) return Number(gva);
+    if (!(this.cr0 & 0x80000000) || this.mmu === null) return Number(gva & 0xffffffffn);
     syncPaging(this);
-    return vcpuMmu(this).mmu.gvaToGpa(Number(gva), 0);
+    const lo = Number(gva & 0xffffffffn);
+    const hi = Number((gva >> 32n) & 0xffffffffn);
+    return vcpuMmu(this).mmu.gvaToGpa64(lo, hi, 0);
   }
 
   /** KVM_SET_CPUID2 */

@@ -9,10 +9,11 @@ import { KVM_EXIT, KVM_INTERNAL_ERROR } from '../abi/exit-reasons.js';
 import type { KvmRunView } from '../abi/run.js';
 import { Errno, KvmError } from '../api/errors.js';
 import { ExitResult, newArchSegment, VcpuSreg } from './arch-ops.js';
+import { linearAddressHigh } from './canonical.js';
 import { EMULATE_FAILED, kvmEmulationFailed, vcpuEmulator } from './emulate.js';
 import { kvmQueueException } from './exceptions.js';
 import { kvmHaltInKernel, kvmIrqchipPio } from './irqchip/vcpu-irq.js';
-import { kvmWrmsrNeedsLongMode } from './long-mode.js';
+import { kvmWrmsrNeedsLongMode, siliconHasLongMode } from './long-mode.js';
 import { syncPaging, vcpuMmu } from './mmu-glue.js';
 import type { SoftVcpu } from './vcpu.js';
 
@@ -38,10 +39,23 @@ export const UD_VECTOR = 6;
 /** CR0 bits a guest may set (the rest are reserved: #GP). */
 const CR0_RESERVED_BITS = ~(0xe005003f | 0) >>> 0;
 
+/**
+ * RIP += `length` on the cached registers: EIP wraps at 4 GiB outside 64-bit mode; in 64-bit
+ * mode (EFER.LMA and CS.L) the carry goes into the high half.
+ */
+export function kvmRipAdd(vcpu: SoftVcpu, length: number): void {
+  const next = vcpu.rip + length;
+  vcpu.rip = next >>> 0;
+  if (next > 0xffffffff && vcpu.efer & EFER_LMA) {
+    vcpu.ops.getSegment(vcpu, VcpuSreg.CS, segScratch);
+    if (segScratch.l) vcpu.ripHigh = (vcpu.ripHigh + 1) >>> 0;
+  }
+}
+
 /** Advances RIP past the instruction that exited (`skip_emulated_instruction`). */
 export function skipEmulatedInstruction(vcpu: SoftVcpu, length: number): void {
   vcpu.ops.cacheRegs(vcpu);
-  vcpu.rip = (vcpu.rip + length) >>> 0;
+  kvmRipAdd(vcpu, length);
   vcpu.ops.decacheRegs(vcpu);
 }
 
@@ -66,7 +80,7 @@ export function kvmEmulateCpuid(vcpu: SoftVcpu, length: number): ExitResult {
   r[1] = out[2];
   r[2] = out[3];
   vcpu.regsHigh[0] = vcpu.regsHigh[1] = vcpu.regsHigh[2] = vcpu.regsHigh[3] = 0;
-  vcpu.rip = (vcpu.rip + length) >>> 0;
+  kvmRipAdd(vcpu, length);
   vcpu.ops.decacheRegs(vcpu);
   return ExitResult.Reenter;
 }
@@ -83,7 +97,9 @@ export function kvmEmulateRdmsr(vcpu: SoftVcpu, length: number): ExitResult {
   }
   r[0] = msrScratch[0];
   r[2] = msrScratch[1];
-  vcpu.rip = (vcpu.rip + length) >>> 0;
+  // RDMSR writes EDX:EAX; in 64-bit mode the upper halves of RAX and RDX are cleared.
+  vcpu.regsHigh[0] = vcpu.regsHigh[2] = 0;
+  kvmRipAdd(vcpu, length);
   vcpu.ops.decacheRegs(vcpu);
   return ExitResult.Reenter;
 }
@@ -163,8 +179,10 @@ function kvmPioInKernel(vcpu: SoftVcpu, isIn: boolean, size: number, port: numbe
   if (isIn) {
     const mask = size === 1 ? 0xff : size === 2 ? 0xffff : 0xffffffff;
     r[0] = ((r[0] & ~mask) | (v & mask)) >>> 0;
+    // A 32-bit IN zero-extends into RAX in 64-bit mode.
+    if (size === 4) vcpu.regsHigh[0] = 0;
   }
-  vcpu.rip = (vcpu.rip + length) >>> 0;
+  kvmRipAdd(vcpu, length);
   vcpu.ops.decacheRegs(vcpu);
   return true;
 }
@@ -272,22 +290,27 @@ export function completeStringPio(vcpu: SoftVcpu, run: KvmRunView): void {
     r[1] = ((r[1] & ~m) | ((r[1] - 1) & m)) >>> 0;
     again = (r[1] & m) !== 0;
   }
-  if (!again) vcpu.rip = (vcpu.rip + pio.instructionLength) >>> 0;
+  if (!again) kvmRipAdd(vcpu, pio.instructionLength);
   ops.decacheRegs(vcpu);
 }
 
 /**
  * MOV to CR0/CR3/CR4/CR8 (the part of `handle_cr` both vendors share): the architectural checks
- * and the MMU follow-up, faults injected. False for a CR no exit should report (the caller says
- * so as an internal error).
+ * and the MMU follow-up, faults injected. `high`: bits 63:32 of the source in 64-bit mode (set
+ * bits there are reserved in CR0, CR4 and CR8: #GP). False for a CR no exit should report (the
+ * caller says so as an internal error).
  */
-export function kvmSetCr(vcpu: SoftVcpu, cr: number, value: number): boolean {
+export function kvmSetCr(vcpu: SoftVcpu, cr: number, value: number, high = 0): boolean {
+  if (high !== 0 && cr !== 3 && (cr === 0 || cr === 4 || cr === 8)) {
+    injectGp(vcpu);
+    return true;
+  }
   switch (cr) {
     case 0:
       kvmSetCr0(vcpu, value);
       return true;
     case 3:
-      kvmSetCr3(vcpu, value);
+      kvmSetCr3(vcpu, value, high);
       return true;
     case 4:
       kvmSetCr4(vcpu, value);
@@ -318,6 +341,11 @@ export function kvmGetCr(vcpu: SoftVcpu, cr: number): number {
   }
 }
 
+/** Bits 63:32 of MOV from CR (only CR3 has any: a PML4 above 4 GiB). */
+export function kvmGetCrHigh(vcpu: SoftVcpu, cr: number): number {
+  return cr === 3 ? vcpu.cr3High : 0;
+}
+
 /** `kvm_lmsw`: loads CR0[3:0] from `msw`; it can set PE but never clear it (SDM LMSW). */
 export function kvmLmsw(vcpu: SoftVcpu, msw: number): void {
   kvmSetCr0(vcpu, (vcpu.cr0 & ~0x0e) | (msw & 0x0f));
@@ -335,7 +363,7 @@ const KVM_ENOSYS = 1000;
 export function kvmEmulateHypercall(vcpu: SoftVcpu, length: number): ExitResult {
   vcpu.ops.cacheRegs(vcpu);
   vcpu.regs[0] = -KVM_ENOSYS >>> 0;
-  vcpu.rip = (vcpu.rip + length) >>> 0;
+  kvmRipAdd(vcpu, length);
   vcpu.ops.decacheRegs(vcpu);
   return ExitResult.Reenter;
 }
@@ -375,9 +403,18 @@ function mmuReset(vcpu: SoftVcpu): void {
   vcpu.vm.mmuResetContext(vcpu);
 }
 
+/** Is the guest in 64-bit mode (EFER.LMA and CS.L, `is_64_bit_mode`)? */
+export function kvmIs64BitMode(vcpu: SoftVcpu): boolean {
+  if (!(vcpu.efer & EFER_LMA)) return false;
+  vcpu.ops.getSegment(vcpu, VcpuSreg.CS, segScratch);
+  return segScratch.l === 1;
+}
+
 /**
- * `set_cr0` (kvm_main.c): #GP for reserved bits, PG without PE, NW without CD, or entering PAE
- * paging with bad PDPTEs; then the backend installs it and the MMU follows the new mode.
+ * `kvm_set_cr0`: #GP for reserved bits, PG without PE, NW without CD; turning paging on with
+ * EFER.LME (entering IA-32e mode) needs CR4.PAE and a CS without L (SDM Vol. 3 9.8.5); turning
+ * it off in 64-bit mode is #GP; entering PAE paging (not LME) needs good PDPTEs. Then the backend
+ * installs it (and sets or clears EFER.LMA) and the MMU follows the new mode.
  */
 export function kvmSetCr0(vcpu: SoftVcpu, cr0: number): void {
   cr0 = cr0 >>> 0;
@@ -389,15 +426,28 @@ export function kvmSetCr0(vcpu: SoftVcpu, cr0: number): void {
     injectGp(vcpu);
     return;
   }
-  if (cr0 & X86_CR0_PG && !(vcpu.cr0 & X86_CR0_PG) && vcpu.cr4 & X86_CR4_PAE) {
+  const enablingPaging = (cr0 & X86_CR0_PG) !== 0 && !(vcpu.cr0 & X86_CR0_PG);
+  // (Silicon without long mode lets the write through: the entry then stops, see long-mode.ts.)
+  if (enablingPaging && vcpu.efer & EFER_LME && siliconHasLongMode(vcpu)) {
+    vcpu.ops.getSegment(vcpu, VcpuSreg.CS, segScratch);
+    if (!(vcpu.cr4 & X86_CR4_PAE) || segScratch.l) {
+      injectGp(vcpu);
+      return;
+    }
+  } else if (enablingPaging && vcpu.cr4 & X86_CR4_PAE) {
     if (!vcpuMmu(vcpu).mmu.loadPdptrs(vcpu.cr3)) {
       injectGp(vcpu);
       return;
     }
   }
+  if (!(cr0 & X86_CR0_PG) && kvmIs64BitMode(vcpu)) {
+    injectGp(vcpu);
+    return;
+  }
   const old = vcpu.cr0;
   vcpu.ops.setCr0(vcpu, cr0);
   vcpu.cr0 = cr0;
+  // The backend's setCr0 moved EFER.LMA with PG: the new mode (4-level or not) is a new MMU root.
   if ((old ^ cr0) & (X86_CR0_PG | X86_CR0_WP | X86_CR0_PE)) mmuReset(vcpu);
 }
 
@@ -429,18 +479,28 @@ export function kvmSetCr4(vcpu: SoftVcpu, cr4: number): void {
  * problem — changelog: "Prevent the guest's loading of a corrupt cr3 from crashing the host"),
  * then the backend installs the new shadow root as the real CR3.
  */
-export function kvmSetCr3(vcpu: SoftVcpu, cr3: number): void {
+export function kvmSetCr3(vcpu: SoftVcpu, cr3: number, high = 0): void {
+  // In IA-32e mode CR3 holds a 64-bit address: bits above MAXPHYADDR (36) are reserved (#GP);
+  // outside it bits 63:32 of the source are ignored.
+  if (!(vcpu.efer & EFER_LMA)) high = 0;
+  else if (high >>> (CR3_MAXPHYADDR - 32) !== 0) {
+    injectGp(vcpu);
+    return;
+  }
   syncPaging(vcpu);
   const m = vcpuMmu(vcpu).mmu;
-  const r = m.kvmSetCr3(cr3 >>> 0);
+  const r = m.kvmSetCr3((cr3 >>> 0) + high * 4294967296);
   if (r === 'gp') {
     injectGp(vcpu);
     return;
   }
   if (r === 'no-memory') throw new KvmError('KVM_RUN', Errno.ENOMEM, 'no pages for shadow roots');
   vcpu.cr3 = cr3 >>> 0;
+  vcpu.cr3High = high >>> 0;
   vcpu.ops.setCr3(vcpu, m.rootHpa);
 }
+/** MAXPHYADDR of both silicon models' guests (x86emu's walker): CR3 bits above it are reserved. */
+const CR3_MAXPHYADDR = 36;
 
 /**
  * The #PF exit (`kvm_mmu_page_fault`): the MMU fixes the shadow tables, or the fault is the
@@ -457,21 +517,22 @@ export function kvmSetCr3(vcpu: SoftVcpu, cr3: number): void {
 export function kvmMmuPageFault(vcpu: SoftVcpu, run: KvmRunView, gva: number, errorCode: number): ExitResult {
   syncPaging(vcpu);
   const m = vcpuMmu(vcpu).mmu;
-  const r = m.pageFault(gva >>> 0, errorCode);
+  // `gva` is the linear address as x86emu gives it (in IA-32e mode folded to 48 bits).
+  const r = m.pageFault(gva, errorCode);
   switch (r.kind) {
     case 'fixed':
       vcpu.vm.count('pf_fixed');
       return ExitResult.Reenter;
     case 'inject-pf':
       vcpu.vm.count('pf_guest');
-      vcpu.ops.setCr2(vcpu, r.cr2);
+      vcpu.ops.setCr2(vcpu, r.cr2 >>> 0, linearAddressHigh(r.cr2));
       // Combined with an exception whose delivery this #PF interrupted (#DF, triple fault).
       kvmQueueException(vcpu, PF_VECTOR, r.errorCode, true);
       return ExitResult.Reenter;
     case 'emulate': {
       const res = vcpuEmulator(vcpu).emulate(run, true);
       if (res !== EMULATE_FAILED) return res;
-      if (m.kvmMmuUnprotectPageVirt(gva >>> 0)) {
+      if (m.kvmMmuUnprotectPageVirt(gva)) {
         vcpu.vm.count('pf_unprotect');
         return ExitResult.Reenter;
       }

@@ -65,3 +65,31 @@ export function protectedModeGuest(kvm: Kvm, code: number[], size = 1 << 20): Ti
   g.vcpu.setRegs({ ...g.vcpu.getRegs(), rip: 0x1000n, rsp: 0x8000n, rflags: 2n });
   return g;
 }
+
+/** Page tables of `longModeGuest`: PML4, PDPT and PD, identity-mapping the first GiB with 2 MiB pages. */
+export const LONG_MODE_PML4 = 0x10000;
+
+/**
+ * 64-bit mode (IA-32e with CS.L = 1, selector 8; data 16), 4-level paging identity-mapping the
+ * first GiB (PML4 at 0x10000, PDPT 0x11000, PD 0x12000, 2 MiB pages), EFER = SCE | LME | LMA |
+ * NXE, a 64-bit busy TSS, RIP 0x1000, RSP 0x8000.
+ */
+export function longModeGuest(kvm: Kvm, code: number[], size = 1 << 21): TinyGuest {
+  const g = guestWithRam(kvm, code, size);
+  const dv = new DataView(g.ram.buffer, g.ram.byteOffset);
+  // P | RW (| PS for the 2 MiB leaves); the high dwords stay 0.
+  dv.setUint32(LONG_MODE_PML4, 0x11003, true);
+  dv.setUint32(0x11000, 0x12003, true);
+  for (let i = 0; i < 512; i++) dv.setUint32(0x12000 + 8 * i, i * 0x200000 + 0x83, true);
+  const s = g.vcpu.getSregs();
+  s.cs = { ...flatSegment(11, 8), db: 0, l: 1 };
+  s.ds = s.es = s.ss = s.fs = s.gs = flatSegment(3, 16);
+  s.tr = { ...flatSegment(11, 0x18), s: 0, limit: 0x67, g: 0, db: 0 };
+  s.cr0 = 0x80000011n; // PG | ET | PE
+  s.cr3 = BigInt(LONG_MODE_PML4);
+  s.cr4 = 0x20n; // PAE
+  s.efer = 0xd01n; // NXE | LMA | LME | SCE
+  g.vcpu.setSregs(s);
+  g.vcpu.setRegs({ ...g.vcpu.getRegs(), rip: 0x1000n, rsp: 0x8000n, rflags: 2n });
+  return g;
+}

@@ -4,4 +4,12 @@
  * without vitest (for benchmarks), are `@kvm/core/testing/guests`.
  */
 export { defineGuestSuite, type GuestSuiteOptions } from './guest-suite.js';
-export { flatSegment, protectedModeGuest, realModeGuest, type TinyGuest } from './guests.js';
+export {
+  flatSegment,
+  LONG_MODE_PML4,
+  longModeGuest,
+  protectedModeGuest,
+  realModeGuest,
+  type TinyGuest,
+} from './guests.js';
+export { defineLongModeSuite } from './long-mode-suite.js';

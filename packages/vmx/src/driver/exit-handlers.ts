@@ -7,6 +7,8 @@
  */
 import {
   ExitResult,
+  foldLinearAddress,
+  isCanonicalHigh,
   KVM_EXIT,
   KVM_INTERNAL_ERROR,
   type KvmRunView,
@@ -19,8 +21,10 @@ import {
   kvmEmulateStringPio,
   kvmEmulateWrmsr,
   kvmGetCr,
+  kvmGetCrHigh,
   kvmInternalError,
   kvmIrqWindowOpened,
+  kvmIs64BitMode,
   kvmLmsw,
   kvmMmuPageFault,
   kvmSetCr,
@@ -50,8 +54,9 @@ function handleException(d: VmxDriver, vcpu: SoftVcpu, run: KvmRunView): ExitRes
   const vector = info & IntrInfo.VECTOR_MASK;
   const errorCode = info & IntrInfo.DELIVER_CODE ? d.vmcs.read(VMCS.VM_EXIT_INTR_ERROR_CODE) : 0;
   if (vector === PF_VECTOR) {
+    // The qualification is the canonical 64-bit address; the MMU takes it folded to 48 bits.
     const cr2 = d.vmcs.read(VMCS.EXIT_QUALIFICATION);
-    return kvmMmuPageFault(vcpu, run, cr2, errorCode);
+    return kvmMmuPageFault(vcpu, run, foldLinearAddress(cr2, d.vmcs.high), errorCode);
   }
   run.exitReason = KVM_EXIT.EXCEPTION;
   run.ex.exception = vector;
@@ -81,7 +86,9 @@ function handleHlt(d: VmxDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
 }
 
 function handleInvlpg(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
-  vcpuMmu(vcpu).mmu.invlpg(d.vmcs.read(VMCS.EXIT_QUALIFICATION));
+  const lo = d.vmcs.read(VMCS.EXIT_QUALIFICATION);
+  // A non-canonical INVLPG operand invalidates nothing (SDM INVLPG); else the folded address.
+  if (isCanonicalHigh(d.vmcs.high)) vcpuMmu(vcpu).mmu.invlpg(foldLinearAddress(lo, d.vmcs.high));
   skipEmulatedInstruction(vcpu, instructionLength(d));
   return ExitResult.Reenter;
 }
@@ -95,9 +102,11 @@ function handleCrAccess(d: VmxDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResu
   const len = instructionLength(d);
   d.cacheRegs(vcpu);
   d.decacheCrGuestBits(vcpu);
+  // In 64-bit mode MOV to CR takes all 64 bits of the register (SDM MOV—Move to Control Registers).
+  const long64 = type === 0 && kvmIs64BitMode(vcpu);
   switch (type) {
     case 0:
-      if (!kvmSetCr(vcpu, cr, vcpu.regs[reg])) {
+      if (!kvmSetCr(vcpu, cr, vcpu.regs[reg], long64 ? vcpu.regsHigh[reg] : 0)) {
         return kvmInternalError(run, KVM_INTERNAL_ERROR.UNEXPECTED_EXIT_REASON, ExitReason.CR_ACCESS, q);
       }
       break;
@@ -107,6 +116,7 @@ function handleCrAccess(d: VmxDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResu
         return kvmInternalError(run, KVM_INTERNAL_ERROR.UNEXPECTED_EXIT_REASON, ExitReason.CR_ACCESS, q);
       }
       vcpu.regs[reg] = kvmGetCr(vcpu, cr);
+      vcpu.regsHigh[reg] = kvmGetCrHigh(vcpu, cr);
       d.decacheRegs(vcpu);
       break;
     case 2:

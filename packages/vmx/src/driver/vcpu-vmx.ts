@@ -13,14 +13,27 @@ export class VcpuVmx {
   ioBitmapB = -1;
   msrBitmap = -1;
   launched = false;
-  /** The guest's CR2. */
+  /** The guest's CR2 (low and high halves). */
   cr2 = 0;
+  cr2High = 0;
+  /**
+   * The guest's syscall MSRs, which the VMCS does not hold (vmx.c's `guest_msrs`, switched with
+   * the processor's on every entry and exit as `load_msrs`/`save_msrs` did): STAR, LSTAR, CSTAR
+   * and KERNEL_GS_BASE as [low, high], SFMASK and TSC_AUX 32-bit.
+   */
+  readonly star = new Uint32Array(2);
+  readonly lstar = new Uint32Array(2);
+  readonly cstar = new Uint32Array(2);
+  readonly kernelGsBase = new Uint32Array(2);
+  sfmask = 0;
+  tscAux = 0;
   /** CR0/CR4 bits the guest owns (not in the guest/host masks). */
   cr0GuestOwned = 0;
   cr4GuestOwned = 0;
   /**
-   * High halves of IA32_SYSENTER_ESP/EIP as userspace set them: this 32-bit part's VMCS fields
-   * hold 32 bits, but KVM_SET_MSRS/KVM_GET_MSRS round-trip 64-bit values as the host engine does.
+   * High halves of IA32_SYSENTER_ESP/EIP on the 32-bit part, whose VMCS fields hold 32 bits:
+   * KVM_SET_MSRS/KVM_GET_MSRS round-trip 64-bit values as the host engine does. (On the Intel 64
+   * part the natural-width fields hold them.)
    */
   sysenterEspHigh = 0;
   sysenterEipHigh = 0;

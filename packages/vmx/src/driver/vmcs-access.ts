@@ -43,17 +43,30 @@ export class VmcsAccess {
     if (this.errors.length < 100) this.errors.push(e);
   }
 
+  /** The high 32 bits of the value the last `read` returned (natural-width and 64-bit fields). */
+  high = 0;
+
+  /** `vmcs_readl`: the low 32 bits; the high ones in `high`. */
   read(encoding: number): number {
     const st = this.si.vmread(encoding);
     if (st !== VmxStatus.Succeed) {
       this.record('vmread', encoding, st);
+      this.high = 0;
       return 0;
     }
+    this.high = this.si.vmreadValueHigh;
     return this.si.vmreadValue;
   }
 
-  write(encoding: number, value: number): void {
-    const st = this.si.vmwrite(encoding, value >>> 0);
+  /** The high 32 bits of a natural-width or 64-bit field. */
+  readHigh(encoding: number): number {
+    this.read(encoding);
+    return this.high;
+  }
+
+  /** `vmcs_writel` / `vmcs_write64`: `high` goes to bits 63:32 of a natural-width or 64-bit field. */
+  write(encoding: number, value: number, high = 0): void {
+    const st = this.si.vmwrite(encoding, value >>> 0, high >>> 0);
     if (st !== VmxStatus.Succeed) this.record('vmwrite', encoding, st);
   }
 }

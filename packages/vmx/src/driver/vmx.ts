@@ -7,9 +7,11 @@ import {
   type ArchDtable,
   type ArchOps,
   type ArchSegment,
+  canonicalHigh,
   EntryResult,
   type ExitResult,
   type HardwareCheck,
+  isCanonicalHigh,
   KVM_EXIT,
   type KvmRunView,
   kvmResetControlRegs,
@@ -44,10 +46,11 @@ const X86_CR0_NE = 1 << 5;
 const X86_CR0_NW = 1 << 29;
 const X86_CR0_CD = 1 << 30;
 const X86_CR4_PAE = 1 << 5;
+const X86_CR0_PG = 0x80000000;
 const X86_CR4_VMXE = 1 << 13;
 const X86_EFLAGS_IF = 1 << 9;
-/** EFER bits a guest may set on this part: SCE (never reserved in KVM), NXE. */
-const EFER_GUEST_VALID = (1 << 0) | (1 << 11);
+const EFER_LME = 1 << 8;
+const EFER_LMA = 1 << 10;
 /** IA32_FEATURE_CONTROL.LOCKED, the one bit a guest without nested VMX may set. */
 const FEAT_CTL_LOCKED = 1 << 0;
 /** CR0 bits the real CR0 never has (the cache is the host's: KVM_VM_CR0_ALWAYS_OFF). */
@@ -66,7 +69,11 @@ const PROC_MIN =
   CpuBased.ACTIVATE_SECONDARY_CONTROLS;
 const PROC2_MIN = SecondaryExec.UNRESTRICTED_GUEST;
 const EXIT_MIN = VmExitCtl.SAVE_IA32_EFER | VmExitCtl.LOAD_IA32_EFER;
+/** A 64-bit host returns to 64-bit code (vmx.c: `#ifdef CONFIG_X86_64 VM_EXIT_HOST_ADDR_SPACE_SIZE`). */
+const EXIT_OPT = VmExitCtl.HOST_ADDR_SPACE_SIZE;
 const ENTRY_MIN = VmEntryCtl.LOAD_IA32_EFER;
+/** Without a TPR shadow a 64-bit guest's MOV CR8 exits (vmx.c's CR8 exiting on x86_64). */
+const PROC_OPT = CpuBased.CR8_LOAD_EXITING | CpuBased.CR8_STORE_EXITING;
 
 /** Real-mode reset segment access rights (present, S, type): code 9BH, data 93H. */
 const AR_CODE16 = 0x9b;
@@ -148,9 +155,9 @@ export class VmxDriver implements ArchOps {
       };
     }
     this.pinCtl = adjustControls(si, PIN_MIN, 0, VmxMsr.IA32_VMX_PINBASED_CTLS);
-    this.procCtl = adjustControls(si, PROC_MIN, 0, VmxMsr.IA32_VMX_PROCBASED_CTLS);
+    this.procCtl = adjustControls(si, PROC_MIN, PROC_OPT, VmxMsr.IA32_VMX_PROCBASED_CTLS);
     this.proc2Ctl = adjustControls(si, PROC2_MIN, 0, VmxMsr.IA32_VMX_PROCBASED_CTLS2);
-    this.exitCtl = adjustControls(si, EXIT_MIN, 0, VmxMsr.IA32_VMX_EXIT_CTLS);
+    this.exitCtl = adjustControls(si, EXIT_MIN, EXIT_OPT, VmxMsr.IA32_VMX_EXIT_CTLS);
     this.entryCtl = adjustControls(si, ENTRY_MIN, 0, VmxMsr.IA32_VMX_ENTRY_CTLS);
     if (this.pinCtl < 0 || this.procCtl < 0 || this.proc2Ctl < 0 || this.exitCtl < 0 || this.entryCtl < 0) {
       return {
@@ -256,6 +263,8 @@ export class VmxDriver implements ArchOps {
     w(VMCS.HOST_DS_SELECTOR, 0x18);
     w(VMCS.HOST_ES_SELECTOR, 0x18);
     w(VMCS.HOST_TR_SELECTOR, 0x40);
+    // The EFER the exit loads ("load IA32_EFER"): the host's own (LMA with a 64-bit host).
+    w(VMCS.HOST_IA32_EFER, this.cpu.hostEfer);
     // CR0: the guest owns TS; CR4: the guest owns PCE, OSFXSR, OSXMMEXCPT.
     vmx.cr0GuestOwned = X86_CR0_TS;
     vmx.cr4GuestOwned = CR4_GUEST_OWNED;
@@ -308,13 +317,15 @@ export class VmxDriver implements ArchOps {
   cacheRegs(vcpu: SoftVcpu): void {
     this.vcpuLoad(vcpu);
     vcpu.regs[4] = this.vmcs.read(VMCS.GUEST_RSP);
+    vcpu.regsHigh[4] = this.vmcs.high;
     vcpu.rip = this.vmcs.read(VMCS.GUEST_RIP);
+    vcpu.ripHigh = this.vmcs.high;
   }
 
   decacheRegs(vcpu: SoftVcpu): void {
     this.vcpuLoad(vcpu);
-    this.vmcs.write(VMCS.GUEST_RSP, vcpu.regs[4]);
-    this.vmcs.write(VMCS.GUEST_RIP, vcpu.rip);
+    this.vmcs.write(VMCS.GUEST_RSP, vcpu.regs[4], vcpu.regsHigh[4]);
+    this.vmcs.write(VMCS.GUEST_RIP, vcpu.rip, vcpu.ripHigh);
   }
 
   getRflags(vcpu: SoftVcpu): number {
@@ -334,7 +345,7 @@ export class VmxDriver implements ArchOps {
     const ar = this.vmcs.read(arF);
     out.selector = this.vmcs.read(sel);
     out.base = this.vmcs.read(base);
-    out.baseHigh = 0;
+    out.baseHigh = this.vmcs.high;
     out.limit = this.vmcs.read(limit);
     out.type = ar & 15;
     out.s = (ar >>> 4) & 1;
@@ -362,7 +373,7 @@ export class VmxDriver implements ArchOps {
       ((v.g & 1) << 15);
     if (v.unusable || !v.present) ar |= AR_UNUSABLE;
     this.vmcs.write(sel, v.selector);
-    this.vmcs.write(base, v.base);
+    this.vmcs.write(base, v.base, v.baseHigh);
     this.vmcs.write(limit, v.limit);
     this.vmcs.write(arF, ar);
   }
@@ -370,23 +381,23 @@ export class VmxDriver implements ArchOps {
   getGdt(vcpu: SoftVcpu, out: ArchDtable): void {
     this.vcpuLoad(vcpu);
     out.base = this.vmcs.read(VMCS.GUEST_GDTR_BASE);
-    out.baseHigh = 0;
+    out.baseHigh = this.vmcs.high;
     out.limit = this.vmcs.read(VMCS.GUEST_GDTR_LIMIT);
   }
   setGdt(vcpu: SoftVcpu, v: ArchDtable): void {
     this.vcpuLoad(vcpu);
-    this.vmcs.write(VMCS.GUEST_GDTR_BASE, v.base);
+    this.vmcs.write(VMCS.GUEST_GDTR_BASE, v.base, v.baseHigh);
     this.vmcs.write(VMCS.GUEST_GDTR_LIMIT, v.limit);
   }
   getIdt(vcpu: SoftVcpu, out: ArchDtable): void {
     this.vcpuLoad(vcpu);
     out.base = this.vmcs.read(VMCS.GUEST_IDTR_BASE);
-    out.baseHigh = 0;
+    out.baseHigh = this.vmcs.high;
     out.limit = this.vmcs.read(VMCS.GUEST_IDTR_LIMIT);
   }
   setIdt(vcpu: SoftVcpu, v: ArchDtable): void {
     this.vcpuLoad(vcpu);
-    this.vmcs.write(VMCS.GUEST_IDTR_BASE, v.base);
+    this.vmcs.write(VMCS.GUEST_IDTR_BASE, v.base, v.baseHigh);
     this.vmcs.write(VMCS.GUEST_IDTR_LIMIT, v.limit);
   }
 
@@ -400,9 +411,18 @@ export class VmxDriver implements ArchOps {
     vcpu.cr4 = ((vcpu.cr4 & ~vmx.cr4GuestOwned) | (this.vmcs.read(VMCS.GUEST_CR4) & vmx.cr4GuestOwned)) >>> 0;
   }
 
-  /** `vmx_set_cr0`: real CR0 without CD/NW, with NE; the guest's value as the read shadow. */
+  /**
+   * `vmx_set_cr0`: real CR0 without CD/NW, with NE; the guest's value as the read shadow. With
+   * EFER.LME, turning paging on enters IA-32e mode and turning it off leaves it (`enter_lmode` /
+   * `exit_lmode`: EFER.LMA and the "IA-32e mode guest" entry control follow).
+   */
   setCr0(vcpu: SoftVcpu, cr0: number): void {
     this.vcpuLoad(vcpu);
+    if (vcpu.efer & EFER_LME && this.cpu.longMode) {
+      const paging = (vcpu.cr0 & X86_CR0_PG) !== 0;
+      if (!paging && cr0 & X86_CR0_PG) this.setEfer(vcpu, vcpu.efer | EFER_LMA, vcpu.eferHigh);
+      if (paging && !(cr0 & X86_CR0_PG)) this.setEfer(vcpu, vcpu.efer & ~EFER_LMA, vcpu.eferHigh);
+    }
     this.vmcs.write(VMCS.CR0_READ_SHADOW, cr0);
     this.vmcs.write(VMCS.GUEST_CR0, ((cr0 & ~KVM_VM_CR0_ALWAYS_OFF) | X86_CR0_NE) >>> 0);
   }
@@ -410,7 +430,7 @@ export class VmxDriver implements ArchOps {
   /** `vmx_set_cr3`: the real CR3 is the shadow root; the silicon's TLB is flushed. */
   setCr3(vcpu: SoftVcpu, rootHpa: number): void {
     this.vcpuLoad(vcpu);
-    this.vmcs.write(VMCS.GUEST_CR3, rootHpa);
+    this.vmcs.write(VMCS.GUEST_CR3, rootHpa >>> 0, Math.floor(rootHpa / 4294967296));
     this.flushTlb(vcpu);
   }
 
@@ -421,28 +441,70 @@ export class VmxDriver implements ArchOps {
     this.vmcs.write(VMCS.GUEST_CR4, (cr4 | X86_CR4_PAE | X86_CR4_VMXE) >>> 0);
   }
 
-  /** The guest's EFER, loaded and saved by VM entry/exit (entry "load IA32_EFER"). */
+  /**
+   * `vmx_set_efer`: the guest's EFER, loaded and saved by VM entry/exit (entry "load IA32_EFER"),
+   * and the "IA-32e mode guest" entry control set to its LMA (SDM 26.3.1.1 checks they agree).
+   * With unrestricted guest the real CR0.PG is the guest's, so LME needs no hiding before LMA.
+   */
   setEfer(vcpu: SoftVcpu, lo: number, hi: number): void {
     this.vcpuLoad(vcpu);
     vcpu.efer = lo >>> 0;
     vcpu.eferHigh = hi >>> 0;
-    this.vmcs.write(VMCS.GUEST_IA32_EFER, lo);
+    this.vmcs.write(VMCS.GUEST_IA32_EFER, lo, hi);
+    const entry = this.vmcs.read(VMCS.VM_ENTRY_CONTROLS);
+    const next = lo & EFER_LMA ? entry | VmEntryCtl.IA32E_MODE : entry & ~VmEntryCtl.IA32E_MODE;
+    if (next !== entry) this.vmcs.write(VMCS.VM_ENTRY_CONTROLS, next);
   }
 
   getCr2(vcpu: SoftVcpu): number {
     return toVmx(vcpu).cr2;
   }
-  setCr2(vcpu: SoftVcpu, cr2: number): void {
+  getCr2High(vcpu: SoftVcpu): number {
+    return toVmx(vcpu).cr2High;
+  }
+  setCr2(vcpu: SoftVcpu, cr2: number, cr2High = 0): void {
     toVmx(vcpu).cr2 = cr2 >>> 0;
+    toVmx(vcpu).cr2High = cr2High >>> 0;
   }
 
   // ---- MSRs -------------------------------------------------------------------------------
 
-  /** `vmx_get_msr`: those the VMCS or the processor keeps for the guest. */
+  /**
+   * `vmx_get_msr`: those the VMCS or the processor keeps for the guest, and the syscall MSRs of
+   * the guest MSR area (only on the Intel 64 part: the 32-bit one has none, #GP).
+   */
   getMsr(vcpu: SoftVcpu, index: number, out: Uint32Array): boolean {
     this.vcpuLoad(vcpu);
     out[1] = 0;
+    const vmx = toVmx(vcpu);
+    const pair = (p: Uint32Array): boolean => {
+      out[0] = p[0];
+      out[1] = p[1];
+      return this.cpu.longMode;
+    };
     switch (index) {
+      case MSR.STAR:
+        return pair(vmx.star);
+      case MSR.LSTAR:
+        return pair(vmx.lstar);
+      case MSR.CSTAR:
+        return pair(vmx.cstar);
+      case MSR.KERNEL_GS_BASE:
+        return pair(vmx.kernelGsBase);
+      case MSR.SYSCALL_MASK:
+        out[0] = vmx.sfmask;
+        return this.cpu.longMode;
+      case MSR.TSC_AUX:
+        out[0] = vmx.tscAux;
+        return this.cpu.longMode;
+      case MSR.FS_BASE:
+        out[0] = this.vmcs.read(VMCS.GUEST_FS_BASE);
+        out[1] = this.vmcs.high;
+        return this.cpu.longMode;
+      case MSR.GS_BASE:
+        out[0] = this.vmcs.read(VMCS.GUEST_GS_BASE);
+        out[1] = this.vmcs.high;
+        return this.cpu.longMode;
       case MSR.EFER:
         out[0] = vcpu.efer;
         out[1] = vcpu.eferHigh;
@@ -452,11 +514,11 @@ export class VmxDriver implements ArchOps {
         return true;
       case MSR.IA32_SYSENTER_ESP:
         out[0] = this.vmcs.read(VMCS.GUEST_SYSENTER_ESP);
-        out[1] = toVmx(vcpu).sysenterEspHigh;
+        out[1] = this.cpu.longMode ? this.vmcs.high : vmx.sysenterEspHigh;
         return true;
       case MSR.IA32_SYSENTER_EIP:
         out[0] = this.vmcs.read(VMCS.GUEST_SYSENTER_EIP);
-        out[1] = toVmx(vcpu).sysenterEipHigh;
+        out[1] = this.cpu.longMode ? this.vmcs.high : vmx.sysenterEipHigh;
         return true;
       case MSR.IA32_TSC: {
         const tsc = this.cpu.nonRoot.cpu.state.tsc;
@@ -473,26 +535,57 @@ export class VmxDriver implements ArchOps {
     }
   }
 
+  /**
+   * `vmx_set_msr` (EFER never gets here: core's `kvmSetEfer` checks it and calls `setEfer`). The
+   * address MSRs must be canonical (`__kvm_set_msr`: #GP); SYSENTER_ESP/EIP are made canonical
+   * as Intel does; TSC_AUX has no bits 63:32 on Intel.
+   */
   setMsr(vcpu: SoftVcpu, index: number, lo: number, hi: number): boolean {
     this.vcpuLoad(vcpu);
+    const vmx = toVmx(vcpu);
+    const lm = this.cpu.longMode;
+    const pair = (p: Uint32Array): boolean => {
+      if (!lm || !isCanonicalHigh(hi)) return false;
+      p[0] = lo;
+      p[1] = hi;
+      return true;
+    };
     switch (index) {
-      case MSR.EFER:
-        // kvm_set_efer: SCE is never reserved, NXE is on this part; LME/LMA need long mode
-        // (a guest's LME never gets here: see core's long-mode.ts), the rest is reserved.
-        if (lo & ~EFER_GUEST_VALID || hi) return false;
-        this.setEfer(vcpu, lo, hi);
-        vcpu.vm.mmuResetContext(vcpu);
+      case MSR.STAR:
+        if (!lm) return false;
+        vmx.star[0] = lo;
+        vmx.star[1] = hi;
+        return true;
+      case MSR.LSTAR:
+        return pair(vmx.lstar);
+      case MSR.CSTAR:
+        return pair(vmx.cstar);
+      case MSR.KERNEL_GS_BASE:
+        return pair(vmx.kernelGsBase);
+      case MSR.SYSCALL_MASK:
+        // IA32_FMASK: bits 63:32 reserved (SDM Vol. 4 Table 2-2).
+        if (!lm || hi) return false;
+        vmx.sfmask = lo >>> 0;
+        return true;
+      case MSR.TSC_AUX:
+        if (!lm || hi) return false;
+        vmx.tscAux = lo >>> 0;
+        return true;
+      case MSR.FS_BASE:
+      case MSR.GS_BASE:
+        if (!lm || !isCanonicalHigh(hi)) return false;
+        this.vmcs.write(index === MSR.FS_BASE ? VMCS.GUEST_FS_BASE : VMCS.GUEST_GS_BASE, lo, hi);
         return true;
       case MSR.IA32_SYSENTER_CS:
         this.vmcs.write(VMCS.GUEST_SYSENTER_CS, lo);
         return true;
       case MSR.IA32_SYSENTER_ESP:
-        this.vmcs.write(VMCS.GUEST_SYSENTER_ESP, lo);
-        toVmx(vcpu).sysenterEspHigh = hi >>> 0;
+        this.vmcs.write(VMCS.GUEST_SYSENTER_ESP, lo, lm ? canonicalHigh(hi) : 0);
+        vmx.sysenterEspHigh = hi >>> 0;
         return true;
       case MSR.IA32_SYSENTER_EIP:
-        this.vmcs.write(VMCS.GUEST_SYSENTER_EIP, lo);
-        toVmx(vcpu).sysenterEipHigh = hi >>> 0;
+        this.vmcs.write(VMCS.GUEST_SYSENTER_EIP, lo, lm ? canonicalHigh(hi) : 0);
+        vmx.sysenterEipHigh = hi >>> 0;
         return true;
       case MSR.IA32_TSC: {
         const tsc = this.cpu.nonRoot.cpu.state.tsc;
@@ -601,8 +694,21 @@ export class VmxDriver implements ArchOps {
     const nr = this.cpu.nonRoot;
     const s = nr.cpu.state;
     const regs = vcpu.regs;
-    for (let i = 0; i < 16; i++) if (i !== 4) s.gpr[i] = regs[i];
+    const regsHigh = vcpu.regsHigh;
+    for (let i = 0; i < 16; i++) {
+      if (i === 4) continue;
+      s.gpr[i] = regs[i];
+      s.gprHigh[i] = regsHigh[i];
+    }
     s.cr[2] = vmx.cr2;
+    s.crHigh[2] = vmx.cr2High;
+    // The guest MSR area into the processor (vmx.c's load_msrs around the entry).
+    s.star.set(vmx.star);
+    s.lstar.set(vmx.lstar);
+    s.cstar.set(vmx.cstar);
+    s.kernelGsBase.set(vmx.kernelGsBase);
+    s.sfmask[0] = vmx.sfmask;
+    s.tscAux[0] = vmx.tscAux;
     vcpu.fpu.loadInto(s);
     nr.hostTick = budget;
     const st = vmx.launched ? this.cpu.vmresume() : this.cpu.vmlaunch();
@@ -620,8 +726,20 @@ export class VmxDriver implements ArchOps {
     }
     const reason = this.vmcs.read(VMCS.VM_EXIT_REASON);
     if (!(reason & 0x80000000)) vmx.launched = true;
-    for (let i = 0; i < 16; i++) if (i !== 4) regs[i] = s.gpr[i];
+    for (let i = 0; i < 16; i++) {
+      if (i === 4) continue;
+      regs[i] = s.gpr[i];
+      regsHigh[i] = s.gprHigh[i];
+    }
     vmx.cr2 = s.cr[2];
+    vmx.cr2High = s.crHigh[2];
+    // save_msrs: SYSCALL does not change them, but WRMSR-free SWAPGS swaps KERNEL_GS_BASE.
+    vmx.star.set(s.star);
+    vmx.lstar.set(s.lstar);
+    vmx.cstar.set(s.cstar);
+    vmx.kernelGsBase.set(s.kernelGsBase);
+    vmx.sfmask = s.sfmask[0];
+    vmx.tscAux = s.tscAux[0];
     vcpu.fpu.saveFrom(s);
     vcpu.instructions += nr.lastInstructions;
     this.completeInterrupts(vcpu);

@@ -44,7 +44,21 @@ import {
 import type { VmxSilicon } from './vmx-silicon.js';
 
 const X86_CR0_TS = 1 << 3;
+const X86_CR0_PG = 0x80000000;
 const PF_VECTOR = 14;
+const EFER_LME = 1 << 8;
+const EFER_LMA = 1 << 10;
+const TWO32 = 4294967296;
+
+/**
+ * A linear address as x86emu reports it (in IA-32e mode the canonical address folded to 48 bits,
+ * or a signed number for an effective address) → the high half of its 64-bit canonical form.
+ */
+function linearHigh(a: number): number {
+  if (a < 0) return Math.floor(a / TWO32) >>> 0;
+  const hi = Math.floor(a / TWO32);
+  return (hi & 0x8000 ? hi | 0xffff0000 : hi) >>> 0;
+}
 
 /** The guest segment fields, in x86emu `Seg` order (ES, CS, SS, DS, FS, GS, LDTR, TR). */
 const SEG_FIELDS: readonly (readonly [number, number, number, number])[] = [
@@ -130,7 +144,8 @@ export class VmxNonRoot implements Intercepts {
       case InterceptKind.CrWrite:
         return this.crWriteExits(exit);
       case InterceptKind.CrRead:
-        // MOV from CR3 exits with CR3-store exiting; CR0/CR4 reads use the read shadows instead.
+        // MOV from CR3/CR8 exits with CR3-/CR8-store exiting; CR0/CR4 reads use the read shadows.
+        if (exit.cr === 8) return (this.proc & CpuBased.CR8_STORE_EXITING) !== 0;
         return exit.cr === 3 && (this.proc & CpuBased.CR3_STORE_EXITING) !== 0;
       case InterceptKind.Io:
         return this.ioExits(exit);
@@ -187,6 +202,8 @@ export class VmxNonRoot implements Intercepts {
           }
           return true;
         }
+        // MOV to CR8 exits with CR8-load exiting (without a TPR shadow it writes the TPR).
+        if (cr === 8) return (this.proc & CpuBased.CR8_LOAD_EXITING) !== 0;
         const v = this.cpu.state.gpr[exit.gpr];
         if (cr === 0) return ((v ^ this.cr0Shadow) & this.cr0Mask) !== 0;
         if (cr === 4) return ((v ^ this.cr4Shadow) & this.cr4Mask) !== 0;
@@ -246,33 +263,44 @@ export class VmxNonRoot implements Intercepts {
   private loadGuest(): void {
     const si = this.silicon;
     const f = (e: number): number => si.field(e);
+    const h = (e: number): number => si.fieldHigh(e);
     const s = this.cpu.state;
     for (let i = 0; i < 8; i++) {
       const [sel, base, limit, ar] = SEG_FIELDS[i];
       s.segSel[i] = f(sel);
       s.segBase[i] = f(base);
-      s.segBaseHigh[i] = 0;
+      s.segBaseHigh[i] = h(base);
       s.segLimit[i] = f(limit);
       s.segAttr[i] = f(ar);
     }
     s.dtBase[0] = f(VMCS.GUEST_GDTR_BASE);
+    s.dtBaseHigh[0] = h(VMCS.GUEST_GDTR_BASE);
     s.dtLimit[0] = f(VMCS.GUEST_GDTR_LIMIT);
     s.dtBase[1] = f(VMCS.GUEST_IDTR_BASE);
+    s.dtBaseHigh[1] = h(VMCS.GUEST_IDTR_BASE);
     s.dtLimit[1] = f(VMCS.GUEST_IDTR_LIMIT);
     s.cr[0] = f(VMCS.GUEST_CR0);
     s.cr[3] = f(VMCS.GUEST_CR3);
+    s.crHigh[3] = h(VMCS.GUEST_CR3);
     s.cr[4] = f(VMCS.GUEST_CR4);
     s.dr[7] = f(VMCS.GUEST_DR7);
     s.gpr[4] = f(VMCS.GUEST_RSP);
+    s.gprHigh[4] = h(VMCS.GUEST_RSP);
     s.rip[0] = f(VMCS.GUEST_RIP);
-    s.rip[1] = 0;
+    s.rip[1] = h(VMCS.GUEST_RIP);
     s.rflags[0] = f(VMCS.GUEST_RFLAGS);
     s.sysenter[0] = f(VMCS.GUEST_SYSENTER_CS);
     s.sysenter[1] = f(VMCS.GUEST_SYSENTER_ESP);
     s.sysenter[2] = f(VMCS.GUEST_SYSENTER_EIP);
-    if (f(VMCS.VM_ENTRY_CONTROLS) & VmEntryCtl.LOAD_IA32_EFER) {
+    const entry = f(VMCS.VM_ENTRY_CONTROLS);
+    if (entry & VmEntryCtl.LOAD_IA32_EFER) {
       s.efer[0] = f(VMCS.GUEST_IA32_EFER);
-      s.efer[1] = si.fieldHigh(VMCS.GUEST_IA32_EFER);
+      s.efer[1] = h(VMCS.GUEST_IA32_EFER);
+    } else if (si.longMode) {
+      // 26.3.2.1: without "load IA32_EFER", LMA is the "IA-32e mode guest" control, and LME too
+      // when CR0.PG is 1.
+      const lma = entry & VmEntryCtl.IA32E_MODE ? EFER_LMA | (s.cr[0] & X86_CR0_PG ? EFER_LME : 0) : 0;
+      s.efer[0] = (s.efer[0] & ~(EFER_LMA | EFER_LME)) | lma;
     }
     // CPL is SS.DPL in VMX (real mode: 0; virtual-8086: 3).
     s.cpl =
@@ -305,7 +333,7 @@ export class VmxNonRoot implements Intercepts {
       bit(InterceptKind.Shutdown) |
       bit(InterceptKind.Vmcall) |
       bit(InterceptKind.TaskSwitch);
-    if (proc & CpuBased.CR3_STORE_EXITING) mask |= bit(InterceptKind.CrRead);
+    if (proc & (CpuBased.CR3_STORE_EXITING | CpuBased.CR8_STORE_EXITING)) mask |= bit(InterceptKind.CrRead);
     if (proc & CpuBased.HLT_EXITING) mask |= bit(InterceptKind.Hlt);
     if (proc & CpuBased.INVLPG_EXITING) mask |= bit(InterceptKind.Invlpg);
     if (proc & CpuBased.RDTSC_EXITING) mask |= bit(InterceptKind.Rdtsc);
@@ -350,18 +378,25 @@ export class VmxNonRoot implements Intercepts {
       const [sel, base, limit, ar] = SEG_FIELDS[i];
       si.setField(sel, s.segSel[i]);
       si.setField(base, s.segBase[i]);
+      si.setFieldHigh(base, s.segBaseHigh[i]);
       si.setField(limit, s.segLimit[i]);
       si.setField(ar, s.segAttr[i]);
     }
     si.setField(VMCS.GUEST_GDTR_BASE, s.dtBase[0]);
+    si.setFieldHigh(VMCS.GUEST_GDTR_BASE, s.dtBaseHigh[0]);
     si.setField(VMCS.GUEST_GDTR_LIMIT, s.dtLimit[0]);
     si.setField(VMCS.GUEST_IDTR_BASE, s.dtBase[1]);
+    si.setFieldHigh(VMCS.GUEST_IDTR_BASE, s.dtBaseHigh[1]);
     si.setField(VMCS.GUEST_IDTR_LIMIT, s.dtLimit[1]);
     si.setField(VMCS.GUEST_CR0, s.cr[0]);
+    si.setField(VMCS.GUEST_CR3, s.cr[3]);
+    si.setFieldHigh(VMCS.GUEST_CR3, s.crHigh[3]);
     si.setField(VMCS.GUEST_CR4, s.cr[4]);
     si.setField(VMCS.GUEST_DR7, s.dr[7]);
     si.setField(VMCS.GUEST_RSP, s.gpr[4]);
+    si.setFieldHigh(VMCS.GUEST_RSP, s.gprHigh[4]);
     si.setField(VMCS.GUEST_RIP, s.rip[0]);
+    si.setFieldHigh(VMCS.GUEST_RIP, s.rip[1]);
     si.setField(VMCS.GUEST_RFLAGS, s.rflags[0]);
     si.setField(VMCS.GUEST_SYSENTER_CS, s.sysenter[0]);
     si.setField(VMCS.GUEST_SYSENTER_ESP, s.sysenter[1]);
@@ -369,6 +404,12 @@ export class VmxNonRoot implements Intercepts {
     if (si.field(VMCS.VM_EXIT_CONTROLS) & VmExitCtl.SAVE_IA32_EFER) {
       si.setField(VMCS.GUEST_IA32_EFER, s.efer[0]);
       si.setFieldHigh(VMCS.GUEST_IA32_EFER, s.efer[1]);
+    }
+    if (si.longMode) {
+      // 27.2 (Intel 64): "IA-32e mode guest" takes the value of IA32_EFER.LMA on every VM exit.
+      const entry = si.field(VMCS.VM_ENTRY_CONTROLS);
+      const ia32e = s.efer[0] & EFER_LMA ? VmEntryCtl.IA32E_MODE : 0;
+      si.setField(VMCS.VM_ENTRY_CONTROLS, (entry & ~VmEntryCtl.IA32E_MODE) | ia32e);
     }
     si.setField(
       VMCS.GUEST_INTERRUPTIBILITY_INFO,
@@ -379,6 +420,7 @@ export class VmxNonRoot implements Intercepts {
     si.setField(VMCS.VM_ENTRY_INTR_INFO_FIELD, si.field(VMCS.VM_ENTRY_INTR_INFO_FIELD) & ~IntrInfo.VALID);
     // Host state: the processor's RSP becomes HOST_RSP (the other GPRs are the driver's to save).
     s.gpr[4] = si.field(VMCS.HOST_RSP);
+    s.gprHigh[4] = si.fieldHigh(VMCS.HOST_RSP);
   }
 
   /** Clears the exit-information fields an exit may leave stale. */
@@ -434,6 +476,9 @@ export class VmxNonRoot implements Intercepts {
           e.vector === PF_VECTOR ? e.faultAddress : 0,
           e.instructionLength,
         );
+        // The qualification of a #PF is the faulting linear address, canonical (27.2.1).
+        if (e.vector === PF_VECTOR)
+          this.silicon.setFieldHigh(VMCS.EXIT_QUALIFICATION, linearHigh(e.faultAddress));
         this.silicon.setField(
           VMCS.VM_EXIT_INTR_INFO,
           (IntrInfo.VALID | (type << 8) | (e.hasErrorCode ? IntrInfo.DELIVER_CODE : 0) | e.vector) >>> 0,
@@ -459,6 +504,7 @@ export class VmxNonRoot implements Intercepts {
     const kind = e.kind;
     const reason = SIMPLE_EXIT[kind];
     let qual = 0;
+    let qualHigh = 0;
     switch (kind) {
       case InterceptKind.CrRead:
       case InterceptKind.CrWrite:
@@ -478,6 +524,7 @@ export class VmxNonRoot implements Intercepts {
         break;
       case InterceptKind.Invlpg:
         qual = e.linearAddress;
+        qualHigh = linearHigh(e.linearAddress);
         break;
       case InterceptKind.DrAccess:
         qual = e.dr | (e.drWrite ? 0 : 1 << 4) | (e.gpr << 8);
@@ -491,8 +538,10 @@ export class VmxNonRoot implements Intercepts {
         return;
     }
     this.clearExitInfo(reason >= 0 ? reason : ExitReason.EXTERNAL_INTERRUPT, qual >>> 0, e.instructionLength);
+    si.setFieldHigh(VMCS.EXIT_QUALIFICATION, qualHigh);
     if (kind === InterceptKind.Io && e.ioString) {
       si.setField(VMCS.GUEST_LINEAR_ADDRESS, e.linearAddress);
+      si.setFieldHigh(VMCS.GUEST_LINEAR_ADDRESS, linearHigh(e.linearAddress));
       // VM-exit instruction information for INS/OUTS (Table 28-8): address size, segment.
       const asz = e.ioAddressSize === 2 ? 0 : e.ioAddressSize === 4 ? 1 : 2;
       si.setField(VMCS.VMX_INSTRUCTION_INFO, (asz << 7) | (e.segment << 15));

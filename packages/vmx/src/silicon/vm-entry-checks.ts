@@ -1,6 +1,7 @@
 /**
  * The checks VM entry makes before it loads guest state (SDM Vol. 3 Chapter 27, "VM Entries"),
- * the subset that matters for a 32-bit processor without EPT:
+ * the subset that matters for a processor without EPT (the Intel 64 additions in
+ * `vm-entry-checks-64.ts`):
  *
  *   27.2.1  VM-execution, VM-exit and VM-entry control fields → VMfailValid(7)
  *   27.2.2  host-state area                                  → VMfailValid(8)
@@ -9,6 +10,8 @@
  * Each function returns 0 when all its checks pass, otherwise a short reason naming the SDM rule
  * (kept in the silicon for the driver's diagnostics; the architecture only reports the number).
  */
+
+import { checkGuestState64, checkHostState64 } from './vm-entry-checks-64.js';
 import { VMCS } from './vmcs-fields.js';
 import {
   ActivityState,
@@ -27,11 +30,7 @@ import {
   CR4_FIXED0,
   CR4_FIXED1,
   controlsAllowed,
-  ENTRY_CTLS,
-  EXIT_CTLS,
-  PINBASED_CTLS,
-  PROCBASED_CTLS,
-  PROCBASED_CTLS2,
+  type VmxCapabilities,
 } from './vmx-capabilities.js';
 import type { VmxSilicon } from './vmx-silicon.js';
 
@@ -47,15 +46,15 @@ const RFLAGS_RESERVED = (1 << 3) | (1 << 5) | (1 << 15) | 0xffc00000;
 /** Exception vectors that deliver an error code (SDM 27.2.1.3). */
 const ERROR_CODE_VECTORS = (1 << 8) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 14) | (1 << 17);
 
-/** 27.2.1: the control fields. */
-export function checkControls(cpu: VmxSilicon): string | 0 {
+/** 27.2.1: the control fields, against the silicon's allowed settings. */
+export function checkControls(cpu: VmxSilicon, caps: VmxCapabilities): string | 0 {
   const f = (e: number): number => cpu.field(e);
   const pin = f(VMCS.PIN_BASED_VM_EXEC_CONTROL);
   const proc = f(VMCS.CPU_BASED_VM_EXEC_CONTROL);
-  if (!controlsAllowed(pin, PINBASED_CTLS)) return 'pin-based controls: reserved bits';
-  if (!controlsAllowed(proc, PROCBASED_CTLS)) return 'processor-based controls: reserved bits';
+  if (!controlsAllowed(pin, caps.pin)) return 'pin-based controls: reserved bits';
+  if (!controlsAllowed(proc, caps.proc)) return 'processor-based controls: reserved bits';
   const proc2 = proc & CpuBased.ACTIVATE_SECONDARY_CONTROLS ? f(VMCS.SECONDARY_VM_EXEC_CONTROL) : 0;
-  if (!controlsAllowed(proc2, PROCBASED_CTLS2)) return 'secondary controls: reserved bits';
+  if (!controlsAllowed(proc2, caps.proc2)) return 'secondary controls: reserved bits';
   if (f(VMCS.CR3_TARGET_COUNT) > 4) return 'CR3-target count > 4';
   if (proc & CpuBased.USE_IO_BITMAPS) {
     if (!cpu.validPageAddress(f(VMCS.IO_BITMAP_A)) || !cpu.validPageAddress(f(VMCS.IO_BITMAP_B))) {
@@ -65,9 +64,9 @@ export function checkControls(cpu: VmxSilicon): string | 0 {
   if (proc & CpuBased.USE_MSR_BITMAPS && !cpu.validPageAddress(f(VMCS.MSR_BITMAP))) {
     return 'MSR bitmap address not page-aligned';
   }
-  if (!controlsAllowed(f(VMCS.VM_EXIT_CONTROLS), EXIT_CTLS)) return 'VM-exit controls: reserved bits';
+  if (!controlsAllowed(f(VMCS.VM_EXIT_CONTROLS), caps.exit)) return 'VM-exit controls: reserved bits';
   const entry = f(VMCS.VM_ENTRY_CONTROLS);
-  if (!controlsAllowed(entry, ENTRY_CTLS)) return 'VM-entry controls: reserved bits';
+  if (!controlsAllowed(entry, caps.entry)) return 'VM-entry controls: reserved bits';
   // 27.2.1.3: event injection.
   const info = f(VMCS.VM_ENTRY_INTR_INFO_FIELD);
   if (info & IntrInfo.VALID) {
@@ -108,8 +107,13 @@ export function checkHostState(cpu: VmxSilicon): string | 0 {
   const cr4 = f(VMCS.HOST_CR4);
   if ((cr0 & CR0_FIXED0) >>> 0 !== CR0_FIXED0 || (cr0 & ~CR0_FIXED1) !== 0) return 'host CR0 fixed bits';
   if ((cr4 & CR4_FIXED0) >>> 0 !== CR4_FIXED0 || (cr4 & ~CR4_FIXED1) !== 0) return 'host CR4 fixed bits';
-  if (f(VMCS.VM_EXIT_CONTROLS) & VmExitCtl.HOST_ADDR_SPACE_SIZE)
+  if (cpu.longMode) {
+    const why = checkHostState64(cpu);
+    if (why !== 0) return why;
+  } else if (f(VMCS.VM_EXIT_CONTROLS) & VmExitCtl.HOST_ADDR_SPACE_SIZE) {
+    // Reserved (allowed-0 only) without Intel 64; the control check refuses it first.
     return 'host address-space size on a 32-bit processor';
+  }
   for (const e of [
     VMCS.HOST_ES_SELECTOR,
     VMCS.HOST_CS_SELECTOR,
@@ -140,7 +144,12 @@ export function checkGuestState(cpu: VmxSilicon): string | 0 {
   if (cr0 & X86_CR0_NW && !(cr0 & X86_CR0_CD)) return 'guest CR0.NW without CD';
   const cr4 = f(VMCS.GUEST_CR4);
   if ((cr4 & CR4_FIXED0) >>> 0 !== CR4_FIXED0 || (cr4 & ~CR4_FIXED1) !== 0) return 'guest CR4 fixed bits';
-  if (f(VMCS.VM_ENTRY_CONTROLS) & VmEntryCtl.IA32E_MODE) return 'IA-32e mode guest on a 32-bit processor';
+  if (cpu.longMode) {
+    const why = checkGuestState64(cpu);
+    if (why !== 0) return why;
+  } else if (f(VMCS.VM_ENTRY_CONTROLS) & VmEntryCtl.IA32E_MODE) {
+    return 'IA-32e mode guest on a 32-bit processor';
+  }
   const rflags = f(VMCS.GUEST_RFLAGS);
   if (rflags & RFLAGS_RESERVED || !(rflags & 2)) return 'guest RFLAGS reserved bits';
   const v86 = (rflags & X86_EFLAGS_VM) !== 0;

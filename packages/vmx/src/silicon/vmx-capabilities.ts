@@ -4,8 +4,10 @@
  * allowed 1-settings (high 32 bits: a 0 there must be 0). One source for both the MSR values the
  * driver reads and the checks VM entry makes.
  *
- * The model is a 32-bit Intel processor with VT-x (no Intel 64 yet: "host address-space size"
- * and "IA-32e mode guest" are not allowed-1, as on a Core Duo), and with "unrestricted guest"
+ * The model is an Intel 64 processor with VT-x ("host address-space size", "IA-32e mode guest",
+ * CR8-load/store exiting allowed-1), or, configured without long mode, a 32-bit part like a Core
+ * Duo (those controls allowed-0 only: they "must be 0 on processors that do not support Intel
+ * 64", SDM Appendix A.3–A.5). Both have "unrestricted guest"
  * but no EPT — the one deliberate departure from real silicon, where unrestricted guest
  * requires EPT (SDM 26.2.1.1): here guest-physical addresses are translated through the shadow
  * page tables at the real CR3 even while the guest's own CR0.PG is 0 (DESIGN.md: metaphysical
@@ -30,7 +32,8 @@ export const PINBASED_CTLS: AllowedSettings = {
   allowed1: 0x00000016 | PinBased.EXT_INTR_EXITING | PinBased.NMI_EXITING | PinBased.VIRTUAL_NMIS,
 };
 
-export const PROCBASED_CTLS: AllowedSettings = {
+/** The primary processor-based controls of the 32-bit part (no CR8 exiting). */
+export const PROCBASED_CTLS_32: AllowedSettings = {
   allowed0: 0x0401e172,
   allowed1:
     (0x0401e172 |
@@ -58,14 +61,59 @@ export const PROCBASED_CTLS2: AllowedSettings = {
   allowed1: SecondaryExec.DESC | SecondaryExec.WBINVD_EXITING | SecondaryExec.UNRESTRICTED_GUEST,
 };
 
-export const EXIT_CTLS: AllowedSettings = {
+/** The Intel 64 part's: CR8-load and CR8-store exiting (MOV CR8 in 64-bit mode, SDM 26.1.3). */
+export const PROCBASED_CTLS: AllowedSettings = {
+  allowed0: PROCBASED_CTLS_32.allowed0,
+  allowed1: (PROCBASED_CTLS_32.allowed1 | CpuBased.CR8_LOAD_EXITING | CpuBased.CR8_STORE_EXITING) >>> 0,
+};
+
+/** VM-exit controls of the 32-bit part. */
+export const EXIT_CTLS_32: AllowedSettings = {
   allowed0: 0x00036dff,
   allowed1: 0x00036dff | VmExitCtl.ACK_INTR_ON_EXIT | VmExitCtl.SAVE_IA32_EFER | VmExitCtl.LOAD_IA32_EFER,
 };
 
-export const ENTRY_CTLS: AllowedSettings = {
+/** VM-exit controls of the Intel 64 part: "host address-space size" (a 64-bit host, bit 9). */
+export const EXIT_CTLS: AllowedSettings = {
+  allowed0: EXIT_CTLS_32.allowed0,
+  allowed1: EXIT_CTLS_32.allowed1 | VmExitCtl.HOST_ADDR_SPACE_SIZE,
+};
+
+/** VM-entry controls of the 32-bit part. */
+export const ENTRY_CTLS_32: AllowedSettings = {
   allowed0: 0x000011ff,
   allowed1: 0x000011ff | VmEntryCtl.LOAD_IA32_EFER,
+};
+
+/** VM-entry controls of the Intel 64 part: "IA-32e mode guest" (bit 9). */
+export const ENTRY_CTLS: AllowedSettings = {
+  allowed0: ENTRY_CTLS_32.allowed0,
+  allowed1: ENTRY_CTLS_32.allowed1 | VmEntryCtl.IA32E_MODE,
+};
+
+/** The allowed settings of one silicon, by whether it has Intel 64 (long mode). */
+export interface VmxCapabilities {
+  readonly pin: AllowedSettings;
+  readonly proc: AllowedSettings;
+  readonly proc2: AllowedSettings;
+  readonly exit: AllowedSettings;
+  readonly entry: AllowedSettings;
+}
+
+export const VMX_CAPS_64: VmxCapabilities = {
+  pin: PINBASED_CTLS,
+  proc: PROCBASED_CTLS,
+  proc2: PROCBASED_CTLS2,
+  exit: EXIT_CTLS,
+  entry: ENTRY_CTLS,
+};
+
+export const VMX_CAPS_32: VmxCapabilities = {
+  pin: PINBASED_CTLS,
+  proc: PROCBASED_CTLS_32,
+  proc2: PROCBASED_CTLS2,
+  exit: EXIT_CTLS_32,
+  entry: ENTRY_CTLS_32,
 };
 
 /** CR0 bits fixed to 1 / allowed to be 1 in VMX operation (A.7): PE, NE, PG fixed 1. */
@@ -81,8 +129,19 @@ export const VMX_MISC = (1 << 6) | (4 << 16);
 /** Highest index in a VMCS field encoding (IA32_VMX_VMCS_ENUM bits 9:1). */
 export const VMCS_ENUM_MAX_INDEX = 0x17;
 
-/** Physical-address width of this processor (CPUID.80000008:EAX[7:0]). */
+/** Physical-address width of this processor (CPUID.80000008:EAX[7:0]); x86emu's walker's too. */
 export const MAXPHYADDR = 36;
+/** Linear-address width of the Intel 64 part (CPUID.80000008:EAX[15:8]): 4-level paging. */
+export const LINEAR_ADDRESS_BITS = 48;
+
+/**
+ * Is the 64-bit value (lo, hi) canonical for 48 linear-address bits (bits 63:47 all equal,
+ * SDM Vol. 1 3.3.7.1)?
+ */
+export function isCanonical(hi: number): boolean {
+  const top = hi >> 15;
+  return top === 0 || top === -1;
+}
 
 /** True when `ctl` respects `s` (SDM 26.2.1.1: reserved bits set to their only allowed value). */
 export function controlsAllowed(ctl: number, s: AllowedSettings): boolean {

@@ -9,6 +9,7 @@
  * VM entry and guest execution (VMX non-root operation) are in `vm-entry.ts` and `nonroot.ts`.
  */
 import { cpuidVendorLeaf, type HostCpu, HostPhysicalMemory } from '@kvm/core';
+import { CPUID_EXT_ECX, CPUID_EXT_EDX } from '@kvm/x86emu';
 import { VmxNonRoot } from './nonroot.js';
 import { checkControls, checkGuestState, checkHostState } from './vm-entry-checks.js';
 import {
@@ -32,15 +33,14 @@ import {
   CR0_FIXED1,
   CR4_FIXED0,
   CR4_FIXED1,
-  ENTRY_CTLS,
-  EXIT_CTLS,
+  LINEAR_ADDRESS_BITS,
   MAXPHYADDR,
-  PINBASED_CTLS,
-  PROCBASED_CTLS,
-  PROCBASED_CTLS2,
   VMCS_ENUM_MAX_INDEX,
   VMCS_REVISION_ID,
+  VMX_CAPS_32,
+  VMX_CAPS_64,
   VMX_MISC,
+  type VmxCapabilities,
 } from './vmx-capabilities.js';
 
 /** The outcome of a VMX instruction (its RFLAGS.CF/ZF, or the fault it raised). */
@@ -68,12 +68,17 @@ export interface VmxSiliconConfig {
   vendor?: string;
   /** The machine's host-physical memory. Default: a fresh one. */
   memory?: HostPhysicalMemory;
+  /**
+   * Intel 64 (CPUID.80000001H:EDX.LM, SYSCALL, the syscall MSRs, "IA-32e mode guest" and "host
+   * address-space size"). Default true; false models a 32-bit part such as a Core Duo.
+   */
+  longMode?: boolean;
 }
 
 const INVALID_POINTER = -1;
 const X86_CR4_VMXE = 1 << 13;
 
-/** MSRs this processor implements besides the VMX ones (a 32-bit Core-class part: no STAR/LSTAR). */
+/** MSRs this processor implements besides the VMX ones (the syscall ones only with Intel 64). */
 const MSR_TSC = 0x10;
 const MSR_PAT = 0x277;
 const MSR_PLATFORM_ID = 0x17;
@@ -86,11 +91,28 @@ const MSR_SYSENTER_EIP = 0x176;
 const MSR_PERF_STATUS = 0x198;
 const MSR_MISC_ENABLE = 0x1a0;
 const MSR_EFER = 0xc0000080;
+const MSR_STAR = 0xc0000081;
+const MSR_LSTAR = 0xc0000082;
+const MSR_CSTAR = 0xc0000083;
+const MSR_SYSCALL_MASK = 0xc0000084;
+const MSR_FS_BASE = 0xc0000100;
+const MSR_GS_BASE = 0xc0000101;
+const MSR_KERNEL_GS_BASE = 0xc0000102;
+const MSR_TSC_AUX = 0xc0000103;
+/** The host's EFER on the Intel 64 part: a 64-bit hypervisor runs in IA-32e mode (SCE, LME, LMA, NXE). */
+const HOST_EFER_64 = (1 << 0) | (1 << 8) | (1 << 10) | (1 << 11);
+const X86_CR4_PAE = 1 << 5;
 
 export class VmxSilicon implements HostCpu {
   readonly memory: HostPhysicalMemory;
   readonly vendor: string;
   readonly hasVmx: boolean;
+  /** Intel 64: long mode for guests and a 64-bit host. */
+  readonly longMode: boolean;
+  /** The allowed settings of the controls (the capability MSRs report them; VM entry checks them). */
+  readonly caps: VmxCapabilities;
+  /** The host's IA32_EFER: LMA set on the Intel 64 part (the hypervisor is a 64-bit kernel). */
+  hostEfer: number;
   featureControl: number;
   /** The host's CR0 and CR4 (what the hypervisor runs with). */
   hostCr0 = 0x80050033;
@@ -102,8 +124,13 @@ export class VmxSilicon implements HostCpu {
   currentVmcs = INVALID_POINTER;
   /** Incremented by every VMXON: a VMCS launched in an earlier epoch cannot be resumed. */
   epoch = 0;
-  /** VMREAD's destination: the field value (low 32 bits in 32-bit operation). */
+  /** VMREAD's destination: the field value's low 32 bits. */
   vmreadValue = 0;
+  /**
+   * Its high 32 bits: in 64-bit operation (the Intel 64 part) VMREAD of a natural-width or the
+   * full access of a 64-bit field returns 64 bits (SDM Vol. 3 31.3 VMREAD); 0 otherwise.
+   */
+  vmreadValueHigh = 0;
   /** The region of the current VMCS. */
   readonly vmcs: VmcsRegion;
   private readonly scratch: VmcsRegion;
@@ -112,6 +139,11 @@ export class VmxSilicon implements HostCpu {
     this.memory = config.memory ?? new HostPhysicalMemory();
     this.vendor = config.vendor ?? 'GenuineIntel';
     this.hasVmx = config.vmx ?? true;
+    this.longMode = config.longMode ?? true;
+    this.caps = this.longMode ? VMX_CAPS_64 : VMX_CAPS_32;
+    this.hostEfer = this.longMode ? HOST_EFER_64 : 0;
+    // A 64-bit host pages with PAE (IA-32e mode requires CR4.PAE).
+    if (this.longMode) this.hostCr4 |= X86_CR4_PAE;
     this.featureControl =
       config.featureControl ?? FeatureControl.LOCKED | FeatureControl.VMXON_ENABLED_OUTSIDE_SMX;
     this.vmcs = new VmcsRegion(this.memory);
@@ -137,11 +169,15 @@ export class VmxSilicon implements HostCpu {
         out[0] = 0x80000008;
         return;
       case 0x80000001:
-        // NX (XD) only: no SYSCALL, no LM on this 32-bit part.
-        out[3] = 1 << 20;
+        // Intel 64: what x86emu implements (LM, SYSCALL, NX, Page1GB, RDTSCP; LAHF-LM). The
+        // 32-bit part has NX (XD) only.
+        if (this.longMode) {
+          out[2] = CPUID_EXT_ECX;
+          out[3] = CPUID_EXT_EDX;
+        } else out[3] = 1 << 20;
         return;
       case 0x80000008:
-        out[0] = MAXPHYADDR | (32 << 8);
+        out[0] = MAXPHYADDR | ((this.longMode ? LINEAR_ADDRESS_BITS : 32) << 8);
         return;
     }
   }
@@ -165,15 +201,15 @@ export class VmxSilicon implements HostCpu {
         out[1] = 0x1000 | (6 << 18) | (1 << 22);
         return true;
       case VmxMsr.IA32_VMX_PINBASED_CTLS:
-        return this.hasVmx && two(PINBASED_CTLS);
+        return this.hasVmx && two(this.caps.pin);
       case VmxMsr.IA32_VMX_PROCBASED_CTLS:
-        return this.hasVmx && two(PROCBASED_CTLS);
+        return this.hasVmx && two(this.caps.proc);
       case VmxMsr.IA32_VMX_PROCBASED_CTLS2:
-        return this.hasVmx && two(PROCBASED_CTLS2);
+        return this.hasVmx && two(this.caps.proc2);
       case VmxMsr.IA32_VMX_EXIT_CTLS:
-        return this.hasVmx && two(EXIT_CTLS);
+        return this.hasVmx && two(this.caps.exit);
       case VmxMsr.IA32_VMX_ENTRY_CTLS:
-        return this.hasVmx && two(ENTRY_CTLS);
+        return this.hasVmx && two(this.caps.entry);
       case VmxMsr.IA32_VMX_MISC:
         out[0] = VMX_MISC;
         return this.hasVmx;
@@ -203,9 +239,21 @@ export class VmxSilicon implements HostCpu {
       case MSR_SYSENTER_EIP:
       case MSR_PERF_STATUS:
       case MSR_MISC_ENABLE:
-      case MSR_EFER:
         out[0] = 0;
         return true;
+      case MSR_EFER:
+        out[0] = this.hostEfer;
+        return true;
+      case MSR_STAR:
+      case MSR_LSTAR:
+      case MSR_CSTAR:
+      case MSR_SYSCALL_MASK:
+      case MSR_FS_BASE:
+      case MSR_GS_BASE:
+      case MSR_KERNEL_GS_BASE:
+      case MSR_TSC_AUX:
+        out[0] = 0;
+        return this.longMode;
       default:
         return false;
     }
@@ -312,8 +360,9 @@ export class VmxSilicon implements HostCpu {
   }
 
   /**
-   * VMREAD of field `encoding` into `vmreadValue` (32-bit operation: the full access of a 64-bit
-   * field reads its low half, the high access its high half).
+   * VMREAD of field `encoding` into `vmreadValue` (and `vmreadValueHigh`): the full access of a
+   * 64-bit or natural-width field reads both halves in 64-bit operation, its low half in 32-bit
+   * operation; the high access of a 64-bit field reads its high half.
    */
   vmread(encoding: number): VmxStatus {
     if (!this.inVmxOperation) return VmxStatus.Ud;
@@ -323,15 +372,17 @@ export class VmxSilicon implements HostCpu {
       return this.vmfail(VmxInstructionError.UNSUPPORTED_VMCS_COMPONENT);
     }
     this.vmreadValue = encoding & 1 ? this.vmcs.hi(slot) : this.vmcs.lo(slot);
+    this.vmreadValueHigh = encoding & 1 || !this.longMode ? 0 : this.vmcs.hi(slot);
     return VmxStatus.Succeed;
   }
 
   /**
-   * VMWRITE of `value` (32 bits) to field `encoding`. A 16-bit field keeps the low 16 bits; the
-   * full access of a 64-bit field writes the low half and clears the high half (32-bit operation).
-   * Exit-information fields are read-only (error 13).
+   * VMWRITE of `value` (low 32 bits) and `valueHigh` (high 32 bits, 64-bit operation) to field
+   * `encoding`. A 16-bit or 32-bit field keeps its width; the full access of a 64-bit or
+   * natural-width field writes both halves (the high one 0 in 32-bit operation, where a 32-bit
+   * operand is all there is). Exit-information fields are read-only (error 13).
    */
-  vmwrite(encoding: number, value: number): VmxStatus {
+  vmwrite(encoding: number, value: number, valueHigh = 0): VmxStatus {
     if (!this.inVmxOperation) return VmxStatus.Ud;
     if (this.currentVmcs === INVALID_POINTER) return VmxStatus.FailInvalid;
     const slot = encoding >>> 0 < 0x8000 ? VMCS_SLOT_BY_ENCODING[encoding >>> 1] : -1;
@@ -346,7 +397,8 @@ export class VmxSilicon implements HostCpu {
       this.vmcs.setHi(slot, value >>> 0);
     } else {
       this.vmcs.setLo(slot, width === VmcsWidth.W16 ? value & 0xffff : value >>> 0);
-      this.vmcs.setHi(slot, 0);
+      const wide = this.longMode && (width === VmcsWidth.W64 || width === VmcsWidth.Natural);
+      this.vmcs.setHi(slot, wide ? valueHigh >>> 0 : 0);
     }
     return VmxStatus.Succeed;
   }
@@ -392,7 +444,7 @@ export class VmxSilicon implements HostCpu {
         return this.vmfail(VmxInstructionError.VMRESUME_NONLAUNCHED_VMCS);
       if (v.epoch !== this.epoch) return this.vmfail(VmxInstructionError.VMRESUME_AFTER_VMXOFF);
     }
-    const ctl = checkControls(this);
+    const ctl = checkControls(this, this.caps);
     if (ctl !== 0) {
       this.lastEntryFailure = ctl;
       return this.vmfail(VmxInstructionError.ENTRY_INVALID_CONTROL_FIELD);
