@@ -394,6 +394,75 @@ sse('NP', T + 0xf7, 'MASKMOVQ', 'Pq,Nq');
 sse('66', T + 0xf7, 'MASKMOVDQU', 'Vdq,Udq');
 sse('66', X38 + 0x2a, 'MOVNTDQA', 'Vdq,Mdq');
 
+// SSE floating point (SDM Vol. 2 Tables A-3 to A-5): arithmetic, compares, conversions, SSE3 and
+// SSE4.1; the handlers are exec/sse-fp. PS forms take no prefix, SS F3, PD 66, SD F2.
+const X3A = T + 0x200; // 0F 3A map
+const fpForms: [MandatoryPrefix, string, string][] = [
+  ['NP', 'PS', 'Vps,Wps'],
+  ['F3', 'SS', 'Vss,Wss'],
+  ['66', 'PD', 'Vpd,Wpd'],
+  ['F2', 'SD', 'Vsd,Wsd'],
+];
+for (const [op, name] of [
+  [0x51, 'SQRT'],
+  [0x58, 'ADD'],
+  [0x59, 'MUL'],
+  [0x5c, 'SUB'],
+  [0x5d, 'MIN'],
+  [0x5e, 'DIV'],
+  [0x5f, 'MAX'],
+] as const)
+  for (const [pfx, sfx, ops] of fpForms) sse(pfx, T + op, name + sfx, ops);
+for (const [pfx, sfx, ops] of fpForms) sse(pfx, T + 0xc2, `CMP${sfx}`, `${ops},Ib`);
+sse('NP', T + 0x52, 'RSQRTPS', 'Vps,Wps');
+sse('F3', T + 0x52, 'RSQRTSS', 'Vss,Wss');
+sse('NP', T + 0x53, 'RCPPS', 'Vps,Wps');
+sse('F3', T + 0x53, 'RCPSS', 'Vss,Wss');
+sse('NP', T + 0x2e, 'UCOMISS', 'Vss,Wss');
+sse('66', T + 0x2e, 'UCOMISD', 'Vsd,Wsd');
+sse('NP', T + 0x2f, 'COMISS', 'Vss,Wss');
+sse('66', T + 0x2f, 'COMISD', 'Vsd,Wsd');
+sse('NP', T + 0x2a, 'CVTPI2PS', 'Vps,Qq');
+sse('F3', T + 0x2a, 'CVTSI2SS', 'Vss,Ey');
+sse('66', T + 0x2a, 'CVTPI2PD', 'Vpd,Qq');
+sse('F2', T + 0x2a, 'CVTSI2SD', 'Vsd,Ey');
+sse('NP', T + 0x2c, 'CVTTPS2PI', 'Pq,Wps');
+sse('F3', T + 0x2c, 'CVTTSS2SI', 'Gy,Wss');
+sse('66', T + 0x2c, 'CVTTPD2PI', 'Pq,Wpd');
+sse('F2', T + 0x2c, 'CVTTSD2SI', 'Gy,Wsd');
+sse('NP', T + 0x2d, 'CVTPS2PI', 'Pq,Wps');
+sse('F3', T + 0x2d, 'CVTSS2SI', 'Gy,Wss');
+sse('66', T + 0x2d, 'CVTPD2PI', 'Pq,Wpd');
+sse('F2', T + 0x2d, 'CVTSD2SI', 'Gy,Wsd');
+sse('NP', T + 0x5a, 'CVTPS2PD', 'Vpd,Wps');
+sse('66', T + 0x5a, 'CVTPD2PS', 'Vps,Wpd');
+sse('F3', T + 0x5a, 'CVTSS2SD', 'Vsd,Wss');
+sse('F2', T + 0x5a, 'CVTSD2SS', 'Vss,Wsd');
+sse('NP', T + 0x5b, 'CVTDQ2PS', 'Vps,Wdq');
+sse('66', T + 0x5b, 'CVTPS2DQ', 'Vdq,Wps');
+sse('F3', T + 0x5b, 'CVTTPS2DQ', 'Vdq,Wps');
+sse('66', T + 0xe6, 'CVTTPD2DQ', 'Vdq,Wpd');
+sse('F3', T + 0xe6, 'CVTDQ2PD', 'Vpd,Wq');
+sse('F2', T + 0xe6, 'CVTPD2DQ', 'Vdq,Wpd');
+sse('66', T + 0xd0, 'ADDSUBPD', 'Vpd,Wpd');
+sse('F2', T + 0xd0, 'ADDSUBPS', 'Vps,Wps');
+sse('66', T + 0x7c, 'HADDPD', 'Vpd,Wpd');
+sse('F2', T + 0x7c, 'HADDPS', 'Vps,Wps');
+sse('66', T + 0x7d, 'HSUBPD', 'Vpd,Wpd');
+sse('F2', T + 0x7d, 'HSUBPS', 'Vps,Wps');
+sse('66', X38 + 0x14, 'BLENDVPS', 'Vdq,Wdq');
+sse('66', X38 + 0x15, 'BLENDVPD', 'Vdq,Wdq');
+sse('66', X3A + 0x08, 'ROUNDPS', 'Vps,Wps,Ib');
+sse('66', X3A + 0x09, 'ROUNDPD', 'Vpd,Wpd,Ib');
+sse('66', X3A + 0x0a, 'ROUNDSS', 'Vss,Wss,Ib');
+sse('66', X3A + 0x0b, 'ROUNDSD', 'Vsd,Wsd,Ib');
+sse('66', X3A + 0x0c, 'BLENDPS', 'Vps,Wps,Ib');
+sse('66', X3A + 0x0d, 'BLENDPD', 'Vpd,Wpd,Ib');
+sse('66', X3A + 0x17, 'EXTRACTPS', 'Ed,Vdq,Ib');
+sse('66', X3A + 0x21, 'INSERTPS', 'Vdq,Wd,Ib');
+sse('66', X3A + 0x40, 'DPPS', 'Vps,Wps,Ib');
+sse('66', X3A + 0x41, 'DPPD', 'Vpd,Wpd,Ib');
+
 // Undefined flags by mnemonic (SDM Vol. 1 Appendix A, and each instruction's "Flags Affected").
 const CF = 0x1;
 const PF = 0x4;

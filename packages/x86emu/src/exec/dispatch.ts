@@ -13,6 +13,7 @@ import { MOVSXD } from './long/move64.js';
 import * as M from './move.js';
 import { makeShift, makeShxd } from './shift.js';
 import { SSE_INT_HANDLERS } from './sse/handlers.js';
+import { SSE_FP_HANDLERS } from './sse-fp/index.js';
 import { makeString } from './string.js';
 import * as S from './system.js';
 import * as S64 from './system64.js';
@@ -192,6 +193,7 @@ const HANDLERS: Record<string, Entry> = {
   FXSAVE: X.FXSAVE,
   FXRSTOR: X.FXRSTOR,
   ...SSE_INT_HANDLERS,
+  ...SSE_FP_HANDLERS,
 };
 
 const UNIMPLEMENTED: Handler = (cpu) => cpu.ud();
