@@ -453,6 +453,77 @@ describe('loadBzImage', () => {
   });
 });
 
+describe('the 32-bit boot protocol entry (protocol32)', () => {
+  const image = fakeBzImage();
+  const initrd = new Uint8Array(0x2000).fill(0x5a);
+  const cmdline = 'console=ttyS0';
+  const m = machine(64 * MiB);
+  const loaded = makeBzImageLoader({ entry: 'protocol32' })(image, m, { cmdline, initrd });
+  const ram = new DataView(m.ram.buffer);
+  const bp = new DataView(m.ram.buffer, ZERO_PAGE_GPA, 0x1000);
+
+  it('enters code32_start (1 MiB) with ESI = boot_params, EBP/EDI/EBX zero and interrupts off', () => {
+    expect(loaded.entry.regs).toMatchObject({
+      rip: 0x100000n,
+      rsi: BigInt(ZERO_PAGE_GPA),
+      rbp: 0n,
+      rdi: 0n,
+      rbx: 0n,
+      rflags: 0x2n,
+    });
+    expect(bp.getUint32(0x214, true)).toBe(0x100000); // code32_start
+    expect(loaded.description).toContain('32-bit entry 0x100000');
+  });
+
+  it('copies the protected-mode kernel to 1 MiB and fills the zero page as the 64-bit entry does', () => {
+    expect(m.ram.subarray(0x100000, 0x100000 + 0x4000)).toEqual(image.subarray(5 * 512));
+    const m64 = machine(64 * MiB);
+    loadBzImage(image, m64, { cmdline, initrd });
+    expect(m.ram.subarray(ZERO_PAGE_GPA, ZERO_PAGE_GPA + 0x1000)).toEqual(
+      m64.ram.subarray(ZERO_PAGE_GPA, ZERO_PAGE_GPA + 0x1000),
+    );
+    expect(bp.getUint32(0x218, true)).not.toBe(0); // ramdisk_image
+    expect(bp.getUint32(0x21c, true)).toBe(initrd.length);
+  });
+
+  it('is in flat 32-bit protected mode with paging off: __BOOT_CS 0x10, __BOOT_DS 0x18', () => {
+    const s = loaded.entry.sregs(resetSregs());
+    expect(s.cr0 & 1n).toBe(1n);
+    expect(s.cr0 & 0x80000000n).toBe(0n);
+    expect(s.cr4).toBe(0n);
+    expect(s.efer).toBe(0n);
+    expect(s.cs).toMatchObject({ selector: BOOT_CS, base: 0n, limit: 0xffffffff, type: 0xb, l: 0, db: 1 });
+    for (const seg of [s.ds, s.es, s.ss])
+      expect(seg).toMatchObject({ selector: BOOT_DS, base: 0n, limit: 0xffffffff, type: 3, db: 1 });
+    expect(s.gdt).toEqual({ base: BigInt(BOOT_GDT_GPA), limit: 31 });
+  });
+
+  it('writes a GDT whose __BOOT_CS is 32-bit code (D=1, L=0), and no page tables', () => {
+    const hi = ram.getUint32(BOOT_GDT_GPA + BOOT_CS + 4, true);
+    expect((hi >> 8) & 0xf).toBe(0xb);
+    expect((hi >> 21) & 1).toBe(0);
+    expect((hi >> 22) & 1).toBe(1);
+    expect(ram.getUint32(BOOT_GDT_GPA + BOOT_DS + 4, true)).toBe(0x00cf9300);
+    expect(isAllZero(m.ram.subarray(PML4_GPA, PML4_GPA + 0x1000))).toBe(true);
+  });
+
+  it('QEMU_LITE_BZIMAGE_ENTRY selects it, and an unknown value is refused by name', async () => {
+    const { loadBzImage: fromEnv } = await import('./bzimage.js');
+    const saved = process.env.QEMU_LITE_BZIMAGE_ENTRY;
+    try {
+      process.env.QEMU_LITE_BZIMAGE_ENTRY = 'protocol32';
+      expect(fromEnv(image, machine(64 * MiB), { cmdline }).entry.regs.rip).toBe(0x100000n);
+      process.env.QEMU_LITE_BZIMAGE_ENTRY = 'real-mode';
+      expect(loaderError(() => fromEnv(image, machine(64 * MiB), { cmdline }))).toBe(
+        'bzImage: QEMU_LITE_BZIMAGE_ENTRY=real-mode is no entry: kernel, decompressor, protocol32',
+      );
+    } finally {
+      if (saved === undefined) delete process.env.QEMU_LITE_BZIMAGE_ENTRY;
+      else process.env.QEMU_LITE_BZIMAGE_ENTRY = saved;
+    }
+  });
+});
+
 describe('loadBzImage refuses what cannot work', () => {
   it('says how much RAM the kernel needs', () => {
     const msg = loaderError(() => loadBzImage(fakeBzImage(), machine(16 * MiB), { cmdline: '' }));
@@ -526,6 +597,20 @@ describe.skipIf(!existsSync(debianKernel))("Debian's kernel (tools/linux/fetch.m
     expect(m.ram.subarray(0x100200, 0x100210)).toEqual(
       image.subarray(hdr.setupSize + 0x200, hdr.setupSize + 0x210),
     );
+  });
+
+  it("loads with the 32-bit entry at its startup_32 (cld; cli), which the header's code32_start names", () => {
+    const image = new Uint8Array(readFileSync(debianKernel));
+    const hdr = parseBzImageHeader(image);
+    expect(new DataView(image.buffer).getUint32(0x214, true)).toBe(0x100000); // code32_start
+    expect(hdr.xloadflags & XLF_KERNEL_64).toBe(XLF_KERNEL_64);
+    const m = machine(256 * MiB);
+    const loaded = makeBzImageLoader({ entry: 'protocol32' })(image, m, { cmdline: 'console=ttyS0' });
+    expect(loaded.entry.regs.rip).toBe(0x100000n);
+    // arch/x86/boot/compressed/head_64.S: startup_32 and startup_64 both begin cld; cli.
+    expect([...m.ram.subarray(0x100000, 0x100002)]).toEqual([0xfc, 0xfa]);
+    expect([...m.ram.subarray(0x100200, 0x100202)]).toEqual([0xfc, 0xfa]);
+    expect(loaded.entry.sregs(resetSregs()).cr0 & 0x80000000n).toBe(0n);
   });
 
   it('decompresses its xz payload in process, byte for byte as xz does, and enters vmlinux at LOAD_PHYSICAL_ADDR', async () => {

@@ -17,9 +17,13 @@
  * That needs protocol 2.12 or later (the first with xloadflags, whose XLF_KERNEL_64 bit says
  * the 64-bit entry exists).
  *
- * Two entries share all of the above (see `BzImageLoaderOptions`): the protocol's own, the
- * bzImage's startup_64 at load address + 0x200, where the kernel decompresses itself; and, by
- * default, the kernel proper: we decompress the payload on the host and enter vmlinux's
+ * Three entries share the zero page, command line, initrd and layout (see
+ * `BzImageLoaderOptions`): the protocol's 64-bit entry above, the bzImage's startup_64 at load
+ * address + 0x200, where the kernel decompresses itself; the protocol's 32-bit entry
+ * (boot.rst, "32-bit Boot Protocol"): code32_start (startup_32) in flat 32-bit protected mode
+ * with paging off, __BOOT_CS/__BOOT_DS in a 32-bit GDT, ESI = the zero page, where the kernel
+ * builds its own page tables, turns long mode on itself and decompresses itself (what an engine
+ * must do to take a kernel from a 32-bit boot loader); and, by default, the kernel proper: we decompress the payload on the host and enter vmlinux's
  * startup_64 at its physical address, skipping a decompressor that costs minutes on a nested
  * machine where every guest instruction is slow (the section "payload decompressed on the host"
  * below says what we do in its place; vmlinux's segments land at LOAD_PHYSICAL_ADDR, 16 MiB).
@@ -31,10 +35,10 @@
  * kernel still needs it; the kernel copies the zero page and command line out before it frees
  * anything):
  *
- *   0x00500 - 0x0051f  boot GDT: null, null, __BOOT_CS (64-bit code), __BOOT_DS
+ *   0x00500 - 0x0051f  boot GDT: null, null, __BOOT_CS (64-bit code; 32-bit on the 32-bit entry), __BOOT_DS
  *   0x06000 - 0x06fff  boot stack (RSP = 0x7000; startup_64 switches to its own at once)
  *   0x07000 - 0x07fff  boot_params, the zero page (RSI)
- *   0x09000            PML4: entry 0 → the PDPT
+ *   0x09000            PML4: entry 0 → the PDPT (64-bit entries only, as are the next two)
  *   0x0a000            PDPT: entries 0..3 → the four page directories
  *   0x0b000 - 0x0efff  four page directories, 2 MiB pages, identity map of 0 - 4 GiB
  *   0x20000 - ...      the command line, NUL-terminated (at most cmdline_size bytes)
@@ -44,7 +48,7 @@
  *                      decompression area (pref_address + init_size)
  */
 import type { KvmSegment, KvmSregs } from '@kvm/core';
-import { CR0_ET, CR0_PE, RFLAGS_RESERVED } from './cpu-state.js';
+import { CR0_ET, CR0_PE, protectedMode32, RFLAGS_RESERVED, writeBootGdt } from './cpu-state.js';
 import { hostDecompress, type PayloadDecompressor, type PayloadFormat, payloadFormat } from './payload.js';
 import {
   E820_TYPE,
@@ -545,15 +549,21 @@ export function parseVmlinux(elf: Uint8Array): Vmlinux {
   return { entry, segments, end };
 }
 
+/** The entries `makeBzImageLoader` knows (see `BzImageLoaderOptions.entry`). */
+export type BzImageEntry = 'kernel' | 'decompressor' | 'protocol32';
+export const BZIMAGE_ENTRIES: readonly BzImageEntry[] = ['kernel', 'decompressor', 'protocol32'];
+
 /** How `makeBzImageLoader` enters the kernel. */
 export interface BzImageLoaderOptions {
   /**
    * 'kernel': decompress the payload on the host with `decompress` and enter vmlinux's
    * startup_64 (a format `decompress` cannot handle is a LoaderError naming it);
-   * 'decompressor': the boot protocol as written: enter the bzImage's own startup_64 at the
-   * load address + 0x200 and let it decompress itself.
+   * 'decompressor': the 64-bit boot protocol as written: enter the bzImage's own startup_64 at
+   * the load address + 0x200 in long mode and let it decompress itself;
+   * 'protocol32': the 32-bit boot protocol: enter code32_start (startup_32) in flat protected
+   * mode without paging; the kernel enables long mode and decompresses itself.
    */
-  readonly entry: 'kernel' | 'decompressor';
+  readonly entry: BzImageEntry;
   readonly decompress?: PayloadDecompressor;
 }
 
@@ -566,20 +576,19 @@ export function makeBzImageLoader(options: BzImageLoaderOptions): Loader {
 }
 
 /**
- * Loads a bzImage. By default the payload is decompressed on the host and vmlinux entered
- * directly; QEMU_LITE_BZIMAGE_ENTRY=decompressor in the environment selects the plain boot
- * protocol (the kernel decompresses itself).
+ * Loads a bzImage. By default, on every engine, the payload is decompressed on the host and
+ * vmlinux entered directly (the fastest way in: the guest never runs the decompressor);
+ * QEMU_LITE_BZIMAGE_ENTRY in the environment selects another entry: `decompressor` (the 64-bit
+ * boot protocol as written) or `protocol32` (the 32-bit one). Any other value is a LoaderError.
  */
-export const loadBzImage: Loader = (image, machine, opts) =>
-  loadWith(
-    {
-      entry: process.env.QEMU_LITE_BZIMAGE_ENTRY === 'decompressor' ? 'decompressor' : 'kernel',
-      decompress: hostDecompress,
-    },
-    image,
-    machine,
-    opts,
-  );
+export const loadBzImage: Loader = (image, machine, opts) => {
+  const wanted = process.env.QEMU_LITE_BZIMAGE_ENTRY ?? 'kernel';
+  const entry = BZIMAGE_ENTRIES.find((e) => e === wanted);
+  if (entry === undefined) {
+    fail(`QEMU_LITE_BZIMAGE_ENTRY=${wanted} is no entry: ${BZIMAGE_ENTRIES.join(', ')}`);
+  }
+  return loadWith({ entry, decompress: hostDecompress }, image, machine, opts);
+};
 
 function loadWith(
   options: BzImageLoaderOptions,
@@ -691,12 +700,41 @@ function loadWith(
   view.setUint32(bp(BP.ALT_MEM_K), extKiB, true);
   writeE820(view, e820);
 
+  ram.fill(0, BOOT_STACK_TOP_GPA - 0x1000, BOOT_STACK_TOP_GPA);
+  const versionText = `${hdr.version >> 8}.${(hdr.version & 0xff).toString().padStart(2, '0')}`;
+  if (options.entry === 'protocol32') {
+    // boot.rst, 32-bit boot protocol: "the CPU must be in 32-bit protected mode with paging
+    // disabled; a GDT must be loaded with the descriptors for selectors __BOOT_CS(0x10) and
+    // __BOOT_DS(0x18) ... flat 4G; CS must be __BOOT_CS and DS, ES, SS must be __BOOT_DS;
+    // interrupt must be disabled; %esi must hold the base address of the struct boot_params;
+    // %ebp, %edi and %ebx must be zero." Entered at code32_start, where we loaded the kernel.
+    writeBootGdt(ram, BOOT_GDT_GPA);
+    const parts32 = [
+      `Linux bzImage, boot protocol ${versionText}`,
+      hdr.kernelVersion !== undefined ? `kernel ${hdr.kernelVersion.split(' ')[0]}` : undefined,
+      `32-bit entry ${hex(KERNEL_LOAD_GPA)} (the kernel enables long mode and decompresses itself)`,
+      initrdGpa !== 0 ? `initrd ${initrd!.length} bytes at ${hex(initrdGpa)}` : undefined,
+    ];
+    return {
+      entry: {
+        regs: {
+          rip: BigInt(KERNEL_LOAD_GPA),
+          rsi: BigInt(ZERO_PAGE_GPA),
+          rsp: BigInt(BOOT_STACK_TOP_GPA),
+          rbp: 0n,
+          rdi: 0n,
+          rbx: 0n,
+          rflags: RFLAGS_RESERVED,
+        },
+        sregs: (reset) => protectedMode32(reset, BOOT_GDT_GPA),
+      },
+      description: parts32.filter((p) => p !== undefined).join(', '),
+    };
+  }
   writeBootGdt64(ram);
   writeIdentityPageTables(ram);
-  ram.fill(0, BOOT_STACK_TOP_GPA - 0x1000, BOOT_STACK_TOP_GPA);
 
   const entryGpa = vmlinux !== undefined ? vmlinux.entry : KERNEL_LOAD_GPA + STARTUP_64_OFFSET;
-  const versionText = `${hdr.version >> 8}.${(hdr.version & 0xff).toString().padStart(2, '0')}`;
   const parts = [
     `Linux bzImage, boot protocol ${versionText}`,
     hdr.kernelVersion !== undefined ? `kernel ${hdr.kernelVersion.split(' ')[0]}` : undefined,
