@@ -81,6 +81,7 @@ export const Cr4 = {
   PCE: 1 << 8,
   OSFXSR: 1 << 9,
   OSXMMEXCPT: 1 << 10,
+  OSXSAVE: 1 << 18,
 } as const;
 
 /** EFER bits (SDM Vol. 3 2.2.1). */
@@ -173,11 +174,29 @@ export class CpuState {
   /** Instruction length for injected software interrupts/exceptions (pushed RIP = RIP + this). */
   pendingInstructionLength = 0;
 
-  /** x87 control, status and tag words; the register stack as 8 × 10 bytes (FNSAVE layout). */
+  /** x87 control, status (TOP in bits 13:11) and full tag word (2 bits per physical register). */
   readonly fpuControl = new Uint16Array(1);
   readonly fpuStatus = new Uint16Array(1);
   readonly fpuTag = new Uint16Array(1);
+  /**
+   * The physical registers R0–R7, 10 bytes each in the memory format (significand low dword,
+   * high dword, sign/exponent). ST(i) is R((TOP + i) mod 8): a push or pop only moves TOP (SDM
+   * Vol. 1 8.1.2); FNSAVE/FXSAVE store the registers in ST order.
+   */
   readonly fpuRegs = new Uint8Array(80);
+  /** `fpuRegs` as a DataView (little-endian dword and word reads of a register, no copying). */
+  readonly fpuView = new DataView(this.fpuRegs.buffer);
+  /**
+   * The last x87 non-control instruction (SDM Vol. 1 8.1.8-8.1.10): FIP (offset, 64-bit in
+   * halves), FDP (its memory operand's offset), the FCS and FDS selectors, and FOP (the 11-bit
+   * opcode: low 3 bits of the first opcode byte, then the ModRM byte).
+   */
+  readonly fpuIp = new Uint32Array(2);
+  readonly fpuDp = new Uint32Array(2);
+  readonly fpuSel = new Uint16Array(2);
+  readonly fpuOpcode = new Uint16Array(1);
+  /** XCR0, the XSAVE feature-enable register (SDM Vol. 1 13.3): x87 (bit 0, always 1) and SSE (bit 1). */
+  readonly xcr0 = new Uint32Array(2);
   /** MXCSR (FXSAVE/FXRSTOR) and XMM0–XMM15 bytes, kept so an OS can save and restore them. */
   readonly mxcsr = new Uint32Array(1);
   readonly xmm = new Uint8Array(256);
@@ -239,6 +258,12 @@ export class CpuState {
     this.fpuStatus[0] = 0;
     this.fpuTag[0] = 0x5555;
     this.fpuRegs.fill(0);
+    this.fpuIp.fill(0);
+    this.fpuDp.fill(0);
+    this.fpuSel.fill(0);
+    this.fpuOpcode[0] = 0;
+    this.xcr0[0] = 1;
+    this.xcr0[1] = 0;
     this.mxcsr[0] = 0x1f80;
     this.xmm.fill(0);
   }
@@ -281,6 +306,11 @@ export class CpuState {
     this.fpuStatus.set(from.fpuStatus);
     this.fpuTag.set(from.fpuTag);
     this.fpuRegs.set(from.fpuRegs);
+    this.fpuIp.set(from.fpuIp);
+    this.fpuDp.set(from.fpuDp);
+    this.fpuSel.set(from.fpuSel);
+    this.fpuOpcode.set(from.fpuOpcode);
+    this.xcr0.set(from.xcr0);
     this.mxcsr.set(from.mxcsr);
     this.xmm.set(from.xmm);
   }

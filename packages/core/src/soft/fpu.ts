@@ -37,10 +37,17 @@ export class GuestFpu {
     this.xmm.set(s.xmm);
   }
 
-  /** KVM_GET_FPU: ST(i) in 16-byte slots, the abridged tag (1 = not empty). */
+  /**
+   * KVM_GET_FPU: ST(i) in 16-byte slots (the FXSAVE order; `regs` holds the physical registers
+   * R0–R7 and ST(i) is R((TOP + i) mod 8)), the abridged tag (1 = not empty, by physical register).
+   */
   toKvm(): KvmFpu {
     const fpr = new Uint8Array(128);
-    for (let i = 0; i < 8; i++) fpr.set(this.regs.subarray(10 * i, 10 * i + 10), 16 * i);
+    const top = (this.status >>> 11) & 7;
+    for (let i = 0; i < 8; i++) {
+      const p = 10 * ((top + i) & 7);
+      fpr.set(this.regs.subarray(p, p + 10), 16 * i);
+    }
     let ftwx = 0;
     for (let i = 0; i < 8; i++) if (((this.tag >>> (2 * i)) & 3) !== 3) ftwx |= 1 << i;
     return {
@@ -58,7 +65,8 @@ export class GuestFpu {
 
   /** KVM_SET_FPU (a non-empty register's tag becomes "valid", as FXRSTOR's reconstruction approximates). */
   fromKvm(f: KvmFpu): void {
-    for (let i = 0; i < 8; i++) this.regs.set(f.fpr.subarray(16 * i, 16 * i + 10), 10 * i);
+    const top = (f.fsw >>> 11) & 7;
+    for (let i = 0; i < 8; i++) this.regs.set(f.fpr.subarray(16 * i, 16 * i + 10), 10 * ((top + i) & 7));
     this.control = f.fcw;
     this.status = f.fsw;
     let tag = 0;

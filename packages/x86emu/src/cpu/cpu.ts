@@ -56,6 +56,9 @@ export class Cpu {
   msr: MsrOps;
   cpuidOps: CpuidOps;
   interrupts: InterruptControllerOps | null;
+  /** FERR# (x87 errors with CR0.NE = 0; see `CpuOptions.ferr`) and its current level. */
+  ferr: ((asserted: boolean) => void) | null;
+  ferrAsserted = false;
   intercepts: Intercepts | null;
   interceptMask = 0;
   /** Instructions executed so far in the current `run()` (RDTSC adds it to `state.tsc`). */
@@ -256,6 +259,7 @@ export class Cpu {
     this.msr = options.msr ?? nullMsr;
     this.cpuidOps = options.cpuid ?? defaultCpuid;
     this.interrupts = options.interrupts ?? null;
+    this.ferr = options.ferr ?? null;
     this.intercepts = options.intercepts ?? null;
     this.stateChanged();
   }

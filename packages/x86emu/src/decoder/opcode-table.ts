@@ -197,19 +197,87 @@ r(0xd4, 'AAM', 'Ib', 'i64');
 r(0xd5, 'AAD', 'Ib', 'i64');
 r(0xd6, 'SALC', '', 'i64');
 r(0xd7, 'XLAT', '');
-// x87 (D8–DF): only the control/state instructions an OS needs to manage FPU state; every
-// other x87 form goes to FPU_OTHER (#NM when CR0.EM/TS says so, else #UD: see README limits).
-for (let op = 0xd8; op <= 0xdf; op++) r(op, 'FPU_OTHER', 'Ex');
+// x87 (D8–DF), SDM Vol. 2 Tables: memory forms by ModRM.reg, register forms
+// (mod = 3) by reg and, where the table does, by r/m; the handlers are exec/x87. The register
+// forms the SDM leaves blank but every CPU executes as another instruction are included, as
+// QEMU decodes them: D9 D8+i, DF D0+i, DF D8+i (FSTP), DC D0+i/D8+i, DE D0+i (FCOM/FCOMP),
+// DD C8+i, DF C8+i (FXCH), DF C0+i (FFREEP). Other blank encodings are #UD.
+const x87Arith = ['FADD', 'FMUL', 'FCOM', 'FCOMP', 'FSUB', 'FSUBR', 'FDIV', 'FDIVR'];
+const x87IArith = ['FIADD', 'FIMUL', 'FICOM', 'FICOMP', 'FISUB', 'FISUBR', 'FIDIV', 'FIDIVR'];
+const x87ArithP = ['FADDP', 'FMULP', 'FCOMP', '', 'FSUBRP', 'FSUBP', 'FDIVRP', 'FDIVP'];
+const x87ArithSti = ['FADD', 'FMUL', 'FCOM', 'FCOMP', 'FSUBR', 'FSUB', 'FDIVR', 'FDIV'];
+for (let e = 0; e < 8; e++) {
+  r(0xd8, x87Arith[e], 'Md', '', e);
+  r(0xd8, x87Arith[e], e < 2 || e > 3 ? 'ST0,STi' : 'STi', '', e, undefined, true);
+  r(0xda, x87IArith[e], 'Md', '', e);
+  r(0xdc, x87Arith[e], 'Mq', '', e);
+  r(0xdc, x87ArithSti[e], e < 2 || e > 3 ? 'STi,ST0' : 'STi', '', e, undefined, true);
+  r(0xde, x87IArith[e], 'Mw', '', e);
+  if (e !== 3) r(0xde, x87ArithP[e], e === 2 ? 'STi' : 'STi,ST0', '', e, undefined, true);
+}
+r(0xde, 'FCOMPP', '', '', 3, 1);
+const x87Reg = (op: number, ext: number, mnemonic: string, operands = 'STi') =>
+  r(op, mnemonic, operands, '', ext, undefined, true);
+r(0xd9, 'FLD', 'Md', '', 0);
+r(0xd9, 'FST', 'Md', '', 2);
+r(0xd9, 'FSTP', 'Md', '', 3);
 r(0xd9, 'FLDENV', 'M', '', 4);
 r(0xd9, 'FLDCW', 'Mw', '', 5);
 r(0xd9, 'FNSTENV', 'M', '', 6);
 r(0xd9, 'FNSTCW', 'Mw', '', 7);
-r(0xdb, 'FNCLEX', '', '', 4, 2);
-r(0xdb, 'FNINIT', '', '', 4, 3);
+x87Reg(0xd9, 0, 'FLD');
+x87Reg(0xd9, 1, 'FXCH');
+r(0xd9, 'FNOP', '', '', 2, 0);
+x87Reg(0xd9, 3, 'FSTP');
+const d9 = [
+  ['FCHS', 'FABS', '', '', 'FTST', 'FXAM', '', ''],
+  ['FLD1', 'FLDL2T', 'FLDL2E', 'FLDPI', 'FLDLG2', 'FLDLN2', 'FLDZ', ''],
+  ['F2XM1', 'FYL2X', 'FPTAN', 'FPATAN', 'FXTRACT', 'FPREM1', 'FDECSTP', 'FINCSTP'],
+  ['FPREM', 'FYL2XP1', 'FSQRT', 'FSINCOS', 'FRNDINT', 'FSCALE', 'FSIN', 'FCOS'],
+];
+for (let e = 4; e < 8; e++) for (let m = 0; m < 8; m++) if (d9[e - 4][m]) r(0xd9, d9[e - 4][m], '', '', e, m);
+['FCMOVB', 'FCMOVE', 'FCMOVBE', 'FCMOVU'].forEach((m, e) => {
+  x87Reg(0xda, e, m, 'ST0,STi');
+});
+r(0xda, 'FUCOMPP', '', '', 5, 1);
+r(0xdb, 'FILD', 'Md', '', 0);
+r(0xdb, 'FISTTP', 'Md', '', 1);
+r(0xdb, 'FIST', 'Md', '', 2);
+r(0xdb, 'FISTP', 'Md', '', 3);
+r(0xdb, 'FLD', 'Mt', '', 5);
+r(0xdb, 'FSTP', 'Mt', '', 7);
+['FCMOVNB', 'FCMOVNE', 'FCMOVNBE', 'FCMOVNU'].forEach((m, e) => {
+  x87Reg(0xdb, e, m, 'ST0,STi');
+});
+['FNENI', 'FNDISI', 'FNCLEX', 'FNINIT', 'FNSETPM'].forEach((m, rm) => {
+  r(0xdb, m, '', '', 4, rm);
+});
+x87Reg(0xdb, 5, 'FUCOMI', 'ST0,STi');
+x87Reg(0xdb, 6, 'FCOMI', 'ST0,STi');
+r(0xdd, 'FLD', 'Mq', '', 0);
+r(0xdd, 'FISTTP', 'Mq', '', 1);
+r(0xdd, 'FST', 'Mq', '', 2);
+r(0xdd, 'FSTP', 'Mq', '', 3);
 r(0xdd, 'FRSTOR', 'M', '', 4);
 r(0xdd, 'FNSAVE', 'M', '', 6);
 r(0xdd, 'FNSTSW', 'Mw', '', 7);
+['FFREE', 'FXCH', 'FST', 'FSTP', 'FUCOM', 'FUCOMP'].forEach((m, e) => {
+  x87Reg(0xdd, e, m);
+});
+r(0xdf, 'FILD', 'Mw', '', 0);
+r(0xdf, 'FISTTP', 'Mw', '', 1);
+r(0xdf, 'FIST', 'Mw', '', 2);
+r(0xdf, 'FISTP', 'Mw', '', 3);
+r(0xdf, 'FBLD', 'Mt', '', 4);
+r(0xdf, 'FILD', 'Mq', '', 5);
+r(0xdf, 'FBSTP', 'Mt', '', 6);
+r(0xdf, 'FISTP', 'Mq', '', 7);
+['FFREEP', 'FXCH', 'FSTP', 'FSTP'].forEach((m, e) => {
+  x87Reg(0xdf, e, m);
+});
 r(0xdf, 'FNSTSW_AX', '', '', 4, 0);
+x87Reg(0xdf, 5, 'FUCOMIP', 'ST0,STi');
+x87Reg(0xdf, 6, 'FCOMIP', 'ST0,STi');
 r(0xe0, 'LOOPNE', 'Jb', 'f64');
 r(0xe1, 'LOOPE', 'Jb', 'f64');
 r(0xe2, 'LOOP', 'Jb', 'f64');
@@ -268,6 +336,8 @@ r(T + 0x01, 'SMSW', 'Ew', '', 4);
 r(T + 0x01, 'LMSW', 'Ew', '', 6);
 r(T + 0x01, 'INVLPG', 'Mb', '', 7);
 r(T + 0x01, 'VMCALL', '', '', 0, 1);
+r(T + 0x01, 'XGETBV', '', '', 2, 0);
+r(T + 0x01, 'XSETBV', '', '', 2, 1);
 r(T + 0x01, 'MONITOR', '', '', 1, 0);
 r(T + 0x01, 'MWAIT', '', '', 1, 1);
 r(T + 0x01, 'VMMCALL', '', '', 3, 1);
@@ -313,6 +383,15 @@ r(T + 0xac, 'SHRD', 'Ev,Gv,Ib');
 r(T + 0xad, 'SHRD', 'Ev,Gv,CL');
 r(T + 0xae, 'FXSAVE', 'M', '', 0);
 r(T + 0xae, 'FXRSTOR', 'M', '', 1);
+r(T + 0xae, 'LDMXCSR', 'Md', '', 2);
+r(T + 0xae, 'STMXCSR', 'Md', '', 3);
+r(T + 0xae, 'XSAVE', 'M', '', 4);
+r(T + 0xae, 'XRSTOR', 'M', '', 5);
+r(T + 0xae, 'XSAVEOPT', 'M', '', 6);
+r(T + 0xae, 'CLFLUSH', 'Mb', '', 7);
+r(T + 0xae, 'LFENCE', '', '', 5, undefined, true);
+r(T + 0xae, 'MFENCE', '', '', 6, undefined, true);
+r(T + 0xae, 'SFENCE', '', '', 7, undefined, true);
 r(T + 0xaf, 'IMUL2', 'Gv,Ev');
 r(T + 0xb0, 'CMPXCHG', 'Eb,Gb', 'lock');
 r(T + 0xb1, 'CMPXCHG', 'Ev,Gv', 'lock');

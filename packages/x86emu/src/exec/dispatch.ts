@@ -17,7 +17,7 @@ import { SSE_FP_HANDLERS } from './sse-fp/index.js';
 import { makeString } from './string.js';
 import * as S from './system.js';
 import * as S64 from './system64.js';
-import * as X from './x87.js';
+import { X87_HANDLERS } from './x87/index.js';
 
 type Entry = Handler | { factory: (row: OpcodeRow) => Handler };
 const f = (factory: (row: OpcodeRow) => Handler): Entry => ({ factory });
@@ -93,7 +93,6 @@ const HANDLERS: Record<string, Entry> = {
   SAHF: M.SAHF,
   XLAT: M.XLAT,
   BOUND: M.BOUND,
-  WAIT: M.WAIT,
   MOV_FROM_SEG: M.MOV_FROM_SEG,
   MOV_TO_SEG: M.MOV_TO_SEG,
   LES: f(M.makeLoadFar),
@@ -179,19 +178,7 @@ const HANDLERS: Record<string, Entry> = {
   SYSEXIT: S.SYSEXIT,
   IN: f(S.makeInOut),
   OUT: f(S.makeInOut),
-  FPU_OTHER: X.FPU_OTHER,
-  FNINIT: X.FNINIT,
-  FNCLEX: X.FNCLEX,
-  FNSTSW: X.FNSTSW,
-  FNSTSW_AX: X.FNSTSW_AX,
-  FNSTCW: X.FNSTCW,
-  FLDCW: X.FLDCW,
-  FNSTENV: X.FNSTENV,
-  FLDENV: X.FLDENV,
-  FNSAVE: X.FNSAVE,
-  FRSTOR: X.FRSTOR,
-  FXSAVE: X.FXSAVE,
-  FXRSTOR: X.FXRSTOR,
+  ...X87_HANDLERS,
   ...SSE_INT_HANDLERS,
   ...SSE_FP_HANDLERS,
 };

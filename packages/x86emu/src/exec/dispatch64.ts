@@ -123,7 +123,7 @@ const HANDLERS_MODE: Record<string, Entry> = {
 };
 
 /** Rows not yet implemented in 64-bit mode: #UD there rather than a 32-bit result. */
-const UNIMPLEMENTED_IN_64 = new Set(['SYSENTER', 'SYSEXIT', 'FXSAVE', 'FXRSTOR']);
+const UNIMPLEMENTED_IN_64 = new Set(['SYSENTER', 'SYSEXIT']);
 
 const UD64: Handler = (cpu) => cpu.ud();
 

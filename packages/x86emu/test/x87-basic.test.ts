@@ -1,0 +1,96 @@
+/**
+ * The x87 stack, status word and exception delivery on a bare Cpu (32-bit protected mode):
+ * register-stack mechanics, stack faults, #MF versus FERR#, #NM under CR0.EM/TS.
+ */
+import { describe, expect, it } from 'vitest';
+import { Cr0, StopReason } from '../src/index.js';
+import { runTo } from './machine.js';
+import { protectedMode } from './pm.js';
+
+const DATA = 0x20000;
+
+function f64At(m: ReturnType<typeof protectedMode>, a: number): number {
+  return new DataView(m.mem.bytes.buffer).getFloat64(a, true);
+}
+
+describe('x87 on a bare Cpu', () => {
+  it('computes with the register stack and stores doubles (fld1, fldpi, faddp, fstp m64)', () => {
+    const m = protectedMode(
+      `fninit; fld1; fldpi; faddp st(1), st; fst qword ptr [${DATA}]; fsqrt; fstp qword ptr [${DATA + 8}]; hlt`,
+    );
+    runTo(m);
+    expect(f64At(m, DATA)).toBe(1 + Math.PI);
+    expect(f64At(m, DATA + 8)).toBe(Math.sqrt(1 + Math.PI));
+    const s = m.cpu.state;
+    expect((s.fpuStatus[0] >>> 11) & 7).toBe(0); // TOP back at 0
+    expect(s.fpuTag[0]).toBe(0xffff); // all empty again
+  });
+
+  it('loads and stores every integer width and BCD', () => {
+    const m = protectedMode(
+      `fninit; fild word ptr [${DATA}]; fild dword ptr [${DATA + 4}]; fild qword ptr [${DATA + 8}]; faddp st(1), st; faddp st(1), st; fistp qword ptr [${DATA + 16}]; fld1; fbstp tbyte ptr [${DATA + 32}]; hlt`,
+    );
+    const v = new DataView(m.mem.bytes.buffer);
+    v.setInt16(DATA, -7, true);
+    v.setInt32(DATA + 4, 100000, true);
+    v.setBigInt64(DATA + 8, 1n << 40n, true);
+    runTo(m);
+    expect(v.getBigInt64(DATA + 16, true)).toBe((1n << 40n) + 100000n - 7n);
+    expect([...m.mem.bytes.subarray(DATA + 32, DATA + 42)]).toEqual([1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  });
+
+  it('FCOMI sets ZF/PF/CF and FCMOV reads them', () => {
+    const m = protectedMode(
+      `fninit; fld1; fldz; fcomi st, st(1); fcmovb st, st(1); fstp dword ptr [${DATA}]; hlt`,
+    );
+    runTo(m);
+    expect(m.cpu.state.rflags[0] & 0x45).toBe(0x01); // 0 < 1: CF
+    expect(new DataView(m.mem.bytes.buffer).getFloat32(DATA, true)).toBe(1);
+  });
+
+  it('a stack underflow with IE masked gives the indefinite, IE and SF, C1 = 0', () => {
+    const m = protectedMode(`fninit; fadd st, st(1); fnstsw ax; fstp qword ptr [${DATA}]; hlt`);
+    runTo(m);
+    expect(m.cpu.state.gpr[0] & 0x7f).toBe(0x41); // SF | IE
+    expect(m.cpu.state.gpr[0] & 0x200).toBe(0);
+    expect(new DataView(m.mem.bytes.buffer).getUint32(DATA + 4, true)).toBe(0xfff80000);
+  });
+
+  it('an unmasked exception is pending until the next waiting instruction: #MF with CR0.NE = 1', () => {
+    const src = `fninit; fnstcw [${DATA}]; and word ptr [${DATA}], 0xfffb; fldcw [${DATA}]; fld1; fldz; fdivp st(1), st; fnstsw ax; fwait; hlt`;
+    const m = protectedMode(src, { captureExceptions: true });
+    m.cpu.state.cr[0] |= Cr0.NE;
+    expect(m.cpu.run(100)).toBe(StopReason.Exception);
+    expect(m.exceptions.map((e) => e.vector)).toEqual([16]);
+    const s = m.cpu.state;
+    expect(s.gpr[0] & 0x80ff).toBe(0x8084); // B, ES, ZE
+    // FDIVP did not complete: nothing popped, ST(1) is still 1.
+    expect((s.fpuStatus[0] >>> 11) & 7).toBe(6);
+    expect(s.fpuIp[0]).toBeGreaterThan(0);
+  });
+
+  it('with CR0.NE = 0 the pending exception asserts FERR# instead, and FNCLEX drops it', () => {
+    const src = `fninit; fnstcw [${DATA}]; and word ptr [${DATA}], 0xfffb; fldcw [${DATA}]; fld1; fldz; fdivp st(1), st; fwait; fnclex; hlt`;
+    const m = protectedMode(src, { captureExceptions: true });
+    const levels: boolean[] = [];
+    m.cpu.ferr = (a) => levels.push(a);
+    runTo(m);
+    expect(m.exceptions).toEqual([]);
+    expect(levels).toEqual([true, false]);
+  });
+
+  it('raises #NM under CR0.EM or CR0.TS, and WAIT only under MP with TS', () => {
+    for (const [cr0, src, vec] of [
+      [Cr0.EM, 'fld1', 7],
+      [Cr0.TS, 'fninit', 7],
+      [Cr0.TS, 'fwait', -1],
+      [Cr0.TS | Cr0.MP, 'fwait', 7],
+      [Cr0.EM, 'fwait', -1],
+    ] as const) {
+      const m = protectedMode(`${src}; hlt`, { captureExceptions: true });
+      m.cpu.state.cr[0] |= cr0;
+      m.cpu.run(10);
+      expect(m.exceptions.map((e) => e.vector)).toEqual(vec < 0 ? [] : [vec]);
+    }
+  });
+});
