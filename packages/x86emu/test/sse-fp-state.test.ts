@@ -1,0 +1,84 @@
+/**
+ * What the host CPU cannot show from user mode, pinned from the SDM: the availability checks
+ * (CR0.EM or CR4.OSFXSR = 0 → #UD, then CR0.TS → #NM; SDM Vol. 3 Table 2-2), an unmasked SIMD
+ * exception → #XM with CR4.OSXMMEXCPT = 1 and #UD without it, MXCSR's flags recorded and the
+ * destination untouched either way (SDM Vol. 1 11.5.1), and the instructions in 32-bit protected
+ * mode (no REX: 40H–4FH are INC/DEC there).
+ */
+import { describe, expect, it } from 'vitest';
+import { StopReason } from '../src/index.js';
+import { L, longMode } from './long.js';
+import { runTo } from './machine.js';
+import { protectedMode } from './pm.js';
+
+const ONE = 0x3f800000;
+const OSFXSR = 0x200;
+const OSXMMEXCPT = 0x400;
+
+/** 64-bit machine: xmm1 = [1,1,1,1] and xmm2 = [0,0,0,0] set, `source` then HLT. */
+function machine(source: string, cr0or = 0, cr4 = OSFXSR | OSXMMEXCPT, mxcsr = 0x1f80) {
+  const m = longMode(`${source}\nhlt`, { captureExceptions: true });
+  const s = m.cpu.state;
+  s.cr[0] |= cr0or;
+  s.cr[4] = (s.cr[4] & ~(OSFXSR | OSXMMEXCPT)) | cr4;
+  s.mxcsr[0] = mxcsr;
+  const x = new Uint32Array(s.xmm.buffer, s.xmm.byteOffset, 64);
+  x.fill(ONE, 4, 8);
+  m.cpu.stateChanged();
+  return { m, x };
+}
+
+function stop(m: ReturnType<typeof machine>['m']): number {
+  const r = m.cpu.run(100);
+  return r === StopReason.Hlt ? -1 : (m.exceptions[0]?.vector ?? -2);
+}
+
+describe('SSE availability and SIMD exceptions (SDM, no CPU referee from user mode)', () => {
+  it('runs with CR4.OSFXSR = 1 and CR0.EM = CR0.TS = 0', () => {
+    const { m, x } = machine('addps xmm1, xmm1');
+    expect(stop(m)).toBe(-1);
+    expect([...x.subarray(4, 8)]).toEqual([0x40000000, 0x40000000, 0x40000000, 0x40000000]);
+  });
+
+  it('#UD when CR4.OSFXSR = 0, when CR0.EM = 1 (even with CR0.TS = 1), #NM when only CR0.TS = 1', () => {
+    expect(stop(machine('addps xmm1, xmm1', 0, OSXMMEXCPT).m)).toBe(6);
+    expect(stop(machine('cvtsi2sd xmm1, eax', 4).m)).toBe(6);
+    expect(stop(machine('sqrtsd xmm1, xmm2', 4 | 8).m)).toBe(6);
+    expect(stop(machine('dpps xmm1, xmm2, 0xff', 8).m)).toBe(7);
+    expect(stop(machine('comiss xmm1, xmm2', 8).m)).toBe(7);
+  });
+
+  it('an unmasked exception is #XM with OSXMMEXCPT = 1, #UD without; flags recorded, destination kept', () => {
+    for (const [cr4, vector] of [
+      [OSFXSR | OSXMMEXCPT, 19],
+      [OSFXSR, 6],
+    ]) {
+      // 1/0 with ZE unmasked (MXCSR bit 9 clear).
+      const { m, x } = machine('divps xmm1, xmm2', 0, cr4, 0x1d80);
+      expect(stop(m)).toBe(vector);
+      expect(m.cpu.state.mxcsr[0]).toBe(0x1d84);
+      expect([...x.subarray(4, 8)]).toEqual([ONE, ONE, ONE, ONE]);
+      expect(m.cpu.state.rip[0]).toBe(L.CODE); // a fault: RIP at the instruction
+    }
+  });
+
+  it('a masked exception sets its sticky flag and delivers the masked response', () => {
+    const { m, x } = machine('divss xmm1, xmm2\ncvtsi2ss xmm3, eax', 0, OSFXSR | OSXMMEXCPT, 0x1f80 | 0x20);
+    expect(stop(m)).toBe(-1);
+    expect(x[4]).toBe(0x7f800000);
+    expect(m.cpu.state.mxcsr[0]).toBe(0x1fa4); // PE from before stays, ZE added
+  });
+
+  it('works in 32-bit protected mode, where 40H-4FH are INC/DEC, not REX', () => {
+    const m = protectedMode(
+      'mov eax, 3\ncvtsi2sd xmm1, eax\nsqrtsd xmm1, xmm1\ncvttsd2si ebx, xmm1\ninc ecx\nhlt',
+      { captureExceptions: true },
+    );
+    m.cpu.state.cr[4] |= OSFXSR;
+    m.cpu.stateChanged();
+    runTo(m);
+    expect(m.cpu.state.gpr[3]).toBe(1);
+    const x = new Uint32Array(m.cpu.state.xmm.buffer, 0, 64);
+    expect([x[5], x[4]]).toEqual([0x3ffbb67a, 0xe8584caa]); // √3 rounded to nearest
+  });
+});
