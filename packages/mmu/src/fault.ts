@@ -58,6 +58,7 @@ export class PageFaultResults {
  * The page-fault handler proper (`nonpaging_page_fault` / `FNAME(page_fault)`), with the memory
  * caches already topped up and roots loaded by the caller (KvmMmu.pageFault).
  */
+/** `gvaLo` may be an int32 or a uint32 (only its bits are used); `gvaHi` is bits 47:32 or 0. */
 export function handlePageFault(
   s: MmuState,
   gvaLo: number,
@@ -87,7 +88,7 @@ export function handlePageFault(
       if (walker.errorCode & PFERR_RSVD_MASK) st.pfRsvd++;
       const r = s.results.injectPf;
       r.errorCode = walker.errorCode;
-      r.cr2 = gvaHi * 0x100000000 + gvaLo;
+      r.cr2 = gvaHi * 0x100000000 + (gvaLo >>> 0);
       return r;
     }
     gfn = walker.gfn;

@@ -229,7 +229,9 @@ export class KvmMmu {
       s.stats.pfNoMemory++;
       return PF_NO_MEMORY;
     }
-    const r = handlePageFault(s, gvaLo >>> 0, s.ctx.shadowRootLevel === 4 ? gvaHi & 0xffff : 0, errorCode);
+    // The low half as int32 (`| 0`): a small integer V8 passes without boxing, where a uint32
+    // above 2^31 would be a heap number per call.
+    const r = handlePageFault(s, gvaLo | 0, s.ctx.shadowRootLevel === 4 ? gvaHi & 0xffff : 0, errorCode);
     s.flushPending();
     this.finish('page fault');
     return r;
@@ -282,8 +284,8 @@ export class KvmMmu {
   gvaToGpa64(gvaLo: number, gvaHi: number, access = 0): number {
     const s = this.s;
     if (s.ctx.fmt === null) return gvaLo >>> 0;
-    if (!walkAddr64(s.walker, s.host, s.walkParams!, gvaLo >>> 0, gvaHi >>> 0, access, false)) return -1;
-    return s.walker.gfn * 4096 + ((gvaLo >>> 0) % 4096);
+    if (!walkAddr64(s.walker, s.host, s.walkParams!, gvaLo | 0, gvaHi | 0, access, false)) return -1;
+    return s.walker.gfn * 4096 + (gvaLo & 0xfff);
   }
 
   /**
@@ -295,7 +297,7 @@ export class KvmMmu {
     const s = this.s;
     s.stats.invlpg++;
     const gvaHi = s.ctx.shadowRootLevel === 4 ? Math.floor(gva / 0x100000000) & 0xffff : 0;
-    const page = leafShadowPage(s, gva >>> 0, gvaHi);
+    const page = leafShadowPage(s, gva | 0, gvaHi);
     if (page !== null) dropSpte(s, page, ((gva >>> 0) >>> PAGE_SHIFT) & 511);
     s.pendingTlbFlush = false;
     s.stats.tlbFlushGva++;

@@ -7,8 +7,13 @@ import type { MmuMemoryCaches } from './memory-caches.js';
  * shadowed guest table walks this list.
  *
  * One mapping is stored inline as its SpteRef; more go into a chain of `RmapDesc`s taken from the
- * pre-topped memory cache, so adding never allocates inside the fault path.
+ * pre-topped memory cache, so adding never allocates inside the fault path. A frame whose last
+ * mapping goes keeps its key with {@link RMAP_EMPTY}: deleting and re-adding Map keys (a leaf
+ * dropped and refaulted, over and over) makes the Map rehash, which allocates.
  */
+
+/** The head of a frame with no mappings (SpteRefs are >= 0). */
+const RMAP_EMPTY = -1;
 
 export const RMAP_EXT = 4;
 
@@ -19,16 +24,18 @@ export class RmapDesc {
 }
 
 export class Rmap {
-  /** hpfn → one SpteRef, or a chain. */
+  /** hpfn → one SpteRef, a chain, or RMAP_EMPTY. */
   private readonly heads = new Map<number, number | RmapDesc>();
+  private nonEmpty = 0;
 
   constructor(private readonly caches: MmuMemoryCaches) {}
 
   /** Records that the spte `ref` maps host frame `hpfn`. */
   add(hpfn: number, ref: number): void {
     const head = this.heads.get(hpfn);
-    if (head === undefined) {
+    if (head === undefined || head === RMAP_EMPTY) {
       this.heads.set(hpfn, ref);
+      this.nonEmpty++;
       return;
     }
     if (typeof head === 'number') {
@@ -51,10 +58,11 @@ export class Rmap {
   /** Forgets that `ref` maps `hpfn`. Returns false if it was not recorded (an invariant broken). */
   remove(hpfn: number, ref: number): boolean {
     const head = this.heads.get(hpfn);
-    if (head === undefined) return false;
+    if (head === undefined || head === RMAP_EMPTY) return false;
     if (typeof head === 'number') {
       if (head !== ref) return false;
-      this.heads.delete(hpfn);
+      this.heads.set(hpfn, RMAP_EMPTY);
+      this.nonEmpty--;
       return true;
     }
     let prev: RmapDesc | null = null;
@@ -71,8 +79,10 @@ export class Rmap {
         desc.shadowPtes[i] = last.shadowPtes[last.n - 1];
         last.n--;
         if (last.n === 0) {
-          if (lastPrev === null) this.heads.delete(hpfn);
-          else lastPrev.more = null;
+          if (lastPrev === null) {
+            this.heads.set(hpfn, RMAP_EMPTY);
+            this.nonEmpty--;
+          } else lastPrev.more = null;
           this.caches.freeRmapDesc(last);
         }
         this.collapse(hpfn);
@@ -98,7 +108,7 @@ export class Rmap {
    */
   collect(hpfn: number, out: number[]): number {
     const head = this.heads.get(hpfn);
-    if (head === undefined) return 0;
+    if (head === undefined || head === RMAP_EMPTY) return 0;
     if (typeof head === 'number') {
       out[0] = head;
       return 1;
@@ -111,8 +121,10 @@ export class Rmap {
   }
 
   /** Host frames with at least one mapping (for the audit). */
-  hpfns(): IterableIterator<number> {
-    return this.heads.keys();
+  hpfns(): number[] {
+    const out: number[] = [];
+    for (const [hpfn, head] of this.heads) if (head !== RMAP_EMPTY) out.push(hpfn);
+    return out;
   }
 
   /** Whether `hpfn`'s mappings are held in a chain rather than inline. */
@@ -121,7 +133,8 @@ export class Rmap {
     return head !== undefined && typeof head !== 'number';
   }
 
+  /** Host frames with at least one mapping. */
   get size(): number {
-    return this.heads.size;
+    return this.nonEmpty;
   }
 }

@@ -95,10 +95,13 @@ export function walkAddr(
   setAccessedDirty: boolean,
 ): boolean {
   const gvaHi = p.fmt.rootLevel === 4 ? Math.floor(gva / 0x100000000) >>> 0 : 0;
-  return walkAddr64(w, host, p, gva >>> 0, gvaHi, access, setAccessedDirty);
+  return walkAddr64(w, host, p, gva | 0, gvaHi, access, setAccessedDirty);
 }
 
-/** {@link walkAddr} for a linear address given as halves (`gvaHi` = bits 63:32; only 47:32 are used). */
+/**
+ * {@link walkAddr} for a linear address given as halves (`gvaHi` = bits 63:32; only 47:32 are
+ * used). Either half may be given as int32 or uint32: only the bits matter.
+ */
 export function walkAddr64(
   w: GuestWalker,
   host: MmuHostOps,

@@ -53,7 +53,10 @@ export class FakeHost implements MmuHostOps {
   readGuest(gpa: number, dst: Uint8Array): boolean {
     if (!this.isRam(Math.floor(gpa / 4096)) || !this.isRam(Math.floor((gpa + dst.length - 1) / 4096)))
       return false;
-    dst.set(this.ram.subarray(gpa, gpa + dst.length));
+    // Byte by byte: a subarray per read would allocate, and the benchmark measures the MMU's
+    // allocations through this host.
+    const ram = this.ram;
+    for (let i = 0; i < dst.length; i++) dst[i] = ram[gpa + i];
     return true;
   }
 
