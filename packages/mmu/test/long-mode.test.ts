@@ -341,6 +341,37 @@ describe('long-mode (4-level) guests', () => {
     expectSound(mmu);
   });
 
+  it('a kernel PDPT shared by several PML4s is one shadow page with a parent in each shadow root', () => {
+    const { host, gt } = rig('paging64', { nxe: true });
+    gt.map(KERNEL, 0x300000, G_P | G_W | G_A | G_D);
+    const slot = (Math.floor(KERNEL / 2 ** 39) % 512) * 8;
+    const others = [1, 2].map((i) => {
+      const o = new GuestPageTables(host, 'paging64', 0x200000 + i * 0x10000);
+      const e = gt.readEntry(gt.cr3 + slot);
+      host.write64(o.cr3 + slot, e.lo, e.hi);
+      return o;
+    });
+    const mmu = start(host);
+    for (const t of [gt, ...others]) {
+      expect(mmu.kvmSetCr3(t.cr3)).toBe('ok');
+      while (shadowTranslate(host, mmu, KERNEL)?.w !== true)
+        expect(mmu.pageFault(KERNEL, PF_W).kind).toBe('fixed');
+    }
+    const pdpts = mmu.shadowPages().filter((p) => p.level === 3);
+    expect(pdpts).toHaveLength(1);
+    const page = mmu.s.pagesById.find((p) => p !== null && p.level === 3)!;
+    expect(page.parentPtes?.n).toBe(3); // multimapped: one parent spte in each of the three roots
+    // The guest changes the shared kernel mapping once: every address space sees it.
+    const pte = gt.entryGpa(KERNEL, 1);
+    host.write64(pte, 0x310000 | G_P | G_W | G_A | G_D, 0);
+    mmu.kvmMmuPteWrite(pte, 8);
+    for (const t of [gt, ...others]) {
+      mmu.kvmSetCr3(t.cr3);
+      expect(shadowTranslate(host, mmu, KERNEL)!.hpa).toBe(hpaOf(host, 0x310000));
+    }
+    expectSound(mmu);
+  });
+
   it('pageFault answers are the MMU’s own objects, reused: the fault path allocates nothing', () => {
     const { host, gt } = rig('paging64', { nxe: true });
     gt.map(0x1000, 0x200000, G_P | G_W);
