@@ -4,7 +4,11 @@
  */
 import type { Handler } from '../../cpu/handler.js';
 import type { OpcodeRow } from '../../decoder/opcode-table.js';
+import * as A from './arith.js';
 import * as M from './move.js';
+import { makePacked, type PackedOp } from './packed.js';
+import { makePshift } from './shift.js';
+import * as SH from './shuffle.js';
 
 type Entry = Handler | { factory: (row: OpcodeRow) => Handler };
 const f = (factory: (row: OpcodeRow) => Handler): Entry => ({ factory });
@@ -46,3 +50,34 @@ export const SSE_INT_HANDLERS: Record<string, Entry> = {
   MASKMOVDQU: f(M.makeMaskmov),
   EMMS: M.EMMS,
 };
+
+const PACKED: Record<string, PackedOp> = {
+  ...Object.fromEntries(Object.entries(A).filter(([, v]) => typeof v === 'function' && v.length >= 5)),
+  ...Object.fromEntries(Object.entries(SH).filter(([, v]) => typeof v === 'function' && v.length >= 5)),
+  ANDPS: A.PAND,
+  ANDPD: A.PAND,
+  ANDNPS: A.PANDN,
+  ANDNPD: A.PANDN,
+  ORPS: A.POR,
+  ORPD: A.POR,
+  XORPS: A.PXOR,
+  XORPD: A.PXOR,
+  UNPCKLPS: SH.PUNPCKLDQ,
+  UNPCKHPS: SH.PUNPCKHDQ,
+  UNPCKLPD: SH.PUNPCKLQDQ,
+  UNPCKHPD: SH.PUNPCKHQDQ,
+};
+for (const [name, op] of Object.entries(PACKED)) SSE_INT_HANDLERS[name] = f((row) => makePacked(row, op));
+for (const name of [
+  'PSLLW',
+  'PSRLW',
+  'PSRAW',
+  'PSLLD',
+  'PSRLD',
+  'PSRAD',
+  'PSLLQ',
+  'PSRLQ',
+  'PSLLDQ',
+  'PSRLDQ',
+])
+  SSE_INT_HANDLERS[name] = f(makePshift);
