@@ -1,0 +1,59 @@
+// Types for bare/run.mjs (used from the TypeScript tests).
+export interface BareException {
+  vector: number;
+  name: string;
+  errorCode: number | undefined;
+  rip: bigint;
+  symbol: string;
+  bytes: string;
+  atInstruction: number;
+  count: number;
+}
+
+export interface BareBootReport {
+  /** 'reset' | 'console' | 'stalled' | 'instruction limit' | 'timeout' | 'halted' | 'triple fault' | 'failure' */
+  ending: string;
+  detail: string | undefined;
+  console: string;
+  instructions: number;
+  virtualNs: number;
+  wallMs: number;
+  rip: bigint;
+  ripSymbol: string;
+  ripBytes: string;
+  sregs: {
+    cs: { l: number; db: number; selector: number };
+    cr0: bigint;
+    cr3: bigint;
+    cr4: bigint;
+    efer: bigint;
+  };
+  exceptions: BareException[];
+  unknownMsrs: { index: number; count: number }[];
+  cpuStats: Record<string, number>;
+  description: string;
+}
+
+export interface BareBootOptions {
+  cmdline: string;
+  initrd?: Uint8Array;
+  load?: unknown;
+  ramSize?: number;
+  claimFeatures?: boolean;
+  timeoutMs?: number;
+  maxInstructions?: number;
+  quietVirtualS?: number;
+  symbols?: { lookup(addr: bigint): string };
+  stopOn?: RegExp;
+  onSerial?: (text: string) => void;
+  onProgress?: (line: string) => void;
+  progressMs?: number;
+}
+
+export declare const LINUX_REQUIRED_CPUID1_EDX: [number, string][];
+export declare function missingRequiredFeatures(edx?: number): string[];
+export declare function bootOnBareCpu(
+  ql: unknown,
+  image: Uint8Array,
+  opts: BareBootOptions,
+): Promise<BareBootReport>;
