@@ -6,6 +6,7 @@
  */
 import {
   ExitResult,
+  foldLinearAddress,
   KVM_EXIT,
   KVM_INTERNAL_ERROR,
   type KvmRunView,
@@ -18,9 +19,12 @@ import {
   kvmEmulateStringPio,
   kvmEmulateWrmsr,
   kvmGetCr,
+  kvmGetCrHigh,
   kvmInternalError,
   kvmIrqWindowOpened,
+  kvmIs64BitMode,
   kvmMmuPageFault,
+  kvmRipAdd,
   kvmSetCr,
   kvmShutdown,
   kvmTaskSwitch,
@@ -44,8 +48,11 @@ function insnLen(d: SvmDriver): number {
   return (v.u32(VMCB.NEXT_RIP) - v.u32(VMCB.RIP)) >>> 0;
 }
 
+/** #PF: EXITINFO2 is the canonical 64-bit address; the MMU takes it folded to 48 bits. */
 function pfInterception(d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
-  return kvmMmuPageFault(vcpu, run, d.vmcb.u32(VMCB.EXITINFO2), d.vmcb.u32(VMCB.EXITINFO1));
+  const v = d.vmcb;
+  const gva = foldLinearAddress(v.u32(VMCB.EXITINFO2), v.hi(VMCB.EXITINFO2));
+  return kvmMmuPageFault(vcpu, run, gva, v.u32(VMCB.EXITINFO1));
 }
 
 function intrInterception(): ExitResult {
@@ -103,7 +110,8 @@ function crReadInterception(d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): Exit
   const value = kvmGetCr(vcpu, cr);
   if (value < 0) return kvmInternalError(run, KVM_INTERNAL_ERROR.UNEXPECTED_EXIT_REASON, cr);
   vcpu.regs[gpr] = value >>> 0;
-  vcpu.rip = (vcpu.rip + insnLen(d)) >>> 0;
+  vcpu.regsHigh[gpr] = kvmGetCrHigh(vcpu, cr);
+  kvmRipAdd(vcpu, insnLen(d));
   d.decacheRegs(vcpu);
   return ExitResult.Reenter;
 }
@@ -118,7 +126,10 @@ function crWriteInterception(d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): Exi
   if (!(v.hi(VMCB.EXITINFO1) & 0x80000000)) return kvmEmulateInstruction(vcpu, run);
   const len = insnLen(d);
   d.cacheRegs(vcpu);
-  if (!kvmSetCr(vcpu, cr, vcpu.regs[v.u32(VMCB.EXITINFO1) & 15])) {
+  const gpr = v.u32(VMCB.EXITINFO1) & 15;
+  // In 64-bit mode MOV to CR takes all 64 bits of the register.
+  const high = kvmIs64BitMode(vcpu) ? vcpu.regsHigh[gpr] : 0;
+  if (!kvmSetCr(vcpu, cr, vcpu.regs[gpr], high)) {
     return kvmInternalError(run, KVM_INTERNAL_ERROR.UNEXPECTED_EXIT_REASON, v.u32(VMCB.EXITCODE));
   }
   if (!d.eventPending(vcpu)) skipEmulatedInstruction(vcpu, len);

@@ -11,8 +11,10 @@ import {
   EntryResult,
   type ExitResult,
   type HardwareCheck,
+  isCanonicalHigh,
   KVM_EXIT,
   type KvmRunView,
+  kvmGetCr,
   kvmResetControlRegs,
   MSR,
   type SoftVcpu,
@@ -56,8 +58,6 @@ const IOPM_PAGES = 3;
 const MSRPM_PAGES = 2;
 /** SVM_VM_CR_VALID_MASK: DPD, R_INIT, DIS_A20M, LOCK, SVMDIS. */
 const VM_CR_VALID = 0x1f;
-/** EFER bits a guest may set on this part: SCE, NXE. */
-const EFER_GUEST_VALID = (1 << 0) | (1 << 11);
 
 export class SvmDriver implements ArchOps {
   readonly name = 'svm';
@@ -254,14 +254,16 @@ export class SvmDriver implements ArchOps {
     vcpu.regs[0] = this.vmcb.u32(VMCB.RAX);
     vcpu.regsHigh[0] = this.vmcb.hi(VMCB.RAX);
     vcpu.regs[4] = this.vmcb.u32(VMCB.RSP);
+    vcpu.regsHigh[4] = this.vmcb.hi(VMCB.RSP);
     vcpu.rip = this.vmcb.u32(VMCB.RIP);
+    vcpu.ripHigh = this.vmcb.hi(VMCB.RIP);
   }
 
   decacheRegs(vcpu: SoftVcpu): void {
     this.vcpuLoad(vcpu);
     this.vmcb.set64(VMCB.RAX, vcpu.regs[0], vcpu.regsHigh[0]);
-    this.vmcb.set64(VMCB.RSP, vcpu.regs[4], 0);
-    this.vmcb.set64(VMCB.RIP, vcpu.rip, 0);
+    this.vmcb.set64(VMCB.RSP, vcpu.regs[4], vcpu.regsHigh[4]);
+    this.vmcb.set64(VMCB.RIP, vcpu.rip, vcpu.ripHigh);
   }
 
   getRflags(vcpu: SoftVcpu): number {
@@ -350,9 +352,18 @@ export class SvmDriver implements ArchOps {
   /** Every CR0/CR4 access exits on this driver, so KVM's copies are always fresh. */
   decacheCrGuestBits(_vcpu: SoftVcpu): void {}
 
-  /** `svm_set_cr0`: the real CR0 pages (PG, WP forced for shadow paging) and never disables the cache. */
+  /**
+   * `svm_set_cr0`: the real CR0 pages (PG, WP forced for shadow paging) and never disables the
+   * cache. With EFER.LME, the guest's paging on/off enters/leaves long mode: EFER.LMA, and the
+   * VMCB's EFER gets LME|LMA together (LME alone under the forced real PG would be half-entered).
+   */
   setCr0(vcpu: SoftVcpu, cr0: number): void {
     this.vcpuLoad(vcpu);
+    if (vcpu.efer & EFER_LME && this.cpu.longMode) {
+      const paging = (vcpu.cr0 & X86_CR0_PG) !== 0;
+      if (!paging && cr0 & X86_CR0_PG) this.setEfer(vcpu, vcpu.efer | EFER_LMA, vcpu.eferHigh);
+      if (paging && !(cr0 & X86_CR0_PG)) this.setEfer(vcpu, vcpu.efer & ~EFER_LMA, vcpu.eferHigh);
+    }
     const hw = ((cr0 | X86_CR0_PG | X86_CR0_WP) & ~(X86_CR0_CD | X86_CR0_NW)) >>> 0;
     this.vmcb.set64(VMCB.CR0, hw, 0);
     // CPL follows CR0.PE (real mode is CPL 0).
@@ -361,7 +372,7 @@ export class SvmDriver implements ArchOps {
 
   setCr3(vcpu: SoftVcpu, rootHpa: number): void {
     this.vcpuLoad(vcpu);
-    this.vmcb.set64(VMCB.CR3, rootHpa, 0);
+    this.vmcb.set64(VMCB.CR3, rootHpa >>> 0, Math.floor(rootHpa / 4294967296));
     this.flushTlb(vcpu);
   }
 
@@ -387,9 +398,13 @@ export class SvmDriver implements ArchOps {
     this.vcpuLoad(vcpu);
     return this.vmcb.u32(VMCB.CR2);
   }
-  setCr2(vcpu: SoftVcpu, cr2: number): void {
+  getCr2High(vcpu: SoftVcpu): number {
     this.vcpuLoad(vcpu);
-    this.vmcb.set64(VMCB.CR2, cr2, 0);
+    return this.vmcb.hi(VMCB.CR2);
+  }
+  setCr2(vcpu: SoftVcpu, cr2: number, cr2High = 0): void {
+    this.vcpuLoad(vcpu);
+    this.vmcb.set64(VMCB.CR2, cr2, cr2High);
   }
 
   // ---- MSRs ----------------------------------------------------------------------------------
@@ -402,11 +417,27 @@ export class SvmDriver implements ArchOps {
       out[1] = v.hi(off);
       return true;
     };
+    const lm = this.cpu.longMode;
     switch (index) {
       case MSR.EFER:
         out[0] = vcpu.efer;
         out[1] = vcpu.eferHigh;
         return true;
+      case MSR.LSTAR:
+        return field(VMCB.LSTAR) && lm;
+      case MSR.CSTAR:
+        return field(VMCB.CSTAR) && lm;
+      case MSR.SYSCALL_MASK:
+        return field(VMCB.SFMASK) && lm;
+      case MSR.KERNEL_GS_BASE:
+        return field(VMCB.KERNEL_GS_BASE) && lm;
+      case MSR.FS_BASE:
+        return field(VMCB.FS + SEG_BASE) && lm;
+      case MSR.GS_BASE:
+        return field(VMCB.GS + SEG_BASE) && lm;
+      case MSR.TSC_AUX:
+        out[0] = toSvm(vcpu).tscAux;
+        return lm;
       case MSR.IA32_SYSENTER_CS:
         return field(VMCB.SYSENTER_CS);
       case MSR.IA32_SYSENTER_ESP:
@@ -429,14 +460,38 @@ export class SvmDriver implements ArchOps {
     }
   }
 
+  /**
+   * `svm_set_msr` (EFER never gets here: core's `kvmSetEfer` checks it and calls `setEfer`). The
+   * address MSRs must be canonical (`__kvm_set_msr`: #GP); SFMASK and TSC_AUX keep 32 bits.
+   */
   setMsr(vcpu: SoftVcpu, index: number, lo: number, hi: number): boolean {
     this.vcpuLoad(vcpu);
     const v = this.vmcb;
+    const lm = this.cpu.longMode;
+    const address = (off: number): boolean => {
+      if (!lm || !isCanonicalHigh(hi)) return false;
+      v.set64(off, lo, hi);
+      return true;
+    };
     switch (index) {
-      case MSR.EFER:
-        if (lo & ~EFER_GUEST_VALID || hi) return false;
-        this.setEfer(vcpu, lo, hi);
-        vcpu.vm.mmuResetContext(vcpu);
+      case MSR.LSTAR:
+        return address(VMCB.LSTAR);
+      case MSR.CSTAR:
+        return address(VMCB.CSTAR);
+      case MSR.KERNEL_GS_BASE:
+        return address(VMCB.KERNEL_GS_BASE);
+      case MSR.FS_BASE:
+        return address(VMCB.FS + SEG_BASE);
+      case MSR.GS_BASE:
+        return address(VMCB.GS + SEG_BASE);
+      case MSR.SYSCALL_MASK:
+        if (!lm || hi) return false;
+        v.set64(VMCB.SFMASK, lo, 0);
+        return true;
+      case MSR.TSC_AUX:
+        // AMD keeps bits 63:32 of TSC_AUX reserved-as-ignored; KVM truncates to 32 bits.
+        if (!lm) return false;
+        toSvm(vcpu).tscAux = lo >>> 0;
         return true;
       case MSR.IA32_SYSENTER_CS:
         v.set64(VMCB.SYSENTER_CS, lo, hi);
@@ -555,23 +610,45 @@ export class SvmDriver implements ArchOps {
 
   // ---- run ---------------------------------------------------------------------------------------
 
-  /** `svm_vcpu_run`: GPRs but RAX/RSP (in the VMCB) into the processor, VMRUN, back. */
+  /**
+   * `svm_vcpu_run`: GPRs but RAX/RSP (in the VMCB) into the processor, the guest's TSC_AUX (a
+   * user-return MSR), the V_TPR from the TPR, then VMLOAD, VMRUN, VMSAVE of the guest's VMCB (as
+   * `__svm_vcpu_run` brackets VMRUN), and back.
+   */
   run(vcpu: SoftVcpu, budget: number): EntryResult {
     this.vcpuLoad(vcpu);
     const g = this.cpu.guest;
     const s = g.cpu.state;
     const regs = vcpu.regs;
-    for (let i = 1; i < 16; i++) if (i !== 4) s.gpr[i] = regs[i];
+    const regsHigh = vcpu.regsHigh;
+    for (let i = 1; i < 16; i++) {
+      if (i === 4) continue;
+      s.gpr[i] = regs[i];
+      s.gprHigh[i] = regsHigh[i];
+    }
+    const svm = toSvm(vcpu);
+    s.tscAux[0] = svm.tscAux;
+    // sync_lapic_to_cr8: the guest reads CR8 from V_TPR without an exit.
+    const vi = this.vmcb.u32(VMCB.V_INTR);
+    this.vmcb.setU32(VMCB.V_INTR, (vi & ~VIntr.TPR_MASK) | (kvmGetCr(vcpu, 8) & 0xf));
     vcpu.fpu.loadInto(s);
     g.hostTick = budget;
-    const st = this.cpu.vmrun(toSvm(vcpu).vmcbPage * 4096);
+    const hpa = svm.vmcbPage * 4096;
+    let st = this.cpu.vmload(hpa);
+    if (st === SvmStatus.Exited) st = this.cpu.vmrun(hpa);
+    if (st === SvmStatus.Exited) st = this.cpu.vmsave(hpa);
     if (st !== SvmStatus.Exited) {
       // #UD/#GP on VMRUN is a driver bug; report it as a failed entry.
       vcpu.run.exitReason = KVM_EXIT.FAIL_ENTRY;
       vcpu.run.failEntry.hardwareEntryFailureReason = BigInt(st);
       return EntryResult.FailEntry;
     }
-    for (let i = 1; i < 16; i++) if (i !== 4) regs[i] = s.gpr[i];
+    for (let i = 1; i < 16; i++) {
+      if (i === 4) continue;
+      regs[i] = s.gpr[i];
+      regsHigh[i] = s.gprHigh[i];
+    }
+    svm.tscAux = s.tscAux[0];
     vcpu.fpu.saveFrom(s);
     vcpu.instructions += g.lastInstructions;
     this.completeInterrupts(vcpu);

@@ -9,6 +9,8 @@ export class VcpuSvm {
   msrpmPage = -1;
   /** The guest's VM_CR (`svm->nested.vm_cr_msr`): no nested SVM here, but the MSR is kept. */
   vmCr = 0;
+  /** The guest's TSC_AUX (not in the VMCB: a user-return MSR, switched around VMRUN by svm.c). */
+  tscAux = 0;
   /** Exits by exit code (0–0x8d; the rest counted under 0x8e). */
   readonly exitCounts = new Float64Array(0x8f);
 }

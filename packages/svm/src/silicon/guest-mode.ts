@@ -40,6 +40,18 @@ import { SEG_ATTRIB, SEG_BASE, SEG_LIMIT, SEG_SELECTOR, VMCB, VMCB_SEG_BY_SREG }
 
 const X86_CR0_PG = 0x80000000;
 const PF_VECTOR = 14;
+const TWO32 = 4294967296;
+/** Segments in x86emu `Seg` order that VMRUN loads and #VMEXIT saves (ES, CS, SS, DS); the others are VMLOAD's. */
+const VMRUN_SEGS = 4;
+/** x86emu's FS, GS, LDTR, TR: the segments VMLOAD/VMSAVE move (15.5.2). */
+const VMLOAD_SEGS: readonly number[] = [4, 5, 6, 7];
+
+/** A linear address as x86emu reports it (folded to 48 bits, or signed) → its canonical high half. */
+function linearHigh(a: number): number {
+  if (a < 0) return Math.floor(a / TWO32) >>> 0;
+  const hi = Math.floor(a / TWO32);
+  return (hi & 0x8000 ? hi | 0xffff0000 : hi) >>> 0;
+}
 
 const bit = (k: number): number => 1 << k;
 
@@ -147,35 +159,87 @@ export class SvmGuestMode implements Intercepts {
     return out;
   }
 
+  /** One segment register from the VMCB (selector, attrib, limit, 64-bit base). */
+  private loadSeg(v: Vmcb, i: number): void {
+    const s = this.cpu.state;
+    const o = VMCB_SEG_BY_SREG[i];
+    s.segSel[i] = v.u16(o + SEG_SELECTOR);
+    s.segAttr[i] = attribToAr(v.u16(o + SEG_ATTRIB));
+    s.segLimit[i] = v.u32(o + SEG_LIMIT);
+    s.segBase[i] = v.u32(o + SEG_BASE);
+    s.segBaseHigh[i] = v.hi(o + SEG_BASE);
+  }
+
+  private saveSeg(v: Vmcb, i: number): void {
+    const s = this.cpu.state;
+    const o = VMCB_SEG_BY_SREG[i];
+    v.setU16(o + SEG_SELECTOR, s.segSel[i]);
+    v.setU16(o + SEG_ATTRIB, arToAttrib(s.segAttr[i]));
+    v.setU32(o + SEG_LIMIT, s.segLimit[i]);
+    v.set64(o + SEG_BASE, s.segBase[i], s.segBaseHigh[i]);
+  }
+
+  /** VMLOAD (15.5.2): FS, GS, TR, LDTR, KernelGsBase, the syscall and SYSENTER MSRs. */
+  vmload(v: Vmcb): void {
+    const s = this.cpu.state;
+    for (const i of VMLOAD_SEGS) this.loadSeg(v, i);
+    s.kernelGsBase[0] = v.u32(VMCB.KERNEL_GS_BASE);
+    s.kernelGsBase[1] = v.hi(VMCB.KERNEL_GS_BASE);
+    s.star[0] = v.u32(VMCB.STAR);
+    s.star[1] = v.hi(VMCB.STAR);
+    s.lstar[0] = v.u32(VMCB.LSTAR);
+    s.lstar[1] = v.hi(VMCB.LSTAR);
+    s.cstar[0] = v.u32(VMCB.CSTAR);
+    s.cstar[1] = v.hi(VMCB.CSTAR);
+    s.sfmask[0] = v.u32(VMCB.SFMASK);
+    s.sysenter[0] = v.u32(VMCB.SYSENTER_CS);
+    s.sysenter[1] = v.u32(VMCB.SYSENTER_ESP);
+    s.sysenter[2] = v.u32(VMCB.SYSENTER_EIP);
+  }
+
+  /** VMSAVE: the same state into the VMCB. */
+  vmsave(v: Vmcb): void {
+    const s = this.cpu.state;
+    for (const i of VMLOAD_SEGS) this.saveSeg(v, i);
+    v.set64(VMCB.KERNEL_GS_BASE, s.kernelGsBase[0], s.kernelGsBase[1]);
+    v.set64(VMCB.STAR, s.star[0], s.star[1]);
+    v.set64(VMCB.LSTAR, s.lstar[0], s.lstar[1]);
+    v.set64(VMCB.CSTAR, s.cstar[0], s.cstar[1]);
+    v.set64(VMCB.SFMASK, s.sfmask[0], 0);
+    // x86emu keeps 32-bit SYSENTER MSRs (AMD ignores bits 63:32 of them anyway).
+    v.set64(VMCB.SYSENTER_CS, s.sysenter[0], 0);
+    v.set64(VMCB.SYSENTER_ESP, s.sysenter[1], v.hi(VMCB.SYSENTER_ESP));
+    v.set64(VMCB.SYSENTER_EIP, s.sysenter[2], v.hi(VMCB.SYSENTER_EIP));
+  }
+
   private load(v: Vmcb): void {
     const s = this.cpu.state;
-    for (let i = 0; i < 8; i++) {
-      const o = VMCB_SEG_BY_SREG[i];
-      s.segSel[i] = v.u16(o + SEG_SELECTOR);
-      s.segAttr[i] = attribToAr(v.u16(o + SEG_ATTRIB));
-      s.segLimit[i] = v.u32(o + SEG_LIMIT);
-      s.segBase[i] = v.u32(o + SEG_BASE);
-      s.segBaseHigh[i] = 0;
-    }
+    // VMRUN loads ES, CS, SS, DS; FS, GS, TR and LDTR are VMLOAD's (15.5.1, 15.5.2).
+    for (let i = 0; i < VMRUN_SEGS; i++) this.loadSeg(v, i);
     s.dtBase[0] = v.u32(VMCB.GDTR + SEG_BASE);
+    s.dtBaseHigh[0] = v.hi(VMCB.GDTR + SEG_BASE);
     s.dtLimit[0] = v.u32(VMCB.GDTR + SEG_LIMIT);
     s.dtBase[1] = v.u32(VMCB.IDTR + SEG_BASE);
+    s.dtBaseHigh[1] = v.hi(VMCB.IDTR + SEG_BASE);
     s.dtLimit[1] = v.u32(VMCB.IDTR + SEG_LIMIT);
     s.cr[0] = v.u32(VMCB.CR0);
     s.cr[2] = v.u32(VMCB.CR2);
+    s.crHigh[2] = v.hi(VMCB.CR2);
     s.cr[3] = v.u32(VMCB.CR3);
+    s.crHigh[3] = v.hi(VMCB.CR3);
     s.cr[4] = v.u32(VMCB.CR4);
     s.dr[7] = v.u32(VMCB.DR7);
     s.efer[0] = v.u32(VMCB.EFER);
     s.efer[1] = v.hi(VMCB.EFER);
     s.rflags[0] = v.u32(VMCB.RFLAGS);
     s.rip[0] = v.u32(VMCB.RIP);
-    s.rip[1] = 0;
+    s.rip[1] = v.hi(VMCB.RIP);
     s.gpr[4] = v.u32(VMCB.RSP);
+    s.gprHigh[4] = v.hi(VMCB.RSP);
     s.gpr[0] = v.u32(VMCB.RAX);
-    s.sysenter[0] = v.u32(VMCB.SYSENTER_CS);
-    s.sysenter[1] = v.u32(VMCB.SYSENTER_ESP);
-    s.sysenter[2] = v.u32(VMCB.SYSENTER_EIP);
+    s.gprHigh[0] = v.hi(VMCB.RAX);
+    // V_INTR_MASKING: the guest's CR8 is the virtual TPR (15.21.1).
+    if (v.u32(VMCB.V_INTR) & VIntr.MASKING) s.cr[8] = v.u32(VMCB.V_INTR) & 0xf;
     s.cpl = v.u8(VMCB.CPL) & 3;
     s.interruptibility = v.u32(VMCB.INTERRUPT_SHADOW) & 1;
     s.halted = false;
@@ -233,38 +297,36 @@ export class SvmGuestMode implements Intercepts {
 
   private save(v: Vmcb): void {
     const s = this.cpu.state;
-    for (let i = 0; i < 8; i++) {
-      const o = VMCB_SEG_BY_SREG[i];
-      v.setU16(o + SEG_SELECTOR, s.segSel[i]);
-      v.setU16(o + SEG_ATTRIB, arToAttrib(s.segAttr[i]));
-      v.setU32(o + SEG_LIMIT, s.segLimit[i]);
-      v.set64(o + SEG_BASE, s.segBase[i], 0);
-    }
-    v.set64(VMCB.GDTR + SEG_BASE, s.dtBase[0], 0);
+    for (let i = 0; i < VMRUN_SEGS; i++) this.saveSeg(v, i);
+    v.set64(VMCB.GDTR + SEG_BASE, s.dtBase[0], s.dtBaseHigh[0]);
     v.setU32(VMCB.GDTR + SEG_LIMIT, s.dtLimit[0]);
-    v.set64(VMCB.IDTR + SEG_BASE, s.dtBase[1], 0);
+    v.set64(VMCB.IDTR + SEG_BASE, s.dtBase[1], s.dtBaseHigh[1]);
     v.setU32(VMCB.IDTR + SEG_LIMIT, s.dtLimit[1]);
     v.set64(VMCB.CR0, s.cr[0], 0);
-    v.set64(VMCB.CR2, s.cr[2], 0);
+    v.set64(VMCB.CR2, s.cr[2], s.crHigh[2]);
+    v.set64(VMCB.CR3, s.cr[3], s.crHigh[3]);
     v.set64(VMCB.CR4, s.cr[4], 0);
     v.set64(VMCB.DR7, s.dr[7], 0);
     v.set64(VMCB.EFER, s.efer[0], s.efer[1]);
     v.set64(VMCB.RFLAGS, s.rflags[0], 0);
-    v.set64(VMCB.RIP, s.rip[0], 0);
-    v.set64(VMCB.RSP, s.gpr[4], 0);
-    v.set64(VMCB.RAX, s.gpr[0], 0);
-    v.set64(VMCB.SYSENTER_CS, s.sysenter[0], 0);
-    v.set64(VMCB.SYSENTER_ESP, s.sysenter[1], 0);
-    v.set64(VMCB.SYSENTER_EIP, s.sysenter[2], 0);
+    v.set64(VMCB.RIP, s.rip[0], s.rip[1]);
+    v.set64(VMCB.RSP, s.gpr[4], s.gprHigh[4]);
+    v.set64(VMCB.RAX, s.gpr[0], s.gprHigh[0]);
+    const vi = v.u32(VMCB.V_INTR);
+    if (vi & VIntr.MASKING) v.setU32(VMCB.V_INTR, (vi & ~VIntr.TPR_MASK) | (s.cr[8] & 0xf));
     v.setU8(VMCB.CPL, s.cpl);
     v.set64(VMCB.INTERRUPT_SHADOW, s.interruptibility ? 1 : 0, 0);
   }
+
+  /** RIP's high half at the exit, and the next RIP's (a carry only in 64-bit mode). */
+  private ripHigh = 0;
+  private nextHigh = 0;
 
   private exit(v: Vmcb, code: number, info1: number, info2: number, nextRip: number): void {
     v.set64(VMCB.EXITCODE, code >>> 0, code < 0 ? 0xffffffff : 0);
     v.set64(VMCB.EXITINFO1, info1, 0);
     v.set64(VMCB.EXITINFO2, info2, 0);
-    v.set64(VMCB.NEXT_RIP, nextRip, 0);
+    v.set64(VMCB.NEXT_RIP, nextRip, this.nextHigh);
     const e = this.cpu.exit;
     if (e.vectoringValid) {
       // x86emu numbers events as VMX does; EXITINTINFO has no software-exception type: INT3,
@@ -290,12 +352,14 @@ export class SvmGuestMode implements Intercepts {
     this.lastInstructions = cpu.instructionsRetired - before;
     const e = cpu.exit;
     const rip = cpu.state.rip[0];
+    this.ripHigh = cpu.state.rip[1];
+    this.nextHigh = this.ripHigh;
     switch (why) {
       case StopReason.Intercept:
         this.interceptExit(v, e, rip);
         break;
       case StopReason.Exception:
-        // #PF: EXITINFO1 the error code, EXITINFO2 the faulting address (15.12.15).
+        // #PF: EXITINFO1 the error code, EXITINFO2 the faulting address, canonical (15.12.15).
         this.exit(
           v,
           SvmExit.EXCP_BASE + e.vector,
@@ -303,6 +367,7 @@ export class SvmGuestMode implements Intercepts {
           e.vector === PF_VECTOR ? e.faultAddress : 0,
           rip,
         );
+        if (e.vector === PF_VECTOR) v.setU32(VMCB.EXITINFO2 + 4, linearHigh(e.faultAddress));
         break;
       case StopReason.Shutdown:
         this.exit(v, SvmExit.SHUTDOWN, 0, 0, rip);
@@ -315,7 +380,10 @@ export class SvmGuestMode implements Intercepts {
   }
 
   private interceptExit(v: Vmcb, e: ExitInfo, rip: number): void {
-    const next = (rip + e.instructionLength) >>> 0;
+    const sum = rip + e.instructionLength;
+    const next = sum >>> 0;
+    // In 64-bit mode the next RIP carries into the high half; elsewhere EIP wraps.
+    if (sum > 0xffffffff && this.cpu.long64) this.nextHigh = (this.ripHigh + 1) >>> 0;
     switch (e.kind) {
       case InterceptKind.CrRead:
         // Decode assists (15.33.1): EXITINFO1 bit 63 valid, 3:0 the GPR — for MOV from CR only;
@@ -344,6 +412,7 @@ export class SvmGuestMode implements Intercepts {
           (e.port << IoioInfo.PORT_SHIFT);
         // EXITINFO2: the RIP of the next instruction (15.10.2).
         this.exit(v, SvmExit.IOIO, info >>> 0, next, next);
+        v.setU32(VMCB.EXITINFO2 + 4, this.nextHigh);
         return;
       }
       case InterceptKind.Rdmsr:
@@ -353,7 +422,9 @@ export class SvmGuestMode implements Intercepts {
         this.exit(v, SvmExit.MSR, 1, 0, next);
         return;
       case InterceptKind.Invlpg:
-        this.exit(v, SvmExit.INVLPG, e.linearAddress, 0, next);
+        // EXITINFO1: the linear address operand, all 64 bits (15.33.1).
+        this.exit(v, SvmExit.INVLPG, e.linearAddress >>> 0, 0, next);
+        v.setU32(VMCB.EXITINFO1 + 4, linearHigh(e.linearAddress));
         return;
       case InterceptKind.InterruptWindow:
         this.exit(v, SvmExit.VINTR, 0, 0, rip);

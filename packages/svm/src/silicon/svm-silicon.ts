@@ -6,6 +6,7 @@
  * that fails the consistency checks (15.5.1). Guest execution is in `guest-mode.ts`.
  */
 import { cpuidVendorLeaf, type HostCpu, HostPhysicalMemory } from '@kvm/core';
+import { CPUID_EXT_ECX, CPUID_EXT_EDX } from '@kvm/x86emu';
 import { SvmGuestMode } from './guest-mode.js';
 import {
   CPUID_80000001_ECX_SVM,
@@ -37,6 +38,11 @@ export interface SvmSiliconConfig {
   vmCr?: number;
   vendor?: string;
   memory?: HostPhysicalMemory;
+  /**
+   * AMD64 long mode (CPUID.80000001H:EDX.LM, EFER.LME/LMA, the 64-bit VMCB state). Default true;
+   * false models a 32-bit K8-era part.
+   */
+  longMode?: boolean;
 }
 
 const MSR_TSC = 0x10;
@@ -45,11 +51,27 @@ const MSR_SYSENTER_CS = 0x174;
 const MSR_SYSENTER_ESP = 0x175;
 const MSR_SYSENTER_EIP = 0x176;
 const MSR_STAR = 0xc0000081;
+const MSR_LSTAR = 0xc0000082;
+const MSR_CSTAR = 0xc0000083;
+const MSR_SYSCALL_MASK = 0xc0000084;
+const MSR_FS_BASE = 0xc0000100;
+const MSR_GS_BASE = 0xc0000101;
+const MSR_KERNEL_GS_BASE = 0xc0000102;
+const MSR_TSC_AUX = 0xc0000103;
 const MSR_HWCR = 0xc0010015;
 const MSR_SYSCFG = 0xc0010010;
 
-/** EFER bits this processor implements: SCE, NXE, SVME (no LME: a 32-bit part for now). */
-const EFER_VALID = (1 << 0) | (1 << 11) | EFER_SVME;
+const EFER_LME = 1 << 8;
+const EFER_LMA = 1 << 10;
+/** EFER bits this processor implements: SCE, NXE, SVME, and LME/LMA with long mode. */
+const EFER_VALID_32 = (1 << 0) | (1 << 11) | EFER_SVME;
+const EFER_VALID_64 = EFER_VALID_32 | EFER_LME | EFER_LMA;
+const X86_CR0_PE = 1 << 0;
+const X86_CR0_PG = 0x80000000;
+const X86_CR4_PAE = 1 << 5;
+/** VMCB segment attrib: L (bit 9) and D/B (bit 10). */
+const ATTRIB_L = 1 << 9;
+const ATTRIB_DB = 1 << 10;
 
 /** Physical-address width (CPUID.80000008:EAX[7:0]). */
 export const SVM_MAXPHYADDR = 40;
@@ -58,6 +80,8 @@ export class SvmSilicon implements HostCpu {
   readonly memory: HostPhysicalMemory;
   readonly vendor: string;
   readonly hasSvm: boolean;
+  /** AMD64 long mode. */
+  readonly longMode: boolean;
   vmCr: number;
   /** The host's EFER. */
   efer = 0;
@@ -71,6 +95,7 @@ export class SvmSilicon implements HostCpu {
     this.memory = config.memory ?? new HostPhysicalMemory();
     this.vendor = config.vendor ?? 'AuthenticAMD';
     this.hasSvm = config.svm ?? true;
+    this.longMode = config.longMode ?? true;
     this.vmCr = config.vmCr ?? 0;
     this.vmcb = new Vmcb(this.memory);
   }
@@ -101,11 +126,15 @@ export class SvmSilicon implements HostCpu {
         return;
       case 0x80000001:
         out[2] = this.hasSvm ? CPUID_80000001_ECX_SVM : 0;
-        // SYSCALL (11) and NX (20); no LM on this 32-bit part.
-        out[3] = (1 << 11) | (1 << 20);
+        // With long mode, what x86emu implements (LM, SYSCALL, NX, Page1GB, RDTSCP; LAHF-LM);
+        // the 32-bit part has SYSCALL (11) and NX (20).
+        if (this.longMode) {
+          out[2] |= CPUID_EXT_ECX;
+          out[3] = CPUID_EXT_EDX;
+        } else out[3] = (1 << 11) | (1 << 20);
         return;
       case 0x80000008:
-        out[0] = SVM_MAXPHYADDR | (32 << 8);
+        out[0] = SVM_MAXPHYADDR | ((this.longMode ? 48 : 32) << 8);
         return;
       case 0x8000000a:
         if (!this.hasSvm) return;
@@ -138,6 +167,15 @@ export class SvmSilicon implements HostCpu {
       case MSR_SYSCFG:
         out[0] = 0;
         return true;
+      case MSR_LSTAR:
+      case MSR_CSTAR:
+      case MSR_SYSCALL_MASK:
+      case MSR_FS_BASE:
+      case MSR_GS_BASE:
+      case MSR_KERNEL_GS_BASE:
+      case MSR_TSC_AUX:
+        out[0] = 0;
+        return this.longMode;
       default:
         return false;
     }
@@ -146,7 +184,7 @@ export class SvmSilicon implements HostCpu {
   wrmsr(index: number, lo: number, hi: number): boolean {
     switch (index >>> 0) {
       case SvmMsr.EFER:
-        if (lo & ~EFER_VALID || hi) return false;
+        if (lo & ~this.eferValid || hi) return false;
         // EFER.SVME cannot be set while VM_CR.SVMDIS is 1 (15.30.1): #GP.
         if (lo & EFER_SVME && (!this.hasSvm || this.vmCr & VmCr.SVMDIS)) return false;
         this.efer = lo >>> 0;
@@ -164,6 +202,11 @@ export class SvmSilicon implements HostCpu {
     }
   }
 
+  /** EFER bits that are not reserved on this part. */
+  get eferValid(): number {
+    return this.longMode ? EFER_VALID_64 : EFER_VALID_32;
+  }
+
   /** The consistency checks of 15.5.1 that matter here; a reason, or '' when they pass. */
   private consistency(v: Vmcb): string {
     if (!(v.u32(VMCB.EFER) & EFER_SVME)) return 'guest EFER.SVME is 0';
@@ -173,7 +216,16 @@ export class SvmSilicon implements HostCpu {
     if (v.hi(VMCB.CR3) >>> (SVM_MAXPHYADDR - 32) !== 0) return 'CR3 beyond MAXPHYADDR';
     if (v.u32(VMCB.CR4) & ~0x7ff || v.hi(VMCB.CR4)) return 'CR4 reserved bits';
     if (v.hi(VMCB.DR6) || v.hi(VMCB.DR7)) return 'DR6/DR7 upper bits';
-    if (v.u32(VMCB.EFER) & ~EFER_VALID || v.hi(VMCB.EFER)) return 'EFER reserved bits';
+    if (v.u32(VMCB.EFER) & ~this.eferValid || v.hi(VMCB.EFER)) return 'EFER reserved bits';
+    // Long mode (15.5.1): EFER.LME with CR0.PG needs CR4.PAE and CR0.PE, and a CS with L and D
+    // both set is illegal then.
+    const efer = v.u32(VMCB.EFER);
+    if (efer & EFER_LME && cr0 & X86_CR0_PG) {
+      if (!(v.u32(VMCB.CR4) & X86_CR4_PAE)) return 'EFER.LME and CR0.PG with CR4.PAE = 0';
+      if (!(cr0 & X86_CR0_PE)) return 'EFER.LME and CR0.PG with CR0.PE = 0';
+      const cs = v.u16(VMCB.CS + 2);
+      if (cs & ATTRIB_L && cs & ATTRIB_DB) return 'EFER.LME, CR0.PG, CR4.PAE with CS.L and CS.D';
+    }
     if (!(v.u32(VMCB.INTERCEPT_MISC2) & Intercept2.VMRUN)) return 'VMRUN intercept clear';
     if (v.u32(VMCB.GUEST_ASID) === 0) return 'ASID 0';
     const inj = v.u32(VMCB.EVENTINJ);
@@ -203,6 +255,31 @@ export class SvmSilicon implements HostCpu {
     this.lastInvalid = '';
     this.guest.run(v);
     return SvmStatus.Exited;
+  }
+
+  /** VMLOAD's and VMSAVE's checks (15.5.2): #UD without EFER.SVME, #GP for a bad address. */
+  private bindForLoadSave(hpa: number): SvmStatus {
+    if (!(this.efer & EFER_SVME)) return SvmStatus.Ud;
+    if (hpa % 4096 !== 0 || hpa >= 2 ** SVM_MAXPHYADDR || !this.vmcb.bind(hpa)) return SvmStatus.Gp;
+    return SvmStatus.Exited;
+  }
+
+  /**
+   * VMLOAD (APM 15.5.2): the processor state VMRUN leaves alone — FS, GS, TR, LDTR with their
+   * hidden parts, KernelGsBase, STAR, LSTAR, CSTAR, SFMASK, SYSENTER_CS/ESP/EIP — from the VMCB
+   * at `hpa`. `Exited` means done.
+   */
+  vmload(hpa: number): SvmStatus {
+    const st = this.bindForLoadSave(hpa);
+    if (st === SvmStatus.Exited) this.guest.vmload(this.vmcb);
+    return st;
+  }
+
+  /** VMSAVE: the same state back into the VMCB at `hpa`. */
+  vmsave(hpa: number): SvmStatus {
+    const st = this.bindForLoadSave(hpa);
+    if (st === SvmStatus.Exited) this.guest.vmsave(this.vmcb);
+    return st;
   }
 }
 
