@@ -608,6 +608,28 @@ const SSE41: [number, string][] = [
   [0x3c, 'PMAXSB'], [0x3d, 'PMAXSD'], [0x3e, 'PMAXUW'], [0x3f, 'PMAXUD'], [0x40, 'PMULLD'],
 ];
 for (const [op, m] of SSE41) sse('66', X38 + op, m, 'Vdq,Wdq');
+sse('NP', T + 0xc4, 'PINSRW', 'Pq,Ew,Ib');
+sse('66', T + 0xc4, 'PINSRW', 'Vdq,Ew,Ib');
+sse('NP', T + 0xc5, 'PEXTRW', 'Gd,Nq,Ib');
+sse('66', T + 0xc5, 'PEXTRW', 'Gd,Udq,Ib');
+sse('66', X38 + 0x10, 'PBLENDVB', 'Vdq,Wdq');
+sse('66', X38 + 0x17, 'PTEST', 'Vdq,Wdq');
+sse('66', X38 + 0x41, 'PHMINPOSUW', 'Vdq,Wdq');
+// PMOVSX/PMOVZX read only the source elements they widen (8, 4 or 2 bytes of memory).
+for (const [k, m, src] of [
+  [0, 'BW', 'Wq'], [1, 'BD', 'Wd'], [2, 'BQ', 'Ww'], [3, 'WD', 'Wq'], [4, 'WQ', 'Wd'], [5, 'DQ', 'Wq'],
+] as const) {
+  sse('66', X38 + 0x20 + k, `PMOVSX${m}`, `Vdq,${src}`);
+  sse('66', X38 + 0x30 + k, `PMOVZX${m}`, `Vdq,${src}`);
+}
+sse('66', M3A + 0x0e, 'PBLENDW', 'Vdq,Wdq,Ib');
+sse('66', M3A + 0x42, 'MPSADBW', 'Vdq,Wdq,Ib');
+// PEXTRB/W/D/Q and PINSRB/D/Q: a GPR (32-bit, 64-bit with REX.W for D/Q) or memory of the element size.
+sse('66', M3A + 0x14, 'PEXTRB', 'Eb,Vdq,Ib');
+sse('66', M3A + 0x15, 'PEXTRW', 'Ew,Vdq,Ib');
+sse('66', M3A + 0x16, 'PEXTRD', 'Ey,Vdq,Ib');
+sse('66', M3A + 0x20, 'PINSRB', 'Vdq,Eb,Ib');
+sse('66', M3A + 0x22, 'PINSRD', 'Vdq,Ey,Ib');
 
 // Undefined flags by mnemonic (SDM Vol. 1 Appendix A, and each instruction's "Flags Affected").
 const CF = 0x1;

@@ -5,10 +5,12 @@
 import type { Handler } from '../../cpu/handler.js';
 import type { OpcodeRow } from '../../decoder/opcode-table.js';
 import * as A from './arith.js';
+import * as IE from './insert-extract.js';
 import * as M from './move.js';
 import { makePacked, type PackedOp } from './packed.js';
 import { makePshift } from './shift.js';
 import * as SH from './shuffle.js';
+import * as S41 from './sse41.js';
 
 type Entry = Handler | { factory: (row: OpcodeRow) => Handler };
 const f = (factory: (row: OpcodeRow) => Handler): Entry => ({ factory });
@@ -49,7 +51,22 @@ export const SSE_INT_HANDLERS: Record<string, Entry> = {
   MASKMOVQ: f(M.makeMaskmov),
   MASKMOVDQU: f(M.makeMaskmov),
   EMMS: M.EMMS,
+  PINSRW: f(IE.makePinsr),
+  PINSRB: f(IE.makePinsr),
+  PINSRD: f(IE.makePinsr),
+  PEXTRW: f(IE.makePextr),
+  PEXTRB: f(IE.makePextr),
+  PEXTRD: f(IE.makePextr),
+  PTEST: S41.PTEST,
+  PBLENDVB: S41.PBLENDVB,
+  PBLENDW: f((row) => makePacked(row, S41.PBLENDW)),
+  PHMINPOSUW: f((row) => makePacked(row, S41.PHMINPOSUW)),
+  MPSADBW: f((row) => makePacked(row, S41.MPSADBW)),
 };
+for (const m of ['BW', 'BD', 'BQ', 'WD', 'WQ', 'DQ']) {
+  SSE_INT_HANDLERS[`PMOVSX${m}`] = f(S41.makePmovx);
+  SSE_INT_HANDLERS[`PMOVZX${m}`] = f(S41.makePmovx);
+}
 
 const PACKED: Record<string, PackedOp> = {
   ...Object.fromEntries(Object.entries(A).filter(([, v]) => typeof v === 'function' && v.length >= 5)),
