@@ -11,7 +11,7 @@ import {
   pte64Gfn,
 } from './pte-format.js';
 import { mmuSetSpte, SET_SPTE_MMIO } from './set-spte.js';
-import type { ShadowPage } from './shadow-page.js';
+import { ShadowPage } from './shadow-page.js';
 import type { MmuState } from './state.js';
 
 /**
@@ -42,10 +42,14 @@ export function kvmMmuPteWrite(s: MmuState, gpa: number, bytes: number): void {
   }
   const list = s.hash.get(gfn);
   if (list === undefined) return;
-  const pages: ShadowPage[] = [];
-  for (const p of list) if (!p.metaphysical) pages.push(p);
-  if (flooded && pages.length > 0) st.floods++;
-  for (const page of pages) {
+  // Zapping edits the hash list, so walk a copy, kept in a reused array (no allocation per write).
+  const pages = s.scratchPages;
+  let n = 0;
+  for (let i = 0; i < list.length; i++) if (!list[i].metaphysical) pages[n++] = list[i];
+  if (flooded && n > 0) st.floods++;
+  for (let k = 0; k < n; k++) {
+    const page = pages[k];
+    pages[k] = PLACEHOLDER;
     if (page.id < 0) continue;
     const glevels = roleGlevels(page.role);
     const pteSize = glevels === 2 ? 4 : 8;
@@ -81,6 +85,9 @@ export function kvmMmuPteWrite(s: MmuState, gpa: number, bytes: number): void {
     }
   }
 }
+
+/** What a used slot of the scratch array holds afterwards, so it keeps no zapped page alive. */
+const PLACEHOLDER = new ShadowPage();
 
 const gpteBuf = new Uint8Array(8);
 const gpteBuf4 = gpteBuf.subarray(0, 4);

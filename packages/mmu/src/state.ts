@@ -101,6 +101,8 @@ export class MmuState {
   /** Scratch for rmap / parent collection (never shrinks). */
   readonly scratchRefs: number[] = [];
   readonly scratchRefs2: number[] = [];
+  /** Scratch for the shadow pages of one gfn (kvmMmuPteWrite). */
+  readonly scratchPages: ShadowPage[] = [];
   /** Violations found by audit mode since creation (bounded). */
   readonly auditLog: string[] = [];
   /** pageFault's reusable answers (the fault path allocates nothing). */
