@@ -137,7 +137,12 @@ function main(): void {
       }
     }
     const snapshot = stats.snapshot();
-    if (config.log.includes('exits')) writeSync(logFd, `${formatExitStats(snapshot)}\n`);
+    if (config.log.includes('exits')) {
+      writeSync(logFd, `${formatExitStats(snapshot)}\n`);
+      // The software engine counts every guest instruction (Vm.getStats); the host's KVM cannot.
+      const instructions = machine.vm.getStats().instructions;
+      if (instructions !== undefined) writeSync(logFd, ` guest instructions retired ${instructions}\n`);
+    }
     machine.close();
     kvm.close();
     post({ type: 'done', stop, stats: snapshot, registers });

@@ -1,0 +1,41 @@
+/**
+ * What the Linux boot bench (bench/linux-boot.mjs) reads besides the clock: `-d exits` on the
+ * software engine ends with the guest instructions the engine retired (its Vm.getStats()
+ * counter), which the bench prints beside the boot time. Checked on a small guest of our own.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { cliPath } from './helpers.js';
+
+/** tools/guests' `cpu` test, 32-bit: runs on the software engine today. */
+const guest = fileURLToPath(new URL('../../../tools/guests/out/cpu.elf', import.meta.url));
+const missing = existsSync(guest) ? '' : ` (skipped: ${guest} is not built)`;
+
+describe.each(['vmx', 'svm'])('-d exits on -accel %s', (accel) => {
+  it.skipIf(missing !== '')(`ends with the guest instructions retired${missing}`, () => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        cliPath,
+        '-accel',
+        accel,
+        '-nographic',
+        '-no-reboot',
+        '-device',
+        'isa-debug-exit,iobase=0xf4,iosize=4',
+        '-kernel',
+        guest,
+        '-d',
+        'exits',
+      ],
+      { encoding: 'utf8', timeout: 60_000, input: '' },
+    );
+    expect(r.stdout).toContain('SUMMARY cpu:');
+    const m = / guest instructions retired (\d+)\n$/.exec(r.stderr);
+    expect(m, r.stderr).not.toBeNull();
+    // The guest runs tens of thousands of instructions at least (34 checks, a timing loop).
+    expect(Number(m![1])).toBeGreaterThan(10_000);
+  });
+});
