@@ -5,7 +5,9 @@
  * key to the cache is a combination of…".
  *
  *   bits 0-3   glevels      guest paging levels (0 = paging off, 2, 3, 4): real mode, 32-bit,
- *                           PAE and long-mode shadows can be cached side by side (SMP bring-up)
+ *                           PAE and long-mode shadows can be cached side by side (SMP bring-up).
+ *                           4 is the long-mode bit: only a long-mode guest has 4-level tables,
+ *                           and only its shadow pages reach levels 3 and 4
  *   bits 4-7   level        level of this shadow table (1 = page table); a guest page used as
  *                           both a table and a directory gets one shadow page per level
  *   bits 8-9   quadrant     32-bit guests only: a guest table spans 4 MiB but a PAE shadow table
@@ -71,7 +73,7 @@ export function roleAccess(role: number): number {
 /** A readable form, for audit messages and debugging. */
 export function describeRole(role: number): string {
   return (
-    `glevels=${roleGlevels(role)} level=${roleLevel(role)} quadrant=${roleQuadrant(role)}` +
+    `glevels=${roleGlevels(role)}${roleGlevels(role) === 4 ? ' (long)' : ''} level=${roleLevel(role)} quadrant=${roleQuadrant(role)}` +
     `${roleMetaphysical(role) ? ' metaphysical' : ''} access=${roleAccess(role)}` +
     `${role & ROLE_CR0_WP ? ' wp' : ''}${role & ROLE_NXE ? ' nxe' : ''}${role & ROLE_PSE ? ' pse' : ''}`
   );
