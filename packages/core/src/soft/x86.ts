@@ -256,11 +256,20 @@ export function kvmEmulateStringPio(
     for (let i = size - 1; i >= 0; i--) value = (value << 8) | v.view[v.offset + i];
   }
   const pio = vcpu.pio;
-  pio.setup(run, isIn, size, port, value >>> 0, length);
+  // A device the kernel emulates (the in-kernel 8259 pair) serves the element here, as KVM's
+  // emulator_pio_in_out tries kernel devices before userspace; a REP continues by re-entering
+  // the guest at the same instruction (one element per exit, as for userspace).
+  const inKernel = vcpu.apic !== null ? kvmIrqchipPio(vcpu, isIn, size, port, value >>> 0) : -1;
+  pio.setup(run, isIn, size, port, (inKernel >= 0 ? inKernel : value) >>> 0, length);
   pio.isString = true;
   pio.rep = rep;
   pio.addrMask = addrMask;
   pio.linear = linear;
+  if (inKernel >= 0) {
+    pio.active = false;
+    completeStringPio(vcpu, run);
+    return ExitResult.Reenter;
+  }
   vcpu.vm.count('io_exits');
   return ExitResult.Userspace;
 }
