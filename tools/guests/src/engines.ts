@@ -53,6 +53,9 @@ export const HOST_QUIRKS: Readonly<Record<'kvm' | 'kvm-pvm', EngineQuirks>> = {
       // A pending IRQ is not delivered at the end of the STI shadow (nor within the next few
       // instructions): the interrupt window opens late. HLT wake-up and the rest are exact.
       interrupts64: ['irq0.delivered-after-sti', 'irq0.sti-shadow-delivers-after-next-insn'],
+      // Its paravirtual event path delivers an APIC interrupt without setting ISR (so PPR stays
+      // 0 and the in-service vector does not block its class); TPR masking and EOI are exact.
+      apic64: ['ipi.in-isr-while-serviced', 'ipi.blocked-by-in-service', 'ppr.follows-in-service-class'],
     },
   },
 };

@@ -134,6 +134,14 @@ const ENTRIES: readonly Entry[] = [
     ['long-mode', 'interrupts'],
   ),
   ...pair(
+    'apic',
+    'the local APIC of the in-kernel irqchip: base MSR, ID and version, a self-IPI held by IF and by an ' +
+      'in-service vector until EOI, TPR (and CR8) masking and PPR, the timer one-shot, periodic and ' +
+      'TSC-deadline',
+    ['unpaged-exceptions', 'interrupts'],
+    ['long-mode', 'interrupts'],
+  ),
+  ...pair(
     'cpu',
     'CPUID leaves, RDMSR/WRMSR of EFER, SYSENTER_*, TSC, PAT (and STAR/LSTAR/... in 64-bit), #GP on bad ' +
       'MSRs and values, RDTSC monotonic',
