@@ -630,6 +630,14 @@ sse('66', M3A + 0x15, 'PEXTRW', 'Ew,Vdq,Ib');
 sse('66', M3A + 0x16, 'PEXTRD', 'Ey,Vdq,Ib');
 sse('66', M3A + 0x20, 'PINSRB', 'Vdq,Eb,Ib');
 sse('66', M3A + 0x22, 'PINSRD', 'Vdq,Ey,Ib');
+// SSE4.2: string compares (66 0F 3A 60–63), CRC32 (F2 0F 38 F0/F1); POPCNT (F3 0F B8).
+sse('66', M3A + 0x60, 'PCMPESTRM', 'Vdq,Wdq,Ib');
+sse('66', M3A + 0x61, 'PCMPESTRI', 'Vdq,Wdq,Ib');
+sse('66', M3A + 0x62, 'PCMPISTRM', 'Vdq,Wdq,Ib');
+sse('66', M3A + 0x63, 'PCMPISTRI', 'Vdq,Wdq,Ib');
+sse('F2', X38 + 0xf0, 'CRC32', 'Gy,Eb');
+sse('F2', X38 + 0xf1, 'CRC32', 'Gy,Ev');
+sse('F3', T + 0xb8, 'POPCNT', 'Gv,Ev');
 
 // Undefined flags by mnemonic (SDM Vol. 1 Appendix A, and each instruction's "Flags Affected").
 const CF = 0x1;

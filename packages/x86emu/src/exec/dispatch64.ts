@@ -22,6 +22,7 @@ import * as MI from './long/misc64.js';
 import * as M from './long/move64.js';
 import * as SH from './long/shift64.js';
 import { makeString64 } from './long/string64.js';
+import { makeCrc32, POPCNT } from './sse/bitops.js';
 import * as S64 from './system64.js';
 
 type Entry = Handler | { factory: (row: OpcodeRow) => Handler };
@@ -70,6 +71,9 @@ const HANDLERS_W: Record<string, Entry> = {
   BSF: f(SH.makeBsx64),
   BSR: f(SH.makeBsx64),
   BSWAP: SH.BSWAP64,
+  // POPCNT and CRC32 handle every operand size themselves (exec/sse/bitops.ts).
+  POPCNT: POPCNT,
+  CRC32: f(makeCrc32),
 };
 
 /** REX.W forms that are their 32-bit form with the result zero-extended (or REX.W ignored). */

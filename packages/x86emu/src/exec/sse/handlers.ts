@@ -5,12 +5,14 @@
 import type { Handler } from '../../cpu/handler.js';
 import type { OpcodeRow } from '../../decoder/opcode-table.js';
 import * as A from './arith.js';
+import * as B from './bitops.js';
 import * as IE from './insert-extract.js';
 import * as M from './move.js';
 import { makePacked, type PackedOp } from './packed.js';
 import { makePshift } from './shift.js';
 import * as SH from './shuffle.js';
 import * as S41 from './sse41.js';
+import { makePcmpstr } from './string.js';
 
 type Entry = Handler | { factory: (row: OpcodeRow) => Handler };
 const f = (factory: (row: OpcodeRow) => Handler): Entry => ({ factory });
@@ -62,6 +64,12 @@ export const SSE_INT_HANDLERS: Record<string, Entry> = {
   PBLENDW: f((row) => makePacked(row, S41.PBLENDW)),
   PHMINPOSUW: f((row) => makePacked(row, S41.PHMINPOSUW)),
   MPSADBW: f((row) => makePacked(row, S41.MPSADBW)),
+  PCMPESTRI: f(makePcmpstr),
+  PCMPESTRM: f(makePcmpstr),
+  PCMPISTRI: f(makePcmpstr),
+  PCMPISTRM: f(makePcmpstr),
+  POPCNT: B.POPCNT,
+  CRC32: f(B.makeCrc32),
 };
 for (const m of ['BW', 'BD', 'BQ', 'WD', 'WQ', 'DQ']) {
   SSE_INT_HANDLERS[`PMOVSX${m}`] = f(S41.makePmovx);
