@@ -64,7 +64,7 @@ export interface RunGuestOptions {
   onSerial?: (chunk: Uint8Array) => void;
   /** The debug-exit device; false for none. Default iobase 0xf4, iosize 4. */
   debugExit?: DebugExitConfig | false;
-  /** Use the in-kernel irqchip (and the kernel's PIT where the engine has one). */
+  /** Use the in-kernel irqchip (and the kernel's PIT where the engine has one). Default true. */
   kernelIrqchip?: boolean;
   /**
    * QEMU's isa-debugcon (port 0xe9 unless `iobase`): bytes written go to the process's stdout or
@@ -188,7 +188,8 @@ export async function resolveConfig(
     cmdline: options.append ?? '',
     debugExit: options.debugExit === false ? null : (options.debugExit ?? DEFAULT_DEBUG_EXIT),
     noReboot: options.noReboot ?? true,
-    kernelIrqchip: options.kernelIrqchip ?? false,
+    // On by default, as QEMU's with KVM (`-machine kernel-irqchip=on`).
+    kernelIrqchip: options.kernelIrqchip ?? true,
     serialToStdout: options.serialToStdout ?? false,
     serialToCaller: (options.captureSerial ?? true) || options.onSerial !== undefined,
     log: options.log ?? [],

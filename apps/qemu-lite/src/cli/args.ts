@@ -76,6 +76,19 @@ export function parseKeyValues(text: string): { first: string; props: Map<string
   return { first: parts[0], props };
 }
 
+/**
+ * `kernel-irqchip=on|off|split`. `split` is QEMU's local APICs in the kernel with the PIC,
+ * I/O APIC and PIT in userspace (KVM_CAP_SPLIT_IRQCHIP); qemu-lite has no userspace I/O APIC.
+ */
+function kernelIrqchip(value: string): boolean {
+  if (value === 'split') {
+    throw new UsageError(
+      "kernel-irqchip=split: qemu-lite has no userspace I/O APIC for the split irqchip; use 'on' (the default) or 'off'",
+    );
+  }
+  return onOff(value, 'kernel-irqchip');
+}
+
 function onOff(value: string, what: string): boolean {
   if (value === 'on' || value === 'true' || value === 'yes') return true;
   if (value === 'off' || value === 'false' || value === 'no') return false;
@@ -143,7 +156,7 @@ function accel(value: string, out: ParsedArgs): void {
   rejectUnknownProps(props, ['kernel-irqchip'], `-accel ${first}`);
   out.options.accel = first;
   const irqchip = props.get('kernel-irqchip');
-  if (irqchip !== undefined) out.options.kernelIrqchip = onOff(irqchip, 'kernel-irqchip');
+  if (irqchip !== undefined) out.options.kernelIrqchip = kernelIrqchip(irqchip);
 }
 
 function machine(value: string, out: ParsedArgs): void {
@@ -157,7 +170,7 @@ function machine(value: string, out: ParsedArgs): void {
   }
   rejectUnknownProps(props, ['kernel-irqchip', 'type', 'accel'], '-machine');
   const irqchip = props.get('kernel-irqchip');
-  if (irqchip !== undefined) out.options.kernelIrqchip = onOff(irqchip, 'kernel-irqchip');
+  if (irqchip !== undefined) out.options.kernelIrqchip = kernelIrqchip(irqchip);
   const a = props.get('accel');
   if (a !== undefined) out.options.accel = a;
 }
@@ -322,8 +335,9 @@ Machine:
   -accel kvm|host|vmx|svm engine: the host's /dev/kvm, or the software engine's VMX/SVM backend
   -enable-kvm             same as -accel kvm
   -machine kernel-irqchip=on|off
-                          on: the host kernel's PIC/IOAPIC/LAPIC and PIT (host engine only);
-                          off (default): userspace i8259/i8254, interrupts injected by qemu-lite
+                          on (default): the engine's in-kernel PIC, IOAPIC and local APIC (and
+                          PIT where it has one), as QEMU with KVM; off: userspace i8259/i8254,
+                          interrupts injected by qemu-lite, and no local APIC in CPUID
   -no-reboot              a guest reset ends qemu-lite with status 0 instead of rebooting
 
 Boot:

@@ -296,7 +296,7 @@ export class Machine {
    * A guest reset (triple fault, i8042 or port 0x92 reset line), handled as QEMU's
    * `qemu_system_reset` does: same VM, same vCPU, same RAM. Returns the machine that runs next:
    * this one, reset in place; or, with the in-kernel irqchip (whose PIC, IOAPIC, PIT and local
-   * APIC the ABI has no ioctl to reset: no KVM_SET_IRQCHIP / KVM_SET_LAPIC), a new VM and vCPU
+   * APIC, timers included, a new VM gives their power-on state at once), a new VM and vCPU
    * over this machine's RAM and CMOS, with new userspace devices, this VM closed. Either way the RAM reads as zero before the image
    * is loaded again, as after a cold boot, and no host memory is allocated.
    */

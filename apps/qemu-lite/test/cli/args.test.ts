@@ -80,6 +80,14 @@ describe('command line', () => {
     expect(parseArgs(['-machine', 'kernel-irqchip=on']).options.kernelIrqchip).toBe(true);
   });
 
+  it('refuses kernel-irqchip=split with the reason (no userspace I/O APIC here)', () => {
+    expect(usageError(['-machine', 'kernel-irqchip=split'])).toMatch(
+      /^kernel-irqchip=split: qemu-lite has no userspace I\/O APIC/,
+    );
+    expect(usageError(['-accel', 'kvm,kernel-irqchip=split'])).toMatch(/^kernel-irqchip=split/);
+    expect(usageError(['-machine', 'kernel-irqchip=maybe'])).toBe("kernel-irqchip: 'maybe' is not on or off");
+  });
+
   it('parses -d lists and refuses unknown log items', () => {
     expect(parseArgs(['-d', 'exits,int']).options.log).toEqual(['exits', 'int']);
     expect(parseArgs(['-d', 'help']).logHelp).toBe(true);
