@@ -1,0 +1,182 @@
+/**
+ * The architectural checks around the SIMD integer instructions: alignment of the aligned forms,
+ * CR0.EM / CR0.TS / CR4.OSFXSR, LOCK, the x87 state an MMX instruction leaves, and the forms in
+ * 32-bit and 16-bit code.
+ */
+import { describe, expect, it } from 'vitest';
+import { Cr0, Cr4 } from '../src/index.js';
+import { longMode } from './long.js';
+import { type Machine, realMode, runTo } from './machine.js';
+import { protectedMode } from './pm.js';
+
+const GP = 13;
+const UD = 6;
+const NM = 7;
+
+/** 64-bit mode, CPL 0, CR4.OSFXSR = 1, RBX = 0x20000 (16-byte aligned). */
+function machine(source: string): Machine {
+  const m = longMode(`mov ebx, 0x20000\n${source}\nhlt`, { captureExceptions: true });
+  m.cpu.state.cr[4] |= Cr4.OSFXSR;
+  m.cpu.stateChanged();
+  return m;
+}
+function vectorOf(source: string, setup?: (m: Machine) => void): number | null {
+  const m = machine(source);
+  setup?.(m);
+  m.cpu.run(100);
+  return m.exceptions.length ? m.exceptions[0].vector : null;
+}
+
+describe('SIMD integer: exceptions', () => {
+  it('the aligned forms raise #GP(0) on a misaligned m128; the unaligned forms and m64 forms do not', () => {
+    for (const src of [
+      'movdqa xmm0, [rbx+8]',
+      'movdqa [rbx+4], xmm1',
+      'movaps xmm0, [rbx+1]',
+      'movntdq [rbx+8], xmm0',
+      'movntdqa xmm0, [rbx+8]',
+      'paddb xmm0, [rbx+8]',
+      'pshufd xmm0, [rbx+8], 0',
+      'psrlw xmm0, [rbx+8]',
+      'ptest xmm0, [rbx+8]',
+      'pblendvb xmm1, [rbx+8]',
+    ])
+      expect([src, vectorOf(src)]).toEqual([src, GP]);
+    for (const src of [
+      'movdqu xmm0, [rbx+8]',
+      'movups [rbx+3], xmm0',
+      'lddqu xmm0, [rbx+7]',
+      'movq xmm0, [rbx+3]',
+      'paddb mm0, [rbx+3]',
+      'pmovzxbw xmm0, [rbx+3]',
+      'pcmpistri xmm0, [rbx+5], 0',
+      'movdqa xmm0, [rbx+16]',
+    ])
+      expect([src, vectorOf(src)]).toEqual([src, null]);
+  });
+
+  it('#GP(0) comes before the page walk: a misaligned MOVDQA store leaves memory untouched', () => {
+    const m = machine('pcmpeqb xmm0, xmm0\nmovdqa [rbx+8], xmm0');
+    m.cpu.run(100);
+    expect(m.exceptions[0].vector).toBe(GP);
+    expect(Array.from(m.mem.bytes.subarray(0x20000, 0x20020)).every((b) => b === 0)).toBe(true);
+  });
+
+  it('SSE forms: #UD with CR4.OSFXSR = 0 or CR0.EM = 1, then #NM with CR0.TS = 1; MMX forms ignore OSFXSR', () => {
+    const noFxsr = (m: Machine) => {
+      m.cpu.state.cr[4] &= ~Cr4.OSFXSR;
+      m.cpu.stateChanged();
+    };
+    const em = (m: Machine) => {
+      m.cpu.state.cr[0] |= Cr0.EM;
+    };
+    const ts = (m: Machine) => {
+      m.cpu.state.cr[0] |= Cr0.TS;
+    };
+    expect(vectorOf('paddb xmm0, xmm1', noFxsr)).toBe(UD);
+    expect(vectorOf('movdqa xmm0, xmm1', noFxsr)).toBe(UD);
+    expect(vectorOf('paddb mm0, mm1', noFxsr)).toBe(null);
+    expect(vectorOf('paddb xmm0, xmm1', em)).toBe(UD);
+    expect(vectorOf('paddb mm0, mm1', em)).toBe(UD);
+    expect(vectorOf('emms', em)).toBe(UD);
+    expect(vectorOf('paddb xmm0, xmm1', ts)).toBe(NM);
+    expect(vectorOf('pcmpistri xmm0, xmm1, 0', ts)).toBe(NM);
+    expect(vectorOf('paddb mm0, mm1', ts)).toBe(NM);
+    expect(vectorOf('emms', ts)).toBe(NM);
+    // EM outranks TS: #UD (SDM Vol. 3 Table 6-2, decode faults before #NM).
+    expect(vectorOf('paddb xmm0, xmm1', (m) => (em(m), ts(m)))).toBe(UD);
+    // POPCNT and CRC32 are integer instructions: no SIMD checks.
+    expect(vectorOf('popcnt eax, ecx', (m) => (noFxsr(m), em(m), ts(m)))).toBe(null);
+    expect(vectorOf('crc32 eax, ecx', (m) => (noFxsr(m), em(m), ts(m)))).toBe(null);
+  });
+
+  it('LOCK and unknown mandatory-prefix combinations are #UD', () => {
+    expect(vectorOf('.byte 0xf0, 0x66, 0x0f, 0xfe, 0x03')).toBe(UD); // lock paddd xmm0, [rbx]
+    expect(vectorOf('.byte 0xf2, 0x0f, 0x6f, 0xc1')).toBe(UD); // F2 0F 6F
+    expect(vectorOf('.byte 0x66, 0x0f, 0x77')).toBe(UD); // 66 0F 77 (EMMS has no 66 form)
+    expect(vectorOf('.byte 0x66, 0x0f, 0x73, 0xd8, 0x01')).toBe(null); // PSRLDQ xmm0, 1
+    expect(vectorOf('.byte 0x0f, 0x73, 0xd8, 0x01')).toBe(UD); // no MMX PSRLDQ
+    expect(vectorOf('.byte 0x66, 0x0f, 0x71, 0x10, 0x01')).toBe(UD); // shift-by-immediate with a memory operand
+  });
+});
+
+describe('SIMD integer: MMX and the x87 state', () => {
+  it('an MMX instruction sets TOP = 0, tags all valid, and exponent bits 79:64 of its destination to ones', () => {
+    const m = machine('paddb mm2, mm3');
+    const s = m.cpu.state;
+    s.fpuStatus[0] = 5 << 11;
+    s.fpuTag[0] = 0xffff;
+    runTo(m);
+    expect((s.fpuStatus[0] >> 11) & 7).toBe(0);
+    expect(s.fpuTag[0]).toBe(0);
+    expect([s.fpuRegs[2 * 10 + 8], s.fpuRegs[2 * 10 + 9]]).toEqual([0xff, 0xff]);
+    // The source register's exponent is not written.
+    expect([s.fpuRegs[3 * 10 + 8], s.fpuRegs[3 * 10 + 9]]).toEqual([0, 0]);
+  });
+
+  it('MMn is physical register Rn whatever TOP was; EMMS empties every tag', () => {
+    const m = machine('movq mm1, [rbx]\nemms');
+    const s = m.cpu.state;
+    s.fpuStatus[0] = 3 << 11;
+    m.mem.bytes.set([1, 2, 3, 4, 5, 6, 7, 8], 0x20000);
+    runTo(m);
+    expect(Array.from(s.fpuRegs.subarray(10, 18))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(s.fpuTag[0]).toBe(0xffff);
+  });
+
+  it('a faulting MMX load leaves the x87 state alone', () => {
+    const m = longMode('mov rbx, 0x100000000000\nmovq mm0, [rbx]\nhlt', { captureExceptions: true });
+    const s = m.cpu.state;
+    s.fpuStatus[0] = 6 << 11;
+    s.fpuTag[0] = 0xffff;
+    m.cpu.run(100);
+    expect(m.exceptions[0].vector).toBe(14);
+    expect([(s.fpuStatus[0] >> 11) & 7, s.fpuTag[0]]).toEqual([6, 0xffff]);
+  });
+});
+
+describe('SIMD integer outside 64-bit mode', () => {
+  it('32-bit protected mode: 66-prefixed forms, memory operands and PEXTRW to a GPR', () => {
+    const m = protectedMode(
+      [
+        'mov esi, 0x20000',
+        'movdqu xmm1, [esi]',
+        'paddw xmm1, xmm1',
+        'movdqa [esi+16], xmm1',
+        'pextrw eax, xmm1, 7',
+        'movd ecx, xmm1',
+        'hlt',
+      ].join('\n'),
+      { captureExceptions: true },
+    );
+    m.cpu.state.cr[4] |= Cr4.OSFXSR;
+    m.cpu.stateChanged();
+    for (let k = 0; k < 8; k++) m.mem.write16(0x20000 + 2 * k, 0x1001 * (k + 1));
+    runTo(m);
+    const want = Array.from({ length: 8 }, (_, k) => (0x2002 * (k + 1)) & 0xffff);
+    expect(Array.from({ length: 8 }, (_, k) => m.mem.read16(0x20010 + 2 * k))).toEqual(want);
+    expect(m.cpu.state.gpr[0]).toBe(want[7]);
+    expect(m.cpu.state.gpr[1]).toBe((want[1] << 16) | want[0]);
+  });
+
+  it('real mode: 66 0F FE is PADDD (the 66 selects the instruction, not a 16-bit operand size)', () => {
+    const m = realMode(
+      ['movd xmm0, eax', 'movd xmm1, ecx', 'paddd xmm0, xmm1', 'movd edx, xmm0', 'hlt'].join('\n'),
+      { captureExceptions: true },
+    );
+    const s = m.cpu.state;
+    s.cr[4] |= Cr4.OSFXSR;
+    s.gpr[0] = 0x12345678;
+    s.gpr[1] = 0x11111111;
+    m.cpu.stateChanged();
+    runTo(m);
+    expect(s.gpr[2]).toBe(0x23456789);
+  });
+
+  it('REX.R/REX.B reach xmm8–xmm15 in 64-bit mode', () => {
+    const m = machine('pcmpeqd xmm15, xmm15\npsrld xmm15, 28\nmovdqa xmm9, xmm15\npaddd xmm9, xmm15');
+    runTo(m);
+    const x = new Uint32Array(m.cpu.state.xmm.buffer, 9 * 16, 4);
+    expect(Array.from(x)).toEqual([0x1e, 0x1e, 0x1e, 0x1e]);
+  });
+});
