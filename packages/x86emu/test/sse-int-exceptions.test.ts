@@ -84,10 +84,27 @@ describe('SIMD integer: exceptions', () => {
     expect(vectorOf('paddb mm0, mm1', ts)).toBe(NM);
     expect(vectorOf('emms', ts)).toBe(NM);
     // EM outranks TS: #UD (SDM Vol. 3 Table 6-2, decode faults before #NM).
-    expect(vectorOf('paddb xmm0, xmm1', (m) => (em(m), ts(m)))).toBe(UD);
+    expect(
+      vectorOf('paddb xmm0, xmm1', (m) => {
+        em(m);
+        ts(m);
+      }),
+    ).toBe(UD);
     // POPCNT and CRC32 are integer instructions: no SIMD checks.
-    expect(vectorOf('popcnt eax, ecx', (m) => (noFxsr(m), em(m), ts(m)))).toBe(null);
-    expect(vectorOf('crc32 eax, ecx', (m) => (noFxsr(m), em(m), ts(m)))).toBe(null);
+    expect(
+      vectorOf('popcnt eax, ecx', (m) => {
+        noFxsr(m);
+        em(m);
+        ts(m);
+      }),
+    ).toBe(null);
+    expect(
+      vectorOf('crc32 eax, ecx', (m) => {
+        noFxsr(m);
+        em(m);
+        ts(m);
+      }),
+    ).toBe(null);
   });
 
   it('LOCK and unknown mandatory-prefix combinations are #UD', () => {
