@@ -19,10 +19,10 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KvmCpuidEntry2 } from '@kvm/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as linux from '../../../tools/linux/boot-marker.mjs';
-import { engineByName } from '../src/engines.js';
+import { cpuidGap, NO_LONG_MODE } from '../../../tools/linux/soft-engine.mjs';
+import * as ql from '../src/index.js';
 import { cliPath } from './helpers.js';
 import {
   checkCpuFlags,
@@ -38,16 +38,6 @@ const ENGINES = ['vmx', 'svm'] as const;
 type Accel = (typeof ENGINES)[number];
 const timeoutS = Number(process.env.QEMU_LITE_LINUX_SOFT_TIMEOUT_S ?? 600);
 const RAM_MIB = 256;
-
-/** CPUID.1:EDX bits an x86-64 kernel requires that x86emu may not have yet (issue 11). */
-const REQUIRED_EDX: readonly [number, string][] = [
-  [0, 'fpu'],
-  [24, 'fxsr'],
-  [25, 'sse'],
-  [26, 'sse2'],
-];
-/** CPUID.80000001H:EDX.LM. */
-const EXT_EDX_LM = 29;
 
 function whyNotAtAll(): string | undefined {
   if (process.env.QEMU_LITE_LINUX !== '1') {
@@ -65,28 +55,6 @@ function whyNotAtAll(): string | undefined {
   return undefined;
 }
 
-/**
- * What the engine's KVM_GET_SUPPORTED_CPUID lacks of what Linux x86-64 needs, as a skip reason
- * (undefined: nothing lacking).
- */
-function cpuidGap(accel: Accel): string | undefined {
-  const entries: readonly KvmCpuidEntry2[] = engineByName(accel)!.open().getSupportedCpuid();
-  const leaf = (fn: number) => entries.find((e) => e.function === fn && e.index === 0);
-  const edx1 = leaf(1)?.edx ?? 0;
-  const missing = REQUIRED_EDX.filter(([bit]) => ((edx1 >>> bit) & 1) === 0).map(([, name]) => name);
-  if ((((leaf(0x80000001)?.edx ?? 0) >>> EXT_EDX_LM) & 1) === 0) missing.push('lm');
-  if (missing.length === 0) return undefined;
-  const owner = (name: string) => (name === 'lm' ? 'long mode, issue 12' : 'x87/SSE, issue 11');
-  return (
-    `-accel ${accel}'s CPUID (KVM_GET_SUPPORTED_CPUID, x86emu's) lacks ` +
-    `${missing.map((name) => `${name} (${owner(name)})`).join(', ')}, which an x86-64 kernel requires ` +
-    '(verify_cpu, fpu__init_system)'
-  );
-}
-
-/** The engine stopping at long mode: qemu-lite's message (src/vcpu/exit-handler.ts). */
-const NO_LONG_MODE = /the software engine does not run long mode yet[^\n]*/;
-
 interface Boot {
   /** Why the checks skip (a prerequisite the engine lacks), or undefined. */
   readonly skip?: string;
@@ -96,7 +64,7 @@ interface Boot {
 }
 
 async function boot(accel: Accel): Promise<Boot> {
-  const gap = cpuidGap(accel);
+  const gap = cpuidGap(ql, accel);
   if (gap !== undefined) return { skip: gap, context: '' };
   const log = join(linux.cacheDir, `linux-boot-${accel}.log`);
   let echoed = '';
