@@ -56,6 +56,13 @@ export const HOST_QUIRKS: Readonly<Record<'kvm' | 'kvm-pvm', EngineQuirks>> = {
       // Its paravirtual event path delivers an APIC interrupt without setting ISR (so PPR stays
       // 0 and the in-service vector does not block its class); TPR masking and EOI are exact.
       apic64: ['ipi.in-isr-while-serviced', 'ipi.blocked-by-in-service', 'ppr.follows-in-service-class'],
+      // The same path ends a level-triggered I/O APIC interrupt at delivery: remote IRR is already
+      // clear in the handler, and a line still asserted then is delivered once more.
+      ioapic64: [
+        'level.remote-irr-set-in-handler',
+        'level.once-when-source-cleared-before-eoi',
+        'level.stops-when-deasserted',
+      ],
     },
   },
 };

@@ -142,6 +142,13 @@ const ENTRIES: readonly Entry[] = [
     ['long-mode', 'interrupts'],
   ),
   ...pair(
+    'ioapic',
+    'the I/O APIC: version and ID through IOREGSEL/IOWIN, a level-triggered pin fed by the UART: remote IRR ' +
+      'set by the delivery and cleared by EOI, TMR, redelivery while the line stays asserted, masking',
+    ['unpaged-exceptions', 'interrupts'],
+    ['long-mode', 'interrupts'],
+  ),
+  ...pair(
     'cpu',
     'CPUID leaves, RDMSR/WRMSR of EFER, SYSENTER_*, TSC, PAT (and STAR/LSTAR/... in 64-bit), #GP on bad ' +
       'MSRs and values, RDTSC monotonic',
