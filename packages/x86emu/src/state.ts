@@ -138,10 +138,14 @@ export class CpuState {
   readonly crHigh = new Uint32Array(9);
   /** DR0–DR7 (DR4/DR5 alias DR6/DR7 when CR4.DE = 0). */
   readonly dr = new Uint32Array(8);
+  /** Bits 63:32 of DR0–DR3 (64-bit linear addresses; DR6/DR7's upper halves are reserved, zero). */
+  readonly drHigh = new Uint32Array(4);
   /** EFER: `efer[0]` low, `efer[1]` high. */
   readonly efer = new Uint32Array(2);
   /** IA32_SYSENTER_CS, _ESP, _EIP (MSRs 0x174–0x176), low halves. */
   readonly sysenter = new Uint32Array(3);
+  /** Their high halves (ESP and EIP are 64-bit addresses on Intel 64; [0] stays 0). */
+  readonly sysenterHigh = new Uint32Array(3);
   /** Time-stamp counter as two halves; advanced by instructions retired. */
   readonly tsc = new Uint32Array(2);
   /**
@@ -241,8 +245,10 @@ export class CpuState {
     this.dr.fill(0);
     this.dr[6] = 0xffff0ff0;
     this.dr[7] = 0x400;
+    this.drHigh.fill(0);
     this.efer.fill(0);
     this.sysenter.fill(0);
+    this.sysenterHigh.fill(0);
     this.tsc.fill(0);
     this.star.fill(0);
     this.lstar.fill(0);
@@ -285,8 +291,10 @@ export class CpuState {
     this.cr.set(from.cr);
     this.crHigh.set(from.crHigh);
     this.dr.set(from.dr);
+    this.drHigh.set(from.drHigh);
     this.efer.set(from.efer);
     this.sysenter.set(from.sysenter);
+    this.sysenterHigh.set(from.sysenterHigh);
     this.tsc.set(from.tsc);
     this.star.set(from.star);
     this.lstar.set(from.lstar);

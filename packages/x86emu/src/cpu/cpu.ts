@@ -231,16 +231,23 @@ export class Cpu {
       if (!write && rw !== 3) continue;
       const lenBits = (dr7 >>> (18 + 4 * n)) & 3;
       const len = lenBits === 0 ? 1 : lenBits === 1 ? 2 : lenBits === 3 ? 4 : 8;
-      const start = (s.dr[n] & ~(len - 1)) >>> 0;
+      // In IA-32e mode DRn holds a 64-bit linear address: folded to 48 bits, as `lin` is.
+      const low = (s.dr[n] & ~(len - 1)) >>> 0;
+      const start = this.lma ? (s.drHigh[n] & 0xffff) * TWO32 + low : low;
       if (lin < start + len && lin + size > start) this.dbgHit |= 1 << n;
     }
   }
 
-  /** An instruction breakpoint on the instruction at linear `lin`: #DB, a fault (SDM Vol. 3 17.3.1.1). */
-  checkCodeBreakpoints(lin: number): void {
+  /**
+   * An instruction breakpoint on the instruction at linear `lin` (bits 63:32 `linHi` in 64-bit
+   * mode, where CS.base is 0 and DRn holds a 64-bit address): #DB, a fault (SDM Vol. 3 17.3.1.1).
+   */
+  checkCodeBreakpoints(lin: number, linHi = 0): void {
     const s = this.state;
     let hit = 0;
-    for (let n = 0; n < 4; n++) if ((this.dbgExec >>> n) & 1 && s.dr[n] === lin) hit |= 1 << n;
+    for (let n = 0; n < 4; n++)
+      if ((this.dbgExec >>> n) & 1 && s.dr[n] === lin && (!this.long64 || s.drHigh[n] === linHi))
+        hit |= 1 << n;
     if (hit !== 0) {
       s.dr[6] = (s.dr[6] & ~0xf) | hit;
       this.raise(C.DB, 0, false);
@@ -526,8 +533,7 @@ export class Cpu {
     const shadow = s.interruptibility & 3;
     const fl = s.rflags[0];
     const tf = fl & Flag.TF;
-    // DR0–DR3 hold 32-bit addresses here: only RIPs below 4 GiB can match.
-    if (this.dbgExec !== 0 && !(fl & Flag.RF)) this.checkCodeBreakpoints(s.rip[1] === 0 ? eip : -1);
+    if (this.dbgExec !== 0 && !(fl & Flag.RF)) this.checkCodeBreakpoints(eip, s.rip[1]);
     this.dbgHit = 0;
     this.noStepTrap = false;
     if (fl & Flag.RF) s.rflags[0] = fl & ~Flag.RF;
@@ -1116,10 +1122,20 @@ export class Cpu {
         return;
       }
     }
+    this.alignCheck(lin, 8);
     const acc = this.dataAccess(false);
     const lo = this.linRead(lin, 4, acc);
     this.hi64 = this.linRead(this.linNext(lin, 4), 4, acc);
     this.lo64 = lo;
+  }
+
+  /**
+   * #AC(0) for a misaligned `size`-byte data access at CPL 3 with CR0.AM and RFLAGS.AC set (SDM
+   * Vol. 3 6.15, Interrupt 17: 8-byte operands on 8-byte boundaries). The dword accessors check
+   * their own size; operands of 8 or 16 bytes read as dwords call this first.
+   */
+  alignCheck(lin: number, size: number): void {
+    if (this.acEnabled && this.state.cpl === 3 && lin & (size - 1)) this.raise(C.AC, 0, true);
   }
 
   /** Writes 8 bytes at `seg:off`; both halves' pages are checked before either is stored. */
@@ -1141,6 +1157,7 @@ export class Cpu {
         return;
       }
     }
+    this.alignCheck(lin, 8);
     this.probeWrite(lin, 8);
     const acc = this.dataAccess(false);
     this.linWrite(lin, 4, lo, acc);

@@ -126,9 +126,7 @@ const HANDLERS_MODE: Record<string, Entry> = {
   BTC: f(SH.makeBt64),
 };
 
-/** Rows not yet implemented in 64-bit mode: #UD there rather than a 32-bit result. */
-const UNIMPLEMENTED_IN_64 = new Set(['SYSENTER', 'SYSEXIT']);
-
+/** A size-sensitive row with no 64-bit handler: #UD rather than a 32-bit result. */
 const UD64: Handler = (cpu) => cpu.ud();
 
 function build(table: Record<string, Entry>): (Handler | null)[] {
@@ -153,11 +151,8 @@ const MODE = build(HANDLERS_MODE);
 export const DISPATCH64 = OPCODE_TABLE.map((row, k) => {
   const mode = MODE[k];
   if (mode !== null) return mode;
-  // MOV DRn: 32-bit debug registers here; a read zero-extends into the 64-bit register.
-  if (row.mnemonic === 'MOV_FROM_DR') return MI.movDr64(DISPATCH[k], true);
   // MOV with moffs (A0–A3): an 8-byte offset at every operand size.
   if (row.mnemonic === 'MOV' && /O[bv]/.test(row.operands)) return M.makeMovMoffs64(row);
-  if (UNIMPLEMENTED_IN_64.has(row.mnemonic)) return UD64;
   return null;
 });
 /** Rows whose legacy handler would compute a 64-bit operand with 32-bit width. */

@@ -8,6 +8,7 @@ import type { Handler } from '../cpu/handler.js';
 import type { Insn } from '../decoder/insn.js';
 import type { OpcodeRow } from '../decoder/opcode-table.js';
 import { Cr0, Cr4, Flag, Interruptibility, SegAttr } from '../state.js';
+import { readSysenterMsr, sysenterIa32e, sysexitIa32e, writeSysenterMsr } from './long/sysenter64.js';
 import { mask, partEa, readE, writeE, writeG } from './operands.js';
 import { readMsr64, writeMsr64 } from './system64.js';
 
@@ -144,9 +145,13 @@ export const RDMSR: Handler = (cpu) => {
       break;
     }
     case MSR_SYSENTER_CS:
+      lo = s.sysenter[0];
+      break;
     case MSR_SYSENTER_ESP:
     case MSR_SYSENTER_EIP:
-      lo = s.sysenter[index - MSR_SYSENTER_CS];
+      readSysenterMsr(cpu, index - MSR_SYSENTER_CS, MSR_OUT);
+      lo = MSR_OUT[0];
+      hi = MSR_OUT[1];
       break;
     case MSR_EFER:
       lo = s.efer[0];
@@ -177,9 +182,11 @@ export const WRMSR: Handler = (cpu) => {
       s.tsc[1] = hi - (lo < cpu.runCount ? 1 : 0);
       break;
     case MSR_SYSENTER_CS:
+      s.sysenter[0] = lo;
+      break;
     case MSR_SYSENTER_ESP:
     case MSR_SYSENTER_EIP:
-      s.sysenter[index - MSR_SYSENTER_CS] = lo;
+      if (!writeSysenterMsr(cpu, index - MSR_SYSENTER_CS, lo, hi)) cpu.gp0();
       break;
     case MSR_EFER:
       if (!writeEfer(cpu, lo, hi)) cpu.gp0();
@@ -258,6 +265,8 @@ export const CLTS: Handler = (cpu, i) => {
 
 /** DR4/DR5 alias DR6/DR7 unless CR4.DE = 1, when they are #UD (SDM Vol. 3 17.2.2). */
 function drIndex(cpu: Cpu, n: number): number {
+  // REX.R naming DR8–DR15 is #UD (SDM Vol. 2 MOV—Move to/from Debug Registers).
+  if (n > 7) cpu.ud();
   if (n === 4 || n === 5) {
     if (cpu.state.cr[4] & Cr4.DE) cpu.ud();
     return n + 2;
@@ -283,7 +292,10 @@ export const MOV_FROM_DR: Handler = (cpu, i) => {
     cpu.exit.gpr = i.rm;
     cpu.intercept(InterceptKind.DrAccess);
   }
-  cpu.state.gpr[i.rm] = cpu.state.dr[n];
+  const s = cpu.state;
+  s.gpr[i.rm] = s.dr[n];
+  // 64-bit mode moves 64 bits whatever REX.W says: DR0–DR3 whole, DR6/DR7 zero-extended.
+  s.gprHigh[i.rm] = cpu.long64 && n < 4 ? s.drHigh[n] : 0;
 };
 export const MOV_TO_DR: Handler = (cpu, i) => {
   requireCpl0(cpu);
@@ -296,10 +308,17 @@ export const MOV_TO_DR: Handler = (cpu, i) => {
     cpu.intercept(InterceptKind.DrAccess);
   }
   const v = cpu.state.gpr[i.rm];
+  const hi = cpu.long64 ? cpu.state.gprHigh[i.rm] : 0;
+  // Bits 63:32 of DR6 and DR7 are reserved: writing a 1 there is #GP(0) (SDM Vol. 2 MOV DR,
+  // 64-bit mode exceptions; KVM's kvm_set_dr).
+  if (hi !== 0 && n >= 6) cpu.gp0();
   // Fixed bits (SDM Vol. 3 17.2.3, 17.2.4): DR6 bits 31:16, 11:4 read as 1, 12 as 0; DR7 bit 10 as 1.
   if (n === 6) cpu.state.dr[6] = ((v & 0xe00f) | 0xffff0ff0) >>> 0;
   else if (n === 7) cpu.state.dr[7] = ((v & 0xffff2bff) | 0x400) >>> 0;
-  else cpu.state.dr[n] = v;
+  else {
+    cpu.state.dr[n] = v;
+    cpu.state.drHigh[n] = hi;
+  }
   cpu.updateDebug();
 };
 
@@ -513,10 +532,9 @@ export const SYSENTER: Handler = (cpu) => {
   const s = cpu.state;
   const cs = s.sysenter[0] & 0xfffc;
   if (!cpu.prot || cs === 0) cpu.gp0();
-  // In IA-32e mode SYSENTER enters a 64-bit CS at a 64-bit SYSENTER_EIP, which CpuState does not
-  // hold (32-bit `sysenter`): not implemented there, so #UD rather than a wrong entry (README).
-  // The SDM's #GP(0) checks above come first, as on the CPU (compatibility mode, compat32 difftest).
-  if (cpu.lma) cpu.ud();
+  // IA-32e mode enters 64-bit code (long/sysenter64.ts), after the #GP(0) checks above, which
+  // come first on the CPU too (compatibility mode, compat32 difftest).
+  if (cpu.lma) return sysenterIa32e(cpu);
   cpu.setFlags(0, Flag.VM | Flag.IF | Flag.RF);
   s.cpl = 0;
   setFlat(cpu, 1, cs, 0, 0xb);
@@ -524,11 +542,11 @@ export const SYSENTER: Handler = (cpu) => {
   s.gpr[4] = s.sysenter[1];
   s.rip[0] = s.sysenter[2];
 };
-export const SYSEXIT: Handler = (cpu) => {
+export const SYSEXIT: Handler = (cpu, i) => {
   const s = cpu.state;
   const cs = s.sysenter[0] & 0xfffc;
   if (!cpu.prot || cpu.v86 || s.cpl !== 0 || cs === 0) cpu.gp0();
-  if (cpu.lma) cpu.ud(); // not implemented in IA-32e mode (see SYSENTER); after the #GP(0) checks
+  if (cpu.lma) return sysexitIa32e(cpu, i.opSize); // after the #GP(0) checks, as SYSENTER
   s.cpl = 3;
   setFlat(cpu, 1, (cs + 16) | 3, 3, 0xb);
   setFlat(cpu, 2, (cs + 24) | 3, 3, 0x3);

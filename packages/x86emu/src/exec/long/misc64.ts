@@ -188,14 +188,6 @@ export function as32(legacy: Handler): Handler {
   };
 }
 
-/** MOV r64, DRn: the debug registers are 32 bits here, zero-extended (MOV DRn, r64 takes the low half). */
-export function movDr64(legacy: Handler, toReg: boolean): Handler {
-  return (cpu, i) => {
-    legacy(cpu, i);
-    if (toReg) cpu.state.gprHigh[i.rm] = 0;
-  };
-}
-
 /** XLAT in 64-bit mode: AL ← [RBX + AL] (EBX + AL with 67H), DS or the override (SDM XLAT). */
 export const XLAT64: Handler = (cpu, i) => {
   const s = cpu.state;

@@ -20,6 +20,7 @@ export function writeM64(cpu: Cpu, seg: number, off: number, lo: number, hi: num
 
 /** Stores 8 bytes at a linear address already checked for writing (`rmwLinear(cpu, i, 8)`). */
 export function writeLin64(cpu: Cpu, lin: number, lo: number, hi: number): void {
+  cpu.alignCheck(lin, 8);
   const acc = cpu.dataAccess(false);
   cpu.linWrite(lin, 4, lo, acc);
   cpu.linWrite(cpu.linNext(lin, 4), 4, hi, acc);
@@ -27,6 +28,7 @@ export function writeLin64(cpu: Cpu, lin: number, lo: number, hi: number): void 
 
 /** Reads 8 bytes at a linear address into lo64/hi64. */
 export function readLin64(cpu: Cpu, lin: number): void {
+  cpu.alignCheck(lin, 8);
   const acc = cpu.dataAccess(false);
   const lo = cpu.linRead(lin, 4, acc);
   cpu.hi64 = cpu.linRead(cpu.linNext(lin, 4), 4, acc);
