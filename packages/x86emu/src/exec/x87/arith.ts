@@ -11,6 +11,7 @@
 import type { Cpu } from '../../cpu/cpu.js';
 import type { Handler } from '../../cpu/handler.js';
 import type { OpcodeRow } from '../../decoder/opcode-table.js';
+import { QUIET_BIT } from '../../fpu/float80.js';
 import {
   CC_UNORDERED,
   classify80,
@@ -28,7 +29,18 @@ import {
 } from '../../fpu/index.js';
 import { FMT_F32, FMT_F64, FMT_I16, FMT_I32, OPND, readOperand } from './mem.js';
 import { isEmpty, pop, readSt, writeSt } from './stack.js';
-import { fpuEnter, mergeFlags, recordDp, recordIp, SW_C0, SW_C1, SW_C2, SW_C3, SW_CC } from './status.js';
+import {
+  fpuEnter,
+  mergeFlags,
+  recordDp,
+  recordIp,
+  SW_C0,
+  SW_C1,
+  SW_C2,
+  SW_C3,
+  SW_CC,
+  SW_SF,
+} from './status.js';
 
 export const OP_ADD = 0;
 export const OP_MUL = 1;
@@ -80,16 +92,17 @@ function arith(cpu: Cpu, op: number, dst: number, src: number, lf: number, popAf
   readSt(s, dst, A);
   const b = src >= 0 ? B : OPND;
   if (src >= 0) readSt(s, src, B);
+  // A memory SNaN was quieted by the conversion: make it signalling again, so that the NaN
+  // rules (SNaN against SNaN: the larger significand) and IE come out as for a register.
+  if (lf & FE_INVALID) OPND.hi = (OPND.hi & ~QUIET_BIT) >>> 0;
   let f = compute(op, A, b, R, cw);
-  if (lf !== 0) {
-    // A converted memory operand: its SNaN (IE) and denormal (DE) count as this instruction's.
-    // An SNaN quieted by the conversion against a QNaN in ST(dst): the QNaN is the result.
-    const ca = classify80(A.signExp, A.hi, A.lo);
-    if (lf & FE_INVALID) {
-      f |= FE_INVALID;
-      if (ca === F80Class.QNaN) R.copy(A);
-    } else if (ca < F80Class.QNaN) f |= FE_DENORMAL;
-  }
+  // A denormal memory operand (normal once converted) is DE, unless IE or ZE takes precedence.
+  if (
+    lf & FE_DENORMAL &&
+    classify80(A.signExp, A.hi, A.lo) < F80Class.QNaN &&
+    !(f & (FE_INVALID | FE_DIVBYZERO))
+  )
+    f |= FE_DENORMAL;
   // An unmasked pre-computation exception ends the instruction before any result (SDM 8.5).
   if (f & ~cw & PRECOMP) f &= PRECOMP;
   if (mergeFlags(s, f, SW_C1)) return;
@@ -115,7 +128,8 @@ function finishCompare(cpu: Cpu, f: number, pops: number, eflags: boolean): void
   const s = cpu.state;
   let stop: boolean;
   if (eflags) {
-    stop = mergeFlags(s, f & ~SW_CC, SW_C1);
+    // C0-C3 keep their values, except C1 = 0 after a stack underflow (as the CPU does).
+    stop = mergeFlags(s, f & ~SW_CC, f & SW_SF ? SW_C1 : 0);
     // ZF, PF, CF from C3, C2, C0 (SDM Vol. 2 FCOMI Table 3-31); OF, SF, AF cleared.
     const fl = (f & SW_C3 ? 0x40 : 0) | (f & SW_C2 ? 0x04 : 0) | (f & SW_C0 ? 0x01 : 0);
     cpu.setFlags(fl, 0x8d5);
@@ -190,11 +204,11 @@ export function makeFcmov(row: OpcodeRow): Handler {
     const s = cpu.state;
     const sti = i.rm & 7;
     if (isEmpty(s, 0) || isEmpty(s, sti)) {
+      // Underflow: the indefinite goes to ST(0) whatever the condition (as the CPU does).
       if (mergeFlags(s, stackFault(false, s.fpuControl[0], R), SW_C1)) return;
-      if (cpu.cond(cc)) writeSt(s, 0, R);
+      writeSt(s, 0, R);
       return;
     }
-    mergeFlags(s, 0, SW_C1);
     if (cpu.cond(cc)) {
       readSt(s, sti, A);
       writeSt(s, 0, A);

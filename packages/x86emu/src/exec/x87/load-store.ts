@@ -53,7 +53,9 @@ export function pushChecked(cpu: Cpu, x: Ext80, lf: number): boolean {
     push(s, x);
     return true;
   }
-  if (mergeFlags(s, lf, SW_C1)) return false;
+  // An unmasked DE of a denormal float32/float64 still loads (the conversion is exact, as the
+  // CPU does); an unmasked IE (SNaN) loads nothing.
+  if (mergeFlags(s, lf, SW_C1) && lf & ~s.fpuControl[0] & FE_INVALID) return false;
   push(s, x);
   return true;
 }
@@ -176,7 +178,8 @@ function makeStore(fmt: number, popAfter: boolean, truncate: boolean): Handler {
 export function makeStoreRow(row: OpcodeRow): Handler {
   const fmt = formatOf(row);
   const ext = row.ext ?? 0;
-  return makeStore(fmt, ext === 3 || ext === 7, ext === 1);
+  // FISTTP (reg 1) always pops, as FISTP (3, 7) does.
+  return makeStore(fmt, ext === 1 || ext === 3 || ext === 7, ext === 1);
 }
 
 /** FSTP m80fp: the register's bits as they are (underflow, masked: the indefinite). */

@@ -16,6 +16,7 @@ export const SW_ES = 0x80;
 export const SW_B = 0x8000;
 /** Exception flags and stack fault (bits 6-0). */
 export const SW_FLAGS = 0x7f;
+export const SW_SF = 0x40;
 export const SW_C0 = 0x100;
 export const SW_C1 = 0x200;
 export const SW_C2 = 0x400;

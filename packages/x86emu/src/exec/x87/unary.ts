@@ -7,9 +7,12 @@ import type { Cpu } from '../../cpu/cpu.js';
 import type { Handler } from '../../cpu/handler.js';
 import {
   CC_UNORDERED,
+  classify80,
   Ext80,
+  F80Class,
   FE_DENORMAL,
   FE_DIVBYZERO,
+  FE_INEXACT,
   FE_INVALID,
   f2xm1,
   fpatan,
@@ -46,10 +49,10 @@ function enter(cpu: Cpu, i: Parameters<Handler>[1]): void {
   recordIp(cpu, i);
 }
 
-/** Stack underflow with the indefinite written to ST(dst) when masked; true: stop here. */
-function underflow(cpu: Cpu, dst: number, popAfter: boolean): void {
+/** Stack underflow: the indefinite to ST(dst) when masked (then the pop); C1 (and `ccMask`) = 0. */
+function underflow(cpu: Cpu, dst: number, popAfter: boolean, ccMask = SW_C1): void {
   const s = cpu.state;
-  if (mergeFlags(s, stackFault(false, s.fpuControl[0], R), SW_C1)) return;
+  if (mergeFlags(s, stackFault(false, s.fpuControl[0], R), ccMask)) return;
   writeSt(s, dst, R);
   if (popAfter) pop(s);
 }
@@ -101,7 +104,22 @@ function makeUnary(fn: (a: Ext80, out: Ext80, cw: number) => number): Handler {
 }
 export const FSQRT = makeUnary(fsqrt80);
 export const FRNDINT = makeUnary(frndint80);
-export const F2XM1 = makeUnary(f2xm1);
+/**
+ * F2XM1 outside its domain −1 ≤ x ≤ +1 is undefined in the SDM; the referee host (AMD) returns
+ * x unchanged with PE and C1 = 0, which is what this does.
+ */
+function f2xm1Cpu(a: Ext80, out: Ext80, cw: number): number {
+  const e = a.signExp & 0x7fff;
+  if (
+    classify80(a.signExp, a.hi, a.lo) === F80Class.Normal &&
+    (e > 0x3fff || (e === 0x3fff && (a.hi !== 0x80000000 || a.lo !== 0)))
+  ) {
+    out.copy(a);
+    return FE_INEXACT;
+  }
+  return f2xm1(a, out, cw);
+}
+export const F2XM1 = makeUnary(f2xm1Cpu);
 
 /** ST(1) = f(ST(0), ST(1)), then pop: FYL2X, FYL2XP1, FPATAN. */
 function makeBinaryPop(fn: (x: Ext80, y: Ext80, out: Ext80, cw: number) => number): Handler {
@@ -117,7 +135,23 @@ function makeBinaryPop(fn: (x: Ext80, y: Ext80, out: Ext80, cw: number) => numbe
   };
 }
 export const FYL2X = makeBinaryPop(fyl2x);
-export const FYL2XP1 = makeBinaryPop(fyl2xp1);
+/**
+ * FYL2XP1 with x ≤ −1 (log of a non-positive number; the SDM documents |x| < 1 − √2/2 only):
+ * the referee host (AMD) delivers x itself with PE and C1 = 0, as this does.
+ */
+function fyl2xp1Cpu(x: Ext80, y: Ext80, out: Ext80, cw: number): number {
+  if (
+    x.signExp & 0x8000 &&
+    (x.signExp & 0x7fff) >= 0x3fff &&
+    classify80(x.signExp, x.hi, x.lo) === F80Class.Normal &&
+    classify80(y.signExp, y.hi, y.lo) < F80Class.QNaN
+  ) {
+    out.copy(x);
+    return FE_INEXACT;
+  }
+  return fyl2xp1(x, y, out, cw);
+}
+export const FYL2XP1 = makeBinaryPop(fyl2xp1Cpu);
 export const FPATAN = makeBinaryPop(fpatan);
 
 /** FSCALE: ST(0) = ST(0) × 2^trunc(ST(1)). */
@@ -136,10 +170,21 @@ function makePrem(ieee: boolean): Handler {
   return (cpu, i) => {
     enter(cpu, i);
     const s = cpu.state;
-    if (isEmpty(s, 0) || isEmpty(s, 1)) return underflow(cpu, 0, false);
+    if (isEmpty(s, 0) || isEmpty(s, 1)) return underflow(cpu, 0, false, SW_C1 | SW_C2);
     readSt(s, 0, A);
     readSt(s, 1, B);
-    if (mergeFlags(s, fprem80(A, B, R, s.fpuControl[0], ieee), SW_CC)) return;
+    // Without a quotient (NaN, unsupported, ∞ dividend, 0 divisor, an unmasked IE/DE/ZE) C0 and C3 keep their values
+    // and C1, C2 are cleared; otherwise C0-C3 come from the reduction (as the CPU does).
+    const ca = classify80(A.signExp, A.hi, A.lo);
+    const cb = classify80(B.signExp, B.hi, B.lo);
+    const f = fprem80(A, B, R, s.fpuControl[0], ieee);
+    const noQuotient =
+      ca >= F80Class.QNaN ||
+      cb >= F80Class.QNaN ||
+      ca === F80Class.Infinity ||
+      cb === F80Class.Zero ||
+      (f & ~s.fpuControl[0] & PRECOMP) !== 0;
+    if (mergeFlags(s, f, noQuotient ? SW_C1 | SW_C2 : SW_CC)) return;
     writeSt(s, 0, R);
   };
 }
@@ -154,7 +199,7 @@ function makeTrig(kind: number): Handler {
     enter(cpu, i);
     const s = cpu.state;
     if (isEmpty(s, 0)) {
-      underflow(cpu, 0, false);
+      underflow(cpu, 0, false, SW_C1 | SW_C2);
       return;
     }
     readSt(s, 0, A);
@@ -167,9 +212,9 @@ export const FSIN = makeTrig(TRIG_SIN);
 export const FCOS = makeTrig(TRIG_COS);
 
 /** Both results of FPTAN/FSINCOS/FXTRACT set to the indefinite (masked stack fault). */
-function pushPairIndefinite(cpu: Cpu, overflow: boolean): void {
+function pushPairIndefinite(cpu: Cpu, overflow: boolean, ccMask: number): void {
   const s = cpu.state;
-  if (mergeFlags(s, stackFault(overflow, s.fpuControl[0], null), SW_C1 | SW_C2)) return;
+  if (mergeFlags(s, stackFault(overflow, s.fpuControl[0], null), ccMask)) return;
   A.set(INDEFINITE_SE, INDEFINITE_HI, 0);
   writeSt(s, 0, A);
   push(s, A);
@@ -179,13 +224,14 @@ function pushPairIndefinite(cpu: Cpu, overflow: boolean): void {
 export const FPTAN: Handler = (cpu, i) => {
   enter(cpu, i);
   const s = cpu.state;
-  if (isEmpty(s, 0)) return pushPairIndefinite(cpu, false);
-  if (!isEmpty(s, 7)) return pushPairIndefinite(cpu, true);
+  if (isEmpty(s, 0)) return pushPairIndefinite(cpu, false, SW_C1 | SW_C2);
+  if (!isEmpty(s, 7)) return pushPairIndefinite(cpu, true, SW_C1 | SW_C2);
   readSt(s, 0, A);
   const f = ftrig(A, TRIG_TAN, R, s.fpuControl[0]);
   if (mergeFlags(s, f, SW_C1 | SW_C2) || f & SW_C2) return;
   writeSt(s, 0, R);
-  R.set(0x3fff, 0x80000000, 0);
+  // A NaN or invalid operand (∞) pushes the NaN result again instead of 1.0 (as the CPU does).
+  if (classify80(A.signExp, A.hi, A.lo) < F80Class.Infinity) R.set(0x3fff, 0x80000000, 0);
   push(s, R);
 };
 
@@ -193,8 +239,8 @@ export const FPTAN: Handler = (cpu, i) => {
 export const FSINCOS: Handler = (cpu, i) => {
   enter(cpu, i);
   const s = cpu.state;
-  if (isEmpty(s, 0)) return pushPairIndefinite(cpu, false);
-  if (!isEmpty(s, 7)) return pushPairIndefinite(cpu, true);
+  if (isEmpty(s, 0)) return pushPairIndefinite(cpu, false, SW_C1 | SW_C2);
+  if (!isEmpty(s, 7)) return pushPairIndefinite(cpu, true, SW_C1 | SW_C2);
   readSt(s, 0, A);
   const cw = s.fpuControl[0];
   let f = ftrig(A, TRIG_SIN, R, cw);
@@ -215,8 +261,8 @@ export const FSINCOS: Handler = (cpu, i) => {
 export const FXTRACT: Handler = (cpu, i) => {
   enter(cpu, i);
   const s = cpu.state;
-  if (isEmpty(s, 0)) return pushPairIndefinite(cpu, false);
-  if (!isEmpty(s, 7)) return pushPairIndefinite(cpu, true);
+  if (isEmpty(s, 0)) return pushPairIndefinite(cpu, false, SW_C1);
+  if (!isEmpty(s, 7)) return pushPairIndefinite(cpu, true, SW_C1);
   readSt(s, 0, A);
   if (mergeFlags(s, fxtract80(A, R, R2, s.fpuControl[0]), SW_C1)) return;
   writeSt(s, 0, R);
@@ -241,11 +287,13 @@ export const FDECSTP: Handler = (cpu, i) => {
 export const FFREE: Handler = (cpu, i) => {
   enter(cpu, i);
   freeSt(cpu.state, i.rm & 7);
+  mergeFlags(cpu.state, 0, SW_C1); // C1 = 0, as the CPU leaves it
 };
 export const FFREEP: Handler = (cpu, i) => {
   enter(cpu, i);
   freeSt(cpu.state, i.rm & 7);
   pop(cpu.state);
+  mergeFlags(cpu.state, 0, SW_C1);
 };
 
 export const FNOP: Handler = (cpu, i) => {
