@@ -23,10 +23,19 @@ export const CPUID1_EDX =
   (1 << 13) | // PGE: global pages
   (1 << 15) | // CMOV
   (1 << 17) | // PSE-36
-  (1 << 24); // FXSR: FXSAVE/FXRSTOR
+  (1 << 23) | // MMX
+  (1 << 24) | // FXSR: FXSAVE/FXRSTOR
+  (1 << 25) | // SSE
+  (1 << 26); // SSE2
 
-/** CPUID.1:ECX feature bits x86emu implements: CX16 (CMPXCHG16B). */
-export const CPUID1_ECX = 1 << 13;
+/** CPUID.1:ECX feature bits x86emu implements (SDM Vol. 2 CPUID, Table 3-10). */
+export const CPUID1_ECX =
+  (1 << 0) | // SSE3
+  (1 << 9) | // SSSE3
+  (1 << 13) | // CX16: CMPXCHG16B
+  (1 << 19) | // SSE4.1
+  (1 << 20) | // SSE4.2
+  (1 << 23); // POPCNT
 
 /**
  * CPUID.80000001H:EDX bits (SDM Vol. 2 CPUID, Table 3-8): SYSCALL/SYSRET, NX, Page1GB, RDTSCP,
@@ -37,8 +46,8 @@ export const CPUID_EXT_EDX = (1 << 11) | (1 << 20) | (1 << 26) | (1 << 27) | (1 
 export const CPUID_EXT_ECX = 1 << 0;
 
 /**
- * GenuineIntel, family 6; only what is implemented: no FPU arithmetic (bit 0 clear), no VME,
- * no APIC, no SSE. Extended leaves: long mode, SYSCALL, NX, RDTSCP, LAHF-LM; MAXPHYADDR 36 and
+ * GenuineIntel, family 6; only what is implemented: MMX and SSE through SSE4.2 with POPCNT, no
+ * VME, no APIC, no AVX. Extended leaves: long mode, SYSCALL, NX, RDTSCP, LAHF-LM; MAXPHYADDR 36 and
  * 48-bit linear addresses.
  */
 export const defaultCpuid: CpuidOps = {
