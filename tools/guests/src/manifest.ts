@@ -91,6 +91,18 @@ const ENTRIES: readonly Entry[] = [
       'long mode entry state, 64-bit arithmetic, REX registers, RIP-relative addressing, zero extension, ' +
       'canonical addresses (#GP, #SS), 1 GiB pages, compatibility mode by far call and far return',
   },
+  {
+    name: 'sse64',
+    kind: 'test',
+    bits: 64,
+    needs: ['long-mode'],
+    expect: 'pass',
+    memory: MEM,
+    description:
+      'C built with gcc -O2 -msse4.2 run at CPL 3: SSE2 scalar and packed float/double arithmetic and ' +
+      'conversions, SSE3/SSE4.1 (HADDPD, ADDSUBPS, DPPS, BLENDVPS, ROUNDPS/SD), PCMPISTRI strlen/strpbrk, ' +
+      'CRC32C, doubles printed digit by digit, every MXCSR rounding mode, FTZ/DAZ, #XM with the destination kept',
+  },
   ...pair(
     'mmu',
     'the permission matrix: U/S, R/W, XD at every level of the walk, CR0.WP, SMEP/SMAP; supervisor and user ' +
