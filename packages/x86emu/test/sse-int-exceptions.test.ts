@@ -141,6 +141,19 @@ describe('SIMD integer: MMX and the x87 state', () => {
     expect(s.fpuTag[0]).toBe(0xffff);
   });
 
+  it('a 16-byte load whose second half faults (#PF) leaves the destination whole', () => {
+    // 16 MiB is the end of the identity map: [0xFFFFF8, +16) runs into a not-present page.
+    const m = longMode('mov ebx, 0xfffff8\nmovdqu xmm3, [rbx]\nhlt', { captureExceptions: true });
+    const s = m.cpu.state;
+    s.cr[4] |= Cr4.OSFXSR;
+    m.cpu.stateChanged();
+    m.mem.bytes.fill(0x11, 0xfffff8, 0x1000000);
+    s.xmm.fill(0x77, 48, 64);
+    m.cpu.run(100);
+    expect([m.exceptions[0].vector, m.exceptions[0].faultAddress]).toEqual([14, 0x1000000]);
+    expect(Array.from(s.xmm.subarray(48, 64))).toEqual(Array(16).fill(0x77));
+  });
+
   it('a faulting MMX load leaves the x87 state alone', () => {
     const m = longMode('mov rbx, 0x100000000000\nmovq mm0, [rbx]\nhlt', { captureExceptions: true });
     const s = m.cpu.state;

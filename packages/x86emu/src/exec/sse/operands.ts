@@ -56,13 +56,20 @@ export function readMem(cpu: Cpu, i: Insn, L: Lanes, off: number, n: number, ali
   if (n >= 8) {
     cpu.read64(i.memSeg, ea);
     const w = off >> 2;
-    L.u32[w] = cpu.lo64;
-    L.u32[w + 1] = cpu.hi64;
     if (n === 16) {
+      // Both halves are read before either is stored: a fault (or an MMIO read left to
+      // userspace) on the second leaves the destination as it was.
+      const lo = cpu.lo64;
+      const hi = cpu.hi64;
       cpu.read64(i.memSeg, partEa(ea + 8, i.adSize));
       L.u32[w + 2] = cpu.lo64;
       L.u32[w + 3] = cpu.hi64;
+      L.u32[w] = lo;
+      L.u32[w + 1] = hi;
+      return;
     }
+    L.u32[w] = cpu.lo64;
+    L.u32[w + 1] = cpu.hi64;
     return;
   }
   const v = cpu.read(i.memSeg, ea, n);
