@@ -261,12 +261,12 @@ describe('real mode', () => {
     expect(s.gpr[Reg.RCX] & 0xffff).toBe(0x4242);
     expect(s.gpr[Reg.RSP] & 0xffff).toBe(0x7000);
   });
-  it('CPUID describes what is implemented (no FPU, PAE, PSE, CX8, SEP, CMOV, FXSR, NX)', () => {
+  it('CPUID describes what is implemented (FPU, PAE, PSE, CX8, SEP, CMOV, FXSR, NX; no VME)', () => {
     const m = realMode('mov eax, 1; cpuid; mov esi, edx; mov eax, 0x80000001; cpuid; hlt');
     runTo(m);
     const s = m.cpu.state;
-    expect(s.gpr[Reg.RSI] & 1).toBe(0);
-    for (const bit of [3, 6, 8, 11, 13, 15, 24]) expect((s.gpr[Reg.RSI] >>> bit) & 1).toBe(1);
+    expect((s.gpr[Reg.RSI] >>> 1) & 1).toBe(0);
+    for (const bit of [0, 3, 6, 8, 11, 13, 15, 24]) expect((s.gpr[Reg.RSI] >>> bit) & 1).toBe(1);
     expect((s.gpr[Reg.RDX] >>> 20) & 1).toBe(1);
   });
   it('RDMSR of an MSR nobody has is #GP(0)', () => {

@@ -24,7 +24,8 @@ const CR4_VALID =
   Cr4.PGE |
   Cr4.PCE |
   Cr4.OSFXSR |
-  Cr4.OSXMMEXCPT;
+  Cr4.OSXMMEXCPT |
+  Cr4.OSXSAVE;
 
 /** CR3 bits 63:32 that may be set: physical address bits up to MAXPHYADDR (36). */
 const CR3_HIGH_VALID = 0xf;

@@ -13,6 +13,7 @@ export const nullMsr: MsrOps = {
 
 /** CPUID.1:EDX feature bits x86emu implements (SDM Vol. 2 CPUID, Table 3-11). */
 export const CPUID1_EDX =
+  (1 << 0) | // FPU: the x87 (exec/x87)
   (1 << 2) | // DE: CR4.DE, DR4/DR5 #UD
   (1 << 3) | // PSE: 4 MiB pages
   (1 << 4) | // TSC
@@ -35,7 +36,27 @@ export const CPUID1_ECX =
   (1 << 13) | // CX16: CMPXCHG16B
   (1 << 19) | // SSE4.1
   (1 << 20) | // SSE4.2
-  (1 << 23); // POPCNT
+  (1 << 23) | // POPCNT
+  (1 << 26); // XSAVE: XSAVE/XRSTOR/XSAVEOPT/XGETBV/XSETBV, CR4.OSXSAVE, XCR0 (x87 and SSE)
+
+/** CPUID.1:ECX.OSXSAVE (bit 27): not a constant, it reads CR4.OSXSAVE (the CPUID instruction sets it). */
+export const CPUID1_ECX_OSXSAVE = 1 << 27;
+
+/** The highest basic leaf: 0DH, the XSAVE leaf (leaves 2–0CH describe nothing x86emu has: zeros). */
+const MAX_BASIC_LEAF = 0xd;
+
+/**
+ * CPUID leaf 0DH (SDM Vol. 1 13.2): sub-leaf 0: the XCR0 bits supported (x87, SSE) and the XSAVE
+ * area size (512-byte legacy region + 64-byte header, whatever XCR0 enables); sub-leaf 1: XSAVEOPT
+ * only (no XSAVEC, XGETBV with ECX = 1 or XSAVES); no other components.
+ */
+function xsaveLeaf(subleaf: number, out: Uint32Array): void {
+  if (subleaf === 0) {
+    out[0] = 0x3;
+    out[1] = 576;
+    out[2] = 576;
+  } else if (subleaf === 1) out[0] = 0x1;
+}
 
 /**
  * CPUID.80000001H:EDX bits (SDM Vol. 2 CPUID, Table 3-8): SYSCALL/SYSRET, NX, Page1GB, RDTSCP,
@@ -46,16 +67,17 @@ export const CPUID_EXT_EDX = (1 << 11) | (1 << 20) | (1 << 26) | (1 << 27) | (1 
 export const CPUID_EXT_ECX = 1 << 0;
 
 /**
- * GenuineIntel, family 6; only what is implemented: MMX and SSE through SSE4.2 with POPCNT, no
+ * GenuineIntel, family 6; only what is implemented: the x87, MMX and SSE through SSE4.2 with
+ * POPCNT, XSAVE for the x87 and SSE components (leaf 0DH), no
  * VME, no APIC, no AVX. Extended leaves: long mode, SYSCALL, NX, RDTSCP, LAHF-LM; MAXPHYADDR 36 and
  * 48-bit linear addresses.
  */
 export const defaultCpuid: CpuidOps = {
-  cpuid(leaf, _subleaf, out) {
+  cpuid(leaf, subleaf, out) {
     out[0] = out[1] = out[2] = out[3] = 0;
     switch (leaf >>> 0) {
       case 0:
-        out[0] = 1;
+        out[0] = MAX_BASIC_LEAF;
         out[1] = 0x756e6547; // "Genu"
         out[3] = 0x49656e69; // "ineI"
         out[2] = 0x6c65746e; // "ntel"
@@ -64,6 +86,9 @@ export const defaultCpuid: CpuidOps = {
         out[0] = 0x00000633; // family 6, model 3, stepping 3
         out[2] = CPUID1_ECX;
         out[3] = CPUID1_EDX;
+        break;
+      case 0xd:
+        xsaveLeaf(subleaf >>> 0, out);
         break;
       case 0x80000000:
         out[0] = 0x80000008;
@@ -76,13 +101,10 @@ export const defaultCpuid: CpuidOps = {
         out[0] = 0x3024; // 36 physical, 48 linear address bits
         break;
       default:
-        // Leaves above the maximum return the highest basic leaf's data on Intel (SDM CPUID);
-        // for our max leaf 1 that is leaf 1 for basic leaves.
-        if (leaf >>> 0 < 0x80000000 || leaf >>> 0 > 0x80000008) {
-          out[0] = 0x00000633;
-          out[2] = CPUID1_ECX;
-          out[3] = CPUID1_EDX;
-        }
+        // Leaves above the maximum return the highest basic leaf's data on Intel (SDM CPUID):
+        // leaf 0DH's; leaves 2–0CH are zeros.
+        if ((leaf >>> 0 > MAX_BASIC_LEAF && leaf >>> 0 < 0x80000000) || leaf >>> 0 > 0x80000008)
+          xsaveLeaf(subleaf >>> 0, out);
         break;
     }
   },

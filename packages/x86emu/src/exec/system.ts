@@ -3,6 +3,7 @@ import { CrAccessType, DescInstruction, InterceptKind } from '../api/intercepts.
 import * as C from '../cpu/consts.js';
 import { writeEfer } from '../cpu/control-regs.js';
 import type { Cpu } from '../cpu/cpu.js';
+import { CPUID1_ECX_OSXSAVE } from '../cpu/defaults.js';
 import { descLimit } from '../cpu/descriptor.js';
 import type { Handler } from '../cpu/handler.js';
 import type { Insn } from '../decoder/insn.js';
@@ -91,7 +92,13 @@ const CPUID_OUT = new Uint32Array(4);
 export const CPUID: Handler = (cpu) => {
   cpu.intercept(InterceptKind.Cpuid);
   const g = cpu.state.gpr;
-  cpu.cpuidOps.cpuid(g[0], g[1], CPUID_OUT);
+  const leaf = g[0];
+  cpu.cpuidOps.cpuid(leaf, g[1], CPUID_OUT);
+  // CPUID.1:ECX.OSXSAVE reflects CR4.OSXSAVE (SDM Vol. 2 CPUID, Table 3-10; KVM's
+  // kvm_update_cpuid_runtime keeps it so in the guest's table).
+  if (leaf === 1)
+    CPUID_OUT[2] =
+      (CPUID_OUT[2] & ~CPUID1_ECX_OSXSAVE) | (cpu.state.cr[4] & Cr4.OSXSAVE ? CPUID1_ECX_OSXSAVE : 0);
   g[0] = CPUID_OUT[0];
   g[3] = CPUID_OUT[1];
   g[1] = CPUID_OUT[2];
