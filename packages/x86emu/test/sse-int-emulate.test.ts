@@ -25,7 +25,11 @@ function flatState(): CpuState {
   return s;
 }
 
-function ops(mem: Map<number, number>, log: string[], readStatus: number = X86EmulStatus.Ok): X86EmulateOps {
+function ops(
+  mem: Map<number, number>,
+  log: string[],
+  readStatus: X86EmulStatus = X86EmulStatus.Ok,
+): X86EmulateOps {
   return {
     fetch: () => X86EmulStatus.Unhandleable,
     read: (gva, data) => {
@@ -89,7 +93,7 @@ describe('emulate(): SIMD moves to and from MMIO', () => {
       { state: s, insnBytes: new Uint8Array([0xf3, 0x0f, 0x6f, 0x03]) },
       {
         ...second,
-        read: (gva, data) => (++reads > 2 ? X86EmulStatus.Userspace : second.read(gva, data)),
+        read: (gva, data, ctx) => (++reads > 2 ? X86EmulStatus.Userspace : second.read(gva, data, ctx)),
       },
     );
     expect([r2.kind, reads]).toEqual([EmulateResultKind.Userspace, 3]);

@@ -549,18 +549,58 @@ function mmxSse(op: number, mnemonic: string, mmxOperands = 'Pq,Qq', sseOperands
   sse('66', op, mnemonic, sseOperands);
 }
 const PACKED2: [number, string][] = [
-  [0x63, 'PACKSSWB'], [0x64, 'PCMPGTB'], [0x65, 'PCMPGTW'], [0x66, 'PCMPGTD'], [0x67, 'PACKUSWB'],
-  [0x68, 'PUNPCKHBW'], [0x69, 'PUNPCKHWD'], [0x6a, 'PUNPCKHDQ'], [0x6b, 'PACKSSDW'],
-  [0x74, 'PCMPEQB'], [0x75, 'PCMPEQW'], [0x76, 'PCMPEQD'],
-  [0xd1, 'PSRLW'], [0xd2, 'PSRLD'], [0xd3, 'PSRLQ'], [0xd4, 'PADDQ'], [0xd5, 'PMULLW'],
-  [0xd8, 'PSUBUSB'], [0xd9, 'PSUBUSW'], [0xda, 'PMINUB'], [0xdb, 'PAND'],
-  [0xdc, 'PADDUSB'], [0xdd, 'PADDUSW'], [0xde, 'PMAXUB'], [0xdf, 'PANDN'],
-  [0xe0, 'PAVGB'], [0xe1, 'PSRAW'], [0xe2, 'PSRAD'], [0xe3, 'PAVGW'], [0xe4, 'PMULHUW'], [0xe5, 'PMULHW'],
-  [0xe8, 'PSUBSB'], [0xe9, 'PSUBSW'], [0xea, 'PMINSW'], [0xeb, 'POR'],
-  [0xec, 'PADDSB'], [0xed, 'PADDSW'], [0xee, 'PMAXSW'], [0xef, 'PXOR'],
-  [0xf1, 'PSLLW'], [0xf2, 'PSLLD'], [0xf3, 'PSLLQ'], [0xf4, 'PMULUDQ'], [0xf5, 'PMADDWD'], [0xf6, 'PSADBW'],
-  [0xf8, 'PSUBB'], [0xf9, 'PSUBW'], [0xfa, 'PSUBD'], [0xfb, 'PSUBQ'],
-  [0xfc, 'PADDB'], [0xfd, 'PADDW'], [0xfe, 'PADDD'],
+  [0x63, 'PACKSSWB'],
+  [0x64, 'PCMPGTB'],
+  [0x65, 'PCMPGTW'],
+  [0x66, 'PCMPGTD'],
+  [0x67, 'PACKUSWB'],
+  [0x68, 'PUNPCKHBW'],
+  [0x69, 'PUNPCKHWD'],
+  [0x6a, 'PUNPCKHDQ'],
+  [0x6b, 'PACKSSDW'],
+  [0x74, 'PCMPEQB'],
+  [0x75, 'PCMPEQW'],
+  [0x76, 'PCMPEQD'],
+  [0xd1, 'PSRLW'],
+  [0xd2, 'PSRLD'],
+  [0xd3, 'PSRLQ'],
+  [0xd4, 'PADDQ'],
+  [0xd5, 'PMULLW'],
+  [0xd8, 'PSUBUSB'],
+  [0xd9, 'PSUBUSW'],
+  [0xda, 'PMINUB'],
+  [0xdb, 'PAND'],
+  [0xdc, 'PADDUSB'],
+  [0xdd, 'PADDUSW'],
+  [0xde, 'PMAXUB'],
+  [0xdf, 'PANDN'],
+  [0xe0, 'PAVGB'],
+  [0xe1, 'PSRAW'],
+  [0xe2, 'PSRAD'],
+  [0xe3, 'PAVGW'],
+  [0xe4, 'PMULHUW'],
+  [0xe5, 'PMULHW'],
+  [0xe8, 'PSUBSB'],
+  [0xe9, 'PSUBSW'],
+  [0xea, 'PMINSW'],
+  [0xeb, 'POR'],
+  [0xec, 'PADDSB'],
+  [0xed, 'PADDSW'],
+  [0xee, 'PMAXSW'],
+  [0xef, 'PXOR'],
+  [0xf1, 'PSLLW'],
+  [0xf2, 'PSLLD'],
+  [0xf3, 'PSLLQ'],
+  [0xf4, 'PMULUDQ'],
+  [0xf5, 'PMADDWD'],
+  [0xf6, 'PSADBW'],
+  [0xf8, 'PSUBB'],
+  [0xf9, 'PSUBW'],
+  [0xfa, 'PSUBD'],
+  [0xfb, 'PSUBQ'],
+  [0xfc, 'PADDB'],
+  [0xfd, 'PADDW'],
+  [0xfe, 'PADDD'],
 ];
 for (const [op, m] of PACKED2) mmxSse(T + op, m);
 // The low-half unpacks of MMX read a 32-bit memory operand (SDM PUNPCKLBW "mm, mm/m32").
@@ -575,9 +615,14 @@ sse('F3', T + 0x70, 'PSHUFHW', 'Vdq,Wdq,Ib');
 sse('F2', T + 0x70, 'PSHUFLW', 'Vdq,Wdq,Ib');
 // Groups 12–14: shifts by an immediate of the register in ModRM.r/m (SDM Vol. 2 Table A-6).
 for (const [op, ext, m] of [
-  [0x71, 2, 'PSRLW'], [0x71, 4, 'PSRAW'], [0x71, 6, 'PSLLW'],
-  [0x72, 2, 'PSRLD'], [0x72, 4, 'PSRAD'], [0x72, 6, 'PSLLD'],
-  [0x73, 2, 'PSRLQ'], [0x73, 6, 'PSLLQ'],
+  [0x71, 2, 'PSRLW'],
+  [0x71, 4, 'PSRAW'],
+  [0x71, 6, 'PSLLW'],
+  [0x72, 2, 'PSRLD'],
+  [0x72, 4, 'PSRAD'],
+  [0x72, 6, 'PSLLD'],
+  [0x73, 2, 'PSRLQ'],
+  [0x73, 6, 'PSLLQ'],
 ] as const) {
   sse('NP', T + op, m, 'Nq,Ib', '', ext);
   sse('66', T + op, m, 'Udq,Ib', '', ext);
@@ -585,8 +630,12 @@ for (const [op, ext, m] of [
 sse('66', T + 0x73, 'PSRLDQ', 'Udq,Ib', '', 3);
 sse('66', T + 0x73, 'PSLLDQ', 'Udq,Ib', '', 7);
 for (const [op, ps, pd] of [
-  [0x14, 'UNPCKLPS', 'UNPCKLPD'], [0x15, 'UNPCKHPS', 'UNPCKHPD'],
-  [0x54, 'ANDPS', 'ANDPD'], [0x55, 'ANDNPS', 'ANDNPD'], [0x56, 'ORPS', 'ORPD'], [0x57, 'XORPS', 'XORPD'],
+  [0x14, 'UNPCKLPS', 'UNPCKLPD'],
+  [0x15, 'UNPCKHPS', 'UNPCKHPD'],
+  [0x54, 'ANDPS', 'ANDPD'],
+  [0x55, 'ANDNPS', 'ANDNPD'],
+  [0x56, 'ORPS', 'ORPD'],
+  [0x57, 'XORPS', 'XORPD'],
 ] as const) {
   sse('NP', T + op, ps, 'Vps,Wps');
   sse('66', T + op, pd, 'Vpd,Wpd');
@@ -595,17 +644,39 @@ sse('NP', T + 0xc6, 'SHUFPS', 'Vps,Wps,Ib');
 sse('66', T + 0xc6, 'SHUFPD', 'Vpd,Wpd,Ib');
 // SSSE3 (0F 38 00–0B, 1C–1E; 0F 3A 0F), MMX and XMM forms.
 const SSSE3: [number, string][] = [
-  [0x00, 'PSHUFB'], [0x01, 'PHADDW'], [0x02, 'PHADDD'], [0x03, 'PHADDSW'], [0x04, 'PMADDUBSW'],
-  [0x05, 'PHSUBW'], [0x06, 'PHSUBD'], [0x07, 'PHSUBSW'], [0x08, 'PSIGNB'], [0x09, 'PSIGNW'],
-  [0x0a, 'PSIGND'], [0x0b, 'PMULHRSW'], [0x1c, 'PABSB'], [0x1d, 'PABSW'], [0x1e, 'PABSD'],
+  [0x00, 'PSHUFB'],
+  [0x01, 'PHADDW'],
+  [0x02, 'PHADDD'],
+  [0x03, 'PHADDSW'],
+  [0x04, 'PMADDUBSW'],
+  [0x05, 'PHSUBW'],
+  [0x06, 'PHSUBD'],
+  [0x07, 'PHSUBSW'],
+  [0x08, 'PSIGNB'],
+  [0x09, 'PSIGNW'],
+  [0x0a, 'PSIGND'],
+  [0x0b, 'PMULHRSW'],
+  [0x1c, 'PABSB'],
+  [0x1d, 'PABSW'],
+  [0x1e, 'PABSD'],
 ];
 for (const [op, m] of SSSE3) mmxSse(X38 + op, m);
 mmxSse(M3A + 0x0f, 'PALIGNR', 'Pq,Qq,Ib', 'Vdq,Wdq,Ib');
 // SSE4.1 / SSE4.2 packed integer (66 0F 38).
 const SSE41: [number, string][] = [
-  [0x28, 'PMULDQ'], [0x29, 'PCMPEQQ'], [0x2b, 'PACKUSDW'], [0x37, 'PCMPGTQ'],
-  [0x38, 'PMINSB'], [0x39, 'PMINSD'], [0x3a, 'PMINUW'], [0x3b, 'PMINUD'],
-  [0x3c, 'PMAXSB'], [0x3d, 'PMAXSD'], [0x3e, 'PMAXUW'], [0x3f, 'PMAXUD'], [0x40, 'PMULLD'],
+  [0x28, 'PMULDQ'],
+  [0x29, 'PCMPEQQ'],
+  [0x2b, 'PACKUSDW'],
+  [0x37, 'PCMPGTQ'],
+  [0x38, 'PMINSB'],
+  [0x39, 'PMINSD'],
+  [0x3a, 'PMINUW'],
+  [0x3b, 'PMINUD'],
+  [0x3c, 'PMAXSB'],
+  [0x3d, 'PMAXSD'],
+  [0x3e, 'PMAXUW'],
+  [0x3f, 'PMAXUD'],
+  [0x40, 'PMULLD'],
 ];
 for (const [op, m] of SSE41) sse('66', X38 + op, m, 'Vdq,Wdq');
 sse('NP', T + 0xc4, 'PINSRW', 'Pq,Ew,Ib');
@@ -617,7 +688,12 @@ sse('66', X38 + 0x17, 'PTEST', 'Vdq,Wdq');
 sse('66', X38 + 0x41, 'PHMINPOSUW', 'Vdq,Wdq');
 // PMOVSX/PMOVZX read only the source elements they widen (8, 4 or 2 bytes of memory).
 for (const [k, m, src] of [
-  [0, 'BW', 'Wq'], [1, 'BD', 'Wd'], [2, 'BQ', 'Ww'], [3, 'WD', 'Wq'], [4, 'WQ', 'Wd'], [5, 'DQ', 'Wq'],
+  [0, 'BW', 'Wq'],
+  [1, 'BD', 'Wd'],
+  [2, 'BQ', 'Ww'],
+  [3, 'WD', 'Wq'],
+  [4, 'WQ', 'Wd'],
+  [5, 'DQ', 'Wq'],
 ] as const) {
   sse('66', X38 + 0x20 + k, `PMOVSX${m}`, `Vdq,${src}`);
   sse('66', X38 + 0x30 + k, `PMOVZX${m}`, `Vdq,${src}`);
