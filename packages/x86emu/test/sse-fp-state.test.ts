@@ -69,6 +69,26 @@ describe('SSE availability and SIMD exceptions (SDM, no CPU referee from user mo
     expect(m.cpu.state.mxcsr[0]).toBe(0x1fa4); // PE from before stays, ZE added
   });
 
+  it('an MMX register operand moves the x87 to MMX mode (TOP = 0, tags valid), a memory one does not', () => {
+    const { m, x } = machine('cvtpi2ps xmm1, qword ptr [rsp]');
+    const s = m.cpu.state;
+    s.fpuStatus[0] = 0x2800; // TOP = 5
+    s.fpuTag[0] = 0xffff;
+    m.mem.write32(0x8000, 7);
+    m.mem.write32(0x8004, 0xfffffffd);
+    expect(stop(m)).toBe(-1);
+    expect([x[4], x[5], x[6]]).toEqual([0x40e00000, 0xc0400000, ONE]); // 7.0, -3.0, upper kept
+    expect([s.fpuStatus[0], s.fpuTag[0]]).toEqual([0x2800, 0xffff]);
+    const b = machine('cvtps2pi mm3, xmm1');
+    const t = b.m.cpu.state;
+    t.fpuStatus[0] = 0x2800;
+    t.fpuTag[0] = 0xffff;
+    expect(stop(b.m)).toBe(-1);
+    expect([t.fpuStatus[0] & 0x3800, t.fpuTag[0]]).toEqual([0, 0]);
+    // MM3 is physical register R3: the two int32 results, then bits 79:64 all ones.
+    expect([...t.fpuRegs.subarray(30, 40)]).toEqual([1, 0, 0, 0, 1, 0, 0, 0, 0xff, 0xff]);
+  });
+
   it('works in 32-bit protected mode, where 40H-4FH are INC/DEC, not REX', () => {
     const m = protectedMode(
       'mov eax, 3\ncvtsi2sd xmm1, eax\nsqrtsd xmm1, xmm1\ncvttsd2si ebx, xmm1\ninc ecx\nhlt',
