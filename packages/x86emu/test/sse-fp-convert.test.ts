@@ -45,6 +45,16 @@ describe.skipIf(REFEREE_MISSING !== null)(`SSE conversions agree with the host C
     expect(compareForms(forms, N, 0x5a)).toEqual([]);
   });
 
+  it('CVTSD2SS and CVTPD2PS at float32 overflow, underflow and denormal thresholds', {
+    timeout: 60_000,
+  }, () => {
+    const forms: Form[] = [
+      { name: 'CVTSD2SS', bytes: [0xf2, 0x0f, 0x5a, 0xca], dst: 'f32', src: 'f64n32' },
+      { name: 'CVTPD2PS', bytes: [0x66, 0x0f, 0x5a, 0xca], dst: 'f32', src: 'f64n32' },
+    ];
+    expect(compareForms(forms, N, 0x5b)).toEqual([]);
+  });
+
   it('CVTDQ2PS, CVTPS2DQ, CVTTPS2DQ, CVTDQ2PD, CVTPD2DQ, CVTTPD2DQ', { timeout: 60_000 }, () => {
     const forms: Form[] = [
       { name: 'CVTDQ2PS', bytes: [0x0f, 0x5b, 0xca], dst: 'f32', src: 'i32' },

@@ -8,8 +8,12 @@ import { f32, f64, mxcsrValue, Rng, word } from '../fpu/gen.js';
 import { makeRunner } from './harness.js';
 import { runSseReferee, type SseCase } from './referee.js';
 
-/** Element type of an operand: float32/float64 elements, int32 elements, a 64-bit integer. */
-export type Ty = 'f32' | 'f64' | 'i32' | 'i64';
+/**
+ * Element type of an operand: float32/float64 elements, int32 elements, a 64-bit integer, and
+ * float64 elements at the edges of float32's range ('f64n32': overflow and underflow thresholds
+ * of CVTSD2SS/CVTPD2PS).
+ */
+export type Ty = 'f32' | 'f64' | 'i32' | 'i64' | 'f64n32';
 
 export interface Form {
   name: string;
@@ -45,8 +49,26 @@ function f64int(r: Rng): [number, number] {
   return [((r.below(2) << 31) | (e << 20) | (word(r) & 0xfffff)) >>> 0, word(r)];
 }
 
+/** A float64 whose exponent is within a few of float32's largest, smallest normal or denormal. */
+function f64near32(r: Rng): [number, number] {
+  if (r.below(4) === 0) return f64(r);
+  const e = 1023 + r.pick([127, 128, -126, -127, -149, -150]) + r.below(3) - 1;
+  // Significand bits around float32's rounding point (bit 29 of the fraction), often all ones.
+  const fhi = r.below(2) ? 0xfffff : word(r) & 0xfffff;
+  const flo = r.below(3) ? (r.below(2) ? 0xe0000000 : 0xf0000000 | word(r)) : word(r);
+  return [((r.below(2) << 31) | (e << 20) | fhi) >>> 0, flo >>> 0];
+}
+
 function fill(r: Rng, ty: Ty, near: number[] | null, forInt: boolean): number[] {
   const w = [0, 0, 0, 0];
+  if (ty === 'f64n32') {
+    for (let k = 0; k < 4; k += 2) {
+      const v = f64near32(r);
+      w[k] = v[1];
+      w[k + 1] = v[0];
+    }
+    return w;
+  }
   if (ty === 'f32') {
     for (let k = 0; k < 4; k++) w[k] = forInt ? f32int(r) : near && r.below(3) ? f32(r, near[k]) : f32(r);
   } else if (ty === 'f64') {
