@@ -11,7 +11,7 @@ import type { Kvm } from '../api/types.js';
 import { defineCrSuite } from './cr-suite.js';
 import { defineDoubleFaultSuite } from './double-fault-suite.js';
 import { protectedModeGuest, realModeGuest } from './guests.js';
-import { defineLongModeSuite } from './long-mode-suite.js';
+import { defineLongModeGuestSuite, defineLongModeSuite } from './long-mode-suite.js';
 import { defineMsrSuite } from './msr-suite.js';
 import { defineTaskSwitchSuite } from './task-switch-suite.js';
 
@@ -28,6 +28,7 @@ export function defineGuestSuite(o: GuestSuiteOptions): void {
   defineCrSuite(o.name, o.open);
   defineTaskSwitchSuite(o.name, o.open);
   defineLongModeSuite(o.name, o.open);
+  defineLongModeGuestSuite(o.name, o.open);
   defineDoubleFaultSuite(o.name, o.open);
   describe(`${o.name} engine: real-mode guests`, () => {
     it('exits to userspace for OUT with the byte in the data page, then for HLT', () => {

@@ -12,4 +12,4 @@ export {
   realModeGuest,
   type TinyGuest,
 } from './guests.js';
-export { defineLongModeSuite } from './long-mode-suite.js';
+export { defineLongModeGuestSuite, defineLongModeSuite } from './long-mode-suite.js';

@@ -1,12 +1,14 @@
 /**
- * An engine without long mode (CPUID.80000001H:EDX.LM clear in KVM_GET_SUPPORTED_CPUID) must not
- * let a guest that turns it on on anyway end as a silent triple fault: KVM_RUN stops with
+ * Long mode, on every engine. With it (CPUID.80000001H:EDX.LM in KVM_GET_SUPPORTED_CPUID): 64-bit
+ * code and registers, a guest entering IA-32e mode itself (EFER.LMA from CR0.PG), the syscall
+ * MSRs through KVM_GET/SET_MSRS with KVM's canonical checks, a PML4 that maps itself. Without it:
+ * a guest that turns it on anyway must not end as a silent triple fault; KVM_RUN stops with
  * KVM_EXIT_INTERNAL_ERROR (suberror EMULATION) and the data `[MSR_EFER, EFER, RIP]`.
  */
 import { describe, expect, it } from 'vitest';
 import { KVM_EXIT, KVM_INTERNAL_ERROR } from '../abi/exit-reasons.js';
 import type { Kvm, Vcpu } from '../api/types.js';
-import { protectedModeGuest } from './guests.js';
+import { LONG_MODE_PML4, longModeGuest, protectedModeGuest } from './guests.js';
 
 const MSR_EFER = 0xc0000080n;
 
@@ -60,5 +62,113 @@ export function defineLongModeSuite(name: string, open: () => Kvm): void {
       expect(e.suberror).toBe(KVM_INTERNAL_ERROR.EMULATION);
       expect(e.data).toEqual([MSR_EFER, 0x100n, 0x100bn]);
     });
+  });
+}
+
+const MSR_STAR = 0xc0000081;
+const MSR_LSTAR = 0xc0000082;
+const MSR_CSTAR = 0xc0000083;
+const MSR_SYSCALL_MASK = 0xc0000084;
+const MSR_KERNEL_GS_BASE = 0xc0000102;
+const MSR_TSC_AUX = 0xc0000103;
+/** The low byte KVM_EXIT_IO carries (the byte at the data offset). */
+const ioByte = (vcpu: Vcpu): number => {
+  const run = vcpu.kvmRun as unknown as { io: { data: Uint8Array } };
+  return run.io.data[0];
+};
+
+/** The long-mode behaviour of an engine that has it (skipped, with the reason, on one that does not). */
+export function defineLongModeGuestSuite(name: string, open: () => Kvm): void {
+  const lm = hasLongMode(open());
+  const why = lm ? '' : ' (skipped: no LM in KVM_GET_SUPPORTED_CPUID)';
+  describe(`${name} engine: long-mode guests`, () => {
+    it.skipIf(!lm)(`runs 64-bit code whose 64-bit registers KVM_GET_REGS returns${why}`, () => {
+      // mov rax, 0x123456789abcdef0 ; mov r9, rax ; shr r9, 32 ; mov dx, 0x3f8 ; out dx, al ; hlt
+      const { vcpu } = longModeGuest(open(), [
+        ...[0x48, 0xb8, 0xf0, 0xde, 0xbc, 0x9a, 0x78, 0x56, 0x34, 0x12],
+        ...[0x49, 0x89, 0xc1, 0x49, 0xc1, 0xe9, 0x20],
+        ...[0x66, 0xba, 0xf8, 0x03, 0xee, 0xf4],
+      ]);
+      expect(vcpu.run()).toBe(KVM_EXIT.IO);
+      expect(ioByte(vcpu)).toBe(0xf0);
+      const r = vcpu.getRegs();
+      expect(r.rax).toBe(0x123456789abcdef0n);
+      expect(r.r9).toBe(0x12345678n);
+      expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+      const s = vcpu.getSregs();
+      expect(s.efer & 0x500n).toBe(0x500n);
+      expect(s.cs.l).toBe(1);
+    });
+
+    it.skipIf(!lm)(`reads a PML4 that maps itself through its own recursive entry${why}`, () => {
+      // PML4[511] → the PML4: linear 0xFFFFFFFFFFFFF000 is the PML4 page itself.
+      // mov rax, [0xfffffffffffff000] ; mov dx, 0x3f8 ; out dx, al ; hlt
+      const { vcpu, ram } = longModeGuest(open(), [
+        ...[0x48, 0xa1, 0x00, 0xf0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+        ...[0x66, 0xba, 0xf8, 0x03, 0xee, 0xf4],
+      ]);
+      new DataView(ram.buffer, ram.byteOffset).setUint32(LONG_MODE_PML4 + 511 * 8, LONG_MODE_PML4 | 3, true);
+      expect(vcpu.run()).toBe(KVM_EXIT.IO);
+      // PML4[0] as the walks left it: present, writable, accessed (A set by the walk to the code).
+      expect(Number(vcpu.getRegs().rax & 0xffffffffn)).toBe(0x11023);
+    });
+
+    it.skipIf(!lm)(
+      `round-trips the syscall MSRs and refuses a non-canonical LSTAR (KVM_SET_MSRS)${why}`,
+      () => {
+        const { vcpu } = longModeGuest(open(), [0xf4]);
+        const want = [
+          { index: MSR_STAR, data: 0x0023_0010_0000_0000n },
+          { index: MSR_LSTAR, data: 0xffff_ffff_8100_0000n },
+          { index: MSR_CSTAR, data: 0xffff_ffff_8100_1000n },
+          { index: MSR_SYSCALL_MASK, data: 0x47700n },
+          { index: MSR_KERNEL_GS_BASE, data: 0xffff_8880_0000_0000n },
+          { index: MSR_TSC_AUX, data: 3n },
+        ];
+        expect(vcpu.setMsrs(want)).toBe(want.length);
+        expect(vcpu.getMsrs(want.map((e) => e.index))).toEqual(want);
+        // __kvm_set_msr: a non-canonical address in LSTAR is refused, the earlier entry taken.
+        expect(
+          vcpu.setMsrs([
+            { index: MSR_CSTAR, data: 0n },
+            { index: MSR_LSTAR, data: 0x0000_8000_0000_0000n },
+          ]),
+        ).toBe(1);
+        expect(vcpu.getMsrs([MSR_LSTAR])[0].data).toBe(0xffff_ffff_8100_0000n);
+      },
+    );
+
+    it.skipIf(!lm)(
+      `lets a guest enter IA-32e mode itself: WRMSR EFER.LME, then CR0.PG sets EFER.LMA${why}`,
+      () => {
+        // From flat 32-bit protected mode with CR4.PAE and CR3 at the PML4:
+        // mov ecx, 0xc0000080 ; rdmsr ; or eax, 0x100 ; wrmsr ;
+        // mov eax, cr0 ; or eax, 0x80000000 ; mov cr0, eax ; mov al, 0x4c ; out 0x80, al ; hlt
+        const code = [
+          ...[0xb9, 0x80, 0x00, 0x00, 0xc0, 0x0f, 0x32, 0x0d, 0x00, 0x01, 0x00, 0x00, 0x0f, 0x30],
+          ...[0x0f, 0x20, 0xc0, 0x0d, 0x00, 0x00, 0x00, 0x80, 0x0f, 0x22, 0xc0],
+          ...[0xb0, 0x4c, 0xe6, 0x80, 0xf4],
+        ];
+        const kvm = open();
+        const { vcpu, ram } = longModeGuest(kvm, [0xf4]);
+        ram.set(code, 0x1000);
+        // The guest's CPUID must have LM for its WRMSR of EFER.LME (kvm_valid_efer).
+        vcpu.setCpuid2(kvm.getSupportedCpuid());
+        const s = vcpu.getSregs();
+        vcpu.setSregs({
+          ...s,
+          cs: { ...s.cs, l: 0, db: 1 },
+          tr: { ...s.tr, type: 11 },
+          cr0: 0x11n,
+          efer: 0n,
+        });
+        expect(vcpu.run()).toBe(KVM_EXIT.IO);
+        expect(ioByte(vcpu)).toBe(0x4c);
+        const after = vcpu.getSregs();
+        // Compatibility mode: IA-32e active, CS.L still 0.
+        expect(after.efer & 0x500n).toBe(0x500n);
+        expect(after.cr0 & 0x80000000n).toBe(0x80000000n);
+      },
+    );
   });
 }

@@ -412,6 +412,7 @@ export class SvmDriver implements ArchOps {
   getMsr(vcpu: SoftVcpu, index: number, out: Uint32Array): boolean {
     this.vcpuLoad(vcpu);
     const v = this.vmcb;
+    out[1] = 0;
     const field = (off: number): boolean => {
       out[0] = v.u32(off);
       out[1] = v.hi(off);
