@@ -89,6 +89,21 @@ describe('SSE availability and SIMD exceptions (SDM, no CPU referee from user mo
     expect([...t.fpuRegs.subarray(30, 40)]).toEqual([1, 0, 0, 0, 1, 0, 0, 0, 0xff, 0xff]);
   });
 
+  it('an x87 exception left pending is taken (#MF) before an MMX register operand, not before m64', () => {
+    for (const [src, vector] of [
+      ['cvtps2pi mm0, xmm1', 16],
+      ['cvttpd2pi mm0, xmm1', 16],
+      ['cvtpi2ps xmm1, mm0', 16],
+      ['cvtpi2pd xmm1, mm0', 16],
+      ['cvtpi2ps xmm1, qword ptr [rsp]', -1],
+    ] as const) {
+      const { m } = machine(src, 0x20); // CR0.NE: #MF, not FERR#
+      m.cpu.state.fpuStatus[0] = 0x8081; // B, ES, IE (unmasked by the control word below)
+      m.cpu.state.fpuControl[0] = 0x37e;
+      expect(stop(m), src).toBe(vector);
+    }
+  });
+
   it('works in 32-bit protected mode, where 40H-4FH are INC/DEC, not REX', () => {
     const m = protectedMode(
       'mov eax, 3\ncvtsi2sd xmm1, eax\nsqrtsd xmm1, xmm1\ncvttsd2si ebx, xmm1\ninc ecx\nhlt',

@@ -2,8 +2,9 @@
  * The conversions with an MMX operand (SDM Vol. 2): CVTPI2PS (0F 2A) and CVTPI2PD (66 0F 2A)
  * from mm/m64, CVTPS2PI/CVTTPS2PI (0F 2D/2C, from xmm/m64) and CVTPD2PI/CVTTPD2PI (66 0F 2D/2C,
  * from xmm/m128, aligned) to mm. An MMX register operand moves the x87 to MMX mode (TOP = 0,
- * all tags valid) once nothing can fault any more; CVTPI2PS/PD from memory do not (SDM Vol. 2
- * CVTPI2PS "Operation" notes).
+ * all tags valid) once nothing can fault any more, and first takes an x87 exception left
+ * pending (#MF, or FERR# with CR0.NE = 0); CVTPI2PS/PD from memory do neither (SDM Vol. 2
+ * CVTPI2PS, CVTPS2PI: "transition from x87 FPU to MMX technology operation").
  */
 import type { Cpu } from '../../cpu/cpu.js';
 import type { Handler } from '../../cpu/handler.js';
@@ -12,13 +13,20 @@ import { cvtf2si, cvtsi2f } from '../../fpu/sse-convert.js';
 import { SseOut } from '../../fpu/sse-float.js';
 import { mmxEnter, mmxWord, mmxWrite32 } from '../sse/operands.js';
 import { checkSse } from '../x87/fpu-checks.js';
+import { pendingError, SW_ES } from '../x87/status.js';
 import { commitFlags, loadMem, loadSrc, packedFlags, SRC, xmmWords } from './common.js';
 
 const O = new SseOut();
 
+/** The x87 exception pending from an earlier instruction, before an MMX register is touched. */
+function mmxPending(cpu: Cpu): void {
+  if (cpu.state.fpuStatus[0] & SW_ES) pendingError(cpu);
+}
+
 /** mm/m64 (ModRM r/m) into SRC[0], SRC[1]. */
 function loadQ(cpu: Cpu, i: Insn): void {
   if (i.mod === 3) {
+    mmxPending(cpu);
     SRC[0] = mmxWord(cpu, i.rm, false);
     SRC[1] = mmxWord(cpu, i.rm, true);
   } else loadMem(cpu, i, 8, false);
@@ -59,6 +67,7 @@ const CVTPI2PD: Handler = (cpu, i) => {
 function toPi(wide: boolean, truncate: boolean): Handler {
   return (cpu, i) => {
     checkSse(cpu);
+    mmxPending(cpu);
     loadSrc(cpu, i, wide ? 16 : 8, true);
     const mx = cpu.state.mxcsr[0];
     let flags = wide
