@@ -99,3 +99,12 @@ describe('SVM engine with long mode', () => {
     expect(vcpu.kvmRun.bytes[4096]).toBe(9);
   });
 });
+
+describe('SVM engine with long mode: a non-canonical RIP from userspace', () => {
+  it('faults at the first fetch, not at VMRUN (no 15.5.1 check covers RIP): #GP with no IDT ends in KVM_EXIT_SHUTDOWN', () => {
+    const { vcpu } = longModeGuest(createSvmKvm(), [0xf4]);
+    vcpu.setRegs({ ...vcpu.getRegs(), rip: 0x0000_8000_0000_1000n });
+    // The host's KVM (kvm-pvm here) gives the same: a triple fault, KVM_EXIT_SHUTDOWN.
+    expect(vcpu.run()).toBe(KVM_EXIT.SHUTDOWN);
+  });
+});
