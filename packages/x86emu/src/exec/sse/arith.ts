@@ -11,74 +11,135 @@ const satU8 = (v: number): number => (v < 0 ? 0 : Math.min(v, 255));
 export const satS16 = (v: number): number => (v < -32768 ? -32768 : Math.min(v, 32767));
 export const satU16 = (v: number): number => (v < 0 ? 0 : Math.min(v, 65535));
 
-type Bin = (a: number, b: number) => number;
+// Each operation is its own function (not one loop calling a per-element callback): V8 then
+// compiles every loop with its arithmetic inline, which a mix of SIMD instructions needs.
 
-/** Element loops by width and signedness: result = f(dest element, source element). */
-function b8u(f: Bin): PackedOp {
-  return (D, d, S, s, n) => {
-    const x = D.u8;
-    const y = S.u8;
-    for (let k = 0; k < n; k++) x[d + k] = f(x[d + k], y[s + k]);
-  };
-}
-function b8s(f: Bin): PackedOp {
-  return (D, d, S, s, n) => {
-    const x = D.i8;
-    const y = S.i8;
-    for (let k = 0; k < n; k++) x[d + k] = f(x[d + k], y[s + k]);
-  };
-}
-function w16u(f: Bin): PackedOp {
-  return (D, d, S, s, n) => {
-    const x = D.u16;
-    const y = S.u16;
-    const a = d >> 1;
-    const b = s >> 1;
-    for (let k = 0; k < n >> 1; k++) x[a + k] = f(x[a + k], y[b + k]);
-  };
-}
-function w16s(f: Bin): PackedOp {
-  return (D, d, S, s, n) => {
-    const x = D.i16;
-    const y = S.i16;
-    const a = d >> 1;
-    const b = s >> 1;
-    for (let k = 0; k < n >> 1; k++) x[a + k] = f(x[a + k], y[b + k]);
-  };
-}
-function d32u(f: Bin): PackedOp {
-  return (D, d, S, s, n) => {
-    const x = D.u32;
-    const y = S.u32;
-    const a = d >> 2;
-    const b = s >> 2;
-    for (let k = 0; k < n >> 2; k++) x[a + k] = f(x[a + k], y[b + k]);
-  };
-}
-function d32s(f: Bin): PackedOp {
-  return (D, d, S, s, n) => {
-    const x = D.i32;
-    const y = S.i32;
-    const a = d >> 2;
-    const b = s >> 2;
-    for (let k = 0; k < n >> 2; k++) x[a + k] = f(x[a + k], y[b + k]);
-  };
-}
-
-export const PADDB = b8u((a, b) => a + b);
-export const PADDW = w16u((a, b) => a + b);
-export const PADDD = d32u((a, b) => a + b);
-export const PSUBB = b8u((a, b) => a - b);
-export const PSUBW = w16u((a, b) => a - b);
-export const PSUBD = d32u((a, b) => a - b);
-export const PADDSB = b8s((a, b) => satS8(a + b));
-export const PADDSW = w16s((a, b) => satS16(a + b));
-export const PADDUSB = b8u((a, b) => satU8(a + b));
-export const PADDUSW = w16u((a, b) => satU16(a + b));
-export const PSUBSB = b8s((a, b) => satS8(a - b));
-export const PSUBSW = w16s((a, b) => satS16(a - b));
-export const PSUBUSB = b8u((a, b) => satU8(a - b));
-export const PSUBUSW = w16u((a, b) => satU16(a - b));
+export const PADDB: PackedOp = (D, d, S, s, n) => {
+  const x = D.u8;
+  const y = S.u8;
+  for (let k = 0; k < n; k++) {
+    const i = d + k;
+    const j = s + k;
+    x[i] = x[i] + y[j];
+  }
+};
+export const PADDW: PackedOp = (D, d, S, s, n) => {
+  const x = D.u16;
+  const y = S.u16;
+  for (let k = 0; k < n >> 1; k++) {
+    const i = (d >> 1) + k;
+    const j = (s >> 1) + k;
+    x[i] = x[i] + y[j];
+  }
+};
+export const PADDD: PackedOp = (D, d, S, s, n) => {
+  const x = D.u32;
+  const y = S.u32;
+  for (let k = 0; k < n >> 2; k++) {
+    const i = (d >> 2) + k;
+    const j = (s >> 2) + k;
+    x[i] = x[i] + y[j];
+  }
+};
+export const PSUBB: PackedOp = (D, d, S, s, n) => {
+  const x = D.u8;
+  const y = S.u8;
+  for (let k = 0; k < n; k++) {
+    const i = d + k;
+    const j = s + k;
+    x[i] = x[i] - y[j];
+  }
+};
+export const PSUBW: PackedOp = (D, d, S, s, n) => {
+  const x = D.u16;
+  const y = S.u16;
+  for (let k = 0; k < n >> 1; k++) {
+    const i = (d >> 1) + k;
+    const j = (s >> 1) + k;
+    x[i] = x[i] - y[j];
+  }
+};
+export const PSUBD: PackedOp = (D, d, S, s, n) => {
+  const x = D.u32;
+  const y = S.u32;
+  for (let k = 0; k < n >> 2; k++) {
+    const i = (d >> 2) + k;
+    const j = (s >> 2) + k;
+    x[i] = x[i] - y[j];
+  }
+};
+export const PADDSB: PackedOp = (D, d, S, s, n) => {
+  const x = D.i8;
+  const y = S.i8;
+  for (let k = 0; k < n; k++) {
+    const i = d + k;
+    const j = s + k;
+    x[i] = satS8(x[i] + y[j]);
+  }
+};
+export const PADDSW: PackedOp = (D, d, S, s, n) => {
+  const x = D.i16;
+  const y = S.i16;
+  for (let k = 0; k < n >> 1; k++) {
+    const i = (d >> 1) + k;
+    const j = (s >> 1) + k;
+    x[i] = satS16(x[i] + y[j]);
+  }
+};
+export const PADDUSB: PackedOp = (D, d, S, s, n) => {
+  const x = D.u8;
+  const y = S.u8;
+  for (let k = 0; k < n; k++) {
+    const i = d + k;
+    const j = s + k;
+    x[i] = satU8(x[i] + y[j]);
+  }
+};
+export const PADDUSW: PackedOp = (D, d, S, s, n) => {
+  const x = D.u16;
+  const y = S.u16;
+  for (let k = 0; k < n >> 1; k++) {
+    const i = (d >> 1) + k;
+    const j = (s >> 1) + k;
+    x[i] = satU16(x[i] + y[j]);
+  }
+};
+export const PSUBSB: PackedOp = (D, d, S, s, n) => {
+  const x = D.i8;
+  const y = S.i8;
+  for (let k = 0; k < n; k++) {
+    const i = d + k;
+    const j = s + k;
+    x[i] = satS8(x[i] - y[j]);
+  }
+};
+export const PSUBSW: PackedOp = (D, d, S, s, n) => {
+  const x = D.i16;
+  const y = S.i16;
+  for (let k = 0; k < n >> 1; k++) {
+    const i = (d >> 1) + k;
+    const j = (s >> 1) + k;
+    x[i] = satS16(x[i] - y[j]);
+  }
+};
+export const PSUBUSB: PackedOp = (D, d, S, s, n) => {
+  const x = D.u8;
+  const y = S.u8;
+  for (let k = 0; k < n; k++) {
+    const i = d + k;
+    const j = s + k;
+    x[i] = satU8(x[i] - y[j]);
+  }
+};
+export const PSUBUSW: PackedOp = (D, d, S, s, n) => {
+  const x = D.u16;
+  const y = S.u16;
+  for (let k = 0; k < n >> 1; k++) {
+    const i = (d >> 1) + k;
+    const j = (s >> 1) + k;
+    x[i] = satU16(x[i] - y[j]);
+  }
+};
 
 /** PADDQ / PSUBQ: 64-bit lanes as 32-bit halves with the carry (borrow) between them. */
 export const PADDQ: PackedOp = (D, d, S, s, n) => {
@@ -104,12 +165,52 @@ export const PSUBQ: PackedOp = (D, d, S, s, n) => {
   }
 };
 
-export const PMULLW = w16u((a, b) => Math.imul(a, b));
-export const PMULHW = w16s((a, b) => (a * b) >> 16);
-export const PMULHUW = w16u((a, b) => (a * b) >>> 16);
-export const PMULLD = d32u((a, b) => Math.imul(a, b));
+export const PMULLW: PackedOp = (D, d, S, s, n) => {
+  const x = D.u16;
+  const y = S.u16;
+  for (let k = 0; k < n >> 1; k++) {
+    const i = (d >> 1) + k;
+    const j = (s >> 1) + k;
+    x[i] = Math.imul(x[i], y[j]);
+  }
+};
+export const PMULHW: PackedOp = (D, d, S, s, n) => {
+  const x = D.i16;
+  const y = S.i16;
+  for (let k = 0; k < n >> 1; k++) {
+    const i = (d >> 1) + k;
+    const j = (s >> 1) + k;
+    x[i] = (x[i] * y[j]) >> 16;
+  }
+};
+export const PMULHUW: PackedOp = (D, d, S, s, n) => {
+  const x = D.u16;
+  const y = S.u16;
+  for (let k = 0; k < n >> 1; k++) {
+    const i = (d >> 1) + k;
+    const j = (s >> 1) + k;
+    x[i] = (x[i] * y[j]) >>> 16;
+  }
+};
+export const PMULLD: PackedOp = (D, d, S, s, n) => {
+  const x = D.u32;
+  const y = S.u32;
+  for (let k = 0; k < n >> 2; k++) {
+    const i = (d >> 2) + k;
+    const j = (s >> 2) + k;
+    x[i] = Math.imul(x[i], y[j]);
+  }
+};
 /** PMULHRSW (SSSE3): the product scaled by 2^-15 and rounded: ((a·b >> 14) + 1) >> 1. */
-export const PMULHRSW = w16s((a, b) => (((a * b) >> 14) + 1) >> 1);
+export const PMULHRSW: PackedOp = (D, d, S, s, n) => {
+  const x = D.i16;
+  const y = S.i16;
+  for (let k = 0; k < n >> 1; k++) {
+    const i = (d >> 1) + k;
+    const j = (s >> 1) + k;
+    x[i] = (((x[i] * y[j]) >> 14) + 1) >> 1;
+  }
+};
 
 /** a × b exactly for 32-bit unsigned a, b: low and high halves into out[0], out[1]. */
 function mulU32(a: number, b: number, x: Uint32Array, at: number): void {
@@ -174,28 +275,188 @@ export const PSADBW: PackedOp = (D, d, S, s, n) => {
   }
 };
 
-export const PAVGB = b8u((a, b) => (a + b + 1) >> 1);
-export const PAVGW = w16u((a, b) => (a + b + 1) >> 1);
+export const PAVGB: PackedOp = (D, d, S, s, n) => {
+  const x = D.u8;
+  const y = S.u8;
+  for (let k = 0; k < n; k++) {
+    const i = d + k;
+    const j = s + k;
+    x[i] = (x[i] + y[j] + 1) >> 1;
+  }
+};
+export const PAVGW: PackedOp = (D, d, S, s, n) => {
+  const x = D.u16;
+  const y = S.u16;
+  for (let k = 0; k < n >> 1; k++) {
+    const i = (d >> 1) + k;
+    const j = (s >> 1) + k;
+    x[i] = (x[i] + y[j] + 1) >> 1;
+  }
+};
 
-export const PMINUB = b8u((a, b) => Math.min(a, b));
-export const PMAXUB = b8u((a, b) => Math.max(a, b));
-export const PMINSB = b8s((a, b) => Math.min(a, b));
-export const PMAXSB = b8s((a, b) => Math.max(a, b));
-export const PMINSW = w16s((a, b) => Math.min(a, b));
-export const PMAXSW = w16s((a, b) => Math.max(a, b));
-export const PMINUW = w16u((a, b) => Math.min(a, b));
-export const PMAXUW = w16u((a, b) => Math.max(a, b));
-export const PMINSD = d32s((a, b) => Math.min(a, b));
-export const PMAXSD = d32s((a, b) => Math.max(a, b));
-export const PMINUD = d32u((a, b) => Math.min(a, b));
-export const PMAXUD = d32u((a, b) => Math.max(a, b));
+export const PMINUB: PackedOp = (D, d, S, s, n) => {
+  const x = D.u8;
+  const y = S.u8;
+  for (let k = 0; k < n; k++) {
+    const i = d + k;
+    const j = s + k;
+    x[i] = Math.min(x[i], y[j]);
+  }
+};
+export const PMAXUB: PackedOp = (D, d, S, s, n) => {
+  const x = D.u8;
+  const y = S.u8;
+  for (let k = 0; k < n; k++) {
+    const i = d + k;
+    const j = s + k;
+    x[i] = Math.max(x[i], y[j]);
+  }
+};
+export const PMINSB: PackedOp = (D, d, S, s, n) => {
+  const x = D.i8;
+  const y = S.i8;
+  for (let k = 0; k < n; k++) {
+    const i = d + k;
+    const j = s + k;
+    x[i] = Math.min(x[i], y[j]);
+  }
+};
+export const PMAXSB: PackedOp = (D, d, S, s, n) => {
+  const x = D.i8;
+  const y = S.i8;
+  for (let k = 0; k < n; k++) {
+    const i = d + k;
+    const j = s + k;
+    x[i] = Math.max(x[i], y[j]);
+  }
+};
+export const PMINSW: PackedOp = (D, d, S, s, n) => {
+  const x = D.i16;
+  const y = S.i16;
+  for (let k = 0; k < n >> 1; k++) {
+    const i = (d >> 1) + k;
+    const j = (s >> 1) + k;
+    x[i] = Math.min(x[i], y[j]);
+  }
+};
+export const PMAXSW: PackedOp = (D, d, S, s, n) => {
+  const x = D.i16;
+  const y = S.i16;
+  for (let k = 0; k < n >> 1; k++) {
+    const i = (d >> 1) + k;
+    const j = (s >> 1) + k;
+    x[i] = Math.max(x[i], y[j]);
+  }
+};
+export const PMINUW: PackedOp = (D, d, S, s, n) => {
+  const x = D.u16;
+  const y = S.u16;
+  for (let k = 0; k < n >> 1; k++) {
+    const i = (d >> 1) + k;
+    const j = (s >> 1) + k;
+    x[i] = Math.min(x[i], y[j]);
+  }
+};
+export const PMAXUW: PackedOp = (D, d, S, s, n) => {
+  const x = D.u16;
+  const y = S.u16;
+  for (let k = 0; k < n >> 1; k++) {
+    const i = (d >> 1) + k;
+    const j = (s >> 1) + k;
+    x[i] = Math.max(x[i], y[j]);
+  }
+};
+export const PMINSD: PackedOp = (D, d, S, s, n) => {
+  const x = D.i32;
+  const y = S.i32;
+  for (let k = 0; k < n >> 2; k++) {
+    const i = (d >> 2) + k;
+    const j = (s >> 2) + k;
+    x[i] = Math.min(x[i], y[j]);
+  }
+};
+export const PMAXSD: PackedOp = (D, d, S, s, n) => {
+  const x = D.i32;
+  const y = S.i32;
+  for (let k = 0; k < n >> 2; k++) {
+    const i = (d >> 2) + k;
+    const j = (s >> 2) + k;
+    x[i] = Math.max(x[i], y[j]);
+  }
+};
+export const PMINUD: PackedOp = (D, d, S, s, n) => {
+  const x = D.u32;
+  const y = S.u32;
+  for (let k = 0; k < n >> 2; k++) {
+    const i = (d >> 2) + k;
+    const j = (s >> 2) + k;
+    x[i] = Math.min(x[i], y[j]);
+  }
+};
+export const PMAXUD: PackedOp = (D, d, S, s, n) => {
+  const x = D.u32;
+  const y = S.u32;
+  for (let k = 0; k < n >> 2; k++) {
+    const i = (d >> 2) + k;
+    const j = (s >> 2) + k;
+    x[i] = Math.max(x[i], y[j]);
+  }
+};
 
-export const PCMPEQB = b8u((a, b) => (a === b ? 0xff : 0));
-export const PCMPEQW = w16u((a, b) => (a === b ? 0xffff : 0));
-export const PCMPEQD = d32u((a, b) => (a === b ? -1 : 0));
-export const PCMPGTB = b8s((a, b) => (a > b ? -1 : 0));
-export const PCMPGTW = w16s((a, b) => (a > b ? -1 : 0));
-export const PCMPGTD = d32s((a, b) => (a > b ? -1 : 0));
+export const PCMPEQB: PackedOp = (D, d, S, s, n) => {
+  const x = D.u8;
+  const y = S.u8;
+  for (let k = 0; k < n; k++) {
+    const i = d + k;
+    const j = s + k;
+    x[i] = x[i] === y[j] ? 0xff : 0;
+  }
+};
+export const PCMPEQW: PackedOp = (D, d, S, s, n) => {
+  const x = D.u16;
+  const y = S.u16;
+  for (let k = 0; k < n >> 1; k++) {
+    const i = (d >> 1) + k;
+    const j = (s >> 1) + k;
+    x[i] = x[i] === y[j] ? 0xffff : 0;
+  }
+};
+export const PCMPEQD: PackedOp = (D, d, S, s, n) => {
+  const x = D.u32;
+  const y = S.u32;
+  for (let k = 0; k < n >> 2; k++) {
+    const i = (d >> 2) + k;
+    const j = (s >> 2) + k;
+    x[i] = x[i] === y[j] ? -1 : 0;
+  }
+};
+export const PCMPGTB: PackedOp = (D, d, S, s, n) => {
+  const x = D.i8;
+  const y = S.i8;
+  for (let k = 0; k < n; k++) {
+    const i = d + k;
+    const j = s + k;
+    x[i] = x[i] > y[j] ? -1 : 0;
+  }
+};
+export const PCMPGTW: PackedOp = (D, d, S, s, n) => {
+  const x = D.i16;
+  const y = S.i16;
+  for (let k = 0; k < n >> 1; k++) {
+    const i = (d >> 1) + k;
+    const j = (s >> 1) + k;
+    x[i] = x[i] > y[j] ? -1 : 0;
+  }
+};
+export const PCMPGTD: PackedOp = (D, d, S, s, n) => {
+  const x = D.i32;
+  const y = S.i32;
+  for (let k = 0; k < n >> 2; k++) {
+    const i = (d >> 2) + k;
+    const j = (s >> 2) + k;
+    x[i] = x[i] > y[j] ? -1 : 0;
+  }
+};
 /** PCMPEQQ (SSE4.1) / PCMPGTQ (SSE4.2, signed): 64-bit lanes as halves. */
 export const PCMPEQQ: PackedOp = (D, d, S, s, n) => {
   for (let k = 0; k < n >> 2; k += 2) {
@@ -218,10 +479,42 @@ export const PCMPGTQ: PackedOp = (D, d, S, s, n) => {
   }
 };
 
-export const PAND = d32u((a, b) => a & b);
-export const PANDN = d32u((a, b) => ~a & b);
-export const POR = d32u((a, b) => a | b);
-export const PXOR = d32u((a, b) => a ^ b);
+export const PAND: PackedOp = (D, d, S, s, n) => {
+  const x = D.u32;
+  const y = S.u32;
+  for (let k = 0; k < n >> 2; k++) {
+    const i = (d >> 2) + k;
+    const j = (s >> 2) + k;
+    x[i] = x[i] & y[j];
+  }
+};
+export const PANDN: PackedOp = (D, d, S, s, n) => {
+  const x = D.u32;
+  const y = S.u32;
+  for (let k = 0; k < n >> 2; k++) {
+    const i = (d >> 2) + k;
+    const j = (s >> 2) + k;
+    x[i] = ~x[i] & y[j];
+  }
+};
+export const POR: PackedOp = (D, d, S, s, n) => {
+  const x = D.u32;
+  const y = S.u32;
+  for (let k = 0; k < n >> 2; k++) {
+    const i = (d >> 2) + k;
+    const j = (s >> 2) + k;
+    x[i] = x[i] | y[j];
+  }
+};
+export const PXOR: PackedOp = (D, d, S, s, n) => {
+  const x = D.u32;
+  const y = S.u32;
+  for (let k = 0; k < n >> 2; k++) {
+    const i = (d >> 2) + k;
+    const j = (s >> 2) + k;
+    x[i] = x[i] ^ y[j];
+  }
+};
 
 /** Unary forms (SSSE3 PABS*): dest ← |src| (the result is unsigned: |−128| = 0x80). */
 export const PABSB: PackedOp = (D, d, S, s, n) => {
@@ -234,6 +527,30 @@ export const PABSD: PackedOp = (D, d, S, s, n) => {
   for (let k = 0; k < n >> 2; k++) D.u32[(d >> 2) + k] = Math.abs(S.i32[(s >> 2) + k]);
 };
 /** PSIGN* (SSSE3): dest negated where src < 0, zeroed where src = 0. */
-export const PSIGNB = b8s((a, b) => (b < 0 ? -a : b === 0 ? 0 : a));
-export const PSIGNW = w16s((a, b) => (b < 0 ? -a : b === 0 ? 0 : a));
-export const PSIGND = d32s((a, b) => (b < 0 ? -a : b === 0 ? 0 : a));
+export const PSIGNB: PackedOp = (D, d, S, s, n) => {
+  const x = D.i8;
+  const y = S.i8;
+  for (let k = 0; k < n; k++) {
+    const i = d + k;
+    const j = s + k;
+    x[i] = y[j] < 0 ? -x[i] : y[j] === 0 ? 0 : x[i];
+  }
+};
+export const PSIGNW: PackedOp = (D, d, S, s, n) => {
+  const x = D.i16;
+  const y = S.i16;
+  for (let k = 0; k < n >> 1; k++) {
+    const i = (d >> 1) + k;
+    const j = (s >> 1) + k;
+    x[i] = y[j] < 0 ? -x[i] : y[j] === 0 ? 0 : x[i];
+  }
+};
+export const PSIGND: PackedOp = (D, d, S, s, n) => {
+  const x = D.i32;
+  const y = S.i32;
+  for (let k = 0; k < n >> 2; k++) {
+    const i = (d >> 2) + k;
+    const j = (s >> 2) + k;
+    x[i] = y[j] < 0 ? -x[i] : y[j] === 0 ? 0 : x[i];
+  }
+};
