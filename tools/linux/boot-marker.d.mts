@@ -52,4 +52,9 @@ export declare function runAndTime(
   },
 ): Promise<RunResult>;
 
-export declare function qemuArgs(opts?: { cmdline?: string; memMiB?: number; kernel?: string }): string[];
+export declare function qemuArgs(opts?: {
+  cmdline?: string;
+  memMiB?: number;
+  kernel?: string;
+  accel?: 'kvm' | 'tcg';
+}): string[];

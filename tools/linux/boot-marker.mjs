@@ -184,16 +184,18 @@ export function runAndTime(
 /**
  * QEMU's command line for the same boot: microvm, the trimmed CPU model that boots here. With
  * `kernel: vmlinuxPath` QEMU enters the already decompressed kernel through its PVH note, its
- * fastest way in here (its bzImage path runs the guest's own decompressor).
+ * fastest way in here (its bzImage path runs the guest's own decompressor). `accel` 'kvm' (the
+ * host's KVM: `-cpu qemu64,-cx16`, see TEST_CMDLINE) or 'tcg' (QEMU's own translator, the
+ * software engine's baseline: `-cpu qemu64`).
  */
-export function qemuArgs({ cmdline = TEST_CMDLINE, memMiB = 512, kernel = kernelPath } = {}) {
+export function qemuArgs({ cmdline = TEST_CMDLINE, memMiB = 512, kernel = kernelPath, accel = 'kvm' } = {}) {
   return [
     '-accel',
-    'kvm',
+    accel,
     '-M',
     'microvm',
     '-cpu',
-    'qemu64,-cx16',
+    accel === 'kvm' ? 'qemu64,-cx16' : 'qemu64',
     '-m',
     String(memMiB),
     '-nographic',
