@@ -188,8 +188,11 @@ export class CpuState {
    * Vol. 1 8.1.2); FNSAVE/FXSAVE store the registers in ST order.
    */
   readonly fpuRegs = new Uint8Array(80);
-  /** `fpuRegs` as a DataView (little-endian dword and word reads of a register, no copying). */
-  readonly fpuView = new DataView(this.fpuRegs.buffer);
+  /**
+   * `fpuRegs` as 16-bit words (register k at words 5k…5k+4), the interpreter's fast view of the
+   * same bytes (little-endian hosts, as every x86-64 and ARM Node is).
+   */
+  readonly fpuWords = new Uint16Array(this.fpuRegs.buffer);
   /**
    * The last x87 non-control instruction (SDM Vol. 1 8.1.8-8.1.10): FIP (offset, 64-bit in
    * halves), FDP (its memory operand's offset), the FCS and FDS selectors, and FOP (the 11-bit

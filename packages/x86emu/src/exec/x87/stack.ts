@@ -48,20 +48,22 @@ export function tagFor(signExp: number, hi: number, lo: number): number {
 }
 
 export function readPhys(s: CpuState, p: number, out: Ext80): void {
-  const v = s.fpuView;
-  const o = p * 10;
-  out.lo = v.getUint32(o, true);
-  out.hi = v.getUint32(o + 4, true);
-  out.signExp = v.getUint16(o + 8, true);
+  const w = s.fpuWords;
+  const o = p * 5;
+  out.lo = (w[o] | (w[o + 1] << 16)) >>> 0;
+  out.hi = (w[o + 2] | (w[o + 3] << 16)) >>> 0;
+  out.signExp = w[o + 4];
 }
 
 /** Writes physical register p and its tag. */
 export function writePhys(s: CpuState, p: number, x: Ext80): void {
-  const v = s.fpuView;
-  const o = p * 10;
-  v.setUint32(o, x.lo, true);
-  v.setUint32(o + 4, x.hi, true);
-  v.setUint16(o + 8, x.signExp, true);
+  const w = s.fpuWords;
+  const o = p * 5;
+  w[o] = x.lo;
+  w[o + 1] = x.lo >>> 16;
+  w[o + 2] = x.hi;
+  w[o + 3] = x.hi >>> 16;
+  w[o + 4] = x.signExp;
   setTagPhys(s, p, tagFor(x.signExp, x.hi, x.lo));
 }
 
@@ -100,12 +102,12 @@ export function freeSt(s: CpuState, i: number): void {
  */
 export function fullTagWord(s: CpuState): number {
   let tag = 0;
-  const v = s.fpuView;
+  const w = s.fpuWords;
   for (let p = 0; p < 8; p++) {
     let t = TAG_EMPTY;
     if (tagOfPhys(s, p) !== TAG_EMPTY) {
-      const o = p * 10;
-      t = tagFor(v.getUint16(o + 8, true), v.getUint32(o + 4, true), v.getUint32(o, true));
+      const o = p * 5;
+      t = tagFor(w[o + 4], (w[o + 2] | (w[o + 3] << 16)) >>> 0, (w[o] | (w[o + 1] << 16)) >>> 0);
     }
     tag |= t << (2 * p);
   }
