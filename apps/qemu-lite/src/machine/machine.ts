@@ -149,8 +149,7 @@ export class Machine {
         // Order matters: the irqchip must exist before the vCPU (its LAPIC is created with it).
         vm.createIrqchip();
         irq = new KernelIrqLines(vm);
-        // An engine with no in-kernel PIT (KVM_CREATE_PIT2 → ENOENT, the software engine) gets
-        // the userspace i8254 on GSI 0 through KVM_IRQ_LINE, as QEMU's userspace PIT does with
+        // An engine with no in-kernel PIT (KVM_CREATE_PIT2 → ENOENT) would get the userspace i8254 on GSI 0 through KVM_IRQ_LINE, as QEMU's userspace PIT does with
         // kernel-irqchip=on (hw/timer/i8254.c raising ISA IRQ 0).
         // Both start as SeaBIOS leaves them, as the in-kernel PIC they feed (see `boot`).
         this.kernelPit = createKernelPit(vm);

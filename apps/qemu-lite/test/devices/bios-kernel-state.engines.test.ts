@@ -51,8 +51,8 @@ function runWrites(kvm: Kvm, writes: [number, number][], pit: boolean): Vm {
 }
 
 const engines: { name: string; open: () => Kvm; kernelPit: boolean; skip?: string }[] = [
-  { name: 'vmx', open: createVmxKvm, kernelPit: false },
-  { name: 'svm', open: createSvmKvm, kernelPit: false },
+  { name: 'vmx', open: createVmxKvm, kernelPit: true },
+  { name: 'svm', open: createSvmKvm, kernelPit: true },
   { name: 'kvm', open: openHostKvm, kernelPit: true, skip: hostSkipReason },
 ];
 

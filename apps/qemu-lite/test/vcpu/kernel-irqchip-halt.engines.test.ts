@@ -1,9 +1,8 @@
 /**
  * With `-machine kernel-irqchip=on` on the software engines, a vCPU halted with nothing armed to
  * wake it sleeps inside KVM_RUN until a kick (core's kvmVcpuBlock with `haltBlocks`), as on
- * Linux, instead of returning EINTR at once into a loop. And the userspace PIT (the software
- * engine has no KVM_CREATE_PIT2) reaches the in-kernel PIC through KVM_IRQ_LINE on GSI 0 and
- * wakes such a vCPU.
+ * Linux, instead of returning EINTR at once into a loop. And the in-kernel PIT (KVM_CREATE_PIT2)
+ * wakes such a vCPU through the in-kernel PIC when it ticks.
  */
 import { describe, expect, it } from 'vitest';
 import { runGuest } from '../../src/index.js';
@@ -36,7 +35,7 @@ describe.each(engines)('kernel-irqchip=on on -accel $accel', ({ accel }) => {
     expect(r.stats.rows.map((row) => row.reason)).not.toContain('HLT');
   });
 
-  it('wakes a halted vCPU with the userspace PIT through the in-kernel PIC', async () => {
+  it('wakes a halted vCPU with the in-kernel PIT through the in-kernel PIC', async () => {
     // Real mode at 0x7c00: the in-kernel 8259 master at base 0x08 with only IRQ 0 open, the
     // PIT's channel 0 in mode 2 at ~1 kHz; IVT[8] → a handler that sends EOI and writes the
     // debug-exit port with 0x21 (status 0x43), then sti; hlt.

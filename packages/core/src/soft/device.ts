@@ -22,6 +22,7 @@ import {
   kvmIrqRoutingHeader,
   kvmMpState,
   kvmMsi,
+  kvmPitConfig,
   kvmRegs,
   kvmSregs,
   kvmTranslation,
@@ -37,6 +38,7 @@ import { HvaSpace } from './hva-space.js';
 import { buildIrqRouting, KVM_MAX_IRQ_ROUTES } from './irqchip/irq-routing.js';
 import { KVM_USERSPACE_IRQ_SOURCE_ID, type KvmIrqchip } from './irqchip/irqchip.js';
 import { kvmGetMpState, kvmSetMpState } from './irqchip/mp-state.js';
+import type { KvmPit } from './irqchip/pit.js';
 import { kvmCreateIrqchip } from './irqchip/vcpu-irq.js';
 import { KVM_USER_MEM_SLOTS } from './memslots.js';
 import { shadowMmuOps } from './mmu-glue.js';
@@ -84,6 +86,8 @@ const CAPABILITIES: ReadonlyMap<number, number> = new Map([
   [KVM_CAP.IRQ_INJECT_STATUS, 1],
   [KVM_CAP.SIGNAL_MSI, 1],
   [KVM_CAP.TSC_DEADLINE_TIMER, 1],
+  [KVM_CAP.PIT2, 1],
+  [KVM_CAP.PIT_STATE2, 1],
 ]);
 
 type FdEntry =
@@ -240,15 +244,29 @@ vmIoctls[0xa5] = (_s, e, arg, def) => {
   if (r < 0) throw new KvmError(def.name, Errno.EPERM, 'no local APIC is a destination');
   return r;
 };
-vmIoctls[0x77] = (_s, _e, arg, def) => {
-  ptr(def, arg);
-  throw new KvmError(def.name, Errno.ENOENT, 'KVM_CREATE_PIT2 needs the in-kernel irqchip');
+// KVM_CREATE_PIT2: the config is read first (EFAULT), then EEXIST, then ENOENT without the PIC.
+vmIoctls[0x77] = (_s, e, arg, def) => {
+  kvmPitConfig.decode(ptr(def, arg));
+  if (e.vm.irqchip?.pit) throw new KvmError(def.name, Errno.EEXIST, 'the VM has a PIT');
+  irqchipOf(e, def, Errno.ENOENT).createPit();
+  return 0;
 };
-// KVM_GET/SET_PIT2: ENXIO without an in-kernel PIT, before the buffer is looked at (as Linux).
-vmIoctls[0x9f] = (_s, _e, _a, def) => {
-  throw new KvmError(def.name, Errno.ENXIO, 'no in-kernel PIT (KVM_CREATE_PIT2)');
+function pitOf(e: VmEntry, def: IoctlDef): KvmPit {
+  const pit = e.vm.irqchip?.pit;
+  if (!pit) throw new KvmError(def.name, Errno.ENXIO, 'no in-kernel PIT (KVM_CREATE_PIT2)');
+  return pit;
+}
+// KVM_GET_PIT2: ENXIO before the buffer is looked at; KVM_SET_PIT2 copies it in first (EFAULT).
+vmIoctls[0x9f] = (_s, e, arg, def) => {
+  const pit = pitOf(e, def);
+  pit.save(ptr(def, arg), 0);
+  return 0;
 };
-vmIoctls[0xa0] = vmIoctls[0x9f];
+vmIoctls[0xa0] = (_s, e, arg, def) => {
+  const b = ptr(def, arg);
+  pitOf(e, def).load(b, 0);
+  return 0;
+};
 
 // ---- vCPU fd -----------------------------------------------------------------------------
 

@@ -589,6 +589,49 @@ export function defineIrqchipCases(kvm: () => Kvm, isrTracked: boolean): void {
       expect(getIrqchip(r, PIC_MASTER)[11]).toBe(0x02); // ISR: IRQ 1 in service
     });
 
+    it('serves the in-kernel PIT at 0x40–0x43: latch and read-back status, IRQ 0 ticks through the 8259', () => {
+      // PIC master at vectors 0x40 with only IRQ 0 open; channel 2: control 0xb0 (LSB/MSB, mode 0),
+      // count 0xfff0; read-back status of channel 2 (0xe8) to port 0x12; latch channel 2 (0x80) and
+      // its MSB to port 0x13; channel 0: mode 2 at ~1 kHz; sti; spin for the tick.
+      const { vcpu, r } = irqchipGuest(kvm(), [
+        ...outAl(0x20, 0x11),
+        ...outAl(0x21, 0x40),
+        ...outAl(0x21, 0x04),
+        ...outAl(0x21, 0x01),
+        ...outAl(0x21, 0xfe),
+        ...outAl(0x43, 0xb0),
+        ...outAl(0x42, 0xf0),
+        ...outAl(0x42, 0xff),
+        ...outAl(0x43, 0xe8),
+        0xe4,
+        0x42, // in al, 0x42
+        0xe6,
+        0x12, // out 0x12, al
+        ...outAl(0x43, 0x80),
+        0xe4,
+        0x42,
+        0xe4,
+        0x42, // in al, 0x42 (LSB) ; in al, 0x42 (MSB)
+        0xe6,
+        0x13,
+        ...outAl(0x43, 0x34),
+        ...outAl(0x40, 0xa9),
+        ...outAl(0x40, 0x04),
+        0xfb,
+        ...spin(10_000_000),
+        ...outAl(0x14, 0),
+      ]);
+      r.vm.createPit2({ flags: 0 });
+      // Status: OUT low (mode 0 still counting), LSB/MSB access, mode 0, binary.
+      expect(runToIo(vcpu)).toEqual([0x12, 0x30]);
+      // The latched count's MSB: 0xfff0 minus a few ms of 1.19 MHz ticks at most.
+      const [port, msb] = runToIo(vcpu);
+      expect(port).toBe(0x13);
+      expect(msb).toBeGreaterThan(0xe0);
+      expect(runToIo(vcpu)).toEqual([0x10, 0x40]);
+      expect(r.vm.getPit2().channels[0]).toMatchObject({ count: 0x4a9, mode: 2, rwMode: 3 });
+    });
+
     it('fires the TSC-deadline timer armed through IA32_TSC_DEADLINE, which then reads 0', () => {
       // LVTT: TSC-deadline mode (bits 18:17 = 10b), vector 0x43; deadline = TSC + 2000; sti; hlt.
       const k = kvm();

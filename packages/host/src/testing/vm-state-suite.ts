@@ -138,5 +138,50 @@ export function defineVmStateCases(kvm: () => Kvm): void {
       vm.createIrqchip();
       expectErrno(() => vm.getPit2(), Errno.ENXIO);
     });
+
+    it('creates the PIT only after the irqchip (ENOENT) and once (EEXIST), in its reset state', () => {
+      const vm = kvm().createVm();
+      expectErrno(() => vm.createPit2({ flags: 0 }), Errno.ENOENT);
+      vm.createIrqchip();
+      vm.createPit2({ flags: 0 });
+      expectErrno(() => vm.createPit2({ flags: 0 }), Errno.EEXIST);
+      const s = vm.getPit2();
+      expect(s.flags).toBe(0);
+      // kvm_pit_reset: mode 0xff (no timer), count 0 loaded as 65536, gates up but channel 2's.
+      s.channels.forEach((c, i) => {
+        expect({ ...c, countLoadTime: 0n }).toEqual({
+          ...pitState,
+          count: 0x10000,
+          mode: 0xff,
+          gate: i === 2 ? 0 : 1,
+        });
+      });
+    });
+
+    it('loads the counters with KVM_SET_PIT2 and gives them back with KVM_GET_PIT2', () => {
+      const vm = kvm().createVm();
+      vm.createIrqchip();
+      vm.createPit2({ flags: 0 });
+      const s = vm.getPit2();
+      s.channels[0] = { ...s.channels[0], count: 1193, mode: 2, rwMode: 3, readState: 3, writeState: 3 };
+      s.channels[2] = {
+        ...s.channels[2],
+        count: 0x1234,
+        mode: 0,
+        rwMode: 1,
+        readState: 1,
+        writeState: 1,
+        gate: 1,
+      };
+      vm.setPit2(s);
+      const back = vm.getPit2();
+      for (const i of [0, 1, 2]) {
+        expect({ ...back.channels[i], countLoadTime: 0n }).toEqual({ ...s.channels[i], countLoadTime: 0n });
+      }
+      // The reload stamps channels 1 and 2 with the kernel's clock; channel 0 runs on its timer
+      // and keeps the count_load_time it was given.
+      expect(back.channels[0].countLoadTime).toBe(s.channels[0].countLoadTime);
+      expect(back.channels[2].countLoadTime).toBeGreaterThan(0n);
+    });
   });
 }

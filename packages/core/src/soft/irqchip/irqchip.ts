@@ -13,6 +13,7 @@ import {
 } from './irq-routing.js';
 import type { KvmLapic } from './lapic.js';
 import { KvmPic } from './pic.js';
+import { hostNowNs, KVM_PIT_IRQ_SOURCE_ID, KvmPit } from './pit.js';
 
 /** `KVM_USERSPACE_IRQ_SOURCE_ID`: KVM_IRQ_LINE's source; others (the PIT) get their own bit. */
 export const KVM_USERSPACE_IRQ_SOURCE_ID = 0;
@@ -29,10 +30,24 @@ export class KvmIrqchip implements ApicBus {
    * thread that drives several vCPUs in turn and must not sleep in one of them.
    */
   haltBlocks = false;
+  /** KVM_CREATE_PIT2's i8254 (`kvm->arch.vpit`), null until then. */
+  pit: KvmPit | null = null;
   private readonly msi = newLapicIrq();
 
   constructor() {
     this.ioapic = new KvmIoapic(this);
+  }
+
+  /**
+   * KVM_CREATE_PIT2 (`kvm_create_pit`): a reset i8254 on the host clock, pulsing GSI 0. The
+   * config's KVM_PIT_SPEAKER_DUMMY is accepted, but port 0x61 stays with userspace (pit.ts).
+   */
+  createPit(): KvmPit {
+    this.pit = new KvmPit(hostNowNs, () => {
+      this.setIrq(KVM_PIT_IRQ_SOURCE_ID, 0, 1);
+      this.setIrq(KVM_PIT_IRQ_SOURCE_ID, 0, 0);
+    });
+    return this.pit;
   }
 
   addApic(apic: KvmLapic): void {

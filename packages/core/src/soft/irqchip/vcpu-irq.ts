@@ -12,6 +12,7 @@ import type { SoftVcpu } from '../vcpu.js';
 import { KvmIrqchip } from './irqchip.js';
 import { KVM_APIC_INIT, KVM_APIC_SIPI, KvmLapic, type LapicHost } from './lapic.js';
 import { picOwnsPort } from './pic.js';
+import { hostNowNs } from './pit.js';
 
 const MSR_IA32_TSC = 0x10;
 const tscScratch = new Uint32Array(2);
@@ -85,8 +86,13 @@ export function kvmCpuGetInterrupt(vcpu: SoftVcpu): number {
   return apic.getInterrupt();
 }
 
-/** The APIC timer: fire if the guest's TSC has reached its target (`kvm_inject_apic_timer_irqs`). */
+/**
+ * The timers, before each entry: the in-kernel PIT against the host clock (its hrtimer), then the
+ * APIC timer if the guest's TSC has reached its target (`kvm_inject_apic_timer_irqs`).
+ */
 export function kvmApicTimerCheck(vcpu: SoftVcpu): void {
+  const pit = vmIrqchip(vcpu)?.pit;
+  if (pit != null && pit.nextDeadline() >= 0) pit.check(hostNowNs());
   const apic = vcpu.apic;
   if (apic === null || apic.nextTimerEvent() < 0) return;
   apic.checkTimer(guestTsc(vcpu));
@@ -137,16 +143,23 @@ export function kvmHaltInKernel(vcpu: SoftVcpu): boolean {
  * waiting for that signal (a kick) if the irqchip's `haltBlocks` says so.
  */
 export function kvmVcpuBlock(vcpu: SoftVcpu): boolean {
-  if (kvmVcpuCheckBlock(vcpu)) return true;
+  const chip = vmIrqchip(vcpu);
   const flag = vcpu.kickFlag;
-  if (vmIrqchip(vcpu)?.haltBlocks && flag.buffer instanceof SharedArrayBuffer) {
-    // Sleeps until `kick` stores 1 and notifies; a kick already there returns at once. The kick
-    // is consumed here: it is what ends this KVM_RUN.
-    Atomics.wait(flag, 0, 0);
-    Atomics.store(flag, 0, 0);
-    vcpu.vm.count('halt_wakeups');
+  for (;;) {
+    if (kvmVcpuCheckBlock(vcpu)) return true;
+    if (!chip?.haltBlocks || !(flag.buffer instanceof SharedArrayBuffer)) return false;
+    // Sleeps until `kick` stores 1 and notifies (a kick already there returns at once), or until
+    // the in-kernel PIT's next tick, which may wake the vCPU (then it runs on, as after an
+    // hrtimer wake-up in kvm_vcpu_block). A kick is consumed here: it is what ends this KVM_RUN.
+    const deadline = chip.pit?.nextDeadline() ?? -1;
+    const timeoutMs = deadline < 0 ? Number.POSITIVE_INFINITY : Math.max(0, (deadline - hostNowNs()) / 1e6);
+    if (Atomics.wait(flag, 0, 0, timeoutMs) !== 'timed-out') {
+      Atomics.store(flag, 0, 0);
+      vcpu.vm.count('halt_wakeups');
+      return false;
+    }
+    chip.pit?.check(hostNowNs());
   }
-  return false;
 }
 
 function kvmVcpuCheckBlock(vcpu: SoftVcpu): boolean {
@@ -250,7 +263,7 @@ export function kvmIrqchipMmio(vcpu: SoftVcpu, gpa: number, data: Uint8Array, wr
 }
 
 /**
- * Port I/O the kernel serves (KVM_PIO_BUS: the 8259 pair and its ELCR). For an IN, the value read;
+ * Port I/O the kernel serves (KVM_PIO_BUS: the 8259 pair and its ELCR, the PIT). For an IN, the value read;
  * for an OUT, 0; -1 when the port is not the kernel's.
  */
 export function kvmIrqchipPio(
@@ -261,9 +274,17 @@ export function kvmIrqchipPio(
   value: number,
 ): number {
   const chip = vmIrqchip(vcpu);
-  if (chip === null || !picOwnsPort(port)) return -1;
-  if (isIn) return chip.pic.read(port, size);
-  chip.pic.write(port, size, value);
+  if (chip === null) return -1;
+  if (picOwnsPort(port)) {
+    if (isIn) return chip.pic.read(port, size);
+    chip.pic.write(port, size, value);
+    return 0;
+  }
+  // The PIT at 0x40–0x43 (KVM_PIO_BUS, registered by KVM_CREATE_PIT2): byte registers.
+  const pit = chip.pit;
+  if (pit === null || port < 0x40 || port > 0x43) return -1;
+  if (isIn) return pit.read(port);
+  pit.write(port, value);
   return 0;
 }
 
