@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareForms, REFEREE_MISSING, SKIP_NOTE } from './sse-int-referee.js';
+import { CASES, compareForms, REFEREE_MISSING, SEED, SKIP_NOTE } from './sse-int-referee.js';
 
 /** Every move form, register and memory ([rbx] is 16-byte aligned; [rbx+3] is not). */
 const MOVES = [
@@ -78,6 +78,6 @@ const MOVES = [
 
 describe(`SIMD moves against the host CPU${SKIP_NOTE}`, () => {
   it.skipIf(REFEREE_MISSING !== null)('every move form gives what the CPU gives on random states', () => {
-    expect(compareForms(MOVES, 8, 20261205)).toEqual([]);
+    expect(compareForms(MOVES, CASES(8), SEED(20261205))).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareForms, REFEREE_MISSING, SKIP_NOTE } from './sse-int-referee.js';
+import { CASES, compareForms, REFEREE_MISSING, SEED, SKIP_NOTE } from './sse-int-referee.js';
 
 /** Binary packed forms: each in its XMM register, XMM memory (aligned) and MMX register form. */
 const BINARY = [
@@ -129,7 +129,7 @@ describe(`SIMD packed integer against the host CPU${SKIP_NOTE}`, () => {
   it.skipIf(REFEREE_MISSING !== null)(
     'every packed form gives what the CPU gives on random states',
     () => {
-      expect(compareForms(forms, 12, 1205)).toEqual([]);
+      expect(compareForms(forms, CASES(12), SEED(1205))).toEqual([]);
     },
     60_000,
   );

@@ -138,6 +138,19 @@ export function runEmu(bytes: Uint8Array, st: SimdState): SimdState | number {
   };
 }
 
+/**
+ * States per form: the test's default, or SSE_INT_CASES for a longer search; SSE_INT_SEED
+ * replaces the seeds (the default ones are fixed, so CI runs are reproducible).
+ */
+export function CASES(n: number): number {
+  const v = Number(process.env.SSE_INT_CASES ?? 0);
+  return v > 0 ? v : n;
+}
+export function SEED(seed: number): number {
+  const v = Number(process.env.SSE_INT_SEED ?? 0);
+  return v > 0 ? (v * 2654435761 + seed) >>> 0 : seed;
+}
+
 /** A seeded xorshift generator. */
 export class Rng {
   constructor(private s: number) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareForms, REFEREE_MISSING, SKIP_NOTE } from './sse-int-referee.js';
+import { CASES, compareForms, REFEREE_MISSING, SEED, SKIP_NOTE } from './sse-int-referee.js';
 
 const forms: string[] = [];
 for (const x of ['bw', 'bd', 'bq', 'wd', 'wq', 'dq']) {
@@ -45,7 +45,7 @@ describe(`SSE4.1 integer against the host CPU${SKIP_NOTE}`, () => {
   it.skipIf(REFEREE_MISSING !== null)(
     'PMOVSX/ZX, PTEST, blends, PHMINPOSUW, MPSADBW, PEXTR/PINSR',
     () => {
-      expect(compareForms(forms, 12, 41)).toEqual([]);
+      expect(compareForms(forms, CASES(12), SEED(41))).toEqual([]);
     },
     60_000,
   );

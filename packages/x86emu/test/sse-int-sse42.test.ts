@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareForms, REFEREE_MISSING, SKIP_NOTE } from './sse-int-referee.js';
+import { CASES, compareForms, REFEREE_MISSING, SEED, SKIP_NOTE } from './sse-int-referee.js';
 
 /** Every imm8 control that matters: format × aggregation × polarity × output selection. */
 const strings: string[] = [];
@@ -45,14 +45,14 @@ describe(`SSE4.2 and POPCNT against the host CPU${SKIP_NOTE}`, () => {
   it.skipIf(REFEREE_MISSING !== null)(
     'PCMPESTRI/ESTRM/ISTRI/ISTRM for every control byte',
     () => {
-      expect(compareForms(strings, 24, 42)).toEqual([]);
+      expect(compareForms(strings, CASES(24), SEED(42))).toEqual([]);
     },
     120_000,
   );
   it.skipIf(REFEREE_MISSING !== null)(
     'POPCNT and CRC32 at every operand size',
     () => {
-      expect(compareForms(bits, 40, 4242)).toEqual([]);
+      expect(compareForms(bits, CASES(40), SEED(4242))).toEqual([]);
     },
     60_000,
   );
