@@ -10,6 +10,7 @@ import { Errno, KvmError } from '../api/errors.js';
 import type { KvmCpuidEntry2, KvmMsrEntry, KvmRegs, KvmSegment, KvmSregs } from '../api/structs.js';
 import { type ArchDtable, type ArchOps, type ArchSegment, newArchSegment, VcpuSreg } from './arch-ops.js';
 import { CommonMsrs } from './common-msrs.js';
+import { kvmCpuidFilter } from './cpuid-filter.js';
 import { kvmSetEfer } from './efer.js';
 import { GuestFpu } from './fpu.js';
 import type { KvmLapic } from './irqchip/lapic.js';
@@ -393,6 +394,8 @@ export class SoftVcpu {
     out[1] = best.ebx;
     out[2] = best.ecx;
     out[3] = best.edx;
+    // Only what the silicon implements (and KVM emulates) reaches the guest (cpuid-filter.ts).
+    kvmCpuidFilter(this.ops, leaf, subleaf, out);
     // kvm_update_cpuid_runtime: CPUID.1:EDX.APIC[bit 9] follows IA32_APIC_BASE's enable bit.
     if (leaf === 1 && this.apic !== null) {
       out[3] = this.apic.hwEnabled ? (out[3] | (1 << 9)) >>> 0 : out[3] & ~(1 << 9);
