@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Cr0, Cr4 } from '../src/index.js';
-import { longMode } from './long.js';
+import { longMode, toUser } from './long.js';
 import { type Machine, realMode, runTo } from './machine.js';
 import { protectedMode } from './pm.js';
 
@@ -105,6 +105,28 @@ describe('SIMD integer: exceptions', () => {
         ts(m);
       }),
     ).toBe(null);
+  });
+
+  it('#AC at CPL 3 for misaligned operands of 8 bytes or less, never for 16-byte ones', () => {
+    // The program ends at a HLT, which is #GP(0) at CPL 3: 13 means it ran through.
+    const acVector = (src: string): number | null => {
+      const m = machine(src);
+      toUser(m);
+      const s = m.cpu.state;
+      s.cr[0] |= Cr0.AM;
+      s.rflags[0] |= 1 << 18; // RFLAGS.AC
+      s.gpr[4] = 0x9000;
+      m.cpu.stateChanged();
+      m.cpu.run(100);
+      return m.exceptions.length ? m.exceptions[0].vector : null;
+    };
+    expect(acVector('movdqu xmm0, [rbx+4]')).toBe(GP);
+    expect(acVector('movdqu [rbx+4], xmm0')).toBe(GP);
+    expect(acVector('lddqu xmm0, [rbx+1]')).toBe(GP);
+    expect(acVector('movq xmm0, [rbx+4]')).toBe(17);
+    expect(acVector('movq [rbx+4], mm0')).toBe(17);
+    expect(acVector('paddb mm0, [rbx+4]')).toBe(17);
+    expect(acVector('movq xmm0, [rbx+8]')).toBe(GP);
   });
 
   it('LOCK and unknown mandatory-prefix combinations are #UD', () => {

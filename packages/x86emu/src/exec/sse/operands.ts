@@ -53,21 +53,31 @@ export function readMem(cpu: Cpu, i: Insn, L: Lanes, off: number, n: number, ali
       return;
     }
   }
-  if (n >= 8) {
-    cpu.read64(i.memSeg, ea);
-    const w = off >> 2;
-    if (n === 16) {
+  if (n === 16) {
+    // No #AC for 16-byte operands (SDM Vol. 2 Table 2-21: only references of 8 bytes or less),
+    // so the two 8-byte halves are read with alignment checking off.
+    const ac = cpu.acEnabled;
+    cpu.acEnabled = false;
+    try {
+      cpu.read64(i.memSeg, ea);
       // Both halves are read before either is stored: a fault (or an MMIO read left to
       // userspace) on the second leaves the destination as it was.
       const lo = cpu.lo64;
       const hi = cpu.hi64;
       cpu.read64(i.memSeg, partEa(ea + 8, i.adSize));
+      const w = off >> 2;
       L.u32[w + 2] = cpu.lo64;
       L.u32[w + 3] = cpu.hi64;
       L.u32[w] = lo;
       L.u32[w + 1] = hi;
-      return;
+    } finally {
+      cpu.acEnabled = ac;
     }
+    return;
+  }
+  if (n === 8) {
+    cpu.read64(i.memSeg, ea);
+    const w = off >> 2;
     L.u32[w] = cpu.lo64;
     L.u32[w + 1] = cpu.hi64;
     return;
@@ -93,8 +103,19 @@ export function writeMem(cpu: Cpu, i: Insn, L: Lanes, off: number, n: number, al
   }
   if (n >= 8) {
     const w = off >> 2;
+    if (n === 16) {
+      // No #AC for 16-byte operands (see readMem).
+      const ac = cpu.acEnabled;
+      cpu.acEnabled = false;
+      try {
+        cpu.write64(i.memSeg, ea, L.u32[w], L.u32[w + 1]);
+        cpu.write64(i.memSeg, partEa(ea + 8, i.adSize), L.u32[w + 2], L.u32[w + 3]);
+      } finally {
+        cpu.acEnabled = ac;
+      }
+      return;
+    }
     cpu.write64(i.memSeg, ea, L.u32[w], L.u32[w + 1]);
-    if (n === 16) cpu.write64(i.memSeg, partEa(ea + 8, i.adSize), L.u32[w + 2], L.u32[w + 3]);
     return;
   }
   if (n === 4) cpu.write(i.memSeg, ea, 4, L.u32[off >> 2]);
