@@ -18,6 +18,10 @@ import type { Lanes } from './lanes.js';
 function lin16(cpu: Cpu, i: Insn, ea: number, write: boolean, align: boolean): number {
   const lin = cpu.segAddr(i.memSeg, ea, 16, write);
   if (align && lin & 15) cpu.gp0();
+  // With alignment checking on at CPL 3, an unaligned 16-byte form (MOVDQU, LDDQU, the string
+  // compares …) is #AC(0) unless 16-byte aligned: SDM Vol. 3 6.15 "Interrupt 17" leaves it to the
+  // implementation, and the host CPU (AMD Zen 5) faults at any misalignment, 8-byte too.
+  cpu.alignCheck(lin, 16);
   return lin;
 }
 
@@ -52,27 +56,17 @@ export function readMem(cpu: Cpu, i: Insn, L: Lanes, off: number, n: number, ali
       L.u8.set(v.subarray(o, o + 16), off);
       return;
     }
-  }
-  if (n === 16) {
-    // No #AC for 16-byte operands (SDM Vol. 2 Table 2-21: only references of 8 bytes or less),
-    // so the two 8-byte halves are read with alignment checking off.
-    const ac = cpu.acEnabled;
-    cpu.acEnabled = false;
-    try {
-      cpu.read64(i.memSeg, ea);
-      // Both halves are read before either is stored: a fault (or an MMIO read left to
-      // userspace) on the second leaves the destination as it was.
-      const lo = cpu.lo64;
-      const hi = cpu.hi64;
-      cpu.read64(i.memSeg, partEa(ea + 8, i.adSize));
-      const w = off >> 2;
-      L.u32[w + 2] = cpu.lo64;
-      L.u32[w + 3] = cpu.hi64;
-      L.u32[w] = lo;
-      L.u32[w + 1] = hi;
-    } finally {
-      cpu.acEnabled = ac;
-    }
+    cpu.read64(i.memSeg, ea);
+    // Both halves are read before either is stored: a fault (or an MMIO read left to userspace)
+    // on the second leaves the destination as it was.
+    const lo = cpu.lo64;
+    const hi = cpu.hi64;
+    cpu.read64(i.memSeg, partEa(ea + 8, i.adSize));
+    const w = off >> 2;
+    L.u32[w + 2] = cpu.lo64;
+    L.u32[w + 3] = cpu.hi64;
+    L.u32[w] = lo;
+    L.u32[w + 1] = hi;
     return;
   }
   if (n === 8) {
@@ -104,15 +98,8 @@ export function writeMem(cpu: Cpu, i: Insn, L: Lanes, off: number, n: number, al
   if (n >= 8) {
     const w = off >> 2;
     if (n === 16) {
-      // No #AC for 16-byte operands (see readMem).
-      const ac = cpu.acEnabled;
-      cpu.acEnabled = false;
-      try {
-        cpu.write64(i.memSeg, ea, L.u32[w], L.u32[w + 1]);
-        cpu.write64(i.memSeg, partEa(ea + 8, i.adSize), L.u32[w + 2], L.u32[w + 3]);
-      } finally {
-        cpu.acEnabled = ac;
-      }
+      cpu.write64(i.memSeg, ea, L.u32[w], L.u32[w + 1]);
+      cpu.write64(i.memSeg, partEa(ea + 8, i.adSize), L.u32[w + 2], L.u32[w + 3]);
       return;
     }
     cpu.write64(i.memSeg, ea, L.u32[w], L.u32[w + 1]);
