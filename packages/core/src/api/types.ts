@@ -183,7 +183,7 @@ export interface Vcpu {
   setMpState(state: number): void;
   /** KVM_GET_CPUID2: the table last set with KVM_SET_CPUID2 (added; optional). */
   getCpuid2?(): KvmCpuidEntry2[];
-  /** KVM_NMI: queue an NMI, only without an in-kernel irqchip (added; optional). */
+  /** KVM_NMI: queue an NMI (`kvm_inject_nmi`), with or without the in-kernel irqchip (added; optional). */
   nmi?(): void;
   /** KVM_TRANSLATE: the guest page walk for linear address `gva` (added; optional). */
   translate?(gva: bigint): KvmTranslation;

@@ -159,7 +159,7 @@ export class KvmVcpu implements Vcpu {
     this.handle.ioctl('KVM_SET_MP_STATE', kvmMpState.encode({ mpState }));
   }
 
-  /** KVM_NMI: queue an NMI (only without an in-kernel irqchip). */
+  /** KVM_NMI: queue an NMI, delivered through IDT vector 2 once NMIs are not blocked. */
   nmi(): void {
     this.handle.ioctl('KVM_NMI', 0);
   }

@@ -165,8 +165,9 @@ function irqchipGuest(k: Kvm, code: number[]): { r: Raw; vcpu: Vcpu; ram: Uint8A
   });
   const ram = new Uint8Array(mem.buffer);
   ram.set(code, 0x1000);
-  for (let v = 0x40; v < 0x50; v++) {
-    const h = HANDLER + 16 * (v - 0x40);
+  // Vector 2 (NMI) too, its handler at HANDLER + 16 × 16.
+  for (const v of [2, ...Array.from({ length: 16 }, (_, i) => 0x40 + i)]) {
+    const h = HANDLER + 16 * (v === 2 ? 16 : v - 0x40);
     ram.set([...outAl(0x10, v), 0xf4], h);
     // 32-bit interrupt gate, DPL 0, present (SDM Vol. 3 Figure 6-2).
     ram.set([h & 0xff, (h >>> 8) & 0xff, 0x08, 0x00, 0x00, 0x8e, (h >>> 16) & 0xff, h >>> 24], IDT + 8 * v);
@@ -630,6 +631,14 @@ export function defineIrqchipCases(kvm: () => Kvm, isrTracked: boolean): void {
       expect(msb).toBeGreaterThan(0xe0);
       expect(runToIo(vcpu)).toEqual([0x10, 0x40]);
       expect(r.vm.getPit2().channels[0]).toMatchObject({ count: 0x4a9, mode: 2, rwMode: 3 });
+    });
+
+    it('delivers KVM_NMI through IDT vector 2 with interrupts disabled', () => {
+      // cli; report; spin; report again (only if the NMI never came).
+      const { vcpu } = irqchipGuest(kvm(), [0xfa, ...outAl(0x11, 1), ...spin(), ...outAl(0x12, 0)]);
+      expect(runToIo(vcpu)).toEqual([0x11, 1]);
+      vcpu.nmi?.();
+      expect(runToIo(vcpu)).toEqual([0x10, 2]);
     });
 
     it('fires the TSC-deadline timer armed through IA32_TSC_DEADLINE, which then reads 0', () => {
