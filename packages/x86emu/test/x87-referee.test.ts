@@ -6,115 +6,18 @@
  * unmasked exceptions, empty registers for stack faults). Transcendentals: within 1 ulp.
  */
 import { describe, expect, it } from 'vitest';
-import { Cr0, StopReason } from '../src/index.js';
-import { asm } from './asm.js';
-import { controlWord, ext80, f32, f64, Rng, word } from './fpu/gen.js';
-import { L, longMode } from './long.js';
+import { Rng } from './fpu/gen.js';
 import {
+  emulator,
+  genCase,
   type RefCase,
   runNative,
-  snippet,
   X87_INSNS,
   X87_REFEREE_MISSING,
   X87_TRANS,
 } from './x87-referee.js';
 
 const CASES = Number(process.env.X87_CASES ?? 150);
-const ENV = 0x30000;
-const MEM = 0x31000;
-const SLOT = 64;
-
-function put80(b: Uint8Array, o: number, [se, hi, lo]: [number, number, number]): void {
-  const v = new DataView(b.buffer, b.byteOffset);
-  v.setUint32(o, lo, true);
-  v.setUint32(o + 4, hi, true);
-  v.setUint16(o + 8, se, true);
-}
-
-function genCase(r: Rng, insn: number, kind: string): RefCase {
-  const env = new Uint8Array(108);
-  const v = new DataView(env.buffer);
-  const cw = controlWord(r);
-  const flags = r.u32() & cw & 0x3f;
-  const sw = flags | (r.below(4) === 0 ? 0x40 : 0) | (r.u32() & 0x4700) | (r.below(8) << 11);
-  let tw = 0;
-  for (let p = 0; p < 8; p++) if (r.below(3) === 0) tw |= 3 << (2 * p);
-  if (r.below(8) === 0) tw = 0; // a full stack: pushes overflow
-  v.setUint32(0, (0xffff0000 | cw) >>> 0, true);
-  v.setUint32(4, (0xffff0000 | sw) >>> 0, true);
-  v.setUint32(8, (0xffff0000 | tw) >>> 0, true);
-  const st0 = ext80(r);
-  put80(env, 28, st0);
-  for (let k = 1; k < 8; k++) put80(env, 28 + 10 * k, ext80(r, st0[0] & 0x7fff));
-  const mem = new Uint8Array(16);
-  const m = new DataView(mem.buffer);
-  switch (kind) {
-    case 'f32':
-      m.setUint32(0, f32(r), true);
-      break;
-    case 'f64': {
-      const [hi, lo] = f64(r);
-      m.setUint32(0, lo, true);
-      m.setUint32(4, hi, true);
-      break;
-    }
-    case 'f80':
-      put80(mem, 0, ext80(r, st0[0] & 0x7fff));
-      break;
-    case 'i16':
-    case 'i32':
-    case 'i64':
-      m.setUint32(0, word(r), true);
-      m.setUint32(4, word(r), true);
-      break;
-    case 'bcd':
-      for (let k = 0; k < 9; k++) mem[k] = r.below(16) === 0 ? r.below(256) : r.below(10) * 16 + r.below(10);
-      mem[9] = r.below(2) << 7;
-      break;
-    case 'cw':
-      m.setUint16(0, controlWord(r), true);
-      break;
-    default:
-      for (let k = 0; k < 16; k++) mem[k] = 0xa5;
-  }
-  const rflags = 0x2 | (r.u32() & 0x8d5);
-  return { insn, rflags, env, mem };
-}
-
-/** x86emu, in 64-bit mode at CPL 0, running the same bytes for every case. */
-function emulator(texts: readonly string[]) {
-  const m = longMode('hlt', { captureExceptions: true });
-  const code = asm(texts.map((t) => `.balign ${SLOT}\n${snippet(t)}; hlt`).join('\n'), {
-    bits: 64,
-    origin: L.CODE,
-  });
-  m.mem.bytes.set(code, L.CODE);
-  m.cpu.flushCodeCache();
-  const s = m.cpu.state;
-  s.cr[0] |= Cr0.NE;
-  return (c: RefCase): { env: Uint8Array; mem: Uint8Array } => {
-    m.mem.bytes.set(c.env, ENV);
-    m.mem.bytes.set(c.mem, MEM);
-    m.mem.bytes.fill(0, MEM + 16, MEM + 32);
-    s.gpr.fill(0);
-    s.gprHigh.fill(0);
-    s.gpr[7] = ENV;
-    s.gpr[6] = MEM;
-    s.gpr[2] = c.rflags;
-    s.gpr[0] = 0x11111111;
-    s.gprHigh[0] = 0x11111111;
-    s.gpr[4] = 0x8000;
-    s.rflags[0] = 2;
-    s.rip[0] = L.CODE + c.insn * SLOT;
-    s.rip[1] = 0;
-    s.halted = false;
-    m.cpu.stateChanged();
-    const why = m.cpu.run(100);
-    if (why !== StopReason.Hlt)
-      throw new Error(`stopped with ${why}: ${JSON.stringify(m.exceptions.splice(0))}`);
-    return { env: m.mem.bytes.slice(ENV, ENV + 108), mem: m.mem.bytes.slice(MEM, MEM + 32) };
-  };
-}
 
 const hex = (b: Uint8Array, from: number, to: number): string =>
   Buffer.from(b.subarray(from, to)).toString('hex');

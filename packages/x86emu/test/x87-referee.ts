@@ -11,6 +11,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Cr0, StopReason } from '../src/index.js';
+import { asm } from './asm.js';
+import { controlWord, ext80, f32, f64, type Rng, word } from './fpu/gen.js';
+import { L, longMode } from './long.js';
 
 /** Memory operand kinds, for the generator. */
 export type OperandKind = 'none' | 'f32' | 'f64' | 'f80' | 'i16' | 'i32' | 'i64' | 'bcd' | 'cw';
@@ -134,16 +138,31 @@ function missing(): string | null {
 }
 export const X87_REFEREE_MISSING = missing();
 
-function cSource(insns: readonly string[]): string {
+/** The native program's shape: which snippet, how many memory bytes go in and come out. */
+export interface Shape {
+  snippet: (insn: string) => string;
+  memIn: number;
+  memOut: number;
+}
+const ARITH: Shape = { snippet, memIn: 16, memOut: 32 };
+
+/** State instructions (FNSTENV, FXSAVE, FRSTOR from memory…): a 576-byte, 64-aligned operand. */
+export function stateSnippet(insn: string): string {
+  return `frstor [rdi]; ${insn}; fnsave [rdi]`;
+}
+export const STATE: Shape = { snippet: stateSnippet, memIn: 112, memOut: 576 };
+
+function cSource(insns: readonly string[], shape: Shape): string {
   const fns = insns.map(
     (t, k) => `static void t${k}(uint8_t *env, uint8_t *mem, uint64_t fl) {
-  __asm__ volatile(".intel_syntax noprefix\\n\\t${snippet(t).replace(/; /g, '\\n\\t')}\\n\\t.att_syntax"
-    : : "D"(env), "S"(mem), "d"(fl), "a"(0x1111111111111111ull) : "memory", "cc", "rcx");
+  __asm__ volatile(".intel_syntax noprefix\\n\\t${shape.snippet(t).replace(/; /g, '\\n\\t')}\\n\\t.att_syntax"
+    : : "D"(env), "S"(mem), "d"(fl), "a"(0x1111111111111111ull) : "memory", "cc", "rcx", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7");
 }`,
   );
   return `#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 ${fns.join('\n')}
 static void (*const T[])(uint8_t *, uint8_t *, uint64_t) = { ${insns.map((_, k) => `t${k}`).join(', ')} };
 static int hexbytes(const char *s, uint8_t *out, int n) {
@@ -151,15 +170,16 @@ static int hexbytes(const char *s, uint8_t *out, int n) {
   return 1;
 }
 int main(void) {
-  static char env_s[300], mem_s[100];
+  static char env_s[300], mem_s[${2 * shape.memIn + 4}];
   unsigned k; unsigned long long fl;
-  static uint8_t env[108] __attribute__((aligned(16))), mem[32] __attribute__((aligned(16)));
-  while (scanf("%u %llx %299s %99s", &k, &fl, env_s, mem_s) == 4) {
-    if (!hexbytes(env_s, env, 108) || !hexbytes(mem_s, mem, 16)) return 2;
+  static uint8_t env[128] __attribute__((aligned(64))), mem[${Math.max(shape.memOut, 64)}] __attribute__((aligned(64)));
+  while (scanf("%u %llx %299s %${2 * shape.memIn + 2}s", &k, &fl, env_s, mem_s) == 4) {
+    memset(mem, 0xa5, sizeof mem);
+    if (!hexbytes(env_s, env, 108) || !hexbytes(mem_s, mem, ${shape.memIn})) return 2;
     T[k](env, mem, fl);
     for (int i = 0; i < 108; i++) printf("%02x", env[i]);
     putchar(' ');
-    for (int i = 0; i < 32; i++) printf("%02x", mem[i]);
+    for (int i = 0; i < ${shape.memOut}; i++) printf("%02x", mem[i]);
     putchar('\\n');
   }
   return 0;
@@ -169,8 +189,8 @@ int main(void) {
 
 const built = new Map<string, string>();
 
-function compile(insns: readonly string[]): string {
-  const src = cSource(insns);
+function compile(insns: readonly string[], shape: Shape): string {
+  const src = cSource(insns, shape);
   const hash = createHash('sha256').update(src).digest('hex').slice(0, 16);
   const hit = built.get(hash);
   if (hit) return hit;
@@ -190,7 +210,7 @@ export interface RefCase {
   rflags: number;
   /** 108-byte FRSTOR/FNSAVE image (32-bit protected-mode layout). */
   env: Uint8Array;
-  /** 16 bytes of memory operand. */
+  /** The memory operand's first bytes (16, or 112 for the state shape; the rest is A5H). */
   mem: Uint8Array;
 }
 
@@ -200,11 +220,12 @@ const hexOf = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 export function runNative(
   insns: readonly string[],
   cases: readonly RefCase[],
+  shape: Shape = ARITH,
 ): { env: Uint8Array; mem: Uint8Array }[] {
   const input = cases
     .map((c) => `${c.insn} ${c.rflags.toString(16)} ${hexOf(c.env)} ${hexOf(c.mem)}`)
     .join('\n');
-  const out = execFileSync(compile(insns), { input: `${input}\n`, maxBuffer: 256 << 20 }).toString();
+  const out = execFileSync(compile(insns, shape), { input: `${input}\n`, maxBuffer: 256 << 20 }).toString();
   const lines = out.trim().split('\n');
   if (lines.length !== cases.length)
     throw new Error(`x87 referee: ${lines.length} lines for ${cases.length} cases`);
@@ -212,4 +233,101 @@ export function runNative(
     const [e, m] = l.split(' ');
     return { env: Uint8Array.from(Buffer.from(e, 'hex')), mem: Uint8Array.from(Buffer.from(m, 'hex')) };
   });
+}
+
+const ENV = 0x30000;
+const MEM = 0x31000;
+/** Bytes per snippet in the emulator's code (each well below). */
+const SLOT = 128;
+
+function put80(b: Uint8Array, o: number, [se, hi, lo]: [number, number, number]): void {
+  const v = new DataView(b.buffer, b.byteOffset);
+  v.setUint32(o, lo, true);
+  v.setUint32(o + 4, hi, true);
+  v.setUint16(o + 8, se, true);
+}
+
+export function genCase(r: Rng, insn: number, kind: string): RefCase {
+  const env = new Uint8Array(108);
+  const v = new DataView(env.buffer);
+  const cw = controlWord(r);
+  const flags = r.u32() & cw & 0x3f;
+  const sw = flags | (r.below(4) === 0 ? 0x40 : 0) | (r.u32() & 0x4700) | (r.below(8) << 11);
+  let tw = 0;
+  for (let p = 0; p < 8; p++) if (r.below(3) === 0) tw |= 3 << (2 * p);
+  if (r.below(8) === 0) tw = 0; // a full stack: pushes overflow
+  v.setUint32(0, (0xffff0000 | cw) >>> 0, true);
+  v.setUint32(4, (0xffff0000 | sw) >>> 0, true);
+  v.setUint32(8, (0xffff0000 | tw) >>> 0, true);
+  const st0 = ext80(r);
+  put80(env, 28, st0);
+  for (let k = 1; k < 8; k++) put80(env, 28 + 10 * k, ext80(r, st0[0] & 0x7fff));
+  const mem = new Uint8Array(16);
+  const m = new DataView(mem.buffer);
+  switch (kind) {
+    case 'f32':
+      m.setUint32(0, f32(r), true);
+      break;
+    case 'f64': {
+      const [hi, lo] = f64(r);
+      m.setUint32(0, lo, true);
+      m.setUint32(4, hi, true);
+      break;
+    }
+    case 'f80':
+      put80(mem, 0, ext80(r, st0[0] & 0x7fff));
+      break;
+    case 'i16':
+    case 'i32':
+    case 'i64':
+      m.setUint32(0, word(r), true);
+      m.setUint32(4, word(r), true);
+      break;
+    case 'bcd':
+      for (let k = 0; k < 9; k++) mem[k] = r.below(16) === 0 ? r.below(256) : r.below(10) * 16 + r.below(10);
+      mem[9] = r.below(2) << 7;
+      break;
+    case 'cw':
+      m.setUint16(0, controlWord(r), true);
+      break;
+    default:
+      for (let k = 0; k < 16; k++) mem[k] = 0xa5;
+  }
+  const rflags = 0x2 | (r.u32() & 0x8d5);
+  return { insn, rflags, env, mem };
+}
+
+/** x86emu, in 64-bit mode at CPL 0, running the same bytes for every case. */
+export function emulator(texts: readonly string[], shape: Shape = ARITH) {
+  const m = longMode('hlt', { captureExceptions: true });
+  const code = asm(texts.map((t) => `.balign ${SLOT}\n${shape.snippet(t)}; hlt`).join('\n'), {
+    bits: 64,
+    origin: L.CODE,
+  });
+  m.mem.bytes.set(code, L.CODE);
+  m.cpu.flushCodeCache();
+  const s = m.cpu.state;
+  s.cr[0] |= Cr0.NE;
+  return (c: RefCase): { env: Uint8Array; mem: Uint8Array } => {
+    m.mem.bytes.set(c.env, ENV);
+    m.mem.bytes.fill(0xa5, MEM, MEM + 1024);
+    m.mem.bytes.set(c.mem, MEM);
+    s.gpr.fill(0);
+    s.gprHigh.fill(0);
+    s.gpr[7] = ENV;
+    s.gpr[6] = MEM;
+    s.gpr[2] = c.rflags;
+    s.gpr[0] = 0x11111111;
+    s.gprHigh[0] = 0x11111111;
+    s.gpr[4] = 0x8000;
+    s.rflags[0] = 2;
+    s.rip[0] = L.CODE + c.insn * SLOT;
+    s.rip[1] = 0;
+    s.halted = false;
+    m.cpu.stateChanged();
+    const why = m.cpu.run(100);
+    if (why !== StopReason.Hlt)
+      throw new Error(`stopped with ${why}: ${JSON.stringify(m.exceptions.splice(0))}`);
+    return { env: m.mem.bytes.slice(ENV, ENV + 108), mem: m.mem.bytes.slice(MEM, MEM + shape.memOut) };
+  };
 }

@@ -109,7 +109,7 @@ function storeEnv(cpu: Cpu, i: Insn, ea: number): void {
     put(3, s.fpuIp[0]);
     put(4, w === 4 ? s.fpuSel[0] | (op << 16) : s.fpuSel[0]);
     put(5, s.fpuDp[0]);
-    put(6, s.fpuSel[1]);
+    put(6, s.fpuSel[1] | hiOnes); // FDS's upper half reads as ones, as CW/SW/TW's (the CPU's)
   }
 }
 
@@ -139,7 +139,8 @@ function loadEnv(cpu: Cpu, i: Insn, ea: number): void {
   } else {
     s.fpuIp[0] = v3;
     s.fpuSel[0] = v4 & 0xffff;
-    if (w === 4) s.fpuOpcode[0] = (v4 >>> 16) & 0x7ff;
+    // The 14-byte protected-mode layout has no FOP: it loads as 0 (as the CPU does).
+    s.fpuOpcode[0] = w === 4 ? (v4 >>> 16) & 0x7ff : 0;
     s.fpuDp[0] = v5;
     s.fpuSel[1] = v6 & 0xffff;
   }
