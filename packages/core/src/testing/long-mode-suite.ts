@@ -138,6 +138,31 @@ export function defineLongModeGuestSuite(name: string, open: () => Kvm): void {
       },
     );
 
+    it.skipIf(!lm)(`runs SYSCALL to LSTAR with RCX, R11 and SFMASK as the SDM says${why}`, () => {
+      // 0x1000: pushfq ; pop rbx ; syscall ; (0x1004: return address)
+      // 0x1100 (LSTAR): mov al, 0x5c ; out 0x80, al ; hlt
+      const { vcpu, ram } = longModeGuest(open(), [0x9c, 0x5b, 0x0f, 0x05]);
+      ram.set([0xb0, 0x5c, 0xe6, 0x80, 0xf4], 0x1100);
+      expect(
+        vcpu.setMsrs([
+          { index: MSR_STAR, data: 0x0023_0008_0000_0000n },
+          { index: MSR_LSTAR, data: 0x1100n },
+          // SFMASK clears IF and DF in the handler.
+          { index: MSR_SYSCALL_MASK, data: 0x600n },
+        ]),
+      ).toBe(3);
+      vcpu.setRegs({ ...vcpu.getRegs(), rflags: 0x602n });
+      expect(vcpu.run()).toBe(KVM_EXIT.IO);
+      expect(ioByte(vcpu)).toBe(0x5c);
+      const r = vcpu.getRegs();
+      expect(r.rcx).toBe(0x1004n);
+      // R11 is RFLAGS before the SYSCALL, as PUSHFQ saw it.
+      expect(r.r11).toBe(r.rbx);
+      expect(r.r11 & 0x600n).toBe(0x600n);
+      expect(r.rflags & 0x600n).toBe(0n);
+      expect(vcpu.getSregs().cs.selector).toBe(0x08);
+    });
+
     it.skipIf(!lm)(
       `lets a guest enter IA-32e mode itself: WRMSR EFER.LME, then CR0.PG sets EFER.LMA${why}`,
       () => {
