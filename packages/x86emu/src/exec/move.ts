@@ -299,10 +299,4 @@ export function makeLoadFar(row: OpcodeRow): Handler {
   };
 }
 
-export const WAIT: Handler = (cpu) => {
-  // WAIT checks for pending x87 exceptions: #NM when CR0.MP and CR0.TS are both set (SDM Vol. 3 2.5).
-  const cr0 = cpu.state.cr[0];
-  if ((cr0 & 0xa) === 0xa) cpu.raise(C.NM, 0, false);
-};
-
 export function unused(_i: Insn): void {}
