@@ -150,7 +150,7 @@ async function bare(ql) {
 const LABELS = {
   vmx: 'qemu-lite -accel vmx',
   svm: 'qemu-lite -accel svm',
-  tcg: 'QEMU -accel tcg',
+  tcg: 'QEMU -accel tcg -M pc',
   bare: 'bare x86emu (harness)',
   kvm: 'qemu-lite -accel kvm',
   'qemu-kvm': 'QEMU -accel kvm',
