@@ -72,13 +72,11 @@ export function hostQuirks(): EngineQuirks {
 }
 
 /**
- * What the software engine (vmx, svm) cannot run yet: x86emu interprets 16- and 32-bit code
- * only, so long-mode guests are skipped there with this reason until long mode lands.
+ * What the software engine (vmx, svm) cannot run: nothing any more. Its silicon models have long
+ * mode (issue 12), so the 64-bit guests run there too and pass every check.
  */
 export const SOFT_ENGINE_QUIRKS: EngineQuirks = {
-  unsupported: {
-    'long-mode': 'the software engine has no long mode yet (x86emu runs 16/32-bit code only)',
-  },
+  unsupported: {},
   deviations: {},
 };
 
