@@ -93,4 +93,25 @@ describe('x87 on a bare Cpu', () => {
       expect(m.exceptions.map((e) => e.vector)).toEqual(vec < 0 ? [] : [vec]);
     }
   });
+
+  it('which instructions wait for a pending exception (measured on the host CPU): FLDCW, FLDENV, FRSTOR, FWAIT do; FN*, FXSAVE/FXRSTOR do not', () => {
+    const pending = `fninit; mov word ptr [${DATA}], 0x37b; fldcw [${DATA}]; fldz; fld1; fdiv st, st(1)`;
+    for (const [insn, mf] of [
+      [`fldcw [${DATA}]`, true],
+      [`fldenv [${DATA + 0x100}]`, true],
+      [`frstor [${DATA + 0x100}]`, true],
+      ['fwait', true],
+      ['fld1', true],
+      [`fnstenv [${DATA + 0x100}]`, false],
+      [`fnsave [${DATA + 0x100}]`, false],
+      [`fxsave [${DATA + 0x200}]`, false],
+      [`fxrstor [${DATA + 0x200}]`, false],
+      ['fnclex', false],
+    ] as const) {
+      const m = protectedMode(`${pending}; ${insn}; hlt`, { captureExceptions: true });
+      m.cpu.state.cr[0] |= Cr0.NE;
+      m.cpu.run(100);
+      expect([insn, m.exceptions.map((e) => e.vector)]).toEqual([insn, mf ? [16] : []]);
+    }
+  });
 });

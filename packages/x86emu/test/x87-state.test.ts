@@ -216,6 +216,23 @@ describe('XSAVE, XRSTOR, XGETBV, XSETBV', () => {
     expect(vectors(bad)).toEqual([13]);
   });
 
+  it('XSAVE64/XRSTOR64 in 64-bit mode: 64-bit FIP, XMM8-15, a round trip of both components', () => {
+    const m = longMode(
+      'xor ecx, ecx; xor edx, edx; mov eax, 3; xsetbv; fninit; fldpi; fst dword ptr [rdi + 0x800]; mov eax, 3; xsave64 [rdi]; fninit; xsaveopt64 [rdi + 0x400]; mov eax, 3; xrstor64 [rdi]; hlt',
+    );
+    m.cpu.state.cr[4] |= Cr4.OSXSAVE | Cr4.OSFXSR;
+    m.cpu.state.gpr[7] = D;
+    m.cpu.state.xmm.fill(0x77, 128, 256);
+    runTo(m);
+    expect(u32(m, D + 12)).toBe(0); // FIP high half, no FCS
+    expect(u32(m, D + 16)).toBe(D + 0x800); // FDP
+    expect(m.mem.bytes[D + 160 + 8 * 16]).toBe(0x77); // XMM8
+    expect(u16(m, D + 0x400 + 2)).toBe(0); // XSAVEOPT after FNINIT: empty stack
+    const s = m.cpu.state;
+    expect((s.fpuStatus[0] >>> 11) & 7).toBe(7); // restored: π on the stack
+    expect(s.fpuTag[0]).toBe(0x3fff);
+  });
+
   it('#NM under CR0.TS but not CR0.EM', () => {
     for (const [cr0, v] of [
       [Cr0.TS, [7]],
