@@ -26,6 +26,12 @@ export interface CpuOptions {
   ferr?: (asserted: boolean) => void;
   /** Start from this state (shared, not copied); default: a fresh power-on state. */
   state?: CpuState;
+  /**
+   * The block compiler (src/jit): hot guest code runs as compiled JavaScript, with the
+   * interpreter's exact results. Default: on when the environment variable `X86EMU_JIT` is `1`,
+   * else off (interpreter only).
+   */
+  jit?: boolean;
 }
 
 /** Page-table formats the walker knows (SDM Vol. 3 4.3, 4.4). */

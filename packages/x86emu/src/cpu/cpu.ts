@@ -13,6 +13,7 @@ import type { PhysicalMemory } from '../api/physical-memory.js';
 import type { CpuidOps, InterruptControllerOps, MsrOps, PortIoOps } from '../api/platform.js';
 import { StopReason } from '../api/stop-reason.js';
 import { Insn } from '../decoder/insn.js';
+import { Jit, jitDefault } from '../jit/jit.js';
 import { PFERR, WalkCtl, WalkResult } from '../paging/walker.js';
 import { CpuState, Cr0, Cr4, Efer, Flag, SegAttr } from '../state.js';
 import * as C from './consts.js';
@@ -256,6 +257,8 @@ export class Cpu {
 
   /** Non-null while `emulate()` drives this CPU through ops. */
   linearOps: LinearOps | null = null;
+  /** The block compiler (`CpuOptions.jit`), or null: every instruction through `step()`. */
+  jit: Jit | null;
 
   constructor(options: CpuOptions) {
     this.memory = options.memory;
@@ -268,6 +271,7 @@ export class Cpu {
     this.interrupts = options.interrupts ?? null;
     this.ferr = options.ferr ?? null;
     this.intercepts = options.intercepts ?? null;
+    this.jit = (options.jit ?? jitDefault()) ? new Jit() : null;
     this.stateChanged();
   }
 
@@ -357,6 +361,8 @@ export class Cpu {
               break outer;
             }
           }
+          // A compiled block runs whole instructions and counts them itself (src/jit).
+          if (this.jit?.enter(this)) continue;
           this.step();
           this.runCount++;
         }

@@ -1,4 +1,5 @@
 import type { Handler } from '../cpu/handler.js';
+import type { JitBlock } from '../jit/block.js';
 
 /** Placeholder handler until the decoder binds the row's. */
 const unbound: Handler = () => {};
@@ -47,6 +48,13 @@ export class Insn {
   imm2 = 0;
   /** Decode key (default size and mode) this was decoded under; the cache re-decodes on change. */
   modeKey = 0;
+
+  /**
+   * The block compiler's state for a block starting here (src/jit): how often the run loop came
+   * here (negative: never compile), and the compiled block. It lives and dies with this decode.
+   */
+  jitHits = 0;
+  jitBlock: JitBlock | null = null;
 
   /** Segment register of the memory operand: the override if any, else the default. */
   get memSeg(): number {

@@ -1,0 +1,22 @@
+import type { Cpu } from '../cpu/cpu.js';
+
+/**
+ * One compiled basic block: straight-line guest code of one physical page, from the decoded
+ * instruction it hangs on (`Insn.jitBlock`) up to and including its terminating branch.
+ */
+export class JitBlock {
+  constructor(
+    /** EIP of the first instruction (the decode is keyed by physical address; EIP must match too). */
+    readonly eip: number,
+    /** EIP just past the last instruction: the whole block must lie within the CS limit. */
+    readonly endEip: number,
+    /** Instructions in the block: the run budget must have room for all of them. */
+    readonly length: number,
+    /** The compiled code: runs the block, counts what it retired in `cpu.runCount`. */
+    readonly run: (cpu: Cpu) => void,
+    /** Size of the generated source (the code-cache memory figure). */
+    readonly sourceBytes: number,
+  ) {}
+  /** Times entered (observability). */
+  entries = 0;
+}

@@ -1,0 +1,102 @@
+/**
+ * The block compiler: a run of decoded instructions of one physical page (from the decode cache,
+ * so every one of them has already run in the interpreter) becomes one JavaScript function.
+ * Specialised instructions are inlined (emit.ts); any other allowed instruction calls the
+ * interpreter's own handler with RIP and `startEip` set as `Cpu.step` sets them. Exactness:
+ * - a fault or intercept exit unwinds through the function's catch, which stores the pending
+ *   flags, points `startEip` at the faulting instruction and counts the ones before it, so
+ *   `Cpu.run`'s handler restores RIP and delivers exactly as after `step()`;
+ * - after any instruction that touched memory or ran a handler, the block leaves (RIP at the next
+ *   instruction) when an interrupt check is due (`irqCheck`: MMIO, a stop request) or when its
+ *   own code page lost its decodes (a write into the block, or to its page: fetch.ts);
+ * - the run loop's own checks are made at block entry (jit.ts).
+ */
+import type { Cpu } from '../cpu/cpu.js';
+import type { PageCode } from '../cpu/fetch.js';
+import type { Handler } from '../cpu/handler.js';
+import { PARITY } from '../cpu/lazy-flags.js';
+import type { Insn } from '../decoder/insn.js';
+import { OPCODE_TABLE } from '../decoder/opcode-table.js';
+import { JitBlock } from './block.js';
+import { type EmitCtx, emitInsn, flushFlags } from './emit.js';
+import { imulFlags } from './flags.js';
+import { ROW_KIND } from './rows.js';
+
+/** Longest block, in instructions. */
+export const MAX_BLOCK = 48;
+
+/**
+ * The instructions of a block starting at `first` (EIP `eip`, page offset `off` of `page`): up
+ * to a branch, an instruction not allowed in blocks, one not decoded yet, or the page end.
+ */
+export function collect(page: PageCode, first: Insn, eip: number, off: number): Insn[] {
+  const out: Insn[] = [];
+  let insn: Insn | undefined = first;
+  let e = eip;
+  let o = off;
+  while (insn !== undefined && out.length < MAX_BLOCK) {
+    const kind = insn.row >= 0 ? ROW_KIND[insn.row] : 0;
+    if (kind === 0 || insn.rep !== 0 || insn.modeKey !== first.modeKey) break;
+    // EIP past 2^32 wraps in the interpreter's RIP store: leave such code to it.
+    if (e + insn.length > 0xffffffff) break;
+    out.push(insn);
+    if (kind === 2) break;
+    e += insn.length;
+    o += insn.length;
+    if (o >= 4096) break;
+    insn = page.insns[o];
+  }
+  return out;
+}
+
+/** Compiles the block `insns` starting at EIP `eip`, running from decode page `page`. */
+export function compileBlock(insns: Insn[], eip: number, page: PageCode): JitBlock {
+  const handlers: Handler[] = [];
+  const eips: number[] = [];
+  const ctx: EmitCtx = { pend: 0, eip, next: eip };
+  const n = insns.length;
+  let body = '';
+  let ended = false;
+  for (let k = 0; k < n; k++) {
+    const i = insns[k];
+    const row = OPCODE_TABLE[i.row];
+    ctx.eip = ctx.next;
+    ctx.next = ctx.eip + i.length;
+    eips.push(ctx.eip);
+    handlers.push(i.exec);
+    const e = emitInsn(i, row, ctx);
+    if (e !== null) {
+      body += `k = ${k}; ${e.code}\n`;
+      if (e.branch) {
+        body += `cpu.runCount += ${n}; return;\n`;
+        ended = true;
+      } else if (e.memory) {
+        body += `if (cpu.irqCheck || cpu.codePage !== PC) { ${flushFlags(ctx.pend)} rip[0] = ${ctx.next}; cpu.runCount += ${k + 1}; return; }\n`;
+      }
+      continue;
+    }
+    // The interpreter's handler, entered as Cpu.step enters it.
+    body += `${flushFlags(ctx.pend)} k = ${k}; cpu.startEip = ${ctx.eip}; rip[0] = ${ctx.next}; H[${k}](cpu, I[${k}]);\n`;
+    ctx.pend = 0;
+    if (ROW_KIND[i.row] === 2) {
+      body += `cpu.runCount += ${n}; return;\n`;
+      ended = true;
+    } else {
+      body += `if (cpu.irqCheck || cpu.codePage !== PC) { cpu.runCount += ${k + 1}; return; }\n`;
+    }
+  }
+  if (!ended) body += `${flushFlags(ctx.pend)} rip[0] = ${ctx.next}; cpu.runCount += ${n};\n`;
+  const src = `return function block_${eip.toString(16)}(cpu) {
+const s = cpu.state; const g = s.gpr; const gh = s.gprHigh; const rip = s.rip;
+let k = 0; let fp = 0; let fo = 0; let fd = 0; let fs = 0; let fr = 0; let fa = 0;
+try {
+${body}} catch (err) {
+  if (fp !== 0) { cpu.lfOp = fo; cpu.lfDst = fd; cpu.lfSrc = fs; cpu.lfRes = fr; cpu.lfSize = 4; if (fo >= 6) cpu.lfAux = fa; }
+  cpu.startEip = EIPS[k]; cpu.startRipHi = 0; cpu.runCount += k;
+  throw err;
+}
+};`;
+  const factory = new Function('H', 'I', 'EIPS', 'PC', 'PARITY', 'imulFlags', src);
+  const run = factory(handlers, insns, Uint32Array.from(eips), page, PARITY, imulFlags) as (cpu: Cpu) => void;
+  return new JitBlock(eip, ctx.next, n, run, src.length);
+}

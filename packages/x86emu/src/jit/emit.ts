@@ -1,0 +1,242 @@
+/**
+ * JavaScript source for the instructions the block compiler specialises: 32-bit operands,
+ * registers read and written in `state.gpr` (so a fault finds them exactly as the interpreter
+ * leaves them), memory through `Cpu.read`/`Cpu.write` (segment checks and the TLB fast path),
+ * and the arithmetic flags in the block's locals (`fo fd fs fr fa`, the interpreter's lazy-flag
+ * fields) until something needs them in the CPU. Each emitter mirrors one interpreter handler
+ * (exec/alu.ts, exec/move.ts, exec/control.ts) and returns null for a form it leaves to it.
+ */
+import { LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_SUB } from '../cpu/lazy-flags.js';
+import type { Insn } from '../decoder/insn.js';
+import type { OpcodeRow } from '../decoder/opcode-table.js';
+
+/** What the emitter knows at one point of the block. */
+export interface EmitCtx {
+  /** Lazy-flag operation held in the locals (LF_*), or 0: the flags are in the CPU. */
+  pend: number;
+  /** EIP of the instruction and of the next one. */
+  eip: number;
+  next: number;
+}
+
+/** The emitted code of one instruction, and whether it touched memory (the block then checks for exits). */
+export interface Emitted {
+  code: string;
+  memory: boolean;
+  /** The instruction set RIP and ended the block (a branch). */
+  branch: boolean;
+}
+
+const ALU_OPS = ['ADD', 'OR', 'ADC', 'SBB', 'AND', 'SUB', 'XOR', 'CMP'];
+
+/** The effective address of a 32-bit memory operand, as `Cpu.ea` computes it. */
+function ea(i: Insn): string {
+  let a = `${i.disp}`;
+  if (i.base >= 0) a += ` + g[${i.base}]`;
+  if (i.index >= 0) a += ` + (g[${i.index}] << ${i.scale})`;
+  return `((${a}) >>> 0)`;
+}
+
+/** Memory operands we inline: 32-bit addressing outside 64-bit mode. */
+function memOk(i: Insn): boolean {
+  return i.adSize === 4 && !i.ripRel;
+}
+
+function readE32(i: Insn): string {
+  return i.mod === 3 ? `g[${i.rm}]` : `cpu.read(${i.memSeg}, ${ea(i)}, 4)`;
+}
+
+/** A byte register as `Cpu.getReg(r, 1, 0)` reads it: AL…BL, then AH…BH. */
+function reg8(r: number): string {
+  return r < 4 ? `(g[${r}] & 0xff)` : `((g[${r - 4}] >>> 8) & 0xff)`;
+}
+
+function setReg32(r: number, v: string): string {
+  return `g[${r}] = ${v}; gh[${r}] = 0;`;
+}
+
+/** Records a result in the flag locals. */
+function lazy(op: number, d: string, s: string, r: string): string {
+  return `fo = ${op}; fd = ${d}; fs = ${s}; fr = ${r}; fp = 1;`;
+}
+
+/** CF, ZF, SF, OF, PF from the locals for lazy operation `op` (as Cpu.getCF … getOF). */
+function flagExpr(op: number, flag: 'CF' | 'ZF' | 'SF' | 'OF' | 'PF'): string {
+  switch (flag) {
+    case 'ZF':
+      return '(fr === 0)';
+    case 'SF':
+      return '((fr >>> 31) !== 0)';
+    case 'PF':
+      return '(PARITY[fr & 0xff] === 1)';
+    case 'CF':
+      if (op === LF_ADD) return '(fr < fd)';
+      if (op === LF_SUB) return '(fd < fs)';
+      if (op === LF_LOGIC) return 'false';
+      return '(fa !== 0)';
+    default:
+      if (op === LF_ADD || op === LF_INC) return '(((fd ^ fr) & (fs ^ fr)) < 0)';
+      if (op === LF_SUB || op === LF_DEC) return '(((fd ^ fs) & (fd ^ fr)) < 0)';
+      return 'false';
+  }
+}
+
+/** Condition code `cc` (SDM Vol. 1 Appendix B) as an expression; uses the CPU when nothing is pending. */
+export function condExpr(cc: number, pend: number): string {
+  if (pend === 0) return `cpu.cond(${cc})`;
+  const f = (x: 'CF' | 'ZF' | 'SF' | 'OF' | 'PF') => flagExpr(pend, x);
+  const base = [
+    f('OF'),
+    f('CF'),
+    f('ZF'),
+    `(${f('CF')} || ${f('ZF')})`,
+    f('SF'),
+    f('PF'),
+    `(${f('SF')} !== ${f('OF')})`,
+    `(${f('ZF')} || ${f('SF')} !== ${f('OF')})`,
+  ][cc >> 1];
+  return cc & 1 ? `!${base}` : base;
+}
+
+/** CF as 0/1 for INC/DEC's carry-preserving aux slot. */
+function cfBit(pend: number): string {
+  return pend === 0 ? '(cpu.getCF() ? 1 : 0)' : `(${flagExpr(pend, 'CF')} ? 1 : 0)`;
+}
+
+/** Stores the flag locals into the CPU's lazy-flag fields (a flush point). */
+export function flushFlags(pend: number): string {
+  if (pend === 0) return '';
+  const aux = pend === LF_INC || pend === LF_DEC ? ' cpu.lfAux = fa;' : '';
+  return `cpu.lfOp = fo; cpu.lfDst = fd; cpu.lfSrc = fs; cpu.lfRes = fr; cpu.lfSize = 4;${aux} fp = 0;`;
+}
+
+const none: Emitted = { code: '', memory: false, branch: false };
+
+/**
+ * Source for instruction `i` (row `row`), updating `ctx.pend`; null: the interpreter's handler
+ * runs it. Only 32-bit operand forms are specialised.
+ */
+export function emitInsn(i: Insn, row: OpcodeRow, ctx: EmitCtx): Emitted | null {
+  const m = row.mnemonic;
+  const ops = row.operands;
+  if (m === 'JCC' || m === 'JMP') {
+    if (ops !== 'Jb' && ops !== 'Jz') return null;
+    // The target is a constant: next EIP + displacement, wrapped to the operand size (jumpTo).
+    const t = i.opSize === 2 ? (ctx.next + i.imm) & 0xffff : (ctx.next + i.imm) >>> 0;
+    const take = `if (${t} > s.segLimit[1]) cpu.gp0(); ${flushFlags(ctx.pend)} rip[0] = ${t};`;
+    if (m === 'JMP') return { code: take, memory: false, branch: true };
+    const cond = condExpr(i.op & 0xf, ctx.pend);
+    const code = `if (${cond}) { ${take} } else { ${flushFlags(ctx.pend)} rip[0] = ${ctx.next}; }`;
+    ctx.pend = 0;
+    return { code, memory: false, branch: true };
+  }
+  if (i.opSize !== 4 || i.lock || (i.hasModrm && i.mod !== 3 && !memOk(i))) return null;
+  const mem = i.hasModrm && i.mod !== 3;
+  const op = ALU_OPS.indexOf(m);
+  if (op >= 0 && op !== 2 && op !== 3) {
+    let dst: string;
+    let src: string;
+    let out: number; // register written, -1 none
+    if (ops === 'Ev,Gv') {
+      if (mem && op !== 7) return null; // read-modify-write: the handler probes the write first
+      dst = readE32(i);
+      src = `g[${i.reg}]`;
+      out = op === 7 ? -1 : i.rm;
+    } else if (ops === 'Gv,Ev') {
+      dst = `g[${i.reg}]`;
+      src = readE32(i);
+      out = op === 7 ? -1 : i.reg;
+    } else if (ops === 'eAX,Iz') {
+      dst = 'g[0]';
+      src = `${i.imm >>> 0}`;
+      out = op === 7 ? -1 : 0;
+    } else if (ops === 'Ev,Iz' || ops === 'Ev,IbS') {
+      if (mem && op !== 7) return null;
+      dst = readE32(i);
+      src = `${i.imm >>> 0}`;
+      out = op === 7 ? -1 : i.rm;
+    } else return null;
+    const expr =
+      op === 0
+        ? '(d + x) >>> 0'
+        : op === 1
+          ? '(d | x) >>> 0'
+          : op === 4
+            ? '(d & x) >>> 0'
+            : op === 6
+              ? '(d ^ x) >>> 0'
+              : '(d - x) >>> 0';
+    const lf = op === 0 ? LF_ADD : op === 5 || op === 7 ? LF_SUB : LF_LOGIC;
+    // Operands are read before anything is written: a fault leaves registers and flags as they were.
+    const code = `{ const d = ${dst}; const x = ${src}; const r = ${expr}; ${lazy(lf, 'd', 'x', 'r')}${out >= 0 ? ` ${setReg32(out, 'r')}` : ''} }`;
+    ctx.pend = lf;
+    return { code, memory: mem, branch: false };
+  }
+  if (m === 'TEST') {
+    let a: string;
+    let b: string;
+    if (ops === 'Ev,Gv') {
+      a = readE32(i);
+      b = `g[${i.reg}]`;
+    } else if (ops === 'eAX,Iz') {
+      a = 'g[0]';
+      b = `${i.imm >>> 0}`;
+    } else if (ops === 'Ev,Iz') {
+      a = readE32(i);
+      b = `${i.imm >>> 0}`;
+    } else return null;
+    ctx.pend = LF_LOGIC;
+    return {
+      code: `{ const d = ${a}; const x = ${b}; const r = (d & x) >>> 0; ${lazy(LF_LOGIC, 'd', 'x', 'r')} }`,
+      memory: mem,
+      branch: false,
+    };
+  }
+  if (m === 'INC' || m === 'DEC') {
+    if (ops !== 'Zv' && !(ops === 'Ev' && !mem)) return null;
+    const dec = m === 'DEC';
+    const lf = dec ? LF_DEC : LF_INC;
+    const code = `{ const c = ${cfBit(ctx.pend)}; const d = g[${i.rm}]; const r = (d ${dec ? '-' : '+'} 1) >>> 0; fa = c; ${lazy(lf, 'd', '1', 'r')} ${setReg32(i.rm, 'r')} }`;
+    ctx.pend = lf;
+    return { code, memory: false, branch: false };
+  }
+  if (m === 'MOV') {
+    if (ops === 'Ev,Gv')
+      return mem
+        ? { code: `cpu.write(${i.memSeg}, ${ea(i)}, 4, g[${i.reg}]);`, memory: true, branch: false }
+        : { code: setReg32(i.rm, `g[${i.reg}]`), memory: false, branch: false };
+    if (ops === 'Gv,Ev')
+      return { code: `{ const v = ${readE32(i)}; ${setReg32(i.reg, 'v')} }`, memory: mem, branch: false };
+    if (ops === 'Zv,Iv') return { code: setReg32(i.rm, `${i.imm >>> 0}`), memory: false, branch: false };
+    if (ops === 'Ev,Iz')
+      return mem
+        ? { code: `cpu.write(${i.memSeg}, ${ea(i)}, 4, ${i.imm >>> 0});`, memory: true, branch: false }
+        : { code: setReg32(i.rm, `${i.imm >>> 0}`), memory: false, branch: false };
+    return null;
+  }
+  if (m === 'LEA') {
+    if (!memOk(i)) return null;
+    return { code: setReg32(i.reg, ea(i)), memory: false, branch: false };
+  }
+  if (m === 'MOVZX' || m === 'MOVSX') {
+    const byte = ops.endsWith('Eb');
+    const src = mem
+      ? `cpu.read(${i.memSeg}, ${ea(i)}, ${byte ? 1 : 2})`
+      : byte
+        ? reg8(i.rm)
+        : `(g[${i.rm}] & 0xffff)`;
+    const v = m === 'MOVZX' ? 'v' : byte ? '(((v << 24) >> 24) >>> 0)' : '(((v << 16) >> 16) >>> 0)';
+    return { code: `{ const v = ${src}; ${setReg32(i.reg, v)} }`, memory: mem, branch: false };
+  }
+  if (m === 'IMUL3' || m === 'IMUL2') {
+    // IMUL r32, r/m32[, imm]: the low half, CF = OF = "the product did not fit" (SDM Vol. 2 IMUL).
+    // a × b is exact when it fits in 32 bits and stays outside that range when rounded, so
+    // comparing it with Math.imul tells overflow exactly. Flags as exec/alu.ts mulFlags.
+    const b = m === 'IMUL3' ? `${i.imm | 0}` : `(g[${i.reg}] | 0)`;
+    const code = `{ const a = ${readE32(i)} | 0; const b = ${b}; const lo = Math.imul(a, b); ${setReg32(i.reg, 'lo')} imulFlags(cpu, lo >>> 0, a * b !== lo); fp = 0; }`;
+    ctx.pend = 0;
+    return { code, memory: mem, branch: false };
+  }
+  if (m === 'NOP' && !mem) return none;
+  return null;
+}

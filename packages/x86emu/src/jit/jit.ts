@@ -1,0 +1,129 @@
+/**
+ * The block compiler's front: `Cpu.run` offers it every instruction boundary (after the loop's
+ * event checks); it runs a compiled block when one starts at RIP and the checks `Cpu.step` makes
+ * per instruction are known to pass for the whole block, else it counts the boundary toward
+ * compiling and lets the interpreter step. Blocks hang on the decoded instruction they start at
+ * (`Insn.jitBlock`), so everything that drops decodes (a write to a code frame, a TLB flush on
+ * CR3/CR0/CR4/INVLPG changing which frame RIP maps to, a mode change re-keying the decode) drops
+ * or bypasses the compiled block with it. The cache is bounded: when it holds `MAX_BLOCKS`
+ * blocks, all are dropped (QEMU's `tb_flush` when its code buffer fills) and hot code recompiles.
+ */
+import type { Cpu } from '../cpu/cpu.js';
+import type { Insn } from '../decoder/insn.js';
+import { Flag } from '../state.js';
+import type { JitBlock } from './block.js';
+import { collect, compileBlock } from './compile.js';
+
+/** Entries of an instruction boundary before a block is compiled there (`X86EMU_JIT_HOT` overrides). */
+export const HOT = 32;
+/** Compiled blocks kept before the cache is flushed. */
+export const MAX_BLOCKS = 4096;
+
+/** Tuning of one `Jit` (tests make it eager and small). */
+export interface JitOptions {
+  /** Entries of a boundary before compiling a block there; default `HOT` or `X86EMU_JIT_HOT`. */
+  hot?: number;
+  /** Blocks kept before the cache is flushed; default `MAX_BLOCKS`. */
+  maxBlocks?: number;
+}
+/** `jitHits` of a decode where no block can start (never compiled). */
+const NEVER = -0x40000000;
+
+/** The default of `CpuOptions.jit`: the environment variable `X86EMU_JIT=1` (off elsewhere). */
+export function jitDefault(): boolean {
+  return typeof process !== 'undefined' && process.env?.X86EMU_JIT === '1';
+}
+
+export class Jit {
+  /** Decodes that own a compiled block, oldest first (for the cache flush). */
+  private owners: Insn[] = [];
+  readonly hot: number;
+  readonly maxBlocks: number;
+
+  constructor(options: JitOptions = {}) {
+    const env = typeof process !== 'undefined' ? Number(process.env?.X86EMU_JIT_HOT) : Number.NaN;
+    this.hot = Math.max(1, options.hot ?? (env > 0 ? env : HOT));
+    this.maxBlocks = Math.max(1, options.maxBlocks ?? MAX_BLOCKS);
+  }
+  readonly stats = {
+    /** Blocks compiled, and the time spent compiling them (ms). */
+    compiled: 0,
+    compileMs: 0,
+    /** Block runs, and the instructions they retired (counted at entry: full length). */
+    entries: 0,
+    /** Cache flushes (the cache was full). */
+    flushes: 0,
+    /** Generated source held by live blocks (bytes): the code cache's size. */
+    sourceBytes: 0,
+  };
+
+  /** Live compiled blocks. */
+  get blocks(): number {
+    return this.owners.length;
+  }
+
+  /**
+   * Runs the compiled block at RIP if there is one and it may run now; returns false to let the
+   * interpreter step. Never throws except as the block's instructions do (guest faults unwind as
+   * from `step()`, with `runCount` and `startEip` set for `Cpu.run`'s handler).
+   */
+  enter(cpu: Cpu): boolean {
+    if (cpu.long64 || cpu.linearOps !== null) return false;
+    const s = cpu.state;
+    const eip = s.rip[0];
+    const lin = (s.segBase[1] + eip) >>> 0;
+    const page = cpu.codePage;
+    // The interpreter's decode-cache hit test (fetch.ts fetchDecode32), without fetching.
+    if (page === null || lin >>> 12 !== cpu.codeLpn || cpu.codeUser !== (s.cpl === 3)) return false;
+    const insn = page.insns[lin & 0xfff];
+    if (insn === undefined || insn.modeKey !== cpu.modeKey) return false;
+    const b = insn.jitBlock;
+    if (b === null) {
+      if (++insn.jitHits === this.hot) this.compile(insn, eip, lin, page);
+      return false;
+    }
+    // What Cpu.step checks per instruction, for the whole block: no TF single-step, RF, debug
+    // registers, STI/MOV-SS shadow or yielded REP; the budget has room; CS limit (SDM Vol. 3 5.3).
+    if (
+      b.eip !== eip ||
+      cpu.runLimit - cpu.runCount < b.length ||
+      b.endEip - 1 > s.segLimit[1] ||
+      (s.rflags[0] & (Flag.TF | Flag.RF)) !== 0 ||
+      (s.interruptibility & 3) !== 0 ||
+      (cpu.dbgExec | cpu.dbgData) !== 0 ||
+      cpu.repInsn !== null
+    )
+      return false;
+    this.stats.entries++;
+    cpu.startRipHi = 0;
+    b.run(cpu);
+    return true;
+  }
+
+  private compile(insn: Insn, eip: number, lin: number, page: NonNullable<Cpu['codePage']>): void {
+    const insns = collect(page, insn, eip, lin & 0xfff);
+    if (insns.length === 0) {
+      insn.jitHits = NEVER;
+      return;
+    }
+    if (this.owners.length >= this.maxBlocks) this.flush();
+    const t0 = performance.now();
+    const b: JitBlock = compileBlock(insns, eip, page);
+    this.stats.compileMs += performance.now() - t0;
+    this.stats.compiled++;
+    this.stats.sourceBytes += b.sourceBytes;
+    insn.jitBlock = b;
+    this.owners.push(insn);
+  }
+
+  /** Drops every compiled block (their decodes stay; hot code compiles again). */
+  flush(): void {
+    for (const i of this.owners) {
+      i.jitBlock = null;
+      i.jitHits = 0;
+    }
+    this.owners = [];
+    this.stats.sourceBytes = 0;
+    this.stats.flushes++;
+  }
+}

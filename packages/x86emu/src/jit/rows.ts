@@ -1,0 +1,98 @@
+/**
+ * Which instructions a compiled block may hold. A block runs without the run loop's checks
+ * between its instructions, so it holds only instructions that cannot change what those checks
+ * look at: no mode, segment, control/debug register, RFLAGS.IF/TF/VM, interrupt-shadow or
+ * privilege changes, no intercepted instruction (SDM Vol. 3 25.1.3 lists what may exit), no REP
+ * (each iteration counts against the budget). Everything else runs in the interpreter.
+ */
+import { OPCODE_TABLE } from '../decoder/opcode-table.js';
+
+/** Mnemonics allowed inside a block (by the interpreter's handler, or specialised). */
+const STRAIGHT = new Set([
+  'ADD',
+  'OR',
+  'ADC',
+  'SBB',
+  'AND',
+  'SUB',
+  'XOR',
+  'CMP',
+  'TEST',
+  'INC',
+  'DEC',
+  'NOT',
+  'NEG',
+  'MUL',
+  'IMUL',
+  'DIV',
+  'IDIV',
+  'IMUL2',
+  'IMUL3',
+  'XADD',
+  'CMPXCHG',
+  'CMPXCHG8B',
+  'CBW',
+  'CWD',
+  'ROL',
+  'ROR',
+  'RCL',
+  'RCR',
+  'SHL',
+  'SHR',
+  'SAL',
+  'SAR',
+  'SHLD',
+  'SHRD',
+  'BT',
+  'BTS',
+  'BTR',
+  'BTC',
+  'BSF',
+  'BSR',
+  'BSWAP',
+  'SETCC',
+  'CMOVCC',
+  'MOV',
+  'MOVZX',
+  'MOVSX',
+  'LEA',
+  'XCHG',
+  'NOP',
+  'PUSH',
+  'POP',
+  'ENTER',
+  'LEAVE',
+  'LAHF',
+  'SAHF',
+  'CLC',
+  'STC',
+  'CMC',
+  'CLD',
+  'STD',
+  'MOVS',
+  'STOS',
+  'LODS',
+  'CMPS',
+  'SCAS',
+]);
+
+/** Near branches: the last instruction of a block (they set RIP themselves). */
+const BRANCH = new Set([
+  'JCC',
+  'JMP',
+  'JMP_IND',
+  'CALL',
+  'CALL_IND',
+  'RET',
+  'LOOP',
+  'LOOPE',
+  'LOOPNE',
+  'JCXZ',
+]);
+
+/** Per opcode-table row: 0 not in a block, 1 straight-line, 2 a branch that ends the block. */
+export const ROW_KIND = new Uint8Array(OPCODE_TABLE.length);
+OPCODE_TABLE.forEach((row, n) => {
+  if (STRAIGHT.has(row.mnemonic)) ROW_KIND[n] = 1;
+  else if (BRANCH.has(row.mnemonic)) ROW_KIND[n] = 2;
+});

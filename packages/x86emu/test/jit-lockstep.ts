@@ -1,0 +1,64 @@
+/**
+ * Test helper for the block compiler: the same machine built twice, one CPU with an eager `Jit`
+ * and one interpreting, run side by side with the same budgets; after every `run()` the stop
+ * reason and the whole architectural state must be equal.
+ */
+import { expect } from 'vitest';
+import { type Cpu, StopReason } from '../src/index.js';
+import { Jit, type JitOptions } from '../src/jit/jit.js';
+import type { Machine } from './machine.js';
+
+/** What a guest can observe of a CPU, plus the instruction count. */
+export function snapshot(cpu: Cpu): Record<string, unknown> {
+  const s = cpu.state;
+  return {
+    gpr: [...s.gpr],
+    gprHigh: [...s.gprHigh],
+    rip: [...s.rip],
+    rflags: s.rflags[0].toString(16),
+    seg: [...s.segSel],
+    cr: [...s.cr],
+    dr6: s.dr[6],
+    tsc: [...s.tsc],
+    interruptibility: s.interruptibility,
+    halted: s.halted,
+    pending: s.pendingType,
+    retired: cpu.instructionsRetired,
+  };
+}
+
+export interface Lockstep {
+  jit: Machine;
+  interp: Machine;
+  /** Runs ended by the budget. */
+  stops: number;
+}
+
+/**
+ * Builds `make()` twice (jit on with `options`, off), runs both with `budgets` in turn (cycled)
+ * until any other stop (HLT, an exception the machine captures, …) or `maxRuns`, and asserts equal state after each run. Returns the machines.
+ */
+export function lockstep(
+  make: () => Machine,
+  budgets: number[],
+  options: JitOptions = { hot: 2 },
+  maxRuns = 100_000,
+): Lockstep {
+  const a = make();
+  const b = make();
+  a.cpu.jit = new Jit(options);
+  b.cpu.jit = null;
+  let stops = 0;
+  for (let n = 0; n < maxRuns; n++) {
+    const budget = budgets[n % budgets.length];
+    const ra = a.cpu.run(budget);
+    const rb = b.cpu.run(budget);
+    expect(ra, `run ${n} (budget ${budget}) stop reason`).toBe(rb);
+    expect(snapshot(a.cpu), `run ${n} (budget ${budget}) state`).toEqual(snapshot(b.cpu));
+    expect(a.out).toEqual(b.out);
+    expect(a.exceptions).toEqual(b.exceptions);
+    if (ra !== StopReason.Budget) break;
+    stops++;
+  }
+  return { jit: a, interp: b, stops };
+}

@@ -1,0 +1,308 @@
+/**
+ * The block compiler (src/jit): compiled blocks leave the CPU exactly as the interpreter does —
+ * at every budget stop, at a fault in the middle of a block, at interrupts, after self-modifying
+ * code and address-space switches, under single-step — and its code cache stays bounded.
+ */
+import { describe, expect, it } from 'vitest';
+import { Cpu, FlatPhysicalMemory, type InterruptControllerOps, Reg, StopReason } from '../src/index.js';
+import { Jit } from '../src/jit/jit.js';
+import { lockstep } from './jit-lockstep.js';
+import type { Machine } from './machine.js';
+import { CODE, protectedMode, setGate } from './pm.js';
+
+/** Budgets that stop runs at every position inside blocks (1 and primes). */
+const BUDGETS = [1, 3, 7, 13, 29, 61];
+
+// Every specialised form and a sample of interpreted ones, in one loop.
+const MIXED = `
+  mov ecx, 300
+  mov esi, 0x100000
+  xor eax, eax
+  xor ebx, ebx
+top:
+  mov edx, ecx
+  and edx, 0x3f
+  add eax, [esi + edx*4]
+  imul eax, eax, 33
+  xor eax, ecx
+  mov [esi + edx*4], eax
+  lea edi, [eax + ecx*2 + 5]
+  movzx ebp, al
+  movsx ebp, byte ptr [esi + 3]
+  movzx ebp, word ptr [esi + 2]
+  sub ebx, edi
+  adc ebx, 7
+  cmp ebx, eax
+  setb dl
+  shl edi, 3
+  ror ebx, 5
+  test ecx, 4
+  jz even
+  push ebx
+  call sub1
+  pop ebx
+  inc ebx
+even:
+  imul edi, ebx
+  cmp ecx, 150
+  jg above
+  dec ebx
+above:
+  cmp eax, ebx
+  jl less
+  jmp next
+less:
+  neg ebx
+next:
+  dec ecx
+  jnz top
+  hlt
+sub1:
+  add ebx, 3
+  mov [esi + 0x200], ebx
+  ret
+`;
+
+describe('block compiler: exact at every boundary', () => {
+  it('a loop of specialised and interpreted instructions leaves the interpreter state at every budget stop', () => {
+    const r = lockstep(() => protectedMode(MIXED), BUDGETS);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    const st = r.jit.cpu.jit?.stats;
+    expect(st?.compiled).toBeGreaterThan(3);
+    expect(st?.entries).toBeGreaterThan(100);
+    expect(r.stops).toBeGreaterThan(300);
+  });
+
+  it('a budget smaller than a block stops after exactly that many instructions', () => {
+    const m = protectedMode('top: inc eax; inc ebx; inc ecx; inc edx; inc esi; inc edi; jmp top');
+    m.cpu.jit = new Jit({ hot: 1 });
+    m.cpu.run(100); // compile and warm up
+    expect(m.cpu.jit.stats.entries).toBeGreaterThan(0);
+    const before = m.cpu.instructionsRetired;
+    const eax = m.cpu.state.gpr[Reg.RAX];
+    expect(m.cpu.run(3)).toBe(StopReason.Budget);
+    expect(m.cpu.instructionsRetired - before).toBe(3);
+    expect(m.cpu.run(5)).toBe(StopReason.Budget);
+    expect(m.cpu.instructionsRetired - before).toBe(8);
+    // 100 = 14 × 7 + 2: the 8 instructions from the third are INC ECX … JMP, INC EAX, INC EBX, INC ECX.
+    expect(m.cpu.state.gpr[Reg.RAX] - eax).toBe(1);
+    expect(m.cpu.state.rip[0]).toBe(CODE + 3);
+  });
+});
+
+/** PSE paging: linear 0–4 MiB identity (a 4 MiB page), everything above not present. */
+function paged(src: string): Machine {
+  const m = protectedMode(src, { captureExceptions: true });
+  const pd = 0x500000;
+  m.mem.write32(pd, 0x83);
+  const s = m.cpu.state;
+  s.cr[4] |= 0x10; // PSE
+  s.cr[3] = pd;
+  s.cr[0] |= 0x80000000;
+  m.cpu.stateChanged();
+  return m;
+}
+
+describe('block compiler: faults', () => {
+  it('a #PF in the middle of a block is reported at that instruction, with the registers and flags before it', () => {
+    // The load faults once ESI reaches 4 MiB; ADD before it leaves lazy flags pending in the block.
+    const src = `
+      mov esi, 0x3f0000
+    top:
+      add ebx, 0x11
+      mov eax, [esi]
+      add esi, 0x1000
+      cmp ecx, 0
+      jmp top`;
+    const r = lockstep(() => paged(src), [1000]);
+    const m = r.jit;
+    expect(m.exceptions).toEqual([{ vector: 14, errorCode: 0, faultAddress: 0x400000 }]);
+    // RIP at the MOV (top + 6: ADD EBX, imm8 is 3 bytes), EBX added 17 times, flags of that ADD.
+    expect(m.cpu.state.rip[0]).toBe(CODE + 5 + 3);
+    expect(m.cpu.state.gpr[Reg.RBX]).toBe(0x11 * 17);
+    expect(m.cpu.state.rflags[0] & 0x8d5).toBe(0x4); // PF only (0x121: two bits set → even parity)
+    expect(m.cpu.jit?.stats.entries).toBeGreaterThan(5);
+  });
+
+  it('#DE from DIV inside a block goes through the IDT with the state of the interpreter', () => {
+    const src = `
+      mov ecx, 40
+    top:
+      mov eax, 1000
+      xor edx, edx
+      lea ebx, [ecx - 10]
+      add edi, 3
+      div ebx
+      add esi, eax
+      dec ecx
+      jnz top
+      hlt`;
+    const r = lockstep(() => protectedMode(src, { captureExceptions: true }), [1, 5, 1000]);
+    expect(r.jit.exceptions.map((e) => e.vector)).toEqual([0]);
+  });
+});
+
+describe('block compiler: interrupts', () => {
+  /** A device behind an MMIO page at 0x300000: writing there raises IRQ vector 0x20. */
+  function withMmioIrq(src: string, jit: boolean): Machine & { irqs: () => number } {
+    const m = protectedMode(src);
+    let pending = false;
+    let taken = 0;
+    const base = m.mem;
+    const memory = Object.assign(Object.create(FlatPhysicalMemory.prototype), base, {
+      pageView: (pfn: number) => (pfn === 0x300 ? null : base.pageView(pfn)),
+      write32: (pa: number, v: number) => {
+        if (pa >>> 12 === 0x300) pending = true;
+        else base.write32(pa, v);
+      },
+      read32: (pa: number) => (pa >>> 12 === 0x300 ? 0 : base.read32(pa)),
+    });
+    const interrupts: InterruptControllerOps = {
+      hasInterrupt: () => pending,
+      acknowledge: () => {
+        pending = false;
+        taken++;
+        return 0x20;
+      },
+    };
+    const cpu = new Cpu({ memory, interrupts, state: m.cpu.state, jit });
+    // Vector 0x20: count in EBP, return.
+    setGate(m.mem, 0x20, 0x30000);
+    m.mem.bytes.set([0x45, 0xcf], 0x30000); // inc ebp; iret
+    m.cpu.state.rflags[0] |= 0x200;
+    cpu.stateChanged();
+    return { ...m, cpu, irqs: () => taken };
+  }
+
+  it('an interrupt raised by an MMIO write inside a block is taken right after that instruction', () => {
+    const src = `
+      mov ecx, 200
+      mov edi, 0x300000
+    top:
+      inc eax
+      test ecx, 7
+      jnz skip
+      mov [edi], ecx
+      inc ebx
+      add eax, 2
+    skip:
+      dec ecx
+      jnz top
+      hlt`;
+    const r = lockstep(() => withMmioIrq(src, false), [1, 2, 17, 1000]);
+    const m = r.jit as Machine & { irqs: () => number };
+    expect(m.irqs()).toBe(25);
+    expect(m.cpu.state.gpr[Reg.RBP]).toBe(25);
+    expect(m.cpu.jit?.stats.entries).toBeGreaterThan(20);
+  });
+});
+
+describe('block compiler: code changes', () => {
+  it('a write into the running block takes effect at the next instruction', () => {
+    // At ECX = 500 the store hits the immediate of the MOV that follows it in the same block.
+    const src = `
+      mov ecx, 2000
+      lea ebp, [patch + 1]
+    top:
+      mov edi, 0x100000
+      cmp ecx, 500
+      cmove edi, ebp
+      mov dword ptr [edi], 7
+    patch:
+      mov eax, 1
+      add ebx, eax
+      dec ecx
+      jnz top
+      hlt`;
+    const r = lockstep(() => protectedMode(src), [1000, 7, 100_000]);
+    expect(r.jit.cpu.state.gpr[Reg.RBX]).toBe(1500 + 500 * 7);
+    expect(r.jit.cpu.jit?.stats.entries).toBeGreaterThan(100);
+  });
+
+  it('a compiled block whose code is rewritten from another block is recompiled, not rerun', () => {
+    const src = `
+      mov ecx, 1000
+    top:
+      add ebx, eax
+    patch:
+      mov eax, 1
+      dec ecx
+      cmp ecx, 400
+      jne skip
+      mov dword ptr [patch + 1], 9
+    skip:
+      test ecx, ecx
+      jnz top
+      hlt`;
+    const r = lockstep(() => protectedMode(src), [100_000]);
+    // EAX is added before it is set: 0 once, 1 600 times, then 9 for the last 399 iterations.
+    expect(r.jit.cpu.state.gpr[Reg.RBX]).toBe(600 + 399 * 9);
+    expect(r.jit.cpu.jit?.stats.compiled).toBeGreaterThan(2);
+  });
+
+  it('MOV CR3 to another address space runs the code mapped there, not the block compiled before', () => {
+    // Linear 4 MiB–8 MiB is frame 8 MiB in the first page directory and frame 12 MiB in the second.
+    const src = `
+      mov eax, 0x400000
+      mov ecx, 1000
+    a:
+      call eax
+      dec ecx
+      jnz a
+      mov edx, 0x501000
+      mov cr3, edx
+      mov ecx, 1000
+    b:
+      call eax
+      dec ecx
+      jnz b
+      hlt`;
+    const make = () => {
+      const m = paged(src);
+      m.mem.write32(0x500000 + 4, 0x800083);
+      m.mem.write32(0x501000, 0x83);
+      m.mem.write32(0x501000 + 4, 0xc00083);
+      m.mem.bytes.set([0x83, 0xc3, 0x01, 0xc3], 0x800000); // add ebx, 1; ret
+      m.mem.bytes.set([0x83, 0xc3, 0x64, 0xc3], 0xc00000); // add ebx, 100; ret
+      return m;
+    };
+    const r = lockstep(make, [1, 33, 100_000]);
+    expect(r.jit.cpu.state.gpr[Reg.RBX]).toBe(1000 + 100 * 1000);
+    expect(r.jit.exceptions).toEqual([]);
+  });
+});
+
+describe('block compiler: debugging', () => {
+  it('with TF set, a hot block is single-stepped: #DB after one instruction', () => {
+    const src = 'top: inc eax; add ebx, eax; dec ecx; jmp top';
+    const make = () => protectedMode(src, { captureExceptions: true });
+    const r = lockstep(make, [500], { hot: 1 }, 1);
+    const m = r.jit;
+    expect(m.cpu.jit?.stats.entries).toBeGreaterThan(50);
+    for (const x of [r.jit, r.interp]) {
+      x.cpu.state.rflags[0] |= 0x100;
+      x.cpu.stateChanged();
+    }
+    const before = m.cpu.instructionsRetired;
+    expect(m.cpu.run(1000)).toBe(StopReason.Exception);
+    expect(r.interp.cpu.run(1000)).toBe(StopReason.Exception);
+    expect(m.exceptions.at(-1)?.vector).toBe(1);
+    expect(m.cpu.instructionsRetired - before).toBe(1);
+    expect(m.cpu.state.rip[0]).toBe(r.interp.cpu.state.rip[0]);
+    expect(m.cpu.state.gpr).toEqual(r.interp.cpu.state.gpr);
+  });
+});
+
+describe('block compiler: code cache', () => {
+  it('stays within its bound: a full cache is flushed and hot code compiles again', () => {
+    // 64 distinct blocks (one per JMP target) visited round-robin, cache of 16.
+    let src = 'mov ecx, 100\nouter:\n';
+    for (let i = 0; i < 64; i++) src += `  add eax, ${i + 1}\n  jmp l${i}\nl${i}:\n`;
+    src += '  dec ecx\n  jnz outer\n  hlt';
+    const r = lockstep(() => protectedMode(src), [100_000], { hot: 2, maxBlocks: 16 });
+    const j = r.jit.cpu.jit as Jit;
+    expect(j.blocks).toBeLessThanOrEqual(16);
+    expect(j.stats.flushes).toBeGreaterThan(10);
+    expect(r.jit.cpu.state.gpr[Reg.RAX]).toBe(100 * ((64 * 65) / 2));
+  });
+});
