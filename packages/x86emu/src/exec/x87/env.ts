@@ -80,51 +80,54 @@ function realLayout(cpu: Cpu): boolean {
   return !cpu.prot || cpu.v86;
 }
 
+/** The seven environment fields, assembled before any is written (and read before any is loaded). */
+const ENV_WORDS = new Uint32Array(7);
+
 function storeEnv(cpu: Cpu, i: Insn, ea: number): void {
   const s = cpu.state;
   const seg = i.memSeg;
   const w = i.opSize === 2 ? 2 : 4;
-  const put = (k: number, v: number) =>
-    cpu.write(seg, partEa(ea + k * w, i.adSize), w, w === 2 ? v & 0xffff : v >>> 0);
   const hiOnes = w === 4 ? 0xffff0000 : 0;
-  put(0, s.fpuControl[0] | hiOnes);
-  put(1, s.fpuStatus[0] | hiOnes);
-  put(2, fullTagWord(s) | hiOnes);
+  ENV_WORDS[0] = s.fpuControl[0] | hiOnes;
+  ENV_WORDS[1] = s.fpuStatus[0] | hiOnes;
+  ENV_WORDS[2] = fullTagWord(s) | hiOnes;
   const op = s.fpuOpcode[0] & 0x7ff;
   if (realLayout(cpu)) {
     const ip = (s.fpuIp[0] + (s.fpuSel[0] << 4)) >>> 0;
     const dp = (s.fpuDp[0] + (s.fpuSel[1] << 4)) >>> 0;
     if (w === 4) {
-      put(3, (ip & 0xffff) | hiOnes);
-      put(4, ((ip >>> 16) << 12) | op);
-      put(5, (dp & 0xffff) | hiOnes);
-      put(6, (dp >>> 16) << 12);
+      ENV_WORDS[3] = (ip & 0xffff) | hiOnes;
+      ENV_WORDS[4] = ((ip >>> 16) << 12) | op;
+      ENV_WORDS[5] = (dp & 0xffff) | hiOnes;
+      ENV_WORDS[6] = (dp >>> 16) << 12;
     } else {
-      put(3, ip);
-      put(4, (((ip >>> 16) & 0xf) << 12) | op);
-      put(5, dp);
-      put(6, ((dp >>> 16) & 0xf) << 12);
+      ENV_WORDS[3] = ip;
+      ENV_WORDS[4] = (((ip >>> 16) & 0xf) << 12) | op;
+      ENV_WORDS[5] = dp;
+      ENV_WORDS[6] = ((dp >>> 16) & 0xf) << 12;
     }
   } else {
-    put(3, s.fpuIp[0]);
-    put(4, w === 4 ? s.fpuSel[0] | (op << 16) : s.fpuSel[0]);
-    put(5, s.fpuDp[0]);
-    put(6, s.fpuSel[1] | hiOnes); // FDS's upper half reads as ones, as CW/SW/TW's (the CPU's)
+    ENV_WORDS[3] = s.fpuIp[0];
+    ENV_WORDS[4] = w === 4 ? s.fpuSel[0] | (op << 16) : s.fpuSel[0];
+    ENV_WORDS[5] = s.fpuDp[0];
+    ENV_WORDS[6] = s.fpuSel[1] | hiOnes; // FDS's upper half reads as ones, as CW/SW/TW's (the CPU's)
   }
+  const m = w === 2 ? 0xffff : 0xffffffff;
+  for (let k = 0; k < 7; k++) cpu.write(seg, partEa(ea + k * w, i.adSize), w, (ENV_WORDS[k] & m) >>> 0);
 }
 
 function loadEnv(cpu: Cpu, i: Insn, ea: number): void {
   const s = cpu.state;
   const seg = i.memSeg;
   const w = i.opSize === 2 ? 2 : 4;
-  const get = (k: number) => cpu.read(seg, partEa(ea + k * w, i.adSize), w);
-  const cw = get(0) & 0xffff;
-  const sw = get(1) & 0xffff;
-  const tw = get(2) & 0xffff;
-  const v3 = get(3);
-  const v4 = get(4);
-  const v5 = get(5);
-  const v6 = get(6);
+  for (let k = 0; k < 7; k++) ENV_WORDS[k] = cpu.read(seg, partEa(ea + k * w, i.adSize), w);
+  const cw = ENV_WORDS[0] & 0xffff;
+  const sw = ENV_WORDS[1] & 0xffff;
+  const tw = ENV_WORDS[2] & 0xffff;
+  const v3 = ENV_WORDS[3];
+  const v4 = ENV_WORDS[4];
+  const v5 = ENV_WORDS[5];
+  const v6 = ENV_WORDS[6];
   s.fpuControl[0] = cw | 0x40;
   s.fpuStatus[0] = sw;
   s.fpuTag[0] = tw;
