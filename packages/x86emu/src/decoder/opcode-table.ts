@@ -21,7 +21,7 @@
  * size is 32, or 64 with REX.W); F3/F2 rows keep 66 as the operand size (66 F3 0F B8 is a 16-bit
  * POPCNT). Rows without `pfx` match whatever prefix is present (66 is then the operand size), and
  * a `pfx` row for the same opcode overrides them for its prefix. Add a SIMD row with `sse()`:
- *   sse('66', 0x16f, 'MOVDQA', 'Vdq,Wdq');  sse('NP', 0x371, 'PSRLW', 'Nq,Ib', '', 2);
+ *   sse('66', 0x16f, 'MOVDQA', 'Vdq,Wdq');  sse('NP', 0x171, 'PSRLW', 'Nq,Ib', '', 2);
  * Attributes: `lock` (LOCK allowed with a memory destination), `i64` (invalid in 64-bit mode),
  * `d64` (64-bit default operand size in 64-bit mode), `f64` (operand size forced to 64 in 64-bit
  * mode, 66H ignored: near branches, as Intel does), `o64` (only in 64-bit mode: replaces the `i64`

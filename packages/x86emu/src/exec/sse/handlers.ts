@@ -76,9 +76,16 @@ for (const m of ['BW', 'BD', 'BQ', 'WD', 'WQ', 'DQ']) {
   SSE_INT_HANDLERS[`PMOVZX${m}`] = f(S41.makePmovx);
 }
 
+/** A module's packed operations: its exports named as mnemonics (PADDB…), not its helpers (satS16…). */
+function opsOf(mod: Record<string, unknown>): Record<string, PackedOp> {
+  const out: Record<string, PackedOp> = {};
+  for (const [name, v] of Object.entries(mod)) if (/^[A-Z][A-Z0-9]+$/.test(name)) out[name] = v as PackedOp;
+  return out;
+}
+
 const PACKED: Record<string, PackedOp> = {
-  ...Object.fromEntries(Object.entries(A).filter(([, v]) => typeof v === 'function' && v.length >= 5)),
-  ...Object.fromEntries(Object.entries(SH).filter(([, v]) => typeof v === 'function' && v.length >= 5)),
+  ...opsOf(A),
+  ...opsOf(SH),
   ANDPS: A.PAND,
   ANDPD: A.PAND,
   ANDNPS: A.PANDN,
