@@ -78,6 +78,11 @@ export function formatReport(r, { claim, entry, symbolsAvailable }) {
     lines.push(
       `- MSRs answered #GP: ${r.unknownMsrs.map(({ index, count }) => `${hex(index)}×${count}`).join(', ')}`,
     );
+  lines.push(
+    `- x86emu counters: ${Object.entries(r.cpuStats)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
   const tail = r.console.replace(/\r/g, '').trimEnd().split('\n').slice(-15).join('\n');
   lines.push('- console, last lines:', '', '```', tail, '```');
   return lines;

@@ -116,8 +116,8 @@ async function boot(accel: Accel): Promise<Boot> {
   if (noLongMode !== null) return { skip: `-accel ${accel}: ${noLongMode[0]} (issue 12)`, r, gap, context };
   if (gap !== undefined) {
     const last = r.out.replace(/\r/g, '').trimEnd().split('\n').pop()?.slice(0, 160) ?? '';
-    const end = r.timedOut ? `still running after ${gapTimeoutS} s` : `ended (${r.code ?? r.signal})`;
-    return { skip: `${gap}; without them the boot ${end} after "${last}"`, r, gap, context };
+    const end = r.timedOut ? `was still running at ${gapTimeoutS} s` : `ended (${r.code ?? r.signal})`;
+    return { skip: `${gap}; without them the boot ${end}, last console line "${last}"`, r, gap, context };
   }
   return { r, gap, context };
 }

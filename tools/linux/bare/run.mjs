@@ -194,7 +194,8 @@ export async function bootOnBareCpu(ql, image, opts) {
         const rip = ripOf(cpu.state);
         opts.onProgress?.(
           `${((t - t0) / 1000).toFixed(0)} s: ${(cpu.instructionsRetired / 1e6).toFixed(0)} M instructions ` +
-            `(${(cpu.instructionsRetired / (t - t0) / 1000).toFixed(1)} MIPS), RIP ${hex(rip)} ${symbol(rip)}`,
+            `(${(cpu.instructionsRetired / (t - t0) / 1000).toFixed(1)} MIPS), ${cpu.stats.interrupts} interrupts, ` +
+            `virtual ${(m.nowNs() / 1e9).toFixed(1)} s, RIP ${hex(rip)} ${symbol(rip)}`,
         );
         // Yield so that a caller's timers and stdout get a turn.
         await new Promise((r) => setImmediate(r));
