@@ -11,6 +11,7 @@
  *   own code page lost its decodes (a write into the block, or to its page: fetch.ts);
  * - the run loop's own checks are made at block entry (jit.ts).
  */
+import { TP_SR, TP_SW, TP_UR, TP_UW } from '../cpu/consts.js';
 import type { Cpu } from '../cpu/cpu.js';
 import type { PageCode } from '../cpu/fetch.js';
 import type { Handler } from '../cpu/handler.js';
@@ -19,7 +20,6 @@ import type { Insn } from '../decoder/insn.js';
 import { OPCODE_TABLE } from '../decoder/opcode-table.js';
 import { JitBlock } from './block.js';
 import { type EmitCtx, emitInsn, flushFlags } from './emit.js';
-import { imulFlags } from './flags.js';
 import { ROW_KIND } from './rows.js';
 
 /** Longest block, in instructions. */
@@ -88,6 +88,8 @@ export function compileBlock(insns: Insn[], eip: number, page: PageCode): JitBlo
   if (!ended) body += `${flushFlags(ctx.pend)} rip[0] = ${ctx.next}; cpu.runCount += ${n};\n`;
   const src = `return function block_${eip.toString(16)}(cpu) {
 const s = cpu.state; const g = s.gpr; const gh = s.gprHigh; const rip = s.rip;
+const tt = cpu.tlbTag; const tp = cpu.tlbPerm; const tv = cpu.tlbView; const sf = cpu.segFlags;
+const RP = cpu.acEnabled ? 0 : s.cpl === 3 ? ${TP_UR} : ${TP_SR}; const WP = cpu.acEnabled ? 0 : s.cpl === 3 ? ${TP_UW} : ${TP_SW};
 let k = 0; let fp = 0; let fo = 0; let fd = 0; let fs = 0; let fr = 0; let fa = 0;
 try {
 ${body}} catch (err) {
@@ -96,7 +98,7 @@ ${body}} catch (err) {
   throw err;
 }
 };`;
-  const factory = new Function('H', 'I', 'EIPS', 'PC', 'PARITY', 'imulFlags', src);
-  const run = factory(handlers, insns, Uint32Array.from(eips), page, PARITY, imulFlags) as (cpu: Cpu) => void;
+  const factory = new Function('H', 'I', 'EIPS', 'PC', 'PARITY', src);
+  const run = factory(handlers, insns, Uint32Array.from(eips), page, PARITY) as (cpu: Cpu) => void;
   return new JitBlock(eip, ctx.next, n, run, src.length);
 }

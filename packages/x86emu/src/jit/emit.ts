@@ -6,9 +6,13 @@
  * fields) until something needs them in the CPU. Each emitter mirrors one interpreter handler
  * (exec/alu.ts, exec/move.ts, exec/control.ts) and returns null for a form it leaves to it.
  */
-import { LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_SUB } from '../cpu/lazy-flags.js';
+import { SF_FLAT, SF_LONG, SF_R, SF_W, TLB_MASK } from '../cpu/consts.js';
+import { LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_NONE, LF_SUB } from '../cpu/lazy-flags.js';
 import type { Insn } from '../decoder/insn.js';
 import type { OpcodeRow } from '../decoder/opcode-table.js';
+import { Flag } from '../state.js';
+
+const ARITH = Flag.CF | Flag.PF | Flag.AF | Flag.ZF | Flag.SF | Flag.OF;
 
 /** What the emitter knows at one point of the block. */
 export interface EmitCtx {
@@ -42,8 +46,37 @@ function memOk(i: Insn): boolean {
   return i.adSize === 4 && !i.ripRel;
 }
 
-function readE32(i: Insn): string {
-  return i.mod === 3 ? `g[${i.rm}]` : `cpu.read(${i.memSeg}, ${ea(i)}, 4)`;
+/**
+ * Statements that read `size` bytes of the memory operand into a new const `name`: the TLB fast
+ * path of `Cpu.read` inlined for a flat segment (SF_FLAT: the offset is the linear address) and
+ * a hit inside one page; anything else (segment checks, misses, MMIO, page splits) calls it.
+ * `RP`/`WP` (block locals) are the TLB right needed at the block's CPL, or 0 when #AC checks
+ * are on (then every access takes `Cpu.read`'s path, as the interpreter's fast path is off too).
+ */
+export function memRead(i: Insn, size: number, name: string): string {
+  const seg = i.memSeg;
+  const [a, x, o, w] = [`a_${name}`, `x_${name}`, `o_${name}`, `w_${name}`];
+  const load =
+    size === 4
+      ? `(${w}[${o}] | (${w}[${o} + 1] << 8) | (${w}[${o} + 2] << 16) | (${w}[${o} + 3] << 24)) >>> 0`
+      : size === 2
+        ? `${w}[${o}] | (${w}[${o} + 1] << 8)`
+        : `${w}[${o}]`;
+  return `const ${a} = ${ea(i)}; const ${x} = (${a} >>> 12) & ${TLB_MASK}; const ${o} = ${a} & 0xfff; const ${w} = tv[${x}];
+const ${name} = (sf[${seg}] & ${SF_R | SF_FLAT | SF_LONG}) === ${SF_R | SF_FLAT} && tt[${x}] === (${a} >>> 24) && ${o} <= ${4096 - size} && (tp[${x}] & RP) !== 0 && ${w} !== null ? ${load} : cpu.read(${seg}, ${a}, ${size});`;
+}
+
+/** Statements writing `value` (an expression) to the 32-bit memory operand: `Cpu.write` with its fast path inlined. */
+export function memWrite32(i: Insn, value: string): string {
+  const seg = i.memSeg;
+  return `{ const a = ${ea(i)}; const v = ${value}; const x = (a >>> 12) & ${TLB_MASK}; const o = a & 0xfff; const w = tv[x];
+if ((sf[${seg}] & ${SF_W | SF_FLAT | SF_LONG}) === ${SF_W | SF_FLAT} && tt[x] === (a >>> 24) && o <= 4092 && (tp[x] & WP) !== 0 && w !== null) { w[o] = v; w[o + 1] = v >>> 8; w[o + 2] = v >>> 16; w[o + 3] = v >>> 24; }
+else cpu.write(${seg}, a, 4, v); }`;
+}
+
+/** [statements, expression] reading the 32-bit r/m operand. */
+function loadE32(i: Insn, name: string): [string, string] {
+  return i.mod === 3 ? ['', `g[${i.rm}]`] : [memRead(i, 4, name), name];
 }
 
 /** A byte register as `Cpu.getReg(r, 1, 0)` reads it: AL…BL, then AH…BH. */
@@ -136,15 +169,16 @@ export function emitInsn(i: Insn, row: OpcodeRow, ctx: EmitCtx): Emitted | null 
   if (op >= 0 && op !== 2 && op !== 3) {
     let dst: string;
     let src: string;
+    let pre = '';
     let out: number; // register written, -1 none
     if (ops === 'Ev,Gv') {
       if (mem && op !== 7) return null; // read-modify-write: the handler probes the write first
-      dst = readE32(i);
+      [pre, dst] = loadE32(i, 'm');
       src = `g[${i.reg}]`;
       out = op === 7 ? -1 : i.rm;
     } else if (ops === 'Gv,Ev') {
       dst = `g[${i.reg}]`;
-      src = readE32(i);
+      [pre, src] = loadE32(i, 'm');
       out = op === 7 ? -1 : i.reg;
     } else if (ops === 'eAX,Iz') {
       dst = 'g[0]';
@@ -152,7 +186,7 @@ export function emitInsn(i: Insn, row: OpcodeRow, ctx: EmitCtx): Emitted | null 
       out = op === 7 ? -1 : 0;
     } else if (ops === 'Ev,Iz' || ops === 'Ev,IbS') {
       if (mem && op !== 7) return null;
-      dst = readE32(i);
+      [pre, dst] = loadE32(i, 'm');
       src = `${i.imm >>> 0}`;
       out = op === 7 ? -1 : i.rm;
     } else return null;
@@ -168,26 +202,27 @@ export function emitInsn(i: Insn, row: OpcodeRow, ctx: EmitCtx): Emitted | null 
               : '(d - x) >>> 0';
     const lf = op === 0 ? LF_ADD : op === 5 || op === 7 ? LF_SUB : LF_LOGIC;
     // Operands are read before anything is written: a fault leaves registers and flags as they were.
-    const code = `{ const d = ${dst}; const x = ${src}; const r = ${expr}; ${lazy(lf, 'd', 'x', 'r')}${out >= 0 ? ` ${setReg32(out, 'r')}` : ''} }`;
+    const code = `{ ${pre} const d = ${dst}; const x = ${src}; const r = ${expr}; ${lazy(lf, 'd', 'x', 'r')}${out >= 0 ? ` ${setReg32(out, 'r')}` : ''} }`;
     ctx.pend = lf;
     return { code, memory: mem, branch: false };
   }
   if (m === 'TEST') {
     let a: string;
     let b: string;
+    let pre = '';
     if (ops === 'Ev,Gv') {
-      a = readE32(i);
+      [pre, a] = loadE32(i, 'm');
       b = `g[${i.reg}]`;
     } else if (ops === 'eAX,Iz') {
       a = 'g[0]';
       b = `${i.imm >>> 0}`;
     } else if (ops === 'Ev,Iz') {
-      a = readE32(i);
+      [pre, a] = loadE32(i, 'm');
       b = `${i.imm >>> 0}`;
     } else return null;
     ctx.pend = LF_LOGIC;
     return {
-      code: `{ const d = ${a}; const x = ${b}; const r = (d & x) >>> 0; ${lazy(LF_LOGIC, 'd', 'x', 'r')} }`,
+      code: `{ ${pre} const d = ${a}; const x = ${b}; const r = (d & x) >>> 0; ${lazy(LF_LOGIC, 'd', 'x', 'r')} }`,
       memory: mem,
       branch: false,
     };
@@ -203,14 +238,16 @@ export function emitInsn(i: Insn, row: OpcodeRow, ctx: EmitCtx): Emitted | null 
   if (m === 'MOV') {
     if (ops === 'Ev,Gv')
       return mem
-        ? { code: `cpu.write(${i.memSeg}, ${ea(i)}, 4, g[${i.reg}]);`, memory: true, branch: false }
+        ? { code: memWrite32(i, `g[${i.reg}]`), memory: true, branch: false }
         : { code: setReg32(i.rm, `g[${i.reg}]`), memory: false, branch: false };
-    if (ops === 'Gv,Ev')
-      return { code: `{ const v = ${readE32(i)}; ${setReg32(i.reg, 'v')} }`, memory: mem, branch: false };
+    if (ops === 'Gv,Ev') {
+      const [pre, v] = loadE32(i, 'm');
+      return { code: `{ ${pre} ${setReg32(i.reg, v)} }`, memory: mem, branch: false };
+    }
     if (ops === 'Zv,Iv') return { code: setReg32(i.rm, `${i.imm >>> 0}`), memory: false, branch: false };
     if (ops === 'Ev,Iz')
       return mem
-        ? { code: `cpu.write(${i.memSeg}, ${ea(i)}, 4, ${i.imm >>> 0});`, memory: true, branch: false }
+        ? { code: memWrite32(i, `${i.imm >>> 0}`), memory: true, branch: false }
         : { code: setReg32(i.rm, `${i.imm >>> 0}`), memory: false, branch: false };
     return null;
   }
@@ -220,20 +257,19 @@ export function emitInsn(i: Insn, row: OpcodeRow, ctx: EmitCtx): Emitted | null 
   }
   if (m === 'MOVZX' || m === 'MOVSX') {
     const byte = ops.endsWith('Eb');
-    const src = mem
-      ? `cpu.read(${i.memSeg}, ${ea(i)}, ${byte ? 1 : 2})`
-      : byte
-        ? reg8(i.rm)
-        : `(g[${i.rm}] & 0xffff)`;
+    const pre = mem ? memRead(i, byte ? 1 : 2, 'm') : '';
+    const src = mem ? 'm' : byte ? reg8(i.rm) : `(g[${i.rm}] & 0xffff)`;
     const v = m === 'MOVZX' ? 'v' : byte ? '(((v << 24) >> 24) >>> 0)' : '(((v << 16) >> 16) >>> 0)';
-    return { code: `{ const v = ${src}; ${setReg32(i.reg, v)} }`, memory: mem, branch: false };
+    return { code: `{ ${pre} const v = ${src}; ${setReg32(i.reg, v)} }`, memory: mem, branch: false };
   }
   if (m === 'IMUL3' || m === 'IMUL2') {
     // IMUL r32, r/m32[, imm]: the low half, CF = OF = "the product did not fit" (SDM Vol. 2 IMUL).
     // a × b is exact when it fits in 32 bits and stays outside that range when rounded, so
-    // comparing it with Math.imul tells overflow exactly. Flags as exec/alu.ts mulFlags.
+    // comparing it with Math.imul tells overflow exactly. Flags as exec/alu.ts mulFlags leaves
+    // them, materialized (AF clear; PARITY[] is 1 for even parity: PF is bit 2).
     const b = m === 'IMUL3' ? `${i.imm | 0}` : `(g[${i.reg}] | 0)`;
-    const code = `{ const a = ${readE32(i)} | 0; const b = ${b}; const lo = Math.imul(a, b); ${setReg32(i.reg, 'lo')} imulFlags(cpu, lo >>> 0, a * b !== lo); fp = 0; }`;
+    const [pre, e] = loadE32(i, 'm');
+    const code = `{ ${pre} const a = ${e} | 0; const b = ${b}; const lo = Math.imul(a, b); ${setReg32(i.reg, 'lo')} s.rflags[0] = (s.rflags[0] & ${~ARITH}) | (PARITY[lo & 0xff] << 2) | (lo === 0 ? ${Flag.ZF} : 0) | (lo < 0 ? ${Flag.SF} : 0) | (a * b !== lo ? ${Flag.CF | Flag.OF} : 0); cpu.lfOp = ${LF_NONE}; fp = 0; }`;
     ctx.pend = 0;
     return { code, memory: mem, branch: false };
   }

@@ -69,18 +69,33 @@ export class Jit {
    */
   enter(cpu: Cpu): boolean {
     if (cpu.long64 || cpu.linearOps !== null) return false;
+    let b = this.lookup(cpu);
+    if (b === null) return false;
+    // Chain: the next block runs straight away while nothing asks for the run loop's checks
+    // (irqCheck covers events, interrupts, HLT and stop requests; the budget is checked per block).
+    do {
+      this.stats.entries++;
+      b.run(cpu);
+      if (cpu.irqCheck) return true;
+      b = this.lookup(cpu);
+    } while (b !== null);
+    return true;
+  }
+
+  /** The block to run at RIP now, or null (counting the boundary toward compiling one). */
+  private lookup(cpu: Cpu): JitBlock | null {
     const s = cpu.state;
     const eip = s.rip[0];
     const lin = (s.segBase[1] + eip) >>> 0;
     const page = cpu.codePage;
     // The interpreter's decode-cache hit test (fetch.ts fetchDecode32), without fetching.
-    if (page === null || lin >>> 12 !== cpu.codeLpn || cpu.codeUser !== (s.cpl === 3)) return false;
+    if (page === null || lin >>> 12 !== cpu.codeLpn || cpu.codeUser !== (s.cpl === 3)) return null;
     const insn = page.insns[lin & 0xfff];
-    if (insn === undefined || insn.modeKey !== cpu.modeKey) return false;
+    if (insn === undefined || insn.modeKey !== cpu.modeKey) return null;
     const b = insn.jitBlock;
     if (b === null) {
       if (++insn.jitHits === this.hot) this.compile(insn, eip, lin, page);
-      return false;
+      return null;
     }
     // What Cpu.step checks per instruction, for the whole block: no TF single-step, RF, debug
     // registers, STI/MOV-SS shadow or yielded REP; the budget has room; CS limit (SDM Vol. 3 5.3).
@@ -93,11 +108,9 @@ export class Jit {
       (cpu.dbgExec | cpu.dbgData) !== 0 ||
       cpu.repInsn !== null
     )
-      return false;
-    this.stats.entries++;
+      return null;
     cpu.startRipHi = 0;
-    b.run(cpu);
-    return true;
+    return b;
   }
 
   private compile(insn: Insn, eip: number, lin: number, page: NonNullable<Cpu['codePage']>): void {
