@@ -328,8 +328,10 @@ export function makeMaskmov(row: OpcodeRow): Handler {
     } else {
       checkSse(cpu);
       const X = xmmLanes(cpu).u8;
-      TMP.u8.set(X.subarray(i.reg * 16, i.reg * 16 + 16));
-      SRC.u8.set(X.subarray(i.rm * 16, i.rm * 16 + 16));
+      for (let k = 0; k < 16; k++) {
+        TMP.u8[k] = X[i.reg * 16 + k];
+        SRC.u8[k] = X[i.rm * 16 + k];
+      }
     }
     const seg = i.seg >= 0 ? i.seg : 3;
     // rDI by address size (SDM MASKMOVDQU: "DS:DI/EDI/RDI").

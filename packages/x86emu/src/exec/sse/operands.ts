@@ -1,7 +1,8 @@
 /**
  * SIMD operand access: 1- to 16-byte memory operands into and out of lanes (with the 16-byte
- * alignment rule of the aligned forms), and the MMX registers, which alias the low 64 bits of the
- * x87 physical registers R0–R7 (SDM Vol. 3 12.2: MMn is Rn, whatever TOP says).
+ * alignment rule of the aligned forms; copied by byte loops, not `subarray`, which allocates),
+ * and the MMX registers, which alias the low 64 bits of the x87 physical registers R0–R7 (SDM
+ * Vol. 3 12.2: MMn is Rn, whatever TOP says).
  */
 import * as C from '../../cpu/consts.js';
 import type { Cpu } from '../../cpu/cpu.js';
@@ -53,7 +54,8 @@ export function readMem(cpu: Cpu, i: Insn, L: Lanes, off: number, n: number, ali
     const v = view16(cpu, lin, false);
     if (v !== null) {
       const o = lin & 0xfff;
-      L.u8.set(v.subarray(o, o + 16), off);
+      const d = L.u8;
+      for (let k = 0; k < 16; k++) d[off + k] = v[o + k];
       return;
     }
     cpu.read64(i.memSeg, ea);
@@ -89,7 +91,9 @@ export function writeMem(cpu: Cpu, i: Insn, L: Lanes, off: number, n: number, al
     const lin = lin16(cpu, i, ea, true, align);
     const v = view16(cpu, lin, true);
     if (v !== null) {
-      v.set(L.u8.subarray(off, off + 16), lin & 0xfff);
+      const o = lin & 0xfff;
+      const b = L.u8;
+      for (let k = 0; k < 16; k++) v[o + k] = b[off + k];
       return;
     }
     // Both halves' pages must be writable before either is stored.
