@@ -138,6 +138,57 @@ export function defineLongModeGuestSuite(name: string, open: () => Kvm): void {
       },
     );
 
+    // Bad guests: reserved bits at each level of a 4-level walk give #PF with P|RSVD (0x9 for a
+    // supervisor read), CR2 the linear address, delivered through a 64-bit IDT gate. The test
+    // address goes through PML4E[1] so the code and the handler (PML4E[0]) stay mapped.
+    const rsvdCases: [string, number, number, bigint][] = [
+      ['bit 51 (above MAXPHYADDR) in a PML4E', 0x10008, 0x13003, 0x0008_0000_0000_0000n],
+      ['PS in a PML4E', 0x10008, 0x13083, 0n],
+      ['bit 13 in a 2 MiB PDE (bits 20:13 reserved)', 0x14000, 0x200083 | 0x2000, 0n],
+      ['XD with EFER.NXE clear in a PDPTE', 0x13000, 0x14003, 0x8000_0000_0000_0000n],
+    ];
+    for (const [what, at, lo, hi] of rsvdCases) {
+      it.skipIf(!lm)(`gives #PF(P|RSVD) for ${what}${why}`, () => {
+        // mov rax, 0x8000001234 ; mov rax, [rax] ; hlt
+        const { vcpu, ram } = longModeGuest(open(), [
+          ...[0x48, 0xb8, 0x34, 0x12, 0x00, 0x00, 0x80, 0x00, 0x00, 0x00],
+          ...[0x48, 0x8b, 0x00, 0xf4],
+        ]);
+        const dv = new DataView(ram.buffer, ram.byteOffset);
+        // PML4E[1] → PDPT 0x13000 → PD 0x14000 → the 2 MiB page at 0x200000.
+        dv.setUint32(0x10008, 0x13003, true);
+        dv.setUint32(0x13000, 0x14003, true);
+        dv.setUint32(0x14000, 0x200083, true);
+        dv.setUint32(at, lo, true);
+        dv.setUint32(at + 4, Number(hi >> 32n), true);
+        // GDT at 0x2000 with the 64-bit code segment the gate names (selector 8: L, P, S, code).
+        dv.setUint32(0x2000 + 12, 0x00209a00, true);
+        // IDT at 0x3000: vector 14, a 64-bit interrupt gate (type 0xE, P) to 0x3100 through CS 8.
+        dv.setUint32(0x3000 + 14 * 16, (8 << 16) | 0x3100, true);
+        dv.setUint32(0x3000 + 14 * 16 + 4, 0x8e00, true);
+        // 0x3100: pop rbx ; mov rax, cr2 ; out 0x80, eax ; mov eax, ebx ; out 0x80, eax ; hlt
+        ram.set([0x5b, 0x0f, 0x20, 0xd0, 0xe7, 0x80, 0x89, 0xd8, 0xe7, 0x80, 0xf4], 0x3100);
+        const s = vcpu.getSregs();
+        // XD is reserved only with EFER.NXE clear.
+        vcpu.setSregs({
+          ...s,
+          gdt: { base: 0x2000n, limit: 0x17 },
+          idt: { base: 0x3000n, limit: 0xfff },
+          efer: hi >> 63n ? 0x501n : s.efer,
+        });
+        const word = (): number => {
+          const run = vcpu.kvmRun as unknown as { io: { data: Uint8Array } };
+          const d = run.io.data;
+          return (d[0] | (d[1] << 8) | (d[2] << 16) | (d[3] << 24)) >>> 0;
+        };
+        expect(vcpu.run()).toBe(KVM_EXIT.IO);
+        expect(word()).toBe(0x1234);
+        expect(vcpu.run()).toBe(KVM_EXIT.IO);
+        expect(word()).toBe(0x9);
+        expect(vcpu.getSregs().cr2).toBe(0x80_0000_1234n);
+      });
+    }
+
     it.skipIf(!lm)(`runs SYSCALL to LSTAR with RCX, R11 and SFMASK as the SDM says${why}`, () => {
       // 0x1000: pushfq ; pop rbx ; syscall ; (0x1004: return address)
       // 0x1100 (LSTAR): mov al, 0x5c ; out 0x80, al ; hlt
