@@ -58,6 +58,14 @@ const MIX_INT = [
   0x01, 0xd8, 0x0f, 0xaf, 0xd6, 0x31, 0xc7, 0x39, 0xf8, 0x29, 0xd3, 0x09, 0xee, 0xff, 0xc9, 0x75, 0xef, 0xf4,
 ];
 
+// An x87 loop, four x87 and four integer instructions per iteration (after fninit; fld1; fldz):
+//   fld qword [rsi+rdx]; fmul st,st(2); fadd st(1),st; fstp qword [rdi+rdx]; add edx,8;
+//   and edx,0x3ff8; dec ecx; jnz
+const MIX_X87 = [
+  0xdb, 0xe3, 0xd9, 0xe8, 0xd9, 0xee, 0xdd, 0x04, 0x16, 0xd8, 0xca, 0xdc, 0xc1, 0xdd, 0x1c, 0x17, 0x83, 0xc2,
+  0x08, 0x81, 0xe2, 0xf8, 0x3f, 0, 0, 0xff, 0xc9, 0x75, 0xe9, 0xf4,
+];
+
 /** A machine in 64-bit mode with 4-level paging (4 KiB pages) identity-mapping the first 8 MiB. */
 function machine64(code) {
   const mem = new FlatPhysicalMemory(16 << 20);
@@ -185,6 +193,7 @@ const copySse = copy(COPY_SSE2, 16);
 const copyInt = copy(COPY_INT, 8);
 const mixSimd = copy(MIX_SIMD, 0);
 const mixInt = copy(MIX_INT, 0);
+const mixX87 = copy(MIX_X87, 0);
 if (on.eax !== js.eax || off.eax !== js.eax || l64.eax !== js.eax || l64w.eax !== js.eax)
   throw new Error(`results differ: ${on.eax} ${off.eax} ${l64.eax} ${l64w.eax} ${js.eax}`);
 console.log(
@@ -210,4 +219,7 @@ console.log(
 );
 console.log(
   `  64-bit ALU mix            ${fmt(mixInt.ips)} guest instructions  (ADD, IMUL, XOR, CMP, SUB, OR)`,
+);
+console.log(
+  `  64-bit x87 loop           ${fmt(mixX87.ips)} guest instructions  (FLD m64, FMUL, FADD, FSTP m64 with the integer loop control)`,
 );

@@ -114,4 +114,16 @@ describe('x87 on a bare Cpu', () => {
       expect([insn, m.exceptions.map((e) => e.vector)]).toEqual([insn, mf ? [16] : []]);
     }
   });
+
+  it('a store that faults (#GP past the segment limit) leaves the stack and the status word as they were', () => {
+    // DS = selector 38H: base 1 MiB, limit FFFH; an 8-byte FSTP at FFCH runs past it.
+    const m = protectedMode('fninit; fld1; fldpi; mov ax, 0x38; mov ds, ax; fstp qword ptr [0xffc]; hlt', {
+      captureExceptions: true,
+    });
+    m.cpu.run(100);
+    expect(m.exceptions.map((e) => e.vector)).toEqual([13]);
+    const s = m.cpu.state;
+    expect((s.fpuStatus[0] >>> 11) & 7).toBe(6); // nothing popped
+    expect(s.fpuStatus[0] & 0x3fff & ~0x3800).toBe(0); // no flag, C1 untouched
+  });
 });

@@ -164,13 +164,13 @@ function makeStore(fmt: number, popAfter: boolean, truncate: boolean): Handler {
       if (fmt === FMT_F32 || fmt === FMT_F64) f = fstFloat(A, cw, fmt === FMT_F64, W);
       else f = fist(A, cw, bits, truncate, W);
     }
-    // Check the destination before the status word changes (a #PF leaves the FPU untouched).
-    if (!(f & ~cw & 0x1f)) {
-      const size = fmt === FMT_I16 ? 2 : fmt === FMT_F32 || fmt === FMT_I32 ? 4 : 8;
-      cpu.probeWrite(cpu.segAddr(i.memSeg, ea, size, true), size);
+    if (f & ~cw & 0x1f) {
+      mergeFlags(s, f, SW_C1, true); // unmasked: nothing stored, no pop
+      return;
     }
-    if (mergeFlags(s, f, SW_C1, true)) return;
+    // The store first: a #PF or #GP there leaves the status word and the stack untouched.
     storeWord(cpu, i, ea, fmt);
+    mergeFlags(s, f, SW_C1, true);
     if (popAfter) pop(s);
   };
 }
@@ -223,9 +223,12 @@ export const FBSTP: Handler = (cpu, i) => {
     readSt(s, 0, A);
     f = fbstp(A, cw);
   }
-  if (!(f & ~cw & 0x1f)) cpu.probeWrite(cpu.segAddr(i.memSeg, ea, 10, true), 10);
-  if (mergeFlags(s, f, SW_C1, true)) return;
+  if (f & ~cw & 0x1f) {
+    mergeFlags(s, f, SW_C1, true);
+    return;
+  }
   write80(cpu, i, ea, BCD.top, BCD.mid, BCD.low);
+  mergeFlags(s, f, SW_C1, true);
   pop(s);
 };
 
