@@ -53,8 +53,8 @@ export function collect(page: PageCode, first: Insn, eip: number, off: number): 
 export function compileBlock(insns: Insn[], eip: number, page: PageCode): JitBlock {
   const handlers: Handler[] = [];
   const eips: number[] = [];
-  const ctx: EmitCtx = { pend: 0, eip, next: eip };
   const n = insns.length;
+  const ctx: EmitCtx = { pend: 0, eip, next: eip, start: eip, length: n, loops: false };
   let body = '';
   let ended = false;
   for (let k = 0; k < n; k++) {
@@ -92,7 +92,8 @@ const tt = cpu.tlbTag; const tp = cpu.tlbPerm; const tv = cpu.tlbView; const sf 
 const RP = cpu.acEnabled ? 0 : s.cpl === 3 ? ${TP_UR} : ${TP_SR}; const WP = cpu.acEnabled ? 0 : s.cpl === 3 ? ${TP_UW} : ${TP_SW};
 let k = 0; let fp = 0; let fo = 0; let fd = 0; let fs = 0; let fr = 0; let fa = 0;
 try {
-${body}} catch (err) {
+${ctx.loops ? `for (;;) {\n${body}}` : body}
+} catch (err) {
   if (fp !== 0) { cpu.lfOp = fo; cpu.lfDst = fd; cpu.lfSrc = fs; cpu.lfRes = fr; cpu.lfSize = 4; if (fo >= 6) cpu.lfAux = fa; }
   cpu.startEip = EIPS[k]; cpu.startRipHi = 0; cpu.runCount += k;
   throw err;

@@ -21,6 +21,11 @@ export interface EmitCtx {
   /** EIP of the instruction and of the next one. */
   eip: number;
   next: number;
+  /** EIP of the block's first instruction and its length: a branch back there loops in the block. */
+  start: number;
+  length: number;
+  /** Set by the emitter when the block's branch loops back to its start. */
+  loops: boolean;
 }
 
 /** The emitted code of one instruction, and whether it touched memory (the block then checks for exits). */
@@ -156,7 +161,14 @@ export function emitInsn(i: Insn, row: OpcodeRow, ctx: EmitCtx): Emitted | null 
     if (ops !== 'Jb' && ops !== 'Jz') return null;
     // The target is a constant: next EIP + displacement, wrapped to the operand size (jumpTo).
     const t = i.opSize === 2 ? (ctx.next + i.imm) & 0xffff : (ctx.next + i.imm) >>> 0;
-    const take = `if (${t} > s.segLimit[1]) cpu.gp0(); ${flushFlags(ctx.pend)} rip[0] = ${t};`;
+    let take = `if (${t} > s.segLimit[1]) cpu.gp0(); ${flushFlags(ctx.pend)} rip[0] = ${t};`;
+    if (t === ctx.start) {
+      // A loop within the block: the next iteration runs here if the run loop would let it run
+      // at once (no event check due, room in the budget), else the block returns to it.
+      ctx.loops = true;
+      take = `if (${t} > s.segLimit[1]) cpu.gp0(); ${flushFlags(ctx.pend)} cpu.runCount += ${ctx.length};
+if (cpu.irqCheck || cpu.runLimit - cpu.runCount < ${ctx.length}) { rip[0] = ${t}; return; } continue;`;
+    }
     if (m === 'JMP') return { code: take, memory: false, branch: true };
     const cond = condExpr(i.op & 0xf, ctx.pend);
     const code = `if (${cond}) { ${take} } else { ${flushFlags(ctx.pend)} rip[0] = ${ctx.next}; }`;

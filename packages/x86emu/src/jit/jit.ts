@@ -49,8 +49,9 @@ export class Jit {
     /** Blocks compiled, and the time spent compiling them (ms). */
     compiled: 0,
     compileMs: 0,
-    /** Block runs, and the instructions they retired (counted at entry: full length). */
+    /** Entries into compiled code from the run loop, and the instructions retired there (faulting runs not counted). */
     entries: 0,
+    instructions: 0,
     /** Cache flushes (the cache was full). */
     flushes: 0,
     /** Generated source held by live blocks (bytes): the code cache's size. */
@@ -73,12 +74,14 @@ export class Jit {
     if (b === null) return false;
     // Chain: the next block runs straight away while nothing asks for the run loop's checks
     // (irqCheck covers events, interrupts, HLT and stop requests; the budget is checked per block).
+    const count0 = cpu.runCount;
+    this.stats.entries++;
     do {
-      this.stats.entries++;
       b.run(cpu);
-      if (cpu.irqCheck) return true;
+      if (cpu.irqCheck) break;
       b = this.lookup(cpu);
     } while (b !== null);
+    this.stats.instructions += cpu.runCount - count0;
     return true;
   }
 
