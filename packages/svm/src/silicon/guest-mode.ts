@@ -401,7 +401,7 @@ export class SvmGuestMode implements Intercepts {
         return;
       case InterceptKind.Io: {
         const sz = e.ioSize === 1 ? IoioInfo.SZ8 : e.ioSize === 2 ? IoioInfo.SZ16 : IoioInfo.SZ32;
-        const a = e.ioAddressSize === 2 ? IoioInfo.A16 : IoioInfo.A32;
+        const a = e.ioAddressSize === 2 ? IoioInfo.A16 : e.ioAddressSize === 8 ? IoioInfo.A64 : IoioInfo.A32;
         const info =
           (e.ioIn ? IoioInfo.TYPE_IN : 0) |
           (e.ioString ? IoioInfo.STR : 0) |

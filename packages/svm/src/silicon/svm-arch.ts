@@ -151,6 +151,7 @@ export const IoioInfo = {
   SZ32: 1 << 6,
   A16: 1 << 7,
   A32: 1 << 8,
+  A64: 1 << 9,
   SEG_SHIFT: 10,
   PORT_SHIFT: 16,
 } as const;
