@@ -216,3 +216,12 @@ describe('CMPXCHG16B alignment', () => {
     expect(m.exceptions[0]).toMatchObject({ vector: 12, errorCode: 0 });
   });
 });
+
+describe('64-bit INC/DEC after a 64-bit arithmetic result', () => {
+  it('keep the CF that the previous operation left (lazy 64-bit flags)', () => {
+    // cmp rax, rbx borrows (CF = 1), then inc r9 / dec r10 (REX.W): CF stays 1 (seed 1, case 356).
+    const m = longMode('mov eax, 1; mov ebx, 2; cmp rax, rbx; inc r9; setc cl; dec r10; setc dl; hlt');
+    m.cpu.run(20);
+    expect([m.cpu.state.gpr[1] & 0xff, m.cpu.state.gpr[2] & 0xff]).toEqual([1, 1]);
+  });
+});

@@ -22,7 +22,18 @@ import { defaultCpuid, nullIo, nullMsr } from './defaults.js';
 import { descBase, descLimit } from './descriptor.js';
 import { deliverEvent } from './event-delivery.js';
 import { fetchCodeByte, fetchDecode32, fetchDecode64, invalidateCodePage, type PageCode } from './fetch.js';
-import { LF_ADC, LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_NONE, LF_SBB, LF_SUB, PARITY } from './lazy-flags.js';
+import {
+  LF_ADC,
+  LF_ADD,
+  LF_ARITH64,
+  LF_DEC,
+  LF_INC,
+  LF_LOGIC,
+  LF_NONE,
+  LF_SBB,
+  LF_SUB,
+  PARITY,
+} from './lazy-flags.js';
 import { tlbFlush, tlbFlushNonGlobal, tlbInvlpg, tlbTagOf, tlbTranslate } from './tlb.js';
 
 const ARITH = Flag.CF | Flag.PF | Flag.AF | Flag.ZF | Flag.SF | Flag.OF;
@@ -90,6 +101,8 @@ export class Cpu {
   lfRes = 0;
   lfSize = 4;
   lfAux = 0;
+  /** High half of a 64-bit result (LF_ARITH64 only). */
+  lfResHi = 0;
 
   // ---- derived mode
   /** CR0.PE = 1. */
@@ -1226,15 +1239,19 @@ export class Cpu {
         return this.lfDst <= this.lfSrc;
       case LF_LOGIC:
         return false;
+      case LF_ARITH64:
+        return (this.lfAux & 1) !== 0;
       default:
         return this.lfAux !== 0;
     }
   }
   getZF(): boolean {
-    return this.lfOp === LF_NONE ? (this.state.rflags[0] & Flag.ZF) !== 0 : this.lfRes === 0;
+    if (this.lfOp === LF_NONE) return (this.state.rflags[0] & Flag.ZF) !== 0;
+    return this.lfOp === LF_ARITH64 ? (this.lfRes | this.lfResHi) === 0 : this.lfRes === 0;
   }
   getSF(): boolean {
     if (this.lfOp === LF_NONE) return (this.state.rflags[0] & Flag.SF) !== 0;
+    if (this.lfOp === LF_ARITH64) return (this.lfResHi & 0x80000000) !== 0;
     return (this.lfRes & signBit(this.lfSize)) !== 0;
   }
   getPF(): boolean {
@@ -1258,6 +1275,8 @@ export class Cpu {
       case LF_SBB:
       case LF_DEC:
         return ((this.lfDst ^ this.lfSrc) & (this.lfDst ^ this.lfRes) & sb) !== 0;
+      case LF_ARITH64:
+        return (this.lfAux & 2) !== 0;
       default:
         return false;
     }
@@ -1381,6 +1400,28 @@ export class Cpu {
    * bits and zero-extended (RIP-relative then uses EIP).
    */
   ea64(i: Insn): number {
+    // Fast path: 64-bit address size with base and index whose high halves are canonical-sized
+    // (|value| < 2^47; RIP always is): each term and the sum are exact as doubles (< 2^51).
+    if (i.adSize === 8) {
+      let a = i.disp;
+      if (i.ripRel) a += (this.state.rip[1] | 0) * TWO32 + this.state.rip[0];
+      else if (i.base >= 0) {
+        const hb = this.gprHigh[i.base];
+        if ((hb + 0x8000) >>> 0 >= 0x10000) return this.ea64Exact(i);
+        a += (hb | 0) * TWO32 + this.gpr[i.base];
+      }
+      if (i.index >= 0) {
+        const hx = this.gprHigh[i.index];
+        if ((hx + 0x8000) >>> 0 >= 0x10000) return this.ea64Exact(i);
+        a += ((hx | 0) * TWO32 + this.gpr[i.index]) * (1 << i.scale);
+      }
+      return a;
+    }
+    return this.ea64Exact(i);
+  }
+
+  /** `ea64` over exact halves (any register values; 67H's 32-bit sum). */
+  private ea64Exact(i: Insn): number {
     this.eaHalves(i);
     return i.adSize === 4 ? this.lo64 : (this.hi64 | 0) * TWO32 + this.lo64;
   }
@@ -1405,7 +1446,7 @@ export class Cpu {
       lo += g[i.index] * (1 << i.scale);
       hi += h[i.index] << i.scale;
     }
-    const carry = Math.floor(lo / TWO32);
+    const carry = lo >= 0 && lo < TWO32 ? 0 : Math.floor(lo / TWO32);
     this.lo64 = lo - carry * TWO32;
     this.hi64 = i.adSize === 4 ? 0 : (hi + carry) >>> 0;
   }

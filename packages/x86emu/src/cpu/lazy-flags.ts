@@ -15,6 +15,12 @@ export const LF_LOGIC = 5;
 /** INC/DEC: like ADD/SUB of 1, but CF is preserved (kept in the aux slot). */
 export const LF_INC = 6;
 export const LF_DEC = 7;
+/**
+ * A 64-bit result (exec/long/alu64.ts): the result's halves in lfRes/lfResHi, CF and OF
+ * precomputed in lfAux bits 0 and 1, and AF as bit 4 of lfDst ^ lfSrc ^ lfRes (lfSrc = lfRes).
+ * Recording it costs 64-bit code a few stores instead of building RFLAGS on every operation.
+ */
+export const LF_ARITH64 = 8;
 
 export const SIZE_MASK = [0, 0xff, 0xffff, 0, 0xffffffff] as const;
 export const SIGN_BIT = [0, 0x80, 0x8000, 0, 0x80000000] as const;

@@ -1,37 +1,33 @@
 /**
  * Integer arithmetic and logic with 64-bit operands (REX.W): ADD…CMP, TEST, INC/DEC, NOT/NEG,
- * CMPXCHG, XADD, CDQE/CQO, IMUL r64. Halves in plain numbers; the flags are computed at once into
- * RFLAGS (the lazy-flag record is 32-bit), which costs 64-bit code a little and 32-bit code nothing.
+ * CMPXCHG, XADD, CDQE/CQO, IMUL r64. Halves in plain numbers; the flags are recorded lazily as
+ * one `LF_ARITH64` record (result halves, CF/OF/AF precomputed).
  */
 import * as C from '../../cpu/consts.js';
 import type { Cpu } from '../../cpu/cpu.js';
 import type { Handler } from '../../cpu/handler.js';
-import { LF_NONE, PARITY } from '../../cpu/lazy-flags.js';
+import { LF_ARITH64 } from '../../cpu/lazy-flags.js';
 import type { Insn } from '../../decoder/insn.js';
 import type { OpcodeRow } from '../../decoder/opcode-table.js';
-import { Flag } from '../../state.js';
 import { rmwLinear } from '../operands.js';
 import { readE64, readLin64, setReg64, signHi, TWO32, writeLin64 } from './operands64.js';
-
-const ARITH = Flag.CF | Flag.PF | Flag.AF | Flag.ZF | Flag.SF | Flag.OF;
 
 /** Result of the last `alu64`: low and high halves. */
 let resLo = 0;
 let resHi = 0;
 
-/** Writes CF, PF, AF, ZF, SF, OF of a 64-bit result; `cf`, `of`, `af` are 0/1. */
+/**
+ * Records CF, PF, AF, ZF, SF, OF of a 64-bit result lazily (`LF_ARITH64`: computed only when read);
+ * `cf`, `of`, `af` are 0/1.
+ */
 export function setFlags64(cpu: Cpu, lo: number, hi: number, cf: number, of: number, af: number): void {
-  cpu.materializeFlags();
-  const s = cpu.state;
-  let f = s.rflags[0] & ~ARITH;
-  if (cf) f |= Flag.CF;
-  if (PARITY[lo & 0xff]) f |= Flag.PF;
-  if (af) f |= Flag.AF;
-  if ((lo | hi) === 0) f |= Flag.ZF;
-  if (hi & 0x80000000) f |= Flag.SF;
-  if (of) f |= Flag.OF;
-  s.rflags[0] = f;
-  cpu.lfOp = LF_NONE;
+  cpu.lfOp = LF_ARITH64;
+  cpu.lfRes = lo;
+  cpu.lfResHi = hi;
+  cpu.lfAux = cf | (of << 1);
+  cpu.lfDst = af << 4;
+  cpu.lfSrc = lo;
+  cpu.lfSize = 8;
 }
 
 /** The eight ALU operations (opcode bits 5:3) on 64-bit halves; result in resLo/resHi. */
@@ -113,10 +109,9 @@ function compute64(cpu: Cpu, kind: number, dLo: number, dHi: number, sLo: number
     alu64(cpu, 5, 0, 0, dLo, dHi);
   } else {
     // INC/DEC keep CF (SDM INC, DEC).
-    const cf = cpu.getCF();
+    const cf = cpu.getCF() ? 1 : 0;
     alu64(cpu, kind === K_DEC ? 5 : 0, dLo, dHi, 1, 0);
-    if (cf) cpu.state.rflags[0] |= Flag.CF;
-    else cpu.state.rflags[0] &= ~Flag.CF;
+    cpu.lfAux = (cpu.lfAux & ~1) | cf; // the LF_ARITH64 record's CF bit
   }
 }
 
@@ -323,16 +318,41 @@ function signedOverflow(): boolean {
   return PROD[2] !== ext || PROD[3] !== ext;
 }
 
-/** IMUL r64, r/m64 (0F AF) and IMUL r64, r/m64, imm (69, 6B). */
+/** High dword of the unsigned 32 × 32-bit product a·b, exact (b split in 16-bit halves: < 2^49). */
+function mulHi32(a: number, b: number): number {
+  const t1 = a * (b & 0xffff);
+  const t2 = a * (b >>> 16);
+  const t2hi = Math.floor(t2 / 65536);
+  return t2hi + Math.floor(((t2 - t2hi * 65536) * 65536 + t1) / TWO32);
+}
+
+const TWO62 = 2 ** 62;
+const TWO65 = 2 ** 65;
+
+/**
+ * IMUL r64, r/m64 (0F AF) and IMUL r64, r/m64, imm (69, 6B). The destination is the low 64 bits
+ * (the same for signed and unsigned operands: three 32-bit multiplies); CF = OF = the signed
+ * product does not fit, decided by the product of the operands as doubles (relative error under
+ * 2^-50) unless it lies within a factor of 2 of 2^63, where the exact 128-bit product decides.
+ */
 export function makeImulN64(row: OpcodeRow): Handler {
   const three = row.mnemonic === 'IMUL3';
   return (cpu, i) => {
     readE64(cpu, i);
+    const aLo = cpu.lo64;
+    const aHi = cpu.hi64;
     const bLo = three ? i.imm >>> 0 : cpu.state.gpr[i.reg];
     const bHi = three ? signHi(i.imm) : cpu.state.gprHigh[i.reg];
-    muls64(cpu.lo64, cpu.hi64, bLo, bHi);
-    setReg64(cpu, i.reg, PROD[0], PROD[1]);
-    mulFlags64(cpu, signedOverflow());
+    const lo = Math.imul(aLo, bLo) >>> 0;
+    const hi = (mulHi32(aLo, bLo) + Math.imul(aLo, bHi) + Math.imul(aHi, bLo)) >>> 0;
+    const p = Math.abs(((aHi | 0) * TWO32 + aLo) * ((bHi | 0) * TWO32 + bLo));
+    let overflow = p >= TWO65;
+    if (p >= TWO62 && !overflow) {
+      muls64(aLo, aHi, bLo, bHi);
+      overflow = signedOverflow();
+    }
+    setReg64(cpu, i.reg, lo, hi);
+    setFlags64(cpu, lo, hi, overflow ? 1 : 0, overflow ? 1 : 0, 0);
   };
 }
 

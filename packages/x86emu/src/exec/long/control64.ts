@@ -18,7 +18,8 @@ let tHi = 0;
 function relTarget(cpu: Cpu, rel: number): void {
   const r = cpu.state.rip;
   const lo = r[0] + rel;
-  const carry = Math.floor(lo / TWO32);
+  // Nearly every branch stays within its 4 GiB: no carry or borrow, no division.
+  const carry = lo >= 0 && lo < TWO32 ? 0 : Math.floor(lo / TWO32);
   tLo = lo - carry * TWO32;
   tHi = (r[1] + carry) >>> 0;
 }
