@@ -12,4 +12,5 @@ export {
   realModeGuest,
   type TinyGuest,
 } from './guests.js';
+export { defineLongModeRobustnessSuite } from './long-mode-robustness.js';
 export { defineLongModeGuestSuite, defineLongModeSuite } from './long-mode-suite.js';
