@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * pnpm fuzz:x86 [--seed N] [--count N] [--mode real|pm16|pm32|paging|pae|long64|compat32|all[,…]]
- *               [--garbage] [--case I] [--quiet] [--json FILE]
+ *               [--class gp|x87|sse|all[,…]] [--garbage] [--case I] [--quiet] [--json FILE]
  * Runs generated (or, with --garbage, random-byte) cases on the host (/dev/kvm: the real CPU, or
  * KVM's instruction emulator where the host's KVM emulates the mode; each mode's referee is
  * printed) and on x86emu, prints a reproducer for every mismatch and ends with the line
@@ -9,8 +9,10 @@
  */
 import { writeFileSync } from 'node:fs';
 import { hostKvmAvailability } from '@kvm/host';
+import { type InsnClass, parseClasses } from './classes.js';
 import { DiffTester, formatMismatch, runDifferential, signatureOf } from './difftest.js';
 import { FORMS } from './generator.js';
+import { formsLong64 } from './generator64.js';
 import {
   classify,
   classifyIa32e,
@@ -25,7 +27,7 @@ import { ALL_MODES, isLongMode, LONG_MODES, type Mode } from './layout.js';
 function usage(msg?: string): never {
   if (msg) console.error(`x86-difftest: ${msg}`);
   console.error(
-    'usage: pnpm fuzz:x86 [--seed N] [--count N] [--mode real|pm16|pm32|paging|pae|long64|compat32|all[,...]] [--garbage] [--case I] [--quiet] [--json FILE] [--write-known] [--write-open] [--repro KNOWN-ID]',
+    'usage: pnpm fuzz:x86 [--seed N] [--count N] [--mode real|pm16|pm32|paging|pae|long64|compat32|all[,...]] [--class gp|x87|sse|all[,...]] [--garbage] [--case I] [--quiet] [--json FILE] [--write-known] [--write-open] [--repro KNOWN-ID]',
   );
   process.exit(2);
 }
@@ -41,6 +43,7 @@ let json: string | undefined;
 let writeKnown = false;
 let writeOpen = false;
 let repro: string | undefined;
+let classes: InsnClass[] = ['gp'];
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   const next = (): string => args[++i] ?? usage(`${a} needs a value`);
@@ -56,6 +59,12 @@ for (let i = 0; i < args.length; i++) {
     const v = next();
     modes = v === 'all' ? [...ALL_MODES, ...LONG_MODES] : (v.split(',') as Mode[]);
     for (const m of modes) if (!ALL_MODES.includes(m) && !LONG_MODES.includes(m)) usage(`unknown mode ${m}`);
+  } else if (a === '--class') {
+    try {
+      classes = parseClasses(next());
+    } catch (e) {
+      usage((e as Error).message);
+    }
   } else if (a === '--garbage') garbage = true;
   else if (a === '--case') only = num(next());
   else if (a === '--quiet') quiet = true;
@@ -105,7 +114,7 @@ if (
     'x86emu does not advertise long mode yet (CPUID.80000001H:EDX.LM = 0): work in progress, compared anyway',
   );
 console.log(
-  `x86-difftest: seed ${seed}, ${only !== undefined ? `case ${only}` : `${count} cases`}, modes ${modes.join(',')}${garbage ? ', garbage bytes' : `, ${FORMS.length} forms`}`,
+  `x86-difftest: seed ${seed}, ${only !== undefined ? `case ${only}` : `${count} cases`}, modes ${modes.join(',')}${garbage ? ', garbage bytes' : `, ${FORMS.length} forms`}${modes.includes('long64') ? `, long64 classes ${classes.join(',')} (${formsLong64(classes).length} forms)` : ''}`,
 );
 const started = performance.now();
 const cited = loadKnownMismatches();
@@ -118,6 +127,7 @@ const summary = runDifferential(tester, {
   garbage,
   only,
   known,
+  classes,
   onMismatch: (m) => {
     if (!quiet || !m.known) console.log(`${m.report}\n`);
   },

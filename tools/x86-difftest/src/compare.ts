@@ -6,6 +6,7 @@
  * (error code, faulting CS:EIP, EFLAGS) in the RAM compared.
  */
 
+import { compareFpu } from './fpu-state.js';
 import { STUBS as STUB_BASE } from './layout.js';
 import { STUBS64 } from './layout64.js';
 import { GPR_NAMES, GPR64_NAMES, isLongState, type MachineState, SEG_NAMES } from './machine-state.js';
@@ -182,6 +183,7 @@ export function compareOutcomes(host: Outcome, emu: Outcome, flagMask: number): 
       });
     }
   }
+  if (h.fpu && e.fpu) d.push(...compareFpu(h.fpu, e.fpu));
   return d;
 }
 

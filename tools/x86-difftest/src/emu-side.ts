@@ -113,6 +113,12 @@ export class EmuSide {
         detail = e instanceof Error ? (e.stack ?? e.message) : String(e);
       }
     }
-    return { kind, detail, state: fromCpuState(this.cpu.state), ram: this.memory.bytes, io: this.io };
+    return {
+      kind,
+      detail,
+      state: fromCpuState(this.cpu.state, init.fpu !== undefined),
+      ram: this.memory.bytes,
+      io: this.io,
+    };
   }
 }

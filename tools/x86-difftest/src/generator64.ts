@@ -8,6 +8,7 @@
  * run from a 32-bit code segment of the IA-32e machine.
  */
 import { OPCODE_TABLE, type OpcodeRow } from '@kvm/x86emu';
+import { classOf, type InsnClass } from './classes.js';
 import { mayLeaveFlagsUndefined, undefinedFlags } from './flags.js';
 import { EXCLUDED, formName, generateCase, SEQUENCE_FORMS, type TestCase } from './generator.js';
 import { CODE, CODE_MAX, DATA, DATA_END, STACK_TOP } from './layout.js';
@@ -51,7 +52,9 @@ function caseSeed64(seed: number, index: number): number {
  */
 export const FORMS64: readonly OpcodeRow[] = OPCODE_TABLE.filter(
   (r) =>
-    !(r.mnemonic in EXCLUDED) &&
+    // x87 state forms (FNSAVE, FLDCW…) are excluded from the legacy modes only: the long64
+    // harness sets and compares the x87/SSE state (layout64.ts).
+    (!(r.mnemonic in EXCLUDED) || (classOf(r) === 'x87' && !EXCLUDED[r.mnemonic].startsWith('x87 arith'))) &&
     !(r.mnemonic in EXCLUDED_LONG) &&
     !(r.op >= 0x40 && r.op <= 0x4f) &&
     // C4/C5 are VEX prefixes in 64-bit mode, not LES/LDS (SDM Vol. 2 2.3.5).
@@ -226,7 +229,10 @@ function encode64(
     reg = m === 'MOV_FROM_SEG' ? p.below(4) : p.chance(0.9) ? p.pick([0, 2, 3, 4, 5]) : p.below(8);
   if (tokens.includes('C')) reg = p.chance(0.9) ? p.pick([0, 2, 3, 4]) : p.below(8);
   // RIP-relative addressing (mod 00, r/m 101) is the 64-bit form compilers use most: favour it.
-  const rm = row.rm ?? (mod === 0 && p.chance(0.3) ? 5 : p.below(8));
+  let rm = row.rm ?? (mod === 0 && p.chance(0.3) ? 5 : p.below(8));
+  // JMP/CALL through RSP would run the stack's random bytes as code (x87 and SSE forms among
+  // them): the register form jumps through another register, steered at a HLT sled below.
+  if ((m === 'JMP_IND' || m === 'CALL_IND') && mod === 3 && rm === 4 && !B) rm = 3;
   let ripRelAt = -1;
   let ripTarget = 0;
   let ea: Q | null = null;
@@ -302,10 +308,10 @@ function encode64(
         bytes.push(...leQ(value64(p), opSize));
         break;
       case 'Jb':
-        bytes.push(p.range(-0x40, 0x7f) & 0xff);
+        bytes.push(outsideCase(at + bytes.length + 1, p.range(-0x40, 0x7f)) & 0xff);
         break;
       case 'Jz':
-        bytes.push(...le(p.range(-0x800, 0x1000) >>> 0, 4));
+        bytes.push(...le(outsideCase(at + bytes.length + 4, p.range(-0x800, 0x1000)) >>> 0, 4));
         break;
       case 'Ap':
         bytes.push(...le(CODE + 0x100, 4), ...le(GDT64_SEL.USER_CS, 2));
@@ -324,6 +330,20 @@ function encode64(
   if (SHIFT_OPS.test(m) && tokens.includes('CL')) count = s.gpr[1] & 0xff;
   if (tokens.includes('1')) count = 1;
   return { bytes, row, bits: opSizeBits(row, opSize), count };
+}
+
+/** Longest case: three instructions of at most 15 bytes and the terminating HLT. */
+const CASE_BYTES_MAX = 48;
+
+/**
+ * A relative branch displacement `disp` (from the end of an instruction ending at code offset
+ * `end`) moved off the case's own bytes: a target inside them would mostly land in the middle of
+ * an instruction and run bytes nobody generated (undefined flags unmasked, x87 forms), so such a
+ * target goes CASE_BYTES_MAX bytes lower, into the HLT sled before the code.
+ */
+function outsideCase(end: number, disp: number): number {
+  const t = end + disp;
+  return t >= 0 && t < CASE_BYTES_MAX ? disp - CASE_BYTES_MAX : disp;
 }
 
 function opSizeBits(row: OpcodeRow, opSize: number): number {
@@ -423,10 +443,32 @@ function initialState64(p: Prng): { s: MachineState; rsp: number; rflags: number
   return { s, rsp: STACK_TOP - 8 * p.below(32), rflags };
 }
 
-/** A `long64` case: row `FORMS64[index mod rows]`, alone or followed by 1–2 sequence forms. */
-export function generateLong64(seed: number, index: number): TestCase {
+const formsByClasses = new Map<string, readonly OpcodeRow[]>();
+
+/** The FORMS64 rows of the instruction classes `classes` (`--class`), in table order. */
+export function formsLong64(classes: readonly InsnClass[]): readonly OpcodeRow[] {
+  const key = [...classes].sort().join(',');
+  let rows = formsByClasses.get(key);
+  if (rows === undefined) {
+    rows = FORMS64.filter((r) => classes.includes(classOf(r)));
+    formsByClasses.set(key, rows);
+  }
+  return rows;
+}
+
+/**
+ * A `long64` case: row `index mod rows` of the classes' forms (general-purpose ones by default),
+ * alone or followed by 1–2 sequence forms.
+ */
+export function generateLong64(
+  seed: number,
+  index: number,
+  classes: readonly InsnClass[] = ['gp'],
+): TestCase {
   const p = new Prng(caseSeed64(seed, index));
-  const row = FORMS64[index % FORMS64.length];
+  const forms = formsLong64(classes);
+  if (forms.length === 0) throw new Error(`no long64 rows in the classes ${classes.join(',')}`);
+  const row = forms[index % forms.length];
   const { s, rsp, rflags } = initialState64(p);
   const user = { ...s, gpr: [...s.gpr], gprHigh: [...(s.gprHigh as number[])] };
   user.gpr[4] = rsp;
@@ -482,6 +524,12 @@ export function generateCompat32(seed: number, index: number): TestCase {
   };
 }
 
-export function generateLongCase(seed: number, index: number, mode: LongMode): TestCase {
-  return mode === 'long64' ? generateLong64(seed, index) : generateCompat32(seed, index);
+/** Case `index` of an IA-32e mode; `classes` select long64's rows (compat32 cases are pm32's, `gp`). */
+export function generateLongCase(
+  seed: number,
+  index: number,
+  mode: LongMode,
+  classes: readonly InsnClass[] = ['gp'],
+): TestCase {
+  return mode === 'long64' ? generateLong64(seed, index, classes) : generateCompat32(seed, index);
 }

@@ -24,6 +24,7 @@ import { baseState, RAM_SIZE } from './layout.js';
 /** Where `resetExtraState` runs its guest routine (inside the HLT sled). */
 const RESET_ROUTINE = 0xa000;
 
+import { fpuFromKvm, fpuToKvm } from './fpu-state.js';
 import { fromKvm, type MachineState, toKvmRegs, toKvmSregs } from './machine-state.js';
 import { IO_LOG_MAX, ioValue, type Outcome } from './outcome.js';
 
@@ -134,6 +135,12 @@ export class HostSide {
     toKvmSregs(init, this.sregs);
     this.vcpu.setSregs(this.sregs);
     this.vcpu.setRegs(this.regs);
+    if (init.fpu) {
+      // KVM_SET_FPU, not guest code: kvm-pvm's CPL-0 emulator lacks XRSTOR and LDMXCSR.
+      const k = this.vcpu.getFpu();
+      fpuToKvm(init.fpu, k);
+      this.vcpu.setFpu(k);
+    }
     this.io.length = 0;
     this.generation = (this.generation + 2) & 0x3fffffff;
     const running = this.generation | 1;
@@ -151,6 +158,7 @@ export class HostSide {
     Atomics.notify(this.sync, 0);
     if (kind === 'unsupported' && detail === undefined) detail = this.exitDetail();
     const state = fromKvm(this.vcpu.getRegs(), this.vcpu.getSregs());
+    if (init.fpu) state.fpu = fpuFromKvm(this.vcpu.getFpu());
     if (kind !== 'hlt' && kind !== 'shutdown') this.completePending();
     return { kind, detail, state, ram: this.ram, io: this.io };
   }

@@ -77,19 +77,43 @@ export function classifyIa32e(sig: Signature, m: Mismatch): string {
   // The first byte of the instruction the mismatch is blamed on (its form is the signature's).
   const c = m.testCase;
   let at = 0;
-  let firstByte = -1;
+  let blamedAt = -1;
   for (const insn of c.insns) {
-    if (insn.form === sig.form) firstByte = c.bytes[at] ?? -1;
+    if (insn.form === sig.form) {
+      blamedAt = at;
+    }
     at += insn.length;
   }
+  const x = blamedAt >= 0 ? legacyPrefixesAndRex(c.bytes, blamedAt) : null;
+  const lock = x?.lock === true;
+  const modrm = x ? (c.bytes[x.opcodeAt + 1] ?? 0) : 0;
+  const rexR = ((x?.rex ?? 0) & 4) !== 0;
+  const vectors = m.differences.some((d) => d.field === 'rip');
   if (sig.form === 'POPF' && within('eflags', 'frame.eflags'))
     return 'host: kvm-pvm runs user code with its own RFLAGS.AC: POPF at CPL 3 never sets AC on the host (probe: #AC fires with AC set, POPF of AC=1 reads back 0)';
+  if (
+    sig.mode === 'long64' &&
+    (sig.form === 'IRET' || sig.form === 'SWAPGS' || sig.form === 'SYSRET') &&
+    lock
+  )
+    return `host: kvm-pvm runs ${sig.form} at CPL 3 itself and ignores a LOCK prefix there (probe: LOCK IRETQ returns, LOCK SWAPGS/SYSRET give #GP(0), as without LOCK), while the CPU gives #UD for LOCK with the other non-lockable instructions probed (HLT, CLI, MOV CR, RDTSCP); SDM LOCK: #UD, as x86emu`;
+  if (sig.mode === 'long64' && sig.form.startsWith('MOV_FROM_SEG') && rexR && vectors)
+    return "host: a MOV r/m, Sreg with REX.R that faults #GP(0) (non-canonical) on the CPU is re-run by KVM's emulator on kvm-pvm, whose em_mov_rm_sreg counts REX.R in the Sreg field and raises #UD (probe: the same bytes store natively with REX.R ignored, and fault #PF natively); SDM Vol. 2 MOV: REX.R is ignored for Sreg, as x86emu";
+  if (
+    sig.mode === 'long64' &&
+    sig.form.startsWith('MOV_TO_SEG') &&
+    modrm < 0xc0 &&
+    [1, 6, 7].includes((modrm >> 3) & 7)
+  )
+    return 'vendor: the AMD CPU reads the memory operand of MOV to CS or to a reserved Sreg (ModRM.reg 6, 7) before its #UD (probe: #PF on a not-present page, #GP(0) non-canonical, #UD when the read succeeds); SDM Vol. 3 6.9 (Table 6-2) ranks invalid-opcode faults above faults on the operands, as x86emu (GenuineIntel)';
+  if (sig.mode === 'long64' && sig.form === 'NOP Ev' && lock && modrm < 0xc0)
+    return 'host CPU: this AMD CPU runs LOCK 0F 19–1F with a memory operand as a NOP (probe: no fault, also over a not-present page; the register form is #UD); SDM Vol. 2 LOCK and APM Vol. 3 1.2.5 both say #UD for LOCK with a non-lockable instruction, as x86emu';
   if (sig.mode === 'long64' && sig.form.startsWith('MOV_FROM_SEG') && within('gpr', 'memory', 'eip'))
     return "host: kvm-pvm gives user code the host's data selectors: MOV from DS/ES/SS reads 0 or 0x33 where the guest loaded 0x2b (probe)";
   if (sig.mode === 'long64' && sig.form.startsWith('MOV_TO_SEG'))
     return "host: a faulting MOV Sreg with REX.R is re-run by KVM's emulator on kvm-pvm, which counts REX.R in the Sreg field (#UD); the CPU ignores REX.R (the same bytes without a fault run natively with REX.R ignored)";
   if (sig.mode === 'long64' && sig.form === 'IRET')
-    return 'host: IRET at CPL 3 is emulated by KVM on kvm-pvm: it loads a data segment (0x2b) into CS, refuses a return to the compat CS with #GP(0) and gives #GP(0) where the SDM gives #GP(selector)';
+    return 'host: IRET at CPL 3 is emulated by KVM on kvm-pvm: it loads a data segment (0x2b) into CS, refuses a return to the compat CS with #GP(0) and gives #GP(0) where the SDM gives #GP(selector) or #SS(selector) (a not-present SS)';
   if (sig.form.startsWith('SHLD') || sig.form.startsWith('SHRD'))
     return 'SDM SHLD/SHRD: a count larger than the operand size leaves the destination and flags undefined';
   if (sig.mode !== 'compat32') return 'unreviewed: x86emu or host; see the reproducer';
@@ -98,10 +122,10 @@ export function classifyIa32e(sig: Signature, m: Mismatch): string {
   if (sig.form === 'IRET') return `${KVM_EMULATOR}: it gives #GP(0) where the SDM gives #GP(selector)`;
   if (/^AA[DM]/.test(sig.form) && within('eflags', 'frame.eflags'))
     return `${KVM_EMULATOR}: it computes AAD/AAM's SF on AX, not AL (SDM AAD/AAM: SF from AL), as the legacy AAD entries`;
+  if (/^(SCAS|CMPS)/.test(sig.form) && within('eflags', 'frame.eflags'))
+    return `${KVM_EMULATOR}: for a REP SCAS/CMPS that faults, it reports flags that are not those of the last completed iteration, as the legacy SCAS/CMPS host entries`;
   if (sig.form.startsWith('ENTER') && within('gpr', 'memory'))
     return `${KVM_EMULATOR}: with a 66 prefix it sets EBP from the whole ESP (SDM ENTER: a 16-bit frame pointer)`;
-  if (firstByte === 0x2e && cats.includes('cr2'))
-    return `${KVM_EMULATOR}: a write through a CS override gives #PF there; the SDM's segment checks give #GP(0) for a write to a code segment, as x86emu`;
   return 'unreviewed: x86emu or host; see the reproducer';
 }
 
@@ -131,4 +155,24 @@ export function knownFromMismatches(
     });
   }
   return out;
+}
+
+/**
+ * The legacy prefixes and REX of the instruction at `at` (64-bit mode): whether LOCK is among
+ * them, the REX byte (0 when none) and where the opcode starts.
+ */
+function legacyPrefixesAndRex(bytes: number[], at: number): { lock: boolean; rex: number; opcodeAt: number } {
+  let k = at;
+  let lock = false;
+  let rex = 0;
+  for (; k < bytes.length; k++) {
+    const b = bytes[k];
+    if (b === 0xf0) lock = true;
+    else if (b >= 0x40 && b <= 0x4f) {
+      rex = b;
+      continue;
+    } else if (![0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf2, 0xf3].includes(b)) break;
+    rex = 0; // a legacy prefix after REX cancels it (SDM Vol. 2 2.2.1)
+  }
+  return { lock, rex, opcodeAt: bytes[k] === 0x0f ? k + 1 : k };
 }

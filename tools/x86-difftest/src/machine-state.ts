@@ -5,6 +5,7 @@
  */
 import type { KvmRegs, KvmSegment, KvmSregs } from '@kvm/core';
 import type { CpuState } from '@kvm/x86emu';
+import { type FpuState, fpuFromCpu, fpuToCpu } from './fpu-state.js';
 
 /** ES, CS, SS, DS, FS, GS, LDTR, TR: the `Seg` numbering of x86emu and the SDM's Sreg encoding. */
 export const SEG_NAMES = ['es', 'cs', 'ss', 'ds', 'fs', 'gs', 'ldt', 'tr'] as const;
@@ -61,6 +62,8 @@ export interface MachineState {
   cr3: number;
   cr4: number;
   efer: number;
+  /** x87/SSE state (fpu-state.ts): set and compared for the x87/SSE classes only. */
+  fpu?: FpuState;
 }
 
 /** True for a state in IA-32e mode (64-bit values, 16 GPRs). */
@@ -74,6 +77,7 @@ export function cloneState(s: MachineState): MachineState {
     gpr: [...s.gpr],
     ...(s.gprHigh ? { gprHigh: [...s.gprHigh] } : {}),
     seg: s.seg.map((x) => ({ ...x })),
+    ...(s.fpu ? { fpu: { ...s.fpu, st: [...s.fpu.st], xmm: [...s.fpu.xmm] } } : {}),
   };
 }
 
@@ -192,9 +196,11 @@ export function toCpuState(s: MachineState, c: CpuState): void {
   c.efer[0] = s.efer >>> 0;
   // CPL is SS.DPL in protected mode (SDM Vol. 3 5.5; VMX keeps it there too), 0 in real mode.
   c.cpl = s.cr0 & 1 ? (s.seg[2].attr >>> 5) & 3 : 0;
+  if (s.fpu) fpuToCpu(s.fpu, c);
 }
 
-export function fromCpuState(c: CpuState): MachineState {
+/** x86emu's state as a MachineState; `withFpu`: with the x87/SSE state. */
+export function fromCpuState(c: CpuState, withFpu = false): MachineState {
   const seg: SegmentState[] = [];
   for (let i = 0; i < 8; i++)
     seg.push({ sel: c.segSel[i], base: c.segBase[i], limit: c.segLimit[i], attr: c.segAttr[i] });
@@ -217,5 +223,6 @@ export function fromCpuState(c: CpuState): MachineState {
     cr3: c.cr[3],
     cr4: c.cr[4],
     efer: c.efer[0],
+    ...(withFpu ? { fpu: fpuFromCpu(c) } : {}),
   };
 }

@@ -1,11 +1,12 @@
 /** The IA-32e cases and machine, without /dev/kvm: encodings, edges, image, comparison of 64-bit states. */
 import { DecodeStatus, decode, Insn } from '@kvm/x86emu';
 import { describe, expect, it } from 'vitest';
+import { classOf, parseClasses } from '../src/classes.js';
 import { compareOutcomes } from '../src/compare.js';
 import { caseAt } from '../src/difftest.js';
 import { AF, CF, OF, undefinedFlags } from '../src/flags.js';
 import { caseImage, formName } from '../src/generator.js';
-import { FORMS64, generateCompat32, generateLong64 } from '../src/generator64.js';
+import { FORMS64, formsLong64, generateCompat32, generateLong64 } from '../src/generator64.js';
 import { CODE, DATA, DATA_END } from '../src/layout.js';
 import {
   baseState64,
@@ -53,6 +54,23 @@ describe('long64 cases', () => {
         wrong.push(`${form}: ${insn.length} != ${bytes.length}`);
     }
     expect(wrong).toEqual([]);
+  });
+
+  it('branch off their own bytes: relative targets outside the case, no JMP/CALL through RSP', () => {
+    const inside: string[] = [];
+    let rel = 0;
+    for (const { c, at, bytes, form } of instructions(20261206, 20000)) {
+      const st = decode({ fetchByte: (k: number) => bytes[k] ?? 0xf4 }, insn, true, true);
+      if (st !== DecodeStatus.Ok) continue;
+      if (/^(JMP_IND|CALL_IND) /.test(form) && insn.mod === 3 && insn.rm === 4)
+        inside.push(`${form} through RSP: ${bytes.map((b) => b.toString(16))}`);
+      if (!/^(JCC|JMP|CALL|LOOP|LOOPE|LOOPNE|JCXZ) J[bz]$/.test(form)) continue;
+      rel++;
+      const target = at + bytes.length + insn.imm;
+      if (target >= 0 && target < c.bytes.length + 1) inside.push(`${form} at ${at} → ${target}`);
+    }
+    expect(rel).toBeGreaterThan(100);
+    expect(inside).toEqual([]);
   });
 
   it('aim RIP-relative operands at the data area or an edge, from the end of their instruction', () => {
@@ -179,6 +197,33 @@ describe('the IA-32e CI budget', () => {
       const c = caseAt(LONG64.seed, i, LONG64.modes, false);
       if (c.mode === 'long64') seen.add(c.insns[0].form);
     }
-    expect(FORMS64.map(formName).filter((f) => !seen.has(f))).toEqual([]);
+    expect(
+      formsLong64(['gp'])
+        .map(formName)
+        .filter((f) => !seen.has(f)),
+    ).toEqual([]);
+  });
+});
+
+describe('instruction classes (--class)', () => {
+  it('split the long64 rows: gp, x87 (D8–DF and the FPU state forms), sse (SIMD operands, prefixes, 0F 38/3A)', () => {
+    const gp = formsLong64(['gp']);
+    const x87 = formsLong64(['x87']);
+    const sse = formsLong64(['sse']);
+    expect(gp.length + x87.length + sse.length).toBe(FORMS64.length);
+    expect(formsLong64(['gp', 'x87', 'sse']).length).toBe(FORMS64.length);
+    expect(x87.every((r) => (r.op >= 0xd8 && r.op <= 0xdf) || classOf(r) === 'x87')).toBe(true);
+    expect(gp.some((r) => (r.op >= 0xd8 && r.op <= 0xdf) || r.pfx !== undefined || r.op >= 0x200)).toBe(
+      false,
+    );
+    expect(sse.map(formName)).toContain('MOVDQA Vdq,Wdq');
+    expect(() => parseClasses('gp,avx')).toThrow(/unknown instruction class "avx"/);
+    expect(parseClasses('all')).toEqual(['gp', 'x87', 'sse']);
+  });
+  it('generate cases of the chosen classes only', () => {
+    for (let i = 0; i < 200; i++) {
+      const c = generateLong64(9, i, ['sse']);
+      expect(formsLong64(['sse']).map(formName)).toContain(c.insns[0].form);
+    }
   });
 });
