@@ -81,6 +81,10 @@ const AMD = (() => {
 /** The parts compared: the FPU state after (whole FNSAVE image), the operand image. */
 function view(t: string, r: { env: Uint8Array; mem: Uint8Array }): string {
   const mem = Buffer.from(r.mem);
+  const env = Buffer.from(r.env);
+  // After FXSAVE/FXRSTOR with ES = 0 an AMD CPU's FIP/FDP/FOP are not architectural either
+  // (rarely, about 1 case in 5000, it has cleared them): not compared there.
+  if (AMD && t.startsWith('fx') && !(env[4] & 0x80)) env.fill(0, 12, 28);
   if (t.startsWith('fxsave')) {
     // FXSAVE's XMM area holds the native program's XMM registers: not the FPU's state.
     mem.fill(0, 160, 416);
@@ -89,7 +93,7 @@ function view(t: string, r: { env: Uint8Array; mem: Uint8Array }): string {
       if (!(mem[2] & 0x80)) mem.fill(0, 6, 24);
     }
   }
-  return `env ${Buffer.from(r.env).toString('hex')}\n    mem ${mem.toString('hex')}`;
+  return `env ${env.toString('hex')}\n    mem ${mem.toString('hex')}`;
 }
 
 /** The differing bytes, as `where@offset cpu/emu`. */

@@ -112,8 +112,9 @@ function arith(cpu: Cpu, op: number, dst: number, src: number, lf: number, popAf
 
 /**
  * Compares ST(0) with b (FCOM: any NaN is IE; FUCOM, `quiet`: only SNaNs), then pops `pops`
- * times; `eflags`: the result goes to ZF/PF/CF (C3/C2/C0) with OF/SF/AF cleared and C1 = 0,
- * instead of to C0/C2/C3 (FCOMI/FUCOMI, SDM Vol. 2 FCOMI).
+ * times; `eflags`: the result goes to ZF/PF/CF (C3/C2/C0) with OF/SF/AF cleared, instead of
+ * to C0/C2/C3 (FCOMI/FUCOMI, SDM Vol. 2 FCOMI), and the condition codes stay (C1 = 0 only after
+ * a stack underflow, as the CPU does).
  */
 function compare(cpu: Cpu, b: Ext80, lf: number, quiet: boolean, pops: number, eflags: boolean): void {
   const s = cpu.state;
