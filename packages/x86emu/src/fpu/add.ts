@@ -26,6 +26,11 @@ export function addCore(
   rc: number,
   mode: number,
 ): number {
+  // Significand words may arrive as int32 (see wide.ts).
+  ahi >>>= 0;
+  alo >>>= 0;
+  bhi >>>= 0;
+  blo >>>= 0;
   if (eb > ea || (eb === ea && (bhi > ahi || (bhi === ahi && blo > alo)))) {
     let t = sa;
     sa = sb;
@@ -40,7 +45,7 @@ export function addCore(
     alo = blo;
     blo = t;
   }
-  shiftRight96(bhi, blo, 0, 0, ea - eb);
+  shiftRight96(bhi | 0, blo | 0, 0, 0, ea - eb);
   const b2 = W.w2;
   const b1 = W.w1;
   const b0 = W.w0;
@@ -58,7 +63,7 @@ export function addCore(
       s2 = ((s2 >>> 0) >>> 1) | 0x80000000;
       ea += 1;
     }
-    return roundPack(out, sa, ea, s2 >>> 0, s1, s0, sticky, fmt, p, rc, mode);
+    return roundPack(out, sa, ea, s2 | 0, s1 | 0, s0 | 0, sticky, fmt, p, rc, mode);
   }
   // |a| ≥ |b|: a − b. Bits of b shifted out below bit 0 (sticky) make the true difference
   // r − 1 + (something in (0,1)), so subtract one more unit and keep sticky set.
@@ -82,6 +87,6 @@ export function addCore(
     return 0;
   }
   // Only a cancellation (exponent difference ≤ 1, so sticky = 0) shifts by more than one bit.
-  const n = normalize96(r2, r1, r0);
-  return roundPack(out, sa, ea - n, W.w2, W.w1, W.w0, sticky, fmt, p, rc, mode);
+  const n = normalize96(r2 | 0, r1 | 0, r0 | 0);
+  return roundPack(out, sa, ea - n, W.w2 | 0, W.w1 | 0, W.w0 | 0, sticky, fmt, p, rc, mode);
 }

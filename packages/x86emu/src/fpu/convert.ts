@@ -159,7 +159,7 @@ export function fild(hi: number, lo: number, bits: number, out: Ext80): void {
     lo = (~lo + 1) >>> 0;
     hi = (~hi + (lo === 0 ? 1 : 0)) >>> 0;
   }
-  magnitudeToExt80(sign, hi, lo, out);
+  magnitudeToExt80(sign, hi | 0, lo | 0, out); // bit operations only: int32 words do
 }
 
 /** The exact 80-bit value of (-1)^sign × the unsigned 64-bit integer hi:lo (±0 for zero). */

@@ -4,8 +4,11 @@ import { type FloatFormat, roundPack } from './round.js';
 
 /** The partial remainder as five 16-bit limbs (least significant first) during a step. */
 const NL = new Int32Array(5);
-let rh = 0;
-let rl = 0;
+/**
+ * The partial remainder R as [high, low] words: a typed array, since a module variable holding
+ * a word ≥ 2^31 is a heap number allocated at every store.
+ */
+const REM = new Uint32Array(2);
 
 /**
  * One radix-2^16 long-division step: R = R·2^16 + inLimb − q·B with the quotient digit q, for
@@ -14,6 +17,10 @@ let rl = 0;
  * error is far below 1) and then corrected exactly on the limbs, so the result is exact.
  */
 export function divStep(bhi: number, blo: number, inLimb: number): number {
+  bhi >>>= 0; // int32 words accepted (see wide.ts)
+  blo >>>= 0;
+  const rh = REM[0];
+  const rl = REM[1];
   let q = Math.floor(((rh * 4294967296 + rl) * 65536) / (bhi * 4294967296 + blo));
   if (q > 65535) q = 65535;
   const b0 = blo & 0xffff;
@@ -40,18 +47,18 @@ export function divStep(bhi: number, blo: number, inLimb: number): number {
     q -= 1;
     c += addB(b0, b1, b2, b3);
   }
-  while (NL[4] !== 0 || geB(bhi, blo)) {
+  while (NL[4] !== 0 || geB(bhi | 0, blo | 0)) {
     q += 1;
     subB(b0, b1, b2, b3);
   }
-  rh = ((NL[3] << 16) | NL[2]) >>> 0;
-  rl = ((NL[1] << 16) | NL[0]) >>> 0;
+  REM[0] = (NL[3] << 16) | NL[2];
+  REM[1] = (NL[1] << 16) | NL[0];
   return q;
 }
 
 export function setRemainder(hi: number, lo: number): void {
-  rh = hi;
-  rl = lo;
+  REM[0] = hi;
+  REM[1] = lo;
 }
 
 /** NL += B; returns the carry out of limb 4. */
@@ -82,6 +89,8 @@ function subB(b0: number, b1: number, b2: number, b3: number): void {
 }
 
 function geB(bhi: number, blo: number): boolean {
+  bhi >>>= 0;
+  blo >>>= 0;
   const h = ((NL[3] << 16) | NL[2]) >>> 0;
   const l = ((NL[1] << 16) | NL[0]) >>> 0;
   return h > bhi || (h === bhi && l >= blo);
@@ -106,6 +115,10 @@ export function divCore(
   rc: number,
   mode: number,
 ): number {
+  ahi >>>= 0; // int32 words accepted (see wide.ts)
+  alo >>>= 0;
+  bhi >>>= 0;
+  blo >>>= 0;
   let e = ea - eb;
   // R = A − B, or 2A − B when A < B (then the quotient's exponent is one lower).
   let th = ahi;
@@ -124,17 +137,19 @@ export function divCore(
   }
   let h = th - bhi - borrow;
   if (h < 0) h += 0x100000000;
-  rh = h >>> 0;
-  rl = l >>> 0;
-  const d0 = divStep(bhi, blo, 0);
-  const d1 = divStep(bhi, blo, 0);
-  const d2 = divStep(bhi, blo, 0);
-  const d3 = divStep(bhi, blo, 0);
-  const d4 = divStep(bhi, blo, 0);
+  REM[0] = h;
+  REM[1] = l;
+  const bh = bhi | 0;
+  const bl = blo | 0;
+  const d0 = divStep(bh, bl, 0);
+  const d1 = divStep(bh, bl, 0);
+  const d2 = divStep(bh, bl, 0);
+  const d3 = divStep(bh, bl, 0);
+  const d4 = divStep(bh, bl, 0);
   // 1.d0 d1 d2 d3 d4: left-align the 81 bits at bit 95.
   const w2 = (0x80000000 | (d0 << 15) | (d1 >>> 1)) >>> 0;
   const w1 = ((d1 << 31) | (d2 << 15) | (d3 >>> 1)) >>> 0;
   const w0 = ((d3 << 31) | (d4 << 15)) >>> 0;
-  const sticky = rh | rl ? 1 : 0;
-  return roundPack(out, sa ^ sb, e, w2, w1, w0, sticky, fmt, p, rc, mode);
+  const sticky = REM[0] | REM[1] ? 1 : 0;
+  return roundPack(out, sa ^ sb, e, w2 | 0, w1 | 0, w0 | 0, sticky, fmt, p, rc, mode);
 }

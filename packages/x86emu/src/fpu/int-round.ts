@@ -13,6 +13,8 @@ export const INT = { hi: 0, lo: 0, inexact: false, up: false, tooBig: false };
  * tooBig: the rounded magnitude needs more than 64 bits.
  */
 export function roundToInteger(sign: number, exp: number, hi: number, lo: number, rc: number): void {
+  hi >>>= 0; // int32 words accepted (see wide.ts)
+  lo >>>= 0;
   INT.tooBig = false;
   INT.up = false;
   if (exp >= 64) {
@@ -23,7 +25,7 @@ export function roundToInteger(sign: number, exp: number, hi: number, lo: number
     return;
   }
   // Integer part in W.w2:W.w1, fraction in W.w0 (+ sticky).
-  shiftRight96(hi, lo, 0, 0, 63 - exp);
+  shiftRight96(hi | 0, lo | 0, 0, 0, 63 - exp);
   let ih = W.w2;
   let il = W.w1;
   const guard = W.w0 >>> 31;

@@ -19,7 +19,7 @@ export function mulCore(
   rc: number,
   mode: number,
 ): number {
-  mul64(ahi, alo, bhi, blo);
+  mul64(ahi | 0, alo | 0, bhi | 0, blo | 0); // limbs by & and >>>: int32 words read the same
   let w2 = M[0];
   let w1 = M[1];
   let w0 = M[2];
@@ -33,5 +33,5 @@ export function mulCore(
     w0 = ((w0 << 1) | (w00 >>> 31)) >>> 0;
     w00 = (w00 << 1) >>> 0;
   }
-  return roundPack(out, sa ^ sb, e, w2, w1, w0, w00 ? 1 : 0, fmt, p, rc, mode);
+  return roundPack(out, sa ^ sb, e, w2 | 0, w1 | 0, w0 | 0, w00 ? 1 : 0, fmt, p, rc, mode);
 }

@@ -78,12 +78,17 @@ export function roundPack(
   rc: number,
   mode: number,
 ): number {
+  // Words may arrive as int32 (`x | 0`): V8 passes those unboxed, where an unsigned word
+  // ≥ 2^31 is a heap number at every call that is not inlined.
+  w2 >>>= 0;
+  w1 >>>= 0;
+  w0 >>>= 0;
   let flags = 0;
   let tiny = false;
   if (exp < fmt.emin) {
     // Tininess is detected after rounding, with an unbounded exponent and p bits (SDM Vol. 1
     // 4.9.1.5): only a value just below 2^emin that rounds up to it is not tiny.
-    tiny = !(exp === fmt.emin - 1 && roundsToCarry(sign, w2, w1, w0, sticky, p, rc));
+    tiny = !(exp === fmt.emin - 1 && roundsToCarry(sign, w2 | 0, w1 | 0, w0 | 0, sticky, p, rc));
     if (!tiny) {
       // Rounds to the smallest normal: the ordinary path below carries into 2^emin.
     } else if (!(mode & MODE_MASK_UE)) {
@@ -101,7 +106,7 @@ export function roundPack(
         out.lo = 0;
         return FE_UNDERFLOW | FE_INEXACT;
       }
-      shiftRight96(w2, w1, w0, sticky, fmt.emin - exp);
+      shiftRight96(w2 | 0, w1 | 0, w0 | 0, sticky, fmt.emin - exp);
       w2 = W.w2;
       w1 = W.w1;
       w0 = W.w0;
@@ -110,7 +115,7 @@ export function roundPack(
     }
   }
   // The rounding position: ulp at bit (64 - p) of the 64-bit w2:w1.
-  const up = roundUp(sign, w2, w1, w0, sticky, p, rc);
+  const up = roundUp(sign, w2 | 0, w1 | 0, w0 | 0, sticky, p, rc);
   if (R.inexact) {
     flags |= FE_INEXACT;
     if (tiny) flags |= FE_UNDERFLOW;
@@ -183,6 +188,9 @@ function roundUp(
   p: number,
   rc: number,
 ): boolean {
+  w2 >>>= 0;
+  w1 >>>= 0;
+  w0 >>>= 0;
   let guard: number;
   let rest: number;
   let lsb: number;
@@ -223,9 +231,11 @@ function roundsToCarry(
   p: number,
   rc: number,
 ): boolean {
+  w2 >>>= 0;
+  w1 >>>= 0;
   const allOnes =
     p <= 32
       ? w2 >>> (32 - p) === 2 ** p - 1
       : w2 === 0xffffffff && (p === 64 ? w1 === 0xffffffff : w1 >>> (64 - p) === 2 ** (p - 32) - 1);
-  return allOnes && roundUp(sign, w2, w1, w0, sticky, p, rc);
+  return allOnes && roundUp(sign, w2 | 0, w1 | 0, w0 | 0, sticky, p, rc);
 }

@@ -21,6 +21,8 @@ export function sqrtCore(
   rc: number,
   mode: number,
 ): number {
+  ahi >>>= 0; // int32 words accepted (see wide.ts)
+  alo >>>= 0;
   const odd = e & 1;
   const s = odd ? 64 : 63;
   const re = (e - odd) / 2;
@@ -54,11 +56,11 @@ export function sqrtCore(
     tl = l;
     qTop++;
   }
-  setRemainder(th, tl);
-  const q0 = divStep(rh, rl, x2 >>> 16);
-  const q1 = divStep(rh, rl, x2 & 0xffff);
-  const q2 = divStep(rh, rl, 0);
-  const q3 = divStep(rh, rl, 0);
+  setRemainder(th | 0, tl | 0);
+  const q0 = divStep(rh | 0, rl | 0, x2 >>> 16);
+  const q1 = divStep(rh | 0, rl | 0, x2 & 0xffff);
+  const q2 = divStep(rh | 0, rl | 0, 0);
+  const q3 = divStep(rh | 0, rl | 0, 0);
   // R' = floor((R + Q) / 2), Q = qTop·2^64 + q0:q1:q2:q3.
   let sl = rl + (((q2 << 16) | q3) >>> 0);
   const sh = rh + (((q0 << 16) | q1) >>> 0) + (sl > 0xffffffff ? 1 : 0) + qTop * 0x100000000;
@@ -72,7 +74,7 @@ export function sqrtCore(
   }
   // Exact correction: while R² > X, R − 1; then the remainder X − R².
   for (;;) {
-    mul64(rh, rl, rh, rl);
+    mul64(rh | 0, rl | 0, rh | 0, rl | 0);
     if (
       M[0] > x0 ||
       (M[0] === x0 && (M[1] > x1 || (M[1] === x1 && (M[2] > x2 || (M[2] === x2 && M[3] !== 0)))))
@@ -101,5 +103,5 @@ export function sqrtCore(
   const remZero = (d0 | d1 | d2 | d3) === 0;
   const w0 = remGtR ? 0x80000000 : 0;
   const sticky = remZero ? 0 : 1;
-  return roundPack(out, 0, re, rh >>> 0, rl >>> 0, w0, sticky, fmt, p, rc, mode);
+  return roundPack(out, 0, re, rh | 0, rl | 0, w0 | 0, sticky, fmt, p, rc, mode);
 }

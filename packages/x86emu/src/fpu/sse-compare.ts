@@ -50,8 +50,8 @@ export function sseCompare(
       }
     } else flags = FE_DENORMAL;
   }
-  if (lessThan(wide, ahi, alo, bhi, blo)) CMP.relation = REL_LESS;
-  else if (lessThan(wide, bhi, blo, ahi, alo)) CMP.relation = REL_GREATER;
+  if (lessThan(wide, ahi | 0, alo | 0, bhi | 0, blo | 0)) CMP.relation = REL_LESS;
+  else if (lessThan(wide, bhi | 0, blo | 0, ahi | 0, alo | 0)) CMP.relation = REL_GREATER;
   else CMP.relation = REL_EQUAL;
   return flags;
 }

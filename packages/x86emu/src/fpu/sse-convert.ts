@@ -66,8 +66,8 @@ export function cvtsd2ss(hi: number, lo: number, mxcsr: number, out: WordPair): 
     R,
     s >>> 31,
     U.exp,
-    U.hi,
-    U.lo,
+    U.hi | 0,
+    U.lo | 0,
     0,
     0,
     FMT_F32,
@@ -94,14 +94,14 @@ export function cvtsi2f(
     out.lo = 0;
     return 0;
   }
-  unpack80(U, R.signExp, R.hi, R.lo);
+  unpack80(U, R.signExp, R.hi | 0, R.lo | 0);
   const fmt = wide ? FMT_F64 : FMT_F32;
   const flags = roundPack(
     R,
     U.sign,
     U.exp,
-    U.hi,
-    U.lo,
+    U.hi | 0,
+    U.lo | 0,
     0,
     0,
     fmt,
@@ -141,7 +141,7 @@ export function cvtf2si(
   if (c >= FClass.Infinity) return indefinite(out, bits);
   if (wide) unpack64(U, hi, lo);
   else unpack32(U, lo);
-  roundToInteger(U.sign, U.exp, U.hi, U.lo, truncate ? RC_ZERO : mxcsrRounding(mxcsr));
+  roundToInteger(U.sign, U.exp, U.hi | 0, U.lo | 0, truncate ? RC_ZERO : mxcsrRounding(mxcsr));
   const inexact = INT.inexact;
   if (!fitSigned(U.sign, bits)) return indefinite(out, bits);
   out.hi = INT.hi;

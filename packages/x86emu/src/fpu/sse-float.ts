@@ -84,6 +84,11 @@ export function sseArith(
   mxcsr: number,
   out: SseOut,
 ): number {
+  // Words may arrive as int32 (see wide.ts): read as unsigned from here on.
+  ahi >>>= 0;
+  alo >>>= 0;
+  bhi >>>= 0;
+  blo >>>= 0;
   let ca = op === SSE_SQRT ? FClass.Zero : classOf(wide, ahi, alo);
   let cb = classOf(wide, bhi, blo);
   // DAZ: denormal sources are read as zeros of the same sign, without DE (SDM 10.2.3.4).
@@ -105,7 +110,8 @@ export function sseArith(
   }
   const sa = (wide ? ahi : alo) >>> 31;
   let sb = (wide ? bhi : blo) >>> 31;
-  if (op === SSE_MIN || op === SSE_MAX) return minMax(op, wide, ahi, alo, ca, bhi, blo, cb, out);
+  if (op === SSE_MIN || op === SSE_MAX)
+    return minMax(op, wide, ahi | 0, alo | 0, ca, bhi | 0, blo | 0, cb, out);
   const nanA = ca === FClass.QNaN || ca === FClass.SNaN;
   const nanB = cb === FClass.QNaN || cb === FClass.SNaN;
   if (nanA || nanB) {
@@ -155,7 +161,11 @@ export function sseArith(
     unpackOne(UB, wide, bhi, blo);
     return (
       flags |
-      finish(out, wide, sqrtCore(R, UB.exp, UB.hi, UB.lo, fmtOf(wide), pOf(wide), rc, mxcsrMode(mxcsr)))
+      finish(
+        out,
+        wide,
+        sqrtCore(R, UB.exp, UB.hi | 0, UB.lo | 0, fmtOf(wide), pOf(wide), rc, mxcsrMode(mxcsr)),
+      )
     );
   }
   if (infA || infB) {
@@ -173,7 +183,19 @@ export function sseArith(
       const mode = mxcsrMode(mxcsr);
       if (zb) unpackOne(UA, wide, ahi, alo);
       else unpackOne(UA, wide, bhi, blo);
-      const f = roundPack(R, zb ? sa : sb, UA.exp, UA.hi, UA.lo, 0, 0, fmtOf(wide), pOf(wide), rc, mode);
+      const f = roundPack(
+        R,
+        zb ? sa : sb,
+        UA.exp,
+        UA.hi | 0,
+        UA.lo | 0,
+        0,
+        0,
+        fmtOf(wide),
+        pOf(wide),
+        rc,
+        mode,
+      );
       return flags | finish(out, wide, f);
     }
   } else if (za || zb) {
@@ -187,12 +209,12 @@ export function sseArith(
     R,
     sa,
     UA.exp,
-    UA.hi,
-    UA.lo,
+    UA.hi | 0,
+    UA.lo | 0,
     sb,
     UB.exp,
-    UB.hi,
-    UB.lo,
+    UB.hi | 0,
+    UB.lo | 0,
     fmtOf(wide),
     pOf(wide),
     rc,
@@ -244,8 +266,8 @@ function minMax(
   out.lo = blo >>> 0;
   if (ca >= FClass.QNaN || cb >= FClass.QNaN) return FE_INVALID;
   const flags = ca === FClass.Denormal || cb === FClass.Denormal ? FE_DENORMAL : 0;
-  const lt = lessThan(wide, ahi, alo, bhi, blo);
-  const gt = lessThan(wide, bhi, blo, ahi, alo);
+  const lt = lessThan(wide, ahi | 0, alo | 0, bhi | 0, blo | 0);
+  const gt = lessThan(wide, bhi | 0, blo | 0, ahi | 0, alo | 0);
   if (op === SSE_MIN ? lt : gt) {
     out.hi = wide ? ahi >>> 0 : 0;
     out.lo = alo >>> 0;
@@ -255,6 +277,10 @@ function minMax(
 
 /** a < b for non-NaN bit patterns (±0 equal). */
 export function lessThan(wide: boolean, ahi: number, alo: number, bhi: number, blo: number): boolean {
+  ahi >>>= 0;
+  alo >>>= 0;
+  bhi >>>= 0;
+  blo >>>= 0;
   if (!wide) {
     ahi = alo;
     bhi = blo;

@@ -6,6 +6,7 @@
  *
  * Operands are 128-bit values as four little-endian 32-bit words at dst[dOff..] and
  * src[sOff..] (e.g. Uint32Array views of the XMM register file); the result replaces dst.
+ * Words go to sseArith as int32 (`| 0`), which V8 passes without boxing.
  */
 import { FE_PRECOMPUTATION } from './exceptions.js';
 import { mxcsrMasks } from './mxcsr.js';
@@ -17,9 +18,9 @@ const O = new SseOut();
 export function ssePacked(
   op: number,
   wide: boolean,
-  dst: Uint32Array,
+  dst: Uint32Array | Int32Array,
   dOff: number,
-  src: Uint32Array,
+  src: Uint32Array | Int32Array,
   sOff: number,
   mxcsr: number,
 ): number {
@@ -29,10 +30,10 @@ export function ssePacked(
       flags |= sseArith(
         op,
         true,
-        dst[dOff + i + 1],
-        dst[dOff + i],
-        src[sOff + i + 1],
-        src[sOff + i],
+        dst[dOff + i + 1] | 0,
+        dst[dOff + i] | 0,
+        src[sOff + i + 1] | 0,
+        src[sOff + i] | 0,
         mxcsr,
         O,
       );
@@ -41,7 +42,7 @@ export function ssePacked(
     }
   } else {
     for (let i = 0; i < 4; i++) {
-      flags |= sseArith(op, false, 0, dst[dOff + i], 0, src[sOff + i], mxcsr, O);
+      flags |= sseArith(op, false, 0, dst[dOff + i] | 0, 0, src[sOff + i] | 0, mxcsr, O);
       R[i] = O.lo;
     }
   }

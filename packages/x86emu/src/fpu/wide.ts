@@ -1,12 +1,16 @@
 /**
  * Unsigned integer helpers on 32-bit words for the significand arithmetic: a 96-bit value is
  * (w2, w1, w0), most significant first, plus a sticky bit for anything shifted out below.
- * Results land in the exported scratch `W` (no allocation per operation).
+ * Results land in the exported scratch `W` (no allocation per operation). Word arguments may
+ * be passed as int32 (`x | 0`, which V8 passes unboxed); each function reads them as unsigned.
  */
 export const W = { w2: 0, w1: 0, w0: 0, sticky: 0 };
 
 /** W = (w2:w1:w0 >> n) with every shifted-out one bit ORed into `sticky`. */
 export function shiftRight96(w2: number, w1: number, w0: number, sticky: number, n: number): void {
+  w2 >>>= 0;
+  w1 >>>= 0;
+  w0 >>>= 0;
   if (n >= 96) {
     W.sticky = sticky | (w2 | w1 | w0 ? 1 : 0);
     W.w2 = W.w1 = W.w0 = 0;
@@ -33,6 +37,9 @@ export function shiftRight96(w2: number, w1: number, w0: number, sticky: number,
 
 /** W = w2:w1:w0 shifted left until bit 95 is set; returns the shift (w must be non-zero). */
 export function normalize96(w2: number, w1: number, w0: number): number {
+  w2 >>>= 0;
+  w1 >>>= 0;
+  w0 >>>= 0;
   let n = 0;
   while (w2 === 0) {
     w2 = w1;

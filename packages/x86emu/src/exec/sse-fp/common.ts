@@ -12,24 +12,27 @@ import { partEa } from '../operands.js';
 import { raiseSimdFp } from '../x87/fpu-checks.js';
 
 let viewOf: Uint8Array | null = null;
-let view32 = new Uint32Array(64);
+let view32 = new Int32Array(64);
 
 /**
  * `state.xmm` as 64 little-endian words (XMMn is words 4n…4n+3). The view is made once per
  * register file (a Cpu keeps its state), so an instruction allocates nothing. x86 and the hosts
- * Node runs on are little-endian, so word k holds bytes 4k…4k+3 as the CPU stores them.
+ * Node runs on are little-endian, so word k holds bytes 4k…4k+3 as the CPU stores them. The
+ * words are int32: V8 passes those to the arithmetic core without boxing, where an unsigned
+ * word ≥ 2^31 (every negative float) is a heap number per call; src/fpu reads its word
+ * arguments as unsigned whichever form they come in.
  */
-export function xmmWords(cpu: Cpu): Uint32Array {
+export function xmmWords(cpu: Cpu): Int32Array {
   const b = cpu.state.xmm;
   if (b !== viewOf) {
     viewOf = b;
-    view32 = new Uint32Array(b.buffer, b.byteOffset, 64);
+    view32 = new Int32Array(b.buffer, b.byteOffset, 64);
   }
   return view32;
 }
 
 /** The source operand, copied (so that a destination written early cannot change it). */
-export const SRC = new Uint32Array(4);
+export const SRC = new Int32Array(4);
 
 /**
  * Reads the xmm/m operand (ModRM r/m) into SRC[0…bytes/4-1]: 4, 8 or 16 bytes. `align16`: a

@@ -16,7 +16,7 @@ import { checkSse } from '../x87/fpu-checks.js';
 import { commitFlags, loadSrc, packedFlags, SRC, xmmWords } from './common.js';
 
 const O = new SseOut();
-const T = new Uint32Array(4);
+const T = new Int32Array(4);
 
 /** Ends a stage: its flags into MXCSR, #XM here if one is unmasked. */
 function stage(cpu: Cpu, flags: number, mx: number): void {

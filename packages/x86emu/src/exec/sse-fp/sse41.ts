@@ -106,7 +106,7 @@ const EXTRACTPS: Handler = (cpu, i) => {
   if (i.mod === 3) {
     cpu.state.gpr[i.rm] = v;
     cpu.state.gprHigh[i.rm] = 0;
-  } else cpu.write(i.memSeg, cpu.ea(i), 4, v);
+  } else cpu.write(i.memSeg, cpu.ea(i), 4, v >>> 0); // the ops (MMIO, emulate()) see uint32
 };
 
 export const SSE41_HANDLERS: Record<string, Handler> = {
