@@ -65,9 +65,10 @@ export const ENGINES: readonly EngineEntry[] = [
     kick: (handle) => kickHostVcpu(handle),
   },
   // The vCPU thread owns one vCPU: a HLT in the kernel may sleep in KVM_RUN until a kick, as
-  // on Linux, so the loop is the same on every engine.
-  softEngine('vmx', 'Intel VMX', () => createVmxKvm({ haltBlocks: true })),
-  softEngine('svm', 'AMD SVM', () => createSvmKvm({ haltBlocks: true })),
+  // on Linux, so the loop is the same on every engine. Guest time follows host time, as under
+  // QEMU's TCG: the TSC at a nominal 1 GHz, with the PIT, RTC and PM timer on the same clock.
+  softEngine('vmx', 'Intel VMX', () => createVmxKvm({ haltBlocks: true, tscClock: 'host' })),
+  softEngine('svm', 'AMD SVM', () => createSvmKvm({ haltBlocks: true, tscClock: 'host' })),
 ];
 
 /** The engine an `-accel` name selects, or undefined. */

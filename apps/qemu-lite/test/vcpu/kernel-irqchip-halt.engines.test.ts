@@ -26,10 +26,9 @@ describe.each(engines)('kernel-irqchip=on on -accel $accel', ({ accel }) => {
     });
     expect(r.exitReason).toEqual({ kind: 'quit', cause: 'timeout' });
     // A loop straight back into KVM_RUN counts hundreds of thousands of EINTRs in 500 ms; the
-    // sleeping KVM_RUN returns only for the kicks at the PIT's 18.2 Hz deadlines.
+    // sleeping KVM_RUN returns only when kicked (the quit at the time limit).
     expect(kicks(r.stats.rows)).toBeLessThan(20);
-    // It slept inside KVM_RUN (time in the guest), never in the loop's HALTED state.
-    expect(r.stats.guestNs).toBeGreaterThan(200e6);
+    // It slept inside KVM_RUN, never in the loop's HALTED state (which counts haltedNs).
     expect(r.stats.haltedNs).toBe(0);
     // The kernel handles HLT itself: no HLT exit reaches userspace.
     expect(r.stats.rows.map((row) => row.reason)).not.toContain('HLT');

@@ -44,6 +44,7 @@ import { KVM_USER_MEM_SLOTS } from './memslots.js';
 import { shadowMmuOps } from './mmu-glue.js';
 import { MSRS_TO_SAVE } from './msrs.js';
 import { DEFAULT_RUN_BUDGET, kvmVcpuRun } from './run-loop.js';
+import { kvmSetTscClock, SOFT_TSC_KHZ, type TscClockMode } from './tsc-clock.js';
 import type { SoftVcpu } from './vcpu.js';
 import { KVM_MAX_VCPU_IDS, KVM_MAX_VCPUS, KVM_SOFT_MAX_VCPUS, SoftVm, type VcpuMmuOps } from './vm.js';
 
@@ -66,6 +67,12 @@ export interface SoftKvmOptions {
    * callers that drive several vCPUs from one thread). Needs a shared kick flag.
    */
   haltBlocks?: boolean;
+  /**
+   * How the guest TSC advances: `'instructions'` (default) one tick per retired instruction, a
+   * deterministic clock; `'host'` also carried forward to the host's clock at SOFT_TSC_KHZ
+   * (1 GHz), advertised in CPUID 0x15/0x16 with an invariant TSC (`tsc-clock.ts`).
+   */
+  tscClock?: TscClockMode;
 }
 
 /** Capabilities this engine answers in KVM_CHECK_EXTENSION; any other is 0. */
@@ -390,6 +397,7 @@ export class SoftKvmDevice implements KvmDevice {
   readonly engine: string;
   readonly runBudget: number;
   readonly haltBlocks: boolean;
+  readonly tscClock: TscClockMode;
   /** KVM_GET_MSR_INDEX_LIST: the candidates the silicon implements, fixed at set-up. */
   readonly msrIndexList: readonly number[];
   /** KVM_GET_SUPPORTED_CPUID */
@@ -413,10 +421,11 @@ export class SoftKvmDevice implements KvmDevice {
     this.engine = ops.name;
     this.runBudget = options.runBudget ?? DEFAULT_RUN_BUDGET;
     this.haltBlocks = options.haltBlocks ?? false;
+    this.tscClock = options.tscClock ?? 'instructions';
     this.mmu = options.mmu === undefined ? shadowMmuOps(options.mmuOptions) : options.mmu;
     this.hva = new HvaSpace(options.memoryLimit);
     this.msrIndexList = MSRS_TO_SAVE.filter((i) => ops.hasMsr(i));
-    this.supportedCpuid = supportedCpuid(ops);
+    this.supportedCpuid = supportedCpuid(ops, this.tscClock === 'host');
   }
 
   open(): number {
@@ -501,6 +510,7 @@ export class SoftKvmDevice implements KvmDevice {
   createVm(type: number): number {
     if (type !== 0) throw new KvmError('KVM_CREATE_VM', Errno.EINVAL, `type ${type}`);
     const vm = new SoftVm(this.ops, this.hva, SOFT_VCPU_MMAP_SIZE, this.mmu);
+    kvmSetTscClock(vm, this.tscClock);
     return this.newFd({ kind: 'vm', vm, refs: { open: 1 } });
   }
 
@@ -535,8 +545,16 @@ const CPUID_1_ECX_HYPERVISOR = 1 << 31;
 const CPUID_1_EDX_APIC = 1 << 9;
 const CPUID_1_ECX_KVM_EMULATED = (1 << 21) | (1 << 24);
 
-/** KVM_GET_SUPPORTED_CPUID from the silicon's own CPUID, virtualization bits masked. */
-function supportedCpuid(ops: ArchOps): KvmCpuidEntry2[] {
+/** CPUID.80000007H:EDX bit 8: the TSC runs at a constant rate (invariant TSC). */
+const CPUID_80000007_EDX_INVARIANT_TSC = 1 << 8;
+
+/**
+ * KVM_GET_SUPPORTED_CPUID from the silicon's own CPUID, virtualization bits masked; with the TSC
+ * on the host clock, its nominal rate too: leaf 0x15 (TSC = crystal × EBX / EAX, the crystal 1 GHz
+ * here) and 0x16 (base, maximum and bus MHz; the bus is KVM's 1 GHz APIC bus), and the invariant
+ * TSC bit (SDM Vol. 2A CPUID; Vol. 3B 18.7.3 "Determining the Processor Base Frequency").
+ */
+function supportedCpuid(ops: ArchOps, hostTsc: boolean): KvmCpuidEntry2[] {
   const out = new Uint32Array(4);
   const leaf = (fn: number): KvmCpuidEntry2 => {
     ops.cpu.cpuid(fn, 0, out);
@@ -552,10 +570,30 @@ function supportedCpuid(ops: ArchOps): KvmCpuidEntry2[] {
     }
     entries.push(e);
   }
+  if (hostTsc) {
+    const mhz = SOFT_TSC_KHZ / 1000;
+    const timing = (fn: number, eax: number, ebx: number, ecx: number): KvmCpuidEntry2 => ({
+      function: fn,
+      index: 0,
+      flags: 0,
+      eax,
+      ebx,
+      ecx,
+      edx: 0,
+    });
+    for (const e of [timing(0x15, 1, 1, SOFT_TSC_KHZ * 1000), timing(0x16, mhz, mhz, 1000)]) {
+      const i = entries.findIndex((x) => x.function === e.function);
+      if (i >= 0) entries[i] = e;
+      else entries.push(e);
+    }
+    entries[0].eax = Math.max(entries[0].eax, 0x16);
+    entries.sort((a, b) => a.function - b.function);
+  }
   const x0 = leaf(0x80000000);
   for (let fn = 0x80000000; fn <= Math.min(x0.eax >>> 0, 0x80000008); fn++) {
     const e = leaf(fn);
     if (fn === 0x80000001) e.ecx = (e.ecx & ~CPUID_80000001_ECX_SVM) >>> 0;
+    if (fn === 0x80000007 && hostTsc) e.edx = (e.edx | CPUID_80000007_EDX_INVARIANT_TSC) >>> 0;
     entries.push(e);
   }
   return entries;

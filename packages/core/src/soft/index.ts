@@ -22,6 +22,7 @@ export {
   TASK_SWITCH_JMP,
   type TaskSwitchRequest,
 } from './task-switch.js';
+export { SOFT_TSC_KHZ, type TscClockMode } from './tsc-clock.js';
 export { fromKvmSegment, KVM_NR_INTERRUPTS, KvmRequest, SoftVcpu, toKvmSegment } from './vcpu.js';
 export { KVM_MAX_VCPU_IDS, KVM_MAX_VCPUS, SoftVm, type VcpuMmuOps } from './vm.js';
 export * from './x86.js';

@@ -24,6 +24,7 @@ import {
   kvmVcpuBlock,
 } from './irqchip/vcpu-irq.js';
 import { kvmEntryNeedsLongMode } from './long-mode.js';
+import { kvmTscSync } from './tsc-clock.js';
 import { KvmRequest, type SoftVcpu } from './vcpu.js';
 import { completeStringPio, kvmGetLinearRip, kvmRipAdd } from './x86.js';
 
@@ -119,6 +120,8 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
           return 0;
         }
       }
+      // The guest TSC carried forward to the host clock, where the VM's TSC follows it.
+      kvmTscSync(vcpu);
       if (vcpu.apic !== null) {
         // The in-kernel irqchip: APIC timer, then a halted vCPU waits here (kvm_vcpu_block).
         kvmApicTimerCheck(vcpu);

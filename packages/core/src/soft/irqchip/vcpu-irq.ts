@@ -8,6 +8,7 @@
  */
 import { Errno, KvmError } from '../../api/errors.js';
 import { newArchSegment } from '../arch-ops.js';
+import { kvmTscFollowsHost, kvmTscNsUntil, kvmTscSkipped, kvmTscSync } from '../tsc-clock.js';
 import type { SoftVcpu } from '../vcpu.js';
 import { KvmIrqchip } from './irqchip.js';
 import { KVM_APIC_INIT, KVM_APIC_SIPI, KvmLapic, type LapicHost } from './lapic.js';
@@ -147,19 +148,29 @@ export function kvmVcpuBlock(vcpu: SoftVcpu): boolean {
   const flag = vcpu.kickFlag;
   for (;;) {
     if (kvmVcpuCheckBlock(vcpu)) return true;
-    if (!chip?.haltBlocks || !(flag.buffer instanceof SharedArrayBuffer)) return false;
+    if (chip === null || !mayBlock(vcpu)) return false;
     // Sleeps until `kick` stores 1 and notifies (a kick already there returns at once), or until
-    // the in-kernel PIT's next tick, which may wake the vCPU (then it runs on, as after an
-    // hrtimer wake-up in kvm_vcpu_block). A kick is consumed here: it is what ends this KVM_RUN.
-    const deadline = chip.pit?.nextDeadline() ?? -1;
-    const timeoutMs = deadline < 0 ? Number.POSITIVE_INFINITY : Math.max(0, (deadline - hostNowNs()) / 1e6);
+    // the next timer: the in-kernel PIT's tick, or the APIC timer's expiry when the TSC follows
+    // the host clock. A timer may wake the vCPU (then it runs on, as after an hrtimer wake-up in
+    // kvm_vcpu_block). A kick is consumed here: it is what ends this KVM_RUN.
+    const pitDeadline = chip.pit?.nextDeadline() ?? -1;
+    let timeoutMs =
+      pitDeadline < 0 ? Number.POSITIVE_INFINITY : Math.max(0, (pitDeadline - hostNowNs()) / 1e6);
+    const t = vcpu.apic?.nextTimerEvent() ?? -1;
+    if (t >= 0 && kvmTscFollowsHost(vcpu)) timeoutMs = Math.min(timeoutMs, kvmTscNsUntil(vcpu, t) / 1e6);
     if (Atomics.wait(flag, 0, 0, timeoutMs) !== 'timed-out') {
       Atomics.store(flag, 0, 0);
       vcpu.vm.count('halt_wakeups');
       return false;
     }
-    chip.pit?.check(hostNowNs());
+    kvmTscSync(vcpu);
+    kvmApicTimerCheck(vcpu);
   }
+}
+
+/** May KVM_RUN sleep in a halt: `haltBlocks`, and a kick flag another thread can notify. */
+function mayBlock(vcpu: SoftVcpu): boolean {
+  return vmIrqchip(vcpu)?.haltBlocks === true && vcpu.kickFlag.buffer instanceof SharedArrayBuffer;
 }
 
 function kvmVcpuCheckBlock(vcpu: SoftVcpu): boolean {
@@ -184,7 +195,12 @@ function kvmVcpuCheckBlock(vcpu: SoftVcpu): boolean {
   const t = apic.nextTimerEvent();
   if (t < 0) return false;
   const now = guestTsc(vcpu);
-  if (t > now) setGuestTsc(vcpu, t);
+  if (t > now) {
+    // A TSC on the host clock with a vCPU allowed to sleep: kvmVcpuBlock waits the time out.
+    if (kvmTscFollowsHost(vcpu) && mayBlock(vcpu)) return false;
+    setGuestTsc(vcpu, t);
+    kvmTscSkipped(vcpu, t - now);
+  }
   apic.checkTimer(Math.max(t, now));
   if (hasEvents(vcpu, apic) && !apic.waitForSipi) {
     apic.halted = false;

@@ -1,0 +1,101 @@
+/**
+ * The software engine's guest TSC clock. The silicon's TSC (x86emu) advances by one per retired
+ * instruction; with `SoftKvmOptions.tscClock: 'host'` the engine also carries it forward to the
+ * host's clock before each guest entry, at a nominal SOFT_TSC_KHZ (1 GHz: one tick per ns, the
+ * rate of KVM's APIC bus, so the local APIC timer counts host nanoseconds too). The TSC then
+ * follows host time as QEMU's TCG guests' does, the in-kernel PIT and qemu-lite's devices (on the
+ * host clock) agree with it, and KVM_GET_SUPPORTED_CPUID says so (leaves 0x15/0x16, invariant
+ * TSC).
+ *
+ * The carry is additive: between two entries the TSC gains max(instructions, elapsed host ns),
+ * so a guest's WRMSR to IA32_TSC is kept (as a TSC offset would keep it) and the TSC never runs
+ * backwards. A halted vCPU that skipped its TSC ahead to an APIC timer's expiry without waiting
+ * (no `haltBlocks`) owes that skip to the host clock: the next carries are reduced by it.
+ */
+import type { SoftVcpu } from './vcpu.js';
+import type { SoftVm } from './vm.js';
+
+/** The nominal TSC rate of the host clock mode, kHz (what KVM_GET_TSC_KHZ would answer). */
+export const SOFT_TSC_KHZ = 1_000_000;
+/** TSC ticks per host nanosecond at SOFT_TSC_KHZ. */
+const TSC_PER_NS = SOFT_TSC_KHZ / 1e6;
+const MSR_IA32_TSC = 0x10;
+
+/** How a VM's guest TSC advances. */
+export type TscClockMode = 'instructions' | 'host';
+
+interface TscSync {
+  /** Host ns and retired instructions at the last carry. */
+  hostNs: number;
+  instructions: number;
+  /** Ticks the TSC was moved ahead of the host clock by a halt that did not wait. */
+  debt: number;
+}
+
+const hostClockVms = new WeakSet<SoftVm>();
+const syncs = new WeakMap<SoftVcpu, TscSync>();
+const tscScratch = new Uint32Array(2);
+
+/** The host's monotonic clock, ns. */
+function hostNs(): number {
+  return performance.now() * 1e6;
+}
+
+/** Makes `vm`'s vCPUs' TSC follow `mode` (set once, when the VM is created). */
+export function kvmSetTscClock(vm: SoftVm, mode: TscClockMode): void {
+  if (mode === 'host') hostClockVms.add(vm);
+  else hostClockVms.delete(vm);
+}
+
+/** Does this vCPU's TSC follow the host clock? */
+export function kvmTscFollowsHost(vcpu: SoftVcpu): boolean {
+  return hostClockVms.has(vcpu.vm);
+}
+
+function readTsc(vcpu: SoftVcpu): number {
+  if (!vcpu.ops.getMsr(vcpu, MSR_IA32_TSC, tscScratch)) return -1;
+  return tscScratch[0] + tscScratch[1] * 0x100000000;
+}
+
+function writeTsc(vcpu: SoftVcpu, tsc: number): void {
+  vcpu.ops.setMsr(vcpu, MSR_IA32_TSC, tsc >>> 0, Math.floor(tsc / 0x100000000) >>> 0);
+}
+
+/**
+ * Before an entry: carries the TSC forward to the host clock (host clock mode only). Cheap when
+ * called often: one clock read, and an MSR write only when the host clock is ahead.
+ */
+export function kvmTscSync(vcpu: SoftVcpu): void {
+  if (!hostClockVms.has(vcpu.vm)) return;
+  const now = hostNs();
+  let s = syncs.get(vcpu);
+  if (s === undefined) {
+    s = { hostNs: now, instructions: vcpu.instructions, debt: 0 };
+    syncs.set(vcpu, s);
+    return;
+  }
+  const elapsed = (now - s.hostNs) * TSC_PER_NS;
+  const retired = vcpu.instructions - s.instructions;
+  s.hostNs = now;
+  s.instructions = vcpu.instructions;
+  let gain = elapsed - retired;
+  if (gain <= 0) return;
+  const paid = Math.min(gain, s.debt);
+  s.debt -= paid;
+  gain = Math.floor(gain - paid);
+  if (gain <= 0) return;
+  const tsc = readTsc(vcpu);
+  if (tsc >= 0) writeTsc(vcpu, tsc + gain);
+}
+
+/** A halt moved the TSC `ticks` ahead without waiting: the host clock must catch up first. */
+export function kvmTscSkipped(vcpu: SoftVcpu, ticks: number): void {
+  const s = syncs.get(vcpu);
+  if (s !== undefined && ticks > 0) s.debt += ticks;
+}
+
+/** Host ns from now until the TSC reaches `tsc` (0 if it has), in host clock mode. */
+export function kvmTscNsUntil(vcpu: SoftVcpu, tsc: number): number {
+  const now = readTsc(vcpu);
+  return now < 0 || tsc <= now ? 0 : (tsc - now) / TSC_PER_NS;
+}
