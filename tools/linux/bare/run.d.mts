@@ -32,6 +32,8 @@ export interface BareBootReport {
   unknownMsrs: { index: number; count: number }[];
   cpuStats: Record<string, number>;
   description: string;
+  /** When each `opts.milestones` entry first matched (wall ms from the start, instructions). */
+  milestones: Record<string, { ms: number; instructions: number }>;
 }
 
 export interface BareBootOptions {
@@ -48,6 +50,7 @@ export interface BareBootOptions {
   onSerial?: (text: string) => void;
   onProgress?: (line: string) => void;
   progressMs?: number;
+  milestones?: { name: string; re: RegExp }[];
 }
 
 export declare const LINUX_REQUIRED_CPUID1_EDX: [number, string][];

@@ -104,7 +104,9 @@ export function readLinear(m, gva, n) {
  * (add Linux's required CPUID bits x86emu lacks), timeoutMs, maxInstructions, symbols (a
  * `loadSymbols` lookup), onSerial(text), onProgress(line) every `progressMs`, stopOn (a RegExp
  * on the console that ends the run, e.g. the power-off line), quietVirtualS (end the run after
- * this many virtual seconds without console output; default 120). Resolves with a report; never
+ * this many virtual seconds without console output; default 120), milestones ([{ name, re }]:
+ * the report's `milestones[name]` says when, in wall ms and instructions, the console first
+ * matched `re`). Resolves with a report; never
  * rejects for anything the guest does (a LoaderError is the image's fault and is thrown).
  */
 export async function bootOnBareCpu(ql, image, opts) {
@@ -113,6 +115,8 @@ export async function bootOnBareCpu(ql, image, opts) {
   let console = '';
   let m;
   let consoleAtNs = 0;
+  const milestones = {};
+  let t0 = performance.now();
   const intercepts = {
     mask: 0,
     exceptionMask: [...WATCHED.keys()].reduce((mask, v) => mask | (1 << v), 0),
@@ -145,6 +149,17 @@ export async function bootOnBareCpu(ql, image, opts) {
       console += text;
       consoleAtNs = m.nowNs();
       opts.onSerial?.(text);
+      // Milestones are looked for at line ends only: the console grows to megabytes.
+      if (b === 0x0a && opts.milestones !== undefined) {
+        for (const { name, re } of opts.milestones) {
+          if (milestones[name] === undefined && re.test(console)) {
+            milestones[name] = {
+              ms: performance.now() - t0,
+              instructions: m.cpu.instructionsRetired + m.cpu.runCount,
+            };
+          }
+        }
+      }
     },
   });
   const load = opts.load ?? ql.kernelFormatOf(image).load;
@@ -155,7 +170,7 @@ export async function bootOnBareCpu(ql, image, opts) {
   const timeoutMs = opts.timeoutMs ?? 10 * 60_000;
   const maxInstructions = opts.maxInstructions ?? Number.POSITIVE_INFINITY;
   const progressMs = opts.progressMs ?? 10_000;
-  const t0 = performance.now();
+  t0 = performance.now();
   let nextProgress = t0 + progressMs;
   let ending;
   let detail;
@@ -244,5 +259,6 @@ export async function bootOnBareCpu(ql, image, opts) {
     unknownMsrs: [...m.unknownMsrs.entries()].map(([index, count]) => ({ index, count })),
     cpuStats: { ...cpu.stats },
     description: loaded.description,
+    milestones,
   };
 }
