@@ -25,7 +25,11 @@ const hex = (b: Uint8Array, from: number, to: number): string =>
 /** The compared parts: CW/SW/TW dwords, the registers; operand, RFLAGS arithmetic bits, RAX. */
 function view(r: { env: Uint8Array; mem: Uint8Array }): string {
   const fl = new DataView(r.mem.buffer, r.mem.byteOffset).getUint32(16, true) & 0x8d5;
-  return `cw/sw/tw ${hex(r.env, 0, 12)} st ${hex(r.env, 28, 108)} mem ${hex(r.mem, 0, 16)} fl ${fl.toString(16)} rax ${hex(r.mem, 24, 32)}`;
+  // Of the pointers (addresses differ between the two sides): FOP, and whether FDP is set.
+  const v = new DataView(r.env.buffer, r.env.byteOffset);
+  const fop = (v.getUint32(16, true) >>> 16) & 0x7ff;
+  const fdp = v.getUint32(20, true) !== 0 ? 'm' : '-';
+  return `cw/sw/tw ${hex(r.env, 0, 12)} st ${hex(r.env, 28, 108)} mem ${hex(r.mem, 0, 16)} fl ${fl.toString(16)} rax ${hex(r.mem, 24, 32)} fop ${fop.toString(16)}${fdp}`;
 }
 
 describe.skipIf(X87_REFEREE_MISSING !== null)(

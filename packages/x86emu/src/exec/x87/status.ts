@@ -78,13 +78,20 @@ export function mergeFlags(s: CpuState, flags: number, ccMask: number, storeToMe
   return (unmasked & (storeToMemory ? 0x1f : 0x07)) !== 0;
 }
 
-/** Records FIP/FCS and FOP for a non-control instruction (the pointers an exception handler reads). */
+/**
+ * Records FIP/FCS and FOP for a non-control instruction (the pointers an exception handler
+ * reads), and clears FDP/FDS: an instruction without a memory operand leaves them 0, as the
+ * referee CPU does (memory forms call `recordDp` next).
+ */
 export function recordIp(cpu: Cpu, i: Insn): void {
   const s = cpu.state;
   s.fpuIp[0] = cpu.startEip;
   s.fpuIp[1] = cpu.startRipHi;
   s.fpuSel[0] = s.segSel[1];
   s.fpuOpcode[0] = ((i.op & 7) << 8) | (i.mod << 6) | (i.ext << 3) | (i.rm & 7);
+  s.fpuDp[0] = 0;
+  s.fpuDp[1] = 0;
+  s.fpuSel[1] = 0;
 }
 
 /** Records FDP/FDS: the memory operand's offset (64-bit in 64-bit mode) and segment selector. */
