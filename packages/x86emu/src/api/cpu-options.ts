@@ -19,9 +19,9 @@ export interface CpuOptions {
   intercepts?: Intercepts;
   /**
    * FERR#, the x87 error output used when CR0.NE = 0 (SDM Vol. 1 8.7, "MS-DOS compatibility"):
-   * called with true when a waiting x87 instruction finds an unmasked exception pending (the
-   * instruction then proceeds, as with IGNNE# asserted), with false when FNINIT/FNCLEX (or a
-   * state load) clears it. A PC routes it to IRQ 13. Default: none (the error is dropped).
+   * called with true each time a waiting x87 instruction finds an unmasked exception pending
+   * (a level: the instruction then proceeds, as with IGNNE# asserted), with false when
+   * FNINIT/FNCLEX or an FPU state load clears it. A PC routes it to IRQ 13. Default: none.
    */
   ferr?: (asserted: boolean) => void;
   /** Start from this state (shared, not copied); default: a fresh power-on state. */

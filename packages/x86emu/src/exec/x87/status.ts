@@ -39,10 +39,10 @@ export function fpuEnter(cpu: Cpu): void {
 
 export function pendingError(cpu: Cpu): void {
   if (cpu.state.cr[0] & Cr0.NE) cpu.raise(C.MF, 0, false);
-  if (!cpu.ferrAsserted) {
-    cpu.ferrAsserted = true;
-    cpu.ferr?.(true);
-  }
+  // FERR# is a level: asserted again at every waiting instruction that finds the error pending
+  // (so a state loaded from outside, or a reset, cannot leave the platform's line out of step).
+  cpu.ferrAsserted = true;
+  cpu.ferr?.(true);
 }
 
 /**
