@@ -16,6 +16,17 @@ export class GuestFpu {
   readonly regs = new Uint8Array(80);
   mxcsr = 0x1f80;
   readonly xmm = new Uint8Array(256);
+  /**
+   * The last x87 non-control instruction (FIP and FDP as [low, high], FCS/FDS, FOP) and XCR0:
+   * state of the shared processor that each vCPU must find again as it left it (FXSAVE and
+   * FNSTENV show the first, XGETBV the second).
+   */
+  readonly ip = new Uint32Array(2);
+  readonly dp = new Uint32Array(2);
+  readonly sel = new Uint16Array(2);
+  opcode = 0;
+  /** XCR0 at reset: x87 only (SDM Vol. 1 13.3). */
+  readonly xcr0 = new Uint32Array([1, 0]);
 
   /** Into the processor before entering the guest. */
   loadInto(s: CpuState): void {
@@ -25,6 +36,11 @@ export class GuestFpu {
     s.fpuRegs.set(this.regs);
     s.mxcsr[0] = this.mxcsr;
     s.xmm.set(this.xmm);
+    s.fpuIp.set(this.ip);
+    s.fpuDp.set(this.dp);
+    s.fpuSel.set(this.sel);
+    s.fpuOpcode[0] = this.opcode;
+    s.xcr0.set(this.xcr0);
   }
 
   /** Out of the processor after a VM exit. */
@@ -35,11 +51,17 @@ export class GuestFpu {
     this.regs.set(s.fpuRegs);
     this.mxcsr = s.mxcsr[0];
     this.xmm.set(s.xmm);
+    this.ip.set(s.fpuIp);
+    this.dp.set(s.fpuDp);
+    this.sel.set(s.fpuSel);
+    this.opcode = s.fpuOpcode[0];
+    this.xcr0.set(s.xcr0);
   }
 
   /**
    * KVM_GET_FPU: ST(i) in 16-byte slots (the FXSAVE order; `regs` holds the physical registers
-   * R0–R7 and ST(i) is R((TOP + i) mod 8)), the abridged tag (1 = not empty, by physical register).
+   * R0–R7 and ST(i) is R((TOP + i) mod 8)), the abridged tag (1 = not empty, by physical register),
+   * FOP, and FIP/FDP as the 64-bit FXSAVE format has them (`fx_save`'s `rip`/`rdp`).
    */
   toKvm(): KvmFpu {
     const fpr = new Uint8Array(128);
@@ -55,9 +77,9 @@ export class GuestFpu {
       fcw: this.control,
       fsw: this.status,
       ftwx,
-      lastOpcode: 0,
-      lastIp: 0n,
-      lastDp: 0n,
+      lastOpcode: this.opcode,
+      lastIp: (BigInt(this.ip[1]) << 32n) | BigInt(this.ip[0]),
+      lastDp: (BigInt(this.dp[1]) << 32n) | BigInt(this.dp[0]),
       xmm: this.xmm.slice(),
       mxcsr: this.mxcsr,
     };
@@ -74,5 +96,10 @@ export class GuestFpu {
     this.tag = tag;
     this.mxcsr = f.mxcsr;
     this.xmm.set(f.xmm.subarray(0, 256));
+    this.opcode = f.lastOpcode & 0x7ff;
+    this.ip[0] = Number(f.lastIp & 0xffffffffn);
+    this.ip[1] = Number((f.lastIp >> 32n) & 0xffffffffn);
+    this.dp[0] = Number(f.lastDp & 0xffffffffn);
+    this.dp[1] = Number((f.lastDp >> 32n) & 0xffffffffn);
   }
 }

@@ -10,6 +10,7 @@ import { KvmError } from '../api/errors.js';
 import type { Kvm } from '../api/types.js';
 import { defineCrSuite } from './cr-suite.js';
 import { defineDoubleFaultSuite } from './double-fault-suite.js';
+import { defineFpuSuite } from './fpu-suite.js';
 import { protectedModeGuest, realModeGuest } from './guests.js';
 import { defineLongModeGuestSuite, defineLongModeSuite } from './long-mode-suite.js';
 import { defineMsrSuite } from './msr-suite.js';
@@ -30,6 +31,7 @@ export function defineGuestSuite(o: GuestSuiteOptions): void {
   defineLongModeSuite(o.name, o.open);
   defineLongModeGuestSuite(o.name, o.open);
   defineDoubleFaultSuite(o.name, o.open);
+  defineFpuSuite(o.name, o.open);
   describe(`${o.name} engine: real-mode guests`, () => {
     it('exits to userspace for OUT with the byte in the data page, then for HLT', () => {
       // mov dx, 0x3f8 ; mov al, 'A' ; out dx, al ; hlt
