@@ -179,11 +179,43 @@ export function fyl2xp1(x: Ext80, y: Ext80, out: Ext80, cw: number): number {
   unpack80(UA, x.signExp, x.hi, x.lo);
   unpack80(UB, y.signExp, y.hi, y.lo);
   xfSet64(X, sx, UA.exp, UA.hi, UA.lo);
-  xfLog1p(R, X);
-  xfDivLn2(R);
+  if (UA.exp >= -1) {
+    // |x| ≥ 1/2, outside the documented domain, where the CPU still computes log2(1 + x): the
+    // series for ln(1 + x) would not converge, so 1 + x is formed in 128 bits instead and split.
+    if (!log2OnePlus(R, X)) return invalidResult80(out, masks);
+  } else {
+    xfLog1p(R, X);
+    xfDivLn2(R);
+  }
   xfSet64(Y, sy, UB.exp, UB.hi, UB.lo);
   xfMul(R, R, Y);
   return flags | deliver(out, R, cw, 0);
+}
+
+const ONE = xfSetInt(new Xf(), 1);
+
+/**
+ * dst = log2(1 + x) as e + log2(m) for 1 + x = m·2^e, m in [√½, √2) (as xfLog2 does for a 64-bit
+ * operand); false when 1 + x ≤ 0.
+ */
+function log2OnePlus(dst: Xf, x: Xf): boolean {
+  xfAdd(S, ONE, x);
+  if (S.zero || S.sign) return false;
+  let e = S.exp;
+  S.exp = 0;
+  if (S.m[0] > 0xb504f333) {
+    S.exp = -1;
+    e += 1;
+  }
+  xfSub(S, S, ONE);
+  xfLog1p(dst, S);
+  xfDivLn2(dst);
+  if (e !== 0) {
+    xfSetInt(K, Math.abs(e));
+    K.sign = e < 0 ? 1 : 0;
+    xfAdd(dst, K, dst);
+  }
+  return true;
 }
 
 function xfDivLn2(r: Xf): void {
