@@ -215,6 +215,26 @@ export function defineLongModeGuestSuite(name: string, open: () => Kvm): void {
     });
 
     it.skipIf(!lm)(
+      `lets a guest leave IA-32e mode: CR0.PG cleared in compatibility mode clears EFER.LMA${why}`,
+      () => {
+        // In compatibility mode (CS.L = 0): mov eax, cr0 ; and eax, 0x7fffffff ; mov cr0, eax ;
+        // then unpaged 32-bit protected mode: mov al, 0x4d ; out 0x80, al ; hlt
+        const { vcpu } = longModeGuest(open(), [
+          ...[0x0f, 0x20, 0xc0, 0x25, 0xff, 0xff, 0xff, 0x7f, 0x0f, 0x22, 0xc0],
+          ...[0xb0, 0x4d, 0xe6, 0x80, 0xf4],
+        ]);
+        const s = vcpu.getSregs();
+        vcpu.setSregs({ ...s, cs: { ...s.cs, l: 0, db: 1 } });
+        expect(vcpu.run()).toBe(KVM_EXIT.IO);
+        expect(ioByte(vcpu)).toBe(0x4d);
+        const after = vcpu.getSregs();
+        expect(after.cr0 & 0x80000000n).toBe(0n);
+        // LMA follows CR0.PG off; LME stays as the guest set it.
+        expect(after.efer & 0x500n).toBe(0x100n);
+      },
+    );
+
+    it.skipIf(!lm)(
       `lets a guest enter IA-32e mode itself: WRMSR EFER.LME, then CR0.PG sets EFER.LMA${why}`,
       () => {
         // From flat 32-bit protected mode with CR4.PAE and CR3 at the PML4:
