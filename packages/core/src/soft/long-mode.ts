@@ -1,6 +1,7 @@
 /**
- * Long mode on silicon that lacks it. The software engine's VMX and SVM models are 32-bit parts
- * (CPUID.80000001H:EDX.LM clear) until their x86emu guest runs IA-32e code. Real KVM would
+ * Long mode on silicon that lacks it: the VMX and SVM models configured as 32-bit parts
+ * (`siliconConfig: { longMode: false }`, CPUID.80000001H:EDX.LM clear); the default parts have
+ * long mode and never get here. Real KVM would
  * refuse EFER.LME with #GP (`kvm_valid_efer`, LM absent from the guest's CPUID), and a guest
  * that ignores CPUID then triple-faults: a run that ends as if the guest had reset. Since here it
  * is the engine, not a CPUID choice, that cannot go on, KVM_RUN stops instead with
