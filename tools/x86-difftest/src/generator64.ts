@@ -10,6 +10,7 @@
 import { OPCODE_TABLE, type OpcodeRow } from '@kvm/x86emu';
 import { classOf, type InsnClass } from './classes.js';
 import { mayLeaveFlagsUndefined, undefinedFlags } from './flags.js';
+import { randomFpu, simd16 } from './fp-values.js';
 import { EXCLUDED, formName, generateCase, SEQUENCE_FORMS, type TestCase } from './generator.js';
 import { CODE, CODE_MAX, DATA, DATA_END, STACK_TOP } from './layout.js';
 import {
@@ -190,19 +191,29 @@ function encode64(
   const m = row.mnemonic;
   const attrs = row.attrs ?? '';
   const bytes: number[] = [];
-  const opPrefix = !NEAR_BRANCH.test(m) && m !== 'BSWAP' && p.chance(0.2);
+  // (Draws only on the SIMD/x87 rows' own paths, so the general-purpose cases of a seed stay.)
+  const opPrefix = !NEAR_BRANCH.test(m) && m !== 'BSWAP' && p.chance(0.2) && row.pfx === undefined;
   const adPrefix = p.chance(STRING_OPS.has(m) ? 0.2 : 0.08);
   if (p.chance(0.1)) bytes.push(p.pick([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65]));
   if (opPrefix) bytes.push(0x66);
   if (adPrefix) bytes.push(0x67);
   if (STRING_OPS.has(m) && p.chance(0.6))
     bytes.push(m === 'CMPS' || m === 'SCAS' ? p.pick([0xf2, 0xf3]) : 0xf3);
+  // A SIMD row's mandatory prefix (SDM Vol. 2 2.1.2) goes last among the legacy prefixes.
+  if (row.pfx !== undefined && row.pfx !== 'NP')
+    bytes.push(row.pfx === '66' ? 0x66 : row.pfx === 'F2' ? 0xf2 : 0xf3);
   const lockable = attrs.includes('lock');
   const memOnly = tokens.some((t) => t.startsWith('M'));
-  const regOnly = tokens.some((t) => t.startsWith('R')) || row.mod3 === true || row.rm !== undefined;
+  // U and N name XMM/MMX registers in ModRM.rm: register forms only (SDM Vol. 2 A.2.1).
+  const regOnly =
+    tokens.some((t) => t.startsWith('R') || /^[UN][a-z]/.test(t)) ||
+    row.mod3 === true ||
+    row.rm !== undefined;
   const hasModrm =
     row.ext !== undefined ||
-    tokens.some((t) => /^[EGMR]([a-z]|$)/.test(t) || t === 'S' || t === 'C' || t === 'D');
+    tokens.some(
+      (t) => /^[EGMR]([a-z]|$)/.test(t) || /^[VWUPQN][a-z]/.test(t) || t === 'S' || t === 'C' || t === 'D',
+    );
   let mod = regOnly ? 3 : memOnly ? p.below(3) : p.chance(0.5) ? 3 : p.below(3);
   if (row.rm !== undefined) mod = 3;
   if (lockable && mod !== 3 && p.chance(0.3)) bytes.unshift(0xf0);
@@ -220,7 +231,8 @@ function encode64(
   const B = rex & 1;
   const opSize = W ? 8 : opPrefix ? 2 : attrs.includes('d64') ? 8 : 4;
   const adSize = adPrefix ? 4 : 8;
-  if (row.op >= 0x100) bytes.push(0x0f);
+  if (row.op >= 0x200) bytes.push(0x0f, row.op >= 0x300 ? 0x3a : 0x38);
+  else if (row.op >= 0x100) bytes.push(0x0f);
   // Register-in-opcode forms (B8+r, 50+r, 91+r, BSWAP 0F C8+r) take REX.B (SDM Vol. 2 Table 3-1).
   bytes.push(row.op & 0xff);
   let reg = row.ext ?? p.below(8);
@@ -271,6 +283,8 @@ function encode64(
           else if (mod === 2) bytes.push(...le(disp >>> 0, 4));
           if (first) {
             const a = address64(p);
+            // SIMD and x87 operands: half of them 16-byte aligned (MOVAPS and friends #GP otherwise).
+            if (classOf(row) !== 'gp' && a[1] === 0 && p.chance(0.5)) a[0] = (a[0] & ~15) >>> 0;
             // Keep base + disp on the chosen address.
             setReg(s, base, [(a[0] - disp) >>> 0, a[1]]);
             if (index >= 0 && index !== base) setReg(s, index, [p.chance(0.8) ? 0 : p.below(0x100), 0]);
@@ -332,8 +346,8 @@ function encode64(
   return { bytes, row, bits: opSizeBits(row, opSize), count };
 }
 
-/** Longest case: three instructions of at most 15 bytes and the terminating HLT. */
-const CASE_BYTES_MAX = 48;
+/** Longest case: three instructions of at most 15 bytes, the MXCSR prologue and epilogue, the HLT. */
+const CASE_BYTES_MAX = 64;
 
 /**
  * A relative branch displacement `disp` (from the end of an instruction ending at code offset
@@ -416,6 +430,8 @@ function adjust64(
   if (m === 'LEAVE') setReg(s, 5, [rsp + 8 * p.below(16), 0]);
   if (ea === null || ea[1] !== 0 || ea[0] < DATA || ea[0] >= DATA_END - 16) return;
   const at = ea[0];
+  // Floating-point edges in the memory operand of a SIMD or x87 row.
+  if (classOf(row) !== 'gp' && p.chance(0.6)) patches.push([at, simd16(p)]);
   if (m === 'JMP_IND' || m === 'CALL_IND') patches.push([at, leQ(codeTarget(), 8)]);
   if (m === 'JMPF_IND' || m === 'CALLF_IND')
     patches.push([at, [...le(codeTarget()[0], opSize === 2 ? 2 : 4), ...le(p.pick(FAR_CODE64), 2)]]);
@@ -442,6 +458,15 @@ function initialState64(p: Prng): { s: MachineState; rsp: number; rflags: number
   const rflags = (0x202 | (p.u32() & 0x8d5) | (p.chance(0.2) ? 0x400 : 0)) >>> 0;
   return { s, rsp: STACK_TOP - 8 * p.below(32), rflags };
 }
+
+/** Where x87/SSE cases load MXCSR from and store it to (user data page, above the stack top). */
+export const MXCSR_IN = STACK_TOP + 0x40;
+export const MXCSR_OUT = STACK_TOP + 0x48;
+/** The forms of those two instructions in a case's `insns`. */
+export const HARNESS_LDMXCSR = 'LDMXCSR Md (harness: MXCSR in)';
+export const HARNESS_STMXCSR = 'STMXCSR Md (harness: MXCSR out)';
+const CR4_OSFXSR = 1 << 9;
+const CR4_OSXMMEXCPT = 1 << 10;
 
 const formsByClasses = new Map<string, readonly OpcodeRow[]>();
 
@@ -473,16 +498,28 @@ export function generateLong64(
   const user = { ...s, gpr: [...s.gpr], gprHigh: [...(s.gprHigh as number[])] };
   user.gpr[4] = rsp;
   const patches: [number, number[]][] = [];
-  const built = [encode64(row, user, patches, p, true, 0)];
+  const fp = classOf(row) !== 'gp';
+  // x87/SSE cases start with LDMXCSR from MXCSR_IN (KVM_SET_FPU does not set MXCSR) at CPL 3.
+  const prologue = fp ? [0x0f, 0xae, 0x14, 0x25, ...le(MXCSR_IN, 4)] : [];
+  const built = [encode64(row, user, patches, p, true, prologue.length)];
+  if (fp) {
+    // The x87/SSE state at the edges, set through KVM_SET_FPU and compared (fpu-state.ts); CR4
+    // says the OS handles FXSAVE and #XM (kvm-pvm runs user code under the host's CR4 anyway).
+    user.fpu = randomFpu(p);
+    user.cr4 |= CR4_OSFXSR | CR4_OSXMMEXCPT;
+    patches.push([MXCSR_IN, le(user.fpu.mxcsr, 4)]);
+  }
   const undef = undefinedFlags(row.mnemonic, built[0].bits, built[0].count);
   if (!mayLeaveFlagsUndefined(row.mnemonic) && p.chance(0.3)) {
     const extra = 1 + p.below(2);
     for (let k = 0; k < extra; k++) {
-      const at = built.reduce((n, b) => n + b.bytes.length, 0);
+      const at = prologue.length + built.reduce((n, b) => n + b.bytes.length, 0);
       built.push(encode64(p.pick(SEQUENCE_FORMS64), user, patches, p, false, at));
     }
   }
-  const bytes = built.flatMap((b) => b.bytes);
+  // …and end with STMXCSR to MXCSR_OUT (KVM_GET_FPU does not return it): compared as memory.
+  const epilogue = fp ? [0x0f, 0xae, 0x1c, 0x25, ...le(MXCSR_OUT, 4)] : [];
+  const bytes = [...prologue, ...built.flatMap((b) => b.bytes), ...epilogue];
   if (bytes.length >= CODE_MAX) throw new Error('case too long');
   // The CPL-0 state keeps the harness's RSP; the user RSP goes into the IRETQ frame.
   user.gpr[4] = s.gpr[4];
@@ -490,7 +527,11 @@ export function generateLong64(
   return {
     mode: 'long64',
     bytes,
-    insns: built.map((b) => ({ length: b.bytes.length, form: formName(b.row) })),
+    insns: [
+      ...(fp ? [{ length: prologue.length, form: HARNESS_LDMXCSR }] : []),
+      ...built.map((b) => ({ length: b.bytes.length, form: formName(b.row) })),
+      ...(fp ? [{ length: epilogue.length, form: HARNESS_STMXCSR }] : []),
+    ],
     init: user,
     entry: { mode: 'long64', rip: CODE, ripHigh: 0, rsp, rspHigh: 0, rflags },
     dataSeed: p.u32(),

@@ -19,7 +19,7 @@ import {
 } from '@kvm/core';
 import { openHostKvm } from '@kvm/host';
 import { defaultCpuid } from '@kvm/x86emu';
-import { baseState, RAM_SIZE } from './layout.js';
+import { baseState, CODE, RAM_SIZE } from './layout.js';
 
 /** Where `resetExtraState` runs its guest routine (inside the HLT sled). */
 const RESET_ROUTINE = 0xa000;
@@ -136,7 +136,14 @@ export class HostSide {
     this.vcpu.setSregs(this.sregs);
     this.vcpu.setRegs(this.regs);
     if (init.fpu) {
-      // KVM_SET_FPU, not guest code: kvm-pvm's CPL-0 emulator lacks XRSTOR and LDMXCSR.
+      // KVM_SET_FPU, not guest code: kvm-pvm's CPL-0 emulator lacks XRSTOR and LDMXCSR. It writes
+      // the legacy FXSAVE area only, leaving XSTATE_BV alone: a component the last save found in
+      // its init state (XSAVEOPT's init optimization) would come back as zeros (measured: XMM0–1
+      // read 0 after the first case). A CPL-3 run that dirties x87 and SSE state first sets both.
+      this.primeFpu(init, image);
+      this.ram.set(image);
+      this.vcpu.setSregs(this.sregs);
+      this.vcpu.setRegs(this.regs);
       const k = this.vcpu.getFpu();
       fpuToKvm(init.fpu, k);
       this.vcpu.setFpu(k);
@@ -161,6 +168,17 @@ export class HostSide {
     if (init.fpu) state.fpu = fpuFromKvm(this.vcpu.getFpu());
     if (kind !== 'hlt' && kind !== 'shutdown') this.completePending();
     return { kind, detail, state, ram: this.ram, io: this.io };
+  }
+
+  /** Runs MOV EAX, 1; MOVD XMM0, EAX; FLD1 at CPL 3 from `init`: x87 and SSE state not in init. */
+  private primeFpu(init: MachineState, image: Uint8Array): void {
+    const code = [0xb8, 1, 0, 0, 0, 0x66, 0x0f, 0x6e, 0xc0, 0xd9, 0xe8, 0xf4];
+    // The harness enters the case's code at CODE (its IRETQ frame is in the image).
+    const primed = image.slice();
+    primed.set(code, CODE);
+    this.run({ ...init, fpu: undefined }, primed);
+    toKvmRegs(init, this.regs);
+    toKvmSregs(init, this.sregs);
   }
 
   private loop(running: number): Outcome['kind'] {

@@ -3,6 +3,7 @@ export * from './compare.js';
 export * from './difftest.js';
 export * from './emu-side.js';
 export * from './flags.js';
+export * from './fp-values.js';
 export * from './fpu-state.js';
 export * from './generator.js';
 export * from './generator64.js';

@@ -6,7 +6,15 @@ import { compareOutcomes } from '../src/compare.js';
 import { caseAt } from '../src/difftest.js';
 import { AF, CF, OF, undefinedFlags } from '../src/flags.js';
 import { caseImage, formName } from '../src/generator.js';
-import { FORMS64, formsLong64, generateCompat32, generateLong64 } from '../src/generator64.js';
+import {
+  FORMS64,
+  formsLong64,
+  generateCompat32,
+  generateLong64,
+  HARNESS_LDMXCSR,
+  HARNESS_STMXCSR,
+  MXCSR_IN,
+} from '../src/generator64.js';
 import { CODE, DATA, DATA_END } from '../src/layout.js';
 import {
   baseState64,
@@ -220,10 +228,28 @@ describe('instruction classes (--class)', () => {
     expect(() => parseClasses('gp,avx')).toThrow(/unknown instruction class "avx"/);
     expect(parseClasses('all')).toEqual(['gp', 'x87', 'sse']);
   });
-  it('generate cases of the chosen classes only', () => {
-    for (let i = 0; i < 200; i++) {
-      const c = generateLong64(9, i, ['sse']);
-      expect(formsLong64(['sse']).map(formName)).toContain(c.insns[0].form);
+  it('generate cases of the chosen classes only, with the x87/SSE state and the MXCSR prologue/epilogue', () => {
+    const wrong: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      const c = generateLong64(9, i, ['sse', 'x87']);
+      const [pro, first] = c.insns;
+      const last = c.insns[c.insns.length - 1];
+      if (pro.form !== HARNESS_LDMXCSR || last.form !== HARNESS_STMXCSR)
+        wrong.push(`${i}: no prologue/epilogue`);
+      if (!formsLong64(['sse', 'x87']).map(formName).includes(first.form)) wrong.push(`${i}: ${first.form}`);
+      if (!c.init.fpu || (c.init.cr4 & 0x600) !== 0x600) wrong.push(`${i}: no FPU state or CR4.OSFXSR`);
+      if (!c.patches.some(([a, b]) => a === MXCSR_IN && b.length === 4)) wrong.push(`${i}: no MXCSR_IN`);
+      // Each piece decodes to the length the generator built (mandatory prefixes, 0F 38/3A maps).
+      let at = 0;
+      for (const x of c.insns) {
+        const bytes = c.bytes.slice(at, at + x.length);
+        at += x.length;
+        if (decode({ fetchByte: (k: number) => bytes[k] ?? 0xf4 }, insn, true, true) === DecodeStatus.Ok)
+          if (insn.length !== x.length)
+            wrong.push(`${i}: ${x.form} decodes to ${insn.length} of ${x.length}`);
+      }
     }
+    expect(wrong).toEqual([]);
+    expect(generateLong64(9, 0, ['gp']).init.fpu).toBeUndefined();
   });
 });
