@@ -100,6 +100,32 @@ export function defineLongModeGuestSuite(name: string, open: () => Kvm): void {
       expect(s.cs.l).toBe(1);
     });
 
+    it.skipIf(!lm)(
+      `round-trips 64-bit segment and table bases and EFER through KVM_SET/GET_SREGS${why}`,
+      () => {
+        const { vcpu } = longModeGuest(open(), [0xf4]);
+        const s = vcpu.getSregs();
+        const want = {
+          ...s,
+          fs: { ...s.fs, base: 0x7fff_f7fd_8740n },
+          gs: { ...s.gs, base: 0xffff_8880_3fc0_0000n },
+          tr: { ...s.tr, base: 0xffff_fe00_0000_3000n },
+          gdt: { base: 0xffff_fe00_0000_0000n, limit: 0x7f },
+          idt: { base: 0xffff_ffff_ff57_9000n, limit: 0xfff },
+          cr2: 0xffff_c900_0012_3456n,
+        };
+        vcpu.setSregs(want);
+        const got = vcpu.getSregs();
+        expect(got.fs.base).toBe(want.fs.base);
+        expect(got.gs.base).toBe(want.gs.base);
+        expect(got.tr.base).toBe(want.tr.base);
+        expect(got.gdt).toEqual(want.gdt);
+        expect(got.idt).toEqual(want.idt);
+        expect(got.cr2).toBe(want.cr2);
+        expect(got.efer).toBe(0xd01n);
+      },
+    );
+
     it.skipIf(!lm)(`reads a PML4 that maps itself through its own recursive entry${why}`, () => {
       // PML4[511] → the PML4: linear 0xFFFFFFFFFFFFF000 is the PML4 page itself.
       // mov rax, [0xfffffffffffff000] ; mov dx, 0x3f8 ; out dx, al ; hlt
