@@ -91,3 +91,20 @@ describe.each(['vmx', 'svm'])('the 64-bit guests on -accel %s', (accel) => {
     );
   }
 });
+
+describe.each(['vmx', 'svm'])('the bundled demo (no -kernel) on -accel %s', (accel) => {
+  it.skipIf(!built)(
+    `boots in long mode and runs its four tasks to the end${notBuilt}`,
+    async () => {
+      // What `pnpm qemu-lite -accel vmx` does: runGuest with no kernel boots the demo guest.
+      const r = await runGuest({ accel, timeoutMs: 60_000 });
+      expect(r.serial).toContain('long mode, 4-level paging');
+      expect(
+        r.serial.split('\n').filter((l) => /^ {2}\[(alpha|bravo|charlie|delta)\] turn 3:/.test(l)),
+      ).toHaveLength(4);
+      expect(r.serial).toContain('all 4 tasks finished after 3 turns each');
+      expect(r.exitReason.kind).toBe('debug-exit');
+    },
+    120_000,
+  );
+});
