@@ -31,6 +31,10 @@ const KNOWN = new Set<string>([
   'onStart',
   'debugcon',
   'pcTestdev',
+  'gdb',
+  'startStopped',
+  'onGdbListening',
+  'onMonitorOutput',
 ]);
 
 /** setTimeout's largest delay (2^31 - 1 ms); a larger one fires at once, with only a warning. */
@@ -239,6 +243,11 @@ export function validateRunGuestOptions(options: unknown): asserts options is Ru
   if (o.debugcon !== undefined) checkDebugcon(o.debugcon);
   checkFunction(o, 'onSerial');
   checkFunction(o, 'onStart');
+  checkFunction(o, 'onGdbListening');
+  checkFunction(o, 'onMonitorOutput');
+  checkBoolean(o, 'startStopped');
+  if (o.gdb !== undefined && typeof o.gdb !== 'string' && !isPlainObject(o.gdb))
+    typeError('gdb', "'tcp::PORT', 'tcp:HOST:PORT', 'unix:PATH' or { kind, … }", o.gdb);
   if (o.debugExit !== undefined) checkDebugExit(o.debugExit);
   if (o.log !== undefined) checkLog(o.log);
   checkString(o, 'logFile');

@@ -6,7 +6,7 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import { KvmError, type VcpuKickHandle } from '@kvm/core';
 import type { MachineConfig } from './config.js';
 import { DEFAULT_DEBUG_EXIT, type DebugExitConfig } from './devices/debug-exit.js';
@@ -18,6 +18,8 @@ import {
   EngineUnavailableError,
   engineByName,
 } from './engines.js';
+import { type DebugInput, type GdbListen, parseGdbDevice } from './gdbstub/channel.js';
+import { type GdbServer, startGdbServer } from './gdbstub/server.js';
 import { MAX_INITRD_BYTES, MAX_KERNEL_BYTES, readImageFile } from './loaders/read-image.js';
 import { LoaderError } from './loaders/types.js';
 import { validateRunGuestOptions } from './run-guest-options.js';
@@ -27,6 +29,7 @@ import type { StopReason } from './vcpu/exit-handler.js';
 import {
   createSharedControl,
   DEADLINE_GEN,
+  DEBUG_GEN,
   QUIT,
   QUIT_SIGNAL,
   QUIT_TIMEOUT,
@@ -80,6 +83,14 @@ export interface RunGuestOptions {
   logFile?: string;
   /** Called once the guest runs, with a handle to type into its console or stop it. */
   onStart?: (session: GuestSession) => void;
+  /** `-gdb`/`-s`: the GDB stub's socket (QEMU's `tcp::1234`, `tcp:HOST:PORT`, `unix:PATH`). */
+  gdb?: string | GdbListen;
+  /** `-S`: the vCPU waits, held, until gdb (or the monitor's `cont`) lets it run. */
+  startStopped?: boolean;
+  /** Called with the address the GDB stub listens on, before the guest starts. */
+  onGdbListening?: (address: string) => void;
+  /** The monitor: called with its output; commands go in through `GuestSession.monitor`. */
+  onMonitorOutput?: (text: string) => void;
 }
 
 export interface GuestSession {
@@ -89,6 +100,8 @@ export interface GuestSession {
   quit(cause?: 'user' | 'signal'): void;
   /** What the loader said about the kernel. */
   readonly description: string;
+  /** One monitor command line (with `onMonitorOutput` or `-S`/`-gdb` set; otherwise ignored). */
+  monitor(line: string): void;
 }
 
 export interface GuestResult {
@@ -308,7 +321,23 @@ export async function runGuest(options: RunGuestOptions = {}): Promise<GuestResu
   const { config, engine } = await resolveConfig(options);
   const control = createSharedControl();
   const input: WorkerInput = { config, sab: control.sab, epochMs: control.epochMs };
-  const worker = new Worker(workerUrl(), { workerData: input, execArgv: workerExecArgv() });
+  const debugging =
+    options.gdb !== undefined || options.startStopped === true || options.onMonitorOutput !== undefined;
+  const channel = debugging ? new MessageChannel() : undefined;
+  let gdbServer: GdbServer | undefined;
+  if (channel) {
+    input.debug = { port: channel.port2, startStopped: options.startStopped ?? false };
+    if (options.gdb !== undefined) {
+      const where = typeof options.gdb === 'string' ? parseGdbDevice(options.gdb) : options.gdb;
+      gdbServer = await startGdbServer(where, (m) => postDebug(m));
+      options.onGdbListening?.(gdbServer.address);
+    }
+  }
+  const worker = new Worker(workerUrl(), {
+    workerData: input,
+    execArgv: workerExecArgv(),
+    transferList: channel ? [channel.port2] : [],
+  });
   const chunks: Uint8Array[] = [];
   let kickHandle: VcpuKickHandle | undefined;
   let description = '';
@@ -322,6 +351,15 @@ export async function runGuest(options: RunGuestOptions = {}): Promise<GuestResu
       }
     }
   };
+  // Debug input: posted, then DEBUG_GEN bumped so the vCPU loop looks; woken and kicked out of
+  // KVM_RUN so that Ctrl-C stops a running guest at once.
+  function postDebug(m: DebugInput): void {
+    if (!channel || finished) return;
+    channel.port1.postMessage(m);
+    Atomics.add(control.cells, DEBUG_GEN, 1);
+    wakeMachine(control);
+    kick();
+  }
   const requestQuit = (code: number) => {
     Atomics.compareExchange(control.cells, QUIT, 0, code);
     wakeMachine(control);
@@ -372,6 +410,7 @@ export async function runGuest(options: RunGuestOptions = {}): Promise<GuestResu
                   push();
                 },
                 quit: (cause) => requestQuit(cause === 'signal' ? QUIT_SIGNAL : QUIT_USER),
+                monitor: (line) => postDebug({ kind: 'monitor', line }),
               });
             } catch (error) {
               abort(error);
@@ -379,6 +418,16 @@ export async function runGuest(options: RunGuestOptions = {}): Promise<GuestResu
           }
           break;
         }
+        case 'gdb':
+          gdbServer?.write(m.data);
+          break;
+        case 'monitor':
+          try {
+            options.onMonitorOutput?.(m.text);
+          } catch (error) {
+            abort(error);
+          }
+          break;
         case 'serial':
           chunks.push(m.data);
           try {
@@ -423,6 +472,8 @@ export async function runGuest(options: RunGuestOptions = {}): Promise<GuestResu
       }
     });
   }).finally(() => {
+    gdbServer?.close();
+    channel?.port1.close();
     void worker.terminate();
   });
 }

@@ -5,13 +5,15 @@
  * - `{ type: 'serial', data }` serial output, when the caller asked for it;
  * - `{ type: 'done', stop, stats, registers? }` when the machine stopped;
  * - `{ type: 'error', name, message, format?, errno? }` when it could not be built or the engine
- *   threw (a LoaderError's `format`, a KvmError's `errno`).
+ *   threw (a LoaderError's `format`, a KvmError's `errno`);
+ * - `{ type: 'gdb', data }` bytes for the gdb socket, `{ type: 'monitor', text }` monitor output.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { exitReasonName } from '@kvm/core';
 import type { MachineConfig } from './config.js';
 import { engineByName } from './engines.js';
+import { DebugSession } from './gdbstub/session.js';
 import { Machine } from './machine/machine.js';
 import { runMachine } from './machine/run-machine.js';
 import { ExitStats, formatExitStats } from './stats.js';
@@ -23,13 +25,17 @@ export interface WorkerInput {
   config: MachineConfig;
   sab: SharedArrayBuffer;
   epochMs: number;
+  /** The debug channel (`-s`/`-gdb`/`-monitor`): its port, and whether the vCPU starts held (`-S`). */
+  debug?: { port: MessagePort; startStopped: boolean };
 }
 
 export type WorkerMessage =
   | { type: 'started'; kickHandle: unknown; description: string }
   | { type: 'serial'; data: Uint8Array }
   | { type: 'done'; stop: StopReason; stats: ReturnType<ExitStats['snapshot']>; registers?: string }
-  | { type: 'error'; name: string; message: string; format?: string; errno?: number };
+  | { type: 'error'; name: string; message: string; format?: string; errno?: number }
+  | { type: 'gdb'; data: string }
+  | { type: 'monitor'; text: string };
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
@@ -64,7 +70,7 @@ function traceExit(machine: Machine, log: (item: string, line: string) => void):
 
 function main(): void {
   const port = parentPort!;
-  const { config, sab, epochMs } = workerData as WorkerInput;
+  const { config, sab, epochMs, debug } = workerData as WorkerInput;
   const control = openSharedControl(sab, epochMs);
   const clock = sharedClock(epochMs);
   const post = (m: WorkerMessage) => port.postMessage(m);
@@ -106,6 +112,15 @@ function main(): void {
         log('cpu_reset', `start: ${m.loaded.description}\n${formatRegisters(m.vcpu)}`);
     };
     started(machine);
+    const session = debug
+      ? new DebugSession(
+          machine,
+          control,
+          debug.port,
+          { gdb: (data) => post({ type: 'gdb', data }), flush },
+          debug.startStopped,
+        )
+      : undefined;
     let vcpuOfLastStart = machine.vcpu;
     const ended = runMachine(machine, control, stats, {
       loopHooks: (m) => ({
@@ -114,8 +129,10 @@ function main(): void {
           ? (v) => log('int', `inject vector 0x${v.toString(16)}`)
           : undefined,
         traceExit: config.log.includes('trace') ? traceExit(m, log) : undefined,
+        debug: session,
       }),
       onReboot: (m, reset) => {
+        session?.setMachine(m);
         if (config.log.includes('cpu_reset') && reset.kind === 'reset')
           log('cpu_reset', `reset (${reset.cause}): rebooting`);
         // The kick handle changes only when the reboot made a new vCPU (in-kernel irqchip).
@@ -145,6 +162,7 @@ function main(): void {
     }
     machine.close();
     kvm.close();
+    session?.machineEnded(stop.kind === 'debug-exit' ? stop.status : 0);
     post({ type: 'done', stop, stats: snapshot, registers });
   } catch (error) {
     flush();

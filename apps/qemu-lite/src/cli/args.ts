@@ -7,6 +7,7 @@
  */
 import { LOG_ITEMS } from '../config.js';
 import type { DebugExitConfig } from '../devices/debug-exit.js';
+import { parseGdbDevice } from '../gdbstub/channel.js';
 import { MAX_RAM_SIZE, MIN_RAM_SIZE } from '../machine/memory-map.js';
 import type { RunGuestOptions } from '../run-guest.js';
 import { parseSize } from '../size.js';
@@ -34,6 +35,8 @@ export interface ParsedArgs {
   debugconDevice?: { iobase: number; readback: number };
   /** `-debugcon`: where its bytes go, or null for `none`/`null` (no device). */
   debugconOutput?: 'stdio' | { file: string } | null;
+  /** `-monitor stdio`: the monitor on the terminal (else Ctrl-A c switches to it). */
+  monitorStdio?: boolean;
 }
 
 type Handler = (value: string, out: ParsedArgs) => void;
@@ -241,8 +244,18 @@ const withArg: Record<string, Handler> = {
   display: (v) => {
     if (v !== 'none') throw new UsageError(`-display ${v}: qemu-lite has no display (only -display none)`);
   },
-  monitor: (v) => {
-    if (v !== 'none') throw new UsageError(`-monitor ${v}: qemu-lite has no monitor (only -monitor none)`);
+  monitor: (v, out) => {
+    if (v === 'stdio') out.monitorStdio = true;
+    else if (v !== 'none' && v !== 'null')
+      throw new UsageError(`-monitor ${v}: only stdio and none are supported`);
+  },
+  gdb: (v, out) => {
+    try {
+      parseGdbDevice(v);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    out.options.gdb = v;
   },
 };
 
@@ -252,6 +265,13 @@ const noArg: Record<string, (out: ParsedArgs) => void> = {
   },
   'no-reboot': (out) => {
     out.options.noReboot = true;
+  },
+  // QEMU's shorthand for -gdb tcp::1234.
+  s: (out) => {
+    out.options.gdb = 'tcp::1234';
+  },
+  S: (out) => {
+    out.options.startStopped = true;
   },
   'enable-kvm': (out) => {
     out.options.accel = 'kvm';
@@ -359,10 +379,17 @@ Devices:
   -serial stdio|mon:stdio|none   the 16550 UART on 0x3f8 (IRQ 4); stdio is the default
   -nographic              serial on stdio (there is no display either way)
 
+Debugging:
+  -s                      the GDB stub on tcp::1234 (gdb: target remote :1234)
+  -gdb tcp:[HOST]:PORT|unix:PATH
+                          the GDB stub there (loopback when HOST is empty)
+  -S                      start with the vCPU stopped (gdb's continue, or the monitor's cont)
+  -monitor stdio|none     QEMU's monitor (HMP) on the terminal; also Ctrl-A c on the console
+
 Logging:
   -d ITEM[,ITEM]          exits, unimp, int, cpu_reset, trace (-d help lists them)
   -D FILE                 write the -d output to FILE instead of stderr
 
-Console keys: Ctrl-A x quits, Ctrl-A h helps, Ctrl-A Ctrl-A sends Ctrl-A.
+Console keys: Ctrl-A x quits, Ctrl-A c switches to the monitor, Ctrl-A h helps, Ctrl-A Ctrl-A sends Ctrl-A.
 Exit status: (v << 1) | 1 after a debug-exit write of v; 0 after a shutdown, a reset with
 -no-reboot or Ctrl-A x; 2 when the engine fails; 1 when qemu-lite cannot start.`;

@@ -11,6 +11,7 @@
  *              deadline; the main thread's timer service waits on it.
  * - QUIT:      nonzero asks the machine to stop (Ctrl-A x, a signal, a timeout).
  * - RX_HEAD/RX_TAIL: the terminal input ring (single producer: main; single consumer: vCPU).
+ * - DEBUG_GEN: bumped by the main thread after it posts on the debug channel (gdb, monitor).
  * Float64 cell DEADLINE_NS: when the next device timer is due, ns on the shared clock (or +∞).
  */
 
@@ -20,6 +21,7 @@ export const DEADLINE_GEN = 2;
 export const QUIT = 3;
 export const RX_HEAD = 4;
 export const RX_TAIL = 5;
+export const DEBUG_GEN = 6;
 const INT_CELLS = 8;
 
 export const STATE_IDLE = 0;

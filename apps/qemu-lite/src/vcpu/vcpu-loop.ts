@@ -47,7 +47,20 @@ export interface LoopHooks {
   logInterrupt?: (vector: number) => void;
   /** `-d trace`: called after every exit, before it is handled. */
   traceExit?: (reason: number) => void;
+  /** The debugger (gdb stub, monitor), when one is configured. */
+  debug?: LoopDebugHooks;
 }
+
+/** What the vCPU loop asks of a debugger (`gdbstub/session.ts`). */
+export interface LoopDebugHooks {
+  /** Top of each turn: serve it; blocks while it holds the vCPU. false: go back to the quit check. */
+  service(): boolean;
+  /** KVM_EXIT_DEBUG (from its KVM_SET_GUEST_DEBUG). */
+  debugExit(): void;
+}
+
+/** KVM_EXIT_DEBUG (<linux/kvm.h>). */
+const KVM_EXIT_DEBUG = 4;
 
 function quitReason(code: number): StopReason {
   return {
@@ -81,6 +94,7 @@ export function runVcpu(
       machine.stop(quitReason(quit));
       break;
     }
+    if (hooks.debug && !hooks.debug.service()) continue;
     // Terminal input, as much as the receive FIFO takes now; the rest waits in the ring.
     while (serial.canReceive()) {
       const byte = ringRead(control);
@@ -160,6 +174,11 @@ export function runVcpu(
       continue;
     }
     hooks.traceExit?.(reason);
+    if (reason === KVM_EXIT_DEBUG && hooks.debug) {
+      hooks.debug.debugExit();
+      stats.count(reason, clock() - now);
+      continue;
+    }
     const action = handleExit(reason, run, ctx);
     stats.count(reason, clock() - now);
     if (action === EXIT_STOP) state = VCPU_STOPPED;

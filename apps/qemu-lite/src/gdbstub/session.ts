@@ -1,0 +1,300 @@
+/**
+ * The machine thread's side of debugging: a `DebugTarget` over the running machine, and the
+ * hooks the vCPU loop calls (`service` at the top of each turn, `debugExit` on KVM_EXIT_DEBUG).
+ *
+ * While the debugger (gdb, or the monitor's `stop`) holds the vCPU, `service` blocks, serving
+ * the channel, until something resumes it. Breakpoints and watchpoints are checked one
+ * instruction at a time: with any set, the vCPU runs under KVM_GUESTDBG_SINGLESTEP and every
+ * KVM_EXIT_DEBUG compares the linear PC (kvm_run.debug.arch.pc) with the breakpoints and the
+ * watched bytes with their last values. That needs only the one KVM_SET_GUEST_DEBUG feature
+ * every engine has here (the host's kvm-pvm does not deliver #BP or debug-register exits from
+ * its instruction emulator, where CPL-0 code runs), and it leaves the guest's own DR0–DR7, TF
+ * and INT3 untouched: nothing is patched into guest memory.
+ */
+import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
+import type { Machine } from '../machine/machine.js';
+import { DEBUG_GEN, QUIT, QUIT_NONE, QUIT_USER, type SharedControl, WAKE } from '../vcpu/shared.js';
+import type { DebugInput } from './channel.js';
+import { type RegisterFile, readRegisterFile, writeRegisterFile } from './registers.js';
+import {
+  BP_HARDWARE,
+  BP_SOFTWARE,
+  type DebugTarget,
+  GDB_SIGINT,
+  GDB_SIGTRAP,
+  GdbStub,
+  type StopEvent,
+  WP_ACCESS,
+  WP_WRITE,
+} from './stub.js';
+
+/** KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP (<linux/kvm.h>). */
+const KVM_GUESTDBG_ENABLE = 0x1;
+const KVM_GUESTDBG_SINGLESTEP = 0x2;
+const PAGE = 4096;
+
+interface Watchpoint {
+  gva: bigint;
+  length: number;
+  /** Where the bytes are, resolved when the watchpoint was set (the guest's mapping then). */
+  gpa: number;
+  last: Uint8Array;
+}
+
+export interface SessionOutput {
+  /** Bytes for gdb's socket. */
+  gdb(text: string): void;
+  /** Flush the machine's buffered serial output (before blocking). */
+  flush(): void;
+}
+
+/** A command the monitor hands in; it answers through `out`. */
+export type MonitorHandler = (line: string, session: DebugSession) => void;
+
+export class DebugSession implements DebugTarget {
+  readonly vcpus = 1;
+  private machine: Machine;
+  private seenGen = 0;
+  private stopped: boolean;
+  private stepping = false;
+  private guestDebugOn = false;
+  private readonly breakpoints = new Map<bigint, number>();
+  private readonly watchpoints: Watchpoint[] = [];
+  private stub: GdbStub | null = null;
+  /** Handles monitor lines (set by the monitor). */
+  monitor: MonitorHandler | null = null;
+
+  constructor(
+    machine: Machine,
+    private readonly control: SharedControl,
+    private readonly port: MessagePort,
+    private readonly output: SessionOutput,
+    startStopped: boolean,
+  ) {
+    this.machine = machine;
+    this.stopped = startStopped;
+  }
+
+  get current(): Machine {
+    return this.machine;
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** After a reboot the vCPU may be a new one: debugging state goes with the machine. */
+  setMachine(machine: Machine): void {
+    if (machine === this.machine) return;
+    this.machine = machine;
+    this.guestDebugOn = false;
+    this.applyGuestDebug();
+  }
+
+  /**
+   * The vCPU loop's hook at the top of each turn. Returns false when the loop must go back to its
+   * quit check (a quit or `k` arrived while the vCPU was held).
+   */
+  service(): boolean {
+    const cells = this.control.cells;
+    if (Atomics.load(cells, DEBUG_GEN) !== this.seenGen) this.drain();
+    while (this.stopped) {
+      if (Atomics.load(cells, QUIT) !== QUIT_NONE) return false;
+      this.output.flush();
+      const wake = Atomics.load(cells, WAKE);
+      if (Atomics.load(cells, DEBUG_GEN) === this.seenGen) Atomics.wait(cells, WAKE, wake, 250);
+      this.drain();
+    }
+    return Atomics.load(cells, QUIT) === QUIT_NONE;
+  }
+
+  /** KVM_EXIT_DEBUG: a step finished; stop if gdb stepped, a breakpoint or watchpoint is hit. */
+  debugExit(): void {
+    if (this.stepping) {
+      this.stepping = false;
+      this.stop({ kind: 'signal', signal: GDB_SIGTRAP });
+      return;
+    }
+    const pc = this.machine.run.debug.pc;
+    const bp = this.breakpoints.get(pc);
+    if (bp !== undefined) {
+      this.stop({ kind: 'breakpoint', type: bp === BP_HARDWARE ? BP_HARDWARE : BP_SOFTWARE });
+      return;
+    }
+    const ram = this.machine.ram;
+    for (const w of this.watchpoints) {
+      let changed = false;
+      for (let i = 0; i < w.length; i++) {
+        if (ram[w.gpa + i] !== w.last[i]) {
+          changed = true;
+          w.last[i] = ram[w.gpa + i];
+        }
+      }
+      if (changed) {
+        this.stop({ kind: 'watchpoint', type: WP_WRITE, address: w.gva });
+        return;
+      }
+    }
+  }
+
+  /** The machine ended: tell gdb (W packet). */
+  machineEnded(status: number): void {
+    if (this.stub?.isRunning || this.stub) this.stub?.reportExit(status);
+  }
+
+  /** Holds the vCPU (monitor `stop`, Ctrl-C). */
+  stop(event: StopEvent): void {
+    this.stopped = true;
+    this.stepping = false;
+    this.stub?.reportStop(event);
+  }
+
+  /** Lets the vCPU run (monitor `cont`). */
+  cont(): void {
+    this.resume(false, 0);
+  }
+
+  private drain(): void {
+    this.seenGen = Atomics.load(this.control.cells, DEBUG_GEN);
+    for (;;) {
+      const m = receiveMessageOnPort(this.port);
+      if (m === undefined) return;
+      const input = m.message as DebugInput;
+      switch (input.kind) {
+        case 'gdb-connect':
+          this.stub = new GdbStub(this, (text) => this.output.gdb(text));
+          // gdb attaches to a stopped target (QEMU stops the VM when gdb connects).
+          if (!this.stopped) this.stop({ kind: 'signal', signal: GDB_SIGTRAP });
+          break;
+        case 'gdb-data':
+          this.stub?.feed(input.data);
+          break;
+        case 'gdb-disconnect':
+          if (this.stub) this.detach();
+          this.stub = null;
+          break;
+        case 'monitor':
+          this.monitor?.(input.line, this);
+          break;
+      }
+    }
+  }
+
+  private applyGuestDebug(): void {
+    const want = this.stepping || this.breakpoints.size > 0 || this.watchpoints.length > 0;
+    if (want === this.guestDebugOn) return;
+    this.machine.vcpu.setGuestDebug({
+      control: want ? KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP : 0,
+      debugreg: [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n],
+    });
+    this.guestDebugOn = want;
+  }
+
+  // --- DebugTarget ---
+
+  readRegisters(): RegisterFile {
+    return readRegisterFile(this.machine.vcpu);
+  }
+
+  writeRegisters(_vcpu: number, file: RegisterFile): void {
+    writeRegisterFile(this.machine.vcpu, file);
+  }
+
+  /** The guest-physical address of `gva` through the guest's page tables (KVM_TRANSLATE), or -1. */
+  translate(gva: bigint): number {
+    const vcpu = this.machine.vcpu;
+    if (!vcpu.translate) return gva < BigInt(this.machine.ram.length) ? Number(gva) : -1;
+    try {
+      const t = vcpu.translate(gva);
+      return t.valid ? Number(t.physicalAddress) : -1;
+    } catch {
+      return -1;
+    }
+  }
+
+  /** The guest RAM bytes behind [gva, gva + length), page by page; null if any page is not RAM. */
+  private access(
+    gva: bigint,
+    length: number,
+    each: (gpa: number, offset: number, n: number) => void,
+  ): boolean {
+    const ram = this.machine.ram;
+    let done = 0;
+    while (done < length) {
+      const at = gva + BigInt(done);
+      const n = Math.min(length - done, PAGE - Number(at & 0xfffn));
+      const gpa = this.translate(at);
+      if (gpa < 0 || gpa + n > ram.length) return false;
+      each(gpa, done, n);
+      done += n;
+    }
+    return true;
+  }
+
+  readMemory(_vcpu: number, gva: bigint, length: number): Uint8Array | null {
+    const out = new Uint8Array(length);
+    const ram = this.machine.ram;
+    return this.access(gva, length, (gpa, offset, n) => out.set(ram.subarray(gpa, gpa + n), offset))
+      ? out
+      : null;
+  }
+
+  writeMemory(_vcpu: number, gva: bigint, data: Uint8Array): boolean {
+    const ram = this.machine.ram;
+    return this.access(gva, data.length, (gpa, offset, n) => ram.set(data.subarray(offset, offset + n), gpa));
+  }
+
+  insertPoint(type: number, gva: bigint, kind: number): boolean | null {
+    if (type === BP_SOFTWARE || type === BP_HARDWARE) {
+      this.breakpoints.set(gva, type);
+    } else if (type === WP_WRITE) {
+      // Write watchpoints only: a read leaves nothing to compare (rwatch/awatch need DR0–DR3).
+      if (kind < 1 || kind > 8) return false;
+      const gpa = this.translate(gva);
+      if (gpa < 0 || gpa + kind > this.machine.ram.length || ((gpa + kind - 1) & ~0xfff) !== (gpa & ~0xfff))
+        return false;
+      this.watchpoints.push({ gva, length: kind, gpa, last: this.machine.ram.slice(gpa, gpa + kind) });
+    } else if (type <= WP_ACCESS) {
+      return null;
+    } else return null;
+    this.applyGuestDebug();
+    return true;
+  }
+
+  removePoint(type: number, gva: bigint, kind: number): boolean | null {
+    if (type === BP_SOFTWARE || type === BP_HARDWARE) {
+      if (!this.breakpoints.delete(gva)) return false;
+    } else if (type === WP_WRITE) {
+      const i = this.watchpoints.findIndex((w) => w.gva === gva && w.length === kind);
+      if (i < 0) return false;
+      this.watchpoints.splice(i, 1);
+    } else return null;
+    this.applyGuestDebug();
+    return true;
+  }
+
+  resume(step: boolean, _vcpu: number): void {
+    this.stepping = step;
+    // Watched bytes are compared with what they hold now, not when they were set.
+    for (const w of this.watchpoints) w.last.set(this.machine.ram.subarray(w.gpa, w.gpa + w.length));
+    this.stopped = false;
+    this.applyGuestDebug();
+  }
+
+  interrupt(): void {
+    this.stop({ kind: 'signal', signal: GDB_SIGINT });
+  }
+
+  kill(): void {
+    Atomics.compareExchange(this.control.cells, QUIT, QUIT_NONE, QUIT_USER);
+    this.stopped = false;
+  }
+
+  detach(): void {
+    this.breakpoints.clear();
+    this.watchpoints.length = 0;
+    this.stepping = false;
+    this.stopped = false;
+    this.applyGuestDebug();
+  }
+}
