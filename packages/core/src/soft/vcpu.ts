@@ -33,8 +33,8 @@ const X86_CR0_PE = 1 << 0;
 const X86_CR0_NW = 1 << 29;
 const X86_CR0_CD = 1 << 30;
 const X86_CR0_PG = 0x80000000;
-/** CR4 bits this engine's CPUs implement (VME…OSXMMEXCPT); others are reserved → EINVAL. */
-export const CR4_SUPPORTED = 0x7ff;
+/** CR4 bits this engine's CPUs implement (VME…OSXMMEXCPT, OSXSAVE); others are reserved → EINVAL. */
+export const CR4_SUPPORTED = 0x7ff | (1 << 18);
 const EFER_LME = 1 << 8;
 const EFER_LMA = 1 << 10;
 const X86_CR4_PAE = 1 << 5;
@@ -400,6 +400,9 @@ export class SoftVcpu {
     if (leaf === 1 && this.apic !== null) {
       out[3] = this.apic.hwEnabled ? (out[3] | (1 << 9)) >>> 0 : out[3] & ~(1 << 9);
     }
+    // … and CPUID.1:ECX.OSXSAVE[bit 27] follows CR4.OSXSAVE where the table has XSAVE (bit 26).
+    if (leaf === 1)
+      out[2] = out[2] & (1 << 26) && this.cr4 & (1 << 18) ? (out[2] | (1 << 27)) >>> 0 : out[2] & ~(1 << 27);
   }
 }
 

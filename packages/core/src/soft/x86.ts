@@ -26,6 +26,7 @@ export const X86_CR0_CD = 1 << 30;
 export const X86_CR0_PG = 0x80000000;
 export const X86_CR4_PSE = 1 << 4;
 export const X86_CR4_PAE = 1 << 5;
+const X86_CR4_OSXSAVE = 1 << 18;
 export const X86_CR4_PGE = 1 << 7;
 export const EFER_LME = 1 << 8;
 export const EFER_LMA = 1 << 10;
@@ -463,7 +464,8 @@ export function kvmSetCr0(vcpu: SoftVcpu, cr0: number): void {
 /** `set_cr4`: #GP for reserved bits or clearing PAE in long mode; PAE paging needs good PDPTEs. */
 export function kvmSetCr4(vcpu: SoftVcpu, cr4: number): void {
   cr4 = cr4 >>> 0;
-  if (cr4 & ~0x7ff) {
+  // VME…OSXMMEXCPT and OSXSAVE (bit 18, XSAVE: x86emu has it) are the implemented bits.
+  if (cr4 & ~(0x7ff | X86_CR4_OSXSAVE)) {
     injectGp(vcpu);
     return;
   }

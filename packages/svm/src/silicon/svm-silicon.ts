@@ -214,7 +214,8 @@ export class SvmSilicon implements HostCpu {
     if (cr0 & (1 << 29) && !(cr0 & (1 << 30))) return 'CR0.CD = 0 with CR0.NW = 1';
     if (v.hi(VMCB.CR0) !== 0) return 'CR0[63:32] not zero';
     if (v.hi(VMCB.CR3) >>> (SVM_MAXPHYADDR - 32) !== 0) return 'CR3 beyond MAXPHYADDR';
-    if (v.u32(VMCB.CR4) & ~0x7ff || v.hi(VMCB.CR4)) return 'CR4 reserved bits';
+    // VME…OSXMMEXCPT and OSXSAVE (bit 18) are the implemented CR4 bits.
+    if (v.u32(VMCB.CR4) & ~(0x7ff | (1 << 18)) || v.hi(VMCB.CR4)) return 'CR4 reserved bits';
     if (v.hi(VMCB.DR6) || v.hi(VMCB.DR7)) return 'DR6/DR7 upper bits';
     if (v.u32(VMCB.EFER) & ~this.eferValid || v.hi(VMCB.EFER)) return 'EFER reserved bits';
     // Long mode (15.5.1): EFER.LME with CR0.PG needs CR4.PAE and CR0.PE, and a CS with L and D

@@ -119,9 +119,9 @@ export const VMX_CAPS_32: VmxCapabilities = {
 /** CR0 bits fixed to 1 / allowed to be 1 in VMX operation (A.7): PE, NE, PG fixed 1. */
 export const CR0_FIXED0 = 0x80000021;
 export const CR0_FIXED1 = 0xffffffff;
-/** CR4: VMXE fixed 1; VME…OSXMMEXCPT and VMXE may be 1 (A.8). */
+/** CR4: VMXE fixed 1; VME…OSXMMEXCPT, VMXE and OSXSAVE may be 1 (A.8). */
 export const CR4_FIXED0 = 0x00002000;
-export const CR4_FIXED1 = 0x000027ff;
+export const CR4_FIXED1 = 0x000427ff;
 
 /** IA32_VMX_MISC: HLT activity state (bit 6), 4 CR3-target values (bits 24:16). */
 export const VMX_MISC = (1 << 6) | (4 << 16);
