@@ -39,6 +39,8 @@ export interface MachineConfig {
   noReboot: boolean;
   /** KVM_CREATE_IRQCHIP + KVM_CREATE_PIT2 instead of our userspace PIC and PIT. */
   kernelIrqchip: boolean;
+  /** `-icount shift=N`: the virtual clock's shift, or null for host time. */
+  icountShift?: number | null;
   /** Where serial output goes: the process's stdout (fd 1), back to the caller, or both. */
   serialToStdout: boolean;
   serialToCaller: boolean;

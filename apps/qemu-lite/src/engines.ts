@@ -3,7 +3,7 @@
  * engine is one row. Each row opens a `Kvm` (the only thing the VMM talks to) and knows how
  * another thread kicks one of its vCPUs out of `run()`.
  */
-import type { Kvm, VcpuKickHandle } from '@kvm/core';
+import type { Kvm, SoftKvmOptions, VcpuKickHandle } from '@kvm/core';
 import { hostKvmAvailability, kickHostVcpu, openHostKvm } from '@kvm/host';
 import { createSvmKvm } from '@kvm/svm';
 import { createVmxKvm } from '@kvm/vmx';
@@ -16,8 +16,11 @@ export interface EngineEntry {
   readonly description: string;
   /** Whether it can be used here, and if not, why in words a person can act on. */
   availability(): { available: boolean; reason?: string };
-  /** Opens the engine's system handle. Throws (KvmError or EngineUnavailableError) with the reason. */
-  open(): Kvm;
+  /**
+   * Opens the engine's system handle (`icountShift`: QEMU's -icount, software engines only).
+   * Throws (KvmError or EngineUnavailableError) with the reason.
+   */
+  open(options?: { icountShift?: number | null }): Kvm;
   /** Makes the vCPU behind `handle` leave `run()` promptly; callable from any thread. */
   kick(handle: VcpuKickHandle): void;
 }
@@ -43,8 +46,19 @@ function kickSoftVcpu(handle: VcpuKickHandle): void {
   }
 }
 
+/** The software engine's options for qemu-lite: one vCPU per thread, host time or -icount. */
+function softOptions(icountShift: number | null | undefined): SoftKvmOptions {
+  return icountShift === null || icountShift === undefined
+    ? { haltBlocks: true, tscClock: 'host' }
+    : { haltBlocks: true, tscClock: 'instructions', icountShift };
+}
+
 /** A row for the software engine on one vendor's silicon model. */
-function softEngine(name: 'vmx' | 'svm', vendor: string, open: () => Kvm): EngineEntry {
+function softEngine(
+  name: 'vmx' | 'svm',
+  vendor: string,
+  open: (options?: { icountShift?: number | null }) => Kvm,
+): EngineEntry {
   return {
     name,
     aliases: [name],
@@ -67,8 +81,9 @@ export const ENGINES: readonly EngineEntry[] = [
   // The vCPU thread owns one vCPU: a HLT in the kernel may sleep in KVM_RUN until a kick, as
   // on Linux, so the loop is the same on every engine. Guest time follows host time, as under
   // QEMU's TCG: the TSC at a nominal 1 GHz, with the PIT, RTC and PM timer on the same clock.
-  softEngine('vmx', 'Intel VMX', () => createVmxKvm({ haltBlocks: true, tscClock: 'host' })),
-  softEngine('svm', 'AMD SVM', () => createSvmKvm({ haltBlocks: true, tscClock: 'host' })),
+  // With -icount the clock is virtual instead (the TSC counts instructions, halts skip ahead).
+  softEngine('vmx', 'Intel VMX', (o) => createVmxKvm(softOptions(o?.icountShift))),
+  softEngine('svm', 'AMD SVM', (o) => createSvmKvm(softOptions(o?.icountShift))),
 ];
 
 /** The engine an `-accel` name selects, or undefined. */

@@ -35,6 +35,7 @@ const KNOWN = new Set<string>([
   'startStopped',
   'onGdbListening',
   'onMonitorOutput',
+  'icount',
 ]);
 
 /** setTimeout's largest delay (2^31 - 1 ms); a larger one fires at once, with only a warning. */
@@ -241,6 +242,14 @@ export function validateRunGuestOptions(options: unknown): asserts options is Ru
   for (const name of ['serialToStdout', 'captureSerial', 'kernelIrqchip', 'noReboot', 'pcTestdev'])
     checkBoolean(o, name);
   if (o.debugcon !== undefined) checkDebugcon(o.debugcon);
+  if (o.icount !== undefined) {
+    const shift = (o.icount as { shift?: unknown } | null)?.shift;
+    if (typeof shift !== 'number' || !Number.isInteger(shift) || shift < 0 || shift > 10) {
+      throw new RangeError(
+        `runGuest: options.icount.shift must be an integer from 0 to 10, not ${shown(shift)}`,
+      );
+    }
+  }
   checkFunction(o, 'onSerial');
   checkFunction(o, 'onStart');
   checkFunction(o, 'onGdbListening');

@@ -76,6 +76,12 @@ export interface RunGuestOptions {
   debugcon?: { output: 'stdio' | { file: string }; iobase?: number; readback?: number };
   /** QEMU's pc-testdev (ports 0xe0–0xeb, IRQ lines at 0x2000, I/O memory at 0xff000000). */
   pcTestdev?: boolean;
+  /**
+   * QEMU's `-icount shift=N`: virtual time, 2^N ns per retired instruction, for the TSC, the PIT,
+   * the PM timer and the halts (which skip ahead), so that two runs of a guest are identical.
+   * Software engines only.
+   */
+  icount?: { shift: number };
   /** A guest reset ends the run with status 0 instead of rebooting. Default true for the library. */
   noReboot?: boolean;
   /** `-d` items and `-D` file. */
@@ -208,7 +214,18 @@ export async function resolveConfig(
     log: options.log ?? [],
     logFile: options.logFile,
     pcTestdev: options.pcTestdev ?? false,
+    icountShift: options.icount?.shift ?? null,
   };
+  if (config.icountShift !== null && !config.kernelIrqchip) {
+    throw new TypeError(
+      'runGuest: -icount needs the in-kernel irqchip, whose halts skip ahead in virtual time',
+    );
+  }
+  if (config.icountShift !== null && engine.name === 'host') {
+    throw new EngineUnavailableError(
+      "-icount needs a software engine (-accel vmx or svm): the host's CPU does not count the guest's instructions",
+    );
+  }
   if (options.debugcon) {
     const { output } = options.debugcon;
     if (typeof output === 'object') {

@@ -223,6 +223,25 @@ const withArg: Record<string, Handler> = {
     else if (v.startsWith('file:') && v.length > 5) out.debugconOutput = { file: v.slice(5) };
     else throw new UsageError(`-debugcon ${v}: only stdio, file:PATH, none and null are supported`);
   },
+  icount: (v, out) => {
+    // QEMU: `-icount [shift=]N|auto[,align=on|off,sleep=on|off,rr=…]`; the deterministic N only.
+    const { first, props } = parseKeyValues(v);
+    if (first.includes('=')) {
+      const [k, val] = first.split('=');
+      props.set(k, val);
+    } else if (first !== '') {
+      props.set('shift', first);
+    }
+    rejectUnknownProps(props, ['shift'], '-icount');
+    const shift = props.get('shift');
+    if (shift === 'auto') {
+      throw new UsageError('-icount shift=auto: the adaptive clock is not implemented; give shift=N (0-10)');
+    }
+    if (shift === undefined || !/^\d+$/.test(shift) || Number(shift) > 10) {
+      throw new UsageError(`-icount ${v}: shift must be an integer from 0 to 10`);
+    }
+    out.options.icount = { shift: Number(shift) };
+  },
   accel,
   machine,
   M: machine,
@@ -354,6 +373,8 @@ Machine:
   -smp 1                  one vCPU (the only choice)
   -accel kvm|host|vmx|svm engine: the host's /dev/kvm, or the software engine's VMX/SVM backend
   -enable-kvm             same as -accel kvm
+  -icount [shift=]N       virtual time: 2^N ns per guest instruction for the TSC, PIT and PM
+                          timer, halts skip ahead; two runs are identical (vmx/svm only)
   -machine kernel-irqchip=on|off
                           on (default): the engine's in-kernel PIC, IOAPIC and local APIC (and
                           PIT where it has one), as QEMU with KVM; off: userspace i8259/i8254,

@@ -95,6 +95,9 @@ export interface MachineHooks {
   log(item: string, line: string): void;
 }
 
+/** IA32_TSC: the guest's time stamp counter, -icount's instruction count. */
+const MSR_IA32_TSC = 0x10;
+
 export class Machine {
   readonly vm: Vm;
   readonly vcpu: Vcpu;
@@ -176,7 +179,11 @@ export class Machine {
       this.bus.register(0x92, 1, new SystemControlPortA(reset('port 0x92 reset')));
       // ACPI PM1a/PM timer (SLP_EN with S5 powers off) and PIIX's reset control, the FADT's
       // reset register (src/acpi/fadt.ts describes both to the guest).
-      this.acpiPm = new AcpiPm(clock, { onPowerOff: () => this.stop({ kind: 'poweroff' }) });
+      // With -icount the PM timer counts the guest's virtual time (its TSC × 2^shift), as QEMU's
+      // does on QEMU_CLOCK_VIRTUAL; otherwise host time.
+      const shift = config.icountShift ?? null;
+      const pmClock: Clock = shift === null ? clock : () => this.virtualNs(shift);
+      this.acpiPm = new AcpiPm(pmClock, { onPowerOff: () => this.stop({ kind: 'poweroff' }) });
       this.bus.register(ACPI_PM_BASE, ACPI_PM_PORTS, this.acpiPm);
       this.bus.register(RESET_CONTROL_PORT, 1, new ResetControl(reset('port 0xcf9 reset')));
       this.bus.register(
@@ -228,6 +235,14 @@ export class Machine {
       vm.close();
       throw error;
     }
+  }
+
+  /** -icount's virtual time: the guest TSC (one tick per instruction) × 2^shift ns; 0 before the vCPU. */
+  private virtualNs(shift: number): number {
+    const vcpu = this.vcpu as Vcpu | undefined;
+    if (vcpu === undefined) return 0;
+    const [tsc] = vcpu.getMsrs([MSR_IA32_TSC]);
+    return tsc === undefined ? 0 : Number(tsc.data) * 2 ** shift;
   }
 
   /** The userspace i8254 at 0x40–0x43 and its gate/speaker port 0x61. */

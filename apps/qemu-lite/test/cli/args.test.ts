@@ -80,6 +80,18 @@ describe('command line', () => {
     expect(parseArgs(['-machine', 'kernel-irqchip=on']).options.kernelIrqchip).toBe(true);
   });
 
+  it("reads -icount shift=N (and QEMU's bare N), and refuses shift=auto with the reason", () => {
+    expect(parseArgs(['-icount', 'shift=3']).options.icount).toEqual({ shift: 3 });
+    expect(parseArgs(['-icount', '0']).options.icount).toEqual({ shift: 0 });
+    expect(usageError(['-icount', 'shift=auto'])).toMatch(
+      /^-icount shift=auto: the adaptive clock is not implemented/,
+    );
+    expect(usageError(['-icount', 'shift=11'])).toBe(
+      '-icount shift=11: shift must be an integer from 0 to 10',
+    );
+    expect(usageError(['-icount', 'shift=1,sleep=off'])).toMatch(/unknown property 'sleep'/);
+  });
+
   it('refuses kernel-irqchip=split with the reason (no userspace I/O APIC here)', () => {
     expect(usageError(['-machine', 'kernel-irqchip=split'])).toMatch(
       /^kernel-irqchip=split: qemu-lite has no userspace I\/O APIC/,

@@ -33,6 +33,8 @@ interface TscSync {
 }
 
 const hostClockVms = new WeakSet<SoftVm>();
+/** `-icount shift=N` VMs: each retired instruction is 2^N ns of virtual time. */
+const icountShifts = new WeakMap<SoftVm, number>();
 const syncs = new WeakMap<SoftVcpu, TscSync>();
 const tscScratch = new Uint32Array(2);
 
@@ -45,6 +47,30 @@ function hostNs(): number {
 export function kvmSetTscClock(vm: SoftVm, mode: TscClockMode): void {
   if (mode === 'host') hostClockVms.add(vm);
   else hostClockVms.delete(vm);
+}
+
+/**
+ * Makes `vm` keep QEMU's `-icount shift=N` virtual clock: the TSC counts retired instructions (one
+ * tick each, so its rate is 10^9 / 2^N Hz), a halt skips the TSC ahead to the next timer, and
+ * `kvmVirtualNs` (the in-kernel PIT's clock) is TSC × 2^N. Deterministic: nothing reads the host.
+ */
+export function kvmSetIcount(vm: SoftVm, shift: number): void {
+  icountShifts.set(vm, shift);
+}
+
+/** The VM's icount shift, or -1 when its time is not virtual. */
+export function kvmIcountShift(vm: SoftVm): number {
+  return icountShifts.get(vm) ?? -1;
+}
+
+/** Virtual ns of an icount VM: its first vCPU's TSC × 2^shift (0 before it has one). */
+export function kvmVirtualNs(vm: SoftVm): number {
+  const shift = icountShifts.get(vm) ?? 0;
+  for (const vcpu of vm.vcpus.values()) {
+    const tsc = readTsc(vcpu);
+    return tsc < 0 ? 0 : tsc * 2 ** shift;
+  }
+  return 0;
 }
 
 /** Does this vCPU's TSC follow the host clock? */

@@ -39,11 +39,12 @@ export class KvmIrqchip implements ApicBus {
   }
 
   /**
-   * KVM_CREATE_PIT2 (`kvm_create_pit`): a reset i8254 on the host clock, pulsing GSI 0. The
-   * config's KVM_PIT_SPEAKER_DUMMY is accepted, but port 0x61 stays with userspace (pit.ts).
+   * KVM_CREATE_PIT2 (`kvm_create_pit`): a reset i8254 on `now` (the host clock, or an icount VM's
+   * virtual one), pulsing GSI 0. The config's KVM_PIT_SPEAKER_DUMMY is accepted, but port 0x61
+   * stays with userspace (pit.ts).
    */
-  createPit(): KvmPit {
-    this.pit = new KvmPit(hostNowNs, () => {
+  createPit(now: () => number = hostNowNs): KvmPit {
+    this.pit = new KvmPit(now, () => {
       this.setIrq(KVM_PIT_IRQ_SOURCE_ID, 0, 1);
       this.setIrq(KVM_PIT_IRQ_SOURCE_ID, 0, 0);
     });

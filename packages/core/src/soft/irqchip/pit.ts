@@ -282,6 +282,11 @@ export class KvmPit {
     return this.armed ? this.expires : -1;
   }
 
+  /** The PIT's clock now, ns. */
+  clock(): number {
+    return this.now();
+  }
+
   /** `pit_timer_fn`: injects once if channel 0's timer is due; returns whether it was. */
   check(now: number): boolean {
     if (!this.armed || now < this.expires) return false;

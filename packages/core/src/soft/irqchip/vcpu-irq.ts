@@ -8,7 +8,7 @@
  */
 import { Errno, KvmError } from '../../api/errors.js';
 import { newArchSegment } from '../arch-ops.js';
-import { kvmTscFollowsHost, kvmTscNsUntil, kvmTscSkipped, kvmTscSync } from '../tsc-clock.js';
+import { kvmIcountShift, kvmTscFollowsHost, kvmTscNsUntil, kvmTscSkipped, kvmTscSync } from '../tsc-clock.js';
 import type { SoftVcpu } from '../vcpu.js';
 import { KvmIrqchip } from './irqchip.js';
 import { KVM_APIC_INIT, KVM_APIC_SIPI, KvmLapic, type LapicHost } from './lapic.js';
@@ -88,23 +88,39 @@ export function kvmCpuGetInterrupt(vcpu: SoftVcpu): number {
 }
 
 /**
- * The timers, before each entry: the in-kernel PIT against the host clock (its hrtimer), then the
- * APIC timer if the guest's TSC has reached its target (`kvm_inject_apic_timer_irqs`).
+ * The timers, before each entry: the in-kernel PIT against its clock (the host's, as its hrtimer,
+ * or an icount VM's virtual one), then the APIC timer if the guest's TSC has reached its target
+ * (`kvm_inject_apic_timer_irqs`).
  */
 export function kvmApicTimerCheck(vcpu: SoftVcpu): void {
   const pit = vmIrqchip(vcpu)?.pit;
-  if (pit != null && pit.nextDeadline() >= 0) pit.check(hostNowNs());
+  if (pit != null && pit.nextDeadline() >= 0) pit.check(pit.clock());
   const apic = vcpu.apic;
   if (apic === null || apic.nextTimerEvent() < 0) return;
   apic.checkTimer(guestTsc(vcpu));
 }
 
-/** TSC ticks until the APIC timer's next expiry (Infinity when not armed): bounds a guest entry. */
+/**
+ * TSC ticks until the next timer expiry (Infinity when none is armed): bounds a guest entry so
+ * that the timer fires at its instruction. The APIC timer counts the TSC; with icount the PIT's
+ * virtual clock is the TSC × 2^N, so its deadline bounds the entry too (and -icount runs repeat
+ * exactly).
+ */
 export function kvmApicTimerSlack(vcpu: SoftVcpu): number {
   const apic = vcpu.apic;
+  const now = guestTsc(vcpu);
   const t = apic === null ? -1 : apic.nextTimerEvent();
-  if (t < 0) return Number.POSITIVE_INFINITY;
-  return Math.max(1, t - guestTsc(vcpu));
+  let slack = t < 0 ? Number.POSITIVE_INFINITY : Math.max(1, t - now);
+  const tp = icountPitDeadlineTsc(vcpu);
+  if (tp >= 0) slack = Math.min(slack, Math.max(1, tp - now));
+  return slack;
+}
+
+/** With icount, the in-kernel PIT's next expiry as a TSC value (ceil); -1 otherwise or unarmed. */
+function icountPitDeadlineTsc(vcpu: SoftVcpu): number {
+  const shift = kvmIcountShift(vcpu.vm);
+  const d = shift < 0 ? -1 : (vmIrqchip(vcpu)?.pit?.nextDeadline() ?? -1);
+  return d < 0 ? -1 : Math.ceil(d / 2 ** shift);
 }
 
 /**
@@ -153,7 +169,8 @@ export function kvmVcpuBlock(vcpu: SoftVcpu): boolean {
     // the next timer: the in-kernel PIT's tick, or the APIC timer's expiry when the TSC follows
     // the host clock. A timer may wake the vCPU (then it runs on, as after an hrtimer wake-up in
     // kvm_vcpu_block). A kick is consumed here: it is what ends this KVM_RUN.
-    const pitDeadline = chip.pit?.nextDeadline() ?? -1;
+    // An icount PIT's deadline is virtual: the skip above handles it, nothing to wait for here.
+    const pitDeadline = kvmIcountShift(vcpu.vm) >= 0 ? -1 : (chip.pit?.nextDeadline() ?? -1);
     let timeoutMs =
       pitDeadline < 0 ? Number.POSITIVE_INFINITY : Math.max(0, (pitDeadline - hostNowNs()) / 1e6);
     const t = vcpu.apic?.nextTimerEvent() ?? -1;
@@ -192,7 +209,10 @@ function kvmVcpuCheckBlock(vcpu: SoftVcpu): boolean {
     apic.halted = false;
     return true;
   }
-  const t = apic.nextTimerEvent();
+  let t = apic.nextTimerEvent();
+  // With icount the PIT's expiry is a point on the TSC too: the halt skips to whichever is first.
+  const tp = icountPitDeadlineTsc(vcpu);
+  if (tp >= 0 && (t < 0 || tp < t)) t = tp;
   if (t < 0) return false;
   const now = guestTsc(vcpu);
   if (t > now) {
@@ -201,7 +221,7 @@ function kvmVcpuCheckBlock(vcpu: SoftVcpu): boolean {
     setGuestTsc(vcpu, t);
     kvmTscSkipped(vcpu, t - now);
   }
-  apic.checkTimer(Math.max(t, now));
+  kvmApicTimerCheck(vcpu);
   if (hasEvents(vcpu, apic) && !apic.waitForSipi) {
     apic.halted = false;
     vcpu.vm.count('halt_timer_skips');
