@@ -65,12 +65,33 @@ sub1:
 
 describe('block compiler: exact at every boundary', () => {
   it('a loop of specialised and interpreted instructions leaves the interpreter state at every budget stop', () => {
-    const r = lockstep(() => protectedMode(MIXED), BUDGETS);
+    // Upper register halves left over (say from long mode): every 32-bit write clears its own.
+    const make = () => {
+      const m = protectedMode(MIXED);
+      m.cpu.state.gprHigh.fill(0x1234);
+      return m;
+    };
+    const r = lockstep(make, BUDGETS);
+    expect(r.jit.cpu.state.gprHigh[Reg.RAX]).toBe(0);
     expect(r.jit.cpu.state.halted).toBe(true);
     const st = r.jit.cpu.jit?.stats;
     expect(st?.compiled).toBeGreaterThan(3);
     expect(st?.instructions).toBeGreaterThan(4000);
     expect(r.stops).toBeGreaterThan(300);
+  });
+
+  it('32-bit writes in compiled code clear the upper register halves, as the interpreter does', () => {
+    const m = protectedMode(
+      'top: add eax, 1; mov ebx, eax; lea ecx, [eax + 4]; cmp eax, 100000; jne top; hlt',
+    );
+    m.cpu.jit = new Jit({ hot: 2 });
+    expect(m.cpu.run(1000)).toBe(StopReason.Budget);
+    m.cpu.state.gprHigh.fill(0x1234);
+    // 7 = one pass of the 5-instruction block, then ADD and MOV in the interpreter.
+    const n = m.cpu.jit.stats.instructions;
+    expect(m.cpu.run(7)).toBe(StopReason.Budget);
+    expect(m.cpu.jit.stats.instructions - n).toBe(5);
+    expect([...m.cpu.state.gprHigh.subarray(0, 4)]).toEqual([0, 0, 0x1234, 0]);
   });
 
   it('a budget smaller than a block stops after exactly that many instructions', () => {

@@ -57,6 +57,15 @@ export function compileBlock(insns: Insn[], eip: number, page: PageCode): JitBlo
   const ctx: EmitCtx = { pend: 0, eip, next: eip, start: eip, length: n, loops: false };
   let body = '';
   let ended = false;
+  // Registers: `used` are loaded into locals at entry, `dirty` (statically) differ from the CPU's.
+  let used = 0;
+  let dirty = 0;
+  const sync = (): string => {
+    let c = '';
+    for (let r = 0; r < 16; r++) if (dirty & (1 << r)) c += `g[${r}] = rg${r}; gh[${r}] = 0; `;
+    dirty = 0;
+    return c === '' ? '' : `${c}dm = 0;`;
+  };
   for (let k = 0; k < n; k++) {
     const i = insns[k];
     const row = OPCODE_TABLE[i.row];
@@ -66,17 +75,26 @@ export function compileBlock(insns: Insn[], eip: number, page: PageCode): JitBlo
     handlers.push(i.exec);
     const e = emitInsn(i, row, ctx);
     if (e !== null) {
+      for (const m of e.code.matchAll(/\brg(\d+)\b/g)) used |= 1 << Number(m[1]);
+      // A branch writes no register: the CPU's copy is made current before it (and so before
+      // the loop's next iteration, which then starts from clean locals).
+      if (e.branch) body += sync();
       body += `k = ${k}; ${e.code}\n`;
+      for (const m of e.code.matchAll(/\brg(\d+) = /g)) dirty |= 1 << Number(m[1]);
       if (e.branch) {
         body += `cpu.runCount += ${n}; return;\n`;
         ended = true;
       } else if (e.memory) {
-        body += `if (cpu.irqCheck || cpu.codePage !== PC) { ${flushFlags(ctx.pend)} rip[0] = ${ctx.next}; cpu.runCount += ${k + 1}; return; }\n`;
+        const d = dirty;
+        const exit = sync();
+        dirty = d;
+        body += `if (cpu.irqCheck || cpu.codePage !== PC) { ${exit} ${flushFlags(ctx.pend)} rip[0] = ${ctx.next}; cpu.runCount += ${k + 1}; return; }\n`;
       }
       continue;
     }
-    // The interpreter's handler, entered as Cpu.step enters it.
-    body += `${flushFlags(ctx.pend)} k = ${k}; cpu.startEip = ${ctx.eip}; rip[0] = ${ctx.next}; H[${k}](cpu, I[${k}]);\n`;
+    // The interpreter's handler, entered as Cpu.step enters it, with the CPU's registers current
+    // and the locals reloaded after it (it may write any register).
+    body += `${sync()} ${flushFlags(ctx.pend)} k = ${k}; cpu.startEip = ${ctx.eip}; rip[0] = ${ctx.next}; inH = 1; H[${k}](cpu, I[${k}]); inH = 0; /*RELOAD*/\n`;
     ctx.pend = 0;
     if (ROW_KIND[i.row] === 2) {
       body += `cpu.runCount += ${n}; return;\n`;
@@ -85,15 +103,29 @@ export function compileBlock(insns: Insn[], eip: number, page: PageCode): JitBlo
       body += `if (cpu.irqCheck || cpu.codePage !== PC) { cpu.runCount += ${k + 1}; return; }\n`;
     }
   }
-  if (!ended) body += `${flushFlags(ctx.pend)} rip[0] = ${ctx.next}; cpu.runCount += ${n};\n`;
+  if (!ended) body += `${sync()} ${flushFlags(ctx.pend)} rip[0] = ${ctx.next}; cpu.runCount += ${n};\n`;
+  let load = '';
+  let reload = '';
+  let spill = '';
+  for (let r = 0; r < 16; r++) {
+    if (!(used & (1 << r))) continue;
+    load += `let rg${r} = g[${r}]; `;
+    reload += `rg${r} = g[${r}]; `;
+    spill += `if (dm & ${1 << r}) { g[${r}] = rg${r}; gh[${r}] = 0; } `;
+  }
+  body = body.replaceAll('/*RELOAD*/', reload);
   const src = `return function block_${eip.toString(16)}(cpu) {
 const s = cpu.state; const g = s.gpr; const gh = s.gprHigh; const rip = s.rip;
 const tt = cpu.tlbTag; const tp = cpu.tlbPerm; const tv = cpu.tlbView; const sf = cpu.segFlags;
 const RP = cpu.acEnabled ? 0 : s.cpl === 3 ? ${TP_UR} : ${TP_SR}; const WP = cpu.acEnabled ? 0 : s.cpl === 3 ? ${TP_UW} : ${TP_SW};
-let k = 0; let fp = 0; let fo = 0; let fd = 0; let fs = 0; let fr = 0; let fa = 0;
+let k = 0; let fp = 0; let fo = 0; let fd = 0; let fs = 0; let fr = 0; let fa = 0; let dm = 0; let inH = 0;
+${load}
 try {
 ${ctx.loops ? `for (;;) {\n${body}}` : body}
 } catch (err) {
+  // Registers written since the CPU's copy was last made current (not while a handler runs: it
+  // works on the CPU's copy itself).
+  if (inH === 0) { ${spill} }
   if (fp !== 0) { cpu.lfOp = fo; cpu.lfDst = fd; cpu.lfSrc = fs; cpu.lfRes = fr; cpu.lfSize = 4; if (fo >= 6) cpu.lfAux = fa; }
   cpu.startEip = EIPS[k]; cpu.startRipHi = 0; cpu.runCount += k;
   throw err;

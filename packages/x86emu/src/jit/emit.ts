@@ -38,11 +38,17 @@ export interface Emitted {
 
 const ALU_OPS = ['ADD', 'OR', 'ADC', 'SBB', 'AND', 'SUB', 'XOR', 'CMP'];
 
+/*
+ * Guest registers are the block's locals `rg0`…`rg15` (compile.ts loads the ones a block uses,
+ * and stores the ones written, marked in `dm`, wherever the CPU's copy must be current: before an
+ * interpreted instruction, at every exit, in the fault handler).
+ */
+
 /** The effective address of a 32-bit memory operand, as `Cpu.ea` computes it. */
 function ea(i: Insn): string {
   let a = `${i.disp}`;
-  if (i.base >= 0) a += ` + g[${i.base}]`;
-  if (i.index >= 0) a += ` + (g[${i.index}] << ${i.scale})`;
+  if (i.base >= 0) a += ` + rg${i.base}`;
+  if (i.index >= 0) a += ` + (rg${i.index} << ${i.scale})`;
   return `((${a}) >>> 0)`;
 }
 
@@ -81,16 +87,16 @@ else cpu.write(${seg}, a, 4, v); }`;
 
 /** [statements, expression] reading the 32-bit r/m operand. */
 function loadE32(i: Insn, name: string): [string, string] {
-  return i.mod === 3 ? ['', `g[${i.rm}]`] : [memRead(i, 4, name), name];
+  return i.mod === 3 ? ['', `rg${i.rm}`] : [memRead(i, 4, name), name];
 }
 
 /** A byte register as `Cpu.getReg(r, 1, 0)` reads it: AL…BL, then AH…BH. */
 function reg8(r: number): string {
-  return r < 4 ? `(g[${r}] & 0xff)` : `((g[${r - 4}] >>> 8) & 0xff)`;
+  return r < 4 ? `(rg${r} & 0xff)` : `((rg${r - 4} >>> 8) & 0xff)`;
 }
 
 function setReg32(r: number, v: string): string {
-  return `g[${r}] = ${v}; gh[${r}] = 0;`;
+  return `rg${r} = ${v}; dm |= ${1 << r};`;
 }
 
 /** Records a result in the flag locals. */
@@ -186,14 +192,14 @@ if (cpu.irqCheck || cpu.runLimit - cpu.runCount < ${ctx.length}) { rip[0] = ${t}
     if (ops === 'Ev,Gv') {
       if (mem && op !== 7) return null; // read-modify-write: the handler probes the write first
       [pre, dst] = loadE32(i, 'm');
-      src = `g[${i.reg}]`;
+      src = `rg${i.reg}`;
       out = op === 7 ? -1 : i.rm;
     } else if (ops === 'Gv,Ev') {
-      dst = `g[${i.reg}]`;
+      dst = `rg${i.reg}`;
       [pre, src] = loadE32(i, 'm');
       out = op === 7 ? -1 : i.reg;
     } else if (ops === 'eAX,Iz') {
-      dst = 'g[0]';
+      dst = 'rg0';
       src = `${i.imm >>> 0}`;
       out = op === 7 ? -1 : 0;
     } else if (ops === 'Ev,Iz' || ops === 'Ev,IbS') {
@@ -224,9 +230,9 @@ if (cpu.irqCheck || cpu.runLimit - cpu.runCount < ${ctx.length}) { rip[0] = ${t}
     let pre = '';
     if (ops === 'Ev,Gv') {
       [pre, a] = loadE32(i, 'm');
-      b = `g[${i.reg}]`;
+      b = `rg${i.reg}`;
     } else if (ops === 'eAX,Iz') {
-      a = 'g[0]';
+      a = 'rg0';
       b = `${i.imm >>> 0}`;
     } else if (ops === 'Ev,Iz') {
       [pre, a] = loadE32(i, 'm');
@@ -243,15 +249,15 @@ if (cpu.irqCheck || cpu.runLimit - cpu.runCount < ${ctx.length}) { rip[0] = ${t}
     if (ops !== 'Zv' && !(ops === 'Ev' && !mem)) return null;
     const dec = m === 'DEC';
     const lf = dec ? LF_DEC : LF_INC;
-    const code = `{ const c = ${cfBit(ctx.pend)}; const d = g[${i.rm}]; const r = (d ${dec ? '-' : '+'} 1) >>> 0; fa = c; ${lazy(lf, 'd', '1', 'r')} ${setReg32(i.rm, 'r')} }`;
+    const code = `{ const c = ${cfBit(ctx.pend)}; const d = rg${i.rm}; const r = (d ${dec ? '-' : '+'} 1) >>> 0; fa = c; ${lazy(lf, 'd', '1', 'r')} ${setReg32(i.rm, 'r')} }`;
     ctx.pend = lf;
     return { code, memory: false, branch: false };
   }
   if (m === 'MOV') {
     if (ops === 'Ev,Gv')
       return mem
-        ? { code: memWrite32(i, `g[${i.reg}]`), memory: true, branch: false }
-        : { code: setReg32(i.rm, `g[${i.reg}]`), memory: false, branch: false };
+        ? { code: memWrite32(i, `rg${i.reg}`), memory: true, branch: false }
+        : { code: setReg32(i.rm, `rg${i.reg}`), memory: false, branch: false };
     if (ops === 'Gv,Ev') {
       const [pre, v] = loadE32(i, 'm');
       return { code: `{ ${pre} ${setReg32(i.reg, v)} }`, memory: mem, branch: false };
@@ -270,7 +276,7 @@ if (cpu.irqCheck || cpu.runLimit - cpu.runCount < ${ctx.length}) { rip[0] = ${t}
   if (m === 'MOVZX' || m === 'MOVSX') {
     const byte = ops.endsWith('Eb');
     const pre = mem ? memRead(i, byte ? 1 : 2, 'm') : '';
-    const src = mem ? 'm' : byte ? reg8(i.rm) : `(g[${i.rm}] & 0xffff)`;
+    const src = mem ? 'm' : byte ? reg8(i.rm) : `(rg${i.rm} & 0xffff)`;
     const v = m === 'MOVZX' ? 'v' : byte ? '(((v << 24) >> 24) >>> 0)' : '(((v << 16) >> 16) >>> 0)';
     return { code: `{ ${pre} const v = ${src}; ${setReg32(i.reg, v)} }`, memory: mem, branch: false };
   }
@@ -279,7 +285,7 @@ if (cpu.irqCheck || cpu.runLimit - cpu.runCount < ${ctx.length}) { rip[0] = ${t}
     // a × b is exact when it fits in 32 bits and stays outside that range when rounded, so
     // comparing it with Math.imul tells overflow exactly. Flags as exec/alu.ts mulFlags leaves
     // them, materialized (AF clear; PARITY[] is 1 for even parity: PF is bit 2).
-    const b = m === 'IMUL3' ? `${i.imm | 0}` : `(g[${i.reg}] | 0)`;
+    const b = m === 'IMUL3' ? `${i.imm | 0}` : `(rg${i.reg} | 0)`;
     const [pre, e] = loadE32(i, 'm');
     const code = `{ ${pre} const a = ${e} | 0; const b = ${b}; const lo = Math.imul(a, b); ${setReg32(i.reg, 'lo')} s.rflags[0] = (s.rflags[0] & ${~ARITH}) | (PARITY[lo & 0xff] << 2) | (lo === 0 ? ${Flag.ZF} : 0) | (lo < 0 ? ${Flag.SF} : 0) | (a * b !== lo ? ${Flag.CF | Flag.OF} : 0); cpu.lfOp = ${LF_NONE}; fp = 0; }`;
     ctx.pend = 0;
