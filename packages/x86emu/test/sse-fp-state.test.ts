@@ -89,6 +89,20 @@ describe('SSE availability and SIMD exceptions (SDM, no CPU referee from user mo
     expect([...t.fpuRegs.subarray(30, 40)]).toEqual([1, 0, 0, 0, 1, 0, 0, 0, 0xff, 0xff]);
   });
 
+  it('the MMX transition happens before a SIMD exception: #XM leaves TOP = 0 and the tags valid', () => {
+    // Measured on the host CPU (fninit; fld1; fld1; CVTPS2PI with PE unmasked → #XM, then FSW
+    // TOP = 0 and the abridged tag word FFH in the signal frame).
+    const { m, x } = machine('cvtps2pi mm3, xmm1', 0, OSFXSR | OSXMMEXCPT, 0x0f80); // PM unmasked
+    const s = m.cpu.state;
+    x[4] = 0x3fc00000; // 1.5: inexact
+    s.fpuStatus[0] = 0x3000; // TOP = 6
+    s.fpuTag[0] = 0x0fff;
+    s.fpuRegs.fill(0x11, 30, 40);
+    expect(stop(m)).toBe(19);
+    expect([s.fpuStatus[0] & 0x3800, s.fpuTag[0], s.mxcsr[0]]).toEqual([0, 0, 0x0fa0]);
+    expect([...s.fpuRegs.subarray(30, 40)]).toEqual(new Array(10).fill(0x11)); // MM3 untouched
+  });
+
   it('an x87 exception left pending is taken (#MF) before an MMX register operand, not before m64', () => {
     for (const [src, vector] of [
       ['cvtps2pi mm0, xmm1', 16],

@@ -2,7 +2,8 @@
  * The conversions with an MMX operand (SDM Vol. 2): CVTPI2PS (0F 2A) and CVTPI2PD (66 0F 2A)
  * from mm/m64, CVTPS2PI/CVTTPS2PI (0F 2D/2C, from xmm/m64) and CVTPD2PI/CVTTPD2PI (66 0F 2D/2C,
  * from xmm/m128, aligned) to mm. An MMX register operand moves the x87 to MMX mode (TOP = 0,
- * all tags valid) once nothing can fault any more, and first takes an x87 exception left
+ * all tags valid) once its operands are read, before any SIMD exception (#XM finds the
+ * transition made: measured), and first takes an x87 exception left
  * pending (#MF, or FERR# with CR0.NE = 0); CVTPI2PS/PD from memory do neither (SDM Vol. 2
  * CVTPI2PS, CVTPS2PI: "transition from x87 FPU to MMX technology operation").
  */
@@ -40,11 +41,11 @@ const CVTPI2PS: Handler = (cpu, i) => {
   let flags = cvtsi2f(0, SRC[0], 32, false, mx, O);
   const r0 = O.lo;
   flags |= cvtsi2f(0, SRC[1], 32, false, mx, O);
+  if (i.mod === 3) mmxEnter(cpu); // before a #XM, as the CPU does (see toPi)
   commitFlags(cpu, flags);
   const x = xmmWords(cpu);
   x[i.reg * 4] = r0;
   x[i.reg * 4 + 1] = O.lo;
-  if (i.mod === 3) mmxEnter(cpu);
 };
 
 /** CVTPI2PD: two int32 → two float64, exact. */
@@ -77,9 +78,11 @@ function toPi(wide: boolean, truncate: boolean): Handler {
     flags |= wide
       ? cvtf2si(true, SRC[3], SRC[2], 32, truncate, mx, O)
       : cvtf2si(false, 0, SRC[1], 32, truncate, mx, O);
+    // The x87 → MMX transition comes before a SIMD exception: after #XM, TOP = 0 and every tag
+    // is valid, the MMX register unchanged (measured on the host CPU, FSW/FTW of the signal frame).
+    mmxEnter(cpu);
     commitFlags(cpu, packedFlags(flags, mx));
     mmxWrite32(cpu, i.reg, r0, O.lo);
-    mmxEnter(cpu);
   };
 }
 
