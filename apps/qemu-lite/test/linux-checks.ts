@@ -10,9 +10,19 @@ import { expect } from 'vitest';
 import * as linux from '../../../tools/linux/boot-marker.mjs';
 import { SORT_LINES, sortInput } from '../../../tools/linux/fetch.mjs';
 
-/** The text between "=== name" and the next "=== " line of the scripted /init's output. */
+/** A kernel log line on the console ("[  305.766556] random: crng init done"). */
+const KERNEL_LOG_LINE = /^\[\s*\d+\.\d+\] /;
+
+/**
+ * The text between "=== name" and the next "=== " line of the scripted /init's output, without
+ * the kernel's own log lines, which the console interleaves with userspace's output at any
+ * point (a late "random: crng init done" landed inside a section on -accel svm).
+ */
 export function section(out: string, name: string): string {
-  const lines = out.replace(/\r/g, '').split('\n');
+  const lines = out
+    .replace(/\r/g, '')
+    .split('\n')
+    .filter((l) => !KERNEL_LOG_LINE.test(l));
   const start = lines.findIndex((l) => l.trim() === `=== ${name}`);
   if (start < 0) return '';
   const end = lines.findIndex((l, i) => i > start && l.startsWith('=== '));
