@@ -272,7 +272,9 @@ export class VcpuEmulator implements X86EmulateOps {
       (cr0 & X86_CR0_WP ? WalkCtl.WP : 0) |
       (cr4 & X86_CR4_PSE ? WalkCtl.PSE : 0) |
       (s.efer[0] & EFER_NX ? WalkCtl.NXE : 0) |
-      (cr4 & X86_CR4_PGE ? WalkCtl.PGE : 0);
+      (cr4 & X86_CR4_PGE ? WalkCtl.PGE : 0) |
+      // 1 GiB pages in 4-level tables: the silicon's CPUID has Page1GB (as the MMU assumes).
+      (mode === 3 ? WalkCtl.PAGE1G : 0);
     const root = mode === 3 ? s.cr[3] + s.crHigh[3] * 0x100000000 : s.cr[3];
     if (!walkAddr(this.gpm, mode, root, gva, access, ctl, this.walk)) {
       ctx.raise(PF_VECTOR, this.walk.errorCode, true, gva);

@@ -12,6 +12,11 @@ import { LONG_MODE_PML4, longModeGuest, protectedModeGuest } from './guests.js';
 
 const MSR_EFER = 0xc0000080n;
 
+function hasPage1GB(kvm: Kvm): boolean {
+  const leaf = kvm.getSupportedCpuid().find((e) => e.function === 0x80000001);
+  return leaf !== undefined && (leaf.edx & (1 << 26)) !== 0;
+}
+
 function hasLongMode(kvm: Kvm): boolean {
   const leaf = kvm.getSupportedCpuid().find((e) => e.function === 0x80000001);
   return leaf !== undefined && (leaf.edx & (1 << 29)) !== 0;
@@ -123,6 +128,31 @@ export function defineLongModeGuestSuite(name: string, open: () => Kvm): void {
         expect(got.idt).toEqual(want.idt);
         expect(got.cr2).toBe(want.cr2);
         expect(got.efer).toBe(0xd01n);
+      },
+    );
+
+    const gbPages = lm && hasPage1GB(open());
+    it.skipIf(!gbPages)(
+      `emulates an MMIO store through a 1 GiB page (KVM_EXIT_MMIO, not a reserved-bit #PF)${
+        gbPages ? '' : ' (skipped: no Page1GB in KVM_GET_SUPPORTED_CPUID)'
+      }`,
+      () => {
+        // PDPTE[3] maps 3 GiB–4 GiB with one 1 GiB page, beyond RAM: MMIO.
+        // mov eax, 0xfec00000 ; mov byte [rax], 0x5a ; hlt
+        const kvm = open();
+        const { vcpu, ram } = longModeGuest(kvm, [0xb8, 0x00, 0x00, 0xc0, 0xfe, 0xc6, 0x00, 0x5a, 0xf4]);
+        vcpu.setCpuid2(kvm.getSupportedCpuid());
+        new DataView(ram.buffer, ram.byteOffset).setUint32(0x11000 + 3 * 8, 0xc0000083, true);
+        expect(vcpu.run()).toBe(KVM_EXIT.MMIO);
+        const mmio = (
+          vcpu.kvmRun as unknown as {
+            mmio: { physAddrLo: number; physAddrHi: number; len: number; isWrite: number; data: Uint8Array };
+          }
+        ).mmio;
+        expect([mmio.physAddrLo >>> 0, mmio.physAddrHi, mmio.len, mmio.isWrite, mmio.data[0]]).toEqual([
+          0xfec00000, 0, 1, 1, 0x5a,
+        ]);
+        expect(vcpu.run()).toBe(KVM_EXIT.HLT);
       },
     );
 
