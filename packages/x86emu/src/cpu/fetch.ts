@@ -51,10 +51,12 @@ export function fetchDecode32(cpu: Cpu, eip: number): Insn {
 /** fetchDecode32 in 64-bit mode: RIP's canonical linear address, no CS limit. */
 export function fetchDecode64(cpu: Cpu, eip: number): Insn {
   const s = cpu.state;
-  const lin = cpu.ripLinear();
+  // Code below 4 GiB (RIP[63:32] = 0, canonical by definition) takes the 32-bit path's arithmetic.
+  const low = s.rip[1] === 0;
+  const lin = low ? eip : cpu.ripLinear();
   const off = lin & 0xfff;
   if (
-    lpnOf(lin) === cpu.codeLpn &&
+    (low ? eip >>> 12 : lpnOf(lin)) === cpu.codeLpn &&
     cpu.codePage !== null &&
     cpu.linearOps === null &&
     cpu.codeUser === (s.cpl === 3)
