@@ -34,6 +34,8 @@ import type { KvmCpuidEntry2 } from '../api/structs.js';
 import type { HostMemory, VcpuKickHandle } from '../api/types.js';
 import type { KvmDevice } from '../front/device.js';
 import type { ArchOps } from './arch-ops.js';
+import { kvmQueueException } from './exceptions.js';
+import { KVM_GUESTDBG_INJECT_BP, KVM_GUESTDBG_INJECT_DB, kvmSetGuestDebug } from './guest-debug.js';
 import { HvaSpace } from './hva-space.js';
 import { buildIrqRouting, KVM_MAX_IRQ_ROUTES } from './irqchip/irq-routing.js';
 import { KVM_USERSPACE_IRQ_SOURCE_ID, type KvmIrqchip } from './irqchip/irqchip.js';
@@ -393,10 +395,17 @@ vcpuIoctls[0x9a] = (_s, e, _a, def) => {
   e.vcpu.nmiQueued = true;
   return 0;
 };
-vcpuIoctls[0x9b] = (_s, _e, arg, def) => {
+vcpuIoctls[0x9b] = (_s, e, arg, def) => {
   const d = kvmGuestDebug.decode(ptr(def, arg));
-  // Only "debugging off" is supported; Linux refuses control bits it does not know with EINVAL.
-  if (d.control !== 0) throw new KvmError(def.name, Errno.EINVAL, 'guest debugging is not implemented');
+  const v = e.vcpu;
+  // kvm_arch_vcpu_ioctl_set_guest_debug: INJECT_DB/BP while an exception is pending is EBUSY.
+  if (
+    d.control & (KVM_GUESTDBG_INJECT_DB | KVM_GUESTDBG_INJECT_BP) &&
+    (v.ops.pendingException?.(v) ?? -1) >= 0
+  )
+    throw new KvmError(def.name, Errno.EBUSY, 'an exception is pending');
+  const inject = kvmSetGuestDebug(v, d);
+  if (inject >= 0) kvmQueueException(v, inject, 0, false);
   return 0;
 };
 

@@ -17,6 +17,7 @@ import { KVM_EXIT } from '../abi/exit-reasons.js';
 import { Errno, KvmError } from '../api/errors.js';
 import { EntryResult, ExitResult } from './arch-ops.js';
 import type { VcpuEmulator } from './emulate.js';
+import { DR6_ACTIVE_LOW, DR6_BS, kvmSingleStepping } from './guest-debug.js';
 import {
   kvmApicTimerCheck,
   kvmApicTimerSlack,
@@ -86,6 +87,26 @@ function completePio(vcpu: SoftVcpu): void {
   ops.decacheRegs(vcpu);
 }
 
+/** RIP as a linear address, all 64 bits (kvm_get_linear_rip). */
+function linearRip(vcpu: SoftVcpu): bigint {
+  vcpu.ops.cacheRegs(vcpu);
+  return (BigInt(vcpu.ripHigh >>> 0) << 32n) + BigInt(kvmGetLinearRip(vcpu));
+}
+
+/**
+ * `kvm_vcpu_do_singlestep`: KVM_EXIT_DEBUG once the stepped instruction is done, with #DB,
+ * DR6 = DR6_ACTIVE_LOW | DR6_BS and the next linear RIP (DR7 is left as it was, as KVM leaves it).
+ */
+function singleStepExit(vcpu: SoftVcpu): number {
+  const run = vcpu.run;
+  run.exitReason = KVM_EXIT.DEBUG;
+  run.debug.exception = 1;
+  run.debug.pc = linearRip(vcpu);
+  run.debug.dr6 = BigInt((DR6_ACTIVE_LOW | DR6_BS) >>> 0);
+  postRunSave(vcpu);
+  return 0;
+}
+
 /** KVM_RUN. Returns 0 with kvm_run filled, or throws KvmError (EINTR, EFAULT, …). */
 export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number {
   const run = vcpu.run;
@@ -99,6 +120,9 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
   }
   ops.vcpuLoad(vcpu);
   try {
+    const stepping = kvmSingleStepping(vcpu);
+    // Completing an I/O or MMIO instruction is not a step of its own: the host's KVM (kvm-pvm)
+    // reports the step after the next instruction, and so does this engine.
     completePio(vcpu);
     const emu = vcpu.emulator as VcpuEmulator | null;
     if ((emu?.pendingRead || emu?.pendingWrites) && emu.complete(run) === ExitResult.Userspace) {
@@ -144,11 +168,13 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
       const used = vcpu.instructions - start;
       // The entry ends no later than the APIC timer's expiry, so it fires on time.
       const timer = vcpu.apic !== null ? kvmApicTimerSlack(vcpu) : ENTRY_SLICE;
-      const slice = Math.max(1, Math.min(ENTRY_SLICE, budget - used, timer));
+      const slice = stepping ? 1 : Math.max(1, Math.min(ENTRY_SLICE, budget - used, timer));
       if (kvmEntryNeedsLongMode(vcpu)) {
         postRunSave(vcpu);
         return 0;
       }
+      const retired = vcpu.instructions;
+      const ripBefore = stepping ? linearRip(vcpu) : 0n;
       if (ops.run(vcpu, slice) === EntryResult.FailEntry) {
         postRunSave(vcpu);
         return 0;
@@ -157,6 +183,11 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
         postRunSave(vcpu);
         return 0;
       }
+      // One instruction retired and RIP moved on: the step is done. (An entry may count an
+      // instruction without moving, as SVM's does; an instruction an exit handler completes, such
+      // as CPUID, is counted with the next one; a REP string instruction is one step.)
+      if (stepping && vcpu.instructions !== retired && linearRip(vcpu) !== ripBefore)
+        return singleStepExit(vcpu);
       if (run.requestInterruptWindow && readyForInjection(vcpu)) {
         run.exitReason = KVM_EXIT.IRQ_WINDOW_OPEN;
         vcpu.vm.count('request_irq_exits');

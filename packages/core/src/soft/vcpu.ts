@@ -92,6 +92,9 @@ export class SoftVcpu {
   emulator: unknown = null;
   /** Instructions the guest executed, over the vCPU's life (the silicon adds to it). */
   instructions = 0;
+  /** KVM_SET_GUEST_DEBUG's control (`vcpu->guest_debug`) and debugreg[] (`guest-debug.ts`). */
+  guestDebug = 0;
+  readonly guestDebugRegs = new Uint32Array(8);
   /** The shared kvm_run page (+ the PIO data page). */
   readonly run: KvmRunView;
   readonly runBuffer: ArrayBufferLike;

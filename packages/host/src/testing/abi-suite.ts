@@ -24,6 +24,7 @@ import {
 import { afterEach, describe, expect, it } from 'vitest';
 import { assembleReal, assemblerUnavailable } from './assemble.js';
 import { msrMap, type RealModeGuest, realModeGuest } from './guest.js';
+import { defineGuestDebugCases } from './guest-debug-suite.js';
 import { defineIrqchipCases } from './irqchip-suite.js';
 
 export interface AbiSuiteEngine {
@@ -747,6 +748,7 @@ export function defineAbiSuite(engine: AbiSuiteEngine): void {
     });
 
     defineIrqchipCases(kvm, engine.name !== 'host');
+    defineGuestDebugCases(kvm, guest);
 
     describe('kicks', () => {
       it('does not lose a kick that arrives before KVM_RUN: that run is EINTR, the next one runs', () => {

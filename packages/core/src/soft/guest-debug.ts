@@ -1,0 +1,65 @@
+/**
+ * KVM_SET_GUEST_DEBUG and the KVM_EXIT_DEBUG it produces, KVM's generic part
+ * (`kvm_arch_vcpu_ioctl_set_guest_debug`, `kvm_vcpu_do_singlestep` in arch/x86/kvm/x86.c).
+ *
+ * Single-stepping is the run loop's: an entry of one instruction, then KVM_EXIT_DEBUG with
+ * exception 1 and DR6 = DR6_ACTIVE_LOW | DR6_BS, as `kvm_vcpu_do_singlestep` fills it. The guest
+ * sees nothing of it (no TF in its RFLAGS, no #DB), so its own use of TF, DR0–DR7 and INT3 is
+ * unchanged. USE_SW_BP / USE_HW_BP are accepted and kept (the #BP/#DB intercepts are the
+ * backends'); INJECT_BP / INJECT_DB queue the exception as KVM does.
+ */
+import type { KvmGuestDebug } from '../api/structs.js';
+
+export const KVM_GUESTDBG_ENABLE = 0x1;
+export const KVM_GUESTDBG_SINGLESTEP = 0x2;
+export const KVM_GUESTDBG_USE_SW_BP = 0x10000;
+export const KVM_GUESTDBG_USE_HW_BP = 0x20000;
+export const KVM_GUESTDBG_INJECT_DB = 0x40000;
+export const KVM_GUESTDBG_INJECT_BP = 0x80000;
+export const KVM_GUESTDBG_BLOCKIRQ = 0x100000;
+/** KVM_GUESTDBG_VALID_MASK (arch/x86/include/asm/kvm_host.h); also KVM_CAP_SET_GUEST_DEBUG2's answer. */
+export const KVM_GUESTDBG_VALID_MASK =
+  KVM_GUESTDBG_ENABLE |
+  KVM_GUESTDBG_SINGLESTEP |
+  KVM_GUESTDBG_USE_HW_BP |
+  KVM_GUESTDBG_USE_SW_BP |
+  KVM_GUESTDBG_INJECT_BP |
+  KVM_GUESTDBG_INJECT_DB |
+  KVM_GUESTDBG_BLOCKIRQ;
+
+/** DR6's bits that read as 1 (DR6_ACTIVE_LOW), and BS, the single-step bit (SDM Vol. 3B, 18.2.3). */
+export const DR6_ACTIVE_LOW = 0xffff0ff0;
+export const DR6_BS = 0x4000;
+
+/** What a vCPU keeps of KVM_SET_GUEST_DEBUG. */
+export interface GuestDebugState {
+  guestDebug: number;
+  /** debugreg[0..7] of the last KVM_SET_GUEST_DEBUG with USE_HW_BP (low 32 bits each). */
+  readonly guestDebugRegs: Uint32Array;
+}
+
+/**
+ * Stores `dbg` (kvm_arch_vcpu_ioctl_set_guest_debug): without ENABLE everything is off; control
+ * bits outside KVM_GUESTDBG_VALID_MASK are ignored, as the host's KVM here does (it accepts them).
+ * Returns the exception INJECT_* asks for (1 or 3), or -1.
+ */
+export function kvmSetGuestDebug(state: GuestDebugState, dbg: KvmGuestDebug): number {
+  let control = dbg.control & KVM_GUESTDBG_VALID_MASK;
+  if (!(control & KVM_GUESTDBG_ENABLE)) control = 0;
+  state.guestDebug = control;
+  state.guestDebugRegs.fill(0);
+  if (control & KVM_GUESTDBG_USE_HW_BP) {
+    for (let i = 0; i < 8; i++) state.guestDebugRegs[i] = Number(BigInt.asUintN(32, dbg.debugreg[i] ?? 0n));
+  }
+  if (control & KVM_GUESTDBG_INJECT_DB) return 1;
+  if (control & KVM_GUESTDBG_INJECT_BP) return 3;
+  return -1;
+}
+
+/** Whether the run loop single-steps this vCPU. */
+export function kvmSingleStepping(state: GuestDebugState): boolean {
+  return (
+    (state.guestDebug & (KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP)) ===
+    (KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP)
+  );
+}
