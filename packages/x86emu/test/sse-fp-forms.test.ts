@@ -68,6 +68,24 @@ describe.skipIf(REFEREE_MISSING !== null)(`SSE encodings agree with the host CPU
     expect(compareForms(forms, N / 4, 0x4f)).toEqual([]);
   });
 
+  it('a misaligned non-canonical stack operand is #GP(0), an aligned one #SS(0)', { timeout: 60_000 }, () => {
+    // addsubps xmm1, [rsp + rax] / minps xmm1, [rsp + rax] with RSP 8 modulo 16.
+    const cases = [0x8, 0x9, 0x10].flatMap((lo) =>
+      [
+        [0xf2, 0x0f, 0xd0, 0x0c, 0x04],
+        [0x0f, 0x5d, 0x0c, 0x04],
+      ].map((bytes) => ({ lo, bytes })),
+    );
+    const forms: Form[] = cases.map(({ lo, bytes }) => ({
+      name: 'ADDSUBPS',
+      bytes,
+      dst: 'f32',
+      src: 'f32',
+      rax: [lo, 0x40000000],
+    }));
+    expect(compareForms(forms, 2, 0x5d)).toEqual([]);
+  });
+
   it('EXTRACTPS to memory', { timeout: 60_000 }, () => {
     // extractps [rdi+4], xmm1, imm8 ; mov eax, [rdi+4]
     const bytes = [0x66, 0x0f, 0x3a, 0x17, 0x4f, 0x04];

@@ -23,6 +23,8 @@ export interface Form {
   src: Ty;
   /** imm8 appended to the bytes: a fixed list to pick from, or 256 for any. */
   imm?: number[] | 256;
+  /** A fixed RAX (low, high) instead of a random one (an index register, say). */
+  rax?: [number, number];
 }
 
 const MOD_XMM1_XMM2 = 0xca;
@@ -99,8 +101,14 @@ export function makeCases(form: Form, n: number, r: Rng): SseCase[] {
       x0: fill(r, r.below(2) ? 'f32' : 'i32', null, false),
       x1,
       x2,
-      raxLo: raxW[0],
-      raxHi: form.src === 'i64' && r.below(2) ? (raxW[1] & 0x80000000 ? 0xffffffff : 0) : raxW[1],
+      raxLo: form.rax ? form.rax[0] : raxW[0],
+      raxHi: form.rax
+        ? form.rax[1]
+        : form.src === 'i64' && r.below(2)
+          ? raxW[1] & 0x80000000
+            ? 0xffffffff
+            : 0
+          : raxW[1],
     });
   }
   return out;

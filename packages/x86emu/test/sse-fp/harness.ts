@@ -42,6 +42,8 @@ export function makeRunner(): (name: string, c: SseCase) => number[] {
     mem.write32(CTX + 68, 0);
     s.gpr[7] = CTX;
     s.gprHigh[7] = 0;
+    s.gpr[4] = 0x7ff8; // RSP 8 modulo 16, as in the referee
+    s.gprHigh[4] = 0;
     m.mem.bytes.set([...c.bytes, 0xf4], L.CODE);
     cpu.invalidateCode(L.CODE, c.bytes.length + 1);
     s.rip[0] = L.CODE;

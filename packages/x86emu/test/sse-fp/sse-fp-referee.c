@@ -7,7 +7,8 @@
  *   loaded (each XMM as four little-endian words) and MXCSR set, RFLAGS = 0x202.
  * Output, one line a case:      X1 X1 X1 X1 X0 X0 X0 X0 RAXLO RAXHI MXCSR EFLAGS&0x8d5 FAULT
  *   FAULT: 0, or the vector taken: 19 (#XM, SIGFPE: MXCSR read from the signal frame), 6 (#UD),
- *   13 (#GP/#SS/#PF, SIGSEGV/SIGBUS). XMM0, XMM1 and RAX are printed as the fault left them.
+ *   13 (#GP/#PF, SIGSEGV), 12 (#SS, SIGBUS). XMM0, XMM1 and RAX are printed as the fault left
+ *   them. RSP is 8 modulo 16 at the instruction (the CALL into the page pushed 8 bytes).
  * The instruction is copied into an executable page between a load and a store sequence, so
  * any encoding can be tested without recompiling this program.
  */
@@ -38,7 +39,7 @@ static void onsig(int sig, siginfo_t *si, void *vctx) {
   (void)si;
   ucontext_t *uc = vctx;
   fault_mxcsr = uc->uc_mcontext.fpregs->mxcsr;
-  fault_vec = sig == SIGFPE ? 19 : sig == SIGILL ? 6 : 13;
+  fault_vec = sig == SIGFPE ? 19 : sig == SIGILL ? 6 : sig == SIGBUS ? 12 : 13;
   /* The registers as the fault left them (the destination must be untouched). */
   for (int r = 0; r < 2; r++) memcpy(c.x[r], uc->uc_mcontext.fpregs->_xmm[r].element, 16);
   c.rax = (uint64_t)uc->uc_mcontext.gregs[REG_RAX];
