@@ -55,6 +55,22 @@ describe('SIMD integer: exceptions', () => {
       expect([src, vectorOf(src)]).toEqual([src, null]);
   });
 
+  it('a misaligned non-canonical stack operand is #GP(0) (alignment first), an aligned one #SS(0)', () => {
+    const SS = 12;
+    // [rsp + rax] with RSP 0x30000 and RAX 0x40000000_000000lo: non-canonical, through SS.
+    const at = (lo: number) => (m: Machine) => {
+      m.cpu.state.gpr[4] = 0x30000;
+      m.cpu.state.gprHigh[4] = 0;
+      m.cpu.state.gpr[0] = lo;
+      m.cpu.state.gprHigh[0] = 0x40000000;
+    };
+    for (const src of ['movdqa xmm0, [rsp+rax]', 'paddb xmm0, [rsp+rax]', 'movaps [rsp+rax], xmm1']) {
+      expect([src, vectorOf(src, at(8))]).toEqual([src, GP]);
+      expect([src, vectorOf(src, at(0x10))]).toEqual([src, SS]);
+    }
+    expect(vectorOf('movdqu xmm0, [rsp+rax]', at(8))).toBe(SS);
+  });
+
   it('#GP(0) comes before the page walk: a misaligned MOVDQA store leaves memory untouched', () => {
     const m = machine('pcmpeqb xmm0, xmm0\nmovdqa [rbx+8], xmm0');
     m.cpu.run(100);

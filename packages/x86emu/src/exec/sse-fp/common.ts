@@ -9,6 +9,7 @@ import type { Insn } from '../../decoder/insn.js';
 import { FE_PRECOMPUTATION } from '../../fpu/exceptions.js';
 import { mxcsrMasks } from '../../fpu/mxcsr.js';
 import { partEa } from '../operands.js';
+import { misaligned16Gp } from '../sse/operands.js';
 import { raiseSimdFp } from '../x87/fpu-checks.js';
 
 let viewOf: Uint8Array | null = null;
@@ -61,19 +62,7 @@ export function loadMem(cpu: Cpu, i: Insn, bytes: number, align16: boolean): voi
     return;
   }
   if (bytes === 16) {
-    // Misalignment is #GP(0) before the segment and canonical checks: a misaligned,
-    // non-canonical stack operand is #GP(0), not #SS(0) (measured on the host CPU). `& 15`
-    // reads exact low bits of an EA below 2^53 in magnitude; one further out (non-canonical
-    // anyway) is recomputed exactly. In 64-bit mode only FS and GS have a base.
-    if (align16) {
-      let low = ea;
-      if (ea >= 9007199254740992 || ea <= -9007199254740992) {
-        cpu.eaHalves(i);
-        low = cpu.lo64;
-      }
-      const base = cpu.long64 && seg < 4 ? 0 : cpu.state.segBase[seg];
-      if ((base + low) & 15) cpu.gp0();
-    }
+    if (align16) misaligned16Gp(cpu, i, ea);
     cpu.segAddr(seg, ea, 16, false); // the whole operand against the segment, before paging
   }
   cpu.read64(seg, ea);

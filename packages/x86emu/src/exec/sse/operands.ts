@@ -11,14 +11,32 @@ import { partEa } from '../operands.js';
 import type { Lanes } from './lanes.js';
 
 /**
- * Linear address of the 16-byte memory operand of `i`, checked against the segment as a whole
- * first (#GP(0)/#SS(0)), then for 16-byte alignment when `align` (MOVDQA, MOVAPS and the other
- * legacy-SSE 128-bit memory operands: #GP(0), SDM Vol. 2 2.5 and each instruction's "Protected
- * Mode Exceptions"; the alignment is that of the effective linear address).
+ * #GP(0) if the 16-byte memory operand of `i` at `ea` is not 16-byte aligned (MOVDQA, MOVAPS and
+ * the other legacy-SSE 128-bit memory operands: SDM Vol. 2 2.5 and each instruction's "Protected
+ * Mode Exceptions"; the alignment is that of the linear address). It comes before the segment
+ * and canonical checks: a misaligned, non-canonical stack operand is #GP(0), not #SS(0)
+ * (measured on the host CPU). `& 15` reads exact low bits of an EA below 2^53 in magnitude; one
+ * further out (non-canonical anyway) is recomputed exactly. In 64-bit mode only FS and GS have a
+ * base.
+ */
+export function misaligned16Gp(cpu: Cpu, i: Insn, ea: number): void {
+  let low = ea;
+  if (ea >= 9007199254740992 || ea <= -9007199254740992) {
+    cpu.eaHalves(i);
+    low = cpu.lo64;
+  }
+  const seg = i.memSeg;
+  const base = cpu.long64 && seg < 4 ? 0 : cpu.state.segBase[seg];
+  if ((base + low) & 15) cpu.gp0();
+}
+
+/**
+ * Linear address of the 16-byte memory operand of `i`: alignment first when `align`
+ * ({@link misaligned16Gp}), then the segment as a whole (#GP(0)/#SS(0)).
  */
 function lin16(cpu: Cpu, i: Insn, ea: number, write: boolean, align: boolean): number {
+  if (align) misaligned16Gp(cpu, i, ea);
   const lin = cpu.segAddr(i.memSeg, ea, 16, write);
-  if (align && lin & 15) cpu.gp0();
   // With alignment checking on at CPL 3, an unaligned 16-byte form (MOVDQU, LDDQU, the string
   // compares …) is #AC(0) unless 16-byte aligned: SDM Vol. 3 6.15 "Interrupt 17" leaves it to the
   // implementation, and the host CPU (AMD Zen 5) faults at any misalignment, 8-byte too.
