@@ -26,6 +26,8 @@ export class PendingPio {
   rep = false;
   /** Address-size mask for SI/DI/CX (0xffff, 0xffffffff). */
   addrMask = 0xffffffff;
+  /** 64-bit address size (64-bit mode): RSI/RDI/RCX in 64 bits, `addrMask` unused. */
+  addr64 = false;
   /** Linear address of the element (INS: where the data goes on completion). */
   linear = 0;
   /**

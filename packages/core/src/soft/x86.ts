@@ -196,6 +196,18 @@ export function kvmGetLinearRip(vcpu: SoftVcpu): number {
   return (segScratch.base + vcpu.rip) >>> 0;
 }
 
+const TWO32 = 4294967296;
+/** 2^48: x86emu's linear addresses in IA-32e mode are folded to 48 bits. */
+const LINEAR_48 = 281474976710656;
+
+/** General register `i` += `delta` (a small signed number) over both halves. */
+function add64(vcpu: SoftVcpu, i: number, delta: number): void {
+  const sum = vcpu.regs[i] + delta;
+  vcpu.regs[i] = sum >>> 0;
+  if (sum > 0xffffffff) vcpu.regsHigh[i] = (vcpu.regsHigh[i] + 1) >>> 0;
+  else if (sum < 0) vcpu.regsHigh[i] = (vcpu.regsHigh[i] - 1) >>> 0;
+}
+
 /** DF in RFLAGS: string instructions step downwards. */
 const X86_EFLAGS_DF = 1 << 10;
 
@@ -208,10 +220,11 @@ export function guestLinearView(
   gva: number,
   write: boolean,
 ): { view: Uint8Array; offset: number } | null {
-  let gpa = gva >>> 0;
+  // `gva` is a 32-bit address, or in IA-32e mode x86emu's 48-bit folded one.
+  let gpa = gva;
   if (vcpu.cr0 & X86_CR0_PG) {
     syncPaging(vcpu);
-    gpa = vcpuMmu(vcpu).mmu.gvaToGpa(gva >>> 0, write ? 2 : 0);
+    gpa = vcpuMmu(vcpu).mmu.gvaToGpa(gva, write ? 2 : 0);
     if (gpa < 0) return null;
   }
   const hpfn = vcpu.vm.slots.gfnToHpfn(Math.floor(gpa / 4096));
@@ -225,7 +238,8 @@ export function guestLinearView(
 /**
  * INS/OUTS to userspace, one element per exit (KVM's emulator does string port I/O with count
  * 1, advancing SI/DI and CX between exits). `seg` is the source segment of OUTS (ES for INS),
- * `addrMask` 0xffff or 0xffffffff by address size.
+ * `addrMask` 0xffff or 0xffffffff by address size; `addr64`: the 64-bit address size of 64-bit
+ * mode, where RSI/RDI/RCX count in 64 bits and only FS and GS have a base (SDM Vol. 1 3.4.2.1).
  */
 export function kvmEmulateStringPio(
   vcpu: SoftVcpu,
@@ -237,18 +251,29 @@ export function kvmEmulateStringPio(
   seg: number,
   addrMask: number,
   length: number,
+  addr64 = false,
 ): ExitResult {
   const ops = vcpu.ops;
   ops.cacheRegs(vcpu);
   const r = vcpu.regs;
-  if (rep && (r[1] & addrMask) === 0) {
+  const h = vcpu.regsHigh;
+  if (rep && (r[1] & addrMask) === 0 && (!addr64 || h[1] === 0)) {
     // REP with a zero count does nothing.
     skipEmulatedInstruction(vcpu, length);
     return ExitResult.Reenter;
   }
-  ops.getSegment(vcpu, isIn ? 0 : seg, segScratch);
-  const index = isIn ? r[7] : r[6];
-  const linear = (segScratch.base + (index & addrMask)) >>> 0;
+  const sreg = isIn ? 0 : seg;
+  ops.getSegment(vcpu, sreg, segScratch);
+  const idx = isIn ? 7 : 6;
+  let linear: number;
+  if (addr64) {
+    // 64-bit mode: flat but for FS/GS; the sum folded to x86emu's 48 bits (no canonical check:
+    // the processor made it before the exit).
+    const base = sreg === 4 || sreg === 5 ? segScratch.base + (segScratch.baseHigh & 0xffff) * TWO32 : 0;
+    linear = (base + r[idx] + (h[idx] & 0xffff) * TWO32) % LINEAR_48;
+  } else {
+    linear = (segScratch.base + (r[idx] & addrMask)) >>> 0;
+  }
   let value = 0;
   if (!isIn) {
     const v = guestLinearView(vcpu, linear, false);
@@ -265,6 +290,7 @@ export function kvmEmulateStringPio(
   pio.isString = true;
   pio.rep = rep;
   pio.addrMask = addrMask;
+  pio.addr64 = addr64;
   pio.linear = linear;
   if (inKernel >= 0) {
     pio.active = false;
@@ -294,11 +320,19 @@ export function completeStringPio(vcpu: SoftVcpu, run: KvmRunView): void {
   const m = pio.addrMask;
   const step = ops.getRflags(vcpu) & X86_EFLAGS_DF ? -pio.size : pio.size;
   const idx = pio.isIn ? 7 : 6;
-  r[idx] = ((r[idx] & ~m) | ((r[idx] + step) & m)) >>> 0;
   let again = false;
-  if (pio.rep) {
-    r[1] = ((r[1] & ~m) | ((r[1] - 1) & m)) >>> 0;
-    again = (r[1] & m) !== 0;
+  if (pio.addr64) {
+    add64(vcpu, idx, step);
+    if (pio.rep) {
+      add64(vcpu, 1, -1);
+      again = (r[1] | vcpu.regsHigh[1]) !== 0;
+    }
+  } else {
+    r[idx] = ((r[idx] & ~m) | ((r[idx] + step) & m)) >>> 0;
+    if (pio.rep) {
+      r[1] = ((r[1] & ~m) | ((r[1] - 1) & m)) >>> 0;
+      again = (r[1] & m) !== 0;
+    }
   }
   if (!again) kvmRipAdd(vcpu, pio.instructionLength);
   ops.decacheRegs(vcpu);

@@ -88,7 +88,19 @@ function ioInterception(d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResu
   if (info & IoioInfo.STR) {
     const addrMask = info & IoioInfo.A16 ? 0xffff : 0xffffffff;
     const seg = (info >>> IoioInfo.SEG_SHIFT) & 7;
-    return kvmEmulateStringPio(vcpu, run, isIn, size, port, (info & IoioInfo.REP) !== 0, seg, addrMask, len);
+    const rep = (info & IoioInfo.REP) !== 0;
+    return kvmEmulateStringPio(
+      vcpu,
+      run,
+      isIn,
+      size,
+      port,
+      rep,
+      seg,
+      addrMask,
+      len,
+      (info & IoioInfo.A64) !== 0,
+    );
   }
   return kvmEmulatePio(vcpu, run, isIn, size, port, len);
 }

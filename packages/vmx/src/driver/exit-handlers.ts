@@ -140,7 +140,8 @@ function handleIo(d: VmxDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
   if (q & IoQual.STRING) {
     // VM-exit instruction information (Table 28-8): address size in bits 9:7, segment 17:15.
     const info = d.vmcs.read(VMCS.VMX_INSTRUCTION_INFO);
-    const addrMask = ((info >>> 7) & 7) === 0 ? 0xffff : 0xffffffff;
+    const asz = (info >>> 7) & 7;
+    const addrMask = asz === 0 ? 0xffff : 0xffffffff;
     const seg = (info >>> 15) & 7;
     return kvmEmulateStringPio(
       vcpu,
@@ -152,6 +153,7 @@ function handleIo(d: VmxDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
       seg,
       addrMask,
       instructionLength(d),
+      asz === 2,
     );
   }
   return kvmEmulatePio(vcpu, run, isIn, size, port, instructionLength(d));
