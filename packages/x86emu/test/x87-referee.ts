@@ -86,6 +86,17 @@ export const X87_INSNS: readonly (readonly [string, OperandKind])[] = [
     'fnclex',
     'fninit',
     'fnstsw ax',
+    // Register forms the SDM leaves blank, which the CPU executes (FSTP1, FSTP8, FSTP9, FXCH4,
+    // FXCH7, FCOM2, FCOMP3, FCOMP5, FFREEP):
+    '.byte 0xd9, 0xda',
+    '.byte 0xdf, 0xd1',
+    '.byte 0xdf, 0xd9',
+    '.byte 0xdd, 0xc9',
+    '.byte 0xdf, 0xcb',
+    '.byte 0xdc, 0xd1',
+    '.byte 0xdc, 0xd9',
+    '.byte 0xde, 0xd1',
+    '.byte 0xdf, 0xc1',
   ].map((t) => [t, 'none'] as const),
   ['fld dword ptr [rsi]', 'f32'],
   ['fld qword ptr [rsi]', 'f64'],
@@ -288,7 +299,8 @@ export function genCase(r: Rng, insn: number, kind: string): RefCase {
       mem[9] = r.below(2) << 7;
       break;
     case 'cw':
-      m.setUint16(0, controlWord(r), true);
+      // Sometimes with the reserved bits 7 and 15:13 set (they load as 0).
+      m.setUint16(0, controlWord(r) | (r.below(2) ? r.u32() & 0xe080 : 0), true);
       break;
     default:
       for (let k = 0; k < 16; k++) mem[k] = 0xa5;

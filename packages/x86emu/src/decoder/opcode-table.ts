@@ -385,10 +385,12 @@ r(T + 0xae, 'FXSAVE', 'M', '', 0);
 r(T + 0xae, 'FXRSTOR', 'M', '', 1);
 r(T + 0xae, 'LDMXCSR', 'Md', '', 2);
 r(T + 0xae, 'STMXCSR', 'Md', '', 3);
-r(T + 0xae, 'XSAVE', 'M', '', 4);
+// With 66/F3 these memory forms are other instructions (PTWRITE F3 /4, CLWB 66 /6, CLFLUSHOPT
+// 66 /7) that x86emu does not have: #UD there.
+sse('NP', T + 0xae, 'XSAVE', 'M', '', 4);
 r(T + 0xae, 'XRSTOR', 'M', '', 5);
-r(T + 0xae, 'XSAVEOPT', 'M', '', 6);
-r(T + 0xae, 'CLFLUSH', 'Mb', '', 7);
+sse('NP', T + 0xae, 'XSAVEOPT', 'M', '', 6);
+sse('NP', T + 0xae, 'CLFLUSH', 'Mb', '', 7);
 r(T + 0xae, 'LFENCE', '', '', 5, undefined, true);
 r(T + 0xae, 'MFENCE', '', '', 6, undefined, true);
 r(T + 0xae, 'SFENCE', '', '', 7, undefined, true);

@@ -13,7 +13,7 @@ import type { Insn } from '../../decoder/insn.js';
 import { partEa } from '../operands.js';
 import { checkFpu } from './fpu-checks.js';
 import { fullTagWord, getTop } from './stack.js';
-import { fpuEnter, pendingError, SW_ES, updateSummary } from './status.js';
+import { fpuEnter, loadedControlWord, pendingError, SW_ES, updateSummary } from './status.js';
 
 const REGS = new Uint8Array(80);
 
@@ -57,10 +57,10 @@ export const FNSTCW: Handler = (cpu, i) => {
   cpu.write(i.memSeg, cpu.ea(i), 2, cpu.state.fpuControl[0]);
 };
 
-/** FLDCW: bit 6 is reserved and reads as 1. A flag now unmasked becomes pending. */
+/** FLDCW (reserved bits as `loadedControlWord` says). A flag now unmasked becomes pending. */
 export const FLDCW: Handler = (cpu, i) => {
   fpuEnter(cpu);
-  cpu.state.fpuControl[0] = cpu.read(i.memSeg, cpu.ea(i), 2) | 0x40;
+  cpu.state.fpuControl[0] = loadedControlWord(cpu.read(i.memSeg, cpu.ea(i), 2));
   updateSummary(cpu);
 };
 
@@ -116,11 +116,21 @@ function storeEnv(cpu: Cpu, i: Insn, ea: number): void {
   for (let k = 0; k < 7; k++) cpu.write(seg, partEa(ea + k * w, i.adSize), w, (ENV_WORDS[k] & m) >>> 0);
 }
 
-function loadEnv(cpu: Cpu, i: Insn, ea: number): void {
-  const s = cpu.state;
+function readEnv(cpu: Cpu, i: Insn, ea: number): void {
   const seg = i.memSeg;
   const w = i.opSize === 2 ? 2 : 4;
   for (let k = 0; k < 7; k++) ENV_WORDS[k] = cpu.read(seg, partEa(ea + k * w, i.adSize), w);
+}
+
+function loadEnv(cpu: Cpu, i: Insn, ea: number): void {
+  readEnv(cpu, i, ea);
+  commitEnv(cpu, i);
+}
+
+/** Loads the fields `readEnv` read. */
+function commitEnv(cpu: Cpu, i: Insn): void {
+  const s = cpu.state;
+  const w = i.opSize === 2 ? 2 : 4;
   const cw = ENV_WORDS[0] & 0xffff;
   const sw = ENV_WORDS[1] & 0xffff;
   const tw = ENV_WORDS[2] & 0xffff;
@@ -128,7 +138,7 @@ function loadEnv(cpu: Cpu, i: Insn, ea: number): void {
   const v4 = ENV_WORDS[4];
   const v5 = ENV_WORDS[5];
   const v6 = ENV_WORDS[6];
-  s.fpuControl[0] = cw | 0x40;
+  s.fpuControl[0] = loadedControlWord(cw);
   s.fpuStatus[0] = sw;
   s.fpuTag[0] = tw;
   s.fpuIp[1] = 0;
@@ -195,8 +205,13 @@ export const FRSTOR: Handler = (cpu, i) => {
   const env = envSize(i);
   cpu.segAddr(i.memSeg, ea, env + 80, false);
   // Every byte is read before any state changes, so a fault part-way leaves the FPU as it was.
+  // The first byte, then the last, then the rest: a #PF reports CR2 as the referee CPU does (the
+  // first byte when its page is absent, else the last byte when the operand ends in an absent page).
+  cpu.read(i.memSeg, ea, 1);
+  cpu.read(i.memSeg, partEa(ea + env + 79, i.adSize), 1);
+  readEnv(cpu, i, ea);
   for (let k = 0; k < 80; k++) REGS[k] = cpu.read(i.memSeg, partEa(ea + env + k, i.adSize), 1);
-  loadEnv(cpu, i, ea);
+  commitEnv(cpu, i);
   const s = cpu.state;
   const top = getTop(s);
   for (let k = 0; k < 8; k++) s.fpuRegs.set(REGS.subarray(k * 10, k * 10 + 10), ((top + k) & 7) * 10);

@@ -61,7 +61,9 @@ export const X87_HANDLERS: Record<string, Entry> = {
   FILD: f(L.makeLoad),
   FBLD: L.FBLD,
   FST: f((row) => (row.mod3 ? L.makeStoreSti(false) : L.makeStoreRow(row))),
-  FSTP: f((row) => (row.mod3 ? L.makeStoreSti(true) : row.op === 0xdb ? L.FSTP_M80 : L.makeStoreRow(row))),
+  FSTP: f((row) =>
+    row.mod3 ? L.makeStoreSti(true, row.op !== 0xd9) : row.op === 0xdb ? L.FSTP_M80 : L.makeStoreRow(row),
+  ),
   FIST: f(L.makeStoreRow),
   FISTP: f(L.makeStoreRow),
   FISTTP: f(L.makeStoreRow),

@@ -232,12 +232,21 @@ export const FBSTP: Handler = (cpu, i) => {
   pop(s);
 };
 
-/** FST/FSTP ST(i) (DD D0/D8, and the aliases D9 D8, DF D0/D8): a copy, no conversion. */
-export function makeStoreSti(popAfter: boolean): Handler {
+/**
+ * FST/FSTP ST(i) (DD D0/D8, and the aliases D9 D8, DF D0/D8): a copy, no conversion. The D9 D8+i
+ * alias (`underflow` false) with an empty ST(0) writes nothing and only pops, without a stack
+ * fault, as the referee CPU does.
+ */
+export function makeStoreSti(popAfter: boolean, underflow = true): Handler {
   return (cpu, i) => {
     fpuEnter(cpu);
     recordIp(cpu, i);
     const s = cpu.state;
+    if (!underflow && isEmpty(s, 0)) {
+      mergeFlags(s, 0, SW_C1);
+      if (popAfter) pop(s);
+      return;
+    }
     if (isEmpty(s, 0)) {
       if (mergeFlags(s, stackFault(false, s.fpuControl[0], A), SW_C1)) return;
     } else {

@@ -23,6 +23,14 @@ export const SW_C2 = 0x400;
 export const SW_C3 = 0x4000;
 export const SW_CC = SW_C0 | SW_C1 | SW_C2 | SW_C3;
 
+/**
+ * A control word as loaded (FLDCW, FLDENV, FRSTOR, FXRSTOR, XRSTOR): the reserved bits 7 and
+ * 15:13 read as 0 and bit 6 as 1, as the referee CPU stores them (FLDCW FFFFH → 1F7FH).
+ */
+export function loadedControlWord(v: number): number {
+  return (v & 0x1f3f) | 0x40;
+}
+
 const TWO32 = 4294967296;
 
 /**

@@ -16,7 +16,7 @@ import { Cr0, Cr4 } from '../../state.js';
 import { partEa } from '../operands.js';
 import { checkSse } from './fpu-checks.js';
 import { abridgedTag, getTop, tagFromAbridged } from './stack.js';
-import { updateSummary } from './status.js';
+import { loadedControlWord, updateSummary } from './status.js';
 
 /** XCR0 bits implemented: x87 and SSE (SDM Vol. 1 13.3). */
 export const XCR0_SUPPORTED = 0x3;
@@ -73,7 +73,7 @@ function buildLegacy(cpu: Cpu, i: Insn, rfbm: number): void {
 function loadLegacy(cpu: Cpu, i: Insn, load: number): void {
   const s = cpu.state;
   if (load & COMP_X87) {
-    s.fpuControl[0] = VIEW.getUint16(0, true) | 0x40;
+    s.fpuControl[0] = loadedControlWord(VIEW.getUint16(0, true));
     s.fpuStatus[0] = VIEW.getUint16(2, true);
     s.fpuOpcode[0] = VIEW.getUint16(6, true) & 0x7ff;
     s.fpuIp[0] = VIEW.getUint32(8, true);
@@ -113,11 +113,20 @@ function initX87(cpu: Cpu): void {
   updateSummary(cpu);
 }
 
-/** Checks the operand (alignment on the linear address, segment, pages); returns its offset. */
-function operand(cpu: Cpu, i: Insn, size: number, align: number, write: boolean): number {
+/**
+ * Checks the operand (alignment on the linear address, segment, pages); returns its offset.
+ * `lastFirst`: the operand's last byte is translated first, so that a #PF on a page it shares
+ * with the first byte reports that byte in CR2, as the referee CPU does for FXSAVE/FXRSTOR.
+ */
+function operand(cpu: Cpu, i: Insn, size: number, align: number, write: boolean, lastFirst = false): number {
   const ea = cpu.ea(i);
   const lin = cpu.segAddr(i.memSeg, ea, size, write);
   if (lin % align !== 0) cpu.gp0();
+  if (lastFirst) {
+    const last = partEa(ea + size - 1, i.adSize);
+    if (write) cpu.probeWrite(cpu.segAddr(i.memSeg, last, 1, true), 1);
+    else cpu.read(i.memSeg, last, 1);
+  }
   if (write) cpu.probeWrite(lin, size);
   return ea;
 }
@@ -143,7 +152,7 @@ function checkFx(cpu: Cpu): void {
 
 export const FXSAVE: Handler = (cpu, i) => {
   checkFx(cpu);
-  const ea = operand(cpu, i, 512, 16, true);
+  const ea = operand(cpu, i, 512, 16, true, true);
   IMG.fill(0, 0, 512);
   buildLegacy(cpu, i, COMP_X87 | COMP_SSE);
   writeImage(cpu, i, ea, 0, legacyEnd(cpu));
@@ -151,7 +160,7 @@ export const FXSAVE: Handler = (cpu, i) => {
 
 export const FXRSTOR: Handler = (cpu, i) => {
   checkFx(cpu);
-  const ea = operand(cpu, i, 512, 16, false);
+  const ea = operand(cpu, i, 512, 16, false, true);
   readImage(cpu, i, ea, 0, legacyEnd(cpu));
   // Reserved MXCSR bits → #GP(0), nothing loaded (SDM Vol. 2 FXRSTOR).
   if (VIEW.getUint32(24, true) & ~MXCSR_MASK) cpu.gp0();
