@@ -54,6 +54,8 @@ export const EXCLUDED: Readonly<Record<string, string>> = {
   MWAIT: 'hypervisor-dependent',
   VMCALL: 'a hypercall to the host KVM',
   VMMCALL: 'a hypercall to the host KVM',
+  SYSRET:
+    "outside 64-bit mode the SDM's answer is #UD (x86emu's); KVM's emulator on kvm-pvm answers with varying frames (pm16: #GP from 0097:0018, then other categories on a re-run); long64 has its own exclusion",
   FPU_OTHER: 'x87 arithmetic: x86emu does not implement it (README limits); garbage mode covers it',
   FNSAVE: 'x87 state: the host vCPU keeps its FPU state across cases',
   FRSTOR: 'x87 state: the host vCPU keeps its FPU state across cases',

@@ -122,6 +122,8 @@ export function classifyIa32e(sig: Signature, m: Mismatch): string {
   if (sig.form === 'IRET') return `${KVM_EMULATOR}: it gives #GP(0) where the SDM gives #GP(selector)`;
   if (/^AA[DM]/.test(sig.form) && within('eflags', 'frame.eflags'))
     return `${KVM_EMULATOR}: it computes AAD/AAM's SF on AX, not AL (SDM AAD/AAM: SF from AL), as the legacy AAD entries`;
+  if (sig.form === 'NOP Ev')
+    return `${KVM_EMULATOR}: it decodes the 0F 19–1F hint NOPs wrongly under 67H (a wrong length), as the legacy NOP Ev host entries`;
   if (/^(SCAS|CMPS)/.test(sig.form) && within('eflags', 'frame.eflags'))
     return `${KVM_EMULATOR}: for a REP SCAS/CMPS that faults, it reports flags that are not those of the last completed iteration, as the legacy SCAS/CMPS host entries`;
   if (sig.form.startsWith('ENTER') && within('gpr', 'memory'))
