@@ -9,6 +9,7 @@ import { describeEnding } from './cli/messages.js';
 import { ESCAPE_HELP, EscapeDecoder, enterRawMode } from './cli/terminal.js';
 import { LOG_ITEMS } from './config.js';
 import { engineByName } from './engines.js';
+import { MONITOR_PROMPT, MonitorConsole } from './monitor/console.js';
 import { type GuestSession, runGuest } from './run-guest.js';
 
 function version(): string {
@@ -70,18 +71,29 @@ async function main(argv: string[]): Promise<number> {
     process.exit(130);
   };
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
+  // The monitor: on stdin with -monitor stdio, else behind Ctrl-A c on the serial console.
+  const tty = process.stdin.isTTY === true;
+  const writeOut = (text: string) => process.stdout.write(tty ? text.replace(/\n/g, '\r\n') : text);
+  const monitor = new MonitorConsole((line) => session?.monitor(line), writeOut, tty);
+  let inMonitor = parsed.monitorStdio === true;
   const decoder = new EscapeDecoder({
-    input: (bytes) => session?.sendInput(bytes),
+    input: (bytes) => (inMonitor ? monitor.feed(bytes) : session?.sendInput(bytes)),
     quit: () => session?.quit('user'),
     help: () => process.stdout.write(ESCAPE_HELP.replace(/\n/g, '\r\n')),
+    monitor: () => {
+      inMonitor = !inMonitor;
+      if (inMonitor) writeOut(`\n${MONITOR_PROMPT}`);
+    },
   });
   const onData = (data: Buffer) => decoder.feed(data);
   try {
     const result = await runGuest({
       ...parsed.options,
       captureSerial: false,
+      onMonitorOutput: (text) => monitor.output(text),
       onStart: (s) => {
         session = s;
+        if (parsed.monitorStdio) monitor.start(version().replace('qemu-lite ', ''));
         process.stdin.on('data', onData);
         process.stdin.resume();
       },

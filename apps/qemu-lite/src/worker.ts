@@ -117,7 +117,11 @@ function main(): void {
           machine,
           control,
           debug.port,
-          { gdb: (data) => post({ type: 'gdb', data }), flush },
+          {
+            gdb: (data) => post({ type: 'gdb', data }),
+            monitor: (text) => post({ type: 'monitor', text }),
+            flush,
+          },
           debug.startStopped,
         )
       : undefined;

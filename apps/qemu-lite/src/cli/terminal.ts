@@ -9,6 +9,7 @@ export const CTRL_A = 0x01;
 export const ESCAPE_HELP = `
 C-a h    print this help
 C-a x    exit qemu-lite
+C-a c    switch between the console and the monitor
 C-a C-a  send C-a to the guest
 `;
 
@@ -17,6 +18,8 @@ export interface EscapeActions {
   input(bytes: Uint8Array): void;
   quit(): void;
   help(): void;
+  /** Ctrl-A c: switch between the serial console and the monitor (QEMU's mux). */
+  monitor?(): void;
 }
 
 /**
@@ -47,6 +50,10 @@ export class EscapeDecoder {
             break;
           case CTRL_A:
             this.actions.input(new Uint8Array([CTRL_A]));
+            break;
+          case 0x63: // c
+          case 0x43:
+            this.actions.monitor?.();
             break;
           default:
             break; // an unknown escape is swallowed, as in QEMU

@@ -13,6 +13,8 @@
  */
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import type { Machine } from '../machine/machine.js';
+import { runMonitorCommand } from '../monitor/commands.js';
+import type { MonitorSession } from '../monitor/session-api.js';
 import { DEBUG_GEN, QUIT, QUIT_NONE, QUIT_USER, type SharedControl, WAKE } from '../vcpu/shared.js';
 import type { DebugInput } from './channel.js';
 import { type RegisterFile, readRegisterFile, writeRegisterFile } from './registers.js';
@@ -44,12 +46,11 @@ interface Watchpoint {
 export interface SessionOutput {
   /** Bytes for gdb's socket. */
   gdb(text: string): void;
+  /** Monitor output. */
+  monitor(text: string): void;
   /** Flush the machine's buffered serial output (before blocking). */
   flush(): void;
 }
-
-/** A command the monitor hands in; it answers through `out`. */
-export type MonitorHandler = (line: string, session: DebugSession) => void;
 
 export class DebugSession implements DebugTarget {
   readonly vcpus = 1;
@@ -61,8 +62,6 @@ export class DebugSession implements DebugTarget {
   private readonly breakpoints = new Map<bigint, number>();
   private readonly watchpoints: Watchpoint[] = [];
   private stub: GdbStub | null = null;
-  /** Handles monitor lines (set by the monitor). */
-  monitor: MonitorHandler | null = null;
 
   constructor(
     machine: Machine,
@@ -105,7 +104,7 @@ export class DebugSession implements DebugTarget {
       if (Atomics.load(cells, DEBUG_GEN) === this.seenGen) Atomics.wait(cells, WAKE, wake, 250);
       this.drain();
     }
-    return Atomics.load(cells, QUIT) === QUIT_NONE;
+    return Atomics.load(cells, QUIT) === QUIT_NONE && this.machine.stopReason() === undefined;
   }
 
   /** KVM_EXIT_DEBUG: a step finished; stop if gdb stepped, a breakpoint or watchpoint is hit. */
@@ -174,11 +173,37 @@ export class DebugSession implements DebugTarget {
           this.stub = null;
           break;
         case 'monitor':
-          this.monitor?.(input.line, this);
+          this.output.monitor(runMonitorCommand(input.line, this.monitorSession));
           break;
       }
     }
   }
+
+  /** The monitor's view of the machine (`monitor/session-api.ts`). */
+  private readonly monitorSession: MonitorSession = {
+    machine: () => this.machine,
+    isStopped: () => this.stopped,
+    readVirtual: (gva, length) => this.readMemory(0, gva, length),
+    readPhysical: (gpa, length) => {
+      const ram = this.machine.ram;
+      return gpa + BigInt(length) <= BigInt(ram.length) ? ram.slice(Number(gpa), Number(gpa) + length) : null;
+    },
+    pause: () => {
+      if (!this.stopped) this.stop({ kind: 'signal', signal: GDB_SIGINT });
+    },
+    resume: () => {
+      if (this.stopped) this.cont();
+    },
+    reset: () => {
+      this.machine.stop({ kind: 'reset', cause: 'system_reset (monitor)' });
+      this.stopped = false;
+    },
+    // QEMU raises the ACPI power-button event (PWRBTN_STS and an SCI) for the guest's OS to act
+    // on; this machine's PM block has no event sources and no SCI yet (devices/acpi-pm.ts).
+    powerdown: () =>
+      'system_powerdown: this machine has no ACPI power button event yet; use system_reset or quit\n',
+    quit: () => this.kill(),
+  };
 
   private applyGuestDebug(): void {
     const want = this.stepping || this.breakpoints.size > 0 || this.watchpoints.length > 0;

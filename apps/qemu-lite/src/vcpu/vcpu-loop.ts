@@ -94,7 +94,11 @@ export function runVcpu(
       machine.stop(quitReason(quit));
       break;
     }
-    if (hooks.debug && !hooks.debug.service()) continue;
+    if (hooks.debug && !hooks.debug.service()) {
+      // A monitor command stopped the machine (system_reset), or a quit is pending.
+      if (machine.stopReason() !== undefined) break;
+      continue;
+    }
     // Terminal input, as much as the receive FIFO takes now; the rest waits in the ring.
     while (serial.canReceive()) {
       const byte = ringRead(control);

@@ -1,0 +1,19 @@
+/** What the monitor's commands need of the running machine (the machine thread's `DebugSession`). */
+import type { Machine } from '../machine/machine.js';
+
+export interface MonitorSession {
+  machine(): Machine;
+  isStopped(): boolean;
+  readVirtual(gva: bigint, length: number): Uint8Array | null;
+  readPhysical(gpa: bigint, length: number): Uint8Array | null;
+  /** `stop`: hold the vCPU. */
+  pause(): void;
+  /** `cont`: let it run. */
+  resume(): void;
+  /** `system_reset`: the machine resets (reboots unless -no-reboot). */
+  reset(): void;
+  /** `system_powerdown`: the ACPI power button; returns what to print. */
+  powerdown(): string;
+  /** `quit`. */
+  quit(): void;
+}
