@@ -137,6 +137,39 @@ describe('VMX silicon: VMCS instructions and their error numbers', () => {
     expect(si.vmread(VMCS.GUEST_CS_LIMIT + 1)).toBe(VmxStatus.FailValid);
   });
 
+  it('VMREAD/VMWRITE move 64 bits of natural-width and 64-bit fields on the Intel 64 part, 32 on the 32-bit one', () => {
+    const { si, vmcs } = rootSilicon();
+    si.vmptrld(vmcs);
+    expect(si.vmwrite(VMCS.GUEST_RIP, 0x81000000, 0xffffffff)).toBe(VmxStatus.Succeed);
+    si.vmread(VMCS.GUEST_RIP);
+    expect([si.vmreadValue, si.vmreadValueHigh]).toEqual([0x81000000, 0xffffffff]);
+    si.vmwrite(VMCS.GUEST_IA32_EFER, 0xd01, 0);
+    si.vmread(VMCS.GUEST_IA32_EFER);
+    expect([si.vmreadValue, si.vmreadValueHigh]).toEqual([0xd01, 0]);
+    // 32-bit fields keep their width whatever the operand's high half.
+    si.vmwrite(VMCS.GUEST_CS_LIMIT, 0xffff, 0x1234);
+    si.vmread(VMCS.GUEST_CS_LIMIT);
+    expect([si.vmreadValue, si.vmreadValueHigh]).toEqual([0xffff, 0]);
+    // The 32-bit part: 32-bit operation, the high half is not there to write or read.
+    const si32 = new VmxSilicon({ longMode: false });
+    const mem = si32.memory;
+    const page = (): number => {
+      const hpfn = mem.allocPage();
+      new DataView(mem.pageView(hpfn)!.buffer, mem.pageView(hpfn)!.byteOffset).setUint32(
+        0,
+        VMCS_REVISION_ID,
+        true,
+      );
+      return hpfn * 4096;
+    };
+    si32.writeCr4(si32.hostCr4 | (1 << 13));
+    si32.vmxon(page());
+    si32.vmptrld(page());
+    si32.vmwrite(VMCS.GUEST_RIP, 0x1000, 0xffffffff);
+    si32.vmread(VMCS.GUEST_RIP);
+    expect([si32.vmreadValue, si32.vmreadValueHigh]).toEqual([0x1000, 0]);
+  });
+
   it('VMCLEAR of the VMXON region is error 3 and clears the current VMCS pointer otherwise', () => {
     const { si, vmxon, vmcs } = rootSilicon();
     si.vmptrld(vmcs);

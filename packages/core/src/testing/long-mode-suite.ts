@@ -199,6 +199,21 @@ export function defineLongModeGuestSuite(name: string, open: () => Kvm): void {
       },
     );
 
+    it.skipIf(!lm)(
+      `writes the TPR with MOV CR8 and reads it back (KVM_GET_SREGS.cr8, kvm_run.cr8)${why}`,
+      () => {
+        // mov eax, 7 ; mov cr8, rax ; mov rbx, cr8 ; mov al, bl ; out 0x80, al ; hlt
+        const { vcpu } = longModeGuest(open(), [
+          ...[0xb8, 0x07, 0x00, 0x00, 0x00, 0x44, 0x0f, 0x22, 0xc0, 0x44, 0x0f, 0x20, 0xc3],
+          ...[0x88, 0xd8, 0xe6, 0x80, 0xf4],
+        ]);
+        expect(vcpu.run()).toBe(KVM_EXIT.IO);
+        expect(ioByte(vcpu)).toBe(7);
+        expect(vcpu.getSregs().cr8).toBe(7n);
+        expect((vcpu.kvmRun as unknown as { cr8: bigint }).cr8).toBe(7n);
+      },
+    );
+
     it.skipIf(!lm)(`reads a PML4 that maps itself through its own recursive entry${why}`, () => {
       // PML4[511] → the PML4: linear 0xFFFFFFFFFFFFF000 is the PML4 page itself.
       // mov rax, [0xfffffffffffff000] ; mov dx, 0x3f8 ; out dx, al ; hlt
