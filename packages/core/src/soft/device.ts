@@ -46,7 +46,14 @@ import { KVM_USER_MEM_SLOTS } from './memslots.js';
 import { shadowMmuOps } from './mmu-glue.js';
 import { MSRS_TO_SAVE } from './msrs.js';
 import { DEFAULT_RUN_BUDGET, kvmVcpuRun } from './run-loop.js';
-import { kvmSetIcount, kvmSetTscClock, SOFT_TSC_KHZ, type TscClockMode } from './tsc-clock.js';
+import {
+  kvmIcountShift,
+  kvmSetIcount,
+  kvmSetTscClock,
+  kvmVirtualNs,
+  SOFT_TSC_KHZ,
+  type TscClockMode,
+} from './tsc-clock.js';
 import type { SoftVcpu } from './vcpu.js';
 import { KVM_MAX_VCPU_IDS, KVM_MAX_VCPUS, KVM_SOFT_MAX_VCPUS, SoftVm, type VcpuMmuOps } from './vm.js';
 
@@ -264,7 +271,9 @@ vmIoctls[0xa5] = (_s, e, arg, def) => {
 vmIoctls[0x77] = (_s, e, arg, def) => {
   kvmPitConfig.decode(ptr(def, arg));
   if (e.vm.irqchip?.pit) throw new KvmError(def.name, Errno.EEXIST, 'the VM has a PIT');
-  irqchipOf(e, def, Errno.ENOENT).createPit();
+  // An icount VM's PIT runs on its virtual clock (TSC × 2^shift), not the host's.
+  const vm = e.vm;
+  irqchipOf(e, def, Errno.ENOENT).createPit(kvmIcountShift(vm) >= 0 ? () => kvmVirtualNs(vm) : undefined);
   return 0;
 };
 function pitOf(e: VmEntry, def: IoctlDef): KvmPit {
