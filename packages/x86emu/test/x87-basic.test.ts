@@ -116,6 +116,19 @@ describe('x87 on a bare Cpu', () => {
     }
   });
 
+  it('a store stopped by an unmasked exception still checks its destination: the #GP comes first', () => {
+    // FISTP m16 of 1e30 is IE; with IE unmasked nothing is stored, but the write to DS:FFFH
+    // (limit FFFH, 2 bytes) is still checked, as the CPU checks it (long64 difftest).
+    const m = protectedMode(
+      `fninit; mov word ptr [${DATA}], 0x37e; fldcw [${DATA}]; fld qword ptr [${DATA + 8}]; mov ax, 0x38; mov ds, ax; fistp word ptr [0xfff]; hlt`,
+      { captureExceptions: true },
+    );
+    new DataView(m.mem.bytes.buffer).setFloat64(DATA + 8, 1e30, true);
+    m.cpu.run(100);
+    expect(m.exceptions.map((e) => e.vector)).toEqual([13]);
+    expect(m.cpu.state.fpuStatus[0] & 0xff).toBe(0); // IE not recorded: the instruction faulted
+  });
+
   it('a store that faults (#GP past the segment limit) leaves the stack and the status word as they were', () => {
     // DS = selector 38H: base 1 MiB, limit FFFH; an 8-byte FSTP at FFCH runs past it.
     const m = protectedMode('fninit; fld1; fldpi; mov ax, 0x38; mov ds, ax; fstp qword ptr [0xffc]; hlt', {

@@ -165,7 +165,11 @@ function makeStore(fmt: number, popAfter: boolean, truncate: boolean): Handler {
       else f = fist(A, cw, bits, truncate, W);
     }
     if (f & ~cw & 0x1f) {
-      mergeFlags(s, f, SW_C1, true); // unmasked: nothing stored, no pop
+      // Unmasked: nothing stored, no pop; but the destination is still checked for writing, and
+      // a #PF or #GP there comes first (as the CPU does).
+      const size = fmt === FMT_I16 ? 2 : fmt === FMT_F32 || fmt === FMT_I32 ? 4 : 8;
+      cpu.probeWrite(cpu.segAddr(i.memSeg, ea, size, true), size);
+      mergeFlags(s, f, SW_C1, true);
       return;
     }
     // The store first: a #PF or #GP there leaves the status word and the stack untouched.
@@ -192,6 +196,7 @@ export const FSTP_M80: Handler = (cpu, i) => {
   if (isEmpty(s, 0)) {
     const f = stackFault(false, s.fpuControl[0], null);
     if (f & ~s.fpuControl[0] & FE_INVALID) {
+      cpu.probeWrite(cpu.segAddr(i.memSeg, ea, 10, true), 10); // checked even so, as in makeStore
       mergeFlags(s, f, SW_C1);
       return;
     }
@@ -224,6 +229,7 @@ export const FBSTP: Handler = (cpu, i) => {
     f = fbstp(A, cw);
   }
   if (f & ~cw & 0x1f) {
+    cpu.probeWrite(cpu.segAddr(i.memSeg, ea, 10, true), 10); // checked even so, as in makeStore
     mergeFlags(s, f, SW_C1, true);
     return;
   }
