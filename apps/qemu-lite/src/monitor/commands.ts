@@ -5,6 +5,7 @@
  */
 import { threadId } from 'node:worker_threads';
 import { formatRegisters } from '../vcpu/registers.js';
+import { disassemble } from './disassemble.js';
 import { type DumpFormat, dumpMemory, parseFormat } from './memory-dump.js';
 import { walkMappings } from './page-walk.js';
 import type { MonitorSession } from './session-api.js';
@@ -39,7 +40,13 @@ function dump(args: string[], s: MonitorSession, physical: boolean): string {
   }
   lastFormat = format;
   const addr = parseAddress(rest[0]);
-  if (format.format === 'i') return 'x/i: disassembly is not available yet\n';
+  if (format.format === 'i') {
+    const sregs = s.machine().vcpu.getSregs();
+    const mode = { def32: sregs.cs.db === 1, long64: sregs.cs.l === 1 && (sregs.efer & 0x400n) !== 0n };
+    return disassemble(addr, format.count, mode, (a, n) =>
+      physical ? s.readPhysical(a, n) : s.readVirtual(a, n),
+    );
+  }
   return dumpMemory(addr, format, (a, n) => (physical ? s.readPhysical(a, n) : s.readVirtual(a, n)));
 }
 

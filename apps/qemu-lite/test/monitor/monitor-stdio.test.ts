@@ -51,6 +51,7 @@ for (const accel of ['vmx', 'kvm']) {
           'x/4xb 0x100000',
           'xp/2xg 0x100000',
           'x/3c 0x100000',
+          'x/4i 0x102fc0',
           'xp/1dw 0x200000000',
           'info tlb',
           'info mem',
@@ -73,6 +74,15 @@ for (const accel of ['vmx', 'kvm']) {
         expect(out).toContain('0000000000100000: 0x000100031badb002 0x00100000e4514ffb\n');
         expect(out).toContain("0000000000100000: '\\x02' '\\xb0' '\\xad'\n");
         expect(out).toContain('Cannot access memory at 0x200000000\n');
+        // x/i: the demo's timer() from its first byte, decoded by x86emu (objdump agrees).
+        expect(out).toContain(
+          [
+            '0x0000000000102fc0:  53                       push rbx',
+            '0x0000000000102fc1:  48 89 fb                 mov rbx, rdi',
+            '0x0000000000102fc4:  31 ff                    xor edi, edi',
+            '0x0000000000102fc6:  e8 a5 f5 ff ff           call 0x102570',
+          ].join('\n'),
+        );
         // The demo's kernel mapping: 2 MiB pages, identity, supervisor, writable.
         expect(out).toContain('0000000000000000: 0000000000000000 PS -sw\n');
         expect(out).toMatch(/0000000000000000-0000000004000000 0000000004000000 -rw\n/);
