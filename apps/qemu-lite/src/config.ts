@@ -4,6 +4,7 @@
  */
 import type { DebugExitConfig } from './devices/debug-exit.js';
 import type { DebugconConfig } from './devices/debugcon.js';
+import type { DriveConfig } from './devices/virtio/drive.js';
 
 export interface KernelImage {
   /** Where it came from, for messages. */
@@ -35,6 +36,8 @@ export interface MachineConfig {
   debugcon?: DebugconConfig;
   /** `-device pc-testdev`: QEMU's test device (ports 0xe0–0xeb, 0x2000–0x2017, gpa 0xff000000). */
   pcTestdev?: boolean;
+  /** `-drive if=virtio` / `-device virtio-blk-pci`: raw images, each a virtio-blk on PCI. */
+  drives?: DriveConfig[];
   /** A guest reset ends qemu-lite (status 0) instead of rebooting the guest. */
   noReboot: boolean;
   /** KVM_CREATE_IRQCHIP + KVM_CREATE_PIT2 instead of our userspace PIC and PIT. */

@@ -36,6 +36,7 @@ const KNOWN = new Set<string>([
   'onGdbListening',
   'onMonitorOutput',
   'icount',
+  'drives',
 ]);
 
 /** setTimeout's largest delay (2^31 - 1 ms); a larger one fires at once, with only a warning. */
@@ -74,6 +75,19 @@ function checkImage(name: string, value: unknown): void {
   if (value instanceof Uint8Array) return;
   if (typeof value === 'string' && value.length > 0 && !value.includes('\0')) return;
   typeError(name, 'a path (a non-empty string) or the image bytes (a Uint8Array)', value);
+}
+
+function checkDrives(drives: unknown): void {
+  const what = 'an array of { file, readonly?, serial? }';
+  if (!Array.isArray(drives)) typeError('drives', what, drives);
+  for (const drive of drives as unknown[]) {
+    if (!isPlainObject(drive) || typeof drive.file !== 'string' || drive.file.length === 0)
+      typeError('drives', what, drive);
+    for (const key of Object.keys(drive))
+      if (!['file', 'readonly', 'serial'].includes(key)) typeError('drives', what, drive);
+    if (drive.readonly !== undefined && typeof drive.readonly !== 'boolean') typeError('drives', what, drive);
+    if (drive.serial !== undefined && typeof drive.serial !== 'string') typeError('drives', what, drive);
+  }
 }
 
 function checkBoolean(options: Record<string, unknown>, name: string): void {
@@ -242,6 +256,7 @@ export function validateRunGuestOptions(options: unknown): asserts options is Ru
   for (const name of ['serialToStdout', 'captureSerial', 'kernelIrqchip', 'noReboot', 'pcTestdev'])
     checkBoolean(o, name);
   if (o.debugcon !== undefined) checkDebugcon(o.debugcon);
+  if (o.drives !== undefined) checkDrives(o.drives);
   if (o.icount !== undefined) {
     const shift = (o.icount as { shift?: unknown } | null)?.shift;
     if (typeof shift !== 'number' || !Number.isInteger(shift) || shift < 0 || shift > 10) {

@@ -4,6 +4,7 @@
  * and runs the timer service: it waits on the deadline the vCPU publishes and kicks the vCPU
  * out of KVM_RUN when it passes, as it does for input and quit requests.
  */
+
 import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
@@ -11,6 +12,7 @@ import { KvmError, type VcpuKickHandle } from '@kvm/core';
 import type { MachineConfig } from './config.js';
 import { DEFAULT_DEBUG_EXIT, type DebugExitConfig } from './devices/debug-exit.js';
 import { DEBUGCON_IOBASE, DEBUGCON_READBACK } from './devices/debugcon.js';
+import { releaseDriveLocks } from './devices/virtio/drive.js';
 import {
   ACCEL_NAMES,
   defaultEngine,
@@ -76,6 +78,11 @@ export interface RunGuestOptions {
   debugcon?: { output: 'stdio' | { file: string }; iobase?: number; readback?: number };
   /** QEMU's pc-testdev (ports 0xe0–0xeb, IRQ lines at 0x2000, I/O memory at 0xff000000). */
   pcTestdev?: boolean;
+  /**
+   * Raw disk images, each a virtio-blk PCI device (`-drive file=…,format=raw,if=virtio`), in
+   * slot order from 00:02.0. The image is opened and locked by the machine's thread.
+   */
+  drives?: { file: string; readonly?: boolean; serial?: string }[];
   /**
    * QEMU's `-icount shift=N`: virtual time, 2^N ns per retired instruction, for the TSC, the PIT,
    * the PM timer and the halts (which skip ahead), so that two runs of a guest are identical.
@@ -214,6 +221,7 @@ export async function resolveConfig(
     log: options.log ?? [],
     logFile: options.logFile,
     pcTestdev: options.pcTestdev ?? false,
+    drives: options.drives?.map((d) => ({ file: d.file, readonly: d.readonly ?? false, serial: d.serial })),
     icountShift: options.icount?.shift ?? null,
   };
   if (config.icountShift !== null && !config.kernelIrqchip) {
@@ -488,9 +496,11 @@ export async function runGuest(options: RunGuestOptions = {}): Promise<GuestResu
         reject(new Error(`the machine's thread exited (code ${code}) without a result`));
       }
     });
-  }).finally(() => {
+  }).finally(async () => {
     gdbServer?.close();
     channel?.port1.close();
-    void worker.terminate();
+    await worker.terminate();
+    // A thread stopped mid-run (a timeout, a callback's error) could not close its drives.
+    releaseDriveLocks(config.drives ?? []);
   });
 }

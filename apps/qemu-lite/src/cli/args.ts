@@ -35,11 +35,95 @@ export interface ParsedArgs {
   debugconDevice?: { iobase: number; readback: number };
   /** `-debugcon`: where its bytes go, or null for `none`/`null` (no device). */
   debugconOutput?: 'stdio' | { file: string } | null;
+  /** `-drive` options in command-line order, joined with `-device virtio-blk-pci` at the end. */
+  drives?: CliDrive[];
+  /** `-device virtio-blk-pci,drive=ID[,serial=…]`. */
+  blkDevices?: { drive: string; serial?: string }[];
   /** `-monitor stdio`: the monitor on the terminal (else Ctrl-A c switches to it). */
   monitorStdio?: boolean;
 }
 
 type Handler = (value: string, out: ParsedArgs) => void;
+
+interface CliDrive {
+  id?: string;
+  file: string;
+  if: 'virtio' | 'none';
+  readonly: boolean;
+  serial?: string;
+}
+
+/**
+ * `-drive file=IMG,format=raw,if=virtio|none[,id=ID][,readonly=on][,serial=S][,media=disk]
+ * [,cache=…]` (QEMU's spelling). Raw images only; `if=` has no default here (QEMU's is ide,
+ * which qemu-lite does not have), so it must be said.
+ */
+function drive(value: string, out: ParsedArgs): void {
+  const { first, props } = parseKeyValues(value);
+  // QEMU takes `-drive FILE` as file=FILE (its implied first key).
+  if (first !== '' && !first.includes('=')) props.set('file', first);
+  else if (first.includes('='))
+    props.set(first.slice(0, first.indexOf('=')), first.slice(first.indexOf('=') + 1));
+  rejectUnknownProps(props, ['file', 'format', 'if', 'id', 'readonly', 'serial', 'media', 'cache'], '-drive');
+  const file = props.get('file');
+  if (!file) throw new UsageError('-drive: needs file=IMAGE');
+  const format = props.get('format');
+  if (format !== undefined && format !== 'raw')
+    throw new UsageError(`-drive format=${format}: only raw images are supported`);
+  const media = props.get('media');
+  if (media !== undefined && media !== 'disk')
+    throw new UsageError(`-drive media=${media}: only disk exists`);
+  const cache = props.get('cache');
+  // Every write goes to the file at once and a flush is an fdatasync, which is what each of
+  // QEMU's modes promises at least (unsafe's ignored flushes are not copied).
+  if (cache !== undefined && !['writeback', 'none', 'writethrough', 'directsync', 'unsafe'].includes(cache))
+    throw new UsageError(
+      `-drive cache=${cache}: not a cache mode (writeback, none, writethrough, directsync, unsafe)`,
+    );
+  const iface = props.get('if');
+  if (iface !== 'virtio' && iface !== 'none')
+    throw new UsageError(
+      `-drive if=${iface ?? '(ide)'}: qemu-lite has virtio disks only: give if=virtio, or if=none with -device virtio-blk-pci`,
+    );
+  const serial = props.get('serial');
+  if (serial !== undefined && serial.length > 20)
+    throw new UsageError(`-drive serial=${serial}: at most 20 characters (VIRTIO_BLK_ID_BYTES)`);
+  const id = props.get('id');
+  if (id !== undefined && out.drives?.some((d) => d.id === id))
+    throw new UsageError(`-drive id=${id}: Duplicate ID '${id}' for drive`);
+  if (iface === 'none' && id === undefined)
+    throw new UsageError('-drive if=none needs id=ID for -device … drive=ID');
+  out.drives = out.drives ?? [];
+  out.drives.push({
+    id,
+    file,
+    if: iface,
+    readonly: onOff(props.get('readonly') ?? 'off', '-drive readonly'),
+    serial,
+  });
+}
+
+/** The drives the machine gets: `if=virtio` ones, then each `-device virtio-blk-pci`'s. */
+function resolveDrives(out: ParsedArgs): void {
+  const drives = out.drives ?? [];
+  const result: { file: string; readonly: boolean; serial?: string }[] = [];
+  for (const d of drives)
+    if (d.if === 'virtio') result.push({ file: d.file, readonly: d.readonly, serial: d.serial });
+  const used = new Set<string>();
+  for (const dev of out.blkDevices ?? []) {
+    const d = drives.find((x) => x.id === dev.drive);
+    if (!d) throw new UsageError(`-device virtio-blk-pci,drive=${dev.drive}: no -drive with id=${dev.drive}`);
+    if (d.if !== 'none')
+      throw new UsageError(
+        `-device virtio-blk-pci,drive=${dev.drive}: that drive is if=${d.if}; give it if=none`,
+      );
+    if (used.has(dev.drive))
+      throw new UsageError(`-device virtio-blk-pci,drive=${dev.drive}: the drive is already in use`);
+    used.add(dev.drive);
+    result.push({ file: d.file, readonly: d.readonly, serial: dev.serial ?? d.serial });
+  }
+  if (result.length > 0) out.options.drives = result;
+}
 
 /** QEMU's number syntax for device properties: decimal, 0x hex, 0 octal. */
 function parseNumber(text: string, what: string): number {
@@ -132,6 +216,18 @@ function device(value: string, out: ParsedArgs): void {
       if (iobase > 0xffff) throw new UsageError('isa-debugcon iobase is outside the I/O space');
       if (readback > 0xffffffff) throw new UsageError('isa-debugcon readback must fit in 32 bits');
       out.debugconDevice = { iobase, readback };
+      return;
+    }
+    case 'virtio-blk-pci':
+    case 'virtio-blk': {
+      rejectUnknownProps(props, ['drive', 'serial'], `-device ${first}`);
+      const id = props.get('drive');
+      if (!id) throw new UsageError(`-device ${first}: needs drive=ID (a -drive if=none,id=ID)`);
+      const serial = props.get('serial');
+      if (serial !== undefined && serial.length > 20)
+        throw new UsageError(`-device ${first}: serial is at most 20 characters`);
+      out.blkDevices = out.blkDevices ?? [];
+      out.blkDevices.push({ drive: id, serial });
       return;
     }
     case 'pc-testdev':
@@ -246,6 +342,7 @@ const withArg: Record<string, Handler> = {
   machine,
   M: machine,
   device,
+  drive,
   d: (v, out) => {
     const items = v.split(',').filter(Boolean);
     if (items.includes('help')) {
@@ -342,6 +439,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   if (out.debugconOutput) {
     out.options.debugcon = { output: out.debugconOutput, ...(out.debugconDevice ?? {}) };
   }
+  resolveDrives(out);
   if (out.options.kernel !== undefined && out.options.flat !== undefined) {
     throw new UsageError('-kernel and -device loader both give a guest: choose one');
   }
@@ -395,6 +493,9 @@ Devices:
                           QEMU's isa-debugcon (Bochs port 0xe9): bytes written go there
   -device isa-debugcon[,iobase=0xe9][,readback=0xe9]
                           its port and what reads of it return (needs -debugcon)
+  -drive file=IMG,format=raw,if=virtio|none[,id=ID][,readonly=on][,serial=S]
+                          a raw disk image as a virtio-blk PCI device (if=virtio), or for
+                          -device virtio-blk-pci,drive=ID[,serial=S] (if=none)
   -device pc-testdev      QEMU's test device: scratch ports 0xe0-0xeb, IRQ lines at
                           0x2000-0x2017, 64 KiB of I/O memory at 0xff000000
   -serial stdio|mon:stdio|none   the 16550 UART on 0x3f8 (IRQ 4); stdio is the default

@@ -40,11 +40,14 @@ import { I8254, SystemControlPortB } from '../devices/i8254.js';
 import { I8259Pair } from '../devices/i8259.js';
 import { IoBus } from '../devices/io-bus.js';
 import { PcTestdev } from '../devices/pc-testdev.js';
+import { buildPcPci } from '../devices/pci/pc-pci.js';
+import type { PciBus } from '../devices/pci/pci-bus.js';
 import { PostPort } from '../devices/post-port.js';
 import { RESET_CONTROL_PORT, RESET_CONTROL_VALUE, ResetControl } from '../devices/reset-control.js';
 import { COM1_BASE, Serial16550 } from '../devices/serial.js';
 import { SystemControlPortA } from '../devices/system-port-a.js';
 import type { Clock, IrqSink } from '../devices/types.js';
+import { Drive } from '../devices/virtio/drive.js';
 import { kernelFormatOf, loadFlat } from '../loaders/index.js';
 import type { E820Entry, LoadedGuest, LoaderMachine } from '../loaders/types.js';
 import type { StopReason } from '../vcpu/exit-handler.js';
@@ -86,6 +89,8 @@ export interface MachineCarryOver {
   memory: HostMemory;
   /** The battery-backed RTC/NVRAM, which a reset does not clear. */
   cmos: Cmos;
+  /** The open, locked `-drive` images (a reboot must not reopen them: it holds their locks). */
+  drives: Drive[];
 }
 
 export interface MachineHooks {
@@ -114,6 +119,10 @@ export class Machine {
   readonly cmos: Cmos;
   /** `-device pc-testdev`, whose I/O-memory page `mmioRead`/`mmioWrite` serve. */
   readonly testdev?: PcTestdev;
+  /** PCI bus 0, present when a PCI device (`-drive if=virtio`) is configured. */
+  readonly pci?: PciBus;
+  /** The `-drive` images, open and locked for the machine's life (reboots included). */
+  readonly drives: Drive[] = [];
   private readonly debugconSink?: DebugconSink;
   private loadedGuest: LoadedGuest;
   private stopped: StopReason | undefined;
@@ -218,6 +227,11 @@ export class Machine {
         }
         this.bus.register(0x2000, 24, testdev);
       }
+      if (config.drives && config.drives.length > 0) {
+        this.drives = carry?.drives ?? [];
+        for (const drive of carry ? [] : config.drives) this.drives.push(Drive.open(drive));
+        this.pci = buildPcPci(this.bus, irq, this.ram, this.drives);
+      }
 
       this.vcpu = vm.createVcpu(0);
       // The ABI promises a KvmRunArea; exit handling wants the full view over the same bytes.
@@ -232,6 +246,7 @@ export class Machine {
       this.loadedGuest = this.boot();
     } catch (error) {
       this.debugconSink?.close();
+      if (!carry) for (const drive of this.drives) drive.close();
       vm.close();
       throw error;
     }
@@ -321,6 +336,7 @@ export class Machine {
       const next = new Machine(this.kvm, this.config, this.clock, this.hooks, {
         memory: this.memory,
         cmos: this.cmos,
+        drives: this.drives,
       });
       next.reboots = this.reboots + 1;
       return next;
@@ -405,6 +421,7 @@ export class Machine {
 
   /** Guest access to gpa no RAM or device backs: reads float high, writes vanish (a PC bus). */
   mmioRead(gpa: bigint, data: Uint8Array): void {
+    if (this.pci?.mmioRead(Number(gpa), data)) return;
     if (this.testdev?.claimsMmio(Number(gpa), data.length)) {
       this.testdev.mmioRead(Number(gpa), data);
       return;
@@ -415,6 +432,7 @@ export class Machine {
   }
 
   mmioWrite(gpa: bigint, data: Uint8Array): void {
+    if (this.pci?.mmioWrite(Number(gpa), data)) return;
     if (this.testdev?.claimsMmio(Number(gpa), data.length)) {
       this.testdev.mmioWrite(Number(gpa), data);
       return;
@@ -425,6 +443,7 @@ export class Machine {
 
   close(): void {
     this.debugconSink?.close();
+    for (const drive of this.drives) drive.close();
     this.vm.close();
   }
 }

@@ -146,3 +146,27 @@ function unlinkQuietly(path: string): void {
     // already gone
   }
 }
+
+/**
+ * Removes the lock files this process holds for `drives` (after the machine's thread was
+ * terminated without closing them); a lock another process holds is left alone.
+ */
+export function releaseDriveLocks(drives: readonly DriveConfig[]): void {
+  for (const drive of drives) {
+    if (drive.readonly) continue;
+    let real: string;
+    try {
+      real = realpathSync(drive.file);
+    } catch {
+      continue;
+    }
+    const lockPath = join(dirname(real), `.${basename(real)}.qemu-lite-lock`);
+    let pid: number;
+    try {
+      pid = Number.parseInt(readFileSync(lockPath, 'latin1'), 10);
+    } catch {
+      continue;
+    }
+    if (pid === process.pid) unlinkQuietly(lockPath);
+  }
+}
