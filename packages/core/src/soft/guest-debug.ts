@@ -5,10 +5,16 @@
  * Single-stepping is the run loop's: an entry of one instruction, then KVM_EXIT_DEBUG with
  * exception 1 and DR6 = DR6_ACTIVE_LOW | DR6_BS, as `kvm_vcpu_do_singlestep` fills it. The guest
  * sees nothing of it (no TF in its RFLAGS, no #DB), so its own use of TF, DR0–DR7 and INT3 is
- * unchanged. USE_SW_BP / USE_HW_BP are accepted and kept (the #BP/#DB intercepts are the
- * backends'); INJECT_BP / INJECT_DB queue the exception as KVM does.
+ * unchanged. USE_SW_BP makes the backends intercept #BP (`kvmGuestDebugExceptions`) and turn the
+ * guest's INT3 into KVM_EXIT_DEBUG (`kvmBreakpointExit`); USE_HW_BP is accepted and its debugreg
+ * kept, not yet acted on; INJECT_BP / INJECT_DB queue the exception as KVM does.
  */
+import { KVM_EXIT } from '../abi/exit-reasons.js';
+import type { KvmRunView } from '../abi/run.js';
 import type { KvmGuestDebug } from '../api/structs.js';
+import { ExitResult } from './arch-ops.js';
+import type { SoftVcpu } from './vcpu.js';
+import { kvmGetLinearRip } from './x86.js';
 
 export const KVM_GUESTDBG_ENABLE = 0x1;
 export const KVM_GUESTDBG_SINGLESTEP = 0x2;
@@ -62,4 +68,35 @@ export function kvmSingleStepping(state: GuestDebugState): boolean {
     (state.guestDebug & (KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP)) ===
     (KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP)
   );
+}
+
+/** #BP */
+export const BP_VECTOR = 3;
+
+/**
+ * The exceptions a backend must intercept for the debugger (`update_exception_bitmap` /
+ * `svm_update_exception_bitmap`): #BP with USE_SW_BP. A bitmap of vectors.
+ */
+export function kvmGuestDebugExceptions(state: GuestDebugState): number {
+  return state.guestDebug & KVM_GUESTDBG_ENABLE && state.guestDebug & KVM_GUESTDBG_USE_SW_BP
+    ? 1 << BP_VECTOR
+    : 0;
+}
+
+/** Whether an intercepted #BP is the debugger's (USE_SW_BP), not the guest's. */
+export function kvmGuestDebugOwnsBp(state: GuestDebugState): boolean {
+  return kvmGuestDebugExceptions(state) !== 0;
+}
+
+/**
+ * An intercepted #BP the debugger owns: KVM_EXIT_DEBUG with exception 3 and the INT3's linear
+ * address (vmx.c handle_exception_nmi, svm.c bp_interception); RIP stays at the INT3, so the
+ * debugger sees its breakpoint address and the guest re-executes whatever is there after it.
+ */
+export function kvmBreakpointExit(vcpu: SoftVcpu, run: KvmRunView): ExitResult {
+  vcpu.ops.cacheRegs(vcpu);
+  run.exitReason = KVM_EXIT.DEBUG;
+  run.debug.exception = BP_VECTOR;
+  run.debug.pc = (BigInt(vcpu.ripHigh >>> 0) << 32n) + BigInt(kvmGetLinearRip(vcpu));
+  return ExitResult.Userspace;
 }

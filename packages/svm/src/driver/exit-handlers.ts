@@ -10,6 +10,7 @@ import {
   KVM_EXIT,
   KVM_INTERNAL_ERROR,
   type KvmRunView,
+  kvmBreakpointExit,
   kvmEmulateCpuid,
   kvmEmulateHalt,
   kvmEmulateHypercall,
@@ -53,6 +54,11 @@ function pfInterception(d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResu
   const v = d.vmcb;
   const gva = foldLinearAddress(v.u32(VMCB.EXITINFO2), v.hi(VMCB.EXITINFO2));
   return kvmMmuPageFault(vcpu, run, gva, v.u32(VMCB.EXITINFO1));
+}
+
+/** #BP, intercepted only for KVM_GUESTDBG_USE_SW_BP: the debugger's (svm.c bp_interception). */
+function bpInterception(_d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
+  return kvmBreakpointExit(vcpu, run);
 }
 
 function intrInterception(): ExitResult {
@@ -207,6 +213,7 @@ export const SVM_EXIT_HANDLERS: readonly (SvmExitHandler | undefined)[] = (() =>
     t[SvmExit.READ_CR0 + cr] = crReadInterception;
     t[SvmExit.WRITE_CR0 + cr] = crWriteInterception;
   }
+  t[SvmExit.EXCP_BASE + 3] = bpInterception;
   t[SvmExit.EXCP_BASE + 14] = pfInterception;
   t[SvmExit.INTR] = intrInterception;
   t[SvmExit.VINTR] = vintrInterception;

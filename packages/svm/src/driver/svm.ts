@@ -14,6 +14,7 @@ import {
   KVM_EXIT,
   type KvmRunView,
   kvmGetCr,
+  kvmGuestDebugExceptions,
   kvmResetControlRegs,
   type SoftVcpu,
 } from '@kvm/core';
@@ -517,6 +518,8 @@ export class SvmDriver implements ArchOps {
     const vi = this.vmcb.u32(VMCB.V_INTR);
     this.vmcb.setU32(VMCB.V_INTR, (vi & ~VIntr.TPR_MASK) | (kvmGetCr(vcpu, 8) & 0xf));
     vcpu.fpu.loadInto(s);
+    // svm_update_exception_bitmap: #PF for the shadow MMU, #BP while a debugger owns it (USE_SW_BP).
+    this.vmcb.setU32(VMCB.INTERCEPT_EXCEPTIONS, (1 << 14) | kvmGuestDebugExceptions(vcpu));
     g.hostTick = budget;
     const hpa = svm.vmcbPage * 4096;
     let st = this.cpu.vmload(hpa);

@@ -12,6 +12,7 @@ import {
   KVM_EXIT,
   KVM_INTERNAL_ERROR,
   type KvmRunView,
+  kvmBreakpointExit,
   kvmClts,
   kvmEmulateCpuid,
   kvmEmulateHalt,
@@ -22,6 +23,7 @@ import {
   kvmEmulateWrmsr,
   kvmGetCr,
   kvmGetCrHigh,
+  kvmGuestDebugOwnsBp,
   kvmInternalError,
   kvmIrqWindowOpened,
   kvmIs64BitMode,
@@ -42,13 +44,17 @@ import type { VmxDriver } from './vmx.js';
 
 export type ExitHandler = (d: VmxDriver, vcpu: SoftVcpu, run: KvmRunView) => ExitResult;
 
+const BP_VECTOR = 3;
 const PF_VECTOR = 14;
 
 function instructionLength(d: VmxDriver): number {
   return d.vmcs.read(VMCS.VM_EXIT_INSTRUCTION_LEN);
 }
 
-/** EXIT_REASON_EXCEPTION_NMI: #PF goes to the shadow MMU; others (not intercepted) to userspace. */
+/**
+ * EXIT_REASON_EXCEPTION_NMI: #PF goes to the shadow MMU; #BP, intercepted for KVM_GUESTDBG_USE_SW_BP,
+ * to the debugger (handle_exception_nmi's BP_VECTOR case); others (not intercepted) to userspace.
+ */
 function handleException(d: VmxDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
   const info = d.vmcs.read(VMCS.VM_EXIT_INTR_INFO);
   const vector = info & IntrInfo.VECTOR_MASK;
@@ -58,6 +64,7 @@ function handleException(d: VmxDriver, vcpu: SoftVcpu, run: KvmRunView): ExitRes
     const cr2 = d.vmcs.read(VMCS.EXIT_QUALIFICATION);
     return kvmMmuPageFault(vcpu, run, foldLinearAddress(cr2, d.vmcs.high), errorCode);
   }
+  if (vector === BP_VECTOR && kvmGuestDebugOwnsBp(vcpu)) return kvmBreakpointExit(vcpu, run);
   run.exitReason = KVM_EXIT.EXCEPTION;
   run.ex.exception = vector;
   run.ex.errorCode = errorCode;

@@ -12,6 +12,7 @@ import {
   type HardwareCheck,
   KVM_EXIT,
   type KvmRunView,
+  kvmGuestDebugExceptions,
   kvmResetControlRegs,
   type SoftVcpu,
 } from '@kvm/core';
@@ -580,6 +581,8 @@ export class VmxDriver implements ArchOps {
     s.sfmask[0] = vmx.sfmask;
     s.tscAux[0] = vmx.tscAux;
     vcpu.fpu.loadInto(s);
+    // update_exception_bitmap: #PF for the shadow MMU, #BP while a debugger owns it (USE_SW_BP).
+    this.vmcs.write(VMCS.EXCEPTION_BITMAP, (1 << 14) | kvmGuestDebugExceptions(vcpu));
     nr.hostTick = budget;
     const st = vmx.launched ? this.cpu.vmresume() : this.cpu.vmlaunch();
     if (st !== VmxStatus.Succeed) {
