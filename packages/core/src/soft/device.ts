@@ -109,6 +109,8 @@ const CAPABILITIES: ReadonlyMap<number, number> = new Map([
   [KVM_CAP.IRQ_INJECT_STATUS, 1],
   [KVM_CAP.SIGNAL_MSI, 1],
   [KVM_CAP.TSC_DEADLINE_TIMER, 1],
+  // KVM_SET_GUEST_DEBUG (guest-debug.ts); SET_GUEST_DEBUG2's mask is not offered: USE_HW_BP is not acted on yet.
+  [KVM_CAP.SET_GUEST_DEBUG, 1],
   [KVM_CAP.PIT2, 1],
   [KVM_CAP.PIT_STATE2, 1],
 ]);

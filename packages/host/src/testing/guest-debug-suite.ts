@@ -6,7 +6,7 @@
  * and no trace of it in the guest's RFLAGS.
  */
 import { existsSync } from 'node:fs';
-import { KVM_EXIT, type Kvm, type KvmRunView, type Vcpu } from '@kvm/core';
+import { KVM_CAP, KVM_EXIT, type Kvm, type KvmRunView, type Vcpu } from '@kvm/core';
 import { describe, expect, it } from 'vitest';
 import type { RealModeGuest } from './guest.js';
 
@@ -34,7 +34,7 @@ function hostIsKvmPvm(): boolean {
  * skipped with the reason: its emulator runs the INT3 through the guest's IVT instead.
  */
 export function defineGuestDebugCases(
-  _kvm: () => Kvm,
+  kvm: () => Kvm,
   guest: (source: string) => RealModeGuest,
   onHost = false,
 ): void {
@@ -89,6 +89,10 @@ export function defineGuestDebugCases(
         expect(vcpu.getRegs().rax & 0xffffn).toBe(7n);
       },
     );
+
+    it('is announced by KVM_CAP_SET_GUEST_DEBUG', () => {
+      expect(kvm().checkExtension(KVM_CAP.SET_GUEST_DEBUG)).toBe(1);
+    });
 
     it('does nothing without KVM_GUESTDBG_ENABLE', () => {
       const { vcpu } = guest('nop\nnop\nhlt');
