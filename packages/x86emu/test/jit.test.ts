@@ -36,6 +36,15 @@ top:
   setb dl
   shl edi, 3
   ror ebx, 5
+  sar ebp, 7
+  shr edi, 1
+  jc carry
+  shl ebp, 1
+  jo carry
+  shr ebx, 31
+carry:
+  sar ebx, 1
+  sbb eax, 0
   test ecx, 4
   jz even
   push ebx

@@ -291,6 +291,22 @@ if (cpu.irqCheck || cpu.runLimit - cpu.runCount < ${ctx.length}) { rip[0] = ${t}
     ctx.pend = 0;
     return { code, memory: mem, branch: false };
   }
+  if ((m === 'SHL' || m === 'SAL' || m === 'SHR' || m === 'SAR') && !mem && ops !== 'Ev,CL') {
+    // A constant count, masked to 5 bits (SDM Vol. 2 SAL/SAR/SHL/SHR); 0 changes no flags and
+    // stays with the handler. Flags as exec/shift.ts leaves them, materialized: SF/ZF/PF from
+    // the result, AF clear, CF the last bit out, OF (defined for 1, x86emu's choice otherwise)
+    // MSB(result) ^ CF for SHL, MSB(operand) for SHR, 0 for SAR.
+    const c = (ops === 'Ev,1' ? 1 : i.imm) & 0x1f;
+    if (c === 0) return null;
+    let calc: string;
+    if (m === 'SHR') calc = `const r = v >>> ${c}; const cf = (v >>> ${c - 1}) & 1; const of = v >>> 31;`;
+    else if (m === 'SAR')
+      calc = `const r = ((v | 0) >> ${c}) >>> 0; const cf = ((v | 0) >> ${c - 1}) & 1; const of = 0;`;
+    else calc = `const r = (v << ${c}) >>> 0; const cf = (v >>> ${32 - c}) & 1; const of = (r >>> 31) ^ cf;`;
+    const code = `{ const v = rg${i.rm}; ${calc} s.rflags[0] = (s.rflags[0] & ${~ARITH}) | (PARITY[r & 0xff] << 2) | (r === 0 ? ${Flag.ZF} : 0) | ((r >>> 31) << 7) | cf | (of << 11); cpu.lfOp = ${LF_NONE}; fp = 0; ${setReg32(i.rm, 'r')} }`;
+    ctx.pend = 0;
+    return { code, memory: false, branch: false };
+  }
   if (m === 'NOP' && !mem) return none;
   return null;
 }
