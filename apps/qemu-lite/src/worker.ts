@@ -13,7 +13,7 @@ import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { exitReasonName } from '@kvm/core';
 import type { MachineConfig } from './config.js';
 import { engineByName } from './engines.js';
-import { DebugSession } from './gdbstub/session.js';
+import { DebugSession, engineTrapsInt3 } from './gdbstub/session.js';
 import { Machine } from './machine/machine.js';
 import { runMachine } from './machine/run-machine.js';
 import { ExitStats, formatExitStats } from './stats.js';
@@ -123,6 +123,7 @@ function main(): void {
             flush,
           },
           debug.startStopped,
+          engineTrapsInt3(config.engine),
         )
       : undefined;
     let vcpuOfLastStart = machine.vcpu;

@@ -3,14 +3,16 @@
  * hooks the vCPU loop calls (`service` at the top of each turn, `debugExit` on KVM_EXIT_DEBUG).
  *
  * While the debugger (gdb, or the monitor's `stop`) holds the vCPU, `service` blocks, serving
- * the channel, until something resumes it. Breakpoints and watchpoints are checked one
- * instruction at a time: with any set, the vCPU runs under KVM_GUESTDBG_SINGLESTEP and every
- * KVM_EXIT_DEBUG compares the linear PC (kvm_run.debug.arch.pc) with the breakpoints and the
- * watched bytes with their last values. That needs only the one KVM_SET_GUEST_DEBUG feature
- * every engine has here (the host's kvm-pvm does not deliver #BP or debug-register exits from
- * its instruction emulator, where CPL-0 code runs), and it leaves the guest's own DR0–DR7, TF
- * and INT3 untouched: nothing is patched into guest memory.
+ * the channel, until something resumes it. Software breakpoints are INT3 bytes patched into guest
+ * RAM under KVM_GUESTDBG_USE_SW_BP (hidden from the debugger's reads, `sw-breakpoints.ts`) where
+ * the engine turns INT3 into KVM_EXIT_DEBUG; elsewhere (the host's kvm-pvm, whose emulator runs
+ * the guest's CPL-0 code and delivers INT3 to the guest), and for hardware breakpoints and write
+ * watchpoints, the vCPU runs under KVM_GUESTDBG_SINGLESTEP and every KVM_EXIT_DEBUG compares the
+ * linear PC (kvm_run.debug.arch.pc) with the breakpoints and the watched bytes with their last
+ * values. The guest's own DR0–DR7 and TF are never touched, and its INT3 goes to it whenever no
+ * INT3 breakpoint is set.
  */
+import { existsSync } from 'node:fs';
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import type { Machine } from '../machine/machine.js';
 import { runMonitorCommand } from '../monitor/commands.js';
@@ -29,10 +31,14 @@ import {
   WP_ACCESS,
   WP_WRITE,
 } from './stub.js';
+import { SoftwareBreakpoints } from './sw-breakpoints.js';
 
-/** KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP (<linux/kvm.h>). */
+/** KVM_GUESTDBG_* (<linux/kvm.h>). */
 const KVM_GUESTDBG_ENABLE = 0x1;
 const KVM_GUESTDBG_SINGLESTEP = 0x2;
+const KVM_GUESTDBG_USE_SW_BP = 0x10000;
+/** kvm_run.debug.arch.exception: #BP (an INT3 of ours). */
+const BP_VECTOR = 3;
 const PAGE = 4096;
 
 interface Watchpoint {
@@ -41,6 +47,15 @@ interface Watchpoint {
   /** Where the bytes are, resolved when the watchpoint was set (the guest's mapping then). */
   gpa: number;
   last: Uint8Array;
+}
+
+/**
+ * Whether breakpoints can be INT3s on `engine`: the software engines intercept #BP for
+ * KVM_GUESTDBG_USE_SW_BP; the host's KVM does too, but not kvm-pvm, whose instruction emulator
+ * (where CPL-0 guest code runs) delivers INT3 to the guest (packages/host/src/testing's case).
+ */
+export function engineTrapsInt3(engine: string): boolean {
+  return engine !== 'host' || !existsSync('/sys/module/kvm_pvm');
 }
 
 export interface SessionOutput {
@@ -58,8 +73,12 @@ export class DebugSession implements DebugTarget {
   private seenGen = 0;
   private stopped: boolean;
   private stepping = false;
-  private guestDebugOn = false;
+  /** The KVM_SET_GUEST_DEBUG control last set (-1: not yet on this vCPU). */
+  private guestDebug = -1;
+  /** Breakpoints checked by single-stepping (all of them where INT3 cannot be used). */
   private readonly breakpoints = new Map<bigint, number>();
+  /** Z0 breakpoints as INT3 in guest RAM, where `useInt3`. */
+  private readonly int3: SoftwareBreakpoints;
   private readonly watchpoints: Watchpoint[] = [];
   private stub: GdbStub | null = null;
 
@@ -69,9 +88,12 @@ export class DebugSession implements DebugTarget {
     private readonly port: MessagePort,
     private readonly output: SessionOutput,
     startStopped: boolean,
+    /** Whether the engine turns an INT3 into KVM_EXIT_DEBUG under KVM_GUESTDBG_USE_SW_BP. */
+    private readonly useInt3: boolean,
   ) {
     this.machine = machine;
     this.stopped = startStopped;
+    this.int3 = new SoftwareBreakpoints(machine.ram);
   }
 
   get current(): Machine {
@@ -86,7 +108,8 @@ export class DebugSession implements DebugTarget {
   setMachine(machine: Machine): void {
     if (machine === this.machine) return;
     this.machine = machine;
-    this.guestDebugOn = false;
+    this.int3.forget(machine.ram);
+    this.guestDebug = -1;
     this.applyGuestDebug();
   }
 
@@ -109,6 +132,17 @@ export class DebugSession implements DebugTarget {
 
   /** KVM_EXIT_DEBUG: a step finished; stop if gdb stepped, a breakpoint or watchpoint is hit. */
   debugExit(): void {
+    if (this.machine.run.debug.exception === BP_VECTOR) {
+      // Our INT3 (RIP is left on it); a guest's own INT3 cannot arrive here, USE_SW_BP being on
+      // only while breakpoints are, and is then reported as a plain SIGTRAP.
+      const at = this.machine.run.debug.pc;
+      this.stop(
+        this.int3.has(at)
+          ? { kind: 'breakpoint', type: BP_SOFTWARE }
+          : { kind: 'signal', signal: GDB_SIGTRAP },
+      );
+      return;
+    }
     if (this.stepping) {
       this.stepping = false;
       this.stop({ kind: 'signal', signal: GDB_SIGTRAP });
@@ -206,13 +240,12 @@ export class DebugSession implements DebugTarget {
   };
 
   private applyGuestDebug(): void {
-    const want = this.stepping || this.breakpoints.size > 0 || this.watchpoints.length > 0;
-    if (want === this.guestDebugOn) return;
-    this.machine.vcpu.setGuestDebug({
-      control: want ? KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP : 0,
-      debugreg: [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n],
-    });
-    this.guestDebugOn = want;
+    const step = this.stepping || this.breakpoints.size > 0 || this.watchpoints.length > 0;
+    let control = step ? KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP : 0;
+    if (this.int3.size > 0) control |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_SW_BP;
+    if (control === this.guestDebug) return;
+    this.machine.vcpu.setGuestDebug({ control, debugreg: [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n] });
+    this.guestDebug = control;
   }
 
   // --- DebugTarget ---
@@ -259,18 +292,24 @@ export class DebugSession implements DebugTarget {
   readMemory(_vcpu: number, gva: bigint, length: number): Uint8Array | null {
     const out = new Uint8Array(length);
     const ram = this.machine.ram;
-    return this.access(gva, length, (gpa, offset, n) => out.set(ram.subarray(gpa, gpa + n), offset))
-      ? out
-      : null;
+    if (!this.access(gva, length, (gpa, offset, n) => out.set(ram.subarray(gpa, gpa + n), offset)))
+      return null;
+    this.int3.hide(gva, out);
+    return out;
   }
 
   writeMemory(_vcpu: number, gva: bigint, data: Uint8Array): boolean {
     const ram = this.machine.ram;
-    return this.access(gva, data.length, (gpa, offset, n) => ram.set(data.subarray(offset, offset + n), gpa));
+    if (!this.access(gva, data.length, (gpa, offset, n) => ram.set(data.subarray(offset, offset + n), gpa)))
+      return false;
+    this.int3.afterWrite(gva, data);
+    return true;
   }
 
   insertPoint(type: number, gva: bigint, kind: number): boolean | null {
-    if (type === BP_SOFTWARE || type === BP_HARDWARE) {
+    if (type === BP_SOFTWARE && this.useInt3) {
+      if (!this.int3.insert(gva, this.translate(gva))) return false;
+    } else if (type === BP_SOFTWARE || type === BP_HARDWARE) {
       this.breakpoints.set(gva, type);
     } else if (type === WP_WRITE) {
       // Write watchpoints only: a read leaves nothing to compare (rwatch/awatch need DR0–DR3).
@@ -287,7 +326,9 @@ export class DebugSession implements DebugTarget {
   }
 
   removePoint(type: number, gva: bigint, kind: number): boolean | null {
-    if (type === BP_SOFTWARE || type === BP_HARDWARE) {
+    if (type === BP_SOFTWARE && this.int3.has(gva)) {
+      this.int3.remove(gva);
+    } else if (type === BP_SOFTWARE || type === BP_HARDWARE) {
       if (!this.breakpoints.delete(gva)) return false;
     } else if (type === WP_WRITE) {
       const i = this.watchpoints.findIndex((w) => w.gva === gva && w.length === kind);
@@ -317,6 +358,7 @@ export class DebugSession implements DebugTarget {
 
   detach(): void {
     this.breakpoints.clear();
+    this.int3.clear();
     this.watchpoints.length = 0;
     this.stepping = false;
     this.stopped = false;
