@@ -325,6 +325,25 @@ describe('block compiler: debugging', () => {
 });
 
 describe('block compiler: code cache', () => {
+  it('where code generation is refused, the interpreter runs everything and run() does not throw', () => {
+    const m = protectedMode('mov ecx, 1000\ntop: add eax, ecx\ndec ecx\njnz top\nhlt');
+    const jit = new Jit({ hot: 2 });
+    m.cpu.jit = jit;
+    const saved = globalThis.Function;
+    // What a Content-Security-Policy without 'unsafe-eval' makes `new Function` do.
+    globalThis.Function = function refused() {
+      throw new EvalError('Code generation from strings disallowed for this context');
+    } as unknown as FunctionConstructor;
+    try {
+      expect(m.cpu.run(100_000)).toBe(StopReason.Hlt);
+    } finally {
+      globalThis.Function = saved;
+    }
+    expect(m.cpu.state.gpr[Reg.RAX]).toBe(500500);
+    expect(jit.unavailable).toMatch(/disallowed/);
+    expect(jit.stats.compiled).toBe(0);
+  });
+
   it('stays within its bound: a full cache is flushed and hot code compiles again', () => {
     // 64 distinct blocks (one per JMP target) visited round-robin, cache of 16.
     let src = 'mov ecx, 100\nouter:\n';

@@ -39,6 +39,8 @@ export class Jit {
   private owners: Insn[] = [];
   readonly hot: number;
   readonly maxBlocks: number;
+  /** Why compiling is impossible here (code generation refused), or null. */
+  unavailable: string | null = null;
 
   constructor(options: JitOptions = {}) {
     const env = typeof process !== 'undefined' ? Number(process.env?.X86EMU_JIT_HOT) : Number.NaN;
@@ -97,7 +99,7 @@ export class Jit {
     if (insn === undefined || insn.modeKey !== cpu.modeKey) return null;
     const b = insn.jitBlock;
     if (b === null) {
-      if (++insn.jitHits === this.hot) this.compile(insn, eip, lin, page);
+      if (++insn.jitHits === this.hot && this.unavailable === null) this.compile(insn, eip, lin, page);
       return null;
     }
     // What Cpu.step checks per instruction, for the whole block: no TF single-step, RF, debug
@@ -124,7 +126,16 @@ export class Jit {
     }
     if (this.owners.length >= this.maxBlocks) this.flush();
     const t0 = performance.now();
-    const b: JitBlock = compileBlock(insns, eip, page);
+    let b: JitBlock;
+    try {
+      b = compileBlock(insns, eip, page);
+    } catch (e) {
+      // `new Function` refused (a page whose Content-Security-Policy forbids it): the interpreter
+      // runs everything, and the run never throws for it.
+      this.unavailable = e instanceof Error ? e.message : String(e);
+      insn.jitHits = NEVER;
+      return;
+    }
     this.stats.compileMs += performance.now() - t0;
     this.stats.compiled++;
     this.stats.sourceBytes += b.sourceBytes;
