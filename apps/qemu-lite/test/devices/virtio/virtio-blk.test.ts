@@ -16,7 +16,7 @@ import {
   VIRTIO_BLK_T_OUT,
   VirtioBlk,
 } from '../../../src/devices/virtio/blk.js';
-import { Drive, DriveError } from '../../../src/devices/virtio/drive.js';
+import { Drive, DriveError, releaseDriveLocks } from '../../../src/devices/virtio/drive.js';
 import { GuestMemory } from '../../../src/devices/virtio/guest-memory.js';
 import {
   COMMON,
@@ -285,5 +285,20 @@ describe('drives', () => {
     // A pid above Linux's pid_max (4194304) never runs.
     writeFileSync(join(dir, '.stale.img.qemu-lite-lock'), '99999999\n');
     expect(() => openDrive(path)).not.toThrow();
+  });
+
+  it('releaseDriveLocks removes the locks of this process only', () => {
+    const mine = image('mine.img', 512);
+    openDrive(mine); // left open, as by a thread that was terminated
+    const theirs = image('theirs.img', 512);
+    const theirLock = join(dir, '.theirs.img.qemu-lite-lock');
+    writeFileSync(theirLock, `${process.ppid}\n`);
+    releaseDriveLocks([
+      { file: mine, readonly: false },
+      { file: theirs, readonly: false },
+      { file: join(dir, 'absent.img'), readonly: false },
+    ]);
+    expect(existsSync(join(dir, '.mine.img.qemu-lite-lock'))).toBe(false);
+    expect(existsSync(theirLock)).toBe(true);
   });
 });
