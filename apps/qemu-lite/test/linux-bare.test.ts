@@ -15,6 +15,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import type { BareSregs } from '../../../tools/linux/bare/entry-state.mjs';
 import { bootOnBareCpu } from '../../../tools/linux/bare/run.mjs';
 import * as linux from '../../../tools/linux/boot-marker.mjs';
 import * as ql from '../src/index.js';
@@ -66,4 +67,42 @@ describe.skipIf(skip !== undefined)("Debian's kernel on a bare x86emu Cpu", () =
     expect(r.sregs.cs.l).toBe(1);
     expect(r.sregs.cr0 & 0x80000001n).toBe(0x80000001n);
   }, 120_000);
+});
+
+describe.skipIf(!existsSync(x86emuDist))('the bare harness run loop', () => {
+  /**
+   * Real mode at 0x7c00: rdtsc; mov ebx, eax; sti; hlt (woken by the PIT's 18.2 Hz IRQ 0, whose
+   * vector's IVT entry points at an IRET); cli; rdtsc; sub eax, ebx; print 'Y' on COM1 if at
+   * least 50 M TSC ticks passed (the tick is 54.9 ms at the harness's 1 GHz), else 'N'; cli; hlt.
+   */
+  const code = [
+    0x0f, 0x31, 0x66, 0x89, 0xc3, 0xfb, 0xf4, 0xfa, 0x0f, 0x31, 0x66, 0x29, 0xd8, 0x66, 0x3d, 0x80, 0xf0,
+    0xfa, 0x02, 0xb0, 0x59, 0x73, 0x02, 0xb0, 0x4e, 0xba, 0xf8, 0x03, 0xee, 0xfa, 0xf4,
+  ];
+  const load = (_image: Uint8Array, m: { ram: Uint8Array }) => {
+    m.ram.set(code, 0x7c00);
+    m.ram[0x500] = 0xcf; // iret
+    for (let v = 0; v < 256; v++) m.ram.set([0x00, 0x05, 0x00, 0x00], v * 4); // IVT: 0000:0500
+    return {
+      entry: {
+        regs: { rip: 0x7c00n, rflags: 0x2n },
+        sregs: (reset: BareSregs) => ({
+          ...reset,
+          cs: { ...reset.cs, selector: 0, base: 0n },
+        }),
+      },
+      description: 'real-mode TSC probe',
+    };
+  };
+
+  it('advances the TSC over the time it skips while the CPU is halted (a kernel sleeps on it)', async () => {
+    const r = await bootOnBareCpu(ql, new Uint8Array(0), {
+      cmdline: '',
+      load,
+      ramSize: 4 << 20,
+      maxInstructions: 1e6,
+    });
+    expect(r.ending).toBe('halted');
+    expect(r.console).toBe('Y');
+  });
 });

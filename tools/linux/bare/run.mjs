@@ -72,6 +72,13 @@ const WATCHED = new Map([
 
 const hex = (n) => `0x${n.toString(16)}`;
 
+/** Adds `ticks` (a whole number below 2^53) to the TSC's two 32-bit halves. */
+function advanceTsc(s, ticks) {
+  const low = s.tsc[0] + (ticks % 0x100000000);
+  s.tsc[0] = low >>> 0;
+  s.tsc[1] = (s.tsc[1] + Math.floor(ticks / 0x100000000) + (low >= 0x100000000 ? 1 : 0)) >>> 0;
+}
+
 /** The CPU's RIP as a BigInt. */
 function ripOf(s) {
   return (BigInt(s.rip[1]) << 32n) | BigInt(s.rip[0]);
@@ -232,7 +239,13 @@ export async function bootOnBareCpu(ql, image, opts) {
         break;
       }
       now = m.nowNs();
-      if (deadline > now) m.idleNs += deadline - now;
+      if (deadline > now) {
+        m.idleNs += deadline - now;
+        // The TSC keeps counting while the CPU is halted (an invariant TSC, SDM Vol. 3 17.17.1):
+        // without this, a kernel whose clocksource is the TSC sees no time pass when idle, and
+        // every sleep (msleep, a wait with a timeout) lasts forever.
+        advanceTsc(cpu.state, Math.ceil((deadline - now) / NS_PER_INSTRUCTION));
+      }
       continue;
     }
     if (why === StopReason.Shutdown) {
