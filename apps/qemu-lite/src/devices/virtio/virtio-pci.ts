@@ -33,6 +33,7 @@ export const VIRTIO_PCI_CAP_COMMON_CFG = 1;
 export const VIRTIO_PCI_CAP_NOTIFY_CFG = 2;
 export const VIRTIO_PCI_CAP_ISR_CFG = 3;
 export const VIRTIO_PCI_CAP_DEVICE_CFG = 4;
+export const VIRTIO_PCI_CAP_PCI_CFG = 5;
 
 /** The BAR's regions (QEMU's virtio-pci modern layout). */
 export const VIRTIO_COMMON_OFFSET = 0x0000;
@@ -102,6 +103,8 @@ export class VirtioPciDevice extends PciDevice {
   private broken = false;
   /** The last queue error, for `-d unimp`-style diagnostics and tests. */
   lastError: string | undefined;
+  /** Offset of the VIRTIO_PCI_CAP_PCI_CFG capability in config space. */
+  private readonly pciCfgCap: number;
 
   constructor(
     name: string,
@@ -128,7 +131,12 @@ export class VirtioPciDevice extends PciDevice {
       io: false,
       ops: { read: (o, s) => this.barRead(o, s), write: (o, s, v) => this.barWrite(o, s, v) },
     });
-    // The capabilities, last first so that the list reads common, notify, ISR, device.
+    // The capabilities, last first so that the list reads common, notify, ISR, device, and the
+    // configuration-access window (§4.1.4.9), whose bar, offset and length the driver sets.
+    this.pciCfgCap = this.addVirtioCap(VIRTIO_PCI_CAP_PCI_CFG, 0, 0, 4);
+    this.config[this.pciCfgCap + 4] = 0;
+    this.wmask[this.pciCfgCap + 4] = 0xff;
+    for (let i = 8; i < 20; i++) this.wmask[this.pciCfgCap + i] = 0xff;
     this.addVirtioCap(VIRTIO_PCI_CAP_DEVICE_CFG, VIRTIO_DEVICE_OFFSET, Math.max(device.config.length, 4));
     this.addVirtioCap(VIRTIO_PCI_CAP_ISR_CFG, VIRTIO_ISR_OFFSET, 1);
     const notify = this.addVirtioCap(
@@ -150,6 +158,44 @@ export class VirtioPciDevice extends PciDevice {
     this.set32(at + 8, offset);
     this.set32(at + 12, length);
     return at;
+  }
+
+  /**
+   * Config-space access through the VIRTIO_PCI_CAP_PCI_CFG window (§4.1.4.9.1): touching
+   * pci_cfg_data performs a `cap.length`-byte access at `cap.offset` of BAR `cap.bar`. A
+   * window the driver set up against the rules (another BAR, length not 1, 2 or 4, offset not
+   * aligned, or past the BAR) does nothing and reads back zeros.
+   */
+  override configRead(offset: number, size: number): number {
+    const data = this.pciCfgCap + 16;
+    if (offset < data + 4 && offset + size > data) {
+      const window = this.pciCfgWindow();
+      if (window) this.set32(data, this.barRead(window.offset, window.length));
+      else this.set32(data, 0);
+    }
+    return super.configRead(offset, size);
+  }
+
+  override configWrite(offset: number, size: number, value: number): void {
+    super.configWrite(offset, size, value);
+    const data = this.pciCfgCap + 16;
+    if (offset < data + 4 && offset + size > data) {
+      const window = this.pciCfgWindow();
+      if (window) {
+        const mask = window.length === 4 ? 0xffffffff : (1 << (8 * window.length)) - 1;
+        this.barWrite(window.offset, window.length, this.get32(data) & mask);
+      }
+    }
+  }
+
+  private pciCfgWindow(): { offset: number; length: number } | undefined {
+    const cap = this.pciCfgCap;
+    const offset = this.get32(cap + 8);
+    const length = this.get32(cap + 12);
+    if (this.config[cap + 4] !== VIRTIO_MODERN_BAR) return undefined;
+    if (length !== 1 && length !== 2 && length !== 4) return undefined;
+    if (offset % length !== 0 || offset + length > VIRTIO_BAR_SIZE) return undefined;
+    return { offset, length };
   }
 
   /** Where the BAR is now, for the guest driver tests: gpa or -1. */

@@ -129,7 +129,7 @@ function machine(drive: Drive) {
 }
 
 describe('virtio-pci modern transport (virtio 1.2 §4.1)', () => {
-  it('is 1af4:1042 revision 1 with the common, notify, ISR and device capabilities', () => {
+  it('is 1af4:1042 revision 1 with the common, notify, ISR, device and PCI-config capabilities', () => {
     const m = machine(openDrive(image('caps.img', 4096)));
     const cfg = m.dev.config;
     expect(m.dev.get32(0)).toBe(0x10421af4);
@@ -138,9 +138,28 @@ describe('virtio-pci modern transport (virtio 1.2 §4.1)', () => {
     for (let at = cfg[0x34]; at !== 0; at = cfg[at + 1]) {
       expect(cfg[at]).toBe(0x09);
       types.push(cfg[at + 3]);
-      expect(cfg[at + 4]).toBe(4); // BAR 4
+      if (cfg[at + 3] !== 5) expect(cfg[at + 4]).toBe(4); // BAR 4 (the PCI_CFG window's is the driver's)
     }
-    expect(types).toEqual([1, 2, 3, 4]);
+    expect(types).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('serves BAR accesses through the VIRTIO_PCI_CAP_PCI_CFG window (§4.1.4.9)', () => {
+    const m = machine(openDrive(image('pcicfg.img', 4096)));
+    const cfg = m.dev.config;
+    let cap = cfg[0x34];
+    while (cfg[cap + 3] !== 5) cap = cfg[cap + 1];
+    m.dev.configWrite(cap + 4, 1, 4); // BAR 4
+    m.dev.configWrite(cap + 8, 4, COMMON.numQueues);
+    m.dev.configWrite(cap + 12, 4, 2);
+    expect(m.dev.configRead(cap + 16, 4) & 0xffff).toBe(1);
+    m.dev.configWrite(cap + 8, 4, COMMON.deviceStatus);
+    m.dev.configWrite(cap + 12, 4, 1);
+    m.dev.configWrite(cap + 16, 1, 1); // ACKNOWLEDGE through the window
+    expect(m.status()).toBe(1);
+    // A misaligned window does nothing and reads zero.
+    m.dev.configWrite(cap + 8, 4, COMMON.numQueues + 1);
+    m.dev.configWrite(cap + 12, 4, 2);
+    expect(m.dev.configRead(cap + 16, 4)).toBe(0);
   });
 
   it('offers VERSION_1 and refuses FEATURES_OK without it or with features it did not offer', () => {
