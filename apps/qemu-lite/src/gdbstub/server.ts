@@ -46,7 +46,8 @@ export function startGdbServer(where: GdbListen, post: (input: DebugInput) => vo
           client?.write(text, 'latin1');
         },
         close: () => {
-          client?.destroy();
+          // end, not destroy: the last reply (W, the exit status) still goes out.
+          client?.end();
           server.close();
         },
       });

@@ -151,7 +151,15 @@ export class GdbStub {
       // Only Ctrl-C is meaningful while the guest runs (all-stop mode); gdb sends nothing else.
       return;
     }
-    const r = this.dispatch(p);
+    let r: string | undefined;
+    try {
+      r = this.dispatch(p);
+    } catch {
+      // An ioctl the engine refused (a register file it cannot give, …): an error reply, never
+      // a thrown exception in the machine's thread.
+      this.regs = null;
+      r = 'E05';
+    }
     if (r !== undefined) this.reply(r);
   }
 

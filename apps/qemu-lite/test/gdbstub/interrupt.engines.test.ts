@@ -91,6 +91,33 @@ for (const accel of ['vmx', 'kvm']) {
         expect(result.exitReason.kind).toBe('debug-exit');
         expect(result.serial).toContain('[delta] turn 3');
       }, 90_000);
+
+      it("reports the guest's end to an attached gdb with W and its status", async () => {
+        const path = join(mkdtempSync(join(tmpdir(), 'qemu-lite-gdb-')), 'gdb.sock');
+        let reply: Promise<string> | undefined;
+        const result = await runGuest({
+          kernel: demo,
+          accel,
+          memory: '64M',
+          timeoutMs: 60_000,
+          noReboot: true,
+          debugExit: { iobase: 0xf4, iosize: 4 },
+          gdb: `unix:${path}`,
+          startStopped: true,
+          onGdbListening: () => {
+            reply = (async () => {
+              const c = client(path);
+              c.send(`+${encodePacket('c')}`);
+              const end = await c.expect(/\$W[0-9a-f]{2}#[0-9a-f]{2}/);
+              c.close();
+              return end;
+            })();
+          },
+        });
+        // The demo writes 0 to debug-exit: status (0 << 1) | 1.
+        expect(result.status).toBe(1);
+        expect(await reply).toBe(encodePacket('W01'));
+      }, 90_000);
     },
   );
 }

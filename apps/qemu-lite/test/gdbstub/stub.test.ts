@@ -254,3 +254,16 @@ describe('the GDB stub', () => {
     expect(sent.includes('+')).toBe(false);
   });
 });
+
+describe('the GDB stub when the engine refuses', () => {
+  it('answers E05 instead of throwing when reading the registers fails', () => {
+    const target = new FakeTarget();
+    target.readRegisters = () => {
+      throw new Error('KVM_GET_FPU: EINVAL');
+    };
+    const sent: string[] = [];
+    const stub = new GdbStub(target, (t) => sent.push(t));
+    stub.feed(Uint8Array.from(encodePacket('g'), (c) => c.charCodeAt(0)));
+    expect(sent).toEqual(['+', encodePacket('E05')]);
+  });
+});
