@@ -40,6 +40,8 @@ export class PciBus implements PortIoDevice {
   readonly name = 'pci';
   /** Functions by devfn (device << 3 | function), bus 0 only. */
   private readonly functions: (PciDevice | undefined)[] = new Array(256).fill(undefined);
+  /** The same functions as a dense list, for BAR decode on every I/O and MMIO exit. */
+  private readonly plugged: PciDevice[] = [];
   private configAddress = 0;
   /** How many functions hold each ISA IRQ up (lines are shared, level-triggered). */
   private readonly irqHolders = new Uint8Array(16);
@@ -51,6 +53,7 @@ export class PciBus implements PortIoDevice {
     if (devfn < 0 || devfn > 255 || this.functions[devfn])
       throw new Error(`${device.name}: PCI devfn ${devfn} is taken or invalid`);
     this.functions[devfn] = device;
+    this.plugged.push(device);
     const pin = device.config[PCI_INTERRUPT_PIN];
     if (pin === 0) return;
     const isaIrq = PIIX_PIRQ_IRQS[((devfn >> 3) + pin - 1) & 3];
@@ -151,8 +154,7 @@ export class PciBus implements PortIoDevice {
     addr: number,
     size: number,
   ): { device: PciDevice; index: number; offset: number } | undefined {
-    for (const device of this.functions) {
-      if (!device) continue;
+    for (const device of this.plugged) {
       for (let index = 0; index < 6; index++) {
         const bar = device.bars[index];
         if (!bar || bar.io !== io) continue;
