@@ -16,6 +16,7 @@ import { hostSkipReason } from '../helpers.js';
 
 const guest = (ext: string): string =>
   fileURLToPath(new URL(`../../../../tools/guests/out/demo.${ext}`, import.meta.url));
+const io32 = fileURLToPath(new URL('../../../../tools/guests/out/io.elf', import.meta.url));
 
 function gdbMissing(): string | undefined {
   try {
@@ -49,14 +50,25 @@ delete
 detach
 `;
 
-function runGdb(address: string): Promise<string> {
+/** 32-bit code with the x86-64 layout (README, "16- and 32-bit code"): io.elf's own symbols. */
+const SCRIPT32 = (address: string) => `set pagination off
+set confirm off
+set architecture i386:x86-64
+target remote ${address}
+break report_begin
+continue
+info registers rip eax
+detach
+`;
+
+function runGdb(address: string, script32 = false): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'qemu-lite-gdb-'));
   const script = join(dir, 'session.gdb');
-  writeFileSync(script, SCRIPT(address));
+  writeFileSync(script, script32 ? SCRIPT32(address) : SCRIPT(address));
   return new Promise((resolve, reject) => {
     execFile(
       'gdb',
-      ['-nx', '-batch', '-x', script, guest('elf64')],
+      ['-nx', '-batch', '-x', script, script32 ? io32 : guest('elf64')],
       { timeout: 90_000 },
       (error, stdout, stderr) => {
         if (error && !stdout) reject(error);
@@ -113,6 +125,34 @@ for (const accel of ['kvm', 'vmx', 'svm']) {
         expect(result.exitReason.kind).toBe('debug-exit');
         expect(result.serial).toContain('[delta] turn 3');
       }
+    }, 150_000);
+
+    it('debugs 32-bit protected-mode code with the x86-64 layout: break by name, registers', async () => {
+      let gdbOutput: Promise<string> | undefined;
+      let quit: (() => void) | undefined;
+      await runGuest({
+        kernel: io32,
+        accel,
+        memory: '64M',
+        timeoutMs: 60_000,
+        noReboot: true,
+        gdb: 'tcp:127.0.0.1:0',
+        startStopped: true,
+        onStart: (session) => {
+          quit = () => session.quit();
+        },
+        onGdbListening: (address) => {
+          gdbOutput = runGdb(address, true).then((out) => {
+            quit?.();
+            return out;
+          });
+        },
+      });
+      const out = await gdbOutput;
+      expect(out).toContain('The target architecture is set to "i386:x86-64".');
+      expect(out).toMatch(/Breakpoint 1, 0x0000000000101bf0 in report_begin \(\)/);
+      expect(out).toMatch(/rip\s+0x101bf0\s+0x101bf0 <report_begin>/);
+      expect(out).toMatch(/eax\s+0x[0-9a-f]+\s+\d+/);
     }, 150_000);
   });
 }
