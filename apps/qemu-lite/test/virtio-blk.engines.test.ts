@@ -5,13 +5,14 @@
  * image file is then checked from the host side. Runs on -accel kvm (skipped with the reason
  * where /dev/kvm is unusable), vmx and svm.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runGuest } from '../src/index.js';
-import { hostSkipReason } from './helpers.js';
+import { cliPath, hostSkipReason } from './helpers.js';
 
 const guest = fileURLToPath(new URL('../../../tools/guests/out/virtioblk64.elf', import.meta.url));
 const notBuilt = existsSync(guest)
@@ -102,4 +103,51 @@ describe('virtio-blk: our guest driver on qemu-lite', () => {
       runGuest({ kernel: guest, accel: 'vmx', memory: '64M', drives: [{ file: odd }] }),
     ).rejects.toThrow(/not a multiple of 512/);
   });
+
+  it.skipIf(notBuilt !== undefined)(
+    'what the guest flushed is in the image after qemu-lite is killed (SIGKILL)',
+    async () => {
+      const file = makeImage('killed.img');
+      const child = spawn(
+        process.execPath,
+        [
+          cliPath,
+          '-accel',
+          'vmx',
+          '-m',
+          '64M',
+          '-kernel',
+          guest,
+          '-append',
+          'hang=1',
+          '-drive',
+          `file=${file},if=virtio`,
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let out = '';
+      const ended = new Promise<NodeJS.Signals | null>((resolve) =>
+        child.on('exit', (_c, signal) => resolve(signal)),
+      );
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no flush in time: ${out}`)), 60_000);
+        child.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString('latin1');
+          if (out.includes('flushed; halting')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      child.kill('SIGKILL');
+      expect(await ended).toBe('SIGKILL');
+      expect(out).toMatch(/^PASS virtioblk\.flush-status/m);
+      const image = readFileSync(file);
+      for (let i = 0; i < 4096; i++) {
+        if (image[512 + i] !== ((i * 7 + 3) & 0xff))
+          throw new Error(`image byte ${512 + i} is ${image[512 + i]}`);
+      }
+    },
+    90_000,
+  );
 });

@@ -5,6 +5,7 @@
  * VIRTIO_F_VERSION_1 and indirect descriptors, set up queue 0, then read sector 0, write a
  * pattern to sectors 1-8 (through an indirect table), flush, read it back, and ask for the serial.
  * The host test checks the image file afterwards. With no virtio-blk device it reports a SKIP.
+ * With `hang=1` on the command line it halts for ever after the flush (a kill test's guest).
  * Built for long mode (identity map of 4 GiB: the BAR at 0xe0000000 is reachable). */
 #include "lib.h"
 
@@ -152,6 +153,11 @@ int main(void) {
   check_eq(0, request(4, 0, 0, 0, 0, 0), "virtioblk.flush-status");
   check_eq(0, request(0, 1, back, 4096, 1, 0), "virtioblk.read.back-status");
   check_eq(0, memcmp(buf, back, 4096), "virtioblk.read.back-matches");
+  /* hang=1 (-append): stop here with the data flushed, for a host test that kills the VMM. */
+  if (cmdline_u32("hang", 0)) {
+    printf("flushed; halting\n");
+    for (;;) __asm__ volatile("cli; hlt");
+  }
 
   /* A read past the end is an I/O error, not a crash (§5.2.6.1). */
   check_eq(1, request(0, capacity, back, 512, 1, 0), "virtioblk.read.past-end-ioerr");
