@@ -56,7 +56,14 @@ export function walkMappings(ram: Uint8Array, sregs: KvmSregs, visit: (m: Mappin
       const uu = pdpte ? u : u && (pte & PTE_U) !== 0n;
       const nn = nx || (wide && (pte & PTE_NX) !== 0n);
       const last = level === shifts.length - 1;
-      if (last || (level > 0 && pte & PTE_PS) || (long && level === 1 && pte & PTE_PS)) {
+      // PS makes a leaf in a PDE (4 MiB with CR4.PSE, 2 MiB with PAE) or a 4-level PDPTE (1 GiB);
+      // a PML4E's and a PAE PDPTE's bit 7 is reserved.
+      const psLevel = long
+        ? level === 1 || level === 2
+        : pae
+          ? level === 1
+          : level === 0 && (sregs.cr4 & 0x10n) !== 0n;
+      if (last || (psLevel && pte & PTE_PS)) {
         const size = 2 ** shift;
         // 32-bit 4 MiB pages keep bits 39:32 of the address in bits 20:13 (PSE-36); ignored here.
         const pa = Number(pte & (wide ? ADDR_MASK : 0xfffff000n) & ~BigInt(size - 1));
