@@ -87,6 +87,30 @@ export class VirtioBlk implements VirtioDeviceOps {
     const dataOut = skip(chain.readable, 16);
     let status = VIRTIO_BLK_S_OK;
     let written = 0;
+    // A host I/O error (EIO, ENOSPC, a file gone bad) is the guest's VIRTIO_BLK_S_IOERR, never
+    // an exception out of the vCPU loop: QEMU's default `werror=enospc,rerror=report` reports
+    // errors to the guest (it stops the VM only on ENOSPC; we have no stopped-VM state).
+    try {
+      ({ status, written } = this.execute(type, sector, dataIn, dataOut, mem));
+    } catch (error) {
+      if (!(error as NodeJS.ErrnoException).code) throw error;
+      status = VIRTIO_BLK_S_IOERR;
+      written = 0;
+    }
+    mem.check(statusGpa, 1);
+    mem.ram[statusGpa] = status;
+    return written + 1;
+  }
+
+  private execute(
+    type: number,
+    sector: number,
+    dataIn: VirtqSegment[],
+    dataOut: VirtqSegment[],
+    mem: GuestMemory,
+  ): { status: number; written: number } {
+    let status = VIRTIO_BLK_S_OK;
+    let written = 0;
     switch (type) {
       case VIRTIO_BLK_T_IN: {
         const total = sum(dataIn);
@@ -130,9 +154,7 @@ export class VirtioBlk implements VirtioDeviceOps {
       default:
         status = VIRTIO_BLK_S_UNSUPP;
     }
-    mem.ram[statusGpa] = status;
-    mem.check(statusGpa, 1);
-    return written + 1;
+    return { status, written };
   }
 
   /** DISCARD / WRITE_ZEROES: segments of {sector le64, num_sectors le32, flags le32} (§5.2.6). */

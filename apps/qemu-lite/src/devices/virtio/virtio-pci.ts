@@ -7,7 +7,7 @@
  * configuration change, the line up while the ISR is non-zero and down when it is read (§4.1.4.5).
  */
 import { PCI_BASE_ADDRESS_0, PciDevice } from '../pci/pci-device.js';
-import type { GuestMemory } from './guest-memory.js';
+import { type GuestMemory, GuestMemoryError } from './guest-memory.js';
 import { type VirtqChain, Virtqueue, VirtqueueError } from './virtqueue.js';
 
 export const PCI_VENDOR_ID_REDHAT_QUMRANET = 0x1af4;
@@ -386,7 +386,9 @@ export class VirtioPciDevice extends PciDevice {
       }
       if (pushed && q.needsInterrupt()) this.raise(1);
     } catch (error) {
-      if (!(error instanceof VirtqueueError)) throw error;
+      // Whatever the guest put in the rings ends here: an address outside RAM is as much its
+      // error as a loop (the virtqueue checks both, GuestMemoryError is the backstop).
+      if (!(error instanceof VirtqueueError || error instanceof GuestMemoryError)) throw error;
       this.fail(error.message);
     }
   }

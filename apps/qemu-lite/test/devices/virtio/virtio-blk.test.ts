@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -213,6 +213,22 @@ describe('virtio-pci modern transport (virtio 1.2 §4.1)', () => {
     expect(m.request(VIRTIO_BLK_T_IN, 2, { length: 512, write: true }).status).toBe(VIRTIO_BLK_S_IOERR);
     expect(m.request(VIRTIO_BLK_T_OUT, 1, { length: 1024, write: false }).status).toBe(VIRTIO_BLK_S_IOERR);
     expect(m.request(99, 0).status).toBe(VIRTIO_BLK_S_UNSUPP);
+  });
+
+  it('answers a host I/O error with IOERR instead of throwing', () => {
+    const drive = Drive.open({ file: image('eio.img', 1024), readonly: false });
+    const m = machine(drive);
+    m.init();
+    // The descriptor goes bad under the device (as a failing disk makes read/write/fsync fail).
+    closeSync(drive.fd);
+    let r: ReturnType<typeof m.request> | undefined;
+    expect(() => {
+      r = m.request(VIRTIO_BLK_T_IN, 0, { length: 512, write: true });
+    }).not.toThrow();
+    expect(r?.status).toBe(VIRTIO_BLK_S_IOERR);
+    expect(m.request(VIRTIO_BLK_T_OUT, 0, { length: 512, write: false }).status).toBe(VIRTIO_BLK_S_IOERR);
+    expect(m.request(VIRTIO_BLK_T_FLUSH, 0).status).toBe(VIRTIO_BLK_S_IOERR);
+    expect(m.status() & VIRTIO_CONFIG_S_NEEDS_RESET).toBe(0);
   });
 
   it('discards to zeros', () => {
