@@ -78,15 +78,21 @@ function checkImage(name: string, value: unknown): void {
 }
 
 function checkDrives(drives: unknown): void {
-  const what = 'an array of { file, readonly?, serial? }';
+  const what = 'an array of { file, readonly?, serial?, logicalBlockSize?: 512 | 4096 }';
   if (!Array.isArray(drives)) typeError('drives', what, drives);
   for (const drive of drives as unknown[]) {
     if (!isPlainObject(drive) || typeof drive.file !== 'string' || drive.file.length === 0)
       typeError('drives', what, drive);
     for (const key of Object.keys(drive))
-      if (!['file', 'readonly', 'serial'].includes(key)) typeError('drives', what, drive);
+      if (!['file', 'readonly', 'serial', 'logicalBlockSize'].includes(key)) typeError('drives', what, drive);
     if (drive.readonly !== undefined && typeof drive.readonly !== 'boolean') typeError('drives', what, drive);
     if (drive.serial !== undefined && typeof drive.serial !== 'string') typeError('drives', what, drive);
+    if (
+      drive.logicalBlockSize !== undefined &&
+      drive.logicalBlockSize !== 512 &&
+      drive.logicalBlockSize !== 4096
+    )
+      typeError('drives', what, drive);
   }
 }
 

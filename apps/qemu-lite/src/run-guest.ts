@@ -82,7 +82,7 @@ export interface RunGuestOptions {
    * Raw disk images, each a virtio-blk PCI device (`-drive file=…,format=raw,if=virtio`), in
    * slot order from 00:02.0. The image is opened and locked by the machine's thread.
    */
-  drives?: { file: string; readonly?: boolean; serial?: string }[];
+  drives?: { file: string; readonly?: boolean; serial?: string; logicalBlockSize?: 512 | 4096 }[];
   /**
    * QEMU's `-icount shift=N`: virtual time, 2^N ns per retired instruction, for the TSC, the PIT,
    * the PM timer and the halts (which skip ahead), so that two runs of a guest are identical.
@@ -221,7 +221,12 @@ export async function resolveConfig(
     log: options.log ?? [],
     logFile: options.logFile,
     pcTestdev: options.pcTestdev ?? false,
-    drives: options.drives?.map((d) => ({ file: d.file, readonly: d.readonly ?? false, serial: d.serial })),
+    drives: options.drives?.map((d) => ({
+      file: d.file,
+      readonly: d.readonly ?? false,
+      serial: d.serial,
+      logicalBlockSize: d.logicalBlockSize,
+    })),
     icountShift: options.icount?.shift ?? null,
   };
   if (config.icountShift !== null && !config.kernelIrqchip) {

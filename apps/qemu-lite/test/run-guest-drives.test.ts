@@ -9,9 +9,10 @@ describe('runGuest drives option', () => {
     ['a non-boolean readonly', [{ file: 'a.img', readonly: 'yes' }]],
     ['a non-string serial', [{ file: 'a.img', serial: 7 }]],
     ['an unknown key', [{ file: 'a.img', format: 'qcow2' }]],
+    ['a logical block size other than 512 or 4096', [{ file: 'a.img', logicalBlockSize: 1024 }]],
   ])('rejects %s with a TypeError naming options.drives', async (_what, drives) => {
     await expect(runGuest({ accel: 'vmx', drives } as never)).rejects.toThrow(
-      /options\.drives must be an array of \{ file, readonly\?, serial\? \}/,
+      /options\.drives must be an array of \{ file, readonly\?, serial\?, logicalBlockSize\?: 512 \| 4096 \}/,
     );
   });
 });

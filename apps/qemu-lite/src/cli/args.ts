@@ -37,8 +37,8 @@ export interface ParsedArgs {
   debugconOutput?: 'stdio' | { file: string } | null;
   /** `-drive` options in command-line order, joined with `-device virtio-blk-pci` at the end. */
   drives?: CliDrive[];
-  /** `-device virtio-blk-pci,drive=ID[,serial=…]`. */
-  blkDevices?: { drive: string; serial?: string }[];
+  /** `-device virtio-blk-pci,drive=ID[,serial=…][,logical_block_size=…]`. */
+  blkDevices?: { drive: string; serial?: string; logicalBlockSize?: 512 | 4096 }[];
   /** `-monitor stdio`: the monitor on the terminal (else Ctrl-A c switches to it). */
   monitorStdio?: boolean;
 }
@@ -106,7 +106,7 @@ function drive(value: string, out: ParsedArgs): void {
 /** The drives the machine gets: `if=virtio` ones, then each `-device virtio-blk-pci`'s. */
 function resolveDrives(out: ParsedArgs): void {
   const drives = out.drives ?? [];
-  const result: { file: string; readonly: boolean; serial?: string }[] = [];
+  const result: { file: string; readonly: boolean; serial?: string; logicalBlockSize?: 512 | 4096 }[] = [];
   for (const d of drives)
     if (d.if === 'virtio') result.push({ file: d.file, readonly: d.readonly, serial: d.serial });
   const used = new Set<string>();
@@ -120,7 +120,12 @@ function resolveDrives(out: ParsedArgs): void {
     if (used.has(dev.drive))
       throw new UsageError(`-device virtio-blk-pci,drive=${dev.drive}: the drive is already in use`);
     used.add(dev.drive);
-    result.push({ file: d.file, readonly: d.readonly, serial: dev.serial ?? d.serial });
+    result.push({
+      file: d.file,
+      readonly: d.readonly,
+      serial: dev.serial ?? d.serial,
+      logicalBlockSize: dev.logicalBlockSize,
+    });
   }
   if (result.length > 0) out.options.drives = result;
 }
@@ -220,14 +225,25 @@ function device(value: string, out: ParsedArgs): void {
     }
     case 'virtio-blk-pci':
     case 'virtio-blk': {
-      rejectUnknownProps(props, ['drive', 'serial'], `-device ${first}`);
+      rejectUnknownProps(
+        props,
+        ['drive', 'serial', 'logical_block_size', 'physical_block_size'],
+        `-device ${first}`,
+      );
       const id = props.get('drive');
       if (!id) throw new UsageError(`-device ${first}: needs drive=ID (a -drive if=none,id=ID)`);
       const serial = props.get('serial');
       if (serial !== undefined && serial.length > 20)
         throw new UsageError(`-device ${first}: serial is at most 20 characters`);
+      // QEMU's block-size properties; 512 and 4096 only (physical must equal logical here).
+      const logical = props.get('logical_block_size') ?? '512';
+      const physical = props.get('physical_block_size') ?? logical;
+      if ((logical !== '512' && logical !== '4096') || physical !== logical)
+        throw new UsageError(
+          `-device ${first}: logical_block_size is 512 or 4096, and physical_block_size the same`,
+        );
       out.blkDevices = out.blkDevices ?? [];
-      out.blkDevices.push({ drive: id, serial });
+      out.blkDevices.push({ drive: id, serial, logicalBlockSize: logical === '4096' ? 4096 : undefined });
       return;
     }
     case 'pc-testdev':

@@ -29,6 +29,19 @@ describe('-drive and -device virtio-blk-pci (QEMU spelling)', () => {
     expect(options.drives).toEqual([{ file: 'c.img', readonly: false, serial: 'XY' }]);
   });
 
+  it('takes logical_block_size=4096 on -device virtio-blk-pci', () => {
+    const { options } = parseArgs([
+      ...kernel,
+      '-drive',
+      'id=d0,file=c.img,if=none',
+      '-device',
+      'virtio-blk-pci,drive=d0,logical_block_size=4096,physical_block_size=4096',
+    ]);
+    expect(options.drives).toEqual([
+      { file: 'c.img', readonly: false, serial: undefined, logicalBlockSize: 4096 },
+    ]);
+  });
+
   it.each([
     [['-drive', 'file=a.img'], /if=\(ide\): qemu-lite has virtio disks only/],
     [['-drive', 'file=a.img,if=virtio,format=qcow2'], /only raw images/],
@@ -39,6 +52,19 @@ describe('-drive and -device virtio-blk-pci (QEMU spelling)', () => {
     [['-drive', 'file=a.img,if=virtio,readonly=maybe'], /not on or off/],
     [['-device', 'virtio-blk-pci,drive=x'], /no -drive with id=x/],
     [['-device', 'virtio-blk-pci'], /needs drive=ID/],
+    [
+      ['-drive', 'file=a.img,if=none,id=x', '-device', 'virtio-blk-pci,drive=x,logical_block_size=1024'],
+      /logical_block_size is 512 or 4096/,
+    ],
+    [
+      [
+        '-drive',
+        'file=a.img,if=none,id=x',
+        '-device',
+        'virtio-blk-pci,drive=x,logical_block_size=4096,physical_block_size=512',
+      ],
+      /physical_block_size the same/,
+    ],
     [
       ['-drive', 'file=a.img,if=virtio,id=x', '-device', 'virtio-blk-pci,drive=x'],
       /that drive is if=virtio; give it if=none/,

@@ -49,6 +49,8 @@ export class VirtioBlk implements VirtioDeviceOps {
   readonly features: [number, number];
   readonly queueSizes = [QUEUE_SIZE];
   readonly config = new Uint8Array(60);
+  /** The logical block size (512 or 4096): requests are whole, aligned blocks (§5.2.5). */
+  private readonly blockSize: number;
   /** Requests handled by type, for tests and statistics. */
   readonly counts = new Map<number, number>();
 
@@ -62,7 +64,9 @@ export class VirtioBlk implements VirtioDeviceOps {
     view.setUint32(0, drive.sectors % 0x100000000, true); // capacity, in 512-byte sectors
     view.setUint32(4, Math.floor(drive.sectors / 0x100000000), true);
     view.setUint32(12, SEG_MAX, true); // seg_max
-    view.setUint32(20, SECTOR_SIZE, true); // blk_size
+    // blk_size (§5.2.4): the logical block (VIRTIO_BLK_F_BLK_SIZE; no topology is offered).
+    this.blockSize = drive.config.logicalBlockSize ?? SECTOR_SIZE;
+    view.setUint32(20, this.blockSize, true);
     view.setUint32(36, MAX_DISCARD_SECTORS, true); // max_discard_sectors
     view.setUint32(40, MAX_DISCARD_SEG, true); // max_discard_seg
     view.setUint32(44, 1, true); // discard_sector_alignment
@@ -180,8 +184,17 @@ export class VirtioBlk implements VirtioDeviceOps {
     return VIRTIO_BLK_S_OK;
   }
 
+  /**
+   * Whole, aligned logical blocks inside the disk. Sectors are 512 bytes whatever the block
+   * size (§5.2.6); with 4 KiB blocks a request must start on a multiple of 8 sectors.
+   */
   private inRange(sector: number, bytes: number): boolean {
-    return bytes % SECTOR_SIZE === 0 && sector + bytes / SECTOR_SIZE <= this.drive.sectors;
+    const perBlock = this.blockSize / SECTOR_SIZE;
+    return (
+      bytes % this.blockSize === 0 &&
+      sector % perBlock === 0 &&
+      sector + bytes / SECTOR_SIZE <= this.drive.sectors
+    );
   }
 }
 

@@ -28,6 +28,11 @@ export interface DriveConfig {
   readonly: boolean;
   /** VIRTIO_BLK_T_GET_ID's answer (at most 20 bytes). */
   serial?: string;
+  /**
+   * The device's logical block size, 512 (default) or 4096 (QEMU's `logical_block_size`):
+   * requests must be whole, aligned blocks, and the image a whole number of them.
+   */
+  logicalBlockSize?: number;
   /** `-drive id=` (for `-device virtio-blk-pci,drive=ID`). */
   id?: string;
 }
@@ -67,9 +72,10 @@ export class Drive {
       fd = openSync(real, config.readonly ? 'r' : 'r+');
       const stat = fstatSync(fd);
       if (!stat.isFile()) throw new DriveError(`${what}: not a regular file`);
-      if (stat.size % SECTOR_SIZE !== 0)
+      const block = config.logicalBlockSize ?? SECTOR_SIZE;
+      if (stat.size % block !== 0)
         throw new DriveError(
-          `${what}: the image is ${stat.size} bytes, not a multiple of ${SECTOR_SIZE} (a raw disk is whole sectors)`,
+          `${what}: the image is ${stat.size} bytes, not a multiple of ${block} (a raw disk is whole ${block === SECTOR_SIZE ? 'sectors' : `${block}-byte blocks`})`,
         );
       return new Drive(config, fd, stat.size / SECTOR_SIZE, config.readonly ? undefined : lockPath);
     } catch (error) {

@@ -231,6 +231,24 @@ describe('virtio-pci modern transport (virtio 1.2 §4.1)', () => {
     expect(m.status() & VIRTIO_CONFIG_S_NEEDS_RESET).toBe(0);
   });
 
+  it('with 4 KiB logical blocks: blk_size 4096, and only whole aligned blocks are served', () => {
+    const bytes = new Uint8Array(16384);
+    bytes.fill(9, 4096, 8192);
+    const drive = Drive.open({ file: image('4k.img', bytes), readonly: false, logicalBlockSize: 4096 });
+    opened.push(drive);
+    const m = machine(drive);
+    m.init();
+    expect(m.rd(0x2000 + 20, 4)).toBe(4096); // blk_size
+    expect(m.rd(0x2000, 4)).toBe(32); // capacity stays in 512-byte sectors
+    expect(m.request(VIRTIO_BLK_T_IN, 8, { length: 4096, write: true }).status).toBe(VIRTIO_BLK_S_OK);
+    expect(m.ram[DATA]).toBe(9);
+    expect(m.request(VIRTIO_BLK_T_IN, 1, { length: 4096, write: true }).status).toBe(VIRTIO_BLK_S_IOERR);
+    expect(m.request(VIRTIO_BLK_T_IN, 8, { length: 512, write: true }).status).toBe(VIRTIO_BLK_S_IOERR);
+    expect(() =>
+      Drive.open({ file: image('4k-odd.img', 4608), readonly: false, logicalBlockSize: 4096 }),
+    ).toThrow(/4608 bytes, not a multiple of 4096/);
+  });
+
   it('discards to zeros', () => {
     const path = image('discard.img', new Uint8Array(2048).fill(7));
     const m = machine(openDrive(path));
