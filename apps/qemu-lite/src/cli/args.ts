@@ -511,7 +511,8 @@ Devices:
                           its port and what reads of it return (needs -debugcon)
   -drive file=IMG,format=raw,if=virtio|none[,id=ID][,readonly=on][,serial=S]
                           a raw disk image as a virtio-blk PCI device (if=virtio), or for
-                          -device virtio-blk-pci,drive=ID[,serial=S] (if=none)
+                          -device virtio-blk-pci,drive=ID[,serial=S][,logical_block_size=4096]
+                          (if=none)
   -device pc-testdev      QEMU's test device: scratch ports 0xe0-0xeb, IRQ lines at
                           0x2000-0x2017, 64 KiB of I/O memory at 0xff000000
   -serial stdio|mon:stdio|none   the 16550 UART on 0x3f8 (IRQ 4); stdio is the default
