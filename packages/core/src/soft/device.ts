@@ -584,6 +584,9 @@ const CPUID_1_ECX_HYPERVISOR = 1 << 31;
 const CPUID_1_EDX_APIC = 1 << 9;
 const CPUID_1_ECX_KVM_EMULATED = (1 << 21) | (1 << 24);
 
+/** kvm_cpuid_entry2.flags bit 0: the entry applies to its `index` (sub-leaf) only. */
+const KVM_CPUID_FLAG_SIGNIFCANT_INDEX = 1;
+
 /** CPUID.80000007H:EDX bit 8: the TSC runs at a constant rate (invariant TSC). */
 const CPUID_80000007_EDX_INVARIANT_TSC = 1 << 8;
 
@@ -608,6 +611,23 @@ function supportedCpuid(ops: ArchOps, tscKhz: number): KvmCpuidEntry2[] {
     if (fn === 1) {
       e.ecx = ((e.ecx & ~CPUID_1_ECX_VMX) | CPUID_1_ECX_HYPERVISOR | CPUID_1_ECX_KVM_EMULATED) >>> 0;
       e.edx = (e.edx | CPUID_1_EDX_APIC) >>> 0;
+    }
+    if (fn === 0xd) {
+      // The XSAVE leaf is indexed (KVM_CPUID_FLAG_SIGNIFCANT_INDEX): sub-leaf 0 (XCR0's bits and
+      // the area's size) and sub-leaf 1 (XSAVEOPT …), as KVM lists them.
+      e.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+      entries.push(e);
+      ops.cpu.cpuid(0xd, 1, out);
+      entries.push({
+        function: 0xd,
+        index: 1,
+        flags: KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+        eax: out[0],
+        ebx: out[1],
+        ecx: out[2],
+        edx: out[3],
+      });
+      continue;
     }
     entries.push(e);
   }

@@ -4,7 +4,7 @@
  * the hypervisor's shadow page tables, and the CPUID vendor leaf. Vendor rules (controls,
  * intercepts, exit encodings) stay in their packages.
  */
-import { type CpuState, PagingMode, type PagingOverride } from '@kvm/x86emu';
+import { CPUID1_EDX, type CpuState, PagingMode, type PagingOverride } from '@kvm/x86emu';
 
 const X86_CR4_PAE = 1 << 5;
 const EFER_LMA = 1 << 10;
@@ -37,6 +37,19 @@ export function loadShadowPagingOverride(o: PagingOverride, s: CpuState): Paging
   o.pge = false;
   return o;
 }
+
+/**
+ * CPUID.1:EDX of the software engine's parts: the modelled part's platform bits (VME, DE, MCE,
+ * MTRR, MCA, PAT, PSE-36 …: what the drivers' MSRs and x86emu provide) with x86emu's instruction
+ * set (x87, MMX, FXSR, SSE, SSE2), and no APIC of the silicon's own: KVM's in-kernel irqchip
+ * supplies that bit (KVM_GET_SUPPORTED_CPUID).
+ */
+export function siliconCpuid1Edx(): number {
+  return ((PART_CPUID_1_EDX | CPUID1_EDX) & ~CPUID_1_EDX_APIC) >>> 0;
+}
+/** The Core Duo / K8 platform bits the parts always reported (FPU…PSE-36, MMX, FXSR). */
+const PART_CPUID_1_EDX = 0x0183fbff;
+const CPUID_1_EDX_APIC = 1 << 9;
 
 /** CPUID leaf 0: the highest basic leaf in EAX, the 12-byte vendor string in EBX, EDX, ECX. */
 export function cpuidVendorLeaf(vendor: string, maxLeaf: number, out: Uint32Array): void {

@@ -5,8 +5,8 @@
  * VMCB address that is not page-aligned or not memory, VMEXIT_INVALID (EXITCODE = -1) for a VMCB
  * that fails the consistency checks (15.5.1). Guest execution is in `guest-mode.ts`.
  */
-import { cpuidVendorLeaf, type HostCpu, HostPhysicalMemory } from '@kvm/core';
-import { CPUID_EXT_ECX, CPUID_EXT_EDX } from '@kvm/x86emu';
+import { cpuidVendorLeaf, type HostCpu, HostPhysicalMemory, siliconCpuid1Edx } from '@kvm/core';
+import { CPUID_EXT_ECX, CPUID_EXT_EDX, CPUID1_ECX, defaultCpuid } from '@kvm/x86emu';
 import { SvmGuestMode } from './guest-mode.js';
 import {
   CPUID_80000001_ECX_SVM,
@@ -110,16 +110,21 @@ export class SvmSilicon implements HostCpu {
     return this.guestUnit;
   }
 
-  cpuid(leaf: number, _subleaf: number, out: Uint32Array): void {
+  cpuid(leaf: number, subleaf: number, out: Uint32Array): void {
     out.fill(0);
     switch (leaf >>> 0) {
       case 0:
-        cpuidVendorLeaf(this.vendor, 1, out);
+        cpuidVendorLeaf(this.vendor, 0xd, out);
         return;
       case 1:
-        // Family 15 (K8): FPU … SSE2, no VMX bit on AMD.
+        // Family 15 (K8)'s signature and platform bits, with the instruction set x86emu
+        // implements (x87, MMX, SSE…SSE4.2, POPCNT, CX16, XSAVE); no VMX bit on AMD.
         out[0] = 0x00040f12;
-        out[3] = 0x0183fbff & ~(1 << 9);
+        out[2] = CPUID1_ECX;
+        out[3] = siliconCpuid1Edx();
+        return;
+      case 0xd:
+        defaultCpuid.cpuid(0xd, subleaf, out);
         return;
       case 0x80000000:
         out[0] = 0x8000000a;

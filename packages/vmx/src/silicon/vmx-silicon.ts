@@ -8,8 +8,8 @@
  *
  * VM entry and guest execution (VMX non-root operation) are in `vm-entry.ts` and `nonroot.ts`.
  */
-import { cpuidVendorLeaf, type HostCpu, HostPhysicalMemory } from '@kvm/core';
-import { CPUID_EXT_ECX, CPUID_EXT_EDX } from '@kvm/x86emu';
+import { cpuidVendorLeaf, type HostCpu, HostPhysicalMemory, siliconCpuid1Edx } from '@kvm/core';
+import { CPUID_EXT_ECX, CPUID_EXT_EDX, CPUID1_ECX, defaultCpuid } from '@kvm/x86emu';
 import { VmxNonRoot } from './nonroot.js';
 import { checkControls, checkGuestState, checkHostState } from './vm-entry-checks.js';
 import {
@@ -152,18 +152,23 @@ export class VmxSilicon implements HostCpu {
 
   // ---- CPUID and MSRs ------------------------------------------------------------------
 
-  cpuid(leaf: number, _subleaf: number, out: Uint32Array): void {
+  cpuid(leaf: number, subleaf: number, out: Uint32Array): void {
     out.fill(0);
     switch (leaf >>> 0) {
       case 0:
-        cpuidVendorLeaf(this.vendor, 1, out);
+        cpuidVendorLeaf(this.vendor, 0xd, out);
         return;
       case 1:
-        // Family 6, model 14 (Core Duo): FPU TSC MSR PAE CX8 SEP PGE CMOV PSE FXSR SSE SSE2 …
+        // Family 6, model 14 (Core Duo)'s signature and platform bits (VME, MCE, MTRR, MCA, PAT:
+        // the driver's MSRs), with the instruction set x86emu implements (x87, MMX, SSE…SSE4.2,
+        // POPCNT, CX16, XSAVE); no APIC of its own (the in-kernel irqchip adds it).
         out[0] = 0x000006e8;
         out[1] = 0x00010800;
-        out[2] = this.hasVmx ? 1 << 5 : 0;
-        out[3] = 0x0183fbff & ~(1 << 9);
+        out[2] = (this.hasVmx ? 1 << 5 : 0) | CPUID1_ECX;
+        out[3] = siliconCpuid1Edx();
+        return;
+      case 0xd:
+        defaultCpuid.cpuid(0xd, subleaf, out);
         return;
       case 0x80000000:
         out[0] = 0x80000008;
