@@ -159,6 +159,8 @@ export class CpuState {
   readonly sfmask = new Uint32Array(1);
   readonly kernelGsBase = new Uint32Array(2);
   readonly tscAux = new Uint32Array(1);
+  /** IA32_PAT (MSR 277H) as halves: eight memory types (SDM Vol. 3 12.12.2). Caching is not modelled. */
+  readonly pat = new Uint32Array(2);
 
   /** Current privilege level (0–3). Architecturally CS.RPL; kept explicitly as in VMX (SS.DPL). */
   cpl = 0;
@@ -259,6 +261,8 @@ export class CpuState {
     this.sfmask.fill(0);
     this.kernelGsBase.fill(0);
     this.tscAux.fill(0);
+    // Power-up value: WB, WT, UC-, UC in both halves (SDM Vol. 3 Table 12-12).
+    this.pat[0] = this.pat[1] = 0x00070406;
     this.cpl = 0;
     this.interruptibility = 0;
     this.halted = false;
@@ -305,6 +309,7 @@ export class CpuState {
     this.sfmask.set(from.sfmask);
     this.kernelGsBase.set(from.kernelGsBase);
     this.tscAux.set(from.tscAux);
+    this.pat.set(from.pat);
     this.cpl = from.cpl;
     this.interruptibility = from.interruptibility;
     this.halted = from.halted;

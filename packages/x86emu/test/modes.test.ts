@@ -269,6 +269,23 @@ describe('real mode', () => {
     for (const bit of [0, 3, 6, 8, 11, 13, 15, 24]) expect((s.gpr[Reg.RSI] >>> bit) & 1).toBe(1);
     expect((s.gpr[Reg.RDX] >>> 20) & 1).toBe(1);
   });
+  it('IA32_PAT: CPUID.1:EDX.PAT, the power-up value, WRMSR/RDMSR, #GP(0) on a reserved type', () => {
+    const m = realMode(
+      `mov eax, 1; cpuid; mov esi, edx
+      mov ecx, 0x277; rdmsr; mov edi, eax; mov ebp, edx
+      mov eax, 0x01050607; mov edx, 0x00040601; wrmsr; rdmsr; mov ebx, eax; mov esp, edx
+      mov eax, 0x00000200; wrmsr`,
+      { captureExceptions: true },
+    );
+    runTo(m, StopReason.Exception);
+    const s = m.cpu.state;
+    expect((s.gpr[Reg.RSI] >>> 16) & 1).toBe(1);
+    expect([s.gpr[Reg.RDI], s.gpr[Reg.RBP]]).toEqual([0x00070406, 0x00070406]);
+    expect([s.gpr[Reg.RBX], s.gpr[Reg.RSP] & 0xffff]).toEqual([0x01050607, 0x0601]);
+    expect(m.exceptions[0]).toMatchObject({ vector: GP, errorCode: 0 });
+    // The refused write (type 2) left the register as it was.
+    expect([s.pat[0], s.pat[1]]).toEqual([0x01050607, 0x00040601]);
+  });
   it('RDMSR of an MSR nobody has is #GP(0)', () => {
     const m = realMode('mov ecx, 0x1234; rdmsr', { captureExceptions: true });
     runTo(m, StopReason.Exception);

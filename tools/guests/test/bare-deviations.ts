@@ -33,13 +33,6 @@ export const BARE_DEVIATIONS: Readonly<Record<string, BareDeviation>> = {
     serialDiffers: 'the guest prints one SKIP line instead of its I/O APIC checks',
     differsFrom: '^(PASS|SKIP) ioapic\\b',
   },
-  cpu: {
-    checks: ['unexpected-trap'],
-    reason: 'x86emu: IA32_PAT (MSR 0x277) is not implemented (CPUID.1:EDX.PAT is 0): RDMSR raises #GP(0)',
-    serialDiffers: 'the guest stops at the #GP on RDMSR IA32_PAT, before its PAT and TSC checks',
-    // The trap's FAIL line stands where the referee's first PAT check does.
-    differsFrom: '^(PASS|FAIL) (msr\\.pat|unexpected-trap)\\b',
-  },
   cr3oob: {
     checks: ['cr3oob.pae.pde-beyond-memory.error-code'],
     reason:

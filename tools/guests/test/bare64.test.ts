@@ -21,7 +21,6 @@ const kvm = await engineAvailability('kvm');
 
 /** Known differences of the bare machine, asserted exactly (shrink the list when x86emu is fixed). */
 const BARE64_DEVIATIONS: Readonly<Record<string, BareDeviation>> = {
-  cpu64: { ...BARE_DEVIATIONS.cpu, serialDiffers: 'the guest stops at the #GP on RDMSR IA32_PAT' },
   apic64: BARE_DEVIATIONS.apic,
   ioapic64: BARE_DEVIATIONS.ioapic,
   cr3oob64: {

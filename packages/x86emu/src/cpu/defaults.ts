@@ -23,6 +23,7 @@ export const CPUID1_EDX =
   (1 << 11) | // SEP: SYSENTER/SYSEXIT
   (1 << 13) | // PGE: global pages
   (1 << 15) | // CMOV
+  (1 << 16) | // PAT: IA32_PAT (types kept, caching not modelled)
   (1 << 17) | // PSE-36
   (1 << 23) | // MMX
   (1 << 24) | // FXSR: FXSAVE/FXRSTOR

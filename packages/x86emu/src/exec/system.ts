@@ -134,6 +134,7 @@ const MSR_SYSENTER_CS = 0x174;
 const MSR_SYSENTER_ESP = 0x175;
 const MSR_SYSENTER_EIP = 0x176;
 const MSR_EFER = 0xc0000080;
+const MSR_PAT = 0x277;
 const MSR_OUT = new Uint32Array(2);
 
 export const RDMSR: Handler = (cpu) => {
@@ -164,6 +165,10 @@ export const RDMSR: Handler = (cpu) => {
       lo = s.efer[0];
       hi = s.efer[1];
       break;
+    case MSR_PAT:
+      lo = s.pat[0];
+      hi = s.pat[1];
+      break;
     default:
       if (!readMsr64(cpu, index, MSR_OUT) && !cpu.msr.rdmsr(index, MSR_OUT)) cpu.gp0();
       lo = MSR_OUT[0];
@@ -174,6 +179,18 @@ export const RDMSR: Handler = (cpu) => {
   zeroHigh(cpu, 0);
   zeroHigh(cpu, 2);
 };
+
+/**
+ * Each PAT entry holds UC (0), WC (1), WT (4), WP (5), WB (6) or UC- (7); 2, 3 and 8–FFH are
+ * reserved, and WRMSR of one is #GP(0) (SDM Vol. 3 12.12.2, Table 12-10).
+ */
+function patValid(half: number): boolean {
+  for (let sh = 0; sh < 32; sh += 8) {
+    const t = (half >>> sh) & 0xff;
+    if (t > 7 || t === 2 || t === 3) return false;
+  }
+  return true;
+}
 
 export const WRMSR: Handler = (cpu) => {
   requireCpl0(cpu);
@@ -197,6 +214,11 @@ export const WRMSR: Handler = (cpu) => {
       break;
     case MSR_EFER:
       if (!writeEfer(cpu, lo, hi)) cpu.gp0();
+      break;
+    case MSR_PAT:
+      if (!patValid(lo) || !patValid(hi)) cpu.gp0();
+      s.pat[0] = lo;
+      s.pat[1] = hi;
       break;
     default: {
       const own = writeMsr64(cpu, index, lo, hi);
