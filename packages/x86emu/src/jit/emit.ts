@@ -1,7 +1,8 @@
 /**
  * JavaScript source for the instructions the block compiler specialises: 32-bit operands,
- * registers read and written in `state.gpr` (so a fault finds them exactly as the interpreter
- * leaves them), memory through `Cpu.read`/`Cpu.write` (segment checks and the TLB fast path),
+ * registers in the block's locals `rg0`…`rg15` (written only after every operand is read, so a
+ * fault finds them as the interpreter leaves them), memory through `Cpu.read`/`Cpu.write`'s TLB
+ * fast path inlined (their segment checks and slow path otherwise),
  * and the arithmetic flags in the block's locals (`fo fd fs fr fa`, the interpreter's lazy-flag
  * fields) until something needs them in the CPU. Each emitter mirrors one interpreter handler
  * (exec/alu.ts, exec/move.ts, exec/control.ts) and returns null for a form it leaves to it.
