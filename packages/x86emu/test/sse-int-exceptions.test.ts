@@ -190,6 +190,15 @@ describe('SIMD integer: MMX and the x87 state', () => {
     expect(s.fpuTag[0]).toBe(0xffff);
   });
 
+  it('EMMS alone sets TOP = 0 (it is an MMX instruction) and keeps the other status bits', () => {
+    const m = machine('emms');
+    const s = m.cpu.state;
+    s.fpuStatus[0] = (4 << 11) | 0x4201;
+    s.fpuTag[0] = 0x5555;
+    runTo(m);
+    expect([(s.fpuStatus[0] >> 11) & 7, s.fpuStatus[0] & ~0x3800, s.fpuTag[0]]).toEqual([0, 0x4201, 0xffff]);
+  });
+
   it('a 16-byte load whose second half faults (#PF) leaves the destination whole', () => {
     // 16 MiB is the end of the identity map: [0xFFFFF8, +16) runs into a not-present page.
     const m = longMode('mov ebx, 0xfffff8\nmovdqu xmm3, [rbx]\nhlt', { captureExceptions: true });

@@ -348,8 +348,13 @@ export function makeMaskmov(row: OpcodeRow): Handler {
   };
 }
 
-/** EMMS (NP 0F 77): every x87 tag empty, leaving MMX mode (SDM Vol. 1 9.6.3). */
+/**
+ * EMMS (NP 0F 77): every x87 tag empty, leaving MMX mode (SDM Vol. 1 9.6.3). It is an MMX
+ * instruction, so it too sets TOP = 0 (SDM Vol. 3A 12.2: "each time an MMX instruction is
+ * executed, the TOS value is set to 000B"; the AMD host does so, difftest seed 20261208).
+ */
 export const EMMS: Handler = (cpu) => {
   checkMmx(cpu);
+  cpu.state.fpuStatus[0] &= ~0x3800;
   cpu.state.fpuTag[0] = 0xffff;
 };
