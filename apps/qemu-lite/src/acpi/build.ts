@@ -31,6 +31,8 @@ export interface FirmwareTablesConfig {
   cpus: number;
   /** The machine has local APICs and an I/O APIC: write the MADT and the MP table. */
   apic: boolean;
+  /** PCI bus 0 exists: the DSDT describes its root bridge (\_SB.PCI0, see pci-root.ts). */
+  pci?: boolean;
   /** The PM registers and SCI (see `AcpiPm`) and the reset register. */
   pm: Omit<FadtParams, 'facsGpa' | 'dsdtGpa'>;
   /** CPUID.1 EAX/EDX, for the MP table's processor entries. */
@@ -65,7 +67,7 @@ export function writeFirmwareTables(ram: Uint8Array, config: FirmwareTablesConfi
     next = gpa + bytes.length;
     return gpa;
   };
-  const dsdt = place(buildDsdt(), 16);
+  const dsdt = place(buildDsdt({ pci: config.pci }), 16);
   // The FACS must be 64-byte aligned (ACPI 6.4 5.2.10).
   const facs = place(buildFacs(), 64);
   const fadt = place(buildFadt({ ...config.pm, facsGpa: facs, dsdtGpa: dsdt }), 16);

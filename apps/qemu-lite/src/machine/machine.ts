@@ -371,6 +371,7 @@ export class Machine {
     writeFirmwareTables(this.ram, {
       cpus: this.config.cpus,
       apic: this.config.kernelIrqchip,
+      pci: this.pci !== undefined,
       pm: {
         sciIrq: ACPI_SCI_IRQ,
         pm1aEvtPort: PM1A_EVT_PORT,
