@@ -4,11 +4,12 @@
  * them (`_IO`/`_IOR`/`_IOW`/`_IOWR` with KVMIO and `sizeof` the argument, taken from the
  * codecs), and the layout test checks each one against the machine's header.
  *
- * An engine dispatches by `ioctlByNr[_IOC_NR(request)]` (one table indexed by the architectural
- * number) after checking the whole request with `lookupIoctl`.
+ * An engine matches the whole request with `lookupIoctl` (numbers repeat: 0xa5 is KVM_SET_XSAVE
+ * on a vCPU fd and KVM_SIGNAL_MSI on a VM fd), then dispatches by `_IOC_NR` in the table of that
+ * kind of fd, where each number is used once.
  */
 import { kvmCpuid2, kvmIrqRouting, kvmMsrList, kvmMsrs } from './flex.js';
-import { _IOC, _IOC_NR, _IOC_SIZE, IOC_NONE, IOC_READ, IOC_WRITE, KVMIO } from './ioctl-encoding.js';
+import { _IOC, _IOC_SIZE, IOC_NONE, IOC_READ, IOC_WRITE, KVMIO } from './ioctl-encoding.js';
 import {
   kvmCpuid2Header,
   kvmFpu,
@@ -29,6 +30,8 @@ import {
   kvmSregs,
   kvmTranslation,
   kvmUserspaceMemoryRegion,
+  kvmXcrs,
+  kvmXsave,
 } from './structs.js';
 
 /** Which kind of file descriptor an ioctl is issued on. */
@@ -127,7 +130,12 @@ const ROWS = [
   ['KVM_SET_GUEST_DEBUG', 'IOW', 0x9b, struct(kvmGuestDebug), VCPU],
   ['KVM_GET_PIT2', 'IOR', 0x9f, struct(kvmPitState2), VM],
   ['KVM_SET_PIT2', 'IOW', 0xa0, struct(kvmPitState2), VM],
+  ['KVM_GET_XSAVE', 'IOR', 0xa4, struct(kvmXsave), VCPU],
+  // Number 0xa5 twice, as in the header: the request (direction, size) tells them apart.
+  ['KVM_SET_XSAVE', 'IOW', 0xa5, struct(kvmXsave), VCPU],
   ['KVM_SIGNAL_MSI', 'IOW', 0xa5, struct(kvmMsi), VM],
+  ['KVM_GET_XCRS', 'IOR', 0xa6, struct(kvmXcrs), VCPU],
+  ['KVM_SET_XCRS', 'IOW', 0xa7, struct(kvmXcrs), VCPU],
 ] as const satisfies readonly Row[];
 
 export type KvmIoctlName = (typeof ROWS)[number][0];
@@ -147,12 +155,16 @@ export const KVM_IOCTL = Object.fromEntries(KVM_IOCTL_TABLE.map((d) => [d.name, 
   Record<KvmIoctlName, number>
 >;
 
-/** The definitions indexed by `_IOC_NR`, the dispatch table's index (256 slots, unused ones undefined). */
-export const ioctlByNr: readonly (IoctlDef | undefined)[] = (() => {
-  const table: (IoctlDef | undefined)[] = new Array(256).fill(undefined);
+/**
+ * The definitions by whole request number. Linux reuses a number within KVMIO (KVM_SET_XSAVE and
+ * KVM_SIGNAL_MSI are both 0xa5, `_IOW` of structs of different size), so `_IOC_NR` alone does not
+ * name an ioctl: the request (type, number, direction, size) does.
+ */
+export const ioctlByRequest: ReadonlyMap<number, IoctlDef> = (() => {
+  const table = new Map<number, IoctlDef>();
   for (const d of KVM_IOCTL_TABLE) {
-    if (table[d.nr]) throw new Error(`ioctl nr 0x${d.nr.toString(16)} defined twice`);
-    table[d.nr] = d;
+    if (table.has(d.request)) throw new Error(`ioctl request 0x${d.request.toString(16)} defined twice`);
+    table.set(d.request, d);
   }
   return table;
 })();
@@ -162,8 +174,7 @@ export const ioctlByNr: readonly (IoctlDef | undefined)[] = (() => {
  * or `undefined`: a request that is not exactly one of ours is unknown, as to the kernel.
  */
 export function lookupIoctl(request: number): IoctlDef | undefined {
-  const d = ioctlByNr[_IOC_NR(request)];
-  return d !== undefined && d.request === request >>> 0 ? d : undefined;
+  return ioctlByRequest.get(request >>> 0);
 }
 
 /** The ioctls whose struct ends in a flexible array, and the element size that follows the header. */

@@ -352,6 +352,26 @@ export const kvmDebugExitArch: StructCodec<KvmDebugExitArch> = defineStruct<KvmD
   ],
 );
 
+/** struct kvm_xsave { __u32 region[1024]; __u32 extra[]; }: the XSAVE image, non-compacted (`extra` is KVM_GET_XSAVE2's). */
+export const kvmXsave: StructCodec<{ region: Uint8Array }> = defineStruct<{ region: Uint8Array }>(
+  'kvm_xsave',
+  4096,
+  [field('region', 0, bytes(4096))],
+);
+
+/** struct kvm_xcrs { __u32 nr_xcrs; __u32 flags; struct kvm_xcr xcrs[KVM_MAX_XCRS = 16]; __u64 padding[16]; } */
+export const kvmXcrs: StructCodec<{ nrXcrs: number; flags: number; xcrs: Uint8Array }> = defineStruct<{
+  nrXcrs: number;
+  flags: number;
+  xcrs: Uint8Array;
+}>('kvm_xcrs', 392, [
+  field('nrXcrs', 0, u32),
+  field('flags', 4, u32),
+  // struct kvm_xcr { __u32 xcr; __u32 reserved; __u64 value; } × 16
+  field('xcrs', 8, bytes(256)),
+  padding('padding', 264, 128),
+]);
+
 /** struct kvm_signal_mask without its `sigset[]`. */
 export const kvmSignalMaskHeader: StructCodec<{ len: number }> = defineStruct<{ len: number }>(
   'kvm_signal_mask',
@@ -389,4 +409,6 @@ export const KVM_STRUCT_CODECS = {
   kvmTranslation,
   kvmDebugExitArch,
   kvmSignalMaskHeader,
+  kvmXsave,
+  kvmXcrs,
 } as const;

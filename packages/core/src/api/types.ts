@@ -167,6 +167,12 @@ export interface Vcpu {
   /** KVM_GET_FPU / KVM_SET_FPU */
   getFpu(): KvmFpu;
   setFpu(fpu: KvmFpu): void;
+  /** KVM_GET_XSAVE / KVM_SET_XSAVE: `struct kvm_xsave`'s 4096-byte region, the XSAVE image. */
+  getXsave(): Uint8Array;
+  setXsave(region: Uint8Array): void;
+  /** KVM_GET_XCRS / KVM_SET_XCRS: the extended control registers (XCR0 only on x86). */
+  getXcrs(): { xcr: number; value: bigint }[];
+  setXcrs(xcrs: { xcr: number; value: bigint }[], flags?: number): void;
   /** KVM_SET_GUEST_DEBUG */
   setGuestDebug(debug: KvmGuestDebug): void;
   /** KVM_GET_LAPIC: the local APIC's register page (EINVAL without the in-kernel irqchip). */

@@ -6,7 +6,7 @@
  *
  * - `@kvm/host` passes the bytes straight to the kernel's `/dev/kvm`;
  * - the software engine decodes the same bytes with this package's codecs and dispatches on
- *   `ioctlByNr[_IOC_NR(request)]`.
+ *   the whole request (`lookupIoctl`), then `_IOC_NR` in the table of the fd's kind.
  *
  * File descriptors are plain non-negative numbers, as in Linux: one for the system (`open`),
  * one per VM (returned by KVM_CREATE_VM), one per vCPU (returned by KVM_CREATE_VCPU). Each is

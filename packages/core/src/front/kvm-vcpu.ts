@@ -16,6 +16,8 @@ import {
   kvmRegs,
   kvmSregs,
   kvmTranslation,
+  kvmXcrs,
+  kvmXsave,
 } from '../abi/structs.js';
 import { Errno, KvmError } from '../api/errors.js';
 import type {
@@ -187,6 +189,43 @@ export class KvmVcpu implements Vcpu {
   setFpu(fpu: KvmFpu): void {
     this.handle.check('KVM_SET_FPU');
     this.handle.ioctl('KVM_SET_FPU', kvmFpu.encode(fpu));
+  }
+  getXsave(): Uint8Array {
+    const buf = new Uint8Array(kvmXsave.size);
+    this.handle.ioctl('KVM_GET_XSAVE', buf);
+    return buf;
+  }
+
+  setXsave(region: Uint8Array): void {
+    this.handle.check('KVM_SET_XSAVE');
+    const buf = new Uint8Array(kvmXsave.size);
+    buf.set(region.subarray(0, kvmXsave.size));
+    this.handle.ioctl('KVM_SET_XSAVE', buf);
+  }
+
+  getXcrs(): { xcr: number; value: bigint }[] {
+    const buf = new Uint8Array(kvmXcrs.size);
+    this.handle.ioctl('KVM_GET_XCRS', buf);
+    const v = new DataView(buf.buffer);
+    const n = Math.min(v.getUint32(0, true), 16);
+    const out: { xcr: number; value: bigint }[] = [];
+    for (let i = 0; i < n; i++)
+      out.push({ xcr: v.getUint32(8 + 16 * i, true), value: v.getBigUint64(16 + 16 * i, true) });
+    return out;
+  }
+
+  /** `flags` (0 unless testing the kernel's check) goes into `kvm_xcrs.flags`. */
+  setXcrs(xcrs: { xcr: number; value: bigint }[], flags = 0): void {
+    this.handle.check('KVM_SET_XCRS');
+    const buf = new Uint8Array(kvmXcrs.size);
+    const v = new DataView(buf.buffer);
+    v.setUint32(0, xcrs.length, true);
+    v.setUint32(4, flags >>> 0, true);
+    xcrs.slice(0, 16).forEach((x, i) => {
+      v.setUint32(8 + 16 * i, x.xcr >>> 0, true);
+      v.setBigUint64(16 + 16 * i, BigInt.asUintN(64, x.value), true);
+    });
+    this.handle.ioctl('KVM_SET_XCRS', buf);
   }
 
   setGuestDebug(debug: KvmGuestDebug): void {

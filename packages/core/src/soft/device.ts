@@ -56,6 +56,7 @@ import {
 } from './tsc-clock.js';
 import type { SoftVcpu } from './vcpu.js';
 import { KVM_MAX_VCPU_IDS, KVM_MAX_VCPUS, KVM_SOFT_MAX_VCPUS, SoftVm, type VcpuMmuOps } from './vm.js';
+import { getXcrs, getXsave, setXcrs, setXsave } from './xsave.js';
 
 /** KVM_GET_VCPU_MMAP_SIZE: kvm_run page, PIO data page, coalesced-MMIO page (as Linux x86). */
 export const SOFT_VCPU_MMAP_SIZE = 3 * 4096;
@@ -113,6 +114,9 @@ const CAPABILITIES: ReadonlyMap<number, number> = new Map([
   [KVM_CAP.SET_GUEST_DEBUG, 1],
   [KVM_CAP.PIT2, 1],
   [KVM_CAP.PIT_STATE2, 1],
+  // KVM_GET/SET_XSAVE and KVM_GET/SET_XCRS (xsave.ts).
+  [KVM_CAP.XSAVE, 1],
+  [KVM_CAP.XCRS, 1],
 ]);
 
 type FdEntry =
@@ -417,6 +421,25 @@ vcpuIoctls[0x9b] = (_s, e, arg, def) => {
     throw new KvmError(def.name, Errno.EBUSY, 'an exception is pending');
   const inject = kvmSetGuestDebug(v, d);
   if (inject >= 0) kvmQueueException(v, inject, 0, false);
+  return 0;
+};
+// KVM_GET_XSAVE / KVM_SET_XSAVE (xsave.ts): the x87/SSE state as a non-compacted XSAVE image.
+vcpuIoctls[0xa4] = (_s, e, arg, def) => {
+  getXsave(e.vcpu.fpu, ptr(def, arg));
+  return 0;
+};
+vcpuIoctls[0xa5] = (_s, e, arg, def) => {
+  setXsave(e.vcpu.fpu, ptr(def, arg), def.name);
+  return 0;
+};
+vcpuIoctls[0xa6] = (_s, e, arg, def) => {
+  getXcrs(e.vcpu.fpu, ptr(def, arg));
+  return 0;
+};
+// KVM_SET_XCRS: XCR0 checked against the guest's CPUID.(0DH,0) (`cpuid_get_supported_xcr0`).
+vcpuIoctls[0xa7] = (_s, e, arg, def) => {
+  const leaf = e.vcpu.cpuidEntries.find((c) => c.function === 0xd && c.index === 0);
+  setXcrs(e.vcpu.fpu, ptr(def, arg), leaf?.eax ?? 0, def.name);
   return 0;
 };
 

@@ -10,7 +10,7 @@ import {
   IOC_READ,
   IOC_WRITE,
   ioctlArgSize,
-  ioctlByNr,
+  ioctlByRequest,
   ioctlName,
   KVM_CAP,
   KVM_EXIT,
@@ -56,10 +56,17 @@ describe('ioctl request numbers', () => {
     expect(_IOC_SIZE(KVM_IOCTL.KVM_SET_REGS)).toBe(kvmRegs.size);
   });
 
-  it('index the dispatch table by _IOC_NR', () => {
-    expect(ioctlByNr.length).toBe(256);
-    for (const d of KVM_IOCTL_TABLE) expect(ioctlByNr[d.nr]).toBe(d);
-    expect(ioctlByNr.filter(Boolean).length).toBe(KVM_IOCTL_TABLE.length);
+  it('index the table by the whole request: 0xa5 is KVM_SET_XSAVE on a vCPU and KVM_SIGNAL_MSI on a VM', () => {
+    for (const d of KVM_IOCTL_TABLE) expect(ioctlByRequest.get(d.request)).toBe(d);
+    expect(ioctlByRequest.size).toBe(KVM_IOCTL_TABLE.length);
+    // <linux/kvm.h>: _IOW(KVMIO, 0xa5, struct kvm_xsave) and _IOW(KVMIO, 0xa5, struct kvm_msi).
+    expect(KVM_IOCTL.KVM_SET_XSAVE).toBe(0x5000aea5);
+    expect(KVM_IOCTL.KVM_SIGNAL_MSI).toBe(0x4020aea5);
+    expect(lookupIoctl(0x5000aea5)?.scopes).toEqual(['vcpu']);
+    expect(lookupIoctl(0x4020aea5)?.scopes).toEqual(['vm']);
+    expect(KVM_IOCTL.KVM_GET_XSAVE).toBe(0x9000aea4);
+    expect(KVM_IOCTL.KVM_GET_XCRS).toBe(0x8188aea6);
+    expect(KVM_IOCTL.KVM_SET_XCRS).toBe(0x4188aea7);
   });
 
   it('look up only exact requests: a wrong size or direction is unknown', () => {
