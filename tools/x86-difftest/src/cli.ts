@@ -20,6 +20,7 @@ import {
   knownFromMismatches,
   loadKnownMismatches,
   OPEN_IA32E_URL,
+  stringifyKnown,
 } from './known.js';
 import { x86emuAdvertisesLongMode } from './known-answers64.js';
 import { ALL_MODES, isLongMode, LONG_MODES, type Mode } from './layout.js';
@@ -181,7 +182,7 @@ if (writeKnown || writeOpen) {
     const next = knownFromMismatches([...legacy, ...reasoned], cited, (sig, m) =>
       isLongMode(sig.mode) ? classifyIa32e(sig, m) : classify(sig),
     );
-    writeFileSync(KNOWN_MISMATCHES_URL, `${JSON.stringify(next, null, 1)}\n`);
+    writeFileSync(KNOWN_MISMATCHES_URL, stringifyKnown(next));
     console.log(`known-mismatches.json: ${next.length} entries (${next.length - cited.length} added)`);
   }
   if (writeOpen) {
@@ -190,7 +191,7 @@ if (writeKnown || writeOpen) {
       open,
       () => 'x86emu (open IA-32e bug): not yet triaged; see the reproducer',
     );
-    writeFileSync(OPEN_IA32E_URL, `${JSON.stringify(next, null, 1)}\n`);
+    writeFileSync(OPEN_IA32E_URL, stringifyKnown(next));
     console.log(`open-ia32e.json: ${next.length} entries (${next.length - open.length} added)`);
   }
 }

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { type KnownMismatch, type Mismatch, matchesKnown, type Signature } from './difftest.js';
+import { classifyFpuSse } from './known-fpu.js';
 
 /** The package's known-mismatch file (works from src/ under vitest and from dist/). */
 export const KNOWN_MISMATCHES_URL = new URL('../known-mismatches.json', import.meta.url);
@@ -25,6 +26,14 @@ export function loadKnownMismatches(url: URL = KNOWN_MISMATCHES_URL): KnownMisma
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
   }
+}
+
+/**
+ * The lists' file text: JSON indented by one, but an array of numbers (a reproducer's bytes, GPRs,
+ * x87 registers and XMM image) on one line, so an x87/SSE reproducer stays a few lines long.
+ */
+export function stringifyKnown(list: readonly KnownMismatch[]): string {
+  return `${JSON.stringify(list, null, 1).replace(/\[\s*(-?\d+(?:,\s*-?\d+)*)\s*\]/g, (_, nums: string) => `[${nums.replace(/\s+/g, '')}]`)}\n`;
 }
 
 /**
@@ -89,6 +98,8 @@ export function classifyIa32e(sig: Signature, m: Mismatch): string {
   const modrm = x ? (c.bytes[x.opcodeAt + 1] ?? 0) : 0;
   const rexR = ((x?.rex ?? 0) & 4) !== 0;
   const vectors = m.differences.some((d) => d.field === 'rip');
+  const fpuSse = classifyFpuSse(sig, m);
+  if (fpuSse) return fpuSse;
   if (sig.form === 'POPF' && within('eflags', 'frame.eflags'))
     return 'host: kvm-pvm runs user code with its own RFLAGS.AC: POPF at CPL 3 never sets AC on the host (probe: #AC fires with AC set, POPF of AC=1 reads back 0)';
   if (

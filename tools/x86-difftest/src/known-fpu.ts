@@ -1,0 +1,69 @@
+/**
+ * The measured reasons for x87/SSE mismatches in long64 (issue 11's referee): what kvm-pvm does
+ * to CPL-3 x87/SSE code that the CPU would not, and what the SDM leaves to the implementation.
+ * `test/host-probes-fpu64.kvm.test.ts` measures each host fact again on every run. Anything
+ * else returns undefined (unreviewed: an x86emu bug until shown otherwise).
+ */
+import { OPCODE_TABLE } from '@kvm/x86emu';
+import { classOf } from './classes.js';
+import type { Mismatch, Signature } from './difftest.js';
+import { formName } from './generator.js';
+import { STUBS64 } from './layout64.js';
+
+/** The forms of the x87 and SSE classes (`FADD Mq`, `PAND Vdq,Wdq`…). */
+const FPU_SSE_FORMS = new Set(OPCODE_TABLE.filter((r) => classOf(r) !== 'gp').map(formName));
+/** MMX forms: an MMX register or m64 operand (SDM Vol. 2 A.2.1 P, Q, N). */
+const MMX_OPERAND = /(^| |,)[PQN][a-z]/;
+const XSAVE_FORMS = new Set(['XGETBV', 'XSETBV', 'XSAVE M', 'XRSTOR M', 'XSAVEOPT M']);
+const TRANSCENDENTAL = new Set(['FSIN', 'FCOS', 'FSINCOS', 'FPTAN', 'FPATAN', 'F2XM1', 'FYL2X', 'FYL2XP1']);
+const CR4_OSXSAVE = 1 << 18;
+
+/** The vectors the two sides ended in, from the stub addresses (one HLT per vector at STUBS64). */
+function vectors(m: Mismatch): { host: number; emu: number } | null {
+  const d = m.differences.find((x) => x.field === 'rip');
+  if (!d) return null;
+  return { host: Number.parseInt(d.host, 16) - 1 - STUBS64, emu: Number.parseInt(d.emu, 16) - 1 - STUBS64 };
+}
+
+/** `eeee:mmmmmmmmmmmmmmmm` (an ST register as compare prints it) within one ulp of the other. */
+function withinUlp(a: string, b: string): boolean {
+  const [ea, ma] = a.split(':');
+  const [eb, mb] = b.split(':');
+  if (ea !== eb || !ma || !mb) return false;
+  const d = BigInt(`0x${ma}`) - BigInt(`0x${mb}`);
+  return d === 1n || d === -1n;
+}
+
+export function classifyFpuSse(sig: Signature, m: Mismatch): string | undefined {
+  if (sig.mode !== 'long64' || !FPU_SSE_FORMS.has(sig.form)) return undefined;
+  const cats = sig.categories;
+  const within = (...allowed: string[]): boolean => cats.every((c) => allowed.includes(c));
+  const v = vectors(m);
+  if (
+    v &&
+    v.host === 6 &&
+    (v.emu === 13 || v.emu === 12) &&
+    within('eip', 'gpr', 'memory', ...(MMX_OPERAND.test(sig.form) ? ['fpu'] : []))
+  )
+    return `host: kvm-pvm intercepts the #GP(0)/#SS(0) the CPU raises at CPL 3 for a misaligned or non-canonical x87/SSE memory operand and hands the instruction to KVM's emulator, which lacks it and injects #UD (handle_emulation_failure; for MMX forms its operand fetch also leaves the x87 in MMX state) (probe: PAND m128 and FLD m64 run natively aligned and canonical, give #UD misaligned/non-canonical, while MOVDQA, which the emulator implements, gives #GP(0)); SDM Vol. 2 (the instruction's "64-Bit Mode Exceptions"): #GP(0)/#SS(0), as x86emu`;
+  if (
+    v &&
+    XSAVE_FORMS.has(sig.form) &&
+    v.emu === 6 &&
+    v.host !== 6 &&
+    (m.testCase.init.cr4 & CR4_OSXSAVE) === 0 &&
+    within('eip', 'gpr', 'memory', 'cr2')
+  )
+    return `host: kvm-pvm runs CPL-3 code under the host's CR4, whose OSXSAVE is 1, whatever the guest's CR4 says (probe: XGETBV with ECX = 0 runs natively with the guest's CR4.OSXSAVE = 0); SDM Vol. 2 ${sig.form.split(' ')[0]}: #UD if CR4.OSXSAVE = 0, as x86emu`;
+  if (
+    TRANSCENDENTAL.has(sig.form) &&
+    within('fpu') &&
+    m.differences.every((d) =>
+      d.field === 'fsw'
+        ? (Number.parseInt(d.host, 16) ^ Number.parseInt(d.emu, 16)) === 0x200
+        : /^st\d$/.test(d.field) && withinUlp(d.host, d.emu),
+    )
+  )
+    return `SDM Vol. 1 8.3.10: ${sig.form}'s result is within 1 ulp of the exact one, not bit-exact, and C1 ("rounded up") is relative to the CPU's own approximation: results one ulp apart, or equal with C1 differing, are both within the architecture`;
+  return undefined;
+}
