@@ -26,6 +26,7 @@ import {
   PM1A_EVT_PORT,
 } from '../devices/acpi-pm.js';
 import {
+  BIOS_PCI_ELCR,
   biosKvmPicState,
   biosKvmPitChannel0,
   programBiosPic,
@@ -293,8 +294,10 @@ export class Machine {
     // over the BDA keeps its own bytes. The in-kernel PIC and PIT get the same state through
     // KVM_SET_IRQCHIP / KVM_SET_PIT2.
     writeBiosDataArea(this.ram, EBDA_START, LEGACY_HOLE_START);
-    if (this.pic) programBiosPic(this.pic);
-    else this.programBiosKernelIrqchip();
+    // SeaBIOS sets the ELCR for the PIRQs' IRQs only when there are PCI devices to use them.
+    const elcr = this.pci ? BIOS_PCI_ELCR : 0;
+    if (this.pic) programBiosPic(this.pic, elcr);
+    else this.programBiosKernelIrqchip(elcr);
     const loaded = this.load(machine);
     const sregs = loaded.entry.sregs(this.resetState.sregs);
     // Without the in-kernel irqchip there is no local APIC: clear IA32_APIC_BASE.EN. As on
@@ -308,10 +311,10 @@ export class Machine {
   }
 
   /** `programBiosPic` and SeaBIOS's `pit_setup` for the kernel's 8259 pair and i8254. */
-  private programBiosKernelIrqchip(): void {
+  private programBiosKernelIrqchip(elcr: number): void {
     for (const chipId of [KVM_IRQCHIP.PIC_MASTER, KVM_IRQCHIP.PIC_SLAVE]) {
       const chip = this.vm.getIrqchip(chipId);
-      biosKvmPicState(chip.chip, chipId === KVM_IRQCHIP.PIC_SLAVE);
+      biosKvmPicState(chip.chip, chipId === KVM_IRQCHIP.PIC_SLAVE, elcr);
       this.vm.setIrqchip(chip);
     }
     if (this.kernelPit) {

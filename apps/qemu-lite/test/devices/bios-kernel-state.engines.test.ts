@@ -9,19 +9,31 @@ import { openHostKvm } from '@kvm/host';
 import { createSvmKvm } from '@kvm/svm';
 import { createVmxKvm } from '@kvm/vmx';
 import { describe, expect, it } from 'vitest';
-import { biosKvmPicState, biosKvmPitChannel0, programBiosPic } from '../../src/devices/bios-state.js';
+import {
+  BIOS_PCI_ELCR,
+  biosKvmPicState,
+  biosKvmPitChannel0,
+  programBiosPic,
+} from '../../src/devices/bios-state.js';
 import { hostSkipReason } from '../helpers.js';
 
 /** The port writes `programBiosPic` makes, as (port, byte) pairs. */
-function biosPicWrites(): [number, number][] {
+function biosPicWrites(elcr = 0): [number, number][] {
   const writes: [number, number][] = [];
-  programBiosPic({
-    name: 'recorder',
-    ioIn: () => 0,
-    ioOut: (port, _size, value) => writes.push([port, value]),
-  });
+  programBiosPic(
+    {
+      name: 'recorder',
+      ioIn: () => 0,
+      ioOut: (port, _size, value) => writes.push([port, value]),
+    },
+    elcr,
+  );
   return writes;
 }
+
+/** `mov al, v ; out p, al`, through DX (`mov dx, p ; out dx, al`) for a port above 0xff. */
+const outByte = ([port, v]: [number, number]): number[] =>
+  port > 0xff ? [0xb0, v, 0xba, port & 0xff, port >> 8, 0xee] : [0xb0, v, 0xe6, port];
 
 /** A VM with the irqchip whose real-mode guest makes `writes` (mov al, v ; out p, al …) then halts. */
 function runWrites(kvm: Kvm, writes: [number, number][], pit: boolean): Vm {
@@ -30,7 +42,7 @@ function runWrites(kvm: Kvm, writes: [number, number][], pit: boolean): Vm {
   vm.createIrqchip();
   if (pit) vm.createPit2({ flags: 0 });
   const mem = vm.allocateMemory(0x10000);
-  const code = writes.flatMap(([port, v]) => [0xb0, v, 0xe6, port]);
+  const code = writes.flatMap(outByte);
   new Uint8Array(mem.buffer).set([...code, 0xb0, 0, 0xe6, 0xf4], 0x1000); // then out 0xf4: done
   vm.setUserMemoryRegion({
     slot: 0,
@@ -57,16 +69,20 @@ const engines: { name: string; open: () => Kvm; kernelPit: boolean; skip?: strin
 ];
 
 describe.each(engines)('the in-kernel PC chips as SeaBIOS leaves them on -accel $name', (e) => {
-  it.skipIf(e.skip !== undefined)(
-    `KVM_SET_IRQCHIP loads what the 8259s hold after SeaBIOS's writes${e.skip ? ` (${e.skip})` : ''}`,
-    () => {
+  it.skipIf(e.skip !== undefined).each([
+    { what: '', elcr: 0 },
+    { what: ', with the PCI ELCR (IRQs 10, 11 level)', elcr: BIOS_PCI_ELCR },
+  ])(
+    `KVM_SET_IRQCHIP loads what the 8259s hold after SeaBIOS's writes$what${e.skip ? ` (${e.skip})` : ''}`,
+    ({ elcr }) => {
       const kvm = e.open();
-      const programmed = runWrites(kvm, biosPicWrites(), false);
+      const programmed = runWrites(kvm, biosPicWrites(elcr), false);
+      if (elcr) expect(programmed.getIrqchip(KVM_IRQCHIP.PIC_SLAVE).chip[14]).toBe(0x0c);
       const loaded = kvm.createVm();
       loaded.createIrqchip();
       for (const id of [KVM_IRQCHIP.PIC_MASTER, KVM_IRQCHIP.PIC_SLAVE]) {
         const chip = loaded.getIrqchip(id);
-        biosKvmPicState(chip.chip, id === KVM_IRQCHIP.PIC_SLAVE);
+        biosKvmPicState(chip.chip, id === KVM_IRQCHIP.PIC_SLAVE, elcr);
         loaded.setIrqchip(chip);
         expect([...loaded.getIrqchip(id).chip.subarray(0, 16)]).toEqual([
           ...programmed.getIrqchip(id).chip.subarray(0, 16),

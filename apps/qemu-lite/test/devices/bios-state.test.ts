@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  BIOS_PCI_ELCR,
   BIOS_PIC1_IMR,
   BIOS_PIC2_IMR,
   programBiosPic,
@@ -29,6 +30,33 @@ describe('the state SeaBIOS leaves for a -kernel boot', () => {
     expect(BIOS_PIC2_IMR).toBe(0xee);
     pic.setIrq(4, 1); // the UART's line: masked until the guest opens it
     expect(pic.hasInterrupt()).toBe(false);
+  });
+
+  it('with a PCI bus, sets the ELCR for IRQs 10 and 11 (level), as piix_isa_bridge_setup does', () => {
+    const pic = new I8259Pair();
+    programBiosPic(pic, BIOS_PCI_ELCR);
+    expect(pic.ioIn(0x4d0, 1)).toBe(0x00);
+    expect(pic.ioIn(0x4d1, 1)).toBe(0x0c);
+    const plain = new I8259Pair();
+    programBiosPic(plain);
+    expect(plain.ioIn(0x4d1, 1)).toBe(0x00);
+  });
+
+  it('a PCI line held high past its EOI interrupts again only when the ELCR made it level', () => {
+    const take = (elcr: number): number[] => {
+      const pic = new I8259Pair();
+      programBiosPic(pic, elcr);
+      pic.ioOut(0xa1, 1, BIOS_PIC2_IMR & ~(1 << 3)); // the guest's driver opens IRQ 11
+      pic.setIrq(11, 1);
+      const vectors = [pic.acknowledge()];
+      pic.ioOut(0xa0, 1, 0x20); // EOI, slave then master; the device still holds INTx
+      pic.ioOut(0x20, 1, 0x20);
+      vectors.push(pic.hasInterrupt() ? pic.acknowledge() : -1);
+      return vectors;
+    };
+    expect(take(BIOS_PCI_ELCR)).toEqual([0x73, 0x73]);
+    // Edge-triggered (no ELCR), the still-high line is lost: why SeaBIOS sets it.
+    expect(take(0)).toEqual([0x73, -1]);
   });
 
   it('an unprogrammed PIC (no BIOS) would deliver IRQ 0 as vector 0: the bug this fixes', () => {
