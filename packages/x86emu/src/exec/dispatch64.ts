@@ -16,6 +16,7 @@ import type { Insn } from '../decoder/insn.js';
 import { OPCODE_TABLE, type OpcodeRow } from '../decoder/opcode-table.js';
 import { DISPATCH } from './dispatch.js';
 import * as A from './long/alu64.js';
+import { makeAlu64 } from './long/alu64-fast.js';
 import * as CT from './long/control64.js';
 import * as FAR from './long/far64.js';
 import * as MI from './long/misc64.js';
@@ -30,14 +31,14 @@ const f = (factory: (row: OpcodeRow) => Handler): Entry => ({ factory });
 
 /** 64-bit operand forms. */
 const HANDLERS_W: Record<string, Entry> = {
-  ADD: f(A.makeAlu64),
-  OR: f(A.makeAlu64),
-  ADC: f(A.makeAlu64),
-  SBB: f(A.makeAlu64),
-  AND: f(A.makeAlu64),
-  SUB: f(A.makeAlu64),
-  XOR: f(A.makeAlu64),
-  CMP: f(A.makeAlu64),
+  ADD: f(makeAlu64),
+  OR: f(makeAlu64),
+  ADC: f(makeAlu64),
+  SBB: f(makeAlu64),
+  AND: f(makeAlu64),
+  SUB: f(makeAlu64),
+  XOR: f(makeAlu64),
+  CMP: f(makeAlu64),
   TEST: f(A.makeTest64),
   INC: f(A.makeIncDec64),
   DEC: f(A.makeIncDec64),

@@ -144,7 +144,11 @@ function rmw64(cpu: Cpu, i: Insn, write: boolean, kind: number, sLo: number, sHi
   cpu.hi64 = oHi;
 }
 
-export function makeAlu64(row: OpcodeRow): Handler {
+/**
+ * The size-generic handler of an ALU row with 64-bit operands; `makeAlu64` (alu64-fast.ts) uses it
+ * for ADC, SBB and every memory destination.
+ */
+export function makeAlu64Generic(row: OpcodeRow): Handler {
   const op = ALU_NAMES.indexOf(row.mnemonic);
   const write = op !== 7;
   switch (row.operands) {
