@@ -212,6 +212,21 @@ describe('SIMD integer: MMX and the x87 state', () => {
     expect(Array.from(s.xmm.subarray(48, 64))).toEqual(Array(16).fill(0x77));
   });
 
+  it('MASKMOVQ/MASKMOVDQU fault on the whole store: CR2 = rDI, whichever bytes the mask selects', () => {
+    for (const src of [
+      'mov rdi, 0x100000000\nmov eax, 0x80000000\nmovd mm1, eax\nmaskmovq mm0, mm1',
+      'mov rdi, 0x100000000\nmov eax, 0x80000000\nmovd xmm1, eax\nmaskmovdqu xmm0, xmm1',
+      'mov edi, 0x6e84d676\nmov eax, 0x80000000\nmovd mm1, eax\naddr32 maskmovq mm0, mm1',
+    ]) {
+      const m = machine(`${src}\nhlt`);
+      m.cpu.run(100);
+      expect([m.exceptions[0]?.vector, m.exceptions[0]?.faultAddress], src).toEqual([
+        14,
+        src.includes('edi') ? 0x6e84d676 : 0x100000000,
+      ]);
+    }
+  });
+
   it('a faulting MMX load leaves the x87 state alone', () => {
     const m = longMode('mov rbx, 0x100000000000\nmovq mm0, [rbx]\nhlt', { captureExceptions: true });
     const s = m.cpu.state;
