@@ -2,6 +2,7 @@
 export * from './arch-ops.js';
 export * from './canonical.js';
 export { COMMON_MSRS, type CommonMsrEntry, CommonMsrs, KVM_MAX_MCE_BANKS } from './common-msrs.js';
+export { GuestDebugRegs } from './debugregs.js';
 export { SOFT_VCPU_MMAP_SIZE, SoftKvmDevice, type SoftKvmOptions } from './device.js';
 export { kvmEmulateInstruction } from './emulate.js';
 export { GuestFpu } from './fpu.js';

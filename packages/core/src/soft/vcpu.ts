@@ -11,6 +11,7 @@ import type { KvmCpuidEntry2, KvmMsrEntry, KvmRegs, KvmSegment, KvmSregs } from 
 import { type ArchDtable, type ArchOps, type ArchSegment, newArchSegment, VcpuSreg } from './arch-ops.js';
 import { CommonMsrs } from './common-msrs.js';
 import { kvmCpuidFilter } from './cpuid-filter.js';
+import { GuestDebugRegs } from './debugregs.js';
 import { kvmSetEfer } from './efer.js';
 import { GuestFpu } from './fpu.js';
 import type { KvmLapic } from './irqchip/lapic.js';
@@ -82,6 +83,8 @@ export class SoftVcpu {
   readonly commonMsrs = new CommonMsrs();
   /** The guest's x87/SSE registers while it is not on the processor. */
   readonly fpu = new GuestFpu();
+  /** DR0–DR3 (`vcpu->arch.db[]`), swapped around entries by the driver as the FPU is. */
+  readonly debugRegs = new GuestDebugRegs();
   /** An IN/OUT waiting for userspace. */
   readonly pio = new PendingPio();
   /** The backend's state (`to_vmx(vcpu)` / `to_svm(vcpu)`), set by `ArchOps.vcpuCreate`. */

@@ -518,6 +518,7 @@ export class SvmDriver implements ArchOps {
     const vi = this.vmcb.u32(VMCB.V_INTR);
     this.vmcb.setU32(VMCB.V_INTR, (vi & ~VIntr.TPR_MASK) | (kvmGetCr(vcpu, 8) & 0xf));
     vcpu.fpu.loadInto(s);
+    vcpu.debugRegs.loadInto(s);
     // svm_update_exception_bitmap: #PF for the shadow MMU, #BP while a debugger owns it (USE_SW_BP).
     this.vmcb.setU32(VMCB.INTERCEPT_EXCEPTIONS, (1 << 14) | kvmGuestDebugExceptions(vcpu));
     g.hostTick = budget;
@@ -538,6 +539,7 @@ export class SvmDriver implements ArchOps {
     }
     svm.tscAux = s.tscAux[0];
     vcpu.fpu.saveFrom(s);
+    vcpu.debugRegs.saveFrom(s);
     vcpu.instructions += g.lastInstructions;
     this.completeInterrupts(vcpu);
     return EntryResult.Exit;

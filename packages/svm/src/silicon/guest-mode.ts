@@ -194,7 +194,9 @@ export class SvmGuestMode implements Intercepts {
     s.sfmask[0] = v.u32(VMCB.SFMASK);
     s.sysenter[0] = v.u32(VMCB.SYSENTER_CS);
     s.sysenter[1] = v.u32(VMCB.SYSENTER_ESP);
+    s.sysenterHigh[1] = v.hi(VMCB.SYSENTER_ESP);
     s.sysenter[2] = v.u32(VMCB.SYSENTER_EIP);
+    s.sysenterHigh[2] = v.hi(VMCB.SYSENTER_EIP);
   }
 
   /** VMSAVE: the same state into the VMCB. */
@@ -206,10 +208,10 @@ export class SvmGuestMode implements Intercepts {
     v.set64(VMCB.LSTAR, s.lstar[0], s.lstar[1]);
     v.set64(VMCB.CSTAR, s.cstar[0], s.cstar[1]);
     v.set64(VMCB.SFMASK, s.sfmask[0], 0);
-    // x86emu keeps 32-bit SYSENTER MSRs (AMD ignores bits 63:32 of them anyway).
+    // The save area's fields are 64 bits (APM Vol. 2 Table B-2): both halves, as VMLOAD took them.
     v.set64(VMCB.SYSENTER_CS, s.sysenter[0], 0);
-    v.set64(VMCB.SYSENTER_ESP, s.sysenter[1], v.hi(VMCB.SYSENTER_ESP));
-    v.set64(VMCB.SYSENTER_EIP, s.sysenter[2], v.hi(VMCB.SYSENTER_EIP));
+    v.set64(VMCB.SYSENTER_ESP, s.sysenter[1], s.sysenterHigh[1]);
+    v.set64(VMCB.SYSENTER_EIP, s.sysenter[2], s.sysenterHigh[2]);
   }
 
   private load(v: Vmcb): void {

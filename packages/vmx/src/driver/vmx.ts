@@ -581,6 +581,7 @@ export class VmxDriver implements ArchOps {
     s.sfmask[0] = vmx.sfmask;
     s.tscAux[0] = vmx.tscAux;
     vcpu.fpu.loadInto(s);
+    vcpu.debugRegs.loadInto(s);
     // update_exception_bitmap: #PF for the shadow MMU, #BP while a debugger owns it (USE_SW_BP).
     this.vmcs.write(VMCS.EXCEPTION_BITMAP, (1 << 14) | kvmGuestDebugExceptions(vcpu));
     nr.hostTick = budget;
@@ -614,6 +615,7 @@ export class VmxDriver implements ArchOps {
     vmx.sfmask = s.sfmask[0];
     vmx.tscAux = s.tscAux[0];
     vcpu.fpu.saveFrom(s);
+    vcpu.debugRegs.saveFrom(s);
     vcpu.instructions += nr.lastInstructions;
     this.completeInterrupts(vcpu);
     return EntryResult.Exit;

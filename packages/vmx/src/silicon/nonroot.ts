@@ -290,8 +290,12 @@ export class VmxNonRoot implements Intercepts {
     s.rip[1] = h(VMCS.GUEST_RIP);
     s.rflags[0] = f(VMCS.GUEST_RFLAGS);
     s.sysenter[0] = f(VMCS.GUEST_SYSENTER_CS);
+    // Natural-width fields: 64-bit addresses on an Intel 64 part (the high halves read 0 on the
+    // 32-bit part, whose fields hold 32 bits).
     s.sysenter[1] = f(VMCS.GUEST_SYSENTER_ESP);
+    s.sysenterHigh[1] = h(VMCS.GUEST_SYSENTER_ESP);
     s.sysenter[2] = f(VMCS.GUEST_SYSENTER_EIP);
+    s.sysenterHigh[2] = h(VMCS.GUEST_SYSENTER_EIP);
     const entry = f(VMCS.VM_ENTRY_CONTROLS);
     if (entry & VmEntryCtl.LOAD_IA32_EFER) {
       s.efer[0] = f(VMCS.GUEST_IA32_EFER);
@@ -401,6 +405,11 @@ export class VmxNonRoot implements Intercepts {
     si.setField(VMCS.GUEST_SYSENTER_CS, s.sysenter[0]);
     si.setField(VMCS.GUEST_SYSENTER_ESP, s.sysenter[1]);
     si.setField(VMCS.GUEST_SYSENTER_EIP, s.sysenter[2]);
+    if (si.longMode) {
+      // 27.3.1: the natural-width fields are saved whole on an Intel 64 processor.
+      si.setFieldHigh(VMCS.GUEST_SYSENTER_ESP, s.sysenterHigh[1]);
+      si.setFieldHigh(VMCS.GUEST_SYSENTER_EIP, s.sysenterHigh[2]);
+    }
     if (si.field(VMCS.VM_EXIT_CONTROLS) & VmExitCtl.SAVE_IA32_EFER) {
       si.setField(VMCS.GUEST_IA32_EFER, s.efer[0]);
       si.setFieldHigh(VMCS.GUEST_IA32_EFER, s.efer[1]);
