@@ -343,6 +343,9 @@ export function makeMaskmov(row: OpcodeRow): Handler {
     // zero mask writes nothing and is not checked, SDM MASKMOVDQU leaves its faults open).
     let any = 0;
     for (let k = 0; k < n; k++) any |= SRC.u8[k];
+    // MASKMOVQ has put the x87 in MMX state when its store faults (#PF measured on the AMD host,
+    // while a faulting MOVQ store leaves it alone): the transition comes with the register reads.
+    if (mmx) mmxEnter(cpu);
     if (any & 0x80) cpu.probeWrite(cpu.segAddr(seg, base, n, true), n);
     for (let k = 0; k < n; k++) {
       if (SRC.u8[k] & 0x80) {
@@ -350,7 +353,6 @@ export function makeMaskmov(row: OpcodeRow): Handler {
         cpu.write(seg, off, 1, TMP.u8[k]);
       }
     }
-    if (mmx) mmxEnter(cpu);
   };
 }
 
