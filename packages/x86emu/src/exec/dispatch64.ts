@@ -15,6 +15,7 @@ import type { Handler } from '../cpu/handler.js';
 import type { Insn } from '../decoder/insn.js';
 import { OPCODE_TABLE, type OpcodeRow } from '../decoder/opcode-table.js';
 import { DISPATCH } from './dispatch.js';
+import { makeAlu32Long } from './long/alu32-long.js';
 import * as A from './long/alu64.js';
 import { makeAlu64 } from './long/alu64-fast.js';
 import * as CT from './long/control64.js';
@@ -159,6 +160,12 @@ export const DISPATCH64 = OPCODE_TABLE.map((row, k) => {
 /** Rows whose legacy handler would compute a 64-bit operand with 32-bit width. */
 const NEEDS_W = OPCODE_TABLE.map((row) => sizeSensitive(row));
 
+/** Handlers for 32-bit operands in 64-bit mode that beat the legacy ones (see alu32-long.ts). */
+const DISPATCH64D = OPCODE_TABLE.map((row, k) => {
+  const legacy = DISPATCH[k];
+  return legacy === null ? null : makeAlu32Long(row, legacy);
+});
+
 /** The handler for `insn` decoded in 64-bit mode. */
 export function dispatch64(insn: Insn): Handler {
   const row = insn.row;
@@ -167,5 +174,9 @@ export function dispatch64(insn: Insn): Handler {
   // REX.W matters only to forms whose width follows the operand size: byte forms (Eb, AL…)
   // ignore it and keep their legacy handler.
   if (insn.opSize === 8 && NEEDS_W[row]) return DISPATCH64W[row] ?? UD64;
+  if (insn.opSize === 4) {
+    const d = DISPATCH64D[row];
+    if (d !== null) return d;
+  }
   return DISPATCH[row];
 }

@@ -1,0 +1,139 @@
+/**
+ * ADD, OR, AND, SUB, XOR, CMP with 32-bit operands in 64-bit mode, one handler per operation and
+ * operand form (as `alu64-fast.ts` for REX.W): the legacy handlers serve every operand size and
+ * mode, and in a process that runs both 32-bit and 64-bit code their size and address-size
+ * switches stay generic. A register result zero-extends into the 64-bit register (SDM Vol. 1
+ * 3.4.1.1); flags are recorded lazily exactly as the legacy `aluOp` records them. A memory
+ * destination keeps the legacy handler.
+ */
+import type { Cpu } from '../../cpu/cpu.js';
+import type { Handler } from '../../cpu/handler.js';
+import { LF_ADD, LF_LOGIC, LF_SUB } from '../../cpu/lazy-flags.js';
+import type { Insn } from '../../decoder/insn.js';
+import type { OpcodeRow } from '../../decoder/opcode-table.js';
+
+/** The r/m dword: a register's low half, or memory through the 64-bit effective address. */
+function readE32(cpu: Cpu, i: Insn): number {
+  return i.mod === 3 ? cpu.state.gpr[i.rm] : cpu.read(i.memSeg, cpu.ea(i), 4);
+}
+
+function add32(cpu: Cpu, d: number, s: number): void {
+  const g = cpu.state.gpr;
+  const v = g[d];
+  const r = (v + s) >>> 0;
+  g[d] = r;
+  cpu.state.gprHigh[d] = 0;
+  cpu.setLazy(LF_ADD, v, s, r, 4);
+}
+/** SUB (write) or CMP (no write). */
+function sub32(cpu: Cpu, d: number, s: number, write: boolean): void {
+  const g = cpu.state.gpr;
+  const v = g[d];
+  const r = (v - s) >>> 0;
+  if (write) {
+    g[d] = r;
+    cpu.state.gprHigh[d] = 0;
+  }
+  cpu.setLazy(LF_SUB, v, s, r, 4);
+}
+function or32(cpu: Cpu, d: number, s: number): void {
+  const g = cpu.state.gpr;
+  const v = g[d];
+  const r = (v | s) >>> 0;
+  g[d] = r;
+  cpu.state.gprHigh[d] = 0;
+  cpu.setLazy(LF_LOGIC, v, s, r, 4);
+}
+function and32(cpu: Cpu, d: number, s: number): void {
+  const g = cpu.state.gpr;
+  const v = g[d];
+  const r = (v & s) >>> 0;
+  g[d] = r;
+  cpu.state.gprHigh[d] = 0;
+  cpu.setLazy(LF_LOGIC, v, s, r, 4);
+}
+function xor32(cpu: Cpu, d: number, s: number): void {
+  const g = cpu.state.gpr;
+  const v = g[d];
+  const r = (v ^ s) >>> 0;
+  g[d] = r;
+  cpu.state.gprHigh[d] = 0;
+  cpu.setLazy(LF_LOGIC, v, s, r, 4);
+}
+
+/** The four forms of one operation; `slow` is the legacy handler, used for a memory destination. */
+interface Forms {
+  /** Ev,Gv with a register destination. */
+  evGv(slow: Handler): Handler;
+  /** Gv,Ev: register destination, register or memory source. */
+  gvEv: Handler;
+  /** Ev,Iz / Ev,IbS (81, 83) with a register destination. */
+  evI(slow: Handler): Handler;
+  /** eAX,Iz. */
+  aI: Handler;
+}
+
+const FORMS: (Forms | null)[] = [
+  {
+    evGv: (slow) => (cpu, i) => (i.mod === 3 ? add32(cpu, i.rm, cpu.state.gpr[i.reg]) : slow(cpu, i)),
+    gvEv: (cpu, i) => add32(cpu, i.reg, readE32(cpu, i)),
+    evI: (slow) => (cpu, i) => (i.mod === 3 ? add32(cpu, i.rm, i.imm >>> 0) : slow(cpu, i)),
+    aI: (cpu, i) => add32(cpu, 0, i.imm >>> 0),
+  },
+  {
+    evGv: (slow) => (cpu, i) => (i.mod === 3 ? or32(cpu, i.rm, cpu.state.gpr[i.reg]) : slow(cpu, i)),
+    gvEv: (cpu, i) => or32(cpu, i.reg, readE32(cpu, i)),
+    evI: (slow) => (cpu, i) => (i.mod === 3 ? or32(cpu, i.rm, i.imm >>> 0) : slow(cpu, i)),
+    aI: (cpu, i) => or32(cpu, 0, i.imm >>> 0),
+  },
+  null, // ADC
+  null, // SBB
+  {
+    evGv: (slow) => (cpu, i) => (i.mod === 3 ? and32(cpu, i.rm, cpu.state.gpr[i.reg]) : slow(cpu, i)),
+    gvEv: (cpu, i) => and32(cpu, i.reg, readE32(cpu, i)),
+    evI: (slow) => (cpu, i) => (i.mod === 3 ? and32(cpu, i.rm, i.imm >>> 0) : slow(cpu, i)),
+    aI: (cpu, i) => and32(cpu, 0, i.imm >>> 0),
+  },
+  {
+    evGv: (slow) => (cpu, i) => (i.mod === 3 ? sub32(cpu, i.rm, cpu.state.gpr[i.reg], true) : slow(cpu, i)),
+    gvEv: (cpu, i) => sub32(cpu, i.reg, readE32(cpu, i), true),
+    evI: (slow) => (cpu, i) => (i.mod === 3 ? sub32(cpu, i.rm, i.imm >>> 0, true) : slow(cpu, i)),
+    aI: (cpu, i) => sub32(cpu, 0, i.imm >>> 0, true),
+  },
+  {
+    evGv: (slow) => (cpu, i) => (i.mod === 3 ? xor32(cpu, i.rm, cpu.state.gpr[i.reg]) : slow(cpu, i)),
+    gvEv: (cpu, i) => xor32(cpu, i.reg, readE32(cpu, i)),
+    evI: (slow) => (cpu, i) => (i.mod === 3 ? xor32(cpu, i.rm, i.imm >>> 0) : slow(cpu, i)),
+    aI: (cpu, i) => xor32(cpu, 0, i.imm >>> 0),
+  },
+  {
+    evGv: (slow) => (cpu, i) => (i.mod === 3 ? sub32(cpu, i.rm, cpu.state.gpr[i.reg], false) : slow(cpu, i)),
+    gvEv: (cpu, i) => sub32(cpu, i.reg, readE32(cpu, i), false),
+    evI: (slow) => (cpu, i) => (i.mod === 3 ? sub32(cpu, i.rm, i.imm >>> 0, false) : slow(cpu, i)),
+    aI: (cpu, i) => sub32(cpu, 0, i.imm >>> 0, false),
+  },
+];
+
+const ALU_NAMES = ['ADD', 'OR', 'ADC', 'SBB', 'AND', 'SUB', 'XOR', 'CMP'];
+
+/**
+ * The 64-bit-mode handler of an ALU row with 32-bit operands, or null where the legacy handler
+ * serves (ADC, SBB, byte forms, rows that are not ALU rows). `legacy` is the row's legacy handler.
+ */
+export function makeAlu32Long(row: OpcodeRow, legacy: Handler): Handler | null {
+  const f = FORMS[ALU_NAMES.indexOf(row.mnemonic)];
+  if (f === null || f === undefined) return null;
+  switch (row.operands) {
+    case 'Ev,Gv':
+      return f.evGv(legacy);
+    case 'Gv,Ev':
+      return f.gvEv;
+    case 'eAX,Iz':
+      return f.aI;
+    case 'Ev,Iz':
+    case 'Ev,IbS':
+      return f.evI(legacy);
+    default:
+      return null;
+  }
+}
