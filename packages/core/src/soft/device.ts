@@ -56,7 +56,7 @@ import {
 } from './tsc-clock.js';
 import type { SoftVcpu } from './vcpu.js';
 import { KVM_MAX_VCPU_IDS, KVM_MAX_VCPUS, KVM_SOFT_MAX_VCPUS, SoftVm, type VcpuMmuOps } from './vm.js';
-import { getXcrs, getXsave, setXcrs, setXsave } from './xsave.js';
+import { getXcrs, getXsave, guestSupportedXcr0, setXcrs, setXsave } from './xsave.js';
 
 /** KVM_GET_VCPU_MMAP_SIZE: kvm_run page, PIO data page, coalesced-MMIO page (as Linux x86). */
 export const SOFT_VCPU_MMAP_SIZE = 3 * 4096;
@@ -438,8 +438,7 @@ vcpuIoctls[0xa6] = (_s, e, arg, def) => {
 };
 // KVM_SET_XCRS: XCR0 checked against the guest's CPUID.(0DH,0) (`cpuid_get_supported_xcr0`).
 vcpuIoctls[0xa7] = (_s, e, arg, def) => {
-  const leaf = e.vcpu.cpuidEntries.find((c) => c.function === 0xd && c.index === 0);
-  setXcrs(e.vcpu.fpu, ptr(def, arg), leaf?.eax ?? 0, def.name);
+  setXcrs(e.vcpu.fpu, ptr(def, arg), guestSupportedXcr0(e.vcpu), def.name);
   return 0;
 };
 

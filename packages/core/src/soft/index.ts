@@ -28,3 +28,4 @@ export { SOFT_TSC_KHZ, type TscClockMode } from './tsc-clock.js';
 export { fromKvmSegment, KVM_NR_INTERRUPTS, KvmRequest, SoftVcpu, toKvmSegment } from './vcpu.js';
 export { KVM_MAX_VCPU_IDS, KVM_MAX_VCPUS, SoftVm, type VcpuMmuOps } from './vm.js';
 export * from './x86.js';
+export { kvmEmulateXsetbv } from './xsave.js';

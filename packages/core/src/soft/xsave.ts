@@ -12,7 +12,10 @@
  * initial state (the next XRSTOR would put it there).
  */
 import { Errno, KvmError } from '../api/errors.js';
+import { ExitResult, newArchSegment, VcpuSreg } from './arch-ops.js';
 import type { GuestFpu } from './fpu.js';
+import type { SoftVcpu } from './vcpu.js';
+import { injectGp, skipEmulatedInstruction } from './x86.js';
 
 /** XCR0 bits the engine supports (x86emu's: x87 and SSE; SDM Vol. 1 13.3). */
 export const SOFT_SUPPORTED_XCR0 = 0x3;
@@ -119,6 +122,35 @@ export function invalidXcr0(lo: number, hi: number, guestSupported: number): str
   const valid = (guestSupported & SOFT_SUPPORTED_XCR0) | XFEATURE_MASK_FP;
   if (hi !== 0 || lo & ~valid) return `XCR0 bits ${(lo & ~valid).toString(16)}h not offered by CPUID.0DH`;
   return null;
+}
+
+/** XCR0 bits the guest's CPUID.(0DH,0):EAX offers (`cpuid_get_supported_xcr0`; 0 without the leaf). */
+export function guestSupportedXcr0(vcpu: SoftVcpu): number {
+  const leaf = vcpu.cpuidEntries.find((c) => c.function === 0xd && c.index === 0);
+  return leaf === undefined ? 0 : leaf.eax;
+}
+
+const ss = newArchSegment();
+
+/**
+ * The XSETBV exit (VMX reason 55, SVM exit code 8DH), as `kvm_emulate_xsetbv`: #GP(0) at CPL > 0
+ * or for an XCR0 `__kvm_set_xcr` refuses (ECX not 0, x87 clear, a bit the guest's CPUID.0DH does
+ * not offer), else XCR0 takes EDX:EAX and RIP moves past the instruction. The #UD for
+ * CR4.OSXSAVE = 0 came before the exit (the silicon's).
+ */
+export function kvmEmulateXsetbv(vcpu: SoftVcpu, length: number): ExitResult {
+  vcpu.ops.cacheRegs(vcpu);
+  vcpu.ops.getSegment(vcpu, VcpuSreg.SS, ss);
+  const r = vcpu.regs;
+  // __kvm_set_xcr's index is a u32: ECX; the value EDX:EAX.
+  if (ss.dpl !== 0 || r[1] !== 0 || invalidXcr0(r[0], r[2], guestSupportedXcr0(vcpu)) !== null) {
+    injectGp(vcpu);
+    return ExitResult.Reenter;
+  }
+  vcpu.fpu.xcr0[0] = r[0];
+  vcpu.fpu.xcr0[1] = r[2];
+  skipEmulatedInstruction(vcpu, length);
+  return ExitResult.Reenter;
 }
 
 /** KVM_SET_XCRS from `buf`: EINVAL for too many entries, flags, or an XCR0 `__kvm_set_xcr` refuses. */

@@ -19,6 +19,7 @@ import {
   kvmEmulateRdmsr,
   kvmEmulateStringPio,
   kvmEmulateWrmsr,
+  kvmEmulateXsetbv,
   kvmGetCr,
   kvmGetCrHigh,
   kvmInternalError,
@@ -109,6 +110,11 @@ function ioInterception(d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResu
     );
   }
   return kvmEmulatePio(vcpu, run, isIn, size, port, len);
+}
+
+/** `xsetbv_interception` → `kvm_emulate_xsetbv`. */
+function xsetbvInterception(d: SvmDriver, vcpu: SoftVcpu): ExitResult {
+  return kvmEmulateXsetbv(vcpu, insnLen(d));
 }
 
 function msrInterception(d: SvmDriver, vcpu: SoftVcpu): ExitResult {
@@ -227,6 +233,7 @@ export const SVM_EXIT_HANDLERS: readonly (SvmExitHandler | undefined)[] = (() =>
   t[SvmExit.TASK_SWITCH] = taskSwitchInterception;
   t[SvmExit.VMMCALL] = vmmcallInterception;
   t[SvmExit.WBINVD] = nopInterception;
+  t[SvmExit.XSETBV] = xsetbvInterception;
   return t;
 })();
 

@@ -200,7 +200,10 @@ export class SvmDriver implements ArchOps {
         Intercept1.TASK_SWITCH |
         Intercept1.SHUTDOWN,
     );
-    v.setU32(VMCB.INTERCEPT_MISC2, Intercept2.VMRUN | Intercept2.VMMCALL | Intercept2.WBINVD);
+    v.setU32(
+      VMCB.INTERCEPT_MISC2,
+      Intercept2.VMRUN | Intercept2.VMMCALL | Intercept2.WBINVD | Intercept2.XSETBV,
+    );
     v.set64(VMCB.IOPM_BASE_PA, svm.iopmPage * 4096, 0);
     v.set64(VMCB.MSRPM_BASE_PA, svm.msrpmPage * 4096, 0);
     v.setU32(VMCB.GUEST_ASID, 1);

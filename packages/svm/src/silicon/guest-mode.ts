@@ -274,6 +274,7 @@ export class SvmGuestMode implements Intercepts {
     if (m1 & Intercept1.VINTR && v.u32(VMCB.V_INTR) & VIntr.V_IRQ) mask |= bit(InterceptKind.InterruptWindow);
     if (m2 & Intercept2.VMMCALL) mask |= bit(InterceptKind.Vmmcall);
     if (m2 & Intercept2.WBINVD) mask |= bit(InterceptKind.Wbinvd);
+    if (m2 & Intercept2.XSETBV) mask |= bit(InterceptKind.Xsetbv);
     if (m2 & (Intercept2.MONITOR | Intercept2.MWAIT)) mask |= bit(InterceptKind.MonitorMwait);
     this.mask = mask;
     this.exceptionIntercepts = v.u32(VMCB.INTERCEPT_EXCEPTIONS);
@@ -473,6 +474,7 @@ const SIMPLE: Int16Array = (() => {
   t[InterceptKind.Rdpmc] = SvmExit.RDPMC;
   t[InterceptKind.Invd] = SvmExit.INVD;
   t[InterceptKind.Wbinvd] = SvmExit.WBINVD;
+  t[InterceptKind.Xsetbv] = SvmExit.XSETBV;
   t[InterceptKind.Pause] = SvmExit.PAUSE;
   t[InterceptKind.Shutdown] = SvmExit.SHUTDOWN;
   t[InterceptKind.TaskSwitch] = SvmExit.TASK_SWITCH;

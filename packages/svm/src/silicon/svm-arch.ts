@@ -118,6 +118,8 @@ export const Intercept2 = {
   WBINVD: 1 << 9,
   MONITOR: 1 << 10,
   MWAIT: 1 << 11,
+  MWAIT_COND: 1 << 12,
+  XSETBV: 1 << 13,
 } as const;
 
 /** EVENTINJ / EXITINTINFO (15.20): vector 7:0, type 10:8, EV 11, V 31, error code 63:32. */

@@ -21,6 +21,7 @@ import {
   kvmEmulateRdmsr,
   kvmEmulateStringPio,
   kvmEmulateWrmsr,
+  kvmEmulateXsetbv,
   kvmGetCr,
   kvmGetCrHigh,
   kvmGuestDebugOwnsBp,
@@ -180,6 +181,11 @@ function handleNop(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
   return ExitResult.Reenter;
 }
 
+/** `handle_xsetbv` → `kvm_emulate_xsetbv`. */
+function handleXsetbv(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
+  return kvmEmulateXsetbv(vcpu, instructionLength(d));
+}
+
 function handleVmcall(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
   return kvmEmulateHypercall(vcpu, instructionLength(d));
 }
@@ -254,6 +260,7 @@ export const VMX_EXIT_HANDLERS: readonly (ExitHandler | undefined)[] = (() => {
   t[ExitReason.INVALID_STATE] = handleInvalidState;
   t[ExitReason.PAUSE_INSTRUCTION] = handleNop;
   t[ExitReason.WBINVD] = handleNop;
+  t[ExitReason.XSETBV] = handleXsetbv;
   return t;
 })();
 

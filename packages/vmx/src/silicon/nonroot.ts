@@ -95,6 +95,7 @@ const SIMPLE_EXIT: Int16Array = (() => {
   t[InterceptKind.MonitorMwait] = ExitReason.MWAIT_INSTRUCTION;
   t[InterceptKind.Vmcall] = ExitReason.VMCALL;
   t[InterceptKind.TaskSwitch] = ExitReason.TASK_SWITCH;
+  t[InterceptKind.Xsetbv] = ExitReason.XSETBV;
   return t;
 })();
 
@@ -336,7 +337,9 @@ export class VmxNonRoot implements Intercepts {
       bit(InterceptKind.Invd) |
       bit(InterceptKind.Shutdown) |
       bit(InterceptKind.Vmcall) |
-      bit(InterceptKind.TaskSwitch);
+      bit(InterceptKind.TaskSwitch) |
+      // XSETBV exits unconditionally (SDM Vol. 3C 26.1.2).
+      bit(InterceptKind.Xsetbv);
     if (proc & (CpuBased.CR3_STORE_EXITING | CpuBased.CR8_STORE_EXITING)) mask |= bit(InterceptKind.CrRead);
     if (proc & CpuBased.HLT_EXITING) mask |= bit(InterceptKind.Hlt);
     if (proc & CpuBased.INVLPG_EXITING) mask |= bit(InterceptKind.Invlpg);

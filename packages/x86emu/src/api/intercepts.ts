@@ -63,6 +63,12 @@ export const InterceptKind = {
   Vmmcall: 23,
   /** A task switch (CALL/JMP to a TSS or task gate, IRET with NT=1, task-gate event). */
   TaskSwitch: 24,
+  /**
+   * XSETBV (0F 01 D1), after the #UD (CR4.OSXSAVE = 0) and CPL checks, before ECX and the value
+   * are checked: VMX exits unconditionally (SDM Vol. 3C 26.1.2, exit reason 55), SVM on the XSETBV
+   * intercept (APM Vol. 2 15.9, exit code 8DH); the hypervisor checks the rest (`kvm_set_xcr`).
+   */
+  Xsetbv: 25,
 } as const;
 export type InterceptKind = (typeof InterceptKind)[keyof typeof InterceptKind];
 

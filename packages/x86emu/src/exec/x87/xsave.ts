@@ -7,6 +7,7 @@
  * The images are assembled in a scratch buffer and moved as dwords; every byte of the operand
  * is checked (segment, and for stores the pages) before memory or state changes.
  */
+import { InterceptKind } from '../../api/intercepts.js';
 import * as C from '../../cpu/consts.js';
 import type { Cpu } from '../../cpu/cpu.js';
 import type { Handler } from '../../cpu/handler.js';
@@ -259,7 +260,10 @@ export const XGETBV: Handler = (cpu) => {
 export const XSETBV: Handler = (cpu) => {
   const s = cpu.state;
   if (!(s.cr[4] & Cr4.OSXSAVE)) cpu.ud();
-  if (cpu.cplOrV86() !== 0 || cpu.state.gpr[1] !== 0) cpu.gp0();
+  if (cpu.cplOrV86() !== 0) cpu.gp0();
+  // A hypervisor's exit comes after the #UD and CPL checks, before the operands' (SDM 26.1.1).
+  cpu.intercept(InterceptKind.Xsetbv);
+  if (cpu.state.gpr[1] !== 0) cpu.gp0();
   const lo = cpu.state.gpr[0];
   if (cpu.state.gpr[2] !== 0 || lo & ~XCR0_SUPPORTED || !(lo & 1)) cpu.gp0();
   s.xcr0[0] = lo;
