@@ -140,6 +140,15 @@ describe('FXSAVE/FXRSTOR, LDMXCSR/STMXCSR', () => {
       expect(vectors(m)).toEqual([v]);
     }
   });
+
+  it('LDMXCSR/STMXCSR with a 66, F2 or F3 prefix are #UD (NP forms; the CPU gives #UD too)', () => {
+    for (const pfx of ['0x66', '0xf2', '0xf3'])
+      for (const modrm of ['0x10', '0x18']) {
+        const m = setup(`mov eax, ${D}; .byte ${pfx}, 0x0f, 0xae, ${modrm}; hlt`);
+        m.cpu.run(10);
+        expect(vectors(m), `${pfx} ${modrm}`).toEqual([6]);
+      }
+  });
 });
 
 describe('XSAVE, XRSTOR, XGETBV, XSETBV', () => {

@@ -383,8 +383,8 @@ r(T + 0xac, 'SHRD', 'Ev,Gv,Ib');
 r(T + 0xad, 'SHRD', 'Ev,Gv,CL');
 r(T + 0xae, 'FXSAVE', 'M', '', 0);
 r(T + 0xae, 'FXRSTOR', 'M', '', 1);
-r(T + 0xae, 'LDMXCSR', 'Md', '', 2);
-r(T + 0xae, 'STMXCSR', 'Md', '', 3);
+sse('NP', T + 0xae, 'LDMXCSR', 'Md', '', 2); // 66/F2/F3 0F AE /2, /3: #UD (SDM Vol. 2 3.1.1.1 NP; the CPU)
+sse('NP', T + 0xae, 'STMXCSR', 'Md', '', 3);
 // With 66/F3 these memory forms are other instructions (PTWRITE F3 /4, CLWB 66 /6, CLFLUSHOPT
 // 66 /7) that x86emu does not have: #UD there.
 sse('NP', T + 0xae, 'XSAVE', 'M', '', 4);
