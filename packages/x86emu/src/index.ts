@@ -5,7 +5,14 @@ export * from './api/physical-memory.js';
 export * from './api/platform.js';
 export * from './api/stop-reason.js';
 export { Cpu } from './cpu/cpu.js';
-export { CPUID_EXT_ECX, CPUID_EXT_EDX, CPUID1_ECX, CPUID1_EDX, defaultCpuid } from './cpu/defaults.js';
+export {
+  CPUID_EXT_ECX,
+  CPUID_EXT_EDX,
+  CPUID1_EBX,
+  CPUID1_ECX,
+  CPUID1_EDX,
+  defaultCpuid,
+} from './cpu/defaults.js';
 export { type ByteSource, DecodeStatus, decode, MAX_INSN_LENGTH } from './decoder/decoder.js';
 export { Insn } from './decoder/insn.js';
 export { OPCODE_TABLE, type OpcodeRow, UNDEFINED_FLAGS_NOTES } from './decoder/opcode-table.js';

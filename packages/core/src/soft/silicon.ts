@@ -41,7 +41,7 @@ export function loadShadowPagingOverride(o: PagingOverride, s: CpuState): Paging
 /**
  * CPUID.1:EDX of the software engine's parts: the modelled part's platform bits (VME, DE, MCE,
  * MTRR, MCA, PAT, PSE-36 …: what the drivers' MSRs and x86emu provide) with x86emu's instruction
- * set (x87, MMX, FXSR, SSE, SSE2), and no APIC of the silicon's own: KVM's in-kernel irqchip
+ * set (x87, MMX, FXSR, SSE, SSE2, CLFSH), and no APIC of the silicon's own: KVM's in-kernel irqchip
  * supplies that bit (KVM_GET_SUPPORTED_CPUID).
  */
 export function siliconCpuid1Edx(): number {

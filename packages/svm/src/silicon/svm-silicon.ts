@@ -120,6 +120,8 @@ export class SvmSilicon implements HostCpu {
         // Family 15 (K8)'s signature and platform bits, with the instruction set x86emu
         // implements (x87, MMX, SSE…SSE4.2, POPCNT, CX16, XSAVE); no VMX bit on AMD.
         out[0] = 0x00040f12;
+        // CLFLUSH line size 8 × 8 = 64 bytes (EBX[15:8]), as CPUID.1:EDX.CLFSH says it is given.
+        out[1] = 0x00000800;
         out[2] = CPUID1_ECX;
         out[3] = siliconCpuid1Edx();
         return;

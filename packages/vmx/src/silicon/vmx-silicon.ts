@@ -163,6 +163,7 @@ export class VmxSilicon implements HostCpu {
         // the driver's MSRs), with the instruction set x86emu implements (x87, MMX, SSE…SSE4.2,
         // POPCNT, CX16, XSAVE); no APIC of its own (the in-kernel irqchip adds it).
         out[0] = 0x000006e8;
+        // One logical processor (EBX[23:16]), CLFLUSH line size 8 × 8 = 64 bytes (EBX[15:8]).
         out[1] = 0x00010800;
         out[2] = (this.hasVmx ? 1 << 5 : 0) | CPUID1_ECX;
         out[3] = siliconCpuid1Edx();

@@ -25,10 +25,14 @@ export const CPUID1_EDX =
   (1 << 15) | // CMOV
   (1 << 16) | // PAT: IA32_PAT (types kept, caching not modelled)
   (1 << 17) | // PSE-36
+  (1 << 19) | // CLFSH: CLFLUSH (line size in CPUID.1:EBX[15:8])
   (1 << 23) | // MMX
   (1 << 24) | // FXSR: FXSAVE/FXRSTOR
   (1 << 25) | // SSE
   (1 << 26); // SSE2
+
+/** CPUID.1:EBX: CLFLUSH line size in bits 15:8, in 8-byte units (8 × 8 = 64 bytes), as CLFSH requires. */
+export const CPUID1_EBX = 8 << 8;
 
 /** CPUID.1:ECX feature bits x86emu implements (SDM Vol. 2 CPUID, Table 3-10). */
 export const CPUID1_ECX =
@@ -85,6 +89,7 @@ export const defaultCpuid: CpuidOps = {
         break;
       case 1:
         out[0] = 0x00000633; // family 6, model 3, stepping 3
+        out[1] = CPUID1_EBX;
         out[2] = CPUID1_ECX;
         out[3] = CPUID1_EDX;
         break;
