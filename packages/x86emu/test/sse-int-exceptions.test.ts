@@ -212,11 +212,12 @@ describe('SIMD integer: MMX and the x87 state', () => {
     expect(Array.from(s.xmm.subarray(48, 64))).toEqual(Array(16).fill(0x77));
   });
 
-  it('MASKMOVQ/MASKMOVDQU fault on the whole store: CR2 = rDI, whichever bytes the mask selects; MASKMOVQ after entering MMX state', () => {
+  it('MASKMOVQ/MASKMOVDQU fault on the whole store: CR2 = rDI, whichever bytes the mask selects (none too); MASKMOVQ after entering MMX state', () => {
     for (const src of [
       'mov rdi, 0x100000000\nmov eax, 0x80000000\nmovd mm1, eax\nmaskmovq mm0, mm1',
       'mov rdi, 0x100000000\nmov eax, 0x80000000\nmovd xmm1, eax\nmaskmovdqu xmm0, xmm1',
       'mov edi, 0x6e84d676\nmov eax, 0x80000000\nmovd mm1, eax\naddr32 maskmovq mm0, mm1',
+      'mov edi, 0x6e84d676\nxor eax, eax\nmovd mm1, eax\naddr32 maskmovq mm0, mm1', // a zero mask
     ]) {
       const m = machine(`${src}\nhlt`);
       m.cpu.state.fpuStatus[0] = 5 << 11;

@@ -338,15 +338,14 @@ export function makeMaskmov(row: OpcodeRow): Handler {
     let base: number;
     if (i.adSize === 8) base = (cpu.state.gprHigh[7] | 0) * 4294967296 + cpu.state.gpr[7];
     else base = i.adSize === 4 ? cpu.state.gpr[7] : cpu.state.gpr[7] & 0xffff;
-    // The CPU checks the whole 8/16-byte store before writing any byte: a fault reports CR2 =
-    // rDI (or the next page's first byte), not the first selected byte (measured on the host; a
-    // zero mask writes nothing and is not checked, SDM MASKMOVDQU leaves its faults open).
-    let any = 0;
-    for (let k = 0; k < n; k++) any |= SRC.u8[k];
     // MASKMOVQ has put the x87 in MMX state when its store faults (#PF measured on the AMD host,
     // while a faulting MOVQ store leaves it alone): the transition comes with the register reads.
     if (mmx) mmxEnter(cpu);
-    if (any & 0x80) cpu.probeWrite(cpu.segAddr(seg, base, n, true), n);
+    // The CPU checks the whole 8/16-byte store before writing any byte, whatever the mask: a fault
+    // reports CR2 = rDI (or the next page's first byte), not the first selected byte, and comes
+    // with a zero mask too (measured on the host; SDM MASKMOVQ/MASKMOVDQU leave faults with a zero
+    // mask to the implementation).
+    cpu.probeWrite(cpu.segAddr(seg, base, n, true), n);
     for (let k = 0; k < n; k++) {
       if (SRC.u8[k] & 0x80) {
         const off = i.adSize === 8 ? base + k : i.adSize === 4 ? (base + k) >>> 0 : (base + k) & 0xffff;
