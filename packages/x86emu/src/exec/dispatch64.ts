@@ -21,6 +21,7 @@ import { makeAlu64 } from './long/alu64-fast.js';
 import * as CT from './long/control64.js';
 import * as FAR from './long/far64.js';
 import * as MI from './long/misc64.js';
+import { makeMov32Long } from './long/move32-long.js';
 import * as M from './long/move64.js';
 import * as SH from './long/shift64.js';
 import { makeString64 } from './long/string64.js';
@@ -160,11 +161,11 @@ export const DISPATCH64 = OPCODE_TABLE.map((row, k) => {
 /** Rows whose legacy handler would compute a 64-bit operand with 32-bit width. */
 const NEEDS_W = OPCODE_TABLE.map((row) => sizeSensitive(row));
 
-/** Handlers for 32-bit operands in 64-bit mode that beat the legacy ones (see alu32-long.ts). */
-const DISPATCH64D = OPCODE_TABLE.map((row, k) => {
-  const legacy = DISPATCH[k];
-  return legacy === null ? null : makeAlu32Long(row, legacy);
-});
+/**
+ * Handlers for 32-bit operands in 64-bit mode that beat the legacy ones (ALU, INC/DEC, MOV: see
+ * alu32-long.ts), else null.
+ */
+const DISPATCH64D = OPCODE_TABLE.map((row, k) => makeAlu32Long(row, DISPATCH[k]) ?? makeMov32Long(row));
 
 /** The handler for `insn` decoded in 64-bit mode. */
 export function dispatch64(insn: Insn): Handler {

@@ -8,7 +8,7 @@
  */
 import type { Cpu } from '../../cpu/cpu.js';
 import type { Handler } from '../../cpu/handler.js';
-import { LF_ADD, LF_LOGIC, LF_SUB } from '../../cpu/lazy-flags.js';
+import { LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_SUB } from '../../cpu/lazy-flags.js';
 import type { Insn } from '../../decoder/insn.js';
 import type { OpcodeRow } from '../../decoder/opcode-table.js';
 
@@ -114,13 +114,35 @@ const FORMS: (Forms | null)[] = [
   },
 ];
 
+/** INC/DEC r32 (FF /0, /1; 40H–4FH are REX prefixes in 64-bit mode): CF is kept (SDM Vol. 2 INC). */
+function incDec32(cpu: Cpu, d: number, dec: boolean): void {
+  const g = cpu.state.gpr;
+  const v = g[d];
+  const cf = cpu.getCF() ? 1 : 0;
+  const r = (dec ? v - 1 : v + 1) >>> 0;
+  g[d] = r;
+  cpu.state.gprHigh[d] = 0;
+  cpu.setLazy(dec ? LF_DEC : LF_INC, v, 1, r, 4);
+  cpu.lfAux = cf;
+}
+const INC_EV =
+  (legacy: Handler): Handler =>
+  (cpu, i) =>
+    i.mod === 3 ? incDec32(cpu, i.rm, false) : legacy(cpu, i);
+const DEC_EV =
+  (legacy: Handler): Handler =>
+  (cpu, i) =>
+    i.mod === 3 ? incDec32(cpu, i.rm, true) : legacy(cpu, i);
+
 const ALU_NAMES = ['ADD', 'OR', 'ADC', 'SBB', 'AND', 'SUB', 'XOR', 'CMP'];
 
 /**
  * The 64-bit-mode handler of an ALU row with 32-bit operands, or null where the legacy handler
- * serves (ADC, SBB, byte forms, rows that are not ALU rows). `legacy` is the row's legacy handler.
+ * serves (ADC, SBB, byte forms, rows that are not ALU rows); also INC/DEC r/m32. `legacy` is the row's legacy handler.
  */
 export function makeAlu32Long(row: OpcodeRow, legacy: Handler): Handler | null {
+  if (row.operands === 'Ev' && row.mnemonic === 'INC') return INC_EV(legacy);
+  if (row.operands === 'Ev' && row.mnemonic === 'DEC') return DEC_EV(legacy);
   const f = FORMS[ALU_NAMES.indexOf(row.mnemonic)];
   if (f === null || f === undefined) return null;
   switch (row.operands) {
