@@ -34,6 +34,20 @@ function withinUlp(a: string, b: string): boolean {
   return d === 1n || d === -1n;
 }
 
+/**
+ * x86emu left TOP and the tags as the case set them (the instruction faulted there): a difference
+ * in FSW/FTW is then not x86emu failing to enter MMX state after an MMX instruction that ran.
+ */
+function x87Untouched(m: Mismatch): boolean {
+  const f = m.testCase.init.fpu;
+  if (!f) return false;
+  return m.differences.every((d) => {
+    if (d.field === 'fsw') return ((Number.parseInt(d.emu, 16) ^ f.fsw) & 0x3800) === 0;
+    if (d.field === 'ftw (abridged)') return Number.parseInt(d.emu, 16) === f.ftw;
+    return true;
+  });
+}
+
 export function classifyFpuSse(sig: Signature, m: Mismatch): string | undefined {
   if (sig.mode !== 'long64' || !FPU_SSE_FORMS.has(sig.form)) return undefined;
   const cats = sig.categories;
@@ -46,6 +60,35 @@ export function classifyFpuSse(sig: Signature, m: Mismatch): string | undefined 
     within('eip', 'gpr', 'memory', ...(MMX_OPERAND.test(sig.form) ? ['fpu'] : []))
   )
     return `host: kvm-pvm intercepts the #GP(0)/#SS(0) the CPU raises at CPL 3 for a misaligned or non-canonical x87/SSE memory operand and hands the instruction to KVM's emulator, which lacks it and injects #UD (handle_emulation_failure; for MMX forms its operand fetch also leaves the x87 in MMX state) (probe: PAND m128 and FLD m64 run natively aligned and canonical, give #UD misaligned/non-canonical, while MOVDQA, which the emulator implements, gives #GP(0)); SDM Vol. 2 (the instruction's "64-Bit Mode Exceptions"): #GP(0)/#SS(0), as x86emu`;
+  if (v && v.host === 12 && v.emu === 13 && within('eip', 'gpr', 'memory'))
+    return `host: a misaligned, non-canonical stack operand faults on the CPU and kvm-pvm hands the instruction to KVM's emulator, which implements this form and checks canonicality before alignment (__linearize): #SS(0) (probe: SS: MOVNTPD there gives #SS(0), PAND #UD); the CPU checks alignment first, #GP(0) (measured natively, x86emu commit df2e104; SDM Vol. 2 ${sig.form.split(' ')[0]} "64-Bit Mode Exceptions" lists both), as x86emu`;
+  if (
+    (sig.form === 'FXSAVE M' || sig.form === 'FXRSTOR M') &&
+    within('memory') &&
+    m.differences.every(
+      (d) => /^ram\[0x[0-9a-f]+\.\.0x[0-9a-f]+\]$/.test(d.field) && d.host === '02' && d.emu === '00',
+    )
+  )
+    return 'vendor: the AMD CPU stores MXCSR_MASK = 0002FFFFH (bit 17, MM, the misaligned-SSE mask of APM Vol. 2 4.5.2; probe: byte 30 of an aligned FXSAVE image), Intel CPUs 0000FFFFH (SDM Vol. 1 11.6.6, Table 10-2), as x86emu (GenuineIntel)';
+  if (
+    (sig.form === 'FXSAVE M' || sig.form === 'FXRSTOR M') &&
+    within('memory', 'cr2', 'eip') &&
+    (!v || v.emu === 13)
+  )
+    return `host: a misaligned ${sig.form.split(' ')[0]} faults #GP(0) on the CPU and kvm-pvm hands it to KVM's emulator, which completes it (em_fxsave/em_fxrstor; probe: FXSAVE to a 16-byte-misaligned address writes its image there and goes on); SDM Vol. 2 ${sig.form.split(' ')[0]}: #GP(0) if the memory operand is not aligned on a 16-byte boundary, as x86emu`;
+  if (
+    MMX_OPERAND.test(sig.form) &&
+    within('fpu') &&
+    m.differences.every(
+      (d) =>
+        (d.field === 'fsw' && (Number.parseInt(d.host, 16) & 0x3800) === 0) ||
+        d.field === 'ftw (abridged)' ||
+        /^st\d$/.test(d.field),
+    ) &&
+    m.differences.some((d) => (d.field === 'ftw (abridged)' ? d.host === '00ff' : d.field === 'fsw')) &&
+    x87Untouched(m)
+  )
+    return `host: an MMX instruction whose memory operand faults #GP(0)/#SS(0) on the CPU is handed by kvm-pvm to KVM's emulator, whose MMX operand fetch (fetch_possible_mmx_operand) puts the x87 in MMX state (TOP 0, every tag valid) before it raises the fault (probe: MOVQ m64, MM0 non-canonical leaves TOP 0 on the host, while at a not-present page, natively, it leaves TOP alone); SDM Vol. 3A 12.2: the state changes only when an MMX instruction executes, as x86emu`;
   if (
     v &&
     XSAVE_FORMS.has(sig.form) &&

@@ -12,6 +12,7 @@ import { DiffTester } from '../src/difftest.js';
 import { caseImage } from '../src/generator.js';
 import { generateLong64 } from '../src/generator64.js';
 import { DATA } from '../src/layout.js';
+import { PAGE64_NOT_PRESENT } from '../src/layout64.js';
 import { hostKvmFlavor } from '../src/referee.js';
 
 const avail = hostKvmAvailability();
@@ -25,6 +26,7 @@ if (skip) console.warn(`[x86-difftest] x87/SSE host probes skipped: ${skip}`);
 const NON_CANONICAL: [number, number] = [0, 0x8000];
 const GP = 13;
 const UD = 6;
+const SS = 12;
 
 describe.skipIf(skip !== undefined)(
   `kvm-pvm and CPL-3 x87/SSE code${skip ? ` (skipped: ${skip})` : ''}`,
@@ -35,12 +37,13 @@ describe.skipIf(skip !== undefined)(
     });
     afterAll(() => tester?.close());
 
-    /** The vectors host and x86emu end in for `bytes` (RAX = `rax`, ECX = 0, x87 exceptions masked). */
-    function probe(bytes: number[], rax: [number, number] = [DATA, 0]): [number, number] {
+    /** Both sides' outcomes for `bytes` (RAX = `rax`, ECX = 0, TOP = 5, every tag valid, x87 exceptions masked). */
+    function run(bytes: number[], rax: [number, number] = [DATA, 0]) {
       const c = generateLong64(1, 0, ['sse']);
       if (!c.init.fpu) throw new Error('an sse-class case has an FPU state');
       c.init.fpu.fcw = 0x37f;
-      c.init.fpu.ftw = 0;
+      c.init.fpu.fsw = 5 << 11;
+      c.init.fpu.ftw = 0xff;
       c.bytes = bytes;
       c.insns = [{ length: bytes.length, form: 'PROBE' }];
       c.init.gpr[0] = rax[0];
@@ -48,9 +51,17 @@ describe.skipIf(skip !== undefined)(
       c.init.gpr[1] = 0;
       (c.init.gprHigh as number[])[1] = 0;
       c.patches = [];
-      const host = stubFrame(tester.host.run(c.init, caseImage(c)))?.vector ?? -1;
-      const emu = stubFrame(tester.emu.run(c.init, caseImage(c)))?.vector ?? -1;
-      return [host, emu];
+      return { host: tester.host.run(c.init, caseImage(c)), emu: tester.emu.run(c.init, caseImage(c)) };
+    }
+    /** The vectors host and x86emu end in. */
+    function probe(bytes: number[], rax?: [number, number]): [number, number] {
+      const r = run(bytes, rax);
+      return [stubFrame(r.host)?.vector ?? -1, stubFrame(r.emu)?.vector ?? -1];
+    }
+    /** TOP after the run, host and x86emu. */
+    function tops(bytes: number[], rax?: [number, number]): [number, number] {
+      const r = run(bytes, rax);
+      return [((r.host.state.fpu?.fsw ?? -1) >> 11) & 7, ((r.emu.state.fpu?.fsw ?? -1) >> 11) & 7];
     }
 
     it('a misaligned or non-canonical operand of an x87/SSE instruction KVM’s emulator lacks is #UD on the host', () => {
@@ -68,6 +79,31 @@ describe.skipIf(skip !== undefined)(
 
     it('XGETBV runs at CPL 3 although the guest’s CR4.OSXSAVE is 0 (the host’s CR4 rules)', () => {
       expect(probe([0x0f, 0x01, 0xd0])).toEqual([GP, UD]); // host: XCR0 read, then the terminator
+    });
+
+    it('a misaligned, non-canonical stack operand: #SS(0) from the emulator for a form it has, #UD for one it lacks', () => {
+      expect(probe([0x36, 0x66, 0x0f, 0x2b, 0x00], [8, 0x8000])).toEqual([SS, GP]); // ss: movntpd [rax], xmm0
+      expect(probe([0x36, 0x66, 0x0f, 0xdb, 0x00], [8, 0x8000])).toEqual([UD, GP]); // ss: pand xmm0, [rax]
+    });
+
+    it('a misaligned FXSAVE is completed on the host; an aligned one stores MXCSR_MASK 0002FFFFH', () => {
+      const fxsave = [0x0f, 0xae, 0x00];
+      const mis = run(fxsave, [DATA + 8, 0]);
+      expect([stubFrame(mis.host)?.vector, stubFrame(mis.emu)?.vector]).toEqual([GP, GP]);
+      // FCW (037FH) at the misaligned address on the host only: x86emu's #GP(0) came first.
+      expect([mis.host.ram[DATA + 8], mis.host.ram[DATA + 9]]).toEqual([0x7f, 0x03]);
+      expect(mis.emu.ram[DATA + 8]).not.toBe(0x7f);
+      const al = run(fxsave);
+      expect([al.host.ram[DATA + 28], al.host.ram[DATA + 29], al.host.ram[DATA + 30]]).toEqual([
+        0xff, 0xff, 2,
+      ]);
+      expect([al.emu.ram[DATA + 28], al.emu.ram[DATA + 29], al.emu.ram[DATA + 30]]).toEqual([0xff, 0xff, 0]);
+    });
+
+    it('an MMX store the emulator runs puts the x87 in MMX state before its #GP; a native #PF does not', () => {
+      const movq = [0x0f, 0x7f, 0x00]; // movq [rax], mm0
+      expect(tops(movq, NON_CANONICAL)).toEqual([0, 5]);
+      expect(tops(movq, [PAGE64_NOT_PRESENT, 0])).toEqual([5, 5]);
     });
   },
 );
