@@ -9,11 +9,19 @@
  *
  * Writing SLP_EN with S5's SLP_TYP (0, as the DSDT's \_S5 says) powers the machine off, as
  * QEMU's `acpi_pm1_cnt_write` does; other sleep types (S1–S4) are not offered by the DSDT and
- * are ignored. The timer counts host time from the machine's power-on. No SCI is raised: the
- * machine has no event sources (no power button, no GPEs); TMR_STS is set when the timer's top
- * bit has toggled since it was last cleared, which is what polling OSes read.
+ * are ignored. The timer counts host time from the machine's power-on; TMR_STS is set when the
+ * timer's top bit has toggled since it was last cleared, which is what polling OSes read.
+ *
+ * The power button (`powerButton`, the monitor's `system_powerdown`) is QEMU's
+ * `acpi_pm1_evt_power_down`: when the OS has set PWRBTN_EN it sets PWRBTN_STS, and the SCI (ISA
+ * IRQ 9, level, active high as the FADT and the MADT say) is held up for as long as some status
+ * bit and its enable are both set (QEMU `acpi_pm1_evt_get_sts` / `acpi_update_sci`, ACPI 6.4
+ * 4.8.3.1); the OS's write of 1 to PWRBTN_STS, or its clearing of PWRBTN_EN, lowers it. With the
+ * button's enable clear (no ACPI OS yet) the press is dropped, as on QEMU. TMR_STS only counts
+ * towards the SCI when the OS reads the status (no host timer watches the top bit: no OS we run
+ * sets TMR_EN).
  */
-import type { Clock, PortIoDevice } from './types.js';
+import type { Clock, IrqSink, PortIoDevice } from './types.js';
 
 export const ACPI_PM_BASE = 0x600;
 export const PM1A_EVT_PORT = ACPI_PM_BASE;
@@ -28,7 +36,13 @@ export const PM_TIMER_HZ = 3_579_545;
 
 /** PM1 status bits (ACPI 6.4 Table 4.16). */
 export const PM1_TMR_STS = 1 << 0;
+export const PM1_PWRBTN_STS = 1 << 8;
 export const PM1_WAK_STS = 1 << 15;
+/** PM1 enable bits (ACPI 6.4 Table 4.17): each the same bit as its status. */
+export const PM1_TMR_EN = 1 << 0;
+export const PM1_PWRBTN_EN = 1 << 8;
+/** The status bits that raise the SCI when enabled (QEMU's `acpi_update_sci` mask, no RTC/GBL). */
+const PM1_SCI_EVENTS = PM1_TMR_STS | PM1_PWRBTN_STS;
 /** PM1 control bits (ACPI 6.4 Table 4.18). */
 export const PM1_SCI_EN = 1 << 0;
 export const PM1_SLP_TYP_SHIFT = 10;
@@ -41,12 +55,17 @@ export interface AcpiPmOptions {
   timerBits?: 24 | 32;
   /** Called when the guest enters S5. */
   onPowerOff(): void;
+  /** Where the SCI goes (ISA IRQ `ACPI_SCI_IRQ`); default: nowhere. */
+  irq?: IrqSink;
 }
 
 export class AcpiPm implements PortIoDevice {
   readonly name = 'acpi-pm';
   readonly timerBits: 24 | 32;
   private readonly onPowerOff: () => void;
+  private readonly irq: IrqSink | undefined;
+  /** The level the SCI line was last driven to. */
+  private sciLevel = 0;
   private sts = 0;
   private en = 0;
   private cnt = PM1_SCI_EN;
@@ -61,7 +80,31 @@ export class AcpiPm implements PortIoDevice {
   ) {
     this.timerBits = options.timerBits ?? 32;
     this.onPowerOff = options.onPowerOff;
+    this.irq = options.irq;
     this.epochNs = clock();
+  }
+
+  /** The SCI's level now: some event's status and enable both set. */
+  get sci(): number {
+    return this.sciLevel;
+  }
+
+  /**
+   * The power button is pressed (QEMU `acpi_pm1_evt_power_down`): PWRBTN_STS and the SCI if the
+   * OS enabled the event. Returns whether the press was latched (false: PWRBTN_EN is clear).
+   */
+  powerButton(): boolean {
+    if ((this.en & PM1_PWRBTN_EN) === 0) return false;
+    this.sts |= PM1_PWRBTN_STS;
+    this.updateSci();
+    return true;
+  }
+
+  private updateSci(): void {
+    const level = this.sts & this.en & PM1_SCI_EVENTS ? 1 : 0;
+    if (level === this.sciLevel) return;
+    this.sciLevel = level;
+    this.irq?.setIrq(ACPI_SCI_IRQ, level);
   }
 
   reset(): void {
@@ -70,6 +113,7 @@ export class AcpiPm implements PortIoDevice {
     this.cnt = PM1_SCI_EN;
     this.epochNs = this.clock();
     this.lastTopBit = 0;
+    this.updateSci();
   }
 
   /** The PM timer's value now: ticks of 3.579545 MHz since power-on, modulo 2^timerBits. */
@@ -83,7 +127,10 @@ export class AcpiPm implements PortIoDevice {
 
   private status(): number {
     const topBit = Math.floor(this.timer() / 2 ** (this.timerBits - 1)) & 1;
-    if (topBit !== this.lastTopBit) this.sts |= PM1_TMR_STS;
+    if (topBit !== this.lastTopBit) {
+      this.sts |= PM1_TMR_STS;
+      this.updateSci();
+    }
     this.lastTopBit = topBit;
     return this.sts;
   }
@@ -116,6 +163,7 @@ export class AcpiPm implements PortIoDevice {
       else if (at === 4 || at === 5)
         this.writeCnt((this.cnt & ~(0xff << (8 * (at - 4)))) | (byte << (8 * (at - 4))));
     }
+    if (offset < 4) this.updateSci();
   }
 
   private writeCnt(value: number): void {

@@ -232,10 +232,11 @@ export class DebugSession implements DebugTarget {
       this.machine.stop({ kind: 'reset', cause: 'system_reset (monitor)' });
       this.stopped = false;
     },
-    // QEMU raises the ACPI power-button event (PWRBTN_STS and an SCI) for the guest's OS to act
-    // on; this machine's PM block has no event sources and no SCI yet (devices/acpi-pm.ts).
-    powerdown: () =>
-      'system_powerdown: this machine has no ACPI power button event yet; use system_reset or quit\n',
+    // The ACPI power button, as QEMU's `qemu_system_powerdown_request`: PWRBTN_STS and the SCI for
+    // the guest's OS to act on (devices/acpi-pm.ts); QEMU prints nothing, acted on or not.
+    powerdown: () => {
+      this.machine.acpiPm.powerButton();
+    },
     quit: () => this.kill(),
   };
 

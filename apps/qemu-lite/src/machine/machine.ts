@@ -193,7 +193,8 @@ export class Machine {
       // does on QEMU_CLOCK_VIRTUAL; otherwise host time.
       const shift = config.icountShift ?? null;
       const pmClock: Clock = shift === null ? clock : () => this.virtualNs(shift);
-      this.acpiPm = new AcpiPm(pmClock, { onPowerOff: () => this.stop({ kind: 'poweroff' }) });
+      // Its SCI (the power button's) is ISA IRQ 9: the PIC's and, in the kernel, the IOAPIC's pin 9.
+      this.acpiPm = new AcpiPm(pmClock, { onPowerOff: () => this.stop({ kind: 'poweroff' }), irq });
       this.bus.register(ACPI_PM_BASE, ACPI_PM_PORTS, this.acpiPm);
       this.bus.register(RESET_CONTROL_PORT, 1, new ResetControl(reset('port 0xcf9 reset')));
       this.bus.register(

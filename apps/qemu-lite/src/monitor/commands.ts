@@ -156,7 +156,7 @@ export const COMMANDS: Record<string, Command> = {
   system_powerdown: {
     args: '',
     help: 'send system power down event',
-    run: (_a, s) => s.powerdown(),
+    run: (_a, s) => done(s.powerdown()),
   },
   quit: { args: '', help: 'quit the emulator', run: (_a, s) => done(s.quit()) },
   q: { args: '', help: 'quit the emulator', run: (_a, s) => done(s.quit()) },

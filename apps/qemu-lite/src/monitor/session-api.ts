@@ -12,8 +12,11 @@ export interface MonitorSession {
   resume(): void;
   /** `system_reset`: the machine resets (reboots unless -no-reboot). */
   reset(): void;
-  /** `system_powerdown`: the ACPI power button; returns what to print. */
-  powerdown(): string;
+  /**
+   * `system_powerdown`: presses the ACPI power button (PWRBTN_STS and the SCI, if the guest's OS
+   * enabled the event; `AcpiPm.powerButton`). What the guest does then is its own business.
+   */
+  powerdown(): void;
   /** `quit`. */
   quit(): void;
 }
