@@ -1,7 +1,8 @@
 /**
- * MOV and INC/DEC with 32-bit operands in 64-bit mode (their own handlers, exec/long/move32-long.ts
- * and alu32-long.ts): a register result zero-extends into bits 63:32 (SDM Vol. 1 3.4.1.1), a
- * memory result leaves bytes 7:4 alone, INC/DEC keep CF and set OF/AF/ZF/SF/PF.
+ * MOV, INC/DEC and IMUL with 32-bit operands in 64-bit mode (their own handlers,
+ * exec/long/move32-long.ts and alu32-long.ts): a register result zero-extends into bits 63:32
+ * (SDM Vol. 1 3.4.1.1), a memory result leaves bytes 7:4 alone, INC/DEC keep CF, IMUL's CF = OF
+ * say whether the signed product fits.
  */
 import { describe, expect, it } from 'vitest';
 import { Reg } from '../src/index.js';
@@ -73,5 +74,41 @@ describe('INC/DEC r/m32 in 64-bit mode (FF /0, /1)', () => {
     });
     expect(qword(m, DATA)).toBe(0x4444444400000000n);
     expect(qword(m, DATA + 8)).toBe(0x55555555ffffffffn);
+  });
+});
+
+describe('IMUL r32 in 64-bit mode (0F AF, 69, 6B)', () => {
+  const EDGES = [0, 1, -1, 2, 33, 0x7fffffff, -0x80000000, 0x10000, 0xb505, -0xb505, 46341, 0x12345678, -7];
+  const flagsOf = (low: number, of: boolean) => {
+    let pf = 4;
+    for (let k = 0; k < 8; k++) if ((low >> k) & 1) pf ^= 4;
+    return (of ? 0x801 : 0) | pf | (low === 0 ? 0x40 : 0) | (low < 0 ? 0x80 : 0);
+  };
+  it('gives the low dword, zero-extended, and CF = OF = SF/ZF/PF of the BigInt product', () => {
+    const wrong: string[] = [];
+    for (const [source, imm] of [
+      ['imul ecx, ebx', null],
+      ['imul ecx, [rsi]', null],
+      ['imul ecx, ebx, 0x7fffffff', 0x7fffffff],
+      ['imul ecx, ebx, -0x80000000', -0x80000000],
+      ['imul ecx, ebx, 33', 33],
+      ['imul ecx, ebx, -128', -128],
+    ] as const)
+      for (const a of EDGES)
+        for (const b of imm === null ? EDGES : [imm]) {
+          const m = run(source, (m) => {
+            const s = m.cpu.state;
+            s.gpr[Reg.RCX] = a;
+            s.gpr[Reg.RBX] = source.includes('[rsi]') ? 0 : imm === null ? b : a;
+            if (source.includes('[rsi]')) m.mem.write32(DATA, b);
+          });
+          const p = BigInt(a) * BigInt(b);
+          const low = Number(BigInt.asIntN(32, p));
+          const want = BigInt(low >>> 0);
+          const flags = m.cpu.state.rflags[0] & 0x8c5;
+          if (r64(m, Reg.RCX) !== want || flags !== flagsOf(low, BigInt(low) !== p))
+            wrong.push(`${source} ${a}×${b}: ${r64(m, Reg.RCX).toString(16)} flags ${flags.toString(16)}`);
+        }
+    expect(wrong).toEqual([]);
   });
 });

@@ -11,6 +11,7 @@ import type { Handler } from '../../cpu/handler.js';
 import { LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_SUB } from '../../cpu/lazy-flags.js';
 import type { Insn } from '../../decoder/insn.js';
 import type { OpcodeRow } from '../../decoder/opcode-table.js';
+import { setFlags64 } from './alu64.js';
 
 /** The r/m dword: a register's low half, or memory through the 64-bit effective address. */
 function readE32(cpu: Cpu, i: Insn): number {
@@ -134,13 +135,32 @@ const DEC_EV =
   (cpu, i) =>
     i.mod === 3 ? incDec32(cpu, i.rm, true) : legacy(cpu, i);
 
+/**
+ * IMUL r32, r/m32 (0F AF) and IMUL r32, r/m32, imm (69, 6B): the low dword of the signed product;
+ * CF = OF = the product does not fit in 32 bits. The double product a·b (|a·b| ≤ 2^62) is rounded
+ * but exact whenever it fits in 32 bits, so comparing it with the exact low dword decides. Flags
+ * lazily as a 64-bit record of the sign-extended low dword: SF, ZF, PF as of the low dword, AF 0
+ * (the legacy handler's values).
+ */
+function imul32(cpu: Cpu, d: number, a: number, b: number): void {
+  const low = Math.imul(a, b);
+  const of = a * b !== low ? 1 : 0;
+  cpu.state.gpr[d] = low;
+  cpu.state.gprHigh[d] = 0;
+  setFlags64(cpu, low >>> 0, low < 0 ? 0xffffffff : 0, of, of, 0);
+}
+const IMUL2: Handler = (cpu, i) => imul32(cpu, i.reg, readE32(cpu, i) | 0, cpu.state.gpr[i.reg] | 0);
+const IMUL3: Handler = (cpu, i) => imul32(cpu, i.reg, readE32(cpu, i) | 0, i.imm | 0);
+
 const ALU_NAMES = ['ADD', 'OR', 'ADC', 'SBB', 'AND', 'SUB', 'XOR', 'CMP'];
 
 /**
  * The 64-bit-mode handler of an ALU row with 32-bit operands, or null where the legacy handler
- * serves (ADC, SBB, byte forms, rows that are not ALU rows); also INC/DEC r/m32. `legacy` is the row's legacy handler.
+ * serves (ADC, SBB, byte forms, rows that are not ALU rows); also INC/DEC r/m32 and IMUL r32. `legacy` is the row's legacy handler.
  */
 export function makeAlu32Long(row: OpcodeRow, legacy: Handler): Handler | null {
+  if (row.mnemonic === 'IMUL2') return IMUL2;
+  if (row.mnemonic === 'IMUL3') return IMUL3;
   if (row.operands === 'Ev' && row.mnemonic === 'INC') return INC_EV(legacy);
   if (row.operands === 'Ev' && row.mnemonic === 'DEC') return DEC_EV(legacy);
   const f = FORMS[ALU_NAMES.indexOf(row.mnemonic)];
