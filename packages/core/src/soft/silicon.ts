@@ -39,6 +39,53 @@ export function loadShadowPagingOverride(o: PagingOverride, s: CpuState): Paging
 }
 
 /**
+ * What lets a VM entry keep x86emu's TLB (a VPID- or ASID-tagged TLB: SDM Vol. 3 28.3.3.3, APM
+ * 15.16). Its entries translate through the shadow tables, so they stay right across an exit and
+ * entry as long as the entry loads the same shadow regime (format, root, NXE) and nothing filled
+ * the TLB while the guest was out (a host running on the same Cpu); whatever the hypervisor changes
+ * in the shadow tables it flushes itself (`kvm_flush_remote_tlbs` → `ArchOps.flushTlb`), as KVM
+ * does with VPIDs. Entries are only cached from present translations, and a permission miss walks
+ * again, so a shadow entry that gained rights needs no flush. Allocation-free.
+ */
+export class ShadowTlbRegime {
+  private mode = -1;
+  private root = -1;
+  private nxe = false;
+  private tag = -1;
+  /** TLB fills counted at the last exit: a fill since then is not the guest's. */
+  private missesAtExit = -1;
+
+  /**
+   * At VM entry: true when the TLB may be kept for `o` under `tag` (another context, e.g. the
+   * current VMCS or the ASID, must flush); records the regime either way.
+   */
+  keep(o: PagingOverride, tag: number, tlbMisses: number): boolean {
+    const same =
+      this.mode === o.mode &&
+      this.root === o.root &&
+      this.nxe === o.nxe &&
+      this.tag === tag &&
+      this.missesAtExit === tlbMisses;
+    this.mode = o.mode;
+    this.root = o.root;
+    this.nxe = o.nxe;
+    this.tag = tag;
+    return same;
+  }
+
+  /** At VM exit: the guest's TLB fills end here. */
+  exited(tlbMisses: number): void {
+    this.missesAtExit = tlbMisses;
+  }
+
+  /** Forget the regime: the next entry flushes. */
+  reset(): void {
+    this.mode = -1;
+    this.missesAtExit = -1;
+  }
+}
+
+/**
  * CPUID.1:EDX of the software engine's parts: the modelled part's platform bits (VME, DE, MCE,
  * MTRR, MCA, PAT, PSE-36 …: what the drivers' MSRs and x86emu provide) with x86emu's instruction
  * set (x87, MMX, FXSR, SSE, SSE2, CLFSH), and no APIC of the silicon's own: KVM's in-kernel irqchip

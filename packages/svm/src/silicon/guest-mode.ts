@@ -13,7 +13,7 @@
  * guest exits with SVM_EXIT_INTR when INTR is intercepted.
  */
 
-import { loadShadowPagingOverride, newShadowPagingOverride } from '@kvm/core';
+import { loadShadowPagingOverride, newShadowPagingOverride, ShadowTlbRegime } from '@kvm/core';
 import {
   Cpu,
   CrAccessType,
@@ -77,6 +77,8 @@ export class SvmGuestMode implements Intercepts {
   private iopm: Uint8Array[] = [];
   private msrpm: Uint8Array[] = [];
   private readonly override = newShadowPagingOverride();
+  /** Whether VMRUN may keep the TLB (see `ShadowTlbRegime`): tagged by the guest's ASID (APM 15.16). */
+  private readonly tlbRegime = new ShadowTlbRegime();
 
   constructor(
     private readonly silicon: SvmSilicon,
@@ -281,12 +283,18 @@ export class SvmGuestMode implements Intercepts {
     this.exceptionMask = this.exceptionIntercepts;
 
     this.cpu.setIntercepts(this);
+    let keep = false;
     if (s.cr[0] & X86_CR0_PG) {
-      this.cpu.setPagingOverride(loadShadowPagingOverride(this.override, s));
+      const o = loadShadowPagingOverride(this.override, s);
+      keep = this.tlbRegime.keep(o, v.u32(VMCB.GUEST_ASID), this.cpu.stats.tlbMisses);
+      this.cpu.setPagingOverride(o, false);
     } else {
-      this.cpu.setPagingOverride(null);
+      this.tlbRegime.reset();
+      this.cpu.setPagingOverride(null, false);
     }
-    this.cpu.stateChanged();
+    // TLB_CONTROL other than DO_NOTHING flushes at VMRUN (APM 15.16.1); the model flushes all.
+    if (v.u8(VMCB.TLB_CONTROL) !== 0) keep = false;
+    this.cpu.stateChanged(!keep);
 
     const inj = v.u32(VMCB.EVENTINJ);
     if (inj & EventInj.VALID) {
@@ -379,6 +387,7 @@ export class SvmGuestMode implements Intercepts {
         this.exit(v, SvmExit.INTR, 0, 0, rip);
         break;
     }
+    this.tlbRegime.exited(cpu.stats.tlbMisses);
     this.save(v);
   }
 

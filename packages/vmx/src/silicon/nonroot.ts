@@ -17,7 +17,7 @@
  * is called from another thread's kick, with the same exit.
  */
 
-import { loadShadowPagingOverride, newShadowPagingOverride } from '@kvm/core';
+import { loadShadowPagingOverride, newShadowPagingOverride, ShadowTlbRegime } from '@kvm/core';
 import {
   Cpu,
   type ExitInfo,
@@ -130,6 +130,8 @@ export class VmxNonRoot implements Intercepts {
   private ioBitmapB: Uint8Array | null = null;
   private msrBitmap: Uint8Array | null = null;
   private readonly override = newShadowPagingOverride();
+  /** Whether an entry may keep the TLB (see `ShadowTlbRegime`; the current VMCS is its tag). */
+  private readonly tlbRegime = new ShadowTlbRegime();
 
   constructor(
     private readonly silicon: VmxSilicon,
@@ -358,8 +360,10 @@ export class VmxNonRoot implements Intercepts {
 
     // Shadow paging: translate through the CR3 field's tables (see the file comment).
     this.cpu.setIntercepts(this);
-    this.cpu.setPagingOverride(loadShadowPagingOverride(this.override, s));
-    this.cpu.stateChanged();
+    const o = loadShadowPagingOverride(this.override, s);
+    const keep = this.tlbRegime.keep(o, si.currentVmcs, this.cpu.stats.tlbMisses);
+    this.cpu.setPagingOverride(o, false);
+    this.cpu.stateChanged(!keep);
 
     // VM-entry event injection (27.6): delivered before the first guest instruction.
     const info = f(VMCS.VM_ENTRY_INTR_INFO_FIELD);
@@ -508,6 +512,7 @@ export class VmxNonRoot implements Intercepts {
         this.clearExitInfo(ExitReason.EXTERNAL_INTERRUPT, 0, 0);
         break;
     }
+    this.tlbRegime.exited(cpu.stats.tlbMisses);
     this.saveGuest();
   }
 

@@ -307,13 +307,17 @@ export class Cpu {
     for (let s = 0; s < 8; s++) this.updateSegFlags(s);
   }
 
-  /** Recomputes everything derived from `state` (mode, segment checks, paging) and flushes the TLB. */
-  stateChanged(): void {
+  /**
+   * Recomputes everything derived from `state` (mode, segment checks, paging) and flushes the TLB.
+   * `flush` false keeps the TLB: a VM entry whose translation regime did not change (VPID/ASID-tagged
+   * TLBs, SDM Vol. 3 28.3.3.3, APM 15.16), the hypervisor flushing explicitly when it must.
+   */
+  stateChanged(flush = true): void {
     this.lfOp = LF_NONE;
     this.interceptMask = this.intercepts ? this.intercepts.mask : 0;
     this.updateMode();
     for (let s = 0; s < 8; s++) this.updateSegFlags(s);
-    this.updatePaging(true);
+    this.updatePaging(flush);
     this.updateDebug();
     this.updateAc();
     // State set from outside (KVM_SET_SREGS, VM entry) with PAE paging: load the PDPTEs from CR3.
@@ -338,10 +342,10 @@ export class Cpu {
     this.irqCheck = true;
   }
 
-  /** Sets or clears the shadow-paging translation override (see `PagingOverride`). Flushes the TLB. */
-  setPagingOverride(o: PagingOverride | null): void {
+  /** Sets or clears the shadow-paging translation override (see `PagingOverride`). Flushes the TLB unless `flush` is false. */
+  setPagingOverride(o: PagingOverride | null, flush = true): void {
     this.override = o;
-    this.updatePaging(true);
+    this.updatePaging(flush);
   }
 
   // =====================================================================================
