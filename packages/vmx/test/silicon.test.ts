@@ -220,6 +220,40 @@ describe('VMX silicon: VMCS instructions and their error numbers', () => {
     expect(instructionError(si)).toBe(VmxInstructionError.VMRESUME_NONLAUNCHED_VMCS);
   });
 
+  it('checks the controls and host state again after a VMWRITE or VMPTRLD, though they passed before', () => {
+    const { si, vmcs, page } = rootSilicon();
+    si.vmclear(vmcs);
+    si.vmptrld(vmcs);
+    const msr = new Uint32Array(2);
+    const ctl = (m: number) => {
+      si.rdmsr(m, msr);
+      return msr[0];
+    };
+    si.vmwrite(VMCS.PIN_BASED_VM_EXEC_CONTROL, ctl(VmxMsr.IA32_VMX_PINBASED_CTLS));
+    si.vmwrite(VMCS.CPU_BASED_VM_EXEC_CONTROL, ctl(VmxMsr.IA32_VMX_PROCBASED_CTLS));
+    si.vmwrite(VMCS.VM_EXIT_CONTROLS, ctl(VmxMsr.IA32_VMX_EXIT_CTLS) | VmExitCtl.HOST_ADDR_SPACE_SIZE);
+    si.vmwrite(VMCS.VM_ENTRY_CONTROLS, ctl(VmxMsr.IA32_VMX_ENTRY_CTLS));
+    si.vmwrite(VMCS.HOST_CR0, si.hostCr0);
+    si.vmwrite(VMCS.HOST_CR4, si.hostCr4);
+    si.vmwrite(VMCS.HOST_CS_SELECTOR, 0x10);
+    si.vmwrite(VMCS.HOST_TR_SELECTOR, 0x40);
+    // Controls and host state pass (the guest state does not: exit 33).
+    expect(si.vmlaunch()).toBe(VmxStatus.Succeed);
+    expect(si.vmlaunch()).toBe(VmxStatus.Succeed);
+    si.vmwrite(VMCS.HOST_CR0, 0);
+    expect(si.vmlaunch()).toBe(VmxStatus.FailValid);
+    expect(instructionError(si)).toBe(VmxInstructionError.ENTRY_INVALID_HOST_STATE_FIELD);
+    si.vmwrite(VMCS.HOST_CR0, si.hostCr0);
+    expect(si.vmlaunch()).toBe(VmxStatus.Succeed);
+    // Another VMCS, all controls zero.
+    const other = page();
+    expect(si.vmptrld(other)).toBe(VmxStatus.Succeed);
+    si.vmclear(other);
+    si.vmptrld(other);
+    expect(si.vmlaunch()).toBe(VmxStatus.FailValid);
+    expect(instructionError(si)).toBe(VmxInstructionError.ENTRY_INVALID_CONTROL_FIELD);
+  });
+
   it('reports capability MSRs whose allowed settings are consistent, and no VMX MSRs without VMX', () => {
     const si = new VmxSilicon();
     const out = new Uint32Array(2);

@@ -100,6 +100,8 @@ const MSR_GS_BASE = 0xc0000101;
 const MSR_KERNEL_GS_BASE = 0xc0000102;
 const MSR_TSC_AUX = 0xc0000103;
 /** The host's EFER on the Intel 64 part: a 64-bit hypervisor runs in IA-32e mode (SCE, LME, LMA, NXE). */
+/** First physical address beyond MAXPHYADDR (a constant, not recomputed per VM entry). */
+const PHYS_LIMIT = 2 ** MAXPHYADDR;
 const HOST_EFER_64 = (1 << 0) | (1 << 8) | (1 << 10) | (1 << 11);
 const X86_CR4_PAE = 1 << 5;
 
@@ -295,7 +297,7 @@ export class VmxSilicon implements HostCpu {
   }
 
   private badAddress(hpa: number): boolean {
-    return hpa % 4096 !== 0 || hpa < 0 || hpa >= 2 ** MAXPHYADDR;
+    return hpa % 4096 !== 0 || hpa < 0 || hpa >= PHYS_LIMIT;
   }
 
   /** VMXON with the region at `hpa` (SDM 31.3 "VMXON"). */
@@ -319,6 +321,7 @@ export class VmxSilicon implements HostCpu {
       this.vmxonPointer = hpa;
       this.currentVmcs = INVALID_POINTER;
       this.epoch++;
+      this.writes++;
       return VmxStatus.Succeed;
     }
     return this.vmfail(VmxInstructionError.VMXON_IN_ROOT);
@@ -330,6 +333,7 @@ export class VmxSilicon implements HostCpu {
     this.inVmxOperation = false;
     this.vmxonPointer = INVALID_POINTER;
     this.currentVmcs = INVALID_POINTER;
+    this.writes++;
     return VmxStatus.Succeed;
   }
 
@@ -340,6 +344,7 @@ export class VmxSilicon implements HostCpu {
       return this.vmfail(VmxInstructionError.VMCLEAR_INVALID_ADDRESS);
     if (hpa === this.vmxonPointer) return this.vmfail(VmxInstructionError.VMCLEAR_VMXON_POINTER);
     this.scratch.launchState = LaunchState.Clear;
+    this.writes++;
     if (hpa === this.currentVmcs) {
       this.currentVmcs = INVALID_POINTER;
       this.vmcs.bind(-1);
@@ -357,6 +362,7 @@ export class VmxSilicon implements HostCpu {
       return this.vmfail(VmxInstructionError.VMPTRLD_INCORRECT_REVISION_ID);
     this.currentVmcs = hpa;
     this.vmcs.bind(hpa);
+    this.writes++;
     return VmxStatus.Succeed;
   }
 
@@ -399,6 +405,8 @@ export class VmxSilicon implements HostCpu {
     if (encodingType(encoding) === VmcsFieldType.ExitInfo) {
       return this.vmfail(VmxInstructionError.VMWRITE_READ_ONLY_COMPONENT);
     }
+    const lo = this.vmcs.lo(slot);
+    const hi = this.vmcs.hi(slot);
     if (encoding & 1) {
       this.vmcs.setHi(slot, value >>> 0);
     } else {
@@ -406,6 +414,7 @@ export class VmxSilicon implements HostCpu {
       const wide = this.longMode && (width === VmcsWidth.W64 || width === VmcsWidth.Natural);
       this.vmcs.setHi(slot, wide ? valueHigh >>> 0 : 0);
     }
+    if (this.vmcs.lo(slot) !== lo || this.vmcs.hi(slot) !== hi) this.writes++;
     return VmxStatus.Succeed;
   }
 
@@ -438,6 +447,12 @@ export class VmxSilicon implements HostCpu {
     return this.nonRootUnit;
   }
   private nonRootUnit: VmxNonRoot | null = null;
+  /** Bumped by whatever may change what `checkControls`/`checkHostState` read (see `vmentry`). */
+  private writes = 0;
+  private checkedWrites = -1;
+  private checkedVmcs = INVALID_POINTER;
+  private checkedHostEfer = -1;
+  private checkedEntryCtl = -1;
 
   private vmentry(launch: boolean): VmxStatus {
     if (!this.inVmxOperation) return VmxStatus.Ud;
@@ -450,15 +465,31 @@ export class VmxSilicon implements HostCpu {
         return this.vmfail(VmxInstructionError.VMRESUME_NONLAUNCHED_VMCS);
       if (v.epoch !== this.epoch) return this.vmfail(VmxInstructionError.VMRESUME_AFTER_VMXOFF);
     }
-    const ctl = checkControls(this, this.caps);
-    if (ctl !== 0) {
-      this.lastEntryFailure = ctl;
-      return this.vmfail(VmxInstructionError.ENTRY_INVALID_CONTROL_FIELD);
-    }
-    const host = checkHostState(this);
-    if (host !== 0) {
-      this.lastEntryFailure = host;
-      return this.vmfail(VmxInstructionError.ENTRY_INVALID_HOST_STATE_FIELD);
+    // The controls and host state passed on the last entry and nothing the checks read changed
+    // since: VMWRITE (of another value), VMPTRLD, VMCLEAR, VMXON/VMXOFF bump `writes`; the exit
+    // itself writes only VM_ENTRY_CONTROLS' IA-32e bit (27.2), part of the key.
+    const entryCtl = this.field(VMCS.VM_ENTRY_CONTROLS);
+    if (
+      this.checkedWrites !== this.writes ||
+      this.checkedVmcs !== this.currentVmcs ||
+      this.checkedHostEfer !== this.hostEfer ||
+      this.checkedEntryCtl !== entryCtl
+    ) {
+      this.checkedVmcs = INVALID_POINTER;
+      const ctl = checkControls(this, this.caps);
+      if (ctl !== 0) {
+        this.lastEntryFailure = ctl;
+        return this.vmfail(VmxInstructionError.ENTRY_INVALID_CONTROL_FIELD);
+      }
+      const host = checkHostState(this);
+      if (host !== 0) {
+        this.lastEntryFailure = host;
+        return this.vmfail(VmxInstructionError.ENTRY_INVALID_HOST_STATE_FIELD);
+      }
+      this.checkedWrites = this.writes;
+      this.checkedVmcs = this.currentVmcs;
+      this.checkedHostEfer = this.hostEfer;
+      this.checkedEntryCtl = entryCtl;
     }
     const guest = checkGuestState(this);
     if (guest !== 0) {
