@@ -17,6 +17,25 @@ const MMX_OPERAND = /(^| |,)[PQN][a-z]/;
 const XSAVE_FORMS = new Set(['XGETBV', 'XSETBV', 'XSAVE M', 'XRSTOR M', 'XSAVEOPT M']);
 const TRANSCENDENTAL = new Set(['FSIN', 'FCOS', 'FSINCOS', 'FPTAN', 'FPATAN', 'F2XM1', 'FYL2X', 'FYL2XP1']);
 const CR4_OSXSAVE = 1 << 18;
+/** Forms the AMD host runs under LOCK (SDM: #UD). */
+const LOCK_RUNS = new Set(['MFENCE', 'LFENCE', 'SFENCE', 'FXSAVE M', 'FXRSTOR M']);
+
+/** Whether the blamed instruction (the first of its form in the case) has a LOCK prefix. */
+function lockPrefixed(m: Mismatch, form: string): boolean {
+  let at = 0;
+  for (const insn of m.testCase.insns) {
+    if (insn.form === form) {
+      for (let k = at; k < at + insn.length; k++) {
+        const b = m.testCase.bytes[k];
+        if (b === 0xf0) return true;
+        if (b === 0x0f) return false;
+      }
+      return false;
+    }
+    at += insn.length;
+  }
+  return false;
+}
 
 /** The vectors the two sides ended in, from the stub addresses (one HLT per vector at STUBS64). */
 function vectors(m: Mismatch): { host: number; emu: number } | null {
@@ -89,6 +108,15 @@ export function classifyFpuSse(sig: Signature, m: Mismatch): string | undefined 
     x87Untouched(m)
   )
     return `host: an MMX instruction whose memory operand faults #GP(0)/#SS(0) on the CPU is handed by kvm-pvm to KVM's emulator, whose MMX operand fetch (fetch_possible_mmx_operand) puts the x87 in MMX state (TOP 0, every tag valid) before it raises the fault (probe: MOVQ m64, MM0 non-canonical leaves TOP 0 on the host, while at a not-present page, natively, it leaves TOP alone); SDM Vol. 3A 12.2: the state changes only when an MMX instruction executes, as x86emu`;
+  if (
+    v &&
+    LOCK_RUNS.has(sig.form) &&
+    v.emu === 6 &&
+    v.host !== 6 &&
+    lockPrefixed(m, sig.form) &&
+    within('eip', 'gpr', 'memory', 'cr2')
+  )
+    return `host CPU: this AMD CPU runs ${sig.form.split(' ')[0]} with a LOCK prefix as without it (probe: LOCK MFENCE, LOCK SFENCE and LOCK FXSAVE run), as it runs LOCK hint NOPs; SDM Vol. 2 LOCK: #UD with an instruction that is not a lockable read-modify-write, as x86emu`;
   if (
     v &&
     XSAVE_FORMS.has(sig.form) &&

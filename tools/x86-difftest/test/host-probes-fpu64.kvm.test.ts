@@ -105,5 +105,11 @@ describe.skipIf(skip !== undefined)(
       expect(tops(movq, NON_CANONICAL)).toEqual([0, 5]);
       expect(tops(movq, [PAGE64_NOT_PRESENT, 0])).toEqual([5, 5]);
     });
+
+    it('LOCK MFENCE, LOCK SFENCE and LOCK FXSAVE run on this AMD CPU; the SDM (and x86emu) say #UD', () => {
+      expect(probe([0xf0, 0x0f, 0xae, 0xf0])).toEqual([GP, UD]); // host: the fence, then the terminator
+      expect(probe([0xf0, 0x0f, 0xae, 0xf8])).toEqual([GP, UD]);
+      expect(probe([0xf0, 0x0f, 0xae, 0x00])).toEqual([GP, UD]);
+    });
   },
 );
