@@ -75,6 +75,8 @@ const ATTRIB_DB = 1 << 10;
 
 /** Physical-address width (CPUID.80000008:EAX[7:0]). */
 export const SVM_MAXPHYADDR = 40;
+/** First physical address beyond SVM_MAXPHYADDR (not recomputed per VMRUN/VMLOAD/VMSAVE). */
+const SVM_PHYS_LIMIT = 2 ** SVM_MAXPHYADDR;
 
 export class SvmSilicon implements HostCpu {
   readonly memory: HostPhysicalMemory;
@@ -251,7 +253,7 @@ export class SvmSilicon implements HostCpu {
    */
   vmrun(vmcbHpa: number): SvmStatus {
     if (!(this.efer & EFER_SVME)) return SvmStatus.Ud;
-    if (vmcbHpa % 4096 !== 0 || vmcbHpa >= 2 ** SVM_MAXPHYADDR || !this.vmcb.bind(vmcbHpa))
+    if (vmcbHpa % 4096 !== 0 || vmcbHpa >= SVM_PHYS_LIMIT || !this.vmcb.bind(vmcbHpa))
       return SvmStatus.Gp;
     const v = this.vmcb;
     const why = this.consistency(v);
@@ -268,7 +270,7 @@ export class SvmSilicon implements HostCpu {
   /** VMLOAD's and VMSAVE's checks (15.5.2): #UD without EFER.SVME, #GP for a bad address. */
   private bindForLoadSave(hpa: number): SvmStatus {
     if (!(this.efer & EFER_SVME)) return SvmStatus.Ud;
-    if (hpa % 4096 !== 0 || hpa >= 2 ** SVM_MAXPHYADDR || !this.vmcb.bind(hpa)) return SvmStatus.Gp;
+    if (hpa % 4096 !== 0 || hpa >= SVM_PHYS_LIMIT || !this.vmcb.bind(hpa)) return SvmStatus.Gp;
     return SvmStatus.Exited;
   }
 

@@ -15,7 +15,10 @@ export class Vmcb {
       this.hpa = -1;
       return false;
     }
-    this.dv = new DataView(v.buffer, v.byteOffset, 4096);
+    // VMRUN, VMLOAD and VMSAVE bind the same page on every entry: no new DataView for it.
+    const dv = this.dv;
+    if (dv === null || dv.buffer !== v.buffer || dv.byteOffset !== v.byteOffset)
+      this.dv = new DataView(v.buffer, v.byteOffset, 4096);
     this.hpa = hpa;
     return true;
   }
