@@ -253,8 +253,7 @@ export class SvmSilicon implements HostCpu {
    */
   vmrun(vmcbHpa: number): SvmStatus {
     if (!(this.efer & EFER_SVME)) return SvmStatus.Ud;
-    if (vmcbHpa % 4096 !== 0 || vmcbHpa >= SVM_PHYS_LIMIT || !this.vmcb.bind(vmcbHpa))
-      return SvmStatus.Gp;
+    if (vmcbHpa % 4096 !== 0 || vmcbHpa >= SVM_PHYS_LIMIT || !this.vmcb.bind(vmcbHpa)) return SvmStatus.Gp;
     const v = this.vmcb;
     const why = this.consistency(v);
     if (why !== '') {
