@@ -44,17 +44,25 @@ function hostOps(vcpu: SoftVcpu, paging: PagingState): MmuHostOps {
     readGuest(gpa, dst) {
       const f = frame(gpa);
       if (f === null) return false;
+      // The MMU reads one gpte (4 or 8 bytes) or the four PDPTEs per call, several per fault: a
+      // byte loop, not a `subarray` allocated per read. A read never crosses its page (gptes
+      // are naturally aligned, the PDPTEs 32-byte aligned).
       const off = gpa % PAGE_SIZE;
-      dst.set(f.subarray(off, off + dst.length));
+      const n = Math.min(dst.length, PAGE_SIZE - off);
+      for (let i = 0; i < n; i++) dst[i] = f[off + i];
       return true;
     },
     cmpxchgGuest32(gpa, expected, desired) {
       const f = frame(gpa);
       if (f === null) return false;
-      const dv = new DataView(f.buffer, f.byteOffset, PAGE_SIZE);
+      // Little-endian by bytes: no DataView per accessed/dirty-bit update.
       const off = gpa % PAGE_SIZE;
-      if (dv.getUint32(off, true) !== expected >>> 0) return false;
-      dv.setUint32(off, desired >>> 0, true);
+      const old = (f[off] | (f[off + 1] << 8) | (f[off + 2] << 16) | (f[off + 3] << 24)) >>> 0;
+      if (old !== expected >>> 0) return false;
+      f[off] = desired;
+      f[off + 1] = desired >>> 8;
+      f[off + 2] = desired >>> 16;
+      f[off + 3] = desired >>> 24;
       vm.slots.markDirty(Math.floor(gpa / PAGE_SIZE));
       return true;
     },
