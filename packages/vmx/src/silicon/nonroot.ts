@@ -27,7 +27,7 @@ import {
   SegAttr,
   StopReason,
 } from '@kvm/x86emu';
-import { VMCS } from './vmcs-fields.js';
+import { VMCS, VMCS_SLOT_BY_ENCODING } from './vmcs-fields.js';
 import {
   ActivityState,
   CpuBased,
@@ -71,6 +71,9 @@ const SEG_FIELDS: readonly (readonly [number, number, number, number])[] = [
   [VMCS.GUEST_LDTR_SELECTOR, VMCS.GUEST_LDTR_BASE, VMCS.GUEST_LDTR_LIMIT, VMCS.GUEST_LDTR_AR_BYTES],
   [VMCS.GUEST_TR_SELECTOR, VMCS.GUEST_TR_BASE, VMCS.GUEST_TR_LIMIT, VMCS.GUEST_TR_AR_BYTES],
 ];
+
+/** SEG_FIELDS as VMCS slots, four per segment: the entry/exit loops index the region directly. */
+const SEG_SLOTS: Int16Array = Int16Array.from(SEG_FIELDS.flat(), (e) => VMCS_SLOT_BY_ENCODING[e >>> 1]);
 
 /** InterceptKind → basic exit reason, for the kinds whose exit is just the instruction. */
 const SIMPLE_EXIT: Int16Array = (() => {
@@ -268,13 +271,14 @@ export class VmxNonRoot implements Intercepts {
     const f = (e: number): number => si.field(e);
     const h = (e: number): number => si.fieldHigh(e);
     const s = this.cpu.state;
+    const v = si.vmcs;
     for (let i = 0; i < 8; i++) {
-      const [sel, base, limit, ar] = SEG_FIELDS[i];
-      s.segSel[i] = f(sel);
-      s.segBase[i] = f(base);
-      s.segBaseHigh[i] = h(base);
-      s.segLimit[i] = f(limit);
-      s.segAttr[i] = f(ar);
+      const base = SEG_SLOTS[4 * i + 1];
+      s.segSel[i] = v.lo(SEG_SLOTS[4 * i]);
+      s.segBase[i] = v.lo(base);
+      s.segBaseHigh[i] = v.hi(base);
+      s.segLimit[i] = v.lo(SEG_SLOTS[4 * i + 2]);
+      s.segAttr[i] = v.lo(SEG_SLOTS[4 * i + 3]);
     }
     s.dtBase[0] = f(VMCS.GUEST_GDTR_BASE);
     s.dtBaseHigh[0] = h(VMCS.GUEST_GDTR_BASE);
@@ -385,13 +389,21 @@ export class VmxNonRoot implements Intercepts {
   private saveGuest(): void {
     const si = this.silicon;
     const s = this.cpu.state;
+    const v = si.vmcs;
     for (let i = 0; i < 8; i++) {
-      const [sel, base, limit, ar] = SEG_FIELDS[i];
-      si.setField(sel, s.segSel[i]);
-      si.setField(base, s.segBase[i]);
-      si.setFieldHigh(base, s.segBaseHigh[i]);
-      si.setField(limit, s.segLimit[i]);
-      si.setField(ar, s.segAttr[i]);
+      const sel = SEG_SLOTS[4 * i];
+      const base = SEG_SLOTS[4 * i + 1];
+      const limit = SEG_SLOTS[4 * i + 2];
+      const ar = SEG_SLOTS[4 * i + 3];
+      // setField semantics: a whole field, the high half 0 unless written after.
+      v.setLo(sel, s.segSel[i]);
+      v.setHi(sel, 0);
+      v.setLo(base, s.segBase[i]);
+      v.setHi(base, s.segBaseHigh[i]);
+      v.setLo(limit, s.segLimit[i]);
+      v.setHi(limit, 0);
+      v.setLo(ar, s.segAttr[i]);
+      v.setHi(ar, 0);
     }
     si.setField(VMCS.GUEST_GDTR_BASE, s.dtBase[0]);
     si.setFieldHigh(VMCS.GUEST_GDTR_BASE, s.dtBaseHigh[0]);
