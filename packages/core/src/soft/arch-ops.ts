@@ -255,6 +255,12 @@ export interface ArchOps {
   flushTlb(vcpu: KvmVcpu): void;
 
   /**
+   * OPTIONAL. `flush_tlb_gva` (`vpid_sync_vcpu_addr`, INVLPGA): drop the cached translation of
+   * linear `gva` (x86emu's folded 48-bit form); without it the MMU's INVLPG flushes everything.
+   */
+  flushTlbGva?(vcpu: KvmVcpu, gva: number): void;
+
+  /**
    * REQUIRED. Enter the guest (VMLAUNCH/VMRESUME or VMRUN) with at most `budget` instructions and
    * return when it exits. The budget expiring is an exit too (the model's preemption timer).
    */

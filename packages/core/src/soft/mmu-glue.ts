@@ -86,8 +86,10 @@ function hostOps(vcpu: SoftVcpu, paging: PagingState): MmuHostOps {
     flushTlb() {
       vcpu.ops.flushTlb(vcpu);
     },
-    flushTlbGva(_gva) {
-      vcpu.ops.flushTlb(vcpu);
+    flushTlbGva(gva) {
+      // An INVLPG exit drops one translation, not the whole TLB (KVM: `kvm_x86_ops.flush_tlb_gva`).
+      if (vcpu.ops.flushTlbGva !== undefined) vcpu.ops.flushTlbGva(vcpu, gva);
+      else vcpu.ops.flushTlb(vcpu);
     },
     paging,
   };

@@ -497,6 +497,11 @@ export class SvmDriver implements ArchOps {
     this.cpu.guest.cpu.flushTlb();
   }
 
+  /** `flush_tlb_gva`: the INVLPG the MMU handled drops that one translation. */
+  flushTlbGva(_vcpu: SoftVcpu, gva: number): void {
+    this.cpu.guest.cpu.invlpg(gva);
+  }
+
   // ---- run ---------------------------------------------------------------------------------------
 
   /**

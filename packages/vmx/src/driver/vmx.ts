@@ -552,6 +552,11 @@ export class VmxDriver implements ArchOps {
     this.cpu.nonRoot.cpu.flushTlb();
   }
 
+  /** `flush_tlb_gva`: the INVLPG the MMU handled drops that one translation. */
+  flushTlbGva(_vcpu: SoftVcpu, gva: number): void {
+    this.cpu.nonRoot.cpu.invlpg(gva);
+  }
+
   // ---- run ---------------------------------------------------------------------------------
 
   /**
