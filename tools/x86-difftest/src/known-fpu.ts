@@ -17,6 +17,8 @@ const MMX_OPERAND = /(^| |,)[PQN][a-z]/;
 const XSAVE_FORMS = new Set(['XGETBV', 'XSETBV', 'XSAVE M', 'XRSTOR M', 'XSAVEOPT M']);
 const TRANSCENDENTAL = new Set(['FSIN', 'FCOS', 'FSINCOS', 'FPTAN', 'FPATAN', 'F2XM1', 'FYL2X', 'FYL2XP1']);
 const CR4_OSXSAVE = 1 << 18;
+/** The error code's slot of an exception frame on the harness's RSP0 stack (x86emu's #GP/#SS). */
+const ERROR_SLOT = 0x33fd0;
 /** Forms the AMD host runs under LOCK (SDM: #UD). */
 const LOCK_RUNS = new Set(['MFENCE', 'LFENCE', 'SFENCE', 'FXSAVE M', 'FXRSTOR M']);
 
@@ -76,7 +78,15 @@ export function classifyFpuSse(sig: Signature, m: Mismatch): string | undefined 
     v &&
     v.host === 6 &&
     (v.emu === 13 || v.emu === 12) &&
-    within('eip', 'gpr', 'memory', ...(MMX_OPERAND.test(sig.form) ? ['fpu'] : []))
+    within('eip', 'gpr', 'memory', ...(MMX_OPERAND.test(sig.form) ? ['fpu'] : [])) &&
+    // x86emu faulted at the instruction too: its frame differs from the host's only in the
+    // error-code slot below the host's frame (a different RIP there would mean it ran on).
+    m.differences.every(
+      (d) =>
+        d.category !== 'memory' ||
+        d.field === `ram[0x${ERROR_SLOT.toString(16)}..0x${(ERROR_SLOT + 7).toString(16)}]` ||
+        d.field === `ram[0x${ERROR_SLOT.toString(16)}..0x${ERROR_SLOT.toString(16)}]`,
+    )
   )
     return `host: kvm-pvm intercepts the #GP(0)/#SS(0) the CPU raises at CPL 3 for a misaligned or non-canonical x87/SSE memory operand and hands the instruction to KVM's emulator, which lacks it and injects #UD (handle_emulation_failure; for MMX forms its operand fetch also leaves the x87 in MMX state) (probe: PAND m128 and FLD m64 run natively aligned and canonical, give #UD misaligned/non-canonical, while MOVDQA, which the emulator implements, gives #GP(0)); SDM Vol. 2 (the instruction's "64-Bit Mode Exceptions"): #GP(0)/#SS(0), as x86emu`;
   if (v && v.host === 12 && v.emu === 13 && within('eip', 'gpr', 'memory'))
