@@ -124,4 +124,16 @@ describe('known-mismatch matching', () => {
     expect(matchesKnown({ mode: 'pm16', form: 'garbage:AAM', categories: ['eflags', 'gpr'] }, k)).toBe(false);
     expect(matchesKnown({ mode: 'pm16', form: 'AAM Ib', categories: ['eflags'] }, k)).toBe(false);
   });
+  it('an entry whose host answer varies matches any categories of its mode and form, and only those', () => {
+    const v = {
+      ...k,
+      mode: 'real' as const,
+      form: 'garbage:SYSRET',
+      categories: ['stop'],
+      hostVaries: 'why',
+    };
+    expect(matchesKnown({ mode: 'real', form: 'garbage:SYSRET', categories: ['gpr', 'seg'] }, v)).toBe(true);
+    expect(matchesKnown({ mode: 'pm16', form: 'garbage:SYSRET', categories: ['stop'] }, v)).toBe(false);
+    expect(matchesKnown({ mode: 'real', form: 'garbage:SYSCALL', categories: ['stop'] }, v)).toBe(false);
+  });
 });
