@@ -24,6 +24,7 @@ export {
   SOFT_ENGINE_QUIRKS,
 } from './engines.js';
 export {
+  DEVICE_GUESTS,
   GUESTS,
   type GuestInfo,
   type GuestKind,

@@ -265,6 +265,13 @@ const ENTRIES: readonly Entry[] = [
 
 export const GUESTS: readonly GuestInfo[] = ENTRIES.map((e) => ({ ...e, image: imagePath(e.name) }));
 
+/**
+ * Images the build makes that are not in `GUESTS`: they need a device the shared suite does not
+ * give them (a disk), so their own tests run them (`virtioblk64`:
+ * apps/qemu-lite/test/virtio-blk.engines.test.ts).
+ */
+export const DEVICE_GUESTS: readonly string[] = ['virtioblk64'];
+
 /** The entry for a guest name; undefined if there is none. */
 export function guestByName(name: string): GuestInfo | undefined {
   return GUESTS.find((g) => g.name === name);
