@@ -69,7 +69,8 @@ describe.skipIf(skip !== undefined)("Debian's kernel on a bare x86emu Cpu", () =
   }, 120_000);
 });
 
-describe.skipIf(!existsSync(x86emuDist))('the bare harness run loop', () => {
+const noX86emu = existsSync(x86emuDist) ? '' : ` (skipped: ${x86emuDist} is missing: build @kvm/x86emu)`;
+describe.skipIf(noX86emu !== '')(`the bare harness run loop${noX86emu}`, () => {
   /**
    * Real mode at 0x7c00: rdtsc; mov ebx, eax; sti; hlt (woken by the PIT's 18.2 Hz IRQ 0, whose
    * vector's IVT entry points at an IRET); cli; rdtsc; sub eax, ebx; print 'Y' on COM1 if at

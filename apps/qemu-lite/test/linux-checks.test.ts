@@ -45,8 +45,11 @@ describe('the Linux boot checks', () => {
     expect(() => checkSort(['=== sort', ...bad, '=== end'].join('\n'), '')).toThrow();
   });
 
-  it.skipIf(!existsSync(join(linux.cacheDir, 'busybox')))(
-    "accept busybox's digest, with a kernel line inside the section, and refuse another",
+  const noBusybox = existsSync(join(linux.cacheDir, 'busybox'))
+    ? ''
+    : ' (skipped: tools/linux/cache/busybox is absent: node tools/linux/fetch.mjs)';
+  it.skipIf(noBusybox !== '')(
+    `accept busybox's digest, with a kernel line inside the section, and refuse another${noBusybox}`,
     () => {
       const digest = sha256(readFileSync(join(linux.cacheDir, 'busybox')));
       const console = (d: string) =>
