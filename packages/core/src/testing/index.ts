@@ -15,3 +15,5 @@ export {
 } from './guests.js';
 export { defineLongModeRobustnessSuite } from './long-mode-robustness.js';
 export { defineLongModeGuestSuite, defineLongModeSuite } from './long-mode-suite.js';
+export { defineLongModeStateSuite } from './state64-suite.js';
+export { defineXsetbvSuite } from './xsetbv-suite.js';
