@@ -14,18 +14,20 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { KvmSregs } from '@kvm/core';
 import { describe, expect, it } from 'vitest';
-import type { BareSregs } from '../../../tools/linux/bare/entry-state.mjs';
 import { bootOnBareCpu } from '../../../tools/linux/bare/run.mjs';
 import * as linux from '../../../tools/linux/boot-marker.mjs';
 import * as ql from '../src/index.js';
 
 const x86emuDist = fileURLToPath(new URL('../../../packages/x86emu/dist/index.js', import.meta.url));
+const guestsDist = fileURLToPath(new URL('../../../tools/guests/dist/index.js', import.meta.url));
 
 function whyNot(): string | undefined {
   const files = linux.linuxFiles();
   if (!files.ok) return files.why;
   if (!existsSync(x86emuDist)) return `${x86emuDist} is missing: build @kvm/x86emu`;
+  if (!existsSync(guestsDist)) return `${guestsDist} is missing: build @kvm/guests (its entry-state helpers)`;
   return undefined;
 }
 const skip = whyNot();
@@ -87,7 +89,7 @@ describe.skipIf(noX86emu !== '')(`the bare harness run loop${noX86emu}`, () => {
     return {
       entry: {
         regs: { rip: 0x7c00n, rflags: 0x2n },
-        sregs: (reset: BareSregs) => ({
+        sregs: (reset: KvmSregs) => ({
           ...reset,
           cs: { ...reset.cs, selector: 0, base: 0n },
         }),

@@ -5,12 +5,14 @@
  */
 
 export {
+  applyEntryState,
   BareMachine,
   type BareMachineOptions,
   type BareReport,
   type BareRunOptions,
   NS_PER_INSTRUCTION,
   runOnBareCpu,
+  stateToSregs,
 } from './bare/index.js';
 export {
   ACCELS,

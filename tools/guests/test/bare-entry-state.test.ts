@@ -16,7 +16,7 @@ describe('bare entry state', () => {
       SegAttr.UNUSABLE,
       0x2000 | 0x9b,
     ]) {
-      const seg = attrToSegment(0x10, 0x12345000, 0xfffff, attr);
+      const seg = attrToSegment(0x10, 0x12345000n, 0xfffff, attr);
       expect(segmentToAttr(seg)).toBe(attr);
     }
   });
@@ -26,8 +26,8 @@ describe('bare entry state', () => {
     const reset = stateToSregs(s);
     expect(reset.cs.selector).toBe(0xf000);
     expect(reset.cs.base).toBe(0xffff0000n);
-    const code = attrToSegment(0x10, 0, 0xffffffff, 0x9b | SegAttr.DB | SegAttr.G);
-    const data = attrToSegment(0x18, 0, 0xffffffff, 0x93 | SegAttr.DB | SegAttr.G);
+    const code = attrToSegment(0x10, 0n, 0xffffffff, 0x9b | SegAttr.DB | SegAttr.G);
+    const data = attrToSegment(0x18, 0n, 0xffffffff, 0x93 | SegAttr.DB | SegAttr.G);
     applyEntryState(
       s,
       {
@@ -61,10 +61,44 @@ describe('bare entry state', () => {
   it('takes CPL from SS.DPL in protected mode, and 0 in real mode', () => {
     const s = new CpuState();
     const reset = stateToSregs(s);
-    const ss3 = attrToSegment(0x2b, 0, 0xffffffff, 0xf3 | SegAttr.DB | SegAttr.G);
+    const ss3 = attrToSegment(0x2b, 0n, 0xffffffff, 0xf3 | SegAttr.DB | SegAttr.G);
     applyEntryState(s, { ...reset, ss: ss3, cr0: 0x11n }, {});
     expect(s.cpl).toBe(3);
     applyEntryState(s, { ...reset, ss: ss3, cr0: 0x10n }, {});
     expect(s.cpl).toBe(0);
+  });
+
+  it('carries 64-bit values in both halves: Linux’s 64-bit entry (EFER.LMA, CS.L, R8–R15, a high RIP)', () => {
+    const s = new CpuState();
+    const reset = stateToSregs(s);
+    const code64 = attrToSegment(0x10, 0n, 0xffffffff, 0x9b | SegAttr.L | SegAttr.G);
+    const fs = attrToSegment(0, 0xffff8880_00001000n, 0xffff, 0x93);
+    applyEntryState(
+      s,
+      {
+        ...reset,
+        cs: code64,
+        fs,
+        gdt: { base: 0xfffffe00_00001000n, limit: 63 },
+        cr0: 0x80000011n,
+        cr3: 0x1_2345_6000n,
+        cr4: 0x20n,
+        efer: 0xd00n,
+      },
+      { rsi: 0x8000n, r15: 0x01234567_89abcdefn, rip: 0xffffffff_81000000n },
+    );
+    expect(s.segBaseHigh[Seg.FS]).toBe(0xffff8880);
+    expect(s.dtBaseHigh[0]).toBe(0xfffffe00);
+    expect(s.crHigh[3]).toBe(1);
+    expect(s.efer[0]).toBe(0xd00);
+    expect(s.gpr[Reg.R15]).toBe(0x89abcdef);
+    expect(s.gprHigh[Reg.R15]).toBe(0x01234567);
+    expect([s.rip[0], s.rip[1]]).toEqual([0x81000000, 0xffffffff]);
+    const back = stateToSregs(s);
+    expect(back.fs).toEqual(fs);
+    expect(back.cs.l).toBe(1);
+    expect(back.gdt.base).toBe(0xfffffe00_00001000n);
+    expect(back.cr3).toBe(0x1_2345_6000n);
+    expect(back.efer).toBe(0xd00n);
   });
 });

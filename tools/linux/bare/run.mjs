@@ -19,7 +19,7 @@ import {
   WalkResult,
   walkAddr,
 } from '../../../packages/x86emu/dist/index.js';
-import { applyEntryState, stateToSregs } from './entry-state.mjs';
+import { applyEntryState, stateToSregs } from '../../guests/dist/index.js';
 import { LinuxBareMachine, NS_PER_INSTRUCTION } from './machine.mjs';
 
 /** Longest slice between looks at the clock (instructions). */
@@ -172,7 +172,8 @@ export async function bootOnBareCpu(ql, image, opts) {
   const load = opts.load ?? ql.kernelFormatOf(image).load;
   const loaded = load(image, m.loaderMachine(ql), { cmdline: opts.cmdline, initrd: opts.initrd });
   const cpu = m.cpu;
-  applyEntryState(cpu, loaded.entry.sregs(stateToSregs(cpu.state)), loaded.entry.regs);
+  applyEntryState(cpu.state, loaded.entry.sregs(stateToSregs(cpu.state)), loaded.entry.regs);
+  cpu.stateChanged();
 
   const timeoutMs = opts.timeoutMs ?? 10 * 60_000;
   const maxInstructions = opts.maxInstructions ?? Number.POSITIVE_INFINITY;

@@ -5,8 +5,9 @@
  *
  * Both formats describe the same hidden segment state (SDM Vol. 3 3.4.3): `kvm_segment` has
  * one field per descriptor bit, x86emu keeps the VMX access-rights word (SDM Vol. 3 Table
- * 25-2), so the mapping is bit for bit. Only 32-bit values are carried: the bare machine runs
- * 16/32-bit guests, whose bases and control registers fit in the low halves.
+ * 25-2), so the mapping is bit for bit. 64-bit values travel as x86emu keeps them, in two
+ * 32-bit halves: Linux's 64-bit entry (boot.rst, "64-bit Boot Protocol", tools/linux/bare) needs
+ * EFER.LMA, CS.L and 64-bit registers.
  */
 import { type CpuState, Seg, SegAttr } from '@kvm/x86emu';
 import type { LoadedEntry } from 'qemu-lite';
@@ -20,6 +21,8 @@ const CR0_PE = 1;
 const RFLAGS_VM = 1 << 17;
 
 const lo32 = (v: bigint): number => Number(v & 0xffffffffn);
+const hi32 = (v: bigint): number => Number((v >> 32n) & 0xffffffffn);
+const u64 = (low: number, high: number): bigint => (BigInt(high >>> 0) << 32n) | BigInt(low >>> 0);
 
 /** The `kvm_sregs` segment fields in x86emu's `Seg` order. */
 const SEGMENTS: readonly [
@@ -37,7 +40,24 @@ const SEGMENTS: readonly [
 ];
 
 /** The `kvm_regs` fields in ModRM register order (x86emu's `Reg`). */
-const GPRS = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi'] as const;
+const GPRS = [
+  'rax',
+  'rcx',
+  'rdx',
+  'rbx',
+  'rsp',
+  'rbp',
+  'rsi',
+  'rdi',
+  'r8',
+  'r9',
+  'r10',
+  'r11',
+  'r12',
+  'r13',
+  'r14',
+  'r15',
+] as const;
 
 export function segmentToAttr(s: KvmSegment): number {
   return (
@@ -53,9 +73,9 @@ export function segmentToAttr(s: KvmSegment): number {
   );
 }
 
-export function attrToSegment(selector: number, base: number, limit: number, a: number): KvmSegment {
+export function attrToSegment(selector: number, base: bigint, limit: number, a: number): KvmSegment {
   return {
-    base: BigInt(base >>> 0),
+    base,
     limit: limit >>> 0,
     selector,
     type: a & SegAttr.TYPE_MASK,
@@ -73,7 +93,7 @@ export function attrToSegment(selector: number, base: number, limit: number, a: 
 /** The CPU's current special registers as `kvm_sregs` (what KVM_GET_SREGS returns). */
 export function stateToSregs(s: CpuState): KvmSregs {
   const seg = (i: number): KvmSegment =>
-    attrToSegment(s.segSel[i], s.segBase[i], s.segLimit[i], s.segAttr[i]);
+    attrToSegment(s.segSel[i], u64(s.segBase[i], s.segBaseHigh[i]), s.segLimit[i], s.segAttr[i]);
   return {
     es: seg(Seg.ES),
     cs: seg(Seg.CS),
@@ -83,14 +103,14 @@ export function stateToSregs(s: CpuState): KvmSregs {
     gs: seg(Seg.GS),
     ldt: seg(Seg.LDTR),
     tr: seg(Seg.TR),
-    gdt: { base: BigInt(s.dtBase[0]), limit: s.dtLimit[0] },
-    idt: { base: BigInt(s.dtBase[1]), limit: s.dtLimit[1] },
-    cr0: BigInt(s.cr[0]),
-    cr2: BigInt(s.cr[2]),
-    cr3: BigInt(s.cr[3]),
-    cr4: BigInt(s.cr[4]),
-    cr8: BigInt(s.cr[8]),
-    efer: BigInt(s.efer[0]),
+    gdt: { base: u64(s.dtBase[0], s.dtBaseHigh[0]), limit: s.dtLimit[0] },
+    idt: { base: u64(s.dtBase[1], s.dtBaseHigh[1]), limit: s.dtLimit[1] },
+    cr0: u64(s.cr[0], s.crHigh[0]),
+    cr2: u64(s.cr[2], s.crHigh[2]),
+    cr3: u64(s.cr[3], s.crHigh[3]),
+    cr4: u64(s.cr[4], s.crHigh[4]),
+    cr8: u64(s.cr[8], s.crHigh[8]),
+    efer: u64(s.efer[0], s.efer[1]),
     apicBase: 0n,
     interruptBitmap: [0n, 0n, 0n, 0n],
   };
@@ -105,26 +125,37 @@ export function applyEntryState(s: CpuState, sregs: KvmSregs, regs: KvmRegsParti
     const v = sregs[field];
     s.segSel[i] = v.selector;
     s.segBase[i] = lo32(v.base);
-    s.segBaseHigh[i] = 0;
+    s.segBaseHigh[i] = hi32(v.base);
     s.segLimit[i] = v.limit >>> 0;
     s.segAttr[i] = segmentToAttr(v);
   }
-  s.dtBase[0] = lo32(sregs.gdt.base);
-  s.dtLimit[0] = sregs.gdt.limit;
-  s.dtBase[1] = lo32(sregs.idt.base);
-  s.dtLimit[1] = sregs.idt.limit;
-  s.cr[0] = lo32(sregs.cr0);
-  s.cr[2] = lo32(sregs.cr2);
-  s.cr[3] = lo32(sregs.cr3);
-  s.cr[4] = lo32(sregs.cr4);
-  s.cr[8] = lo32(sregs.cr8);
+  for (const [i, dt] of [sregs.gdt, sregs.idt].entries()) {
+    s.dtBase[i] = lo32(dt.base);
+    s.dtBaseHigh[i] = hi32(dt.base);
+    s.dtLimit[i] = dt.limit;
+  }
+  for (const [i, v] of [
+    [0, sregs.cr0],
+    [2, sregs.cr2],
+    [3, sregs.cr3],
+    [4, sregs.cr4],
+    [8, sregs.cr8],
+  ] as const) {
+    s.cr[i] = lo32(v);
+    s.crHigh[i] = hi32(v);
+  }
   s.efer[0] = lo32(sregs.efer);
-  s.efer[1] = 0;
+  s.efer[1] = hi32(sregs.efer);
   GPRS.forEach((name, i) => {
     const v = regs[name];
-    if (v !== undefined) s.gpr[i] = lo32(v);
+    if (v === undefined) return;
+    s.gpr[i] = lo32(v);
+    s.gprHigh[i] = hi32(v);
   });
-  if (regs.rip !== undefined) s.rip[0] = lo32(regs.rip);
+  if (regs.rip !== undefined) {
+    s.rip[0] = lo32(regs.rip);
+    s.rip[1] = hi32(regs.rip);
+  }
   if (regs.rflags !== undefined) s.rflags[0] = lo32(regs.rflags);
   // CPL is SS.DPL in protected mode (as VMX keeps it), 3 in virtual-8086 mode, 0 in real mode.
   s.cpl =
