@@ -3,9 +3,9 @@
  * 16 MiB with 2 MiB pages (user, writable); the GDT has 64-bit and compatibility-mode code
  * segments at both privilege levels and a 64-bit TSS.
  */
-import { Cpu, FlatPhysicalMemory, type Intercepts, type PortIoOps, SegAttr } from '../src/index.js';
+import { Cpu, FlatPhysicalMemory, type Intercepts, SegAttr } from '../src/index.js';
 import { asm } from './asm.js';
-import type { Machine } from './machine.js';
+import { debugPortAndCapture, type Machine } from './machine.js';
 
 export const L = {
   GDT: 0x800,
@@ -65,23 +65,7 @@ export function longMode(
   const mem = new FlatPhysicalMemory(16 << 20);
   mem.bytes.set(asm(opts.startIn32 ? `.code32\n${source}` : source, { bits: 64, origin: L.CODE }), L.CODE);
   writeLongTables(mem);
-  const out: number[] = [];
-  const io: PortIoOps = {
-    portIn: () => 0xff,
-    portOut: (port, _size, value) => {
-      if (port === 0xe9) out.push(value);
-    },
-  };
-  const exceptions: Machine['exceptions'] = [];
-  const ic: Intercepts = {
-    mask: 0,
-    exceptionMask: opts.captureExceptions ? 0xffffffff : 0,
-    exception: (vector, errorCode, _h, x) => {
-      exceptions.push({ vector, errorCode, faultAddress: x.faultAddress });
-      return true;
-    },
-    ...intercepts,
-  };
+  const { out, io, exceptions, intercepts: ic } = debugPortAndCapture(opts.captureExceptions, intercepts);
   const cpu = new Cpu({ memory: mem, io, intercepts: ic });
   const s = cpu.state;
   s.cr[0] = 0x80000011; // PG | ET | PE

@@ -20,6 +20,35 @@ export interface Machine {
 }
 
 /**
+ * The I/O and intercepts every test machine uses: bytes written to port 0xE9 are recorded in
+ * `out`, reads see an empty bus (0xFF); with `captureExceptions` every exception stops the run
+ * and is recorded instead of going through the IDT. `overrides` replace intercepts fields.
+ */
+export function debugPortAndCapture(
+  captureExceptions = false,
+  overrides?: Partial<Intercepts>,
+): Pick<Machine, 'out' | 'exceptions' | 'intercepts'> & { io: PortIoOps } {
+  const out: number[] = [];
+  const io: PortIoOps = {
+    portIn: () => 0xff,
+    portOut: (port, _size, value) => {
+      if (port === 0xe9) out.push(value);
+    },
+  };
+  const exceptions: Machine['exceptions'] = [];
+  const intercepts: Intercepts = {
+    mask: 0,
+    exceptionMask: captureExceptions ? 0xffffffff : 0,
+    exception: (vector, errorCode, _has, x: ExitInfo) => {
+      exceptions.push({ vector, errorCode, faultAddress: x.faultAddress });
+      return true;
+    },
+    ...overrides,
+  };
+  return { out, io, exceptions, intercepts };
+}
+
+/**
  * Real-mode machine with `code` assembled at physical `origin` (CS = 0, IP = origin, SS:SP = 0:0x7000).
  * With `captureExceptions`, every exception stops the run instead of going through the IDT.
  */
@@ -31,22 +60,7 @@ export function realMode(
   const origin = opts.origin ?? 0x1000;
   const mem = new FlatPhysicalMemory(opts.memSize ?? 4 << 20);
   mem.bytes.set(asm(source, { bits: opts.bits ?? 16, origin }), origin);
-  const out: number[] = [];
-  const io: PortIoOps = {
-    portIn: () => 0xff,
-    portOut: (port, _size, value) => {
-      if (port === 0xe9) out.push(value);
-    },
-  };
-  const exceptions: Machine['exceptions'] = [];
-  const intercepts: Intercepts = {
-    mask: 0,
-    exceptionMask: opts.captureExceptions ? 0xffffffff : 0,
-    exception: (vector, errorCode, _has, x: ExitInfo) => {
-      exceptions.push({ vector, errorCode, faultAddress: x.faultAddress });
-      return true;
-    },
-  };
+  const { out, io, exceptions, intercepts } = debugPortAndCapture(opts.captureExceptions);
   const cpu = new Cpu({ memory: mem, io, intercepts, ...extra });
   const s = cpu.state;
   s.segSel[1] = 0;

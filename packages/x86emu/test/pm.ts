@@ -1,7 +1,7 @@
 /** Test helper: a 32-bit protected-mode machine set up directly in state (GDT, IDT, TSS in memory). */
-import { Cpu, FlatPhysicalMemory, type Intercepts, type PortIoOps, SegAttr } from '../src/index.js';
+import { Cpu, FlatPhysicalMemory, type Intercepts, SegAttr } from '../src/index.js';
 import { asm } from './asm.js';
-import type { Machine } from './machine.js';
+import { debugPortAndCapture, type Machine } from './machine.js';
 
 export const GDT = 0x800;
 export const IDT = 0x2000;
@@ -64,23 +64,7 @@ export function protectedMode(
   mem.write32(TSS + 4, 0x8000); // ESP0
   mem.write32(TSS + 8, 0x10); // SS0
   mem.write16(TSS + 0x66, 0x68); // I/O map base: just past the TSS limit → no bitmap
-  const out: number[] = [];
-  const io: PortIoOps = {
-    portIn: () => 0xff,
-    portOut: (port, _size, value) => {
-      if (port === 0xe9) out.push(value);
-    },
-  };
-  const exceptions: Machine['exceptions'] = [];
-  const ic: Intercepts = {
-    mask: 0,
-    exceptionMask: opts.captureExceptions ? 0xffffffff : 0,
-    exception: (vector, errorCode, _h, x) => {
-      exceptions.push({ vector, errorCode, faultAddress: x.faultAddress });
-      return true;
-    },
-    ...intercepts,
-  };
+  const { out, io, exceptions, intercepts: ic } = debugPortAndCapture(opts.captureExceptions, intercepts);
   const cpu = new Cpu({ memory: mem, io, intercepts: ic });
   const s = cpu.state;
   s.cr[0] = 0x11; // PE | ET
