@@ -8,6 +8,8 @@ export class JitBlock {
   constructor(
     /** EIP of the first instruction (the decode is keyed by physical address; EIP must match too). */
     readonly eip: number,
+    /** RIP[63:32] in 64-bit mode (0 elsewhere): must match too. */
+    readonly ripHi: number,
     /** EIP just past the last instruction: the whole block must lie within the CS limit. */
     readonly endEip: number,
     /** Instructions in the block: the run budget must have room for all of them. */

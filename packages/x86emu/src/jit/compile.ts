@@ -37,7 +37,8 @@ export function collect(page: PageCode, first: Insn, eip: number, off: number): 
   while (insn !== undefined && out.length < MAX_BLOCK) {
     const kind = insn.row >= 0 ? ROW_KIND[insn.row] : 0;
     if (kind === 0 || insn.rep !== 0 || insn.modeKey !== first.modeKey) break;
-    // EIP past 2^32 wraps in the interpreter's RIP store: leave such code to it.
+    // EIP past 2^32 wraps in the interpreter's RIP store (carries into RIP[63:32] in 64-bit
+    // mode): leave such code to it.
     if (e + insn.length > 0xffffffff) break;
     out.push(insn);
     if (kind === 2) break;
@@ -49,12 +50,16 @@ export function collect(page: PageCode, first: Insn, eip: number, off: number): 
   return out;
 }
 
-/** Compiles the block `insns` starting at EIP `eip`, running from decode page `page`. */
-export function compileBlock(insns: Insn[], eip: number, page: PageCode): JitBlock {
+/**
+ * Compiles the block `insns` starting at EIP `eip`, running from decode page `page`. In 64-bit
+ * mode (`long`) `hi` is RIP[63:32], the same for the whole block: it lies in one page and
+ * `collect` stops before RIP[31:0] would carry.
+ */
+export function compileBlock(insns: Insn[], eip: number, page: PageCode, long = false, hi = 0): JitBlock {
   const handlers: Handler[] = [];
   const eips: number[] = [];
   const n = insns.length;
-  const ctx: EmitCtx = { pend: 0, eip, next: eip, start: eip, length: n, loops: false };
+  const ctx: EmitCtx = { pend: 0, eip, next: eip, start: eip, length: n, loops: false, long, hi };
   let body = '';
   let ended = false;
   // Registers: `used` are loaded into locals at entry, `dirty` (statically) differ from the CPU's.
@@ -127,11 +132,11 @@ ${ctx.loops ? `for (;;) {\n${body}}` : body}
   // works on the CPU's copy itself).
   if (inH === 0) { ${spill} }
   if (fp !== 0) { cpu.lfOp = fo; cpu.lfDst = fd; cpu.lfSrc = fs; cpu.lfRes = fr; cpu.lfSize = 4; if (fo >= 6) cpu.lfAux = fa; }
-  cpu.startEip = EIPS[k]; cpu.startRipHi = 0; cpu.runCount += k;
+  cpu.startEip = EIPS[k]; cpu.startRipHi = ${hi}; cpu.runCount += k;
   throw err;
 }
 };`;
   const factory = new Function('H', 'I', 'EIPS', 'PC', 'PARITY', src);
   const run = factory(handlers, insns, Uint32Array.from(eips), page, PARITY) as (cpu: Cpu) => void;
-  return new JitBlock(eip, ctx.next, n, run, src.length);
+  return new JitBlock(eip, hi, ctx.next, n, run, src.length);
 }

@@ -27,6 +27,9 @@ export interface EmitCtx {
   length: number;
   /** Set by the emitter when the block's branch loops back to its start. */
   loops: boolean;
+  /** 64-bit mode, and RIP[63:32] of the whole block there. */
+  long: boolean;
+  hi: number;
 }
 
 /** The emitted code of one instruction, and whether it touched memory (the block then checks for exits). */
@@ -53,9 +56,9 @@ function ea(i: Insn): string {
   return `((${a}) >>> 0)`;
 }
 
-/** Memory operands we inline: 32-bit addressing outside 64-bit mode. */
-function memOk(i: Insn): boolean {
-  return i.adSize === 4 && !i.ripRel;
+/** Memory operands we inline: 32-bit addressing outside 64-bit mode (`long` false). */
+function memOk(i: Insn, long: boolean): boolean {
+  return !long && i.adSize === 4 && !i.ripRel;
 }
 
 /**
@@ -91,9 +94,12 @@ function loadE32(i: Insn, name: string): [string, string] {
   return i.mod === 3 ? ['', `rg${i.rm}`] : [memRead(i, 4, name), name];
 }
 
-/** A byte register as `Cpu.getReg(r, 1, 0)` reads it: AL…BL, then AH…BH. */
-function reg8(r: number): string {
-  return r < 4 ? `(rg${r} & 0xff)` : `((rg${r - 4} >>> 8) & 0xff)`;
+/**
+ * A byte register as `Cpu.getReg(r, 1, rex)` reads it: AL…BL, then AH…BH; with any REX prefix
+ * (64-bit mode) SPL…DIL and R8B…R15B instead (SDM Vol. 1 3.7.2.1).
+ */
+function reg8(r: number, rex: number): string {
+  return r < 4 || rex !== 0 ? `(rg${r} & 0xff)` : `((rg${r - 4} >>> 8) & 0xff)`;
 }
 
 function setReg32(r: number, v: string): string {
@@ -157,6 +163,34 @@ export function flushFlags(pend: number): string {
 
 const none: Emitted = { code: '', memory: false, branch: false };
 
+const TWO32 = 0x100000000;
+
+/**
+ * Jcc/JMP rel in 64-bit mode (exec/long/control64.ts): the target is RIP + rel sign-extended to
+ * 64 bits, a constant here; a non-canonical one (#GP(0) at the branch, SDM Vol. 2 Jcc) is left to
+ * the handler. Operand size is 64 whatever the prefixes (SDM Vol. 1 6.3.7): no truncation.
+ */
+function emitBranch64(i: Insn, jmp: boolean, ctx: EmitCtx): Emitted | null {
+  const lo = ctx.next + i.imm;
+  const carry = Math.floor(lo / TWO32);
+  const tLo = lo - carry * TWO32;
+  const tHi = (ctx.hi + carry) >>> 0;
+  const h = tHi | 0;
+  if (h >= 0x8000 || h < -0x8000) return null;
+  const set = tHi === ctx.hi ? `rip[0] = ${tLo};` : `rip[0] = ${tLo}; rip[1] = ${tHi};`;
+  let take = `${flushFlags(ctx.pend)} ${set}`;
+  if (tLo === ctx.start && tHi === ctx.hi) {
+    ctx.loops = true;
+    take = `${flushFlags(ctx.pend)} cpu.runCount += ${ctx.length};
+if (cpu.irqCheck || cpu.runLimit - cpu.runCount < ${ctx.length}) { rip[0] = ${tLo}; return; } continue;`;
+  }
+  if (jmp) return { code: take, memory: false, branch: true };
+  const cond = condExpr(i.op & 0xf, ctx.pend);
+  const code = `if (${cond}) { ${take} } else { ${flushFlags(ctx.pend)} rip[0] = ${ctx.next}; }`;
+  ctx.pend = 0;
+  return { code, memory: false, branch: true };
+}
+
 /**
  * Source for instruction `i` (row `row`), updating `ctx.pend`; null: the interpreter's handler
  * runs it. Only 32-bit operand forms are specialised.
@@ -166,6 +200,7 @@ export function emitInsn(i: Insn, row: OpcodeRow, ctx: EmitCtx): Emitted | null 
   const ops = row.operands;
   if (m === 'JCC' || m === 'JMP') {
     if (ops !== 'Jb' && ops !== 'Jz') return null;
+    if (ctx.long) return emitBranch64(i, m === 'JMP', ctx);
     // The target is a constant: next EIP + displacement, wrapped to the operand size (jumpTo).
     const t = i.opSize === 2 ? (ctx.next + i.imm) & 0xffff : (ctx.next + i.imm) >>> 0;
     let take = `if (${t} > s.segLimit[1]) cpu.gp0(); ${flushFlags(ctx.pend)} rip[0] = ${t};`;
@@ -182,7 +217,7 @@ if (cpu.irqCheck || cpu.runLimit - cpu.runCount < ${ctx.length}) { rip[0] = ${t}
     ctx.pend = 0;
     return { code, memory: false, branch: true };
   }
-  if (i.opSize !== 4 || i.lock || (i.hasModrm && i.mod !== 3 && !memOk(i))) return null;
+  if (i.opSize !== 4 || i.lock || (i.hasModrm && i.mod !== 3 && !memOk(i, ctx.long))) return null;
   const mem = i.hasModrm && i.mod !== 3;
   const op = ALU_OPS.indexOf(m);
   if (op >= 0 && op !== 2 && op !== 3) {
@@ -271,13 +306,13 @@ if (cpu.irqCheck || cpu.runLimit - cpu.runCount < ${ctx.length}) { rip[0] = ${t}
     return null;
   }
   if (m === 'LEA') {
-    if (!memOk(i)) return null;
+    if (!memOk(i, ctx.long)) return null;
     return { code: setReg32(i.reg, ea(i)), memory: false, branch: false };
   }
   if (m === 'MOVZX' || m === 'MOVSX') {
     const byte = ops.endsWith('Eb');
     const pre = mem ? memRead(i, byte ? 1 : 2, 'm') : '';
-    const src = mem ? 'm' : byte ? reg8(i.rm) : `(rg${i.rm} & 0xffff)`;
+    const src = mem ? 'm' : byte ? reg8(i.rm, i.rex) : `(rg${i.rm} & 0xffff)`;
     const v = m === 'MOVZX' ? 'v' : byte ? '(((v << 24) >> 24) >>> 0)' : '(((v << 16) >> 16) >>> 0)';
     return { code: `{ ${pre} const v = ${src}; ${setReg32(i.reg, v)} }`, memory: mem, branch: false };
   }
@@ -308,6 +343,7 @@ if (cpu.irqCheck || cpu.runLimit - cpu.runCount < ${ctx.length}) { rip[0] = ${t}
     ctx.pend = 0;
     return { code, memory: false, branch: false };
   }
-  if (m === 'NOP' && !mem) return none;
+  // 90 with REX.B is XCHG r8d, eAX in 64-bit mode (SDM Vol. 2 NOP/XCHG): its handler.
+  if (m === 'NOP' && !mem && !(ctx.long && i.op === 0x90 && (i.rex & 1) !== 0)) return none;
   return null;
 }

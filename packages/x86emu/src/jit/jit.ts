@@ -14,6 +14,8 @@ import { Flag } from '../state.js';
 import type { JitBlock } from './block.js';
 import { collect, compileBlock } from './compile.js';
 
+const TWO32 = 0x100000000;
+
 /** Entries of an instruction boundary before a block is compiled there (`X86EMU_JIT_HOT` overrides). */
 export const HOT = 32;
 /** Compiled blocks kept before the cache is flushed. */
@@ -71,7 +73,7 @@ export class Jit {
    * from `step()`, with `runCount` and `startEip` set for `Cpu.run`'s handler).
    */
   enter(cpu: Cpu): boolean {
-    if (cpu.long64 || cpu.linearOps !== null) return false;
+    if (cpu.linearOps !== null) return false;
     let b = this.lookup(cpu);
     if (b === null) return false;
     // Chain: the next block runs straight away while nothing asks for the run loop's checks
@@ -89,6 +91,7 @@ export class Jit {
 
   /** The block to run at RIP now, or null (counting the boundary toward compiling one). */
   private lookup(cpu: Cpu): JitBlock | null {
+    if (cpu.long64) return this.lookup64(cpu);
     const s = cpu.state;
     const eip = s.rip[0];
     const lin = (s.segBase[1] + eip) >>> 0;
@@ -99,26 +102,60 @@ export class Jit {
     if (insn === undefined || insn.modeKey !== cpu.modeKey) return null;
     const b = insn.jitBlock;
     if (b === null) {
-      if (++insn.jitHits === this.hot && this.unavailable === null) this.compile(insn, eip, lin, page);
+      if (++insn.jitHits === this.hot && this.unavailable === null) this.compile(cpu, insn, eip, lin, page);
       return null;
     }
     // What Cpu.step checks per instruction, for the whole block: no TF single-step, RF, debug
     // registers, STI/MOV-SS shadow or yielded REP; the budget has room; CS limit (SDM Vol. 3 5.3).
-    if (
-      b.eip !== eip ||
-      cpu.runLimit - cpu.runCount < b.length ||
-      b.endEip - 1 > s.segLimit[1] ||
-      (s.rflags[0] & (Flag.TF | Flag.RF)) !== 0 ||
-      (s.interruptibility & 3) !== 0 ||
-      (cpu.dbgExec | cpu.dbgData) !== 0 ||
-      cpu.repInsn !== null
-    )
-      return null;
+    if (b.eip !== eip || b.endEip - 1 > s.segLimit[1] || !this.mayRun(cpu, b)) return null;
     cpu.startRipHi = 0;
     return b;
   }
 
-  private compile(insn: Insn, eip: number, lin: number, page: NonNullable<Cpu['codePage']>): void {
+  /**
+   * lookup in 64-bit mode: RIP's linear address is RIP itself (CS.base 0, no limit), folded to 48
+   * bits as fetch.ts fetchDecode64 folds it; a non-canonical RIP is the interpreter's (#GP).
+   */
+  private lookup64(cpu: Cpu): JitBlock | null {
+    const s = cpu.state;
+    const eip = s.rip[0];
+    const hi = s.rip[1];
+    let lpn: number;
+    if (hi === 0) lpn = eip >>> 12;
+    else {
+      const h = hi | 0;
+      if (h >= 0x8000 || h < -0x8000) return null;
+      lpn = ((h < 0 ? h + 0x10000 : h) * TWO32 + eip - (eip & 0xfff)) / 4096;
+    }
+    const page = cpu.codePage;
+    if (page === null || lpn !== cpu.codeLpn || cpu.codeUser !== (s.cpl === 3)) return null;
+    const insn = page.insns[eip & 0xfff];
+    if (insn === undefined || insn.modeKey !== cpu.modeKey) return null;
+    const b = insn.jitBlock;
+    if (b === null) {
+      if (++insn.jitHits === this.hot && this.unavailable === null) this.compile(cpu, insn, eip, eip, page);
+      return null;
+    }
+    if (b.eip !== eip || b.ripHi !== hi || !this.mayRun(cpu, b)) return null;
+    cpu.startRipHi = hi;
+    return b;
+  }
+
+  /**
+   * What Cpu.step checks per instruction, for the whole block: no TF single-step, RF, debug
+   * registers, STI/MOV-SS shadow or yielded REP; the budget has room.
+   */
+  private mayRun(cpu: Cpu, b: JitBlock): boolean {
+    return (
+      cpu.runLimit - cpu.runCount >= b.length &&
+      (cpu.state.rflags[0] & (Flag.TF | Flag.RF)) === 0 &&
+      (cpu.state.interruptibility & 3) === 0 &&
+      (cpu.dbgExec | cpu.dbgData) === 0 &&
+      cpu.repInsn === null
+    );
+  }
+
+  private compile(cpu: Cpu, insn: Insn, eip: number, lin: number, page: NonNullable<Cpu['codePage']>): void {
     const insns = collect(page, insn, eip, lin & 0xfff);
     if (insns.length === 0) {
       insn.jitHits = NEVER;
@@ -128,7 +165,7 @@ export class Jit {
     const t0 = performance.now();
     let b: JitBlock;
     try {
-      b = compileBlock(insns, eip, page);
+      b = compileBlock(insns, eip, page, cpu.long64, cpu.long64 ? cpu.state.rip[1] : 0);
     } catch (e) {
       // `new Function` refused (a page whose Content-Security-Policy forbids it): the interpreter
       // runs everything, and the run never throws for it.

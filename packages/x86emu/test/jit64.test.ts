@@ -1,0 +1,218 @@
+/**
+ * The block compiler in 64-bit mode (src/jit): compiled blocks leave the CPU exactly as the
+ * interpreter does — at every budget stop, at a fault in the middle of a block, with RIP above
+ * 4 GiB and at branches that cross a 4 GiB boundary.
+ */
+import { describe, expect, it } from 'vitest';
+import { Reg, StopReason } from '../src/index.js';
+import { Jit } from '../src/jit/jit.js';
+import { lockstep } from './jit-lockstep.js';
+import { L, longMode } from './long.js';
+
+/** Budgets that stop runs at every position inside blocks (1 and primes). */
+const BUDGETS = [1, 3, 7, 13, 29, 61];
+
+// 64-bit and 32-bit operands, REX registers, RIP-relative and 64-bit addressing, stack, calls.
+const MIXED64 = `
+  mov ecx, 300
+  mov rsi, 0x200000
+  mov r9, 0x123456789
+  xor eax, eax
+  xor ebx, ebx
+top:
+  mov edx, ecx
+  and edx, 0x3f
+  add rax, [rsi + rdx*8]
+  imul rax, rax, 33
+  xor rax, rcx
+  mov [rsi + rdx*8], rax
+  lea rdi, [rax + rcx*2 + 5]
+  add r9, rdi
+  adc r10d, r9d
+  movzx ebp, al
+  movzx r11d, sil
+  movsx r12d, byte ptr [rsi + 3]
+  movsxd r13, dword ptr [rsi + 4]
+  add r8d, ecx
+  sub ebx, edi
+  cmp ebx, eax
+  setb dl
+  shl edi, 3
+  shl r9, 7
+  ror rbx, 5
+  sar ebp, 7
+  shr edi, 1
+  imul r14d, ecx, 77
+  imul r15d, edi
+  mov [rip + slot], r9
+  add r8, [rip + slot]
+  jc carry
+  sub rbx, r8
+  jo carry
+  shr rbx, 31
+carry:
+  sar rbx, 1
+  sbb rax, 0
+  test ecx, 4
+  jz even
+  push rbx
+  call sub1
+  pop rbx
+  inc rbx
+even:
+  cmp ecx, 150
+  jg above
+  dec ebx
+above:
+  cmp rax, rbx
+  jl less
+  jmp next
+less:
+  neg rbx
+next:
+  dec ecx
+  jnz top
+  hlt
+sub1:
+  add rbx, 3
+  mov [rsi + 0x200], rbx
+  ret
+.balign 4096
+slot:
+  .quad 0
+`;
+
+describe('block compiler, 64-bit mode: exact at every boundary', () => {
+  it('a loop of 64-bit, 32-bit and REX forms leaves the interpreter state at every budget stop', () => {
+    const make = () => {
+      const m = longMode(MIXED64);
+      m.cpu.state.gprHigh.fill(0x1234);
+      m.cpu.state.gprHigh[Reg.RSP] = 0;
+      return m;
+    };
+    const r = lockstep(make, BUDGETS);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    const st = r.jit.cpu.jit?.stats;
+    expect(st?.compiled).toBeGreaterThan(3);
+    expect(st?.instructions).toBeGreaterThan(4000);
+    expect(r.stops).toBeGreaterThan(300);
+    // 32-bit writes zero-extend in compiled code too (SDM Vol. 1 3.4.1.1).
+    expect(r.jit.cpu.state.gprHigh[Reg.RCX]).toBe(0);
+    expect(r.jit.cpu.state.gprHigh[Reg.R8]).not.toBe(0x1234);
+  });
+
+  it('a budget smaller than a block stops after exactly that many instructions', () => {
+    const m = longMode('top: inc rax; inc ebx; inc rcx; inc r8d; inc rsi; inc edi; jmp top');
+    m.cpu.jit = new Jit({ hot: 1 });
+    m.cpu.run(100);
+    expect(m.cpu.jit.stats.instructions).toBeGreaterThan(50);
+    const before = m.cpu.instructionsRetired;
+    const rax = m.cpu.state.gpr[Reg.RAX];
+    expect(m.cpu.run(3)).toBe(StopReason.Budget);
+    expect(m.cpu.run(5)).toBe(StopReason.Budget);
+    expect(m.cpu.instructionsRetired - before).toBe(8);
+    expect(m.cpu.state.gpr[Reg.RAX] - rax).toBe(1);
+    expect(m.cpu.state.rip[0]).toBe(L.CODE + 8); // INC RAX (3 bytes), INC EBX (2), INC RCX (3)
+  });
+});
+
+describe('block compiler, 64-bit mode: faults', () => {
+  it('a #PF in the middle of a block is reported at that instruction, with the registers and flags before it', () => {
+    // 16 MiB are mapped: the load faults once RSI reaches it; ADD before it leaves flags pending.
+    const src = `
+      mov rsi, 0xff0000
+    top:
+      add ebx, 0x11
+      add r8, 0x22
+      mov rax, [rsi]
+      add rsi, 0x1000
+      cmp ecx, 0
+      jmp top`;
+    const r = lockstep(() => longMode(src, { captureExceptions: true }), [1000]);
+    const m = r.jit;
+    expect(m.exceptions).toEqual([{ vector: 14, errorCode: 0, faultAddress: 0x1000000 }]);
+    expect(m.cpu.state.rip[0]).toBe(L.CODE + 7 + 3 + 4);
+    expect(m.cpu.state.gpr[Reg.RBX]).toBe(0x11 * 17);
+    expect(m.cpu.state.gpr[Reg.R8]).toBe(0x22 * 17);
+  });
+
+  it('#DE from DIV r64 inside a block goes through the IDT with the state of the interpreter', () => {
+    const src = `
+      mov ecx, 40
+    top:
+      mov eax, 1000
+      xor edx, edx
+      lea rbx, [rcx - 10]
+      add edi, 3
+      div rbx
+      add rsi, rax
+      dec ecx
+      jnz top
+      hlt`;
+    const r = lockstep(() => longMode(src, { captureExceptions: true }), [1, 5, 1000]);
+    expect(r.jit.exceptions.map((e) => e.vector)).toEqual([0]);
+  });
+});
+
+describe('block compiler, 64-bit mode: RIP above 4 GiB', () => {
+  /**
+   * The code page (physical 0x11000) also mapped at linear 0x1_0001_1000, 0xFFE1_1000,
+   * 0x7FFF_FFE1_1000 and 0xFFFFFFFF_FFE1_1000 (2 MiB pages of frame 0), entered by a jump
+   * through RAX to `target`.
+   */
+  function high(src: string, target: string, captureExceptions = false): ReturnType<typeof longMode> {
+    const m = longMode(`mov rax, ${target}\njmp rax\n.balign 0x1000\n${src}`, { captureExceptions });
+    const mem = m.mem;
+    const pdpt0 = L.PML4 + 0x1000;
+    const map = (pd: number) => mem.write32(pd + 511 * 8, 0x87); // PD[511]: 2 MiB page at 0
+    mem.write32(pdpt0 + 4 * 8, 0x140000 | 7); // 0x1_0000_0000: PDPT[4] → PD[0]
+    mem.write32(0x140000, 0x87);
+    mem.write32(pdpt0 + 3 * 8, 0x141000 | 7); // 0xFFE0_0000: PDPT[3] → PD[511]
+    map(0x141000);
+    mem.write32(L.PML4 + 255 * 8, 0x142000 | 7); // 0x7FFF_FFE0_0000: PML4[255] → PDPT[511] → PD[511]
+    mem.write32(0x142000 + 511 * 8, 0x143000 | 7);
+    map(0x143000);
+    mem.write32(L.PML4 + 511 * 8, 0x144000 | 7); // 0xFFFFFFFF_FFE0_0000
+    mem.write32(0x144000 + 511 * 8, 0x145000 | 7);
+    map(0x145000);
+    m.cpu.stateChanged();
+    return m;
+  }
+
+  const LOOP = 'mov ecx, 500\ntop: add rbx, 3; dec ecx; jnz top; hlt';
+
+  it('a loop at 0x1_0001_1000 runs compiled with RIP[63:32] = 1', () => {
+    const r = lockstep(() => high(LOOP, '0x100011000'), BUDGETS);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(r.jit.cpu.state.rip[1]).toBe(1);
+    expect(r.jit.cpu.state.gpr[Reg.RBX]).toBe(1500);
+    expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(1000);
+  });
+
+  it('a loop in the top 2 MiB of the address space runs compiled', () => {
+    const r = lockstep(() => high(LOOP, '0xffffffffffe11000'), BUDGETS);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(r.jit.cpu.state.rip[1]).toBe(0xffffffff);
+    expect(r.jit.cpu.state.gpr[Reg.RBX]).toBe(1500);
+    expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(1000);
+  });
+
+  it('JMP rel32 from above 4 GiB to below it carries into RIP[63:32]', () => {
+    // From 0x1_0001_10xx, 2 MiB back: the next instruction of the same frame, at 0xFFE1_10xx.
+    const src = `${LOOP.replace('hlt', '.byte 0xe9\n.long -0x200000\nhlt')}`;
+    const r = lockstep(() => high(src, '0x100011000'), BUDGETS);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(r.jit.cpu.state.rip[1]).toBe(0);
+    expect(r.jit.cpu.state.rip[0] >>> 20).toBe(0xffe);
+    expect(r.jit.cpu.state.gpr[Reg.RBX]).toBe(1500);
+  });
+
+  it('JMP rel32 to a non-canonical target is #GP(0) at the jump, compiled or not', () => {
+    // From 0x7FFF_FFE1_10xx, 2 MiB on: 0x8000_0001_10xx, past the canonical range.
+    const src = `${LOOP.replace('hlt', '.byte 0xe9\n.long 0x200000\nhlt')}`;
+    const r = lockstep(() => high(src, '0x7fffffe11000', true), BUDGETS);
+    expect(r.jit.exceptions.map((e) => [e.vector, e.errorCode])).toEqual([[13, 0]]);
+    expect(r.jit.cpu.state.rip[1]).toBe(0x7fff);
+    expect(r.jit.cpu.state.gpr[Reg.RBX]).toBe(1500);
+  });
+});
