@@ -4,15 +4,8 @@
  * without bits 63:48), as everywhere in x86emu.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  CpuState,
-  EmulateResultKind,
-  Emulator,
-  Reg,
-  SegAttr,
-  type X86EmulateOps,
-  X86EmulStatus,
-} from '../src/index.js';
+import { CpuState, EmulateResultKind, Emulator, Reg, SegAttr } from '../src/index.js';
+import { fakeOps } from './emulate-ops.js';
 
 /** A 64-bit-mode state at CPL 0, RIP = 0xFFFF_8000_0000_1000 (a kernel address). */
 function longState(): CpuState {
@@ -33,38 +26,6 @@ function longState(): CpuState {
   return s;
 }
 
-function mapOps() {
-  const mem = new Map<number, number>();
-  const log: string[] = [];
-  const ops: X86EmulateOps = {
-    fetch: (gva, data) => {
-      data[0] = mem.get(gva) ?? 0;
-      return X86EmulStatus.Ok;
-    },
-    read: (gva, data) => {
-      log.push(`read ${gva.toString(16)}/${data.length}`);
-      for (let i = 0; i < data.length; i++) data[i] = mem.get(gva + i) ?? 0;
-      return X86EmulStatus.Ok;
-    },
-    write: (gva, data) => {
-      log.push(`write ${gva.toString(16)}/${data.length}`);
-      for (let i = 0; i < data.length; i++) mem.set(gva + i, data[i]);
-      return X86EmulStatus.Ok;
-    },
-    cmpxchg: (gva, expected, replacement) => {
-      log.push(`cmpxchg ${gva.toString(16)}/${expected.length}`);
-      let equal = true;
-      for (let i = 0; i < expected.length; i++) if ((mem.get(gva + i) ?? 0) !== expected[i]) equal = false;
-      if (equal) for (let i = 0; i < replacement.length; i++) mem.set(gva + i, replacement[i]);
-      else for (let i = 0; i < expected.length; i++) expected[i] = mem.get(gva + i) ?? 0;
-      return X86EmulStatus.Ok;
-    },
-    pioIn: () => X86EmulStatus.Ok,
-    pioOut: () => X86EmulStatus.Ok,
-  };
-  return { ops, mem, log };
-}
-
 describe('emulate() in 64-bit mode', () => {
   const emu = new Emulator();
 
@@ -72,7 +33,7 @@ describe('emulate() in 64-bit mode', () => {
     const s = longState();
     s.gpr[Reg.RAX] = 0x55667788;
     s.gprHigh[Reg.RAX] = 0x11223344;
-    const { ops, mem, log } = mapOps();
+    const { ops, mem, log } = fakeOps();
     const insn = new Uint8Array([0x48, 0x89, 0x05, 0x00, 0x01, 0x00, 0x00]); // mov [rip+0x100], rax
     const r = emu.emulate({ state: s, insnBytes: insn }, ops);
     expect(r.kind).toBe(EmulateResultKind.Ok);
@@ -88,7 +49,7 @@ describe('emulate() in 64-bit mode', () => {
     const s = longState();
     s.gpr[Reg.RBX] = 0x2000;
     s.gprHigh[Reg.RAX] = 0xdead;
-    const { ops, mem } = mapOps();
+    const { ops, mem } = fakeOps();
     for (let i = 0; i < 8; i++) mem.set(0x2000 + i, i + 1);
     let r = emu.emulate({ state: s, insnBytes: new Uint8Array([0x4c, 0x8b, 0x0b]) }, ops);
     expect(r.kind).toBe(EmulateResultKind.Ok);
@@ -101,7 +62,7 @@ describe('emulate() in 64-bit mode', () => {
     const s = longState();
     s.gpr[Reg.RDI] = 0x3000;
     s.gpr[Reg.RAX] = 1;
-    const { ops, mem, log } = mapOps();
+    const { ops, mem, log } = fakeOps();
     mem.set(0x3000, 0xff);
     mem.set(0x3001, 0xff);
     mem.set(0x3002, 0xff);
