@@ -69,6 +69,12 @@ export const InterceptKind = {
    * intercept (APM Vol. 2 15.9, exit code 8DH); the hypervisor checks the rest (`kvm_set_xcr`).
    */
   Xsetbv: 25,
+  /**
+   * NMI window: checked at each instruction boundary (and before the first instruction of an
+   * event handler); fires when there is no blocking by NMI, STI or MOV SS (SDM Vol. 3C 26.7.6,
+   * "NMI-window exiting"). The silicon models use it for NMI-window exits and virtual NMIs.
+   */
+  NmiWindow: 26,
 } as const;
 export type InterceptKind = (typeof InterceptKind)[keyof typeof InterceptKind];
 

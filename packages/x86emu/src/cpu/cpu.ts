@@ -2,7 +2,9 @@
  * The interpreter: one x86 CPU over the caller's physical memory, port I/O, MSRs, CPUID and
  * interrupt controller. Memory reaches the CPU through a software TLB (linear page → host view
  * with precomputed permissions) and instructions through a decode cache keyed by physical
- * address. Guest faults unwind the current instruction by throwing one shared sentinel object.
+ * address. Guest faults unwind the current instruction by throwing one shared sentinel object,
+ * except on the hot paths (a #PF of a MOV, the commonest exits), which end the instruction with
+ * `unwinding` set instead: V8 charges microseconds for a throw that crosses several frames.
  * Split by concern: fetch and the decode cache (fetch.ts), the TLB (tlb.ts), control registers
  * (control-regs.ts), event delivery (event-delivery*.ts); this file keeps the run loop, segments,
  * memory accessors, flags and registers.
@@ -34,12 +36,21 @@ import {
   LF_SUB,
   PARITY,
 } from './lazy-flags.js';
-import { tlbFlush, tlbFlushNonGlobal, tlbInvlpg, tlbTagOf, tlbTranslate } from './tlb.js';
+import { tlbFlush, tlbFlushNonGlobal, tlbInvlpg, tlbTagOf, tlbTranslate, tlbTranslateStatus } from './tlb.js';
 
 const ARITH = Flag.CF | Flag.PF | Flag.AF | Flag.ZF | Flag.SF | Flag.OF;
 const TWO32 = 4294967296;
 const TWO47 = 140737488355328;
 const TWO48 = 281474976710656;
+
+/** `Cpu.unwinding`: how the current instruction ended early without a throw. */
+export const Unwind = {
+  None: 0,
+  /** A fault recorded in `faultVector`/`faultError`/`faultHasError` (and `faultAddress`): deliver it. */
+  Fault: 1,
+  /** An intercept or stop request: `stopRequested` says which StopReason ends the run. */
+  Exit: 2,
+} as const;
 
 /** Memory access mode of the CPU: normal (TLB) or through `X86EmulateOps` (emulate()). */
 export interface LinearOps {
@@ -172,6 +183,13 @@ export class Cpu {
   /** Set by handlers when the instruction changed something that may unblock an interrupt. */
   irqCheck = true;
   stopRequested = -1;
+  /**
+   * `Unwind.Fault`/`Unwind.Exit` when a handler ended the instruction early without throwing
+   * (`readOrFault`, `writeOrFault`, `interceptExits`): the handler returned at once, and the run
+   * loop restores RIP and delivers the fault or stops, exactly as its catch does for a throw.
+   * Set together with `irqCheck`, so a compiled block returns after the handler.
+   */
+  unwinding = 0;
 
   // ---- fault being raised
   faultVector = 0;
@@ -379,9 +397,25 @@ export class Cpu {
             }
           }
           // A compiled block runs whole instructions and counts them itself (src/jit).
-          if (this.jit?.enter(this)) continue;
+          if (this.jit?.enter(this)) {
+            if (this.unwinding !== 0) {
+              const r = this.finishUnwind();
+              if (r >= 0) {
+                result = r as StopReason;
+                break outer;
+              }
+            }
+            continue;
+          }
           this.step();
           this.runCount++;
+          if (this.unwinding !== 0) {
+            const r = this.finishUnwind();
+            if (r >= 0) {
+              result = r as StopReason;
+              break outer;
+            }
+          }
         }
       } catch (e) {
         this.runCount++;
@@ -418,6 +452,21 @@ export class Cpu {
   }
 
   /**
+   * An instruction ended with `unwinding` set: what the run loop's catch does for a thrown fault
+   * or exit (RIP back at the instruction; the fault delivered, or the stop reason). Returns a
+   * StopReason that ends the run, or -1.
+   */
+  private finishUnwind(): number {
+    const u = this.unwinding;
+    this.unwinding = Unwind.None;
+    const s = this.state;
+    s.rip[0] = this.startEip;
+    s.rip[1] = this.startRipHi;
+    if (u === Unwind.Exit) return this.stopRequested;
+    return deliverEvent(this, EventType.HardwareException, this.faultVector, this.faultError, this.faultHasError, 0);
+  }
+
+  /**
    * Iterations a REP string instruction may do in this step: what is left of the budget, at
    * least one so that it always progresses.
    */
@@ -446,7 +495,7 @@ export class Cpu {
       s.pendingType = -1;
       s.halted = false;
       const ret = (s.rip[0] + s.pendingInstructionLength) >>> 0;
-      return deliverEvent(
+      const r = deliverEvent(
         this,
         t,
         s.pendingVector,
@@ -455,6 +504,16 @@ export class Cpu {
         ret - s.rip[0],
         true,
       );
+      // An NMI window open after the injected event is an exit before the handler's first
+      // instruction (SDM Vol. 3C 26.7.6: NMI-window exiting "after event injection").
+      if (r < 0 && (s.interruptibility & 11) === 0 && this.interceptMask & (1 << InterceptKind.NmiWindow))
+        if (this.askIntercept(InterceptKind.NmiWindow, 0)) return StopReason.Intercept;
+      return r;
+    }
+    // The NMI window comes before the interrupt window (SDM Vol. 3C 26.2: NMI-window exits have
+    // priority over interrupt-window exits).
+    if ((s.interruptibility & 11) === 0 && this.interceptMask & (1 << InterceptKind.NmiWindow)) {
+      if (this.askIntercept(InterceptKind.NmiWindow, 0)) return StopReason.Intercept;
     }
     const interruptible = (s.rflags[0] & Flag.IF) !== 0 && (s.interruptibility & 3) === 0;
     if (interruptible && this.interceptMask & (1 << InterceptKind.InterruptWindow)) {
@@ -503,6 +562,33 @@ export class Cpu {
     }
   }
 
+  /**
+   * `intercept` for handlers that return when it says true: the exit is recorded in `unwinding`
+   * instead of thrown (the exits a shadow-paging hypervisor takes most: MOV CR, INVLPG, CPUID,
+   * I/O, MSRs, HLT). Under `emulate()` (`linearOps`) it throws as `intercept` does.
+   */
+  interceptExits(kind: number): boolean {
+    if (this.linearOps !== null) {
+      this.intercept(kind);
+      return false;
+    }
+    if (this.interceptMask & (1 << kind)) {
+      const x = this.exit;
+      x.kind = kind;
+      x.instructionLength = (this.state.rip[0] - this.startEip) >>> 0;
+      x.vectoringValid = false;
+      const i = this.intercepts;
+      if (i?.instruction?.(kind as InterceptKind, x)) {
+        this.stats.intercepts++;
+        this.stopRequested = StopReason.Intercept;
+        this.unwinding = Unwind.Exit;
+        this.irqCheck = true;
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** True when the hook for `kind` is armed (handlers fill `exit` operands only then). */
   wantsIntercept(kind: number): boolean {
     return (this.interceptMask & (1 << kind)) !== 0;
@@ -543,6 +629,8 @@ export class Cpu {
       this.irqCheck = true;
     }
     insn.exec(this, insn);
+    // Ended early (a recorded fault or exit): no trap follows, as none follows a thrown one.
+    if (this.unwinding !== 0) return;
     if (tf !== 0 && (s.interruptibility & 2) === 0 && !this.noStepTrap) this.singleStepTrap();
     if (this.dbgHit !== 0) this.dataBreakpointTrap(tf);
   }
@@ -573,6 +661,8 @@ export class Cpu {
       this.irqCheck = true;
     }
     insn.exec(this, insn);
+    // Ended early (a recorded fault or exit): no trap follows, as none follows a thrown one.
+    if (this.unwinding !== 0) return;
     if (tf !== 0 && (s.interruptibility & 2) === 0 && !this.noStepTrap) this.singleStepTrap();
     if (this.dbgHit !== 0) this.dataBreakpointTrap(tf);
   }
@@ -686,11 +776,15 @@ export class Cpu {
     return this.raise(C.UD, 0, false);
   }
   pageFault(lin: number, errorCode: number): never {
+    this.recordPageFault(lin, errorCode);
+    throw C.GUEST_FAULT;
+  }
+  /** Records #PF at linear `lin` with `errorCode` as the fault to deliver (CR2 is written at delivery). */
+  recordPageFault(lin: number, errorCode: number): void {
     this.faultAddress = lin;
     this.faultVector = C.PF;
     this.faultError = errorCode;
     this.faultHasError = true;
-    throw C.GUEST_FAULT;
   }
 
   // =====================================================================================
@@ -1127,6 +1221,75 @@ export class Cpu {
       }
     }
     this.linWrite(lin, size, value, this.state.cpl === 3 ? PFERR.USER : 0);
+  }
+
+  /**
+   * `read` for handlers that check `unwinding` after it and return when set: a #PF (demand
+   * paging, shadow-page faults, write-protected page tables: the common fault) ends the
+   * instruction through `unwinding` and this returns 0, instead of a throw. Segment faults, #AC,
+   * page-crossing accesses and `emulate()` take `read`'s throwing path.
+   */
+  readOrFault(seg: number, off: number, size: number): number {
+    const lin = this.segAddr(seg, off, size, false);
+    const idx = (lin >>> 12) & C.TLB_MASK;
+    const o = lin & 0xfff;
+    if (o > 4096 - size || this.dbgData !== 0 || this.acEnabled || this.linearOps !== null)
+      return this.linRead(lin, size, this.state.cpl === 3 ? PFERR.USER : 0);
+    const user = this.state.cpl === 3;
+    if (this.tlbTag[idx] !== tlbTagOf(lin) || !(this.tlbPerm[idx] & (user ? C.TP_UR : C.TP_SR))) {
+      if (tlbTranslateStatus(this, lin, user ? PFERR.USER : 0) < 0) {
+        this.unwinding = Unwind.Fault;
+        this.irqCheck = true;
+        return 0;
+      }
+    }
+    const view = this.tlbView[idx];
+    if (view !== null) {
+      if (size === 4) return (view[o] | (view[o + 1] << 8) | (view[o + 2] << 16) | (view[o + 3] << 24)) >>> 0;
+      if (size === 2) return view[o] | (view[o + 1] << 8);
+      return view[o];
+    }
+    const pa = this.tlbPfn[idx] * 4096 + o;
+    this.irqCheck = true;
+    if (size === 1) return this.memory.read8(pa);
+    if (size === 2) return this.memory.read16(pa);
+    return this.memory.read32(pa) >>> 0;
+  }
+
+  /** `write` with `readOrFault`'s contract: a #PF sets `unwinding` and nothing is written. */
+  writeOrFault(seg: number, off: number, size: number, value: number): void {
+    const lin = this.segAddr(seg, off, size, true);
+    const idx = (lin >>> 12) & C.TLB_MASK;
+    const o = lin & 0xfff;
+    if (o > 4096 - size || this.dbgData !== 0 || this.acEnabled || this.linearOps !== null) {
+      this.linWrite(lin, size, value, this.state.cpl === 3 ? PFERR.USER : 0);
+      return;
+    }
+    const user = this.state.cpl === 3;
+    if (this.tlbTag[idx] !== tlbTagOf(lin) || !(this.tlbPerm[idx] & (user ? C.TP_UW : C.TP_SW))) {
+      // tlbTranslate's slow path: the walk (setting D), and a write to a frame holding decoded
+      // code drops those decodes.
+      if (tlbTranslateStatus(this, lin, user ? PFERR.USER | PFERR.WRITE : PFERR.WRITE) < 0) {
+        this.unwinding = Unwind.Fault;
+        this.irqCheck = true;
+        return;
+      }
+    }
+    const view = this.tlbView[idx];
+    if (view !== null) {
+      view[o] = value;
+      if (size >= 2) view[o + 1] = value >>> 8;
+      if (size === 4) {
+        view[o + 2] = value >>> 16;
+        view[o + 3] = value >>> 24;
+      }
+      return;
+    }
+    const pa = this.tlbPfn[idx] * 4096 + o;
+    this.irqCheck = true;
+    if (size === 1) this.memory.write8(pa, value & 0xff);
+    else if (size === 2) this.memory.write16(pa, value & 0xffff);
+    else this.memory.write32(pa, value >>> 0);
   }
 
   /**

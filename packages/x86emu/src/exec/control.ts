@@ -347,8 +347,10 @@ export const IRET: Handler = (cpu, i) => {
   const s = cpu.state;
   const size = i.opSize;
   cpu.intercept(InterceptKind.Iret);
-  // IRET ends NMI blocking (SDM Vol. 3 6.7.1), even if it then faults.
+  // IRET ends NMI blocking (SDM Vol. 3 6.7.1), even if it then faults; the next boundary looks
+  // at events again (an NMI window may have opened).
   s.interruptibility &= ~Interruptibility.NMI;
+  cpu.irqCheck = true;
   if (!cpu.prot) {
     const eip = cpu.peek(0, size);
     const cs = cpu.peek(size, size) & 0xffff;

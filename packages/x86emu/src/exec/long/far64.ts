@@ -151,6 +151,7 @@ export const IRET64: Handler = (cpu: Cpu, i: Insn) => {
   const s = cpu.state;
   cpu.intercept(InterceptKind.Iret);
   s.interruptibility &= ~Interruptibility.NMI;
+  cpu.irqCheck = true;
   if (s.rflags[0] & Flag.NT) cpu.gp0();
   farReturn64(cpu, i.opSize, 0, true);
   cpu.irqCheck = true;
