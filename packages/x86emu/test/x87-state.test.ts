@@ -149,6 +149,18 @@ describe('FXSAVE/FXRSTOR, LDMXCSR/STMXCSR', () => {
         expect(vectors(m), `${pfx} ${modrm}`).toEqual([6]);
       }
   });
+
+  it('FXSAVE/FXRSTOR with a 66, F2 or F3 prefix are #UD and store nothing (NP forms, as the CPU)', () => {
+    for (const pfx of ['0x66', '0xf2', '0xf3'])
+      for (const modrm of ['0x00', '0x08', '0x04, 0x08']) {
+        const m = setup(`mov eax, ${D}; xor ecx, ecx; .byte ${pfx}, 0x0f, 0xae, ${modrm}; hlt`);
+        m.cpu.run(10);
+        expect(vectors(m), `${pfx} ${modrm}`).toEqual([6]);
+      }
+    const m = setup(`mov eax, ${D}; .byte 0x66, 0x0f, 0xae, 0x00; hlt`);
+    m.cpu.run(10);
+    expect(u16(m, D)).toBe(0);
+  });
 });
 
 describe('XSAVE, XRSTOR, XGETBV, XSETBV', () => {

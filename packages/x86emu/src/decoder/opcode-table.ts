@@ -381,8 +381,10 @@ r(T + 0xa9, 'POP_SEG', 'GS', 'd64');
 r(T + 0xab, 'BTS', 'Ev,Gv', 'lock');
 r(T + 0xac, 'SHRD', 'Ev,Gv,Ib');
 r(T + 0xad, 'SHRD', 'Ev,Gv,CL');
-r(T + 0xae, 'FXSAVE', 'M', '', 0);
-r(T + 0xae, 'FXRSTOR', 'M', '', 1);
+// 66/F2/F3 0F AE /0, /1: #UD (SDM Vol. 2 3.1.1.1 NP; an AMD EPYC gives #UD natively for every
+// prefixed form, whatever the addressing).
+sse('NP', T + 0xae, 'FXSAVE', 'M', '', 0);
+sse('NP', T + 0xae, 'FXRSTOR', 'M', '', 1);
 sse('NP', T + 0xae, 'LDMXCSR', 'Md', '', 2); // 66/F2/F3 0F AE /2, /3: #UD (SDM Vol. 2 3.1.1.1 NP; the CPU)
 sse('NP', T + 0xae, 'STMXCSR', 'Md', '', 3);
 // With 66/F3 these memory forms are other instructions (PTWRITE F3 /4, CLWB 66 /6, CLFLUSHOPT
