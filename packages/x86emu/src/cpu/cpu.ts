@@ -463,7 +463,14 @@ export class Cpu {
     s.rip[0] = this.startEip;
     s.rip[1] = this.startRipHi;
     if (u === Unwind.Exit) return this.stopRequested;
-    return deliverEvent(this, EventType.HardwareException, this.faultVector, this.faultError, this.faultHasError, 0);
+    return deliverEvent(
+      this,
+      EventType.HardwareException,
+      this.faultVector,
+      this.faultError,
+      this.faultHasError,
+      0,
+    );
   }
 
   /**

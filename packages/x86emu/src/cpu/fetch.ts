@@ -101,7 +101,7 @@ function setCodePage(cpu: Cpu, lin: number): void {
   // and a fault reports U = 1. An entry filled by a supervisor access lacks TP_UX unless the
   // walk found the page user-accessible, so it is walked again here.
   if (cpu.tlbTag[idx] !== tlbTagOf(lin) || !(cpu.tlbPerm[idx] & need))
-    tlbFill(cpu, lin, user ? PFERR.USER | PFERR.FETCH : PFERR.FETCH);
+    if (!tlbFill(cpu, lin, user ? PFERR.USER | PFERR.FETCH : PFERR.FETCH)) throw C.GUEST_FAULT;
   const view = cpu.tlbView[idx];
   if (view === null) return;
   const pfn = cpu.tlbPfn[idx];

@@ -72,10 +72,11 @@ export function tlbInvlpg(cpu: Cpu, gva: number): void {
 }
 
 /**
- * Fills the TLB entry for linear `lin` with an access of kind `access` (PFERR bits); raises
- * #PF on failure.
+ * Fills the TLB entry for linear `lin` with an access of kind `access` (PFERR bits). On a failed
+ * walk returns false with the #PF recorded (`Cpu.recordPageFault`: CR2 value and error code),
+ * nothing thrown: the caller unwinds (`tlbTranslate` throws, the status accessors return).
  */
-export function tlbFill(cpu: Cpu, lin: number, access: number): void {
+export function tlbFill(cpu: Cpu, lin: number, access: number): boolean {
   cpu.stats.tlbMisses++;
   const lpn = lpnOf(lin);
   const idx = lpn & C.TLB_MASK;
@@ -99,7 +100,8 @@ export function tlbFill(cpu: Cpu, lin: number, access: number): void {
         cpu.pagingMode === 2 ? cpu.pdptes : null,
       )
     ) {
-      cpu.pageFault(lin, w.errorCode);
+      cpu.recordPageFault(lin, w.errorCode);
+      return false;
     }
     // The walk's accessed/dirty writes are writes to memory: a page table may share a frame
     // with decoded code (a page table recycled into code, or the reverse).
@@ -131,16 +133,27 @@ export function tlbFill(cpu: Cpu, lin: number, access: number): void {
   cpu.tlbPfn[idx] = pfn;
   cpu.tlbView[idx] = view;
   cpu.tlbLarge[idx] = large;
+  return true;
 }
 
-/** Translates linear → physical for `access` (PFERR bits), through the TLB. */
+/** Translates linear → physical for `access` (PFERR bits), through the TLB; throws the #PF. */
 export function tlbTranslate(cpu: Cpu, lin: number, access: number): number {
+  const pa = tlbTranslateStatus(cpu, lin, access);
+  if (pa < 0) throw C.GUEST_FAULT;
+  return pa;
+}
+
+/**
+ * tlbTranslate without the throw: -1 when the walk faulted (the #PF recorded on the CPU, as
+ * `tlbFill` leaves it), else the physical address.
+ */
+export function tlbTranslateStatus(cpu: Cpu, lin: number, access: number): number {
   const tag = tlbTagOf(lin);
   const idx = (lin >>> 12) & C.TLB_MASK;
   const need = accessPerm(access);
   if (cpu.tlbTag[idx] !== tag || (cpu.tlbPerm[idx] & need) !== need) {
     if (access & PFERR.WRITE && cpu.tlbTag[idx] === tag) cpu.tlbTag[idx] = -1;
-    tlbFill(cpu, lin, access);
+    if (!tlbFill(cpu, lin, access)) return -1;
     // A write to a frame holding decoded code: invalidate, then allow it.
     if (access & PFERR.WRITE && cpu.codePages.has(cpu.tlbPfn[idx])) invalidateCodePage(cpu, cpu.tlbPfn[idx]);
   }

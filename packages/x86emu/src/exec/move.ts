@@ -23,29 +23,40 @@ import {
 export function makeMov(row: OpcodeRow): Handler {
   const byte = isByteForm(row.operands);
   switch (row.operands) {
+    // The commonest faulting instructions (a kernel's page-table writes, demand-paged loads and
+    // stores): their memory accesses end the instruction through Cpu.unwinding on a #PF instead
+    // of a throw (readOrFault/writeOrFault), and the register is written only after the read.
     case 'Eb,Gb':
     case 'Ev,Gv':
       return (cpu, i) => {
         const size = byte ? 1 : i.opSize;
-        writeE(cpu, i, size, readG(cpu, i, size));
+        const v = readG(cpu, i, size);
+        if (i.mod === 3) cpu.setReg(i.rm, size, i.rex, v);
+        else cpu.writeOrFault(i.memSeg, cpu.ea(i), size, v);
       };
     case 'Gb,Eb':
     case 'Gv,Ev':
       return (cpu, i) => {
         const size = byte ? 1 : i.opSize;
-        writeG(cpu, i, size, readE(cpu, i, size));
+        if (i.mod === 3) {
+          writeG(cpu, i, size, cpu.getReg(i.rm, size, i.rex));
+          return;
+        }
+        const v = cpu.readOrFault(i.memSeg, cpu.ea(i), size);
+        if (cpu.unwinding === 0) writeG(cpu, i, size, v);
       };
     case 'AL,Ob':
     case 'eAX,Ov':
       return (cpu, i) => {
         const size = byte ? 1 : i.opSize;
-        cpu.setReg(0, size, 0, cpu.read(i.memSeg, i.disp >>> 0, size));
+        const v = cpu.readOrFault(i.memSeg, i.disp >>> 0, size);
+        if (cpu.unwinding === 0) cpu.setReg(0, size, 0, v);
       };
     case 'Ob,AL':
     case 'Ov,eAX':
       return (cpu, i) => {
         const size = byte ? 1 : i.opSize;
-        cpu.write(i.memSeg, i.disp >>> 0, size, cpu.getReg(0, size, 0));
+        cpu.writeOrFault(i.memSeg, i.disp >>> 0, size, cpu.getReg(0, size, 0));
       };
     case 'Zb,Ib':
       return (cpu, i) => cpu.setReg(i.rm, 1, i.rex, i.imm);
@@ -55,7 +66,8 @@ export function makeMov(row: OpcodeRow): Handler {
       // Eb,Ib / Ev,Iz
       return (cpu, i) => {
         const size = byte ? 1 : i.opSize;
-        writeE(cpu, i, size, mask(i.imm, size));
+        if (i.mod === 3) cpu.setReg(i.rm, size, i.rex, mask(i.imm, size));
+        else cpu.writeOrFault(i.memSeg, cpu.ea(i), size, mask(i.imm, size));
       };
   }
 }

@@ -57,7 +57,8 @@ export const STI: Handler = (cpu) => {
 
 export const HLT: Handler = (cpu) => {
   requireCpl0(cpu);
-  cpu.intercept(InterceptKind.Hlt);
+  // The exits a hypervisor takes most return through Cpu.unwinding, not a throw.
+  if (cpu.interceptExits(InterceptKind.Hlt)) return;
   cpu.halt();
 };
 export const INVD: Handler = (cpu) => {
@@ -90,7 +91,7 @@ function zeroHigh(cpu: Cpu, r: number): void {
 
 const CPUID_OUT = new Uint32Array(4);
 export const CPUID: Handler = (cpu) => {
-  cpu.intercept(InterceptKind.Cpuid);
+  if (cpu.interceptExits(InterceptKind.Cpuid)) return;
   const g = cpu.state.gpr;
   const leaf = g[0];
   cpu.cpuidOps.cpuid(leaf, g[1], CPUID_OUT);
@@ -139,7 +140,7 @@ const MSR_OUT = new Uint32Array(2);
 
 export const RDMSR: Handler = (cpu) => {
   requireCpl0(cpu);
-  cpu.intercept(InterceptKind.Rdmsr);
+  if (cpu.interceptExits(InterceptKind.Rdmsr)) return;
   const s = cpu.state;
   const g = s.gpr;
   const index = g[1];
@@ -194,7 +195,7 @@ function patValid(half: number): boolean {
 
 export const WRMSR: Handler = (cpu) => {
   requireCpl0(cpu);
-  cpu.intercept(InterceptKind.Wrmsr);
+  if (cpu.interceptExits(InterceptKind.Wrmsr)) return;
   const s = cpu.state;
   const g = s.gpr;
   const index = g[1];
@@ -230,15 +231,17 @@ export const WRMSR: Handler = (cpu) => {
 
 // ---------------------------------------------------------------- control and debug registers
 
-function crExit(cpu: Cpu, i: Insn, type: number, kind: number): void {
+/** The CR-access intercept; true when it exits (the caller returns: Cpu.unwinding is set). */
+function crExit(cpu: Cpu, i: Insn, type: number, kind: number): boolean {
   if (cpu.wantsIntercept(kind)) {
     const x = cpu.exit;
     // CLTS, LMSW and SMSW access CR0 whatever ModRM.reg holds (SDM Vol. 3 Table 28-3).
     x.cr = type >= CrAccessType.Clts ? 0 : i.reg;
     x.crAccessType = type;
     x.gpr = i.rm;
-    cpu.intercept(kind);
+    return cpu.interceptExits(kind);
   }
+  return false;
 }
 
 /** CR0, CR2, CR3, CR4 exist everywhere; CR8 (the TPR, REX.R) only in 64-bit mode (SDM Vol. 3 2.5). */
@@ -253,14 +256,14 @@ export const MOV_TO_CR: Handler = (cpu, i) => {
   // whose Priv check comes first) gives.
   requireCpl0(cpu);
   checkCrNumber(cpu, n);
-  crExit(cpu, i, CrAccessType.MovToCr, InterceptKind.CrWrite);
+  if (crExit(cpu, i, CrAccessType.MovToCr, InterceptKind.CrWrite)) return;
   cpu.writeCr(n, cpu.state.gpr[i.rm], cpu.long64 ? cpu.state.gprHigh[i.rm] : 0);
 };
 export const MOV_FROM_CR: Handler = (cpu, i) => {
   const n = i.reg;
   requireCpl0(cpu);
   checkCrNumber(cpu, n);
-  crExit(cpu, i, CrAccessType.MovFromCr, InterceptKind.CrRead);
+  if (crExit(cpu, i, CrAccessType.MovFromCr, InterceptKind.CrRead)) return;
   const s = cpu.state;
   s.gpr[i.rm] = cpu.readCr(n);
   s.gprHigh[i.rm] = cpu.long64 ? s.crHigh[n] : 0;
@@ -272,7 +275,7 @@ export const LMSW: Handler = (cpu, i) => {
     cpu.exit.lmswSource = v;
     cpu.exit.lmswMemory = i.mod !== 3;
     cpu.exit.linearAddress = i.mod === 3 ? 0 : (cpu.state.segBase[i.memSeg] + cpu.ea(i)) >>> 0;
-    crExit(cpu, i, CrAccessType.Lmsw, InterceptKind.CrWrite);
+    if (crExit(cpu, i, CrAccessType.Lmsw, InterceptKind.CrWrite)) return;
   }
   // LMSW loads PE, MP, EM, TS; it can set PE but never clear it (SDM LMSW).
   const cr0 = cpu.state.cr[0];
@@ -281,14 +284,14 @@ export const LMSW: Handler = (cpu, i) => {
 };
 export const SMSW: Handler = (cpu, i) => {
   // A CR0 read for SVM's intercept (APM Vol. 2 15.9); VMX never exits on SMSW.
-  crExit(cpu, i, CrAccessType.Smsw, InterceptKind.CrRead);
+  if (crExit(cpu, i, CrAccessType.Smsw, InterceptKind.CrRead)) return;
   const v = cpu.readCr(0);
   if (i.mod === 3) cpu.setReg(i.rm, i.opSize, 0, mask(v, i.opSize));
   else writeE(cpu, i, 2, v & 0xffff);
 };
 export const CLTS: Handler = (cpu, i) => {
   requireCpl0(cpu);
-  crExit(cpu, i, CrAccessType.Clts, InterceptKind.CrWrite);
+  if (crExit(cpu, i, CrAccessType.Clts, InterceptKind.CrWrite)) return;
   cpu.writeCr(0, cpu.state.cr[0] & ~Cr0.TS);
 };
 
@@ -549,7 +552,7 @@ export const INVLPG: Handler = (cpu, i) => {
   const lin = (cpu.state.segBase[i.memSeg] + cpu.ea(i)) >>> 0;
   if (cpu.wantsIntercept(InterceptKind.Invlpg)) {
     cpu.exit.linearAddress = lin;
-    cpu.intercept(InterceptKind.Invlpg);
+    if (cpu.interceptExits(InterceptKind.Invlpg)) return;
   }
   cpu.invlpg(lin);
 };
@@ -611,7 +614,7 @@ export function makeInOut(row: OpcodeRow): Handler {
       x.ioRep = false;
       x.ioAddressSize = i.adSize;
       x.ioImmediate = immPort;
-      cpu.intercept(InterceptKind.Io);
+      if (cpu.interceptExits(InterceptKind.Io)) return;
     }
     if (isIn) cpu.setReg(0, size, 0, cpu.portIn(port, size));
     else cpu.portOut(port, size, cpu.getReg(0, size, 0));

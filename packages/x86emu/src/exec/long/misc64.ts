@@ -151,7 +151,8 @@ export const INVLPG64: Handler = (cpu, i) => {
   if (i.memSeg >= 4) a += (s.segBaseHigh[i.memSeg] | 0) * TWO32 + s.segBase[i.memSeg];
   if (cpu.wantsIntercept(InterceptKind.Invlpg)) {
     cpu.exit.linearAddress = a;
-    cpu.intercept(InterceptKind.Invlpg);
+    // Through Cpu.unwinding, not a throw (a shadow-paging hypervisor exits on every INVLPG).
+    if (cpu.interceptExits(InterceptKind.Invlpg)) return;
   }
   if (a < -140737488355328 || a >= 140737488355328) return;
   cpu.invlpg(a < 0 ? a + 281474976710656 : a);
