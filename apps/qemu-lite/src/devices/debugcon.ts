@@ -4,7 +4,7 @@
  * returns the `readback` value, 0xe9 by default (`debugcon_ioport_read`), which is how a guest
  * detects that the console is there. One port, no state, nothing to reset.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from '#platform/fs';
 import type { PortIoDevice } from './types.js';
 
 /** QEMU's defaults: iobase 0xe9, readback 0xe9. */

@@ -49,7 +49,13 @@
  */
 import type { KvmSegment, KvmSregs } from '@kvm/core';
 import { CR0_ET, CR0_PE, protectedMode32, RFLAGS_RESERVED, writeBootGdt } from './cpu-state.js';
-import { hostDecompress, type PayloadDecompressor, type PayloadFormat, payloadFormat } from './payload.js';
+import {
+  HOST_DECOMPRESSES,
+  hostDecompress,
+  type PayloadDecompressor,
+  type PayloadFormat,
+  payloadFormat,
+} from './payload.js';
 import {
   E820_TYPE,
   type E820Entry,
@@ -580,9 +586,12 @@ export function makeBzImageLoader(options: BzImageLoaderOptions): Loader {
  * vmlinux entered directly (the fastest way in: the guest never runs the decompressor);
  * QEMU_LITE_BZIMAGE_ENTRY in the environment selects another entry: `decompressor` (the 64-bit
  * boot protocol as written) or `protocol32` (the 32-bit one). Any other value is a LoaderError.
+ * Where the platform decompresses nothing in process (a browser) the default is `decompressor`.
  */
 export const loadBzImage: Loader = (image, machine, opts) => {
-  const wanted = process.env.QEMU_LITE_BZIMAGE_ENTRY ?? 'kernel';
+  // A browser has no `process`: there the platform's default applies.
+  const env = typeof process === 'undefined' ? undefined : process.env.QEMU_LITE_BZIMAGE_ENTRY;
+  const wanted = env ?? (HOST_DECOMPRESSES ? 'kernel' : 'decompressor');
   const entry = BZIMAGE_ENTRIES.find((e) => e === wanted);
   if (entry === undefined) {
     fail(`QEMU_LITE_BZIMAGE_ENTRY=${wanted} is no entry: ${BZIMAGE_ENTRIES.join(', ')}`);

@@ -1,17 +1,16 @@
 /**
  * A bzImage's compressed kernel (payload_offset/payload_length, boot protocol 2.08): which
- * compression it uses, by its magic bytes, and decompressing it in process — gzip with
- * node:zlib, xz with `xz.ts` — bounded by the largest kernel there can be.
+ * compression it uses, by its magic bytes, and decompressing it in process — on Node gzip with
+ * node:zlib and xz with `xz.ts` (`platform/decompress.node.ts`); in a browser bundle nothing is
+ * decompressed in process (`platform/decompress.browser.ts`) and the kernel decompresses itself —
+ * bounded by the largest kernel there can be.
  *
  * Linux builds the payload as arch/x86/boot/compressed/Makefile says: `vmlinux.bin.<fmt>`, the
  * compressor's output followed, for every format but gzip, by `size_append` (the uncompressed
  * size, 32-bit little-endian; gzip's own trailer ends with it). mkpiggy reads those last four
  * bytes as the kernel's output length, and so do we, to check the decompressed size.
  */
-import { gunzipSync } from 'node:zlib';
-import { MAX_KERNEL_BYTES } from './read-image.js';
-import { LoaderError } from './types.js';
-import { decodeXz, XzError } from './xz.js';
+import { MAX_KERNEL_BYTES } from './limits.js';
 
 /** Compression of the payload, by its magic bytes (the kernel's `compressed/Makefile` choices). */
 export type PayloadFormat = 'gzip' | 'xz' | 'zstd' | 'bzip2' | 'lzma' | 'lzo' | 'lz4' | 'unknown';
@@ -39,44 +38,11 @@ export function payloadFormat(payload: Uint8Array): PayloadFormat {
  */
 export type PayloadDecompressor = (format: PayloadFormat, payload: Uint8Array) => Uint8Array | undefined;
 
-/** The largest decompressed kernel: what x86-64 Linux can map (KERNEL_IMAGE_SIZE, see read-image.ts). */
+/** The largest decompressed kernel: what x86-64 Linux can map (KERNEL_IMAGE_SIZE, see limits.ts). */
 export const MAX_DECOMPRESSED_KERNEL = MAX_KERNEL_BYTES;
 
-function corrupt(format: string, detail: string): never {
-  throw new LoaderError('bzImage', `kernel payload is corrupt (${format}: ${detail})`);
-}
-
-/** gzip and xz, in process; every other format is undefined (see `PayloadDecompressor`). */
-export const hostDecompress: PayloadDecompressor = (format, payload) => {
-  if (format === 'gzip') {
-    try {
-      return new Uint8Array(gunzipSync(payload, { maxOutputLength: MAX_DECOMPRESSED_KERNEL }));
-    } catch (error) {
-      corrupt('gzip', (error as Error).message);
-    }
-  }
-  if (format !== 'xz') return undefined;
-  let output: Uint8Array;
-  try {
-    output = decodeXz(payload, MAX_DECOMPRESSED_KERNEL).output;
-  } catch (error) {
-    if (!(error instanceof XzError)) throw error;
-    if (error.unsupported) {
-      throw new LoaderError('bzImage', `kernel payload: unsupported xz feature: ${error.message}`);
-    }
-    corrupt('xz', error.message);
-  }
-  // size_append: the last four bytes of the payload are the uncompressed size.
-  if (payload.length >= 4) {
-    const at = payload.length - 4;
-    const declared =
-      (payload[at]! | (payload[at + 1]! << 8) | (payload[at + 2]! << 16) | (payload[at + 3]! << 24)) >>> 0;
-    if (declared !== output.length) {
-      corrupt(
-        'xz',
-        `the stream decodes to ${output.length} bytes, the size appended after it says ${declared}`,
-      );
-    }
-  }
-  return output;
-};
+/**
+ * gzip and xz in process on Node; in a browser bundle `HOST_DECOMPRESSES` is false and
+ * `hostDecompress` answers undefined for every format (see `PayloadDecompressor`).
+ */
+export { HOST_DECOMPRESSES, hostDecompress } from '#platform/decompress';

@@ -6,7 +6,7 @@
  * zeros). A read-only drive offers VIRTIO_BLK_F_RO and fails writes with VIRTIO_BLK_S_IOERR.
  * The I/O is synchronous in the vCPU thread, in ring order, so writes reach the file in order.
  */
-import { fdatasyncSync, readSync, writeSync } from 'node:fs';
+import { fdatasyncSync, readSync, writeSync } from '#platform/fs';
 import { type Drive, SECTOR_SIZE } from './drive.js';
 import type { GuestMemory } from './guest-memory.js';
 import type { VirtioDeviceOps } from './virtio-pci.js';
@@ -147,7 +147,10 @@ export class VirtioBlk implements VirtioDeviceOps {
       case VIRTIO_BLK_T_GET_ID: {
         // Up to 20 bytes, zero padded, no terminator when all 20 are used (§5.2.6).
         const id = new Uint8Array(VIRTIO_BLK_ID_BYTES);
-        id.set(Buffer.from(this.drive.config.serial ?? '', 'latin1').subarray(0, VIRTIO_BLK_ID_BYTES));
+        const serial = this.drive.config.serial ?? '';
+        // latin1, as QEMU copies the serial's bytes (no Buffer: this module runs in a browser too).
+        for (let i = 0; i < Math.min(serial.length, VIRTIO_BLK_ID_BYTES); i++)
+          id[i] = serial.charCodeAt(i) & 0xff;
         written = scatter(dataIn, id, mem);
         break;
       }

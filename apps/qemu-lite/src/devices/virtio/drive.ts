@@ -11,8 +11,18 @@
  * owner was killed) and is taken over. Limits: a writer does not see read-only users, and the
  * lock binds qemu-lite processes only (QEMU and other tools ignore it), as advisory locks do.
  */
-import { closeSync, fstatSync, openSync, readFileSync, realpathSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import {
+  basename,
+  closeSync,
+  dirname,
+  fstatSync,
+  join,
+  openSync,
+  readFileSync,
+  realpathSync,
+  unlinkSync,
+  writeSync,
+} from '#platform/fs';
 
 export const SECTOR_SIZE = 512;
 
