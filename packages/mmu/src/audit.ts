@@ -10,7 +10,7 @@ import {
   spteHpfn,
 } from './pte-format.js';
 import type { ShadowPage } from './shadow-page.js';
-import type { MmuState } from './state.js';
+import type { MmuVmState } from './vm-state.js';
 
 /**
  * The MMU audit (`kvm_mmu_audit`): checks the invariants the shadow MMU lives by and returns one
@@ -24,16 +24,19 @@ import type { MmuState } from './state.js';
  * - the hash, the hpfn index, the active list and the root counts agree with the live pages;
  * - levels: a page is no higher than its mode's shadow root (4 for long mode, 2 under a PAE
  *   root), the 4-level root is a level-4 page of a 4-level guest, the per-level counters agree;
- * - the reachable shadow tables agree with the guest's (audit-mappings.ts).
+ * - a zapped root still in use (`invalid`) is empty, out of the hash and some vCPU's root;
+ * - each vCPU's reachable shadow tables agree with its guest tables (audit-mappings.ts).
  */
-export function auditMmu(s: MmuState): string[] {
+export function auditMmu(s: MmuVmState): string[] {
   const out: string[] = [];
   const name = (p: ShadowPage) => `page#${p.id} gfn=${p.gfn.toString(16)} (${describeRole(p.role)})`;
   const refs: number[] = [];
   let live = 0;
   const rootRefs = new Map<ShadowPage, number>();
-  for (const p of s.paeRootPages) if (p !== null) rootRefs.set(p, (rootRefs.get(p) ?? 0) + 1);
-  if (s.rootPage !== null) rootRefs.set(s.rootPage, (rootRefs.get(s.rootPage) ?? 0) + 1);
+  for (const v of s.vcpus) {
+    for (const p of v.paeRootPages) if (p !== null) rootRefs.set(p, (rootRefs.get(p) ?? 0) + 1);
+    if (v.rootPage !== null) rootRefs.set(v.rootPage, (rootRefs.get(v.rootPage) ?? 0) + 1);
+  }
 
   const perLevel = [0, 0, 0, 0, 0];
   for (const page of s.pagesById) {
@@ -42,7 +45,17 @@ export function auditMmu(s: MmuState): string[] {
     if (page.level < 1 || page.level > maxShadowLevel(page.role))
       out.push(`${name(page)} at an impossible level`);
     else perLevel[page.level]++;
-    if (!(s.hash.get(page.gfn) ?? []).includes(page)) out.push(`${name(page)} missing from the hash`);
+    const hashed = (s.hash.get(page.gfn) ?? []).includes(page);
+    if (page.invalid) {
+      if (hashed) out.push(`${name(page)} is invalid but still in the hash`);
+      if (page.rootCount === 0) out.push(`${name(page)} is invalid and no root: it should be freed`);
+      for (let i = 0; i < 1024; i++) {
+        if (page.spt[i] !== 0) {
+          out.push(`${name(page)} is invalid but not empty`);
+          break;
+        }
+      }
+    } else if (!hashed) out.push(`${name(page)} missing from the hash`);
     if (s.byHpfn.get(page.hpfn) !== page) out.push(`${name(page)} missing from the hpfn index`);
     if ((rootRefs.get(page) ?? 0) !== page.rootCount) {
       out.push(`${name(page)} rootCount ${page.rootCount} but ${rootRefs.get(page) ?? 0} root slots use it`);
@@ -93,16 +106,18 @@ export function auditMmu(s: MmuState): string[] {
     if (counted[l] !== perLevel[l])
       out.push(`${perLevel[l]} live level-${l} pages but the counter says ${counted[l]}`);
   }
-  const root = s.rootPage;
-  if (s.ctx.shadowRootLevel === 4 && s.rootHpa >= 0) {
-    if (root === null || root.hpfn * 4096 !== s.rootHpa)
-      out.push('4-level roots loaded but rootHpa is not the root page');
-    else if (root.level !== 4 || roleGlevels(root.role) !== 4)
-      out.push(`root ${name(root)} is not a 4-level PML4`);
+  for (const v of s.vcpus) {
+    const root = v.rootPage;
+    if (v.ctx.shadowRootLevel === 4 && v.rootHpa >= 0) {
+      if (root === null || root.hpfn * 4096 !== v.rootHpa)
+        out.push('4-level roots loaded but rootHpa is not the root page');
+      else if (root.level !== 4 || roleGlevels(root.role) !== 4)
+        out.push(`root ${name(root)} is not a 4-level PML4`);
+    }
+    if (v.ctx.shadowRootLevel !== 4 && root !== null)
+      out.push(`a 4-level root ${name(root)} in a PAE-shadowed mode`);
+    auditMappings(v, out, name);
   }
-  if (s.ctx.shadowRootLevel !== 4 && root !== null)
-    out.push(`a 4-level root ${name(root)} in a PAE-shadowed mode`);
-  auditMappings(s, out, name);
   let listed = 0;
   for (let p = s.activeHead; p !== null && listed <= live; p = p.next) listed++;
   if (listed !== live) out.push(`active list holds ${listed} pages, ${live} live`);

@@ -67,7 +67,7 @@ export function handlePageFault(
 ): PageFaultResult {
   const st = s.stats;
   const ctx = s.ctx;
-  kvmMmuFreeSomePages(s);
+  kvmMmuFreeSomePages(s.kvm);
   const write = (errorCode & PFERR_WRITE_MASK) !== 0;
   const user = (errorCode & PFERR_USER_MASK) !== 0;
   let gfn: number;

@@ -9,7 +9,7 @@
  *
  * No member may throw: a failure is a return value.
  */
-export interface MmuHostOps {
+export interface MmuVmHostOps {
   /**
    * Copies `dst.length` bytes (1…32, never crossing a page) of guest-physical memory starting
    * at `gpa` into `dst`. Returns false, leaving `dst` unspecified, when any of those bytes is not
@@ -26,13 +26,13 @@ export interface MmuHostOps {
   /**
    * The host page frame backing guest frame `gfn`, or -1 when `gfn` is not RAM (an MMIO
    * region or nothing at all). The answer must not change while an spte maps it: a caller that
-   * removes or moves a memory slot calls `KvmMmu.kvmMmuZapAll()` first.
+   * removes or moves a memory slot calls `kvmMmuZapAll()` first.
    */
   gfnToHpfn(gfn: number): number;
   /**
    * Allocates one zeroed 4 KiB host page for a shadow page table and returns its hpfn, or -1
-   * when out of memory. The MMU calls it only in `kvmMmuCreate` (the PAE root page) and from
-   * `mmuTopupMemoryCaches`, before it changes anything, so running out is a clean failure.
+   * when out of memory. The MMU calls it only when creating a vCPU's context (its PAE root page)
+   * and from `mmuTopupMemoryCaches`, before it changes anything, so running out is a clean failure.
    */
   allocPage(): number;
   /** Returns a page obtained from `allocPage` (its contents are garbage from now on). */
@@ -43,16 +43,41 @@ export interface MmuHostOps {
    * through it as little-endian 8-byte entries, exactly the bytes the silicon walks.
    */
   pageView(hpfn: number): Uint8Array;
-  /** Flushes every translation the silicon's TLB caches for this vCPU. */
+}
+
+/**
+ * What the MMU needs from one vCPU: its paging state and its TLB. In a multi-vCPU VM each vCPU
+ * context gets its own (see `KvmMmuVm.createVcpuMmu`); the memory members of the VM's host are
+ * shared by all.
+ */
+export interface MmuVcpuHostOps {
+  /** Flushes every translation the silicon's TLB caches for this vCPU, now (the acting vCPU). */
   flushTlb(): void;
-  /** Flushes the silicon's TLB entries for one guest-virtual page. */
+  /** Flushes the silicon's TLB entries for one guest-virtual page of this vCPU. */
   flushTlbGva(gva: number): void;
+  /**
+   * Asks this vCPU to flush its whole TLB before it next enters the guest (KVM_REQ_TLB_FLUSH, set
+   * by `kvm_flush_remote_tlbs` when another vCPU or the VM took rights away from a shared spte).
+   * Optional: without it the MMU calls `flushTlb` at once (right for a vCPU that is not running).
+   */
+  requestTlbFlush?(): void;
+  /**
+   * Asks this vCPU to drop its roots and load them again before it next enters the guest
+   * (KVM_REQ_MMU_RELOAD, `kvm_reload_remote_mmus`): a root it uses was zapped (it stays valid,
+   * emptied, until then). The driver serves it with `kvmMmuReset` (or `kvmMmuLoad` after
+   * `kvmMmuUnload`) and loads the new `rootHpa`. Optional: without it the vCPU reloads at its
+   * next `pageFault`/`kvmMmuLoad`, and until then runs on the emptied root (which faults).
+   */
+  requestMmuReload?(): void;
   /**
    * The vCPU's paging state, read (never cached) by the MMU when it changes mode or loads
    * roots. The caller keeps it current; `KvmMmu.kvmSetCr3` writes `cr3` on success.
    */
   readonly paging: PagingState;
 }
+
+/** A vCPU's whole view of the host: the VM's memory and its own paging state and TLB. */
+export interface MmuHostOps extends MmuVmHostOps, MmuVcpuHostOps {}
 
 /** The guest's control registers, as the vCPU sees them (not the silicon's real ones). */
 export interface PagingState {

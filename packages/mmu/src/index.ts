@@ -11,6 +11,8 @@ export {
   EFER_NX,
   INVALID_PAGE,
   type MmuHostOps,
+  type MmuVcpuHostOps,
+  type MmuVmHostOps,
   type PagingState,
   X86_CR0_PG,
   X86_CR0_WP,
@@ -18,6 +20,7 @@ export {
   X86_CR4_PSE,
 } from './host.js';
 export { type Cr3LoadResult, KvmMmu, kvmMmuCreate, type ShadowPageInfo } from './mmu.js';
+export { KvmMmuVm, kvmMmuCreateVm } from './mmu-vm.js';
 export {
   describeRole,
   packRole,

@@ -1,4 +1,4 @@
-import type { MmuHostOps } from './host.js';
+import type { MmuVmHostOps } from './host.js';
 import { PteChain } from './parent-ptes.js';
 import { RmapDesc } from './rmap.js';
 
@@ -25,7 +25,7 @@ export class MmuMemoryCaches {
   private readonly rmapDescs: RmapDesc[] = [];
   private readonly pteChains: PteChain[] = [];
 
-  constructor(private readonly host: MmuHostOps) {}
+  constructor(private readonly host: MmuVmHostOps) {}
 
   /** Fills every cache to its minimum. False (nothing else changed) when the host is out of pages. */
   mmuTopupMemoryCaches(): boolean {

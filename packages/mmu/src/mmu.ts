@@ -4,12 +4,19 @@ import {
   EFER_LMA,
   EFER_NX,
   type MmuHostOps,
+  type MmuVmHostOps,
   X86_CR0_PG,
   X86_CR0_WP,
   X86_CR4_PAE,
   X86_CR4_PSE,
 } from './host.js';
-import { dropSpte, kvmMmuFreeSomePages, kvmMmuGetPage, kvmMmuZapAllPages } from './page-cache.js';
+import {
+  dropSpte,
+  kvmMmuFreeSomePages,
+  kvmMmuGetPage,
+  kvmMmuPutRoot,
+  kvmMmuZapAllPages,
+} from './page-cache.js';
 import {
   ACC_ALL,
   hpfnHi,
@@ -31,6 +38,7 @@ import {
   MmuState,
 } from './state.js';
 import type { MmuStats } from './stats.js';
+import { MmuVmState } from './vm-state.js';
 import { walkAddr64 } from './walker.js';
 import { kvmMmuUnprotectPage } from './write-protect.js';
 
@@ -46,26 +54,34 @@ export type Cr3LoadResult =
 const AUDIT_LOG_MAX = 200;
 
 /**
- * KVM's shadow MMU for one vCPU. Create it with {@link kvmMmuCreate}, then call
- * {@link KvmMmu.kvmMmuSetup} once the vCPU's registers are known. See the README for the
- * calling protocol a VMX/SVM driver follows.
+ * One vCPU's shadow MMU context (`struct kvm_mmu`: its paging mode, roots and walker) over the
+ * VM's shared shadow pages. Create it with {@link kvmMmuCreate} (a one-vCPU VM of its own) or
+ * `KvmMmuVm.createVcpuMmu` (one more vCPU of a VM), then call {@link KvmMmu.kvmMmuSetup} once
+ * the vCPU's registers are known. See the README for the calling protocol a VMX/SVM driver
+ * follows.
  */
 export class KvmMmu {
   /** @internal */
   readonly s: MmuState;
 
-  /** @internal use kvmMmuCreate. */
-  constructor(host: MmuHostOps, options: MmuOptions, paeRootHpfn: number) {
-    this.s = new MmuState(host, options);
+  /** @internal use kvmMmuCreate or KvmMmuVm.createVcpuMmu. */
+  constructor(
+    kvm: MmuVmState,
+    host: MmuHostOps,
+    paeRootHpfn: number,
+    private readonly ownsVm: boolean,
+  ) {
+    this.s = new MmuState(kvm, host);
     this.s.paeRootHpfn = paeRootHpfn;
     const view = host.pageView(paeRootHpfn);
     this.s.paeRoot = new Uint32Array(view.buffer, view.byteOffset, 8);
     this.s.paeRoot.fill(0);
+    kvm.vcpus.push(this.s);
   }
 
-  /** Live counters (a plain object; read any time). */
+  /** Live counters of the whole VM's MMU (a plain object; read any time). */
   get stats(): MmuStats {
-    return this.s.stats;
+    return this.s.kvm.stats;
   }
 
   /** Host-physical address of the shadow root the silicon must use as CR3, or -1 when none is loaded. */
@@ -90,7 +106,7 @@ export class KvmMmu {
 
   /** Violations audit mode has found so far (at most 200 kept). */
   get auditLog(): readonly string[] {
-    return this.s.auditLog;
+    return this.s.kvm.auditLog;
   }
 
   /**
@@ -135,7 +151,7 @@ export class KvmMmu {
     const s = this.s;
     s.stats.cr3Switches++;
     mmuFreeRoots(s);
-    if (!s.options.shadowCache) kvmMmuZapAllPages(s, 'cacheOff');
+    if (!s.options.shadowCache) kvmMmuZapAllPages(s.kvm, 'cacheOff');
     s.rootCr3 = s.host.paging.cr3;
     if (s.ctx.mode === 'paging32E' && s.pdptesCr3 !== s.rootCr3) loadPdptrsOrClear(s, s.rootCr3);
     updateWalkParams(s);
@@ -162,7 +178,7 @@ export class KvmMmu {
     if (s.ctx.mode === 'paging32E' && !this.loadPdptrs(cr3)) return 'gp';
     // Long mode: CR3 bits 63:MAXPHYADDR are reserved, MOV CR3 #GPs (SDM Vol. 3A 4.5; KVM's
     // kvm_set_cr3 with `cr3 & CR3_L_MODE_RESERVED_BITS`).
-    if (s.ctx.mode === 'paging64' && !(cr3 >= 0 && cr3 < s.maxPhyAddrBytes)) return 'gp';
+    if (s.ctx.mode === 'paging64' && !(cr3 >= 0 && cr3 < s.kvm.maxPhyAddrBytes)) return 'gp';
     s.host.paging.cr3 = cr3;
     return this.kvmMmuNewCr3() ? 'ok' : 'no-memory';
   }
@@ -192,14 +208,19 @@ export class KvmMmu {
   }
 
   /**
-   * Makes sure roots are loaded (`kvm_mmu_load`); call before entering the guest. False: the
+   * Makes sure roots are loaded (`kvm_mmu_load`); call before entering the guest. Roots another
+   * operation zapped while this vCPU used them (see `MmuHostOps.requestMmuReload`) are dropped
+   * and loaded again: re-read `rootHpa` (and, PAE, the four root entries) after it. False: the
    * host is out of pages (ENOMEM).
    */
   kvmMmuLoad(): boolean {
     const s = this.s;
-    if (s.rootHpa >= 0) return true;
+    if (s.rootHpa >= 0) {
+      if (!rootsInvalid(s)) return true;
+      mmuFreeRoots(s);
+    }
     if (!s.caches.mmuTopupMemoryCaches()) return false;
-    kvmMmuFreeSomePages(s);
+    kvmMmuFreeSomePages(s.kvm);
     mmuAllocRoots(s);
     s.flushPending();
     return true;
@@ -257,7 +278,7 @@ export class KvmMmu {
    * probably an ordinary page now). True: done, retry the instruction natively.
    */
   kvmMmuUnprotectPage(gfn: number): boolean {
-    const r = kvmMmuUnprotectPage(this.s, gfn);
+    const r = kvmMmuUnprotectPage(this.s.kvm, gfn);
     this.s.flushPending();
     this.finish('unprotect');
     return r;
@@ -298,62 +319,90 @@ export class KvmMmu {
     s.stats.invlpg++;
     const gvaHi = s.ctx.shadowRootLevel === 4 ? Math.floor(gva / 0x100000000) & 0xffff : 0;
     const page = leafShadowPage(s, gva | 0, gvaHi);
-    if (page !== null) dropSpte(s, page, ((gva >>> 0) >>> PAGE_SHIFT) & 511);
-    s.pendingTlbFlush = false;
+    if (page !== null) dropSpte(s.kvm, page, ((gva >>> 0) >>> PAGE_SHIFT) & 511);
+    // This vCPU drops the one address; the others may cache it too (the spte is shared), and
+    // they get a full flush (KVM's invlpg: kvm_flush_remote_tlbs when an spte was dropped).
+    const remote = s.kvm.pendingTlbFlush;
+    s.kvm.pendingTlbFlush = false;
     s.stats.tlbFlushGva++;
     s.host.flushTlbGva(gva);
+    if (remote) s.kvm.flushOthers(s);
     this.finish('invlpg');
   }
 
-  /** Zaps every shadow page, e.g. when a memory slot goes away (roots in use stay, emptied). */
+  /**
+   * Zaps every shadow page of the VM, e.g. when a memory slot goes away (roots in use stay valid,
+   * emptied, until their vCPUs reload them).
+   */
   kvmMmuZapAll(): void {
-    kvmMmuZapAllPages(this.s, 'all');
+    kvmMmuZapAllPages(this.s.kvm, 'all');
     this.s.flushPending();
     this.finish('zap all');
   }
 
-  /** Frees everything the MMU holds back to the host. The object must not be used afterwards. */
+  /**
+   * Frees this vCPU's context (its roots and PAE root page) back to the host; the VM's shadow
+   * pages stay for the other vCPUs (a context from {@link kvmMmuCreate} frees its VM's too). The
+   * object must not be used afterwards.
+   */
   kvmMmuDestroy(): void {
     const s = this.s;
     mmuFreeRoots(s);
-    kvmMmuZapAllPages(s, 'all');
-    s.caches.release();
+    const at = s.kvm.vcpus.indexOf(s);
+    if (at >= 0) s.kvm.vcpus.splice(at, 1);
+    if (this.ownsVm) kvmMmuVmFree(s.kvm);
     if (s.paeRootHpfn >= 0) s.host.freePage(s.paeRootHpfn);
     s.paeRootHpfn = -1;
     s.rootHpa = -1;
   }
 
-  /** Checks every invariant now; returns the violations (empty when all hold). */
+  /** Checks every invariant of the VM's MMU now; returns the violations (empty when all hold). */
   audit(): string[] {
     this.s.stats.auditRuns++;
-    return auditMmu(this.s);
+    return auditMmu(this.s.kvm);
   }
 
-  /** A summary of the live shadow pages, for tests and debugging. */
+  /** A summary of the VM's live shadow pages, for tests and debugging. */
   shadowPages(): ShadowPageInfo[] {
-    const out: ShadowPageInfo[] = [];
-    for (let p = this.s.activeHead; p !== null; p = p.next) {
-      out.push({
-        gfn: p.gfn,
-        role: p.role,
-        level: p.level,
-        metaphysical: p.metaphysical,
-        hpfn: p.hpfn,
-        rootCount: p.rootCount,
-      });
-    }
-    return out;
+    return shadowPagesOf(this.s.kvm);
   }
 
   private finish(what: string): void {
-    const s = this.s;
-    if (!s.options.audit) return;
-    s.stats.auditRuns++;
-    const bad = auditMmu(s);
-    if (bad.length === 0) return;
-    s.stats.auditFailures += bad.length;
-    for (const msg of bad) if (s.auditLog.length < AUDIT_LOG_MAX) s.auditLog.push(`after ${what}: ${msg}`);
+    mmuAuditIfOn(this.s.kvm, what);
   }
+}
+
+/** Audit mode: checks the invariants after a public operation and logs what broke. */
+export function mmuAuditIfOn(kvm: MmuVmState, what: string): void {
+  if (!kvm.options.audit) return;
+  kvm.stats.auditRuns++;
+  const bad = auditMmu(kvm);
+  if (bad.length === 0) return;
+  kvm.stats.auditFailures += bad.length;
+  for (const msg of bad) if (kvm.auditLog.length < AUDIT_LOG_MAX) kvm.auditLog.push(`after ${what}: ${msg}`);
+}
+
+/** The live shadow pages, newest first. */
+export function shadowPagesOf(kvm: MmuVmState): ShadowPageInfo[] {
+  const out: ShadowPageInfo[] = [];
+  for (let p = kvm.activeHead; p !== null; p = p.next) {
+    out.push({
+      gfn: p.gfn,
+      role: p.role,
+      level: p.level,
+      metaphysical: p.metaphysical,
+      hpfn: p.hpfn,
+      rootCount: p.rootCount,
+      invalid: p.invalid,
+    });
+  }
+  return out;
+}
+
+/** Gives every shadow page and cached page of the VM back to the host (no vCPU may use it). */
+export function kvmMmuVmFree(kvm: MmuVmState): void {
+  kvmMmuZapAllPages(kvm, 'all');
+  kvm.caches.release();
 }
 
 /** A live shadow page as {@link KvmMmu.shadowPages} reports it (newest first). */
@@ -364,6 +413,8 @@ export interface ShadowPageInfo {
   metaphysical: boolean;
   hpfn: number;
   rootCount: number;
+  /** Zapped while a root in use: kept for its users until they reload (KVM's `role.invalid`). */
+  invalid: boolean;
 }
 
 /**
@@ -372,6 +423,12 @@ export interface ShadowPageInfo {
  * options (a programming error, not a guest action).
  */
 export function kvmMmuCreate(host: MmuHostOps, options: Partial<MmuOptions> = {}): KvmMmu | null {
+  const kvm = new MmuVmState(host, checkMmuOptions(options));
+  return kvmMmuCreateVcpu(kvm, host, true);
+}
+
+/** The options with defaults filled in; RangeError for nonsense (a programming error). */
+export function checkMmuOptions(options: Partial<MmuOptions>): MmuOptions {
   const opts: MmuOptions = { ...DEFAULT_MMU_OPTIONS, ...options };
   if (!Number.isInteger(opts.maxShadowPages) || opts.maxShadowPages < 16) {
     throw new RangeError(`maxShadowPages must be an integer >= 16, got ${opts.maxShadowPages}`);
@@ -383,9 +440,19 @@ export function kvmMmuCreate(host: MmuHostOps, options: Partial<MmuOptions> = {}
     throw new RangeError(`floodThreshold must be a positive integer, got ${opts.floodThreshold}`);
   }
   if (!HOST_IS_LITTLE_ENDIAN) throw new RangeError('@kvm/mmu needs a little-endian host');
+  return opts;
+}
+
+/** A vCPU context over `kvm` (`kvm_mmu_create`: its PAE root page). Null: no page (ENOMEM). */
+export function kvmMmuCreateVcpu(kvm: MmuVmState, host: MmuHostOps, ownsVm: boolean): KvmMmu | null {
   const paeRoot = host.allocPage();
   if (paeRoot < 0) return null;
-  return new KvmMmu(host, opts, paeRoot);
+  return new KvmMmu(kvm, host, paeRoot, ownsVm);
+}
+
+/** The VM half alone, for KvmMmuVm. */
+export function newMmuVmState(host: MmuVmHostOps, options: Partial<MmuOptions>): MmuVmState {
+  return new MmuVmState(host, checkMmuOptions(options));
 }
 
 /** `init_kvm_mmu`: picks the context for the vCPU's paging state. */
@@ -502,18 +569,28 @@ function mmuAllocRoots(s: MmuState): void {
   s.rootHpa = s.paeRootHpfn * 4096;
 }
 
-/** `mmu_free_roots`: the root pages stay cached, they just stop being roots. */
+/**
+ * `mmu_free_roots`: the root pages stay cached, they just stop being this vCPU's roots (a zapped
+ * one is freed by its last user).
+ */
 function mmuFreeRoots(s: MmuState): void {
   for (let i = 0; i < 4; i++) {
     const page = s.paeRootPages[i];
-    if (page !== null) page.rootCount--;
+    if (page !== null) kvmMmuPutRoot(s.kvm, page);
     s.paeRootPages[i] = null;
     s.paeRoot[i * 2] = 0;
     s.paeRoot[i * 2 + 1] = 0;
   }
-  if (s.rootPage !== null) s.rootPage.rootCount--;
+  if (s.rootPage !== null) kvmMmuPutRoot(s.kvm, s.rootPage);
   s.rootPage = null;
   s.rootHpa = -1;
+}
+
+/** Whether a root of this vCPU was zapped since it was loaded (it must reload). */
+function rootsInvalid(s: MmuState): boolean {
+  if (s.rootPage !== null) return s.rootPage.invalid;
+  const r = s.paeRootPages;
+  return r[0]?.invalid === true || r[1]?.invalid === true || r[2]?.invalid === true || r[3]?.invalid === true;
 }
 
 /** The level-1 shadow page that holds `gva`'s leaf, if the shadow tables reach that far. */

@@ -4,6 +4,7 @@ import { PT_PRESENT_MASK, spteHpfn } from './pte-format.js';
 import { ShadowPage, spteRef } from './shadow-page.js';
 import type { MmuState } from './state.js';
 import type { ZapCause } from './stats.js';
+import type { MmuVmState } from './vm-state.js';
 import { rmapWriteProtect } from './write-protect.js';
 
 /**
@@ -17,16 +18,16 @@ export const KVM_MIN_FREE_MMU_PAGES = 5;
 export const KVM_REFILL_PAGES = 25;
 
 /** The page for (gfn, role) if cached. */
-export function kvmMmuLookupPage(s: MmuState, gfn: number, role: number): ShadowPage | null {
-  const list = s.hash.get(gfn);
+export function kvmMmuLookupPage(kvm: MmuVmState, gfn: number, role: number): ShadowPage | null {
+  const list = kvm.hash.get(gfn);
   if (list === undefined) return null;
   for (let i = 0; i < list.length; i++) if (list[i].role === role) return list[i];
   return null;
 }
 
 /** Whether `gfn` is shadowed as a guest page table (a non-metaphysical shadow page exists). */
-export function isGfnShadowed(s: MmuState, gfn: number): boolean {
-  const list = s.hash.get(gfn);
+export function isGfnShadowed(kvm: MmuVmState, gfn: number): boolean {
+  const list = kvm.hash.get(gfn);
   if (list === undefined) return false;
   for (let i = 0; i < list.length; i++) if (!list[i].metaphysical) return true;
   return false;
@@ -48,74 +49,75 @@ export function kvmMmuGetPage(
   parentRef: number,
 ): ShadowPage {
   const ctx = s.ctx;
+  const kvm = s.kvm;
   let quadrant = 0;
   if (ctx.rootLevel === 2 && !metaphysical) {
     // A 32-bit guest table maps 2^(10·level+2) bytes, a shadow table 2^(9·level+3): which part?
     quadrant = Math.floor((gaddr >>> 0) / 2 ** (12 + 9 * level)) & ((1 << level) - 1);
   }
   const role = packRole(ctx.rootLevel, level, quadrant, metaphysical, access, ctx.wp, ctx.nxe, ctx.pse);
-  const found = kvmMmuLookupPage(s, gfn, role);
+  const found = kvmMmuLookupPage(kvm, gfn, role);
   if (found !== null) {
-    s.stats.cacheHits++;
-    if (parentRef >= 0) addParent(s, found, parentRef);
+    kvm.stats.cacheHits++;
+    if (parentRef >= 0) addParent(kvm, found, parentRef);
     return found;
   }
-  s.stats.cacheMisses++;
+  kvm.stats.cacheMisses++;
   // Changelog: "When we cache a guest page table into a shadow page table, we need to prevent
   // further access to that page by the guest" — metaphysical pages shadow no guest table, and a
   // gfn that already has a shadow page is already protected.
-  const protect = !metaphysical && !isGfnShadowed(s, gfn);
-  const page = allocShadowPage(s, gfn, role);
-  if (parentRef >= 0) addParent(s, page, parentRef);
-  if (protect) rmapWriteProtect(s, gfn);
+  const protect = !metaphysical && !isGfnShadowed(kvm, gfn);
+  const page = allocShadowPage(kvm, gfn, role);
+  if (parentRef >= 0) addParent(kvm, page, parentRef);
+  if (protect) rmapWriteProtect(kvm, gfn);
   return page;
 }
 
-function addParent(s: MmuState, page: ShadowPage, ref: number): void {
-  mmuPageAddParentPte(s.caches, page, ref);
-  s.stats.parentPteAdds++;
+function addParent(kvm: MmuVmState, page: ShadowPage, ref: number): void {
+  mmuPageAddParentPte(kvm.caches, page, ref);
+  kvm.stats.parentPteAdds++;
 }
 
-function allocShadowPage(s: MmuState, gfn: number, role: number): ShadowPage {
-  const hpfn = s.caches.allocPage();
-  const page = s.spare.pop() ?? new ShadowPage();
-  const id = s.freeIds.length > 0 ? s.freeIds.pop()! : s.pagesById.length;
-  page.init(id, gfn, role, hpfn, s.host.pageView(hpfn));
-  s.pagesById[id] = page;
-  s.byHpfn.set(hpfn, page);
-  const list = s.hash.get(gfn);
-  if (list === undefined) s.hash.set(gfn, [page]);
+function allocShadowPage(kvm: MmuVmState, gfn: number, role: number): ShadowPage {
+  const hpfn = kvm.caches.allocPage();
+  const page = kvm.spare.pop() ?? new ShadowPage();
+  const id = kvm.freeIds.length > 0 ? kvm.freeIds.pop()! : kvm.pagesById.length;
+  page.init(id, gfn, role, hpfn, kvm.host.pageView(hpfn));
+  kvm.pagesById[id] = page;
+  kvm.byHpfn.set(hpfn, page);
+  const list = kvm.hash.get(gfn);
+  if (list === undefined) kvm.hash.set(gfn, [page]);
   else list.push(page);
-  activeAddHead(s, page);
-  s.nPages++;
-  countLevel(s, page.level, 1);
-  s.stats.shadowPagesCreated++;
-  s.stats.shadowPagesLive = s.nPages;
+  activeAddHead(kvm, page);
+  kvm.nPages++;
+  countLevel(kvm, page.level, 1);
+  kvm.stats.shadowPagesCreated++;
+  kvm.stats.shadowPagesLive = kvm.nPages;
   return page;
 }
 
 /** Keeps the per-level live counters (stats.shadowPagesL1…L4). */
-function countLevel(s: MmuState, level: number, delta: number): void {
-  const st = s.stats;
+function countLevel(kvm: MmuVmState, level: number, delta: number): void {
+  const st = kvm.stats;
   if (level === 1) st.shadowPagesL1 += delta;
   else if (level === 2) st.shadowPagesL2 += delta;
   else if (level === 3) st.shadowPagesL3 += delta;
   else st.shadowPagesL4 += delta;
 }
 
-function activeAddHead(s: MmuState, page: ShadowPage): void {
+function activeAddHead(kvm: MmuVmState, page: ShadowPage): void {
   page.prev = null;
-  page.next = s.activeHead;
-  if (s.activeHead !== null) s.activeHead.prev = page;
-  s.activeHead = page;
-  if (s.activeTail === null) s.activeTail = page;
+  page.next = kvm.activeHead;
+  if (kvm.activeHead !== null) kvm.activeHead.prev = page;
+  kvm.activeHead = page;
+  if (kvm.activeTail === null) kvm.activeTail = page;
 }
 
-function activeRemove(s: MmuState, page: ShadowPage): void {
+function activeRemove(kvm: MmuVmState, page: ShadowPage): void {
   if (page.prev !== null) page.prev.next = page.next;
-  else s.activeHead = page.next;
+  else kvm.activeHead = page.next;
   if (page.next !== null) page.next.prev = page.prev;
-  else s.activeTail = page.prev;
+  else kvm.activeTail = page.prev;
   page.prev = page.next = null;
 }
 
@@ -123,7 +125,7 @@ function activeRemove(s: MmuState, page: ShadowPage): void {
  * Clears one spte and undoes what it implied: a leaf leaves its host frame's rmap, a directory
  * entry leaves its child's parent chain. Requests a TLB flush if it was present.
  */
-export function dropSpte(s: MmuState, page: ShadowPage, index: number): void {
+export function dropSpte(kvm: MmuVmState, page: ShadowPage, index: number): void {
   const lo = page.spt[index * 2];
   if (!(lo & PT_PRESENT_MASK)) {
     page.spt[index * 2] = 0;
@@ -133,16 +135,16 @@ export function dropSpte(s: MmuState, page: ShadowPage, index: number): void {
   const hpfn = spteHpfn(lo, page.spt[index * 2 + 1]);
   const ref = spteRef(page, index);
   if (page.level === 1) {
-    if (s.rmap.remove(hpfn, ref)) s.stats.rmapRemoves++;
-    else s.stats.inconsistencies++;
+    if (kvm.rmap.remove(hpfn, ref)) kvm.stats.rmapRemoves++;
+    else kvm.stats.inconsistencies++;
   } else {
-    const child = s.byHpfn.get(hpfn);
-    if (child !== undefined && mmuPageRemoveParentPte(s.caches, child, ref)) s.stats.parentPteRemoves++;
-    else s.stats.inconsistencies++;
+    const child = kvm.byHpfn.get(hpfn);
+    if (child !== undefined && mmuPageRemoveParentPte(kvm.caches, child, ref)) kvm.stats.parentPteRemoves++;
+    else kvm.stats.inconsistencies++;
   }
   page.spt[index * 2] = 0;
   page.spt[index * 2 + 1] = 0;
-  s.requestTlbFlush();
+  kvm.requestTlbFlush();
 }
 
 /**
@@ -153,37 +155,78 @@ export function dropSpte(s: MmuState, page: ShadowPage, index: number): void {
  * back to the top of the active list"). Freeing only here is the changelog's "Move the freeing to
  * kvm_mmu_zap_page()".
  */
-export function kvmMmuZapPage(s: MmuState, page: ShadowPage, cause: ZapCause): void {
-  s.stats.shadowPagesZapped++;
-  countCause(s, cause);
+export function kvmMmuZapPage(kvm: MmuVmState, page: ShadowPage, cause: ZapCause): void {
+  kvm.stats.shadowPagesZapped++;
+  countCause(kvm, cause);
   for (let ref = firstParentPte(page); ref >= 0; ref = firstParentPte(page)) {
-    const parent = s.pageByRef(ref);
+    const parent = kvm.pageByRef(ref);
     if (parent === null) {
       // Should not happen; drop the link so the loop ends.
-      mmuPageRemoveParentPte(s.caches, page, ref);
-      s.stats.inconsistencies++;
+      mmuPageRemoveParentPte(kvm.caches, page, ref);
+      kvm.stats.inconsistencies++;
       continue;
     }
-    dropSpte(s, parent, ref & 511);
+    dropSpte(kvm, parent, ref & 511);
     if (firstParentPte(page) === ref) {
       // The parent spte did not point here after all (a broken invariant): unlink by hand so
       // the loop ends.
-      mmuPageRemoveParentPte(s.caches, page, ref);
-      s.stats.inconsistencies++;
+      mmuPageRemoveParentPte(kvm.caches, page, ref);
+      kvm.stats.inconsistencies++;
     }
   }
-  for (let i = 0; i < 512; i++) if (page.spt[i * 2] !== 0 || page.spt[i * 2 + 1] !== 0) dropSpte(s, page, i);
+  for (let i = 0; i < 512; i++)
+    if (page.spt[i * 2] !== 0 || page.spt[i * 2 + 1] !== 0) dropSpte(kvm, page, i);
   if (page.rootCount > 0) {
-    s.stats.zapRootKept++;
-    activeRemove(s, page);
-    activeAddHead(s, page);
+    // A root some vCPU's CR3 still points at: it must stay a valid page until every user has
+    // loaded another root (kvm_mmu_zap_page: `role.invalid = 1` and kvm_reload_remote_mmus).
+    // Emptied and out of the hash, it no longer shadows (or write-protects) its gfn, and no
+    // vCPU is given it again.
+    kvm.stats.zapRootKept++;
+    if (!page.invalid) {
+      page.invalid = true;
+      unhash(kvm, page);
+      requestReloads(kvm, page);
+    }
+    activeRemove(kvm, page);
+    activeAddHead(kvm, page);
     return;
   }
-  freeShadowPage(s, page);
+  freeShadowPage(kvm, page);
 }
 
-function countCause(s: MmuState, cause: ZapCause): void {
-  const st = s.stats;
+/** KVM_REQ_MMU_RELOAD for every vCPU whose roots include `page`. */
+function requestReloads(kvm: MmuVmState, page: ShadowPage): void {
+  for (const v of kvm.vcpus) {
+    let uses = v.rootPage === page;
+    for (let i = 0; i < 4; i++) if (v.paeRootPages[i] === page) uses = true;
+    if (!uses) continue;
+    kvm.stats.mmuReloadRequests++;
+    v.host.requestMmuReload?.();
+  }
+}
+
+/**
+ * A vCPU stops using `page` as a root (`mmu_free_roots`): the last user of a zapped
+ * (`invalid`) root frees it.
+ */
+export function kvmMmuPutRoot(kvm: MmuVmState, page: ShadowPage): void {
+  page.rootCount--;
+  if (page.rootCount === 0 && page.invalid) {
+    kvm.stats.invalidRootsFreed++;
+    freeShadowPage(kvm, page);
+  }
+}
+
+function unhash(kvm: MmuVmState, page: ShadowPage): void {
+  const list = kvm.hash.get(page.gfn);
+  if (list === undefined) return;
+  const i = list.indexOf(page);
+  if (i >= 0) list.splice(i, 1);
+  if (list.length === 0) kvm.hash.delete(page.gfn);
+}
+
+function countCause(kvm: MmuVmState, cause: ZapCause): void {
+  const st = kvm.stats;
   switch (cause) {
     case 'flood':
       st.zapFlood++;
@@ -206,25 +249,20 @@ function countCause(s: MmuState, cause: ZapCause): void {
   }
 }
 
-function freeShadowPage(s: MmuState, page: ShadowPage): void {
-  const list = s.hash.get(page.gfn);
-  if (list !== undefined) {
-    const i = list.indexOf(page);
-    if (i >= 0) list.splice(i, 1);
-    if (list.length === 0) s.hash.delete(page.gfn);
-  }
-  s.byHpfn.delete(page.hpfn);
-  activeRemove(s, page);
-  s.pagesById[page.id] = null;
-  s.freeIds.push(page.id);
-  s.caches.freePage(page.hpfn);
+function freeShadowPage(kvm: MmuVmState, page: ShadowPage): void {
+  unhash(kvm, page);
+  kvm.byHpfn.delete(page.hpfn);
+  activeRemove(kvm, page);
+  kvm.pagesById[page.id] = null;
+  kvm.freeIds.push(page.id);
+  kvm.caches.freePage(page.hpfn);
   page.hpfn = -1;
   page.id = -1;
-  s.spare.push(page);
-  s.nPages--;
-  countLevel(s, page.level, -1);
-  s.stats.shadowPagesFreed++;
-  s.stats.shadowPagesLive = s.nPages;
+  kvm.spare.push(page);
+  kvm.nPages--;
+  countLevel(kvm, page.level, -1);
+  kvm.stats.shadowPagesFreed++;
+  kvm.stats.shadowPagesLive = kvm.nPages;
 }
 
 /**
@@ -232,20 +270,28 @@ function freeShadowPage(s: MmuState, page: ShadowPage): void {
  * oldest ones (changelog: "When beginning to process a page fault, make sure we have enough
  * shadow pages available to service the fault. If not, free some pages").
  */
-export function kvmMmuFreeSomePages(s: MmuState): void {
-  const max = s.options.maxShadowPages;
-  if (max - s.nPages >= KVM_MIN_FREE_MMU_PAGES) return;
-  // Roots in use move to the head instead of going away, so bound the walk.
-  let budget = s.nPages;
-  while (max - s.nPages < KVM_REFILL_PAGES && budget-- > 0 && s.activeTail !== null) {
-    kvmMmuZapPage(s, s.activeTail, 'evict');
+export function kvmMmuFreeSomePages(kvm: MmuVmState): void {
+  const max = kvm.options.maxShadowPages;
+  if (max - kvm.nPages >= KVM_MIN_FREE_MMU_PAGES) return;
+  // A root in use is not evicted (zapping it would only make its vCPUs reload it): it moves to
+  // the head, as KVM's zap of the oldest pages skips `root_count` pages. Bound the walk.
+  let budget = kvm.nPages;
+  while (max - kvm.nPages < KVM_REFILL_PAGES && budget-- > 0 && kvm.activeTail !== null) {
+    const page = kvm.activeTail;
+    if (page.rootCount > 0) {
+      kvm.stats.zapRootKept++;
+      activeRemove(kvm, page);
+      activeAddHead(kvm, page);
+      continue;
+    }
+    kvmMmuZapPage(kvm, page, 'evict');
   }
 }
 
 /** Zaps every shadow page (roots in use stay, emptied). */
-export function kvmMmuZapAllPages(s: MmuState, cause: ZapCause): void {
+export function kvmMmuZapAllPages(kvm: MmuVmState, cause: ZapCause): void {
   // Zapping one page can free others' links but never frees another page, so a snapshot is safe.
   const pages: ShadowPage[] = [];
-  for (let p = s.activeHead; p !== null; p = p.next) pages.push(p);
-  for (const p of pages) if (p.id >= 0) kvmMmuZapPage(s, p, cause);
+  for (let p = kvm.activeHead; p !== null; p = p.next) pages.push(p);
+  for (const p of pages) if (p.id >= 0) kvmMmuZapPage(kvm, p, cause);
 }

@@ -40,7 +40,7 @@ export function kvmMmuPteWrite(s: MmuState, gpa: number, bytes: number): void {
     s.lastPtWriteGfn = gfn;
     s.lastPtWriteCount = 1;
   }
-  const list = s.hash.get(gfn);
+  const list = s.kvm.hash.get(gfn);
   if (list === undefined) return;
   // Zapping edits the hash list, so walk a copy, kept in a reused array (no allocation per write).
   const pages = s.scratchPages;
@@ -55,7 +55,7 @@ export function kvmMmuPteWrite(s: MmuState, gpa: number, bytes: number): void {
     const pteSize = glevels === 2 ? 4 : 8;
     const misaligned = ((offset ^ (offset + bytes - 1)) & ~(pteSize - 1)) !== 0 || bytes < 4;
     if (misaligned || flooded) {
-      kvmMmuZapPage(s, page, misaligned ? 'misaligned' : 'flood');
+      kvmMmuZapPage(s.kvm, page, misaligned ? 'misaligned' : 'flood');
       continue;
     }
     let pageOffset = offset;
@@ -81,7 +81,7 @@ export function kvmMmuPteWrite(s: MmuState, gpa: number, bytes: number): void {
         continue;
       }
       if (present) st.pteZapped++;
-      dropSpte(s, page, index + j);
+      dropSpte(s.kvm, page, index + j);
     }
   }
 }

@@ -47,7 +47,7 @@ export function mmuSetSpte(
 ): number {
   const hpfn = s.host.gfnToHpfn(gfn);
   if (hpfn < 0) {
-    dropSpte(s, page, index);
+    dropSpte(s.kvm, page, index);
     return SET_SPTE_MMIO;
   }
   let w = (access & ACC_WRITE_MASK) !== 0;
@@ -58,7 +58,7 @@ export function mmuSetSpte(
   }
   if (!dirty) w = false;
   let result = SET_SPTE_OK;
-  if (w && isGfnShadowed(s, gfn)) {
+  if (w && isGfnShadowed(s.kvm, gfn)) {
     w = false;
     if (writeFault) result = SET_SPTE_EMULATE;
   }

@@ -22,8 +22,16 @@ export class ShadowPage {
   hpfn = -1;
   /** The sptes: entry i is `spt[2i]` (bits 31:0) and `spt[2i+1]` (bits 63:32). */
   spt: Uint32Array = EMPTY_SPT;
-  /** How many roots (PAE root slots or the 4-level root) point here; a root in use is never freed. */
+  /**
+   * How many roots (PAE root slots or 4-level roots, of every vCPU) point here (`root_count`); a
+   * root in use is never freed.
+   */
   rootCount = 0;
+  /**
+   * Zapped while a root in use (KVM's `role.invalid`): out of the hash, emptied, never given to
+   * a new user, freed when the last vCPU using it reloads its roots.
+   */
+  invalid = false;
   /** One parent spte inline (-1: none) … */
   parentPte = -1;
   /** … or, when more than one, a chain of them (`multimapped` in KVM). */
@@ -42,6 +50,7 @@ export class ShadowPage {
     this.spt = new Uint32Array(view.buffer, view.byteOffset, 1024);
     this.spt.fill(0);
     this.rootCount = 0;
+    this.invalid = false;
     this.parentPte = -1;
     this.parentPtes = null;
     this.prev = this.next = null;

@@ -1,10 +1,11 @@
 import { PageFaultResults } from './fault.js';
 import type { MmuHostOps } from './host.js';
-import { MmuMemoryCaches } from './memory-caches.js';
+import type { MmuMemoryCaches } from './memory-caches.js';
 import { makePteFormat, type PagingModeName, type PteFormat } from './pte-format.js';
-import { Rmap } from './rmap.js';
+import type { Rmap } from './rmap.js';
 import type { ShadowPage } from './shadow-page.js';
-import { createMmuStats, type MmuStats } from './stats.js';
+import type { MmuStats } from './stats.js';
+import type { MmuVmState } from './vm-state.js';
 import { GuestWalker, type WalkParams } from './walker.js';
 
 /** Options fixed at kvmMmuCreate. */
@@ -48,24 +49,12 @@ export interface MmuContext {
   pse: boolean;
 }
 
-/** Everything the MMU's parts share (what KVM reaches through vcpu and vcpu->kvm). */
+/**
+ * One vCPU's MMU context (`struct kvm_mmu` and the MMU fields of `kvm_vcpu_arch`): its paging
+ * mode, its roots, its PDPTEs, its walker and flood state, over the VM's shared pages
+ * (`kvm`, an {@link MmuVmState}). The getters name the shared parts the fault path uses.
+ */
 export class MmuState {
-  readonly stats: MmuStats = createMmuStats();
-  readonly caches: MmuMemoryCaches;
-  readonly rmap: Rmap;
-  /** The shadow page hash: gfn → pages for that gfn (any role). */
-  readonly hash = new Map<number, ShadowPage[]>();
-  /** Host frame of a shadow page → the page (KVM's page_header()). */
-  readonly byHpfn = new Map<number, ShadowPage>();
-  /** SpteRef page ids → page. */
-  readonly pagesById: (ShadowPage | null)[] = [];
-  readonly freeIds: number[] = [];
-  readonly spare: ShadowPage[] = [];
-  /** Active list: head = newest; eviction takes the tail. */
-  activeHead: ShadowPage | null = null;
-  activeTail: ShadowPage | null = null;
-  nPages = 0;
-
   ctx: MmuContext = {
     mode: 'nonpaging',
     fmt: null,
@@ -93,22 +82,13 @@ export class MmuState {
   /** Walker parameters for the current mode (null when paging is off). */
   walkParams: WalkParams | null = null;
   readonly walker = new GuestWalker();
-  /** Emulated pte write flood detection (`last_pt_write_gfn`, `last_pt_write_count`). */
+  /** Emulated pte write flood detection (`vcpu->arch.last_pt_write_gfn`, `last_pt_write_count`). */
   lastPtWriteGfn = -1;
   lastPtWriteCount = 0;
-  /** Set when sptes lost rights; flushed once at the end of the operation. */
-  pendingTlbFlush = false;
-  /** Scratch for rmap / parent collection (never shrinks). */
-  readonly scratchRefs: number[] = [];
-  readonly scratchRefs2: number[] = [];
   /** Scratch for the shadow pages of one gfn (kvmMmuPteWrite). */
   readonly scratchPages: ShadowPage[] = [];
-  /** Violations found by audit mode since creation (bounded). */
-  readonly auditLog: string[] = [];
   /** pageFault's reusable answers (the fault path allocates nothing). */
   readonly results = new PageFaultResults();
-  /** 2^MAXPHYADDR: a long-mode CR3 at or above it is #GP. */
-  readonly maxPhyAddrBytes: number;
   /** PDPTE loading without allocation: the PAE format (for PDPTE reserved bits) and buffers. */
   readonly pdpteFmt: PteFormat;
   readonly pdpteBuf = new Uint8Array(32);
@@ -116,28 +96,35 @@ export class MmuState {
   readonly pdpteNext = new Uint32Array(8);
 
   constructor(
+    readonly kvm: MmuVmState,
     readonly host: MmuHostOps,
-    readonly options: MmuOptions,
   ) {
-    this.caches = new MmuMemoryCaches(host);
-    this.rmap = new Rmap(this.caches);
-    this.maxPhyAddrBytes = 2 ** options.maxPhyAddr;
-    this.pdpteFmt = makePteFormat('paging32E', { nxe: false, pse: true, maxPhyAddr: options.maxPhyAddr });
+    this.pdpteFmt = makePteFormat('paging32E', { nxe: false, pse: true, maxPhyAddr: kvm.options.maxPhyAddr });
   }
 
-  /** Requests a full flush of the silicon TLB at the end of the current operation. */
+  get stats(): MmuStats {
+    return this.kvm.stats;
+  }
+  get caches(): MmuMemoryCaches {
+    return this.kvm.caches;
+  }
+  get rmap(): Rmap {
+    return this.kvm.rmap;
+  }
+  get options(): MmuOptions {
+    return this.kvm.options;
+  }
+  get byHpfn(): Map<number, ShadowPage> {
+    return this.kvm.byHpfn;
+  }
+
+  /** Requests a flush of every vCPU's TLB at the end of the current operation. */
   requestTlbFlush(): void {
-    this.pendingTlbFlush = true;
+    this.kvm.pendingTlbFlush = true;
   }
 
+  /** Issues the requested flush: this vCPU's TLB now, the others' before they next enter. */
   flushPending(): void {
-    if (!this.pendingTlbFlush) return;
-    this.pendingTlbFlush = false;
-    this.stats.tlbFlushes++;
-    this.host.flushTlb();
-  }
-
-  pageByRef(ref: number): ShadowPage | null {
-    return this.pagesById[Math.floor(ref / 512)] ?? null;
+    this.kvm.flushPending(this);
   }
 }

@@ -32,7 +32,10 @@ export interface MmuStats {
   zapEvict: number;
   zapAll: number;
   zapCacheOff: number;
-  /** Roots zapped while in use (kept, moved to the head of the active list, never freed). */
+  /**
+   * Roots in use that a zap reached (invalidated: kept, emptied and unhashed until their last
+   * user reloads) or eviction reached (skipped, moved to the head of the active list).
+   */
   zapRootKept: number;
   /** kvmMmuGetPage lookups that found an existing page. */
   cacheHits: number;
@@ -60,6 +63,14 @@ export interface MmuStats {
   /** Silicon TLB flushes requested: full and single-address. */
   tlbFlushes: number;
   tlbFlushGva: number;
+  /**
+   * Flushes asked of vCPUs other than the one acting (`kvm_flush_remote_tlbs`: KVM_REQ_TLB_FLUSH
+   * on each), and reloads asked of the vCPUs whose root was zapped (KVM_REQ_MMU_RELOAD).
+   */
+  remoteTlbFlushes: number;
+  mmuReloadRequests: number;
+  /** Zapped roots freed when their last user let go of them (`role.invalid` roots). */
+  invalidRootsFreed: number;
   /** invlpg hook calls. */
   invlpg: number;
   /** kvmMmuReset calls (paging-mode changes). */
@@ -115,6 +126,9 @@ export function createMmuStats(): MmuStats {
     unprotects: 0,
     tlbFlushes: 0,
     tlbFlushGva: 0,
+    remoteTlbFlushes: 0,
+    mmuReloadRequests: 0,
+    invalidRootsFreed: 0,
     invlpg: 0,
     resets: 0,
     inconsistencies: 0,

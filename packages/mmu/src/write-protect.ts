@@ -1,7 +1,7 @@
 import { isGfnShadowed, kvmMmuZapPage } from './page-cache.js';
 import { PT_WRITABLE_MASK } from './pte-format.js';
 import type { ShadowPage } from './shadow-page.js';
-import type { MmuState } from './state.js';
+import type { MmuVmState } from './vm-state.js';
 
 /**
  * Write protection of shadowed guest page tables. Once a guest page is cached as a shadow page
@@ -12,7 +12,7 @@ import type { MmuState } from './state.js';
  */
 
 /** Drops W from every spte mapping `gfn` (`rmap_write_protect`), via the reverse map. */
-export function rmapWriteProtect(s: MmuState, gfn: number): void {
+export function rmapWriteProtect(s: MmuVmState, gfn: number): void {
   const hpfn = s.host.gfnToHpfn(gfn);
   if (hpfn < 0) return;
   const refs = s.scratchRefs;
@@ -44,15 +44,21 @@ export function rmapWriteProtect(s: MmuState, gfn: number): void {
  * "A page table may have been recycled into a regular page, and so any instruction can be
  * executed on it. Unprotect the page and let the cpu do its thing." Returns true when it zapped
  * something and the page is no longer protected (the caller retries the instruction); false when
- * there was nothing to unprotect or a root in use still shadows it (the caller reports the
- * emulation failure instead of retrying for ever).
+ * there was nothing to unprotect or a root in use shadows it (zapped, but its vCPUs reload it:
+ * the caller reports the emulation failure instead of retrying for ever).
  */
-export function kvmMmuUnprotectPage(s: MmuState, gfn: number): boolean {
+export function kvmMmuUnprotectPage(s: MmuVmState, gfn: number): boolean {
   const list = s.hash.get(gfn);
   if (list === undefined) return false;
   const victims: ShadowPage[] = [];
   for (const p of list) if (!p.metaphysical) victims.push(p);
-  for (const p of victims) kvmMmuZapPage(s, p, 'unprotect');
+  let rootInUse = false;
+  for (const p of victims) {
+    if (p.rootCount > 0) rootInUse = true;
+    kvmMmuZapPage(s, p, 'unprotect');
+  }
   if (victims.length > 0) s.stats.unprotects++;
-  return victims.length > 0 && !isGfnShadowed(s, gfn);
+  // A root in use is reloaded before its vCPU runs again, which shadows (and protects) the same
+  // guest table again: retrying would fault on the same write for ever.
+  return victims.length > 0 && !rootInUse && !isGfnShadowed(s, gfn);
 }

@@ -281,7 +281,7 @@ describe('page faults', () => {
     const mmu = start(host);
     mmu.pageFault(0x1000, 0);
     mmu.pageFault(0x40001000, 0);
-    const pt = [...mmu.s.pagesById].find((p) => p !== null && p.level === 1)!;
+    const pt = [...mmu.s.kvm.pagesById].find((p) => p !== null && p.level === 1)!;
     expect(pt.parentPtes).not.toBeNull(); // multimapped: two parents
     // The guest clears PD B's entry (an emulated write the MMU is told about).
     host.write64(pdB, 0, 0);

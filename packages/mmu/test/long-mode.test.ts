@@ -359,7 +359,7 @@ describe('long-mode (4-level) guests', () => {
     }
     const pdpts = mmu.shadowPages().filter((p) => p.level === 3);
     expect(pdpts).toHaveLength(1);
-    const page = mmu.s.pagesById.find((p) => p !== null && p.level === 3)!;
+    const page = mmu.s.kvm.pagesById.find((p) => p !== null && p.level === 3)!;
     expect(page.parentPtes?.n).toBe(3); // multimapped: one parent spte in each of the three roots
     // The guest changes the shared kernel mapping once: every address space sees it.
     const pte = gt.entryGpa(KERNEL, 1);

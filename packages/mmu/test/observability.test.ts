@@ -18,7 +18,7 @@ function leafSpteView(
   mmu: ReturnType<typeof faulted>['mmu'],
   gva: number,
 ): { page: Uint32Array; at: number } {
-  const leaf = [...mmu.s.pagesById].find(
+  const leaf = [...mmu.s.kvm.pagesById].find(
     (p) => p !== null && p.level === 1 && p.spt[((gva >>> 12) & 511) * 2] & 1,
   )!;
   return { page: leaf.spt, at: ((gva >>> 12) & 511) * 2 };
@@ -54,7 +54,7 @@ describe('audit mode', () => {
 
   it('catches a broken parent chain', () => {
     const { mmu } = faulted();
-    const leaf = [...mmu.s.pagesById].find((p) => p !== null && p.level === 1)!;
+    const leaf = [...mmu.s.kvm.pagesById].find((p) => p !== null && p.level === 1)!;
     leaf.parentPte = -1;
     expect(mmu.audit().join('\n')).toMatch(/lacks parent/);
   });
@@ -82,7 +82,7 @@ describe('audit mode', () => {
     gt.map(0x1000, 0x200000, G_P | G_W);
     const mmu = start(host, { audit: false });
     mmu.pageFault(0x1000, 0);
-    const pdpt = [...mmu.s.pagesById].find((p) => p !== null && p.level === 3)!;
+    const pdpt = [...mmu.s.kvm.pagesById].find((p) => p !== null && p.level === 3)!;
     pdpt.spt[1] |= 0x80000000;
     pdpt.spt[0] |= G_PS;
     mmu.s.stats.shadowPagesL2++;

@@ -134,3 +134,49 @@ export class FakeHost implements MmuHostOps {
     this.ramView.setUint32(gpa + 4, hi >>> 0, true);
   }
 }
+
+/**
+ * One more vCPU of a {@link FakeHost}'s VM: its own paging state and TLB counters, the same
+ * guest RAM and page pool. Flush and reload requests (KVM_REQ_TLB_FLUSH, KVM_REQ_MMU_RELOAD) are
+ * counted, as a run loop would serve them before the vCPU's next entry.
+ */
+export class FakeVcpuHost implements MmuHostOps {
+  readonly paging: PagingState = { cr0: 0, cr3: 0, cr4: 0, efer: 0 };
+  tlbFlushes = 0;
+  tlbFlushRequests = 0;
+  mmuReloadRequests = 0;
+  readonly tlbFlushedGvas: number[] = [];
+
+  constructor(readonly vm: FakeHost) {}
+
+  readGuest(gpa: number, dst: Uint8Array): boolean {
+    return this.vm.readGuest(gpa, dst);
+  }
+  cmpxchgGuest32(gpa: number, expected: number, desired: number): boolean {
+    return this.vm.cmpxchgGuest32(gpa, expected, desired);
+  }
+  gfnToHpfn(gfn: number): number {
+    return this.vm.gfnToHpfn(gfn);
+  }
+  allocPage(): number {
+    return this.vm.allocPage();
+  }
+  freePage(hpfn: number): void {
+    this.vm.freePage(hpfn);
+  }
+  pageView(hpfn: number): Uint8Array {
+    return this.vm.pageView(hpfn);
+  }
+  flushTlb(): void {
+    this.tlbFlushes++;
+  }
+  flushTlbGva(gva: number): void {
+    this.tlbFlushedGvas.push(gva);
+  }
+  requestTlbFlush(): void {
+    this.tlbFlushRequests++;
+  }
+  requestMmuReload(): void {
+    this.mmuReloadRequests++;
+  }
+}

@@ -2,7 +2,7 @@
  * Test helpers for the MMU and its users: a fake host over one ArrayBuffer, and builders for
  * guest page tables. Imported as `@kvm/mmu/testing`.
  */
-export { FakeHost, type FakeHostOptions } from './fake-host.js';
+export { FakeHost, type FakeHostOptions, FakeVcpuHost } from './fake-host.js';
 export {
   G_A,
   G_D,
