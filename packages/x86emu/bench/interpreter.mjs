@@ -70,7 +70,7 @@ const MIX_X87 = [
 function machine64(code) {
   const mem = new FlatPhysicalMemory(16 << 20);
   mem.bytes.set(code, CODE);
-  const cpu = new Cpu({ memory: mem });
+  const cpu = new Cpu({ memory: mem, jit: false });
   const s = cpu.state;
   const pml4 = 0x800000;
   mem.write32(pml4, (pml4 + 0x1000) | 3);
@@ -103,7 +103,7 @@ function machine64(code) {
 function machine(paging) {
   const mem = new FlatPhysicalMemory(8 << 20);
   mem.bytes.set(LOOP, CODE);
-  const cpu = new Cpu({ memory: mem });
+  const cpu = new Cpu({ memory: mem, jit: false });
   const s = cpu.state;
   s.cr[0] = 0x11;
   for (let r = 0; r < 6; r++) {

@@ -133,6 +133,33 @@ function paged(src: string): Machine {
   return m;
 }
 
+describe('block compiler: register values stay unsigned', () => {
+  it('a negative IMUL result feeds the carry of a later ADD as the unsigned value it is', () => {
+    // 0xFFFFFFF1 + 20 carries out: CF = 1. Kept as the signed -15 in a local, ADD's lazy CF
+    // (result < operand) would say 5 < -15 is false.
+    const src = `
+      mov ecx, 50
+      xor edx, edx
+      xor esi, esi
+    top:
+      mov ebx, -3
+      imul eax, ebx, 5
+      add eax, 20
+      adc edx, 0
+      jc taken
+      add esi, 1
+    taken:
+      dec ecx
+      jnz top
+      hlt`;
+    const r = lockstep(() => protectedMode(src), [1000]);
+    expect(r.jit.cpu.state.gpr[Reg.RDX]).toBe(50);
+    // ADC's own carry is clear: JC falls through every time.
+    expect(r.jit.cpu.state.gpr[Reg.RSI]).toBe(50);
+    expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(200);
+  });
+});
+
 describe('block compiler: faults', () => {
   it('a #PF in the middle of a block is reported at that instruction, with the registers and flags before it', () => {
     // The load faults once ESI reaches 4 MiB; ADD before it leaves lazy flags pending in the block.

@@ -116,6 +116,80 @@ describe('block compiler, 64-bit mode: exact at every boundary', () => {
   });
 });
 
+// The 64-bit forms compiled inline, with the address corners of mem64.ts: FS-based, high halves
+// that cancel (the exact sum), a quadword split across pages, INC/DEC keeping CF, imm64, MOVSXD.
+const FORMS64 = `
+  mov ecx, 200
+  mov rbx, 0x1234567800000000
+  mov rdx, 0xedcba98800200000
+  mov r10, 0x300ffc
+top:
+  mov rax, [rbx + rdx]
+  add rax, rcx
+  mov [rbx + rdx + 8], rax
+  mov r8, 0x8000000012345678
+  add r8, rax
+  adc r11, 0
+  inc r8
+  dec r9
+  jc skip
+  test r8, r9
+  js skip
+  xor r9, 0x7f
+skip:
+  movsxd r12, dword ptr [rbx + rdx + 12]
+  movsxd r13, ecx
+  lea r14, [rip + top]
+  lea r15, [rax + r13*4 - 8]
+  sub r15, [fs:0x10]
+  mov [fs:0x18], r15
+  mov [r10], r15
+  mov rsi, [r10]
+  cmp rsi, r15
+  jne bad
+  and rsi, -16
+  or rsi, 1
+  cmp rsi, 0x10000
+  sbb rdi, rsi
+  dec ecx
+  jnz top
+  hlt
+bad:
+  ud2
+`;
+
+describe('block compiler, 64-bit mode: inline 64-bit forms', () => {
+  it('memory, FS, split quadwords, imm64, MOVSXD, LEA and INC/DEC leave the interpreter state at every budget stop', () => {
+    const make = () => {
+      const m = longMode(FORMS64);
+      m.cpu.state.segBase[4] = 0x280000; // FS
+      m.cpu.stateChanged();
+      return m;
+    };
+    const r = lockstep(make, BUDGETS);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(r.jit.cpu.state.gpr[Reg.RCX]).toBe(0);
+    expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(3000);
+  });
+
+  it('a non-canonical address in compiled code is #GP(0) (#SS(0) through RSP/RBP) at that instruction', () => {
+    const src = `
+      mov ecx, 100
+      mov rbx, 0x200000
+    top:
+      add rdi, 1
+      mov rax, [rbx]
+      add rbx, rcx
+      dec ecx
+      jnz top
+      mov rbx, 0x8000000000000000
+      jmp top`;
+    const r = lockstep(() => longMode(src, { captureExceptions: true }), [1, 7, 1000]);
+    expect(r.jit.exceptions.map((e) => [e.vector, e.errorCode])).toEqual([[13, 0]]);
+    expect(r.jit.cpu.state.gpr[Reg.RDI]).toBe(101);
+  });
+});
+
 describe('block compiler, 64-bit mode: faults', () => {
   it('a #PF in the middle of a block is reported at that instruction, with the registers and flags before it', () => {
     // 16 MiB are mapped: the load faults once RSI reaches it; ADD before it leaves flags pending.

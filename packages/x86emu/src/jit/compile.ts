@@ -15,11 +15,13 @@ import { TP_SR, TP_SW, TP_UR, TP_UW } from '../cpu/consts.js';
 import type { Cpu } from '../cpu/cpu.js';
 import type { PageCode } from '../cpu/fetch.js';
 import type { Handler } from '../cpu/handler.js';
-import { PARITY } from '../cpu/lazy-flags.js';
+import { LF_ARITH64, PARITY } from '../cpu/lazy-flags.js';
 import type { Insn } from '../decoder/insn.js';
 import { OPCODE_TABLE } from '../decoder/opcode-table.js';
 import { JitBlock } from './block.js';
-import { type EmitCtx, emitInsn, flushFlags } from './emit.js';
+import { type EmitCtx, emitInsn } from './emit.js';
+import { flushFlags } from './flags.js';
+import { eaExact } from './mem64.js';
 import { ROW_KIND } from './rows.js';
 
 /** Longest block, in instructions. */
@@ -65,9 +67,11 @@ export function compileBlock(insns: Insn[], eip: number, page: PageCode, long = 
   // Registers: `used` are loaded into locals at entry, `dirty` (statically) differ from the CPU's.
   let used = 0;
   let dirty = 0;
+  // A register's high half: 0 after a 32-bit write outside 64-bit mode; a local of its own there.
+  const hiOf = (r: number): string => (long ? `rh${r}` : '0');
   const sync = (): string => {
     let c = '';
-    for (let r = 0; r < 16; r++) if (dirty & (1 << r)) c += `g[${r}] = rg${r}; gh[${r}] = 0; `;
+    for (let r = 0; r < 16; r++) if (dirty & (1 << r)) c += `g[${r}] = rg${r}; gh[${r}] = ${hiOf(r)}; `;
     dirty = 0;
     return c === '' ? '' : `${c}dm = 0;`;
   };
@@ -80,12 +84,12 @@ export function compileBlock(insns: Insn[], eip: number, page: PageCode, long = 
     handlers.push(i.exec);
     const e = emitInsn(i, row, ctx);
     if (e !== null) {
-      for (const m of e.code.matchAll(/\brg(\d+)\b/g)) used |= 1 << Number(m[1]);
+      for (const m of e.code.matchAll(/\br[gh](\d+)\b/g)) used |= 1 << Number(m[1]);
       // A branch writes no register: the CPU's copy is made current before it (and so before
       // the loop's next iteration, which then starts from clean locals).
       if (e.branch) body += sync();
       body += `k = ${k}; ${e.code}\n`;
-      for (const m of e.code.matchAll(/\brg(\d+) = /g)) dirty |= 1 << Number(m[1]);
+      for (const m of e.code.matchAll(/\br[gh](\d+) = /g)) dirty |= 1 << Number(m[1]);
       if (e.branch) {
         body += `cpu.runCount += ${n}; return;\n`;
         ended = true;
@@ -114,16 +118,16 @@ export function compileBlock(insns: Insn[], eip: number, page: PageCode, long = 
   let spill = '';
   for (let r = 0; r < 16; r++) {
     if (!(used & (1 << r))) continue;
-    load += `let rg${r} = g[${r}]; `;
-    reload += `rg${r} = g[${r}]; `;
-    spill += `if (dm & ${1 << r}) { g[${r}] = rg${r}; gh[${r}] = 0; } `;
+    load += long ? `let rg${r} = g[${r}]; let rh${r} = gh[${r}]; ` : `let rg${r} = g[${r}]; `;
+    reload += long ? `rg${r} = g[${r}]; rh${r} = gh[${r}]; ` : `rg${r} = g[${r}]; `;
+    spill += `if (dm & ${1 << r}) { g[${r}] = rg${r}; gh[${r}] = ${hiOf(r)}; } `;
   }
   body = body.replaceAll('/*RELOAD*/', reload);
   const src = `return function block_${eip.toString(16)}(cpu) {
 const s = cpu.state; const g = s.gpr; const gh = s.gprHigh; const rip = s.rip;
 const tt = cpu.tlbTag; const tp = cpu.tlbPerm; const tv = cpu.tlbView; const sf = cpu.segFlags;
 const RP = cpu.acEnabled ? 0 : s.cpl === 3 ? ${TP_UR} : ${TP_SR}; const WP = cpu.acEnabled ? 0 : s.cpl === 3 ? ${TP_UW} : ${TP_SW};
-let k = 0; let fp = 0; let fo = 0; let fd = 0; let fs = 0; let fr = 0; let fa = 0; let dm = 0; let inH = 0;
+let k = 0; let fp = 0; let fo = 0; let fd = 0; let fs = 0; let fr = 0; let frh = 0; let fa = 0; let dm = 0; let inH = 0;
 ${load}
 try {
 ${ctx.loops ? `for (;;) {\n${body}}` : body}
@@ -131,12 +135,12 @@ ${ctx.loops ? `for (;;) {\n${body}}` : body}
   // Registers written since the CPU's copy was last made current (not while a handler runs: it
   // works on the CPU's copy itself).
   if (inH === 0) { ${spill} }
-  if (fp !== 0) { cpu.lfOp = fo; cpu.lfDst = fd; cpu.lfSrc = fs; cpu.lfRes = fr; cpu.lfSize = 4; if (fo >= 6) cpu.lfAux = fa; }
+  if (fp !== 0) { cpu.lfOp = fo; cpu.lfDst = fd; cpu.lfSrc = fs; cpu.lfRes = fr; cpu.lfResHi = frh; cpu.lfSize = fo === ${LF_ARITH64} ? 8 : 4; if (fo >= 6) cpu.lfAux = fa; }
   cpu.startEip = EIPS[k]; cpu.startRipHi = ${hi}; cpu.runCount += k;
   throw err;
 }
 };`;
-  const factory = new Function('H', 'I', 'EIPS', 'PC', 'PARITY', src);
-  const run = factory(handlers, insns, Uint32Array.from(eips), page, PARITY) as (cpu: Cpu) => void;
+  const factory = new Function('H', 'I', 'EIPS', 'PC', 'PARITY', 'EAX', src);
+  const run = factory(handlers, insns, Uint32Array.from(eips), page, PARITY, eaExact) as (cpu: Cpu) => void;
   return new JitBlock(eip, hi, ctx.next, n, run, src.length);
 }

@@ -12,6 +12,11 @@ import { LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_NONE, LF_SUB } from '../cpu/lazy-f
 import type { Insn } from '../decoder/insn.js';
 import type { OpcodeRow } from '../decoder/opcode-table.js';
 import { Flag } from '../state.js';
+import { emitInsn64 } from './emit64.js';
+import { cfBit, condExpr, flushFlags, lazy } from './flags.js';
+import { memOk64, memRead64m, memWrite64m } from './mem64.js';
+
+export { condExpr, flushFlags } from './flags.js';
 
 const ARITH = Flag.CF | Flag.PF | Flag.AF | Flag.ZF | Flag.SF | Flag.OF;
 
@@ -56,10 +61,13 @@ function ea(i: Insn): string {
   return `((${a}) >>> 0)`;
 }
 
-/** Memory operands we inline: 32-bit addressing outside 64-bit mode (`long` false). */
+/** Memory operands we inline: 32-bit addressing outside 64-bit mode, 64-bit addressing in it. */
 function memOk(i: Insn, long: boolean): boolean {
-  return !long && i.adSize === 4 && !i.ripRel;
+  return long ? memOk64(i) : i.adSize === 4 && !i.ripRel;
 }
+
+/** The instruction being emitted (its mode, next RIP): the operand helpers below follow it. */
+let cur: EmitCtx = { pend: 0, eip: 0, next: 0, start: 0, length: 0, loops: false, long: false, hi: 0 };
 
 /**
  * Statements that read `size` bytes of the memory operand into a new const `name`: the TLB fast
@@ -69,6 +77,7 @@ function memOk(i: Insn, long: boolean): boolean {
  * are on (then every access takes `Cpu.read`'s path, as the interpreter's fast path is off too).
  */
 export function memRead(i: Insn, size: number, name: string): string {
+  if (cur.long) return memRead64m(i, size, name, cur.next, cur.hi);
   const seg = i.memSeg;
   const [a, x, o, w] = [`a_${name}`, `x_${name}`, `o_${name}`, `w_${name}`];
   const load =
@@ -83,6 +92,7 @@ const ${name} = (sf[${seg}] & ${SF_R | SF_FLAT | SF_LONG}) === ${SF_R | SF_FLAT}
 
 /** Statements writing `value` (an expression) to the 32-bit memory operand: `Cpu.write` with its fast path inlined. */
 export function memWrite32(i: Insn, value: string): string {
+  if (cur.long) return memWrite64m(i, 4, value, '0', cur.next, cur.hi);
   const seg = i.memSeg;
   return `{ const a = ${ea(i)}; const v = ${value}; const x = (a >>> 12) & ${TLB_MASK}; const o = a & 0xfff; const w = tv[x];
 if ((sf[${seg}] & ${SF_W | SF_FLAT | SF_LONG}) === ${SF_W | SF_FLAT} && tt[x] === (a >>> 24) && o <= 4092 && (tp[x] & WP) !== 0 && w !== null) { w[o] = v; w[o + 1] = v >>> 8; w[o + 2] = v >>> 16; w[o + 3] = v >>> 24; }
@@ -102,63 +112,9 @@ function reg8(r: number, rex: number): string {
   return r < 4 || rex !== 0 ? `(rg${r} & 0xff)` : `((rg${r - 4} >>> 8) & 0xff)`;
 }
 
+/** A 32-bit register write; in 64-bit mode it zero-extends (SDM Vol. 1 3.4.1.1). */
 function setReg32(r: number, v: string): string {
-  return `rg${r} = ${v}; dm |= ${1 << r};`;
-}
-
-/** Records a result in the flag locals. */
-function lazy(op: number, d: string, s: string, r: string): string {
-  return `fo = ${op}; fd = ${d}; fs = ${s}; fr = ${r}; fp = 1;`;
-}
-
-/** CF, ZF, SF, OF, PF from the locals for lazy operation `op` (as Cpu.getCF … getOF). */
-function flagExpr(op: number, flag: 'CF' | 'ZF' | 'SF' | 'OF' | 'PF'): string {
-  switch (flag) {
-    case 'ZF':
-      return '(fr === 0)';
-    case 'SF':
-      return '((fr >>> 31) !== 0)';
-    case 'PF':
-      return '(PARITY[fr & 0xff] === 1)';
-    case 'CF':
-      if (op === LF_ADD) return '(fr < fd)';
-      if (op === LF_SUB) return '(fd < fs)';
-      if (op === LF_LOGIC) return 'false';
-      return '(fa !== 0)';
-    default:
-      if (op === LF_ADD || op === LF_INC) return '(((fd ^ fr) & (fs ^ fr)) < 0)';
-      if (op === LF_SUB || op === LF_DEC) return '(((fd ^ fs) & (fd ^ fr)) < 0)';
-      return 'false';
-  }
-}
-
-/** Condition code `cc` (SDM Vol. 1 Appendix B) as an expression; uses the CPU when nothing is pending. */
-export function condExpr(cc: number, pend: number): string {
-  if (pend === 0) return `cpu.cond(${cc})`;
-  const f = (x: 'CF' | 'ZF' | 'SF' | 'OF' | 'PF') => flagExpr(pend, x);
-  const base = [
-    f('OF'),
-    f('CF'),
-    f('ZF'),
-    `(${f('CF')} || ${f('ZF')})`,
-    f('SF'),
-    f('PF'),
-    `(${f('SF')} !== ${f('OF')})`,
-    `(${f('ZF')} || ${f('SF')} !== ${f('OF')})`,
-  ][cc >> 1];
-  return cc & 1 ? `!${base}` : base;
-}
-
-/** CF as 0/1 for INC/DEC's carry-preserving aux slot. */
-function cfBit(pend: number): string {
-  return pend === 0 ? '(cpu.getCF() ? 1 : 0)' : `(${flagExpr(pend, 'CF')} ? 1 : 0)`;
-}
-
-/** Stores the flag locals into the CPU's lazy-flag fields (a flush point). */
-export function flushFlags(pend: number): string {
-  if (pend === 0) return '';
-  const aux = pend === LF_INC || pend === LF_DEC ? ' cpu.lfAux = fa;' : '';
-  return `cpu.lfOp = fo; cpu.lfDst = fd; cpu.lfSrc = fs; cpu.lfRes = fr; cpu.lfSize = 4;${aux} fp = 0;`;
+  return cur.long ? `rg${r} = ${v}; rh${r} = 0; dm |= ${1 << r};` : `rg${r} = ${v}; dm |= ${1 << r};`;
 }
 
 const none: Emitted = { code: '', memory: false, branch: false };
@@ -198,6 +154,7 @@ if (cpu.irqCheck || cpu.runLimit - cpu.runCount < ${ctx.length}) { rip[0] = ${tL
 export function emitInsn(i: Insn, row: OpcodeRow, ctx: EmitCtx): Emitted | null {
   const m = row.mnemonic;
   const ops = row.operands;
+  cur = ctx;
   if (m === 'JCC' || m === 'JMP') {
     if (ops !== 'Jb' && ops !== 'Jz') return null;
     if (ctx.long) return emitBranch64(i, m === 'JMP', ctx);
@@ -217,6 +174,7 @@ if (cpu.irqCheck || cpu.runLimit - cpu.runCount < ${ctx.length}) { rip[0] = ${t}
     ctx.pend = 0;
     return { code, memory: false, branch: true };
   }
+  if (ctx.long && i.opSize === 8) return emitInsn64(i, row, ctx);
   if (i.opSize !== 4 || i.lock || (i.hasModrm && i.mod !== 3 && !memOk(i, ctx.long))) return null;
   const mem = i.hasModrm && i.mod !== 3;
   const op = ALU_OPS.indexOf(m);
@@ -307,6 +265,13 @@ if (cpu.irqCheck || cpu.runLimit - cpu.runCount < ${ctx.length}) { rip[0] = ${t}
   }
   if (m === 'LEA') {
     if (!memOk(i, ctx.long)) return null;
+    // The low 32 bits of the address (a RIP-relative one is a constant).
+    if (i.ripRel)
+      return {
+        code: setReg32(i.reg, `${((ctx.hi | 0) * 4294967296 + ctx.next + i.disp) >>> 0}`),
+        memory: false,
+        branch: false,
+      };
     return { code: setReg32(i.reg, ea(i)), memory: false, branch: false };
   }
   if (m === 'MOVZX' || m === 'MOVSX') {
@@ -323,7 +288,7 @@ if (cpu.irqCheck || cpu.runLimit - cpu.runCount < ${ctx.length}) { rip[0] = ${t}
     // them, materialized (AF clear; PARITY[] is 1 for even parity: PF is bit 2).
     const b = m === 'IMUL3' ? `${i.imm | 0}` : `(rg${i.reg} | 0)`;
     const [pre, e] = loadE32(i, 'm');
-    const code = `{ ${pre} const a = ${e} | 0; const b = ${b}; const lo = Math.imul(a, b); ${setReg32(i.reg, 'lo')} s.rflags[0] = (s.rflags[0] & ${~ARITH}) | (PARITY[lo & 0xff] << 2) | (lo === 0 ? ${Flag.ZF} : 0) | (lo < 0 ? ${Flag.SF} : 0) | (a * b !== lo ? ${Flag.CF | Flag.OF} : 0); cpu.lfOp = ${LF_NONE}; fp = 0; }`;
+    const code = `{ ${pre} const a = ${e} | 0; const b = ${b}; const lo = Math.imul(a, b); ${setReg32(i.reg, 'lo >>> 0')} s.rflags[0] = (s.rflags[0] & ${~ARITH}) | (PARITY[lo & 0xff] << 2) | (lo === 0 ? ${Flag.ZF} : 0) | (lo < 0 ? ${Flag.SF} : 0) | (a * b !== lo ? ${Flag.CF | Flag.OF} : 0); cpu.lfOp = ${LF_NONE}; fp = 0; }`;
     ctx.pend = 0;
     return { code, memory: mem, branch: false };
   }

@@ -100,10 +100,13 @@ export class Jit {
     if (page === null || lin >>> 12 !== cpu.codeLpn || cpu.codeUser !== (s.cpl === 3)) return null;
     const insn = page.insns[lin & 0xfff];
     if (insn === undefined || insn.modeKey !== cpu.modeKey) return null;
-    const b = insn.jitBlock;
+    let b = insn.jitBlock;
     if (b === null) {
-      if (++insn.jitHits === this.hot && this.unavailable === null) this.compile(cpu, insn, eip, lin, page);
-      return null;
+      // At the threshold the block compiles and runs at once.
+      if (++insn.jitHits !== this.hot || this.unavailable !== null) return null;
+      this.compile(cpu, insn, eip, lin, page);
+      b = insn.jitBlock;
+      if (b === null) return null;
     }
     // What Cpu.step checks per instruction, for the whole block: no TF single-step, RF, debug
     // registers, STI/MOV-SS shadow or yielded REP; the budget has room; CS limit (SDM Vol. 3 5.3).
@@ -131,10 +134,12 @@ export class Jit {
     if (page === null || lpn !== cpu.codeLpn || cpu.codeUser !== (s.cpl === 3)) return null;
     const insn = page.insns[eip & 0xfff];
     if (insn === undefined || insn.modeKey !== cpu.modeKey) return null;
-    const b = insn.jitBlock;
+    let b = insn.jitBlock;
     if (b === null) {
-      if (++insn.jitHits === this.hot && this.unavailable === null) this.compile(cpu, insn, eip, eip, page);
-      return null;
+      if (++insn.jitHits !== this.hot || this.unavailable !== null) return null;
+      this.compile(cpu, insn, eip, eip, page);
+      b = insn.jitBlock;
+      if (b === null) return null;
     }
     if (b.eip !== eip || b.ripHi !== hi || !this.mayRun(cpu, b)) return null;
     cpu.startRipHi = hi;

@@ -1,0 +1,103 @@
+/**
+ * Memory operands of compiled 64-bit-mode code: the effective address as `Cpu.ea64` computes it
+ * (a signed number, exact wherever the address can be canonical; SDM Vol. 1 3.7.5), from the
+ * block's register locals `rg`/`rh` (low/high halves), and `Cpu.read`/`read64`/`write`/`write64`'s
+ * TLB fast path inlined for an address below 4 GiB in a segment without a base (64-bit mode
+ * ignores the bases of ES, CS, SS and DS: SDM Vol. 3 3.4.4); everything else (FS/GS, canonical
+ * checks, addresses above 4 GiB, misses, MMIO, page splits, #PF) goes through the CPU's own path.
+ */
+import { SF_FLAT, SF_LONG, SF_R, SF_W, TLB_MASK } from '../cpu/consts.js';
+import type { Insn } from '../decoder/insn.js';
+
+const TWO32 = 4294967296;
+
+/**
+ * `Cpu.ea64`'s exact path (its `eaHalves`) over explicit halves: the generated code calls this
+ * (as `EAX`) when a base or index register's high half is outside ±2^15, where the fast sum could
+ * round.
+ */
+export function eaExact(disp: number, bl: number, bh: number, xl: number, xh: number, scale: number): number {
+  let lo = (disp >>> 0) + bl + xl * (1 << scale);
+  let hi = (disp < 0 ? -1 : 0) + bh + (xh << scale);
+  const carry = Math.floor(lo / TWO32);
+  lo -= carry * TWO32;
+  hi = (hi + carry) >>> 0;
+  return (hi | 0) * TWO32 + lo;
+}
+
+/** Memory operands compiled inline in 64-bit mode: 64-bit address size (RIP-relative too). */
+export function memOk64(i: Insn): boolean {
+  return i.adSize === 8;
+}
+
+/**
+ * Statements defining const `a_<name>`: the effective address of `i` (64-bit address size) as
+ * `Cpu.ea64` returns it. RIP-relative addresses are constants (`next`: RIP of the next
+ * instruction, `hi` its high half).
+ */
+export function ea64(i: Insn, name: string, next: number, hi: number): string {
+  const a = `a_${name}`;
+  if (i.ripRel) return `const ${a} = ${(hi | 0) * TWO32 + next + i.disp};`;
+  if (i.base < 0 && i.index < 0) return `const ${a} = ${i.disp};`;
+  const bl = i.base >= 0 ? `rg${i.base}` : '0';
+  const bh = i.base >= 0 ? `rh${i.base}` : '0';
+  const xl = i.index >= 0 ? `rg${i.index}` : '0';
+  const xh = i.index >= 0 ? `rh${i.index}` : '0';
+  let fast = `${i.disp}`;
+  if (i.base >= 0) fast += ` + (${bh} | 0) * ${TWO32} + ${bl}`;
+  if (i.index >= 0) fast += ` + ((${xh} | 0) * ${TWO32} + ${xl}) * ${1 << i.scale}`;
+  const wide: string[] = [];
+  if (i.base >= 0) wide.push(`((${bh} + 0x8000) >>> 0) >= 0x10000`);
+  if (i.index >= 0) wide.push(`((${xh} + 0x8000) >>> 0) >= 0x10000`);
+  return `const ${a} = ${wide.join(' || ')} ? EAX(${i.disp}, ${bl}, ${bh}, ${xl}, ${xh}, ${i.scale}) : ${fast};`;
+}
+
+/** The fast-path test for `size` bytes at `a` with TLB slot `x`, offset `o`, view `w` and right `perm`. */
+function hit(seg: number, size: number, a: string, x: string, o: string, w: string, write: boolean): string {
+  const need = (write ? SF_W : SF_R) | SF_FLAT | SF_LONG;
+  return `${a} >= 0 && ${a} <= ${TWO32 - size} && (sf[${seg}] & ${need}) === ${need} && tt[${x}] === (${a} >>> 24) && ${o} <= ${4096 - size} && (tp[${x}] & ${write ? 'WP' : 'RP'}) !== 0 && ${w} !== null`;
+}
+
+/** FS and GS keep their bases in 64-bit mode: always through the CPU. */
+function based(seg: number): boolean {
+  return seg === 4 || seg === 5;
+}
+
+const dword = (w: string, o: string, k = 0) =>
+  `(${w}[${o} + ${k}] | (${w}[${o} + ${k + 1}] << 8) | (${w}[${o} + ${k + 2}] << 16) | (${w}[${o} + ${k + 3}] << 24)) >>> 0`;
+
+/** Statements reading `size` (1, 2, 4) bytes of the memory operand into const `name`. */
+export function memRead64m(i: Insn, size: number, name: string, next: number, hi: number): string {
+  const seg = i.memSeg;
+  const [a, x, o, w] = [`a_${name}`, `x_${name}`, `o_${name}`, `w_${name}`];
+  const addr = ea64(i, name, next, hi);
+  if (based(seg)) return `${addr} const ${name} = cpu.read(${seg}, ${a}, ${size});`;
+  const load = size === 4 ? dword(w, o) : size === 2 ? `${w}[${o}] | (${w}[${o} + 1] << 8)` : `${w}[${o}]`;
+  return `${addr} const ${x} = (${a} >>> 12) & ${TLB_MASK}; const ${o} = ${a} & 0xfff; const ${w} = tv[${x}];
+const ${name} = ${hit(seg, size, a, x, o, w, false)} ? ${load} : cpu.read(${seg}, ${a}, ${size});`;
+}
+
+/** Statements reading 8 bytes of the memory operand into `<name>l` and `<name>h`. */
+export function memRead8(i: Insn, name: string, next: number, hi: number): string {
+  const seg = i.memSeg;
+  const [a, x, o, w] = [`a_${name}`, `x_${name}`, `o_${name}`, `w_${name}`];
+  const addr = ea64(i, name, next, hi);
+  const slow = `cpu.read64(${seg}, ${a}); ${name}l = cpu.lo64; ${name}h = cpu.hi64;`;
+  if (based(seg)) return `${addr} let ${name}l = 0; let ${name}h = 0; ${slow}`;
+  return `${addr} const ${x} = (${a} >>> 12) & ${TLB_MASK}; const ${o} = ${a} & 0xfff; const ${w} = tv[${x}]; let ${name}l = 0; let ${name}h = 0;
+if (${hit(seg, 8, a, x, o, w, false)}) { ${name}l = ${dword(w, o)}; ${name}h = ${dword(w, o, 4)}; } else { ${slow} }`;
+}
+
+/** Statements writing `lo` (and `hi` for 8 bytes) to the memory operand. */
+export function memWrite64m(i: Insn, size: 4 | 8, lo: string, hi: string, next: number, rhi: number): string {
+  const seg = i.memSeg;
+  const addr = ea64(i, 'w', next, rhi);
+  const slow = size === 8 ? `cpu.write64(${seg}, a_w, vl, vh);` : `cpu.write(${seg}, a_w, 4, vl);`;
+  const vals = `const vl = ${lo}; const vh = ${size === 8 ? hi : 0};`;
+  if (based(seg)) return `{ ${addr} ${vals} ${slow} }`;
+  const store =
+    'w[o] = vl; w[o + 1] = vl >>> 8; w[o + 2] = vl >>> 16; w[o + 3] = vl >>> 24;' +
+    (size === 8 ? ' w[o + 4] = vh; w[o + 5] = vh >>> 8; w[o + 6] = vh >>> 16; w[o + 7] = vh >>> 24;' : '');
+  return `{ ${addr} ${vals} const x = (a_w >>> 12) & ${TLB_MASK}; const o = a_w & 0xfff; const w = tv[x];
+if (${hit(seg, size, 'a_w', 'x', 'o', 'w', true)}) { ${store} } else ${slow} }`;
+}
