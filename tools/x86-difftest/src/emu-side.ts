@@ -9,7 +9,7 @@
  * by throwing `BudgetExceeded`: the case is then reported as x86emu exceeding its budget,
  * never as a hang of the tester.
  */
-import { Cpu, type PhysicalMemory, type PortIoOps, StopReason } from '@kvm/x86emu';
+import { Cpu, jitDefault, type PhysicalMemory, type PortIoOps, StopReason } from '@kvm/x86emu';
 import { RAM_SIZE } from './layout.js';
 import { fromCpuState, type MachineState, toCpuState } from './machine-state.js';
 import type { Outcome } from './outcome.js';
@@ -81,10 +81,36 @@ export class EmuSide {
         if (log.length < IO_LOG_MAX) log.push(1, port, size, value >>> 0);
       },
     };
-    this.cpu = new Cpu({ memory: this.memory, io: ports });
+    // With the block compiler on (x86emu's default, X86EMU_JIT), blocks compile at their first
+    // visit, so that a case's straight-line code runs compiled (see run).
+    this.cpu = new Cpu({ memory: this.memory, io: ports, jit: jitDefault() ? { hot: 1 } : false });
   }
 
+  /**
+   * Runs a case. With the block compiler, twice: the first run decodes the case's code (a block
+   * is made of instructions the interpreter has decoded), the second starts from the same state
+   * with those decodes kept (the pages the first run changed dropped) and runs them compiled; the
+   * second run's outcome is the answer.
+   */
   run(init: MachineState, image: Uint8Array): Outcome {
+    if (this.cpu.jit === null) return this.runOnce(init, image, true);
+    this.runOnce(init, image, true);
+    return this.runOnce(init, image, false);
+  }
+
+  private runOnce(init: MachineState, image: Uint8Array, fresh: boolean): Outcome {
+    if (!fresh) {
+      // Decodes of a page whose bytes the image restores to other values are stale.
+      const b = this.memory.bytes;
+      for (let p = 0; p < RAM_SIZE; p += 4096) {
+        for (let i = p; i < p + 4096; i++) {
+          if (b[i] !== image[i]) {
+            this.cpu.invalidateCode(p, 4096);
+            break;
+          }
+        }
+      }
+    }
     this.memory.bytes.set(image);
     this.memory.slowCalls = 0;
     this.io.length = 0;
@@ -92,7 +118,7 @@ export class EmuSide {
     let detail: string | undefined;
     try {
       toCpuState(init, this.cpu.state);
-      this.cpu.invalidateCode(0, RAM_SIZE);
+      if (fresh) this.cpu.invalidateCode(0, RAM_SIZE);
       this.cpu.stateChanged();
       const why = this.cpu.run(EMU_BUDGET);
       kind =

@@ -28,10 +28,18 @@ export interface CpuOptions {
   state?: CpuState;
   /**
    * The block compiler (src/jit): hot guest code runs as compiled JavaScript, with the
-   * interpreter's exact results. Default: on when the environment variable `X86EMU_JIT` is `1`,
-   * else off (interpreter only).
+   * interpreter's exact results; `false` runs the interpreter only; an object turns it on with
+   * that tuning. Default: on when the environment variable `X86EMU_JIT` is `1`, else off.
    */
-  jit?: boolean;
+  jit?: boolean | JitTuning;
+}
+
+/** Tuning of the block compiler (`CpuOptions.jit`). */
+export interface JitTuning {
+  /** Entries of an instruction boundary before a block is compiled there; default 32 or `X86EMU_JIT_HOT`. */
+  hot?: number;
+  /** Compiled blocks kept before the code cache is flushed; default 4096. */
+  maxBlocks?: number;
 }
 
 /** Page-table formats the walker knows (SDM Vol. 3 4.3, 4.4). */

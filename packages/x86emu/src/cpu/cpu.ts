@@ -302,7 +302,8 @@ export class Cpu {
     this.interrupts = options.interrupts ?? null;
     this.ferr = options.ferr ?? null;
     this.intercepts = options.intercepts ?? null;
-    this.jit = (options.jit ?? jitDefault()) ? new Jit() : null;
+    const jit = options.jit ?? jitDefault();
+    this.jit = jit === false ? null : new Jit(jit === true ? {} : jit);
     this.stateChanged();
   }
 

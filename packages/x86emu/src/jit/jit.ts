@@ -8,6 +8,7 @@
  * or bypasses the compiled block with it. The cache is bounded: when it holds `MAX_BLOCKS`
  * blocks, all are dropped (QEMU's `tb_flush` when its code buffer fills) and hot code recompiles.
  */
+import type { JitTuning } from '../api/cpu-options.js';
 import type { Cpu } from '../cpu/cpu.js';
 import type { Insn } from '../decoder/insn.js';
 import { Flag } from '../state.js';
@@ -22,12 +23,7 @@ export const HOT = 32;
 export const MAX_BLOCKS = 4096;
 
 /** Tuning of one `Jit` (tests make it eager and small). */
-export interface JitOptions {
-  /** Entries of a boundary before compiling a block there; default `HOT` or `X86EMU_JIT_HOT`. */
-  hot?: number;
-  /** Blocks kept before the cache is flushed; default `MAX_BLOCKS`. */
-  maxBlocks?: number;
-}
+export type JitOptions = JitTuning;
 /** `jitHits` of a decode where no block can start (never compiled). */
 const NEVER = -0x40000000;
 
