@@ -23,6 +23,7 @@ import {
   stringifyKnown,
 } from './known.js';
 import { x86emuAdvertisesLongMode } from './known-answers64.js';
+import { fpuPrefixScope } from './known-fpu.js';
 import { ALL_MODES, isLongMode, LONG_MODES, type Mode } from './layout.js';
 
 function usage(msg?: string): never {
@@ -179,8 +180,11 @@ if (writeKnown || writeOpen) {
   const reasoned = ia32e.filter((m) => !classifyIa32e(m.signature, m).startsWith('unreviewed'));
   const unexplained = ia32e.filter((m) => !reasoned.includes(m));
   if (writeKnown) {
-    const next = knownFromMismatches([...legacy, ...reasoned], cited, (sig, m) =>
-      isLongMode(sig.mode) ? classifyIa32e(sig, m) : classify(sig),
+    const next = knownFromMismatches(
+      [...legacy, ...reasoned],
+      cited,
+      (sig, m) => (isLongMode(sig.mode) ? classifyIa32e(sig, m) : classify(sig)),
+      fpuPrefixScope,
     );
     writeFileSync(KNOWN_MISMATCHES_URL, stringifyKnown(next));
     console.log(`known-mismatches.json: ${next.length} entries (${next.length - cited.length} added)`);

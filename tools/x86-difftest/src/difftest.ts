@@ -34,6 +34,11 @@ export interface Signature {
   form: string;
   /** Difference categories, sorted. */
   categories: string[];
+  /**
+   * The LOCK (F0) and 66/F2/F3 bytes among the blamed instruction's legacy prefixes, in order
+   * (none for garbage): entries whose reason is a prefix's (`KnownMismatch.prefixes`) match on it.
+   */
+  prefixes?: number[];
 }
 
 export interface KnownMismatch {
@@ -49,6 +54,13 @@ export interface KnownMismatch {
    * reproducer must keep mismatching but may do so differently.
    */
   hostVaries?: string;
+  /**
+   * Set where the reason is one of the blamed instruction's prefixes (LOCK on a form the host
+   * runs under it, 66/F2/F3 on an NP form): the entry matches only a mismatch whose blamed
+   * instruction carries one of these bytes, so a coarse signature does not take in a case that
+   * fails for another reason.
+   */
+  prefixes?: number[];
   /** A case that showed it: it must keep mismatching, with a matching signature. */
   reproducer: TestCase;
 }
@@ -85,7 +97,8 @@ export function matchesKnown(sig: Signature, k: KnownMismatch): boolean {
   return (
     (k.mode === '*' || k.mode === sig.mode) &&
     form &&
-    (k.hostVaries !== undefined || sig.categories.every((c) => k.categories.includes(c)))
+    (k.hostVaries !== undefined || sig.categories.every((c) => k.categories.includes(c))) &&
+    (k.prefixes === undefined || k.prefixes.some((p) => sig.prefixes?.includes(p) === true))
   );
 }
 
@@ -308,7 +321,22 @@ export function signatureOf(v: Extract<Verdict, { kind: 'fail' }>): Signature {
   const c = v.testCase;
   const form = c.garbage ? `garbage:${firstInstruction(c.bytes, c.mode).mnemonic}` : c.insns[v.blamed].form;
   const categories = [...new Set(v.differences.map((d) => d.category))].sort();
-  return { mode: c.mode, form, categories };
+  if (c.garbage) return { mode: c.mode, form, categories };
+  let at = 0;
+  for (let i = 0; i < v.blamed; i++) at += c.insns[i].length;
+  return { mode: c.mode, form, categories, prefixes: legacyPrefixBytes(c.bytes, at, isLong64(c.mode)) };
+}
+
+/** LOCK, 66, F2 and F3 among the legacy prefixes (and, in 64-bit mode, REX) of the instruction at `at`. */
+function legacyPrefixBytes(bytes: readonly number[], at: number, long64: boolean): number[] {
+  const out: number[] = [];
+  for (let k = at; k < bytes.length; k++) {
+    const b = bytes[k];
+    if (b === 0xf0 || b === 0x66 || b === 0xf2 || b === 0xf3) out.push(b);
+    else if (![0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x67].includes(b) && !(long64 && (b & 0xf0) === 0x40))
+      break;
+  }
+  return out;
 }
 
 const hex = (v: number, w = 0): string => (v >>> 0).toString(16).padStart(w, '0');

@@ -19,25 +19,14 @@ const TRANSCENDENTAL = new Set(['FSIN', 'FCOS', 'FSINCOS', 'FPTAN', 'FPATAN', 'F
 const CR4_OSXSAVE = 1 << 18;
 /** The error code's slot of an exception frame on the harness's RSP0 stack (x86emu's #GP/#SS). */
 const ERROR_SLOT = 0x33fd0;
-/** Forms the AMD host runs under LOCK (SDM: #UD). */
+/** Forms the host completes under LOCK although the CPU raises #UD (SDM: #UD). */
 const LOCK_RUNS = new Set(['MFENCE', 'LFENCE', 'SFENCE', 'FXSAVE M', 'FXRSTOR M']);
-
-/** Whether the blamed instruction (the first of its form in the case) has a LOCK prefix. */
-function lockPrefixed(m: Mismatch, form: string): boolean {
-  let at = 0;
-  for (const insn of m.testCase.insns) {
-    if (insn.form === form) {
-      for (let k = at; k < at + insn.length; k++) {
-        const b = m.testCase.bytes[k];
-        if (b === 0xf0) return true;
-        if (b === 0x0f) return false;
-      }
-      return false;
-    }
-    at += insn.length;
-  }
-  return false;
-}
+/** NP forms the host completes under 66/F2/F3 although the CPU raises #UD (SDM Vol. 2 3.1.1.1: #UD). */
+const NP_RUNS = new Set(['FXSAVE M', 'FXRSTOR M']);
+const LOCK = [0xf0];
+const SIMD_PREFIXES = [0x66, 0xf2, 0xf3];
+const has = (sig: Signature, bytes: readonly number[]): boolean =>
+  bytes.some((b) => sig.prefixes?.includes(b) === true);
 
 /** The vectors the two sides ended in, from the stub addresses (one HLT per vector at STUBS64). */
 function vectors(m: Mismatch): { host: number; emu: number } | null {
@@ -67,6 +56,22 @@ function x87Untouched(m: Mismatch): boolean {
     if (d.field === 'ftw (abridged)') return Number.parseInt(d.emu, 16) === f.ftw;
     return true;
   });
+}
+
+/**
+ * The prefix a reason rests on, for the rules that need one (`KnownMismatch.prefixes`): LOCK on a
+ * form kvm-pvm completes under it, 66/F2/F3 on an NP form it completes under them. Both sides
+ * ended the case differently: x86emu in #UD (vector 6), the host elsewhere.
+ */
+export function fpuPrefixScope(sig: Signature, m: Mismatch): number[] | undefined {
+  if (sig.mode !== 'long64') return undefined;
+  const v = vectors(m);
+  if (v?.emu !== 6 || v.host === 6) return undefined;
+  const allowed = ['eip', 'gpr', 'memory', 'cr2', ...(sig.form === 'FXRSTOR M' ? ['fpu', 'sse'] : [])];
+  if (!sig.categories.every((c) => allowed.includes(c))) return undefined;
+  if (LOCK_RUNS.has(sig.form) && has(sig, LOCK)) return LOCK;
+  if (NP_RUNS.has(sig.form) && has(sig, SIMD_PREFIXES)) return SIMD_PREFIXES;
+  return undefined;
 }
 
 export function classifyFpuSse(sig: Signature, m: Mismatch): string | undefined {
@@ -118,15 +123,11 @@ export function classifyFpuSse(sig: Signature, m: Mismatch): string | undefined 
     x87Untouched(m)
   )
     return `host: an MMX instruction whose memory operand faults #GP(0)/#SS(0) on the CPU is handed by kvm-pvm to KVM's emulator, whose MMX operand fetch (fetch_possible_mmx_operand) puts the x87 in MMX state (TOP 0, every tag valid) before it raises the fault (probe: MOVQ m64, MM0 non-canonical leaves TOP 0 on the host, while at a not-present page, natively, it leaves TOP alone); SDM Vol. 3A 12.2: the state changes only when an MMX instruction executes, as x86emu`;
-  if (
-    v &&
-    LOCK_RUNS.has(sig.form) &&
-    v.emu === 6 &&
-    v.host !== 6 &&
-    lockPrefixed(m, sig.form) &&
-    within('eip', 'gpr', 'memory', 'cr2')
-  )
-    return `host CPU: this AMD CPU runs ${sig.form.split(' ')[0]} with a LOCK prefix as without it (probe: LOCK MFENCE, LOCK SFENCE and LOCK FXSAVE run), as it runs LOCK hint NOPs; SDM Vol. 2 LOCK: #UD with an instruction that is not a lockable read-modify-write, as x86emu`;
+  const scope = fpuPrefixScope(sig, m);
+  if (scope === LOCK)
+    return `host: the CPU raises #UD for ${sig.form.split(' ')[0]} under LOCK (native probe on this AMD EPYC: SIGILL for LOCK MFENCE, LOCK SFENCE and LOCK FXSAVE), and kvm-pvm completes it as without the prefix when the guest runs it at CPL 3 (probe: the guest's LOCK MFENCE, LOCK SFENCE and LOCK FXSAVE run), as it does LOCK hint NOPs; SDM Vol. 2 LOCK: #UD with an instruction that is not a lockable read-modify-write, as x86emu`;
+  if (scope === SIMD_PREFIXES)
+    return `host: the CPU raises #UD for ${sig.form.split(' ')[0]} under a 66, F2 or F3 prefix (native probe on this AMD EPYC: SIGILL for every such form, with or without a SIB index), and kvm-pvm completes it as without the prefix when the guest runs it at CPL 3 unless its memory operand has a SIB index register (probe: the guest's 66 FXSAVE [rax] stores the image, 66 FXSAVE [rax+rcx] gets #UD); SDM Vol. 2 3.1.1.1: FXSAVE and FXRSTOR are NP forms, whose 66/F2/F3 "will either cause an invalid-opcode exception (#UD) or result in the encoding for a different instruction", as x86emu gives #UD`;
   if (
     v &&
     XSAVE_FORMS.has(sig.form) &&

@@ -116,9 +116,9 @@ export function classifyIa32e(sig: Signature, m: Mismatch): string {
     modrm < 0xc0 &&
     [1, 6, 7].includes((modrm >> 3) & 7)
   )
-    return 'vendor: the AMD CPU reads the memory operand of MOV to CS or to a reserved Sreg (ModRM.reg 6, 7) before its #UD (probe: #PF on a not-present page, #GP(0) non-canonical, #UD when the read succeeds); SDM Vol. 3 6.9 (Table 6-2) ranks invalid-opcode faults above faults on the operands, as x86emu (GenuineIntel)';
+    return "host: the CPU gives #UD first for MOV to CS or to a reserved Sreg (ModRM.reg 6, 7) with a memory operand (native probe, probes/native-ud.c: SIGILL with the operand at address 0), and kvm-pvm hands that #UD to KVM's emulator, which reads the operand before it refuses the form (probe in the guest: #PF on a not-present page, #GP(0) non-canonical, #UD when the read succeeds); SDM Vol. 3 6.9 (Table 6-2) ranks invalid-opcode faults above faults on the operands, as the CPU and x86emu do";
   if (sig.mode === 'long64' && sig.form === 'NOP Ev' && lock && modrm < 0xc0)
-    return 'host CPU: this AMD CPU runs LOCK 0F 19–1F with a memory operand as a NOP (probe: no fault, also over a not-present page; the register form is #UD); SDM Vol. 2 LOCK and APM Vol. 3 1.2.5 both say #UD for LOCK with a non-lockable instruction, as x86emu';
+    return 'host: the CPU gives #UD for LOCK 0F 19–1F with a memory operand (native probe, probes/native-ud.c: SIGILL), and kvm-pvm completes it in the guest as a NOP (probe: no fault, also over a not-present page; the register form is #UD); SDM Vol. 2 LOCK and APM Vol. 3 1.2.5 both say #UD for LOCK with a non-lockable instruction, as the CPU and x86emu do';
   if (sig.mode === 'long64' && sig.form.startsWith('MOV_FROM_SEG') && within('gpr', 'memory', 'eip'))
     return "host: kvm-pvm gives user code the host's data selectors: MOV from DS/ES/SS reads 0 or 0x33 where the guest loaded 0x2b (probe)";
   if (sig.mode === 'long64' && sig.form.startsWith('MOV_TO_SEG'))
@@ -150,6 +150,7 @@ export function knownFromMismatches(
   found: readonly Mismatch[],
   existing: readonly KnownMismatch[],
   classifyAs: (sig: Signature, m: Mismatch) => string = classify,
+  prefixScope: (sig: Signature, m: Mismatch) => number[] | undefined = () => undefined,
 ): KnownMismatch[] {
   const out = [...existing];
   for (const m of found) {
@@ -158,8 +159,13 @@ export function knownFromMismatches(
     const summary = classifyAs(s, m);
     // One entry for a rule that holds for every instruction (the RF bit of fault frames).
     const general = summary.startsWith('x86emu: a fault-class');
+    const prefixes = prefixScope(s, m);
+    const suffix = prefixes ? `/${prefixes.map((p) => p.toString(16)).join('|')}` : '';
     out.push({
-      id: general ? 'any/frame.rf' : `${s.mode}/${s.form}/${s.categories.join('+')}`.replace(/\s+/g, '_'),
+      ...(prefixes ? { prefixes } : {}),
+      id: general
+        ? 'any/frame.rf'
+        : `${s.mode}/${s.form}/${s.categories.join('+')}${suffix}`.replace(/\s+/g, '_'),
       mode: general ? '*' : s.mode,
       form: general ? '*' : s.form,
       categories: s.categories,
