@@ -7,12 +7,16 @@ export declare const vmlinuxPath: string;
 export declare const fetchScript: string;
 export declare const systemMapPath: string;
 export declare const SOFT_CMDLINE: string;
+/** SOFT_CMDLINE with the PCI bus (the boot tests' virtio disks). */
+export declare const SOFT_PCI_CMDLINE: string;
 export declare const BARE_CMDLINE: string;
 /** The bzImage loader for an entry; `ql` is qemu-lite's module. */
 export declare function bareLoader(ql: unknown, entry: 'kernel' | 'decompressor' | 'protocol32'): unknown;
 export declare const MARKER: string;
 export declare const END_MARKER: string;
 export declare const TEST_CMDLINE: string;
+/** TEST_CMDLINE with the PCI bus (the boot tests' virtio disks). */
+export declare const TEST_PCI_CMDLINE: string;
 export declare const POWEROFF_RE: RegExp;
 export declare const MILESTONES: { name: string; re: RegExp }[];
 

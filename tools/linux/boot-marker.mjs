@@ -80,6 +80,13 @@ export const TEST_CMDLINE =
 export const SOFT_CMDLINE =
   'console=ttyS0 earlyprintk=ttyS0 qemu_lite_test=1 panic=-1 nokaslr nosoftlockup tsc=reliable no_timer_check i8042.noaux pci=off cryptomgr.notests';
 /**
+ * The boot tests' command lines: as above but with the PCI bus (no `pci=off`), since they give
+ * the guest virtio-blk disks (-drive if=virtio), which /init uses once it has loaded Debian's
+ * virtio modules. Linux finds bus 0 through the DSDT's \_SB.PCI0. The bench keeps `pci=off`.
+ */
+export const SOFT_PCI_CMDLINE = SOFT_CMDLINE.replace(' pci=off', '');
+export const TEST_PCI_CMDLINE = TEST_CMDLINE.replace(' pci=off', '');
+/**
  * The bare x86emu harness has no APIC (bare/machine.mjs: PIC and PIT only, CPUID without APIC),
  * so it boots in PIC mode.
  */

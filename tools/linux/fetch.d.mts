@@ -7,9 +7,17 @@ export declare const paths: {
   manifest: string;
   vmlinux: string;
   systemMap: string;
+  modules: string;
 };
-/** The gzipped newc initramfs: busybox, /init and the device nodes the kernel needs early. */
-export declare function buildInitramfs(busybox: Uint8Array, init: Uint8Array): Buffer;
+/**
+ * The gzipped newc initramfs: busybox, /init and the device nodes the kernel needs early, and
+ * `modules` (load order) as /lib/modules/NAME.ko with the order in /etc/modules.
+ */
+export declare function buildInitramfs(
+  busybox: Uint8Array,
+  init: Uint8Array,
+  modules?: readonly { name: string; bytes: Uint8Array }[],
+): Buffer;
 /** Lines of /etc/sort-input.txt. */
 export declare const SORT_LINES: number;
 /** /etc/sort-input.txt, the file /init sorts (deterministic). */

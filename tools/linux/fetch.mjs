@@ -7,6 +7,8 @@
 //   tools/linux/cache/config             its build configuration
 //   tools/linux/cache/initramfs.cpio.gz  busybox + tools/linux/init.sh as /init
 //   tools/linux/cache/manifest.json      package names and versions
+//   tools/linux/cache/modules/           the virtio and ext4 modules /init loads (modules.mjs),
+//                                        with `order`, their load order
 //   tools/linux/cache/vmlinux            the kernel's payload decompressed (ELF), for QEMU's
 //                                        PVH entry in the bench (needs xz, which Debian ships)
 //   tools/linux/cache/System.map         with --symbols only: `nm -n` of the kernel's debug
@@ -27,6 +29,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { newcArchive, S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG } from './cpio.mjs';
+import { indexModules, readCachedModules, resolveModules, WANTED_MODULES } from './modules.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const cacheDir = join(here, 'cache');
@@ -37,6 +40,8 @@ export const paths = {
   manifest: join(cacheDir, 'manifest.json'),
   vmlinux: join(cacheDir, 'vmlinux'),
   systemMap: join(cacheDir, 'System.map'),
+  /** The virtio and ext4 modules (modules.mjs) as `<name>.ko`, and `order`, their load order. */
+  modules: join(cacheDir, 'modules'),
 };
 
 const args = new Set(process.argv.slice(2));
@@ -120,8 +125,12 @@ export function sortInput() {
   return Buffer.from(`${lines.join('\n')}\n`);
 }
 
-/** The initramfs: busybox, /init, and the few nodes the kernel needs before /init mounts devtmpfs. */
-export function buildInitramfs(busybox, init) {
+/**
+ * The initramfs: busybox, /init, and the few nodes the kernel needs before /init mounts
+ * devtmpfs; `modules` (`{ name, bytes }` in load order, modules.mjs) go to /lib/modules/NAME.ko
+ * with their order in /etc/modules, which /init loads.
+ */
+export function buildInitramfs(busybox, init, modules = []) {
   const dir = (name) => ({ name, mode: S_IFDIR | 0o755 });
   const entries = [
     dir('bin'),
@@ -146,6 +155,13 @@ export function buildInitramfs(busybox, init) {
     { name: 'etc/hostname', mode: S_IFREG | 0o644, data: Buffer.from('qemu-lite\n') },
     { name: 'etc/sort-input.txt', mode: S_IFREG | 0o644, data: sortInput() },
   ];
+  if (modules.length > 0) {
+    entries.push(dir('lib'), dir('lib/modules'));
+    for (const m of modules)
+      entries.push({ name: `lib/modules/${m.name}.ko`, mode: S_IFREG | 0o644, data: m.bytes });
+    const order = modules.map((m) => `${m.name}\n`).join('');
+    entries.push({ name: 'etc/modules', mode: S_IFREG | 0o644, data: Buffer.from(order) });
+  }
   return gzipSync(newcArchive(entries), { level: 9 });
 }
 
@@ -185,6 +201,36 @@ function fetchSymbols(manifest) {
   rmSync(debDir, { recursive: true, force: true });
 }
 
+/**
+ * The modules /init loads (modules.mjs), from the same kernel package as the cached kernel:
+ * only its lib/modules/<release>/kernel is unpacked, the wanted modules and their dependencies
+ * are copied to cache/modules, and the rest deleted.
+ */
+function fetchModules(manifest) {
+  const debDir = join(cacheDir, 'debs');
+  rmSync(debDir, { recursive: true, force: true });
+  mkdirSync(debDir, { recursive: true });
+  const deb = aptDownload(`${manifest.kernelPackage}=${manifest.kernelVersion}`, debDir);
+  const member = `./lib/modules/${manifest.kernelRelease}/kernel`;
+  debExtract(deb, debDir, [member]);
+  const index = indexModules(join(debDir, member));
+  let modules;
+  try {
+    modules = resolveModules(WANTED_MODULES, (name) => {
+      const p = index.get(name);
+      return p === undefined ? undefined : readFileSync(p);
+    });
+  } catch (e) {
+    fail(`${manifest.kernelPackage}: ${e.message}`);
+  }
+  rmSync(paths.modules, { recursive: true, force: true });
+  mkdirSync(paths.modules, { recursive: true });
+  for (const m of modules) writeFileSync(join(paths.modules, `${m.name}.ko`), m.bytes);
+  writeFileSync(join(paths.modules, 'order'), modules.map((m) => `${m.name}\n`).join(''));
+  rmSync(debDir, { recursive: true, force: true });
+  log(`modules: ${modules.map((m) => m.name).join(' ')}`);
+}
+
 function main() {
   if (args.has('--refresh')) rmSync(cacheDir, { recursive: true, force: true });
   const init = readFileSync(join(here, 'init.sh'));
@@ -205,8 +251,8 @@ function main() {
     const release = imagePkg.replace(/^linux-image-/, '');
     const extractDir = join(cacheDir, 'extract');
     rmSync(extractDir, { recursive: true, force: true });
-    // Only /boot: the modules (hundreds of MiB) are not needed, the console,
-    // initramfs and ttyS driver are built in (checked below).
+    // Only /boot: the console, initramfs and ttyS driver are built in (checked below);
+    // the few modules /init loads come from the same package in fetchModules.
     debExtract(imageDeb, extractDir, ['./boot']);
     debExtract(busyboxDeb, extractDir, ['./bin/busybox']);
     execFileSync('cp', [join(extractDir, 'boot', `vmlinuz-${release}`), paths.kernel]);
@@ -232,9 +278,13 @@ function main() {
     if (!new RegExp(`^${opt}=y$`, 'm').test(config))
       fail(`the kernel is not built with ${opt}=y: it cannot boot this initramfs`);
   }
-  writeFileSync(paths.initramfs, buildInitramfs(readFileSync(join(cacheDir, 'busybox')), init));
-  if (!existsSync(paths.vmlinux)) extractVmlinux();
   const manifest = JSON.parse(readFileSync(paths.manifest, 'utf8'));
+  if (!existsSync(join(paths.modules, 'order'))) fetchModules(manifest);
+  writeFileSync(
+    paths.initramfs,
+    buildInitramfs(readFileSync(join(cacheDir, 'busybox')), init, readCachedModules(paths.modules)),
+  );
+  if (!existsSync(paths.vmlinux)) extractVmlinux();
   if (args.has('--symbols') && !existsSync(paths.systemMap)) fetchSymbols(manifest);
   log(`${manifest.kernelPackage} ${manifest.kernelVersion}, busybox-static ${manifest.busyboxVersion}`);
   console.log(JSON.stringify({ ...paths, ...manifest }));

@@ -3,7 +3,9 @@
  * by tools/linux/fetch.mjs, booted by the qemu-lite CLI on the host engine (/dev/kvm) with the
  * scripted /init (tools/linux/init.sh): it prints a marker, `uname -a`, `/proc/cpuinfo`, `free`,
  * `ls /`, a sha256sum and a sort, then shuts the machine down. The checks (linux-checks.ts) are
- * the ones the software engine's boot test makes; and qemu-lite must exit by itself, status 0.
+ * the ones the software engine's boot test makes, with the same two virtio-blk disks
+ * (linux-disks.ts: a raw one read and written, an ext4 one mounted, read and written, both
+ * checked on the host afterwards); and qemu-lite must exit by itself, status 0.
  *
  * The boot takes minutes on this machine's nested KVM (see tools/linux/README.md), so the test
  * is opt-in: it runs only with QEMU_LITE_LINUX=1 (CI's Linux step sets it), and then fetches
@@ -11,7 +13,8 @@
  * without /dev/kvm, it skips and says why. QEMU_LITE_LINUX_TIMEOUT_S bounds the boot.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -25,6 +28,7 @@ import {
   checkSort,
   checkUname,
 } from './linux-checks.js';
+import { checkExt4Disk, checkPci, checkRawDisk, makeLinuxDisks } from './linux-disks.js';
 
 const appDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(appDir, 'dist', 'cli.js');
@@ -70,6 +74,7 @@ describe.skipIf(skipReason !== undefined)("Debian's stock kernel on qemu-lite (h
     async (ctx) => {
       const manifest = linux.linuxFiles().manifest!;
       const log = join(linux.cacheDir, 'linux-boot.log');
+      const disks = makeLinuxDisks(mkdtempSync(join(tmpdir(), 'linux-disks-kvm-')));
       let echoed = '';
       const r = await linux.runAndTime(
         process.execPath,
@@ -86,7 +91,8 @@ describe.skipIf(skipReason !== undefined)("Debian's stock kernel on qemu-lite (h
           '-initrd',
           linux.initramfsPath,
           '-append',
-          linux.TEST_CMDLINE,
+          linux.TEST_PCI_CMDLINE,
+          ...disks.args,
         ],
         {
           timeoutMs: timeoutS * 1000,
@@ -125,6 +131,11 @@ describe.skipIf(skipReason !== undefined)("Debian's stock kernel on qemu-lite (h
       checkLs(r.out, context);
       checkSha256(r.out, context);
       checkSort(r.out, context);
+      checkPci(r.out, disks, context);
+      checkRawDisk(r.out, disks, context);
+      if (disks.ext4Skip !== undefined)
+        console.warn(`linux.kvm.test: SKIPPED the ext4 check: ${disks.ext4Skip}`);
+      else checkExt4Disk(r.out, disks, context);
       checkPoweroff(r, context);
     },
     (timeoutS + 60) * 1000,

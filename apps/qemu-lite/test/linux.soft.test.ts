@@ -3,7 +3,10 @@
  * (tools/linux/fetch.mjs) booted by the qemu-lite CLI on the software engine, `-accel vmx` and
  * `-accel svm`, to the scripted /init (tools/linux/init.sh), whose output is checked against
  * what the host computes: uname, the CPU flags, free, ls, sha256sum of a file, sort of 10,000
- * lines, then a clean power-off (qemu-lite exits by itself, status 0).
+ * lines, then a clean power-off (qemu-lite exits by itself, status 0). The same boot has two
+ * virtio-blk disks (linux-disks.ts): /init loads Debian's virtio and ext4 modules, lists the PCI
+ * functions and their drivers, reads and writes a raw disk and mounts, reads and writes an ext4
+ * one; the host checks both image files after the power-off.
  *
  * One boot per engine, shared by every check of that engine; the two boots run side by side
  * (one process each, this machine has two cores). A boot takes minutes, so the test is opt-in
@@ -21,7 +24,8 @@
  * 6.5 minutes with the machine's load average at 13).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as linux from '../../../tools/linux/boot-marker.mjs';
@@ -37,6 +41,7 @@ import {
   checkSort,
   checkUname,
 } from './linux-checks.js';
+import { checkExt4Disk, checkPci, checkRawDisk, type LinuxDisks, makeLinuxDisks } from './linux-disks.js';
 
 const ENGINES = ['vmx', 'svm'] as const;
 type Accel = (typeof ENGINES)[number];
@@ -65,6 +70,8 @@ interface Boot {
   /** What the engine's CPUID lacks for an x86-64 kernel (soft-engine.mjs), or undefined. */
   readonly gap?: string;
   readonly r?: linux.RunResult;
+  /** The boot's virtio-blk disks. */
+  readonly disks: LinuxDisks;
   /** Milestones and the console's tail, for failure messages. */
   readonly context: string;
 }
@@ -72,6 +79,7 @@ interface Boot {
 async function boot(accel: Accel): Promise<Boot> {
   const gap = cpuidGap(ql, accel);
   const log = join(linux.cacheDir, `linux-boot-${accel}.log`);
+  const disks = makeLinuxDisks(mkdtempSync(join(tmpdir(), `linux-disks-${accel}-`)));
   let echoed = '';
   const r = await linux.runAndTime(
     process.execPath,
@@ -88,7 +96,8 @@ async function boot(accel: Accel): Promise<Boot> {
       '-initrd',
       linux.initramfsPath,
       '-append',
-      linux.SOFT_CMDLINE,
+      linux.SOFT_PCI_CMDLINE,
+      ...disks.args,
     ],
     {
       timeoutMs: timeoutS * 1000,
@@ -105,15 +114,22 @@ async function boot(accel: Accel): Promise<Boot> {
   console.log(
     `linux.soft.test: -accel ${accel}: ${reached || 'no milestone'}; exit after ${(r.totalMs / 1000).toFixed(1)} s`,
   );
-  if (r.markerMs !== undefined) return { r, gap, context };
+  if (r.markerMs !== undefined) return { r, gap, disks, context };
   const noLongMode = NO_LONG_MODE.exec(r.out);
-  if (noLongMode !== null) return { skip: `-accel ${accel}: ${noLongMode[0]} (issue 12)`, r, gap, context };
+  if (noLongMode !== null)
+    return { skip: `-accel ${accel}: ${noLongMode[0]} (issue 12)`, r, gap, disks, context };
   if (gap !== undefined) {
     const last = r.out.replace(/\r/g, '').trimEnd().split('\n').pop()?.slice(0, 160) ?? '';
     const end = r.timedOut ? `was still running at ${timeoutS} s` : `ended (${r.code ?? r.signal})`;
-    return { skip: `${gap}; without them the boot ${end}, last console line "${last}"`, r, gap, context };
+    return {
+      skip: `${gap}; without them the boot ${end}, last console line "${last}"`,
+      r,
+      gap,
+      disks,
+      context,
+    };
   }
-  return { r, gap, context };
+  return { r, gap, disks, context };
 }
 
 const skipReason = whyNotAtAll();
@@ -209,6 +225,34 @@ describe.skipIf(skipReason !== undefined)("Debian's stock kernel on the software
       async (ctx) => {
         const b = await booted(accel, ctx);
         checkSort(b.r.out, b.context);
+      },
+      budget,
+    );
+    it(
+      'lists the PCI functions, the virtio-blk disks bound to virtio-pci',
+      async (ctx) => {
+        const b = await booted(accel, ctx);
+        checkPci(b.r.out, b.disks, b.context);
+      },
+      budget,
+    );
+    it(
+      'reads a raw virtio-blk disk and writes it; the write is in the image after power-off',
+      async (ctx) => {
+        const b = await booted(accel, ctx);
+        checkRawDisk(b.r.out, b.disks, b.context);
+      },
+      budget,
+    );
+    it(
+      "mounts an ext4 virtio-blk disk, reads the host's files, writes one the host reads back",
+      async (ctx) => {
+        const b = await booted(accel, ctx);
+        if (b.disks.ext4Skip !== undefined) {
+          console.warn(`linux.soft.test: SKIPPED the ext4 check: ${b.disks.ext4Skip}`);
+          ctx.skip(b.disks.ext4Skip);
+        }
+        checkExt4Disk(b.r.out, b.disks, b.context);
       },
       budget,
     );
