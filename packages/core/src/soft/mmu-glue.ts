@@ -1,14 +1,25 @@
 /**
- * The shadow MMU (@kvm/mmu) wired to the generic part: each vCPU gets a `KvmMmu` over an
- * `MmuHostOps` built from the VM's memory slots, the machine's host-physical pages and the
- * backend's TLB flush. The MMU is made in two phases (changelog: "set up the MMU state in two
- * phases: kvm_mmu_create() and kvm_mmu_setup()"): `create` allocates what needs no vCPU state,
- * `setup` runs once the backend has put the vCPU in its reset state.
+ * The shadow MMU (@kvm/mmu) wired to the generic part, as KVM splits it: the VM has one
+ * `KvmMmuVm` (`kvm->arch`: shadow page cache, rmaps, write protection, counters) over its memory
+ * slots and the machine's host-physical pages, made with its first vCPU; each vCPU gets a
+ * `KvmMmu` context over it (paging mode, roots, walker) with its own paging state, the
+ * backend's TLB flush, and KVM_REQ_TLB_FLUSH / KVM_REQ_MMU_RELOAD request bits for what another
+ * vCPU's MMU operation asks of it. The vCPU's MMU is made in two phases (changelog: "set up the
+ * MMU state in two phases: kvm_mmu_create() and kvm_mmu_setup()"): `create` allocates what needs
+ * no vCPU state, `setup` runs once the backend has put the vCPU in its reset state.
  */
-import { type KvmMmu, kvmMmuCreate, type MmuHostOps, type MmuOptions, type PagingState } from '@kvm/mmu';
+import {
+  type KvmMmu,
+  type KvmMmuVm,
+  kvmMmuCreateVm,
+  type MmuHostOps,
+  type MmuOptions,
+  type MmuVmHostOps,
+  type PagingState,
+} from '@kvm/mmu';
 import { Errno, KvmError } from '../api/errors.js';
 import { PAGE_SIZE } from './hva-space.js';
-import type { SoftVcpu } from './vcpu.js';
+import { KvmRequest, type SoftVcpu } from './vcpu.js';
 import type { SoftVm, VcpuMmuOps } from './vm.js';
 
 /** Per-vCPU MMU state the glue keeps. */
@@ -33,8 +44,13 @@ export function syncPaging(vcpu: SoftVcpu): void {
   p.efer = vcpu.efer;
 }
 
-function hostOps(vcpu: SoftVcpu, paging: PagingState): MmuHostOps {
-  const vm = vcpu.vm;
+/** The VM's shadow MMU, or null before its first vCPU. */
+export function vmMmu(vm: SoftVm): KvmMmuVm | null {
+  return vm.mmuVm as KvmMmuVm | null;
+}
+
+/** The VM's memory as the MMU sees it: guest RAM through the slots, host pages from the machine. */
+function vmHostOps(vm: SoftVm): MmuVmHostOps {
   const hpm = vm.hpm;
   const frame = (gpa: number): Uint8Array | null => {
     const hpfn = vm.slots.gfnToHpfn(Math.floor(gpa / PAGE_SIZE));
@@ -83,6 +99,18 @@ function hostOps(vcpu: SoftVcpu, paging: PagingState): MmuHostOps {
     pageView(hpfn) {
       return hpm.pageView(hpfn)!;
     },
+  };
+}
+
+/** One vCPU's side: its paging state, its TLB, and the request bits other vCPUs' MMU work sets. */
+function vcpuHostOps(vcpu: SoftVcpu, mem: MmuVmHostOps, paging: PagingState): MmuHostOps {
+  return {
+    readGuest: mem.readGuest,
+    cmpxchgGuest32: mem.cmpxchgGuest32,
+    gfnToHpfn: mem.gfnToHpfn,
+    allocPage: mem.allocPage,
+    freePage: mem.freePage,
+    pageView: mem.pageView,
     flushTlb() {
       vcpu.ops.flushTlb(vcpu);
     },
@@ -91,17 +119,45 @@ function hostOps(vcpu: SoftVcpu, paging: PagingState): MmuHostOps {
       if (vcpu.ops.flushTlbGva !== undefined) vcpu.ops.flushTlbGva(vcpu, gva);
       else vcpu.ops.flushTlb(vcpu);
     },
+    requestTlbFlush() {
+      // kvm_flush_remote_tlbs: served by the run loop before this vCPU's next entry.
+      vcpu.requests |= KvmRequest.TLB_FLUSH;
+    },
+    requestMmuReload() {
+      // kvm_reload_remote_mmus: a root this vCPU uses was zapped; it loads new ones (and the
+      // backend the new root as CR3) before its next entry.
+      vcpu.requests |= KvmRequest.MMU_RELOAD;
+    },
     paging,
   };
 }
 
 /** The `VcpuMmuOps` SoftKvmDevice installs by default. */
 export function shadowMmuOps(options: Partial<MmuOptions> = {}): VcpuMmuOps {
+  /** Frees the VM's MMU with its last vCPU (a later vCPU makes a new one). */
+  const releaseIfUnused = (vm: SoftVm) => {
+    const kvm = vmMmu(vm);
+    if (kvm === null || kvm.vcpuCount > 0) return;
+    kvm.kvmMmuDestroy();
+    vm.mmuVm = null;
+  };
   return {
+    // One KvmMmuVm per VM: vCPUs share shadow pages, rmaps and write protection.
+    perVm: true,
     create(vcpu) {
+      const vm = vcpu.vm;
+      let kvm = vmMmu(vm);
+      const mem = vmHostOps(vm);
+      if (kvm === null) {
+        kvm = kvmMmuCreateVm(mem, options);
+        vm.mmuVm = kvm;
+      }
       const paging: PagingState = { cr0: 0, cr3: 0, cr4: 0, efer: 0 };
-      const mmu = kvmMmuCreate(hostOps(vcpu, paging), options);
-      if (mmu === null) throw new KvmError('kvm_mmu_create', Errno.ENOMEM, 'no page for the PAE root');
+      const mmu = kvm.createVcpuMmu(vcpuHostOps(vcpu, mem, paging));
+      if (mmu === null) {
+        releaseIfUnused(vm);
+        throw new KvmError('kvm_mmu_create', Errno.ENOMEM, 'no page for the PAE root');
+      }
       vcpu.mmu = { mmu, paging } satisfies VcpuMmu;
     },
     setup(vcpu) {
@@ -120,17 +176,19 @@ export function shadowMmuOps(options: Partial<MmuOptions> = {}): VcpuMmuOps {
     destroy(vcpu) {
       if (vcpu.mmu !== null) vcpuMmu(vcpu).mmu.kvmMmuDestroy();
       vcpu.mmu = null;
+      releaseIfUnused(vcpu.vm);
     },
-    stats(vcpu, into) {
-      if (vcpu.mmu === null) return;
-      const st = vcpuMmu(vcpu).mmu.stats as unknown as Record<string, number>;
+    stats(vm, into) {
+      const kvm = vmMmu(vm);
+      if (kvm === null) return;
+      const st = kvm.stats as unknown as Record<string, number>;
       for (const k of Object.keys(st)) {
         const v = st[k];
         if (typeof v === 'number') into[`mmu_${k}`] = (into[`mmu_${k}`] ?? 0) + v;
       }
     },
     zapAll(vm: SoftVm) {
-      for (const v of vm.vcpus.values()) if (v.mmu !== null) vcpuMmu(v).mmu.kvmMmuZapAll();
+      vmMmu(vm)?.kvmMmuZapAll();
     },
   };
 }

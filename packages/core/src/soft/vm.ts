@@ -34,8 +34,15 @@ export interface VcpuMmuOps {
   destroy(vcpu: SoftVcpu): void;
   /** Drop every shadow page (slot change). */
   zapAll(vm: SoftVm): void;
-  /** Adds the vCPU's MMU counters to `into` (`mmu_` + name). */
-  stats?(vcpu: SoftVcpu, into: Record<string, number>): void;
+  /** Adds the VM's MMU counters to `into` (`mmu_` + name). */
+  stats?(vm: SoftVm, into: Record<string, number>): void;
+  /**
+   * One shadow MMU for the whole VM, as KVM's (shared shadow pages, rmaps and write protection
+   * seen by every vCPU, remote TLB flushes). Until an MMU says so, KVM_RUN refuses to let two
+   * vCPUs of one VM run while either has paging on (`kvmCheckSmpMmu`): a guest page-table write
+   * on one vCPU would leave the other's shadow stale.
+   */
+  readonly perVm?: boolean;
 }
 
 export class SoftVm {
@@ -47,6 +54,8 @@ export class SoftVm {
   tssAddr = -1;
   /** The in-kernel PIC, I/O APIC and GSI routing after KVM_CREATE_IRQCHIP (`irqchip_in_kernel`). */
   irqchip: KvmIrqchip | null = null;
+  /** The VM's shadow MMU (`kvm->arch`'s page cache, rmaps, write protection), owned by the MMU glue. */
+  mmuVm: unknown = null;
   /** A memory slot was set at least once (sizes the shadow MMU's page budget, as in KVM). */
   everHadMemory = false;
   closed = false;
@@ -129,8 +138,8 @@ export class SoftVm {
     for (const v of this.vcpus.values()) {
       instructions += v.instructions;
       this.ops.stats?.(v, out);
-      this.mmu?.stats?.(v, out);
     }
+    this.mmu?.stats?.(this, out);
     out.instructions = instructions;
     out.hypervisor_pages = this.hpm.allocatedPages;
     // Engine-wide, like hypervisor_pages: guest memory the VMM got from allocateMemory (mmap).
