@@ -18,11 +18,13 @@ export * from './silicon/vmcb-layout.js';
 export interface SvmKvmOptions extends SoftKvmOptions {
   silicon?: SvmSilicon;
   siliconConfig?: SvmSiliconConfig;
+  /** The block compiler (`SvmSiliconConfig.jit`) when the silicon is made here. */
+  jit?: boolean;
 }
 
 /** The raw device (`KvmDevice`) of a software engine on SVM silicon. Throws KvmError(EOPNOTSUPP) if unusable. */
 export function createSvmDevice(options: SvmKvmOptions = {}): SoftKvmDevice {
-  const silicon = options.silicon ?? new SvmSilicon(options.siliconConfig);
+  const silicon = options.silicon ?? new SvmSilicon({ jit: options.jit, ...options.siliconConfig });
   return new SoftKvmDevice(new SvmDriver(silicon), options);
 }
 

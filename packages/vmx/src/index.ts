@@ -22,11 +22,13 @@ export interface VmxKvmOptions extends SoftKvmOptions {
   silicon?: VmxSilicon;
   /** Or how to build it. */
   siliconConfig?: VmxSiliconConfig;
+  /** The block compiler (`VmxSiliconConfig.jit`) when the silicon is made here. */
+  jit?: boolean;
 }
 
 /** The raw device (`KvmDevice`) of a software engine on VMX silicon. Throws KvmError(EOPNOTSUPP) if unusable. */
 export function createVmxDevice(options: VmxKvmOptions = {}): SoftKvmDevice {
-  const silicon = options.silicon ?? new VmxSilicon(options.siliconConfig);
+  const silicon = options.silicon ?? new VmxSilicon({ jit: options.jit, ...options.siliconConfig });
   return new SoftKvmDevice(new VmxDriver(silicon), options);
 }
 

@@ -84,7 +84,7 @@ export class SvmGuestMode implements Intercepts {
     private readonly silicon: SvmSilicon,
     msr: MsrOps,
   ) {
-    this.cpu = new Cpu({ memory: silicon.memory, msr, intercepts: this });
+    this.cpu = new Cpu({ memory: silicon.memory, msr, intercepts: this, jit: silicon.jit });
   }
 
   // ---- Intercepts ------------------------------------------------------------------------

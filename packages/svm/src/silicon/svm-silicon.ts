@@ -43,6 +43,11 @@ export interface SvmSiliconConfig {
    * false models a 32-bit K8-era part.
    */
   longMode?: boolean;
+  /**
+   * The block compiler of x86emu in guest mode (`CpuOptions.jit`): compiled guest code, the same
+   * #VMEXITs and results. Default: x86emu's default.
+   */
+  jit?: boolean;
 }
 
 const MSR_TSC = 0x10;
@@ -84,6 +89,8 @@ export class SvmSilicon implements HostCpu {
   readonly hasSvm: boolean;
   /** AMD64 long mode. */
   readonly longMode: boolean;
+  /** `SvmSiliconConfig.jit`. */
+  readonly jit: boolean | undefined;
   vmCr: number;
   /** The host's EFER. */
   efer = 0;
@@ -98,6 +105,7 @@ export class SvmSilicon implements HostCpu {
     this.vendor = config.vendor ?? 'AuthenticAMD';
     this.hasSvm = config.svm ?? true;
     this.longMode = config.longMode ?? true;
+    this.jit = config.jit;
     this.vmCr = config.vmCr ?? 0;
     this.vmcb = new Vmcb(this.memory);
   }

@@ -140,7 +140,7 @@ export class VmxNonRoot implements Intercepts {
     private readonly silicon: VmxSilicon,
     msr: MsrOps,
   ) {
-    this.cpu = new Cpu({ memory: silicon.memory, msr, intercepts: this });
+    this.cpu = new Cpu({ memory: silicon.memory, msr, intercepts: this, jit: silicon.jit });
   }
 
   // ---- Intercepts (called by the Cpu) ----------------------------------------------------

@@ -73,6 +73,11 @@ export interface VmxSiliconConfig {
    * address-space size"). Default true; false models a 32-bit part such as a Core Duo.
    */
   longMode?: boolean;
+  /**
+   * The block compiler of x86emu in non-root operation (`CpuOptions.jit`): compiled guest code,
+   * the same exits and results. Default: x86emu's default.
+   */
+  jit?: boolean;
 }
 
 const INVALID_POINTER = -1;
@@ -111,6 +116,8 @@ export class VmxSilicon implements HostCpu {
   readonly hasVmx: boolean;
   /** Intel 64: long mode for guests and a 64-bit host. */
   readonly longMode: boolean;
+  /** `VmxSiliconConfig.jit`. */
+  readonly jit: boolean | undefined;
   /** The allowed settings of the controls (the capability MSRs report them; VM entry checks them). */
   readonly caps: VmxCapabilities;
   /** The host's IA32_EFER: LMA set on the Intel 64 part (the hypervisor is a 64-bit kernel). */
@@ -142,6 +149,7 @@ export class VmxSilicon implements HostCpu {
     this.vendor = config.vendor ?? 'GenuineIntel';
     this.hasVmx = config.vmx ?? true;
     this.longMode = config.longMode ?? true;
+    this.jit = config.jit;
     this.caps = this.longMode ? VMX_CAPS_64 : VMX_CAPS_32;
     this.hostEfer = this.longMode ? HOST_EFER_64 : 0;
     // A 64-bit host pages with PAE (IA-32e mode requires CR4.PAE).
