@@ -242,6 +242,31 @@ export interface ArchOps {
   /** OPTIONAL (with `injectNmi`). Can an NMI be injected now (no NMI blocking, no event pending)? */
   nmiAllowed?(vcpu: KvmVcpu): boolean;
   /**
+   * OPTIONAL (with `injectNmi`). `enable_nmi_window`: an NMI is queued but `nmiAllowed` said no;
+   * ask for an exit as soon as it can be injected (VMX NMI-window exiting; SVM's IRET intercept).
+   * Without it the NMI waits for the next exit of any kind.
+   */
+  enableNmiWindow?(vcpu: KvmVcpu): void;
+  /**
+   * OPTIONAL. `get_nmi_mask` / `set_nmi_mask`: whether the guest is handling an NMI (blocked
+   * until its IRET), for KVM_GET/SET_VCPU_EVENTS. Without them the mask reads 0 and is not set.
+   */
+  getNmiMask?(vcpu: KvmVcpu): boolean;
+  setNmiMask?(vcpu: KvmVcpu, masked: boolean): void;
+  /**
+   * OPTIONAL. `get_interrupt_shadow` / `set_interrupt_shadow`: KVM_X86_SHADOW_INT_STI (1) and
+   * KVM_X86_SHADOW_INT_MOV_SS (2), for KVM_GET/SET_VCPU_EVENTS.
+   */
+  getInterruptShadow?(vcpu: KvmVcpu): number;
+  setInterruptShadow?(vcpu: KvmVcpu, mask: number): void;
+  /**
+   * OPTIONAL. `update_cr8_intercept`, called before each entry with an in-kernel LAPIC: `tpr` is
+   * TPR[7:4] (CR8), `maxIrr` the priority class of the highest requested vector or -1. The
+   * backend lets the guest write CR8 without exits while that cannot unmask the interrupt, and
+   * exits when it can (VMX TPR shadow + TPR threshold; SVM V_TPR and the CR8 write intercept).
+   */
+  updateCr8Intercept?(vcpu: KvmVcpu, tpr: number, maxIrr: number): void;
+  /**
    * OPTIONAL. The vector of a hardware exception already waiting to be injected at the next
    * entry (one the exit interrupted, queued again by the backend), or -1. Lets the generic part
    * combine a new exception with it as `kvm_multiple_exception` does (#DF, triple fault); without

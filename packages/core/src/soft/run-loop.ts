@@ -22,6 +22,7 @@ import {
   kvmApicTimerCheck,
   kvmApicTimerSlack,
   kvmInjectPendingIrq,
+  kvmUpdateCr8Intercept,
   kvmVcpuBlock,
 } from './irqchip/vcpu-irq.js';
 import { kvmEntryNeedsLongMode } from './long-mode.js';
@@ -165,6 +166,10 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
       // kvm_cpu_get_interrupt → inject, or an interrupt window until the guest can take it.
       const irqWindow = vcpu.apic !== null && kvmInjectPendingIrq(vcpu);
       ops.setIrqWindow(vcpu, run.requestInterruptWindow !== 0 || irqWindow);
+      // An NMI that could not go in asks for the NMI window (kvm_check_and_inject_events); after
+      // the interrupt window, which VMX falls back to under STI blocking (vmx_enable_nmi_window).
+      if (vcpu.nmiQueued) ops.enableNmiWindow?.(vcpu);
+      if (vcpu.apic !== null && ops.updateCr8Intercept !== undefined) kvmUpdateCr8Intercept(vcpu);
       const used = vcpu.instructions - start;
       // The entry ends no later than the APIC timer's expiry, so it fires on time.
       const timer = vcpu.apic !== null ? kvmApicTimerSlack(vcpu) : ENTRY_SLICE;
@@ -173,6 +178,8 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
         postRunSave(vcpu);
         return 0;
       }
+      // -smp: refuse what a per-vCPU shadow MMU would get wrong (SoftVm.kvmCheckSmpMmu).
+      if (vcpu.vm.vcpus.size > 1) vcpu.vm.kvmCheckSmpMmu(vcpu);
       const retired = vcpu.instructions;
       const ripBefore = stepping ? linearRip(vcpu) : 0n;
       if (ops.run(vcpu, slice) === EntryResult.FailEntry) {

@@ -26,6 +26,7 @@ import { assembleReal, assemblerUnavailable } from './assemble.js';
 import { msrMap, type RealModeGuest, realModeGuest } from './guest.js';
 import { defineGuestDebugCases } from './guest-debug-suite.js';
 import { defineIrqchipCases } from './irqchip-suite.js';
+import { defineNmiCases } from './nmi-suite.js';
 import { defineXsaveCases } from './xsave-suite.js';
 
 export interface AbiSuiteEngine {
@@ -749,6 +750,7 @@ export function defineAbiSuite(engine: AbiSuiteEngine): void {
     });
 
     defineIrqchipCases(kvm, engine.name !== 'host');
+    defineNmiCases(guest, engine.name === 'host');
     defineGuestDebugCases(kvm, guest, engine.name === 'host');
     defineXsaveCases(kvm);
 

@@ -85,6 +85,21 @@ function handleInterruptWindow(_d: VmxDriver, vcpu: SoftVcpu): ExitResult {
   return kvmIrqWindowOpened(vcpu);
 }
 
+/** `handle_nmi_window`: stop asking; the run loop injects the queued NMI before the next entry. */
+function handleNmiWindow(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
+  d.nmiWindowOpened(vcpu);
+  return ExitResult.Reenter;
+}
+
+/**
+ * `handle_tpr_below_threshold`: the guest lowered CR8 below the pending interrupt's class (the
+ * exit is trap-like: the MOV is done). The driver copied VTPR into the LAPIC after the exit; the
+ * run loop injects what is now unmasked (KVM_REQ_EVENT).
+ */
+function handleTprBelowThreshold(): ExitResult {
+  return ExitResult.Reenter;
+}
+
 function handleCpuid(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
   return kvmEmulateCpuid(vcpu, instructionLength(d));
 }
@@ -248,6 +263,8 @@ export const VMX_EXIT_HANDLERS: readonly (ExitHandler | undefined)[] = (() => {
   t[ExitReason.TRIPLE_FAULT] = handleTripleFault;
   t[ExitReason.TASK_SWITCH] = handleTaskSwitch;
   t[ExitReason.INTERRUPT_WINDOW] = handleInterruptWindow;
+  t[ExitReason.NMI_WINDOW] = handleNmiWindow;
+  t[ExitReason.TPR_BELOW_THRESHOLD] = handleTprBelowThreshold;
   t[ExitReason.CPUID] = handleCpuid;
   t[ExitReason.HLT] = handleHlt;
   t[ExitReason.INVD] = handleNop;

@@ -12,6 +12,14 @@ export class VcpuVmx {
   ioBitmapA = -1;
   ioBitmapB = -1;
   msrBitmap = -1;
+  /**
+   * hpa of the virtual-APIC page ("use TPR shadow"); -1 when not allocated. KVM points the VMCS at
+   * the LAPIC's own register page; ours is a page of host-physical memory that VTPR is copied to
+   * before each entry and back after it.
+   */
+  virtualApicPage = -1;
+  /** TPR shadow in use (an in-kernel LAPIC on the Intel 64 part): CR8 moves do not exit. */
+  tprShadow = false;
   launched = false;
   /** The guest's CR2 (low and high halves). */
   cr2 = 0;

@@ -69,8 +69,15 @@ const EXIT_MIN = VmExitCtl.SAVE_IA32_EFER | VmExitCtl.LOAD_IA32_EFER;
 /** A 64-bit host returns to 64-bit code (vmx.c: `#ifdef CONFIG_X86_64 VM_EXIT_HOST_ADDR_SPACE_SIZE`). */
 const EXIT_OPT = VmExitCtl.HOST_ADDR_SPACE_SIZE;
 const ENTRY_MIN = VmEntryCtl.LOAD_IA32_EFER;
-/** Without a TPR shadow a 64-bit guest's MOV CR8 exits (vmx.c's CR8 exiting on x86_64). */
-const PROC_OPT = CpuBased.CR8_LOAD_EXITING | CpuBased.CR8_STORE_EXITING;
+/**
+ * Without a TPR shadow a 64-bit guest's MOV CR8 exits (vmx.c's CR8 exiting on x86_64); with one
+ * (an in-kernel LAPIC) it reads and writes VTPR. NMI-window exiting comes with virtual NMIs.
+ */
+const PROC_OPT =
+  CpuBased.CR8_LOAD_EXITING | CpuBased.CR8_STORE_EXITING | CpuBased.TPR_SHADOW | CpuBased.NMI_WINDOW_EXITING;
+/** Virtual NMIs: the VMCS tracks the guest's NMI blocking, and IRET ends it (SDM 25.3). */
+const PIN_OPT = PinBased.VIRTUAL_NMIS;
+const CR8_EXITING = CpuBased.CR8_LOAD_EXITING | CpuBased.CR8_STORE_EXITING;
 
 /** Real-mode reset segment access rights (present, S, type): code 9BH, data 93H. */
 const AR_CODE16 = 0x9b;
@@ -111,6 +118,14 @@ export class VmxDriver implements ArchOps {
   private exitCtl = 0;
   private entryCtl = 0;
   private readonly msrOut = new Uint32Array(2);
+  /** `cpu_has_vmx_tpr_shadow` (a 64-bit part) and `enable_vnmi`. */
+  private tprShadowAvailable = false;
+  private nmiWindowAvailable = false;
+
+  /** May the primary processor-based control `bit` be 1 (IA32_VMX_PROCBASED_CTLS allowed-1)? */
+  private procCtlAllowed1(bit: number): boolean {
+    return this.cpu.rdmsr(VmxMsr.IA32_VMX_PROCBASED_CTLS, this.msrOut) && (this.msrOut[1] & bit) !== 0;
+  }
 
   constructor(silicon: VmxSilicon = new VmxSilicon()) {
     this.cpu = silicon;
@@ -151,7 +166,7 @@ export class VmxDriver implements ArchOps {
           'kvm-intel: disabled by bios (IA32_FEATURE_CONTROL is locked with VMX outside SMX disabled); enable VT-x in the firmware setup',
       };
     }
-    this.pinCtl = adjustControls(si, PIN_MIN, 0, VmxMsr.IA32_VMX_PINBASED_CTLS);
+    this.pinCtl = adjustControls(si, PIN_MIN, PIN_OPT, VmxMsr.IA32_VMX_PINBASED_CTLS);
     this.procCtl = adjustControls(si, PROC_MIN, PROC_OPT, VmxMsr.IA32_VMX_PROCBASED_CTLS);
     this.proc2Ctl = adjustControls(si, PROC2_MIN, 0, VmxMsr.IA32_VMX_PROCBASED_CTLS2);
     this.exitCtl = adjustControls(si, EXIT_MIN, EXIT_OPT, VmxMsr.IA32_VMX_EXIT_CTLS);
@@ -162,6 +177,12 @@ export class VmxDriver implements ArchOps {
         reason: 'kvm-intel: the processor lacks VMX controls KVM needs (unrestricted guest, EFER load/save)',
       };
     }
+    // setup_vmcs_config: NMI-window exiting only with virtual NMIs (enable_vnmi); the TPR shadow
+    // and CR8 exiting are chosen per vCPU (an in-kernel LAPIC or not), CR8 exiting by default.
+    this.procCtl = (this.procCtl & ~(CpuBased.NMI_WINDOW_EXITING | CpuBased.TPR_SHADOW)) >>> 0;
+    this.tprShadowAvailable = this.procCtlAllowed1(CpuBased.TPR_SHADOW);
+    this.nmiWindowAvailable =
+      (this.pinCtl & PinBased.VIRTUAL_NMIS) !== 0 && this.procCtlAllowed1(CpuBased.NMI_WINDOW_EXITING);
     if (si.inVmxOperation) return { ok: true };
     // hardware_enable: the MacBook case — enabled but not locked — would make VMXON fault, so
     // lock it with VMX enabled ourselves (changelog: "macbooks set bit 2 but not bit 0").
@@ -213,6 +234,10 @@ export class VmxDriver implements ArchOps {
         pages.push(p);
         mem.pageView(p)!.fill(0xff);
       }
+      // The virtual-APIC page (zeroed: VTPR 0), used once the vCPU has an in-kernel LAPIC.
+      const vapic = mem.allocPage();
+      pages.push(vapic);
+      mem.pageView(vapic)!.fill(0);
     } catch (e) {
       for (const p of pages) mem.freePage(p);
       throw e;
@@ -221,6 +246,7 @@ export class VmxDriver implements ArchOps {
     vmx.ioBitmapA = pages[1] * 4096;
     vmx.ioBitmapB = pages[2] * 4096;
     vmx.msrBitmap = pages[3] * 4096;
+    vmx.virtualApicPage = pages[4] * 4096;
     vcpu.arch = vmx;
     this.cpu.vmclear(vmx.vmcsHpa);
   }
@@ -252,6 +278,9 @@ export class VmxDriver implements ArchOps {
     w(VMCS.VMCS_LINK_POINTER, 0xffffffff);
     w(VMCS.VMCS_LINK_POINTER + 1, 0xffffffff);
     w(VMCS.VM_ENTRY_INTR_INFO_FIELD, 0);
+    w(VMCS.VIRTUAL_APIC_PAGE_ADDR, vmx.virtualApicPage);
+    w(VMCS.TPR_THRESHOLD, 0);
+    vmx.tprShadow = false;
     // Host state: what the processor returns to on a VM exit.
     w(VMCS.HOST_CR0, this.cpu.hostCr0);
     w(VMCS.HOST_CR4, this.cpu.hostCr4);
@@ -304,8 +333,9 @@ export class VmxDriver implements ArchOps {
       mem.freePage(vmx.vmcsHpa / 4096);
       vmx.vmcsHpa = -1;
     }
-    for (const p of [vmx.ioBitmapA, vmx.ioBitmapB, vmx.msrBitmap]) if (p >= 0) mem.freePage(p / 4096);
-    vmx.ioBitmapA = vmx.ioBitmapB = vmx.msrBitmap = -1;
+    for (const p of [vmx.ioBitmapA, vmx.ioBitmapB, vmx.msrBitmap, vmx.virtualApicPage])
+      if (p >= 0) mem.freePage(p / 4096);
+    vmx.ioBitmapA = vmx.ioBitmapB = vmx.msrBitmap = vmx.virtualApicPage = -1;
     vcpu.arch = null;
   }
 
@@ -518,11 +548,89 @@ export class VmxDriver implements ArchOps {
     vcpu.vm.count('nmi_injections');
   }
 
-  /** No blocking by NMI, STI or MOV SS, and nothing already being injected. */
+  /**
+   * `vmx_nmi_allowed`: no (virtual-)NMI blocking, no STI or MOV SS blocking (KVM: "Disallow NMI
+   * while blocked by STI", as some processors refuse that entry), nothing already being injected.
+   */
   nmiAllowed(vcpu: SoftVcpu): boolean {
     this.vcpuLoad(vcpu);
     const blocked = GuestIntrState.NMI | GuestIntrState.STI | GuestIntrState.MOV_SS;
     return (this.vmcs.read(VMCS.GUEST_INTERRUPTIBILITY_INFO) & blocked) === 0 && !this.eventPending(vcpu);
+  }
+
+  /**
+   * `vmx_enable_nmi_window`: NMI-window exiting, or the interrupt window under STI blocking (the
+   * STI shadow ends with IF = 1, where that window opens too) or without virtual NMIs.
+   */
+  enableNmiWindow(vcpu: SoftVcpu): void {
+    this.vcpuLoad(vcpu);
+    if (!this.nmiWindowAvailable || this.vmcs.read(VMCS.GUEST_INTERRUPTIBILITY_INFO) & GuestIntrState.STI) {
+      this.setIrqWindow(vcpu, true);
+      return;
+    }
+    const ctl = this.vmcs.read(VMCS.CPU_BASED_VM_EXEC_CONTROL);
+    if (!(ctl & CpuBased.NMI_WINDOW_EXITING))
+      this.vmcs.write(VMCS.CPU_BASED_VM_EXEC_CONTROL, ctl | CpuBased.NMI_WINDOW_EXITING);
+  }
+
+  /** `handle_nmi_window`: the window is open; stop asking (the run loop injects the NMI). */
+  nmiWindowOpened(vcpu: SoftVcpu): void {
+    this.vcpuLoad(vcpu);
+    const ctl = this.vmcs.read(VMCS.CPU_BASED_VM_EXEC_CONTROL);
+    this.vmcs.write(VMCS.CPU_BASED_VM_EXEC_CONTROL, ctl & ~CpuBased.NMI_WINDOW_EXITING);
+    vcpu.vm.count('nmi_window_exits');
+  }
+
+  /** `vmx_get_nmi_mask`: blocking by (virtual) NMI in the guest interruptibility state. */
+  getNmiMask(vcpu: SoftVcpu): boolean {
+    this.vcpuLoad(vcpu);
+    return (this.vmcs.read(VMCS.GUEST_INTERRUPTIBILITY_INFO) & GuestIntrState.NMI) !== 0;
+  }
+
+  /** `vmx_set_nmi_mask`. */
+  setNmiMask(vcpu: SoftVcpu, masked: boolean): void {
+    this.vcpuLoad(vcpu);
+    const st = this.vmcs.read(VMCS.GUEST_INTERRUPTIBILITY_INFO);
+    this.vmcs.write(
+      VMCS.GUEST_INTERRUPTIBILITY_INFO,
+      masked ? st | GuestIntrState.NMI : st & ~GuestIntrState.NMI,
+    );
+  }
+
+  /** `vmx_get_interrupt_shadow`: STI → KVM_X86_SHADOW_INT_STI (1), MOV SS → _MOV_SS (2). */
+  getInterruptShadow(vcpu: SoftVcpu): number {
+    this.vcpuLoad(vcpu);
+    return this.vmcs.read(VMCS.GUEST_INTERRUPTIBILITY_INFO) & (GuestIntrState.STI | GuestIntrState.MOV_SS);
+  }
+
+  /** `vmx_set_interrupt_shadow`: the same bits, the NMI blocking bit kept. */
+  setInterruptShadow(vcpu: SoftVcpu, mask: number): void {
+    this.vcpuLoad(vcpu);
+    const st = this.vmcs.read(VMCS.GUEST_INTERRUPTIBILITY_INFO);
+    const sh = mask & (GuestIntrState.STI | GuestIntrState.MOV_SS);
+    this.vmcs.write(
+      VMCS.GUEST_INTERRUPTIBILITY_INFO,
+      (st & ~(GuestIntrState.STI | GuestIntrState.MOV_SS)) | sh,
+    );
+  }
+
+  /**
+   * `vmx_update_cr8_intercept` with the TPR shadow set up as `vmx_exec_control` does for a vCPU
+   * with an in-kernel LAPIC (no CR8 exiting, the virtual-APIC page): VTPR ← TPR (KVM's page is the
+   * LAPIC's own; ours a copy), and a TPR threshold of `maxIrr` while the TPR masks it (tpr ≥
+   * maxIrr), so that lowering CR8 below it exits; else 0, which never exits.
+   */
+  updateCr8Intercept(vcpu: SoftVcpu, tpr: number, maxIrr: number): void {
+    if (!this.tprShadowAvailable) return;
+    this.vcpuLoad(vcpu);
+    const vmx = toVmx(vcpu);
+    if (!vmx.tprShadow) {
+      const ctl = this.vmcs.read(VMCS.CPU_BASED_VM_EXEC_CONTROL);
+      this.vmcs.write(VMCS.CPU_BASED_VM_EXEC_CONTROL, ((ctl & ~CR8_EXITING) | CpuBased.TPR_SHADOW) >>> 0);
+      vmx.tprShadow = true;
+    }
+    this.memory.pageView(vmx.virtualApicPage / 4096)![0x80] = (tpr & 15) << 4;
+    this.vmcs.write(VMCS.TPR_THRESHOLD, maxIrr === -1 || tpr < maxIrr ? 0 : maxIrr);
   }
 
   setIrqWindow(vcpu: SoftVcpu, enable: boolean): void {
@@ -622,8 +730,27 @@ export class VmxDriver implements ArchOps {
     vcpu.fpu.saveFrom(s);
     vcpu.debugRegs.saveFrom(s);
     vcpu.instructions += nr.lastInstructions;
+    // MOV to CR8 wrote VTPR: the LAPIC's TPR (KVM's virtual-APIC page is the TPR itself).
+    if (vmx.tprShadow && vcpu.apic !== null) {
+      const vtpr = this.memory.pageView(vmx.virtualApicPage / 4096)![0x80];
+      if (vtpr !== vcpu.apic.reg(0x80)) vcpu.apic.writeReg(0x80, vtpr);
+    }
+    this.recoverNmiBlocking();
     this.completeInterrupts(vcpu);
     return EntryResult.Exit;
+  }
+
+  /**
+   * `vmx_recover_nmi_blocking`: a fault in an IRET that began under virtual-NMI blocking cleared
+   * it (SDM 27.3.1); the IRET runs again after the exit is handled, so the blocking comes back
+   * (exit interruption information bit 12, 27.2.2; not for #DF).
+   */
+  private recoverNmiBlocking(): void {
+    if ((this.vmcs.read(VMCS.VM_EXIT_REASON) & 0xffff) !== ExitReason.EXCEPTION_NMI) return;
+    const info = this.vmcs.read(VMCS.VM_EXIT_INTR_INFO);
+    if (!(info & IntrInfo.VALID) || !(info & IntrInfo.NMI_UNBLOCK) || (info & 0xff) === 8) return;
+    const st = this.vmcs.read(VMCS.GUEST_INTERRUPTIBILITY_INFO);
+    this.vmcs.write(VMCS.GUEST_INTERRUPTIBILITY_INFO, st | GuestIntrState.NMI);
   }
 
   /**
@@ -639,6 +766,13 @@ export class VmxDriver implements ArchOps {
       return;
     }
     this.vmcs.write(VMCS.VM_ENTRY_INTR_INFO_FIELD, info & ~IntrInfo.NMI_UNBLOCK);
+    // An NMI whose delivery was cut short did not block NMIs yet; it goes in again (an entry
+    // injecting an NMI under virtual-NMI blocking fails, 26.3.1.5).
+    if (type === IntrType.NMI) {
+      const st = this.vmcs.read(VMCS.GUEST_INTERRUPTIBILITY_INFO);
+      if (st & GuestIntrState.NMI)
+        this.vmcs.write(VMCS.GUEST_INTERRUPTIBILITY_INFO, st & ~GuestIntrState.NMI);
+    }
     if (info & IntrInfo.DELIVER_CODE) {
       this.vmcs.write(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE, this.vmcs.read(VMCS.IDT_VECTORING_ERROR_CODE));
     }

@@ -37,6 +37,7 @@ import {
   IntrInfo,
   IntrType,
   IoQual,
+  PinBased,
   SecondaryExec,
   VmEntryCtl,
   VmExitCtl,
@@ -99,10 +100,14 @@ const SIMPLE_EXIT: Int16Array = (() => {
   t[InterceptKind.Vmcall] = ExitReason.VMCALL;
   t[InterceptKind.TaskSwitch] = ExitReason.TASK_SWITCH;
   t[InterceptKind.Xsetbv] = ExitReason.XSETBV;
+  t[InterceptKind.NmiWindow] = ExitReason.NMI_WINDOW;
   return t;
 })();
 
 const bit = (k: number): number => 1 << k;
+
+/** A trap-like exit the last instruction asked for (it completes, then the exit). */
+const Trap = { NONE: 0, TPR_BELOW_THRESHOLD: 1 } as const;
 
 /** The processor in VMX non-root operation. One per silicon (one logical processor). */
 export class VmxNonRoot implements Intercepts {
@@ -132,6 +137,16 @@ export class VmxNonRoot implements Intercepts {
   private ioBitmapA: Uint8Array | null = null;
   private ioBitmapB: Uint8Array | null = null;
   private msrBitmap: Uint8Array | null = null;
+  /** "Use TPR shadow": the virtual-APIC page, the TPR threshold, and VTPR[7:4] as loaded. */
+  private virtualApic: Uint8Array | null = null;
+  private tprThreshold = 0;
+  private vtprLoaded = 0;
+  private trap: number = Trap.NONE;
+  /**
+   * Virtual NMIs: the RIP (low half) of the last IRET that began under virtual-NMI blocking, or
+   * -1. A fault that IRET raises exits with "NMI unblocking due to IRET" (SDM 27.2.2).
+   */
+  private iretUnblockRip = -1;
   private readonly override = newShadowPagingOverride();
   /** Whether an entry may keep the TLB (see `ShadowTlbRegime`; the current VMCS is its tag). */
   private readonly tlbRegime = new ShadowTlbRegime();
@@ -158,6 +173,13 @@ export class VmxNonRoot implements Intercepts {
       case InterceptKind.Rdmsr:
       case InterceptKind.Wrmsr:
         return this.msrExits(kind === InterceptKind.Wrmsr);
+      case InterceptKind.Iret:
+        // Armed only with virtual NMIs: IRET never exits on VMX; note whether it unblocks.
+        this.iretUnblockRip =
+          this.cpu.state.interruptibility & GuestIntrState.NMI
+            ? (this.cpu.state.rip[0] - exit.instructionLength) >>> 0
+            : -1;
+        return false;
       default:
         return true;
     }
@@ -209,7 +231,11 @@ export class VmxNonRoot implements Intercepts {
           return true;
         }
         // MOV to CR8 exits with CR8-load exiting (without a TPR shadow it writes the TPR).
-        if (cr === 8) return (this.proc & CpuBased.CR8_LOAD_EXITING) !== 0;
+        if (cr === 8) {
+          if (this.proc & CpuBased.CR8_LOAD_EXITING) return true;
+          if (this.virtualApic !== null) this.tprVirtualization(exit.gpr);
+          return false;
+        }
         const v = this.cpu.state.gpr[exit.gpr];
         if (cr === 0) return ((v ^ this.cr0Shadow) & this.cr0Mask) !== 0;
         if (cr === 4) return ((v ^ this.cr4Shadow) & this.cr4Mask) !== 0;
@@ -225,6 +251,21 @@ export class VmxNonRoot implements Intercepts {
       }
       default:
         return true;
+    }
+  }
+
+  /**
+   * MOV to CR8 with a TPR shadow writes VTPR[7:4] (SDM 29.3); TPR virtualization then makes a
+   * trap-like TPR-below-threshold exit if VTPR[7:4] < TPR threshold[3:0] (29.1.2). A source with
+   * reserved bits faults instead (nothing written, no exit).
+   */
+  private tprVirtualization(gpr: number): void {
+    const s = this.cpu.state;
+    const v = s.gpr[gpr];
+    if (v & ~0xf || s.gprHigh[gpr] !== 0) return;
+    if (v < this.tprThreshold) {
+      this.trap = Trap.TPR_BELOW_THRESHOLD;
+      this.cpu.requestStop();
     }
   }
 
@@ -356,6 +397,17 @@ export class VmxNonRoot implements Intercepts {
     if (proc & CpuBased.PAUSE_EXITING) mask |= bit(InterceptKind.Pause);
     if (proc & (CpuBased.MONITOR_EXITING | CpuBased.MWAIT_EXITING)) mask |= bit(InterceptKind.MonitorMwait);
     if (proc & CpuBased.VIRTUAL_INTR_PENDING) mask |= bit(InterceptKind.InterruptWindow);
+    if (proc & CpuBased.NMI_WINDOW_EXITING) mask |= bit(InterceptKind.NmiWindow);
+    if (f(VMCS.PIN_BASED_VM_EXEC_CONTROL) & PinBased.VIRTUAL_NMIS) mask |= bit(InterceptKind.Iret);
+    this.iretUnblockRip = -1;
+    this.trap = Trap.NONE;
+    // "Use TPR shadow" (29.3): MOV from/to CR8 read and write VTPR[7:4], the guest's CR8 here.
+    this.virtualApic = proc & CpuBased.TPR_SHADOW ? this.pageAt(f(VMCS.VIRTUAL_APIC_PAGE_ADDR)) : null;
+    if (this.virtualApic !== null) {
+      this.tprThreshold = f(VMCS.TPR_THRESHOLD) & 0xf;
+      this.vtprLoaded = this.virtualApic[0x80] >>> 4;
+      s.cr[8] = this.vtprLoaded;
+    }
     if (proc2 & SecondaryExec.DESC) mask |= bit(InterceptKind.DescriptorTable);
     if (proc2 & SecondaryExec.WBINVD_EXITING) mask |= bit(InterceptKind.Wbinvd);
     this.mask = mask;
@@ -444,6 +496,12 @@ export class VmxNonRoot implements Intercepts {
       s.interruptibility & (GuestIntrState.STI | GuestIntrState.MOV_SS | GuestIntrState.NMI),
     );
     si.setField(VMCS.GUEST_ACTIVITY_STATE, s.halted ? ActivityState.HLT : ActivityState.ACTIVE);
+    // MOV to CR8 stored bits 3:0 into VTPR[7:4] and cleared the rest of VTPR (29.3).
+    const vapic = this.virtualApic;
+    if (vapic !== null && s.cr[8] !== this.vtprLoaded) {
+      vapic[0x80] = (s.cr[8] & 0xf) << 4;
+      vapic[0x81] = vapic[0x82] = vapic[0x83] = 0;
+    }
     // The VM-entry interruption-information valid bit is cleared on every VM exit.
     si.setField(VMCS.VM_ENTRY_INTR_INFO_FIELD, si.field(VMCS.VM_ENTRY_INTR_INFO_FIELD) & ~IntrInfo.VALID);
     // Host state: the processor's RSP becomes HOST_RSP (the other GPRs are the driver's to save).
@@ -507,15 +565,39 @@ export class VmxNonRoot implements Intercepts {
         // The qualification of a #PF is the faulting linear address, canonical (27.2.1).
         if (e.vector === PF_VECTOR)
           this.silicon.setFieldHigh(VMCS.EXIT_QUALIFICATION, linearHigh(e.faultAddress));
+        // A fault in an IRET that began under virtual-NMI blocking (now cleared, 27.3.1): bit 12
+        // says so, that the VMM may block NMIs again when it resumes the IRET (27.2.2; not for #DF).
+        const unblock =
+          this.iretUnblockRip >= 0 &&
+          this.iretUnblockRip === this.cpu.state.rip[0] &&
+          e.vector !== 8 &&
+          !e.vectoringValid
+            ? IntrInfo.NMI_UNBLOCK
+            : 0;
         this.silicon.setField(
           VMCS.VM_EXIT_INTR_INFO,
-          (IntrInfo.VALID | (type << 8) | (e.hasErrorCode ? IntrInfo.DELIVER_CODE : 0) | e.vector) >>> 0,
+          (IntrInfo.VALID |
+            (type << 8) |
+            (e.hasErrorCode ? IntrInfo.DELIVER_CODE : 0) |
+            unblock |
+            e.vector) >>>
+            0,
         );
         this.silicon.setField(VMCS.VM_EXIT_INTR_ERROR_CODE, e.errorCode);
         break;
       }
       case StopReason.Shutdown:
         this.clearExitInfo(ExitReason.TRIPLE_FAULT, 0, 0);
+        break;
+      case StopReason.Requested:
+        // A trap-like exit after the instruction that asked for it (29.1.2); else a kick.
+        this.clearExitInfo(
+          this.trap === Trap.TPR_BELOW_THRESHOLD
+            ? ExitReason.TPR_BELOW_THRESHOLD
+            : ExitReason.EXTERNAL_INTERRUPT,
+          0,
+          0,
+        );
         break;
       default:
         // Budget (host timer), Requested (kick), or Hlt without HLT exiting: the host

@@ -20,6 +20,7 @@ import {
   GuestIntrState,
   IntrInfo,
   IntrType,
+  PinBased,
   SecondaryExec,
   VmEntryCtl,
   VmExitCtl,
@@ -55,6 +56,15 @@ export function checkControls(cpu: VmxSilicon, caps: VmxCapabilities): string | 
   if (!controlsAllowed(proc, caps.proc)) return 'processor-based controls: reserved bits';
   const proc2 = proc & CpuBased.ACTIVATE_SECONDARY_CONTROLS ? f(VMCS.SECONDARY_VM_EXEC_CONTROL) : 0;
   if (!controlsAllowed(proc2, caps.proc2)) return 'secondary controls: reserved bits';
+  // 27.2.1.1: virtual NMIs need NMI exiting, and NMI-window exiting needs virtual NMIs.
+  if (!(pin & PinBased.NMI_EXITING) && pin & PinBased.VIRTUAL_NMIS) return 'virtual NMIs without NMI exiting';
+  if (!(pin & PinBased.VIRTUAL_NMIS) && proc & CpuBased.NMI_WINDOW_EXITING)
+    return 'NMI-window exiting without virtual NMIs';
+  if (proc & CpuBased.TPR_SHADOW) {
+    if (!cpu.validPageAddress(f(VMCS.VIRTUAL_APIC_PAGE_ADDR))) return 'virtual-APIC address not page-aligned';
+    // Without "virtualize APIC accesses"/virtual-interrupt delivery: bits 31:4 of the threshold are 0.
+    if (f(VMCS.TPR_THRESHOLD) & ~0xf) return 'TPR threshold bits 31:4';
+  }
   if (f(VMCS.CR3_TARGET_COUNT) > 4) return 'CR3-target count > 4';
   if (proc & CpuBased.USE_IO_BITMAPS) {
     if (!cpu.validPageAddress(f(VMCS.IO_BITMAP_A)) || !cpu.validPageAddress(f(VMCS.IO_BITMAP_B))) {
@@ -213,8 +223,30 @@ export function checkGuestState(cpu: VmxSilicon): string | 0 {
   if (injectingIntr && intr & (GuestIntrState.STI | GuestIntrState.MOV_SS)) {
     return 'injecting an external interrupt under STI/MOV SS blocking';
   }
+  // An NMI cannot be injected while virtual NMIs are blocked.
+  if (
+    (info & IntrInfo.VALID) !== 0 &&
+    (info & IntrInfo.TYPE_MASK) >>> 8 === IntrType.NMI &&
+    f(VMCS.PIN_BASED_VM_EXEC_CONTROL) & PinBased.VIRTUAL_NMIS &&
+    intr & GuestIntrState.NMI
+  ) {
+    return 'injecting an NMI under virtual-NMI blocking';
+  }
   if (f(VMCS.VMCS_LINK_POINTER) !== 0xffffffff || cpu.fieldHigh(VMCS.VMCS_LINK_POINTER) !== 0xffffffff) {
     return 'VMCS link pointer not FFFFFFFF_FFFFFFFFH';
   }
   return 0;
+}
+
+/**
+ * 27.2.1.1, "use TPR shadow" without "virtualize APIC accesses": bits 3:0 of the TPR threshold
+ * must not exceed VTPR[7:4] (byte 80H of the virtual-APIC page). Read from memory, so checked on
+ * every entry rather than only after a VMWRITE.
+ */
+export function checkTprThreshold(cpu: VmxSilicon): string | 0 {
+  if (!(cpu.field(VMCS.CPU_BASED_VM_EXEC_CONTROL) & CpuBased.TPR_SHADOW)) return 0;
+  const hpa = cpu.field(VMCS.VIRTUAL_APIC_PAGE_ADDR);
+  const page = cpu.memory.pageView(Math.floor(hpa / 4096));
+  const vtpr = page === null ? 0 : page[0x80] >>> 4;
+  return (cpu.field(VMCS.TPR_THRESHOLD) & 0xf) > vtpr ? 'TPR threshold above VTPR[7:4]' : 0;
 }

@@ -38,6 +38,7 @@ export const PROCBASED_CTLS_32: AllowedSettings = {
   allowed1:
     (0x0401e172 |
       CpuBased.VIRTUAL_INTR_PENDING |
+      CpuBased.NMI_WINDOW_EXITING |
       CpuBased.USE_TSC_OFFSETING |
       CpuBased.HLT_EXITING |
       CpuBased.INVLPG_EXITING |
@@ -61,10 +62,18 @@ export const PROCBASED_CTLS2: AllowedSettings = {
   allowed1: SecondaryExec.DESC | SecondaryExec.WBINVD_EXITING | SecondaryExec.UNRESTRICTED_GUEST,
 };
 
-/** The Intel 64 part's: CR8-load and CR8-store exiting (MOV CR8 in 64-bit mode, SDM 26.1.3). */
+/**
+ * The Intel 64 part's: CR8-load and CR8-store exiting and "use TPR shadow" (MOV CR8 in 64-bit
+ * mode, SDM 26.1.3 and 29.3; the controls exist only on processors with Intel 64).
+ */
 export const PROCBASED_CTLS: AllowedSettings = {
   allowed0: PROCBASED_CTLS_32.allowed0,
-  allowed1: (PROCBASED_CTLS_32.allowed1 | CpuBased.CR8_LOAD_EXITING | CpuBased.CR8_STORE_EXITING) >>> 0,
+  allowed1:
+    (PROCBASED_CTLS_32.allowed1 |
+      CpuBased.CR8_LOAD_EXITING |
+      CpuBased.CR8_STORE_EXITING |
+      CpuBased.TPR_SHADOW) >>>
+    0,
 };
 
 /** VM-exit controls of the 32-bit part. */

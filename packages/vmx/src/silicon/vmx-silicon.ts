@@ -11,7 +11,7 @@
 import { cpuidVendorLeaf, type HostCpu, HostPhysicalMemory, siliconCpuid1Edx } from '@kvm/core';
 import { CPUID_EXT_ECX, CPUID_EXT_EDX, CPUID1_ECX, defaultCpuid } from '@kvm/x86emu';
 import { VmxNonRoot } from './nonroot.js';
-import { checkControls, checkGuestState, checkHostState } from './vm-entry-checks.js';
+import { checkControls, checkGuestState, checkHostState, checkTprThreshold } from './vm-entry-checks.js';
 import {
   encodingType,
   encodingWidth,
@@ -498,6 +498,11 @@ export class VmxSilicon implements HostCpu {
       this.checkedVmcs = this.currentVmcs;
       this.checkedHostEfer = this.hostEfer;
       this.checkedEntryCtl = entryCtl;
+    }
+    const tpr = checkTprThreshold(this);
+    if (tpr !== 0) {
+      this.lastEntryFailure = tpr;
+      return this.vmfail(VmxInstructionError.ENTRY_INVALID_CONTROL_FIELD);
     }
     const guest = checkGuestState(this);
     if (guest !== 0) {

@@ -239,6 +239,11 @@ export class KvmLapic {
     return -1;
   }
 
+  /** `kvm_lapic_find_highest_irr`: the highest requested vector, or -1. */
+  highestIrr(): number {
+    return this.findHighest(APIC.IRR);
+  }
+
   /** `apic_update_ppr` (SDM Vol. 3 11.8.3.1): PPR = TPR if TPR[7:4] ≥ ISRV[7:4], else ISRV[7:4]:0. */
   updatePpr(): number {
     const tpr = this.reg(APIC.TASKPRI);

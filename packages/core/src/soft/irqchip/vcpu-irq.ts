@@ -11,7 +11,7 @@ import { newArchSegment } from '../arch-ops.js';
 import { kvmIcountShift, kvmTscFollowsHost, kvmTscNsUntil, kvmTscSkipped, kvmTscSync } from '../tsc-clock.js';
 import type { SoftVcpu } from '../vcpu.js';
 import { KvmIrqchip } from './irqchip.js';
-import { KVM_APIC_INIT, KVM_APIC_SIPI, KvmLapic, type LapicHost } from './lapic.js';
+import { APIC, KVM_APIC_INIT, KVM_APIC_SIPI, KvmLapic, type LapicHost } from './lapic.js';
 import { picOwnsPort } from './pic.js';
 import { hostNowNs } from './pit.js';
 
@@ -136,6 +136,18 @@ export function kvmInjectPendingIrq(vcpu: SoftVcpu): boolean {
     return kvmCpuHasInterrupt(vcpu);
   }
   return true;
+}
+
+/**
+ * `update_cr8_intercept` (x86.c): the TPR and the priority class of the highest requested vector
+ * (-1 if none) to the backend, which then lets CR8 writes run without exits until one could
+ * unmask that vector.
+ */
+export function kvmUpdateCr8Intercept(vcpu: SoftVcpu): void {
+  const apic = vcpu.apic;
+  if (apic === null) return;
+  const irr = apic.highestIrr();
+  vcpu.ops.updateCr8Intercept?.(vcpu, (apic.reg(APIC.TASKPRI) >>> 4) & 15, irr < 0 ? -1 : irr >>> 4);
 }
 
 /** `kvm_vcpu_has_events`: what wakes a halted vCPU. */
