@@ -20,7 +20,7 @@ export interface EngineEntry {
    * Opens the engine's system handle (`icountShift`: QEMU's -icount, software engines only).
    * Throws (KvmError or EngineUnavailableError) with the reason.
    */
-  open(options?: { icountShift?: number | null }): Kvm;
+  open(options?: { icountShift?: number | null; jit?: boolean }): Kvm;
   /** Makes the vCPU behind `handle` leave `run()` promptly; callable from any thread. */
   kick(handle: VcpuKickHandle): void;
 }
@@ -57,7 +57,7 @@ function softOptions(icountShift: number | null | undefined): SoftKvmOptions {
 function softEngine(
   name: 'vmx' | 'svm',
   vendor: string,
-  open: (options?: { icountShift?: number | null }) => Kvm,
+  open: (options?: { icountShift?: number | null; jit?: boolean }) => Kvm,
 ): EngineEntry {
   return {
     name,
@@ -82,8 +82,8 @@ export const ENGINES: readonly EngineEntry[] = [
   // on Linux, so the loop is the same on every engine. Guest time follows host time, as under
   // QEMU's TCG: the TSC at a nominal 1 GHz, with the PIT, RTC and PM timer on the same clock.
   // With -icount the clock is virtual instead (the TSC counts instructions, halts skip ahead).
-  softEngine('vmx', 'Intel VMX', (o) => createVmxKvm(softOptions(o?.icountShift))),
-  softEngine('svm', 'AMD SVM', (o) => createSvmKvm(softOptions(o?.icountShift))),
+  softEngine('vmx', 'Intel VMX', (o) => createVmxKvm({ ...softOptions(o?.icountShift), jit: o?.jit })),
+  softEngine('svm', 'AMD SVM', (o) => createSvmKvm({ ...softOptions(o?.icountShift), jit: o?.jit })),
 ];
 
 /** The engine an `-accel` name selects, or undefined. */

@@ -25,6 +25,7 @@ const KNOWN = new Set<string>([
   'onSerial',
   'debugExit',
   'kernelIrqchip',
+  'jit',
   'noReboot',
   'log',
   'logFile',
@@ -259,7 +260,7 @@ export function validateRunGuestOptions(options: unknown): asserts options is Ru
   checkString(o, 'append');
   if (o.initrd !== undefined) checkInitrd(o.initrd);
   if (o.timeoutMs !== undefined) checkTimeout(o.timeoutMs);
-  for (const name of ['serialToStdout', 'captureSerial', 'kernelIrqchip', 'noReboot', 'pcTestdev'])
+  for (const name of ['serialToStdout', 'captureSerial', 'kernelIrqchip', 'noReboot', 'pcTestdev', 'jit'])
     checkBoolean(o, name);
   if (o.debugcon !== undefined) checkDebugcon(o.debugcon);
   if (o.drives !== undefined) checkDrives(o.drives);

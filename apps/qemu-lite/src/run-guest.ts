@@ -89,6 +89,11 @@ export interface RunGuestOptions {
    * Software engines only.
    */
   icount?: { shift: number };
+  /**
+   * `-accel vmx,jit=on|off`: x86emu's block compiler in the software engine (default: x86emu's
+   * default, on unless `X86EMU_JIT=0`); false runs its interpreter only. Software engines only.
+   */
+  jit?: boolean;
   /** A guest reset ends the run with status 0 instead of rebooting. Default true for the library. */
   noReboot?: boolean;
   /** `-d` items and `-D` file. */
@@ -228,10 +233,16 @@ export async function resolveConfig(
       logicalBlockSize: d.logicalBlockSize,
     })),
     icountShift: options.icount?.shift ?? null,
+    jit: options.jit,
   };
   if (config.icountShift !== null && !config.kernelIrqchip) {
     throw new TypeError(
       'runGuest: -icount needs the in-kernel irqchip, whose halts skip ahead in virtual time',
+    );
+  }
+  if (config.jit !== undefined && engine.name === 'host') {
+    throw new EngineUnavailableError(
+      "jit= selects the software engine's CPU (-accel vmx or svm): the host engine runs the guest on the host's CPU",
     );
   }
   if (config.icountShift !== null && engine.name === 'host') {

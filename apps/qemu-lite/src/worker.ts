@@ -103,7 +103,7 @@ function main(): void {
   try {
     const engine = engineByName(config.engine);
     if (!engine) throw new Error(`unknown engine ${config.engine}`);
-    const kvm = engine.open({ icountShift: config.icountShift ?? null });
+    const kvm = engine.open({ icountShift: config.icountShift ?? null, jit: config.jit });
     const stats = new ExitStats();
     machine = new Machine(kvm, config, clock, { serialOut, log });
     const started = (m: Machine) => {

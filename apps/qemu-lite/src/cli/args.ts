@@ -268,8 +268,10 @@ function device(value: string, out: ParsedArgs): void {
 
 function accel(value: string, out: ParsedArgs): void {
   const { first, props } = parseKeyValues(value);
-  rejectUnknownProps(props, ['kernel-irqchip'], `-accel ${first}`);
+  rejectUnknownProps(props, ['kernel-irqchip', 'jit'], `-accel ${first}`);
   out.options.accel = first;
+  const jit = props.get('jit');
+  if (jit !== undefined) out.options.jit = onOff(jit, `-accel ${first},jit`);
   const irqchip = props.get('kernel-irqchip');
   if (irqchip !== undefined) out.options.kernelIrqchip = kernelIrqchip(irqchip);
 }
@@ -486,6 +488,8 @@ Machine:
   -m SIZE                 guest RAM (256M, 1G; a bare number is MiB); default 128M, max 3G
   -smp 1                  one vCPU (the only choice)
   -accel kvm|host|vmx|svm engine: the host's /dev/kvm, or the software engine's VMX/SVM backend
+  -accel vmx,jit=off      the software engine with x86emu's interpreter only (default jit=on:
+                          hot guest code compiled to JavaScript, the same results)
   -enable-kvm             same as -accel kvm
   -icount [shift=]N       virtual time: 2^N ns per guest instruction for the TSC, PIT and PM
                           timer, halts skip ahead; two runs are identical (vmx/svm only)
