@@ -149,6 +149,8 @@ export class Cpu {
   readonly tlbLarge = new Uint8Array(C.TLB_SIZE);
   /** A 1 GiB page has been cached since the last full flush (INVLPG then flushes everything). */
   tlbHas1G = false;
+  /** A 2 MiB/4 MiB/1 GiB page has been cached since the last full flush (INVLPG scans its range only then). */
+  tlbHasLarge = false;
   readonly walk = new WalkResult();
 
   // ---- decode cache (physical page → decoded instructions by page offset)

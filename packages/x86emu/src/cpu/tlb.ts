@@ -39,6 +39,7 @@ export function accessPerm(access: number): number {
 export function tlbFlush(cpu: Cpu): void {
   cpu.tlbTag.fill(-1);
   cpu.tlbHas1G = false;
+  cpu.tlbHasLarge = false;
   cpu.codeLpn = -1;
   cpu.stats.tlbFlushes++;
 }
@@ -59,8 +60,10 @@ export function tlbInvlpg(cpu: Cpu, gva: number): void {
   if (cpu.tlbHas1G) {
     // A 1 GiB page's 4 KiB parts are cached under 262144 page numbers: drop everything.
     tlbFlush(cpu);
-  } else if (cpu.pagingMode !== 0) {
-    // The entry may belong to a 2/4 MiB page whose other 4 KiB parts are cached too.
+  } else if (cpu.tlbHasLarge) {
+    // The entry may belong to a 2/4 MiB page whose other 4 KiB parts are cached too. (With no
+    // large page cached since the last flush there is nothing more to drop: a kernel's
+    // INVLPG of a 4 KiB page costs one entry, not a scan of 512 or 1024.)
     const span = cpu.pagingMode === 1 ? 1024 : 512;
     const first = lpn - (lpn % span);
     for (let p = first; p < first + span; p++) {
@@ -113,6 +116,7 @@ export function tlbFill(cpu: Cpu, lin: number, access: number): boolean {
     }
     pfn = w.pfn;
     large = w.pageSize > 4096 ? 1 : 0;
+    if (large !== 0) cpu.tlbHasLarge = true;
     if (w.pageSize === 0x40000000) cpu.tlbHas1G = true;
     perm = C.TP_SR | C.TP_SX;
     // Write rights are cached only once the dirty bit is set, so the first write walks and sets it.
