@@ -208,6 +208,12 @@ function nopInterception(d: SvmDriver, vcpu: SoftVcpu): ExitResult {
   return ExitResult.Reenter;
 }
 
+/** `iret_interception`: the NMI handler is returning (the window opens once the IRET has run). */
+function iretInterception(d: SvmDriver, vcpu: SoftVcpu): ExitResult {
+  d.iretIntercepted(vcpu);
+  return ExitResult.Reenter;
+}
+
 /** VMMCALL (0F 01 D9, three bytes). */
 function vmmcallInterception(_d: SvmDriver, vcpu: SoftVcpu): ExitResult {
   return kvmEmulateHypercall(vcpu, 3);
@@ -223,6 +229,7 @@ export const SVM_EXIT_HANDLERS: readonly (SvmExitHandler | undefined)[] = (() =>
   t[SvmExit.EXCP_BASE + 14] = pfInterception;
   t[SvmExit.INTR] = intrInterception;
   t[SvmExit.VINTR] = vintrInterception;
+  t[SvmExit.IRET] = iretInterception;
   t[SvmExit.CPUID] = cpuidInterception;
   t[SvmExit.INVD] = nopInterception;
   t[SvmExit.PAUSE] = nopInterception;

@@ -450,21 +450,89 @@ export class SvmDriver implements ArchOps {
     vcpu.vm.count('irq_injections');
   }
 
-  /** NMI through EVENTINJ (type 2, vector 2). */
+  /**
+   * `svm_inject_nmi`: NMI through EVENTINJ (type 2, vector 2). The VMCB keeps no NMI masking, so
+   * the driver does (`nmi_masked`) and intercepts IRET to see the handler end.
+   */
   injectNmi(vcpu: SoftVcpu): void {
     this.vcpuLoad(vcpu);
     this.vmcb.set64(VMCB.EVENTINJ, (EventInj.VALID | (EventInjType.NMI << 8) | 2) >>> 0, 0);
+    this.setNmiMask(vcpu, true);
     vcpu.vm.count('nmi_injections');
   }
 
-  /** No interrupt shadow, no NMI being handled (the processor's NMI mask), nothing pending. */
+  /** `svm_nmi_allowed`: no NMI being handled, no interrupt shadow, nothing already being injected. */
   nmiAllowed(vcpu: SoftVcpu): boolean {
     this.vcpuLoad(vcpu);
     return (
-      (this.vmcb.u32(VMCB.INTERRUPT_SHADOW) & 1) === 0 &&
-      (this.cpu.guest.cpu.state.interruptibility & 8) === 0 &&
-      !this.eventPending(vcpu)
+      !toSvm(vcpu).nmiMasked && (this.vmcb.u32(VMCB.INTERRUPT_SHADOW) & 1) === 0 && !this.eventPending(vcpu)
     );
+  }
+
+  /**
+   * `svm_enable_nmi_window`: while the handler runs, its IRET intercept is the window. Otherwise
+   * something lasts one instruction (the IRET being completed, an interrupt shadow, an event
+   * being injected): KVM single-steps over it with RFLAGS.TF and a #DB intercept; the model's
+   * host timer does the same by ending the next entry after one instruction, without the guest
+   * ever seeing TF.
+   */
+  enableNmiWindow(vcpu: SoftVcpu): void {
+    const svm = toSvm(vcpu);
+    if (svm.nmiMasked && !svm.awaitingIretCompletion) return;
+    svm.nmiSingleStep = true;
+  }
+
+  /** `svm_get_nmi_mask`. */
+  getNmiMask(vcpu: SoftVcpu): boolean {
+    return toSvm(vcpu).nmiMasked;
+  }
+
+  /** `svm_set_nmi_mask`: the mask, and the IRET intercept that ends it. */
+  setNmiMask(vcpu: SoftVcpu, masked: boolean): void {
+    this.vcpuLoad(vcpu);
+    const svm = toSvm(vcpu);
+    svm.nmiMasked = masked;
+    if (!masked) svm.awaitingIretCompletion = false;
+    const m1 = this.vmcb.u32(VMCB.INTERCEPT_MISC1);
+    const next = masked ? m1 | Intercept1.IRET : m1 & ~Intercept1.IRET;
+    if (next !== m1) this.vmcb.setU32(VMCB.INTERCEPT_MISC1, next >>> 0);
+  }
+
+  /** `svm_get_interrupt_shadow`: one VMCB bit stands for both STI and MOV SS blocking. */
+  getInterruptShadow(vcpu: SoftVcpu): number {
+    this.vcpuLoad(vcpu);
+    return this.vmcb.u32(VMCB.INTERRUPT_SHADOW) & 1 ? 3 : 0;
+  }
+
+  /** `svm_set_interrupt_shadow`. */
+  setInterruptShadow(vcpu: SoftVcpu, mask: number): void {
+    this.vcpuLoad(vcpu);
+    this.vmcb.set64(VMCB.INTERRUPT_SHADOW, mask & 3 ? 1 : 0, 0);
+  }
+
+  /** `iret_interception`: the IRET runs on re-entry; NMIs unmask once RIP has left it. */
+  iretIntercepted(vcpu: SoftVcpu): void {
+    this.vcpuLoad(vcpu);
+    const svm = toSvm(vcpu);
+    const m1 = this.vmcb.u32(VMCB.INTERCEPT_MISC1);
+    this.vmcb.setU32(VMCB.INTERCEPT_MISC1, (m1 & ~Intercept1.IRET) >>> 0);
+    svm.awaitingIretCompletion = true;
+    svm.nmiIretRip = this.vmcb.u32(VMCB.RIP);
+    svm.nmiIretRipHigh = this.vmcb.hi(VMCB.RIP);
+    vcpu.vm.count('nmi_window_exits');
+  }
+
+  /**
+   * `svm_update_cr8_intercept`: with V_INTR_MASKING the guest's CR8 is V_TPR; CR8 writes exit
+   * only while the TPR masks the highest requested interrupt (tpr ≥ maxIrr), so that lowering it
+   * gets that interrupt injected. Without a pending one, no exits.
+   */
+  updateCr8Intercept(vcpu: SoftVcpu, tpr: number, maxIrr: number): void {
+    this.vcpuLoad(vcpu);
+    const cr = this.vmcb.u32(VMCB.INTERCEPT_CR);
+    const write8 = 1 << (16 + 8);
+    const next = maxIrr !== -1 && tpr >= maxIrr ? cr | write8 : cr & ~write8;
+    if (next !== cr) this.vmcb.setU32(VMCB.INTERCEPT_CR, next >>> 0);
   }
 
   /** V_IRQ with the VINTR intercept: a #VMEXIT as soon as the guest could take an interrupt. */
@@ -529,7 +597,8 @@ export class SvmDriver implements ArchOps {
     vcpu.debugRegs.loadInto(s);
     // svm_update_exception_bitmap: #PF for the shadow MMU, #BP while a debugger owns it (USE_SW_BP).
     this.vmcb.setU32(VMCB.INTERCEPT_EXCEPTIONS, (1 << 14) | kvmGuestDebugExceptions(vcpu));
-    g.hostTick = budget;
+    g.hostTick = svm.nmiSingleStep ? 1 : budget;
+    svm.nmiSingleStep = false;
     const hpa = svm.vmcbPage * 4096;
     let st = this.cpu.vmload(hpa);
     if (st === SvmStatus.Exited) st = this.cpu.vmrun(hpa);
@@ -549,6 +618,11 @@ export class SvmDriver implements ArchOps {
     vcpu.fpu.saveFrom(s);
     vcpu.debugRegs.saveFrom(s);
     vcpu.instructions += g.lastInstructions;
+    // sync_cr8_to_lapic: CR8 writes that did not exit changed V_TPR, i.e. the TPR.
+    if (vcpu.apic !== null && !(this.vmcb.u32(VMCB.INTERCEPT_CR) & (1 << (16 + 8)))) {
+      const tpr = (this.vmcb.u32(VMCB.V_INTR) & 0xf) << 4;
+      if (tpr !== vcpu.apic.reg(0x80)) vcpu.apic.writeReg(0x80, tpr);
+    }
     this.completeInterrupts(vcpu);
     return EntryResult.Exit;
   }
@@ -556,6 +630,15 @@ export class SvmDriver implements ArchOps {
   /** `svm_complete_interrupts`: an event cut short by the exit (EXITINTINFO) goes in again. */
   private completeInterrupts(vcpu: SoftVcpu): void {
     const v = this.vmcb;
+    // The IRET the intercept let through has run once RIP is elsewhere: NMIs unmask.
+    const svm = toSvm(vcpu);
+    if (
+      svm.awaitingIretCompletion &&
+      (v.u32(VMCB.RIP) !== svm.nmiIretRip || v.hi(VMCB.RIP) !== svm.nmiIretRipHigh)
+    ) {
+      svm.awaitingIretCompletion = false;
+      svm.nmiMasked = false;
+    }
     const info = v.u32(VMCB.EXITINTINFO);
     if (!(info & EventInj.VALID)) return;
     const type = (info >>> 8) & 7;

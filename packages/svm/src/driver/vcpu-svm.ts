@@ -11,6 +11,17 @@ export class VcpuSvm {
   vmCr = 0;
   /** The guest's TSC_AUX (not in the VMCB: a user-return MSR, switched around VMRUN by svm.c). */
   tscAux = 0;
+  /**
+   * NMI masking, which the VMCB does not hold (no vNMI): KVM's `nmi_masked` (HF_NMI_MASK), set
+   * by an injected NMI, and `awaiting_iret_completion` (HF_IRET_MASK) from the IRET intercept
+   * until RIP has left the IRET at `nmiIretRip` (low, high).
+   */
+  nmiMasked = false;
+  awaitingIretCompletion = false;
+  nmiIretRip = 0;
+  nmiIretRipHigh = 0;
+  /** `nmi_singlestep`: the next entry runs one instruction (see `SvmDriver.enableNmiWindow`). */
+  nmiSingleStep = false;
   /** Exits by exit code (0–0x8d; the rest counted under 0x8e). */
   readonly exitCounts = new Float64Array(0x8f);
 }

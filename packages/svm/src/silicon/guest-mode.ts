@@ -326,7 +326,8 @@ export class SvmGuestMode implements Intercepts {
     const vi = v.u32(VMCB.V_INTR);
     if (vi & VIntr.MASKING) v.setU32(VMCB.V_INTR, (vi & ~VIntr.TPR_MASK) | (s.cr[8] & 0xf));
     v.setU8(VMCB.CPL, s.cpl);
-    v.set64(VMCB.INTERRUPT_SHADOW, s.interruptibility ? 1 : 0, 0);
+    // STI or MOV SS blocking only: NMI blocking is no part of the interrupt shadow (15.21.5).
+    v.set64(VMCB.INTERRUPT_SHADOW, s.interruptibility & 3 ? 1 : 0, 0);
   }
 
   /** RIP's high half at the exit, and the next RIP's (a carry only in 64-bit mode). */
