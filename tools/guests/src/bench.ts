@@ -6,6 +6,8 @@
  *   vmx, svm the software engine (qemu-lite -accel vmx|svm: x86emu under the silicon models)
  *   kvm      the host engine (qemu-lite on /dev/kvm)
  *   tcg      Debian's QEMU emulator (qemu-system-x86_64 -accel tcg), installed if missing and root
+ *   v86      the v86 npm package (JavaScript with a wasm JIT) in Node, loading the same ELF
+ *   bochs    Debian's Bochs 2.7 booting the same ELF through GRUB, installed if missing and root
  *
  * Instructions: the guests are deterministic, so every engine retires the same instructions for
  * the same image and command line; x86emu counts them exactly (one per instruction) and that
@@ -14,16 +16,18 @@
  * each time the best of --runs; N is scaled per engine so that the loop runs about a second.
  *
  *   node dist/bench.js [--runs 3] [--seconds 1] [--iterations 40] [--rounds 200]
- *                      [--engines x86emu,vmx,svm,kvm,tcg]
+ *                      [--engines x86emu,vmx,svm,kvm,tcg,v86,bochs]
  * --iterations / --rounds are the pilot counts; each engine's count is scaled to about --seconds.
  */
 import { spawnSync } from 'node:child_process';
 import { runOnBareCpu } from './bare/run.js';
 import { engineAvailability, engineQuirks, hostKvmFlavor } from './engines.js';
-import type { Need } from './manifest.js';
+import { imagePath, type Need } from './manifest.js';
+import { ensureBochs, runOnBochs } from './peer-bochs.js';
+import { runOnV86, v86Availability } from './peer-v86.js';
 import { runGuestReport } from './runner.js';
 
-const ENGINES = ['x86emu', 'vmx', 'svm', 'kvm', 'tcg'] as const;
+const ENGINES = ['x86emu', 'vmx', 'svm', 'kvm', 'tcg', 'v86', 'bochs'] as const;
 type Engine = (typeof ENGINES)[number];
 
 function arg(name: string, fallback: string): string {
@@ -69,6 +73,8 @@ async function runOnce(
     const r = await runOnBareCpu(guest, { append, timeoutMs: 300_000 });
     return { ms: r.wallMs, serial: r.serial, ok: r.ok, why: r.detail ?? r.ending };
   }
+  if (engine === 'v86') return runOnV86(imagePath(guest), append, 300_000);
+  if (engine === 'bochs') return runOnBochs(imagePath(guest), append, 300_000);
   const r =
     engine === 'tcg'
       ? await runGuestReport(guest, { vmm: 'qemu', accel: 'tcg', append, timeoutMs: 300_000 })
@@ -193,6 +199,10 @@ async function main(): Promise<void> {
       const q = ensureQemu();
       out(`tcg: ${q.note}`);
       available.set(e, q.available ? undefined : q.note);
+    } else if (e === 'v86' || e === 'bochs') {
+      const p = e === 'v86' ? v86Availability() : ensureBochs(out);
+      out(`${e}: ${p.note}`);
+      available.set(e, p.available ? undefined : p.note);
     } else {
       const a = await engineAvailability(e);
       available.set(e, a.available ? undefined : a.reason);
