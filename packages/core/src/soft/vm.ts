@@ -12,6 +12,9 @@ import { kvmCreateLapic, kvmFreeLapic } from './irqchip/vcpu-irq.js';
 import { MemorySlots } from './memslots.js';
 import { KvmRequest, SoftVcpu } from './vcpu.js';
 
+/** CR0.PG */
+const X86_CR0_PG = 0x80000000;
+
 /** KVM_MAX_VCPU_IDS of the host kernel (KVM_CAP_MAX_VCPU_ID): ids must be below it. */
 export const KVM_MAX_VCPU_IDS = 4096;
 /** KVM_MAX_VCPUS of the host kernel (KVM_CAP_MAX_VCPUS). */
@@ -124,6 +127,32 @@ export class SoftVm {
     kvmFreeLapic(vcpu);
     this.mmu?.destroy(vcpu);
     this.ops.vcpuFree(vcpu);
+  }
+
+  /**
+   * Before an entry of `vcpu` when the VM has several: EOPNOTSUPP if the shadow MMU is per vCPU
+   * (not `perVm`) and two vCPUs have been started while one of them has CR0.PG set. A vCPU
+   * waiting for INIT/SIPI has run nothing, and unpaged guests use no guest page tables, so
+   * neither can be left with a stale shadow.
+   */
+  kvmCheckSmpMmu(vcpu: SoftVcpu): void {
+    const mmu = this.mmu;
+    if (mmu === null || mmu.perVm === true) return;
+    let started = 0;
+    let paging = false;
+    for (const v of this.vcpus.values()) {
+      const apic = v.apic;
+      if (apic !== null && (apic.uninitialized || apic.waitForSipi)) continue;
+      started++;
+      if (v.cr0 & X86_CR0_PG) paging = true;
+    }
+    if (started > 1 && paging) {
+      throw new KvmError(
+        'KVM_RUN',
+        Errno.EOPNOTSUPP,
+        `vCPU ${vcpu.vcpuId}: ${started} vCPUs running with paging, but this engine's shadow MMU is per vCPU: a page-table write on one would leave another's shadow stale (one MMU per VM is not wired yet)`,
+      );
+    }
   }
 
   /** `kvm_mmu_reset_context` for one vCPU, or nothing when no MMU is wired. */
