@@ -1,0 +1,36 @@
+/**
+ * Bundles a module as the page's build would see it: esbuild with the `browser` export condition,
+ * so `qemu-lite/portable` is its browser build (dist/browser/portable.js) and @kvm/* their dist.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build, type Metafile } from 'esbuild';
+
+export async function bundleForWorker(entry: string): Promise<string> {
+  const outfile = join(mkdtempSync(join(tmpdir(), 'web-worker-')), 'worker.mjs');
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    conditions: ['browser'],
+    logLevel: 'silent',
+  });
+  return outfile;
+}
+
+/** Every module a browser bundle of `entry` reaches; throws with esbuild's errors if it cannot bundle. */
+export async function browserInputs(entry: string): Promise<Metafile> {
+  const result = await build({
+    entryPoints: [entry],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'browser',
+    metafile: true,
+    logLevel: 'silent',
+  });
+  return result.metafile;
+}

@@ -1,0 +1,83 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { MachineController, type MachineSettings, type RunState } from '../src/machine/controller.js';
+import type { LiveStats, WorkerEvent } from '../src/machine/protocol.js';
+import { bundleForWorker } from './bundle.js';
+
+const demoPath = fileURLToPath(new URL('../../../tools/guests/out/demo.elf', import.meta.url));
+const fixture = fileURLToPath(new URL('./fixtures/node-machine-worker.ts', import.meta.url));
+
+type Seen = WorkerEvent | { type: 'state'; state: RunState };
+
+/** A MachineController whose workers are worker_threads Workers running the bundled machine module. */
+async function nodeController(onEvent: (e: Seen) => void): Promise<MachineController> {
+  const script = await bundleForWorker(fixture);
+  return new MachineController(
+    (deliver, crash) => {
+      const w = new Worker(script);
+      w.on('message', deliver);
+      w.on('error', (e) => crash(e.message));
+      return { postMessage: (m) => w.postMessage(m), terminate: () => void w.terminate() };
+    },
+    onEvent,
+    100,
+  );
+}
+
+function demoSettings(accel: 'vmx' | 'svm'): MachineSettings {
+  return {
+    accel,
+    ramSize: 64 * 1024 * 1024,
+    kernel: { name: 'demo.elf', image: new Uint8Array(readFileSync(demoPath)) },
+    cmdline: '',
+    debugExit: { iobase: 0xf4, iosize: 4 },
+  };
+}
+
+describe('the page machine module in a worker_threads Worker', () => {
+  it.each(['vmx', 'svm'] as const)(
+    'boots the demo guest on -accel %s to its serial output and its debug-exit, with live MIPS',
+    async (accel) => {
+      const events: Seen[] = [];
+      let serial = '';
+      const ended = new Promise<void>((resolve) => {
+        void nodeController((e) => {
+          events.push(e);
+          if (e.type === 'serial') serial += Buffer.from(e.data).toString('latin1');
+          if (e.type === 'done' || e.type === 'error') resolve();
+        }).then((c) => c.start(demoSettings(accel)));
+      });
+      await ended;
+      const last = events.findLast((e) => e.type === 'done' || e.type === 'error');
+      // The demo's "all good" is a 0 written to isa-debug-exit: status (0 << 1) | 1.
+      expect(last).toMatchObject({ type: 'done', stop: { kind: 'debug-exit', status: 1 } });
+      expect(serial).toContain('qemu-lite demo guest: a tiny multitasking kernel');
+      expect(serial).toMatch(/all \d+ tasks finished after \d+ turns each; shutting down/);
+      const started = events.find((e) => e.type === 'started');
+      expect(started).toMatchObject({ type: 'started', description: expect.stringMatching(/multiboot/) });
+      const stats = (last as { stats: LiveStats }).stats;
+      expect(stats.instructions).toBeGreaterThan(10_000);
+      expect(stats.exits.totalExits).toBeGreaterThan(0);
+      const states = events.filter((e) => e.type === 'state').map((e) => (e as { state: string }).state);
+      expect(states).toEqual(['starting', 'running', 'ended']);
+    },
+    60_000,
+  );
+
+  it('reports a bad kernel as a LoaderError event, not a crash of the worker', async () => {
+    const last = await new Promise<Seen>((resolve) => {
+      void nodeController((e) => {
+        if (e.type === 'done' || e.type === 'error') resolve(e);
+      }).then((c) =>
+        c.start({
+          ...demoSettings('vmx'),
+          kernel: { name: 'junk.bin', image: new Uint8Array(8192).fill(0x90) },
+        }),
+      );
+    });
+    expect(last).toMatchObject({ type: 'error', name: 'LoaderError' });
+    expect((last as { message: string }).message).toMatch(/junk\.bin|multiboot|bzImage|format/i);
+  }, 30_000);
+});
