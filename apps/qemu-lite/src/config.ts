@@ -5,6 +5,7 @@
 import type { DebugExitConfig } from './devices/debug-exit.js';
 import type { DebugconConfig } from './devices/debugcon.js';
 import type { DriveConfig } from './devices/virtio/drive.js';
+import type { NicConfig } from './devices/virtio/net.js';
 
 export interface KernelImage {
   /** Where it came from, for messages. */
@@ -38,6 +39,10 @@ export interface MachineConfig {
   pcTestdev?: boolean;
   /** `-drive if=virtio` / `-device virtio-blk-pci`: raw images, each a virtio-blk on PCI. */
   drives?: DriveConfig[];
+  /** `-netdev user` + `-device virtio-net-pci` / `-nic user`: NICs, each a virtio-net on PCI after the disks. */
+  nics?: NicConfig[];
+  /** `-device virtio-rng-pci`: how many virtio-rng devices (after the NICs). */
+  virtioRng?: number;
   /** A guest reset ends qemu-lite (status 0) instead of rebooting the guest. */
   noReboot: boolean;
   /** KVM_CREATE_IRQCHIP + KVM_CREATE_PIT2 instead of our userspace PIC and PIT. */

@@ -10,6 +10,7 @@ import { ACCEL_NAMES, engineByName } from './engines.js';
 import { MAX_RAM_SIZE, MIN_RAM_SIZE } from './machine/memory-map.js';
 import type { RunGuestOptions } from './run-guest.js';
 import { parseSize } from './size.js';
+import { parseMac } from './devices/virtio/net.js';
 
 /** Every option `runGuest` takes; anything else is a typo the caller should hear about. */
 const KNOWN = new Set<string>([
@@ -38,6 +39,8 @@ const KNOWN = new Set<string>([
   'onMonitorOutput',
   'icount',
   'drives',
+  'nics',
+  'virtioRng',
 ]);
 
 /** setTimeout's largest delay (2^31 - 1 ms); a larger one fires at once, with only a warning. */
@@ -94,6 +97,17 @@ function checkDrives(drives: unknown): void {
       drive.logicalBlockSize !== 4096
     )
       typeError('drives', what, drive);
+  }
+}
+
+function checkNics(nics: unknown): void {
+  const what = "an array of { netdev: 'user', mac?: '52:54:00:12:34:56' }";
+  if (!Array.isArray(nics)) typeError('nics', what, nics);
+  for (const nic of nics as unknown[]) {
+    if (!isPlainObject(nic) || nic.netdev !== 'user') typeError('nics', what, nic);
+    for (const key of Object.keys(nic)) if (key !== 'netdev' && key !== 'mac') typeError('nics', what, nic);
+    if (nic.mac !== undefined && (typeof nic.mac !== 'string' || parseMac(nic.mac) === undefined))
+      typeError('nics', what, nic);
   }
 }
 
@@ -264,6 +278,9 @@ export function validateRunGuestOptions(options: unknown): asserts options is Ru
     checkBoolean(o, name);
   if (o.debugcon !== undefined) checkDebugcon(o.debugcon);
   if (o.drives !== undefined) checkDrives(o.drives);
+  if (o.nics !== undefined) checkNics(o.nics);
+  if (o.virtioRng !== undefined && !(Number.isInteger(o.virtioRng) && (o.virtioRng as number) >= 0 && (o.virtioRng as number) <= 8))
+    typeError('virtioRng', 'an integer from 0 to 8', o.virtioRng);
   if (o.icount !== undefined) {
     const shift = (o.icount as { shift?: unknown } | null)?.shift;
     if (typeof shift !== 'number' || !Number.isInteger(shift) || shift < 0 || shift > 10) {

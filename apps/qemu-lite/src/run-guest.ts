@@ -84,6 +84,14 @@ export interface RunGuestOptions {
    */
   drives?: { file: string; readonly?: boolean; serial?: string; logicalBlockSize?: 512 | 4096 }[];
   /**
+   * NICs, each a virtio-net PCI device after the disks, on `-netdev user` (`netdev: 'user'`: the
+   * virtual gateway 10.0.2.2 answers ARP, DHCP and ping; no NAT yet), with QEMU's default MACs
+   * (52:54:00:12:34:56, then …:57) unless `mac` is given.
+   */
+  nics?: { netdev: 'user'; mac?: string }[];
+  /** How many virtio-rng PCI devices (`-device virtio-rng-pci`), after the NICs; default none. */
+  virtioRng?: number;
+  /**
    * QEMU's `-icount shift=N`: virtual time, 2^N ns per retired instruction, for the TSC, the PIT,
    * the PM timer and the halts (which skip ahead), so that two runs of a guest are identical.
    * Software engines only.
@@ -232,6 +240,8 @@ export async function resolveConfig(
       serial: d.serial,
       logicalBlockSize: d.logicalBlockSize,
     })),
+    nics: options.nics?.map((n) => ({ netdev: n.netdev, mac: n.mac })),
+    virtioRng: options.virtioRng,
     icountShift: options.icount?.shift ?? null,
     jit: options.jit,
   };

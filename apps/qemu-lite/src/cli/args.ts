@@ -8,6 +8,7 @@
 import { LOG_ITEMS } from '../config.js';
 import type { DebugExitConfig } from '../devices/debug-exit.js';
 import { parseGdbDevice } from '../gdbstub/channel.js';
+import { type CliNet, isNetUsageError, netDevice, netdevArg, nicArg, resolveNet, rngDevice } from './net-args.js';
 import { MAX_RAM_SIZE, MIN_RAM_SIZE } from '../machine/memory-map.js';
 import type { RunGuestOptions } from '../run-guest.js';
 import { parseSize } from '../size.js';
@@ -41,6 +42,8 @@ export interface ParsedArgs {
   blkDevices?: { drive: string; serial?: string; logicalBlockSize?: 512 | 4096 }[];
   /** `-monitor stdio`: the monitor on the terminal (else Ctrl-A c switches to it). */
   monitorStdio?: boolean;
+  /** `-netdev`, `-nic`, `-device virtio-net-pci`, `-device virtio-rng-pci` (cli/net-args.ts). */
+  net?: CliNet;
 }
 
 type Handler = (value: string, out: ParsedArgs) => void;
@@ -246,6 +249,14 @@ function device(value: string, out: ParsedArgs): void {
       out.blkDevices.push({ drive: id, serial, logicalBlockSize: logical === '4096' ? 4096 : undefined });
       return;
     }
+    case 'virtio-net-pci':
+    case 'virtio-net':
+      netFlag(() => netDevice(first, props, out));
+      return;
+    case 'virtio-rng-pci':
+    case 'virtio-rng':
+      netFlag(() => rngDevice(first, props, out));
+      return;
     case 'pc-testdev':
       rejectUnknownProps(props, [], '-device pc-testdev');
       out.options.pcTestdev = true;
@@ -263,6 +274,16 @@ function device(value: string, out: ParsedArgs): void {
     }
     default:
       throw new UsageError(`-device ${first}: no such device here (try -device help)`);
+  }
+}
+
+/** cli/net-args.ts's errors as this file's UsageError. */
+function netFlag(parse: () => void): void {
+  try {
+    parse();
+  } catch (error) {
+    if (isNetUsageError(error)) throw new UsageError(error.message);
+    throw error;
   }
 }
 
@@ -361,6 +382,14 @@ const withArg: Record<string, Handler> = {
   M: machine,
   device,
   drive,
+  netdev: (v, out) => {
+    const { first, props } = parseKeyValues(v);
+    netFlag(() => netdevArg(first, props, out));
+  },
+  nic: (v, out) => {
+    const { first, props } = parseKeyValues(v);
+    netFlag(() => nicArg(first, props, out));
+  },
   d: (v, out) => {
     const items = v.split(',').filter(Boolean);
     if (items.includes('help')) {
@@ -458,6 +487,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     out.options.debugcon = { output: out.debugconOutput, ...(out.debugconDevice ?? {}) };
   }
   resolveDrives(out);
+  netFlag(() => Object.assign(out.options, resolveNet(out.net)));
   if (out.options.kernel !== undefined && out.options.flat !== undefined) {
     throw new UsageError('-kernel and -device loader both give a guest: choose one');
   }
@@ -517,6 +547,11 @@ Devices:
                           a raw disk image as a virtio-blk PCI device (if=virtio), or for
                           -device virtio-blk-pci,drive=ID[,serial=S][,logical_block_size=4096]
                           (if=none)
+  -netdev user,id=ID      QEMU's user network (gateway 10.0.2.2: ARP, DHCP, ping; no NAT yet)
+  -device virtio-net-pci,netdev=ID[,mac=52:54:00:12:34:56]
+                          a virtio-net PCI NIC on that netdev
+  -nic user[,model=virtio-net-pci][,mac=M]   the two at once; -nic none: no NIC
+  -device virtio-rng-pci  a virtio entropy device fed from the host's random numbers
   -device pc-testdev      QEMU's test device: scratch ports 0xe0-0xeb, IRQ lines at
                           0x2000-0x2017, 64 KiB of I/O memory at 0xff000000
   -serial stdio|mon:stdio|none   the 16550 UART on 0x3f8 (IRQ 4); stdio is the default

@@ -229,10 +229,10 @@ export class Machine {
         }
         this.bus.register(0x2000, 24, testdev);
       }
-      if (config.drives && config.drives.length > 0) {
+      if ((config.drives?.length ?? 0) > 0 || (config.nics?.length ?? 0) > 0 || (config.virtioRng ?? 0) > 0) {
         this.drives = carry?.drives ?? [];
-        for (const drive of carry ? [] : config.drives) this.drives.push(Drive.open(drive));
-        this.pci = buildPcPci(this.bus, irq, this.ram, this.drives);
+        for (const drive of carry ? [] : (config.drives ?? [])) this.drives.push(Drive.open(drive));
+        this.pci = buildPcPci(this.bus, irq, this.ram, this.drives, config);
       }
 
       this.vcpu = vm.createVcpu(0);

@@ -1,19 +1,35 @@
 /**
  * The PC's PCI bus as QEMU's `-M pc` builds it: the i440FX host bridge at 00:00.0, the PIIX3
  * ISA bridge at 00:01.0, then the devices the command line asked for from slot 2 on (QEMU puts
- * its VGA at 00:02.0; with no VGA here, the first `-drive if=virtio` is 00:02.0), configuration
+ * its VGA at 00:02.0; with no VGA here, the first `-drive if=virtio` is 00:02.0): the disks,
+ * then the NICs, then the entropy devices, each in command-line order, configuration
  * mechanism #1 on the I/O bus, and the BARs placed as SeaBIOS places them.
  */
 import type { IoBus } from '../io-bus.js';
+import { UserNet } from '../net/user-net.js';
 import type { IrqSink } from '../types.js';
 import { VirtioBlk } from '../virtio/blk.js';
 import type { Drive } from '../virtio/drive.js';
 import { GuestMemory } from '../virtio/guest-memory.js';
+import { defaultMac, type NicConfig, parseMac, userNetBackend, VirtioNet } from '../virtio/net.js';
+import { VirtioRng } from '../virtio/rng.js';
 import { VirtioPciDevice } from '../virtio/virtio-pci.js';
 import { i440fxHostBridge, piix3IsaBridge } from './host-bridge.js';
 import { PCI_CONFIG_ADDRESS, PCI_CONFIG_DATA, PciBus } from './pci-bus.js';
 
-export function buildPcPci(io: IoBus, irq: IrqSink, ram: Uint8Array, drives: readonly Drive[]): PciBus {
+/** The PCI devices besides the disks: NICs (`-netdev user` + `-device virtio-net-pci`) and virtio-rng. */
+export interface PciExtras {
+  nics?: readonly NicConfig[];
+  virtioRng?: number;
+}
+
+export function buildPcPci(
+  io: IoBus,
+  irq: IrqSink,
+  ram: Uint8Array,
+  drives: readonly Drive[],
+  extras: PciExtras = {},
+): PciBus {
   const pci = new PciBus(irq);
   // CONFIG_ADDRESS is the dword at 0xcf8 only: byte accesses to 0xcf9 stay PIIX's reset control.
   io.register(PCI_CONFIG_ADDRESS, 1, pci);
@@ -24,6 +40,13 @@ export function buildPcPci(io: IoBus, irq: IrqSink, ram: Uint8Array, drives: rea
   drives.forEach((drive, n) => {
     pci.plug(pci.freeSlot(), new VirtioPciDevice(`virtio-blk${n}`, new VirtioBlk(drive), mem));
   });
+  (extras.nics ?? []).forEach((nic, n) => {
+    const mac = (nic.mac !== undefined ? parseMac(nic.mac) : undefined) ?? defaultMac(n);
+    const device = new VirtioNet(mac, userNetBackend(new UserNet()));
+    pci.plug(pci.freeSlot(), new VirtioPciDevice(`virtio-net${n}`, device, mem));
+  });
+  for (let n = 0; n < (extras.virtioRng ?? 0); n++)
+    pci.plug(pci.freeSlot(), new VirtioPciDevice(`virtio-rng${n}`, new VirtioRng(), mem));
   pci.assignResources();
   return pci;
 }

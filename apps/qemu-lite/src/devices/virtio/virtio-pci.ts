@@ -87,6 +87,14 @@ export interface VirtioDeviceOps {
   /** Features the driver accepted (FEATURES_OK), low and high words. */
   negotiated?(low: number, high: number): void;
   reset?(): void;
+  /**
+   * For a queue the device fills on its own (a NIC's receive queue): whether it has something
+   * for the driver now. The transport takes that queue's buffers only while this says so, and
+   * leaves the rest for later. Absent: every queue is driven by the driver's requests.
+   */
+  hasPending?(queue: number): boolean;
+  /** Called once with the transport, so that such a device can `notify(queue)` when input arrives. */
+  attach?(transport: { notify(queue: number): void }): void;
 }
 
 export class VirtioPciDevice extends PciDevice {
@@ -147,6 +155,7 @@ export class VirtioPciDevice extends PciDevice {
     );
     this.set32(notify + 16, VIRTIO_NOTIFY_OFF_MULTIPLIER);
     this.addVirtioCap(VIRTIO_PCI_CAP_COMMON_CFG, VIRTIO_COMMON_OFFSET, 0x38);
+    device.attach?.(this);
   }
 
   /** struct virtio_pci_cap (§4.1.4): vndr, next, len, cfg_type, bar, id, padding, offset, length. */
@@ -378,6 +387,7 @@ export class VirtioPciDevice extends PciDevice {
     let pushed = false;
     try {
       for (;;) {
+        if (this.device.hasPending && !this.device.hasPending(index)) break;
         const chain = q.pop();
         if (!chain) break;
         const written = this.device.handle(index, chain, this.mem);

@@ -1,0 +1,57 @@
+/**
+ * `-netdev`, `-nic`, `-device virtio-net-pci` and `-device virtio-rng-pci` (cli/net-args.ts):
+ * QEMU's spelling, and what is not there refused by name.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseArgs, UsageError } from '../../src/cli/args.js';
+
+const kernel = ['-kernel', 'k.elf'];
+const parse = (...args: string[]) => parseArgs([...kernel, ...args]).options;
+
+describe('-netdev user, -nic, -device virtio-net-pci / virtio-rng-pci', () => {
+  it('joins -device virtio-net-pci,netdev=ID with -netdev user,id=ID, keeping the mac', () => {
+    expect(
+      parse('-netdev', 'user,id=n0', '-device', 'virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01').nics,
+    ).toEqual([{ netdev: 'user', mac: '52:54:00:00:00:01' }]);
+  });
+
+  it('takes -nic user (model virtio-net-pci, the default) and -nic none', () => {
+    expect(parse('-nic', 'user', '-nic', 'user,model=virtio-net-pci,mac=52:54:00:00:00:09').nics).toEqual([
+      { netdev: 'user', mac: undefined },
+      { netdev: 'user', mac: '52:54:00:00:00:09' },
+    ]);
+    expect(parse('-nic', 'none').nics).toBeUndefined();
+  });
+
+  it('counts -device virtio-rng-pci (and virtio-rng)', () => {
+    expect(parse('-device', 'virtio-rng-pci', '-device', 'virtio-rng').virtioRng).toBe(2);
+    expect(parse().virtioRng).toBeUndefined();
+  });
+
+  it.each([
+    [
+      ['-netdev', 'socket,id=n0,listen=:1234'],
+      '-netdev: the socket backend is not supported: only user exists here',
+    ],
+    [['-netdev', 'tap,id=n0,ifname=tap0'], '-netdev: the tap backend is not supported'],
+    [['-netdev', 'user,id=n0,hostfwd=tcp::2222-:22'], 'hostfwd= is not supported'],
+    [['-netdev', 'user'], "Parameter 'id' is missing"],
+    [['-netdev', 'user,id=a', '-netdev', 'user,id=a'], "Duplicate ID 'a' for netdev"],
+    [['-device', 'virtio-net-pci,netdev=nope'], "Property 'netdev' can't find value 'nope'"],
+    [['-device', 'virtio-net-pci'], 'needs netdev=ID'],
+    [
+      ['-netdev', 'user,id=n0', '-device', 'virtio-net-pci,netdev=n0,mac=01:00:5e:00:00:01'],
+      "doesn't take value",
+    ],
+    [['-netdev', 'user,id=n0'], 'no -device virtio-net-pci,netdev=n0 uses it'],
+    [
+      ['-netdev', 'user,id=n0', '-device', 'virtio-net-pci,netdev=n0', '-device', 'virtio-net-pci,netdev=n0'],
+      'already in use',
+    ],
+    [['-nic', 'user,model=e1000'], 'only virtio-net-pci exists here'],
+    [['-device', 'virtio-rng-pci,rng=r0'], "Property 'rng' not found"],
+  ])('refuses %j', (args, message) => {
+    expect(() => parse(...args)).toThrow(UsageError);
+    expect(() => parse(...args)).toThrow(message);
+  });
+});
