@@ -12,11 +12,14 @@ const fixture = fileURLToPath(new URL('./fixtures/node-machine-worker.ts', impor
 type Seen = WorkerEvent | { type: 'state'; state: RunState };
 
 /** A MachineController whose workers are worker_threads Workers running the bundled machine module. */
+let script: Promise<string> | undefined;
+
 async function nodeController(onEvent: (e: Seen) => void): Promise<MachineController> {
-  const script = await bundleForWorker(fixture);
+  script ??= bundleForWorker(fixture);
+  const file = await script;
   return new MachineController(
     (deliver, crash) => {
-      const w = new Worker(script);
+      const w = new Worker(file);
       w.on('message', deliver);
       w.on('error', (e) => crash(e.message));
       return { postMessage: (m) => w.postMessage(m), terminate: () => void w.terminate() };
@@ -80,4 +83,49 @@ describe('the page machine module in a worker_threads Worker', () => {
     expect(last).toMatchObject({ type: 'error', name: 'LoaderError' });
     expect((last as { message: string }).message).toMatch(/junk\.bin|multiboot|bzImage|format/i);
   }, 30_000);
+
+  it('pauses at the next exit and resumes where it was: the pause is kept out of the run time, the ending is the same', async () => {
+    const samples: LiveStats[] = [];
+    let controller: MachineController | undefined;
+    let pausedAt = 0;
+    const last = await new Promise<Seen>((resolve) => {
+      void nodeController((e) => {
+        if (e.type === 'started') {
+          controller!.pause();
+          pausedAt = Date.now();
+          setTimeout(() => controller!.resume(), 600);
+        }
+        if (e.type === 'stats' && controller!.state === 'paused') samples.push(e.stats);
+        if (e.type === 'done' || e.type === 'error') resolve(e);
+      }).then((c) => {
+        controller = c;
+        c.start(demoSettings('vmx'));
+      });
+    });
+    expect(last).toMatchObject({ type: 'done', stop: { kind: 'debug-exit', status: 1 } });
+    expect(Date.now() - pausedAt).toBeGreaterThanOrEqual(600);
+    // The worker posts a sample when it stops for the pause, and the guest runs on after resume.
+    expect(samples.length).toBeGreaterThan(0);
+    const end = (last as { stats: LiveStats }).stats;
+    expect(end.pausedMs).toBeGreaterThan(400);
+    expect(end.instructions).toBeGreaterThan(samples[0]!.instructions);
+  });
+
+  it('stops a paused machine: done with quit (user), and the controller ends', async () => {
+    let controller: MachineController | undefined;
+    const last = await new Promise<Seen>((resolve) => {
+      void nodeController((e) => {
+        if (e.type === 'started') {
+          controller!.pause();
+          setTimeout(() => controller!.stop(), 200);
+        }
+        if (e.type === 'done' || e.type === 'error') resolve(e);
+      }).then((c) => {
+        controller = c;
+        c.start(demoSettings('svm'));
+      });
+    });
+    expect(last).toMatchObject({ type: 'done', stop: { kind: 'quit', cause: 'user' } });
+    expect(controller!.state).toBe('ended');
+  });
 });
