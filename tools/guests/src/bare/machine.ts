@@ -27,6 +27,8 @@ export interface BareMachineOptions {
   msr?: MsrOps;
   /** CPUID; default x86emu's own (`defaultCpuid`). */
   cpuid?: CpuidOps;
+  /** x86emu's block compiler (`CpuOptions.jit`); default x86emu's default. */
+  jit?: boolean;
 }
 
 export class BareMachine {
@@ -84,7 +86,14 @@ export class BareMachine {
         this.intrMayHaveRisen(pic);
       },
     };
-    this.cpu = new Cpu({ memory: this.memory, io, interrupts: this.pic, msr: opts.msr, cpuid: opts.cpuid });
+    this.cpu = new Cpu({
+      memory: this.memory,
+      io,
+      interrupts: this.pic,
+      msr: opts.msr,
+      cpuid: opts.cpuid,
+      jit: opts.jit,
+    });
   }
 
   /**

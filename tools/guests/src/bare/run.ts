@@ -31,6 +31,8 @@ export interface BareRunOptions {
   /** MSRs and CPUID beyond x86emu's own (see `BareMachineOptions`). */
   msr?: BareMachineOptions['msr'];
   cpuid?: BareMachineOptions['cpuid'];
+  /** x86emu's block compiler on or off; default x86emu's default (`X86EMU_JIT`). */
+  jit?: boolean;
 }
 
 export interface BareReport extends Omit<GuestReport, 'accel' | 'vmm'> {
@@ -41,7 +43,10 @@ export interface BareReport extends Omit<GuestReport, 'accel' | 'vmm'> {
   readonly instructions: number;
   /** Virtual time at the end, ns (instructions plus halted time). */
   readonly virtualNs: number;
-  /** x86emu's counters at the end (TLB misses, decodes, exceptions, interrupts, …). */
+  /**
+   * x86emu's counters at the end (TLB misses, decodes, exceptions, interrupts, …); with the block
+   * compiler, also `jitBlocks` (compiled) and `jitInstructions` (retired in compiled code).
+   */
   readonly cpuStats: Readonly<Record<string, number>>;
 }
 
@@ -60,7 +65,7 @@ export async function runOnBareCpu(
   const ql = await loadQemuLite();
   const image = new Uint8Array(readFileSync(info.image));
   const ramSize = ql.parseSize(opts.memory ?? info.memory);
-  const m = new BareMachine(ql, { ramSize, msr: opts.msr, cpuid: opts.cpuid });
+  const m = new BareMachine(ql, { ramSize, msr: opts.msr, cpuid: opts.cpuid, jit: opts.jit });
   const loaded = ql.loadMultiboot(
     image,
     { ram: m.ram, ramSize, e820: ql.buildE820(ramSize) },
@@ -142,6 +147,9 @@ export async function runOnBareCpu(
     wallMs,
     instructions: cpu.instructionsRetired,
     virtualNs: m.nowNs(),
-    cpuStats: { ...cpu.stats },
+    cpuStats: {
+      ...cpu.stats,
+      ...(cpu.jit ? { jitBlocks: cpu.jit.stats.compiled, jitInstructions: cpu.jit.stats.instructions } : {}),
+    },
   };
 }
