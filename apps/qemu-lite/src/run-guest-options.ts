@@ -6,11 +6,11 @@
  * deep in the machine's thread.
  */
 import { LOG_ITEMS } from './config.js';
+import { parseMac } from './devices/virtio/net.js';
 import { ACCEL_NAMES, engineByName } from './engines.js';
 import { MAX_RAM_SIZE, MIN_RAM_SIZE } from './machine/memory-map.js';
 import type { RunGuestOptions } from './run-guest.js';
 import { parseSize } from './size.js';
-import { parseMac } from './devices/virtio/net.js';
 
 /** Every option `runGuest` takes; anything else is a typo the caller should hear about. */
 const KNOWN = new Set<string>([
@@ -279,7 +279,10 @@ export function validateRunGuestOptions(options: unknown): asserts options is Ru
   if (o.debugcon !== undefined) checkDebugcon(o.debugcon);
   if (o.drives !== undefined) checkDrives(o.drives);
   if (o.nics !== undefined) checkNics(o.nics);
-  if (o.virtioRng !== undefined && !(Number.isInteger(o.virtioRng) && (o.virtioRng as number) >= 0 && (o.virtioRng as number) <= 8))
+  if (
+    o.virtioRng !== undefined &&
+    !(Number.isInteger(o.virtioRng) && (o.virtioRng as number) >= 0 && (o.virtioRng as number) <= 8)
+  )
     typeError('virtioRng', 'an integer from 0 to 8', o.virtioRng);
   if (o.icount !== undefined) {
     const shift = (o.icount as { shift?: unknown } | null)?.shift;

@@ -8,10 +8,18 @@
 import { LOG_ITEMS } from '../config.js';
 import type { DebugExitConfig } from '../devices/debug-exit.js';
 import { parseGdbDevice } from '../gdbstub/channel.js';
-import { type CliNet, isNetUsageError, netDevice, netdevArg, nicArg, resolveNet, rngDevice } from './net-args.js';
 import { MAX_RAM_SIZE, MIN_RAM_SIZE } from '../machine/memory-map.js';
 import type { RunGuestOptions } from '../run-guest.js';
 import { parseSize } from '../size.js';
+import {
+  type CliNet,
+  isNetUsageError,
+  netDevice,
+  netdevArg,
+  nicArg,
+  resolveNet,
+  rngDevice,
+} from './net-args.js';
 
 export class UsageError extends Error {
   constructor(message: string) {
