@@ -1,6 +1,8 @@
 /**
  * Bundles a module as the page's build would see it: esbuild with the `browser` export condition,
  * so `qemu-lite/portable` is its browser build (dist/browser/portable.js) and @kvm/* their dist.
+ * Node's globals a page lacks (`process`, `Buffer`, `require`) are shadowed by undefined in the
+ * bundle, so code that reaches for them unguarded fails here as it would in a browser.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +18,7 @@ export async function bundleForWorker(entry: string): Promise<string> {
     format: 'esm',
     platform: 'node',
     conditions: ['browser'],
+    banner: { js: 'const process = undefined, Buffer = undefined, require = undefined;' },
     logLevel: 'silent',
   });
   return outfile;
