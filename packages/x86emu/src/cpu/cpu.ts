@@ -151,6 +151,13 @@ export class Cpu {
   tlbHas1G = false;
   /** A 2 MiB/4 MiB/1 GiB page has been cached since the last full flush (INVLPG scans its range only then). */
   tlbHasLarge = false;
+  /**
+   * Indices of the entries filled since the last full flush, so that a flush clears those
+   * instead of all 4096 (a CR3 switch flushes; a guest touches a few pages between two).
+   * `tlbUsedCount` above `TLB_USED_MAX` means "too many to list": flush everything.
+   */
+  readonly tlbUsed = new Uint16Array(C.TLB_USED_MAX);
+  tlbUsedCount = 0;
   readonly walk = new WalkResult();
 
   // ---- decode cache (physical page → decoded instructions by page offset)
@@ -219,6 +226,8 @@ export class Cpu {
   noStepTrap = false;
   /** Data breakpoints hit by the current instruction (reported as a #DB trap after it). */
   dbgHit = 0;
+  /** The pending event is a #DB trap of this processor's own (`singleStepTrap`), not an injection. */
+  pendingIsTrap = false;
 
   /** Recomputes the enabled breakpoints from DR7 (after MOV DR7 or `stateChanged`). */
   updateDebug(): void {
@@ -355,6 +364,7 @@ export class Cpu {
   /** Queues an event for delivery before the next instruction (VM-entry injection semantics). */
   injectEvent(type: EventType, vector: number, errorCode?: number, instructionLength = 0): void {
     const s = this.state;
+    this.pendingIsTrap = false;
     s.pendingType = type;
     s.pendingVector = vector & 0xff;
     s.pendingHasErrorCode = errorCode !== undefined;
@@ -504,6 +514,11 @@ export class Cpu {
       const t = s.pendingType;
       s.pendingType = -1;
       s.halted = false;
+      // A debug trap this processor raised (single-step, data breakpoint) is an exception like
+      // any other for the exception bitmap / intercepts (SDM Vol. 3C 25.2); only a VM-entry
+      // injection bypasses them.
+      const injected = !this.pendingIsTrap;
+      this.pendingIsTrap = false;
       const ret = (s.rip[0] + s.pendingInstructionLength) >>> 0;
       const r = deliverEvent(
         this,
@@ -512,7 +527,7 @@ export class Cpu {
         s.pendingErrorCode,
         s.pendingHasErrorCode,
         ret - s.rip[0],
-        true,
+        injected,
       );
       // An NMI window open after the injected event is an exit before the handler's first
       // instruction (SDM Vol. 3C 26.7.6: NMI-window exiting "after event injection").
@@ -688,6 +703,7 @@ export class Cpu {
 
   /** Single-step #DB after an instruction that began with TF = 1 (SDM Vol. 3 17.3.1.4): a trap. */
   singleStepTrap(): void {
+    this.pendingIsTrap = true;
     this.state.dr[6] |= 0x4000; // BS
     this.faultVector = C.DB;
     this.faultHasError = false;
