@@ -43,5 +43,7 @@ export const TP_GLOBAL = 64;
 
 export const TLB_SIZE = 4096;
 export const TLB_MASK = TLB_SIZE - 1;
+/** Filled entries a flush clears one by one; beyond this many it clears the whole TLB. */
+export const TLB_USED_MAX = 256;
 /** Thrown under emulate() when a locked compare-exchange lost a race: the instruction is emulated again. */
 export const EMUL_RETRY = { emulRetry: true } as const;

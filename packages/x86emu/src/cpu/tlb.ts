@@ -35,9 +35,15 @@ export function accessPerm(access: number): number {
   return user ? C.TP_UR : C.TP_SR;
 }
 
-/** Drops every TLB entry. */
+/** Drops every TLB entry: the ones filled since the last flush, or all when they are many. */
 export function tlbFlush(cpu: Cpu): void {
-  cpu.tlbTag.fill(-1);
+  const n = cpu.tlbUsedCount;
+  if (n <= C.TLB_USED_MAX) {
+    const tag = cpu.tlbTag;
+    const used = cpu.tlbUsed;
+    for (let i = 0; i < n; i++) tag[used[i]] = -1;
+  } else cpu.tlbTag.fill(-1);
+  cpu.tlbUsedCount = 0;
   cpu.tlbHas1G = false;
   cpu.tlbHasLarge = false;
   cpu.codeLpn = -1;
@@ -46,7 +52,23 @@ export function tlbFlush(cpu: Cpu): void {
 
 /** Drops non-global TLB entries (a MOV to CR3 with CR4.PGE = 1: SDM Vol. 3 4.10.4.1). */
 export function tlbFlushNonGlobal(cpu: Cpu): void {
-  for (let i = 0; i < C.TLB_SIZE; i++) if (!(cpu.tlbPerm[i] & C.TP_GLOBAL)) cpu.tlbTag[i] = -1;
+  const n = cpu.tlbUsedCount;
+  const tag = cpu.tlbTag;
+  const perm = cpu.tlbPerm;
+  if (n <= C.TLB_USED_MAX) {
+    // The global entries stay listed: they are still filled.
+    const used = cpu.tlbUsed;
+    let kept = 0;
+    for (let i = 0; i < n; i++) {
+      const idx = used[i];
+      if (tag[idx] < 0) continue;
+      if (perm[idx] & C.TP_GLOBAL) used[kept++] = idx;
+      else tag[idx] = -1;
+    }
+    cpu.tlbUsedCount = kept;
+  } else {
+    for (let i = 0; i < C.TLB_SIZE; i++) if (!(perm[i] & C.TP_GLOBAL)) tag[i] = -1;
+  }
   cpu.codeLpn = -1;
   cpu.stats.tlbFlushes++;
 }
@@ -132,6 +154,9 @@ export function tlbFill(cpu: Cpu, lin: number, access: number): boolean {
   const view = cpu.memory.pageView(pfn);
   // Frames with decoded code keep no write rights: writes take the slow path and invalidate.
   if (cpu.codePages.has(pfn)) perm &= ~(C.TP_SW | C.TP_UW);
+  // Listed for the next flush (an entry refilled in place is listed again: harmless).
+  if (cpu.tlbUsedCount < C.TLB_USED_MAX) cpu.tlbUsed[cpu.tlbUsedCount] = idx;
+  cpu.tlbUsedCount++;
   cpu.tlbTag[idx] = tlbTagOf(lin);
   cpu.tlbPerm[idx] = perm;
   cpu.tlbPfn[idx] = pfn;
