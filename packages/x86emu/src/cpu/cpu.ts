@@ -158,13 +158,6 @@ export class Cpu {
    */
   readonly tlbUsed = new Uint16Array(C.TLB_USED_MAX);
   tlbUsedCount = 0;
-  /**
-   * Indices of the entries filled since the last full flush, so that a flush clears those
-   * instead of all 4096 (a CR3 switch flushes; a guest touches a few pages between two).
-   * `tlbUsedCount` above `TLB_USED_MAX` means "too many to list": flush everything.
-   */
-  readonly tlbUsed = new Uint16Array(C.TLB_USED_MAX);
-  tlbUsedCount = 0;
   readonly walk = new WalkResult();
 
   // ---- decode cache (physical page → decoded instructions by page offset)
