@@ -74,6 +74,26 @@ if grep -q 'qemu_lite_test=1' /proc/cmdline; then
     umount /mnt
     echo "umount status $?"
   fi
+  # The network (-nic user: qemu-lite's gateway answers DHCP, ARP and ping) and the entropy
+  # device (-device virtio-rng-pci), when the VMM gave them.
+  echo "=== virtio-net"
+  if [ -e /sys/class/net/eth0 ]; then
+    echo "mac $(cat /sys/class/net/eth0/address)"
+    printf '#!/bin/sh\n[ "$1" = bound ] && ifconfig $interface $ip netmask $subnet && route add default gw $router && echo "bound $ip/$subnet router $router dns $dns" >/tmp/lease\n' >/tmp/udhcpc.sh
+    chmod +x /tmp/udhcpc.sh
+    ip link set eth0 up
+    udhcpc -i eth0 -q -n -t 5 -T 1 -s /tmp/udhcpc.sh >/dev/null 2>&1
+    cat /tmp/lease
+    ping -c 2 -W 5 10.0.2.2 | grep 'packets transmitted'
+  fi
+  echo "=== virtio-rng"
+  if [ -e /dev/hwrng ]; then
+    echo "current $(cat /sys/class/misc/hw_random/rng_current)"
+    echo "bytes $(head -c 64 /dev/hwrng | wc -c)"
+    a=$(head -c 32 /dev/hwrng | sha256sum)
+    b=$(head -c 32 /dev/hwrng | sha256sum)
+    [ "$a" != "$b" ] && echo "two reads differ"
+  fi
   echo "=== end"
   if [ -d /sys/firmware/acpi/tables ]; then poweroff -f; else reboot -f; fi
   sleep 5

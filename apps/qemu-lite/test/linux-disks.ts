@@ -18,6 +18,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { section } from './linux-checks.js';
+import { netPciLines } from './linux-net.js';
 
 /** The first line of vda's sector 0 (the guest prints it). */
 export const RAW_SECTOR0_LINE = 'qemu-lite raw disk, sector 0';
@@ -71,8 +72,9 @@ export function makeLinuxDisks(dir: string): LinuxDisks {
 }
 
 /**
- * /sys/bus/pci as /init lists it: the i440FX and the PIIX3 with no driver, and the two
- * virtio-blk functions (1af4:1042, class 010000) bound to virtio-pci, on the PIIX's IRQ 11.
+ * /sys/bus/pci as /init lists it: the i440FX and the PIIX3 with no driver, the two virtio-blk
+ * functions (1af4:1042, class 010000) bound to virtio-pci on the PIIX's IRQ 11, then the NIC
+ * and the rng (linux-net.ts).
  */
 export function checkPci(out: string, disks: LinuxDisks, context: string): void {
   const want = [
@@ -81,6 +83,7 @@ export function checkPci(out: string, disks: LinuxDisks, context: string): void 
     '0000:00:02.0 0x1af4 0x1042 0x010000 irq=11 driver=virtio-pci',
   ];
   if (disks.ext4 !== undefined) want.push('0000:00:03.0 0x1af4 0x1042 0x010000 irq=11 driver=virtio-pci');
+  want.push(...netPciLines(disks.ext4 !== undefined ? 2 : 1));
   expect(section(out, 'pci').trim().split('\n'), context).toEqual(want);
 }
 

@@ -5,7 +5,8 @@
  * `ls /`, a sha256sum and a sort, then shuts the machine down. The checks (linux-checks.ts) are
  * the ones the software engine's boot test makes, with the same two virtio-blk disks
  * (linux-disks.ts: a raw one read and written, an ext4 one mounted, read and written, both
- * checked on the host afterwards); and qemu-lite must exit by itself, status 0.
+ * checked on the host afterwards), a NIC on `-nic user` and a virtio-rng (linux-net.ts); and
+ * qemu-lite must exit by itself, status 0.
  *
  * The boot takes minutes on this machine's nested KVM (see tools/linux/README.md), so the test
  * is opt-in: it runs only with QEMU_LITE_LINUX=1 (CI's Linux step sets it), and then fetches
@@ -29,6 +30,7 @@ import {
   checkUname,
 } from './linux-checks.js';
 import { checkExt4Disk, checkPci, checkRawDisk, makeLinuxDisks } from './linux-disks.js';
+import { checkNet, checkRng, NET_ARGS } from './linux-net.js';
 
 const appDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(appDir, 'dist', 'cli.js');
@@ -93,6 +95,7 @@ describe.skipIf(skipReason !== undefined)("Debian's stock kernel on qemu-lite (h
           '-append',
           linux.TEST_PCI_CMDLINE,
           ...disks.args,
+          ...NET_ARGS,
         ],
         {
           timeoutMs: timeoutS * 1000,
@@ -136,6 +139,8 @@ describe.skipIf(skipReason !== undefined)("Debian's stock kernel on qemu-lite (h
       if (disks.ext4Skip !== undefined)
         console.warn(`linux.kvm.test: SKIPPED the ext4 check: ${disks.ext4Skip}`);
       else checkExt4Disk(r.out, disks, context);
+      checkNet(r.out, context);
+      checkRng(r.out, context);
       checkPoweroff(r, context);
     },
     (timeoutS + 60) * 1000,

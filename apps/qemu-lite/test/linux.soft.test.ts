@@ -6,7 +6,8 @@
  * lines, then a clean power-off (qemu-lite exits by itself, status 0). The same boot has two
  * virtio-blk disks (linux-disks.ts): /init loads Debian's virtio and ext4 modules, lists the PCI
  * functions and their drivers, reads and writes a raw disk and mounts, reads and writes an ext4
- * one; the host checks both image files after the power-off.
+ * one; the host checks both image files after the power-off. And a NIC on `-nic user` (a DHCP
+ * lease and two pings of the gateway) and a virtio-rng (/dev/hwrng), linux-net.ts.
  *
  * One boot per engine, shared by every check of that engine; the two boots run side by side
  * (one process each, this machine has two cores). A boot takes minutes, so the test is opt-in
@@ -42,6 +43,7 @@ import {
   checkUname,
 } from './linux-checks.js';
 import { checkExt4Disk, checkPci, checkRawDisk, type LinuxDisks, makeLinuxDisks } from './linux-disks.js';
+import { checkNet, checkRng, NET_ARGS } from './linux-net.js';
 
 const ENGINES = ['vmx', 'svm'] as const;
 type Accel = (typeof ENGINES)[number];
@@ -98,6 +100,7 @@ async function boot(accel: Accel): Promise<Boot> {
       '-append',
       linux.SOFT_PCI_CMDLINE,
       ...disks.args,
+      ...NET_ARGS,
     ],
     {
       timeoutMs: timeoutS * 1000,
@@ -253,6 +256,22 @@ describe.skipIf(skipReason !== undefined)("Debian's stock kernel on the software
           ctx.skip(b.disks.ext4Skip);
         }
         checkExt4Disk(b.r.out, b.disks, b.context);
+      },
+      budget,
+    );
+    it(
+      'gets a DHCP lease from -netdev user on virtio-net and pings the gateway',
+      async (ctx) => {
+        const b = await booted(accel, ctx);
+        checkNet(b.r.out, b.context);
+      },
+      budget,
+    );
+    it(
+      'reads random bytes from virtio-rng (/dev/hwrng)',
+      async (ctx) => {
+        const b = await booted(accel, ctx);
+        checkRng(b.r.out, b.context);
       },
       budget,
     );
