@@ -24,6 +24,8 @@ import type { MmuVmState } from './vm-state.js';
  * - the hash, the hpfn index, the active list and the root counts agree with the live pages;
  * - levels: a page is no higher than its mode's shadow root (4 for long mode, 2 under a PAE
  *   root), the 4-level root is a level-4 page of a 4-level guest, the per-level counters agree;
+ * - unsync pages are last-level guest tables, their gfn's only role, marked in every parent's
+ *   `unsyncChildBitmap` (and so up to the roots); `unsyncChildren` counts the bits;
  * - a zapped root still in use (`invalid`) is empty, out of the hash and some vCPU's root;
  * - each vCPU's reachable shadow tables agree with its guest tables (audit-mappings.ts).
  */
@@ -32,6 +34,7 @@ export function auditMmu(s: MmuVmState): string[] {
   const name = (p: ShadowPage) => `page#${p.id} gfn=${p.gfn.toString(16)} (${describeRole(p.role)})`;
   const refs: number[] = [];
   let live = 0;
+  let unsync = 0;
   const rootRefs = new Map<ShadowPage, number>();
   for (const v of s.vcpus) {
     for (const p of v.paeRootPages) if (p !== null) rootRefs.set(p, (rootRefs.get(p) ?? 0) + 1);
@@ -86,9 +89,29 @@ export function auditMmu(s: MmuVmState): string[] {
         if (!refs.slice(0, n).includes(ref)) out.push(`${name(child)} lacks parent ${name(page)}[${i}]`);
       }
     }
+    let bits = 0;
+    for (const w of page.unsyncChildBitmap) for (let x = w; x !== 0; x &= x - 1) bits++;
+    if (bits !== page.unsyncChildren)
+      out.push(`${name(page)} has ${bits} unsync child bits but unsyncChildren = ${page.unsyncChildren}`);
+    if (page.level === 1 && bits !== 0) out.push(`${name(page)} is a page table with unsync child bits`);
+    if (page.unsync) {
+      unsync++;
+      if (page.level !== 1 || page.metaphysical || page.invalid)
+        out.push(`${name(page)} is unsync but not a valid last-level guest table`);
+      if ((s.hash.get(page.gfn) ?? []).some((p) => p !== page && !p.metaphysical))
+        out.push(`${name(page)} is unsync but its gfn has other roles`);
+    }
     const n = collectParentPtes(page, refs);
     for (const ref of refs.slice(0, n)) {
       const parent = s.pageByRef(ref);
+      if (
+        parent !== null &&
+        (page.unsync || page.unsyncChildren > 0) &&
+        !(parent.unsyncChildBitmap[(ref & 511) >>> 5] & (1 << (ref & 31)))
+      )
+        out.push(
+          `${name(page)} is or holds unsync pages but parent ${name(parent)}[${ref & 511}] lacks the bit`,
+        );
       const at = (ref & 511) * 2;
       if (parent === null) out.push(`${name(page)} has parent ref ${ref} in no live page`);
       else if (
@@ -100,6 +123,8 @@ export function auditMmu(s: MmuVmState): string[] {
     }
   }
   if (live !== s.nPages) out.push(`${live} live pages but nPages = ${s.nPages}`);
+  if (unsync !== s.stats.unsyncPages)
+    out.push(`${unsync} unsync pages but the counter says ${s.stats.unsyncPages}`);
   const st = s.stats;
   const counted = [0, st.shadowPagesL1, st.shadowPagesL2, st.shadowPagesL3, st.shadowPagesL4];
   for (let l = 1; l <= 4; l++) {
@@ -136,7 +161,8 @@ export function auditMmu(s: MmuVmState): string[] {
   }
 
   for (const [gfn, list] of s.hash) {
-    if (!list.some((p) => !p.metaphysical)) continue;
+    // An unsync table's frame is writable by design.
+    if (!list.some((p) => !p.metaphysical) || list.some((p) => p.unsync)) continue;
     const hpfn = s.host.gfnToHpfn(gfn);
     if (hpfn < 0) continue;
     const n = s.rmap.collect(hpfn, refs);

@@ -113,7 +113,7 @@ export function handlePageFault(
     st.inconsistencies++;
     return PF_FIXED;
   }
-  const r = mmuSetSpte(s, page, (gvaLo >>> PAGE_SHIFT) & 511, gfn, access, write, user, dirty);
+  const r = mmuSetSpte(s, page, (gvaLo >>> PAGE_SHIFT) & 511, gfn, access, write, user, dirty, true);
   if (r === SET_SPTE_EMULATE) {
     st.pfEmulate++;
     const e = s.results.emulate;

@@ -17,6 +17,7 @@ import {
   kvmMmuPutRoot,
   kvmMmuZapAllPages,
 } from './page-cache.js';
+import { roleQuadrant } from './page-role.js';
 import {
   ACC_ALL,
   hpfnHi,
@@ -28,7 +29,7 @@ import {
   pteIndex,
   spteHpfn,
 } from './pte-format.js';
-import { kvmMmuPteWrite } from './pte-write.js';
+import { kvmMmuPteWrite, updatePte } from './pte-write.js';
 import { HOST_IS_LITTLE_ENDIAN, type ShadowPage } from './shadow-page.js';
 import {
   DEFAULT_MMU_OPTIONS,
@@ -38,6 +39,7 @@ import {
   MmuState,
 } from './state.js';
 import type { MmuStats } from './stats.js';
+import { mmuSyncRoots } from './unsync.js';
 import { MmuVmState } from './vm-state.js';
 import { walkAddr64 } from './walker.js';
 import { kvmMmuUnprotectPage } from './write-protect.js';
@@ -222,6 +224,9 @@ export class KvmMmu {
     if (!s.caches.mmuTopupMemoryCaches()) return false;
     kvmMmuFreeSomePages(s.kvm);
     mmuAllocRoots(s);
+    // New roots (a CR3 load, a mode change, a reload): nothing stale may be seen through them
+    // (`mmu_sync_roots` in kvm_mmu_load).
+    mmuSyncRoots(s);
     s.flushPending();
     return true;
   }
@@ -310,16 +315,28 @@ export class KvmMmu {
   }
 
   /**
-   * INVLPG. Not needed (the changelog: "Since we write protect shadowed guest page tables, there
-   * is no need to trap page invalidations"), offered for a driver that intercepts it anyway:
-   * drops the leaf spte for `gva` if any and flushes that address.
+   * INVLPG, which the driver must intercept when `unsync` is on (the default): the guest may
+   * have rewritten the gpte of an out-of-sync table natively, and INVLPG is where it may rely on
+   * the new one. Syncs the leaf spte for `gva` from its gpte when its table is unsync, drops it
+   * otherwise (2007: "Since we write protect shadowed guest page tables, there is no need to trap
+   * page invalidations" — true only without unsync), and flushes that address.
    */
   invlpg(gva: number): void {
     const s = this.s;
     s.stats.invlpg++;
     const gvaHi = s.ctx.shadowRootLevel === 4 ? Math.floor(gva / 0x100000000) & 0xffff : 0;
     const page = leafShadowPage(s, gva | 0, gvaHi);
-    if (page !== null) dropSpte(s.kvm, page, ((gva >>> 0) >>> PAGE_SHIFT) & 511);
+    if (page !== null) {
+      const index = ((gva >>> 0) >>> PAGE_SHIFT) & 511;
+      // An unsync table's spte is synced from its gpte (`FNAME(invlpg)`): the guest may have
+      // rewritten it natively. A protected table's spte is in sync; it is dropped (refaults).
+      if (page.unsync && page.spt[index * 2] & PT_PRESENT_MASK) {
+        s.stats.sptesResynced++;
+        const pteSize = s.ctx.rootLevel === 2 ? 4 : 8;
+        const base = page.gfn * 4096 + (pteSize === 4 ? roleQuadrant(page.role) * 2048 : 0);
+        if (!updatePte(s, page, index, base + index * pteSize, pteSize, false)) dropSpte(s.kvm, page, index);
+      } else dropSpte(s.kvm, page, index);
+    }
     // This vCPU drops the one address; the others may cache it too (the spte is shared), and
     // they get a full flush (KVM's invlpg: kvm_flush_remote_tlbs when an spte was dropped).
     const remote = s.kvm.pendingTlbFlush;
@@ -394,6 +411,7 @@ export function shadowPagesOf(kvm: MmuVmState): ShadowPageInfo[] {
       hpfn: p.hpfn,
       rootCount: p.rootCount,
       invalid: p.invalid,
+      unsync: p.unsync,
     });
   }
   return out;
@@ -415,6 +433,8 @@ export interface ShadowPageInfo {
   rootCount: number;
   /** Zapped while a root in use: kept for its users until they reload (KVM's `role.invalid`). */
   invalid: boolean;
+  /** A last-level guest table left writable, its sptes resynced on CR3 load and INVLPG. */
+  unsync: boolean;
 }
 
 /**

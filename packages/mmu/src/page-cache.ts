@@ -4,6 +4,7 @@ import { PT_PRESENT_MASK, spteHpfn } from './pte-format.js';
 import { ShadowPage, spteRef } from './shadow-page.js';
 import type { MmuState } from './state.js';
 import type { ZapCause } from './stats.js';
+import { kvmSyncPage, mmuSyncChildren } from './unsync.js';
 import type { MmuVmState } from './vm-state.js';
 import { rmapWriteProtect } from './write-protect.js';
 
@@ -59,10 +60,19 @@ export function kvmMmuGetPage(
   const found = kvmMmuLookupPage(kvm, gfn, role);
   if (found !== null) {
     kvm.stats.cacheHits++;
-    if (parentRef >= 0) addParent(kvm, found, parentRef);
+    if (parentRef >= 0) {
+      addParent(kvm, found, parentRef);
+      // A new path reaches it, and the vCPU taking that path must not see stale sptes through
+      // it (KVM 2.6.27 syncs an unsync page found here; later, KVM_REQ_MMU_SYNC).
+      if (found.unsync) kvmSyncPage(s, found);
+      else if (found.unsyncChildren > 0) mmuSyncChildren(s, found);
+    }
     return found;
   }
   kvm.stats.cacheMisses++;
+  // A second role for a gfn whose table is out of sync: it goes back in sync (and is protected
+  // again) first, since a write must now update both (KVM never leaves such a gfn unsync).
+  if (!metaphysical) syncUnsyncPageOf(s, gfn);
   // Changelog: "When we cache a guest page table into a shadow page table, we need to prevent
   // further access to that page by the guest" — metaphysical pages shadow no guest table, and a
   // gfn that already has a shadow page is already protected.
@@ -71,6 +81,18 @@ export function kvmMmuGetPage(
   if (parentRef >= 0) addParent(kvm, page, parentRef);
   if (protect) rmapWriteProtect(kvm, gfn);
   return page;
+}
+
+function syncUnsyncPageOf(s: MmuState, gfn: number): void {
+  const list = s.kvm.hash.get(gfn);
+  if (list === undefined) return;
+  for (let i = 0; i < list.length; i++) {
+    if (list[i].unsync) {
+      // At most one (an unsync gfn has one role); syncing may zap it, which edits the list.
+      kvmSyncPage(s, list[i]);
+      return;
+    }
+  }
 }
 
 function addParent(kvm: MmuVmState, page: ShadowPage, ref: number): void {
@@ -138,6 +160,7 @@ export function dropSpte(kvm: MmuVmState, page: ShadowPage, index: number): void
     if (kvm.rmap.remove(hpfn, ref)) kvm.stats.rmapRemoves++;
     else kvm.stats.inconsistencies++;
   } else {
+    clearUnsyncChild(page, index);
     const child = kvm.byHpfn.get(hpfn);
     if (child !== undefined && mmuPageRemoveParentPte(kvm.caches, child, ref)) kvm.stats.parentPteRemoves++;
     else kvm.stats.inconsistencies++;
@@ -145,6 +168,16 @@ export function dropSpte(kvm: MmuVmState, page: ShadowPage, index: number): void
   page.spt[index * 2] = 0;
   page.spt[index * 2 + 1] = 0;
   kvm.requestTlbFlush();
+}
+
+/** Forgets that directory spte `index` of `page` leads to an unsync page. */
+export function clearUnsyncChild(page: ShadowPage, index: number): void {
+  const bm = page.unsyncChildBitmap;
+  const bit = 1 << (index & 31);
+  if (bm[index >>> 5] & bit) {
+    bm[index >>> 5] &= ~bit;
+    page.unsyncChildren--;
+  }
 }
 
 /**
@@ -246,11 +279,18 @@ function countCause(kvm: MmuVmState, cause: ZapCause): void {
     case 'cacheOff':
       st.zapCacheOff++;
       break;
+    case 'sync':
+      st.zapSync++;
+      break;
   }
 }
 
 function freeShadowPage(kvm: MmuVmState, page: ShadowPage): void {
   unhash(kvm, page);
+  if (page.unsync) {
+    page.unsync = false;
+    kvm.stats.unsyncPages--;
+  }
   kvm.byHpfn.delete(page.hpfn);
   activeRemove(kvm, page);
   kvm.pagesById[page.id] = null;

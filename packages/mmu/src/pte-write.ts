@@ -76,7 +76,7 @@ export function kvmMmuPteWrite(s: MmuState, gpa: number, bytes: number): void {
     const gptePa = gpa - (gpa % pteSize);
     for (let j = 0; j < npte; j++) {
       const present = (page.spt[(index + j) * 2] & PT_PRESENT_MASK) !== 0;
-      if (page.level === 1 && updatePte(s, page, index + j, gptePa, pteSize)) {
+      if (page.level === 1 && updatePte(s, page, index + j, gptePa, pteSize, true)) {
         st.pteUpdated++;
         continue;
       }
@@ -93,8 +93,19 @@ const gpteBuf = new Uint8Array(8);
 const gpteBuf4 = gpteBuf.subarray(0, 4);
 const gpteView = new DataView(gpteBuf.buffer);
 
-/** Rebuilds leaf spte `page[index]` from the guest pte at `gptePa`. False: drop it instead. */
-function updatePte(s: MmuState, page: ShadowPage, index: number, gptePa: number, pteSize: number): boolean {
+/**
+ * Rebuilds leaf spte `page[index]` from the guest pte at `gptePa` (an emulated write, a sync).
+ * False: drop it instead. `canUnsync`: whether mapping a guest table writable may make it unsync
+ * (not while syncing, as KVM's sync_page).
+ */
+export function updatePte(
+  s: MmuState,
+  page: ShadowPage,
+  index: number,
+  gptePa: number,
+  pteSize: number,
+  canUnsync: boolean,
+): boolean {
   const ctx = s.ctx;
   const fmt = ctx.fmt;
   // Only pages of the mode in force: their rights and reserved bits are the current ones.
@@ -113,6 +124,6 @@ function updatePte(s: MmuState, page: ShadowPage, index: number, gptePa: number,
   const gAccess =
     (lo & (PT_WRITABLE_MASK | PT_USER_MASK)) | (fmt.nx && hi & PT64_NX_HI_MASK ? 0 : ACC_EXEC_MASK);
   const access = roleAccess(page.role) & gAccess;
-  const r = mmuSetSpte(s, page, index, gfn, access, false, false, (lo & PT_DIRTY_MASK) !== 0);
+  const r = mmuSetSpte(s, page, index, gfn, access, false, false, (lo & PT_DIRTY_MASK) !== 0, canUnsync);
   return r !== SET_SPTE_MMIO;
 }

@@ -1,4 +1,4 @@
-import { dropSpte, isGfnShadowed } from './page-cache.js';
+import { dropSpte } from './page-cache.js';
 import {
   ACC_EXEC_MASK,
   ACC_USER_MASK,
@@ -15,6 +15,7 @@ import {
 } from './pte-format.js';
 import { type ShadowPage, spteRef } from './shadow-page.js';
 import type { MmuState } from './state.js';
+import { mmuNeedWriteProtect } from './unsync.js';
 
 export const SET_SPTE_OK = 0;
 /** A write fault on a guest page table: the instruction must be emulated. */
@@ -29,7 +30,8 @@ export const SET_SPTE_MMIO = 2;
  * zero on shadow page table entries at all times").
  *
  * - W only when the guest pte is dirty (`dirty`), so the first write faults and the walker sets D;
- *   and never when `gfn` is a shadowed guest page table (then a write fault must be emulated).
+ *   and never when `gfn` is a shadowed guest page table (then a write fault must be emulated),
+ *   unless that table is, or may now go (`canUnsync`), out of sync (`mmu_need_write_protect`).
  * - CR0.WP=0: a supervisor write to a read-only page is allowed by the guest, so the spte becomes
  *   writable but not user (a later user access faults and gets the guest's rights back).
  * - Rights taken away from a present spte request a TLB flush (changelog: "If we reduce
@@ -44,6 +46,7 @@ export function mmuSetSpte(
   writeFault: boolean,
   userFault: boolean,
   dirty: boolean,
+  canUnsync: boolean,
 ): number {
   const hpfn = s.host.gfnToHpfn(gfn);
   if (hpfn < 0) {
@@ -58,7 +61,7 @@ export function mmuSetSpte(
   }
   if (!dirty) w = false;
   let result = SET_SPTE_OK;
-  if (w && isGfnShadowed(s.kvm, gfn)) {
+  if (w && mmuNeedWriteProtect(s, gfn, canUnsync)) {
     w = false;
     if (writeFault) result = SET_SPTE_EMULATE;
   }

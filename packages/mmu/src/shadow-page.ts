@@ -32,6 +32,18 @@ export class ShadowPage {
    * a new user, freed when the last vCPU using it reloads its roots.
    */
   invalid = false;
+  /**
+   * A last-level guest page table left writable and out of sync (`unsync`, KVM 2.6.27): its
+   * sptes are resynced from the gptes on CR3 load, INVLPG, or when a new path links it.
+   */
+  unsync = false;
+  /** How many bits `unsyncChildBitmap` has set (`unsync_children`). */
+  unsyncChildren = 0;
+  /**
+   * Directory pages: which sptes lead to an unsync page below (`unsync_child_bitmap`, 512 bits).
+   * A bit may outlive its reason (the child synced through another parent): the walk clears it.
+   */
+  readonly unsyncChildBitmap = new Uint32Array(16);
   /** One parent spte inline (-1: none) … */
   parentPte = -1;
   /** … or, when more than one, a chain of them (`multimapped` in KVM). */
@@ -51,6 +63,9 @@ export class ShadowPage {
     this.spt.fill(0);
     this.rootCount = 0;
     this.invalid = false;
+    this.unsync = false;
+    this.unsyncChildren = 0;
+    this.unsyncChildBitmap.fill(0);
     this.parentPte = -1;
     this.parentPtes = null;
     this.prev = this.next = null;

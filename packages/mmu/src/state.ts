@@ -23,6 +23,12 @@ export interface MmuOptions {
   floodThreshold: number;
   /** Guest MAXPHYADDR, for reserved-bit checks (default 36). */
   maxPhyAddr: number;
+  /**
+   * Let last-level guest page tables go out of sync (writable, resynced on CR3 load and INVLPG:
+   * KVM's unsync pages) instead of emulating every write to them. The driver must then
+   * intercept INVLPG and call `invlpg`. Default true.
+   */
+  unsync: boolean;
 }
 
 export const DEFAULT_MMU_OPTIONS: MmuOptions = {
@@ -31,6 +37,7 @@ export const DEFAULT_MMU_OPTIONS: MmuOptions = {
   audit: false,
   floodThreshold: 3,
   maxPhyAddr: 36,
+  unsync: true,
 };
 
 export type MmuModeName = 'nonpaging' | PagingModeName;

@@ -32,6 +32,8 @@ export interface MmuStats {
   zapEvict: number;
   zapAll: number;
   zapCacheOff: number;
+  /** Unsync pages a sync could not rebuild in the current mode (zapped instead). */
+  zapSync: number;
   /**
    * Roots in use that a zap reached (invalidated: kept, emptied and unhashed until their last
    * user reloads) or eviction reached (skipped, moved to the head of the active list).
@@ -58,6 +60,14 @@ export interface MmuStats {
   pteUpdated: number;
   pteZapped: number;
   floods: number;
+  /**
+   * Unsync shadow pages: live now, times a page went out of sync (`kvm_unsync_page`), pages
+   * synced (`kvm_sync_page`), sptes rebuilt or dropped from their gptes by a sync or INVLPG.
+   */
+  unsyncPages: number;
+  unsyncs: number;
+  syncPages: number;
+  sptesResynced: number;
   /** kvmMmuUnprotectPage calls that zapped something. */
   unprotects: number;
   /** Silicon TLB flushes requested: full and single-address. */
@@ -107,6 +117,7 @@ export function createMmuStats(): MmuStats {
     zapEvict: 0,
     zapAll: 0,
     zapCacheOff: 0,
+    zapSync: 0,
     zapRootKept: 0,
     cacheHits: 0,
     cacheMisses: 0,
@@ -123,6 +134,10 @@ export function createMmuStats(): MmuStats {
     pteUpdated: 0,
     pteZapped: 0,
     floods: 0,
+    unsyncPages: 0,
+    unsyncs: 0,
+    syncPages: 0,
+    sptesResynced: 0,
     unprotects: 0,
     tlbFlushes: 0,
     tlbFlushGva: 0,
@@ -138,4 +153,4 @@ export function createMmuStats(): MmuStats {
 }
 
 /** Why a page was zapped; each cause has its counter above. */
-export type ZapCause = 'flood' | 'misaligned' | 'unprotect' | 'evict' | 'all' | 'cacheOff';
+export type ZapCause = 'flood' | 'misaligned' | 'unprotect' | 'evict' | 'all' | 'cacheOff' | 'sync';

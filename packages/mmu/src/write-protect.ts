@@ -48,17 +48,23 @@ export function rmapWriteProtect(s: MmuVmState, gfn: number): void {
  * the caller reports the emulation failure instead of retrying for ever).
  */
 export function kvmMmuUnprotectPage(s: MmuVmState, gfn: number): boolean {
-  const list = s.hash.get(gfn);
-  if (list === undefined) return false;
   const victims: ShadowPage[] = [];
-  for (const p of list) if (!p.metaphysical) victims.push(p);
+  const list = s.hash.get(gfn);
+  if (list !== undefined) for (const p of list) if (!p.metaphysical) victims.push(p);
+  // A root zapped earlier (say by a flood of writes to the directory in use) that its vCPUs have
+  // not reloaded yet is out of the hash but will be shadowed again on that reload.
   let rootInUse = false;
+  for (const v of s.vcpus) {
+    for (const p of v.paeRootPages) if (p?.invalid && p.gfn === gfn && !p.metaphysical) rootInUse = true;
+    if (v.rootPage?.invalid && v.rootPage.gfn === gfn) rootInUse = true;
+  }
+  if (victims.length === 0 && !rootInUse) return false;
   for (const p of victims) {
     if (p.rootCount > 0) rootInUse = true;
     kvmMmuZapPage(s, p, 'unprotect');
   }
-  if (victims.length > 0) s.stats.unprotects++;
+  s.stats.unprotects++;
   // A root in use is reloaded before its vCPU runs again, which shadows (and protects) the same
   // guest table again: retrying would fault on the same write for ever.
-  return victims.length > 0 && !rootInUse && !isGfnShadowed(s, gfn);
+  return !rootInUse && !isGfnShadowed(s, gfn);
 }

@@ -23,7 +23,7 @@ const REGIONS_32 = [0x00000000, 0x00400000, 0x40000000, 0xc0000000];
  * address maps to the same host page with the same rights as the guest tables say — except W,
  * which the MMU removes exactly on frames that are shadowed guest page tables.
  */
-function checkEquivalence(mode: GuestPagingMode, seed: number): void {
+function checkEquivalence(mode: GuestPagingMode, seed: number, unsync = false): void {
   const rnd = prng(seed);
   const nx = mode !== 'paging32';
   const { host, gt } = rig(mode, { nxe: nx, ramBytes: 32 << 20 });
@@ -68,7 +68,14 @@ function checkEquivalence(mode: GuestPagingMode, seed: number): void {
     ptes.set(gva, gt.map(gva, gpa, flags, { dirFlags: dirChoices[pick(4)], nx: nx && rnd() < 0.3 }));
     gvas.push(gva);
   }
-  const mmu = start(host, { maxShadowPages: 1024, audit: false });
+  // With unsync pages the guest writes its tables through a window onto them (as a kernel's
+  // direct map): a write fault there makes a last-level table unsync or is to be emulated.
+  const window = mode === 'paging64' ? 0x600000000000 : 0x60000000;
+  if (unsync) {
+    for (let gpa = TABLE_AREA[0]; gpa < TABLE_AREA[1]; gpa += 4096)
+      gt.map(window + gpa - TABLE_AREA[0], gpa, G_P | G_W | G_A | G_D);
+  }
+  const mmu = start(host, { maxShadowPages: 1024, audit: false, unsync });
 
   const faultAll = () => {
     for (const gva of gvas) {
@@ -97,8 +104,16 @@ function checkEquivalence(mode: GuestPagingMode, seed: number): void {
     return gfns;
   };
   let protectedSeen = 0;
+  const unsyncTables = () =>
+    new Set(
+      mmu
+        .shadowPages()
+        .filter((p) => p.unsync)
+        .map((p) => p.gfn),
+    );
   const compareAll = (exactW: boolean) => {
     const tables = shadowedTables();
+    const outOfSync = unsyncTables();
     for (const gva of gvas) {
       const g = gt.translate(gva)!;
       const s = shadowTranslate(host, mmu, gva);
@@ -109,7 +124,8 @@ function checkEquivalence(mode: GuestPagingMode, seed: number): void {
       expect(s.hpa).toBe(hpaOf(host, g.gpa));
       expect(s.u).toBe(g.u);
       expect(s.nx).toBe(g.nx);
-      const protectedFrame = tables.has(Math.floor(g.gpa / 4096));
+      // An unsync table's frame is writable by design (its writes are not emulated).
+      const protectedFrame = tables.has(Math.floor(g.gpa / 4096)) && !outOfSync.has(Math.floor(g.gpa / 4096));
       if (protectedFrame && g.w) protectedSeen++;
       if (exactW) expect(s.w).toBe(g.w && !protectedFrame);
       else expect(!s.w || (g.w && !protectedFrame)).toBe(true);
@@ -130,16 +146,45 @@ function checkEquivalence(mode: GuestPagingMode, seed: number): void {
     expect(shadowTranslate(host, mmu, gva)).toBeNull();
   }
 
-  // The guest rewrites ptes (emulated writes, the MMU told each time): never a stale translation.
+  // The guest rewrites ptes (emulated writes, the MMU told each time; with unsync pages, native
+  // writes followed by INVLPG or a CR3 load): never a stale translation.
   const entries = [...ptes.entries()];
+  let nativeWrites = 0;
   for (let i = 0; i < 60; i++) {
     const [gva, pteGpa] = entries[pick(entries.length)];
     const gpa = 0x300000 + pick(2048) * 4096;
     const flags = G_P | (rnd() < 0.7 ? G_W : 0) | (rnd() < 0.7 ? G_U : 0) | (rnd() < 0.6 ? G_A | G_D : 0);
+    // A write to an unsync table runs natively (no exit, the MMU is not told); to a protected one
+    // it is emulated and reported.
+    let native = false;
+    if (unsync) {
+      const at = window + pteGpa - TABLE_AREA[0];
+      const t = shadowTranslate(host, mmu, at);
+      if (t?.w) native = true;
+      else {
+        const r = mmu.pageFault(at, PF_W);
+        expect(['fixed', 'emulate']).toContain(r.kind);
+        native = r.kind === 'fixed';
+      }
+    }
     gt.map(gva, gpa, flags, { nx: nx && rnd() < 0.3 });
-    mmu.kvmMmuPteWrite(pteGpa, gt.pteSize);
+    if (!native) mmu.kvmMmuPteWrite(pteGpa, gt.pteSize);
+    else {
+      nativeWrites++;
+      if (rnd() < 0.5) {
+        // INVLPG: from now on the guest may rely on the new pte.
+        mmu.invlpg(gva);
+        const t = shadowTranslate(host, mmu, gva);
+        const g = gt.translate(gva)!;
+        if (t !== null) expect(t.hpa).toBe(hpaOf(host, g.gpa));
+      }
+    }
     if (rnd() < 0.2) expect(mmu.kvmSetCr3(gt.cr3)).toBe('ok');
   }
+  // A CR3 load: everything synced.
+  expect(mmu.kvmSetCr3(gt.cr3)).toBe('ok');
+  if (unsync) expect(nativeWrites).toBeGreaterThan(0);
+  else expect(nativeWrites).toBe(0);
   compareAll(false);
   faultAll();
   faultAll();
@@ -152,5 +197,8 @@ describe('shadow tables translate like the guest tables', () => {
     it(`32-bit guest, seed ${seed}`, () => checkEquivalence('paging32', seed));
     it(`PAE guest with NX, seed ${seed}`, () => checkEquivalence('paging32E', seed));
     it(`4-level guest with NX, seed ${seed}`, () => checkEquivalence('paging64', seed));
+    it(`unsync pages: 32-bit guest, seed ${seed}`, () => checkEquivalence('paging32', seed, true));
+    it(`unsync pages: PAE guest with NX, seed ${seed}`, () => checkEquivalence('paging32E', seed, true));
+    it(`unsync pages: 4-level guest with NX, seed ${seed}`, () => checkEquivalence('paging64', seed, true));
   }
 });

@@ -28,8 +28,14 @@ function prng(seed: number): () => number {
  * size. The MMU must answer every call without throwing and keep its invariants.
  */
 describe('a guest doing anything at all', () => {
-  for (const seed of [11, 12, 13, 14]) {
-    it(`never makes the MMU throw or break an invariant (seed ${seed})`, () => {
+  for (const [seed, unsync] of [11, 12, 13, 14].flatMap(
+    (n) =>
+      [
+        [n, false],
+        [n, true],
+      ] as const,
+  )) {
+    it(`never makes the MMU throw or break an invariant (seed ${seed}${unsync ? ', unsync pages' : ''})`, () => {
       const rnd = prng(seed);
       const host = new FakeHost({ ramBytes: 4 << 20, maxHostPages: 200 });
       for (let gfn = 0x300; gfn < 0x308; gfn++) host.mmioGfns.add(gfn);
@@ -49,7 +55,7 @@ describe('a guest doing anything at all', () => {
       host.paging.cr0 = X86_CR0_PG | X86_CR0_WP | 1;
       host.paging.cr4 = X86_CR4_PSE;
       host.paging.cr3 = 0x1000;
-      const mmu = start(host, { maxShadowPages: 64, audit: false });
+      const mmu = start(host, { maxShadowPages: 64, audit: false, unsync });
       const modes = [
         { cr0: 1, cr4: 0, efer: 0 },
         { cr0: X86_CR0_PG | 1, cr4: X86_CR4_PSE, efer: 0 },
@@ -71,7 +77,10 @@ describe('a guest doing anything at all', () => {
           const gpa = gfn * 4096 + (rnd() % 8 === 0 ? rnd() % 4096 : (rnd() % 512) * 8);
           const r = rnd();
           host.write32(gpa & ~3, r % 3 === 0 ? r : ((r & 0x3ff000) | 0x27) >>> 0);
-          mmu.kvmMmuPteWrite(gpa, bytes);
+          // An unsync table is written natively (the MMU hears nothing) half the time.
+          const native =
+            unsync && rnd() % 2 === 0 && mmu.shadowPages().some((p) => p.unsync && p.gfn === gfn);
+          if (!native) mmu.kvmMmuPteWrite(gpa, bytes);
         } else if (op < 93) {
           const cr3 = rnd() % 8 === 0 ? rnd() : (rnd() % 0x40) * 0x1000;
           expect(['ok', 'gp']).toContain(mmu.kvmSetCr3(cr3));
@@ -91,7 +100,12 @@ describe('a guest doing anything at all', () => {
       // The fuzz reached every kind of answer and every kind of zap.
       expect([...kinds].sort()).toEqual(['emulate', 'fixed', 'inject-pf', 'mmio']);
       expect(mmu.stats.zapMisaligned + mmu.stats.zapEvict).toBeGreaterThan(0);
-      expect(mmu.stats.pteUpdated).toBeGreaterThan(0);
+      // Some writes updated sptes, or (unsync) some tables went out of sync instead.
+      if (unsync) expect(mmu.stats.unsyncs).toBeGreaterThan(0);
+      else {
+        expect(mmu.stats.pteUpdated).toBeGreaterThan(0);
+        expect(mmu.stats.unsyncs).toBe(0);
+      }
     });
   }
 });
@@ -103,8 +117,14 @@ describe('a guest doing anything at all', () => {
  * to and from the other modes. The audit compares the reachable shadow tables with the guest's.
  */
 describe('a 64-bit guest doing anything at all', () => {
-  for (const seed of [21, 22, 23, 24]) {
-    it(`never makes the MMU throw or break an invariant (seed ${seed})`, () => {
+  for (const [seed, unsync] of [21, 22, 23, 24].flatMap(
+    (n) =>
+      [
+        [n, false],
+        [n, true],
+      ] as const,
+  )) {
+    it(`never makes the MMU throw or break an invariant (seed ${seed}${unsync ? ', unsync pages' : ''})`, () => {
       const rnd = prng(seed);
       const host = new FakeHost({ ramBytes: 4 << 20, maxHostPages: 200 });
       for (let gfn = 0x300; gfn < 0x308; gfn++) host.mmioGfns.add(gfn);
@@ -137,7 +157,7 @@ describe('a 64-bit guest doing anything at all', () => {
       ];
       Object.assign(host.paging, modes[0]);
       host.paging.cr3 = 0x1000;
-      const mmu = start(host, { maxShadowPages: 64, audit: false });
+      const mmu = start(host, { maxShadowPages: 64, audit: false, unsync });
       const kinds = new Set<string>();
       let maxL4 = 0;
       let maxL3 = 0;
@@ -157,7 +177,10 @@ describe('a 64-bit guest doing anything at all', () => {
           const form = rnd() % 8;
           if (form < 5) {
             host.write64(at, lo, hi);
-            mmu.kvmMmuPteWrite(at, 8);
+            // An unsync table is written natively (the MMU hears nothing) half the time.
+            const native =
+              unsync && rnd() % 2 === 0 && mmu.shadowPages().some((p) => p.unsync && p.gfn === gfn);
+            if (!native) mmu.kvmMmuPteWrite(at, 8);
           } else if (form < 7) {
             host.write32(at + (form - 5) * 4, form === 5 ? lo : hi);
             mmu.kvmMmuPteWrite(at + (form - 5) * 4, 4);
@@ -191,8 +214,10 @@ describe('a 64-bit guest doing anything at all', () => {
       expect(mmu.stats.pfLarge2M).toBeGreaterThan(0);
       expect(mmu.stats.pfLarge1G).toBeGreaterThan(0);
       expect(mmu.stats.pfRsvd).toBeGreaterThan(0);
-      expect(mmu.stats.pteUpdated).toBeGreaterThan(0);
+      expect(mmu.stats.pteUpdated + mmu.stats.sptesResynced).toBeGreaterThan(0);
       expect(mmu.stats.zapMisaligned + mmu.stats.zapFlood).toBeGreaterThan(0);
+      if (unsync) expect(mmu.stats.unsyncs).toBeGreaterThan(0);
+      else expect(mmu.stats.unsyncs).toBe(0);
     });
   }
 });

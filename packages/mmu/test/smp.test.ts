@@ -17,7 +17,7 @@ function twoVcpus(
   host: FakeHost,
   options = {},
 ): { vm: KvmMmuVm; a: KvmMmu; b: KvmMmu; ha: FakeVcpuHost; hb: FakeVcpuHost } {
-  const vm = kvmMmuCreateVm(host, { audit: true, ...options });
+  const vm = kvmMmuCreateVm(host, { audit: true, unsync: false, ...options });
   const ha = new FakeVcpuHost(host);
   const hb = new FakeVcpuHost(host);
   Object.assign(ha.paging, host.paging);
