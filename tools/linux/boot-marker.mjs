@@ -3,7 +3,7 @@
 // helper that runs a VMM process and times the marker on its serial console.
 
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -114,12 +114,17 @@ export const MILESTONES = [
   { name: 'userspace', re: new RegExp(MARKER) },
 ];
 
-/** Whether the fetched kernel and initramfs are there; `why` says what is missing. */
+/**
+ * Whether the fetched kernel, its modules and the initramfs are there, the initramfs no older
+ * than init.sh (fetch.mjs rebuilds it); `why` says what is missing.
+ */
 export function linuxFiles() {
-  for (const p of [kernelPath, initramfsPath, manifestPath]) {
+  for (const p of [kernelPath, initramfsPath, manifestPath, join(cacheDir, 'modules', 'order')]) {
     if (!existsSync(p))
       return { ok: false, why: `${p} is missing: run 'node tools/linux/fetch.mjs' (after 'apt-get update')` };
   }
+  if (statSync(join(here, 'init.sh')).mtimeMs > statSync(initramfsPath).mtimeMs)
+    return { ok: false, why: `${initramfsPath} is older than init.sh: run 'node tools/linux/fetch.mjs'` };
   return { ok: true, manifest: JSON.parse(readFileSync(manifestPath, 'utf8')) };
 }
 
