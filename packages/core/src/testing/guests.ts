@@ -11,8 +11,10 @@ export interface TinyGuest {
   ram: Uint8Array;
 }
 
-function guestWithRam(kvm: Kvm, code: number[], size: number): TinyGuest {
+function guestWithRam(kvm: Kvm, code: number[], size: number, irqchip = false): TinyGuest {
   const vm = kvm.createVm();
+  // KVM_CREATE_IRQCHIP must come before the vCPUs (their LAPICs are made with them).
+  if (irqchip) vm.createIrqchip();
   const mem = vm.allocateMemory(size);
   vm.setUserMemoryRegion({
     slot: 0,
@@ -72,10 +74,10 @@ export const LONG_MODE_PML4 = 0x10000;
 /**
  * 64-bit mode (IA-32e with CS.L = 1, selector 8; data 16), 4-level paging identity-mapping the
  * first GiB (PML4 at 0x10000, PDPT 0x11000, PD 0x12000, 2 MiB pages), EFER = SCE | LME | LMA |
- * NXE, a 64-bit busy TSS, RIP 0x1000, RSP 0x8000.
+ * NXE, a 64-bit busy TSS, RIP 0x1000, RSP 0x8000. `irqchip`: KVM_CREATE_IRQCHIP first.
  */
-export function longModeGuest(kvm: Kvm, code: number[], size = 1 << 21): TinyGuest {
-  const g = guestWithRam(kvm, code, size);
+export function longModeGuest(kvm: Kvm, code: number[], size = 1 << 21, irqchip = false): TinyGuest {
+  const g = guestWithRam(kvm, code, size, irqchip);
   const dv = new DataView(g.ram.buffer, g.ram.byteOffset);
   // P | RW (| PS for the 2 MiB leaves); the high dwords stay 0.
   dv.setUint32(LONG_MODE_PML4, 0x11003, true);

@@ -17,4 +17,5 @@ export {
 export { defineLongModeRobustnessSuite } from './long-mode-robustness.js';
 export { defineLongModeGuestSuite, defineLongModeSuite } from './long-mode-suite.js';
 export { defineLongModeStateSuite } from './state64-suite.js';
+export { defineTprSuite, type TprGuest, tprGuest, tprGuestReturnRip } from './tpr-suite.js';
 export { defineXsetbvSuite } from './xsetbv-suite.js';

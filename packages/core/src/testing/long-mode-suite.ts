@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { KVM_EXIT, KVM_INTERNAL_ERROR } from '../abi/exit-reasons.js';
 import type { Kvm, Vcpu } from '../api/types.js';
 import { LONG_MODE_PML4, longModeGuest, protectedModeGuest } from './guests.js';
+import { defineTprSuite } from './tpr-suite.js';
 
 const MSR_EFER = 0xc0000080n;
 
@@ -83,7 +84,9 @@ const ioByte = (vcpu: Vcpu): number => {
 };
 
 /** The long-mode behaviour of an engine that has it (skipped, with the reason, on one that does not). */
-export function defineLongModeGuestSuite(name: string, open: () => Kvm): void {
+/** `noTprExit`: see `defineTprSuite` (kvm-pvm). */
+export function defineLongModeGuestSuite(name: string, open: () => Kvm, noTprExit = false): void {
+  defineTprSuite(name, open, noTprExit);
   const lm = hasLongMode(open());
   const why = lm ? '' : ' (skipped: no LM in KVM_GET_SUPPORTED_CPUID)';
   describe(`${name} engine: long-mode guests`, () => {

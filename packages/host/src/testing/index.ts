@@ -11,3 +11,4 @@ export {
   realModeGuest,
   startRealMode,
 } from './guest.js';
+export { NMI_GUEST } from './nmi-suite.js';

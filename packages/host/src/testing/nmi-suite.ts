@@ -21,7 +21,7 @@ function ioExit(vcpu: Vcpu): [number, number] {
  * The NMI handler counts itself in [count] and reports it (port 0x11), then its nesting depth
  * (port 0x12: 1 unless an NMI came in while it ran); the interrupted code reports [count] on 0x13.
  */
-const NMI_GUEST = `
+export const NMI_GUEST = `
     cli
     xor ax, ax
     mov ds, ax
