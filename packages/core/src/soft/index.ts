@@ -6,7 +6,15 @@ export { GuestDebugRegs } from './debugregs.js';
 export { SOFT_VCPU_MMAP_SIZE, SoftKvmDevice, type SoftKvmOptions } from './device.js';
 export { kvmEmulateInstruction } from './emulate.js';
 export { GuestFpu } from './fpu.js';
-export { kvmBreakpointExit, kvmGuestDebugExceptions, kvmGuestDebugOwnsBp } from './guest-debug.js';
+export {
+  DB_VECTOR,
+  kvmBreakpointExit,
+  kvmDebugExit,
+  kvmEmulateMovDr,
+  kvmGuestDebugExceptions,
+  kvmGuestDebugOwnsBp,
+  kvmUsesHwBp,
+} from './guest-debug.js';
 export { HostPhysicalMemory } from './host-physical.js';
 export { HvaSpace, PAGE_SHIFT, PAGE_SIZE } from './hva-space.js';
 export { KVM_INTERNAL_ERROR_NO_LONG_MODE_MSR, siliconHasLongMode } from './long-mode.js';

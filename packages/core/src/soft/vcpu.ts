@@ -98,6 +98,7 @@ export class SoftVcpu {
   /** KVM_SET_GUEST_DEBUG's control (`vcpu->guest_debug`) and debugreg[] (`guest-debug.ts`). */
   guestDebug = 0;
   readonly guestDebugRegs = new Uint32Array(8);
+  readonly guestDebugRegsHigh = new Uint32Array(8);
   /** The shared kvm_run page (+ the PIO data page). */
   readonly run: KvmRunView;
   readonly runBuffer: ArrayBufferLike;

@@ -13,6 +13,7 @@ import type { RealModeGuest } from './guest.js';
 const KVM_GUESTDBG_ENABLE = 0x1;
 const KVM_GUESTDBG_SINGLESTEP = 0x2;
 const KVM_GUESTDBG_USE_SW_BP = 0x10000;
+const KVM_GUESTDBG_USE_HW_BP = 0x20000;
 const NO_DEBUGREGS = [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
 
 function debugExit(vcpu: Vcpu): { exception: number; pc: bigint; dr6: bigint } {
@@ -41,6 +42,10 @@ export function defineGuestDebugCases(
   const noBpIntercept =
     onHost && hostIsKvmPvm()
       ? "kvm-pvm's instruction emulator, which runs this real-mode code, delivers INT3 through the guest's IVT and never to the #BP intercept"
+      : undefined;
+  const noDataBp =
+    onHost && hostIsKvmPvm()
+      ? "kvm-pvm runs this real-mode code in KVM's instruction emulator, which checks instruction breakpoints before each instruction (kvm_vcpu_check_code_breakpoint) but no data breakpoints"
       : undefined;
   describe('KVM_SET_GUEST_DEBUG', () => {
     it('single-steps: one KVM_EXIT_DEBUG per instruction with #DB, the next PC and DR6.BS; an OUT exits for I/O and its completion runs on to the next step', () => {
@@ -87,6 +92,65 @@ export function defineGuestDebugCases(
         vcpu.setRegs(regs);
         expect(vcpu.run()).toBe(KVM_EXIT.HLT);
         expect(vcpu.getRegs().rax & 0xffffn).toBe(7n);
+      },
+    );
+
+    it('USE_HW_BP: an instruction breakpoint in debugreg[0] is KVM_EXIT_DEBUG with #DB, its PC and DR6.B0, RIP left on it; turned off, the guest runs on', () => {
+      const { vcpu } = guest(`
+        nop
+        mov ax, 1
+        mov bx, 2
+        hlt
+      `);
+      // L0 | G0 (execute, 1 byte) at 0x1004, the MOV BX.
+      const debugreg = [0x1004n, 0n, 0n, 0n, 0n, 0n, 0n, 0x603n];
+      vcpu.setGuestDebug({ control: KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP, debugreg });
+      expect(vcpu.run()).toBe(KVM_EXIT.DEBUG);
+      expect(debugExit(vcpu)).toEqual({ exception: 1, pc: 0x1004n, dr6: 0xffff0ff1n });
+      expect(vcpu.getRegs().rip).toBe(0x1004n);
+      expect(vcpu.getRegs().rax & 0xffffn).toBe(1n);
+      // A fault: entering again hits it again (RF is the debugger's business, as on the CPU).
+      expect(vcpu.run()).toBe(KVM_EXIT.DEBUG);
+      expect(debugExit(vcpu).pc).toBe(0x1004n);
+      vcpu.setGuestDebug({ control: 0, debugreg: NO_DEBUGREGS });
+      expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+      expect(vcpu.getRegs().rbx & 0xffffn).toBe(2n);
+    });
+
+    it.skipIf(noDataBp !== undefined)(
+      `USE_HW_BP: a data breakpoint is KVM_EXIT_DEBUG after the store; the guest's own DR0/DR7 read back as it wrote them, and are its again when debugging stops${noDataBp ? ` (skipped: ${noDataBp})` : ''}`,
+      () => {
+        const { vcpu } = guest(`
+          mov eax, 0x3000
+          mov dr0, eax
+          mov eax, 0x401
+          mov dr7, eax
+          mov ebx, dr0
+          mov ecx, dr7
+          mov word ptr [0x2000], 5
+          mov edx, dr7
+          hlt
+          mov esi, dr7
+          mov edi, dr0
+          hlt
+        `);
+        // debugreg[1] = 0x2000, L1 with RW1 = 01 (writes), LEN1 = 01 (2 bytes).
+        const debugreg = [0n, 0x2000n, 0n, 0n, 0n, 0n, 0n, 0x500404n];
+        vcpu.setGuestDebug({ control: KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP, debugreg });
+        expect(vcpu.run()).toBe(KVM_EXIT.DEBUG);
+        const exit = debugExit(vcpu);
+        // A trap: reported after the store, DR6.B1.
+        expect({ exception: exit.exception, dr6: exit.dr6 }).toEqual({ exception: 1, dr6: 0xffff0ff2n });
+        const regs = vcpu.getRegs();
+        expect(exit.pc).toBe(regs.rip);
+        expect(regs.rbx & 0xffffffffn).toBe(0x3000n);
+        expect(regs.rcx & 0xffffffffn).toBe(0x401n);
+        expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+        expect(vcpu.getRegs().rdx & 0xffffffffn).toBe(0x401n);
+        vcpu.setGuestDebug({ control: 0, debugreg: NO_DEBUGREGS });
+        expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+        const after = vcpu.getRegs();
+        expect([after.rsi & 0xffffffffn, after.rdi & 0xffffffffn]).toEqual([0x401n, 0x3000n]);
       },
     );
 

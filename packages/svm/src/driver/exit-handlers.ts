@@ -11,10 +11,12 @@ import {
   KVM_INTERNAL_ERROR,
   type KvmRunView,
   kvmBreakpointExit,
+  kvmDebugExit,
   kvmEmulateCpuid,
   kvmEmulateHalt,
   kvmEmulateHypercall,
   kvmEmulateInstruction,
+  kvmEmulateMovDr,
   kvmEmulatePio,
   kvmEmulateRdmsr,
   kvmEmulateStringPio,
@@ -60,6 +62,31 @@ function pfInterception(d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResu
 /** #BP, intercepted only for KVM_GUESTDBG_USE_SW_BP: the debugger's (svm.c bp_interception). */
 function bpInterception(_d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
   return kvmBreakpointExit(vcpu, run);
+}
+
+/**
+ * #DB, intercepted only while the debugger owns the debug registers (USE_HW_BP): KVM_EXIT_DEBUG
+ * with the VMCB's DR6 and DR7 (svm.c db_interception).
+ */
+function dbInterception(d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
+  return kvmDebugExit(vcpu, run, d.vmcb.u32(VMCB.DR6), d.vmcb.u32(VMCB.DR7));
+}
+
+/**
+ * MOV DR, intercepted only while the debugger owns the debug registers: the guest reads and
+ * writes its own (`dr_interception` with decode assists: the GPR in EXITINFO1[3:0]).
+ */
+function drInterception(d: SvmDriver, vcpu: SoftVcpu): ExitResult {
+  const code = d.vmcb.u32(VMCB.EXITCODE);
+  const write = code >= SvmExit.WRITE_DR0;
+  const dr = code - (write ? SvmExit.WRITE_DR0 : SvmExit.READ_DR0);
+  const len = insnLen(d);
+  d.cacheRegs(vcpu);
+  if (kvmEmulateMovDr(vcpu, dr, write, d.vmcb.u32(VMCB.EXITINFO1) & 15, kvmIs64BitMode(vcpu))) {
+    d.decacheRegs(vcpu);
+    skipEmulatedInstruction(vcpu, len);
+  }
+  return ExitResult.Reenter;
 }
 
 function intrInterception(): ExitResult {
@@ -225,6 +252,11 @@ export const SVM_EXIT_HANDLERS: readonly (SvmExitHandler | undefined)[] = (() =>
     t[SvmExit.READ_CR0 + cr] = crReadInterception;
     t[SvmExit.WRITE_CR0 + cr] = crWriteInterception;
   }
+  for (let dr = 0; dr < 8; dr++) {
+    t[SvmExit.READ_DR0 + dr] = drInterception;
+    t[SvmExit.WRITE_DR0 + dr] = drInterception;
+  }
+  t[SvmExit.EXCP_BASE + 1] = dbInterception;
   t[SvmExit.EXCP_BASE + 3] = bpInterception;
   t[SvmExit.EXCP_BASE + 14] = pfInterception;
   t[SvmExit.INTR] = intrInterception;

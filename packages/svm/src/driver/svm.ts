@@ -16,8 +16,10 @@ import {
   kvmGetCr,
   kvmGuestDebugExceptions,
   kvmResetControlRegs,
+  kvmUsesHwBp,
   type SoftVcpu,
 } from '@kvm/core';
+import type { CpuState } from '@kvm/x86emu';
 import {
   CPUID_80000001_ECX_SVM,
   EFER_SVME,
@@ -56,6 +58,9 @@ const EFER_LMA = 1 << 10;
 const IOPM_PAGES = 3;
 /** Pages of the MSR permission map (APM Vol. 2, 15.11: 8 KiB, two bits per MSR). */
 const MSRPM_PAGES = 2;
+
+/** DR6's bits that read as 1: what svm_vcpu_run puts in the VMCB while the debugger owns the registers. */
+const DR6_ACTIVE_LOW = 0xffff0ff0;
 
 export class SvmDriver implements ArchOps {
   readonly name = 'svm';
@@ -573,6 +578,36 @@ export class SvmDriver implements ArchOps {
   // ---- run ---------------------------------------------------------------------------------------
 
   /**
+   * KVM_GUESTDBG_USE_HW_BP around an entry (`kvm_update_dr7` → `svm_set_dr7`, `vcpu_enter_guest`
+   * loading `eff_db`, `svm_vcpu_run` setting DR6 to DR6_ACTIVE_LOW): the debugger's DR0–DR3 into
+   * the processor, its DR7 into the VMCB. When it takes the registers over, the guest's DR6/DR7
+   * (the VMCB's) are set aside in `vcpu.debugRegs` and every MOV DR is intercepted
+   * (`set_dr_intercepts`; dr_interception serves the guest its own values); when it gives them
+   * back, they return and the intercepts go.
+   */
+  private loadDebuggerRegs(vcpu: SoftVcpu, s: CpuState): void {
+    const d = vcpu.debugRegs;
+    const v = this.vmcb;
+    const hw = kvmUsesHwBp(vcpu);
+    if (hw !== d.debuggerOwns) {
+      if (hw) {
+        d.dr6 = v.u32(VMCB.DR6);
+        d.dr7 = v.u32(VMCB.DR7);
+      } else {
+        v.set64(VMCB.DR6, d.dr6, 0);
+        v.set64(VMCB.DR7, d.dr7, 0);
+      }
+      v.setU32(VMCB.INTERCEPT_DR, hw ? 0xffffffff : 0);
+      d.debuggerOwns = hw;
+    }
+    if (hw) {
+      d.loadDebugger(s, vcpu.guestDebugRegs, vcpu.guestDebugRegsHigh);
+      v.set64(VMCB.DR6, DR6_ACTIVE_LOW, 0);
+      v.set64(VMCB.DR7, vcpu.guestDebugRegs[7], 0);
+    } else d.loadInto(s);
+  }
+
+  /**
    * `svm_vcpu_run`: GPRs but RAX/RSP (in the VMCB) into the processor, the guest's TSC_AUX (a
    * user-return MSR), the V_TPR from the TPR, then VMLOAD, VMRUN, VMSAVE of the guest's VMCB (as
    * `__svm_vcpu_run` brackets VMRUN), and back.
@@ -594,8 +629,10 @@ export class SvmDriver implements ArchOps {
     const vi = this.vmcb.u32(VMCB.V_INTR);
     this.vmcb.setU32(VMCB.V_INTR, (vi & ~VIntr.TPR_MASK) | (kvmGetCr(vcpu, 8) & 0xf));
     vcpu.fpu.loadInto(s);
-    vcpu.debugRegs.loadInto(s);
-    // svm_update_exception_bitmap: #PF for the shadow MMU, #BP while a debugger owns it (USE_SW_BP).
+    if (vcpu.debugRegs.debuggerOwns || kvmUsesHwBp(vcpu)) this.loadDebuggerRegs(vcpu, s);
+    else vcpu.debugRegs.loadInto(s);
+    // svm_update_exception_bitmap: #PF for the shadow MMU, #BP while a debugger owns it (USE_SW_BP),
+    // #DB while it owns the debug registers (USE_HW_BP).
     this.vmcb.setU32(VMCB.INTERCEPT_EXCEPTIONS, (1 << 14) | kvmGuestDebugExceptions(vcpu));
     g.hostTick = svm.nmiSingleStep ? 1 : budget;
     svm.nmiSingleStep = false;
@@ -616,7 +653,8 @@ export class SvmDriver implements ArchOps {
     }
     svm.tscAux = s.tscAux[0];
     vcpu.fpu.saveFrom(s);
-    vcpu.debugRegs.saveFrom(s);
+    // While the debugger owns DR0–DR3 they are its own; the guest's stay in vcpu.debugRegs.
+    if (!vcpu.debugRegs.debuggerOwns) vcpu.debugRegs.saveFrom(s);
     vcpu.instructions += g.lastInstructions;
     // sync_cr8_to_lapic: CR8 writes that did not exit changed V_TPR, i.e. the TPR.
     if (vcpu.apic !== null && !(this.vmcb.u32(VMCB.INTERCEPT_CR) & (1 << (16 + 8)))) {

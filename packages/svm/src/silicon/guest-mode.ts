@@ -73,6 +73,8 @@ export class SvmGuestMode implements Intercepts {
   hostTick = 200_000;
   lastInstructions = 0;
   private crIntercepts = 0;
+  /** INTERCEPT_DR: bits 15:0 reads of DR0–DR15, 31:16 writes (APM Vol. 2 15.10). */
+  private drIntercepts = 0;
   private misc1 = 0;
   private iopm: Uint8Array[] = [];
   private msrpm: Uint8Array[] = [];
@@ -96,6 +98,8 @@ export class SvmGuestMode implements Intercepts {
       case InterceptKind.CrWrite:
         // CLTS and LMSW are CR0 writes (15.9).
         return ((this.crIntercepts >>> (16 + exit.cr)) & 1) === 1;
+      case InterceptKind.DrAccess:
+        return ((this.drIntercepts >>> (exit.drWrite ? 16 + exit.dr : exit.dr)) & 1) === 1;
       case InterceptKind.Io:
         return this.ioExits(exit);
       case InterceptKind.Rdmsr:
@@ -232,6 +236,8 @@ export class SvmGuestMode implements Intercepts {
     s.cr[3] = v.u32(VMCB.CR3);
     s.crHigh[3] = v.hi(VMCB.CR3);
     s.cr[4] = v.u32(VMCB.CR4);
+    // VMRUN loads DR6 and DR7 from the save area, #VMEXIT stores them (APM Vol. 2 15.5.1).
+    s.dr[6] = v.u32(VMCB.DR6);
     s.dr[7] = v.u32(VMCB.DR7);
     s.efer[0] = v.u32(VMCB.EFER);
     s.efer[1] = v.hi(VMCB.EFER);
@@ -250,6 +256,7 @@ export class SvmGuestMode implements Intercepts {
     s.pendingType = -1;
 
     this.crIntercepts = v.u32(VMCB.INTERCEPT_CR);
+    this.drIntercepts = v.u32(VMCB.INTERCEPT_DR);
     const m1 = v.u32(VMCB.INTERCEPT_MISC1);
     const m2 = v.u32(VMCB.INTERCEPT_MISC2);
     this.misc1 = m1;
@@ -258,6 +265,7 @@ export class SvmGuestMode implements Intercepts {
     let mask = 0;
     if (this.crIntercepts & 0xffff) mask |= bit(InterceptKind.CrRead);
     if (this.crIntercepts >>> 16) mask |= bit(InterceptKind.CrWrite);
+    if (this.drIntercepts !== 0) mask |= bit(InterceptKind.DrAccess);
     if (m1 & Intercept1.CPUID) mask |= bit(InterceptKind.Cpuid);
     if (m1 & Intercept1.HLT) mask |= bit(InterceptKind.Hlt);
     if (m1 & Intercept1.INVLPG) mask |= bit(InterceptKind.Invlpg);
@@ -317,6 +325,7 @@ export class SvmGuestMode implements Intercepts {
     v.set64(VMCB.CR2, s.cr[2], s.crHigh[2]);
     v.set64(VMCB.CR3, s.cr[3], s.crHigh[3]);
     v.set64(VMCB.CR4, s.cr[4], 0);
+    v.set64(VMCB.DR6, s.dr[6], 0);
     v.set64(VMCB.DR7, s.dr[7], 0);
     v.set64(VMCB.EFER, s.efer[0], s.efer[1]);
     v.set64(VMCB.RFLAGS, s.rflags[0], 0);
@@ -411,6 +420,11 @@ export class SvmGuestMode implements Intercepts {
       case InterceptKind.CrWrite:
         this.exit(v, SvmExit.WRITE_CR0 + e.cr, e.crAccessType === 0 ? e.gpr : 0, 0, next);
         if (e.crAccessType === 0) v.setU32(VMCB.EXITINFO1 + 4, 0x80000000);
+        return;
+      case InterceptKind.DrAccess:
+        // Decode assists (15.33.1): EXITINFO1[3:0] the GPR, bit 63 set for MOV DR.
+        this.exit(v, (e.drWrite ? SvmExit.WRITE_DR0 : SvmExit.READ_DR0) + e.dr, e.gpr, 0, next);
+        v.setU32(VMCB.EXITINFO1 + 4, 0x80000000);
         return;
       case InterceptKind.Io: {
         const sz = e.ioSize === 1 ? IoioInfo.SZ8 : e.ioSize === 2 ? IoioInfo.SZ16 : IoioInfo.SZ32;

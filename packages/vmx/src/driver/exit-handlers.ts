@@ -6,6 +6,7 @@
  * KVM_EXIT_UNKNOWN carrying the hardware reason.
  */
 import {
+  DB_VECTOR,
   ExitResult,
   foldLinearAddress,
   isCanonicalHigh,
@@ -14,9 +15,11 @@ import {
   type KvmRunView,
   kvmBreakpointExit,
   kvmClts,
+  kvmDebugExit,
   kvmEmulateCpuid,
   kvmEmulateHalt,
   kvmEmulateHypercall,
+  kvmEmulateMovDr,
   kvmEmulatePio,
   kvmEmulateRdmsr,
   kvmEmulateStringPio,
@@ -66,6 +69,10 @@ function handleException(d: VmxDriver, vcpu: SoftVcpu, run: KvmRunView): ExitRes
     return kvmMmuPageFault(vcpu, run, foldLinearAddress(cr2, d.vmcs.high), errorCode);
   }
   if (vector === BP_VECTOR && kvmGuestDebugOwnsBp(vcpu)) return kvmBreakpointExit(vcpu, run);
+  // handle_exception_nmi's DB_VECTOR case: the debugger owns the debug registers (USE_HW_BP);
+  // DR6 from the qualification (B3–B0, BD, BS), DR7 as the guest ran with it.
+  if (vector === DB_VECTOR && vcpu.debugRegs.debuggerOwns)
+    return kvmDebugExit(vcpu, run, d.vmcs.read(VMCS.EXIT_QUALIFICATION), d.vmcs.read(VMCS.GUEST_DR7));
   run.exitReason = KVM_EXIT.EXCEPTION;
   run.ex.exception = vector;
   run.ex.errorCode = errorCode;
@@ -151,6 +158,21 @@ function handleCrAccess(d: VmxDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResu
   }
   // A fault injected by the write leaves RIP at the instruction.
   if (!d.eventPending(vcpu)) skipEmulatedInstruction(vcpu, len);
+  return ExitResult.Reenter;
+}
+
+/**
+ * MOV DR (Table 28-4: DR number in bits 2:0, bit 4 set for MOV from DR, the GPR in 11:8), exiting
+ * only while the debugger owns the debug registers: the guest reads and writes its own
+ * (`handle_dr`, kvm_get_dr / kvm_set_dr), a bad DR6/DR7 value is #GP(0).
+ */
+function handleDrAccess(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
+  const q = d.vmcs.read(VMCS.EXIT_QUALIFICATION);
+  d.cacheRegs(vcpu);
+  if (kvmEmulateMovDr(vcpu, q & 7, (q & 0x10) === 0, (q >>> 8) & 15, kvmIs64BitMode(vcpu))) {
+    d.decacheRegs(vcpu);
+    skipEmulatedInstruction(vcpu, instructionLength(d));
+  }
   return ExitResult.Reenter;
 }
 
@@ -271,6 +293,7 @@ export const VMX_EXIT_HANDLERS: readonly (ExitHandler | undefined)[] = (() => {
   t[ExitReason.INVLPG] = handleInvlpg;
   t[ExitReason.VMCALL] = handleVmcall;
   t[ExitReason.CR_ACCESS] = handleCrAccess;
+  t[ExitReason.DR_ACCESS] = handleDrAccess;
   t[ExitReason.IO_INSTRUCTION] = handleIo;
   t[ExitReason.MSR_READ] = handleRdmsr;
   t[ExitReason.MSR_WRITE] = handleWrmsr;

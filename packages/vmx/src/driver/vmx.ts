@@ -14,8 +14,10 @@ import {
   type KvmRunView,
   kvmGuestDebugExceptions,
   kvmResetControlRegs,
+  kvmUsesHwBp,
   type SoftVcpu,
 } from '@kvm/core';
+import type { CpuState } from '@kvm/x86emu';
 import { VMCS } from '../silicon/vmcs-fields.js';
 import {
   AR_UNUSABLE,
@@ -668,6 +670,35 @@ export class VmxDriver implements ArchOps {
   // ---- run ---------------------------------------------------------------------------------
 
   /**
+   * KVM_GUESTDBG_USE_HW_BP around an entry (`kvm_update_dr7`, and `vcpu_enter_guest` loading
+   * `eff_db`): the debugger's DR0–DR3 into the processor and its DR7 into GUEST_DR7. When it takes
+   * the registers over, the guest's DR7 (GUEST_DR7) and DR6 are set aside in `vcpu.debugRegs`
+   * and MOV DR exits (handle_dr serves the guest its own values); when it gives them back, they
+   * return and MOV DR runs in the guest again.
+   */
+  private loadDebuggerRegs(vcpu: SoftVcpu, s: CpuState): void {
+    const d = vcpu.debugRegs;
+    const hw = kvmUsesHwBp(vcpu);
+    if (hw !== d.debuggerOwns) {
+      const ctl = this.vmcs.read(VMCS.CPU_BASED_VM_EXEC_CONTROL);
+      if (hw) {
+        d.dr7 = this.vmcs.read(VMCS.GUEST_DR7);
+        d.dr6 = s.dr[6];
+        this.vmcs.write(VMCS.CPU_BASED_VM_EXEC_CONTROL, (ctl | CpuBased.MOV_DR_EXITING) >>> 0);
+      } else {
+        this.vmcs.write(VMCS.GUEST_DR7, d.dr7);
+        s.dr[6] = d.dr6;
+        this.vmcs.write(VMCS.CPU_BASED_VM_EXEC_CONTROL, (ctl & ~CpuBased.MOV_DR_EXITING) >>> 0);
+      }
+      d.debuggerOwns = hw;
+    }
+    if (hw) {
+      d.loadDebugger(s, vcpu.guestDebugRegs, vcpu.guestDebugRegsHigh);
+      this.vmcs.write(VMCS.GUEST_DR7, vcpu.guestDebugRegs[7]);
+    } else d.loadInto(s);
+  }
+
+  /**
    * `vmx_vcpu_run`: the guest's GPRs (but RSP, which the VMCS has) and CR2 into the processor,
    * VMLAUNCH or VMRESUME, and back. A VMfail is KVM_EXIT_FAIL_ENTRY with the VM-instruction
    * error as the hardware reason.
@@ -694,8 +725,10 @@ export class VmxDriver implements ArchOps {
     s.sfmask[0] = vmx.sfmask;
     s.tscAux[0] = vmx.tscAux;
     vcpu.fpu.loadInto(s);
-    vcpu.debugRegs.loadInto(s);
-    // update_exception_bitmap: #PF for the shadow MMU, #BP while a debugger owns it (USE_SW_BP).
+    if (vcpu.debugRegs.debuggerOwns || kvmUsesHwBp(vcpu)) this.loadDebuggerRegs(vcpu, s);
+    else vcpu.debugRegs.loadInto(s);
+    // update_exception_bitmap: #PF for the shadow MMU, #BP while a debugger owns it (USE_SW_BP),
+    // #DB while it owns the debug registers (USE_HW_BP).
     this.vmcs.write(VMCS.EXCEPTION_BITMAP, (1 << 14) | kvmGuestDebugExceptions(vcpu));
     nr.hostTick = budget;
     const st = vmx.launched ? this.cpu.vmresume() : this.cpu.vmlaunch();
@@ -728,7 +761,8 @@ export class VmxDriver implements ArchOps {
     vmx.sfmask = s.sfmask[0];
     vmx.tscAux = s.tscAux[0];
     vcpu.fpu.saveFrom(s);
-    vcpu.debugRegs.saveFrom(s);
+    // While the debugger owns DR0–DR3 they are its own; the guest's stay in vcpu.debugRegs.
+    if (!vcpu.debugRegs.debuggerOwns) vcpu.debugRegs.saveFrom(s);
     vcpu.instructions += nr.lastInstructions;
     // MOV to CR8 wrote VTPR: the LAPIC's TPR (KVM's virtual-APIC page is the TPR itself).
     if (vmx.tprShadow && vcpu.apic !== null) {

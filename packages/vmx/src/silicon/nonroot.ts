@@ -47,6 +47,9 @@ import type { VmxSilicon } from './vmx-silicon.js';
 const X86_CR0_TS = 1 << 3;
 const X86_CR0_PG = 0x80000000;
 const PF_VECTOR = 14;
+const DB_VECTOR = 1;
+/** DR6's B0–B3, BD and BS: a #DB's exit qualification (SDM Vol. 3C 27.2.1, Table 27-1). */
+const DR6_EXIT_QUAL_BITS = 0x600f;
 const EFER_LME = 1 << 8;
 const EFER_LMA = 1 << 10;
 const TWO32 = 4294967296;
@@ -565,6 +568,10 @@ export class VmxNonRoot implements Intercepts {
         // The qualification of a #PF is the faulting linear address, canonical (27.2.1).
         if (e.vector === PF_VECTOR)
           this.silicon.setFieldHigh(VMCS.EXIT_QUALIFICATION, linearHigh(e.faultAddress));
+        // Of a #DB, what it would have put in DR6: B3–B0, BD, BS (27.2.1, Table 27-1). (x86emu
+        // has written DR6 already; the VMM that intercepts #DB keeps the guest's DR6 itself.)
+        else if (e.vector === DB_VECTOR)
+          this.silicon.setField(VMCS.EXIT_QUALIFICATION, this.cpu.state.dr[6] & DR6_EXIT_QUAL_BITS);
         // A fault in an IRET that began under virtual-NMI blocking (now cleared, 27.3.1): bit 12
         // says so, that the VMM may block NMIs again when it resumes the IRET (27.2.2; not for #DF).
         const unblock =
