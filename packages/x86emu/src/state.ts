@@ -109,58 +109,92 @@ export const SegAttr = {
 export const Interruptibility = { STI: 1 << 0, MOV_SS: 1 << 1, NMI: 1 << 3 } as const;
 
 /** The architectural state. Construct with `new CpuState()`: the power-on state of SDM Vol. 3 9.1.1. */
+/**
+ * The bytes behind a `CpuState`'s arrays, handed out in order with natural alignment. The first
+ * 256 bytes are XMM0–XMM15 (views of `xmm.buffer` at offset 0 see them, as before).
+ */
+class StateArena {
+  static readonly SIZE = 1024;
+  readonly buffer = new ArrayBuffer(StateArena.SIZE);
+  readonly bytes = new Uint8Array(this.buffer);
+  private next = 256;
+
+  private take(bytes: number, align: number): number {
+    const at = (this.next + align - 1) & ~(align - 1);
+    if (at + bytes > StateArena.SIZE) throw new Error('CpuState arena too small');
+    this.next = at + bytes;
+    return at;
+  }
+  u32(n: number): Uint32Array {
+    return new Uint32Array(this.buffer, this.take(4 * n, 4), n);
+  }
+  u16(n: number): Uint16Array {
+    return new Uint16Array(this.buffer, this.take(2 * n, 2), n);
+  }
+  u8(n: number): Uint8Array {
+    return new Uint8Array(this.buffer, this.take(n, 1), n);
+  }
+}
+
 export class CpuState {
+  /**
+   * Every array below is a view into this one buffer (XMM0–15 at offset 0, then the rest in
+   * declaration order), so that `copyFrom` (emulate()'s snapshot, twice per emulated
+   * instruction) is one copy, not forty-five `TypedArray.set` calls.
+   */
+  private readonly arena = new StateArena();
+
   /** RAX…R15, low halves, by `Reg` number. */
-  readonly gpr = new Uint32Array(16);
-  readonly gprHigh = new Uint32Array(16);
+  readonly gpr = this.arena.u32(16);
+  readonly gprHigh = this.arena.u32(16);
   /** RIP: `rip[0]` low, `rip[1]` high. */
-  readonly rip = new Uint32Array(2);
+  readonly rip = this.arena.u32(2);
   /**
    * RFLAGS, architectural value. While `Cpu.run()` executes, the arithmetic flags may live in
    * the CPU's lazy-flag state; they are written back here whenever `run()` returns.
    */
-  readonly rflags = new Uint32Array(1);
+  readonly rflags = this.arena.u32(1);
 
   /** Segment registers by `Seg` number: visible selector and hidden part (base, byte-granular limit, attributes). */
-  readonly segSel = new Uint16Array(8);
-  readonly segBase = new Uint32Array(8);
-  readonly segBaseHigh = new Uint32Array(8);
-  readonly segLimit = new Uint32Array(8);
-  readonly segAttr = new Uint32Array(8);
+  readonly segSel = this.arena.u16(8);
+  readonly segBase = this.arena.u32(8);
+  readonly segBaseHigh = this.arena.u32(8);
+  readonly segLimit = this.arena.u32(8);
+  readonly segAttr = this.arena.u32(8);
 
   /** GDTR (index 0) and IDTR (index 1). */
-  readonly dtBase = new Uint32Array(2);
-  readonly dtBaseHigh = new Uint32Array(2);
-  readonly dtLimit = new Uint16Array(2);
+  readonly dtBase = this.arena.u32(2);
+  readonly dtBaseHigh = this.arena.u32(2);
+  readonly dtLimit = this.arena.u16(2);
 
   /** CR0, CR2, CR3, CR4, CR8 at indices 0, 2, 3, 4, 8 (1, 5–7 unused). */
-  readonly cr = new Uint32Array(9);
-  readonly crHigh = new Uint32Array(9);
+  readonly cr = this.arena.u32(9);
+  readonly crHigh = this.arena.u32(9);
   /** DR0–DR7 (DR4/DR5 alias DR6/DR7 when CR4.DE = 0). */
-  readonly dr = new Uint32Array(8);
+  readonly dr = this.arena.u32(8);
   /** Bits 63:32 of DR0–DR3 (64-bit linear addresses; DR6/DR7's upper halves are reserved, zero). */
-  readonly drHigh = new Uint32Array(4);
+  readonly drHigh = this.arena.u32(4);
   /** EFER: `efer[0]` low, `efer[1]` high. */
-  readonly efer = new Uint32Array(2);
+  readonly efer = this.arena.u32(2);
   /** IA32_SYSENTER_CS, _ESP, _EIP (MSRs 0x174–0x176), low halves. */
-  readonly sysenter = new Uint32Array(3);
+  readonly sysenter = this.arena.u32(3);
   /** Their high halves (ESP and EIP are 64-bit addresses on Intel 64; [0] stays 0). */
-  readonly sysenterHigh = new Uint32Array(3);
+  readonly sysenterHigh = this.arena.u32(3);
   /** Time-stamp counter as two halves; advanced by instructions retired. */
-  readonly tsc = new Uint32Array(2);
+  readonly tsc = this.arena.u32(2);
   /**
    * The SYSCALL MSRs (SDM Vol. 3 5.8.8): IA32_STAR, IA32_LSTAR, IA32_CSTAR as halves, IA32_FMASK;
    * IA32_KERNEL_GS_BASE (SWAPGS) as halves; IA32_TSC_AUX (RDTSCP). FS/GS bases live in
    * `segBase`/`segBaseHigh`.
    */
-  readonly star = new Uint32Array(2);
-  readonly lstar = new Uint32Array(2);
-  readonly cstar = new Uint32Array(2);
-  readonly sfmask = new Uint32Array(1);
-  readonly kernelGsBase = new Uint32Array(2);
-  readonly tscAux = new Uint32Array(1);
+  readonly star = this.arena.u32(2);
+  readonly lstar = this.arena.u32(2);
+  readonly cstar = this.arena.u32(2);
+  readonly sfmask = this.arena.u32(1);
+  readonly kernelGsBase = this.arena.u32(2);
+  readonly tscAux = this.arena.u32(1);
   /** IA32_PAT (MSR 277H) as halves: eight memory types (SDM Vol. 3 12.12.2). Caching is not modelled. */
-  readonly pat = new Uint32Array(2);
+  readonly pat = this.arena.u32(2);
 
   /** Current privilege level (0–3). Architecturally CS.RPL; kept explicitly as in VMX (SS.DPL). */
   cpl = 0;
@@ -181,34 +215,34 @@ export class CpuState {
   pendingInstructionLength = 0;
 
   /** x87 control, status (TOP in bits 13:11) and full tag word (2 bits per physical register). */
-  readonly fpuControl = new Uint16Array(1);
-  readonly fpuStatus = new Uint16Array(1);
-  readonly fpuTag = new Uint16Array(1);
+  readonly fpuControl = this.arena.u16(1);
+  readonly fpuStatus = this.arena.u16(1);
+  readonly fpuTag = this.arena.u16(1);
   /**
    * The physical registers R0–R7, 10 bytes each in the memory format (significand low dword,
    * high dword, sign/exponent). ST(i) is R((TOP + i) mod 8): a push or pop only moves TOP (SDM
    * Vol. 1 8.1.2); FNSAVE/FXSAVE store the registers in ST order.
    */
-  readonly fpuRegs = new Uint8Array(80);
+  readonly fpuRegs = this.arena.u8(80);
   /**
    * `fpuRegs` as 16-bit words (register k at words 5k…5k+4), the interpreter's fast view of the
    * same bytes (little-endian hosts, as every x86-64 and ARM Node is).
    */
-  readonly fpuWords = new Uint16Array(this.fpuRegs.buffer);
+  readonly fpuWords = new Uint16Array(this.fpuRegs.buffer, this.fpuRegs.byteOffset, 40);
   /**
    * The last x87 non-control instruction (SDM Vol. 1 8.1.8-8.1.10): FIP (offset, 64-bit in
    * halves), FDP (its memory operand's offset), the FCS and FDS selectors, and FOP (the 11-bit
    * opcode: low 3 bits of the first opcode byte, then the ModRM byte).
    */
-  readonly fpuIp = new Uint32Array(2);
-  readonly fpuDp = new Uint32Array(2);
-  readonly fpuSel = new Uint16Array(2);
-  readonly fpuOpcode = new Uint16Array(1);
+  readonly fpuIp = this.arena.u32(2);
+  readonly fpuDp = this.arena.u32(2);
+  readonly fpuSel = this.arena.u16(2);
+  readonly fpuOpcode = this.arena.u16(1);
   /** XCR0, the XSAVE feature-enable register (SDM Vol. 1 13.3): x87 (bit 0, always 1) and SSE (bit 1). */
-  readonly xcr0 = new Uint32Array(2);
+  readonly xcr0 = this.arena.u32(2);
   /** MXCSR (FXSAVE/FXRSTOR) and XMM0–XMM15 bytes, kept so an OS can save and restore them. */
-  readonly mxcsr = new Uint32Array(1);
-  readonly xmm = new Uint8Array(256);
+  readonly mxcsr = this.arena.u32(1);
+  readonly xmm = new Uint8Array(this.arena.buffer, 0, 256);
 
   constructor() {
     this.reset();
@@ -283,33 +317,7 @@ export class CpuState {
 
   /** Copies every field of `from` into this state (for snapshots; allocation-free). */
   copyFrom(from: CpuState): void {
-    this.gpr.set(from.gpr);
-    this.gprHigh.set(from.gprHigh);
-    this.rip.set(from.rip);
-    this.rflags.set(from.rflags);
-    this.segSel.set(from.segSel);
-    this.segBase.set(from.segBase);
-    this.segBaseHigh.set(from.segBaseHigh);
-    this.segLimit.set(from.segLimit);
-    this.segAttr.set(from.segAttr);
-    this.dtBase.set(from.dtBase);
-    this.dtBaseHigh.set(from.dtBaseHigh);
-    this.dtLimit.set(from.dtLimit);
-    this.cr.set(from.cr);
-    this.crHigh.set(from.crHigh);
-    this.dr.set(from.dr);
-    this.drHigh.set(from.drHigh);
-    this.efer.set(from.efer);
-    this.sysenter.set(from.sysenter);
-    this.sysenterHigh.set(from.sysenterHigh);
-    this.tsc.set(from.tsc);
-    this.star.set(from.star);
-    this.lstar.set(from.lstar);
-    this.cstar.set(from.cstar);
-    this.sfmask.set(from.sfmask);
-    this.kernelGsBase.set(from.kernelGsBase);
-    this.tscAux.set(from.tscAux);
-    this.pat.set(from.pat);
+    this.arena.bytes.set(from.arena.bytes);
     this.cpl = from.cpl;
     this.interruptibility = from.interruptibility;
     this.halted = from.halted;
@@ -318,16 +326,5 @@ export class CpuState {
     this.pendingErrorCode = from.pendingErrorCode;
     this.pendingHasErrorCode = from.pendingHasErrorCode;
     this.pendingInstructionLength = from.pendingInstructionLength;
-    this.fpuControl.set(from.fpuControl);
-    this.fpuStatus.set(from.fpuStatus);
-    this.fpuTag.set(from.fpuTag);
-    this.fpuRegs.set(from.fpuRegs);
-    this.fpuIp.set(from.fpuIp);
-    this.fpuDp.set(from.fpuDp);
-    this.fpuSel.set(from.fpuSel);
-    this.fpuOpcode.set(from.fpuOpcode);
-    this.xcr0.set(from.xcr0);
-    this.mxcsr.set(from.mxcsr);
-    this.xmm.set(from.xmm);
   }
 }
