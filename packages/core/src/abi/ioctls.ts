@@ -30,6 +30,7 @@ import {
   kvmSregs,
   kvmTranslation,
   kvmUserspaceMemoryRegion,
+  kvmVcpuEvents,
   kvmXcrs,
   kvmXsave,
 } from './structs.js';
@@ -129,7 +130,10 @@ const ROWS = [
   ['KVM_NMI', 'IO', 0x9a, null, VCPU],
   ['KVM_SET_GUEST_DEBUG', 'IOW', 0x9b, struct(kvmGuestDebug), VCPU],
   ['KVM_GET_PIT2', 'IOR', 0x9f, struct(kvmPitState2), VM],
+  // Numbers 0x9f/0xa0 twice, as in the header (a vCPU's events, the VM's PIT).
+  ['KVM_GET_VCPU_EVENTS', 'IOR', 0x9f, struct(kvmVcpuEvents), VCPU],
   ['KVM_SET_PIT2', 'IOW', 0xa0, struct(kvmPitState2), VM],
+  ['KVM_SET_VCPU_EVENTS', 'IOW', 0xa0, struct(kvmVcpuEvents), VCPU],
   ['KVM_GET_XSAVE', 'IOR', 0xa4, struct(kvmXsave), VCPU],
   // Number 0xa5 twice, as in the header: the request (direction, size) tells them apart.
   ['KVM_SET_XSAVE', 'IOW', 0xa5, struct(kvmXsave), VCPU],

@@ -25,6 +25,7 @@ import type {
   KvmSregs,
   KvmTranslation,
   KvmUserspaceMemoryRegion,
+  KvmVcpuEvents,
 } from '../api/structs.js';
 import {
   bytes,
@@ -291,6 +292,33 @@ export const kvmPitConfig: StructCodec<KvmPitConfig> = defineStruct<KvmPitConfig
   padding('pad', 4, 60),
 ]);
 
+/** struct kvm_vcpu_events (KVM_GET/SET_VCPU_EVENTS), 64 bytes. */
+export const kvmVcpuEvents: StructCodec<KvmVcpuEvents> = defineStruct<KvmVcpuEvents>('kvm_vcpu_events', 64, [
+  field('exceptionInjected', 0, u8, 'exception.injected'),
+  field('exceptionNr', 1, u8, 'exception.nr'),
+  field('exceptionHasErrorCode', 2, u8, 'exception.has_error_code'),
+  field('exceptionPending', 3, u8, 'exception.pending'),
+  field('exceptionErrorCode', 4, u32, 'exception.error_code'),
+  field('interruptInjected', 8, u8, 'interrupt.injected'),
+  field('interruptNr', 9, u8, 'interrupt.nr'),
+  field('interruptSoft', 10, u8, 'interrupt.soft'),
+  field('interruptShadow', 11, u8, 'interrupt.shadow'),
+  field('nmiInjected', 12, u8, 'nmi.injected'),
+  field('nmiPending', 13, u8, 'nmi.pending'),
+  field('nmiMasked', 14, u8, 'nmi.masked'),
+  padding('nmi.pad', 15, 1),
+  field('sipiVector', 16, u32, 'sipi_vector'),
+  field('flags', 20, u32),
+  field('smiSmm', 24, u8, 'smi.smm'),
+  field('smiPending', 25, u8, 'smi.pending'),
+  field('smiSmmInsideNmi', 26, u8, 'smi.smm_inside_nmi'),
+  field('smiLatchedInit', 27, u8, 'smi.latched_init'),
+  field('tripleFaultPending', 28, u8, 'triple_fault.pending'),
+  padding('reserved', 29, 26),
+  field('exceptionHasPayload', 55, u8, 'exception_has_payload'),
+  field('exceptionPayload', 56, u64, 'exception_payload'),
+]);
+
 /** struct kvm_mp_state (KVM_GET/SET_MP_STATE): one of `KVM_MP_STATE`. */
 export const kvmMpState: StructCodec<KvmMpState> = defineStruct<KvmMpState>('kvm_mp_state', 4, [
   field('mpState', 0, u32, 'mp_state'),
@@ -404,6 +432,7 @@ export const KVM_STRUCT_CODECS = {
   kvmIrqRoutingEntry,
   kvmPitConfig,
   kvmMpState,
+  kvmVcpuEvents,
   kvmPitChannelState,
   kvmPitState2,
   kvmTranslation,

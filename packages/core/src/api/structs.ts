@@ -154,6 +154,35 @@ export interface KvmPitConfig {
   flags: number;
 }
 
+/**
+ * struct kvm_vcpu_events (KVM_GET/SET_VCPU_EVENTS), its nested structs flattened: the event
+ * being injected, the interrupt shadow (`KVM_X86_SHADOW_INT_*`), NMI pending / masked, `flags`
+ * (`KVM_VCPUEVENT_VALID_*`).
+ */
+export interface KvmVcpuEvents {
+  exceptionInjected: number;
+  exceptionNr: number;
+  exceptionHasErrorCode: number;
+  exceptionPending: number;
+  exceptionErrorCode: number;
+  interruptInjected: number;
+  interruptNr: number;
+  interruptSoft: number;
+  interruptShadow: number;
+  nmiInjected: number;
+  nmiPending: number;
+  nmiMasked: number;
+  sipiVector: number;
+  flags: number;
+  smiSmm: number;
+  smiPending: number;
+  smiSmmInsideNmi: number;
+  smiLatchedInit: number;
+  tripleFaultPending: number;
+  exceptionHasPayload: number;
+  exceptionPayload: bigint;
+}
+
 /** struct kvm_mp_state: a vCPU's multiprocessing state (`KVM_MP_STATE_*`). */
 export interface KvmMpState {
   mpState: number;

@@ -31,6 +31,7 @@ import type {
   KvmSregs,
   KvmTranslation,
   KvmUserspaceMemoryRegion,
+  KvmVcpuEvents,
 } from './structs.js';
 
 /** The `/dev/kvm` system handle. */
@@ -191,6 +192,13 @@ export interface Vcpu {
   getCpuid2?(): KvmCpuidEntry2[];
   /** KVM_NMI: queue an NMI (`kvm_inject_nmi`), with or without the in-kernel irqchip (added; optional). */
   nmi?(): void;
+  /**
+   * KVM_GET_VCPU_EVENTS: the event waiting for injection, the interrupt shadow, NMI pending and
+   * masked (added; optional).
+   */
+  getVcpuEvents?(): KvmVcpuEvents;
+  /** KVM_SET_VCPU_EVENTS: loads them; unknown flags, SMM or a bad exception vector are EINVAL (added; optional). */
+  setVcpuEvents?(events: KvmVcpuEvents): void;
   /** KVM_TRANSLATE: the guest page walk for linear address `gva` (added; optional). */
   translate?(gva: bigint): KvmTranslation;
   /** KVM_SET_SIGNAL_MASK: signals blocked during KVM_RUN, `null` to clear (added; optional). */

@@ -16,6 +16,7 @@ import {
   kvmRegs,
   kvmSregs,
   kvmTranslation,
+  kvmVcpuEvents,
   kvmXcrs,
   kvmXsave,
 } from '../abi/structs.js';
@@ -29,6 +30,7 @@ import type {
   KvmRegs,
   KvmSregs,
   KvmTranslation,
+  KvmVcpuEvents,
 } from '../api/structs.js';
 import type { Vcpu, VcpuKickHandle } from '../api/types.js';
 import type { KvmDevice } from './device.js';
@@ -164,6 +166,18 @@ export class KvmVcpu implements Vcpu {
   /** KVM_NMI: queue an NMI, delivered through IDT vector 2 once NMIs are not blocked. */
   nmi(): void {
     this.handle.ioctl('KVM_NMI', 0);
+  }
+
+  /** KVM_GET_VCPU_EVENTS. */
+  getVcpuEvents(): KvmVcpuEvents {
+    const buf = new Uint8Array(kvmVcpuEvents.size);
+    this.handle.ioctl('KVM_GET_VCPU_EVENTS', buf);
+    return kvmVcpuEvents.decode(buf);
+  }
+
+  /** KVM_SET_VCPU_EVENTS. */
+  setVcpuEvents(events: KvmVcpuEvents): void {
+    this.handle.ioctl('KVM_SET_VCPU_EVENTS', kvmVcpuEvents.encode(events));
   }
 
   /** KVM_TRANSLATE: walk the guest's page tables for linear address `gva`. */

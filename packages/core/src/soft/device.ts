@@ -27,6 +27,7 @@ import {
   kvmSregs,
   kvmTranslation,
   kvmUserspaceMemoryRegion,
+  kvmVcpuEvents,
 } from '../abi/structs.js';
 import { KVM_API_VERSION } from '../abi/version.js';
 import { Errno, KvmError } from '../api/errors.js';
@@ -55,6 +56,7 @@ import {
   type TscClockMode,
 } from './tsc-clock.js';
 import type { SoftVcpu } from './vcpu.js';
+import { kvmGetVcpuEvents, kvmSetVcpuEvents } from './vcpu-events.js';
 import { KVM_MAX_VCPU_IDS, KVM_MAX_VCPUS, KVM_SOFT_MAX_VCPUS, SoftVm, type VcpuMmuOps } from './vm.js';
 import { getXcrs, getXsave, guestSupportedXcr0, setXcrs, setXsave } from './xsave.js';
 
@@ -117,6 +119,9 @@ const CAPABILITIES: ReadonlyMap<number, number> = new Map([
   // KVM_GET/SET_XSAVE and KVM_GET/SET_XCRS (xsave.ts).
   [KVM_CAP.XSAVE, 1],
   [KVM_CAP.XCRS, 1],
+  // KVM_GET/SET_VCPU_EVENTS (vcpu-events.ts); KVM_NMI.
+  [KVM_CAP.VCPU_EVENTS, 1],
+  [KVM_CAP.USER_NMI, 1],
 ]);
 
 type FdEntry =
@@ -408,6 +413,14 @@ vcpuIoctls[0x9a] = (_s, e, _a, def) => {
   if (e.vcpu.ops.injectNmi === undefined)
     throw new KvmError(def.name, Errno.EINVAL, 'this backend cannot inject NMIs');
   e.vcpu.nmiQueued = true;
+  return 0;
+};
+vcpuIoctls[0x9f] = (_s, e, arg, def) => {
+  kvmVcpuEvents.encodeInto(kvmGetVcpuEvents(e.vcpu), ptr(def, arg));
+  return 0;
+};
+vcpuIoctls[0xa0] = (_s, e, arg, def) => {
+  kvmSetVcpuEvents(e.vcpu, kvmVcpuEvents.decode(ptr(def, arg)));
   return 0;
 };
 vcpuIoctls[0x9b] = (_s, e, arg, def) => {

@@ -6,9 +6,20 @@
  * code's next instruction.
  */
 import { existsSync } from 'node:fs';
-import { KVM_EXIT, type KvmRunView, type Vcpu } from '@kvm/core';
+import { Errno, KVM_EXIT, KvmError, type KvmRunView, type Vcpu } from '@kvm/core';
 import { describe, expect, it } from 'vitest';
 import type { RealModeGuest } from './guest.js';
+
+function expectEinval(fn: () => unknown): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught, 'expected a KvmError').toBeInstanceOf(KvmError);
+  expect((caught as KvmError).code).toBe(new KvmError('x', Errno.EINVAL).code);
+}
 
 /** The port and AL of the I/O exit that `vcpu.run()` just returned. */
 function ioExit(vcpu: Vcpu): [number, number] {
@@ -91,6 +102,38 @@ export function defineNmiCases(guest: (source: string) => RealModeGuest, onHost 
       vcpu.nmi!();
       expect(ioExit(vcpu)).toEqual([0x12, 1]);
       expectHeldNmiAfterIret(vcpu, noNmiWindow);
+    });
+
+    it('reports the NMI masked in its handler and one pending behind it (KVM_GET_VCPU_EVENTS); unmasking it with KVM_SET_VCPU_EVENTS lets that one nest', () => {
+      const { vcpu } = guest(NMI_GUEST);
+      expect(ioExit(vcpu)).toEqual([0x10, 0]);
+      const idle = vcpu.getVcpuEvents!();
+      expect([idle.nmiMasked, idle.nmiPending, idle.nmiInjected]).toEqual([0, 0, 0]);
+      // KVM_VCPUEVENT_VALID_NMI_PENDING | _SHADOW | _SMM, as KVM reports without the optional caps.
+      expect(idle.flags).toBe(0x0d);
+      vcpu.nmi!();
+      expect(ioExit(vcpu)).toEqual([0x11, 1]);
+      expect(vcpu.getVcpuEvents!().nmiMasked).toBe(1);
+      vcpu.nmi!();
+      const held = vcpu.getVcpuEvents!();
+      expect([held.nmiMasked, held.nmiPending]).toEqual([1, 1]);
+      vcpu.setVcpuEvents!({ ...held, nmiMasked: 0 });
+      // Nested in the first handler: depth 2, then the first one finishes at depth 1.
+      expect(ioExit(vcpu)).toEqual([0x11, 2]);
+      expect(ioExit(vcpu)).toEqual([0x12, 2]);
+      expect(ioExit(vcpu)).toEqual([0x12, 1]);
+      expect(ioExit(vcpu)).toEqual([0x13, 2]);
+      expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+    });
+
+    it('KVM_SET_VCPU_EVENTS: EINVAL for unknown flags and for exception vector 2 or above 31', () => {
+      const { vcpu } = guest(NMI_GUEST);
+      const ev = vcpu.getVcpuEvents!();
+      expectEinval(() => vcpu.setVcpuEvents!({ ...ev, flags: ev.flags | 0x80 }));
+      expectEinval(() => vcpu.setVcpuEvents!({ ...ev, exceptionInjected: 1, exceptionNr: 2 }));
+      expectEinval(() => vcpu.setVcpuEvents!({ ...ev, exceptionInjected: 1, exceptionNr: 32 }));
+      vcpu.setVcpuEvents!(ev);
+      expect(ioExit(vcpu)).toEqual([0x10, 0]);
     });
 
     it('does not nest an NMI in the handler however many exits the handler makes, and folds two queued NMIs into one', () => {
