@@ -79,6 +79,63 @@ const SEG_FIELDS: readonly (readonly [number, number, number, number])[] = [
 /** SEG_FIELDS as VMCS slots, four per segment: the entry/exit loops index the region directly. */
 const SEG_SLOTS: Int16Array = Int16Array.from(SEG_FIELDS.flat(), (e) => VMCS_SLOT_BY_ENCODING[e >>> 1]);
 
+/**
+ * VMCS slots of the fields the entry and exit move (the region indexed directly, as the segment
+ * slots above: the processor's own accesses, once per field per entry/exit, with no table lookup).
+ */
+const S_CPU_BASED_VM_EXEC_CONTROL = VMCS_SLOT_BY_ENCODING[VMCS.CPU_BASED_VM_EXEC_CONTROL >>> 1];
+const S_CR0_GUEST_HOST_MASK = VMCS_SLOT_BY_ENCODING[VMCS.CR0_GUEST_HOST_MASK >>> 1];
+const S_CR0_READ_SHADOW = VMCS_SLOT_BY_ENCODING[VMCS.CR0_READ_SHADOW >>> 1];
+const S_CR3_TARGET_COUNT = VMCS_SLOT_BY_ENCODING[VMCS.CR3_TARGET_COUNT >>> 1];
+const S_CR4_GUEST_HOST_MASK = VMCS_SLOT_BY_ENCODING[VMCS.CR4_GUEST_HOST_MASK >>> 1];
+const S_CR4_READ_SHADOW = VMCS_SLOT_BY_ENCODING[VMCS.CR4_READ_SHADOW >>> 1];
+const S_EXCEPTION_BITMAP = VMCS_SLOT_BY_ENCODING[VMCS.EXCEPTION_BITMAP >>> 1];
+const S_EXIT_QUALIFICATION = VMCS_SLOT_BY_ENCODING[VMCS.EXIT_QUALIFICATION >>> 1];
+const S_GUEST_ACTIVITY_STATE = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_ACTIVITY_STATE >>> 1];
+const S_GUEST_CR0 = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_CR0 >>> 1];
+const S_GUEST_CR3 = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_CR3 >>> 1];
+const S_GUEST_CR4 = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_CR4 >>> 1];
+const S_GUEST_DR7 = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_DR7 >>> 1];
+const S_GUEST_GDTR_BASE = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_GDTR_BASE >>> 1];
+const S_GUEST_GDTR_LIMIT = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_GDTR_LIMIT >>> 1];
+const S_GUEST_IA32_EFER = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_IA32_EFER >>> 1];
+const S_GUEST_IDTR_BASE = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_IDTR_BASE >>> 1];
+const S_GUEST_IDTR_LIMIT = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_IDTR_LIMIT >>> 1];
+const S_GUEST_INTERRUPTIBILITY_INFO = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_INTERRUPTIBILITY_INFO >>> 1];
+const S_GUEST_RFLAGS = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_RFLAGS >>> 1];
+const S_GUEST_RIP = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_RIP >>> 1];
+const S_GUEST_RSP = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_RSP >>> 1];
+const S_GUEST_SYSENTER_CS = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_SYSENTER_CS >>> 1];
+const S_GUEST_SYSENTER_EIP = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_SYSENTER_EIP >>> 1];
+const S_GUEST_SYSENTER_ESP = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_SYSENTER_ESP >>> 1];
+const S_HOST_RSP = VMCS_SLOT_BY_ENCODING[VMCS.HOST_RSP >>> 1];
+const S_IDT_VECTORING_ERROR_CODE = VMCS_SLOT_BY_ENCODING[VMCS.IDT_VECTORING_ERROR_CODE >>> 1];
+const S_IDT_VECTORING_INFO_FIELD = VMCS_SLOT_BY_ENCODING[VMCS.IDT_VECTORING_INFO_FIELD >>> 1];
+const S_IO_BITMAP_A = VMCS_SLOT_BY_ENCODING[VMCS.IO_BITMAP_A >>> 1];
+const S_IO_BITMAP_B = VMCS_SLOT_BY_ENCODING[VMCS.IO_BITMAP_B >>> 1];
+const S_MSR_BITMAP = VMCS_SLOT_BY_ENCODING[VMCS.MSR_BITMAP >>> 1];
+const S_PAGE_FAULT_ERROR_CODE_MASK = VMCS_SLOT_BY_ENCODING[VMCS.PAGE_FAULT_ERROR_CODE_MASK >>> 1];
+const S_PAGE_FAULT_ERROR_CODE_MATCH = VMCS_SLOT_BY_ENCODING[VMCS.PAGE_FAULT_ERROR_CODE_MATCH >>> 1];
+const S_PIN_BASED_VM_EXEC_CONTROL = VMCS_SLOT_BY_ENCODING[VMCS.PIN_BASED_VM_EXEC_CONTROL >>> 1];
+const S_SECONDARY_VM_EXEC_CONTROL = VMCS_SLOT_BY_ENCODING[VMCS.SECONDARY_VM_EXEC_CONTROL >>> 1];
+const S_TPR_THRESHOLD = VMCS_SLOT_BY_ENCODING[VMCS.TPR_THRESHOLD >>> 1];
+const S_VIRTUAL_APIC_PAGE_ADDR = VMCS_SLOT_BY_ENCODING[VMCS.VIRTUAL_APIC_PAGE_ADDR >>> 1];
+const S_VM_ENTRY_CONTROLS = VMCS_SLOT_BY_ENCODING[VMCS.VM_ENTRY_CONTROLS >>> 1];
+const S_VM_ENTRY_EXCEPTION_ERROR_CODE = VMCS_SLOT_BY_ENCODING[VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE >>> 1];
+const S_VM_ENTRY_INSTRUCTION_LEN = VMCS_SLOT_BY_ENCODING[VMCS.VM_ENTRY_INSTRUCTION_LEN >>> 1];
+const S_VM_ENTRY_INTR_INFO_FIELD = VMCS_SLOT_BY_ENCODING[VMCS.VM_ENTRY_INTR_INFO_FIELD >>> 1];
+const S_VM_EXIT_CONTROLS = VMCS_SLOT_BY_ENCODING[VMCS.VM_EXIT_CONTROLS >>> 1];
+const S_VM_EXIT_INSTRUCTION_LEN = VMCS_SLOT_BY_ENCODING[VMCS.VM_EXIT_INSTRUCTION_LEN >>> 1];
+const S_VM_EXIT_INTR_ERROR_CODE = VMCS_SLOT_BY_ENCODING[VMCS.VM_EXIT_INTR_ERROR_CODE >>> 1];
+const S_VM_EXIT_INTR_INFO = VMCS_SLOT_BY_ENCODING[VMCS.VM_EXIT_INTR_INFO >>> 1];
+const S_VM_EXIT_REASON = VMCS_SLOT_BY_ENCODING[VMCS.VM_EXIT_REASON >>> 1];
+
+/** A whole field written as the processor writes it on exit: the value, the high half 0. */
+function put(v: VmxSilicon['vmcs'], slot: number, value: number): void {
+  v.setLo(slot, value >>> 0);
+  v.setHi(slot, 0);
+}
+
 /** InterceptKind → basic exit reason, for the kinds whose exit is just the instruction. */
 const SIMPLE_EXIT: Int16Array = (() => {
   const t = new Int16Array(32).fill(-1);
@@ -312,8 +369,6 @@ export class VmxNonRoot implements Intercepts {
   /** Loads the guest-state area and the controls into the CPU (SDM 27.3.2, 27.5, 27.6). */
   private loadGuest(): void {
     const si = this.silicon;
-    const f = (e: number): number => si.field(e);
-    const h = (e: number): number => si.fieldHigh(e);
     const s = this.cpu.state;
     const v = si.vmcs;
     for (let i = 0; i < 8; i++) {
@@ -324,33 +379,33 @@ export class VmxNonRoot implements Intercepts {
       s.segLimit[i] = v.lo(SEG_SLOTS[4 * i + 2]);
       s.segAttr[i] = v.lo(SEG_SLOTS[4 * i + 3]);
     }
-    s.dtBase[0] = f(VMCS.GUEST_GDTR_BASE);
-    s.dtBaseHigh[0] = h(VMCS.GUEST_GDTR_BASE);
-    s.dtLimit[0] = f(VMCS.GUEST_GDTR_LIMIT);
-    s.dtBase[1] = f(VMCS.GUEST_IDTR_BASE);
-    s.dtBaseHigh[1] = h(VMCS.GUEST_IDTR_BASE);
-    s.dtLimit[1] = f(VMCS.GUEST_IDTR_LIMIT);
-    s.cr[0] = f(VMCS.GUEST_CR0);
-    s.cr[3] = f(VMCS.GUEST_CR3);
-    s.crHigh[3] = h(VMCS.GUEST_CR3);
-    s.cr[4] = f(VMCS.GUEST_CR4);
-    s.dr[7] = f(VMCS.GUEST_DR7);
-    s.gpr[4] = f(VMCS.GUEST_RSP);
-    s.gprHigh[4] = h(VMCS.GUEST_RSP);
-    s.rip[0] = f(VMCS.GUEST_RIP);
-    s.rip[1] = h(VMCS.GUEST_RIP);
-    s.rflags[0] = f(VMCS.GUEST_RFLAGS);
-    s.sysenter[0] = f(VMCS.GUEST_SYSENTER_CS);
+    s.dtBase[0] = v.lo(S_GUEST_GDTR_BASE);
+    s.dtBaseHigh[0] = v.hi(S_GUEST_GDTR_BASE);
+    s.dtLimit[0] = v.lo(S_GUEST_GDTR_LIMIT);
+    s.dtBase[1] = v.lo(S_GUEST_IDTR_BASE);
+    s.dtBaseHigh[1] = v.hi(S_GUEST_IDTR_BASE);
+    s.dtLimit[1] = v.lo(S_GUEST_IDTR_LIMIT);
+    s.cr[0] = v.lo(S_GUEST_CR0);
+    s.cr[3] = v.lo(S_GUEST_CR3);
+    s.crHigh[3] = v.hi(S_GUEST_CR3);
+    s.cr[4] = v.lo(S_GUEST_CR4);
+    s.dr[7] = v.lo(S_GUEST_DR7);
+    s.gpr[4] = v.lo(S_GUEST_RSP);
+    s.gprHigh[4] = v.hi(S_GUEST_RSP);
+    s.rip[0] = v.lo(S_GUEST_RIP);
+    s.rip[1] = v.hi(S_GUEST_RIP);
+    s.rflags[0] = v.lo(S_GUEST_RFLAGS);
+    s.sysenter[0] = v.lo(S_GUEST_SYSENTER_CS);
     // Natural-width fields: 64-bit addresses on an Intel 64 part (the high halves read 0 on the
     // 32-bit part, whose fields hold 32 bits).
-    s.sysenter[1] = f(VMCS.GUEST_SYSENTER_ESP);
-    s.sysenterHigh[1] = h(VMCS.GUEST_SYSENTER_ESP);
-    s.sysenter[2] = f(VMCS.GUEST_SYSENTER_EIP);
-    s.sysenterHigh[2] = h(VMCS.GUEST_SYSENTER_EIP);
-    const entry = f(VMCS.VM_ENTRY_CONTROLS);
+    s.sysenter[1] = v.lo(S_GUEST_SYSENTER_ESP);
+    s.sysenterHigh[1] = v.hi(S_GUEST_SYSENTER_ESP);
+    s.sysenter[2] = v.lo(S_GUEST_SYSENTER_EIP);
+    s.sysenterHigh[2] = v.hi(S_GUEST_SYSENTER_EIP);
+    const entry = v.lo(S_VM_ENTRY_CONTROLS);
     if (entry & VmEntryCtl.LOAD_IA32_EFER) {
-      s.efer[0] = f(VMCS.GUEST_IA32_EFER);
-      s.efer[1] = h(VMCS.GUEST_IA32_EFER);
+      s.efer[0] = v.lo(S_GUEST_IA32_EFER);
+      s.efer[1] = v.hi(S_GUEST_IA32_EFER);
     } else if (si.longMode) {
       // 26.3.2.1: without "load IA32_EFER", LMA is the "IA-32e mode guest" control, and LME too
       // when CR0.PG is 1.
@@ -361,24 +416,24 @@ export class VmxNonRoot implements Intercepts {
     s.cpl =
       s.rflags[0] & (1 << 17) ? 3 : s.cr[0] & 1 ? (s.segAttr[2] & SegAttr.DPL_MASK) >>> SegAttr.DPL_SHIFT : 0;
     s.interruptibility =
-      f(VMCS.GUEST_INTERRUPTIBILITY_INFO) & (GuestIntrState.STI | GuestIntrState.MOV_SS | GuestIntrState.NMI);
-    s.halted = f(VMCS.GUEST_ACTIVITY_STATE) === ActivityState.HLT;
+      v.lo(S_GUEST_INTERRUPTIBILITY_INFO) & (GuestIntrState.STI | GuestIntrState.MOV_SS | GuestIntrState.NMI);
+    s.halted = v.lo(S_GUEST_ACTIVITY_STATE) === ActivityState.HLT;
     s.pendingType = -1;
 
     // Controls.
-    const proc = f(VMCS.CPU_BASED_VM_EXEC_CONTROL);
-    const proc2 = proc & CpuBased.ACTIVATE_SECONDARY_CONTROLS ? f(VMCS.SECONDARY_VM_EXEC_CONTROL) : 0;
+    const proc = v.lo(S_CPU_BASED_VM_EXEC_CONTROL);
+    const proc2 = proc & CpuBased.ACTIVATE_SECONDARY_CONTROLS ? v.lo(S_SECONDARY_VM_EXEC_CONTROL) : 0;
     this.proc = proc;
-    this.cr0Mask = f(VMCS.CR0_GUEST_HOST_MASK);
-    this.cr0Shadow = f(VMCS.CR0_READ_SHADOW);
-    this.cr4Mask = f(VMCS.CR4_GUEST_HOST_MASK);
-    this.cr4Shadow = f(VMCS.CR4_READ_SHADOW);
-    this.cr3TargetCount = f(VMCS.CR3_TARGET_COUNT);
-    this.pfecMask = f(VMCS.PAGE_FAULT_ERROR_CODE_MASK);
-    this.pfecMatch = f(VMCS.PAGE_FAULT_ERROR_CODE_MATCH);
-    this.ioBitmapA = proc & CpuBased.USE_IO_BITMAPS ? this.pageAt(f(VMCS.IO_BITMAP_A)) : null;
-    this.ioBitmapB = proc & CpuBased.USE_IO_BITMAPS ? this.pageAt(f(VMCS.IO_BITMAP_B)) : null;
-    this.msrBitmap = proc & CpuBased.USE_MSR_BITMAPS ? this.pageAt(f(VMCS.MSR_BITMAP)) : null;
+    this.cr0Mask = v.lo(S_CR0_GUEST_HOST_MASK);
+    this.cr0Shadow = v.lo(S_CR0_READ_SHADOW);
+    this.cr4Mask = v.lo(S_CR4_GUEST_HOST_MASK);
+    this.cr4Shadow = v.lo(S_CR4_READ_SHADOW);
+    this.cr3TargetCount = v.lo(S_CR3_TARGET_COUNT);
+    this.pfecMask = v.lo(S_PAGE_FAULT_ERROR_CODE_MASK);
+    this.pfecMatch = v.lo(S_PAGE_FAULT_ERROR_CODE_MATCH);
+    this.ioBitmapA = proc & CpuBased.USE_IO_BITMAPS ? this.pageAt(v.lo(S_IO_BITMAP_A)) : null;
+    this.ioBitmapB = proc & CpuBased.USE_IO_BITMAPS ? this.pageAt(v.lo(S_IO_BITMAP_B)) : null;
+    this.msrBitmap = proc & CpuBased.USE_MSR_BITMAPS ? this.pageAt(v.lo(S_MSR_BITMAP)) : null;
     let mask =
       bit(InterceptKind.Cpuid) |
       bit(InterceptKind.Rdmsr) |
@@ -401,20 +456,20 @@ export class VmxNonRoot implements Intercepts {
     if (proc & (CpuBased.MONITOR_EXITING | CpuBased.MWAIT_EXITING)) mask |= bit(InterceptKind.MonitorMwait);
     if (proc & CpuBased.VIRTUAL_INTR_PENDING) mask |= bit(InterceptKind.InterruptWindow);
     if (proc & CpuBased.NMI_WINDOW_EXITING) mask |= bit(InterceptKind.NmiWindow);
-    if (f(VMCS.PIN_BASED_VM_EXEC_CONTROL) & PinBased.VIRTUAL_NMIS) mask |= bit(InterceptKind.Iret);
+    if (v.lo(S_PIN_BASED_VM_EXEC_CONTROL) & PinBased.VIRTUAL_NMIS) mask |= bit(InterceptKind.Iret);
     this.iretUnblockRip = -1;
     this.trap = Trap.NONE;
     // "Use TPR shadow" (29.3): MOV from/to CR8 read and write VTPR[7:4], the guest's CR8 here.
-    this.virtualApic = proc & CpuBased.TPR_SHADOW ? this.pageAt(f(VMCS.VIRTUAL_APIC_PAGE_ADDR)) : null;
+    this.virtualApic = proc & CpuBased.TPR_SHADOW ? this.pageAt(v.lo(S_VIRTUAL_APIC_PAGE_ADDR)) : null;
     if (this.virtualApic !== null) {
-      this.tprThreshold = f(VMCS.TPR_THRESHOLD) & 0xf;
+      this.tprThreshold = v.lo(S_TPR_THRESHOLD) & 0xf;
       this.vtprLoaded = this.virtualApic[0x80] >>> 4;
       s.cr[8] = this.vtprLoaded;
     }
     if (proc2 & SecondaryExec.DESC) mask |= bit(InterceptKind.DescriptorTable);
     if (proc2 & SecondaryExec.WBINVD_EXITING) mask |= bit(InterceptKind.Wbinvd);
     this.mask = mask;
-    this.exceptionBitmap = f(VMCS.EXCEPTION_BITMAP);
+    this.exceptionBitmap = v.lo(S_EXCEPTION_BITMAP);
     this.exceptionMask = this.exceptionBitmap;
 
     // Shadow paging: translate through the CR3 field's tables (see the file comment).
@@ -425,15 +480,15 @@ export class VmxNonRoot implements Intercepts {
     this.cpu.stateChanged(!keep);
 
     // VM-entry event injection (27.6): delivered before the first guest instruction.
-    const info = f(VMCS.VM_ENTRY_INTR_INFO_FIELD);
+    const info = v.lo(S_VM_ENTRY_INTR_INFO_FIELD);
     if (info & IntrInfo.VALID) {
       const type = (info & IntrInfo.TYPE_MASK) >>> IntrInfo.TYPE_SHIFT;
       const hasCode = (info & IntrInfo.DELIVER_CODE) !== 0;
       this.cpu.injectEvent(
         type as 0,
         info & IntrInfo.VECTOR_MASK,
-        hasCode ? f(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE) : undefined,
-        f(VMCS.VM_ENTRY_INSTRUCTION_LEN),
+        hasCode ? v.lo(S_VM_ENTRY_EXCEPTION_ERROR_CODE) : undefined,
+        v.lo(S_VM_ENTRY_INSTRUCTION_LEN),
       );
       s.halted = false;
       // The valid bit is cleared on VM exit (28.2.5 / 27.6); an injected event leaves HLT.
@@ -460,45 +515,46 @@ export class VmxNonRoot implements Intercepts {
       v.setLo(ar, s.segAttr[i]);
       v.setHi(ar, 0);
     }
-    si.setField(VMCS.GUEST_GDTR_BASE, s.dtBase[0]);
-    si.setFieldHigh(VMCS.GUEST_GDTR_BASE, s.dtBaseHigh[0]);
-    si.setField(VMCS.GUEST_GDTR_LIMIT, s.dtLimit[0]);
-    si.setField(VMCS.GUEST_IDTR_BASE, s.dtBase[1]);
-    si.setFieldHigh(VMCS.GUEST_IDTR_BASE, s.dtBaseHigh[1]);
-    si.setField(VMCS.GUEST_IDTR_LIMIT, s.dtLimit[1]);
-    si.setField(VMCS.GUEST_CR0, s.cr[0]);
-    si.setField(VMCS.GUEST_CR3, s.cr[3]);
-    si.setFieldHigh(VMCS.GUEST_CR3, s.crHigh[3]);
-    si.setField(VMCS.GUEST_CR4, s.cr[4]);
-    si.setField(VMCS.GUEST_DR7, s.dr[7]);
-    si.setField(VMCS.GUEST_RSP, s.gpr[4]);
-    si.setFieldHigh(VMCS.GUEST_RSP, s.gprHigh[4]);
-    si.setField(VMCS.GUEST_RIP, s.rip[0]);
-    si.setFieldHigh(VMCS.GUEST_RIP, s.rip[1]);
-    si.setField(VMCS.GUEST_RFLAGS, s.rflags[0]);
-    si.setField(VMCS.GUEST_SYSENTER_CS, s.sysenter[0]);
-    si.setField(VMCS.GUEST_SYSENTER_ESP, s.sysenter[1]);
-    si.setField(VMCS.GUEST_SYSENTER_EIP, s.sysenter[2]);
+    put(v, S_GUEST_GDTR_BASE, s.dtBase[0]);
+    v.setHi(S_GUEST_GDTR_BASE, s.dtBaseHigh[0]);
+    put(v, S_GUEST_GDTR_LIMIT, s.dtLimit[0]);
+    put(v, S_GUEST_IDTR_BASE, s.dtBase[1]);
+    v.setHi(S_GUEST_IDTR_BASE, s.dtBaseHigh[1]);
+    put(v, S_GUEST_IDTR_LIMIT, s.dtLimit[1]);
+    put(v, S_GUEST_CR0, s.cr[0]);
+    put(v, S_GUEST_CR3, s.cr[3]);
+    v.setHi(S_GUEST_CR3, s.crHigh[3]);
+    put(v, S_GUEST_CR4, s.cr[4]);
+    put(v, S_GUEST_DR7, s.dr[7]);
+    put(v, S_GUEST_RSP, s.gpr[4]);
+    v.setHi(S_GUEST_RSP, s.gprHigh[4]);
+    put(v, S_GUEST_RIP, s.rip[0]);
+    v.setHi(S_GUEST_RIP, s.rip[1]);
+    put(v, S_GUEST_RFLAGS, s.rflags[0]);
+    put(v, S_GUEST_SYSENTER_CS, s.sysenter[0]);
+    put(v, S_GUEST_SYSENTER_ESP, s.sysenter[1]);
+    put(v, S_GUEST_SYSENTER_EIP, s.sysenter[2]);
     if (si.longMode) {
       // 27.3.1: the natural-width fields are saved whole on an Intel 64 processor.
-      si.setFieldHigh(VMCS.GUEST_SYSENTER_ESP, s.sysenterHigh[1]);
-      si.setFieldHigh(VMCS.GUEST_SYSENTER_EIP, s.sysenterHigh[2]);
+      v.setHi(S_GUEST_SYSENTER_ESP, s.sysenterHigh[1]);
+      v.setHi(S_GUEST_SYSENTER_EIP, s.sysenterHigh[2]);
     }
-    if (si.field(VMCS.VM_EXIT_CONTROLS) & VmExitCtl.SAVE_IA32_EFER) {
-      si.setField(VMCS.GUEST_IA32_EFER, s.efer[0]);
-      si.setFieldHigh(VMCS.GUEST_IA32_EFER, s.efer[1]);
+    if (v.lo(S_VM_EXIT_CONTROLS) & VmExitCtl.SAVE_IA32_EFER) {
+      put(v, S_GUEST_IA32_EFER, s.efer[0]);
+      v.setHi(S_GUEST_IA32_EFER, s.efer[1]);
     }
     if (si.longMode) {
       // 27.2 (Intel 64): "IA-32e mode guest" takes the value of IA32_EFER.LMA on every VM exit.
-      const entry = si.field(VMCS.VM_ENTRY_CONTROLS);
+      const entry = v.lo(S_VM_ENTRY_CONTROLS);
       const ia32e = s.efer[0] & EFER_LMA ? VmEntryCtl.IA32E_MODE : 0;
-      si.setField(VMCS.VM_ENTRY_CONTROLS, (entry & ~VmEntryCtl.IA32E_MODE) | ia32e);
+      put(v, S_VM_ENTRY_CONTROLS, (entry & ~VmEntryCtl.IA32E_MODE) | ia32e);
     }
-    si.setField(
-      VMCS.GUEST_INTERRUPTIBILITY_INFO,
+    put(
+      v,
+      S_GUEST_INTERRUPTIBILITY_INFO,
       s.interruptibility & (GuestIntrState.STI | GuestIntrState.MOV_SS | GuestIntrState.NMI),
     );
-    si.setField(VMCS.GUEST_ACTIVITY_STATE, s.halted ? ActivityState.HLT : ActivityState.ACTIVE);
+    put(v, S_GUEST_ACTIVITY_STATE, s.halted ? ActivityState.HLT : ActivityState.ACTIVE);
     // MOV to CR8 stored bits 3:0 into VTPR[7:4] and cleared the rest of VTPR (29.3).
     const vapic = this.virtualApic;
     if (vapic !== null && s.cr[8] !== this.vtprLoaded) {
@@ -506,33 +562,35 @@ export class VmxNonRoot implements Intercepts {
       vapic[0x81] = vapic[0x82] = vapic[0x83] = 0;
     }
     // The VM-entry interruption-information valid bit is cleared on every VM exit.
-    si.setField(VMCS.VM_ENTRY_INTR_INFO_FIELD, si.field(VMCS.VM_ENTRY_INTR_INFO_FIELD) & ~IntrInfo.VALID);
+    put(v, S_VM_ENTRY_INTR_INFO_FIELD, v.lo(S_VM_ENTRY_INTR_INFO_FIELD) & ~IntrInfo.VALID);
     // Host state: the processor's RSP becomes HOST_RSP (the other GPRs are the driver's to save).
-    s.gpr[4] = si.field(VMCS.HOST_RSP);
-    s.gprHigh[4] = si.fieldHigh(VMCS.HOST_RSP);
+    s.gpr[4] = v.lo(S_HOST_RSP);
+    s.gprHigh[4] = v.hi(S_HOST_RSP);
   }
 
   /** Clears the exit-information fields an exit may leave stale. */
   private clearExitInfo(reason: number, qualification: number, instructionLength: number): void {
     const si = this.silicon;
-    si.setField(VMCS.VM_EXIT_REASON, reason);
-    si.setField(VMCS.EXIT_QUALIFICATION, qualification);
-    si.setField(VMCS.VM_EXIT_INSTRUCTION_LEN, instructionLength);
-    si.setField(VMCS.VM_EXIT_INTR_INFO, 0);
-    si.setField(VMCS.VM_EXIT_INTR_ERROR_CODE, 0);
+    const v = si.vmcs;
+    put(v, S_VM_EXIT_REASON, reason);
+    put(v, S_EXIT_QUALIFICATION, qualification);
+    put(v, S_VM_EXIT_INSTRUCTION_LEN, instructionLength);
+    put(v, S_VM_EXIT_INTR_INFO, 0);
+    put(v, S_VM_EXIT_INTR_ERROR_CODE, 0);
     const e = this.cpu.exit;
     if (e.vectoringValid) {
-      si.setField(
-        VMCS.IDT_VECTORING_INFO_FIELD,
+      put(
+        v,
+        S_IDT_VECTORING_INFO_FIELD,
         (IntrInfo.VALID |
           (e.vectoringType << 8) |
           (e.vectoringHasErrorCode ? IntrInfo.DELIVER_CODE : 0) |
           e.vectoringVector) >>>
           0,
       );
-      si.setField(VMCS.IDT_VECTORING_ERROR_CODE, e.vectoringErrorCode);
+      put(v, S_IDT_VECTORING_ERROR_CODE, e.vectoringErrorCode);
     } else {
-      si.setField(VMCS.IDT_VECTORING_INFO_FIELD, 0);
+      put(v, S_IDT_VECTORING_INFO_FIELD, 0);
     }
   }
 
