@@ -5,12 +5,16 @@
  * While the debugger (gdb, or the monitor's `stop`) holds the vCPU, `service` blocks, serving
  * the channel, until something resumes it. Software breakpoints are INT3 bytes patched into guest
  * RAM under KVM_GUESTDBG_USE_SW_BP (hidden from the debugger's reads, `sw-breakpoints.ts`) where
- * the engine turns INT3 into KVM_EXIT_DEBUG; elsewhere (the host's kvm-pvm, whose emulator runs
- * the guest's CPL-0 code and delivers INT3 to the guest), and for hardware breakpoints and write
- * watchpoints, the vCPU runs under KVM_GUESTDBG_SINGLESTEP and every KVM_EXIT_DEBUG compares the
- * linear PC (kvm_run.debug.arch.pc) with the breakpoints and the watched bytes with their last
- * values. The guest's own DR0–DR7 and TF are never touched, and its INT3 goes to it whenever no
- * INT3 breakpoint is set.
+ * the engine turns INT3 into KVM_EXIT_DEBUG. Hardware breakpoints (Z1) and write or access
+ * watchpoints (Z2, Z4) take DR0–DR3 through KVM_GUESTDBG_USE_HW_BP on the same engines (the
+ * engine keeps the guest's own DR0–DR7 apart, and a #DB that is not ours goes back to the guest
+ * with KVM_GUESTDBG_INJECT_DB, as QEMU's kvm_handle_debug does); read watchpoints (Z3) are not
+ * offered, as in QEMU (x86 breakpoints cannot tell reads from writes). Elsewhere (the host's
+ * kvm-pvm, whose emulator runs the guest's CPL-0 code, delivers INT3 to the guest and checks no
+ * data breakpoints), the vCPU runs under KVM_GUESTDBG_SINGLESTEP and every KVM_EXIT_DEBUG compares
+ * the linear PC (kvm_run.debug.arch.pc) with the breakpoints and the watched bytes with their last
+ * values (write watchpoints only). The guest's TF is never touched, and its INT3 goes to it
+ * whenever no INT3 breakpoint is set.
  */
 import { existsSync } from 'node:fs';
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
@@ -29,6 +33,7 @@ import {
   GdbStub,
   type StopEvent,
   WP_ACCESS,
+  WP_READ,
   WP_WRITE,
 } from './stub.js';
 import { SoftwareBreakpoints } from './sw-breakpoints.js';
@@ -37,9 +42,32 @@ import { SoftwareBreakpoints } from './sw-breakpoints.js';
 const KVM_GUESTDBG_ENABLE = 0x1;
 const KVM_GUESTDBG_SINGLESTEP = 0x2;
 const KVM_GUESTDBG_USE_SW_BP = 0x10000;
-/** kvm_run.debug.arch.exception: #BP (an INT3 of ours). */
+const KVM_GUESTDBG_USE_HW_BP = 0x20000;
+const KVM_GUESTDBG_INJECT_DB = 0x40000;
+/** kvm_run.debug.arch.exception: #DB (a step or a debug register of ours), #BP (an INT3 of ours). */
+const DB_VECTOR = 1;
 const BP_VECTOR = 3;
 const PAGE = 4096;
+/** DR7: GE and bit 10, as QEMU's kvm_arch_update_guest_debug starts it (SDM Vol. 3B 18.2.4). */
+const DR7_BASE = 0x600n;
+
+/** A breakpoint or watchpoint in one of DR0–DR3 (SDM Vol. 3B 18.2). */
+interface DebugRegSlot {
+  type: number;
+  gva: bigint;
+  length: number;
+}
+
+/** DR7's R/W bits for a slot: 00 execute, 01 write, 11 read or write. */
+function drRw(type: number): bigint {
+  return type === BP_HARDWARE ? 0n : type === WP_WRITE ? 1n : 3n;
+}
+
+/** DR7's LEN bits: 1, 2, 8, 4 bytes are 00, 01, 10, 11 (an instruction breakpoint: 00). */
+function drLen(slot: DebugRegSlot): bigint {
+  if (slot.type === BP_HARDWARE) return 0n;
+  return slot.length === 1 ? 0n : slot.length === 2 ? 1n : slot.length === 8 ? 2n : 3n;
+}
 
 interface Watchpoint {
   gva: bigint;
@@ -80,6 +108,10 @@ export class DebugSession implements DebugTarget {
   /** Z0 breakpoints as INT3 in guest RAM, where `useInt3`. */
   private readonly int3: SoftwareBreakpoints;
   private readonly watchpoints: Watchpoint[] = [];
+  /** Z1/Z2/Z4 in DR0–DR3, where the engine has KVM_GUESTDBG_USE_HW_BP (`useInt3`'s engines). */
+  private readonly debugRegs: (DebugRegSlot | null)[] = [null, null, null, null];
+  /** The debugreg[] last given to KVM_SET_GUEST_DEBUG, as a key. */
+  private debugRegsKey = '';
   private stub: GdbStub | null = null;
 
   constructor(
@@ -88,7 +120,11 @@ export class DebugSession implements DebugTarget {
     private readonly port: MessagePort,
     private readonly output: SessionOutput,
     startStopped: boolean,
-    /** Whether the engine turns an INT3 into KVM_EXIT_DEBUG under KVM_GUESTDBG_USE_SW_BP. */
+    /**
+     * Whether the engine turns an INT3 into KVM_EXIT_DEBUG under KVM_GUESTDBG_USE_SW_BP, and
+     * arms debugreg[] under KVM_GUESTDBG_USE_HW_BP (the same engines: the software ones, a KVM
+     * with VT-x/AMD-V; not kvm-pvm).
+     */
     private readonly useInt3: boolean,
   ) {
     this.machine = machine;
@@ -110,6 +146,7 @@ export class DebugSession implements DebugTarget {
     this.machine = machine;
     this.int3.forget(machine.ram);
     this.guestDebug = -1;
+    this.debugRegsKey = '';
     this.applyGuestDebug();
   }
 
@@ -147,6 +184,30 @@ export class DebugSession implements DebugTarget {
       this.stepping = false;
       this.stop({ kind: 'signal', signal: GDB_SIGTRAP });
       return;
+    }
+    if (this.machine.run.debug.exception === DB_VECTOR && this.guestDebug & KVM_GUESTDBG_USE_HW_BP) {
+      // DR6.B0–B3: which of our debug registers fired (an instruction breakpoint stops on the
+      // instruction, a watchpoint after the access).
+      const hit = Number(this.machine.run.debug.dr6 & 0xfn);
+      for (let n = 0; n < 4; n++) {
+        const slot = this.debugRegs[n];
+        if (slot === null || !((hit >>> n) & 1)) continue;
+        this.stop(
+          slot.type === BP_HARDWARE
+            ? { kind: 'breakpoint', type: BP_HARDWARE }
+            : { kind: 'watchpoint', type: slot.type, address: slot.gva },
+        );
+        return;
+      }
+      if (!(this.guestDebug & KVM_GUESTDBG_SINGLESTEP)) {
+        // Not ours: the guest's own #DB (its TF, INT1), which KVM hands over while the debugger
+        // owns the debug registers; back to the guest, as QEMU's kvm_handle_debug re-injects it.
+        this.machine.vcpu.setGuestDebug({
+          control: this.guestDebug | KVM_GUESTDBG_INJECT_DB,
+          debugreg: this.debugRegValues(),
+        });
+        return;
+      }
     }
     const pc = this.machine.run.debug.pc;
     const bp = this.breakpoints.get(pc);
@@ -240,13 +301,56 @@ export class DebugSession implements DebugTarget {
     quit: () => this.kill(),
   };
 
+  /** debugreg[0..7] for KVM_SET_GUEST_DEBUG: the slots' addresses and DR7 enabling them (Gn). */
+  private debugRegValues(): bigint[] {
+    const out = [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
+    let dr7 = DR7_BASE;
+    for (let n = 0; n < 4; n++) {
+      const slot = this.debugRegs[n];
+      if (slot === null) continue;
+      out[n] = slot.gva;
+      dr7 |= (2n << BigInt(2 * n)) | ((drRw(slot.type) | (drLen(slot) << 2n)) << BigInt(16 + 4 * n));
+    }
+    out[7] = dr7;
+    return out;
+  }
+
   private applyGuestDebug(): void {
     const step = this.stepping || this.breakpoints.size > 0 || this.watchpoints.length > 0;
     let control = step ? KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP : 0;
     if (this.int3.size > 0) control |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_SW_BP;
-    if (control === this.guestDebug) return;
-    this.machine.vcpu.setGuestDebug({ control, debugreg: [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n] });
+    if (this.debugRegs.some((slot) => slot !== null)) control |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
+    const debugreg =
+      control & KVM_GUESTDBG_USE_HW_BP ? this.debugRegValues() : [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
+    const key = debugreg.join(',');
+    if (control === this.guestDebug && key === this.debugRegsKey) return;
+    this.machine.vcpu.setGuestDebug({ control, debugreg });
     this.guestDebug = control;
+    this.debugRegsKey = key;
+  }
+
+  /**
+   * Z1/Z2/Z4 into a free one of DR0–DR3: a watched range must be 1, 2, 4 or 8 bytes, aligned
+   * (SDM Vol. 3B 18.2.5); false when it is not, or when all four are taken (gdb then says it
+   * cannot insert the point).
+   */
+  private insertDebugReg(type: number, gva: bigint, kind: number): boolean {
+    const length = type === BP_HARDWARE ? 1 : kind;
+    if (type !== BP_HARDWARE && (![1, 2, 4, 8].includes(length) || gva % BigInt(length) !== 0n)) return false;
+    const n = this.debugRegs.indexOf(null);
+    if (n < 0) return false;
+    this.debugRegs[n] = { type, gva, length };
+    return true;
+  }
+
+  private removeDebugReg(type: number, gva: bigint, kind: number): boolean {
+    const length = type === BP_HARDWARE ? 1 : kind;
+    const n = this.debugRegs.findIndex(
+      (s) => s !== null && s.type === type && s.gva === gva && s.length === length,
+    );
+    if (n < 0) return false;
+    this.debugRegs[n] = null;
+    return true;
   }
 
   // --- DebugTarget ---
@@ -308,7 +412,11 @@ export class DebugSession implements DebugTarget {
   }
 
   insertPoint(type: number, gva: bigint, kind: number): boolean | null {
-    if (type === BP_SOFTWARE && this.useInt3) {
+    if (this.useInt3 && (type === BP_HARDWARE || type === WP_WRITE || type === WP_ACCESS)) {
+      if (!this.insertDebugReg(type, gva, kind)) return false;
+    } else if (this.useInt3 && type === WP_READ) {
+      return null;
+    } else if (type === BP_SOFTWARE && this.useInt3) {
       if (!this.int3.insert(gva, this.translate(gva))) return false;
     } else if (type === BP_SOFTWARE || type === BP_HARDWARE) {
       this.breakpoints.set(gva, type);
@@ -327,7 +435,9 @@ export class DebugSession implements DebugTarget {
   }
 
   removePoint(type: number, gva: bigint, kind: number): boolean | null {
-    if (type === BP_SOFTWARE && this.int3.has(gva)) {
+    if (this.useInt3 && (type === BP_HARDWARE || type === WP_WRITE || type === WP_ACCESS)) {
+      if (!this.removeDebugReg(type, gva, kind)) return false;
+    } else if (type === BP_SOFTWARE && this.int3.has(gva)) {
       this.int3.remove(gva);
     } else if (type === BP_SOFTWARE || type === BP_HARDWARE) {
       if (!this.breakpoints.delete(gva)) return false;
@@ -361,6 +471,7 @@ export class DebugSession implements DebugTarget {
     this.breakpoints.clear();
     this.int3.clear();
     this.watchpoints.length = 0;
+    this.debugRegs.fill(null);
     this.stepping = false;
     this.stopped = false;
     this.applyGuestDebug();

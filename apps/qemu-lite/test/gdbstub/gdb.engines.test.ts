@@ -3,7 +3,8 @@
  * with the stub on an ephemeral loopback port; gdb (with the demo's 64-bit symbols) breaks at the
  * C function `timer` by name, continues to it, reads registers and a variable with `x`, steps one
  * instruction, watches a variable until the guest writes it, detaches — and the guest then runs
- * to its normal end. Skipped, with the reason, where gdb, the guests or the engine are missing.
+ * to its normal end. On the software engines also `hbreak` and `awatch`, which take DR0–DR3
+ * (KVM_GUESTDBG_USE_HW_BP). Skipped, with the reason, where gdb, the guests or the engine are missing.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -32,7 +33,7 @@ const skipAll =
     ? undefined
     : 'tools/guests is not built (pnpm turbo run build --filter=@kvm/guests)');
 
-const SCRIPT = (address: string) => `set pagination off
+const SCRIPT = (address: string, debugRegs: boolean) => `set pagination off
 set confirm off
 target remote ${address}
 info registers rip cs
@@ -47,7 +48,18 @@ watch *(unsigned int *)&switches
 continue
 print *(unsigned int *)&switches
 delete
-detach
+${
+  debugRegs
+    ? `hbreak timer
+continue
+info registers rip
+delete
+awatch *(unsigned int *)&switches
+continue
+delete
+`
+    : ''
+}detach
 `;
 
 /** 32-bit code with the x86-64 layout (README, "16- and 32-bit code"): io.elf's own symbols. */
@@ -61,10 +73,10 @@ info registers rip eax
 detach
 `;
 
-function runGdb(address: string, script32 = false): Promise<string> {
+function runGdb(address: string, script32 = false, debugRegs = false): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'qemu-lite-gdb-'));
   const script = join(dir, 'session.gdb');
-  writeFileSync(script, script32 ? SCRIPT32(address) : SCRIPT(address));
+  writeFileSync(script, script32 ? SCRIPT32(address) : SCRIPT(address, debugRegs));
   return new Promise((resolve, reject) => {
     execFile(
       'gdb',
@@ -100,7 +112,7 @@ for (const accel of ['kvm', 'vmx', 'svm']) {
           // step) in the frame the interrupt pushed, so the guest takes a #DB of its own after
           // detach and never finishes (KVM's limitation that KVM_GUESTDBG_BLOCKIRQ works around,
           // which would keep the interrupt away): there the session ends it.
-          gdbOutput = runGdb(address).then((out) => {
+          gdbOutput = runGdb(address, false, accel !== 'kvm').then((out) => {
             if (accel === 'kvm') quit?.();
             return out;
           });
@@ -119,6 +131,14 @@ for (const accel of ['kvm', 'vmx', 'svm']) {
         /Hardware watchpoint 2: \*\(unsigned int \*\)&switches\s+Old value = 0\s+New value = 1/s,
       );
       expect(out).toMatch(/\$2 = 1/);
+      if (accel !== 'kvm') {
+        // DR0–DR3 through KVM_GUESTDBG_USE_HW_BP: an instruction breakpoint, then an access
+        // watchpoint (which single-stepping cannot give).
+        expect(out).toMatch(/Hardware assisted breakpoint 3 at 0x102fc0/);
+        expect(out).toMatch(/Breakpoint 3, 0x0000000000102fc0 in timer \(\)/);
+        expect(out).toMatch(/Hardware access \(read\/write\) watchpoint 4: \*\(unsigned int \*\)&switches/);
+        expect(out).toMatch(/Value = \d+/);
+      }
       expect(out).toMatch(/Inferior 1 \(Remote target\) detached/);
       // Detached, the guest runs on to its own end: the demo's four tasks and its debug-exit.
       if (accel !== 'kvm') {
