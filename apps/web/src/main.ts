@@ -105,15 +105,17 @@ async function settings(): Promise<MachineSettings> {
   const ramSize = Math.min(Number(memorySelect.value), MAX_RAM);
   const accel = accelSelect.value as Accel;
   const cmdline = cmdlineInput.value;
+  // Every machine has isa-debug-exit at 0xf4 (4 bytes), as qemu-lite runs our guests: they end
+  // through it, and a dropped test kernel may too (Linux leaves the port alone).
+  const debugExit = { iobase: 0xf4, iosize: 4 };
   if (guestSelect.value === 'dropped') {
     if (!dropped) throw new Error('drop a kernel on the page first');
-    return { accel, ramSize, kernel: dropped.kernel, initrd: dropped.initrd, cmdline, debugExit: null };
+    return { accel, ramSize, kernel: dropped.kernel, initrd: dropped.initrd, cmdline, debugExit };
   }
   const g = guests.find((x) => x.name === guestSelect.value);
   if (!g) throw new Error('choose a guest');
   const image = await fetchImage(base, g);
-  // Our guests end through isa-debug-exit at 0xf4 (4 bytes), as qemu-lite's demo and tests run them.
-  return { accel, ramSize, kernel: { name: g.file, image }, cmdline, debugExit: { iobase: 0xf4, iosize: 4 } };
+  return { accel, ramSize, kernel: { name: g.file, image }, cmdline, debugExit };
 }
 
 startButton.onclick = async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { imageKind, sortDropped } from '../src/ui/guests.js';
+import { echoGuest } from './fixtures/echo-guest.js';
 
 function bzImage(): Uint8Array {
   const b = new Uint8Array(0x400);
@@ -13,6 +14,7 @@ describe('dropped files', () => {
   it('are told apart by their bytes: bzImage, ELF, anything else', () => {
     expect(imageKind(bzImage())).toBe('bzImage');
     expect(imageKind(elf)).toBe('elf');
+    expect(imageKind(echoGuest())).toBe('multiboot');
     expect(imageKind(cpio)).toBe('other');
     expect(imageKind(new Uint8Array(0))).toBe('other');
   });

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { MachineController, type MachineSettings, type RunState } from '../src/machine/controller.js';
 import type { LiveStats, WorkerEvent } from '../src/machine/protocol.js';
 import { bundleForWorker } from './bundle.js';
+import { echoGuest } from './fixtures/echo-guest.js';
 
 const demoPath = fileURLToPath(new URL('../../../tools/guests/out/demo.elf', import.meta.url));
 const fixture = fileURLToPath(new URL('./fixtures/node-machine-worker.ts', import.meta.url));
@@ -127,5 +128,25 @@ describe('the page machine module in a worker_threads Worker', () => {
     });
     expect(last).toMatchObject({ type: 'done', stop: { kind: 'quit', cause: 'user' } });
     expect(controller!.state).toBe('ended');
+  });
+
+  it('types into the guest: bytes given to input() reach its UART, and its echo comes back', async () => {
+    let controller: MachineController | undefined;
+    let serial = '';
+    const last = await new Promise<Seen>((resolve) => {
+      void nodeController((e) => {
+        if (e.type === 'started') controller!.input(new TextEncoder().encode('hello, guest'));
+        if (e.type === 'serial') {
+          serial += Buffer.from(e.data).toString('latin1');
+          if (serial === 'HELLO, GUEST') controller!.input(new TextEncoder().encode('q'));
+        }
+        if (e.type === 'done' || e.type === 'error') resolve(e);
+      }).then((c) => {
+        controller = c;
+        c.start({ ...demoSettings('vmx'), kernel: { name: 'echo.bin', image: echoGuest() } });
+      });
+    });
+    expect(serial).toBe('HELLO, GUEST');
+    expect(last).toMatchObject({ type: 'done', stop: { kind: 'debug-exit', status: 1 } });
   });
 });

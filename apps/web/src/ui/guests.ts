@@ -1,8 +1,9 @@
 /**
  * The guests the page offers: the build's index of tools/guests images (public/guests/index.json,
  * scripts/copy-guests.mjs) and what the user dropped. A dropped file is told apart by its bytes:
- * a bzImage has "HdrS" at 0x202 (boot protocol's setup header), an ELF starts with 0x7f 'E' 'L' 'F';
- * anything else dropped beside a kernel is its initramfs.
+ * a bzImage has "HdrS" at 0x202 (boot protocol's setup header), an ELF starts with 0x7f 'E' 'L' 'F',
+ * a multiboot kernel has its header magic 0x1BADB002 4-aligned in its first 8 KiB (Multiboot 0.6.96
+ * §3.1.1; with the a.out kludge it needs no ELF); anything else beside a kernel is its initramfs.
  */
 export interface GuestEntry {
   name: string;
@@ -26,7 +27,11 @@ export async function fetchImage(base: string, g: GuestEntry): Promise<Uint8Arra
   return new Uint8Array(await response.arrayBuffer());
 }
 
-export type ImageKind = 'bzImage' | 'elf' | 'other';
+export type ImageKind = 'bzImage' | 'elf' | 'multiboot' | 'other';
+
+const MULTIBOOT_MAGIC = 0x1badb002;
+/** The multiboot header lies within the first 8192 bytes, 32-bit aligned (Multiboot 0.6.96 §3.1.1). */
+const MULTIBOOT_SEARCH = 8192;
 
 export function imageKind(bytes: Uint8Array): ImageKind {
   if (
@@ -39,6 +44,10 @@ export function imageKind(bytes: Uint8Array): ImageKind {
     return 'bzImage';
   if (bytes.length > 4 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46)
     return 'elf';
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  for (let at = 0; at + 12 <= Math.min(bytes.length, MULTIBOOT_SEARCH); at += 4) {
+    if (view.getUint32(at, true) === MULTIBOOT_MAGIC) return 'multiboot';
+  }
   return 'other';
 }
 
@@ -53,7 +62,7 @@ export function sortDropped(files: NamedImage[]): { kernel: NamedImage; initrd?:
   if (files.length > 2) return `drop a kernel and at most one initramfs, not ${files.length} files`;
   const kernels = files.filter((f) => imageKind(f.image) !== 'other');
   if (kernels.length === 0)
-    return `${files.map((f) => f.name).join(', ')}: no kernel (neither a bzImage, "HdrS" at 0x202, nor an ELF)`;
+    return `${files.map((f) => f.name).join(', ')}: no kernel (not a bzImage, an ELF or a multiboot image)`;
   if (kernels.length === 2 && files.length === 2)
     return 'two kernels dropped: drop one kernel and its initramfs';
   const kernel = kernels[0]!;

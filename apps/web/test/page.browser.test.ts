@@ -1,0 +1,133 @@
+/**
+ * The page end to end in a real browser: Debian's `chromium`, headless, driven by playwright-core
+ * with its executable path, against `vite preview` of the built folder (the production headers).
+ * The page loads cross-origin isolated, the demo boots in the worker, its output reaches the
+ * xterm.js terminal, the MIPS figure and exit table fill in, keys typed into the terminal reach
+ * a dropped echo guest and its answer comes back; screenshots go to test-results/.
+ * Skips, saying why, where there is no chromium (CHROMIUM_PATH, or /usr/bin/chromium) or no build.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { type PreviewServer, preview } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { echoGuest } from './fixtures/echo-guest.js';
+
+const here = fileURLToPath(new URL('..', import.meta.url));
+const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const built = existsSync(`${here}dist/index.html`);
+const skip = !existsSync(executablePath)
+  ? `no chromium at ${executablePath} (apt-get install chromium, or set CHROMIUM_PATH)`
+  : !built
+    ? 'apps/web/dist is not built (pnpm --filter web build)'
+    : undefined;
+if (skip) console.warn(`page.browser.test.ts skipped: ${skip}`);
+
+/** The terminal's text, from xterm.js's buffer (the page exposes its terminal as window.kvmTs). */
+function terminalText(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const t = (window as unknown as { kvmTs: { terminal: import('@xterm/xterm').Terminal } }).kvmTs.terminal;
+    const b = t.buffer.active;
+    const lines: string[] = [];
+    for (let i = 0; i < b.length; i++) lines.push(b.getLine(i)?.translateToString(true) ?? '');
+    return lines.join('\n');
+  });
+}
+
+describe.skipIf(skip !== undefined)('the page in headless Chromium', () => {
+  let server: PreviewServer;
+  let browser: Browser;
+  let url: string;
+
+  beforeAll(async () => {
+    server = await preview({
+      root: here,
+      preview: { port: 4300 + (process.pid % 500), strictPort: false },
+      logLevel: 'silent',
+    });
+    url = server.resolvedUrls!.local[0]!;
+    browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu'] });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise<void>((resolve) => server?.httpServer.close(() => resolve()));
+  });
+
+  it('is cross-origin isolated, boots the demo into the terminal and shows MIPS and the exit table', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(url);
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    await page.waitForFunction(
+      () => (document.getElementById('guest') as HTMLSelectElement).options.length > 1,
+    );
+    expect(await page.inputValue('#guest')).toBe('demo');
+    await page.click('#start');
+    await page.waitForFunction(
+      () => document.getElementById('status')!.textContent!.startsWith('ended'),
+      null,
+      {
+        timeout: 60_000,
+      },
+    );
+    expect(await page.textContent('#status')).toBe('ended: the guest wrote 0 to isa-debug-exit (status 1)');
+    const text = await terminalText(page);
+    expect(text).toContain('qemu-lite demo guest: a tiny multitasking kernel');
+    expect(text).toMatch(/all \d+ tasks finished after \d+ turns each; shutting down/);
+    expect(await page.textContent('#mips-value')).toMatch(/^\d+\.\d \(run\)$/);
+    expect(await page.textContent('#exits')).toMatch(
+      /Exit reason[\s\S]*IO[\s\S]*Total[\s\S]*guest instructions [\d,]+ in/,
+    );
+    expect(await page.isHidden('#error')).toBe(true);
+    mkdirSync(`${here}test-results`, { recursive: true });
+    await page.screenshot({ path: `${here}test-results/page-demo.png` });
+    expect(errors).toEqual([]);
+  }, 90_000);
+
+  it('says what is wrong with a dropped file that is no kernel, without starting', async () => {
+    const page = await browser.newPage();
+    await page.goto(url);
+    await page.setInputFiles('#kernel-file', {
+      name: 'notes.txt',
+      mimeType: 'text/plain',
+      buffer: Buffer.from('hello'),
+    });
+    await page.waitForSelector('#error:not([hidden])');
+    expect(await page.textContent('#error')).toMatch(/notes\.txt: no kernel/);
+    expect(await page.textContent('#status')).toMatch(/^idle/);
+  }, 30_000);
+
+  it('takes a dropped kernel and sends keys typed into the terminal to the guest, whose echo appears', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto(url);
+    await page.setInputFiles('#kernel-file', {
+      name: 'echo.bin',
+      mimeType: 'application/octet-stream',
+      buffer: Buffer.from(echoGuest()),
+    });
+    await page.waitForFunction(
+      () => (document.getElementById('guest') as HTMLSelectElement).value === 'dropped',
+    );
+    expect(await page.textContent('#dropped')).toBe('kernel echo.bin');
+    await page.click('#start');
+    await page.waitForFunction(() => document.getElementById('status')!.textContent!.startsWith('running'));
+    await page.click('#terminal');
+    await page.keyboard.type('hello from chromium');
+    await page.waitForFunction(
+      () => {
+        const t = (window as unknown as { kvmTs: { terminal: import('@xterm/xterm').Terminal } }).kvmTs
+          .terminal;
+        return t.buffer.active.getLine(0)?.translateToString(true) === 'HELLO FROM CHROMIUM';
+      },
+      null,
+      { timeout: 30_000 },
+    );
+    mkdirSync(`${here}test-results`, { recursive: true });
+    await page.screenshot({ path: `${here}test-results/page-echo.png` });
+    await page.keyboard.type('q');
+    await page.waitForFunction(() => document.getElementById('status')!.textContent!.startsWith('ended'));
+    expect(await page.textContent('#status')).toBe('ended: the guest wrote 0 to isa-debug-exit (status 1)');
+  }, 60_000);
+});
