@@ -7,6 +7,7 @@
 import {
   ExitResult,
   foldLinearAddress,
+  isCanonicalHigh,
   KVM_EXIT,
   KVM_INTERNAL_ERROR,
   type KvmRunView,
@@ -39,6 +40,7 @@ import {
   TASK_SWITCH_GATE,
   TASK_SWITCH_IRET,
   TASK_SWITCH_JMP,
+  vcpuMmu,
 } from '@kvm/core';
 import { EventInj, EventInjType, IoioInfo, SvmExit, TaskSwitchInfoHi } from '../silicon/svm-arch.js';
 import { VMCB } from '../silicon/vmcb-layout.js';
@@ -230,6 +232,18 @@ function taskSwitchInterception(d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): 
   });
 }
 
+/**
+ * INVLPG, intercepted for the shadow MMU's unsync pages (svm.c `invlpg_interception` with decode
+ * assists: EXITINFO1 is the linear address). A non-canonical operand invalidates nothing.
+ */
+function invlpgInterception(d: SvmDriver, vcpu: SoftVcpu): ExitResult {
+  const v = d.vmcb;
+  const hi = v.hi(VMCB.EXITINFO1);
+  if (isCanonicalHigh(hi)) vcpuMmu(vcpu).mmu.invlpg(foldLinearAddress(v.u32(VMCB.EXITINFO1), hi));
+  skipEmulatedInstruction(vcpu, insnLen(d));
+  return ExitResult.Reenter;
+}
+
 function nopInterception(d: SvmDriver, vcpu: SoftVcpu): ExitResult {
   skipEmulatedInstruction(vcpu, insnLen(d));
   return ExitResult.Reenter;
@@ -264,6 +278,7 @@ export const SVM_EXIT_HANDLERS: readonly (SvmExitHandler | undefined)[] = (() =>
   t[SvmExit.IRET] = iretInterception;
   t[SvmExit.CPUID] = cpuidInterception;
   t[SvmExit.INVD] = nopInterception;
+  t[SvmExit.INVLPG] = invlpgInterception;
   t[SvmExit.PAUSE] = nopInterception;
   t[SvmExit.HLT] = haltInterception;
   t[SvmExit.IOIO] = ioInterception;

@@ -199,6 +199,8 @@ export class SvmDriver implements ArchOps {
         Intercept1.CPUID |
         Intercept1.INVD |
         Intercept1.HLT |
+        // The shadow MMU's unsync pages are resynced on INVLPG (init_vmcb without NPT).
+        Intercept1.INVLPG |
         Intercept1.IOIO_PROT |
         Intercept1.MSR_PROT |
         // A task switch loads CR3 behind the shadow MMU's back: KVM intercepts it (init_vmcb).

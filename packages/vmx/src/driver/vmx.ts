@@ -61,6 +61,8 @@ const CR4_GUEST_OWNED = 0x700;
 const PIN_MIN = PinBased.EXT_INTR_EXITING | PinBased.NMI_EXITING;
 const PROC_MIN =
   CpuBased.HLT_EXITING |
+  // The shadow MMU's unsync pages are resynced on INVLPG (vmx.c: INVLPG exiting without EPT).
+  CpuBased.INVLPG_EXITING |
   CpuBased.CR3_LOAD_EXITING |
   CpuBased.CR3_STORE_EXITING |
   CpuBased.USE_IO_BITMAPS |
