@@ -720,10 +720,15 @@ export class VmxDriver implements ArchOps {
     s.cr[2] = vmx.cr2;
     s.crHigh[2] = vmx.cr2High;
     // The guest MSR area into the processor (vmx.c's load_msrs around the entry).
-    s.star.set(vmx.star);
-    s.lstar.set(vmx.lstar);
-    s.cstar.set(vmx.cstar);
-    s.kernelGsBase.set(vmx.kernelGsBase);
+    // Element by element: TypedArray.set of two elements is a runtime call, eight per exit.
+    s.star[0] = vmx.star[0];
+    s.star[1] = vmx.star[1];
+    s.lstar[0] = vmx.lstar[0];
+    s.lstar[1] = vmx.lstar[1];
+    s.cstar[0] = vmx.cstar[0];
+    s.cstar[1] = vmx.cstar[1];
+    s.kernelGsBase[0] = vmx.kernelGsBase[0];
+    s.kernelGsBase[1] = vmx.kernelGsBase[1];
     s.sfmask[0] = vmx.sfmask;
     s.tscAux[0] = vmx.tscAux;
     vcpu.fpu.loadInto(s);
@@ -756,10 +761,14 @@ export class VmxDriver implements ArchOps {
     vmx.cr2 = s.cr[2];
     vmx.cr2High = s.crHigh[2];
     // save_msrs: SYSCALL does not change them, but WRMSR-free SWAPGS swaps KERNEL_GS_BASE.
-    vmx.star.set(s.star);
-    vmx.lstar.set(s.lstar);
-    vmx.cstar.set(s.cstar);
-    vmx.kernelGsBase.set(s.kernelGsBase);
+    vmx.star[0] = s.star[0];
+    vmx.star[1] = s.star[1];
+    vmx.lstar[0] = s.lstar[0];
+    vmx.lstar[1] = s.lstar[1];
+    vmx.cstar[0] = s.cstar[0];
+    vmx.cstar[1] = s.cstar[1];
+    vmx.kernelGsBase[0] = s.kernelGsBase[0];
+    vmx.kernelGsBase[1] = s.kernelGsBase[1];
     vmx.sfmask = s.sfmask[0];
     vmx.tscAux = s.tscAux[0];
     vcpu.fpu.saveFrom(s);
