@@ -64,12 +64,13 @@ export interface Kvm {
 /**
  * Host memory for guest RAM: what `mmap(MAP_ANONYMOUS)` gives a VMM. `userspaceAddr` is what
  * goes into `kvm_userspace_memory_region.userspace_addr`; `buffer` views the same bytes
- * without a copy.
+ * without a copy: a SharedArrayBuffer where the engine was asked to share guest memory between
+ * threads (the software engine's `sharedMemory` option), as MAP_SHARED memory is shared.
  */
 export interface HostMemory {
   readonly userspaceAddr: bigint;
   readonly size: number;
-  readonly buffer: ArrayBuffer;
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
 }
 
 /** A virtual machine. */

@@ -74,6 +74,12 @@ export interface SoftKvmOptions {
   /** Bytes `allocateMemory` may hand out in total. */
   memoryLimit?: number;
   /**
+   * `allocateMemory` hands out SharedArrayBuffers (default false: ArrayBuffers), so guest RAM
+   * can be shared with another thread without a copy. A TypeError where SharedArrayBuffer does
+   * not exist (a page that is not cross-origin isolated).
+   */
+  sharedMemory?: boolean;
+  /**
    * With the in-kernel irqchip, KVM_RUN of a vCPU halted with nothing armed to wake it sleeps
    * until `kick`, as Linux's does until a signal (default false: it returns EINTR at once, for
    * callers that drive several vCPUs from one thread). Needs a shared kick flag.
@@ -493,7 +499,9 @@ export class SoftKvmDevice implements KvmDevice {
       throw new RangeError("icountShift needs tscClock: 'instructions' (the TSC counts instructions)");
     this.icountShift = shift ?? -1;
     this.mmu = options.mmu === undefined ? shadowMmuOps(options.mmuOptions) : options.mmu;
-    this.hva = new HvaSpace(options.memoryLimit);
+    if (options.sharedMemory === true && typeof SharedArrayBuffer !== 'function')
+      throw new TypeError('sharedMemory needs SharedArrayBuffer (in a browser: a cross-origin isolated page)');
+    this.hva = new HvaSpace(options.memoryLimit, options.sharedMemory === true);
     this.msrIndexList = MSRS_TO_SAVE.filter((i) => ops.hasMsr(i));
     this.supportedCpuid = supportedCpuid(
       ops,

@@ -34,7 +34,14 @@ export class HvaSpace {
   private readonly limit: number;
   private used = 0;
 
-  constructor(limitBytes = 16 * 1024 * 1024 * 1024) {
+  /**
+   * `shared`: mappings are SharedArrayBuffers, so the VMM can hand guest RAM to another thread
+   * (a page's main thread, a second worker) without a copy, as MAP_SHARED memory is.
+   */
+  constructor(
+    limitBytes = 16 * 1024 * 1024 * 1024,
+    private readonly shared = false,
+  ) {
     this.limit = limitBytes;
   }
 
@@ -53,9 +60,9 @@ export class HvaSpace {
     }
     const rounded = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
     if (this.used + rounded > this.limit) throw new KvmError('mmap', Errno.ENOMEM, `${rounded} bytes`);
-    let buffer: ArrayBuffer;
+    let buffer: ArrayBuffer | SharedArrayBuffer;
     try {
-      buffer = new ArrayBuffer(rounded);
+      buffer = this.shared ? new SharedArrayBuffer(rounded) : new ArrayBuffer(rounded);
     } catch {
       throw new KvmError('mmap', Errno.ENOMEM, `${rounded} bytes`);
     }
