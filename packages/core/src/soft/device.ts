@@ -500,7 +500,9 @@ export class SoftKvmDevice implements KvmDevice {
     this.icountShift = shift ?? -1;
     this.mmu = options.mmu === undefined ? shadowMmuOps(options.mmuOptions) : options.mmu;
     if (options.sharedMemory === true && typeof SharedArrayBuffer !== 'function')
-      throw new TypeError('sharedMemory needs SharedArrayBuffer (in a browser: a cross-origin isolated page)');
+      throw new TypeError(
+        'sharedMemory needs SharedArrayBuffer (in a browser: a cross-origin isolated page)',
+      );
     this.hva = new HvaSpace(options.memoryLimit, options.sharedMemory === true);
     this.msrIndexList = MSRS_TO_SAVE.filter((i) => ops.hasMsr(i));
     this.supportedCpuid = supportedCpuid(
