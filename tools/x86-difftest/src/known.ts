@@ -101,7 +101,7 @@ export function classifyIa32e(sig: Signature, m: Mismatch): string {
   const fpuSse = classifyFpuSse(sig, m);
   if (fpuSse) return fpuSse;
   if (sig.form === 'POPF' && within('eflags', 'frame.eflags'))
-    return 'host: kvm-pvm runs user code with its own RFLAGS.AC: POPF at CPL 3 never sets AC on the host (probe: #AC fires with AC set, POPF of AC=1 reads back 0)';
+    return 'host: kvm-pvm runs user code with its own RFLAGS.AC: POPF at CPL 3 never sets AC on the host (probe: #AC fires with AC set, POPF of AC=1 reads back 0); SDM Vol. 2 POPF/POPFD/POPFQ (Operation): at CPL > 0 every flag but IOPL, VIP, VIF, VM and RF (and IF while CPL > IOPL) is loaded, AC included, as x86emu';
   if (
     sig.mode === 'long64' &&
     (sig.form === 'IRET' || sig.form === 'SWAPGS' || sig.form === 'SYSRET') &&
@@ -120,9 +120,9 @@ export function classifyIa32e(sig: Signature, m: Mismatch): string {
   if (sig.mode === 'long64' && sig.form === 'NOP Ev' && lock && modrm < 0xc0)
     return 'host: the CPU gives #UD for LOCK 0F 19–1F with a memory operand (native probe, probes/native-ud.c: SIGILL), and kvm-pvm completes it in the guest as a NOP (probe: no fault, also over a not-present page; the register form is #UD); SDM Vol. 2 LOCK and APM Vol. 3 1.2.5 both say #UD for LOCK with a non-lockable instruction, as the CPU and x86emu do';
   if (sig.mode === 'long64' && sig.form.startsWith('MOV_FROM_SEG') && within('gpr', 'memory', 'eip'))
-    return "host: kvm-pvm gives user code the host's data selectors: MOV from DS/ES/SS reads 0 or 0x33 where the guest loaded 0x2b (probe)";
+    return "host: kvm-pvm gives user code the host's data selectors: MOV from DS/ES/SS reads 0 or 0x33 where the guest loaded 0x2b (probe); SDM Vol. 2 MOV (a segment register source): the destination gets the selector the register holds, as x86emu";
   if (sig.mode === 'long64' && sig.form.startsWith('MOV_TO_SEG'))
-    return "host: a faulting MOV Sreg with REX.R is re-run by KVM's emulator on kvm-pvm, which counts REX.R in the Sreg field (#UD); the CPU ignores REX.R (the same bytes without a fault run natively with REX.R ignored)";
+    return "host: a faulting MOV Sreg with REX.R is re-run by KVM's emulator on kvm-pvm, which counts REX.R in the Sreg field (#UD); the CPU ignores REX.R (the same bytes without a fault run natively with REX.R ignored); APM Vol. 3 1.2.7: REX.R does not modify ModRM.reg when it names a register other than a GPR, XMM, control or debug register, and is ignored, as x86emu";
   if (sig.mode === 'long64' && sig.form === 'IRET')
     return 'host: IRET at CPL 3 is emulated by KVM on kvm-pvm: it loads a data segment (0x2b) into CS, refuses a return to the compat CS with #GP(0) and gives #GP(0) where the SDM gives #GP(selector) or #SS(selector) (a not-present SS)';
   if (sig.form.startsWith('SHLD') || sig.form.startsWith('SHRD'))
