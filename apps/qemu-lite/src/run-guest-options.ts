@@ -101,13 +101,28 @@ function checkDrives(drives: unknown): void {
 }
 
 function checkNics(nics: unknown): void {
-  const what = "an array of { netdev: 'user', mac?: '52:54:00:12:34:56' }";
+  const what =
+    "an array of { netdev: 'user' | 'socket', mac?: '52:54:00:12:34:56', socket?: { mode: 'listen' | 'connect' | 'mcast', host, port } }";
   if (!Array.isArray(nics)) typeError('nics', what, nics);
   for (const nic of nics as unknown[]) {
-    if (!isPlainObject(nic) || nic.netdev !== 'user') typeError('nics', what, nic);
-    for (const key of Object.keys(nic)) if (key !== 'netdev' && key !== 'mac') typeError('nics', what, nic);
+    if (!isPlainObject(nic) || (nic.netdev !== 'user' && nic.netdev !== 'socket'))
+      typeError('nics', what, nic);
+    for (const key of Object.keys(nic))
+      if (!['netdev', 'mac', 'socket'].includes(key)) typeError('nics', what, nic);
     if (nic.mac !== undefined && (typeof nic.mac !== 'string' || parseMac(nic.mac) === undefined))
       typeError('nics', what, nic);
+    const s = nic.socket;
+    if (nic.netdev === 'socket') {
+      if (
+        !isPlainObject(s) ||
+        !['listen', 'connect', 'mcast'].includes(s.mode as string) ||
+        typeof s.host !== 'string' ||
+        !Number.isInteger(s.port) ||
+        (s.port as number) < 0 ||
+        (s.port as number) > 65535
+      )
+        typeError('nics', what, nic);
+    } else if (s !== undefined) typeError('nics', what, nic);
   }
 }
 

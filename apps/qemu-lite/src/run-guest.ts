@@ -13,6 +13,7 @@ import type { MachineConfig } from './config.js';
 import { DEFAULT_DEBUG_EXIT, type DebugExitConfig } from './devices/debug-exit.js';
 import { DEBUGCON_IOBASE, DEBUGCON_READBACK } from './devices/debugcon.js';
 import { releaseDriveLocks } from './devices/virtio/drive.js';
+import type { SocketNetdevSpec } from './devices/virtio/net.js';
 import {
   ACCEL_NAMES,
   defaultEngine,
@@ -24,6 +25,7 @@ import { type DebugInput, type GdbListen, parseGdbDevice } from './gdbstub/chann
 import { type GdbServer, startGdbServer } from './gdbstub/server.js';
 import { MAX_INITRD_BYTES, MAX_KERNEL_BYTES, readImageFile } from './loaders/read-image.js';
 import { LoaderError } from './loaders/types.js';
+import { HostNetdevs } from './netdev/host-netdevs.js';
 import { validateRunGuestOptions } from './run-guest-options.js';
 import { parseSize } from './size.js';
 import type { ExitStatsSnapshot } from './stats.js';
@@ -85,10 +87,12 @@ export interface RunGuestOptions {
   drives?: { file: string; readonly?: boolean; serial?: string; logicalBlockSize?: 512 | 4096 }[];
   /**
    * NICs, each a virtio-net PCI device after the disks, on `-netdev user` (`netdev: 'user'`: the
-   * virtual gateway 10.0.2.2 answers ARP, DHCP and ping; no NAT yet), with QEMU's default MACs
+   * virtual gateway 10.0.2.2 answers ARP, DHCP and ping; no NAT yet) or `-netdev socket`
+   * (`netdev: 'socket'`, `socket: { mode: 'listen' | 'connect' | 'mcast', host, port }`: QEMU's
+   * framing, opened before the guest starts), with QEMU's default MACs
    * (52:54:00:12:34:56, then …:57) unless `mac` is given.
    */
-  nics?: { netdev: 'user'; mac?: string }[];
+  nics?: { netdev: 'user' | 'socket'; mac?: string; socket?: SocketNetdevSpec }[];
   /** How many virtio-rng PCI devices (`-device virtio-rng-pci`), after the NICs; default none. */
   virtioRng?: number;
   /**
@@ -240,7 +244,7 @@ export async function resolveConfig(
       serial: d.serial,
       logicalBlockSize: d.logicalBlockSize,
     })),
-    nics: options.nics?.map((n) => ({ netdev: n.netdev, mac: n.mac })),
+    nics: options.nics?.map((n) => ({ netdev: n.netdev, mac: n.mac, socket: n.socket })),
     virtioRng: options.virtioRng,
     icountShift: options.icount?.shift ?? null,
     jit: options.jit,
@@ -370,6 +374,9 @@ function workerExecArgv(): string[] {
  */
 export async function runGuest(options: RunGuestOptions = {}): Promise<GuestResult> {
   const { config, engine } = await resolveConfig(options);
+  // -netdev socket: connected (or listening) before the guest starts, as QEMU's net_init_socket.
+  const netdevs = await HostNetdevs.open(config.nics);
+  config.nics = netdevs.nics;
   const control = createSharedControl();
   const input: WorkerInput = { config, sab: control.sab, epochMs: control.epochMs };
   const debugging =
@@ -411,6 +418,11 @@ export async function runGuest(options: RunGuestOptions = {}): Promise<GuestResu
     wakeMachine(control);
     kick();
   }
+  // A frame for the guest waits in its NIC's ring: wake the vCPU loop, which polls the rings.
+  netdevs.setWake(() => {
+    wakeMachine(control);
+    kick();
+  });
   const requestQuit = (code: number) => {
     Atomics.compareExchange(control.cells, QUIT, 0, code);
     wakeMachine(control);
@@ -472,6 +484,9 @@ export async function runGuest(options: RunGuestOptions = {}): Promise<GuestResu
         case 'gdb':
           gdbServer?.write(m.data);
           break;
+        case 'net-tx':
+          netdevs.send(m.nic, m.data);
+          break;
         case 'monitor':
           try {
             options.onMonitorOutput?.(m.text);
@@ -524,6 +539,7 @@ export async function runGuest(options: RunGuestOptions = {}): Promise<GuestResu
     });
   }).finally(async () => {
     gdbServer?.close();
+    netdevs.close();
     channel?.port1.close();
     await worker.terminate();
     // A thread stopped mid-run (a timeout, a callback's error) could not close its drives.

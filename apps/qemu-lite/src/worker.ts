@@ -6,7 +6,8 @@
  * - `{ type: 'done', stop, stats, registers? }` when the machine stopped;
  * - `{ type: 'error', name, message, format?, errno? }` when it could not be built or the engine
  *   threw (a LoaderError's `format`, a KvmError's `errno`);
- * - `{ type: 'gdb', data }` bytes for the gdb socket, `{ type: 'monitor', text }` monitor output.
+ * - `{ type: 'gdb', data }` bytes for the gdb socket, `{ type: 'monitor', text }` monitor output;
+ * - `{ type: 'net-tx', nic, data }` a frame the guest sent on a `-netdev socket` NIC.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
@@ -35,7 +36,8 @@ export type WorkerMessage =
   | { type: 'done'; stop: StopReason; stats: ReturnType<ExitStats['snapshot']>; registers?: string }
   | { type: 'error'; name: string; message: string; format?: string; errno?: number }
   | { type: 'gdb'; data: string }
-  | { type: 'monitor'; text: string };
+  | { type: 'monitor'; text: string }
+  | { type: 'net-tx'; nic: number; data: Uint8Array };
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
@@ -105,7 +107,11 @@ function main(): void {
     if (!engine) throw new Error(`unknown engine ${config.engine}`);
     const kvm = engine.open({ icountShift: config.icountShift ?? null, jit: config.jit });
     const stats = new ExitStats();
-    machine = new Machine(kvm, config, clock, { serialOut, log });
+    machine = new Machine(kvm, config, clock, {
+      serialOut,
+      log,
+      netOut: (nic, data) => post({ type: 'net-tx', nic, data }),
+    });
     const started = (m: Machine) => {
       post({ type: 'started', kickHandle: m.vcpu.kickHandle(), description: m.loaded.description });
       if (config.log.includes('cpu_reset'))

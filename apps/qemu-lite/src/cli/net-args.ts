@@ -1,14 +1,16 @@
 /**
- * The network and entropy flags, in QEMU's spelling: `-netdev user,id=ID`, `-device
+ * The network and entropy flags, in QEMU's spelling: `-netdev user,id=ID`, `-netdev
+ * socket,id=ID,listen=|connect=|mcast=…`, `-device
  * virtio-net-pci,netdev=ID[,mac=M]`, `-nic user[,model=virtio-net-pci][,mac=M]`, `-nic none`,
- * and `-device virtio-rng-pci`. Only the user-mode backend exists, and only the part of it the
- * virtual gateway answers itself (devices/net/user-net.ts): its other options and the other
- * backends are refused by name, so that nothing silently behaves otherwise than asked.
+ * and `-device virtio-rng-pci`. The user-mode backend is the part the virtual gateway answers
+ * itself (devices/net/user-net.ts); the socket backend is QEMU's stream and multicast framing
+ * (netdev/socket-netdev.ts). Other options and backends are refused by name, so that nothing
+ * silently behaves otherwise than asked.
  */
-import { type NicConfig, parseMac } from '../devices/virtio/net.js';
+import { type NicConfig, parseMac, type SocketNetdevSpec } from '../devices/virtio/net.js';
 
 export interface CliNet {
-  netdevs: { id: string; type: 'user' }[];
+  netdevs: { id: string; type: 'user' | 'socket'; socket?: SocketNetdevSpec }[];
   /** `-device virtio-net-pci,netdev=ID` and `-nic`, in command-line order. */
   nics: { netdev?: string; mac?: string; from: string }[];
   rngs: number;
@@ -68,10 +70,45 @@ function checkUserProps(props: Map<string, string>, what: string, allowed: strin
 }
 
 function checkBackend(type: string, what: string): void {
-  if (type === 'user') return;
+  if (type === 'user' || (type === 'socket' && what === '-netdev')) return;
   if (OTHER_BACKENDS.includes(type))
-    usage(`${what}: the ${type} backend is not supported: only user exists here`);
-  usage(`${what}: '${type}' is not a network backend (user)`);
+    usage(
+      `${what}: the ${type} backend is not supported: ${what === '-nic' ? '-nic user, or -netdev socket with -device virtio-net-pci' : 'user and socket exist here'}`,
+    );
+  usage(`${what}: '${type}' is not a network backend (user, socket)`);
+}
+
+/** `HOST:PORT`; an empty HOST is `emptyHost` (refused when that is undefined). */
+function hostPort(text: string, what: string, emptyHost?: string): { host: string; port: number } {
+  const m = /^(.*):(\d+)$/.exec(text);
+  if (!m) usage(`-netdev socket,${what}=${text}: expected HOST:PORT`);
+  const port = Number(m[2]);
+  if (port > 65535) usage(`-netdev socket,${what}=${text}: port ${port} is out of range`);
+  const host = m[1] === '' ? emptyHost : m[1];
+  if (host === undefined) usage(`-netdev socket,${what}=${text}: a host is needed`);
+  return { host, port };
+}
+
+/** `-netdev socket,id=ID,listen=[HOST]:PORT|connect=HOST:PORT|mcast=ADDR:PORT[,localaddr=ADDR]`. */
+function socketSpec(props: Map<string, string>): SocketNetdevSpec {
+  for (const key of props.keys()) {
+    if (['id', 'listen', 'connect', 'mcast', 'localaddr'].includes(key)) continue;
+    if (key === 'fd' || key === 'udp')
+      usage(`-netdev socket: ${key}= is not supported (listen=, connect= and mcast= are)`);
+    usage(`-netdev socket: Property '${key}' not found`);
+  }
+  const modes = ['listen', 'connect', 'mcast'].filter((k) => props.has(k));
+  if (modes.length !== 1) usage('-netdev socket: exactly one of listen=, connect= or mcast= is needed');
+  const mode = modes[0] as 'listen' | 'connect' | 'mcast';
+  if (props.has('localaddr') && mode !== 'mcast') usage('-netdev socket: localaddr= goes with mcast= only');
+  // QEMU: listen=:PORT listens on every address; connect=:PORT means the local host.
+  if (mode === 'listen') return { mode, ...hostPort(props.get('listen')!, 'listen', '') };
+  if (mode === 'connect') return { mode, ...hostPort(props.get('connect')!, 'connect', '127.0.0.1') };
+  const { host, port } = hostPort(props.get('mcast')!, 'mcast');
+  const first = Number(host.split('.')[0]);
+  if (!/^\d+\.\d+\.\d+\.\d+$/.test(host) || first < 224 || first > 239)
+    usage(`-netdev socket,mcast=${host}:${port}: ${host} is not an IPv4 multicast address (224.0.0.0/4)`);
+  return { mode, host, port, localaddr: props.get('localaddr') };
 }
 
 function checkMac(mac: string | undefined, what: string): void {
@@ -79,15 +116,17 @@ function checkMac(mac: string | undefined, what: string): void {
     usage(`${what}: mac=${mac}: Property 'mac' doesn't take value '${mac}' (six hex bytes, not multicast)`);
 }
 
-/** `-netdev user,id=ID`. */
+/** `-netdev user,id=ID` or `-netdev socket,id=ID,…`. */
 export function netdevArg(first: string, props: Map<string, string>, holder: { net?: CliNet }): void {
   const net = state(holder);
   checkBackend(first, '-netdev');
-  checkUserProps(props, '-netdev user', ['id']);
+  const socket = first === 'socket' ? socketSpec(props) : undefined;
+  if (!socket) checkUserProps(props, '-netdev user', ['id']);
   const id = props.get('id');
-  if (!id) usage("-netdev user: Parameter 'id' is missing");
-  if (net.netdevs.some((n) => n.id === id)) usage(`-netdev user,id=${id}: Duplicate ID '${id}' for netdev`);
-  net.netdevs.push({ id, type: 'user' });
+  if (!id) usage(`-netdev ${first}: Parameter 'id' is missing`);
+  if (net.netdevs.some((n) => n.id === id))
+    usage(`-netdev ${first},id=${id}: Duplicate ID '${id}' for netdev`);
+  net.netdevs.push(socket ? { id, type: 'socket', socket } : { id, type: 'user' });
 }
 
 /** `-nic user[,model=virtio-net-pci][,mac=M]` or `-nic none`: a netdev and its NIC at once. */
@@ -132,13 +171,17 @@ export function resolveNet(net: CliNet | undefined): { nics?: NicConfig[]; virti
   const used = new Set<string>();
   const nics: NicConfig[] = [];
   for (const nic of net.nics) {
-    if (nic.netdev !== undefined) {
-      const dev = net.netdevs.find((n) => n.id === nic.netdev);
-      if (!dev) usage(`${nic.from},netdev=${nic.netdev}: Property 'netdev' can't find value '${nic.netdev}'`);
-      if (used.has(nic.netdev)) usage(`${nic.from},netdev=${nic.netdev}: the netdev is already in use`);
-      used.add(nic.netdev);
+    if (nic.netdev === undefined) {
+      nics.push({ netdev: 'user', mac: nic.mac });
+      continue;
     }
-    nics.push({ netdev: 'user', mac: nic.mac });
+    const dev = net.netdevs.find((n) => n.id === nic.netdev);
+    if (!dev) usage(`${nic.from},netdev=${nic.netdev}: Property 'netdev' can't find value '${nic.netdev}'`);
+    if (used.has(nic.netdev)) usage(`${nic.from},netdev=${nic.netdev}: the netdev is already in use`);
+    used.add(nic.netdev);
+    nics.push(
+      dev.socket ? { netdev: 'socket', mac: nic.mac, socket: dev.socket } : { netdev: 'user', mac: nic.mac },
+    );
   }
   // QEMU warns about a netdev no NIC uses; here it would be a network nobody is on: refuse it.
   for (const n of net.netdevs)

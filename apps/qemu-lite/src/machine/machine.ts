@@ -99,6 +99,8 @@ export interface MachineHooks {
   serialOut(byte: number): void;
   /** Log line for `-d` items. */
   log(item: string, line: string): void;
+  /** A frame the guest sent on NIC `nic`, for a netdev in the main thread (`-netdev socket`). */
+  netOut?(nic: number, frame: Uint8Array): void;
 }
 
 /** IA32_TSC: the guest's time stamp counter, -icount's instruction count. */
@@ -232,7 +234,7 @@ export class Machine {
       if ((config.drives?.length ?? 0) > 0 || (config.nics?.length ?? 0) > 0 || (config.virtioRng ?? 0) > 0) {
         this.drives = carry?.drives ?? [];
         for (const drive of carry ? [] : (config.drives ?? [])) this.drives.push(Drive.open(drive));
-        this.pci = buildPcPci(this.bus, irq, this.ram, this.drives, config);
+        this.pci = buildPcPci(this.bus, irq, this.ram, this.drives, { ...config, netOut: hooks.netOut });
       }
 
       this.vcpu = vm.createVcpu(0);

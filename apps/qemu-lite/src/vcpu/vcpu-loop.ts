@@ -105,6 +105,8 @@ export function runVcpu(
       if (byte < 0) break;
       serial.receive(byte);
     }
+    // Frames a -netdev socket put in a NIC's ring (the main thread kicked us for them).
+    machine.pci?.poll();
     let now = clock();
     if (pit) {
       pit.poll(now);

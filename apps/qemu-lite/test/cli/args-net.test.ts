@@ -15,6 +15,35 @@ describe('-netdev user, -nic, -device virtio-net-pci / virtio-rng-pci', () => {
     ).toEqual([{ netdev: 'user', mac: '52:54:00:00:00:01' }]);
   });
 
+  it('takes -netdev socket with listen=, connect= and mcast= as QEMU spells them', () => {
+    const nics = parse(
+      '-netdev',
+      'socket,id=a,listen=:1234',
+      '-netdev',
+      'socket,id=b,connect=127.0.0.1:5555',
+      '-netdev',
+      'socket,id=c,mcast=230.0.0.1:1234,localaddr=127.0.0.1',
+      '-device',
+      'virtio-net-pci,netdev=a',
+      '-device',
+      'virtio-net-pci,netdev=b',
+      '-device',
+      'virtio-net-pci,netdev=c',
+    ).nics;
+    expect(nics).toEqual([
+      { netdev: 'socket', mac: undefined, socket: { mode: 'listen', host: '', port: 1234 } },
+      { netdev: 'socket', mac: undefined, socket: { mode: 'connect', host: '127.0.0.1', port: 5555 } },
+      {
+        netdev: 'socket',
+        mac: undefined,
+        socket: { mode: 'mcast', host: '230.0.0.1', port: 1234, localaddr: '127.0.0.1' },
+      },
+    ]);
+    // QEMU's connect=:PORT is the local host.
+    const d = parse('-netdev', 'socket,id=d,connect=:9', '-device', 'virtio-net-pci,netdev=d');
+    expect(d.nics?.[0]?.socket).toEqual({ mode: 'connect', host: '127.0.0.1', port: 9 });
+  });
+
   it('takes -nic user (model virtio-net-pci, the default) and -nic none', () => {
     expect(parse('-nic', 'user', '-nic', 'user,model=virtio-net-pci,mac=52:54:00:00:00:09').nics).toEqual([
       { netdev: 'user', mac: undefined },
@@ -30,10 +59,16 @@ describe('-netdev user, -nic, -device virtio-net-pci / virtio-rng-pci', () => {
 
   it.each([
     [
-      ['-netdev', 'socket,id=n0,listen=:1234'],
-      '-netdev: the socket backend is not supported: only user exists here',
+      ['-netdev', 'tap,id=n0,ifname=tap0'],
+      '-netdev: the tap backend is not supported: user and socket exist here',
     ],
-    [['-netdev', 'tap,id=n0,ifname=tap0'], '-netdev: the tap backend is not supported'],
+    [['-netdev', 'socket,id=n0'], 'exactly one of listen=, connect= or mcast= is needed'],
+    [['-netdev', 'socket,id=n0,listen=:1,connect=:2'], 'exactly one of'],
+    [['-netdev', 'socket,id=n0,mcast=10.0.0.1:1234'], 'is not an IPv4 multicast address'],
+    [['-netdev', 'socket,id=n0,connect=host'], 'expected HOST:PORT'],
+    [['-netdev', 'socket,id=n0,listen=:70000'], 'out of range'],
+    [['-netdev', 'socket,id=n0,fd=3'], 'fd= is not supported'],
+    [['-nic', 'socket,listen=:1'], '-nic: the socket backend is not supported'],
     [['-netdev', 'user,id=n0,hostfwd=tcp::2222-:22'], 'hostfwd= is not supported'],
     [['-netdev', 'user'], "Parameter 'id' is missing"],
     [['-netdev', 'user,id=a', '-netdev', 'user,id=a'], "Duplicate ID 'a' for netdev"],

@@ -6,12 +6,21 @@
  * mechanism #1 on the I/O bus, and the BARs placed as SeaBIOS places them.
  */
 import type { IoBus } from '../io-bus.js';
+import { openFrameRing } from '../net/frame-ring.js';
 import { UserNet } from '../net/user-net.js';
 import type { IrqSink } from '../types.js';
 import { VirtioBlk } from '../virtio/blk.js';
 import type { Drive } from '../virtio/drive.js';
 import { GuestMemory } from '../virtio/guest-memory.js';
-import { defaultMac, type NicConfig, parseMac, userNetBackend, VirtioNet } from '../virtio/net.js';
+import {
+  defaultMac,
+  type NetBackend,
+  type NicConfig,
+  parseMac,
+  ringBackend,
+  userNetBackend,
+  VirtioNet,
+} from '../virtio/net.js';
 import { VirtioRng } from '../virtio/rng.js';
 import { VirtioPciDevice } from '../virtio/virtio-pci.js';
 import { i440fxHostBridge, piix3IsaBridge } from './host-bridge.js';
@@ -21,6 +30,8 @@ import { PCI_CONFIG_ADDRESS, PCI_CONFIG_DATA, PciBus } from './pci-bus.js';
 export interface PciExtras {
   nics?: readonly NicConfig[];
   virtioRng?: number;
+  /** Where a socket netdev's frames from the guest go (the worker posts them to the main thread). */
+  netOut?: (nic: number, frame: Uint8Array) => void;
 }
 
 export function buildPcPci(
@@ -42,7 +53,13 @@ export function buildPcPci(
   });
   (extras.nics ?? []).forEach((nic, n) => {
     const mac = (nic.mac !== undefined ? parseMac(nic.mac) : undefined) ?? defaultMac(n);
-    const device = new VirtioNet(mac, userNetBackend(new UserNet()));
+    let backend: NetBackend;
+    if (nic.netdev === 'socket' && nic.rxRing) {
+      const ring = ringBackend(openFrameRing(nic.rxRing), (frame) => extras.netOut?.(n, frame));
+      pci.pollers.push(ring.poll);
+      backend = ring;
+    } else backend = userNetBackend(new UserNet());
+    const device = new VirtioNet(mac, backend);
     pci.plug(pci.freeSlot(), new VirtioPciDevice(`virtio-net${n}`, device, mem));
   });
   for (let n = 0; n < (extras.virtioRng ?? 0); n++)

@@ -46,7 +46,18 @@ export class PciBus implements PortIoDevice {
   /** How many functions hold each ISA IRQ up (lines are shared, level-triggered). */
   private readonly irqHolders = new Uint8Array(16);
 
+  /**
+   * Devices with input from outside the guest (a socket netdev's frames, which the main thread
+   * puts in a shared ring): the vCPU thread calls `poll()` each turn of its loop, after a kick.
+   */
+  readonly pollers: (() => void)[] = [];
+
   constructor(private readonly irq: IrqSink) {}
+
+  /** Lets each device with outside input take it now (see `pollers`). */
+  poll(): void {
+    for (const p of this.pollers) p();
+  }
 
   /** Plugs `device` in at `devfn`; its INTx pin is routed through the PIIX PIRQs. */
   plug(devfn: number, device: PciDevice): void {

@@ -7,6 +7,8 @@
  * packets; without GUEST_CSUM we deliver them), and the driver's receive buffers must each hold
  * a header and a full frame (§5.1.6.3.1). The frames go to and come from a `NetBackend`.
  */
+
+import { type FrameRing, frameRingRead } from '../net/frame-ring.js';
 import type { GuestMemory } from './guest-memory.js';
 import type { VirtioDeviceOps } from './virtio-pci.js';
 import type { VirtqChain } from './virtqueue.js';
@@ -28,13 +30,23 @@ const RX_BACKLOG = 256;
 /** The largest frame accepted from the guest: 1514 + a VLAN tag (no GSO was offered). */
 const MAX_TX_FRAME = 1518;
 
+/** How `-netdev socket` reaches its peers (src/netdev/socket-netdev.ts opens it in the main thread). */
+export type SocketNetdevSpec =
+  | { mode: 'listen'; host: string; port: number }
+  | { mode: 'connect'; host: string; port: number }
+  | { mode: 'mcast'; host: string; port: number; localaddr?: string };
+
 /**
- * A NIC as `runGuest` and the machine take it: its backend (`'user'`, `-netdev user`) and MAC
- * (`'52:54:00:12:34:56'`; default: QEMU's, the n-th NIC's last byte 0x56 + n).
+ * A NIC as `runGuest` and the machine take it: its backend (`'user'`, `-netdev user`; `'socket'`,
+ * `-netdev socket` with `socket` saying how) and MAC (`'52:54:00:12:34:56'`; default: QEMU's,
+ * the n-th NIC's last byte 0x56 + n).
  */
 export interface NicConfig {
-  netdev: 'user';
+  netdev: 'user' | 'socket';
   mac?: string;
+  socket?: SocketNetdevSpec;
+  /** For a socket netdev, set by runGuest: the shared ring (frame-ring.ts) its frames arrive in. */
+  rxRing?: SharedArrayBuffer;
 }
 
 /** Where a NIC's frames go and come from (`-netdev user`, …). */
@@ -167,6 +179,29 @@ export function userNetBackend(net: { input(frame: Uint8Array): Uint8Array[] }):
     },
     send(frame) {
       for (const reply of net.input(frame)) deliver(reply);
+    },
+  };
+}
+
+/**
+ * A netdev in the main thread (`-netdev socket`) as a NIC's backend in the vCPU thread: frames
+ * the guest sends go out through `out` (a message to the main thread); frames for the guest
+ * wait in `ring` until `poll()`, which the vCPU loop calls after the main thread kicks it.
+ */
+export function ringBackend(
+  ring: FrameRing,
+  out: (frame: Uint8Array) => void,
+): NetBackend & { poll(): void } {
+  let deliver: (frame: Uint8Array) => void = () => {};
+  return {
+    connect(d) {
+      deliver = d;
+    },
+    send(frame) {
+      out(frame);
+    },
+    poll() {
+      for (let f = frameRingRead(ring); f !== undefined; f = frameRingRead(ring)) deliver(f);
     },
   };
 }
