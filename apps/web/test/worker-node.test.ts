@@ -133,9 +133,13 @@ describe('the page machine module in a worker_threads Worker', () => {
   it('types into the guest: bytes given to input() reach its UART, and its echo comes back', async () => {
     let controller: MachineController | undefined;
     let serial = '';
+    let ram: SharedArrayBuffer | undefined;
     const last = await new Promise<Seen>((resolve) => {
       void nodeController((e) => {
-        if (e.type === 'started') controller!.input(new TextEncoder().encode('hello, guest'));
+        if (e.type === 'started') {
+          ram = e.ram;
+          controller!.input(new TextEncoder().encode('hello, guest'));
+        }
         if (e.type === 'serial') {
           serial += Buffer.from(e.data).toString('latin1');
           if (serial === 'HELLO, GUEST') controller!.input(new TextEncoder().encode('q'));
@@ -148,5 +152,9 @@ describe('the page machine module in a worker_threads Worker', () => {
     });
     expect(serial).toBe('HELLO, GUEST');
     expect(last).toMatchObject({ type: 'done', stop: { kind: 'debug-exit', status: 1 } });
+    // Guest RAM is shared with this thread: the loader put the kernel at 1 MiB, header first.
+    expect(ram).toBeInstanceOf(SharedArrayBuffer);
+    expect(ram!.byteLength).toBe(64 * 1024 * 1024);
+    expect(new DataView(ram!).getUint32(0x100000, true)).toBe(0x1badb002);
   });
 });

@@ -3,6 +3,7 @@
  * (/dev/kvm through a native addon) has no place in a browser. Options as qemu-lite's
  * `engines.ts` gives them to its soft engines: a HLT may block in KVM_RUN until a kick
  * (`haltBlocks`), and guest time follows host time (`tscClock: 'host'`), as under QEMU's TCG.
+ * Guest RAM is a SharedArrayBuffer (`sharedMemory`): the page gets it in `started`, no copy.
  */
 import type { Kvm, VcpuKickHandle } from '@kvm/core';
 import { createSvmKvm } from '@kvm/svm';
@@ -10,7 +11,7 @@ import { createVmxKvm } from '@kvm/vmx';
 import type { Accel } from './protocol.js';
 
 export function openEngine(accel: Accel): Kvm {
-  const options = { haltBlocks: true, tscClock: 'host' } as const;
+  const options = { haltBlocks: true, tscClock: 'host', sharedMemory: true } as const;
   return accel === 'svm' ? createSvmKvm(options) : createVmxKvm(options);
 }
 
