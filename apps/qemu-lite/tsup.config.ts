@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts', 'src/cli.ts', 'src/worker.ts', 'src/portable.ts'],
+  entry: ['src/index.ts', 'src/cli.ts', 'src/worker.ts', 'src/ap-worker.ts', 'src/portable.ts'],
   format: ['esm'],
   dts: true,
   sourcemap: true,

@@ -6,6 +6,7 @@ import type { DebugExitConfig } from './devices/debug-exit.js';
 import type { DebugconConfig } from './devices/debugcon.js';
 import type { DriveConfig } from './devices/virtio/drive.js';
 import type { NicConfig } from './devices/virtio/net.js';
+import type { SmpTopology } from './machine/smp.js';
 
 export interface KernelImage {
   /** Where it came from, for messages. */
@@ -24,7 +25,10 @@ export interface MachineConfig {
   engine: string;
   /** Bytes of guest RAM. */
   ramSize: number;
+  /** vCPUs present (`smp.cpus`): vCPU 0 is the BSP, the others wait for INIT/SIPI. */
   cpus: number;
+  /** `-smp`'s resolved topology (APIC IDs and CPUID leaves 1, 4 and 0xB follow it); absent: `cpus` cores in one socket. */
+  smp?: SmpTopology;
   /** The `-kernel` image (multiboot or bzImage), or a `-device loader` flat image. */
   kernel?: KernelImage;
   flat?: FlatImage;

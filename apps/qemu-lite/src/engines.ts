@@ -20,9 +20,23 @@ export interface EngineEntry {
    * Opens the engine's system handle (`icountShift`: QEMU's -icount, software engines only).
    * Throws (KvmError or EngineUnavailableError) with the reason.
    */
-  open(options?: { icountShift?: number | null; jit?: boolean }): Kvm;
+  open(options?: EngineOpenOptions): Kvm;
+  /**
+   * Each vCPU runs on its own thread (the host engine: KVM_RUN blocks its thread); otherwise the
+   * vCPUs of a `-smp` machine take turns on the machine's thread (`vcpu/vcpu-turns.ts`).
+   */
+  readonly threadPerVcpu: boolean;
   /** Makes the vCPU behind `handle` leave `run()` promptly; callable from any thread. */
   kick(handle: VcpuKickHandle): void;
+}
+
+export interface EngineOpenOptions {
+  /** `-icount` (software engines). */
+  icountShift?: number | null;
+  /** vCPUs the machine will make (default 1). */
+  cpus?: number;
+  /** x86emu's block compiler (software engines; undefined: x86emu's default). */
+  jit?: boolean;
 }
 
 /** An engine that exists in the command line but not in this build. */
@@ -46,18 +60,34 @@ function kickSoftVcpu(handle: VcpuKickHandle): void {
   }
 }
 
-/** The software engine's options for qemu-lite: one vCPU per thread, host time or -icount. */
-function softOptions(icountShift: number | null | undefined): SoftKvmOptions {
+/**
+ * Instructions in one vCPU's turn when several share the thread (one KVM_RUN's budget). Shorter
+ * turns cost entries; longer ones let a vCPU spin away its whole turn on a lock whose holder
+ * waits for its own: with tools/guests' `smp` (-smp 4, iter=5000, vmx) 2,000,000 took 99 s,
+ * 200,000 8.7 s, 50,000 4.2 s and 10,000 5.0 s on this machine.
+ */
+export const SMP_TURN_INSTRUCTIONS = 50_000;
+
+/**
+ * The software engine's options for qemu-lite: host time or -icount. A halted vCPU may sleep in
+ * KVM_RUN only while it is the thread's one vCPU; several take turns on the thread, so a halt
+ * returns EINTR instead and the turn passes on (`vcpu/vcpu-turns.ts`) after at most
+ * SMP_TURN_INSTRUCTIONS.
+ */
+function softOptions(o: EngineOpenOptions | undefined): SoftKvmOptions {
+  const icountShift = o?.icountShift;
+  const haltBlocks = (o?.cpus ?? 1) <= 1;
+  const runBudget = haltBlocks ? undefined : SMP_TURN_INSTRUCTIONS;
   return icountShift === null || icountShift === undefined
-    ? { haltBlocks: true, tscClock: 'host' }
-    : { haltBlocks: true, tscClock: 'instructions', icountShift };
+    ? { haltBlocks, tscClock: 'host', runBudget }
+    : { haltBlocks, tscClock: 'instructions', icountShift, runBudget };
 }
 
 /** A row for the software engine on one vendor's silicon model. */
 function softEngine(
   name: 'vmx' | 'svm',
   vendor: string,
-  open: (options?: { icountShift?: number | null; jit?: boolean }) => Kvm,
+  open: (options?: EngineOpenOptions) => Kvm,
 ): EngineEntry {
   return {
     name,
@@ -66,6 +96,7 @@ function softEngine(
     availability: () => ({ available: true }),
     open,
     kick: kickSoftVcpu,
+    threadPerVcpu: false,
   };
 }
 
@@ -77,13 +108,14 @@ export const ENGINES: readonly EngineEntry[] = [
     availability: () => hostKvmAvailability(),
     open: () => openHostKvm(),
     kick: (handle) => kickHostVcpu(handle),
+    threadPerVcpu: true,
   },
   // The vCPU thread owns one vCPU: a HLT in the kernel may sleep in KVM_RUN until a kick, as
   // on Linux, so the loop is the same on every engine. Guest time follows host time, as under
   // QEMU's TCG: the TSC at a nominal 1 GHz, with the PIT, RTC and PM timer on the same clock.
   // With -icount the clock is virtual instead (the TSC counts instructions, halts skip ahead).
-  softEngine('vmx', 'Intel VMX', (o) => createVmxKvm({ ...softOptions(o?.icountShift), jit: o?.jit })),
-  softEngine('svm', 'AMD SVM', (o) => createSvmKvm({ ...softOptions(o?.icountShift), jit: o?.jit })),
+  softEngine('vmx', 'Intel VMX', (o) => createVmxKvm({ ...softOptions(o), jit: o?.jit })),
+  softEngine('svm', 'AMD SVM', (o) => createSvmKvm({ ...softOptions(o), jit: o?.jit })),
 ];
 
 /** The engine an `-accel` name selects, or undefined. */

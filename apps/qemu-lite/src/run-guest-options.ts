@@ -9,6 +9,7 @@ import { LOG_ITEMS } from './config.js';
 import { parseMac } from './devices/virtio/net.js';
 import { ACCEL_NAMES, engineByName } from './engines.js';
 import { MAX_RAM_SIZE, MIN_RAM_SIZE } from './machine/memory-map.js';
+import { resolveSmp, SMP_UNIPROCESSOR, SmpError, type SmpOptions, type SmpTopology } from './machine/smp.js';
 import type { RunGuestOptions } from './run-guest.js';
 import { parseSize } from './size.js';
 
@@ -41,7 +42,34 @@ const KNOWN = new Set<string>([
   'drives',
   'nics',
   'virtioRng',
+  'smp',
 ]);
+
+/** `smp`: a count, or QEMU's topology, every member a positive integer and the whole consistent. */
+function checkSmp(smp: unknown): void {
+  if (typeof smp !== 'number' && !isPlainObject(smp))
+    throw new TypeError(
+      `runGuest: options.smp must be a number or { cpus, sockets, cores, threads, maxcpus }, not ${shown(smp)}`,
+    );
+  if (isPlainObject(smp)) {
+    for (const key of Object.keys(smp)) {
+      if (!['cpus', 'sockets', 'cores', 'threads', 'maxcpus'].includes(key))
+        throw new TypeError(`runGuest: options.smp.${key} is not a topology parameter`);
+    }
+  }
+  try {
+    resolveSmpOption(smp as number | SmpOptions);
+  } catch (error) {
+    if (error instanceof SmpError) throw new RangeError(`runGuest: options.smp: ${error.message}`);
+    throw error;
+  }
+}
+
+/** `runGuest`'s `smp` resolved (a bare number is `cpus`); SmpError when QEMU would refuse it. */
+export function resolveSmpOption(smp: number | SmpOptions | undefined): SmpTopology {
+  if (smp === undefined) return SMP_UNIPROCESSOR;
+  return resolveSmp(typeof smp === 'number' ? { cpus: smp } : smp);
+}
 
 /** setTimeout's largest delay (2^31 - 1 ms); a larger one fires at once, with only a warning. */
 const MAX_TIMEOUT_MS = 0x7fffffff;
@@ -307,6 +335,7 @@ export function validateRunGuestOptions(options: unknown): asserts options is Ru
       );
     }
   }
+  if (o.smp !== undefined) checkSmp(o.smp);
   checkFunction(o, 'onSerial');
   checkFunction(o, 'onStart');
   checkFunction(o, 'onGdbListening');

@@ -25,8 +25,9 @@ import { type DebugInput, type GdbListen, parseGdbDevice } from './gdbstub/chann
 import { type GdbServer, startGdbServer } from './gdbstub/server.js';
 import { MAX_INITRD_BYTES, MAX_KERNEL_BYTES, readImageFile } from './loaders/read-image.js';
 import { LoaderError } from './loaders/types.js';
+import type { SmpOptions } from './machine/smp.js';
 import { HostNetdevs } from './netdev/host-netdevs.js';
-import { validateRunGuestOptions } from './run-guest-options.js';
+import { resolveSmpOption, validateRunGuestOptions } from './run-guest-options.js';
 import { parseSize } from './size.js';
 import type { ExitStatsSnapshot } from './stats.js';
 import type { StopReason } from './vcpu/exit-handler.js';
@@ -106,6 +107,12 @@ export interface RunGuestOptions {
    * default, on unless `X86EMU_JIT=0`); false runs its interpreter only. Software engines only.
    */
   jit?: boolean;
+  /**
+   * `-smp`: the number of vCPUs, or QEMU's topology (`{ cpus, sockets, cores, threads, maxcpus }`,
+   * resolved by QEMU's rules, `src/machine/smp.ts`). Default 1. More than one needs the in-kernel
+   * irqchip (the APs are started by INIT/SIPI through their local APICs).
+   */
+  smp?: number | SmpOptions;
   /** A guest reset ends the run with status 0 instead of rebooting. Default true for the library. */
   noReboot?: boolean;
   /** `-d` items and `-D` file. */
@@ -222,11 +229,13 @@ export async function resolveConfig(
   } else {
     engine = defaultEngine();
   }
+  const smp = resolveSmpOption(options.smp);
   const ramSize = typeof options.memory === 'number' ? options.memory : parseSize(options.memory ?? '128M');
   const config: MachineConfig = {
     engine: engine.name,
     ramSize,
-    cpus: 1,
+    cpus: smp.cpus,
+    smp,
     modules: [],
     cmdline: options.append ?? '',
     debugExit: options.debugExit === false ? null : (options.debugExit ?? DEFAULT_DEBUG_EXIT),
@@ -249,6 +258,11 @@ export async function resolveConfig(
     icountShift: options.icount?.shift ?? null,
     jit: options.jit,
   };
+  if (smp.cpus > 1 && !config.kernelIrqchip) {
+    throw new TypeError(
+      `runGuest: -smp ${smp.cpus} needs the in-kernel irqchip: the APs are started by INIT/SIPI through their local APICs`,
+    );
+  }
   if (config.icountShift !== null && !config.kernelIrqchip) {
     throw new TypeError(
       'runGuest: -icount needs the in-kernel irqchip, whose halts skip ahead in virtual time',
@@ -398,14 +412,18 @@ export async function runGuest(options: RunGuestOptions = {}): Promise<GuestResu
   });
   const chunks: Uint8Array[] = [];
   let kickHandle: VcpuKickHandle | undefined;
+  /** Every vCPU the machine's thread runs (-smp's turns on the software engine). */
+  let kickHandles: VcpuKickHandle[] = [];
   let description = '';
   let finished = false;
   const kick = () => {
     if (kickHandle && Atomics.load(control.cells, STATE) !== STATE_DONE) {
-      try {
-        engine.kick(kickHandle);
-      } catch {
-        // the vCPU is already gone
+      for (const handle of kickHandles) {
+        try {
+          engine.kick(handle);
+        } catch {
+          // the vCPU is already gone
+        }
       }
     }
   };
@@ -456,6 +474,7 @@ export async function runGuest(options: RunGuestOptions = {}): Promise<GuestResu
         case 'started': {
           const first = kickHandle === undefined;
           kickHandle = m.kickHandle as VcpuKickHandle;
+          kickHandles = m.kickHandles.length > 0 ? (m.kickHandles as VcpuKickHandle[]) : [kickHandle];
           description = m.description;
           if (first) {
             try {

@@ -1,7 +1,8 @@
 /**
  * The machine's thread: builds the machine from the config it is given, runs its vCPU, and
  * reports back. Messages to the parent:
- * - `{ type: 'started', kickHandle, description }` once the vCPU exists (and after a reboot);
+ * - `{ type: 'started', kickHandle, kickHandles, description }` once the vCPUs exist (and after a
+ *   reboot): vCPU 0's kick handle, and those of every vCPU this thread runs;
  * - `{ type: 'serial', data }` serial output, when the caller asked for it;
  * - `{ type: 'done', stop, stats, registers? }` when the machine stopped;
  * - `{ type: 'error', name, message, format?, errno? }` when it could not be built or the engine
@@ -12,6 +13,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { exitReasonName } from '@kvm/core';
+import { ApThreads } from './ap-threads.js';
 import type { MachineConfig } from './config.js';
 import { engineByName } from './engines.js';
 import { DebugSession, engineTrapsInt3 } from './gdbstub/session.js';
@@ -31,7 +33,7 @@ export interface WorkerInput {
 }
 
 export type WorkerMessage =
-  | { type: 'started'; kickHandle: unknown; description: string }
+  | { type: 'started'; kickHandle: unknown; kickHandles: unknown[]; description: string }
   | { type: 'serial'; data: Uint8Array }
   | { type: 'done'; stop: StopReason; stats: ReturnType<ExitStats['snapshot']>; registers?: string }
   | { type: 'error'; name: string; message: string; format?: string; errno?: number }
@@ -105,15 +107,24 @@ function main(): void {
   try {
     const engine = engineByName(config.engine);
     if (!engine) throw new Error(`unknown engine ${config.engine}`);
-    const kvm = engine.open({ icountShift: config.icountShift ?? null, jit: config.jit });
+    const kvm = engine.open({ icountShift: config.icountShift ?? null, cpus: config.cpus, jit: config.jit });
     const stats = new ExitStats();
     machine = new Machine(kvm, config, clock, {
       serialOut,
       log,
       netOut: (nic, data) => post({ type: 'net-tx', nic, data }),
+      vcpuThreads: engine.threadPerVcpu ? (vcpus) => new ApThreads(vcpus, (h) => engine.kick(h)) : undefined,
     });
     const started = (m: Machine) => {
-      post({ type: 'started', kickHandle: m.vcpu.kickHandle(), description: m.loaded.description });
+      // Every vCPU this thread runs: -smp's turns on the software engine, else vCPU 0 alone (the
+      // host engine's APs have threads of their own, which the machine stops itself).
+      const here = engine.threadPerVcpu ? [m.vcpu] : m.vcpus;
+      post({
+        type: 'started',
+        kickHandle: m.vcpu.kickHandle(),
+        kickHandles: here.map((v) => v.kickHandle()),
+        description: m.loaded.description,
+      });
       if (config.log.includes('cpu_reset'))
         log('cpu_reset', `start: ${m.loaded.description}\n${formatRegisters(m.vcpu)}`);
     };

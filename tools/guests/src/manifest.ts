@@ -266,11 +266,12 @@ const ENTRIES: readonly Entry[] = [
 export const GUESTS: readonly GuestInfo[] = ENTRIES.map((e) => ({ ...e, image: imagePath(e.name) }));
 
 /**
- * Images the build makes that are not in `GUESTS`: they need a device the shared suite does not
- * give them (a disk), so their own tests run them (`virtioblk64`:
- * apps/qemu-lite/test/virtio-blk.engines.test.ts).
+ * Images the build makes that are not in `GUESTS`: they need a device or a machine the shared
+ * suite does not give them, so their own tests run them (`virtioblk64`, a disk:
+ * apps/qemu-lite/test/virtio-blk.engines.test.ts; `smp` and `smp64`, several vCPUs:
+ * apps/qemu-lite/test/smp-guest.engines.test.ts).
  */
-export const DEVICE_GUESTS: readonly string[] = ['virtioblk64'];
+export const DEVICE_GUESTS: readonly string[] = ['virtioblk64', 'smp', 'smp64'];
 
 /** The entry for a guest name; undefined if there is none. */
 export function guestByName(name: string): GuestInfo | undefined {

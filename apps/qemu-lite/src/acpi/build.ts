@@ -27,8 +27,10 @@ export const MP_CONFIG_GPA = 0xf0100;
 export const FIRMWARE_TABLES_END = 0x100000;
 
 export interface FirmwareTablesConfig {
-  /** vCPUs: local APIC IDs 0 … cpus − 1; the I/O APIC's ID is `cpus`. */
+  /** vCPUs present: local APIC IDs `apicIds` (default 0 … cpus − 1); the I/O APIC's ID follows the highest. */
   cpus: number;
+  /** Every possible vCPU's APIC ID by index (maxcpus of them; those past `cpus` are absent). */
+  apicIds?: readonly number[];
   /** The machine has local APICs and an I/O APIC: write the MADT and the MP table. */
   apic: boolean;
   /** PCI bus 0 exists: the DSDT describes its root bridge (\_SB.PCI0, see pci-root.ts). */
@@ -71,11 +73,16 @@ export function writeFirmwareTables(ram: Uint8Array, config: FirmwareTablesConfi
   // The FACS must be 64-byte aligned (ACPI 6.4 5.2.10).
   const facs = place(buildFacs(), 64);
   const fadt = place(buildFadt({ ...config.pm, facsGpa: facs, dsdtGpa: dsdt }), 16);
-  const ioapicId = config.cpus;
+  const apicIds = config.apicIds ?? Array.from({ length: config.cpus }, (_, i) => i);
+  if (apicIds.length < config.cpus)
+    throw new RangeError(`${apicIds.length} APIC IDs for ${config.cpus} vCPUs`);
+  const ioapicId = Math.max(...apicIds) + 1;
+  if (ioapicId > 254) throw new RangeError(`APIC ID ${ioapicId - 1} leaves no I/O APIC ID`);
   const madt = config.apic
     ? place(
         buildMadt({
           cpus: config.cpus,
+          apicIds,
           lapicGpa: LAPIC_DEFAULT_GPA,
           ioapicGpa: IOAPIC_DEFAULT_GPA,
           ioapicId,
@@ -93,6 +100,7 @@ export function writeFirmwareTables(ram: Uint8Array, config: FirmwareTablesConfi
   const mp = buildMpTable(
     {
       cpus: config.cpus,
+      apicIds: apicIds.slice(0, config.cpus),
       lapicGpa: LAPIC_DEFAULT_GPA,
       ioapicGpa: IOAPIC_DEFAULT_GPA,
       ioapicId,

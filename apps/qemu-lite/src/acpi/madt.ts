@@ -1,7 +1,9 @@
 /**
  * The Multiple APIC Description Table ("APIC", ACPI 6.4 5.2.12, Table 5.43) for the machine's
  * configuration, as QEMU's `acpi_build_madt` writes it for the pc machine: a Processor Local
- * APIC per vCPU (APIC ID = vCPU index), the I/O APIC (its ID after the vCPUs', GSI base 0),
+ * APIC per possible vCPU (UID = vCPU index, APIC ID from the topology; those past `-smp`'s cpus up
+ * to maxcpus listed with Enabled clear, as QEMU lists them), the I/O APIC (its ID after the
+ * vCPUs', GSI base 0),
  * interrupt source overrides ISA IRQ 0 → GSI 2 (the PIT on the IOAPIC's pin 2) and the SCI
  * (level, active high), and the local APIC NMI on LINT1 of every processor.
  */
@@ -29,7 +31,10 @@ export const LAPIC_DEFAULT_GPA = 0xfee00000;
 export const IOAPIC_DEFAULT_GPA = 0xfec00000;
 
 export interface MadtParams {
+  /** vCPUs present, each with Enabled set. */
   cpus: number;
+  /** The APIC ID of every possible vCPU by index (default 0 … cpus − 1); those ≥ `cpus` are disabled. */
+  apicIds?: readonly number[];
   lapicGpa: number;
   ioapicGpa: number;
   ioapicId: number;
@@ -41,10 +46,11 @@ export function buildMadt(p: MadtParams): Uint8Array {
     { source: 0, gsi: 2, flags: 0 },
     { source: p.sciIrq, gsi: p.sciIrq, flags: MPS_INTI_ACTIVE_HIGH | MPS_INTI_LEVEL },
   ];
+  const ids = p.apicIds ?? Array.from({ length: p.cpus }, (_, i) => i);
   const length =
     SDT_HEADER_SIZE +
     8 +
-    p.cpus * LOCAL_APIC_LEN +
+    ids.length * LOCAL_APIC_LEN +
     IO_APIC_LEN +
     overrides.length * OVERRIDE_LEN +
     LOCAL_APIC_NMI_LEN;
@@ -52,12 +58,12 @@ export function buildMadt(p: MadtParams): Uint8Array {
   w.u32(36, p.lapicGpa);
   w.u32(40, MADT_PCAT_COMPAT);
   let at = 44;
-  for (let cpu = 0; cpu < p.cpus; cpu++) {
+  for (let cpu = 0; cpu < ids.length; cpu++) {
     w.u8(at, MADT_TYPE_LOCAL_APIC);
     w.u8(at + 1, LOCAL_APIC_LEN);
     w.u8(at + 2, cpu); // ACPI processor UID
-    w.u8(at + 3, cpu); // APIC ID
-    w.u32(at + 4, 1); // Enabled
+    w.u8(at + 3, ids[cpu]); // APIC ID
+    w.u32(at + 4, cpu < p.cpus ? 1 : 0); // Enabled (ACPI 6.4 Table 5.47)
     at += LOCAL_APIC_LEN;
   }
   w.u8(at, MADT_TYPE_IO_APIC);

@@ -34,6 +34,8 @@ const MP_IRQ_LEVEL_HIGH = 0x0d;
 
 export interface MpTableParams {
   cpus: number;
+  /** The present vCPUs' APIC IDs by index (default 0 … cpus − 1); index 0 is the BSP. */
+  apicIds?: readonly number[];
   lapicGpa: number;
   ioapicGpa: number;
   ioapicId: number;
@@ -64,7 +66,7 @@ export function buildMpTable(
   let at = MP_CONFIG_HEADER_SIZE;
   for (let cpu = 0; cpu < p.cpus; cpu++) {
     w.u8(at, MP_PROCESSOR);
-    w.u8(at + 1, cpu); // local APIC ID
+    w.u8(at + 1, p.apicIds?.[cpu] ?? cpu); // local APIC ID
     w.u8(at + 2, 0x14); // local APIC version (integrated xAPIC)
     w.u8(at + 3, 0x01 | (cpu === 0 ? 0x02 : 0)); // EN, BP
     w.u32(at + 4, p.cpuSignature);

@@ -9,6 +9,7 @@ import { LOG_ITEMS } from '../config.js';
 import type { DebugExitConfig } from '../devices/debug-exit.js';
 import { parseGdbDevice } from '../gdbstub/channel.js';
 import { MAX_RAM_SIZE, MIN_RAM_SIZE } from '../machine/memory-map.js';
+import { parseSmpArg, resolveSmp, SmpError } from '../machine/smp.js';
 import type { RunGuestOptions } from '../run-guest.js';
 import { parseSize } from '../size.js';
 import {
@@ -350,9 +351,16 @@ const withArg: Record<string, Handler> = {
   append: (v, out) => {
     out.options.append = v;
   },
-  smp: (v) => {
-    const cpus = v.startsWith('cpus=') ? v.slice(5) : v.split(',')[0];
-    if (cpus !== '1') throw new UsageError(`-smp ${v}: qemu-lite runs one vCPU (-smp 1)`);
+  smp: (v, out) => {
+    // Resolved here too, so that a topology QEMU would refuse is a usage error before anything starts.
+    try {
+      const smp = parseSmpArg(v);
+      resolveSmp(smp);
+      out.options.smp = smp;
+    } catch (error) {
+      if (error instanceof SmpError) throw new UsageError(error.message);
+      throw error;
+    }
   },
   serial: (v, out) => {
     if (v === 'stdio' || v === 'mon:stdio') out.options.serialToStdout = true;
@@ -524,7 +532,9 @@ With no -kernel (nor -device loader), boots the demo guest it ships and prints e
 
 Machine:
   -m SIZE                 guest RAM (256M, 1G; a bare number is MiB); default 128M, max 3G
-  -smp 1                  one vCPU (the only choice)
+  -smp [cpus=]N[,sockets=S][,cores=C][,threads=T][,maxcpus=M]
+                          vCPUs (1 to 16; the APs wait for INIT/SIPI), QEMU's topology rules;
+                          N > 1 needs the in-kernel irqchip
   -accel kvm|host|vmx|svm engine: the host's /dev/kvm, or the software engine's VMX/SVM backend
   -accel vmx,jit=off      the software engine with x86emu's interpreter only (default jit=on:
                           hot guest code compiled to JavaScript, the same results)

@@ -1,5 +1,5 @@
 /**
- * The machine: one VM, one vCPU, guest RAM as one slot from gpa 0, and the PC devices on the
+ * The machine: one VM, its vCPUs (`-smp`), guest RAM as one slot from gpa 0, and the PC devices on the
  * I/O bus. Built from a `MachineConfig` against the ABI only (`Kvm`, `Vm`, `Vcpu`), in the
  * thread that will run the vCPU.
  */
@@ -7,6 +7,7 @@ import {
   Errno,
   type HostMemory,
   KVM_IRQCHIP,
+  KVM_MP_STATE,
   type Kvm,
   KvmError,
   type KvmRunArea,
@@ -53,8 +54,10 @@ import { kernelFormatOf, loadFlat } from '../loaders/index.js';
 import type { E820Entry, LoadedGuest, LoaderMachine } from '../loaders/types.js';
 import type { StopReason } from '../vcpu/exit-handler.js';
 import { captureResetState, resetVcpu, type VcpuResetState } from '../vcpu/reset-state.js';
+import type { VcpuThreads } from '../vcpu/vcpu-threads.js';
 import { guestCpuid } from './cpuid.js';
 import { buildE820, EBDA_START, LEGACY_HOLE_START } from './memory-map.js';
+import { apicIds, topologyOf } from './smp.js';
 
 /** KVM_SET_TSS_ADDR: three pages just below the BIOS area at the top of 4 GiB, as QEMU does. */
 export const TSS_GPA = 0xfffbd000;
@@ -99,6 +102,11 @@ export interface MachineHooks {
   serialOut(byte: number): void;
   /** Log line for `-d` items. */
   log(item: string, line: string): void;
+  /**
+   * For `-smp` on an engine whose vCPUs each need a thread (the host engine): the threads that
+   * run vCPUs 1 … (vCPU 0 stays on the machine's thread). Absent: every vCPU takes turns on it.
+   */
+  vcpuThreads?(vcpus: readonly Vcpu[]): VcpuThreads;
   /** A frame the guest sent on NIC `nic`, for a netdev in the main thread (`-netdev socket`). */
   netOut?(nic: number, frame: Uint8Array): void;
 }
@@ -108,8 +116,15 @@ const MSR_IA32_TSC = 0x10;
 
 export class Machine {
   readonly vm: Vm;
+  /** vCPU 0, the BSP (`vcpus[0]`). */
   readonly vcpu: Vcpu;
   readonly run: KvmRunView;
+  /** Every vCPU by index (`-smp`), the BSP first; the APs wait for INIT/SIPI. */
+  readonly vcpus: Vcpu[] = [];
+  /** Their kvm_run views, by the same index. */
+  readonly runs: KvmRunView[] = [];
+  /** The APs' threads, where each vCPU has a thread of its own (host engine, -smp > 1). */
+  readonly apThreads?: VcpuThreads;
   readonly ram: Uint8Array;
   /** The host memory behind slot 0, held so that a reset can re-add the slot (and reuse it). */
   readonly memory: HostMemory;
@@ -237,15 +252,28 @@ export class Machine {
         this.pci = buildPcPci(this.bus, irq, this.ram, this.drives, { ...config, netOut: hooks.netOut });
       }
 
-      this.vcpu = vm.createVcpu(0);
-      // The ABI promises a KvmRunArea; exit handling wants the full view over the same bytes.
-      const area: KvmRunArea = this.vcpu.kvmRun;
-      this.run = area instanceof KvmRunView ? area : new KvmRunView(area.bytes);
-      const cpuid = guestCpuid(kvm.getSupportedCpuid(), { localApic: config.kernelIrqchip });
-      this.vcpu.setCpuid2(cpuid);
-      const leaf1 = cpuid.find((e) => e.function === 1);
-      this.cpuidSignature = leaf1?.eax ?? 0;
-      this.cpuidFeatures = leaf1?.edx ?? 0;
+      // One vCPU per present CPU, its KVM vCPU id its initial APIC ID, as QEMU's
+      // `kvm_arch_vcpu_id` (KVM makes the local APIC's ID the vCPU id, and id 0 the BSP).
+      const topology = topologyOf(config);
+      const ids = apicIds(topology);
+      const supported = kvm.getSupportedCpuid();
+      for (const apicId of ids) {
+        const vcpu = vm.createVcpu(apicId);
+        this.vcpus.push(vcpu);
+        // The ABI promises a KvmRunArea; exit handling wants the full view over the same bytes.
+        const area: KvmRunArea = vcpu.kvmRun;
+        this.runs.push(area instanceof KvmRunView ? area : new KvmRunView(area.bytes));
+        const cpuid = guestCpuid(supported, { localApic: config.kernelIrqchip, topology, apicId });
+        vcpu.setCpuid2(cpuid);
+        if (apicId === 0) {
+          const leaf1 = cpuid.find((e) => e.function === 1);
+          this.cpuidSignature = leaf1?.eax ?? 0;
+          this.cpuidFeatures = leaf1?.edx ?? 0;
+        }
+      }
+      this.vcpu = this.vcpus[0];
+      this.run = this.runs[0];
+      if (this.vcpus.length > 1) this.apThreads = hooks.vcpuThreads?.(this.vcpus);
       this.resetState = captureResetState(kvm, this.vcpu);
       this.loadedGuest = this.boot();
     } catch (error) {
@@ -310,6 +338,10 @@ export class Machine {
     if (!config.kernelIrqchip) sregs.apicBase &= ~APIC_BASE_ENABLE;
     this.vcpu.setSregs(sregs);
     this.vcpu.setRegs({ ...this.resetState.regs, ...loaded.entry.regs });
+    // The APs as after a PC's power-on: waiting for INIT and SIPI (KVM_MP_STATE_UNINITIALIZED,
+    // what QEMU's `kvm_arch_reset_vcpu` gives a non-BSP with the in-kernel APIC). KVM makes them
+    // so at KVM_CREATE_VCPU already; said here too, so a reboot in place cannot leave one running.
+    for (let i = 1; i < this.vcpus.length; i++) this.vcpus[i].setMpState(KVM_MP_STATE.UNINITIALIZED);
     return loaded;
   }
 
@@ -337,6 +369,7 @@ export class Machine {
    */
   reboot(): Machine {
     if (this.config.kernelIrqchip) {
+      this.apThreads?.stop();
       this.debugconSink?.close();
       this.vm.close();
       const next = new Machine(this.kvm, this.config, this.clock, this.hooks, {
@@ -374,8 +407,10 @@ export class Machine {
   }
 
   private writeFirmwareTables(): void {
+    const topology = topologyOf(this.config);
     writeFirmwareTables(this.ram, {
-      cpus: this.config.cpus,
+      cpus: topology.cpus,
+      apicIds: apicIds(topology, topology.maxcpus),
       apic: this.config.kernelIrqchip,
       pci: this.pci !== undefined,
       pm: {
@@ -449,6 +484,8 @@ export class Machine {
   }
 
   close(): void {
+    // No AP thread may be in KVM_RUN on a vCPU of a VM being closed.
+    this.apThreads?.stop();
     this.debugconSink?.close();
     for (const drive of this.drives) drive.close();
     this.vm.close();

@@ -35,6 +35,7 @@ import {
   STATE_IN_RUN,
   WAKE,
 } from './shared.js';
+import { VcpuTurns } from './vcpu-turns.js';
 
 export const VCPU_RUNNING = 0;
 export const VCPU_HALTED = 1;
@@ -76,7 +77,12 @@ export function runVcpu(
   stats: ExitStats,
   hooks: LoopHooks,
 ): StopReason {
-  const { vcpu, run, pic, pit, serial, clock } = machine;
+  const { pic, pit, serial, clock } = machine;
+  let { vcpu, run } = machine;
+  // -smp on an engine whose vCPUs share this thread: they take turns, one KVM_RUN each.
+  const turns = new VcpuTurns(machine);
+  const aps = machine.apThreads;
+  aps?.start();
   const cells = control.cells;
   const ctx: ExitContext = {
     bus: machine.bus,
@@ -94,6 +100,8 @@ export function runVcpu(
       machine.stop(quitReason(quit));
       break;
     }
+    // Exits the AP threads (host engine, -smp) handed over: handled here, with the devices.
+    if (aps?.service(ctx, stats) === EXIT_STOP) break;
     if (hooks.debug && !hooks.debug.service()) {
       // A monitor command stopped the machine (system_reset), or a quit is pending.
       if (machine.stopReason() !== undefined) break;
@@ -158,13 +166,19 @@ export function runVcpu(
     }
 
     hooks.flush();
+    if (turns.shared) {
+      vcpu = machine.vcpus[turns.current];
+      run = machine.runs[turns.current];
+    }
     Atomics.store(cells, STATE, STATE_IN_RUN);
     const entered = clock();
     let reason: number;
     try {
       reason = vcpu.run();
     } catch (error) {
-      if (!(error instanceof KvmError) || error.errno !== Errno.EINTR) {
+      // EAGAIN: an AP took INIT/SIPI in KVM_RUN (`kvm_arch_vcpu_ioctl_run` on an UNINITIALIZED vCPU).
+      const again = error instanceof KvmError && error.errno === Errno.EAGAIN && machine.vcpus.length > 1;
+      if (!again && (!(error instanceof KvmError) || error.errno !== Errno.EINTR)) {
         Atomics.store(cells, STATE, STATE_IDLE);
         throw error;
       }
@@ -175,6 +189,16 @@ export function runVcpu(
     now = clock();
     stats.guestNs += now - entered;
 
+    if (turns.shared && turns.next(reason < 0)) {
+      // Every vCPU is halted or waiting for INIT/SIPI: sleep until input, a quit or a
+      // millisecond passes (their timers are the engine's, which the next turn checks).
+      hooks.flush();
+      const seen = Atomics.load(cells, WAKE);
+      Atomics.store(cells, STATE, STATE_HALTED);
+      if (ringEmpty(control) && Atomics.load(cells, QUIT) === QUIT_NONE) Atomics.wait(cells, WAKE, seen, 1);
+      Atomics.store(cells, STATE, STATE_IDLE);
+      stats.haltedNs += clock() - now;
+    }
     if (reason < 0) {
       stats.count(STAT_KICK, clock() - now);
       continue;
@@ -191,5 +215,6 @@ export function runVcpu(
     else if (action === EXIT_HALT) state = pic ? VCPU_HALTED : VCPU_RUNNING;
   }
   hooks.flush();
+  aps?.stop();
   return machine.stopReason() ?? { kind: 'failure', exitReason: -1, detail: 'stopped without a reason' };
 }

@@ -54,8 +54,31 @@ describe('command line', () => {
     expect(usageError(['-kernel'])).toBe('-kernel: requires an argument');
   });
 
-  it('refuses more than one vCPU and unknown devices or device properties', () => {
-    expect(usageError(['-smp', '2'])).toBe('-smp 2: qemu-lite runs one vCPU (-smp 1)');
+  it('takes -smp as QEMU spells it and refuses a topology QEMU refuses, in its words', () => {
+    expect(parseArgs(['-smp', '4']).options.smp).toEqual({ cpus: 4 });
+    expect(parseArgs(['-smp', 'cpus=2,sockets=1,cores=2,threads=1,maxcpus=2']).options.smp).toEqual({
+      cpus: 2,
+      sockets: 1,
+      cores: 2,
+      threads: 1,
+      maxcpus: 2,
+    });
+    expect(usageError(['-smp', '0'])).toBe(
+      'Invalid CPU topology: CPU topology parameters must be greater than zero (cpus=0)',
+    );
+    expect(usageError(['-smp', '4,sockets=3'])).toBe(
+      'Invalid CPU topology: product of the hierarchy must match maxcpus: sockets (3) * cores (1) * threads (1) != maxcpus (4)',
+    );
+    expect(usageError(['-smp', '17'])).toBe(
+      "Invalid SMP CPUs 17. The max CPUs supported by machine 'pc' is 16",
+    );
+    expect(usageError(['-smp', '2,dies=2'])).toBe(
+      "-smp: unknown property 'dies' (known: cpus, sockets, cores, threads, maxcpus)",
+    );
+    expect(usageError(['-smp', 'two'])).toBe('-smp: cpus=two is not a number');
+  });
+
+  it('refuses unknown devices or device properties', () => {
     expect(usageError(['-device', 'e1000'])).toBe('-device e1000: no such device here (try -device help)');
     expect(usageError(['-device', 'isa-debug-exit,iobase=0xf4,width=4'])).toBe(
       "-device isa-debug-exit: unknown property 'width' (known: iobase, iosize)",

@@ -1,0 +1,64 @@
+/**
+ * `-smp N` end to end with our SMP guest (tools/guests/guest/tests/smp.c): the BSP finds the N
+ * CPUs in the MADT, starts the APs by INIT-SIPI-SIPI, every CPU increments three shared counters
+ * (spinlock by XCHG, LOCK XADD, LOCK CMPXCHG) `iter` times, and IPIs go both ways. On the host
+ * engine each AP has a thread of its own (real concurrency); on vmx and svm the vCPUs take turns
+ * on the machine's thread. Every run must end with no failed check and the exact total, and print
+ * what the host engine prints for the same N. `smp` is 32-bit code without paging; `smp64` runs
+ * in long mode with paging, the APs on the BSP's page tables (on the software engine: the
+ * per-VM shadow MMU).
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { runGuest } from '../src/index.js';
+import { hostSkipReason } from './helpers.js';
+
+const image = (name: string): string =>
+  fileURLToPath(new URL(`../../../tools/guests/out/${name}.elf`, import.meta.url));
+const notBuilt = existsSync(image('smp64'))
+  ? undefined
+  : 'tools/guests is not built (pnpm turbo run build --filter=@kvm/guests)';
+const ITER = 1000;
+
+const ENGINES: [accel: string, skip: string | undefined][] = [
+  ['kvm', notBuilt ?? hostSkipReason],
+  ['vmx', notBuilt],
+  ['svm', notBuilt],
+];
+
+/** The host engine's output by guest and N: the referee for the software engine's. */
+const referee = new Map<string, string>();
+
+describe('the SMP guest on -smp 1, 2 and 4', () => {
+  for (const guest of ['smp', 'smp64']) {
+    for (const cpus of [1, 2, 4]) {
+      for (const [accel, skip] of ENGINES) {
+        it.skipIf(skip !== undefined)(
+          `${guest} -smp ${cpus} -accel ${accel}: every CPU up, the counters exact, IPIs both ways${skip ? ` (skipped: ${skip})` : ''}`,
+          async () => {
+            const result = await runGuest({
+              kernel: image(guest),
+              accel,
+              smp: cpus,
+              memory: '64M',
+              append: `iter=${ITER}`,
+              timeoutMs: 60_000,
+            });
+            // How it ended first, so that a run that stopped early says why.
+            expect({ ending: result.exitReason, tail: result.serial.slice(-200) }).toMatchObject({
+              ending: { kind: 'debug-exit', status: 1 },
+            });
+            expect(result.serial).not.toMatch(/^FAIL /m);
+            expect(result.serial).toContain(`CPUS ${cpus}: ${[...Array(cpus).keys()].join(' ')}\n`);
+            expect(result.serial).toContain(`SMP total ${cpus * ITER} = ${cpus} cpus x ${ITER}\n`);
+            const key = `${guest}/${cpus}`;
+            if (accel === 'kvm') referee.set(key, result.serial);
+            else if (referee.has(key)) expect(result.serial).toBe(referee.get(key));
+          },
+          90_000,
+        );
+      }
+    }
+  }
+});
