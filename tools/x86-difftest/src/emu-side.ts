@@ -101,14 +101,13 @@ export class EmuSide {
   private runOnce(init: MachineState, image: Uint8Array, fresh: boolean): Outcome {
     if (!fresh) {
       // Decodes of a page whose bytes the image restores to other values are stale.
-      const b = this.memory.bytes;
-      for (let p = 0; p < RAM_SIZE; p += 4096) {
-        for (let i = p; i < p + 4096; i++) {
-          if (b[i] !== image[i]) {
-            this.cpu.invalidateCode(p, 4096);
-            break;
-          }
-        }
+      // (set() below rewrites only the image's length.)
+      const n = Math.min(RAM_SIZE, image.length);
+      const b = Buffer.from(this.memory.bytes.buffer, this.memory.bytes.byteOffset, n);
+      const im = Buffer.from(image.buffer, image.byteOffset, n);
+      for (let p = 0; p < n; p += 4096) {
+        const e = Math.min(p + 4096, n);
+        if (b.compare(im, p, e, p, e) !== 0) this.cpu.invalidateCode(p, 4096);
       }
     }
     this.memory.bytes.set(image);

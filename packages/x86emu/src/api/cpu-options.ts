@@ -29,7 +29,7 @@ export interface CpuOptions {
   /**
    * The block compiler (src/jit): hot guest code runs as compiled JavaScript, with the
    * interpreter's exact results; `false` runs the interpreter only; an object turns it on with
-   * that tuning. Default: on when the environment variable `X86EMU_JIT` is `1`, else off.
+   * that tuning. Default: on, unless the environment variable `X86EMU_JIT` is `0`.
    */
   jit?: boolean | JitTuning;
 }

@@ -27,9 +27,12 @@ export type JitOptions = JitTuning;
 /** `jitHits` of a decode where no block can start (never compiled). */
 const NEVER = -0x40000000;
 
-/** The default of `CpuOptions.jit`: the environment variable `X86EMU_JIT=1` (off elsewhere). */
+/**
+ * The default of `CpuOptions.jit`: on, unless the environment variable `X86EMU_JIT` is `0` (the
+ * interpreter only, for every CPU whose options do not say).
+ */
 export function jitDefault(): boolean {
-  return typeof process !== 'undefined' && process.env?.X86EMU_JIT === '1';
+  return typeof process === 'undefined' || process.env?.X86EMU_JIT !== '0';
 }
 
 export class Jit {
