@@ -50,7 +50,8 @@ function applyTopology(e: KvmCpuidEntry2, t: SmpTopology, apicId: number): void 
   const perPackage = t.cores * t.threads;
   switch (e.function) {
     case 1:
-      e.ebx = (e.ebx & 0xffff) | ((perPackage & 0xff) << 16) | ((apicId & 0xff) << 24);
+      // QEMU fills the count only for more than one (and then sets HTT); 0 otherwise.
+      e.ebx = (e.ebx & 0xffff) | ((perPackage > 1 ? perPackage & 0xff : 0) << 16) | ((apicId & 0xff) << 24);
       if (perPackage > 1) e.edx |= LEAF1_EDX_HTT;
       else e.edx &= ~LEAF1_EDX_HTT;
       break;
