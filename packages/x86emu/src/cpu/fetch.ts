@@ -44,6 +44,16 @@ export function fetchDecode32(cpu: Cpu, eip: number): Insn {
     }
   } else if (cpu.linearOps === null) {
     setCodePage(cpu, lin);
+    // The new code page's decodes are as good as the old one's: a call, a return or the first
+    // fetch after a TLB flush (every MOV to CR3, INVLPG) need not decode again.
+    const pc = cpu.codePage as PageCode | null;
+    if (pc !== null && cpu.codeLpn === lpn) {
+      const cached = pc.insns[off];
+      if (cached !== undefined && cached.modeKey === modeKey) {
+        if (eip + cached.length - 1 > s.segLimit[1]) cpu.gp0();
+        return cached;
+      }
+    }
   }
   return decodeAt(cpu, lin, eip);
 }
@@ -65,6 +75,11 @@ export function fetchDecode64(cpu: Cpu, eip: number): Insn {
     if (cached !== undefined && cached.modeKey === cpu.modeKey) return cached;
   } else if (cpu.linearOps === null) {
     setCodePage(cpu, lin);
+    const pc = cpu.codePage as PageCode | null;
+    if (pc !== null) {
+      const cached = pc.insns[off];
+      if (cached !== undefined && cached.modeKey === cpu.modeKey) return cached;
+    }
   }
   return decodeAt(cpu, lin, eip);
 }
