@@ -56,6 +56,9 @@ export const HOST_QUIRKS: Readonly<Record<'kvm' | 'kvm-pvm', EngineQuirks>> = {
       // Its paravirtual event path delivers an APIC interrupt without setting ISR (so PPR stays
       // 0 and the in-service vector does not block its class); TPR masking and EOI are exact.
       apic64: ['ipi.in-isr-while-serviced', 'ipi.blocked-by-in-service', 'ppr.follows-in-service-class'],
+      // An NMI the guest sends itself through the APIC's ICR (an emulated MMIO write) goes in only
+      // at a later exit, not right after the write; blocking until IRET and no nesting are exact.
+      nmi64: ['nmi.blocked-in-handler-across-exits', 'nmi.held-delivered-at-iret', 'nmi.taken-with-if-clear'],
       // The same path ends a level-triggered I/O APIC interrupt at delivery: remote IRR is already
       // clear in the handler, and a line still asserted then is delivered once more.
       ioapic64: [

@@ -161,6 +161,13 @@ const ENTRIES: readonly Entry[] = [
     ['long-mode', 'interrupts'],
   ),
   ...pair(
+    'nmi',
+    'NMIs from the local APIC (self-NMI through the ICR): taken with IF = 0 through vector 2, a second one ' +
+      'held while the handler runs (across its VM exits) and delivered right after its IRET, never nested',
+    ['unpaged-exceptions', 'interrupts'],
+    ['long-mode', 'interrupts'],
+  ),
+  ...pair(
     'cpu',
     'CPUID leaves, RDMSR/WRMSR of EFER, SYSENTER_*, TSC, PAT (and STAR/LSTAR/... in 64-bit), #GP on bad ' +
       'MSRs and values, RDTSC monotonic',
