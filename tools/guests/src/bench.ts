@@ -2,8 +2,10 @@
 /**
  * `pnpm bench`: guest instructions per second of the benchmark guests on every engine here, in
  * one run, as ratios to the host engine:
- *   x86emu   the interpreter alone (`runOnBareCpu`: a bare Cpu with qemu-lite's devices)
- *   vmx, svm the software engine (qemu-lite -accel vmx|svm: x86emu under the silicon models)
+ *   x86emu   x86emu alone (`runOnBareCpu`: a bare Cpu with qemu-lite's devices), its block
+ *            compiler on (the default); `x86emu/off`: its interpreter only (`jit: false`)
+ *   vmx, svm the software engine (qemu-lite -accel vmx|svm: x86emu under the silicon models);
+ *            `vmx/off`, `svm/off`: -accel vmx|svm,jit=off
  *   kvm      the host engine (qemu-lite on /dev/kvm)
  *   tcg      Debian's QEMU emulator (qemu-system-x86_64 -accel tcg), installed if missing and root
  *   v86      the v86 npm package (JavaScript with a wasm JIT) in Node, loading the same ELF
@@ -16,7 +18,7 @@
  * each time the best of --runs; N is scaled per engine so that the loop runs about a second.
  *
  *   node dist/bench.js [--runs 3] [--seconds 1] [--iterations 40] [--rounds 200]
- *                      [--engines x86emu,vmx,svm,kvm,tcg,v86,bochs]
+ *                      [--engines x86emu,x86emu/off,vmx,vmx/off,svm,svm/off,kvm,tcg,v86,bochs]
  * --iterations / --rounds are the pilot counts; each engine's count is scaled to about --seconds.
  */
 import { spawnSync } from 'node:child_process';
@@ -27,8 +29,23 @@ import { ensureBochs, runOnBochs } from './peer-bochs.js';
 import { runOnV86, v86Availability } from './peer-v86.js';
 import { runGuestReport } from './runner.js';
 
-const ENGINES = ['x86emu', 'vmx', 'svm', 'kvm', 'tcg', 'v86', 'bochs'] as const;
+const ENGINES = [
+  'x86emu',
+  'x86emu/off',
+  'vmx',
+  'vmx/off',
+  'svm',
+  'svm/off',
+  'kvm',
+  'tcg',
+  'v86',
+  'bochs',
+] as const;
 type Engine = (typeof ENGINES)[number];
+/** The engine without the `/off` (block compiler off) suffix. */
+type BaseEngine = Exclude<Engine, `${string}/off`>;
+const baseOf = (e: Engine): BaseEngine => e.replace('/off', '') as BaseEngine;
+const jitOf = (e: Engine): boolean => !e.endsWith('/off');
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -69,8 +86,10 @@ async function runOnce(
   guest: string,
   append: string,
 ): Promise<{ ms: number; serial: string; ok: boolean; why?: string }> {
-  if (engine === 'x86emu') {
-    const r = await runOnBareCpu(guest, { append, timeoutMs: 300_000 });
+  const jit = jitOf(engine);
+  if (baseOf(engine) === 'x86emu') {
+    const r = await runOnBareCpu(guest, { append, timeoutMs: 300_000, jit });
+    if (jit) lastJit = r.cpuStats;
     return { ms: r.wallMs, serial: r.serial, ok: r.ok, why: r.detail ?? r.ending };
   }
   if (engine === 'v86') return runOnV86(imagePath(guest), append, 300_000);
@@ -78,9 +97,12 @@ async function runOnce(
   const r =
     engine === 'tcg'
       ? await runGuestReport(guest, { vmm: 'qemu', accel: 'tcg', append, timeoutMs: 300_000 })
-      : await runGuestReport(guest, { accel: engine, append, timeoutMs: 300_000 });
+      : await runGuestReport(guest, { accel: baseOf(engine), append, timeoutMs: 300_000, jit });
   return { ms: r.wallMs, serial: r.serial, ok: r.ok, why: r.detail ?? r.ending };
 }
+
+/** x86emu's counters of the last run with its block compiler (the code-cache figures). */
+let lastJit: Readonly<Record<string, number>> | undefined;
 
 /** Best of `runs` wall times, with the console of the last run. */
 async function best(
@@ -194,7 +216,7 @@ async function main(): Promise<void> {
       available.set(e, 'not in --engines');
       continue;
     }
-    if (e === 'x86emu') available.set(e, undefined);
+    if (baseOf(e) === 'x86emu') available.set(e, undefined);
     else if (e === 'tcg') {
       const q = ensureQemu();
       out(`tcg: ${q.note}`);
@@ -204,7 +226,7 @@ async function main(): Promise<void> {
       out(`${e}: ${p.note}`);
       available.set(e, p.available ? undefined : p.note);
     } else {
-      const a = await engineAvailability(e);
+      const a = await engineAvailability(baseOf(e) as 'kvm' | 'vmx' | 'svm');
       available.set(e, a.available ? undefined : a.reason);
     }
   }
@@ -240,7 +262,7 @@ async function main(): Promise<void> {
     },
   ];
 
-  const widths = [7, 14, 10, 13, 8, 8, 10];
+  const widths = [10, 14, 10, 13, 8, 8, 10];
   for (const w of workloads) {
     out();
     out(w.title);
@@ -252,8 +274,9 @@ async function main(): Promise<void> {
       if (available.get(e)) continue;
       let guest = w.guest;
       let exact = true;
-      if (e === 'kvm' || e === 'vmx' || e === 'svm') {
-        const unmet = w.needs.find((n) => engineQuirks(e).unsupported[n]);
+      const be = baseOf(e);
+      if (be === 'kvm' || be === 'vmx' || be === 'svm') {
+        const unmet = w.needs.find((n) => engineQuirks(be).unsupported[n]);
         if (unmet && e === 'kvm' && w.hostBuild) {
           notes.push(
             `kvm runs ${w.hostBuild}, the 64-bit build of the same C workload: ${hostKvmFlavor()} cannot run ` +
@@ -263,11 +286,20 @@ async function main(): Promise<void> {
           guest = w.hostBuild;
           exact = false;
         } else if (unmet) {
-          notes.push(`${e}: skipped, ${engineQuirks(e).unsupported[unmet]}`);
+          notes.push(`${e}: skipped, ${engineQuirks(be).unsupported[unmet]}`);
           continue;
         }
       }
       rows.push({ engine: e, guest, t: await time(e, guest, w, runs, targetS), exact });
+      if (e === 'x86emu' && lastJit?.jitBlocks !== undefined) {
+        // The block compiler's own figures for x86emu's last run (compile time is in its seconds).
+        const j = lastJit;
+        notes.push(
+          `x86emu's block compiler, last run: ${j.jitBlocks} blocks compiled in ${(j.jitCompileMs ?? 0).toFixed(1)} ms ` +
+            `(counted in its time), ${((j.jitSourceBytes ?? 0) / 1024).toFixed(1)} KiB of generated source in the code cache, ` +
+            `${j.jitFlushes ?? 0} cache flushes, ${(j.jitInstructions ?? 0).toLocaleString('en')} instructions run compiled`,
+        );
+      }
     }
     // Iterations per second: MIPS / perIteration for the exact rows, and the only measure the
     // 64-bit host row has; the ratio of rates is the ratio of MIPS where both are counted.

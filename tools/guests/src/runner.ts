@@ -49,6 +49,8 @@ export interface RunOptions {
   vmm?: 'qemu-lite' | 'qemu';
   /** Kernel command line. */
   append?: string;
+  /** qemu-lite's `-accel vmx|svm,jit=`: x86emu's block compiler; default x86emu's default. */
+  jit?: boolean;
 }
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -81,7 +83,7 @@ export async function runGuestReport(
   const run =
     vmm === 'qemu'
       ? await runOnQemu(image, info.memory, accel, timeoutMs, options.append)
-      : await runOnQemuLite(image, info.memory, accel, timeoutMs, options.append);
+      : await runOnQemuLite(image, info.memory, accel, timeoutMs, options.append, options.jit);
   const wallMs = performance.now() - t0;
   const report = parseReport(run.serial);
   return {
@@ -113,9 +115,10 @@ async function runOnQemuLite(
   accel: string,
   timeoutMs: number,
   append?: string,
+  jit?: boolean,
 ): Promise<RawRun> {
   const { runGuest } = await loadQemuLite();
-  const r = await runGuest({ kernel: image, accel, memory, timeoutMs, append, noReboot: true });
+  const r = await runGuest({ kernel: image, accel, memory, timeoutMs, append, noReboot: true, jit });
   const stop = r.exitReason;
   let ending: Ending = 'other';
   let detail: string | undefined;

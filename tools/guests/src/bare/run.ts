@@ -45,7 +45,8 @@ export interface BareReport extends Omit<GuestReport, 'accel' | 'vmm'> {
   readonly virtualNs: number;
   /**
    * x86emu's counters at the end (TLB misses, decodes, exceptions, interrupts, …); with the block
-   * compiler, also `jitBlocks` (compiled) and `jitInstructions` (retired in compiled code).
+   * compiler, also `jitBlocks` (compiled), `jitInstructions` (retired in compiled code),
+   * `jitCompileMs`, `jitSourceBytes` (the code cache's generated source) and `jitFlushes`.
    */
   readonly cpuStats: Readonly<Record<string, number>>;
 }
@@ -149,7 +150,15 @@ export async function runOnBareCpu(
     virtualNs: m.nowNs(),
     cpuStats: {
       ...cpu.stats,
-      ...(cpu.jit ? { jitBlocks: cpu.jit.stats.compiled, jitInstructions: cpu.jit.stats.instructions } : {}),
+      ...(cpu.jit
+        ? {
+            jitBlocks: cpu.jit.stats.compiled,
+            jitInstructions: cpu.jit.stats.instructions,
+            jitCompileMs: cpu.jit.stats.compileMs,
+            jitSourceBytes: cpu.jit.stats.sourceBytes,
+            jitFlushes: cpu.jit.stats.flushes,
+          }
+        : {}),
     },
   };
 }
