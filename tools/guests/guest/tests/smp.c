@@ -5,8 +5,10 @@
  * loop (SDM Vol. 3A 8.1.2.2: LOCK'd and XCHG are atomic across processors). Any lost update shows
  * in the totals. IPIs both ways are fixed interrupts checked in the receiver's IRR with
  * interrupts off (kvm-pvm's emulator delivers no interrupts to unpaged 32-bit code, so no CPU
- * takes them: the IRR is what every engine shows alike). With one CPU (-smp 1) the BSP works
- * alone and the AP checks skip. */
+ * takes them: the IRR is what every engine shows alike). Then cross-modifying code (AP 1 patches
+ * an instruction the BSP ran) and, in the 64-bit build, a TLB shootdown (the BSP repoints a pte
+ * AP 1 has used; AP 1 must then read the new page). With one CPU (-smp 1) the BSP works alone and
+ * the AP checks are left out. */
 #include "lib.h"
 
 #define APIC_BASE 0xfee00000ul
@@ -38,6 +40,21 @@ static volatile u32 lock_word, locked_counter, xadd_counter, cmpxchg_counter;
 static volatile u32 aps_alive, aps_done, go;
 static volatile u32 alive_id[MAX_CPUS], ap_got_ipi[MAX_CPUS];
 static u32 bsp_id, iterations;
+
+/* Cross-modifying code (SDM Vol. 3A 8.1.3): AP 1 patches an instruction the BSP has run; the BSP
+ * sees the flag, serializes with CPUID, and must run the new bytes, never a stale decode. */
+static u8 smc_code[16] __attribute__((aligned(16)));
+static volatile u32 smc_patched;
+
+/* TLB shootdown (64-bit): AP 1 reads TEST_VA (page A), the BSP repoints the pte to page B and
+ * flushes its own translation, AP 1 is told, flushes its own (INVLPG) and must read page B. */
+static volatile u32 tlb_ap_read_a, tlb_remapped, tlb_ap_read_b;
+#ifdef __x86_64__
+static u32 tlb_page_a[1024] __attribute__((aligned(4096)));
+static u32 tlb_page_b[1024] __attribute__((aligned(4096)));
+#endif
+
+static u32 call_smc(void) { return ((u32(*)(void))(ulong)smc_code)(); }
 
 static inline u32 xchg(volatile u32 *p, u32 v) {
   __asm__ volatile("xchg %0, %1" : "+r"(v), "+m"(*p)::"memory");
@@ -94,6 +111,17 @@ void ap_main(void) {
   /* The BSP's IPI was sent before `go`. */
   ap_got_ipi[me] = irr_has(VEC_TO_AP);
   work();
+  if (me == 1) {
+#ifdef __x86_64__
+    tlb_ap_read_a = *(volatile u32 *)TEST_VA;
+    while (!tlb_remapped) pause();
+    invlpg(TEST_VA);
+    tlb_ap_read_b = *(volatile u32 *)TEST_VA;
+#endif
+    smc_code[1] = 2; /* mov $2, %eax */
+    barrier();
+    smc_patched = 1;
+  }
   send_ipi(bsp_id, VEC_FROM_AP + me);
   lock_xadd(&aps_done, 1);
   for (;;) __asm__ volatile("cli; hlt");
@@ -173,8 +201,29 @@ int main(void) {
   for (int i = 0; i < n; i++)
     if (ids[i] != bsp_id) send_ipi(ids[i], VEC_TO_AP);
 
+  static const u8 mov1_ret[6] = {0xb8, 1, 0, 0, 0, 0xc3}; /* mov $1, %eax; ret */
+  memcpy(smc_code, mov1_ret, sizeof mov1_ret);
+  u32 smc_before = call_smc();
+#ifdef __x86_64__
+  tlb_page_a[0] = 0xaaaa;
+  tlb_page_b[0] = 0xbbbb;
+  ulong root = read_cr3();
+  pg_map(PG_4LEVEL, root, TEST_VA, (ulong)tlb_page_a, 4096, PTE_P | PTE_W, 4096);
+  void *tlb_pte = pg_entry(PG_4LEVEL, root, TEST_VA, 1);
+#endif
+
   go = 1;
   work();
+  if (aps > 0) {
+#ifdef __x86_64__
+    wait_for(&tlb_ap_read_a, 1);
+    pg_set(PG_4LEVEL, tlb_pte, (ulong)tlb_page_b | PTE_P | PTE_W);
+    invlpg(TEST_VA);
+    tlb_remapped = 1;
+#endif
+    wait_for(&smc_patched, 1);
+    (void)cpuid(0, 0); /* serializing: the processor that runs the modified code (8.1.3) */
+  }
   check_eq(aps, wait_for(&aps_done, aps), "smp.aps.done");
 
   u32 total = (u32)n * iterations;
@@ -184,6 +233,15 @@ int main(void) {
   for (u32 a = 1; a <= aps; a++) {
     check_eq(1, ap_got_ipi[a], "smp.ipi.bsp-to-ap%u", a);
     check_eq(1, irr_has(VEC_FROM_AP + a), "smp.ipi.ap%u-to-bsp", a);
+  }
+  check_eq(1, smc_before, "smp.smc.before");
+  if (aps > 0) {
+    check_eq(2, call_smc(), "smp.smc.cross-cpu-patch-seen");
+#ifdef __x86_64__
+    check_eq(0xaaaa, tlb_ap_read_a, "smp.tlb.ap-read-before-remap");
+    check_eq(0xbbbb, tlb_ap_read_b, "smp.tlb.ap-read-after-shootdown");
+    check_eq(0xbbbb, *(volatile u32 *)TEST_VA, "smp.tlb.bsp-read-after-remap");
+#endif
   }
   printf("SMP total %u = %d cpus x %u\n", locked_counter, n, iterations);
   report_end();
