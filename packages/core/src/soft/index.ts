@@ -5,6 +5,7 @@ export { COMMON_MSRS, type CommonMsrEntry, CommonMsrs, KVM_MAX_MCE_BANKS } from 
 export { GuestDebugRegs } from './debugregs.js';
 export { SOFT_VCPU_MMAP_SIZE, SoftKvmDevice, type SoftKvmOptions } from './device.js';
 export { kvmEmulateInstruction } from './emulate.js';
+export { FERR_IRQ, kvmFerr } from './ferr.js';
 export { GuestFpu } from './fpu.js';
 export {
   DB_VECTOR,

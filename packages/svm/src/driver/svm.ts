@@ -13,6 +13,7 @@ import {
   type HardwareCheck,
   KVM_EXIT,
   type KvmRunView,
+  kvmFerr,
   kvmGetCr,
   kvmGuestDebugExceptions,
   kvmResetControlRegs,
@@ -579,6 +580,18 @@ export class SvmDriver implements ArchOps {
 
   // ---- run ---------------------------------------------------------------------------------------
 
+  /** FERR# went up during the entry (CR0.NE = 0 and an unmasked x87 error; core `ferr.ts`). */
+  private ferrRaised = false;
+  /**
+   * The processor's FERR# output: noted, and the entry ended at the next instruction boundary (as
+   * a host interrupt would), so that IRQ 13 is raised on the in-kernel irqchip right after it.
+   */
+  private readonly onFerr = (asserted: boolean): void => {
+    if (!asserted) return;
+    this.ferrRaised = true;
+    this.cpu.guest.cpu.requestStop();
+  };
+
   /**
    * KVM_GUESTDBG_USE_HW_BP around an entry (`kvm_update_dr7` → `svm_set_dr7`, `vcpu_enter_guest`
    * loading `eff_db`, `svm_vcpu_run` setting DR6 to DR6_ACTIVE_LOW): the debugger's DR0–DR3 into
@@ -637,6 +650,7 @@ export class SvmDriver implements ArchOps {
     // #DB while it owns the debug registers (USE_HW_BP).
     this.vmcb.setU32(VMCB.INTERCEPT_EXCEPTIONS, (1 << 14) | kvmGuestDebugExceptions(vcpu));
     g.hostTick = svm.nmiSingleStep ? 1 : budget;
+    g.cpu.ferr = this.onFerr;
     svm.nmiSingleStep = false;
     const hpa = svm.vmcbPage * 4096;
     let st = this.cpu.vmload(hpa);
@@ -657,6 +671,10 @@ export class SvmDriver implements ArchOps {
     vcpu.fpu.saveFrom(s);
     // While the debugger owns DR0–DR3 they are its own; the guest's stay in vcpu.debugRegs.
     if (!vcpu.debugRegs.debuggerOwns) vcpu.debugRegs.saveFrom(s);
+    if (this.ferrRaised) {
+      this.ferrRaised = false;
+      kvmFerr(vcpu);
+    }
     vcpu.instructions += g.lastInstructions;
     // sync_cr8_to_lapic: CR8 writes that did not exit changed V_TPR, i.e. the TPR.
     if (vcpu.apic !== null && !(this.vmcb.u32(VMCB.INTERCEPT_CR) & (1 << (16 + 8)))) {

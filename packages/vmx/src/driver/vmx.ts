@@ -12,6 +12,7 @@ import {
   type HardwareCheck,
   KVM_EXIT,
   type KvmRunView,
+  kvmFerr,
   kvmGuestDebugExceptions,
   kvmResetControlRegs,
   kvmUsesHwBp,
@@ -671,6 +672,18 @@ export class VmxDriver implements ArchOps {
 
   // ---- run ---------------------------------------------------------------------------------
 
+  /** FERR# went up during the entry (CR0.NE = 0 and an unmasked x87 error; core `ferr.ts`). */
+  private ferrRaised = false;
+  /**
+   * The processor's FERR# output: noted, and the entry ended at the next instruction boundary (as
+   * a host interrupt would), so that IRQ 13 is raised on the in-kernel irqchip right after it.
+   */
+  private readonly onFerr = (asserted: boolean): void => {
+    if (!asserted) return;
+    this.ferrRaised = true;
+    this.cpu.nonRoot.cpu.requestStop();
+  };
+
   /**
    * KVM_GUESTDBG_USE_HW_BP around an entry (`kvm_update_dr7`, and `vcpu_enter_guest` loading
    * `eff_db`): the debugger's DR0–DR3 into the processor and its DR7 into GUEST_DR7. When it takes
@@ -738,6 +751,7 @@ export class VmxDriver implements ArchOps {
     // #DB while it owns the debug registers (USE_HW_BP).
     this.vmcs.write(VMCS.EXCEPTION_BITMAP, (1 << 14) | kvmGuestDebugExceptions(vcpu));
     nr.hostTick = budget;
+    nr.cpu.ferr = this.onFerr;
     const st = vmx.launched ? this.cpu.vmresume() : this.cpu.vmlaunch();
     if (st !== VmxStatus.Succeed) {
       const run = vcpu.run;
@@ -774,6 +788,10 @@ export class VmxDriver implements ArchOps {
     vcpu.fpu.saveFrom(s);
     // While the debugger owns DR0–DR3 they are its own; the guest's stay in vcpu.debugRegs.
     if (!vcpu.debugRegs.debuggerOwns) vcpu.debugRegs.saveFrom(s);
+    if (this.ferrRaised) {
+      this.ferrRaised = false;
+      kvmFerr(vcpu);
+    }
     vcpu.instructions += nr.lastInstructions;
     // MOV to CR8 wrote VTPR: the LAPIC's TPR (KVM's virtual-APIC page is the TPR itself).
     if (vmx.tprShadow && vcpu.apic !== null) {
