@@ -6,6 +6,7 @@ export type { MachineConfig } from './config.js';
 export { LOG_ITEMS } from './config.js';
 export { Cmos } from './devices/cmos.js';
 export { DEFAULT_DEBUG_EXIT, DebugExit, type DebugExitConfig } from './devices/debug-exit.js';
+export { FERR_IRQ, FpuErrorPort } from './devices/ferr-port.js';
 export { FW_CFG, FwCfg } from './devices/fw-cfg.js';
 export { I8042 } from './devices/i8042.js';
 export { I8254, PIT_HZ } from './devices/i8254.js';

@@ -35,11 +35,20 @@ export interface EngineQuirks {
   readonly deviations: Readonly<Record<string, readonly string[]>>;
 }
 
+/**
+ * KVM has no FERR#: VT-x and AMD-V run a guest with CR0.NE = 1 in the hardware (VMX's CR0 fixed
+ * bits; the guest's NE = 0 is only its read shadow), so an x87 error is #MF whatever the guest's
+ * CR0.NE, and nothing raises IRQ 13. The software engine's silicon models the pin.
+ */
+const FERR_ON_KVM =
+  "KVM does not model FERR#: the hardware runs the guest with CR0.NE = 1, so an x87 error is #MF whatever the guest's CR0.NE, and no IRQ 13";
+
 /** Measured on kvm-pvm (kernel 6.18 "-fc" sandboxes) through qemu-lite; see README. */
 export const HOST_QUIRKS: Readonly<Record<'kvm' | 'kvm-pvm', EngineQuirks>> = {
-  kvm: { unsupported: {}, deviations: {} },
+  kvm: { unsupported: { ferr: FERR_ON_KVM }, deviations: {} },
   'kvm-pvm': {
     unsupported: {
+      ferr: FERR_ON_KVM,
       'legacy-paging': 'kvm-pvm refuses CR0.PG in 32-bit protected mode (#GP): it pages only in long mode',
       'unpaged-exceptions':
         'kvm-pvm emulates unpaged protected mode instruction by instruction, without IDT delivery or IRET (KVM_EXIT_INTERNAL_ERROR)',
@@ -83,7 +92,26 @@ export const SOFT_ENGINE_QUIRKS: EngineQuirks = {
   deviations: {},
 };
 
+/**
+ * The VMX backend, as KVM on Intel hardware: VMX operation requires CR0.NE = 1 (the
+ * IA32_VMX_CR0_FIXED0 MSR, SDM Vol. 3D A.7; KVM keeps it set under the guest's read shadow), so the
+ * processor raises #MF for an x87 error whatever the guest's CR0.NE and FERR# is never asserted.
+ * The SVM backend, as AMD-V, runs the guest's CR0.NE as it is.
+ */
+export const VMX_ENGINE_QUIRKS: EngineQuirks = {
+  unsupported: {},
+  deviations: {
+    fpuerr: [
+      'ne0.no-mf-at-fwait',
+      'ne0.irq13-delivered',
+      'ne0.irq13-handler-sees-es-ze',
+      'ne0.second-error-no-mf',
+      'ne0.second-error-second-irq13',
+    ],
+  },
+};
+
 /** The quirks of an engine by -accel name: the host's KVM flavour, or the software engine's. */
 export function engineQuirks(accel: string): EngineQuirks {
-  return accel === 'kvm' ? hostQuirks() : SOFT_ENGINE_QUIRKS;
+  return accel === 'kvm' ? hostQuirks() : accel === 'vmx' ? VMX_ENGINE_QUIRKS : SOFT_ENGINE_QUIRKS;
 }

@@ -23,7 +23,9 @@ export type Need =
   /** Receives hardware interrupts (PIT through the 8259 PIC). */
   | 'interrupts'
   /** Delivers software interrupts (INT n, INT3) through the IDT. */
-  | 'software-interrupts';
+  | 'software-interrupts'
+  /** Models FERR# (x87 errors with CR0.NE = 0) onto IRQ 13, with the PC's port 0F0H latch. */
+  | 'ferr';
 
 export type GuestKind = 'test' | 'demo' | 'bench';
 
@@ -145,6 +147,18 @@ const ENTRIES: readonly Entry[] = [
     ['unpaged-exceptions', 'interrupts'],
     ['long-mode', 'interrupts'],
   ),
+  {
+    name: 'fpuerr',
+    kind: 'test',
+    bits: 32,
+    needs: ['unpaged-exceptions', 'interrupts', 'ferr'],
+    expect: 'pass',
+    memory: MEM,
+    description:
+      'x87 errors with CR0.NE = 0: an unmasked #Z asserts FERR# at the next FWAIT, which runs on, and IRQ 13 ' +
+      'arrives through the 8259; its handler clears the latch with OUT 0F0H, so a second error is a second IRQ 13; ' +
+      'with CR0.NE = 1 the same error is #MF at the FWAIT and no IRQ 13',
+  },
   ...pair(
     'apic',
     'the local APIC of the in-kernel irqchip: base MSR, ID and version, a self-IPI held by IF and by an ' +

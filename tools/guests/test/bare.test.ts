@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type BareReport,
   engineAvailability,
+  engineQuirks,
   GUESTS,
   type GuestInfo,
   type GuestReport,
@@ -25,12 +26,14 @@ const kvm = await engineAvailability('kvm');
 const vmx = await engineAvailability('vmx');
 
 /** The engine that referees a guest here, or why there is none. */
-function refereeFor(g: GuestInfo): { accel?: 'kvm' | 'vmx'; why: string } {
+function refereeFor(g: GuestInfo): { accel?: 'kvm' | 'vmx' | 'svm'; why: string } {
   const unmet = g.needs.find((n) => hostQuirks().unsupported[n] !== undefined);
   if (kvm.available && unmet === undefined) return { accel: 'kvm', why: 'the host engine' };
   const hostWhy = kvm.available ? `${hostKvmFlavor()}: ${hostQuirks().unsupported[unmet!]}` : kvm.reason;
+  // svm where vmx deviates like the hardware it models (fpuerr: VMX keeps CR0.NE = 1).
+  const soft = engineQuirks('vmx').deviations[g.name] === undefined ? 'vmx' : 'svm';
   if (vmx.available)
-    return { accel: 'vmx', why: `vmx (the host engine cannot: ${(hostWhy ?? '').split(':')[0]})` };
+    return { accel: soft, why: `${soft} (the host engine cannot: ${(hostWhy ?? '').split(':')[0]})` };
   return { why: `neither the host engine (${hostWhy}) nor vmx (${vmx.reason}) is available` };
 }
 

@@ -36,6 +36,7 @@ import {
 import { Cmos, RTC_CENTURY } from '../devices/cmos.js';
 import { DebugExit } from '../devices/debug-exit.js';
 import { Debugcon, DebugconSink } from '../devices/debugcon.js';
+import { FpuErrorPort } from '../devices/ferr-port.js';
 import { FW_CFG_PORT_SEL, FwCfg } from '../devices/fw-cfg.js';
 import { I8042 } from '../devices/i8042.js';
 import { I8254, SystemControlPortB } from '../devices/i8254.js';
@@ -204,6 +205,7 @@ export class Machine {
       this.bus.register(0x64, 1, i8042);
       this.bus.register(0x80, 1, new PostPort());
       this.bus.register(0x92, 1, new SystemControlPortA(reset('port 0x92 reset')));
+      this.bus.register(0xf0, 1, new FpuErrorPort(irq));
       // ACPI PM1a/PM timer (SLP_EN with S5 powers off) and PIIX's reset control, the FADT's
       // reset register (src/acpi/fadt.ts describes both to the guest).
       // With -icount the PM timer counts the guest's virtual time (its TSC × 2^shift), as QEMU's

@@ -60,6 +60,8 @@ export class BareMachine {
     this.bus.register(0x40, 4, this.pit);
     this.serial = new ql.Serial16550(this.pic, (b) => this.serialBytes.push(b));
     this.bus.register(0x3f8, 8, this.serial);
+    // The PC's x87 error latch: FERR# (below) raises IRQ 13, an OUT to 0F0H lowers it.
+    this.bus.register(0xf0, 1, new ql.FpuErrorPort(this.pic));
     this.bus.register(
       0x70,
       2,
@@ -93,6 +95,11 @@ export class BareMachine {
       msr: opts.msr,
       cpuid: opts.cpuid,
       jit: opts.jit,
+      ferr: (asserted) => {
+        if (!asserted) return;
+        this.pic.setIrq(ql.FERR_IRQ, 1);
+        this.intrMayHaveRisen(this.pic);
+      },
     });
   }
 
