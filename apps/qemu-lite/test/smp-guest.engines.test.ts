@@ -62,3 +62,29 @@ describe('the SMP guest on -smp 1, 2 and 4', () => {
     }
   }
 });
+
+describe('stopping a -smp machine', () => {
+  for (const [accel, skip] of ENGINES) {
+    it.skipIf(skip !== undefined)(
+      `-accel ${accel} -smp 4: a time limit stops every vCPU (the APs halted in KVM_RUN, the BSP spinning) and the run ends at once${skip ? ` (skipped: ${skip})` : ''}`,
+      async () => {
+        const started = Date.now();
+        const result = await runGuest({
+          kernel: image('smp'),
+          accel,
+          smp: 4,
+          memory: '64M',
+          append: 'iter=10 hang=1',
+          timeoutMs: 20_000,
+        });
+        expect(result.serial).toContain('SMP total 40 = 4 cpus x 10\nHANG\n');
+        expect(result.exitReason).toEqual({ kind: 'quit', cause: 'timeout' });
+        expect(result.status).toBe(124);
+        // The stop itself (quit flag, kicks, every AP thread out of KVM_RUN) takes well under the
+        // limit's slack: the run ends within 5 s of the 20 s limit.
+        expect(Date.now() - started).toBeLessThan(25_000);
+      },
+      60_000,
+    );
+  }
+});

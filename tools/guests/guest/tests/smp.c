@@ -244,5 +244,10 @@ int main(void) {
 #endif
   }
   printf("SMP total %u = %d cpus x %u\n", locked_counter, n, iterations);
+  /* -append hang=1: never end (the APs sit in HLT with IF = 0), for tests of how the VMM stops. */
+  if (cmdline_u32("hang", 0)) {
+    printf("HANG\n");
+    for (;;) pause();
+  }
   report_end();
 }
