@@ -9,9 +9,10 @@
 export type { FlatImage, KernelImage, MachineConfig } from './config.js';
 export { LOG_ITEMS } from './config.js';
 export { DEFAULT_DEBUG_EXIT, type DebugExitConfig } from './devices/debug-exit.js';
+export { parseBzImageHeader } from './loaders/bzimage.js';
 export { kernelFormatOf } from './loaders/index.js';
 export { MAX_INITRD_BYTES, MAX_KERNEL_BYTES } from './loaders/limits.js';
-export { HOST_DECOMPRESSES } from './loaders/payload.js';
+export { hostDecompress, hostDecompresses, type PayloadFormat, payloadFormat } from './loaders/payload.js';
 export { LoaderError } from './loaders/types.js';
 export { Machine, type MachineHooks } from './machine/machine.js';
 export { type RunMachineOptions, runMachine } from './machine/run-machine.js';

@@ -50,8 +50,8 @@
 import type { KvmSegment, KvmSregs } from '@kvm/core';
 import { CR0_ET, CR0_PE, protectedMode32, RFLAGS_RESERVED, writeBootGdt } from './cpu-state.js';
 import {
-  HOST_DECOMPRESSES,
   hostDecompress,
+  hostDecompresses,
   type PayloadDecompressor,
   type PayloadFormat,
   payloadFormat,
@@ -586,12 +586,17 @@ export function makeBzImageLoader(options: BzImageLoaderOptions): Loader {
  * vmlinux entered directly (the fastest way in: the guest never runs the decompressor);
  * QEMU_LITE_BZIMAGE_ENTRY in the environment selects another entry: `decompressor` (the 64-bit
  * boot protocol as written) or `protocol32` (the 32-bit one). Any other value is a LoaderError.
- * Where the platform decompresses nothing in process (a browser) the default is `decompressor`.
+ * Where the platform cannot gunzip in process (a browser) a gzip kernel's default is `decompressor`.
  */
 export const loadBzImage: Loader = (image, machine, opts) => {
   // A browser has no `process`: there the platform's default applies.
-  const env = typeof process === 'undefined' ? undefined : process.env.QEMU_LITE_BZIMAGE_ENTRY;
-  const wanted = env ?? (HOST_DECOMPRESSES ? 'kernel' : 'decompressor');
+  let wanted = typeof process === 'undefined' ? undefined : process.env.QEMU_LITE_BZIMAGE_ENTRY;
+  if (wanted === undefined) {
+    const hdr = parseBzImageHeader(image);
+    const format = payloadFormat(image.subarray(hdr.payloadOffset, hdr.payloadOffset + hdr.payloadLength));
+    // Only gzip can be missing (a browser); any other format keeps the 'kernel' entry's error.
+    wanted = format === 'gzip' && !hostDecompresses(format) ? 'decompressor' : 'kernel';
+  }
   const entry = BZIMAGE_ENTRIES.find((e) => e === wanted);
   if (entry === undefined) {
     fail(`QEMU_LITE_BZIMAGE_ENTRY=${wanted} is no entry: ${BZIMAGE_ENTRIES.join(', ')}`);

@@ -1,9 +1,9 @@
 /**
  * An .xz stream decoder (xz-file-format.txt 1.2.1): the container — stream header, blocks,
  * index, footer, every CRC32 and the block checks — is parsed here; the LZMA2 data inside each
- * block is decoded by @napi-rs/lzma (a maintained Rust decoder shipped as a prebuilt binary per
- * platform, with a wasm build for browsers), whose own xz reader lacks the BCJ filters Linux
- * uses; the x86 BCJ filter is `bcj-x86.ts`.
+ * block is decoded by @napi-rs/lzma on Node (a maintained Rust decoder shipped as a prebuilt binary
+ * per platform), whose own xz reader lacks the BCJ filters Linux uses, and by `lzma2.ts` in a
+ * browser (`#platform/decompress` chooses); the x86 BCJ filter is `bcj-x86.ts`.
  *
  * Corrupt input is an `XzError` saying what is wrong and at which byte offset of the stream; a
  * stream that needs what we lack (a filter other than LZMA2/x86 BCJ, an unknown check) is an
@@ -11,9 +11,7 @@
  * the LZMA2 chunk headers declare before any byte is decoded, so a small stream cannot make us
  * allocate gigabytes.
  */
-import { createHash } from 'node:crypto';
-import { crc32 } from 'node:zlib';
-import { lzma2 } from '@napi-rs/lzma';
+import { crc32, lzma2Decode, sha256 } from '#platform/decompress';
 import { bcjX86Decode } from './bcj-x86.js';
 import { crc64Xz } from './crc64.js';
 
@@ -96,7 +94,7 @@ class Cursor {
   crc32(from: number, what: string): void {
     this.need(4, `${what} CRC32`);
     const stored = u32le(this.data, this.pos);
-    const computed = crc32(this.data.subarray(from, this.pos)) >>> 0;
+    const computed = crc32(this.data.subarray(from, this.pos));
     if (stored !== computed)
       throw new XzError(
         `${what} at offset ${from}: CRC32 ${hex(stored)} does not match the data (${hex(computed)})`,
@@ -205,13 +203,14 @@ function verifyCheck(checkId: number, output: Uint8Array, c: Cursor, blockStart:
   let computed: Uint8Array;
   if (checkId === CHECK_CRC32) {
     computed = new Uint8Array(4);
-    new DataView(computed.buffer).setUint32(0, crc32(output) >>> 0, true);
+    new DataView(computed.buffer).setUint32(0, crc32(output), true);
   } else if (checkId === CHECK_CRC64) {
     computed = crc64Xz(output);
   } else {
-    computed = createHash('sha256').update(output).digest();
+    if (sha256 === undefined) throw new XzError('SHA-256 block checks (no synchronous SHA-256 here)', true);
+    computed = sha256(output);
   }
-  if (!Buffer.from(stored).equals(Buffer.from(computed))) {
+  if (stored.length !== computed.length || stored.some((b, i) => b !== computed[i])) {
     const name = checkId === CHECK_CRC32 ? 'CRC32' : checkId === CHECK_CRC64 ? 'CRC64' : 'SHA-256';
     throw new XzError(
       `block at offset ${blockStart}: its ${name} check does not match the decompressed data`,
@@ -272,7 +271,7 @@ export function decodeXz(input: Uint8Array, maxOutput: number): XzDecoded {
       throw new XzError(`decompresses to more than ${maxOutput} bytes (block at offset ${blockStart})`);
     let output: Uint8Array;
     try {
-      output = lzma2.decompressSync(input.subarray(dataStart, c.pos));
+      output = lzma2Decode(input.subarray(dataStart, c.pos));
     } catch (error) {
       throw new XzError(`LZMA2 data of the block at offset ${blockStart}: ${(error as Error).message}`);
     }
@@ -315,7 +314,7 @@ export function decodeXz(input: Uint8Array, maxOutput: number): XzDecoded {
   const footer = c.pos;
   c.need(STREAM_FOOTER_SIZE, 'stream footer');
   const storedCrc = u32le(input, footer);
-  const computedCrc = crc32(input.subarray(footer + 4, footer + 10)) >>> 0;
+  const computedCrc = crc32(input.subarray(footer + 4, footer + 10));
   if (storedCrc !== computedCrc) throw new XzError(`stream footer at offset ${footer}: CRC32 does not match`);
   if ((u32le(input, footer + 4) + 1) * 4 !== indexSize)
     throw new XzError(
@@ -326,9 +325,19 @@ export function decodeXz(input: Uint8Array, maxOutput: number): XzDecoded {
   if (input[footer + 10] !== FOOTER_MAGIC[0] || input[footer + 11] !== FOOTER_MAGIC[1])
     throw new XzError(`stream footer at offset ${footer}: no "YZ" magic`);
 
-  const output = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  const output = parts.length === 1 ? parts[0]! : concat(parts, total);
   return {
     output: new Uint8Array(output.buffer, output.byteOffset, output.length),
     end: footer + STREAM_FOOTER_SIZE,
   };
+}
+
+function concat(parts: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }

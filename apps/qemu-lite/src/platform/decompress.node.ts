@@ -1,52 +1,25 @@
 /**
- * `#platform/decompress` on Node: a bzImage's gzip payload with node:zlib, its xz payload with
- * `loaders/xz.ts` (whose LZMA2 is @napi-rs/lzma), in process and bounded by the largest kernel.
- * A browser bundle gets `decompress.browser.ts` instead.
+ * `#platform/decompress` on Node: the codecs behind a bzImage's payload — gunzip with node:zlib,
+ * LZMA2 with @napi-rs/lzma's native decoder, CRC32 with zlib, SHA-256 with node:crypto. The
+ * container parsing and checks are portable (`loaders/xz.ts`, `loaders/payload.ts`); a browser
+ * bundle gets `decompress.browser.ts`.
  */
-import { gunzipSync } from 'node:zlib';
-import { MAX_KERNEL_BYTES as MAX_DECOMPRESSED_KERNEL } from '../loaders/limits.js';
-import type { PayloadDecompressor } from '../loaders/payload.js';
-import { LoaderError } from '../loaders/types.js';
-import { decodeXz, XzError } from '../loaders/xz.js';
+import { createHash } from 'node:crypto';
+import { gunzipSync, crc32 as zlibCrc32 } from 'node:zlib';
+import { lzma2 } from '@napi-rs/lzma';
 
-/** This platform decompresses gzip and xz payloads itself (the bzImage loader's default entry). */
-export const HOST_DECOMPRESSES = true;
+/** gzip, in process, at most `maxOutput` bytes (more is an error). */
+export const gunzip: ((payload: Uint8Array, maxOutput: number) => Uint8Array) | undefined = (
+  payload,
+  maxOutput,
+) => new Uint8Array(gunzipSync(payload, { maxOutputLength: maxOutput }));
 
-function corrupt(format: string, detail: string): never {
-  throw new LoaderError('bzImage', `kernel payload is corrupt (${format}: ${detail})`);
-}
+/** A raw LZMA2 stream (one xz block's data) decoded; throws on corrupt data. */
+export const lzma2Decode = (data: Uint8Array): Uint8Array => lzma2.decompressSync(data);
 
-/** gzip and xz, in process; every other format is undefined (see `PayloadDecompressor`). */
-export const hostDecompress: PayloadDecompressor = (format, payload) => {
-  if (format === 'gzip') {
-    try {
-      return new Uint8Array(gunzipSync(payload, { maxOutputLength: MAX_DECOMPRESSED_KERNEL }));
-    } catch (error) {
-      corrupt('gzip', (error as Error).message);
-    }
-  }
-  if (format !== 'xz') return undefined;
-  let output: Uint8Array;
-  try {
-    output = decodeXz(payload, MAX_DECOMPRESSED_KERNEL).output;
-  } catch (error) {
-    if (!(error instanceof XzError)) throw error;
-    if (error.unsupported) {
-      throw new LoaderError('bzImage', `kernel payload: unsupported xz feature: ${error.message}`);
-    }
-    corrupt('xz', error.message);
-  }
-  // size_append: the last four bytes of the payload are the uncompressed size.
-  if (payload.length >= 4) {
-    const at = payload.length - 4;
-    const declared =
-      (payload[at]! | (payload[at + 1]! << 8) | (payload[at + 2]! << 16) | (payload[at + 3]! << 24)) >>> 0;
-    if (declared !== output.length) {
-      corrupt(
-        'xz',
-        `the stream decodes to ${output.length} bytes, the size appended after it says ${declared}`,
-      );
-    }
-  }
-  return output;
-};
+/** CRC32 (IEEE, as xz and gzip use it), unsigned. */
+export const crc32 = (data: Uint8Array): number => zlibCrc32(data) >>> 0;
+
+/** SHA-256, or undefined where the platform has none to give synchronously. */
+export const sha256: ((data: Uint8Array) => Uint8Array) | undefined = (data) =>
+  new Uint8Array(createHash('sha256').update(data).digest());
