@@ -457,6 +457,19 @@ export function defineAbiSuite(engine: AbiSuiteEngine): void {
         expectErrno(() => vm.createVcpu(0), Errno.EEXIST);
       });
 
+      it('KVM_CREATE_VCPU makes as many vCPUs as KVM_CAP_MAX_VCPUS says, and EINVAL for one more', () => {
+        // kvm_vm_ioctl_create_vcpu: `kvm->created_vcpus >= kvm->max_vcpus` → -EINVAL.
+        const k = kvm();
+        const max = k.checkExtension(KVM_CAP.MAX_VCPUS);
+        const vm = k.createVm();
+        try {
+          for (let id = 0; id < max; id++) vm.createVcpu(id);
+          expectErrno(() => vm.createVcpu(max), Errno.EINVAL);
+        } finally {
+          vm.close();
+        }
+      }, 60_000);
+
       it('EINVAL for a vCPU id out of range', () => {
         const vm = kvm().createVm();
         try {
