@@ -271,6 +271,43 @@ describe('block compiler, 64-bit mode: RIP above 4 GiB', () => {
     expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(1000);
   });
 
+  it('loads and stores at negative (kernel-half) addresses take the inline TLB path exactly', () => {
+    // Code in the top 2 MiB: RIP-relative cells there, and a base register holding a negative
+    // address (0xFFFFFFFF_FFE12000 + 8) for a 32-bit, a 64-bit and a byte access.
+    const src = `mov ecx, 500
+      lea rsi, [rip + cell]
+    top:
+      add rbx, rcx
+      mov [rip + cell], rbx
+      add rdx, [rip + cell]
+      mov [rsi + 8], edx
+      movzx eax, byte ptr [rsi + 9]
+      add rdi, rax
+      mov r8, [rsi + 8]
+      dec ecx
+      jnz top
+      hlt
+      .balign 4096
+    cell:
+      .quad 0, 0`;
+    const r = lockstep(() => high(src, '0xffffffffffe11000'), BUDGETS);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(r.jit.cpu.state.gprHigh[Reg.RSI]).toBe(0xffffffff);
+    expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(3000);
+    // Compiled, the loads hit the TLB inline: Cpu.read/read64 are called only until the block
+    // compiles (2 visits), not 4 times per iteration.
+    const m = high(src, '0xffffffffffe11000');
+    m.cpu.jit = new Jit({ hot: 2 });
+    let slow = 0;
+    const cpu = m.cpu;
+    const read = cpu.read.bind(cpu);
+    const read64 = cpu.read64.bind(cpu);
+    cpu.read = (seg, off, size) => (slow++, read(seg, off, size));
+    cpu.read64 = (seg, off) => (slow++, read64(seg, off));
+    expect(cpu.run(100_000)).toBe(StopReason.Hlt);
+    expect(slow).toBeLessThan(20);
+  });
+
   it('JMP rel32 from above 4 GiB to below it carries into RIP[63:32]', () => {
     // From 0x1_0001_10xx, 2 MiB back: the next instruction of the same frame, at 0xFFE1_10xx.
     const src = `${LOOP.replace('hlt', '.byte 0xe9\n.long -0x200000\nhlt')}`;

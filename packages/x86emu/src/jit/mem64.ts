@@ -2,14 +2,16 @@
  * Memory operands of compiled 64-bit-mode code: the effective address as `Cpu.ea64` computes it
  * (a signed number, exact wherever the address can be canonical; SDM Vol. 1 3.7.5), from the
  * block's register locals `rg`/`rh` (low/high halves), and `Cpu.read`/`read64`/`write`/`write64`'s
- * TLB fast path inlined for an address below 4 GiB in a segment without a base (64-bit mode
- * ignores the bases of ES, CS, SS and DS: SDM Vol. 3 3.4.4); everything else (FS/GS, canonical
- * checks, addresses above 4 GiB, misses, MMIO, page splits, #PF) goes through the CPU's own path.
+ * TLB fast path inlined for a canonical address in a segment without a base (64-bit mode ignores
+ * the bases of ES, CS, SS and DS: SDM Vol. 3 3.4.4); everything else (FS/GS, non-canonical
+ * addresses, misses, MMIO, page splits, #PF) goes through the CPU's own path.
  */
 import { SF_FLAT, SF_LONG, SF_R, SF_W, TLB_MASK } from '../cpu/consts.js';
 import type { Insn } from '../decoder/insn.js';
 
 const TWO32 = 4294967296;
+const TWO47 = 140737488355328;
+const TWO48 = 281474976710656;
 
 /**
  * `Cpu.ea64`'s exact path (its `eaHalves`) over explicit halves: the generated code calls this
@@ -52,10 +54,31 @@ export function ea64(i: Insn, name: string, next: number, hi: number): string {
   return `const ${a} = ${wide.join(' || ')} ? EAX(${i.disp}, ${bl}, ${bh}, ${xl}, ${xh}, ${i.scale}) : ${fast};`;
 }
 
-/** The fast-path test for `size` bytes at `a` with TLB slot `x`, offset `o`, view `w` and right `perm`. */
-function hit(seg: number, size: number, a: string, x: string, o: string, w: string, write: boolean): string {
+/**
+ * Statements defining the TLB slot `x`, page offset `o` and view `w` of the access at `a`, from
+ * its linear address folded to 48 bits as `Cpu.linear64` folds it (`l`).
+ */
+function slot(a: string, l: string, x: string, o: string, w: string): string {
+  return `const ${l} = ${a} < 0 ? ${a} + ${TWO48} : ${a}; const ${x} = (${l} >>> 12) & ${TLB_MASK}; const ${o} = ${l} & 0xfff; const ${w} = tv[${x}];`;
+}
+
+/**
+ * The fast-path test for `size` bytes at `a` (folded `l`) with TLB slot `x`, offset `o`, view
+ * `w`: canonical as `Cpu.linear64` checks it, inside one page, a TLB hit (tag as `tlbTagOf`) with
+ * the right at the block's CPL.
+ */
+function hit(
+  seg: number,
+  size: number,
+  a: string,
+  l: string,
+  x: string,
+  o: string,
+  w: string,
+  write: boolean,
+): string {
   const need = (write ? SF_W : SF_R) | SF_FLAT | SF_LONG;
-  return `${a} >= 0 && ${a} <= ${TWO32 - size} && (sf[${seg}] & ${need}) === ${need} && tt[${x}] === (${a} >>> 24) && ${o} <= ${4096 - size} && (tp[${x}] & ${write ? 'WP' : 'RP'}) !== 0 && ${w} !== null`;
+  return `${a} >= ${-TWO47} && ${a} <= ${TWO47 - size} && (sf[${seg}] & ${need}) === ${need} && tt[${x}] === (${l} <= 4294967295 ? ${l} >>> 24 : Math.floor(${l} / 16777216)) && ${o} <= ${4096 - size} && (tp[${x}] & ${write ? 'WP' : 'RP'}) !== 0 && ${w} !== null`;
 }
 
 /** FS and GS keep their bases in 64-bit mode: always through the CPU. */
@@ -69,23 +92,23 @@ const dword = (w: string, o: string, k = 0) =>
 /** Statements reading `size` (1, 2, 4) bytes of the memory operand into const `name`. */
 export function memRead64m(i: Insn, size: number, name: string, next: number, hi: number): string {
   const seg = i.memSeg;
-  const [a, x, o, w] = [`a_${name}`, `x_${name}`, `o_${name}`, `w_${name}`];
+  const [a, l, x, o, w] = [`a_${name}`, `l_${name}`, `x_${name}`, `o_${name}`, `w_${name}`];
   const addr = ea64(i, name, next, hi);
   if (based(seg)) return `${addr} const ${name} = cpu.read(${seg}, ${a}, ${size});`;
   const load = size === 4 ? dword(w, o) : size === 2 ? `${w}[${o}] | (${w}[${o} + 1] << 8)` : `${w}[${o}]`;
-  return `${addr} const ${x} = (${a} >>> 12) & ${TLB_MASK}; const ${o} = ${a} & 0xfff; const ${w} = tv[${x}];
-const ${name} = ${hit(seg, size, a, x, o, w, false)} ? ${load} : cpu.read(${seg}, ${a}, ${size});`;
+  return `${addr} ${slot(a, l, x, o, w)}
+const ${name} = ${hit(seg, size, a, l, x, o, w, false)} ? ${load} : cpu.read(${seg}, ${a}, ${size});`;
 }
 
 /** Statements reading 8 bytes of the memory operand into `<name>l` and `<name>h`. */
 export function memRead8(i: Insn, name: string, next: number, hi: number): string {
   const seg = i.memSeg;
-  const [a, x, o, w] = [`a_${name}`, `x_${name}`, `o_${name}`, `w_${name}`];
+  const [a, l, x, o, w] = [`a_${name}`, `l_${name}`, `x_${name}`, `o_${name}`, `w_${name}`];
   const addr = ea64(i, name, next, hi);
   const slow = `cpu.read64(${seg}, ${a}); ${name}l = cpu.lo64; ${name}h = cpu.hi64;`;
   if (based(seg)) return `${addr} let ${name}l = 0; let ${name}h = 0; ${slow}`;
-  return `${addr} const ${x} = (${a} >>> 12) & ${TLB_MASK}; const ${o} = ${a} & 0xfff; const ${w} = tv[${x}]; let ${name}l = 0; let ${name}h = 0;
-if (${hit(seg, 8, a, x, o, w, false)}) { ${name}l = ${dword(w, o)}; ${name}h = ${dword(w, o, 4)}; } else { ${slow} }`;
+  return `${addr} ${slot(a, l, x, o, w)} let ${name}l = 0; let ${name}h = 0;
+if (${hit(seg, 8, a, l, x, o, w, false)}) { ${name}l = ${dword(w, o)}; ${name}h = ${dword(w, o, 4)}; } else { ${slow} }`;
 }
 
 /** Statements writing `lo` (and `hi` for 8 bytes) to the memory operand. */
@@ -98,6 +121,6 @@ export function memWrite64m(i: Insn, size: 4 | 8, lo: string, hi: string, next: 
   const store =
     'w[o] = vl; w[o + 1] = vl >>> 8; w[o + 2] = vl >>> 16; w[o + 3] = vl >>> 24;' +
     (size === 8 ? ' w[o + 4] = vh; w[o + 5] = vh >>> 8; w[o + 6] = vh >>> 16; w[o + 7] = vh >>> 24;' : '');
-  return `{ ${addr} ${vals} const x = (a_w >>> 12) & ${TLB_MASK}; const o = a_w & 0xfff; const w = tv[x];
-if (${hit(seg, size, 'a_w', 'x', 'o', 'w', true)}) { ${store} } else ${slow} }`;
+  return `{ ${addr} ${vals} ${slot('a_w', 'l', 'x', 'o', 'w')}
+if (${hit(seg, size, 'a_w', 'l', 'x', 'o', 'w', true)}) { ${store} } else ${slow} }`;
 }
