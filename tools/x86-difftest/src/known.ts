@@ -134,9 +134,9 @@ export function classifyIa32e(sig: Signature, m: Mismatch): string {
   if (/^AA[DM]/.test(sig.form) && within('eflags', 'frame.eflags'))
     return `${KVM_EMULATOR}: it computes AAD/AAM's SF on AX, not AL (SDM AAD/AAM: SF from AL), as the legacy AAD entries`;
   if (sig.form === 'NOP Ev')
-    return `${KVM_EMULATOR}: it decodes the 0F 19–1F hint NOPs wrongly under 67H (a wrong length), as the legacy NOP Ev host entries`;
+    return `${KVM_EMULATOR}: it decodes the 0F 19–1F hint NOPs wrongly under 67H (a wrong length), as the legacy NOP Ev host entries; SDM Vol. 2 NOP (0F 1F /0) and 2.1.5: the length follows the ModRM, SIB and displacement of the address size, 16-bit under 67H in 32-bit code, as x86emu`;
   if (/^(SCAS|CMPS)/.test(sig.form) && within('eflags', 'frame.eflags'))
-    return `${KVM_EMULATOR}: for a REP SCAS/CMPS that faults, it reports flags that are not those of the last completed iteration, as the legacy SCAS/CMPS host entries`;
+    return `${KVM_EMULATOR}: for a REP SCAS/CMPS that faults, it reports flags that are not those of the last completed iteration, as the legacy SCAS/CMPS host entries; SDM Vol. 2 REP/REPE/REPZ/REPNE/REPNZ: when a fault occurs in a REPE/REPNE CMPS or SCAS, EFLAGS are "restored to the state prior to the execution of the instruction"`;
   if (sig.form.startsWith('ENTER') && within('gpr', 'memory'))
     return `${KVM_EMULATOR}: with a 66 prefix it sets EBP from the whole ESP (SDM ENTER: a 16-bit frame pointer)`;
   return 'unreviewed: x86emu or host; see the reproducer';
