@@ -41,6 +41,8 @@ export interface MachineConfig {
   debugcon?: DebugconConfig;
   /** `-device pc-testdev`: QEMU's test device (ports 0xe0–0xeb, 0x2000–0x2017, gpa 0xff000000). */
   pcTestdev?: boolean;
+  /** `-machine hpet=on|off`: the HPET at 0xfed00000 and its ACPI table. Default on, as QEMU's pc. */
+  hpet?: boolean;
   /** `-drive if=virtio` / `-device virtio-blk-pci`: raw images, each a virtio-blk on PCI. */
   drives?: DriveConfig[];
   /** `-netdev user` + `-device virtio-net-pci` / `-nic user`: NICs, each a virtio-net on PCI after the disks. */

@@ -27,6 +27,7 @@ const KNOWN = new Set<string>([
   'onSerial',
   'debugExit',
   'kernelIrqchip',
+  'hpet',
   'jit',
   'noReboot',
   'log',
@@ -317,7 +318,15 @@ export function validateRunGuestOptions(options: unknown): asserts options is Ru
   checkString(o, 'append');
   if (o.initrd !== undefined) checkInitrd(o.initrd);
   if (o.timeoutMs !== undefined) checkTimeout(o.timeoutMs);
-  for (const name of ['serialToStdout', 'captureSerial', 'kernelIrqchip', 'noReboot', 'pcTestdev', 'jit'])
+  for (const name of [
+    'serialToStdout',
+    'captureSerial',
+    'kernelIrqchip',
+    'hpet',
+    'noReboot',
+    'pcTestdev',
+    'jit',
+  ])
     checkBoolean(o, name);
   if (o.debugcon !== undefined) checkDebugcon(o.debugcon);
   if (o.drives !== undefined) checkDrives(o.drives);

@@ -74,6 +74,8 @@ export interface RunGuestOptions {
   debugExit?: DebugExitConfig | false;
   /** Use the in-kernel irqchip (and the kernel's PIT where the engine has one). Default true. */
   kernelIrqchip?: boolean;
+  /** `-machine hpet=on|off`: QEMU's HPET (and its ACPI table). Default true, as QEMU's pc. */
+  hpet?: boolean;
   /**
    * QEMU's isa-debugcon (port 0xe9 unless `iobase`): bytes written go to the process's stdout or
    * to a file (truncated when the run starts); reads return `readback` (default 0xe9).
@@ -247,6 +249,7 @@ export async function resolveConfig(
     log: options.log ?? [],
     logFile: options.logFile,
     pcTestdev: options.pcTestdev ?? false,
+    hpet: options.hpet ?? true,
     drives: options.drives?.map((d) => ({
       file: d.file,
       readonly: d.readonly ?? false,

@@ -315,9 +315,12 @@ function machine(value: string, out: ParsedArgs): void {
   } else if (first !== 'pc' && first !== '' && first !== 'type=pc') {
     throw new UsageError(`-machine ${first}: only the 'pc' machine exists here`);
   }
-  rejectUnknownProps(props, ['kernel-irqchip', 'type', 'accel'], '-machine');
+  rejectUnknownProps(props, ['kernel-irqchip', 'type', 'accel', 'hpet'], '-machine');
   const irqchip = props.get('kernel-irqchip');
   if (irqchip !== undefined) out.options.kernelIrqchip = kernelIrqchip(irqchip);
+  // QEMU's pc machine property (on by default).
+  const hpet = props.get('hpet');
+  if (hpet !== undefined) out.options.hpet = onOff(hpet, 'hpet');
   const a = props.get('accel');
   if (a !== undefined) out.options.accel = a;
 }

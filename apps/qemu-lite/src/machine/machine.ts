@@ -42,6 +42,7 @@ import { I8042 } from '../devices/i8042.js';
 import { I8254, SystemControlPortB } from '../devices/i8254.js';
 import { I8259Pair } from '../devices/i8259.js';
 import { IoBus } from '../devices/io-bus.js';
+import { HPET_BASE, HPET_ID_LOW, Hpet } from '../devices/hpet.js';
 import { PcTestdev } from '../devices/pc-testdev.js';
 import { buildPcPci } from '../devices/pci/pc-pci.js';
 import type { PciBus } from '../devices/pci/pci-bus.js';
@@ -138,6 +139,8 @@ export class Machine {
   readonly cmos: Cmos;
   /** `-device pc-testdev`, whose I/O-memory page `mmioRead`/`mmioWrite` serve. */
   readonly testdev?: PcTestdev;
+  /** The HPET (`-machine hpet=on`, the default through run-guest), at 0xfed00000. */
+  readonly hpet?: Hpet;
   /** PCI bus 0, present when a PCI device (`-drive if=virtio`) is configured. */
   readonly pci?: PciBus;
   /** The `-drive` images, open and locked for the machine's life (reboots included). */
@@ -215,6 +218,8 @@ export class Machine {
       // Its SCI (the power button's) is ISA IRQ 9: the PIC's and, in the kernel, the IOAPIC's pin 9.
       this.acpiPm = new AcpiPm(pmClock, { onPowerOff: () => this.stop({ kind: 'poweroff' }), irq });
       this.bus.register(ACPI_PM_BASE, ACPI_PM_PORTS, this.acpiPm);
+      // QEMU's HPET counts QEMU_CLOCK_VIRTUAL, as the PM timer does: host time, or -icount's.
+      if (config.hpet) this.hpet = new Hpet(pmClock, irq);
       this.bus.register(RESET_CONTROL_PORT, 1, new ResetControl(reset('port 0xcf9 reset')));
       this.bus.register(
         FW_CFG_PORT_SEL,
@@ -394,6 +399,7 @@ export class Machine {
     this.ram.fill(0);
     this.setRamSlot(BigInt(this.config.ramSize));
     this.bus.reset();
+    this.hpet?.reset();
     const refused = resetVcpu(this.vcpu, this.resetState);
     if (refused.length > 0 && this.config.log.includes('cpu_reset')) {
       this.hooks.log(
@@ -415,6 +421,7 @@ export class Machine {
       apicIds: apicIds(topology, topology.maxcpus),
       apic: this.config.kernelIrqchip,
       pci: this.pci !== undefined,
+      hpet: this.hpet ? { eventTimerBlockId: HPET_ID_LOW, baseGpa: HPET_BASE } : undefined,
       pm: {
         sciIrq: ACPI_SCI_IRQ,
         pm1aEvtPort: PM1A_EVT_PORT,
@@ -466,6 +473,10 @@ export class Machine {
   /** Guest access to gpa no RAM or device backs: reads float high, writes vanish (a PC bus). */
   mmioRead(gpa: bigint, data: Uint8Array): void {
     if (this.pci?.mmioRead(Number(gpa), data)) return;
+    if (this.hpet?.claimsMmio(Number(gpa), data.length)) {
+      this.hpet.mmioRead(Number(gpa), data);
+      return;
+    }
     if (this.testdev?.claimsMmio(Number(gpa), data.length)) {
       this.testdev.mmioRead(Number(gpa), data);
       return;
@@ -477,6 +488,10 @@ export class Machine {
 
   mmioWrite(gpa: bigint, data: Uint8Array): void {
     if (this.pci?.mmioWrite(Number(gpa), data)) return;
+    if (this.hpet?.claimsMmio(Number(gpa), data.length)) {
+      this.hpet.mmioWrite(Number(gpa), data);
+      return;
+    }
     if (this.testdev?.claimsMmio(Number(gpa), data.length)) {
       this.testdev.mmioWrite(Number(gpa), data);
       return;

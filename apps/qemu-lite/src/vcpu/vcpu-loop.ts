@@ -77,7 +77,10 @@ export function runVcpu(
   stats: ExitStats,
   hooks: LoopHooks,
 ): StopReason {
-  const { pic, pit, serial, clock } = machine;
+  const { pic, pit, hpet, serial, clock } = machine;
+  // The HPET's deadlines are host time only without -icount (else they are virtual nanoseconds,
+  // and the HPET is polled between entries).
+  const hpetOnHostClock = (machine.config.icountShift ?? null) === null;
   let { vcpu, run } = machine;
   // -smp on an engine whose vCPUs share this thread: they take turns, one KVM_RUN each.
   const turns = new VcpuTurns(machine);
@@ -116,9 +119,14 @@ export function runVcpu(
     // Frames a -netdev socket put in a NIC's ring (the main thread kicked us for them).
     machine.pci?.poll();
     let now = clock();
-    if (pit) {
-      pit.poll(now);
-      const deadline = pit.nextDeadline();
+    if (pit || hpet) {
+      // The userspace timers fire what is due; the main thread kicks this one at the next edge.
+      pit?.poll(now);
+      hpet?.poll();
+      const deadline = Math.min(
+        pit?.nextDeadline() ?? Number.POSITIVE_INFINITY,
+        (hpetOnHostClock ? hpet?.nextDeadline() : undefined) ?? Number.POSITIVE_INFINITY,
+      );
       if (deadline !== publishedDeadline) {
         publishedDeadline = deadline;
         control.deadline[0] = deadline;
