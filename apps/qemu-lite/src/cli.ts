@@ -45,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (parsed.deviceHelp) {
     process.stdout.write(
-      'isa-debug-exit  iobase=, iosize=\nisa-debugcon    iobase=, readback=\npc-testdev\nloader          file=, addr=, cpu-num=0\nvirtio-blk-pci  drive=, serial=, logical_block_size=, physical_block_size=\nvirtio-net-pci  netdev=, mac=\nvirtio-rng-pci\n',
+      'isa-debug-exit  iobase=, iosize=\nisa-debugcon    iobase=, readback=\npc-testdev\nloader          file=, addr=, cpu-num=0\nvirtio-blk-pci  drive=, serial=, logical_block_size=, physical_block_size=\nvirtio-net-pci  netdev=, mac=\nvirtio-rng-pci\nvirtio-serial-pci\nvirtconsole\n',
     );
     return 0;
   }

@@ -49,6 +49,8 @@ export interface MachineConfig {
   nics?: NicConfig[];
   /** `-device virtio-rng-pci`: how many virtio-rng devices (after the NICs). */
   virtioRng?: number;
+  /** `-device virtio-serial-pci` + `-device virtconsole`: a virtio console (after the rng devices). */
+  virtioConsole?: boolean;
   /** A guest reset ends qemu-lite (status 0) instead of rebooting the guest. */
   noReboot: boolean;
   /** KVM_CREATE_IRQCHIP + KVM_CREATE_PIT2 instead of our userspace PIC and PIT. */

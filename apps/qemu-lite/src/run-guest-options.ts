@@ -43,6 +43,7 @@ const KNOWN = new Set<string>([
   'drives',
   'nics',
   'virtioRng',
+  'virtioConsole',
   'smp',
 ]);
 
@@ -336,6 +337,7 @@ export function validateRunGuestOptions(options: unknown): asserts options is Ru
     !(Number.isInteger(o.virtioRng) && (o.virtioRng as number) >= 0 && (o.virtioRng as number) <= 8)
   )
     typeError('virtioRng', 'an integer from 0 to 8', o.virtioRng);
+  checkBoolean(o, 'virtioConsole');
   if (o.icount !== undefined) {
     const shift = (o.icount as { shift?: unknown } | null)?.shift;
     if (typeof shift !== 'number' || !Number.isInteger(shift) || shift < 0 || shift > 10) {

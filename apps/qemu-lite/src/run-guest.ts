@@ -99,6 +99,11 @@ export interface RunGuestOptions {
   /** How many virtio-rng PCI devices (`-device virtio-rng-pci`), after the NICs; default none. */
   virtioRng?: number;
   /**
+   * A virtio console (`-device virtio-serial-pci -device virtconsole`), after the rng devices: its
+   * output goes where the serial port's goes (Linux's /dev/hvc0); default none.
+   */
+  virtioConsole?: boolean;
+  /**
    * QEMU's `-icount shift=N`: virtual time, 2^N ns per retired instruction, for the TSC, the PIT,
    * the PM timer and the halts (which skip ahead), so that two runs of a guest are identical.
    * Software engines only.
@@ -258,6 +263,7 @@ export async function resolveConfig(
     })),
     nics: options.nics?.map((n) => ({ netdev: n.netdev, mac: n.mac, socket: n.socket })),
     virtioRng: options.virtioRng,
+    virtioConsole: options.virtioConsole,
     icountShift: options.icount?.shift ?? null,
     jit: options.jit,
   };

@@ -14,6 +14,7 @@ import type { RunGuestOptions } from '../run-guest.js';
 import { parseSize } from '../size.js';
 import {
   type CliNet,
+  consoleDevice,
   isNetUsageError,
   netDevice,
   netdevArg,
@@ -265,6 +266,11 @@ function device(value: string, out: ParsedArgs): void {
     case 'virtio-rng-pci':
     case 'virtio-rng':
       netFlag(() => rngDevice(first, props, out));
+      return;
+    case 'virtio-serial-pci':
+    case 'virtio-serial':
+    case 'virtconsole':
+      netFlag(() => consoleDevice(first, props, out));
       return;
     case 'pc-testdev':
       rejectUnknownProps(props, [], '-device pc-testdev');
@@ -573,6 +579,8 @@ Devices:
                           a virtio-net PCI NIC on that netdev
   -nic user[,model=virtio-net-pci][,mac=M]   the two at once; -nic none: no NIC
   -device virtio-rng-pci  a virtio entropy device fed from the host's random numbers
+  -device virtio-serial-pci -device virtconsole
+                          a virtio console (Linux's /dev/hvc0), output with the serial port's
   -device pc-testdev      QEMU's test device: scratch ports 0xe0-0xeb, IRQ lines at
                           0x2000-0x2017, 64 KiB of I/O memory at 0xff000000
   -serial stdio|mon:stdio|none   the 16550 UART on 0x3f8 (IRQ 4); stdio is the default

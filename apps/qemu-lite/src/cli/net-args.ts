@@ -14,6 +14,9 @@ export interface CliNet {
   /** `-device virtio-net-pci,netdev=ID` and `-nic`, in command-line order. */
   nics: { netdev?: string; mac?: string; from: string }[];
   rngs: number;
+  /** `-device virtio-serial-pci` and `-device virtconsole` seen. */
+  serialBus?: boolean;
+  virtconsole?: boolean;
 }
 
 class NetUsageError extends Error {}
@@ -165,8 +168,33 @@ export function rngDevice(first: string, props: Map<string, string>, holder: { n
   state(holder).rngs++;
 }
 
+/**
+ * `-device virtio-serial-pci` (the bus) and `-device virtconsole` (its one port, a console):
+ * together, a virtio-console whose output goes with the serial port's (there is no -chardev).
+ */
+export function consoleDevice(first: string, props: Map<string, string>, holder: { net?: CliNet }): void {
+  const net = state(holder);
+  for (const key of props.keys())
+    usage(
+      key === 'chardev'
+        ? `-device ${first}: chardev= is not supported: there is no -chardev; the console's output goes where the serial port's goes`
+        : `-device ${first}: Property '${key}' not found`,
+    );
+  if (first === 'virtconsole') {
+    if (net.virtconsole) usage('-device virtconsole: only one console port exists here');
+    net.virtconsole = true;
+  } else {
+    if (net.serialBus) usage(`-device ${first}: only one virtio-serial device exists here`);
+    net.serialBus = true;
+  }
+}
+
 /** The NICs the machine gets, each `-device` bound to its netdev (each netdev used at most once). */
-export function resolveNet(net: CliNet | undefined): { nics?: NicConfig[]; virtioRng?: number } {
+export function resolveNet(net: CliNet | undefined): {
+  nics?: NicConfig[];
+  virtioRng?: number;
+  virtioConsole?: boolean;
+} {
   if (!net) return {};
   const used = new Set<string>();
   const nics: NicConfig[] = [];
@@ -187,5 +215,14 @@ export function resolveNet(net: CliNet | undefined): { nics?: NicConfig[]; virti
   for (const n of net.netdevs)
     if (!used.has(n.id))
       usage(`-netdev ${n.type},id=${n.id}: no -device virtio-net-pci,netdev=${n.id} uses it`);
-  return { nics: nics.length > 0 ? nics : undefined, virtioRng: net.rngs > 0 ? net.rngs : undefined };
+  // QEMU: "No 'virtio-serial-bus' bus found for device 'virtconsole'".
+  if (net.virtconsole && !net.serialBus)
+    usage("-device virtconsole: No 'virtio-serial-bus' bus found (add -device virtio-serial-pci)");
+  if (net.serialBus && !net.virtconsole)
+    usage('-device virtio-serial-pci: give it its port, -device virtconsole (the only port type here)');
+  return {
+    nics: nics.length > 0 ? nics : undefined,
+    virtioRng: net.rngs > 0 ? net.rngs : undefined,
+    virtioConsole: net.virtconsole ? true : undefined,
+  };
 }

@@ -38,11 +38,11 @@ import { DebugExit } from '../devices/debug-exit.js';
 import { Debugcon, DebugconSink } from '../devices/debugcon.js';
 import { FpuErrorPort } from '../devices/ferr-port.js';
 import { FW_CFG_PORT_SEL, FwCfg } from '../devices/fw-cfg.js';
+import { HPET_BASE, HPET_ID_LOW, Hpet } from '../devices/hpet.js';
 import { I8042 } from '../devices/i8042.js';
 import { I8254, SystemControlPortB } from '../devices/i8254.js';
 import { I8259Pair } from '../devices/i8259.js';
 import { IoBus } from '../devices/io-bus.js';
-import { HPET_BASE, HPET_ID_LOW, Hpet } from '../devices/hpet.js';
 import { PcTestdev } from '../devices/pc-testdev.js';
 import { buildPcPci } from '../devices/pci/pc-pci.js';
 import type { PciBus } from '../devices/pci/pci-bus.js';
@@ -253,10 +253,19 @@ export class Machine {
         }
         this.bus.register(0x2000, 24, testdev);
       }
-      if ((config.drives?.length ?? 0) > 0 || (config.nics?.length ?? 0) > 0 || (config.virtioRng ?? 0) > 0) {
+      if (
+        (config.drives?.length ?? 0) > 0 ||
+        (config.nics?.length ?? 0) > 0 ||
+        (config.virtioRng ?? 0) > 0 ||
+        config.virtioConsole
+      ) {
         this.drives = carry?.drives ?? [];
         for (const drive of carry ? [] : (config.drives ?? [])) this.drives.push(Drive.open(drive));
-        this.pci = buildPcPci(this.bus, irq, this.ram, this.drives, { ...config, netOut: hooks.netOut });
+        this.pci = buildPcPci(this.bus, irq, this.ram, this.drives, {
+          ...config,
+          netOut: hooks.netOut,
+          consoleOut: hooks.serialOut,
+        });
       }
 
       // One vCPU per present CPU, its KVM vCPU id its initial APIC ID, as QEMU's

@@ -57,7 +57,19 @@ describe('-netdev user, -nic, -device virtio-net-pci / virtio-rng-pci', () => {
     expect(parse().virtioRng).toBeUndefined();
   });
 
+  it('takes -device virtio-serial-pci with -device virtconsole as one virtio console', () => {
+    expect(parse('-device', 'virtio-serial-pci', '-device', 'virtconsole').virtioConsole).toBe(true);
+    expect(parse().virtioConsole).toBeUndefined();
+  });
+
   it.each([
+    [['-device', 'virtconsole'], "No 'virtio-serial-bus' bus found"],
+    [['-device', 'virtio-serial-pci'], 'give it its port, -device virtconsole'],
+    [['-device', 'virtio-serial-pci', '-device', 'virtconsole,chardev=c0'], 'there is no -chardev'],
+    [
+      ['-device', 'virtio-serial', '-device', 'virtconsole', '-device', 'virtconsole'],
+      'only one console port',
+    ],
     [
       ['-netdev', 'tap,id=n0,ifname=tap0'],
       '-netdev: the tap backend is not supported: user and socket exist here',

@@ -2,7 +2,7 @@
  * The PC's PCI bus as QEMU's `-M pc` builds it: the i440FX host bridge at 00:00.0, the PIIX3
  * ISA bridge at 00:01.0, then the devices the command line asked for from slot 2 on (QEMU puts
  * its VGA at 00:02.0; with no VGA here, the first `-drive if=virtio` is 00:02.0): the disks,
- * then the NICs, then the entropy devices, each in command-line order, configuration
+ * then the NICs, then the entropy devices, then the console, each in command-line order, configuration
  * mechanism #1 on the I/O bus, and the BARs placed as SeaBIOS places them.
  */
 import type { IoBus } from '../io-bus.js';
@@ -10,6 +10,7 @@ import { openFrameRing } from '../net/frame-ring.js';
 import { UserNet } from '../net/user-net.js';
 import type { IrqSink } from '../types.js';
 import { VirtioBlk } from '../virtio/blk.js';
+import { VirtioConsole } from '../virtio/console.js';
 import type { Drive } from '../virtio/drive.js';
 import { GuestMemory } from '../virtio/guest-memory.js';
 import {
@@ -32,6 +33,9 @@ export interface PciExtras {
   virtioRng?: number;
   /** Where a socket netdev's frames from the guest go (the worker posts them to the main thread). */
   netOut?: (nic: number, frame: Uint8Array) => void;
+  /** `-device virtconsole`: a virtio console whose bytes go to `consoleOut` (the serial port's sink). */
+  virtioConsole?: boolean;
+  consoleOut?: (byte: number) => void;
 }
 
 export function buildPcPci(
@@ -64,6 +68,11 @@ export function buildPcPci(
   });
   for (let n = 0; n < (extras.virtioRng ?? 0); n++)
     pci.plug(pci.freeSlot(), new VirtioPciDevice(`virtio-rng${n}`, new VirtioRng(), mem));
+  if (extras.virtioConsole)
+    pci.plug(
+      pci.freeSlot(),
+      new VirtioPciDevice('virtio-console', new VirtioConsole(extras.consoleOut ?? (() => {})), mem),
+    );
   pci.assignResources();
   return pci;
 }

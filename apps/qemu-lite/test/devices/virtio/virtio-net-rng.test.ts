@@ -2,12 +2,14 @@
  * virtio-net and virtio-rng on the modern PCI transport, driven the way a driver drives them
  * (virtio 1.2 §3.1.1, §5.1, §5.4): IDs and configuration, a frame sent on the transmit queue
  * reaching the backend, the gateway's answer waiting for a receive buffer and arriving with
- * its header, a too-small buffer, and random bytes in every writable buffer.
+ * its header, a too-small buffer, random bytes in every writable buffer, and a console's
+ * output.
  */
 import { describe, expect, it } from 'vitest';
 import { UserNet } from '../../../src/devices/net/user-net.js';
 import { i440fxHostBridge } from '../../../src/devices/pci/host-bridge.js';
 import { PciBus } from '../../../src/devices/pci/pci-bus.js';
+import { VirtioConsole } from '../../../src/devices/virtio/console.js';
 import { GuestMemory } from '../../../src/devices/virtio/guest-memory.js';
 import {
   defaultMac,
@@ -205,5 +207,24 @@ describe('virtio-rng (virtio 1.2 §5.4)', () => {
     expect(Buffer.from(d.ram.subarray(0x20000, 0x20020))).not.toEqual(
       Buffer.from(d.ram.subarray(0x21000, 0x21020)),
     );
+  });
+});
+
+describe('virtio-console (virtio 1.2 §5.3), one port', () => {
+  it('is 1af4:1043, class 078000, no features; what the guest transmits goes out byte by byte', () => {
+    const out: number[] = [];
+    const con = new VirtioConsole((b) => out.push(b));
+    const d = driver(con, 2);
+    expect(d.dev.get32(0)).toBe(0x10431af4);
+    expect(d.dev.get32(8) >>> 8).toBe(0x078000);
+    d.wr(COMMON.deviceFeatureSelect, 4, 0);
+    expect(d.rd(COMMON.deviceFeature, 4) & ~((1 << 28) | (1 << 29))).toBe(0);
+    d.ram.set(Buffer.from('hello hvc0\n'), 0x10000);
+    d.post(1, 0x10000, 11, false);
+    expect(Buffer.from(out).toString()).toBe('hello hvc0\n');
+    expect(d.used(1)).toMatchObject({ idx: 1, len: 0 });
+    // No input: a posted receive buffer stays with the device.
+    d.post(0, 0x20000, 64, true);
+    expect(d.used(0).idx).toBe(0);
   });
 });
