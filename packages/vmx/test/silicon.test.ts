@@ -8,8 +8,11 @@ import {
   VmcsWidth,
 } from '../src/silicon/vmcs-fields.js';
 import {
+  CpuBased,
   ExitReason,
   FeatureControl,
+  IntrInfo,
+  SecondaryExec,
   VmExitCtl,
   VmxInstructionError,
   VmxMsr,
@@ -252,6 +255,40 @@ describe('VMX silicon: VMCS instructions and their error numbers', () => {
     si.vmptrld(other);
     expect(si.vmlaunch()).toBe(VmxStatus.FailValid);
     expect(instructionError(si)).toBe(VmxInstructionError.ENTRY_INVALID_CONTROL_FIELD);
+  });
+
+  it('a guest-state VMWRITE keeps the checked controls; one of GUEST_CR0 (read by the injection rules) does not', () => {
+    const { si, vmcs } = rootSilicon();
+    si.vmclear(vmcs);
+    si.vmptrld(vmcs);
+    const msr = new Uint32Array(2);
+    const ctl = (m: number) => {
+      si.rdmsr(m, msr);
+      return msr[0];
+    };
+    si.vmwrite(VMCS.PIN_BASED_VM_EXEC_CONTROL, ctl(VmxMsr.IA32_VMX_PINBASED_CTLS));
+    si.vmwrite(
+      VMCS.CPU_BASED_VM_EXEC_CONTROL,
+      ctl(VmxMsr.IA32_VMX_PROCBASED_CTLS) | CpuBased.ACTIVATE_SECONDARY_CONTROLS,
+    );
+    si.vmwrite(VMCS.SECONDARY_VM_EXEC_CONTROL, SecondaryExec.UNRESTRICTED_GUEST);
+    si.vmwrite(VMCS.VM_EXIT_CONTROLS, ctl(VmxMsr.IA32_VMX_EXIT_CTLS) | VmExitCtl.HOST_ADDR_SPACE_SIZE);
+    si.vmwrite(VMCS.VM_ENTRY_CONTROLS, ctl(VmxMsr.IA32_VMX_ENTRY_CTLS));
+    si.vmwrite(VMCS.HOST_CR0, si.hostCr0);
+    si.vmwrite(VMCS.HOST_CR4, si.hostCr4);
+    si.vmwrite(VMCS.HOST_CS_SELECTOR, 0x10);
+    si.vmwrite(VMCS.HOST_TR_SELECTOR, 0x40);
+    // Inject #GP with an error code: right while GUEST_CR0.PE = 1 (27.2.1.3).
+    si.vmwrite(VMCS.GUEST_CR0, 0x80000031);
+    si.vmwrite(VMCS.VM_ENTRY_INTR_INFO_FIELD, (IntrInfo.VALID | IntrInfo.DELIVER_CODE | (3 << 8) | 13) >>> 0);
+    expect(si.vmlaunch()).toBe(VmxStatus.Succeed); // controls pass (the guest state: exit 33)
+    si.vmwrite(VMCS.GUEST_RIP, 0x1234);
+    expect(si.vmlaunch()).toBe(VmxStatus.Succeed);
+    // Real mode under unrestricted guest delivers no error code: the same injection is now invalid.
+    si.vmwrite(VMCS.GUEST_CR0, 0x30);
+    expect(si.vmlaunch()).toBe(VmxStatus.FailValid);
+    expect(instructionError(si)).toBe(VmxInstructionError.ENTRY_INVALID_CONTROL_FIELD);
+    expect(si.lastEntryFailure).toContain('deliver-error-code');
   });
 
   it('reports capability MSRs whose allowed settings are consistent, and no VMX MSRs without VMX', () => {

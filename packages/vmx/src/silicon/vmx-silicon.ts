@@ -422,7 +422,15 @@ export class VmxSilicon implements HostCpu {
       const wide = this.longMode && (width === VmcsWidth.W64 || width === VmcsWidth.Natural);
       this.vmcs.setHi(slot, wide ? valueHigh >>> 0 : 0);
     }
-    if (this.vmcs.lo(slot) !== lo || this.vmcs.hi(slot) !== hi) this.writes++;
+    // What the cached control and host-state checks read (see `vmentry`): every control and
+    // host-state field, and of the guest state only CR0 (event injection's deliver-error-code
+    // rule, 27.2.1.3). A driver's RIP, RFLAGS or interruptibility write after each exit leaves
+    // the cache valid.
+    if (
+      (this.vmcs.lo(slot) !== lo || this.vmcs.hi(slot) !== hi) &&
+      (encodingType(encoding) !== VmcsFieldType.Guest || (encoding & ~1) === VMCS.GUEST_CR0)
+    )
+      this.writes++;
     return VmxStatus.Succeed;
   }
 
