@@ -8,7 +8,9 @@
  * in long mode with paging, the APs on the BSP's page tables (on the software engine: the
  * per-VM shadow MMU).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runGuest } from '../src/index.js';
@@ -85,6 +87,41 @@ describe('stopping a -smp machine', () => {
         expect(Date.now() - started).toBeLessThan(25_000);
       },
       60_000,
+    );
+  }
+});
+
+describe('-smp with -icount on the software engine', () => {
+  for (const accel of ['vmx', 'svm']) {
+    it.skipIf(notBuilt !== undefined)(
+      `-accel ${accel} -smp 4 -icount 0: the vCPUs' turns repeat exactly (two runs, the same instructions and output)${notBuilt ? ` (skipped: ${notBuilt})` : ''}`,
+      async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'smp-icount-'));
+        const runs = [];
+        for (const i of [0, 1]) {
+          const logFile = join(dir, `${i}.log`);
+          const result = await runGuest({
+            kernel: image('smp64'),
+            accel,
+            smp: 4,
+            memory: '64M',
+            append: 'iter=300',
+            icount: { shift: 0 },
+            log: ['exits'],
+            logFile,
+            timeoutMs: 60_000,
+          });
+          // An AP's INIT taken while another vCPU's VMCS was loaded once reset that vCPU instead.
+          expect({ ending: result.exitReason, tail: result.serial.slice(-300) }).toMatchObject({
+            ending: { kind: 'debug-exit', status: 1 },
+          });
+          const retired = readFileSync(logFile, 'utf8').match(/guest instructions retired (\d+)/)?.[1];
+          runs.push({ serial: result.serial, retired });
+        }
+        expect(runs[0].retired).toBeDefined();
+        expect(runs[1]).toEqual(runs[0]);
+      },
+      120_000,
     );
   }
 });

@@ -151,6 +151,9 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
         // The in-kernel irqchip: APIC timer, then a halted vCPU waits here (kvm_vcpu_block).
         kvmApicTimerCheck(vcpu);
         if (!kvmVcpuBlock(vcpu)) interrupted(vcpu, 'halted with nothing to wake it');
+        // The timers may have read another vCPU (an icount VM's clock is vCPU 0's TSC), which
+        // loads that one on a VMX backend: this vCPU is the one to inject into and enter.
+        if (vcpu.vm.vcpus.size > 1) ops.vcpuLoad(vcpu);
       }
       // One event per entry; an NMI goes first (SDM 6.9: NMI before maskable interrupts).
       if (vcpu.nmiQueued && ops.injectNmi !== undefined && (ops.nmiAllowed?.(vcpu) ?? true)) {

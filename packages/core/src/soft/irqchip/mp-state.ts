@@ -13,7 +13,17 @@ import { kvmApicAcceptEvents } from './vcpu-irq.js';
 export function kvmGetMpState(vcpu: SoftVcpu): number {
   const apic = vcpu.apic;
   if (apic === null) return KVM_MP_STATE.RUNNABLE;
-  kvmApicAcceptEvents(vcpu);
+  // Taking an INIT resets the vCPU's registers through the backend, which acts on the loaded
+  // vCPU (a VMX backend writes the current VMCS): load this one first, as
+  // `kvm_arch_vcpu_ioctl_get_mpstate` does with vcpu_load(). Without it, with several vCPUs, an
+  // INIT taken here reset whichever vCPU ran last.
+  const ops = vcpu.ops;
+  ops.vcpuLoad(vcpu);
+  try {
+    kvmApicAcceptEvents(vcpu);
+  } finally {
+    ops.vcpuPut?.(vcpu);
+  }
   if (apic.uninitialized) return KVM_MP_STATE.UNINITIALIZED;
   if (apic.waitForSipi) return KVM_MP_STATE.INIT_RECEIVED;
   return apic.halted ? KVM_MP_STATE.HALTED : KVM_MP_STATE.RUNNABLE;

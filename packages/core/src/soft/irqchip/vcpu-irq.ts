@@ -269,6 +269,9 @@ function kvmAcceptApicEvents(vcpu: SoftVcpu, apic: KvmLapic): void {
   apic.pendingEvents = 0;
   const ops = vcpu.ops;
   if (ev & KVM_APIC_INIT) {
+    // The reset acts on the loaded vCPU (VMX: the current VMCS), and reading another vCPU's state
+    // since this one was loaded (an icount VM's clock is vCPU 0's TSC) may have loaded that one.
+    ops.vcpuLoad(vcpu);
     ops.vcpuSetup(vcpu);
     vcpu.vm.mmuResetContext(vcpu);
     apic.halted = false;
