@@ -147,6 +147,21 @@ describe('unsync shadow pages', () => {
     expect(vm.auditLog).toEqual([]);
   });
 
+  it('the audit catches an unsync page its parent does not mark, and a wrong unsync counter', () => {
+    const { mmu, ptGpa, window } = setup64();
+    mmu.pageFault(window, PF_W);
+    expectSound(mmu);
+    const pt = mmu.s.kvm.pagesById.find((p) => p !== null && p.gfn === ptGpa / 4096 && p.level === 1)!;
+    const pd = mmu.s.kvm.pageByRef(pt.parentPte)!;
+    const i = pt.parentPte & 511;
+    pd.unsyncChildBitmap[i >>> 5] &= ~(1 << (i & 31));
+    expect(mmu.audit().join('\n')).toMatch(/is or holds unsync pages but parent .* lacks the bit/);
+    expect(mmu.audit().join('\n')).toMatch(/unsync child bits but unsyncChildren/);
+    pd.unsyncChildBitmap[i >>> 5] |= 1 << (i & 31);
+    mmu.s.kvm.stats.unsyncPages++;
+    expect(mmu.audit()).toEqual(['1 unsync pages but the counter says 2']);
+  });
+
   it('with the option off every write to a shadowed table is emulated, as in 2007', () => {
     const { host, gt } = rig('paging64');
     const pte = gt.map(0x400000, 0x200000, G_P | G_W | G_U | G_A | G_D);
