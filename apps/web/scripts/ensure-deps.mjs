@@ -18,9 +18,13 @@ const needed = [
 const missing = needed.filter((p) => !existsSync(new URL(p, root)));
 if (missing.length > 0) {
   console.log(`web: building the packages the page needs (${missing.join(', ')} missing)`);
-  const r = spawnSync('pnpm', ['exec', 'turbo', 'run', 'build', '--filter=web^...', '--output-logs=errors-only'], {
-    cwd: new URL('.', root),
-    stdio: 'inherit',
-  });
+  const r = spawnSync(
+    'pnpm',
+    ['exec', 'turbo', 'run', 'build', '--filter=web^...', '--output-logs=errors-only'],
+    {
+      cwd: new URL('.', root),
+      stdio: 'inherit',
+    },
+  );
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
