@@ -39,6 +39,8 @@ export interface GuestCpuidOptions {
 }
 
 const LEAF1_EDX_HTT = 1 << 28;
+/** kvm_cpuid_entry2.flags: the entry is for one sub-leaf (`index`). */
+const KVM_CPUID_FLAG_SIGNIFCANT_INDEX = 1;
 /** Leaf 0xB/0x1F ECX[15:8] level types (SDM Vol. 2A, CPUID leaf 0BH). */
 const LEVEL_INVALID = 0;
 const LEVEL_SMT = 1;
@@ -88,7 +90,7 @@ function applyTopology(e: KvmCpuidEntry2, t: SmpTopology, apicId: number): void 
 }
 
 export function guestCpuid(supported: readonly KvmCpuidEntry2[], opts: GuestCpuidOptions): KvmCpuidEntry2[] {
-  return supported.map((entry) => {
+  const out = supported.map((entry) => {
     const e = { ...entry };
     if (e.function === 1) {
       e.ecx |= LEAF1_ECX_HYPERVISOR;
@@ -101,11 +103,29 @@ export function guestCpuid(supported: readonly KvmCpuidEntry2[], opts: GuestCpui
     } else if (e.function === 0x40000001 && !opts.localApic) {
       e.eax = (e.eax & KVM_FEATURES_KEPT) >>> 0;
     }
-    if (opts.topology !== undefined) applyTopology(e, opts.topology, opts.apicId ?? 0);
-    e.eax >>>= 0;
-    e.ebx >>>= 0;
-    e.ecx >>>= 0;
-    e.edx >>>= 0;
     return e;
+  });
+  if (opts.topology === undefined) return out;
+  const topology = opts.topology;
+  const apicId = opts.apicId ?? 0;
+  return out.flatMap((e) => {
+    // The extended topology leaves are enumerated by sub-leaf until one says "invalid": they must
+    // be index-significant, with sub-leaves 0 (SMT) and 1 (core) and nothing past them (KVM then
+    // answers zeros, level type 0). An engine that lists one unindexed entry would otherwise
+    // answer every sub-leaf alike, and Linux's detect_extended_topology would never end.
+    const levels =
+      e.function === 0xb || e.function === 0x1f
+        ? e.index === 0
+          ? [0, 1].map((index) => ({ ...e, index, flags: e.flags | KVM_CPUID_FLAG_SIGNIFCANT_INDEX }))
+          : []
+        : [e];
+    for (const l of levels) {
+      applyTopology(l, topology, apicId);
+      l.eax >>>= 0;
+      l.ebx >>>= 0;
+      l.ecx >>>= 0;
+      l.edx >>>= 0;
+    }
+    return levels;
   });
 }

@@ -115,14 +115,26 @@ describe('CPUID topology per vCPU', () => {
     expect(leaf(4, 2).eax).toBe(0); // the list's end stays empty
   });
 
-  it('leaf 0xB: SMT and core levels with their shifts and the x2APIC ID, then an invalid level', () => {
+  it('leaf 0xB: SMT and core levels with their shifts and the x2APIC ID, and no sub-leaf past them', () => {
     expect([leaf(0xb, 0).eax, leaf(0xb, 0).ebx, leaf(0xb, 0).ecx, leaf(0xb, 0).edx]).toEqual([
       1, 2, 0x100, 5,
     ]);
     expect([leaf(0xb, 1).eax, leaf(0xb, 1).ebx, leaf(0xb, 1).ecx, leaf(0xb, 1).edx]).toEqual([
       2, 4, 0x201, 5,
     ]);
-    expect([leaf(0xb, 2).eax, leaf(0xb, 2).ebx, leaf(0xb, 2).ecx, leaf(0xb, 2).edx]).toEqual([0, 0, 2, 5]);
+    expect(leaf(0xb, 2)).toBeUndefined(); // past the levels: KVM answers zeros (type invalid)
+  });
+
+  it('leaf 0xB from an engine that lists one unindexed entry: index-significant sub-leaves 0 and 1 only, so the enumeration ends', () => {
+    const soft = guestCpuid([{ function: 0xb, index: 0, flags: 0, eax: 0, ebx: 0, ecx: 0, edx: 0 }], {
+      localApic: true,
+      topology: resolveSmp({}),
+      apicId: 0,
+    });
+    expect(soft.map((e) => [e.index, e.flags, e.ecx])).toEqual([
+      [0, 1, 0x100],
+      [1, 1, 0x201],
+    ]);
   });
 
   it('0x80000008: NC and ApicIdSize', () => {
