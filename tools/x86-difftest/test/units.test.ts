@@ -1,9 +1,10 @@
 /** The tester's own parts, without /dev/kvm: generator determinism, flag masks, comparison, matching. */
 import { describe, expect, it } from 'vitest';
 import { compareOutcomes } from '../src/compare.js';
-import { matchesKnown } from '../src/difftest.js';
+import { matchesKnown, signatureOf } from '../src/difftest.js';
 import { AF, CF, OF, PF, SF, undefinedFlags, ZF } from '../src/flags.js';
 import { caseImage, generateCase, generateGarbage } from '../src/generator.js';
+import { generateLong64 } from '../src/generator64.js';
 import { baseState, buildImage, STUBS } from '../src/layout.js';
 import { cloneState } from '../src/machine-state.js';
 import type { Outcome } from '../src/outcome.js';
@@ -135,5 +136,43 @@ describe('known-mismatch matching', () => {
     expect(matchesKnown({ mode: 'real', form: 'garbage:SYSRET', categories: ['gpr', 'seg'] }, v)).toBe(true);
     expect(matchesKnown({ mode: 'pm16', form: 'garbage:SYSRET', categories: ['stop'] }, v)).toBe(false);
     expect(matchesKnown({ mode: 'real', form: 'garbage:SYSCALL', categories: ['stop'] }, v)).toBe(false);
+  });
+  it('an entry scoped to prefixes matches only a blamed instruction that carries one of them', () => {
+    const lock = {
+      ...k,
+      mode: 'long64' as const,
+      form: 'FXSAVE M',
+      categories: ['eip', 'gpr', 'memory'],
+      prefixes: [0xf0],
+    };
+    const sig = (prefixes: number[]) => ({
+      mode: 'long64' as const,
+      form: 'FXSAVE M',
+      categories: ['eip'],
+      prefixes,
+    });
+    expect(matchesKnown(sig([0xf0]), lock)).toBe(true);
+    expect(matchesKnown(sig([0x66, 0xf0]), lock)).toBe(true);
+    // The two 66 FXSAVE cases of seed 20261209 that the LOCK entry had taken in.
+    expect(matchesKnown(sig([0x66]), lock)).toBe(false);
+    expect(matchesKnown(sig([]), lock)).toBe(false);
+    expect(matchesKnown(sig([0x66]), { ...lock, prefixes: undefined })).toBe(true);
+  });
+});
+
+describe('signatures', () => {
+  it("list the blamed instruction's LOCK/66/F2/F3 prefixes, past segment, 67 and REX bytes", () => {
+    const c = generateLong64(20261209, 6351, ['x87', 'sse']);
+    c.bytes = [0x0f, 0xae, 0x14, 0x25, 0x40, 0xff, 0x02, 0x00, 0x2e, 0x66, 0x48, 0x0f, 0xae, 0x04, 0xca];
+    c.insns = [
+      { length: 8, form: 'LDMXCSR Md' },
+      { length: 7, form: 'FXSAVE M' },
+    ];
+    const fail = { kind: 'fail' as const, blamed: 1, differences: [], testCase: c } as unknown as Parameters<
+      typeof signatureOf
+    >[0];
+    expect(signatureOf(fail).prefixes).toEqual([0x66]);
+    c.bytes[8] = 0xf0;
+    expect(signatureOf(fail).prefixes).toEqual([0xf0, 0x66]);
   });
 });
