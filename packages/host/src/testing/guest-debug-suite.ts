@@ -141,6 +141,8 @@ export function defineGuestDebugCases(
         const exit = debugExit(vcpu);
         // A trap: reported after the store, DR6.B1.
         expect({ exception: exit.exception, dr6: exit.dr6 }).toEqual({ exception: 1, dr6: 0xffff0ff2n });
+        // DR7 as the processor ran with it: debugreg[7] (bit 10 reads as 1), not the guest's 401H.
+        expect((vcpu.kvmRun as KvmRunView).debug.dr7).toBe(0x500404n);
         const regs = vcpu.getRegs();
         expect(exit.pc).toBe(regs.rip);
         expect(regs.rbx & 0xffffffffn).toBe(0x3000n);
