@@ -36,7 +36,7 @@ export interface CpuOptions {
 
 /** Tuning of the block compiler (`CpuOptions.jit`). */
 export interface JitTuning {
-  /** Entries of an instruction boundary before a block is compiled there; default 32 or `X86EMU_JIT_HOT`. */
+  /** Entries of an instruction boundary before a block is compiled there; default 1000 or `X86EMU_JIT_HOT`. */
   hot?: number;
   /** Compiled blocks kept before the code cache is flushed; default 4096. */
   maxBlocks?: number;
