@@ -229,7 +229,10 @@ function kvmVcpuCheckBlock(vcpu: SoftVcpu): boolean {
   const now = guestTsc(vcpu);
   if (t > now) {
     // A TSC on the host clock with a vCPU allowed to sleep: kvmVcpuBlock waits the time out.
-    if (kvmTscFollowsHost(vcpu) && mayBlock(vcpu)) return false;
+    // With several vCPUs on the host clock, one that skipped ahead would run its TSC and timers
+    // past the others' (Linux's idle CPUs took every tick at once): it waits too, returning EINTR
+    // so the VMM runs the others and sleeps when all are idle.
+    if (kvmTscFollowsHost(vcpu) && (mayBlock(vcpu) || vcpu.vm.vcpus.size > 1)) return false;
     setGuestTsc(vcpu, t);
     kvmTscSkipped(vcpu, t - now);
   }
