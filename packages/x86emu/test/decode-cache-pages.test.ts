@@ -38,4 +38,49 @@ describe('decode cache across code pages', () => {
     expect(m.cpu.state.gpr[Reg.RAX]).toBe(4);
     expect(m.cpu.stats.decodes).toBe(decodes);
   });
+
+  it('revalidateCode: bytes written from outside the CPU run as written; unchanged pages are not decoded again', () => {
+    // inc eax ; inc eax ; hlt — then someone else (a VMM, DMA, a debugger) rewrites the first byte.
+    const m = protectedMode('inc eax; inc eax; hlt');
+    runTo(m);
+    const restart = () => {
+      m.cpu.state.rip[0] = CODE;
+      m.cpu.state.halted = false;
+    };
+    restart();
+    m.cpu.revalidateCode();
+    const decodes = m.cpu.stats.decodes;
+    runTo(m);
+    expect(m.cpu.stats.decodes).toBe(decodes);
+    expect(m.cpu.state.gpr[Reg.RAX]).toBe(4);
+    m.mem.bytes[CODE] = 0x43; // inc ebx
+    restart();
+    m.cpu.revalidateCode();
+    runTo(m);
+    expect(m.cpu.state.gpr[Reg.RBX]).toBe(1);
+    expect(m.cpu.state.gpr[Reg.RAX]).toBe(5);
+  });
+
+  it('revalidateCode reaches compiled blocks: a hot loop rewritten from outside runs the new code', () => {
+    // A loop hot enough to be compiled, then its body rewritten (add eax, 1 → add eax, 2).
+    const m = protectedMode(`
+      mov ecx, 1000
+    top:
+      add eax, 1
+      dec ecx
+      jnz top
+      hlt
+    `);
+    runTo(m);
+    expect(m.cpu.state.gpr[Reg.RAX]).toBe(1000);
+    const at = m.mem.bytes.indexOf(0x83, CODE); // add eax, imm8: 83 C0 01
+    expect([...m.mem.bytes.subarray(at, at + 3)]).toEqual([0x83, 0xc0, 0x01]);
+    m.mem.bytes[at + 2] = 2;
+    m.cpu.state.rip[0] = CODE;
+    m.cpu.state.halted = false;
+    m.cpu.state.gpr[Reg.RAX] = 0;
+    m.cpu.revalidateCode();
+    runTo(m);
+    expect(m.cpu.state.gpr[Reg.RAX]).toBe(2000);
+  });
 });

@@ -168,6 +168,13 @@ export interface ArchOps {
   vcpuLoad(vcpu: KvmVcpu): void;
   /** OPTIONAL. `vcpu_put`: the vCPU leaves the processor. Default: nothing. */
   vcpuPut?(vcpu: KvmVcpu): void;
+  /**
+   * OPTIONAL. Called at each KVM_RUN: userspace may have written guest memory since the last one
+   * (a loader, device DMA, a debugger's INT3), which hardware sees at once. A software processor
+   * with a decode cache must not run what it decoded before without checking the bytes again
+   * (x86emu's `Cpu.revalidateCode`). Default: nothing (no cache).
+   */
+  revalidateCode?(vcpu: KvmVcpu): void;
 
   /**
    * REQUIRED. `cache_regs`: copy the registers that live in the control structure (RSP, RIP,

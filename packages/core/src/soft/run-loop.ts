@@ -120,6 +120,7 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
     throw new KvmError('KVM_RUN', Errno.ENOSPC, 'no memory slot was ever set: the shadow MMU has no pages');
   }
   ops.vcpuLoad(vcpu);
+  ops.revalidateCode?.(vcpu);
   try {
     const stepping = kvmSingleStepping(vcpu);
     // Completing an I/O or MMIO instruction is not a step of its own: the host's KVM (kvm-pvm)

@@ -569,6 +569,10 @@ export class SvmDriver implements ArchOps {
     );
   }
 
+  revalidateCode(_vcpu: SoftVcpu): void {
+    this.cpu.guest.cpu.revalidateCode();
+  }
+
   flushTlb(_vcpu: SoftVcpu): void {
     this.cpu.guest.cpu.flushTlb();
   }

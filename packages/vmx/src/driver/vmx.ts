@@ -661,6 +661,10 @@ export class VmxDriver implements ArchOps {
     if (deliver) this.vmcs.write(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE, errorCode);
   }
 
+  revalidateCode(_vcpu: SoftVcpu): void {
+    this.cpu.nonRoot.cpu.revalidateCode();
+  }
+
   flushTlb(_vcpu: SoftVcpu): void {
     this.cpu.nonRoot.cpu.flushTlb();
   }

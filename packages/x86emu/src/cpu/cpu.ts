@@ -170,6 +170,8 @@ export class Cpu {
   codeUser = false;
   readonly scratchInsn = new Insn();
   readonly codePool: PageCode[] = [];
+  /** Bumped by `revalidateCode`: a page decoded at an older epoch is compared before reuse. */
+  codeEpoch = 0;
 
   // ---- current instruction
   /** Length of the instruction being executed (0 until decoded). */
@@ -767,6 +769,20 @@ export class Cpu {
     const first = Math.floor(pa / 4096);
     const last = Math.floor((pa + Math.max(length, 1) - 1) / 4096);
     for (let p = first; p <= last; p++) invalidateCodePage(this, p);
+  }
+
+  /**
+   * Memory may have been written by someone other than this CPU (a VMM's userspace between two
+   * KVM_RUNs, device DMA, a debugger's breakpoint), at addresses nobody can name: each page's
+   * decoded instructions and compiled blocks are checked against its bytes before their next use
+   * (fetch.ts), instead of being dropped. Cheap when nothing changed: one compare per code page
+   * the guest runs next.
+   */
+  revalidateCode(): void {
+    this.codeEpoch++;
+    this.codeLpn = -1;
+    this.codePage = null;
+    this.codeView = null;
   }
 
   /**

@@ -2,8 +2,11 @@
  * Instruction fetch and the decode cache: decoded instructions kept per physical page (by page
  * offset) and reused while the code page, the mode and the fetch privilege stay the same. A write
  * to a frame with decoded code drops its decodes (the TLB keeps no write rights to such frames,
- * so every write to them takes the slow path: see tlb.ts). The code page's limit and canonical
- * checks follow SDM Vol. 3 5.3 and 3.3.7.1.
+ * so every write to them takes the slow path: see tlb.ts). Writes from outside the CPU (a
+ * hypervisor's userspace, device DMA, a debugger planting INT3) cannot be seen that way: after
+ * `Cpu.revalidateCode()` each page's bytes are compared, on its next use, with what they were
+ * when it was decoded, as a real CPU's instruction fetch is coherent with every writer. The code
+ * page's limit and canonical checks follow SDM Vol. 3 5.3 and 3.3.7.1.
  */
 import { DecodeStatus, decode } from '../decoder/decoder.js';
 import { Insn } from '../decoder/insn.js';
@@ -19,6 +22,17 @@ const TWO47 = 140737488355328;
 /** The decoded instructions of one physical page, by page offset. */
 export class PageCode {
   readonly insns: (Insn | undefined)[] = new Array(4096);
+  /** The page's bytes when its first instruction was decoded. */
+  readonly bytes = new Uint8Array(4096);
+  /** The `Cpu.codeEpoch` at which `bytes` last matched memory. */
+  epoch = 0;
+}
+
+/** Whether the page in memory still holds the bytes its decodes were made from. */
+function unchanged(pc: PageCode, view: Uint8Array): boolean {
+  const b = pc.bytes;
+  for (let i = 0; i < 4096; i++) if (b[i] !== view[i]) return false;
+  return true;
 }
 
 /** The instruction at CS:`eip` outside 64-bit mode: from the decode cache, or decoded now. */
@@ -121,10 +135,20 @@ function setCodePage(cpu: Cpu, lin: number): void {
   if (view === null) return;
   const pfn = cpu.tlbPfn[idx];
   let pc = cpu.codePages.get(pfn);
+  if (pc !== undefined && pc.epoch !== cpu.codeEpoch) {
+    // Memory may have been written from outside since this page was decoded (revalidateCode).
+    if (unchanged(pc, view)) pc.epoch = cpu.codeEpoch;
+    else {
+      invalidateCodePage(cpu, pfn);
+      pc = undefined;
+    }
+  }
   if (pc === undefined) {
     pc = cpu.codePool.pop();
     if (pc === undefined) pc = new PageCode();
     else pc.insns.fill(undefined);
+    pc.bytes.set(view);
+    pc.epoch = cpu.codeEpoch;
     cpu.codePages.set(pfn, pc);
     // Writes to this frame must now go the slow way (to invalidate): drop cached write rights.
     // Without paging only the identity entry can map the frame; with paging any entry can.
