@@ -182,6 +182,14 @@ const ENTRIES: readonly Entry[] = [
     ['long-mode', 'interrupts'],
   ),
   ...pair(
+    'hpet',
+    "QEMU's HPET (-machine hpet=on): its ID, period and timer capabilities, the counter halted until enabled " +
+      'and writable then, 100 MHz against the ACPI PM timer, a level timer’s status bit at its comparator and ' +
+      'its write-1-to-clear, a periodic comparator moving on by its period',
+    ['unpaged-exceptions'],
+    ['long-mode'],
+  ),
+  ...pair(
     'cpu',
     'CPUID leaves, RDMSR/WRMSR of EFER, SYSENTER_*, TSC, PAT (and STAR/LSTAR/... in 64-bit), #GP on bad ' +
       'MSRs and values, RDTSC monotonic',

@@ -24,6 +24,7 @@ const BARE64_DEVIATIONS: Readonly<Record<string, BareDeviation>> = {
   apic64: BARE_DEVIATIONS.apic,
   ioapic64: BARE_DEVIATIONS.ioapic,
   nmi64: BARE_DEVIATIONS.nmi,
+  hpet64: BARE_DEVIATIONS.hpet,
   cr3oob64: {
     checks: ['cr3oob.pml4e-beyond-memory.error-code'],
     reason:
