@@ -17,6 +17,6 @@ export { type ByteSource, DecodeStatus, decode, MAX_INSN_LENGTH } from './decode
 export { Insn } from './decoder/insn.js';
 export { OPCODE_TABLE, type OpcodeRow, UNDEFINED_FLAGS_NOTES } from './decoder/opcode-table.js';
 export { Emulator, emulate } from './emulate/emulator.js';
-export { Jit, jitDefault } from './jit/jit.js';
+export { engineJitDefault, Jit, jitDefault } from './jit/jit.js';
 export { MAXPHYADDR, PFERR, WalkCtl, WalkResult, walkAddr } from './paging/walker.js';
 export * from './state.js';

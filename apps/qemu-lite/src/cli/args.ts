@@ -545,8 +545,8 @@ Machine:
                           vCPUs (1 to 16; the APs wait for INIT/SIPI), QEMU's topology rules;
                           N > 1 needs the in-kernel irqchip
   -accel kvm|host|vmx|svm engine: the host's /dev/kvm, or the software engine's VMX/SVM backend
-  -accel vmx,jit=off      the software engine with x86emu's interpreter only (default jit=on:
-                          hot guest code compiled to JavaScript, the same results)
+  -accel vmx,jit=on|off   x86emu's block compiler for the guest CPU (hot code compiled to
+                          JavaScript, the same results) or its interpreter (the default)
   -enable-kvm             same as -accel kvm
   -icount [shift=]N       virtual time: 2^N ns per guest instruction for the TSC, PIT and PM
                           timer, halts skip ahead; two runs are identical (vmx/svm only)

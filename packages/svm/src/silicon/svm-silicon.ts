@@ -6,7 +6,7 @@
  * that fails the consistency checks (15.5.1). Guest execution is in `guest-mode.ts`.
  */
 import { cpuidVendorLeaf, type HostCpu, HostPhysicalMemory, siliconCpuid1Edx } from '@kvm/core';
-import { CPUID_EXT_ECX, CPUID_EXT_EDX, CPUID1_ECX, defaultCpuid } from '@kvm/x86emu';
+import { CPUID_EXT_ECX, CPUID_EXT_EDX, CPUID1_ECX, defaultCpuid, engineJitDefault } from '@kvm/x86emu';
 import { SvmGuestMode } from './guest-mode.js';
 import {
   CPUID_80000001_ECX_SVM,
@@ -45,7 +45,8 @@ export interface SvmSiliconConfig {
   longMode?: boolean;
   /**
    * The block compiler of x86emu in guest mode (`CpuOptions.jit`): compiled guest code, the same
-   * #VMEXITs and results. Default: x86emu's default.
+   * #VMEXITs and results. Default off (the interpreter) unless `X86EMU_JIT=1`: see x86emu's
+   * `engineJitDefault`.
    */
   jit?: boolean;
 }
@@ -90,7 +91,7 @@ export class SvmSilicon implements HostCpu {
   /** AMD64 long mode. */
   readonly longMode: boolean;
   /** `SvmSiliconConfig.jit`. */
-  readonly jit: boolean | undefined;
+  readonly jit: boolean;
   vmCr: number;
   /** The host's EFER. */
   efer = 0;
@@ -105,7 +106,7 @@ export class SvmSilicon implements HostCpu {
     this.vendor = config.vendor ?? 'AuthenticAMD';
     this.hasSvm = config.svm ?? true;
     this.longMode = config.longMode ?? true;
-    this.jit = config.jit;
+    this.jit = config.jit ?? engineJitDefault();
     this.vmCr = config.vmCr ?? 0;
     this.vmcb = new Vmcb(this.memory);
   }

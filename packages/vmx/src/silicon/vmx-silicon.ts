@@ -9,7 +9,7 @@
  * VM entry and guest execution (VMX non-root operation) are in `vm-entry.ts` and `nonroot.ts`.
  */
 import { cpuidVendorLeaf, type HostCpu, HostPhysicalMemory, siliconCpuid1Edx } from '@kvm/core';
-import { CPUID_EXT_ECX, CPUID_EXT_EDX, CPUID1_ECX, defaultCpuid } from '@kvm/x86emu';
+import { CPUID_EXT_ECX, CPUID_EXT_EDX, CPUID1_ECX, defaultCpuid, engineJitDefault } from '@kvm/x86emu';
 import { VmxNonRoot } from './nonroot.js';
 import { checkControls, checkGuestState, checkHostState, checkTprThreshold } from './vm-entry-checks.js';
 import {
@@ -75,7 +75,8 @@ export interface VmxSiliconConfig {
   longMode?: boolean;
   /**
    * The block compiler of x86emu in non-root operation (`CpuOptions.jit`): compiled guest code,
-   * the same exits and results. Default: x86emu's default.
+   * the same exits and results. Default off (the interpreter) unless `X86EMU_JIT=1`: see
+   * x86emu's `engineJitDefault`.
    */
   jit?: boolean;
 }
@@ -117,7 +118,7 @@ export class VmxSilicon implements HostCpu {
   /** Intel 64: long mode for guests and a 64-bit host. */
   readonly longMode: boolean;
   /** `VmxSiliconConfig.jit`. */
-  readonly jit: boolean | undefined;
+  readonly jit: boolean;
   /** The allowed settings of the controls (the capability MSRs report them; VM entry checks them). */
   readonly caps: VmxCapabilities;
   /** The host's IA32_EFER: LMA set on the Intel 64 part (the hypervisor is a 64-bit kernel). */
@@ -149,7 +150,7 @@ export class VmxSilicon implements HostCpu {
     this.vendor = config.vendor ?? 'GenuineIntel';
     this.hasVmx = config.vmx ?? true;
     this.longMode = config.longMode ?? true;
-    this.jit = config.jit;
+    this.jit = config.jit ?? engineJitDefault();
     this.caps = this.longMode ? VMX_CAPS_64 : VMX_CAPS_32;
     this.hostEfer = this.longMode ? HOST_EFER_64 : 0;
     // A 64-bit host pages with PAE (IA-32e mode requires CR4.PAE).

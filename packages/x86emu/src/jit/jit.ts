@@ -42,6 +42,17 @@ export function jitDefault(): boolean {
   return typeof process === 'undefined' || process.env?.X86EMU_JIT !== '0';
 }
 
+/**
+ * The default the software engine's silicon models (vmx, svm) use for their guest CPU: off
+ * unless `X86EMU_JIT=1`. Debian's kernel stops booting on `-accel svm` with the compiler on
+ * (init blocks on a mutex in init_kprobe_trace after "clocksource: Switched to clocksource
+ * tsc-early", twice in two boots; with the interpreter it reaches the shell), so the engines keep
+ * the interpreter until that is found; `-accel vmx,jit=on` selects the compiler.
+ */
+export function engineJitDefault(): boolean {
+  return typeof process !== 'undefined' && process.env?.X86EMU_JIT === '1';
+}
+
 export class Jit {
   /** Decodes that own a compiled block, oldest first (for the cache flush). */
   private owners: Insn[] = [];
