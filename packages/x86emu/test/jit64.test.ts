@@ -302,8 +302,14 @@ describe('block compiler, 64-bit mode: RIP above 4 GiB', () => {
     const cpu = m.cpu;
     const read = cpu.read.bind(cpu);
     const read64 = cpu.read64.bind(cpu);
-    cpu.read = (seg, off, size) => (slow++, read(seg, off, size));
-    cpu.read64 = (seg, off) => (slow++, read64(seg, off));
+    cpu.read = (seg, off, size) => {
+      slow++;
+      return read(seg, off, size);
+    };
+    cpu.read64 = (seg, off) => {
+      slow++;
+      read64(seg, off);
+    };
     expect(cpu.run(100_000)).toBe(StopReason.Hlt);
     expect(slow).toBeLessThan(20);
   });
