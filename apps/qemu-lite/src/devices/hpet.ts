@@ -83,9 +83,15 @@ export class Hpet {
   private epochNs = 0;
   private readonly timers = Array.from({ length: HPET_NUM_TIMERS }, () => new HpetTimer());
 
+  /**
+   * `legacyIrq0`: the line LegacyReplacementRoute gives timer 0: ISA IRQ 0 for the 8259, and
+   * with an I/O APIC its input 2 (HPET 1.0a 2.3.9.2.2; QEMU reaches it through its GSI 0 → pin 2
+   * routing, qemu-lite's lines are KVM's default routing, so it is GSI 2 here).
+   */
   constructor(
     private readonly clock: Clock,
     private readonly irq: IrqSink,
+    private readonly legacyIrq0 = 0,
   ) {}
 
   /** The GPA range this device decodes. */
@@ -243,7 +249,7 @@ export class Hpet {
 
   /** The line a timer drives: legacy routes for timers 0 and 1, else Tn_INT_ROUTE_CNF. */
   private route(i: number): number {
-    if (i <= 1 && this.config & CFG_LEGACY) return i === 0 ? 0 : 8;
+    if (i <= 1 && this.config & CFG_LEGACY) return i === 0 ? this.legacyIrq0 : 8;
     return (this.timers[i].config >>> TN_INT_ROUTE_SHIFT) & 0x1f;
   }
 

@@ -219,7 +219,9 @@ export class Machine {
       this.acpiPm = new AcpiPm(pmClock, { onPowerOff: () => this.stop({ kind: 'poweroff' }), irq });
       this.bus.register(ACPI_PM_BASE, ACPI_PM_PORTS, this.acpiPm);
       // QEMU's HPET counts QEMU_CLOCK_VIRTUAL, as the PM timer does: host time, or -icount's.
-      if (config.hpet) this.hpet = new Hpet(pmClock, irq);
+      // Its legacy route sends timer 0 to the I/O APIC's input 2 (GSI 2) with the in-kernel
+      // irqchip, where the MADT's IRQ 0 override points; to IRQ 0 with the 8259 alone.
+      if (config.hpet) this.hpet = new Hpet(pmClock, irq, config.kernelIrqchip ? 2 : 0);
       this.bus.register(RESET_CONTROL_PORT, 1, new ResetControl(reset('port 0xcf9 reset')));
       this.bus.register(
         FW_CFG_PORT_SEL,

@@ -86,6 +86,24 @@ describe('HPET (QEMU hw/timer/hpet.c)', () => {
     expect(h.rd(0x108)).toBe(8000);
   });
 
+  it('with an I/O APIC, the legacy route takes timer 0 to its input 2 (GSI 2), as the HPET specification says', () => {
+    let now = 0;
+    const edges: string[] = [];
+    const dev = new Hpet(() => now, { setIrq: (irq, level) => edges.push(`${irq}:${level}`) }, 2);
+    const b = new Uint8Array(4);
+    const wr = (off: number, v: number) => {
+      new DataView(b.buffer).setUint32(0, v, true);
+      dev.mmioWrite(HPET_BASE + off, b);
+    };
+    wr(0x100, 0x4);
+    wr(0x108, 10);
+    wr(0x10c, 0);
+    wr(0x10, 0x3);
+    now = 1000;
+    dev.poll();
+    expect(edges).toEqual(['2:1', '2:0']);
+  });
+
   it('a level-triggered timer holds its I/O APIC line and status bit until the guest writes 1 to the status', () => {
     const h = hpet();
     // Timer 2: level, enabled, routed to input 2.
