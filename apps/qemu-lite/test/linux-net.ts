@@ -1,15 +1,116 @@
 /**
  * The network and entropy devices of the shared Linux boots (linux.soft.test.ts,
- * linux.kvm.test.ts): `-nic user` (a virtio-net on qemu-lite's user-mode gateway) and
- * `-device virtio-rng-pci`, which the scripted /init (tools/linux/init.sh) uses once it has
- * loaded Debian's virtio_net and virtio-rng modules: the NIC's MAC, a DHCP lease from the
- * gateway (busybox udhcpc), two pings of the gateway answered, and random bytes from /dev/hwrng.
+ * linux.kvm.test.ts): `-nic user` (a virtio-net on qemu-lite's user-mode gateway), a second
+ * virtio-net on `-netdev socket,connect=` to a peer this file runs (QEMU's framing, answering
+ * ARP and ping for 192.168.76.2), and `-device virtio-rng-pci`, which the scripted /init
+ * (tools/linux/init.sh) uses once it has loaded Debian's virtio_net and virtio-rng modules: the
+ * NICs' MACs, a DHCP lease from the gateway (busybox udhcpc), two pings of the gateway and two
+ * of the socket peer answered, random bytes from /dev/hwrng, and a line written to the virtio
+ * console (`-device virtio-serial-pci -device virtconsole`, Linux's hvc0).
  */
+import { createServer, type Server } from 'node:net';
 import { expect } from 'vitest';
+import {
+  checksum,
+  ETH_P_ARP,
+  ETH_P_IP,
+  ethFrame,
+  get16,
+  get32,
+  IPPROTO_ICMP,
+  ipv4,
+  ipv4Frame,
+  put16,
+  put32,
+} from '../src/devices/net/inet.js';
 import { section } from './linux-checks.js';
 
-/** The qemu-lite arguments, after the disks' (so the NIC and the rng follow them on the bus). */
-export const NET_ARGS = ['-nic', 'user', '-device', 'virtio-rng-pci'];
+/** The socket peer's address; the guest gives eth1 192.168.76.15/24 (init.sh). */
+const PEER_IP = ipv4('192.168.76.2');
+const PEER_MAC = new Uint8Array([0x02, 0, 0, 0, 0x76, 0x02]);
+
+/** A `-netdev socket` peer: what it saw, and its port. */
+export interface NetPeer {
+  readonly port: number;
+  readonly seen: { arp: number; echo: number; frames: number };
+  close(): void;
+}
+
+/**
+ * A TCP server speaking QEMU's socket framing (a 4-byte big-endian length, then the frame) that
+ * answers ARP for 192.168.76.2 and ICMP echo to it: the other end of the guest's eth1.
+ */
+export function startNetPeer(): Promise<NetPeer> {
+  const seen = { arp: 0, echo: 0, frames: 0 };
+  const server: Server = createServer((s) => {
+    let pending = Buffer.alloc(0);
+    const send = (f: Uint8Array) => {
+      const h = Buffer.alloc(4);
+      h.writeUInt32BE(f.length);
+      s.write(Buffer.concat([h, f]));
+    };
+    s.on('error', () => s.destroy());
+    s.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 4 && pending.length >= 4 + pending.readUInt32BE(0)) {
+        const f = new Uint8Array(pending.subarray(4, 4 + pending.readUInt32BE(0)));
+        pending = pending.subarray(4 + f.length);
+        seen.frames++;
+        const reply = answer(f, seen);
+        if (reply) send(reply);
+      }
+    });
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ port: (server.address() as { port: number }).port, seen, close: () => server.close() }),
+    ),
+  );
+}
+
+function answer(f: Uint8Array, seen: NetPeer['seen']): Uint8Array | undefined {
+  if (f.length < 42) return undefined;
+  const type = get16(f, 12);
+  if (type === ETH_P_ARP && get16(f, 20) === 1 && get32(f, 38) === PEER_IP) {
+    seen.arp++;
+    const r = ethFrame(f.subarray(6, 12), PEER_MAC, ETH_P_ARP, 28);
+    r.set(f.subarray(14, 20), 14); // htype, ptype, hlen, plen
+    put16(r, 20, 2);
+    r.set(PEER_MAC, 22);
+    put32(r, 28, PEER_IP);
+    r.set(f.subarray(22, 32), 32); // the asker's MAC and address
+    return r;
+  }
+  if (type === ETH_P_IP && f[23] === IPPROTO_ICMP && get32(f, 30) === PEER_IP) {
+    const ihl = (f[14] & 15) * 4;
+    const icmp = f.slice(14 + ihl, 14 + get16(f, 16));
+    if (icmp[0] !== 8) return undefined;
+    seen.echo++;
+    icmp[0] = 0;
+    put16(icmp, 2, 0);
+    put16(icmp, 2, checksum(icmp, 0, icmp.length));
+    return ipv4Frame(f.subarray(6, 12), PEER_MAC, PEER_IP, get32(f, 26), IPPROTO_ICMP, icmp);
+  }
+  return undefined;
+}
+
+/** The qemu-lite arguments, after the disks' (so the NICs and the rng follow them on the bus). */
+export function netArgs(peer: NetPeer): string[] {
+  return [
+    '-nic',
+    'user',
+    '-netdev',
+    `socket,id=s0,connect=127.0.0.1:${peer.port}`,
+    '-device',
+    'virtio-net-pci,netdev=s0',
+    '-device',
+    'virtio-rng-pci',
+    '-device',
+    'virtio-serial-pci',
+    '-device',
+    'virtconsole',
+  ];
+}
 
 /** The PCI functions they add after `disks` disks (slot 2 + disks on): ID, class, the PIIX IRQ, the driver. */
 export function netPciLines(disks: number): string[] {
@@ -19,20 +120,28 @@ export function netPciLines(disks: number): string[] {
   const fn = (s: number) => `0000:00:${s.toString(16).padStart(2, '0')}.0`;
   return [
     `${fn(slot)} 0x1af4 0x1041 0x020000 irq=${irq(slot)} driver=virtio-pci`,
-    `${fn(slot + 1)} 0x1af4 0x1044 0xff0000 irq=${irq(slot + 1)} driver=virtio-pci`,
+    `${fn(slot + 1)} 0x1af4 0x1041 0x020000 irq=${irq(slot + 1)} driver=virtio-pci`,
+    `${fn(slot + 2)} 0x1af4 0x1044 0xff0000 irq=${irq(slot + 2)} driver=virtio-pci`,
+    `${fn(slot + 3)} 0x1af4 0x1043 0x078000 irq=${irq(slot + 3)} driver=virtio-pci`,
   ];
 }
 
 /**
  * eth0: QEMU's default MAC, the lease udhcpc got from the gateway (10.0.2.15/24, router
- * 10.0.2.2, DNS 10.0.2.3, as QEMU's slirp gives), and `ping -c 2 10.0.2.2` with both answered.
+ * 10.0.2.2, DNS 10.0.2.3, as QEMU's slirp gives), and `ping -c 2 10.0.2.2` with both answered;
+ * eth1: the next default MAC, and `ping -c 2 192.168.76.2` answered by the socket peer, which
+ * saw the guest's ARP and both echo requests.
  */
-export function checkNet(out: string, context: string): void {
+export function checkNet(out: string, peer: NetPeer, context: string): void {
   expect(section(out, 'virtio-net').trim().split('\n'), context).toEqual([
     'mac 52:54:00:12:34:56',
     'bound 10.0.2.15/255.255.255.0 router 10.0.2.2 dns 10.0.2.3',
     '2 packets transmitted, 2 packets received, 0% packet loss',
+    'mac1 52:54:00:12:34:57',
+    '2 packets transmitted, 2 packets received, 0% packet loss',
   ]);
+  expect(peer.seen.arp).toBeGreaterThanOrEqual(1);
+  expect(peer.seen.echo).toBe(2);
 }
 
 /** /dev/hwrng: the virtio one is the current source, gives the 64 bytes asked, and two reads differ. */
@@ -42,4 +151,11 @@ export function checkRng(out: string, context: string): void {
     'bytes 64',
     'two reads differ',
   ]);
+}
+
+/** hvc0: what the guest wrote to the virtio console came out with the serial console's output. */
+export function checkConsole(out: string, context: string): void {
+  const lines = section(out, 'virtio-console').trim().split('\n');
+  expect(lines, context).toContain('hvc0 written');
+  expect(out.replace(/\r/g, '')).toMatch(/^hvc0: written by the guest to the virtio console$/m);
 }

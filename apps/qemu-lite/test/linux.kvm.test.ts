@@ -30,7 +30,7 @@ import {
   checkUname,
 } from './linux-checks.js';
 import { checkExt4Disk, checkPci, checkRawDisk, makeLinuxDisks } from './linux-disks.js';
-import { checkNet, checkRng, NET_ARGS } from './linux-net.js';
+import { checkConsole, checkNet, checkRng, netArgs, startNetPeer } from './linux-net.js';
 
 const appDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(appDir, 'dist', 'cli.js');
@@ -77,6 +77,7 @@ describe.skipIf(skipReason !== undefined)("Debian's stock kernel on qemu-lite (h
       const manifest = linux.linuxFiles().manifest!;
       const log = join(linux.cacheDir, 'linux-boot.log');
       const disks = makeLinuxDisks(mkdtempSync(join(tmpdir(), 'linux-disks-kvm-')));
+      const peer = await startNetPeer();
       let echoed = '';
       const r = await linux.runAndTime(
         process.execPath,
@@ -95,7 +96,7 @@ describe.skipIf(skipReason !== undefined)("Debian's stock kernel on qemu-lite (h
           '-append',
           linux.TEST_PCI_CMDLINE,
           ...disks.args,
-          ...NET_ARGS,
+          ...netArgs(peer),
         ],
         {
           timeoutMs: timeoutS * 1000,
@@ -139,8 +140,9 @@ describe.skipIf(skipReason !== undefined)("Debian's stock kernel on qemu-lite (h
       if (disks.ext4Skip !== undefined)
         console.warn(`linux.kvm.test: SKIPPED the ext4 check: ${disks.ext4Skip}`);
       else checkExt4Disk(r.out, disks, context);
-      checkNet(r.out, context);
+      checkNet(r.out, peer, context);
       checkRng(r.out, context);
+      checkConsole(r.out, context);
       checkPoweroff(r, context);
     },
     (timeoutS + 60) * 1000,

@@ -7,7 +7,8 @@
  * virtio-blk disks (linux-disks.ts): /init loads Debian's virtio and ext4 modules, lists the PCI
  * functions and their drivers, reads and writes a raw disk and mounts, reads and writes an ext4
  * one; the host checks both image files after the power-off. And a NIC on `-nic user` (a DHCP
- * lease and two pings of the gateway) and a virtio-rng (/dev/hwrng), linux-net.ts. The -accel svm
+ * lease and two pings of the gateway), one on `-netdev socket,connect=` to a peer the test runs
+ * (two pings), a virtio-rng (/dev/hwrng) and a virtio console (hvc0), linux-net.ts. The -accel svm
  * boot starts held with the GDB stub (`-gdb`, `-S`), and Debian's gdb attaches first, stops at
  * start_kernel on a hardware breakpoint and detaches (linux-gdb.ts).
  *
@@ -46,7 +47,7 @@ import {
 } from './linux-checks.js';
 import { checkExt4Disk, checkPci, checkRawDisk, type LinuxDisks, makeLinuxDisks } from './linux-disks.js';
 import { checkGdbStartKernel, freePort, GDB_ACCEL, gdbPlan, runGdbSession } from './linux-gdb.js';
-import { checkNet, checkRng, NET_ARGS } from './linux-net.js';
+import { checkConsole, checkNet, checkRng, type NetPeer, netArgs, startNetPeer } from './linux-net.js';
 
 const ENGINES = ['vmx', 'svm'] as const;
 type Accel = (typeof ENGINES)[number];
@@ -85,10 +86,16 @@ interface Boot {
 
 const gdb = gdbPlan();
 
+/** Each boot's -netdev socket peer (linux-net.ts). */
+const peers = new Map<Accel, NetPeer>();
+
 async function boot(accel: Accel): Promise<Boot> {
   const gap = cpuidGap(ql, accel);
   const log = join(linux.cacheDir, `linux-boot-${accel}.log`);
   const disks = makeLinuxDisks(mkdtempSync(join(tmpdir(), `linux-disks-${accel}-`)));
+  // The other end of the guest's eth1 (-netdev socket,connect=), one per boot.
+  const peer = await startNetPeer();
+  peers.set(accel, peer);
   // One engine's boot starts held with the stub, and gdb attaches first (linux-gdb.ts).
   let gdbArgs: string[] = [];
   let gdbOut: Promise<string> | undefined;
@@ -115,7 +122,7 @@ async function boot(accel: Accel): Promise<Boot> {
       '-append',
       linux.SOFT_PCI_CMDLINE,
       ...disks.args,
-      ...NET_ARGS,
+      ...netArgs(peer),
       ...gdbArgs,
     ],
     {
@@ -276,10 +283,10 @@ describe.skipIf(skipReason !== undefined)("Debian's stock kernel on the software
       budget,
     );
     it(
-      'gets a DHCP lease from -netdev user on virtio-net and pings the gateway',
+      'gets a DHCP lease from -netdev user on virtio-net and pings the gateway, and pings a -netdev socket peer',
       async (ctx) => {
         const b = await booted(accel, ctx);
-        checkNet(b.r.out, b.context);
+        checkNet(b.r.out, peers.get(accel)!, b.context);
       },
       budget,
     );
@@ -303,6 +310,14 @@ describe.skipIf(skipReason !== undefined)("Debian's stock kernel on the software
         }
         const b = await booted(accel, ctx);
         checkGdbStartKernel(await b.gdb!, gdb.startKernel, b.context);
+      },
+      budget,
+    );
+    it(
+      'writes to the virtio console (hvc0), which comes out with the serial output',
+      async (ctx) => {
+        const b = await booted(accel, ctx);
+        checkConsole(b.r.out, b.context);
       },
       budget,
     );
