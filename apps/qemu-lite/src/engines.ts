@@ -35,7 +35,7 @@ export interface EngineOpenOptions {
   icountShift?: number | null;
   /** vCPUs the machine will make (default 1). */
   cpus?: number;
-  /** x86emu's block compiler (software engines; undefined: x86emu's default). */
+  /** x86emu's block compiler (software engines; undefined: the engine's default, off). */
   jit?: boolean;
 }
 
