@@ -175,6 +175,12 @@ export interface ArchOps {
    * (x86emu's `Cpu.revalidateCode`). Default: nothing (no cache).
    */
   revalidateCode?(vcpu: KvmVcpu): void;
+  /**
+   * OPTIONAL. The kernel itself wrote [hpa, hpa + length) of guest RAM (an emulated instruction's
+   * store, a pte write the shadow MMU emulates): a software processor drops what it decoded or
+   * compiled from those bytes (x86emu's `Cpu.invalidateCode`). Default: nothing (no cache).
+   */
+  invalidateCode?(vcpu: KvmVcpu, hpa: number, length: number): void;
 
   /**
    * REQUIRED. `cache_regs`: copy the registers that live in the control structure (RSP, RIP,

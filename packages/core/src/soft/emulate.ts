@@ -115,6 +115,7 @@ class GuestPhysical implements PhysicalMemory {
     const o = pa % PAGE;
     for (let i = 0; i < len; i++) page[o + i] = (value >>> (8 * i)) & 0xff;
     this.vcpu.vm.slots.markDirty(gfn);
+    this.vcpu.ops.invalidateCode?.(this.vcpu, this.vcpu.vm.slots.gfnToHpfn(gfn) * PAGE + o, len);
   }
 }
 
@@ -297,6 +298,9 @@ export class VcpuEmulator implements X86EmulateOps {
       }
       page.set(data, o);
       v.vm.slots.markDirty(gfn);
+      // The processor's decode cache must not run what was there before (self-modifying code
+      // through a write-protected page, a page table page reused for code).
+      v.ops.invalidateCode?.(v, hpfn * PAGE + o, data.length);
       // Every emulated write to RAM is the MMU's business (emulator_write_phys): the shadow
       // entries of a write-protected guest table follow the new gpte.
       vcpuMmu(v).mmu.kvmMmuPteWrite(gpa, data.length);

@@ -573,6 +573,10 @@ export class SvmDriver implements ArchOps {
     this.cpu.guest.cpu.revalidateCode();
   }
 
+  invalidateCode(_vcpu: SoftVcpu, hpa: number, length: number): void {
+    this.cpu.guest.cpu.invalidateCode(hpa, length);
+  }
+
   flushTlb(_vcpu: SoftVcpu): void {
     this.cpu.guest.cpu.flushTlb();
   }

@@ -665,6 +665,10 @@ export class VmxDriver implements ArchOps {
     this.cpu.nonRoot.cpu.revalidateCode();
   }
 
+  invalidateCode(_vcpu: SoftVcpu, hpa: number, length: number): void {
+    this.cpu.nonRoot.cpu.invalidateCode(hpa, length);
+  }
+
   flushTlb(_vcpu: SoftVcpu): void {
     this.cpu.nonRoot.cpu.flushTlb();
   }
