@@ -3,34 +3,8 @@
 // paging off, the same loop in 64-bit mode under 4-level paging (32-bit and 64-bit operands),
 // and a plain JavaScript loop doing the equivalent work.
 //   pnpm --filter @kvm/x86emu bench        (after building)
-import { Cpu, FlatPhysicalMemory, SegAttr, StopReason } from '../dist/index.js';
-
-const ITER = Number(process.env.X86EMU_BENCH_ITER ?? 2_000_000);
-const CODE = 0x10000;
-const DATA = 0x200000;
-// top: mov edx,ecx; and edx,0x3ff; add eax,[esi+edx*4]; imul eax,eax,33; xor eax,ecx;
-//      mov [esi+edx*4],eax; dec ecx; jnz top; hlt          (8 instructions per iteration)
-const LOOP = [
-  0x89, 0xca, 0x81, 0xe2, 0xff, 0x03, 0, 0, 0x03, 0x04, 0x96, 0x6b, 0xc0, 0x21, 0x31, 0xc8, 0x89, 0x04, 0x96,
-  0x49, 0x75, 0xea, 0xf4,
-];
-
-/** CPU time of this process since `c0` (user + system): steadier than wall time on a shared machine. */
-function cpuSeconds(c0) {
-  const d = process.cpuUsage(c0);
-  return (d.user + d.system) / 1e6;
-}
-
-// The same loop in 64-bit mode: DEC ECX is FF C9 there (49H is a REX prefix).
-const LOOP64 = [
-  0x89, 0xca, 0x81, 0xe2, 0xff, 0x03, 0, 0, 0x03, 0x04, 0x96, 0x6b, 0xc0, 0x21, 0x31, 0xc8, 0x89, 0x04, 0x96,
-  0xff, 0xc9, 0x75, 0xe9, 0xf4,
-];
-// And with 64-bit operands (REX.W on every data instruction; the JS check uses the low half).
-const LOOP64W = [
-  0x48, 0x89, 0xca, 0x48, 0x81, 0xe2, 0xff, 0x03, 0, 0, 0x48, 0x03, 0x04, 0xd6, 0x48, 0x6b, 0xc0, 0x21, 0x48,
-  0x31, 0xc8, 0x48, 0x89, 0x04, 0xd6, 0xff, 0xc9, 0x75, 0xe3, 0xf4,
-];
+import { StopReason } from '../dist/index.js';
+import { cpuSeconds, DATA, ITER, LOOP64, LOOP64W, machine32, machine64 } from './loops.mjs';
 
 // Copy loops in 64-bit mode over a 16 KiB window (rsi → rdi), one summing as it goes:
 //   SSE2:    movdqu xmm0,[rsi+rdx]; movdqu [rdi+rdx],xmm0; paddd xmm1,xmm0; add edx,16;
@@ -66,71 +40,8 @@ const MIX_X87 = [
   0x08, 0x81, 0xe2, 0xf8, 0x3f, 0, 0, 0xff, 0xc9, 0x75, 0xe9, 0xf4,
 ];
 
-/** A machine in 64-bit mode with 4-level paging (4 KiB pages) identity-mapping the first 8 MiB. */
-function machine64(code) {
-  const mem = new FlatPhysicalMemory(16 << 20);
-  mem.bytes.set(code, CODE);
-  const cpu = new Cpu({ memory: mem, jit: false });
-  const s = cpu.state;
-  const pml4 = 0x800000;
-  mem.write32(pml4, (pml4 + 0x1000) | 3);
-  mem.write32(pml4 + 0x1000, (pml4 + 0x2000) | 3);
-  for (let t = 0; t < 4; t++) {
-    const pt = pml4 + 0x3000 + t * 0x1000;
-    mem.write32(pml4 + 0x2000 + t * 8, pt | 3);
-    for (let i = 0; i < 512; i++) mem.write32(pt + i * 8, ((t * 512 + i) * 4096) | 3);
-  }
-  s.cr[0] = 0x80000011;
-  s.cr[4] = 0x20;
-  s.cr[3] = pml4;
-  s.efer[0] = 0x500;
-  for (let r = 0; r < 6; r++) {
-    s.segSel[r] = r === 1 ? 8 : 0x10;
-    s.segBase[r] = 0;
-    s.segLimit[r] = 0xffffffff;
-    s.segAttr[r] =
-      r === 1
-        ? 0xb | SegAttr.S | SegAttr.P | SegAttr.L | SegAttr.G
-        : 3 | SegAttr.S | SegAttr.P | SegAttr.DB | SegAttr.G;
-  }
-  s.rip[0] = CODE;
-  s.gpr[1] = ITER;
-  s.gpr[6] = DATA;
-  cpu.stateChanged();
-  return cpu;
-}
-
-function machine(paging) {
-  const mem = new FlatPhysicalMemory(8 << 20);
-  mem.bytes.set(LOOP, CODE);
-  const cpu = new Cpu({ memory: mem, jit: false });
-  const s = cpu.state;
-  s.cr[0] = 0x11;
-  for (let r = 0; r < 6; r++) {
-    s.segSel[r] = r === 1 ? 8 : 0x10;
-    s.segBase[r] = 0;
-    s.segLimit[r] = 0xffffffff;
-    s.segAttr[r] = (r === 1 ? 0xb : 3) | SegAttr.S | SegAttr.P | SegAttr.DB | SegAttr.G;
-  }
-  if (paging) {
-    const pd = 0x400000;
-    for (let t = 0; t < 2; t++) {
-      mem.write32(pd + t * 4, (pd + 0x1000 + t * 0x1000) | 3);
-      for (let i = 0; i < 1024; i++)
-        mem.write32(pd + 0x1000 + t * 0x1000 + i * 4, ((t * 1024 + i) * 4096) | 3);
-    }
-    s.cr[3] = pd;
-    s.cr[0] |= 0x80000000;
-  }
-  s.rip[0] = CODE;
-  s.gpr[1] = ITER;
-  s.gpr[6] = DATA;
-  cpu.stateChanged();
-  return cpu;
-}
-
-function guest(paging, make = machine) {
-  const cpu = make(paging);
+function guest(paging, make = machine32) {
+  const cpu = make(paging, false);
   const c0 = process.cpuUsage();
   let n = 0;
   for (;;) {
@@ -145,7 +56,7 @@ function guest(paging, make = machine) {
 
 /** A copy loop: instructions and bytes per CPU second; the copied window must equal the source. */
 function copy(code, bytesPerIter) {
-  const cpu = machine64(code);
+  const cpu = machine64(code, false);
   const s = cpu.state;
   s.cr[4] |= 0x200; // OSFXSR
   s.gpr[7] = DATA + 0x8000;

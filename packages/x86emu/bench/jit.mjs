@@ -4,99 +4,16 @@
 // (REX.W) operands, each with `jit: true` and `jit: false`. The compiled runs include
 // their compile time; the code-cache figures are printed too.
 //   pnpm --filter @kvm/x86emu bench        (after building; X86EMU_BENCH_ITER sets the iterations)
-import { Cpu, FlatPhysicalMemory, SegAttr, StopReason } from '../dist/index.js';
+import { StopReason } from '../dist/index.js';
+import { cpuSeconds, ITER, LOOP64, LOOP64W, machine32, machine64 } from './loops.mjs';
 
-const ITER = Number(process.env.X86EMU_BENCH_ITER ?? 2_000_000);
 const ROUNDS = Number(process.env.X86EMU_BENCH_ROUNDS ?? 3);
-const CODE = 0x10000;
-const DATA = 0x200000;
-// The loop of bench/interpreter.mjs:
-// top: mov edx,ecx; and edx,0x3ff; add eax,[esi+edx*4]; imul eax,eax,33; xor eax,ecx;
-//      mov [esi+edx*4],eax; dec ecx; jnz top; hlt
-const LOOP = [
-  0x89, 0xca, 0x81, 0xe2, 0xff, 0x03, 0, 0, 0x03, 0x04, 0x96, 0x6b, 0xc0, 0x21, 0x31, 0xc8, 0x89, 0x04, 0x96,
-  0x49, 0x75, 0xea, 0xf4,
-];
-// The same loop in 64-bit mode (DEC ECX is FF C9 there), and with REX.W on every data instruction.
-const LOOP64 = [
-  0x89, 0xca, 0x81, 0xe2, 0xff, 0x03, 0, 0, 0x03, 0x04, 0x96, 0x6b, 0xc0, 0x21, 0x31, 0xc8, 0x89, 0x04, 0x96,
-  0xff, 0xc9, 0x75, 0xe9, 0xf4,
-];
-const LOOP64W = [
-  0x48, 0x89, 0xca, 0x48, 0x81, 0xe2, 0xff, 0x03, 0, 0, 0x48, 0x03, 0x04, 0xd6, 0x48, 0x6b, 0xc0, 0x21, 0x48,
-  0x31, 0xc8, 0x48, 0x89, 0x04, 0xd6, 0xff, 0xc9, 0x75, 0xe3, 0xf4,
-];
 
-function cpuSeconds(c0) {
-  const d = process.cpuUsage(c0);
-  return (d.user + d.system) / 1e6;
-}
-
-/** 64-bit mode at CPL 0, 4-level paging (4 KiB pages) identity-mapping the first 8 MiB. */
-function machine64(code, jit) {
-  const mem = new FlatPhysicalMemory(16 << 20);
-  mem.bytes.set(code, CODE);
-  const cpu = new Cpu({ memory: mem, jit });
-  const s = cpu.state;
-  const pml4 = 0x800000;
-  mem.write32(pml4, (pml4 + 0x1000) | 3);
-  mem.write32(pml4 + 0x1000, (pml4 + 0x2000) | 3);
-  for (let t = 0; t < 4; t++) {
-    const pt = pml4 + 0x3000 + t * 0x1000;
-    mem.write32(pml4 + 0x2000 + t * 8, pt | 3);
-    for (let i = 0; i < 512; i++) mem.write32(pt + i * 8, ((t * 512 + i) * 4096) | 3);
-  }
-  s.cr[0] = 0x80000011;
-  s.cr[4] = 0x20;
-  s.cr[3] = pml4;
-  s.efer[0] = 0x500;
-  for (let r = 0; r < 6; r++) {
-    s.segSel[r] = r === 1 ? 8 : 0x10;
-    s.segBase[r] = 0;
-    s.segLimit[r] = 0xffffffff;
-    s.segAttr[r] =
-      r === 1
-        ? 0xb | SegAttr.S | SegAttr.P | SegAttr.L | SegAttr.G
-        : 3 | SegAttr.S | SegAttr.P | SegAttr.DB | SegAttr.G;
-  }
-  s.rip[0] = CODE;
-  s.gpr[1] = ITER;
-  s.gpr[6] = DATA;
-  cpu.stateChanged();
-  return cpu;
-}
-
-/** Flat 32-bit protected mode at CPL 0, optionally with 32-bit paging identity-mapping 8 MiB. */
+/** The loop of `kind`: 32-bit with paging or without, or 64-bit mode with 32- or 64-bit operands. */
 function machine(kind, jit) {
   if (kind === 'long64') return machine64(LOOP64, jit);
   if (kind === 'long64w') return machine64(LOOP64W, jit);
-  const paging = kind === 'paging';
-  const mem = new FlatPhysicalMemory(8 << 20);
-  mem.bytes.set(LOOP, CODE);
-  const cpu = new Cpu({ memory: mem, jit });
-  const s = cpu.state;
-  s.cr[0] = 0x11;
-  for (let r = 0; r < 6; r++) {
-    s.segSel[r] = r === 1 ? 8 : 0x10;
-    s.segBase[r] = 0;
-    s.segLimit[r] = 0xffffffff;
-    s.segAttr[r] = (r === 1 ? 0xb : 3) | SegAttr.S | SegAttr.P | SegAttr.DB | SegAttr.G;
-  }
-  if (paging) {
-    const pd = 0x400000;
-    for (let t = 0; t < 2; t++) {
-      mem.write32(pd + t * 4, (pd + 0x1000 + t * 0x1000) | 3);
-      for (let i = 0; i < 1024; i++)
-        mem.write32(pd + 0x1000 + t * 0x1000 + i * 4, ((t * 1024 + i) * 4096) | 3);
-    }
-    s.cr[3] = pd;
-    s.cr[0] |= 0x80000000;
-  }
-  s.rip[0] = CODE;
-  s.gpr[1] = ITER;
-  s.gpr[6] = DATA;
-  cpu.stateChanged();
-  return cpu;
+  return machine32(kind === 'paging', jit);
 }
 
 function guest(kind, jit) {

@@ -109,13 +109,15 @@ class GuestPhysical implements PhysicalMemory {
     return v >>> 0;
   }
   private write(pa: number, len: number, value: number): void {
+    const v = this.vcpu;
     const gfn = Math.floor(pa / PAGE);
-    const page = this.pageView(gfn);
+    const hpfn = v.vm.slots.gfnToHpfn(gfn);
+    const page = hpfn < 0 ? null : v.vm.hpm.pageView(hpfn);
     if (page === null) return;
     const o = pa % PAGE;
     for (let i = 0; i < len; i++) page[o + i] = (value >>> (8 * i)) & 0xff;
-    this.vcpu.vm.slots.markDirty(gfn);
-    this.vcpu.ops.invalidateCode?.(this.vcpu, this.vcpu.vm.slots.gfnToHpfn(gfn) * PAGE + o, len);
+    v.vm.slots.markDirty(gfn);
+    v.ops.invalidateCode?.(v, hpfn * PAGE + o, len);
   }
 }
 
