@@ -66,6 +66,9 @@ export function auditMmu(s: MmuVmState): string[] {
     for (let i = 0; i < 512; i++) {
       const lo = page.spt[i * 2];
       const hi = page.spt[i * 2 + 1];
+      const marked = (page.presentBitmap[i >>> 5] >>> (i & 31)) & 1;
+      if (marked !== (lo & PT_PRESENT_MASK))
+        out.push(`${name(page)}[${i}] present ${lo & 1} but bitmap ${marked}`);
       if (!(lo & PT_PRESENT_MASK)) {
         if (lo !== 0 || hi !== 0) out.push(`${name(page)}[${i}] not present but not zero`);
         continue;

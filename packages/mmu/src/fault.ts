@@ -17,7 +17,7 @@ import {
   spteHpfn,
 } from './pte-format.js';
 import { mmuSetSpte, SET_SPTE_EMULATE } from './set-spte.js';
-import { type ShadowPage, spteRef } from './shadow-page.js';
+import { markSptePresent, type ShadowPage, spteRef } from './shadow-page.js';
 import type { MmuState } from './state.js';
 import { type GuestWalker, walkAddr64 } from './walker.js';
 
@@ -180,6 +180,7 @@ export function fetch(s: MmuState, gvaLo: number, gvaHi: number, w: GuestWalker 
     const child = kvmMmuGetPage(s, gfn, gvaLo, childLevel, metaphysical, access, spteRef(page, index));
     page.spt[at] = (hpfnLo(child.hpfn) | DIR_SPTE_BITS) >>> 0;
     page.spt[at + 1] = hpfnHi(child.hpfn);
+    markSptePresent(page, index);
     page = child;
     level = childLevel;
   }

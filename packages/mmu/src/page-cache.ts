@@ -1,7 +1,7 @@
 import { packRole } from './page-role.js';
 import { firstParentPte, mmuPageAddParentPte, mmuPageRemoveParentPte } from './parent-ptes.js';
 import { PT_PRESENT_MASK, spteHpfn } from './pte-format.js';
-import { ShadowPage, spteRef } from './shadow-page.js';
+import { markSpteAbsent, ShadowPage, spteRef } from './shadow-page.js';
 import type { MmuState } from './state.js';
 import type { ZapCause } from './stats.js';
 import { kvmSyncPage, mmuSyncChildren } from './unsync.js';
@@ -152,6 +152,7 @@ export function dropSpte(kvm: MmuVmState, page: ShadowPage, index: number): void
   if (!(lo & PT_PRESENT_MASK)) {
     page.spt[index * 2] = 0;
     page.spt[index * 2 + 1] = 0;
+    markSpteAbsent(page, index);
     return;
   }
   const hpfn = spteHpfn(lo, page.spt[index * 2 + 1]);
@@ -167,6 +168,7 @@ export function dropSpte(kvm: MmuVmState, page: ShadowPage, index: number): void
   }
   page.spt[index * 2] = 0;
   page.spt[index * 2 + 1] = 0;
+  markSpteAbsent(page, index);
   kvm.requestTlbFlush();
 }
 

@@ -13,7 +13,7 @@ import {
   PT64_NX_HI_MASK,
   spteHpfn,
 } from './pte-format.js';
-import { type ShadowPage, spteRef } from './shadow-page.js';
+import { markSptePresent, type ShadowPage, spteRef } from './shadow-page.js';
 import type { MmuState } from './state.js';
 import { mmuNeedWriteProtect } from './unsync.js';
 
@@ -98,5 +98,6 @@ export function mmuSetSpte(
   }
   page.spt[at] = lo;
   page.spt[at + 1] = hi;
+  markSptePresent(page, index);
   return result;
 }

@@ -44,6 +44,12 @@ export class ShadowPage {
    * A bit may outlive its reason (the child synced through another parent): the walk clears it.
    */
   readonly unsyncChildBitmap = new Uint32Array(16);
+  /**
+   * Which sptes are present (512 bits), kept by every writer of `spt` (`mmuSetSpte`, `dropSpte`,
+   * the fault path's directory links), so a sync (`kvmSyncPage`) visits the few present sptes
+   * instead of testing all 512 (a CR3 load syncs a page each time the guest rewrote one pte).
+   */
+  readonly presentBitmap = new Uint32Array(16);
   /** One parent spte inline (-1: none) … */
   parentPte = -1;
   /** … or, when more than one, a chain of them (`multimapped` in KVM). */
@@ -66,6 +72,7 @@ export class ShadowPage {
     this.unsync = false;
     this.unsyncChildren = 0;
     this.unsyncChildBitmap.fill(0);
+    this.presentBitmap.fill(0);
     this.parentPte = -1;
     this.parentPtes = null;
     this.prev = this.next = null;
@@ -73,6 +80,16 @@ export class ShadowPage {
 }
 
 const EMPTY_SPT = new Uint32Array(0);
+
+/** Marks spte `index` of `page` present in its `presentBitmap`. */
+export function markSptePresent(page: ShadowPage, index: number): void {
+  page.presentBitmap[index >>> 5] |= 1 << (index & 31);
+}
+
+/** Marks spte `index` of `page` not present in its `presentBitmap`. */
+export function markSpteAbsent(page: ShadowPage, index: number): void {
+  page.presentBitmap[index >>> 5] &= ~(1 << (index & 31));
+}
 
 export const SPTE_REF_SHIFT = 9;
 

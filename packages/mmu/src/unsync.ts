@@ -107,11 +107,18 @@ export function kvmSyncPage(s: MmuState, page: ShadowPage): void {
   const pteSize = ctx.rootLevel === 2 ? 4 : 8;
   // A 32-bit guest table holds 1024 gptes; this shadow page covers half of them (its quadrant).
   const base = page.gfn * 4096 + (pteSize === 4 ? roleQuadrant(role) * 2048 : 0);
-  const spt = page.spt;
-  for (let i = 0; i < 512; i++) {
-    if (!(spt[i * 2] & PT_PRESENT_MASK)) continue;
-    kvm.stats.sptesResynced++;
-    if (!updatePte(s, page, i, base + i * pteSize, pteSize, false)) dropSpte(kvm, page, i);
+  // Only the present sptes (FNAME(sync_page) skips the others): found through the page's
+  // presentBitmap, a copy of which is walked since dropping an spte clears its bit.
+  const bm = page.presentBitmap;
+  for (let w = 0; w < 16; w++) {
+    let bits = bm[w];
+    while (bits !== 0) {
+      const low = bits & -bits;
+      bits &= ~low;
+      const i = w * 32 + (31 - Math.clz32(low));
+      kvm.stats.sptesResynced++;
+      if (!updatePte(s, page, i, base + i * pteSize, pteSize, false)) dropSpte(kvm, page, i);
+    }
   }
 }
 
