@@ -19,4 +19,5 @@ export { OPCODE_TABLE, type OpcodeRow, UNDEFINED_FLAGS_NOTES } from './decoder/o
 export { Emulator, emulate } from './emulate/emulator.js';
 export { engineJitDefault, Jit, jitDefault } from './jit/jit.js';
 export { MAXPHYADDR, PFERR, WalkCtl, WalkResult, walkAddr } from './paging/walker.js';
+export { attrToSegmentFields, type SegmentFields, segmentFieldsToAttr } from './segment-fields.js';
 export * from './state.js';

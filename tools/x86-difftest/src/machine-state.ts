@@ -4,7 +4,7 @@
  * x86emu's `CpuState` live here and nowhere else.
  */
 import type { KvmRegs, KvmSegment, KvmSregs } from '@kvm/core';
-import type { CpuState } from '@kvm/x86emu';
+import { attrToSegmentFields, type CpuState, segmentFieldsToAttr } from '@kvm/x86emu';
 import { type FpuState, fpuFromCpu, fpuToCpu } from './fpu-state.js';
 
 /** ES, CS, SS, DS, FS, GS, LDTR, TR: the `Seg` numbering of x86emu and the SDM's Sreg encoding. */
@@ -88,15 +88,7 @@ function attrToKvm(s: SegmentState, k: KvmSegment): void {
   k.base = BigInt(s.base >>> 0);
   k.limit = s.limit >>> 0;
   k.selector = s.sel;
-  k.type = s.attr & 0xf;
-  k.s = (s.attr >>> 4) & 1;
-  k.dpl = (s.attr >>> 5) & 3;
-  k.present = (s.attr >>> 7) & 1;
-  k.avl = (s.attr >>> 12) & 1;
-  k.l = (s.attr >>> 13) & 1;
-  k.db = (s.attr >>> 14) & 1;
-  k.g = (s.attr >>> 15) & 1;
-  k.unusable = (s.attr >>> 16) & 1;
+  Object.assign(k, attrToSegmentFields(s.attr));
 }
 
 function attrFromKvm(k: KvmSegment): SegmentState {
@@ -104,16 +96,7 @@ function attrFromKvm(k: KvmSegment): SegmentState {
     sel: k.selector,
     base: Number(k.base & 0xffffffffn),
     limit: k.limit >>> 0,
-    attr:
-      (k.type & 0xf) |
-      ((k.s & 1) << 4) |
-      ((k.dpl & 3) << 5) |
-      ((k.present & 1) << 7) |
-      ((k.avl & 1) << 12) |
-      ((k.l & 1) << 13) |
-      ((k.db & 1) << 14) |
-      ((k.g & 1) << 15) |
-      ((k.unusable & 1) << 16),
+    attr: segmentFieldsToAttr(k),
   };
 }
 

@@ -9,7 +9,7 @@
  * 32-bit halves: Linux's 64-bit entry (boot.rst, "64-bit Boot Protocol", tools/linux/bare) needs
  * EFER.LMA, CS.L and 64-bit registers.
  */
-import { type CpuState, Seg, SegAttr } from '@kvm/x86emu';
+import { attrToSegmentFields, type CpuState, Seg, SegAttr, segmentFieldsToAttr } from '@kvm/x86emu';
 import type { LoadedEntry } from 'qemu-lite';
 
 /** `kvm_sregs` and friends, as the loader contract names them (no direct @kvm/core import). */
@@ -59,35 +59,11 @@ const GPRS = [
   'r15',
 ] as const;
 
-export function segmentToAttr(s: KvmSegment): number {
-  return (
-    (s.type & SegAttr.TYPE_MASK) |
-    (s.s ? SegAttr.S : 0) |
-    ((s.dpl & 3) << SegAttr.DPL_SHIFT) |
-    (s.present ? SegAttr.P : 0) |
-    (s.avl ? SegAttr.AVL : 0) |
-    (s.l ? SegAttr.L : 0) |
-    (s.db ? SegAttr.DB : 0) |
-    (s.g ? SegAttr.G : 0) |
-    (s.unusable ? SegAttr.UNUSABLE : 0)
-  );
-}
+/** A `kvm_segment`'s access rights as x86emu keeps them (one mapping, in x86emu). */
+export const segmentToAttr: (s: KvmSegment) => number = segmentFieldsToAttr;
 
 export function attrToSegment(selector: number, base: bigint, limit: number, a: number): KvmSegment {
-  return {
-    base,
-    limit: limit >>> 0,
-    selector,
-    type: a & SegAttr.TYPE_MASK,
-    s: a & SegAttr.S ? 1 : 0,
-    dpl: (a & SegAttr.DPL_MASK) >>> SegAttr.DPL_SHIFT,
-    present: a & SegAttr.P ? 1 : 0,
-    avl: a & SegAttr.AVL ? 1 : 0,
-    l: a & SegAttr.L ? 1 : 0,
-    db: a & SegAttr.DB ? 1 : 0,
-    g: a & SegAttr.G ? 1 : 0,
-    unusable: a & SegAttr.UNUSABLE ? 1 : 0,
-  };
+  return { base, limit: limit >>> 0, selector, ...attrToSegmentFields(a) };
 }
 
 /** The CPU's current special registers as `kvm_sregs` (what KVM_GET_SREGS returns). */

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { attrToSegmentFields, SegAttr, type SegmentFields, segmentFieldsToAttr } from '../src/index.js';
+
+/** A flat 64-bit code segment's bits (L = 1, DPL 0, type 0xb: execute/read, accessed). */
+const CODE64: SegmentFields = { type: 0xb, s: 1, dpl: 0, present: 1, avl: 0, l: 1, db: 0, g: 1, unusable: 0 };
+
+describe('segment fields <-> VMX access rights (SDM Vol. 3C Table 24-2)', () => {
+  it('puts each descriptor bit where the access-rights word has it', () => {
+    expect(segmentFieldsToAttr(CODE64)).toBe(0xa09b);
+    expect(segmentFieldsToAttr({ ...CODE64, l: 0, db: 1, dpl: 3, avl: 1 })).toBe(0xd0fb);
+    expect(segmentFieldsToAttr({ ...CODE64, unusable: 1 })).toBe(0xa09b | SegAttr.UNUSABLE);
+  });
+
+  it('reads every bit back, and round-trips each defined bit alone', () => {
+    expect(attrToSegmentFields(0xa09b)).toEqual(CODE64);
+    const defined = [0, 1, 2, 3, 4, 5, 6, 7, 12, 13, 14, 15, 16];
+    for (const bit of defined) expect(segmentFieldsToAttr(attrToSegmentFields(1 << bit))).toBe(1 << bit);
+  });
+
+  it('drops the reserved bits 11:8 and 31:17', () => {
+    expect(segmentFieldsToAttr(attrToSegmentFields(0xfffe0f00 | 0x93))).toBe(0x93);
+  });
+});
