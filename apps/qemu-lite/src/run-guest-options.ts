@@ -130,15 +130,41 @@ function checkDrives(drives: unknown): void {
   }
 }
 
+const isPort = (v: unknown) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535;
+
+/** `hostfwd`: TCP rules with ports and IPv4 addresses ('' for the host's: every address). */
+function validHostFwds(rules: unknown): boolean {
+  const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+  return (
+    Array.isArray(rules) &&
+    rules.every(
+      (r: unknown) =>
+        isPlainObject(r) &&
+        Object.keys(r).every((k) =>
+          ['protocol', 'hostAddr', 'hostPort', 'guestAddr', 'guestPort'].includes(k),
+        ) &&
+        r.protocol === 'tcp' &&
+        typeof r.hostAddr === 'string' &&
+        (r.hostAddr === '' || ipv4.test(r.hostAddr)) &&
+        isPort(r.hostPort) &&
+        (r.guestAddr === undefined || (typeof r.guestAddr === 'string' && ipv4.test(r.guestAddr))) &&
+        isPort(r.guestPort) &&
+        (r.guestPort as number) > 0,
+    )
+  );
+}
+
 function checkNics(nics: unknown): void {
   const what =
-    "an array of { netdev: 'user' | 'socket', mac?: '52:54:00:12:34:56', socket?: { mode: 'listen' | 'connect' | 'mcast', host, port } }";
+    "an array of { netdev: 'user' | 'socket', mac?: '52:54:00:12:34:56', socket?: { mode: 'listen' | 'connect' | 'mcast', host, port }, hostfwd?: [{ protocol: 'tcp', hostAddr, hostPort, guestAddr?, guestPort }] }";
   if (!Array.isArray(nics)) typeError('nics', what, nics);
   for (const nic of nics as unknown[]) {
     if (!isPlainObject(nic) || (nic.netdev !== 'user' && nic.netdev !== 'socket'))
       typeError('nics', what, nic);
     for (const key of Object.keys(nic))
-      if (!['netdev', 'mac', 'socket'].includes(key)) typeError('nics', what, nic);
+      if (!['netdev', 'mac', 'socket', 'hostfwd'].includes(key)) typeError('nics', what, nic);
+    if (nic.hostfwd !== undefined && (nic.netdev !== 'user' || !validHostFwds(nic.hostfwd)))
+      typeError('nics', what, nic);
     if (nic.mac !== undefined && (typeof nic.mac !== 'string' || parseMac(nic.mac) === undefined))
       typeError('nics', what, nic);
     const s = nic.socket;

@@ -13,7 +13,7 @@ import type { MachineConfig } from './config.js';
 import { DEFAULT_DEBUG_EXIT, type DebugExitConfig } from './devices/debug-exit.js';
 import { DEBUGCON_IOBASE, DEBUGCON_READBACK } from './devices/debugcon.js';
 import { releaseDriveLocks } from './devices/virtio/drive.js';
-import type { SocketNetdevSpec } from './devices/virtio/net.js';
+import type { HostFwd, SocketNetdevSpec } from './devices/virtio/net.js';
 import {
   ACCEL_NAMES,
   defaultEngine,
@@ -90,12 +90,14 @@ export interface RunGuestOptions {
   drives?: { file: string; readonly?: boolean; serial?: string; logicalBlockSize?: 512 | 4096 }[];
   /**
    * NICs, each a virtio-net PCI device after the disks, on `-netdev user` (`netdev: 'user'`: the
-   * virtual gateway 10.0.2.2 answers ARP, DHCP and ping; no NAT yet) or `-netdev socket`
+   * virtual gateway 10.0.2.2 answers ARP, DHCP and ping, and NATs TCP and UDP to the host's
+   * sockets; `hostfwd: [{ protocol: 'tcp', hostAddr: '', hostPort, guestPort }]` forwards host
+   * ports into the guest) or `-netdev socket`
    * (`netdev: 'socket'`, `socket: { mode: 'listen' | 'connect' | 'mcast', host, port }`: QEMU's
    * framing, opened before the guest starts), with QEMU's default MACs
    * (52:54:00:12:34:56, then …:57) unless `mac` is given.
    */
-  nics?: { netdev: 'user' | 'socket'; mac?: string; socket?: SocketNetdevSpec }[];
+  nics?: { netdev: 'user' | 'socket'; mac?: string; socket?: SocketNetdevSpec; hostfwd?: HostFwd[] }[];
   /** How many virtio-rng PCI devices (`-device virtio-rng-pci`), after the NICs; default none. */
   virtioRng?: number;
   /**
@@ -261,7 +263,7 @@ export async function resolveConfig(
       serial: d.serial,
       logicalBlockSize: d.logicalBlockSize,
     })),
-    nics: options.nics?.map((n) => ({ netdev: n.netdev, mac: n.mac, socket: n.socket })),
+    nics: options.nics?.map((n) => ({ netdev: n.netdev, mac: n.mac, socket: n.socket, hostfwd: n.hostfwd })),
     virtioRng: options.virtioRng,
     virtioConsole: options.virtioConsole,
     icountShift: options.icount?.shift ?? null,

@@ -11,6 +11,18 @@ describe('runGuest: nics, virtioRng, virtioConsole', () => {
   it('takes user and socket NICs, a MAC, rng counts and the console flag', () => {
     expect(ok({ nics: [{ netdev: 'user' }, { netdev: 'user', mac: '52:54:00:00:00:02' }] })).not.toThrow();
     expect(
+      ok({
+        nics: [
+          {
+            netdev: 'user',
+            hostfwd: [
+              { protocol: 'tcp', hostAddr: '127.0.0.1', hostPort: 0, guestAddr: '10.0.2.15', guestPort: 22 },
+            ],
+          },
+        ],
+      }),
+    ).not.toThrow();
+    expect(
       ok({ nics: [{ netdev: 'socket', socket: { mode: 'connect', host: '127.0.0.1', port: 5555 } }] }),
     ).not.toThrow();
     expect(
@@ -26,6 +38,24 @@ describe('runGuest: nics, virtioRng, virtioConsole', () => {
     [{ nics: [{ netdev: 'user', speed: 1000 }] }],
     [{ nics: [{ netdev: 'user', socket: { mode: 'listen', host: '', port: 1 } }] }],
     [{ nics: [{ netdev: 'socket' }] }],
+    [{ nics: [{ netdev: 'user', hostfwd: [{ protocol: 'udp', hostAddr: '', hostPort: 1, guestPort: 1 }] }] }],
+    [
+      {
+        nics: [{ netdev: 'user', hostfwd: [{ protocol: 'tcp', hostAddr: 'x', hostPort: 1, guestPort: 1 }] }],
+      },
+    ],
+    [{ nics: [{ netdev: 'user', hostfwd: [{ protocol: 'tcp', hostAddr: '', hostPort: 1, guestPort: 0 }] }] }],
+    [
+      {
+        nics: [
+          {
+            netdev: 'socket',
+            socket: { mode: 'listen', host: '', port: 1 },
+            hostfwd: [{ protocol: 'tcp', hostAddr: '', hostPort: 1, guestPort: 1 }],
+          },
+        ],
+      },
+    ],
     [{ nics: [{ netdev: 'socket', socket: { mode: 'udp', host: 'x', port: 1 } }] }],
     [{ nics: [{ netdev: 'socket', socket: { mode: 'listen', host: '', port: 70000 } }] }],
   ])('refuses nics %j with a TypeError naming options.nics', (o) => {

@@ -409,11 +409,11 @@ const withArg: Record<string, Handler> = {
   drive,
   netdev: (v, out) => {
     const { first, props } = parseKeyValues(v);
-    netFlag(() => netdevArg(first, props, out));
+    netFlag(() => netdevArg(first, props, out, v));
   },
   nic: (v, out) => {
     const { first, props } = parseKeyValues(v);
-    netFlag(() => nicArg(first, props, out));
+    netFlag(() => nicArg(first, props, out, v));
   },
   d: (v, out) => {
     const items = v.split(',').filter(Boolean);
@@ -574,7 +574,9 @@ Devices:
                           a raw disk image as a virtio-blk PCI device (if=virtio), or for
                           -device virtio-blk-pci,drive=ID[,serial=S][,logical_block_size=4096]
                           (if=none)
-  -netdev user,id=ID      QEMU's user network (gateway 10.0.2.2: ARP, DHCP, ping; no NAT yet)
+  -netdev user,id=ID[,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]…
+                          QEMU's user network (gateway 10.0.2.2: DHCP, ping, TCP/UDP NAT to the
+                          host, DNS at 10.0.2.3; hostfwd= forwards a host port into the guest)
   -device virtio-net-pci,netdev=ID[,mac=52:54:00:12:34:56]
                           a virtio-net PCI NIC on that netdev
   -nic user[,model=virtio-net-pci][,mac=M]   the two at once; -nic none: no NIC

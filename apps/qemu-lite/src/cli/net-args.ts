@@ -2,17 +2,18 @@
  * The network and entropy flags, in QEMU's spelling: `-netdev user,id=ID`, `-netdev
  * socket,id=ID,listen=|connect=|mcast=…`, `-device
  * virtio-net-pci,netdev=ID[,mac=M]`, `-nic user[,model=virtio-net-pci][,mac=M]`, `-nic none`,
- * and `-device virtio-rng-pci`. The user-mode backend is the part the virtual gateway answers
- * itself (devices/net/user-net.ts); the socket backend is QEMU's stream and multicast framing
+ * and `-device virtio-rng-pci`. The user-mode backend is the virtual gateway
+ * (devices/net/user-net.ts) and its NAT to the host's sockets with `hostfwd=tcp:…` rules
+ * (netdev/user-nat.ts); the socket backend is QEMU's stream and multicast framing
  * (netdev/socket-netdev.ts). Other options and backends are refused by name, so that nothing
  * silently behaves otherwise than asked.
  */
-import { type NicConfig, parseMac, type SocketNetdevSpec } from '../devices/virtio/net.js';
+import { type HostFwd, type NicConfig, parseMac, type SocketNetdevSpec } from '../devices/virtio/net.js';
 
 export interface CliNet {
-  netdevs: { id: string; type: 'user' | 'socket'; socket?: SocketNetdevSpec }[];
+  netdevs: { id: string; type: 'user' | 'socket'; socket?: SocketNetdevSpec; hostfwd?: HostFwd[] }[];
   /** `-device virtio-net-pci,netdev=ID` and `-nic`, in command-line order. */
-  nics: { netdev?: string; mac?: string; from: string }[];
+  nics: { netdev?: string; mac?: string; from: string; hostfwd?: HostFwd[] }[];
   rngs: number;
   /** `-device virtio-serial-pci` and `-device virtconsole` seen. */
   serialBus?: boolean;
@@ -49,27 +50,40 @@ const OTHER_BACKENDS = [
 
 function checkUserProps(props: Map<string, string>, what: string, allowed: string[]): void {
   for (const key of props.keys()) {
-    if (allowed.includes(key)) continue;
+    if (allowed.includes(key) || key === 'hostfwd') continue;
     if (
-      [
-        'hostfwd',
-        'guestfwd',
-        'smb',
-        'tftp',
-        'bootfile',
-        'net',
-        'host',
-        'dns',
-        'dhcpstart',
-        'restrict',
-        'ipv6',
-      ].includes(key)
+      ['guestfwd', 'smb', 'tftp', 'bootfile', 'net', 'host', 'dns', 'dhcpstart', 'restrict', 'ipv6'].includes(
+        key,
+      )
     )
       usage(
-        `${what}: ${key}= is not supported: qemu-lite's user network has QEMU's default addresses and answers ARP, DHCP and ping for its gateway only (no NAT to host sockets yet)`,
+        `${what}: ${key}= is not supported: qemu-lite's user network has QEMU's default addresses (DHCP, ping, TCP/UDP NAT, DNS forwarding and hostfwd=tcp:…)`,
       );
     usage(`${what}: Property '${key}' not found`);
   }
+}
+
+/**
+ * Every `hostfwd=[tcp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT` of the flag's text (QEMU takes
+ * the property more than once, so the raw text is read, not the last value).
+ */
+function hostFwds(raw: string, what: string): HostFwd[] | undefined {
+  const rules: HostFwd[] = [];
+  const addr = /^(|\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$/;
+  for (const part of raw.split(',')) {
+    if (!part.startsWith('hostfwd=')) continue;
+    const rule = part.slice('hostfwd='.length);
+    const m = /^(?:(tcp|udp)?:)?([^:]*):(\d+)-([^:]*):(\d+)$/.exec(rule);
+    if (!m) usage(`${what}: hostfwd=${rule}: expected [tcp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT`);
+    if (m[1] === 'udp') usage(`${what}: hostfwd=${rule}: only tcp forwarding is supported`);
+    const [hostAddr, hostPort, guestAddr, guestPort] = [m[2], Number(m[3]), m[4], Number(m[5])];
+    if (!addr.test(hostAddr) || !addr.test(guestAddr))
+      usage(`${what}: hostfwd=${rule}: addresses must be IPv4 (a.b.c.d) or empty`);
+    if (hostPort > 65535 || guestPort < 1 || guestPort > 65535)
+      usage(`${what}: hostfwd=${rule}: a port is out of range`);
+    rules.push({ protocol: 'tcp', hostAddr, hostPort, guestAddr: guestAddr || undefined, guestPort });
+  }
+  return rules.length > 0 ? rules : undefined;
 }
 
 function checkBackend(type: string, what: string): void {
@@ -120,7 +134,12 @@ function checkMac(mac: string | undefined, what: string): void {
 }
 
 /** `-netdev user,id=ID` or `-netdev socket,id=ID,…`. */
-export function netdevArg(first: string, props: Map<string, string>, holder: { net?: CliNet }): void {
+export function netdevArg(
+  first: string,
+  props: Map<string, string>,
+  holder: { net?: CliNet },
+  raw = '',
+): void {
   const net = state(holder);
   checkBackend(first, '-netdev');
   const socket = first === 'socket' ? socketSpec(props) : undefined;
@@ -129,11 +148,13 @@ export function netdevArg(first: string, props: Map<string, string>, holder: { n
   if (!id) usage(`-netdev ${first}: Parameter 'id' is missing`);
   if (net.netdevs.some((n) => n.id === id))
     usage(`-netdev ${first},id=${id}: Duplicate ID '${id}' for netdev`);
-  net.netdevs.push(socket ? { id, type: 'socket', socket } : { id, type: 'user' });
+  net.netdevs.push(
+    socket ? { id, type: 'socket', socket } : { id, type: 'user', hostfwd: hostFwds(raw, '-netdev user') },
+  );
 }
 
 /** `-nic user[,model=virtio-net-pci][,mac=M]` or `-nic none`: a netdev and its NIC at once. */
-export function nicArg(first: string, props: Map<string, string>, holder: { net?: CliNet }): void {
+export function nicArg(first: string, props: Map<string, string>, holder: { net?: CliNet }, raw = ''): void {
   const net = state(holder);
   if (first === 'none') {
     if (props.size > 0) usage('-nic none takes no options');
@@ -145,7 +166,7 @@ export function nicArg(first: string, props: Map<string, string>, holder: { net?
   if (model !== 'virtio-net-pci' && model !== 'virtio')
     usage(`-nic model=${model}: only virtio-net-pci exists here (there is no e1000)`);
   checkMac(props.get('mac'), '-nic');
-  net.nics.push({ mac: props.get('mac'), from: '-nic' });
+  net.nics.push({ mac: props.get('mac'), from: '-nic', hostfwd: hostFwds(raw, '-nic user') });
 }
 
 /** `-device virtio-net-pci,netdev=ID[,mac=M]`. */
@@ -200,7 +221,7 @@ export function resolveNet(net: CliNet | undefined): {
   const nics: NicConfig[] = [];
   for (const nic of net.nics) {
     if (nic.netdev === undefined) {
-      nics.push({ netdev: 'user', mac: nic.mac });
+      nics.push({ netdev: 'user', mac: nic.mac, hostfwd: nic.hostfwd });
       continue;
     }
     const dev = net.netdevs.find((n) => n.id === nic.netdev);
@@ -208,7 +229,9 @@ export function resolveNet(net: CliNet | undefined): {
     if (used.has(nic.netdev)) usage(`${nic.from},netdev=${nic.netdev}: the netdev is already in use`);
     used.add(nic.netdev);
     nics.push(
-      dev.socket ? { netdev: 'socket', mac: nic.mac, socket: dev.socket } : { netdev: 'user', mac: nic.mac },
+      dev.socket
+        ? { netdev: 'socket', mac: nic.mac, socket: dev.socket }
+        : { netdev: 'user', mac: nic.mac, hostfwd: dev.hostfwd },
     );
   }
   // QEMU warns about a netdev no NIC uses; here it would be a network nobody is on: refuse it.

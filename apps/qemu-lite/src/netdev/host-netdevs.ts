@@ -2,12 +2,18 @@
  * The main thread's side of the machine's NICs: it opens each `-netdev socket` before the guest
  * starts (a refused `connect=` or a taken `listen=` port is a start-up error), gives the NIC a
  * shared frame ring (devices/net/frame-ring.ts) for what arrives, wakes and kicks the vCPU when
- * a frame is there, and sends what the worker posts (`net-tx`). `-netdev user` needs none of
- * this: its gateway answers inside the vCPU thread.
+ * a frame is there, and sends what the worker posts (`net-tx`). For `-netdev user` the same
+ * ring and messages carry the NAT's traffic (user-nat.ts: TCP and UDP to the host's sockets,
+ * `hostfwd=` listeners opened here before the guest starts); ARP, DHCP and ping are answered
+ * inside the vCPU thread by the gateway.
  */
 import { createFrameRing, frameRingWrite, openFrameRing } from '../devices/net/frame-ring.js';
-import type { NicConfig } from '../devices/virtio/net.js';
+import { defaultMac, type NicConfig, parseMac } from '../devices/virtio/net.js';
 import { SocketNetdev } from './socket-netdev.js';
+import { UserNat } from './user-nat.js';
+
+/** What a NIC's frames go to in the main thread. */
+type HostNetdev = SocketNetdev | UserNat;
 
 export class HostNetdevs {
   private wake: () => void = () => {};
@@ -15,38 +21,42 @@ export class HostNetdevs {
   private constructor(
     /** The NICs as the machine gets them (socket ones with their rings). */
     readonly nics: NicConfig[] | undefined,
-    private readonly sockets: (SocketNetdev | undefined)[],
+    private readonly sockets: (HostNetdev | undefined)[],
   ) {}
 
   static async open(nics: readonly NicConfig[] | undefined): Promise<HostNetdevs> {
     if (!nics) return new HostNetdevs(undefined, []);
-    const sockets: (SocketNetdev | undefined)[] = [];
+    const sockets: (HostNetdev | undefined)[] = [];
     const out: NicConfig[] = [];
+    const hub = new HostNetdevs(out, sockets);
     try {
-      for (const nic of nics) {
-        if (nic.netdev !== 'socket' || !nic.socket) {
+      for (const [n, nic] of nics.entries()) {
+        const rxRing = createFrameRing();
+        const ring = openFrameRing(rxRing);
+        const deliver = (frame: Uint8Array) => {
+          frameRingWrite(ring, frame);
+          hub.wake();
+        };
+        if (nic.netdev === 'user') {
+          const guestMac = (nic.mac !== undefined ? parseMac(nic.mac) : undefined) ?? defaultMac(n);
+          sockets.push(await UserNat.open({ guestMac, hostfwd: nic.hostfwd }, deliver));
+          out.push({ ...nic, rxRing });
+          continue;
+        }
+        if (!nic.socket) {
           sockets.push(undefined);
           out.push({ ...nic });
           continue;
         }
         const socket = await SocketNetdev.open(nic.socket);
+        socket.setReceiver(deliver);
         sockets.push(socket);
-        const rxRing = createFrameRing();
         out.push({ ...nic, rxRing });
       }
     } catch (error) {
       for (const s of sockets) s?.close();
       throw error;
     }
-    const hub = new HostNetdevs(out, sockets);
-    sockets.forEach((socket, n) => {
-      if (!socket) return;
-      const ring = openFrameRing(out[n].rxRing!);
-      socket.setReceiver((frame) => {
-        frameRingWrite(ring, frame);
-        hub.wake();
-      });
-    });
     return hub;
   }
 
@@ -57,12 +67,21 @@ export class HostNetdevs {
 
   /** The port `listen=` got, by NIC (tests listen on port 0). */
   listenPort(nic: number): number | undefined {
-    return this.sockets[nic]?.listenPort;
+    const s = this.sockets[nic];
+    return s instanceof SocketNetdev ? s.listenPort : undefined;
+  }
+
+  /** The host ports a user NIC's `hostfwd=` rules got, in order (tests give port 0). */
+  hostfwdPorts(nic: number): number[] {
+    const s = this.sockets[nic];
+    return s instanceof UserNat ? s.hostfwdPorts : [];
   }
 
   /** A frame the guest sent on NIC `nic` (a `net-tx` message from the worker). */
   send(nic: number, frame: Uint8Array): void {
-    this.sockets[nic]?.send(frame);
+    const s = this.sockets[nic];
+    if (s instanceof UserNat) s.input(frame);
+    else s?.send(frame);
   }
 
   close(): void {

@@ -52,6 +52,28 @@ describe('-netdev user, -nic, -device virtio-net-pci / virtio-rng-pci', () => {
     expect(parse('-nic', 'none').nics).toBeUndefined();
   });
 
+  it('takes hostfwd=[tcp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT, repeated, on -netdev user and -nic user', () => {
+    expect(
+      parse(
+        '-netdev',
+        'user,id=n0,hostfwd=tcp::2222-:22,hostfwd=127.0.0.1:8080-10.0.2.15:80',
+        '-device',
+        'virtio-net-pci,netdev=n0',
+      ).nics,
+    ).toEqual([
+      {
+        netdev: 'user',
+        hostfwd: [
+          { protocol: 'tcp', hostAddr: '', hostPort: 2222, guestPort: 22 },
+          { protocol: 'tcp', hostAddr: '127.0.0.1', hostPort: 8080, guestAddr: '10.0.2.15', guestPort: 80 },
+        ],
+      },
+    ]);
+    expect(parse('-nic', 'user,hostfwd=tcp::5555-:23').nics?.[0]?.hostfwd).toEqual([
+      { protocol: 'tcp', hostAddr: '', hostPort: 5555, guestPort: 23 },
+    ]);
+  });
+
   it('counts -device virtio-rng-pci (and virtio-rng)', () => {
     expect(parse('-device', 'virtio-rng-pci', '-device', 'virtio-rng').virtioRng).toBe(2);
     expect(parse().virtioRng).toBeUndefined();
@@ -81,7 +103,12 @@ describe('-netdev user, -nic, -device virtio-net-pci / virtio-rng-pci', () => {
     [['-netdev', 'socket,id=n0,listen=:70000'], 'out of range'],
     [['-netdev', 'socket,id=n0,fd=3'], 'fd= is not supported'],
     [['-nic', 'socket,listen=:1'], '-nic: the socket backend is not supported'],
-    [['-netdev', 'user,id=n0,hostfwd=tcp::2222-:22'], 'hostfwd= is not supported'],
+    [['-netdev', 'user,id=n0,guestfwd=tcp:10.0.2.100:80-cmd:x'], 'guestfwd= is not supported'],
+    [['-nic', 'user,hostfwd=udp::5353-:53'], 'only tcp forwarding is supported'],
+    [['-nic', 'user,hostfwd=tcp::2222'], 'expected [tcp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT'],
+    [['-nic', 'user,hostfwd=tcp:localhost:2222-:22'], 'addresses must be IPv4'],
+    [['-nic', 'user,hostfwd=tcp::2222-:0'], 'a port is out of range'],
+    [['-nic', 'user,hostfwd=tcp::70000-:22'], 'a port is out of range'],
     [['-netdev', 'user'], "Parameter 'id' is missing"],
     [['-netdev', 'user,id=a', '-netdev', 'user,id=a'], "Duplicate ID 'a' for netdev"],
     [['-device', 'virtio-net-pci,netdev=nope'], "Property 'netdev' can't find value 'nope'"],

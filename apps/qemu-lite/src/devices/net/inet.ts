@@ -1,7 +1,7 @@
 /**
  * Ethernet, ARP, IPv4, ICMP and UDP framing for the user-mode network (user-net.ts): the header
- * layouts of RFC 894 (Ethernet II), RFC 826 (ARP), RFC 791 (IPv4), RFC 792 (ICMP) and RFC 768
- * (UDP), and the Internet checksum of RFC 1071. Frames are plain byte arrays; every read of a
+ * layouts of RFC 894 (Ethernet II), RFC 826 (ARP), RFC 791 (IPv4), RFC 792 (ICMP), RFC 768
+ * (UDP) and RFC 9293 (TCP), and the Internet checksum of RFC 1071. Frames are plain byte arrays; every read of a
  * guest frame is bounds-checked by the caller (a short frame is dropped, never a throw).
  */
 
@@ -9,6 +9,7 @@ export const ETH_HLEN = 14;
 export const ETH_P_IP = 0x0800;
 export const ETH_P_ARP = 0x0806;
 export const IPPROTO_ICMP = 1;
+export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
 export const BROADCAST_MAC = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
 
@@ -111,4 +112,51 @@ export function udpDatagram(
   // A computed 0 is sent as 0xffff: 0 means "no checksum" (RFC 768).
   put16(u, 6, sum === 0 ? 0xffff : sum);
   return u;
+}
+
+/** The ones'-complement sum of the TCP/UDP pseudo-header (RFC 768, RFC 9293 §3.1), for `checksum`'s seed. */
+export function pseudoHeaderSum(src: number, dst: number, protocol: number, length: number): number {
+  return (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + protocol + length;
+}
+
+/** TCP header flags (RFC 9293 §3.1). */
+export const TCP_FIN = 0x01;
+export const TCP_SYN = 0x02;
+export const TCP_RST = 0x04;
+export const TCP_PSH = 0x08;
+export const TCP_ACK = 0x10;
+
+/**
+ * A TCP segment (header + data) with its checksum over the pseudo-header; `mss` adds the MSS
+ * option (kind 2, RFC 9293 §3.2), which only a SYN carries.
+ */
+export function tcpSegment(
+  src: number,
+  dst: number,
+  srcPort: number,
+  dstPort: number,
+  seq: number,
+  ack: number,
+  flags: number,
+  window: number,
+  data: Uint8Array = new Uint8Array(0),
+  mss?: number,
+): Uint8Array {
+  const hlen = mss === undefined ? 20 : 24;
+  const t = new Uint8Array(hlen + data.length);
+  put16(t, 0, srcPort);
+  put16(t, 2, dstPort);
+  put32(t, 4, seq >>> 0);
+  put32(t, 8, ack >>> 0);
+  t[12] = (hlen / 4) << 4;
+  t[13] = flags;
+  put16(t, 14, window);
+  if (mss !== undefined) {
+    t[20] = 2;
+    t[21] = 4;
+    put16(t, 22, mss);
+  }
+  t.set(data, hlen);
+  put16(t, 16, checksum(t, 0, t.length, pseudoHeaderSum(src, dst, IPPROTO_TCP, t.length)));
+  return t;
 }

@@ -10,9 +10,11 @@
  *   server, lease time (24 h), server identifier;
  * - ICMP echo (RFC 792) to the gateway and the DNS server, answered at once.
  *
- * Everything else the guest sends (TCP, UDP other than DHCP, traffic for other hosts) is counted
- * and dropped: there is no NAT to the host's sockets and no `hostfwd` yet. The gateway answers
- * synchronously: `input(frame)` returns the frames the guest gets back.
+ * The guest's TCP and UDP (but DHCP) go to `forward`, the NAT to the host's sockets
+ * (netdev/user-nat.ts, in the main thread, which answers through the NIC's receive ring); with
+ * no `forward` (a machine without host sockets, such as the browser's) they are counted and
+ * dropped, as is everything else. The gateway answers synchronously: `input(frame)` returns
+ * the frames the guest gets back.
  */
 import {
   BROADCAST_MAC,
@@ -24,6 +26,7 @@ import {
   get16,
   get32,
   IPPROTO_ICMP,
+  IPPROTO_TCP,
   IPPROTO_UDP,
   ipv4,
   ipv4Frame,
@@ -59,6 +62,8 @@ export interface UserNetCounters {
   arp: number;
   dhcp: number;
   icmpEcho: number;
+  /** TCP and UDP frames passed to the NAT. */
+  forwarded: number;
   dropped: number;
 }
 
@@ -70,8 +75,11 @@ export function specialMac(addr: number): Uint8Array {
 }
 
 export class UserNet {
-  readonly counters: UserNetCounters = { arp: 0, dhcp: 0, icmpEcho: 0, dropped: 0 };
+  readonly counters: UserNetCounters = { arp: 0, dhcp: 0, icmpEcho: 0, forwarded: 0, dropped: 0 };
   private ipId = 0;
+
+  /** `forward`: where TCP and UDP go (the NAT); without it they are dropped. */
+  constructor(private readonly forward?: (frame: Uint8Array) => void) {}
 
   /** The frames the gateway sends back for one frame from the guest (often none). */
   input(frame: Uint8Array): Uint8Array[] {
@@ -133,6 +141,11 @@ export class UserNet {
     if (protocol === IPPROTO_ICMP && this.ours(dst)) return this.icmp(guestMac, src, dst, payload);
     if (protocol === IPPROTO_UDP && payload.length >= 8 && get16(payload, 2) === BOOTP_SERVER)
       return this.dhcp(payload.subarray(8, get16(payload, 4)));
+    if ((protocol === IPPROTO_TCP || protocol === IPPROTO_UDP) && this.forward) {
+      this.counters.forwarded++;
+      this.forward(f);
+      return [];
+    }
     return this.drop();
   }
 

@@ -31,7 +31,7 @@ import { PCI_CONFIG_ADDRESS, PCI_CONFIG_DATA, PciBus } from './pci-bus.js';
 export interface PciExtras {
   nics?: readonly NicConfig[];
   virtioRng?: number;
-  /** Where a socket netdev's frames from the guest go (the worker posts them to the main thread). */
+  /** Where frames for a netdev in the main thread go (socket, user's NAT): the worker posts them there. */
   netOut?: (nic: number, frame: Uint8Array) => void;
   /** `-device virtconsole`: a virtio console whose bytes go to `consoleOut` (the serial port's sink). */
   virtioConsole?: boolean;
@@ -62,6 +62,14 @@ export function buildPcPci(
       const ring = ringBackend(openFrameRing(nic.rxRing), (frame) => extras.netOut?.(n, frame));
       pci.pollers.push(ring.poll);
       backend = ring;
+    } else if (nic.rxRing) {
+      // -netdev user with the NAT in the main thread: TCP and UDP go there as socket frames do.
+      const user = userNetBackend(
+        new UserNet((frame) => extras.netOut?.(n, frame)),
+        openFrameRing(nic.rxRing),
+      );
+      pci.pollers.push(user.poll);
+      backend = user;
     } else backend = userNetBackend(new UserNet());
     const device = new VirtioNet(mac, backend);
     pci.plug(pci.freeSlot(), new VirtioPciDevice(`virtio-net${n}`, device, mem));

@@ -37,6 +37,20 @@ export type SocketNetdevSpec =
   | { mode: 'mcast'; host: string; port: number; localaddr?: string };
 
 /**
+ * `-netdev user,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT` (netdev/user-nat.ts):
+ * connections to the host's port become connections from 10.0.2.2 to the guest's.
+ */
+export interface HostFwd {
+  protocol: 'tcp';
+  /** The host address to listen on; '' is every address (QEMU's default, INADDR_ANY). */
+  hostAddr: string;
+  hostPort: number;
+  /** The guest's address; default 10.0.2.15, the one DHCP gives. */
+  guestAddr?: string;
+  guestPort: number;
+}
+
+/**
  * A NIC as `runGuest` and the machine take it: its backend (`'user'`, `-netdev user`; `'socket'`,
  * `-netdev socket` with `socket` saying how) and MAC (`'52:54:00:12:34:56'`; default: QEMU's,
  * the n-th NIC's last byte 0x56 + n).
@@ -45,7 +59,12 @@ export interface NicConfig {
   netdev: 'user' | 'socket';
   mac?: string;
   socket?: SocketNetdevSpec;
-  /** For a socket netdev, set by runGuest: the shared ring (frame-ring.ts) its frames arrive in. */
+  /** A user netdev's `hostfwd=` rules. */
+  hostfwd?: HostFwd[];
+  /**
+   * Set by runGuest: the shared ring (frame-ring.ts) frames from the main thread arrive in (a
+   * socket netdev's, a user netdev's NAT's).
+   */
   rxRing?: SharedArrayBuffer;
 }
 
@@ -170,8 +189,14 @@ export class VirtioNet implements VirtioDeviceOps {
   }
 }
 
-/** `-netdev user`'s gateway (user-net.ts) as a NIC's backend: its answers come back at once. */
-export function userNetBackend(net: { input(frame: Uint8Array): Uint8Array[] }): NetBackend {
+/**
+ * `-netdev user`'s gateway (user-net.ts) as a NIC's backend: its answers come back at once; with
+ * a `ring`, what the NAT in the main thread sends the guest waits there until `poll()`.
+ */
+export function userNetBackend(
+  net: { input(frame: Uint8Array): Uint8Array[] },
+  ring?: FrameRing,
+): NetBackend & { poll(): void } {
   let deliver: (frame: Uint8Array) => void = () => {};
   return {
     connect(d) {
@@ -179,6 +204,10 @@ export function userNetBackend(net: { input(frame: Uint8Array): Uint8Array[] }):
     },
     send(frame) {
       for (const reply of net.input(frame)) deliver(reply);
+    },
+    poll() {
+      if (!ring) return;
+      for (let f = frameRingRead(ring); f !== undefined; f = frameRingRead(ring)) deliver(f);
     },
   };
 }

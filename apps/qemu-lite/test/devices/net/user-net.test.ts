@@ -175,4 +175,18 @@ describe("-netdev user's gateway", () => {
       expect(net.input(f)).toEqual([]);
     expect(net.counters.dropped).toBe(7);
   });
+
+  it('passes TCP and UDP (but DHCP) to its forward hook, the NAT, and answers them with nothing itself', () => {
+    const forwarded: Uint8Array[] = [];
+    const net = new UserNet((f) => forwarded.push(f));
+    const tcp = eth(BCAST, 0x0800, ipv4(ip(10, 0, 2, 15), ip(10, 0, 2, 2), 6, new Array(20).fill(0)));
+    const udp = eth(BCAST, 0x0800, ipv4(ip(10, 0, 2, 15), ip(10, 0, 2, 3), 17, [0, 1, 0, 53, 0, 8, 0, 0]));
+    expect(net.input(tcp)).toEqual([]);
+    expect(net.input(udp)).toEqual([]);
+    expect(forwarded).toEqual([tcp, udp]);
+    // DHCP stays the gateway's, and ICMP to another host is nobody's.
+    expect(net.input(dhcp(1))).toHaveLength(1);
+    expect(net.input(echoRequest(ip(8, 8, 8, 8), [1]))).toEqual([]);
+    expect(net.counters).toMatchObject({ forwarded: 2, dhcp: 1, dropped: 1 });
+  });
 });
