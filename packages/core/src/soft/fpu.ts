@@ -7,8 +7,25 @@
 import type { CpuState } from '@kvm/x86emu';
 import type { KvmFpu } from '../api/structs.js';
 
-/** The FPU part of the guest state (what FNINIT/reset leaves: FCW 37Fh, all empty, MXCSR 1F80h). */
+/**
+ * Which vCPU's FPU registers each processor holds. KVM keeps the guest FPU loaded from
+ * `vcpu_load` to `vcpu_put` (`kvm_load_guest_fpu`), not swapped around every exit; the software
+ * engine does the same per processor state: an entry of the vCPU whose registers are already in
+ * the processor copies nothing, and another vCPU's entry first takes the holder's out.
+ */
+const holders = new WeakMap<CpuState, GuestFpu>();
+
+/**
+ * The FPU part of the guest state (what FNINIT/reset leaves: FCW 37Fh, all empty, MXCSR 1F80h).
+ *
+ * Between entries the registers may live in the processor that last ran the vCPU (see
+ * `holders`), so the fields are only current after {@link sync}; whoever writes them calls
+ * {@link release} first, so that the next entry loads the new values. `toKvm`, `fromKvm` and
+ * core's XSAVE/XCR helpers do.
+ */
 export class GuestFpu {
+  /** The processor state holding this vCPU's registers since its last entry (null: the fields). */
+  private heldBy: CpuState | null = null;
   control = 0x37f;
   status = 0;
   /** Full tag word, 2 bits per physical register (11b = empty). */
@@ -28,8 +45,38 @@ export class GuestFpu {
   /** XCR0 at reset: x87 only (SDM Vol. 1 13.3). */
   readonly xcr0 = new Uint32Array([1, 0]);
 
-  /** Into the processor before entering the guest. */
+  /**
+   * Into the processor before entering the guest, unless it still holds them from this vCPU's
+   * last entry (nothing else writes a processor's FPU registers between entries). Another vCPU's
+   * registers there are saved into that vCPU first.
+   */
   loadInto(s: CpuState): void {
+    const holder = holders.get(s);
+    if (holder === this && this.heldBy === s) return;
+    if (holder !== undefined && holder !== this && holder.heldBy === s) {
+      holder.saveFrom(s);
+      holder.heldBy = null;
+    }
+    // This vCPU's registers still in another processor (it moved): they are the current ones.
+    this.sync();
+    this.push(s);
+    this.heldBy = s;
+    holders.set(s, this);
+  }
+
+  /** The fields are current: the registers are read back from the processor holding them. */
+  sync(): void {
+    const s = this.heldBy;
+    if (s !== null && holders.get(s) === this) this.saveFrom(s);
+  }
+
+  /** Before writing the fields: they are made current and the next entry loads them. */
+  release(): void {
+    this.sync();
+    this.heldBy = null;
+  }
+
+  private push(s: CpuState): void {
     s.fpuControl[0] = this.control;
     s.fpuStatus[0] = this.status;
     s.fpuTag[0] = this.tag;
@@ -43,7 +90,7 @@ export class GuestFpu {
     s.xcr0.set(this.xcr0);
   }
 
-  /** Out of the processor after a VM exit. */
+  /** Out of processor state `s` (eager: {@link sync} is the lazy form). */
   saveFrom(s: CpuState): void {
     this.control = s.fpuControl[0];
     this.status = s.fpuStatus[0];
@@ -64,6 +111,7 @@ export class GuestFpu {
    * FOP, and FIP/FDP as the 64-bit FXSAVE format has them (`fx_save`'s `rip`/`rdp`).
    */
   toKvm(): KvmFpu {
+    this.sync();
     const fpr = new Uint8Array(128);
     const top = (this.status >>> 11) & 7;
     for (let i = 0; i < 8; i++) {
@@ -87,6 +135,7 @@ export class GuestFpu {
 
   /** KVM_SET_FPU (a non-empty register's tag becomes "valid", as FXRSTOR's reconstruction approximates). */
   fromKvm(f: KvmFpu): void {
+    this.release();
     const top = (f.fsw >>> 11) & 7;
     for (let i = 0; i < 8; i++) this.regs.set(f.fpr.subarray(16 * i, 16 * i + 10), 10 * ((top + i) & 7));
     this.control = f.fcw;

@@ -106,6 +106,7 @@ export function getXcrs(fpu: GuestFpu, buf: Uint8Array): void {
   const v = view(buf);
   v.setUint32(0, 1, true);
   v.setUint32(8, XCR_XFEATURE_ENABLED_MASK, true);
+  fpu.sync();
   v.setUint32(16, fpu.xcr0[0], true);
   v.setUint32(20, fpu.xcr0[1], true);
 }
@@ -147,6 +148,7 @@ export function kvmEmulateXsetbv(vcpu: SoftVcpu, length: number): ExitResult {
     injectGp(vcpu);
     return ExitResult.Reenter;
   }
+  vcpu.fpu.release();
   vcpu.fpu.xcr0[0] = r[0];
   vcpu.fpu.xcr0[1] = r[2];
   skipEmulatedInstruction(vcpu, length);
@@ -167,6 +169,7 @@ export function setXcrs(fpu: GuestFpu, buf: Uint8Array, guestSupported: number, 
     const hi = v.getUint32(o + 12, true);
     const why = invalidXcr0(lo, hi, guestSupported);
     if (why !== null) throw new KvmError(name, Errno.EINVAL, why);
+    fpu.release();
     fpu.xcr0[0] = lo;
     fpu.xcr0[1] = hi;
     return;

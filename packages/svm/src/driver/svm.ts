@@ -676,7 +676,7 @@ export class SvmDriver implements ArchOps {
       regsHigh[i] = s.gprHigh[i];
     }
     svm.tscAux = s.tscAux[0];
-    vcpu.fpu.saveFrom(s);
+    // The FPU registers stay in the processor (GuestFpu.loadInto: KVM keeps the guest FPU loaded).
     // While the debugger owns DR0–DR3 they are its own; the guest's stay in vcpu.debugRegs.
     if (!vcpu.debugRegs.debuggerOwns) vcpu.debugRegs.saveFrom(s);
     if (this.ferrRaised) {

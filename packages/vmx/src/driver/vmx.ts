@@ -793,7 +793,7 @@ export class VmxDriver implements ArchOps {
     vmx.kernelGsBase[1] = s.kernelGsBase[1];
     vmx.sfmask = s.sfmask[0];
     vmx.tscAux = s.tscAux[0];
-    vcpu.fpu.saveFrom(s);
+    // The FPU registers stay in the processor (GuestFpu.loadInto: KVM keeps the guest FPU loaded).
     // While the debugger owns DR0–DR3 they are its own; the guest's stay in vcpu.debugRegs.
     if (!vcpu.debugRegs.debuggerOwns) vcpu.debugRegs.saveFrom(s);
     if (this.ferrRaised) {
