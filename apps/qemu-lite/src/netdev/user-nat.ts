@@ -136,6 +136,8 @@ export class UserNat {
 
   /** The host's address for a guest destination, or undefined for nobody (libslirp's rules). */
   private hostAddress(dst: number, port: number): { host: string; port: number } | undefined {
+    // Port 0 is nobody's (and Node's dgram send throws on it).
+    if (port === 0) return undefined;
     if (dst === USER_NET.gateway) return { host: '127.0.0.1', port };
     if (dst === USER_NET.dns) return port === 53 ? this.dnsServer : undefined;
     if ((dst & USER_NET.netmask) === USER_NET.network) return undefined;
@@ -242,7 +244,7 @@ export class UserNat {
       flow.timer.unref?.();
       this.udp.set(key, flow);
     } else flow.timer.refresh();
-    flow.socket.send(data, to.port, to.host);
+    flow.socket.send(data, to.port, to.host, () => {});
     return true;
   }
 

@@ -300,6 +300,10 @@ describe('-netdev user NAT: UDP and DNS', () => {
     // 10.0.2.3 is only a DNS server: other ports are nobody's.
     nat.input(udp(DNS, 33333, 54, [1]));
     expect(nat.counters.dropped).toBe(1);
+    // Port 0 is nobody's either (Node's dgram would throw on it).
+    nat.input(udp([10, 0, 2, 2], 33333, 0, [1]));
+    nat.input(udp([192, 0, 2, 1], 33333, 0, [1]));
+    expect(nat.counters.dropped).toBe(3);
   });
 });
 
