@@ -61,57 +61,74 @@ export function checkHostState64(cpu: VmxSilicon): string | 0 {
 }
 
 /** The guest segment base fields whose bits 63:32 must be 0 (usable ES, SS, DS; CS always). */
-const LOW_BASES: readonly (readonly [number, number])[] = [
-  [VMCS.GUEST_CS_BASE, VMCS.GUEST_CS_AR_BYTES],
-  [VMCS.GUEST_SS_BASE, VMCS.GUEST_SS_AR_BYTES],
-  [VMCS.GUEST_DS_BASE, VMCS.GUEST_DS_AR_BYTES],
-  [VMCS.GUEST_ES_BASE, VMCS.GUEST_ES_AR_BYTES],
+/** As (base, access rights) encoding pairs, flat: iterated without destructuring on every entry. */
+const LOW_BASES: readonly number[] = [
+  VMCS.GUEST_CS_BASE,
+  VMCS.GUEST_CS_AR_BYTES,
+  VMCS.GUEST_SS_BASE,
+  VMCS.GUEST_SS_AR_BYTES,
+  VMCS.GUEST_DS_BASE,
+  VMCS.GUEST_DS_AR_BYTES,
+  VMCS.GUEST_ES_BASE,
+  VMCS.GUEST_ES_AR_BYTES,
 ];
 
 /** 26.3.1: guest state on a processor with Intel 64 (exit reason 33 when broken). */
 export function checkGuestState64(cpu: VmxSilicon): string | 0 {
-  const f = (e: number): number => cpu.field(e);
-  const hi = (e: number): number => cpu.fieldHigh(e);
-  const ia32e = (f(VMCS.VM_ENTRY_CONTROLS) & VmEntryCtl.IA32E_MODE) !== 0;
-  const cr0 = f(VMCS.GUEST_CR0);
+  const ia32e = (cpu.field(VMCS.VM_ENTRY_CONTROLS) & VmEntryCtl.IA32E_MODE) !== 0;
+  const cr0 = cpu.field(VMCS.GUEST_CR0);
   // 26.3.1.1: control registers, debug registers and MSRs.
-  if (ia32e && (!(cr0 & X86_CR0_PG) || !(f(VMCS.GUEST_CR4) & X86_CR4_PAE)))
+  if (ia32e && (!(cr0 & X86_CR0_PG) || !(cpu.field(VMCS.GUEST_CR4) & X86_CR4_PAE)))
     return 'IA-32e mode guest needs CR0.PG and CR4.PAE';
-  if (hi(VMCS.GUEST_CR0) || hi(VMCS.GUEST_CR4)) return 'guest CR0/CR4 bits 63:32 not 0';
-  if (hi(VMCS.GUEST_CR3) >>> (MAXPHYADDR - 32) !== 0) return 'guest CR3 beyond MAXPHYADDR';
-  if (hi(VMCS.GUEST_DR7)) return 'guest DR7 bits 63:32 not 0';
-  if (!isCanonical(hi(VMCS.GUEST_SYSENTER_ESP)) || !isCanonical(hi(VMCS.GUEST_SYSENTER_EIP)))
+  if (cpu.fieldHigh(VMCS.GUEST_CR0) || cpu.fieldHigh(VMCS.GUEST_CR4)) return 'guest CR0/CR4 bits 63:32 not 0';
+  if (cpu.fieldHigh(VMCS.GUEST_CR3) >>> (MAXPHYADDR - 32) !== 0) return 'guest CR3 beyond MAXPHYADDR';
+  if (cpu.fieldHigh(VMCS.GUEST_DR7)) return 'guest DR7 bits 63:32 not 0';
+  if (
+    !isCanonical(cpu.fieldHigh(VMCS.GUEST_SYSENTER_ESP)) ||
+    !isCanonical(cpu.fieldHigh(VMCS.GUEST_SYSENTER_EIP))
+  )
     return 'guest IA32_SYSENTER_ESP/EIP not canonical';
-  const entry = f(VMCS.VM_ENTRY_CONTROLS);
+  const entry = cpu.field(VMCS.VM_ENTRY_CONTROLS);
   if (entry & VmEntryCtl.LOAD_IA32_EFER) {
-    const efer = f(VMCS.GUEST_IA32_EFER);
-    if (efer & ~EFER_VALID || hi(VMCS.GUEST_IA32_EFER)) return 'guest IA32_EFER reserved bits';
+    const efer = cpu.field(VMCS.GUEST_IA32_EFER);
+    if (efer & ~EFER_VALID || cpu.fieldHigh(VMCS.GUEST_IA32_EFER)) return 'guest IA32_EFER reserved bits';
     if (((efer & EFER_LMA) !== 0) !== ia32e) return 'guest IA32_EFER.LMA ≠ IA-32e mode guest';
     if (cr0 & X86_CR0_PG && ((efer & EFER_LMA) !== 0) !== ((efer & EFER_LME) !== 0))
       return 'guest IA32_EFER.LME ≠ LMA with CR0.PG';
   }
   // 26.3.1.2: segment registers.
-  const csAr = f(VMCS.GUEST_CS_AR_BYTES);
+  const csAr = cpu.field(VMCS.GUEST_CS_AR_BYTES);
   const csL = ia32e && (csAr & AR_L) !== 0;
   if (csL && csAr & AR_DB) return 'CS.L and CS.D both set in an IA-32e mode guest';
-  if (ia32e && (f(VMCS.GUEST_TR_AR_BYTES) & 0xf) !== 11)
+  if (ia32e && (cpu.field(VMCS.GUEST_TR_AR_BYTES) & 0xf) !== 11)
     return 'TR not a 64-bit busy TSS in an IA-32e mode guest';
-  for (const e of [VMCS.GUEST_FS_BASE, VMCS.GUEST_GS_BASE, VMCS.GUEST_TR_BASE]) {
-    if (!isCanonical(hi(e))) return 'guest FS/GS/TR base not canonical';
-  }
-  if (!(f(VMCS.GUEST_LDTR_AR_BYTES) & AR_UNUSABLE) && !isCanonical(hi(VMCS.GUEST_LDTR_BASE)))
+  // Checked on every entry: no array literal to iterate (the exit path allocates nothing).
+  if (
+    !isCanonical(cpu.fieldHigh(VMCS.GUEST_FS_BASE)) ||
+    !isCanonical(cpu.fieldHigh(VMCS.GUEST_GS_BASE)) ||
+    !isCanonical(cpu.fieldHigh(VMCS.GUEST_TR_BASE))
+  )
+    return 'guest FS/GS/TR base not canonical';
+  if (
+    !(cpu.field(VMCS.GUEST_LDTR_AR_BYTES) & AR_UNUSABLE) &&
+    !isCanonical(cpu.fieldHigh(VMCS.GUEST_LDTR_BASE))
+  )
     return 'guest LDTR base not canonical';
-  for (const [base, ar] of LOW_BASES) {
-    if ((base === VMCS.GUEST_CS_BASE || !(f(ar) & AR_UNUSABLE)) && hi(base) !== 0)
+  for (let i = 0; i < LOW_BASES.length; i += 2) {
+    const base = LOW_BASES[i];
+    if (
+      (base === VMCS.GUEST_CS_BASE || !(cpu.field(LOW_BASES[i + 1]) & AR_UNUSABLE)) &&
+      cpu.fieldHigh(base) !== 0
+    )
       return 'guest CS/SS/DS/ES base bits 63:32 not 0';
   }
   // 26.3.1.3: descriptor-table registers.
-  if (!isCanonical(hi(VMCS.GUEST_GDTR_BASE)) || !isCanonical(hi(VMCS.GUEST_IDTR_BASE)))
+  if (!isCanonical(cpu.fieldHigh(VMCS.GUEST_GDTR_BASE)) || !isCanonical(cpu.fieldHigh(VMCS.GUEST_IDTR_BASE)))
     return 'guest GDTR/IDTR base not canonical';
   // 26.3.1.4: RIP and RFLAGS.
-  const ripHi = hi(VMCS.GUEST_RIP);
+  const ripHi = cpu.fieldHigh(VMCS.GUEST_RIP);
   if (csL ? !isCanonical(ripHi) : ripHi !== 0) return 'guest RIP not canonical / bits 63:32 not 0';
-  if (hi(VMCS.GUEST_RFLAGS)) return 'guest RFLAGS bits 63:32 not 0';
-  if (ia32e && f(VMCS.GUEST_RFLAGS) & X86_EFLAGS_VM) return 'guest RFLAGS.VM in an IA-32e mode guest';
+  if (cpu.fieldHigh(VMCS.GUEST_RFLAGS)) return 'guest RFLAGS bits 63:32 not 0';
+  if (ia32e && cpu.field(VMCS.GUEST_RFLAGS) & X86_EFLAGS_VM) return 'guest RFLAGS.VM in an IA-32e mode guest';
   return 0;
 }

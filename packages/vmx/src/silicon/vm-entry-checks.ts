@@ -142,41 +142,39 @@ export function checkHostState(cpu: VmxSilicon): string | 0 {
 
 /** 27.3.1: the guest-state area (failure is a VM exit with reason 33, not VMfail). */
 export function checkGuestState(cpu: VmxSilicon): string | 0 {
-  const f = (e: number): number => cpu.field(e);
-  const proc = f(VMCS.CPU_BASED_VM_EXEC_CONTROL);
+  const proc = cpu.field(VMCS.CPU_BASED_VM_EXEC_CONTROL);
   const unrestricted =
     (proc & CpuBased.ACTIVATE_SECONDARY_CONTROLS) !== 0 &&
-    (f(VMCS.SECONDARY_VM_EXEC_CONTROL) & SecondaryExec.UNRESTRICTED_GUEST) !== 0;
-  const cr0 = f(VMCS.GUEST_CR0);
+    (cpu.field(VMCS.SECONDARY_VM_EXEC_CONTROL) & SecondaryExec.UNRESTRICTED_GUEST) !== 0;
+  const cr0 = cpu.field(VMCS.GUEST_CR0);
   const fixed0 = (unrestricted ? CR0_FIXED0 & ~(X86_CR0_PE | X86_CR0_PG) : CR0_FIXED0) >>> 0;
   if ((cr0 & fixed0) >>> 0 !== fixed0 || (cr0 & ~CR0_FIXED1) !== 0) return 'guest CR0 fixed bits';
   if (cr0 & X86_CR0_PG && !(cr0 & X86_CR0_PE)) return 'guest CR0.PG without PE';
   if (cr0 & X86_CR0_NW && !(cr0 & X86_CR0_CD)) return 'guest CR0.NW without CD';
-  const cr4 = f(VMCS.GUEST_CR4);
+  const cr4 = cpu.field(VMCS.GUEST_CR4);
   if ((cr4 & CR4_FIXED0) >>> 0 !== CR4_FIXED0 || (cr4 & ~CR4_FIXED1) !== 0) return 'guest CR4 fixed bits';
   if (cpu.longMode) {
     const why = checkGuestState64(cpu);
     if (why !== 0) return why;
-  } else if (f(VMCS.VM_ENTRY_CONTROLS) & VmEntryCtl.IA32E_MODE) {
+  } else if (cpu.field(VMCS.VM_ENTRY_CONTROLS) & VmEntryCtl.IA32E_MODE) {
     return 'IA-32e mode guest on a 32-bit processor';
   }
-  const rflags = f(VMCS.GUEST_RFLAGS);
+  const rflags = cpu.field(VMCS.GUEST_RFLAGS);
   if (rflags & RFLAGS_RESERVED || !(rflags & 2)) return 'guest RFLAGS reserved bits';
   const v86 = (rflags & X86_EFLAGS_VM) !== 0;
   if (v86 && !(cr0 & X86_CR0_PE)) return 'guest RFLAGS.VM with CR0.PE = 0';
-  const info = f(VMCS.VM_ENTRY_INTR_INFO_FIELD);
+  const info = cpu.field(VMCS.VM_ENTRY_INTR_INFO_FIELD);
   const injectingIntr =
     (info & IntrInfo.VALID) !== 0 && (info & IntrInfo.TYPE_MASK) >>> 8 === IntrType.EXT_INTR;
   if (injectingIntr && !(rflags & X86_EFLAGS_IF)) return 'injecting an external interrupt with RFLAGS.IF = 0';
 
   // Segment registers (27.3.1.2).
-  const ar = (e: number): number => f(e);
-  const trAr = ar(VMCS.GUEST_TR_AR_BYTES);
+  const trAr = cpu.field(VMCS.GUEST_TR_AR_BYTES);
   if (trAr & AR_UNUSABLE) return 'TR unusable';
   if ((trAr & 0xf) !== 11 && (trAr & 0xf) !== 3) return 'TR type not a busy TSS';
   if (trAr & 0x10 || !(trAr & 0x80)) return 'TR: S must be 0 and P 1';
-  if (f(VMCS.GUEST_TR_SELECTOR) & 4) return 'TR selector TI = 1';
-  const ldtrAr = ar(VMCS.GUEST_LDTR_AR_BYTES);
+  if (cpu.field(VMCS.GUEST_TR_SELECTOR) & 4) return 'TR selector TI = 1';
+  const ldtrAr = cpu.field(VMCS.GUEST_LDTR_AR_BYTES);
   if (!(ldtrAr & AR_UNUSABLE)) {
     if ((ldtrAr & 0xf) !== 2 || ldtrAr & 0x10 || !(ldtrAr & 0x80)) return 'LDTR not an LDT descriptor';
   }
@@ -190,28 +188,28 @@ export function checkGuestState(cpu: VmxSilicon): string | 0 {
       [VMCS.GUEST_GS_SELECTOR, VMCS.GUEST_GS_BASE, VMCS.GUEST_GS_LIMIT, VMCS.GUEST_GS_AR_BYTES],
     ];
     for (const [sel, base, limit, arE] of segs) {
-      if (f(base) !== f(sel) << 4) return 'virtual-8086: base ≠ selector × 16';
-      if (f(limit) !== 0xffff) return 'virtual-8086: limit ≠ FFFFH';
-      if (ar(arE) !== 0xf3) return 'virtual-8086: access rights ≠ F3H';
+      if (cpu.field(base) !== cpu.field(sel) << 4) return 'virtual-8086: base ≠ selector × 16';
+      if (cpu.field(limit) !== 0xffff) return 'virtual-8086: limit ≠ FFFFH';
+      if (cpu.field(arE) !== 0xf3) return 'virtual-8086: access rights ≠ F3H';
     }
   } else {
-    const csAr = ar(VMCS.GUEST_CS_AR_BYTES);
+    const csAr = cpu.field(VMCS.GUEST_CS_AR_BYTES);
     const csType = csAr & 0xf;
     const csOk =
       csType === 9 || csType === 11 || csType === 13 || csType === 15 || (unrestricted && csType === 3);
     if (!csOk) return 'CS type';
     if (!(csAr & 0x10) || !(csAr & 0x80)) return 'CS: S and P must be 1';
-    const ssAr = ar(VMCS.GUEST_SS_AR_BYTES);
+    const ssAr = cpu.field(VMCS.GUEST_SS_AR_BYTES);
     if (!(ssAr & AR_UNUSABLE)) {
       if ((ssAr & 0xf) !== 3 && (ssAr & 0xf) !== 7) return 'SS type';
       if (!(ssAr & 0x80)) return 'SS not present';
     }
   }
   // Non-register state (27.3.1.5).
-  const activity = f(VMCS.GUEST_ACTIVITY_STATE);
+  const activity = cpu.field(VMCS.GUEST_ACTIVITY_STATE);
   if (activity !== ActivityState.ACTIVE && activity !== ActivityState.HLT)
     return 'activity state not supported';
-  const intr = f(VMCS.GUEST_INTERRUPTIBILITY_INFO);
+  const intr = cpu.field(VMCS.GUEST_INTERRUPTIBILITY_INFO);
   if (intr & ~0xf) return 'interruptibility state reserved bits';
   if (
     (intr & (GuestIntrState.STI | GuestIntrState.MOV_SS)) ===
@@ -227,12 +225,15 @@ export function checkGuestState(cpu: VmxSilicon): string | 0 {
   if (
     (info & IntrInfo.VALID) !== 0 &&
     (info & IntrInfo.TYPE_MASK) >>> 8 === IntrType.NMI &&
-    f(VMCS.PIN_BASED_VM_EXEC_CONTROL) & PinBased.VIRTUAL_NMIS &&
+    cpu.field(VMCS.PIN_BASED_VM_EXEC_CONTROL) & PinBased.VIRTUAL_NMIS &&
     intr & GuestIntrState.NMI
   ) {
     return 'injecting an NMI under virtual-NMI blocking';
   }
-  if (f(VMCS.VMCS_LINK_POINTER) !== 0xffffffff || cpu.fieldHigh(VMCS.VMCS_LINK_POINTER) !== 0xffffffff) {
+  if (
+    cpu.field(VMCS.VMCS_LINK_POINTER) !== 0xffffffff ||
+    cpu.fieldHigh(VMCS.VMCS_LINK_POINTER) !== 0xffffffff
+  ) {
     return 'VMCS link pointer not FFFFFFFF_FFFFFFFFH';
   }
   return 0;
