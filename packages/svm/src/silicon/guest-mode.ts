@@ -76,8 +76,9 @@ export class SvmGuestMode implements Intercepts {
   /** INTERCEPT_DR: bits 15:0 reads of DR0–DR15, 31:16 writes (APM Vol. 2 15.10). */
   private drIntercepts = 0;
   private misc1 = 0;
-  private iopm: Uint8Array[] = [];
-  private msrpm: Uint8Array[] = [];
+  /** The IOPM's three pages and the MSRPM's two, as VMRUN found them (all undefined if one is missing). */
+  private readonly iopm: (Uint8Array | undefined)[] = [undefined, undefined, undefined];
+  private readonly msrpm: (Uint8Array | undefined)[] = [undefined, undefined];
   private readonly override = newShadowPagingOverride();
   /** Whether VMRUN may keep the TLB (see `ShadowTlbRegime`): tagged by the guest's ASID (APM 15.16). */
   private readonly tlbRegime = new ShadowTlbRegime();
@@ -155,14 +156,20 @@ export class SvmGuestMode implements Intercepts {
 
   // ---- VMRUN / #VMEXIT -------------------------------------------------------------------------
 
-  private pages(hpa: number, n: number): Uint8Array[] {
-    const out: Uint8Array[] = [];
-    for (let i = 0; i < n; i++) {
-      const v = this.silicon.memory.pageView(Math.floor(hpa / 4096) + i);
-      if (v === null) return [];
-      out.push(v);
+  /**
+   * The `out.length` pages from `hpa` into `out` (reused on every VMRUN: no allocation per entry);
+   * all undefined when one is not RAM, so that every access through them is intercepted.
+   */
+  private pages(hpa: number, out: (Uint8Array | undefined)[]): void {
+    const pfn = Math.floor(hpa / 4096);
+    for (let i = 0; i < out.length; i++) {
+      const v = this.silicon.memory.pageView(pfn + i);
+      if (v === null) {
+        out.fill(undefined);
+        return;
+      }
+      out[i] = v;
     }
-    return out;
   }
 
   /** One segment register from the VMCB (selector, attrib, limit, 64-bit base). */
@@ -188,7 +195,7 @@ export class SvmGuestMode implements Intercepts {
   /** VMLOAD (15.5.2): FS, GS, TR, LDTR, KernelGsBase, the syscall and SYSENTER MSRs. */
   vmload(v: Vmcb): void {
     const s = this.cpu.state;
-    for (const i of VMLOAD_SEGS) this.loadSeg(v, i);
+    for (let k = 0; k < VMLOAD_SEGS.length; k++) this.loadSeg(v, VMLOAD_SEGS[k]);
     s.kernelGsBase[0] = v.u32(VMCB.KERNEL_GS_BASE);
     s.kernelGsBase[1] = v.hi(VMCB.KERNEL_GS_BASE);
     s.star[0] = v.u32(VMCB.STAR);
@@ -208,7 +215,7 @@ export class SvmGuestMode implements Intercepts {
   /** VMSAVE: the same state into the VMCB. */
   vmsave(v: Vmcb): void {
     const s = this.cpu.state;
-    for (const i of VMLOAD_SEGS) this.saveSeg(v, i);
+    for (let k = 0; k < VMLOAD_SEGS.length; k++) this.saveSeg(v, VMLOAD_SEGS[k]);
     v.set64(VMCB.KERNEL_GS_BASE, s.kernelGsBase[0], s.kernelGsBase[1]);
     v.set64(VMCB.STAR, s.star[0], s.star[1]);
     v.set64(VMCB.LSTAR, s.lstar[0], s.lstar[1]);
@@ -260,8 +267,8 @@ export class SvmGuestMode implements Intercepts {
     const m1 = v.u32(VMCB.INTERCEPT_MISC1);
     const m2 = v.u32(VMCB.INTERCEPT_MISC2);
     this.misc1 = m1;
-    this.iopm = this.pages(v.u32(VMCB.IOPM_BASE_PA), 3);
-    this.msrpm = this.pages(v.u32(VMCB.MSRPM_BASE_PA), 2);
+    this.pages(v.u32(VMCB.IOPM_BASE_PA), this.iopm);
+    this.pages(v.u32(VMCB.MSRPM_BASE_PA), this.msrpm);
     let mask = 0;
     if (this.crIntercepts & 0xffff) mask |= bit(InterceptKind.CrRead);
     if (this.crIntercepts >>> 16) mask |= bit(InterceptKind.CrWrite);
