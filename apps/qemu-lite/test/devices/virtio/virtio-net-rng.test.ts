@@ -6,6 +6,7 @@
  * output.
  */
 import { describe, expect, it } from 'vitest';
+import { createFrameRing, frameRingWrite, openFrameRing } from '../../../src/devices/net/frame-ring.js';
 import { UserNet } from '../../../src/devices/net/user-net.js';
 import { i440fxHostBridge } from '../../../src/devices/pci/host-bridge.js';
 import { PciBus } from '../../../src/devices/pci/pci-bus.js';
@@ -158,6 +159,34 @@ describe('virtio-net (virtio 1.2 §5.1)', () => {
     const reply = d.ram.subarray(0x20000 + VIRTIO_NET_HDR_LEN, 0x20000 + VIRTIO_NET_HDR_LEN + 42);
     expect([...reply.subarray(0, 12)]).toEqual([...GUEST_MAC, 0x52, 0x55, 10, 0, 2, 2]);
     expect([reply[20], reply[21]]).toEqual([0, 2]); // ARP reply
+  });
+
+  it("on -netdev user with the NAT's ring: TCP goes to the main thread, and the ring's frames reach the guest at poll()", () => {
+    const ring = openFrameRing(createFrameRing());
+    const toMain: Uint8Array[] = [];
+    const backend = userNetBackend(new UserNet((f) => toMain.push(f)), ring);
+    const d = driver(new VirtioNet(defaultMac(0), backend), 2);
+    d.post(0, 0x20000, 1526, true);
+    // An IPv4 TCP frame (header fields the gateway reads; the NAT checks the rest).
+    const tcp = new Uint8Array(54);
+    tcp.set([0x08, 0x00, 0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6], 12);
+    tcp.set([10, 0, 2, 15, 10, 0, 2, 2], 26);
+    let sum = 0;
+    for (let i = 14; i < 34; i += 2) sum += (tcp[i] << 8) | tcp[i + 1];
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    tcp[24] = (~sum >> 8) & 0xff;
+    tcp[25] = ~sum & 0xff;
+    d.ram.set(tcp, 0x10000 + VIRTIO_NET_HDR_LEN);
+    d.post(1, 0x10000, VIRTIO_NET_HDR_LEN + tcp.length, false);
+    expect(toMain).toEqual([tcp]);
+    expect(d.used(0).idx).toBe(0);
+    const fromMain = new Uint8Array(60).fill(0xab);
+    frameRingWrite(ring, fromMain);
+    backend.poll();
+    expect(d.used(0)).toMatchObject({ idx: 1, len: VIRTIO_NET_HDR_LEN + 60 });
+    expect([...d.ram.subarray(0x20000 + VIRTIO_NET_HDR_LEN, 0x20000 + VIRTIO_NET_HDR_LEN + 60)]).toEqual([
+      ...fromMain,
+    ]);
   });
 
   it('drops a frame whose receive buffer is too small, and a runt or oversized transmit', () => {
