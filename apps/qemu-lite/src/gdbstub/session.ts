@@ -15,9 +15,18 @@
  * the linear PC (kvm_run.debug.arch.pc) with the breakpoints and the watched bytes with their last
  * values (write watchpoints only). The guest's TF is never touched, and its INT3 goes to it
  * whenever no INT3 breakpoint is set.
+ *
+ * `-smp`: one gdb thread per vCPU, all-stop as QEMU's stub. Where the vCPUs take turns on this
+ * thread (the software engines) a stop holds them all at once (`service` blocks the one loop), a
+ * resume says per vCPU whether it runs, steps or stays held (`holds`, which the loop asks before a
+ * vCPU's turn), breakpoints and watchpoints are armed on every vCPU (QEMU's
+ * kvm_update_guest_debug runs for each CPU), and the vCPU whose KVM_EXIT_DEBUG stopped the
+ * machine is the one reported. Where each AP has a thread of its own (the host engine) the stub
+ * and the monitor see vCPU 0 only: the APs are not held.
  */
 import { existsSync } from 'node:fs';
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
+import { KVM_MP_STATE } from '@kvm/core';
 import type { Machine } from '../machine/machine.js';
 import { runMonitorCommand } from '../monitor/commands.js';
 import type { MonitorSession } from '../monitor/session-api.js';
@@ -32,6 +41,9 @@ import {
   GDB_SIGTRAP,
   GdbStub,
   type StopEvent,
+  VCPU_CONTINUE,
+  VCPU_HOLD,
+  VCPU_STEP,
   WP_ACCESS,
   WP_READ,
   WP_WRITE,
@@ -96,13 +108,17 @@ export interface SessionOutput {
 }
 
 export class DebugSession implements DebugTarget {
-  readonly vcpus = 1;
   private machine: Machine;
   private seenGen = 0;
   private stopped: boolean;
-  private stepping = false;
-  /** The KVM_SET_GUEST_DEBUG control last set (-1: not yet on this vCPU). */
-  private guestDebug = -1;
+  /** What each vCPU does while the machine runs (VCPU_HOLD, VCPU_CONTINUE, VCPU_STEP). */
+  private actions: Uint8Array;
+  /** The vCPU the last stop is reported on (Ctrl-C and the monitor's `stop`: the last one's). */
+  private stopVcpu = 0;
+  /** The monitor's current vCPU (`cpu N`). */
+  private monitorCpu = 0;
+  /** The KVM_SET_GUEST_DEBUG control last set on each vCPU (-1: not yet on this vCPU). */
+  private guestDebug: number[];
   /** Breakpoints checked by single-stepping (all of them where INT3 cannot be used). */
   private readonly breakpoints = new Map<bigint, number>();
   /** Z0 breakpoints as INT3 in guest RAM, where `useInt3`. */
@@ -110,8 +126,8 @@ export class DebugSession implements DebugTarget {
   private readonly watchpoints: Watchpoint[] = [];
   /** Z1/Z2/Z4 in DR0–DR3, where the engine has KVM_GUESTDBG_USE_HW_BP (`useInt3`'s engines). */
   private readonly debugRegs: (DebugRegSlot | null)[] = [null, null, null, null];
-  /** The debugreg[] last given to KVM_SET_GUEST_DEBUG, as a key. */
-  private debugRegsKey = '';
+  /** The debugreg[] last given to KVM_SET_GUEST_DEBUG on each vCPU, as a key. */
+  private debugRegsKey: string[];
   private stub: GdbStub | null = null;
 
   constructor(
@@ -130,6 +146,17 @@ export class DebugSession implements DebugTarget {
     this.machine = machine;
     this.stopped = startStopped;
     this.int3 = new SoftwareBreakpoints(machine.ram);
+    this.actions = new Uint8Array(this.vcpus).fill(VCPU_CONTINUE);
+    this.guestDebug = new Array(this.vcpus).fill(-1);
+    this.debugRegsKey = new Array(this.vcpus).fill('');
+  }
+
+  /**
+   * The vCPUs the debugger sees: every one where they take turns on this thread; vCPU 0 alone
+   * where the APs run on threads of their own (they cannot be held from here).
+   */
+  get vcpus(): number {
+    return this.machine.apThreads ? 1 : this.machine.vcpus.length;
   }
 
   get current(): Machine {
@@ -145,8 +172,8 @@ export class DebugSession implements DebugTarget {
     if (machine === this.machine) return;
     this.machine = machine;
     this.int3.forget(machine.ram);
-    this.guestDebug = -1;
-    this.debugRegsKey = '';
+    this.guestDebug.fill(-1);
+    this.debugRegsKey.fill('');
     this.applyGuestDebug();
   }
 
@@ -167,28 +194,37 @@ export class DebugSession implements DebugTarget {
     return Atomics.load(cells, QUIT) === QUIT_NONE && this.machine.stopReason() === undefined;
   }
 
-  /** KVM_EXIT_DEBUG: a step finished; stop if gdb stepped, a breakpoint or watchpoint is hit. */
-  debugExit(): void {
-    if (this.machine.run.debug.exception === BP_VECTOR) {
+  /** Whether vCPU `index` must sit out its turn: the debugger resumed others but not it. */
+  holds(index: number): boolean {
+    return !this.stopped && this.actions[index] === VCPU_HOLD;
+  }
+
+  /**
+   * KVM_EXIT_DEBUG on vCPU `index`: a step finished; stop (every vCPU) if gdb stepped it, or a
+   * breakpoint or watchpoint is hit.
+   */
+  debugExit(index = 0): void {
+    const debug = this.machine.runs[index].debug;
+    if (debug.exception === BP_VECTOR) {
       // Our INT3 (RIP is left on it); a guest's own INT3 cannot arrive here, USE_SW_BP being on
       // only while breakpoints are, and is then reported as a plain SIGTRAP.
-      const at = this.machine.run.debug.pc;
       this.stop(
-        this.int3.has(at)
+        this.int3.has(debug.pc)
           ? { kind: 'breakpoint', type: BP_SOFTWARE }
           : { kind: 'signal', signal: GDB_SIGTRAP },
+        index,
       );
       return;
     }
-    if (this.stepping) {
-      this.stepping = false;
-      this.stop({ kind: 'signal', signal: GDB_SIGTRAP });
+    if (this.actions[index] === VCPU_STEP) {
+      this.stop({ kind: 'signal', signal: GDB_SIGTRAP }, index);
       return;
     }
-    if (this.machine.run.debug.exception === DB_VECTOR && this.guestDebug & KVM_GUESTDBG_USE_HW_BP) {
+    const control = this.guestDebug[index];
+    if (debug.exception === DB_VECTOR && control & KVM_GUESTDBG_USE_HW_BP) {
       // DR6.B0–B3: which of our debug registers fired (an instruction breakpoint stops on the
       // instruction, a watchpoint after the access).
-      const hit = Number(this.machine.run.debug.dr6 & 0xfn);
+      const hit = Number(debug.dr6 & 0xfn);
       for (let n = 0; n < 4; n++) {
         const slot = this.debugRegs[n];
         if (slot === null || !((hit >>> n) & 1)) continue;
@@ -196,23 +232,23 @@ export class DebugSession implements DebugTarget {
           slot.type === BP_HARDWARE
             ? { kind: 'breakpoint', type: BP_HARDWARE }
             : { kind: 'watchpoint', type: slot.type, address: slot.gva },
+          index,
         );
         return;
       }
-      if (!(this.guestDebug & KVM_GUESTDBG_SINGLESTEP)) {
+      if (!(control & KVM_GUESTDBG_SINGLESTEP)) {
         // Not ours: the guest's own #DB (its TF, INT1), which KVM hands over while the debugger
         // owns the debug registers; back to the guest, as QEMU's kvm_handle_debug re-injects it.
-        this.machine.vcpu.setGuestDebug({
-          control: this.guestDebug | KVM_GUESTDBG_INJECT_DB,
+        this.machine.vcpus[index].setGuestDebug({
+          control: control | KVM_GUESTDBG_INJECT_DB,
           debugreg: this.debugRegValues(),
         });
         return;
       }
     }
-    const pc = this.machine.run.debug.pc;
-    const bp = this.breakpoints.get(pc);
+    const bp = this.breakpoints.get(debug.pc);
     if (bp !== undefined) {
-      this.stop({ kind: 'breakpoint', type: bp === BP_HARDWARE ? BP_HARDWARE : BP_SOFTWARE });
+      this.stop({ kind: 'breakpoint', type: bp === BP_HARDWARE ? BP_HARDWARE : BP_SOFTWARE }, index);
       return;
     }
     const ram = this.machine.ram;
@@ -225,7 +261,7 @@ export class DebugSession implements DebugTarget {
         }
       }
       if (changed) {
-        this.stop({ kind: 'watchpoint', type: WP_WRITE, address: w.gva });
+        this.stop({ kind: 'watchpoint', type: WP_WRITE, address: w.gva }, index);
         return;
       }
     }
@@ -236,16 +272,30 @@ export class DebugSession implements DebugTarget {
     if (this.stub?.isRunning || this.stub) this.stub?.reportExit(status);
   }
 
-  /** Holds the vCPU (monitor `stop`, Ctrl-C). */
-  stop(event: StopEvent): void {
+  /** Holds every vCPU (a debug exit on vCPU `index`, the monitor's `stop`, Ctrl-C). */
+  stop(event: StopEvent, index = this.stopVcpu): void {
     this.stopped = true;
-    this.stepping = false;
-    this.stub?.reportStop(event);
+    this.stopVcpu = index;
+    this.stub?.reportStop(event, index);
   }
 
-  /** Lets the vCPU run (monitor `cont`). */
+  /** Lets every vCPU run (monitor `cont`). */
   cont(): void {
-    this.resume(false, 0);
+    this.resume(new Uint8Array(this.vcpus).fill(VCPU_CONTINUE));
+  }
+
+  /** Whether vCPU `index` is halted or waits for INIT/SIPI (KVM_GET_MP_STATE). */
+  isHalted(index: number): boolean {
+    try {
+      const state = this.machine.vcpus[index].getMpState();
+      return (
+        state === KVM_MP_STATE.HALTED ||
+        state === KVM_MP_STATE.UNINITIALIZED ||
+        state === KVM_MP_STATE.INIT_RECEIVED
+      );
+    } catch {
+      return false;
+    }
   }
 
   private drain(): void {
@@ -278,7 +328,15 @@ export class DebugSession implements DebugTarget {
   private readonly monitorSession: MonitorSession = {
     machine: () => this.machine,
     isStopped: () => this.stopped,
-    readVirtual: (gva, length) => this.readMemory(0, gva, length),
+    cpuCount: () => this.vcpus,
+    cpuIndex: () => Math.min(this.monitorCpu, this.vcpus - 1),
+    selectCpu: (index) => {
+      if (!(Number.isInteger(index) && index >= 0 && index < this.vcpus)) return false;
+      this.monitorCpu = index;
+      return true;
+    },
+    isHalted: (index) => this.isHalted(index),
+    readVirtual: (gva, length) => this.readMemory(Math.min(this.monitorCpu, this.vcpus - 1), gva, length),
     readPhysical: (gpa, length) => {
       const ram = this.machine.ram;
       return gpa + BigInt(length) <= BigInt(ram.length) ? ram.slice(Number(gpa), Number(gpa) + length) : null;
@@ -315,18 +373,26 @@ export class DebugSession implements DebugTarget {
     return out;
   }
 
+  /**
+   * KVM_SET_GUEST_DEBUG on every vCPU: the breakpoints and watchpoints on all of them, single-step
+   * on the one gdb steps (and on all where breakpoints are checked by stepping).
+   */
   private applyGuestDebug(): void {
-    const step = this.stepping || this.breakpoints.size > 0 || this.watchpoints.length > 0;
-    let control = step ? KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP : 0;
-    if (this.int3.size > 0) control |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_SW_BP;
-    if (this.debugRegs.some((slot) => slot !== null)) control |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
+    const checkEach = this.breakpoints.size > 0 || this.watchpoints.length > 0;
+    let common = 0;
+    if (this.int3.size > 0) common |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_SW_BP;
+    if (this.debugRegs.some((slot) => slot !== null)) common |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
     const debugreg =
-      control & KVM_GUESTDBG_USE_HW_BP ? this.debugRegValues() : [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
+      common & KVM_GUESTDBG_USE_HW_BP ? this.debugRegValues() : [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
     const key = debugreg.join(',');
-    if (control === this.guestDebug && key === this.debugRegsKey) return;
-    this.machine.vcpu.setGuestDebug({ control, debugreg });
-    this.guestDebug = control;
-    this.debugRegsKey = key;
+    for (let i = 0; i < this.vcpus; i++) {
+      const step = checkEach || this.actions[i] === VCPU_STEP;
+      const control = common | (step ? KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP : 0);
+      if (control === this.guestDebug[i] && key === this.debugRegsKey[i]) continue;
+      this.machine.vcpus[i].setGuestDebug({ control, debugreg });
+      this.guestDebug[i] = control;
+      this.debugRegsKey[i] = key;
+    }
   }
 
   /**
@@ -355,17 +421,20 @@ export class DebugSession implements DebugTarget {
 
   // --- DebugTarget ---
 
-  readRegisters(): RegisterFile {
-    return readRegisterFile(this.machine.vcpu);
+  readRegisters(index: number): RegisterFile {
+    return readRegisterFile(this.machine.vcpus[index]);
   }
 
-  writeRegisters(_vcpu: number, file: RegisterFile): void {
-    writeRegisterFile(this.machine.vcpu, file);
+  writeRegisters(index: number, file: RegisterFile): void {
+    writeRegisterFile(this.machine.vcpus[index], file);
   }
 
-  /** The guest-physical address of `gva` through the guest's page tables (KVM_TRANSLATE), or -1. */
-  translate(gva: bigint): number {
-    const vcpu = this.machine.vcpu;
+  /**
+   * The guest-physical address of `gva` through vCPU `index`'s page tables (KVM_TRANSLATE), or
+   * -1.
+   */
+  translate(gva: bigint, index = 0): number {
+    const vcpu = this.machine.vcpus[index];
     if (!vcpu.translate) return gva < BigInt(this.machine.ram.length) ? Number(gva) : -1;
     try {
       const t = vcpu.translate(gva);
@@ -375,8 +444,12 @@ export class DebugSession implements DebugTarget {
     }
   }
 
-  /** The guest RAM bytes behind [gva, gva + length), page by page; null if any page is not RAM. */
+  /**
+   * The guest RAM bytes behind [gva, gva + length) as vCPU `index` maps them, page by page; null
+   * if any page is not RAM.
+   */
   private access(
+    index: number,
     gva: bigint,
     length: number,
     each: (gpa: number, offset: number, n: number) => void,
@@ -386,7 +459,7 @@ export class DebugSession implements DebugTarget {
     while (done < length) {
       const at = gva + BigInt(done);
       const n = Math.min(length - done, PAGE - Number(at & 0xfffn));
-      const gpa = this.translate(at);
+      const gpa = this.translate(at, index);
       if (gpa < 0 || gpa + n > ram.length) return false;
       each(gpa, done, n);
       done += n;
@@ -394,23 +467,28 @@ export class DebugSession implements DebugTarget {
     return true;
   }
 
-  readMemory(_vcpu: number, gva: bigint, length: number): Uint8Array | null {
+  readMemory(index: number, gva: bigint, length: number): Uint8Array | null {
     const out = new Uint8Array(length);
     const ram = this.machine.ram;
-    if (!this.access(gva, length, (gpa, offset, n) => out.set(ram.subarray(gpa, gpa + n), offset)))
+    if (!this.access(index, gva, length, (gpa, offset, n) => out.set(ram.subarray(gpa, gpa + n), offset)))
       return null;
     this.int3.hide(gva, out);
     return out;
   }
 
-  writeMemory(_vcpu: number, gva: bigint, data: Uint8Array): boolean {
+  writeMemory(index: number, gva: bigint, data: Uint8Array): boolean {
     const ram = this.machine.ram;
-    if (!this.access(gva, data.length, (gpa, offset, n) => ram.set(data.subarray(offset, offset + n), gpa)))
+    if (
+      !this.access(index, gva, data.length, (gpa, offset, n) =>
+        ram.set(data.subarray(offset, offset + n), gpa),
+      )
+    )
       return false;
     this.int3.afterWrite(gva, data);
     return true;
   }
 
+  /** Z0–Z4. Breakpoints are global (every vCPU); their addresses are translated by vCPU 0's tables. */
   insertPoint(type: number, gva: bigint, kind: number): boolean | null {
     if (this.useInt3 && (type === BP_HARDWARE || type === WP_WRITE || type === WP_ACCESS)) {
       if (!this.insertDebugReg(type, gva, kind)) return false;
@@ -450,8 +528,8 @@ export class DebugSession implements DebugTarget {
     return true;
   }
 
-  resume(step: boolean, _vcpu: number): void {
-    this.stepping = step;
+  resume(actions: Uint8Array): void {
+    this.actions.set(actions.subarray(0, this.actions.length));
     // Watched bytes are compared with what they hold now, not when they were set.
     for (const w of this.watchpoints) w.last.set(this.machine.ram.subarray(w.gpa, w.gpa + w.length));
     this.stopped = false;
@@ -472,7 +550,7 @@ export class DebugSession implements DebugTarget {
     this.int3.clear();
     this.watchpoints.length = 0;
     this.debugRegs.fill(null);
-    this.stepping = false;
+    this.actions.fill(VCPU_CONTINUE);
     this.stopped = false;
     this.applyGuestDebug();
   }

@@ -1,8 +1,11 @@
 /**
  * The GDB stub's protocol half: packets from gdb in, replies out, with the machine behind a
- * `DebugTarget`. It knows one thread per vCPU (thread ids count from 1, as QEMU's) and the
- * x86-64 register layout of `registers.ts`. Execution control is the target's: `resume` starts
- * the vCPU, and the target calls `reportStop` when it stops again (a breakpoint, a step, Ctrl-C).
+ * `DebugTarget`. It knows one thread per vCPU (thread ids count from 1, as QEMU's: thread n is
+ * vCPU n − 1) and the x86-64 register layout of `registers.ts`. All-stop mode, as QEMU's system
+ * stub: execution control is the target's, `resume` says what each vCPU does (stay stopped, run,
+ * step one instruction), and the target calls `reportStop` with the vCPU that stopped (a
+ * breakpoint, a step, Ctrl-C) once every vCPU is stopped again. That vCPU becomes the thread gdb
+ * reads and resumes (QEMU's gdb_vm_state_change sets c_cpu and g_cpu to it).
  */
 import {
   encodePacket,
@@ -41,6 +44,11 @@ export type StopEvent =
 export const GDB_SIGINT = 2;
 export const GDB_SIGTRAP = 5;
 
+/** What `resume` asks of one vCPU (gdb's vCont actions: none, `c`, `s`). */
+export const VCPU_HOLD = 0;
+export const VCPU_CONTINUE = 1;
+export const VCPU_STEP = 2;
+
 /** What the stub needs of the machine. Addresses are guest virtual (linear with CS base 0). */
 export interface DebugTarget {
   /** vCPU count (threads 1..n). */
@@ -53,8 +61,13 @@ export interface DebugTarget {
   /** true: inserted/removed; false: refused (E); null: this type is not supported (empty reply). */
   insertPoint(type: number, gva: bigint, kind: number): boolean | null;
   removePoint(type: number, gva: bigint, kind: number): boolean | null;
-  /** Runs the vCPUs (`step`: only `vcpu`, one instruction); the target calls `reportStop` later. */
-  resume(step: boolean, vcpu: number): void;
+  /** Whether a vCPU is halted (HLT, or an AP waiting for SIPI), for `qThreadExtraInfo`. */
+  isHalted(vcpu: number): boolean;
+  /**
+   * Runs the vCPUs, `actions[i]` (VCPU_HOLD, VCPU_CONTINUE, VCPU_STEP) for vCPU i; at least one
+   * is not VCPU_HOLD. The target calls `reportStop` when one stops, with every vCPU stopped.
+   */
+  resume(actions: Uint8Array): void;
   /** Stops a running vCPU (Ctrl-C); the target reports SIGINT. */
   interrupt(): void;
   /** `k`: end the machine. */
@@ -73,6 +86,8 @@ export class GdbStub {
   /** Hg (registers, memory) and Hc (step) thread, 1-based. */
   private gThread = 1;
   private cThread = 1;
+  /** The thread of the last stop, named in stop replies. */
+  private stopThread = 1;
   private regs: RegisterFile | null = null;
 
   constructor(
@@ -90,10 +105,13 @@ export class GdbStub {
     this.reader.feed(bytes, (e) => this.onEvent(e));
   }
 
-  /** The target stopped: send the stop reply gdb waits for. */
-  reportStop(event: StopEvent): void {
+  /** The target stopped (vCPU `vcpu` stopped, the others with it): send the stop reply gdb waits for. */
+  reportStop(event: StopEvent, vcpu = this.gThread - 1): void {
     this.lastStop = event;
     this.regs = null;
+    this.stopThread = vcpu + 1;
+    this.gThread = vcpu + 1;
+    this.cThread = vcpu + 1;
     if (!this.running) return;
     this.running = false;
     this.reply(this.stopReply());
@@ -128,7 +146,7 @@ export class GdbStub {
 
   private stopReply(): string {
     const e = this.lastStop;
-    const thread = `thread:${this.gThread.toString(16).padStart(2, '0')};`;
+    const thread = `thread:${this.stopThread.toString(16).padStart(2, '0')};`;
     switch (e.kind) {
       case 'signal':
         return `T${e.signal.toString(16).padStart(2, '0')}${thread}`;
@@ -218,18 +236,20 @@ export class GdbStub {
       }
       case 'c':
       case 's':
-        return this.resume(c === 's', this.cThread, p.slice(1));
+        return this.resume(this.legacyActions(c === 's'), p.slice(1));
       case 'C':
       case 'S': {
         // The signal is the guest's business, not ours (QEMU ignores it too); the address likewise.
         const semi = p.indexOf(';');
-        return this.resume(c === 'S', this.cThread, semi < 0 ? '' : p.slice(semi + 1));
+        return this.resume(this.legacyActions(c === 'S'), semi < 0 ? '' : p.slice(semi + 1));
       }
       case 'v':
         return this.vPacket(p);
       case 'H': {
         const id = p.slice(2);
-        const n = id === '-1' || id === '0' ? 1 : Number.parseInt(id, 16);
+        // -1 (all threads) and 0 (any thread) leave the choice as it is, as QEMU's handle_set_thread.
+        if (id === '-1' || id === '0') return 'OK';
+        const n = /^[0-9a-fA-F]+$/.test(id) ? Number.parseInt(id, 16) : Number.NaN;
         if (!(n >= 1 && n <= this.target.vcpus)) return 'E22';
         if (p[1] === 'g') {
           this.gThread = n;
@@ -238,7 +258,8 @@ export class GdbStub {
         return 'OK';
       }
       case 'T': {
-        const n = Number.parseInt(p.slice(1), 16);
+        // Thread alive: every vCPU is, for the machine's life.
+        const n = /^T[0-9a-fA-F]+$/.test(p) ? Number.parseInt(p.slice(1), 16) : Number.NaN;
         return n >= 1 && n <= this.target.vcpus ? 'OK' : 'E22';
       }
       case 'Z':
@@ -266,30 +287,67 @@ export class GdbStub {
     }
   }
 
-  private resume(step: boolean, thread: number, address: string): string | undefined {
+  /**
+   * `c`/`s`: every vCPU runs, the Hc thread one instruction if stepping (QEMU's `s` steps c_cpu
+   * and starts the whole VM).
+   */
+  private legacyActions(step: boolean): Uint8Array {
+    const actions = new Uint8Array(this.target.vcpus).fill(VCPU_CONTINUE);
+    if (step) actions[this.cThread - 1] = VCPU_STEP;
+    return actions;
+  }
+
+  /** Resumes with `actions` per vCPU; `address`, if given, is the new RIP of the Hc thread. */
+  private resume(actions: Uint8Array, address: string): string | undefined {
     if (address !== '') {
-      const file = this.registers();
+      if (!/^[0-9a-fA-F]+$/.test(address)) return 'E22';
+      const file = this.target.readRegisters(this.cThread - 1);
       file.regs.rip = BigInt(`0x${address}`);
-      this.target.writeRegisters(thread - 1, file);
+      this.target.writeRegisters(this.cThread - 1, file);
     }
+    if (!actions.some((a) => a !== VCPU_HOLD)) return 'E22';
     this.running = true;
     this.regs = null;
-    this.target.resume(step, thread - 1);
+    this.target.resume(actions);
     return undefined;
+  }
+
+  /**
+   * `vCont;ACTION[:TID];…`: each vCPU takes the leftmost action whose thread id matches it (none
+   * or -1: every thread); a vCPU no action matches stays stopped (gdb manual, "Packets").
+   */
+  private vCont(list: string): string | undefined {
+    const n = this.target.vcpus;
+    const actions = new Uint8Array(n);
+    const assigned = new Uint8Array(n);
+    for (const action of list.split(';')) {
+      const [what, tid] = action.split(':');
+      const kind =
+        what[0] === 'c' || what[0] === 'C'
+          ? VCPU_CONTINUE
+          : what[0] === 's' || what[0] === 'S'
+            ? VCPU_STEP
+            : -1;
+      if (kind < 0) return 'E22';
+      let first = 0;
+      let last = n - 1;
+      if (tid !== undefined && tid !== '-1') {
+        const t = /^[0-9a-fA-F]+$/.test(tid) ? Number.parseInt(tid, 16) : Number.NaN;
+        if (!(t >= 1 && t <= n)) return 'E22';
+        first = last = t - 1;
+      }
+      for (let i = first; i <= last; i++) {
+        if (assigned[i]) continue;
+        assigned[i] = 1;
+        actions[i] = kind;
+      }
+    }
+    return this.resume(actions, '');
   }
 
   private vPacket(p: string): string | undefined {
     if (p === 'vCont?') return 'vCont;c;C;s;S';
-    if (p.startsWith('vCont;')) {
-      // Actions apply to the first thread they match; with all-stop, one step action means "step
-      // that thread, the others stay stopped" and otherwise everything continues.
-      for (const action of p.slice(6).split(';')) {
-        const [what, tid] = action.split(':');
-        const thread = tid === undefined || tid === '-1' ? this.cThread : Number.parseInt(tid, 16);
-        if (what[0] === 's' || what[0] === 'S') return this.resume(true, thread, '');
-      }
-      return this.resume(false, this.cThread, '');
-    }
+    if (p.startsWith('vCont;')) return this.vCont(p.slice(6));
     if (p.startsWith('vKill')) {
       this.target.kill();
       return 'OK';
@@ -326,7 +384,10 @@ export class GdbStub {
     if (p === 'qsThreadInfo') return 'l';
     if (p.startsWith('qThreadExtraInfo,')) {
       const n = Number.parseInt(p.slice(17), 16);
-      return toHex(new TextEncoder().encode(`CPU#${n - 1} [${this.running ? 'running' : 'halted'}]`));
+      if (!(n >= 1 && n <= this.target.vcpus)) return 'E22';
+      // QEMU's words: "CPU#<index> [running]" or "[halted ]" (the vCPU's own state, not gdb's).
+      const state = this.target.isHalted(n - 1) ? 'halted ' : 'running';
+      return toHex(new TextEncoder().encode(`CPU#${n - 1} [${state}]`));
     }
     if (p === 'qSymbol::') return 'OK';
     if (p.startsWith('qRcmd,')) {

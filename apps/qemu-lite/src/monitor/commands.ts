@@ -4,6 +4,7 @@
  * Each returns the text to print; a bad command or argument is an error line in QEMU's words.
  */
 import { threadId } from 'node:worker_threads';
+import type { Vcpu } from '@kvm/core';
 import { formatRegisters } from '../vcpu/registers.js';
 import { disassemble } from './disassemble.js';
 import { type DumpFormat, dumpMemory, parseFormat } from './memory-dump.js';
@@ -18,6 +19,9 @@ interface Command {
 
 /** A command that prints nothing. */
 const done = (_: unknown): string => '';
+
+/** The monitor's current vCPU. */
+const currentVcpu = (s: MonitorSession): Vcpu => s.machine().vcpus[s.cpuIndex()];
 
 const hex = (v: bigint | number, width = 16) => v.toString(16).padStart(width, '0');
 
@@ -41,7 +45,7 @@ function dump(args: string[], s: MonitorSession, physical: boolean): string {
   lastFormat = format;
   const addr = parseAddress(rest[0]);
   if (format.format === 'i') {
-    const sregs = s.machine().vcpu.getSregs();
+    const sregs = currentVcpu(s).getSregs();
     const mode = { def32: sregs.cs.db === 1, long64: sregs.cs.l === 1 && (sregs.efer & 0x400n) !== 0n };
     return disassemble(addr, format.count, mode, (a, n) =>
       physical ? s.readPhysical(a, n) : s.readVirtual(a, n),
@@ -51,7 +55,7 @@ function dump(args: string[], s: MonitorSession, physical: boolean): string {
 }
 
 function infoTlb(s: MonitorSession): string {
-  const sregs = s.machine().vcpu.getSregs();
+  const sregs = currentVcpu(s).getSregs();
   let out = '';
   const mode = walkMappings(s.machine().ram, sregs, (m) => {
     const flags = `${m.nx ? 'X' : '-'}${m.user ? 'u' : 's'}${m.writable ? 'w' : 'r'}`;
@@ -61,7 +65,7 @@ function infoTlb(s: MonitorSession): string {
 }
 
 function infoMem(s: MonitorSession): string {
-  const sregs = s.machine().vcpu.getSregs();
+  const sregs = currentVcpu(s).getSregs();
   let out = '';
   let start = -1n;
   let end = 0n;
@@ -107,6 +111,29 @@ function infoMtree(s: MonitorSession): string {
   return out;
 }
 
+/** `info registers [-a]`: the current vCPU's, or (-a) every vCPU's, each under its CPU#. */
+function infoRegisters(flag: string | undefined, s: MonitorSession): string {
+  if (flag === undefined) return `${formatRegisters(currentVcpu(s))}\n`;
+  if (flag !== '-a') throw new Error(`invalid option '${flag}' (-a: every CPU)`);
+  let out = '';
+  for (let i = 0; i < s.cpuCount(); i++) out += `\nCPU#${i}\n${formatRegisters(s.machine().vcpus[i])}\n`;
+  return out;
+}
+
+/**
+ * `info cpus`: every vCPU with its RIP and whether it is halted, the current one starred, as
+ * QEMU's hmp_info_cpus printed it ("* CPU #0: pc=0x… (halted) thread_id=…"); the vCPUs share
+ * the machine's thread, hence one thread id. "(stopped)": the debugger holds the machine.
+ */
+function infoCpus(s: MonitorSession): string {
+  let out = '';
+  for (let i = 0; i < s.cpuCount(); i++) {
+    const rip = s.machine().vcpus[i].getRegs().rip;
+    out += `${i === s.cpuIndex() ? '*' : ' '} CPU #${i}: pc=0x${hex(rip)}${s.isHalted(i) ? ' (halted)' : ''} thread_id=${threadId}${s.isStopped() ? ' (stopped)' : ''}\n`;
+  }
+  return out;
+}
+
 export const COMMANDS: Record<string, Command> = {
   help: {
     args: '[cmd]',
@@ -117,16 +144,14 @@ export const COMMANDS: Record<string, Command> = {
         .join('\n')}\n`,
   },
   info: {
-    args: 'registers|cpus|mem|tlb|kvm|mtree',
+    args: 'registers [-a]|cpus|mem|tlb|kvm|mtree',
     help: 'show information about the machine',
     run: (args, s) => {
       switch (args[0]) {
         case 'registers':
-          return `${formatRegisters(s.machine().vcpu)}\n`;
-        case 'cpus': {
-          const rip = s.machine().vcpu.getRegs().rip;
-          return `* CPU #0: pc=0x${hex(rip)} thread_id=${threadId}${s.isStopped() ? ' (stopped)' : ''}\n`;
-        }
+          return infoRegisters(args[1], s);
+        case 'cpus':
+          return infoCpus(s);
         case 'mem':
           return infoMem(s);
         case 'tlb':
@@ -138,6 +163,15 @@ export const COMMANDS: Record<string, Command> = {
         default:
           return `info: unknown or missing subcommand '${args[0] ?? ''}' (registers, cpus, mem, tlb, kvm, mtree)\n`;
       }
+    },
+  },
+  cpu: {
+    args: 'index',
+    help: 'set the default CPU',
+    run: (args, s) => {
+      const index = /^\d+$/.test(args[0] ?? '') ? Number(args[0]) : Number.NaN;
+      // QEMU's hmp_cpu says just this for an index it has no CPU for.
+      return s.selectCpu(index) ? '' : 'invalid CPU index\n';
     },
   },
   x: { args: '/fmt addr', help: 'virtual memory dump starting at addr', run: (a, s) => dump(a, s, false) },

@@ -4,6 +4,15 @@ import type { Machine } from '../machine/machine.js';
 export interface MonitorSession {
   machine(): Machine;
   isStopped(): boolean;
+  /** How many vCPUs the monitor sees (`info cpus`, `cpu N`). */
+  cpuCount(): number;
+  /** The monitor's current vCPU (QEMU's mon_get_cpu): `info registers`, `x`, `info mem` use it. */
+  cpuIndex(): number;
+  /** `cpu N`: false when there is no vCPU N. */
+  selectCpu(index: number): boolean;
+  /** Whether vCPU `index` is halted or waits for INIT/SIPI. */
+  isHalted(index: number): boolean;
+  /** Reads through the current vCPU's page tables. */
   readVirtual(gva: bigint, length: number): Uint8Array | null;
   readPhysical(gpa: bigint, length: number): Uint8Array | null;
   /** `stop`: hold the vCPU. */

@@ -56,8 +56,10 @@ export interface LoopHooks {
 export interface LoopDebugHooks {
   /** Top of each turn: serve it; blocks while it holds the vCPU. false: go back to the quit check. */
   service(): boolean;
-  /** KVM_EXIT_DEBUG (from its KVM_SET_GUEST_DEBUG). */
-  debugExit(): void;
+  /** KVM_EXIT_DEBUG (from its KVM_SET_GUEST_DEBUG) on vCPU `index`. */
+  debugExit(index: number): void;
+  /** Whether vCPU `index` sits out its turns (the debugger runs or steps others only). */
+  holds(index: number): boolean;
 }
 
 /** KVM_EXIT_DEBUG (<linux/kvm.h>). */
@@ -175,9 +177,15 @@ export function runVcpu(
 
     hooks.flush();
     if (turns.shared) {
+      if (hooks.debug?.holds(turns.current)) {
+        // gdb resumed other vCPUs only (vCont with per-thread actions): this one stays put.
+        turns.skip();
+        continue;
+      }
       vcpu = machine.vcpus[turns.current];
       run = machine.runs[turns.current];
     }
+    const index = turns.shared ? turns.current : 0;
     Atomics.store(cells, STATE, STATE_IN_RUN);
     const entered = clock();
     let reason: number;
@@ -213,7 +221,7 @@ export function runVcpu(
     }
     hooks.traceExit?.(reason);
     if (reason === KVM_EXIT_DEBUG && hooks.debug) {
-      hooks.debug.debugExit();
+      hooks.debug.debugExit(index);
       stats.count(reason, clock() - now);
       continue;
     }

@@ -29,6 +29,11 @@ export class VcpuTurns {
     this.shared = machine.vcpus.length > 1 && machine.apThreads === undefined;
   }
 
+  /** Passes the turn on without running the current vCPU (the debugger holds it). */
+  skip(): void {
+    this.current = (this.current + 1) % this.machine.vcpus.length;
+  }
+
   /**
    * After the current vCPU's KVM_RUN (`interrupted`: it returned EINTR/EAGAIN, not an exit):
    * passes the turn on. True when a whole round found every vCPU idle, so the caller may sleep.

@@ -77,16 +77,28 @@ function registerFile(): RegisterFile {
 }
 
 class FakeTarget implements DebugTarget {
-  readonly vcpus = 2;
-  file = registerFile();
+  readonly vcpus = 4;
+  /** vCPU i's registers: vCPU 0 the file above, the others their RIP moved on by i × 0x100. */
+  files = [0, 1, 2, 3].map((i) => {
+    const f = registerFile();
+    f.regs.rip += BigInt(i * 0x100);
+    return f;
+  });
+  halted = [false, true, false, false];
   memory = new Uint8Array(0x1000);
   points: string[] = [];
   resumed: string[] = [];
-  readRegisters(): RegisterFile {
-    return structuredClone(this.file);
+  get file(): RegisterFile {
+    return this.files[0];
   }
-  writeRegisters(_v: number, file: RegisterFile): void {
-    this.file = structuredClone(file);
+  readRegisters(v: number): RegisterFile {
+    return structuredClone(this.files[v]);
+  }
+  writeRegisters(v: number, file: RegisterFile): void {
+    this.files[v] = structuredClone(file);
+  }
+  isHalted(v: number): boolean {
+    return this.halted[v];
   }
   readMemory(_v: number, gva: bigint, length: number): Uint8Array | null {
     const at = Number(gva) - 0x100000;
@@ -109,8 +121,9 @@ class FakeTarget implements DebugTarget {
     this.points.splice(i, 1);
     return true;
   }
-  resume(step: boolean, vcpu: number): void {
-    this.resumed.push(`${step ? 'step' : 'cont'} ${vcpu}`);
+  /** Each resume as one letter per vCPU: h(old), c(ontinue), s(tep). */
+  resume(actions: Uint8Array): void {
+    this.resumed.push([...actions].map((a) => 'hcs'[a]).join(''));
   }
   interrupt(): void {
     this.resumed.push('interrupt');
@@ -219,7 +232,7 @@ describe('the GDB stub', () => {
     const { ask, stub, target, sent } = session();
     expect(ask('vCont?')).toBe('vCont;c;C;s;S');
     expect(ask('vCont;s:1;c')).toBeUndefined();
-    expect(target.resumed).toEqual(['step 0']);
+    expect(target.resumed).toEqual(['sccc']);
     stub.reportStop({ kind: 'signal', signal: 5 });
     expect(sent.at(-1)).toBe(encodePacket('T05thread:01;'));
     ask('c');
@@ -238,13 +251,65 @@ describe('the GDB stub', () => {
 
   it('lists one thread per vCPU and selects them with Hg/Hc', () => {
     const { ask } = session();
-    expect(ask('qfThreadInfo')).toBe('m1,2');
+    expect(ask('qfThreadInfo')).toBe('m1,2,3,4');
     expect(ask('qsThreadInfo')).toBe('l');
     expect(ask('Hg2')).toBe('OK');
     expect(ask('qC')).toBe('QC2');
-    expect(ask('T2')).toBe('OK');
-    expect(ask('T3')).toBe('E22');
+    expect(ask('T4')).toBe('OK');
+    expect(ask('T5')).toBe('E22');
+    expect(ask('T0')).toBe('E22');
+    expect(ask('Tzz')).toBe('E22');
+    expect(ask('Hg5')).toBe('E22');
+    expect(ask('Hgx')).toBe('E22');
     expect(ask('Hc-1')).toBe('OK');
+    expect(ask('qC')).toBe('QC2');
+  });
+
+  it('reads and writes the registers of the thread Hg selects', () => {
+    const { ask, target } = session();
+    expect(ask('p10')).toBe('c02f100000000000');
+    expect(ask('Hg3')).toBe('OK');
+    expect(ask('p10')).toBe('c031100000000000'); // vCPU 2: 0x102fc0 + 0x200
+    expect(ask('P0=0700000000000000')).toBe('OK');
+    expect(target.files[2].regs.rax).toBe(7n);
+    expect(target.files[0].regs.rax).toBe(0x1122334455667788n);
+  });
+
+  it('names each thread after its vCPU and says whether it is halted, as QEMU', () => {
+    const { ask } = session();
+    const text = (hex: string | undefined) => Buffer.from(hex ?? '', 'hex').toString();
+    expect(text(ask('qThreadExtraInfo,1'))).toBe('CPU#0 [running]');
+    expect(text(ask('qThreadExtraInfo,2'))).toBe('CPU#1 [halted ]');
+    expect(ask('qThreadExtraInfo,9')).toBe('E22');
+  });
+
+  it('gives each vCPU the leftmost vCont action that names it; the others stay stopped', () => {
+    const { ask, stub, target } = session();
+    const resumeAndStop = (packet: string) => {
+      ask(packet);
+      stub.reportStop({ kind: 'signal', signal: 5 }, 0);
+    };
+    resumeAndStop('vCont;s:2;c');
+    resumeAndStop('vCont;c:3');
+    resumeAndStop('vCont;s:4;c:1');
+    resumeAndStop('vCont;c:2;s:2;s');
+    ask('Hc3');
+    resumeAndStop('s');
+    resumeAndStop('c');
+    expect(target.resumed).toEqual(['cscc', 'hhch', 'chhs', 'scss', 'ccsc', 'cccc']);
+    expect(ask('vCont;c:9')).toBe('E22');
+    expect(ask('vCont;x')).toBe('E22');
+    expect(target.resumed).toHaveLength(6);
+  });
+
+  it('reports a stop on the vCPU that stopped, and makes it the current thread (QEMU: c_cpu, g_cpu)', () => {
+    const { ask, stub, sent } = session();
+    ask('c');
+    stub.reportStop({ kind: 'breakpoint', type: 1 }, 2);
+    expect(sent.at(-1)).toBe(encodePacket('T05thread:03;hwbreak:;'));
+    expect(ask('qC')).toBe('QC3');
+    expect(ask('p10')).toBe('c031100000000000');
+    expect(ask('?')).toBe('T05thread:03;hwbreak:;');
   });
 
   it('stops acknowledging after QStartNoAckMode, and answers unknown packets with an empty reply', () => {
