@@ -9,11 +9,16 @@
  *   away and back so that KVM's MMU notifier zaps its mappings; qemu-lite cannot unmap a page
  *   from under the engine, so this only tells `onFlushPage` (the guest sees no difference
  *   except that the next access is not forced through a fault);
- * - ports 0x2000–0x2017: ISA IRQ line n = port − 0x2000 set to (value != 0), byte writes;
+ * - ports 0x2000–0x2017: ISA IRQ line n = port − 0x2000 set to (value != 0); the region's
+ *   `valid.max_access_size` is 1, so QEMU's memory core splits a wider write into byte writes to
+ *   successive lines (`flatview_write_continue` / `memory_access_size`): `outw 0x2004` with
+ *   0x0100 lowers line 4 and raises line 5;
  * - gpa 0xff000000–0xff00ffff: 64 KiB of I/O memory that reads back what was written, but
  *   through MMIO exits (for testing the emulator's MMIO paths).
  *
- * Other access sizes than QEMU's `valid` sizes are ignored on write and read all ones.
+ * Reads of the flush and IRQ regions return 0 (QEMU's `test_flush_page_read` and
+ * `test_irq_line_read`; an access of a size their `valid` sizes refuse reads 0 too, QEMU's
+ * `unassigned_mem_read`). Writes of a refused size are ignored.
  */
 import type { IrqSink, PortIoDevice } from './types.js';
 
@@ -65,7 +70,9 @@ export class PcTestdev implements PortIoDevice {
       }
       return value >>> 0;
     }
-    // The flush and IRQ regions have no read handler.
+    // The flush and IRQ regions' read handlers return 0.
+    if (port >= PC_TESTDEV_FLUSH && port < PC_TESTDEV_FLUSH + 4) return 0;
+    if (port >= PC_TESTDEV_IRQ && port < PC_TESTDEV_IRQ + PC_TESTDEV_IRQ_LINES) return 0;
     return ones(size);
   }
 
@@ -81,8 +88,11 @@ export class PcTestdev implements PortIoDevice {
     } else if (port >= PC_TESTDEV_IRQ && port < PC_TESTDEV_IRQ + PC_TESTDEV_IRQ_LINES) {
       // QEMU's `isa_get_irq` only has lines 0–15 (ISA_NUM_IRQS; a write above aborts QEMU):
       // here lines 16–23 are ignored.
-      const line = port - PC_TESTDEV_IRQ;
-      if (size === 1 && line < 16) this.irq.setIrq(line, value !== 0 ? 1 : 0);
+      // One byte per line, as QEMU splits the access (max_access_size 1).
+      for (let i = 0; i < size; i++) {
+        const line = port - PC_TESTDEV_IRQ + i;
+        if (line < 16) this.irq.setIrq(line, (value >>> (8 * i)) & 0xff ? 1 : 0);
+      }
     }
   }
 

@@ -8,6 +8,7 @@ import {
   type HostMemory,
   KVM_IRQCHIP,
   KVM_MP_STATE,
+  KVM_PIT_SPEAKER_DUMMY,
   type Kvm,
   KvmError,
   type KvmRunArea,
@@ -77,11 +78,15 @@ class KernelIrqLines implements IrqSink {
 
 /**
  * KVM_CREATE_PIT2; false where the engine has no in-kernel PIT (ENOENT, as Linux answers when
- * `kvm_create_pit` cannot be used), so the caller emulates the PIT in userspace instead.
+ * `kvm_create_pit` cannot be used), so the caller emulates the PIT in userspace instead. With
+ * KVM_PIT_SPEAKER_DUMMY the kernel serves port 0x61 too (channel 2's gate and OUT2, which
+ * Linux's `pit_calibrate_tsc` and test suites poll), as QEMU's pcspk does over its in-kernel PIT
+ * through KVM_GET/SET_PIT2 (`kvm_pit_get_channel_info`, `kvm_pit_set_gate`): without either the
+ * port is unclaimed and reads all ones, OUT2 always high.
  */
 function createKernelPit(vm: Vm): boolean {
   try {
-    vm.createPit2({ flags: 0 });
+    vm.createPit2({ flags: KVM_PIT_SPEAKER_DUMMY });
     return true;
   } catch (error) {
     if (error instanceof KvmError && error.errno === Errno.ENOENT) return false;

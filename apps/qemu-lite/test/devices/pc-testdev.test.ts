@@ -36,7 +36,23 @@ describe('pc-testdev', () => {
     dev.ioOut(0xe4, 4, 0x123456);
     dev.ioOut(0xe4, 1, 0x1000); // not a valid size: ignored, as QEMU's valid.min_access_size 4
     expect(flushed).toEqual([0x123000]);
-    expect(dev.ioIn(0xe4, 4)).toBe(0xffffffff);
+    // QEMU's test_flush_page_read returns 0.
+    expect(dev.ioIn(0xe4, 4)).toBe(0);
+    expect(dev.ioIn(0xe5, 1)).toBe(0);
+  });
+
+  it('the IRQ ports read 0, and a wider write sets successive lines byte by byte, as QEMU splits it', () => {
+    const { dev, lines } = testdev();
+    expect(dev.ioIn(0x2005, 1)).toBe(0);
+    expect(dev.ioIn(0x2004, 2)).toBe(0);
+    dev.ioOut(0x2004, 2, 0x0100);
+    dev.ioOut(0x200e, 4, 0x01000001); // lines 14..17: 14 and 17 (no ISA line) raised
+    expect(lines).toEqual([
+      [4, 0],
+      [5, 1],
+      [14, 1],
+      [15, 0],
+    ]);
   });
 
   it('ports 0x2000+n drive ISA IRQ line n to (value != 0)', () => {

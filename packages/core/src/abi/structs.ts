@@ -286,6 +286,12 @@ export const kvmIrqRoutingEntry: StructCodec<KvmIrqRoutingEntry> = defineStruct<
   ],
 );
 
+/**
+ * `kvm_pit_config.flags` KVM_PIT_SPEAKER_DUMMY: the kernel also takes port 0x61 (channel 2's
+ * gate, the speaker enable, OUT2 and the refresh toggle; `speaker_ioport_read/write`).
+ */
+export const KVM_PIT_SPEAKER_DUMMY = 1;
+
 /** struct kvm_pit_config */
 export const kvmPitConfig: StructCodec<KvmPitConfig> = defineStruct<KvmPitConfig>('kvm_pit_config', 64, [
   field('flags', 0, u32),

@@ -14,6 +14,7 @@ import { kvmCpuid2, kvmIrqRouting, kvmMsrList, kvmMsrs } from '../abi/flex.js';
 import { type IoctlDef, type IoctlScope, lookupIoctl } from '../abi/ioctls.js';
 import { KVM_RUN_STRUCT_SIZE } from '../abi/run-layout.js';
 import {
+  KVM_PIT_SPEAKER_DUMMY,
   kvmCpuid2Header,
   kvmFpu,
   kvmGuestDebug,
@@ -286,11 +287,14 @@ vmIoctls[0xa5] = (_s, e, arg, def) => {
 };
 // KVM_CREATE_PIT2: the config is read first (EFAULT), then EEXIST, then ENOENT without the PIC.
 vmIoctls[0x77] = (_s, e, arg, def) => {
-  kvmPitConfig.decode(ptr(def, arg));
+  const config = kvmPitConfig.decode(ptr(def, arg));
   if (e.vm.irqchip?.pit) throw new KvmError(def.name, Errno.EEXIST, 'the VM has a PIT');
   // An icount VM's PIT runs on its virtual clock (TSC × 2^shift), not the host's.
   const vm = e.vm;
-  irqchipOf(e, def, Errno.ENOENT).createPit(kvmIcountShift(vm) >= 0 ? () => kvmVirtualNs(vm) : undefined);
+  irqchipOf(e, def, Errno.ENOENT).createPit(
+    kvmIcountShift(vm) >= 0 ? () => kvmVirtualNs(vm) : undefined,
+    (config.flags & KVM_PIT_SPEAKER_DUMMY) !== 0,
+  );
   return 0;
 };
 function pitOf(e: VmEntry, def: IoctlDef): KvmPit {

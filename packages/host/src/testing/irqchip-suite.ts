@@ -12,6 +12,7 @@ import {
   KVM_EXIT,
   KVM_IOCTL,
   KVM_MP_STATE,
+  KVM_PIT_SPEAKER_DUMMY,
   type Kvm,
   type KvmDevice,
   KvmError,
@@ -631,6 +632,36 @@ export function defineIrqchipCases(kvm: () => Kvm, isrTracked: boolean): void {
       expect(msb).toBeGreaterThan(0xe0);
       expect(runToIo(vcpu)).toEqual([0x10, 0x40]);
       expect(r.vm.getPit2().channels[0]).toMatchObject({ count: 0x4a9, mode: 2, rwMode: 3 });
+    });
+
+    it('serves port 0x61 with KVM_PIT_SPEAKER_DUMMY: channel 2 gated there, OUT2 low while counting, then high', () => {
+      // Gate on, speaker off; channel 2 mode 0 counting 0xffff (55 ms); port 0x61 to port 0x12;
+      // then poll 0x61 until OUT2 (bit 5) rises and report it to port 0x13.
+      const { vcpu, r } = irqchipGuest(kvm(), [
+        ...outAl(0x61, 0x01),
+        ...outAl(0x43, 0xb0),
+        ...outAl(0x42, 0xff),
+        ...outAl(0x42, 0xff),
+        0xe4,
+        0x61, // in al, 0x61
+        0xe6,
+        0x12, // out 0x12, al
+        0xe4,
+        0x61, // 1: in al, 0x61
+        0xa8,
+        0x20, // test al, 0x20
+        0x74,
+        0xfa, // jz 1b
+        0xe6,
+        0x13, // out 0x13, al
+      ]);
+      r.vm.createPit2({ flags: KVM_PIT_SPEAKER_DUMMY });
+      // Bit 4 (the refresh toggle) changes by itself: masked out.
+      const [p0, v0] = runToIo(vcpu);
+      expect([p0, v0 & 0x23]).toEqual([0x12, 0x01]);
+      const [p1, v1] = runToIo(vcpu);
+      expect([p1, v1 & 0x23]).toEqual([0x13, 0x21]);
+      expect(r.vm.getPit2().channels[2]).toMatchObject({ count: 0xffff, mode: 0, gate: 1 });
     });
 
     it('delivers KVM_NMI through IDT vector 2 with interrupts disabled', () => {

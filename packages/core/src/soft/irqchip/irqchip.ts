@@ -40,14 +40,14 @@ export class KvmIrqchip implements ApicBus {
 
   /**
    * KVM_CREATE_PIT2 (`kvm_create_pit`): a reset i8254 on `now` (the host clock, or an icount VM's
-   * virtual one), pulsing GSI 0. The config's KVM_PIT_SPEAKER_DUMMY is accepted, but port 0x61
-   * stays with userspace (pit.ts).
+   * virtual one), pulsing GSI 0; with `speaker` (KVM_PIT_SPEAKER_DUMMY) it takes port 0x61 too.
    */
-  createPit(now: () => number = hostNowNs): KvmPit {
+  createPit(now: () => number = hostNowNs, speaker = false): KvmPit {
     this.pit = new KvmPit(now, () => {
       this.setIrq(KVM_PIT_IRQ_SOURCE_ID, 0, 1);
       this.setIrq(KVM_PIT_IRQ_SOURCE_ID, 0, 0);
     });
+    this.pit.speaker = speaker;
     return this.pit;
   }
 

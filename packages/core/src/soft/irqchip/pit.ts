@@ -7,7 +7,9 @@
  *
  * Differences from KVM: ticks missed while the vCPU ran or slept past them are coalesced into one
  * injection (KVM's `reinject=0` policy; its default re-injects each once the previous was
- * acknowledged), and port 0x61 (the dummy speaker of KVM_PIT_SPEAKER_DUMMY) is left to userspace.
+ * acknowledged). With KVM_PIT_SPEAKER_DUMMY the PIT answers port 0x61 as KVM's `speaker_dev`
+ * does (channel 2's gate, the speaker enable, OUT2, the refresh toggle); without it the port is
+ * userspace's.
  */
 
 /** The host's monotonic clock in ns, the PIT's time base (KVM's `ktime_get`). */
@@ -77,6 +79,10 @@ export class KvmPit {
   flags = 0;
   /** Channel 0's timer (KVM's hrtimer): armed, its expiry in `now()` ns, period, periodic. */
   private armed = false;
+  /** KVM_PIT_SPEAKER_DUMMY was given: port 0x61 is the kernel's (`speaker_dev`). */
+  speaker = false;
+  /** Port 0x61 bit 1, the speaker enable (`speaker_data_on`). */
+  private speakerDataOn = 0;
   private expires = 0;
   private periodNs = 0;
   private periodic = false;
@@ -191,6 +197,27 @@ export class KvmPit {
     if (c.statusLatched) return;
     c.status = (this.getOut(c) << 7) | (c.rwMode << 4) | ((c.mode & 7) << 1) | c.bcd;
     c.statusLatched = 1;
+  }
+
+  /**
+   * `speaker_ioport_read` (port 0x61): speaker enable (bit 1), channel 2's gate (bit 0) and OUT
+   * (bit 5), and the DRAM refresh toggle (bit 4; KVM approximates its ~15 µs by 2^14 ns).
+   */
+  speakerRead(): number {
+    const refresh = Math.floor(this.now() / 16384) & 1;
+    const c = this.channels[2];
+    return (this.speakerDataOn << 1) | c.gate | (this.getOut(c) << 5) | (refresh << 4);
+  }
+
+  /** `speaker_ioport_write`: bit 1 the speaker, bit 0 channel 2's gate (`pit_set_gate`). */
+  speakerWrite(value: number): void {
+    this.speakerDataOn = (value >>> 1) & 1;
+    const c = this.channels[2];
+    const gate = value & 1;
+    // Modes 1, 2, 3 and 5 restart counting on a rising edge; KVM leaves 0 and 4 counting.
+    if ((c.mode === 1 || c.mode === 2 || c.mode === 3 || c.mode === 5) && c.gate < gate)
+      c.countLoadTime = this.now();
+    c.gate = gate;
   }
 
   /** `pit_ioport_write` for ports 0x40–0x43 (only the low byte of a wider OUT counts). */

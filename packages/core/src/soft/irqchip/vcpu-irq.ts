@@ -336,7 +336,14 @@ export function kvmIrqchipPio(
   }
   // The PIT at 0x40–0x43 (KVM_PIO_BUS, registered by KVM_CREATE_PIT2): byte registers.
   const pit = chip.pit;
-  if (pit === null || port < 0x40 || port > 0x43) return -1;
+  if (pit === null) return -1;
+  // KVM_PIT_SPEAKER_DUMMY's `speaker_dev`: accesses at 0x61 itself (others are EOPNOTSUPP there).
+  if (port === 0x61 && pit.speaker) {
+    if (isIn) return size >= 4 ? pit.speakerRead() : pit.speakerRead() & (size === 2 ? 0xffff : 0xff);
+    pit.speakerWrite(value);
+    return 0;
+  }
+  if (port < 0x40 || port > 0x43) return -1;
   if (isIn) return pit.read(port);
   pit.write(port, value);
   return 0;
