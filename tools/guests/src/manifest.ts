@@ -10,7 +10,9 @@ export type Outcome =
   /** Wrote 0 to the debug-exit port: every check passed (VMM status 1). */
   | 'pass'
   /** Triple-faulted: the VMM reports a shutdown (qemu-lite: exitReason 'reset'). */
-  | 'shutdown';
+  | 'shutdown'
+  /** Every check passed, then the guest entered ACPI S5: the VMM powered off (status 0). */
+  | 'poweroff';
 
 /** What a guest needs from the engine beyond a 64-bit CPU. */
 export type Need =
@@ -25,7 +27,15 @@ export type Need =
   /** Delivers software interrupts (INT n, INT3) through the IDT. */
   | 'software-interrupts'
   /** Models FERR# (x87 errors with CR0.NE = 0) onto IRQ 13, with the PC's port 0F0H latch. */
-  | 'ferr';
+  | 'ferr'
+  /**
+   * qemu-lite's PC beyond the bare runner's machine: ACPI tables and PM registers, the in-kernel
+   * PIT's port 0x61, the devices `GuestInfo.devices` names.
+   */
+  | 'pc-platform';
+
+/** QEMU devices a guest is run with (qemu-lite's runGuest options; QEMU's -device). */
+export type GuestDevice = 'pc-testdev';
 
 export type GuestKind = 'test' | 'demo' | 'bench';
 
@@ -42,6 +52,8 @@ export interface GuestInfo {
   /** Guest RAM for the run (the guests identity map and test within the first 64 MiB). */
   readonly memory: string;
   readonly description: string;
+  /** Devices the run adds (`-device pc-testdev`); none by default. */
+  readonly devices?: readonly GuestDevice[];
 }
 
 const outDir = new URL('../out/', import.meta.url);
@@ -189,6 +201,28 @@ const ENTRIES: readonly Entry[] = [
     ['unpaged-exceptions'],
     ['long-mode'],
   ),
+  ...pair(
+    'pctestdev',
+    "QEMU's pc-testdev (-device pc-testdev): the scratch register at 0xe0 and its byte view at 0xe8, the " +
+      'page flush at 0xe4, ISA IRQ lines at 0x2000 + n through the 8259 (an edge per interrupt, word writes ' +
+      'split over two lines), reads of 0 from both, 64 KiB of I/O memory at 0xff000000 at every width and ' +
+      'through REP MOVSB/STOSD',
+    ['unpaged-exceptions', 'interrupts', 'pc-platform'],
+    ['long-mode', 'interrupts', 'pc-platform'],
+  ).map((e) => ({ ...e, devices: ['pc-testdev'] as const })),
+  ...pair(
+    'pmtimer',
+    'the ACPI PM timer at port 0x608: monotonic, 3 ticks per PIT tick against channel 2 (gated and read at ' +
+      'port 0x61), the TSC at a steady rate against it and at what CPUID leaf 0x15 says',
+    ['pc-platform'],
+  ),
+  ...pair(
+    'acpi',
+    'the RSDP by the BIOS-area scan, RSDT and XSDT, every checksum, the FADT (PM blocks, SCI, reset register, ' +
+      'FACS, DSDT), the MADT, the HPET table against the HPET, \\_S5 in the DSDT; then S5 power-off through ' +
+      'PM1a_CNT (-append reset=1: the FADT reset register, reset=2: port 0xcf9, ending in a reset)',
+    ['pc-platform'],
+  ).map((e) => ({ ...e, expect: 'poweroff' as const })),
   ...pair(
     'cpu',
     'CPUID leaves, RDMSR/WRMSR of EFER, SYSENTER_*, TSC, PAT (and STAR/LSTAR/... in 64-bit), #GP on bad ' +

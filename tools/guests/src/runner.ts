@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { type GuestInfo, guestByName, type Outcome } from './manifest.js';
+import { type GuestDevice, type GuestInfo, guestByName, type Outcome } from './manifest.js';
 import { loadQemuLite } from './qemu-lite.js';
 import { type FailedCheck, type ParsedReport, parseReport, type SkippedCheck } from './report.js';
 
@@ -58,6 +58,7 @@ export const DEFAULT_TIMEOUT_MS = 30_000;
 /** Whether a finished run is what the manifest expects. */
 export function judge(expect: Outcome, ending: Ending, status: number, report: ParsedReport): boolean {
   if (expect === 'shutdown') return ending === 'shutdown' && report.failed.length === 0;
+  if (expect === 'poweroff') return ending === 'poweroff' && report.failed.length === 0;
   return ending === 'debug-exit' && status === 1 && report.failed.length === 0;
 }
 
@@ -82,8 +83,8 @@ export async function runGuestReport(
   const t0 = performance.now();
   const run =
     vmm === 'qemu'
-      ? await runOnQemu(image, info.memory, accel, timeoutMs, options.append)
-      : await runOnQemuLite(image, info.memory, accel, timeoutMs, options.append, options.jit);
+      ? await runOnQemu(image, info.memory, accel, timeoutMs, options.append, info.devices)
+      : await runOnQemuLite(image, info.memory, accel, timeoutMs, options.append, options.jit, info.devices);
   const wallMs = performance.now() - t0;
   const report = parseReport(run.serial);
   return {
@@ -116,9 +117,20 @@ async function runOnQemuLite(
   timeoutMs: number,
   append?: string,
   jit?: boolean,
+  devices: readonly GuestDevice[] = [],
 ): Promise<RawRun> {
   const { runGuest } = await loadQemuLite();
-  const r = await runGuest({ kernel: image, accel, memory, timeoutMs, append, noReboot: true, jit });
+  const pcTestdev = devices.includes('pc-testdev');
+  const r = await runGuest({
+    kernel: image,
+    accel,
+    memory,
+    timeoutMs,
+    append,
+    noReboot: true,
+    jit,
+    pcTestdev,
+  });
   const stop = r.exitReason;
   let ending: Ending = 'other';
   let detail: string | undefined;
@@ -151,8 +163,10 @@ function runOnQemu(
   accel: string,
   timeoutMs: number,
   append?: string,
+  devices: readonly GuestDevice[] = [],
 ): Promise<RawRun> {
   const args = [
+    ...devices.flatMap((d) => ['-device', d]),
     '-kernel',
     image,
     '-m',

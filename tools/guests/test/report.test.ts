@@ -45,4 +45,10 @@ describe('judge', () => {
     expect(judge('shutdown', 'debug-exit', 1, clean)).toBe(false);
     expect(judge('shutdown', 'failure', 2, clean)).toBe(false);
   });
+  it('accepts a poweroff only as an ACPI power-off with no failures', () => {
+    expect(judge('poweroff', 'poweroff', 0, clean)).toBe(true);
+    expect(judge('poweroff', 'poweroff', 0, failing)).toBe(false);
+    expect(judge('poweroff', 'debug-exit', 1, clean)).toBe(false);
+    expect(judge('poweroff', 'shutdown', 0, clean)).toBe(false);
+  });
 });

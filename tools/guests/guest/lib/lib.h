@@ -127,6 +127,8 @@ int report(int ok, const char *fmt, ...);
 int check_eq(u64 expected, u64 got, const char *fmt, ...);
 /* Ends the guest: prints the summary and writes the failure count to the debug-exit port. */
 __attribute__((noreturn)) void report_end(void);
+/* Prints the SUMMARY line only (for a guest that ends another way: an ACPI power-off, a reset). */
+void report_summary(void);
 __attribute__((noreturn)) void debug_exit(u8 v);
 int report_failures(void);
 

@@ -84,8 +84,12 @@ void debug_exit(u8 v) {
   for (;;) __asm__ volatile("cli; hlt");
 }
 
-void report_end(void) {
+void report_summary(void) {
   printf("SUMMARY %s: %d passed, %d failed, %d skipped\n", guest_name, n_pass, n_fail, n_skip);
+}
+
+void report_end(void) {
+  report_summary();
   debug_exit((u8)(n_fail > 255 ? 255 : n_fail));
 }
 
