@@ -100,6 +100,35 @@ export function checkSort(out: string, context: string): void {
 }
 
 /**
+ * Issue 13: a boot with the kernel's default command line (no noapic, nolapic or acpi=off) finds
+ * qemu-lite's ACPI tables by the RSDP scan, the PM timer, the I/O APIC and IRQ 0's override in
+ * the MADT, switches to the APIC (symmetric I/O mode), enables the ACPI interpreter with S5 from
+ * the DSDT, and powers off through ACPI S5 (then `checkPoweroff`: qemu-lite exits, status 0).
+ */
+export function checkApicAcpi(out: string, context: string): void {
+  const cmdline = /Command line: (.*)/.exec(out)?.[1] ?? '';
+  expect(cmdline, context).not.toBe('');
+  expect(cmdline, context).not.toMatch(/\b(noapic|nolapic|acpi=off)\b/);
+  for (const line of [
+    /ACPI: RSDP 0x00000000000F0000 /,
+    /ACPI: XSDT 0x/,
+    /ACPI: FACP 0x/,
+    /ACPI: DSDT 0x/,
+    /ACPI: FACS 0x/,
+    /ACPI: APIC 0x/,
+    /ACPI: PM-Timer IO Port: 0x608/,
+    /IOAPIC\[0\]: apic_id \d+, version \d+, address 0xfec00000, GSI 0-23/,
+    /ACPI: INT_SRC_OVR \(bus 0 bus_irq 0 global_irq 2 /,
+    /APIC: Switch to symmetric I\/O mode setup/,
+    /ACPI: Interpreter enabled/,
+    /ACPI: PM: \(supports S0 S5\)/,
+    /ACPI: PM: Preparing to enter system sleep state S5/,
+    /reboot: Power down/,
+  ])
+    expect(out, context).toMatch(line);
+}
+
+/**
  * The script got to its end, the kernel shut the machine down, and qemu-lite exited by itself,
  * status 0, soon after.
  */

@@ -37,6 +37,7 @@ import { cpuidGap, NO_LONG_MODE } from '../../../tools/linux/soft-engine.mjs';
 import * as ql from '../src/index.js';
 import { cliPath } from './helpers.js';
 import {
+  checkApicAcpi,
   checkCpuFlags,
   checkFree,
   checkLs,
@@ -326,6 +327,14 @@ describe.skipIf(skipReason !== undefined)("Debian's stock kernel on the software
       async (ctx) => {
         const b = await booted(accel, ctx);
         checkPoweroff(b.r, b.context);
+      },
+      budget,
+    );
+    it(
+      "with the kernel's default command line: APIC and ACPI found (tables, PM timer, I/O APIC), power-off through ACPI S5",
+      async (ctx) => {
+        const b = await booted(accel, ctx);
+        checkApicAcpi(b.r.out, b.context);
       },
       budget,
     );
