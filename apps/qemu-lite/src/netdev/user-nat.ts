@@ -182,7 +182,8 @@ export class UserNat {
       return true;
     }
     this.counters.tcpConnections++;
-    const socket = connect({ host: to.host, port: to.port });
+    // Half-open allowed: the host's FIN is the guest's to see; the guest may still send (RFC 9293 §3.6).
+    const socket = connect({ host: to.host, port: to.port, allowHalfOpen: true });
     socket.setNoDelay(true);
     const c = NatTcpConnection.fromGuest(seg, socket, emit, () => {
       if (this.tcp.get(key) === c) this.tcp.delete(key);
@@ -262,7 +263,7 @@ export class UserNat {
 
   private listen(fwd: HostFwd): Promise<void> {
     const guest = fwd.guestAddr ? ipv4(fwd.guestAddr) : USER_NET.guest;
-    const server = createServer({ pauseOnConnect: true }, (socket) =>
+    const server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) =>
       this.forward(socket, guest, fwd.guestPort),
     );
     this.servers.push(server);

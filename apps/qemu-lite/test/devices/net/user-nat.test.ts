@@ -182,8 +182,9 @@ describe('-netdev user NAT: TCP from the guest', () => {
     let got = '';
     const { port } = await tcpServer((s) => {
       s.on('data', (d) => {
+        const first = !got.includes('\n');
         got += d.toString();
-        if (got.includes('\n')) s.end('hello from the host\n');
+        if (first && got.includes('\n')) s.end('hello from the host\n');
       });
     });
     const { nat, next } = await harness();
@@ -206,8 +207,13 @@ describe('-netdev user NAT: TCP from the guest', () => {
     const fin = await next((s) => (s.flags & FIN) !== 0);
     expect(fin.seq).toBe(iss + 1 + data.data.length);
     expect(got).toBe('GET /\n');
-    nat.input(tcp(GATEWAY, 40000, port, 1007, fin.seq + 1, ACK | FIN));
-    const lastAck = await next((s) => s.ack === 1008);
+    // The host closed its side only: what the guest sends now still reaches it.
+    nat.input(tcp(GATEWAY, 40000, port, 1007, fin.seq + 1, ACK | PSH, text('bye')));
+    await next((s) => s.ack === 1010);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(got).toBe('GET /\nbye');
+    nat.input(tcp(GATEWAY, 40000, port, 1010, fin.seq + 1, ACK | FIN));
+    const lastAck = await next((s) => s.ack === 1011);
     expect(lastAck.flags).toBe(ACK);
     expect(nat.counters.tcpConnections).toBe(1);
   });
@@ -321,7 +327,9 @@ describe('-netdev user NAT: hostfwd=tcp', () => {
       got += d.toString();
     });
     const closed = new Promise((r) => client.on('close', r));
-    client.write('from the host');
+    // The host half-closes at once (as a client that sent its request does): the guest's answer
+    // must still reach it (a socket without allowHalfOpen ends its side with the peer's FIN).
+    client.end('from the host');
     const syn = await next();
     expect(syn.flags).toBe(SYN);
     expect(syn.src).toEqual(GATEWAY);
@@ -335,10 +343,13 @@ describe('-netdev user NAT: hostfwd=tcp', () => {
     expect(ack.ack).toBe(9001);
     const data = await next((s) => s.data.length > 0);
     expect(Buffer.from(data.data).toString()).toBe('from the host');
-    nat.input(from(9001, data.seq + data.data.length, ACK | PSH, text('from the guest')));
+    const fin = await next((s) => (s.flags & FIN) !== 0);
+    expect(fin.seq).toBe(data.seq + data.data.length);
+    nat.input(from(9001, fin.seq + 1, ACK | PSH, text('from the guest')));
     await new Promise((r) => setTimeout(r, 100));
     expect(got).toBe('from the guest');
-    nat.input(from(9015, data.seq + data.data.length, RST | ACK));
+    nat.input(from(9015, fin.seq + 1, FIN | ACK));
+    expect((await next((s) => s.ack === 9016)).flags).toBe(ACK);
     await closed;
   });
 
