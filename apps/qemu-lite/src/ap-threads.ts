@@ -13,6 +13,8 @@ import type { ExitStats } from './stats.js';
 import {
   AP_DONE,
   AP_ERRNO,
+  AP_HOLD,
+  AP_PARKED,
   AP_QUIT,
   AP_REASON,
   AP_REQ,
@@ -33,6 +35,9 @@ import type { VcpuThreads } from './vcpu/vcpu-threads.js';
 
 /** How long `stop` waits for one AP thread to leave KVM_RUN before giving up on it. */
 const STOP_WAIT_MS = 5000;
+
+/** KVM_EXIT_DEBUG (<linux/kvm.h>). */
+const KVM_EXIT_DEBUG = 4;
 
 function apWorkerUrl(): URL {
   const here = new URL(import.meta.url);
@@ -102,7 +107,7 @@ export class ApThreads implements VcpuThreads {
    * kvm_run, then lets the AP run on. EXIT_STOP once the machine stops (an AP's KVM_RUN failed,
    * or its exit stopped the machine: debug-exit, shutdown, power-off).
    */
-  service(ctx: ExitContext, stats: ExitStats): ExitAction {
+  service(ctx: ExitContext, stats: ExitStats, debugExit?: (index: number) => void): ExitAction {
     for (const ap of this.aps) {
       const cells = ap.mailbox.cells;
       const req = Atomics.load(cells, AP_REQ);
@@ -119,6 +124,14 @@ export class ApThreads implements VcpuThreads {
       }
       if (req !== AP_REQ_EXIT) continue;
       const reason = Atomics.load(cells, AP_REASON);
+      if (reason === KVM_EXIT_DEBUG && debugExit) {
+        // The debugger's exit: kvm_run.debug is read from this thread's mapping of the AP's
+        // kvm_run (the same page), while the AP waits here, out of KVM_RUN.
+        debugExit(ap.index);
+        Atomics.store(cells, AP_REQ, AP_REQ_NONE);
+        Atomics.notify(cells, AP_REQ);
+        continue;
+      }
       const t0 = process.hrtime.bigint();
       const action = handleExit(reason, ap.view, ctx);
       stats.count(reason, Number(process.hrtime.bigint() - t0));
@@ -127,6 +140,38 @@ export class ApThreads implements VcpuThreads {
       if (action === EXIT_STOP) return EXIT_STOP;
     }
     return EXIT_CONTINUE;
+  }
+
+  hold(index: number): boolean {
+    const ap = this.aps[index - 1];
+    if (ap === undefined) return false;
+    const cells = ap.mailbox.cells;
+    Atomics.store(cells, AP_HOLD, 1);
+    // Not started yet, or done: its vCPU is in no KVM_RUN.
+    if (ap.worker === undefined || Atomics.load(cells, AP_DONE) !== 0) return true;
+    const out = () =>
+      Atomics.load(cells, AP_PARKED) !== 0 ||
+      Atomics.load(cells, AP_REQ) !== AP_REQ_NONE ||
+      Atomics.load(cells, AP_DONE) !== 0;
+    const until = Date.now() + STOP_WAIT_MS;
+    while (!out() && Date.now() < until) {
+      // Kicked again every few milliseconds: a kick between its hold check and KVM_RUN is kept by
+      // immediate_exit, and a second one costs nothing.
+      try {
+        this.kick(ap.kick);
+      } catch {
+        return false;
+      }
+      Atomics.wait(cells, AP_PARKED, 0, 5);
+    }
+    return out();
+  }
+
+  release(index: number): void {
+    const ap = this.aps[index - 1];
+    if (ap === undefined) return;
+    Atomics.store(ap.mailbox.cells, AP_HOLD, 0);
+    Atomics.notify(ap.mailbox.cells, AP_HOLD);
   }
 
   /** Ends every AP thread and waits for each to leave KVM_RUN (idempotent). */

@@ -11,6 +11,8 @@ import { HostKvmDevice, kickHostVcpu } from '@kvm/host';
 import {
   AP_DONE,
   AP_ERRNO,
+  AP_HOLD,
+  AP_PARKED,
   AP_QUIT,
   AP_REASON,
   AP_REQ,
@@ -40,6 +42,15 @@ function main(): void {
     const run = new Uint8Array(device.mmapRun(fd, runSize));
     const dv = new DataView(run.buffer, run.byteOffset, run.byteLength);
     while (Atomics.load(cells, AP_QUIT) === 0) {
+      if (Atomics.load(cells, AP_HOLD) !== 0) {
+        // Held by the debugger: out of KVM_RUN until released (or told to quit).
+        Atomics.store(cells, AP_PARKED, 1);
+        Atomics.notify(cells, AP_PARKED);
+        while (Atomics.load(cells, AP_HOLD) !== 0 && Atomics.load(cells, AP_QUIT) === 0)
+          Atomics.wait(cells, AP_HOLD, 1, 100);
+        Atomics.store(cells, AP_PARKED, 0);
+        continue;
+      }
       try {
         device.ioctl(fd, KVM_IOCTL.KVM_RUN, 0);
       } catch (error) {

@@ -21,11 +21,15 @@
  * resume says per vCPU whether it runs, steps or stays held (`holds`, which the loop asks before a
  * vCPU's turn), breakpoints and watchpoints are armed on every vCPU (QEMU's
  * kvm_update_guest_debug runs for each CPU), and the vCPU whose KVM_EXIT_DEBUG stopped the
- * machine is the one reported. Where each AP has a thread of its own (the host engine) the stub
- * and the monitor see vCPU 0 only: the APs are not held.
+ * machine is the one reported. Where each AP has a thread of its own (the host engine), a stop
+ * holds the APs' threads out of KVM_RUN (`VcpuThreads.hold`: a kick, then they wait) before
+ * anything touches their vCPUs, as QEMU's run_on_cpu makes a vCPU thread leave KVM_RUN; an AP's
+ * KVM_EXIT_DEBUG reaches `debugExit` through its mailbox; the monitor holds them for the length
+ * of a command while the machine runs (a halted AP never leaves KVM_RUN by itself).
  */
 import { existsSync } from 'node:fs';
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
+import type { Vcpu } from '@kvm/core';
 import { KVM_MP_STATE } from '@kvm/core';
 import type { Machine } from '../machine/machine.js';
 import { runMonitorCommand } from '../monitor/commands.js';
@@ -156,7 +160,46 @@ export class DebugSession implements DebugTarget {
    * where the APs run on threads of their own (they cannot be held from here).
    */
   get vcpus(): number {
-    return this.machine.apThreads ? 1 : this.machine.vcpus.length;
+    return this.machine.vcpus.length;
+  }
+
+  /** The APs' threads are held out of KVM_RUN (host engine; always true elsewhere). */
+  private apsHeld = false;
+  /** APs whose thread did not leave KVM_RUN when held: their vCPU must not be touched. */
+  private readonly unreachable = new Set<number>();
+
+  /** Holds every AP's thread (host engine, -smp): their vCPUs are then ours to read and set. */
+  private holdAps(): void {
+    const threads = this.machine.apThreads;
+    this.apsHeld = true;
+    if (!threads) return;
+    this.unreachable.clear();
+    for (let i = 1; i < this.machine.vcpus.length; i++) if (!threads.hold(i)) this.unreachable.add(i);
+  }
+
+  /** Lets the APs' threads run again, those whose action is not VCPU_HOLD. */
+  private releaseAps(): void {
+    const threads = this.machine.apThreads;
+    if (!threads) return;
+    this.apsHeld = false;
+    for (let i = 1; i < this.machine.vcpus.length; i++) if (this.actions[i] !== VCPU_HOLD) threads.release(i);
+  }
+
+  /** Runs `f` with the APs held, if they are not already (a monitor command while the guest runs). */
+  private withApsHeld<T>(f: () => T): T {
+    if (this.apsHeld || !this.machine.apThreads) return f();
+    this.holdAps();
+    try {
+      return f();
+    } finally {
+      if (!this.stopped) this.releaseAps();
+    }
+  }
+
+  /** vCPU `index`, which must not be an AP still in KVM_RUN (see `holdAps`). */
+  private vcpuAt(index: number): Vcpu {
+    if (this.unreachable.has(index)) throw new Error(`vCPU ${index} did not leave KVM_RUN`);
+    return this.machine.vcpus[index];
   }
 
   get current(): Machine {
@@ -174,7 +217,9 @@ export class DebugSession implements DebugTarget {
     this.int3.forget(machine.ram);
     this.guestDebug.fill(-1);
     this.debugRegsKey.fill('');
-    this.applyGuestDebug();
+    this.apsHeld = false;
+    this.unreachable.clear();
+    this.withApsHeld(() => this.applyGuestDebug());
   }
 
   /**
@@ -184,6 +229,14 @@ export class DebugSession implements DebugTarget {
   service(): boolean {
     const cells = this.control.cells;
     if (Atomics.load(cells, DEBUG_GEN) !== this.seenGen) this.drain();
+    // -S: the APs' threads (host engine) started running; hold them with the BSP.
+    if (this.stopped && !this.apsHeld) this.holdAps();
+    if (!this.stopped && this.machine.apThreads && this.actions[0] === VCPU_HOLD) {
+      // gdb runs some APs but not vCPU 0, whose KVM_RUN is this thread's: poll for their exits.
+      const wake = Atomics.load(cells, WAKE);
+      Atomics.wait(cells, WAKE, wake, 1);
+      return false;
+    }
     while (this.stopped) {
       if (Atomics.load(cells, QUIT) !== QUIT_NONE) return false;
       this.output.flush();
@@ -275,6 +328,7 @@ export class DebugSession implements DebugTarget {
   /** Holds every vCPU (a debug exit on vCPU `index`, the monitor's `stop`, Ctrl-C). */
   stop(event: StopEvent, index = this.stopVcpu): void {
     this.stopped = true;
+    if (!this.apsHeld) this.holdAps();
     this.stopVcpu = index;
     this.stub?.reportStop(event, index);
   }
@@ -287,7 +341,7 @@ export class DebugSession implements DebugTarget {
   /** Whether vCPU `index` is halted or waits for INIT/SIPI (KVM_GET_MP_STATE). */
   isHalted(index: number): boolean {
     try {
-      const state = this.machine.vcpus[index].getMpState();
+      const state = this.vcpuAt(index).getMpState();
       return (
         state === KVM_MP_STATE.HALTED ||
         state === KVM_MP_STATE.UNINITIALIZED ||
@@ -314,11 +368,11 @@ export class DebugSession implements DebugTarget {
           this.stub?.feed(input.data);
           break;
         case 'gdb-disconnect':
-          if (this.stub) this.detach();
+          if (this.stub) this.withApsHeld(() => this.detach());
           this.stub = null;
           break;
         case 'monitor':
-          this.output.monitor(runMonitorCommand(input.line, this.monitorSession));
+          this.output.monitor(this.withApsHeld(() => runMonitorCommand(input.line, this.monitorSession)));
           break;
       }
     }
@@ -386,6 +440,7 @@ export class DebugSession implements DebugTarget {
       common & KVM_GUESTDBG_USE_HW_BP ? this.debugRegValues() : [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
     const key = debugreg.join(',');
     for (let i = 0; i < this.vcpus; i++) {
+      if (this.unreachable.has(i)) continue;
       const step = checkEach || this.actions[i] === VCPU_STEP;
       const control = common | (step ? KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP : 0);
       if (control === this.guestDebug[i] && key === this.debugRegsKey[i]) continue;
@@ -422,11 +477,11 @@ export class DebugSession implements DebugTarget {
   // --- DebugTarget ---
 
   readRegisters(index: number): RegisterFile {
-    return readRegisterFile(this.machine.vcpus[index]);
+    return readRegisterFile(this.vcpuAt(index));
   }
 
   writeRegisters(index: number, file: RegisterFile): void {
-    writeRegisterFile(this.machine.vcpus[index], file);
+    writeRegisterFile(this.vcpuAt(index), file);
   }
 
   /**
@@ -434,6 +489,7 @@ export class DebugSession implements DebugTarget {
    * -1.
    */
   translate(gva: bigint, index = 0): number {
+    if (this.unreachable.has(index)) return -1;
     const vcpu = this.machine.vcpus[index];
     if (!vcpu.translate) return gva < BigInt(this.machine.ram.length) ? Number(gva) : -1;
     try {
@@ -532,8 +588,9 @@ export class DebugSession implements DebugTarget {
     this.actions.set(actions.subarray(0, this.actions.length));
     // Watched bytes are compared with what they hold now, not when they were set.
     for (const w of this.watchpoints) w.last.set(this.machine.ram.subarray(w.gpa, w.gpa + w.length));
+    this.withApsHeld(() => this.applyGuestDebug());
     this.stopped = false;
-    this.applyGuestDebug();
+    if (this.apsHeld) this.releaseAps();
   }
 
   interrupt(): void {
@@ -551,7 +608,8 @@ export class DebugSession implements DebugTarget {
     this.watchpoints.length = 0;
     this.debugRegs.fill(null);
     this.actions.fill(VCPU_CONTINUE);
-    this.stopped = false;
     this.applyGuestDebug();
+    this.stopped = false;
+    if (this.apsHeld) this.releaseAps();
   }
 }

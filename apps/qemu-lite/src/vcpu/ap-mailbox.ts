@@ -12,6 +12,13 @@ export const AP_REASON = 1;
 export const AP_ERRNO = 2;
 export const AP_QUIT = 3;
 export const AP_DONE = 4;
+/**
+ * The debugger's hold (`ApThreads.hold`): while AP_HOLD is 1 the AP's thread does not enter
+ * KVM_RUN, and says so in AP_PARKED, so that the machine's thread may use its vCPU (registers,
+ * KVM_SET_GUEST_DEBUG) without waiting on a KVM_RUN that a halted AP never leaves.
+ */
+export const AP_HOLD = 5;
+export const AP_PARKED = 6;
 
 /** AP_REQ: nothing posted; an exit posted; KVM_RUN failed (AP_ERRNO says how). */
 export const AP_REQ_NONE = 0;

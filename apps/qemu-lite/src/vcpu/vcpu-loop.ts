@@ -89,6 +89,8 @@ export function runVcpu(
   const aps = machine.apThreads;
   aps?.start();
   const cells = control.cells;
+  // An AP's KVM_EXIT_DEBUG (host engine, -smp) goes to the debugger with the AP's index.
+  const apDebugExit = hooks.debug ? (index: number) => hooks.debug?.debugExit(index) : undefined;
   const ctx: ExitContext = {
     bus: machine.bus,
     mmioRead: (gpa, data) => machine.mmioRead(gpa, data),
@@ -106,7 +108,7 @@ export function runVcpu(
       break;
     }
     // Exits the AP threads (host engine, -smp) handed over: handled here, with the devices.
-    if (aps?.service(ctx, stats) === EXIT_STOP) break;
+    if (aps?.service(ctx, stats, apDebugExit) === EXIT_STOP) break;
     if (hooks.debug && !hooks.debug.service()) {
       // A monitor command stopped the machine (system_reset), or a quit is pending.
       if (machine.stopReason() !== undefined) break;
