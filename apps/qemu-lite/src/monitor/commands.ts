@@ -122,8 +122,9 @@ function infoRegisters(flag: string | undefined, s: MonitorSession): string {
 
 /**
  * `info cpus`: every vCPU with its RIP and whether it is halted, the current one starred, as
- * QEMU's hmp_info_cpus printed it ("* CPU #0: pc=0x… (halted) thread_id=…"); the vCPUs share
- * the machine's thread, hence one thread id. "(stopped)": the debugger holds the machine.
+ * QEMU's hmp_info_cpus printed it ("* CPU #0: pc=0x… (halted) thread_id=…"). thread_id is the
+ * machine's thread for each (the one every vCPU runs on with vmx/svm; on the host engine the APs'
+ * own threads are not tracked). "(stopped)": the debugger holds the machine.
  */
 function infoCpus(s: MonitorSession): string {
   let out = '';
