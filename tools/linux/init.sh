@@ -90,6 +90,29 @@ if grep -q 'qemu_lite_test=1' /proc/cmdline; then
     udhcpc -i eth0 -q -n -t 5 -T 1 -s /tmp/udhcpc.sh >/dev/null 2>&1
     cat /tmp/lease
     ping -c 2 -W 5 10.0.2.2 | grep 'packets transmitted'
+    # The NAT (qemu_lite_http=PORT: the test's HTTP server on the host's loopback, 10.0.2.2
+    # here): a GET through it; then `nc -l` on port 7777 answers the test's connection to its
+    # hostfwd=tcp:…-:7777 port, which the test makes when the second GET says nc listens.
+    read cmdline </proc/cmdline
+    http=
+    for w in $cmdline; do case $w in qemu_lite_http=*) http=${w#*=} ;; esac; done
+    if [ -n "$http" ]; then
+      timeout 30 wget -q -O - http://10.0.2.2:$http/nat
+      echo "from the guest" | timeout 60 nc -l -p 7777 >/tmp/fwd.txt &
+      timeout 30 wget -q -O /dev/null http://10.0.2.2:$http/listening
+      wait $!
+      read fwd </tmp/fwd.txt
+      echo "hostfwd got: $fwd"
+      # Durability: a file on the ext4 disk, `sync`, then a GET after which the test copies the
+      # image while this GET waits: the copy is what a kill of qemu-lite right after the sync
+      # leaves, and the test finds the file in it after e2fsck replays the journal.
+      if [ -b /dev/vdb ] && mount -t ext4 /dev/vdb /mnt; then
+        echo "synced by the guest before the host's copy" >/mnt/synced.txt
+        sync
+        timeout 30 wget -q -O /dev/null http://10.0.2.2:$http/synced
+        umount /mnt
+      fi
+    fi
   fi
   # A second NIC on -netdev socket: a static address, and the test's peer answers ping.
   if [ -e /sys/class/net/eth1 ]; then

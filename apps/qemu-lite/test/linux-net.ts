@@ -5,10 +5,15 @@
  * ARP and ping for 192.168.76.2), and `-device virtio-rng-pci`, which the scripted /init
  * (tools/linux/init.sh) uses once it has loaded Debian's virtio_net and virtio-rng modules: the
  * NICs' MACs, a DHCP lease from the gateway (busybox udhcpc), two pings of the gateway and two
- * of the socket peer answered, random bytes from /dev/hwrng, and a line written to the virtio
+ * of the socket peer answered, `-netdev user`'s NAT (busybox wget from this file's HTTP server
+ * on the host's loopback, 10.0.2.2 to the guest, and a connection from this file through
+ * `hostfwd=tcp:127.0.0.1:PORT-:7777` into a guest `nc -l`), random bytes from /dev/hwrng, and a line written to the virtio
  * console (`-device virtio-serial-pci -device virtconsole`, Linux's hvc0).
  */
-import { createServer, type Server } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { connect, createServer, type Server } from 'node:net';
 import { expect } from 'vitest';
 import {
   checksum,
@@ -29,19 +34,73 @@ import { section } from './linux-checks.js';
 const PEER_IP = ipv4('192.168.76.2');
 const PEER_MAC = new Uint8Array([0x02, 0, 0, 0, 0x76, 0x02]);
 
-/** A `-netdev socket` peer: what it saw, and its port. */
+/** A `-netdev socket` peer, and the host end of `-netdev user`'s NAT: what they saw, and their ports. */
 export interface NetPeer {
   readonly port: number;
-  readonly seen: { arp: number; echo: number; frames: number };
+  /** The HTTP server the guest reaches at 10.0.2.2:httpPort (qemu_lite_http= on its command line). */
+  readonly httpPort: number;
+  /** The host port of `hostfwd=tcp:127.0.0.1:fwdPort-:7777`. */
+  readonly fwdPort: number;
+  readonly seen: {
+    arp: number;
+    echo: number;
+    frames: number;
+    /** The paths the guest's wget asked for. */
+    http: string[];
+    /** What the guest's `nc -l` sent back through hostfwd, and connection attempts made. */
+    fwdReply: string;
+    fwdTries: number;
+    /** The copy of the ext4 image taken when the guest said it had synced (GET /synced). */
+    snapshot?: string;
+  };
   close(): void;
+}
+
+/** Guest port of the hostfwd rule (init.sh's `nc -l -p 7777`). */
+const FWD_GUEST_PORT = 7777;
+
+/** A free TCP port on the loopback (listen on 0, close). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+/**
+ * Connects to the hostfwd port, sends a line, keeps the line the guest's `nc -l` sends back and
+ * then ends; tries again (up to 20 times) while the guest refuses (nc not listening yet: its RST
+ * closes our connection with nothing said).
+ */
+function talkThroughHostfwd(port: number, seen: NetPeer['seen']): void {
+  seen.fwdTries++;
+  const s = connect({ host: '127.0.0.1', port });
+  let reply = '';
+  s.on('connect', () => s.write('from the host\n'));
+  // Our side ends once the guest has answered (nc then sees EOF and exits), not before: an nc
+  // that read EOF first might leave before it sent its line.
+  s.on('data', (d) => {
+    reply += d.toString();
+    if (reply.endsWith('\n')) s.end();
+  });
+  s.on('error', () => s.destroy());
+  s.on('close', () => {
+    if (reply !== '') seen.fwdReply = reply;
+    else if (seen.fwdTries < 20) setTimeout(() => talkThroughHostfwd(port, seen), 500);
+  });
 }
 
 /**
  * A TCP server speaking QEMU's socket framing (a 4-byte big-endian length, then the frame) that
  * answers ARP for 192.168.76.2 and ICMP echo to it: the other end of the guest's eth1.
  */
-export function startNetPeer(): Promise<NetPeer> {
-  const seen = { arp: 0, echo: 0, frames: 0 };
+export async function startNetPeer(options: { syncImage?: string } = {}): Promise<NetPeer> {
+  const seen: NetPeer['seen'] = { arp: 0, echo: 0, frames: 0, http: [], fwdReply: '', fwdTries: 0 };
+  const fwdPort = await freePort();
   const server: Server = createServer((s) => {
     let pending = Buffer.alloc(0);
     const send = (f: Uint8Array) => {
@@ -61,11 +120,41 @@ export function startNetPeer(): Promise<NetPeer> {
       }
     });
   });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({ port: (server.address() as { port: number }).port, seen, close: () => server.close() }),
-    ),
-  );
+  const http = createHttpServer((req, res) => {
+    seen.http.push(req.url ?? '');
+    if (req.url === '/nat') res.end('hello through the NAT\n');
+    else if (req.url === '/synced') {
+      // Taken while the guest waits for this answer, right after its `sync`: what a kill of
+      // qemu-lite at this moment would leave on the host (its writes are synchronous).
+      if (options.syncImage !== undefined) {
+        seen.snapshot = `${options.syncImage}.at-sync`;
+        copyFileSync(options.syncImage, seen.snapshot);
+      }
+      res.end();
+    } else if (req.url === '/listening') {
+      res.end();
+      talkThroughHostfwd(fwdPort, seen);
+    } else {
+      res.statusCode = 404;
+      res.end();
+    }
+  });
+  const listen = (srv: { listen(p: number, h: string, cb: () => void): unknown; address(): unknown }) =>
+    new Promise<number>((resolve) =>
+      srv.listen(0, '127.0.0.1', () => resolve((srv.address() as { port: number }).port)),
+    );
+  const port = await listen(server);
+  const httpPort = await listen(http);
+  return {
+    port,
+    httpPort,
+    fwdPort,
+    seen,
+    close: () => {
+      server.close();
+      http.close();
+    },
+  };
 }
 
 function answer(f: Uint8Array, seen: NetPeer['seen']): Uint8Array | undefined {
@@ -98,7 +187,7 @@ function answer(f: Uint8Array, seen: NetPeer['seen']): Uint8Array | undefined {
 export function netArgs(peer: NetPeer): string[] {
   return [
     '-nic',
-    'user',
+    `user,hostfwd=tcp:127.0.0.1:${peer.fwdPort}-:${FWD_GUEST_PORT}`,
     '-netdev',
     `socket,id=s0,connect=127.0.0.1:${peer.port}`,
     '-device',
@@ -110,6 +199,11 @@ export function netArgs(peer: NetPeer): string[] {
     '-device',
     'virtconsole',
   ];
+}
+
+/** What the kernel command line gets for /init's NAT check: the HTTP server's port. */
+export function netCmdline(peer: NetPeer): string {
+  return `qemu_lite_http=${peer.httpPort}`;
 }
 
 /** The PCI functions they add after `disks` disks (slot 2 + disks on): ID, class, the PIIX IRQ, the driver. */
@@ -128,8 +222,8 @@ export function netPciLines(disks: number): string[] {
 
 /**
  * eth0: QEMU's default MAC, the lease udhcpc got from the gateway (10.0.2.15/24, router
- * 10.0.2.2, DNS 10.0.2.3, as QEMU's slirp gives), and `ping -c 2 10.0.2.2` with both answered;
- * eth1: the next default MAC, and `ping -c 2 192.168.76.2` answered by the socket peer, which
+ * 10.0.2.2, DNS 10.0.2.3, as QEMU's slirp gives), `ping -c 2 10.0.2.2` with both answered, the
+ * body of an HTTP GET through the NAT, and the line this file sent through hostfwd; eth1: the next default MAC, and `ping -c 2 192.168.76.2` answered by the socket peer, which
  * saw the guest's ARP and both echo requests.
  */
 export function checkNet(out: string, peer: NetPeer, context: string): void {
@@ -137,11 +231,33 @@ export function checkNet(out: string, peer: NetPeer, context: string): void {
     'mac 52:54:00:12:34:56',
     'bound 10.0.2.15/255.255.255.0 router 10.0.2.2 dns 10.0.2.3',
     '2 packets transmitted, 2 packets received, 0% packet loss',
+    'hello through the NAT',
+    'hostfwd got: from the host',
     'mac1 52:54:00:12:34:57',
     '2 packets transmitted, 2 packets received, 0% packet loss',
   ]);
   expect(peer.seen.arp).toBeGreaterThanOrEqual(1);
   expect(peer.seen.echo).toBe(2);
+  // Then /synced, when the boot has an ext4 disk (checkSyncSnapshot).
+  expect(peer.seen.http.slice(0, 2), context).toEqual(['/nat', '/listening']);
+  expect(peer.seen.fwdReply, context).toBe('from the guest\n');
+}
+
+/**
+ * A guest `sync` followed by a kill of qemu-lite loses nothing: the copy of the ext4 image the
+ * test took right after the guest's `sync` (GET /synced, init.sh), once e2fsck has replayed its
+ * journal as the next mount would, is a clean file system holding the file the guest wrote.
+ */
+export function checkSyncSnapshot(peer: NetPeer, context: string): void {
+  const snap = peer.seen.snapshot;
+  expect(snap, `the guest never asked for /synced; ${context}`).toBeDefined();
+  const replay = spawnSync('e2fsck', ['-fy', snap!], { encoding: 'utf8' });
+  // 0: clean, 1: errors corrected (the journal replayed); more is a damaged file system.
+  expect(replay.status, `${replay.stdout}${replay.stderr}`).toBeLessThanOrEqual(1);
+  const clean = spawnSync('e2fsck', ['-fn', snap!], { encoding: 'utf8' });
+  expect(clean.status, `${clean.stdout}${clean.stderr}`).toBe(0);
+  const cat = spawnSync('debugfs', ['-R', 'cat /synced.txt', snap!], { encoding: 'utf8' });
+  expect(cat.stdout).toBe("synced by the guest before the host's copy\n");
 }
 
 /** /dev/hwrng: the virtio one is the current source, gives the 64 bytes asked, and two reads differ. */

@@ -30,7 +30,7 @@ import {
   checkUname,
 } from './linux-checks.js';
 import { checkExt4Disk, checkPci, checkRawDisk, makeLinuxDisks } from './linux-disks.js';
-import { checkConsole, checkNet, checkRng, netArgs, startNetPeer } from './linux-net.js';
+import { checkConsole, checkNet, checkRng, netArgs, netCmdline, startNetPeer } from './linux-net.js';
 
 const appDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(appDir, 'dist', 'cli.js');
@@ -94,7 +94,7 @@ describe.skipIf(skipReason !== undefined)("Debian's stock kernel on qemu-lite (h
           '-initrd',
           linux.initramfsPath,
           '-append',
-          linux.TEST_PCI_CMDLINE,
+          `${linux.TEST_PCI_CMDLINE} ${netCmdline(peer)}`,
           ...disks.args,
           ...netArgs(peer),
         ],
