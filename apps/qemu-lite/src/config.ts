@@ -51,6 +51,8 @@ export interface MachineConfig {
   virtioRng?: number;
   /** `-device virtio-serial-pci` + `-device virtconsole`: a virtio console (after the rng devices). */
   virtioConsole?: boolean;
+  /** Set by runGuest with `virtioConsole`: the shared ring (frame-ring.ts) the console's input arrives in. */
+  consoleInRing?: SharedArrayBuffer;
   /** A guest reset ends qemu-lite (status 0) instead of rebooting the guest. */
   noReboot: boolean;
   /** KVM_CREATE_IRQCHIP + KVM_CREATE_PIT2 instead of our userspace PIC and PIT. */

@@ -12,6 +12,12 @@ import { KvmError, type VcpuKickHandle } from '@kvm/core';
 import type { MachineConfig } from './config.js';
 import { DEFAULT_DEBUG_EXIT, type DebugExitConfig } from './devices/debug-exit.js';
 import { DEBUGCON_IOBASE, DEBUGCON_READBACK } from './devices/debugcon.js';
+import {
+  createFrameRing,
+  FRAME_RING_MAX_FRAME,
+  frameRingWrite,
+  openFrameRing,
+} from './devices/net/frame-ring.js';
 import { releaseDriveLocks } from './devices/virtio/drive.js';
 import type { HostFwd, SocketNetdevSpec } from './devices/virtio/net.js';
 import {
@@ -102,7 +108,8 @@ export interface RunGuestOptions {
   virtioRng?: number;
   /**
    * A virtio console (`-device virtio-serial-pci -device virtconsole`), after the rng devices: its
-   * output goes where the serial port's goes (Linux's /dev/hvc0); default none.
+   * output goes where the serial port's goes (Linux's /dev/hvc0), and `GuestSession.sendConsoleInput`
+   * gives it input; default none.
    */
   virtioConsole?: boolean;
   /**
@@ -142,6 +149,11 @@ export interface RunGuestOptions {
 export interface GuestSession {
   /** Bytes typed on the guest's serial console. */
   sendInput(bytes: Uint8Array): void;
+  /**
+   * Bytes for the virtio console (`virtioConsole`), what the guest reads from its /dev/hvc0; up
+   * to 64 KiB waits for a guest that is not reading, more is dropped. Ignored without the console.
+   */
+  sendConsoleInput(bytes: Uint8Array): void;
   /** Stops the guest as Ctrl-A x does (or for a signal). */
   quit(cause?: 'user' | 'signal'): void;
   /** What the loader said about the kernel. */
@@ -403,6 +415,9 @@ export async function runGuest(options: RunGuestOptions = {}): Promise<GuestResu
   const netdevs = await HostNetdevs.open(config.nics);
   config.nics = netdevs.nics;
   const control = createSharedControl();
+  // The virtio console's input: bytes from sendConsoleInput, read by the vCPU loop's PCI poll.
+  const consoleIn = config.virtioConsole ? createFrameRing() : undefined;
+  config.consoleInRing = consoleIn;
   const input: WorkerInput = { config, sab: control.sab, epochMs: control.epochMs };
   const debugging =
     options.gdb !== undefined || options.startStopped === true || options.onMonitorOutput !== undefined;
@@ -501,6 +516,14 @@ export async function runGuest(options: RunGuestOptions = {}): Promise<GuestResu
                     if (offset < bytes.length && !finished) setTimeout(push, 5);
                   };
                   push();
+                },
+                sendConsoleInput: (bytes) => {
+                  if (!consoleIn || finished) return;
+                  const ring = openFrameRing(consoleIn);
+                  for (let at = 0; at < bytes.length; at += FRAME_RING_MAX_FRAME)
+                    frameRingWrite(ring, bytes.subarray(at, at + FRAME_RING_MAX_FRAME));
+                  wakeMachine(control);
+                  kick();
                 },
                 quit: (cause) => requestQuit(cause === 'signal' ? QUIT_SIGNAL : QUIT_USER),
                 monitor: (line) => postDebug({ kind: 'monitor', line }),

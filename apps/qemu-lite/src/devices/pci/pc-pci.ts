@@ -6,7 +6,7 @@
  * mechanism #1 on the I/O bus, and the BARs placed as SeaBIOS places them.
  */
 import type { IoBus } from '../io-bus.js';
-import { openFrameRing } from '../net/frame-ring.js';
+import { frameRingRead, openFrameRing } from '../net/frame-ring.js';
 import { UserNet } from '../net/user-net.js';
 import type { IrqSink } from '../types.js';
 import { VirtioBlk } from '../virtio/blk.js';
@@ -36,6 +36,8 @@ export interface PciExtras {
   /** `-device virtconsole`: a virtio console whose bytes go to `consoleOut` (the serial port's sink). */
   virtioConsole?: boolean;
   consoleOut?: (byte: number) => void;
+  /** Where the console's input arrives from the main thread (runGuest's `sendConsoleInput`). */
+  consoleInRing?: SharedArrayBuffer;
 }
 
 export function buildPcPci(
@@ -76,11 +78,16 @@ export function buildPcPci(
   });
   for (let n = 0; n < (extras.virtioRng ?? 0); n++)
     pci.plug(pci.freeSlot(), new VirtioPciDevice(`virtio-rng${n}`, new VirtioRng(), mem));
-  if (extras.virtioConsole)
-    pci.plug(
-      pci.freeSlot(),
-      new VirtioPciDevice('virtio-console', new VirtioConsole(extras.consoleOut ?? (() => {})), mem),
-    );
+  if (extras.virtioConsole) {
+    const console = new VirtioConsole(extras.consoleOut ?? (() => {}));
+    if (extras.consoleInRing) {
+      const ring = openFrameRing(extras.consoleInRing);
+      pci.pollers.push(() => {
+        for (let b = frameRingRead(ring); b !== undefined; b = frameRingRead(ring)) console.input(b);
+      });
+    }
+    pci.plug(pci.freeSlot(), new VirtioPciDevice('virtio-console', console, mem));
+  }
   pci.assignResources();
   return pci;
 }

@@ -256,4 +256,25 @@ describe('virtio-console (virtio 1.2 §5.3), one port', () => {
     d.post(0, 0x20000, 64, true);
     expect(d.used(0).idx).toBe(0);
   });
+
+  it("fills the guest's receive buffers with what the host writes, in order, split across buffers", () => {
+    const con = new VirtioConsole(() => {});
+    const d = driver(con, 2);
+    // Input before any buffer waits for one.
+    con.input(Buffer.from('typed '));
+    con.input(Buffer.from('by the host\n'));
+    expect(d.used(0).idx).toBe(0);
+    d.post(0, 0x20000, 8, true);
+    expect(d.used(0)).toMatchObject({ idx: 1, len: 8 });
+    expect(Buffer.from(d.ram.subarray(0x20000, 0x20008)).toString()).toBe('typed by');
+    d.post(0, 0x21000, 64, true);
+    expect(d.used(0)).toMatchObject({ idx: 2, len: 10 });
+    expect(Buffer.from(d.ram.subarray(0x21000, 0x2100a)).toString()).toBe(' the host\n');
+    // Nothing left: the next buffer waits; new input goes straight into it.
+    d.post(0, 0x22000, 64, true);
+    expect(d.used(0).idx).toBe(2);
+    con.input(Buffer.from('x'));
+    expect(d.used(0)).toMatchObject({ idx: 3, len: 1 });
+    expect(d.ram[0x22000]).toBe(0x78);
+  });
 });
