@@ -395,7 +395,12 @@ const withArg: Record<string, Handler> = {
     rejectUnknownProps(props, ['shift'], '-icount');
     const shift = props.get('shift');
     if (shift === 'auto') {
-      throw new UsageError('-icount shift=auto: the adaptive clock is not implemented; give shift=N (0-10)');
+      // QEMU's auto mode changes the shift as it runs; here the guest TSC is the instruction count
+      // (CPUID 0x15 says 10^9 / 2^N Hz) and the PIT, PM timer and HPET derive from it, so a new
+      // shift would change a frequency the guest has calibrated (README, "Time").
+      throw new UsageError(
+        '-icount shift=auto: the adaptive clock is not implemented (the TSC counts instructions at the 10^9 / 2^N Hz CPUID advertises, so the shift cannot change under the guest); give shift=N (0-10)',
+      );
     }
     if (shift === undefined || !/^\d+$/.test(shift) || Number(shift) > 10) {
       throw new UsageError(`-icount ${v}: shift must be an integer from 0 to 10`);

@@ -107,7 +107,7 @@ describe('command line', () => {
     expect(parseArgs(['-icount', 'shift=3']).options.icount).toEqual({ shift: 3 });
     expect(parseArgs(['-icount', '0']).options.icount).toEqual({ shift: 0 });
     expect(usageError(['-icount', 'shift=auto'])).toMatch(
-      /^-icount shift=auto: the adaptive clock is not implemented/,
+      /^-icount shift=auto: the adaptive clock is not implemented \(the TSC counts instructions/,
     );
     expect(usageError(['-icount', 'shift=11'])).toBe(
       '-icount shift=11: shift must be an integer from 0 to 10',
