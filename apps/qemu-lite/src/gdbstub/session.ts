@@ -13,8 +13,8 @@
  * kvm-pvm, whose emulator runs the guest's CPL-0 code, delivers INT3 to the guest and checks no
  * data breakpoints), the vCPU runs under KVM_GUESTDBG_SINGLESTEP and every KVM_EXIT_DEBUG compares
  * the linear PC (kvm_run.debug.arch.pc) with the breakpoints and the watched bytes with their last
- * values (write watchpoints only). The guest's TF is never touched, and its INT3 goes to it
- * whenever no INT3 breakpoint is set.
+ * values (write watchpoints only). The guest's TF is never touched, and its own INT3 reaches it:
+ * directly when no INT3 breakpoint is set, re-injected (KVM_GUESTDBG_INJECT_BP) when one is.
  *
  * `-smp`: one gdb thread per vCPU, all-stop as QEMU's stub. Where the vCPUs take turns on this
  * thread (the software engines) a stop holds them all at once (`service` blocks the one loop), a
@@ -60,6 +60,7 @@ const KVM_GUESTDBG_SINGLESTEP = 0x2;
 const KVM_GUESTDBG_USE_SW_BP = 0x10000;
 const KVM_GUESTDBG_USE_HW_BP = 0x20000;
 const KVM_GUESTDBG_INJECT_DB = 0x40000;
+const KVM_GUESTDBG_INJECT_BP = 0x80000;
 /** kvm_run.debug.arch.exception: #DB (a step or a debug register of ours), #BP (an INT3 of ours). */
 const DB_VECTOR = 1;
 const BP_VECTOR = 3;
@@ -259,14 +260,21 @@ export class DebugSession implements DebugTarget {
   debugExit(index = 0): void {
     const debug = this.machine.runs[index].debug;
     if (debug.exception === BP_VECTOR) {
-      // Our INT3 (RIP is left on it); a guest's own INT3 cannot arrive here, USE_SW_BP being on
-      // only while breakpoints are, and is then reported as a plain SIGTRAP.
-      this.stop(
-        this.int3.has(debug.pc)
-          ? { kind: 'breakpoint', type: BP_SOFTWARE }
-          : { kind: 'signal', signal: GDB_SIGTRAP },
-        index,
-      );
+      // Our INT3 (RIP is left on it): a breakpoint.
+      if (this.int3.has(debug.pc)) {
+        this.stop({ kind: 'breakpoint', type: BP_SOFTWARE }, index);
+        return;
+      }
+      // The guest's own INT3, caught because USE_SW_BP is on for ours: #BP goes back to the
+      // guest (KVM_GUESTDBG_INJECT_BP, which KVM queues as the trap the INT3 raised), as QEMU's
+      // kvm_handle_debug passes on an exception that is not its breakpoint.
+      this.machine.vcpus[index].setGuestDebug({
+        control: this.guestDebug[index] | KVM_GUESTDBG_INJECT_BP,
+        debugreg:
+          this.guestDebug[index] & KVM_GUESTDBG_USE_HW_BP
+            ? this.debugRegValues()
+            : [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n],
+      });
       return;
     }
     if (this.actions[index] === VCPU_STEP) {

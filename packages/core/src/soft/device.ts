@@ -59,6 +59,7 @@ import {
 import type { SoftVcpu } from './vcpu.js';
 import { kvmGetVcpuEvents, kvmSetVcpuEvents } from './vcpu-events.js';
 import { KVM_MAX_VCPU_IDS, KVM_MAX_VCPUS, KVM_SOFT_MAX_VCPUS, SoftVm, type VcpuMmuOps } from './vm.js';
+import { skipEmulatedInstruction } from './x86.js';
 import { getXcrs, getXsave, guestSupportedXcr0, setXcrs, setXsave } from './xsave.js';
 
 /** KVM_GET_VCPU_MMAP_SIZE: kvm_run page, PIO data page, coalesced-MMIO page (as Linux x86). */
@@ -443,6 +444,10 @@ vcpuIoctls[0x9b] = (_s, e, arg, def) => {
   )
     throw new KvmError(def.name, Errno.EBUSY, 'an exception is pending');
   const inject = kvmSetGuestDebug(v, d);
+  // KVM queues #BP as a soft exception of the length the #BP exit recorded (vmx_inject_exception's
+  // event_exit_inst_len; svm: next_rip), so the guest's handler sees the IP after its INT3, as
+  // with no debugger. The backends inject hard exceptions: step over the 1-byte INT3 first.
+  if (inject === 3) skipEmulatedInstruction(v, 1);
   if (inject >= 0) kvmQueueException(v, inject, 0, false);
   return 0;
 };
