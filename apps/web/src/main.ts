@@ -6,12 +6,20 @@ import { FitAddon } from '@xterm/addon-fit';
 import { Terminal } from '@xterm/xterm';
 import { MachineController, type MachineSettings, type RunState } from './machine/controller.js';
 import { type Accel, MAX_RAM, type WorkerEvent } from './machine/protocol.js';
-import { fetchImage, type GuestEntry, loadGuestIndex, type NamedImage, sortDropped } from './ui/guests.js';
+import {
+  cmdlineFor,
+  fetchImage,
+  type GuestEntry,
+  loadGuestIndex,
+  type NamedImage,
+  sortDropped,
+} from './ui/guests.js';
 import { StatsView } from './ui/stats-view.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const guestSelect = $<HTMLSelectElement>('guest');
 const accelSelect = $<HTMLSelectElement>('accel');
+const jitBox = $<HTMLInputElement>('jit');
 const memorySelect = $<HTMLSelectElement>('memory');
 const cmdlineInput = $<HTMLInputElement>('cmdline');
 const startButton = $<HTMLButtonElement>('start');
@@ -108,18 +116,19 @@ terminal.onData((data) => {
 async function settings(): Promise<MachineSettings> {
   const ramSize = Math.min(Number(memorySelect.value), MAX_RAM);
   const accel = accelSelect.value as Accel;
+  const jit = jitBox.checked;
   const cmdline = cmdlineInput.value;
   // Every machine has isa-debug-exit at 0xf4 (4 bytes), as qemu-lite runs our guests: they end
   // through it, and a dropped test kernel may too (Linux leaves the port alone).
   const debugExit = { iobase: 0xf4, iosize: 4 };
   if (guestSelect.value === 'dropped') {
     if (!dropped) throw new Error('drop a kernel on the page first');
-    return { accel, ramSize, kernel: dropped.kernel, initrd: dropped.initrd, cmdline, debugExit };
+    return { accel, jit, ramSize, kernel: dropped.kernel, initrd: dropped.initrd, cmdline, debugExit };
   }
   const g = guests.find((x) => x.name === guestSelect.value);
   if (!g) throw new Error('choose a guest');
   const image = await fetchImage(base, g);
-  return { accel, ramSize, kernel: { name: g.file, image }, cmdline, debugExit };
+  return { accel, jit, ramSize, kernel: { name: g.file, image }, cmdline, debugExit };
 }
 
 startButton.onclick = async () => {
@@ -167,6 +176,7 @@ async function takeFiles(files: File[]): Promise<void> {
   option.textContent = `dropped: ${sorted.kernel.name}`;
   guestSelect.value = 'dropped';
   memorySelect.value = String(256 * 1024 * 1024);
+  cmdlineInput.value = cmdlineFor(sorted.kernel.image, cmdlineInput.value);
 }
 
 drop.addEventListener('dragover', (e) => {

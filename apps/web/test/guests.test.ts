@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { imageKind, sortDropped } from '../src/ui/guests.js';
+import { cmdlineFor, DEFAULT_CMDLINE, imageKind, LINUX_CMDLINE, sortDropped } from '../src/ui/guests.js';
 import { echoGuest } from './fixtures/echo-guest.js';
 
 function bzImage(): Uint8Array {
@@ -39,5 +39,15 @@ describe('dropped files', () => {
       ]),
     ).toMatch(/two kernels/);
     expect(sortDropped([1, 2, 3].map((n) => ({ name: `${n}`, image: cpio })))).toMatch(/not 3 files/);
+  });
+
+  it("give a dropped bzImage Linux's quiet command line, unless the user wrote their own", () => {
+    expect(cmdlineFor(bzImage(), DEFAULT_CMDLINE)).toBe(LINUX_CMDLINE);
+    expect(cmdlineFor(bzImage(), '')).toBe(LINUX_CMDLINE);
+    expect(LINUX_CMDLINE).toMatch(/console=ttyS0 quiet .*cryptomgr\.notests/);
+    expect(cmdlineFor(bzImage(), 'console=ttyS0 init=/bin/sh')).toBe('console=ttyS0 init=/bin/sh');
+    // A multiboot kernel after a bzImage gets the default back, not Linux's options.
+    expect(cmdlineFor(echoGuest(), LINUX_CMDLINE)).toBe(DEFAULT_CMDLINE);
+    expect(cmdlineFor(elf, 'iterations=5')).toBe('iterations=5');
   });
 });

@@ -6,56 +6,37 @@
  * a dropped echo guest and its answer comes back; screenshots go to test-results/.
  * Skips, saying why, where there is no chromium (CHROMIUM_PATH, or /usr/bin/chromium) or no build.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { type PreviewServer, preview } from 'vite';
+import { mkdirSync } from 'node:fs';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  webRoot as here,
+  openPageHost,
+  type PageHost,
+  browserSkip as skip,
+  terminalText,
+} from './browser.js';
 import { echoGuest } from './fixtures/echo-guest.js';
 
-const here = fileURLToPath(new URL('..', import.meta.url));
-const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const built = existsSync(`${here}dist/index.html`);
-const skip = !existsSync(executablePath)
-  ? `no chromium at ${executablePath} (apt-get install chromium, or set CHROMIUM_PATH)`
-  : !built
-    ? 'apps/web/dist is not built (pnpm --filter web build)'
-    : undefined;
 if (skip) console.warn(`page.browser.test.ts skipped: ${skip}`);
 
-/** The terminal's text, from xterm.js's buffer (the page exposes its terminal as window.kvmTs). */
-function terminalText(page: Page): Promise<string> {
-  return page.evaluate(() => {
-    const t = (window as unknown as { kvmTs: { terminal: import('@xterm/xterm').Terminal } }).kvmTs.terminal;
-    const b = t.buffer.active;
-    const lines: string[] = [];
-    for (let i = 0; i < b.length; i++) lines.push(b.getLine(i)?.translateToString(true) ?? '');
-    return lines.join('\n');
-  });
-}
-
 describe.skipIf(skip !== undefined)('the page in headless Chromium', () => {
-  let server: PreviewServer;
-  let browser: Browser;
+  let host: PageHost;
   let url: string;
+  const newPage = (options?: Parameters<PageHost['browser']['newPage']>[0]): Promise<Page> =>
+    host.browser.newPage(options);
 
   beforeAll(async () => {
-    server = await preview({
-      root: here,
-      preview: { port: 4300 + (process.pid % 500), strictPort: false },
-      logLevel: 'silent',
-    });
-    url = server.resolvedUrls!.local[0]!;
-    browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu'] });
+    host = await openPageHost(4300 + (process.pid % 500));
+    url = host.url;
   }, 60_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await new Promise<void>((resolve) => server?.httpServer.close(() => resolve()));
+    await host?.close();
   });
 
   it('is cross-origin isolated, boots the demo into the terminal and shows MIPS and the exit table', async () => {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const page = await newPage({ viewport: { width: 1400, height: 900 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(url);
@@ -87,7 +68,7 @@ describe.skipIf(skip !== undefined)('the page in headless Chromium', () => {
   }, 90_000);
 
   it('says what is wrong with a dropped file that is no kernel, without starting', async () => {
-    const page = await browser.newPage();
+    const page = await newPage();
     await page.goto(url);
     await page.setInputFiles('#kernel-file', {
       name: 'notes.txt',
@@ -100,7 +81,7 @@ describe.skipIf(skip !== undefined)('the page in headless Chromium', () => {
   }, 30_000);
 
   it('takes a dropped kernel and sends keys typed into the terminal to the guest, whose echo appears', async () => {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const page = await newPage({ viewport: { width: 1400, height: 900 } });
     await page.goto(url);
     await page.setInputFiles('#kernel-file', {
       name: 'echo.bin',

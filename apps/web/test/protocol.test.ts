@@ -28,6 +28,8 @@ describe('checkStartRequest', () => {
     expect(
       checkStartRequest(request({ initrd: { name: 'i.cpio', image: new Uint8Array(1) }, debugExit: null })),
     ).toBeUndefined();
+    expect(checkStartRequest(request({ jit: true }))).toBeUndefined();
+    expect(checkStartRequest(request({ jit: false }))).toBeUndefined();
     // A structured clone of it too (what a worker receives).
     expect(checkStartRequest(structuredClone(request()))).toBeUndefined();
   });
@@ -36,6 +38,7 @@ describe('checkStartRequest', () => {
     ['null', null, /not a message object/],
     ['another type', { ...request(), type: 'stop' }, /unknown message type stop/],
     ['the host engine', request({ accel: 'kvm' as never }), /accel must be one of vmx, svm, not kvm/],
+    ['jit as a string', request({ jit: 'on' as never }), /jit must be a boolean, not on/],
     ['1 MiB of RAM', request({ ramSize: 1 << 20 }), /ramSize must be an integer from/],
     ['2 GiB of RAM', request({ ramSize: 2 ** 31 }), /ramSize must be an integer from/],
     ['RAM not in pages', request({ ramSize: 64 * 1024 * 1024 + 512 }), /multiple of 4 KiB/],

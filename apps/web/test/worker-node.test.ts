@@ -8,6 +8,7 @@ import { bundleForWorker } from './bundle.js';
 import { echoGuest } from './fixtures/echo-guest.js';
 
 const demoPath = fileURLToPath(new URL('../../../tools/guests/out/demo.elf', import.meta.url));
+const benchPath = fileURLToPath(new URL('../../../tools/guests/out/bench-int32.elf', import.meta.url));
 const fixture = fileURLToPath(new URL('./fixtures/node-machine-worker.ts', import.meta.url));
 const linuxCache = fileURLToPath(new URL('../../../tools/linux/cache/', import.meta.url));
 const haveLinux = existsSync(`${linuxCache}vmlinuz`) && existsSync(`${linuxCache}initramfs.cpio.gz`);
@@ -78,6 +79,32 @@ describe('the page machine module in a worker_threads Worker', () => {
     },
     60_000,
   );
+
+  it('runs bench-int32 with jit=on (x86emu block compiler in the worker bundle) to the interpreter checksum', async () => {
+    const image = new Uint8Array(readFileSync(benchPath));
+    const run = (jit: boolean) =>
+      new Promise<{ last: Seen; serial: string }>((resolve) => {
+        let serial = '';
+        void nodeController((e) => {
+          if (e.type === 'serial') serial += Buffer.from(e.data).toString('latin1');
+          if (e.type === 'done' || e.type === 'error') resolve({ last: e, serial });
+        }).then((c) =>
+          c.start({
+            ...demoSettings('vmx'),
+            jit,
+            kernel: { name: 'bench-int32.elf', image },
+            cmdline: 'iterations=20',
+          }),
+        );
+      });
+    const interpreted = await run(false);
+    const compiled = await run(true);
+    for (const r of [interpreted, compiled])
+      expect(r.last).toMatchObject({ type: 'done', stop: { kind: 'debug-exit', status: 1 } });
+    const checksum = /checksum=(0x[0-9a-f]+)/.exec(interpreted.serial)?.[1];
+    expect(checksum).toBeDefined();
+    expect(compiled.serial).toContain(`checksum=${checksum}`);
+  }, 120_000);
 
   it('reports a bad kernel as a LoaderError event, not a crash of the worker', async () => {
     const last = await new Promise<Seen>((resolve) => {

@@ -4,14 +4,16 @@
  * `engines.ts` gives them to its soft engines: a HLT may block in KVM_RUN until a kick
  * (`haltBlocks`), and guest time follows host time (`tscClock: 'host'`), as under QEMU's TCG.
  * Guest RAM is a SharedArrayBuffer (`sharedMemory`): the page gets it in `started`, no copy.
+ * `jit`: x86emu's block compiler, as `-accel vmx,jit=on`; undefined leaves the engines' default
+ * (the interpreter: `engineJitDefault`, whose X86EMU_JIT a browser has no environment for).
  */
 import type { Kvm, VcpuKickHandle } from '@kvm/core';
 import { createSvmKvm } from '@kvm/svm';
 import { createVmxKvm } from '@kvm/vmx';
 import type { Accel } from './protocol.js';
 
-export function openEngine(accel: Accel): Kvm {
-  const options = { haltBlocks: true, tscClock: 'host', sharedMemory: true } as const;
+export function openEngine(accel: Accel, jit?: boolean): Kvm {
+  const options = { haltBlocks: true, tscClock: 'host', sharedMemory: true, jit } as const;
   return accel === 'svm' ? createSvmKvm(options) : createVmxKvm(options);
 }
 

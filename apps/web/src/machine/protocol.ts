@@ -22,6 +22,11 @@ export const PAGE_CELLS = 2;
 export interface StartRequest {
   type: 'start';
   accel: Accel;
+  /**
+   * x86emu's block compiler for the guest CPU (qemu-lite's `-accel vmx,jit=on`); absent: the
+   * engine's default, the interpreter, as under Node.
+   */
+  jit?: boolean;
   ramSize: number;
   /** What to boot: a multiboot ELF or a bzImage (chosen by what the image says it is). */
   kernel: { name: string; image: Uint8Array };
@@ -65,6 +70,7 @@ export function checkStartRequest(m: unknown): string | undefined {
   if (r.type !== 'start') return `unknown message type ${String(r.type)}`;
   if (!ACCELS.includes(r.accel as Accel))
     return `accel must be one of ${ACCELS.join(', ')}, not ${String(r.accel)}`;
+  if (r.jit !== undefined && typeof r.jit !== 'boolean') return `jit must be a boolean, not ${String(r.jit)}`;
   if (!Number.isSafeInteger(r.ramSize) || (r.ramSize as number) < MIN_RAM || (r.ramSize as number) > MAX_RAM)
     return `ramSize must be an integer from ${MIN_RAM} to ${MAX_RAM}, not ${String(r.ramSize)}`;
   if ((r.ramSize as number) % 4096 !== 0) return `ramSize must be a multiple of 4 KiB, not ${r.ramSize}`;

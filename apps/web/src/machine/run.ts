@@ -107,7 +107,7 @@ export function runWebMachine(message: unknown, post: Post): void {
 
   let kvm: ReturnType<typeof openEngine> | undefined;
   try {
-    kvm = openEngine(r.accel);
+    kvm = openEngine(r.accel, r.jit);
     machine = new Machine(kvm, machineConfig(r), sharedClock(r.epochMs), {
       serialOut,
       log: () => {},
