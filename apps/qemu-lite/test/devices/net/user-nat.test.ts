@@ -366,3 +366,39 @@ describe('-netdev user NAT: hostfwd=tcp', () => {
     ).rejects.toThrow(`hostfwd=tcp:127.0.0.1:${port}-:80: could not set up host forwarding rule`);
   });
 });
+
+describe('-netdev user NAT: what a guest may send', () => {
+  it('takes random segments, flags and bytes without throwing, and still connects afterwards', async () => {
+    const { port } = await tcpServer((s) => s.on('data', () => s.write('ok')));
+    // DNS to a local port nobody answers: random bytes go nowhere real.
+    const { nat, next, out } = await harness({ dnsServer: { host: '127.0.0.1', port: 9 } });
+    // A deterministic generator (xorshift32), so a failure repeats.
+    let x = 0x12345678;
+    const rnd = (n: number) => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) % n;
+    };
+    for (let i = 0; i < 400; i++) {
+      const sport = 41000 + rnd(4);
+      const data = Array.from({ length: rnd(40) }, () => rnd(256));
+      const f = tcp(GATEWAY, sport, rnd(2) ? port : 9, rnd(2 ** 31), rnd(2 ** 31), rnd(64), data, {
+        window: rnd(65536),
+        mss: rnd(3) === 0 ? rnd(65536) : undefined,
+      });
+      nat.input(f);
+      const garbage = f.slice();
+      garbage[14 + rnd(garbage.length - 14)] ^= 1 << rnd(8);
+      nat.input(garbage);
+      nat.input(udp([10, 0, 2, rnd(4)], rnd(65536), rnd(3) ? 53 : 0, data));
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    out.length = 0;
+    nat.input(tcp(GATEWAY, 42000, port, 0, 0, SYN, [], { mss: 1460 }));
+    const synAck = await next((s) => s.dport === 42000 && s.flags === (SYN | ACK));
+    nat.input(tcp(GATEWAY, 42000, port, 1, synAck.seq + 1, ACK | PSH, text('hi')));
+    const reply = await next((s) => s.dport === 42000 && s.data.length > 0);
+    expect(Buffer.from(reply.data).toString()).toBe('ok');
+  });
+});
