@@ -18,6 +18,7 @@ import {
   Cpu,
   CrAccessType,
   type ExitInfo,
+  engineJitTuning,
   InterceptKind,
   type Intercepts,
   type MsrOps,
@@ -87,7 +88,14 @@ export class SvmGuestMode implements Intercepts {
     private readonly silicon: SvmSilicon,
     msr: MsrOps,
   ) {
-    this.cpu = new Cpu({ memory: silicon.memory, msr, intercepts: this, jit: silicon.jit });
+    // The engine's compile threshold, not a bare Cpu's: a guest kernel's code runs too few times
+    // for most of its blocks to pay for compiling (x86emu's jit/engine-policy.ts).
+    this.cpu = new Cpu({
+      memory: silicon.memory,
+      msr,
+      intercepts: this,
+      jit: silicon.jit ? engineJitTuning() : false,
+    });
   }
 
   // ---- Intercepts ------------------------------------------------------------------------

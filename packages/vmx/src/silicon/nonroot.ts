@@ -21,6 +21,7 @@ import { loadShadowPagingOverride, newShadowPagingOverride, ShadowTlbRegime } fr
 import {
   Cpu,
   type ExitInfo,
+  engineJitTuning,
   InterceptKind,
   type Intercepts,
   type MsrOps,
@@ -215,7 +216,14 @@ export class VmxNonRoot implements Intercepts {
     private readonly silicon: VmxSilicon,
     msr: MsrOps,
   ) {
-    this.cpu = new Cpu({ memory: silicon.memory, msr, intercepts: this, jit: silicon.jit });
+    // The engine's compile threshold, not a bare Cpu's: a guest kernel's code runs too few times
+    // for most of its blocks to pay for compiling (x86emu's jit/engine-policy.ts).
+    this.cpu = new Cpu({
+      memory: silicon.memory,
+      msr,
+      intercepts: this,
+      jit: silicon.jit ? engineJitTuning() : false,
+    });
   }
 
   // ---- Intercepts (called by the Cpu) ----------------------------------------------------
