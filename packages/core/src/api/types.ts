@@ -24,6 +24,7 @@ import type {
   KvmGuestDebug,
   KvmIrqchip,
   KvmLapicState,
+  KvmMsi,
   KvmMsrEntry,
   KvmPitConfig,
   KvmPitState2,
@@ -92,6 +93,13 @@ export interface Vm {
   createPit2(config: KvmPitConfig): void;
   /** KVM_IRQ_LINE: drive an in-kernel irqchip input (needs the irqchip). */
   irqLine(irq: number, level: number): void;
+  /**
+   * KVM_SIGNAL_MSI: injects one MSI (`struct kvm_msi`: address, data, flags) into the in-kernel
+   * irqchip's APIC bus, as a device's MSI or MSI-X write would. Returns how many local APICs
+   * took it (0: all refused it, e.g. software-disabled); no matching destination is EPERM, no
+   * irqchip EINVAL, a flag other than KVM_MSI_VALID_DEVID EINVAL (Linux's `kvm_send_userspace_msi`).
+   */
+  signalMsi(msi: KvmMsi): number;
   /**
    * KVM_GET_IRQCHIP: chip `chipId` (`KVM_IRQCHIP_PIC_MASTER` 0, `_PIC_SLAVE` 1, `_IOAPIC` 2) as
    * `struct kvm_irqchip`; `chip` holds a `kvm_pic_state` or `kvm_ioapic_state` (decode with

@@ -8,13 +8,20 @@ import { KVM_EXIT_NAMES } from '../abi/exit-reasons.js';
 import {
   kvmIrqchip,
   kvmIrqLevel,
+  kvmMsi,
   kvmPitChannelState,
   kvmPitConfig,
   kvmPitState2,
   kvmUserspaceMemoryRegion,
 } from '../abi/structs.js';
 import { Errno, KvmError } from '../api/errors.js';
-import type { KvmIrqchip, KvmPitConfig, KvmPitState2, KvmUserspaceMemoryRegion } from '../api/structs.js';
+import type {
+  KvmIrqchip,
+  KvmMsi,
+  KvmPitConfig,
+  KvmPitState2,
+  KvmUserspaceMemoryRegion,
+} from '../api/structs.js';
 import type { HostMemory, Vm } from '../api/types.js';
 import type { KvmDevice } from './device.js';
 import { asKvmError, DeviceFd, intArg } from './fd.js';
@@ -112,6 +119,20 @@ export class KvmVm implements Vm, VcpuOwner {
   irqLine(irq: number, level: number): void {
     this.handle.check('KVM_IRQ_LINE');
     this.handle.ioctl('KVM_IRQ_LINE', kvmIrqLevel.encode({ irq, level }));
+  }
+
+  /** KVM_SIGNAL_MSI: the ioctl's return value is how many APICs took the message. */
+  signalMsi(msi: KvmMsi): number {
+    this.handle.check('KVM_SIGNAL_MSI');
+    const u32 = (field: string, v: number) => intArg('KVM_SIGNAL_MSI', field, v, 0xffffffff);
+    const buf = kvmMsi.encode({
+      addressLo: u32('addressLo', msi.addressLo),
+      addressHi: u32('addressHi', msi.addressHi),
+      data: u32('data', msi.data),
+      flags: u32('flags', msi.flags),
+      devid: u32('devid', msi.devid),
+    });
+    return this.handle.ioctl('KVM_SIGNAL_MSI', buf);
   }
 
   getIrqchip(chipId: number): KvmIrqchip {
