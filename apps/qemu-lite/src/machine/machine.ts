@@ -45,6 +45,7 @@ import { I8254, SystemControlPortB } from '../devices/i8254.js';
 import { I8259Pair } from '../devices/i8259.js';
 import { IoBus } from '../devices/io-bus.js';
 import { PcTestdev } from '../devices/pc-testdev.js';
+import type { MsiSink } from '../devices/pci/msix.js';
 import { buildPcPci } from '../devices/pci/pc-pci.js';
 import type { PciBus } from '../devices/pci/pci-bus.js';
 import { PostPort } from '../devices/post-port.js';
@@ -74,6 +75,21 @@ class KernelIrqLines implements IrqSink {
   setIrq(irq: number, level: number): void {
     this.vm.irqLine(irq, level);
   }
+}
+
+/**
+ * MSI-X messages to the in-kernel irqchip (KVM_SIGNAL_MSI, as QEMU's `kvm_irqchip_send_msi`).
+ * The guest chose the address: one that names no APIC (EPERM) is its mistake, dropped as the
+ * APIC bus drops it, never an error of qemu-lite's.
+ */
+function kernelMsi(vm: Vm): MsiSink {
+  return (addressLo, addressHi, data) => {
+    try {
+      vm.signalMsi({ addressLo, addressHi, data, flags: 0, devid: 0 });
+    } catch (error) {
+      if (!(error instanceof KvmError)) throw error;
+    }
+  };
 }
 
 /**
@@ -272,6 +288,7 @@ export class Machine {
           ...config,
           netOut: hooks.netOut,
           consoleOut: hooks.serialOut,
+          msi: config.kernelIrqchip ? kernelMsi(vm) : undefined,
         });
       }
 

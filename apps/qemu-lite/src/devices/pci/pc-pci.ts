@@ -25,6 +25,7 @@ import {
 import { VirtioRng } from '../virtio/rng.js';
 import { VirtioPciDevice } from '../virtio/virtio-pci.js';
 import { i440fxHostBridge, piix3IsaBridge } from './host-bridge.js';
+import type { MsiSink } from './msix.js';
 import { PCI_CONFIG_ADDRESS, PCI_CONFIG_DATA, PciBus } from './pci-bus.js';
 
 /** The PCI devices besides the disks: NICs (`-netdev user` + `-device virtio-net-pci`) and virtio-rng. */
@@ -38,6 +39,11 @@ export interface PciExtras {
   consoleOut?: (byte: number) => void;
   /** Where the console's input arrives from the main thread (runGuest's `sendConsoleInput`). */
   consoleInRing?: SharedArrayBuffer;
+  /**
+   * Where MSI-X messages go (the in-kernel irqchip's `Vm.signalMsi`): given, each virtio device
+   * has an MSI-X capability, as QEMU's; absent (no local APIC), INTx only.
+   */
+  msi?: MsiSink;
 }
 
 export function buildPcPci(
@@ -55,7 +61,7 @@ export function buildPcPci(
   pci.plug(1 << 3, piix3IsaBridge());
   const mem = new GuestMemory(ram);
   drives.forEach((drive, n) => {
-    pci.plug(pci.freeSlot(), new VirtioPciDevice(`virtio-blk${n}`, new VirtioBlk(drive), mem));
+    pci.plug(pci.freeSlot(), new VirtioPciDevice(`virtio-blk${n}`, new VirtioBlk(drive), mem, extras.msi));
   });
   (extras.nics ?? []).forEach((nic, n) => {
     const mac = (nic.mac !== undefined ? parseMac(nic.mac) : undefined) ?? defaultMac(n);
@@ -74,10 +80,10 @@ export function buildPcPci(
       backend = user;
     } else backend = userNetBackend(new UserNet());
     const device = new VirtioNet(mac, backend);
-    pci.plug(pci.freeSlot(), new VirtioPciDevice(`virtio-net${n}`, device, mem));
+    pci.plug(pci.freeSlot(), new VirtioPciDevice(`virtio-net${n}`, device, mem, extras.msi));
   });
   for (let n = 0; n < (extras.virtioRng ?? 0); n++)
-    pci.plug(pci.freeSlot(), new VirtioPciDevice(`virtio-rng${n}`, new VirtioRng(), mem));
+    pci.plug(pci.freeSlot(), new VirtioPciDevice(`virtio-rng${n}`, new VirtioRng(), mem, extras.msi));
   if (extras.virtioConsole) {
     const console = new VirtioConsole(extras.consoleOut ?? (() => {}));
     if (extras.consoleInRing) {
@@ -86,7 +92,7 @@ export function buildPcPci(
         for (let b = frameRingRead(ring); b !== undefined; b = frameRingRead(ring)) console.input(b);
       });
     }
-    pci.plug(pci.freeSlot(), new VirtioPciDevice('virtio-console', console, mem));
+    pci.plug(pci.freeSlot(), new VirtioPciDevice('virtio-console', console, mem, extras.msi));
   }
   pci.assignResources();
   return pci;

@@ -3,9 +3,12 @@
  * and device 0x1040 + the virtio device ID, whose capability list points into one 32-bit memory
  * BAR laid out as QEMU lays out its modern BAR: common configuration at 0x0000, ISR at 0x1000,
  * device configuration at 0x2000, notifications at 0x3000 (multiplier 4, queue n at 4n).
- * Interrupts are INTx (no MSI-X yet): the ISR's bit 0 for used buffers, bit 1 for a
- * configuration change, the line up while the ISR is non-zero and down when it is read (§4.1.4.5).
+ * Interrupts are INTx (the ISR's bit 0 for used buffers, bit 1 for a configuration change, the
+ * line up while the ISR is non-zero and down when it is read, §4.1.4.5) or, where the machine has
+ * an APIC to send them to, MSI-X: a table of queues + 1 vectors in BAR 1 (QEMU's
+ * `vectors_bar`), which the driver assigns with msix_config and queue_msix_vector (§4.1.5.1.2).
  */
+import { type MsiSink, Msix } from '../pci/msix.js';
 import { PCI_BASE_ADDRESS_0, PciDevice } from '../pci/pci-device.js';
 import { type GuestMemory, GuestMemoryError } from './guest-memory.js';
 import { type VirtqChain, Virtqueue, VirtqueueError } from './virtqueue.js';
@@ -65,7 +68,9 @@ export const COMMON = {
   queueDriver: 0x28,
   queueDevice: 0x30,
 } as const;
-const VIRTIO_MSI_NO_VECTOR = 0xffff;
+export const VIRTIO_MSI_NO_VECTOR = 0xffff;
+/** The MSI-X table and PBA's BAR (QEMU's virtio-pci `msix_bar_idx`). */
+export const VIRTIO_MSIX_BAR = 1;
 
 /** What a virtio device (block, net, …) gives its transport. */
 export interface VirtioDeviceOps {
@@ -113,11 +118,17 @@ export class VirtioPciDevice extends PciDevice {
   lastError: string | undefined;
   /** Offset of the VIRTIO_PCI_CAP_PCI_CFG capability in config space. */
   private readonly pciCfgCap: number;
+  /** MSI-X, when the machine gave an MSI sink (an in-kernel irqchip); else INTx only. */
+  readonly msix: Msix | undefined;
+  /** msix_config and each queue's queue_msix_vector (§4.1.4.3), VIRTIO_MSI_NO_VECTOR if none. */
+  private msixConfigVector = VIRTIO_MSI_NO_VECTOR;
+  private readonly queueVectors: Uint16Array;
 
   constructor(
     name: string,
     readonly device: VirtioDeviceOps,
     private readonly mem: GuestMemory,
+    msi?: MsiSink,
   ) {
     super(name, {
       vendorId: PCI_VENDOR_ID_REDHAT_QUMRANET,
@@ -134,6 +145,7 @@ export class VirtioPciDevice extends PciDevice {
       (device.features[1] | (1 << (VIRTIO_F_VERSION_1 - 32))) >>> 0,
     ];
     this.queues = device.queueSizes.map((size) => new Virtqueue(mem, size));
+    this.queueVectors = new Uint16Array(this.queues.length).fill(VIRTIO_MSI_NO_VECTOR);
     this.registerBar(VIRTIO_MODERN_BAR, {
       size: VIRTIO_BAR_SIZE,
       io: false,
@@ -155,6 +167,8 @@ export class VirtioPciDevice extends PciDevice {
     );
     this.set32(notify + 16, VIRTIO_NOTIFY_OFF_MULTIPLIER);
     this.addVirtioCap(VIRTIO_PCI_CAP_COMMON_CFG, VIRTIO_COMMON_OFFSET, 0x38);
+    // One vector per queue and one for configuration changes, as QEMU's virtio-blk/-net give.
+    this.msix = msi ? new Msix(this, this.queues.length + 1, VIRTIO_MSIX_BAR, msi) : undefined;
     device.attach?.(this);
   }
 
@@ -187,6 +201,7 @@ export class VirtioPciDevice extends PciDevice {
 
   override configWrite(offset: number, size: number, value: number): void {
     super.configWrite(offset, size, value);
+    this.msix?.configWritten(offset, size);
     const data = this.pciCfgCap + 16;
     if (offset < data + 4 && offset + size > data) {
       const window = this.pciCfgWindow();
@@ -267,7 +282,7 @@ export class VirtioPciDevice extends PciDevice {
       case C.driverFeature:
         return this.driverFeatureSelect < 2 ? this.driverFeatures[this.driverFeatureSelect] : 0;
       case C.msixConfig:
-        return VIRTIO_MSI_NO_VECTOR;
+        return this.msixConfigVector;
       case C.numQueues:
         return this.queues.length;
       case C.deviceStatus:
@@ -279,7 +294,7 @@ export class VirtioPciDevice extends PciDevice {
       case C.queueSize:
         return q ? q.size : 0;
       case C.queueMsixVector:
-        return VIRTIO_MSI_NO_VECTOR;
+        return q ? this.queueVectors[this.queueSelect] : VIRTIO_MSI_NO_VECTOR;
       case C.queueEnable:
         return q?.enabled ? 1 : 0;
       case C.queueNotifyOff:
@@ -315,6 +330,12 @@ export class VirtioPciDevice extends PciDevice {
       case C.deviceStatus:
         this.writeStatus(value & 0xff);
         return;
+      case C.msixConfig:
+        this.msixConfigVector = this.vectorOrNone(value);
+        return;
+      case C.queueMsixVector:
+        if (q) this.queueVectors[this.queueSelect] = this.vectorOrNone(value);
+        return;
       case C.queueSelect:
         this.queueSelect = value & 0xffff;
         return;
@@ -335,6 +356,15 @@ export class VirtioPciDevice extends PciDevice {
           q.deviceAddr = setAddr(C.queueDevice, q.deviceAddr);
         void size;
     }
+  }
+
+  /**
+   * A vector the table has, else VIRTIO_MSI_NO_VECTOR: the driver reads the field back to learn
+   * that the device refused it (§4.1.5.1.2.1; QEMU's `virtio_pci_common_write`).
+   */
+  private vectorOrNone(value: number): number {
+    const vector = value & 0xffff;
+    return this.msix && vector < this.msix.vectors ? vector : VIRTIO_MSI_NO_VECTOR;
   }
 
   private writeStatus(value: number): void {
@@ -367,6 +397,8 @@ export class VirtioPciDevice extends PciDevice {
     this.deviceFeatureSelect = 0;
     this.driverFeatureSelect = 0;
     this.queueSelect = 0;
+    this.msixConfigVector = VIRTIO_MSI_NO_VECTOR;
+    this.queueVectors.fill(VIRTIO_MSI_NO_VECTOR);
     this.broken = false;
     for (const q of this.queues) q.reset();
     this.device.reset?.();
@@ -375,6 +407,7 @@ export class VirtioPciDevice extends PciDevice {
 
   override reset(): void {
     super.reset();
+    this.msix?.reset();
     this.resetDevice();
   }
 
@@ -394,7 +427,7 @@ export class VirtioPciDevice extends PciDevice {
         q.push(chain.head, written);
         pushed = true;
       }
-      if (pushed && q.needsInterrupt()) this.raise(1);
+      if (pushed && q.needsInterrupt()) this.raise(1, this.queueVectors[index]);
     } catch (error) {
       // Whatever the guest put in the rings ends here: an address outside RAM is as much its
       // error as a loop (the virtqueue checks both, GuestMemoryError is the backstop).
@@ -412,12 +445,18 @@ export class VirtioPciDevice extends PciDevice {
     this.broken = true;
     this.status |= VIRTIO_CONFIG_S_NEEDS_RESET;
     this.configGeneration = (this.configGeneration + 1) & 0xff;
-    this.raise(2);
+    this.raise(2, this.msixConfigVector);
   }
 
-  private raise(bits: number): void {
+  /**
+   * The ISR bits are set either way (QEMU's `virtio_notify`); with MSI-X enabled the message
+   * goes to `vector` (none: no interrupt, §4.1.5.1.2) and INTx# stays down (PCI 3.0 6.8.2.3).
+   */
+  private raise(bits: number, vector: number): void {
     this.isr |= bits;
-    this.setIntx(1);
+    if (this.msix?.enabled) {
+      if (vector !== VIRTIO_MSI_NO_VECTOR) this.msix.notify(vector);
+    } else this.setIntx(1);
   }
 
   /** The BAR register's offset in config space (for tests that place it by hand). */
