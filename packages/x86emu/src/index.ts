@@ -20,5 +20,10 @@ export { Emulator, emulate } from './emulate/emulator.js';
 export { ENGINE_HOT, engineJitTuning } from './jit/engine-policy.js';
 export { engineJitDefault, Jit, jitDefault } from './jit/jit.js';
 export { MAXPHYADDR, PFERR, WalkCtl, WalkResult, walkAddr } from './paging/walker.js';
-export { attrToSegmentFields, type SegmentFields, segmentFieldsToAttr } from './segment-fields.js';
+export {
+  attrIntoSegmentFields,
+  attrToSegmentFields,
+  type SegmentFields,
+  segmentFieldsToAttr,
+} from './segment-fields.js';
 export * from './state.js';

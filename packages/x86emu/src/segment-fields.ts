@@ -36,17 +36,25 @@ export function segmentFieldsToAttr(f: SegmentFields): number {
   );
 }
 
-/** The descriptor bits of the access-rights word `attr` (bits it does not define are dropped). */
+/**
+ * Writes the descriptor bits of the access-rights word `attr` into `out` (bits the word does not
+ * define are dropped); no allocation, for callers that keep one segment object.
+ */
+export function attrIntoSegmentFields(attr: number, out: SegmentFields): void {
+  out.type = attr & SegAttr.TYPE_MASK;
+  out.s = attr & SegAttr.S ? 1 : 0;
+  out.dpl = (attr & SegAttr.DPL_MASK) >>> SegAttr.DPL_SHIFT;
+  out.present = attr & SegAttr.P ? 1 : 0;
+  out.avl = attr & SegAttr.AVL ? 1 : 0;
+  out.l = attr & SegAttr.L ? 1 : 0;
+  out.db = attr & SegAttr.DB ? 1 : 0;
+  out.g = attr & SegAttr.G ? 1 : 0;
+  out.unusable = attr & SegAttr.UNUSABLE ? 1 : 0;
+}
+
+/** The descriptor bits of the access-rights word `attr`, as a new object. */
 export function attrToSegmentFields(attr: number): SegmentFields {
-  return {
-    type: attr & SegAttr.TYPE_MASK,
-    s: attr & SegAttr.S ? 1 : 0,
-    dpl: (attr & SegAttr.DPL_MASK) >>> SegAttr.DPL_SHIFT,
-    present: attr & SegAttr.P ? 1 : 0,
-    avl: attr & SegAttr.AVL ? 1 : 0,
-    l: attr & SegAttr.L ? 1 : 0,
-    db: attr & SegAttr.DB ? 1 : 0,
-    g: attr & SegAttr.G ? 1 : 0,
-    unusable: attr & SegAttr.UNUSABLE ? 1 : 0,
-  };
+  const out: SegmentFields = { type: 0, s: 0, dpl: 0, present: 0, avl: 0, l: 0, db: 0, g: 0, unusable: 0 };
+  attrIntoSegmentFields(attr, out);
+  return out;
 }

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { attrToSegmentFields, SegAttr, type SegmentFields, segmentFieldsToAttr } from '../src/index.js';
+import {
+  attrIntoSegmentFields,
+  attrToSegmentFields,
+  SegAttr,
+  type SegmentFields,
+  segmentFieldsToAttr,
+} from '../src/index.js';
 
 /** A flat 64-bit code segment's bits (L = 1, DPL 0, type 0xb: execute/read, accessed). */
 const CODE64: SegmentFields = { type: 0xb, s: 1, dpl: 0, present: 1, avl: 0, l: 1, db: 0, g: 1, unusable: 0 };
@@ -19,5 +25,23 @@ describe('segment fields <-> VMX access rights (SDM Vol. 3C Table 24-2)', () => 
 
   it('drops the reserved bits 11:8 and 31:17', () => {
     expect(segmentFieldsToAttr(attrToSegmentFields(0xfffe0f00 | 0x93))).toBe(0x93);
+  });
+
+  it('writes the bits into an existing object, leaving its other fields', () => {
+    const seg = { selector: 0x10, base: 7, ...CODE64 };
+    attrIntoSegmentFields(0x93 | SegAttr.DB | SegAttr.G, seg);
+    expect(seg).toEqual({
+      selector: 0x10,
+      base: 7,
+      type: 3,
+      s: 1,
+      dpl: 0,
+      present: 1,
+      avl: 0,
+      l: 0,
+      db: 1,
+      g: 1,
+      unusable: 0,
+    });
   });
 });

@@ -4,7 +4,7 @@
  * x86emu's `CpuState` live here and nowhere else.
  */
 import type { KvmRegs, KvmSegment, KvmSregs } from '@kvm/core';
-import { attrToSegmentFields, type CpuState, segmentFieldsToAttr } from '@kvm/x86emu';
+import { attrIntoSegmentFields, type CpuState, segmentFieldsToAttr } from '@kvm/x86emu';
 import { type FpuState, fpuFromCpu, fpuToCpu } from './fpu-state.js';
 
 /** ES, CS, SS, DS, FS, GS, LDTR, TR: the `Seg` numbering of x86emu and the SDM's Sreg encoding. */
@@ -88,7 +88,7 @@ function attrToKvm(s: SegmentState, k: KvmSegment): void {
   k.base = BigInt(s.base >>> 0);
   k.limit = s.limit >>> 0;
   k.selector = s.sel;
-  Object.assign(k, attrToSegmentFields(s.attr));
+  attrIntoSegmentFields(s.attr, k);
 }
 
 function attrFromKvm(k: KvmSegment): SegmentState {

@@ -19,6 +19,7 @@
  * handed to userspace, one KVM_EXIT_MMIO each, only once the instruction has completed.
  */
 import {
+  attrIntoSegmentFields,
   CpuState,
   type EmulateFault,
   type EmulateResult,
@@ -27,6 +28,7 @@ import {
   PFERR,
   type PhysicalMemory,
   SegAttr,
+  segmentFieldsToAttr,
   WalkCtl,
   WalkResult,
   walkAddr,
@@ -356,16 +358,7 @@ export class VcpuEmulator implements X86EmulateOps {
       s.segBase[i] = g.base;
       s.segBaseHigh[i] = g.baseHigh;
       s.segLimit[i] = g.limit;
-      s.segAttr[i] =
-        (g.type & 15) |
-        (g.s ? SegAttr.S : 0) |
-        ((g.dpl & 3) << SegAttr.DPL_SHIFT) |
-        (g.present ? SegAttr.P : 0) |
-        (g.avl ? SegAttr.AVL : 0) |
-        (g.l ? SegAttr.L : 0) |
-        (g.db ? SegAttr.DB : 0) |
-        (g.g ? SegAttr.G : 0) |
-        (g.unusable ? SegAttr.UNUSABLE : 0);
+      s.segAttr[i] = segmentFieldsToAttr(g);
     }
     const dt = { base: 0, baseHigh: 0, limit: 0 };
     ops.getGdt(v, dt);
@@ -428,15 +421,7 @@ export class VcpuEmulator implements X86EmulateOps {
       g.base = s.segBase[i];
       g.baseHigh = s.segBaseHigh[i];
       g.limit = s.segLimit[i];
-      g.type = a & 15;
-      g.s = a & SegAttr.S ? 1 : 0;
-      g.dpl = (a & SegAttr.DPL_MASK) >>> SegAttr.DPL_SHIFT;
-      g.present = a & SegAttr.P ? 1 : 0;
-      g.avl = a & SegAttr.AVL ? 1 : 0;
-      g.l = a & SegAttr.L ? 1 : 0;
-      g.db = a & SegAttr.DB ? 1 : 0;
-      g.g = a & SegAttr.G ? 1 : 0;
-      g.unusable = a & SegAttr.UNUSABLE ? 1 : 0;
+      attrIntoSegmentFields(a, g);
       ops.setSegment(v, i, g);
     }
   }
