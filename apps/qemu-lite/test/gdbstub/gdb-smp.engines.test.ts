@@ -9,32 +9,14 @@
  * the machine's thread; on the host engine each AP has a thread of its own, which the debugger
  * holds out of KVM_RUN while the machine is stopped.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runGuest } from '../../src/index.js';
 import { hostSkipReason } from '../helpers.js';
+import { gdbSkipReason, guestImage, runGdbScript, symbolAddress } from './gdb-helpers.js';
 
-const image = (ext: string): string =>
-  fileURLToPath(new URL(`../../../../tools/guests/out/smp64.${ext}`, import.meta.url));
+const image = (ext: string): string => guestImage(`smp64.${ext}`);
 const ITER = 200;
-
-function gdbMissing(): string | undefined {
-  try {
-    execFileSync('gdb', ['--version'], { stdio: 'ignore' });
-    return undefined;
-  } catch {
-    return 'gdb is not installed (apt-get install gdb)';
-  }
-}
-const skip =
-  gdbMissing() ??
-  (existsSync(image('elf64'))
-    ? undefined
-    : 'tools/guests is not built (pnpm turbo run build --filter=@kvm/guests)');
+const skip = gdbSkipReason(image('elf64'));
 
 const SCRIPT = (address: string) => `set pagination off
 set confirm off
@@ -58,32 +40,6 @@ info registers rip
 delete
 detach
 `;
-
-function runGdb(address: string): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'qemu-lite-gdb-smp-'));
-  const script = join(dir, 'session.gdb');
-  writeFileSync(script, SCRIPT(address));
-  return new Promise((resolve, reject) => {
-    execFile(
-      'gdb',
-      ['-nx', '-batch', '-x', script, image('elf64')],
-      { timeout: 120_000 },
-      (error, stdout, stderr) => {
-        if (error && !stdout) reject(error);
-        else resolve(`${stdout}${stderr}`);
-      },
-    );
-  });
-}
-
-/** `nm`'s address of `ap_main` in the 64-bit symbols. */
-function apMain(): bigint {
-  const line = execFileSync('nm', [image('elf64')], { encoding: 'utf8' })
-    .split('\n')
-    .find((l) => l.endsWith(' T ap_main'));
-  if (!line) throw new Error('no ap_main in smp64.elf64');
-  return BigInt(`0x${line.split(' ')[0]}`);
-}
 
 for (const accel of ['kvm', 'vmx', 'svm']) {
   for (const cpus of [2, 4]) {
@@ -121,7 +77,7 @@ for (const accel of ['kvm', 'vmx', 'svm']) {
                 session.monitor(line);
             },
             onGdbListening: (address) => {
-              gdbOutput = runGdb(address);
+              gdbOutput = runGdbScript(SCRIPT(address), image('elf64'), 120_000);
             },
           });
           const out = (await gdbOutput) ?? '';
@@ -161,7 +117,7 @@ for (const accel of ['kvm', 'vmx', 'svm']) {
           const hit = /\nThread (\d+) hit Breakpoint 1, 0x[0-9a-f]+ in ap_main \(\)/.exec(out);
           expect(hit, out).not.toBeNull();
           expect(Number(hit![1])).toBeGreaterThanOrEqual(2);
-          const at = apMain();
+          const at = symbolAddress(image('elf64'), 'ap_main');
           const rips = [...out.matchAll(/^rip +0x([0-9a-f]+)/gm)].map((m) => BigInt(`0x${m[1]}`));
           expect(rips, out).toHaveLength(4);
           // All-stop: while gdb holds the AP at its breakpoint the BSP does not run either.

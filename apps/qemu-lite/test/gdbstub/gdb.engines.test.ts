@@ -6,32 +6,14 @@
  * to its normal end. On the software engines also `hbreak` and `awatch`, which take DR0–DR3
  * (KVM_GUESTDBG_USE_HW_BP). Skipped, with the reason, where gdb, the guests or the engine are missing.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { type GuestResult, runGuest } from '../../src/index.js';
 import { hostSkipReason } from '../helpers.js';
+import { gdbSkipReason, guestImage, runGdbScript, symbolAddress } from './gdb-helpers.js';
 
-const guest = (ext: string): string =>
-  fileURLToPath(new URL(`../../../../tools/guests/out/demo.${ext}`, import.meta.url));
-const io32 = fileURLToPath(new URL('../../../../tools/guests/out/io.elf', import.meta.url));
-
-function gdbMissing(): string | undefined {
-  try {
-    execFileSync('gdb', ['--version'], { stdio: 'ignore' });
-    return undefined;
-  } catch {
-    return 'gdb is not installed (apt-get install gdb)';
-  }
-}
-const skipAll =
-  gdbMissing() ??
-  (existsSync(guest('elf64'))
-    ? undefined
-    : 'tools/guests is not built (pnpm turbo run build --filter=@kvm/guests)');
+const guest = (ext: string): string => guestImage(`demo.${ext}`);
+const io32 = guestImage('io.elf');
+const skipAll = gdbSkipReason(guest('elf64'));
 
 const SCRIPT = (address: string, debugRegs: boolean) => `set pagination off
 set confirm off
@@ -73,30 +55,14 @@ info registers rip eax
 detach
 `;
 
-/** A symbol's address (hex, no 0x) in `elf` by `nm`: the guests' layout moves when their library changes. */
-function symbol(elf: string, name: string): string {
-  const line = execFileSync('nm', [elf], { encoding: 'utf8' })
-    .split('\n')
-    .find((l) => l.endsWith(` ${name}`));
-  if (!line) throw new Error(`no ${name} in ${elf}`);
-  return BigInt(`0x${line.split(' ')[0]}`).toString(16);
-}
+/** A symbol's address in hex, without 0x. */
+const symbol = (elf: string, name: string): string => symbolAddress(elf, name).toString(16);
 
 function runGdb(address: string, script32 = false, debugRegs = false): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'qemu-lite-gdb-'));
-  const script = join(dir, 'session.gdb');
-  writeFileSync(script, script32 ? SCRIPT32(address) : SCRIPT(address, debugRegs));
-  return new Promise((resolve, reject) => {
-    execFile(
-      'gdb',
-      ['-nx', '-batch', '-x', script, script32 ? io32 : guest('elf64')],
-      { timeout: 90_000 },
-      (error, stdout, stderr) => {
-        if (error && !stdout) reject(error);
-        else resolve(`${stdout}${stderr}`);
-      },
-    );
-  });
+  return runGdbScript(
+    script32 ? SCRIPT32(address) : SCRIPT(address, debugRegs),
+    script32 ? io32 : guest('elf64'),
+  );
 }
 
 for (const accel of ['kvm', 'vmx', 'svm']) {

@@ -5,30 +5,12 @@
  * debugger, while gdb's own breakpoint still stops. tools/guests' `softint` checks both. On the
  * software engines (the host's kvm-pvm runs no INT3 in CPL-0 code at all).
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runGuest } from '../../src/index.js';
+import { gdbSkipReason, guestImage, runGdbScript } from './gdb-helpers.js';
 
-const image = (ext: string): string =>
-  fileURLToPath(new URL(`../../../../tools/guests/out/softint64.${ext}`, import.meta.url));
-
-function gdbMissing(): string | undefined {
-  try {
-    execFileSync('gdb', ['--version'], { stdio: 'ignore' });
-    return undefined;
-  } catch {
-    return 'gdb is not installed (apt-get install gdb)';
-  }
-}
-const skip =
-  gdbMissing() ??
-  (existsSync(image('elf64'))
-    ? undefined
-    : 'tools/guests is not built (pnpm turbo run build --filter=@kvm/guests)');
+const image = (ext: string): string => guestImage(`softint64.${ext}`);
+const skip = gdbSkipReason(image('elf64'));
 
 /** gdb's breakpoint is after the guest's INT3 and its checks: `set_handler`, first called for INT 0x40. */
 const SCRIPT = (address: string) => `set pagination off
@@ -56,16 +38,7 @@ for (const accel of ['vmx', 'svm']) {
           gdb: 'tcp:127.0.0.1:0',
           startStopped: true,
           onGdbListening: (address) => {
-            const dir = mkdtempSync(join(tmpdir(), 'qemu-lite-gdb-int3-'));
-            writeFileSync(join(dir, 'session.gdb'), SCRIPT(address));
-            gdbOutput = new Promise((resolve, reject) =>
-              execFile(
-                'gdb',
-                ['-nx', '-batch', '-x', join(dir, 'session.gdb'), image('elf64')],
-                { timeout: 60_000 },
-                (error, stdout, stderr) => (error && !stdout ? reject(error) : resolve(`${stdout}${stderr}`)),
-              ),
-            );
+            gdbOutput = runGdbScript(SCRIPT(address), image('elf64'), 60_000);
           },
         });
         const out = (await gdbOutput) ?? '';

@@ -3,21 +3,13 @@
  * `stop` once its first task has printed (serial output shares stdout), its registers, CPU, mappings, memory and address spaces printed in QEMU's shapes, then
  * `system_reset` and `quit`. On the software engine (always there) and the host's KVM where present.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { symbolAddress } from '../gdbstub/gdb-helpers.js';
 import { cliPath, hostSkipReason } from '../helpers.js';
 
 const demo = fileURLToPath(new URL('../../../../tools/guests/out/demo.elf', import.meta.url));
-
-/** The demo's `timer` by `nm` (the guests' layout moves when their library changes). */
-function timerAddress(): bigint {
-  const line = execFileSync('nm', [`${demo}64`], { encoding: 'utf8' })
-    .split('\n')
-    .find((l) => l.endsWith(' timer'));
-  if (!line) throw new Error('no timer in demo.elf64');
-  return BigInt(`0x${line.split(' ')[0]}`);
-}
 
 /** Runs the CLI with the monitor on a pipe; each command is written once the previous answered. */
 function monitorSession(accel: string, commands: string[]): Promise<{ out: string; status: number | null }> {
@@ -52,7 +44,7 @@ for (const accel of ['vmx', 'kvm']) {
     `-monitor stdio on -accel ${accel}${skip ? ` (skipped: ${skip})` : ''}`,
     () => {
       it('answers info, x, xp, stop, cont, system_reset and quit through a pipe', async () => {
-        const timer = timerAddress();
+        const timer = symbolAddress(`${demo}64`, 'timer');
         const at = (offset: number) => `0x${(timer + BigInt(offset)).toString(16).padStart(16, '0')}`;
         const { out, status } = await monitorSession(accel, [
           'stop',
