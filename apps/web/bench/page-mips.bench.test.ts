@@ -13,7 +13,7 @@ import { Worker } from 'node:worker_threads';
 import { expect, it } from 'vitest';
 import { MachineController } from '../src/machine/controller.js';
 import { type LiveStats, mipsBetween, type WorkerEvent } from '../src/machine/protocol.js';
-import { browserSkip, openPageHost } from '../test/browser.js';
+import { browserSkip, openPageHost, waitForTerminal } from '../test/browser.js';
 import { bundleForWorker } from '../test/bundle.js';
 
 const image = fileURLToPath(new URL('../../../tools/guests/out/bench-int32.elf', import.meta.url));
@@ -94,15 +94,11 @@ async function inPage(jit: boolean): Promise<Figure | string> {
         timeout: 600_000,
       },
     );
-    const { stats, text } = await page.evaluate(() => {
-      const k = (
-        window as unknown as { kvmTs: { lastStats: unknown; terminal: import('@xterm/xterm').Terminal } }
-      ).kvmTs;
-      const b = k.terminal.buffer.active;
-      const lines: string[] = [];
-      for (let i = 0; i < b.length; i++) lines.push(b.getLine(i)?.translateToString(true) ?? '');
-      return { stats: k.lastStats as LiveStats, text: lines.join('\n') };
-    });
+    // The checksum line is the guest's last output: wait for xterm.js to have parsed it.
+    const text = await waitForTerminal(page, /checksum=\S+/);
+    const stats = (await page.evaluate(
+      () => (window as unknown as { kvmTs: { lastStats: unknown } }).kvmTs.lastStats,
+    )) as LiveStats;
     return figure(stats, text);
   } finally {
     await host.close();

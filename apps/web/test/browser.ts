@@ -51,3 +51,24 @@ export function terminalText(page: Page): Promise<string> {
     return lines.join('\n');
   });
 }
+
+/**
+ * Waits until the terminal's text matches `pattern`. xterm.js parses what `write` gave it
+ * asynchronously, so the page's status may say `ended` before the guest's last bytes are in the
+ * buffer: a test reads the terminal through this, never right after the status.
+ */
+export async function waitForTerminal(page: Page, pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+  await page.waitForFunction(
+    ([source, flags]) => {
+      const t = (window as unknown as { kvmTs: { terminal: import('@xterm/xterm').Terminal } }).kvmTs
+        .terminal;
+      const b = t.buffer.active;
+      const lines: string[] = [];
+      for (let i = 0; i < b.length; i++) lines.push(b.getLine(i)?.translateToString(true) ?? '');
+      return new RegExp(source!, flags).test(lines.join('\n'));
+    },
+    [pattern.source, pattern.flags],
+    { timeout: timeoutMs, polling: 250 },
+  );
+  return terminalText(page);
+}

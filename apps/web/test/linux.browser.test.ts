@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LiveStats } from '../src/machine/protocol.js';
 import { LINUX_CMDLINE } from '../src/ui/guests.js';
-import { browserSkip, openPageHost, type PageHost, terminalText, webRoot } from './browser.js';
+import { browserSkip, openPageHost, type PageHost, waitForTerminal, webRoot } from './browser.js';
 
 const cache = fileURLToPath(new URL('../../../tools/linux/cache/', import.meta.url));
 const skip =
@@ -80,6 +80,8 @@ describe.skipIf(skip !== undefined)("Debian's kernel in the page in headless Chr
     expect(await page.textContent('#status')).toMatch(/^running: Linux bzImage.*xz payload decompressed/);
     await page.click('#terminal');
     await page.keyboard.type('echo hi-$((6*7)); poweroff -f\n');
+    // The command line as echoed, then its answer on a line of its own, then the power-off.
+    const text = await waitForTerminal(page, /reboot: Power down/, 300_000);
     await page.waitForFunction(
       () => document.getElementById('status')!.textContent!.startsWith('ended'),
       null,
@@ -87,13 +89,11 @@ describe.skipIf(skip !== undefined)("Debian's kernel in the page in headless Chr
         timeout: 300_000,
       },
     );
-    const text = await terminalText(page);
     mkdirSync(`${webRoot}test-results`, { recursive: true });
     await page.screenshot({ path: `${webRoot}test-results/page-linux.png` });
     console.log(
       `Linux in Chromium: the shell after ${shellS.toFixed(0)} s (${(atShell.instructions / 1e6).toFixed(0)} M guest instructions), the power-off after ${((Date.now() - t0) / 1000).toFixed(0)} s`,
     );
-    // The command line as echoed, then its answer on a line of its own.
     expect(text).toContain('/ # echo hi-$((6*7)); poweroff -f');
     expect(text).toMatch(/^hi-42$/m);
     expect(await page.textContent('#status')).toBe('ended: poweroff');

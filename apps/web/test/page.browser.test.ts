@@ -14,7 +14,7 @@ import {
   openPageHost,
   type PageHost,
   browserSkip as skip,
-  terminalText,
+  waitForTerminal,
 } from './browser.js';
 import { echoGuest } from './fixtures/echo-guest.js';
 
@@ -54,7 +54,7 @@ describe.skipIf(skip !== undefined)('the page in headless Chromium', () => {
       },
     );
     expect(await page.textContent('#status')).toBe('ended: the guest wrote 0 to isa-debug-exit (status 1)');
-    const text = await terminalText(page);
+    const text = await waitForTerminal(page, /all \d+ tasks finished/);
     expect(text).toContain('qemu-lite demo guest: a tiny multitasking kernel');
     expect(text).toMatch(/all \d+ tasks finished after \d+ turns each; shutting down/);
     expect(await page.textContent('#mips-value')).toMatch(/^\d+\.\d \(run\)$/);
