@@ -132,6 +132,8 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
       return 0;
     }
     const start = vcpu.instructions;
+    vcpu.spinPauses = 0;
+    vcpu.spinYield = false;
     for (;;) {
       if (vcpu.requests !== 0) {
         const req = vcpu.requests;
@@ -206,6 +208,11 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
         return 0;
       }
       if (Atomics.exchange(vcpu.kickFlag, 0, 0) !== 0) interrupted(vcpu, 'kicked');
+      if (vcpu.spinYield) {
+        // A pause loop (spin.ts): end the turn, so the vCPU it waits for runs.
+        vcpu.vm.count('spin_yields');
+        interrupted(vcpu, 'yielded: spinning on PAUSE');
+      }
       if (vcpu.instructions - start >= budget) {
         vcpu.vm.count('budget_exits');
         interrupted(vcpu, 'run budget used up');

@@ -78,6 +78,9 @@ export class SoftVcpu {
   nmiQueued = false;
   /** KVM_REQ_* bits. */
   requests = 0;
+  /** PAUSE exits in this KVM_RUN (`kvmVcpuOnSpin`), and whether the run should end to yield. */
+  spinPauses = 0;
+  spinYield = false;
   /** The CPUID table of KVM_SET_CPUID2. */
   cpuidEntries: KvmCpuidEntry2[] = [];
   readonly commonMsrs = new CommonMsrs();

@@ -34,6 +34,7 @@ import {
   kvmShutdown,
   kvmTaskSwitch,
   kvmUnknownExit,
+  kvmVcpuOnSpin,
   type SoftVcpu,
   skipEmulatedInstruction,
   TASK_SWITCH_CALL,
@@ -249,6 +250,13 @@ function nopInterception(d: SvmDriver, vcpu: SoftVcpu): ExitResult {
   return ExitResult.Reenter;
 }
 
+/** `pause_interception`: skip it, and a long pause loop yields to another vCPU (`kvm_vcpu_on_spin`). */
+function pauseInterception(d: SvmDriver, vcpu: SoftVcpu): ExitResult {
+  skipEmulatedInstruction(vcpu, insnLen(d));
+  kvmVcpuOnSpin(vcpu);
+  return ExitResult.Reenter;
+}
+
 /** `iret_interception`: the NMI handler is returning (the window opens once the IRET has run). */
 function iretInterception(d: SvmDriver, vcpu: SoftVcpu): ExitResult {
   d.iretIntercepted(vcpu);
@@ -279,7 +287,7 @@ export const SVM_EXIT_HANDLERS: readonly (SvmExitHandler | undefined)[] = (() =>
   t[SvmExit.CPUID] = cpuidInterception;
   t[SvmExit.INVD] = nopInterception;
   t[SvmExit.INVLPG] = invlpgInterception;
-  t[SvmExit.PAUSE] = nopInterception;
+  t[SvmExit.PAUSE] = pauseInterception;
   t[SvmExit.HLT] = haltInterception;
   t[SvmExit.IOIO] = ioInterception;
   t[SvmExit.MSR] = msrInterception;

@@ -206,6 +206,9 @@ export class SvmDriver implements ArchOps {
         Intercept1.MSR_PROT |
         // A task switch loads CR3 behind the shadow MMU's back: KVM intercepts it (init_vmcb).
         Intercept1.TASK_SWITCH |
+        // Pause-loop exiting (init_vmcb's INTERCEPT_PAUSE): a vCPU spinning for another yields
+        // (kvm_vcpu_on_spin), which matters when the vCPUs take turns on one thread.
+        Intercept1.PAUSE |
         Intercept1.SHUTDOWN,
     );
     v.setU32(

@@ -37,6 +37,7 @@ import {
   kvmShutdown,
   kvmTaskSwitch,
   kvmUnknownExit,
+  kvmVcpuOnSpin,
   type SoftVcpu,
   skipEmulatedInstruction,
   TASK_SWITCH_GATE,
@@ -212,7 +213,14 @@ function handleWrmsr(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
   return kvmEmulateWrmsr(vcpu, instructionLength(d));
 }
 
-/** INVD, WBINVD, PAUSE: nothing to emulate beyond skipping. */
+/** `handle_pause`: skip it, and a long pause loop yields to another vCPU (`kvm_vcpu_on_spin`). */
+function handlePause(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
+  skipEmulatedInstruction(vcpu, instructionLength(d));
+  kvmVcpuOnSpin(vcpu);
+  return ExitResult.Reenter;
+}
+
+/** INVD, WBINVD: nothing to emulate beyond skipping. */
 function handleNop(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
   skipEmulatedInstruction(vcpu, instructionLength(d));
   return ExitResult.Reenter;
@@ -298,7 +306,7 @@ export const VMX_EXIT_HANDLERS: readonly (ExitHandler | undefined)[] = (() => {
   t[ExitReason.MSR_READ] = handleRdmsr;
   t[ExitReason.MSR_WRITE] = handleWrmsr;
   t[ExitReason.INVALID_STATE] = handleInvalidState;
-  t[ExitReason.PAUSE_INSTRUCTION] = handleNop;
+  t[ExitReason.PAUSE_INSTRUCTION] = handlePause;
   t[ExitReason.WBINVD] = handleNop;
   t[ExitReason.XSETBV] = handleXsetbv;
   return t;

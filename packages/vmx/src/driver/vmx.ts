@@ -78,8 +78,16 @@ const ENTRY_MIN = VmEntryCtl.LOAD_IA32_EFER;
  * Without a TPR shadow a 64-bit guest's MOV CR8 exits (vmx.c's CR8 exiting on x86_64); with one
  * (an in-kernel LAPIC) it reads and writes VTPR. NMI-window exiting comes with virtual NMIs.
  */
+/**
+ * PAUSE exiting stands in for PAUSE-loop exiting (SDM 25.1.3), which the silicon lacks: the exit
+ * handler counts the PAUSEs of a spin and yields to another vCPU (`kvm_vcpu_on_spin`).
+ */
 const PROC_OPT =
-  CpuBased.CR8_LOAD_EXITING | CpuBased.CR8_STORE_EXITING | CpuBased.TPR_SHADOW | CpuBased.NMI_WINDOW_EXITING;
+  CpuBased.CR8_LOAD_EXITING |
+  CpuBased.CR8_STORE_EXITING |
+  CpuBased.TPR_SHADOW |
+  CpuBased.NMI_WINDOW_EXITING |
+  CpuBased.PAUSE_EXITING;
 /** Virtual NMIs: the VMCS tracks the guest's NMI blocking, and IRET ends it (SDM 25.3). */
 const PIN_OPT = PinBased.VIRTUAL_NMIS;
 const CR8_EXITING = CpuBased.CR8_LOAD_EXITING | CpuBased.CR8_STORE_EXITING;

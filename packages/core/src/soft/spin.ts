@@ -1,0 +1,27 @@
+/**
+ * Pause-loop exiting for vCPUs that take turns on one thread (`kvm_vcpu_on_spin`). A vCPU that
+ * spins on PAUSE (Linux's `cpu_relax` in a contended spinlock or `csd_lock_wait`, waiting for
+ * another CPU to take an IPI) waits for a vCPU that cannot run until this one's KVM_RUN ends: with
+ * turns, it would spin away its whole instruction budget. Hardware PLE (SDM 25.1.3, "PAUSE-loop
+ * exiting"; APM 15.14.4, the pause filter) exits after a spin of some length and KVM yields to
+ * another vCPU; here the driver's PAUSE exit counts, and after SPIN_YIELD_PAUSES of them in one
+ * KVM_RUN the run ends with EINTR so the VMM passes the turn on.
+ */
+import type { SoftVcpu } from './vcpu.js';
+
+/**
+ * PAUSE exits in one KVM_RUN before the vCPU yields: a spin loop of a few instructions a PAUSE
+ * yields after a few hundred instructions (KVM's default ple_window is 4096 cycles), while a
+ * udelay's short loop or a lone PAUSE does not.
+ */
+export const SPIN_YIELD_PAUSES = 64;
+
+/**
+ * A PAUSE exit of `vcpu` (the driver skipped the instruction): counts it, and once the spin is long
+ * enough asks KVM_RUN to return so another vCPU runs. Nothing with a single vCPU: no one to yield to.
+ */
+export function kvmVcpuOnSpin(vcpu: SoftVcpu): void {
+  if (vcpu.vm.vcpus.size < 2) return;
+  vcpu.vm.count('pause_exits');
+  if (++vcpu.spinPauses >= SPIN_YIELD_PAUSES) vcpu.spinYield = true;
+}
