@@ -295,7 +295,9 @@ describe('block compiler: code changes', () => {
     const r = lockstep(() => protectedMode(src), [100_000]);
     // EAX is added before it is set: 0 once, 1 600 times, then 9 for the last 399 iterations.
     expect(r.jit.cpu.state.gpr[Reg.RBX]).toBe(600 + 399 * 9);
-    expect(r.jit.cpu.jit?.stats.compiled).toBeGreaterThan(2);
+    // The loop compiles as one function (its blocks reach each other by direct branches), and
+    // again after the store into it dropped its decodes.
+    expect(r.jit.cpu.jit?.stats.compiled).toBeGreaterThanOrEqual(2);
   });
 
   it('MOV CR3 to another address space runs the code mapped there, not the block compiled before', () => {

@@ -40,6 +40,12 @@ export interface JitTuning {
   hot?: number;
   /** Compiled blocks kept before the code cache is flushed; default 4096. */
   maxBlocks?: number;
+  /**
+   * Basic blocks one compiled function may hold (src/jit/region.ts: blocks of one page reached
+   * by direct branches, jumped between inside the function); default 1 (a block, looping in
+   * itself when it branches to its start): larger regions measured slower in V8 (src/jit/README.md).
+   */
+  regionBlocks?: number;
 }
 
 /** Page-table formats the walker knows (SDM Vol. 3 4.3, 4.4). */

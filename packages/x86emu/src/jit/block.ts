@@ -1,8 +1,9 @@
 import type { Cpu } from '../cpu/cpu.js';
 
 /**
- * One compiled basic block: straight-line guest code of one physical page, from the decoded
- * instruction it hangs on (`Insn.jitBlock`) up to and including its terminating branch.
+ * One compiled function: the basic block at the decoded instruction it hangs on (`Insn.jitBlock`),
+ * straight-line guest code of one physical page up to and including its terminating branch, and
+ * the blocks of the same page its direct branches reach (region.ts), which it jumps to itself.
  */
 export class JitBlock {
   constructor(
@@ -10,14 +11,16 @@ export class JitBlock {
     readonly eip: number,
     /** RIP[63:32] in 64-bit mode (0 elsewhere): must match too. */
     readonly ripHi: number,
-    /** EIP just past the last instruction: the whole block must lie within the CS limit. */
+    /** EIP just past the last instruction of any of its blocks: all must lie within the CS limit. */
     readonly endEip: number,
-    /** Instructions in the block: the run budget must have room for all of them. */
+    /** Instructions in the entry block: the run budget must have room for all of them. */
     readonly length: number,
     /** The compiled code: runs the block, counts what it retired in `cpu.runCount`. */
     readonly run: (cpu: Cpu) => void,
     /** Size of the generated source (the code-cache memory figure). */
     readonly sourceBytes: number,
+    /** Basic blocks in the function (observability). */
+    readonly blocks = 1,
   ) {}
   /** Times entered (observability). */
   entries = 0;

@@ -15,89 +15,105 @@ import { TP_SR, TP_SW, TP_UR, TP_UW } from '../cpu/consts.js';
 import type { Cpu } from '../cpu/cpu.js';
 import type { PageCode } from '../cpu/fetch.js';
 import type { Handler } from '../cpu/handler.js';
-import { LF_ARITH64, PARITY } from '../cpu/lazy-flags.js';
+import { PARITY } from '../cpu/lazy-flags.js';
 import type { Insn } from '../decoder/insn.js';
 import { OPCODE_TABLE } from '../decoder/opcode-table.js';
 import { JitBlock } from './block.js';
 import { type EmitCtx, emitInsn } from './emit.js';
-import { flushFlags } from './flags.js';
+import { FLUSH_DYN, flushFlags, PEND_DYN } from './flags.js';
 import { eaExact } from './mem64.js';
+import type { RegionBlock } from './region.js';
 import { ROW_KIND } from './rows.js';
 
-/** Longest block, in instructions. */
-export const MAX_BLOCK = 48;
-
-/**
- * The instructions of a block starting at `first` (EIP `eip`, page offset `off` of `page`): up
- * to a branch, an instruction not allowed in blocks, one not decoded yet, or the page end.
- */
-export function collect(page: PageCode, first: Insn, eip: number, off: number): Insn[] {
-  const out: Insn[] = [];
-  let insn: Insn | undefined = first;
-  let e = eip;
-  let o = off;
-  while (insn !== undefined && out.length < MAX_BLOCK) {
-    const kind = insn.row >= 0 ? ROW_KIND[insn.row] : 0;
-    if (kind === 0 || insn.rep !== 0 || insn.modeKey !== first.modeKey) break;
-    // EIP past 2^32 wraps in the interpreter's RIP store (carries into RIP[63:32] in 64-bit
-    // mode): leave such code to it.
-    if (e + insn.length > 0xffffffff) break;
-    out.push(insn);
-    if (kind === 2) break;
-    e += insn.length;
-    o += insn.length;
-    if (o >= 4096) break;
-    insn = page.insns[o];
-  }
-  return out;
+/** The code of one block of a function, and what the function's preamble must provide. */
+interface Generated {
+  body: string;
+  /** Registers read or written (loaded into locals at entry). */
+  used: number;
+  /** Registers the body writes in its locals. */
+  written: number;
+  /** It jumps to a block of its function. */
+  loops: boolean;
 }
 
 /**
- * Compiles the block `insns` starting at EIP `eip`, running from decode page `page`. In 64-bit
- * mode (`long`) `hi` is RIP[63:32], the same for the whole block: it lies in one page and
- * `collect` stops before RIP[31:0] would carry.
+ * The code of one block: `insns` from EIP `eip`, numbered from `k0` in the function (`k`, the
+ * index of EIPS and KOFF). `region` maps the EIPs of the function's blocks to [index, length].
+ * `headRegs` is 0 where the block is all the function is and nothing jumps to it; else the
+ * registers the function's blocks write, and the head is compiled for every way in: from the run
+ * loop (flags in the CPU, registers clean) and from a block's jump (flags maybe pending in the
+ * locals, those registers maybe not yet stored), so a jump needs neither stores nor a flag flush:
+ * the flags' place is `fp` (PEND_DYN) and the registers' is `dm` until something settles them.
  */
-export function compileBlock(insns: Insn[], eip: number, page: PageCode, long = false, hi = 0): JitBlock {
-  const handlers: Handler[] = [];
-  const eips: number[] = [];
+function generate(
+  insns: Insn[],
+  eip: number,
+  k0: number,
+  region: Map<number, [number, number]>,
+  long: boolean,
+  hi: number,
+  headRegs: number,
+): Generated {
   const n = insns.length;
-  const ctx: EmitCtx = { pend: 0, eip, next: eip, start: eip, length: n, loops: false, long, hi };
+  const ctx: EmitCtx = {
+    pend: headRegs !== 0 ? PEND_DYN : 0,
+    eip,
+    next: eip,
+    length: n,
+    region,
+    loops: false,
+    sync: '',
+    long,
+    hi,
+  };
   let body = '';
   let ended = false;
-  // Registers: `used` are loaded into locals at entry, `dirty` (statically) differ from the CPU's.
+  // Registers: `used` are loaded into locals at entry; `dirty` (statically) differ from the CPU's;
+  // `maybe` may, as the runtime mask `dm` says (at a block's head).
   let used = 0;
   let dirty = 0;
+  let maybe = headRegs & 0xffff;
+  let written = 0;
   // A register's high half: 0 after a 32-bit write outside 64-bit mode; a local of its own there.
   const hiOf = (r: number): string => (long ? `rh${r}` : '0');
-  const sync = (): string => {
+  const syncCode = (): string => {
     let c = '';
-    for (let r = 0; r < 16; r++) if (dirty & (1 << r)) c += `g[${r}] = rg${r}; gh[${r}] = ${hiOf(r)}; `;
+    for (let r = 0; r < 16; r++) {
+      const store = `g[${r}] = rg${r}; gh[${r}] = ${hiOf(r)};`;
+      if (dirty & (1 << r)) c += `${store} `;
+      else if (maybe & (1 << r)) c += `if (dm & ${1 << r}) { ${store} } `;
+    }
+    return c;
+  };
+  const sync = (): string => {
+    const c = syncCode();
     dirty = 0;
+    maybe = 0;
     return c === '' ? '' : `${c}dm = 0;`;
   };
-  for (let k = 0; k < n; k++) {
-    const i = insns[k];
+  for (let j = 0; j < n; j++) {
+    const i = insns[j];
+    const k = k0 + j;
     const row = OPCODE_TABLE[i.row];
     ctx.eip = ctx.next;
     ctx.next = ctx.eip + i.length;
-    eips.push(ctx.eip);
-    handlers.push(i.exec);
+    // A branch writes no register: its ways out store the ones the locals hold.
+    ctx.sync = syncCode();
     const e = emitInsn(i, row, ctx);
     if (e !== null) {
       for (const m of e.code.matchAll(/\br[gh](\d+)\b/g)) used |= 1 << Number(m[1]);
-      // A branch writes no register: the CPU's copy is made current before it (and so before
-      // the loop's next iteration, which then starts from clean locals).
-      if (e.branch) body += sync();
       body += `k = ${k}; ${e.code}\n`;
       for (const m of e.code.matchAll(/\br[gh](\d+) = /g)) dirty |= 1 << Number(m[1]);
+      written |= dirty;
       if (e.branch) {
         body += `cpu.runCount += ${n}; return;\n`;
         ended = true;
       } else if (e.memory) {
-        const d = dirty;
-        const exit = sync();
-        dirty = d;
-        body += `if (cpu.irqCheck || cpu.codePage !== PC) { ${exit} ${flushFlags(ctx.pend)} rip[0] = ${ctx.next}; cpu.runCount += ${k + 1}; return; }\n`;
+        // Only the slow paths of Cpu.read/write (`ck`) can reach a device (an interrupt, a stop
+        // request) or a code frame: the inline TLB hit cannot (code frames have no write right
+        // in the TLB).
+        const exit = syncCode();
+        body += `if (ck !== 0) { ck = 0; if (cpu.irqCheck || cpu.codePage !== PC) { ${exit} ${flushFlags(ctx.pend)} rip[0] = ${ctx.next}; cpu.runCount += ${j + 1}; return; } }\n`;
       }
       continue;
     }
@@ -109,10 +125,57 @@ export function compileBlock(insns: Insn[], eip: number, page: PageCode, long = 
       body += `cpu.runCount += ${n}; return;\n`;
       ended = true;
     } else {
-      body += `if (cpu.irqCheck || cpu.codePage !== PC) { cpu.runCount += ${k + 1}; return; }\n`;
+      body += `if (cpu.irqCheck || cpu.codePage !== PC) { cpu.runCount += ${j + 1}; return; }\n`;
     }
   }
-  if (!ended) body += `${sync()} ${flushFlags(ctx.pend)} rip[0] = ${ctx.next}; cpu.runCount += ${n};\n`;
+  if (!ended) {
+    // Cut short before the next instruction (length bound, or one that may not be in a block).
+    const b = region.get(ctx.next);
+    if (b === undefined)
+      body += `${sync()} ${flushFlags(ctx.pend)} rip[0] = ${ctx.next}; cpu.runCount += ${n}; return;\n`;
+    else {
+      ctx.loops = true;
+      body += `cpu.runCount += ${n}; if (cpu.runLimit - cpu.runCount < ${b[1]}) { ${syncCode()} ${flushFlags(ctx.pend)} rip[0] = ${ctx.next}; return; } bb = ${b[0]}; continue;\n`;
+    }
+  }
+  return { body, used, written, loops: ctx.loops };
+}
+
+/**
+ * Compiles the region `blocks` (region.ts; the entry first), running from decode page `page`, into
+ * one function. In 64-bit mode (`long`) `hi` is RIP[63:32], the same for every block: they lie in
+ * one page and `collect` stops before RIP[31:0] would carry.
+ */
+export function compileRegion(blocks: RegionBlock[], page: PageCode, long = false, hi = 0): JitBlock {
+  const insns: Insn[] = [];
+  const eips: number[] = [];
+  const koff: number[] = [];
+  const k0: number[] = [];
+  const region = new Map<number, [number, number]>();
+  let end = 0;
+  blocks.forEach((b, n) => {
+    region.set(b.eip, [n, b.insns.length]);
+    k0.push(insns.length);
+    let e = b.eip;
+    b.insns.forEach((i, j) => {
+      insns.push(i);
+      eips.push(e);
+      koff.push(j);
+      e += i.length;
+    });
+    end = Math.max(end, e);
+  });
+  const pass = (headRegs: number) =>
+    blocks.map((b, n) => generate(b.insns, b.eip, k0[n], region, long, hi, headRegs));
+  let gen = pass(0);
+  // Blocks that jump to each other: again, every head compiled for the ways in from the others
+  // (bit 16 keeps that so where the blocks write no register in their locals).
+  const jumps = gen.some((g) => g.loops);
+  if (jumps) {
+    const written = gen.reduce((w, g) => w | g.written, 0);
+    gen = pass(written | (1 << 16));
+  }
+  const used = gen.reduce((u, g) => u | g.used, 0);
   let load = '';
   let reload = '';
   let spill = '';
@@ -120,27 +183,43 @@ export function compileBlock(insns: Insn[], eip: number, page: PageCode, long = 
     if (!(used & (1 << r))) continue;
     load += long ? `let rg${r} = g[${r}]; let rh${r} = gh[${r}]; ` : `let rg${r} = g[${r}]; `;
     reload += long ? `rg${r} = g[${r}]; rh${r} = gh[${r}]; ` : `rg${r} = g[${r}]; `;
-    spill += `if (dm & ${1 << r}) { g[${r}] = rg${r}; gh[${r}] = ${hiOf(r)}; } `;
+    spill += `if (dm & ${1 << r}) { g[${r}] = rg${r}; gh[${r}] = ${long ? `rh${r}` : '0'}; } `;
   }
-  body = body.replaceAll('/*RELOAD*/', reload);
+  // One block that loops: its body in a loop (its jumps set `bb` to 0 and continue); more: a switch.
+  const code = !jumps
+    ? gen[0].body
+    : blocks.length === 1
+      ? `let bb = 0;\nfor (;;) {\n${gen[0].body}}`
+      : `let bb = 0;\nfor (;;) {\nswitch (bb) {\n${gen.map((g, n) => `case ${n}: {\n${g.body}}\n`).join('')}}\n}`;
+  const body = code.replaceAll('/*RELOAD*/', reload);
+  const eip = blocks[0].eip;
   const src = `return function block_${eip.toString(16)}(cpu) {
 const s = cpu.state; const g = s.gpr; const gh = s.gprHigh; const rip = s.rip;
 const tt = cpu.tlbTag; const tp = cpu.tlbPerm; const tv = cpu.tlbView; const sf = cpu.segFlags;
 const RP = cpu.acEnabled ? 0 : s.cpl === 3 ? ${TP_UR} : ${TP_SR}; const WP = cpu.acEnabled ? 0 : s.cpl === 3 ? ${TP_UW} : ${TP_SW};
-let k = 0; let fp = 0; let fo = 0; let fd = 0; let fs = 0; let fr = 0; let frh = 0; let fa = 0; let dm = 0; let inH = 0;
+let k = 0; let fp = 0; let fo = 0; let fd = 0; let fs = 0; let fr = 0; let frh = 0; let fa = 0; let dm = 0; let inH = 0; let ck = 0;
 ${load}
 try {
-${ctx.loops ? `for (;;) {\n${body}}` : body}
+${body}
 } catch (err) {
   // Registers written since the CPU's copy was last made current (not while a handler runs: it
   // works on the CPU's copy itself).
   if (inH === 0) { ${spill} }
-  if (fp !== 0) { cpu.lfOp = fo; cpu.lfDst = fd; cpu.lfSrc = fs; cpu.lfRes = fr; cpu.lfResHi = frh; cpu.lfSize = fo === ${LF_ARITH64} ? 8 : 4; if (fo >= 6) cpu.lfAux = fa; }
-  cpu.startEip = EIPS[k]; cpu.startRipHi = ${hi}; cpu.runCount += k;
+  ${FLUSH_DYN}
+  cpu.startEip = EIPS[k]; cpu.startRipHi = ${hi}; cpu.runCount += KOFF[k];
   throw err;
 }
 };`;
-  const factory = new Function('H', 'I', 'EIPS', 'PC', 'PARITY', 'EAX', src);
-  const run = factory(handlers, insns, Uint32Array.from(eips), page, PARITY, eaExact) as (cpu: Cpu) => void;
-  return new JitBlock(eip, hi, ctx.next, n, run, src.length);
+  const factory = new Function('H', 'I', 'EIPS', 'KOFF', 'PC', 'PARITY', 'EAX', src);
+  const handlers: Handler[] = insns.map((i) => i.exec);
+  const run = factory(
+    handlers,
+    insns,
+    Uint32Array.from(eips),
+    Uint16Array.from(koff),
+    page,
+    PARITY,
+    eaExact,
+  ) as (cpu: Cpu) => void;
+  return new JitBlock(eip, hi, end, blocks[0].insns.length, run, src.length, blocks.length);
 }

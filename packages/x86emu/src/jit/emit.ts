@@ -8,17 +8,14 @@
  * (exec/alu.ts, exec/move.ts, exec/control.ts) and returns null for a form it leaves to it.
  */
 import { SF_FLAT, SF_LONG, SF_R, SF_W, TLB_MASK } from '../cpu/consts.js';
-import { LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_NONE, LF_SUB } from '../cpu/lazy-flags.js';
+import { LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_SUB } from '../cpu/lazy-flags.js';
 import type { Insn } from '../decoder/insn.js';
 import type { OpcodeRow } from '../decoder/opcode-table.js';
-import { Flag } from '../state.js';
 import { emitInsn64 } from './emit64.js';
-import { cfBit, condExpr, flushFlags, lazy } from './flags.js';
+import { cfBit, condExpr, FLUSH_DYN, flushFlags, lazy, PEND_DYN, PEND_MAT } from './flags.js';
 import { memOk64, memRead64m, memWrite64m } from './mem64.js';
 
 export { condExpr, flushFlags } from './flags.js';
-
-const ARITH = Flag.CF | Flag.PF | Flag.AF | Flag.ZF | Flag.SF | Flag.OF;
 
 /** What the emitter knows at one point of the block. */
 export interface EmitCtx {
@@ -27,11 +24,14 @@ export interface EmitCtx {
   /** EIP of the instruction and of the next one. */
   eip: number;
   next: number;
-  /** EIP of the block's first instruction and its length: a branch back there loops in the block. */
-  start: number;
+  /** The block's length (instructions), counted when it jumps to another block of its function. */
   length: number;
-  /** Set by the emitter when the block's branch loops back to its start. */
+  /** Blocks of the same function by their EIP (same RIP[63:32]): [index, length]. */
+  region: Map<number, [number, number]>;
+  /** Set by the emitter when the block jumps to a block of its function. */
   loops: boolean;
+  /** Statements that make the CPU's registers current, for a branch's ways out of the block. */
+  sync: string;
   /** 64-bit mode, and RIP[63:32] of the whole block there. */
   long: boolean;
   hi: number;
@@ -46,6 +46,41 @@ export interface Emitted {
 }
 
 const ALU_OPS = ['ADD', 'OR', 'ADC', 'SBB', 'AND', 'SUB', 'XOR', 'CMP'];
+
+/**
+ * SHL/SAL/SHR/SAR r32 by a constant or by CL, the count masked to 5 bits (SDM Vol. 2
+ * SAL/SAR/SHL/SHR). Flags as exec/shift.ts leaves them, held as PEND_MAT: SF/ZF/PF from the
+ * result, AF clear, CF the last bit out, OF (defined for 1, x86emu's choice otherwise)
+ * MSB(result) ^ CF for SHL, MSB(operand) for SHR, 0 for SAR. A count of 0 changes no flag but
+ * still writes the register (its upper half cleared, as the handler does): a constant 0 stays with
+ * the handler; for CL, a count of 0 leaves the flags where they are (the CPU, or the locals with
+ * `fp` set), any other count replaces them in the locals: `fp` and `fo` tell (PEND_DYN).
+ */
+function emitShift32(i: Insn, m: string, ops: string, ctx: EmitCtx): Emitted | null {
+  const calc = (c: string, c1: string, c32: string): string =>
+    m === 'SHR'
+      ? `const r = v >>> ${c}; const cf = (v >>> ${c1}) & 1; const of = v >>> 31;`
+      : m === 'SAR'
+        ? `const r = ((v | 0) >> ${c}) >>> 0; const cf = ((v | 0) >> ${c1}) & 1; const of = 0;`
+        : `const r = (v << ${c}) >>> 0; const cf = (v >>> ${c32}) & 1; const of = (r >>> 31) ^ cf;`;
+  const rec = `fo = ${PEND_MAT}; fr = r; fa = cf; fs = of; fp = 1; ${setReg32(i.rm, 'r')}`;
+  if (ops === 'Ev,CL') {
+    ctx.pend = PEND_DYN;
+    return {
+      code: `{ const v = rg${i.rm}; const c = rg1 & 31; if (c === 0) { ${setReg32(i.rm, 'v')} } else { ${calc('c', '(c - 1)', '(32 - c)')} ${rec} } }`,
+      memory: false,
+      branch: false,
+    };
+  }
+  const c = (ops === 'Ev,1' ? 1 : i.imm) & 0x1f;
+  if (c === 0) return null;
+  ctx.pend = PEND_MAT;
+  return {
+    code: `{ const v = rg${i.rm}; ${calc(`${c}`, `${c - 1}`, `${32 - c}`)} ${rec} }`,
+    memory: false,
+    branch: false,
+  };
+}
 
 /*
  * Guest registers are the block's locals `rg0`…`rg15` (compile.ts loads the ones a block uses,
@@ -67,7 +102,17 @@ function memOk(i: Insn, long: boolean): boolean {
 }
 
 /** The instruction being emitted (its mode, next RIP): the operand helpers below follow it. */
-let cur: EmitCtx = { pend: 0, eip: 0, next: 0, start: 0, length: 0, loops: false, long: false, hi: 0 };
+let cur: EmitCtx = {
+  pend: 0,
+  eip: 0,
+  next: 0,
+  length: 0,
+  region: new Map(),
+  loops: false,
+  sync: '',
+  long: false,
+  hi: 0,
+};
 
 /**
  * Statements that read `size` bytes of the memory operand into a new const `name`: the TLB fast
@@ -87,7 +132,7 @@ export function memRead(i: Insn, size: number, name: string): string {
         ? `${w}[${o}] | (${w}[${o} + 1] << 8)`
         : `${w}[${o}]`;
   return `const ${a} = ${ea(i)}; const ${x} = (${a} >>> 12) & ${TLB_MASK}; const ${o} = ${a} & 0xfff; const ${w} = tv[${x}];
-const ${name} = (sf[${seg}] & ${SF_R | SF_FLAT | SF_LONG}) === ${SF_R | SF_FLAT} && tt[${x}] === (${a} >>> 24) && ${o} <= ${4096 - size} && (tp[${x}] & RP) !== 0 && ${w} !== null ? ${load} : cpu.read(${seg}, ${a}, ${size});`;
+const ${name} = (sf[${seg}] & ${SF_R | SF_FLAT | SF_LONG}) === ${SF_R | SF_FLAT} && tt[${x}] === (${a} >>> 24) && ${o} <= ${4096 - size} && (tp[${x}] & RP) !== 0 && ${w} !== null ? ${load} : ((ck = 1), cpu.read(${seg}, ${a}, ${size}));`;
 }
 
 /** Statements writing `value` (an expression) to the 32-bit memory operand: `Cpu.write` with its fast path inlined. */
@@ -96,7 +141,7 @@ export function memWrite32(i: Insn, value: string): string {
   const seg = i.memSeg;
   return `{ const a = ${ea(i)}; const v = ${value}; const x = (a >>> 12) & ${TLB_MASK}; const o = a & 0xfff; const w = tv[x];
 if ((sf[${seg}] & ${SF_W | SF_FLAT | SF_LONG}) === ${SF_W | SF_FLAT} && tt[x] === (a >>> 24) && o <= 4092 && (tp[x] & WP) !== 0 && w !== null) { w[o] = v; w[o + 1] = v >>> 8; w[o + 2] = v >>> 16; w[o + 3] = v >>> 24; }
-else cpu.write(${seg}, a, 4, v); }`;
+else { ck = 1; cpu.write(${seg}, a, 4, v); } }`;
 }
 
 /** [statements, expression] reading the 32-bit r/m operand. */
@@ -122,6 +167,30 @@ const none: Emitted = { code: '', memory: false, branch: false };
 const TWO32 = 0x100000000;
 
 /**
+ * Jcc/JMP rel to the constant target `t` (RIP[31:0]; `setHi` stores RIP[63:32] when the branch
+ * crosses into another 4 GiB, `check` is the target's limit check). The registers are made
+ * current in the CPU on the ways out (`ctx.sync`). A target that starts a block of the same
+ * function (`ctx.region`; its CS limit was checked at entry) is jumped to there when the run loop
+ * would let it run at once: room in the budget for that block (no event check can be due: irqCheck
+ * was clear at entry, and everything that sets it leaves the function), with the flags and
+ * registers left in the locals (every block's head is compiled for that).
+ */
+function emitJump(i: Insn, jmp: boolean, ctx: EmitCtx, t: number, setHi: string, check: string): Emitted {
+  const out = (to: number, hi: string) => `${ctx.sync} ${flushFlags(ctx.pend)} rip[0] = ${to}; ${hi}`;
+  const go = (to: number, hi: string, chk: string): string => {
+    const b = hi === '' ? ctx.region.get(to) : undefined;
+    if (b === undefined) return `${chk} ${out(to, hi)}`;
+    ctx.loops = true;
+    return `cpu.runCount += ${ctx.length}; if (cpu.runLimit - cpu.runCount < ${b[1]}) { ${out(to, '')} return; } bb = ${b[0]}; continue;`;
+  };
+  const take = go(t, setHi, check);
+  if (jmp) return { code: take, memory: false, branch: true };
+  const code = `if (${condExpr(i.op & 0xf, ctx.pend)}) { ${take} } else { ${go(ctx.next, '', '')} }`;
+  ctx.pend = 0;
+  return { code, memory: false, branch: true };
+}
+
+/**
  * Jcc/JMP rel in 64-bit mode (exec/long/control64.ts): the target is RIP + rel sign-extended to
  * 64 bits, a constant here; a non-canonical one (#GP(0) at the branch, SDM Vol. 2 Jcc) is left to
  * the handler. Operand size is 64 whatever the prefixes (SDM Vol. 1 6.3.7): no truncation.
@@ -133,46 +202,39 @@ function emitBranch64(i: Insn, jmp: boolean, ctx: EmitCtx): Emitted | null {
   const tHi = (ctx.hi + carry) >>> 0;
   const h = tHi | 0;
   if (h >= 0x8000 || h < -0x8000) return null;
-  const set = tHi === ctx.hi ? `rip[0] = ${tLo};` : `rip[0] = ${tLo}; rip[1] = ${tHi};`;
-  let take = `${flushFlags(ctx.pend)} ${set}`;
-  if (tLo === ctx.start && tHi === ctx.hi) {
-    ctx.loops = true;
-    take = `${flushFlags(ctx.pend)} cpu.runCount += ${ctx.length};
-if (cpu.irqCheck || cpu.runLimit - cpu.runCount < ${ctx.length}) { rip[0] = ${tLo}; return; } continue;`;
-  }
-  if (jmp) return { code: take, memory: false, branch: true };
-  const cond = condExpr(i.op & 0xf, ctx.pend);
-  const code = `if (${cond}) { ${take} } else { ${flushFlags(ctx.pend)} rip[0] = ${ctx.next}; }`;
-  ctx.pend = 0;
-  return { code, memory: false, branch: true };
+  return emitJump(i, jmp, ctx, tLo, tHi === ctx.hi ? '' : `rip[1] = ${tHi};`, '');
 }
+
+/** Specialised instructions that read the arithmetic flags (Jcc; INC/DEC keep CF). */
+const FLAG_READERS = new Set(['JCC', 'INC', 'DEC']);
 
 /**
  * Source for instruction `i` (row `row`), updating `ctx.pend`; null: the interpreter's handler
- * runs it. Only 32-bit operand forms are specialised.
+ * runs it. Where the flags' place is known only at run time (PEND_DYN), an instruction that
+ * reads them first stores them into the CPU.
  */
 export function emitInsn(i: Insn, row: OpcodeRow, ctx: EmitCtx): Emitted | null {
+  if (ctx.pend !== PEND_DYN || !FLAG_READERS.has(row.mnemonic)) return emitOne(i, row, ctx);
+  ctx.pend = 0;
+  const e = emitOne(i, row, ctx);
+  if (e === null) {
+    ctx.pend = PEND_DYN;
+    return null;
+  }
+  return { ...e, code: `${FLUSH_DYN} ${e.code}` };
+}
+
+function emitOne(i: Insn, row: OpcodeRow, ctx: EmitCtx): Emitted | null {
   const m = row.mnemonic;
   const ops = row.operands;
   cur = ctx;
   if (m === 'JCC' || m === 'JMP') {
     if (ops !== 'Jb' && ops !== 'Jz') return null;
     if (ctx.long) return emitBranch64(i, m === 'JMP', ctx);
-    // The target is a constant: next EIP + displacement, wrapped to the operand size (jumpTo).
+    // The target is a constant: next EIP + displacement, wrapped to the operand size (jumpTo),
+    // checked against the CS limit.
     const t = i.opSize === 2 ? (ctx.next + i.imm) & 0xffff : (ctx.next + i.imm) >>> 0;
-    let take = `if (${t} > s.segLimit[1]) cpu.gp0(); ${flushFlags(ctx.pend)} rip[0] = ${t};`;
-    if (t === ctx.start) {
-      // A loop within the block: the next iteration runs here if the run loop would let it run
-      // at once (no event check due, room in the budget), else the block returns to it.
-      ctx.loops = true;
-      take = `if (${t} > s.segLimit[1]) cpu.gp0(); ${flushFlags(ctx.pend)} cpu.runCount += ${ctx.length};
-if (cpu.irqCheck || cpu.runLimit - cpu.runCount < ${ctx.length}) { rip[0] = ${t}; return; } continue;`;
-    }
-    if (m === 'JMP') return { code: take, memory: false, branch: true };
-    const cond = condExpr(i.op & 0xf, ctx.pend);
-    const code = `if (${cond}) { ${take} } else { ${flushFlags(ctx.pend)} rip[0] = ${ctx.next}; }`;
-    ctx.pend = 0;
-    return { code, memory: false, branch: true };
+    return emitJump(i, m === 'JMP', ctx, t, '', `if (${t} > s.segLimit[1]) cpu.gp0();`);
   }
   if (ctx.long && i.opSize === 8) return emitInsn64(i, row, ctx);
   if (i.opSize !== 4 || i.lock || (i.hasModrm && i.mod !== 3 && !memOk(i, ctx.long))) return null;
@@ -285,29 +347,14 @@ if (cpu.irqCheck || cpu.runLimit - cpu.runCount < ${ctx.length}) { rip[0] = ${t}
     // IMUL r32, r/m32[, imm]: the low half, CF = OF = "the product did not fit" (SDM Vol. 2 IMUL).
     // a × b is exact when it fits in 32 bits and stays outside that range when rounded, so
     // comparing it with Math.imul tells overflow exactly. Flags as exec/alu.ts mulFlags leaves
-    // them, materialized (AF clear; PARITY[] is 1 for even parity: PF is bit 2).
+    // them (AF clear), held as PEND_MAT until something reads them.
     const b = m === 'IMUL3' ? `${i.imm | 0}` : `(rg${i.reg} | 0)`;
     const [pre, e] = loadE32(i, 'm');
-    const code = `{ ${pre} const a = ${e} | 0; const b = ${b}; const lo = Math.imul(a, b); ${setReg32(i.reg, 'lo >>> 0')} s.rflags[0] = (s.rflags[0] & ${~ARITH}) | (PARITY[lo & 0xff] << 2) | (lo === 0 ? ${Flag.ZF} : 0) | (lo < 0 ? ${Flag.SF} : 0) | (a * b !== lo ? ${Flag.CF | Flag.OF} : 0); cpu.lfOp = ${LF_NONE}; fp = 0; }`;
-    ctx.pend = 0;
+    const code = `{ ${pre} const a = ${e} | 0; const b = ${b}; const lo = Math.imul(a, b); const o = a * b !== lo ? 1 : 0; ${setReg32(i.reg, 'lo >>> 0')} fo = ${PEND_MAT}; fr = lo >>> 0; fa = o; fs = o; fp = 1; }`;
+    ctx.pend = PEND_MAT;
     return { code, memory: mem, branch: false };
   }
-  if ((m === 'SHL' || m === 'SAL' || m === 'SHR' || m === 'SAR') && !mem && ops !== 'Ev,CL') {
-    // A constant count, masked to 5 bits (SDM Vol. 2 SAL/SAR/SHL/SHR); 0 changes no flags and
-    // stays with the handler. Flags as exec/shift.ts leaves them, materialized: SF/ZF/PF from
-    // the result, AF clear, CF the last bit out, OF (defined for 1, x86emu's choice otherwise)
-    // MSB(result) ^ CF for SHL, MSB(operand) for SHR, 0 for SAR.
-    const c = (ops === 'Ev,1' ? 1 : i.imm) & 0x1f;
-    if (c === 0) return null;
-    let calc: string;
-    if (m === 'SHR') calc = `const r = v >>> ${c}; const cf = (v >>> ${c - 1}) & 1; const of = v >>> 31;`;
-    else if (m === 'SAR')
-      calc = `const r = ((v | 0) >> ${c}) >>> 0; const cf = ((v | 0) >> ${c - 1}) & 1; const of = 0;`;
-    else calc = `const r = (v << ${c}) >>> 0; const cf = (v >>> ${32 - c}) & 1; const of = (r >>> 31) ^ cf;`;
-    const code = `{ const v = rg${i.rm}; ${calc} s.rflags[0] = (s.rflags[0] & ${~ARITH}) | (PARITY[r & 0xff] << 2) | (r === 0 ? ${Flag.ZF} : 0) | ((r >>> 31) << 7) | cf | (of << 11); cpu.lfOp = ${LF_NONE}; fp = 0; ${setReg32(i.rm, 'r')} }`;
-    ctx.pend = 0;
-    return { code, memory: false, branch: false };
-  }
+  if ((m === 'SHL' || m === 'SAL' || m === 'SHR' || m === 'SAR') && !mem) return emitShift32(i, m, ops, ctx);
   // 90 with REX.B is XCHG r8d, eAX in 64-bit mode (SDM Vol. 2 NOP/XCHG): its handler.
   if (m === 'NOP' && !mem && !(ctx.long && i.op === 0x90 && (i.rex & 1) !== 0)) return none;
   return null;

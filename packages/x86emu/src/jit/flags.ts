@@ -4,7 +4,24 @@
  * until a flush point stores them into the CPU; conditions evaluated from them with the
  * operation known when compiling.
  */
-import { LF_ADD, LF_ARITH64, LF_DEC, LF_INC, LF_LOGIC, LF_SUB } from '../cpu/lazy-flags.js';
+import { LF_ADD, LF_ARITH64, LF_DEC, LF_INC, LF_LOGIC, LF_NONE, LF_SUB } from '../cpu/lazy-flags.js';
+import { Flag } from '../state.js';
+
+const ARITH = Flag.CF | Flag.PF | Flag.AF | Flag.ZF | Flag.SF | Flag.OF;
+
+/**
+ * A pending kind of compiled code only (not an LF_* of the interpreter): the flags of an
+ * instruction the interpreter materializes at once (shifts, IMUL: exec/shift.ts shiftFlags,
+ * exec/alu.ts mulFlags), kept in the locals instead: `fr` the 32-bit result (SF, ZF, PF), `fa` CF
+ * and `fs` OF as 0/1, AF clear. Stored into RFLAGS only at a flush point, so flags that the next
+ * ALU instruction overwrites (`SHL; XOR`, `IMUL; ADD`) are never built.
+ */
+export const PEND_MAT = 16;
+/**
+ * The flags' place is known only at run time (`fp`: 1 in the locals, kind `fo`; 0 in the CPU):
+ * the head of a block that loops, reached from the run loop and from its own branch.
+ */
+export const PEND_DYN = -1;
 
 /** Records a result in the flag locals. */
 export function lazy(op: number, d: string, s: string, r: string): string {
@@ -13,6 +30,7 @@ export function lazy(op: number, d: string, s: string, r: string): string {
 
 /** CF, ZF, SF, OF, PF from the locals for lazy operation `op` (as Cpu.getCF … getOF). */
 export function flagExpr(op: number, flag: 'CF' | 'ZF' | 'SF' | 'OF' | 'PF'): string {
+  if (op === PEND_MAT && (flag === 'CF' || flag === 'OF')) return flag === 'CF' ? '(fa !== 0)' : '(fs !== 0)';
   switch (flag) {
     case 'ZF':
       return op === LF_ARITH64 ? '((fr | frh) === 0)' : '(fr === 0)';
@@ -34,9 +52,12 @@ export function flagExpr(op: number, flag: 'CF' | 'ZF' | 'SF' | 'OF' | 'PF'): st
   }
 }
 
-/** Condition code `cc` (SDM Vol. 1 Appendix B) as an expression; uses the CPU when nothing is pending. */
+/**
+ * Condition code `cc` (SDM Vol. 1 Appendix B) as an expression; uses the CPU when nothing is
+ * pending (with PEND_DYN, the caller flushes first: `flushFlags(PEND_DYN)`).
+ */
 export function condExpr(cc: number, pend: number): string {
-  if (pend === 0) return `cpu.cond(${cc})`;
+  if (pend <= 0) return `cpu.cond(${cc})`;
   const f = (x: 'CF' | 'ZF' | 'SF' | 'OF' | 'PF') => flagExpr(pend, x);
   const base = [
     f('OF'),
@@ -53,12 +74,23 @@ export function condExpr(cc: number, pend: number): string {
 
 /** CF as 0/1 for INC/DEC's carry-preserving aux slot. */
 export function cfBit(pend: number): string {
-  return pend === 0 ? '(cpu.getCF() ? 1 : 0)' : `(${flagExpr(pend, 'CF')} ? 1 : 0)`;
+  return pend <= 0 ? '(cpu.getCF() ? 1 : 0)' : `(${flagExpr(pend, 'CF')} ? 1 : 0)`;
 }
+
+/** RFLAGS from PEND_MAT locals (SF is bit 31 of the result, PF from PARITY: 1 for even). */
+const MAT_STORE = `s.rflags[0] = (s.rflags[0] & ${~ARITH}) | (PARITY[fr & 0xff] << 2) | (fr === 0 ? ${Flag.ZF} : 0) | ((fr >>> 31) << 7) | fa | (fs << 11); cpu.lfOp = ${LF_NONE};`;
+
+/**
+ * Stores the flag locals into the CPU for whatever kind `fo` holds, if `fp` says they are there:
+ * the fault handler and the exits of PEND_DYN code.
+ */
+export const FLUSH_DYN = `if (fp !== 0) { if (fo === ${PEND_MAT}) { ${MAT_STORE} } else { cpu.lfOp = fo; cpu.lfDst = fd; cpu.lfSrc = fs; cpu.lfRes = fr; cpu.lfResHi = frh; cpu.lfSize = fo === ${LF_ARITH64} ? 8 : 4; if (fo >= ${LF_INC}) cpu.lfAux = fa; } fp = 0; }`;
 
 /** Stores the flag locals into the CPU's lazy-flag fields (a flush point). */
 export function flushFlags(pend: number): string {
   if (pend === 0) return '';
+  if (pend === PEND_DYN) return FLUSH_DYN;
+  if (pend === PEND_MAT) return `${MAT_STORE} fp = 0;`;
   if (pend === LF_ARITH64)
     return `cpu.lfOp = fo; cpu.lfDst = fd; cpu.lfSrc = fs; cpu.lfRes = fr; cpu.lfResHi = frh; cpu.lfSize = 8; cpu.lfAux = fa; fp = 0;`;
   const aux = pend === LF_INC || pend === LF_DEC ? ' cpu.lfAux = fa;' : '';

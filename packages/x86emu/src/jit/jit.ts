@@ -13,7 +13,8 @@ import type { Cpu } from '../cpu/cpu.js';
 import type { Insn } from '../decoder/insn.js';
 import { Flag } from '../state.js';
 import type { JitBlock } from './block.js';
-import { collect, compileBlock } from './compile.js';
+import { compileRegion } from './compile.js';
+import { collectRegion, MAX_REGION_BLOCKS } from './region.js';
 
 const TWO32 = 0x100000000;
 
@@ -58,6 +59,7 @@ export class Jit {
   private owners: Insn[] = [];
   readonly hot: number;
   readonly maxBlocks: number;
+  readonly regionBlocks: number;
   /** Why compiling is impossible here (code generation refused), or null. */
   unavailable: string | null = null;
 
@@ -65,6 +67,7 @@ export class Jit {
     const env = typeof process !== 'undefined' ? Number(process.env?.X86EMU_JIT_HOT) : Number.NaN;
     this.hot = Math.max(1, options.hot ?? (env > 0 ? env : HOT));
     this.maxBlocks = Math.max(1, options.maxBlocks ?? MAX_BLOCKS);
+    this.regionBlocks = Math.max(1, Math.min(MAX_REGION_BLOCKS, options.regionBlocks ?? 1));
   }
   readonly stats = {
     /** Blocks compiled, and the time spent compiling them (ms). */
@@ -73,6 +76,8 @@ export class Jit {
     /** Entries into compiled code from the run loop, and the instructions retired there (faulting runs not counted). */
     entries: 0,
     instructions: 0,
+    /** Compiled functions called (a chain of blocks counts each; a region's jumps inside it none). */
+    runs: 0,
     /** Cache flushes (the cache was full). */
     flushes: 0,
     /** Generated source held by live blocks (bytes): the code cache's size. */
@@ -90,7 +95,10 @@ export class Jit {
    * from `step()`, with `runCount` and `startEip` set for `Cpu.run`'s handler).
    */
   enter(cpu: Cpu): boolean {
-    if (cpu.linearOps !== null) return false;
+    // A boundary where the run loop's event check is still due (after an event's delivery) is
+    // the interpreter's: compiled code relies on irqCheck being clear at entry, so that only what
+    // it calls (slow memory paths, handlers: each followed by a check) can set it.
+    if (cpu.linearOps !== null || cpu.irqCheck) return false;
     let b = this.lookup(cpu);
     if (b === null) return false;
     // Chain: the next block runs straight away while nothing asks for the run loop's checks
@@ -98,6 +106,7 @@ export class Jit {
     const count0 = cpu.runCount;
     this.stats.entries++;
     do {
+      this.stats.runs++;
       b.run(cpu);
       if (cpu.irqCheck) break;
       b = this.lookup(cpu);
@@ -178,8 +187,8 @@ export class Jit {
   }
 
   private compile(cpu: Cpu, insn: Insn, eip: number, lin: number, page: NonNullable<Cpu['codePage']>): void {
-    const insns = collect(page, insn, eip, lin & 0xfff);
-    if (insns.length === 0) {
+    const blocks = collectRegion(page, insn, eip, lin & 0xfff, cpu.long64, this.regionBlocks);
+    if (blocks.length === 0) {
       insn.jitHits = NEVER;
       return;
     }
@@ -187,7 +196,7 @@ export class Jit {
     const t0 = performance.now();
     let b: JitBlock;
     try {
-      b = compileBlock(insns, eip, page, cpu.long64, cpu.long64 ? cpu.state.rip[1] : 0);
+      b = compileRegion(blocks, page, cpu.long64, cpu.long64 ? cpu.state.rip[1] : 0);
     } catch (e) {
       // `new Function` refused (a page whose Content-Security-Policy forbids it): the interpreter
       // runs everything, and the run never throws for it.

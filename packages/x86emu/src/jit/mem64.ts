@@ -94,10 +94,10 @@ export function memRead64m(i: Insn, size: number, name: string, next: number, hi
   const seg = i.memSeg;
   const [a, l, x, o, w] = [`a_${name}`, `l_${name}`, `x_${name}`, `o_${name}`, `w_${name}`];
   const addr = ea64(i, name, next, hi);
-  if (based(seg)) return `${addr} const ${name} = cpu.read(${seg}, ${a}, ${size});`;
+  if (based(seg)) return `${addr} ck = 1; const ${name} = cpu.read(${seg}, ${a}, ${size});`;
   const load = size === 4 ? dword(w, o) : size === 2 ? `${w}[${o}] | (${w}[${o} + 1] << 8)` : `${w}[${o}]`;
   return `${addr} ${slot(a, l, x, o, w)}
-const ${name} = ${hit(seg, size, a, l, x, o, w, false)} ? ${load} : cpu.read(${seg}, ${a}, ${size});`;
+const ${name} = ${hit(seg, size, a, l, x, o, w, false)} ? ${load} : ((ck = 1), cpu.read(${seg}, ${a}, ${size}));`;
 }
 
 /** Statements reading 8 bytes of the memory operand into `<name>l` and `<name>h`. */
@@ -105,7 +105,7 @@ export function memRead8(i: Insn, name: string, next: number, hi: number): strin
   const seg = i.memSeg;
   const [a, l, x, o, w] = [`a_${name}`, `l_${name}`, `x_${name}`, `o_${name}`, `w_${name}`];
   const addr = ea64(i, name, next, hi);
-  const slow = `cpu.read64(${seg}, ${a}); ${name}l = cpu.lo64; ${name}h = cpu.hi64;`;
+  const slow = `ck = 1; cpu.read64(${seg}, ${a}); ${name}l = cpu.lo64; ${name}h = cpu.hi64;`;
   if (based(seg)) return `${addr} let ${name}l = 0; let ${name}h = 0; ${slow}`;
   return `${addr} ${slot(a, l, x, o, w)} let ${name}l = 0; let ${name}h = 0;
 if (${hit(seg, 8, a, l, x, o, w, false)}) { ${name}l = ${dword(w, o)}; ${name}h = ${dword(w, o, 4)}; } else { ${slow} }`;
@@ -115,7 +115,10 @@ if (${hit(seg, 8, a, l, x, o, w, false)}) { ${name}l = ${dword(w, o)}; ${name}h 
 export function memWrite64m(i: Insn, size: 4 | 8, lo: string, hi: string, next: number, rhi: number): string {
   const seg = i.memSeg;
   const addr = ea64(i, 'w', next, rhi);
-  const slow = size === 8 ? `cpu.write64(${seg}, a_w, vl, vh);` : `cpu.write(${seg}, a_w, 4, vl);`;
+  const slow =
+    size === 8
+      ? `{ ck = 1; cpu.write64(${seg}, a_w, vl, vh); }`
+      : `{ ck = 1; cpu.write(${seg}, a_w, 4, vl); }`;
   const vals = `const vl = ${lo}; const vh = ${size === 8 ? hi : 0};`;
   if (based(seg)) return `{ ${addr} ${vals} ${slow} }`;
   const store =

@@ -1,0 +1,139 @@
+/**
+ * The block compiler's flags and loops: shifts by CL (a count of 0 changes no flag), flags the
+ * compiler holds back (shifts, IMUL) until something reads them or a fault needs them, and loops
+ * whose next iteration starts with the previous one's flags and registers still in the block's
+ * locals. Each machine runs in lockstep with the interpreter at budgets that stop inside blocks.
+ */
+import { describe, expect, it } from 'vitest';
+import { Reg } from '../src/index.js';
+import { lockstep } from './jit-lockstep.js';
+import type { Machine } from './machine.js';
+import { CODE, protectedMode } from './pm.js';
+
+const BUDGETS = [1, 3, 7, 13, 29, 61, 1000];
+
+/** PSE paging: linear 0–4 MiB identity (a 4 MiB page), everything above not present. */
+function paged(src: string): Machine {
+  const m = protectedMode(src, { captureExceptions: true });
+  const pd = 0x500000;
+  m.mem.write32(pd, 0x83);
+  const s = m.cpu.state;
+  s.cr[4] |= 0x10; // PSE
+  s.cr[3] = pd;
+  s.cr[0] |= 0x80000000;
+  m.cpu.stateChanged();
+  return m;
+}
+
+describe('block compiler: shifts by CL', () => {
+  it('SHL/SHR/SAR by CL give the interpreter’s results and flags, and a count of 0 keeps the flags before it', () => {
+    // ECX runs 70…1: CL & 31 is 0 at 64 and 32, where CF must still be CMP's for ADC and SBB.
+    const src = `
+      mov ecx, 70
+      mov edi, 0x9e3779b1
+      xor ebx, ebx
+      xor ebp, ebp
+    top:
+      mov eax, ecx
+      imul eax, edi
+      mov edx, eax
+      mov esi, eax
+      cmp eax, 0x80000000
+      shl eax, cl
+      adc ebx, 0
+      cmp edx, 0x40000000
+      sar edx, cl
+      sbb ebp, 0
+      shr esi, cl
+      jo over
+      add ebx, esi
+    over:
+      xor ebx, edx
+      dec ecx
+      jnz top
+      hlt`;
+    const r = lockstep(() => protectedMode(src), BUDGETS);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(500);
+  });
+});
+
+describe('block compiler: loops keep flags and registers in locals', () => {
+  it('the head of a loop reads the flags its previous iteration left pending (INC keeps CF, ADC reads it)', () => {
+    const src = `
+      mov ecx, 200
+      xor ebx, ebx
+      xor esi, esi
+      mov edx, 0x12345678
+    top:
+      inc ebx
+      adc esi, 0
+      mov eax, ecx
+      shl eax, 29
+      sub edx, eax
+      dec ecx
+      jnz top
+      hlt`;
+    const r = lockstep(() => protectedMode(src), BUDGETS);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(r.jit.cpu.state.gpr[Reg.RBX]).toBe(200);
+    // SUB borrowed in 88 of the 199 iterations before the last INC.
+    expect(r.jit.cpu.state.gpr[Reg.RSI]).toBe(88);
+    expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(1000);
+  });
+
+  it('a #PF in a later iteration of a loop sees the flags and registers of the iteration before', () => {
+    // IMUL's flags (held back, never built while the loop runs) are the ones at the fault.
+    const src = `
+      mov esi, 0x3f0000
+      mov ebx, 0x10001
+    top:
+      mov eax, [esi]
+      add esi, 0x1000
+      inc edi
+      imul ebx, ebx, 0x10003
+      jmp top`;
+    const r = lockstep(() => paged(src), [1000]);
+    const m = r.jit;
+    expect(m.exceptions).toEqual([{ vector: 14, errorCode: 0, faultAddress: 0x400000 }]);
+    expect(m.cpu.state.rip[0]).toBe(CODE + 10);
+    expect(m.cpu.state.gpr[Reg.RDI]).toBe(16);
+    expect(m.cpu.state.rflags[0] & 0x801).toBe(0x801); // IMUL overflowed: CF = OF = 1
+  });
+});
+
+describe('block compiler: regions (blocks of a page jumping to each other in one function)', () => {
+  it('nested loops and an if/else of one page run as one function, exact at every budget stop', () => {
+    const src = `
+      mov edi, 40
+      mov esi, 0x100000
+    outer:
+      mov ecx, 9
+    inner:
+      mov eax, [esi + ecx*4]
+      imul eax, eax, 0x9e3779b1
+      shr eax, cl
+      test eax, 1
+      jz even
+      add ebx, eax
+      jmp next
+    even:
+      sub ebx, eax
+      inc edx
+    next:
+      mov [esi + ecx*4], ebx
+      dec ecx
+      jnz inner
+      shl ebx, cl
+      dec edi
+      jnz outer
+      hlt`;
+    const r = lockstep(() => protectedMode(src), BUDGETS, { hot: 2, regionBlocks: 24 });
+    expect(r.jit.cpu.state.halted).toBe(true);
+    const st = r.jit.cpu.jit?.stats;
+    expect(st?.instructions).toBeGreaterThan(2500);
+    // Functions called: about one per run() (the region's blocks jump to each other inside it),
+    // not one per block run (40 × 9 inner iterations of three to four blocks each).
+    expect(st?.runs).toBeLessThan(r.stops + 60);
+  });
+});
