@@ -14,6 +14,7 @@ const KVM_GUESTDBG_ENABLE = 0x1;
 const KVM_GUESTDBG_SINGLESTEP = 0x2;
 const KVM_GUESTDBG_USE_SW_BP = 0x10000;
 const KVM_GUESTDBG_USE_HW_BP = 0x20000;
+const KVM_GUESTDBG_INJECT_BP = 0x80000;
 const NO_DEBUGREGS = [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
 
 function debugExit(vcpu: Vcpu): { exception: number; pc: bigint; dr6: bigint } {
@@ -92,6 +93,34 @@ export function defineGuestDebugCases(
         vcpu.setRegs(regs);
         expect(vcpu.run()).toBe(KVM_EXIT.HLT);
         expect(vcpu.getRegs().rax & 0xffffn).toBe(7n);
+      },
+    );
+
+    it.skipIf(noBpIntercept !== undefined)(
+      `INJECT_BP: the guest's own INT3 given back reaches its #BP handler with the IP after the INT3, as with no debugger${noBpIntercept ? ` (skipped: ${noBpIntercept})` : ''}`,
+      () => {
+        // IVT entry 3 → handler; the INT3 is a trap, so the handler pops the address after it
+        // (KVM injects the #BP as a soft exception of the INT3's length: vmx_inject_exception).
+        const { vcpu } = guest(`
+          mov word ptr [0x0c], offset handler
+          mov word ptr [0x0e], 0
+          int3
+        after:
+          hlt
+        handler:
+          pop bx
+          mov ax, 7
+          hlt
+        `);
+        const control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_SW_BP;
+        vcpu.setGuestDebug({ control, debugreg: NO_DEBUGREGS });
+        expect(vcpu.run()).toBe(KVM_EXIT.DEBUG);
+        expect(debugExit(vcpu).exception).toBe(3);
+        const int3At = debugExit(vcpu).pc;
+        vcpu.setGuestDebug({ control: control | KVM_GUESTDBG_INJECT_BP, debugreg: NO_DEBUGREGS });
+        expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+        expect(vcpu.getRegs().rax & 0xffffn).toBe(7n);
+        expect(vcpu.getRegs().rbx & 0xffffn).toBe(int3At + 1n);
       },
     );
 

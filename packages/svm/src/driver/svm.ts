@@ -565,6 +565,7 @@ export class SvmDriver implements ArchOps {
   injectException(vcpu: SoftVcpu, vector: number, errorCode: number, hasErrorCode: boolean): void {
     this.vcpuLoad(vcpu);
     const deliver = hasErrorCode && (vcpu.cr0 & X86_CR0_PE) !== 0;
+    toSvm(vcpu).injectedSoftException = vector === 3 || vector === 4;
     this.vmcb.set64(
       VMCB.EVENTINJ,
       (EventInj.VALID | (EventInjType.EXCEPTION << 8) | (deliver ? EventInj.EV : 0) | vector) >>> 0,
@@ -709,6 +710,8 @@ export class SvmDriver implements ArchOps {
       svm.nmiMasked = false;
     }
     const info = v.u32(VMCB.EXITINTINFO);
+    const injectedSoft = svm.injectedSoftException;
+    svm.injectedSoftException = false;
     if (!(info & EventInj.VALID)) return;
     const type = (info >>> 8) & 7;
     if (type === EventInjType.INTR) {
@@ -719,7 +722,11 @@ export class SvmDriver implements ArchOps {
     // again (svm_complete_interrupts: "re-execute the instruction instead"); injecting them
     // without their length would return past nothing and repeat them after the handler.
     const vector = info & 0xff;
-    if (type === EventInjType.SOFT || (type !== EventInjType.NMI && (vector === 3 || vector === 4))) return;
+    if (
+      type === EventInjType.SOFT ||
+      (type !== EventInjType.NMI && (vector === 3 || vector === 4) && !injectedSoft)
+    )
+      return;
     // NMIs and exceptions go in again as they were (error code included).
     v.set64(VMCB.EVENTINJ, info, v.hi(VMCB.EXITINTINFO));
   }

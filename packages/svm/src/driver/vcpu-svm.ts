@@ -20,6 +20,12 @@ export class VcpuSvm {
   awaitingIretCompletion = false;
   nmiIretRip = 0;
   nmiIretRipHigh = 0;
+  /**
+   * A #BP or #OF that KVM itself put in EVENTINJ (KVM_GUESTDBG_INJECT_BP: RIP is already past the
+   * INT3): if an exit cuts its delivery short it goes in again, there being no instruction to run
+   * again (KVM's `soft_int_injected`); a guest's own INT3/INTO is re-executed instead.
+   */
+  injectedSoftException = false;
   /** `nmi_singlestep`: the next entry runs one instruction (see `SvmDriver.enableNmiWindow`). */
   nmiSingleStep = false;
   /** Exits by exit code (0–0x8d; the rest counted under 0x8e). */
