@@ -48,6 +48,17 @@ if grep -q 'qemu_lite_test=1' /proc/cmdline; then
   sha256sum </tmp/sorted.txt
   head -n 3 /tmp/sorted.txt
   tail -n 3 /tmp/sorted.txt
+  # SMP (qemu-lite -smp N): the CPUs the kernel brought up, then one sha256sum per CPU at once,
+  # each to completion; /proc/stat's per-CPU lines before and after show which CPUs ran them.
+  echo "=== smp"
+  n=$(nproc)
+  echo "nproc $n"
+  grep '^cpu[0-9]' /proc/stat
+  i=0
+  while [ $i -lt $n ]; do sha256sum /bin/busybox >/tmp/par.$i & i=$((i + 1)); done
+  wait
+  cat /tmp/par.*
+  grep '^cpu[0-9]' /proc/stat
   # Disks (the test gives -drive if=virtio twice): vda a raw image whose sector 0 starts with
   # a line of text and which gets a line written at sector 8; vdb an ext4 image made with
   # mkfs.ext4 -d, mounted, read, and written to. The test checks both files after power-off.
@@ -137,6 +148,10 @@ if grep -q 'qemu_lite_test=1' /proc/cmdline; then
     echo "hvc0: written by the guest to the virtio console" >/dev/hvc0
     echo "hvc0 written"
   fi
+  # The virtio functions' interrupts: with the in-kernel irqchip, MSI-X vectors (one per queue
+  # and one for configuration changes), each with the count it took.
+  echo "=== interrupts"
+  grep virtio /proc/interrupts
   echo "=== end"
   if [ -d /sys/firmware/acpi/tables ]; then poweroff -f; else reboot -f; fi
   sleep 5

@@ -41,13 +41,19 @@ export function checkUname(out: string, manifest: linux.LinuxManifest, context: 
 }
 
 /**
- * /proc/cpuinfo: one processor, and the flags line with what an x86-64 kernel requires (fpu,
- * fxsr, sse, sse2, lm: verify_cpu refuses to boot without them) plus `extra` (engine-specific).
+ * /proc/cpuinfo: processors 0 to `cpus` − 1 (the machine's -smp, default 1) and no more, and the
+ * flags line with what an x86-64 kernel requires (fpu, fxsr, sse, sse2, lm: verify_cpu refuses to
+ * boot without them) plus `extra` (engine-specific).
  */
-export function checkCpuFlags(out: string, context: string, extra: readonly string[] = []): string[] {
+export function checkCpuFlags(
+  out: string,
+  context: string,
+  extra: readonly string[] = [],
+  cpus = 1,
+): string[] {
   const cpuinfo = section(out, 'cat /proc/cpuinfo');
-  expect(cpuinfo, context).toMatch(/^processor\s*: 0$/m);
-  expect(cpuinfo).not.toMatch(/^processor\s*: 1$/m);
+  for (let i = 0; i < cpus; i++) expect(cpuinfo, context).toMatch(new RegExp(`^processor\\s*: ${i}$`, 'm'));
+  expect(cpuinfo).not.toMatch(new RegExp(`^processor\\s*: ${cpus}$`, 'm'));
   expect(cpuinfo).toMatch(/^vendor_id\s*: \S+/m);
   const line = section(out, 'cpu flags').trim();
   expect(line, context).toMatch(/^flags\s*:/);
@@ -79,6 +85,41 @@ export function checkLs(out: string, context: string): void {
 export function checkSha256(out: string, context: string): void {
   const expected = sha256(readFileSync(join(linux.cacheDir, 'busybox')));
   expect(section(out, 'sha256sum /bin/busybox').trim(), context).toBe(`${expected}  /bin/busybox`);
+}
+
+/** The per-CPU lines of /proc/stat: busy (user + nice + system) ticks by CPU number. */
+function busyTicks(lines: readonly string[]): Map<number, number> {
+  const busy = new Map<number, number>();
+  for (const line of lines) {
+    const m = /^cpu(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/.exec(line);
+    if (m !== null) busy.set(Number(m[1]), Number(m[2]) + Number(m[3]) + Number(m[4]));
+  }
+  return busy;
+}
+
+/**
+ * The SMP section (issue 14): `nproc` is the machine's vCPU count, one sha256sum of
+ * /bin/busybox per CPU ran at once and each printed the host's digest, and every CPU's busy time
+ * in /proc/stat grew meanwhile (each CPU ran part of the work, not the boot CPU alone).
+ */
+export function checkSmp(out: string, cpus: number, context: string): void {
+  const lines = section(out, 'smp').trim().split('\n');
+  expect(lines[0], context).toBe(`nproc ${cpus}`);
+  const statLines = lines.filter((l) => /^cpu\d+ /.test(l));
+  expect(statLines.length, context).toBe(2 * cpus);
+  const before = busyTicks(statLines.slice(0, cpus));
+  const after = busyTicks(statLines.slice(cpus));
+  const expected = `${sha256(readFileSync(join(linux.cacheDir, 'busybox')))}  /bin/busybox`;
+  expect(
+    lines.filter((l) => l.endsWith('/bin/busybox')),
+    context,
+  ).toEqual(Array.from({ length: cpus }, () => expected));
+  for (let cpu = 0; cpu < cpus; cpu++) {
+    expect(
+      after.get(cpu)! - before.get(cpu)!,
+      `CPU ${cpu} did no work: ${statLines.join(' | ')}`,
+    ).toBeGreaterThan(0);
+  }
 }
 
 /**
