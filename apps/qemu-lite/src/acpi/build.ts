@@ -3,7 +3,7 @@
  * them (QEMU's firmware puts them in high RAM; we have no firmware, and the BIOS area is already
  * reserved in the e820 map, so an OS never takes it as RAM):
  *
- *   0xE0000  DSDT, FACS (64-byte aligned), FADT, MADT, HPET, RSDT, XSDT   (the ACPI tables)
+ *   0xE0000  DSDT, FACS (64-byte aligned), FADT, MADT, HPET, MCFG, RSDT, XSDT   (the ACPI tables)
  *   0xF0000  RSDP                       (16-byte aligned in 0xE0000–0xFFFFF: ACPI 6.4 5.2.5.1)
  *   0xF0040  MP floating pointer        (in 0xF0000–0xFFFFF: MP spec 1.4 4.1)
  *   0xF0100  MP configuration table
@@ -16,6 +16,7 @@ import { buildDsdt } from './dsdt.js';
 import { buildFacs, buildFadt, type FadtParams } from './fadt.js';
 import { buildHpetTable, type HpetTableParams } from './hpet.js';
 import { buildMadt, IOAPIC_DEFAULT_GPA, LAPIC_DEFAULT_GPA } from './madt.js';
+import { buildMcfg, type McfgParams } from './mcfg.js';
 import { buildMpTable } from './mptable.js';
 import { buildRsdp } from './rsdp.js';
 import { buildRsdt, buildXsdt } from './rsdt.js';
@@ -38,6 +39,8 @@ export interface FirmwareTablesConfig {
   pci?: boolean;
   /** The machine has an HPET (QEMU's `-machine hpet=on`): write the HPET table for it. */
   hpet?: HpetTableParams;
+  /** The PCIe MMCONFIG window of bus 0 (with `pci`): write the MCFG table for it. */
+  mcfg?: McfgParams;
   /** The PM registers and SCI (see `AcpiPm`) and the reset register. */
   pm: Omit<FadtParams, 'facsGpa' | 'dsdtGpa'>;
   /** CPUID.1 EAX/EDX, for the MP table's processor entries. */
@@ -57,6 +60,8 @@ export interface FirmwareTablesLayout {
   madt?: number;
   /** Absent without `hpet`. */
   hpet?: number;
+  /** Absent without `mcfg`. */
+  mcfg?: number;
   mpFloating?: number;
   mpConfig?: number;
 }
@@ -97,13 +102,15 @@ export function writeFirmwareTables(ram: Uint8Array, config: FirmwareTablesConfi
       )
     : undefined;
   const hpet = config.hpet !== undefined ? place(buildHpetTable(config.hpet), 16) : undefined;
+  const mcfg = config.mcfg !== undefined ? place(buildMcfg(config.mcfg), 16) : undefined;
   const entries = [fadt];
   if (madt !== undefined) entries.push(madt);
   if (hpet !== undefined) entries.push(hpet);
+  if (mcfg !== undefined) entries.push(mcfg);
   const rsdt = place(buildRsdt(entries), 16);
   const xsdt = place(buildXsdt(entries), 16);
   ram.set(buildRsdp(rsdt, xsdt), RSDP_GPA);
-  if (madt === undefined) return { rsdp: RSDP_GPA, rsdt, xsdt, fadt, facs, dsdt, hpet };
+  if (madt === undefined) return { rsdp: RSDP_GPA, rsdt, xsdt, fadt, facs, dsdt, hpet, mcfg };
 
   const mp = buildMpTable(
     {
@@ -129,6 +136,7 @@ export function writeFirmwareTables(ram: Uint8Array, config: FirmwareTablesConfi
     dsdt,
     madt,
     hpet,
+    mcfg,
     mpFloating: MP_FLOATING_GPA,
     mpConfig: MP_CONFIG_GPA,
   };

@@ -47,7 +47,7 @@ import { IoBus } from '../devices/io-bus.js';
 import { PcTestdev } from '../devices/pc-testdev.js';
 import type { MsiSink } from '../devices/pci/msix.js';
 import { buildPcPci } from '../devices/pci/pc-pci.js';
-import type { PciBus } from '../devices/pci/pci-bus.js';
+import { PCIE_MMCONFIG_BASE, PCIE_MMCONFIG_SIZE, type PciBus } from '../devices/pci/pci-bus.js';
 import { PostPort } from '../devices/post-port.js';
 import { RESET_CONTROL_PORT, RESET_CONTROL_VALUE, ResetControl } from '../devices/reset-control.js';
 import { COM1_BASE, Serial16550 } from '../devices/serial.js';
@@ -55,7 +55,7 @@ import { SystemControlPortA } from '../devices/system-port-a.js';
 import type { Clock, IrqSink } from '../devices/types.js';
 import { Drive } from '../devices/virtio/drive.js';
 import { kernelFormatOf, loadFlat } from '../loaders/index.js';
-import type { E820Entry, LoadedGuest, LoaderMachine } from '../loaders/types.js';
+import { E820_TYPE, type E820Entry, type LoadedGuest, type LoaderMachine } from '../loaders/types.js';
 import type { StopReason } from '../vcpu/exit-handler.js';
 import { captureResetState, resetVcpu, type VcpuResetState } from '../vcpu/reset-state.js';
 import type { VcpuThreads } from '../vcpu/vcpu-threads.js';
@@ -75,6 +75,16 @@ class KernelIrqLines implements IrqSink {
   setIrq(irq: number, level: number): void {
     this.vm.irqLine(irq, level);
   }
+}
+
+/** The machine has PCI bus 0 when it has a PCI device to put on it. */
+function hasPciBus(config: MachineConfig): boolean {
+  return (
+    (config.drives?.length ?? 0) > 0 ||
+    (config.nics?.length ?? 0) > 0 ||
+    (config.virtioRng ?? 0) > 0 ||
+    config.virtioConsole === true
+  );
 }
 
 /**
@@ -189,7 +199,13 @@ export class Machine {
     /** A rebuilt machine's RAM and CMOS (see `reboot`); default: all new. */
     carry?: MachineCarryOver,
   ) {
-    this.e820 = buildE820(config.ramSize);
+    // With a PCI bus, its MMCONFIG window is reserved (Linux uses it only then).
+    this.e820 = buildE820(
+      config.ramSize,
+      hasPciBus(config)
+        ? [{ addr: PCIE_MMCONFIG_BASE, size: PCIE_MMCONFIG_SIZE, type: E820_TYPE.RESERVED }]
+        : [],
+    );
     const vm = kvm.createVm();
     this.vm = vm;
     try {
@@ -276,12 +292,7 @@ export class Machine {
         }
         this.bus.register(0x2000, 24, testdev);
       }
-      if (
-        (config.drives?.length ?? 0) > 0 ||
-        (config.nics?.length ?? 0) > 0 ||
-        (config.virtioRng ?? 0) > 0 ||
-        config.virtioConsole
-      ) {
+      if (hasPciBus(config)) {
         this.drives = carry?.drives ?? [];
         for (const drive of carry ? [] : (config.drives ?? [])) this.drives.push(Drive.open(drive));
         this.pci = buildPcPci(this.bus, irq, this.ram, this.drives, {
@@ -455,6 +466,7 @@ export class Machine {
       apic: this.config.kernelIrqchip,
       pci: this.pci !== undefined,
       hpet: this.hpet ? { eventTimerBlockId: HPET_ID_LOW, baseGpa: HPET_BASE } : undefined,
+      mcfg: this.pci ? { baseGpa: PCIE_MMCONFIG_BASE, startBus: 0, endBus: 0 } : undefined,
       pm: {
         sciIrq: ACPI_SCI_IRQ,
         pm1aEvtPort: PM1A_EVT_PORT,

@@ -24,8 +24,12 @@ export const MIN_RAM_SIZE = 2 * 1024 * 1024;
 /** Largest RAM we accept: below the 32-bit PCI hole. */
 export const MAX_RAM_SIZE = 3 * 1024 * 1024 * 1024;
 
-/** The e820 table for `ramSize` bytes of RAM (a multiple of 4 KiB, within the limits above). */
-export function buildE820(ramSize: number): E820Entry[] {
+/**
+ * The e820 table for `ramSize` bytes of RAM (a multiple of 4 KiB, within the limits above), and
+ * `reserved` ranges above RAM the OS must leave alone (the PCIe MMCONFIG window, which Linux
+ * uses only when the firmware reserves it).
+ */
+export function buildE820(ramSize: number, reserved: readonly E820Entry[] = []): E820Entry[] {
   if (
     !Number.isInteger(ramSize) ||
     ramSize < MIN_RAM_SIZE ||
@@ -40,5 +44,6 @@ export function buildE820(ramSize: number): E820Entry[] {
     { addr: 0, size: EBDA_START, type: E820_TYPE.RAM },
     { addr: EBDA_START, size: HIGH_MEMORY_START - EBDA_START, type: E820_TYPE.RESERVED },
     { addr: HIGH_MEMORY_START, size: ramSize - HIGH_MEMORY_START, type: E820_TYPE.RAM },
+    ...reserved.map((r) => ({ ...r, type: E820_TYPE.RESERVED })),
   ];
 }

@@ -73,7 +73,7 @@ describe.skipIf(iaslSkip)('iasl on the DSDT with the PCI root bridge', () => {
       /DWordMemory \(ResourceProducer, PosDecode, MinFixed, MaxFixed, Cacheable, ReadWrite, 0x00000000, 0x000A0000, 0x000BFFFF, 0x00000000, 0x00020000/,
     );
     expect(flat).toMatch(
-      /DWordMemory \(ResourceProducer, PosDecode, MinFixed, MaxFixed, Cacheable, ReadWrite, 0x00000000, 0xE0000000, 0xFEBFFFFF, 0x00000000, 0x1EC00000/,
+      /DWordMemory \(ResourceProducer, PosDecode, MinFixed, MaxFixed, Cacheable, ReadWrite, 0x00000000, 0xE0000000, 0xFEAFFFFF, 0x00000000, 0x1EB00000/,
     );
   });
 

@@ -24,9 +24,18 @@ export const PCI_CONFIG_DATA = 0xcfc;
 /** Where SeaBIOS starts PCI I/O BARs (`pci_setup`'s io window, above the ISA ports). */
 export const PCI_IO_WINDOW_START = 0xc000;
 export const PCI_IO_WINDOW_END = 0x10000;
-/** The 32-bit MMIO window: qemu-lite's RAM ends by 3 GiB; the I/O APIC is at 0xfec00000. */
+/**
+ * The PCI Express MMCONFIG (ECAM) window for bus 0 (PCIe Base 4.0 7.2.2: bus << 20 | device << 15
+ * | function << 12 | register): 1 MiB just below the I/O APIC. QEMU's q35 puts a 256-bus window at
+ * 0xb0000000, which qemu-lite's RAM (up to 3 GiB) may cover. The MCFG table names it, and the
+ * e820 map reserves it: Linux uses an MMCONFIG area only where the firmware reserved it
+ * (`pci_mmcfg_reject_broken` → `is_mmconf_reserved`).
+ */
+export const PCIE_MMCONFIG_BASE = 0xfeb00000;
+export const PCIE_MMCONFIG_SIZE = 0x100000;
+/** The 32-bit MMIO window: qemu-lite's RAM ends by 3 GiB; the ECAM window, then the I/O APIC, follow. */
 export const PCI_MMIO_WINDOW_START = 0xe0000000;
-export const PCI_MMIO_WINDOW_END = 0xfec00000;
+export const PCI_MMIO_WINDOW_END = PCIE_MMCONFIG_BASE;
 /**
  * PIRQA–D → ISA IRQ, as SeaBIOS programs PIIX's PIRQRC registers (`pci_irqs = {10, 10, 11, 11}`);
  * a slot's pin n uses PIRQ (slot + n − 1) mod 4, the swizzle QEMU's `pci_slot_get_pirq` applies.
@@ -179,6 +188,10 @@ export class PciBus implements PortIoDevice {
 
   /** An MMIO read; false when no BAR decodes it (the caller floats it high). */
   mmioRead(gpa: number, data: Uint8Array): boolean {
+    if (gpa >= PCIE_MMCONFIG_BASE && gpa < PCIE_MMCONFIG_BASE + PCIE_MMCONFIG_SIZE) {
+      this.mmconfigAccess(gpa - PCIE_MMCONFIG_BASE, data, false);
+      return true;
+    }
     const hit = this.findBar(false, gpa, data.length);
     if (!hit) return false;
     const ops = hit.device.bars[hit.index]!.ops;
@@ -192,6 +205,10 @@ export class PciBus implements PortIoDevice {
   }
 
   mmioWrite(gpa: number, data: Uint8Array): boolean {
+    if (gpa >= PCIE_MMCONFIG_BASE && gpa < PCIE_MMCONFIG_BASE + PCIE_MMCONFIG_SIZE) {
+      this.mmconfigAccess(gpa - PCIE_MMCONFIG_BASE, data, true);
+      return true;
+    }
     const hit = this.findBar(false, gpa, data.length);
     if (!hit) return false;
     const ops = hit.device.bars[hit.index]!.ops;
@@ -202,6 +219,30 @@ export class PciBus implements PortIoDevice {
       ops.write(hit.offset + done, size, value >>> 0);
     }
     return true;
+  }
+
+  /**
+   * A configuration access through the ECAM window, `offset` bytes into it: bits 19:12 the
+   * devfn, 11:0 the register. Our functions are conventional PCI (256 bytes), so the extended
+   * space reads all ones and takes no writes, as QEMU's `pci_host_config_read_common` answers
+   * past a function's config size; so does an absent function. Each dword of a wider access
+   * is its own cycle; a narrower one stays within its dword.
+   */
+  private mmconfigAccess(offset: number, data: Uint8Array, write: boolean): void {
+    const device = this.functions[(offset >>> 12) & 0xff];
+    for (let done = 0; done < data.length; ) {
+      const reg = (offset + done) & 0xfff;
+      const size = Math.min(data.length - done, 4 - (reg & 3));
+      if (write) {
+        let value = 0;
+        for (let i = size - 1; i >= 0; i--) value = (value << 8) | data[done + i];
+        if (device && reg < 0x100) device.configWrite(reg, size, value >>> 0);
+      } else {
+        const value = device && reg < 0x100 ? device.configRead(reg, size) : 0xffffffff;
+        for (let i = 0; i < size; i++) data[done + i] = (value >>> (8 * i)) & 0xff;
+      }
+      done += size;
+    }
   }
 
   /** Port I/O to a BAR; undefined when none decodes `port`. */
