@@ -62,6 +62,7 @@ import {
   netCmdline,
   startNetPeer,
 } from './linux-net.js';
+import { checkMmconfig, checkMsix } from './linux-pcie.js';
 
 const ENGINES = ['vmx', 'svm'] as const;
 type Accel = (typeof ENGINES)[number];
@@ -293,6 +294,22 @@ describe.skipIf(skipReason !== undefined)("Debian's stock kernel on the software
       async (ctx) => {
         const b = await booted(accel, ctx);
         checkPci(b.r.out, b.disks, b.context);
+      },
+      budget,
+    );
+    it(
+      'the virtio functions interrupt through MSI-X vectors (PCI-MSI in /proc/interrupts), a config vector each',
+      async (ctx) => {
+        const b = await booted(accel, ctx);
+        checkMsix(b.r.out, b.context);
+      },
+      budget,
+    );
+    it(
+      'takes the PCIe MMCONFIG window from the MCFG table, reserved in the e820 map',
+      async (ctx) => {
+        const b = await booted(accel, ctx);
+        checkMmconfig(b.r.out, b.context);
       },
       budget,
     );
