@@ -96,8 +96,9 @@ export interface Vm {
   /**
    * KVM_SIGNAL_MSI: injects one MSI (`struct kvm_msi`: address, data, flags) into the in-kernel
    * irqchip's APIC bus, as a device's MSI or MSI-X write would. Returns how many local APICs
-   * took it (0: all refused it, e.g. software-disabled); no matching destination is EPERM, no
-   * irqchip EINVAL, a flag other than KVM_MSI_VALID_DEVID EINVAL (Linux's `kvm_send_userspace_msi`).
+   * took it (0: none did, e.g. software-disabled or not addressed); EPERM when the delivery found
+   * no APIC at all (`kvm_irq_delivery_to_apic`'s -1, e.g. before any vCPU exists), EINVAL with no
+   * irqchip or a flag other than KVM_MSI_VALID_DEVID (Linux's `kvm_send_userspace_msi`).
    */
   signalMsi(msi: KvmMsi): number;
   /**
