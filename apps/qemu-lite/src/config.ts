@@ -59,7 +59,7 @@ export interface MachineConfig {
   kernelIrqchip: boolean;
   /** `-icount shift=N`: the virtual clock's shift, or null for host time. */
   icountShift?: number | null;
-  /** `-accel vmx,jit=on|off`: x86emu's block compiler (undefined: the engine's default, off). */
+  /** `-accel vmx,jit=on|off`: x86emu's block compiler (undefined: the engine's default, on). */
   jit?: boolean;
   /** Where serial output goes: the process's stdout (fd 1), back to the caller, or both. */
   serialToStdout: boolean;

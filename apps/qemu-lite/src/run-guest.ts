@@ -120,7 +120,8 @@ export interface RunGuestOptions {
   icount?: { shift: number };
   /**
    * `-accel vmx,jit=on|off`: x86emu's block compiler in the software engine, or its interpreter
-   * (the default unless `X86EMU_JIT=1`: x86emu's `engineJitDefault`). Software engines only.
+   * (the compiler is the default unless `X86EMU_JIT=0`: x86emu's `engineJitDefault`). Software
+   * engines only.
    */
   jit?: boolean;
   /**

@@ -3,7 +3,7 @@
  * 2-level paging, `iterations=N` on its command line) in headless Chromium, beside the same
  * machine module in a worker_threads Worker under Node, in the same run. Both count what the
  * engine retired over the run's unpaused time (LiveStats), on -accel vmx, 64 MiB, with the engines'
- * default (the interpreter) and with x86emu's block compiler (`jit=on`, the page's checkbox).
+ * interpreter (`jit=off`) and with x86emu's block compiler (`jit=on`, the default; the page's checkbox).
  * The page half needs Debian's chromium (CHROMIUM_PATH) and the built page; without them it says
  * why and prints Node's figure alone.
  */
@@ -115,7 +115,7 @@ it(`bench-int32 (${cmdline}) MIPS: the page in Chromium beside Node, interpreter
     `  ${'where'.padEnd(40)}${'MIPS'.padStart(8)}${'M instr'.padStart(14)}${'s'.padStart(10)}   checksum`,
   ];
   const checksums = new Set<string>();
-  // Interpreter first (the engines' default, in Node as in the page), then jit=on; each pair
+  // Interpreter first (jit=off, in Node as in the page), then jit=on (the default); each pair
   // back to back so that both sides of a ratio see the same machine load.
   for (const jit of [false, true]) {
     const how = jit ? 'jit=on' : 'interpreter';

@@ -12,4 +12,9 @@ describe('SVM guest mode: block compiler policy', () => {
     expect(new SvmSilicon({ jit: true }).guest.cpu.jit?.hot).toBe(engineJitTuning().hot);
     expect(new SvmSilicon({ jit: false }).guest.cpu.jit).toBeNull();
   });
+
+  it('compiles by default (x86emu engineJitDefault), unless X86EMU_JIT=0 asks for the interpreter', () => {
+    const compiled = process.env.X86EMU_JIT !== '0';
+    expect(new SvmSilicon({}).guest.cpu.jit !== null).toBe(compiled);
+  });
 });

@@ -12,4 +12,9 @@ describe('VMX non-root operation: block compiler policy', () => {
     expect(new VmxSilicon({ jit: true }).nonRoot.cpu.jit?.hot).toBe(engineJitTuning().hot);
     expect(new VmxSilicon({ jit: false }).nonRoot.cpu.jit).toBeNull();
   });
+
+  it('compiles by default (x86emu engineJitDefault), unless X86EMU_JIT=0 asks for the interpreter', () => {
+    const compiled = process.env.X86EMU_JIT !== '0';
+    expect(new VmxSilicon({}).nonRoot.cpu.jit !== null).toBe(compiled);
+  });
 });

@@ -551,7 +551,7 @@ Machine:
                           N > 1 needs the in-kernel irqchip
   -accel kvm|host|vmx|svm engine: the host's /dev/kvm, or the software engine's VMX/SVM backend
   -accel vmx,jit=on|off   x86emu's block compiler for the guest CPU (hot code compiled to
-                          JavaScript, the same results) or its interpreter (the default)
+                          JavaScript, the same results; the default) or its interpreter
   -enable-kvm             same as -accel kvm
   -icount [shift=]N       virtual time: 2^N ns per guest instruction for the TSC, PIT and PM
                           timer, halts skip ahead; two runs are identical (vmx/svm only)

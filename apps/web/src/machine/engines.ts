@@ -5,7 +5,7 @@
  * (`haltBlocks`), and guest time follows host time (`tscClock: 'host'`), as under QEMU's TCG.
  * Guest RAM is a SharedArrayBuffer (`sharedMemory`): the page gets it in `started`, no copy.
  * `jit`: x86emu's block compiler, as `-accel vmx,jit=on`; undefined leaves the engines' default
- * (the interpreter: `engineJitDefault`, whose X86EMU_JIT a browser has no environment for).
+ * (the compiler: `engineJitDefault`, whose X86EMU_JIT a browser has no environment for).
  */
 import type { Kvm, VcpuKickHandle } from '@kvm/core';
 import { createSvmKvm } from '@kvm/svm';

@@ -23,8 +23,8 @@ export interface StartRequest {
   type: 'start';
   accel: Accel;
   /**
-   * x86emu's block compiler for the guest CPU (qemu-lite's `-accel vmx,jit=on`); absent: the
-   * engine's default, the interpreter, as under Node.
+   * x86emu's block compiler for the guest CPU (qemu-lite's `-accel vmx,jit=on|off`); absent: the
+   * engine's default, the compiler, as under Node.
    */
   jit?: boolean;
   ramSize: number;

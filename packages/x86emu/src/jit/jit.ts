@@ -44,14 +44,13 @@ export function jitDefault(): boolean {
 }
 
 /**
- * The default the software engine's silicon models (vmx, svm) use for their guest CPU: off
- * unless `X86EMU_JIT=1`. Debian's kernel stops booting on `-accel svm` with the compiler on
- * (init blocks on a mutex in init_kprobe_trace after "clocksource: Switched to clocksource
- * tsc-early", twice in two boots; with the interpreter it reaches the shell), so the engines keep
- * the interpreter until that is found; `-accel vmx,jit=on` selects the compiler.
+ * The default the software engine's silicon models (vmx, svm) use for their guest CPU: on, as on
+ * a bare `Cpu`, unless `X86EMU_JIT=0`; `-accel vmx,jit=off` selects the interpreter. The engines
+ * compile later than a bare `Cpu` (`engine-policy.ts`): at the bare threshold a kernel's cold
+ * paths compiled faster than they ran, which once looked like a hang in Debian's boot.
  */
 export function engineJitDefault(): boolean {
-  return typeof process !== 'undefined' && process.env?.X86EMU_JIT === '1';
+  return jitDefault();
 }
 
 export class Jit {
