@@ -5,42 +5,14 @@
  * several vCPUs) KVM_RUN returns EINTR at once.
  */
 import { Worker } from 'node:worker_threads';
-import { Errno, KVM_MP_STATE, type Kvm, KvmError, type Vcpu } from '@kvm/core';
+import { Errno, KVM_MP_STATE, type Kvm, type Vcpu } from '@kvm/core';
 import { createSvmKvm } from '@kvm/svm';
 import { createVmxKvm } from '@kvm/vmx';
 import { describe, expect, it } from 'vitest';
+import { realModeVcpu, runErrno } from './real-mode-vcpu.js';
 
 /** A real-mode vCPU at 0x1000 running `sti; hlt; jmp $-1` in a VM with the in-kernel irqchip. */
-function haltingVcpu(kvm: Kvm): Vcpu {
-  const vm = kvm.createVm();
-  vm.createIrqchip();
-  const mem = vm.allocateMemory(0x10000);
-  new Uint8Array(mem.buffer).set([0xfb, 0xf4, 0xeb, 0xfd], 0x1000);
-  vm.setUserMemoryRegion({
-    slot: 0,
-    flags: 0,
-    guestPhysAddr: 0n,
-    memorySize: BigInt(mem.size),
-    userspaceAddr: mem.userspaceAddr,
-  });
-  const vcpu = vm.createVcpu(0);
-  const sregs = vcpu.getSregs();
-  sregs.cs.base = 0n;
-  sregs.cs.selector = 0;
-  vcpu.setSregs(sregs);
-  vcpu.setRegs({ ...vcpu.getRegs(), rip: 0x1000n, rflags: 0x2n });
-  return vcpu;
-}
-
-function runErrno(vcpu: Vcpu): number {
-  try {
-    vcpu.run();
-  } catch (e) {
-    if (e instanceof KvmError) return e.errno;
-    throw e;
-  }
-  return 0;
-}
+const haltingVcpu = (kvm: Kvm): Vcpu => realModeVcpu(kvm, [0xfb, 0xf4, 0xeb, 0xfd]);
 
 const engines = [
   { name: 'vmx', open: createVmxKvm },

@@ -4,10 +4,11 @@
  * second vCPU in the VM it must not run its clock ahead of the other's: KVM_RUN returns EINTR
  * at once, the vCPU HALTED, its TSC where the host clock has it.
  */
-import { Errno, KVM_MP_STATE, type Kvm, KvmError, type Vcpu } from '@kvm/core';
+import { Errno, KVM_MP_STATE, type Kvm, type Vcpu } from '@kvm/core';
 import { createSvmKvm } from '@kvm/svm';
 import { createVmxKvm } from '@kvm/vmx';
 import { describe, expect, it } from 'vitest';
+import { realModeVcpu, runErrno } from './real-mode-vcpu.js';
 
 const MSR_IA32_TSC = 0x10;
 /** The timer's initial count: with TDCR divide-by-1, this many TSC ticks (about a second). */
@@ -15,24 +16,7 @@ const TMICT = 0x40000000;
 
 /** vCPU 0 of a VM with `cpus` vCPUs, at `sti; hlt; jmp $-1` with a one-shot APIC timer armed. */
 function haltWithTimer(kvm: Kvm, cpus: number): Vcpu {
-  const vm = kvm.createVm();
-  vm.createIrqchip();
-  const mem = vm.allocateMemory(0x10000);
-  new Uint8Array(mem.buffer).set([0xfb, 0xf4, 0xeb, 0xfd], 0x1000);
-  vm.setUserMemoryRegion({
-    slot: 0,
-    flags: 0,
-    guestPhysAddr: 0n,
-    memorySize: BigInt(mem.size),
-    userspaceAddr: mem.userspaceAddr,
-  });
-  const vcpu = vm.createVcpu(0);
-  for (let id = 1; id < cpus; id++) vm.createVcpu(id);
-  const sregs = vcpu.getSregs();
-  sregs.cs.base = 0n;
-  sregs.cs.selector = 0;
-  vcpu.setSregs(sregs);
-  vcpu.setRegs({ ...vcpu.getRegs(), rip: 0x1000n, rflags: 0x2n });
+  const vcpu = realModeVcpu(kvm, [0xfb, 0xf4, 0xeb, 0xfd], { cpus });
   const lapic = vcpu.getLapic();
   const regs = new DataView(lapic.regs.buffer, lapic.regs.byteOffset, lapic.regs.byteLength);
   regs.setUint32(0xf0, 0x1ff, true); // SVR: software enabled
@@ -42,16 +26,6 @@ function haltWithTimer(kvm: Kvm, cpus: number): Vcpu {
   regs.setUint32(0x390, TMICT, true);
   vcpu.setLapic(lapic);
   return vcpu;
-}
-
-function runErrno(vcpu: Vcpu): number {
-  try {
-    vcpu.run();
-  } catch (e) {
-    if (e instanceof KvmError) return e.errno;
-    throw e;
-  }
-  return 0;
 }
 
 const tsc = (vcpu: Vcpu): number => Number(vcpu.getMsrs([MSR_IA32_TSC])[0].data);

@@ -4,47 +4,18 @@
  * taking turns on one thread pass the turn to the one it waits for instead of spinning the whole
  * budget; a VM's only vCPU spins on to the end of its budget (no one to yield to).
  */
-import { Errno, type Kvm, KvmError, SPIN_YIELD_PAUSES, type Vcpu } from '@kvm/core';
+import { Errno, type Kvm, SPIN_YIELD_PAUSES, type Vcpu } from '@kvm/core';
 import { createSvmKvm } from '@kvm/svm';
 import { createVmxKvm } from '@kvm/vmx';
 import { describe, expect, it } from 'vitest';
+import { realModeVcpu, runErrno } from './real-mode-vcpu.js';
 
 const MSR_IA32_TSC = 0x10;
 /** Instructions per KVM_RUN. */
 const BUDGET = 100_000;
 
 /** vCPU 0 of a VM with `cpus` vCPUs, in real mode at `pause; jmp $-2` (a spin loop). */
-function spinning(kvm: Kvm, cpus: number): Vcpu {
-  const vm = kvm.createVm();
-  vm.createIrqchip();
-  const mem = vm.allocateMemory(0x10000);
-  new Uint8Array(mem.buffer).set([0xf3, 0x90, 0xeb, 0xfc], 0x1000);
-  vm.setUserMemoryRegion({
-    slot: 0,
-    flags: 0,
-    guestPhysAddr: 0n,
-    memorySize: BigInt(mem.size),
-    userspaceAddr: mem.userspaceAddr,
-  });
-  const vcpu = vm.createVcpu(0);
-  for (let id = 1; id < cpus; id++) vm.createVcpu(id);
-  const sregs = vcpu.getSregs();
-  sregs.cs.base = 0n;
-  sregs.cs.selector = 0;
-  vcpu.setSregs(sregs);
-  vcpu.setRegs({ ...vcpu.getRegs(), rip: 0x1000n, rflags: 0x2n });
-  return vcpu;
-}
-
-function runErrno(vcpu: Vcpu): number {
-  try {
-    vcpu.run();
-  } catch (e) {
-    if (e instanceof KvmError) return e.errno;
-    throw e;
-  }
-  return 0;
-}
+const spinning = (kvm: Kvm, cpus: number): Vcpu => realModeVcpu(kvm, [0xf3, 0x90, 0xeb, 0xfc], { cpus });
 
 /** The TSC counts retired instructions (`tscClock: 'instructions'`). */
 const tsc = (vcpu: Vcpu): number => Number(vcpu.getMsrs([MSR_IA32_TSC])[0].data);

@@ -7,27 +7,11 @@ import { KVM_EXIT, type Kvm, type Vcpu } from '@kvm/core';
 import { createSvmKvm } from '@kvm/svm';
 import { createVmxKvm } from '@kvm/vmx';
 import { describe, expect, it } from 'vitest';
+import { realModeVcpu } from './real-mode-vcpu.js';
 
 /** Real mode at 0x1000: rdtsc; out 0x10, al; rdtsc; out 0x11, al; hlt. */
-function rdtscGuest(kvm: Kvm): Vcpu {
-  const vm = kvm.createVm();
-  const mem = vm.allocateMemory(0x10000);
-  new Uint8Array(mem.buffer).set([0x0f, 0x31, 0xe6, 0x10, 0x0f, 0x31, 0xe6, 0x11, 0xf4], 0x1000);
-  vm.setUserMemoryRegion({
-    slot: 0,
-    flags: 0,
-    guestPhysAddr: 0n,
-    memorySize: BigInt(mem.size),
-    userspaceAddr: mem.userspaceAddr,
-  });
-  const vcpu = vm.createVcpu(0);
-  const sregs = vcpu.getSregs();
-  sregs.cs.base = 0n;
-  sregs.cs.selector = 0;
-  vcpu.setSregs(sregs);
-  vcpu.setRegs({ ...vcpu.getRegs(), rip: 0x1000n, rflags: 0x2n });
-  return vcpu;
-}
+const rdtscGuest = (kvm: Kvm): Vcpu =>
+  realModeVcpu(kvm, [0x0f, 0x31, 0xe6, 0x10, 0x0f, 0x31, 0xe6, 0x11, 0xf4], { irqchip: false });
 
 function tscAtExit(vcpu: Vcpu): bigint {
   expect(vcpu.run()).toBe(KVM_EXIT.IO);
