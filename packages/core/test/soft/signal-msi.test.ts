@@ -55,7 +55,7 @@ describe('Vm.signalMsi (KVM_SIGNAL_MSI)', () => {
     expect(errnoOf(() => vm.signalMsi(msi(0, 0x41)))).toBe(Errno.EINVAL);
     vm.createIrqchip();
     // No vCPU yet: no APIC takes it, kvm_send_userspace_msi's -1 (the host answers the same:
-    // @kvm/host's test/signal-msi.kvm.test.ts).
+    // @kvm/host's shared irqchip suite).
     expect(errnoOf(() => vm.signalMsi(msi(0, 0x41)))).toBe(Errno.EPERM);
     vm.createVcpu(0);
     expect(errnoOf(() => vm.signalMsi(msi(0, 0x41, 2)))).toBe(Errno.EINVAL);

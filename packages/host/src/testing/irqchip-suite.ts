@@ -394,6 +394,21 @@ export function defineIrqchipCases(kvm: () => Kvm, isrTracked: boolean): void {
       expect(u32(irr, 0x210)).toBe(0x30000); // vectors 0x30, 0x31
     });
 
+    it('answers Vm.signalMsi, the typed KVM_SIGNAL_MSI, as the raw ioctl: EINVAL, EPERM, then 1 and the IRR bit', () => {
+      const vm = kvm().createVm();
+      const message = (flags = 0) => ({ addressLo: 0xfee00000, addressHi: 0, data: 0x41, flags, devid: 0 });
+      expectErrno(() => vm.signalMsi(message()), Errno.EINVAL); // no irqchip
+      vm.createIrqchip();
+      expectErrno(() => vm.signalMsi(message()), Errno.EPERM); // no vCPU: no APIC took it
+      const v = vm.createVcpu(0);
+      expectErrno(() => vm.signalMsi(message(2)), Errno.EINVAL); // only KVM_MSI_VALID_DEVID is a flag
+      const lapic = v.getLapic();
+      put32(lapic.regs, 0xf0, 0x1ff); // SVR: APIC software enable (SDM Vol. 3A 11.9)
+      v.setLapic(lapic);
+      expect(vm.signalMsi(message())).toBe(1);
+      expect(u32(v.getLapic().regs, 0x220) & (1 << 1)).not.toBe(0); // IRR: vector 0x41 is bit 1 of 0x220
+    });
+
     it('validates KVM_SET_GSI_ROUTING as Linux does', () => {
       const r = vmWithChip();
       const set = (b: Uint8Array) => r.device.ioctl(r.vmFd, KVM_IOCTL.KVM_SET_GSI_ROUTING, b);
