@@ -7,23 +7,9 @@
 import { describe, expect, it } from 'vitest';
 import { Reg } from '../src/index.js';
 import { lockstep } from './jit-lockstep.js';
-import type { Machine } from './machine.js';
-import { CODE, protectedMode } from './pm.js';
+import { CODE, pagedProtectedMode, protectedMode } from './pm.js';
 
 const BUDGETS = [1, 3, 7, 13, 29, 61, 1000];
-
-/** PSE paging: linear 0–4 MiB identity (a 4 MiB page), everything above not present. */
-function paged(src: string): Machine {
-  const m = protectedMode(src, { captureExceptions: true });
-  const pd = 0x500000;
-  m.mem.write32(pd, 0x83);
-  const s = m.cpu.state;
-  s.cr[4] |= 0x10; // PSE
-  s.cr[3] = pd;
-  s.cr[0] |= 0x80000000;
-  m.cpu.stateChanged();
-  return m;
-}
 
 describe('block compiler: shifts by CL', () => {
   it('SHL/SHR/SAR by CL give the interpreter’s results and flags, and a count of 0 keeps the flags before it', () => {
@@ -93,7 +79,7 @@ describe('block compiler: loops keep flags and registers in locals', () => {
       inc edi
       imul ebx, ebx, 0x10003
       jmp top`;
-    const r = lockstep(() => paged(src), [1000]);
+    const r = lockstep(() => pagedProtectedMode(src), [1000]);
     const m = r.jit;
     expect(m.exceptions).toEqual([{ vector: 14, errorCode: 0, faultAddress: 0x400000 }]);
     expect(m.cpu.state.rip[0]).toBe(CODE + 10);

@@ -8,7 +8,7 @@ import { Cpu, FlatPhysicalMemory, type InterruptControllerOps, Reg, StopReason }
 import { Jit } from '../src/jit/jit.js';
 import { lockstep } from './jit-lockstep.js';
 import type { Machine } from './machine.js';
-import { CODE, protectedMode, setGate } from './pm.js';
+import { CODE, pagedProtectedMode, protectedMode, setGate } from './pm.js';
 
 /** Budgets that stop runs at every position inside blocks (1 and primes). */
 const BUDGETS = [1, 3, 7, 13, 29, 61];
@@ -120,19 +120,6 @@ describe('block compiler: exact at every boundary', () => {
   });
 });
 
-/** PSE paging: linear 0–4 MiB identity (a 4 MiB page), everything above not present. */
-function paged(src: string): Machine {
-  const m = protectedMode(src, { captureExceptions: true });
-  const pd = 0x500000;
-  m.mem.write32(pd, 0x83);
-  const s = m.cpu.state;
-  s.cr[4] |= 0x10; // PSE
-  s.cr[3] = pd;
-  s.cr[0] |= 0x80000000;
-  m.cpu.stateChanged();
-  return m;
-}
-
 describe('block compiler: register values stay unsigned', () => {
   it('a negative IMUL result feeds the carry of a later ADD as the unsigned value it is', () => {
     // 0xFFFFFFF1 + 20 carries out: CF = 1. Kept as the signed -15 in a local, ADD's lazy CF
@@ -171,7 +158,7 @@ describe('block compiler: faults', () => {
       add esi, 0x1000
       cmp ecx, 0
       jmp top`;
-    const r = lockstep(() => paged(src), [1000]);
+    const r = lockstep(() => pagedProtectedMode(src), [1000]);
     const m = r.jit;
     expect(m.exceptions).toEqual([{ vector: 14, errorCode: 0, faultAddress: 0x400000 }]);
     // RIP at the MOV (top + 6: ADD EBX, imm8 is 3 bytes), EBX added 17 times, flags of that ADD.
@@ -318,7 +305,7 @@ describe('block compiler: code changes', () => {
       jnz b
       hlt`;
     const make = () => {
-      const m = paged(src);
+      const m = pagedProtectedMode(src);
       m.mem.write32(0x500000 + 4, 0x800083);
       m.mem.write32(0x501000, 0x83);
       m.mem.write32(0x501000 + 4, 0xc00083);

@@ -90,3 +90,19 @@ export function protectedMode(
   cpu.stateChanged();
   return { cpu, mem, out, exceptions, intercepts: ic };
 }
+
+/**
+ * `protectedMode` (exceptions captured) under PSE paging: linear 0–4 MiB identity-mapped by one
+ * 4 MiB page, everything above not present (the block compiler's paged tests).
+ */
+export function pagedProtectedMode(src: string): Machine {
+  const m = protectedMode(src, { captureExceptions: true });
+  const pd = 0x500000;
+  m.mem.write32(pd, 0x83);
+  const s = m.cpu.state;
+  s.cr[4] |= 0x10; // PSE
+  s.cr[3] = pd;
+  s.cr[0] |= 0x80000000;
+  m.cpu.stateChanged();
+  return m;
+}
