@@ -1,32 +1,12 @@
 /** The HPET table (IA-PC HPET 1.0a 3.2.4) as QEMU's build_hpet writes it, found through the XSDT. */
 import { describe, expect, it } from 'vitest';
-import { writeFirmwareTables } from '../../src/acpi/build.js';
 import { byteSum } from '../../src/acpi/checksum.js';
 import { HPET_TABLE_SIZE } from '../../src/acpi/hpet.js';
-import { RTC_CENTURY } from '../../src/devices/cmos.js';
 import { HPET_BASE, HPET_ID_LOW } from '../../src/devices/hpet.js';
+import { pcTables } from './pc-tables.js';
 
-function tables(hpet: boolean) {
-  const ram = new Uint8Array(2 * 1024 * 1024);
-  const layout = writeFirmwareTables(ram, {
-    cpus: 1,
-    apic: true,
-    hpet: hpet ? { eventTimerBlockId: HPET_ID_LOW, baseGpa: HPET_BASE } : undefined,
-    pm: {
-      sciIrq: 9,
-      pm1aEvtPort: 0x600,
-      pm1aCntPort: 0x604,
-      pmTmrPort: 0x608,
-      pmTimerBits: 32,
-      resetPort: 0xcf9,
-      resetValue: 6,
-      centuryIndex: RTC_CENTURY,
-    },
-    cpuSignature: 0x663,
-    cpuFeatures: 0,
-  });
-  return { ram, view: new DataView(ram.buffer), layout };
-}
+const tables = (hpet: boolean) =>
+  pcTables({ hpet: hpet ? { eventTimerBlockId: HPET_ID_LOW, baseGpa: HPET_BASE } : undefined });
 
 /** The signatures of the tables the XSDT points to. */
 function xsdtSignatures(ram: Uint8Array, view: DataView, xsdt: number): string[] {

@@ -3,36 +3,15 @@
  * and RSDT when the machine has PCI, absent otherwise; and the window reserved in the e820 map.
  */
 import { describe, expect, it } from 'vitest';
-import { writeFirmwareTables } from '../../src/acpi/build.js';
 import { byteSum } from '../../src/acpi/checksum.js';
 import { MCFG_TABLE_SIZE } from '../../src/acpi/mcfg.js';
-import { RTC_CENTURY } from '../../src/devices/cmos.js';
 import { PCIE_MMCONFIG_BASE, PCIE_MMCONFIG_SIZE } from '../../src/devices/pci/pci-bus.js';
 import { E820_TYPE } from '../../src/loaders/types.js';
 import { buildE820 } from '../../src/machine/memory-map.js';
+import { pcTables } from './pc-tables.js';
 
-function tables(mcfg: boolean) {
-  const ram = new Uint8Array(2 * 1024 * 1024);
-  const layout = writeFirmwareTables(ram, {
-    cpus: 1,
-    apic: true,
-    pci: true,
-    mcfg: mcfg ? { baseGpa: PCIE_MMCONFIG_BASE, startBus: 0, endBus: 0 } : undefined,
-    pm: {
-      sciIrq: 9,
-      pm1aEvtPort: 0x600,
-      pm1aCntPort: 0x604,
-      pmTmrPort: 0x608,
-      pmTimerBits: 32,
-      resetPort: 0xcf9,
-      resetValue: 6,
-      centuryIndex: RTC_CENTURY,
-    },
-    cpuSignature: 0x663,
-    cpuFeatures: 0,
-  });
-  return { ram, view: new DataView(ram.buffer), layout };
-}
+const tables = (mcfg: boolean) =>
+  pcTables({ pci: true, mcfg: mcfg ? { baseGpa: PCIE_MMCONFIG_BASE, startBus: 0, endBus: 0 } : undefined });
 
 function signatures(ram: Uint8Array, view: DataView, sdt: number, width: 4 | 8): string[] {
   const n = (view.getUint32(sdt + 4, true) - 36) / width;
