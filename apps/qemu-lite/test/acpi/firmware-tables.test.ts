@@ -3,34 +3,15 @@
  * the RSDP found by Linux's scan, every checksum, every field at its ACPI 6.4 offset.
  */
 import { describe, expect, it } from 'vitest';
-import { writeFirmwareTables } from '../../src/acpi/build.js';
 import { byteSum } from '../../src/acpi/checksum.js';
 import { amlPkgLength } from '../../src/acpi/dsdt.js';
 import { FADT, FADT_F_RESET_REG_SUP, FADT_F_TMR_VAL_EXT } from '../../src/acpi/fadt.js';
-import { RTC_CENTURY } from '../../src/devices/cmos.js';
-
-const RAM = 2 * 1024 * 1024;
+import { pcTables } from './pc-tables.js';
 
 function tables(cpus = 1, pmTimerBits: 24 | 32 = 32, apic = true) {
-  const ram = new Uint8Array(RAM);
-  const layout = writeFirmwareTables(ram, {
-    cpus,
-    apic,
-    pm: {
-      sciIrq: 9,
-      pm1aEvtPort: 0x600,
-      pm1aCntPort: 0x604,
-      pmTmrPort: 0x608,
-      pmTimerBits,
-      resetPort: 0xcf9,
-      resetValue: 6,
-      centuryIndex: RTC_CENTURY,
-    },
-    cpuSignature: 0x663,
-    cpuFeatures: 0x1234,
-  });
+  const { ram, view, layout } = pcTables({ cpus, apic, cpuFeatures: 0x1234, pm: { pmTimerBits } });
   const { madt = -1, mpFloating = -1, mpConfig = -1 } = layout;
-  return { ram, view: new DataView(ram.buffer), layout: { ...layout, madt, mpFloating, mpConfig } };
+  return { ram, view, layout: { ...layout, madt, mpFloating, mpConfig } };
 }
 
 const ascii = (ram: Uint8Array, at: number, n: number): string =>

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { writeFirmwareTables } from '../../src/acpi/build.js';
+import { pcTables } from './pc-tables.js';
 
 const iasl = spawnSync('iasl', ['-v'], { encoding: 'utf8' });
 const iaslSkip = iasl.error ? 'iasl is not installed (apt-get install acpica-tools)' : undefined;
@@ -16,24 +16,7 @@ if (iaslSkip) console.warn(`ACPI tables: skipping the iasl referee: ${iaslSkip}`
 
 /** Dumps each table to NAME.dat, disassembles it, returns the .dsl text and iasl's output. */
 function disassemble(): Record<string, { dsl: string; log: string; bytes: Uint8Array }> {
-  const ram = new Uint8Array(2 * 1024 * 1024);
-  const layout = writeFirmwareTables(ram, {
-    cpus: 2,
-    apic: true,
-    pm: {
-      sciIrq: 9,
-      pm1aEvtPort: 0x600,
-      pm1aCntPort: 0x604,
-      pmTmrPort: 0x608,
-      pmTimerBits: 32,
-      resetPort: 0xcf9,
-      resetValue: 6,
-      centuryIndex: 0x32,
-    },
-    cpuSignature: 0x663,
-    cpuFeatures: 0,
-  });
-  const view = new DataView(ram.buffer);
+  const { ram, view, layout } = pcTables({ cpus: 2 });
   const dir = mkdtempSync(join(tmpdir(), 'qemu-lite-acpi-'));
   const out: Record<string, { dsl: string; log: string; bytes: Uint8Array }> = {};
   // Not the RSDP: this iasl (20200925) only disassembles files whose signature is a valid
