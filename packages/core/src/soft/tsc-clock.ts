@@ -11,6 +11,13 @@
  * so a guest's WRMSR to IA32_TSC is kept (as a TSC offset would keep it) and the TSC never runs
  * backwards. A halted vCPU that skipped its TSC ahead to an APIC timer's expiry without waiting
  * (no `haltBlocks`) owes that skip to the host clock: the next carries are reduced by it.
+ *
+ * The counter is the silicon's one TSC, which every vCPU of the VM reads (their KVM_RUNs take
+ * turns on it), so the carry is the VM's: the instructions are those of all its vCPUs, the
+ * elapsed time is since the last carry by any of them. (A carry per vCPU, each by the host time
+ * since that vCPU's own last turn, added a round of N turns N times: at -smp 4 the guest's clock
+ * ran four times ahead of the host's.) The vCPUs' TSCs are thus synchronized exactly, as KVM's
+ * `kvm_synchronize_tsc` matches the TSCs of vCPUs created together.
  */
 import type { SoftVcpu } from './vcpu.js';
 import type { SoftVm } from './vm.js';
@@ -35,7 +42,8 @@ interface TscSync {
 const hostClockVms = new WeakSet<SoftVm>();
 /** `-icount shift=N` VMs: each retired instruction is 2^N ns of virtual time. */
 const icountShifts = new WeakMap<SoftVm, number>();
-const syncs = new WeakMap<SoftVcpu, TscSync>();
+/** The carry state of each host-clock VM (its vCPUs share the counter). */
+const syncs = new WeakMap<SoftVm, TscSync>();
 const tscScratch = new Uint32Array(2);
 
 /** The host's monotonic clock, ns. */
@@ -87,23 +95,32 @@ function writeTsc(vcpu: SoftVcpu, tsc: number): void {
   vcpu.ops.setMsr(vcpu, MSR_IA32_TSC, tsc >>> 0, Math.floor(tsc / 0x100000000) >>> 0);
 }
 
+/** Instructions retired by all of `vm`'s vCPUs: what the shared counter gained by itself. */
+function vmInstructions(vm: SoftVm): number {
+  let n = 0;
+  for (const v of vm.vcpus.values()) n += v.instructions;
+  return n;
+}
+
 /**
  * Before an entry: carries the TSC forward to the host clock (host clock mode only). Cheap when
  * called often: one clock read, and an MSR write only when the host clock is ahead.
  */
 export function kvmTscSync(vcpu: SoftVcpu): void {
-  if (!hostClockVms.has(vcpu.vm)) return;
+  const vm = vcpu.vm;
+  if (!hostClockVms.has(vm)) return;
   const now = hostNs();
-  let s = syncs.get(vcpu);
+  const instructions = vm.vcpus.size === 1 ? vcpu.instructions : vmInstructions(vm);
+  let s = syncs.get(vm);
   if (s === undefined) {
-    s = { hostNs: now, instructions: vcpu.instructions, debt: 0 };
-    syncs.set(vcpu, s);
+    s = { hostNs: now, instructions, debt: 0 };
+    syncs.set(vm, s);
     return;
   }
   const elapsed = (now - s.hostNs) * TSC_PER_NS;
-  const retired = vcpu.instructions - s.instructions;
+  const retired = instructions - s.instructions;
   s.hostNs = now;
-  s.instructions = vcpu.instructions;
+  s.instructions = instructions;
   let gain = elapsed - retired;
   if (gain <= 0) return;
   const paid = Math.min(gain, s.debt);
@@ -116,7 +133,7 @@ export function kvmTscSync(vcpu: SoftVcpu): void {
 
 /** A halt moved the TSC `ticks` ahead without waiting: the host clock must catch up first. */
 export function kvmTscSkipped(vcpu: SoftVcpu, ticks: number): void {
-  const s = syncs.get(vcpu);
+  const s = syncs.get(vcpu.vm);
   if (s !== undefined && ticks > 0) s.debt += ticks;
 }
 
