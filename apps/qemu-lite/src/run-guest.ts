@@ -183,8 +183,8 @@ export const STATUS_TIMEOUT = 124;
 
 /**
  * The process status for how a guest ended: debug-exit's (v << 1) | 1; 0 for a power-off, a
- * reset with -no-reboot, or Ctrl-A x; 2 for an engine failure; 124 for a timeout; 130 for a
- * signal (128 + SIGINT, the shell's convention).
+ * reset with -no-reboot, Ctrl-A x or a signal (QEMU's: a signal is a shutdown request, and
+ * `main_loop_should_exit` leaves with EXIT_SUCCESS); 2 for an engine failure; 124 for a timeout.
  */
 export function statusOf(stop: StopReason): number {
   switch (stop.kind) {
@@ -196,7 +196,7 @@ export function statusOf(stop: StopReason): number {
     case 'failure':
       return STATUS_ENGINE_FAILURE;
     case 'quit':
-      return stop.cause === 'timeout' ? STATUS_TIMEOUT : stop.cause === 'signal' ? 130 : 0;
+      return stop.cause === 'timeout' ? STATUS_TIMEOUT : 0;
   }
 }
 

@@ -37,5 +37,9 @@ describe('ending messages', () => {
     expect(describeEnding({ exitReason: { kind: 'quit', cause: 'signal' } })).toBe(
       'qemu-lite: terminating on signal',
     );
+    // The command names the signal, as QEMU's qemu_kill_report does.
+    expect(describeEnding({ exitReason: { kind: 'quit', cause: 'signal' } }, 'vmx', 15)).toBe(
+      'qemu-lite: terminating on signal 15',
+    );
   });
 });
