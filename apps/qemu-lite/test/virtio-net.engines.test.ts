@@ -1,0 +1,107 @@
+/**
+ * Two of our own guests ping each other over `-netdev socket` (issue 17): the virtio-net driver
+ * in tools/guests/guest/tests/virtionet.c (long mode, polled), one machine answering ARP and
+ * echo requests (`role=serve`), the other ARPing for it and sending four echo requests
+ * (`role=ping`), each on its own engine, in one process. Over QEMU's stream framing (`listen=` /
+ * `connect=`) and over UDP multicast on the loopback (`mcast=…,localaddr=127.0.0.1`).
+ */
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { SocketNetdevSpec } from '../src/devices/virtio/net.js';
+import { type GuestResult, runGuest } from '../src/index.js';
+import { hostSkipReason } from './helpers.js';
+
+export const virtionetGuest = fileURLToPath(
+  new URL('../../../tools/guests/out/virtionet64.elf', import.meta.url),
+);
+const notBuilt = existsSync(virtionetGuest)
+  ? undefined
+  : 'tools/guests is not built (pnpm turbo run build --filter=@kvm/guests)';
+
+/** A TCP port free on the loopback a moment ago (listen on 0, close). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+function guest(accel: string, append: string, socket: SocketNetdevSpec, onStart?: () => void) {
+  return runGuest({
+    kernel: virtionetGuest,
+    accel,
+    memory: '64M',
+    append,
+    timeoutMs: 120_000,
+    nics: [
+      { netdev: 'socket', socket, mac: append.includes('role=serve') ? '52:54:00:77:00:01' : undefined },
+    ],
+    onStart,
+  });
+}
+
+function expectPassed(r: GuestResult, name: string): void {
+  expect(r.serial, r.serial).not.toMatch(/^FAIL /m);
+  expect(r.serial).toMatch(new RegExp(`^PASS ${name.replace(/\./g, '\\.')}$`, 'm'));
+  expect(r.exitReason).toEqual({ kind: 'debug-exit', status: 1 });
+}
+
+describe('virtio-net: two of our guests ping each other over -netdev socket', () => {
+  const pairs: [serve: string, ping: string, skip: string | undefined][] = [
+    ['vmx', 'svm', notBuilt],
+    ['kvm', 'vmx', notBuilt ?? hostSkipReason],
+  ];
+  for (const [serveAccel, pingAccel, skip] of pairs) {
+    it.skipIf(skip !== undefined)(
+      `listen= on -accel ${serveAccel}, connect= on -accel ${pingAccel}: ARP answered, 4 of 4 echo requests answered${skip ? ` (skipped: ${skip})` : ''}`,
+      async () => {
+        const port = await freePort();
+        let pinger: Promise<GuestResult> | undefined;
+        // connect= goes once the listener is up, which it is when the first machine starts.
+        const server = guest(
+          serveAccel,
+          'ip=192.168.77.1 peer=192.168.77.2 role=serve count=4',
+          { mode: 'listen', host: '127.0.0.1', port },
+          () => {
+            pinger = guest(pingAccel, 'ip=192.168.77.2 peer=192.168.77.1 role=ping count=4', {
+              mode: 'connect',
+              host: '127.0.0.1',
+              port,
+            });
+            pinger.catch(() => {});
+          },
+        );
+        const s = await server;
+        expect(pinger, s.serial).toBeDefined();
+        const p = await pinger!;
+        expectPassed(s, 'virtionet.serve.echo-requests-answered');
+        expectPassed(p, 'virtionet.ping.every-echo-answered');
+        expect(p.serial).toContain('peer mac 52:54:00:77:00:01');
+        expect(p.serial).toContain('ping: 4 transmitted, 4 received');
+      },
+      180_000,
+    );
+  }
+
+  it.skipIf(notBuilt !== undefined)(
+    'mcast= on the loopback (localaddr=127.0.0.1): -accel svm pings -accel vmx',
+    async () => {
+      // A group and port of this run's own, so parallel runs do not hear each other.
+      const port = await freePort();
+      const socket: SocketNetdevSpec = { mode: 'mcast', host: '230.0.0.77', port, localaddr: '127.0.0.1' };
+      const [s, p] = await Promise.all([
+        guest('vmx', 'ip=192.168.78.1 peer=192.168.78.2 role=serve count=4', socket),
+        guest('svm', 'ip=192.168.78.2 peer=192.168.78.1 role=ping count=4 wait=60', socket),
+      ]);
+      expectPassed(s, 'virtionet.serve.echo-requests-answered');
+      expectPassed(p, 'virtionet.ping.every-echo-answered');
+    },
+    180_000,
+  );
+});
