@@ -47,3 +47,12 @@ export const TLB_MASK = TLB_SIZE - 1;
 export const TLB_USED_MAX = 256;
 /** Thrown under emulate() when a locked compare-exchange lost a race: the instruction is emulated again. */
 export const EMUL_RETRY = { emulRetry: true } as const;
+
+/** `Cpu.unwinding`: how the current instruction ended early without a throw. */
+export const Unwind = {
+  None: 0,
+  /** A fault recorded in `faultVector`/`faultError`/`faultHasError` (and `faultAddress`): deliver it. */
+  Fault: 1,
+  /** An intercept or stop request: `stopRequested` says which StopReason ends the run. */
+  Exit: 2,
+} as const;

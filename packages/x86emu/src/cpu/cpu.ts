@@ -10,20 +10,22 @@
  * memory accessors, flags and registers.
  */
 import type { CpuOptions, PagingOverride } from '../api/cpu-options.js';
-import { EventType, ExitInfo, InterceptKind, type Intercepts } from '../api/intercepts.js';
+import { EventType, ExitInfo, type Intercepts } from '../api/intercepts.js';
 import type { PhysicalMemory } from '../api/physical-memory.js';
 import type { CpuidOps, InterruptControllerOps, MsrOps, PortIoOps } from '../api/platform.js';
-import { StopReason } from '../api/stop-reason.js';
 import { Insn } from '../decoder/insn.js';
 import { Jit, jitDefault } from '../jit/jit.js';
 import { PFERR, WalkCtl, WalkResult } from '../paging/walker.js';
 import { CpuState, Cr0, Cr4, Efer, Flag, SegAttr } from '../state.js';
 import * as C from './consts.js';
+import { Unwind } from './consts.js';
 import { writeCr } from './control-regs.js';
 import { defaultCpuid, nullIo, nullMsr } from './defaults.js';
 import { descBase, descLimit } from './descriptor.js';
 import { deliverEvent } from './event-delivery.js';
-import { fetchCodeByte, fetchDecode32, fetchDecode64, invalidateCodePage, type PageCode } from './fetch.js';
+import { fetchCodeByte, invalidateCodePage, type PageCode } from './fetch.js';
+import { installMethods } from './install-methods.js';
+import { CpuInterceptAsks } from './intercept-asks.js';
 import {
   LF_ADC,
   LF_ADD,
@@ -36,6 +38,7 @@ import {
   LF_SUB,
   PARITY,
 } from './lazy-flags.js';
+import { CpuRunLoop } from './run-loop.js';
 import { tlbFlush, tlbFlushNonGlobal, tlbInvlpg, tlbTagOf, tlbTranslate, tlbTranslateStatus } from './tlb.js';
 
 const ARITH = Flag.CF | Flag.PF | Flag.AF | Flag.ZF | Flag.SF | Flag.OF;
@@ -43,14 +46,7 @@ const TWO32 = 4294967296;
 const TWO47 = 140737488355328;
 const TWO48 = 281474976710656;
 
-/** `Cpu.unwinding`: how the current instruction ended early without a throw. */
-export const Unwind = {
-  None: 0,
-  /** A fault recorded in `faultVector`/`faultError`/`faultHasError` (and `faultAddress`): deliver it. */
-  Fault: 1,
-  /** An intercept or stop request: `stopRequested` says which StopReason ends the run. */
-  Exit: 2,
-} as const;
+export { Unwind };
 
 /** Memory access mode of the CPU: normal (TLB) or through `X86EmulateOps` (emulate()). */
 export interface LinearOps {
@@ -68,10 +64,14 @@ export interface LinearOps {
   portOut(port: number, size: number, value: number): void;
 }
 
+/** The methods each concern's file defines for `Cpu` (installed on its prototype below). */
+export interface Cpu extends CpuRunLoop, CpuInterceptAsks {}
+
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface above lists the methods that installMethods puts on the prototype.
 export class Cpu {
   readonly state: CpuState;
   /** `state.gpr` and `state.gprHigh`, one load closer for the hot paths. */
-  private readonly gpr: Uint32Array;
+  readonly gpr: Uint32Array;
   readonly gprHigh: Uint32Array;
   readonly exit = new ExitInfo();
   readonly memory: PhysicalMemory;
@@ -254,7 +254,7 @@ export class Cpu {
   dbgIo = 0;
 
   /** Records I/O breakpoints that ports [port, port+size) hit (SDM Vol. 3 17.2.5). */
-  private checkIoBreakpoints(port: number, size: number): void {
+  checkIoBreakpoints(port: number, size: number): void {
     const s = this.state;
     const dr7 = s.dr[7];
     for (let n = 0; n < 4; n++) {
@@ -267,7 +267,7 @@ export class Cpu {
   }
 
   /** Records data breakpoints that [lin, lin+size) hits (reads match only RW = 11). */
-  private checkDataBreakpoints(lin: number, size: number, write: boolean): void {
+  checkDataBreakpoints(lin: number, size: number, write: boolean): void {
     const s = this.state;
     const dr7 = s.dr[7];
     for (let n = 0; n < 4; n++) {
@@ -357,24 +357,6 @@ export class Cpu {
     this.irqCheck = true;
   }
 
-  /** Asks `run()` to return `StopReason.Requested` at the next instruction boundary. */
-  requestStop(): void {
-    this.stopRequested = StopReason.Requested;
-    this.irqCheck = true;
-  }
-
-  /** Queues an event for delivery before the next instruction (VM-entry injection semantics). */
-  injectEvent(type: EventType, vector: number, errorCode?: number, instructionLength = 0): void {
-    const s = this.state;
-    this.pendingIsTrap = false;
-    s.pendingType = type;
-    s.pendingVector = vector & 0xff;
-    s.pendingHasErrorCode = errorCode !== undefined;
-    s.pendingErrorCode = errorCode ?? 0;
-    s.pendingInstructionLength = instructionLength;
-    this.irqCheck = true;
-  }
-
   /** Sets or clears the shadow-paging translation override (see `PagingOverride`). Flushes the TLB unless `flush` is false. */
   setPagingOverride(o: PagingOverride | null, flush = true): void {
     this.override = o;
@@ -385,317 +367,8 @@ export class Cpu {
   // Run loop
   // =====================================================================================
 
-  /**
-   * Executes up to `budget` instructions, each iteration of a REP string instruction counting as
-   * one (a REP stops between iterations at the budget, RIP at it, to resume in the next run).
-   * Never throws for anything the guest does.
-   */
-  run(budget: number): StopReason {
-    const s = this.state;
-    this.stopRequested = -1;
-    this.irqCheck = true;
-    this.runCount = 0;
-    this.runLimit = budget;
-    // The caller may have changed anything since the last run: a yielded REP is fetched again.
-    this.repInsn = null;
-    let result: StopReason = StopReason.Budget;
-    outer: while (this.runCount < this.runLimit) {
-      try {
-        while (this.runCount < this.runLimit) {
-          // One flag covers everything that must be looked at between instructions: pending
-          // events, interrupts, HLT, stop requests (each sets irqCheck).
-          if (this.irqCheck) {
-            const r = this.checkEvents();
-            if (r >= 0) {
-              result = r as StopReason;
-              break outer;
-            }
-          }
-          // A compiled block runs whole instructions and counts them itself (src/jit).
-          if (this.jit?.enter(this)) {
-            if (this.unwinding !== 0) {
-              const r = this.finishUnwind();
-              if (r >= 0) {
-                result = r as StopReason;
-                break outer;
-              }
-            }
-            continue;
-          }
-          this.step();
-          this.runCount++;
-          if (this.unwinding !== 0) {
-            const r = this.finishUnwind();
-            if (r >= 0) {
-              result = r as StopReason;
-              break outer;
-            }
-          }
-        }
-      } catch (e) {
-        this.runCount++;
-        if (e === C.GUEST_FAULT) {
-          s.rip[0] = this.startEip;
-          s.rip[1] = this.startRipHi;
-          const r = deliverEvent(
-            this,
-            EventType.HardwareException,
-            this.faultVector,
-            this.faultError,
-            this.faultHasError,
-            0,
-          );
-          if (r >= 0) {
-            result = r as StopReason;
-            break;
-          }
-        } else if (e === C.GUEST_EXIT) {
-          s.rip[0] = this.startEip;
-          s.rip[1] = this.startRipHi;
-          result = this.stopRequested as StopReason;
-          break;
-        } else {
-          throw e;
-        }
-      }
-    }
-    this.instructionsRetired += this.runCount;
-    this.advanceTsc(this.runCount);
-    this.runCount = 0;
-    this.materializeFlags();
-    return result;
-  }
-
-  /**
-   * An instruction ended with `unwinding` set: what the run loop's catch does for a thrown fault
-   * or exit (RIP back at the instruction; the fault delivered, or the stop reason). Returns a
-   * StopReason that ends the run, or -1.
-   */
-  private finishUnwind(): number {
-    const u = this.unwinding;
-    this.unwinding = Unwind.None;
-    const s = this.state;
-    s.rip[0] = this.startEip;
-    s.rip[1] = this.startRipHi;
-    if (u === Unwind.Exit) return this.stopRequested;
-    return deliverEvent(
-      this,
-      EventType.HardwareException,
-      this.faultVector,
-      this.faultError,
-      this.faultHasError,
-      0,
-    );
-  }
-
-  /**
-   * Iterations a REP string instruction may do in this step: what is left of the budget, at
-   * least one so that it always progresses.
-   */
-  repQuota(): number {
-    return Math.max(this.runLimit - this.runCount, 1);
-  }
-
-  /** A REP string instruction did `n` iterations: the ones beyond the first use up budget. */
-  chargeIterations(n: number): void {
-    if (n > 1) this.runLimit -= n - 1;
-  }
-
-  private advanceTsc(n: number): void {
-    const t = this.state.tsc;
-    const lo = t[0] + n;
-    t[0] = lo >>> 0;
-    if (lo >= TWO32) t[1] = (t[1] + Math.floor(lo / TWO32)) >>> 0;
-  }
-
-  /** Pending events, HLT and interrupt window at an instruction boundary; returns a StopReason or -1. */
-  private checkEvents(): number {
-    const s = this.state;
-    if (this.stopRequested >= 0) return this.stopRequested;
-    if (s.pendingType >= 0) {
-      const t = s.pendingType;
-      s.pendingType = -1;
-      s.halted = false;
-      // A debug trap this processor raised (single-step, data breakpoint) is an exception like
-      // any other for the exception bitmap / intercepts (SDM Vol. 3C 25.2); only a VM-entry
-      // injection bypasses them.
-      const injected = !this.pendingIsTrap;
-      this.pendingIsTrap = false;
-      const ret = (s.rip[0] + s.pendingInstructionLength) >>> 0;
-      const r = deliverEvent(
-        this,
-        t,
-        s.pendingVector,
-        s.pendingErrorCode,
-        s.pendingHasErrorCode,
-        ret - s.rip[0],
-        injected,
-      );
-      // An NMI window open after the injected event is an exit before the handler's first
-      // instruction (SDM Vol. 3C 26.7.6: NMI-window exiting "after event injection").
-      if (r < 0 && (s.interruptibility & 11) === 0 && this.interceptMask & (1 << InterceptKind.NmiWindow))
-        if (this.askIntercept(InterceptKind.NmiWindow, 0)) return StopReason.Intercept;
-      return r;
-    }
-    // The NMI window comes before the interrupt window (SDM Vol. 3C 26.2: NMI-window exits have
-    // priority over interrupt-window exits).
-    if ((s.interruptibility & 11) === 0 && this.interceptMask & (1 << InterceptKind.NmiWindow)) {
-      if (this.askIntercept(InterceptKind.NmiWindow, 0)) return StopReason.Intercept;
-    }
-    const interruptible = (s.rflags[0] & Flag.IF) !== 0 && (s.interruptibility & 3) === 0;
-    if (interruptible && this.interceptMask & (1 << InterceptKind.InterruptWindow)) {
-      if (this.askIntercept(InterceptKind.InterruptWindow, 0)) return StopReason.Intercept;
-    }
-    if (interruptible && this.interrupts?.hasInterrupt()) {
-      if (this.interceptMask & (1 << InterceptKind.ExternalInterrupt)) {
-        if (this.askIntercept(InterceptKind.ExternalInterrupt, 0)) return StopReason.Intercept;
-      }
-      s.halted = false;
-      const v = this.interrupts.acknowledge();
-      this.stats.interrupts++;
-      return deliverEvent(this, EventType.ExternalInterrupt, v, 0, false, 0);
-    }
-    if (s.halted) return StopReason.Hlt;
-    // Keep looking while a shadow blocks a possible interrupt; else nothing is pending.
-    if ((s.interruptibility & 3) === 0) this.irqCheck = false;
-    return -1;
-  }
-
-  askIntercept(kind: number, length: number): boolean {
-    const x = this.exit;
-    x.kind = kind;
-    x.instructionLength = length;
-    x.vectoringValid = false;
-    const i = this.intercepts;
-    return i?.instruction?.(kind as InterceptKind, x) === true;
-  }
-
-  /**
-   * Asks the intercept hook about an instruction of `kind` (called by handlers after their own
-   * priority checks); when it says exit, unwinds the instruction with RIP at its start.
-   */
-  intercept(kind: number): void {
-    if (this.interceptMask & (1 << kind)) {
-      const x = this.exit;
-      x.kind = kind;
-      x.instructionLength = (this.state.rip[0] - this.startEip) >>> 0;
-      x.vectoringValid = false;
-      const i = this.intercepts;
-      if (i?.instruction?.(kind as InterceptKind, x)) {
-        this.stats.intercepts++;
-        this.stopRequested = StopReason.Intercept;
-        throw C.GUEST_EXIT;
-      }
-    }
-  }
-
-  /**
-   * `intercept` for handlers that return when it says true: the exit is recorded in `unwinding`
-   * instead of thrown (the exits a shadow-paging hypervisor takes most: MOV CR, INVLPG, CPUID,
-   * I/O, MSRs, HLT). Under `emulate()` (`linearOps`) it throws as `intercept` does.
-   */
-  interceptExits(kind: number): boolean {
-    if (this.linearOps !== null) {
-      this.intercept(kind);
-      return false;
-    }
-    if (this.interceptMask & (1 << kind)) {
-      const x = this.exit;
-      x.kind = kind;
-      x.instructionLength = (this.state.rip[0] - this.startEip) >>> 0;
-      x.vectoringValid = false;
-      const i = this.intercepts;
-      if (i?.instruction?.(kind as InterceptKind, x)) {
-        this.stats.intercepts++;
-        this.stopRequested = StopReason.Intercept;
-        this.unwinding = Unwind.Exit;
-        this.irqCheck = true;
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /** True when the hook for `kind` is armed (handlers fill `exit` operands only then). */
-  wantsIntercept(kind: number): boolean {
-    return (this.interceptMask & (1 << kind)) !== 0;
-  }
-
-  /** One instruction. */
-  step(): void {
-    if (this.long64) this.step64();
-    else this.step32();
-  }
-
-  /** One instruction outside 64-bit mode (kept free of 64-bit checks: the 32-bit hot path). */
-  private step32(): void {
-    const s = this.state;
-    const eip = s.rip[0];
-    this.startEip = eip;
-    this.startRipHi = 0;
-    const shadow = s.interruptibility & 3;
-    const fl = s.rflags[0];
-    const tf = fl & Flag.TF;
-    if (this.dbgExec !== 0 && !(fl & Flag.RF)) this.checkCodeBreakpoints((s.segBase[1] + eip) >>> 0);
-    this.dbgHit = 0;
-    this.noStepTrap = false;
-    // RF is cleared at the start of every instruction (after the code-breakpoint check, which
-    // RF exists to suppress) (SDM Vol. 3 17.3.1.1).
-    if (fl & Flag.RF) s.rflags[0] = fl & ~Flag.RF;
-    this.lastInsnLength = 0;
-    let insn = this.repInsn;
-    if (insn === null) insn = fetchDecode32(this, eip);
-    else this.repInsn = null;
-    this.lastInsnLength = insn.length;
-    // No wrap at 0xFFFF in 16-bit code: sequential execution takes EIP to 0x10000, and the next
-    // fetch is checked against the CS limit (#GP(0) with a 64 KiB limit; Intel386 PRM 15.6 item 8,
-    // SDM Vol. 3 5.3). Only branches truncate to the operand size (SDM Vol. 2 JMP).
-    s.rip[0] = eip + insn.length;
-    if (shadow !== 0) {
-      s.interruptibility &= ~3;
-      this.irqCheck = true;
-    }
-    insn.exec(this, insn);
-    // Ended early (a recorded fault or exit): no trap follows, as none follows a thrown one.
-    if (this.unwinding !== 0) return;
-    if (tf !== 0 && (s.interruptibility & 2) === 0 && !this.noStepTrap) this.singleStepTrap();
-    if (this.dbgHit !== 0) this.dataBreakpointTrap(tf);
-  }
-
-  /** One instruction in 64-bit mode: a 64-bit RIP, fetched through its canonical linear address. */
-  private step64(): void {
-    const s = this.state;
-    const eip = s.rip[0];
-    this.startEip = eip;
-    this.startRipHi = s.rip[1];
-    const shadow = s.interruptibility & 3;
-    const fl = s.rflags[0];
-    const tf = fl & Flag.TF;
-    if (this.dbgExec !== 0 && !(fl & Flag.RF)) this.checkCodeBreakpoints(eip, s.rip[1]);
-    this.dbgHit = 0;
-    this.noStepTrap = false;
-    if (fl & Flag.RF) s.rflags[0] = fl & ~Flag.RF;
-    this.lastInsnLength = 0;
-    let insn = this.repInsn;
-    if (insn === null) insn = fetchDecode64(this, eip);
-    else this.repInsn = null;
-    this.lastInsnLength = insn.length;
-    s.rip[0] = eip + insn.length;
-    // RIP is 64 bits wide (the next fetch checks that it is canonical).
-    if (s.rip[0] < eip) s.rip[1]++;
-    if (shadow !== 0) {
-      s.interruptibility &= ~3;
-      this.irqCheck = true;
-    }
-    insn.exec(this, insn);
-    // Ended early (a recorded fault or exit): no trap follows, as none follows a thrown one.
-    if (this.unwinding !== 0) return;
-    if (tf !== 0 && (s.interruptibility & 2) === 0 && !this.noStepTrap) this.singleStepTrap();
-    if (this.dbgHit !== 0) this.dataBreakpointTrap(tf);
-  }
-
   /** Data breakpoints are traps: reported after the instruction (SDM Vol. 3 17.3.1.2). */
-  private dataBreakpointTrap(tf: number): void {
+  dataBreakpointTrap(tf: number): void {
     const s = this.state;
     s.dr[6] = (s.dr[6] & ~0xf) | this.dbgHit;
     this.dbgHit = 0;
@@ -1226,7 +899,7 @@ export class Cpu {
     return (s.segBase[seg] + off) >>> 0;
   }
 
-  private segFault(seg: number): never {
+  segFault(seg: number): never {
     return this.raise(seg === 2 ? C.SS : C.GP, 0, true);
   }
 
@@ -1630,7 +1303,7 @@ export class Cpu {
   }
 
   /** `ea64` over exact halves (any register values; 67H's 32-bit sum). */
-  private ea64Exact(i: Insn): number {
+  ea64Exact(i: Insn): number {
     this.eaHalves(i);
     return i.adSize === 4 ? this.lo64 : (this.hi64 | 0) * TWO32 + this.lo64;
   }
@@ -1720,14 +1393,11 @@ export class Cpu {
     this.irqCheck = true;
     this.io.portOut(port, size as 1 | 2 | 4, value >>> 0);
   }
-
-  /** Stops `run()` after this instruction completes (used by HLT). */
-  halt(): void {
-    this.state.halted = true;
-    this.irqCheck = true;
-  }
 }
 
 function signBit(size: number): number {
   return size === 4 ? 0x80000000 : size === 2 ? 0x8000 : 0x80;
 }
+
+installMethods(Cpu, CpuRunLoop);
+installMethods(Cpu, CpuInterceptAsks);
