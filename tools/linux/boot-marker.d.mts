@@ -39,9 +39,17 @@ export interface RunResult {
   /** Milliseconds from spawn to each MILESTONES entry seen. */
   milestoneMs: Record<string, number>;
   totalMs: number;
+  /**
+   * CPU milliseconds (user + system, all threads) the process had used at each milestone seen
+   * (by name), at the marker (`marker`) and at the power-off line (`stop`); from /proc.
+   */
+  cpuMs: Record<string, number | undefined>;
   timedOut: boolean;
   stoppedButRunning: boolean;
 }
+
+/** CPU milliseconds (user + system, every thread) process `pid` has used, or undefined without /proc. */
+export declare function processCpuMs(pid: number | undefined): number | undefined;
 
 export declare function runAndTime(
   cmd: string,

@@ -128,6 +128,26 @@ export function linuxFiles() {
   return { ok: true, manifest: JSON.parse(readFileSync(manifestPath, 'utf8')) };
 }
 
+/** Clock ticks per second of /proc's times (USER_HZ: 100 on every Linux architecture Node runs on). */
+const USER_HZ = 100;
+
+/**
+ * CPU milliseconds (utime + stime, fields 14 and 15 of /proc/<pid>/stat, summed over the
+ * process's threads) the process `pid` has used, or undefined without /proc. The fields are
+ * counted after the last ')' : the command name may itself hold spaces and parentheses.
+ */
+export function processCpuMs(pid) {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[0] is field 3 (state): utime is field 14, stime field 15.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Runs `cmd args` and watches its stdout (the guest's serial console). Resolves when the
  * process ends or `timeoutMs` passes (then it is killed): the console text, the exit code or
@@ -135,7 +155,10 @@ export function linuxFiles() {
  * whether the timeout fired. Never rejects for the guest's sake; rejects only if spawn fails.
  * `onData` sees the console as it arrives (for an echo to a log). Once the console matches
  * `stopRe` (the guest said it is powering off), the process gets `stopGraceMs` to exit before
- * it is killed; `stoppedButRunning` then says so.
+ * it is killed; `stoppedButRunning` then says so. `cpuMs` is the CPU time (user + system, every
+ * thread) the process had used when each milestone, the marker (`marker`) and the power-off line
+ * (`stop`) appeared, read from /proc/<pid>/stat: on a loaded machine wall time counts other
+ * people's work too, CPU time does not (empty where there is no /proc).
  */
 export function runAndTime(
   cmd,
@@ -151,15 +174,23 @@ export function runAndTime(
     let timedOut = false;
     let stoppedButRunning = false;
     let graceTimer;
+    const cpuMs = {};
     const onChunk = (chunk) => {
       const text = chunk.toString('latin1');
       out += text;
       onData?.(text);
-      if (markerMs === undefined && out.includes(marker)) markerMs = performance.now() - t0;
+      if (markerMs === undefined && out.includes(marker)) {
+        markerMs = performance.now() - t0;
+        cpuMs.marker = processCpuMs(child.pid);
+      }
       for (const m of MILESTONES) {
-        if (milestoneMs[m.name] === undefined && m.re.test(out)) milestoneMs[m.name] = performance.now() - t0;
+        if (milestoneMs[m.name] === undefined && m.re.test(out)) {
+          milestoneMs[m.name] = performance.now() - t0;
+          cpuMs[m.name] = processCpuMs(child.pid);
+        }
       }
       if (graceTimer === undefined && stopRe?.test(out)) {
+        cpuMs.stop = processCpuMs(child.pid);
         graceTimer = setTimeout(() => {
           stoppedButRunning = true;
           child.kill('SIGKILL');
@@ -190,6 +221,7 @@ export function runAndTime(
         markerMs,
         milestoneMs,
         totalMs: performance.now() - t0,
+        cpuMs,
         timedOut,
         stoppedButRunning,
       });

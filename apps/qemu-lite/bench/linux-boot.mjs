@@ -4,6 +4,9 @@
 // -accel tcg, Debian's package) on the same kernel, initramfs and command line, with the guest
 // instructions the software engine retired (qemu-lite's `-d exits`) and, for reference, the
 // same boot on a bare x86emu Cpu (tools/linux/bare: no hypervisor, exact instruction count).
+// Each row gives wall time and CPU time (user + system over every thread of the VMM's process,
+// from /proc, at the marker and at the power-off line): on a machine others load, wall time
+// counts their work too. MIPS effective = instructions retired / time to power-off.
 //
 // Every VMM skips the kernel's own XZ decompressor (minutes of guest instructions): qemu-lite
 // decompresses the bzImage's payload on the host (its default entry), QEMU boots the same
@@ -20,6 +23,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bootOnBareCpu } from '../../../tools/linux/bare/run.mjs';
@@ -75,10 +79,14 @@ function summarize(name, r, instructions) {
     );
     console.log(r.out.slice(-1500));
   }
+  const off = linux.POWEROFF_RE.test(r.out) && r.code === 0 ? r.totalMs : undefined;
   return {
     banner: r.milestoneMs['kernel banner'],
     shell: r.markerMs,
-    off: linux.POWEROFF_RE.test(r.out) && r.code === 0 ? r.totalMs : undefined,
+    off,
+    // CPU time (every thread of the VMM's process) at the marker and at the power-off line.
+    shellCpu: r.cpuMs.marker,
+    offCpu: off === undefined ? undefined : r.cpuMs.stop,
     instructions,
   };
 }
@@ -124,6 +132,7 @@ async function qemu(accel) {
 
 /** The bare x86emu harness, in process: exact instructions, no hypervisor. */
 async function bare(ql) {
+  const cpu0 = process.cpuUsage();
   const r = await bootOnBareCpu(ql, new Uint8Array(readFileSync(linux.kernelPath)), {
     initrd: new Uint8Array(readFileSync(linux.initramfsPath)),
     cmdline: linux.BARE_CMDLINE,
@@ -146,11 +155,14 @@ async function bare(ql) {
         .join('; '),
   );
   const end = at('end') ?? at('userspace');
+  const used = process.cpuUsage(cpu0);
   return {
     banner: at('kernel banner')?.ms,
     shell: at('userspace')?.ms,
     // No ACPI on the bare machine: the script's end stands for the power-off.
     off: at('end')?.ms,
+    // In process, one thread: the run's CPU time (this process's, to its end) stands for the power-off's.
+    offCpu: at('end') ? (used.user + used.system) / 1000 : undefined,
     instructions: end?.instructions,
     note: end === undefined ? undefined : `to ${at('end') ? "the script's end" : 'the shell'}`,
   };
@@ -199,29 +211,59 @@ async function main() {
     return v.length === xs.length && v.length > 0 ? v[Math.floor(v.length / 2)] : undefined;
   };
   const fmt = (ms) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`);
-  const tcgShell = median((results.tcg ?? []).map((r) => r.shell));
+  const times = (ms, base) => (ms !== undefined && base !== undefined ? `${(ms / base).toFixed(1)}×` : '-');
+  const tcg = results.tcg ?? [];
+  const tcgShell = median(tcg.map((r) => r.shell));
+  const tcgShellCpu = median(tcg.map((r) => r.shellCpu));
   console.log('');
-  console.log(`Linux boot, wall time from process start (median of ${runs}); "shell" is the /init marker`);
   console.log(
-    `  ${'engine'.padEnd(24)}${'banner'.padEnd(10)}${'shell'.padEnd(10)}${'power-off'.padEnd(11)}${'× TCG'.padEnd(9)}instructions retired`,
+    `Linux boot (median of ${runs}), from process start: wall time, and CPU time (user + system, all threads) ` +
+      `where /proc says; "shell" is the /init marker; MIPS = instructions retired / time to power-off`,
   );
+  const cols = [
+    ['engine', 24],
+    ['banner', 9],
+    ['shell', 9],
+    ['power-off', 11],
+    ['× TCG', 8],
+    ['CPU shell', 11],
+    ['CPU off', 9],
+    ['× TCG CPU', 11],
+    ['instructions', 14],
+    ['MIPS wall/CPU', 0],
+  ];
+  const row = (cells) => `  ${cells.map((c, k) => (cols[k][1] ? String(c).padEnd(cols[k][1]) : c)).join('')}`;
+  console.log(row(cols.map((c) => c[0])));
   for (const [name, rs] of Object.entries(results)) {
     if (rs[0].skipped) {
       console.log(`  ${LABELS[name].padEnd(24)}skipped: ${rs[0].skipped}`);
       continue;
     }
     const shell = median(rs.map((r) => r.shell));
-    const ratio =
-      shell !== undefined && tcgShell !== undefined && name !== 'tcg'
-        ? `${(shell / tcgShell).toFixed(1)}×`
-        : '-';
+    const off = median(rs.map((r) => r.off));
+    const shellCpu = median(rs.map((r) => r.shellCpu));
+    const offCpu = median(rs.map((r) => r.offCpu));
     const n = rs[0].instructions;
+    const mips = (ms) => (n !== undefined && ms !== undefined ? (n / 1e3 / ms).toFixed(0) : '-');
     console.log(
-      `  ${LABELS[name].padEnd(24)}${fmt(median(rs.map((r) => r.banner))).padEnd(10)}${fmt(shell).padEnd(10)}` +
-        `${fmt(median(rs.map((r) => r.off))).padEnd(11)}${ratio.padEnd(9)}` +
-        `${n === undefined ? '-' : `${(n / 1e6).toFixed(0)} M${rs[0].note ? ` (${rs[0].note})` : ''}`}`,
+      row([
+        LABELS[name],
+        fmt(median(rs.map((r) => r.banner))),
+        fmt(shell),
+        fmt(off),
+        name === 'tcg' ? '-' : times(shell, tcgShell),
+        fmt(shellCpu),
+        fmt(offCpu),
+        name === 'tcg' ? '-' : times(shellCpu, tcgShellCpu),
+        n === undefined ? '-' : `${(n / 1e6).toFixed(0)} M${rs[0].note ? ` (${rs[0].note})` : ''}`,
+        n === undefined ? '-' : `${mips(off)} / ${mips(offCpu)}`,
+      ]),
     );
   }
+  const load = loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
+  console.log(`  load average at the end: ${load} (${cpus().length} CPUs), ${new Date().toISOString()}`);
 }
 
 await main();

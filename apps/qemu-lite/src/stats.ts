@@ -72,3 +72,17 @@ export function formatExitStats(s: ExitStatsSnapshot): string {
   );
   return lines.join('\n');
 }
+
+/**
+ * The engine's own counters (`Vm.getStats()`: the software engine's exits by VMX/SVM reason,
+ * shadow-MMU work, halt wake-ups…), as `-d exits` prints them under its table: one
+ * ` engine <name> <value>` line per non-zero counter, by name, except `instructions` (printed
+ * last, on its own line, where the Linux bench reads it). Empty for an engine with no counters.
+ */
+export function formatEngineStats(stats: Record<string, number>): string {
+  return Object.keys(stats)
+    .filter((name) => name !== 'instructions' && typeof stats[name] === 'number' && stats[name] !== 0)
+    .sort()
+    .map((name) => ` engine ${name} ${stats[name]}`)
+    .join('\n');
+}

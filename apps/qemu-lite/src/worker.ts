@@ -19,7 +19,7 @@ import { engineByName } from './engines.js';
 import { DebugSession, engineTrapsInt3 } from './gdbstub/session.js';
 import { Machine } from './machine/machine.js';
 import { runMachine } from './machine/run-machine.js';
-import { ExitStats, formatExitStats } from './stats.js';
+import { ExitStats, formatEngineStats, formatExitStats } from './stats.js';
 import type { StopReason } from './vcpu/exit-handler.js';
 import { formatRegisters } from './vcpu/registers.js';
 import { openSharedControl, STATE, STATE_DONE, sharedClock } from './vcpu/shared.js';
@@ -179,7 +179,10 @@ function main(): void {
     if (config.log.includes('exits')) {
       writeSync(logFd, `${formatExitStats(snapshot)}\n`);
       // The software engine counts every guest instruction (Vm.getStats); the host's KVM cannot.
-      const instructions = machine.vm.getStats().instructions;
+      const engineStats = machine.vm.getStats();
+      const counters = formatEngineStats(engineStats);
+      if (counters !== '') writeSync(logFd, `${counters}\n`);
+      const instructions = engineStats.instructions;
       if (instructions !== undefined) writeSync(logFd, ` guest instructions retired ${instructions}\n`);
     }
     machine.close();
