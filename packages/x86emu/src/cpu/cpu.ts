@@ -10,7 +10,7 @@
  * memory accessors, flags and registers.
  */
 import type { CpuOptions, PagingOverride } from '../api/cpu-options.js';
-import { EventType, ExitInfo, type Intercepts } from '../api/intercepts.js';
+import { ExitInfo, type Intercepts } from '../api/intercepts.js';
 import type { PhysicalMemory } from '../api/physical-memory.js';
 import type { CpuidOps, InterruptControllerOps, MsrOps, PortIoOps } from '../api/platform.js';
 import { Insn } from '../decoder/insn.js';
@@ -20,6 +20,7 @@ import { CpuState, Cr0, Cr4, Efer, Flag, SegAttr } from '../state.js';
 import * as C from './consts.js';
 import { Unwind } from './consts.js';
 import { writeCr } from './control-regs.js';
+import { CpuDebug } from './debug.js';
 import { defaultCpuid, nullIo, nullMsr } from './defaults.js';
 import { descBase, descLimit } from './descriptor.js';
 import { deliverEvent } from './event-delivery.js';
@@ -65,7 +66,7 @@ export interface LinearOps {
 }
 
 /** The methods each concern's file defines for `Cpu` (installed on its prototype below). */
-export interface Cpu extends CpuRunLoop, CpuInterceptAsks {}
+export interface Cpu extends CpuRunLoop, CpuInterceptAsks, CpuDebug {}
 
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface above lists the methods that installMethods puts on the prototype.
 export class Cpu {
@@ -231,73 +232,8 @@ export class Cpu {
   /** The pending event is a #DB trap of this processor's own (`singleStepTrap`), not an injection. */
   pendingIsTrap = false;
 
-  /** Recomputes the enabled breakpoints from DR7 (after MOV DR7 or `stateChanged`). */
-  updateDebug(): void {
-    const dr7 = this.state.dr[7];
-    let exec = 0;
-    let data = 0;
-    let io = 0;
-    const de = (this.state.cr[4] & Cr4.DE) !== 0;
-    for (let n = 0; n < 4; n++) {
-      if (!((dr7 >>> (2 * n)) & 3)) continue;
-      const rw = (dr7 >>> (16 + 4 * n)) & 3;
-      if (rw === 0) exec |= 1 << n;
-      else if (rw === 1 || rw === 3) data |= 1 << n;
-      else if (de) io |= 1 << n; // RW = 10 is undefined without CR4.DE
-    }
-    this.dbgExec = exec;
-    this.dbgData = data;
-    this.dbgIo = io;
-  }
-
   /** Bit n: DRn is an enabled I/O breakpoint (RW = 10 with CR4.DE = 1). */
   dbgIo = 0;
-
-  /** Records I/O breakpoints that ports [port, port+size) hit (SDM Vol. 3 17.2.5). */
-  checkIoBreakpoints(port: number, size: number): void {
-    const s = this.state;
-    const dr7 = s.dr[7];
-    for (let n = 0; n < 4; n++) {
-      if (!((this.dbgIo >>> n) & 1)) continue;
-      const lenBits = (dr7 >>> (18 + 4 * n)) & 3;
-      const len = lenBits === 0 ? 1 : lenBits === 1 ? 2 : lenBits === 3 ? 4 : 8;
-      const start = s.dr[n] & 0xffff & ~(len - 1);
-      if (port < start + len && port + size > start) this.dbgHit |= 1 << n;
-    }
-  }
-
-  /** Records data breakpoints that [lin, lin+size) hits (reads match only RW = 11). */
-  checkDataBreakpoints(lin: number, size: number, write: boolean): void {
-    const s = this.state;
-    const dr7 = s.dr[7];
-    for (let n = 0; n < 4; n++) {
-      if (!((this.dbgData >>> n) & 1)) continue;
-      const rw = (dr7 >>> (16 + 4 * n)) & 3;
-      if (!write && rw !== 3) continue;
-      const lenBits = (dr7 >>> (18 + 4 * n)) & 3;
-      const len = lenBits === 0 ? 1 : lenBits === 1 ? 2 : lenBits === 3 ? 4 : 8;
-      // In IA-32e mode DRn holds a 64-bit linear address: folded to 48 bits, as `lin` is.
-      const low = (s.dr[n] & ~(len - 1)) >>> 0;
-      const start = this.lma ? (s.drHigh[n] & 0xffff) * TWO32 + low : low;
-      if (lin < start + len && lin + size > start) this.dbgHit |= 1 << n;
-    }
-  }
-
-  /**
-   * An instruction breakpoint on the instruction at linear `lin` (bits 63:32 `linHi` in 64-bit
-   * mode, where CS.base is 0 and DRn holds a 64-bit address): #DB, a fault (SDM Vol. 3 17.3.1.1).
-   */
-  checkCodeBreakpoints(lin: number, linHi = 0): void {
-    const s = this.state;
-    let hit = 0;
-    for (let n = 0; n < 4; n++)
-      if ((this.dbgExec >>> n) & 1 && s.dr[n] === lin && (!this.long64 || s.drHigh[n] === linHi))
-        hit |= 1 << n;
-    if (hit !== 0) {
-      s.dr[6] = (s.dr[6] & ~0xf) | hit;
-      this.raise(C.DB, 0, false);
-    }
-  }
 
   /** Non-null while `emulate()` drives this CPU through ops. */
   linearOps: LinearOps | null = null;
@@ -366,30 +302,6 @@ export class Cpu {
   // =====================================================================================
   // Run loop
   // =====================================================================================
-
-  /** Data breakpoints are traps: reported after the instruction (SDM Vol. 3 17.3.1.2). */
-  dataBreakpointTrap(tf: number): void {
-    const s = this.state;
-    s.dr[6] = (s.dr[6] & ~0xf) | this.dbgHit;
-    this.dbgHit = 0;
-    this.singleStepTrap();
-    s.dr[6] &= ~0x4000 | (tf !== 0 ? 0x4000 : 0);
-  }
-
-  /** Single-step #DB after an instruction that began with TF = 1 (SDM Vol. 3 17.3.1.4): a trap. */
-  singleStepTrap(): void {
-    this.pendingIsTrap = true;
-    this.state.dr[6] |= 0x4000; // BS
-    this.faultVector = C.DB;
-    this.faultHasError = false;
-    this.faultError = 0;
-    // A trap: delivered with RIP after the instruction; use the pending-event path.
-    this.state.pendingType = EventType.HardwareException;
-    this.state.pendingVector = C.DB;
-    this.state.pendingHasErrorCode = false;
-    this.state.pendingInstructionLength = 0;
-    this.irqCheck = true;
-  }
 
   // =====================================================================================
   // Fetch and decode (decode cache keyed by physical address)
@@ -1401,3 +1313,4 @@ function signBit(size: number): number {
 
 installMethods(Cpu, CpuRunLoop);
 installMethods(Cpu, CpuInterceptAsks);
+installMethods(Cpu, CpuDebug);
