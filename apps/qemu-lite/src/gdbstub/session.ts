@@ -534,38 +534,41 @@ export class DebugSession implements DebugTarget {
   readMemory(index: number, gva: bigint, length: number): Uint8Array | null {
     const out = new Uint8Array(length);
     const ram = this.machine.ram;
-    if (!this.access(index, gva, length, (gpa, offset, n) => out.set(ram.subarray(gpa, gpa + n), offset)))
-      return null;
-    this.int3.hide(gva, out);
-    return out;
+    const ok = this.access(index, gva, length, (gpa, offset, n) => {
+      const chunk = out.subarray(offset, offset + n);
+      chunk.set(ram.subarray(gpa, gpa + n));
+      this.int3.hide(gpa, chunk);
+    });
+    return ok ? out : null;
   }
 
   writeMemory(index: number, gva: bigint, data: Uint8Array): boolean {
     const ram = this.machine.ram;
-    if (
-      !this.access(index, gva, data.length, (gpa, offset, n) =>
-        ram.set(data.subarray(offset, offset + n), gpa),
-      )
-    )
-      return false;
-    this.int3.afterWrite(gva, data);
-    return true;
+    return this.access(index, gva, data.length, (gpa, offset, n) => {
+      const chunk = data.subarray(offset, offset + n);
+      ram.set(chunk, gpa);
+      this.int3.afterWrite(gpa, chunk);
+    });
   }
 
-  /** Z0–Z4. Breakpoints are global (every vCPU); their addresses are translated by vCPU 0's tables. */
-  insertPoint(type: number, gva: bigint, kind: number): boolean | null {
+  /**
+   * Z0–Z4. Breakpoints are global (every vCPU); an INT3's byte and a stepped watchpoint's bytes
+   * are found through vCPU `index`'s page tables (gdb's Hg thread: QEMU's kvm_insert_breakpoint
+   * reads and patches memory through that CPU), which may map `gva` elsewhere than vCPU 0's.
+   */
+  insertPoint(index: number, type: number, gva: bigint, kind: number): boolean | null {
     if (this.useInt3 && (type === BP_HARDWARE || type === WP_WRITE || type === WP_ACCESS)) {
       if (!this.insertDebugReg(type, gva, kind)) return false;
     } else if (this.useInt3 && type === WP_READ) {
       return null;
     } else if (type === BP_SOFTWARE && this.useInt3) {
-      if (!this.int3.insert(gva, this.translate(gva))) return false;
+      if (!this.int3.insert(gva, this.translate(gva, index))) return false;
     } else if (type === BP_SOFTWARE || type === BP_HARDWARE) {
       this.breakpoints.set(gva, type);
     } else if (type === WP_WRITE) {
       // Write watchpoints only: a read leaves nothing to compare (rwatch/awatch need DR0–DR3).
       if (kind < 1 || kind > 8) return false;
-      const gpa = this.translate(gva);
+      const gpa = this.translate(gva, index);
       if (gpa < 0 || gpa + kind > this.machine.ram.length || ((gpa + kind - 1) & ~0xfff) !== (gpa & ~0xfff))
         return false;
       this.watchpoints.push({ gva, length: kind, gpa, last: this.machine.ram.slice(gpa, gpa + kind) });
@@ -576,7 +579,7 @@ export class DebugSession implements DebugTarget {
     return true;
   }
 
-  removePoint(type: number, gva: bigint, kind: number): boolean | null {
+  removePoint(_index: number, type: number, gva: bigint, kind: number): boolean | null {
     if (this.useInt3 && (type === BP_HARDWARE || type === WP_WRITE || type === WP_ACCESS)) {
       if (!this.removeDebugReg(type, gva, kind)) return false;
     } else if (type === BP_SOFTWARE && this.int3.has(gva)) {

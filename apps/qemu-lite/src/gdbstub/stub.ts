@@ -58,9 +58,13 @@ export interface DebugTarget {
   /** Bytes at `gva`, or null where a page is not mapped or not RAM (breakpoints hidden). */
   readMemory(vcpu: number, gva: bigint, length: number): Uint8Array | null;
   writeMemory(vcpu: number, gva: bigint, data: Uint8Array): boolean;
-  /** true: inserted/removed; false: refused (E); null: this type is not supported (empty reply). */
-  insertPoint(type: number, gva: bigint, kind: number): boolean | null;
-  removePoint(type: number, gva: bigint, kind: number): boolean | null;
+  /**
+   * Z/z: a breakpoint or watchpoint for every vCPU, its address translated by `vcpu`'s page tables
+   * (the Hg thread's, as QEMU's handle_insert_bp passes gdbserver_state.g_cpu). true: inserted or
+   * removed; false: refused (E); null: this type is not supported (empty reply).
+   */
+  insertPoint(vcpu: number, type: number, gva: bigint, kind: number): boolean | null;
+  removePoint(vcpu: number, type: number, gva: bigint, kind: number): boolean | null;
   /** Whether a vCPU is halted (HLT, or an AP waiting for SIPI), for `qThreadExtraInfo`. */
   isHalted(vcpu: number): boolean;
   /**
@@ -269,8 +273,11 @@ export class GdbStub {
         const type = Number(m[1]);
         const gva = BigInt(`0x${m[2]}`);
         const kind = Number.parseInt(m[3], 16);
+        const vcpu = this.gThread - 1;
         const done =
-          c === 'Z' ? this.target.insertPoint(type, gva, kind) : this.target.removePoint(type, gva, kind);
+          c === 'Z'
+            ? this.target.insertPoint(vcpu, type, gva, kind)
+            : this.target.removePoint(vcpu, type, gva, kind);
         return done === null ? '' : done ? 'OK' : 'E22';
       }
       case 'k':

@@ -44,20 +44,23 @@ export class SoftwareBreakpoints {
     return true;
   }
 
-  /** `bytes` read at `gva`: the original bytes where breakpoints sit. */
-  hide(gva: bigint, bytes: Uint8Array): void {
-    for (const [at, p] of this.patches) {
-      const i = at - gva;
-      if (i >= 0n && i < BigInt(bytes.length)) bytes[Number(i)] = p.original;
+  /**
+   * `bytes` read from guest RAM at `gpa`: the original bytes where breakpoints sit. Physical, not
+   * virtual: another vCPU may map the breakpoint's address elsewhere, or its page at another one.
+   */
+  hide(gpa: number, bytes: Uint8Array): void {
+    for (const p of this.patches.values()) {
+      const i = p.gpa - gpa;
+      if (i >= 0 && i < bytes.length) bytes[i] = p.original;
     }
   }
 
-  /** After the debugger wrote `data` at `gva`: the new bytes become the originals, INT3 stays. */
-  afterWrite(gva: bigint, data: Uint8Array): void {
-    for (const [at, p] of this.patches) {
-      const i = at - gva;
-      if (i >= 0n && i < BigInt(data.length)) {
-        p.original = data[Number(i)];
+  /** After the debugger wrote `data` at `gpa`: the new bytes become the originals, INT3 stays. */
+  afterWrite(gpa: number, data: Uint8Array): void {
+    for (const p of this.patches.values()) {
+      const i = p.gpa - gpa;
+      if (i >= 0 && i < data.length) {
+        p.original = data[i];
         this.ram[p.gpa] = INT3;
       }
     }

@@ -28,10 +28,16 @@ const hex = (v: bigint | number, width = 16) => v.toString(16).padStart(width, '
 /** The last `x`/`xp` format, the default for the next (QEMU keeps it too). */
 let lastFormat: DumpFormat = { count: 1, format: 'x', size: 4 };
 
+/**
+ * An address as QEMU's HMP reads a number (monitor/hmp.c expr_unary: strtoull with base 0):
+ * 0x… hex, a leading 0 octal, else decimal (`xp 16` is 0x10; it was read as 0x16).
+ */
 function parseAddress(text: string | undefined): bigint {
   if (text === undefined) throw new Error('missing address');
   const t = text.trim();
-  if (/^(0x)?[0-9a-f]+$/i.test(t)) return BigInt(t.startsWith('0x') || t.startsWith('0X') ? t : `0x${t}`);
+  if (/^0x[0-9a-f]+$/i.test(t)) return BigInt(t);
+  if (/^0[0-7]*$/.test(t)) return BigInt(`0o${t.slice(1) || '0'}`);
+  if (/^[1-9][0-9]*$/.test(t)) return BigInt(t);
   throw new Error(`invalid address '${text}'`);
 }
 

@@ -110,12 +110,12 @@ class FakeTarget implements DebugTarget {
     this.memory.set(data, at);
     return true;
   }
-  insertPoint(type: number, gva: bigint, kind: number): boolean | null {
+  insertPoint(vcpu: number, type: number, gva: bigint, kind: number): boolean | null {
     if (type > 2) return null;
-    this.points.push(`${type}@${gva.toString(16)}/${kind}`);
+    this.points.push(`${type}@${gva.toString(16)}/${kind}${vcpu > 0 ? ` via ${vcpu}` : ''}`);
     return true;
   }
-  removePoint(type: number, gva: bigint): boolean | null {
+  removePoint(_vcpu: number, type: number, gva: bigint): boolean | null {
     const i = this.points.findIndex((p) => p.startsWith(`${type}@${gva.toString(16)}/`));
     if (i < 0) return false;
     this.points.splice(i, 1);
@@ -226,6 +226,10 @@ describe('the GDB stub', () => {
     expect(ask('Z3,1138a0,4')).toBe('');
     expect(ask('z0,102fc0,1')).toBe('OK');
     expect(ask('z0,102fc0,1')).toBe('E22');
+    // The Hg thread's page tables place the point (QEMU passes gdbserver_state.g_cpu).
+    expect(ask('Hg3')).toBe('OK');
+    expect(ask('Z0,400000,1')).toBe('OK');
+    expect(target.points).toEqual(['2@1138a0/4', '0@400000/1 via 2']);
   });
 
   it('resumes on c, s and vCont, and sends the stop reply the target reports later', () => {

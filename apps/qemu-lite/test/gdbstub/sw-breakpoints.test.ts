@@ -21,10 +21,13 @@ describe('INT3 software breakpoints', () => {
     const bps = new SoftwareBreakpoints(ram);
     bps.insert(0x1002n, 2);
     const read = ram.slice(0, 4);
-    bps.hide(0x1000n, read);
+    bps.hide(0, read); // by guest-physical address: RAM 0..3
     expect(Array.from(read)).toEqual([1, 2, 3, 4]);
-    ram.set([9, 9], 1); // a write of 9 9 at 0x1001, as writeMemory does, then:
-    bps.afterWrite(0x1001n, Uint8Array.of(9, 9));
+    const tail = ram.slice(2, 4);
+    bps.hide(2, tail);
+    expect(Array.from(tail)).toEqual([3, 4]);
+    ram.set([9, 9], 1); // a write of 9 9 at gpa 1, as writeMemory does, then:
+    bps.afterWrite(1, Uint8Array.of(9, 9));
     expect(ram[2]).toBe(0xcc);
     bps.clear();
     expect(Array.from(ram)).toEqual([1, 9, 9, 4]);
