@@ -7,7 +7,8 @@
         "native/errno-error.cc",
         "native/device.cc",
         "native/mapping.cc",
-        "native/kick.cc"
+        "native/kick.cc",
+        "native/tap.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],

@@ -11,6 +11,7 @@
 #include "device.h"
 #include "kick.h"
 #include "mapping.h"
+#include "tap.h"
 
 namespace kvmhost {
 
@@ -28,6 +29,10 @@ class HostKvmAddon : public Napi::Addon<HostKvmAddon> {
         InstanceMethod("kickHandle", &HostKvmAddon::Forward<KickHandle>),
         InstanceMethod("kick", &HostKvmAddon::Forward<Kick>),
         InstanceMethod("kickSignal", &HostKvmAddon::Forward<KickSignal>),
+        InstanceMethod("openTap", &HostKvmAddon::Forward<OpenTap>),
+        InstanceMethod("tapStart", &HostKvmAddon::Forward<TapStart>),
+        InstanceMethod("tapWrite", &HostKvmAddon::Forward<TapWrite>),
+        InstanceMethod("tapClose", &HostKvmAddon::Forward<TapClose>),
         InstanceValue("pageSize", Napi::Number::New(env, static_cast<double>(sysconf(_SC_PAGESIZE)))),
     });
   }

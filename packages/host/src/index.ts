@@ -7,3 +7,4 @@
 export { type HostKvmAvailability, hostKvmAvailability } from './availability.js';
 export { type HostKickHandle, HostKvmDevice, type HostKvmDeviceOptions, kickHostVcpu } from './device.js';
 export { type OpenHostKvmOptions, openHostKvm } from './open.js';
+export { type HostTap, openTap, TapError } from './tap.js';

@@ -30,6 +30,14 @@ export interface NativeAddon {
   kick(handle: { fd: number; token: number }): boolean;
   /** The real-time signal used for kicks. */
   kickSignal(): number;
+  /** /dev/net/tun + TUNSETIFF(IFF_TAP | IFF_NO_PI): a non-blocking fd and the kernel's name. */
+  openTap(ifname: string): { fd: number; ifname: string };
+  /** Starts the tap's reader thread: `onFrame` gets each frame, on the calling thread. */
+  tapStart(fd: number, onFrame: (frame: Uint8Array) => void): void;
+  /** write(2) of one frame; 0 when the kernel's queue is full (dropped). */
+  tapWrite(fd: number, frame: Uint8Array): number;
+  /** Stops the reader (joined) and closes the fd. */
+  tapClose(fd: number): void;
   readonly pageSize: number;
 }
 
