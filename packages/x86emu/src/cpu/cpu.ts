@@ -15,8 +15,8 @@ import type { PhysicalMemory } from '../api/physical-memory.js';
 import type { CpuidOps, InterruptControllerOps, MsrOps, PortIoOps } from '../api/platform.js';
 import { Insn } from '../decoder/insn.js';
 import { Jit, jitDefault } from '../jit/jit.js';
-import { PFERR, WalkCtl, WalkResult } from '../paging/walker.js';
-import { CpuState, Cr0, Cr4, Efer, Flag, SegAttr } from '../state.js';
+import { PFERR, WalkResult } from '../paging/walker.js';
+import { CpuState, Flag } from '../state.js';
 import * as C from './consts.js';
 import { Unwind } from './consts.js';
 import { writeCr } from './control-regs.js';
@@ -38,14 +38,16 @@ import {
   LF_SUB,
   PARITY,
 } from './lazy-flags.js';
+import { CpuLinearMemory } from './linear-memory.js';
+import { CpuMode } from './mode.js';
 import { CpuRunLoop } from './run-loop.js';
 import { CpuSegments } from './segments.js';
-import { tlbFlush, tlbFlushNonGlobal, tlbInvlpg, tlbTagOf, tlbTranslate, tlbTranslateStatus } from './tlb.js';
+import { tlbTagOf, tlbTranslateStatus } from './tlb.js';
 
 const ARITH = Flag.CF | Flag.PF | Flag.AF | Flag.ZF | Flag.SF | Flag.OF;
 const TWO32 = 4294967296;
-const TWO47 = 140737488355328;
-const TWO48 = 281474976710656;
+const _TWO47 = 140737488355328;
+const _TWO48 = 281474976710656;
 
 export { Unwind };
 
@@ -66,7 +68,7 @@ export interface LinearOps {
 }
 
 /** The methods each concern's file defines for `Cpu` (installed on its prototype below). */
-export interface Cpu extends CpuRunLoop, CpuInterceptAsks, CpuDebug, CpuSegments {}
+export interface Cpu extends CpuRunLoop, CpuInterceptAsks, CpuDebug, CpuSegments, CpuMode, CpuLinearMemory {}
 
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface above lists the methods that installMethods puts on the prototype.
 export class Cpu {
@@ -216,9 +218,6 @@ export class Cpu {
 
   /** CR0.AM and RFLAGS.AC both set: misaligned CPL-3 data accesses raise #AC(0) (SDM Vol. 3 6.15, Interrupt 17). */
   acEnabled = false;
-  updateAc(): void {
-    this.acEnabled = (this.state.cr[0] & Cr0.AM) !== 0 && (this.state.rflags[0] & Flag.AC) !== 0;
-  }
 
   // ---- debug registers (SDM Vol. 3 17.2): enabled breakpoints by kind, hits of this instruction
   /** Bit n: DRn is an enabled instruction breakpoint. */
@@ -268,37 +267,6 @@ export class Cpu {
     this.stateChanged();
   }
 
-  /** For emulate(): recompute mode and segment checks only (its memory path has no TLB). */
-  syncModeOnly(): void {
-    this.lfOp = LF_NONE;
-    this.updateMode();
-    for (let s = 0; s < 8; s++) this.updateSegFlags(s);
-  }
-
-  /**
-   * Recomputes everything derived from `state` (mode, segment checks, paging) and flushes the TLB.
-   * `flush` false keeps the TLB: a VM entry whose translation regime did not change (VPID/ASID-tagged
-   * TLBs, SDM Vol. 3 28.3.3.3, APM 15.16), the hypervisor flushing explicitly when it must.
-   */
-  stateChanged(flush = true): void {
-    this.lfOp = LF_NONE;
-    this.interceptMask = this.intercepts ? this.intercepts.mask : 0;
-    this.updateMode();
-    for (let s = 0; s < 8; s++) this.updateSegFlags(s);
-    this.updatePaging(flush);
-    this.updateDebug();
-    this.updateAc();
-    // State set from outside (KVM_SET_SREGS, VM entry) with PAE paging: load the PDPTEs from CR3.
-    if (this.pagingMode === 2 && this.override === null) this.loadPdptes(this.state.cr[3], false);
-    this.irqCheck = true;
-  }
-
-  /** Sets or clears the shadow-paging translation override (see `PagingOverride`). Flushes the TLB unless `flush` is false. */
-  setPagingOverride(o: PagingOverride | null, flush = true): void {
-    this.override = o;
-    this.updatePaging(flush);
-  }
-
   // =====================================================================================
   // Run loop
   // =====================================================================================
@@ -306,40 +274,6 @@ export class Cpu {
   // =====================================================================================
   // Fetch and decode (decode cache keyed by physical address)
   // =====================================================================================
-
-  /**
-   * Linear address of RIP in 64-bit mode: CS.base is 0 and there is no limit, but RIP must be
-   * canonical (#GP(0), SDM Vol. 3 3.3.7.1). Folded to 48 bits.
-   */
-  ripLinear(): number {
-    const r = this.state.rip;
-    const hi = r[1] | 0;
-    if (hi >= 0x8000 || hi < -0x8000) this.gp0();
-    return hi < 0 ? (hi + 0x10000) * TWO32 + r[0] : hi * TWO32 + r[0];
-  }
-
-  /** The linear address `i` bytes after `lin`: modulo 2^32, or 2^48 (the canonical fold) in 64-bit mode. */
-  linNext(lin: number, i: number): number {
-    const a = lin + i;
-    if (!this.long64) return a >>> 0;
-    return a >= TWO48 ? a - TWO48 : a;
-  }
-
-  /**
-   * The linear address of `seg:off` in 64-bit mode (SDM Vol. 3 3.4.4): no limit or type checks,
-   * a base only for FS and GS; `off` is the 64-bit effective address as a signed number (see
-   * `ea`). The whole access must be canonical: #GP(0), or #SS(0) for stack references (SDM Vol. 3
-   * 6.15 "Interrupt 12"). Returns the address folded to 48 bits.
-   */
-  linear64(seg: number, off: number, size: number): number {
-    let lin = off;
-    if (seg >= 4) {
-      const s = this.state;
-      lin += (s.segBaseHigh[seg] | 0) * TWO32 + s.segBase[seg];
-    }
-    if (lin < -TWO47 || lin + size - 1 >= TWO47) this.raise(seg === 2 ? C.SS : C.GP, 0, true);
-    return lin < 0 ? lin + TWO48 : lin;
-  }
 
   /** ByteSource for the decoder: byte `i` of the instruction at CS:fetchEip (fetch.ts). */
   fetchByte(i: number): number {
@@ -452,179 +386,13 @@ export class Cpu {
   /** Linear address of that descriptor. */
   descAddr = 0;
 
-  /** Recomputes protected / v86 / default sizes from CR0, RFLAGS, CS and SS. */
-  updateMode(): void {
-    const s = this.state;
-    const wasProt = this.prot;
-    const wasV86 = this.v86;
-    const wasLong64 = this.long64;
-    this.prot = (s.cr[0] & Cr0.PE) !== 0;
-    this.v86 = this.prot && (s.rflags[0] & Flag.VM) !== 0;
-    if (!this.prot) s.cpl = 0;
-    else if (this.v86) s.cpl = 3;
-    this.lma = (s.efer[0] & Efer.LMA) !== 0;
-    this.long64 = this.lma && this.prot && !this.v86 && (s.segAttr[1] & SegAttr.L) !== 0;
-    this.def32 = !this.v86 && !this.long64 && (s.segAttr[1] & SegAttr.DB) !== 0;
-    this.ss32 = !this.v86 && (s.segAttr[2] & SegAttr.DB) !== 0;
-    this.modeKey = (this.def32 ? 1 : 0) | (this.long64 ? 2 : 0);
-    if (wasProt !== this.prot || wasV86 !== this.v86 || wasLong64 !== this.long64) {
-      for (let r = 0; r < 8; r++) this.updateSegFlags(r);
-    }
-    // The code page's fetch rights were checked at the old CPL/mode: look them up again.
-    this.codeLpn = -1;
-  }
-
   // =====================================================================================
   // Paging and the software TLB
   // =====================================================================================
 
-  /** Recomputes the paging format; `flush`: drop every TLB entry (global ones too). */
-  updatePaging(flush: boolean): void {
-    const s = this.state;
-    const o = this.override;
-    if (o !== null) {
-      this.pagingMode = o.mode;
-      this.pagingRoot = o.root;
-      this.walkCtl =
-        (o.wp ? WalkCtl.WP : 0) |
-        (o.pse ? WalkCtl.PSE : 0) |
-        (o.nxe ? WalkCtl.NXE : 0) |
-        (o.pge ? WalkCtl.PGE : 0);
-      if (o.mode === 2) this.loadPdptes(o.root, false);
-    } else {
-      const pg = (s.cr[0] & Cr0.PG) !== 0 && (s.cr[0] & Cr0.PE) !== 0;
-      // IA-32e mode walks 4-level tables from CR3, whose address may reach MAXPHYADDR (SDM Vol. 3 4.5).
-      this.pagingMode = pg ? (s.efer[0] & Efer.LMA ? 3 : s.cr[4] & Cr4.PAE ? 2 : 1) : 0;
-      this.pagingRoot = this.pagingMode === 3 ? (s.crHigh[3] & 0xf) * TWO32 + s.cr[3] : s.cr[3];
-      this.walkCtl =
-        (s.cr[0] & Cr0.WP ? WalkCtl.WP : 0) |
-        (s.cr[4] & Cr4.PSE ? WalkCtl.PSE : 0) |
-        (s.efer[0] & Efer.NXE ? WalkCtl.NXE : 0) |
-        (s.cr[4] & Cr4.PGE ? WalkCtl.PGE : 0) |
-        // 1 GiB pages in IA-32e mode: CPUID.80000001H:EDX.Page1GB says so (defaults.ts).
-        (this.pagingMode === 3 ? WalkCtl.PAGE1G : 0);
-    }
-    if (flush) this.flushTlb();
-  }
-
-  /**
-   * Loads the four PAE PDPTE registers from `root` (SDM Vol. 3 4.4.1). With `check`, reserved
-   * bits in a present entry make the load fail (the caller raises #GP(0)); returns false then.
-   */
-  loadPdptes(root: number, check: boolean): boolean {
-    const base = (root & 0xffffffe0) >>> 0;
-    for (let i = 0; i < 4; i++) {
-      const lo = this.memory.read32(base + i * 8);
-      const hi = this.memory.read32(base + i * 8 + 4);
-      if (check && lo & 1 && (lo & 0x1e6 || hi & 0xfffffff0)) return false;
-      this.pdptes[i] = hi * TWO32 + lo;
-    }
-    return true;
-  }
-
-  /** Drops every TLB entry. */
-  flushTlb(): void {
-    tlbFlush(this);
-  }
-
-  /** Drops non-global TLB entries (a MOV to CR3 with CR4.PGE = 1: SDM Vol. 3 4.10.4.1). */
-  flushTlbNonGlobal(): void {
-    tlbFlushNonGlobal(this);
-  }
-
-  /** INVLPG: drops the translation of linear `gva` (any size page holding it). */
-  invlpg(gva: number): void {
-    tlbInvlpg(this, gva);
-  }
-
-  /** Translates linear → physical for `access` (PFERR bits), through the TLB (tlb.ts). */
-  translate(lin: number, access: number): number {
-    return tlbTranslate(this, lin, access);
-  }
-
   // =====================================================================================
   // Linear memory access
   // =====================================================================================
-
-  /** PFERR access bits of a data access at the current privilege. */
-  dataAccess(write: boolean): number {
-    return (this.state.cpl === 3 ? PFERR.USER : 0) | (write ? PFERR.WRITE : 0);
-  }
-
-  /** Reads `size` (1, 2, 4) bytes at linear `lin`; `access` carries USER/FETCH. Unsigned result. */
-  linRead(lin: number, size: number, access: number): number {
-    if (this.acEnabled && access === PFERR.USER && lin & (size - 1)) this.raise(C.AC, 0, true);
-    if (this.dbgData !== 0 && !(access & PFERR.FETCH)) this.checkDataBreakpoints(lin, size, false);
-    if (this.linearOps !== null) return this.linearOps.read(lin, size);
-    const off = lin & 0xfff;
-    if (off + size > 4096) {
-      // Split across pages: both translations must succeed before anything is used.
-      let v = 0;
-      for (let i = 0; i < size; i++) v |= this.linRead(this.linNext(lin, i), 1, access) << (8 * i);
-      return v >>> 0;
-    }
-    const pa = this.translate(lin, access);
-    const view = this.tlbView[(lin >>> 12) & C.TLB_MASK];
-    if (view !== null) {
-      if (size === 1) return view[off];
-      if (size === 2) return view[off] | (view[off + 1] << 8);
-      return (view[off] | (view[off + 1] << 8) | (view[off + 2] << 16) | (view[off + 3] << 24)) >>> 0;
-    }
-    this.irqCheck = true;
-    if (size === 1) return this.memory.read8(pa);
-    if (size === 2) return this.memory.read16(pa);
-    return this.memory.read32(pa) >>> 0;
-  }
-
-  /** Writes `size` bytes at linear `lin` with `access` (USER bit; WRITE is implied). */
-  linWrite(lin: number, size: number, value: number, access: number): void {
-    if (this.acEnabled && access === PFERR.USER && lin & (size - 1)) this.raise(C.AC, 0, true);
-    if (this.dbgData !== 0) this.checkDataBreakpoints(lin, size, true);
-    if (this.linearOps !== null) {
-      this.linearOps.write(lin, size, value);
-      return;
-    }
-    const off = lin & 0xfff;
-    const acc = access | PFERR.WRITE;
-    if (off + size > 4096) {
-      // Probe every page first so a #PF on the second page leaves memory untouched.
-      for (let i = 0; i < size; i++) this.translate(this.linNext(lin, i), acc);
-      for (let i = 0; i < size; i++)
-        this.linWrite(this.linNext(lin, i), 1, (value >>> (8 * i)) & 0xff, access);
-      return;
-    }
-    const pa = this.translate(lin, acc);
-    const view = this.tlbView[(lin >>> 12) & C.TLB_MASK];
-    if (view !== null) {
-      view[off] = value;
-      if (size >= 2) view[off + 1] = value >>> 8;
-      if (size === 4) {
-        view[off + 2] = value >>> 16;
-        view[off + 3] = value >>> 24;
-      }
-      return;
-    }
-    // MMIO: a device (an APIC EOI, a PIC) may raise or drop an interrupt: look again at the boundary.
-    this.irqCheck = true;
-    if (size === 1) this.memory.write8(pa, value & 0xff);
-    else if (size === 2) this.memory.write16(pa, value & 0xffff);
-    else this.memory.write32(pa, value >>> 0);
-  }
-
-  /** A system write (descriptor tables, TSS, interrupt frames) at privilege `cpl`. */
-  linWriteSys(lin: number, size: number, value: number, cpl: number): void {
-    this.linWrite(lin, size, value, cpl === 3 ? PFERR.USER : 0);
-  }
-
-  /** Checks that a write of `size` bytes at `lin` would succeed (fills the TLB for write). */
-  probeWrite(lin: number, size: number): void {
-    if (this.linearOps !== null) return;
-    const acc = this.dataAccess(true);
-    this.translate(lin, acc);
-    // A write running into the next page faults there with CR2 = that page's first byte (the
-    // lowest faulting address, as the byte-by-byte linWrite reports), not the access's last byte.
-    if ((lin & 0xfff) + size > 4096) this.translate(this.linNext(lin, 4096 - (lin & 0xfff)), acc);
-  }
 
   // =====================================================================================
   // Segmented memory access (SDM Vol. 3 5.3 limit checks, 5.4 type checks)
@@ -781,15 +549,6 @@ export class Cpu {
     const lo = this.linRead(lin, 4, acc);
     this.hi64 = this.linRead(this.linNext(lin, 4), 4, acc);
     this.lo64 = lo;
-  }
-
-  /**
-   * #AC(0) for a misaligned `size`-byte data access at CPL 3 with CR0.AM and RFLAGS.AC set (SDM
-   * Vol. 3 6.15, Interrupt 17: 8-byte operands on 8-byte boundaries). The dword accessors check
-   * their own size; operands of 8 or 16 bytes read as dwords call this first.
-   */
-  alignCheck(lin: number, size: number): void {
-    if (this.acEnabled && this.state.cpl === 3 && lin & (size - 1)) this.raise(C.AC, 0, true);
   }
 
   /** Writes 8 bytes at `seg:off`; both halves' pages are checked before either is stored. */
@@ -1156,3 +915,5 @@ installMethods(Cpu, CpuRunLoop);
 installMethods(Cpu, CpuInterceptAsks);
 installMethods(Cpu, CpuDebug);
 installMethods(Cpu, CpuSegments);
+installMethods(Cpu, CpuMode);
+installMethods(Cpu, CpuLinearMemory);
