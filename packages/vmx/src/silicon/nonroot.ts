@@ -28,6 +28,7 @@ import {
   SegAttr,
   StopReason,
 } from '@kvm/x86emu';
+import { loadColdGroups } from './guest-cache.js';
 import { VMCS, VMCS_SLOT_BY_ENCODING } from './vmcs-fields.js';
 import {
   ActivityState,
@@ -65,21 +66,6 @@ function linearHigh(a: number): number {
   return (hi & 0x8000 ? hi | 0xffff0000 : hi) >>> 0;
 }
 
-/** The guest segment fields, in x86emu `Seg` order (ES, CS, SS, DS, FS, GS, LDTR, TR). */
-const SEG_FIELDS: readonly (readonly [number, number, number, number])[] = [
-  [VMCS.GUEST_ES_SELECTOR, VMCS.GUEST_ES_BASE, VMCS.GUEST_ES_LIMIT, VMCS.GUEST_ES_AR_BYTES],
-  [VMCS.GUEST_CS_SELECTOR, VMCS.GUEST_CS_BASE, VMCS.GUEST_CS_LIMIT, VMCS.GUEST_CS_AR_BYTES],
-  [VMCS.GUEST_SS_SELECTOR, VMCS.GUEST_SS_BASE, VMCS.GUEST_SS_LIMIT, VMCS.GUEST_SS_AR_BYTES],
-  [VMCS.GUEST_DS_SELECTOR, VMCS.GUEST_DS_BASE, VMCS.GUEST_DS_LIMIT, VMCS.GUEST_DS_AR_BYTES],
-  [VMCS.GUEST_FS_SELECTOR, VMCS.GUEST_FS_BASE, VMCS.GUEST_FS_LIMIT, VMCS.GUEST_FS_AR_BYTES],
-  [VMCS.GUEST_GS_SELECTOR, VMCS.GUEST_GS_BASE, VMCS.GUEST_GS_LIMIT, VMCS.GUEST_GS_AR_BYTES],
-  [VMCS.GUEST_LDTR_SELECTOR, VMCS.GUEST_LDTR_BASE, VMCS.GUEST_LDTR_LIMIT, VMCS.GUEST_LDTR_AR_BYTES],
-  [VMCS.GUEST_TR_SELECTOR, VMCS.GUEST_TR_BASE, VMCS.GUEST_TR_LIMIT, VMCS.GUEST_TR_AR_BYTES],
-];
-
-/** SEG_FIELDS as VMCS slots, four per segment: the entry/exit loops index the region directly. */
-const SEG_SLOTS: Int16Array = Int16Array.from(SEG_FIELDS.flat(), (e) => VMCS_SLOT_BY_ENCODING[e >>> 1]);
-
 /**
  * VMCS slots of the fields the entry and exit move (the region indexed directly, as the segment
  * slots above: the processor's own accesses, once per field per entry/exit, with no table lookup).
@@ -93,22 +79,12 @@ const S_CR4_READ_SHADOW = VMCS_SLOT_BY_ENCODING[VMCS.CR4_READ_SHADOW >>> 1];
 const S_EXCEPTION_BITMAP = VMCS_SLOT_BY_ENCODING[VMCS.EXCEPTION_BITMAP >>> 1];
 const S_EXIT_QUALIFICATION = VMCS_SLOT_BY_ENCODING[VMCS.EXIT_QUALIFICATION >>> 1];
 const S_GUEST_ACTIVITY_STATE = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_ACTIVITY_STATE >>> 1];
-const S_GUEST_CR0 = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_CR0 >>> 1];
-const S_GUEST_CR3 = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_CR3 >>> 1];
-const S_GUEST_CR4 = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_CR4 >>> 1];
 const S_GUEST_DR7 = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_DR7 >>> 1];
-const S_GUEST_GDTR_BASE = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_GDTR_BASE >>> 1];
-const S_GUEST_GDTR_LIMIT = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_GDTR_LIMIT >>> 1];
 const S_GUEST_IA32_EFER = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_IA32_EFER >>> 1];
-const S_GUEST_IDTR_BASE = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_IDTR_BASE >>> 1];
-const S_GUEST_IDTR_LIMIT = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_IDTR_LIMIT >>> 1];
 const S_GUEST_INTERRUPTIBILITY_INFO = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_INTERRUPTIBILITY_INFO >>> 1];
 const S_GUEST_RFLAGS = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_RFLAGS >>> 1];
 const S_GUEST_RIP = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_RIP >>> 1];
 const S_GUEST_RSP = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_RSP >>> 1];
-const S_GUEST_SYSENTER_CS = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_SYSENTER_CS >>> 1];
-const S_GUEST_SYSENTER_EIP = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_SYSENTER_EIP >>> 1];
-const S_GUEST_SYSENTER_ESP = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_SYSENTER_ESP >>> 1];
 const S_HOST_RSP = VMCS_SLOT_BY_ENCODING[VMCS.HOST_RSP >>> 1];
 const S_IDT_VECTORING_ERROR_CODE = VMCS_SLOT_BY_ENCODING[VMCS.IDT_VECTORING_ERROR_CODE >>> 1];
 const S_IDT_VECTORING_INFO_FIELD = VMCS_SLOT_BY_ENCODING[VMCS.IDT_VECTORING_INFO_FIELD >>> 1];
@@ -374,42 +350,21 @@ export class VmxNonRoot implements Intercepts {
     return this.silicon.memory.pageView(Math.floor(hpa / 4096));
   }
 
-  /** Loads the guest-state area and the controls into the CPU (SDM 27.3.2, 27.5, 27.6). */
-  private loadGuest(): void {
+  /**
+   * Loads the guest-state area and the controls into the CPU (SDM 27.3.2, 27.5, 27.6): of the
+   * cold groups (`guest-cache.ts`) only `cold`, the ones the processor does not hold already.
+   */
+  private loadGuest(cold: number): void {
     const si = this.silicon;
     const s = this.cpu.state;
     const v = si.vmcs;
-    for (let i = 0; i < 8; i++) {
-      const base = SEG_SLOTS[4 * i + 1];
-      s.segSel[i] = v.lo(SEG_SLOTS[4 * i]);
-      s.segBase[i] = v.lo(base);
-      s.segBaseHigh[i] = v.hi(base);
-      s.segLimit[i] = v.lo(SEG_SLOTS[4 * i + 2]);
-      s.segAttr[i] = v.lo(SEG_SLOTS[4 * i + 3]);
-    }
-    s.dtBase[0] = v.lo(S_GUEST_GDTR_BASE);
-    s.dtBaseHigh[0] = v.hi(S_GUEST_GDTR_BASE);
-    s.dtLimit[0] = v.lo(S_GUEST_GDTR_LIMIT);
-    s.dtBase[1] = v.lo(S_GUEST_IDTR_BASE);
-    s.dtBaseHigh[1] = v.hi(S_GUEST_IDTR_BASE);
-    s.dtLimit[1] = v.lo(S_GUEST_IDTR_LIMIT);
-    s.cr[0] = v.lo(S_GUEST_CR0);
-    s.cr[3] = v.lo(S_GUEST_CR3);
-    s.crHigh[3] = v.hi(S_GUEST_CR3);
-    s.cr[4] = v.lo(S_GUEST_CR4);
+    if (cold !== 0) loadColdGroups(s, v, cold);
     s.dr[7] = v.lo(S_GUEST_DR7);
     s.gpr[4] = v.lo(S_GUEST_RSP);
     s.gprHigh[4] = v.hi(S_GUEST_RSP);
     s.rip[0] = v.lo(S_GUEST_RIP);
     s.rip[1] = v.hi(S_GUEST_RIP);
     s.rflags[0] = v.lo(S_GUEST_RFLAGS);
-    s.sysenter[0] = v.lo(S_GUEST_SYSENTER_CS);
-    // Natural-width fields: 64-bit addresses on an Intel 64 part (the high halves read 0 on the
-    // 32-bit part, whose fields hold 32 bits).
-    s.sysenter[1] = v.lo(S_GUEST_SYSENTER_ESP);
-    s.sysenterHigh[1] = v.hi(S_GUEST_SYSENTER_ESP);
-    s.sysenter[2] = v.lo(S_GUEST_SYSENTER_EIP);
-    s.sysenterHigh[2] = v.hi(S_GUEST_SYSENTER_EIP);
     const entry = v.lo(S_VM_ENTRY_CONTROLS);
     if (entry & VmEntryCtl.LOAD_IA32_EFER) {
       s.efer[0] = v.lo(S_GUEST_IA32_EFER);
@@ -503,50 +458,26 @@ export class VmxNonRoot implements Intercepts {
     }
   }
 
-  /** Saves guest state into the VMCS (28.3) and loads the host's (28.5). */
+  /**
+   * Saves guest state into the VMCS (28.3) and loads the host's (28.5): the cold groups stay in
+   * the processor (`guest-cache.ts`) until the driver reads or writes one of their fields.
+   */
   private saveGuest(): void {
     const si = this.silicon;
     const s = this.cpu.state;
     const v = si.vmcs;
-    for (let i = 0; i < 8; i++) {
-      const sel = SEG_SLOTS[4 * i];
-      const base = SEG_SLOTS[4 * i + 1];
-      const limit = SEG_SLOTS[4 * i + 2];
-      const ar = SEG_SLOTS[4 * i + 3];
-      // setField semantics: a whole field, the high half 0 unless written after.
-      v.setLo(sel, s.segSel[i]);
-      v.setHi(sel, 0);
-      v.setLo(base, s.segBase[i]);
-      v.setHi(base, s.segBaseHigh[i]);
-      v.setLo(limit, s.segLimit[i]);
-      v.setHi(limit, 0);
-      v.setLo(ar, s.segAttr[i]);
-      v.setHi(ar, 0);
+    si.holdColdGuestState();
+    if (!si.longMode) {
+      // What a save and load would leave of them: the 32-bit part's fields hold 32 bits.
+      s.sysenterHigh[1] = 0;
+      s.sysenterHigh[2] = 0;
     }
-    put(v, S_GUEST_GDTR_BASE, s.dtBase[0]);
-    v.setHi(S_GUEST_GDTR_BASE, s.dtBaseHigh[0]);
-    put(v, S_GUEST_GDTR_LIMIT, s.dtLimit[0]);
-    put(v, S_GUEST_IDTR_BASE, s.dtBase[1]);
-    v.setHi(S_GUEST_IDTR_BASE, s.dtBaseHigh[1]);
-    put(v, S_GUEST_IDTR_LIMIT, s.dtLimit[1]);
-    put(v, S_GUEST_CR0, s.cr[0]);
-    put(v, S_GUEST_CR3, s.cr[3]);
-    v.setHi(S_GUEST_CR3, s.crHigh[3]);
-    put(v, S_GUEST_CR4, s.cr[4]);
     put(v, S_GUEST_DR7, s.dr[7]);
     put(v, S_GUEST_RSP, s.gpr[4]);
     v.setHi(S_GUEST_RSP, s.gprHigh[4]);
     put(v, S_GUEST_RIP, s.rip[0]);
     v.setHi(S_GUEST_RIP, s.rip[1]);
     put(v, S_GUEST_RFLAGS, s.rflags[0]);
-    put(v, S_GUEST_SYSENTER_CS, s.sysenter[0]);
-    put(v, S_GUEST_SYSENTER_ESP, s.sysenter[1]);
-    put(v, S_GUEST_SYSENTER_EIP, s.sysenter[2]);
-    if (si.longMode) {
-      // 27.3.1: the natural-width fields are saved whole on an Intel 64 processor.
-      v.setHi(S_GUEST_SYSENTER_ESP, s.sysenterHigh[1]);
-      v.setHi(S_GUEST_SYSENTER_EIP, s.sysenterHigh[2]);
-    }
     if (v.lo(S_VM_EXIT_CONTROLS) & VmExitCtl.SAVE_IA32_EFER) {
       put(v, S_GUEST_IA32_EFER, s.efer[0]);
       v.setHi(S_GUEST_IA32_EFER, s.efer[1]);
@@ -606,8 +537,8 @@ export class VmxNonRoot implements Intercepts {
    * Enters the guest and runs it until a VM exit; fills the exit fields. Called by VMLAUNCH /
    * VMRESUME after their checks passed.
    */
-  enterGuest(): void {
-    this.loadGuest();
+  enterGuest(cold: number): void {
+    this.loadGuest(cold);
     const cpu = this.cpu;
     const before = cpu.instructionsRetired;
     // x86emu's ExitInfo is fresh only for Intercept/Exception stops.

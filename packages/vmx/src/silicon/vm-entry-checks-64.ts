@@ -125,7 +125,13 @@ export function checkGuestState64(cpu: VmxSilicon): string | 0 {
   // 26.3.1.3: descriptor-table registers.
   if (!isCanonical(cpu.fieldHigh(VMCS.GUEST_GDTR_BASE)) || !isCanonical(cpu.fieldHigh(VMCS.GUEST_IDTR_BASE)))
     return 'guest GDTR/IDTR base not canonical';
-  // 26.3.1.4: RIP and RFLAGS.
+  return checkGuestRip64(cpu, csAr);
+}
+
+/** 26.3.1.4: RIP and RFLAGS on a processor with Intel 64 (CS's access rights given: see `checkHotGuestState`). */
+export function checkGuestRip64(cpu: VmxSilicon, csAr: number): string | 0 {
+  const ia32e = (cpu.field(VMCS.VM_ENTRY_CONTROLS) & VmEntryCtl.IA32E_MODE) !== 0;
+  const csL = ia32e && (csAr & AR_L) !== 0;
   const ripHi = cpu.fieldHigh(VMCS.GUEST_RIP);
   if (csL ? !isCanonical(ripHi) : ripHi !== 0) return 'guest RIP not canonical / bits 63:32 not 0';
   if (cpu.fieldHigh(VMCS.GUEST_RFLAGS)) return 'guest RFLAGS bits 63:32 not 0';

@@ -11,7 +11,7 @@
  * (kept in the silicon for the driver's diagnostics; the architecture only reports the number).
  */
 
-import { checkGuestState64, checkHostState64 } from './vm-entry-checks-64.js';
+import { checkGuestRip64, checkGuestState64, checkHostState64 } from './vm-entry-checks-64.js';
 import { VMCS } from './vmcs-fields.js';
 import {
   ActivityState,
@@ -160,13 +160,10 @@ export function checkGuestState(cpu: VmxSilicon): string | 0 {
     return 'IA-32e mode guest on a 32-bit processor';
   }
   const rflags = cpu.field(VMCS.GUEST_RFLAGS);
-  if (rflags & RFLAGS_RESERVED || !(rflags & 2)) return 'guest RFLAGS reserved bits';
-  const v86 = (rflags & X86_EFLAGS_VM) !== 0;
-  if (v86 && !(cr0 & X86_CR0_PE)) return 'guest RFLAGS.VM with CR0.PE = 0';
   const info = cpu.field(VMCS.VM_ENTRY_INTR_INFO_FIELD);
-  const injectingIntr =
-    (info & IntrInfo.VALID) !== 0 && (info & IntrInfo.TYPE_MASK) >>> 8 === IntrType.EXT_INTR;
-  if (injectingIntr && !(rflags & X86_EFLAGS_IF)) return 'injecting an external interrupt with RFLAGS.IF = 0';
+  const flags = checkGuestRflags(rflags, cr0, info);
+  if (flags !== 0) return flags;
+  const v86 = (rflags & X86_EFLAGS_VM) !== 0;
 
   // Segment registers (27.3.1.2).
   const trAr = cpu.field(VMCS.GUEST_TR_AR_BYTES);
@@ -205,7 +202,24 @@ export function checkGuestState(cpu: VmxSilicon): string | 0 {
       if (!(ssAr & 0x80)) return 'SS not present';
     }
   }
-  // Non-register state (27.3.1.5).
+  return checkGuestNonRegister(cpu, rflags, info);
+}
+
+/**
+ * 27.3.1.4's RFLAGS rules and 27.3.1.5's IF rule for an injected external interrupt. Shared by
+ * the whole check and the one after an exit whose handler wrote no cold field (`checkHotGuestState`).
+ */
+function checkGuestRflags(rflags: number, cr0: number, info: number): string | 0 {
+  if (rflags & RFLAGS_RESERVED || !(rflags & 2)) return 'guest RFLAGS reserved bits';
+  if (rflags & X86_EFLAGS_VM && !(cr0 & X86_CR0_PE)) return 'guest RFLAGS.VM with CR0.PE = 0';
+  const injectingIntr =
+    (info & IntrInfo.VALID) !== 0 && (info & IntrInfo.TYPE_MASK) >>> 8 === IntrType.EXT_INTR;
+  if (injectingIntr && !(rflags & X86_EFLAGS_IF)) return 'injecting an external interrupt with RFLAGS.IF = 0';
+  return 0;
+}
+
+/** 27.3.1.5: non-register state (activity, interruptibility, the VMCS link pointer). */
+function checkGuestNonRegister(cpu: VmxSilicon, rflags: number, info: number): string | 0 {
   const activity = cpu.field(VMCS.GUEST_ACTIVITY_STATE);
   if (activity !== ActivityState.ACTIVE && activity !== ActivityState.HLT)
     return 'activity state not supported';
@@ -218,6 +232,8 @@ export function checkGuestState(cpu: VmxSilicon): string | 0 {
     return 'blocking by STI and by MOV SS together';
   }
   if (!(rflags & X86_EFLAGS_IF) && intr & GuestIntrState.STI) return 'blocking by STI with RFLAGS.IF = 0';
+  const injectingIntr =
+    (info & IntrInfo.VALID) !== 0 && (info & IntrInfo.TYPE_MASK) >>> 8 === IntrType.EXT_INTR;
   if (injectingIntr && intr & (GuestIntrState.STI | GuestIntrState.MOV_SS)) {
     return 'injecting an external interrupt under STI/MOV SS blocking';
   }
@@ -237,6 +253,26 @@ export function checkGuestState(cpu: VmxSilicon): string | 0 {
     return 'VMCS link pointer not FFFFFFFF_FFFFFFFFH';
   }
   return 0;
+}
+
+/**
+ * The guest-state checks an entry makes when the processor holds the guest state the last exit
+ * left and the driver has written none of its cold fields since (`guest-cache.ts`), with the
+ * controls unchanged: only the rules over the fields written on every exit (RIP, RFLAGS, the
+ * interruptibility and activity state, the link pointer), with CR0 and CS's access rights as the
+ * processor holds them. A state the exit saved passes the others, which read only cold fields and
+ * controls. A guest in virtual-8086 mode gets the whole check (its segment rules read RFLAGS.VM).
+ */
+export function checkHotGuestState(cpu: VmxSilicon, cr0: number, csAr: number): string | 0 {
+  if (cpu.longMode) {
+    const why = checkGuestRip64(cpu, csAr);
+    if (why !== 0) return why;
+  }
+  const rflags = cpu.field(VMCS.GUEST_RFLAGS);
+  const info = cpu.field(VMCS.VM_ENTRY_INTR_INFO_FIELD);
+  const flags = checkGuestRflags(rflags, cr0, info);
+  if (flags !== 0) return flags;
+  return checkGuestNonRegister(cpu, rflags, info);
 }
 
 /**

@@ -8,8 +8,9 @@
  *   bytes 12–15  the VMXON epoch the VMCS was launched in (detects VMRESUME after VMXOFF)
  *   bytes 16…    one 8-byte slot per field (low half, then high half), in `VMCS_FIELDS` order
  *
- * The processor works on the region directly (no separate cache), so VMCLEAR only has to mark
- * it clear.
+ * The processor works on the region directly, but for the cold guest-state groups it keeps in
+ * x86emu's `Cpu` across an exit (`guest-cache.ts`), which VMCLEAR writes back before it marks
+ * the region clear.
  */
 import type { HostPhysicalMemory } from '@kvm/core';
 import { VMCS_FIELD_COUNT } from './vmcs-fields.js';

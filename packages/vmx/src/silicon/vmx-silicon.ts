@@ -10,12 +10,20 @@
  */
 import { cpuidVendorLeaf, type HostCpu, HostPhysicalMemory, siliconCpuid1Edx } from '@kvm/core';
 import { CPUID_EXT_ECX, CPUID_EXT_EDX, CPUID1_ECX, defaultCpuid, engineJitDefault } from '@kvm/x86emu';
+import { GUEST_COLD, GUEST_GROUP_BY_SLOT, saveColdGroups } from './guest-cache.js';
 import { VmxNonRoot } from './nonroot.js';
-import { checkControls, checkGuestState, checkHostState, checkTprThreshold } from './vm-entry-checks.js';
+import {
+  checkControls,
+  checkGuestState,
+  checkHostState,
+  checkHotGuestState,
+  checkTprThreshold,
+} from './vm-entry-checks.js';
 import {
   encodingType,
   encodingWidth,
   VMCS,
+  VMCS_FIELD_COUNT,
   VMCS_SLOT_BY_ENCODING,
   VmcsFieldType,
   VmcsWidth,
@@ -79,6 +87,12 @@ export interface VmxSiliconConfig {
    * x86emu's `engineJitDefault`.
    */
   jit?: boolean;
+  /**
+   * Keep the cold guest-state groups in the processor across VM exits (`guest-cache.ts`).
+   * Default true; false saves and loads the whole guest-state area on every exit and entry and
+   * checks all of it on every entry (the reference the equivalence test compares against).
+   */
+  holdGuestState?: boolean;
 }
 
 const INVALID_POINTER = -1;
@@ -110,6 +124,22 @@ const MSR_TSC_AUX = 0xc0000103;
 const PHYS_LIMIT = 2 ** MAXPHYADDR;
 const HOST_EFER_64 = (1 << 0) | (1 << 8) | (1 << 10) | (1 << 11);
 const X86_CR4_PAE = 1 << 5;
+const X86_EFLAGS_VM = 1 << 17;
+
+/** The guest fields `checkHotGuestState` reads (and RSP, which no check reads), by slot. */
+const HOT_CHECKED: Uint8Array = (() => {
+  const t = new Uint8Array(VMCS_FIELD_COUNT);
+  for (const e of [
+    VMCS.GUEST_RIP,
+    VMCS.GUEST_RSP,
+    VMCS.GUEST_RFLAGS,
+    VMCS.GUEST_INTERRUPTIBILITY_INFO,
+    VMCS.GUEST_ACTIVITY_STATE,
+    VMCS.VMCS_LINK_POINTER,
+  ])
+    t[VMCS_SLOT_BY_ENCODING[e >>> 1]] = 1;
+  return t;
+})();
 
 export class VmxSilicon implements HostCpu {
   readonly memory: HostPhysicalMemory;
@@ -119,6 +149,8 @@ export class VmxSilicon implements HostCpu {
   readonly longMode: boolean;
   /** `VmxSiliconConfig.jit`. */
   readonly jit: boolean;
+  /** `VmxSiliconConfig.holdGuestState`. */
+  readonly holdGuestState: boolean;
   /** The allowed settings of the controls (the capability MSRs report them; VM entry checks them). */
   readonly caps: VmxCapabilities;
   /** The host's IA32_EFER: LMA set on the Intel 64 part (the hypervisor is a 64-bit kernel). */
@@ -151,6 +183,7 @@ export class VmxSilicon implements HostCpu {
     this.hasVmx = config.vmx ?? true;
     this.longMode = config.longMode ?? true;
     this.jit = config.jit ?? engineJitDefault();
+    this.holdGuestState = config.holdGuestState ?? true;
     this.caps = this.longMode ? VMX_CAPS_64 : VMX_CAPS_32;
     this.hostEfer = this.longMode ? HOST_EFER_64 : 0;
     // A 64-bit host pages with PAE (IA-32e mode requires CR4.PAE).
@@ -329,6 +362,7 @@ export class VmxSilicon implements HostCpu {
       this.inVmxOperation = true;
       this.vmxonPointer = hpa;
       this.currentVmcs = INVALID_POINTER;
+      this.heldVmcs = INVALID_POINTER;
       this.epoch++;
       this.writes++;
       return VmxStatus.Succeed;
@@ -339,6 +373,7 @@ export class VmxSilicon implements HostCpu {
   /** VMXOFF: leaves VMX operation; the current-VMCS pointer becomes invalid. */
   vmxoff(): VmxStatus {
     if (!this.inVmxOperation) return VmxStatus.Ud;
+    this.releaseGuestState();
     this.inVmxOperation = false;
     this.vmxonPointer = INVALID_POINTER;
     this.currentVmcs = INVALID_POINTER;
@@ -352,6 +387,8 @@ export class VmxSilicon implements HostCpu {
     if (this.badAddress(hpa) || !this.scratch.bind(hpa))
       return this.vmfail(VmxInstructionError.VMCLEAR_INVALID_ADDRESS);
     if (hpa === this.vmxonPointer) return this.vmfail(VmxInstructionError.VMCLEAR_VMXON_POINTER);
+    // "Ensures that data for the VMCS are written to the VMCS region" (SDM 31.3 VMCLEAR).
+    if (hpa === this.heldVmcs) this.releaseGuestState();
     this.scratch.launchState = LaunchState.Clear;
     this.writes++;
     if (hpa === this.currentVmcs) {
@@ -369,6 +406,8 @@ export class VmxSilicon implements HostCpu {
     if (hpa === this.vmxonPointer) return this.vmfail(VmxInstructionError.VMPTRLD_VMXON_POINTER);
     if (this.scratch.revision !== VMCS_REVISION_ID)
       return this.vmfail(VmxInstructionError.VMPTRLD_INCORRECT_REVISION_ID);
+    // The processor holds one VMCS's guest state: another VMCS's entry will load its own.
+    if (hpa !== this.heldVmcs) this.releaseGuestState();
     this.currentVmcs = hpa;
     this.vmcs.bind(hpa);
     this.writes++;
@@ -392,6 +431,7 @@ export class VmxSilicon implements HostCpu {
     if (slot < 0 || (encoding & 1 && encodingWidth(encoding) !== VmcsWidth.W64)) {
       return this.vmfail(VmxInstructionError.UNSUPPORTED_VMCS_COMPONENT);
     }
+    if (GUEST_GROUP_BY_SLOT[slot] & this.coldUnsaved) this.saveCold(GUEST_GROUP_BY_SLOT[slot]);
     this.vmreadValue = encoding & 1 ? this.vmcs.hi(slot) : this.vmcs.lo(slot);
     this.vmreadValueHigh = encoding & 1 || !this.longMode ? 0 : this.vmcs.hi(slot);
     return VmxStatus.Succeed;
@@ -414,6 +454,8 @@ export class VmxSilicon implements HostCpu {
     if (encodingType(encoding) === VmcsFieldType.ExitInfo) {
       return this.vmfail(VmxInstructionError.VMWRITE_READ_ONLY_COMPONENT);
     }
+    const group = GUEST_GROUP_BY_SLOT[slot];
+    if (group & this.coldUnsaved) this.saveCold(group);
     const lo = this.vmcs.lo(slot);
     const hi = this.vmcs.hi(slot);
     if (encoding & 1) {
@@ -427,11 +469,15 @@ export class VmxSilicon implements HostCpu {
     // host-state field, and of the guest state only CR0 (event injection's deliver-error-code
     // rule, 27.2.1.3). A driver's RIP, RFLAGS or interruptibility write after each exit leaves
     // the cache valid.
-    if (
-      (this.vmcs.lo(slot) !== lo || this.vmcs.hi(slot) !== hi) &&
-      (encodingType(encoding) !== VmcsFieldType.Guest || (encoding & ~1) === VMCS.GUEST_CR0)
-    )
+    const changed = this.vmcs.lo(slot) !== lo || this.vmcs.hi(slot) !== hi;
+    if (changed && (encodingType(encoding) !== VmcsFieldType.Guest || (encoding & ~1) === VMCS.GUEST_CR0))
       this.writes++;
+    if (changed && encodingType(encoding) === VmcsFieldType.Guest) {
+      // The processor holds the cold groups: this one is loaded again at the next entry; and a
+      // field outside what `checkHotGuestState` reads sends the next entry through every check.
+      this.coldWritten |= group;
+      if (!HOT_CHECKED[slot]) this.guestWrites++;
+    }
     return VmxStatus.Succeed;
   }
 
@@ -486,12 +532,14 @@ export class VmxSilicon implements HostCpu {
     // since: VMWRITE (of another value), VMPTRLD, VMCLEAR, VMXON/VMXOFF bump `writes`; the exit
     // itself writes only VM_ENTRY_CONTROLS' IA-32e bit (27.2), part of the key.
     const entryCtl = this.field(VMCS.VM_ENTRY_CONTROLS);
+    let rechecked = false;
     if (
       this.checkedWrites !== this.writes ||
       this.checkedVmcs !== this.currentVmcs ||
       this.checkedHostEfer !== this.hostEfer ||
       this.checkedEntryCtl !== entryCtl
     ) {
+      rechecked = true;
       this.checkedVmcs = INVALID_POINTER;
       const ctl = checkControls(this, this.caps);
       if (ctl !== 0) {
@@ -513,7 +561,23 @@ export class VmxSilicon implements HostCpu {
       this.lastEntryFailure = tpr;
       return this.vmfail(VmxInstructionError.ENTRY_INVALID_CONTROL_FIELD);
     }
-    const guest = checkGuestState(this);
+    // The guest state the last exit left in the processor, with no field written since that the
+    // hot check does not read, under the same controls: only the hot rules (see guest-cache.ts).
+    const held = this.heldVmcs === this.currentVmcs;
+    const s = this.nonRoot.cpu.state;
+    let guest: string | 0;
+    if (
+      held &&
+      !rechecked &&
+      this.checkedGuestWrites === this.guestWrites &&
+      !(this.field(VMCS.GUEST_RFLAGS) & X86_EFLAGS_VM)
+    )
+      guest = checkHotGuestState(this, s.cr[0], s.segAttr[1]);
+    else {
+      this.writeBackGuestState();
+      guest = checkGuestState(this);
+      if (guest === 0) this.checkedGuestWrites = this.guestWrites;
+    }
     if (guest !== 0) {
       // 27.8: VM-entry failure during or after loading guest state; launch state unchanged.
       this.lastEntryFailure = guest;
@@ -526,18 +590,66 @@ export class VmxSilicon implements HostCpu {
       v.launchState = LaunchState.Launched;
       v.epoch = this.epoch;
     }
-    this.nonRoot.enterGuest();
+    const cold = held ? this.coldWritten : GUEST_COLD;
+    this.coldWritten = 0;
+    this.nonRoot.enterGuest(cold);
     return VmxStatus.Succeed;
+  }
+
+  // ---- the guest state held in the processor across an exit (guest-cache.ts) ----------------
+
+  /** The VMCS whose cold guest state the processor holds (its last exit's), or -1. */
+  private heldVmcs = INVALID_POINTER;
+  /** Cold groups the processor holds and the region lacks (written back on demand). */
+  private coldUnsaved = 0;
+  /** Cold groups VMWRITE changed since the exit: the next entry loads them. */
+  private coldWritten = 0;
+  /** Bumped by a VMWRITE that changes a guest field `checkHotGuestState` does not read. */
+  private guestWrites = 0;
+  private checkedGuestWrites = -1;
+
+  /** At a VM exit (nonroot.ts's save): the cold groups stay in the processor. */
+  holdColdGuestState(): void {
+    this.coldWritten = 0;
+    if (!this.holdGuestState) {
+      saveColdGroups(this.nonRoot.cpu.state, this.vmcs, GUEST_COLD, this.longMode);
+      return;
+    }
+    this.heldVmcs = this.currentVmcs;
+    this.coldUnsaved = GUEST_COLD;
+  }
+
+  private saveCold(groups: number): void {
+    saveColdGroups(this.nonRoot.cpu.state, this.vmcs, groups, this.longMode);
+    this.coldUnsaved &= ~groups;
+  }
+
+  /**
+   * Everything the processor holds into the region of the held VMCS (still the current one:
+   * VMPTRLD and VMCLEAR call this before they change it).
+   */
+  private writeBackGuestState(): void {
+    if (this.coldUnsaved !== 0) this.saveCold(this.coldUnsaved);
+  }
+
+  /** Writes back and lets go: the next entry loads the whole guest state from its VMCS. */
+  private releaseGuestState(): void {
+    this.writeBackGuestState();
+    this.heldVmcs = INVALID_POINTER;
   }
 
   // ---- helpers for the processor's own accesses (VM entry/exit), no checks -------------
 
   /** Reads a field of the current VMCS (low half) as the processor does internally. */
   field(encoding: number): number {
-    return this.vmcs.lo(VMCS_SLOT_BY_ENCODING[encoding >>> 1]);
+    const slot = VMCS_SLOT_BY_ENCODING[encoding >>> 1];
+    if (GUEST_GROUP_BY_SLOT[slot] & this.coldUnsaved) this.saveCold(GUEST_GROUP_BY_SLOT[slot]);
+    return this.vmcs.lo(slot);
   }
   fieldHigh(encoding: number): number {
-    return this.vmcs.hi(VMCS_SLOT_BY_ENCODING[encoding >>> 1]);
+    const slot = VMCS_SLOT_BY_ENCODING[encoding >>> 1];
+    if (GUEST_GROUP_BY_SLOT[slot] & this.coldUnsaved) this.saveCold(GUEST_GROUP_BY_SLOT[slot]);
+    return this.vmcs.hi(slot);
   }
   /** Writes a field of the current VMCS (the processor may write exit-information fields). */
   setField(encoding: number, value: number): void {
