@@ -43,6 +43,7 @@ import { CpuMode } from './mode.js';
 import { CpuRunLoop } from './run-loop.js';
 import { CpuSegmentedMemory } from './segmented-memory.js';
 import { CpuSegments } from './segments.js';
+import { CpuStack } from './stack.js';
 
 const ARITH = Flag.CF | Flag.PF | Flag.AF | Flag.ZF | Flag.SF | Flag.OF;
 const TWO32 = 4294967296;
@@ -75,7 +76,8 @@ export interface Cpu
     CpuSegments,
     CpuMode,
     CpuLinearMemory,
-    CpuSegmentedMemory {}
+    CpuSegmentedMemory,
+    CpuStack {}
 
 export class Cpu {
   readonly state: CpuState;
@@ -408,40 +410,6 @@ export class Cpu {
   // Stack
   // =====================================================================================
 
-  /** Writes `v` below stack pointer `sp` (not committed); returns the new stack pointer. */
-  pushAt(sp: number, v: number, size: number): number {
-    const nsp = this.ss32 ? (sp - size) >>> 0 : (sp - size) & 0xffff;
-    this.write(2, nsp, size, v);
-    return nsp;
-  }
-  setSp(sp: number): void {
-    const s = this.state;
-    if (this.ss32) s.gpr[4] = sp;
-    else s.gpr[4] = (s.gpr[4] & 0xffff0000) | (sp & 0xffff);
-  }
-  /** Current stack pointer (ESP or SP by SS.B). */
-  sp(): number {
-    return this.ss32 ? this.state.gpr[4] : this.state.gpr[4] & 0xffff;
-  }
-  push(v: number, size: number): void {
-    this.setSp(this.pushAt(this.sp(), v, size));
-  }
-  /** Reads the stack at `sp` + `delta` without committing. */
-  peek(delta: number, size: number): number {
-    const sp = this.sp();
-    const a = this.ss32 ? (sp + delta) >>> 0 : (sp + delta) & 0xffff;
-    return this.read(2, a, size);
-  }
-  /** Adds `n` to the stack pointer (commit after a pop). */
-  addSp(n: number): void {
-    this.setSp(this.ss32 ? (this.state.gpr[4] + n) >>> 0 : (this.state.gpr[4] + n) & 0xffff);
-  }
-  pop(size: number): number {
-    const v = this.peek(0, size);
-    this.addSp(size);
-    return v;
-  }
-
   // =====================================================================================
   // Flags
   // =====================================================================================
@@ -745,3 +713,4 @@ installMethods(Cpu, CpuSegments);
 installMethods(Cpu, CpuMode);
 installMethods(Cpu, CpuLinearMemory);
 installMethods(Cpu, CpuSegmentedMemory);
+installMethods(Cpu, CpuStack);
