@@ -156,13 +156,24 @@ function validHostFwds(rules: unknown): boolean {
 
 function checkNics(nics: unknown): void {
   const what =
-    "an array of { netdev: 'user' | 'socket', mac?: '52:54:00:12:34:56', socket?: { mode: 'listen' | 'connect' | 'mcast', host, port }, hostfwd?: [{ protocol: 'tcp', hostAddr, hostPort, guestAddr?, guestPort }] }";
+    "an array of { netdev: 'user' | 'socket' | 'tap', mac?: '52:54:00:12:34:56', socket?: { mode: 'listen' | 'connect' | 'mcast', host, port }, tap?: { ifname }, hostfwd?: [{ protocol: 'tcp', hostAddr, hostPort, guestAddr?, guestPort }] }";
   if (!Array.isArray(nics)) typeError('nics', what, nics);
   for (const nic of nics as unknown[]) {
-    if (!isPlainObject(nic) || (nic.netdev !== 'user' && nic.netdev !== 'socket'))
+    if (!isPlainObject(nic) || (nic.netdev !== 'user' && nic.netdev !== 'socket' && nic.netdev !== 'tap'))
       typeError('nics', what, nic);
     for (const key of Object.keys(nic))
-      if (!['netdev', 'mac', 'socket', 'hostfwd'].includes(key)) typeError('nics', what, nic);
+      if (!['netdev', 'mac', 'socket', 'tap', 'hostfwd'].includes(key)) typeError('nics', what, nic);
+    // A tap's name: 1 to 15 bytes (IFNAMSIZ), as TUNSETIFF takes it.
+    const tap = nic.tap;
+    if (
+      nic.netdev === 'tap'
+        ? !isPlainObject(tap) ||
+          Object.keys(tap).some((k) => k !== 'ifname') ||
+          typeof tap.ifname !== 'string' ||
+          !/^[^\s/:]{1,15}$/.test(tap.ifname)
+        : tap !== undefined
+    )
+      typeError('nics', what, nic);
     if (nic.hostfwd !== undefined && (nic.netdev !== 'user' || !validHostFwds(nic.hostfwd)))
       typeError('nics', what, nic);
     if (nic.mac !== undefined && (typeof nic.mac !== 'string' || parseMac(nic.mac) === undefined))

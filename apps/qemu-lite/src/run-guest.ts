@@ -100,10 +100,17 @@ export interface RunGuestOptions {
    * sockets; `hostfwd: [{ protocol: 'tcp', hostAddr: '', hostPort, guestPort }]` forwards host
    * ports into the guest) or `-netdev socket`
    * (`netdev: 'socket'`, `socket: { mode: 'listen' | 'connect' | 'mcast', host, port }`: QEMU's
-   * framing, opened before the guest starts), with QEMU's default MACs
+   * framing, opened before the guest starts) or `-netdev tap` (`netdev: 'tap'`, `tap: { ifname }`:
+   * the host's tap interface, netdev/tap-netdev.ts), with QEMU's default MACs
    * (52:54:00:12:34:56, then …:57) unless `mac` is given.
    */
-  nics?: { netdev: 'user' | 'socket'; mac?: string; socket?: SocketNetdevSpec; hostfwd?: HostFwd[] }[];
+  nics?: {
+    netdev: 'user' | 'socket' | 'tap';
+    mac?: string;
+    socket?: SocketNetdevSpec;
+    tap?: { ifname: string };
+    hostfwd?: HostFwd[];
+  }[];
   /** How many virtio-rng PCI devices (`-device virtio-rng-pci`), after the NICs; default none. */
   virtioRng?: number;
   /**
@@ -276,7 +283,13 @@ export async function resolveConfig(
       serial: d.serial,
       logicalBlockSize: d.logicalBlockSize,
     })),
-    nics: options.nics?.map((n) => ({ netdev: n.netdev, mac: n.mac, socket: n.socket, hostfwd: n.hostfwd })),
+    nics: options.nics?.map((n) => ({
+      netdev: n.netdev,
+      mac: n.mac,
+      socket: n.socket,
+      tap: n.tap,
+      hostfwd: n.hostfwd,
+    })),
     virtioRng: options.virtioRng,
     virtioConsole: options.virtioConsole,
     icountShift: options.icount?.shift ?? null,

@@ -1,6 +1,6 @@
 /**
  * The network and entropy flags, in QEMU's spelling: `-netdev user,id=ID`, `-netdev
- * socket,id=ID,listen=|connect=|mcast=…`, `-device
+ * socket,id=ID,listen=|connect=|mcast=…`, `-netdev tap,id=ID,ifname=NAME[,script=no,downscript=no]`, `-device
  * virtio-net-pci,netdev=ID[,mac=M]`, `-nic user[,model=virtio-net-pci][,mac=M]`, `-nic none`,
  * and `-device virtio-rng-pci`. The user-mode backend is the virtual gateway
  * (devices/net/user-net.ts) and its NAT to the host's sockets with `hostfwd=tcp:…` rules
@@ -11,7 +11,13 @@
 import { type HostFwd, type NicConfig, parseMac, type SocketNetdevSpec } from '../devices/virtio/net.js';
 
 export interface CliNet {
-  netdevs: { id: string; type: 'user' | 'socket'; socket?: SocketNetdevSpec; hostfwd?: HostFwd[] }[];
+  netdevs: {
+    id: string;
+    type: 'user' | 'socket' | 'tap';
+    socket?: SocketNetdevSpec;
+    tap?: { ifname: string };
+    hostfwd?: HostFwd[];
+  }[];
   /** `-device virtio-net-pci,netdev=ID` and `-nic`, in command-line order. */
   nics: { netdev?: string; mac?: string; from: string; hostfwd?: HostFwd[] }[];
   rngs: number;
@@ -87,12 +93,56 @@ function hostFwds(raw: string, what: string): HostFwd[] | undefined {
 }
 
 function checkBackend(type: string, what: string): void {
-  if (type === 'user' || (type === 'socket' && what === '-netdev')) return;
+  if (type === 'user' || ((type === 'socket' || type === 'tap') && what === '-netdev')) return;
   if (OTHER_BACKENDS.includes(type))
     usage(
-      `${what}: the ${type} backend is not supported: ${what === '-nic' ? '-nic user, or -netdev socket with -device virtio-net-pci' : 'user and socket exist here'}`,
+      `${what}: the ${type} backend is not supported: ${what === '-nic' ? '-nic user, or -netdev socket or tap with -device virtio-net-pci' : 'user, socket and tap exist here'}`,
     );
-  usage(`${what}: '${type}' is not a network backend (user, socket)`);
+  usage(`${what}: '${type}' is not a network backend (user, socket, tap)`);
+}
+
+/**
+ * `-netdev tap,id=ID,ifname=NAME[,script=no][,downscript=no]`: QEMU runs /etc/qemu-ifup unless
+ * script=no; qemu-lite runs no script at all, so only `no` (or nothing) is taken for either, and
+ * the host sets the tap up itself (`ip tuntap add`, an address or a bridge, `ip link set up`).
+ */
+function tapSpec(props: Map<string, string>): { ifname: string } {
+  for (const [key, value] of props) {
+    if (key === 'id' || key === 'ifname') continue;
+    if (key === 'script' || key === 'downscript') {
+      if (value !== 'no' && value !== '')
+        usage(
+          `-netdev tap: ${key}=${value}: qemu-lite runs no scripts (give ${key}=no and set the tap up beforehand: ip link set IFNAME up)`,
+        );
+      continue;
+    }
+    if (
+      [
+        'fd',
+        'fds',
+        'helper',
+        'br',
+        'vhost',
+        'vhostfd',
+        'vhostfds',
+        'vhostforce',
+        'queues',
+        'vnet_hdr',
+        'sndbuf',
+        'poll-us',
+      ].includes(key)
+    )
+      usage(`-netdev tap: ${key}= is not supported (ifname=, script=no and downscript=no are)`);
+    usage(`-netdev tap: Property '${key}' not found`);
+  }
+  const ifname = props.get('ifname');
+  if (ifname === undefined) usage('-netdev tap: ifname= is needed (qemu-lite attaches to a named tap)');
+  // IFNAMSIZ is 16 with the NUL; '/' and ':' and blanks are not allowed in names (dev_valid_name).
+  if (!/^[^\s/:]{1,15}$/.test(ifname))
+    usage(
+      `-netdev tap,ifname=${ifname}: an interface name is 1 to 15 characters, without blanks, '/' or ':'`,
+    );
+  return { ifname };
 }
 
 /** `HOST:PORT`; an empty HOST is `emptyHost` (refused when that is undefined). */
@@ -143,13 +193,18 @@ export function netdevArg(
   const net = state(holder);
   checkBackend(first, '-netdev');
   const socket = first === 'socket' ? socketSpec(props) : undefined;
-  if (!socket) checkUserProps(props, '-netdev user', ['id']);
+  const tap = first === 'tap' ? tapSpec(props) : undefined;
+  if (!socket && !tap) checkUserProps(props, '-netdev user', ['id']);
   const id = props.get('id');
   if (!id) usage(`-netdev ${first}: Parameter 'id' is missing`);
   if (net.netdevs.some((n) => n.id === id))
     usage(`-netdev ${first},id=${id}: Duplicate ID '${id}' for netdev`);
   net.netdevs.push(
-    socket ? { id, type: 'socket', socket } : { id, type: 'user', hostfwd: hostFwds(raw, '-netdev user') },
+    socket
+      ? { id, type: 'socket', socket }
+      : tap
+        ? { id, type: 'tap', tap }
+        : { id, type: 'user', hostfwd: hostFwds(raw, '-netdev user') },
   );
 }
 
@@ -231,7 +286,9 @@ export function resolveNet(net: CliNet | undefined): {
     nics.push(
       dev.socket
         ? { netdev: 'socket', mac: nic.mac, socket: dev.socket }
-        : { netdev: 'user', mac: nic.mac, hostfwd: dev.hostfwd },
+        : dev.tap
+          ? { netdev: 'tap', mac: nic.mac, tap: dev.tap }
+          : { netdev: 'user', mac: nic.mac, hostfwd: dev.hostfwd },
     );
   }
   // QEMU warns about a netdev no NIC uses; here it would be a network nobody is on: refuse it.

@@ -1,6 +1,7 @@
 /**
- * The main thread's side of the machine's NICs: it opens each `-netdev socket` before the guest
- * starts (a refused `connect=` or a taken `listen=` port is a start-up error), gives the NIC a
+ * The main thread's side of the machine's NICs: it opens each `-netdev socket` and `-netdev tap`
+ * before the guest starts (a refused `connect=`, a taken `listen=` port, a tap that cannot be
+ * attached are start-up errors), gives the NIC a
  * shared frame ring (devices/net/frame-ring.ts) for what arrives, wakes and kicks the vCPU when
  * a frame is there, and sends what the worker posts (`net-tx`). For `-netdev user` the same
  * ring and messages carry the NAT's traffic (user-nat.ts: TCP and UDP to the host's sockets,
@@ -10,10 +11,11 @@
 import { createFrameRing, frameRingWrite, openFrameRing } from '../devices/net/frame-ring.js';
 import { defaultMac, type NicConfig, parseMac } from '../devices/virtio/net.js';
 import { SocketNetdev } from './socket-netdev.js';
+import { TapNetdev } from './tap-netdev.js';
 import { UserNat } from './user-nat.js';
 
 /** What a NIC's frames go to in the main thread. */
-type HostNetdev = SocketNetdev | UserNat;
+type HostNetdev = SocketNetdev | TapNetdev | UserNat;
 
 export class HostNetdevs {
   private wake: () => void = () => {};
@@ -40,6 +42,13 @@ export class HostNetdevs {
         if (nic.netdev === 'user') {
           const guestMac = (nic.mac !== undefined ? parseMac(nic.mac) : undefined) ?? defaultMac(n);
           sockets.push(await UserNat.open({ guestMac, hostfwd: nic.hostfwd }, deliver));
+          out.push({ ...nic, rxRing });
+          continue;
+        }
+        if (nic.netdev === 'tap' && nic.tap) {
+          const tap = TapNetdev.open(nic.tap.ifname);
+          tap.setReceiver(deliver);
+          sockets.push(tap);
           out.push({ ...nic, rxRing });
           continue;
         }

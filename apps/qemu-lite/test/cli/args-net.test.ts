@@ -79,6 +79,17 @@ describe('-netdev user, -nic, -device virtio-net-pci / virtio-rng-pci', () => {
     expect(parse().virtioRng).toBeUndefined();
   });
 
+  it('takes -netdev tap,ifname=…,script=no,downscript=no with its -device virtio-net-pci', () => {
+    expect(
+      parse(
+        '-netdev',
+        'tap,id=t0,ifname=tap7,script=no,downscript=no',
+        '-device',
+        'virtio-net-pci,netdev=t0,mac=52:54:00:00:00:07',
+      ).nics,
+    ).toEqual([{ netdev: 'tap', mac: '52:54:00:00:00:07', tap: { ifname: 'tap7' } }]);
+  });
+
   it('takes -device virtio-serial-pci with -device virtconsole as one virtio console', () => {
     expect(parse('-device', 'virtio-serial-pci', '-device', 'virtconsole').virtioConsole).toBe(true);
     expect(parse().virtioConsole).toBeUndefined();
@@ -93,9 +104,14 @@ describe('-netdev user, -nic, -device virtio-net-pci / virtio-rng-pci', () => {
       'only one console port',
     ],
     [
-      ['-netdev', 'tap,id=n0,ifname=tap0'],
-      '-netdev: the tap backend is not supported: user and socket exist here',
+      ['-netdev', 'bridge,id=n0,br=br0'],
+      '-netdev: the bridge backend is not supported: user, socket and tap exist here',
     ],
+    [['-netdev', 'tap,id=n0'], 'ifname= is needed'],
+    [['-netdev', 'tap,id=n0,ifname=tap0,script=/etc/qemu-ifup'], 'qemu-lite runs no scripts'],
+    [['-netdev', 'tap,id=n0,ifname=tap0,vhost=on'], 'vhost= is not supported'],
+    [['-netdev', 'tap,id=n0,ifname=a-name-too-long-0'], 'an interface name is 1 to 15 characters'],
+    [['-nic', 'tap,ifname=tap0'], '-nic: the tap backend is not supported'],
     [['-netdev', 'socket,id=n0'], 'exactly one of listen=, connect= or mcast= is needed'],
     [['-netdev', 'socket,id=n0,listen=:1,connect=:2'], 'exactly one of'],
     [['-netdev', 'socket,id=n0,mcast=10.0.0.1:1234'], 'is not an IPv4 multicast address'],

@@ -66,7 +66,7 @@ export function buildPcPci(
   (extras.nics ?? []).forEach((nic, n) => {
     const mac = (nic.mac !== undefined ? parseMac(nic.mac) : undefined) ?? defaultMac(n);
     let backend: NetBackend;
-    if (nic.netdev === 'socket' && nic.rxRing) {
+    if ((nic.netdev === 'socket' || nic.netdev === 'tap') && nic.rxRing) {
       const ring = ringBackend(openFrameRing(nic.rxRing), (frame) => extras.netOut?.(n, frame));
       pci.pollers.push(ring.poll);
       backend = ring;

@@ -52,18 +52,20 @@ export interface HostFwd {
 
 /**
  * A NIC as `runGuest` and the machine take it: its backend (`'user'`, `-netdev user`; `'socket'`,
- * `-netdev socket` with `socket` saying how) and MAC (`'52:54:00:12:34:56'`; default: QEMU's,
+ * `-netdev socket` with `socket` saying how; `'tap'`, `-netdev tap` on the host's `tap.ifname`) and MAC (`'52:54:00:12:34:56'`; default: QEMU's,
  * the n-th NIC's last byte 0x56 + n).
  */
 export interface NicConfig {
-  netdev: 'user' | 'socket';
+  netdev: 'user' | 'socket' | 'tap';
   mac?: string;
   socket?: SocketNetdevSpec;
+  /** A tap netdev's interface (netdev/tap-netdev.ts). */
+  tap?: { ifname: string };
   /** A user netdev's `hostfwd=` rules. */
   hostfwd?: HostFwd[];
   /**
    * Set by runGuest: the shared ring (frame-ring.ts) frames from the main thread arrive in (a
-   * socket netdev's, a user netdev's NAT's).
+   * socket or tap netdev's, a user netdev's NAT's).
    */
   rxRing?: SharedArrayBuffer;
 }
@@ -213,7 +215,7 @@ export function userNetBackend(
 }
 
 /**
- * A netdev in the main thread (`-netdev socket`) as a NIC's backend in the vCPU thread: frames
+ * A netdev in the main thread (`-netdev socket`, `-netdev tap`) as a NIC's backend in the vCPU thread: frames
  * the guest sends go out through `out` (a message to the main thread); frames for the guest
  * wait in `ring` until `poll()`, which the vCPU loop calls after the main thread kicks it.
  */
