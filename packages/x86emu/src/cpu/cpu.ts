@@ -22,7 +22,7 @@ import { Unwind } from './consts.js';
 import { writeCr } from './control-regs.js';
 import { CpuDebug } from './debug.js';
 import { defaultCpuid, nullIo, nullMsr } from './defaults.js';
-import { deliverEvent } from './event-delivery.js';
+import { CpuFaults } from './faults.js';
 import { fetchCodeByte, invalidateCodePage, type PageCode } from './fetch.js';
 import { CpuFlags } from './flags.js';
 import { installMethods } from './install-methods.js';
@@ -30,6 +30,7 @@ import { CpuInterceptAsks } from './intercept-asks.js';
 import { LF_NONE } from './lazy-flags.js';
 import { CpuLinearMemory } from './linear-memory.js';
 import { CpuMode } from './mode.js';
+import { CpuPortIo } from './port-io.js';
 import { CpuRegisters } from './registers.js';
 import { CpuRunLoop } from './run-loop.js';
 import { CpuSegmentedMemory } from './segmented-memory.js';
@@ -67,7 +68,9 @@ export interface Cpu
     CpuSegmentedMemory,
     CpuStack,
     CpuFlags,
-    CpuRegisters {}
+    CpuRegisters,
+    CpuPortIo,
+    CpuFaults {}
 
 export class Cpu {
   readonly state: CpuState;
@@ -318,58 +321,9 @@ export class Cpu {
   // Faults
   // =====================================================================================
 
-  /** Raises a guest exception: unwinds the current instruction. */
-  raise(vector: number, errorCode: number, hasError: boolean): never {
-    this.faultVector = vector;
-    this.faultError = errorCode & 0xffff;
-    this.faultHasError = hasError;
-    throw C.GUEST_FAULT;
-  }
-  gp0(): never {
-    return this.raise(C.GP, 0, true);
-  }
-  gp(sel: number): never {
-    return this.raise(C.GP, sel & 0xfffc, true);
-  }
-  ud(): never {
-    return this.raise(C.UD, 0, false);
-  }
-  pageFault(lin: number, errorCode: number): never {
-    this.recordPageFault(lin, errorCode);
-    throw C.GUEST_FAULT;
-  }
-  /** Records #PF at linear `lin` with `errorCode` as the fault to deliver (CR2 is written at delivery). */
-  recordPageFault(lin: number, errorCode: number): void {
-    this.faultAddress = lin;
-    this.faultVector = C.PF;
-    this.faultError = errorCode;
-    this.faultHasError = true;
-  }
-
   // =====================================================================================
   // Event delivery (SDM Vol. 3 6.12–6.15, 20.1.4 for real mode)
   // =====================================================================================
-
-  /**
-   * Delivers a software interrupt or exception from an instruction handler (RIP at the
-   * instruction, `length` its size). When delivery ends the run (intercepted exception, triple
-   * fault), unwinds the instruction.
-   */
-  deliverSoftware(type: number, vector: number, length: number): void {
-    // INT n/INT3/INTO/INT1 clear TF on delivery: no single-step trap follows them (SDM Vol. 3
-    // 17.3.1.4; debuggers emulate INT n for that reason).
-    this.noStepTrap = true;
-    const r = deliverEvent(this, type, vector, 0, false, length);
-    if (r >= 0) {
-      this.stopRequested = r;
-      throw C.GUEST_EXIT;
-    }
-  }
-
-  /** CPL, with virtual-8086 mode counting as 3. */
-  cplOrV86(): number {
-    return this.v86 ? 3 : this.state.cpl;
-  }
 
   /** SS and ESP for a privilege level, read from the TSS by the last `tssStack` (stack-switch.ts). */
   tssSs = 0;
@@ -434,40 +388,6 @@ export class Cpu {
   // =====================================================================================
   // Port I/O permission (SDM Vol. 1 18.5.2)
   // =====================================================================================
-
-  /** #GP(0) unless CPL ≤ IOPL or the TSS I/O bitmap allows every byte of the access. */
-  checkIoPermission(port: number, size: number): void {
-    if (!this.prot) return;
-    const s = this.state;
-    const iopl = (s.rflags[0] >>> 12) & 3;
-    if (!this.v86 && s.cpl <= iopl) return;
-    const trType = s.segAttr[7] & 0xf;
-    if (trType !== 0xb && trType !== 0x9) this.gp0();
-    if (s.segLimit[7] < 0x67) this.gp0();
-    // The 64-bit TSS keeps the I/O map base at 66H too, but its own base may lie above 4 GiB.
-    const mapBase = this.linRead(this.tableLinear(s.segBase[7], s.segBaseHigh[7], 0x66), 2, 0);
-    const byteOff = mapBase + (port >>> 3);
-    if (byteOff + 1 > s.segLimit[7]) this.gp0();
-    const bits = this.linRead(this.tableLinear(s.segBase[7], s.segBaseHigh[7], byteOff), 2, 0);
-    const mask = ((1 << size) - 1) << (port & 7);
-    if (bits & mask) this.gp0();
-  }
-
-  portIn(port: number, size: number): number {
-    if (this.dbgIo !== 0) this.checkIoBreakpoints(port, size);
-    if (this.linearOps !== null) return this.linearOps.portIn(port, size);
-    this.irqCheck = true;
-    return this.io.portIn(port, size as 1 | 2 | 4) >>> 0;
-  }
-  portOut(port: number, size: number, value: number): void {
-    if (this.dbgIo !== 0) this.checkIoBreakpoints(port, size);
-    if (this.linearOps !== null) {
-      this.linearOps.portOut(port, size, value);
-      return;
-    }
-    this.irqCheck = true;
-    this.io.portOut(port, size as 1 | 2 | 4, value >>> 0);
-  }
 }
 
 installMethods(Cpu, CpuRunLoop);
@@ -480,3 +400,5 @@ installMethods(Cpu, CpuSegmentedMemory);
 installMethods(Cpu, CpuStack);
 installMethods(Cpu, CpuFlags);
 installMethods(Cpu, CpuRegisters);
+installMethods(Cpu, CpuPortIo);
+installMethods(Cpu, CpuFaults);
