@@ -306,14 +306,16 @@ export class SvmGuestMode implements Intercepts {
     this.exceptionMask = this.exceptionIntercepts;
 
     this.cpu.setIntercepts(this);
+    // The override is set before `stateChanged`, which derives the paging regime from it once
+    // (`setPagingOverride` would derive it, and read a PAE root's PDPTEs, a second time).
     let keep = false;
     if (s.cr[0] & X86_CR0_PG) {
       const o = loadShadowPagingOverride(this.override, s);
       keep = this.tlbRegime.keep(o, v.u32(VMCB.GUEST_ASID), this.cpu.stats.tlbMisses);
-      this.cpu.setPagingOverride(o, false);
+      this.cpu.override = o;
     } else {
       this.tlbRegime.reset();
-      this.cpu.setPagingOverride(null, false);
+      this.cpu.override = null;
     }
     // TLB_CONTROL other than DO_NOTHING flushes at VMRUN (APM 15.16.1); the model flushes all.
     if (v.u8(VMCB.TLB_CONTROL) !== 0) keep = false;

@@ -352,9 +352,10 @@ export class VmxNonRoot implements Intercepts {
 
   /**
    * Loads the guest-state area and the controls into the CPU (SDM 27.3.2, 27.5, 27.6): of the
-   * cold groups (`guest-cache.ts`) only `cold`, the ones the processor does not hold already.
+   * cold groups (`guest-cache.ts`) only `cold`, the ones the processor does not hold already; the
+   * controls only when `controls` says they may have changed.
    */
-  private loadGuest(cold: number): void {
+  private loadGuest(cold: number, controls: boolean): void {
     const si = this.silicon;
     const s = this.cpu.state;
     const v = si.vmcs;
@@ -382,8 +383,47 @@ export class VmxNonRoot implements Intercepts {
       v.lo(S_GUEST_INTERRUPTIBILITY_INFO) & (GuestIntrState.STI | GuestIntrState.MOV_SS | GuestIntrState.NMI);
     s.halted = v.lo(S_GUEST_ACTIVITY_STATE) === ActivityState.HLT;
     s.pendingType = -1;
+    if (controls) this.loadControls();
+    this.iretUnblockRip = -1;
+    this.trap = Trap.NONE;
+    // "Use TPR shadow" (29.3): MOV from/to CR8 read and write VTPR[7:4], the guest's CR8 here.
+    if (this.virtualApic !== null) {
+      this.vtprLoaded = this.virtualApic[0x80] >>> 4;
+      s.cr[8] = this.vtprLoaded;
+    }
 
-    // Controls.
+    // Shadow paging: translate through the CR3 field's tables (see the file comment). The
+    // override is set before `stateChanged`, which derives the paging regime from it once.
+    this.cpu.setIntercepts(this);
+    const o = loadShadowPagingOverride(this.override, s);
+    const keep = this.tlbRegime.keep(o, si.currentVmcs, this.cpu.stats.tlbMisses);
+    this.cpu.override = o;
+    this.cpu.stateChanged(!keep);
+
+    // VM-entry event injection (27.6): delivered before the first guest instruction.
+    const info = v.lo(S_VM_ENTRY_INTR_INFO_FIELD);
+    if (info & IntrInfo.VALID) {
+      const type = (info & IntrInfo.TYPE_MASK) >>> IntrInfo.TYPE_SHIFT;
+      const hasCode = (info & IntrInfo.DELIVER_CODE) !== 0;
+      this.cpu.injectEvent(
+        type as 0,
+        info & IntrInfo.VECTOR_MASK,
+        hasCode ? v.lo(S_VM_ENTRY_EXCEPTION_ERROR_CODE) : undefined,
+        v.lo(S_VM_ENTRY_INSTRUCTION_LEN),
+      );
+      s.halted = false;
+      // The valid bit is cleared on VM exit (28.2.5 / 27.6); an injected event leaves HLT.
+    }
+  }
+
+  /**
+   * The VM-execution controls as the processor uses them in non-root operation (read per
+   * sensitive instruction). Loaded again only when a control may have changed since the last
+   * entry (the silicon's `controlsStale`: a VMWRITE of another value to a control, host-state
+   * field or GUEST_CR0, a VMCS switch, the IA-32e mode entry control).
+   */
+  private loadControls(): void {
+    const v = this.silicon.vmcs;
     const proc = v.lo(S_CPU_BASED_VM_EXEC_CONTROL);
     const proc2 = proc & CpuBased.ACTIVATE_SECONDARY_CONTROLS ? v.lo(S_SECONDARY_VM_EXEC_CONTROL) : 0;
     this.proc = proc;
@@ -420,42 +460,13 @@ export class VmxNonRoot implements Intercepts {
     if (proc & CpuBased.VIRTUAL_INTR_PENDING) mask |= bit(InterceptKind.InterruptWindow);
     if (proc & CpuBased.NMI_WINDOW_EXITING) mask |= bit(InterceptKind.NmiWindow);
     if (v.lo(S_PIN_BASED_VM_EXEC_CONTROL) & PinBased.VIRTUAL_NMIS) mask |= bit(InterceptKind.Iret);
-    this.iretUnblockRip = -1;
-    this.trap = Trap.NONE;
-    // "Use TPR shadow" (29.3): MOV from/to CR8 read and write VTPR[7:4], the guest's CR8 here.
     this.virtualApic = proc & CpuBased.TPR_SHADOW ? this.pageAt(v.lo(S_VIRTUAL_APIC_PAGE_ADDR)) : null;
-    if (this.virtualApic !== null) {
-      this.tprThreshold = v.lo(S_TPR_THRESHOLD) & 0xf;
-      this.vtprLoaded = this.virtualApic[0x80] >>> 4;
-      s.cr[8] = this.vtprLoaded;
-    }
+    if (this.virtualApic !== null) this.tprThreshold = v.lo(S_TPR_THRESHOLD) & 0xf;
     if (proc2 & SecondaryExec.DESC) mask |= bit(InterceptKind.DescriptorTable);
     if (proc2 & SecondaryExec.WBINVD_EXITING) mask |= bit(InterceptKind.Wbinvd);
     this.mask = mask;
     this.exceptionBitmap = v.lo(S_EXCEPTION_BITMAP);
     this.exceptionMask = this.exceptionBitmap;
-
-    // Shadow paging: translate through the CR3 field's tables (see the file comment).
-    this.cpu.setIntercepts(this);
-    const o = loadShadowPagingOverride(this.override, s);
-    const keep = this.tlbRegime.keep(o, si.currentVmcs, this.cpu.stats.tlbMisses);
-    this.cpu.setPagingOverride(o, false);
-    this.cpu.stateChanged(!keep);
-
-    // VM-entry event injection (27.6): delivered before the first guest instruction.
-    const info = v.lo(S_VM_ENTRY_INTR_INFO_FIELD);
-    if (info & IntrInfo.VALID) {
-      const type = (info & IntrInfo.TYPE_MASK) >>> IntrInfo.TYPE_SHIFT;
-      const hasCode = (info & IntrInfo.DELIVER_CODE) !== 0;
-      this.cpu.injectEvent(
-        type as 0,
-        info & IntrInfo.VECTOR_MASK,
-        hasCode ? v.lo(S_VM_ENTRY_EXCEPTION_ERROR_CODE) : undefined,
-        v.lo(S_VM_ENTRY_INSTRUCTION_LEN),
-      );
-      s.halted = false;
-      // The valid bit is cleared on VM exit (28.2.5 / 27.6); an injected event leaves HLT.
-    }
   }
 
   /**
@@ -537,8 +548,8 @@ export class VmxNonRoot implements Intercepts {
    * Enters the guest and runs it until a VM exit; fills the exit fields. Called by VMLAUNCH /
    * VMRESUME after their checks passed.
    */
-  enterGuest(cold: number): void {
-    this.loadGuest(cold);
+  enterGuest(cold: number, controls: boolean): void {
+    this.loadGuest(cold, controls);
     const cpu = this.cpu;
     const before = cpu.instructionsRetired;
     // x86emu's ExitInfo is fresh only for Intercept/Exception stops.

@@ -516,6 +516,8 @@ export class VmxSilicon implements HostCpu {
   private checkedVmcs = INVALID_POINTER;
   private checkedHostEfer = -1;
   private checkedEntryCtl = -1;
+  /** The controls changed since non-root operation last loaded them (see `VmxNonRoot.loadControls`). */
+  private controlsStale = true;
 
   private vmentry(launch: boolean): VmxStatus {
     if (!this.inVmxOperation) return VmxStatus.Ud;
@@ -540,6 +542,7 @@ export class VmxSilicon implements HostCpu {
       this.checkedEntryCtl !== entryCtl
     ) {
       rechecked = true;
+      this.controlsStale = true;
       this.checkedVmcs = INVALID_POINTER;
       const ctl = checkControls(this, this.caps);
       if (ctl !== 0) {
@@ -592,7 +595,8 @@ export class VmxSilicon implements HostCpu {
     }
     const cold = held ? this.coldWritten : GUEST_COLD;
     this.coldWritten = 0;
-    this.nonRoot.enterGuest(cold);
+    this.nonRoot.enterGuest(cold, this.controlsStale);
+    this.controlsStale = false;
     return VmxStatus.Succeed;
   }
 
