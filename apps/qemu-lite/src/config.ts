@@ -58,7 +58,7 @@ export interface MachineConfig {
   /** KVM_CREATE_IRQCHIP + KVM_CREATE_PIT2 instead of our userspace PIC and PIT. */
   kernelIrqchip: boolean;
   /** `-icount shift=N`: the virtual clock's shift, or null for host time. */
-  icountShift?: number | null;
+  icountShift?: number | 'auto' | null;
   /** `-accel vmx,jit=on|off`: x86emu's block compiler (undefined: the engine's default, on). */
   jit?: boolean;
   /** Where serial output goes: the process's stdout (fd 1), back to the caller, or both. */

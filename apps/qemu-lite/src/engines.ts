@@ -32,7 +32,7 @@ export interface EngineEntry {
 
 export interface EngineOpenOptions {
   /** `-icount` (software engines). */
-  icountShift?: number | null;
+  icountShift?: number | 'auto' | null;
   /** vCPUs the machine will make (default 1). */
   cpus?: number;
   /** x86emu's block compiler (software engines; undefined: the engine's default, off). */

@@ -377,9 +377,12 @@ export function validateRunGuestOptions(options: unknown): asserts options is Ru
   checkBoolean(o, 'virtioConsole');
   if (o.icount !== undefined) {
     const shift = (o.icount as { shift?: unknown } | null)?.shift;
-    if (typeof shift !== 'number' || !Number.isInteger(shift) || shift < 0 || shift > 10) {
+    if (
+      shift !== 'auto' &&
+      (typeof shift !== 'number' || !Number.isInteger(shift) || shift < 0 || shift > 10)
+    ) {
       throw new RangeError(
-        `runGuest: options.icount.shift must be an integer from 0 to 10, not ${shown(shift)}`,
+        `runGuest: options.icount.shift must be an integer from 0 to 10 or 'auto', not ${shown(shift)}`,
       );
     }
   }

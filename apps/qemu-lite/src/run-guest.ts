@@ -120,11 +120,12 @@ export interface RunGuestOptions {
    */
   virtioConsole?: boolean;
   /**
-   * QEMU's `-icount shift=N`: virtual time, 2^N ns per retired instruction, for the TSC, the PIT,
-   * the PM timer and the halts (which skip ahead), so that two runs of a guest are identical.
-   * Software engines only.
+   * QEMU's `-icount shift=N|auto`: virtual time, 2^N ns per retired instruction, for the TSC (in
+   * ns, 1 GHz), the PIT, the PM timer, the HPET and the halts (which skip ahead), so that two runs
+   * of a guest are identical; `'auto'` moves N to keep virtual time near real time (and a halt
+   * then waits for real time instead of running ahead of it). Software engines only.
    */
-  icount?: { shift: number };
+  icount?: { shift: number | 'auto' };
   /**
    * `-accel vmx,jit=on|off`: x86emu's block compiler in the software engine, or its interpreter
    * (the compiler is the default unless `X86EMU_JIT=0`: x86emu's `engineJitDefault`). Software

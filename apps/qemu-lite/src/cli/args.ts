@@ -14,6 +14,7 @@ import type { RunGuestOptions } from '../run-guest.js';
 import { parseSize } from '../size.js';
 import {
   type CliNet,
+  chardevArg,
   consoleDevice,
   isNetUsageError,
   netDevice,
@@ -54,6 +55,8 @@ export interface ParsedArgs {
   monitorStdio?: boolean;
   /** `-netdev`, `-nic`, `-device virtio-net-pci`, `-device virtio-rng-pci` (cli/net-args.ts). */
   net?: CliNet;
+  /** `-device virtconsole,chardev=ID` with `-chardev stdio,id=ID`: the terminal types into hvc0. */
+  consoleStdin?: boolean;
 }
 
 type Handler = (value: string, out: ParsedArgs) => void;
@@ -384,7 +387,7 @@ const withArg: Record<string, Handler> = {
     else throw new UsageError(`-debugcon ${v}: only stdio, file:PATH, none and null are supported`);
   },
   icount: (v, out) => {
-    // QEMU: `-icount [shift=]N|auto[,align=on|off,sleep=on|off,rr=…]`; the deterministic N only.
+    // QEMU: `-icount [shift=]N|auto[,align=on|off,sleep=on|off,rr=…]`; shift only (auto: sleep=on).
     const { first, props } = parseKeyValues(v);
     if (first.includes('=')) {
       const [k, val] = first.split('=');
@@ -395,12 +398,9 @@ const withArg: Record<string, Handler> = {
     rejectUnknownProps(props, ['shift'], '-icount');
     const shift = props.get('shift');
     if (shift === 'auto') {
-      // QEMU's auto mode changes the shift as it runs; here the guest TSC is the instruction count
-      // (CPUID 0x15 says 10^9 / 2^N Hz) and the PIT, PM timer and HPET derive from it, so a new
-      // shift would change a frequency the guest has calibrated (README, "Time").
-      throw new UsageError(
-        '-icount shift=auto: the adaptive clock is not implemented (the TSC counts instructions at the 10^9 / 2^N Hz CPUID advertises, so the shift cannot change under the guest); give shift=N (0-10)',
-      );
+      // QEMU's adaptive clock (core's icount.ts): the TSC counts virtual ns, so the shift may move.
+      out.options.icount = { shift: 'auto' };
+      return;
     }
     if (shift === undefined || !/^\d+$/.test(shift) || Number(shift) > 10) {
       throw new UsageError(`-icount ${v}: shift must be an integer from 0 to 10`);
@@ -419,6 +419,10 @@ const withArg: Record<string, Handler> = {
   nic: (v, out) => {
     const { first, props } = parseKeyValues(v);
     netFlag(() => nicArg(first, props, out, v));
+  },
+  chardev: (v, out) => {
+    const { first, props } = parseKeyValues(v);
+    netFlag(() => chardevArg(first, props, out));
   },
   d: (v, out) => {
     const items = v.split(',').filter(Boolean);
@@ -517,7 +521,16 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     out.options.debugcon = { output: out.debugconOutput, ...(out.debugconDevice ?? {}) };
   }
   resolveDrives(out);
-  netFlag(() => Object.assign(out.options, resolveNet(out.net)));
+  netFlag(() => {
+    const { consoleStdin, ...net } = resolveNet(out.net);
+    Object.assign(out.options, net);
+    out.consoleStdin = consoleStdin;
+  });
+  // QEMU: "cannot use stdio by multiple character devices".
+  if (out.consoleStdin && out.monitorStdio)
+    throw new UsageError(
+      '-chardev stdio: stdio is already the monitor (-monitor stdio); give the console or the monitor stdio, not both',
+    );
   if (out.options.kernel !== undefined && out.options.flat !== undefined) {
     throw new UsageError('-kernel and -device loader both give a guest: choose one');
   }
@@ -553,8 +566,9 @@ Machine:
   -accel vmx,jit=on|off   x86emu's block compiler for the guest CPU (hot code compiled to
                           JavaScript, the same results; the default) or its interpreter
   -enable-kvm             same as -accel kvm
-  -icount [shift=]N       virtual time: 2^N ns per guest instruction for the TSC, PIT and PM
-                          timer, halts skip ahead; two runs are identical (vmx/svm only)
+  -icount [shift=]N|auto  virtual time: 2^N ns per guest instruction for the TSC, PIT and PM
+                          timer, halts skip ahead; two runs are identical (vmx/svm only);
+                          auto moves N to keep virtual time near real time
   -machine kernel-irqchip=on|off
                           on (default): the engine's in-kernel PIC, IOAPIC and local APIC (and
                           PIT where it has one), as QEMU with KVM; off: userspace i8259/i8254,
@@ -582,12 +596,18 @@ Devices:
   -netdev user,id=ID[,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]…
                           QEMU's user network (gateway 10.0.2.2: DHCP, ping, TCP/UDP NAT to the
                           host, DNS at 10.0.2.3; hostfwd= forwards a host port into the guest)
+  -netdev socket,id=ID,listen=[HOST]:PORT|connect=HOST:PORT|mcast=ADDR:PORT[,localaddr=A]
+                          QEMU's socket network: to another qemu-lite (or QEMU) over TCP or
+                          UDP multicast
+  -netdev tap,id=ID,ifname=NAME[,script=no,downscript=no]
+                          the host's tap interface NAME (no scripts run: set it up beforehand)
   -device virtio-net-pci,netdev=ID[,mac=52:54:00:12:34:56]
                           a virtio-net PCI NIC on that netdev
   -nic user[,model=virtio-net-pci][,mac=M]   the two at once; -nic none: no NIC
   -device virtio-rng-pci  a virtio entropy device fed from the host's random numbers
-  -device virtio-serial-pci -device virtconsole
-                          a virtio console (Linux's /dev/hvc0), output with the serial port's
+  -device virtio-serial-pci -device virtconsole[,chardev=ID]
+                          a virtio console (Linux's /dev/hvc0), output with the serial port's;
+                          with -chardev stdio,id=ID the terminal's input goes to it
   -device pc-testdev      QEMU's test device: scratch ports 0xe0-0xeb, IRQ lines at
                           0x2000-0x2017, 64 KiB of I/O memory at 0xff000000
   -serial stdio|mon:stdio|none   the 16550 UART on 0x3f8 (IRQ 4); stdio is the default

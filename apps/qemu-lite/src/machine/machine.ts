@@ -144,7 +144,7 @@ export interface MachineHooks {
   netOut?(nic: number, frame: Uint8Array): void;
 }
 
-/** IA32_TSC: the guest's time stamp counter, -icount's instruction count. */
+/** IA32_TSC: the guest's time stamp counter, -icount's virtual ns. */
 const MSR_IA32_TSC = 0x10;
 
 export class Machine {
@@ -248,10 +248,9 @@ export class Machine {
       this.bus.register(0xf0, 1, new FpuErrorPort(irq));
       // ACPI PM1a/PM timer (SLP_EN with S5 powers off) and PIIX's reset control, the FADT's
       // reset register (src/acpi/fadt.ts describes both to the guest).
-      // With -icount the PM timer counts the guest's virtual time (its TSC × 2^shift), as QEMU's
+      // With -icount the PM timer counts the guest's virtual time (its TSC, in ns), as QEMU's
       // does on QEMU_CLOCK_VIRTUAL; otherwise host time.
-      const shift = config.icountShift ?? null;
-      const pmClock: Clock = shift === null ? clock : () => this.virtualNs(shift);
+      const pmClock: Clock = (config.icountShift ?? null) === null ? clock : () => this.virtualNs();
       // Its SCI (the power button's) is ISA IRQ 9: the PIC's and, in the kernel, the IOAPIC's pin 9.
       this.acpiPm = new AcpiPm(pmClock, { onPowerOff: () => this.stop({ kind: 'poweroff' }), irq });
       this.bus.register(ACPI_PM_BASE, ACPI_PM_PORTS, this.acpiPm);
@@ -335,12 +334,15 @@ export class Machine {
     }
   }
 
-  /** -icount's virtual time: the guest TSC (one tick per instruction) × 2^shift ns; 0 before the vCPU. */
-  private virtualNs(shift: number): number {
+  /**
+   * -icount's virtual time: the guest TSC, which the engine keeps in virtual ns (1 GHz, 2^shift
+   * a retired instruction, carried at each entry); 0 before the vCPU.
+   */
+  private virtualNs(): number {
     const vcpu = this.vcpu as Vcpu | undefined;
     if (vcpu === undefined) return 0;
     const [tsc] = vcpu.getMsrs([MSR_IA32_TSC]);
-    return tsc === undefined ? 0 : Number(tsc.data) * 2 ** shift;
+    return tsc === undefined ? 0 : Number(tsc.data);
   }
 
   /** The userspace i8254 at 0x40–0x43 and its gate/speaker port 0x61. */

@@ -1,8 +1,11 @@
 /**
  * `-smp` on an engine whose vCPUs share the machine's thread (the software engine): the vCPUs
- * take turns, one KVM_RUN each in index order, as QEMU's single-threaded TCG ran its vCPUs in
- * turn. A KVM_RUN ends at an exit or at the engine's instruction budget, so the order, and with
- * `-icount` the whole run, is deterministic. A LOCK'd instruction, XCHG or CMPXCHG of one vCPU
+ * take turns in index order, as QEMU's single-threaded TCG ran its vCPUs in turn. A turn lasts
+ * until KVM_RUN returns EINTR or EAGAIN: the engine's instruction budget (counted over the whole
+ * turn), a halt, a pause loop, a kick. An exit for userspace (port I/O, MMIO) is handled and the
+ * same vCPU runs on, as a TCG vCPU keeps its slice through its I/O; passing the turn at every exit
+ * starved a vCPU printing to the UART byte by byte. Turns end at instruction counts, so the order,
+ * and with `-icount` the whole run, is deterministic. A LOCK'd instruction, XCHG or CMPXCHG of one vCPU
  * is atomic with respect to the others by construction: no other vCPU executes while it does.
  */
 import { KVM_MP_STATE, type Vcpu } from '@kvm/core';
@@ -35,12 +38,17 @@ export class VcpuTurns {
   }
 
   /**
-   * After the current vCPU's KVM_RUN (`interrupted`: it returned EINTR/EAGAIN, not an exit):
-   * passes the turn on. True when a whole round found every vCPU idle, so the caller may sleep.
+   * After the current vCPU's KVM_RUN: an exit for userspace (`interrupted` false) keeps the turn;
+   * EINTR/EAGAIN passes it on. True when a whole round found every vCPU idle, so the caller may
+   * sleep.
    */
   next(interrupted: boolean): boolean {
     const vcpus = this.machine.vcpus;
-    if (interrupted && idle(vcpus[this.current])) this.idleInARow++;
+    if (!interrupted) {
+      this.idleInARow = 0;
+      return false;
+    }
+    if (idle(vcpus[this.current])) this.idleInARow++;
     else this.idleInARow = 0;
     this.current = (this.current + 1) % vcpus.length;
     if (this.idleInARow < vcpus.length) return false;

@@ -35,10 +35,12 @@ import { Errno, KvmError } from '../api/errors.js';
 import type { KvmCpuidEntry2 } from '../api/structs.js';
 import type { HostMemory, VcpuKickHandle } from '../api/types.js';
 import type { KvmDevice } from '../front/device.js';
+import { CPUID_7_EDX_ARCH_CAPABILITIES } from './arch-capabilities.js';
 import type { ArchOps } from './arch-ops.js';
 import { kvmQueueException } from './exceptions.js';
 import { KVM_GUESTDBG_INJECT_BP, KVM_GUESTDBG_INJECT_DB, kvmSetGuestDebug } from './guest-debug.js';
 import { HvaSpace } from './hva-space.js';
+import { type IcountShift, isIcountShift, kvmIcountShift, kvmSetIcount, kvmVirtualNs } from './icount.js';
 import { buildIrqRouting, KVM_MAX_IRQ_ROUTES } from './irqchip/irq-routing.js';
 import { KVM_USERSPACE_IRQ_SOURCE_ID, type KvmIrqchip } from './irqchip/irqchip.js';
 import { kvmGetMpState, kvmSetMpState } from './irqchip/mp-state.js';
@@ -48,14 +50,7 @@ import { KVM_USER_MEM_SLOTS } from './memslots.js';
 import { shadowMmuOps } from './mmu-glue.js';
 import { MSRS_TO_SAVE } from './msrs.js';
 import { DEFAULT_RUN_BUDGET, kvmVcpuRun } from './run-loop.js';
-import {
-  kvmIcountShift,
-  kvmSetIcount,
-  kvmSetTscClock,
-  kvmVirtualNs,
-  SOFT_TSC_KHZ,
-  type TscClockMode,
-} from './tsc-clock.js';
+import { kvmSetTscClock, SOFT_TSC_KHZ, type TscClockMode } from './tsc-clock.js';
 import type { SoftVcpu } from './vcpu.js';
 import { kvmGetVcpuEvents, kvmSetVcpuEvents } from './vcpu-events.js';
 import { KVM_MAX_VCPU_IDS, KVM_MAX_VCPUS, KVM_SOFT_MAX_VCPUS, SoftVm, type VcpuMmuOps } from './vm.js';
@@ -94,12 +89,13 @@ export interface SoftKvmOptions {
    */
   tscClock?: TscClockMode;
   /**
-   * QEMU's `-icount shift=N` (0–10): virtual time, 2^N ns per retired instruction. The TSC counts
-   * instructions (`tscClock` must be `'instructions'`), CPUID 0x15/0x16 advertise 10^9 / 2^N Hz
-   * with an invariant TSC, the in-kernel PIT runs on TSC × 2^N, and a halt skips ahead
-   * (`kvmSetIcount`). Default: none.
+   * QEMU's `-icount shift=N|auto` (N 0–10): virtual time, 2^N ns per retired instruction; `'auto'`
+   * moves N to keep it near real time (`icount.ts`). The TSC is that clock in ns (`tscClock` must
+   * be `'instructions'`), CPUID 0x15/0x16 advertise its nominal 1 GHz with an invariant TSC, the
+   * in-kernel PIT runs on it, and a halt skips ahead (auto: no further than real time). Default:
+   * none.
    */
-  icountShift?: number;
+  icountShift?: IcountShift;
 }
 
 /** Capabilities this engine answers in KVM_CHECK_EXTENSION; any other is 0. */
@@ -290,7 +286,7 @@ vmIoctls[0xa5] = (_s, e, arg, def) => {
 vmIoctls[0x77] = (_s, e, arg, def) => {
   const config = kvmPitConfig.decode(ptr(def, arg));
   if (e.vm.irqchip?.pit) throw new KvmError(def.name, Errno.EEXIST, 'the VM has a PIT');
-  // An icount VM's PIT runs on its virtual clock (TSC × 2^shift), not the host's.
+  // An icount VM's PIT runs on its virtual clock (the TSC, in ns), not the host's.
   const vm = e.vm;
   irqchipOf(e, def, Errno.ENOENT).createPit(
     kvmIcountShift(vm) >= 0 ? () => kvmVirtualNs(vm) : undefined,
@@ -476,7 +472,7 @@ export class SoftKvmDevice implements KvmDevice {
   readonly haltBlocks: boolean;
   readonly tscClock: TscClockMode;
   /** `icountShift`, or -1 without -icount. */
-  readonly icountShift: number;
+  readonly icountShift: IcountShift | -1;
   /** KVM_GET_MSR_INDEX_LIST: the candidates the silicon implements, fixed at set-up. */
   readonly msrIndexList: readonly number[];
   /** KVM_GET_SUPPORTED_CPUID */
@@ -502,10 +498,10 @@ export class SoftKvmDevice implements KvmDevice {
     this.haltBlocks = options.haltBlocks ?? false;
     this.tscClock = options.tscClock ?? 'instructions';
     const shift = options.icountShift;
-    if (shift !== undefined && (!Number.isInteger(shift) || shift < 0 || shift > 10))
-      throw new RangeError(`icountShift must be an integer from 0 to 10, not ${shift}`);
+    if (shift !== undefined && !isIcountShift(shift))
+      throw new RangeError(`icountShift must be an integer from 0 to 10 or 'auto', not ${shift}`);
     if (shift !== undefined && this.tscClock !== 'instructions')
-      throw new RangeError("icountShift needs tscClock: 'instructions' (the TSC counts instructions)");
+      throw new RangeError("icountShift needs tscClock: 'instructions' (the TSC is the virtual clock)");
     this.icountShift = shift ?? -1;
     this.mmu = options.mmu === undefined ? shadowMmuOps(options.mmuOptions) : options.mmu;
     if (options.sharedMemory === true && typeof SharedArrayBuffer !== 'function')
@@ -516,7 +512,7 @@ export class SoftKvmDevice implements KvmDevice {
     this.msrIndexList = MSRS_TO_SAVE.filter((i) => ops.hasMsr(i));
     this.supportedCpuid = supportedCpuid(
       ops,
-      this.tscClock === 'host' ? SOFT_TSC_KHZ : this.icountShift >= 0 ? 1_000_000 / 2 ** this.icountShift : 0,
+      this.tscClock === 'host' || this.icountShift !== -1 ? SOFT_TSC_KHZ : 0,
     );
   }
 
@@ -603,7 +599,7 @@ export class SoftKvmDevice implements KvmDevice {
     if (type !== 0) throw new KvmError('KVM_CREATE_VM', Errno.EINVAL, `type ${type}`);
     const vm = new SoftVm(this.ops, this.hva, SOFT_VCPU_MMAP_SIZE, this.mmu);
     kvmSetTscClock(vm, this.tscClock);
-    if (this.icountShift >= 0) kvmSetIcount(vm, this.icountShift);
+    if (this.icountShift !== -1) kvmSetIcount(vm, this.icountShift);
     return this.newFd({ kind: 'vm', vm, refs: { open: 1 } });
   }
 
@@ -651,7 +647,7 @@ const CPUID_80000007_EDX_INVARIANT_TSC = 1 << 8;
  * TSC bit (SDM Vol. 2A CPUID; Vol. 3B 18.7.3 "Determining the Processor Base Frequency").
  */
 function supportedCpuid(ops: ArchOps, tscKhz: number): KvmCpuidEntry2[] {
-  // A nominal TSC rate to advertise: the host clock's, or -icount's 10^9 / 2^N Hz; 0 for none.
+  // A nominal TSC rate to advertise: 1 GHz on the host clock or -icount's (the TSC counts ns); 0 for none.
   const hostTsc = tscKhz > 0;
   const out = new Uint32Array(4);
   const leaf = (fn: number): KvmCpuidEntry2 => {
@@ -662,6 +658,8 @@ function supportedCpuid(ops: ArchOps, tscKhz: number): KvmCpuidEntry2[] {
   const l0 = leaf(0);
   for (let fn = 0; fn <= Math.min(l0.eax, 0x1f); fn++) {
     const e = leaf(fn);
+    // KVM emulates IA32_ARCH_CAPABILITIES in software, so it is always offered (kvm_set_cpu_caps).
+    if (fn === 7) e.edx = (e.edx | CPUID_7_EDX_ARCH_CAPABILITIES) >>> 0;
     if (fn === 1) {
       e.ecx = ((e.ecx & ~CPUID_1_ECX_VMX) | CPUID_1_ECX_HYPERVISOR | CPUID_1_ECX_KVM_EMULATED) >>> 0;
       e.edx = (e.edx | CPUID_1_EDX_APIC) >>> 0;

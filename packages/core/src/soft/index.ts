@@ -18,6 +18,7 @@ export {
 } from './guest-debug.js';
 export { HostPhysicalMemory } from './host-physical.js';
 export { HvaSpace, PAGE_SHIFT, PAGE_SIZE } from './hva-space.js';
+export { type IcountShift, MAX_ICOUNT_SHIFT } from './icount.js';
 export { KVM_INTERNAL_ERROR_NO_LONG_MODE_MSR, siliconHasLongMode } from './long-mode.js';
 export { GFN_NO_SLOT, GFN_UNBACKED, type MemorySlot, MemorySlots } from './memslots.js';
 export { shadowMmuOps, syncPaging, type VcpuMmu, vcpuMmu } from './mmu-glue.js';

@@ -40,6 +40,9 @@ export const DEFAULT_RUN_BUDGET = 2_000_000;
 const ENTRY_SLICE = 200_000;
 
 function postRunSave(vcpu: SoftVcpu): void {
+  // The TSC carried up to now, so that KVM_GET_MSRS and the VMM's clocks on it (an -icount PM
+  // timer read in this exit) see what the guest's instructions so far made of it.
+  kvmTscSync(vcpu);
   const run = vcpu.run;
   const rflags = vcpu.ops.getRflags(vcpu);
   run.ifFlag = rflags & X86_EFLAGS_IF ? 1 : 0;
@@ -55,6 +58,7 @@ function readyForInjection(vcpu: SoftVcpu): boolean {
 }
 
 function interrupted(vcpu: SoftVcpu, why: string): never {
+  vcpu.turnStart = -1;
   vcpu.run.exitReason = KVM_EXIT.INTR;
   postRunSave(vcpu);
   throw new KvmError('KVM_RUN', Errno.EINTR, why);
@@ -131,7 +135,14 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
       postRunSave(vcpu);
       return 0;
     }
-    const start = vcpu.instructions;
+    // The budget is the turn's when the VM's vCPUs take turns on one thread: a vCPU whose
+    // KVM_RUNs end at userspace exits (a console's port I/O, byte by byte) keeps its turn for
+    // them, as QEMU's round-robin TCG keeps a vCPU through its I/O until its time slice ends,
+    // but no longer. (A budget per KVM_RUN let the VMM pass the turn on at every exit, so such a
+    // vCPU ran one exit's worth a round while the others ran whole budgets: Debian's kernel at
+    // -smp 4 printed a line a second with interrupts off, and RCU saw stalls.)
+    if (vcpu.turnStart < 0 || vcpu.vm.vcpus.size === 1) vcpu.turnStart = vcpu.instructions;
+    const start = vcpu.turnStart;
     vcpu.spinPauses = 0;
     vcpu.spinYield = false;
     for (;;) {
@@ -218,6 +229,10 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
         interrupted(vcpu, 'run budget used up');
       }
     }
+  } catch (error) {
+    // EAGAIN (an AP took INIT/SIPI) or any other error: the turn ends here.
+    vcpu.turnStart = -1;
+    throw error;
   } finally {
     ops.vcpuPut?.(vcpu);
   }

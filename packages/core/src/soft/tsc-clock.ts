@@ -19,6 +19,7 @@
  * ran four times ahead of the host's.) The vCPUs' TSCs are thus synchronized exactly, as KVM's
  * `kvm_synchronize_tsc` matches the TSCs of vCPUs created together.
  */
+import { kvmIcountSync } from './icount.js';
 import type { SoftVcpu } from './vcpu.js';
 import type { SoftVm } from './vm.js';
 
@@ -40,8 +41,6 @@ interface TscSync {
 }
 
 const hostClockVms = new WeakSet<SoftVm>();
-/** `-icount shift=N` VMs: each retired instruction is 2^N ns of virtual time. */
-const icountShifts = new WeakMap<SoftVm, number>();
 /** The carry state of each host-clock VM (its vCPUs share the counter). */
 const syncs = new WeakMap<SoftVm, TscSync>();
 const tscScratch = new Uint32Array(2);
@@ -55,30 +54,6 @@ function hostNs(): number {
 export function kvmSetTscClock(vm: SoftVm, mode: TscClockMode): void {
   if (mode === 'host') hostClockVms.add(vm);
   else hostClockVms.delete(vm);
-}
-
-/**
- * Makes `vm` keep QEMU's `-icount shift=N` virtual clock: the TSC counts retired instructions (one
- * tick each, so its rate is 10^9 / 2^N Hz), a halt skips the TSC ahead to the next timer, and
- * `kvmVirtualNs` (the in-kernel PIT's clock) is TSC × 2^N. Deterministic: nothing reads the host.
- */
-export function kvmSetIcount(vm: SoftVm, shift: number): void {
-  icountShifts.set(vm, shift);
-}
-
-/** The VM's icount shift, or -1 when its time is not virtual. */
-export function kvmIcountShift(vm: SoftVm): number {
-  return icountShifts.get(vm) ?? -1;
-}
-
-/** Virtual ns of an icount VM: its first vCPU's TSC × 2^shift (0 before it has one). */
-export function kvmVirtualNs(vm: SoftVm): number {
-  const shift = icountShifts.get(vm) ?? 0;
-  for (const vcpu of vm.vcpus.values()) {
-    const tsc = readTsc(vcpu);
-    return tsc < 0 ? 0 : tsc * 2 ** shift;
-  }
-  return 0;
 }
 
 /** Does this vCPU's TSC follow the host clock? */
@@ -103,12 +78,16 @@ function vmInstructions(vm: SoftVm): number {
 }
 
 /**
- * Before an entry: carries the TSC forward to the host clock (host clock mode only). Cheap when
- * called often: one clock read, and an MSR write only when the host clock is ahead.
+ * Before an entry: carries the TSC forward to the host clock (host clock mode), or by the
+ * instructions' virtual time (-icount, `icount.ts`). Cheap when called often: one clock read,
+ * and an MSR write only when the host clock is ahead.
  */
 export function kvmTscSync(vcpu: SoftVcpu): void {
   const vm = vcpu.vm;
-  if (!hostClockVms.has(vm)) return;
+  if (!hostClockVms.has(vm)) {
+    kvmIcountSync(vcpu);
+    return;
+  }
   const now = hostNs();
   const instructions = vm.vcpus.size === 1 ? vcpu.instructions : vmInstructions(vm);
   let s = syncs.get(vm);

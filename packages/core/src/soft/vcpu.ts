@@ -81,9 +81,16 @@ export class SoftVcpu {
   /** PAUSE exits in this KVM_RUN (`kvmVcpuOnSpin`), and whether the run should end to yield. */
   spinPauses = 0;
   spinYield = false;
+  /**
+   * With several vCPUs taking turns: `instructions` when this vCPU's turn began, or -1 once a
+   * KVM_RUN ended without an exit for userspace (EINTR, EAGAIN: the turn passes on). The run
+   * budget counts from here, across the userspace exits of one turn (`run-loop.ts`).
+   */
+  turnStart = -1;
   /** The CPUID table of KVM_SET_CPUID2. */
   cpuidEntries: KvmCpuidEntry2[] = [];
-  readonly commonMsrs = new CommonMsrs();
+  /** The generic MSRs; the guest's CPUID decides which a guest may read (ARCH_CAPABILITIES). */
+  readonly commonMsrs = new CommonMsrs((leaf, subleaf, out) => this.cpuidLookup(leaf, subleaf, out));
   /** The guest's x87/SSE registers while it is not on the processor. */
   readonly fpu = new GuestFpu();
   /** DR0–DR3 (`vcpu->arch.db[]`), swapped around entries by the driver as the FPU is. */

@@ -8,7 +8,14 @@
  */
 import { Errno, KvmError } from '../../api/errors.js';
 import { newArchSegment } from '../arch-ops.js';
-import { kvmIcountShift, kvmTscFollowsHost, kvmTscNsUntil, kvmTscSkipped, kvmTscSync } from '../tsc-clock.js';
+import {
+  kvmIcountAuto,
+  kvmIcountInstructionsUntil,
+  kvmIcountNsUntil,
+  kvmIcountShift,
+  kvmIcountSkipLimit,
+} from '../icount.js';
+import { kvmTscFollowsHost, kvmTscNsUntil, kvmTscSkipped, kvmTscSync } from '../tsc-clock.js';
 import type { SoftVcpu } from '../vcpu.js';
 import { KvmIrqchip } from './irqchip.js';
 import { APIC, KVM_APIC_INIT, KVM_APIC_SIPI, KvmLapic, type LapicHost } from './lapic.js';
@@ -101,10 +108,11 @@ export function kvmApicTimerCheck(vcpu: SoftVcpu): void {
 }
 
 /**
- * TSC ticks until the next timer expiry (Infinity when none is armed): bounds a guest entry so
- * that the timer fires at its instruction. The APIC timer counts the TSC; with icount the PIT's
- * virtual clock is the TSC × 2^N, so its deadline bounds the entry too (and -icount runs repeat
- * exactly).
+ * Instructions until the next timer expiry (Infinity when none is armed): bounds a guest entry so
+ * that the timer fires at its instruction. The APIC timer counts the TSC; with icount the TSC is
+ * the virtual clock in ns, which the PIT counts too, so its deadline bounds the entry as well, and
+ * ticks become instructions at 2^shift ns each (-icount runs repeat exactly). On the host clock a
+ * tick is a ns, at least one instruction's time, so the ticks bound the instructions.
  */
 export function kvmApicTimerSlack(vcpu: SoftVcpu): number {
   const apic = vcpu.apic;
@@ -113,14 +121,14 @@ export function kvmApicTimerSlack(vcpu: SoftVcpu): number {
   let slack = t < 0 ? Number.POSITIVE_INFINITY : Math.max(1, t - now);
   const tp = icountPitDeadlineTsc(vcpu);
   if (tp >= 0) slack = Math.min(slack, Math.max(1, tp - now));
-  return slack;
+  if (slack === Number.POSITIVE_INFINITY || kvmIcountShift(vcpu.vm) <= 0) return slack;
+  return kvmIcountInstructionsUntil(vcpu.vm, slack);
 }
 
-/** With icount, the in-kernel PIT's next expiry as a TSC value (ceil); -1 otherwise or unarmed. */
+/** With icount, the in-kernel PIT's next expiry on the TSC (virtual ns, ceil); -1 otherwise or unarmed. */
 function icountPitDeadlineTsc(vcpu: SoftVcpu): number {
-  const shift = kvmIcountShift(vcpu.vm);
-  const d = shift < 0 ? -1 : (vmIrqchip(vcpu)?.pit?.nextDeadline() ?? -1);
-  return d < 0 ? -1 : Math.ceil(d / 2 ** shift);
+  const d = kvmIcountShift(vcpu.vm) < 0 ? -1 : (vmIrqchip(vcpu)?.pit?.nextDeadline() ?? -1);
+  return d < 0 ? -1 : Math.ceil(d);
 }
 
 /**
@@ -187,6 +195,9 @@ export function kvmVcpuBlock(vcpu: SoftVcpu): boolean {
       pitDeadline < 0 ? Number.POSITIVE_INFINITY : Math.max(0, (pitDeadline - hostNowNs()) / 1e6);
     const t = vcpu.apic?.nextTimerEvent() ?? -1;
     if (t >= 0 && kvmTscFollowsHost(vcpu)) timeoutMs = Math.min(timeoutMs, kvmTscNsUntil(vcpu, t) / 1e6);
+    // icount auto (sleep=on): the skip stopped at real time; wait for real time to reach the timer.
+    const tv = kvmIcountAuto(vcpu.vm) ? nextVirtualTimer(vcpu) : -1;
+    if (tv >= 0) timeoutMs = Math.min(timeoutMs, kvmIcountNsUntil(vcpu.vm, tv) / 1e6);
     if (Atomics.wait(flag, 0, 0, timeoutMs) !== 'timed-out') {
       Atomics.store(flag, 0, 0);
       vcpu.vm.count('halt_wakeups');
@@ -221,10 +232,7 @@ function kvmVcpuCheckBlock(vcpu: SoftVcpu): boolean {
     apic.halted = false;
     return true;
   }
-  let t = apic.nextTimerEvent();
-  // With icount the PIT's expiry is a point on the TSC too: the halt skips to whichever is first.
-  const tp = icountPitDeadlineTsc(vcpu);
-  if (tp >= 0 && (t < 0 || tp < t)) t = tp;
+  const t = nextVirtualTimer(vcpu);
   if (t < 0) return false;
   const now = guestTsc(vcpu);
   if (t > now) {
@@ -233,6 +241,12 @@ function kvmVcpuCheckBlock(vcpu: SoftVcpu): boolean {
     // past the others' (Linux's idle CPUs took every tick at once): it waits too, returning EINTR
     // so the VMM runs the others and sleeps when all are idle.
     if (kvmTscFollowsHost(vcpu) && (mayBlock(vcpu) || vcpu.vm.vcpus.size > 1)) return false;
+    // icount auto skips no further than real time (QEMU's sleep=on), then waits like the above.
+    const limit = kvmIcountSkipLimit(vcpu.vm, t);
+    if (limit < t) {
+      if (limit > now) setGuestTsc(vcpu, limit);
+      return false;
+    }
     setGuestTsc(vcpu, t);
     kvmTscSkipped(vcpu, t - now);
   }
@@ -243,6 +257,15 @@ function kvmVcpuCheckBlock(vcpu: SoftVcpu): boolean {
     return true;
   }
   return false;
+}
+
+/** The next timer on the TSC: the APIC timer's expiry or, with icount, the PIT's; -1 if none. */
+function nextVirtualTimer(vcpu: SoftVcpu): number {
+  let t = vcpu.apic?.nextTimerEvent() ?? -1;
+  // With icount the PIT's expiry is a point on the TSC too: the halt skips to whichever is first.
+  const tp = icountPitDeadlineTsc(vcpu);
+  if (tp >= 0 && (t < 0 || tp < t)) t = tp;
+  return t;
 }
 
 /**
