@@ -103,6 +103,18 @@ describe('block compiler: exact at every boundary', () => {
     expect([...m.cpu.state.gprHigh.subarray(0, 4)]).toEqual([0, 0, 0x1234, 0]);
   });
 
+  it('blocks that branch to each other chain through their exits, exactly, without lookups', () => {
+    // Two blocks of one page that jump to each other (the JMP ends the first, the JNZ the second):
+    // each chains to the other through the decode its exit returns.
+    const src =
+      'mov ecx, 3000\ntop: add eax, ecx; xor ebx, eax; jmp mid\nmid: inc edx; dec ecx; jnz top\nhlt';
+    const r = lockstep(() => protectedMode(src), [1, 3, 7, 13, 29, 61, 10_000]);
+    const st = r.jit.cpu.jit?.stats;
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(st?.linked).toBeGreaterThan(3000);
+    expect(st?.linked).toBeLessThan(st?.runs ?? 0);
+  });
+
   it('a budget smaller than a block stops after exactly that many instructions', () => {
     const m = protectedMode('top: inc eax; inc ebx; inc ecx; inc edx; inc esi; inc edi; jmp top');
     m.cpu.jit = new Jit({ hot: 1 });
@@ -358,6 +370,22 @@ describe('block compiler: code cache', () => {
     expect(m.cpu.state.gpr[Reg.RAX]).toBe(500500);
     expect(jit.unavailable).toMatch(/disallowed/);
     expect(jit.stats.compiled).toBe(0);
+  });
+
+  it('runs that stop inside a hot block do not compile its middle: only block starts count', () => {
+    // A 10-instruction loop run 7 instructions at a time: every run ends and the next starts in
+    // the middle of the block, stepping through it, and each middle offset is visited again and
+    // again. Counted, those offsets compiled as blocks of their own (as many as the loop has
+    // instructions); only the loop's head is a block start.
+    const src =
+      'mov ecx, 2000\ntop: inc eax; inc ebx; inc edx; inc esi; inc edi; add eax, ebx; add edx, esi; add edi, eax; dec ecx; jnz top\nhlt';
+    const r = lockstep(() => protectedMode(src), [7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 10_000], {
+      hot: 4,
+    });
+    const j = r.jit.cpu.jit as Jit;
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(j.stats.compiled).toBe(1);
+    expect(j.stats.instructions).toBeGreaterThan(10_000);
   });
 
   it('stays within its bound: a full cache is flushed and hot code compiles again', () => {

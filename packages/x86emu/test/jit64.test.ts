@@ -293,7 +293,8 @@ describe('block compiler, 64-bit mode: RIP above 4 GiB', () => {
     const r = lockstep(() => high(src, '0xffffffffffe11000'), BUDGETS);
     expect(r.jit.cpu.state.halted).toBe(true);
     expect(r.jit.cpu.state.gprHigh[Reg.RSI]).toBe(0xffffffff);
-    expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(3000);
+    // Of 4,500 instructions, those of runs too short for the 9-instruction block are stepped.
+    expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(2500);
     // Compiled, the loads hit the TLB inline: Cpu.read/read64 are called only until the block
     // compiles (2 visits), not 4 times per iteration.
     const m = high(src, '0xffffffffffe11000');

@@ -1,4 +1,5 @@
 import type { Cpu } from '../cpu/cpu.js';
+import type { Insn } from '../decoder/insn.js';
 
 /**
  * One compiled function: the basic block at the decoded instruction it hangs on (`Insn.jitBlock`),
@@ -15,8 +16,12 @@ export class JitBlock {
     readonly endEip: number,
     /** Instructions in the entry block: the run budget must have room for all of them. */
     readonly length: number,
-    /** The compiled code: runs the block, counts what it retired in `cpu.runCount`. */
-    readonly run: (cpu: Cpu) => void,
+    /**
+     * The compiled code: runs the block, counts what it retired in `cpu.runCount`; returns the
+     * decode at the new RIP when it left by a direct branch (or fell through) within its page
+     * (the run loop chains to the block there without a lookup), else undefined.
+     */
+    readonly run: (cpu: Cpu) => Insn | undefined,
     /** Size of the generated source (the code-cache memory figure). */
     readonly sourceBytes: number,
     /** Basic blocks in the function (observability). */

@@ -19,7 +19,7 @@ import { PARITY } from '../cpu/lazy-flags.js';
 import type { Insn } from '../decoder/insn.js';
 import { OPCODE_TABLE } from '../decoder/opcode-table.js';
 import { JitBlock } from './block.js';
-import { type EmitCtx, emitInsn } from './emit.js';
+import { type EmitCtx, emitInsn, exitLink } from './emit.js';
 import { FLUSH_DYN, flushFlags, PEND_DYN } from './flags.js';
 import { eaExact } from './mem64.js';
 import type { RegionBlock } from './region.js';
@@ -48,6 +48,7 @@ interface Generated {
 function generate(
   insns: Insn[],
   eip: number,
+  off: number,
   k0: number,
   region: Map<number, [number, number]>,
   long: boolean,
@@ -65,6 +66,7 @@ function generate(
     sync: '',
     long,
     hi,
+    page0: eip - off,
   };
   let body = '';
   let ended = false;
@@ -106,7 +108,7 @@ function generate(
       for (const m of e.code.matchAll(/\br[gh](\d+) = /g)) dirty |= 1 << Number(m[1]);
       written |= dirty;
       if (e.branch) {
-        body += `cpu.runCount += ${n}; return;\n`;
+        // Every way out of a branch returns (or jumps to a block of the function) itself.
         ended = true;
       } else if (e.memory) {
         // Only the slow paths of Cpu.read/write (`ck`) can reach a device (an interrupt, a stop
@@ -132,10 +134,10 @@ function generate(
     // Cut short before the next instruction (length bound, or one that may not be in a block).
     const b = region.get(ctx.next);
     if (b === undefined)
-      body += `${sync()} ${flushFlags(ctx.pend)} rip[0] = ${ctx.next}; cpu.runCount += ${n}; return;\n`;
+      body += `${sync()} ${flushFlags(ctx.pend)} rip[0] = ${ctx.next}; cpu.runCount += ${n}; return ${exitLink(ctx, ctx.next, true)};\n`;
     else {
       ctx.loops = true;
-      body += `cpu.runCount += ${n}; if (cpu.runLimit - cpu.runCount < ${b[1]}) { ${syncCode()} ${flushFlags(ctx.pend)} rip[0] = ${ctx.next}; return; } bb = ${b[0]}; continue;\n`;
+      body += `cpu.runCount += ${n}; if (cpu.runLimit - cpu.runCount < ${b[1]}) { ${syncCode()} ${flushFlags(ctx.pend)} rip[0] = ${ctx.next}; return ${exitLink(ctx, ctx.next, true)}; } bb = ${b[0]}; continue;\n`;
     }
   }
   return { body, used, written, loops: ctx.loops };
@@ -166,7 +168,7 @@ export function compileRegion(blocks: RegionBlock[], page: PageCode, long = fals
     end = Math.max(end, e);
   });
   const pass = (headRegs: number) =>
-    blocks.map((b, n) => generate(b.insns, b.eip, k0[n], region, long, hi, headRegs));
+    blocks.map((b, n) => generate(b.insns, b.eip, b.off, k0[n], region, long, hi, headRegs));
   let gen = pass(0);
   // Blocks that jump to each other: again, every head compiled for the ways in from the others
   // (bit 16 keeps that so where the blocks write no register in their locals).
@@ -220,6 +222,6 @@ ${body}
     page,
     PARITY,
     eaExact,
-  ) as (cpu: Cpu) => void;
+  ) as (cpu: Cpu) => Insn | undefined;
   return new JitBlock(eip, hi, end, blocks[0].insns.length, run, src.length, blocks.length);
 }

@@ -35,6 +35,8 @@ export interface EmitCtx {
   /** 64-bit mode, and RIP[63:32] of the whole block there. */
   long: boolean;
   hi: number;
+  /** The EIP at offset 0 of the block's page (EIP minus page offset): which targets lie in it. */
+  page0: number;
 }
 
 /** The emitted code of one instruction, and whether it touched memory (the block then checks for exits). */
@@ -112,6 +114,7 @@ let cur: EmitCtx = {
   sync: '',
   long: false,
   hi: 0,
+  page0: 0,
 };
 
 /**
@@ -176,18 +179,31 @@ const TWO32 = 0x100000000;
  * registers left in the locals (every block's head is compiled for that).
  */
 function emitJump(i: Insn, jmp: boolean, ctx: EmitCtx, t: number, setHi: string, check: string): Emitted {
-  const out = (to: number, hi: string) => `${ctx.sync} ${flushFlags(ctx.pend)} rip[0] = ${to}; ${hi}`;
+  const out = (to: number, hi: string) =>
+    `${ctx.sync} ${flushFlags(ctx.pend)} rip[0] = ${to}; ${hi} return ${exitLink(ctx, to, hi === '')};`;
   const go = (to: number, hi: string, chk: string): string => {
     const b = hi === '' ? ctx.region.get(to) : undefined;
-    if (b === undefined) return `${chk} ${out(to, hi)}`;
+    if (b === undefined) return `${chk} cpu.runCount += ${ctx.length}; ${out(to, hi)}`;
     ctx.loops = true;
-    return `cpu.runCount += ${ctx.length}; if (cpu.runLimit - cpu.runCount < ${b[1]}) { ${out(to, '')} return; } bb = ${b[0]}; continue;`;
+    return `cpu.runCount += ${ctx.length}; if (cpu.runLimit - cpu.runCount < ${b[1]}) { ${out(to, '')} } bb = ${b[0]}; continue;`;
   };
   const take = go(t, setHi, check);
   if (jmp) return { code: take, memory: false, branch: true };
   const code = `if (${condExpr(i.op & 0xf, ctx.pend)}) { ${take} } else { ${go(ctx.next, '', '')} }`;
   ctx.pend = 0;
   return { code, memory: false, branch: true };
+}
+
+/**
+ * What a block returns where it leaves for EIP `to` (`same4g`: RIP[63:32] unchanged): the decode
+ * at `to` when it lies in the block's page, read when leaving, so that the run loop can chain to
+ * the block compiled there without looking it up (jit.ts `link`); else undefined. The CPU still
+ * fetches from that page (`cpu.codePage === PC`: everything that could change it leaves the
+ * block first), so the decode there is the one a lookup would find.
+ */
+export function exitLink(ctx: EmitCtx, to: number, same4g: boolean): string {
+  const o = to - ctx.page0;
+  return same4g && o >= 0 && o < 4096 ? `PC.insns[${o}]` : 'undefined';
 }
 
 /**
