@@ -131,3 +131,21 @@ export function writeEfer(cpu: Cpu, lo: number, hi: number): boolean {
   cpu.updatePaging(true);
   return true;
 }
+
+/** `Cpu`'s methods over the control registers (installed by cpu.ts). */
+export class CpuControlRegs {
+  /**
+   * Writes CRn after the checks of MOV to CR (and their consequences: mode, TLB, PDPTEs, IA-32e
+   * activation). `hi`: bits 63:32 of the source (64-bit mode). See control-regs.ts.
+   */
+  writeCr(this: Cpu, n: number, value: number, hi = 0): void {
+    writeCr(this, n, value, hi);
+  }
+
+  /** Reads CRn as the guest sees it (through the read-shadow hook for CR0/CR4). */
+  readCr(this: Cpu, n: number): number {
+    const v = this.state.cr[n];
+    if ((n === 0 || n === 4) && this.intercepts?.crRead) return this.intercepts.crRead(n, v) >>> 0;
+    return v;
+  }
+}

@@ -5,9 +5,26 @@
  * address. Guest faults unwind the current instruction by throwing one shared sentinel object,
  * except on the hot paths (a #PF of a MOV, the commonest exits), which end the instruction with
  * `unwinding` set instead: V8 charges microseconds for a throw that crosses several frames.
- * Split by concern: fetch and the decode cache (fetch.ts), the TLB (tlb.ts), control registers
- * (control-regs.ts), event delivery (event-delivery*.ts); this file keeps the run loop, segments,
- * memory accessors, flags and registers.
+ *
+ * This file holds the state, the constructor and the wiring; the methods live by concern in this
+ * folder, each file a class of `this: Cpu` methods that `installMethods` puts on `Cpu.prototype`
+ * (so calls stay `cpu.read(...)`, with no wrapper in between):
+ *   run-loop.ts          run(), step32/step64, checkEvents, finishUnwind, REP budget, TSC
+ *   intercept-asks.ts    asking the virtualization hooks (intercept, interceptExits)
+ *   debug.ts             DR7 breakpoints (instruction, data, I/O) and the #DB traps
+ *   faults.ts            raise/gp0/ud/pageFault, software interrupts
+ *   segments.ts          descriptors, segment loads, segment-check flags
+ *   mode.ts              mode and paging changes, stateChanged, TLB flushes, INVLPG
+ *   linear-memory.ts     linRead/linWrite (TLB, MMIO, #AC, data breakpoints), 64-bit linear addresses
+ *   segmented-memory.ts  read/write/readOrFault/writeOrFault/read64/write64 with limit checks
+ *   stack.ts             push/pop/peek outside 64-bit mode
+ *   flags.ts             RFLAGS from lazy flags, conditions, setFlags/getFlags
+ *   registers.ts         getReg/setReg, effective addresses (ea, ea64, eaHalves)
+ *   port-io.ts           I/O permission bitmap, portIn/portOut
+ *   fetch.ts             instruction fetch and the decode cache (CpuCodeCache: invalidateCode…)
+ *   control-regs.ts      MOV to/from CRn (CpuControlRegs: writeCr, readCr)
+ * and, as functions taking the Cpu: tlb.ts (the TLB), event-delivery*.ts, stack-switch.ts and
+ * task-switch.ts (interrupts, exceptions, task switches).
  */
 import type { CpuOptions, PagingOverride } from '../api/cpu-options.js';
 import { ExitInfo, type Intercepts } from '../api/intercepts.js';
@@ -19,11 +36,11 @@ import { WalkResult } from '../paging/walker.js';
 import { CpuState } from '../state.js';
 import * as C from './consts.js';
 import { Unwind } from './consts.js';
-import { writeCr } from './control-regs.js';
+import { CpuControlRegs } from './control-regs.js';
 import { CpuDebug } from './debug.js';
 import { defaultCpuid, nullIo, nullMsr } from './defaults.js';
 import { CpuFaults } from './faults.js';
-import { fetchCodeByte, invalidateCodePage, type PageCode } from './fetch.js';
+import { CpuCodeCache, type PageCode } from './fetch.js';
 import { CpuFlags } from './flags.js';
 import { installMethods } from './install-methods.js';
 import { CpuInterceptAsks } from './intercept-asks.js';
@@ -36,8 +53,6 @@ import { CpuRunLoop } from './run-loop.js';
 import { CpuSegmentedMemory } from './segmented-memory.js';
 import { CpuSegments } from './segments.js';
 import { CpuStack } from './stack.js';
-
-const _TWO32 = 4294967296;
 
 export { Unwind };
 
@@ -70,7 +85,9 @@ export interface Cpu
     CpuFlags,
     CpuRegisters,
     CpuPortIo,
-    CpuFaults {}
+    CpuFaults,
+    CpuCodeCache,
+    CpuControlRegs {}
 
 export class Cpu {
   readonly state: CpuState;
@@ -231,7 +248,6 @@ export class Cpu {
   dbgHit = 0;
   /** The pending event is a #DB trap of this processor's own (`singleStepTrap`), not an injection. */
   pendingIsTrap = false;
-
   /** Bit n: DRn is an enabled I/O breakpoint (RW = 10 with CR4.DE = 1). */
   dbgIo = 0;
 
@@ -268,126 +284,17 @@ export class Cpu {
     this.stateChanged();
   }
 
-  // =====================================================================================
-  // Run loop
-  // =====================================================================================
-
-  // =====================================================================================
-  // Fetch and decode (decode cache keyed by physical address)
-  // =====================================================================================
-
-  /** ByteSource for the decoder: byte `i` of the instruction at CS:fetchEip (fetch.ts). */
-  fetchByte(i: number): number {
-    return fetchCodeByte(this, i);
-  }
-
-  /**
-   * Tells the CPU that memory in [pa, pa+length) was written by someone else (DMA, the
-   * hypervisor): cached decodes of those pages are dropped.
-   */
-  invalidateCode(pa: number, length: number): void {
-    const first = Math.floor(pa / 4096);
-    const last = Math.floor((pa + Math.max(length, 1) - 1) / 4096);
-    for (let p = first; p <= last; p++) invalidateCodePage(this, p);
-  }
-
-  /**
-   * Memory may have been written by someone other than this CPU (a VMM's userspace between two
-   * KVM_RUNs, device DMA, a debugger's breakpoint), at addresses nobody can name: each page's
-   * decoded instructions and compiled blocks are checked against its bytes before their next use
-   * (fetch.ts), instead of being dropped. Cheap when nothing changed: one compare per code page
-   * the guest runs next.
-   */
-  revalidateCode(): void {
-    this.codeEpoch++;
-    this.codeLpn = -1;
-    this.codePage = null;
-    this.codeView = null;
-  }
-
-  /**
-   * Drops every decoded instruction and every TLB entry: for callers that cannot say which
-   * memory changed (a memory-slot change, a bulk load of guest RAM).
-   */
-  flushCodeCache(): void {
-    this.codePages.clear();
-    this.codeLpn = -1;
-    this.codePage = null;
-    this.codeView = null;
-    this.flushTlb();
-  }
-
-  // =====================================================================================
-  // Faults
-  // =====================================================================================
-
-  // =====================================================================================
-  // Event delivery (SDM Vol. 3 6.12–6.15, 20.1.4 for real mode)
-  // =====================================================================================
-
+  // ---- scratch of the methods in other files
   /** SS and ESP for a privilege level, read from the TSS by the last `tssStack` (stack-switch.ts). */
   tssSs = 0;
   tssEsp = 0;
-
-  // =====================================================================================
-  // Descriptors and segment loads (SDM Vol. 3 3.4, 5.5–5.8)
-  // =====================================================================================
-
-  /** High dword of the descriptor read by the last `readDescriptorLo`. */
+  /** High dword of the descriptor read by the last `readDescriptorLo` (segments.ts). */
   descHi = 0;
   /** Linear address of that descriptor. */
   descAddr = 0;
-
-  // =====================================================================================
-  // Paging and the software TLB
-  // =====================================================================================
-
-  // =====================================================================================
-  // Linear memory access
-  // =====================================================================================
-
-  // =====================================================================================
-  // Segmented memory access (SDM Vol. 3 5.3 limit checks, 5.4 type checks)
-  // =====================================================================================
-
-  // =====================================================================================
-  // Stack
-  // =====================================================================================
-
-  // =====================================================================================
-  // Flags
-  // =====================================================================================
-
-  // =====================================================================================
-  // Registers
-  // =====================================================================================
-
   /** Scratch outputs of the 64-bit operand helpers (exec/long/operands64.ts): low and high halves. */
   lo64 = 0;
   hi64 = 0;
-
-  // =====================================================================================
-  // Control registers (SDM Vol. 3 2.5, MOV—Move to/from Control Registers)
-  // =====================================================================================
-
-  /**
-   * Writes CRn after the checks of MOV to CR (and their consequences: mode, TLB, PDPTEs, IA-32e
-   * activation). `hi`: bits 63:32 of the source (64-bit mode). See control-regs.ts.
-   */
-  writeCr(n: number, value: number, hi = 0): void {
-    writeCr(this, n, value, hi);
-  }
-
-  /** Reads CRn as the guest sees it (through the read-shadow hook for CR0/CR4). */
-  readCr(n: number): number {
-    const v = this.state.cr[n];
-    if ((n === 0 || n === 4) && this.intercepts?.crRead) return this.intercepts.crRead(n, v) >>> 0;
-    return v;
-  }
-
-  // =====================================================================================
-  // Port I/O permission (SDM Vol. 1 18.5.2)
-  // =====================================================================================
 }
 
 installMethods(Cpu, CpuRunLoop);
@@ -402,3 +309,5 @@ installMethods(Cpu, CpuFlags);
 installMethods(Cpu, CpuRegisters);
 installMethods(Cpu, CpuPortIo);
 installMethods(Cpu, CpuFaults);
+installMethods(Cpu, CpuCodeCache);
+installMethods(Cpu, CpuControlRegs);

@@ -201,3 +201,47 @@ export function invalidateCodePage(cpu: Cpu, pfn: number): void {
     }
   }
 }
+
+/** `Cpu`'s methods over the decode cache (installed by cpu.ts). */
+export class CpuCodeCache {
+  /** ByteSource for the decoder: byte `i` of the instruction at CS:fetchEip (fetch.ts). */
+  fetchByte(this: Cpu, i: number): number {
+    return fetchCodeByte(this, i);
+  }
+
+  /**
+   * Tells the CPU that memory in [pa, pa+length) was written by someone else (DMA, the
+   * hypervisor): cached decodes of those pages are dropped.
+   */
+  invalidateCode(this: Cpu, pa: number, length: number): void {
+    const first = Math.floor(pa / 4096);
+    const last = Math.floor((pa + Math.max(length, 1) - 1) / 4096);
+    for (let p = first; p <= last; p++) invalidateCodePage(this, p);
+  }
+
+  /**
+   * Memory may have been written by someone other than this CPU (a VMM's userspace between two
+   * KVM_RUNs, device DMA, a debugger's breakpoint), at addresses nobody can name: each page's
+   * decoded instructions and compiled blocks are checked against its bytes before their next use
+   * (fetch.ts), instead of being dropped. Cheap when nothing changed: one compare per code page
+   * the guest runs next.
+   */
+  revalidateCode(this: Cpu): void {
+    this.codeEpoch++;
+    this.codeLpn = -1;
+    this.codePage = null;
+    this.codeView = null;
+  }
+
+  /**
+   * Drops every decoded instruction and every TLB entry: for callers that cannot say which
+   * memory changed (a memory-slot change, a bulk load of guest RAM).
+   */
+  flushCodeCache(this: Cpu): void {
+    this.codePages.clear();
+    this.codeLpn = -1;
+    this.codePage = null;
+    this.codeView = null;
+    this.flushTlb();
+  }
+}
