@@ -26,6 +26,8 @@ export type Need =
   | 'interrupts'
   /** Delivers software interrupts (INT n, INT3) through the IDT. */
   | 'software-interrupts'
+  /** Checks data breakpoints (DR7 R/W = 01 or 11) on its memory accesses. */
+  | 'data-breakpoints'
   /** Models FERR# (x87 errors with CR0.NE = 0) onto IRQ 13, with the PC's port 0F0H latch. */
   | 'ferr'
   /**
@@ -151,6 +153,15 @@ const ENTRIES: readonly Entry[] = [
     'INT3, INT n and IRET, INT n from CPL 3 through DPL-3 and DPL-0 gates (#GP error code), INTO',
     ['unpaged-exceptions', 'software-interrupts'],
     ['long-mode', 'software-interrupts'],
+  ),
+  ...pair(
+    'dbgregs',
+    'the guest debugging itself: DR0-DR3/DR7 read back, TF single-steps a sequence (a #DB trap per ' +
+      'instruction, DR6.BS, the POPF that clears TF included), an instruction breakpoint in DR0 (a fault, ' +
+      'DR6.B0, continued with RF), write and read/write watchpoints in DR1/DR2 (traps after the access), INT3; ' +
+      'twice, so that a debugger stopping it in between (qemu-lite gdbstub tests) must leave it all as it was',
+    ['unpaged-exceptions', 'software-interrupts', 'data-breakpoints'],
+    ['long-mode', 'software-interrupts', 'data-breakpoints'],
   ),
   ...pair(
     'interrupts',
@@ -332,10 +343,11 @@ export const GUESTS: readonly GuestInfo[] = ENTRIES.map((e) => ({ ...e, image: i
  * Images the build makes that are not in `GUESTS`: they need a device or a machine the shared
  * suite does not give them, so their own tests run them (`virtioblk64`, a disk:
  * apps/qemu-lite/test/virtio-blk.engines.test.ts; `virtionet64`, a NIC and a peer:
- * apps/qemu-lite/test/virtio-net.engines.test.ts; `smp` and `smp64`, several vCPUs:
+ * apps/qemu-lite/test/virtio-net.engines.test.ts; `virtiocon64`, a virtio console:
+ * apps/qemu-lite/test/cli-chardev.test.ts; `smp` and `smp64`, several vCPUs:
  * apps/qemu-lite/test/smp-guest.engines.test.ts).
  */
-export const DEVICE_GUESTS: readonly string[] = ['virtioblk64', 'virtionet64', 'smp', 'smp64'];
+export const DEVICE_GUESTS: readonly string[] = ['virtioblk64', 'virtionet64', 'virtiocon64', 'smp', 'smp64'];
 
 /** The entry for a guest name; undefined if there is none. */
 export function guestByName(name: string): GuestInfo | undefined {

@@ -48,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (parsed.deviceHelp) {
     process.stdout.write(
-      'isa-debug-exit  iobase=, iosize=\nisa-debugcon    iobase=, readback=\npc-testdev\nloader          file=, addr=, cpu-num=0\nvirtio-blk-pci  drive=, serial=, logical_block_size=, physical_block_size=\nvirtio-net-pci  netdev=, mac=\nvirtio-rng-pci\nvirtio-serial-pci\nvirtconsole\n',
+      'isa-debug-exit  iobase=, iosize=\nisa-debugcon    iobase=, readback=\npc-testdev\nloader          file=, addr=, cpu-num=0\nvirtio-blk-pci  drive=, serial=, logical_block_size=, physical_block_size=\nvirtio-net-pci  netdev=, mac=\nvirtio-rng-pci\nvirtio-serial-pci\nvirtconsole     chardev=\n',
     );
     return 0;
   }
@@ -78,7 +78,13 @@ export async function main(argv: string[]): Promise<number> {
   const monitor = new MonitorConsole((line) => session?.monitor(line), writeOut, tty);
   let inMonitor = parsed.monitorStdio === true;
   const decoder = new EscapeDecoder({
-    input: (bytes) => (inMonitor ? monitor.feed(bytes) : session?.sendInput(bytes)),
+    // -chardev stdio on the virtconsole: the keyboard types into the guest's hvc0, not the UART.
+    input: (bytes) =>
+      inMonitor
+        ? monitor.feed(bytes)
+        : parsed.consoleStdin
+          ? session?.sendConsoleInput(bytes)
+          : session?.sendInput(bytes),
     quit: () => session?.quit('user'),
     help: () => process.stdout.write(ESCAPE_HELP.replace(/\n/g, '\r\n')),
     monitor: () => {

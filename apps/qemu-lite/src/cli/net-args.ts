@@ -24,6 +24,10 @@ export interface CliNet {
   /** `-device virtio-serial-pci` and `-device virtconsole` seen. */
   serialBus?: boolean;
   virtconsole?: boolean;
+  /** The virtconsole's `chardev=ID`. */
+  consoleChardev?: string;
+  /** `-chardev stdio,id=ID`, by id (the only backend here). */
+  chardevs?: Map<string, 'stdio'>;
 }
 
 class NetUsageError extends Error {}
@@ -245,20 +249,41 @@ export function rngDevice(first: string, props: Map<string, string>, holder: { n
 }
 
 /**
- * `-device virtio-serial-pci` (the bus) and `-device virtconsole` (its one port, a console):
- * together, a virtio-console whose output goes with the serial port's (there is no -chardev).
+ * `-chardev stdio,id=ID[,signal=on|off]`: the terminal as a character device, for a
+ * virtconsole's `chardev=`. Other backends (socket, pty, file, …) are refused by name.
+ */
+export function chardevArg(first: string, props: Map<string, string>, holder: { net?: CliNet }): void {
+  const net = state(holder);
+  if (first !== 'stdio')
+    usage(`-chardev ${first}: only the stdio backend exists here (-chardev stdio,id=ID)`);
+  for (const [key, value] of props) {
+    if (key === 'id') continue;
+    // signal=off gives Ctrl-C to the guest: the terminal is in raw mode here anyway.
+    if (key === 'signal' && (value === 'on' || value === 'off')) continue;
+    usage(`-chardev stdio: Property '${key}' not found`);
+  }
+  const id = props.get('id');
+  if (!id) usage("-chardev stdio: Parameter 'id' is missing");
+  net.chardevs ??= new Map();
+  if (net.chardevs.has(id)) usage(`-chardev stdio,id=${id}: Duplicate ID '${id}' for chardev`);
+  net.chardevs.set(id, 'stdio');
+}
+
+/**
+ * `-device virtio-serial-pci` (the bus) and `-device virtconsole[,chardev=ID]` (its one port, a
+ * console): together, a virtio-console whose output goes with the serial port's; with
+ * `chardev=` naming a `-chardev stdio`, what is typed on the terminal goes to it (the guest's
+ * hvc0) instead of to the serial port.
  */
 export function consoleDevice(first: string, props: Map<string, string>, holder: { net?: CliNet }): void {
   const net = state(holder);
   for (const key of props.keys())
-    usage(
-      key === 'chardev'
-        ? `-device ${first}: chardev= is not supported: there is no -chardev; the console's output goes where the serial port's goes`
-        : `-device ${first}: Property '${key}' not found`,
-    );
+    if (!(key === 'chardev' && first === 'virtconsole'))
+      usage(`-device ${first}: Property '${key}' not found`);
   if (first === 'virtconsole') {
     if (net.virtconsole) usage('-device virtconsole: only one console port exists here');
     net.virtconsole = true;
+    net.consoleChardev = props.get('chardev');
   } else {
     if (net.serialBus) usage(`-device ${first}: only one virtio-serial device exists here`);
     net.serialBus = true;
@@ -270,6 +295,8 @@ export function resolveNet(net: CliNet | undefined): {
   nics?: NicConfig[];
   virtioRng?: number;
   virtioConsole?: boolean;
+  /** The virtconsole's chardev is `-chardev stdio`: the terminal's input goes to it. */
+  consoleStdin?: boolean;
 } {
   if (!net) return {};
   const used = new Set<string>();
@@ -300,9 +327,13 @@ export function resolveNet(net: CliNet | undefined): {
     usage("-device virtconsole: No 'virtio-serial-bus' bus found (add -device virtio-serial-pci)");
   if (net.serialBus && !net.virtconsole)
     usage('-device virtio-serial-pci: give it its port, -device virtconsole (the only port type here)');
+  const chardev = net.consoleChardev;
+  if (chardev !== undefined && !net.chardevs?.has(chardev))
+    usage(`-device virtconsole,chardev=${chardev}: Property 'chardev' can't find value '${chardev}'`);
   return {
     nics: nics.length > 0 ? nics : undefined,
     virtioRng: net.rngs > 0 ? net.rngs : undefined,
     virtioConsole: net.virtconsole ? true : undefined,
+    consoleStdin: chardev !== undefined ? true : undefined,
   };
 }

@@ -95,10 +95,50 @@ describe('-netdev user, -nic, -device virtio-net-pci / virtio-rng-pci', () => {
     expect(parse().virtioConsole).toBeUndefined();
   });
 
+  it('-chardev stdio,id=c0 with -device virtconsole,chardev=c0: the terminal types into the console', () => {
+    const parsed = parseArgs([
+      ...kernel,
+      '-chardev',
+      'stdio,id=c0,signal=off',
+      '-device',
+      'virtio-serial',
+      '-device',
+      'virtconsole,chardev=c0',
+    ]);
+    expect(parsed.options.virtioConsole).toBe(true);
+    expect(parsed.consoleStdin).toBe(true);
+    // Not a runGuest option: the command routes the terminal's bytes.
+    expect('consoleStdin' in parsed.options).toBe(false);
+    expect(
+      parseArgs([...kernel, '-device', 'virtio-serial', '-device', 'virtconsole']).consoleStdin,
+    ).toBeUndefined();
+  });
+
   it.each([
     [['-device', 'virtconsole'], "No 'virtio-serial-bus' bus found"],
     [['-device', 'virtio-serial-pci'], 'give it its port, -device virtconsole'],
-    [['-device', 'virtio-serial-pci', '-device', 'virtconsole,chardev=c0'], 'there is no -chardev'],
+    [
+      ['-device', 'virtio-serial-pci', '-device', 'virtconsole,chardev=c0'],
+      "Property 'chardev' can't find value 'c0'",
+    ],
+    [['-chardev', 'socket,id=c0,port=4444,server=on,wait=off'], 'only the stdio backend exists here'],
+    [['-chardev', 'stdio'], "Parameter 'id' is missing"],
+    [['-chardev', 'stdio,id=c0,mux=on'], "Property 'mux' not found"],
+    [['-chardev', 'stdio,id=c0', '-chardev', 'stdio,id=c0'], "Duplicate ID 'c0' for chardev"],
+    [['-device', 'virtio-serial-pci,chardev=c0', '-device', 'virtconsole'], "Property 'chardev' not found"],
+    [
+      [
+        '-chardev',
+        'stdio,id=c0',
+        '-device',
+        'virtio-serial',
+        '-device',
+        'virtconsole,chardev=c0',
+        '-monitor',
+        'stdio',
+      ],
+      'stdio is already the monitor',
+    ],
     [
       ['-device', 'virtio-serial', '-device', 'virtconsole', '-device', 'virtconsole'],
       'only one console port',

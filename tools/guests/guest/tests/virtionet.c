@@ -14,46 +14,12 @@
  *   recv  which counts them in order and acknowledges every 8th frame and every gap.
  * Every role answers ARP and echo requests for its address all along. The checks (PASS/FAIL)
  * say which step failed; a peer that never answers is "virtionet.arp.peer-answered". */
-#include "lib.h"
+#include "virtio.h"
 
-#define PCI_ADDR 0xcf8
-#define PCI_DATA 0xcfc
-
-static u32 pci_read32(int dev, int off) {
-  outl(PCI_ADDR, 0x80000000u | ((u32)dev << 11) | (u32)(off & 0xfc));
-  return inl(PCI_DATA);
-}
-static u8 pci_read8(int dev, int off) {
-  outl(PCI_ADDR, 0x80000000u | ((u32)dev << 11) | (u32)(off & 0xfc));
-  return inb((u16)(PCI_DATA + (off & 3)));
-}
-
-#define mmio8(a) (*(volatile u8 *)(ulong)(a))
-#define mmio16(a) (*(volatile u16 *)(ulong)(a))
-#define mmio32(a) (*(volatile u32 *)(ulong)(a))
-
-/* struct virtio_pci_common_cfg offsets (§4.1.4.3). */
-enum {
-  C_DFSEL = 0x00, C_DF = 0x04, C_GFSEL = 0x08, C_GF = 0x0c, C_NUMQ = 0x12, C_STATUS = 0x14,
-  C_QSEL = 0x16, C_QSIZE = 0x18, C_QENABLE = 0x1c, C_QNOFF = 0x1e, C_QDESC = 0x20, C_QDRIVER = 0x28, C_QDEVICE = 0x30,
-};
-
-#define QN 16
-#define BUF 2048
+#define QN VIRTIO_QN
 /* struct virtio_net_hdr_v1 (§5.1.6): 12 bytes under VIRTIO_F_VERSION_1. */
 #define HDR 12
-struct desc { u64 addr; u32 len; u16 flags; u16 next; };
-struct queue {
-  struct desc desc[QN] __attribute__((aligned(16)));
-  struct { u16 flags, idx, ring[QN], used_event; } avail __attribute__((aligned(2)));
-  struct { u16 flags, idx; struct { u32 id, len; } ring[QN]; u16 avail_event; } used __attribute__((aligned(4)));
-  u16 last_used;
-  ulong notify_at;
-  u8 buf[QN][BUF] __attribute__((aligned(16)));
-};
-static struct queue rxq, txq;
-static ulong common, notify;
-static u32 notify_mult;
+static struct vqueue rxq, txq;
 static u8 my_mac[6], peer_mac[6];
 static u32 my_ip, peer_ip;
 static int peer_known;
@@ -102,53 +68,13 @@ static int cmdline_is(const char *key, const char *value) {
   return 0;
 }
 
-/* Milliseconds since the first call, from the PM timer's 24-bit count (wraps every 4.7 s; every
- * loop here reads it far more often than that). */
-#define PM_TMR_PORT 0x608
-static u32 pm_last;
-static u64 pm_ticks;
-static int pm_started;
-static u32 now_ms(void) {
-  u32 t = inl(PM_TMR_PORT) & 0xffffff;
-  if (pm_started) pm_ticks += (t - pm_last) & 0xffffff;
-  pm_started = 1;
-  pm_last = t;
-  return (u32)(pm_ticks * 1000 / 3579545u);
-}
-
-/* ---- the queues ---- */
-
-static void queue_setup(struct queue *q, int index) {
-  mmio16(common + C_QSEL) = (u16)index;
-  mmio16(common + C_QSIZE) = QN;
-  mmio32(common + C_QDESC) = (u32)(ulong)q->desc; mmio32(common + C_QDESC + 4) = 0;
-  mmio32(common + C_QDRIVER) = (u32)(ulong)&q->avail; mmio32(common + C_QDRIVER + 4) = 0;
-  mmio32(common + C_QDEVICE) = (u32)(ulong)&q->used; mmio32(common + C_QDEVICE + 4) = 0;
-  q->notify_at = notify + (ulong)mmio16(common + C_QNOFF) * notify_mult;
-  mmio16(common + C_QENABLE) = 1;
-  /* Descriptor i is buffer i for good: the device writes (rx) or reads (tx) it whole. */
-  for (int i = 0; i < QN; i++) q->desc[i] = (struct desc){(ulong)q->buf[i], BUF, (u16)(q == &rxq ? 2 : 0), 0};
-}
-
-static void queue_post(struct queue *q, u16 id, u32 len) {
-  q->desc[id].len = len;
-  q->avail.ring[q->avail.idx % QN] = id;
-  barrier();
-  q->avail.idx++;
-  barrier();
-  mmio16(q->notify_at) = 0; /* §4.1.4.4: the queue's index to its notify address */
-}
-
 static u32 stat_tx, stat_rx, served, echo_replies, seen_seq[64];
 
 static void transmit(const u8 *frame, int len) {
-  /* At most QN frames in the device's hands: wait for it to give one back (it does so while
-   * handling the notification, so this never spins long). */
-  for (u32 spin = 0; (u16)(txq.avail.idx - *(volatile u16 *)&txq.used.idx) >= QN; spin++) barrier();
-  u16 id = txq.avail.idx % QN;
+  u16 id = virtio_tx_slot(&txq);
   memset(txq.buf[id], 0, HDR); /* no checksum offload, no GSO: an all-zero header */
   memcpy(txq.buf[id] + HDR, frame, (size_t)len);
-  queue_post(&txq, id, (u32)(HDR + len));
+  virtio_post(&txq, id, (u32)(HDR + len));
   stat_tx++;
 }
 
@@ -263,14 +189,10 @@ static void on_frame(const u8 *f, int len) {
 
 /* Takes every frame the device has put in the receive queue, and gives the buffers back. */
 static void poll(void) {
-  while (rxq.last_used != *(volatile u16 *)&rxq.used.idx) {
-    barrier();
-    u16 slot = rxq.last_used % QN;
-    u16 id = (u16)rxq.used.ring[slot].id;
-    u32 len = rxq.used.ring[slot].len;
-    rxq.last_used++;
-    if (id < QN && len > HDR) { stat_rx++; on_frame(rxq.buf[id] + HDR, (int)(len - HDR)); }
-    if (id < QN) queue_post(&rxq, id, BUF);
+  u32 len;
+  for (int id = virtio_used(&rxq, &len); id >= 0; id = virtio_used(&rxq, &len)) {
+    if (len > HDR) { stat_rx++; on_frame(rxq.buf[id] + HDR, (int)(len - HDR)); }
+    virtio_post(&rxq, (u16)id, VIRTIO_BUF);
   }
 }
 
@@ -328,49 +250,26 @@ static void stream_send(u32 kib) {
 int main(void) {
   report_begin("virtionet");
   now_ms();
-  if ((inl(PM_TMR_PORT) & 0xff000000u) == 0xff000000u) {
+  if (!pm_timer_present()) {
     skip("no ACPI PM timer at 0x608 to keep time with", "virtionet.pm-timer");
     report_end();
   }
-
-  int dev = -1;
-  for (int d = 0; d < 32; d++)
-    if (pci_read32(d, 0) == 0x10411af4) { dev = d; break; }
-  if (dev < 0) {
+  struct vdev v = virtio_find(0x1041);
+  if (v.dev < 0) {
     skip("no virtio-net PCI function (give -device virtio-net-pci)", "virtionet.found");
     report_end();
   }
-  u32 bars[6];
-  for (int i = 0; i < 6; i++) bars[i] = pci_read32(dev, 0x10 + 4 * i) & ~0xfu;
-  ulong devcfg = 0;
-  for (u8 cap = pci_read8(dev, 0x34); cap; cap = pci_read8(dev, cap + 1)) {
-    if (pci_read8(dev, cap) != 0x09) continue;
-    u8 type = pci_read8(dev, cap + 3), bar = pci_read8(dev, cap + 4);
-    ulong at = bar < 6 ? bars[bar] + pci_read32(dev, cap + 8) : 0;
-    if (type == 1) common = at;
-    if (type == 2) { notify = at; notify_mult = pci_read32(dev, cap + 16); }
-    if (type == 4) devcfg = at;
-  }
-
-  /* §3.1.1: reset, ACKNOWLEDGE, DRIVER, features (VERSION_1 and MAC only), FEATURES_OK. */
-  mmio8(common + C_STATUS) = 0;
-  mmio8(common + C_STATUS) = 1;
-  mmio8(common + C_STATUS) = 3;
-  mmio32(common + C_DFSEL) = 0;
-  u32 lo = mmio32(common + C_DF);
-  check_eq(1u << 5, lo & (1u << 5), "virtionet.features.mac-offered");
-  mmio32(common + C_GFSEL) = 0;
-  mmio32(common + C_GF) = 1u << 5;
-  mmio32(common + C_GFSEL) = 1;
-  mmio32(common + C_GF) = 1; /* VERSION_1 */
-  mmio8(common + C_STATUS) = 3 | 8;
-  check_eq(8, mmio8(common + C_STATUS) & 8, "virtionet.status.features-ok");
-  queue_setup(&rxq, 0);
-  queue_setup(&txq, 1);
-  mmio8(common + C_STATUS) = 3 | 8 | 4;
-  for (int i = 0; i < 6; i++) my_mac[i] = mmio8(devcfg + (ulong)i);
+  /* VIRTIO_NET_F_MAC only: no checksum offload, no GSO, no mergeable buffers (§5.1.3). */
+  u32 offered;
+  check_eq(1, virtio_negotiate(&v, 1u << 5, &offered), "virtionet.status.features-ok");
+  check_eq(1u << 5, offered & (1u << 5), "virtionet.features.mac-offered");
+  virtio_queue(&v, &rxq, 0, 1);
+  virtio_queue(&v, &txq, 1, 0);
+  virtio_driver_ok(&v);
+  for (int i = 0; i < 6; i++) my_mac[i] = mmio8(v.devcfg + (ulong)i);
   /* Every receive buffer to the device at once. */
-  for (u16 i = 0; i < QN; i++) queue_post(&rxq, i, BUF);
+  for (u16 i = 0; i < QN; i++) virtio_post(&rxq, i, VIRTIO_BUF);
+  int dev = v.dev;
 
   my_ip = cmdline_ip("ip");
   peer_ip = cmdline_ip("peer");
