@@ -91,6 +91,15 @@ export class CpuRunLoop {
         }
       }
     }
+    // The budget ends the run at an instruction boundary, as a host interrupt would; a trap of the
+    // last instruction (single-step, data breakpoint) is taken first (SDM Vol. 3A 6.9: priority 4,
+    // before interrupts). Left pending it was lost: a VM entry starts with no pending event, so a
+    // guest's own TF trap vanished whenever the engine ran it one instruction at a time (gdb's
+    // stepi, KVM_GUESTDBG_SINGLESTEP).
+    if (result === StopReason.Budget && this.pendingIsTrap && s.pendingType >= 0) {
+      const r = this.checkEvents();
+      if (r >= 0) result = r as StopReason;
+    }
     this.instructionsRetired += this.runCount;
     this.advanceTsc(this.runCount);
     this.runCount = 0;
