@@ -16,7 +16,17 @@
  * - MTRRs (`kvm_mtrr_set_msr`): MTRRcap says 8 variable ranges, fixed ranges and WC; variable,
  *   fixed and default-type registers are kept, with memory types and reserved bits checked.
  * - HWCR keeps McStatusWrEn (18) and TscFreqSel (24), ignores 3, 6 and 8, #GP for the rest.
+ * - ARCH_CAPABILITIES (arch-capabilities.ts): the guest reads it only where its CPUID says so
+ *   (7.0:EDX[29]) and never writes it; userspace may set any KVM_SUPPORTED_ARCH_CAP bits.
  */
+import {
+  CPUID_7_EDX_ARCH_CAPABILITIES,
+  KVM_SUPPORTED_ARCH_CAP_HI,
+  KVM_SUPPORTED_ARCH_CAP_LO,
+  MSR_IA32_ARCH_CAPABILITIES,
+  SOFT_ARCH_CAPABILITIES_HI,
+  SOFT_ARCH_CAPABILITIES_LO,
+} from './arch-capabilities.js';
 import { MSR } from './msrs.js';
 
 /** IA32_MISC_ENABLE at reset as KVM gives it: PEBS and BTS unavailable (bits 12, 11). */
@@ -246,6 +256,22 @@ export const COMMON_MSRS: ReadonlyMap<number, CommonMsrEntry> = (() => {
   });
   // The host save area belongs to the hypervisor: reads 0, writes dropped (no nested SVM).
   t.set(MSR.VM_HSAVE_PA, ZERO_IGNORED);
+  // kvm_get_msr_common / kvm_set_msr_common, MSR_IA32_ARCH_CAPABILITIES.
+  t.set(MSR_IA32_ARCH_CAPABILITIES, {
+    get: (m, _i, out, host) => {
+      if (!host && !m.guestHasArchCapabilities()) return false;
+      out[0] = m.archCapabilities[0];
+      out[1] = m.archCapabilities[1];
+      return true;
+    },
+    set: (m, _i, lo, hi, host) => {
+      if (!host || (lo & ~KVM_SUPPORTED_ARCH_CAP_LO) !== 0 || (hi & ~KVM_SUPPORTED_ARCH_CAP_HI) !== 0)
+        return false;
+      m.archCapabilities[0] = lo;
+      m.archCapabilities[1] = hi;
+      return true;
+    },
+  });
   return t;
 })();
 
@@ -263,6 +289,22 @@ export class CommonMsrs {
   /** KVM_MAX_MCE_BANKS banks of CTL, STATUS, ADDR, MISC as [low, high] pairs. */
   readonly mceBanks = new Uint32Array(2 * 4 * KVM_MAX_MCE_BANKS);
   hwcr = 0;
+  /** `vcpu->arch.arch_capabilities`, set at creation to what the engine reports. */
+  readonly archCapabilities = new Uint32Array([SOFT_ARCH_CAPABILITIES_LO, SOFT_ARCH_CAPABILITIES_HI]);
+  private readonly cpuidOut = new Uint32Array(4);
+
+  /**
+   * `cpuid`: the vCPU's CPUID as the guest sees it (KVM_SET_CPUID2's table), for the MSRs a
+   * guest may read only where its CPUID enumerates them; none given: a CPUID with no leaves.
+   */
+  constructor(private readonly cpuid?: (leaf: number, subleaf: number, out: Uint32Array) => void) {}
+
+  /** `guest_cpu_cap_has(vcpu, X86_FEATURE_ARCH_CAPABILITIES)`. */
+  guestHasArchCapabilities(): boolean {
+    if (this.cpuid === undefined) return false;
+    this.cpuid(7, 0, this.cpuidOut);
+    return (this.cpuidOut[3] & CPUID_7_EDX_ARCH_CAPABILITIES) !== 0;
+  }
 
   get(index: number, out: Uint32Array, host = false): boolean {
     const e = COMMON_MSRS.get(index >>> 0);

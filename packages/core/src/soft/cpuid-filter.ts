@@ -1,10 +1,13 @@
 /**
  * What a vCPU's CPUID may claim on the software engine: the feature words of the KVM_SET_CPUID2
  * table are masked, when the guest reads them, by what the silicon (x86emu) implements plus
- * what KVM emulates whatever the silicon has — the same set KVM_GET_SUPPORTED_CPUID reports. A
+ * what KVM emulates whatever the silicon has (the local APIC, x2APIC, TSC-deadline,
+ * IA32_ARCH_CAPABILITIES) — the same set KVM_GET_SUPPORTED_CPUID reports. A
  * VMM that hands in a richer table (the host's CPUID, say) thus never makes a guest use an
  * instruction the interpreter lacks; KVM_GET_CPUID2 still returns the table as it was set.
  */
+
+import { CPUID_7_EDX_ARCH_CAPABILITIES } from './arch-capabilities.js';
 import type { ArchOps } from './arch-ops.js';
 
 /** Leaf 1 ECX bits KVM emulates (x2APIC 21, TSC-deadline 24) and sets (hypervisor 31). */
@@ -29,7 +32,8 @@ export function kvmCpuidFilter(ops: ArchOps, leaf: number, subleaf: number, out:
       ops.cpu.cpuid(7, subleaf, scratch);
       out[1] &= scratch[1];
       out[2] &= scratch[2];
-      out[3] &= scratch[3];
+      // IA32_ARCH_CAPABILITIES is KVM's, whatever the silicon has (arch-capabilities.ts).
+      out[3] &= (subleaf === 0 ? scratch[3] | CPUID_7_EDX_ARCH_CAPABILITIES : scratch[3]) >>> 0;
       return;
     case 0x80000001:
       ops.cpu.cpuid(0x80000001, 0, scratch);

@@ -92,6 +92,8 @@ const CASES: readonly MsrCase[] = [
   { what: 'HWCR refuses other bits', index: 0xc0010015, write: [0, 1], expect: 'gp' },
   { what: 'VM_HSAVE_PA reads 0 and drops writes', index: 0xc0010117, write: [0, 0x5000], expect: [0, 0] },
   { what: 'IA32_PAT refuses memory type 2', index: 0x277, write: [0, 2], expect: 'gp' },
+  // Readable by the guest only where its CPUID enumerates it (7.0:EDX[29]): this guest has no CPUID.
+  { what: 'ARCH_CAPABILITIES is #GP without CPUID.7.0:EDX[29]', index: 0x10a, expect: 'gp' },
 ];
 
 /** The guest program for one case. */
@@ -124,6 +126,24 @@ export function defineMsrSuite(name: string, open: () => Kvm): void {
       const saved = vcpu.getMsrs(list);
       expect(saved.map((e) => e.index)).toEqual(list);
       expect(vcpu.setMsrs(saved)).toBe(list.length);
+    });
+
+    it('gives the guest ARCH_CAPABILITIES as KVM_GET_MSRS reads it once CPUID offers it, and never a write', () => {
+      const kvm = open();
+      const cpuid = kvm.getSupportedCpuid();
+      const leaf7 = cpuid.find((e) => e.function === 7 && e.index === 0);
+      // KVM emulates the MSR in software, so its CPUID always offers it (kvm_set_cpu_caps).
+      expect(leaf7 && (leaf7.edx >>> 29) & 1).toBe(1);
+      const read = [MOV_ECX, ...imm32(0x10a), ...RDMSR, HLT];
+      const g = protectedModeGuest(kvm, read);
+      g.vcpu.setCpuid2(cpuid);
+      expect(g.vcpu.run()).toBe(KVM_EXIT.HLT);
+      const r = g.vcpu.getRegs();
+      const value = ((r.rdx & 0xffffffffn) << 32n) | (r.rax & 0xffffffffn);
+      expect(value).toBe(g.vcpu.getMsrs([0x10a])[0].data);
+      const w = protectedModeGuest(open(), [MOV_ECX, ...imm32(0x10a), ...WRMSR, HLT]);
+      w.vcpu.setCpuid2(cpuid);
+      expect(w.vcpu.run()).toBe(KVM_EXIT.SHUTDOWN);
     });
 
     it('lets userspace (KVM_SET_MSRS) set an MC bank STATUS and read MCG_CTL, which the guest may not', () => {
