@@ -53,6 +53,8 @@ export const HOST_QUIRKS: Readonly<Record<'kvm' | 'kvm-pvm', EngineQuirks>> = {
       'unpaged-exceptions':
         'kvm-pvm emulates unpaged protected mode instruction by instruction, without IDT delivery or IRET (KVM_EXIT_INTERNAL_ERROR)',
       'software-interrupts': 'kvm-pvm cannot emulate INT n / INT3 at CPL 0 (KVM_EXIT_INTERNAL_ERROR)',
+      'data-breakpoints':
+        "kvm-pvm's instruction emulator, where CPL-0 code runs, checks no data breakpoints (no #DB on a watched write or read)",
     },
     deviations: {
       // CPL-3 code reads back the host's user selectors (0x33/0x2b), not the guest's.
