@@ -16,19 +16,35 @@ import { runGuest } from '../../src/index.js';
 import { hostSkipReason } from '../helpers.js';
 import { gdbSkipReason, guestImage, runGdbScript, symbolAddress } from './gdb-helpers.js';
 
-const elf = guestImage('dbgregs64.elf');
-const elf64 = guestImage('dbgregs64.elf64');
-const skipAll = gdbSkipReason(elf64);
+/**
+ * The 64-bit guest with its ELF64 symbols, and the 32-bit one with the x86-64 layout gdb gets
+ * whatever the mode (README, "16- and 32-bit code").
+ */
+const BUILDS = [
+  {
+    name: 'dbgregs64',
+    kernel: guestImage('dbgregs64.elf'),
+    symbols: guestImage('dbgregs64.elf64'),
+    arch: '',
+  },
+  {
+    name: 'dbgregs',
+    kernel: guestImage('dbgregs.elf'),
+    symbols: guestImage('dbgregs.elf'),
+    arch: 'set architecture i386:x86-64\n',
+  },
+];
+const skipAll = gdbSkipReason(BUILDS[0].symbols) ?? gdbSkipReason(BUILDS[1].symbols);
 const PVM =
   "kvm-pvm runs the guest's CPL-0 code in KVM's instruction emulator, which stops at INT3 and checks no data breakpoints (tools/guests/src/engines.ts)";
 
-const SCRIPT = (address: string) => `set pagination off
+const SCRIPT = (address: string, arch: string, watched: string) => `set pagination off
 set confirm off
 set remotetimeout 60
-target remote ${address}
+${arch}target remote ${address}
 break dbg_phase
 continue
-watch *(unsigned int *)&gdb_watched
+watch *(unsigned int *)0x${watched}
 hbreak dbg_hw_mark
 break tf_seq
 continue
@@ -48,50 +64,56 @@ delete
 continue
 `;
 
-const hex = (name: string) => symbolAddress(elf64, name).toString(16);
-
-for (const accel of ['kvm', 'vmx', 'svm']) {
-  const skip =
-    skipAll ??
-    (accel === 'kvm' ? (hostSkipReason ?? (existsSync('/sys/module/kvm_pvm') ? PVM : undefined)) : undefined);
-  describe.skipIf(skip !== undefined)(
-    `a guest using its own TF, DR0–DR7 and INT3 under gdb on -accel ${accel}${skip ? ` (skipped: ${skip})` : ''}`,
-    () => {
-      it("prints what it prints alone while gdb's breakpoints, watchpoint, hbreak and steps hit", async () => {
-        const options = {
-          kernel: elf,
-          accel,
-          memory: '64M',
-          timeoutMs: 120_000,
-          noReboot: true,
-        } as const;
-        const alone = await runGuest(options);
-        expect(alone.serial).toMatch(/SUMMARY dbgregs: 64 passed, 0 failed, 0 skipped/);
-        let gdbOutput: Promise<string> | undefined;
-        const debugged = await runGuest({
-          ...options,
-          gdb: 'tcp:127.0.0.1:0',
-          startStopped: true,
-          onGdbListening: (address) => {
-            gdbOutput = runGdbScript(SCRIPT(address), elf64, 120_000);
-          },
-        });
-        const out = (await gdbOutput) ?? '';
-        expect(debugged.serial).toBe(alone.serial);
-        expect(debugged.exitReason).toEqual(alone.exitReason);
-        // gdb's own stops, in order: its INT3 at dbg_phase, its watchpoint (DR, USE_HW_BP) on the
-        // guest's write, its hbreak, its INT3 at the guest's TF sequence, three steps into it.
-        expect(out).toContain(`Breakpoint 1, 0x${hex('dbg_phase').padStart(16, '0')} in dbg_phase ()`);
-        expect(out).toMatch(/Hardware watchpoint 2: \*\(unsigned int \*\)&gdb_watched\s+Old value = 0\s+New value = 1/);
-        expect(out).toContain(`Breakpoint 3, 0x${hex('dbg_hw_mark').padStart(16, '0')} in dbg_hw_mark ()`);
-        expect(out).toContain(`Breakpoint 4, 0x${hex('tf_seq').padStart(16, '0')} in tf_seq ()`);
-        expect(out).toMatch(new RegExp(`rip\\s+0x${hex('tf_seq')}\\s+0x${hex('tf_seq')} <tf_seq>`));
-        // pushfq, orq, popfq: the step after POPF is at tf_1 (tf_seq + 10).
-        const tf1 = (symbolAddress(elf64, 'tf_seq') + 10n).toString(16);
-        expect(out).toMatch(new RegExp(`rip\\s+0x${tf1}\\s+0x${tf1} <tf_1>`));
-        // The second round's stop at dbg_phase, after everything above.
-        expect(out.split('Breakpoint 1, ').length - 1).toBe(2);
-      }, 300_000);
-    },
-  );
-}
+for (const { name, kernel, symbols, arch } of BUILDS)
+  for (const accel of ['kvm', 'vmx', 'svm']) {
+    const hex = (symbol: string) => symbolAddress(symbols, symbol).toString(16);
+    const skip =
+      skipAll ??
+      (accel === 'kvm'
+        ? (hostSkipReason ?? (existsSync('/sys/module/kvm_pvm') ? PVM : undefined))
+        : undefined);
+    describe.skipIf(skip !== undefined)(
+      `${name}: a guest using its own TF, DR0–DR7 and INT3 under gdb on -accel ${accel}${skip ? ` (skipped: ${skip})` : ''}`,
+      () => {
+        it("prints what it prints alone while gdb's breakpoints, watchpoint, hbreak and steps hit", async () => {
+          const options = {
+            kernel,
+            accel,
+            memory: '64M',
+            timeoutMs: 120_000,
+            noReboot: true,
+          } as const;
+          const alone = await runGuest(options);
+          expect(alone.serial).toMatch(/SUMMARY dbgregs: 64 passed, 0 failed, 0 skipped/);
+          let gdbOutput: Promise<string> | undefined;
+          const debugged = await runGuest({
+            ...options,
+            gdb: 'tcp:127.0.0.1:0',
+            startStopped: true,
+            onGdbListening: (address) => {
+              gdbOutput = runGdbScript(SCRIPT(address, arch, hex('gdb_watched')), symbols, 120_000);
+            },
+          });
+          const out = (await gdbOutput) ?? '';
+          expect(debugged.serial).toBe(alone.serial);
+          expect(debugged.exitReason).toEqual(alone.exitReason);
+          // gdb's own stops, in order: its INT3 at dbg_phase, its watchpoint (DR, USE_HW_BP) on the
+          // guest's write, its hbreak, its INT3 at the guest's TF sequence, three steps into it.
+          expect(out).toContain(`Breakpoint 1, 0x${hex('dbg_phase').padStart(16, '0')} in dbg_phase ()`);
+          expect(out).toMatch(
+            new RegExp(
+              `Hardware watchpoint 2: \\*\\(unsigned int \\*\\)0x${hex('gdb_watched')}\\s+Old value = 0\\s+New value = 1`,
+            ),
+          );
+          expect(out).toContain(`Breakpoint 3, 0x${hex('dbg_hw_mark').padStart(16, '0')} in dbg_hw_mark ()`);
+          expect(out).toContain(`Breakpoint 4, 0x${hex('tf_seq').padStart(16, '0')} in tf_seq ()`);
+          expect(out).toMatch(new RegExp(`rip\\s+0x${hex('tf_seq')}\\s+0x${hex('tf_seq')} <tf_seq>`));
+          // PUSHF, OR, POPF: the third step ends at tf_1.
+          const tf1 = hex('tf_1');
+          expect(out).toMatch(new RegExp(`rip\\s+0x${tf1}\\s+0x${tf1} <tf_1>`));
+          // The second round's stop at dbg_phase, after everything above.
+          expect(out.split('Breakpoint 1, ').length - 1).toBe(2);
+        }, 300_000);
+      },
+    );
+  }
