@@ -613,6 +613,11 @@ export class DebugSession implements DebugTarget {
     this.stopped = false;
   }
 
+  /** gdb's `monitor LINE`: QEMU's monitor, on the vCPUs as they are stopped now. */
+  monitor(line: string): string {
+    return this.withApsHeld(() => runMonitorCommand(line, this.monitorSession));
+  }
+
   detach(): void {
     this.breakpoints.clear();
     this.int3.clear();

@@ -78,6 +78,8 @@ export interface DebugTarget {
   kill(): void;
   /** `D`: forget breakpoints, run on without the debugger. */
   detach(): void;
+  /** gdb's `monitor LINE` (qRcmd): a monitor command's output (QEMU runs its HMP there). */
+  monitor?(line: string): string;
 }
 
 const PACKET_SIZE = 0x4000;
@@ -398,8 +400,17 @@ export class GdbStub {
     }
     if (p === 'qSymbol::') return 'OK';
     if (p.startsWith('qRcmd,')) {
-      // `monitor …` from gdb: not served here (qemu-lite's monitor is -monitor / Ctrl-A c).
-      return toHex(new TextEncoder().encode('use qemu-lite -monitor stdio for monitor commands\n'));
+      // gdb's `monitor LINE`: the output goes back as console output (O packets), then OK, as
+      // QEMU's handle_query_rcmd sends it (gdb prints O packets while it waits for the reply).
+      if (!this.target.monitor) return '';
+      const hex = p.slice(6);
+      if (!/^([0-9a-fA-F]{2})*$/.test(hex)) return 'E22';
+      const text = this.target.monitor(new TextDecoder().decode(fromHex(hex)));
+      const bytes = new TextEncoder().encode(text);
+      // Each O packet within PacketSize: 2 hex digits a byte, the 'O' and the framing.
+      for (let at = 0; at < bytes.length; at += (PACKET_SIZE - 8) >> 1)
+        this.reply(`O${toHex(bytes.subarray(at, at + ((PACKET_SIZE - 8) >> 1)))}`);
+      return 'OK';
     }
     return '';
   }

@@ -51,6 +51,7 @@ continue
 continue
 continue
 info registers rip
+monitor info cpus
 delete 2 3
 stepi
 stepi
@@ -108,6 +109,8 @@ for (const { name, kernel, symbols, arch } of BUILDS)
           expect(out).toContain(`Breakpoint 3, 0x${hex('dbg_hw_mark').padStart(16, '0')} in dbg_hw_mark ()`);
           expect(out).toContain(`Breakpoint 4, 0x${hex('tf_seq').padStart(16, '0')} in tf_seq ()`);
           expect(out).toMatch(new RegExp(`rip\\s+0x${hex('tf_seq')}\\s+0x${hex('tf_seq')} <tf_seq>`));
+          // gdb's `monitor` (qRcmd) runs QEMU's monitor on the stopped machine.
+          expect(out).toContain(`* CPU #0: pc=0x${hex('tf_seq').padStart(16, '0')}`);
           // PUSHF, OR, POPF: the third step ends at tf_1.
           const tf1 = hex('tf_1');
           expect(out).toMatch(new RegExp(`rip\\s+0x${tf1}\\s+0x${tf1} <tf_1>`));

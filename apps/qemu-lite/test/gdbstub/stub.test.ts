@@ -132,6 +132,9 @@ class FakeTarget implements DebugTarget {
   detach(): void {
     this.points = [];
   }
+  monitor(line: string): string {
+    return line === 'stop' ? '' : `ran ${line}\n`;
+  }
 }
 
 function session() {
@@ -153,6 +156,21 @@ function session() {
 }
 
 describe('the GDB stub', () => {
+  it("runs gdb's `monitor` (qRcmd) on the monitor: its output as O packets, then OK", () => {
+    const { stub, sent } = session();
+    const hex = (t: string) => Buffer.from(t).toString('hex');
+    const payloads = (cmd: string) => {
+      sent.length = 0;
+      stub.feed(Uint8Array.from(encodePacket(`qRcmd,${hex(cmd)}`), (c) => c.charCodeAt(0)));
+      return sent.filter((t) => t.startsWith('$')).map((t) => t.slice(1, t.lastIndexOf('#')));
+    };
+    expect(payloads('info cpus')).toEqual([`O${hex('ran info cpus\n')}`, 'OK']);
+    expect(payloads('stop')).toEqual(['OK']);
+    sent.length = 0;
+    stub.feed(Uint8Array.from(encodePacket('qRcmd,6'), (c) => c.charCodeAt(0)));
+    expect(sent.filter((t) => t.startsWith('$')).map((t) => t.slice(1, 4))).toEqual(['E22']);
+  });
+
   it('acknowledges each packet and advertises what gdb needs in qSupported', () => {
     const { ask, sent } = session();
     const reply = ask('qSupported:multiprocess+;swbreak+;hwbreak+;xmlRegisters=i386');
