@@ -394,6 +394,35 @@ export function defineIrqchipCases(kvm: () => Kvm, isrTracked: boolean): void {
       expect(u32(irr, 0x210)).toBe(0x30000); // vectors 0x30, 0x31
     });
 
+    it('KVM_SIGNAL_MSI to a logical destination: 0 when no APIC is in it (logical 0 too) while the logical model is one, EPERM when the APICs disagree on it, 1 to the APIC its LDR names and to the broadcast', () => {
+      const r = vmWithChip();
+      const v = r.vm.createVcpu(0);
+      // Address bit 2: logical destination mode (SDM Vol. 3 11.11.1); bits 19:12 the destination.
+      expect(msi(r, 0xfee00004, 0x4030)).toBe(0); // a software-disabled APIC: routed to nobody
+      expect(msi(r, 0xfee01004, 0x4030)).toBe(0);
+      const l = getLapic(r, v);
+      put32(l, 0xf0, 0x1ff); // SVR: software enable
+      put32(l, 0xd0, 0x01000000); // LDR: logical ID 1 (the DFR stays flat, all ones)
+      r.device.ioctl(vcpuFd(v), KVM_IOCTL.KVM_SET_LAPIC, l);
+      expect(msi(r, 0xfee00004, 0x4030)).toBe(0); // logical destination 0: nobody
+      expect(msi(r, 0xfee02004, 0x4030)).toBe(0); // a bit no APIC has
+      expect(msi(r, 0xfee01004, 0x4031)).toBe(1);
+      expect(msi(r, 0xfee03004, 0x4032)).toBe(1); // bits 0 and 1: the APIC with bit 0
+      expect(msi(r, 0xfeeff004, 0x4033)).toBe(1); // the logical broadcast
+      expect(u32(getLapic(r, v), 0x210)).toBe(0xe0000); // IRR: vectors 0x31 to 0x33, not 0x30
+      // A second APIC in the cluster model beside the flat one: KVM's map gives up on logical
+      // messages (KVM_APIC_MODE_MAP_DISABLED) and the slow path finds no destination: EPERM.
+      const v1 = r.vm.createVcpu(1);
+      const l1 = getLapic(r, v1);
+      put32(l1, 0xf0, 0x1ff);
+      put32(l1, 0xe0, 0x0fffffff); // DFR: cluster model
+      put32(l1, 0xd0, 0x02000000); // cluster 0, bit 1
+      r.device.ioctl(vcpuFd(v1), KVM_IOCTL.KVM_SET_LAPIC, l1);
+      expectErrno(() => msi(r, 0xfee00004, 0x4030), Errno.EPERM);
+      expectErrno(() => msi(r, 0xfee04004, 0x4030), Errno.EPERM);
+      expect(msi(r, 0xfee02004, 0x4034)).toBe(1); // the cluster APIC's bit
+    });
+
     it('answers Vm.signalMsi, the typed KVM_SIGNAL_MSI, as the raw ioctl: EINVAL, EPERM, then 1 and the IRR bit', () => {
       const vm = kvm().createVm();
       const message = (flags = 0) => ({ addressLo: 0xfee00000, addressHi: 0, data: 0x41, flags, devid: 0 });

@@ -4,6 +4,7 @@
  * (`kvm_irq_delivery_to_apic`). KVM_IRQ_LINE and KVM_SIGNAL_MSI enter here.
  */
 import { APIC_DEST, APIC_DM, type LapicIrq, newLapicIrq } from './apic-irq.js';
+import { kvmLogicalMapUsable } from './apic-map.js';
 import { type ApicBus, KvmIoapic } from './ioapic.js';
 import {
   defaultIrqRouting,
@@ -110,7 +111,8 @@ export class KvmIrqchip implements ApicBus {
    * `kvm_irq_delivery_to_apic`: every present APIC the message matches takes it (lowest
    * priority: the first such APIC that is software-enabled). Returns how many accepted, or -1 if
    * none matched. KVM's map-based fast path answers 0 rather than -1 for a physical, non-broadcast
-   * destination once the VM has vCPUs, and the same answer is given here.
+   * destination once the VM has vCPUs, and for a logical one while its map can route logical
+   * messages (apic-map.ts; a logical destination 0 included), and the same answers are given here.
    */
   deliver(irq: LapicIrq, src: KvmLapic | null): number {
     if (irq.shorthand === APIC_DEST.SELF && src !== null) {
@@ -133,6 +135,15 @@ export class KvmIrqchip implements ApicBus {
       r += apic.acceptIrq(irq.deliveryMode, irq.vector, irq.level, irq.trigMode);
     }
     if (lowest !== null) r = lowest.acceptIrq(irq.deliveryMode, irq.vector, irq.level, irq.trigMode);
+    if (
+      r < 0 &&
+      irq.destMode === 1 &&
+      irq.shorthand === APIC_DEST.NOSHORT &&
+      !broadcast &&
+      this.apics.length > 0 &&
+      kvmLogicalMapUsable(this.apics)
+    )
+      r = 0;
     return r;
   }
 
