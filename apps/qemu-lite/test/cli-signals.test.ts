@@ -7,9 +7,11 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { RspClient } from './gdbstub/rsp-client.js';
 import { cliPath, hostSkipReason } from './helpers.js';
 
 /** EB FE: jmp $, a loop with no exit at all (no I/O, no HLT): only a kick gets it out. */
@@ -30,7 +32,11 @@ interface Ended {
  * Starts qemu-lite on the spinning guest, waits until the guest runs (the -d cpu_reset line) and
  * a little more, sends `signals` back to back, and reports how it ended.
  */
-function runAndSignal(args: string[], signals: NodeJS.Signals[]): Promise<Ended> {
+function runAndSignal(
+  args: string[],
+  signals: NodeJS.Signals[],
+  beforeSignal: () => Promise<void> = async () => {},
+): Promise<Ended> {
   const child = spawn(
     process.execPath,
     [cliPath, ...args, '-nographic', '-d', 'cpu_reset', '-device', `loader,file=${guest},addr=0x100000`],
@@ -45,7 +51,8 @@ function runAndSignal(args: string[], signals: NodeJS.Signals[]): Promise<Ended>
       if (sentAt === 0 && stderr.includes('[cpu_reset] start:')) {
         sentAt = -1;
         // 300 ms of spinning: the compiler's threshold passes, the vCPU is deep in its loop.
-        setTimeout(() => {
+        setTimeout(async () => {
+          await beforeSignal();
           sentAt = performance.now();
           for (const s of signals) child.kill(s);
         }, 300);
@@ -95,6 +102,42 @@ describe.each(engines.filter(([accel]) => !accel.includes('jit=off')))(
         // Before: the second signal exited at once, status 130 and no line, or node's
         // "FATAL ERROR: ... napi_throw" from the vCPU thread's kicked KVM_RUN.
         expect(r.stderr).not.toMatch(/FATAL|internal error/);
+        expect(r.stderr).toMatch(/\nqemu-lite: terminating on signal 15\n$/);
+        expect(r.status).toBe(0);
+        expect(r.afterSignalMs).toBeLessThan(BOUND_MS);
+      },
+      90_000,
+    );
+  },
+);
+
+/** A free loopback port (the kernel's pick, released for qemu-lite to take). */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const a = server.address();
+      server.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+describe.each(engines.filter(([accel]) => !accel.includes('jit=off')))(
+  'qemu-lite -accel %s held by gdb (-S, a client attached)',
+  (accel, skip) => {
+    it.skipIf(skip !== undefined)(
+      `ends on SIGTERM while the debugger holds the vCPU${skip ? ` (${skip})` : ''}`,
+      async () => {
+        const port = await freePort();
+        let gdb: RspClient | undefined;
+        const r = await runAndSignal(
+          ['-accel', accel, '-gdb', `tcp:127.0.0.1:${port}`, '-S'],
+          ['SIGTERM'],
+          async () => {
+            gdb = await RspClient.open(`127.0.0.1:${port}`);
+            expect(await gdb.ask('?')).toMatch(/^T05/);
+          },
+        );
+        gdb?.close();
         expect(r.stderr).toMatch(/\nqemu-lite: terminating on signal 15\n$/);
         expect(r.status).toBe(0);
         expect(r.afterSignalMs).toBeLessThan(BOUND_MS);
