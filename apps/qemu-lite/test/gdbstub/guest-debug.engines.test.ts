@@ -61,6 +61,7 @@ stepi
 stepi
 stepi
 continue
+next
 delete
 continue
 `;
@@ -114,6 +115,9 @@ for (const { name, kernel, symbols, arch } of BUILDS)
           // PUSHF, OR, POPF: the third step ends at tf_1.
           const tf1 = hex('tf_1');
           expect(out).toMatch(new RegExp(`rip\\s+0x${tf1}\\s+0x${tf1} <tf_1>`));
+          // `next` with no line information steps out of dbg_phase (a step-over of the return).
+          expect(out).toContain('Single stepping until exit from function dbg_phase,');
+          expect(out).toMatch(/0x[0-9a-f]+ in main \(\)/);
           // The second round's stop at dbg_phase, after everything above.
           expect(out.split('Breakpoint 1, ').length - 1).toBe(2);
         }, 300_000);
