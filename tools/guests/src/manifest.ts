@@ -344,10 +344,11 @@ export const GUESTS: readonly GuestInfo[] = ENTRIES.map((e) => ({ ...e, image: i
  * suite does not give them, so their own tests run them (`virtioblk64`, a disk:
  * apps/qemu-lite/test/virtio-blk.engines.test.ts; `virtionet64`, a NIC and a peer:
  * apps/qemu-lite/test/virtio-net.engines.test.ts; `virtiocon64`, a virtio console:
- * apps/qemu-lite/test/cli-chardev.test.ts; `smp` and `smp64`, several vCPUs:
+ * apps/qemu-lite/test/cli-chardev.test.ts; `bench-vblk`, virtio-blk throughput: apps/qemu-lite/bench/virtio.mjs;
+ * `smp` and `smp64`, several vCPUs:
  * apps/qemu-lite/test/smp-guest.engines.test.ts).
  */
-export const DEVICE_GUESTS: readonly string[] = ['virtioblk64', 'virtionet64', 'virtiocon64', 'smp', 'smp64'];
+export const DEVICE_GUESTS: readonly string[] = ['virtioblk64', 'virtionet64', 'virtiocon64', 'bench-vblk', 'smp', 'smp64'];
 
 /** The entry for a guest name; undefined if there is none. */
 export function guestByName(name: string): GuestInfo | undefined {
