@@ -1,11 +1,12 @@
 /**
  * A vCPU's turn on the shared thread (-smp on vmx/svm) lasts through its exits for userspace: the
- * engine counts the run budget over the whole turn (core's run loop, `turnStart`), and qemu-lite's
+ * engine counts the run budget over the whole turn (core's run loop, `turnStart`) and ends the
+ * turn after TURN_USERSPACE_EXITS of them (a device-polling loop must not hold the thread), and qemu-lite's
  * `VcpuTurns` keeps the vCPU after an exit and passes the turn on only at EINTR/EAGAIN. Passing
  * it at every exit starved a vCPU writing to the UART byte by byte (Debian's kernel at -smp 4
  * printed with interrupts off at a line a second, and RCU reported stalls).
  */
-import { Errno, type Kvm, type Vcpu } from '@kvm/core';
+import { Errno, type Kvm, TURN_USERSPACE_EXITS, type Vcpu } from '@kvm/core';
 import { createSvmKvm } from '@kvm/svm';
 import { createVmxKvm } from '@kvm/vmx';
 import { describe, expect, it } from 'vitest';
@@ -16,6 +17,8 @@ import { realModeVcpu, runErrno } from './real-mode-vcpu.js';
 const BUDGET = 10_000;
 /** out 0x80, al; jmp $-4: an exit for userspace every two instructions. */
 const OUT_LOOP = [0xe6, 0x80, 0xeb, 0xfc];
+/** a: mov cx, 100; loop $; out 0x80, al; jmp a: an exit every 103 instructions. */
+const LOOP_OUT = [0xb9, 0x64, 0x00, 0xe2, 0xfe, 0xe6, 0x80, 0xeb, 0xf7];
 
 /** KVM_RUNs until one ends with EINTR (each other one is the OUT's exit); Infinity if none in `max`. */
 function runsUntilEintr(vcpu: Vcpu, max: number): number {
@@ -34,14 +37,20 @@ describe.each([
   const options = { haltBlocks: false, tscClock: 'instructions', runBudget: BUDGET } as const;
 
   it('with a second vCPU in the VM: the budget counts over the KVM_RUNs of one turn', () => {
-    const vcpu = realModeVcpu(open(options), OUT_LOOP, { cpus: 2 });
-    // Two instructions an exit: the turn's budget ends after about BUDGET / 2 exits.
+    const vcpu = realModeVcpu(open(options), LOOP_OUT, { cpus: 2 });
+    // 103 instructions an exit: the turn's budget ends after about BUDGET / 103 exits.
     const runs = runsUntilEintr(vcpu, 4 * BUDGET);
-    expect(runs).toBeGreaterThan(BUDGET / 4);
-    expect(runs).toBeLessThan(BUDGET);
+    expect(runs).toBeGreaterThan(BUDGET / 103 - 2);
+    expect(runs).toBeLessThan(BUDGET / 103 + 3);
     // The next turn starts with a whole budget again.
-    const again = runsUntilEintr(vcpu, 4 * BUDGET);
-    expect(again).toBeGreaterThan(BUDGET / 4);
+    expect(runsUntilEintr(vcpu, 4 * BUDGET)).toBeGreaterThan(BUDGET / 103 - 2);
+  });
+
+  it('with a second vCPU in the VM: a turn ends after TURN_USERSPACE_EXITS exits', () => {
+    const vcpu = realModeVcpu(open({ ...options, runBudget: 10 * BUDGET }), OUT_LOOP, { cpus: 2 });
+    // The turn's first KVM_RUN, then TURN_USERSPACE_EXITS more after an exit each: the last EINTR.
+    expect(runsUntilEintr(vcpu, 4 * BUDGET)).toBe(TURN_USERSPACE_EXITS + 1);
+    expect(runsUntilEintr(vcpu, 4 * BUDGET)).toBe(TURN_USERSPACE_EXITS + 1);
   });
 
   it('alone in its VM: each KVM_RUN has the whole budget (an exit never ends in EINTR)', () => {

@@ -36,6 +36,12 @@ const X86_EFLAGS_IF = 1 << 9;
 /** Default instructions per KVM_RUN before it returns EINTR (a few ms of guest time). */
 export const DEFAULT_RUN_BUDGET = 2_000_000;
 
+/**
+ * Userspace exits in one turn of a vCPU taking turns with others (several KVM_RUNs) before KVM_RUN
+ * returns EINTR so the turn passes: about a console line of UART port I/O, or a few ms of exits.
+ */
+export const TURN_USERSPACE_EXITS = 512;
+
 /** Instructions per entry: the silicon's "host timer tick", bounding one VM entry. */
 const ENTRY_SLICE = 200_000;
 
@@ -141,9 +147,22 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
     // but no longer. (A budget per KVM_RUN let the VMM pass the turn on at every exit, so such a
     // vCPU ran one exit's worth a round while the others ran whole budgets: Debian's kernel at
     // -smp 4 printed a line a second with interrupts off, and RCU saw stalls.)
-    if (vcpu.turnStart < 0 || vcpu.vm.vcpus.size === 1) vcpu.turnStart = vcpu.instructions;
+    // The turn also ends after TURN_USERSPACE_EXITS exits (each costs the VMM a round trip, far
+    // more than an instruction: a vCPU polling a device in a loop would hold the thread for tens of
+    // thousands of them), and its PAUSE count (spin.ts) is the turn's too, so a pause loop that
+    // also exits to userspace still yields.
+    if (vcpu.vm.vcpus.size === 1) {
+      vcpu.turnStart = vcpu.instructions;
+      vcpu.spinPauses = 0;
+    } else if (vcpu.turnStart < 0) {
+      vcpu.turnStart = vcpu.instructions;
+      vcpu.turnExits = 0;
+      vcpu.spinPauses = 0;
+    } else if (++vcpu.turnExits >= TURN_USERSPACE_EXITS) {
+      vcpu.vm.count('turn_exit_limits');
+      interrupted(vcpu, 'turn ended: userspace exits');
+    }
     const start = vcpu.turnStart;
-    vcpu.spinPauses = 0;
     vcpu.spinYield = false;
     for (;;) {
       if (vcpu.requests !== 0) {

@@ -5,7 +5,7 @@
  * turns, it would spin away its whole instruction budget. Hardware PLE (SDM 25.1.3, "PAUSE-loop
  * exiting"; APM 15.14.4, the pause filter) exits after a spin of some length and KVM yields to
  * another vCPU; here the driver's PAUSE exit counts, and after SPIN_YIELD_PAUSES of them in one
- * KVM_RUN the run ends with EINTR so the VMM passes the turn on.
+ * turn (the KVM_RUNs since the last EINTR) the run ends with EINTR so the VMM passes the turn on.
  */
 import type { SoftVcpu } from './vcpu.js';
 

@@ -78,7 +78,7 @@ export class SoftVcpu {
   nmiQueued = false;
   /** KVM_REQ_* bits. */
   requests = 0;
-  /** PAUSE exits in this KVM_RUN (`kvmVcpuOnSpin`), and whether the run should end to yield. */
+  /** PAUSE exits in this turn (`kvmVcpuOnSpin`), and whether the run should end to yield. */
   spinPauses = 0;
   spinYield = false;
   /**
@@ -87,6 +87,8 @@ export class SoftVcpu {
    * budget counts from here, across the userspace exits of one turn (`run-loop.ts`).
    */
   turnStart = -1;
+  /** KVM_RUNs of this turn that followed an exit for userspace (`TURN_USERSPACE_EXITS`). */
+  turnExits = 0;
   /** The CPUID table of KVM_SET_CPUID2. */
   cpuidEntries: KvmCpuidEntry2[] = [];
   /** The generic MSRs; the guest's CPUID decides which a guest may read (ARCH_CAPABILITIES). */
