@@ -145,10 +145,13 @@ export const COMMANDS: Record<string, Command> = {
   help: {
     args: '[cmd]',
     help: 'show the help',
-    run: () =>
-      `${Object.entries(COMMANDS)
-        .map(([name, c]) => `${`${name} ${c.args}`.trim()} -- ${c.help}`)
-        .join('\n')}\n`,
+    // `help CMD`: that command's line only, as QEMU's help_cmd; an unknown one says so.
+    run: (args) => {
+      const named =
+        args[0] === undefined ? Object.entries(COMMANDS) : [[args[0], COMMANDS[args[0]]] as const];
+      if (named[0][1] === undefined) return `unknown command: '${args[0]}'\n`;
+      return `${named.map(([name, c]) => `${`${name} ${c.args}`.trim()} -- ${c.help}`).join('\n')}\n`;
+    },
   },
   info: {
     args: 'registers [-a]|cpus|mem|tlb|kvm|mtree',
