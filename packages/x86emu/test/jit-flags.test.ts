@@ -122,4 +122,31 @@ describe('block compiler: regions (blocks of a page jumping to each other in one
     // not one per block run (40 × 9 inner iterations of three to four blocks each).
     expect(st?.runs).toBeLessThan(r.stops + 60);
   });
+
+  it('a region holds the loop through its entry, not the code after the loop', () => {
+    // The loop (three blocks: its head, the fall-through after JZ, the JNZ block) compiles during
+    // the second call, when the code after it (ADD, XOR, RET) is decoded too and reachable from
+    // the JNZ's fall-through, but leads out: that block is not in the loop's function.
+    const src = `
+      call loop1
+      call loop1
+      hlt
+    loop1:
+      mov ecx, 300
+    inner:
+      add eax, ecx
+      test eax, 4
+      jz skip
+      inc ebx
+    skip:
+      dec ecx
+      jnz inner
+      add edx, eax
+      xor edx, ebx
+      ret`;
+    const r = lockstep(() => protectedMode(src), BUDGETS, { hot: 400, regionBlocks: 24 });
+    expect(r.jit.cpu.state.halted).toBe(true);
+    const owners = (r.jit.cpu.jit as unknown as { owners: { jitBlock: { blocks: number } }[] }).owners;
+    expect(owners.map((o) => o.jitBlock.blocks)).toEqual([3]);
+  });
 });

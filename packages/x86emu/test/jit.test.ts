@@ -104,11 +104,11 @@ describe('block compiler: exact at every boundary', () => {
   });
 
   it('blocks that branch to each other chain through their exits, exactly, without lookups', () => {
-    // Two blocks of one page that jump to each other (the JMP ends the first, the JNZ the second):
-    // each chains to the other through the decode its exit returns.
+    // Two blocks of one page that jump to each other (the JMP ends the first, the JNZ the second),
+    // each its own function: each chains to the other through the decode its exit returns.
     const src =
       'mov ecx, 3000\ntop: add eax, ecx; xor ebx, eax; jmp mid\nmid: inc edx; dec ecx; jnz top\nhlt';
-    const r = lockstep(() => protectedMode(src), [1, 3, 7, 13, 29, 61, 10_000]);
+    const r = lockstep(() => protectedMode(src), [1, 3, 7, 13, 29, 61, 10_000], { hot: 2, regionBlocks: 1 });
     const st = r.jit.cpu.jit?.stats;
     expect(r.jit.cpu.state.halted).toBe(true);
     expect(st?.linked).toBeGreaterThan(3000);

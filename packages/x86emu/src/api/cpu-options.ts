@@ -42,8 +42,9 @@ export interface JitTuning {
   maxBlocks?: number;
   /**
    * Basic blocks one compiled function may hold (src/jit/region.ts: blocks of one page reached
-   * by direct branches, jumped between inside the function); default 1 (a block, looping in
-   * itself when it branches to its start): larger regions measured slower in V8 (src/jit/README.md).
+   * by direct branches, jumped between inside the function, of which those on a loop through its
+   * entry are kept); default 4 (`REGION_BLOCKS`); 1 is a block alone, looping in itself when it
+   * branches to its start. Larger regions measured slower in V8 (src/jit/README.md).
    */
   regionBlocks?: number;
 }

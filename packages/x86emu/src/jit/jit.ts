@@ -14,7 +14,7 @@ import type { Insn } from '../decoder/insn.js';
 import { Flag } from '../state.js';
 import type { JitBlock } from './block.js';
 import { compileRegion } from './compile.js';
-import { collectRegion, MAX_REGION_BLOCKS } from './region.js';
+import { collectRegion, MAX_REGION_BLOCKS, REGION_BLOCKS } from './region.js';
 import { ROW_KIND } from './rows.js';
 
 const TWO32 = 0x100000000;
@@ -78,7 +78,7 @@ export class Jit {
     const env = typeof process !== 'undefined' ? Number(process.env?.X86EMU_JIT_HOT) : Number.NaN;
     this.hot = Math.max(1, options.hot ?? (env > 0 ? env : HOT));
     this.maxBlocks = Math.max(1, options.maxBlocks ?? MAX_BLOCKS);
-    this.regionBlocks = Math.max(1, Math.min(MAX_REGION_BLOCKS, options.regionBlocks ?? 1));
+    this.regionBlocks = Math.max(1, Math.min(MAX_REGION_BLOCKS, options.regionBlocks ?? REGION_BLOCKS));
   }
   readonly stats = {
     /** Blocks compiled, and the time spent compiling them (ms). */

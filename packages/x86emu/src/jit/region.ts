@@ -41,6 +41,13 @@ export function collect(page: PageCode, first: Insn, eip: number, off: number): 
 
 /** At most this many blocks and instructions in a region (`JitTuning.regionBlocks` picks fewer). */
 export const MAX_REGION_BLOCKS = 24;
+/**
+ * Blocks a region holds by default (`JitTuning.regionBlocks`), of which only those on a loop
+ * through its entry are kept (`onCycle`): bench-int32's CRC loop nest (three blocks) runs as one
+ * function. 1 (a block alone, looping in itself) measured 7–10 % slower there; 24, which takes
+ * in a whole outer loop nest, 2.5–3× slower (README).
+ */
+export const REGION_BLOCKS = 4;
 export const MAX_REGION_INSNS = 400;
 
 const TWO32 = 0x100000000;
@@ -72,7 +79,7 @@ export function directTarget(i: Insn, eip: number, long: boolean): number {
 
 /**
  * The blocks of the region entered at `first` (EIP `eip`, page offset `off`), the entry first, in
- * the order found (breadth first). A block's successors are its branch's targets and its
+ * the order found (breadth first), then only those on a loop through the entry (`onCycle`). A block's successors are its branch's targets and its
  * fall-through (after a Jcc, or where it stopped at the length bound before an instruction that
  * may be in a block) inside the page, already decoded in the same mode.
  */
@@ -114,5 +121,41 @@ export function collectRegion(
       queue.push([to, to_off]);
     }
   }
+  return onCycle(out, long);
+}
+
+/** EIPs a block of a region goes on to inside the page: its branch's constant target, its fall-through. */
+function successors(b: RegionBlock, long: boolean): number[] {
+  let end = b.eip;
+  for (const i of b.insns) end += i.length;
+  const last = b.insns[b.insns.length - 1];
+  const t = directTarget(last, end - last.length, long);
+  const out: number[] = [];
+  if (t >= 0) out.push(t);
+  if ((t >= 0 && OPCODE_TABLE[last.row].mnemonic === 'JCC') || ROW_KIND[last.row] === 1) out.push(end);
   return out;
+}
+
+/**
+ * The entry and the blocks from which it is reached again: the loops through the entry, whose
+ * jumps stay inside the function. Blocks only left to (a loop's exit, the code after it) are
+ * not kept: they made functions several times larger, and a large function is slow in V8 in
+ * two ways measured on bench-int32 — TurboFan took 0.4–0.65 s (on the loaded 2-core machine)
+ * to compile each 20–30 KiB function, and compiled it again after every deopt at an exit taken
+ * for the first time ("insufficient type feedback"), running it unoptimized meanwhile.
+ */
+function onCycle(blocks: RegionBlock[], long: boolean): RegionBlock[] {
+  if (blocks.length <= 1) return blocks;
+  const succ = blocks.map((b) => successors(b, long));
+  const back = new Set<number>([blocks[0].eip]);
+  for (let changed = true; changed; ) {
+    changed = false;
+    blocks.forEach((b, n) => {
+      if (!back.has(b.eip) && succ[n].some((t) => back.has(t))) {
+        back.add(b.eip);
+        changed = true;
+      }
+    });
+  }
+  return blocks.filter((b, n) => n === 0 || back.has(b.eip));
 }
