@@ -19,7 +19,7 @@ import { PARITY } from '../cpu/lazy-flags.js';
 import type { Insn } from '../decoder/insn.js';
 import { OPCODE_TABLE } from '../decoder/opcode-table.js';
 import { JitBlock } from './block.js';
-import { type EmitCtx, emitInsn, exitLink } from './emit.js';
+import { type EmitCtx, emitInsn, exitLink, segConsts } from './emit.js';
 import { FLUSH_DYN, flushFlags, PEND_DYN } from './flags.js';
 import { eaExact } from './mem64.js';
 import type { RegionBlock } from './region.js';
@@ -199,6 +199,7 @@ export function compileRegion(blocks: RegionBlock[], page: PageCode, long = fals
 const s = cpu.state; const g = s.gpr; const gh = s.gprHigh; const rip = s.rip;
 const tt = cpu.tlbTag; const tp = cpu.tlbPerm; const tv = cpu.tlbView; const sf = cpu.segFlags;
 const RP = cpu.acEnabled ? 0 : s.cpl === 3 ? ${TP_UR} : ${TP_SR}; const WP = cpu.acEnabled ? 0 : s.cpl === 3 ? ${TP_UW} : ${TP_SW};
+${segConsts(body)}
 let k = 0; let fp = 0; let fo = 0; let fd = 0; let fs = 0; let fr = 0; let frh = 0; let fa = 0; let dm = 0; let inH = 0; let ck = 0;
 ${load}
 try {

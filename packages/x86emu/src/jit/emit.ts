@@ -135,7 +135,23 @@ export function memRead(i: Insn, size: number, name: string): string {
         ? `${w}[${o}] | (${w}[${o} + 1] << 8)`
         : `${w}[${o}]`;
   return `const ${a} = ${ea(i)}; const ${x} = (${a} >>> 12) & ${TLB_MASK}; const ${o} = ${a} & 0xfff; const ${w} = tv[${x}];
-const ${name} = (sf[${seg}] & ${SF_R | SF_FLAT | SF_LONG}) === ${SF_R | SF_FLAT} && tt[${x}] === (${a} >>> 24) && ${o} <= ${4096 - size} && (tp[${x}] & RP) !== 0 && ${w} !== null ? ${load} : ((ck = 1), cpu.read(${seg}, ${a}, ${size}));`;
+const ${name} = SR${seg} && tt[${x}] === (${a} >>> 24) && ${o} <= ${4096 - size} && (tp[${x}] & RP) !== 0 && ${w} !== null ? ${load} : ((ck = 1), cpu.read(${seg}, ${a}, ${size}));`;
+}
+
+/**
+ * The block's constants `SR<seg>`/`SW<seg>` (which of them `body` uses): the segment is flat and
+ * readable/writable (`Cpu.read`/`write`'s fast-path test), computed once per call of the
+ * function instead of at every access: nothing in a block loads a segment register (rows.ts).
+ */
+export function segConsts(body: string): string {
+  let c = '';
+  for (let seg = 0; seg < 6; seg++) {
+    if (body.includes(`SR${seg} `))
+      c += `const SR${seg} = (sf[${seg}] & ${SF_R | SF_FLAT | SF_LONG}) === ${SF_R | SF_FLAT}; `;
+    if (body.includes(`SW${seg} `))
+      c += `const SW${seg} = (sf[${seg}] & ${SF_W | SF_FLAT | SF_LONG}) === ${SF_W | SF_FLAT}; `;
+  }
+  return c;
 }
 
 /** Statements writing `value` (an expression) to the 32-bit memory operand: `Cpu.write` with its fast path inlined. */
@@ -143,7 +159,7 @@ export function memWrite32(i: Insn, value: string): string {
   if (cur.long) return memWrite64m(i, 4, value, '0', cur.next, cur.hi);
   const seg = i.memSeg;
   return `{ const a = ${ea(i)}; const v = ${value}; const x = (a >>> 12) & ${TLB_MASK}; const o = a & 0xfff; const w = tv[x];
-if ((sf[${seg}] & ${SF_W | SF_FLAT | SF_LONG}) === ${SF_W | SF_FLAT} && tt[x] === (a >>> 24) && o <= 4092 && (tp[x] & WP) !== 0 && w !== null) { w[o] = v; w[o + 1] = v >>> 8; w[o + 2] = v >>> 16; w[o + 3] = v >>> 24; }
+if (SW${seg} && tt[x] === (a >>> 24) && o <= 4092 && (tp[x] & WP) !== 0 && w !== null) { w[o] = v; w[o + 1] = v >>> 8; w[o + 2] = v >>> 16; w[o + 3] = v >>> 24; }
 else { ck = 1; cpu.write(${seg}, a, 4, v); } }`;
 }
 
