@@ -255,8 +255,8 @@ async function main() {
         fmt(shellCpu),
         fmt(offCpu),
         name === 'tcg' ? '-' : times(shellCpu, tcgShellCpu),
-        n === undefined ? '-' : `${(n / 1e6).toFixed(0)} M${rs[0].note ? ` (${rs[0].note})` : ''}`,
-        n === undefined ? '-' : `${mips(off)} / ${mips(offCpu)}`,
+        n === undefined ? '-' : `${(n / 1e6).toFixed(0)} M`,
+        `${n === undefined ? '-' : `${mips(off)} / ${mips(offCpu)}`}${rs[0].note ? `  (${rs[0].note})` : ''}`,
       ]),
     );
   }
