@@ -61,7 +61,8 @@ function kickSoftVcpu(handle: VcpuKickHandle): void {
 }
 
 /**
- * Instructions in one vCPU's turn when several share the thread (one KVM_RUN's budget). Shorter
+ * Instructions in one vCPU's turn when several share the thread (the run budget, which the engine
+ * counts over the turn's KVM_RUNs: a turn lasts through its userspace exits, `vcpu-turns.ts`). Shorter
  * turns cost entries; longer ones let a vCPU spin away its whole turn on a lock whose holder
  * waits for its own: with tools/guests' `smp` (-smp 4, iter=5000, vmx) 2,000,000 took 99 s,
  * 200,000 8.7 s, 50,000 4.2 s and 10,000 5.0 s on this machine.
