@@ -148,6 +148,51 @@ if grep -q 'qemu_lite_test=1' /proc/cmdline; then
     echo "hvc0: written by the guest to the virtio console" >/dev/hvc0
     echo "hvc0 written"
   fi
+  # Two guests on one network: the test boots two machines at once (-accel vmx and svm), each
+  # with a third NIC on the same -netdev socket,mcast= group, and qemu_lite_p2p=SELF:PEER:DEADLINE
+  # (192.168.77.SELF here). Each listens for the other's file, waits for the peer to answer ping
+  # until DEADLINE seconds of uptime (the boots reach /init minutes apart; the test picks a
+  # deadline that leaves this boot time to power off within its own bound), pings it three
+  # times, pushes it a file of random bytes with busybox nc, and waits for the peer's file; both
+  # sides print the hashes.
+  echo "=== p2p"
+  read cmdline </proc/cmdline
+  p2p=
+  for w in $cmdline; do case $w in qemu_lite_p2p=*) p2p=${w#*=} ;; esac; done
+  if [ -n "$p2p" ] && [ -e /sys/class/net/eth2 ]; then
+    self=${p2p%%:*}; rest=${p2p#*:}; peer=192.168.77.${rest%%:*}; deadline=${rest#*:}
+    read up _ </proc/uptime; up=${up%%.*}
+    left=$((deadline - up + 60)); [ $left -lt 60 ] && left=60
+    head -c 65536 /dev/urandom >/tmp/p2p-out
+    h=$(sha256sum </tmp/p2p-out)
+    echo "sent ${h%% *}"
+    # busybox nc half-closes when its stdin ends, and the pushing nc leaves at that EOF before it
+    # has sent the whole file: the listener's stdin is a FIFO opened read-write, which never ends.
+    mkfifo /tmp/p2p-fifo
+    timeout $left nc -l -p 7100 <>/tmp/p2p-fifo >/tmp/p2p-in &
+    listener=$!
+    ifconfig eth2 192.168.77.$self netmask 255.255.255.0 up
+    came=1
+    until ping -c 1 -W 1 $peer >/dev/null 2>&1; do
+      read up _ </proc/uptime
+      if [ ${up%%.*} -ge $deadline ]; then came=0; break; fi
+    done
+    if [ $came = 1 ]; then
+      ping -c 3 -W 5 $peer | grep 'packets transmitted'
+      # The peer's listener may still be starting: a refused connection is tried again.
+      tries=0
+      until nc $peer 7100 </tmp/p2p-out; do
+        tries=$((tries + 1)); [ $tries -ge 10 ] && break; sleep 1
+      done
+      [ $tries -lt 10 ] && echo "pushed"
+      wait $listener
+      h=$(sha256sum </tmp/p2p-in)
+      echo "got $(wc -c </tmp/p2p-in) ${h%% *}"
+    else
+      echo "peer $peer never came by $deadline s of uptime"
+      kill $listener
+    fi
+  fi
   # The virtio functions' interrupts: with the in-kernel irqchip, MSI-X vectors (one per queue
   # and one for configuration changes), each with the count it took.
   echo "=== interrupts"

@@ -76,14 +76,14 @@ export function makeLinuxDisks(dir: string): LinuxDisks {
  * functions (1af4:1042, class 010000) bound to virtio-pci on the PIIX's IRQ 11, then the NIC
  * and the rng (linux-net.ts).
  */
-export function checkPci(out: string, disks: LinuxDisks, context: string): void {
+export function checkPci(out: string, disks: LinuxDisks, context: string, p2p = false): void {
   const want = [
     '0000:00:00.0 0x8086 0x1237 0x060000 irq=0 driver=none',
     '0000:00:01.0 0x8086 0x7000 0x060100 irq=0 driver=none',
     '0000:00:02.0 0x1af4 0x1042 0x010000 irq=11 driver=virtio-pci',
   ];
   if (disks.ext4 !== undefined) want.push('0000:00:03.0 0x1af4 0x1042 0x010000 irq=11 driver=virtio-pci');
-  want.push(...netPciLines(disks.ext4 !== undefined ? 2 : 1));
+  want.push(...netPciLines(disks.ext4 !== undefined ? 2 : 1, p2p));
   expect(section(out, 'pci').trim().split('\n'), context).toEqual(want);
 }
 

@@ -206,8 +206,65 @@ export function netCmdline(peer: NetPeer): string {
   return `qemu_lite_http=${peer.httpPort}`;
 }
 
-/** The PCI functions they add after `disks` disks (slot 2 + disks on): ID, class, the PIIX IRQ, the driver. */
-export function netPciLines(disks: number): string[] {
+/**
+ * The two soft-engine boots' own network (init.sh's `=== p2p`): a third NIC on each, on one
+ * `-netdev socket,mcast=` group on the loopback, so the two machines (two qemu-lite processes)
+ * share an Ethernet as QEMU's do; `self` is the guest's 192.168.77.SELF.
+ */
+export interface P2p {
+  readonly port: number;
+  readonly self: number;
+  readonly peer: number;
+  /**
+   * Until when (seconds of the guest's uptime) it waits for its peer to answer ping: the boots
+   * reach /init minutes apart, and the one that waits must still power off within its bound.
+   */
+  readonly deadlineS: number;
+}
+
+/** The NIC's qemu-lite arguments, after netArgs' (so the other functions keep their slots). */
+export function p2pArgs(p: P2p): string[] {
+  return [
+    '-netdev',
+    `socket,id=p2p,mcast=230.0.0.77:${p.port},localaddr=127.0.0.1`,
+    '-device',
+    `virtio-net-pci,netdev=p2p,mac=52:54:00:77:00:${p.self.toString(16).padStart(2, '0')}`,
+  ];
+}
+
+/** The kernel command line's part for it (init.sh reads qemu_lite_p2p=SELF:PEER:DEADLINE). */
+export function p2pCmdline(p: P2p): string {
+  return `qemu_lite_p2p=${p.self}:${p.peer}:${p.deadlineS}`;
+}
+
+/**
+ * What each guest printed in `=== p2p`: the hash of the file it sent, its three pings of the
+ * other answered, the push done, and the other's file received whole (its size and hash equal to
+ * what the other said it sent). `a` and `b` are the two boots' serial text.
+ */
+export function checkP2p(a: string, b: string, names: [string, string], context: string): void {
+  const parse = (out: string, name: string) => {
+    const lines = section(out, 'p2p').trim().split('\n');
+    const never = lines.find((l) => l.includes('never came'));
+    expect(never, `${name}: the other machine never answered; ${context}`).toBeUndefined();
+    expect(lines.length, `${name}'s p2p section: ${lines.join(' | ')}; ${context}`).toBe(4);
+    expect(lines[0], context).toMatch(/^sent [0-9a-f]{64}$/);
+    expect(lines.slice(1, 3), `${name}; ${context}`).toEqual([
+      '3 packets transmitted, 3 packets received, 0% packet loss',
+      'pushed',
+    ]);
+    return { sent: lines[0].slice(5), got: lines[3] };
+  };
+  const [pa, pb] = [parse(a, names[0]), parse(b, names[1])];
+  expect(pa.got, `${names[0]} received ${names[1]}'s file`).toBe(`got 65536 ${pb.sent}`);
+  expect(pb.got, `${names[1]} received ${names[0]}'s file`).toBe(`got 65536 ${pa.sent}`);
+}
+
+/**
+ * The PCI functions they add after `disks` disks (slot 2 + disks on): ID, class, the PIIX IRQ,
+ * the driver; with `p2p`, the p2p NIC after them.
+ */
+export function netPciLines(disks: number, p2p = false): string[] {
   // PIRQ (slot + pin − 1) mod 4 → IRQs 10, 10, 11, 11 (src/devices/pci/pci-bus.ts, pin INTA).
   const irq = (slot: number) => [10, 10, 11, 11][slot & 3];
   const slot = 2 + disks;
@@ -217,6 +274,7 @@ export function netPciLines(disks: number): string[] {
     `${fn(slot + 1)} 0x1af4 0x1041 0x020000 irq=${irq(slot + 1)} driver=virtio-pci`,
     `${fn(slot + 2)} 0x1af4 0x1044 0xff0000 irq=${irq(slot + 2)} driver=virtio-pci`,
     `${fn(slot + 3)} 0x1af4 0x1043 0x078000 irq=${irq(slot + 3)} driver=virtio-pci`,
+    ...(p2p ? [`${fn(slot + 4)} 0x1af4 0x1041 0x020000 irq=${irq(slot + 4)} driver=virtio-pci`] : []),
   ];
 }
 
