@@ -181,7 +181,7 @@ if grep -q 'qemu_lite_test=1' /proc/cmdline; then
       ping -c 3 -W 5 $peer | grep 'packets transmitted'
       # The peer's listener may still be starting: a refused connection is tried again.
       tries=0
-      until nc $peer 7100 </tmp/p2p-out; do
+      until nc $peer 7100 </tmp/p2p-out 2>/dev/null; do
         tries=$((tries + 1)); [ $tries -ge 10 ] && break; sleep 1
       done
       [ $tries -lt 10 ] && echo "pushed"

@@ -262,20 +262,21 @@ export function checkP2p(a: string, b: string, names: [string, string], context:
 
 /**
  * The PCI functions they add after `disks` disks (slot 2 + disks on): ID, class, the PIIX IRQ,
- * the driver; with `p2p`, the p2p NIC after them.
+ * the driver; with `p2p`, a third NIC (the p2p one) before the rng and the console.
  */
 export function netPciLines(disks: number, p2p = false): string[] {
   // PIRQ (slot + pin − 1) mod 4 → IRQs 10, 10, 11, 11 (src/devices/pci/pci-bus.ts, pin INTA).
   const irq = (slot: number) => [10, 10, 11, 11][slot & 3];
   const slot = 2 + disks;
   const fn = (s: number) => `0000:00:${s.toString(16).padStart(2, '0')}.0`;
-  return [
-    `${fn(slot)} 0x1af4 0x1041 0x020000 irq=${irq(slot)} driver=virtio-pci`,
-    `${fn(slot + 1)} 0x1af4 0x1041 0x020000 irq=${irq(slot + 1)} driver=virtio-pci`,
-    `${fn(slot + 2)} 0x1af4 0x1044 0xff0000 irq=${irq(slot + 2)} driver=virtio-pci`,
-    `${fn(slot + 3)} 0x1af4 0x1043 0x078000 irq=${irq(slot + 3)} driver=virtio-pci`,
-    ...(p2p ? [`${fn(slot + 4)} 0x1af4 0x1041 0x020000 irq=${irq(slot + 4)} driver=virtio-pci`] : []),
-  ];
+  // Every NIC comes before the rng and the console (pc-pci.ts), so the p2p NIC is the third.
+  const nics = p2p ? 3 : 2;
+  const lines: string[] = [];
+  for (let n = 0; n < nics; n++)
+    lines.push(`${fn(slot + n)} 0x1af4 0x1041 0x020000 irq=${irq(slot + n)} driver=virtio-pci`);
+  lines.push(`${fn(slot + nics)} 0x1af4 0x1044 0xff0000 irq=${irq(slot + nics)} driver=virtio-pci`);
+  lines.push(`${fn(slot + nics + 1)} 0x1af4 0x1043 0x078000 irq=${irq(slot + nics + 1)} driver=virtio-pci`);
+  return lines;
 }
 
 /**
