@@ -172,6 +172,91 @@ describe('block compiler, 64-bit mode: inline 64-bit forms', () => {
     expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(3000);
   });
 
+  it('PUSH and POP of 64-bit registers (RSP too) leave the interpreter state at every budget stop', () => {
+    const src = `
+      mov ecx, 300
+      mov rbx, 0x123456789
+      mov r12, -5
+    top:
+      push rbx
+      push rcx
+      push r12
+      add rbx, rcx
+      pop r13
+      pop rdx
+      push rsp
+      pop rax
+      pop rsi
+      add rsi, rdx
+      add r12, rsi
+      dec ecx
+      jnz top
+      hlt`;
+    const r = lockstep(() => longMode(src), BUDGETS);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(1500);
+    // POP RAX took what PUSH RSP pushed: RSP before that push, 8 below RSP after POP RSI.
+    expect(r.jit.cpu.state.gpr[Reg.RAX]).toBe(r.jit.cpu.state.gpr[Reg.RSP] - 8);
+    // Compiled, the pushes and pops hit the TLB inline: Cpu.write64/read64 run only until the
+    // loop compiles, not 4 times per iteration.
+    const m = longMode(src);
+    m.cpu.jit = new Jit({ hot: 2 });
+    let slow = 0;
+    const cpu = m.cpu;
+    const write64 = cpu.write64.bind(cpu);
+    const read64 = cpu.read64.bind(cpu);
+    cpu.write64 = (seg, off, lo, hi) => {
+      slow++;
+      write64(seg, off, lo, hi);
+    };
+    cpu.read64 = (seg, off) => {
+      slow++;
+      read64(seg, off);
+    };
+    expect(m.cpu.run(100_000)).toBe(StopReason.Hlt);
+    expect(slow).toBeLessThan(40);
+  });
+
+  it('MOVSXD may be in a block: a loop headed by it runs compiled', () => {
+    // A kernel's page-table walk (Debian's W+X check) has MOVSXD as its commonest instruction;
+    // it could not be in a block, so every one ended a block and was stepped.
+    const src = `
+      mov ecx, 2000
+      mov r8, -3
+    top:
+      movsxd rax, r8d
+      add rbx, rax
+      movsxd rdx, ecx
+      sub rbx, rdx
+      dec ecx
+      jnz top
+      hlt`;
+    const r = lockstep(() => longMode(src), [10_000]);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(r.jit.cpu.state.gprHigh[Reg.RAX]).toBe(0xffffffff);
+    expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(11_000);
+  });
+
+  it('a PUSH whose slot faults (#PF) leaves RSP and the registers before it', () => {
+    // RSP walks up out of the 16 MiB that are mapped, the loop compiled on the way: the push
+    // whose slot is the first beyond them faults.
+    const src = `
+      mov rsp, 0xff8010
+    top:
+      add ebx, 1
+      push rbx
+      add rsp, 0x1000
+      jmp top`;
+    const r = lockstep(() => longMode(src, { captureExceptions: true }), [1000]);
+    expect(r.jit.exceptions.map((e) => e.vector)).toEqual([14]);
+    // The loop ran compiled up to the fault (a run that faults is not counted in `instructions`).
+    expect(r.jit.cpu.jit?.stats.compiled).toBe(1);
+    expect(r.jit.cpu.jit?.stats.entries).toBe(1);
+    const rsp = r.jit.cpu.state.gpr[Reg.RSP];
+    expect(rsp - 8).toBeGreaterThanOrEqual(0x1000000);
+    expect(rsp - 8).toBeLessThan(0x1000000 + 0xff8);
+  });
+
   it('a non-canonical address in compiled code is #GP(0) (#SS(0) through RSP/RBP) at that instruction', () => {
     const src = `
       mov ecx, 100

@@ -13,6 +13,7 @@ import type { OpcodeRow } from '../decoder/opcode-table.js';
 import type { EmitCtx, Emitted } from './emit.js';
 import { cfBit } from './flags.js';
 import { memOk64, memRead8, memRead64m, memWrite64m } from './mem64.js';
+import { emitStack64 } from './stack64.js';
 
 const TWO32 = 4294967296;
 
@@ -60,6 +61,7 @@ export function emitInsn64(i: Insn, row: OpcodeRow, ctx: EmitCtx): Emitted | nul
   const ops = row.operands;
   const mem = i.hasModrm && i.mod !== 3;
   if (i.lock || (mem && !memOk64(i))) return null;
+  if (m === 'PUSH' || m === 'POP') return emitStack64(i, m, ops, ctx.next, ctx.hi);
   let op = ALU_OPS.indexOf(m);
   if (m === 'TEST') op = 8;
   if (op >= 0 && op !== 2 && op !== 3) {

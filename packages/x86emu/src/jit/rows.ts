@@ -55,6 +55,8 @@ const STRAIGHT = new Set([
   'MOV',
   'MOVZX',
   'MOVSX',
+  // 63H in 64-bit mode (ARPL is its own row outside it); emit64.ts inlines the REX.W form.
+  'MOVSXD',
   'LEA',
   'XCHG',
   'NOP',
