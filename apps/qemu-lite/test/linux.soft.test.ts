@@ -10,7 +10,9 @@
  * lease and two pings of the gateway), one on `-netdev socket,connect=` to a peer the test runs
  * (two pings), a virtio-rng (/dev/hwrng) and a virtio console (hvc0), linux-net.ts. The -accel svm
  * boot starts held with the GDB stub (`-gdb`, `-S`), and Debian's gdb attaches first, stops at
- * start_kernel on a hardware breakpoint and detaches (linux-gdb.ts).
+ * start_kernel on a hardware breakpoint and detaches (linux-gdb.ts). And the two boots share a
+ * network: a third NIC on each, on one `-netdev socket,mcast=` group on the loopback; each guest
+ * waits (bounded) for the other, pings it and sends it a file with busybox nc (linux-net.ts P2p).
  *
  * One boot per engine, shared by every check of that engine; the two boots run side by side
  * (one process each, this machine has two cores). Each boot checks nproc and runs one sha256sum
@@ -53,11 +55,15 @@ import { checkGdbStartKernel, freePort, GDB_ACCEL, gdbPlan, runGdbSession } from
 import {
   checkConsole,
   checkNet,
+  checkP2p,
   checkRng,
   checkSyncSnapshot,
   type NetPeer,
   netArgs,
   netCmdline,
+  type P2p,
+  p2pArgs,
+  p2pCmdline,
   splitHvc0,
   startNetPeer,
 } from './linux-net.js';
@@ -117,6 +123,19 @@ const gdb = gdbPlan();
 /** Each boot's -netdev socket peer (linux-net.ts). */
 const peers = new Map<Accel, NetPeer>();
 
+/**
+ * The two boots' own network: one multicast port for this run (so that parallel runs do not share
+ * it), vmx at 192.168.77.1, svm at .2. The guest that reaches /init first waits for the other
+ * until its uptime is the boot's bound less two minutes (the rest of /init and the power-off), so
+ * a peer that never comes fails this check alone, with the reason.
+ */
+const P2P_PORT = 40000 + Math.floor(Math.random() * 20000);
+const P2P_DEADLINE_S = Math.max(60, timeoutS - 120);
+const P2P: Record<Accel, P2p> = {
+  vmx: { port: P2P_PORT, self: 1, peer: 2, deadlineS: P2P_DEADLINE_S },
+  svm: { port: P2P_PORT, self: 2, peer: 1, deadlineS: P2P_DEADLINE_S },
+};
+
 async function boot(accel: Accel): Promise<Boot> {
   const gap = cpuidGap(ql, accel);
   const log = join(linux.cacheDir, `linux-boot-${accel}.log`);
@@ -150,9 +169,10 @@ async function boot(accel: Accel): Promise<Boot> {
       '-initrd',
       linux.initramfsPath,
       '-append',
-      `${linux.SOFT_PCI_CMDLINE} ${netCmdline(peer)}`,
+      `${linux.SOFT_PCI_CMDLINE} ${netCmdline(peer)} ${p2pCmdline(P2P[accel])}`,
       ...disks.args,
       ...netArgs(peer),
+      ...p2pArgs(P2P[accel]),
       ...gdbArgs,
     ],
     {
@@ -298,7 +318,7 @@ describe.skipIf(skipReason !== undefined)("Debian's stock kernel on the software
       'lists the PCI functions, the virtio-blk disks bound to virtio-pci',
       async (ctx) => {
         const b = await booted(accel, ctx);
-        checkPci(b.r.out, b.disks, b.context);
+        checkPci(b.r.out, b.disks, b.context, true);
       },
       budget,
     );
@@ -352,6 +372,18 @@ describe.skipIf(skipReason !== undefined)("Debian's stock kernel on the software
         const b = await booted(accel, ctx);
         if (b.disks.ext4Skip !== undefined) ctx.skip(b.disks.ext4Skip);
         checkSyncSnapshot(peers.get(accel)!, b.context);
+      },
+      budget,
+    );
+    it(
+      "pings the other engine's guest over -netdev socket,mcast= and swaps a file with it both ways with busybox nc, sha256 checked",
+      async (ctx) => {
+        const b = await booted(accel, ctx);
+        const other = ENGINES.find((e) => e !== accel)!;
+        const o = await boots.get(other)!;
+        if (o.skip !== undefined) ctx.skip(`the -accel ${other} boot did not run: ${o.skip}`);
+        expect(o.r?.markerMs, `the -accel ${other} boot never reached userspace; ${o.context}`).toBeDefined();
+        checkP2p(b.r.out, o.r!.out, [`-accel ${accel}`, `-accel ${other}`], `${b.context}\n${o.context}`);
       },
       budget,
     );
