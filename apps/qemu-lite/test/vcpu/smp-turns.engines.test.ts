@@ -1,10 +1,10 @@
 /**
  * A vCPU's turn on the shared thread (-smp on vmx/svm) lasts through its exits for userspace: the
  * engine counts the run budget over the whole turn (core's run loop, `turnStart`) and ends the
- * turn after TURN_USERSPACE_EXITS of them (a device-polling loop must not hold the thread), and qemu-lite's
- * `VcpuTurns` keeps the vCPU after an exit and passes the turn on only at EINTR/EAGAIN. Passing
- * it at every exit starved a vCPU writing to the UART byte by byte (Debian's kernel at -smp 4
- * printed with interrupts off at a line a second, and RCU reported stalls).
+ * turn after TURN_USERSPACE_EXITS of them (a device-polling loop must not hold the thread), and
+ * qemu-lite's `VcpuTurns` keeps the vCPU after an exit and passes the turn on only at EINTR/EAGAIN.
+ * Passing it at every exit starved a vCPU writing to the UART byte by byte (Debian's kernel at
+ * -smp 4 printed with interrupts off at a line a second, and RCU reported stalls).
  */
 import { Errno, type Kvm, TURN_USERSPACE_EXITS, type Vcpu } from '@kvm/core';
 import { createSvmKvm } from '@kvm/svm';
