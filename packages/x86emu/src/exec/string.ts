@@ -137,12 +137,17 @@ function fastChunk(cpu: Cpu, i: Insn, kind: number, size: number, max: number): 
     else for (let k = 0; k < n * size; k++) dView[dO + k] = (v >>> (8 * (k % size))) & 0xff;
   } else {
     // The destination's translation may have evicted the source's (same TLB slot), and back.
-    cpu.translate(sLin, acc);
+    const sPa = cpu.translate(sLin, acc);
     const sView = cpu.tlbView[(sLin >>> 12) & TLB_MASK];
     if (sView === null) return 0;
-    cpu.translate(dLin, acc | PFERR.WRITE);
+    const dPa = cpu.translate(dLin, acc | PFERR.WRITE);
+    // A destination less than an element past its source: each element reads bytes the previous
+    // one just wrote, which a byte loop does not reproduce; the element loop does it.
+    const d = dPa - sPa;
+    if (d > 0 && d < size) return 0;
     const sO = sLin & 0xfff;
-    // A forward byte loop: overlapping copies replicate exactly as the element loop does.
+    // A forward byte loop: with the destination at least an element past the source (or before
+    // it), every byte it reads is the one the element loop would read.
     for (let k = 0; k < n * size; k++) dView[dO + k] = sView[sO + k];
     g[6] = sOff + n * size;
   }

@@ -15,6 +15,10 @@ import { aluOp } from '../alu.js';
 import { CHUNK, CMPS, INS, LODS, MOVS, OUTS, SCAS, STOS } from '../string.js';
 import { alu64 } from './alu64.js';
 import { readM64, signed64, TWO32, writeM64 } from './operands64.js';
+import { fastChunk64 } from './string64-fast.js';
+
+/** Pages a REP MOVS/STOS does on host views per call before the element loop's yield rules. */
+const FAST_CHUNKS = 64;
 
 /** Index register `r` as an offset (signed for a 64-bit address size, see `Cpu.ea64`). */
 function off(cpu: Cpu, r: number, ad: number): number {
@@ -139,8 +143,22 @@ export function makeString64(row: OpcodeRow): Handler {
     }
     const ad = i.adSize;
     const quota = cpu.linearOps !== null ? 1 : cpu.repQuota();
-    const limit = Math.min(quota, CHUNK);
     let done = 0;
+    if (
+      (kind === MOVS || kind === STOS) &&
+      delta > 0 &&
+      cpu.linearOps === null &&
+      cpu.dbgData === 0 &&
+      !cpu.acEnabled
+    ) {
+      // Bulk path (string64-fast.ts): whole pages at a time, the element loop's result.
+      for (let k = 0; k < FAST_CHUNKS && count(cpu, ad) && done < quota; k++) {
+        const n = fastChunk64(cpu, i, kind, size, quota - done);
+        if (n === 0) break;
+        done += n;
+      }
+    }
+    const limit = Math.min(quota, done + CHUNK);
     let finished = false;
     for (; done < limit; done++) {
       if (!count(cpu, ad)) {
