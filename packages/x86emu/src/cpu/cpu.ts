@@ -183,7 +183,19 @@ export class Cpu {
 
   // ---- decode cache (physical page → decoded instructions by page offset)
   readonly codePages = new Map<number, PageCode>();
+  /**
+   * By TLB index: the decode cache of the frame that entry maps, once a fetch used it (null until
+   * then; a refill of the entry clears it). A call or return to a page fetched from before finds
+   * its decodes without the Map lookup by frame (fetch.ts setCodePage).
+   */
+  readonly tlbCode: (PageCode | null)[] = new Array<PageCode | null>(C.TLB_SIZE).fill(null);
   codeLpn = -1;
+  /**
+   * The code page's linear address as a 64-bit RIP would hold it (RIP[63:32] sign-extended from
+   * bit 47, and RIP[31:12]): a 64-bit fetch tests its page with two compares (fetch.ts).
+   */
+  codeRipHi = -1;
+  codeEipPage = -1;
   codePage: PageCode | null = null;
   codeView: Uint8Array | null = null;
   codePfn = 0;

@@ -75,23 +75,28 @@ export function fetchDecode32(cpu: Cpu, eip: number): Insn {
 /** fetchDecode32 in 64-bit mode: RIP's canonical linear address, no CS limit. */
 export function fetchDecode64(cpu: Cpu, eip: number): Insn {
   const s = cpu.state;
-  // Code below 4 GiB (RIP[63:32] = 0, canonical by definition) takes the 32-bit path's arithmetic.
-  const low = s.rip[1] === 0;
-  const lin = low ? eip : cpu.ripLinear();
-  const off = lin & 0xfff;
+  // RIP's page against the code page's as RIP would hold it: two compares, no linear address
+  // (a kernel runs at 0xFFFFFFFF8xxxxxxx, where folding RIP to 48 bits takes a multiply and
+  // lpnOf a division). codeRipHi is canonical, so a match also means RIP is (SDM Vol. 3 3.3.7.1).
   if (
-    (low ? eip >>> 12 : lpnOf(lin)) === cpu.codeLpn &&
+    eip >>> 12 === cpu.codeEipPage &&
+    s.rip[1] === cpu.codeRipHi &&
+    cpu.codeLpn !== -1 &&
     cpu.codePage !== null &&
     cpu.linearOps === null &&
     cpu.codeUser === (s.cpl === 3)
   ) {
-    const cached = cpu.codePage.insns[off];
+    const cached = cpu.codePage.insns[eip & 0xfff];
     if (cached !== undefined && cached.modeKey === cpu.modeKey) return cached;
-  } else if (cpu.linearOps === null) {
+    return decodeAt(cpu, s.rip[1] === 0 ? eip : cpu.ripLinear(), eip);
+  }
+  // Code below 4 GiB (RIP[63:32] = 0, canonical by definition) takes the 32-bit path's arithmetic.
+  const lin = s.rip[1] === 0 ? eip : cpu.ripLinear();
+  if (cpu.linearOps === null) {
     setCodePage(cpu, lin);
     const pc = cpu.codePage as PageCode | null;
     if (pc !== null) {
-      const cached = pc.insns[off];
+      const cached = pc.insns[lin & 0xfff];
       if (cached !== undefined && cached.modeKey === cpu.modeKey) return cached;
     }
   }
@@ -134,7 +139,8 @@ function setCodePage(cpu: Cpu, lin: number): void {
   const view = cpu.tlbView[idx];
   if (view === null) return;
   const pfn = cpu.tlbPfn[idx];
-  let pc = cpu.codePages.get(pfn);
+  const known = cpu.tlbCode[idx];
+  let pc = known !== null ? known : cpu.codePages.get(pfn);
   if (pc !== undefined && pc.epoch !== cpu.codeEpoch) {
     // Memory may have been written from outside since this page was decoded (revalidateCode).
     if (unchanged(pc, view)) pc.epoch = cpu.codeEpoch;
@@ -161,7 +167,12 @@ function setCodePage(cpu: Cpu, lin: number): void {
       }
     }
   }
+  cpu.tlbCode[idx] = pc;
   cpu.codeLpn = lpn;
+  // RIP[63:32] of this page in 64-bit mode: bits 47:32 of the folded address, sign-extended.
+  const hi16 = lin <= 0xffffffff ? 0 : Math.floor(lin / 4294967296);
+  cpu.codeRipHi = hi16 >= 0x8000 ? (hi16 + 0xffff0000) >>> 0 : hi16;
+  cpu.codeEipPage = lin >>> 12;
   cpu.codeUser = user;
   cpu.codePage = pc;
   cpu.codeView = view;
@@ -191,6 +202,9 @@ export function invalidateCodePage(cpu: Cpu, pfn: number): void {
   const pc = cpu.codePages.get(pfn);
   if (pc !== undefined) {
     cpu.codePages.delete(pfn);
+    // The TLB entries that found it by index forget it (setCodePage); rare: a write to code.
+    const tc = cpu.tlbCode;
+    for (let i = 0; i < C.TLB_SIZE; i++) if (tc[i] === pc) tc[i] = null;
     // Recycle the page's slot array (32 KiB) instead of leaving it to the GC.
     if (cpu.codePool.length < 16) cpu.codePool.push(pc);
     cpu.stats.codeInvalidations++;
@@ -239,6 +253,7 @@ export class CpuCodeCache {
    */
   flushCodeCache(this: Cpu): void {
     this.codePages.clear();
+    this.tlbCode.fill(null);
     this.codeLpn = -1;
     this.codePage = null;
     this.codeView = null;

@@ -162,6 +162,7 @@ export function tlbFill(cpu: Cpu, lin: number, access: number): boolean {
   cpu.tlbPfn[idx] = pfn;
   cpu.tlbView[idx] = view;
   cpu.tlbLarge[idx] = large;
+  cpu.tlbCode[idx] = null;
   return true;
 }
 
