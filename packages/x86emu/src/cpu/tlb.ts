@@ -88,10 +88,13 @@ export function tlbInvlpg(cpu: Cpu, gva: number): void {
     // INVLPG of a 4 KiB page costs one entry, not a scan of 512 or 1024.)
     const span = cpu.pagingMode === 1 ? 1024 : 512;
     const first = lpn - (lpn % span);
-    for (let p = first; p < first + span; p++) {
-      const i = p & C.TLB_MASK;
-      if (cpu.tlbTag[i] === Math.floor(p / 4096) && cpu.tlbLarge[i]) cpu.tlbTag[i] = -1;
-    }
+    // One tag for the whole span: a 2/4 MiB page's 512/1024 page numbers share their bits above
+    // the TLB index (TLB_SIZE is a multiple of the span), so no division per entry.
+    const tag = Math.floor(first / C.TLB_SIZE);
+    const i0 = first & C.TLB_MASK;
+    const tags = cpu.tlbTag;
+    const large = cpu.tlbLarge;
+    for (let i = i0; i < i0 + span; i++) if (tags[i] === tag && large[i]) tags[i] = -1;
   }
   cpu.codeLpn = -1;
 }
