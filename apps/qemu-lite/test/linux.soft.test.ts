@@ -72,17 +72,18 @@ import { checkMmconfig, checkMsix } from './linux-pcie.js';
 const ENGINES = ['vmx', 'svm'] as const;
 type Accel = (typeof ENGINES)[number];
 /**
- * vCPUs per boot (issue 14): both machines boot with `-smp 2` (their vCPUs take turns on the
- * machine's thread over one shadow MMU per VM), so Linux's SMP bring-up, IPIs and TLB shootdowns
- * run on both backends; the host engine's boot and the page's (apps/web) keep one CPU.
- * QEMU_LITE_LINUX_SOFT_SMP=N gives both boots N vCPUs (1 for the uniprocessor kernel paths; at 4
- * the timer-related RCU stalls are gone since the TSC carry per VM and the turns through userspace
- * exits, see qemu-lite's README, "SMP").
+ * vCPUs per boot (issue 14): the vmx machine boots with `-smp 4` and the svm machine with
+ * `-smp 2` (their vCPUs take turns on the machine's thread over one shadow MMU per VM), so Linux's
+ * SMP bring-up, IPIs and TLB shootdowns run on both backends, and at 4 with more than one AP to
+ * wake; the host engine's boot and the page's (apps/web) keep one CPU. QEMU_LITE_LINUX_SOFT_SMP=N
+ * gives both boots N vCPUs (1 for the uniprocessor kernel paths). The RCU stalls at 4 went with
+ * the TSC carry per VM and the turns through userspace exits (qemu-lite's README, "SMP").
  */
-const SMP_N = Number(process.env.QEMU_LITE_LINUX_SOFT_SMP ?? 2);
-if (!Number.isInteger(SMP_N) || SMP_N < 1 || SMP_N > 16)
-  throw new Error(`QEMU_LITE_LINUX_SOFT_SMP must be 1 to 16, not ${process.env.QEMU_LITE_LINUX_SOFT_SMP}`);
-const SMP: Record<Accel, number> = { vmx: SMP_N, svm: SMP_N };
+const SMP_ENV = process.env.QEMU_LITE_LINUX_SOFT_SMP;
+const SMP_N = Number(SMP_ENV ?? 0);
+if (SMP_ENV !== undefined && (!Number.isInteger(SMP_N) || SMP_N < 1 || SMP_N > 16))
+  throw new Error(`QEMU_LITE_LINUX_SOFT_SMP must be 1 to 16, not ${SMP_ENV}`);
+const SMP: Record<Accel, number> = SMP_ENV === undefined ? { vmx: 4, svm: 2 } : { vmx: SMP_N, svm: SMP_N };
 const timeoutS = Number(process.env.QEMU_LITE_LINUX_SOFT_TIMEOUT_S ?? 600);
 const RAM_MIB = 256;
 
