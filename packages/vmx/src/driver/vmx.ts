@@ -19,7 +19,7 @@ import {
   type SoftVcpu,
 } from '@kvm/core';
 import type { CpuState } from '@kvm/x86emu';
-import { VMCS } from '../silicon/vmcs-fields.js';
+import { GUEST_SEGMENT_FIELDS, VMCS } from '../silicon/vmcs-fields.js';
 import {
   AR_UNUSABLE,
   CpuBased,
@@ -95,17 +95,6 @@ const CR8_EXITING = CpuBased.CR8_LOAD_EXITING | CpuBased.CR8_STORE_EXITING;
 /** Real-mode reset segment access rights (present, S, type): code 9BH, data 93H. */
 const AR_CODE16 = 0x9b;
 const AR_DATA16 = 0x93;
-
-const SEG: readonly (readonly [number, number, number, number])[] = [
-  [VMCS.GUEST_ES_SELECTOR, VMCS.GUEST_ES_BASE, VMCS.GUEST_ES_LIMIT, VMCS.GUEST_ES_AR_BYTES],
-  [VMCS.GUEST_CS_SELECTOR, VMCS.GUEST_CS_BASE, VMCS.GUEST_CS_LIMIT, VMCS.GUEST_CS_AR_BYTES],
-  [VMCS.GUEST_SS_SELECTOR, VMCS.GUEST_SS_BASE, VMCS.GUEST_SS_LIMIT, VMCS.GUEST_SS_AR_BYTES],
-  [VMCS.GUEST_DS_SELECTOR, VMCS.GUEST_DS_BASE, VMCS.GUEST_DS_LIMIT, VMCS.GUEST_DS_AR_BYTES],
-  [VMCS.GUEST_FS_SELECTOR, VMCS.GUEST_FS_BASE, VMCS.GUEST_FS_LIMIT, VMCS.GUEST_FS_AR_BYTES],
-  [VMCS.GUEST_GS_SELECTOR, VMCS.GUEST_GS_BASE, VMCS.GUEST_GS_LIMIT, VMCS.GUEST_GS_AR_BYTES],
-  [VMCS.GUEST_LDTR_SELECTOR, VMCS.GUEST_LDTR_BASE, VMCS.GUEST_LDTR_LIMIT, VMCS.GUEST_LDTR_AR_BYTES],
-  [VMCS.GUEST_TR_SELECTOR, VMCS.GUEST_TR_BASE, VMCS.GUEST_TR_LIMIT, VMCS.GUEST_TR_AR_BYTES],
-];
 
 /** `adjust_vmx_controls`: min|opt within the allowed settings, or -1 if min is not allowed. */
 function adjustControls(si: VmxSilicon, min: number, opt: number, msr: number): number {
@@ -312,7 +301,7 @@ export class VmxDriver implements ArchOps {
 
     // Guest reset state.
     for (let i = 0; i < 8; i++) {
-      const [sel, base, limit, ar] = SEG[i];
+      const [sel, base, limit, ar] = GUEST_SEGMENT_FIELDS[i];
       w(sel, 0);
       w(base, 0);
       w(limit, 0xffff);
@@ -381,7 +370,7 @@ export class VmxDriver implements ArchOps {
   /** `vmx_get_segment`: the access-rights field unpacked, "unusable" (bit 16) included. */
   getSegment(vcpu: SoftVcpu, seg: number, out: ArchSegment): void {
     this.vcpuLoad(vcpu);
-    const [sel, base, limit, arF] = SEG[seg];
+    const [sel, base, limit, arF] = GUEST_SEGMENT_FIELDS[seg];
     const ar = this.vmcs.read(arF);
     out.selector = this.vmcs.read(sel);
     out.base = this.vmcs.read(base);
@@ -401,7 +390,7 @@ export class VmxDriver implements ArchOps {
   /** `vmx_set_segment`: packs the access rights; unusable when asked or not present (symmetric with get). */
   setSegment(vcpu: SoftVcpu, seg: number, v: ArchSegment): void {
     this.vcpuLoad(vcpu);
-    const [sel, base, limit, arF] = SEG[seg];
+    const [sel, base, limit, arF] = GUEST_SEGMENT_FIELDS[seg];
     let ar =
       (v.type & 15) |
       ((v.s & 1) << 4) |

@@ -14,7 +14,7 @@
  * (read or written after almost every exit) are saved and loaded on every exit and entry.
  */
 import type { CpuState } from '@kvm/x86emu';
-import { VMCS, VMCS_FIELD_COUNT, VMCS_SLOT_BY_ENCODING } from './vmcs-fields.js';
+import { GUEST_SEGMENT_FIELDS, VMCS, VMCS_FIELD_COUNT, VMCS_SLOT_BY_ENCODING } from './vmcs-fields.js';
 import type { VmcsRegion } from './vmcs-region.js';
 
 /** The segment registers ES, CS, SS, DS, FS, GS, LDTR, TR: selector, base, limit, access rights. */
@@ -31,19 +31,7 @@ export const GUEST_COLD = GUEST_SEGMENTS | GUEST_DTABLES | GUEST_CRS | GUEST_SYS
 const slot = (encoding: number): number => VMCS_SLOT_BY_ENCODING[encoding >>> 1];
 
 /** The guest segment fields as slots, four per segment in x86emu `Seg` order. */
-export const SEG_SLOTS: Int16Array = Int16Array.from(
-  [
-    [VMCS.GUEST_ES_SELECTOR, VMCS.GUEST_ES_BASE, VMCS.GUEST_ES_LIMIT, VMCS.GUEST_ES_AR_BYTES],
-    [VMCS.GUEST_CS_SELECTOR, VMCS.GUEST_CS_BASE, VMCS.GUEST_CS_LIMIT, VMCS.GUEST_CS_AR_BYTES],
-    [VMCS.GUEST_SS_SELECTOR, VMCS.GUEST_SS_BASE, VMCS.GUEST_SS_LIMIT, VMCS.GUEST_SS_AR_BYTES],
-    [VMCS.GUEST_DS_SELECTOR, VMCS.GUEST_DS_BASE, VMCS.GUEST_DS_LIMIT, VMCS.GUEST_DS_AR_BYTES],
-    [VMCS.GUEST_FS_SELECTOR, VMCS.GUEST_FS_BASE, VMCS.GUEST_FS_LIMIT, VMCS.GUEST_FS_AR_BYTES],
-    [VMCS.GUEST_GS_SELECTOR, VMCS.GUEST_GS_BASE, VMCS.GUEST_GS_LIMIT, VMCS.GUEST_GS_AR_BYTES],
-    [VMCS.GUEST_LDTR_SELECTOR, VMCS.GUEST_LDTR_BASE, VMCS.GUEST_LDTR_LIMIT, VMCS.GUEST_LDTR_AR_BYTES],
-    [VMCS.GUEST_TR_SELECTOR, VMCS.GUEST_TR_BASE, VMCS.GUEST_TR_LIMIT, VMCS.GUEST_TR_AR_BYTES],
-  ].flat(),
-  slot,
-);
+export const SEG_SLOTS: Int16Array = Int16Array.from(GUEST_SEGMENT_FIELDS.flat(), slot);
 
 const S_GDTR_BASE = slot(VMCS.GUEST_GDTR_BASE);
 const S_GDTR_LIMIT = slot(VMCS.GUEST_GDTR_LIMIT);

@@ -12,7 +12,8 @@
  */
 
 import { checkGuestRip64, checkGuestState64, checkHostState64 } from './vm-entry-checks-64.js';
-import { VMCS } from './vmcs-fields.js';
+import { GUEST_SEGMENT_FIELDS, VMCS } from './vmcs-fields.js';
+
 import {
   ActivityState,
   AR_UNUSABLE,
@@ -34,6 +35,9 @@ import {
   type VmxCapabilities,
 } from './vmx-capabilities.js';
 import type { VmxSilicon } from './vmx-silicon.js';
+
+/** ES, CS, SS, DS, FS, GS: the segments virtual-8086 mode constrains (SDM 27.3.1.2). */
+const V86_SEGMENTS = GUEST_SEGMENT_FIELDS.slice(0, 6);
 
 const X86_CR0_PE = 1 << 0;
 const X86_CR0_NW = 1 << 29;
@@ -176,15 +180,7 @@ export function checkGuestState(cpu: VmxSilicon): string | 0 {
     if ((ldtrAr & 0xf) !== 2 || ldtrAr & 0x10 || !(ldtrAr & 0x80)) return 'LDTR not an LDT descriptor';
   }
   if (v86) {
-    const segs: [number, number, number, number][] = [
-      [VMCS.GUEST_ES_SELECTOR, VMCS.GUEST_ES_BASE, VMCS.GUEST_ES_LIMIT, VMCS.GUEST_ES_AR_BYTES],
-      [VMCS.GUEST_CS_SELECTOR, VMCS.GUEST_CS_BASE, VMCS.GUEST_CS_LIMIT, VMCS.GUEST_CS_AR_BYTES],
-      [VMCS.GUEST_SS_SELECTOR, VMCS.GUEST_SS_BASE, VMCS.GUEST_SS_LIMIT, VMCS.GUEST_SS_AR_BYTES],
-      [VMCS.GUEST_DS_SELECTOR, VMCS.GUEST_DS_BASE, VMCS.GUEST_DS_LIMIT, VMCS.GUEST_DS_AR_BYTES],
-      [VMCS.GUEST_FS_SELECTOR, VMCS.GUEST_FS_BASE, VMCS.GUEST_FS_LIMIT, VMCS.GUEST_FS_AR_BYTES],
-      [VMCS.GUEST_GS_SELECTOR, VMCS.GUEST_GS_BASE, VMCS.GUEST_GS_LIMIT, VMCS.GUEST_GS_AR_BYTES],
-    ];
-    for (const [sel, base, limit, arE] of segs) {
+    for (const [sel, base, limit, arE] of V86_SEGMENTS) {
       if (cpu.field(base) !== cpu.field(sel) << 4) return 'virtual-8086: base ≠ selector × 16';
       if (cpu.field(limit) !== 0xffff) return 'virtual-8086: limit ≠ FFFFH';
       if (cpu.field(arE) !== 0xf3) return 'virtual-8086: access rights ≠ F3H';

@@ -211,6 +211,20 @@ export const VMCS = Object.fromEntries(VMCS_FIELDS.map((f) => [f.name, f.encodin
   Record<VmcsFieldName, number>
 >;
 
+/**
+ * The guest-state fields of each segment register (SDM Vol. 3C 25.4.1): selector, base, limit,
+ * access rights, for ES, CS, SS, DS, FS, GS, LDTR, TR (x86emu's `Seg` order; the first six are
+ * the data and code segments).
+ */
+export const GUEST_SEGMENT_FIELDS: readonly (readonly [number, number, number, number])[] = (
+  ['ES', 'CS', 'SS', 'DS', 'FS', 'GS', 'LDTR', 'TR'] as const
+).map((s) => [
+  VMCS[`GUEST_${s}_SELECTOR`],
+  VMCS[`GUEST_${s}_BASE`],
+  VMCS[`GUEST_${s}_LIMIT`],
+  VMCS[`GUEST_${s}_AR_BYTES`],
+]);
+
 /** Encoding bits 11:10: the field's type. */
 export const VmcsFieldType = { Control: 0, ExitInfo: 1, Guest: 2, Host: 3 } as const;
 
