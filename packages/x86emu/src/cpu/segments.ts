@@ -20,8 +20,11 @@ export class CpuSegments {
     let baseHi: number;
     let limit: number;
     if (sel & 4) {
-      if (s.segAttr[6] & SegAttr.UNUSABLE || (s.segSel[6] & 0xfffc) === 0)
-        this.raise(vec, (sel & 0xfffc) | ext, true);
+      // The LDT is invalid when LDTR's hidden part says so (LLDT of a null selector marks it,
+      // SDM Vol. 2 LLDT), not when its visible selector is null: the power-on LDTR is a present
+      // LDT at base 0 with selector 0 (SDM Vol. 3 9.1.1, the power-up state table), and
+      // KVM_SET_SREGS can hand over the same (VM entry's checks on a usable LDTR ask only TI = 0).
+      if (s.segAttr[6] & SegAttr.UNUSABLE) this.raise(vec, (sel & 0xfffc) | ext, true);
       base = s.segBase[6];
       baseHi = s.segBaseHigh[6];
       limit = s.segLimit[6];
