@@ -62,3 +62,26 @@ export function signHi(v: number): number {
 export function signed64(lo: number, hi: number): number {
   return (hi | 0) * TWO32 + lo;
 }
+
+/**
+ * A string instruction's index register `r` (RSI, RDI) as an offset: with 67H its 32 bits, else
+ * the signed 64-bit value, as `Cpu.ea64` forms addresses.
+ */
+export function indexOffset(cpu: Cpu, r: number, ad: number): number {
+  const s = cpu.state;
+  return ad === 4 ? s.gpr[r] : signed64(s.gpr[r], s.gprHigh[r]);
+}
+
+/** Adds `delta` to register `r` at address size `ad` (67H: 32 bits, the upper half cleared). */
+export function advanceIndex(cpu: Cpu, r: number, ad: number, delta: number): void {
+  const s = cpu.state;
+  const lo = s.gpr[r] + delta;
+  if (ad === 4) {
+    s.gpr[r] = lo >>> 0;
+    s.gprHigh[r] = 0;
+    return;
+  }
+  const carry = Math.floor(lo / TWO32);
+  s.gpr[r] = lo - carry * TWO32;
+  s.gprHigh[r] = (s.gprHigh[r] + carry) >>> 0;
+}

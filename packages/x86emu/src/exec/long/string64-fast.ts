@@ -11,27 +11,7 @@ import type { Cpu } from '../../cpu/cpu.js';
 import type { Insn } from '../../decoder/insn.js';
 import { PFERR } from '../../paging/walker.js';
 import { STOS } from '../string.js';
-import { signed64, TWO32 } from './operands64.js';
-
-/** Index register `r` as an offset: 32-bit with 67H, else the signed 64-bit value (`Cpu.ea64`). */
-function offOf(cpu: Cpu, r: number, ad: number): number {
-  const s = cpu.state;
-  return ad === 4 ? s.gpr[r] : signed64(s.gpr[r], s.gprHigh[r]);
-}
-
-/** Adds `delta` to register `r` at address size `ad` (67H: 32 bits, zero-extended). */
-function addReg(cpu: Cpu, r: number, ad: number, delta: number): void {
-  const s = cpu.state;
-  const lo = s.gpr[r] + delta;
-  if (ad === 4) {
-    s.gpr[r] = lo >>> 0;
-    s.gprHigh[r] = 0;
-    return;
-  }
-  const carry = Math.floor(lo / TWO32);
-  s.gpr[r] = lo - carry * TWO32;
-  s.gprHigh[r] = (s.gprHigh[r] + carry) >>> 0;
-}
+import { advanceIndex, indexOffset, TWO32 } from './operands64.js';
 
 /**
  * Elements from linear `lin` (offset `off`) that stay in its page and, with a 32-bit address
@@ -57,10 +37,10 @@ export function fastChunk64(cpu: Cpu, i: Insn, kind: number, size: number, max: 
   const copy = kind !== STOS;
   // MOVS reads its source before it writes its destination: the source's checks come first.
   const srcSeg = i.seg >= 0 ? i.seg : 3;
-  const sOff = copy ? offOf(cpu, 6, ad) : 0;
+  const sOff = copy ? indexOffset(cpu, 6, ad) : 0;
   const sLin = copy ? cpu.segAddr(srcSeg, sOff, size, false) : 0;
   if (copy) cpu.translate(sLin, acc);
-  const dOff = offOf(cpu, 7, ad);
+  const dOff = indexOffset(cpu, 7, ad);
   // The ES base is ignored in 64-bit mode (SDM Vol. 1 3.3.7.1); segAddr knows.
   const dLin = cpu.segAddr(0, dOff, size, true);
   let n = inPage(dLin, dOff, ad, size, Math.min(count, max));
@@ -94,9 +74,9 @@ export function fastChunk64(cpu: Cpu, i: Insn, kind: number, size: number, max: 
     // A forward byte loop: with the destination at least an element past the source (or before
     // it) every byte it reads is the one the element loop would read.
     for (let k = 0; k < bytes; k++) dView[dO + k] = sView[sO + k];
-    addReg(cpu, 6, ad, bytes);
+    advanceIndex(cpu, 6, ad, bytes);
   }
-  addReg(cpu, 7, ad, bytes);
-  addReg(cpu, 1, ad, -n);
+  advanceIndex(cpu, 7, ad, bytes);
+  advanceIndex(cpu, 1, ad, -n);
   return n;
 }

@@ -14,29 +14,12 @@ import { Flag } from '../../state.js';
 import { aluOp } from '../alu.js';
 import { CHUNK, CMPS, INS, LODS, MOVS, OUTS, SCAS, STOS } from '../string.js';
 import { alu64 } from './alu64.js';
-import { readM64, signed64, TWO32, writeM64 } from './operands64.js';
+import { advanceIndex, indexOffset, readM64, writeM64 } from './operands64.js';
 import { fastChunk64 } from './string64-fast.js';
 
 /** Pages a REP MOVS/STOS does on host views per call before the element loop's yield rules. */
 const FAST_CHUNKS = 64;
 
-/** Index register `r` as an offset (signed for a 64-bit address size, see `Cpu.ea64`). */
-function off(cpu: Cpu, r: number, ad: number): number {
-  const s = cpu.state;
-  return ad === 4 ? s.gpr[r] : signed64(s.gpr[r], s.gprHigh[r]);
-}
-function advance(cpu: Cpu, r: number, ad: number, delta: number): void {
-  const s = cpu.state;
-  const lo = s.gpr[r] + delta;
-  if (ad === 4) {
-    s.gpr[r] = lo >>> 0;
-    s.gprHigh[r] = 0;
-    return;
-  }
-  const carry = Math.floor(lo / TWO32);
-  s.gpr[r] = lo - carry * TWO32;
-  s.gprHigh[r] = s.gprHigh[r] + carry;
-}
 function count(cpu: Cpu, ad: number): boolean {
   const s = cpu.state;
   return ad === 4 ? s.gpr[1] !== 0 : (s.gpr[1] | s.gprHigh[1]) !== 0;
@@ -65,48 +48,55 @@ function once(cpu: Cpu, i: Insn, kind: number, size: number, delta: number): voi
   const src = i.seg >= 0 ? i.seg : 3;
   switch (kind) {
     case MOVS:
-      load(cpu, src, off(cpu, 6, ad), size);
-      store(cpu, 0, off(cpu, 7, ad), size, cpu.lo64, cpu.hi64);
-      advance(cpu, 6, ad, delta);
-      advance(cpu, 7, ad, delta);
+      load(cpu, src, indexOffset(cpu, 6, ad), size);
+      store(cpu, 0, indexOffset(cpu, 7, ad), size, cpu.lo64, cpu.hi64);
+      advanceIndex(cpu, 6, ad, delta);
+      advanceIndex(cpu, 7, ad, delta);
       return;
     case CMPS: {
-      load(cpu, src, off(cpu, 6, ad), size);
+      load(cpu, src, indexOffset(cpu, 6, ad), size);
       const aLo = cpu.lo64;
       const aHi = cpu.hi64;
-      load(cpu, 0, off(cpu, 7, ad), size);
+      load(cpu, 0, indexOffset(cpu, 7, ad), size);
       compare(cpu, size, aLo, aHi, cpu.lo64, cpu.hi64);
-      advance(cpu, 6, ad, delta);
-      advance(cpu, 7, ad, delta);
+      advanceIndex(cpu, 6, ad, delta);
+      advanceIndex(cpu, 7, ad, delta);
       return;
     }
     case STOS:
-      store(cpu, 0, off(cpu, 7, ad), size, size === 8 ? s.gpr[0] : cpu.getReg(0, size, 0), s.gprHigh[0]);
-      advance(cpu, 7, ad, delta);
+      store(
+        cpu,
+        0,
+        indexOffset(cpu, 7, ad),
+        size,
+        size === 8 ? s.gpr[0] : cpu.getReg(0, size, 0),
+        s.gprHigh[0],
+      );
+      advanceIndex(cpu, 7, ad, delta);
       return;
     case LODS:
-      load(cpu, src, off(cpu, 6, ad), size);
+      load(cpu, src, indexOffset(cpu, 6, ad), size);
       if (size === 8) {
         s.gpr[0] = cpu.lo64;
         s.gprHigh[0] = cpu.hi64;
       } else cpu.setReg(0, size, 0, cpu.lo64);
-      advance(cpu, 6, ad, delta);
+      advanceIndex(cpu, 6, ad, delta);
       return;
     case SCAS:
-      load(cpu, 0, off(cpu, 7, ad), size);
+      load(cpu, 0, indexOffset(cpu, 7, ad), size);
       compare(cpu, size, size === 8 ? s.gpr[0] : cpu.getReg(0, size, 0), s.gprHigh[0], cpu.lo64, cpu.hi64);
-      advance(cpu, 7, ad, delta);
+      advanceIndex(cpu, 7, ad, delta);
       return;
     case INS: {
-      const o = off(cpu, 7, ad);
+      const o = indexOffset(cpu, 7, ad);
       cpu.probeWrite(cpu.segAddr(0, o, size, true), size);
       cpu.write(0, o, size, cpu.portIn(s.gpr[2] & 0xffff, size));
-      advance(cpu, 7, ad, delta);
+      advanceIndex(cpu, 7, ad, delta);
       return;
     }
     default:
-      cpu.portOut(s.gpr[2] & 0xffff, size, cpu.read(src, off(cpu, 6, ad), size));
-      advance(cpu, 6, ad, delta);
+      cpu.portOut(s.gpr[2] & 0xffff, size, cpu.read(src, indexOffset(cpu, 6, ad), size));
+      advanceIndex(cpu, 6, ad, delta);
   }
 }
 
@@ -166,7 +156,7 @@ export function makeString64(row: OpcodeRow): Handler {
         break;
       }
       once(cpu, i, kind, size, delta);
-      advance(cpu, 1, ad, -1);
+      advanceIndex(cpu, 1, ad, -1);
       if (compares) {
         const zf = cpu.getZF();
         if (i.rep === 1 ? !zf : zf) {
