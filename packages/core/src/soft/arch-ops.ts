@@ -235,6 +235,13 @@ export interface ArchOps {
   getMsr(vcpu: KvmVcpu, index: number, out: Uint32Array): boolean;
   /** REQUIRED. `set_msr`: false if not owned or the value is refused. */
   setMsr(vcpu: KvmVcpu, index: number, lo: number, hi: number): boolean;
+  /**
+   * OPTIONAL. The silicon's time-stamp counter as live 32-bit words [low, high]: IA32_TSC, which
+   * the guest's RDTSC reads (no TSC offset in these models; SDM Vol. 3, "Time-Stamp Counter"). The clock work
+   * before every entry (`tsc-counter.ts`) reads and carries it here instead of through
+   * getMsr/setMsr's MSR dispatch. Default: getMsr/setMsr(IA32_TSC).
+   */
+  tscCounter?(vcpu: KvmVcpu): Uint32Array;
 
   /**
    * REQUIRED. Can the guest take a maskable interrupt at the next entry (RFLAGS.IF = 1, no STI /

@@ -20,10 +20,10 @@
  * with real time (QEMU's default `sleep=on`): its skip to the next timer goes no further than the
  * real clock, and it waits out the rest.
  */
+import { kvmAdvanceTsc, kvmReadTsc } from './tsc-counter.js';
 import type { SoftVcpu } from './vcpu.js';
 import type { SoftVm } from './vm.js';
 
-const MSR_IA32_TSC = 0x10;
 /** MAX_ICOUNT_SHIFT */
 export const MAX_ICOUNT_SHIFT = 10;
 /** `icount_configure`: auto starts at 3 ("125MIPS seems a reasonable initial guess"). */
@@ -53,19 +53,9 @@ interface Icount {
 }
 
 const icounts = new WeakMap<SoftVm, Icount>();
-const tscScratch = new Uint32Array(2);
 
 function hostNs(): number {
   return performance.now() * 1e6;
-}
-
-function readTsc(vcpu: SoftVcpu): number {
-  if (!vcpu.ops.getMsr(vcpu, MSR_IA32_TSC, tscScratch)) return -1;
-  return tscScratch[0] + tscScratch[1] * 0x100000000;
-}
-
-function writeTsc(vcpu: SoftVcpu, tsc: number): void {
-  vcpu.ops.setMsr(vcpu, MSR_IA32_TSC, tsc >>> 0, Math.floor(tsc / 0x100000000) >>> 0);
 }
 
 function vmInstructions(vm: SoftVm): number {
@@ -115,7 +105,7 @@ export function kvmIcountAuto(vm: SoftVm): boolean {
 export function kvmVirtualNs(vm: SoftVm): number {
   const ic = icounts.get(vm);
   for (const vcpu of vm.vcpus.values()) {
-    const tsc = Math.max(0, readTsc(vcpu));
+    const tsc = Math.max(0, kvmReadTsc(vcpu));
     if (ic === undefined || ic.shift === 0) return tsc;
     return tsc + (vmInstructions(vm) - ic.instructions) * (2 ** ic.shift - 1);
   }
@@ -141,8 +131,7 @@ export function kvmIcountSync(vcpu: SoftVcpu): boolean {
   const retired = instructions - ic.instructions;
   ic.instructions = instructions;
   if (retired > 0 && ic.shift > 0) {
-    const tsc = readTsc(vcpu);
-    if (tsc >= 0) writeTsc(vcpu, tsc + retired * (2 ** ic.shift - 1));
+    kvmAdvanceTsc(vcpu, retired * (2 ** ic.shift - 1));
   }
   if (ic.auto) icountAdjust(vcpu, ic);
   return true;
@@ -160,7 +149,7 @@ function realVirtualNs(ic: Icount): number {
  * the next instructions add.
  */
 function icountAdjust(vcpu: SoftVcpu, ic: Icount): void {
-  const virtual = readTsc(vcpu);
+  const virtual = kvmReadTsc(vcpu);
   if (virtual < 0) return;
   const real = hostNs();
   if (ic.realOrigin < 0) {

@@ -20,6 +20,7 @@
  * `kvm_synchronize_tsc` matches the TSCs of vCPUs created together.
  */
 import { kvmIcountSync } from './icount.js';
+import { kvmAdvanceTsc, kvmReadTsc } from './tsc-counter.js';
 import type { SoftVcpu } from './vcpu.js';
 import type { SoftVm } from './vm.js';
 
@@ -27,23 +28,20 @@ import type { SoftVm } from './vm.js';
 export const SOFT_TSC_KHZ = 1_000_000;
 /** TSC ticks per host nanosecond at SOFT_TSC_KHZ. */
 const TSC_PER_NS = SOFT_TSC_KHZ / 1e6;
-const MSR_IA32_TSC = 0x10;
 
 /** How a VM's guest TSC advances. */
 export type TscClockMode = 'instructions' | 'host';
 
 interface TscSync {
-  /** Host ns and retired instructions at the last carry. */
+  /** Host ns and retired instructions at the last carry (hostNs -1: none yet). */
   hostNs: number;
   instructions: number;
   /** Ticks the TSC was moved ahead of the host clock by a halt that did not wait. */
   debt: number;
 }
 
-const hostClockVms = new WeakSet<SoftVm>();
-/** The carry state of each host-clock VM (its vCPUs share the counter). */
+/** The carry state of each host-clock VM (its vCPUs share the counter); absent: not host clock. */
 const syncs = new WeakMap<SoftVm, TscSync>();
-const tscScratch = new Uint32Array(2);
 
 /** The host's monotonic clock, ns. */
 function hostNs(): number {
@@ -52,22 +50,13 @@ function hostNs(): number {
 
 /** Makes `vm`'s vCPUs' TSC follow `mode` (set once, when the VM is created). */
 export function kvmSetTscClock(vm: SoftVm, mode: TscClockMode): void {
-  if (mode === 'host') hostClockVms.add(vm);
-  else hostClockVms.delete(vm);
+  if (mode === 'host') syncs.set(vm, { hostNs: -1, instructions: 0, debt: 0 });
+  else syncs.delete(vm);
 }
 
 /** Does this vCPU's TSC follow the host clock? */
 export function kvmTscFollowsHost(vcpu: SoftVcpu): boolean {
-  return hostClockVms.has(vcpu.vm);
-}
-
-function readTsc(vcpu: SoftVcpu): number {
-  if (!vcpu.ops.getMsr(vcpu, MSR_IA32_TSC, tscScratch)) return -1;
-  return tscScratch[0] + tscScratch[1] * 0x100000000;
-}
-
-function writeTsc(vcpu: SoftVcpu, tsc: number): void {
-  vcpu.ops.setMsr(vcpu, MSR_IA32_TSC, tsc >>> 0, Math.floor(tsc / 0x100000000) >>> 0);
+  return syncs.has(vcpu.vm);
 }
 
 /** Instructions retired by all of `vm`'s vCPUs: what the shared counter gained by itself. */
@@ -79,21 +68,22 @@ function vmInstructions(vm: SoftVm): number {
 
 /**
  * Before an entry: carries the TSC forward to the host clock (host clock mode), or by the
- * instructions' virtual time (-icount, `icount.ts`). Cheap when called often: one clock read,
- * and an MSR write only when the host clock is ahead.
+ * instructions' virtual time (-icount, `icount.ts`). Cheap when called often (every entry): one
+ * map lookup, one clock read, and one access to the silicon's counter (`tsc-counter.ts`, not the
+ * MSR path) only when the host clock is ahead.
  */
 export function kvmTscSync(vcpu: SoftVcpu): void {
   const vm = vcpu.vm;
-  if (!hostClockVms.has(vm)) {
+  const s = syncs.get(vm);
+  if (s === undefined) {
     kvmIcountSync(vcpu);
     return;
   }
   const now = hostNs();
   const instructions = vm.vcpus.size === 1 ? vcpu.instructions : vmInstructions(vm);
-  let s = syncs.get(vm);
-  if (s === undefined) {
-    s = { hostNs: now, instructions, debt: 0 };
-    syncs.set(vm, s);
+  if (s.hostNs < 0) {
+    s.hostNs = now;
+    s.instructions = instructions;
     return;
   }
   const elapsed = (now - s.hostNs) * TSC_PER_NS;
@@ -106,18 +96,17 @@ export function kvmTscSync(vcpu: SoftVcpu): void {
   s.debt -= paid;
   gain = Math.floor(gain - paid);
   if (gain <= 0) return;
-  const tsc = readTsc(vcpu);
-  if (tsc >= 0) writeTsc(vcpu, tsc + gain);
+  kvmAdvanceTsc(vcpu, gain);
 }
 
 /** A halt moved the TSC `ticks` ahead without waiting: the host clock must catch up first. */
 export function kvmTscSkipped(vcpu: SoftVcpu, ticks: number): void {
   const s = syncs.get(vcpu.vm);
-  if (s !== undefined && ticks > 0) s.debt += ticks;
+  if (s !== undefined && s.hostNs >= 0 && ticks > 0) s.debt += ticks;
 }
 
 /** Host ns from now until the TSC reaches `tsc` (0 if it has), in host clock mode. */
 export function kvmTscNsUntil(vcpu: SoftVcpu, tsc: number): number {
-  const now = readTsc(vcpu);
+  const now = kvmReadTsc(vcpu);
   return now < 0 || tsc <= now ? 0 : (tsc - now) / TSC_PER_NS;
 }

@@ -431,6 +431,11 @@ export class SvmDriver implements ArchOps {
     return svmSetMsr(this, vcpu, index, lo, hi);
   }
 
+  /** IA32_TSC's counter itself: the silicon's one TSC, which every vCPU's guest reads (no offset). */
+  tscCounter(): Uint32Array {
+    return this.cpu.guest.cpu.state.tsc;
+  }
+
   // ---- events ----------------------------------------------------------------------------------
 
   eventPending(vcpu: SoftVcpu): boolean {

@@ -508,6 +508,11 @@ export class VmxDriver implements ArchOps {
     return vmxSetMsr(this, vcpu, index, lo, hi);
   }
 
+  /** IA32_TSC's counter itself: the silicon's one TSC, which every vCPU's guest reads (no offset). */
+  tscCounter(): Uint32Array {
+    return this.cpu.nonRoot.cpu.state.tsc;
+  }
+
   // ---- events --------------------------------------------------------------------------------
 
   /** True while an event waits in the VM-entry interruption-information field. */

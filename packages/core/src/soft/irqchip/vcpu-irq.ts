@@ -16,24 +16,19 @@ import {
   kvmIcountSkipLimit,
 } from '../icount.js';
 import { kvmTscFollowsHost, kvmTscNsUntil, kvmTscSkipped, kvmTscSync } from '../tsc-clock.js';
+import { kvmReadTsc, kvmWriteTsc } from '../tsc-counter.js';
 import type { SoftVcpu } from '../vcpu.js';
 import { KvmIrqchip } from './irqchip.js';
 import { APIC, KVM_APIC_INIT, KVM_APIC_SIPI, KvmLapic, type LapicHost } from './lapic.js';
 import { picOwnsPort } from './pic.js';
 import { hostNowNs } from './pit.js';
 
-const MSR_IA32_TSC = 0x10;
-const tscScratch = new Uint32Array(2);
 const csScratch = newArchSegment();
 
-/** The guest's TSC as the backend keeps it (`kvm_read_l1_tsc`). */
+/** The guest's TSC as the backend keeps it (`kvm_read_l1_tsc`); its instructions without one. */
 export function guestTsc(vcpu: SoftVcpu): number {
-  if (!vcpu.ops.getMsr(vcpu, MSR_IA32_TSC, tscScratch)) return vcpu.instructions;
-  return tscScratch[0] + tscScratch[1] * 0x100000000;
-}
-
-function setGuestTsc(vcpu: SoftVcpu, tsc: number): void {
-  vcpu.ops.setMsr(vcpu, MSR_IA32_TSC, tsc >>> 0, Math.floor(tsc / 0x100000000) >>> 0);
+  const tsc = kvmReadTsc(vcpu);
+  return tsc < 0 ? vcpu.instructions : tsc;
 }
 
 /** The VM's irqchip, or null without KVM_CREATE_IRQCHIP. */
@@ -116,10 +111,12 @@ export function kvmApicTimerCheck(vcpu: SoftVcpu): void {
  */
 export function kvmApicTimerSlack(vcpu: SoftVcpu): number {
   const apic = vcpu.apic;
-  const now = guestTsc(vcpu);
   const t = apic === null ? -1 : apic.nextTimerEvent();
-  let slack = t < 0 ? Number.POSITIVE_INFINITY : Math.max(1, t - now);
   const tp = icountPitDeadlineTsc(vcpu);
+  // No timer armed (the common case between exits): the TSC is not needed.
+  if (t < 0 && tp < 0) return Number.POSITIVE_INFINITY;
+  const now = guestTsc(vcpu);
+  let slack = t < 0 ? Number.POSITIVE_INFINITY : Math.max(1, t - now);
   if (tp >= 0) slack = Math.min(slack, Math.max(1, tp - now));
   if (slack === Number.POSITIVE_INFINITY || kvmIcountShift(vcpu.vm) <= 0) return slack;
   return kvmIcountInstructionsUntil(vcpu.vm, slack);
@@ -244,10 +241,10 @@ function kvmVcpuCheckBlock(vcpu: SoftVcpu): boolean {
     // icount auto skips no further than real time (QEMU's sleep=on), then waits like the above.
     const limit = kvmIcountSkipLimit(vcpu.vm, t);
     if (limit < t) {
-      if (limit > now) setGuestTsc(vcpu, limit);
+      if (limit > now) kvmWriteTsc(vcpu, limit);
       return false;
     }
-    setGuestTsc(vcpu, t);
+    kvmWriteTsc(vcpu, t);
     kvmTscSkipped(vcpu, t - now);
   }
   kvmApicTimerCheck(vcpu);
