@@ -40,8 +40,10 @@ interface TscSync {
   debt: number;
 }
 
-/** The carry state of each host-clock VM (its vCPUs share the counter); absent: not host clock. */
-const syncs = new WeakMap<SoftVm, TscSync>();
+/** The carry state of a host-clock VM (its vCPUs share the counter): `SoftVm.tscSync`, null if not host clock. */
+function syncOf(vm: SoftVm): TscSync | null {
+  return vm.tscSync as TscSync | null;
+}
 
 /** The host's monotonic clock, ns. */
 function hostNs(): number {
@@ -50,13 +52,12 @@ function hostNs(): number {
 
 /** Makes `vm`'s vCPUs' TSC follow `mode` (set once, when the VM is created). */
 export function kvmSetTscClock(vm: SoftVm, mode: TscClockMode): void {
-  if (mode === 'host') syncs.set(vm, { hostNs: -1, instructions: 0, debt: 0 });
-  else syncs.delete(vm);
+  vm.tscSync = mode === 'host' ? ({ hostNs: -1, instructions: 0, debt: 0 } satisfies TscSync) : null;
 }
 
 /** Does this vCPU's TSC follow the host clock? */
 export function kvmTscFollowsHost(vcpu: SoftVcpu): boolean {
-  return syncs.has(vcpu.vm);
+  return vcpu.vm.tscSync !== null;
 }
 
 /** Instructions retired by all of `vm`'s vCPUs: what the shared counter gained by itself. */
@@ -69,13 +70,13 @@ function vmInstructions(vm: SoftVm): number {
 /**
  * Before an entry: carries the TSC forward to the host clock (host clock mode), or by the
  * instructions' virtual time (-icount, `icount.ts`). Cheap when called often (every entry): one
- * map lookup, one clock read, and one access to the silicon's counter (`tsc-counter.ts`, not the
+ * field read, one clock read, and one access to the silicon's counter (`tsc-counter.ts`, not the
  * MSR path) only when the host clock is ahead.
  */
 export function kvmTscSync(vcpu: SoftVcpu): void {
   const vm = vcpu.vm;
-  const s = syncs.get(vm);
-  if (s === undefined) {
+  const s = syncOf(vm);
+  if (s === null) {
     kvmIcountSync(vcpu);
     return;
   }
@@ -101,8 +102,8 @@ export function kvmTscSync(vcpu: SoftVcpu): void {
 
 /** A halt moved the TSC `ticks` ahead without waiting: the host clock must catch up first. */
 export function kvmTscSkipped(vcpu: SoftVcpu, ticks: number): void {
-  const s = syncs.get(vcpu.vm);
-  if (s !== undefined && s.hostNs >= 0 && ticks > 0) s.debt += ticks;
+  const s = syncOf(vcpu.vm);
+  if (s !== null && s.hostNs >= 0 && ticks > 0) s.debt += ticks;
 }
 
 /** Host ns from now until the TSC reaches `tsc` (0 if it has), in host clock mode. */

@@ -59,6 +59,8 @@ export class SoftVm {
   irqchip: KvmIrqchip | null = null;
   /** The VM's shadow MMU (`kvm->arch`'s page cache, rmaps, write protection), owned by the MMU glue. */
   mmuVm: unknown = null;
+  /** The host-clock TSC's carry state, owned by `tsc-clock.ts` (a field: read before every entry); null otherwise. */
+  tscSync: unknown = null;
   /** A memory slot was set at least once (sizes the shadow MMU's page budget, as in KVM). */
   everHadMemory = false;
   closed = false;
