@@ -136,6 +136,33 @@ function setCodePage(cpu: Cpu, lin: number): void {
   // walk found the page user-accessible, so it is walked again here.
   if (cpu.tlbTag[idx] !== tlbTagOf(lin) || !(cpu.tlbPerm[idx] & need))
     if (!tlbFill(cpu, lin, user ? PFERR.USER | PFERR.FETCH : PFERR.FETCH)) throw C.GUEST_FAULT;
+  adoptCodePage(cpu, lin, idx, lpn, user);
+}
+
+/**
+ * setCodePage for the block compiler's lookup (jit.ts), which runs between instructions and must
+ * not fault: switches the code page to the one holding linear `lin` only when the TLB already
+ * grants the fetch (the entry the interpreter's last fetch there filled); a miss, or rights that
+ * need a walk, are left to the interpreter's fetch, which walks and raises #PF itself. Returns
+ * whether `cpu.codePage` is now that page (false also for a page with no host view: MMIO).
+ */
+export function switchCodePage(cpu: Cpu, lin: number): boolean {
+  const idx = (lin >>> 12) & C.TLB_MASK;
+  const user = cpu.state.cpl === 3;
+  if (cpu.tlbTag[idx] !== tlbTagOf(lin) || !(cpu.tlbPerm[idx] & (user ? C.TP_UX : C.TP_SX))) return false;
+  cpu.codeLpn = -1;
+  cpu.codePage = null;
+  cpu.codeView = null;
+  adoptCodePage(cpu, lin, idx, lpnOf(lin), user);
+  return cpu.codePage !== null;
+}
+
+/**
+ * The code page becomes the decode cache of the frame TLB entry `idx` maps (for linear `lin`,
+ * fetched at CPL 3 if `user`): the one that entry remembers, else by frame, else a new one whose
+ * frame loses its write rights in the TLB (so writes to it invalidate).
+ */
+function adoptCodePage(cpu: Cpu, lin: number, idx: number, lpn: number, user: boolean): void {
   const view = cpu.tlbView[idx];
   if (view === null) return;
   const pfn = cpu.tlbPfn[idx];

@@ -10,6 +10,7 @@
  */
 import type { JitTuning } from '../api/cpu-options.js';
 import type { Cpu } from '../cpu/cpu.js';
+import { type PageCode, switchCodePage } from '../cpu/fetch.js';
 import type { Insn } from '../decoder/insn.js';
 import { Flag } from '../state.js';
 import type { JitBlock } from './block.js';
@@ -155,9 +156,14 @@ export class Jit {
     const s = cpu.state;
     const eip = s.rip[0];
     const lin = (s.segBase[1] + eip) >>> 0;
-    const page = cpu.codePage;
-    // The interpreter's decode-cache hit test (fetch.ts fetchDecode32), without fetching.
-    if (page === null || lin >>> 12 !== cpu.codeLpn || cpu.codeUser !== (s.cpl === 3)) return null;
+    let page = cpu.codePage;
+    // The interpreter's decode-cache hit test (fetch.ts fetchDecode32), without fetching; on a
+    // miss (a branch into another page) the code page is switched as that fetch would, if the
+    // TLB grants it without a walk (switchCodePage: no #PF here).
+    if (page === null || lin >>> 12 !== cpu.codeLpn || cpu.codeUser !== (s.cpl === 3)) {
+      if (!switchCodePage(cpu, lin)) return null;
+      page = cpu.codePage as PageCode;
+    }
     const insn = page.insns[lin & 0xfff];
     if (insn === undefined || insn.modeKey !== cpu.modeKey) return null;
     let b = insn.jitBlock;
@@ -179,22 +185,32 @@ export class Jit {
   }
 
   /**
-   * lookup in 64-bit mode: RIP's linear address is RIP itself (CS.base 0, no limit), folded to 48
-   * bits as fetch.ts fetchDecode64 folds it; a non-canonical RIP is the interpreter's (#GP).
+   * lookup in 64-bit mode: RIP's linear address is RIP itself (CS.base 0, no limit); the code page
+   * is tested as fetch.ts fetchDecode64 tests it (RIP[63:32] and RIP[31:12] against the page's),
+   * and switched on a miss as in `lookup`, with RIP folded to 48 bits; a non-canonical RIP is the
+   * interpreter's (#GP).
    */
   private lookup64(cpu: Cpu): JitBlock | null {
     const s = cpu.state;
     const eip = s.rip[0];
     const hi = s.rip[1];
-    let lpn: number;
-    if (hi === 0) lpn = eip >>> 12;
-    else {
-      const h = hi | 0;
-      if (h >= 0x8000 || h < -0x8000) return null;
-      lpn = ((h < 0 ? h + 0x10000 : h) * TWO32 + eip - (eip & 0xfff)) / 4096;
+    let page = cpu.codePage;
+    if (
+      page === null ||
+      eip >>> 12 !== cpu.codeEipPage ||
+      hi !== cpu.codeRipHi ||
+      cpu.codeLpn === -1 ||
+      cpu.codeUser !== (s.cpl === 3)
+    ) {
+      let lin = eip;
+      if (hi !== 0) {
+        const h = hi | 0;
+        if (h >= 0x8000 || h < -0x8000) return null;
+        lin = (h < 0 ? h + 0x10000 : h) * TWO32 + eip;
+      }
+      if (!switchCodePage(cpu, lin)) return null;
+      page = cpu.codePage as PageCode;
     }
-    const page = cpu.codePage;
-    if (page === null || lpn !== cpu.codeLpn || cpu.codeUser !== (s.cpl === 3)) return null;
     const insn = page.insns[eip & 0xfff];
     if (insn === undefined || insn.modeKey !== cpu.modeKey) return null;
     let b = insn.jitBlock;
