@@ -348,7 +348,14 @@ export const GUESTS: readonly GuestInfo[] = ENTRIES.map((e) => ({ ...e, image: i
  * `smp` and `smp64`, several vCPUs:
  * apps/qemu-lite/test/smp-guest.engines.test.ts).
  */
-export const DEVICE_GUESTS: readonly string[] = ['virtioblk64', 'virtionet64', 'virtiocon64', 'bench-vblk', 'smp', 'smp64'];
+export const DEVICE_GUESTS: readonly string[] = [
+  'virtioblk64',
+  'virtionet64',
+  'virtiocon64',
+  'bench-vblk',
+  'smp',
+  'smp64',
+];
 
 /** The entry for a guest name; undefined if there is none. */
 export function guestByName(name: string): GuestInfo | undefined {
