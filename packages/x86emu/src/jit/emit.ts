@@ -14,6 +14,7 @@ import type { OpcodeRow } from '../decoder/opcode-table.js';
 import { emitInsn64 } from './emit64.js';
 import { cfBit, condExpr, FLUSH_DYN, flushFlags, lazy, PEND_DYN, PEND_MAT } from './flags.js';
 import { memOk64, memRead64m, memWrite64m } from './mem64.js';
+import { ALU_OPS } from './rows.js';
 
 export { condExpr, flushFlags } from './flags.js';
 
@@ -46,8 +47,6 @@ export interface Emitted {
   /** The instruction set RIP and ended the block (a branch). */
   branch: boolean;
 }
-
-const ALU_OPS = ['ADD', 'OR', 'ADC', 'SBB', 'AND', 'SUB', 'XOR', 'CMP'];
 
 /**
  * SHL/SAL/SHR/SAR r32 by a constant or by CL, the count masked to 5 bits (SDM Vol. 2
@@ -238,7 +237,7 @@ function emitBranch64(i: Insn, jmp: boolean, ctx: EmitCtx): Emitted | null {
 }
 
 /** Specialised instructions that read the arithmetic flags (Jcc; INC/DEC keep CF). */
-const FLAG_READERS = new Set(['JCC', 'INC', 'DEC']);
+export const FLAG_READERS: ReadonlySet<string> = new Set(['JCC', 'INC', 'DEC']);
 
 /**
  * Source for instruction `i` (row `row`), updating `ctx.pend`; null: the interpreter's handler

@@ -13,6 +13,7 @@ import type { OpcodeRow } from '../decoder/opcode-table.js';
 import type { EmitCtx, Emitted } from './emit.js';
 import { cfBit } from './flags.js';
 import { memOk64, memRead8, memRead64m, memWrite64m } from './mem64.js';
+import { ALU_OPS } from './rows.js';
 import { emitStack64 } from './stack64.js';
 
 const TWO32 = 4294967296;
@@ -37,8 +38,6 @@ function loadE64(i: Insn, ctx: EmitCtx): [string, string, string] {
 function immHi(imm: number): number {
   return imm < 0 ? 0xffffffff : 0;
 }
-
-const ALU_OPS = ['ADD', 'OR', 'ADC', 'SBB', 'AND', 'SUB', 'XOR', 'CMP'];
 
 /** The operation (ADD, OR, AND, SUB, XOR, CMP, TEST) on dl:dh and sl:sh into rl:rH, with its flags. */
 function alu(op: number): string {

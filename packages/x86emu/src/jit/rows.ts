@@ -78,6 +78,12 @@ const STRAIGHT = new Set([
   'SCAS',
 ]);
 
+/**
+ * The eight ALU operations in the order of the group-1 opcodes' ModRM.reg field (80H–83H /0–/7:
+ * ADD, OR, ADC, SBB, AND, SUB, XOR, CMP), the index both emitters hand to the interpreter's ALU.
+ */
+export const ALU_OPS: readonly string[] = ['ADD', 'OR', 'ADC', 'SBB', 'AND', 'SUB', 'XOR', 'CMP'];
+
 /** Near branches: the last instruction of a block (they set RIP themselves). */
 const BRANCH = new Set([
   'JCC',
@@ -91,6 +97,20 @@ const BRANCH = new Set([
   'LOOPNE',
   'JCXZ',
 ]);
+
+/**
+ * The names in `lists` that no opcode-table row carries. The compiler picks rows by mnemonic, so
+ * a misspelt or renamed name would silently keep its instruction out of every block.
+ */
+export function mnemonicsNotInTable(lists: Iterable<Iterable<string>>): string[] {
+  const known = new Set(OPCODE_TABLE.map((row) => row.mnemonic));
+  const missing: string[] = [];
+  for (const list of lists) for (const name of list) if (!known.has(name)) missing.push(name);
+  return missing;
+}
+
+/** The compiler's lists of mnemonics, for `mnemonicsNotInTable` (its test checks them all). */
+export const JIT_MNEMONIC_LISTS: readonly Iterable<string>[] = [STRAIGHT, BRANCH, ALU_OPS];
 
 /** Per opcode-table row: 0 not in a block, 1 straight-line, 2 a branch that ends the block. */
 export const ROW_KIND = new Uint8Array(OPCODE_TABLE.length);
