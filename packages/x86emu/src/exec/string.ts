@@ -104,6 +104,36 @@ function elementsInPage(cpu: Cpu, seg: number, off: number, lin: number, size: n
 }
 
 /**
+ * A REP MOVS chunk's bytes, source and destination each inside one page, on host views; false
+ * (nothing copied) where the element loop must do it: the source is not host RAM, or the
+ * destination starts less than an element past the source (each element then reads bytes the
+ * previous one just wrote, which a byte loop does not reproduce).
+ */
+export function copyInPage(
+  cpu: Cpu,
+  sLin: number,
+  dLin: number,
+  acc: number,
+  size: number,
+  dView: Uint8Array,
+  dO: number,
+  bytes: number,
+): boolean {
+  // The destination's translation may have evicted the source's (same TLB slot), and back.
+  const sPa = cpu.translate(sLin, acc);
+  const sView = cpu.tlbView[(sLin >>> 12) & TLB_MASK];
+  if (sView === null) return false;
+  const dPa = cpu.translate(dLin, acc | PFERR.WRITE);
+  const d = dPa - sPa;
+  if (d > 0 && d < size) return false;
+  const sO = sLin & 0xfff;
+  // A forward byte loop: with the destination at least an element past the source (or before
+  // it), every byte it reads is the one the element loop would read.
+  for (let k = 0; k < bytes; k++) dView[dO + k] = sView[sO + k];
+  return true;
+}
+
+/**
  * One page-bounded chunk of REP MOVS / REP STOS (DF = 0, 32-bit addressing) on host views.
  * The first element goes through the ordinary checks (segment, #PF with the right CR2), so a
  * fault happens exactly where the element-by-element loop would raise it. At most `max` elements;
@@ -136,19 +166,7 @@ function fastChunk(cpu: Cpu, i: Insn, kind: number, size: number, max: number): 
     if (size === 1) dView.fill(v & 0xff, dO, dO + n);
     else for (let k = 0; k < n * size; k++) dView[dO + k] = (v >>> (8 * (k % size))) & 0xff;
   } else {
-    // The destination's translation may have evicted the source's (same TLB slot), and back.
-    const sPa = cpu.translate(sLin, acc);
-    const sView = cpu.tlbView[(sLin >>> 12) & TLB_MASK];
-    if (sView === null) return 0;
-    const dPa = cpu.translate(dLin, acc | PFERR.WRITE);
-    // A destination less than an element past its source: each element reads bytes the previous
-    // one just wrote, which a byte loop does not reproduce; the element loop does it.
-    const d = dPa - sPa;
-    if (d > 0 && d < size) return 0;
-    const sO = sLin & 0xfff;
-    // A forward byte loop: with the destination at least an element past the source (or before
-    // it), every byte it reads is the one the element loop would read.
-    for (let k = 0; k < n * size; k++) dView[dO + k] = sView[sO + k];
+    if (!copyInPage(cpu, sLin, dLin, acc, size, dView, dO, n * size)) return 0;
     g[6] = sOff + n * size;
   }
   g[7] = dOff + n * size;

@@ -10,7 +10,7 @@ import { TLB_MASK } from '../../cpu/consts.js';
 import type { Cpu } from '../../cpu/cpu.js';
 import type { Insn } from '../../decoder/insn.js';
 import { PFERR } from '../../paging/walker.js';
-import { STOS } from '../string.js';
+import { copyInPage, STOS } from '../string.js';
 import { advanceIndex, indexOffset, TWO32 } from './operands64.js';
 
 /**
@@ -63,17 +63,7 @@ export function fastChunk64(cpu: Cpu, i: Insn, kind: number, size: number, max: 
       }
     }
   } else {
-    // The destination's translation may have evicted the source's (same TLB slot), and back.
-    const sPa = cpu.translate(sLin, acc);
-    const sView = cpu.tlbView[(sLin >>> 12) & TLB_MASK];
-    if (sView === null) return 0;
-    const dPa = cpu.translate(dLin, acc | PFERR.WRITE);
-    const d = dPa - sPa;
-    if (d > 0 && d < size) return 0;
-    const sO = sLin & 0xfff;
-    // A forward byte loop: with the destination at least an element past the source (or before
-    // it) every byte it reads is the one the element loop would read.
-    for (let k = 0; k < bytes; k++) dView[dO + k] = sView[sO + k];
+    if (!copyInPage(cpu, sLin, dLin, acc, size, dView, dO, bytes)) return 0;
     advanceIndex(cpu, 6, ad, bytes);
   }
   advanceIndex(cpu, 7, ad, bytes);
