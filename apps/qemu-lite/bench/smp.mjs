@@ -6,8 +6,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { hostKvmAvailability } from '@kvm/host';
 import { runGuest } from '../dist/index.js';
+import { engineSkipReason } from './engine-skip.mjs';
 
 const ITER = Number(process.env.SMP_BENCH_ITER ?? 5000);
 const RUNS = Number(process.env.SMP_BENCH_RUNS ?? 2);
@@ -16,20 +16,6 @@ const image = fileURLToPath(new URL('../../../tools/guests/out/smp.elf', import.
 if (!existsSync(image)) {
   console.log('smp bench skipped: tools/guests is not built (pnpm turbo run build --filter=@kvm/guests)');
   process.exit(0);
-}
-
-function skipReason(engine) {
-  if (engine === 'kvm') {
-    const a = hostKvmAvailability();
-    return a.available ? undefined : a.reason;
-  }
-  if (engine === 'tcg') {
-    const r = spawnSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' });
-    return r.status === 0
-      ? undefined
-      : 'qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)';
-  }
-  return undefined;
 }
 
 /** One run: seconds, or throws with what went wrong. */
@@ -84,7 +70,7 @@ console.log(`SMP workload (tools/guests smp, iter=${ITER}, best of ${RUNS}): wal
 console.log(`  ${'engine'.padEnd(28)}${['-smp 1', '-smp 2', '-smp 4'].map((h) => h.padStart(10)).join('')}`);
 for (const engine of engines) {
   const label = engine === 'tcg' ? 'QEMU -accel tcg,thread=multi' : `qemu-lite -accel ${engine}`;
-  const why = skipReason(engine);
+  const why = engineSkipReason(engine);
   if (why) {
     console.log(`  ${label.padEnd(28)}skipped: ${why}`);
     continue;

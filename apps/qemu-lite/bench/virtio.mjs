@@ -8,14 +8,14 @@
 // with `-device virtio-blk-pci,disable-legacy=on` and `virtio-net-pci,disable-legacy=on` (the
 // modern IDs our drivers look for). Engines: VIRTIO_BENCH_ENGINES (default kvm,vmx,svm,tcg); a
 // missing one is skipped with the reason. Figures move with the machine's load.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hostKvmAvailability } from '@kvm/host';
 import { runGuest } from '../dist/index.js';
+import { engineSkipReason } from './engine-skip.mjs';
 
 const engines = (process.env.VIRTIO_BENCH_ENGINES ?? 'kvm,vmx,svm,tcg').split(',');
 const COUNT = Number(process.env.VIRTIO_BENCH_BLK_COUNT ?? 512);
@@ -26,20 +26,6 @@ const netGuest = out('virtionet64.elf');
 if (!existsSync(blkGuest) || !existsSync(netGuest)) {
   console.log('virtio bench skipped: tools/guests is not built (pnpm turbo run build --filter=@kvm/guests)');
   process.exit(0);
-}
-
-function skipReason(engine) {
-  if (engine === 'kvm') {
-    const a = hostKvmAvailability();
-    return a.available ? undefined : a.reason;
-  }
-  if (engine === 'tcg') {
-    const r = spawnSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' });
-    return r.status === 0
-      ? undefined
-      : 'qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)';
-  }
-  return undefined;
 }
 
 const QEMU = ['-accel', 'tcg', '-m', '64M', '-display', 'none', '-monitor', 'none', '-no-reboot'];
@@ -185,7 +171,7 @@ try {
     console.log('| --- | ---: | ---: |');
     const rows = [];
     for (const engine of engines) {
-      const why = skipReason(engine);
+      const why = engineSkipReason(engine);
       if (why) {
         rows.push([engine, `skipped: ${why}`]);
         continue;

@@ -17,6 +17,7 @@ const skip = !existsSync(guest)
   : !existsSync(cliPath)
     ? `${cliPath} is missing: build qemu-lite first`
     : undefined;
+if (skip) console.warn(`cli-chardev.test: SKIPPED: ${skip}`);
 
 /** Runs the command with `args`, writes `input` once the guest says it is ready; stdout and status. */
 function run(args: string[], input: string): Promise<{ out: string; status: number | null }> {

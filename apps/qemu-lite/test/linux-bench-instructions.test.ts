@@ -14,25 +14,30 @@ import { cliPath } from './helpers.js';
 const guest = fileURLToPath(new URL('../../../tools/guests/out/cpu.elf', import.meta.url));
 const missing = existsSync(guest) ? '' : ` (skipped: ${guest} is not built)`;
 
+/** The guest on `-accel ACCEL` with `-d exits`, to its debug-exit. */
+function runWithExits(accel: string) {
+  return spawnSync(
+    process.execPath,
+    [
+      cliPath,
+      '-accel',
+      accel,
+      '-nographic',
+      '-no-reboot',
+      '-device',
+      'isa-debug-exit,iobase=0xf4,iosize=4',
+      '-kernel',
+      guest,
+      '-d',
+      'exits',
+    ],
+    { encoding: 'utf8', timeout: 60_000, input: '' },
+  );
+}
+
 describe.each(['vmx', 'svm'])('-d exits on -accel %s', (accel) => {
   it.skipIf(missing !== '')(`ends with the guest instructions retired${missing}`, () => {
-    const r = spawnSync(
-      process.execPath,
-      [
-        cliPath,
-        '-accel',
-        accel,
-        '-nographic',
-        '-no-reboot',
-        '-device',
-        'isa-debug-exit,iobase=0xf4,iosize=4',
-        '-kernel',
-        guest,
-        '-d',
-        'exits',
-      ],
-      { encoding: 'utf8', timeout: 60_000, input: '' },
-    );
+    const r = runWithExits(accel);
     expect(r.stdout).toContain('SUMMARY cpu:');
     const m = / guest instructions retired (\d+)\n$/.exec(r.stderr);
     expect(m, r.stderr).not.toBeNull();
@@ -41,23 +46,7 @@ describe.each(['vmx', 'svm'])('-d exits on -accel %s', (accel) => {
   });
 
   it.skipIf(missing !== '')(`prints the engine's own counters under the table${missing}`, () => {
-    const r = spawnSync(
-      process.execPath,
-      [
-        cliPath,
-        '-accel',
-        accel,
-        '-nographic',
-        '-no-reboot',
-        '-device',
-        'isa-debug-exit,iobase=0xf4,iosize=4',
-        '-kernel',
-        guest,
-        '-d',
-        'exits',
-      ],
-      { encoding: 'utf8', timeout: 60_000, input: '' },
-    );
+    const r = runWithExits(accel);
     const lines = r.stderr.split('\n');
     const engine = lines.filter((l) => l.startsWith(' engine '));
     // One line per counter, sorted by name, none of them zero.
