@@ -75,6 +75,14 @@ export const InterceptKind = {
    * "NMI-window exiting"). The silicon models use it for NMI-window exits and virtual NMIs.
    */
   NmiWindow: 26,
+  /**
+   * A nested page fault (`Cpu.nested`: AMD NPT, APM Vol. 2 15.25.6): a guest-physical address
+   * the nested tables do not map for the access. Not asked of the hooks (the silicon that set
+   * `nested` takes it): `run()` stops with `StopReason.Intercept`, RIP at the instruction, with
+   * `ExitInfo.faultAddress` the guest-physical address, `errorCode` the nested walk's #PF-style
+   * error code and `nestedFaultInWalk`.
+   */
+  NestedPageFault: 27,
 } as const;
 export type InterceptKind = (typeof InterceptKind)[keyof typeof InterceptKind];
 
@@ -124,8 +132,13 @@ export class ExitInfo {
   vector = 0;
   errorCode = 0;
   hasErrorCode = false;
-  /** #PF: the faulting linear address (what CR2 would have received). #DB: the DR6 bits. */
+  /**
+   * #PF: the faulting linear address (what CR2 would have received). #DB: the DR6 bits. A
+   * nested page fault: the guest-physical address.
+   */
   faultAddress = 0;
+  /** Nested page fault: true when it hit an access of the guest's page-table walk, false for the final guest-physical address. */
+  nestedFaultInWalk = false;
 
   /** CR access: register number, `CrAccessType`, general register (0–15), LMSW source value. */
   cr = 0;

@@ -32,6 +32,7 @@ import type { PhysicalMemory } from '../api/physical-memory.js';
 import type { CpuidOps, InterruptControllerOps, MsrOps, PortIoOps } from '../api/platform.js';
 import { Insn } from '../decoder/insn.js';
 import { Jit, jitDefault } from '../jit/jit.js';
+import type { NestedPaging } from '../paging/nested.js';
 import { WalkResult } from '../paging/walker.js';
 import { CpuState } from '../state.js';
 import * as C from './consts.js';
@@ -157,6 +158,12 @@ export class Cpu {
   pagingRoot = 0;
   readonly pdptes = new Float64Array(4);
   override: PagingOverride | null = null;
+  /**
+   * Nested paging (AMD NPT): when set, the guest's own paging state translates linear →
+   * guest-physical and `nested` translates every guest-physical address to host-physical
+   * (`paging/nested.ts`, `cpu/tlb-nested.ts`). Set with the TLB flushed (`stateChanged`).
+   */
+  nested: NestedPaging | null = null;
   /** Per segment register: SF_* flags. */
   readonly segFlags = new Uint8Array(8);
 

@@ -102,6 +102,9 @@ export class CpuMode {
    * bits in a present entry make the load fail (the caller raises #GP(0)); returns false then.
    */
   loadPdptes(this: Cpu, root: number, check: boolean): boolean {
+    // Under nested paging CR3 is guest-physical: the walk reads the PDPTEs through the nested
+    // tables each time (tlb-nested.ts), so there is nothing to load from host memory here.
+    if (this.nested !== null) return true;
     const base = (root & 0xffffffe0) >>> 0;
     for (let i = 0; i < 4; i++) {
       const lo = this.memory.read32(base + i * 8);

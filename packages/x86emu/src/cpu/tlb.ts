@@ -8,6 +8,7 @@ import { PFERR, WalkCtl, walkAddr } from '../paging/walker.js';
 import * as C from './consts.js';
 import type { Cpu } from './cpu.js';
 import { invalidateCodePage } from './fetch.js';
+import { tlbWalkNested } from './tlb-nested.js';
 
 /**
  * Linear page number of `lin`. Linear addresses are plain numbers: below 2^32 outside 64-bit
@@ -111,7 +112,13 @@ export function tlbFill(cpu: Cpu, lin: number, access: number): boolean {
   let pfn: number;
   let perm: number;
   let large = 0;
-  if (cpu.pagingMode === 0) {
+  if (cpu.nested !== null) {
+    // Nested paging: both dimensions walked, the combined translation cached (tlb-nested.ts).
+    perm = tlbWalkNested(cpu, lin, access);
+    if (perm < 0) return false;
+    pfn = cpu.walk.pfn;
+    large = cpu.walk.pageSize > 4096 ? 1 : 0;
+  } else if (cpu.pagingMode === 0) {
     pfn = lpn;
     perm = C.TP_SR | C.TP_SW | C.TP_UR | C.TP_UW | C.TP_SX | C.TP_UX;
   } else {

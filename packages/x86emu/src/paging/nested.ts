@@ -1,0 +1,126 @@
+/**
+ * Nested (two-dimensional) paging, AMD's NPT (APM Vol. 2 15.25): in guest mode the guest's own
+ * CR0/CR3/CR4/EFER translate linear → guest-physical through the guest's tables, and every
+ * guest-physical address — each entry the guest walk reads or writes, and the final one — is
+ * translated again, guest-physical → host-physical, through the hypervisor's nested tables at
+ * N_CR3. The nested tables are in the host's 4-level long-mode format and are walked by the host
+ * rules of 15.25.5: every nested access is a user access (so every nested entry needs U/S = 1),
+ * NX applies with the host's EFER.NXE, and the guest walk's own accesses to its tables count as
+ * user WRITES (so a read-only nested page under a guest page table faults with W set, as KVM's
+ * `PFERR_NESTED_GUEST_PAGE` = GUEST_PAGE | WRITE | PRESENT expects of the hardware).
+ *
+ * A failed nested walk is a nested page fault: the silicon's #VMEXIT(NPF) (15.25.6), with the
+ * #PF-style error code of the nested walk, the faulting guest-physical address, and whether it
+ * happened on the final translation or during the guest's table walk (EXITINFO1 bits 32/33).
+ *
+ * This object is also the guest walker's `PhysicalMemory` (`read32`/`write32` at guest-physical
+ * addresses), so `walkAddr` is written once for both dimensions.
+ */
+import type { PhysicalMemory } from '../api/physical-memory.js';
+import { PFERR, WalkCtl, WalkResult, walkAddr } from './walker.js';
+
+/** The nested walk's control bits: the host pages in long mode, user accesses only (no WP), 1 GiB pages. */
+const NESTED_CTL = WalkCtl.PAGE1G | WalkCtl.PSE;
+
+export class NestedPaging implements PhysicalMemory {
+  /** Host-physical address of the nested PML4 (the VMCB's N_CR3). */
+  root = 0;
+  /** The host's EFER.NXE: whether nested entries may carry NX (bit 63), else it is reserved. */
+  nxe = true;
+  /** The last nested walk (permissions of the final translation after `translate`). */
+  readonly walk = new WalkResult();
+
+  /** Set by a failed nested walk: its #PF-style error code, the gPA, and where it happened. */
+  faulted = false;
+  faultError = 0;
+  faultGpa = 0;
+  /** True: the fault was on an access of the guest's page-table walk (EXITINFO1 bit 33), else the final gPA (bit 32). */
+  faultInWalk = false;
+
+  /**
+   * A one-entry cache of the guest-table frame last translated, valid for one combined walk
+   * (`beginWalk`): the guest walker reads an 8-byte entry as two 32-bit halves and then may
+   * write its accessed bit, all in one frame.
+   */
+  private lastGfn = -1;
+  private lastHpfn = 0;
+  /** Host frames the guest walk wrote (accessed/dirty bits), for the caller's code-page check. */
+  readonly writtenHpfn = new Float64Array(4);
+  writtenCount = 0;
+
+  constructor(readonly host: PhysicalMemory) {}
+
+  /** Starts a combined walk: forgets the frame cache and the written frames. */
+  beginWalk(): void {
+    this.lastGfn = -1;
+    this.faulted = false;
+    this.writtenCount = 0;
+  }
+
+  /**
+   * gPA → hPA through the nested tables for an access of kind `access` (PFERR bits; USER is
+   * added: 15.25.5). -1 when the nested walk fails, with the fault recorded (`faultInWalk` as
+   * given). Sets the nested accessed/dirty bits as the hardware does.
+   */
+  translate(gpa: number, access: number, inWalk: boolean): number {
+    const w = this.walk;
+    if (
+      !walkAddr(
+        this.host,
+        3,
+        this.root,
+        gpa,
+        access | PFERR.USER,
+        NESTED_CTL | (this.nxe ? WalkCtl.NXE : 0),
+        w,
+      )
+    ) {
+      this.faulted = true;
+      this.faultError = w.errorCode;
+      this.faultGpa = gpa;
+      this.faultInWalk = inWalk;
+      return -1;
+    }
+    return w.pa;
+  }
+
+  /** The host frame of guest-table frame `gfn` for the guest walk (a user write, 15.25.5), or -1. */
+  private tableFrame(gpa: number): number {
+    const gfn = Math.floor(gpa / 4096);
+    if (gfn === this.lastGfn) return this.lastHpfn;
+    if (this.faulted) return -1;
+    const hpa = this.translate(gpa, PFERR.WRITE, true);
+    if (hpa < 0) return -1;
+    this.lastGfn = gfn;
+    this.lastHpfn = Math.floor(hpa / 4096);
+    return this.lastHpfn;
+  }
+
+  // ---- PhysicalMemory at guest-physical addresses, for the guest walk --------------------------
+  // A nested fault reads as 0 (a not-present entry) so that the guest walk stops; the caller sees
+  // `faulted` and reports the NPF instead of the #PF the walk computed.
+
+  read32(gpa: number): number {
+    const hpfn = this.tableFrame(gpa);
+    return hpfn < 0 ? 0 : this.host.read32(hpfn * 4096 + (gpa % 4096));
+  }
+
+  write32(gpa: number, value: number): void {
+    const hpfn = this.tableFrame(gpa);
+    if (hpfn < 0) return;
+    this.host.write32(hpfn * 4096 + (gpa % 4096), value);
+    if (this.writtenCount < 4) this.writtenHpfn[this.writtenCount++] = hpfn;
+  }
+
+  pageView(): Uint8Array | null {
+    return null;
+  }
+  read8(gpa: number): number {
+    return (this.read32(gpa - (gpa % 4)) >>> (8 * (gpa % 4))) & 0xff;
+  }
+  read16(gpa: number): number {
+    return (this.read32(gpa - (gpa % 4)) >>> (8 * (gpa % 4))) & 0xffff;
+  }
+  write8(): void {}
+  write16(): void {}
+}
