@@ -27,4 +27,5 @@ export {
   type SegmentFields,
   segmentFieldsToAttr,
 } from './segment-fields.js';
+export { SharedPhysicalMemory } from './smp/shared-physical-memory.js';
 export * from './state.js';
