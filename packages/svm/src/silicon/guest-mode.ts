@@ -22,9 +22,11 @@ import {
   InterceptKind,
   type Intercepts,
   type MsrOps,
+  NestedPaging,
   SegAttr,
   StopReason,
 } from '@kvm/x86emu';
+import { NP_ENABLE, NPF_INFO_HI_FINAL, NPF_INFO_HI_TABLE, NptTlbRegime } from './npt.js';
 import {
   EventInj,
   EventInjType,
@@ -40,6 +42,7 @@ import type { Vmcb } from './vmcb.js';
 import { SEG_ATTRIB, SEG_BASE, SEG_LIMIT, SEG_SELECTOR, VMCB, VMCB_SEG_BY_SREG } from './vmcb-layout.js';
 
 const X86_CR0_PG = 0x80000000;
+const EFER_NX = 1 << 11;
 const PF_VECTOR = 14;
 const TWO32 = 4294967296;
 /** Segments in x86emu `Seg` order that VMRUN loads and #VMEXIT saves (ES, CS, SS, DS); the others are VMLOAD's. */
@@ -83,6 +86,11 @@ export class SvmGuestMode implements Intercepts {
   private readonly override = newShadowPagingOverride();
   /** Whether VMRUN may keep the TLB (see `ShadowTlbRegime`): tagged by the guest's ASID (APM 15.16). */
   private readonly tlbRegime = new ShadowTlbRegime();
+  /** Nested paging (NP_ENABLE): the walker over N_CR3, and its TLB regime (npt.ts). */
+  private readonly nested: NestedPaging;
+  private readonly nptRegime = new NptTlbRegime();
+  /** The last VMRUN had NP_ENABLE set. */
+  private npEnabled = false;
 
   constructor(
     private readonly silicon: SvmSilicon,
@@ -96,6 +104,7 @@ export class SvmGuestMode implements Intercepts {
       intercepts: this,
       jit: silicon.jit ? engineJitTuning() : false,
     });
+    this.nested = new NestedPaging(silicon.memory);
   }
 
   // ---- Intercepts ------------------------------------------------------------------------
@@ -309,12 +318,26 @@ export class SvmGuestMode implements Intercepts {
     // The override is set before `stateChanged`, which derives the paging regime from it once
     // (`setPagingOverride` would derive it, and read a PAE root's PDPTEs, a second time).
     let keep = false;
-    if (s.cr[0] & X86_CR0_PG) {
+    this.npEnabled = (v.u32(VMCB.NP_ENABLE) & NP_ENABLE) !== 0;
+    if (this.npEnabled) {
+      // Nested paging (15.25.3): the guest's own paging state, N_CR3 for the nested tables, which
+      // the host walks with its EFER.NXE (15.25.5).
+      this.tlbRegime.reset();
+      this.nested.root = v.u32(VMCB.N_CR3) + v.hi(VMCB.N_CR3) * 4294967296;
+      this.nested.nxe = (this.silicon.efer & EFER_NX) !== 0;
+      this.cpu.override = null;
+      this.cpu.nested = this.nested;
+      keep = this.nptRegime.keep(v, this.cpu);
+    } else if (s.cr[0] & X86_CR0_PG) {
+      this.nptRegime.reset();
+      this.cpu.nested = null;
       const o = loadShadowPagingOverride(this.override, s);
       keep = this.tlbRegime.keep(o, v.u32(VMCB.GUEST_ASID), this.cpu.stats.tlbMisses);
       this.cpu.override = o;
     } else {
+      this.nptRegime.reset();
       this.tlbRegime.reset();
+      this.cpu.nested = null;
       this.cpu.override = null;
     }
     // TLB_CONTROL other than DO_NOTHING flushes at VMRUN (APM 15.16.1); the model flushes all.
@@ -414,7 +437,8 @@ export class SvmGuestMode implements Intercepts {
         this.exit(v, SvmExit.INTR, 0, 0, rip);
         break;
     }
-    this.tlbRegime.exited(cpu.stats.tlbMisses);
+    if (this.npEnabled) this.nptRegime.exited(cpu);
+    else this.tlbRegime.exited(cpu.stats.tlbMisses);
     this.save(v);
   }
 
@@ -498,6 +522,14 @@ export class SvmGuestMode implements Intercepts {
       }
       case InterceptKind.PushfPopf:
         this.exit(v, SvmExit.PUSHF, 0, 0, next);
+        return;
+      case InterceptKind.NestedPageFault:
+        // #VMEXIT(NPF) (15.25.6): EXITINFO1 the nested walk's #PF error code with bit 32 (final
+        // gPA) or 33 (a guest page-table access), EXITINFO2 the guest-physical address; RIP at
+        // the instruction, which runs again once the hypervisor has mapped the page.
+        this.exit(v, SvmExit.NPF, e.errorCode >>> 0, e.faultAddress >>> 0, rip);
+        v.setU32(VMCB.EXITINFO1 + 4, e.nestedFaultInWalk ? NPF_INFO_HI_TABLE : NPF_INFO_HI_FINAL);
+        v.setU32(VMCB.EXITINFO2 + 4, Math.floor(e.faultAddress / TWO32) >>> 0);
         return;
       default: {
         const code = SIMPLE[e.kind];

@@ -158,7 +158,8 @@ export class SvmSilicon implements HostCpu {
         if (!this.hasSvm) return;
         out[0] = 1; // SVM revision
         out[1] = 64; // ASIDs
-        out[3] = SvmFeature.NRIPS | SvmFeature.DECODE_ASSISTS;
+        // NP: nested paging (15.25), NRIPS, decode assists.
+        out[3] = SvmFeature.NP | SvmFeature.NRIPS | SvmFeature.DECODE_ASSISTS;
         return;
     }
   }
