@@ -47,6 +47,11 @@ export interface JitTuning {
    * branches to its start. Larger regions measured slower in V8 (src/jit/README.md).
    */
   regionBlocks?: number;
+  /**
+   * The code generator: 'js' (default) or 'wasm', the prototype of src/jit/wasm (32-bit code outside
+   * 64-bit mode; other regions still compile to JS); `X86EMU_JIT_BACKEND=wasm` when not given.
+   */
+  backend?: 'js' | 'wasm';
 }
 
 /** Page-table formats the walker knows (SDM Vol. 3 4.3, 4.4). */

@@ -17,6 +17,7 @@ import type { JitBlock } from './block.js';
 import { compileRegion } from './compile.js';
 import { collectRegion, MAX_REGION_BLOCKS, REGION_BLOCKS } from './region.js';
 import { ROW_KIND } from './rows.js';
+import { compileWasm } from './wasm/compile.js';
 
 const TWO32 = 0x100000000;
 
@@ -61,6 +62,8 @@ export class Jit {
   readonly hot: number;
   readonly maxBlocks: number;
   readonly regionBlocks: number;
+  /** The code generator (`JitTuning.backend`, `X86EMU_JIT_BACKEND`): wasm is a prototype (wasm/). */
+  readonly backend: 'js' | 'wasm';
   /** Why compiling is impossible here (code generation refused), or null. */
   unavailable: string | null = null;
   /**
@@ -80,6 +83,8 @@ export class Jit {
     this.hot = Math.max(1, options.hot ?? (env > 0 ? env : HOT));
     this.maxBlocks = Math.max(1, options.maxBlocks ?? MAX_BLOCKS);
     this.regionBlocks = Math.max(1, Math.min(MAX_REGION_BLOCKS, options.regionBlocks ?? REGION_BLOCKS));
+    const be = typeof process !== 'undefined' ? process.env?.X86EMU_JIT_BACKEND : undefined;
+    this.backend = (options.backend ?? be) === 'wasm' ? 'wasm' : 'js';
   }
   readonly stats = {
     /** Blocks compiled, and the time spent compiling them (ms). */
@@ -249,9 +254,10 @@ export class Jit {
     }
     if (this.owners.length >= this.maxBlocks) this.flush();
     const t0 = performance.now();
-    let b: JitBlock;
+    let b: JitBlock | null = null;
     try {
-      b = compileRegion(blocks, page, cpu.long64, cpu.long64 ? cpu.state.rip[1] : 0);
+      if (this.backend === 'wasm') b = compileWasm(cpu, [{ blocks, page }])[0];
+      b ??= compileRegion(blocks, page, cpu.long64, cpu.long64 ? cpu.state.rip[1] : 0);
     } catch (e) {
       // `new Function` refused (a page whose Content-Security-Policy forbids it): the interpreter
       // runs everything, and the run never throws for it.

@@ -1,0 +1,15 @@
+/**
+ * The part of the WebAssembly JS API the wasm backend uses, typed here: the project compiles
+ * against ES2022 without the DOM library, whose declarations hold the full one. Present in Node and
+ * in every browser the web app targets.
+ */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+export type WasmImports = Record<string, Record<string, unknown>>;
+interface WasmApi {
+  Memory: new (d: { initial: number; maximum?: number }) => WasmMemory;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: WasmImports) => { exports: Record<string, unknown> };
+}
+export const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;

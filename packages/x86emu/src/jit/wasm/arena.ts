@@ -1,0 +1,122 @@
+/**
+ * The one `WebAssembly.Memory` that compiled wasm code reaches everything through: the exchange
+ * area (the guest registers a function loads into its locals and stores back, its exit status and
+ * lazy flags), the CPU's TLB arrays (tags, rights, frames: the same arrays the interpreter probes,
+ * moved here, so there is no mirror to keep in step) and guest RAM. A wasm function can only read
+ * its own memory, so the inline TLB path needs the three in one buffer.
+ *
+ * Layout (byte offsets):
+ *   0      REG: RAX…R15 low halves (i32 × 16)
+ *   64     the exit status (ST_*)
+ *   4096   TLB tags (Int32 × TLB_SIZE), then rights (Uint8 × TLB_SIZE), then frames (Float64 × TLB_SIZE)
+ *   65536  guest RAM (`WasmGuestMemory`), physical address 0 upwards
+ */
+import type { PhysicalMemory } from '../../api/physical-memory.js';
+import { TLB_SIZE } from '../../cpu/consts.js';
+import type { Cpu } from '../../cpu/cpu.js';
+import { WA, type WasmMemory } from './api.js';
+
+export const REG = 0;
+export const ST_EXITREQ = 64;
+export const ST_N = 68;
+export const ST_DM = 72;
+export const ST_NEXT = 76;
+export const ST_K = 80;
+export const ST_FP = 84;
+export const ST_FO = 88;
+export const ST_FD = 92;
+export const ST_FS = 96;
+export const ST_FR = 100;
+export const ST_FA = 104;
+export const TLB_TAG = 4096;
+export const TLB_PERM = TLB_TAG + 4 * TLB_SIZE;
+export const TLB_PFN = TLB_PERM + TLB_SIZE;
+export const RAM = 65536;
+const WASM_PAGE = 65536;
+
+/** A memory for the exchange area alone (a `Cpu` whose RAM is not in wasm memory). */
+export function exchangeMemory(): WasmMemory {
+  return new WA.Memory({ initial: 1, maximum: 1 });
+}
+
+/**
+ * Flat RAM at physical address 0 inside a `WebAssembly.Memory` (which also holds the exchange
+ * area and the TLB): what `new Cpu({ memory: new WasmGuestMemory(size), jit: { backend: 'wasm' } })`
+ * needs for the wasm backend's inline memory path. Everything above RAM is unbacked (reads all
+ * ones), as `FlatPhysicalMemory`. The memory never grows, so views of its buffer stay valid.
+ */
+export class WasmGuestMemory implements PhysicalMemory {
+  readonly wasm: WasmMemory;
+  /** The RAM bytes (a view of the wasm memory at `RAM`). */
+  readonly bytes: Uint8Array;
+  /** RAM pages (4 KiB): frames below this have a view and lie at `RAM + pfn * 4096`. */
+  readonly pages: number;
+  private readonly views: (Uint8Array | undefined)[] = [];
+
+  /** `size` in bytes, rounded up to a whole 64 KiB. */
+  constructor(size: number) {
+    const wp = Math.ceil(size / WASM_PAGE);
+    this.wasm = new WA.Memory({ initial: wp + 1, maximum: wp + 1 });
+    this.pages = wp * 16;
+    this.bytes = new Uint8Array(this.wasm.buffer, RAM, wp * WASM_PAGE);
+  }
+
+  pageView(pfn: number): Uint8Array | null {
+    if (pfn >= this.pages || pfn < 0) return null;
+    let v = this.views[pfn];
+    if (v === undefined) {
+      v = this.bytes.subarray(pfn * 4096, pfn * 4096 + 4096);
+      this.views[pfn] = v;
+    }
+    return v;
+  }
+  read8(pa: number): number {
+    return pa < this.bytes.length ? this.bytes[pa] : 0xff;
+  }
+  read16(pa: number): number {
+    return this.read8(pa) | (this.read8(pa + 1) << 8);
+  }
+  read32(pa: number): number {
+    return (this.read16(pa) | (this.read16(pa + 2) << 16)) >>> 0;
+  }
+  write8(pa: number, value: number): void {
+    if (pa < this.bytes.length) this.bytes[pa] = value;
+  }
+  write16(pa: number, value: number): void {
+    this.write8(pa, value & 0xff);
+    this.write8(pa + 1, (value >>> 8) & 0xff);
+  }
+  write32(pa: number, value: number): void {
+    this.write16(pa, value & 0xffff);
+    this.write16(pa + 2, (value >>> 16) & 0xffff);
+  }
+}
+
+/** The TLB arrays `Cpu` probes, re-pointed by `moveTlb` (fields `readonly` to everyone else). */
+interface TlbArrays {
+  tlbTag: Int32Array;
+  tlbPerm: Uint8Array;
+  tlbPfn: Float64Array;
+}
+
+/**
+ * Moves `cpu`'s TLB tags, rights and frames into `mem` at TLB_TAG/TLB_PERM/TLB_PFN (their
+ * contents copied), so that wasm code probes the very entries the interpreter fills and flushes.
+ * Every user of them reads `cpu.tlbTag` (…) at each access, none keeps the old arrays, so this is
+ * safe between two instructions. `Cpu` has no option to allocate them there itself: that would
+ * be the hook to add if the wasm backend is grown (README).
+ */
+export function moveTlb(cpu: Cpu, mem: WasmMemory): void {
+  const t = cpu as unknown as TlbArrays;
+  const buf = mem.buffer;
+  if (t.tlbTag.buffer === buf) return;
+  const tag = new Int32Array(buf, TLB_TAG, TLB_SIZE);
+  const perm = new Uint8Array(buf, TLB_PERM, TLB_SIZE);
+  const pfn = new Float64Array(buf, TLB_PFN, TLB_SIZE);
+  tag.set(t.tlbTag);
+  perm.set(t.tlbPerm);
+  pfn.set(t.tlbPfn);
+  t.tlbTag = tag;
+  t.tlbPerm = perm;
+  t.tlbPfn = pfn;
+}

@@ -1,0 +1,375 @@
+/**
+ * The wasm backend (opt-in: `jit: { backend: 'wasm' }` or `X86EMU_JIT_BACKEND=wasm`): a region
+ * (../region.ts) becomes one WebAssembly function, v86's design — registers and lazy flags in
+ * locals, blocks as a `br_table` in a loop, memory through the TLB probed inline in wasm memory —
+ * behind the same `JitBlock` contract as the JS backend, so `Jit.enter`, chaining and the
+ * exactness rules (../README.md) are unchanged. Regions whose every instruction it compiles
+ * (emit.ts; 32-bit code outside 64-bit mode) go to wasm; the rest to the JS backend.
+ *
+ * One call of a compiled function: the wrapper copies EAX…EDI into the exchange area, calls it
+ * with the budget's room, the flat-segment masks, the TLB rights at this CPL and the CS limit;
+ * the function loads them into locals, runs, stores them, the flag record and its status back and
+ * returns 0 (left at `next`) or 1 (a fault at instruction `k`, raised by a JS import: the wrapper
+ * sets `startEip` and rethrows it, as the JS backend's catch does).
+ */
+import { SF_FLAT, SF_LONG, SF_R, SF_W, TP_SR, TP_SW, TP_UR, TP_UW } from '../../cpu/consts.js';
+import type { Cpu } from '../../cpu/cpu.js';
+import type { PageCode } from '../../cpu/fetch.js';
+import { LF_INC, LF_NONE, PARITY } from '../../cpu/lazy-flags.js';
+import type { Insn } from '../../decoder/insn.js';
+import { OPCODE_TABLE } from '../../decoder/opcode-table.js';
+import { Flag } from '../../state.js';
+import { JitBlock } from '../block.js';
+import { PEND_DYN, PEND_MAT } from '../flags.js';
+import type { RegionBlock } from '../region.js';
+import { WA, type WasmImports, type WasmMemory } from './api.js';
+import {
+  exchangeMemory,
+  moveTlb,
+  REG,
+  ST_DM,
+  ST_EXITREQ,
+  ST_FA,
+  ST_FD,
+  ST_FO,
+  ST_FP,
+  ST_FR,
+  ST_FS,
+  ST_K,
+  ST_N,
+  ST_NEXT,
+  WasmGuestMemory,
+} from './arena.js';
+import {
+  afterMemory,
+  allocLocals,
+  emitInsnWasm,
+  exitNormal,
+  flagBits,
+  goTo,
+  PARAMS,
+  type WasmCtx,
+} from './emit.js';
+import { buildModule, FuncWriter, I32, Op } from './encode.js';
+
+const ARITH = Flag.CF | Flag.PF | Flag.AF | Flag.ZF | Flag.SF | Flag.OF;
+
+/** What one `Cpu`'s wasm code shares: its memory, the exchange views, the imports' state. */
+export class WasmBackend {
+  readonly memory: WasmMemory;
+  /** RAM pages reachable inline (0 when the CPU's memory is not a `WasmGuestMemory`). */
+  readonly ramPages: number;
+  readonly u32: Uint32Array;
+  /** The code page of the running function (an import's exit test) and the fault an import caught. */
+  pc: PageCode | null = null;
+  fault: unknown = null;
+  readonly imports: WasmImports;
+  readonly stats = {
+    /** Regions compiled to wasm, and those left to the JS backend (a form it does not compile). */
+    compiled: 0,
+    rejected: 0,
+    /** Modules made, their bytes, and the time to generate, compile and instantiate them (ms). */
+    modules: 0,
+    bytes: 0,
+    compileMs: 0,
+    /** Memory accesses that went through `Cpu.read`/`Cpu.write` (not the inline TLB path). */
+    slowAccesses: 0,
+  };
+
+  constructor(readonly cpu: Cpu) {
+    const m = cpu.memory;
+    if (m instanceof WasmGuestMemory) {
+      this.memory = m.wasm;
+      this.ramPages = m.pages;
+      moveTlb(cpu, m.wasm);
+    } else {
+      this.memory = exchangeMemory();
+      this.ramPages = 0;
+    }
+    this.u32 = new Uint32Array(this.memory.buffer, 0, 64);
+    const u32 = this.u32;
+    const done = (): void => {
+      if (cpu.irqCheck || cpu.codePage !== this.pc) u32[ST_EXITREQ >> 2] = 2;
+    };
+    const caught = (e: unknown): number => {
+      this.fault = e;
+      u32[ST_EXITREQ >> 2] = 1;
+      return 0;
+    };
+    this.imports = {
+      env: {
+        m: this.memory,
+        rd: (seg: number, a: number, size: number): number => {
+          this.stats.slowAccesses++;
+          try {
+            const v = cpu.read(seg, a >>> 0, size);
+            done();
+            return v;
+          } catch (e) {
+            return caught(e);
+          }
+        },
+        wr: (seg: number, a: number, size: number, v: number): void => {
+          this.stats.slowAccesses++;
+          try {
+            cpu.write(seg, a >>> 0, size, v >>> 0);
+            done();
+          } catch (e) {
+            caught(e);
+          }
+        },
+        fl: (fp: number, fo: number, fd: number, fs: number, fr: number, fa: number): number =>
+          fp === 0 ? cpu.getFlags() : flagBits(fo, fd, fs, fr, fa),
+        gp: (): void => {
+          try {
+            cpu.gp0();
+          } catch (e) {
+            caught(e);
+          }
+        },
+      },
+    };
+  }
+}
+
+const backends = new WeakMap<Cpu, WasmBackend>();
+
+/** The wasm backend of `cpu` (made at its first use). */
+export function wasmBackend(cpu: Cpu): WasmBackend {
+  let b = backends.get(cpu);
+  if (b === undefined) {
+    b = new WasmBackend(cpu);
+    backends.set(cpu, b);
+  }
+  return b;
+}
+
+const IMPORTS = [
+  { name: 'rd', type: { params: [I32, I32, I32], results: [I32] } },
+  { name: 'wr', type: { params: [I32, I32, I32, I32], results: [] } },
+  { name: 'fl', type: { params: [I32, I32, I32, I32, I32, I32], results: [I32] } },
+  { name: 'gp', type: { params: [], results: [] } },
+];
+const FUNC_TYPE = { params: [I32, I32, I32, I32, I32, I32], results: [I32] };
+
+/** A region's function and what its wrapper needs, or null when a form is not compiled. */
+interface Generated {
+  f: FuncWriter;
+  eips: number[];
+  end: number;
+}
+
+/** Generates the function of region `blocks` (entry first); null if it holds a form emit.ts leaves. */
+function generate(blocks: RegionBlock[], ramPages: number): Generated | null {
+  const f = new FuncWriter(PARAMS);
+  const l = allocLocals(f);
+  const region = new Map<number, [number, number]>();
+  blocks.forEach((b, n) => {
+    region.set(b.eip, [n, b.insns.length]);
+  });
+  const eips: number[] = [];
+  let end = 0;
+  // Registers in: the exchange area, written by the wrapper.
+  for (let r = 0; r < 8; r++)
+    f.i32(0)
+      .mem(Op.i32Load, REG + 4 * r)
+      .set(l.r[r]);
+  f.open(Op.block, 'exit');
+  f.open(Op.loop, 'top');
+  const n = blocks.length;
+  for (let b = n - 1; b >= 0; b--) f.open(Op.block, `b${b}`);
+  if (n > 1) {
+    f.get(l.bb);
+    f.brTable(blocks.map((_, b) => `b${b}`));
+  }
+  f.end();
+  const out = { memory: false, branch: false };
+  let k = 0;
+  for (let b = 0; b < n; b++) {
+    const blk = blocks[b];
+    const c: WasmCtx = {
+      f,
+      l,
+      // A block's head is reached from the run loop (flags in the CPU) and maybe from a jump
+      // (flags in the locals): `fp` says at run time (a flag read there asks JS: IMP_FLAGS).
+      pend: PEND_DYN,
+      eip: blk.eip,
+      next: blk.eip,
+      j: 0,
+      k,
+      length: blk.insns.length,
+      region,
+      ramPages,
+    };
+    let ended = false;
+    for (let j = 0; j < blk.insns.length; j++) {
+      const i: Insn = blk.insns[j];
+      c.eip = c.next;
+      c.next = c.eip + i.length;
+      c.j = j;
+      c.k = k;
+      eips.push(c.eip);
+      k++;
+      if (!emitInsnWasm(c, i, OPCODE_TABLE[i.row], out)) return null;
+      if (out.branch) {
+        ended = true;
+        break;
+      }
+      if (out.memory) afterMemory(c);
+    }
+    end = Math.max(end, c.next);
+    if (!ended) {
+      // Cut short before the next instruction: on to it (a block of the function, or out).
+      if (region.has(c.next)) goTo(c, c.next, false);
+      else exitNormal(c, c.next, blk.insns.length);
+    }
+    f.op(Op.unreachable);
+    if (b < n - 1) f.end();
+  }
+  f.end(); // loop
+  f.end(); // exit
+  // Out: registers, flag record, status.
+  for (let r = 0; r < 8; r++)
+    f.i32(0)
+      .get(l.r[r])
+      .mem(Op.i32Store, REG + 4 * r);
+  const st = (off: number, local: number): void => void f.i32(0).get(local).mem(Op.i32Store, off);
+  st(ST_N, l.n);
+  st(ST_DM, l.dm);
+  st(ST_NEXT, l.next);
+  st(ST_K, l.k);
+  st(ST_FP, l.fp);
+  st(ST_FO, l.fo);
+  st(ST_FD, l.fd);
+  st(ST_FS, l.fs);
+  st(ST_FR, l.fr);
+  st(ST_FA, l.fa);
+  f.get(l.kind);
+  return { f, eips, end };
+}
+
+/**
+ * Stores the flag record the function left (if `fp`) into the CPU, as ../flags.ts FLUSH_DYN:
+ * PEND_MAT built into RFLAGS (AF clear), any other kind as the interpreter's lazy record.
+ */
+function storeFlags(cpu: Cpu, u: Uint32Array): void {
+  if (u[ST_FP >> 2] === 0) return;
+  const fo = u[ST_FO >> 2];
+  const fr = u[ST_FR >> 2];
+  const fa = u[ST_FA >> 2];
+  const fs = u[ST_FS >> 2];
+  if (fo === PEND_MAT) {
+    const s = cpu.state;
+    s.rflags[0] =
+      (s.rflags[0] & ~ARITH) |
+      (PARITY[fr & 0xff] << 2) |
+      (fr === 0 ? Flag.ZF : 0) |
+      ((fr >>> 31) << 7) |
+      fa |
+      (fs << 11);
+    cpu.lfOp = LF_NONE;
+    return;
+  }
+  cpu.lfOp = fo;
+  cpu.lfDst = u[ST_FD >> 2];
+  cpu.lfSrc = fs;
+  cpu.lfRes = fr;
+  cpu.lfResHi = 0;
+  cpu.lfSize = 4;
+  if (fo >= LF_INC) cpu.lfAux = fa;
+}
+
+type WasmFn = (room: number, srm: number, swm: number, rp: number, wp: number, lim: number) => number;
+
+/** The `JitBlock` around compiled function `fn` of region `blocks` (decode page `page`). */
+function wrap(
+  be: WasmBackend,
+  fn: WasmFn,
+  g: Generated,
+  blocks: RegionBlock[],
+  page: PageCode,
+  bytes: number,
+) {
+  const u = be.u32;
+  const eips = Uint32Array.from(g.eips);
+  const eip0 = blocks[0].eip;
+  const page0 = eip0 - blocks[0].off;
+  const run = (cpu: Cpu): Insn | undefined => {
+    const s = cpu.state;
+    const gpr = s.gpr;
+    for (let r = 0; r < 8; r++) u[r] = gpr[r];
+    u[ST_EXITREQ >> 2] = 0;
+    be.pc = page;
+    const sf = cpu.segFlags;
+    let srm = 0;
+    let swm = 0;
+    for (let seg = 0; seg < 6; seg++) {
+      if ((sf[seg] & (SF_R | SF_FLAT | SF_LONG)) === (SF_R | SF_FLAT)) srm |= 1 << seg;
+      if ((sf[seg] & (SF_W | SF_FLAT | SF_LONG)) === (SF_W | SF_FLAT)) swm |= 1 << seg;
+    }
+    const user = s.cpl === 3;
+    const rp = cpu.acEnabled ? 0 : user ? TP_UR : TP_SR;
+    const wp = cpu.acEnabled ? 0 : user ? TP_UW : TP_SW;
+    const kind = fn(cpu.runLimit - cpu.runCount, srm, swm, rp, wp, s.segLimit[1]);
+    const dm = u[ST_DM >> 2];
+    if (dm !== 0) {
+      const gh = s.gprHigh;
+      for (let r = 0; r < 8; r++)
+        if (dm & (1 << r)) {
+          gpr[r] = u[r];
+          gh[r] = 0;
+        }
+    }
+    storeFlags(cpu, u);
+    cpu.runCount += u[ST_N >> 2];
+    if (kind !== 0) {
+      const k = u[ST_K >> 2];
+      cpu.startEip = eips[k];
+      cpu.startRipHi = 0;
+      const e = be.fault;
+      be.fault = null;
+      throw e;
+    }
+    const next = u[ST_NEXT >> 2];
+    s.rip[0] = next;
+    const o = next - page0;
+    return o >= 0 && o < 4096 ? page.insns[o] : undefined;
+  };
+  return new JitBlock(eip0, 0, g.end, blocks[0].insns.length, run, bytes, blocks.length);
+}
+
+/**
+ * Compiles the regions `list` (each: its blocks, entry first, and its decode page) into one
+ * module (v86 batches a page's blocks the same way); a region with a form this backend does not
+ * compile, or any in 64-bit mode, gets null (the caller compiles it with the JS backend).
+ */
+export function compileWasm(
+  cpu: Cpu,
+  list: { blocks: RegionBlock[]; page: PageCode }[],
+): (JitBlock | null)[] {
+  const be = wasmBackend(cpu);
+  const t0 = performance.now();
+  const gens = list.map((r) => (cpu.long64 ? null : generate(r.blocks, be.ramPages)));
+  const funcs = gens.filter((g): g is Generated => g !== null);
+  be.stats.rejected += gens.length - funcs.length;
+  if (funcs.length === 0) return gens.map(() => null);
+  const bytes = buildModule(
+    be.ramPages === 0 ? 1 : be.ramPages / 16 + 1,
+    IMPORTS,
+    FUNC_TYPE,
+    funcs.map((g) => g.f),
+  );
+  const inst = new WA.Instance(new WA.Module(bytes), be.imports);
+  const exps = inst.exports as Record<string, WasmFn>;
+  let at = 0;
+  const out = gens.map((g, n) =>
+    g === null
+      ? null
+      : wrap(be, exps[`f${at++}`], g, list[n].blocks, list[n].page, bytes.length / funcs.length),
+  );
+  be.stats.modules++;
+  be.stats.bytes += bytes.length;
+  be.stats.compiled += funcs.length;
+  be.stats.compileMs += performance.now() - t0;
+  return out;
+}

@@ -1,0 +1,269 @@
+/**
+ * A WebAssembly binary writer, just what the wasm backend emits (WebAssembly Core Specification
+ * 2.0, chapter 5 "Binary Format"): LEB128 numbers, the opcodes it uses, structured control with
+ * named labels (a `br` names its target and the writer counts the depth), and a module of
+ * functions that share one imported memory and one set of imported functions.
+ */
+
+/** Value types (spec 5.3.1). */
+export const I32 = 0x7f;
+export const F64 = 0x7c;
+/** Block type "no result" (spec 5.4.1). */
+const EMPTY = 0x40;
+
+/** Opcodes (spec 5.4). */
+export const Op = {
+  unreachable: 0x00,
+  block: 0x02,
+  loop: 0x03,
+  if: 0x04,
+  else: 0x05,
+  end: 0x0b,
+  br: 0x0c,
+  brIf: 0x0d,
+  brTable: 0x0e,
+  return: 0x0f,
+  call: 0x10,
+  drop: 0x1a,
+  select: 0x1b,
+  localGet: 0x20,
+  localSet: 0x21,
+  localTee: 0x22,
+  i32Load: 0x28,
+  f64Load: 0x2b,
+  i32Load8U: 0x2d,
+  i32Load16U: 0x2f,
+  i32Store: 0x36,
+  i32Store8: 0x3a,
+  i32Store16: 0x3b,
+  i32Const: 0x41,
+  i64Const: 0x42,
+  i32Eqz: 0x45,
+  i32Eq: 0x46,
+  i32Ne: 0x47,
+  i32LtS: 0x48,
+  i32LtU: 0x49,
+  i32GtS: 0x4a,
+  i32GtU: 0x4b,
+  i32LeU: 0x4d,
+  i32GeU: 0x4f,
+  i64Ne: 0x52,
+  i32Popcnt: 0x69,
+  i32Add: 0x6a,
+  i32Sub: 0x6b,
+  i32Mul: 0x6c,
+  i32And: 0x71,
+  i32Or: 0x72,
+  i32Xor: 0x73,
+  i32Shl: 0x74,
+  i32ShrS: 0x75,
+  i32ShrU: 0x76,
+  i64Mul: 0x7e,
+  i32WrapI64: 0xa7,
+  i64ExtendI32S: 0xac,
+  i32Extend8S: 0xc0,
+  i32Extend16S: 0xc1,
+} as const;
+
+function uleb(out: number[], v: number): void {
+  let x = v >>> 0;
+  do {
+    const b = x & 0x7f;
+    x >>>= 7;
+    out.push(x !== 0 ? b | 0x80 : b);
+  } while (x !== 0);
+}
+
+function sleb(out: number[], v: number): void {
+  let x = v | 0;
+  for (;;) {
+    const b = x & 0x7f;
+    x >>= 7;
+    if ((x === 0 && (b & 0x40) === 0) || (x === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+/** The body of one function: its locals and its instructions, with named labels. */
+export class FuncWriter {
+  readonly code: number[] = [];
+  private labels: string[] = [];
+  /** Local types after the parameters. */
+  readonly locals: number[] = [];
+
+  constructor(readonly params: number) {}
+
+  /** A new local of type `t`, returning its index. */
+  local(t: number = I32): number {
+    this.locals.push(t);
+    return this.params + this.locals.length - 1;
+  }
+  op(...bytes: number[]): this {
+    for (const b of bytes) this.code.push(b);
+    return this;
+  }
+  i32(v: number): this {
+    this.code.push(Op.i32Const);
+    sleb(this.code, v);
+    return this;
+  }
+  get(l: number): this {
+    this.code.push(Op.localGet);
+    uleb(this.code, l);
+    return this;
+  }
+  set(l: number): this {
+    this.code.push(Op.localSet);
+    uleb(this.code, l);
+    return this;
+  }
+  tee(l: number): this {
+    this.code.push(Op.localTee);
+    uleb(this.code, l);
+    return this;
+  }
+  /** A memory access `opcode` at constant `offset` from the address on the stack (alignment hint 1 byte). */
+  mem(opcode: number, offset: number): this {
+    this.code.push(opcode, 0);
+    uleb(this.code, offset);
+    return this;
+  }
+  call(f: number): this {
+    this.code.push(Op.call);
+    uleb(this.code, f);
+    return this;
+  }
+  /** Opens `block`/`loop`/`if` (no result unless `type`) under label `name`. */
+  open(kind: number, name = '', type: number = EMPTY): this {
+    this.code.push(kind, type);
+    this.labels.push(name);
+    return this;
+  }
+  else(): this {
+    this.code.push(Op.else);
+    return this;
+  }
+  end(): this {
+    this.code.push(Op.end);
+    this.labels.pop();
+    return this;
+  }
+  private depth(name: string): number {
+    const at = this.labels.lastIndexOf(name);
+    if (at < 0) throw new Error(`wasm: no label ${name}`);
+    return this.labels.length - 1 - at;
+  }
+  br(name: string): this {
+    this.code.push(Op.br);
+    uleb(this.code, this.depth(name));
+    return this;
+  }
+  brIf(name: string): this {
+    this.code.push(Op.brIf);
+    uleb(this.code, this.depth(name));
+    return this;
+  }
+  /** br_table over `names` (by the index on the stack), the last one the default. */
+  brTable(names: string[]): this {
+    this.code.push(Op.brTable);
+    uleb(this.code, names.length - 1);
+    for (const n of names) uleb(this.code, this.depth(n));
+    return this;
+  }
+}
+
+/** A function type: parameter and result types. */
+export interface FuncType {
+  params: number[];
+  results: number[];
+}
+
+function typeBytes(t: FuncType): number[] {
+  const out = [0x60];
+  uleb(out, t.params.length);
+  out.push(...t.params);
+  uleb(out, t.results.length);
+  out.push(...t.results);
+  return out;
+}
+
+function section(out: number[], id: number, body: number[]): void {
+  out.push(id);
+  uleb(out, body.length);
+  for (const b of body) out.push(b);
+}
+
+function name(out: number[], s: string): void {
+  uleb(out, s.length);
+  for (let i = 0; i < s.length; i++) out.push(s.charCodeAt(i));
+}
+
+/**
+ * A module: imports `env.m` (a memory of at least `memPages` 64 KiB pages) and the functions
+ * `imports` (module `env`, their names and types), defines `funcs` (all of type `type`) and
+ * exports them as `f0`, `f1`, … Functions are numbered imports first (spec 2.5.1).
+ */
+export function buildModule(
+  memPages: number,
+  imports: { name: string; type: FuncType }[],
+  type: FuncType,
+  funcs: FuncWriter[],
+): Uint8Array {
+  const out = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+  const types: number[] = [];
+  uleb(types, imports.length + 1);
+  for (const im of imports) types.push(...typeBytes(im.type));
+  types.push(...typeBytes(type));
+  section(out, 1, types);
+  const imp: number[] = [];
+  uleb(imp, imports.length + 1);
+  name(imp, 'env');
+  name(imp, 'm');
+  imp.push(0x02, 0x00);
+  uleb(imp, memPages);
+  imports.forEach((im, n) => {
+    name(imp, 'env');
+    name(imp, im.name);
+    imp.push(0x00);
+    uleb(imp, n);
+  });
+  section(out, 2, imp);
+  const fn: number[] = [];
+  uleb(fn, funcs.length);
+  for (let i = 0; i < funcs.length; i++) uleb(fn, imports.length);
+  section(out, 3, fn);
+  const exp: number[] = [];
+  uleb(exp, funcs.length);
+  funcs.forEach((_, i) => {
+    name(exp, `f${i}`);
+    exp.push(0x00);
+    uleb(exp, imports.length + i);
+  });
+  section(out, 7, exp);
+  const code: number[] = [];
+  uleb(code, funcs.length);
+  for (const f of funcs) {
+    const body: number[] = [];
+    // Locals as runs of one type (spec 5.5.13).
+    const runs: [number, number][] = [];
+    for (const t of f.locals) {
+      const last = runs[runs.length - 1];
+      if (last !== undefined && last[1] === t) last[0]++;
+      else runs.push([1, t]);
+    }
+    uleb(body, runs.length);
+    for (const [n, t] of runs) {
+      uleb(body, n);
+      body.push(t);
+    }
+    for (const b of f.code) body.push(b);
+    body.push(Op.end);
+    uleb(code, body.length);
+    for (const b of body) code.push(b);
+  }
+  section(out, 10, code);
+  return Uint8Array.from(out);
+}
