@@ -1,4 +1,4 @@
-import { ROLE_NXE, roleAccess, roleGlevels } from './page-role.js';
+import { ROLE_NXE, ROLE_TDP, roleAccess, roleGlevels } from './page-role.js';
 import {
   ACC_EXEC_MASK,
   PAGE_SHIFT,
@@ -82,7 +82,10 @@ class MappingAudit {
     let gu = true;
     let gx = true;
     let dirty = true;
-    if (s.ctx.fmt === null) {
+    if (s.tdp) {
+      // The TDP map: the position is the guest-physical address itself, every right granted.
+      gfn = Math.floor(va / 4096);
+    } else if (s.ctx.fmt === null) {
       gfn = gvaLo >>> PAGE_SHIFT;
     } else {
       const w = this.w;
@@ -109,5 +112,5 @@ class MappingAudit {
 
 /** Guest levels → the highest shadow level a page of that role may have (PAE shadows: 2). */
 export function maxShadowLevel(role: number): number {
-  return roleGlevels(role) === 4 ? 4 : 2;
+  return roleGlevels(role) === 4 || role & ROLE_TDP ? 4 : 2;
 }

@@ -1,5 +1,5 @@
 import { auditMappings, maxShadowLevel } from './audit-mappings.js';
-import { describeRole, roleGlevels } from './page-role.js';
+import { describeRole, ROLE_TDP, roleGlevels } from './page-role.js';
 import { collectParentPtes } from './parent-ptes.js';
 import {
   PT_PAT_MASK,
@@ -139,8 +139,10 @@ export function auditMmu(s: MmuVmState): string[] {
     if (v.ctx.shadowRootLevel === 4 && v.rootHpa >= 0) {
       if (root === null || root.hpfn * 4096 !== v.rootHpa)
         out.push('4-level roots loaded but rootHpa is not the root page');
-      else if (root.level !== 4 || roleGlevels(root.role) !== 4)
+      else if (root.level !== 4 || (roleGlevels(root.role) !== 4 && !(root.role & ROLE_TDP)))
         out.push(`root ${name(root)} is not a 4-level PML4`);
+      else if (v.tdp !== ((root.role & ROLE_TDP) !== 0))
+        out.push(`root ${name(root)} ${v.tdp ? 'is not the TDP map' : 'is a TDP page under shadow paging'}`);
     }
     if (v.ctx.shadowRootLevel !== 4 && root !== null)
       out.push(`a 4-level root ${name(root)} in a PAE-shadowed mode`);

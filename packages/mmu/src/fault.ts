@@ -74,7 +74,13 @@ export function handlePageFault(
   let access: number;
   let dirty: boolean;
   let walker: GuestWalker | null = null;
-  if (ctx.fmt === null) {
+  if (s.tdp) {
+    // Two-dimensional paging (`kvm_tdp_page_fault`): the address is guest-physical, every page
+    // direct; above 4 GiB too (`gvaHi`).
+    gfn = gvaHi * 0x100000 + (gvaLo >>> PAGE_SHIFT);
+    access = ACC_ALL;
+    dirty = true;
+  } else if (ctx.fmt === null) {
     // Paging off: gva is the gpa (identity), every shadow page metaphysical.
     gfn = gvaLo >>> PAGE_SHIFT;
     access = ACC_ALL;
@@ -167,7 +173,7 @@ export function fetch(s: MmuState, gvaLo: number, gvaHi: number, w: GuestWalker 
       // No guest table behind it: paging off, or the area of a guest large page. Name the page by
       // the first frame it maps (the frame actually mapped, not the directory's).
       // (A 4-level guest's 1 GiB page gets a metaphysical level-2 page and level-1 pages under it.)
-      const frames = w === null ? gvaLo >>> PAGE_SHIFT : w.gfn;
+      const frames = w === null ? gvaHi * 0x100000 + (gvaLo >>> PAGE_SHIFT) : w.gfn;
       const span = 2 ** (9 * childLevel);
       gfn = frames - (frames % span);
       metaphysical = true;

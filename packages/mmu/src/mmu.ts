@@ -324,6 +324,13 @@ export class KvmMmu {
   invlpg(gva: number): void {
     const s = this.s;
     s.stats.invlpg++;
+    if (s.tdp) {
+      // No guest table is shadowed: only the silicon's combined translation goes (KVM's
+      // invlpg with TDP: `kvm_x86_ops.flush_tlb_gva`).
+      s.stats.tlbFlushGva++;
+      s.host.flushTlbGva(gva);
+      return;
+    }
     const gvaHi = s.ctx.shadowRootLevel === 4 ? Math.floor(gva / 0x100000000) & 0xffff : 0;
     const page = leafShadowPage(s, gva | 0, gvaHi);
     if (page !== null) {
@@ -507,6 +514,9 @@ function initContext(s: MmuState): void {
     const fmt = makePteFormat('paging32', { nxe: false, pse, maxPhyAddr });
     ctx = { mode: 'paging32', fmt, rootLevel: 2, shadowRootLevel: 3, wp, nxe: false, pse };
   }
+  // TDP: the silicon walks the 4-level direct map whatever the guest's mode (`ctx` still
+  // describes the guest's tables, for gvaToGpa and the PDPTEs).
+  if (s.tdp) ctx.shadowRootLevel = 4;
   s.ctx = ctx;
   s.rootCr3 = s.host.paging.cr3;
   // Entering (or staying in) PAE paging through CR0/CR4 reloads the PDPTEs from memory, as the
@@ -556,6 +566,14 @@ function loadPdptrsOrClear(s: MmuState, cr3: number): void {
  */
 function mmuAllocRoots(s: MmuState): void {
   const ctx = s.ctx;
+  if (s.tdp) {
+    // `mmu_alloc_direct_roots`: one direct root for guest-physical memory, gfn 0 at level 4.
+    const root = kvmMmuGetPage(s, 0, 0, 4, true, ACC_ALL, -1);
+    root.rootCount++;
+    s.rootPage = root;
+    s.rootHpa = root.hpfn * 4096;
+    return;
+  }
   if (ctx.shadowRootLevel === 4) {
     const root = kvmMmuGetPage(s, Math.floor(s.rootCr3 / 4096), 0, 4, false, ACC_ALL, -1);
     root.rootCount++;

@@ -1,4 +1,4 @@
-import { packRole } from './page-role.js';
+import { packRole, tdpRole } from './page-role.js';
 import { firstParentPte, mmuPageAddParentPte, mmuPageRemoveParentPte } from './parent-ptes.js';
 import { PT_PRESENT_MASK, spteHpfn } from './pte-format.js';
 import { markSpteAbsent, ShadowPage, spteRef } from './shadow-page.js';
@@ -56,7 +56,11 @@ export function kvmMmuGetPage(
     // A 32-bit guest table maps 2^(10·level+2) bytes, a shadow table 2^(9·level+3): which part?
     quadrant = Math.floor((gaddr >>> 0) / 2 ** (12 + 9 * level)) & ((1 << level) - 1);
   }
-  const role = packRole(ctx.rootLevel, level, quadrant, metaphysical, access, ctx.wp, ctx.nxe, ctx.pse);
+  // TDP pages do not depend on the guest's mode: one map serves every mode (kvm_mmu_get_page
+  // with the TDP root_role).
+  const role = s.tdp
+    ? tdpRole(level, access)
+    : packRole(ctx.rootLevel, level, quadrant, metaphysical, access, ctx.wp, ctx.nxe, ctx.pse);
   const found = kvmMmuLookupPage(kvm, gfn, role);
   if (found !== null) {
     kvm.stats.cacheHits++;

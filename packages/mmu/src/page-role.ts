@@ -20,6 +20,9 @@
  *   bit  14    cr0Wp        CR0.WP at creation: sptes built with WP=0 grant supervisor writes
  *   bit  15    nxe          EFER.NXE at creation: decides whether XD is honoured
  *   bit  16    pse          CR4.PSE at creation: decides whether a 32-bit PDE's PS is honoured
+ *   bit  17    tdp          a page of the two-dimensional map (NPT): gfn → host frame in the host's
+ *                           4-level format, independent of the guest's mode (glevels 0,
+ *                           metaphysical: KVM's `role.direct` of a TDP root)
  */
 
 export const ROLE_GLEVELS_SHIFT = 0;
@@ -30,6 +33,7 @@ export const ROLE_ACCESS_SHIFT = 11;
 export const ROLE_CR0_WP = 1 << 14;
 export const ROLE_NXE = 1 << 15;
 export const ROLE_PSE = 1 << 16;
+export const ROLE_TDP = 1 << 17;
 
 /** Packs a role. All fields are small integers; flags are booleans. */
 export function packRole(
@@ -54,6 +58,11 @@ export function packRole(
   );
 }
 
+/** The role of a TDP page at `level` (1–4): direct, every right (the leaves carry the slot's). */
+export function tdpRole(level: number, access: number): number {
+  return packRole(0, level, 0, true, access, false, false, false) | ROLE_TDP;
+}
+
 export function roleGlevels(role: number): number {
   return (role >>> ROLE_GLEVELS_SHIFT) & 0xf;
 }
@@ -75,6 +84,7 @@ export function describeRole(role: number): string {
   return (
     `glevels=${roleGlevels(role)}${roleGlevels(role) === 4 ? ' (long)' : ''} level=${roleLevel(role)} quadrant=${roleQuadrant(role)}` +
     `${roleMetaphysical(role) ? ' metaphysical' : ''} access=${roleAccess(role)}` +
-    `${role & ROLE_CR0_WP ? ' wp' : ''}${role & ROLE_NXE ? ' nxe' : ''}${role & ROLE_PSE ? ' pse' : ''}`
+    `${role & ROLE_CR0_WP ? ' wp' : ''}${role & ROLE_NXE ? ' nxe' : ''}${role & ROLE_PSE ? ' pse' : ''}` +
+    `${role & ROLE_TDP ? ' tdp' : ''}`
   );
 }

@@ -29,6 +29,14 @@ export interface MmuOptions {
    * intercept INVLPG and call `invlpg`. Default true.
    */
   unsync: boolean;
+  /**
+   * Two-dimensional paging (KVM's `tdp_enabled`; AMD NPT): the roots are one direct map of
+   * guest-physical memory in the host's 4-level format (the nested tables the silicon walks
+   * after the guest's own tables), built on nested page faults (`pageFault` with the
+   * guest-physical address: `kvm_tdp_page_fault`), with no guest table shadowed or
+   * write-protected. The guest's paging state still drives `gvaToGpa` and `loadPdptrs`. Default false.
+   */
+  tdp: boolean;
 }
 
 export const DEFAULT_MMU_OPTIONS: MmuOptions = {
@@ -38,6 +46,7 @@ export const DEFAULT_MMU_OPTIONS: MmuOptions = {
   floodThreshold: 3,
   maxPhyAddr: 36,
   unsync: true,
+  tdp: false,
 };
 
 export type MmuModeName = 'nonpaging' | PagingModeName;
@@ -49,7 +58,7 @@ export interface MmuContext {
   fmt: PteFormat | null;
   /** Guest levels: 0 (paging off), 2, 3, 4. Goes into every role as `glevels`. */
   rootLevel: number;
-  /** Shadow levels the silicon walks: 3 (PAE, four roots in one page) or 4. */
+  /** Shadow levels the silicon walks: 3 (PAE, four roots in one page) or 4 (4-level shadow, or the TDP map). */
   shadowRootLevel: number;
   wp: boolean;
   nxe: boolean;
@@ -120,6 +129,10 @@ export class MmuState {
   }
   get options(): MmuOptions {
     return this.kvm.options;
+  }
+  /** Two-dimensional paging (`MmuOptions.tdp`). */
+  get tdp(): boolean {
+    return this.kvm.options.tdp;
   }
   get byHpfn(): Map<number, ShadowPage> {
     return this.kvm.byHpfn;
