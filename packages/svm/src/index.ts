@@ -7,9 +7,10 @@ import { SvmDriver } from './driver/svm.js';
 import { SvmSilicon, type SvmSiliconConfig } from './silicon/svm-silicon.js';
 
 export { SVM_EXIT_HANDLERS, type SvmExitHandler, svmHandleExit } from './driver/exit-handlers.js';
-export { SvmDriver } from './driver/svm.js';
+export { SvmDriver, type SvmDriverOptions } from './driver/svm.js';
 export { toSvm, VcpuSvm } from './driver/vcpu-svm.js';
 export { arToAttrib, attribToAr, SvmGuestMode } from './silicon/guest-mode.js';
+export { NP_ENABLE, NPF_INFO_HI_FINAL, NPF_INFO_HI_TABLE } from './silicon/npt.js';
 export * from './silicon/svm-arch.js';
 export { SVM_MAXPHYADDR, SvmSilicon, type SvmSiliconConfig, SvmStatus } from './silicon/svm-silicon.js';
 export { Vmcb } from './silicon/vmcb.js';
@@ -20,12 +21,19 @@ export interface SvmKvmOptions extends SoftKvmOptions {
   siliconConfig?: SvmSiliconConfig;
   /** The block compiler (`SvmSiliconConfig.jit`) when the silicon is made here. */
   jit?: boolean;
+  /**
+   * Nested paging (kvm-amd's `npt`): the driver runs guests with NP_ENABLE and the MMU builds a
+   * TDP map instead of shadow pages (`SvmDriverOptions.npt`, `MmuOptions.tdp`). Default false.
+   */
+  npt?: boolean;
 }
 
 /** The raw device (`KvmDevice`) of a software engine on SVM silicon. Throws KvmError(EOPNOTSUPP) if unusable. */
 export function createSvmDevice(options: SvmKvmOptions = {}): SoftKvmDevice {
   const silicon = options.silicon ?? new SvmSilicon({ jit: options.jit, ...options.siliconConfig });
-  return new SoftKvmDevice(new SvmDriver(silicon), options);
+  const npt = options.npt === true;
+  const mmuOptions = npt ? { ...options.mmuOptions, tdp: true } : options.mmuOptions;
+  return new SoftKvmDevice(new SvmDriver(silicon, { npt }), { ...options, mmuOptions });
 }
 
 /** `/dev/kvm` of the software engine on SVM silicon: what `qemu-lite -accel svm` opens. */

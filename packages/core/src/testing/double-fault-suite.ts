@@ -12,7 +12,12 @@ import { protectedModeGuest } from './guests.js';
 const imm32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
 const put32 = (ram: Uint8Array, a: number, v: number): void => new DataView(ram.buffer).setUint32(a, v, true);
 
-export function defineDoubleFaultSuite(name: string, open: () => Kvm): void {
+/**
+ * `tdp`: the engine pages in two dimensions (NPT), so the #PFs stay in the silicon and the triple
+ * fault is its SHUTDOWN exit, after which the VMCB is reinitialised (svm.c's
+ * `shutdown_interception`): only the SHUTDOWN itself is asserted.
+ */
+export function defineDoubleFaultSuite(name: string, open: () => Kvm, tdp = false): void {
   describe(`${name} engine: faults while delivering a fault`, () => {
     it('shuts down (triple fault) when a #PF cannot be delivered through an unmapped IDT', () => {
       // mov eax, 0xff000 ; mov cr3, eax ; paging on ; mov eax, [0x800000] (unmapped) ; hlt
@@ -28,6 +33,7 @@ export function defineDoubleFaultSuite(name: string, open: () => Kvm): void {
       const s = vcpu.getSregs();
       vcpu.setSregs({ ...s, idt: { base: 0x400000n, limit: 0x7ff } });
       expect(vcpu.run()).toBe(KVM_EXIT.SHUTDOWN);
+      if (tdp) return;
       expect(vcpu.getRegs().rip).toBe(BigInt(0x1000 + 19)); // at the faulting MOV
       expect(vm.getStats().pf_guest ?? 0).toBeGreaterThanOrEqual(3);
     });

@@ -62,6 +62,17 @@ function pfInterception(d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResu
   return kvmMmuPageFault(vcpu, run, gva, v.u32(VMCB.EXITINFO1));
 }
 
+/**
+ * #VMEXIT(NPF) with nested paging (`npf_interception`): EXITINFO2 is the guest-physical address,
+ * EXITINFO1[31:0] the nested walk's error code; the TDP MMU maps the gfn (`kvm_tdp_page_fault`)
+ * or the access is MMIO and the instruction is emulated (`kvm_mmu_page_fault`).
+ */
+function npfInterception(d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
+  const v = d.vmcb;
+  const gpa = v.hi(VMCB.EXITINFO2) * 4294967296 + v.u32(VMCB.EXITINFO2);
+  return kvmMmuPageFault(vcpu, run, gpa, v.u32(VMCB.EXITINFO1));
+}
+
 /** #BP, intercepted only for KVM_GUESTDBG_USE_SW_BP: the debugger's (svm.c bp_interception). */
 function bpInterception(_d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
   return kvmBreakpointExit(vcpu, run);
@@ -269,7 +280,7 @@ function vmmcallInterception(_d: SvmDriver, vcpu: SoftVcpu): ExitResult {
 }
 
 export const SVM_EXIT_HANDLERS: readonly (SvmExitHandler | undefined)[] = (() => {
-  const t: (SvmExitHandler | undefined)[] = new Array(0x8e).fill(undefined);
+  const t: (SvmExitHandler | undefined)[] = new Array(SvmExit.NPF + 1).fill(undefined);
   for (const cr of [0, 3, 4, 8]) {
     t[SvmExit.READ_CR0 + cr] = crReadInterception;
     t[SvmExit.WRITE_CR0 + cr] = crWriteInterception;
@@ -296,6 +307,7 @@ export const SVM_EXIT_HANDLERS: readonly (SvmExitHandler | undefined)[] = (() =>
   t[SvmExit.VMMCALL] = vmmcallInterception;
   t[SvmExit.WBINVD] = nopInterception;
   t[SvmExit.XSETBV] = xsetbvInterception;
+  t[SvmExit.NPF] = npfInterception;
   return t;
 })();
 

@@ -21,6 +21,7 @@ import {
   type SoftVcpu,
 } from '@kvm/core';
 import type { CpuState } from '@kvm/x86emu';
+import { NP_ENABLE } from '../silicon/npt.js';
 import {
   CPUID_80000001_ECX_SVM,
   EFER_SVME,
@@ -28,6 +29,7 @@ import {
   EventInjType,
   Intercept1,
   Intercept2,
+  SvmExit,
   SvmMsr,
   VIntr,
   VmCr,
@@ -60,12 +62,27 @@ const IOPM_PAGES = 3;
 /** Pages of the MSR permission map (APM Vol. 2, 15.11: 8 KiB, two bits per MSR). */
 const MSRPM_PAGES = 2;
 
+/** `VcpuSvm.exitCounts` index of NPF (exit code 400h). */
+const NPF_COUNT = 0x8f;
+
 /** DR6's bits that read as 1: what svm_vcpu_run puts in the VMCB while the debugger owns the registers. */
 const DR6_ACTIVE_LOW = 0xffff0ff0;
+
+/** What `new SvmDriver` takes besides the silicon. */
+export interface SvmDriverOptions {
+  /**
+   * Nested paging (kvm-amd's `npt` parameter, `npt_enabled`): the guest runs on its own page
+   * tables with the MMU's TDP map as N_CR3 (APM 15.25); CR3 accesses, INVLPG and #PF no longer
+   * exit, a nested page fault does. The VM's MMU must be made with `tdp: true`. Default false.
+   */
+  npt?: boolean;
+}
 
 export class SvmDriver implements ArchOps {
   readonly name = 'svm';
   readonly cpu: SvmSilicon;
+  /** `npt_enabled` (`SvmDriverOptions.npt`). */
+  readonly npt: boolean;
   readonly memory;
   /** The VMCB of the vCPU last loaded. */
   readonly vmcb: Vmcb;
@@ -73,8 +90,9 @@ export class SvmDriver implements ArchOps {
   private loaded: SoftVcpu | null = null;
   private readonly msrOut = new Uint32Array(2);
 
-  constructor(silicon: SvmSilicon) {
+  constructor(silicon: SvmSilicon, options: SvmDriverOptions = {}) {
     this.cpu = silicon;
+    this.npt = options.npt === true;
     this.memory = silicon.memory;
     this.vmcb = new Vmcb(silicon.memory);
   }
@@ -179,19 +197,15 @@ export class SvmDriver implements ArchOps {
     this.vcpuLoad(vcpu);
     const v = this.vmcb;
     const svm = toSvm(vcpu);
-    // CR0, CR3, CR4 reads and writes, CR8 writes: shadow paging without read shadows.
+    // CR0, CR3, CR4 reads and writes, CR8 writes: shadow paging without read shadows. With NPT
+    // the guest owns CR3 (init_vmcb: CR3 read/write intercepts cleared).
+    const cr3 = this.npt ? 0 : (1 << 3) | ((1 << 3) << 16);
     v.setU32(
       VMCB.INTERCEPT_CR,
-      (1 << 0) |
-        (1 << 3) |
-        (1 << 4) |
-        ((1 << 0) << 16) |
-        ((1 << 3) << 16) |
-        ((1 << 4) << 16) |
-        ((1 << 8) << 16),
+      (1 << 0) | (1 << 4) | ((1 << 0) << 16) | ((1 << 4) << 16) | ((1 << 8) << 16) | cr3,
     );
     v.setU32(VMCB.INTERCEPT_DR, 0);
-    v.setU32(VMCB.INTERCEPT_EXCEPTIONS, 1 << 14);
+    v.setU32(VMCB.INTERCEPT_EXCEPTIONS, this.npt ? 0 : 1 << 14);
     v.setU32(
       VMCB.INTERCEPT_MISC1,
       Intercept1.INTR |
@@ -201,7 +215,7 @@ export class SvmDriver implements ArchOps {
         Intercept1.INVD |
         Intercept1.HLT |
         // The shadow MMU's unsync pages are resynced on INVLPG (init_vmcb without NPT).
-        Intercept1.INVLPG |
+        (this.npt ? 0 : Intercept1.INVLPG) |
         Intercept1.IOIO_PROT |
         Intercept1.MSR_PROT |
         // A task switch loads CR3 behind the shadow MMU's back: KVM intercepts it (init_vmcb).
@@ -218,6 +232,8 @@ export class SvmDriver implements ArchOps {
     v.set64(VMCB.IOPM_BASE_PA, svm.iopmPage * 4096, 0);
     v.set64(VMCB.MSRPM_BASE_PA, svm.msrpmPage * 4096, 0);
     v.setU32(VMCB.GUEST_ASID, 1);
+    // Nested paging (15.25.3): NP_ENABLE; N_CR3 is the MMU's TDP root (setCr3).
+    v.set64(VMCB.NP_ENABLE, this.npt ? NP_ENABLE : 0, 0);
     v.setU32(VMCB.V_INTR, VIntr.MASKING);
     v.set64(VMCB.EVENTINJ, 0, 0);
     for (let i = 0; i < 8; i++) {
@@ -376,21 +392,31 @@ export class SvmDriver implements ArchOps {
       if (!paging && cr0 & X86_CR0_PG) this.setEfer(vcpu, vcpu.efer | EFER_LMA, vcpu.eferHigh);
       if (paging && !(cr0 & X86_CR0_PG)) this.setEfer(vcpu, vcpu.efer & ~EFER_LMA, vcpu.eferHigh);
     }
-    const hw = ((cr0 | X86_CR0_PG | X86_CR0_WP) & ~(X86_CR0_CD | X86_CR0_NW)) >>> 0;
+    // Shadow paging needs the real CR0 paging with WP; under NPT the guest's own CR0 pages.
+    const forced = this.npt ? 0 : X86_CR0_PG | X86_CR0_WP;
+    const hw = ((cr0 | forced) & ~(X86_CR0_CD | X86_CR0_NW)) >>> 0;
     this.vmcb.set64(VMCB.CR0, hw, 0);
     // CPL follows CR0.PE (real mode is CPL 0).
     if (!(cr0 & X86_CR0_PE)) this.vmcb.setU8(VMCB.CPL, 0);
   }
 
+  /**
+   * `svm_load_mmu_pgd`: the shadow root as the real CR3; with NPT the TDP root as N_CR3 and the
+   * guest's own CR3 (`vcpu.cr3`, already updated by the caller) in the VMCB.
+   */
   setCr3(vcpu: SoftVcpu, rootHpa: number): void {
     this.vcpuLoad(vcpu);
-    this.vmcb.set64(VMCB.CR3, rootHpa >>> 0, Math.floor(rootHpa / 4294967296));
+    if (this.npt) {
+      this.vmcb.set64(VMCB.N_CR3, rootHpa >>> 0, Math.floor(rootHpa / 4294967296));
+      this.vmcb.set64(VMCB.CR3, vcpu.cr3, vcpu.cr3High);
+    } else this.vmcb.set64(VMCB.CR3, rootHpa >>> 0, Math.floor(rootHpa / 4294967296));
     this.flushTlb(vcpu);
   }
 
+  /** `svm_set_cr4`: shadow paging always pages in PAE format; under NPT the guest's CR4 is the real one. */
   setCr4(vcpu: SoftVcpu, cr4: number): void {
     this.vcpuLoad(vcpu);
-    this.vmcb.set64(VMCB.CR4, (cr4 | X86_CR4_PAE) >>> 0, 0);
+    this.vmcb.set64(VMCB.CR4, (this.npt ? cr4 : cr4 | X86_CR4_PAE) >>> 0, 0);
   }
 
   /**
@@ -402,7 +428,8 @@ export class SvmDriver implements ArchOps {
     this.vcpuLoad(vcpu);
     vcpu.efer = lo >>> 0;
     vcpu.eferHigh = hi >>> 0;
-    const hw = lo & EFER_LMA ? lo : lo & ~EFER_LME;
+    // With NPT the real CR0.PG is the guest's, so LME goes in as it is (svm_set_efer).
+    const hw = lo & EFER_LMA || this.npt ? lo : lo & ~EFER_LME;
     this.vmcb.set64(VMCB.EFER, (hw | EFER_SVME) >>> 0, 0);
   }
 
@@ -665,7 +692,7 @@ export class SvmDriver implements ArchOps {
     else vcpu.debugRegs.loadInto(s);
     // svm_update_exception_bitmap: #PF for the shadow MMU, #BP while a debugger owns it (USE_SW_BP),
     // #DB while it owns the debug registers (USE_HW_BP).
-    this.vmcb.setU32(VMCB.INTERCEPT_EXCEPTIONS, (1 << 14) | kvmGuestDebugExceptions(vcpu));
+    this.vmcb.setU32(VMCB.INTERCEPT_EXCEPTIONS, (this.npt ? 0 : 1 << 14) | kvmGuestDebugExceptions(vcpu));
     g.hostTick = svm.nmiSingleStep ? 1 : budget;
     g.cpu.ferr = this.onFerr;
     svm.nmiSingleStep = false;
@@ -685,6 +712,12 @@ export class SvmDriver implements ArchOps {
       regsHigh[i] = s.gprHigh[i];
     }
     svm.tscAux = s.tscAux[0];
+    // With NPT the guest loads CR3 without an exit: KVM's copy follows the VMCB's (svm_vcpu_run's
+    // `vcpu->arch.cr3 = svm->vmcb->save.cr3` when npt_enabled).
+    if (this.npt) {
+      vcpu.cr3 = this.vmcb.u32(VMCB.CR3);
+      vcpu.cr3High = this.vmcb.hi(VMCB.CR3);
+    }
     // The FPU registers stay in the processor (GuestFpu.loadInto: KVM keeps the guest FPU loaded).
     // While the debugger owns DR0–DR3 they are its own; the guest's stay in vcpu.debugRegs.
     if (!vcpu.debugRegs.debuggerOwns) vcpu.debugRegs.saveFrom(s);
@@ -743,14 +776,14 @@ export class SvmDriver implements ArchOps {
 
   countExit(vcpu: SoftVcpu, code: number): void {
     const c = toSvm(vcpu).exitCounts;
-    c[Math.min(code, c.length - 1)]++;
+    c[code === SvmExit.NPF ? NPF_COUNT : Math.min(code, NPF_COUNT - 1)]++;
   }
 
   stats(vcpu: SoftVcpu, into: Record<string, number>): void {
     const c = toSvm(vcpu).exitCounts;
     for (let i = 0; i < c.length; i++) {
       if (c[i] === 0) continue;
-      const k = `exit_0x${i.toString(16)}`;
+      const k = `exit_0x${(i === NPF_COUNT ? SvmExit.NPF : i).toString(16)}`;
       into[k] = (into[k] ?? 0) + c[i];
     }
   }

@@ -28,8 +28,8 @@ export class VcpuSvm {
   injectedSoftException = false;
   /** `nmi_singlestep`: the next entry runs one instruction (see `SvmDriver.enableNmiWindow`). */
   nmiSingleStep = false;
-  /** Exits by exit code (0–0x8d; the rest counted under 0x8e). */
-  readonly exitCounts = new Float64Array(0x8f);
+  /** Exits by exit code (0–0x8d; the rest counted under 0x8e, NPF (400h) under 0x8f). */
+  readonly exitCounts = new Float64Array(0x90);
 }
 
 /** `to_svm(vcpu)` */
