@@ -19,6 +19,8 @@ export { OPCODE_TABLE, type OpcodeRow, UNDEFINED_FLAGS_NOTES } from './decoder/o
 export { Emulator, emulate } from './emulate/emulator.js';
 export { ENGINE_HOT, engineJitTuning } from './jit/engine-policy.js';
 export { engineJitDefault, Jit, jitDefault } from './jit/jit.js';
+export { WasmGuestMemory } from './jit/wasm/arena.js';
+export { wasmBackend } from './jit/wasm/compile.js';
 export { NestedPaging } from './paging/nested.js';
 export { MAXPHYADDR, PFERR, WalkCtl, WalkResult, walkAddr } from './paging/walker.js';
 export {

@@ -41,3 +41,6 @@ export function setRealMode(state: CpuState, cs: number, ip: number, sp = 0x7000
   state.rip[0] = ip & 0xffff;
   state.gpr[4] = sp;
 }
+
+/** The wasm backend against the JS one, block by block (bench/wasm.mjs). */
+export { compileJs, compileWasmBatched, regionAt } from './jit/wasm/bench-support.js';
