@@ -178,6 +178,7 @@ describe('wasm backend: exactness', () => {
       return m;
     };
     const r = lockstep(make, [1, 5, 1000], WASM);
+    expect(stats(r.jit).compiled).toBe(1);
     expect(r.jit.exceptions.map((e) => e.vector)).toEqual([13]);
   });
 });

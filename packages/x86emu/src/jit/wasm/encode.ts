@@ -65,7 +65,33 @@ export const Op = {
   i32Extend16S: 0xc1,
 } as const;
 
-function uleb(out: number[], v: number): void {
+/** A growable byte buffer (plain arrays of numbers measured slower to fill and to copy). */
+export class Bytes {
+  buf = new Uint8Array(256);
+  length = 0;
+  push(b: number): void {
+    if (this.length === this.buf.length) {
+      const n = new Uint8Array(this.buf.length * 2);
+      n.set(this.buf);
+      this.buf = n;
+    }
+    this.buf[this.length++] = b;
+  }
+  append(o: Bytes): void {
+    if (this.length + o.length > this.buf.length) {
+      const n = new Uint8Array(Math.max(this.buf.length * 2, this.length + o.length));
+      n.set(this.buf.subarray(0, this.length));
+      this.buf = n;
+    }
+    this.buf.set(o.buf.subarray(0, o.length), this.length);
+    this.length += o.length;
+  }
+  bytes(): Uint8Array {
+    return this.buf.slice(0, this.length);
+  }
+}
+
+function uleb(out: Bytes, v: number): void {
   let x = v >>> 0;
   do {
     const b = x & 0x7f;
@@ -74,7 +100,7 @@ function uleb(out: number[], v: number): void {
   } while (x !== 0);
 }
 
-function sleb(out: number[], v: number): void {
+function sleb(out: Bytes, v: number): void {
   let x = v | 0;
   for (;;) {
     const b = x & 0x7f;
@@ -89,7 +115,7 @@ function sleb(out: number[], v: number): void {
 
 /** The body of one function: its locals and its instructions, with named labels. */
 export class FuncWriter {
-  readonly code: number[] = [];
+  readonly code = new Bytes();
   private labels: string[] = [];
   /** Local types after the parameters. */
   readonly locals: number[] = [];
@@ -101,8 +127,10 @@ export class FuncWriter {
     this.locals.push(t);
     return this.params + this.locals.length - 1;
   }
-  op(...bytes: number[]): this {
-    for (const b of bytes) this.code.push(b);
+  /** Opcode `a` (and a second byte `b`, for the 0xFC prefix's). */
+  op(a: number, b = -1): this {
+    this.code.push(a);
+    if (b >= 0) this.code.push(b);
     return this;
   }
   i32(v: number): this {
@@ -127,7 +155,8 @@ export class FuncWriter {
   }
   /** A memory access `opcode` at constant `offset` from the address on the stack (alignment hint 1 byte). */
   mem(opcode: number, offset: number): this {
-    this.code.push(opcode, 0);
+    this.code.push(opcode);
+    this.code.push(0);
     uleb(this.code, offset);
     return this;
   }
@@ -138,7 +167,8 @@ export class FuncWriter {
   }
   /** Opens `block`/`loop`/`if` (no result unless `type`) under label `name`. */
   open(kind: number, name = '', type: number = EMPTY): this {
-    this.code.push(kind, type);
+    this.code.push(kind);
+    this.code.push(type);
     this.labels.push(name);
     return this;
   }
@@ -181,22 +211,21 @@ export interface FuncType {
   results: number[];
 }
 
-function typeBytes(t: FuncType): number[] {
-  const out = [0x60];
+function typeBytes(out: Bytes, t: FuncType): void {
+  out.push(0x60);
   uleb(out, t.params.length);
-  out.push(...t.params);
+  for (const p of t.params) out.push(p);
   uleb(out, t.results.length);
-  out.push(...t.results);
-  return out;
+  for (const r of t.results) out.push(r);
 }
 
-function section(out: number[], id: number, body: number[]): void {
+function section(out: Bytes, id: number, body: Bytes): void {
   out.push(id);
   uleb(out, body.length);
-  for (const b of body) out.push(b);
+  out.append(body);
 }
 
-function name(out: number[], s: string): void {
+function name(out: Bytes, s: string): void {
   uleb(out, s.length);
   for (let i = 0; i < s.length; i++) out.push(s.charCodeAt(i));
 }
@@ -212,17 +241,19 @@ export function buildModule(
   type: FuncType,
   funcs: FuncWriter[],
 ): Uint8Array {
-  const out = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-  const types: number[] = [];
+  const out = new Bytes();
+  for (const b of [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]) out.push(b);
+  const types = new Bytes();
   uleb(types, imports.length + 1);
-  for (const im of imports) types.push(...typeBytes(im.type));
-  types.push(...typeBytes(type));
+  for (const im of imports) typeBytes(types, im.type);
+  typeBytes(types, type);
   section(out, 1, types);
-  const imp: number[] = [];
+  const imp = new Bytes();
   uleb(imp, imports.length + 1);
   name(imp, 'env');
   name(imp, 'm');
-  imp.push(0x02, 0x00);
+  imp.push(0x02);
+  imp.push(0x00);
   uleb(imp, memPages);
   imports.forEach((im, n) => {
     name(imp, 'env');
@@ -231,11 +262,11 @@ export function buildModule(
     uleb(imp, n);
   });
   section(out, 2, imp);
-  const fn: number[] = [];
+  const fn = new Bytes();
   uleb(fn, funcs.length);
   for (let i = 0; i < funcs.length; i++) uleb(fn, imports.length);
   section(out, 3, fn);
-  const exp: number[] = [];
+  const exp = new Bytes();
   uleb(exp, funcs.length);
   funcs.forEach((_, i) => {
     name(exp, `f${i}`);
@@ -243,10 +274,10 @@ export function buildModule(
     uleb(exp, imports.length + i);
   });
   section(out, 7, exp);
-  const code: number[] = [];
+  const code = new Bytes();
   uleb(code, funcs.length);
   for (const f of funcs) {
-    const body: number[] = [];
+    const body = new Bytes();
     // Locals as runs of one type (spec 5.5.13).
     const runs: [number, number][] = [];
     for (const t of f.locals) {
@@ -259,11 +290,11 @@ export function buildModule(
       uleb(body, n);
       body.push(t);
     }
-    for (const b of f.code) body.push(b);
+    body.append(f.code);
     body.push(Op.end);
     uleb(code, body.length);
-    for (const b of body) code.push(b);
+    code.append(body);
   }
   section(out, 10, code);
-  return Uint8Array.from(out);
+  return out.bytes();
 }
