@@ -37,6 +37,8 @@ export interface EngineOpenOptions {
   cpus?: number;
   /** x86emu's block compiler (software engines; undefined: the engine's default, off). */
   jit?: boolean;
+  /** AMD nested paging (the SVM engine; undefined: off). */
+  npt?: boolean;
 }
 
 /** An engine that exists in the command line but not in this build. */
@@ -116,7 +118,7 @@ export const ENGINES: readonly EngineEntry[] = [
   // QEMU's TCG: the TSC at a nominal 1 GHz, with the PIT, RTC and PM timer on the same clock.
   // With -icount the clock is virtual instead (the TSC counts instructions, halts skip ahead).
   softEngine('vmx', 'Intel VMX', (o) => createVmxKvm({ ...softOptions(o), jit: o?.jit })),
-  softEngine('svm', 'AMD SVM', (o) => createSvmKvm({ ...softOptions(o), jit: o?.jit })),
+  softEngine('svm', 'AMD SVM', (o) => createSvmKvm({ ...softOptions(o), jit: o?.jit, npt: o?.npt })),
 ];
 
 /** The engine an `-accel` name selects, or undefined. */

@@ -29,6 +29,7 @@ const KNOWN = new Set<string>([
   'kernelIrqchip',
   'hpet',
   'jit',
+  'npt',
   'noReboot',
   'log',
   'logFile',
@@ -364,6 +365,7 @@ export function validateRunGuestOptions(options: unknown): asserts options is Ru
     'noReboot',
     'pcTestdev',
     'jit',
+    'npt',
   ])
     checkBoolean(o, name);
   if (o.debugcon !== undefined) checkDebugcon(o.debugcon);

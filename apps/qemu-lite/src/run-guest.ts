@@ -133,6 +133,12 @@ export interface RunGuestOptions {
    */
   jit?: boolean;
   /**
+   * `-accel svm,npt=on|off`: AMD nested paging on the SVM software engine (`createSvmKvm({ npt })`):
+   * the guest pages on its own tables and the MMU keeps a guest-physical map instead of shadow
+   * pages. Default off. `-accel svm` only.
+   */
+  npt?: boolean;
+  /**
    * `-smp`: the number of vCPUs, or QEMU's topology (`{ cpus, sockets, cores, threads, maxcpus }`,
    * resolved by QEMU's rules, `src/machine/smp.ts`). Default 1. More than one needs the in-kernel
    * irqchip (the APs are started by INIT/SIPI through their local APICs).
@@ -295,6 +301,7 @@ export async function resolveConfig(
     virtioConsole: options.virtioConsole,
     icountShift: options.icount?.shift ?? null,
     jit: options.jit,
+    npt: options.npt,
   };
   if (smp.cpus > 1 && !config.kernelIrqchip) {
     throw new TypeError(
@@ -309,6 +316,11 @@ export async function resolveConfig(
   if (config.jit !== undefined && engine.name === 'host') {
     throw new EngineUnavailableError(
       "jit= selects the software engine's CPU (-accel vmx or svm): the host engine runs the guest on the host's CPU",
+    );
+  }
+  if (config.npt !== undefined && engine.name !== 'svm') {
+    throw new EngineUnavailableError(
+      `npt= is AMD nested paging on the software engine's SVM backend (-accel svm,npt=on), not -accel ${engine.name}`,
     );
   }
   if (config.icountShift !== null && engine.name === 'host') {

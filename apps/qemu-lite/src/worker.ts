@@ -107,7 +107,12 @@ function main(): void {
   try {
     const engine = engineByName(config.engine);
     if (!engine) throw new Error(`unknown engine ${config.engine}`);
-    const kvm = engine.open({ icountShift: config.icountShift ?? null, cpus: config.cpus, jit: config.jit });
+    const kvm = engine.open({
+      icountShift: config.icountShift ?? null,
+      cpus: config.cpus,
+      jit: config.jit,
+      npt: config.npt,
+    });
     const stats = new ExitStats();
     machine = new Machine(kvm, config, clock, {
       serialOut,

@@ -307,10 +307,12 @@ function netFlag(parse: () => void): void {
 
 function accel(value: string, out: ParsedArgs): void {
   const { first, props } = parseKeyValues(value);
-  rejectUnknownProps(props, ['kernel-irqchip', 'jit'], `-accel ${first}`);
+  rejectUnknownProps(props, ['kernel-irqchip', 'jit', 'npt'], `-accel ${first}`);
   out.options.accel = first;
   const jit = props.get('jit');
   if (jit !== undefined) out.options.jit = onOff(jit, `-accel ${first},jit`);
+  const npt = props.get('npt');
+  if (npt !== undefined) out.options.npt = onOff(npt, `-accel ${first},npt`);
   const irqchip = props.get('kernel-irqchip');
   if (irqchip !== undefined) out.options.kernelIrqchip = kernelIrqchip(irqchip);
 }
@@ -565,6 +567,8 @@ Machine:
   -accel kvm|host|vmx|svm engine: the host's /dev/kvm, or the software engine's VMX/SVM backend
   -accel vmx,jit=on|off   x86emu's block compiler for the guest CPU (hot code compiled to
                           JavaScript, the same results; the default) or its interpreter
+  -accel svm,npt=on|off   AMD nested paging: the guest pages on its own tables, the MMU keeps
+                          a guest-physical map (no shadow pages, no #PF/CR3 exits); default off
   -enable-kvm             same as -accel kvm
   -icount [shift=]N|auto  virtual time: 2^N ns per guest instruction for the TSC, PIT and PM
                           timer, halts skip ahead; two runs are identical (vmx/svm only);

@@ -102,9 +102,10 @@ class GuestPhysical implements PhysicalMemory {
   }
   private read(pa: number, len: number): number {
     const page = this.pageView(Math.floor(pa / PAGE));
-    // A guest page table outside RAM reads as all ones (not present with bit 0 set is impossible
-    // to tell apart from a floating bus; KVM's walker fails such a walk too).
-    if (page === null) return len === 4 ? 0xffffffff : (1 << (8 * len)) - 1;
+    // A guest page table outside RAM reads as 0, so the walk fails as not present: KVM's
+    // walk_addr_generic stops at a table gfn without a memslot (error hva) with the error code of
+    // a not-present page, as the shadow MMU's walker does (the walk under NPT reaches here).
+    if (page === null) return 0;
     const o = pa % PAGE;
     let v = 0;
     for (let i = len - 1; i >= 0; i--) v = (v << 8) | page[o + i];
