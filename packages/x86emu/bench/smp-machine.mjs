@@ -10,13 +10,13 @@ const PD = 0x400000;
 
 /**
  * The RAM every vCPU shares: code and page tables written once; over a plain ArrayBuffer with
- * `plain` (what the engine's turns use today), else a SharedArrayBuffer.
+ * `plain` (what the engine's turns use today), else a SharedArrayBuffer; `code` in place of the loop.
  */
-export function buildRam(plain = false) {
+export function buildRam(plain = false, code = LOOP) {
   const mem = plain
     ? new SharedPhysicalMemory(new ArrayBuffer(RAM_SIZE))
     : SharedPhysicalMemory.allocate(RAM_SIZE);
-  mem.bytes.set(LOOP, CODE);
+  mem.bytes.set(code, CODE);
   for (let t = 0; t < 2; t++) {
     mem.write32(PD + t * 4, (PD + 0x1000 + t * 0x1000) | 3);
     for (let i = 0; i < 1024; i++) mem.write32(PD + 0x1000 + t * 0x1000 + i * 4, ((t * 1024 + i) * 4096) | 3);

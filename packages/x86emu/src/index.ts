@@ -29,5 +29,7 @@ export {
   type SegmentFields,
   segmentFieldsToAttr,
 } from './segment-fields.js';
+export { serializeCode, serializingCpuid } from './smp/code-sync.js';
+export { LockedMemory } from './smp/locked-memory.js';
 export { SharedPhysicalMemory } from './smp/shared-physical-memory.js';
 export * from './state.js';

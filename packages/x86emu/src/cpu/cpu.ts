@@ -34,6 +34,7 @@ import { Insn } from '../decoder/insn.js';
 import { Jit, jitDefault } from '../jit/jit.js';
 import type { NestedPaging } from '../paging/nested.js';
 import { WalkResult } from '../paging/walker.js';
+import type { LockedMemory } from '../smp/locked-memory.js';
 import { CpuState } from '../state.js';
 import * as C from './consts.js';
 import { Unwind } from './consts.js';
@@ -272,6 +273,11 @@ export class Cpu {
 
   /** Non-null while `emulate()` drives this CPU through ops. */
   linearOps: LinearOps | null = null;
+  /**
+   * Non-null when other threads share this CPU's RAM: LOCK'd read-modify-writes and XCHG with
+   * memory go through its compare-exchange (src/smp/locked-memory.ts). Set once, before `run`.
+   */
+  lockedMemory: LockedMemory | null = null;
   /** The block compiler (`CpuOptions.jit`), or null: every instruction through `step()`. */
   jit: Jit | null;
 

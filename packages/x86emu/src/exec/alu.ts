@@ -365,8 +365,7 @@ export const XADD: Handler = (cpu: Cpu, i: Insn) => {
     const lin = rmwLinear(cpu, i, size);
     const dst = linRead(cpu, lin, size);
     const r = aluOp(cpu, 0, dst, src, size);
-    rmwWrite(cpu, i, lin, size, dst, r);
-    writeG(cpu, i, size, dst);
+    if (rmwWrite(cpu, i, lin, size, dst, r)) writeG(cpu, i, size, dst);
   }
 };
 
@@ -383,10 +382,11 @@ export const CMPXCHG: Handler = (cpu: Cpu, i: Insn) => {
     return;
   }
   const lin = rmwLinear(cpu, i, size);
-  if (cpu.linearOps !== null) {
-    // emulate(): the ops' atomic compare-exchange decides.
-    const ok = cpu.linearOps.cmpxchg(lin, size, acc, 0, src, 0);
-    const dst = ok ? acc : cpu.linearOps.curLo;
+  // emulate(): the ops' atomic compare-exchange decides; so does the shared memory's under LOCK.
+  const ops = cpu.linearOps ?? (i.lock ? cpu.lockedMemory : null);
+  if (ops !== null) {
+    const ok = ops.cmpxchg(lin, size, acc, 0, src, 0);
+    const dst = ok ? acc : ops.curLo;
     aluOp(cpu, 7, acc, dst, size);
     if (!ok) cpu.setReg(0, size, 0, dst);
     return;
@@ -407,10 +407,11 @@ export const CMPXCHG8B: Handler = (cpu: Cpu, i: Insn) => {
   let lo: number;
   let hi: number;
   let equal: boolean;
-  if (cpu.linearOps !== null) {
-    equal = cpu.linearOps.cmpxchg(lin, 8, g[0], g[2], g[3], g[1]);
-    lo = equal ? g[0] : cpu.linearOps.curLo;
-    hi = equal ? g[2] : cpu.linearOps.curHi;
+  const ops = cpu.linearOps ?? (i.lock ? cpu.lockedMemory : null);
+  if (ops !== null) {
+    equal = ops.cmpxchg(lin, 8, g[0], g[2], g[3], g[1]);
+    lo = equal ? g[0] : ops.curLo;
+    hi = equal ? g[2] : ops.curHi;
   } else {
     lo = linRead(cpu, lin, 4);
     hi = linRead(cpu, (lin + 4) >>> 0, 4);

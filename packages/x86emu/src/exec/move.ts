@@ -100,12 +100,13 @@ export function makeXchg(row: OpcodeRow): Handler {
       writeG(cpu, i, size, cpu.getReg(i.rm, size, i.rex));
       cpu.setReg(i.rm, size, i.rex, g);
     } else {
-      // XCHG with memory is always locked (SDM XCHG); emulate() goes through cmpxchg.
+      // XCHG with memory is always locked (SDM XCHG); emulate() and shared RAM go through cmpxchg.
       const lin = rmwLinear(cpu, i, size);
       let old: number;
-      if (cpu.linearOps !== null) {
+      const ops = cpu.linearOps ?? cpu.lockedMemory;
+      if (ops !== null) {
         old = linRead(cpu, lin, size);
-        while (!cpu.linearOps.cmpxchg(lin, size, old, 0, g, 0)) old = cpu.linearOps.curLo;
+        while (!ops.cmpxchg(lin, size, old, 0, g, 0)) old = ops.curLo;
       } else {
         old = linRead(cpu, lin, size);
         linWrite(cpu, lin, size, g);

@@ -62,14 +62,25 @@ export function linWrite(cpu: Cpu, lin: number, size: number, v: number): void {
 /**
  * The write of a read-modify-write. With LOCK under `emulate()`, it is a compare-exchange against
  * the value read (KVM emulates locked instructions with cmpxchg): if memory changed in between,
- * the instruction is retried from the start.
+ * the instruction is retried from the start. With LOCK on a CPU sharing its RAM with other threads
+ * (`Cpu.lockedMemory`), the same compare-exchange on the shared memory; a lost race runs the
+ * instruction again and returns false: the handler must not write its registers.
  */
-export function rmwWrite(cpu: Cpu, i: Insn, lin: number, size: number, old: number, v: number): void {
-  if (i.lock && cpu.linearOps !== null) {
-    if (!cpu.linearOps.cmpxchg(lin, size, old, 0, v, 0)) throw EMUL_RETRY;
-    return;
+export function rmwWrite(cpu: Cpu, i: Insn, lin: number, size: number, old: number, v: number): boolean {
+  if (i.lock) {
+    if (cpu.linearOps !== null) {
+      if (!cpu.linearOps.cmpxchg(lin, size, old, 0, v, 0)) throw EMUL_RETRY;
+      return true;
+    }
+    const locked = cpu.lockedMemory;
+    if (locked !== null) {
+      if (locked.cmpxchg(lin, size, old, 0, v, 0)) return true;
+      locked.retry();
+      return false;
+    }
   }
   linWrite(cpu, lin, size, v);
+  return true;
 }
 
 /** Operand size of a row: 1 for byte forms (operands naming b), else the instruction's. */

@@ -115,20 +115,23 @@ function compute64(cpu: Cpu, kind: number, dLo: number, dHi: number, sLo: number
   }
 }
 
-/** Read-modify-write of an r/m64: result of `kind` with source s; the old value stays in lo64/hi64. */
-function rmw64(cpu: Cpu, i: Insn, write: boolean, kind: number, sLo: number, sHi: number): void {
+/**
+ * Read-modify-write of an r/m64: result of `kind` with source s; the old value stays in lo64/hi64.
+ * False when a LOCK'd one lost a race on shared RAM and runs again (no register may be written).
+ */
+function rmw64(cpu: Cpu, i: Insn, write: boolean, kind: number, sLo: number, sHi: number): boolean {
   if (i.mod === 3) {
     const r = i.rm;
     cpu.lo64 = cpu.state.gpr[r];
     cpu.hi64 = cpu.state.gprHigh[r];
     compute64(cpu, kind, cpu.lo64, cpu.hi64, sLo, sHi);
     if (write) setReg64(cpu, r, resLo, resHi);
-    return;
+    return true;
   }
   if (!write) {
     readE64(cpu, i);
     compute64(cpu, kind, cpu.lo64, cpu.hi64, sLo, sHi);
-    return;
+    return true;
   }
   const lin = rmwLinear(cpu, i, 8);
   readLin64(cpu, lin);
@@ -139,9 +142,15 @@ function rmw64(cpu: Cpu, i: Insn, write: boolean, kind: number, sLo: number, sHi
   // locked instructions with cmpxchg); a lost race re-emulates the instruction.
   if (i.lock && cpu.linearOps !== null) {
     if (!cpu.linearOps.cmpxchg(lin, 8, oLo, oHi, resLo, resHi)) throw C.EMUL_RETRY;
+  } else if (i.lock && cpu.lockedMemory !== null) {
+    if (!cpu.lockedMemory.cmpxchg(lin, 8, oLo, oHi, resLo, resHi)) {
+      cpu.lockedMemory.retry();
+      return false;
+    }
   } else writeLin64(cpu, lin, resLo, resHi);
   cpu.lo64 = oLo;
   cpu.hi64 = oHi;
+  return true;
 }
 
 /**
@@ -202,7 +211,7 @@ export const CQO: Handler = (cpu) => {
 
 /** XADD r/m64, r64: the old destination goes to the source register. */
 export const XADD64: Handler = (cpu, i) => {
-  rmw64(cpu, i, true, 0, cpu.state.gpr[i.reg], cpu.state.gprHigh[i.reg]);
+  if (!rmw64(cpu, i, true, 0, cpu.state.gpr[i.reg], cpu.state.gprHigh[i.reg])) return;
   if (i.mod === 3 && i.rm === i.reg) return;
   setReg64(cpu, i.reg, cpu.lo64, cpu.hi64);
 };
@@ -222,11 +231,12 @@ export const CMPXCHG64: Handler = (cpu, i) => {
     dHi = s.gprHigh[i.rm];
   } else {
     lin = rmwLinear(cpu, i, 8);
-    if (cpu.linearOps !== null) {
-      // emulate(): the ops' atomic compare-exchange decides.
-      const ok = cpu.linearOps.cmpxchg(lin, 8, aLo, aHi, nLo, nHi);
-      dLo = ok ? aLo : cpu.linearOps.curLo;
-      dHi = ok ? aHi : cpu.linearOps.curHi;
+    // emulate(): the ops' atomic compare-exchange decides; so does the shared memory's under LOCK.
+    const ops = cpu.linearOps ?? (i.lock ? cpu.lockedMemory : null);
+    if (ops !== null) {
+      const ok = ops.cmpxchg(lin, 8, aLo, aHi, nLo, nHi);
+      dLo = ok ? aLo : ops.curLo;
+      dHi = ok ? aHi : ops.curHi;
       alu64(cpu, 7, aLo, aHi, dLo, dHi);
       if (!ok) setReg64(cpu, 0, dLo, dHi);
       return;

@@ -108,7 +108,25 @@ export const CMPXCHG8B64: Handler = (cpu, i) => {
   }
   const lin = rmwLinear(cpu, i, size);
   let equal: boolean;
-  if (wide) {
+  const locked = i.lock ? cpu.lockedMemory : null;
+  if (locked !== null) {
+    // RAM shared with other threads: one compare-exchange (src/smp/locked-memory.ts).
+    const g = s.gpr;
+    const h = s.gprHigh;
+    if (wide) {
+      equal = locked.cmpxchg16(lin, g[0], h[0], g[2], h[2], g[3], h[3], g[1], h[1]);
+      if (!equal) {
+        setReg64(cpu, 0, locked.curLo, locked.curHi);
+        setReg64(cpu, 2, locked.curLo2, locked.curHi2);
+      }
+    } else {
+      equal = locked.cmpxchg(lin, 8, g[0], g[2], g[3], g[1]);
+      if (!equal) {
+        setReg64(cpu, 0, locked.curLo, 0);
+        setReg64(cpu, 2, locked.curHi, 0);
+      }
+    }
+  } else if (wide) {
     readLin64(cpu, lin);
     const m0 = cpu.lo64;
     const m1 = cpu.hi64;

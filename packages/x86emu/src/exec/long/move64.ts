@@ -104,8 +104,9 @@ export function makeXchg64(row: OpcodeRow): Handler {
     }
     const lin = rmwLinear(cpu, i, 8);
     readLin64(cpu, lin);
-    // XCHG with memory is always locked: under emulate() a compare-exchange, retried until it holds.
-    const ops = cpu.linearOps;
+    // XCHG with memory is always locked: under emulate() or on shared RAM a compare-exchange, retried
+    // until it holds.
+    const ops = cpu.linearOps ?? cpu.lockedMemory;
     if (ops !== null) {
       let oLo = cpu.lo64;
       let oHi = cpu.hi64;

@@ -245,6 +245,8 @@ export function makeBt64(row: OpcodeRow): Handler {
       const nHi = modify(op, hi, b >= 32 ? 1 << (b - 32) : 0);
       if (i.lock && cpu.linearOps !== null) {
         if (!cpu.linearOps.cmpxchg(lin, 8, lo, hi, nLo, nHi)) throw EMUL_RETRY;
+      } else if (i.lock && cpu.lockedMemory !== null) {
+        if (!cpu.lockedMemory.cmpxchg(lin, 8, lo, hi, nLo, nHi)) cpu.lockedMemory.retry();
       } else writeLin64(cpu, lin, nLo, nHi);
       return;
     }
