@@ -111,6 +111,8 @@ function decodeAt(cpu: Cpu, lin: number, eip: number): Insn {
   let insn = cpu.scratchInsn;
   const cacheable = cpu.codePage !== null && off <= 4096 - 15 && cpu.linearOps === null;
   if (cacheable) insn = new Insn();
+  // The scratch decode is another instruction each time: no successor of an earlier one.
+  else insn.next = null;
   cpu.stats.decodes++;
   const st = decode(cpu, insn, cpu.def32, cpu.long64);
   if (st !== DecodeStatus.Ok) {

@@ -7,12 +7,15 @@
  */
 import { EventType, InterceptKind } from '../api/intercepts.js';
 import { StopReason } from '../api/stop-reason.js';
+import type { Insn } from '../decoder/insn.js';
+import { ROW_KIND } from '../jit/rows.js';
 import { Flag } from '../state.js';
 import * as C from './consts.js';
 import { Unwind } from './consts.js';
 import type { Cpu } from './cpu.js';
 import { deliverEvent } from './event-delivery.js';
 import { fetchDecode32, fetchDecode64 } from './fetch.js';
+import { runStraight } from './straight-run.js';
 
 const TWO32 = 4294967296;
 
@@ -54,8 +57,11 @@ export class CpuRunLoop {
             }
             continue;
           }
-          this.step();
+          const insn = this.step();
           this.runCount++;
+          // The instructions after a straight-line one run from their decodes (straight-run.ts).
+          if (this.unwinding === 0 && ROW_KIND[insn.row] === 1 && insn.rep === 0 && !this.irqCheck)
+            runStraight(this, insn);
           if (this.unwinding !== 0) {
             const r = this.finishUnwind();
             if (r >= 0) {
@@ -202,14 +208,14 @@ export class CpuRunLoop {
     return -1;
   }
 
-  /** One instruction. */
-  step(this: Cpu): void {
-    if (this.long64) this.step64();
-    else this.step32();
+  /** One instruction; returns its decode. */
+  step(this: Cpu): Insn {
+    if (this.long64) return this.step64();
+    return this.step32();
   }
 
   /** One instruction outside 64-bit mode (kept free of 64-bit checks: the 32-bit hot path). */
-  step32(this: Cpu): void {
+  step32(this: Cpu): Insn {
     const s = this.state;
     const eip = s.rip[0];
     this.startEip = eip;
@@ -238,13 +244,14 @@ export class CpuRunLoop {
     }
     insn.exec(this, insn);
     // Ended early (a recorded fault or exit): no trap follows, as none follows a thrown one.
-    if (this.unwinding !== 0) return;
+    if (this.unwinding !== 0) return insn;
     if (tf !== 0 && (s.interruptibility & 2) === 0 && !this.noStepTrap) this.singleStepTrap();
     if (this.dbgHit !== 0) this.dataBreakpointTrap(tf);
+    return insn;
   }
 
   /** One instruction in 64-bit mode: a 64-bit RIP, fetched through its canonical linear address. */
-  step64(this: Cpu): void {
+  step64(this: Cpu): Insn {
     const s = this.state;
     const eip = s.rip[0];
     this.startEip = eip;
@@ -270,9 +277,10 @@ export class CpuRunLoop {
     }
     insn.exec(this, insn);
     // Ended early (a recorded fault or exit): no trap follows, as none follows a thrown one.
-    if (this.unwinding !== 0) return;
+    if (this.unwinding !== 0) return insn;
     if (tf !== 0 && (s.interruptibility & 2) === 0 && !this.noStepTrap) this.singleStepTrap();
     if (this.dbgHit !== 0) this.dataBreakpointTrap(tf);
+    return insn;
   }
 
   /** Asks `run()` to return `StopReason.Requested` at the next instruction boundary. */

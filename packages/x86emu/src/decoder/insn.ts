@@ -56,6 +56,13 @@ export class Insn {
   jitHits = 0;
   jitBlock: JitBlock | null = null;
 
+  /**
+   * The decode of the instruction after this one in the same page, once a straight run
+   * (cpu/straight-run.ts) went from this one to it: both are the same page's decodes, so the link
+   * lives and dies with them.
+   */
+  next: Insn | null = null;
+
   /** Segment register of the memory operand: the override if any, else the default. */
   get memSeg(): number {
     return this.seg >= 0 ? this.seg : this.defSeg;

@@ -74,9 +74,10 @@ export class Jit {
    * through the middle of hot blocks once each; counted, those boundaries compiled after `hot`
    * runs into blocks (and regions) only those tails entered — bench-int32: 17 of its 25 blocks.
    * Block starts are reached by branches, by a block's exit, or after an instruction that may not
-   * be in a block, and count.
+   * be in a block, and count. The interpreter's straight runs (cpu/straight-run.ts), which step
+   * without a lookup per boundary, set it where they stop.
    */
-  private seqEnd = -1;
+  seqEnd = -1;
 
   constructor(options: JitOptions = {}) {
     const env = typeof process !== 'undefined' ? Number(process.env?.X86EMU_JIT_HOT) : Number.NaN;

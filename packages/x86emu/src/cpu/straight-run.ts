@@ -1,0 +1,123 @@
+/**
+ * Straight runs of decoded instructions (the interpreter's answer to Bochs' trace cache): after
+ * `Cpu.step` has executed an instruction that cannot change what the run loop looks at between
+ * instructions, the instructions after it run from their decodes one after the other, without
+ * the run loop's event check, the block compiler's lookup, the fetch's code-page test or the
+ * step's debug checks each time. Each decode remembers its successor in the same page
+ * (`Insn.next`), so the next one is a field load.
+ *
+ * What makes skipping those checks exact is the rows a run may continue through: the block
+ * compiler's straight-line rows (jit/rows.ts `ROW_KIND` 1: no mode, segment, control or debug
+ * register, RFLAGS.IF/TF, interrupt-shadow or privilege change, nothing an intercept may take,
+ * no REP). Such an instruction leaves TF, RF, DR7, the STI/MOV-SS shadow, CPL and the mode as
+ * they were, so the checks `step32`/`step64` make (instruction breakpoints, RF, single-step,
+ * data breakpoints, the shadow) would find what they found at the run's first instruction, where
+ * `runStraight` tests them once. What can still change between two of them is watched after each:
+ * `irqCheck` (events, interrupts, stop requests, HLT: the run loop's own flag), the budget, and
+ * `codeLpn`, which everything that leaves the code page's decodes unusable sets to -1: a write to
+ * the page (self-modifying code within the run: fetch.ts `invalidateCodePage`), a TLB flush or a
+ * mode change from a device callback. A near branch (`ROW_KIND` 2) runs as the run's last instruction, so the
+ * next boundary, a branch target, is the block compiler's to look up. Faults unwind as from
+ * `step` (`startEip`, `lastInsnLength` set per instruction; the run loop's catch or
+ * `finishUnwind`).
+ */
+import type { Insn } from '../decoder/insn.js';
+import { ROW_KIND } from '../jit/rows.js';
+import { Flag } from '../state.js';
+import type { Cpu } from './cpu.js';
+
+const TWO32 = 4294967296;
+
+/**
+ * Runs the instructions after `prev` (just executed by `Cpu.step`, RIP past it) while they are
+ * decoded in the current code page and may run without the per-instruction checks. Returns with
+ * RIP at an instruction boundary (or `unwinding` set by the last one); instructions are counted in
+ * `runCount`.
+ */
+export function runStraight(cpu: Cpu, prev: Insn): void {
+  const s = cpu.state;
+  // What step32/step64 test per instruction, tested once: the run's instructions cannot change it.
+  if (cpu.dbgExec !== 0 || cpu.dbgData !== 0 || (s.rflags[0] & (Flag.TF | Flag.RF)) !== 0) return;
+  if ((s.interruptibility & 3) !== 0 || cpu.linearOps !== null) return;
+  if (cpu.codePage === null) return;
+  const atBranch = cpu.long64 ? runStraight64(cpu, prev) : runStraight32(cpu, prev);
+  // The block compiler counts a boundary toward compiling only where a block may start (jit.ts
+  // `seqEnd`): not one this run reached by stepping through straight-line code.
+  const jit = cpu.jit;
+  if (jit !== null) jit.seqEnd = atBranch ? -1 : cpu.long64 ? s.rip[0] : (s.segBase[1] + s.rip[0]) >>> 0;
+}
+
+/**
+ * runStraight in 64-bit mode: the code page tested as fetch.ts fetchDecode64 tests it. Returns
+ * true when it stopped after a branch or an unwound instruction, false at a boundary it reached
+ * by stepping.
+ */
+function runStraight64(cpu: Cpu, prev: Insn): boolean {
+  const s = cpu.state;
+  const rip = s.rip;
+  const modeKey = cpu.modeKey;
+  cpu.startRipHi = rip[1];
+  for (;;) {
+    if (cpu.irqCheck || cpu.runCount >= cpu.runLimit || cpu.codeLpn === -1) return false;
+    const eip = rip[0];
+    let insn = prev.next;
+    if (insn === null) {
+      // The successor in the same page, decoded under this mode (else the step fetches it).
+      const pc = cpu.codePage;
+      if (eip >>> 12 !== cpu.codeEipPage || rip[1] !== cpu.codeRipHi || pc === null) return false;
+      const d = pc.insns[eip & 0xfff];
+      if (d === undefined || d.modeKey !== modeKey) return false;
+      prev.next = d;
+      insn = d;
+    }
+    const kind = ROW_KIND[insn.row];
+    // A compiled block starting here is the run loop's to enter.
+    if (kind === 0 || insn.rep !== 0 || insn.jitBlock !== null) return false;
+    cpu.startEip = eip;
+    const len = insn.length;
+    cpu.lastInsnLength = len;
+    const end = eip + len;
+    if (end >= TWO32) {
+      rip[0] = end - TWO32;
+      rip[1]++;
+    } else rip[0] = end;
+    insn.exec(cpu, insn);
+    cpu.runCount++;
+    if (cpu.unwinding !== 0 || kind === 2) return true;
+    prev = insn;
+  }
+}
+
+/** runStraight outside 64-bit mode: CS base and limit as in fetch.ts fetchDecode32. */
+function runStraight32(cpu: Cpu, prev: Insn): boolean {
+  const s = cpu.state;
+  const rip = s.rip;
+  const modeKey = cpu.modeKey;
+  cpu.startRipHi = 0;
+  for (;;) {
+    if (cpu.irqCheck || cpu.runCount >= cpu.runLimit || cpu.codeLpn === -1) return false;
+    const eip = rip[0];
+    let insn = prev.next;
+    if (insn === null) {
+      const lin = (s.segBase[1] + eip) >>> 0;
+      const pc = cpu.codePage;
+      if (lin >>> 12 !== cpu.codeLpn || pc === null) return false;
+      const d = pc.insns[lin & 0xfff];
+      if (d === undefined || d.modeKey !== modeKey) return false;
+      prev.next = d;
+      insn = d;
+    }
+    const kind = ROW_KIND[insn.row];
+    if (kind === 0 || insn.rep !== 0 || insn.jitBlock !== null) return false;
+    const len = insn.length;
+    // The limit check of every fetch (SDM Vol. 3 5.3): a fault is the step's to raise.
+    if (eip + len - 1 > s.segLimit[1]) return false;
+    cpu.startEip = eip;
+    cpu.lastInsnLength = len;
+    rip[0] = eip + len;
+    insn.exec(cpu, insn);
+    cpu.runCount++;
+    if (cpu.unwinding !== 0 || kind === 2) return true;
+    prev = insn;
+  }
+}

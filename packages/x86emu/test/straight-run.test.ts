@@ -1,0 +1,144 @@
+/**
+ * The interpreter's straight runs (src/cpu/straight-run.ts): after a straight-line instruction the
+ * next decoded ones run without the run loop's per-instruction checks, and must leave the CPU as
+ * stepping one at a time does — at the budget, at a fault in the middle, at a stop requested from
+ * a device, after code the run itself rewrote ahead of it, and in 64-bit mode.
+ */
+import { describe, expect, it } from 'vitest';
+import { Cpu, FlatPhysicalMemory, Reg, StopReason } from '../src/index.js';
+import { L, longMode } from './long.js';
+import { type Machine, runTo } from './machine.js';
+import { CODE, protectedMode, SEL } from './pm.js';
+
+const GP = 13;
+const CODE64 = L.CODE;
+
+/** The interpreter alone: straight runs are the interpreter's (a compiled block is the JIT's). */
+function interpreted(m: Machine): Machine {
+  m.cpu.jit = null;
+  return m;
+}
+
+const INCS = `${'inc eax\n'.repeat(20)}hlt`;
+
+describe('straight runs of decoded instructions', () => {
+  it('stop at the budget between two instructions, RIP and the count exact', () => {
+    const m = interpreted(protectedMode(INCS));
+    // Decoded once, then run again from the start with every budget from 1 to 20.
+    runTo(m);
+    for (let n = 1; n <= 20; n++) {
+      m.cpu.state.rip[0] = CODE;
+      m.cpu.state.gpr[Reg.RAX] = 0;
+      m.cpu.state.halted = false;
+      const before = m.cpu.instructionsRetired;
+      expect(m.cpu.run(n)).toBe(StopReason.Budget);
+      expect(m.cpu.state.gpr[Reg.RAX]).toBe(n);
+      expect(m.cpu.state.rip[0]).toBe(CODE + n);
+      expect(m.cpu.instructionsRetired - before).toBe(n);
+    }
+  });
+
+  it('run code that an instruction of the run rewrote ahead of it in the same page', () => {
+    // The loop's instructions are decoded and linked by its first iterations; in the last one the
+    // store in the middle of the straight run hits the immediate of the MOV two instructions on
+    // (before, it hits RAM elsewhere), and that MOV must load what was just written.
+    const m = interpreted(
+      protectedMode(`
+        mov ecx, 5
+        mov esi, offset patch + 1
+      top:
+        mov edi, 0x100000
+        cmp ecx, 1
+        cmove edi, esi
+        mov byte ptr [edi], cl
+        nop
+      patch:
+        mov eax, 0x77
+        add ebx, eax
+        dec ecx
+        jnz top
+        hlt
+      `),
+    );
+    runTo(m);
+    expect(m.cpu.state.gpr[Reg.RBX]).toBe(4 * 0x77 + 1);
+  });
+
+  it('a fault in the middle leaves RIP at the faulting instruction and the ones before it done', () => {
+    const m = interpreted(
+      protectedMode(
+        `mov ax, ${SEL.DATA_LIM}; mov ds, ax; top: inc ecx; inc ecx; mov eax, [0xffc]; mov eax, [0xffd]; inc ecx; hlt`,
+        { captureExceptions: true },
+      ),
+    );
+    // The first run decodes the instructions; the second runs them as one straight run.
+    for (let pass = 0; pass < 2; pass++) {
+      m.cpu.state.rip[0] = pass === 0 ? CODE : CODE + 6;
+      m.cpu.state.gpr[Reg.RCX] = 0;
+      m.exceptions.length = 0;
+      runTo(m, StopReason.Exception);
+      expect(m.exceptions).toEqual([{ vector: GP, errorCode: 0, faultAddress: 0 }]);
+      expect(m.cpu.state.gpr[Reg.RCX]).toBe(2);
+      expect(m.cpu.state.rip[0]).toBe(CODE + 6 + 2 + 5);
+    }
+  });
+
+  it('a stop requested by a device during an instruction ends the run at the next boundary', () => {
+    // A store above RAM (no host view: MMIO) reaches write32, whose device asks the CPU to stop,
+    // as a device raising an interrupt sets the run loop's flag.
+    const MMIO = 0x2000000;
+    class Mmio extends FlatPhysicalMemory {
+      onWrite: () => void = () => {};
+      override write32(pa: number, v: number): void {
+        if (pa >= MMIO) this.onWrite();
+        else super.write32(pa, v);
+      }
+    }
+    const m = protectedMode(`inc ecx; inc ecx; mov [${MMIO}], eax; inc ebx; inc ebx; hlt`);
+    const mem = new Mmio(16 << 20);
+    mem.bytes.set(m.mem.bytes);
+    const cpu = new Cpu({ memory: mem, state: m.cpu.state, jit: false });
+    // The first run decodes the instructions; the second runs them as one straight run.
+    expect(cpu.run(100)).toBe(StopReason.Hlt);
+    cpu.state.halted = false;
+    cpu.state.rip[0] = CODE;
+    cpu.state.gpr[Reg.RCX] = 0;
+    cpu.state.gpr[Reg.RBX] = 0;
+    mem.onWrite = () => cpu.requestStop();
+    expect(cpu.run(100)).toBe(StopReason.Requested);
+    expect(cpu.state.gpr[Reg.RCX]).toBe(2);
+    expect(cpu.state.gpr[Reg.RBX]).toBe(0);
+    expect(cpu.state.rip[0]).toBe(CODE + 2 + 5);
+  });
+
+  it('in 64-bit mode: a budget stop and a #GP in the middle of a run', () => {
+    const m = interpreted(
+      longMode(
+        `
+        ${'inc rdx\n'.repeat(10)}
+        mov rax, 0x0000800000000000
+        inc rsi
+        mov rdi, [rax]
+        hlt
+      `,
+        { captureExceptions: true },
+      ),
+    );
+    // The first run decodes the instructions; the second runs them as straight runs.
+    for (let pass = 0; pass < 2; pass++) {
+      const s = m.cpu.state;
+      s.rip[0] = CODE64;
+      s.gpr[Reg.RDX] = 0;
+      s.gpr[Reg.RSI] = 0;
+      m.exceptions.length = 0;
+      expect(m.cpu.run(4)).toBe(StopReason.Budget);
+      expect(s.gpr[Reg.RDX]).toBe(4);
+      expect(s.rip[0]).toBe(CODE64 + 4 * 3);
+      expect(m.cpu.run(100)).toBe(StopReason.Exception);
+      expect(s.gpr[Reg.RDX]).toBe(10);
+      expect(s.gpr[Reg.RSI]).toBe(1);
+      expect(m.exceptions[0]?.vector).toBe(GP);
+      expect(s.rip[0]).toBe(CODE64 + 10 * 3 + 10 + 3);
+    }
+  });
+});
