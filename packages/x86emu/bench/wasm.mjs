@@ -16,6 +16,8 @@ import { compileJs, compileWasmBatched, regionAt, setFlatProtectedMode } from '.
 import { CODE, cpuSeconds, DATA, ITER, LOOP } from './loops.mjs';
 
 const ROUNDS = Number(process.env.X86EMU_BENCH_ROUNDS ?? 3);
+/** Which parts run (X86EMU_BENCH_PARTS=1,1b,2: all). */
+const PARTS = new Set((process.env.X86EMU_BENCH_PARTS ?? '1,1b,2').split(','));
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 // ---------------------------------------------------------------- 1. steady state
@@ -78,7 +80,7 @@ console.log(`uptime: ${readUptime()}`);
 console.log(
   `1. the integer loop (${ITER} iterations × 8 instructions), median of ${ROUNDS} alternated rounds, M instructions per CPU second`,
 );
-for (const paging of [false, true]) {
+for (const paging of PARTS.has('1') ? [false, true] : []) {
   const got = Object.fromEntries(Object.keys(CONFIGS).map((k) => [k, []]));
   let eax = null;
   let last = null;
@@ -156,7 +158,8 @@ async function benchInt32(backend, wasmRam, paging) {
   };
 }
 
-if (existsSync(guestsDist) && existsSync(qlDist) && existsSync(imageUrl)) {
+if (!PARTS.has('1b')) {
+} else if (existsSync(guestsDist) && existsSync(qlDist) && existsSync(imageUrl)) {
   console.log(
     `1b. tools/guests' bench-int32 on the bare runner, iterations=${INT32_ITER}, median of ${ROUNDS} alternated rounds, MIPS per CPU second (start-up included)`,
   );
@@ -257,23 +260,29 @@ function decodedBlocks(count, seed, wasmRam) {
   const cpu = new Cpu({ memory: mem, jit: false });
   setFlatProtectedMode(cpu.state, 0, 0x8000);
   cpu.stateChanged();
-  const regions = [];
+  // All the code first: bytes written behind the CPU's back after it decoded their page would
+  // leave stale decodes.
+  const starts = [];
   let at = 0x200000;
   for (let b = 0; b < count; b++) {
     const code = makeBlock(rand);
-    if ((at & 0xfff) + code.length > 4096) at = (at | 0xfff) + 1;
+    // Not in a page's last 15 bytes: the decode cache does not keep what could cross the page.
+    if ((at & 0xfff) + code.length > 4096 - 15) at = (at | 0xfff) + 1;
     mem.bytes.set(code, at);
+    starts.push(at);
+    at += code.length;
+  }
+  const regions = [];
+  for (const eip of starts) {
     const s = cpu.state;
-    s.rip[0] = at;
+    s.rip[0] = eip;
     s.gpr[6] = 0x100000;
     s.gpr[7] = 0x180000;
     s.halted = false;
-    cpu.stateChanged();
     if (cpu.run(100) !== StopReason.Hlt) throw new Error('block did not reach its HLT');
-    const r = regionAt(cpu, at);
+    const r = regionAt(cpu, eip);
     if (r === null || r.blocks[0].insns.length !== 13) throw new Error('block not decoded whole');
     regions.push(r);
-    at += code.length;
   }
   s0(cpu);
   return [cpu, regions];
@@ -300,7 +309,7 @@ console.log(
   `2. ${BLOCKS} distinct blocks of 12 instructions + JNZ (MOV, ALU, loads and stores, IMUL, LEA, shifts, INC/DEC), CPU µs per block`,
 );
 let seed = 1;
-{
+if (PARTS.has('2')) {
   // Warm-up: both generators (our own JS, which V8 tiers up as any) past their first calls.
   for (const how of ['js', 1, 64]) {
     const [cpu, regions] = decodedBlocks(64, 99, true);
@@ -320,30 +329,32 @@ let seed = 1;
     `  compile (generate + compile + instantiate): ${cols.map(([n, v]) => `${n} ${v.toFixed(1)}`).join(' · ')}`,
   );
 }
-{
-  // First runs: compile + `runs` calls of each fresh block, per block; each call runs 13 instructions.
-  const line = [];
+if (PARTS.has('2')) {
+  // First runs: compile, then `runs` calls of each fresh block (13 instructions a call), CPU time
+  // of each part per block.
+  console.log(
+    '  compile, then the first N runs of each fresh block: CPU µs per block (compile + runs), ns per run',
+  );
   for (const runs of [1, 10, 100, 1000, 10000]) {
-    const res = {};
+    const cells = [];
     for (const how of ['js', 1, 64]) {
-      const xs = [];
+      const cs = [];
+      const rs = [];
       for (let r = 0; r < ROUNDS; r++) {
         const [cpu, regions] = decodedBlocks(BLOCKS, seed++, true);
-        const c0 = process.cpuUsage();
-        const [, blocks] = compileAll(cpu, regions, how);
-        for (const b of blocks) {
-          for (let k = 0; k < runs; k++) b.run(cpu);
-        }
-        xs.push((cpuSeconds(c0) * 1e6) / regions.length);
+        const [us, blocks] = compileAll(cpu, regions, how);
+        const c1 = process.cpuUsage();
+        for (const b of blocks) for (let k = 0; k < runs; k++) b.run(cpu);
+        cs.push(us);
+        rs.push((cpuSeconds(c1) * 1e6) / regions.length);
       }
-      res[how] = median(xs);
+      const c = median(cs);
+      const run = median(rs);
+      const name = how === 'js' ? 'JS' : how === 1 ? 'wasm 1/module' : 'wasm 64/module';
+      cells.push(`${name} ${c.toFixed(0)} + ${run.toFixed(0)} µs, ${((run * 1000) / runs).toFixed(0)} ns`);
     }
-    line.push(
-      `  ${String(runs).padStart(5)} runs: JS ${res.js.toFixed(1).padStart(8)} µs   wasm (module each) ${res[1].toFixed(1).padStart(8)} µs   wasm (64 a module) ${res[64].toFixed(1).padStart(8)} µs   per run: JS ${((res.js * 1000) / runs).toFixed(0)} ns, wasm ${((res[64] * 1000) / runs).toFixed(0)} ns`,
-    );
+    console.log(`  ${String(runs).padStart(5)} runs: ${cells.join('   ')}`);
   }
-  console.log('  compile + first N runs of each block, CPU µs per block:');
-  for (const l of line) console.log(l);
   // The interpreter on the same blocks, for scale: µs per block run (13 instructions).
   const [cpu, regions] = decodedBlocks(BLOCKS, seed++, false);
   const c0 = process.cpuUsage();

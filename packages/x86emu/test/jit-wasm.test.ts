@@ -55,6 +55,14 @@ outer:
   cmp ebp, [esi]
   test eax, 0x100
   test [esi + 4], ebx
+  test ebx, 0x10000
+  cmp [esi], ebp
+  add eax, 0x12345
+  shl ebx, 1
+  movzx ebp, bx
+  movsx edx, word ptr [esi + 6]
+  imul ebp, [esi + 4]
+  nop
   mov dword ptr [esi + 12], 0x55
   shl ebx, 3
   sar ebx, 1
@@ -117,6 +125,56 @@ describe('wasm backend: lockstep with the interpreter', () => {
     const r = lockstep(() => protectedMode(FORMS.replace(/\n\s*ro[lr] ebx, 0/g, '')), BUDGETS, WASM);
     expect(stats(r.jit).compiled).toBeGreaterThan(0);
     expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(3000);
+  });
+});
+
+/**
+ * Every condition code after every kind of flag record the backend keeps (ADD, SUB, logic, INC,
+ * DEC, a shift's and IMUL's built flags, and a shift by CL whose count may be 0), counting the
+ * branches taken in EBP: operands from a xorshift sequence, so that every flag takes both values.
+ */
+function conditions(): string {
+  const producers = [
+    'add edx, ebx',
+    'sub edx, ebx',
+    'and edx, ebx',
+    'inc edx',
+    'dec edx',
+    'shl edx, 3',
+    'imul edx, ebx',
+    'shr edx, cl',
+  ];
+  let src = `
+  mov ecx, 400
+  mov eax, 0x9e3779b9
+  mov ebx, 0x7f4a7c15
+top:
+  mov edx, eax
+  shl edx, 13
+  xor eax, edx
+  mov edx, eax
+  shr edx, 17
+  xor eax, edx
+  mov edx, eax
+  shl edx, 5
+  xor eax, edx
+  xor ebx, eax
+`;
+  let n = 0;
+  for (const p of producers)
+    for (const cc of ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g']) {
+      src += `  mov edx, eax\n  ${p}\n  j${cc} t${n}\n  inc ebp\nt${n}:\n`;
+      n++;
+    }
+  return `${src}  dec ecx\n  jnz top\n  hlt`;
+}
+
+describe('wasm backend: flags', () => {
+  it('every condition code after every kind of flag record', () => {
+    const r = lockstep(() => inWasm(protectedMode(conditions())), [1, 17, 100_000], WASM);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(stats(r.jit).compiled).toBeGreaterThan(100);
+    expect(stats(r.jit).rejected).toBe(0);
   });
 });
 
