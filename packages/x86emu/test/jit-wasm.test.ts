@@ -162,7 +162,7 @@ top:
 `;
   let n = 0;
   for (const p of producers)
-    for (const cc of ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g']) {
+    for (const cc of 'o no b ae e ne be a s ns p np l ge le g'.split(' ')) {
       src += `  mov edx, eax\n  ${p}\n  j${cc} t${n}\n  inc ebp\nt${n}:\n`;
       n++;
     }
