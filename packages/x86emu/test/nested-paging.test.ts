@@ -146,3 +146,25 @@ describe('nested paging (NPT)', () => {
     expect(m.cpu.exit.faultAddress).toBe(0x800000);
   });
 });
+
+describe('the nested TLB', () => {
+  it("keeps gPA → hPA translations across the guest's own flushes until the hypervisor flushes", () => {
+    const { m, n } = nestedMachine('mov eax, [0x700010]\nhlt');
+    const leaf = NPT + ((REMAP_GPA >>> 12) & 511) * 8;
+    expect(m.cpu.run(100)).toBe(StopReason.Hlt);
+    // Clear the nested leaf's accessed bit: a nested walk would set it again.
+    m.mem.write32(leaf, m.mem.read32(leaf) & ~0x20);
+    const again = () => {
+      m.cpu.state.rip[0] = CODE;
+      m.cpu.state.halted = false;
+      const misses = m.cpu.stats.tlbMisses;
+      m.cpu.flushTlb(); // the guest's flush (MOV CR3): the combined TLB only
+      expect(m.cpu.run(100)).toBe(StopReason.Hlt);
+      expect(m.cpu.stats.tlbMisses).toBeGreaterThan(misses);
+      return m.mem.read32(leaf) & 0x20;
+    };
+    expect(again()).toBe(0);
+    n.flush(); // the hypervisor's
+    expect(again()).toBe(0x20);
+  });
+});

@@ -10,7 +10,7 @@
  */
 import { InterceptKind } from '../api/intercepts.js';
 import { StopReason } from '../api/stop-reason.js';
-import type { NestedPaging } from '../paging/nested.js';
+import { type NestedPaging, NTLB_W, NTLB_X } from '../paging/nested.js';
 import { PFERR, WalkCtl, walkAddr } from '../paging/walker.js';
 import * as C from './consts.js';
 import type { Cpu } from './cpu.js';
@@ -61,11 +61,10 @@ export function tlbWalkNested(cpu: Cpu, lin: number, access: number): number {
   // The final guest-physical address, with the access's own kind (a user access at the host level).
   const hpa = n.translate(gpa, access & (PFERR.WRITE | PFERR.FETCH), false);
   if (hpa < 0) nestedPageFault(cpu, n);
-  const nw = n.walk;
   // Host-level rights: writes only through a writable, dirty nested entry (the first write walks
   // and sets its D bit), no execution from an NX one.
-  if (!nw.writable || !nw.dirty) perm &= ~(C.TP_SW | C.TP_UW);
-  if (nw.nx) perm &= ~(C.TP_SX | C.TP_UX);
+  if (!(n.rights & NTLB_W)) perm &= ~(C.TP_SW | C.TP_UW);
+  if (!(n.rights & NTLB_X)) perm &= ~(C.TP_SX | C.TP_UX);
   w.pfn = Math.floor(hpa / 4096);
   return perm;
 }

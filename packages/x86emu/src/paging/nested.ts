@@ -22,13 +22,34 @@ import { PFERR, WalkCtl, WalkResult, walkAddr } from './walker.js';
 /** The nested walk's control bits: the host pages in long mode, user accesses only (no WP), 1 GiB pages. */
 const NESTED_CTL = WalkCtl.PAGE1G | WalkCtl.PSE;
 
+/** Nested-TLB rights: readable (present, user), writable (W with D set), executable (no NX). */
+export const NTLB_R = 1;
+export const NTLB_W = 2;
+export const NTLB_X = 4;
+/** Entries of the nested TLB (direct-mapped by gfn). */
+const NTLB_SIZE = 1024;
+const NTLB_MASK = NTLB_SIZE - 1;
+
 export class NestedPaging implements PhysicalMemory {
   /** Host-physical address of the nested PML4 (the VMCB's N_CR3). */
   root = 0;
   /** The host's EFER.NXE: whether nested entries may carry NX (bit 63), else it is reserved. */
   nxe = true;
-  /** The last nested walk (permissions of the final translation after `translate`). */
+  /** The last nested walk. */
   readonly walk = new WalkResult();
+  /** The NTLB_* rights of the last successful `translate`. */
+  rights = 0;
+
+  /**
+   * The nested TLB: gfn → host frame with its rights, filled by successful nested walks, so that
+   * the guest's table walks and final accesses after a guest TLB flush (its MOV CR3, INVLPG) do
+   * not walk the nested tables again. Like the hardware's, it is the hypervisor's to flush when
+   * it changes the nested tables (`flush`: TLB_CONTROL at VMRUN, or its own flush: APM 15.16.1);
+   * the guest's own flushes leave it.
+   */
+  private readonly ntlbGfn = new Int32Array(NTLB_SIZE).fill(-1);
+  private readonly ntlbHpfn = new Float64Array(NTLB_SIZE);
+  private readonly ntlbRights = new Uint8Array(NTLB_SIZE);
 
   /** Set by a failed nested walk: its #PF-style error code, the gPA, and where it happened. */
   faulted = false;
@@ -63,6 +84,13 @@ export class NestedPaging implements PhysicalMemory {
    * given). Sets the nested accessed/dirty bits as the hardware does.
    */
   translate(gpa: number, access: number, inWalk: boolean): number {
+    const gfn = Math.floor(gpa / 4096);
+    const i = gfn & NTLB_MASK;
+    const need = access & PFERR.WRITE ? NTLB_W : access & PFERR.FETCH ? NTLB_X : NTLB_R;
+    if (this.ntlbGfn[i] === gfn && this.ntlbRights[i] & need) {
+      this.rights = this.ntlbRights[i];
+      return this.ntlbHpfn[i] * 4096 + (gpa % 4096);
+    }
     const w = this.walk;
     if (
       !walkAddr(
@@ -81,7 +109,20 @@ export class NestedPaging implements PhysicalMemory {
       this.faultInWalk = inWalk;
       return -1;
     }
+    const rights = NTLB_R | (w.writable && w.dirty ? NTLB_W : 0) | (w.nx ? 0 : NTLB_X);
+    // Guest frames within 2^31 pages (MAXPHYADDR 43): every gfn the Int32Array can tag.
+    if (gfn < 0x80000000) {
+      this.ntlbGfn[i] = gfn;
+      this.ntlbHpfn[i] = w.pfn;
+      this.ntlbRights[i] = rights;
+    }
+    this.rights = rights;
     return w.pa;
+  }
+
+  /** Drops every nested translation (the hypervisor changed the nested tables, or N_CR3/ASID). */
+  flush(): void {
+    this.ntlbGfn.fill(-1);
   }
 
   /** The host frame of guest-table frame `gfn` for the guest walk (a user write, 15.25.5), or -1. */
