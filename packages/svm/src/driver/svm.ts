@@ -613,8 +613,9 @@ export class SvmDriver implements ArchOps {
     this.cpu.guest.cpu.invalidateCode(hpa, length);
   }
 
+  /** The MMU changed sptes (or, with NPT, the nested map): the TLB and the nested TLB go. */
   flushTlb(_vcpu: SoftVcpu): void {
-    this.cpu.guest.cpu.flushTlb();
+    this.cpu.guest.flushTlb();
   }
 
   /** `flush_tlb_gva`: the INVLPG the MMU handled drops that one translation. */

@@ -171,6 +171,16 @@ export class SvmGuestMode implements Intercepts {
     return ((page[byte & 0xfff] >>> (bitIndex & 7)) & 1) === 1;
   }
 
+  /**
+   * The hypervisor's flush of this ASID's translations (what TLB_CONTROL or INVLPGA do on real
+   * parts; the model's driver calls it directly): the TLB and, under nested paging, the nested
+   * TLB, since the hypervisor flushes after changing the nested tables.
+   */
+  flushTlb(): void {
+    this.cpu.flushTlb();
+    this.nested.flush();
+  }
+
   // ---- VMRUN / #VMEXIT -------------------------------------------------------------------------
 
   /**
@@ -342,6 +352,8 @@ export class SvmGuestMode implements Intercepts {
     }
     // TLB_CONTROL other than DO_NOTHING flushes at VMRUN (APM 15.16.1); the model flushes all.
     if (v.u8(VMCB.TLB_CONTROL) !== 0) keep = false;
+    // The nested TLB too (gPA → hPA): a new N_CR3, ASID or an explicit flush.
+    if (!keep && this.npEnabled) this.nested.flush();
     this.cpu.stateChanged(!keep);
 
     const inj = v.u32(VMCB.EVENTINJ);
