@@ -77,9 +77,10 @@ function loopRun(paging, jit, wasmRam) {
 }
 
 console.log(`uptime: ${readUptime()}`);
-console.log(
-  `1. the integer loop (${ITER} iterations × 8 instructions), median of ${ROUNDS} alternated rounds, M instructions per CPU second`,
-);
+if (PARTS.has('1'))
+  console.log(
+    `1. the integer loop (${ITER} iterations × 8 instructions), median of ${ROUNDS} alternated rounds, M instructions per CPU second`,
+  );
 for (const paging of PARTS.has('1') ? [false, true] : []) {
   const got = Object.fromEntries(Object.keys(CONFIGS).map((k) => [k, []]));
   let eax = null;
@@ -305,9 +306,10 @@ function compileAll(cpu, regions, how) {
   return [us, blocks];
 }
 
-console.log(
-  `2. ${BLOCKS} distinct blocks of 12 instructions + JNZ (MOV, ALU, loads and stores, IMUL, LEA, shifts, INC/DEC), CPU µs per block`,
-);
+if (PARTS.has('2'))
+  console.log(
+    `2. ${BLOCKS} distinct blocks of 12 instructions + JNZ (MOV, ALU, loads and stores, IMUL, LEA, shifts, INC/DEC), CPU µs per block`,
+  );
 let seed = 1;
 if (PARTS.has('2')) {
   // Warm-up: both generators (our own JS, which V8 tiers up as any) past their first calls.

@@ -281,6 +281,67 @@ function storeFlags(cpu: Cpu, u: Uint32Array): void {
 
 type WasmFn = (room: number, srm: number, swm: number, rp: number, wp: number, lim: number) => number;
 
+/** What the call of one compiled function needs besides the CPU. */
+class WasmRegion {
+  constructor(
+    readonly be: WasmBackend,
+    readonly fn: WasmFn,
+    /** EIP of each instruction, by its index in the function (the fault's `k`). */
+    readonly eips: Uint32Array,
+    readonly page: PageCode,
+    /** The EIP at offset 0 of the page. */
+    readonly page0: number,
+  ) {}
+}
+
+/**
+ * One call of a compiled function (`JitBlock.run`'s contract, ../block.ts): one function for
+ * every region, so that V8 optimizes it once, not once per block (a closure per block measured
+ * slower after a thousand runs: each was tiered up on its own).
+ */
+function runWasm(w: WasmRegion, cpu: Cpu): Insn | undefined {
+  const be = w.be;
+  const u = be.u32;
+  const s = cpu.state;
+  const gpr = s.gpr;
+  for (let r = 0; r < 8; r++) u[r] = gpr[r];
+  u[ST_EXITREQ >> 2] = 0;
+  be.pc = w.page;
+  const sf = cpu.segFlags;
+  let srm = 0;
+  let swm = 0;
+  for (let seg = 0; seg < 6; seg++) {
+    if ((sf[seg] & (SF_R | SF_FLAT | SF_LONG)) === (SF_R | SF_FLAT)) srm |= 1 << seg;
+    if ((sf[seg] & (SF_W | SF_FLAT | SF_LONG)) === (SF_W | SF_FLAT)) swm |= 1 << seg;
+  }
+  const user = s.cpl === 3;
+  const rp = cpu.acEnabled ? 0 : user ? TP_UR : TP_SR;
+  const wp = cpu.acEnabled ? 0 : user ? TP_UW : TP_SW;
+  const kind = w.fn(cpu.runLimit - cpu.runCount, srm, swm, rp, wp, s.segLimit[1]);
+  const dm = u[ST_DM >> 2];
+  if (dm !== 0) {
+    const gh = s.gprHigh;
+    for (let r = 0; r < 8; r++)
+      if (dm & (1 << r)) {
+        gpr[r] = u[r];
+        gh[r] = 0;
+      }
+  }
+  storeFlags(cpu, u);
+  cpu.runCount += u[ST_N >> 2];
+  if (kind !== 0) {
+    cpu.startEip = w.eips[u[ST_K >> 2]];
+    cpu.startRipHi = 0;
+    const e = be.fault;
+    be.fault = null;
+    throw e;
+  }
+  const next = u[ST_NEXT >> 2];
+  s.rip[0] = next;
+  const o = next - w.page0;
+  return o >= 0 && o < 4096 ? w.page.insns[o] : undefined;
+}
+
 /** The `JitBlock` around compiled function `fn` of region `blocks` (decode page `page`). */
 function wrap(
   be: WasmBackend,
@@ -289,52 +350,10 @@ function wrap(
   blocks: RegionBlock[],
   page: PageCode,
   bytes: number,
-) {
-  const u = be.u32;
-  const eips = Uint32Array.from(g.eips);
+): JitBlock {
   const eip0 = blocks[0].eip;
-  const page0 = eip0 - blocks[0].off;
-  const run = (cpu: Cpu): Insn | undefined => {
-    const s = cpu.state;
-    const gpr = s.gpr;
-    for (let r = 0; r < 8; r++) u[r] = gpr[r];
-    u[ST_EXITREQ >> 2] = 0;
-    be.pc = page;
-    const sf = cpu.segFlags;
-    let srm = 0;
-    let swm = 0;
-    for (let seg = 0; seg < 6; seg++) {
-      if ((sf[seg] & (SF_R | SF_FLAT | SF_LONG)) === (SF_R | SF_FLAT)) srm |= 1 << seg;
-      if ((sf[seg] & (SF_W | SF_FLAT | SF_LONG)) === (SF_W | SF_FLAT)) swm |= 1 << seg;
-    }
-    const user = s.cpl === 3;
-    const rp = cpu.acEnabled ? 0 : user ? TP_UR : TP_SR;
-    const wp = cpu.acEnabled ? 0 : user ? TP_UW : TP_SW;
-    const kind = fn(cpu.runLimit - cpu.runCount, srm, swm, rp, wp, s.segLimit[1]);
-    const dm = u[ST_DM >> 2];
-    if (dm !== 0) {
-      const gh = s.gprHigh;
-      for (let r = 0; r < 8; r++)
-        if (dm & (1 << r)) {
-          gpr[r] = u[r];
-          gh[r] = 0;
-        }
-    }
-    storeFlags(cpu, u);
-    cpu.runCount += u[ST_N >> 2];
-    if (kind !== 0) {
-      const k = u[ST_K >> 2];
-      cpu.startEip = eips[k];
-      cpu.startRipHi = 0;
-      const e = be.fault;
-      be.fault = null;
-      throw e;
-    }
-    const next = u[ST_NEXT >> 2];
-    s.rip[0] = next;
-    const o = next - page0;
-    return o >= 0 && o < 4096 ? page.insns[o] : undefined;
-  };
+  const w = new WasmRegion(be, fn, Uint32Array.from(g.eips), page, eip0 - blocks[0].off);
+  const run = (cpu: Cpu): Insn | undefined => runWasm(w, cpu);
   return new JitBlock(eip0, 0, g.end, blocks[0].insns.length, run, bytes, blocks.length);
 }
 
