@@ -35,9 +35,14 @@ function unchanged(pc: PageCode, view: Uint8Array): boolean {
   return true;
 }
 
-/** The instruction at CS:`eip` outside 64-bit mode: from the decode cache, or decoded now. */
-export function fetchDecode32(cpu: Cpu, eip: number): Insn {
+/**
+ * The instruction at CS:EIP outside 64-bit mode: from the decode cache, or decoded now. EIP is read
+ * here, not passed: a number at or above 2^31 (a kernel's EIP) crossing a call that V8 does not
+ * inline is boxed, a heap allocation per instruction.
+ */
+export function fetchDecode32(cpu: Cpu): Insn {
   const s = cpu.state;
+  const eip = s.rip[0];
   const lin = (s.segBase[1] + eip) >>> 0;
   const lpn = lin >>> 12;
   const off = lin & 0xfff;
@@ -73,8 +78,9 @@ export function fetchDecode32(cpu: Cpu, eip: number): Insn {
 }
 
 /** fetchDecode32 in 64-bit mode: RIP's canonical linear address, no CS limit. */
-export function fetchDecode64(cpu: Cpu, eip: number): Insn {
+export function fetchDecode64(cpu: Cpu): Insn {
   const s = cpu.state;
+  const eip = s.rip[0];
   // RIP's page against the code page's as RIP would hold it: two compares, no linear address
   // (a kernel runs at 0xFFFFFFFF8xxxxxxx, where folding RIP to 48 bits takes a multiply and
   // lpnOf a division). codeRipHi is canonical, so a match also means RIP is (SDM Vol. 3 3.3.7.1).
@@ -90,6 +96,11 @@ export function fetchDecode64(cpu: Cpu, eip: number): Insn {
     if (cached !== undefined && cached.modeKey === cpu.modeKey) return cached;
     return decodeAt(cpu, s.rip[1] === 0 ? eip : cpu.ripLinear(), eip);
   }
+  // Another page the TLB grants and a fetch used before (a call or a return): its halves suffice.
+  if (cpu.linearOps === null && switchCodePage64(cpu)) {
+    const cached = (cpu.codePage as PageCode).insns[eip & 0xfff];
+    if (cached !== undefined && cached.modeKey === cpu.modeKey) return cached;
+  }
   // Code below 4 GiB (RIP[63:32] = 0, canonical by definition) takes the 32-bit path's arithmetic.
   const lin = s.rip[1] === 0 ? eip : cpu.ripLinear();
   if (cpu.linearOps === null) {
@@ -101,6 +112,42 @@ export function fetchDecode64(cpu: Cpu, eip: number): Insn {
     }
   }
   return decodeAt(cpu, lin, eip);
+}
+
+/**
+ * setCodePage for the 64-bit RIP whose page the TLB grants
+ * for a fetch and whose decodes that TLB entry remembers (`tlbCode`): the TLB index, tag and page
+ * number come from the halves with integer operations, where the folded linear address
+ * (`ripLinear`) is a number above 2^32 that costs a multiply, divisions and, across calls, a heap
+ * allocation. Kernel code changes code page about once in ten instructions (calls and returns
+ * between functions on different pages). Returns false, changing nothing, for anything else
+ * (non-canonical RIP, TLB miss, a page not fetched from since its entry was filled): the caller
+ * takes setCodePage's path.
+ */
+function switchCodePage64(cpu: Cpu): boolean {
+  const eip = cpu.state.rip[0];
+  const hi = cpu.state.rip[1];
+  const h = hi | 0;
+  // Canonical: bits 63:47 all equal (SDM Vol. 3 3.3.7.1), i.e. RIP[63:32] within ±2^15.
+  if (h >= 0x8000 || h < -0x8000) return false;
+  const idx = (eip >>> 12) & C.TLB_MASK;
+  // tlbTagOf of the folded address: its bits 47:24.
+  const hi16 = h & 0xffff;
+  if (cpu.tlbTag[idx] !== ((hi16 << 8) | (eip >>> 24))) return false;
+  const user = cpu.state.cpl === 3;
+  if (!(cpu.tlbPerm[idx] & (user ? C.TP_UX : C.TP_SX))) return false;
+  const pc = cpu.tlbCode[idx];
+  if (pc === null || pc.epoch !== cpu.codeEpoch) return false;
+  const view = cpu.tlbView[idx];
+  if (view === null) return false;
+  cpu.codeLpn = hi16 * 1048576 + (eip >>> 12);
+  cpu.codeRipHi = hi;
+  cpu.codeEipPage = eip >>> 12;
+  cpu.codeUser = user;
+  cpu.codePage = pc;
+  cpu.codeView = view;
+  cpu.codePfn = cpu.tlbPfn[idx];
+  return true;
 }
 
 /** Decodes the instruction at linear `lin` (EIP `eip`) and caches it when its page allows. */

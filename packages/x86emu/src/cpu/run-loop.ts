@@ -231,7 +231,7 @@ export class CpuRunLoop {
     if (fl & Flag.RF) s.rflags[0] = fl & ~Flag.RF;
     this.lastInsnLength = 0;
     let insn = this.repInsn;
-    if (insn === null) insn = fetchDecode32(this, eip);
+    if (insn === null) insn = fetchDecode32(this);
     else this.repInsn = null;
     this.lastInsnLength = insn.length;
     // No wrap at 0xFFFF in 16-bit code: sequential execution takes EIP to 0x10000, and the next
@@ -265,7 +265,7 @@ export class CpuRunLoop {
     if (fl & Flag.RF) s.rflags[0] = fl & ~Flag.RF;
     this.lastInsnLength = 0;
     let insn = this.repInsn;
-    if (insn === null) insn = fetchDecode64(this, eip);
+    if (insn === null) insn = fetchDecode64(this);
     else this.repInsn = null;
     this.lastInsnLength = insn.length;
     s.rip[0] = eip + insn.length;

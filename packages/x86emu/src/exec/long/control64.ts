@@ -10,18 +10,29 @@ import type { OpcodeRow } from '../../decoder/opcode-table.js';
 import { readE64, TWO32 } from './operands64.js';
 import { addRsp, peek64, push64 } from './stack64.js';
 
-/** Target halves of the last `relTarget`. */
-let tLo = 0;
-let tHi = 0;
+/**
+ * Target halves of the last `relTarget` (low, high). A typed array, not two module variables:
+ * a variable holding a number at or above 2^31 (every kernel address) is a heap number, and each
+ * branch allocated two.
+ */
+const TARGET = new Uint32Array(2);
 
-/** RIP (of the next instruction) + rel, sign-extended. */
+/** RIP (of the next instruction) + rel, sign-extended, into TARGET. */
 function relTarget(cpu: Cpu, rel: number): void {
   const r = cpu.state.rip;
   const lo = r[0] + rel;
   // Nearly every branch stays within its 4 GiB: no carry or borrow, no division.
   const carry = lo >= 0 && lo < TWO32 ? 0 : Math.floor(lo / TWO32);
-  tLo = lo - carry * TWO32;
-  tHi = (r[1] + carry) >>> 0;
+  TARGET[0] = lo - carry * TWO32;
+  TARGET[1] = r[1] + carry;
+}
+
+/** RIP = TARGET, #GP(0) first unless it is canonical (bits 63:47 equal). */
+function jumpToTarget(cpu: Cpu): void {
+  const h = TARGET[1] | 0;
+  if (h >= 0x8000 || h < -0x8000) cpu.gp0();
+  cpu.state.rip[0] = TARGET[0];
+  cpu.state.rip[1] = h;
 }
 
 /** #GP(0) unless hi:lo is canonical (bits 63:47 equal). */
@@ -39,11 +50,11 @@ function jump(cpu: Cpu, lo: number, hi: number): void {
 export const JCC64: Handler = (cpu, i) => {
   if (!cpu.cond(i.op & 0xf)) return;
   relTarget(cpu, i.imm);
-  jump(cpu, tLo, tHi);
+  jumpToTarget(cpu);
 };
 export const JMP64: Handler = (cpu, i) => {
   relTarget(cpu, i.imm);
-  jump(cpu, tLo, tHi);
+  jumpToTarget(cpu);
 };
 export const JMP_IND64: Handler = (cpu, i) => {
   readE64(cpu, i);
@@ -51,18 +62,19 @@ export const JMP_IND64: Handler = (cpu, i) => {
 };
 export const CALL64: Handler = (cpu, i) => {
   relTarget(cpu, i.imm);
-  const lo = tLo;
-  const hi = tHi;
-  checkCanonical(cpu, hi);
-  push64(cpu, cpu.state.rip[0], cpu.state.rip[1], 8);
-  jump(cpu, lo, hi);
+  const lo = TARGET[0] | 0;
+  const hi = TARGET[1] | 0;
+  if (hi >= 0x8000 || hi < -0x8000) cpu.gp0();
+  push64(cpu, cpu.state.rip[0] | 0, cpu.state.rip[1] | 0, 8);
+  cpu.state.rip[0] = lo;
+  cpu.state.rip[1] = hi;
 };
 export const CALL_IND64: Handler = (cpu, i) => {
   readE64(cpu, i);
   const lo = cpu.lo64;
   const hi = cpu.hi64;
   checkCanonical(cpu, hi);
-  push64(cpu, cpu.state.rip[0], cpu.state.rip[1], 8);
+  push64(cpu, cpu.state.rip[0] | 0, cpu.state.rip[1] | 0, 8);
   jump(cpu, lo, hi);
 };
 export function makeRet64(row: OpcodeRow): Handler {
@@ -91,7 +103,7 @@ function decCounter(cpu: Cpu, i: Insn): boolean {
 }
 function branch(cpu: Cpu, i: Insn): void {
   relTarget(cpu, i.imm);
-  jump(cpu, tLo, tHi);
+  jumpToTarget(cpu);
 }
 export const LOOP64: Handler = (cpu, i) => {
   if (decCounter(cpu, i)) branch(cpu, i);

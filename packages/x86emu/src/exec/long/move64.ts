@@ -132,7 +132,7 @@ export const CMOVCC64: Handler = (cpu, i) => {
 
 export function makePush64(row: OpcodeRow): Handler {
   if (row.operands === 'Zv')
-    return (cpu, i) => push64(cpu, cpu.state.gpr[i.rm], cpu.state.gprHigh[i.rm], i.opSize);
+    return (cpu, i) => push64(cpu, cpu.state.gpr[i.rm] | 0, cpu.state.gprHigh[i.rm] | 0, i.opSize);
   if (row.operands === 'Ev')
     return (cpu, i) => {
       if (i.opSize === 8) readE64(cpu, i);
@@ -140,7 +140,7 @@ export function makePush64(row: OpcodeRow): Handler {
       push64(cpu, cpu.lo64, cpu.hi64, i.opSize);
     };
   // PUSH imm: sign-extended to the operand size.
-  return (cpu, i) => push64(cpu, i.opSize === 8 ? i.imm >>> 0 : i.imm & 0xffff, signHi(i.imm), i.opSize);
+  return (cpu, i) => push64(cpu, i.opSize === 8 ? i.imm | 0 : i.imm & 0xffff, signHi(i.imm) | 0, i.opSize);
 }
 
 export function makePop64(row: OpcodeRow): Handler {
