@@ -11,6 +11,7 @@ import { SF_FLAT, SF_LONG, SF_R, SF_W, TLB_MASK } from '../cpu/consts.js';
 import { LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_SUB } from '../cpu/lazy-flags.js';
 import type { Insn } from '../decoder/insn.js';
 import type { OpcodeRow } from '../decoder/opcode-table.js';
+import { BYTE_FORMS, emitByte } from './emit8.js';
 import { emitInsn64 } from './emit64.js';
 import { cfBit, condExpr, FLUSH_DYN, flushFlags, lazy, PEND_DYN, PEND_MAT } from './flags.js';
 import { memOk64, memRead64m, memWrite64m } from './mem64.js';
@@ -98,7 +99,7 @@ function ea(i: Insn): string {
 }
 
 /** Memory operands we inline: 32-bit addressing outside 64-bit mode, 64-bit addressing in it. */
-function memOk(i: Insn, long: boolean): boolean {
+export function memOk(i: Insn, long: boolean): boolean {
   return long ? memOk64(i) : i.adSize === 4 && !i.ripRel;
 }
 
@@ -155,11 +156,18 @@ export function segConsts(body: string): string {
 
 /** Statements writing `value` (an expression) to the 32-bit memory operand: `Cpu.write` with its fast path inlined. */
 export function memWrite32(i: Insn, value: string): string {
-  if (cur.long) return memWrite64m(i, 4, value, '0', cur.next, cur.hi);
+  return memWrite(i, 4, value);
+}
+
+/** Statements writing `value` to the memory operand, `size` bytes (1 or 4): `Cpu.write` with its fast path inlined. */
+export function memWrite(i: Insn, size: 1 | 4, value: string): string {
+  if (cur.long) return memWrite64m(i, size, value, '0', cur.next, cur.hi);
   const seg = i.memSeg;
+  const store =
+    size === 4 ? 'w[o] = v; w[o + 1] = v >>> 8; w[o + 2] = v >>> 16; w[o + 3] = v >>> 24;' : 'w[o] = v;';
   return `{ const a = ${ea(i)}; const v = ${value}; const x = (a >>> 12) & ${TLB_MASK}; const o = a & 0xfff; const w = tv[x];
-if (SW${seg} && tt[x] === (a >>> 24) && o <= 4092 && (tp[x] & WP) !== 0 && w !== null) { w[o] = v; w[o + 1] = v >>> 8; w[o + 2] = v >>> 16; w[o + 3] = v >>> 24; }
-else { ck = 1; cpu.write(${seg}, a, 4, v); } }`;
+if (SW${seg} && tt[x] === (a >>> 24) && o <= ${4096 - size} && (tp[x] & WP) !== 0 && w !== null) { ${store} }
+else { ck = 1; cpu.write(${seg}, a, ${size}, v); } }`;
 }
 
 /** [statements, expression] reading the 32-bit r/m operand. */
@@ -171,7 +179,7 @@ function loadE32(i: Insn, name: string): [string, string] {
  * A byte register as `Cpu.getReg(r, 1, rex)` reads it: AL…BL, then AH…BH; with any REX prefix
  * (64-bit mode) SPL…DIL and R8B…R15B instead (SDM Vol. 1 3.7.2.1).
  */
-function reg8(r: number, rex: number): string {
+export function reg8(r: number, rex: number): string {
   return r < 4 || rex !== 0 ? `(rg${r} & 0xff)` : `((rg${r - 4} >>> 8) & 0xff)`;
 }
 
@@ -267,7 +275,13 @@ function emitOne(i: Insn, row: OpcodeRow, ctx: EmitCtx): Emitted | null {
     const t = i.opSize === 2 ? (ctx.next + i.imm) & 0xffff : (ctx.next + i.imm) >>> 0;
     return emitJump(i, m === 'JMP', ctx, t, '', `if (${t} > s.segLimit[1]) cpu.gp0();`);
   }
+  // Hint NOPs (0F 0D, 0F 18-1F) decode a memory operand but never access it (exec/move.ts NOP),
+  // at any operand or address size: kernels pad with them (`nop word [rax + rax]`). 90 with
+  // REX.B is XCHG r8, rAX in 64-bit mode (SDM Vol. 2 NOP/XCHG): its handler; F3 90 (PAUSE) never
+  // reaches a block (rep).
+  if (m === 'NOP') return ctx.long && i.op === 0x90 && (i.rex & 1) !== 0 ? null : none;
   if (ctx.long && i.opSize === 8) return emitInsn64(i, row, ctx);
+  if (BYTE_FORMS.has(ops)) return emitByte(i, row, ctx);
   if (i.opSize !== 4 || i.lock || (i.hasModrm && i.mod !== 3 && !memOk(i, ctx.long))) return null;
   const mem = i.hasModrm && i.mod !== 3;
   const op = ALU_OPS.indexOf(m);
@@ -386,7 +400,5 @@ function emitOne(i: Insn, row: OpcodeRow, ctx: EmitCtx): Emitted | null {
     return { code, memory: mem, branch: false };
   }
   if ((m === 'SHL' || m === 'SAL' || m === 'SHR' || m === 'SAR') && !mem) return emitShift32(i, m, ops, ctx);
-  // 90 with REX.B is XCHG r8d, eAX in 64-bit mode (SDM Vol. 2 NOP/XCHG): its handler.
-  if (m === 'NOP' && !mem && !(ctx.long && i.op === 0x90 && (i.rex & 1) !== 0)) return none;
   return null;
 }

@@ -22,6 +22,12 @@ export const PEND_MAT = 16;
  * the head of a block that loops, reached from the run loop and from its own branch.
  */
 export const PEND_DYN = -1;
+/**
+ * Added to a pending LF_* kind whose operands are bytes (emit8.ts): the record is the
+ * interpreter's with `lfSize` 1 (values masked to 8 bits; SF is bit 7, OF from bit 7). In `fo` at
+ * run time too, so that FLUSH_DYN stores the right size.
+ */
+export const BYTE = 32;
 
 /** Records a result in the flag locals. */
 export function lazy(op: number, d: string, s: string, r: string): string {
@@ -30,6 +36,7 @@ export function lazy(op: number, d: string, s: string, r: string): string {
 
 /** CF, ZF, SF, OF, PF from the locals for lazy operation `op` (as Cpu.getCF … getOF). */
 export function flagExpr(op: number, flag: 'CF' | 'ZF' | 'SF' | 'OF' | 'PF'): string {
+  if (op > 0 && (op & BYTE) !== 0) return flagExpr8(op & ~BYTE, flag);
   if (op === PEND_MAT && (flag === 'CF' || flag === 'OF')) return flag === 'CF' ? '(fa !== 0)' : '(fs !== 0)';
   switch (flag) {
     case 'ZF':
@@ -48,6 +55,24 @@ export function flagExpr(op: number, flag: 'CF' | 'ZF' | 'SF' | 'OF' | 'PF'): st
       if (op === LF_ARITH64) return '((fa & 2) !== 0)';
       if (op === LF_ADD || op === LF_INC) return '(((fd ^ fr) & (fs ^ fr)) < 0)';
       if (op === LF_SUB || op === LF_DEC) return '(((fd ^ fs) & (fd ^ fr)) < 0)';
+      return 'false';
+  }
+}
+
+/** flagExpr for a byte operation `op` (LF_ADD, LF_SUB, LF_LOGIC; `getOF` with a sign bit of 0x80). */
+function flagExpr8(op: number, flag: 'CF' | 'ZF' | 'SF' | 'OF' | 'PF'): string {
+  switch (flag) {
+    case 'ZF':
+      return '(fr === 0)';
+    case 'SF':
+      return '((fr & 0x80) !== 0)';
+    case 'PF':
+      return '(PARITY[fr] === 1)';
+    case 'CF':
+      return op === LF_ADD ? '(fr < fd)' : op === LF_SUB ? '(fd < fs)' : 'false';
+    default:
+      if (op === LF_ADD) return '(((fd ^ fr) & (fs ^ fr) & 0x80) !== 0)';
+      if (op === LF_SUB) return '(((fd ^ fs) & (fd ^ fr) & 0x80) !== 0)';
       return 'false';
   }
 }
@@ -84,13 +109,15 @@ const MAT_STORE = `s.rflags[0] = (s.rflags[0] & ${~ARITH}) | (PARITY[fr & 0xff] 
  * Stores the flag locals into the CPU for whatever kind `fo` holds, if `fp` says they are there:
  * the fault handler and the exits of PEND_DYN code.
  */
-export const FLUSH_DYN = `if (fp !== 0) { if (fo === ${PEND_MAT}) { ${MAT_STORE} } else { cpu.lfOp = fo; cpu.lfDst = fd; cpu.lfSrc = fs; cpu.lfRes = fr; cpu.lfResHi = frh; cpu.lfSize = fo === ${LF_ARITH64} ? 8 : 4; if (fo >= ${LF_INC}) cpu.lfAux = fa; } fp = 0; }`;
+export const FLUSH_DYN = `if (fp !== 0) { if (fo === ${PEND_MAT}) { ${MAT_STORE} } else { cpu.lfOp = fo & ${BYTE - 1}; cpu.lfDst = fd; cpu.lfSrc = fs; cpu.lfRes = fr; cpu.lfResHi = frh; cpu.lfSize = fo === ${LF_ARITH64} ? 8 : fo > ${BYTE} ? 1 : 4; if (fo >= ${LF_INC} && fo < ${BYTE}) cpu.lfAux = fa; } fp = 0; }`;
 
 /** Stores the flag locals into the CPU's lazy-flag fields (a flush point). */
 export function flushFlags(pend: number): string {
   if (pend === 0) return '';
   if (pend === PEND_DYN) return FLUSH_DYN;
   if (pend === PEND_MAT) return `${MAT_STORE} fp = 0;`;
+  if ((pend & BYTE) !== 0)
+    return `cpu.lfOp = ${pend & ~BYTE}; cpu.lfDst = fd; cpu.lfSrc = fs; cpu.lfRes = fr; cpu.lfSize = 1; fp = 0;`;
   if (pend === LF_ARITH64)
     return `cpu.lfOp = fo; cpu.lfDst = fd; cpu.lfSrc = fs; cpu.lfRes = fr; cpu.lfResHi = frh; cpu.lfSize = 8; cpu.lfAux = fa; fp = 0;`;
   const aux = pend === LF_INC || pend === LF_DEC ? ' cpu.lfAux = fa;' : '';

@@ -112,18 +112,29 @@ if (${hit(seg, 8, a, l, x, o, w, false)}) { ${name}l = ${dword(w, o)}; ${name}h 
 }
 
 /** Statements writing `lo` (and `hi` for 8 bytes) to the memory operand. */
-export function memWrite64m(i: Insn, size: 4 | 8, lo: string, hi: string, next: number, rhi: number): string {
+export function memWrite64m(
+  i: Insn,
+  size: 1 | 4 | 8,
+  lo: string,
+  hi: string,
+  next: number,
+  rhi: number,
+): string {
   const seg = i.memSeg;
   const addr = ea64(i, 'w', next, rhi);
   const slow =
     size === 8
       ? `{ ck = 1; cpu.write64(${seg}, a_w, vl, vh); }`
-      : `{ ck = 1; cpu.write(${seg}, a_w, 4, vl); }`;
+      : `{ ck = 1; cpu.write(${seg}, a_w, ${size}, vl); }`;
   const vals = `const vl = ${lo}; const vh = ${size === 8 ? hi : 0};`;
   if (based(seg)) return `{ ${addr} ${vals} ${slow} }`;
   const store =
-    'w[o] = vl; w[o + 1] = vl >>> 8; w[o + 2] = vl >>> 16; w[o + 3] = vl >>> 24;' +
-    (size === 8 ? ' w[o + 4] = vh; w[o + 5] = vh >>> 8; w[o + 6] = vh >>> 16; w[o + 7] = vh >>> 24;' : '');
+    size === 1
+      ? 'w[o] = vl;'
+      : 'w[o] = vl; w[o + 1] = vl >>> 8; w[o + 2] = vl >>> 16; w[o + 3] = vl >>> 24;' +
+        (size === 8
+          ? ' w[o + 4] = vh; w[o + 5] = vh >>> 8; w[o + 6] = vh >>> 16; w[o + 7] = vh >>> 24;'
+          : '');
   return `{ ${addr} ${vals} ${slot('a_w', 'l', 'x', 'o', 'w')}
 if (${hit(seg, size, 'a_w', 'l', 'x', 'o', 'w', true)}) { ${store} } else ${slow} }`;
 }
