@@ -14,7 +14,7 @@ import type { EmitCtx, Emitted } from './emit.js';
 import { cfBit } from './flags.js';
 import { memOk64, memRead8, memRead64m, memWrite64m } from './mem64.js';
 import { ALU_OPS } from './rows.js';
-import { emitStack64 } from './stack64.js';
+import { emitCall64, emitRet64, emitStack64 } from './stack64.js';
 
 const TWO32 = 4294967296;
 
@@ -61,6 +61,8 @@ export function emitInsn64(i: Insn, row: OpcodeRow, ctx: EmitCtx): Emitted | nul
   const mem = i.hasModrm && i.mod !== 3;
   if (i.lock || (mem && !memOk64(i))) return null;
   if (m === 'PUSH' || m === 'POP') return emitStack64(i, m, ops, ctx.next, ctx.hi);
+  if (m === 'CALL' && ops === 'Jz') return emitCall64(i, ctx);
+  if (m === 'RET') return emitRet64(i, ops, ctx);
   let op = ALU_OPS.indexOf(m);
   if (m === 'TEST') op = 8;
   if (op >= 0 && op !== 2 && op !== 3) {
