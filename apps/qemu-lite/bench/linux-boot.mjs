@@ -16,7 +16,8 @@
 // Needs the fetched kernel (tools/linux/fetch.mjs; run here if missing) and, for the baseline,
 // qemu-system-x86_64 (apt-get install -y qemu-system-x86 here if missing and we are root; only
 // the bench needs it). Says plainly what it skipped and why. Env:
-//   LINUX_BENCH_ENGINES    comma list of vmx, svm, tcg, bare, kvm, qemu-kvm (default vmx,svm,tcg,bare;
+//   LINUX_BENCH_ENGINES    comma list of vmx, svm, svm-npt, tcg, bare, kvm, qemu-kvm (default
+//                          vmx,svm,tcg,bare; svm-npt: -accel svm,npt=on, AMD nested paging;
 //                          kvm/qemu-kvm: the host engine and QEMU -accel kvm, where /dev/kvm is)
 //   LINUX_BENCH_TIMEOUT_S  per boot (default 600)
 //   LINUX_BENCH_RUNS       boots per engine (default 1)
@@ -96,7 +97,7 @@ async function qemuLite(accel, ql) {
   if (!existsSync(cli)) return { skipped: `${cli} is missing (build qemu-lite first)` };
   // The kernel boots without SSE in CPUID (busybox's SSE2 code runs anyway), so a gap is only
   // reported, not a reason to skip.
-  const gap = cpuidGap(ql, accel);
+  const gap = cpuidGap(ql, accel.split(',')[0]);
   if (gap !== undefined) say(`note: ${gap}`);
   const args = [cli, '-accel', accel, '-m', String(RAM_MIB), '-nographic', '-no-reboot', '-d', 'exits'];
   args.push('-kernel', linux.kernelPath, '-initrd', linux.initramfsPath, '-append', linux.SOFT_CMDLINE);
@@ -171,6 +172,7 @@ async function bare(ql) {
 const LABELS = {
   vmx: 'qemu-lite -accel vmx',
   svm: 'qemu-lite -accel svm',
+  'svm-npt': 'qemu-lite svm,npt=on',
   tcg: 'QEMU -accel tcg -M pc',
   bare: 'bare x86emu (harness)',
   kvm: 'qemu-lite -accel kvm',
@@ -194,9 +196,10 @@ async function main() {
     }
     for (let i = 0; i < runs; i++) {
       let res;
-      if ((name === 'vmx' || name === 'svm' || name === 'bare') && ql === undefined)
+      if ((name === 'vmx' || name === 'svm' || name === 'svm-npt' || name === 'bare') && ql === undefined)
         res = { skipped: 'qemu-lite is not built' };
       else if (name === 'vmx' || name === 'svm') res = await qemuLite(name, ql);
+      else if (name === 'svm-npt') res = await qemuLite('svm,npt=on', ql);
       else if (name === 'bare') res = await bare(ql);
       else if (name === 'kvm') res = await qemuLiteHost();
       else res = await qemu(name === 'tcg' ? 'tcg' : 'kvm');
