@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Cpu, type FlatPhysicalMemory, Reg } from '../src/index.js';
+import { Jit } from '../src/jit/jit.js';
 import { WasmGuestMemory } from '../src/jit/wasm/arena.js';
 import { wasmBackend } from '../src/jit/wasm/compile.js';
 import { lockstep } from './jit-lockstep.js';
@@ -238,5 +239,22 @@ describe('wasm backend: exactness', () => {
     const r = lockstep(make, [1, 5, 1000], WASM);
     expect(stats(r.jit).compiled).toBe(1);
     expect(r.jit.exceptions.map((e) => e.vector)).toEqual([13]);
+  });
+});
+
+describe('wasm backend: selection', () => {
+  it('is chosen by JitTuning.backend, else by X86EMU_JIT_BACKEND, else the JS backend', () => {
+    const saved = process.env.X86EMU_JIT_BACKEND;
+    try {
+      delete process.env.X86EMU_JIT_BACKEND;
+      expect(new Jit().backend).toBe('js');
+      expect(new Jit({ backend: 'wasm' }).backend).toBe('wasm');
+      process.env.X86EMU_JIT_BACKEND = 'wasm';
+      expect(new Jit().backend).toBe('wasm');
+      expect(new Jit({ backend: 'js' }).backend).toBe('js');
+    } finally {
+      if (saved === undefined) delete process.env.X86EMU_JIT_BACKEND;
+      else process.env.X86EMU_JIT_BACKEND = saved;
+    }
   });
 });
