@@ -47,6 +47,15 @@ export class VcpuVmx {
   sysenterEipHigh = 0;
   /** The guest's IA32_FEATURE_CONTROL (`msr_ia32_feature_control`): only LOCKED is valid here. */
   featureControl = 0;
+  /**
+   * The control fields as the driver last wrote them (KVM's `controls_shadow`, `exec_controls_set`):
+   * the run loop sets the interrupt window, the exception bitmap and the TPR threshold before every
+   * entry, and with the shadow that is a compare, not a VMREAD and a VMWRITE (-1: not written yet).
+   * Only the driver writes these fields (the processor never does), so the shadow stays exact.
+   */
+  execControls = -1;
+  exceptionBitmap = -1;
+  tprThreshold = -1;
   /** Exits by basic reason. */
   readonly exitCounts = new Float64Array(65);
 }

@@ -266,11 +266,14 @@ export class VmxDriver implements ArchOps {
     const w = (e: number, v: number) => this.vmcs.write(e, v);
     const vmx = toVmx(vcpu);
     w(VMCS.PIN_BASED_VM_EXEC_CONTROL, this.pinCtl);
-    w(VMCS.CPU_BASED_VM_EXEC_CONTROL, this.procCtl);
+    vmx.execControls = -1;
+    vmx.exceptionBitmap = -1;
+    vmx.tprThreshold = -1;
+    this.setExecControls(vmx, this.procCtl);
     w(VMCS.SECONDARY_VM_EXEC_CONTROL, this.proc2Ctl);
     w(VMCS.VM_EXIT_CONTROLS, this.exitCtl);
     w(VMCS.VM_ENTRY_CONTROLS, this.entryCtl);
-    w(VMCS.EXCEPTION_BITMAP, 1 << 14);
+    this.setExceptionBitmap(vmx, 1 << 14);
     w(VMCS.PAGE_FAULT_ERROR_CODE_MASK, 0);
     w(VMCS.PAGE_FAULT_ERROR_CODE_MATCH, 0);
     w(VMCS.CR3_TARGET_COUNT, 0);
@@ -281,7 +284,7 @@ export class VmxDriver implements ArchOps {
     w(VMCS.VMCS_LINK_POINTER + 1, 0xffffffff);
     w(VMCS.VM_ENTRY_INTR_INFO_FIELD, 0);
     w(VMCS.VIRTUAL_APIC_PAGE_ADDR, vmx.virtualApicPage);
-    w(VMCS.TPR_THRESHOLD, 0);
+    this.setTprThreshold(vmx, 0);
     vmx.tprShadow = false;
     // Host state: what the processor returns to on a VM exit.
     w(VMCS.HOST_CR0, this.cpu.hostCr0);
@@ -575,16 +578,15 @@ export class VmxDriver implements ArchOps {
       this.setIrqWindow(vcpu, true);
       return;
     }
-    const ctl = this.vmcs.read(VMCS.CPU_BASED_VM_EXEC_CONTROL);
-    if (!(ctl & CpuBased.NMI_WINDOW_EXITING))
-      this.vmcs.write(VMCS.CPU_BASED_VM_EXEC_CONTROL, ctl | CpuBased.NMI_WINDOW_EXITING);
+    const vmx = toVmx(vcpu);
+    this.setExecControls(vmx, vmx.execControls | CpuBased.NMI_WINDOW_EXITING);
   }
 
   /** `handle_nmi_window`: the window is open; stop asking (the run loop injects the NMI). */
   nmiWindowOpened(vcpu: SoftVcpu): void {
     this.vcpuLoad(vcpu);
-    const ctl = this.vmcs.read(VMCS.CPU_BASED_VM_EXEC_CONTROL);
-    this.vmcs.write(VMCS.CPU_BASED_VM_EXEC_CONTROL, ctl & ~CpuBased.NMI_WINDOW_EXITING);
+    const vmx = toVmx(vcpu);
+    this.setExecControls(vmx, vmx.execControls & ~CpuBased.NMI_WINDOW_EXITING);
     vcpu.vm.count('nmi_window_exits');
   }
 
@@ -632,19 +634,47 @@ export class VmxDriver implements ArchOps {
     this.vcpuLoad(vcpu);
     const vmx = toVmx(vcpu);
     if (!vmx.tprShadow) {
-      const ctl = this.vmcs.read(VMCS.CPU_BASED_VM_EXEC_CONTROL);
-      this.vmcs.write(VMCS.CPU_BASED_VM_EXEC_CONTROL, ((ctl & ~CR8_EXITING) | CpuBased.TPR_SHADOW) >>> 0);
+      this.setExecControls(vmx, (vmx.execControls & ~CR8_EXITING) | CpuBased.TPR_SHADOW);
       vmx.tprShadow = true;
     }
     this.memory.pageView(vmx.virtualApicPage / 4096)![0x80] = (tpr & 15) << 4;
-    this.vmcs.write(VMCS.TPR_THRESHOLD, maxIrr === -1 || tpr < maxIrr ? 0 : maxIrr);
+    this.setTprThreshold(vmx, maxIrr === -1 || tpr < maxIrr ? 0 : maxIrr);
+  }
+
+  /**
+   * `exec_controls_set`: the primary processor-based controls, written only when they change
+   * (the driver's shadow of the field, `VcpuVmx.execControls`). The current VMCS is the vCPU's.
+   */
+  private setExecControls(vmx: VcpuVmx, value: number): void {
+    const v = value >>> 0;
+    if (v === vmx.execControls) return;
+    vmx.execControls = v;
+    this.vmcs.write(VMCS.CPU_BASED_VM_EXEC_CONTROL, v);
+  }
+
+  /** `update_exception_bitmap`'s VMWRITE, only when the bitmap changes. */
+  private setExceptionBitmap(vmx: VcpuVmx, value: number): void {
+    const v = value >>> 0;
+    if (v === vmx.exceptionBitmap) return;
+    vmx.exceptionBitmap = v;
+    this.vmcs.write(VMCS.EXCEPTION_BITMAP, v);
+  }
+
+  /** TPR_THRESHOLD (`vmx_update_cr8_intercept`'s `vmcs_write32`), only when it changes. */
+  private setTprThreshold(vmx: VcpuVmx, value: number): void {
+    if (value === vmx.tprThreshold) return;
+    vmx.tprThreshold = value;
+    this.vmcs.write(VMCS.TPR_THRESHOLD, value);
   }
 
   setIrqWindow(vcpu: SoftVcpu, enable: boolean): void {
     this.vcpuLoad(vcpu);
-    const ctl = this.vmcs.read(VMCS.CPU_BASED_VM_EXEC_CONTROL);
-    const next = enable ? ctl | CpuBased.VIRTUAL_INTR_PENDING : ctl & ~CpuBased.VIRTUAL_INTR_PENDING;
-    if (next !== ctl) this.vmcs.write(VMCS.CPU_BASED_VM_EXEC_CONTROL, next);
+    const vmx = toVmx(vcpu);
+    const ctl = vmx.execControls;
+    this.setExecControls(
+      vmx,
+      enable ? ctl | CpuBased.VIRTUAL_INTR_PENDING : ctl & ~CpuBased.VIRTUAL_INTR_PENDING,
+    );
   }
 
   /**
@@ -705,15 +735,16 @@ export class VmxDriver implements ArchOps {
     const d = vcpu.debugRegs;
     const hw = kvmUsesHwBp(vcpu);
     if (hw !== d.debuggerOwns) {
-      const ctl = this.vmcs.read(VMCS.CPU_BASED_VM_EXEC_CONTROL);
+      const vmx = toVmx(vcpu);
+      const ctl = vmx.execControls;
       if (hw) {
         d.dr7 = this.vmcs.read(VMCS.GUEST_DR7);
         d.dr6 = s.dr[6];
-        this.vmcs.write(VMCS.CPU_BASED_VM_EXEC_CONTROL, (ctl | CpuBased.MOV_DR_EXITING) >>> 0);
+        this.setExecControls(vmx, ctl | CpuBased.MOV_DR_EXITING);
       } else {
         this.vmcs.write(VMCS.GUEST_DR7, d.dr7);
         s.dr[6] = d.dr6;
-        this.vmcs.write(VMCS.CPU_BASED_VM_EXEC_CONTROL, (ctl & ~CpuBased.MOV_DR_EXITING) >>> 0);
+        this.setExecControls(vmx, ctl & ~CpuBased.MOV_DR_EXITING);
       }
       d.debuggerOwns = hw;
     }
@@ -759,7 +790,7 @@ export class VmxDriver implements ArchOps {
     else vcpu.debugRegs.loadInto(s);
     // update_exception_bitmap: #PF for the shadow MMU, #BP while a debugger owns it (USE_SW_BP),
     // #DB while it owns the debug registers (USE_HW_BP).
-    this.vmcs.write(VMCS.EXCEPTION_BITMAP, (1 << 14) | kvmGuestDebugExceptions(vcpu));
+    this.setExceptionBitmap(vmx, (1 << 14) | kvmGuestDebugExceptions(vcpu));
     nr.hostTick = budget;
     nr.cpu.ferr = this.onFerr;
     const st = vmx.launched ? this.cpu.vmresume() : this.cpu.vmlaunch();

@@ -499,17 +499,24 @@ export class VmxSilicon implements HostCpu {
   /** The SDM rule the last failed VM entry broke (diagnostics only; empty after a good entry). */
   lastEntryFailure = '';
 
-  /** The processor in VMX non-root operation (created on first entry). */
+  /**
+   * The processor in VMX non-root operation (created on first entry). Read several times an exit
+   * (entry, the driver's register copies, the TSC): the closures that create it live in
+   * `createNonRoot`, since a function that creates closures over `this` allocates their context on
+   * every call, taken or not (V8), 80 bytes a read here.
+   */
   get nonRoot(): VmxNonRoot {
-    if (this.nonRootUnit === null) {
-      this.nonRootUnit = new VmxNonRoot(this, {
-        rdmsr: (i, out) => this.rdmsr(i, out),
-        wrmsr: (i, lo, hi) => this.wrmsr(i, lo, hi),
-      });
-    }
-    return this.nonRootUnit;
+    return this.nonRootUnit ?? this.createNonRoot();
   }
   private nonRootUnit: VmxNonRoot | null = null;
+
+  private createNonRoot(): VmxNonRoot {
+    this.nonRootUnit = new VmxNonRoot(this, {
+      rdmsr: (i, out) => this.rdmsr(i, out),
+      wrmsr: (i, lo, hi) => this.wrmsr(i, lo, hi),
+    });
+    return this.nonRootUnit;
+  }
   /** Bumped by whatever may change what `checkControls`/`checkHostState` read (see `vmentry`). */
   private writes = 0;
   private checkedWrites = -1;

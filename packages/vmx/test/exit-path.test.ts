@@ -1,0 +1,111 @@
+/**
+ * The cost the driver adds to every exit it handles in the kernel (issue 18): the control fields
+ * the run loop sets before each entry (interrupt window, exception bitmap, TPR threshold) are
+ * written through the driver's shadow of them, as KVM's `exec_controls_set`, so an exit that
+ * changes none of them costs no VMREAD or VMWRITE of a control; and the window still opens when
+ * asked.
+ */
+import { KVM_EXIT, type Kvm } from '@kvm/core';
+import { describe, expect, it } from 'vitest';
+import { CpuBased, createVmxKvm, VMCS, VmxSilicon } from '../src/index.js';
+
+/** mov esi, n; 1: xor eax, eax; cpuid; dec esi; jnz 1b; out 0xf4, al: n in-kernel CPUID exits. */
+function cpuidLoop(n: number): number[] {
+  return [
+    0x66,
+    0xbe,
+    n & 0xff,
+    (n >>> 8) & 0xff,
+    (n >>> 16) & 0xff,
+    n >>> 24,
+    0x66,
+    0x31,
+    0xc0,
+    0x0f,
+    0xa2,
+  ].concat([0x66, 0x4e, 0x75, 0xf7, 0xe6, 0xf4]);
+}
+
+/** A real-mode guest at 0000:1000 with the in-kernel irqchip (as qemu-lite runs the engine). */
+function guest(kvm: Kvm, code: number[]) {
+  const vm = kvm.createVm();
+  vm.createIrqchip();
+  const mem = vm.allocateMemory(1 << 20);
+  vm.setUserMemoryRegion({
+    slot: 0,
+    flags: 0,
+    guestPhysAddr: 0n,
+    memorySize: 1n << 20n,
+    userspaceAddr: mem.userspaceAddr,
+  });
+  new Uint8Array(mem.buffer).set(code, 0x1000);
+  const vcpu = vm.createVcpu(0);
+  const s = vcpu.getSregs();
+  vcpu.setSregs({ ...s, cs: { ...s.cs, selector: 0, base: 0n } });
+  vcpu.setRegs({ ...vcpu.getRegs(), rip: 0x1000n, rsp: 0x8000n });
+  return { vm, vcpu };
+}
+
+/** Counts the driver's VMREADs and VMWRITEs of `encodings` on a real silicon. */
+function countingSilicon(encodings: number[]) {
+  const si = new VmxSilicon();
+  const counts = { reads: 0, writes: 0 };
+  const read = si.vmread.bind(si);
+  const write = si.vmwrite.bind(si);
+  si.vmread = (e: number) => {
+    if (encodings.includes(e)) counts.reads++;
+    return read(e);
+  };
+  si.vmwrite = (e: number, lo: number, hi?: number) => {
+    if (encodings.includes(e)) counts.writes++;
+    return write(e, lo, hi);
+  };
+  return { si, counts };
+}
+
+describe('VMX driver: the exit path', () => {
+  it('re-enters after an in-kernel exit without a VMREAD or VMWRITE of an unchanged control', () => {
+    const controls = [VMCS.CPU_BASED_VM_EXEC_CONTROL, VMCS.EXCEPTION_BITMAP, VMCS.TPR_THRESHOLD];
+    const { si, counts } = countingSilicon(controls);
+    const { vm, vcpu } = guest(createVmxKvm({ silicon: si }), cpuidLoop(1000));
+    expect(vcpu.run()).toBe(KVM_EXIT.IO);
+    expect(vm.getStats().exit_cpuid).toBe(1000);
+    // vCPU setup and the first entry write each control once (the TPR shadow's switch adds one
+    // write of the processor-based controls); 1000 entries after CPUID exits add none.
+    expect(counts.reads).toBe(0);
+    expect(counts.writes).toBeLessThanOrEqual(4);
+  });
+
+  it('still opens the interrupt window userspace asks for, and stops asking', () => {
+    const { si, counts } = countingSilicon([VMCS.CPU_BASED_VM_EXEC_CONTROL]);
+    const kvm = createVmxKvm({ silicon: si });
+    // Without an irqchip userspace injects: a window asked for exits as soon as IF = 1.
+    const vm = kvm.createVm();
+    const mem = vm.allocateMemory(1 << 20);
+    vm.setUserMemoryRegion({
+      slot: 0,
+      flags: 0,
+      guestPhysAddr: 0n,
+      memorySize: 1n << 20n,
+      userspaceAddr: mem.userspaceAddr,
+    });
+    // sti; nop; out 0xf4, al
+    new Uint8Array(mem.buffer).set([0xfb, 0x90, 0xe6, 0xf4], 0x1000);
+    const vcpu = vm.createVcpu(0);
+    const s = vcpu.getSregs();
+    vcpu.setSregs({ ...s, cs: { ...s.cs, selector: 0, base: 0n } });
+    vcpu.setRegs({ ...vcpu.getRegs(), rip: 0x1000n, rsp: 0x8000n });
+    const run = vcpu.kvmRun;
+    run.requestInterruptWindow = 1;
+    expect(vcpu.run()).toBe(KVM_EXIT.IRQ_WINDOW_OPEN);
+    // The window's bit went on for the entry and came off at its exit (kvmIrqWindowOpened): the
+    // shadow followed both writes, and the field holds what the shadow says.
+    expect(counts.writes).toBe(3); // setup, on, off
+    expect(si.vmread(VMCS.CPU_BASED_VM_EXEC_CONTROL)).toBe(0);
+    expect(si.vmreadValue & CpuBased.VIRTUAL_INTR_PENDING).toBe(0);
+    run.requestInterruptWindow = 0;
+    expect(vcpu.run()).toBe(KVM_EXIT.IO);
+    expect(counts.writes).toBe(3);
+    expect(counts.reads).toBe(1); // the test's own
+  });
+});
