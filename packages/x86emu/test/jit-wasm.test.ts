@@ -242,6 +242,18 @@ describe('wasm backend: exactness', () => {
   });
 });
 
+describe('wasm backend: one memory, two CPUs', () => {
+  it('the second CPU over the same wasm RAM keeps its own TLB and goes through Cpu.read/write', () => {
+    const a = inWasm(protectedMode('hlt'));
+    const w = a.cpu.memory as WasmGuestMemory;
+    const b = new Cpu({ memory: w, jit: false });
+    expect(wasmBackend(a.cpu).ramPages).toBe(w.pages);
+    expect(a.cpu.tlbTag.buffer).toBe(w.wasm.buffer);
+    expect(wasmBackend(b).ramPages).toBe(0);
+    expect(b.tlbTag.buffer).not.toBe(w.wasm.buffer);
+  });
+});
+
 describe('wasm backend: selection', () => {
   it('is chosen by JitTuning.backend, else by X86EMU_JIT_BACKEND, else the JS backend', () => {
     const saved = process.env.X86EMU_JIT_BACKEND;

@@ -51,9 +51,14 @@ export class WasmGuestMemory implements PhysicalMemory {
   readonly bytes: Uint8Array;
   /** RAM pages (4 KiB): frames below this have a view and lie at `RAM + pfn * 4096`. */
   readonly pages: number;
+  /**
+   * The CPU whose TLB lives in this memory (`moveTlb`): there is room for one. Another CPU over
+   * the same RAM (SMP) keeps its TLB and reaches memory through the imports.
+   */
+  tlbOwner: object | null = null;
   private readonly views: (Uint8Array | undefined)[] = [];
 
-  /** `size` in bytes, rounded up to a whole 64 KiB. */
+  /** `size` in bytes, rounded up to a whole 64 KiB; at most 4 GiB minus 64 KiB (wasm32). */
   constructor(size: number) {
     const wp = Math.ceil(size / WASM_PAGE);
     this.wasm = new WA.Memory({ initial: wp + 1, maximum: wp + 1 });

@@ -78,7 +78,8 @@ export class WasmBackend {
 
   constructor(readonly cpu: Cpu) {
     const m = cpu.memory;
-    if (m instanceof WasmGuestMemory) {
+    if (m instanceof WasmGuestMemory && (m.tlbOwner === null || m.tlbOwner === cpu)) {
+      m.tlbOwner = cpu;
       this.memory = m.wasm;
       this.ramPages = m.pages;
       moveTlb(cpu, m.wasm);
