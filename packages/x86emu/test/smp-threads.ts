@@ -16,12 +16,29 @@ export interface VcpuResult {
 }
 
 const WORKER = new URL('./fixtures/smp-vcpu-worker.mjs', import.meta.url);
+const DIST = new URL('../dist/index.js', import.meta.url).href;
+
+/** The workers load dist/: say so when it is missing or older than src/smp (turbo builds it first). */
+async function checkDist(): Promise<void> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(DIST)) as Record<string, unknown>;
+  } catch {
+    throw new Error('packages/x86emu/dist is not built: run `pnpm --filter @kvm/x86emu build` first');
+  }
+  for (const name of ['SharedPhysicalMemory', 'LockedMemory', 'serializingCpuid'])
+    if (typeof mod[name] !== 'function')
+      throw new Error(
+        `packages/x86emu/dist has no ${name}: rebuild it (\`pnpm --filter @kvm/x86emu build\`)`,
+      );
+}
 
 export async function runThreads(
   ram: SharedArrayBuffer,
   vcpus: VcpuSpec[],
   opts: { mode?: 32 | 64; cr3?: number; atomics?: boolean; serialize?: boolean; timeoutMs?: number } = {},
 ): Promise<VcpuResult[]> {
+  await checkDist();
   const lock = new SharedArrayBuffer(4);
   const go = new SharedArrayBuffer(4);
   const workers = vcpus.map(
