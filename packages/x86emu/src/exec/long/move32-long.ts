@@ -3,8 +3,33 @@
  * register destination zero-extends into the 64-bit register (SDM Vol. 1 3.4.1.1), a memory
  * operand goes through the 64-bit effective address.
  */
+import type { Cpu } from '../../cpu/cpu.js';
 import type { Handler } from '../../cpu/handler.js';
+import type { Insn } from '../../decoder/insn.js';
 import type { OpcodeRow } from '../../decoder/opcode-table.js';
+import { memSlot64, SLOT_OFF } from './mem-slot64.js';
+
+/** Reads the dword memory operand of `i` (mem-slot64.ts: from its halves when the TLB has it). */
+function readM32(cpu: Cpu, i: Insn): number {
+  const v = memSlot64(cpu, i, 4, false);
+  if (v === null) return cpu.read(i.memSeg, cpu.ea(i), 4);
+  const o = SLOT_OFF[0];
+  return (v[o] | (v[o + 1] << 8) | (v[o + 2] << 16) | (v[o + 3] << 24)) >>> 0;
+}
+
+/** Writes the dword memory operand of `i` (`value` as uint32 or int32). */
+function writeM32(cpu: Cpu, i: Insn, value: number): void {
+  const v = memSlot64(cpu, i, 4, true);
+  if (v === null) {
+    cpu.write(i.memSeg, cpu.ea(i), 4, value >>> 0);
+    return;
+  }
+  const o = SLOT_OFF[0];
+  v[o] = value;
+  v[o + 1] = value >>> 8;
+  v[o + 2] = value >>> 16;
+  v[o + 3] = value >>> 24;
+}
 
 /** MOV r/m32, r32 (89). */
 const MOV_EV_GV: Handler = (cpu, i) => {
@@ -12,12 +37,12 @@ const MOV_EV_GV: Handler = (cpu, i) => {
   if (i.mod === 3) {
     s.gpr[i.rm] = s.gpr[i.reg];
     s.gprHigh[i.rm] = 0;
-  } else cpu.write(i.memSeg, cpu.ea(i), 4, s.gpr[i.reg]);
+  } else writeM32(cpu, i, s.gpr[i.reg] | 0);
 };
 /** MOV r32, r/m32 (8B). */
 const MOV_GV_EV: Handler = (cpu, i) => {
   const s = cpu.state;
-  s.gpr[i.reg] = i.mod === 3 ? s.gpr[i.rm] : cpu.read(i.memSeg, cpu.ea(i), 4);
+  s.gpr[i.reg] = i.mod === 3 ? s.gpr[i.rm] : readM32(cpu, i);
   s.gprHigh[i.reg] = 0;
 };
 /** MOV r32, imm32 (B8+r). */
@@ -30,7 +55,7 @@ const MOV_EV_IZ: Handler = (cpu, i) => {
   if (i.mod === 3) {
     cpu.state.gpr[i.rm] = i.imm;
     cpu.state.gprHigh[i.rm] = 0;
-  } else cpu.write(i.memSeg, cpu.ea(i), 4, i.imm >>> 0);
+  } else writeM32(cpu, i, i.imm);
 };
 
 /** The 64-bit-mode handler of a MOV row with 32-bit operands, or null where the legacy one serves. */

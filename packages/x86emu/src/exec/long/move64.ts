@@ -17,7 +17,7 @@ import { addRsp, peek64, pop64, push64 } from './stack64.js';
 export function makeMov64(row: OpcodeRow): Handler {
   switch (row.operands) {
     case 'Ev,Gv':
-      return (cpu, i) => writeE64(cpu, i, cpu.state.gpr[i.reg], cpu.state.gprHigh[i.reg]);
+      return (cpu, i) => writeE64(cpu, i, cpu.state.gpr[i.reg] | 0, cpu.state.gprHigh[i.reg] | 0);
     case 'Gv,Ev':
       return (cpu, i) => {
         readE64(cpu, i);
@@ -27,7 +27,7 @@ export function makeMov64(row: OpcodeRow): Handler {
       // MOV r64, imm64 (REX.W B8+r): the only 8-byte immediate (SDM MOV).
       return (cpu, i) => setReg64(cpu, i.rm, i.imm >>> 0, i.imm2 >>> 0);
     case 'Ev,Iz':
-      return (cpu, i) => writeE64(cpu, i, i.imm >>> 0, signHi(i.imm));
+      return (cpu, i) => writeE64(cpu, i, i.imm, signHi(i.imm) | 0);
     default:
       return MOV_UNREACHABLE;
   }

@@ -5,6 +5,7 @@
  */
 import type { Cpu } from '../../cpu/cpu.js';
 import type { Insn } from '../../decoder/insn.js';
+import { memSlot64, SLOT_OFF } from './mem-slot64.js';
 
 export const TWO32 = 4294967296;
 
@@ -40,12 +41,34 @@ export function readE64(cpu: Cpu, i: Insn): void {
   if (i.mod === 3) {
     cpu.lo64 = cpu.state.gpr[i.rm];
     cpu.hi64 = cpu.state.gprHigh[i.rm];
+    return;
+  }
+  const v = memSlot64(cpu, i, 8, false);
+  if (v !== null) {
+    const o = SLOT_OFF[0];
+    cpu.lo64 = (v[o] | (v[o + 1] << 8) | (v[o + 2] << 16) | (v[o + 3] << 24)) >>> 0;
+    cpu.hi64 = (v[o + 4] | (v[o + 5] << 8) | (v[o + 6] << 16) | (v[o + 7] << 24)) >>> 0;
   } else readM64(cpu, i.memSeg, cpu.ea(i));
 }
 
+/** The r/m operand := hi:lo (each as uint32 or int32: only their bytes are stored). */
 export function writeE64(cpu: Cpu, i: Insn, lo: number, hi: number): void {
-  if (i.mod === 3) setReg64(cpu, i.rm, lo, hi);
-  else writeM64(cpu, i.memSeg, cpu.ea(i), lo, hi);
+  if (i.mod === 3) {
+    setReg64(cpu, i.rm, lo, hi);
+    return;
+  }
+  const v = memSlot64(cpu, i, 8, true);
+  if (v !== null) {
+    const o = SLOT_OFF[0];
+    v[o] = lo;
+    v[o + 1] = lo >>> 8;
+    v[o + 2] = lo >>> 16;
+    v[o + 3] = lo >>> 24;
+    v[o + 4] = hi;
+    v[o + 5] = hi >>> 8;
+    v[o + 6] = hi >>> 16;
+    v[o + 7] = hi >>> 24;
+  } else writeM64(cpu, i.memSeg, cpu.ea(i), lo >>> 0, hi >>> 0);
 }
 
 export function setReg64(cpu: Cpu, r: number, lo: number, hi: number): void {
