@@ -5,7 +5,7 @@
  * changes none of them costs no VMREAD or VMWRITE of a control; and the window still opens when
  * asked.
  */
-import { KVM_EXIT, type Kvm } from '@kvm/core';
+import { Errno, KVM_EXIT, type Kvm, KvmError } from '@kvm/core';
 import { describe, expect, it } from 'vitest';
 import { CpuBased, createVmxKvm, VMCS, VmxSilicon } from '../src/index.js';
 
@@ -107,5 +107,23 @@ describe('VMX driver: the exit path', () => {
     expect(vcpu.run()).toBe(KVM_EXIT.IO);
     expect(counts.writes).toBe(3);
     expect(counts.reads).toBe(1); // the test's own
+  });
+
+  it('ends a KVM_RUN at its budget with EINTR, made without a stack trace, leaving Error.stackTraceLimit as it was', () => {
+    const { vcpu } = guest(createVmxKvm({ runBudget: 5000 }), [0xeb, 0xfe]); // jmp $
+    const limit = Error.stackTraceLimit;
+    let error: unknown;
+    try {
+      vcpu.run();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(KvmError);
+    expect((error as KvmError).errno).toBe(Errno.EINTR);
+    expect(vcpu.kvmRun.exitReason).toBe(KVM_EXIT.INTR);
+    expect((error as KvmError).stack).not.toMatch(/\n\s+at /);
+    expect(Error.stackTraceLimit).toBe(limit);
+    // Other errors keep their traces.
+    expect(new KvmError('KVM_RUN', Errno.EFAULT).stack).toMatch(/\n\s+at /);
   });
 });

@@ -80,7 +80,13 @@ export class GuestDebugRegs {
     d[1] = db[1];
     d[2] = db[2];
     d[3] = db[3];
-    s.drHigh.set(this.dbHigh);
+    // Element by element: TypedArray.set is a runtime call, twice an exit.
+    const h = s.drHigh;
+    const dh = this.dbHigh;
+    h[0] = dh[0];
+    h[1] = dh[1];
+    h[2] = dh[2];
+    h[3] = dh[3];
   }
 
   /** Out of the processor after a VM exit. */
@@ -91,6 +97,11 @@ export class GuestDebugRegs {
     db[1] = d[1];
     db[2] = d[2];
     db[3] = d[3];
-    this.dbHigh.set(s.drHigh);
+    const h = s.drHigh;
+    const dh = this.dbHigh;
+    dh[0] = h[0];
+    dh[1] = h[1];
+    dh[2] = h[2];
+    dh[3] = h[3];
   }
 }

@@ -51,8 +51,10 @@ export class GuestFpu {
    * registers there are saved into that vCPU first.
    */
   loadInto(s: CpuState): void {
+    // Still held (the common case, every entry): `heldBy` is s only while `holders` maps s to this
+    // vCPU (another vCPU's load clears it, and only a load sets either), so no WeakMap lookup.
+    if (this.heldBy === s) return;
     const holder = holders.get(s);
-    if (holder === this && this.heldBy === s) return;
     if (holder !== undefined && holder !== this && holder.heldBy === s) {
       holder.saveFrom(s);
       holder.heldBy = null;

@@ -391,7 +391,9 @@ export class SoftVcpu {
   cpuidLookup(leaf: number, subleaf: number, out: Uint32Array): void {
     const es = this.cpuidEntries;
     let best: KvmCpuidEntry2 | undefined;
-    for (const e of es) {
+    // Indexed: a CPUID exit is in-kernel and frequent in some guests; no iterator per lookup.
+    for (let i = 0; i < es.length; i++) {
+      const e = es[i];
       if (e.function !== leaf) continue;
       // KVM_CPUID_FLAG_SIGNIFCANT_INDEX (1): the subleaf must match too.
       if (e.flags & 1 && e.index !== subleaf) continue;
