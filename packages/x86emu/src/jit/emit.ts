@@ -245,7 +245,7 @@ function emitBranch64(i: Insn, jmp: boolean, ctx: EmitCtx): Emitted | null {
 }
 
 /** Specialised instructions that read the arithmetic flags (Jcc; INC/DEC keep CF). */
-export const FLAG_READERS: ReadonlySet<string> = new Set(['JCC', 'INC', 'DEC']);
+export const FLAG_READERS: ReadonlySet<string> = new Set(['JCC', 'INC', 'DEC', 'CMOVCC', 'SETCC']);
 
 /**
  * Source for instruction `i` (row `row`), updating `ctx.pend`; null: the interpreter's handler
@@ -370,6 +370,15 @@ function emitOne(i: Insn, row: OpcodeRow, ctx: EmitCtx): Emitted | null {
         : { code: setReg32(i.rm, `${i.imm >>> 0}`), memory: false, branch: false };
     return null;
   }
+  if (m === 'CMOVCC' && ops === 'Gv,Ev') {
+    // The source is read (and may fault) whatever the condition; the destination's upper half is
+    // cleared either way (exec/bits.ts CMOVCC, SDM Vol. 2 CMOVcc).
+    const [pre, v] = loadE32(i, 'm');
+    const code = `{ ${pre} const v = ${v}; ${setReg32(i.reg, `${condExpr(i.op & 0xf, ctx.pend)} ? v : rg${i.reg}`)} }`;
+    return { code, memory: mem, branch: false };
+  }
+  if (m === 'NOT' && !mem)
+    return { code: setReg32(i.rm, `(~rg${i.rm}) >>> 0`), memory: false, branch: false };
   if (m === 'LEA') {
     if (!memOk(i, ctx.long)) return null;
     // The low 32 bits of the address (a RIP-relative one is a constant).

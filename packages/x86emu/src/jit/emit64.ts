@@ -11,9 +11,10 @@ import { LF_ARITH64 } from '../cpu/lazy-flags.js';
 import type { Insn } from '../decoder/insn.js';
 import type { OpcodeRow } from '../decoder/opcode-table.js';
 import type { EmitCtx, Emitted } from './emit.js';
-import { cfBit } from './flags.js';
+import { cfBit, condExpr } from './flags.js';
 import { memOk64, memRead8, memRead64m, memWrite64m } from './mem64.js';
 import { ALU_OPS } from './rows.js';
+import { emitShift64 } from './shift64.js';
 import { emitCall64, emitRet64, emitStack64 } from './stack64.js';
 
 const TWO32 = 4294967296;
@@ -24,7 +25,7 @@ export function setReg64(r: number, lo: string, hi: string): string {
 }
 
 /** Records an LF_ARITH64 result: halves `rl`/`rH`, CF and OF bits (0/1 expressions), AF bit. */
-function arith64(rl: string, rH: string, cf: string, of: string, af: string): string {
+export function arith64(rl: string, rH: string, cf: string, of: string, af: string): string {
   return `fo = ${LF_ARITH64}; fr = ${rl}; frh = ${rH}; fs = ${rl}; fa = ${cf} | (${of} << 1); fd = ${af} << 4; fp = 1;`;
 }
 
@@ -61,6 +62,19 @@ export function emitInsn64(i: Insn, row: OpcodeRow, ctx: EmitCtx): Emitted | nul
   const mem = i.hasModrm && i.mod !== 3;
   if (i.lock || (mem && !memOk64(i))) return null;
   if (m === 'PUSH' || m === 'POP') return emitStack64(i, m, ops, ctx.next, ctx.hi);
+  if (m === 'SHL' || m === 'SAL' || m === 'SHR' || m === 'SAR') {
+    const e = emitShift64(i, m, ops);
+    if (e !== null) ctx.pend = LF_ARITH64;
+    return e;
+  }
+  if (m === 'NOT' && !mem)
+    return { code: setReg64(i.rm, `(~rg${i.rm}) >>> 0`, `(~rh${i.rm}) >>> 0`), memory: false, branch: false };
+  if (m === 'CMOVCC') {
+    // The source is read (and may fault) whatever the condition (exec/long/move64.ts CMOVCC64).
+    const [pre, l, h] = loadE64(i, ctx);
+    const code = `{ ${pre} const vl = ${l}; const vh = ${h}; if (${condExpr(i.op & 0xf, ctx.pend)}) { ${setReg64(i.reg, 'vl', 'vh')} } }`;
+    return { code, memory: mem, branch: false };
+  }
   if (m === 'CALL' && ops === 'Jz') return emitCall64(i, ctx);
   if (m === 'RET') return emitRet64(i, ops, ctx);
   let op = ALU_OPS.indexOf(m);

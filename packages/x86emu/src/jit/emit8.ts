@@ -1,7 +1,7 @@
 /**
  * JavaScript source for the byte-operand forms the block compiler specialises (exec/alu.ts and
  * exec/move.ts with size 1): ADD/OR/AND/SUB/XOR/CMP and TEST on `Eb,Gb`, `Gb,Eb`, `AL,Ib`,
- * `Eb,Ib`, and MOV `Eb,Gb`, `Gb,Eb`, `Eb,Ib`, `Zb,Ib`. Kernel code tests and compares bytes all
+ * `Eb,Ib`, MOV `Eb,Gb`, `Gb,Eb`, `Eb,Ib`, `Zb,Ib`, and SETcc. Kernel code tests and compares bytes all
  * the time (`test al, al`, flag bytes in structures, `cmp byte [rdi], 0`): in Debian's boot they
  * were a fifth of the instructions compiled blocks ran through the interpreter's handlers.
  *
@@ -17,11 +17,11 @@ import { LF_ADD, LF_LOGIC, LF_SUB } from '../cpu/lazy-flags.js';
 import type { Insn } from '../decoder/insn.js';
 import type { OpcodeRow } from '../decoder/opcode-table.js';
 import { type EmitCtx, type Emitted, memOk, memRead, memWrite, reg8 } from './emit.js';
-import { BYTE, lazy } from './flags.js';
+import { BYTE, condExpr, lazy } from './flags.js';
 import { ALU_OPS } from './rows.js';
 
 /** The byte operand forms emitByte knows; emit.ts sends these rows here. */
-export const BYTE_FORMS: ReadonlySet<string> = new Set(['Eb,Gb', 'Gb,Eb', 'AL,Ib', 'Eb,Ib', 'Zb,Ib']);
+export const BYTE_FORMS: ReadonlySet<string> = new Set(['Eb,Gb', 'Gb,Eb', 'AL,Ib', 'Eb,Ib', 'Zb,Ib', 'Eb']);
 
 /**
  * A byte register write as `Cpu.setReg(r, 1, v, rex)` does it: AL…BL, AH…BH without REX, SPL…DIL
@@ -42,6 +42,13 @@ export function emitByte(i: Insn, row: OpcodeRow, ctx: EmitCtx): Emitted | null 
   // The r/m byte: a register, or memory read into `m`.
   const rmRead = (): [string, string] => (mem ? [memRead(i, 1, 'm'), 'm'] : ['', reg8(i.rm, i.rex)]);
   const imm = `${i.imm & 0xff}`;
+  if (m === 'SETCC') {
+    // SETcc r/m8: 1 or 0 by the condition (exec/bits.ts SETCC), the flags read from the locals.
+    const v = `(${condExpr(i.op & 0xf, ctx.pend)} ? 1 : 0)`;
+    if (mem) return { code: memWrite(i, 1, v), memory: true, branch: false };
+    return ctx.long ? { code: setReg8(i.rm, i.rex, v), memory: false, branch: false } : null;
+  }
+  if (ops === 'Eb') return null;
   if (m === 'MOV') {
     if (ops === 'Eb,Gb' || ops === 'Eb,Ib') {
       const v = ops === 'Eb,Gb' ? reg8(i.reg, i.rex) : imm;
