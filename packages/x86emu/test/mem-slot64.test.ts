@@ -18,6 +18,7 @@ describe('64-bit memory operands', () => {
     for (const [op, vector] of [
       ['mov rbx, [rax]', GP],
       ['mov ebx, [rax]', GP],
+      ['add ebx, [rax]', GP],
       ['mov qword ptr [rax], rbx', GP],
       ['mov dword ptr [rax], 7', GP],
       ['mov rbx, [rbp]', SS],
@@ -48,6 +49,8 @@ describe('64-bit memory operands', () => {
       wrmsr
       mov r9d, fs:[-4]
       mov ecx, [0x9ffe]
+      mov r11d, 1
+      add r11d, fs:[-4]
       hlt
     data: .quad 0x0102030405060708
     `);
@@ -57,5 +60,6 @@ describe('64-bit memory operands', () => {
     expect(r64(m, Reg.R8)).toBe(0x0102030405060708n);
     expect(r64(m, Reg.R9)).toBe(0x55667788n);
     expect(r64(m, Reg.RCX)).toBe(0x12345678n);
+    expect(r64(m, Reg.R11)).toBe(0x55667789n);
   });
 });

@@ -12,10 +12,11 @@ import { LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_SUB } from '../../cpu/lazy-flags.j
 import type { Insn } from '../../decoder/insn.js';
 import type { OpcodeRow } from '../../decoder/opcode-table.js';
 import { setFlags64 } from './alu64.js';
+import { readM32 } from './mem-slot64.js';
 
 /** The r/m dword: a register's low half, or memory through the 64-bit effective address. */
 function readE32(cpu: Cpu, i: Insn): number {
-  return i.mod === 3 ? cpu.state.gpr[i.rm] : cpu.read(i.memSeg, cpu.ea(i), 4);
+  return i.mod === 3 ? cpu.state.gpr[i.rm] : readM32(cpu, i);
 }
 
 function add32(cpu: Cpu, d: number, s: number): void {

@@ -67,3 +67,25 @@ export function memSlot64(cpu: Cpu, i: Insn, size: number, write: boolean): Uint
   SLOT_OFF[0] = o;
   return cpu.tlbView[idx];
 }
+
+/** Reads the dword memory operand of `i`: from its halves when the TLB has it, else the general path. */
+export function readM32(cpu: Cpu, i: Insn): number {
+  const v = memSlot64(cpu, i, 4, false);
+  if (v === null) return cpu.read(i.memSeg, cpu.ea(i), 4);
+  const o = SLOT_OFF[0];
+  return (v[o] | (v[o + 1] << 8) | (v[o + 2] << 16) | (v[o + 3] << 24)) >>> 0;
+}
+
+/** Writes the dword memory operand of `i` (`value` as uint32 or int32). */
+export function writeM32(cpu: Cpu, i: Insn, value: number): void {
+  const v = memSlot64(cpu, i, 4, true);
+  if (v === null) {
+    cpu.write(i.memSeg, cpu.ea(i), 4, value >>> 0);
+    return;
+  }
+  const o = SLOT_OFF[0];
+  v[o] = value;
+  v[o + 1] = value >>> 8;
+  v[o + 2] = value >>> 16;
+  v[o + 3] = value >>> 24;
+}

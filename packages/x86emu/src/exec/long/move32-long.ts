@@ -3,33 +3,9 @@
  * register destination zero-extends into the 64-bit register (SDM Vol. 1 3.4.1.1), a memory
  * operand goes through the 64-bit effective address.
  */
-import type { Cpu } from '../../cpu/cpu.js';
 import type { Handler } from '../../cpu/handler.js';
-import type { Insn } from '../../decoder/insn.js';
 import type { OpcodeRow } from '../../decoder/opcode-table.js';
-import { memSlot64, SLOT_OFF } from './mem-slot64.js';
-
-/** Reads the dword memory operand of `i` (mem-slot64.ts: from its halves when the TLB has it). */
-function readM32(cpu: Cpu, i: Insn): number {
-  const v = memSlot64(cpu, i, 4, false);
-  if (v === null) return cpu.read(i.memSeg, cpu.ea(i), 4);
-  const o = SLOT_OFF[0];
-  return (v[o] | (v[o + 1] << 8) | (v[o + 2] << 16) | (v[o + 3] << 24)) >>> 0;
-}
-
-/** Writes the dword memory operand of `i` (`value` as uint32 or int32). */
-function writeM32(cpu: Cpu, i: Insn, value: number): void {
-  const v = memSlot64(cpu, i, 4, true);
-  if (v === null) {
-    cpu.write(i.memSeg, cpu.ea(i), 4, value >>> 0);
-    return;
-  }
-  const o = SLOT_OFF[0];
-  v[o] = value;
-  v[o + 1] = value >>> 8;
-  v[o + 2] = value >>> 16;
-  v[o + 3] = value >>> 24;
-}
+import { readM32, writeM32 } from './mem-slot64.js';
 
 /** MOV r/m32, r32 (89). */
 const MOV_EV_GV: Handler = (cpu, i) => {
