@@ -3,8 +3,9 @@
  * (../region.ts) becomes one WebAssembly function, v86's design — registers and lazy flags in
  * locals, blocks as a `br_table` in a loop, memory through the TLB probed inline in wasm memory —
  * behind the same `JitBlock` contract as the JS backend, so `Jit.enter`, chaining and the
- * exactness rules (../README.md) are unchanged. Regions whose every instruction it compiles
- * (emit.ts; 32-bit code outside 64-bit mode) go to wasm; the rest to the JS backend.
+ * exactness rules (../README.md) are unchanged. Outside 64-bit mode every region goes to wasm:
+ * the forms emit.ts compiles inline, every other instruction as a call of the interpreter's
+ * handler (handler-call.ts); in 64-bit mode the JS backend compiles it.
  *
  * One call of a compiled function: the wrapper copies EAX…EDI into the exchange area, calls it
  * with the budget's room, the flat-segment masks, the TLB rights at this CPL and the CS limit;
@@ -22,6 +23,7 @@ import { Flag } from '../../state.js';
 import { JitBlock } from '../block.js';
 import { PEND_DYN, PEND_MAT } from '../flags.js';
 import type { RegionBlock } from '../region.js';
+import { ROW_KIND } from '../rows.js';
 import { WA, type WasmImports, type WasmMemory } from './api.js';
 import {
   exchangeMemory,
@@ -51,6 +53,7 @@ import {
   type WasmCtx,
 } from './emit.js';
 import { buildModule, FuncWriter, I32, Op } from './encode.js';
+import { emitHandlerCall, type HandlerSite, handlerImport } from './handler-call.js';
 
 const ARITH = Flag.CF | Flag.PF | Flag.AF | Flag.ZF | Flag.SF | Flag.OF;
 
@@ -64,10 +67,14 @@ export class WasmBackend {
   pc: PageCode | null = null;
   fault: unknown = null;
   readonly imports: WasmImports;
+  /** Records a fault an import caught (the function then leaves at that instruction). */
+  readonly caught: (e: unknown) => number;
   readonly stats = {
-    /** Regions compiled to wasm, and those left to the JS backend (a form it does not compile). */
+    /** Regions compiled to wasm, and those left to the JS backend (64-bit mode). */
     compiled: 0,
     rejected: 0,
+    /** Instructions compiled as a call of the interpreter's handler (handler-call.ts). */
+    handlerSites: 0,
     /** Modules made, their bytes, and the time to generate, compile and instantiate them (ms). */
     modules: 0,
     bytes: 0,
@@ -97,6 +104,7 @@ export class WasmBackend {
       u32[ST_EXITREQ >> 2] = 1;
       return 0;
     };
+    this.caught = caught;
     this.imports = {
       env: {
         m: this.memory,
@@ -150,18 +158,22 @@ const IMPORTS = [
   { name: 'wr', type: { params: [I32, I32, I32, I32], results: [] } },
   { name: 'fl', type: { params: [I32, I32, I32, I32, I32, I32], results: [I32] } },
   { name: 'gp', type: { params: [], results: [] } },
+  { name: 'h', type: { params: [I32, I32, I32], results: [] } },
 ];
 const FUNC_TYPE = { params: [I32, I32, I32, I32, I32, I32], results: [I32] };
 
-/** A region's function and what its wrapper needs, or null when a form is not compiled. */
+/** A region's function and what its wrapper needs. */
 interface Generated {
   f: FuncWriter;
   eips: number[];
   end: number;
 }
 
-/** Generates the function of region `blocks` (entry first); null if it holds a form emit.ts leaves. */
-function generate(blocks: RegionBlock[], ramPages: number): Generated | null {
+/**
+ * Generates the function of region `blocks` (entry first); the handler calls it makes are added
+ * to the module's `sites`.
+ */
+function generate(blocks: RegionBlock[], ramPages: number, sites: HandlerSite[]): Generated {
   const f = new FuncWriter(PARAMS);
   const l = allocLocals(f);
   const region = new Map<number, [number, number]>();
@@ -211,7 +223,17 @@ function generate(blocks: RegionBlock[], ramPages: number): Generated | null {
       c.k = k;
       eips.push(c.eip);
       k++;
-      if (!emitInsnWasm(c, i, OPCODE_TABLE[i.row], out)) return null;
+      if (!emitInsnWasm(c, i, OPCODE_TABLE[i.row], out)) {
+        // The interpreter's handler (every instruction a block may hold has one: rows.ts).
+        const ends = ROW_KIND[i.row] === 2;
+        emitHandlerCall(c, sites.length, ends);
+        sites.push({ insn: i, eip: c.eip, next: c.next });
+        if (ends) {
+          ended = true;
+          break;
+        }
+        continue;
+      }
       if (out.branch) {
         ended = true;
         break;
@@ -360,8 +382,8 @@ function wrap(
 
 /**
  * Compiles the regions `list` (each: its blocks, entry first, and its decode page) into one
- * module (v86 batches a page's blocks the same way); a region with a form this backend does not
- * compile, or any in 64-bit mode, gets null (the caller compiles it with the JS backend).
+ * module (v86 batches a page's blocks the same way); in 64-bit mode every region gets null (the
+ * caller compiles it with the JS backend).
  */
 export function compileWasm(
   cpu: Cpu,
@@ -369,9 +391,11 @@ export function compileWasm(
 ): (JitBlock | null)[] {
   const be = wasmBackend(cpu);
   const t0 = performance.now();
-  const gens = list.map((r) => (cpu.long64 ? null : generate(r.blocks, be.ramPages)));
+  const sites: HandlerSite[] = [];
+  const gens = list.map((r) => (cpu.long64 ? null : generate(r.blocks, be.ramPages, sites)));
   const funcs = gens.filter((g): g is Generated => g !== null);
   be.stats.rejected += gens.length - funcs.length;
+  be.stats.handlerSites += sites.length;
   if (funcs.length === 0) return gens.map(() => null);
   const bytes = buildModule(
     be.ramPages === 0 ? 1 : be.ramPages / 16 + 1,
@@ -379,7 +403,8 @@ export function compileWasm(
     FUNC_TYPE,
     funcs.map((g) => g.f),
   );
-  const inst = new WA.Instance(new WA.Module(bytes), be.imports);
+  const h = handlerImport(cpu, sites, be.u32, storeFlags, be.caught, () => be.pc);
+  const inst = new WA.Instance(new WA.Module(bytes), { env: { ...be.imports.env, h } });
   const exps = inst.exports as Record<string, WasmFn>;
   let at = 0;
   const out = gens.map((g, n) =>

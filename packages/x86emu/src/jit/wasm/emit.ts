@@ -4,8 +4,8 @@
  * fr fa`, the interpreter's record, with `fp` saying they are there), memory operands through the
  * TLB probed inline in wasm memory (arena.ts) and `Cpu.read`/`Cpu.write` (imports) for the rest.
  * Each emitter mirrors the JS backend's (../emit.ts), which mirrors the interpreter's handler;
- * `emitInsnWasm` returns false for a form it does not compile (the region then goes to the JS
- * backend whole).
+ * `emitInsnWasm` returns false, having emitted nothing, for a form it does not compile (then the
+ * interpreter's handler runs it: handler-call.ts).
  */
 import { TLB_MASK } from '../../cpu/consts.js';
 import { LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_SUB } from '../../cpu/lazy-flags.js';
@@ -113,7 +113,7 @@ export function exitNormal(c: WasmCtx, to: number, count: number): void {
 }
 
 /** Leaves the function at a fault of the current instruction (the ones before it retired). */
-function exitFault(c: WasmCtx): void {
+export function exitFault(c: WasmCtx): void {
   const { f, l } = c;
   if (c.j !== 0) f.get(l.n).i32(c.j).op(Op.i32Add).set(l.n);
   f.i32(c.k).set(l.k).i32(1).set(l.kind).br('exit');

@@ -1,0 +1,109 @@
+/**
+ * Instructions the wasm backend does not compile run through the interpreter's own handler, called
+ * from the wasm function through an import, as the JS backend calls it (../compile.ts): the
+ * registers its locals changed and its pending flags are made current in the CPU first, RIP and
+ * `startEip` are set as `Cpu.step` sets them, and the locals are reloaded after (the handler may
+ * write any register or flag). A fault in the handler is caught by the import and leaves the
+ * function at that instruction; a handler that ends the block (CALL, RET, indirect JMP, LOOP, …)
+ * leaves it at the RIP it set; one that reached a device or a code frame leaves after it.
+ */
+import type { Cpu } from '../../cpu/cpu.js';
+import type { Insn } from '../../decoder/insn.js';
+import { REG, ST_EXITREQ, ST_FA, ST_FD, ST_FO, ST_FP, ST_FR, ST_FS, ST_NEXT } from './arena.js';
+import { exitFault, exitNormal, type WasmCtx } from './emit.js';
+import { Op } from './encode.js';
+
+/** The import's index (after emit.ts IMP_*). */
+export const IMP_HANDLER = 4;
+
+/** One call site: the instruction, its EIP and the next one's. */
+export interface HandlerSite {
+  insn: Insn;
+  eip: number;
+  next: number;
+}
+
+/**
+ * The import `h(site, n, dm)` of a module whose call sites are `sites`: runs the handler with the
+ * CPU as `Cpu.step` leaves it (`n` instructions of this call retired before the block, counted in
+ * `runCount` while the handler runs, as the JS backend counts them; `dm` the registers the locals
+ * changed, in the exchange area), then puts every register back into the exchange area and, after
+ * a block-ending handler, the new RIP in ST_NEXT. `storeFlags` stores the flag record.
+ */
+export function handlerImport(
+  cpu: Cpu,
+  sites: HandlerSite[],
+  u32: Uint32Array,
+  storeFlags: (cpu: Cpu, u: Uint32Array) => void,
+  caught: (e: unknown) => void,
+  page: () => unknown,
+): (site: number, n: number, dm: number) => void {
+  return (site: number, n: number, dm: number): void => {
+    const h = sites[site];
+    const s = cpu.state;
+    const g = s.gpr;
+    if (dm !== 0) {
+      const gh = s.gprHigh;
+      for (let r = 0; r < 8; r++)
+        if (dm & (1 << r)) {
+          g[r] = u32[(REG >> 2) + r];
+          gh[r] = 0;
+        }
+    }
+    storeFlags(cpu, u32);
+    cpu.startEip = h.eip;
+    s.rip[0] = h.next;
+    cpu.runCount += n;
+    try {
+      h.insn.exec(cpu, h.insn);
+    } catch (e) {
+      cpu.runCount -= n;
+      caught(e);
+      return;
+    }
+    cpu.runCount -= n;
+    for (let r = 0; r < 8; r++) u32[(REG >> 2) + r] = g[r];
+    u32[ST_NEXT >> 2] = s.rip[0];
+    if (cpu.irqCheck || cpu.codePage !== page()) u32[ST_EXITREQ >> 2] = 2;
+  };
+}
+
+/**
+ * Emits the call of the handler of site `site` (`ends`: a block-ending instruction) at the
+ * current instruction of `c`; afterwards the flags are in the CPU (`pend` 0).
+ */
+export function emitHandlerCall(c: WasmCtx, site: number, ends: boolean): void {
+  const { f, l } = c;
+  for (let r = 0; r < 8; r++)
+    f.i32(0)
+      .get(l.r[r])
+      .mem(Op.i32Store, REG + 4 * r);
+  const st = (off: number, local: number): void => void f.i32(0).get(local).mem(Op.i32Store, off);
+  st(ST_FP, l.fp);
+  st(ST_FO, l.fo);
+  st(ST_FD, l.fd);
+  st(ST_FS, l.fs);
+  st(ST_FR, l.fr);
+  st(ST_FA, l.fa);
+  f.i32(site).get(l.n).get(l.dm).call(IMP_HANDLER);
+  f.i32(0).set(l.dm).i32(0).set(l.fp);
+  for (let r = 0; r < 8; r++)
+    f.i32(0)
+      .mem(Op.i32Load, REG + 4 * r)
+      .set(l.r[r]);
+  c.pend = 0;
+  f.i32(0).mem(Op.i32Load, ST_EXITREQ).tee(l.t).i32(1).op(Op.i32Eq).open(Op.if);
+  exitFault(c);
+  f.end();
+  if (ends) {
+    f.get(l.n)
+      .i32(c.j + 1)
+      .op(Op.i32Add)
+      .set(l.n);
+    f.i32(0).mem(Op.i32Load, ST_NEXT).set(l.next).br('exit');
+    return;
+  }
+  f.get(l.t).open(Op.if);
+  exitNormal(c, c.next, c.j + 1);
+  f.end();
+}
