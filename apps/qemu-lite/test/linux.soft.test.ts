@@ -85,6 +85,14 @@ if (SMP_ENV !== undefined && (!Number.isInteger(SMP_N) || SMP_N < 1 || SMP_N > 1
   throw new Error(`QEMU_LITE_LINUX_SOFT_SMP must be 1 to 16, not ${SMP_ENV}`);
 const SMP: Record<Accel, number> = SMP_ENV === undefined ? { vmx: 4, svm: 2 } : { vmx: SMP_N, svm: SMP_N };
 const timeoutS = Number(process.env.QEMU_LITE_LINUX_SOFT_TIMEOUT_S ?? 600);
+/**
+ * The `-accel` argument of each boot: QEMU_LITE_LINUX_SVM_NPT=1 boots the svm machine with AMD
+ * nested paging (`-accel svm,npt=on`: the guest on its own page tables, the MMU's TDP map).
+ */
+const ACCEL_ARG: Record<Accel, string> = {
+  vmx: 'vmx',
+  svm: process.env.QEMU_LITE_LINUX_SVM_NPT === '1' ? 'svm,npt=on' : 'svm',
+};
 const RAM_MIB = 256;
 
 function whyNotAtAll(): string | undefined {
@@ -158,7 +166,7 @@ async function boot(accel: Accel): Promise<Boot> {
     [
       cliPath,
       '-accel',
-      accel,
+      ACCEL_ARG[accel],
       '-m',
       String(RAM_MIB),
       '-smp',
