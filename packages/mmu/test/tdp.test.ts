@@ -17,6 +17,7 @@ import {
   X86_CR4_PSE,
 } from '../src/index.js';
 import { FakeHost } from '../src/testing/index.js';
+import { rmapWriteProtect } from '../src/write-protect.js';
 import { expectSound, hpaOf, rig, shadowTranslate, start } from './helpers.js';
 
 const G_PW = 3;
@@ -67,6 +68,21 @@ describe('TDP (two-dimensional paging)', () => {
     // The mapping made before the switches is still there: no refault.
     expect(shadowTranslate(host, mmu, 0x123000)?.hpa).toBe(hpaOf(host, 0x123000));
     expect(mmu.stats.shadowPagesLive).toBe(4);
+    expectSound(mmu);
+  });
+
+  it('write protection through the rmap reaches the TDP leaf, and a write fault restores it', () => {
+    const { host } = rig('paging64');
+    const mmu = start(host, { tdp: true });
+    mmu.pageFault(0x7000, PFERR_WRITE_MASK);
+    expect(shadowTranslate(host, mmu, 0x7000)?.w).toBe(true);
+    const flushes = host.tlbFlushes;
+    rmapWriteProtect(mmu.s.kvm, 7);
+    mmu.s.flushPending();
+    expect(shadowTranslate(host, mmu, 0x7000)?.w).toBe(false);
+    expect(host.tlbFlushes).toBeGreaterThan(flushes);
+    expect(mmu.pageFault(0x7000, PFERR_WRITE_MASK)).toEqual({ kind: 'fixed' });
+    expect(shadowTranslate(host, mmu, 0x7000)?.w).toBe(true);
     expectSound(mmu);
   });
 
