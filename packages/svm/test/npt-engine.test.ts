@@ -4,10 +4,10 @@
  * switches address spaces, #VMEXIT(NPF) only on the first touch of a guest-physical page, MMIO
  * reached through an NPF and emulated, the guest's CR3 followed by KVM_GET_SREGS.
  */
-import { KVM_EXIT } from '@kvm/core';
+import { KVM_EXIT, openKvm, SoftKvmDevice } from '@kvm/core';
 import { defineGuestSuite, defineLongModeSuite, longModeGuest } from '@kvm/core/testing';
 import { describe, expect, it } from 'vitest';
-import { createSvmKvm } from '../src/index.js';
+import { createSvmKvm, SvmDriver, SvmSilicon } from '../src/index.js';
 
 defineGuestSuite({ name: 'SVM with NPT', open: () => createSvmKvm({ npt: true }), tdp: true });
 defineLongModeSuite('SVM with NPT', () => createSvmKvm({ npt: true }));
@@ -53,5 +53,30 @@ describe('SVM with NPT: nested page faults on MMIO', () => {
     expect(st.exit_0x400).toBeGreaterThan(0);
     expect(st.mmu_pfMmio).toBe(1);
     expect(g.vcpu.run()).toBe(KVM_EXIT.HLT);
+  });
+});
+
+describe('SVM with NPT: the ASID-tagged TLB', () => {
+  it('survives exits and entries that change nothing (no flush, no refill)', () => {
+    // mov ecx, 50 ; l: mov dx, 0x3f8 ; out dx, al ; mov eax, [0x100000] ; loop l ; hlt
+    const code = [
+      0xb9, 50, 0, 0, 0, 0x66, 0xba, 0xf8, 0x03, 0xee, 0x8b, 0x04, 0x25, 0, 0, 0x10, 0, 0xe2, 0xf2, 0xf4,
+    ];
+    const si = new SvmSilicon();
+    const kvm = openKvm(new SoftKvmDevice(new SvmDriver(si, { npt: true }), { mmuOptions: { tdp: true } }));
+    const g = longModeGuest(kvm, code);
+    const stats = si.guest.cpu.stats;
+    let outs = 0;
+    let flushes = 0;
+    let misses = 0;
+    while (g.vcpu.run() === KVM_EXIT.IO) {
+      if (++outs === 5) {
+        flushes = stats.tlbFlushes;
+        misses = stats.tlbMisses;
+      }
+    }
+    expect(outs).toBe(50);
+    expect(stats.tlbFlushes - flushes).toBe(0);
+    expect(stats.tlbMisses - misses).toBe(0);
   });
 });
