@@ -5,10 +5,11 @@
  * memory, and forms the backend does not compile go to the JS backend.
  */
 import { describe, expect, it } from 'vitest';
-import { Cpu, type FlatPhysicalMemory, Reg } from '../src/index.js';
+import { Cpu, type FlatPhysicalMemory, Reg, StopReason } from '../src/index.js';
 import { Jit } from '../src/jit/jit.js';
 import { WasmGuestMemory } from '../src/jit/wasm/arena.js';
 import { wasmBackend } from '../src/jit/wasm/compile.js';
+import { LockedMemory } from '../src/smp/locked-memory.js';
 import { lockstep } from './jit-lockstep.js';
 import type { Machine } from './machine.js';
 import { CODE, pagedProtectedMode, protectedMode } from './pm.js';
@@ -277,6 +278,53 @@ describe('wasm backend: handlers called from wasm', () => {
     expect(stats(r.jit).handlerSites).toBeGreaterThan(5);
     // Compiled functions called (the run that faults never returns to count its instructions).
     expect(r.jit.cpu.jit?.stats.runs).toBeGreaterThan(300);
+  });
+});
+
+/** Every 7th locked compare-exchange loses its race: another vCPU's +100 lands first (smp-retry.test.ts). */
+class RacingLockedMemory extends LockedMemory {
+  calls = 0;
+  injected = 0;
+  constructor(
+    cpu: Cpu,
+    private readonly ram: DataView,
+  ) {
+    super(cpu, new Int32Array(1));
+  }
+  override cmpxchg(lin: number, size: number, oLo: number, oHi: number, nLo: number, nHi: number): boolean {
+    if (++this.calls % 7 === 0) {
+      this.ram.setUint32(lin, this.ram.getUint32(lin, true) + 100, true);
+      this.injected++;
+    }
+    return super.cmpxchg(lin, size, oLo, oHi, nLo, nHi);
+  }
+}
+
+describe('wasm backend: a handler that runs its instruction again', () => {
+  it('a lost LOCK race leaves the function at the instruction, which runs again: no increment lost or doubled', () => {
+    const m = inWasm(
+      protectedMode(`
+      mov ecx, 3000
+    l:
+      mov eax, 1
+      lock xadd dword ptr [0x20000], eax
+      add ebx, eax
+      lock inc dword ptr [0x20004]
+      dec ecx
+      jnz l
+      hlt`),
+    );
+    m.cpu.jit = new Jit(WASM);
+    const ram = new DataView(m.mem.bytes.buffer, m.mem.bytes.byteOffset);
+    const racing = new RacingLockedMemory(m.cpu, ram);
+    m.cpu.lockedMemory = racing;
+    expect(m.cpu.run(1_000_000)).toBe(StopReason.Hlt);
+    expect(stats(m).compiled).toBeGreaterThan(0);
+    expect(racing.stats.retries).toBe(racing.injected);
+    expect(ram.getUint32(0x20000, true) + ram.getUint32(0x20004, true)).toBe(
+      2 * 3000 + 100 * racing.injected,
+    );
+    expect(m.cpu.state.gpr[Reg.RAX]).toBe(ram.getUint32(0x20000, true) - 1);
   });
 });
 

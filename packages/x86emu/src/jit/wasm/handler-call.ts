@@ -5,12 +5,13 @@
  * `startEip` are set as `Cpu.step` sets them, and the locals are reloaded after (the handler may
  * write any register or flag). A fault in the handler is caught by the import and leaves the
  * function at that instruction; a handler that ends the block (CALL, RET, indirect JMP, LOOP, …)
- * leaves it at the RIP it set; one that reached a device or a code frame leaves after it.
+ * leaves it at the RIP it set; one that reached a device or a code frame, or asked for the run
+ * loop's checks, leaves at the RIP it left too.
  */
 import type { Cpu } from '../../cpu/cpu.js';
 import type { Insn } from '../../decoder/insn.js';
 import { REG, ST_EXITREQ, ST_FA, ST_FD, ST_FO, ST_FP, ST_FR, ST_FS, ST_NEXT } from './arena.js';
-import { exitFault, exitNormal, type WasmCtx } from './emit.js';
+import { exitFault, type WasmCtx } from './emit.js';
 import { Op } from './encode.js';
 
 /** The import's index (after emit.ts IMP_*). */
@@ -95,15 +96,20 @@ export function emitHandlerCall(c: WasmCtx, site: number, ends: boolean): void {
   f.i32(0).mem(Op.i32Load, ST_EXITREQ).tee(l.t).i32(1).op(Op.i32Eq).open(Op.if);
   exitFault(c);
   f.end();
-  if (ends) {
+  // Leaving after it: at the RIP the handler left (a branch's target, or its own start when a lost
+  // LOCK race runs it again: smp/locked-memory.ts retry, which also sets irqCheck).
+  const leave = (): void => {
     f.get(l.n)
       .i32(c.j + 1)
       .op(Op.i32Add)
       .set(l.n);
     f.i32(0).mem(Op.i32Load, ST_NEXT).set(l.next).br('exit');
+  };
+  if (ends) {
+    leave();
     return;
   }
   f.get(l.t).open(Op.if);
-  exitNormal(c, c.next, c.j + 1);
+  leave();
   f.end();
 }
