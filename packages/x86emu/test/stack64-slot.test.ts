@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Reg } from '../src/index.js';
-import { longMode, r64 } from './long.js';
+import { L, longMode, r64 } from './long.js';
 import { runTo } from './machine.js';
 
 const SS = 12;
@@ -54,5 +54,25 @@ describe('64-bit pushes and pops', () => {
     expect(r64(m, Reg.RSP)).toBe(0n);
     expect(m.mem.read32(8)).toBe(1);
     expect(m.mem.read32(0)).toBe(2);
+  });
+
+  it('a far CALL with a 32-bit operand size pushes CS and EIP as 4 bytes each', () => {
+    // FF /3 without REX.W: an m16:32 pointer; the return address is pushed whole (the 4-byte
+    // push, which the 8-byte fast path leaves to the general one, once kept only 16 bits).
+    const m = longMode(`
+      call fword ptr [rip + ptr]
+      hlt
+    target:
+      mov eax, [rsp]
+      mov ebx, [rsp + 4]
+      mov rcx, rsp
+      hlt
+    ptr: .long target
+      .word ${L.CODE64}
+    `);
+    runTo(m);
+    expect(r64(m, Reg.RAX)).toBe(BigInt(L.CODE + 6));
+    expect(r64(m, Reg.RBX) & 0xffffn).toBe(BigInt(L.CODE64));
+    expect(r64(m, Reg.RCX)).toBe(0x8000n - 8n);
   });
 });

@@ -66,7 +66,7 @@ export function push64(cpu: Cpu, lo: number, hi: number, size: number): void {
   } else {
     const off = signed64(NEW_RSP[0], NEW_RSP[1]);
     if (size === 8) cpu.write64(2, off, lo >>> 0, hi >>> 0);
-    else cpu.write(2, off, size, lo & 0xffff);
+    else cpu.write(2, off, size, lo >>> 0);
   }
   cpu.state.gpr[4] = NEW_RSP[0];
   cpu.state.gprHigh[4] = NEW_RSP[1];
