@@ -54,6 +54,8 @@ const DB_VECTOR = 1;
 const DR6_EXIT_QUAL_BITS = 0x600f;
 const EFER_LME = 1 << 8;
 const EFER_LMA = 1 << 10;
+/** RFLAGS.VM: virtual-8086 mode. */
+const X86_EFLAGS_VM = 1 << 17;
 const TWO32 = 4294967296;
 
 /**
@@ -360,6 +362,9 @@ export class VmxNonRoot implements Intercepts {
     const s = this.cpu.state;
     const v = si.vmcs;
     if (cold !== 0) loadColdGroups(s, v, cold);
+    // What the mode depends on beside the cold groups: with none of them loaded and these two bits
+    // as the exit left them, the mode and segment checks x86emu derived still hold (below).
+    const modeBits = (s.efer[0] & EFER_LMA) | (s.rflags[0] & X86_EFLAGS_VM);
     s.dr[7] = v.lo(S_GUEST_DR7);
     s.gpr[4] = v.lo(S_GUEST_RSP);
     s.gprHigh[4] = v.hi(S_GUEST_RSP);
@@ -398,7 +403,12 @@ export class VmxNonRoot implements Intercepts {
     const o = loadShadowPagingOverride(this.override, s);
     const keep = this.tlbRegime.keep(o, si.currentVmcs, this.cpu.stats.tlbMisses);
     this.cpu.override = o;
-    this.cpu.stateChanged(!keep);
+    // An entry that loaded no cold group (the processor held them: guest-cache.ts) and changed
+    // neither EFER.LMA nor RFLAGS.VM leaves CR0, the segments, CPL and so the mode as the exit
+    // left them: only the hot state's consequences are recomputed (x86emu's hotStateChanged).
+    if (cold === 0 && ((s.efer[0] & EFER_LMA) | (s.rflags[0] & X86_EFLAGS_VM)) === modeBits)
+      this.cpu.hotStateChanged(!keep);
+    else this.cpu.stateChanged(!keep);
 
     // VM-entry event injection (27.6): delivered before the first guest instruction.
     const info = v.lo(S_VM_ENTRY_INTR_INFO_FIELD);

@@ -40,6 +40,23 @@ export class CpuMode {
     this.irqCheck = true;
   }
 
+  /**
+   * `stateChanged` for a caller that wrote no segment register, CR0/CR3/CR4, EFER.LMA, RFLAGS.VM or
+   * CPL since this CPU last ran, only registers whose effects are recomputed here (RIP, RSP, the
+   * other RFLAGS bits, EFER.NXE, DR7, the paging override): a VM entry that reloads the guest's hot
+   * state while the processor still holds the rest (SDM Vol. 3C 25.11.1). The mode, the segment
+   * checks and the code page's fetch rights stand; `flush` as in `stateChanged`.
+   */
+  hotStateChanged(this: Cpu, flush: boolean): void {
+    this.lfOp = LF_NONE;
+    this.interceptMask = this.intercepts ? this.intercepts.mask : 0;
+    this.updatePaging(flush);
+    this.updateDebug();
+    this.updateAc();
+    if (this.pagingMode === 2 && this.override === null) this.loadPdptes(this.state.cr[3], false);
+    this.irqCheck = true;
+  }
+
   /** Sets or clears the shadow-paging translation override (see `PagingOverride`). Flushes the TLB unless `flush` is false. */
   setPagingOverride(this: Cpu, o: PagingOverride | null, flush = true): void {
     this.override = o;
