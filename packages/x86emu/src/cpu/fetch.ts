@@ -124,7 +124,7 @@ export function fetchDecode64(cpu: Cpu): Insn {
  * (non-canonical RIP, TLB miss, a page not fetched from since its entry was filled): the caller
  * takes setCodePage's path.
  */
-function switchCodePage64(cpu: Cpu): boolean {
+export function switchCodePage64(cpu: Cpu): boolean {
   const eip = cpu.state.rip[0];
   const hi = cpu.state.rip[1];
   const h = hi | 0;

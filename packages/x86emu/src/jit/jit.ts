@@ -10,7 +10,7 @@
  */
 import type { JitTuning } from '../api/cpu-options.js';
 import type { Cpu } from '../cpu/cpu.js';
-import { type PageCode, switchCodePage } from '../cpu/fetch.js';
+import { type PageCode, switchCodePage, switchCodePage64 } from '../cpu/fetch.js';
 import type { Insn } from '../decoder/insn.js';
 import { Flag } from '../state.js';
 import type { JitBlock } from './block.js';
@@ -119,7 +119,7 @@ export class Jit {
     // the interpreter's: compiled code relies on irqCheck being clear at entry, so that only what
     // it calls (slow memory paths, handlers: each followed by a check) can set it.
     if (cpu.linearOps !== null || cpu.irqCheck) return false;
-    let b = this.lookup(cpu);
+    let b = cpu.long64 ? this.lookup64(cpu) : this.lookup(cpu);
     if (b === null) return false;
     // Chain: the next block runs straight away while nothing asks for the run loop's checks
     // (irqCheck covers events, interrupts, HLT and stop requests; the budget is checked per block).
@@ -208,13 +208,18 @@ export class Jit {
       cpu.codeLpn === -1 ||
       cpu.codeUser !== (s.cpl === 3)
     ) {
-      let lin = eip;
-      if (hi !== 0) {
-        const h = hi | 0;
-        if (h >= 0x8000 || h < -0x8000) return null;
-        lin = (h < 0 ? h + 0x10000 : h) * TWO32 + eip;
+      // A page the TLB grants and remembers the decodes of (a call or a return to code run
+      // before): from RIP's halves, with no folded linear address (a number above 2^32, a heap
+      // allocation per call in a kernel); else the folded address' path.
+      if (!switchCodePage64(cpu)) {
+        let lin = eip;
+        if (hi !== 0) {
+          const h = hi | 0;
+          if (h >= 0x8000 || h < -0x8000) return null;
+          lin = (h < 0 ? h + 0x10000 : h) * TWO32 + eip;
+        }
+        if (!switchCodePage(cpu, lin)) return null;
       }
-      if (!switchCodePage(cpu, lin)) return null;
       page = cpu.codePage as PageCode;
     }
     const insn = page.insns[eip & 0xfff];
