@@ -52,7 +52,10 @@ interface Icount {
   lastDelta: number;
 }
 
-const icounts = new WeakMap<SoftVm, Icount>();
+/** The VM's icount state (`SoftVm.icount`: a field, read before every entry), or undefined. */
+function icountOf(vm: SoftVm): Icount | undefined {
+  return (vm.icount as Icount | null) ?? undefined;
+}
 
 function hostNs(): number {
   return performance.now() * 1e6;
@@ -75,7 +78,7 @@ export function isIcountShift(shift: unknown): shift is IcountShift {
 /** Makes `vm` keep the icount clock (set once, when the VM is created). */
 export function kvmSetIcount(vm: SoftVm, shift: IcountShift): void {
   const auto = shift === 'auto';
-  icounts.set(vm, {
+  vm.icount = {
     shift: auto ? AUTO_INITIAL_SHIFT : shift,
     auto,
     instructions: 0,
@@ -84,17 +87,17 @@ export function kvmSetIcount(vm: SoftVm, shift: IcountShift): void {
     lastAdjustReal: 0,
     lastAdjustVirtual: 0,
     lastDelta: 0,
-  });
+  } satisfies Icount;
 }
 
 /** The VM's shift now (auto's moves), or -1 when its time is not virtual. */
 export function kvmIcountShift(vm: SoftVm): number {
-  return icounts.get(vm)?.shift ?? -1;
+  return icountOf(vm)?.shift ?? -1;
 }
 
 /** Does the VM keep `shift=auto`'s clock (real time bounds a halt's skip)? */
 export function kvmIcountAuto(vm: SoftVm): boolean {
-  return icounts.get(vm)?.auto === true;
+  return icountOf(vm)?.auto === true;
 }
 
 /**
@@ -103,7 +106,7 @@ export function kvmIcountAuto(vm: SoftVm): boolean {
  * instructions put it); 0 before the VM has a vCPU.
  */
 export function kvmVirtualNs(vm: SoftVm): number {
-  const ic = icounts.get(vm);
+  const ic = icountOf(vm);
   for (const vcpu of vm.vcpus.values()) {
     const tsc = Math.max(0, kvmReadTsc(vcpu));
     if (ic === undefined || ic.shift === 0) return tsc;
@@ -114,7 +117,7 @@ export function kvmVirtualNs(vm: SoftVm): number {
 
 /** Instructions until the virtual clock has advanced `ticks` ns (at least 1). */
 export function kvmIcountInstructionsUntil(vm: SoftVm, ticks: number): number {
-  const shift = icounts.get(vm)?.shift ?? 0;
+  const shift = icountOf(vm)?.shift ?? 0;
   return Math.max(1, Math.ceil(ticks / 2 ** shift));
 }
 
@@ -125,7 +128,7 @@ export function kvmIcountInstructionsUntil(vm: SoftVm, ticks: number): number {
  */
 export function kvmIcountSync(vcpu: SoftVcpu): boolean {
   const vm = vcpu.vm;
-  const ic = icounts.get(vm);
+  const ic = icountOf(vm);
   if (ic === undefined) return false;
   const instructions = vm.vcpus.size === 1 ? vcpu.instructions : vmInstructions(vm);
   const retired = instructions - ic.instructions;
@@ -174,14 +177,14 @@ function icountAdjust(vcpu: SoftVcpu, ic: Icount): void {
  * guest's clock does not run ahead; the vCPU waits for the rest (`kvmIcountNsUntil`).
  */
 export function kvmIcountSkipLimit(vm: SoftVm, target: number): number {
-  const ic = icounts.get(vm);
+  const ic = icountOf(vm);
   if (ic === undefined || !ic.auto || ic.realOrigin < 0) return target;
   return Math.min(target, realVirtualNs(ic));
 }
 
 /** auto: real ns until the virtual clock may reach `target` by a halt (0 if it may now). */
 export function kvmIcountNsUntil(vm: SoftVm, target: number): number {
-  const ic = icounts.get(vm);
+  const ic = icountOf(vm);
   if (ic === undefined || !ic.auto || ic.realOrigin < 0) return 0;
   return Math.max(0, target - realVirtualNs(ic));
 }

@@ -61,6 +61,8 @@ export class SoftVm {
   mmuVm: unknown = null;
   /** The host-clock TSC's carry state, owned by `tsc-clock.ts` (a field: read before every entry); null otherwise. */
   tscSync: unknown = null;
+  /** QEMU's -icount clock state, owned by `icount.ts` (a field: read before every entry); null without it. */
+  icount: unknown = null;
   /** A memory slot was set at least once (sizes the shadow MMU's page budget, as in KVM). */
   everHadMemory = false;
   closed = false;
