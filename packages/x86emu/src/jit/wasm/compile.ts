@@ -167,6 +167,8 @@ interface Generated {
   f: FuncWriter;
   eips: number[];
   end: number;
+  /** Segments the inline memory path tests (`WasmCtx.segs`). */
+  segs: number;
 }
 
 /**
@@ -182,6 +184,7 @@ function generate(blocks: RegionBlock[], ramPages: number, sites: HandlerSite[])
   });
   const eips: number[] = [];
   let end = 0;
+  let segs = 0;
   // Registers in: the exchange area, written by the wrapper.
   for (let r = 0; r < 8; r++)
     f.i32(0)
@@ -213,6 +216,7 @@ function generate(blocks: RegionBlock[], ramPages: number, sites: HandlerSite[])
       length: blk.insns.length,
       region,
       ramPages,
+      segs: 0,
     };
     let ended = false;
     for (let j = 0; j < blk.insns.length; j++) {
@@ -241,6 +245,7 @@ function generate(blocks: RegionBlock[], ramPages: number, sites: HandlerSite[])
       if (out.memory) afterMemory(c);
     }
     end = Math.max(end, c.next);
+    segs |= c.segs;
     if (!ended) {
       // Cut short before the next instruction: on to it (a block of the function, or out).
       if (region.has(c.next)) goTo(c, c.next, false);
@@ -268,7 +273,7 @@ function generate(blocks: RegionBlock[], ramPages: number, sites: HandlerSite[])
   st(ST_FR, l.fr);
   st(ST_FA, l.fa);
   f.get(l.kind);
-  return { f, eips, end };
+  return { f, eips, end, segs };
 }
 
 /**
@@ -314,6 +319,8 @@ class WasmRegion {
     readonly page: PageCode,
     /** The EIP at offset 0 of the page. */
     readonly page0: number,
+    /** Segments whose flat-segment test its inline memory path reads. */
+    readonly segs: number,
   ) {}
 }
 
@@ -333,7 +340,9 @@ function runWasm(w: WasmRegion, cpu: Cpu): Insn | undefined {
   const sf = cpu.segFlags;
   let srm = 0;
   let swm = 0;
-  for (let seg = 0; seg < 6; seg++) {
+  // Only the segments its inline memory path tests (most functions: DS, or DS and SS).
+  for (let seg = 0, m = w.segs; m !== 0; seg++, m >>>= 1) {
+    if ((m & 1) === 0) continue;
     if ((sf[seg] & (SF_R | SF_FLAT | SF_LONG)) === (SF_R | SF_FLAT)) srm |= 1 << seg;
     if ((sf[seg] & (SF_W | SF_FLAT | SF_LONG)) === (SF_W | SF_FLAT)) swm |= 1 << seg;
   }
@@ -375,7 +384,7 @@ function wrap(
   bytes: number,
 ): JitBlock {
   const eip0 = blocks[0].eip;
-  const w = new WasmRegion(be, fn, Uint32Array.from(g.eips), page, eip0 - blocks[0].off);
+  const w = new WasmRegion(be, fn, Uint32Array.from(g.eips), page, eip0 - blocks[0].off, g.segs);
   const run = (cpu: Cpu): Insn | undefined => runWasm(w, cpu);
   return new JitBlock(eip0, 0, g.end, blocks[0].insns.length, run, bytes, blocks.length);
 }

@@ -103,6 +103,8 @@ export interface WasmCtx {
   region: Map<number, [number, number]>;
   /** RAM pages in wasm memory (0: no inline memory path). */
   ramPages: number;
+  /** Segments whose flat-segment test the inline memory path reads (bit per segment register). */
+  segs: number;
 }
 
 /** Leaves the function: `count` more instructions retired, RIP `to`. */
@@ -158,6 +160,7 @@ function ea(c: WasmCtx, i: Insn): void {
  */
 function probe(c: WasmCtx, seg: number, size: number, segMask: number, perm: number): void {
   const { f, l } = c;
+  c.segs |= 1 << seg;
   f.get(segMask).i32(seg).op(Op.i32ShrU).i32(1).op(Op.i32And);
   f.get(l.a).i32(12).op(Op.i32ShrU).i32(TLB_MASK).op(Op.i32And).tee(l.x);
   f.i32(2).op(Op.i32Shl).mem(Op.i32Load, TLB_TAG).get(l.a).i32(24).op(Op.i32ShrU).op(Op.i32Eq).op(Op.i32And);
