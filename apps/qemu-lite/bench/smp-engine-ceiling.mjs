@@ -4,11 +4,13 @@
 // two schedules from one run, alternated:
 // - turns: every VM on this thread, each KVM_RUN in turn until the 50,000-instruction budget
 //   ends it (EINTR), as qemu-lite runs the vCPUs of a `-smp` VM today;
-// - threads: each VM built and run in its own worker.
-// The VMs share nothing (each its own RAM, MMU and silicon), so this is the whole engine's upper
-// bound for a thread per vCPU: V8 warm-up of x86emu, vmx, core and mmu in every thread, exits
-// handled where they happen, none of the handovers to the VM's thread a real SMP VM would need
-// (x86emu's bench/smp-exits.mjs measures those).
+// - threads: each VM built and run in its own worker;
+// - handover: the same, but each exit for userspace is handed to this thread through a mailbox
+//   and the worker waits until it is served, as qemu-lite's AP threads hand theirs over.
+// The VMs share nothing (each its own RAM, MMU and silicon), so `threads` is the whole engine's
+// upper bound for a thread per vCPU: V8 warm-up of x86emu, vmx, core and mmu in every thread, exits
+// handled where they happen; `handover` adds the mailbox round trip a real SMP VM's device exits
+// would need (its in-kernel #PF and CR3 exits would need one too: x86emu's bench/smp-exits.mjs).
 //   node apps/qemu-lite/bench/smp-engine-ceiling.mjs     (after building)
 //   SMP_CEILING_ITER (iterations per vCPU, default 1,500,000), SMP_CEILING_ROUNDS (default 2)
 import os from 'node:os';
@@ -90,13 +92,46 @@ function runVcpu(vcpu, turn) {
   }
 }
 
+// Mailbox words for the handover schedule: [0] doorbell, [1 + k] vCPU k's exit (0 none, 1 posted,
+// 2 served), [1 + MAX] vCPUs finished.
+const MAX = 16;
+const REQ = 1;
+const DONE_COUNT = 1 + MAX;
+
+/** Runs `vcpu` to HLT, handing each exit for userspace to the main thread and waiting for it. */
+function runHandingOver(vcpu, mb, k) {
+  for (;;) {
+    try {
+      const r = vcpu.run();
+      if (r === KVM_EXIT_HLT) return;
+      if (r !== KVM_EXIT_IO) throw new Error(`unexpected exit ${r}`);
+    } catch (e) {
+      if (!(e instanceof KvmError) || e.errno !== Errno.EINTR) throw e;
+      continue;
+    }
+    Atomics.store(mb, REQ + k, 1);
+    Atomics.add(mb, 0, 1);
+    Atomics.notify(mb, 0);
+    while (Atomics.load(mb, REQ + k) !== 2) Atomics.wait(mb, REQ + k, 1);
+    Atomics.store(mb, REQ + k, 0);
+  }
+}
+
 if (!isMainThread) {
+  const { go, box, k } = workerData;
   const g = guest();
-  const flag = new Int32Array(workerData.go);
+  const flag = new Int32Array(go);
   parentPort.postMessage('ready');
   Atomics.wait(flag, 0, 0);
-  runVcpu(g.vcpu, false);
+  if (box === undefined) runVcpu(g.vcpu, false);
+  else runHandingOver(g.vcpu, new Int32Array(box), k);
   parentPort.postMessage({ eax: Number(g.vcpu.getRegs().rax & 0xffffffffn) });
+  if (box !== undefined) {
+    const mb = new Int32Array(box);
+    Atomics.add(mb, DONE_COUNT, 1);
+    Atomics.add(mb, 0, 1);
+    Atomics.notify(mb, 0);
+  }
 } else {
   await main();
 }
@@ -125,13 +160,14 @@ function turns(n) {
   return { wall, cpu: cpuSeconds(c0), eax: gs.map((g) => Number(g.vcpu.getRegs().rax & 0xffffffffn)) };
 }
 
-async function threads(n) {
+async function threads(n, handover = false) {
   const go = new SharedArrayBuffer(4);
+  const box = handover ? new SharedArrayBuffer(4 * (2 + MAX)) : undefined;
   const workers = [];
   const ready = [];
   const results = [];
   for (let k = 0; k < n; k++) {
-    const w = new Worker(new URL(import.meta.url), { workerData: { go } });
+    const w = new Worker(new URL(import.meta.url), { workerData: { go, box, k } });
     workers.push(w);
     ready.push(new Promise((res) => w.once('message', res)));
     results.push(
@@ -146,6 +182,21 @@ async function threads(n) {
   const t0 = performance.now();
   Atomics.store(new Int32Array(go), 0, 1);
   Atomics.notify(new Int32Array(go), 0);
+  if (box !== undefined) {
+    // The VM's thread: serves every posted exit (a port write: nothing to do) until all halt.
+    const mb = new Int32Array(box);
+    for (;;) {
+      const bell = Atomics.load(mb, 0);
+      for (let k = 0; k < n; k++) {
+        if (Atomics.load(mb, REQ + k) === 1) {
+          Atomics.store(mb, REQ + k, 2);
+          Atomics.notify(mb, REQ + k);
+        }
+      }
+      if (Atomics.load(mb, DONE_COUNT) === n) break;
+      Atomics.wait(mb, 0, bell, 10);
+    }
+  }
   const out = await Promise.all(results);
   const wall = (performance.now() - t0) / 1e3;
   const cpu = cpuSeconds(c0);
@@ -165,25 +216,32 @@ async function main() {
   );
   const rows = [];
   for (const n of [1, 2, 4]) {
-    const acc = { tw: 0, tc: 0, hw: 0, hc: 0 };
+    const acc = { tw: 0, tc: 0, hw: 0, hc: 0, mw: 0, mc: 0 };
     let teax;
     let heax;
+    let meax;
     for (let r = 0; r < ROUNDS; r++) {
-      for (const o of r % 2 === 0 ? ['t', 'h'] : ['h', 't']) {
+      for (const o of r % 2 === 0 ? ['t', 'h', 'm'] : ['m', 'h', 't']) {
         if (o === 't') {
           const t = turns(n);
           acc.tw += t.wall;
           acc.tc += t.cpu;
           teax = t.eax;
-        } else {
+        } else if (o === 'h') {
           const h = await threads(n);
           acc.hw += h.wall;
           acc.hc += h.cpu;
           heax = h.eax;
+        } else {
+          const h = await threads(n, true);
+          acc.mw += h.wall;
+          acc.mc += h.cpu;
+          meax = h.eax;
         }
       }
     }
-    if (teax.some((v, k) => v !== heax[k])) throw new Error(`N=${n}: threads ${heax} != turns ${teax}`);
+    for (const other of [heax, meax])
+      if (teax.some((v, k) => v !== other[k])) throw new Error(`N=${n}: threads ${other} != turns ${teax}`);
     rows.push({
       N: n,
       'turns wall s': +(acc.tw / ROUNDS).toFixed(3),
@@ -192,6 +250,8 @@ async function main() {
       'threads CPU s': +(acc.hc / ROUNDS).toFixed(3),
       'wall: turns / threads': +(acc.tw / acc.hw).toFixed(2),
       'CPU: threads / turns': +(acc.hc / acc.tc).toFixed(2),
+      'handover wall s': +(acc.mw / ROUNDS).toFixed(3),
+      'handover CPU s': +(acc.mc / ROUNDS).toFixed(3),
     });
   }
   console.table(rows);
