@@ -340,6 +340,34 @@ describe('wasm backend: one memory, two CPUs', () => {
   });
 });
 
+describe('wasm backend: where wasm code cannot be made', () => {
+  it('the JS backend compiles every region, exactly, when the embedder refuses to compile wasm', () => {
+    const wa = (globalThis as unknown as { WebAssembly: { Module: unknown } }).WebAssembly;
+    const module = wa.Module;
+    wa.Module = function refused() {
+      throw new Error('WebAssembly.Module(): Wasm code generation disallowed by embedder');
+    };
+    try {
+      const src = `
+        mov ecx, 3000
+        mov esi, 0x100000
+      top:
+        add eax, [esi]
+        dec ecx
+        jnz top
+        hlt`;
+      const r = lockstep(() => inWasm(protectedMode(src)), BUDGETS, WASM);
+      const be = wasmBackend(r.jit.cpu);
+      expect(be.unavailable).toMatch(/disallowed/);
+      expect(be.stats.compiled).toBe(0);
+      expect(r.jit.cpu.jit?.stats.compiled).toBeGreaterThan(0);
+      expect(r.jit.cpu.jit?.unavailable).toBe(null);
+    } finally {
+      wa.Module = module;
+    }
+  });
+});
+
 describe('wasm backend: selection', () => {
   it('is chosen by JitTuning.backend, else by X86EMU_JIT_BACKEND, else the JS backend', () => {
     const saved = process.env.X86EMU_JIT_BACKEND;

@@ -69,8 +69,15 @@ export class WasmBackend {
   readonly imports: WasmImports;
   /** Records a fault an import caught (the function then leaves at that instruction). */
   readonly caught: (e: unknown) => number;
+  /**
+   * Why this environment makes no wasm code (the embedder refuses to compile it: a page whose
+   * Content-Security-Policy lacks 'wasm-unsafe-eval'), or null; then every region goes to the JS
+   * backend. Probed once with a module known to be valid, so that a module of ours that fails to
+   * compile is still an error.
+   */
+  readonly unavailable: string | null;
   readonly stats = {
-    /** Regions compiled to wasm, and those left to the JS backend (64-bit mode). */
+    /** Regions compiled to wasm, and those left to the JS backend (64-bit mode, no wasm here). */
     compiled: 0,
     rejected: 0,
     /** Instructions compiled as a call of the interpreter's handler (handler-call.ts). */
@@ -95,6 +102,7 @@ export class WasmBackend {
       this.ramPages = 0;
     }
     this.u32 = new Uint32Array(this.memory.buffer, 0, 64);
+    this.unavailable = probe();
     const u32 = this.u32;
     const done = (): void => {
       if (cpu.irqCheck || cpu.codePage !== this.pc) u32[ST_EXITREQ >> 2] = 2;
@@ -138,6 +146,16 @@ export class WasmBackend {
         },
       },
     };
+  }
+}
+
+/** An empty module (spec 5.5.16: magic and version alone) compiled as a test, or why it cannot be. */
+function probe(): string | null {
+  try {
+    new WA.Module(Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0));
+    return null;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
   }
 }
 
@@ -398,7 +416,13 @@ export function compileWasm(
   cpu: Cpu,
   list: { blocks: RegionBlock[]; page: PageCode }[],
 ): (JitBlock | null)[] {
+  // No WebAssembly at all (node --jitless, some embedders): the JS backend compiles everything.
+  if (WA === undefined) return list.map(() => null);
   const be = wasmBackend(cpu);
+  if (be.unavailable !== null) {
+    be.stats.rejected += list.length;
+    return list.map(() => null);
+  }
   const t0 = performance.now();
   const sites: HandlerSite[] = [];
   const gens = list.map((r) => (cpu.long64 ? null : generate(r.blocks, be.ramPages, sites)));
