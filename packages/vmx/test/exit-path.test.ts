@@ -6,6 +6,7 @@
  * asked.
  */
 import { Errno, KVM_EXIT, type Kvm, KvmError } from '@kvm/core';
+import { longModeGuest } from '@kvm/core/testing/guests';
 import { describe, expect, it } from 'vitest';
 import { CpuBased, createVmxKvm, VMCS, VmxSilicon } from '../src/index.js';
 
@@ -125,5 +126,25 @@ describe('VMX driver: the exit path', () => {
     expect(Error.stackTraceLimit).toBe(limit);
     // Other errors keep their traces.
     expect(new KvmError('KVM_RUN', Errno.EFAULT).stack).toMatch(/\n\s+at /);
+  });
+
+  it('carries every general-purpose register, both halves, into the guest and back', () => {
+    // 64-bit mode: NOT of each GPR but RSP (REX.W F7 /2), then OUT: the guest rewrites all 64 bits
+    // of the 15 registers the driver copies in and out around each entry.
+    const code: number[] = [];
+    for (let r = 0; r < 16; r++) if (r !== 4) code.push(r < 8 ? 0x48 : 0x49, 0xf7, 0xd0 | (r & 7));
+    code.push(0xe6, 0xf4);
+    const { vcpu } = longModeGuest(createVmxKvm(), code);
+    const names = ['rax', 'rcx', 'rdx', 'rbx', 'rbp', 'rsi', 'rdi'] as const;
+    const all = [...names, 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'] as const;
+    const want = { ...vcpu.getRegs() };
+    all.forEach((n, i) => {
+      want[n] = (BigInt(i + 1) << 40n) | (0x80000000n + BigInt(i));
+    });
+    vcpu.setRegs(want);
+    expect(vcpu.run()).toBe(KVM_EXIT.IO);
+    const got = vcpu.getRegs();
+    for (const n of all) expect(got[n], n).toBe(~want[n] & 0xffffffffffffffffn);
+    expect(got.rsp).toBe(want.rsp);
   });
 });

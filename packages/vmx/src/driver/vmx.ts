@@ -38,6 +38,7 @@ import {
 import { VMCS_REVISION_ID } from '../silicon/vmx-capabilities.js';
 import { VmxSilicon, VmxStatus } from '../silicon/vmx-silicon.js';
 import { vmxHandleExit } from './exit-handlers.js';
+import { loadGuestGprs, saveGuestGprs } from './gprs.js';
 import { toVmx, VcpuVmx } from './vcpu-vmx.js';
 import { VmcsAccess } from './vmcs-access.js';
 import { vmxGetMsr, vmxSetMsr } from './vmx-msrs.js';
@@ -766,11 +767,7 @@ export class VmxDriver implements ArchOps {
     const s = nr.cpu.state;
     const regs = vcpu.regs;
     const regsHigh = vcpu.regsHigh;
-    for (let i = 0; i < 16; i++) {
-      if (i === 4) continue;
-      s.gpr[i] = regs[i];
-      s.gprHigh[i] = regsHigh[i];
-    }
+    loadGuestGprs(s, regs, regsHigh);
     s.cr[2] = vmx.cr2;
     s.crHigh[2] = vmx.cr2High;
     // The guest MSR area into the processor (vmx.c's load_msrs around the entry).
@@ -808,11 +805,7 @@ export class VmxDriver implements ArchOps {
     }
     const reason = this.vmcs.read(VMCS.VM_EXIT_REASON);
     if (!(reason & 0x80000000)) vmx.launched = true;
-    for (let i = 0; i < 16; i++) {
-      if (i === 4) continue;
-      regs[i] = s.gpr[i];
-      regsHigh[i] = s.gprHigh[i];
-    }
+    saveGuestGprs(s, regs, regsHigh);
     vmx.cr2 = s.cr[2];
     vmx.cr2High = s.crHigh[2];
     // save_msrs: SYSCALL does not change them, but WRMSR-free SWAPGS swaps KERNEL_GS_BASE.
@@ -839,7 +832,7 @@ export class VmxDriver implements ArchOps {
       const vtpr = this.memory.pageView(vmx.virtualApicPage / 4096)![0x80];
       if (vtpr !== vcpu.apic.reg(0x80)) vcpu.apic.writeReg(0x80, vtpr);
     }
-    this.recoverNmiBlocking();
+    this.recoverNmiBlocking(reason);
     this.completeInterrupts(vcpu);
     return EntryResult.Exit;
   }
@@ -849,8 +842,8 @@ export class VmxDriver implements ArchOps {
    * it (SDM 27.3.1); the IRET runs again after the exit is handled, so the blocking comes back
    * (exit interruption information bit 12, 27.2.2; not for #DF).
    */
-  private recoverNmiBlocking(): void {
-    if ((this.vmcs.read(VMCS.VM_EXIT_REASON) & 0xffff) !== ExitReason.EXCEPTION_NMI) return;
+  private recoverNmiBlocking(reason: number): void {
+    if ((reason & 0xffff) !== ExitReason.EXCEPTION_NMI) return;
     const info = this.vmcs.read(VMCS.VM_EXIT_INTR_INFO);
     if (!(info & IntrInfo.VALID) || !(info & IntrInfo.NMI_UNBLOCK) || (info & 0xff) === 8) return;
     const st = this.vmcs.read(VMCS.GUEST_INTERRUPTIBILITY_INFO);
