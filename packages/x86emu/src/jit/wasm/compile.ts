@@ -3,9 +3,9 @@
  * (../region.ts) becomes one WebAssembly function, v86's design — registers and lazy flags in
  * locals, blocks as a `br_table` in a loop, memory through the TLB probed inline in wasm memory —
  * behind the same `JitBlock` contract as the JS backend, so `Jit.enter`, chaining and the
- * exactness rules (../README.md) are unchanged. Outside 64-bit mode every region goes to wasm:
- * the forms emit.ts compiles inline, every other instruction as a call of the interpreter's
- * handler (handler-call.ts); in 64-bit mode the JS backend compiles it.
+ * exactness rules (../README.md) are unchanged. Outside 64-bit mode: the forms emit.ts compiles
+ * inline, every other instruction as a call of the interpreter's handler (handler-call.ts); in
+ * 64-bit mode the entry block as handler calls (compile64.ts).
  *
  * One call of a compiled function: the wrapper copies EAX…EDI into the exchange area, calls it
  * with the budget's room, the flat-segment masks, the TLB rights at this CPL and the CS limit;
@@ -42,6 +42,7 @@ import {
   ST_NEXT,
   WasmGuestMemory,
 } from './arena.js';
+import { type Generated64, generate64, handler64Import, type Site64, wrap64 } from './compile64.js';
 import {
   afterMemory,
   allocLocals,
@@ -77,8 +78,9 @@ export class WasmBackend {
    */
   readonly unavailable: string | null;
   readonly stats = {
-    /** Regions compiled to wasm, and those left to the JS backend (64-bit mode, no wasm here). */
+    /** Regions compiled to wasm (of which in 64-bit mode), and those left to the JS backend (no wasm here). */
     compiled: 0,
+    compiled64: 0,
     rejected: 0,
     /** Instructions compiled as a call of the interpreter's handler (handler-call.ts). */
     handlerSites: 0,
@@ -177,6 +179,7 @@ const IMPORTS = [
   { name: 'fl', type: { params: [I32, I32, I32, I32, I32, I32], results: [I32] } },
   { name: 'gp', type: { params: [], results: [] } },
   { name: 'h', type: { params: [I32, I32, I32], results: [] } },
+  { name: 'h64', type: { params: [I32, I32], results: [] } },
 ];
 const FUNC_TYPE = { params: [I32, I32, I32, I32, I32, I32], results: [I32] };
 
@@ -407,15 +410,21 @@ function wrap(
   return new JitBlock(eip0, 0, g.end, blocks[0].insns.length, run, bytes, blocks.length);
 }
 
+/** A region to compile: its blocks (entry first), its decode page, its mode and RIP[63:32]. */
+export interface WasmRegionSpec {
+  blocks: RegionBlock[];
+  page: PageCode;
+  /** 64-bit mode (default: the CPU's now), and RIP[63:32] there. */
+  long?: boolean;
+  hi?: number;
+}
+
 /**
- * Compiles the regions `list` (each: its blocks, entry first, and its decode page) into one
- * module (v86 batches a page's blocks the same way); in 64-bit mode every region gets null (the
- * caller compiles it with the JS backend).
+ * Compiles the regions `list` into one module (v86 batches a page's blocks the same way); an
+ * entry gets null where no wasm can be made here (the caller compiles it with the JS backend).
+ * 64-bit regions: compile64.ts.
  */
-export function compileWasm(
-  cpu: Cpu,
-  list: { blocks: RegionBlock[]; page: PageCode }[],
-): (JitBlock | null)[] {
+export function compileWasm(cpu: Cpu, list: WasmRegionSpec[]): (JitBlock | null)[] {
   // No WebAssembly at all (node --jitless, some embedders): the JS backend compiles everything.
   if (WA === undefined) return list.map(() => null);
   const be = wasmBackend(cpu);
@@ -425,29 +434,32 @@ export function compileWasm(
   }
   const t0 = performance.now();
   const sites: HandlerSite[] = [];
-  const gens = list.map((r) => (cpu.long64 ? null : generate(r.blocks, be.ramPages, sites)));
-  const funcs = gens.filter((g): g is Generated => g !== null);
-  be.stats.rejected += gens.length - funcs.length;
-  be.stats.handlerSites += sites.length;
-  if (funcs.length === 0) return gens.map(() => null);
+  const sites64: Site64[] = [];
+  const gens = list.map((r): Generated | Generated64 =>
+    (r.long ?? cpu.long64) ? generate64(r.blocks, sites64) : generate(r.blocks, be.ramPages, sites),
+  );
+  be.stats.handlerSites += sites.length + sites64.length;
   const bytes = buildModule(
     be.ramPages === 0 ? 1 : be.ramPages / 16 + 1,
     IMPORTS,
     FUNC_TYPE,
-    funcs.map((g) => g.f),
+    gens.map((g) => g.f),
   );
   const h = handlerImport(cpu, sites, be.u32, storeFlags, be.caught, () => be.pc);
-  const inst = new WA.Instance(new WA.Module(bytes), { env: { ...be.imports.env, h } });
+  const h64 = handler64Import(cpu, sites64, be.u32, be.caught, () => be.pc);
+  const inst = new WA.Instance(new WA.Module(bytes), { env: { ...be.imports.env, h, h64 } });
   const exps = inst.exports as Record<string, WasmFn>;
-  let at = 0;
-  const out = gens.map((g, n) =>
-    g === null
-      ? null
-      : wrap(be, exps[`f${at++}`], g, list[n].blocks, list[n].page, bytes.length / funcs.length),
-  );
+  const size = bytes.length / gens.length;
+  const out = gens.map((g, n) => {
+    const r = list[n];
+    const fn = exps[`f${n}`];
+    if ('segs' in g) return wrap(be, fn, g, r.blocks, r.page, size);
+    be.stats.compiled64++;
+    return wrap64(be, fn, g, r.blocks, r.page, r.hi ?? cpu.state.rip[1], size);
+  });
   be.stats.modules++;
   be.stats.bytes += bytes.length;
-  be.stats.compiled += funcs.length;
+  be.stats.compiled += gens.length;
   be.stats.compileMs += performance.now() - t0;
   return out;
 }

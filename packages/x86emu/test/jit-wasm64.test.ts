@@ -1,0 +1,206 @@
+/**
+ * The wasm backend in 64-bit mode (src/jit/wasm/compile64.ts): 64-bit regions compiled to wasm
+ * (each instruction through the interpreter's handler) leave the CPU exactly as the interpreter
+ * does, in lockstep at budgets that stop inside blocks, at a #PF in the middle of a block, after
+ * REX.W arithmetic whose flags the next block reads, and with RIP above 4 GiB.
+ */
+import { describe, expect, it } from 'vitest';
+import { Cpu, type FlatPhysicalMemory, Reg } from '../src/index.js';
+import { WasmGuestMemory } from '../src/jit/wasm/arena.js';
+import { wasmBackend } from '../src/jit/wasm/compile.js';
+import { lockstep } from './jit-lockstep.js';
+import { L, longMode } from './long.js';
+import type { Machine } from './machine.js';
+
+const BUDGETS = [1, 3, 7, 13, 29, 61];
+const WASM = { hot: 2, backend: 'wasm' } as const;
+
+/** `m` moved onto RAM in a WebAssembly.Memory (the same bytes, state, devices and intercepts). */
+function inWasm(m: Machine): Machine {
+  const w = new WasmGuestMemory(m.mem.bytes.length);
+  w.bytes.set(m.mem.bytes);
+  const cpu = new Cpu({
+    memory: w,
+    io: m.cpu.io,
+    intercepts: m.cpu.intercepts ?? undefined,
+    state: m.cpu.state,
+    jit: false,
+  });
+  return { ...m, cpu, mem: w as unknown as FlatPhysicalMemory };
+}
+
+const stats = (m: Machine) => wasmBackend(m.cpu).stats;
+
+// 64-bit and 32-bit operands, REX registers, RIP-relative and 64-bit addressing, stack, calls,
+// REX.W arithmetic whose flags a Jcc of the next block reads.
+const MIXED64 = `
+  mov ecx, 300
+  mov rsi, 0x200000
+  mov r9, 0x123456789
+  xor eax, eax
+  xor ebx, ebx
+top:
+  mov edx, ecx
+  and edx, 0x3f
+  add rax, [rsi + rdx*8]
+  imul rax, rax, 33
+  xor rax, rcx
+  mov [rsi + rdx*8], rax
+  lea rdi, [rax + rcx*2 + 5]
+  add r9, rdi
+  adc r10d, r9d
+  movzx r11d, sil
+  movsxd r13, dword ptr [rsi + 4]
+  shl r9, 7
+  ror rbx, 5
+  imul r15d, edi
+  mov [rip + slot], r9
+  add r8, [rip + slot]
+  jc carry
+  sub rbx, r8
+  jo carry
+  shr rbx, 31
+carry:
+  sar rbx, 1
+  sbb rax, 0
+  test ecx, 4
+  jz even
+  push rbx
+  call sub1
+  pop rbx
+even:
+  mov r12, 0x7fffffffffffffff
+  add r12, rcx
+  jo over
+  neg rbx
+over:
+  sub r12, rax
+  jl less
+  dec r14
+less:
+  dec ecx
+  jnz top
+  hlt
+sub1:
+  add rbx, 3
+  mov [rsi + 0x200], rbx
+  ret
+.balign 4096
+slot:
+  .quad 0
+`;
+
+describe('wasm backend, 64-bit mode: lockstep with the interpreter', () => {
+  for (const [name, wrap] of [
+    ['RAM in wasm memory', inWasm],
+    ['RAM in an ArrayBuffer', (m: Machine) => m],
+  ] as const) {
+    it(`REX forms, RIP-relative operands, calls and REX.W flags at every budget stop (${name})`, () => {
+      const make = () => {
+        const m = wrap(longMode(MIXED64));
+        m.cpu.state.gprHigh.fill(0x1234);
+        m.cpu.state.gprHigh[Reg.RSP] = 0;
+        return m;
+      };
+      const r = lockstep(make, BUDGETS, WASM);
+      expect(r.jit.cpu.state.halted).toBe(true);
+      expect(r.stops).toBeGreaterThan(300);
+      const st = stats(r.jit);
+      // Every region went to wasm (none to the JS backend), and ran.
+      expect(st.compiled64).toBeGreaterThan(5);
+      expect(st.compiled64).toBe(st.compiled);
+      expect(st.rejected).toBe(0);
+      expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(4000);
+      // OF from ADD r64 (0x7fff…ffff + RCX) was read by JO: NEG never ran on those iterations.
+      expect(r.jit.cpu.state.gprHigh[Reg.RCX]).toBe(0);
+    });
+  }
+
+  it('a #PF in the middle of a block is reported at that instruction, with the registers and flags before it', () => {
+    // 16 MiB are mapped: the load faults once RSI reaches it; ADD before it leaves flags pending.
+    const src = `
+      mov rsi, 0xff0000
+    top:
+      add ebx, 0x11
+      add r8, 0x22
+      mov rax, [rsi]
+      add rsi, 0x1000
+      cmp ecx, 0
+      jmp top`;
+    const r = lockstep(() => inWasm(longMode(src, { captureExceptions: true })), [1000], WASM);
+    const m = r.jit;
+    expect(m.exceptions).toEqual([{ vector: 14, errorCode: 0, faultAddress: 0x1000000 }]);
+    expect(m.cpu.state.rip[0]).toBe(L.CODE + 7 + 3 + 4);
+    expect(m.cpu.state.gpr[Reg.RBX]).toBe(0x11 * 17);
+    expect(m.cpu.state.gpr[Reg.R8]).toBe(0x22 * 17);
+    expect(stats(m).compiled64).toBeGreaterThan(0);
+  });
+
+  it('REX.W ADD/SUB/ADC/SBB/IMUL flags, read by the next block, equal the interpreter at every stop', () => {
+    const src = `
+      mov ecx, 400
+      mov rbx, 0x7ffffffffffffff0
+      mov rdx, 0x8000000000000010
+    top:
+      add rbx, rcx
+      jno a1
+      inc r8
+    a1:
+      sub rdx, rcx
+      jno a2
+      inc r9
+    a2:
+      adc r10, rbx
+      jnc a3
+      inc r11
+    a3:
+      sbb r12, rdx
+      jns a4
+      inc r13
+    a4:
+      imul r14, rbx, 3
+      jo a5
+      inc r15
+    a5:
+      cmp rbx, rdx
+      jle a6
+      inc rdi
+    a6:
+      dec ecx
+      jnz top
+      hlt`;
+    const r = lockstep(() => inWasm(longMode(src)), [1, 2, 5, 11, 100_000], WASM);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    // The overflow branches went both ways.
+    const g = r.jit.cpu.state.gpr;
+    expect(g[Reg.R8]).toBeGreaterThan(0);
+    expect(g[Reg.R8]).toBeLessThan(400);
+    expect(stats(r.jit).compiled64).toBeGreaterThan(5);
+  });
+
+  it('code at RIP above 4 GiB (RIP[63:32] kept, RIP-relative LEA)', () => {
+    const src = `
+      movabs rax, 0x100011000
+      jmp rax
+    .balign 0x1000
+      mov ecx, 50
+    loop:
+      add rdx, rcx
+      lea rbx, [rip + loop]
+      dec ecx
+      jnz loop
+      hlt`;
+    const make = () => {
+      const m = inWasm(longMode(src));
+      const pdpt0 = L.PML4 + 0x1000;
+      m.mem.write32(pdpt0 + 4 * 8, 0x140000 | 7); // 0x1_0000_0000: PDPT[4] → PD at 0x140000
+      m.mem.write32(0x140000, 0x87); // a 2 MiB page at 0
+      return m;
+    };
+    const r = lockstep(make, BUDGETS, WASM);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(r.jit.cpu.state.rip[1]).toBe(1);
+    expect(r.jit.cpu.state.gprHigh[Reg.RBX]).toBe(1);
+    expect(stats(r.jit).compiled64).toBeGreaterThan(0);
+  });
+});
