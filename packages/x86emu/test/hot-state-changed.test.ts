@@ -43,3 +43,22 @@ describe('Cpu.hotStateChanged', () => {
     expect(c.prot).toBe(true);
   });
 });
+
+describe('Cpu.loadPdptes', () => {
+  it("reads the four PDPTEs, both halves, at the root's 32-byte slot", () => {
+    const c = cpu();
+    const m = c.memory;
+    const root = 0xfe020;
+    for (let i = 0; i < 4; i++) {
+      m.write32(root + i * 8, (0x10000001 + i * 0x1000) >>> 0);
+      m.write32(root + i * 8 + 4, i + 1);
+    }
+    m.write32(root - 8, 0xdeadbeef); // the slot before and after are not read
+    m.write32(root + 32, 0xdeadbeef);
+    expect(c.loadPdptes(root, false)).toBe(true);
+    for (let i = 0; i < 4; i++) expect(c.pdptes[i]).toBe((i + 1) * 2 ** 32 + 0x10000001 + i * 0x1000);
+    // A present entry with a reserved bit (bit 1) fails the checked load (MOV to CR3's #GP).
+    m.write32(root + 16, 0x10000003);
+    expect(c.loadPdptes(root, true)).toBe(false);
+  });
+});
