@@ -17,7 +17,7 @@ import type { JitBlock } from './block.js';
 import { compileRegion } from './compile.js';
 import { collectRegion, MAX_REGION_BLOCKS, REGION_BLOCKS } from './region.js';
 import { ROW_KIND } from './rows.js';
-import { compileWasm } from './wasm/compile.js';
+import { WASM_HOT, WasmBatch } from './wasm/batch.js';
 
 const TWO32 = 0x100000000;
 
@@ -64,6 +64,10 @@ export class Jit {
   readonly regionBlocks: number;
   /** The code generator (`JitTuning.backend`, `X86EMU_JIT_BACKEND`): wasm is a prototype (wasm/). */
   readonly backend: 'js' | 'wasm';
+  /** The wasm backend's module batch (wasm/batch.ts): warm block starts compiled with the next hot one. */
+  readonly batch: WasmBatch | null;
+  /** Entries at which a block start joins the wasm batch (a quarter of `hot`; 0 for the JS backend). */
+  readonly warm: number;
   /** Why compiling is impossible here (code generation refused), or null. */
   unavailable: string | null = null;
   /**
@@ -81,11 +85,14 @@ export class Jit {
 
   constructor(options: JitOptions = {}) {
     const env = typeof process !== 'undefined' ? Number(process.env?.X86EMU_JIT_HOT) : Number.NaN;
-    this.hot = Math.max(1, options.hot ?? (env > 0 ? env : HOT));
     this.maxBlocks = Math.max(1, options.maxBlocks ?? MAX_BLOCKS);
     this.regionBlocks = Math.max(1, Math.min(MAX_REGION_BLOCKS, options.regionBlocks ?? REGION_BLOCKS));
     const be = typeof process !== 'undefined' ? process.env?.X86EMU_JIT_BACKEND : undefined;
     this.backend = (options.backend ?? be) === 'wasm' ? 'wasm' : 'js';
+    const wasm = this.backend === 'wasm';
+    this.hot = Math.max(1, options.hot ?? (env > 0 ? env : wasm ? WASM_HOT : HOT));
+    this.batch = wasm ? new WasmBatch() : null;
+    this.warm = wasm && this.hot >= 8 ? this.hot >> 2 : 0;
   }
   readonly stats = {
     /** Blocks compiled, and the time spent compiling them (ms). */
@@ -178,7 +185,11 @@ export class Jit {
     if (b === null) {
       // At the threshold the block compiles and runs at once; a boundary the interpreter reached
       // by stepping through straight-line code is not counted (`seqEnd`).
-      if (seq || ++insn.jitHits !== this.hot || this.unavailable !== null) return null;
+      if (seq || this.unavailable !== null) return null;
+      if (++insn.jitHits !== this.hot) {
+        if (insn.jitHits === this.warm) this.batch?.note(cpu, insn, eip, lin & 0xfff, page);
+        return null;
+      }
       this.compile(cpu, insn, eip, lin, page);
       b = insn.jitBlock;
       if (b === null) return null;
@@ -228,7 +239,11 @@ export class Jit {
     const seq = eip === this.seqEnd;
     this.seqEnd = ROW_KIND[insn.row] === 1 && insn.rep === 0 ? eip + insn.length : -1;
     if (b === null) {
-      if (seq || ++insn.jitHits !== this.hot || this.unavailable !== null) return null;
+      if (seq || this.unavailable !== null) return null;
+      if (++insn.jitHits !== this.hot) {
+        if (insn.jitHits === this.warm) this.batch?.note(cpu, insn, eip, eip & 0xfff, page);
+        return null;
+      }
       this.compile(cpu, insn, eip, eip, page);
       b = insn.jitBlock;
       if (b === null) return null;
@@ -262,7 +277,17 @@ export class Jit {
     const t0 = performance.now();
     let b: JitBlock | null = null;
     try {
-      if (this.backend === 'wasm') b = compileWasm(cpu, [{ blocks, page }])[0];
+      if (this.batch !== null) {
+        const r = this.batch.compile(cpu, blocks, page, this.regionBlocks);
+        b = r.first;
+        for (const [i, rb] of r.riders)
+          if (this.owners.length < this.maxBlocks) {
+            i.jitBlock = rb;
+            this.owners.push(i);
+            this.stats.compiled++;
+            this.stats.sourceBytes += rb.sourceBytes;
+          }
+      }
       b ??= compileRegion(blocks, page, cpu.long64, cpu.long64 ? cpu.state.rip[1] : 0);
     } catch (e) {
       // `new Function` refused (a page whose Content-Security-Policy forbids it): the interpreter
@@ -285,6 +310,7 @@ export class Jit {
       i.jitHits = 0;
     }
     this.owners = [];
+    this.batch?.clear();
     this.stats.sourceBytes = 0;
     this.stats.flushes++;
   }
