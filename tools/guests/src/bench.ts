@@ -4,6 +4,8 @@
  * one run, as ratios to the host engine:
  *   x86emu   x86emu alone (`runOnBareCpu`: a bare Cpu with qemu-lite's devices), its block
  *            compiler on (the default); `x86emu/off`: its interpreter only (`jit: false`)
+ *   x86emu-wasm  the same with the block compiler's WebAssembly backend (`jit: { backend:
+ *            'wasm' }`, guest RAM a `WasmGuestMemory`)
  *   vmx, svm the software engine (qemu-lite -accel vmx|svm: x86emu under the silicon models);
  *            `vmx/off`, `svm/off`: -accel vmx|svm,jit=off
  *   kvm      the host engine (qemu-lite on /dev/kvm)
@@ -13,39 +15,35 @@
  *
  * Instructions: the guests are deterministic, so every engine retires the same instructions for
  * the same image and command line; x86emu counts them exactly (one per instruction) and that
- * count is used for every engine. Boot and VMM start-up cancel out: each engine runs the guest
- * with N iterations and with 0, and MIPS = (instructions(N) - instructions(0)) / (t(N) - t(0)),
- * each time the best of --runs; N is scaled per engine so that the loop runs about a second.
+ * count is used for every engine. Every row is measured the same way, in steady state: each
+ * engine runs the guest with N iterations and with N/4, alternated, and MIPS =
+ * (instructions(N) - instructions(N/4)) / (t(N) - t(N/4)), each time the best of --runs wall
+ * times. Boot, VMM start-up and warm-up (V8 tiering up a fresh worker's or process's code, the
+ * block compiler's own hot threshold) fall in both runs and cancel: the bare x86emu rows run in
+ * this process's warm isolate, the vmx and svm rows each in a fresh qemu-lite worker, the peers
+ * each in a fresh process, so t(N) - t(0) would compare a warm engine with cold ones. Start-up
+ * (t(0)) and warm-up (t(N/4) - t(0) beyond the steady rate) are printed in their own columns.
+ * N is scaled per engine so that the loop runs about --seconds.
  *
  *   node dist/bench.js [--runs 3] [--seconds 1] [--iterations 40] [--rounds 200]
- *                      [--engines x86emu,x86emu/off,vmx,vmx/off,svm,svm/off,kvm,tcg,v86,bochs]
+ *                      [--engines x86emu,x86emu-wasm,x86emu/off,vmx,vmx/off,svm,svm/off,kvm,tcg,v86,bochs]
  * --iterations / --rounds are the pilot counts; each engine's count is scaled to about --seconds.
  */
 import { spawnSync } from 'node:child_process';
 import { runOnBareCpu } from './bare/run.js';
+import {
+  baseOf,
+  ENGINES,
+  type Engine,
+  isBare,
+  lastJit,
+  type Timing,
+  time,
+  type Workload,
+} from './bench-timing.js';
 import { engineAvailability, engineQuirks, hostKvmFlavor } from './engines.js';
-import { imagePath, type Need } from './manifest.js';
-import { ensureBochs, runOnBochs } from './peer-bochs.js';
-import { runOnV86, v86Availability } from './peer-v86.js';
-import { runGuestReport } from './runner.js';
-
-const ENGINES = [
-  'x86emu',
-  'x86emu/off',
-  'vmx',
-  'vmx/off',
-  'svm',
-  'svm/off',
-  'kvm',
-  'tcg',
-  'v86',
-  'bochs',
-] as const;
-type Engine = (typeof ENGINES)[number];
-/** The engine without the `/off` (block compiler off) suffix. */
-type BaseEngine = Exclude<Engine, `${string}/off`>;
-const baseOf = (e: Engine): BaseEngine => e.replace('/off', '') as BaseEngine;
-const jitOf = (e: Engine): boolean => !e.endsWith('/off');
+import { ensureBochs } from './peer-bochs.js';
+import { v86Availability } from './peer-v86.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -54,109 +52,6 @@ function arg(name: string, fallback: string): string {
 const out = (line = ''): void => {
   process.stdout.write(`${line}\n`);
 };
-
-interface Workload {
-  readonly title: string;
-  /** The image every engine runs (a 32-bit build, so x86emu can count its instructions). */
-  readonly guest: string;
-  /** What the engine needs for this image and command line. */
-  readonly needs: readonly Need[];
-  /** Command line for N iterations. */
-  readonly append: (n: number) => string;
-  readonly n: number;
-  /** Printed under the table when the host engine ran the row. */
-  readonly hostNote?: string;
-  /** When the host engine cannot run `guest`: the 64-bit build of the same C workload. */
-  readonly hostBuild?: string;
-}
-
-interface Timing {
-  /** Iterations (rounds) of the measured run. */
-  readonly n: number;
-  /** Best wall time of the n-iteration run minus the best of the 0-iteration run, seconds. */
-  readonly seconds: number;
-  /** The checksum the guest printed for --iterations / --rounds (the count every engine runs). */
-  readonly checksum?: string;
-  readonly failure?: string;
-}
-
-/** Runs `guest` once on `engine`; wall ms (the whole run, start-up included) and its console. */
-async function runOnce(
-  engine: Engine,
-  guest: string,
-  append: string,
-): Promise<{ ms: number; serial: string; ok: boolean; why?: string }> {
-  const jit = jitOf(engine);
-  if (baseOf(engine) === 'x86emu') {
-    const r = await runOnBareCpu(guest, { append, timeoutMs: 300_000, jit });
-    if (jit) lastJit = r.cpuStats;
-    return { ms: r.wallMs, serial: r.serial, ok: r.ok, why: r.detail ?? r.ending };
-  }
-  if (engine === 'v86') return runOnV86(imagePath(guest), append, 300_000);
-  if (engine === 'bochs') return runOnBochs(imagePath(guest), append, 300_000);
-  const r =
-    engine === 'tcg'
-      ? await runGuestReport(guest, { vmm: 'qemu', accel: 'tcg', append, timeoutMs: 300_000 })
-      : await runGuestReport(guest, { accel: baseOf(engine), append, timeoutMs: 300_000, jit });
-  return { ms: r.wallMs, serial: r.serial, ok: r.ok, why: r.detail ?? r.ending };
-}
-
-/** x86emu's counters of the last run with its block compiler (the code-cache figures). */
-let lastJit: Readonly<Record<string, number>> | undefined;
-
-/** Best of `runs` wall times, with the console of the last run. */
-async function best(
-  engine: Engine,
-  guest: string,
-  append: string,
-  runs: number,
-): Promise<{ ms: number; serial: string } | { failure: string }> {
-  let ms = Number.POSITIVE_INFINITY;
-  let serial = '';
-  for (let i = 0; i < runs; i++) {
-    const r = await runOnce(engine, guest, append);
-    if (!r.ok) return { failure: `${guest} ${append} did not end cleanly: ${r.why}` };
-    ms = Math.min(ms, r.ms);
-    serial = r.serial;
-  }
-  return { ms, serial };
-}
-
-/**
- * Times the workload on one engine. The iteration count is scaled per engine so that the loop
- * runs for about `targetS` seconds (a fast engine's start-up jitter would swamp a short run).
- */
-async function time(
-  engine: Engine,
-  guest: string,
-  w: Workload,
-  runs: number,
-  targetS: number,
-): Promise<Timing> {
-  const base = await best(engine, guest, w.append(0), runs);
-  if ('failure' in base) return { n: 0, seconds: 0, failure: base.failure };
-  // Pilot runs: grow the count until the loop's time stands well out of the start-up jitter,
-  // then scale it to the target. The first pilot runs the count every engine runs, for the
-  // checksum comparison.
-  let n = w.n;
-  let pilotS = 0;
-  let checksum: string | undefined;
-  for (;;) {
-    const pilot = await best(engine, guest, w.append(n), runs);
-    if ('failure' in pilot) return { n, seconds: 0, failure: pilot.failure };
-    if (n === w.n) checksum = /checksum=(\S+)/.exec(pilot.serial)?.[1];
-    pilotS = (pilot.ms - base.ms) / 1000;
-    if (pilotS >= targetS / 3 || n * 4 > w.n * MAX_SCALE) break;
-    n *= 4;
-  }
-  if (pilotS < targetS) n = Math.min(Math.ceil((n * targetS) / Math.max(pilotS, 0.001)), w.n * MAX_SCALE);
-  const run = await best(engine, guest, w.append(n), runs);
-  if ('failure' in run) return { n, seconds: 0, failure: run.failure };
-  return { n, seconds: (run.ms - base.ms) / 1000, checksum };
-}
-
-/** Most the iteration count is scaled up from --iterations / --rounds. */
-const MAX_SCALE = 1000;
 
 /**
  * Instructions per iteration of a workload, counted exactly by x86emu over n iterations (the
@@ -216,7 +111,7 @@ async function main(): Promise<void> {
       available.set(e, 'not in --engines');
       continue;
     }
-    if (baseOf(e) === 'x86emu') available.set(e, undefined);
+    if (isBare(e)) available.set(e, undefined);
     else if (e === 'tcg') {
       const q = ensureQemu();
       out(`tcg: ${q.note}`);
@@ -262,12 +157,31 @@ async function main(): Promise<void> {
     },
   ];
 
-  const widths = [10, 14, 10, 13, 8, 8, 10];
+  const widths = [11, 13, 12, 13, 8, 8, 9, 7, 8, 7];
   for (const w of workloads) {
     out();
     out(w.title);
     const perIteration = await instructionsPerIteration(w);
-    out(pad(['engine', 'guest', 'iterations', 'instructions', 'seconds', 'MIPS', 'vs kvm'], widths));
+    out(
+      pad(
+        [
+          'engine',
+          'guest',
+          'iterations',
+          'instructions',
+          'seconds',
+          'MIPS',
+          'vs kvm',
+          'start',
+          'warm-up',
+          'jitter',
+        ],
+        widths,
+      ),
+    );
+    out(
+      `  (steady state, every row: MIPS = (insns(N) - insns(N/4)) / (t(N) - t(N/4)), best of ${runs} wall times each)`,
+    );
     const rows: { engine: Engine; guest: string; t: Timing; exact: boolean }[] = [];
     const notes: string[] = [];
     for (const e of ENGINES) {
@@ -291,11 +205,11 @@ async function main(): Promise<void> {
         }
       }
       rows.push({ engine: e, guest, t: await time(e, guest, w, runs, targetS), exact });
-      if (e === 'x86emu' && lastJit?.jitBlocks !== undefined) {
+      const j = lastJit.get(e);
+      if (isBare(e) && j?.jitBlocks !== undefined) {
         // The block compiler's own figures for x86emu's last run (compile time is in its seconds).
-        const j = lastJit;
         notes.push(
-          `x86emu's block compiler, last run: ${j.jitBlocks} blocks compiled in ${(j.jitCompileMs ?? 0).toFixed(1)} ms ` +
+          `${e}'s block compiler, last run: ${j.jitBlocks} blocks compiled in ${(j.jitCompileMs ?? 0).toFixed(1)} ms ` +
             `(counted in its time), ${((j.jitSourceBytes ?? 0) / 1024).toFixed(1)} KiB of generated source in the code cache, ` +
             `${j.jitFlushes ?? 0} cache flushes, ${(j.jitInstructions ?? 0).toLocaleString('en')} instructions run compiled`,
         );
@@ -303,24 +217,30 @@ async function main(): Promise<void> {
     }
     // Iterations per second: MIPS / perIteration for the exact rows, and the only measure the
     // 64-bit host row has; the ratio of rates is the ratio of MIPS where both are counted.
-    const rate = (t: Timing) => t.n / t.seconds;
+    const rate = (t: Timing) => (t.n - t.n0) / t.seconds;
     const host = rows.find((r) => r.engine === 'kvm' && !r.t.failure);
     for (const r of rows) {
       if (r.t.failure) {
-        out(`${pad([r.engine, r.guest, '-', '-', '-', '-', '-'], widths)}  FAILED: ${r.t.failure}`);
+        out(
+          `${pad([r.engine, r.guest, '-', '-', '-', '-', '-', '-', '-', '-'], widths)}  FAILED: ${r.t.failure}`,
+        );
         continue;
       }
-      const insns = perIteration * r.t.n;
+      const iterations = r.t.n - r.t.n0;
+      const insns = perIteration * iterations;
       out(
         pad(
           [
             r.engine,
             r.guest,
-            String(r.t.n),
+            `${r.t.n}-${r.t.n0}`,
             r.exact ? String(insns) : '-',
             r.t.seconds.toFixed(3),
             r.exact ? (insns / r.t.seconds / 1e6).toFixed(1) : '-',
             host ? `${(rate(r.t) / rate(host.t)).toFixed(3)}x` : '-',
+            r.t.startS.toFixed(3),
+            r.t.warmupS.toFixed(3),
+            r.t.jitterS.toFixed(3),
           ],
           widths,
         ),
@@ -338,9 +258,13 @@ async function main(): Promise<void> {
   }
   out();
   out(
-    'iterations: scaled per engine to run about --seconds; instructions: per iteration as counted by x86emu ' +
-      `for that image, times iterations; seconds: best of ${runs} wall times minus the best of ${runs} runs with 0 ` +
-      'iterations (start-up cancels); vs kvm: iterations per second relative to the host engine (= MIPS ratio).',
+    'iterations: N-N/4, N scaled per engine to run about --seconds; instructions: per iteration as counted by ' +
+      `x86emu for that image, times N - N/4; seconds: best of ${runs} wall times of N iterations minus the best of ` +
+      `${runs} of N/4, alternated (start-up and warm-up cancel: steady state, the same for every row); vs kvm: ` +
+      'iterations per second relative to the host engine (= MIPS ratio); start: best wall time with 0 iterations ' +
+      "(x86emu rows: this process's warm isolate; vmx, svm: a fresh qemu-lite worker; peers: a fresh process); " +
+      'warm-up: t(N/4) - t(0) beyond the steady rate (V8 tier-up, the block compiler reaching its threshold); ' +
+      'jitter: worst minus best of the N/4 runs (a row whose seconds are not several times it is noise).',
   );
 }
 

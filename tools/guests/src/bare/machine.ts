@@ -9,7 +9,15 @@
  * the CPU has retired (`NS_PER_INSTRUCTION` ns each) plus the time skipped while halted, so the
  * PIT raises IRQ 0 after the same instruction on every run, whatever the host's speed.
  */
-import { Cpu, type CpuidOps, Flag, FlatPhysicalMemory, type MsrOps, type PortIoOps } from '@kvm/x86emu';
+import {
+  Cpu,
+  type CpuidOps,
+  Flag,
+  FlatPhysicalMemory,
+  type MsrOps,
+  type PortIoOps,
+  WasmGuestMemory,
+} from '@kvm/x86emu';
 
 /** qemu-lite's module (loaded lazily by `loadQemuLite`). */
 export type QemuLite = typeof import('qemu-lite');
@@ -29,10 +37,16 @@ export interface BareMachineOptions {
   cpuid?: CpuidOps;
   /** x86emu's block compiler (`CpuOptions.jit`); default x86emu's default. */
   jit?: boolean;
+  /**
+   * The block compiler's code generator (`JitTuning.backend`): 'wasm' also puts guest RAM in a
+   * `WasmGuestMemory`, the memory its inline TLB path reads (x86emu src/jit/README.md, "The wasm
+   * backend"); default x86emu's default (`X86EMU_JIT_BACKEND`) over a flat RAM.
+   */
+  backend?: 'js' | 'wasm';
 }
 
 export class BareMachine {
-  readonly memory: FlatPhysicalMemory;
+  readonly memory: FlatPhysicalMemory | WasmGuestMemory;
   /** Guest RAM, byte 0 is physical address 0 (a view of one ArrayBuffer). */
   readonly ram: Uint8Array;
   readonly cpu: Cpu;
@@ -48,7 +62,8 @@ export class BareMachine {
   idleNs = 0;
 
   constructor(ql: QemuLite, opts: BareMachineOptions) {
-    this.memory = new FlatPhysicalMemory(opts.ramSize);
+    const wasm = opts.backend === 'wasm';
+    this.memory = wasm ? new WasmGuestMemory(opts.ramSize) : new FlatPhysicalMemory(opts.ramSize);
     this.ram = this.memory.bytes;
     const clock = (): number => this.nowNs();
     this.bus = new ql.IoBus();
@@ -94,7 +109,7 @@ export class BareMachine {
       interrupts: this.pic,
       msr: opts.msr,
       cpuid: opts.cpuid,
-      jit: opts.jit,
+      jit: wasm && opts.jit !== false ? { backend: 'wasm' } : opts.jit,
       ferr: (asserted) => {
         if (!asserted) return;
         this.pic.setIrq(ql.FERR_IRQ, 1);

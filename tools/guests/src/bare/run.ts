@@ -33,6 +33,8 @@ export interface BareRunOptions {
   cpuid?: BareMachineOptions['cpuid'];
   /** x86emu's block compiler on or off; default x86emu's default (`X86EMU_JIT`). */
   jit?: boolean;
+  /** The block compiler's code generator; 'wasm' with RAM in wasm memory (`BareMachineOptions.backend`). */
+  backend?: 'js' | 'wasm';
 }
 
 export interface BareReport extends Omit<GuestReport, 'accel' | 'vmm'> {
@@ -66,7 +68,13 @@ export async function runOnBareCpu(
   const ql = await loadQemuLite();
   const image = new Uint8Array(readFileSync(info.image));
   const ramSize = ql.parseSize(opts.memory ?? info.memory);
-  const m = new BareMachine(ql, { ramSize, msr: opts.msr, cpuid: opts.cpuid, jit: opts.jit });
+  const m = new BareMachine(ql, {
+    ramSize,
+    msr: opts.msr,
+    cpuid: opts.cpuid,
+    jit: opts.jit,
+    backend: opts.backend,
+  });
   const loaded = ql.loadMultiboot(
     image,
     { ram: m.ram, ramSize, e820: ql.buildE820(ramSize) },

@@ -1,0 +1,194 @@
+/**
+ * The bench's engines and how one row is timed (`time`): every row in steady state, the best of
+ * the N-iteration runs minus the best of the N/4 runs, alternated (see bench.ts's header).
+ */
+import { runOnBareCpu } from './bare/run.js';
+import type { Need } from './manifest.js';
+import { imagePath } from './manifest.js';
+import { runOnBochs } from './peer-bochs.js';
+import { runOnV86 } from './peer-v86.js';
+import { runGuestReport } from './runner.js';
+
+export const ENGINES = [
+  'x86emu',
+  'x86emu-wasm',
+  'x86emu/off',
+  'vmx',
+  'vmx/off',
+  'svm',
+  'svm/off',
+  'kvm',
+  'tcg',
+  'v86',
+  'bochs',
+] as const;
+export type Engine = (typeof ENGINES)[number];
+/** The engine without the `/off` (block compiler off) suffix. */
+export type BaseEngine = Exclude<Engine, `${string}/off`>;
+export const baseOf = (e: Engine): BaseEngine => e.replace('/off', '') as BaseEngine;
+export const jitOf = (e: Engine): boolean => !e.endsWith('/off');
+/** The rows run on a bare `Cpu` in this process (`runOnBareCpu`). */
+export const isBare = (e: Engine): boolean => e.startsWith('x86emu');
+
+export interface Workload {
+  readonly title: string;
+  /** The image every engine runs (a 32-bit build, so x86emu can count its instructions). */
+  readonly guest: string;
+  /** What the engine needs for this image and command line. */
+  readonly needs: readonly Need[];
+  /** Command line for N iterations. */
+  readonly append: (n: number) => string;
+  readonly n: number;
+  /** Printed under the table when the host engine ran the row. */
+  readonly hostNote?: string;
+  /** When the host engine cannot run `guest`: the 64-bit build of the same C workload. */
+  readonly hostBuild?: string;
+}
+
+export interface Timing {
+  /** Iterations (rounds) of the long run. */
+  readonly n: number;
+  /** Iterations of the short run (`baseOf(n)`, n/4). */
+  readonly n0: number;
+  /** Best wall time of the n-iteration run minus the best of the n0-iteration run, seconds. */
+  readonly seconds: number;
+  /** Best wall time of the 0-iteration run (boot, VMM or process start, the guest's set-up), seconds. */
+  readonly startS: number;
+  /**
+   * What the first n0 iterations cost beyond the steady rate, seconds: t(n0) - t(0) - n0 * rate
+   * (V8 tiering up, the block compiler reaching its threshold and compiling).
+   */
+  readonly warmupS: number;
+  /**
+   * The spread (worst minus best) of the N/4 runs' wall times, seconds: a row whose `seconds` is
+   * not several times this is noise (a fresh worker's start-up varies most under load).
+   */
+  readonly jitterS: number;
+  /** The checksum the guest printed for --iterations / --rounds (the count every engine runs). */
+  readonly checksum?: string;
+  readonly failure?: string;
+}
+
+/** Runs `guest` once on `engine`; wall ms (the whole run, start-up included) and its console. */
+export async function runOnce(
+  engine: Engine,
+  guest: string,
+  append: string,
+): Promise<{ ms: number; serial: string; ok: boolean; why?: string }> {
+  const jit = jitOf(engine);
+  if (isBare(engine)) {
+    const backend = engine === 'x86emu-wasm' ? 'wasm' : 'js';
+    const r = await runOnBareCpu(guest, { append, timeoutMs: 300_000, jit, backend });
+    if (jit) lastJit.set(engine, r.cpuStats);
+    return { ms: r.wallMs, serial: r.serial, ok: r.ok, why: r.detail ?? r.ending };
+  }
+  if (engine === 'v86') return runOnV86(imagePath(guest), append, 300_000);
+  if (engine === 'bochs') return runOnBochs(imagePath(guest), append, 300_000);
+  const r =
+    engine === 'tcg'
+      ? await runGuestReport(guest, { vmm: 'qemu', accel: 'tcg', append, timeoutMs: 300_000 })
+      : await runGuestReport(guest, { accel: baseOf(engine), append, timeoutMs: 300_000, jit });
+  return { ms: r.wallMs, serial: r.serial, ok: r.ok, why: r.detail ?? r.ending };
+}
+
+/** x86emu's counters of the last run with its block compiler (the code-cache figures). */
+export const lastJit = new Map<Engine, Readonly<Record<string, number>>>();
+
+/** Best of `runs` wall times, with the console of the last run. */
+export async function best(
+  engine: Engine,
+  guest: string,
+  append: string,
+  runs: number,
+): Promise<{ ms: number; serial: string } | { failure: string }> {
+  let ms = Number.POSITIVE_INFINITY;
+  let serial = '';
+  for (let i = 0; i < runs; i++) {
+    const r = await runOnce(engine, guest, append);
+    if (!r.ok) return { failure: `${guest} ${append} did not end cleanly: ${r.why}` };
+    ms = Math.min(ms, r.ms);
+    serial = r.serial;
+  }
+  return { ms, serial };
+}
+
+/**
+ * Times the workload on one engine. The iteration count is scaled per engine so that the loop
+ * runs for about `targetS` seconds (a fast engine's start-up jitter would swamp a short run).
+ */
+export async function time(
+  engine: Engine,
+  guest: string,
+  w: Workload,
+  runs: number,
+  targetS: number,
+): Promise<Timing> {
+  const fail = (n: number, failure: string): Timing => ({
+    n,
+    n0: shortRun(n),
+    seconds: 0,
+    startS: 0,
+    warmupS: 0,
+    jitterS: 0,
+    failure,
+  });
+  const base = await best(engine, guest, w.append(0), runs);
+  if ('failure' in base) return fail(0, base.failure);
+  // Pilot runs: grow the count by 4 until the loop's steady time, t(n) - t(n/4), stands well out
+  // of the start-up jitter (a fresh worker's warm-up would make t(n) - t(0) look long and leave n
+  // too short), then scale it to the target. Each step's long run is the next step's short run
+  // (shortRun(4n) = n). The first pilot runs the count every engine runs, for the checksum.
+  let n = w.n;
+  let pilotS = 0;
+  let checksum: string | undefined;
+  const first = await best(engine, guest, w.append(shortRun(n)), runs);
+  if ('failure' in first) return fail(n, first.failure);
+  let shortMs = first.ms;
+  for (;;) {
+    const pilot = await best(engine, guest, w.append(n), runs);
+    if ('failure' in pilot) return fail(n, pilot.failure);
+    if (n === w.n) checksum = /checksum=(\S+)/.exec(pilot.serial)?.[1];
+    pilotS = (pilot.ms - shortMs) / 1000;
+    if (pilotS >= targetS / 3 || n * 4 > w.n * MAX_SCALE) break;
+    shortMs = pilot.ms;
+    n *= 4;
+  }
+  // n - n/4 iterations took pilotS: scale n so that they take about targetS; then n and n/4
+  // alternated, the best of each.
+  if (pilotS < targetS) n = Math.min(Math.ceil((n * targetS) / Math.max(pilotS, 0.001)), w.n * MAX_SCALE);
+  const n0 = shortRun(n);
+  let long = Number.POSITIVE_INFINITY;
+  let short = Number.POSITIVE_INFINITY;
+  let shortWorst = 0;
+  for (let i = 0; i < runs; i++) {
+    for (const [count, isLong] of [
+      [n, true],
+      [n0, false],
+    ] as const) {
+      const r = await best(engine, guest, w.append(count), 1);
+      if ('failure' in r) return fail(n, r.failure);
+      if (isLong) long = Math.min(long, r.ms);
+      else {
+        short = Math.min(short, r.ms);
+        shortWorst = Math.max(shortWorst, r.ms);
+      }
+    }
+  }
+  const seconds = (long - short) / 1000;
+  const steadyPerIteration = seconds / (n - n0);
+  return {
+    n,
+    n0,
+    seconds,
+    startS: base.ms / 1000,
+    warmupS: (short - base.ms) / 1000 - n0 * steadyPerIteration,
+    jitterS: (shortWorst - short) / 1000,
+    checksum,
+  };
+}
+
+/** The short run of the steady-state difference: a quarter of the long one. */
+export const shortRun = (n: number): number => Math.floor(n / 4);
+
+/** Most the iteration count is scaled up from --iterations / --rounds. */
+export const MAX_SCALE = 1000;

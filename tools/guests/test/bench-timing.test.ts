@@ -1,0 +1,59 @@
+/**
+ * The bench's rows (src/bench-timing.ts): every row timed the same way, in steady state (the best
+ * N-iteration run minus the best N/4 run, alternated), and the x86emu-wasm row really running
+ * x86emu's WebAssembly backend over wasm memory and printing the JS backend's checksum. The
+ * figures are `pnpm bench`'s; this checks the method and the row with a short loop.
+ */
+import { existsSync } from 'node:fs';
+import { WasmGuestMemory } from '@kvm/x86emu';
+import { describe, expect, it } from 'vitest';
+import { BareMachine } from '../src/bare/machine.js';
+import { shortRun, time, type Workload } from '../src/bench-timing.js';
+import { imagePath } from '../src/manifest.js';
+import { loadQemuLite } from '../src/qemu-lite.js';
+
+const image = imagePath('bench-int32');
+const why = existsSync(image) ? undefined : `${image} is not built`;
+
+const workload: Workload = {
+  title: 'bench-int32 paging=0',
+  guest: 'bench-int32',
+  needs: [],
+  append: (n) => `iterations=${n} paging=0`,
+  n: 4,
+};
+
+describe('bench rows', () => {
+  it('the x86emu-wasm machine runs the wasm backend over wasm memory', async () => {
+    const ql = await loadQemuLite();
+    const m = new BareMachine(ql, { ramSize: 4 << 20, backend: 'wasm' });
+    expect(m.memory).toBeInstanceOf(WasmGuestMemory);
+    expect(m.cpu.jit?.backend).toBe('wasm');
+    const js = new BareMachine(ql, { ramSize: 4 << 20 });
+    expect(js.memory).not.toBeInstanceOf(WasmGuestMemory);
+    // With the compiler off, wasm memory alone (the interpreter over it), no compiler.
+    expect(new BareMachine(ql, { ramSize: 4 << 20, backend: 'wasm', jit: false }).cpu.jit).toBeFalsy();
+  });
+
+  it.skipIf(why !== undefined)(
+    `x86emu and x86emu-wasm rows in steady state, the same checksum${why ? ` (skipped: ${why})` : ''}`,
+    async () => {
+      const js = await time('x86emu', 'bench-int32', workload, 1, 0.05);
+      const wasm = await time('x86emu-wasm', 'bench-int32', workload, 1, 0.05);
+      for (const t of [js, wasm]) {
+        expect(t.failure).toBeUndefined();
+        // The short run is a quarter of the long one and both ran the loop.
+        expect(t.n0).toBe(shortRun(t.n));
+        expect(t.n0).toBeGreaterThanOrEqual(1);
+        expect(t.n).toBeGreaterThan(t.n0);
+        expect(t.seconds).toBeGreaterThan(0);
+        expect(t.startS).toBeGreaterThan(0);
+        expect(Number.isFinite(t.warmupS)).toBe(true);
+        expect(t.jitterS).toBeGreaterThanOrEqual(0);
+      }
+      expect(js.checksum).toMatch(/^[0-9a-fx]+$/i);
+      expect(wasm.checksum).toBe(js.checksum);
+    },
+    120_000,
+  );
+});
