@@ -16,6 +16,8 @@
 //   --max-insns N    stop after N instructions
 //   --findings FILE  append the result, dated, to FILE (markdown)
 //   --quiet          no console echo
+//   --wasm-memory    guest RAM in a WebAssembly.Memory (x86emu's WasmGuestMemory), for the wasm
+//                    backend (X86EMU_JIT_BACKEND=wasm; X86EMU_JIT_HOT sets the threshold)
 // Needs qemu-lite and x86emu built (`pnpm exec turbo run build --filter=qemu-lite...`).
 
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
@@ -38,6 +40,7 @@ function parseArgs(argv) {
     };
     if (a === '--claim') o.claim = true;
     else if (a === '--quiet') o.quiet = true;
+    else if (a === '--wasm-memory') process.env.X86EMU_WASM_MEMORY = '1';
     else if (a === '--entry') o.entry = next();
     else if (a === '--append') o.append = next();
     else if (a === '--timeout') o.timeout = Number(next());

@@ -13,7 +13,7 @@
 // microcode has; any other index is #GP, as KVM gives for an MSR it does not know
 // (ignore_msrs=0), and is counted, so the report says which ones the kernel touched.
 
-import { Cpu, Flag, FlatPhysicalMemory } from '../../../packages/x86emu/dist/index.js';
+import { Cpu, Flag, FlatPhysicalMemory, WasmGuestMemory } from '../../../packages/x86emu/dist/index.js';
 
 export const NS_PER_INSTRUCTION = 1;
 /** The RTC's time at virtual time 0 (fixed: runs are reproducible). */
@@ -60,7 +60,12 @@ export class LinuxBareMachine {
    * @param opts.intercepts x86emu hooks (the harness watches exceptions with them)
    */
   constructor(ql, { ramSize, cpuid, onSerial, intercepts }) {
-    this.memory = new FlatPhysicalMemory(ramSize);
+    // X86EMU_WASM_MEMORY=1 (bare-boot.mjs --wasm-memory): RAM in a WebAssembly.Memory, where the
+    // wasm backend's compiled code reaches it inline (x86emu src/jit/README.md).
+    this.memory =
+      globalThis.process?.env?.X86EMU_WASM_MEMORY === '1'
+        ? new WasmGuestMemory(ramSize)
+        : new FlatPhysicalMemory(ramSize);
     this.ram = this.memory.bytes;
     this.ramSize = ramSize;
     this.idleNs = 0;
