@@ -24,12 +24,25 @@ export class PageCode {
   readonly insns: (Insn | undefined)[] = new Array(4096);
   /** The page's bytes when its first instruction was decoded. */
   readonly bytes = new Uint8Array(4096);
+  /** `bytes` as 1024 words, for `unchanged`. */
+  readonly words = new Int32Array(this.bytes.buffer);
   /** The `Cpu.codeEpoch` at which `bytes` last matched memory. */
   epoch = 0;
 }
 
-/** Whether the page in memory still holds the bytes its decodes were made from. */
+/**
+ * Whether the page in memory still holds the bytes its decodes were made from: a word at a time
+ * where the page's view is 4-byte aligned in its buffer (every `PhysicalMemory` here gives page
+ * views at page offsets), 4× fewer compares than bytes. Every KVM_RUN of the software engine
+ * (`revalidateCode`) pays this once per code page the guest then runs.
+ */
 function unchanged(pc: PageCode, view: Uint8Array): boolean {
+  if ((view.byteOffset & 3) === 0) {
+    const w = pc.words;
+    const v = new Int32Array(view.buffer, view.byteOffset, 1024);
+    for (let i = 0; i < 1024; i++) if (w[i] !== v[i]) return false;
+    return true;
+  }
   const b = pc.bytes;
   for (let i = 0; i < 4096; i++) if (b[i] !== view[i]) return false;
   return true;
