@@ -50,9 +50,9 @@ export interface Timing {
   readonly n: number;
   /** Iterations of the short run (`baseOf(n)`, n/4). */
   readonly n0: number;
-  /** Best wall time of the n-iteration run minus the best of the n0-iteration run, seconds. */
+  /** Best time of the n-iteration run minus the best of the n0-iteration run, seconds (`clock`). */
   readonly seconds: number;
-  /** Best wall time of the 0-iteration run (boot, VMM or process start, the guest's set-up), seconds. */
+  /** Best time of the 0-iteration run (boot, VMM or process start, the guest's set-up), seconds. */
   readonly startS: number;
   /**
    * What the first n0 iterations cost beyond the steady rate, seconds: t(n0) - t(0) - n0 * rate
@@ -60,56 +60,79 @@ export interface Timing {
    */
   readonly warmupS: number;
   /**
-   * The spread (worst minus best) of the N/4 runs' wall times, seconds: a row whose `seconds` is
+   * The spread (worst minus best) of the N/4 runs' times, seconds: a row whose `seconds` is
    * not several times this is noise (a fresh worker's start-up varies most under load).
    */
   readonly jitterS: number;
+  /** CPU seconds of the run's process(es) where known, else wall seconds. */
+  readonly clock: Clock;
   /** The checksum the guest printed for --iterations / --rounds (the count every engine runs). */
   readonly checksum?: string;
   readonly failure?: string;
 }
 
-/** Runs `guest` once on `engine`; wall ms (the whole run, start-up included) and its console. */
+/** CPU ms of this process (every thread: the qemu-lite worker's too) since `from`. */
+const cpuMsSince = (from: NodeJS.CpuUsage): number => {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1000;
+};
+
+/**
+ * Runs `guest` once on `engine`: ms of the whole run, start-up included, CPU time where the run is
+ * this process (the x86emu rows, qemu-lite's worker) or a peer reporting its own (v86), else wall
+ * time (`clock`); and its console.
+ */
 export async function runOnce(
   engine: Engine,
   guest: string,
   append: string,
-): Promise<{ ms: number; serial: string; ok: boolean; why?: string }> {
+): Promise<{ ms: number; clock: Clock; serial: string; ok: boolean; why?: string }> {
   const jit = jitOf(engine);
+  const c0 = process.cpuUsage();
   if (isBare(engine)) {
     const backend = engine === 'x86emu-wasm' ? 'wasm' : 'js';
     const r = await runOnBareCpu(guest, { append, timeoutMs: 300_000, jit, backend });
     if (jit) lastJit.set(engine, r.cpuStats);
-    return { ms: r.wallMs, serial: r.serial, ok: r.ok, why: r.detail ?? r.ending };
+    return { ms: cpuMsSince(c0), clock: 'cpu', serial: r.serial, ok: r.ok, why: r.detail ?? r.ending };
   }
-  if (engine === 'v86') return runOnV86(imagePath(guest), append, 300_000);
-  if (engine === 'bochs') return runOnBochs(imagePath(guest), append, 300_000);
+  if (engine === 'v86' || engine === 'bochs') {
+    const r = await (engine === 'v86' ? runOnV86 : runOnBochs)(imagePath(guest), append, 300_000);
+    return r.cpuMs !== undefined ? { ...r, ms: r.cpuMs, clock: 'cpu' } : { ...r, clock: 'wall' };
+  }
   const r =
     engine === 'tcg'
       ? await runGuestReport(guest, { vmm: 'qemu', accel: 'tcg', append, timeoutMs: 300_000 })
       : await runGuestReport(guest, { accel: baseOf(engine), append, timeoutMs: 300_000, jit });
-  return { ms: r.wallMs, serial: r.serial, ok: r.ok, why: r.detail ?? r.ending };
+  // qemu-lite runs the VM in a worker of this process; QEMU is a child process (wall time).
+  return engine === 'tcg'
+    ? { ms: r.wallMs, clock: 'wall', serial: r.serial, ok: r.ok, why: r.detail ?? r.ending }
+    : { ms: cpuMsSince(c0), clock: 'cpu', serial: r.serial, ok: r.ok, why: r.detail ?? r.ending };
 }
+
+/** What a row's seconds are: CPU seconds of the run's process(es), or wall seconds. */
+export type Clock = 'cpu' | 'wall';
 
 /** x86emu's counters of the last run with its block compiler (the code-cache figures). */
 export const lastJit = new Map<Engine, Readonly<Record<string, number>>>();
 
-/** Best of `runs` wall times, with the console of the last run. */
+/** Best of `runs` times (`runOnce`'s clock), with the console of the last run. */
 export async function best(
   engine: Engine,
   guest: string,
   append: string,
   runs: number,
-): Promise<{ ms: number; serial: string } | { failure: string }> {
+): Promise<{ ms: number; clock: Clock; serial: string } | { failure: string }> {
   let ms = Number.POSITIVE_INFINITY;
   let serial = '';
+  let clock: Clock = 'wall';
   for (let i = 0; i < runs; i++) {
     const r = await runOnce(engine, guest, append);
     if (!r.ok) return { failure: `${guest} ${append} did not end cleanly: ${r.why}` };
     ms = Math.min(ms, r.ms);
     serial = r.serial;
+    clock = r.clock;
   }
-  return { ms, serial };
+  return { ms, clock, serial };
 }
 
 /**
@@ -130,6 +153,7 @@ export async function time(
     startS: 0,
     warmupS: 0,
     jitterS: 0,
+    clock: 'wall',
     failure,
   });
   const base = await best(engine, guest, w.append(0), runs);
@@ -183,6 +207,7 @@ export async function time(
     startS: base.ms / 1000,
     warmupS: (short - base.ms) / 1000 - n0 * steadyPerIteration,
     jitterS: (shortWorst - short) / 1000,
+    clock: base.clock,
     checksum,
   };
 }

@@ -17,8 +17,10 @@
  * the same image and command line; x86emu counts them exactly (one per instruction) and that
  * count is used for every engine. Every row is measured the same way, in steady state: each
  * engine runs the guest with N iterations and with N/4, alternated, and MIPS =
- * (instructions(N) - instructions(N/4)) / (t(N) - t(N/4)), each time the best of --runs wall
- * times. Boot, VMM start-up and warm-up (V8 tiering up a fresh worker's or process's code, the
+ * (instructions(N) - instructions(N/4)) / (t(N) - t(N/4)), each time the best of --runs. t is CPU
+ * time (user + system, every thread) where the run is this process (the x86emu rows, qemu-lite's
+ * worker) or a peer that reports its own (v86's child), else wall time (tcg, bochs): the `clock`
+ * column says which; CPU time is what a loaded machine's scheduling disturbs least. Boot, VMM start-up and warm-up (V8 tiering up a fresh worker's or process's code, the
  * block compiler's own hot threshold) fall in both runs and cancel: the bare x86emu rows run in
  * this process's warm isolate, the vmx and svm rows each in a fresh qemu-lite worker, the peers
  * each in a fresh process, so t(N) - t(0) would compare a warm engine with cold ones. Start-up
@@ -157,7 +159,7 @@ async function main(): Promise<void> {
     },
   ];
 
-  const widths = [11, 13, 12, 13, 8, 8, 9, 7, 8, 7];
+  const widths = [11, 13, 12, 13, 8, 8, 9, 7, 8, 7, 5];
   for (const w of workloads) {
     out();
     out(w.title);
@@ -175,12 +177,13 @@ async function main(): Promise<void> {
           'start',
           'warm-up',
           'jitter',
+          'clock',
         ],
         widths,
       ),
     );
     out(
-      `  (steady state, every row: MIPS = (insns(N) - insns(N/4)) / (t(N) - t(N/4)), best of ${runs} wall times each)`,
+      `  (steady state, every row: MIPS = (insns(N) - insns(N/4)) / (t(N) - t(N/4)), best of ${runs} each, t: clock)`,
     );
     const rows: { engine: Engine; guest: string; t: Timing; exact: boolean }[] = [];
     const notes: string[] = [];
@@ -222,7 +225,7 @@ async function main(): Promise<void> {
     for (const r of rows) {
       if (r.t.failure) {
         out(
-          `${pad([r.engine, r.guest, '-', '-', '-', '-', '-', '-', '-', '-'], widths)}  FAILED: ${r.t.failure}`,
+          `${pad([r.engine, r.guest, '-', '-', '-', '-', '-', '-', '-', '-', '-'], widths)}  FAILED: ${r.t.failure}`,
         );
         continue;
       }
@@ -241,6 +244,7 @@ async function main(): Promise<void> {
             r.t.startS.toFixed(3),
             r.t.warmupS.toFixed(3),
             r.t.jitterS.toFixed(3),
+            r.t.clock,
           ],
           widths,
         ),
@@ -259,12 +263,14 @@ async function main(): Promise<void> {
   out();
   out(
     'iterations: N-N/4, N scaled per engine to run about --seconds; instructions: per iteration as counted by ' +
-      `x86emu for that image, times N - N/4; seconds: best of ${runs} wall times of N iterations minus the best of ` +
+      `x86emu for that image, times N - N/4; seconds: best of ${runs} times of N iterations minus the best of ` +
       `${runs} of N/4, alternated (start-up and warm-up cancel: steady state, the same for every row); vs kvm: ` +
-      'iterations per second relative to the host engine (= MIPS ratio); start: best wall time with 0 iterations ' +
+      'iterations per second relative to the host engine (= MIPS ratio); start: best time with 0 iterations ' +
       "(x86emu rows: this process's warm isolate; vmx, svm: a fresh qemu-lite worker; peers: a fresh process); " +
       'warm-up: t(N/4) - t(0) beyond the steady rate (V8 tier-up, the block compiler reaching its threshold); ' +
-      'jitter: worst minus best of the N/4 runs (a row whose seconds are not several times it is noise).',
+      'jitter: worst minus best of the N/4 runs (a row whose seconds are not several times it is noise); ' +
+      "clock: cpu = CPU seconds (user + system) of the run's process, this one's for x86emu and qemu-lite's " +
+      "worker, the child's own for v86; wall = wall seconds (tcg, bochs).",
   );
 }
 

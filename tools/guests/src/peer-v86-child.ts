@@ -8,7 +8,8 @@
  * v86 loads a 32-bit multiboot ELF itself (no BIOS: with no `bios` it enters the image at once,
  * in flat protected mode, EAX = 0x2BADB002, EBX = the multiboot info with the command line) and
  * gives COM1's bytes to `serial0-output-byte`: they go to stdout. The exit status is the guest's
- * debug-exit value, 99 if v86 stopped any other way.
+ * debug-exit value, 99 if v86 stopped any other way; its last stderr line `cpu-ms=<n>` the process's
+ * CPU time.
  */
 import { readFileSync } from 'node:fs';
 
@@ -24,6 +25,9 @@ const elf = readFileSync(image);
 const serial: number[] = [];
 process.on('uncaughtException', (error) => {
   process.stdout.write(Buffer.from(serial));
+  // The run's CPU time, whole process (start-up included, as the bench's other rows), for the bench.
+  const cpu = process.cpuUsage();
+  process.stderr.write(`cpu-ms=${(cpu.user + cpu.system) / 1000}\n`);
   // v86 logs "Test exited with code 0xNN" before throwing "HALT"; the code is the guest's.
   process.exit(String(error) === 'HALT' ? exitCode : 99);
 });

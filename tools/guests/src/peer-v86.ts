@@ -41,7 +41,8 @@ export function runOnV86(image: string, append: string, timeoutMs: number): Prom
         : signal
           ? `killed by ${signal} after ${timeoutMs} ms`
           : `v86 exited with ${code}: ${Buffer.concat(err).toString().trim().split('\n').slice(-3).join(' | ')}`;
-      resolve({ ms, serial, ok, why });
+      const cpu = /cpu-ms=([\d.]+)/.exec(Buffer.concat(err).toString());
+      resolve({ ms, serial, ok, why, cpuMs: cpu ? Number(cpu[1]) : undefined });
     });
   });
 }

@@ -50,6 +50,8 @@ describe('bench rows', () => {
         expect(t.startS).toBeGreaterThan(0);
         expect(Number.isFinite(t.warmupS)).toBe(true);
         expect(t.jitterS).toBeGreaterThanOrEqual(0);
+        // In-process rows are timed in CPU seconds, the clock least disturbed by the load.
+        expect(t.clock).toBe('cpu');
       }
       expect(js.checksum).toMatch(/^[0-9a-fx]+$/i);
       expect(wasm.checksum).toBe(js.checksum);

@@ -40,6 +40,10 @@ describe('benchmark peers', async () => {
       expect(r.ok).toBe(true);
       expect(reference).toMatch(/^0x[0-9a-f]+$/);
       expect(checksum(r.serial)).toBe(reference);
+      // The child reports its CPU time (the bench's clock for this row), at most its wall time's worth
+      // per core.
+      expect(r.cpuMs).toBeGreaterThan(0);
+      expect(r.cpuMs).toBeLessThan(r.ms * 4);
     },
   );
 
