@@ -77,6 +77,21 @@ describe('VMX driver: the exit path', () => {
     expect(counts.writes).toBeLessThanOrEqual(4);
   });
 
+  it('writes back only the registers an exit handler moved: RIP after each CPUID, not RSP', () => {
+    const rsp = countingSilicon([VMCS.GUEST_RSP]);
+    const { vm, vcpu } = guest(createVmxKvm({ silicon: rsp.si }), cpuidLoop(1000));
+    expect(vcpu.run()).toBe(KVM_EXIT.IO);
+    expect(vm.getStats().exit_cpuid).toBe(1000);
+    // The reset state and KVM_SET_REGS's RSP: two writes; 1000 RIP moves add none.
+    expect(rsp.counts.writes).toBeLessThanOrEqual(2);
+    const rip = countingSilicon([VMCS.GUEST_RIP]);
+    const g = guest(createVmxKvm({ silicon: rip.si }), cpuidLoop(1000));
+    expect(g.vcpu.run()).toBe(KVM_EXIT.IO);
+    expect(rip.counts.writes).toBeGreaterThanOrEqual(1000);
+    expect(rip.counts.writes).toBeLessThanOrEqual(1003);
+    expect(g.vcpu.getRegs().rip).toBe(0x100fn); // at the OUT, completed by the next KVM_RUN
+  });
+
   it('still opens the interrupt window userspace asks for, and stops asking', () => {
     const { si, counts } = countingSilicon([VMCS.CPU_BASED_VM_EXEC_CONTROL]);
     const kvm = createVmxKvm({ silicon: si });

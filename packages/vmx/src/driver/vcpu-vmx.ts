@@ -54,6 +54,13 @@ export class VcpuVmx {
    * Only the driver writes these fields (the processor never does), so the shadow stays exact.
    */
   execControls = -1;
+  /**
+   * GUEST_RSP and GUEST_RIP as `cacheRegs` last read them or `decacheRegs` last wrote them, as
+   * [low, high]; -1 in the low half when unknown (after an exit or a reset). Float64 so that -1 is
+   * no register value.
+   */
+  readonly vmcsRsp = new Float64Array([-1, 0]);
+  readonly vmcsRip = new Float64Array([-1, 0]);
   exceptionBitmap = -1;
   tprThreshold = -1;
   /** Exits by basic reason. */

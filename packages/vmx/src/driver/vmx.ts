@@ -318,6 +318,7 @@ export class VmxDriver implements ArchOps {
     w(VMCS.GUEST_IDTR_LIMIT, 0xffff);
     w(VMCS.GUEST_RIP, 0xfff0);
     w(VMCS.GUEST_RSP, 0);
+    vmx.vmcsRsp[0] = vmx.vmcsRip[0] = -1;
     w(VMCS.GUEST_RFLAGS, 2);
     w(VMCS.GUEST_DR7, 0x400);
     w(VMCS.GUEST_ACTIVITY_STATE, 0);
@@ -349,16 +350,35 @@ export class VmxDriver implements ArchOps {
 
   cacheRegs(vcpu: SoftVcpu): void {
     this.vcpuLoad(vcpu);
-    vcpu.regs[4] = this.vmcs.read(VMCS.GUEST_RSP);
-    vcpu.regsHigh[4] = this.vmcs.high;
-    vcpu.rip = this.vmcs.read(VMCS.GUEST_RIP);
-    vcpu.ripHigh = this.vmcs.high;
+    const vmx = toVmx(vcpu);
+    const rsp = vmx.vmcsRsp;
+    rsp[0] = vcpu.regs[4] = this.vmcs.read(VMCS.GUEST_RSP);
+    rsp[1] = vcpu.regsHigh[4] = this.vmcs.high;
+    const rip = vmx.vmcsRip;
+    rip[0] = vcpu.rip = this.vmcs.read(VMCS.GUEST_RIP);
+    rip[1] = vcpu.ripHigh = this.vmcs.high;
   }
 
+  /**
+   * RSP and RIP back into the VMCS, each only when it differs from the field (KVM writes back only
+   * the registers it dirtied, `regs_dirty`): an exit handler that skips an instruction moves RIP
+   * alone, one VMWRITE instead of two.
+   */
   decacheRegs(vcpu: SoftVcpu): void {
     this.vcpuLoad(vcpu);
-    this.vmcs.write(VMCS.GUEST_RSP, vcpu.regs[4], vcpu.regsHigh[4]);
-    this.vmcs.write(VMCS.GUEST_RIP, vcpu.rip, vcpu.ripHigh);
+    const vmx = toVmx(vcpu);
+    const rsp = vmx.vmcsRsp;
+    if (rsp[0] !== vcpu.regs[4] || rsp[1] !== vcpu.regsHigh[4]) {
+      this.vmcs.write(VMCS.GUEST_RSP, vcpu.regs[4], vcpu.regsHigh[4]);
+      rsp[0] = vcpu.regs[4];
+      rsp[1] = vcpu.regsHigh[4];
+    }
+    const rip = vmx.vmcsRip;
+    if (rip[0] !== vcpu.rip || rip[1] !== vcpu.ripHigh) {
+      this.vmcs.write(VMCS.GUEST_RIP, vcpu.rip, vcpu.ripHigh);
+      rip[0] = vcpu.rip;
+      rip[1] = vcpu.ripHigh;
+    }
   }
 
   getRflags(vcpu: SoftVcpu): number {
@@ -791,6 +811,8 @@ export class VmxDriver implements ArchOps {
     nr.hostTick = budget;
     nr.cpu.ferr = this.onFerr;
     const st = vmx.launched ? this.cpu.vmresume() : this.cpu.vmlaunch();
+    // The exit wrote GUEST_RSP and GUEST_RIP: the driver's copies of them are stale.
+    vmx.vmcsRsp[0] = vmx.vmcsRip[0] = -1;
     if (st !== VmxStatus.Succeed) {
       const run = vcpu.run;
       let error = 0;
