@@ -8,7 +8,14 @@ import { Jit } from '../src/jit/jit.js';
 import { wasmBackend } from '../src/jit/wasm/compile.js';
 import { lockstep } from './jit-lockstep.js';
 import { longMode } from './long.js';
+import type { Machine } from './machine.js';
 import { protectedMode } from './pm.js';
+
+/** `m` with its 64-bit regions compiled to wasm (`WasmBackend.long`). */
+function long(m: Machine): Machine {
+  wasmBackend(m.cpu).long = true;
+  return m;
+}
 
 const calls = (n: number) => Array.from({ length: n }, (_, k) => `call f${k}`).join('\n');
 const funcs = (n: number, w: string) =>
@@ -16,8 +23,14 @@ const funcs = (n: number, w: string) =>
 
 describe('wasm backend: batching', () => {
   for (const [mode, make] of [
-    ['64-bit', () => longMode(`mov ecx, 40\ntop:\n${calls(12)}\ndec ecx\njnz top\nhlt\n${funcs(12, 'r')}`)],
-    ['32-bit', () => protectedMode(`mov ecx, 40\ntop:\n${calls(12)}\ndec ecx\njnz top\nhlt\n${funcs(12, 'e')}`)],
+    [
+      '64-bit',
+      () => long(longMode(`mov ecx, 40\ntop:\n${calls(12)}\ndec ecx\njnz top\nhlt\n${funcs(12, 'r')}`)),
+    ],
+    [
+      '32-bit',
+      () => protectedMode(`mov ecx, 40\ntop:\n${calls(12)}\ndec ecx\njnz top\nhlt\n${funcs(12, 'e')}`),
+    ],
   ] as const) {
     it(`warm block starts ride in the module of the first hot one (${mode}), exactly`, () => {
       const r = lockstep(make, [1, 7, 29, 100_000], { hot: 8, backend: 'wasm' });
@@ -52,7 +65,7 @@ describe('wasm backend: batching', () => {
     f1:
       add rbx, 1
       ret`;
-    const r = lockstep(() => longMode(src), [100_000], { hot: 8, backend: 'wasm' });
+    const r = lockstep(() => long(longMode(src)), [100_000], { hot: 8, backend: 'wasm' });
     expect(r.jit.cpu.state.halted).toBe(true);
     expect(r.jit.cpu.state.gpr[0]).toBe(0x11 * 3 + 0x22 * 9);
     expect((r.jit.cpu.jit as Jit).batch?.stats.stale).toBeGreaterThan(0);

@@ -15,6 +15,12 @@ import type { Machine } from './machine.js';
 const BUDGETS = [1, 3, 7, 13, 29, 61];
 const WASM = { hot: 2, backend: 'wasm' } as const;
 
+/** `m` with its 64-bit regions compiled to wasm (`WasmBackend.long`, off by default). */
+function long(m: Machine): Machine {
+  wasmBackend(m.cpu).long = true;
+  return m;
+}
+
 /** `m` moved onto RAM in a WebAssembly.Memory (the same bytes, state, devices and intercepts). */
 function inWasm(m: Machine): Machine {
   const w = new WasmGuestMemory(m.mem.bytes.length);
@@ -26,7 +32,7 @@ function inWasm(m: Machine): Machine {
     state: m.cpu.state,
     jit: false,
   });
-  return { ...m, cpu, mem: w as unknown as FlatPhysicalMemory };
+  return long({ ...m, cpu, mem: w as unknown as FlatPhysicalMemory });
 }
 
 const stats = (m: Machine) => wasmBackend(m.cpu).stats;
@@ -93,7 +99,7 @@ slot:
 describe('wasm backend, 64-bit mode: lockstep with the interpreter', () => {
   for (const [name, wrap] of [
     ['RAM in wasm memory', inWasm],
-    ['RAM in an ArrayBuffer', (m: Machine) => m],
+    ['RAM in an ArrayBuffer', long],
   ] as const) {
     it(`REX forms, RIP-relative operands, calls and REX.W flags at every budget stop (${name})`, () => {
       const make = () => {
@@ -115,6 +121,15 @@ describe('wasm backend, 64-bit mode: lockstep with the interpreter', () => {
       expect(r.jit.cpu.state.gprHigh[Reg.RCX]).toBe(0);
     });
   }
+
+  it('by default 64-bit regions go to the JS backend (X86EMU_JIT_WASM64=1 or WasmBackend.long: to wasm)', () => {
+    const r = lockstep(() => longMode(MIXED64), [1, 61], WASM);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    const st = stats(r.jit);
+    expect(st.compiled64).toBe(0);
+    expect(st.rejected).toBe(r.jit.cpu.jit?.stats.compiled);
+    expect(st.rejected).toBeGreaterThan(5);
+  });
 
   it('a #PF in the middle of a block is reported at that instruction, with the registers and flags before it', () => {
     // 16 MiB are mapped: the load faults once RSI reaches it; ADD before it leaves flags pending.

@@ -77,8 +77,15 @@ export class WasmBackend {
    * compile is still an error.
    */
   readonly unavailable: string | null;
+  /**
+   * Whether 64-bit regions go to wasm (compile64.ts: every instruction a handler call), else to the
+   * JS backend, whose 64-bit forms are inline. Off unless `X86EMU_JIT_WASM64=1`: on the bare Debian
+   * boot the handler-call functions ran slower than the interpreter (../README.md "The wasm
+   * backend on the kernel").
+   */
+  long: boolean = typeof process !== 'undefined' && process.env?.X86EMU_JIT_WASM64 === '1';
   readonly stats = {
-    /** Regions compiled to wasm (of which in 64-bit mode), and those left to the JS backend (no wasm here). */
+    /** Regions compiled to wasm (of which in 64-bit mode), and those left to the JS backend (64-bit mode unless `long`, no wasm here). */
     compiled: 0,
     compiled64: 0,
     rejected: 0,
@@ -435,6 +442,23 @@ export function compileWasm(cpu: Cpu, list: WasmRegionSpec[]): (JitBlock | null)
   const t0 = performance.now();
   const sites: HandlerSite[] = [];
   const sites64: Site64[] = [];
+  if (!be.long) {
+    // 64-bit regions to the JS backend (`WasmBackend.long`).
+    const keep = list.map((r) => !(r.long ?? cpu.long64));
+    const n = keep.filter((k) => k).length;
+    if (n < list.length) {
+      be.stats.rejected += list.length - n;
+      const made =
+        n === 0
+          ? []
+          : compileWasm(
+              cpu,
+              list.filter((_, i) => keep[i]),
+            );
+      let at = 0;
+      return keep.map((k) => (k ? made[at++] : null));
+    }
+  }
   const gens = list.map((r): Generated | Generated64 =>
     (r.long ?? cpu.long64) ? generate64(r.blocks, sites64) : generate(r.blocks, be.ramPages, sites),
   );
