@@ -123,12 +123,14 @@ describe('wasm backend, 64-bit mode: lockstep with the interpreter', () => {
   }
 
   it('by default 64-bit regions go to the JS backend (X86EMU_JIT_WASM64=1 or WasmBackend.long: to wasm)', () => {
-    const r = lockstep(() => longMode(MIXED64), [1, 61], WASM);
+    const r = lockstep(() => longMode(MIXED64), [1, 61], { hot: 8, backend: 'wasm' });
     expect(r.jit.cpu.state.halted).toBe(true);
     const st = stats(r.jit);
     expect(st.compiled64).toBe(0);
     expect(st.rejected).toBe(r.jit.cpu.jit?.stats.compiled);
     expect(st.rejected).toBeGreaterThan(5);
+    // …and no 64-bit block start waits in the batch for a module it will never be in.
+    expect(r.jit.cpu.jit?.batch?.stats).toEqual({ riders: 0, stale: 0 });
   });
 
   it('a #PF in the middle of a block is reported at that instruction, with the registers and flags before it', () => {

@@ -11,7 +11,7 @@ import type { PageCode } from '../../cpu/fetch.js';
 import type { Insn } from '../../decoder/insn.js';
 import type { JitBlock } from '../block.js';
 import { collectRegion, type RegionBlock } from '../region.js';
-import { compileWasm, type WasmRegionSpec } from './compile.js';
+import { compileWasm, type WasmRegionSpec, wasmBackend } from './compile.js';
 
 /** Regions a module holds at most (64 measured 52–78 µs a block against 480–630 for one). */
 export const BATCH = 64;
@@ -38,6 +38,8 @@ export class WasmBatch {
 
   /** Notes block start `insn` (EIP `eip`, page offset `off` of `page`) as warm. */
   note(cpu: Cpu, insn: Insn, eip: number, off: number, page: PageCode): void {
+    // 64-bit regions go to the JS backend unless `WasmBackend.long`: nothing to batch.
+    if (cpu.long64 && !wasmBackend(cpu).long) return;
     if (this.queue.length >= BATCH - 1) {
       this.queue.shift();
       this.stats.stale++;
