@@ -17,6 +17,7 @@ export const ENGINES = [
   'vmx/off',
   'svm',
   'svm/off',
+  'svm-npt',
   'kvm',
   'tcg',
   'v86',
@@ -27,6 +28,8 @@ export type Engine = (typeof ENGINES)[number];
 export type BaseEngine = Exclude<Engine, `${string}/off`>;
 export const baseOf = (e: Engine): BaseEngine => e.replace('/off', '') as BaseEngine;
 export const jitOf = (e: Engine): boolean => !e.endsWith('/off');
+/** qemu-lite's `-accel` of an engine row (`svm-npt` is `-accel svm,npt=on`). */
+export const accelOf = (e: Engine): string => (e === 'svm-npt' ? 'svm' : baseOf(e));
 /** The rows run on a bare `Cpu` in this process (`runOnBareCpu`). */
 export const isBare = (e: Engine): boolean => e.startsWith('x86emu');
 
@@ -102,7 +105,13 @@ export async function runOnce(
   const r =
     engine === 'tcg'
       ? await runGuestReport(guest, { vmm: 'qemu', accel: 'tcg', append, timeoutMs: 300_000 })
-      : await runGuestReport(guest, { accel: baseOf(engine), append, timeoutMs: 300_000, jit });
+      : await runGuestReport(guest, {
+          accel: accelOf(engine),
+          append,
+          timeoutMs: 300_000,
+          jit,
+          npt: engine === 'svm-npt' ? true : undefined,
+        });
   // qemu-lite runs the VM in a worker of this process; QEMU is a child process (wall time).
   return engine === 'tcg'
     ? { ms: r.wallMs, clock: 'wall', serial: r.serial, ok: r.ok, why: r.detail ?? r.ending }

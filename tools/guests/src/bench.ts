@@ -7,7 +7,7 @@
  *   x86emu-wasm  the same with the block compiler's WebAssembly backend (`jit: { backend:
  *            'wasm' }`, guest RAM a `WasmGuestMemory`)
  *   vmx, svm the software engine (qemu-lite -accel vmx|svm: x86emu under the silicon models);
- *            `vmx/off`, `svm/off`: -accel vmx|svm,jit=off
+ *            `vmx/off`, `svm/off`: -accel vmx|svm,jit=off; `svm-npt`: -accel svm,npt=on
  *   kvm      the host engine (qemu-lite on /dev/kvm)
  *   tcg      Debian's QEMU emulator (qemu-system-x86_64 -accel tcg), installed if missing and root
  *   v86      the v86 npm package (JavaScript with a wasm JIT) in Node, loading the same ELF
@@ -28,13 +28,13 @@
  * N is scaled per engine so that the loop runs about --seconds.
  *
  *   node dist/bench.js [--runs 3] [--seconds 1] [--iterations 40] [--rounds 200]
- *                      [--engines x86emu,x86emu-wasm,x86emu/off,vmx,vmx/off,svm,svm/off,kvm,tcg,v86,bochs]
+ *                      [--engines x86emu,x86emu-wasm,x86emu/off,vmx,vmx/off,svm,svm/off,svm-npt,kvm,tcg,v86,bochs]
  * --iterations / --rounds are the pilot counts; each engine's count is scaled to about --seconds.
  */
 import { spawnSync } from 'node:child_process';
 import { runOnBareCpu } from './bare/run.js';
 import {
-  baseOf,
+  accelOf,
   ENGINES,
   type Engine,
   isBare,
@@ -123,7 +123,7 @@ async function main(): Promise<void> {
       out(`${e}: ${p.note}`);
       available.set(e, p.available ? undefined : p.note);
     } else {
-      const a = await engineAvailability(baseOf(e) as 'kvm' | 'vmx' | 'svm');
+      const a = await engineAvailability(accelOf(e));
       available.set(e, a.available ? undefined : a.reason);
     }
   }
@@ -191,7 +191,7 @@ async function main(): Promise<void> {
       if (available.get(e)) continue;
       let guest = w.guest;
       let exact = true;
-      const be = baseOf(e);
+      const be = accelOf(e);
       if (be === 'kvm' || be === 'vmx' || be === 'svm') {
         const unmet = w.needs.find((n) => engineQuirks(be).unsupported[n]);
         if (unmet && e === 'kvm' && w.hostBuild) {

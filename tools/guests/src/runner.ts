@@ -51,6 +51,8 @@ export interface RunOptions {
   append?: string;
   /** qemu-lite's `-accel vmx|svm,jit=`: x86emu's block compiler; default x86emu's default. */
   jit?: boolean;
+  /** qemu-lite's `-accel svm,npt=`: AMD nested paging on the svm engine; default qemu-lite's. */
+  npt?: boolean;
 }
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -84,7 +86,7 @@ export async function runGuestReport(
   const run =
     vmm === 'qemu'
       ? await runOnQemu(image, info.memory, accel, timeoutMs, options.append, info.devices)
-      : await runOnQemuLite(image, info.memory, accel, timeoutMs, options.append, options.jit, info.devices);
+      : await runOnQemuLite(image, info.memory, accel, timeoutMs, options, info.devices);
   const wallMs = performance.now() - t0;
   const report = parseReport(run.serial);
   return {
@@ -115,8 +117,7 @@ async function runOnQemuLite(
   memory: string,
   accel: string,
   timeoutMs: number,
-  append?: string,
-  jit?: boolean,
+  { append, jit, npt }: RunOptions,
   devices: readonly GuestDevice[] = [],
 ): Promise<RawRun> {
   const { runGuest } = await loadQemuLite();
@@ -129,6 +130,7 @@ async function runOnQemuLite(
     append,
     noReboot: true,
     jit,
+    ...(npt === undefined ? {} : { npt }),
     pcTestdev,
   });
   const stop = r.exitReason;

@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import { WasmGuestMemory } from '@kvm/x86emu';
 import { describe, expect, it } from 'vitest';
 import { BareMachine } from '../src/bare/machine.js';
-import { shortRun, time, type Workload } from '../src/bench-timing.js';
+import { accelOf, shortRun, time, type Workload } from '../src/bench-timing.js';
+import { engineAvailability } from '../src/engines.js';
 import { imagePath } from '../src/manifest.js';
 import { loadQemuLite } from '../src/qemu-lite.js';
 
@@ -57,5 +58,20 @@ describe('bench rows', () => {
       expect(wasm.checksum).toBe(js.checksum);
     },
     120_000,
+  );
+
+  it.skipIf(why !== undefined)(
+    `the svm-npt row (-accel svm,npt=on) prints x86emu's checksum for the paged loop${why ? ` (skipped: ${why})` : ''}`,
+    async () => {
+      expect(accelOf('svm-npt')).toBe('svm');
+      expect((await engineAvailability(accelOf('svm-npt'))).available).toBe(true);
+      const paged: Workload = { ...workload, append: (n) => `iterations=${n}`, n: 2 };
+      const bare = await time('x86emu', 'bench-int32', paged, 1, 0.02);
+      const npt = await time('svm-npt', 'bench-int32', paged, 1, 0.02);
+      expect(npt.failure).toBeUndefined();
+      expect(npt.clock).toBe('cpu');
+      expect(npt.checksum).toBe(bare.checksum);
+    },
+    180_000,
   );
 });
