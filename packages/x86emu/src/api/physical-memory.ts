@@ -27,17 +27,27 @@ export interface PhysicalMemory {
   write32(pa: number, value: number): void;
 }
 
-/** A physical memory made of one flat RAM buffer at physical address 0; everything above is unbacked. */
+/**
+ * A physical memory made of one flat RAM buffer at physical address 0; everything above is
+ * unbacked. `new FlatPhysicalMemory(size)` allocates the RAM; the shared (smp/) and wasm (jit/wasm/)
+ * memories pass bytes that live in a SharedArrayBuffer or a WebAssembly.Memory.
+ */
 export class FlatPhysicalMemory implements PhysicalMemory {
   readonly bytes: Uint8Array;
-  private readonly pages: number;
+  /** RAM pages (4 KiB): frames below this have a view. */
+  readonly pages: number;
   /** Page views, made once (the CPU asks on every TLB miss). */
   private readonly views: (Uint8Array | undefined)[] = [];
 
-  /** `size` in bytes, rounded up to a whole page. */
-  constructor(size: number) {
-    this.pages = Math.ceil(size / 4096);
-    this.bytes = new Uint8Array(this.pages * 4096);
+  /** `size` in bytes, rounded up to a whole page, or the RAM's bytes (a whole number of pages). */
+  constructor(sizeOrBytes: number | Uint8Array) {
+    if (typeof sizeOrBytes === 'number') {
+      this.pages = Math.ceil(sizeOrBytes / 4096);
+      this.bytes = new Uint8Array(this.pages * 4096);
+    } else {
+      this.pages = Math.floor(sizeOrBytes.length / 4096);
+      this.bytes = sizeOrBytes;
+    }
   }
 
   pageView(pfn: number): Uint8Array | null {
@@ -50,7 +60,7 @@ export class FlatPhysicalMemory implements PhysicalMemory {
     return v;
   }
   read8(pa: number): number {
-    return pa < this.bytes.length ? this.bytes[pa] : 0xff;
+    return pa >= 0 && pa < this.bytes.length ? this.bytes[pa] : 0xff;
   }
   read16(pa: number): number {
     return this.read8(pa) | (this.read8(pa + 1) << 8);
@@ -59,7 +69,7 @@ export class FlatPhysicalMemory implements PhysicalMemory {
     return (this.read16(pa) | (this.read16(pa + 2) << 16)) >>> 0;
   }
   write8(pa: number, value: number): void {
-    if (pa < this.bytes.length) this.bytes[pa] = value;
+    if (pa >= 0 && pa < this.bytes.length) this.bytes[pa] = value;
   }
   write16(pa: number, value: number): void {
     this.write8(pa, value & 0xff);

@@ -11,7 +11,7 @@
  *   4096   TLB tags (Int32 × TLB_SIZE), then rights (Uint8 × TLB_SIZE), then frames (Float64 × TLB_SIZE)
  *   65536  guest RAM (`WasmGuestMemory`), physical address 0 upwards
  */
-import type { PhysicalMemory } from '../../api/physical-memory.js';
+import { FlatPhysicalMemory } from '../../api/physical-memory.js';
 import { TLB_SIZE } from '../../cpu/consts.js';
 import type { Cpu } from '../../cpu/cpu.js';
 import { WA, type WasmMemory } from './api.js';
@@ -45,55 +45,23 @@ export function exchangeMemory(): WasmMemory {
  * needs for the wasm backend's inline memory path. Everything above RAM is unbacked (reads all
  * ones), as `FlatPhysicalMemory`. The memory never grows, so views of its buffer stay valid.
  */
-export class WasmGuestMemory implements PhysicalMemory {
+export class WasmGuestMemory extends FlatPhysicalMemory {
   readonly wasm: WasmMemory;
-  /** The RAM bytes (a view of the wasm memory at `RAM`). */
-  readonly bytes: Uint8Array;
-  /** RAM pages (4 KiB): frames below this have a view and lie at `RAM + pfn * 4096`. */
-  readonly pages: number;
   /**
    * The CPU whose TLB lives in this memory (`moveTlb`): there is room for one. Another CPU over
    * the same RAM (SMP) keeps its TLB and reaches memory through the imports.
    */
   tlbOwner: object | null = null;
-  private readonly views: (Uint8Array | undefined)[] = [];
 
-  /** `size` in bytes, rounded up to a whole 64 KiB; at most 4 GiB minus 64 KiB (wasm32). */
+  /**
+   * `size` in bytes, rounded up to a whole 64 KiB; at most 4 GiB minus 64 KiB (wasm32). The RAM
+   * (`bytes`, `pages` frames) is a view of the wasm memory at `RAM`.
+   */
   constructor(size: number) {
     const wp = Math.ceil(size / WASM_PAGE);
-    this.wasm = new WA.Memory({ initial: wp + 1, maximum: wp + 1 });
-    this.pages = wp * 16;
-    this.bytes = new Uint8Array(this.wasm.buffer, RAM, wp * WASM_PAGE);
-  }
-
-  pageView(pfn: number): Uint8Array | null {
-    if (pfn >= this.pages || pfn < 0) return null;
-    let v = this.views[pfn];
-    if (v === undefined) {
-      v = this.bytes.subarray(pfn * 4096, pfn * 4096 + 4096);
-      this.views[pfn] = v;
-    }
-    return v;
-  }
-  read8(pa: number): number {
-    return pa < this.bytes.length ? this.bytes[pa] : 0xff;
-  }
-  read16(pa: number): number {
-    return this.read8(pa) | (this.read8(pa + 1) << 8);
-  }
-  read32(pa: number): number {
-    return (this.read16(pa) | (this.read16(pa + 2) << 16)) >>> 0;
-  }
-  write8(pa: number, value: number): void {
-    if (pa < this.bytes.length) this.bytes[pa] = value;
-  }
-  write16(pa: number, value: number): void {
-    this.write8(pa, value & 0xff);
-    this.write8(pa + 1, (value >>> 8) & 0xff);
-  }
-  write32(pa: number, value: number): void {
-    this.write16(pa, value & 0xffff);
-    this.write16(pa + 2, (value >>> 16) & 0xffff);
+    const wasm = new WA.Memory({ initial: wp + 1, maximum: wp + 1 });
+    super(new Uint8Array(wasm.buffer, RAM, wp * WASM_PAGE));
+    this.wasm = wasm;
   }
 }
 
