@@ -54,7 +54,7 @@ import {
   type WasmCtx,
 } from './emit.js';
 import { buildModule, FuncWriter, I32, Op } from './encode.js';
-import { emitHandlerCall, type HandlerSite, handlerImport } from './handler-call.js';
+import { emitHandlerCall, emitStoreLocals, type HandlerSite, handlerImport } from './handler-call.js';
 
 const ARITH = Flag.CF | Flag.PF | Flag.AF | Flag.ZF | Flag.SF | Flag.OF;
 
@@ -285,21 +285,12 @@ function generate(blocks: RegionBlock[], ramPages: number, sites: HandlerSite[])
   f.end(); // loop
   f.end(); // exit
   // Out: registers, flag record, status.
-  for (let r = 0; r < 8; r++)
-    f.i32(0)
-      .get(l.r[r])
-      .mem(Op.i32Store, REG + 4 * r);
+  emitStoreLocals({ f, l });
   const st = (off: number, local: number): void => void f.i32(0).get(local).mem(Op.i32Store, off);
   st(ST_N, l.n);
   st(ST_DM, l.dm);
   st(ST_NEXT, l.next);
   st(ST_K, l.k);
-  st(ST_FP, l.fp);
-  st(ST_FO, l.fo);
-  st(ST_FD, l.fd);
-  st(ST_FS, l.fs);
-  st(ST_FR, l.fr);
-  st(ST_FA, l.fa);
   f.get(l.kind);
   return { f, eips, end, segs };
 }

@@ -18,6 +18,7 @@ import { ROW_KIND } from '../rows.js';
 import { ST_EXITREQ, ST_K, ST_N } from './arena.js';
 import { PARAMS } from './emit.js';
 import { FuncWriter, Op } from './encode.js';
+import { execSite } from './handler-call.js';
 
 /** The import's index (after handler-call.ts IMP_HANDLER). */
 export const IMP_HANDLER64 = 5;
@@ -98,18 +99,7 @@ export function handler64Import(
   page: () => unknown,
 ): (site: number, n: number) => void {
   return (site: number, n: number): void => {
-    const h = sites[site];
-    cpu.startEip = h.eip;
-    cpu.state.rip[0] = h.next;
-    cpu.runCount += n;
-    try {
-      h.insn.exec(cpu, h.insn);
-    } catch (e) {
-      cpu.runCount -= n;
-      caught(e);
-      return;
-    }
-    cpu.runCount -= n;
+    if (!execSite(cpu, sites[site], n, caught)) return;
     if (cpu.irqCheck || cpu.codePage !== page()) u32[ST_EXITREQ >> 2] = 2;
   };
 }

@@ -25,6 +25,42 @@ export interface HandlerSite {
 }
 
 /**
+ * Runs the handler of `h` as `Cpu.step` would: RIP and `startEip` set, the `n` instructions this
+ * call retired before it counted in `runCount` while it runs. False when it faulted (`caught` has
+ * the fault).
+ */
+export function execSite(cpu: Cpu, h: HandlerSite, n: number, caught: (e: unknown) => void): boolean {
+  cpu.startEip = h.eip;
+  cpu.state.rip[0] = h.next;
+  cpu.runCount += n;
+  try {
+    h.insn.exec(cpu, h.insn);
+  } catch (e) {
+    cpu.runCount -= n;
+    caught(e);
+    return false;
+  }
+  cpu.runCount -= n;
+  return true;
+}
+
+/** Emits the stores of the register and flag-record locals into the exchange area. */
+export function emitStoreLocals(c: Pick<WasmCtx, 'f' | 'l'>): void {
+  const { f, l } = c;
+  for (let r = 0; r < 8; r++)
+    f.i32(0)
+      .get(l.r[r])
+      .mem(Op.i32Store, REG + 4 * r);
+  const st = (off: number, local: number): void => void f.i32(0).get(local).mem(Op.i32Store, off);
+  st(ST_FP, l.fp);
+  st(ST_FO, l.fo);
+  st(ST_FD, l.fd);
+  st(ST_FS, l.fs);
+  st(ST_FR, l.fr);
+  st(ST_FA, l.fa);
+}
+
+/**
  * The import `h(site, n, dm)` of a module whose call sites are `sites`: runs the handler with the
  * CPU as `Cpu.step` leaves it (`n` instructions of this call retired before the block, counted in
  * `runCount` while the handler runs, as the JS backend counts them; `dm` the registers the locals
@@ -52,17 +88,7 @@ export function handlerImport(
         }
     }
     storeFlags(cpu, u32);
-    cpu.startEip = h.eip;
-    s.rip[0] = h.next;
-    cpu.runCount += n;
-    try {
-      h.insn.exec(cpu, h.insn);
-    } catch (e) {
-      cpu.runCount -= n;
-      caught(e);
-      return;
-    }
-    cpu.runCount -= n;
+    if (!execSite(cpu, h, n, caught)) return;
     for (let r = 0; r < 8; r++) u32[(REG >> 2) + r] = g[r];
     u32[ST_NEXT >> 2] = s.rip[0];
     if (cpu.irqCheck || cpu.codePage !== page()) u32[ST_EXITREQ >> 2] = 2;
@@ -75,17 +101,7 @@ export function handlerImport(
  */
 export function emitHandlerCall(c: WasmCtx, site: number, ends: boolean): void {
   const { f, l } = c;
-  for (let r = 0; r < 8; r++)
-    f.i32(0)
-      .get(l.r[r])
-      .mem(Op.i32Store, REG + 4 * r);
-  const st = (off: number, local: number): void => void f.i32(0).get(local).mem(Op.i32Store, off);
-  st(ST_FP, l.fp);
-  st(ST_FO, l.fo);
-  st(ST_FD, l.fd);
-  st(ST_FS, l.fs);
-  st(ST_FR, l.fr);
-  st(ST_FA, l.fa);
+  emitStoreLocals(c);
   f.i32(site).get(l.n).get(l.dm).call(IMP_HANDLER);
   f.i32(0).set(l.dm).i32(0).set(l.fp);
   for (let r = 0; r < 8; r++)
