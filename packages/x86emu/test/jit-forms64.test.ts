@@ -111,6 +111,25 @@ describe('block compiler: shifts by a constant, NOT, CMOVcc, SETcc', () => {
     expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(5_000);
   });
 
+  it('NOT Eb under REX.W stays a byte operation in compiled blocks (4D F6 D5: NOT R13B)', () => {
+    // REX.W does not widen a byte-operand instruction (SDM Vol. 2 2.2.1.2); a 64-bit NOT there
+    // inverted all of R13 (found by the difftest, seed 20261208).
+    const make = () =>
+      longMode(`
+  mov ecx, 200
+  mov r13, 0x5df6f017
+top:
+  .byte 0x4d, 0xf6, 0xd5
+  add r13, rcx
+  dec ecx
+  jnz top
+  hlt
+`);
+    const r = lockstep(make, BUDGETS);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(300);
+  });
+
   it('outside 64-bit mode: CMOVcc, NOT and SETcc leave the interpreter state at every budget stop', () => {
     const r = lockstep(() => protectedMode(FORMS32), BUDGETS);
     expect(r.jit.cpu.state.halted).toBe(true);

@@ -67,7 +67,8 @@ export function emitInsn64(i: Insn, row: OpcodeRow, ctx: EmitCtx): Emitted | nul
     if (e !== null) ctx.pend = LF_ARITH64;
     return e;
   }
-  if (m === 'NOT' && !mem)
+  // NOT Ev only: F6 /2 (NOT Eb) stays a byte operation under REX.W (SDM Vol. 2 2.2.1.2).
+  if (m === 'NOT' && ops === 'Ev' && !mem)
     return { code: setReg64(i.rm, `(~rg${i.rm}) >>> 0`, `(~rh${i.rm}) >>> 0`), memory: false, branch: false };
   if (m === 'CMOVCC') {
     // The source is read (and may fault) whatever the condition (exec/long/move64.ts CMOVCC64).
