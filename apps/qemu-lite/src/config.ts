@@ -61,7 +61,7 @@ export interface MachineConfig {
   icountShift?: number | 'auto' | null;
   /** `-accel vmx,jit=on|off`: x86emu's block compiler (undefined: the engine's default, on). */
   jit?: boolean;
-  /** `-accel svm,npt=on|off`: nested paging on the SVM engine (undefined: on). */
+  /** `-accel svm,npt=on|off`: nested paging on the SVM engine (undefined: off). */
   npt?: boolean;
   /** Where serial output goes: the process's stdout (fd 1), back to the caller, or both. */
   serialToStdout: boolean;

@@ -37,7 +37,7 @@ export interface EngineOpenOptions {
   cpus?: number;
   /** x86emu's block compiler (software engines; undefined: the engine's default, off). */
   jit?: boolean;
-  /** AMD nested paging (the SVM engine; undefined: on, as kvm-amd's `npt` parameter). */
+  /** AMD nested paging (the SVM engine; undefined: off). */
   npt?: boolean;
 }
 
@@ -118,10 +118,7 @@ export const ENGINES: readonly EngineEntry[] = [
   // QEMU's TCG: the TSC at a nominal 1 GHz, with the PIT, RTC and PM timer on the same clock.
   // With -icount the clock is virtual instead (the TSC counts instructions, halts skip ahead).
   softEngine('vmx', 'Intel VMX', (o) => createVmxKvm({ ...softOptions(o), jit: o?.jit })),
-  // Nested paging unless `npt=off`, as kvm-amd loads with npt=1 where the part has NPT: the
-  // guest's CR3 switches, #PF and page-table writes then need no exit (bench-ctxsw32 1.4x the
-  // bare x86emu instead of 6x with shadow paging; tools/guests/README.md).
-  softEngine('svm', 'AMD SVM', (o) => createSvmKvm({ ...softOptions(o), jit: o?.jit, npt: o?.npt ?? true })),
+  softEngine('svm', 'AMD SVM', (o) => createSvmKvm({ ...softOptions(o), jit: o?.jit, npt: o?.npt })),
 ];
 
 /** The engine an `-accel` name selects, or undefined. */

@@ -30,12 +30,6 @@ export const baseOf = (e: Engine): BaseEngine => e.replace('/off', '') as BaseEn
 export const jitOf = (e: Engine): boolean => !e.endsWith('/off');
 /** qemu-lite's `-accel` of an engine row (`svm-npt` is `-accel svm,npt=on`). */
 export const accelOf = (e: Engine): string => (e === 'svm-npt' ? 'svm' : baseOf(e));
-/**
- * `npt=` of a row: `svm-npt` nested paging (qemu-lite's default for `-accel svm`), `svm` and
- * `svm/off` the shadow MMU, so that they compare with vmx (which has no EPT) and with earlier runs.
- */
-export const nptOf = (e: Engine): boolean | undefined =>
-  e === 'svm-npt' ? true : baseOf(e) === 'svm' ? false : undefined;
 /** The rows run on a bare `Cpu` in this process (`runOnBareCpu`). */
 export const isBare = (e: Engine): boolean => e.startsWith('x86emu');
 
@@ -116,7 +110,7 @@ export async function runOnce(
           append,
           timeoutMs: 300_000,
           jit,
-          npt: nptOf(engine),
+          npt: engine === 'svm-npt' ? true : undefined,
         });
   // qemu-lite runs the VM in a worker of this process; QEMU is a child process (wall time).
   return engine === 'tcg'

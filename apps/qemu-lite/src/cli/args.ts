@@ -568,8 +568,7 @@ Machine:
   -accel vmx,jit=on|off   x86emu's block compiler for the guest CPU (hot code compiled to
                           JavaScript, the same results; the default) or its interpreter
   -accel svm,npt=on|off   AMD nested paging: the guest pages on its own tables, the MMU keeps
-                          a guest-physical map (no shadow pages, no #PF/CR3 exits); default on,
-                          off runs the shadow MMU
+                          a guest-physical map (no shadow pages, no #PF/CR3 exits); default off
   -enable-kvm             same as -accel kvm
   -icount [shift=]N|auto  virtual time: 2^N ns per guest instruction for the TSC, PIT and PM
                           timer, halts skip ahead; two runs are identical (vmx/svm only);
