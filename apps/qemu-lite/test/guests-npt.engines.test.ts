@@ -2,62 +2,19 @@
  * The guest suite on `-accel svm` with AMD nested paging on and off (`-accel svm,npt=on`): each
  * 32- and 64-bit test guest of tools/guests (modes, paging, the MMU permission matrix, context
  * switches, page-table writes, exceptions, long mode…) must end the same way and print the same
- * checks with either; with NPT on, the paging guests run without a single #PF or CR3 exit.
+ * checks with either (that NPT takes no #PF or CR3 exit is svm's test/npt-engine.test.ts).
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseArgs } from '../src/cli/args.js';
 import { type GuestResult, runGuest } from '../src/index.js';
-
-const GUESTS: readonly [name: string, ending: 'debug-exit' | 'reset'][] = [
-  ...[
-    'modes',
-    'mmu',
-    'paging',
-    'ctxswitch',
-    'ptwrite',
-    'exceptions',
-    'softint',
-    'interrupts',
-    'cpu',
-    'io',
-    'long',
-    'mmu64',
-    'paging64',
-    'ctxswitch64',
-    'ptwrite64',
-    'exceptions64',
-    'softint64',
-    'interrupts64',
-    'apic64',
-    'cpu64',
-    'io64',
-    'demo',
-  ].map((n) => [n, 'debug-exit'] as [string, 'debug-exit']),
-  ['cr3oob64', 'reset'],
-  ['triplefault64', 'reset'],
-];
-
-const image = (name: string): string =>
-  fileURLToPath(new URL(`../../../tools/guests/out/${name}.elf`, import.meta.url));
-const built = existsSync(image('long'));
-const notBuilt = built
-  ? ''
-  : ' (skipped: tools/guests is not built: pnpm turbo run build --filter=@kvm/guests)';
+import { guestImage, guestsBuilt, notBuilt, reportChecks, TEST_GUESTS } from './test-guests.js';
 
 const run = (name: string, npt: boolean): Promise<GuestResult> =>
-  runGuest({ kernel: image(name), accel: 'svm', npt, memory: '64M', timeoutMs: 90_000, noReboot: true });
-
-const checks = (serial: string): string[] =>
-  serial
-    .split('\n')
-    .filter((l) => /^(PASS|FAIL|SKIP) /.test(l))
-    .map((l) => l.split(':')[0]);
+  runGuest({ kernel: guestImage(name), accel: 'svm', npt, memory: '64M', timeoutMs: 90_000, noReboot: true });
 
 describe('the guests on -accel svm with nested paging on and off', () => {
-  for (const [name, ending] of GUESTS) {
-    it.skipIf(!built)(
+  for (const [name, ending] of TEST_GUESTS) {
+    it.skipIf(!guestsBuilt)(
       `${name}: npt=on and npt=off end with ${ending} and print the same checks${notBuilt}`,
       { timeout: 240_000 },
       async () => {
@@ -66,12 +23,12 @@ describe('the guests on -accel svm with nested paging on and off', () => {
           const r = await run(name, npt);
           expect(r.exitReason.kind, `npt=${npt}\n${r.serial}`).toBe(ending);
           expect(
-            checks(r.serial).filter((c) => c.startsWith('FAIL ')),
+            reportChecks(r.serial).filter((c) => c.startsWith('FAIL ')),
             `npt=${npt}`,
           ).toEqual([]);
           results.push(r);
         }
-        expect(checks(results[0].serial)).toEqual(checks(results[1].serial));
+        expect(reportChecks(results[0].serial)).toEqual(reportChecks(results[1].serial));
       },
     );
   }
@@ -86,7 +43,7 @@ describe('-accel svm,npt=', () => {
   });
 
   it('is refused on other engines', async () => {
-    await expect(runGuest({ kernel: image('long'), accel: 'vmx', npt: true })).rejects.toThrow(
+    await expect(runGuest({ kernel: guestImage('long'), accel: 'vmx', npt: true })).rejects.toThrow(
       /npt= is AMD nested paging/,
     );
   });
@@ -96,12 +53,12 @@ describe('the SMP guests on -accel svm,npt=on (the vCPUs share one TDP map)', ()
   const ITER = 1000;
   for (const guest of ['smp', 'smp64']) {
     for (const cpus of [2, 4]) {
-      it.skipIf(!built)(
+      it.skipIf(!guestsBuilt)(
         `${guest} -smp ${cpus}: every CPU up, the counters exact, IPIs both ways${notBuilt}`,
         { timeout: 120_000 },
         async () => {
           const r = await runGuest({
-            kernel: image(guest),
+            kernel: guestImage(guest),
             accel: 'svm',
             npt: true,
             smp: cpus,

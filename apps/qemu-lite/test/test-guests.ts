@@ -1,0 +1,54 @@
+/**
+ * tools/guests' test programs as the engine-mode comparison tests run them (`guests-jit`: the
+ * block compiler on and off; `guests-npt`: nested paging on and off): the 32- and 64-bit guests
+ * with the ending each expects, where their images are, and the checks a report printed.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** The guests (32- and 64-bit), with the ending each expects. */
+export const TEST_GUESTS: readonly [name: string, ending: 'debug-exit' | 'reset'][] = [
+  ...[
+    'modes',
+    'mmu',
+    'paging',
+    'ctxswitch',
+    'ptwrite',
+    'exceptions',
+    'softint',
+    'interrupts',
+    'cpu',
+    'io',
+    'long',
+    'mmu64',
+    'paging64',
+    'ctxswitch64',
+    'ptwrite64',
+    'exceptions64',
+    'softint64',
+    'interrupts64',
+    'apic64',
+    'cpu64',
+    'io64',
+    'demo',
+  ].map((n) => [n, 'debug-exit'] as [string, 'debug-exit']),
+  ['cr3oob64', 'reset'],
+  ['triplefault64', 'reset'],
+];
+
+/** A guest's ELF image in tools/guests/out. */
+export const guestImage = (name: string): string =>
+  fileURLToPath(new URL(`../../../tools/guests/out/${name}.elf`, import.meta.url));
+
+/** Whether tools/guests is built; `notBuilt` is the skip reason to put in a test's name. */
+export const guestsBuilt = existsSync(guestImage('long'));
+export const notBuilt = guestsBuilt
+  ? ''
+  : ' (skipped: tools/guests is not built: pnpm turbo run build --filter=@kvm/guests)';
+
+/** The checks a report printed (PASS/FAIL/SKIP lines, without their free-text detail). */
+export const reportChecks = (serial: string): string[] =>
+  serial
+    .split('\n')
+    .filter((l) => /^(PASS|FAIL|SKIP) /.test(l))
+    .map((l) => l.split(':')[0]);
