@@ -63,8 +63,7 @@ describe.each(['vmx', 'svm'])('-d exits on -accel %s', (accel) => {
     expect(exitsIo?.[1]).toBe(io?.[1]);
     // The instructions stay on their own line, last, where the Linux bench reads them.
     expect(names).not.toContain('instructions');
-    expect(lines.findLastIndex((l) => l.startsWith(' engine '))).toBeLessThan(
-      lines.findIndex((l) => l.startsWith(' guest instructions retired')),
-    );
+    const lastEngine = lines.length - 1 - [...lines].reverse().findIndex((l) => l.startsWith(' engine '));
+    expect(lastEngine).toBeLessThan(lines.findIndex((l) => l.startsWith(' guest instructions retired')));
   });
 });
