@@ -50,11 +50,13 @@ function ram(): SharedArrayBuffer {
 }
 
 const twoCores = availableParallelism() >= 2;
+/** The reason in a skipped test's name: the threads must really run at once for the race. */
+const oneCore = twoCores ? '' : ' (skipped: one host CPU, so the threads never run at once)';
 const vcpus = [{ rip: EXECUTOR, gpr: { 4: 0x8000 } }, { rip: WRITER }];
 
 describe('code patched by another thread (cross-modifying code)', () => {
   it.skipIf(!twoCores)(
-    'runs new after a serializing CPUID, though it was decoded and compiled old',
+    `runs new after a serializing CPUID, though it was decoded and compiled old${oneCore}`,
     async () => {
       const r = ram();
       const out = await runThreads(r, vcpus, { serialize: true });
@@ -67,7 +69,7 @@ describe('code patched by another thread (cross-modifying code)', () => {
   );
 
   it.skipIf(!twoCores)(
-    'runs stale without the serializing revalidation (what the test above would catch)',
+    `runs stale without the serializing revalidation (what the test above would catch)${oneCore}`,
     async () => {
       const r = ram();
       const out = await runThreads(r, vcpus, { serialize: false });

@@ -109,10 +109,12 @@ function ramWith(code: Uint8Array): SharedArrayBuffer {
 }
 
 const twoCores = availableParallelism() >= 2;
+/** The reason in a skipped test's name: the threads must really run at once for the race. */
+const oneCore = twoCores ? '' : ' (skipped: one host CPU, so the threads never run at once)';
 
 describe('LOCK across threads on shared RAM (Cpu.lockedMemory)', () => {
   it.skipIf(!twoCores)(
-    '32-bit: every locked form of increment totals exactly N × iterations',
+    `32-bit: every locked form of increment totals exactly N × iterations${oneCore}`,
     async () => {
       const ram = ramWith(asm(PROGRAM32, { bits: 32, origin: CODE }));
       const out = await runThreads(
@@ -142,7 +144,7 @@ describe('LOCK across threads on shared RAM (Cpu.lockedMemory)', () => {
   );
 
   it.skipIf(!twoCores)(
-    '64-bit: LOCK INC/XADD/ADD qword, CMPXCHG16B and a BTS/BTR lock total exactly',
+    `64-bit: LOCK INC/XADD/ADD qword, CMPXCHG16B and a BTS/BTR lock total exactly${oneCore}`,
     async () => {
       const ram = ramWith(asm(PROGRAM64, { bits: 64, origin: CODE }));
       const cr3 = identityMap64(ram, 0x100000);
