@@ -29,6 +29,7 @@
  *
  *   node dist/bench.js [--runs 3] [--seconds 1] [--iterations 40] [--rounds 200]
  *                      [--engines x86emu,x86emu-wasm,x86emu/off,vmx,vmx/off,svm,svm/off,svm-npt,kvm,tcg,v86,bochs]
+ *                      [--workloads bench-int32,bench-ctxsw32,bench-sse32]
  * --iterations / --rounds are the pilot counts; each engine's count is scaled to about --seconds.
  */
 import { spawnSync } from 'node:child_process';
@@ -106,6 +107,10 @@ async function main(): Promise<void> {
   const iterations = Number(arg('iterations', '40'));
   const rounds = Number(arg('rounds', '200'));
   const wanted = arg('engines', ENGINES.join(',')).split(',');
+  // --workloads bench-sse32,…: only the workloads of those guests (default: all).
+  const onlyGuests = arg('workloads', '')
+    .split(',')
+    .filter((g) => g !== '');
 
   const available = new Map<Engine, string | undefined>(); // engine → undefined, or why not
   for (const e of ENGINES) {
@@ -157,10 +162,18 @@ async function main(): Promise<void> {
       n: rounds,
       hostBuild: 'bench-ctxsw',
     },
+    {
+      title: `bench-sse32 (an SSE2 loop: packed single, double and integer arithmetic, a PCMPEQB/PMOVMSKB scan, conversions; paging off), iterations=${iterations}`,
+      guest: 'bench-sse32',
+      needs: ['unpaged-sse'],
+      append: (n) => `iterations=${n}`,
+      n: iterations,
+    },
   ];
 
   const widths = [11, 13, 12, 13, 8, 8, 9, 7, 8, 7, 5];
   for (const w of workloads) {
+    if (onlyGuests.length > 0 && !onlyGuests.includes(w.guest)) continue;
     out();
     out(w.title);
     const perIteration = await instructionsPerIteration(w);

@@ -50,6 +50,8 @@ export const HOST_QUIRKS: Readonly<Record<'kvm' | 'kvm-pvm', EngineQuirks>> = {
     unsupported: {
       ferr: FERR_ON_KVM,
       'legacy-paging': 'kvm-pvm refuses CR0.PG in 32-bit protected mode (#GP): it pages only in long mode',
+      'unpaged-sse':
+        "kvm-pvm emulates unpaged protected mode instruction by instruction, and KVM's emulator has no packed SSE2 integer forms (PXOR: emulation failure)",
       'unpaged-exceptions':
         'kvm-pvm emulates unpaged protected mode instruction by instruction, without IDT delivery or IRET (KVM_EXIT_INTERNAL_ERROR)',
       'software-interrupts': 'kvm-pvm cannot emulate INT n / INT3 at CPL 0 (KVM_EXIT_INTERNAL_ERROR)',

@@ -18,6 +18,8 @@ export type Outcome =
 export type Need =
   /** Takes exceptions or interrupts through the IDT with paging off (32-bit protected mode). */
   | 'unpaged-exceptions'
+  /** Runs SSE2 code at CPL 0 with paging off (32-bit protected mode). */
+  | 'unpaged-sse'
   /** Enables 2-level or PAE paging from 32-bit protected mode. */
   | 'legacy-paging'
   /** Runs in long mode (every 64-bit guest). */
@@ -334,6 +336,18 @@ const ENTRIES: readonly Entry[] = [
     expect: 'pass',
     memory: MEM,
     description: 'bench-ctxsw for 32-bit protected mode with 32-bit (2-level) paging; prints a checksum',
+  },
+  {
+    name: 'bench-sse32',
+    kind: 'bench',
+    bits: 32,
+    needs: ['unpaged-sse'],
+    expect: 'pass',
+    memory: MEM,
+    description:
+      'an SSE2 loop with paging off (packed single/double arithmetic, packed integer, a PCMPEQB/PMOVMSKB ' +
+      'strlen scan, aligned and unaligned moves, conversions), each part checked against scalar code; ' +
+      'prints a checksum, debug-exit status 1 on a mismatch',
   },
 ];
 

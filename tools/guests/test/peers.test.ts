@@ -47,6 +47,24 @@ describe('benchmark peers', async () => {
     },
   );
 
+  // The SSE2 bench guest: v86 has SSE2, and the guest checks each part against scalar code itself
+  // (a mismatch is debug-exit status 1, so `ok` would be false).
+  const sseImage = imagePath('bench-sse32');
+  const sseWhy = v86Why ?? (!existsSync(sseImage) ? `${sseImage} is not built` : undefined);
+  it.skipIf(sseWhy !== undefined)(
+    `v86 runs bench-sse32 iterations=2 and prints x86emu's checksum${sseWhy ? ` (skipped: ${sseWhy})` : ''}`,
+    async () => {
+      const sseAppend = 'iterations=2';
+      const bare = await runOnBareCpu('bench-sse32', { append: sseAppend });
+      expect(bare.ok).toBe(true);
+      const r = await runOnV86(sseImage, sseAppend, 60_000);
+      expect(r.why).toBeUndefined();
+      expect(r.ok).toBe(true);
+      expect(checksum(r.serial)).toMatch(/^0x[0-9a-f]{16}$/);
+      expect(checksum(r.serial)).toBe(checksum(bare.serial));
+    },
+  );
+
   it.skipIf(bochsWhy !== undefined)(
     `Bochs prints x86emu's checksum for bench-int32 ${append}${bochsWhy ? ` (skipped: ${bochsWhy})` : ''}`,
     async () => {
