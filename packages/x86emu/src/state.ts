@@ -144,9 +144,13 @@ export class CpuState {
    */
   private readonly arena = new StateArena();
 
-  /** RAX…R15, low halves, by `Reg` number. */
-  readonly gpr = this.arena.u32(16);
-  readonly gprHigh = this.arena.u32(16);
+  /**
+   * RAX…R15, low halves, by `Reg` number. Views of the arena until `moveGprs` puts them elsewhere
+   * (the wasm backend's memory: `Cpu.moveRegisters`); read them through the state (or `Cpu.gpr`)
+   * at each use rather than keeping the array.
+   */
+  readonly gpr: Uint32Array = this.arena.u32(16);
+  readonly gprHigh: Uint32Array = this.arena.u32(16);
   /** RIP: `rip[0]` low, `rip[1]` high. */
   readonly rip = this.arena.u32(2);
   /**
@@ -315,9 +319,29 @@ export class CpuState {
     this.xmm.fill(0);
   }
 
+  /**
+   * Re-points `gpr`/`gprHigh` at `lo`/`hi` (16 elements each), their values copied: the wasm
+   * backend keeps the registers in its `WebAssembly.Memory` so that compiled code reads and writes
+   * them in place (jit/wasm/arena.ts). Use `Cpu.moveRegisters`, which also re-points the CPU's own
+   * references; safe between two instructions.
+   */
+  moveGprs(lo: Uint32Array, hi: Uint32Array): void {
+    if (lo === this.gpr) return;
+    lo.set(this.gpr);
+    hi.set(this.gprHigh);
+    const w = this as { gpr: Uint32Array; gprHigh: Uint32Array };
+    w.gpr = lo;
+    w.gprHigh = hi;
+  }
+
   /** Copies every field of `from` into this state (for snapshots; allocation-free). */
   copyFrom(from: CpuState): void {
     this.arena.bytes.set(from.arena.bytes);
+    // Registers moved out of the arena (moveGprs): the arena's copy of them is stale.
+    if (this.gpr.buffer !== this.arena.buffer || from.gpr.buffer !== from.arena.buffer) {
+      this.gpr.set(from.gpr);
+      this.gprHigh.set(from.gprHigh);
+    }
     this.cpl = from.cpl;
     this.interruptibility = from.interruptibility;
     this.halted = from.halted;

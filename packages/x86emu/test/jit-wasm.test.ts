@@ -5,7 +5,7 @@
  * memory, and forms the backend does not compile go to the JS backend.
  */
 import { describe, expect, it } from 'vitest';
-import { Cpu, type FlatPhysicalMemory, Reg, StopReason } from '../src/index.js';
+import { Cpu, CpuState, type FlatPhysicalMemory, Reg, StopReason } from '../src/index.js';
 import { Jit } from '../src/jit/jit.js';
 import { WasmGuestMemory } from '../src/jit/wasm/arena.js';
 import { wasmBackend } from '../src/jit/wasm/compile.js';
@@ -122,6 +122,34 @@ describe('wasm backend: lockstep with the interpreter', () => {
     expect(stats(r.jit).rejected).toBe(0);
     expect(stats(r.jit).handlerSites).toBeGreaterThan(0);
     expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(3000);
+  });
+
+  it('keeps the registers in wasm memory, where compiled code, handlers, the interpreter and state copies all see them', () => {
+    // Upper halves left by an earlier long mode: a 32-bit write clears its register's, the rest stay.
+    const high = (m: Machine): Machine => {
+      for (let r = 0; r < 16; r++) m.cpu.state.gprHigh[r] = 0xdead0000 + r;
+      return m;
+    };
+    for (const make of [() => high(inWasm(protectedMode(FORMS))), () => high(protectedMode(FORMS))]) {
+      const r = lockstep(make, BUDGETS, WASM);
+      const cpu = r.jit.cpu;
+      const buf = wasmBackend(cpu).memory.buffer;
+      expect(stats(r.jit).handlerSites).toBeGreaterThan(0);
+      expect(cpu.state.gpr.buffer).toBe(buf);
+      expect(cpu.state.gprHigh.buffer).toBe(buf);
+      expect(cpu.gpr).toBe(cpu.state.gpr);
+      expect(cpu.gprHigh).toBe(cpu.state.gprHigh);
+      expect(cpu.state.gprHigh[8]).toBe(0xdead0008);
+      // A snapshot of the moved state, and a state copied into it, carry the registers.
+      const copy = new CpuState();
+      copy.copyFrom(cpu.state);
+      expect([...copy.gpr, ...copy.gprHigh]).toEqual([...cpu.state.gpr, ...cpu.state.gprHigh]);
+      copy.gpr[3] = 0x1234;
+      copy.gprHigh[9] = 0x5678;
+      cpu.state.copyFrom(copy);
+      expect(cpu.state.gpr.buffer).toBe(buf);
+      expect([cpu.gpr[3], cpu.gprHigh[9]]).toEqual([0x1234, 0x5678]);
+    }
   });
 
   it('runs on RAM outside wasm memory too, every access through Cpu.read/write', () => {

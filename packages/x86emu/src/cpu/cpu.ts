@@ -93,7 +93,10 @@ export interface Cpu
 
 export class Cpu {
   readonly state: CpuState;
-  /** `state.gpr` and `state.gprHigh`, one load closer for the hot paths. */
+  /**
+   * `state.gpr` and `state.gprHigh`, one load closer for the hot paths; re-pointed with them by
+   * `moveRegisters`.
+   */
   readonly gpr: Uint32Array;
   readonly gprHigh: Uint32Array;
   readonly exit = new ExitInfo();
@@ -295,6 +298,20 @@ export class Cpu {
     const jit = options.jit ?? jitDefault();
     this.jit = jit === false ? null : new Jit(jit === true ? {} : jit);
     this.stateChanged();
+  }
+
+  /**
+   * Moves the general registers into `lo`/`hi` (16 elements each, their values copied): the wasm
+   * backend's memory (jit/wasm/arena.ts `moveRegisters`), so that compiled wasm code loads and
+   * stores them in place. `state.gpr`/`gprHigh` and this CPU's `gpr`/`gprHigh` are re-pointed;
+   * every handler, the JS backend's functions and the engines' register copies read them through
+   * one of those at each use, so this is safe between two instructions.
+   */
+  moveRegisters(lo: Uint32Array, hi: Uint32Array): void {
+    this.state.moveGprs(lo, hi);
+    const w = this as { gpr: Uint32Array; gprHigh: Uint32Array };
+    w.gpr = lo;
+    w.gprHigh = hi;
   }
 
   /** Installs or removes the virtualization hooks. */

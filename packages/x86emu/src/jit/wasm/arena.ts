@@ -1,13 +1,16 @@
 /**
- * The one `WebAssembly.Memory` that compiled wasm code reaches everything through: the exchange
- * area (the guest registers a function loads into its locals and stores back, its exit status and
- * lazy flags), the CPU's TLB arrays (tags, rights, frames: the same arrays the interpreter probes,
- * moved here, so there is no mirror to keep in step) and guest RAM. A wasm function can only read
- * its own memory, so the inline TLB path needs the three in one buffer.
+ * The one `WebAssembly.Memory` that compiled wasm code reaches everything through: the CPU's
+ * general registers (`state.gpr`/`gprHigh`, moved here by `moveRegisters`, as v86 keeps its
+ * register file in its wasm memory: a function loads them into its locals and stores them back in
+ * place, nothing is copied around a call), the exchange area (its exit status and lazy flags), the
+ * CPU's TLB arrays (tags, rights, frames: the same arrays the interpreter probes, moved here, so
+ * there is no mirror to keep in step) and guest RAM. A wasm function can only read its own memory,
+ * so the inline paths need them all in one buffer.
  *
  * Layout (byte offsets):
- *   0      REG: RAX…R15 low halves (i32 × 16)
- *   64     the exit status (ST_*)
+ *   0      REG: RAX…R15 low halves (i32 × 16), the CPU's `state.gpr`
+ *   64     the exit status and the flag record (ST_*)
+ *   128    REG_HIGH: RAX…R15 high halves (i32 × 16), the CPU's `state.gprHigh`
  *   4096   TLB tags (Int32 × TLB_SIZE), then rights (Uint8 × TLB_SIZE), then frames (Float64 × TLB_SIZE)
  *   65536  guest RAM (`WasmGuestMemory`), physical address 0 upwards
  */
@@ -28,6 +31,7 @@ export const ST_FD = 92;
 export const ST_FS = 96;
 export const ST_FR = 100;
 export const ST_FA = 104;
+export const REG_HIGH = 128;
 export const TLB_TAG = 4096;
 export const TLB_PERM = TLB_TAG + 4 * TLB_SIZE;
 export const TLB_PFN = TLB_PERM + TLB_SIZE;
@@ -63,6 +67,16 @@ export class WasmGuestMemory extends FlatPhysicalMemory {
     super(new Uint8Array(wasm.buffer, RAM, wp * WASM_PAGE));
     this.wasm = wasm;
   }
+}
+
+/**
+ * Moves `cpu`'s general registers into `mem` at REG/REG_HIGH (`Cpu.moveRegisters`: values copied,
+ * `state.gpr`/`gprHigh` and `cpu.gpr`/`gprHigh` re-pointed), so that wasm code reads and writes
+ * the very registers the interpreter does.
+ */
+export function moveRegisters(cpu: Cpu, mem: WasmMemory): void {
+  if (cpu.gpr.buffer === mem.buffer) return;
+  cpu.moveRegisters(new Uint32Array(mem.buffer, REG, 16), new Uint32Array(mem.buffer, REG_HIGH, 16));
 }
 
 /** The TLB arrays `Cpu` probes, re-pointed by `moveTlb` (fields `readonly` to everyone else). */

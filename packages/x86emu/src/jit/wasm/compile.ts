@@ -7,9 +7,10 @@
  * inline, every other instruction as a call of the interpreter's handler (handler-call.ts); in
  * 64-bit mode the entry block as handler calls (compile64.ts).
  *
- * One call of a compiled function: the wrapper copies EAX…EDI into the exchange area, calls it
- * with the budget's room, the flat-segment masks, the TLB rights at this CPL and the CS limit;
- * the function loads them into locals, runs, stores them, the flag record and its status back and
+ * One call of a compiled function: the wrapper calls it with the budget's room, the flat-segment
+ * masks, the TLB rights at this CPL and the CS limit; the function loads EAX…EDI into locals from
+ * the CPU's registers, which live in its memory (arena.ts `moveRegisters`: nothing to copy), runs,
+ * stores them in place, the flag record and its status into the exchange area and
  * returns 0 (left at `next`) or 1 (a fault at instruction `k`, raised by a JS import: the wrapper
  * sets `startEip` and rethrows it, as the JS backend's catch does).
  */
@@ -27,9 +28,9 @@ import { ROW_KIND } from '../rows.js';
 import { WA, type WasmImports, type WasmMemory } from './api.js';
 import {
   exchangeMemory,
+  moveRegisters,
   moveTlb,
   REG,
-  ST_DM,
   ST_EXITREQ,
   ST_FA,
   ST_FD,
@@ -110,6 +111,7 @@ export class WasmBackend {
       this.memory = exchangeMemory();
       this.ramPages = 0;
     }
+    moveRegisters(cpu, this.memory);
     this.u32 = new Uint32Array(this.memory.buffer, 0, 64);
     this.unavailable = probe();
     const u32 = this.u32;
@@ -185,7 +187,7 @@ const IMPORTS = [
   { name: 'wr', type: { params: [I32, I32, I32, I32], results: [] } },
   { name: 'fl', type: { params: [I32, I32, I32, I32, I32, I32], results: [I32] } },
   { name: 'gp', type: { params: [], results: [] } },
-  { name: 'h', type: { params: [I32, I32, I32], results: [] } },
+  { name: 'h', type: { params: [I32, I32], results: [] } },
   { name: 'h64', type: { params: [I32, I32], results: [] } },
 ];
 const FUNC_TYPE = { params: [I32, I32, I32, I32, I32, I32], results: [I32] };
@@ -213,7 +215,7 @@ function generate(blocks: RegionBlock[], ramPages: number, sites: HandlerSite[])
   const eips: number[] = [];
   let end = 0;
   let segs = 0;
-  // Registers in: the exchange area, written by the wrapper.
+  // Registers in: the CPU's own, in this memory (arena.ts moveRegisters).
   for (let r = 0; r < 8; r++)
     f.i32(0)
       .mem(Op.i32Load, REG + 4 * r)
@@ -288,7 +290,6 @@ function generate(blocks: RegionBlock[], ramPages: number, sites: HandlerSite[])
   emitStoreLocals({ f, l });
   const st = (off: number, local: number): void => void f.i32(0).get(local).mem(Op.i32Store, off);
   st(ST_N, l.n);
-  st(ST_DM, l.dm);
   st(ST_NEXT, l.next);
   st(ST_K, l.k);
   f.get(l.kind);
@@ -352,8 +353,6 @@ function runWasm(w: WasmRegion, cpu: Cpu): Insn | undefined {
   const be = w.be;
   const u = be.u32;
   const s = cpu.state;
-  const gpr = s.gpr;
-  for (let r = 0; r < 8; r++) u[r] = gpr[r];
   u[ST_EXITREQ >> 2] = 0;
   be.pc = w.page;
   const sf = cpu.segFlags;
@@ -369,15 +368,6 @@ function runWasm(w: WasmRegion, cpu: Cpu): Insn | undefined {
   const rp = cpu.acEnabled ? 0 : user ? TP_UR : TP_SR;
   const wp = cpu.acEnabled ? 0 : user ? TP_UW : TP_SW;
   const kind = w.fn(cpu.runLimit - cpu.runCount, srm, swm, rp, wp, s.segLimit[1]);
-  const dm = u[ST_DM >> 2];
-  if (dm !== 0) {
-    const gh = s.gprHigh;
-    for (let r = 0; r < 8; r++)
-      if (dm & (1 << r)) {
-        gpr[r] = u[r];
-        gh[r] = 0;
-      }
-  }
   storeFlags(cpu, u);
   cpu.runCount += u[ST_N >> 2];
   if (kind !== 0) {

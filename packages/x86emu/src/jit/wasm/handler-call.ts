@@ -10,7 +10,7 @@
  */
 import type { Cpu } from '../../cpu/cpu.js';
 import type { Insn } from '../../decoder/insn.js';
-import { REG, ST_EXITREQ, ST_FA, ST_FD, ST_FO, ST_FP, ST_FR, ST_FS, ST_NEXT } from './arena.js';
+import { REG, REG_HIGH, ST_EXITREQ, ST_FA, ST_FD, ST_FO, ST_FP, ST_FR, ST_FS, ST_NEXT } from './arena.js';
 import { exitFault, type WasmCtx } from './emit.js';
 import { Op } from './encode.js';
 
@@ -44,13 +44,29 @@ export function execSite(cpu: Cpu, h: HandlerSite, n: number, caught: (e: unknow
   return true;
 }
 
-/** Emits the stores of the register and flag-record locals into the exchange area. */
+/**
+ * Emits the stores of the register locals into the CPU's registers (REG, where `moveRegisters` put
+ * them; the upper halves of those written, `dm`, cleared as a 32-bit write does: SDM Vol. 1
+ * 3.4.1.1) and of the flag record into the exchange area.
+ */
 export function emitStoreLocals(c: Pick<WasmCtx, 'f' | 'l'>): void {
   const { f, l } = c;
   for (let r = 0; r < 8; r++)
     f.i32(0)
       .get(l.r[r])
       .mem(Op.i32Store, REG + 4 * r);
+  f.get(l.dm).open(Op.if);
+  for (let r = 0; r < 8; r++) {
+    f.get(l.dm)
+      .i32(1 << r)
+      .op(Op.i32And)
+      .open(Op.if);
+    f.i32(0)
+      .i32(0)
+      .mem(Op.i32Store, REG_HIGH + 4 * r);
+    f.end();
+  }
+  f.end();
   const st = (off: number, local: number): void => void f.i32(0).get(local).mem(Op.i32Store, off);
   st(ST_FP, l.fp);
   st(ST_FO, l.fo);
@@ -61,11 +77,11 @@ export function emitStoreLocals(c: Pick<WasmCtx, 'f' | 'l'>): void {
 }
 
 /**
- * The import `h(site, n, dm)` of a module whose call sites are `sites`: runs the handler with the
+ * The import `h(site, n)` of a module whose call sites are `sites`: runs the handler with the
  * CPU as `Cpu.step` leaves it (`n` instructions of this call retired before the block, counted in
- * `runCount` while the handler runs, as the JS backend counts them; `dm` the registers the locals
- * changed, in the exchange area), then puts every register back into the exchange area and, after
- * a block-ending handler, the new RIP in ST_NEXT. `storeFlags` stores the flag record.
+ * `runCount` while the handler runs, as the JS backend counts them; the registers already stored
+ * in place by the function: `emitStoreLocals`), then, after a block-ending handler, puts the new
+ * RIP in ST_NEXT. `storeFlags` stores the flag record.
  */
 export function handlerImport(
   cpu: Cpu,
@@ -74,23 +90,11 @@ export function handlerImport(
   storeFlags: (cpu: Cpu, u: Uint32Array) => void,
   caught: (e: unknown) => void,
   page: () => unknown,
-): (site: number, n: number, dm: number) => void {
-  return (site: number, n: number, dm: number): void => {
-    const h = sites[site];
-    const s = cpu.state;
-    const g = s.gpr;
-    if (dm !== 0) {
-      const gh = s.gprHigh;
-      for (let r = 0; r < 8; r++)
-        if (dm & (1 << r)) {
-          g[r] = u32[(REG >> 2) + r];
-          gh[r] = 0;
-        }
-    }
+): (site: number, n: number) => void {
+  return (site: number, n: number): void => {
     storeFlags(cpu, u32);
-    if (!execSite(cpu, h, n, caught)) return;
-    for (let r = 0; r < 8; r++) u32[(REG >> 2) + r] = g[r];
-    u32[ST_NEXT >> 2] = s.rip[0];
+    if (!execSite(cpu, sites[site], n, caught)) return;
+    u32[ST_NEXT >> 2] = cpu.state.rip[0];
     if (cpu.irqCheck || cpu.codePage !== page()) u32[ST_EXITREQ >> 2] = 2;
   };
 }
@@ -102,7 +106,7 @@ export function handlerImport(
 export function emitHandlerCall(c: WasmCtx, site: number, ends: boolean): void {
   const { f, l } = c;
   emitStoreLocals(c);
-  f.i32(site).get(l.n).get(l.dm).call(IMP_HANDLER);
+  f.i32(site).get(l.n).call(IMP_HANDLER);
   f.i32(0).set(l.dm).i32(0).set(l.fp);
   for (let r = 0; r < 8; r++)
     f.i32(0)
