@@ -21,7 +21,22 @@ export { ENGINE_HOT, engineJitTuning } from './jit/engine-policy.js';
 export { engineJitDefault, Jit, jitDefault } from './jit/jit.js';
 export { WasmGuestMemory } from './jit/wasm/arena.js';
 export { wasmBackend } from './jit/wasm/compile.js';
-export { NestedPaging } from './paging/nested.js';
+export {
+  EPT_ACCESSED,
+  EPT_DIRTY,
+  EPT_EXEC,
+  EPT_IPAT,
+  EPT_LARGE,
+  EPT_MT_SHIFT,
+  EPT_MT_WB,
+  EPT_READ,
+  EPT_RWX,
+  EPT_WRITE,
+  EptWalkResult,
+  EptWalkStatus,
+  walkEpt,
+} from './paging/ept.js';
+export { NestedFormat, NestedPaging } from './paging/nested.js';
 export { MAXPHYADDR, PFERR, WalkCtl, WalkResult, walkAddr } from './paging/walker.js';
 export {
   attrIntoSegmentFields,

@@ -80,7 +80,8 @@ export const InterceptKind = {
    * the nested tables do not map for the access. Not asked of the hooks (the silicon that set
    * `nested` takes it): `run()` stops with `StopReason.Intercept`, RIP at the instruction, with
    * `ExitInfo.faultAddress` the guest-physical address, `errorCode` the nested walk's #PF-style
-   * error code and `nestedFaultInWalk`.
+   * error code and `nestedFaultInWalk`; under EPT also `nestedFaultMisconfig`,
+   * `nestedFaultRights`, `nestedFaultLinearValid` and `linearAddress`.
    */
   NestedPageFault: 27,
 } as const;
@@ -139,6 +140,16 @@ export class ExitInfo {
   faultAddress = 0;
   /** Nested page fault: true when it hit an access of the guest's page-table walk, false for the final guest-physical address. */
   nestedFaultInWalk = false;
+  /**
+   * Nested page fault under EPT (`NestedPaging.format`): an EPT misconfiguration (true) or an EPT
+   * violation (false) (SDM Vol. 3C 29.3.3). `errorCode` then holds the access (PFERR WRITE /
+   * FETCH; neither: a read), `nestedFaultRights` the AND of the R/W/X bits (EPT bits 2:0) of the
+   * entries used, `nestedFaultLinearValid` whether the access had a guest linear address (in
+   * `linearAddress`): false for the PDPTE loads of MOV CR3/CR0/CR4 under PAE paging.
+   */
+  nestedFaultMisconfig = false;
+  nestedFaultRights = 0;
+  nestedFaultLinearValid = false;
 
   /** CR access: register number, `CrAccessType`, general register (0–15), LMSW source value. */
   cr = 0;

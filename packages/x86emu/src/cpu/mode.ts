@@ -6,11 +6,13 @@
  * which recomputes all of it after state was written from outside.
  */
 import type { PagingOverride } from '../api/cpu-options.js';
+import { NestedFormat } from '../paging/nested.js';
 import { WalkCtl } from '../paging/walker.js';
 import { Cr0, Cr4, Efer, Flag, SegAttr } from '../state.js';
 import type { Cpu } from './cpu.js';
 import { LF_NONE } from './lazy-flags.js';
 import { tlbFlush, tlbFlushNonGlobal, tlbInvlpg } from './tlb.js';
+import { loadPdptesEpt } from './tlb-nested.js';
 
 const TWO32 = 4294967296;
 
@@ -124,9 +126,12 @@ export class CpuMode {
    * bits in a present entry make the load fail (the caller raises #GP(0)); returns false then.
    */
   loadPdptes(this: Cpu, root: number, check: boolean): boolean {
-    // Under nested paging CR3 is guest-physical: the walk reads the PDPTEs through the nested
-    // tables each time (tlb-nested.ts), so there is nothing to load from host memory here.
-    if (this.nested !== null) return true;
+    // Under nested paging CR3 is guest-physical. NPT: the walk reads the PDPTEs through the nested
+    // tables each time (tlb-nested.ts), so there is nothing to load here. EPT: an instruction's
+    // load reads them through EPT (`loadPdptesEpt`); at VM entry (no check) the silicon loads them
+    // from the VMCS (SDM Vol. 3C 27.3.2.4).
+    if (this.nested !== null)
+      return check && this.nested.format === NestedFormat.Ept ? loadPdptesEpt(this, root, check) : true;
     const base = (root & 0xffffffe0) >>> 0;
     // The four PDPTEs are 32 bytes of one page (the root is 32-byte aligned): read through the
     // page's host view when it has one. A VM entry of a PAE guest or shadow loads them every time

@@ -15,9 +15,21 @@
  *
  * This object is also the guest walker's `PhysicalMemory` (`read32`/`write32` at guest-physical
  * addresses), so `walkAddr` is written once for both dimensions.
+ *
+ * Two nested-entry formats (`format`): AMD's NPT, the host's long-mode format walked by
+ * `walkAddr` as above, and Intel's EPT (SDM Vol. 3C 29.3; `paging/ept.ts`), whose entries carry
+ * R/W/X rights, and whose failures are an EPT violation or an EPT misconfiguration
+ * (`faultMisconfig`), with the rights of the entries used (`faultRights`) for the exit
+ * qualification. Under EPT the guest's table accesses are reads (writes when EPTP bit 6 enables
+ * the accessed/dirty flags, 29.3.5), and the guest walk's own A/D writes need write rights.
  */
 import type { PhysicalMemory } from '../api/physical-memory.js';
+import { EPT_EXEC, EPT_READ, EPT_WRITE, EptWalkResult, EptWalkStatus, walkEpt } from './ept.js';
 import { PFERR, WalkCtl, WalkResult, walkAddr } from './walker.js';
+
+/** `NestedPaging.format`: the nested tables' entry format. */
+export const NestedFormat = { Npt: 0, Ept: 1 } as const;
+export type NestedFormat = (typeof NestedFormat)[keyof typeof NestedFormat];
 
 /** The nested walk's control bits: the host pages in long mode, user accesses only (no WP), 1 GiB pages. */
 const NESTED_CTL = WalkCtl.PAGE1G | WalkCtl.PSE;
@@ -35,8 +47,16 @@ export class NestedPaging implements PhysicalMemory {
   root = 0;
   /** The host's EFER.NXE: whether nested entries may carry NX (bit 63), else it is reserved. */
   nxe = true;
+  /** The entry format of the nested tables (`NestedFormat`); set with the nested TLB flushed. */
+  format: NestedFormat = NestedFormat.Npt;
+  /** EPT: the accessed and dirty flags are enabled (EPTP bit 6). */
+  eptAd = false;
+  /** EPT: execute-only translations are supported (IA32_VMX_EPT_VPID_CAP bit 0). */
+  eptExecOnly = true;
   /** The last nested walk. */
   readonly walk = new WalkResult();
+  /** The last EPT walk. */
+  readonly eptWalk = new EptWalkResult();
   /** The NTLB_* rights of the last successful `translate`. */
   rights = 0;
 
@@ -57,6 +77,10 @@ export class NestedPaging implements PhysicalMemory {
   faultGpa = 0;
   /** True: the fault was on an access of the guest's page-table walk (EXITINFO1 bit 33), else the final gPA (bit 32). */
   faultInWalk = false;
+  /** EPT: the failure was a misconfiguration (exit 49), not a violation. */
+  faultMisconfig = false;
+  /** EPT: the AND of the R/W/X bits of the entries the failed walk used (EPT_READ…EPT_EXEC). */
+  faultRights = 0;
 
   /**
    * A one-entry cache of the guest-table frame last translated, valid for one combined walk
@@ -65,6 +89,7 @@ export class NestedPaging implements PhysicalMemory {
    */
   private lastGfn = -1;
   private lastHpfn = 0;
+  private lastRights = 0;
   /** Host frames the guest walk wrote (accessed/dirty bits), for the caller's code-page check. */
   readonly writtenHpfn = new Float64Array(4);
   writtenCount = 0;
@@ -91,6 +116,7 @@ export class NestedPaging implements PhysicalMemory {
       this.rights = this.ntlbRights[i];
       return this.ntlbHpfn[i] * 4096 + (gpa % 4096);
     }
+    if (this.format === NestedFormat.Ept) return this.translateEpt(gpa, access, inWalk, gfn, i);
     const w = this.walk;
     if (
       !walkAddr(
@@ -107,10 +133,37 @@ export class NestedPaging implements PhysicalMemory {
       this.faultError = w.errorCode;
       this.faultGpa = gpa;
       this.faultInWalk = inWalk;
+      this.faultMisconfig = false;
       return -1;
     }
     const rights = NTLB_R | (w.writable && w.dirty ? NTLB_W : 0) | (w.nx ? 0 : NTLB_X);
     // Guest frames within 2^31 pages (MAXPHYADDR 43): every gfn the Int32Array can tag.
+    if (gfn < 0x80000000) {
+      this.ntlbGfn[i] = gfn;
+      this.ntlbHpfn[i] = w.pfn;
+      this.ntlbRights[i] = rights;
+    }
+    this.rights = rights;
+    return w.pa;
+  }
+
+  /** `translate` through EPT paging structures (`walkEpt`), the rights kept in NTLB_* form. */
+  private translateEpt(gpa: number, access: number, inWalk: boolean, gfn: number, i: number): number {
+    const w = this.eptWalk;
+    const st = walkEpt(this.host, this.root, gpa, access, this.eptAd, this.eptExecOnly, w);
+    if (st !== EptWalkStatus.Ok) {
+      this.faulted = true;
+      this.faultError = access & (PFERR.WRITE | PFERR.FETCH);
+      this.faultGpa = gpa;
+      this.faultInWalk = inWalk;
+      this.faultMisconfig = st === EptWalkStatus.Misconfig;
+      this.faultRights = st === EptWalkStatus.Misconfig ? 0 : w.rights;
+      return -1;
+    }
+    const r = w.rights;
+    // Write rights are cached only once the leaf is dirty (with A/D on), as for NPT.
+    const rights =
+      (r & EPT_READ ? NTLB_R : 0) | (r & EPT_WRITE && w.dirty ? NTLB_W : 0) | (r & EPT_EXEC ? NTLB_X : 0);
     if (gfn < 0x80000000) {
       this.ntlbGfn[i] = gfn;
       this.ntlbHpfn[i] = w.pfn;
@@ -125,15 +178,20 @@ export class NestedPaging implements PhysicalMemory {
     this.ntlbGfn.fill(-1);
   }
 
-  /** The host frame of guest-table frame `gfn` for the guest walk (a user write, 15.25.5), or -1. */
+  /**
+   * The host frame of guest-table frame `gfn` for the guest walk, or -1: NPT translates it as a
+   * user write (15.25.5); EPT as a read, or a write with the A/D flags on (SDM 29.3.5).
+   */
   private tableFrame(gpa: number): number {
     const gfn = Math.floor(gpa / 4096);
     if (gfn === this.lastGfn) return this.lastHpfn;
     if (this.faulted) return -1;
-    const hpa = this.translate(gpa, PFERR.WRITE, true);
+    const kind = this.format === NestedFormat.Ept && !this.eptAd ? 0 : PFERR.WRITE;
+    const hpa = this.translate(gpa, kind, true);
     if (hpa < 0) return -1;
     this.lastGfn = gfn;
     this.lastHpfn = Math.floor(hpa / 4096);
+    this.lastRights = this.rights;
     return this.lastHpfn;
   }
 
@@ -147,8 +205,16 @@ export class NestedPaging implements PhysicalMemory {
   }
 
   write32(gpa: number, value: number): void {
-    const hpfn = this.tableFrame(gpa);
+    let hpfn = this.tableFrame(gpa);
     if (hpfn < 0) return;
+    // The guest walk's accessed/dirty write is a write to guest memory: under EPT it needs write
+    // rights on the table's frame, which its read did not ask for.
+    if (!(this.lastRights & NTLB_W)) {
+      const hpa = this.translate(gpa, PFERR.WRITE, true);
+      if (hpa < 0) return;
+      hpfn = Math.floor(hpa / 4096);
+      this.lastRights = this.rights;
+    }
     this.host.write32(hpfn * 4096 + (gpa % 4096), value);
     if (this.writtenCount < 4) this.writtenHpfn[this.writtenCount++] = hpfn;
   }
