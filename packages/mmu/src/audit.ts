@@ -2,12 +2,14 @@ import { auditMappings, maxShadowLevel } from './audit-mappings.js';
 import { describeRole, ROLE_TDP, roleGlevels } from './page-role.js';
 import { collectParentPtes } from './parent-ptes.js';
 import {
+  EPT_SPTE_FORMAT,
   PT_PAT_MASK,
   PT_PCD_MASK,
   PT_PRESENT_MASK,
   PT_PWT_MASK,
   PT_WRITABLE_MASK,
   spteHpfn,
+  X86_SPTE_FORMAT,
 } from './pte-format.js';
 import type { ShadowPage } from './shadow-page.js';
 import type { MmuVmState } from './vm-state.js';
@@ -76,8 +78,11 @@ export function auditMmu(s: MmuVmState): string[] {
       const hpfn = spteHpfn(lo, hi);
       const ref = page.id * 512 + i;
       if (page.level === 1) {
-        if (lo & (PT_PWT_MASK | PT_PCD_MASK | PT_PAT_MASK))
+        // (An EPT leaf holds its memory type in bits 5:3: only the x86 format's cache bits are checked.)
+        if (s.spteFmt === X86_SPTE_FORMAT && lo & (PT_PWT_MASK | PT_PCD_MASK | PT_PAT_MASK))
           out.push(`${name(page)}[${i}] carries PCD/PWT/PAT`);
+        else if (s.spteFmt === EPT_SPTE_FORMAT && (lo & 0x7f) !== (EPT_SPTE_FORMAT.leafLo | (lo & 7)))
+          out.push(`${name(page)}[${i}] is not an EPT leaf with memory type WB and ignore-PAT`);
         const n = s.rmap.collect(hpfn, refs);
         if (!refs.slice(0, n).includes(ref)) out.push(`${name(page)}[${i}] → hpfn ${hpfn} not in rmap`);
       } else {

@@ -8,11 +8,8 @@ import {
   PFERR_RSVD_MASK,
   PFERR_USER_MASK,
   PFERR_WRITE_MASK,
-  PT_ACCESSED_MASK,
   PT_DIRTY_MASK,
   PT_PRESENT_MASK,
-  PT_USER_MASK,
-  PT_WRITABLE_MASK,
   pteIndex,
   spteHpfn,
 } from './pte-format.js';
@@ -130,9 +127,6 @@ export function handlePageFault(
   return PF_FIXED;
 }
 
-/** Directory sptes grant everything; the leaf carries the effective rights. */
-const DIR_SPTE_BITS = PT_PRESENT_MASK | PT_WRITABLE_MASK | PT_USER_MASK | PT_ACCESSED_MASK;
-
 /**
  * Descends the shadow tables for `gva` from the root, creating the missing shadow pages
  * (`FNAME(fetch)` / `nonpaging_map`), and returns the level-1 shadow page that holds the leaf.
@@ -184,7 +178,8 @@ export function fetch(s: MmuState, gvaLo: number, gvaHi: number, w: GuestWalker 
       access = w.accessAt[level];
     }
     const child = kvmMmuGetPage(s, gfn, gvaLo, childLevel, metaphysical, access, spteRef(page, index));
-    page.spt[at] = (hpfnLo(child.hpfn) | DIR_SPTE_BITS) >>> 0;
+    // Directory sptes grant everything; the leaf carries the effective rights.
+    page.spt[at] = (hpfnLo(child.hpfn) | s.spteFmt.dirLo) >>> 0;
     page.spt[at + 1] = hpfnHi(child.hpfn);
     markSptePresent(page, index);
     page = child;

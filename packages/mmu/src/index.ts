@@ -35,6 +35,7 @@ export {
   ACC_EXEC_MASK,
   ACC_USER_MASK,
   ACC_WRITE_MASK,
+  EPT_SPTE_FORMAT,
   makePteFormat,
   type PagingModeName,
   PFERR_FETCH_MASK,
@@ -54,6 +55,13 @@ export {
   PT_WRITABLE_MASK,
   PT64_NX_HI_MASK,
   type PteFormat,
+  type SpteFormat,
+  VMX_EPT_EXECUTABLE_MASK,
+  VMX_EPT_IPAT_BIT,
+  VMX_EPT_MT_WB,
+  VMX_EPT_READABLE_MASK,
+  VMX_EPT_WRITABLE_MASK,
+  X86_SPTE_FORMAT,
 } from './pte-format.js';
 export { DEFAULT_MMU_OPTIONS, type MmuModeName, type MmuOptions } from './state.js';
 export { createMmuStats, type MmuStats } from './stats.js';

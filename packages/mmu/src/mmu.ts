@@ -466,6 +466,7 @@ export function checkMmuOptions(options: Partial<MmuOptions>): MmuOptions {
   if (!Number.isInteger(opts.floodThreshold) || opts.floodThreshold < 1) {
     throw new RangeError(`floodThreshold must be a positive integer, got ${opts.floodThreshold}`);
   }
+  if (opts.ept && !opts.tdp) throw new RangeError('ept (the EPT entry format) needs tdp');
   if (!HOST_IS_LITTLE_ENDIAN) throw new RangeError('@kvm/mmu needs a little-endian host');
   return opts;
 }

@@ -173,6 +173,57 @@ export function makePteFormat(name: PagingModeName, opts: PteFormatOptions): Pte
 }
 
 /**
+ * How the MMU writes its own entries (KVM's `shadow_*_mask`, which `kvm_mmu_set_ept_masks`
+ * switches to the EPT format): the x86 format of shadow pages and of AMD's NPT map, or Intel's
+ * EPT format (SDM Vol. 3C 29.3.2) for the TDP map under EPT. Bit 0 is "present" in both (P; R,
+ * which every EPT spte here grants) and bit 1 "writable" in both (R/W; W), so the presence and
+ * write-protection tests read either format; the rest is here.
+ */
+export interface SpteFormat {
+  readonly name: 'x86' | 'ept';
+  /** Low-half bits of a directory (non-leaf) spte: every right, the leaf restricts. */
+  readonly dirLo: number;
+  /** Low-half bits of every leaf (x86: P, A; EPT: R, memory type WB, ignore PAT). */
+  readonly leafLo: number;
+  /** Low-half bits of a writable leaf (x86: R/W with D set; EPT: W). */
+  readonly writableLo: number;
+  /** Low-half bit of a user-accessible leaf (x86 U/S); EPT has none. */
+  readonly userLo: number;
+  /** Low-half bit of an executable leaf (EPT X); x86 has none (NX instead). */
+  readonly execLo: number;
+  /** High-half bit of a non-executable leaf (x86 XD, bit 63); EPT has none. */
+  readonly nxHi: number;
+}
+
+export const X86_SPTE_FORMAT: SpteFormat = {
+  name: 'x86',
+  dirLo: PT_PRESENT_MASK | PT_WRITABLE_MASK | PT_USER_MASK | PT_ACCESSED_MASK,
+  leafLo: PT_PRESENT_MASK | PT_ACCESSED_MASK,
+  writableLo: PT_WRITABLE_MASK | PT_DIRTY_MASK,
+  userLo: PT_USER_MASK,
+  execLo: 0,
+  nxHi: PT64_NX_HI_MASK,
+};
+
+/** EPT entry bits (SDM Vol. 3C Tables 29-1 … 29-6). */
+export const VMX_EPT_READABLE_MASK = 1 << 0;
+export const VMX_EPT_WRITABLE_MASK = 1 << 1;
+export const VMX_EPT_EXECUTABLE_MASK = 1 << 2;
+/** Memory type write-back in bits 5:3, and ignore-PAT (bit 6): KVM's `vmx_get_mt_mask` without non-coherent DMA. */
+export const VMX_EPT_MT_WB = 6 << 3;
+export const VMX_EPT_IPAT_BIT = 1 << 6;
+
+export const EPT_SPTE_FORMAT: SpteFormat = {
+  name: 'ept',
+  dirLo: VMX_EPT_READABLE_MASK | VMX_EPT_WRITABLE_MASK | VMX_EPT_EXECUTABLE_MASK,
+  leafLo: VMX_EPT_READABLE_MASK | VMX_EPT_MT_WB | VMX_EPT_IPAT_BIT,
+  writableLo: VMX_EPT_WRITABLE_MASK,
+  userLo: 0,
+  execLo: VMX_EPT_EXECUTABLE_MASK,
+  nxHi: 0,
+};
+
+/**
  * The index of `gva` in a table whose entries each map 2^shift bytes; `gvaHi` holds bits 63:32.
  * For shift < 32 the bits shifted in from the high half land above any index mask we use.
  */

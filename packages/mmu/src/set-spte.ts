@@ -5,12 +5,8 @@ import {
   ACC_WRITE_MASK,
   hpfnHi,
   hpfnLo,
-  PT_ACCESSED_MASK,
-  PT_DIRTY_MASK,
   PT_PRESENT_MASK,
-  PT_USER_MASK,
   PT_WRITABLE_MASK,
-  PT64_NX_HI_MASK,
   spteHpfn,
 } from './pte-format.js';
 import { markSptePresent, type ShadowPage, spteRef } from './shadow-page.js';
@@ -65,14 +61,12 @@ export function mmuSetSpte(
     w = false;
     if (writeFault) result = SET_SPTE_EMULATE;
   }
+  // The entry in the MMU's format (x86, or EPT for the TDP map under EPT: pte-format.ts).
+  const f = s.spteFmt;
+  const x = (access & ACC_EXEC_MASK) !== 0;
   const lo =
-    (hpfnLo(hpfn) |
-      PT_PRESENT_MASK |
-      PT_ACCESSED_MASK |
-      (w ? PT_WRITABLE_MASK | PT_DIRTY_MASK : 0) |
-      (u ? PT_USER_MASK : 0)) >>>
-    0;
-  const hi = (hpfnHi(hpfn) | (access & ACC_EXEC_MASK ? 0 : PT64_NX_HI_MASK)) >>> 0;
+    (hpfnLo(hpfn) | f.leafLo | (w ? f.writableLo : 0) | (u ? f.userLo : 0) | (x ? f.execLo : 0)) >>> 0;
+  const hi = (hpfnHi(hpfn) | (x ? 0 : f.nxHi)) >>> 0;
   const at = index * 2;
   const oldLo = page.spt[at];
   const oldHi = page.spt[at + 1];
@@ -87,8 +81,9 @@ export function mmuSetSpte(
       s.requestTlbFlush();
     } else if (
       (oldLo & PT_WRITABLE_MASK && !w) ||
-      (oldLo & PT_USER_MASK && !u) ||
-      (!(oldHi & PT64_NX_HI_MASK) && hi & PT64_NX_HI_MASK)
+      (oldLo & f.userLo && !u) ||
+      (oldLo & f.execLo && !x) ||
+      (!(oldHi & f.nxHi) && hi & f.nxHi)
     ) {
       s.requestTlbFlush();
     }

@@ -1,7 +1,7 @@
 import { PageFaultResults } from './fault.js';
 import type { MmuHostOps } from './host.js';
 import type { MmuMemoryCaches } from './memory-caches.js';
-import { makePteFormat, type PagingModeName, type PteFormat } from './pte-format.js';
+import { makePteFormat, type PagingModeName, type PteFormat, type SpteFormat } from './pte-format.js';
 import type { Rmap } from './rmap.js';
 import type { ShadowPage } from './shadow-page.js';
 import type { MmuStats } from './stats.js';
@@ -37,6 +37,12 @@ export interface MmuOptions {
    * write-protected. The guest's paging state still drives `gvaToGpa` and `loadPdptrs`. Default false.
    */
   tdp: boolean;
+  /**
+   * With `tdp`: the map in Intel's EPT entry format (`EPT_SPTE_FORMAT`, KVM's
+   * `kvm_mmu_set_ept_masks` under kvm-intel's `ept=1`) instead of the x86 format AMD's NPT walks.
+   * Default false.
+   */
+  ept: boolean;
 }
 
 export const DEFAULT_MMU_OPTIONS: MmuOptions = {
@@ -47,6 +53,7 @@ export const DEFAULT_MMU_OPTIONS: MmuOptions = {
   maxPhyAddr: 36,
   unsync: true,
   tdp: false,
+  ept: false,
 };
 
 export type MmuModeName = 'nonpaging' | PagingModeName;
@@ -133,6 +140,10 @@ export class MmuState {
   /** Two-dimensional paging (`MmuOptions.tdp`). */
   get tdp(): boolean {
     return this.kvm.options.tdp;
+  }
+  /** The format of the entries this MMU writes (`MmuOptions.ept`). */
+  get spteFmt(): SpteFormat {
+    return this.kvm.spteFmt;
   }
   get byHpfn(): Map<number, ShadowPage> {
     return this.kvm.byHpfn;

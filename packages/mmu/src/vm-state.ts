@@ -1,5 +1,6 @@
 import type { MmuVmHostOps } from './host.js';
 import { MmuMemoryCaches } from './memory-caches.js';
+import { EPT_SPTE_FORMAT, type SpteFormat, X86_SPTE_FORMAT } from './pte-format.js';
 import { Rmap } from './rmap.js';
 import type { ShadowPage } from './shadow-page.js';
 import type { MmuOptions, MmuState } from './state.js';
@@ -46,7 +47,10 @@ export class MmuVmState {
     this.caches = new MmuMemoryCaches(host);
     this.rmap = new Rmap(this.caches);
     this.maxPhyAddrBytes = 2 ** options.maxPhyAddr;
+    this.spteFmt = options.tdp && options.ept ? EPT_SPTE_FORMAT : X86_SPTE_FORMAT;
   }
+  /** The format of the sptes (`MmuOptions.ept`: EPT for the TDP map under EPT, x86 otherwise). */
+  readonly spteFmt: SpteFormat;
 
   /** Requests a flush of every vCPU's TLB at the end of the current operation. */
   requestTlbFlush(): void {
