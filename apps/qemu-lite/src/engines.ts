@@ -86,6 +86,14 @@ function softOptions(o: EngineOpenOptions | undefined): SoftKvmOptions {
     : { haltBlocks, tscClock: 'instructions', icountShift, runBudget };
 }
 
+/**
+ * Whether `-accel svm` pages with AMD nested paging when `npt=` is not given (`npt=on|off`
+ * chooses). Off: the shadow MMU. Exported so that tools/guests asserts each guest's outcome
+ * for the paging the engine actually ran (cr3oob: MOV CR3 with a bad PAE PDPTE is #GP with
+ * PDPTE registers, a #PF at the first walk through it under NPT, which has none).
+ */
+export const SVM_NPT_DEFAULT: boolean = false;
+
 /** A row for the software engine on one vendor's silicon model. */
 function softEngine(
   name: 'vmx' | 'svm',
@@ -118,7 +126,9 @@ export const ENGINES: readonly EngineEntry[] = [
   // QEMU's TCG: the TSC at a nominal 1 GHz, with the PIT, RTC and PM timer on the same clock.
   // With -icount the clock is virtual instead (the TSC counts instructions, halts skip ahead).
   softEngine('vmx', 'Intel VMX', (o) => createVmxKvm({ ...softOptions(o), jit: o?.jit })),
-  softEngine('svm', 'AMD SVM', (o) => createSvmKvm({ ...softOptions(o), jit: o?.jit, npt: o?.npt })),
+  softEngine('svm', 'AMD SVM', (o) =>
+    createSvmKvm({ ...softOptions(o), jit: o?.jit, npt: o?.npt ?? SVM_NPT_DEFAULT }),
+  ),
 ];
 
 /** The engine an `-accel` name selects, or undefined. */

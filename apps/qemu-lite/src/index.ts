@@ -21,6 +21,7 @@ export {
   type EngineEntry,
   EngineUnavailableError,
   engineByName,
+  SVM_NPT_DEFAULT,
 } from './engines.js';
 export {
   type BzImageLoaderOptions,

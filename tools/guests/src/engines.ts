@@ -115,7 +115,34 @@ export const VMX_ENGINE_QUIRKS: EngineQuirks = {
   },
 };
 
-/** The quirks of an engine by -accel name: the host's KVM flavour, or the software engine's. */
-export function engineQuirks(accel: string): EngineQuirks {
-  return accel === 'kvm' ? hostQuirks() : accel === 'vmx' ? VMX_ENGINE_QUIRKS : SOFT_ENGINE_QUIRKS;
+/**
+ * The SVM backend with AMD nested paging (`-accel svm,npt=on`), as AMD-V: under nested paging the
+ * processor keeps no PAE PDPTE registers (APM Vol. 2 15.25, legacy PAE under nested paging; KVM's
+ * svm_cache_reg reads the PDPTEs back from guest memory when it needs them), so MOV to CR3 with a
+ * reserved bit in a present PDPTE loads without #GP, and the walk faults at the first access
+ * through that entry: #PF with P | RSVD. cr3oob reports that outcome then (its walk-pf checks
+ * pass), and skips the PDPT beyond memory, which would end in a triple fault the guest cannot
+ * report. Shadow paging (npt=off) and VMX (which loads PDPTEs, with or without EPT) give the #GP.
+ */
+export const SVM_NPT_ENGINE_QUIRKS: EngineQuirks = {
+  unsupported: {},
+  deviations: {
+    cr3oob: ['cr3oob.pae.reserved-pdpte-gp'],
+  },
+};
+
+/**
+ * The quirks of an engine by -accel name: the host's KVM flavour, or the software engine's. For
+ * svm, `npt` is the paging the run used: nested paging or the shadow MMU (qemu-lite's default
+ * when the run did not choose is its `SVM_NPT_DEFAULT`: `svmNptDefault()`).
+ */
+export function engineQuirks(accel: string, npt = false): EngineQuirks {
+  if (accel === 'kvm') return hostQuirks();
+  if (accel === 'vmx') return VMX_ENGINE_QUIRKS;
+  return accel === 'svm' && npt ? SVM_NPT_ENGINE_QUIRKS : SOFT_ENGINE_QUIRKS;
+}
+
+/** Whether qemu-lite's `-accel svm` pages with nested paging when `npt=` is not given. */
+export async function svmNptDefault(): Promise<boolean> {
+  return (await loadQemuLite()).SVM_NPT_DEFAULT;
 }

@@ -24,6 +24,8 @@ export {
   hostKvmFlavor,
   hostQuirks,
   SOFT_ENGINE_QUIRKS,
+  SVM_NPT_ENGINE_QUIRKS,
+  svmNptDefault,
 } from './engines.js';
 export {
   DEVICE_GUESTS,

@@ -257,7 +257,8 @@ const ENTRIES: readonly Entry[] = [
     memory: MEM,
     description:
       'PAE: a PDE pointing beyond memory is a not-present #PF; MOV to CR3 with invalid PDPTEs (reserved bits, ' +
-      'a PDPT beyond memory) is #GP(0), CR3 unchanged',
+      'a PDPT beyond memory) is #GP(0), CR3 unchanged; under AMD nested paging (no PDPTE registers) a #PF with ' +
+      'RSVD at the first access through the bad PDPTE instead',
   },
   {
     name: 'cr3oob64',
