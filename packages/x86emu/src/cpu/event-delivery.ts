@@ -94,7 +94,19 @@ export function deliverEvent(
     } catch (e) {
       if (e !== C.GUEST_FAULT) {
         cpu.deliveringVector = -1;
-        if (e === C.GUEST_EXIT) return cpu.stopRequested;
+        if (e === C.GUEST_EXIT) {
+          // A nested page fault (EPT violation) while delivering a software interrupt or
+          // exception reports that instruction's length, so that the event can be injected again
+          // (SDM Vol. 3C 28.2.4), as for an exception during delivery below.
+          if (
+            cpu.exit.kind === InterceptKind.NestedPageFault &&
+            (t === EventType.SoftwareInterrupt ||
+              t === EventType.SoftwareException ||
+              t === EventType.PrivilegedSoftwareException)
+          )
+            cpu.exit.instructionLength = len;
+          return cpu.stopRequested;
+        }
         throw e;
       }
       const v2 = cpu.faultVector;
