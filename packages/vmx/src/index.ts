@@ -9,7 +9,18 @@ import { VmxSilicon, type VmxSiliconConfig } from './silicon/vmx-silicon.js';
 export { type ExitHandler, VMX_EXIT_HANDLERS, vmxHandleExit } from './driver/exit-handlers.js';
 export { toVmx, VcpuVmx } from './driver/vcpu-vmx.js';
 export { VmcsAccess, type VmxError } from './driver/vmcs-access.js';
-export { VmxDriver } from './driver/vmx.js';
+export { VmxDriver, type VmxDriverOptions } from './driver/vmx.js';
+export {
+  EPT_VPID_CAP_HI,
+  EPT_VPID_CAP_LO,
+  EptCap,
+  Eptp,
+  EptQual,
+  EptTlbRegime,
+  eptpInvalid,
+  InveptType,
+  InvvpidType,
+} from './silicon/ept.js';
 export { VmxNonRoot } from './silicon/nonroot.js';
 export * from './silicon/vmcs-fields.js';
 export * from './silicon/vmx-arch.js';
@@ -24,12 +35,20 @@ export interface VmxKvmOptions extends SoftKvmOptions {
   siliconConfig?: VmxSiliconConfig;
   /** The block compiler (`VmxSiliconConfig.jit`) when the silicon is made here. */
   jit?: boolean;
+  /**
+   * EPT (kvm-intel's `ept`): the driver runs guests with "enable EPT" and VPID and the MMU builds
+   * a TDP map in the EPT format instead of shadow pages (`VmxDriverOptions.ept`, `MmuOptions.tdp`
+   * and `ept`). Default false.
+   */
+  ept?: boolean;
 }
 
 /** The raw device (`KvmDevice`) of a software engine on VMX silicon. Throws KvmError(EOPNOTSUPP) if unusable. */
 export function createVmxDevice(options: VmxKvmOptions = {}): SoftKvmDevice {
   const silicon = options.silicon ?? new VmxSilicon({ jit: options.jit, ...options.siliconConfig });
-  return new SoftKvmDevice(new VmxDriver(silicon), options);
+  const ept = options.ept === true;
+  const mmuOptions = ept ? { ...options.mmuOptions, tdp: true, ept: true } : options.mmuOptions;
+  return new SoftKvmDevice(new VmxDriver(silicon, { ept }), { ...options, mmuOptions });
 }
 
 /** `/dev/kvm` of the software engine on VMX silicon: what `qemu-lite -accel vmx` opens. */

@@ -43,6 +43,7 @@ import {
   TASK_SWITCH_GATE,
   vcpuMmu,
 } from '@kvm/core';
+import { EptQual } from '../silicon/ept.js';
 import { VMCS } from '../silicon/vmcs-fields.js';
 import { ExitReason, GuestIntrState, IntrInfo, IntrType, IoQual } from '../silicon/vmx-arch.js';
 import type { VmxDriver } from './vmx.js';
@@ -122,6 +123,46 @@ function handleInvlpg(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
   if (isCanonicalHigh(d.vmcs.high)) vcpuMmu(vcpu).mmu.invlpg(foldLinearAddress(lo, d.vmcs.high));
   skipEmulatedInstruction(vcpu, instructionLength(d));
   return ExitResult.Reenter;
+}
+
+/** #PF error-code bits KVM builds from an EPT violation's qualification (`handle_ept_violation`). */
+const PFERR_PRESENT = 1 << 0;
+const PFERR_WRITE = 1 << 1;
+const PFERR_USER = 1 << 2;
+const PFERR_FETCH = 1 << 4;
+
+/**
+ * EXIT_REASON_EPT_VIOLATION (`handle_ept_violation`): the guest-physical address from the VMCS, a
+ * #PF-style error code from the qualification (read → U, write → W, fetch → I/D, any right in the
+ * entries → P), then `kvm_mmu_page_fault`: the TDP MMU maps the gfn, or the access is MMIO and
+ * the instruction is emulated. A violation in an IRET that unblocked NMIs blocks them again (the
+ * IRET runs again: SDM 28.2.3, "NMI unblocking due to IRET").
+ */
+function handleEptViolation(d: VmxDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResult {
+  const q = d.vmcs.read(VMCS.EXIT_QUALIFICATION);
+  const gpa = (d.vmcs.read(VMCS.GUEST_PHYSICAL_ADDRESS) >>> 0) + d.vmcs.high * 4294967296;
+  if (q & EptQual.NMI_UNBLOCK && !(d.vmcs.read(VMCS.IDT_VECTORING_INFO_FIELD) & IntrInfo.VALID)) {
+    const st = d.vmcs.read(VMCS.GUEST_INTERRUPTIBILITY_INFO);
+    d.vmcs.write(VMCS.GUEST_INTERRUPTIBILITY_INFO, st | GuestIntrState.NMI);
+  }
+  const errorCode =
+    (q & EptQual.READ ? PFERR_USER : 0) |
+    (q & EptQual.WRITE ? PFERR_WRITE : 0) |
+    (q & EptQual.FETCH ? PFERR_FETCH : 0) |
+    (q & (EptQual.READABLE | EptQual.WRITABLE | EptQual.EXECUTABLE) ? PFERR_PRESENT : 0);
+  return kvmMmuPageFault(vcpu, run, gpa, errorCode);
+}
+
+/**
+ * EXIT_REASON_EPT_MISCONFIG (`handle_ept_misconfig`): KVM's fast path serves MMIO sptes it marks
+ * misconfigured on purpose; this MMU never writes one (an MMIO gfn has no spte, its accesses are
+ * EPT violations), so a misconfiguration is the MMU's bug: KVM_EXIT_INTERNAL_ERROR with the
+ * exit reason and the guest-physical address, never a guest retry loop.
+ */
+function handleEptMisconfig(d: VmxDriver, _vcpu: SoftVcpu, run: KvmRunView): ExitResult {
+  const lo = d.vmcs.read(VMCS.GUEST_PHYSICAL_ADDRESS);
+  const hi = d.vmcs.high;
+  return kvmInternalError(run, KVM_INTERNAL_ERROR.UNEXPECTED_EXIT_REASON, ExitReason.EPT_MISCONFIG, lo, hi);
 }
 
 /** CR accesses (Table 28-3): MOV to/from CR0/3/4/8, CLTS, LMSW. */
@@ -309,6 +350,8 @@ export const VMX_EXIT_HANDLERS: readonly (ExitHandler | undefined)[] = (() => {
   t[ExitReason.PAUSE_INSTRUCTION] = handlePause;
   t[ExitReason.WBINVD] = handleNop;
   t[ExitReason.XSETBV] = handleXsetbv;
+  t[ExitReason.EPT_VIOLATION] = handleEptViolation;
+  t[ExitReason.EPT_MISCONFIG] = handleEptMisconfig;
   return t;
 })();
 

@@ -21,6 +21,11 @@ export class VcpuVmx {
   /** TPR shadow in use (an in-kernel LAPIC on the Intel 64 part): CR8 moves do not exit. */
   tprShadow = false;
   launched = false;
+  /** With EPT: this vCPU's VPID (`allocate_vpid`, never 0), its EPTP, and whether KVM changed CR0/CR3/CR4 since the PDPTE fields were loaded (`VCPU_EXREG_PDPTR` dirty). */
+  vpid = 0;
+  eptpLo = 0;
+  eptpHi = 0;
+  pdptrsDirty = false;
   /** The guest's CR2 (low and high halves). */
   cr2 = 0;
   cr2High = 0;

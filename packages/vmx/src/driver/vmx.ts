@@ -2,6 +2,9 @@
  * The VMX driver: `ArchOps` implemented on the VMX silicon the way kvm-intel (vmx.c) programs
  * real hardware — hardware check and VMXON, a VMCS per vCPU, guest state through VMREAD/VMWRITE,
  * shadow paging with CR3-load/store exiting and CR0/CR4 read shadows, exit handlers by reason.
+ * With the `ept` option (kvm-intel's `ept=1`, `enable_ept`) the guest pages on its own tables
+ * over the MMU's TDP map in EPT format (the EPTP), with VPID-tagged TLBs: no CR3, INVLPG or #PF
+ * exits, EPT violations and misconfigurations instead.
  */
 import {
   type ArchDtable,
@@ -19,6 +22,7 @@ import {
   type SoftVcpu,
 } from '@kvm/core';
 import type { CpuState } from '@kvm/x86emu';
+import { EptCap, Eptp, InveptType } from '../silicon/ept.js';
 import { GUEST_SEGMENT_FIELDS, VMCS } from '../silicon/vmcs-fields.js';
 import {
   AR_UNUSABLE,
@@ -97,6 +101,22 @@ const CR8_EXITING = CpuBased.CR8_LOAD_EXITING | CpuBased.CR8_STORE_EXITING;
 const AR_CODE16 = 0x9b;
 const AR_DATA16 = 0x93;
 
+/** With EPT the guest owns CR3 and INVLPG (vmx.c's `setup_vmcs_config` clears these with enable_ept). */
+const PROC_NOT_WITH_EPT = CpuBased.INVLPG_EXITING | CpuBased.CR3_LOAD_EXITING | CpuBased.CR3_STORE_EXITING;
+/** The EPTP of a 4-level walk over write-back paging structures (`construct_eptp`), without A/D. */
+const EPTP_FLAGS = Eptp.MT_WB | Eptp.WALK_LENGTH_4;
+
+/** What `new VmxDriver` takes besides the silicon. */
+export interface VmxDriverOptions {
+  /**
+   * EPT (kvm-intel's `ept` parameter, `enable_ept`), with VPID: the guest runs on its own page
+   * tables over the MMU's TDP map in the EPT format (SDM Vol. 3C 29.3); CR3 accesses, INVLPG and
+   * #PF no longer exit, EPT violations and misconfigurations do. The VM's MMU must be made with
+   * `tdp: true, ept: true`. Default false.
+   */
+  ept?: boolean;
+}
+
 /** `adjust_vmx_controls`: min|opt within the allowed settings, or -1 if min is not allowed. */
 function adjustControls(si: VmxSilicon, min: number, opt: number, msr: number): number {
   const out = new Uint32Array(2);
@@ -114,6 +134,8 @@ export class VmxDriver implements ArchOps {
   readonly memory;
   readonly vmcs: VmcsAccess;
   readonly exitCountsLength = 65;
+  /** `enable_ept` (`VmxDriverOptions.ept`). */
+  readonly ept: boolean;
   private vmxonRegion = -1;
   private pinCtl = 0;
   private procCtl = 0;
@@ -121,6 +143,8 @@ export class VmxDriver implements ArchOps {
   private exitCtl = 0;
   private entryCtl = 0;
   private readonly msrOut = new Uint32Array(2);
+  /** The next VPID `vcpuCreate` hands out. */
+  private nextVpid = 1;
   /** `cpu_has_vmx_tpr_shadow` (a 64-bit part) and `enable_vnmi`. */
   private tprShadowAvailable = false;
   private nmiWindowAvailable = false;
@@ -130,8 +154,9 @@ export class VmxDriver implements ArchOps {
     return this.cpu.rdmsr(VmxMsr.IA32_VMX_PROCBASED_CTLS, this.msrOut) && (this.msrOut[1] & bit) !== 0;
   }
 
-  constructor(silicon: VmxSilicon = new VmxSilicon()) {
+  constructor(silicon: VmxSilicon = new VmxSilicon(), options: VmxDriverOptions = {}) {
     this.cpu = silicon;
+    this.ept = options.ept === true;
     this.memory = silicon.memory;
     this.vmcs = new VmcsAccess(silicon);
   }
@@ -169,9 +194,32 @@ export class VmxDriver implements ArchOps {
           'kvm-intel: disabled by bios (IA32_FEATURE_CONTROL is locked with VMX outside SMX disabled); enable VT-x in the firmware setup',
       };
     }
+    const ept = this.ept;
     this.pinCtl = adjustControls(si, PIN_MIN, PIN_OPT, VmxMsr.IA32_VMX_PINBASED_CTLS);
-    this.procCtl = adjustControls(si, PROC_MIN, PROC_OPT, VmxMsr.IA32_VMX_PROCBASED_CTLS);
-    this.proc2Ctl = adjustControls(si, PROC2_MIN, 0, VmxMsr.IA32_VMX_PROCBASED_CTLS2);
+    this.procCtl = adjustControls(
+      si,
+      ept ? PROC_MIN & ~PROC_NOT_WITH_EPT : PROC_MIN,
+      PROC_OPT,
+      VmxMsr.IA32_VMX_PROCBASED_CTLS,
+    );
+    // EPT and VPID (`cpu_has_vmx_ept`, `cpu_has_vmx_vpid`): required when asked for, with a
+    // 4-level walk over write-back structures (`cpu_has_vmx_ept_4levels`, `_mt_wb`).
+    const proc2Min = ept ? PROC2_MIN | SecondaryExec.ENABLE_EPT | SecondaryExec.ENABLE_VPID : PROC2_MIN;
+    this.proc2Ctl = adjustControls(si, proc2Min, 0, VmxMsr.IA32_VMX_PROCBASED_CTLS2);
+    // With EPT the guest owns CR3 and INVLPG: cleared after the adjustment (the legacy MSR has
+    // CR3 exiting default-1; the true controls, which VM entry checks, allow 0: SDM A.3.2).
+    if (ept && this.procCtl >= 0) this.procCtl = (this.procCtl & ~PROC_NOT_WITH_EPT) >>> 0;
+    if (ept && this.proc2Ctl < 0)
+      return { ok: false, reason: 'kvm-intel: EPT asked for (ept=1) but the processor lacks EPT or VPID' };
+    if (ept) {
+      const cap = new Uint32Array(2);
+      const need = EptCap.WALK_LENGTH_4 | EptCap.WB;
+      if (!si.rdmsr(VmxMsr.IA32_VMX_EPT_VPID_CAP, cap) || (cap[0] & need) !== need)
+        return {
+          ok: false,
+          reason: 'kvm-intel: EPT needs a 4-level walk over write-back tables (IA32_VMX_EPT_VPID_CAP)',
+        };
+    }
     this.exitCtl = adjustControls(si, EXIT_MIN, EXIT_OPT, VmxMsr.IA32_VMX_EXIT_CTLS);
     this.entryCtl = adjustControls(si, ENTRY_MIN, 0, VmxMsr.IA32_VMX_ENTRY_CTLS);
     if (this.pinCtl < 0 || this.procCtl < 0 || this.proc2Ctl < 0 || this.exitCtl < 0 || this.entryCtl < 0) {
@@ -250,6 +298,8 @@ export class VmxDriver implements ArchOps {
     vmx.ioBitmapB = pages[2] * 4096;
     vmx.msrBitmap = pages[3] * 4096;
     vmx.virtualApicPage = pages[4] * 4096;
+    // `allocate_vpid`: 1, 2, … per processor (0 is the host's).
+    vmx.vpid = this.nextVpid++;
     vcpu.arch = vmx;
     this.cpu.vmclear(vmx.vmcsHpa);
   }
@@ -272,9 +322,11 @@ export class VmxDriver implements ArchOps {
     vmx.tprThreshold = -1;
     this.setExecControls(vmx, this.procCtl);
     w(VMCS.SECONDARY_VM_EXEC_CONTROL, this.proc2Ctl);
+    // VPID (`allocate_vpid`): one per vCPU, never 0 (SDM 26.2.1.1); the EPTP comes with the root (setCr3).
+    if (this.ept) w(VMCS.VIRTUAL_PROCESSOR_ID, vmx.vpid);
     w(VMCS.VM_EXIT_CONTROLS, this.exitCtl);
     w(VMCS.VM_ENTRY_CONTROLS, this.entryCtl);
-    this.setExceptionBitmap(vmx, 1 << 14);
+    this.setExceptionBitmap(vmx, this.ept ? 0 : 1 << 14);
     w(VMCS.PAGE_FAULT_ERROR_CODE_MASK, 0);
     w(VMCS.PAGE_FAULT_ERROR_CODE_MATCH, 0);
     w(VMCS.CR3_TARGET_COUNT, 0);
@@ -477,21 +529,55 @@ export class VmxDriver implements ArchOps {
       if (paging && !(cr0 & X86_CR0_PG)) this.setEfer(vcpu, vcpu.efer & ~EFER_LMA, vcpu.eferHigh);
     }
     this.vmcs.write(VMCS.CR0_READ_SHADOW, cr0);
+    if (this.ept) toVmx(vcpu).pdptrsDirty = true;
     this.vmcs.write(VMCS.GUEST_CR0, ((cr0 & ~KVM_VM_CR0_ALWAYS_OFF) | X86_CR0_NE) >>> 0);
   }
 
-  /** `vmx_set_cr3`: the real CR3 is the shadow root; the silicon's TLB is flushed. */
+  /**
+   * `vmx_load_mmu_pgd`: the real CR3 is the shadow root; with EPT the root goes in the EPTP
+   * (`construct_eptp`) and the guest's own CR3 (`vcpu.cr3`, already updated by the caller) in
+   * GUEST_CR3, its PAE PDPTEs marked for loading (`ept_load_pdptrs`). The silicon's TLB is flushed.
+   */
   setCr3(vcpu: SoftVcpu, rootHpa: number): void {
     this.vcpuLoad(vcpu);
-    this.vmcs.write(VMCS.GUEST_CR3, rootHpa >>> 0, Math.floor(rootHpa / 4294967296));
+    if (this.ept) {
+      const vmx = toVmx(vcpu);
+      vmx.eptpLo = ((rootHpa % 4294967296) | EPTP_FLAGS) >>> 0;
+      vmx.eptpHi = Math.floor(rootHpa / 4294967296);
+      this.vmcs.write(VMCS.EPT_POINTER, vmx.eptpLo, vmx.eptpHi);
+      this.vmcs.write(VMCS.GUEST_CR3, vcpu.cr3, vcpu.cr3High);
+      vmx.pdptrsDirty = true;
+    } else this.vmcs.write(VMCS.GUEST_CR3, rootHpa >>> 0, Math.floor(rootHpa / 4294967296));
     this.flushTlb(vcpu);
   }
 
-  /** `vmx_set_cr4`: real CR4 has PAE (the shadow tables are PAE) and VMXE; the guest's is the shadow. */
+  /**
+   * `vmx_set_cr4`: real CR4 has PAE (the shadow tables are PAE) and VMXE; the guest's is the
+   * shadow. With EPT the real one is the guest's own (and VMXE), its PDPTEs loaded again.
+   */
   setCr4(vcpu: SoftVcpu, cr4: number): void {
     this.vcpuLoad(vcpu);
     this.vmcs.write(VMCS.CR4_READ_SHADOW, cr4);
-    this.vmcs.write(VMCS.GUEST_CR4, (cr4 | X86_CR4_PAE | X86_CR4_VMXE) >>> 0);
+    if (this.ept) toVmx(vcpu).pdptrsDirty = true;
+    this.vmcs.write(VMCS.GUEST_CR4, ((this.ept ? cr4 : cr4 | X86_CR4_PAE) | X86_CR4_VMXE) >>> 0);
+  }
+
+  /**
+   * `ept_load_pdptrs` before an entry: with EPT and PAE paging the processor takes the PDPTEs from
+   * the VMCS (SDM 27.3.2.4), so after KVM changed CR0, CR3 or CR4 they are read from guest memory
+   * (`load_pdptrs`: a PDPT outside RAM reads as not present) and written there. Between such
+   * changes the fields hold what the guest's own MOV CR3 loaded (saved at each exit, 28.3.4).
+   */
+  private eptLoadPdptrs(vcpu: SoftVcpu, vmx: VcpuVmx): void {
+    vmx.pdptrsDirty = false;
+    if (!(vcpu.cr0 & X86_CR0_PG) || !(vcpu.cr4 & X86_CR4_PAE) || vcpu.efer & EFER_LMA) return;
+    const base = (vcpu.cr3 & 0xffffffe0) >>> 0;
+    const hpfn = vcpu.vm.slots.gfnToHpfn(Math.floor(base / 4096));
+    for (let i = 0; i < 4; i++) {
+      const lo = hpfn < 0 ? 0 : this.memory.read32(hpfn * 4096 + (base % 4096) + i * 8);
+      const hi = hpfn < 0 ? 0 : this.memory.read32(hpfn * 4096 + (base % 4096) + i * 8 + 4);
+      this.vmcs.write(VMCS.GUEST_PDPTR0 + 2 * i, lo, hi);
+    }
   }
 
   /**
@@ -722,8 +808,10 @@ export class VmxDriver implements ArchOps {
     this.cpu.nonRoot.cpu.invalidateCode(hpa, length);
   }
 
+  /** `vmx_flush_tlb_all`: with EPT an INVEPT (the EPT's guest-physical mappings too), else the TLB. */
   flushTlb(_vcpu: SoftVcpu): void {
-    this.cpu.nonRoot.cpu.flushTlb();
+    if (this.ept) this.cpu.invept(InveptType.ALL_CONTEXT);
+    else this.cpu.nonRoot.cpu.flushTlb();
   }
 
   /** `flush_tlb_gva`: the INVLPG the MMU handled drops that one translation. */
@@ -805,9 +893,10 @@ export class VmxDriver implements ArchOps {
     vcpu.fpu.loadInto(s);
     if (vcpu.debugRegs.debuggerOwns || kvmUsesHwBp(vcpu)) this.loadDebuggerRegs(vcpu, s);
     else vcpu.debugRegs.loadInto(s);
-    // update_exception_bitmap: #PF for the shadow MMU, #BP while a debugger owns it (USE_SW_BP),
-    // #DB while it owns the debug registers (USE_HW_BP).
-    this.setExceptionBitmap(vmx, (1 << 14) | kvmGuestDebugExceptions(vcpu));
+    // update_exception_bitmap: #PF for the shadow MMU (not with EPT), #BP while a debugger owns it
+    // (USE_SW_BP), #DB while it owns the debug registers (USE_HW_BP).
+    this.setExceptionBitmap(vmx, (this.ept ? 0 : 1 << 14) | kvmGuestDebugExceptions(vcpu));
+    if (vmx.pdptrsDirty) this.eptLoadPdptrs(vcpu, vmx);
     nr.hostTick = budget;
     nr.cpu.ferr = this.onFerr;
     const st = vmx.launched ? this.cpu.vmresume() : this.cpu.vmlaunch();
@@ -827,6 +916,12 @@ export class VmxDriver implements ArchOps {
     }
     const reason = this.vmcs.read(VMCS.VM_EXIT_REASON);
     if (!(reason & 0x80000000)) vmx.launched = true;
+    // With EPT the guest loads CR3 without an exit: KVM's copy follows the VMCS's (vmx_cache_reg's
+    // VCPU_EXREG_CR3: `vcpu->arch.cr3 = vmcs_readl(GUEST_CR3)` when the guest owns it).
+    if (this.ept) {
+      vcpu.cr3 = this.vmcs.read(VMCS.GUEST_CR3);
+      vcpu.cr3High = this.vmcs.high;
+    }
     saveGuestGprs(s, regs, regsHigh);
     vmx.cr2 = s.cr[2];
     vmx.cr2High = s.crHigh[2];

@@ -12,6 +12,11 @@
  * while the guest's CR0.PE/PG are 0 (see vmx-capabilities.ts for why that departs from real
  * silicon).
  *
+ * EPT (`ept.ts`): with "enable EPT" the guest's own CR0/CR3/CR4 page over guest-physical
+ * memory and x86emu's nested walk translates every guest-physical address through the EPT
+ * paging structures at the EPTP; a failed translation is an EPT violation or misconfiguration
+ * exit with the qualification, guest-physical and guest linear addresses of 28.2.1.
+ *
  * The "host timer": real hardware leaves the guest on a host interrupt (an external-interrupt
  * exit). Here the host timer fires after `hostTick` guest instructions, or when `requestStop`
  * is called from another thread's kick, with the same exit.
@@ -25,9 +30,13 @@ import {
   InterceptKind,
   type Intercepts,
   type MsrOps,
+  NestedFormat,
+  NestedPaging,
+  PFERR,
   SegAttr,
   StopReason,
 } from '@kvm/x86emu';
+import { EptQual, EptTlbRegime, Eptp } from './ept.js';
 import { loadColdGroups } from './guest-cache.js';
 import { VMCS, VMCS_SLOT_BY_ENCODING } from './vmcs-fields.js';
 import {
@@ -79,6 +88,12 @@ const S_CR3_TARGET_COUNT = VMCS_SLOT_BY_ENCODING[VMCS.CR3_TARGET_COUNT >>> 1];
 const S_CR4_GUEST_HOST_MASK = VMCS_SLOT_BY_ENCODING[VMCS.CR4_GUEST_HOST_MASK >>> 1];
 const S_CR4_READ_SHADOW = VMCS_SLOT_BY_ENCODING[VMCS.CR4_READ_SHADOW >>> 1];
 const S_EXCEPTION_BITMAP = VMCS_SLOT_BY_ENCODING[VMCS.EXCEPTION_BITMAP >>> 1];
+const S_EPT_POINTER = VMCS_SLOT_BY_ENCODING[VMCS.EPT_POINTER >>> 1];
+const S_GUEST_PDPTR0 = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_PDPTR0 >>> 1];
+const S_GUEST_PDPTR1 = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_PDPTR1 >>> 1];
+const S_GUEST_PDPTR2 = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_PDPTR2 >>> 1];
+const S_GUEST_PDPTR3 = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_PDPTR3 >>> 1];
+const S_VIRTUAL_PROCESSOR_ID = VMCS_SLOT_BY_ENCODING[VMCS.VIRTUAL_PROCESSOR_ID >>> 1];
 const S_EXIT_QUALIFICATION = VMCS_SLOT_BY_ENCODING[VMCS.EXIT_QUALIFICATION >>> 1];
 const S_GUEST_ACTIVITY_STATE = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_ACTIVITY_STATE >>> 1];
 const S_GUEST_DR7 = VMCS_SLOT_BY_ENCODING[VMCS.GUEST_DR7 >>> 1];
@@ -189,6 +204,14 @@ export class VmxNonRoot implements Intercepts {
   private readonly override = newShadowPagingOverride();
   /** Whether an entry may keep the TLB (see `ShadowTlbRegime`; the current VMCS is its tag). */
   private readonly tlbRegime = new ShadowTlbRegime();
+  /** "Enable EPT" and "enable VPID" with its VPID (0 without), cached with the controls. */
+  private eptEnabled = false;
+  private vpid = 0;
+  /** The EPT walk (x86emu's nested paging in the EPT format) and its TLB regime (ept.ts). */
+  private readonly nested: NestedPaging;
+  private readonly eptRegime = new EptTlbRegime();
+  /** The guest PDPTE fields' slots (27.3.2.4, 28.3.4). */
+  private static readonly PDPTR_SLOTS = [S_GUEST_PDPTR0, S_GUEST_PDPTR1, S_GUEST_PDPTR2, S_GUEST_PDPTR3];
 
   constructor(
     private readonly silicon: VmxSilicon,
@@ -202,6 +225,14 @@ export class VmxNonRoot implements Intercepts {
       intercepts: this,
       jit: silicon.jit ? engineJitTuning() : false,
     });
+    this.nested = new NestedPaging(silicon.memory);
+    this.nested.format = NestedFormat.Ept;
+  }
+
+  /** INVEPT: the guest-physical and combined mappings go (vmx-silicon.ts). */
+  flushEpt(): void {
+    this.nested.flush();
+    this.cpu.flushTlb();
   }
 
   // ---- Intercepts (called by the Cpu) ----------------------------------------------------
@@ -400,15 +431,41 @@ export class VmxNonRoot implements Intercepts {
     // Shadow paging: translate through the CR3 field's tables (see the file comment). The
     // override is set before `stateChanged`, which derives the paging regime from it once.
     this.cpu.setIntercepts(this);
-    const o = loadShadowPagingOverride(this.override, s);
-    const keep = this.tlbRegime.keep(o, si.currentVmcs, this.cpu.stats.tlbMisses);
-    this.cpu.override = o;
+    let keep: boolean;
+    if (this.eptEnabled) {
+      // EPT: the guest's own paging state over the EPT at the EPTP. Guest-physical mappings are
+      // tagged by the EPTP (28.3.3.1): another EPTP starts with none.
+      const lo = v.lo(S_EPT_POINTER);
+      const hi = v.hi(S_EPT_POINTER);
+      const n = this.nested;
+      const root = (hi & 0xfffff) * TWO32 + ((lo & 0xfffff000) >>> 0);
+      const ad = (lo & Eptp.AD) !== 0;
+      if (n.root !== root || n.eptAd !== ad) n.flush();
+      n.root = root;
+      n.eptAd = ad;
+      this.tlbRegime.reset();
+      this.cpu.override = null;
+      this.cpu.nested = n;
+      keep = this.eptRegime.keep(this.cpu, si.currentVmcs, lo, hi, this.vpid);
+    } else {
+      this.eptRegime.reset();
+      this.cpu.nested = null;
+      const o = loadShadowPagingOverride(this.override, s);
+      keep = this.tlbRegime.keep(o, si.currentVmcs, this.cpu.stats.tlbMisses);
+      this.cpu.override = o;
+    }
     // An entry that loaded no cold group (the processor held them: guest-cache.ts) and changed
     // neither EFER.LMA nor RFLAGS.VM leaves CR0, the segments, CPL and so the mode as the exit
     // left them: only the hot state's consequences are recomputed (x86emu's hotStateChanged).
     if (cold === 0 && ((s.efer[0] & EFER_LMA) | (s.rflags[0] & X86_EFLAGS_VM)) === modeBits)
       this.cpu.hotStateChanged(!keep);
     else this.cpu.stateChanged(!keep);
+    // EPT with PAE paging: the PDPTE registers come from the guest-state area (27.3.2.4).
+    if (this.eptEnabled && this.cpu.pagingMode === 2) {
+      const p = this.cpu.pdptes;
+      const slots = VmxNonRoot.PDPTR_SLOTS;
+      for (let i = 0; i < 4; i++) p[i] = v.hi(slots[i]) * TWO32 + v.lo(slots[i]);
+    }
 
     // VM-entry event injection (27.6): delivered before the first guest instruction.
     const info = v.lo(S_VM_ENTRY_INTR_INFO_FIELD);
@@ -474,6 +531,8 @@ export class VmxNonRoot implements Intercepts {
     if (this.virtualApic !== null) this.tprThreshold = v.lo(S_TPR_THRESHOLD) & 0xf;
     if (proc2 & SecondaryExec.DESC) mask |= bit(InterceptKind.DescriptorTable);
     if (proc2 & SecondaryExec.WBINVD_EXITING) mask |= bit(InterceptKind.Wbinvd);
+    this.eptEnabled = (proc2 & SecondaryExec.ENABLE_EPT) !== 0;
+    this.vpid = proc2 & SecondaryExec.ENABLE_VPID ? v.lo(S_VIRTUAL_PROCESSOR_ID) & 0xffff : 0;
     this.mask = mask;
     this.exceptionBitmap = v.lo(S_EXCEPTION_BITMAP);
     this.exceptionMask = this.exceptionBitmap;
@@ -520,6 +579,15 @@ export class VmxNonRoot implements Intercepts {
     if (vapic !== null && s.cr[8] !== this.vtprLoaded) {
       vapic[0x80] = (s.cr[8] & 0xf) << 4;
       vapic[0x81] = vapic[0x82] = vapic[0x83] = 0;
+    }
+    // EPT with PAE paging: the PDPTE registers into the guest-state area (28.3.4).
+    if (this.eptEnabled && this.cpu.pagingMode === 2) {
+      const p = this.cpu.pdptes;
+      const slots = VmxNonRoot.PDPTR_SLOTS;
+      for (let i = 0; i < 4; i++) {
+        v.setLo(slots[i], (p[i] % TWO32) >>> 0);
+        v.setHi(slots[i], Math.floor(p[i] / TWO32) >>> 0);
+      }
     }
     // The VM-entry interruption-information valid bit is cleared on every VM exit.
     put(v, S_VM_ENTRY_INTR_INFO_FIELD, v.lo(S_VM_ENTRY_INTR_INFO_FIELD) & ~IntrInfo.VALID);
@@ -631,7 +699,8 @@ export class VmxNonRoot implements Intercepts {
         this.clearExitInfo(ExitReason.EXTERNAL_INTERRUPT, 0, 0);
         break;
     }
-    this.tlbRegime.exited(cpu.stats.tlbMisses);
+    if (this.eptEnabled) this.eptRegime.exited(cpu);
+    else this.tlbRegime.exited(cpu.stats.tlbMisses);
     this.saveGuest();
   }
 
@@ -672,6 +741,9 @@ export class VmxNonRoot implements Intercepts {
       case InterceptKind.InterruptWindow:
         this.clearExitInfo(ExitReason.INTERRUPT_WINDOW, 0, 0);
         return;
+      case InterceptKind.NestedPageFault:
+        this.eptExit(e);
+        return;
     }
     this.clearExitInfo(reason >= 0 ? reason : ExitReason.EXTERNAL_INTERRUPT, qual >>> 0, e.instructionLength);
     si.setFieldHigh(VMCS.EXIT_QUALIFICATION, qualHigh);
@@ -682,5 +754,36 @@ export class VmxNonRoot implements Intercepts {
       const asz = e.ioAddressSize === 2 ? 0 : e.ioAddressSize === 4 ? 1 : 2;
       si.setField(VMCS.VMX_INSTRUCTION_INFO, (asz << 7) | (e.segment << 15));
     }
+  }
+
+  /**
+   * An EPT violation (exit 48) or misconfiguration (exit 49), SDM Vol. 3C 28.2.1: the
+   * guest-physical address in GUEST_PHYSICAL_ADDRESS; for a violation the qualification holds
+   * the access (bits 2:0), the entries' rights (5:3), whether the guest linear address is valid
+   * (7) and then whether the access was to the translated address rather than a guest
+   * paging-structure entry (8), and "NMI unblocking due to IRET" (12); GUEST_LINEAR_ADDRESS.
+   * RIP at the instruction, which runs again once the hypervisor has mapped the page.
+   */
+  private eptExit(e: ExitInfo): void {
+    const si = this.silicon;
+    const gpa = e.faultAddress;
+    if (e.nestedFaultMisconfig) this.clearExitInfo(ExitReason.EPT_MISCONFIG, 0, e.instructionLength);
+    else {
+      let q =
+        e.errorCode & PFERR.WRITE ? EptQual.WRITE : e.errorCode & PFERR.FETCH ? EptQual.FETCH : EptQual.READ;
+      q |= (e.nestedFaultRights & 7) << EptQual.RIGHTS_SHIFT;
+      if (e.nestedFaultLinearValid)
+        q |= EptQual.LINEAR_VALID | (e.nestedFaultInWalk ? 0 : EptQual.TRANSLATED);
+      if (this.iretUnblockRip >= 0 && this.iretUnblockRip === this.cpu.state.rip[0] && !e.vectoringValid)
+        q |= EptQual.NMI_UNBLOCK;
+      this.clearExitInfo(ExitReason.EPT_VIOLATION, q, e.instructionLength);
+      si.setFieldHigh(VMCS.EXIT_QUALIFICATION, 0);
+      if (e.nestedFaultLinearValid) {
+        si.setField(VMCS.GUEST_LINEAR_ADDRESS, e.linearAddress);
+        si.setFieldHigh(VMCS.GUEST_LINEAR_ADDRESS, linearHigh(e.linearAddress));
+      }
+    }
+    si.setField(VMCS.GUEST_PHYSICAL_ADDRESS, gpa % TWO32);
+    si.setFieldHigh(VMCS.GUEST_PHYSICAL_ADDRESS, Math.floor(gpa / TWO32));
   }
 }

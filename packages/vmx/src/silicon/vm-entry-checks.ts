@@ -11,6 +11,7 @@
  * (kept in the silicon for the driver's diagnostics; the architecture only reports the number).
  */
 
+import { eptpInvalid } from './ept.js';
 import { checkGuestRip64, checkGuestState64, checkHostState64 } from './vm-entry-checks-64.js';
 import { GUEST_SEGMENT_FIELDS, VMCS } from './vmcs-fields.js';
 
@@ -32,6 +33,7 @@ import {
   CR4_FIXED0,
   CR4_FIXED1,
   controlsAllowed,
+  MAXPHYADDR,
   type VmxCapabilities,
 } from './vmx-capabilities.js';
 import type { VmxSilicon } from './vmx-silicon.js';
@@ -43,6 +45,7 @@ const X86_CR0_PE = 1 << 0;
 const X86_CR0_NW = 1 << 29;
 const X86_CR0_CD = 1 << 30;
 const X86_CR0_PG = 0x80000000;
+const X86_CR4_PAE = 1 << 5;
 const X86_EFLAGS_IF = 1 << 9;
 const X86_EFLAGS_VM = 1 << 17;
 /** RFLAGS bits that must be 0 (reserved: 3, 5, 15, 22–31) and bit 1 that must be 1. */
@@ -57,7 +60,8 @@ export function checkControls(cpu: VmxSilicon, caps: VmxCapabilities): string | 
   const pin = f(VMCS.PIN_BASED_VM_EXEC_CONTROL);
   const proc = f(VMCS.CPU_BASED_VM_EXEC_CONTROL);
   if (!controlsAllowed(pin, caps.pin)) return 'pin-based controls: reserved bits';
-  if (!controlsAllowed(proc, caps.proc)) return 'processor-based controls: reserved bits';
+  // Against the true controls (IA32_VMX_BASIC bit 55: CR3-load/store exiting may be 0).
+  if (!controlsAllowed(proc, caps.procTrue)) return 'processor-based controls: reserved bits';
   const proc2 = proc & CpuBased.ACTIVATE_SECONDARY_CONTROLS ? f(VMCS.SECONDARY_VM_EXEC_CONTROL) : 0;
   if (!controlsAllowed(proc2, caps.proc2)) return 'secondary controls: reserved bits';
   // 27.2.1.1: virtual NMIs need NMI exiting, and NMI-window exiting needs virtual NMIs.
@@ -70,6 +74,12 @@ export function checkControls(cpu: VmxSilicon, caps: VmxCapabilities): string | 
     if (f(VMCS.TPR_THRESHOLD) & ~0xf) return 'TPR threshold bits 31:4';
   }
   if (f(VMCS.CR3_TARGET_COUNT) > 4) return 'CR3-target count > 4';
+  // 26.2.1.1: a VPID of 0 cannot be enabled; the EPTP must name a usable walk (ept.ts).
+  if (proc2 & SecondaryExec.ENABLE_VPID && (f(VMCS.VIRTUAL_PROCESSOR_ID) & 0xffff) === 0) return 'VPID 0';
+  if (proc2 & SecondaryExec.ENABLE_EPT) {
+    const why = eptpInvalid(f(VMCS.EPT_POINTER), cpu.fieldHigh(VMCS.EPT_POINTER), MAXPHYADDR);
+    if (why !== 0) return why;
+  }
   if (proc & CpuBased.USE_IO_BITMAPS) {
     if (!cpu.validPageAddress(f(VMCS.IO_BITMAP_A)) || !cpu.validPageAddress(f(VMCS.IO_BITMAP_B))) {
       return 'I/O bitmap address not page-aligned';
@@ -157,6 +167,21 @@ export function checkGuestState(cpu: VmxSilicon): string | 0 {
   if (cr0 & X86_CR0_NW && !(cr0 & X86_CR0_CD)) return 'guest CR0.NW without CD';
   const cr4 = cpu.field(VMCS.GUEST_CR4);
   if ((cr4 & CR4_FIXED0) >>> 0 !== CR4_FIXED0 || (cr4 & ~CR4_FIXED1) !== 0) return 'guest CR4 fixed bits';
+  // 27.3.1.6: with EPT and PAE paging the PDPTE fields are loaded: a present one with reserved
+  // bits (2:1, 8:5, 63:MAXPHYADDR) fails the entry.
+  if (
+    proc & CpuBased.ACTIVATE_SECONDARY_CONTROLS &&
+    cpu.field(VMCS.SECONDARY_VM_EXEC_CONTROL) & SecondaryExec.ENABLE_EPT &&
+    cr0 & X86_CR0_PG &&
+    cr4 & X86_CR4_PAE &&
+    !(cpu.field(VMCS.VM_ENTRY_CONTROLS) & VmEntryCtl.IA32E_MODE)
+  ) {
+    for (let i = 0; i < 4; i++) {
+      const lo = cpu.field(VMCS.GUEST_PDPTR0 + 2 * i);
+      const hi = cpu.fieldHigh(VMCS.GUEST_PDPTR0 + 2 * i);
+      if (lo & 1 && (lo & 0x1e6 || hi >>> (MAXPHYADDR - 32) !== 0)) return 'guest PDPTE reserved bits';
+    }
+  }
   if (cpu.longMode) {
     const why = checkGuestState64(cpu);
     if (why !== 0) return why;

@@ -7,11 +7,11 @@
  * The model is an Intel 64 processor with VT-x ("host address-space size", "IA-32e mode guest",
  * CR8-load/store exiting allowed-1), or, configured without long mode, a 32-bit part like a Core
  * Duo (those controls allowed-0 only: they "must be 0 on processors that do not support Intel
- * 64", SDM Appendix A.3–A.5). Both have "unrestricted guest"
- * but no EPT — the one deliberate departure from real silicon, where unrestricted guest
- * requires EPT (SDM 26.2.1.1): here guest-physical addresses are translated through the shadow
- * page tables at the real CR3 even while the guest's own CR0.PG is 0 (DESIGN.md: metaphysical
- * shadow pages stand in for the missing guest page tables).
+ * 64", SDM Appendix A.3–A.5). Both have "unrestricted guest", EPT and VPID (`ept.ts`), and
+ * allow unrestricted guest without EPT — the one deliberate departure from real silicon, where
+ * unrestricted guest requires EPT (SDM 26.2.1.1): under shadow paging guest-physical addresses
+ * are translated through the shadow page tables at the real CR3 even while the guest's own
+ * CR0.PG is 0 (DESIGN.md: metaphysical shadow pages stand in for the missing guest page tables).
  */
 import { CpuBased, PinBased, SecondaryExec, VmEntryCtl, VmExitCtl } from './vmx-arch.js';
 
@@ -59,7 +59,12 @@ export const PROCBASED_CTLS_32: AllowedSettings = {
 
 export const PROCBASED_CTLS2: AllowedSettings = {
   allowed0: 0,
-  allowed1: SecondaryExec.DESC | SecondaryExec.WBINVD_EXITING | SecondaryExec.UNRESTRICTED_GUEST,
+  allowed1:
+    SecondaryExec.ENABLE_EPT |
+    SecondaryExec.DESC |
+    SecondaryExec.ENABLE_VPID |
+    SecondaryExec.WBINVD_EXITING |
+    SecondaryExec.UNRESTRICTED_GUEST,
 };
 
 /**
@@ -100,10 +105,28 @@ export const ENTRY_CTLS: AllowedSettings = {
   allowed1: ENTRY_CTLS_32.allowed1 | VmEntryCtl.IA32E_MODE,
 };
 
+/**
+ * The "true" processor-based controls (IA32_VMX_TRUE_PROCBASED_CTLS, SDM Appendix A.3.2, with
+ * IA32_VMX_BASIC bit 55): CR3-load and CR3-store exiting, default-1 in the legacy MSR, may be 0 —
+ * what a hypervisor using EPT clears (KVM's `setup_vmcs_config` with `enable_ept`). VM entry
+ * checks these.
+ */
+const CR3_EXITING = CpuBased.CR3_LOAD_EXITING | CpuBased.CR3_STORE_EXITING;
+export const TRUE_PROCBASED_CTLS_32: AllowedSettings = {
+  allowed0: (PROCBASED_CTLS_32.allowed0 & ~CR3_EXITING) >>> 0,
+  allowed1: PROCBASED_CTLS_32.allowed1,
+};
+export const TRUE_PROCBASED_CTLS: AllowedSettings = {
+  allowed0: (PROCBASED_CTLS.allowed0 & ~CR3_EXITING) >>> 0,
+  allowed1: PROCBASED_CTLS.allowed1,
+};
+
 /** The allowed settings of one silicon, by whether it has Intel 64 (long mode). */
 export interface VmxCapabilities {
   readonly pin: AllowedSettings;
   readonly proc: AllowedSettings;
+  /** The true processor-based controls (the pin-based, exit and entry ones equal their legacy MSRs). */
+  readonly procTrue: AllowedSettings;
   readonly proc2: AllowedSettings;
   readonly exit: AllowedSettings;
   readonly entry: AllowedSettings;
@@ -112,6 +135,7 @@ export interface VmxCapabilities {
 export const VMX_CAPS_64: VmxCapabilities = {
   pin: PINBASED_CTLS,
   proc: PROCBASED_CTLS,
+  procTrue: TRUE_PROCBASED_CTLS,
   proc2: PROCBASED_CTLS2,
   exit: EXIT_CTLS,
   entry: ENTRY_CTLS,
@@ -120,6 +144,7 @@ export const VMX_CAPS_64: VmxCapabilities = {
 export const VMX_CAPS_32: VmxCapabilities = {
   pin: PINBASED_CTLS,
   proc: PROCBASED_CTLS_32,
+  procTrue: TRUE_PROCBASED_CTLS_32,
   proc2: PROCBASED_CTLS2,
   exit: EXIT_CTLS_32,
   entry: ENTRY_CTLS_32,

@@ -10,6 +10,7 @@
  */
 import { cpuidVendorLeaf, type HostCpu, HostPhysicalMemory, siliconCpuid1Edx } from '@kvm/core';
 import { CPUID_EXT_ECX, CPUID_EXT_EDX, CPUID1_ECX, defaultCpuid, engineJitDefault } from '@kvm/x86emu';
+import { EPT_VPID_CAP_HI, EPT_VPID_CAP_LO, eptpInvalid, InveptType, InvvpidType } from './ept.js';
 import { GUEST_COLD, GUEST_GROUP_BY_SLOT, saveColdGroups } from './guest-cache.js';
 import { VmxNonRoot } from './nonroot.js';
 import {
@@ -246,9 +247,9 @@ export class VmxSilicon implements HostCpu {
       case VmxMsr.IA32_VMX_BASIC:
         if (!this.hasVmx) return false;
         // Revision id; region size 4096 (bits 44:32); write-back memory type 6 (bits 53:50);
-        // INS/OUTS exit information (bit 54).
+        // INS/OUTS exit information (bit 54); the "true" control MSRs (bit 55, Appendix A.2).
         out[0] = VMCS_REVISION_ID;
-        out[1] = 0x1000 | (6 << 18) | (1 << 22);
+        out[1] = 0x1000 | (6 << 18) | (1 << 22) | (1 << 23);
         return true;
       case VmxMsr.IA32_VMX_PINBASED_CTLS:
         return this.hasVmx && two(this.caps.pin);
@@ -277,6 +278,19 @@ export class VmxSilicon implements HostCpu {
         return this.hasVmx;
       case VmxMsr.IA32_VMX_VMCS_ENUM:
         out[0] = VMCS_ENUM_MAX_INDEX << 1;
+        return this.hasVmx;
+      case VmxMsr.IA32_VMX_TRUE_PINBASED_CTLS:
+        return this.hasVmx && two(this.caps.pin);
+      case VmxMsr.IA32_VMX_TRUE_PROCBASED_CTLS:
+        return this.hasVmx && two(this.caps.procTrue);
+      case VmxMsr.IA32_VMX_TRUE_EXIT_CTLS:
+        return this.hasVmx && two(this.caps.exit);
+      case VmxMsr.IA32_VMX_TRUE_ENTRY_CTLS:
+        return this.hasVmx && two(this.caps.entry);
+      case VmxMsr.IA32_VMX_EPT_VPID_CAP:
+        // Exists when the secondary controls allow "enable EPT" or "enable VPID" (Appendix A.10).
+        out[0] = EPT_VPID_CAP_LO;
+        out[1] = EPT_VPID_CAP_HI;
         return this.hasVmx;
       case MSR_TSC:
       case MSR_PAT:
@@ -417,6 +431,37 @@ export class VmxSilicon implements HostCpu {
   /** VMPTRST: the current-VMCS pointer (-1 when invalid). */
   vmptrst(): number {
     return this.currentVmcs;
+  }
+
+  /**
+   * INVEPT (SDM Vol. 3C 31.3): invalidates the guest-physical mappings and the combined mappings
+   * derived from EPT — of the EPTP `eptpLo`/`eptpHi` (single-context, type 1) or of every EPTP
+   * (all-context, type 2); other types VMfailValid(28). The model caches one EPT's mappings, so
+   * both types drop them all (an invalidation of more than asked is allowed, 28.3.3.4).
+   */
+  invept(type: number, eptpLo = 0, eptpHi = 0): VmxStatus {
+    if (!this.inVmxOperation) return VmxStatus.Ud;
+    if (type !== InveptType.SINGLE_CONTEXT && type !== InveptType.ALL_CONTEXT)
+      return this.vmfail(VmxInstructionError.INVALID_INVEPT_INVVPID_OPERAND);
+    if (type === InveptType.SINGLE_CONTEXT && eptpInvalid(eptpLo, eptpHi, MAXPHYADDR) !== 0)
+      return this.vmfail(VmxInstructionError.INVALID_INVEPT_INVVPID_OPERAND);
+    this.nonRoot.flushEpt();
+    return VmxStatus.Succeed;
+  }
+
+  /**
+   * INVVPID (31.3): invalidates the linear and combined mappings of `vpid` — one linear address
+   * (type 0), the whole VPID (1), or every VPID but 0 (2); VPID 0 for types 0 and 1, or another
+   * type, is VMfailValid(28). The model's TLB serves one VPID at a time and is flushed whole
+   * except for type 0.
+   */
+  invvpid(type: number, vpid: number, gva = 0): VmxStatus {
+    if (!this.inVmxOperation) return VmxStatus.Ud;
+    if (type > InvvpidType.ALL_CONTEXT || (type !== InvvpidType.ALL_CONTEXT && (vpid & 0xffff) === 0))
+      return this.vmfail(VmxInstructionError.INVALID_INVEPT_INVVPID_OPERAND);
+    if (type === InvvpidType.INDIVIDUAL_ADDRESS) this.nonRoot.cpu.invlpg(gva);
+    else this.nonRoot.cpu.flushTlb();
+    return VmxStatus.Succeed;
   }
 
   /**
