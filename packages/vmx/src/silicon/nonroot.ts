@@ -36,7 +36,7 @@ import {
   SegAttr,
   StopReason,
 } from '@kvm/x86emu';
-import { EptQual, EptTlbRegime, Eptp } from './ept.js';
+import { Eptp, EptQual, EptTlbRegime } from './ept.js';
 import { loadColdGroups } from './guest-cache.js';
 import { VMCS, VMCS_SLOT_BY_ENCODING } from './vmcs-fields.js';
 import {
