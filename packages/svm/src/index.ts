@@ -21,6 +21,9 @@ export interface SvmKvmOptions extends SoftKvmOptions {
   siliconConfig?: SvmSiliconConfig;
   /** The block compiler (`SvmSiliconConfig.jit`) when the silicon is made here. */
   jit?: boolean;
+  /** Its code generator, and with 'wasm' the wasm arena's RAM (`SvmSiliconConfig.jitBackend`, `wasmRamBytes`). */
+  jitBackend?: 'js' | 'wasm';
+  wasmRamBytes?: number;
   /**
    * Nested paging (kvm-amd's `npt`): the driver runs guests with NP_ENABLE and the MMU builds a
    * TDP map instead of shadow pages (`SvmDriverOptions.npt`, `MmuOptions.tdp`). Default false.
@@ -30,7 +33,14 @@ export interface SvmKvmOptions extends SoftKvmOptions {
 
 /** The raw device (`KvmDevice`) of a software engine on SVM silicon. Throws KvmError(EOPNOTSUPP) if unusable. */
 export function createSvmDevice(options: SvmKvmOptions = {}): SoftKvmDevice {
-  const silicon = options.silicon ?? new SvmSilicon({ jit: options.jit, ...options.siliconConfig });
+  const silicon =
+    options.silicon ??
+    new SvmSilicon({
+      jit: options.jit,
+      jitBackend: options.jitBackend,
+      wasmRamBytes: options.wasmRamBytes,
+      ...options.siliconConfig,
+    });
   const npt = options.npt === true;
   const mmuOptions = npt ? { ...options.mmuOptions, tdp: true } : options.mmuOptions;
   return new SoftKvmDevice(new SvmDriver(silicon, { npt }), { ...options, mmuOptions });

@@ -41,11 +41,21 @@ export interface VmxKvmOptions extends SoftKvmOptions {
    * and `ept`). Default false.
    */
   ept?: boolean;
+  /** Its code generator, and with 'wasm' the wasm arena's RAM (`VmxSiliconConfig.jitBackend`, `wasmRamBytes`). */
+  jitBackend?: 'js' | 'wasm';
+  wasmRamBytes?: number;
 }
 
 /** The raw device (`KvmDevice`) of a software engine on VMX silicon. Throws KvmError(EOPNOTSUPP) if unusable. */
 export function createVmxDevice(options: VmxKvmOptions = {}): SoftKvmDevice {
-  const silicon = options.silicon ?? new VmxSilicon({ jit: options.jit, ...options.siliconConfig });
+  const silicon =
+    options.silicon ??
+    new VmxSilicon({
+      jit: options.jit,
+      jitBackend: options.jitBackend,
+      wasmRamBytes: options.wasmRamBytes,
+      ...options.siliconConfig,
+    });
   const ept = options.ept === true;
   const mmuOptions = ept ? { ...options.mmuOptions, tdp: true, ept: true } : options.mmuOptions;
   return new SoftKvmDevice(new VmxDriver(silicon, { ept }), { ...options, mmuOptions });

@@ -19,7 +19,13 @@ export { OPCODE_TABLE, type OpcodeRow, UNDEFINED_FLAGS_NOTES } from './decoder/o
 export { Emulator, emulate } from './emulate/emulator.js';
 export { ENGINE_HOT, engineJitTuning } from './jit/engine-policy.js';
 export { engineJitDefault, Jit, jitDefault } from './jit/jit.js';
-export { WasmGuestMemory } from './jit/wasm/arena.js';
+export type { WasmMemory } from './jit/wasm/api.js';
+export {
+  isWasmPhysicalMemory,
+  WasmGuestMemory,
+  type WasmPhysicalMemory,
+  wasmArenaMemory,
+} from './jit/wasm/arena.js';
 export { wasmBackend } from './jit/wasm/compile.js';
 export {
   EPT_ACCESSED,

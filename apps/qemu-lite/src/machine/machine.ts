@@ -211,7 +211,7 @@ export class Machine {
     try {
       vm.setTssAddr(TSS_GPA);
       this.memory = carry?.memory ?? vm.allocateMemory(config.ramSize);
-      this.ram = new Uint8Array(this.memory.buffer, 0, config.ramSize);
+      this.ram = new Uint8Array(this.memory.buffer, this.memory.byteOffset ?? 0, config.ramSize);
       if (carry) this.ram.fill(0);
       this.setRamSlot(BigInt(config.ramSize));
 

@@ -72,6 +72,11 @@ export interface HostMemory {
   readonly userspaceAddr: bigint;
   readonly size: number;
   readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  /**
+   * Where the memory starts in `buffer` (undefined: 0). The software engine's wasm arena hands
+   * out RAM inside one WebAssembly.Memory's buffer (`jitBackend: 'wasm'`).
+   */
+  readonly byteOffset?: number;
 }
 
 /** A virtual machine. */

@@ -508,7 +508,9 @@ export class SoftKvmDevice implements KvmDevice {
       throw new TypeError(
         'sharedMemory needs SharedArrayBuffer (in a browser: a cross-origin isolated page)',
       );
-    this.hva = new HvaSpace(options.memoryLimit, options.sharedMemory === true);
+    // RAM for the VMM comes from the silicon's wasm arena first, if it has one (HostPhysicalMemory).
+    const shared = options.sharedMemory === true;
+    this.hva = new HvaSpace(options.memoryLimit, shared, shared ? null : ops.memory);
     this.msrIndexList = MSRS_TO_SAVE.filter((i) => ops.hasMsr(i));
     this.supportedCpuid = supportedCpuid(
       ops,
@@ -570,7 +572,9 @@ export class SoftKvmDevice implements KvmDevice {
 
   allocateMemory(size: number): HostMemory {
     const m = this.hva.allocate(size);
-    return { userspaceAddr: m.userspaceAddr, size: m.size, buffer: m.buffer };
+    return m.byteOffset === undefined
+      ? { userspaceAddr: m.userspaceAddr, size: m.size, buffer: m.buffer }
+      : { userspaceAddr: m.userspaceAddr, size: m.size, buffer: m.buffer, byteOffset: m.byteOffset };
   }
 
   kickHandle(vcpuFd: number): VcpuKickHandle {

@@ -4,14 +4,31 @@
  * page a host frame (hpfn). The silicon walks shadow tables and reads control structures here
  * exactly as a CPU reads RAM. It implements x86emu's `PhysicalMemory`: a frame with no page
  * reads as all ones and ignores writes (open bus), never a JavaScript exception.
+ *
+ * With a wasm arena (`wasmArenaBytes`), the low frames 1 … `wasmFrames - 1` are one
+ * `WebAssembly.Memory` (x86emu's `wasmArenaMemory` layout: frame hpfn at `RAM + hpfn * 4096`),
+ * which the hva space hands out as the VMM's RAM (`allocArenaFrames`) and memory slots over it map
+ * frame for frame: v86's model, where the host-physical space is a wasm memory. That makes this an
+ * x86emu `WasmPhysicalMemory`, so the silicon's CPU with the wasm backend reaches guest RAM inline;
+ * hypervisor pages and every other slot's frames come from above the arena and take its imports.
  */
-import type { PhysicalMemory } from '@kvm/x86emu';
+import { type PhysicalMemory, type WasmMemory, wasmArenaMemory } from '@kvm/x86emu';
 import { Errno, KvmError } from '../api/errors.js';
 import { PAGE_SHIFT, PAGE_SIZE } from './hva-space.js';
 
 export class HostPhysicalMemory implements PhysicalMemory {
   /** Page views by hpfn; `undefined` for a hole. */
   private readonly frames: (Uint8Array | undefined)[] = [];
+  /** The wasm arena's memory, or undefined without one (x86emu's `WasmPhysicalMemory.wasm`). */
+  readonly wasm: WasmMemory | undefined;
+  /** Frames below this are the arena's (frame 0 stays a hole); undefined without an arena. */
+  readonly wasmFrames: number | undefined;
+  /** The CPU whose TLB lives in the arena (x86emu's `moveTlb`); undefined without an arena. */
+  tlbOwner: object | null | undefined;
+  /** The arena's frames (frame hpfn at hpfn * 4096), or null. */
+  private readonly arena: Uint8Array | null = null;
+  /** The arena's next frame not yet handed out by `allocArenaFrames`. */
+  private arenaNext = 1;
   /**
    * Single frames of freed hypervisor pages, reused first by `allocPage` (the hot path: shadow
    * pages come and go one at a time, like Linux's per-CPU free lists).
@@ -30,8 +47,51 @@ export class HostPhysicalMemory implements PhysicalMemory {
   private hypervisorPages = 0;
   private readonly maxHypervisorPages: number;
 
-  constructor(maxHypervisorPages = 1 << 18) {
+  /**
+   * `wasmArenaBytes` > 0: a wasm arena for that much RAM (rounded up to 64 KiB; at most 4 GiB
+   * minus 128 KiB), reserved at once since a wasm memory that grows moves its buffer. Throws a
+   * RangeError when the JavaScript engine refuses the memory, or has no WebAssembly.
+   */
+  constructor(maxHypervisorPages = 1 << 18, wasmArenaBytes = 0) {
     this.maxHypervisorPages = maxHypervisorPages;
+    if (wasmArenaBytes > 0) {
+      const { wasm, bytes } = wasmArenaMemory(1 + Math.ceil(wasmArenaBytes / PAGE_SIZE));
+      this.wasm = wasm;
+      this.arena = bytes;
+      this.wasmFrames = bytes.length / PAGE_SIZE;
+      this.tlbOwner = null;
+      this.nextFrame = this.wasmFrames;
+    }
+  }
+
+  /** Frames of the arena not yet handed out (0 without one). */
+  get arenaFreeFrames(): number {
+    return this.arena === null ? 0 : (this.wasmFrames as number) - this.arenaNext;
+  }
+
+  /**
+   * `count` consecutive arena frames for the VMM's RAM (`HvaSpace.allocate`), viewed from now on
+   * (host-physical memory does not go away: there is no munmap); returns the first hpfn, or -1
+   * without an arena or room in it.
+   */
+  allocArenaFrames(count: number): number {
+    const arena = this.arena;
+    if (arena === null || count > this.arenaFreeFrames) return -1;
+    const first = this.arenaNext;
+    this.arenaNext += count;
+    for (let i = first; i < first + count; i++)
+      this.frames[i] = arena.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
+    return first;
+  }
+
+  /** The arena's frames as bytes (frame hpfn at hpfn * 4096), or null without an arena. */
+  get arenaBytes(): Uint8Array | null {
+    return this.arena;
+  }
+
+  /** Whether `hpfn` is an arena frame, whose view is fixed (`setFrame` and `releaseRange` leave it). */
+  isArenaFrame(hpfn: number): boolean {
+    return this.arena !== null && hpfn < (this.wasmFrames as number);
   }
 
   /** How many hypervisor pages are allocated now. */
@@ -104,6 +164,8 @@ export class HostPhysicalMemory implements PhysicalMemory {
    * backed pages, so it is not walked here.
    */
   releaseRange(first: number, count: number): void {
+    // A slot over the arena used its frames in place (`MemorySlots.set`), reserved none.
+    if (this.isArenaFrame(first)) return;
     this.giveRun(first, count);
   }
 
@@ -155,8 +217,12 @@ export class HostPhysicalMemory implements PhysicalMemory {
     }
   }
 
-  /** Installs (or with null removes) the view of a RAM frame. */
+  /**
+   * Installs (or with null removes) the view of a RAM frame. An arena frame keeps the arena's
+   * view: a slot over the arena maps its frames in place, and another slot may alias them.
+   */
   setFrame(hpfn: number, view: Uint8Array | null): void {
+    if (this.isArenaFrame(hpfn)) return;
     this.frames[hpfn] = view ?? undefined;
   }
 
@@ -204,3 +270,24 @@ export class HostPhysicalMemory implements PhysicalMemory {
 }
 
 export { PAGE_SHIFT };
+
+/** The wasm arena's RAM when the VMM does not say how much (`siliconHostMemory`). */
+export const DEFAULT_WASM_RAM_BYTES = 512 * 1024 * 1024;
+
+/**
+ * The host-physical memory a silicon model makes for itself: with its guest CPU's compiler on
+ * the wasm backend (`backend`, else `X86EMU_JIT_BACKEND=wasm`), one with a wasm arena for
+ * `wasmRamBytes` of guest RAM, so compiled code reaches RAM inline; otherwise a plain one. Where
+ * there is no WebAssembly the backend compiles to JavaScript anyway (x86emu probes it), so the
+ * memory is plain there too.
+ */
+export function siliconHostMemory(
+  jit: boolean,
+  backend: 'js' | 'wasm' | undefined,
+  wasmRamBytes: number = DEFAULT_WASM_RAM_BYTES,
+): HostPhysicalMemory {
+  const be = backend ?? (typeof process !== 'undefined' ? process.env?.X86EMU_JIT_BACKEND : undefined);
+  const wasm =
+    jit && be === 'wasm' && typeof (globalThis as { WebAssembly?: unknown }).WebAssembly === 'object';
+  return new HostPhysicalMemory(undefined, wasm ? wasmRamBytes : 0);
+}

@@ -19,6 +19,25 @@ export const TASK_SIZE_MAX = 0x7fff_ffff_f000;
 /** Where our "mmap" starts handing out addresses (like a 64-bit Linux mmap base). */
 const MMAP_BASE = 0x7f00_0000_0000;
 
+/**
+ * Where the host-physical wasm arena is mapped (below MMAP_BASE; at most 4 GiB): the arena's frame
+ * hpfn is at ARENA_HVA + hpfn * 4096, so a slot over it knows its host frames from its address.
+ */
+export const ARENA_HVA = 0x7e00_0000_0000;
+
+/**
+ * Where `allocate` takes memory first, when given: `HostPhysicalMemory`'s wasm arena (host RAM the
+ * silicon's CPU reaches from wasm code), whose frames are handed out for good.
+ */
+export interface HvaArena {
+  /** `count` consecutive frames; the first hpfn, or -1 when there is no room. */
+  allocArenaFrames(count: number): number;
+  /** The arena's frames as bytes (hpfn at hpfn * 4096), or null: no arena. */
+  readonly arenaBytes: Uint8Array | null;
+  /** One past the arena's last frame (undefined: no arena). */
+  readonly wasmFrames: number | undefined;
+}
+
 /** One anonymous mapping. */
 export interface HvaMapping extends HostMemory {
   /** `userspaceAddr` as a number (exact: below 2^47). */
@@ -38,11 +57,28 @@ export class HvaSpace {
    * `shared`: mappings are SharedArrayBuffers, so the VMM can hand guest RAM to another thread
    * (a page's main thread, a second worker) without a copy, as MAP_SHARED memory is.
    */
+  /**
+   * `arena`: the host-physical wasm arena RAM comes from while it has room (then ArrayBuffers, as
+   * without one); not with `shared`, whose buffers another thread must be able to take.
+   */
   constructor(
     limitBytes = 16 * 1024 * 1024 * 1024,
     private readonly shared = false,
+    private readonly arena: HvaArena | null = null,
   ) {
     this.limit = limitBytes;
+    if (shared && arena?.arenaBytes) throw new TypeError('a shared hva space cannot map the wasm arena');
+  }
+
+  /**
+   * The host frame of the page at `hva` when `hva` … `hva + npages` pages are all in the wasm
+   * arena (a memory slot over them uses the arena's frames in place), else -1.
+   */
+  arenaFrame(hva: number, npages: number): number {
+    const frames = this.arena?.wasmFrames;
+    if (frames === undefined || hva < ARENA_HVA + PAGE_SIZE) return -1;
+    const first = (hva - ARENA_HVA) / PAGE_SIZE;
+    return first + npages <= frames ? first : -1;
   }
 
   /**
@@ -60,6 +96,8 @@ export class HvaSpace {
     }
     const rounded = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
     if (this.used + rounded > this.limit) throw new KvmError('mmap', Errno.ENOMEM, `${rounded} bytes`);
+    const inArena = this.allocateInArena(rounded);
+    if (inArena !== null) return inArena;
     let buffer: ArrayBuffer | SharedArrayBuffer;
     try {
       buffer = this.shared ? new SharedArrayBuffer(rounded) : new ArrayBuffer(rounded);
@@ -78,6 +116,32 @@ export class HvaSpace {
       bytes: new Uint8Array(buffer),
     };
     this.mappings.push(m);
+    return m;
+  }
+
+  /** `allocate` from the wasm arena, or null without one or room in it. */
+  private allocateInArena(rounded: number): HvaMapping | null {
+    const bytes = this.arena?.arenaBytes;
+    if (bytes === null || bytes === undefined) return null;
+    const first = this.arena!.allocArenaFrames(rounded / PAGE_SIZE);
+    if (first < 0) return null;
+    const hva = ARENA_HVA + first * PAGE_SIZE;
+    const view = bytes.subarray(first * PAGE_SIZE, first * PAGE_SIZE + rounded);
+    // Host-physical memory from the arena is handed out once: zero it as mmap would.
+    view.fill(0);
+    this.used += rounded;
+    const m: HvaMapping = {
+      hva,
+      userspaceAddr: BigInt(hva),
+      size: rounded,
+      buffer: view.buffer,
+      byteOffset: view.byteOffset,
+      bytes: view,
+    };
+    // Arena addresses lie below every mmap one, in the order handed out.
+    let i = 0;
+    while (i < this.mappings.length && this.mappings[i].hva < hva) i++;
+    this.mappings.splice(i, 0, m);
     return m;
   }
 

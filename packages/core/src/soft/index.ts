@@ -16,8 +16,8 @@ export {
   kvmGuestDebugOwnsBp,
   kvmUsesHwBp,
 } from './guest-debug.js';
-export { HostPhysicalMemory } from './host-physical.js';
-export { HvaSpace, PAGE_SHIFT, PAGE_SIZE } from './hva-space.js';
+export { DEFAULT_WASM_RAM_BYTES, HostPhysicalMemory, siliconHostMemory } from './host-physical.js';
+export { ARENA_HVA, type HvaArena, HvaSpace, PAGE_SHIFT, PAGE_SIZE } from './hva-space.js';
 export { type IcountShift, MAX_ICOUNT_SHIFT } from './icount.js';
 export { KVM_INTERNAL_ERROR_NO_LONG_MODE_MSR, siliconHasLongMode } from './long-mode.js';
 export { GFN_NO_SLOT, GFN_UNBACKED, type MemorySlot, MemorySlots } from './memslots.js';

@@ -149,7 +149,10 @@ export class MemorySlots {
     }
     // Prepare everything that can fail before touching the live map.
     const dirtyBitmap = flags & KVM_MEM_LOG_DIRTY_PAGES ? allocDirtyBitmap(npages) : null;
-    const hpfnBase = this.hpm.reserveRange(npages);
+    // A slot over the wasm arena maps its host frames in place (the silicon's wasm code reaches
+    // them inline); any other gets fresh frames, whose views are the VMM's buffer.
+    const inArena = this.hva.arenaFrame(hva, npages);
+    const hpfnBase = inArena >= 0 ? inArena : this.hpm.reserveRange(npages);
     const next: MemorySlot = { id, flags, baseGfn, npages, hva, hpfnBase, dirtyBitmap, backed: [] };
     if (old !== undefined) this.commitDelete(old);
     this.commitCreate(next);

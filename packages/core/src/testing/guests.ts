@@ -23,7 +23,7 @@ function guestWithRam(kvm: Kvm, code: number[], size: number, irqchip = false): 
     memorySize: BigInt(size),
     userspaceAddr: mem.userspaceAddr,
   });
-  const ram = new Uint8Array(mem.buffer);
+  const ram = new Uint8Array(mem.buffer, mem.byteOffset ?? 0, mem.size);
   ram.set(code, 0x1000);
   return { vm, vcpu: vm.createVcpu(0), ram };
 }

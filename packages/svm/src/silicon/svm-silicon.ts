@@ -5,7 +5,13 @@
  * VMCB address that is not page-aligned or not memory, VMEXIT_INVALID (EXITCODE = -1) for a VMCB
  * that fails the consistency checks (15.5.1). Guest execution is in `guest-mode.ts`.
  */
-import { cpuidVendorLeaf, type HostCpu, HostPhysicalMemory, siliconCpuid1Edx } from '@kvm/core';
+import {
+  cpuidVendorLeaf,
+  type HostCpu,
+  type HostPhysicalMemory,
+  siliconCpuid1Edx,
+  siliconHostMemory,
+} from '@kvm/core';
 import { CPUID_EXT_ECX, CPUID_EXT_EDX, CPUID1_ECX, defaultCpuid, engineJitDefault } from '@kvm/x86emu';
 import { SvmGuestMode } from './guest-mode.js';
 import {
@@ -49,6 +55,14 @@ export interface SvmSiliconConfig {
    * `engineJitDefault`.
    */
   jit?: boolean;
+  /**
+   * The compiler's code generator (x86emu's `JitTuning.backend`): 'wasm' also gives the default
+   * `memory` a wasm arena for guest RAM (`siliconHostMemory`), so compiled code reaches RAM the VMM
+   * allocates inline. Default: `X86EMU_JIT_BACKEND`, else 'js'.
+   */
+  jitBackend?: 'js' | 'wasm';
+  /** Guest RAM the wasm arena holds, in bytes (default 512 MiB); RAM beyond it takes the imports. */
+  wasmRamBytes?: number;
 }
 
 const MSR_TSC = 0x10;
@@ -92,6 +106,8 @@ export class SvmSilicon implements HostCpu {
   readonly longMode: boolean;
   /** `SvmSiliconConfig.jit`. */
   readonly jit: boolean;
+  /** `SvmSiliconConfig.jitBackend`. */
+  readonly jitBackend: 'js' | 'wasm' | undefined;
   vmCr: number;
   /** The host's EFER. */
   efer = 0;
@@ -102,11 +118,12 @@ export class SvmSilicon implements HostCpu {
   private guestUnit: SvmGuestMode | null = null;
 
   constructor(config: SvmSiliconConfig = {}) {
-    this.memory = config.memory ?? new HostPhysicalMemory();
+    this.jit = config.jit ?? engineJitDefault();
+    this.jitBackend = config.jitBackend;
+    this.memory = config.memory ?? siliconHostMemory(this.jit, this.jitBackend, config.wasmRamBytes);
     this.vendor = config.vendor ?? 'AuthenticAMD';
     this.hasSvm = config.svm ?? true;
     this.longMode = config.longMode ?? true;
-    this.jit = config.jit ?? engineJitDefault();
     this.vmCr = config.vmCr ?? 0;
     this.vmcb = new Vmcb(this.memory);
   }

@@ -8,7 +8,13 @@
  *
  * VM entry and guest execution (VMX non-root operation) are in `vm-entry.ts` and `nonroot.ts`.
  */
-import { cpuidVendorLeaf, type HostCpu, HostPhysicalMemory, siliconCpuid1Edx } from '@kvm/core';
+import {
+  cpuidVendorLeaf,
+  type HostCpu,
+  type HostPhysicalMemory,
+  siliconCpuid1Edx,
+  siliconHostMemory,
+} from '@kvm/core';
 import { CPUID_EXT_ECX, CPUID_EXT_EDX, CPUID1_ECX, defaultCpuid, engineJitDefault } from '@kvm/x86emu';
 import { EPT_VPID_CAP_HI, EPT_VPID_CAP_LO, eptpInvalid, InveptType, InvvpidType } from './ept.js';
 import { GUEST_COLD, GUEST_GROUP_BY_SLOT, saveColdGroups } from './guest-cache.js';
@@ -89,6 +95,14 @@ export interface VmxSiliconConfig {
    */
   jit?: boolean;
   /**
+   * The compiler's code generator (x86emu's `JitTuning.backend`): 'wasm' also gives the default
+   * `memory` a wasm arena for guest RAM (`siliconHostMemory`), so compiled code reaches RAM the VMM
+   * allocates inline. Default: `X86EMU_JIT_BACKEND`, else 'js'.
+   */
+  jitBackend?: 'js' | 'wasm';
+  /** Guest RAM the wasm arena holds, in bytes (default 512 MiB); RAM beyond it takes the imports. */
+  wasmRamBytes?: number;
+  /**
    * Keep the cold guest-state groups in the processor across VM exits (`guest-cache.ts`).
    * Default true; false saves and loads the whole guest-state area on every exit and entry and
    * checks all of it on every entry (the reference the equivalence test compares against).
@@ -150,6 +164,8 @@ export class VmxSilicon implements HostCpu {
   readonly longMode: boolean;
   /** `VmxSiliconConfig.jit`. */
   readonly jit: boolean;
+  /** `VmxSiliconConfig.jitBackend`. */
+  readonly jitBackend: 'js' | 'wasm' | undefined;
   /** `VmxSiliconConfig.holdGuestState`. */
   readonly holdGuestState: boolean;
   /** The allowed settings of the controls (the capability MSRs report them; VM entry checks them). */
@@ -179,11 +195,12 @@ export class VmxSilicon implements HostCpu {
   private readonly scratch: VmcsRegion;
 
   constructor(config: VmxSiliconConfig = {}) {
-    this.memory = config.memory ?? new HostPhysicalMemory();
+    this.jit = config.jit ?? engineJitDefault();
+    this.jitBackend = config.jitBackend;
+    this.memory = config.memory ?? siliconHostMemory(this.jit, this.jitBackend, config.wasmRamBytes);
     this.vendor = config.vendor ?? 'GenuineIntel';
     this.hasVmx = config.vmx ?? true;
     this.longMode = config.longMode ?? true;
-    this.jit = config.jit ?? engineJitDefault();
     this.holdGuestState = config.holdGuestState ?? true;
     this.caps = this.longMode ? VMX_CAPS_64 : VMX_CAPS_32;
     this.hostEfer = this.longMode ? HOST_EFER_64 : 0;

@@ -14,7 +14,7 @@
  *   4096   TLB tags (Int32 × TLB_SIZE), then rights (Uint8 × TLB_SIZE), then frames (Float64 × TLB_SIZE)
  *   65536  guest RAM (`WasmGuestMemory`), physical address 0 upwards
  */
-import { FlatPhysicalMemory } from '../../api/physical-memory.js';
+import { FlatPhysicalMemory, type PhysicalMemory } from '../../api/physical-memory.js';
 import { TLB_SIZE } from '../../cpu/consts.js';
 import type { Cpu } from '../../cpu/cpu.js';
 import { WA, type WasmMemory } from './api.js';
@@ -44,12 +44,51 @@ export function exchangeMemory(): WasmMemory {
 }
 
 /**
+ * A `PhysicalMemory` some of whose frames live in a `WebAssembly.Memory` laid out as above, so that
+ * the wasm backend reaches them inline: the contract is that a frame `pfn < wasmFrames` which the
+ * CPU's TLB can name (one with a `pageView`) IS the 4 KiB at `RAM + pfn * 4096` of `wasm`; frames
+ * at or above `wasmFrames` (MMIO, ROM or RAM elsewhere, the software engine's hypervisor pages) take
+ * the imports (`Cpu.read`/`write`), exactly. `WasmGuestMemory` is one (flat RAM from 0); the
+ * software engine's host-physical memory is another (guest RAM slots inside, v86's model:
+ * `@kvm/core`'s `HostPhysicalMemory` with a wasm arena).
+ */
+export interface WasmPhysicalMemory extends PhysicalMemory {
+  readonly wasm: WasmMemory;
+  /** Frames below this are in `wasm` at `RAM + pfn * 4096` (the inline path's bound). */
+  readonly wasmFrames: number;
+  /** The CPU whose TLB lives in `wasm` (`moveTlb`): there is room for one. */
+  tlbOwner: object | null;
+}
+
+/** Whether `m` is a `WasmPhysicalMemory` (the wasm backend's test for its inline memory path). */
+export function isWasmPhysicalMemory(m: PhysicalMemory): m is WasmPhysicalMemory {
+  const w = m as Partial<WasmPhysicalMemory>;
+  return typeof w.wasmFrames === 'number' && w.wasm !== undefined && w.tlbOwner !== undefined;
+}
+
+/**
+ * A `WebAssembly.Memory` with this file's layout and room for `frames` 4 KiB frames at `RAM`
+ * (rounded up to whole 64 KiB wasm pages; at most 4 GiB minus 64 KiB in all), and a view of those
+ * frames (`bytes`: frame `pfn` at `pfn * 4096`). It never grows, so views of it stay valid.
+ * Throws a RangeError when the engine cannot reserve that much.
+ */
+export function wasmArenaMemory(frames: number): { wasm: WasmMemory; bytes: Uint8Array } {
+  const wp = Math.ceil((frames * 4096) / WASM_PAGE);
+  if (!Number.isSafeInteger(wp) || wp < 0 || wp + 1 > 65535)
+    throw new RangeError(`wasm arena of ${frames} frames`);
+  if (WA === undefined)
+    throw new RangeError('a wasm arena needs WebAssembly (none in this JavaScript engine)');
+  const wasm = new WA.Memory({ initial: wp + 1, maximum: wp + 1 });
+  return { wasm, bytes: new Uint8Array(wasm.buffer, RAM, wp * WASM_PAGE) };
+}
+
+/**
  * Flat RAM at physical address 0 inside a `WebAssembly.Memory` (which also holds the exchange
  * area and the TLB): what `new Cpu({ memory: new WasmGuestMemory(size), jit: { backend: 'wasm' } })`
  * needs for the wasm backend's inline memory path. Everything above RAM is unbacked (reads all
  * ones), as `FlatPhysicalMemory`. The memory never grows, so views of its buffer stay valid.
  */
-export class WasmGuestMemory extends FlatPhysicalMemory {
+export class WasmGuestMemory extends FlatPhysicalMemory implements WasmPhysicalMemory {
   readonly wasm: WasmMemory;
   /**
    * The CPU whose TLB lives in this memory (`moveTlb`): there is room for one. Another CPU over
@@ -66,6 +105,11 @@ export class WasmGuestMemory extends FlatPhysicalMemory {
     const wasm = new WA.Memory({ initial: wp + 1, maximum: wp + 1 });
     super(new Uint8Array(wasm.buffer, RAM, wp * WASM_PAGE));
     this.wasm = wasm;
+  }
+
+  /** Every RAM frame is in `wasm`. */
+  get wasmFrames(): number {
+    return this.pages;
   }
 }
 

@@ -28,6 +28,7 @@ import { ROW_KIND } from '../rows.js';
 import { WA, type WasmImports, type WasmMemory } from './api.js';
 import {
   exchangeMemory,
+  isWasmPhysicalMemory,
   moveRegisters,
   moveTlb,
   REG,
@@ -41,7 +42,6 @@ import {
   ST_K,
   ST_N,
   ST_NEXT,
-  WasmGuestMemory,
 } from './arena.js';
 import { type Generated64, generate64, handler64Import, type Site64, wrap64 } from './compile64.js';
 import {
@@ -62,7 +62,7 @@ const ARITH = Flag.CF | Flag.PF | Flag.AF | Flag.ZF | Flag.SF | Flag.OF;
 /** What one `Cpu`'s wasm code shares: its memory, the exchange views, the imports' state. */
 export class WasmBackend {
   readonly memory: WasmMemory;
-  /** RAM pages reachable inline (0 when the CPU's memory is not a `WasmGuestMemory`). */
+  /** RAM frames reachable inline (0 when the CPU's memory is not a `WasmPhysicalMemory`). */
   readonly ramPages: number;
   readonly u32: Uint32Array;
   /** The code page of the running function (an import's exit test) and the fault an import caught. */
@@ -102,10 +102,10 @@ export class WasmBackend {
 
   constructor(readonly cpu: Cpu) {
     const m = cpu.memory;
-    if (m instanceof WasmGuestMemory && (m.tlbOwner === null || m.tlbOwner === cpu)) {
+    if (isWasmPhysicalMemory(m) && (m.tlbOwner === null || m.tlbOwner === cpu)) {
       m.tlbOwner = cpu;
       this.memory = m.wasm;
-      this.ramPages = m.pages;
+      this.ramPages = m.wasmFrames;
       moveTlb(cpu, m.wasm);
     } else {
       this.memory = exchangeMemory();
