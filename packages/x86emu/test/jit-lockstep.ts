@@ -20,6 +20,11 @@ export function snapshot(cpu: Cpu): Record<string, unknown> {
     cr: [...s.cr],
     dr6: s.dr[6],
     tsc: [...s.tsc],
+    // SIMD and x87 state (the SSE forms emit-sse.ts inlines, MMX forms by their handlers).
+    xmm: Buffer.from(s.xmm).toString('hex'),
+    mxcsr: s.mxcsr[0].toString(16),
+    fpuStatus: s.fpuStatus[0],
+    fpuTag: s.fpuTag[0],
     interruptibility: s.interruptibility,
     halted: s.halted,
     pending: s.pendingType,

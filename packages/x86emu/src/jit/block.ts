@@ -1,5 +1,14 @@
 import type { Cpu } from '../cpu/cpu.js';
-import type { Insn } from '../decoder/insn.js';
+import { Insn } from '../decoder/insn.js';
+
+/**
+ * What a compiled function returns when it left before an instruction whose inline code does not
+ * cover the case at hand (emit-sse.ts: a misaligned or slow memory operand, a special float, SSE
+ * unusable), RIP at that instruction and nothing of it done: `Jit.enter` then lets the
+ * interpreter step it (a lookup would find the same block, or one starting there that leaves at
+ * once).
+ */
+export const BAILED = new Insn();
 
 /**
  * One compiled function: the basic block at the decoded instruction it hangs on (`Insn.jitBlock`),
@@ -19,7 +28,8 @@ export class JitBlock {
     /**
      * The compiled code: runs the block, counts what it retired in `cpu.runCount`; returns the
      * decode at the new RIP when it left by a direct branch (or fell through) within its page
-     * (the run loop chains to the block there without a lookup), else undefined.
+     * (the run loop chains to the block there without a lookup), `BAILED` when it left before an
+     * instruction for the interpreter, else undefined.
      */
     readonly run: (cpu: Cpu) => Insn | undefined,
     /** Size of the generated source (the code-cache memory figure). */

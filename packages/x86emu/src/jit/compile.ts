@@ -18,8 +18,9 @@ import type { Handler } from '../cpu/handler.js';
 import { PARITY } from '../cpu/lazy-flags.js';
 import type { Insn } from '../decoder/insn.js';
 import { OPCODE_TABLE } from '../decoder/opcode-table.js';
-import { JitBlock } from './block.js';
+import { BAILED, JitBlock } from './block.js';
 import { type EmitCtx, emitInsn, exitLink, segConsts } from './emit.js';
+import { sseConsts, xmmViews } from './emit-sse.js';
 import { FLUSH_DYN, flushFlags, PEND_DYN } from './flags.js';
 import { eaExact } from './mem64.js';
 import type { RegionBlock } from './region.js';
@@ -104,7 +105,13 @@ function generate(
     const e = emitInsn(i, row, ctx);
     if (e !== null) {
       for (const m of e.code.matchAll(/\br[gh](\d+)\b/g)) used |= 1 << Number(m[1]);
-      body += `k = ${k}; ${e.code}\n`;
+      // An inline form that does not cover the case at hand (emit-sse.ts) leaves the block before
+      // the instruction, which the interpreter then runs: registers and flags stored, RIP at it.
+      const code = e.code.replaceAll(
+        '/*BAIL*/',
+        `${syncCode()} ${flushFlags(ctx.pend)} rip[0] = ${ctx.eip}; cpu.runCount += ${j}; return BAILED;`,
+      );
+      body += `k = ${k}; ${code}\n`;
       for (const m of e.code.matchAll(/\br[gh](\d+) = /g)) dirty |= 1 << Number(m[1]);
       written |= dirty;
       if (e.branch) {
@@ -199,7 +206,7 @@ export function compileRegion(blocks: RegionBlock[], page: PageCode, long = fals
 const s = cpu.state; const g = s.gpr; const gh = s.gprHigh; const rip = s.rip;
 const tt = cpu.tlbTag; const tp = cpu.tlbPerm; const tv = cpu.tlbView; const sf = cpu.segFlags;
 const RP = cpu.acEnabled ? 0 : s.cpl === 3 ? ${TP_UR} : ${TP_SR}; const WP = cpu.acEnabled ? 0 : s.cpl === 3 ? ${TP_UW} : ${TP_SW};
-${segConsts(body)}
+${segConsts(body)}${sseConsts(body)}
 let k = 0; let fp = 0; let fo = 0; let fd = 0; let fs = 0; let fr = 0; let frh = 0; let fa = 0; let dm = 0; let inH = 0; let ck = 0;
 ${load}
 try {
@@ -213,7 +220,7 @@ ${body}
   throw err;
 }
 };`;
-  const factory = new Function('H', 'I', 'EIPS', 'KOFF', 'PC', 'PARITY', 'EAX', src);
+  const factory = new Function('H', 'I', 'EIPS', 'KOFF', 'PC', 'PARITY', 'EAX', 'XMMV', 'BAILED', src);
   const handlers: Handler[] = insns.map((i) => i.exec);
   const run = factory(
     handlers,
@@ -223,6 +230,8 @@ ${body}
     page,
     PARITY,
     eaExact,
+    xmmViews,
+    BAILED,
   ) as (cpu: Cpu) => Insn | undefined;
   return new JitBlock(eip, hi, end, blocks[0].insns.length, run, src.length, blocks.length);
 }

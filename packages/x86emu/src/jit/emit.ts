@@ -11,6 +11,7 @@ import { SF_FLAT, SF_LONG, SF_R, SF_W, TLB_MASK } from '../cpu/consts.js';
 import { LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_SUB } from '../cpu/lazy-flags.js';
 import type { Insn } from '../decoder/insn.js';
 import type { OpcodeRow } from '../decoder/opcode-table.js';
+import { emitSse } from './emit-sse.js';
 import { BYTE_FORMS, emitByte } from './emit8.js';
 import { emitInsn64 } from './emit64.js';
 import { cfBit, condExpr, FLUSH_DYN, flushFlags, lazy, PEND_DYN, PEND_MAT } from './flags.js';
@@ -91,6 +92,9 @@ function emitShift32(i: Insn, m: string, ops: string, ctx: EmitCtx): Emitted | n
  */
 
 /** The effective address of a 32-bit memory operand, as `Cpu.ea` computes it. */
+export function ea32(i: Insn): string {
+  return ea(i);
+}
 function ea(i: Insn): string {
   let a = `${i.disp}`;
   if (i.base >= 0) a += ` + rg${i.base}`;
@@ -184,7 +188,7 @@ export function reg8(r: number, rex: number): string {
 }
 
 /** A 32-bit register write; in 64-bit mode it zero-extends (SDM Vol. 1 3.4.1.1). */
-function setReg32(r: number, v: string): string {
+export function setReg32(r: number, v: string): string {
   return cur.long ? `rg${r} = ${v}; rh${r} = 0; dm |= ${1 << r};` : `rg${r} = ${v}; dm |= ${1 << r};`;
 }
 
@@ -267,6 +271,8 @@ function emitOne(i: Insn, row: OpcodeRow, ctx: EmitCtx): Emitted | null {
   const m = row.mnemonic;
   const ops = row.operands;
   cur = ctx;
+  // SIMD rows (a mandatory prefix: rows.ts): their own table (emit-sse.ts).
+  if (row.pfx !== undefined) return emitSse(i, row, ctx);
   if (m === 'JCC' || m === 'JMP') {
     if (ops !== 'Jb' && ops !== 'Jz') return null;
     if (ctx.long) return emitBranch64(i, m === 'JMP', ctx);

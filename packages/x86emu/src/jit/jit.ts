@@ -13,10 +13,10 @@ import type { Cpu } from '../cpu/cpu.js';
 import { type PageCode, switchCodePage, switchCodePage64 } from '../cpu/fetch.js';
 import type { Insn } from '../decoder/insn.js';
 import { Flag } from '../state.js';
-import type { JitBlock } from './block.js';
+import { BAILED, type JitBlock } from './block.js';
 import { compileRegion } from './compile.js';
 import { collectRegion, MAX_REGION_BLOCKS, REGION_BLOCKS } from './region.js';
-import { ROW_KIND } from './rows.js';
+import { notRep, ROW_KIND } from './rows.js';
 import { WASM_HOT, WasmBatch } from './wasm/batch.js';
 
 const TWO32 = 0x100000000;
@@ -136,6 +136,12 @@ export class Jit {
       this.stats.runs++;
       this.seqEnd = -1;
       const next: Insn | undefined = b.run(cpu);
+      if (next === BAILED) {
+        // It left before an instruction for the interpreter (block.ts BAILED): step it now if
+        // nothing ran, else after the run loop's checks (the lookup would find the same block).
+        if (cpu.runCount === count0) return false;
+        break;
+      }
       if (cpu.irqCheck) break;
       const linked: JitBlock | null = next !== undefined ? this.link(cpu, next) : null;
       if (linked !== null) {
@@ -181,7 +187,7 @@ export class Jit {
     if (insn === undefined || insn.modeKey !== cpu.modeKey) return null;
     let b = insn.jitBlock;
     const seq = lin === this.seqEnd;
-    this.seqEnd = ROW_KIND[insn.row] === 1 && insn.rep === 0 ? lin + insn.length : -1;
+    this.seqEnd = ROW_KIND[insn.row] === 1 && notRep(insn.rep, insn.row) ? lin + insn.length : -1;
     if (b === null) {
       // At the threshold the block compiles and runs at once; a boundary the interpreter reached
       // by stepping through straight-line code is not counted (`seqEnd`).
@@ -237,7 +243,7 @@ export class Jit {
     if (insn === undefined || insn.modeKey !== cpu.modeKey) return null;
     let b = insn.jitBlock;
     const seq = eip === this.seqEnd;
-    this.seqEnd = ROW_KIND[insn.row] === 1 && insn.rep === 0 ? eip + insn.length : -1;
+    this.seqEnd = ROW_KIND[insn.row] === 1 && notRep(insn.rep, insn.row) ? eip + insn.length : -1;
     if (b === null) {
       if (seq || this.unavailable !== null) return null;
       if (++insn.jitHits !== this.hot) {

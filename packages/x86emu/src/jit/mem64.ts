@@ -138,3 +138,7 @@ export function memWrite64m(
   return `{ ${addr} ${vals} ${slot('a_w', 'l', 'x', 'o', 'w')}
 if (${hit(seg, size, 'a_w', 'l', 'x', 'o', 'w', true)}) { ${store} } else ${slow} }`;
 }
+
+/** The TLB slot of a 64-bit-mode address (`slot`) and the fast path's test (`hit`), for emit-sse.ts. */
+export const memSlot64 = slot;
+export const memHit64 = hit;

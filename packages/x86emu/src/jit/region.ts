@@ -9,7 +9,7 @@
 import type { PageCode } from '../cpu/fetch.js';
 import type { Insn } from '../decoder/insn.js';
 import { OPCODE_TABLE } from '../decoder/opcode-table.js';
-import { ROW_KIND } from './rows.js';
+import { notRep, ROW_KIND } from './rows.js';
 
 /** Longest block, in instructions. */
 export const MAX_BLOCK = 48;
@@ -25,7 +25,7 @@ export function collect(page: PageCode, first: Insn, eip: number, off: number): 
   let o = off;
   while (insn !== undefined && out.length < MAX_BLOCK) {
     const kind = insn.row >= 0 ? ROW_KIND[insn.row] : 0;
-    if (kind === 0 || insn.rep !== 0 || insn.modeKey !== first.modeKey) break;
+    if (kind === 0 || !notRep(insn.rep, insn.row) || insn.modeKey !== first.modeKey) break;
     // EIP past 2^32 wraps in the interpreter's RIP store (carries into RIP[63:32] in 64-bit
     // mode): leave such code to it.
     if (e + insn.length > 0xffffffff) break;

@@ -99,6 +99,24 @@ const BRANCH = new Set([
 ]);
 
 /**
+ * Rows with a mandatory prefix (`sse()` rows: SSE through SSE4.2, MMX, POPCNT, CRC32) that may not be
+ * in a block: state saves and loads (FXRSTOR, LDMXCSR and XRSTOR's kin rewrite MXCSR and the x87
+ * and SIMD state wholesale: rare, and left to the interpreter's step) and CLFLUSH. Every other
+ * SIMD row is straight-line: none changes what the run loop's checks look at, none is intercepted
+ * (SDM Vol. 3 25.1.3; only exceptions — #UD, #NM, #GP, #XM — which unwind like any fault), and the
+ * block compiler runs it by its handler or inlines it (emit-sse.ts).
+ */
+const SIMD_NOT_IN_BLOCKS = new Set([
+  'FXSAVE',
+  'FXRSTOR',
+  'LDMXCSR',
+  'STMXCSR',
+  'XSAVE',
+  'XSAVEOPT',
+  'CLFLUSH',
+]);
+
+/**
  * The names in `lists` that no opcode-table row carries. The compiler picks rows by mnemonic, so
  * a misspelt or renamed name would silently keep its instruction out of every block.
  */
@@ -110,11 +128,26 @@ export function mnemonicsNotInTable(lists: Iterable<Iterable<string>>): string[]
 }
 
 /** The compiler's lists of mnemonics, for `mnemonicsNotInTable` (its test checks them all). */
-export const JIT_MNEMONIC_LISTS: readonly Iterable<string>[] = [STRAIGHT, BRANCH, ALU_OPS];
+export const JIT_MNEMONIC_LISTS: readonly Iterable<string>[] = [
+  STRAIGHT,
+  BRANCH,
+  ALU_OPS,
+  SIMD_NOT_IN_BLOCKS,
+];
 
 /** Per opcode-table row: 0 not in a block, 1 straight-line, 2 a branch that ends the block. */
 export const ROW_KIND = new Uint8Array(OPCODE_TABLE.length);
+/**
+ * Per row: 1 where an F2/F3 prefix selects the row (a mandatory prefix: MOVDQU, ADDSD, CVTTSD2SI
+ * …) rather than repeating it, so `Insn.rep` set does not make it a REP string.
+ */
+export const REP_IS_OPCODE = new Uint8Array(OPCODE_TABLE.length);
 OPCODE_TABLE.forEach((row, n) => {
   if (STRAIGHT.has(row.mnemonic)) ROW_KIND[n] = 1;
   else if (BRANCH.has(row.mnemonic)) ROW_KIND[n] = 2;
+  else if (row.pfx !== undefined && !SIMD_NOT_IN_BLOCKS.has(row.mnemonic)) ROW_KIND[n] = 1;
+  if (row.pfx !== undefined) REP_IS_OPCODE[n] = 1;
 });
+
+/** `insn` is no REP string (no F2/F3 prefix, or one that selects its row). */
+export const notRep = (rep: number, row: number): boolean => rep === 0 || REP_IS_OPCODE[row] === 1;
