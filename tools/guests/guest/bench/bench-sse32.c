@@ -54,9 +54,10 @@ static KERNEL void mismatch(const char *part, int it, int at, u32 got, u32 want)
     printf("FAIL bench-sse32: %s, iteration %d, element %d: 0x%08x, expected 0x%08x\n", part, it, at, got, want);
 }
 
+/* The bits of a single (a register move: -ffreestanding makes a plain memcpy a call). */
 static u32 fbits(float f) {
   u32 b;
-  memcpy(&b, &f, 4);
+  __builtin_memcpy(&b, &f, 4);
   return b;
 }
 static u32 xorshift(u32 x) {
