@@ -221,3 +221,160 @@ describe('wasm backend, 64-bit mode: lockstep with the interpreter', () => {
     expect(stats(r.jit).compiled64).toBeGreaterThan(0);
   });
 });
+
+/**
+ * Every condition code after every flag record the 64-bit forms leave (ADD, SUB, CMP, logic, TEST,
+ * INC, DEC with 64- and 32-bit operands), operands from a xorshift sequence so that every flag
+ * takes both values, the branches counted in RBP.
+ */
+function conditions64(): string {
+  const producers = [
+    'add rdx, rbx',
+    'sub rdx, rbx',
+    'cmp rdx, rbx',
+    'and rdx, rbx',
+    'xor rdx, rbx',
+    'test rdx, rbx',
+    'inc rdx',
+    'dec rdx',
+    'add edx, ebx',
+    'sub edx, ebx',
+    'or edx, ebx',
+    'inc edx',
+    'dec edx',
+    'cmp rdx, 0x7f',
+  ];
+  let src = `
+  mov ecx, 150
+  mov rax, 0x9e3779b97f4a7c15
+  mov rbx, 0x7f4a7c159e3779b9
+top:
+  mov rdx, rax
+  shl rdx, 13
+  xor rax, rdx
+  mov rdx, rax
+  shr rdx, 7
+  xor rax, rdx
+  mov rdx, rax
+  shl rdx, 17
+  xor rax, rdx
+  xor rbx, rax
+  mov rdi, rbx
+  shr rdi, 60
+  add rbx, rdi
+`;
+  let n = 0;
+  for (const p of producers)
+    for (const cc of 'o no b ae e ne be a s ns p np l ge le g'.split(' ')) {
+      src += `  mov rdx, rax\n  ${p}\n  j${cc} t${n}\n  inc rbp\nt${n}:\n`;
+      n++;
+    }
+  return `${src}  dec ecx\n  jnz top\n  hlt`;
+}
+
+// The forms emit64.ts compiles inline, over a kernel-half (0xffff8000_00000000) mapping of RAM: no
+// handler called, every access but a few on the inline TLB path.
+const INLINE64 = `
+  mov ecx, 500
+  mov rsi, 0xffff800000200000
+  mov r9, 0x123456789
+  xor eax, eax
+top:
+  mov edx, ecx
+  and edx, 0x3f
+  add rax, [rsi + rdx*8]
+  xor rax, rcx
+  mov [rsi + rdx*8], rax
+  lea rdi, [rax + rcx*2 + 5]
+  add r9, rdi
+  lea r10d, [rdi + r9]
+  movzx r11d, sil
+  movzx r12, word ptr [rsi + rdx*2]
+  movsx r13, byte ptr [rsi + rdx]
+  movsx ebp, ah
+  movsxd r15, dword ptr [rsi + 4]
+  mov [rip + slot], r9
+  add r8, [rip + slot]
+  mov dword ptr [rsi + 0x400], 0x89abcdef
+  mov qword ptr [rsi + 0x408], -5
+  mov ebx, [rsi + 0x400]
+  cmp rbx, [rsi + 0x408]
+  test [rsi + 0x400], ecx
+  cmp dword ptr [rsi + 0x404], 7
+  sub rbx, 0x11
+  or rbx, r8
+  and r10, -16
+  inc r12
+  dec r13d
+  movabs r14, 0x7ffffffffffffff0
+  mov r15d, 0xfedcba98
+  shl r14, 3
+  shr r15, 1
+  sar r13, 61
+  shl r12d, 31
+  sal r11d, 1
+  shr r10d, 7
+  sar ebp, 2
+  push rbx
+  push r15
+  call sub1
+  pop r15
+  pop rbx
+  test ecx, 4
+  jz even
+  add rbx, r15
+even:
+  dec ecx
+  jnz top
+  hlt
+sub1:
+  add rbx, 3
+  mov [rsi + 0x200], rbx
+  ret 0
+.balign 4096
+slot:
+  .quad 0
+`;
+
+/** `m` with RAM also mapped at 0xffff8000_00000000 (PML4[256] → the identity map's PDPT). */
+function kernelHalf(m: Machine): Machine {
+  m.mem.write32(L.PML4 + 256 * 8, (L.PML4 + 0x1000) | 7);
+  return m;
+}
+
+describe('wasm backend, 64-bit mode: inline forms', () => {
+  it('every compiled form, no handler call, memory at kernel-half addresses inline', () => {
+    const r = lockstep(() => inWasm(kernelHalf(longMode(INLINE64))), BUDGETS, WASM);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    const st = stats(r.jit);
+    expect(st.compiled64).toBeGreaterThan(1);
+    // One call site: the RET's, for a return address that is not canonical (never taken here).
+    expect(st.handlerSites).toBe(1);
+    expect(st.slowAccesses).toBeLessThan(100);
+    expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(5000);
+  });
+
+  it('every condition code after every 64-bit flag record', () => {
+    const r = lockstep(() => inWasm(longMode(conditions64())), [1, 17, 100_000], WASM);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(stats(r.jit).compiled64).toBeGreaterThan(100);
+    expect(stats(r.jit).rejected).toBe(0);
+  });
+
+  it('a stack access that faults (#PF) in the middle of a block leaves RSP and the registers before it', () => {
+    // RSP walks down out of the mapped 16 MiB... upwards: POPs past the top fault at 0x1000000.
+    const src = `
+      mov rsp, 0xfffff0
+    top:
+      add rbx, 0x11
+      pop rax
+      add r8, 0x22
+      jmp top`;
+    const r = lockstep(() => inWasm(longMode(src, { captureExceptions: true })), [1000], WASM);
+    const m = r.jit;
+    expect(m.exceptions).toEqual([{ vector: 14, errorCode: 0, faultAddress: 0x1000000 }]);
+    expect(m.cpu.state.gpr[Reg.RSP]).toBe(0x1000000);
+    expect(m.cpu.state.gpr[Reg.RBX]).toBe(0x11 * 3);
+    expect(stats(m).compiled64).toBeGreaterThan(0);
+  });
+});

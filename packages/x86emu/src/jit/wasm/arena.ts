@@ -31,6 +31,9 @@ export const ST_FD = 92;
 export const ST_FS = 96;
 export const ST_FR = 100;
 export const ST_FA = 104;
+/** 64-bit mode: RIP[63:32] where the function left, and the high half of an 8-byte slow read. */
+export const ST_NEXTHI = 108;
+export const ST_VHI = 112;
 export const REG_HIGH = 128;
 export const TLB_TAG = 4096;
 export const TLB_PERM = TLB_TAG + 4 * TLB_SIZE;

@@ -5,7 +5,8 @@
  * behind the same `JitBlock` contract as the JS backend, so `Jit.enter`, chaining and the
  * exactness rules (../README.md) are unchanged. Outside 64-bit mode: the forms emit.ts compiles
  * inline, every other instruction as a call of the interpreter's handler (handler-call.ts); in
- * 64-bit mode the entry block as handler calls (compile64.ts).
+ * 64-bit mode the forms emit64.ts compiles inline (i64 register locals), the rest the same way
+ * (compile64.ts).
  *
  * One call of a compiled function: the wrapper calls it with the budget's room, the flat-segment
  * masks, the TLB rights at this CPL and the CS limit; the function loads EAX…EDI into locals from
@@ -42,6 +43,7 @@ import {
   ST_K,
   ST_N,
   ST_NEXT,
+  ST_VHI,
 } from './arena.js';
 import { type Generated64, generate64, handler64Import, type Site64, wrap64 } from './compile64.js';
 import {
@@ -79,10 +81,8 @@ export class WasmBackend {
    */
   readonly unavailable: string | null;
   /**
-   * Whether 64-bit regions go to wasm (compile64.ts: every instruction a handler call), else to the
-   * JS backend, whose 64-bit forms are inline. Off unless `X86EMU_JIT_WASM64=1`: on the bare Debian
-   * boot the handler-call functions ran slower than the interpreter (../README.md "The wasm
-   * backend on the kernel").
+   * Whether 64-bit regions go to wasm (compile64.ts, emit64.ts), else to the JS backend. Off
+   * unless `X86EMU_JIT_WASM64=1` (../README.md "The wasm backend on the kernel").
    */
   long: boolean = typeof process !== 'undefined' && process.env?.X86EMU_JIT_WASM64 === '1';
   readonly stats = {
@@ -148,6 +148,36 @@ export class WasmBackend {
         },
         fl: (fp: number, fo: number, fd: number, fs: number, fr: number, fa: number): number =>
           fp === 0 ? cpu.getFlags() : flagBits(fo, fd, fs, fr, fa),
+        // 64-bit mode (emit64.ts): the address as halves, `Cpu.ea64`'s signed number rebuilt from
+        // them (exact wherever it can be canonical; further out only "not canonical" matters).
+        rq: (seg: number, lo: number, hi: number, size: number): number => {
+          this.stats.slowAccesses++;
+          try {
+            const off = (hi | 0) * 4294967296 + (lo >>> 0);
+            if (size === 8) {
+              cpu.read64(seg, off);
+              u32[ST_VHI >> 2] = cpu.hi64;
+              done();
+              return cpu.lo64;
+            }
+            const v = cpu.read(seg, off, size);
+            done();
+            return v;
+          } catch (e) {
+            return caught(e);
+          }
+        },
+        wq: (seg: number, lo: number, hi: number, size: number, vl: number, vh: number): void => {
+          this.stats.slowAccesses++;
+          try {
+            const off = (hi | 0) * 4294967296 + (lo >>> 0);
+            if (size === 8) cpu.write64(seg, off, vl >>> 0, vh >>> 0);
+            else cpu.write(seg, off, size, vl >>> 0);
+            done();
+          } catch (e) {
+            caught(e);
+          }
+        },
         gp: (): void => {
           try {
             cpu.gp0();
@@ -189,6 +219,8 @@ const IMPORTS = [
   { name: 'gp', type: { params: [], results: [] } },
   { name: 'h', type: { params: [I32, I32], results: [] } },
   { name: 'h64', type: { params: [I32, I32], results: [] } },
+  { name: 'rq', type: { params: [I32, I32, I32, I32], results: [I32] } },
+  { name: 'wq', type: { params: [I32, I32, I32, I32, I32, I32], results: [] } },
 ];
 const FUNC_TYPE = { params: [I32, I32, I32, I32, I32, I32], results: [I32] };
 
@@ -441,7 +473,9 @@ export function compileWasm(cpu: Cpu, list: WasmRegionSpec[]): (JitBlock | null)
     }
   }
   const gens = list.map((r): Generated | Generated64 =>
-    (r.long ?? cpu.long64) ? generate64(r.blocks, sites64) : generate(r.blocks, be.ramPages, sites),
+    (r.long ?? cpu.long64)
+      ? generate64(r.blocks, sites64, be.ramPages, r.hi ?? cpu.state.rip[1])
+      : generate(r.blocks, be.ramPages, sites),
   );
   be.stats.handlerSites += sites.length + sites64.length;
   const bytes = buildModule(
@@ -451,7 +485,7 @@ export function compileWasm(cpu: Cpu, list: WasmRegionSpec[]): (JitBlock | null)
     gens.map((g) => g.f),
   );
   const h = handlerImport(cpu, sites, be.u32, storeFlags, be.caught, () => be.pc);
-  const h64 = handler64Import(cpu, sites64, be.u32, be.caught, () => be.pc);
+  const h64 = handler64Import(cpu, sites64, be.u32, storeFlags, be.caught, () => be.pc);
   const inst = new WA.Instance(new WA.Module(bytes), { env: { ...be.imports.env, h, h64 } });
   const exps = inst.exports as Record<string, WasmFn>;
   const size = bytes.length / gens.length;
@@ -460,7 +494,7 @@ export function compileWasm(cpu: Cpu, list: WasmRegionSpec[]): (JitBlock | null)
     const fn = exps[`f${n}`];
     if ('segs' in g) return wrap(be, fn, g, r.blocks, r.page, size);
     be.stats.compiled64++;
-    return wrap64(be, fn, g, r.blocks, r.page, r.hi ?? cpu.state.rip[1], size);
+    return wrap64(be, fn, g, r.blocks, r.page, r.hi ?? cpu.state.rip[1], size, storeFlags);
   });
   be.stats.modules++;
   be.stats.bytes += bytes.length;

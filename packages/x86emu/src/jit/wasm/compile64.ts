@@ -1,23 +1,43 @@
 /**
- * 64-bit mode in the wasm backend, first step: a region's entry block becomes a wasm function
- * that runs each instruction through the interpreter's handler (an import, `h64`), with the
- * registers and lazy flags left in the CPU (no locals to exchange: a 64-bit register is two
- * halves there, `gpr`/`gprHigh`). What it saves over the interpreter is the per-instruction fetch,
- * decode-cache probe and run-loop checks (`Jit.mayRun` made them once for the block); what it
- * saves over the JS backend on cold code is the compile (batched wasm ~50 µs a region against
- * `new Function`'s ~400 µs: ../README.md "The wasm backend"). The handler is entered as `Cpu.step`
- * and the JS backend (../compile.ts) enter it: `startEip` and RIP[31:0] set, `startRipHi` set by
- * `Jit.lookup64`, the instructions retired before it counted in `runCount` while it runs.
+ * 64-bit mode in the wasm backend: a region (../region.ts) becomes one wasm function, as outside
+ * 64-bit mode (compile.ts), its blocks a `br_table` in a loop, with the sixteen registers in i64
+ * locals loaded from the CPU's registers in wasm memory (arena.ts REG/REG_HIGH) and the forms of
+ * emit64.ts inline: MOV/LEA/MOVSXD/MOVZX/MOVSX, ADD/OR/AND/SUB/XOR/CMP/TEST, INC/DEC with 32- and
+ * 64-bit operands and 64-bit addressing, PUSH/POP r64, CALL rel32, RET, Jcc/JMP; memory through
+ * the TLB probed inline. Every other instruction calls its handler through the import `h64`, entered
+ * as `Cpu.step` and the JS backend (../compile.ts) enter it: the registers the function holds
+ * stored and its flag record made current first, `startEip` and RIP[31:0] set (`startRipHi` set by
+ * `Jit.lookup64`), the instructions retired before it counted in `runCount` while it runs, the
+ * registers reloaded after. RIP[63:32] is the same for the whole function (a region is one page);
+ * a branch whose target leaves it is its handler's.
  */
+import { SF_FLAT, SF_LONG, SF_R, SF_W, TP_SR, TP_SW, TP_UR, TP_UW } from '../../cpu/consts.js';
 import type { Cpu } from '../../cpu/cpu.js';
 import type { PageCode } from '../../cpu/fetch.js';
 import type { Insn } from '../../decoder/insn.js';
+import { OPCODE_TABLE } from '../../decoder/opcode-table.js';
 import { JitBlock } from '../block.js';
+import { PEND_DYN } from '../flags.js';
 import type { RegionBlock } from '../region.js';
 import { ROW_KIND } from '../rows.js';
-import { ST_EXITREQ, ST_K, ST_N } from './arena.js';
-import { PARAMS } from './emit.js';
-import { FuncWriter, Op } from './encode.js';
+import {
+  REG,
+  REG_HIGH,
+  ST_EXITREQ,
+  ST_FA,
+  ST_FD,
+  ST_FO,
+  ST_FP,
+  ST_FR,
+  ST_FS,
+  ST_K,
+  ST_N,
+  ST_NEXT,
+  ST_NEXTHI,
+} from './arena.js';
+import { afterMemory, allocLocals, exitFault, exitNormal, goTo, PARAMS, type WasmCtx } from './emit.js';
+import { allocLocals64, type Ctx64, emitInsn64Wasm } from './emit64.js';
+import { Bytes, FuncWriter, Op } from './encode.js';
 import { execSite } from './handler-call.js';
 
 /** The import's index (after handler-call.ts IMP_HANDLER). */
@@ -35,71 +55,232 @@ export interface Generated64 {
   f: FuncWriter;
   eips: number[];
   end: number;
+  /** Segments the inline memory path tests. */
+  segs64: number;
+}
+
+/** Registers an instruction may name (a superset: the function holds these in locals). */
+function regsOf(insns: Insn[]): number {
+  let m = 1 | (1 << 4); // RAX (eAX forms), RSP (the stack forms)
+  for (const i of insns) for (const r of [i.reg, i.rm, i.base, i.index]) if (r >= 0 && r < 16) m |= 1 << r;
+  return m;
+}
+
+/** Emits the stores of the register locals in `used` (both halves) and of the flag record. */
+function emitStore64(c: Ctx64, used: number): void {
+  const { f, l } = c;
+  const q = c.q.q;
+  for (let r = 0; r < 16; r++) {
+    if (!(used & (1 << r))) continue;
+    f.i32(0)
+      .get(q[r])
+      .op(Op.i32WrapI64)
+      .mem(Op.i32Store, REG + 4 * r);
+    f.i32(0)
+      .get(q[r])
+      .i64(32, 0)
+      .op(Op.i64ShrU)
+      .op(Op.i32WrapI64)
+      .mem(Op.i32Store, REG_HIGH + 4 * r);
+  }
+  const st = (off: number, local: number): void => void f.i32(0).get(local).mem(Op.i32Store, off);
+  st(ST_FP, l.fp);
+  st(ST_FO, l.fo);
+  st(ST_FD, l.fd);
+  st(ST_FS, l.fs);
+  st(ST_FR, l.fr);
+  st(ST_FA, l.fa);
+}
+
+/** Emits the loads of the register locals in `used` from the CPU's registers. */
+function emitLoad64(c: Ctx64, used: number): void {
+  const { f } = c;
+  const q = c.q.q;
+  for (let r = 0; r < 16; r++) {
+    if (!(used & (1 << r))) continue;
+    f.i32(0).mem(Op.i64Load32U, REG + 4 * r);
+    f.i32(0)
+      .mem(Op.i64Load32U, REG_HIGH + 4 * r)
+      .i64(32, 0)
+      .op(Op.i64Shl)
+      .op(Op.i64Or);
+    f.set(q[r]);
+  }
 }
 
 /**
- * The function of the entry block of `blocks` (the others stay with the run loop: every branch is
- * a handler here, so nothing jumps inside the function). Result 0: left normally (RIP in the CPU,
- * as the last handler left it), 1: a fault at instruction `k` (ST_K), the `n` before it retired.
+ * Emits the call of the handler of site `site` at the current instruction (`ends`: it ends the
+ * block, or the function must leave after it anyway); afterwards the flags are in the CPU.
  */
-export function generate64(blocks: RegionBlock[], sites: Site64[]): Generated64 {
+function emitHandlerCall64(c: Ctx64, site: number, ends: boolean, used: number): void {
+  const { f, l } = c;
+  emitStore64(c, used);
+  f.i32(site).get(l.n).call(IMP_HANDLER64);
+  f.i32(0).set(l.fp);
+  emitLoad64(c, used);
+  c.pend = 0;
+  f.i32(0).mem(Op.i32Load, ST_EXITREQ).tee(l.t).i32(1).op(Op.i32Eq).open(Op.if);
+  exitFault(c);
+  f.end();
+  // Leaving after it: at the RIP the handler left (a branch's target; its own start when a lost
+  // LOCK race runs it again).
+  const leave = (): void => {
+    f.get(l.n)
+      .i32(c.j + 1)
+      .op(Op.i32Add)
+      .set(l.n);
+    f.i32(0).mem(Op.i32Load, ST_NEXT).set(l.next);
+    f.i32(0).mem(Op.i32Load, ST_NEXTHI).set(c.q.nh);
+    f.br('exit');
+  };
+  if (ends) {
+    leave();
+    return;
+  }
+  f.get(l.t).open(Op.if);
+  leave();
+  f.end();
+}
+
+/**
+ * Generates the function of 64-bit region `blocks` (entry first, RIP[63:32] `hi`); the handler
+ * calls it makes are added to the module's `sites`. Result 0: left at ST_NEXT/ST_NEXTHI, 1: a
+ * fault at instruction ST_K, the ST_N before it retired.
+ */
+export function generate64(
+  blocks: RegionBlock[],
+  sites: Site64[],
+  ramPages: number,
+  hi: number,
+): Generated64 {
   const f = new FuncWriter(PARAMS);
-  const n = f.local();
-  const k = f.local();
-  const kind = f.local();
-  const t = f.local();
-  const insns = blocks[0].insns;
+  const l = allocLocals(f);
+  const region = new Map<number, [number, number]>();
+  blocks.forEach((b, n) => {
+    region.set(b.eip, [n, b.insns.length]);
+  });
+  const used = regsOf(blocks.flatMap((b) => b.insns));
   const eips: number[] = [];
-  let eip = blocks[0].eip;
+  let end = 0;
+  let segs = 0;
+  const base: WasmCtx = {
+    f,
+    l,
+    pend: PEND_DYN,
+    eip: 0,
+    next: 0,
+    j: 0,
+    k: 0,
+    length: 0,
+    region,
+    ramPages,
+    segs: 0,
+  };
+  const q = allocLocals64(base);
+  // The body first, the prologue (which needs `used` only) put in front of it below.
   f.open(Op.block, 'exit');
-  for (let j = 0; j < insns.length; j++) {
-    const i = insns[j];
-    const next = eip + i.length;
-    eips.push(eip);
-    f.i32(sites.length).i32(j).call(IMP_HANDLER64);
-    sites.push({ insn: i, eip, next });
-    eip = next;
-    // EXITREQ 1: the handler faulted (the import caught it); 2: an event check is due or the code
-    // page is gone — leave after it, at the RIP it left.
-    f.i32(0).mem(Op.i32Load, ST_EXITREQ).tee(t).i32(1).op(Op.i32Eq).open(Op.if);
-    f.i32(j).set(n).i32(j).set(k).i32(1).set(kind).br('exit');
-    f.end();
-    if (ROW_KIND[i.row] === 2) {
-      f.i32(j + 1)
-        .set(n)
-        .br('exit');
-      break;
-    }
-    f.get(t).open(Op.if);
-    f.i32(j + 1)
-      .set(n)
-      .br('exit');
-    f.end();
-    if (j === insns.length - 1)
-      f.i32(j + 1)
-        .set(n)
-        .br('exit');
+  f.open(Op.loop, 'top');
+  const n = blocks.length;
+  for (let b = n - 1; b >= 0; b--) f.open(Op.block, `b${b}`);
+  if (n > 1) {
+    f.get(l.bb);
+    f.brTable(blocks.map((_, b) => `b${b}`));
   }
   f.end();
-  f.i32(0).get(n).mem(Op.i32Store, ST_N);
-  f.i32(0).get(k).mem(Op.i32Store, ST_K);
-  f.get(kind);
-  return { f, eips, end: eip };
+  const out = { memory: false, branch: false };
+  let k = 0;
+  for (let b = 0; b < n; b++) {
+    const blk = blocks[b];
+    let insn: Insn = blk.insns[0];
+    const c: Ctx64 = {
+      ...base,
+      // A block's head is reached from the run loop (flags in the CPU) and maybe from a jump.
+      pend: PEND_DYN,
+      eip: blk.eip,
+      next: blk.eip,
+      length: blk.insns.length,
+      k,
+      q,
+      hi,
+      handler: () => {
+        emitHandlerCall64(c, sites.length, true, used);
+        sites.push({ insn, eip: c.eip, next: c.next });
+      },
+    };
+    let ended = false;
+    for (let j = 0; j < blk.insns.length; j++) {
+      const i: Insn = blk.insns[j];
+      insn = i;
+      c.eip = c.next;
+      c.next = c.eip + i.length;
+      c.j = j;
+      c.k = k;
+      eips.push(c.eip);
+      k++;
+      if (!emitInsn64Wasm(c, i, OPCODE_TABLE[i.row], out)) {
+        const ends = ROW_KIND[i.row] === 2;
+        emitHandlerCall64(c, sites.length, ends, used);
+        sites.push({ insn: i, eip: c.eip, next: c.next });
+        if (ends) {
+          ended = true;
+          break;
+        }
+        continue;
+      }
+      if (out.branch) {
+        ended = true;
+        break;
+      }
+      if (out.memory) afterMemory(c);
+    }
+    end = Math.max(end, c.next);
+    segs |= c.segs;
+    if (!ended) {
+      if (region.has(c.next)) goTo(c, c.next, false);
+      else exitNormal(c, c.next, blk.insns.length);
+    }
+    f.op(Op.unreachable);
+    if (b < n - 1) f.end();
+  }
+  f.end(); // loop
+  f.end(); // exit
+  const c0: Ctx64 = { ...base, q, hi, handler: () => {} };
+  emitStore64(c0, used);
+  const st = (off: number, local: number): void => void f.i32(0).get(local).mem(Op.i32Store, off);
+  st(ST_N, l.n);
+  st(ST_NEXT, l.next);
+  st(ST_NEXTHI, q.nh);
+  st(ST_K, l.k);
+  f.get(l.kind);
+  // The prologue: the registers in, RIP[63:32] of every exit but a RET's and a handler's.
+  const body = new Bytes();
+  body.append(f.code);
+  f.code.length = 0;
+  emitLoad64(c0, used);
+  f.i32(hi | 0).set(q.nh);
+  f.code.append(body);
+  return { f, eips, end, segs64: segs };
 }
 
 /**
  * The import `h64(site, n)` of a module whose 64-bit call sites are `sites` (`n`: instructions of
- * this call retired before it). `caught` records a fault and sets EXITREQ 1.
+ * this call retired before it): the flag record made current (`storeFlags`), the handler run, the
+ * RIP it left in ST_NEXT/ST_NEXTHI. `caught` records a fault and sets EXITREQ 1.
  */
 export function handler64Import(
   cpu: Cpu,
   sites: Site64[],
   u32: Uint32Array,
+  storeFlags: (cpu: Cpu, u: Uint32Array) => void,
   caught: (e: unknown) => void,
   page: () => unknown,
 ): (site: number, n: number) => void {
   return (site: number, n: number): void => {
+    storeFlags(cpu, u32);
     if (!execSite(cpu, sites[site], n, caught)) return;
+    const rip = cpu.state.rip;
+    u32[ST_NEXT >> 2] = rip[0];
+    u32[ST_NEXTHI >> 2] = rip[1];
     if (cpu.irqCheck || cpu.codePage !== page()) u32[ST_EXITREQ >> 2] = 2;
   };
 }
@@ -121,16 +302,34 @@ class Region64 {
     readonly page: PageCode,
     readonly page0: number,
     readonly hi: number,
+    readonly segs: number,
+    readonly storeFlags: (cpu: Cpu, u: Uint32Array) => void,
   ) {}
 }
+
+const NEED_R = SF_R | SF_FLAT | SF_LONG;
+const NEED_W = SF_W | SF_FLAT | SF_LONG;
 
 /** One call (`JitBlock.run`'s contract): one function for every 64-bit region, as runWasm. */
 function runWasm64(w: Region64, cpu: Cpu): Insn | undefined {
   const be = w.be;
   const u = be.u32;
+  const s = cpu.state;
   u[ST_EXITREQ >> 2] = 0;
   be.pc = w.page;
-  const kind = w.fn(cpu.runLimit - cpu.runCount, 0, 0, 0, 0, 0);
+  const sf = cpu.segFlags;
+  let srm = 0;
+  let swm = 0;
+  for (let seg = 0, m = w.segs; m !== 0; seg++, m >>>= 1) {
+    if ((m & 1) === 0) continue;
+    if ((sf[seg] & NEED_R) === NEED_R) srm |= 1 << seg;
+    if ((sf[seg] & NEED_W) === NEED_W) swm |= 1 << seg;
+  }
+  const user = s.cpl === 3;
+  const rp = cpu.acEnabled ? 0 : user ? TP_UR : TP_SR;
+  const wp = cpu.acEnabled ? 0 : user ? TP_UW : TP_SW;
+  const kind = w.fn(cpu.runLimit - cpu.runCount, srm, swm, rp, wp, 0);
+  w.storeFlags(cpu, u);
   cpu.runCount += u[ST_N >> 2];
   if (kind !== 0) {
     cpu.startEip = w.eips[u[ST_K >> 2]];
@@ -139,9 +338,13 @@ function runWasm64(w: Region64, cpu: Cpu): Insn | undefined {
     be.fault = null;
     throw e;
   }
-  const rip = cpu.state.rip;
-  if (rip[1] !== w.hi) return undefined;
-  const o = rip[0] - w.page0;
+  const rip = s.rip;
+  const next = u[ST_NEXT >> 2];
+  const hi = u[ST_NEXTHI >> 2];
+  rip[0] = next;
+  rip[1] = hi;
+  if (hi !== w.hi || cpu.codePage !== w.page) return undefined;
+  const o = next - w.page0;
   return o >= 0 && o < 4096 ? w.page.insns[o] : undefined;
 }
 
@@ -154,9 +357,19 @@ export function wrap64(
   page: PageCode,
   hi: number,
   bytes: number,
+  storeFlags: (cpu: Cpu, u: Uint32Array) => void,
 ): JitBlock {
   const eip0 = blocks[0].eip;
-  const w = new Region64(be, fn, Uint32Array.from(g.eips), page, eip0 - blocks[0].off, hi);
+  const w = new Region64(
+    be,
+    fn,
+    Uint32Array.from(g.eips),
+    page,
+    eip0 - blocks[0].off,
+    hi,
+    g.segs64,
+    storeFlags,
+  );
   const run = (cpu: Cpu): Insn | undefined => runWasm64(w, cpu);
-  return new JitBlock(eip0, hi, g.end, blocks[0].insns.length, run, bytes, 1);
+  return new JitBlock(eip0, hi, g.end, blocks[0].insns.length, run, bytes, blocks.length);
 }

@@ -125,7 +125,7 @@ export function exitFault(c: WasmCtx): void {
  * After a call into JS: a fault (EXITREQ 1) leaves at once; an event check due or the code page
  * gone (2) leaves after the instruction (`ck`, tested by `afterMemory`).
  */
-function checkCall(c: WasmCtx): void {
+export function checkCall(c: WasmCtx): void {
   const { f, l } = c;
   f.i32(0).mem(Op.i32Load, ST_EXITREQ).tee(l.t).i32(1).op(Op.i32Eq).open(Op.if);
   exitFault(c);
@@ -249,10 +249,13 @@ function flag(c: WasmCtx, fl: FlagName, bits: number): void {
     f.get(bits).i32(BIT[fl]).op(Op.i32ShrU).i32(1).op(Op.i32And);
     return;
   }
-  if (op === PEND_MAT && (fl === 'CF' || fl === 'OF')) {
-    f.get(fl === 'CF' ? l.fa : l.fs)
-      .i32(0)
-      .op(Op.i32Ne);
+  // PEND_MAT: CF in bit 0 of `fa` (AF in its bit 4, from the 64-bit forms: emit64.ts), OF in `fs`.
+  if (op === PEND_MAT && fl === 'CF') {
+    f.get(l.fa).i32(1).op(Op.i32And);
+    return;
+  }
+  if (op === PEND_MAT && fl === 'OF') {
+    f.get(l.fs).i32(0).op(Op.i32Ne);
     return;
   }
   switch (fl) {
@@ -304,7 +307,7 @@ function dynBits(c: WasmCtx): number {
 }
 
 /** Pushes condition `cc` (SDM Vol. 1 Appendix B) as 0/1. */
-function cond(c: WasmCtx, cc: number): void {
+export function cond(c: WasmCtx, cc: number): void {
   const { f } = c;
   const bits = c.pend <= 0 ? dynBits(c) : -1;
   const fl = (x: FlagName): void => flag(c, x, bits);
@@ -452,7 +455,7 @@ function shift(c: WasmCtx, i: Insn, m: string, ops: string): boolean {
 }
 
 /** The current CF as 0/1 into local `c` (INC/DEC keep it in `fa`). */
-function cfInto(c: WasmCtx): void {
+export function cfInto(c: WasmCtx): void {
   const bits = c.pend <= 0 ? dynBits(c) : -1;
   flag(c, 'CF', bits);
   c.f.set(c.l.c);
@@ -639,7 +642,7 @@ export function flagBits(fo: number, fd: number, fs: number, fr: number, fa: num
   let cf: boolean;
   let of: boolean;
   if (fo === PEND_MAT) {
-    cf = fa !== 0;
+    cf = (fa & 1) !== 0;
     of = fs !== 0;
   } else {
     cf = fo === LF_ADD ? r < d : fo === LF_SUB ? d < s : fo === LF_LOGIC ? false : fa !== 0;

@@ -7,6 +7,7 @@
 
 /** Value types (spec 5.3.1). */
 export const I32 = 0x7f;
+export const I64 = 0x7e;
 export const F64 = 0x7c;
 /** Block type "no result" (spec 5.4.1). */
 const EMPTY = 0x40;
@@ -30,12 +31,18 @@ export const Op = {
   localSet: 0x21,
   localTee: 0x22,
   i32Load: 0x28,
+  i64Load: 0x29,
   f64Load: 0x2b,
   i32Load8U: 0x2d,
   i32Load16U: 0x2f,
+  i64Load8U: 0x31,
+  i64Load16U: 0x33,
+  i64Load32U: 0x35,
   i32Store: 0x36,
+  i64Store: 0x37,
   i32Store8: 0x3a,
   i32Store16: 0x3b,
+  i64Store32: 0x3e,
   i32Const: 0x41,
   i64Const: 0x42,
   i32Eqz: 0x45,
@@ -47,7 +54,11 @@ export const Op = {
   i32GtU: 0x4b,
   i32LeU: 0x4d,
   i32GeU: 0x4f,
+  i64Eqz: 0x50,
+  i64Eq: 0x51,
   i64Ne: 0x52,
+  i64LtU: 0x54,
+  i64LeU: 0x58,
   i32Popcnt: 0x69,
   i32Add: 0x6a,
   i32Sub: 0x6b,
@@ -58,11 +69,21 @@ export const Op = {
   i32Shl: 0x74,
   i32ShrS: 0x75,
   i32ShrU: 0x76,
+  i64Add: 0x7c,
+  i64Sub: 0x7d,
   i64Mul: 0x7e,
+  i64And: 0x83,
+  i64Or: 0x84,
+  i64Xor: 0x85,
+  i64Shl: 0x86,
+  i64ShrS: 0x87,
+  i64ShrU: 0x88,
   i32WrapI64: 0xa7,
   i64ExtendI32S: 0xac,
+  i64ExtendI32U: 0xad,
   i32Extend8S: 0xc0,
   i32Extend16S: 0xc1,
+  i64Extend32S: 0xc4,
 } as const;
 
 /** A growable byte buffer (plain arrays of numbers measured slower to fill and to copy). */
@@ -137,6 +158,22 @@ export class FuncWriter {
     this.code.push(Op.i32Const);
     sleb(this.code, v);
     return this;
+  }
+  /** An i64 constant from its halves (`lo` unsigned 32-bit, `hi` any 32-bit): no BigInt. */
+  i64(lo: number, hi: number): this {
+    this.code.push(Op.i64Const);
+    let l = lo >>> 0;
+    let h = hi | 0;
+    for (;;) {
+      const b = l & 0x7f;
+      l = ((l >>> 7) | ((h & 0x7f) << 25)) >>> 0;
+      h >>= 7;
+      if ((h === 0 && l === 0 && (b & 0x40) === 0) || (h === -1 && l === 0xffffffff && (b & 0x40) !== 0)) {
+        this.code.push(b);
+        return this;
+      }
+      this.code.push(b | 0x80);
+    }
   }
   get(l: number): this {
     this.code.push(Op.localGet);

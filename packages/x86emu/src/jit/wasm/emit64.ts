@@ -1,0 +1,638 @@
+/**
+ * WebAssembly for the 64-bit-mode instructions the wasm backend compiles inline (compile64.ts): the
+ * sixteen guest registers in i64 locals (loaded from the CPU's registers in wasm memory, REG and
+ * REG_HIGH, at entry; stored back at exits and around handler calls), 32- and 64-bit operands
+ * (a 32-bit write zero-extends: SDM Vol. 1 3.4.1.1), 64-bit addressing (RIP-relative as a constant),
+ * memory through the 4-level TLB probed inline (the 64-bit linear address split as ../mem64.ts and
+ * `Cpu.linear64` split it: canonical, folded to 48 bits, tag bits 47:24) and the imports `rq`/`wq`
+ * (`Cpu.read`/`read64`/`write`/`write64`) for FS/GS, misses, MMIO and page splits. Each emitter
+ * mirrors an interpreter handler (exec/long/alu64-fast.ts, move64.ts, stack64) and the JS
+ * backend's (../emit64.ts, ../stack64.ts); `emitInsn64Wasm` returns false, having emitted nothing,
+ * for a form it does not compile (its handler runs it: compile64.ts).
+ *
+ * Flags: every ALU form computes CF, OF and AF at once and leaves the record as PEND_MAT in the
+ * flag locals (`fr` a 32-bit stand-in for the result that has its ZF, SF and PF: the low byte,
+ * bit 31 = the result's sign, bit 8 = "not zero"; `fa` CF in bit 0 and AF in bit 4; `fs` OF), so
+ * a condition after it is a test of a local and the flush into RFLAGS is compile.ts storeFlags;
+ * an unused flag costs V8's optimizing tier nothing.
+ */
+import { TLB_MASK } from '../../cpu/consts.js';
+import type { Insn } from '../../decoder/insn.js';
+import type { OpcodeRow } from '../../decoder/opcode-table.js';
+import { PEND_MAT } from '../flags.js';
+import { ALU_OPS } from '../rows.js';
+import { RAM, ST_VHI, TLB_PERM, TLB_PFN, TLB_TAG } from './arena.js';
+import { cfInto, checkCall, cond, exitNormal, goTo, P_RP, P_SRM, P_SWM, P_WP, type WasmCtx } from './emit.js';
+import { I64, Op } from './encode.js';
+
+/** Imports after compile64.ts IMP_HANDLER64: the 64-bit slow memory paths. */
+export const IMP_READ64 = 6;
+export const IMP_WRITE64 = 7;
+
+const TWO32 = 4294967296;
+const SS = 2;
+
+/** The i64 locals of a 64-bit function. */
+export interface Locals64 {
+  /** RAX…R15. */
+  q: number[];
+  /** An address, operands and a result. */
+  a: number;
+  d: number;
+  x: number;
+  v: number;
+  /** RIP[63:32] where the function leaves (i32). */
+  nh: number;
+}
+
+/** What the 64-bit emitters know besides `WasmCtx`. */
+export interface Ctx64 extends WasmCtx {
+  q: Locals64;
+  /** RIP[63:32] of the function's code. */
+  hi: number;
+  /** Emits the call of the current instruction's handler, leaving the function after it (compile64.ts). */
+  handler: () => void;
+}
+
+export function allocLocals64(c: WasmCtx): Locals64 {
+  const f = c.f;
+  const q: number[] = [];
+  for (let r = 0; r < 16; r++) q.push(f.local(I64));
+  return { q, a: f.local(I64), d: f.local(I64), x: f.local(I64), v: f.local(I64), nh: f.local() };
+}
+
+/** Pushes a 32-bit value sign-extended to 64 bits as an i64 constant. */
+function i64s(c: Ctx64, v: number): void {
+  c.f.i64(v >>> 0, (v | 0) < 0 ? -1 : 0);
+}
+
+/** Pushes the 64-bit effective address of `i` (64-bit address size; RIP-relative a constant). */
+function ea64(c: Ctx64, i: Insn): void {
+  const { f } = c;
+  const q = c.q.q;
+  if (i.ripRel) {
+    const a = c.next + i.disp;
+    const carry = Math.floor(a / TWO32);
+    f.i64(a - carry * TWO32, (c.hi + carry) | 0);
+    return;
+  }
+  i64s(c, i.disp);
+  if (i.base >= 0) f.get(q[i.base]).op(Op.i64Add);
+  if (i.index >= 0) {
+    f.get(q[i.index]);
+    if (i.scale !== 0) f.i64(i.scale, 0).op(Op.i64Shl);
+    f.op(Op.i64Add);
+  }
+}
+
+/**
+ * Pushes 1 when `size` bytes at the address in local `a` (segment `seg`) can be reached inline:
+ * the segment flat and long (`mask`, a parameter), the address canonical (SDM Vol. 3 3.3.7.1), a
+ * TLB hit at its 48-bit fold (`tlbTagOf`: bits 47:24) with right `perm` inside one page of RAM in
+ * this memory; leaves the frame in `t` and the page offset in `o`.
+ */
+function probe64(c: Ctx64, seg: number, size: number, mask: number, perm: number): void {
+  const { f, l } = c;
+  const a = c.q.a;
+  c.segs |= 1 << seg;
+  f.get(mask).i32(seg).op(Op.i32ShrU).i32(1).op(Op.i32And);
+  f.get(a)
+    .i64(0, 0x8000)
+    .op(Op.i64Add)
+    .i64(0x100000000 - size, 0xffff)
+    .op(Op.i64LeU)
+    .op(Op.i32And);
+  f.get(a).i64(12, 0).op(Op.i64ShrU).op(Op.i32WrapI64).i32(TLB_MASK).op(Op.i32And).tee(l.x);
+  f.i32(2).op(Op.i32Shl).mem(Op.i32Load, TLB_TAG);
+  f.get(a).i64(24, 0).op(Op.i64ShrU).op(Op.i32WrapI64).i32(0xffffff).op(Op.i32And);
+  f.op(Op.i32Eq).op(Op.i32And);
+  f.get(a)
+    .op(Op.i32WrapI64)
+    .i32(0xfff)
+    .op(Op.i32And)
+    .tee(l.o)
+    .i32(4096 - size)
+    .op(Op.i32LeU)
+    .op(Op.i32And);
+  f.get(l.x).mem(Op.i32Load8U, TLB_PERM).get(perm).op(Op.i32And).i32(0).op(Op.i32Ne).op(Op.i32And);
+  f.get(l.x).i32(3).op(Op.i32Shl).mem(Op.f64Load, TLB_PFN).op(0xfc, 3).tee(l.t);
+  f.i32(c.ramPages).op(Op.i32LtU).op(Op.i32And);
+}
+
+/** FS and GS keep their bases in 64-bit mode: always through the CPU. */
+const based = (seg: number): boolean => seg === 4 || seg === 5;
+
+/** Pushes the `size`-byte value (zero-extended to i64) at the address in local `a`, segment `seg`. */
+function readAt(c: Ctx64, seg: number, size: number): void {
+  const { f, l } = c;
+  const a = c.q.a;
+  const slow = (): void => {
+    f.i32(seg).get(a).op(Op.i32WrapI64).get(a).i64(32, 0).op(Op.i64ShrU).op(Op.i32WrapI64).i32(size);
+    f.call(IMP_READ64).set(l.v);
+    checkCall(c);
+    f.get(l.v).op(Op.i64ExtendI32U);
+    if (size === 8)
+      f.i32(0).mem(Op.i32Load, ST_VHI).op(Op.i64ExtendI32U).i64(32, 0).op(Op.i64Shl).op(Op.i64Or);
+  };
+  if (c.ramPages === 0 || based(seg)) {
+    slow();
+    return;
+  }
+  probe64(c, seg, size, P_SRM, P_RP);
+  f.open(Op.if, '', I64);
+  f.get(l.t).i32(12).op(Op.i32Shl).get(l.o).op(Op.i32Add);
+  f.mem(
+    size === 8 ? Op.i64Load : size === 4 ? Op.i64Load32U : size === 2 ? Op.i64Load16U : Op.i64Load8U,
+    RAM,
+  );
+  f.else();
+  slow();
+  f.end();
+}
+
+/** Writes the low `size` (4 or 8) bytes of i64 local `v` at the address in local `a`, segment `seg`. */
+function writeAt(c: Ctx64, seg: number, size: 4 | 8, v: number): void {
+  const { f, l } = c;
+  const a = c.q.a;
+  const slow = (): void => {
+    f.i32(seg).get(a).op(Op.i32WrapI64).get(a).i64(32, 0).op(Op.i64ShrU).op(Op.i32WrapI64).i32(size);
+    f.get(v).op(Op.i32WrapI64).get(v).i64(32, 0).op(Op.i64ShrU).op(Op.i32WrapI64);
+    f.call(IMP_WRITE64);
+    checkCall(c);
+  };
+  if (c.ramPages === 0 || based(seg)) {
+    slow();
+    return;
+  }
+  probe64(c, seg, size, P_SWM, P_WP);
+  f.open(Op.if);
+  f.get(l.t)
+    .i32(12)
+    .op(Op.i32Shl)
+    .get(l.o)
+    .op(Op.i32Add)
+    .get(v)
+    .mem(size === 8 ? Op.i64Store : Op.i64Store32, RAM);
+  f.else();
+  slow();
+  f.end();
+}
+
+/** Pops an i64 into register `r` (a 64-bit write). */
+function setQ(c: Ctx64, r: number): void {
+  c.f.set(c.q.q[r]);
+}
+
+/** Pops an i32 into register `r` (a 32-bit write: the upper half cleared). */
+function setD(c: Ctx64, r: number): void {
+  c.f.op(Op.i64ExtendI32U).set(c.q.q[r]);
+}
+
+/** Pushes the r/m operand of `size` (4: as i32, 8: as i64), register or memory. */
+function loadE(c: Ctx64, i: Insn, size: number): void {
+  const { f } = c;
+  if (i.mod === 3) {
+    f.get(c.q.q[i.rm]);
+    if (size === 4) f.op(Op.i32WrapI64);
+    return;
+  }
+  ea64(c, i);
+  f.set(c.q.a);
+  readAt(c, i.memSeg, size);
+  if (size === 4) f.op(Op.i32WrapI64);
+}
+
+/** Pushes register `r` as an operand of `size` (4: i32, 8: i64). */
+function reg(c: Ctx64, r: number, size: number): void {
+  c.f.get(c.q.q[r]);
+  if (size === 4) c.f.op(Op.i32WrapI64);
+}
+
+/** Pushes a sign-extended immediate as an operand of `size`. */
+function imm(c: Ctx64, v: number, size: number): void {
+  if (size === 4) c.f.i32(v | 0);
+  else i64s(c, v);
+}
+
+/**
+ * ADD OR AND SUB XOR CMP TEST (`op` as ALU_OPS, TEST as AND) of `size` on the operands `dst` and
+ * `src` push; the result to register `out` (-1: none), the flags as PEND_MAT (this file's header).
+ */
+function alu(c: Ctx64, op: number, size: number, dst: () => void, src: () => void, out: number): void {
+  const { f, l } = c;
+  const add = op === 0;
+  const sub = op === 5 || op === 7;
+  if (size === 8) {
+    const { d, x, v } = c.q;
+    dst();
+    f.set(d);
+    src();
+    f.set(x);
+    f.get(d).get(x);
+    f.op(add ? Op.i64Add : op === 1 ? Op.i64Or : op === 4 ? Op.i64And : op === 6 ? Op.i64Xor : Op.i64Sub);
+    f.set(v);
+    // fr: low byte, sign at bit 31, "not zero" at bit 8.
+    f.get(v).op(Op.i32WrapI64).i32(0xff).op(Op.i32And);
+    f.get(v).i64(32, 0).op(Op.i64ShrU).op(Op.i32WrapI64).i32(0x80000000).op(Op.i32And).op(Op.i32Or);
+    f.get(v).i64(0, 0).op(Op.i64Ne).i32(8).op(Op.i32Shl).op(Op.i32Or).set(l.fr);
+    if (add || sub) {
+      // CF | AF << 4; OF from the signs (SDM Vol. 2 ADD, SUB).
+      if (add) f.get(v).get(d).op(Op.i64LtU);
+      else f.get(d).get(x).op(Op.i64LtU);
+      f.get(d)
+        .get(x)
+        .op(Op.i64Xor)
+        .get(v)
+        .op(Op.i64Xor)
+        .op(Op.i32WrapI64)
+        .i32(0x10)
+        .op(Op.i32And)
+        .op(Op.i32Or);
+      f.set(l.fa);
+      if (add) f.get(d).get(v).op(Op.i64Xor).get(x).get(v).op(Op.i64Xor);
+      else f.get(d).get(x).op(Op.i64Xor).get(d).get(v).op(Op.i64Xor);
+      f.op(Op.i64And).i64(63, 0).op(Op.i64ShrU).op(Op.i32WrapI64).set(l.fs);
+    } else f.i32(0).set(l.fa).i32(0).set(l.fs);
+    f.i32(PEND_MAT).set(l.fo).i32(1).set(l.fp);
+    if (out >= 0) f.get(v).set(c.q.q[out]);
+  } else {
+    const { d, x, v } = l;
+    dst();
+    f.set(d);
+    src();
+    f.set(x);
+    f.get(d).get(x);
+    f.op(add ? Op.i32Add : op === 1 ? Op.i32Or : op === 4 ? Op.i32And : op === 6 ? Op.i32Xor : Op.i32Sub);
+    f.tee(v).set(l.fr);
+    if (add || sub) {
+      if (add) f.get(v).get(d).op(Op.i32LtU);
+      else f.get(d).get(x).op(Op.i32LtU);
+      f.get(d).get(x).op(Op.i32Xor).get(v).op(Op.i32Xor).i32(0x10).op(Op.i32And).op(Op.i32Or);
+      f.set(l.fa);
+      if (add) f.get(d).get(v).op(Op.i32Xor).get(x).get(v).op(Op.i32Xor);
+      else f.get(d).get(x).op(Op.i32Xor).get(d).get(v).op(Op.i32Xor);
+      f.op(Op.i32And).i32(31).op(Op.i32ShrU).set(l.fs);
+    } else f.i32(0).set(l.fa).i32(0).set(l.fs);
+    f.i32(PEND_MAT).set(l.fo).i32(1).set(l.fp);
+    if (out >= 0) {
+      f.get(v);
+      setD(c, out);
+    }
+  }
+  c.pend = PEND_MAT;
+}
+
+/** INC/DEC register `r` of `size`: as ADD/SUB of 1 with CF kept (SDM Vol. 2 INC, DEC). */
+function incDec(c: Ctx64, r: number, size: number, dec: boolean): void {
+  const { f, l } = c;
+  cfInto(c);
+  if (size === 8) {
+    const { d, v } = c.q;
+    f.get(c.q.q[r])
+      .tee(d)
+      .i64(1, 0)
+      .op(dec ? Op.i64Sub : Op.i64Add)
+      .set(v);
+    f.get(v).op(Op.i32WrapI64).i32(0xff).op(Op.i32And);
+    f.get(v).i64(32, 0).op(Op.i64ShrU).op(Op.i32WrapI64).i32(0x80000000).op(Op.i32And).op(Op.i32Or);
+    f.get(v).i64(0, 0).op(Op.i64Ne).i32(8).op(Op.i32Shl).op(Op.i32Or).set(l.fr);
+    f.get(d).get(v).op(Op.i64Xor).op(Op.i32WrapI64).i32(0x10).op(Op.i32And).get(l.c).op(Op.i32Or).set(l.fa);
+    // OF: INC of 2^63 - 1, DEC of 2^63.
+    f.get(d)
+      .i64(dec ? 0 : 0xffffffff, dec ? 0x80000000 : 0x7fffffff)
+      .op(Op.i64Eq)
+      .set(l.fs);
+    f.get(v).set(c.q.q[r]);
+  } else {
+    const { d, v } = l;
+    f.get(c.q.q[r])
+      .op(Op.i32WrapI64)
+      .tee(d)
+      .i32(1)
+      .op(dec ? Op.i32Sub : Op.i32Add)
+      .tee(v)
+      .set(l.fr);
+    f.get(d).get(v).op(Op.i32Xor).i32(0x10).op(Op.i32And).get(l.c).op(Op.i32Or).set(l.fa);
+    f.get(d)
+      .i32(dec ? 0x80000000 : 0x7fffffff)
+      .op(Op.i32Eq)
+      .set(l.fs);
+    f.get(v);
+    setD(c, r);
+  }
+  f.i32(PEND_MAT).set(l.fo).i32(1).set(l.fp);
+  c.pend = PEND_MAT;
+}
+
+/**
+ * SHL/SAL/SHR/SAR of register `r` (`size` 4 or 8) by constant `k` (1…size·8−1), as
+ * exec/long/shift64.ts and ../shift64.ts compute them: CF the last bit out, OF MSB(result) ^ CF
+ * for SHL, MSB(operand) for SHR, 0 for SAR, AF clear (SDM Vol. 2 SAL/SAR/SHL/SHR).
+ */
+function shiftK(c: Ctx64, m: string, r: number, size: number, k: number): void {
+  const { f, l } = c;
+  const right = m !== 'SHL';
+  if (size === 8) {
+    const { d, v } = c.q;
+    f.get(c.q.q[r])
+      .tee(d)
+      .i64(k, 0)
+      .op(m === 'SHL' ? Op.i64Shl : m === 'SHR' ? Op.i64ShrU : Op.i64ShrS)
+      .set(v);
+    f.get(d)
+      .i64(right ? k - 1 : 64 - k, 0)
+      .op(Op.i64ShrU)
+      .op(Op.i32WrapI64)
+      .i32(1)
+      .op(Op.i32And)
+      .set(l.fa);
+    if (m === 'SHL') f.get(v).i64(63, 0).op(Op.i64ShrU).op(Op.i32WrapI64).get(l.fa).op(Op.i32Xor);
+    else if (m === 'SHR') f.get(d).i64(63, 0).op(Op.i64ShrU).op(Op.i32WrapI64);
+    else f.i32(0);
+    f.set(l.fs);
+    f.get(v).op(Op.i32WrapI64).i32(0xff).op(Op.i32And);
+    f.get(v).i64(32, 0).op(Op.i64ShrU).op(Op.i32WrapI64).i32(0x80000000).op(Op.i32And).op(Op.i32Or);
+    f.get(v).i64(0, 0).op(Op.i64Ne).i32(8).op(Op.i32Shl).op(Op.i32Or).set(l.fr);
+    f.get(v).set(c.q.q[r]);
+  } else {
+    const { d, v } = l;
+    f.get(c.q.q[r])
+      .op(Op.i32WrapI64)
+      .tee(d)
+      .i32(k)
+      .op(m === 'SHL' ? Op.i32Shl : m === 'SHR' ? Op.i32ShrU : Op.i32ShrS);
+    f.tee(v).set(l.fr);
+    f.get(d)
+      .i32(right ? k - 1 : 32 - k)
+      .op(Op.i32ShrU)
+      .i32(1)
+      .op(Op.i32And)
+      .set(l.fa);
+    if (m === 'SHL') f.get(v).i32(31).op(Op.i32ShrU).get(l.fa).op(Op.i32Xor);
+    else if (m === 'SHR') f.get(d).i32(31).op(Op.i32ShrU);
+    else f.i32(0);
+    f.set(l.fs);
+    f.get(v);
+    setD(c, r);
+  }
+  f.i32(PEND_MAT).set(l.fo).i32(1).set(l.fp);
+  c.pend = PEND_MAT;
+}
+
+/** The 64-bit target of a relative branch, or null when it leaves RIP[63:32] (its handler runs it). */
+function target(c: Ctx64, i: Insn): number | null {
+  const t = c.next + i.imm;
+  return t >= 0 && t < TWO32 ? t : null;
+}
+
+/** The next instruction's RIP as an i64 constant. */
+function pushNext(c: Ctx64): void {
+  c.f.i64(c.next, c.hi);
+}
+
+/**
+ * Emits instruction `i` (row `row`) of a 64-bit function; false when this backend does not
+ * compile the form (nothing emitted). Sets `memory` in `out` when it may have taken a slow memory
+ * path, `branch` when it ended the block.
+ */
+export function emitInsn64Wasm(
+  c: Ctx64,
+  i: Insn,
+  row: OpcodeRow,
+  out: { memory: boolean; branch: boolean },
+): boolean {
+  const { f, l } = c;
+  const q = c.q.q;
+  const m = row.mnemonic;
+  const ops = row.operands;
+  out.memory = false;
+  out.branch = false;
+  if (i.lock) return false;
+  if (m === 'JCC' || m === 'JMP') {
+    if ((ops !== 'Jb' && ops !== 'Jz') || i.opSize !== 8) return false;
+    const t = target(c, i);
+    if (t === null) return false;
+    out.branch = true;
+    if (m === 'JMP') {
+      goTo(c, t, false);
+      return true;
+    }
+    cond(c, i.op & 0xf);
+    f.open(Op.if);
+    goTo(c, t, false);
+    f.else();
+    goTo(c, c.next, false);
+    f.end();
+    return true;
+  }
+  if (m === 'CALL') {
+    // CALL rel32: the return address pushed as PUSH does it (a fault leaves RSP, RIP at the CALL),
+    // then on to the target; a target beyond RIP[63:32] (maybe not canonical) is the handler's.
+    if (ops !== 'Jz' || i.opSize !== 8) return false;
+    const t = target(c, i);
+    if (t === null) return false;
+    out.branch = true;
+    f.get(q[4]).i64(8, 0).op(Op.i64Sub).set(c.q.a);
+    pushNext(c);
+    f.set(c.q.v);
+    writeAt(c, SS, 8, c.q.v);
+    f.get(c.q.a).set(q[4]);
+    // A push through the CPU may have raised an event check or written this code page: leave.
+    f.get(l.ck).open(Op.if);
+    exitNormal(c, t, c.length);
+    f.end();
+    goTo(c, t, false);
+    return true;
+  }
+  if (m === 'RET') {
+    // RET [imm16]: the return address read first (a fault leaves RSP); a non-canonical one (#GP(0)
+    // at the RET, SDM Vol. 2 RET) is left to the handler, which runs the RET again from the start.
+    if (i.opSize !== 8 || (ops !== '' && ops !== 'Iw')) return false;
+    out.branch = true;
+    const { a, v } = c.q;
+    f.get(q[4]).set(a);
+    readAt(c, SS, 8);
+    f.tee(v).i64(0, 0x8000).op(Op.i64Add).i64(0, 0x10000).op(Op.i64LtU).op(Op.i32Eqz).open(Op.if);
+    c.handler();
+    f.end();
+    f.get(a)
+      .i64(8 + (ops === 'Iw' ? i.imm & 0xffff : 0), 0)
+      .op(Op.i64Add)
+      .set(q[4]);
+    f.get(l.n).i32(c.length).op(Op.i32Add).set(l.n);
+    f.get(v).op(Op.i32WrapI64).set(l.next);
+    f.get(v).i64(32, 0).op(Op.i64ShrU).op(Op.i32WrapI64).set(c.q.nh);
+    f.br('exit');
+    return true;
+  }
+  const mem = i.hasModrm && i.mod !== 3;
+  if (mem && i.adSize !== 8) return false;
+  const size = i.opSize;
+  if (m === 'PUSH' || m === 'POP') {
+    if (ops !== 'Zv' || size !== 8) return false;
+    out.memory = true;
+    const r = i.rm;
+    if (m === 'PUSH') {
+      f.get(q[4]).i64(8, 0).op(Op.i64Sub).set(c.q.a);
+      f.get(q[r]).set(c.q.v);
+      writeAt(c, SS, 8, c.q.v);
+      f.get(c.q.a).set(q[4]);
+    } else {
+      f.get(q[4]).set(c.q.a);
+      readAt(c, SS, 8);
+      f.set(c.q.v);
+      f.get(c.q.a).i64(8, 0).op(Op.i64Add).set(q[4]);
+      f.get(c.q.v).set(q[r]);
+    }
+    return true;
+  }
+  if (m === 'NOP') return true; // hint NOPs with a memory operand never access it
+  if (size !== 4 && size !== 8) return false;
+  out.memory = mem;
+  const op = m === 'TEST' ? 4 : ALU_OPS.indexOf(m);
+  if (op >= 0 && op !== 2 && op !== 3) {
+    const write = m !== 'TEST' && op !== 7;
+    if (ops === 'Ev,Gv') {
+      if (mem && write) return false; // read-modify-write: the handler's
+      alu(
+        c,
+        op,
+        size,
+        () => loadE(c, i, size),
+        () => reg(c, i.reg, size),
+        write ? i.rm : -1,
+      );
+    } else if (ops === 'Gv,Ev' && m !== 'TEST')
+      alu(
+        c,
+        op,
+        size,
+        () => reg(c, i.reg, size),
+        () => loadE(c, i, size),
+        write ? i.reg : -1,
+      );
+    else if (ops === 'eAX,Iz')
+      alu(
+        c,
+        op,
+        size,
+        () => reg(c, 0, size),
+        () => imm(c, i.imm, size),
+        write ? 0 : -1,
+      );
+    else if (ops === 'Ev,Iz' || (ops === 'Ev,IbS' && m !== 'TEST')) {
+      if (mem && write) return false;
+      alu(
+        c,
+        op,
+        size,
+        () => loadE(c, i, size),
+        () => imm(c, i.imm, size),
+        write ? i.rm : -1,
+      );
+    } else return false;
+    return true;
+  }
+  if (
+    (m === 'SHL' || m === 'SAL' || m === 'SHR' || m === 'SAR') &&
+    !mem &&
+    (ops === 'Ev,Ib' || ops === 'Ev,1')
+  ) {
+    const k = (ops === 'Ev,1' ? 1 : i.imm) & (size === 8 ? 63 : 31);
+    if (k === 0) return false; // no flag changes: the handler's
+    shiftK(c, m === 'SAL' ? 'SHL' : m, i.rm, size, k);
+    return true;
+  }
+  if ((m === 'INC' || m === 'DEC') && ops === 'Ev' && !mem) {
+    incDec(c, i.rm, size, m === 'DEC');
+    return true;
+  }
+  if (m === 'MOV') {
+    if (ops === 'Ev,Gv') {
+      if (mem) {
+        f.get(q[i.reg]).set(c.q.v);
+        ea64(c, i);
+        f.set(c.q.a);
+        writeAt(c, i.memSeg, size, c.q.v);
+      } else {
+        reg(c, i.reg, size);
+        if (size === 8) setQ(c, i.rm);
+        else setD(c, i.rm);
+      }
+      return true;
+    }
+    if (ops === 'Gv,Ev') {
+      loadE(c, i, size);
+      if (size === 8) setQ(c, i.reg);
+      else setD(c, i.reg);
+      return true;
+    }
+    if (ops === 'Zv,Iv') {
+      f.i64(i.imm >>> 0, size === 8 ? i.imm2 | 0 : 0);
+      setQ(c, i.rm);
+      return true;
+    }
+    if (ops === 'Ev,Iz') {
+      if (size === 8) i64s(c, i.imm);
+      else f.i64(i.imm >>> 0, 0);
+      if (mem) {
+        f.set(c.q.v);
+        ea64(c, i);
+        f.set(c.q.a);
+        writeAt(c, i.memSeg, size, c.q.v);
+      } else setQ(c, i.rm);
+      return true;
+    }
+    return false;
+  }
+  if (m === 'MOVSXD' && size === 8) {
+    // MOVSXD r64, r/m32: the dword sign-extended (SDM Vol. 2 MOVSX/MOVSXD).
+    loadE(c, i, 4);
+    f.op(Op.i64ExtendI32S);
+    setQ(c, i.reg);
+    return true;
+  }
+  if (m === 'LEA') {
+    if (!mem) return false;
+    // Every bit of the 64-bit address (Cpu.eaHalves): LEA checks no canonical form.
+    out.memory = false;
+    ea64(c, i);
+    if (size === 8) setQ(c, i.reg);
+    else {
+      f.op(Op.i32WrapI64);
+      setD(c, i.reg);
+    }
+    return true;
+  }
+  if (m === 'MOVZX' || m === 'MOVSX') {
+    const byte = ops.endsWith('Eb');
+    if (mem) {
+      ea64(c, i);
+      f.set(c.q.a);
+      readAt(c, i.memSeg, byte ? 1 : 2);
+      f.op(Op.i32WrapI64);
+    } else if (!byte || i.rex !== 0 || i.rm < 4)
+      f.get(q[i.rm])
+        .op(Op.i32WrapI64)
+        .i32(byte ? 0xff : 0xffff)
+        .op(Op.i32And);
+    else
+      f.get(q[i.rm - 4])
+        .op(Op.i32WrapI64)
+        .i32(8)
+        .op(Op.i32ShrU)
+        .i32(0xff)
+        .op(Op.i32And);
+    if (m === 'MOVSX') {
+      f.op(byte ? Op.i32Extend8S : Op.i32Extend16S);
+      if (size === 8) {
+        f.op(Op.i64ExtendI32S);
+        setQ(c, i.reg);
+        return true;
+      }
+    }
+    setD(c, i.reg);
+    return true;
+  }
+  return false;
+}
