@@ -7,7 +7,7 @@ import { SvmDriver } from './driver/svm.js';
 import { SvmSilicon, type SvmSiliconConfig } from './silicon/svm-silicon.js';
 
 export { SVM_EXIT_HANDLERS, type SvmExitHandler, svmHandleExit } from './driver/exit-handlers.js';
-export { SvmDriver, type SvmDriverOptions } from './driver/svm.js';
+export { KVM_SVM_DEFAULT_PLE_WINDOW, SvmDriver, type SvmDriverOptions } from './driver/svm.js';
 export { toSvm, VcpuSvm } from './driver/vcpu-svm.js';
 export { arToAttrib, attribToAr, SvmGuestMode } from './silicon/guest-mode.js';
 export { NP_ENABLE, NPF_INFO_HI_FINAL, NPF_INFO_HI_TABLE } from './silicon/npt.js';

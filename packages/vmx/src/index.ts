@@ -9,7 +9,7 @@ import { VmxSilicon, type VmxSiliconConfig } from './silicon/vmx-silicon.js';
 export { type ExitHandler, VMX_EXIT_HANDLERS, vmxHandleExit } from './driver/exit-handlers.js';
 export { toVmx, VcpuVmx } from './driver/vcpu-vmx.js';
 export { VmcsAccess, type VmxError } from './driver/vmcs-access.js';
-export { VmxDriver, type VmxDriverOptions } from './driver/vmx.js';
+export { KVM_VMX_DEFAULT_PLE_WINDOW, VmxDriver, type VmxDriverOptions } from './driver/vmx.js';
 export {
   EPT_VPID_CAP_HI,
   EPT_VPID_CAP_LO,

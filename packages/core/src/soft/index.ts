@@ -26,7 +26,7 @@ export { MSR, MSRS_TO_SAVE } from './msrs.js';
 export { PendingPio, PIO_DATA_OFFSET } from './pio.js';
 export { DEFAULT_RUN_BUDGET, kvmVcpuRun, TURN_USERSPACE_EXITS } from './run-loop.js';
 export * from './silicon.js';
-export { kvmVcpuOnSpin, SPIN_YIELD_PAUSES } from './spin.js';
+export { KVM_DEFAULT_PLE_GAP, kvmVcpuOnSpin, SPIN_YIELD_PAUSES } from './spin.js';
 export {
   kvmTaskSwitch,
   TASK_SWITCH_CALL,

@@ -4,8 +4,10 @@
  * another CPU to take an IPI) waits for a vCPU that cannot run until this one's KVM_RUN ends: with
  * turns, it would spin away its whole instruction budget. Hardware PLE (SDM 25.1.3, "PAUSE-loop
  * exiting"; APM 15.14.4, the pause filter) exits after a spin of some length and KVM yields to
- * another vCPU; here the driver's PAUSE exit counts, and after SPIN_YIELD_PAUSES of them in one
- * turn (the KVM_RUNs since the last EINTR) the run ends with EINTR so the VMM passes the turn on.
+ * another vCPU. Both silicon models have it, and both drivers ask for it as KVM does: such an exit
+ * already means a long spin, so the run ends with EINTR at once and the VMM passes the turn on.
+ * Without it (a driver that exits on every PAUSE) the exits are counted, and after
+ * SPIN_YIELD_PAUSES of them in one turn (the KVM_RUNs since the last EINTR) the run ends.
  */
 import type { SoftVcpu } from './vcpu.js';
 
@@ -17,11 +19,19 @@ import type { SoftVcpu } from './vcpu.js';
 export const SPIN_YIELD_PAUSES = 64;
 
 /**
- * A PAUSE exit of `vcpu` (the driver skipped the instruction): counts it, and once the spin is long
- * enough asks KVM_RUN to return so another vCPU runs. Nothing with a single vCPU: no one to yield to.
+ * KVM's `KVM_DEFAULT_PLE_GAP`: PAUSEs more than this many TSC ticks apart are not one spin loop
+ * (VMX's PLE_Gap; SVM's pause filter threshold).
  */
-export function kvmVcpuOnSpin(vcpu: SoftVcpu): void {
+export const KVM_DEFAULT_PLE_GAP = 128;
+
+/**
+ * A PAUSE exit of `vcpu` (the driver skipped the instruction). `loop`: the silicon measured the
+ * spin (PAUSE-loop exiting, the pause filter), so it is long enough already; else the exit is
+ * counted until the spin is. Either way KVM_RUN then returns so another vCPU runs. Nothing with a
+ * single vCPU: no one to yield to.
+ */
+export function kvmVcpuOnSpin(vcpu: SoftVcpu, loop: boolean): void {
   if (vcpu.vm.vcpus.size < 2) return;
   vcpu.vm.count('pause_exits');
-  if (++vcpu.spinPauses >= SPIN_YIELD_PAUSES) vcpu.spinYield = true;
+  if (loop || ++vcpu.spinPauses >= SPIN_YIELD_PAUSES) vcpu.spinYield = true;
 }

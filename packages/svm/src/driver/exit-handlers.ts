@@ -264,7 +264,7 @@ function nopInterception(d: SvmDriver, vcpu: SoftVcpu): ExitResult {
 /** `pause_interception`: skip it, and a long pause loop yields to another vCPU (`kvm_vcpu_on_spin`). */
 function pauseInterception(d: SvmDriver, vcpu: SoftVcpu): ExitResult {
   skipEmulatedInstruction(vcpu, insnLen(d));
-  kvmVcpuOnSpin(vcpu);
+  kvmVcpuOnSpin(vcpu, d.pauseFilterCount !== 0);
   return ExitResult.Reenter;
 }
 

@@ -11,6 +11,7 @@ import {
   EntryResult,
   type ExitResult,
   type HardwareCheck,
+  KVM_DEFAULT_PLE_GAP,
   KVM_EXIT,
   type KvmRunView,
   kvmFerr,
@@ -30,6 +31,7 @@ import {
   Intercept1,
   Intercept2,
   SvmExit,
+  SvmFeature,
   SvmMsr,
   VIntr,
   VmCr,
@@ -78,6 +80,9 @@ export interface SvmDriverOptions {
   npt?: boolean;
 }
 
+/** KVM's `KVM_SVM_DEFAULT_PLE_WINDOW`: PAUSEs of one spin before the filter lets one exit. */
+export const KVM_SVM_DEFAULT_PLE_WINDOW = 3000;
+
 export class SvmDriver implements ArchOps {
   readonly name = 'svm';
   readonly cpu: SvmSilicon;
@@ -87,6 +92,12 @@ export class SvmDriver implements ArchOps {
   /** The VMCB of the vCPU last loaded. */
   readonly vmcb: Vmcb;
   private hsavePage = -1;
+  /**
+   * `pause_filter_count` and `pause_filter_thresh` when the silicon has the filter (CPUID
+   * 8000000A:EDX bits 10 and 12), else 0: every PAUSE exits.
+   */
+  pauseFilterCount = 0;
+  private pauseFilterThreshold = 0;
   private loaded: SoftVcpu | null = null;
   private readonly msrOut = new Uint32Array(2);
 
@@ -126,6 +137,10 @@ export class SvmDriver implements ArchOps {
         reason: 'kvm-amd: disabled by bios (VM_CR.SVMDIS is set); enable SVM in the firmware setup',
       };
     }
+    // svm_hardware_setup: the PAUSE filter, with its threshold, when the processor has them.
+    si.cpuid(0x8000000a, 0, r);
+    this.pauseFilterCount = r[3] & SvmFeature.PAUSE_FILTER ? KVM_SVM_DEFAULT_PLE_WINDOW : 0;
+    this.pauseFilterThreshold = r[3] & SvmFeature.PAUSE_FILTER_THRESHOLD ? KVM_DEFAULT_PLE_GAP : 0;
     si.rdmsr(SvmMsr.EFER, out);
     if (!(out[0] & EFER_SVME)) {
       if (!si.wrmsr(SvmMsr.EFER, out[0] | EFER_SVME, 0))
@@ -220,8 +235,9 @@ export class SvmDriver implements ArchOps {
         Intercept1.MSR_PROT |
         // A task switch loads CR3 behind the shadow MMU's back: KVM intercepts it (init_vmcb).
         Intercept1.TASK_SWITCH |
-        // Pause-loop exiting (init_vmcb's INTERCEPT_PAUSE): a vCPU spinning for another yields
-        // (kvm_vcpu_on_spin), which matters when the vCPUs take turns on one thread.
+        // Pause-loop exiting (init_vmcb's INTERCEPT_PAUSE, behind the pause filter): a vCPU
+        // spinning for another yields (kvm_vcpu_on_spin), which matters when the vCPUs take
+        // turns on one thread.
         Intercept1.PAUSE |
         Intercept1.SHUTDOWN,
     );
@@ -229,6 +245,8 @@ export class SvmDriver implements ArchOps {
       VMCB.INTERCEPT_MISC2,
       Intercept2.VMRUN | Intercept2.VMMCALL | Intercept2.WBINVD | Intercept2.XSETBV,
     );
+    v.setU16(VMCB.PAUSE_FILTER_COUNT, this.pauseFilterCount);
+    v.setU16(VMCB.PAUSE_FILTER_THRESHOLD, this.pauseFilterThreshold);
     v.set64(VMCB.IOPM_BASE_PA, svm.iopmPage * 4096, 0);
     v.set64(VMCB.MSRPM_BASE_PA, svm.msrpmPage * 4096, 0);
     v.setU32(VMCB.GUEST_ASID, 1);

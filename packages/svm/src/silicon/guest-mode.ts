@@ -80,6 +80,16 @@ export class SvmGuestMode implements Intercepts {
   /** INTERCEPT_DR: bits 15:0 reads of DR0–DR15, 31:16 writes (APM Vol. 2 15.10). */
   private drIntercepts = 0;
   private misc1 = 0;
+  /**
+   * The PAUSE intercept filter (APM Vol. 2 15.14.4): the count and threshold VMRUN loaded, the
+   * internal counter, and the TSC (low half) of the last PAUSE; `pauseFresh` until the first
+   * PAUSE after VMRUN.
+   */
+  private pauseFilterCount = 0;
+  private pauseFilterThreshold = 0;
+  private pauseCounter = 0;
+  private pauseLast = 0;
+  private pauseFresh = true;
   /** The IOPM's three pages and the MSRPM's two, as VMRUN found them (all undefined if one is missing). */
   private readonly iopm: (Uint8Array | undefined)[] = [undefined, undefined, undefined];
   private readonly msrpm: (Uint8Array | undefined)[] = [undefined, undefined];
@@ -123,9 +133,33 @@ export class SvmGuestMode implements Intercepts {
       case InterceptKind.Rdmsr:
       case InterceptKind.Wrmsr:
         return this.msrExits(kind === InterceptKind.Wrmsr);
+      case InterceptKind.Pause:
+        return this.pauseFilterExits();
       default:
         return true;
     }
+  }
+
+  /**
+   * 15.14.4: with a filter count, an intercepted PAUSE exits only once the counter VMRUN loaded
+   * has counted down to 0; a PAUSE more than the threshold's ticks after the previous one (not a
+   * tight loop) reloads the counter. A count of 0 is no filter: every PAUSE exits. Time is the
+   * guest's TSC, which x86emu advances an instruction a tick within a run.
+   */
+  private pauseFilterExits(): boolean {
+    if (this.pauseFilterCount === 0) return true;
+    const now = (this.cpu.state.tsc[0] + this.cpu.runCount) >>> 0;
+    if (
+      !this.pauseFresh &&
+      this.pauseFilterThreshold !== 0 &&
+      (now - this.pauseLast) >>> 0 > this.pauseFilterThreshold
+    )
+      this.pauseCounter = this.pauseFilterCount;
+    this.pauseFresh = false;
+    this.pauseLast = now;
+    if (this.pauseCounter === 0) return true;
+    this.pauseCounter--;
+    return false;
   }
 
   /**
@@ -309,6 +343,10 @@ export class SvmGuestMode implements Intercepts {
     if (m1 & Intercept1.MSR_PROT) mask |= bit(InterceptKind.Rdmsr) | bit(InterceptKind.Wrmsr);
     if (m1 & Intercept1.INVD) mask |= bit(InterceptKind.Invd);
     if (m1 & Intercept1.PAUSE) mask |= bit(InterceptKind.Pause);
+    this.pauseFilterCount = v.u16(VMCB.PAUSE_FILTER_COUNT);
+    this.pauseFilterThreshold = v.u16(VMCB.PAUSE_FILTER_THRESHOLD);
+    this.pauseCounter = this.pauseFilterCount;
+    this.pauseFresh = true;
     if (m1 & Intercept1.SHUTDOWN) mask |= bit(InterceptKind.Shutdown);
     if (m1 & Intercept1.TASK_SWITCH) mask |= bit(InterceptKind.TaskSwitch);
     if (m1 & Intercept1.INTN) mask |= bit(InterceptKind.SoftwareInterrupt);

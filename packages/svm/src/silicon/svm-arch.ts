@@ -180,8 +180,17 @@ export const VmCr = { LOCK: 1 << 3, SVMDIS: 1 << 4 } as const;
 /** CPUID.80000001:ECX.SVM (bit 2). */
 export const CPUID_80000001_ECX_SVM = 1 << 2;
 
-/** CPUID.8000000A:EDX features this silicon has: nested paging (0), NRIP save (3), decode assists (7). */
-export const SvmFeature = { NP: 1 << 0, NRIPS: 1 << 3, DECODE_ASSISTS: 1 << 7 } as const;
+/**
+ * CPUID.8000000A:EDX features this silicon has: nested paging (0), NRIP save (3), decode assists
+ * (7), the PAUSE intercept filter (10) and its threshold (12).
+ */
+export const SvmFeature = {
+  NP: 1 << 0,
+  NRIPS: 1 << 3,
+  DECODE_ASSISTS: 1 << 7,
+  PAUSE_FILTER: 1 << 10,
+  PAUSE_FILTER_THRESHOLD: 1 << 12,
+} as const;
 
 /** Segment attrib (VMCB): descriptor bits 40–47 in 7:0 and 52–55 in 11:8. */
 export const SVM_SELECTOR_P = 1 << 7;

@@ -257,7 +257,7 @@ function handleWrmsr(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
 /** `handle_pause`: skip it, and a long pause loop yields to another vCPU (`kvm_vcpu_on_spin`). */
 function handlePause(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
   skipEmulatedInstruction(vcpu, instructionLength(d));
-  kvmVcpuOnSpin(vcpu);
+  kvmVcpuOnSpin(vcpu, d.pauseLoopExiting);
   return ExitResult.Reenter;
 }
 

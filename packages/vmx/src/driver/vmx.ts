@@ -13,6 +13,7 @@ import {
   EntryResult,
   type ExitResult,
   type HardwareCheck,
+  KVM_DEFAULT_PLE_GAP,
   KVM_EXIT,
   type KvmRunView,
   kvmFerr,
@@ -83,16 +84,15 @@ const ENTRY_MIN = VmEntryCtl.LOAD_IA32_EFER;
  * Without a TPR shadow a 64-bit guest's MOV CR8 exits (vmx.c's CR8 exiting on x86_64); with one
  * (an in-kernel LAPIC) it reads and writes VTPR. NMI-window exiting comes with virtual NMIs.
  */
-/**
- * PAUSE exiting stands in for PAUSE-loop exiting (SDM 25.1.3), which the silicon lacks: the exit
- * handler counts the PAUSEs of a spin and yields to another vCPU (`kvm_vcpu_on_spin`).
- */
 const PROC_OPT =
-  CpuBased.CR8_LOAD_EXITING |
-  CpuBased.CR8_STORE_EXITING |
-  CpuBased.TPR_SHADOW |
-  CpuBased.NMI_WINDOW_EXITING |
-  CpuBased.PAUSE_EXITING;
+  CpuBased.CR8_LOAD_EXITING | CpuBased.CR8_STORE_EXITING | CpuBased.TPR_SHADOW | CpuBased.NMI_WINDOW_EXITING;
+/**
+ * PAUSE-loop exiting (SDM 25.1.3, `cpu_has_vmx_ple`): a spin at CPL 0 longer than PLE_Window
+ * exits and the vCPU yields (`kvm_vcpu_on_spin`); a lone PAUSE or a short delay loop runs on.
+ */
+const PROC2_OPT = SecondaryExec.PAUSE_LOOP_EXITING;
+/** KVM's `KVM_VMX_DEFAULT_PLE_WINDOW`: TSC ticks of one spin before it exits (KVM grows it per exit; kept fixed here). */
+export const KVM_VMX_DEFAULT_PLE_WINDOW = 4096;
 /** Virtual NMIs: the VMCS tracks the guest's NMI blocking, and IRET ends it (SDM 25.3). */
 const PIN_OPT = PinBased.VIRTUAL_NMIS;
 const CR8_EXITING = CpuBased.CR8_LOAD_EXITING | CpuBased.CR8_STORE_EXITING;
@@ -136,6 +136,10 @@ export class VmxDriver implements ArchOps {
   readonly exitCountsLength = 65;
   /** `enable_ept` (`VmxDriverOptions.ept`). */
   readonly ept: boolean;
+  /** The silicon has PAUSE-loop exiting and the controls ask for it (`cpu_has_vmx_ple`). */
+  get pauseLoopExiting(): boolean {
+    return this.proc2Ctl > 0 && (this.proc2Ctl & SecondaryExec.PAUSE_LOOP_EXITING) !== 0;
+  }
   private vmxonRegion = -1;
   private pinCtl = 0;
   private procCtl = 0;
@@ -205,7 +209,7 @@ export class VmxDriver implements ArchOps {
     // EPT and VPID (`cpu_has_vmx_ept`, `cpu_has_vmx_vpid`): required when asked for, with a
     // 4-level walk over write-back structures (`cpu_has_vmx_ept_4levels`, `_mt_wb`).
     const proc2Min = ept ? PROC2_MIN | SecondaryExec.ENABLE_EPT | SecondaryExec.ENABLE_VPID : PROC2_MIN;
-    this.proc2Ctl = adjustControls(si, proc2Min, 0, VmxMsr.IA32_VMX_PROCBASED_CTLS2);
+    this.proc2Ctl = adjustControls(si, proc2Min, PROC2_OPT, VmxMsr.IA32_VMX_PROCBASED_CTLS2);
     // With EPT the guest owns CR3 and INVLPG: cleared after the adjustment (the legacy MSR has
     // CR3 exiting default-1; the true controls, which VM entry checks, allow 0: SDM A.3.2).
     if (ept && this.procCtl >= 0) this.procCtl = (this.procCtl & ~PROC_NOT_WITH_EPT) >>> 0;
@@ -322,6 +326,10 @@ export class VmxDriver implements ArchOps {
     vmx.tprThreshold = -1;
     this.setExecControls(vmx, this.procCtl);
     w(VMCS.SECONDARY_VM_EXEC_CONTROL, this.proc2Ctl);
+    if (this.pauseLoopExiting) {
+      w(VMCS.PLE_GAP, KVM_DEFAULT_PLE_GAP);
+      w(VMCS.PLE_WINDOW, KVM_VMX_DEFAULT_PLE_WINDOW);
+    }
     // VPID (`allocate_vpid`): one per vCPU, never 0 (SDM 26.2.1.1); the EPTP comes with the root (setCr3).
     if (this.ept) w(VMCS.VIRTUAL_PROCESSOR_ID, vmx.vpid);
     w(VMCS.VM_EXIT_CONTROLS, this.exitCtl);

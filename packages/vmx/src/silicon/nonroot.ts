@@ -110,6 +110,8 @@ const S_IO_BITMAP_B = VMCS_SLOT_BY_ENCODING[VMCS.IO_BITMAP_B >>> 1];
 const S_MSR_BITMAP = VMCS_SLOT_BY_ENCODING[VMCS.MSR_BITMAP >>> 1];
 const S_PAGE_FAULT_ERROR_CODE_MASK = VMCS_SLOT_BY_ENCODING[VMCS.PAGE_FAULT_ERROR_CODE_MASK >>> 1];
 const S_PAGE_FAULT_ERROR_CODE_MATCH = VMCS_SLOT_BY_ENCODING[VMCS.PAGE_FAULT_ERROR_CODE_MATCH >>> 1];
+const S_PLE_GAP = VMCS_SLOT_BY_ENCODING[VMCS.PLE_GAP >>> 1];
+const S_PLE_WINDOW = VMCS_SLOT_BY_ENCODING[VMCS.PLE_WINDOW >>> 1];
 const S_PIN_BASED_VM_EXEC_CONTROL = VMCS_SLOT_BY_ENCODING[VMCS.PIN_BASED_VM_EXEC_CONTROL >>> 1];
 const S_SECONDARY_VM_EXEC_CONTROL = VMCS_SLOT_BY_ENCODING[VMCS.SECONDARY_VM_EXEC_CONTROL >>> 1];
 const S_TPR_THRESHOLD = VMCS_SLOT_BY_ENCODING[VMCS.TPR_THRESHOLD >>> 1];
@@ -207,6 +209,16 @@ export class VmxNonRoot implements Intercepts {
   /** "Enable EPT" and "enable VPID" with its VPID (0 without), cached with the controls. */
   private eptEnabled = false;
   private vpid = 0;
+  /**
+   * PAUSE-loop exiting (SDM 25.1.3): its gap and window in TSC ticks, cached with the controls,
+   * and the TSC (low half) of the last PAUSE at CPL 0 and of the first PAUSE of its loop.
+   * `pleFresh` marks the first PAUSE after VM entry, which always starts a loop.
+   */
+  private pleGap = -1;
+  private pleWindow = 0;
+  private pleLast = 0;
+  private pleLoopStart = 0;
+  private pleFresh = true;
   /** The EPT walk (x86emu's nested paging in the EPT format) and its TLB regime (ept.ts). */
   private readonly nested: NestedPaging;
   private readonly eptRegime = new EptTlbRegime();
@@ -250,6 +262,8 @@ export class VmxNonRoot implements Intercepts {
       case InterceptKind.Rdmsr:
       case InterceptKind.Wrmsr:
         return this.msrExits(kind === InterceptKind.Wrmsr);
+      case InterceptKind.Pause:
+        return (this.proc & CpuBased.PAUSE_EXITING) !== 0 || this.pauseLoopExits();
       case InterceptKind.Iret:
         // Armed only with virtual NMIs: IRET never exits on VMX; note whether it unblocks.
         this.iretUnblockRip =
@@ -260,6 +274,23 @@ export class VmxNonRoot implements Intercepts {
       default:
         return true;
     }
+  }
+
+  /**
+   * SDM 25.1.3: at CPL 0, a PAUSE more than PLE_Gap ticks after the previous one (or the first
+   * after VM entry) begins a loop; one more than PLE_Window ticks after its loop began exits.
+   * Time is the guest's TSC, which x86emu advances an instruction a tick within a run.
+   */
+  private pauseLoopExits(): boolean {
+    const s = this.cpu.state;
+    if (this.pleGap < 0 || s.cpl !== 0) return false;
+    const now = (s.tsc[0] + this.cpu.runCount) >>> 0;
+    if (this.pleFresh || (now - this.pleLast) >>> 0 > this.pleGap) {
+      this.pleFresh = false;
+      this.pleLoopStart = now;
+    }
+    this.pleLast = now;
+    return (now - this.pleLoopStart) >>> 0 > this.pleWindow;
   }
 
   /**
@@ -420,6 +451,7 @@ export class VmxNonRoot implements Intercepts {
     s.halted = v.lo(S_GUEST_ACTIVITY_STATE) === ActivityState.HLT;
     s.pendingType = -1;
     if (controls) this.loadControls();
+    this.pleFresh = true;
     this.iretUnblockRip = -1;
     this.trap = Trap.NONE;
     // "Use TPR shadow" (29.3): MOV from/to CR8 read and write VTPR[7:4], the guest's CR8 here.
@@ -522,7 +554,10 @@ export class VmxNonRoot implements Intercepts {
     if (proc & CpuBased.RDPMC_EXITING) mask |= bit(InterceptKind.Rdpmc);
     if (proc & CpuBased.MOV_DR_EXITING) mask |= bit(InterceptKind.DrAccess);
     if (proc & (CpuBased.UNCOND_IO_EXITING | CpuBased.USE_IO_BITMAPS)) mask |= bit(InterceptKind.Io);
-    if (proc & CpuBased.PAUSE_EXITING) mask |= bit(InterceptKind.Pause);
+    if (proc & CpuBased.PAUSE_EXITING || proc2 & SecondaryExec.PAUSE_LOOP_EXITING)
+      mask |= bit(InterceptKind.Pause);
+    this.pleGap = proc2 & SecondaryExec.PAUSE_LOOP_EXITING ? v.lo(S_PLE_GAP) : -1;
+    this.pleWindow = v.lo(S_PLE_WINDOW);
     if (proc & (CpuBased.MONITOR_EXITING | CpuBased.MWAIT_EXITING)) mask |= bit(InterceptKind.MonitorMwait);
     if (proc & CpuBased.VIRTUAL_INTR_PENDING) mask |= bit(InterceptKind.InterruptWindow);
     if (proc & CpuBased.NMI_WINDOW_EXITING) mask |= bit(InterceptKind.NmiWindow);

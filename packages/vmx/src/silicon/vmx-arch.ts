@@ -183,6 +183,7 @@ export const SecondaryExec = {
   ENABLE_VPID: 1 << 5,
   WBINVD_EXITING: 1 << 6,
   UNRESTRICTED_GUEST: 1 << 7,
+  PAUSE_LOOP_EXITING: 1 << 10,
 } as const;
 
 /** VM-exit controls (Table 25-13). */

@@ -64,7 +64,8 @@ export const PROCBASED_CTLS2: AllowedSettings = {
     SecondaryExec.DESC |
     SecondaryExec.ENABLE_VPID |
     SecondaryExec.WBINVD_EXITING |
-    SecondaryExec.UNRESTRICTED_GUEST,
+    SecondaryExec.UNRESTRICTED_GUEST |
+    SecondaryExec.PAUSE_LOOP_EXITING,
 };
 
 /**
