@@ -42,6 +42,7 @@ import { linearAddressHigh } from './canonical.js';
 import { kvmQueueException } from './exceptions.js';
 import { kvmIrqchipMmio } from './irqchip/vcpu-irq.js';
 import { vcpuMmu } from './mmu-glue.js';
+import { kvmSetCr3 } from './x86.js';
 import type { SoftVcpu } from './vcpu.js';
 
 const PAGE = 4096;
@@ -445,6 +446,18 @@ export class VcpuEmulator implements X86EmulateOps {
     const v = this.vcpu;
     switch (r.kind) {
       case EmulateResultKind.Ok:
+        // A MOV to CR3 (emulated only under two-dimensional paging: with EPT its PAE PDPTE load
+        // can hit MMIO, an EPT violation) goes through `kvm_set_cr3` as KVM's `em_cr_write`
+        // does: the PDPTE check there is on guest memory, and its #GP is a fault (RIP stays).
+        if (this.state.cr[3] !== v.cr3 || this.state.crHigh[3] !== v.cr3High) {
+          const cr3 = this.state.cr[3];
+          const cr3High = this.state.crHigh[3];
+          kvmSetCr3(v, cr3, cr3High);
+          if (v.cr3 !== cr3 >>> 0 || v.cr3High !== cr3High >>> 0) {
+            v.vm.count('emulation_faults');
+            return ExitResult.Reenter;
+          }
+        }
         this.store();
         this.readCount = 0;
         v.instructions++;
