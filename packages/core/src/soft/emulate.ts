@@ -42,8 +42,8 @@ import { linearAddressHigh } from './canonical.js';
 import { kvmQueueException } from './exceptions.js';
 import { kvmIrqchipMmio } from './irqchip/vcpu-irq.js';
 import { vcpuMmu } from './mmu-glue.js';
-import { kvmSetCr3 } from './x86.js';
 import type { SoftVcpu } from './vcpu.js';
+import { kvmSetCr3 } from './x86.js';
 
 const PAGE = 4096;
 const PF_VECTOR = 14;
