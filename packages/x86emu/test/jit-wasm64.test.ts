@@ -243,6 +243,15 @@ function conditions64(): string {
     'inc edx',
     'dec edx',
     'cmp rdx, 0x7f',
+    'add dl, bl',
+    'sub dl, bl',
+    'cmp dl, 0x80',
+    'test dl, bl',
+    'inc dl',
+    'dec dl',
+    'shl rdx, 1',
+    'shr edx, 1',
+    'sar rdx, 63',
   ];
   let src = `
   mov ecx, 150
@@ -315,6 +324,25 @@ top:
   sal r11d, 1
   shr r10d, 7
   sar ebp, 2
+  add [rsi + 0x410], rcx
+  or dword ptr [rsi + 0x418], 0x40
+  sub qword ptr [rsi + 0x418], 3
+  inc qword ptr [rsi + 0x420]
+  dec dword ptr [rsi + 0x428]
+  mov byte ptr [rsi + 0x430], 0x5a
+  mov [rsi + 0x431], cl
+  mov bh, [rsi + 0x430]
+  mov r9b, [rsi + rdx]
+  add al, [rsi + 0x431]
+  and [rsi + 0x434], dl
+  cmp byte ptr [rsi + 0x430], 0x5a
+  test byte ptr [rsi + 0x431], 3
+  setz r10b
+  setb byte ptr [rsi + 0x432]
+  inc byte ptr [rsi + 0x433]
+  dec r11b
+  xor ah, bl
+  mov dil, 0x77
   push rbx
   push r15
   call sub1
@@ -376,5 +404,24 @@ describe('wasm backend, 64-bit mode: inline forms', () => {
     expect(m.cpu.state.gpr[Reg.RSP]).toBe(0x1000000);
     expect(m.cpu.state.gpr[Reg.RBX]).toBe(0x11 * 3);
     expect(stats(m).compiled64).toBeGreaterThan(0);
+  });
+  it('a read-modify-write whose store faults (#PF) leaves the memory, the flags and the registers before it', () => {
+    // 0xe00000…0xffffff mapped read-only: the ADD reads, then its store faults.
+    const src = `
+      mov rsi, 0xe00000
+      mov rax, 5
+      cmp rax, 7
+      add [rsi], rax
+      hlt`;
+    const make = () => {
+      const m = inWasm(longMode(src, { captureExceptions: true }));
+      m.mem.write32(L.PML4 + 0x2000 + 7 * 8, (7 << 21) | 0x85);
+      m.cpu.state.cr[0] |= 1 << 16; // CR0.WP: read-only for CPL 0 too
+      m.cpu.stateChanged();
+      return m;
+    };
+    const r = lockstep(make, [1000], { hot: 1, backend: 'wasm' });
+    expect(r.jit.exceptions).toEqual([{ vector: 14, errorCode: 3, faultAddress: 0xe00000 }]);
+    expect(r.jit.cpu.state.rflags[0] & 1).toBe(1); // CF of the CMP, not of the ADD
   });
 });

@@ -2,7 +2,9 @@
  * WebAssembly for the 64-bit-mode instructions the wasm backend compiles inline (compile64.ts): the
  * sixteen guest registers in i64 locals (loaded from the CPU's registers in wasm memory, REG and
  * REG_HIGH, at entry; stored back at exits and around handler calls), 32- and 64-bit operands
- * (a 32-bit write zero-extends: SDM Vol. 1 3.4.1.1), 64-bit addressing (RIP-relative as a constant),
+ * (a 32-bit write zero-extends: SDM Vol. 1 3.4.1.1), byte operands (a byte register write keeps the
+ * rest; AH…BH without REX), read-modify-write memory forms (the store before the flags change, so a
+ * faulting one leaves them), 64-bit addressing (RIP-relative as a constant),
  * memory through the 4-level TLB probed inline (the 64-bit linear address split as ../mem64.ts and
  * `Cpu.linear64` split it: canonical, folded to 48 bits, tag bits 47:24) and the imports `rq`/`wq`
  * (`Cpu.read`/`read64`/`write`/`write64`) for FS/GS, misses, MMIO and page splits. Each emitter
@@ -150,8 +152,8 @@ function readAt(c: Ctx64, seg: number, size: number): void {
   f.end();
 }
 
-/** Writes the low `size` (4 or 8) bytes of i64 local `v` at the address in local `a`, segment `seg`. */
-function writeAt(c: Ctx64, seg: number, size: 4 | 8, v: number): void {
+/** Writes the low `size` (1, 4 or 8) bytes of i64 local `v` at the address in local `a`, segment `seg`. */
+function writeAt(c: Ctx64, seg: number, size: 1 | 4 | 8, v: number): void {
   const { f, l } = c;
   const a = c.q.a;
   const slow = (): void => {
@@ -172,7 +174,7 @@ function writeAt(c: Ctx64, seg: number, size: 4 | 8, v: number): void {
     .get(l.o)
     .op(Op.i32Add)
     .get(v)
-    .mem(size === 8 ? Op.i64Store : Op.i64Store32, RAM);
+    .mem(size === 8 ? Op.i64Store : size === 4 ? Op.i64Store32 : Op.i64Store8, RAM);
   f.else();
   slow();
   f.end();
@@ -214,11 +216,44 @@ function imm(c: Ctx64, v: number, size: number): void {
   else i64s(c, v);
 }
 
+/** `alu`'s destination: a register (≥ 0), none (CMP, TEST), or the memory operand at `a` (RMW). */
+const NONE = -1;
+const MEM = -2;
+
 /**
- * ADD OR AND SUB XOR CMP TEST (`op` as ALU_OPS, TEST as AND) of `size` on the operands `dst` and
- * `src` push; the result to register `out` (-1: none), the flags as PEND_MAT (this file's header).
+ * Writes the i32 result `v` (`size` 1 or 4) or i64 `v` (8) to destination `out` (`seg` for MEM:
+ * the address is still in local `a`).
  */
-function alu(c: Ctx64, op: number, size: number, dst: () => void, src: () => void, out: number): void {
+function store(c: Ctx64, size: number, out: number, seg: number, rex: number, v: number): void {
+  const { f } = c;
+  if (out === NONE) return;
+  if (out === MEM) {
+    if (size !== 8) f.get(v).op(Op.i64ExtendI32U).set(c.q.v);
+    writeAt(c, seg, size as 1 | 4 | 8, c.q.v);
+    return;
+  }
+  f.get(v);
+  if (size === 8) setQ(c, out);
+  else if (size === 4) setD(c, out);
+  else setB(c, out, rex);
+}
+
+/**
+ * ADD OR AND SUB XOR CMP TEST (`op` as ALU_OPS, TEST as AND) of `size` (1, 4, 8) on the operands
+ * `dst` and `src` push (i32 for 1 and 4, i64 for 8); the result to `out` (a register, NONE, or MEM
+ * with segment `seg`: written before the flags change, so a faulting store leaves them), the
+ * flags as PEND_MAT (this file's header).
+ */
+function alu(
+  c: Ctx64,
+  op: number,
+  size: number,
+  dst: () => void,
+  src: () => void,
+  out: number,
+  seg = 0,
+  rex = 0,
+): void {
   const { f, l } = c;
   const add = op === 0;
   const sub = op === 5 || op === 7;
@@ -231,6 +266,7 @@ function alu(c: Ctx64, op: number, size: number, dst: () => void, src: () => voi
     f.get(d).get(x);
     f.op(add ? Op.i64Add : op === 1 ? Op.i64Or : op === 4 ? Op.i64And : op === 6 ? Op.i64Xor : Op.i64Sub);
     f.set(v);
+    store(c, 8, out, seg, rex, v);
     // fr: low byte, sign at bit 31, "not zero" at bit 8.
     f.get(v).op(Op.i32WrapI64).i32(0xff).op(Op.i32And);
     f.get(v).i64(32, 0).op(Op.i64ShrU).op(Op.i32WrapI64).i32(0x80000000).op(Op.i32And).op(Op.i32Or);
@@ -253,46 +289,97 @@ function alu(c: Ctx64, op: number, size: number, dst: () => void, src: () => voi
       else f.get(d).get(x).op(Op.i64Xor).get(d).get(v).op(Op.i64Xor);
       f.op(Op.i64And).i64(63, 0).op(Op.i64ShrU).op(Op.i32WrapI64).set(l.fs);
     } else f.i32(0).set(l.fa).i32(0).set(l.fs);
-    f.i32(PEND_MAT).set(l.fo).i32(1).set(l.fp);
-    if (out >= 0) f.get(v).set(c.q.q[out]);
   } else {
     const { d, x, v } = l;
+    const msb = size * 8 - 1;
     dst();
     f.set(d);
     src();
     f.set(x);
     f.get(d).get(x);
     f.op(add ? Op.i32Add : op === 1 ? Op.i32Or : op === 4 ? Op.i32And : op === 6 ? Op.i32Xor : Op.i32Sub);
-    f.tee(v).set(l.fr);
+    f.set(v);
+    if (size === 1) {
+      // CF of a byte ADD is bit 8 of the sum; then the result masked.
+      if (add) f.get(v).i32(8).op(Op.i32ShrU).i32(1).op(Op.i32And).set(l.c);
+      f.get(v).i32(0xff).op(Op.i32And).set(v);
+    }
+    store(c, size, out, seg, rex, v);
+    if (size === 1) f.get(v).get(v).i32(24).op(Op.i32Shl).op(Op.i32Or).set(l.fr);
+    else f.get(v).set(l.fr);
     if (add || sub) {
-      if (add) f.get(v).get(d).op(Op.i32LtU);
+      if (add && size === 1) f.get(l.c);
+      else if (add) f.get(v).get(d).op(Op.i32LtU);
       else f.get(d).get(x).op(Op.i32LtU);
       f.get(d).get(x).op(Op.i32Xor).get(v).op(Op.i32Xor).i32(0x10).op(Op.i32And).op(Op.i32Or);
       f.set(l.fa);
       if (add) f.get(d).get(v).op(Op.i32Xor).get(x).get(v).op(Op.i32Xor);
       else f.get(d).get(x).op(Op.i32Xor).get(d).get(v).op(Op.i32Xor);
-      f.op(Op.i32And).i32(31).op(Op.i32ShrU).set(l.fs);
+      f.op(Op.i32And).i32(msb).op(Op.i32ShrU).i32(1).op(Op.i32And).set(l.fs);
     } else f.i32(0).set(l.fa).i32(0).set(l.fs);
-    f.i32(PEND_MAT).set(l.fo).i32(1).set(l.fp);
-    if (out >= 0) {
-      f.get(v);
-      setD(c, out);
-    }
   }
+  f.i32(PEND_MAT).set(l.fo).i32(1).set(l.fp);
   c.pend = PEND_MAT;
 }
 
-/** INC/DEC register `r` of `size`: as ADD/SUB of 1 with CF kept (SDM Vol. 2 INC, DEC). */
-function incDec(c: Ctx64, r: number, size: number, dec: boolean): void {
+/** Pushes byte register `r` (with a REX prefix SPL…DIL and R8B…; without, AH…BH for 4…7). */
+function getB(c: Ctx64, r: number, rex: number): void {
+  const { f } = c;
+  if (rex !== 0 || r < 4) f.get(c.q.q[r]).op(Op.i32WrapI64).i32(0xff).op(Op.i32And);
+  else
+    f.get(c.q.q[r - 4])
+      .op(Op.i32WrapI64)
+      .i32(8)
+      .op(Op.i32ShrU)
+      .i32(0xff)
+      .op(Op.i32And);
+}
+
+/** Pops an i32 (0…255) into byte register `r` (the rest of the register kept). */
+function setB(c: Ctx64, r: number, rex: number): void {
+  const { f } = c;
+  const t = c.q.x;
+  const hi = rex === 0 && r >= 4;
+  const q = c.q.q[hi ? r - 4 : r];
+  f.op(Op.i64ExtendI32U);
+  if (hi) f.i64(8, 0).op(Op.i64Shl);
+  f.set(t);
+  f.get(q)
+    .i64(hi ? 0xffff00ff : 0xffffff00, -1)
+    .op(Op.i64And)
+    .get(t)
+    .op(Op.i64Or)
+    .set(q);
+}
+
+/** Pushes the byte r/m operand (register or memory: the address left in `a`). */
+function loadEb(c: Ctx64, i: Insn): void {
+  if (i.mod === 3) {
+    getB(c, i.rm, i.rex);
+    return;
+  }
+  ea64(c, i);
+  c.f.set(c.q.a);
+  readAt(c, i.memSeg, 1);
+  c.f.op(Op.i32WrapI64);
+}
+
+/**
+ * INC/DEC of `size` (1, 4, 8): as ADD/SUB of 1 with CF kept (SDM Vol. 2 INC, DEC), on register
+ * `i.rm` or the memory operand (read, written back before the flags change).
+ */
+function incDec(c: Ctx64, i: Insn, size: number, dec: boolean, mem: boolean): void {
   const { f, l } = c;
   cfInto(c);
+  const out = mem ? MEM : i.rm;
   if (size === 8) {
     const { d, v } = c.q;
-    f.get(c.q.q[r])
-      .tee(d)
+    loadE(c, i, 8);
+    f.tee(d)
       .i64(1, 0)
       .op(dec ? Op.i64Sub : Op.i64Add)
       .set(v);
+    store(c, 8, out, i.memSeg, i.rex, v);
     f.get(v).op(Op.i32WrapI64).i32(0xff).op(Op.i32And);
     f.get(v).i64(32, 0).op(Op.i64ShrU).op(Op.i32WrapI64).i32(0x80000000).op(Op.i32And).op(Op.i32Or);
     f.get(v).i64(0, 0).op(Op.i64Ne).i32(8).op(Op.i32Shl).op(Op.i32Or).set(l.fr);
@@ -302,23 +389,24 @@ function incDec(c: Ctx64, r: number, size: number, dec: boolean): void {
       .i64(dec ? 0 : 0xffffffff, dec ? 0x80000000 : 0x7fffffff)
       .op(Op.i64Eq)
       .set(l.fs);
-    f.get(v).set(c.q.q[r]);
   } else {
     const { d, v } = l;
-    f.get(c.q.q[r])
-      .op(Op.i32WrapI64)
-      .tee(d)
+    if (size === 1) loadEb(c, i);
+    else loadE(c, i, 4);
+    f.tee(d)
       .i32(1)
-      .op(dec ? Op.i32Sub : Op.i32Add)
-      .tee(v)
-      .set(l.fr);
+      .op(dec ? Op.i32Sub : Op.i32Add);
+    if (size === 1) f.i32(0xff).op(Op.i32And);
+    f.set(v);
+    store(c, size, out, i.memSeg, i.rex, v);
+    if (size === 1) f.get(v).get(v).i32(24).op(Op.i32Shl).op(Op.i32Or).set(l.fr);
+    else f.get(v).set(l.fr);
     f.get(d).get(v).op(Op.i32Xor).i32(0x10).op(Op.i32And).get(l.c).op(Op.i32Or).set(l.fa);
+    const top = size === 1 ? 0x80 : 0x80000000;
     f.get(d)
-      .i32(dec ? 0x80000000 : 0x7fffffff)
+      .i32(dec ? top : top - 1)
       .op(Op.i32Eq)
       .set(l.fs);
-    f.get(v);
-    setD(c, r);
   }
   f.i32(PEND_MAT).set(l.fo).i32(1).set(l.fp);
   c.pend = PEND_MAT;
@@ -487,29 +575,87 @@ export function emitInsn64Wasm(
     return true;
   }
   if (m === 'NOP') return true; // hint NOPs with a memory operand never access it
-  if (size !== 4 && size !== 8) return false;
   out.memory = mem;
   const op = m === 'TEST' ? 4 : ALU_OPS.indexOf(m);
-  if (op >= 0 && op !== 2 && op !== 3) {
-    const write = m !== 'TEST' && op !== 7;
-    if (ops === 'Ev,Gv') {
-      if (mem && write) return false; // read-modify-write: the handler's
+  const write = m !== 'TEST' && op !== 7;
+  const alu2 = op >= 0 && op !== 2 && op !== 3;
+  if (alu2 && (ops === 'Eb,Gb' || ops === 'Gb,Eb' || ops === 'AL,Ib' || ops === 'Eb,Ib')) {
+    // Byte operands: the flags of a size-1 result; a byte register write keeps the rest.
+    const ib = (): void => void f.i32(i.imm & 0xff);
+    const outE = !write ? NONE : mem ? MEM : i.rm;
+    if (ops === 'Eb,Gb')
       alu(
         c,
         op,
-        size,
-        () => loadE(c, i, size),
-        () => reg(c, i.reg, size),
-        write ? i.rm : -1,
+        1,
+        () => loadEb(c, i),
+        () => getB(c, i.reg, i.rex),
+        outE,
+        i.memSeg,
+        i.rex,
       );
-    } else if (ops === 'Gv,Ev' && m !== 'TEST')
+    else if (ops === 'Gb,Eb') {
+      if (m === 'TEST') return false;
+      alu(
+        c,
+        op,
+        1,
+        () => getB(c, i.reg, i.rex),
+        () => loadEb(c, i),
+        write ? i.reg : NONE,
+        0,
+        i.rex,
+      );
+    } else if (ops === 'AL,Ib') alu(c, op, 1, () => getB(c, 0, i.rex), ib, write ? 0 : NONE, 0, i.rex);
+    else alu(c, op, 1, () => loadEb(c, i), ib, outE, i.memSeg, i.rex);
+    return true;
+  }
+  if (
+    (m === 'MOV' && (ops === 'Eb,Gb' || ops === 'Eb,Ib' || ops === 'Zb,Ib')) ||
+    (m === 'SETCC' && ops === 'Eb')
+  ) {
+    // SETcc r/m8: 1 or 0 by the condition (exec/bits.ts SETCC), the flags read from the locals.
+    if (m === 'SETCC') cond(c, i.op & 0xf);
+    else if (ops === 'Eb,Gb') getB(c, i.reg, i.rex);
+    else f.i32(i.imm & 0xff);
+    if (mem) {
+      f.op(Op.i64ExtendI32U).set(c.q.v);
+      ea64(c, i);
+      f.set(c.q.a);
+      writeAt(c, i.memSeg, 1, c.q.v);
+    } else setB(c, i.rm, i.rex);
+    return true;
+  }
+  if (m === 'MOV' && ops === 'Gb,Eb') {
+    loadEb(c, i);
+    setB(c, i.reg, i.rex);
+    return true;
+  }
+  if ((m === 'INC' || m === 'DEC') && ops === 'Eb') {
+    incDec(c, i, 1, m === 'DEC', mem);
+    return true;
+  }
+  if (size !== 4 && size !== 8) return false;
+  if (alu2) {
+    const outE = !write ? NONE : mem ? MEM : i.rm;
+    if (ops === 'Ev,Gv')
+      alu(
+        c,
+        op,
+        size,
+        () => loadE(c, i, size),
+        () => reg(c, i.reg, size),
+        outE,
+        i.memSeg,
+      );
+    else if (ops === 'Gv,Ev' && m !== 'TEST')
       alu(
         c,
         op,
         size,
         () => reg(c, i.reg, size),
         () => loadE(c, i, size),
-        write ? i.reg : -1,
+        write ? i.reg : NONE,
       );
     else if (ops === 'eAX,Iz')
       alu(
@@ -518,19 +664,23 @@ export function emitInsn64Wasm(
         size,
         () => reg(c, 0, size),
         () => imm(c, i.imm, size),
-        write ? 0 : -1,
+        write ? 0 : NONE,
       );
-    else if (ops === 'Ev,Iz' || (ops === 'Ev,IbS' && m !== 'TEST')) {
-      if (mem && write) return false;
+    else if (ops === 'Ev,Iz' || (ops === 'Ev,IbS' && m !== 'TEST'))
       alu(
         c,
         op,
         size,
         () => loadE(c, i, size),
         () => imm(c, i.imm, size),
-        write ? i.rm : -1,
+        outE,
+        i.memSeg,
       );
-    } else return false;
+    else return false;
+    return true;
+  }
+  if ((m === 'INC' || m === 'DEC') && ops === 'Ev') {
+    incDec(c, i, size, m === 'DEC', mem);
     return true;
   }
   if (
@@ -541,10 +691,6 @@ export function emitInsn64Wasm(
     const k = (ops === 'Ev,1' ? 1 : i.imm) & (size === 8 ? 63 : 31);
     if (k === 0) return false; // no flag changes: the handler's
     shiftK(c, m === 'SAL' ? 'SHL' : m, i.rm, size, k);
-    return true;
-  }
-  if ((m === 'INC' || m === 'DEC') && ops === 'Ev' && !mem) {
-    incDec(c, i.rm, size, m === 'DEC');
     return true;
   }
   if (m === 'MOV') {

@@ -42,6 +42,7 @@ export const Op = {
   i64Store: 0x37,
   i32Store8: 0x3a,
   i32Store16: 0x3b,
+  i64Store8: 0x3c,
   i64Store32: 0x3e,
   i32Const: 0x41,
   i64Const: 0x42,
