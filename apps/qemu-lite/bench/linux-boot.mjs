@@ -16,8 +16,9 @@
 // Needs the fetched kernel (tools/linux/fetch.mjs; run here if missing) and, for the baseline,
 // qemu-system-x86_64 (apt-get install -y qemu-system-x86 here if missing and we are root; only
 // the bench needs it). Says plainly what it skipped and why. Env:
-//   LINUX_BENCH_ENGINES    comma list of vmx, svm, svm-npt, tcg, bare, kvm, qemu-kvm (default
+//   LINUX_BENCH_ENGINES    comma list of vmx, vmx-ept, svm, svm-npt, tcg, bare, kvm, qemu-kvm (default
 //                          vmx,svm,tcg,bare; svm-npt: -accel svm,npt=on, AMD nested paging;
+//                          vmx-ept: -accel vmx,ept=on, Intel EPT;
 //                          kvm/qemu-kvm: the host engine and QEMU -accel kvm, where /dev/kvm is)
 //   LINUX_BENCH_TIMEOUT_S  per boot (default 600)
 //   LINUX_BENCH_RUNS       boots per engine (default 1)
@@ -173,6 +174,7 @@ const LABELS = {
   vmx: 'qemu-lite -accel vmx',
   svm: 'qemu-lite -accel svm',
   'svm-npt': 'qemu-lite svm,npt=on',
+  'vmx-ept': 'qemu-lite vmx,ept=on',
   tcg: 'QEMU -accel tcg -M pc',
   bare: 'bare x86emu (harness)',
   kvm: 'qemu-lite -accel kvm',
@@ -196,10 +198,14 @@ async function main() {
     }
     for (let i = 0; i < runs; i++) {
       let res;
-      if ((name === 'vmx' || name === 'svm' || name === 'svm-npt' || name === 'bare') && ql === undefined)
+      if (
+        (name === 'vmx' || name === 'vmx-ept' || name === 'svm' || name === 'svm-npt' || name === 'bare') &&
+        ql === undefined
+      )
         res = { skipped: 'qemu-lite is not built' };
       else if (name === 'vmx' || name === 'svm') res = await qemuLite(name, ql);
       else if (name === 'svm-npt') res = await qemuLite('svm,npt=on', ql);
+      else if (name === 'vmx-ept') res = await qemuLite('vmx,ept=on', ql);
       else if (name === 'bare') res = await bare(ql);
       else if (name === 'kvm') res = await qemuLiteHost();
       else res = await qemu(name === 'tcg' ? 'tcg' : 'kvm');

@@ -63,6 +63,8 @@ export interface MachineConfig {
   jit?: boolean;
   /** `-accel svm,npt=on|off`: nested paging on the SVM engine (undefined: off). */
   npt?: boolean;
+  /** `-accel vmx,ept=on|off`: EPT on the VMX engine (undefined: `VMX_EPT_DEFAULT`). */
+  ept?: boolean;
   /** Where serial output goes: the process's stdout (fd 1), back to the caller, or both. */
   serialToStdout: boolean;
   serialToCaller: boolean;

@@ -39,6 +39,8 @@ export interface EngineOpenOptions {
   jit?: boolean;
   /** AMD nested paging (the SVM engine; undefined: off). */
   npt?: boolean;
+  /** Intel EPT with VPID (the VMX engine; undefined: `VMX_EPT_DEFAULT`). */
+  ept?: boolean;
 }
 
 /** An engine that exists in the command line but not in this build. */
@@ -94,6 +96,13 @@ function softOptions(o: EngineOpenOptions | undefined): SoftKvmOptions {
  */
 export const SVM_NPT_DEFAULT: boolean = false;
 
+/**
+ * Whether `-accel vmx` pages with Intel EPT when `ept=` is not given (`ept=on|off` chooses).
+ * Off: the shadow MMU. KVM's own default is ept=1; this one follows when every suite passes with
+ * it (packages/vmx/README.md). Exported for tools/guests, as `SVM_NPT_DEFAULT`.
+ */
+export const VMX_EPT_DEFAULT: boolean = false;
+
 /** A row for the software engine on one vendor's silicon model. */
 function softEngine(
   name: 'vmx' | 'svm',
@@ -125,7 +134,9 @@ export const ENGINES: readonly EngineEntry[] = [
   // on Linux, so the loop is the same on every engine. Guest time follows host time, as under
   // QEMU's TCG: the TSC at a nominal 1 GHz, with the PIT, RTC and PM timer on the same clock.
   // With -icount the clock is virtual instead (the TSC counts instructions, halts skip ahead).
-  softEngine('vmx', 'Intel VMX', (o) => createVmxKvm({ ...softOptions(o), jit: o?.jit })),
+  softEngine('vmx', 'Intel VMX', (o) =>
+    createVmxKvm({ ...softOptions(o), jit: o?.jit, ept: o?.ept ?? VMX_EPT_DEFAULT }),
+  ),
   softEngine('svm', 'AMD SVM', (o) =>
     createSvmKvm({ ...softOptions(o), jit: o?.jit, npt: o?.npt ?? SVM_NPT_DEFAULT }),
   ),

@@ -22,6 +22,7 @@ export {
   EngineUnavailableError,
   engineByName,
   SVM_NPT_DEFAULT,
+  VMX_EPT_DEFAULT,
 } from './engines.js';
 export {
   type BzImageLoaderOptions,

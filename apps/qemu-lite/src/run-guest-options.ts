@@ -30,6 +30,7 @@ const KNOWN = new Set<string>([
   'hpet',
   'jit',
   'npt',
+  'ept',
   'noReboot',
   'log',
   'logFile',
@@ -366,6 +367,7 @@ export function validateRunGuestOptions(options: unknown): asserts options is Ru
     'pcTestdev',
     'jit',
     'npt',
+    'ept',
   ])
     checkBoolean(o, name);
   if (o.debugcon !== undefined) checkDebugcon(o.debugcon);

@@ -139,6 +139,13 @@ export interface RunGuestOptions {
    */
   npt?: boolean;
   /**
+   * `-accel vmx,ept=on|off`: Intel EPT with VPID on the VMX software engine
+   * (`createVmxKvm({ ept })`): the guest pages on its own tables and the MMU keeps a
+   * guest-physical map in EPT format instead of shadow pages. Default `VMX_EPT_DEFAULT` (off).
+   * `-accel vmx` only.
+   */
+  ept?: boolean;
+  /**
    * `-smp`: the number of vCPUs, or QEMU's topology (`{ cpus, sockets, cores, threads, maxcpus }`,
    * resolved by QEMU's rules, `src/machine/smp.ts`). Default 1. More than one needs the in-kernel
    * irqchip (the APs are started by INIT/SIPI through their local APICs).
@@ -302,6 +309,7 @@ export async function resolveConfig(
     icountShift: options.icount?.shift ?? null,
     jit: options.jit,
     npt: options.npt,
+    ept: options.ept,
   };
   if (smp.cpus > 1 && !config.kernelIrqchip) {
     throw new TypeError(
@@ -321,6 +329,11 @@ export async function resolveConfig(
   if (config.npt !== undefined && engine.name !== 'svm') {
     throw new EngineUnavailableError(
       `npt= is AMD nested paging on the software engine's SVM backend (-accel svm,npt=on), not -accel ${engine.name}`,
+    );
+  }
+  if (config.ept !== undefined && engine.name !== 'vmx') {
+    throw new EngineUnavailableError(
+      `ept= is Intel EPT on the software engine's VMX backend (-accel vmx,ept=on), not -accel ${engine.name}`,
     );
   }
   if (config.icountShift !== null && engine.name === 'host') {

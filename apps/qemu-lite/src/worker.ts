@@ -112,6 +112,7 @@ function main(): void {
       cpus: config.cpus,
       jit: config.jit,
       npt: config.npt,
+      ept: config.ept,
     });
     const stats = new ExitStats();
     machine = new Machine(kvm, config, clock, {

@@ -90,7 +90,8 @@ const timeoutS = Number(process.env.QEMU_LITE_LINUX_SOFT_TIMEOUT_S ?? 600);
  * nested paging (`-accel svm,npt=on`: the guest on its own page tables, the MMU's TDP map).
  */
 const ACCEL_ARG: Record<Accel, string> = {
-  vmx: 'vmx',
+  // QEMU_LITE_LINUX_VMX_EPT=1 boots the vmx machine with Intel EPT (`-accel vmx,ept=on`).
+  vmx: process.env.QEMU_LITE_LINUX_VMX_EPT === '1' ? 'vmx,ept=on' : 'vmx',
   svm: process.env.QEMU_LITE_LINUX_SVM_NPT === '1' ? 'svm,npt=on' : 'svm',
 };
 const RAM_MIB = 256;

@@ -1,10 +1,12 @@
 /**
  * tools/guests' test programs as the engine-mode comparison tests run them (`guests-jit`: the
- * block compiler on and off; `guests-npt`: nested paging on and off): the 32- and 64-bit guests
+ * block compiler on and off; `guests-npt`, `guests-ept`: nested paging on and off): the 32- and 64-bit guests
  * with the ending each expects, where their images are, and the checks a report printed.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import type { GuestResult } from '../src/index.js';
 
 /** The guests (32- and 64-bit), with the ending each expects. */
 export const TEST_GUESTS: readonly [name: string, ending: 'debug-exit' | 'reset'][] = [
@@ -52,3 +54,26 @@ export const reportChecks = (serial: string): string[] =>
     .split('\n')
     .filter((l) => /^(PASS|FAIL|SKIP) /.test(l))
     .map((l) => l.split(':')[0]);
+
+/**
+ * Runs guest `name` once per mode (`guests-jit`, `guests-npt`, `guests-ept`: an engine option on
+ * and off): each run must end with `ending` and print no FAIL check, and every mode the same checks.
+ */
+export async function expectSameChecksAcrossModes(
+  name: string,
+  ending: string,
+  modes: readonly (readonly [label: string, run: (name: string) => Promise<GuestResult>])[],
+): Promise<void> {
+  const checks: string[][] = [];
+  for (const [label, run] of modes) {
+    const r = await run(name);
+    expect(r.exitReason.kind, `${label}\n${r.serial}`).toBe(ending);
+    const c = reportChecks(r.serial);
+    expect(
+      c.filter((x) => x.startsWith('FAIL ')),
+      label,
+    ).toEqual([]);
+    checks.push(c);
+  }
+  for (let i = 1; i < checks.length; i++) expect(checks[i], modes[i][0]).toEqual(checks[0]);
+}

@@ -307,12 +307,14 @@ function netFlag(parse: () => void): void {
 
 function accel(value: string, out: ParsedArgs): void {
   const { first, props } = parseKeyValues(value);
-  rejectUnknownProps(props, ['kernel-irqchip', 'jit', 'npt'], `-accel ${first}`);
+  rejectUnknownProps(props, ['kernel-irqchip', 'jit', 'npt', 'ept'], `-accel ${first}`);
   out.options.accel = first;
   const jit = props.get('jit');
   if (jit !== undefined) out.options.jit = onOff(jit, `-accel ${first},jit`);
   const npt = props.get('npt');
   if (npt !== undefined) out.options.npt = onOff(npt, `-accel ${first},npt`);
+  const ept = props.get('ept');
+  if (ept !== undefined) out.options.ept = onOff(ept, `-accel ${first},ept`);
   const irqchip = props.get('kernel-irqchip');
   if (irqchip !== undefined) out.options.kernelIrqchip = kernelIrqchip(irqchip);
 }
@@ -569,6 +571,9 @@ Machine:
                           JavaScript, the same results; the default) or its interpreter
   -accel svm,npt=on|off   AMD nested paging: the guest pages on its own tables, the MMU keeps
                           a guest-physical map (no shadow pages, no #PF/CR3 exits); default off
+  -accel vmx,ept=on|off   Intel EPT (with VPID): the guest pages on its own tables, the MMU
+                          keeps a guest-physical map in EPT format (no shadow pages, no
+                          #PF/CR3/INVLPG exits); default off
   -enable-kvm             same as -accel kvm
   -icount [shift=]N|auto  virtual time: 2^N ns per guest instruction for the TSC, PIT and PM
                           timer, halts skip ahead; two runs are identical (vmx/svm only);
