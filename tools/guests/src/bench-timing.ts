@@ -18,6 +18,7 @@ export const ENGINES = [
   'svm',
   'svm/off',
   'svm-npt',
+  'vmx-ept',
   'kvm',
   'tcg',
   'v86',
@@ -28,8 +29,14 @@ export type Engine = (typeof ENGINES)[number];
 export type BaseEngine = Exclude<Engine, `${string}/off`>;
 export const baseOf = (e: Engine): BaseEngine => e.replace('/off', '') as BaseEngine;
 export const jitOf = (e: Engine): boolean => !e.endsWith('/off');
-/** qemu-lite's `-accel` of an engine row (`svm-npt` is `-accel svm,npt=on`). */
-export const accelOf = (e: Engine): string => (e === 'svm-npt' ? 'svm' : baseOf(e));
+/** qemu-lite's `-accel` of an engine row (`svm-npt` is `-accel svm,npt=on`, `vmx-ept` `-accel vmx,ept=on`). */
+export const accelOf = (e: Engine): string => (e === 'svm-npt' ? 'svm' : e === 'vmx-ept' ? 'vmx' : baseOf(e));
+/**
+ * `ept=` of a row: `vmx-ept` Intel EPT, `vmx` and `vmx/off` the shadow MMU whatever qemu-lite's
+ * default (`VMX_EPT_DEFAULT`), so that they compare with earlier runs.
+ */
+export const eptOf = (e: Engine): boolean | undefined =>
+  e === 'vmx-ept' ? true : baseOf(e) === 'vmx' ? false : undefined;
 /** The rows run on a bare `Cpu` in this process (`runOnBareCpu`). */
 export const isBare = (e: Engine): boolean => e.startsWith('x86emu');
 
@@ -110,6 +117,7 @@ export async function runOnce(
           append,
           timeoutMs: 300_000,
           jit,
+          ept: eptOf(engine),
           npt: engine === 'svm-npt' ? true : undefined,
         });
   // qemu-lite runs the VM in a worker of this process; QEMU is a child process (wall time).

@@ -8,6 +8,7 @@
  *            'wasm' }`, guest RAM a `WasmGuestMemory`)
  *   vmx, svm the software engine (qemu-lite -accel vmx|svm: x86emu under the silicon models);
  *            `vmx/off`, `svm/off`: -accel vmx|svm,jit=off; `svm-npt`: -accel svm,npt=on
+ *            `vmx` rows run the shadow MMU (ept=off); `vmx-ept`: -accel vmx,ept=on (Intel EPT)
  *   kvm      the host engine (qemu-lite on /dev/kvm)
  *   tcg      Debian's QEMU emulator (qemu-system-x86_64 -accel tcg), installed if missing and root
  *   v86      the v86 npm package (JavaScript with a wasm JIT) in Node, loading the same ELF
@@ -28,7 +29,7 @@
  * N is scaled per engine so that the loop runs about --seconds.
  *
  *   node dist/bench.js [--runs 3] [--seconds 1] [--iterations 40] [--rounds 200]
- *                      [--engines x86emu,x86emu-wasm,x86emu/off,vmx,vmx/off,svm,svm/off,svm-npt,kvm,tcg,v86,bochs]
+ *                      [--engines x86emu,x86emu-wasm,x86emu/off,vmx,vmx/off,vmx-ept,svm,svm/off,svm-npt,kvm,tcg,v86,bochs]
  *                      [--workloads bench-int32,bench-ctxsw32,bench-sse32]
  * --iterations / --rounds are the pilot counts; each engine's count is scaled to about --seconds.
  */

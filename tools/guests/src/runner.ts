@@ -53,6 +53,8 @@ export interface RunOptions {
   jit?: boolean;
   /** qemu-lite's `-accel svm,npt=`: AMD nested paging on the svm engine; default qemu-lite's. */
   npt?: boolean;
+  /** qemu-lite's `-accel vmx,ept=`: Intel EPT on the vmx engine; default qemu-lite's. */
+  ept?: boolean;
 }
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -117,7 +119,7 @@ async function runOnQemuLite(
   memory: string,
   accel: string,
   timeoutMs: number,
-  { append, jit, npt }: RunOptions,
+  { append, jit, npt, ept }: RunOptions,
   devices: readonly GuestDevice[] = [],
 ): Promise<RawRun> {
   const { runGuest } = await loadQemuLite();
@@ -131,6 +133,7 @@ async function runOnQemuLite(
     noReboot: true,
     jit,
     ...(npt === undefined ? {} : { npt }),
+    ...(ept === undefined ? {} : { ept }),
     pcTestdev,
   });
   const stop = r.exitReason;

@@ -74,4 +74,18 @@ describe('bench rows', () => {
     },
     180_000,
   );
+
+  it.skipIf(why !== undefined)(
+    `the vmx-ept row (-accel vmx,ept=on) prints x86emu's checksum for the paged loop${why ? ` (skipped: ${why})` : ''}`,
+    async () => {
+      expect(accelOf('vmx-ept')).toBe('vmx');
+      const paged: Workload = { ...workload, append: (n) => `iterations=${n}`, n: 2 };
+      const bare = await time('x86emu', 'bench-int32', paged, 1, 0.02);
+      const ept = await time('vmx-ept', 'bench-int32', paged, 1, 0.02);
+      expect(ept.failure).toBeUndefined();
+      expect(ept.clock).toBe('cpu');
+      expect(ept.checksum).toBe(bare.checksum);
+    },
+    180_000,
+  );
 });
