@@ -198,6 +198,75 @@ describe('block compiler: SSE', () => {
     expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(5000);
   });
 
+  it("gives the interpreter's lanes and MXCSR flags at the edges: tiny, huge, exact zeros, FTZ/DAZ, rounding modes", () => {
+    // 16 rows of 4 singles (and the same bytes as doubles): cancellations to denormals, products
+    // that underflow to zero or overflow, exact zeros of both signs, quotients by zero; each row
+    // under one of eight MXCSR values (every exception masked, so that the run does not stop; the
+    // rounding control, FTZ, DAZ and a PE already set vary).
+    const rows = [
+      [0x00800001, 0x80800000, 0x3f800000, 0xbf800000],
+      [0x1f800000, 0x1f800000, 0x7f7fffff, 0x40000000],
+      [0x00800000, 0x3f000000, 0x80000000, 0x00000000],
+      [0x3f800001, 0xbf800000, 0x3dcccccd, 0x41200000],
+      [0x7f000000, 0x7f000000, 0x00c00000, 0x80c00000],
+      [0x3eaaaaab, 0x40400000, 0x00000000, 0x3f800000],
+      [0x4b800001, 0x3f800000, 0xcb800000, 0x3f000000],
+      [0x0d800000, 0x0d800000, 0x72800000, 0x72800000],
+    ];
+    const mx = [0x1f80, 0x9fc0, 0x3f80, 0x5f80, 0x7f80, 0x1fc0, 0x9f80, 0x1fa0];
+    let data = '';
+    rows.forEach((r, n) => {
+      r.forEach((v, k) => {
+        data += `mov dword ptr [esi + ${n * 16 + k * 4}], ${v}\n`;
+        data += `mov dword ptr [esi + ${0x100 + n * 16 + k * 4}], ${rows[(n + 3) % rows.length][k]}\n`;
+      });
+    });
+    mx.forEach((v, n) => {
+      data += `mov dword ptr [esi + ${0x200 + n * 4}], ${v}\n`;
+    });
+    const src = `${ENABLE_SSE}
+      mov esi, ${DATA}
+      ${data}
+      mov ecx, 640
+    top:
+      mov eax, ecx
+      and eax, 0x70
+      mov edx, ecx
+      shr edx, 4
+      and edx, 7
+      ldmxcsr [esi + 0x200 + edx*4]
+      movaps xmm0, [esi + eax]
+      movaps xmm1, [esi + eax + 0x100]
+      movaps xmm2, xmm0
+      addps xmm2, xmm1
+      movaps xmm3, xmm0
+      subps xmm3, xmm1
+      movaps xmm4, xmm0
+      mulps xmm4, xmm1
+      movaps xmm5, xmm0
+      divps xmm5, xmm1
+      movapd xmm6, xmm0
+      addpd xmm6, xmm1
+      mulpd xmm6, xmm0
+      divsd xmm6, xmm1
+      cvtdq2ps xmm7, xmm0
+      cvttps2dq xmm7, xmm4
+      cvtps2pd xmm7, xmm5
+      pxor xmm2, xmm3
+      pxor xmm4, xmm5
+      pxor xmm6, xmm7
+      pxor xmm2, xmm4
+      pxor xmm2, xmm6
+      movaps [esi + eax + 0x400], xmm2
+      stmxcsr [esi + eax + 0x600]
+      dec ecx
+      jnz top
+      hlt`;
+    const r = lockstep(() => protectedMode(src), BUDGETS);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    sameMemory(r.jit, r.interp, DATA, DATA + 0x800);
+  });
+
   it('runs a compiled SSE loop without leaving it (no bail-outs on plain lanes)', () => {
     const src = `${ENABLE_SSE}
       mov esi, ${DATA}

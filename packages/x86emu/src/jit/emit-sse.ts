@@ -393,10 +393,13 @@ function emitFp(
     pre += `const a${k} = X${arr}[${d + k}]; const b${k} = ${src.arr}${arr}[${b + k}]; const e${k} = a${k} ${op} b${k}; `;
     if (single) pre += `const r${k} = Math.fround(e${k}); `;
     const r = single ? `r${k}` : `e${k}`;
+    // The rounded result alone decides (for singles too: |r| ≥ 2·MIN32 bounds the unrounded one
+    // away from tininess, and a finite r is no overflow; fround gives 0 only for an exact 0 sum, a
+    // zero factor or dividend, or an underflow that zeroOk then rejects).
     // A zero sum of two plain numbers is exact; a zero product only from a zero factor.
     // A zero quotient only from a zero dividend; a zero divisor (ZE, or IE for 0/0) is the handler's.
     const zeroOk = op === '*' ? `(a${k} === 0 || b${k} === 0)` : op === '/' ? `a${k} === 0` : 'true';
-    cond += `${k ? ' && ' : ''}${normal(`a${k}`, min, max)} && ${normal(`b${k}`, min, max)}${op === '/' ? ` && b${k} !== 0` : ''} && ${safe(`e${k}`, zeroOk, min, max)} && ${safe(r, zeroOk, min, max)}`;
+    cond += `${k ? ' && ' : ''}${normal(`a${k}`, min, max)} && ${normal(`b${k}`, min, max)}${op === '/' ? ` && b${k} !== 0` : ''} && ${safe(r, zeroOk, min, max)}`;
     store += `X${arr}[${d + k}] = ${r}; `;
     if (op === '*') inexact += single ? `${k ? ' || ' : ''}r${k} !== e${k}` : '';
     else if (op === '/') inexact += '';
