@@ -46,18 +46,25 @@ export class CpuRunLoop {
               break outer;
             }
           }
-          // A compiled block runs whole instructions and counts them itself (src/jit).
-          if (this.jit?.enter(this)) {
-            if (this.unwinding !== 0) {
-              const r = this.finishUnwind();
-              if (r >= 0) {
-                result = r as StopReason;
-                break outer;
+          // A compiled block runs whole instructions and counts them itself (src/jit). The decode
+          // at RIP is fetched first, once, for both: the block hangs on it, a cold one counts its
+          // visits in it, and the step below executes it (`fetchFirst`).
+          let pre: Insn | null = null;
+          const jit = this.jit;
+          if (jit !== null && this.fetchFirstOk()) {
+            pre = this.fetchFirst();
+            if (jit.enter(this, pre)) {
+              if (this.unwinding !== 0) {
+                const r = this.finishUnwind();
+                if (r >= 0) {
+                  result = r as StopReason;
+                  break outer;
+                }
               }
+              continue;
             }
-            continue;
           }
-          const insn = this.step();
+          const insn = this.step(pre);
           this.runCount++;
           // The instructions after a straight-line one run from their decodes (straight-run.ts).
           if (this.unwinding === 0 && ROW_KIND[insn.row] === 1 && insn.rep === 0 && !this.irqCheck)
@@ -208,14 +215,53 @@ export class CpuRunLoop {
     return -1;
   }
 
-  /** One instruction; returns its decode. */
-  step(this: Cpu): Insn {
-    if (this.long64) return this.step64();
-    return this.step32();
+  /**
+   * Whether the run loop may fetch the decode at RIP before `step` (`fetchFirst`) and offer it to
+   * the block compiler: the checks `step` makes before its fetch (instruction breakpoints, RF) have
+   * nothing to do, and a compiled block could run here (no TF, shadow, data breakpoint or yielded
+   * REP: jit.ts `mayRun`, less the budget). Else the step fetches as always and no block runs. A
+   * boundary where the event check is still due (after an event's delivery) is the interpreter's:
+   * compiled code relies on irqCheck being clear at entry, so that only what it calls (slow memory
+   * paths, handlers: each followed by a check) can set it.
+   */
+  fetchFirstOk(this: Cpu): boolean {
+    return (
+      this.linearOps === null &&
+      !this.irqCheck &&
+      (this.state.rflags[0] & (Flag.TF | Flag.RF)) === 0 &&
+      (this.state.interruptibility & 3) === 0 &&
+      (this.dbgExec | this.dbgData) === 0 &&
+      this.repInsn === null
+    );
+  }
+
+  /**
+   * The decode at RIP, fetched as `step`'s own fetch would (it may raise #PF, #GP or #UD exactly
+   * there: RIP is the instruction's, `startEip`/`startRipHi` are set for the run loop's catch).
+   */
+  fetchFirst(this: Cpu): Insn {
+    const s = this.state;
+    this.startEip = s.rip[0];
+    this.lastInsnLength = 0;
+    if (this.long64) {
+      this.startRipHi = s.rip[1];
+      return fetchDecode64(this);
+    }
+    this.startRipHi = 0;
+    return fetchDecode32(this);
+  }
+
+  /**
+   * One instruction; returns its decode. `pre` is the decode at RIP when the run loop has just
+   * fetched it (`fetchFirst`), else null.
+   */
+  step(this: Cpu, pre: Insn | null = null): Insn {
+    if (this.long64) return this.step64(pre);
+    return this.step32(pre);
   }
 
   /** One instruction outside 64-bit mode (kept free of 64-bit checks: the 32-bit hot path). */
-  step32(this: Cpu): Insn {
+  step32(this: Cpu, pre: Insn | null = null): Insn {
     const s = this.state;
     const eip = s.rip[0];
     this.startEip = eip;
@@ -231,7 +277,7 @@ export class CpuRunLoop {
     if (fl & Flag.RF) s.rflags[0] = fl & ~Flag.RF;
     this.lastInsnLength = 0;
     let insn = this.repInsn;
-    if (insn === null) insn = fetchDecode32(this);
+    if (insn === null) insn = pre !== null ? pre : fetchDecode32(this);
     else this.repInsn = null;
     this.lastInsnLength = insn.length;
     // No wrap at 0xFFFF in 16-bit code: sequential execution takes EIP to 0x10000, and the next
@@ -251,7 +297,7 @@ export class CpuRunLoop {
   }
 
   /** One instruction in 64-bit mode: a 64-bit RIP, fetched through its canonical linear address. */
-  step64(this: Cpu): Insn {
+  step64(this: Cpu, pre: Insn | null = null): Insn {
     const s = this.state;
     const eip = s.rip[0];
     this.startEip = eip;
@@ -265,7 +311,7 @@ export class CpuRunLoop {
     if (fl & Flag.RF) s.rflags[0] = fl & ~Flag.RF;
     this.lastInsnLength = 0;
     let insn = this.repInsn;
-    if (insn === null) insn = fetchDecode64(this);
+    if (insn === null) insn = pre !== null ? pre : fetchDecode64(this);
     else this.repInsn = null;
     this.lastInsnLength = insn.length;
     s.rip[0] = eip + insn.length;

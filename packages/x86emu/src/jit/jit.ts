@@ -1,8 +1,9 @@
 /**
- * The block compiler's front: `Cpu.run` offers it every instruction boundary (after the loop's
- * event checks); it runs a compiled block when one starts at RIP and the checks `Cpu.step` makes
- * per instruction are known to pass for the whole block, else it counts the boundary toward
- * compiling and lets the interpreter step. Blocks hang on the decoded instruction they start at
+ * The block compiler's front: `Cpu.run` hands it the decode at RIP at every instruction boundary
+ * where a block may run (after the loop's event checks; fetched once for both, `Cpu.fetchFirst`);
+ * it runs a compiled block when one starts there and the checks `Cpu.step` makes per instruction
+ * are known to pass for the whole block, else it counts the boundary toward compiling and lets the
+ * interpreter step that decode. Blocks hang on the decoded instruction they start at
  * (`Insn.jitBlock`), so everything that drops decodes (a write to a code frame, a TLB flush on
  * CR3/CR0/CR4/INVLPG changing which frame RIP maps to, a mode change re-keying the decode) drops
  * or bypasses the compiled block with it. The cache is bounded: when it holds `MAX_BLOCKS`
@@ -117,16 +118,15 @@ export class Jit {
   }
 
   /**
-   * Runs the compiled block at RIP if there is one and it may run now; returns false to let the
-   * interpreter step. Never throws except as the block's instructions do (guest faults unwind as
-   * from `step()`, with `runCount` and `startEip` set for `Cpu.run`'s handler).
+   * Runs the compiled block hanging on `insn`, the decode at RIP the run loop has just fetched
+   * (`Cpu.fetchFirst`, under `Cpu.fetchFirstOk`'s conditions), and the blocks chained after it,
+   * if there is one and it fits the budget; else returns false to let the interpreter step `insn`
+   * (`blockAt` counts the boundary toward compiling). Never throws except as the block's
+   * instructions do (guest faults unwind as from `step()`, with `runCount` and `startEip` set for
+   * `Cpu.run`'s handler).
    */
-  enter(cpu: Cpu): boolean {
-    // A boundary where the run loop's event check is still due (after an event's delivery) is
-    // the interpreter's: compiled code relies on irqCheck being clear at entry, so that only what
-    // it calls (slow memory paths, handlers: each followed by a check) can set it.
-    if (cpu.linearOps !== null || cpu.irqCheck) return false;
-    let b = cpu.long64 ? this.lookup64(cpu) : this.lookup(cpu);
+  enter(cpu: Cpu, insn: Insn): boolean {
+    let b = this.blockAt(cpu, insn);
     if (b === null) return false;
     // Chain: the next block runs straight away while nothing asks for the run loop's checks
     // (irqCheck covers events, interrupts, HLT and stop requests; the budget is checked per block).
@@ -151,6 +151,44 @@ export class Jit {
     } while (b !== null);
     this.stats.instructions += cpu.runCount - count0;
     return true;
+  }
+
+  /**
+   * The block to run at RIP now, hanging on `insn`, the decode there; else null, counting the
+   * boundary toward compiling a block (compiled at the threshold, and then run). Cold code pays
+   * these few field tests on the decode it fetches anyway: no code-page test or decode lookup of
+   * its own (what `lookup` does after a block's exit).
+   */
+  private blockAt(cpu: Cpu, insn: Insn): JitBlock | null {
+    const s = cpu.state;
+    const eip = s.rip[0];
+    const long = cpu.long64;
+    // seqEnd's coordinates: RIP[31:0] in 64-bit mode, else the linear address.
+    const key = long ? eip : (s.segBase[1] + eip) >>> 0;
+    const seq = key === this.seqEnd;
+    this.seqEnd = ROW_KIND[insn.row] === 1 && notRep(insn.rep, insn.row) ? key + insn.length : -1;
+    let b = insn.jitBlock;
+    if (b === null) {
+      // At the threshold the block compiles and runs at once; a boundary the interpreter reached
+      // by stepping through straight-line code is not counted (`seqEnd`), nor a decode the fetch
+      // did not keep (the CPU's scratch decode: across a page end, or no page view).
+      if (seq || this.unavailable !== null || insn === cpu.scratchInsn) return null;
+      const page = cpu.codePage;
+      if (page === null) return null;
+      if (++insn.jitHits !== this.hot) {
+        if (insn.jitHits === this.warm) this.batch?.note(cpu, insn, eip, key & 0xfff, page);
+        return null;
+      }
+      this.compile(cpu, insn, eip, key, page);
+      b = insn.jitBlock;
+      if (b === null) return null;
+    }
+    // What Cpu.step checks per instruction and fetchFirstOk did not: the budget has room; the CS
+    // limit (SDM Vol. 3 5.3) outside 64-bit mode.
+    if (b.eip !== eip || cpu.runLimit - cpu.runCount < b.length) return null;
+    if (long ? b.ripHi !== s.rip[1] : b.endEip - 1 > s.segLimit[1]) return null;
+    cpu.startRipHi = long ? s.rip[1] : 0;
+    return b;
   }
 
   /**
