@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { Reg } from '../src/index.js';
 import { lockstep } from './jit-lockstep.js';
+import { longMode } from './long.js';
 import { CODE, pagedProtectedMode, protectedMode } from './pm.js';
 
 const BUDGETS = [1, 3, 7, 13, 29, 61, 1000];
@@ -148,5 +149,99 @@ describe('block compiler: regions (blocks of a page jumping to each other in one
     expect(r.jit.cpu.state.halted).toBe(true);
     const owners = (r.jit.cpu.jit as unknown as { owners: { jitBlock: { blocks: number } }[] }).owners;
     expect(owners.map((o) => o.jitBlock.blocks)).toEqual([3]);
+  });
+});
+
+describe('block compiler: ROL/ROR r32 by a constant', () => {
+  it('give the interpreter’s results and CF/OF, keep SF/ZF/PF/AF, and skip the flags only where the next ALU overwrites them', () => {
+    // SHA-256's sigma functions (rotates whose flags XOR overwrites at once), then rotates whose
+    // flags are read: ADC takes CF, JO reads OF, PUSHF sees SF/ZF/PF/AF from the SUB before them,
+    // and a store after a rotate keeps its flags live (it could fault).
+    const src = `
+      mov ecx, 300
+      mov edi, 0x6a09e667
+      mov ebp, 0x100000
+      xor ebx, ebx
+      xor esi, esi
+    top:
+      mov eax, edi
+      mov edx, edi
+      rol eax, 15
+      ror edx, 7
+      mov esi, eax
+      rol esi, 13
+      xor eax, edx
+      xor eax, esi
+      add edi, eax
+      sub edx, ecx
+      ror edi, 1
+      adc ebx, 0
+      rol edx, 3
+      jo skip
+      inc ebx
+    skip:
+      sub eax, edi
+      rol eax, 9
+      pushfd
+      pop esi
+      add ebx, esi
+      rol edi, 31
+      mov [ebp + ecx*4], edi
+      adc ebx, edi
+      dec ecx
+      jnz top
+      hlt`;
+    const r = lockstep(() => protectedMode(src), BUDGETS);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(5000);
+  });
+
+  it('a #PF at a store after a rotate sees the rotate’s CF and OF', () => {
+    const src = `
+      mov esi, 0x3f0000
+      mov eax, 0x8000
+      xor ebx, ebx
+    top:
+      add ebx, 1
+      rol eax, 1
+      mov [esi], eax
+      add esi, 0x1000
+      jmp top`;
+    const r = lockstep(() => pagedProtectedMode(src), [1000]);
+    const m = r.jit;
+    expect(m.exceptions).toEqual([{ vector: 14, errorCode: 2, faultAddress: 0x400000 }]);
+    // 16 stores, then the 17th rotate of 0x8000 by 1 leaves 1: CF = 1, OF = MSB ^ CF = 1.
+    expect(m.cpu.state.gpr[Reg.RAX]).toBe(1);
+    expect(m.cpu.state.rflags[0] & 0x801).toBe(0x801);
+    expect(m.cpu.jit?.stats.compiled).toBeGreaterThan(0);
+  });
+
+  it('64-bit mode: ROL/ROR r32 zero-extend into the 64-bit register, as the interpreter does', () => {
+    const make = () => {
+      const m = longMode(`
+  mov ecx, 400
+  mov r9, 0x123456789abcdef0
+  mov r10, 0xfedcba9876543210
+top:
+  rol r9d, 15
+  ror r10d, 7
+  xor r9d, r10d
+  add r10, rcx
+  ror r10d, 1
+  adc r11, r9
+  rol r9d, 30
+  jno skip
+  inc r12
+skip:
+  shl r10, 3
+  dec ecx
+  jnz top
+  hlt
+`);
+      return m;
+    };
+    const r = lockstep(make, BUDGETS);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(3_000);
   });
 });

@@ -21,6 +21,7 @@ import { OPCODE_TABLE } from '../decoder/opcode-table.js';
 import { BAILED, JitBlock } from './block.js';
 import { type EmitCtx, emitInsn, exitLink, segConsts } from './emit.js';
 import { sseConsts, xmmViews } from './emit-sse.js';
+import { flagsDeadAfter } from './flag-liveness.js';
 import { FLUSH_DYN, flushFlags, PEND_DYN } from './flags.js';
 import { eaExact } from './mem64.js';
 import type { RegionBlock } from './region.js';
@@ -68,6 +69,7 @@ function generate(
     long,
     hi,
     page0: eip - off,
+    flagsDead: false,
   };
   let body = '';
   let ended = false;
@@ -102,6 +104,7 @@ function generate(
     ctx.next = ctx.eip + i.length;
     // A branch writes no register: its ways out store the ones the locals hold.
     ctx.sync = syncCode();
+    ctx.flagsDead = flagsDeadAfter(insns, j);
     const e = emitInsn(i, row, ctx);
     if (e !== null) {
       for (const m of e.code.matchAll(/\br[gh](\d+)\b/g)) used |= 1 << Number(m[1]);

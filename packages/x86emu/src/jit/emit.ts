@@ -11,6 +11,7 @@ import { SF_FLAT, SF_LONG, SF_R, SF_W, TLB_MASK } from '../cpu/consts.js';
 import { LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_SUB } from '../cpu/lazy-flags.js';
 import type { Insn } from '../decoder/insn.js';
 import type { OpcodeRow } from '../decoder/opcode-table.js';
+import { Flag } from '../state.js';
 import { emitSse } from './emit-sse.js';
 import { BYTE_FORMS, emitByte } from './emit8.js';
 import { emitInsn64 } from './emit64.js';
@@ -40,6 +41,8 @@ export interface EmitCtx {
   hi: number;
   /** The EIP at offset 0 of the block's page (EIP minus page offset): which targets lie in it. */
   page0: number;
+  /** The flags this instruction writes are overwritten before anything can see them (flag-liveness.ts). */
+  flagsDead: boolean;
 }
 
 /** The emitted code of one instruction, and whether it touched memory (the block then checks for exits). */
@@ -85,6 +88,30 @@ function emitShift32(i: Insn, m: string, ops: string, ctx: EmitCtx): Emitted | n
   };
 }
 
+/**
+ * ROL/ROR r32 by a constant (C1 /0 /1 ib, D1 /0 /1), the count masked to 5 bits: CF is the bit
+ * rotated into the LSB (ROL) or the MSB (ROR), OF (defined for 1, x86emu's choice otherwise, as
+ * exec/shift.ts) MSB(result) ^ CF for ROL and the two top bits' XOR for ROR; SF, ZF, AF, PF are
+ * kept (SDM Vol. 2 RCL/RCR/ROL/ROR). Keeping them means building them (the handler's
+ * `materializeFlags`), done here only when they can be seen (`flagsDead`). A count of 0: the
+ * handler.
+ */
+function emitRotate32(i: Insn, m: string, ops: string, ctx: EmitCtx): Emitted | null {
+  if (ops !== 'Ev,Ib' && ops !== 'Ev,1') return null;
+  const c = (ops === 'Ev,1' ? 1 : i.imm) & 0x1f;
+  if (c === 0) return null;
+  const rol = m === 'ROL';
+  const r = rol ? `((v << ${c}) | (v >>> ${32 - c})) >>> 0` : `((v >>> ${c}) | (v << ${32 - c})) >>> 0`;
+  let code = `{ const v = rg${i.rm}; const r = ${r}; ${setReg32(i.rm, 'r')}`;
+  if (!ctx.flagsDead) {
+    const cf = rol ? '(r & 1)' : '(r >>> 31)';
+    const of = rol ? '((r >>> 31) ^ (r & 1))' : '((r >>> 31) ^ ((r >>> 30) & 1))';
+    code += ` ${flushFlags(ctx.pend)} cpu.materializeFlags(); s.rflags[0] = (s.rflags[0] & ${~(Flag.CF | Flag.OF)}) | ${cf} | (${of} << 11);`;
+    ctx.pend = 0;
+  }
+  return { code: `${code} }`, memory: false, branch: false };
+}
+
 /*
  * Guest registers are the block's locals `rg0`…`rg15` (compile.ts loads the ones a block uses,
  * and stores the ones written, marked in `dm`, wherever the CPU's copy must be current: before an
@@ -119,6 +146,7 @@ let cur: EmitCtx = {
   long: false,
   hi: 0,
   page0: 0,
+  flagsDead: false,
 };
 
 /**
@@ -415,5 +443,6 @@ function emitOne(i: Insn, row: OpcodeRow, ctx: EmitCtx): Emitted | null {
     return { code, memory: mem, branch: false };
   }
   if ((m === 'SHL' || m === 'SAL' || m === 'SHR' || m === 'SAR') && !mem) return emitShift32(i, m, ops, ctx);
+  if ((m === 'ROL' || m === 'ROR') && !mem) return emitRotate32(i, m, ops, ctx);
   return null;
 }
