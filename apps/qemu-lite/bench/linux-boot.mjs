@@ -17,7 +17,9 @@
 // qemu-system-x86_64 (apt-get install -y qemu-system-x86 here if missing and we are root; only
 // the bench needs it). Says plainly what it skipped and why. Env:
 //   LINUX_BENCH_ENGINES    comma list of vmx, vmx-ept, svm, svm-npt, tcg, bare, kvm, qemu-kvm (default
-//                          vmx,svm,tcg,bare; svm-npt: -accel svm,npt=on, AMD nested paging;
+//                          vmx,svm,tcg,bare; svm: -accel svm,npt=off, the shadow MMU as vmx
+//                          and earlier runs; svm-npt: -accel svm,npt=on, AMD nested paging,
+//                          qemu-lite's default for -accel svm;
 //                          vmx-ept: -accel vmx,ept=on, Intel EPT;
 //                          kvm/qemu-kvm: the host engine and QEMU -accel kvm, where /dev/kvm is)
 //   LINUX_BENCH_TIMEOUT_S  per boot (default 600)
@@ -172,7 +174,7 @@ async function bare(ql) {
 
 const LABELS = {
   vmx: 'qemu-lite -accel vmx',
-  svm: 'qemu-lite -accel svm',
+  svm: 'qemu-lite svm,npt=off',
   'svm-npt': 'qemu-lite svm,npt=on',
   'vmx-ept': 'qemu-lite vmx,ept=on',
   tcg: 'QEMU -accel tcg -M pc',
@@ -203,7 +205,8 @@ async function main() {
         ql === undefined
       )
         res = { skipped: 'qemu-lite is not built' };
-      else if (name === 'vmx' || name === 'svm') res = await qemuLite(name, ql);
+      else if (name === 'vmx') res = await qemuLite(name, ql);
+      else if (name === 'svm') res = await qemuLite('svm,npt=off', ql);
       else if (name === 'svm-npt') res = await qemuLite('svm,npt=on', ql);
       else if (name === 'vmx-ept') res = await qemuLite('vmx,ept=on', ql);
       else if (name === 'bare') res = await bare(ql);

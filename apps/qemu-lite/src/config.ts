@@ -61,7 +61,7 @@ export interface MachineConfig {
   icountShift?: number | 'auto' | null;
   /** `-accel vmx,jit=on|off`: x86emu's block compiler (undefined: the engine's default, on). */
   jit?: boolean;
-  /** `-accel svm,npt=on|off`: nested paging on the SVM engine (undefined: off). */
+  /** `-accel svm,npt=on|off`: nested paging on the SVM engine (undefined: on, `SVM_NPT_DEFAULT`). */
   npt?: boolean;
   /** `-accel vmx,ept=on|off`: EPT on the VMX engine (undefined: `VMX_EPT_DEFAULT`). */
   ept?: boolean;

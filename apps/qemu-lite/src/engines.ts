@@ -37,7 +37,7 @@ export interface EngineOpenOptions {
   cpus?: number;
   /** x86emu's block compiler (software engines; undefined: the engine's default, off). */
   jit?: boolean;
-  /** AMD nested paging (the SVM engine; undefined: off). */
+  /** AMD nested paging (the SVM engine; undefined: `SVM_NPT_DEFAULT`, on as kvm-amd's `npt`). */
   npt?: boolean;
   /** Intel EPT with VPID (the VMX engine; undefined: `VMX_EPT_DEFAULT`). */
   ept?: boolean;
@@ -90,11 +90,13 @@ function softOptions(o: EngineOpenOptions | undefined): SoftKvmOptions {
 
 /**
  * Whether `-accel svm` pages with AMD nested paging when `npt=` is not given (`npt=on|off`
- * chooses). Off: the shadow MMU. Exported so that tools/guests asserts each guest's outcome
- * for the paging the engine actually ran (cr3oob: MOV CR3 with a bad PAE PDPTE is #GP with
- * PDPTE registers, a #PF at the first walk through it under NPT, which has none).
+ * chooses): on, as kvm-amd loads with npt=1 where the part has NPT. The guest's CR3 switches,
+ * #PF and page-table writes then need no exit (bench-ctxsw32 about 1.2x the bare x86emu instead
+ * of 6x with shadow paging; tools/guests/README.md). Exported so that tools/guests asserts each
+ * guest's outcome for the paging the engine actually ran (cr3oob: MOV CR3 with a bad PAE PDPTE
+ * is #GP with PDPTE registers, a #PF at the first walk through it under NPT, which has none).
  */
-export const SVM_NPT_DEFAULT: boolean = false;
+export const SVM_NPT_DEFAULT: boolean = true;
 
 /**
  * Whether `-accel vmx` pages with Intel EPT when `ept=` is not given (`ept=on|off` chooses).

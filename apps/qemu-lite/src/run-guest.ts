@@ -135,7 +135,8 @@ export interface RunGuestOptions {
   /**
    * `-accel svm,npt=on|off`: AMD nested paging on the SVM software engine (`createSvmKvm({ npt })`):
    * the guest pages on its own tables and the MMU keeps a guest-physical map instead of shadow
-   * pages. Default off. `-accel svm` only.
+   * pages. Default on (kvm-amd's `npt=1`; `SVM_NPT_DEFAULT`); off runs the shadow MMU. `-accel svm`
+   * only.
    */
   npt?: boolean;
   /**

@@ -37,6 +37,12 @@ export const accelOf = (e: Engine): string => (e === 'svm-npt' ? 'svm' : e === '
  */
 export const eptOf = (e: Engine): boolean | undefined =>
   e === 'vmx-ept' ? true : baseOf(e) === 'vmx' ? false : undefined;
+/**
+ * `npt=` of a row: `svm-npt` nested paging (qemu-lite's default for `-accel svm`), `svm` and
+ * `svm/off` the shadow MMU, so that they compare with vmx (shadow paging) and with earlier runs.
+ */
+export const nptOf = (e: Engine): boolean | undefined =>
+  e === 'svm-npt' ? true : baseOf(e) === 'svm' ? false : undefined;
 /** The rows run on a bare `Cpu` in this process (`runOnBareCpu`). */
 export const isBare = (e: Engine): boolean => e.startsWith('x86emu');
 
@@ -118,7 +124,7 @@ export async function runOnce(
           timeoutMs: 300_000,
           jit,
           ept: eptOf(engine),
-          npt: engine === 'svm-npt' ? true : undefined,
+          npt: nptOf(engine),
         });
   // qemu-lite runs the VM in a worker of this process; QEMU is a child process (wall time).
   return engine === 'tcg'

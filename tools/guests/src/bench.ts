@@ -7,7 +7,8 @@
  *   x86emu-wasm  the same with the block compiler's WebAssembly backend (`jit: { backend:
  *            'wasm' }`, guest RAM a `WasmGuestMemory`)
  *   vmx, svm the software engine (qemu-lite -accel vmx|svm: x86emu under the silicon models);
- *            `vmx/off`, `svm/off`: -accel vmx|svm,jit=off; `svm-npt`: -accel svm,npt=on
+ *            `vmx/off`, `svm/off`: -accel vmx|svm,jit=off; `svm` rows run the shadow MMU
+ *            (npt=off); `svm-npt`: -accel svm,npt=on (nested paging, qemu-lite's default);
  *            `vmx` rows run the shadow MMU (ept=off); `vmx-ept`: -accel vmx,ept=on (Intel EPT)
  *   kvm      the host engine (qemu-lite on /dev/kvm)
  *   tcg      Debian's QEMU emulator (qemu-system-x86_64 -accel tcg), installed if missing and root

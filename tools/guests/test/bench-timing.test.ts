@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { WasmGuestMemory } from '@kvm/x86emu';
 import { describe, expect, it } from 'vitest';
 import { BareMachine } from '../src/bare/machine.js';
-import { accelOf, shortRun, time, type Workload } from '../src/bench-timing.js';
+import { accelOf, nptOf, shortRun, time, type Workload } from '../src/bench-timing.js';
 import { engineAvailability } from '../src/engines.js';
 import { imagePath } from '../src/manifest.js';
 import { loadQemuLite } from '../src/qemu-lite.js';
@@ -64,6 +64,13 @@ describe('bench rows', () => {
     `the svm-npt row (-accel svm,npt=on) prints x86emu's checksum for the paged loop${why ? ` (skipped: ${why})` : ''}`,
     async () => {
       expect(accelOf('svm-npt')).toBe('svm');
+      // qemu-lite's -accel svm pages with NPT by default: the svm rows ask for the shadow MMU.
+      expect([nptOf('svm-npt'), nptOf('svm'), nptOf('svm/off'), nptOf('vmx')]).toEqual([
+        true,
+        false,
+        false,
+        undefined,
+      ]);
       expect((await engineAvailability(accelOf('svm-npt'))).available).toBe(true);
       const paged: Workload = { ...workload, append: (n) => `iterations=${n}`, n: 2 };
       const bare = await time('x86emu', 'bench-int32', paged, 1, 0.02);

@@ -570,7 +570,8 @@ Machine:
   -accel vmx,jit=on|off   x86emu's block compiler for the guest CPU (hot code compiled to
                           JavaScript, the same results; the default) or its interpreter
   -accel svm,npt=on|off   AMD nested paging: the guest pages on its own tables, the MMU keeps
-                          a guest-physical map (no shadow pages, no #PF/CR3 exits); default off
+                          a guest-physical map (no shadow pages, no #PF/CR3 exits); default on,
+                          off runs the shadow MMU
   -accel vmx,ept=on|off   Intel EPT (with VPID): the guest pages on its own tables, the MMU
                           keeps a guest-physical map in EPT format (no shadow pages, no
                           #PF/CR3/INVLPG exits); default off
