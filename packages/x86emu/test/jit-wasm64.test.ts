@@ -325,6 +325,16 @@ top:
   shr r10d, 7
   sar ebp, 2
   add [rsi + 0x410], rcx
+  jc 1f
+  add dword ptr [rsi + 0x414], ecx
+  jo 1f
+  sub byte ptr [rsi + 0x435], 7
+  jbe 1f
+  add [rsi + 0x436], dl
+  setc r14b
+  sub [rsi + 0x438], ebx
+  seto r14b
+1:
   or dword ptr [rsi + 0x418], 0x40
   sub qword ptr [rsi + 0x418], 3
   inc qword ptr [rsi + 0x420]

@@ -45,6 +45,11 @@ export interface Locals64 {
   v: number;
   /** RIP[63:32] where the function leaves (i32). */
   nh: number;
+  /**
+   * The TLB slot of the access being probed (i32): its own local, since a read-modify-write's
+   * store is probed while the operands in `d`/`x` still make the flags.
+   */
+  ix: number;
 }
 
 /** What the 64-bit emitters know besides `WasmCtx`. */
@@ -60,7 +65,15 @@ export function allocLocals64(c: WasmCtx): Locals64 {
   const f = c.f;
   const q: number[] = [];
   for (let r = 0; r < 16; r++) q.push(f.local(I64));
-  return { q, a: f.local(I64), d: f.local(I64), x: f.local(I64), v: f.local(I64), nh: f.local() };
+  return {
+    q,
+    a: f.local(I64),
+    d: f.local(I64),
+    x: f.local(I64),
+    v: f.local(I64),
+    nh: f.local(),
+    ix: f.local(),
+  };
 }
 
 /** Pushes a 32-bit value sign-extended to 64 bits as an i64 constant. */
@@ -104,7 +117,7 @@ function probe64(c: Ctx64, seg: number, size: number, mask: number, perm: number
     .i64(0x100000000 - size, 0xffff)
     .op(Op.i64LeU)
     .op(Op.i32And);
-  f.get(a).i64(12, 0).op(Op.i64ShrU).op(Op.i32WrapI64).i32(TLB_MASK).op(Op.i32And).tee(l.x);
+  f.get(a).i64(12, 0).op(Op.i64ShrU).op(Op.i32WrapI64).i32(TLB_MASK).op(Op.i32And).tee(c.q.ix);
   f.i32(2).op(Op.i32Shl).mem(Op.i32Load, TLB_TAG);
   f.get(a).i64(24, 0).op(Op.i64ShrU).op(Op.i32WrapI64).i32(0xffffff).op(Op.i32And);
   f.op(Op.i32Eq).op(Op.i32And);
@@ -116,8 +129,8 @@ function probe64(c: Ctx64, seg: number, size: number, mask: number, perm: number
     .i32(4096 - size)
     .op(Op.i32LeU)
     .op(Op.i32And);
-  f.get(l.x).mem(Op.i32Load8U, TLB_PERM).get(perm).op(Op.i32And).i32(0).op(Op.i32Ne).op(Op.i32And);
-  f.get(l.x).i32(3).op(Op.i32Shl).mem(Op.f64Load, TLB_PFN).op(0xfc, 3).tee(l.t);
+  f.get(c.q.ix).mem(Op.i32Load8U, TLB_PERM).get(perm).op(Op.i32And).i32(0).op(Op.i32Ne).op(Op.i32And);
+  f.get(c.q.ix).i32(3).op(Op.i32Shl).mem(Op.f64Load, TLB_PFN).op(0xfc, 3).tee(l.t);
   f.i32(c.ramPages).op(Op.i32LtU).op(Op.i32And);
 }
 
