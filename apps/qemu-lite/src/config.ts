@@ -61,6 +61,8 @@ export interface MachineConfig {
   icountShift?: number | 'auto' | null;
   /** `-accel vmx,jit=on|off`: x86emu's block compiler (undefined: the engine's default, on). */
   jit?: boolean;
+  /** `-accel vmx,jit=wasm|js`: the compiler's code generator (undefined: x86emu's default). */
+  jitBackend?: 'js' | 'wasm';
   /** `-accel svm,npt=on|off`: nested paging on the SVM engine (undefined: on, `SVM_NPT_DEFAULT`). */
   npt?: boolean;
   /** `-accel vmx,ept=on|off`: EPT on the VMX engine (undefined: `VMX_EPT_DEFAULT`). */

@@ -37,6 +37,10 @@ export interface EngineOpenOptions {
   cpus?: number;
   /** x86emu's block compiler (software engines; undefined: the engine's default, off). */
   jit?: boolean;
+  /** The compiler's code generator (software engines; undefined: x86emu's default, JS). */
+  jitBackend?: 'js' | 'wasm';
+  /** Guest RAM the machine will allocate: with `jitBackend: 'wasm'`, the size of the wasm arena. */
+  ramSize?: number;
   /** AMD nested paging (the SVM engine; undefined: `SVM_NPT_DEFAULT`, on as kvm-amd's `npt`). */
   npt?: boolean;
   /** Intel EPT with VPID (the VMX engine; undefined: `VMX_EPT_DEFAULT`). */
@@ -105,6 +109,19 @@ export const SVM_NPT_DEFAULT: boolean = true;
  */
 export const VMX_EPT_DEFAULT: boolean = false;
 
+/**
+ * The compiler's options for a silicon model: with the wasm backend, a wasm arena as large as the
+ * machine's RAM (the VMM allocates nothing else as guest memory), so that all of it is reachable
+ * from compiled code.
+ */
+function jitOptions(o: EngineOpenOptions | undefined): {
+  jit?: boolean;
+  jitBackend?: 'js' | 'wasm';
+  wasmRamBytes?: number;
+} {
+  return { jit: o?.jit, jitBackend: o?.jitBackend, wasmRamBytes: o?.ramSize };
+}
+
 /** A row for the software engine on one vendor's silicon model. */
 function softEngine(
   name: 'vmx' | 'svm',
@@ -137,10 +154,10 @@ export const ENGINES: readonly EngineEntry[] = [
   // QEMU's TCG: the TSC at a nominal 1 GHz, with the PIT, RTC and PM timer on the same clock.
   // With -icount the clock is virtual instead (the TSC counts instructions, halts skip ahead).
   softEngine('vmx', 'Intel VMX', (o) =>
-    createVmxKvm({ ...softOptions(o), jit: o?.jit, ept: o?.ept ?? VMX_EPT_DEFAULT }),
+    createVmxKvm({ ...softOptions(o), ...jitOptions(o), ept: o?.ept ?? VMX_EPT_DEFAULT }),
   ),
   softEngine('svm', 'AMD SVM', (o) =>
-    createSvmKvm({ ...softOptions(o), jit: o?.jit, npt: o?.npt ?? SVM_NPT_DEFAULT }),
+    createSvmKvm({ ...softOptions(o), ...jitOptions(o), npt: o?.npt ?? SVM_NPT_DEFAULT }),
   ),
 ];
 

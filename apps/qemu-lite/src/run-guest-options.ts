@@ -29,6 +29,7 @@ const KNOWN = new Set<string>([
   'kernelIrqchip',
   'hpet',
   'jit',
+  'jitBackend',
   'npt',
   'ept',
   'noReboot',
@@ -370,6 +371,8 @@ export function validateRunGuestOptions(options: unknown): asserts options is Ru
     'ept',
   ])
     checkBoolean(o, name);
+  if (o.jitBackend !== undefined && o.jitBackend !== 'js' && o.jitBackend !== 'wasm')
+    typeError('jitBackend', "'js' or 'wasm'", o.jitBackend);
   if (o.debugcon !== undefined) checkDebugcon(o.debugcon);
   if (o.drives !== undefined) checkDrives(o.drives);
   if (o.nics !== undefined) checkNics(o.nics);

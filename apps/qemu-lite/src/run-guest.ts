@@ -133,6 +133,12 @@ export interface RunGuestOptions {
    */
   jit?: boolean;
   /**
+   * `-accel vmx,jit=wasm|js`: the compiler's code generator (x86emu's `JitTuning.backend`);
+   * 'wasm' also puts guest RAM in the engine's wasm arena, where compiled code reaches it inline.
+   * Needs the compiler (`jit` not false); software engines only.
+   */
+  jitBackend?: 'js' | 'wasm';
+  /**
    * `-accel svm,npt=on|off`: AMD nested paging on the SVM software engine (`createSvmKvm({ npt })`):
    * the guest pages on its own tables and the MMU keeps a guest-physical map instead of shadow
    * pages. Default on (kvm-amd's `npt=1`; `SVM_NPT_DEFAULT`); off runs the shadow MMU. `-accel svm`
@@ -309,6 +315,7 @@ export async function resolveConfig(
     virtioConsole: options.virtioConsole,
     icountShift: options.icount?.shift ?? null,
     jit: options.jit,
+    jitBackend: options.jitBackend,
     npt: options.npt,
     ept: options.ept,
   };
@@ -325,6 +332,11 @@ export async function resolveConfig(
   if (config.jit !== undefined && engine.name === 'host') {
     throw new EngineUnavailableError(
       "jit= selects the software engine's CPU (-accel vmx or svm): the host engine runs the guest on the host's CPU",
+    );
+  }
+  if (config.jitBackend !== undefined && (engine.name === 'host' || config.jit === false)) {
+    throw new EngineUnavailableError(
+      `jit=${config.jitBackend} is the code generator of the software engine's compiler (-accel vmx or svm, jit not off)`,
     );
   }
   if (config.npt !== undefined && engine.name !== 'svm') {

@@ -111,6 +111,8 @@ function main(): void {
       icountShift: config.icountShift ?? null,
       cpus: config.cpus,
       jit: config.jit,
+      jitBackend: config.jitBackend,
+      ramSize: config.ramSize,
       npt: config.npt,
       ept: config.ept,
     });

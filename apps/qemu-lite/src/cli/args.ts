@@ -198,9 +198,13 @@ function kernelIrqchip(value: string): boolean {
 }
 
 function onOff(value: string, what: string): boolean {
+  return onOffOr(value, what, 'on or off');
+}
+
+function onOffOr(value: string, what: string, expected: string): boolean {
   if (value === 'on' || value === 'true' || value === 'yes') return true;
   if (value === 'off' || value === 'false' || value === 'no') return false;
-  throw new UsageError(`${what}: '${value}' is not on or off`);
+  throw new UsageError(`${what}: '${value}' is not ${expected}`);
 }
 
 function rejectUnknownProps(props: Map<string, string>, known: string[], what: string): void {
@@ -310,7 +314,13 @@ function accel(value: string, out: ParsedArgs): void {
   rejectUnknownProps(props, ['kernel-irqchip', 'jit', 'npt', 'ept'], `-accel ${first}`);
   out.options.accel = first;
   const jit = props.get('jit');
-  if (jit !== undefined) out.options.jit = onOff(jit, `-accel ${first},jit`);
+  if (jit === 'wasm' || jit === 'js') {
+    // The compiler on, with that code generator (x86emu's JitTuning.backend).
+    out.options.jit = true;
+    out.options.jitBackend = jit;
+  } else if (jit !== undefined) {
+    out.options.jit = onOffOr(jit, `-accel ${first},jit`, 'on, off, js or wasm');
+  }
   const npt = props.get('npt');
   if (npt !== undefined) out.options.npt = onOff(npt, `-accel ${first},npt`);
   const ept = props.get('ept');
@@ -569,6 +579,8 @@ Machine:
   -accel kvm|host|vmx|svm engine: the host's /dev/kvm, or the software engine's VMX/SVM backend
   -accel vmx,jit=on|off   x86emu's block compiler for the guest CPU (hot code compiled to
                           JavaScript, the same results; the default) or its interpreter
+  -accel vmx,jit=wasm|js  the compiler with that code generator: wasm puts guest RAM in one
+                          WebAssembly.Memory that compiled code reaches inline (v86's model)
   -accel svm,npt=on|off   AMD nested paging: the guest pages on its own tables, the MMU keeps
                           a guest-physical map (no shadow pages, no #PF/CR3 exits); default on,
                           off runs the shadow MMU
