@@ -21,6 +21,7 @@
 //                          and earlier runs; svm-npt: -accel svm,npt=on, AMD nested paging,
 //                          qemu-lite's default for -accel svm;
 //                          vmx-ept: -accel vmx,ept=on, Intel EPT;
+//                          vmx-wasm, svm-wasm: -accel vmx|svm,jit=wasm, the compiler's wasm backend;
 //                          kvm/qemu-kvm: the host engine and QEMU -accel kvm, where /dev/kvm is)
 //   LINUX_BENCH_TIMEOUT_S  per boot (default 600)
 //   LINUX_BENCH_RUNS       boots per engine (default 1)
@@ -177,6 +178,8 @@ const LABELS = {
   svm: 'qemu-lite svm,npt=off',
   'svm-npt': 'qemu-lite svm,npt=on',
   'vmx-ept': 'qemu-lite vmx,ept=on',
+  'vmx-wasm': 'qemu-lite vmx,jit=wasm',
+  'svm-wasm': 'qemu-lite svm,jit=wasm',
   tcg: 'QEMU -accel tcg -M pc',
   bare: 'bare x86emu (harness)',
   kvm: 'qemu-lite -accel kvm',
@@ -201,7 +204,12 @@ async function main() {
     for (let i = 0; i < runs; i++) {
       let res;
       if (
-        (name === 'vmx' || name === 'vmx-ept' || name === 'svm' || name === 'svm-npt' || name === 'bare') &&
+        (name === 'vmx' ||
+          name === 'vmx-ept' ||
+          name === 'svm' ||
+          name === 'svm-npt' ||
+          name.endsWith('-wasm') ||
+          name === 'bare') &&
         ql === undefined
       )
         res = { skipped: 'qemu-lite is not built' };
@@ -209,6 +217,8 @@ async function main() {
       else if (name === 'svm') res = await qemuLite('svm,npt=off', ql);
       else if (name === 'svm-npt') res = await qemuLite('svm,npt=on', ql);
       else if (name === 'vmx-ept') res = await qemuLite('vmx,ept=on', ql);
+      else if (name === 'vmx-wasm' || name === 'svm-wasm')
+        res = await qemuLite(`${name.slice(0, 3)},jit=wasm`, ql);
       else if (name === 'bare') res = await bare(ql);
       else if (name === 'kvm') res = await qemuLiteHost();
       else res = await qemu(name === 'tcg' ? 'tcg' : 'kvm');

@@ -14,8 +14,10 @@ export const ENGINES = [
   'x86emu-wasm',
   'x86emu/off',
   'vmx',
+  'vmx-wasm',
   'vmx/off',
   'svm',
+  'svm-wasm',
   'svm/off',
   'svm-npt',
   'vmx-ept',
@@ -29,20 +31,26 @@ export type Engine = (typeof ENGINES)[number];
 export type BaseEngine = Exclude<Engine, `${string}/off`>;
 export const baseOf = (e: Engine): BaseEngine => e.replace('/off', '') as BaseEngine;
 export const jitOf = (e: Engine): boolean => !e.endsWith('/off');
-/** qemu-lite's `-accel` of an engine row (`svm-npt` is `-accel svm,npt=on`, `vmx-ept` `-accel vmx,ept=on`). */
-export const accelOf = (e: Engine): string => (e === 'svm-npt' ? 'svm' : e === 'vmx-ept' ? 'vmx' : baseOf(e));
 /**
- * `ept=` of a row: `vmx-ept` Intel EPT, `vmx` and `vmx/off` the shadow MMU whatever qemu-lite's
+ * qemu-lite's `-accel` of an engine row (`svm-npt` is `-accel svm,npt=on`, `vmx-ept` `-accel
+ * vmx,ept=on`, `vmx-wasm` and `svm-wasm` are `-accel vmx|svm,jit=wasm`).
+ */
+export const accelOf = (e: Engine): string =>
+  e === 'svm-npt' || e === 'svm-wasm' ? 'svm' : e === 'vmx-ept' || e === 'vmx-wasm' ? 'vmx' : baseOf(e);
+/**
+ * `ept=` of a row: `vmx-ept` Intel EPT, the other vmx rows the shadow MMU whatever qemu-lite's
  * default (`VMX_EPT_DEFAULT`), so that they compare with earlier runs.
  */
 export const eptOf = (e: Engine): boolean | undefined =>
-  e === 'vmx-ept' ? true : baseOf(e) === 'vmx' ? false : undefined;
+  e === 'vmx-ept' ? true : accelOf(e) === 'vmx' ? false : undefined;
 /**
- * `npt=` of a row: `svm-npt` nested paging (qemu-lite's default for `-accel svm`), `svm` and
- * `svm/off` the shadow MMU, so that they compare with vmx (shadow paging) and with earlier runs.
+ * `npt=` of a row: `svm-npt` nested paging (qemu-lite's default for `-accel svm`), the other svm
+ * rows the shadow MMU, so that they compare with vmx (shadow paging) and with earlier runs.
  */
 export const nptOf = (e: Engine): boolean | undefined =>
-  e === 'svm-npt' ? true : baseOf(e) === 'svm' ? false : undefined;
+  e === 'svm-npt' ? true : accelOf(e) === 'svm' ? false : undefined;
+/** The block compiler's code generator of a qemu-lite row (`jit=wasm`), else undefined: the default. */
+export const jitBackendOf = (e: Engine): 'wasm' | undefined => (e.endsWith('-wasm') ? 'wasm' : undefined);
 /** The rows run on a bare `Cpu` in this process (`runOnBareCpu`). */
 export const isBare = (e: Engine): boolean => e.startsWith('x86emu');
 
@@ -124,6 +132,7 @@ export async function runOnce(
           timeoutMs: 300_000,
           jit,
           ept: eptOf(engine),
+          jitBackend: jitBackendOf(engine),
           npt: nptOf(engine),
         });
   // qemu-lite runs the VM in a worker of this process; QEMU is a child process (wall time).

@@ -51,6 +51,8 @@ export interface RunOptions {
   append?: string;
   /** qemu-lite's `-accel vmx|svm,jit=`: x86emu's block compiler; default x86emu's default. */
   jit?: boolean;
+  /** qemu-lite's `-accel vmx|svm,jit=wasm|js`: the compiler's code generator; default x86emu's. */
+  jitBackend?: 'js' | 'wasm';
   /** qemu-lite's `-accel svm,npt=`: AMD nested paging on the svm engine; default qemu-lite's. */
   npt?: boolean;
   /** qemu-lite's `-accel vmx,ept=`: Intel EPT on the vmx engine; default qemu-lite's. */
@@ -119,7 +121,7 @@ async function runOnQemuLite(
   memory: string,
   accel: string,
   timeoutMs: number,
-  { append, jit, npt, ept }: RunOptions,
+  { append, jit, jitBackend, npt, ept }: RunOptions,
   devices: readonly GuestDevice[] = [],
 ): Promise<RawRun> {
   const { runGuest } = await loadQemuLite();
@@ -132,6 +134,7 @@ async function runOnQemuLite(
     append,
     noReboot: true,
     jit,
+    ...(jitBackend === undefined ? {} : { jitBackend }),
     ...(npt === undefined ? {} : { npt }),
     ...(ept === undefined ? {} : { ept }),
     pcTestdev,

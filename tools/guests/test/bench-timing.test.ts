@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { WasmGuestMemory } from '@kvm/x86emu';
 import { describe, expect, it } from 'vitest';
 import { BareMachine } from '../src/bare/machine.js';
-import { accelOf, nptOf, shortRun, time, type Workload } from '../src/bench-timing.js';
+import { accelOf, eptOf, jitBackendOf, nptOf, shortRun, time, type Workload } from '../src/bench-timing.js';
 import { engineAvailability } from '../src/engines.js';
 import { imagePath } from '../src/manifest.js';
 import { loadQemuLite } from '../src/qemu-lite.js';
@@ -58,6 +58,26 @@ describe('bench rows', () => {
       expect(wasm.checksum).toBe(js.checksum);
     },
     120_000,
+  );
+
+  it.skipIf(why !== undefined)(
+    `the vmx-wasm and svm-wasm rows (-accel vmx|svm,jit=wasm) print x86emu's checksum for the paged loop${why ? ` (skipped: ${why})` : ''}`,
+    async () => {
+      expect([accelOf('vmx-wasm'), accelOf('svm-wasm')]).toEqual(['vmx', 'svm']);
+      expect(jitBackendOf('vmx-wasm')).toBe('wasm');
+      expect(jitBackendOf('vmx')).toBeUndefined();
+      // The shadow MMU, as the vmx and svm rows they compare with.
+      expect([nptOf('svm-wasm'), eptOf('vmx-wasm')]).toEqual([false, false]);
+      const paged: Workload = { ...workload, append: (n) => `iterations=${n}`, n: 2 };
+      const bare = await time('x86emu', 'bench-int32', paged, 1, 0.02);
+      for (const e of ['vmx-wasm', 'svm-wasm'] as const) {
+        const t = await time(e, 'bench-int32', paged, 1, 0.02);
+        expect(t.failure, e).toBeUndefined();
+        expect(t.clock).toBe('cpu');
+        expect(t.checksum, e).toBe(bare.checksum);
+      }
+    },
+    180_000,
   );
 
   it.skipIf(why !== undefined)(
