@@ -75,6 +75,22 @@ describe('a #PF through the memory access path (no throw)', () => {
     expect(m.cpu.unwinding).toBe(Unwind.None);
   });
 
+  it('CMPS with both operands on not-present pages faults on ES:[EDI], read first as on the real CPU', () => {
+    const m = protectedMode('mov esi, 0x600010; mov edi, 0x700020; cmpsd; hlt', { captureExceptions: true });
+    paging(m);
+    m.mem.write32(pteAddr(0x600000), 0);
+    m.mem.write32(pteAddr(0x700000), 0);
+    expect(m.cpu.run(1000)).toBe(StopReason.Exception);
+    expect(m.exceptions.at(-1)).toEqual({ vector: PF, errorCode: 0, faultAddress: 0x700020 });
+    // Only the source missing: the fault is then the source's.
+    m.mem.write32(pteAddr(0x700000), 0x700007);
+    const s = m.cpu.state;
+    s.rip[0] = CODE;
+    expect(m.cpu.run(1000)).toBe(StopReason.Exception);
+    expect(m.exceptions.at(-1)).toEqual({ vector: PF, errorCode: 0, faultAddress: 0x600010 });
+    expect([s.gpr[Reg.RSI], s.gpr[Reg.RDI]]).toEqual([0x600010, 0x700020]);
+  });
+
   it('a faulting MOV store to a write-protected page writes nothing and reports P | W', () => {
     const m = protectedMode('mov ebx, 0x55; mov [0x500ff0], ebx; hlt', { captureExceptions: true });
     paging(m);

@@ -51,8 +51,9 @@ function once(cpu: Cpu, i: Insn, kind: number, size: number, delta: number): voi
       return;
     }
     case CMPS: {
-      const a = cpu.read(srcSeg, idx(cpu, 6, ad), size);
+      // ES:[EDI] first, as the real CPU (string64.ts).
       const b = cpu.read(0, idx(cpu, 7, ad), size);
+      const a = cpu.read(srcSeg, idx(cpu, 6, ad), size);
       aluOp(cpu, 7, a, b, size);
       step(cpu, 6, ad, delta);
       step(cpu, 7, ad, delta);

@@ -54,11 +54,13 @@ function once(cpu: Cpu, i: Insn, kind: number, size: number, delta: number): voi
       advanceIndex(cpu, 7, ad, delta);
       return;
     case CMPS: {
-      load(cpu, src, indexOffset(cpu, 6, ad), size);
-      const aLo = cpu.lo64;
-      const aHi = cpu.hi64;
+      // ES:[RDI] is read first: when both operands fault, CR2 is the destination's (the real CPU
+      // in x86-difftest, seed 7 case 3054; QEMU's gen_cmps loads it first too).
       load(cpu, 0, indexOffset(cpu, 7, ad), size);
-      compare(cpu, size, aLo, aHi, cpu.lo64, cpu.hi64);
+      const bLo = cpu.lo64;
+      const bHi = cpu.hi64;
+      load(cpu, src, indexOffset(cpu, 6, ad), size);
+      compare(cpu, size, cpu.lo64, cpu.hi64, bLo, bHi);
       advanceIndex(cpu, 6, ad, delta);
       advanceIndex(cpu, 7, ad, delta);
       return;
