@@ -267,6 +267,28 @@ describe('block compiler: SSE', () => {
     sameMemory(r.jit, r.interp, DATA, DATA + 0x800);
   });
 
+  it('leaves 16-bit addressing to the handlers (MOVD, CVTSI2SD, MOVDQA with an address-size prefix)', () => {
+    const src = `${ENABLE_SSE}
+      mov dword ptr [0x1230], 0x3f800000
+      mov dword ptr [0x21230], 0x40000000
+      mov ecx, 300
+    top:
+      mov ebx, 0x21230
+      movd xmm0, dword ptr [bx]
+      cvtsi2sd xmm1, dword ptr [bx]
+      movd dword ptr [bx + 4], xmm0
+      movdqa xmm2, [bx]
+      paddd xmm3, xmm2
+      dec ecx
+      jnz top
+      hlt`;
+    const r = lockstep(() => protectedMode(src), BUDGETS);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    // BX = 0x1230: the 16-bit address, not 0x11230.
+    expect(r.jit.cpu.state.xmm[0] | (r.jit.cpu.state.xmm[3] << 24)).toBe(0x3f000000);
+    expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(1000);
+  });
+
   it('runs a compiled SSE loop without leaving it (no bail-outs on plain lanes)', () => {
     const src = `${ENABLE_SSE}
       mov esi, ${DATA}

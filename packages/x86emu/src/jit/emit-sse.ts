@@ -22,7 +22,7 @@
 import { TLB_MASK } from '../cpu/consts.js';
 import type { Insn } from '../decoder/insn.js';
 import type { OpcodeRow } from '../decoder/opcode-table.js';
-import { type EmitCtx, type Emitted, ea32, memRead, memWrite, setReg32 } from './emit.js';
+import { type EmitCtx, type Emitted, ea32, memOk, memRead, memWrite, setReg32 } from './emit.js';
 import { ea64, memHit64, memOk64, memSlot64 } from './mem64.js';
 
 /** Typed views of one XMM register file and a 16-byte scratch operand (`T*`). */
@@ -335,8 +335,10 @@ function emitPmovmskb(i: Insn): Emitted {
 }
 
 /** MOVD xmm, r/m32 (the rest zeroed) and MOVD r/m32, xmm; REX.W (MOVQ) is the handler's. */
-function emitMovd(i: Insn, row: OpcodeRow): Emitted | null {
-  if (i.rex & 8) return null;
+function emitMovd(i: Insn, row: OpcodeRow, ctx: EmitCtx): Emitted | null {
+  // REX.W, and memory operands the inline TLB path does not take (16-bit or 32-bit addressing
+  // where it expects the other, RIP-relative outside 64-bit mode): the handler.
+  if (i.rex & 8 || (i.mod !== 3 && !memOk(i, ctx.long))) return null;
   const x = i.reg * 4;
   if (row.operands.startsWith('E')) {
     if (i.mod === 3) return guarded('', 'SOK', `const v = X32[${x}]; ${setReg32(i.rm, 'v')}`);
@@ -471,8 +473,8 @@ function emitCvtps2pd(i: Insn, ctx: EmitCtx): Emitted | null {
 }
 
 /** CVTSI2SD xmm, r/m32: exact; the upper lane kept. REX.W (a 64-bit source) is the handler's. */
-function emitCvtsi2sd(i: Insn): Emitted | null {
-  if (i.rex & 8) return null;
+function emitCvtsi2sd(i: Insn, ctx: EmitCtx): Emitted | null {
+  if (i.rex & 8 || (i.mod !== 3 && !memOk(i, ctx.long))) return null;
   const d = i.reg * 2;
   if (i.mod === 3) return guarded('', 'SOK', `XF64[${d}] = rg${i.rm} | 0;`);
   return {
@@ -494,7 +496,7 @@ const SSE_EMITTERS: Record<string, SseEmitter> = {
   MOVDQU: (i, row, ctx) => emitMove(i, row, ctx, false),
   PSHUFD: (i, _row, ctx) => emitPshufd(i, ctx),
   PMOVMSKB: (i) => emitPmovmskb(i),
-  MOVD: (i, row) => emitMovd(i, row),
+  MOVD: (i, row, ctx) => emitMovd(i, row, ctx),
   ADDPS: (i, _row, ctx) => emitFp(i, ctx, '+', true, false),
   SUBPS: (i, _row, ctx) => emitFp(i, ctx, '-', true, false),
   MULPS: (i, _row, ctx) => emitFp(i, ctx, '*', true, false),
@@ -518,7 +520,7 @@ const SSE_EMITTERS: Record<string, SseEmitter> = {
   CVTTPS2DQ: (i, _row, ctx) => emitCvtt(i, ctx, false),
   CVTTSD2SI: (i, _row, ctx) => emitCvtt(i, ctx, true),
   CVTPS2PD: (i, _row, ctx) => emitCvtps2pd(i, ctx),
-  CVTSI2SD: (i) => emitCvtsi2sd(i),
+  CVTSI2SD: (i, _row, ctx) => emitCvtsi2sd(i, ctx),
 };
 for (const m of [...Object.keys(LANES32), ...Object.keys(WHOLE)])
   SSE_EMITTERS[m] = (i, _row, ctx) => emitPacked(i, ctx, m);
