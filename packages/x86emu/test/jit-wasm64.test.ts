@@ -281,8 +281,8 @@ top:
   return `${src}  dec ecx\n  jnz top\n  hlt`;
 }
 
-// The forms emit64.ts compiles inline, over a kernel-half (0xffff8000_00000000) mapping of RAM: no
-// handler called, every access but a few on the inline TLB path.
+// The forms emit64.ts compiles inline, over a kernel-half (0xffff8000_00000000) mapping of RAM: every
+// access but a few on the inline TLB path.
 const INLINE64 = `
   mov ecx, 500
   mov rsi, 0xffff800000200000
@@ -386,8 +386,9 @@ describe('wasm backend, 64-bit mode: inline forms', () => {
     expect(r.jit.cpu.state.halted).toBe(true);
     const st = stats(r.jit);
     expect(st.compiled64).toBeGreaterThan(1);
-    // One call site: the RET's, for a return address that is not canonical (never taken here).
-    expect(st.handlerSites).toBe(1);
+    // Call sites: the RET's, for a return address that is not canonical (never taken here), and
+    // the byte forms that write, left to their handlers for now (emit64.ts).
+    expect(st.handlerSites).toBe(9);
     expect(st.slowAccesses).toBeLessThan(100);
     expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(5000);
   });
