@@ -21,8 +21,8 @@ function long(m: Machine): Machine {
   return m;
 }
 
-/** `m` moved onto RAM in a WebAssembly.Memory (the same bytes, state, devices and intercepts). */
-function inWasm(m: Machine): Machine {
+/** `m` moved onto RAM in a WebAssembly.Memory, its 64-bit regions to wasm as by default there. */
+function inWasmDefault(m: Machine): Machine {
   const w = new WasmGuestMemory(m.mem.bytes.length);
   w.bytes.set(m.mem.bytes);
   const cpu = new Cpu({
@@ -32,7 +32,12 @@ function inWasm(m: Machine): Machine {
     state: m.cpu.state,
     jit: false,
   });
-  return long({ ...m, cpu, mem: w as unknown as FlatPhysicalMemory });
+  return { ...m, cpu, mem: w as unknown as FlatPhysicalMemory };
+}
+
+/** `m` moved onto RAM in a WebAssembly.Memory (the same bytes, state, devices and intercepts). */
+function inWasm(m: Machine): Machine {
+  return long(inWasmDefault(m));
 }
 
 const stats = (m: Machine) => wasmBackend(m.cpu).stats;
@@ -122,7 +127,11 @@ describe('wasm backend, 64-bit mode: lockstep with the interpreter', () => {
     });
   }
 
-  it('by default 64-bit regions go to the JS backend (X86EMU_JIT_WASM64=1 or WasmBackend.long: to wasm)', () => {
+  it('by default 64-bit regions go to wasm where RAM is in wasm memory, else to the JS backend (X86EMU_JIT_WASM64=1 or 0 forces it)', () => {
+    const w = lockstep(() => inWasmDefault(longMode(MIXED64)), [1, 61], { hot: 8, backend: 'wasm' });
+    expect(w.jit.cpu.state.halted).toBe(true);
+    expect(stats(w.jit).compiled64).toBeGreaterThan(5);
+    expect(stats(w.jit).rejected).toBe(0);
     const r = lockstep(() => longMode(MIXED64), [1, 61], { hot: 8, backend: 'wasm' });
     expect(r.jit.cpu.state.halted).toBe(true);
     const st = stats(r.jit);

@@ -16,9 +16,9 @@ import { compileWasm, type WasmRegionSpec, wasmBackend } from './compile.js';
 /** Regions a module holds at most (64 measured 52–78 µs a block against 480–630 for one). */
 export const BATCH = 64;
 /**
- * The threshold of a wasm `Jit` when none is given: the JS backend's (jit.ts HOT), since 64-bit
- * regions go to the JS backend by default and a lower one made Debian's boot slower with either
- * backend (../README.md "The wasm backend on the kernel"); warm block starts ride from a quarter.
+ * The threshold of a wasm `Jit` when none is given: the JS backend's (jit.ts HOT), since a lower
+ * one made Debian's boot slower with either backend (../README.md "The wasm backend on the
+ * kernel"); warm block starts ride from a quarter.
  */
 export const WASM_HOT = 1000;
 
