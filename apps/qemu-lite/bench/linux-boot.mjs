@@ -17,11 +17,11 @@
 // qemu-system-x86_64 (apt-get install -y qemu-system-x86 here if missing and we are root; only
 // the bench needs it). Says plainly what it skipped and why. Env:
 //   LINUX_BENCH_ENGINES    comma list of vmx, vmx-ept, svm, svm-npt, tcg, bare, kvm, qemu-kvm (default
-//                          vmx,svm,tcg,bare; svm: -accel svm,npt=off, the shadow MMU as vmx
-//                          and earlier runs; svm-npt: -accel svm,npt=on, AMD nested paging,
-//                          qemu-lite's default for -accel svm;
-//                          vmx-ept: -accel vmx,ept=on, Intel EPT;
-//                          vmx-wasm, svm-wasm: -accel vmx|svm,jit=wasm, the compiler's wasm backend;
+//                          vmx,svm,tcg,bare; vmx and svm: -accel vmx,ept=off and svm,npt=off,
+//                          the shadow MMU as earlier runs; vmx-ept and svm-npt: Intel EPT and AMD
+//                          nested paging, qemu-lite's defaults for -accel vmx and svm;
+//                          vmx-wasm, svm-wasm: -accel vmx|svm,jit=wasm, the compiler's wasm
+//                          backend, on the shadow MMU;
 //                          kvm/qemu-kvm: the host engine and QEMU -accel kvm, where /dev/kvm is)
 //   LINUX_BENCH_TIMEOUT_S  per boot (default 600)
 //   LINUX_BENCH_RUNS       boots per engine (default 1)
@@ -174,12 +174,12 @@ async function bare(ql) {
 }
 
 const LABELS = {
-  vmx: 'qemu-lite -accel vmx',
+  vmx: 'qemu-lite vmx,ept=off',
   svm: 'qemu-lite svm,npt=off',
   'svm-npt': 'qemu-lite svm,npt=on',
   'vmx-ept': 'qemu-lite vmx,ept=on',
-  'vmx-wasm': 'qemu-lite vmx,jit=wasm',
-  'svm-wasm': 'qemu-lite svm,jit=wasm',
+  'vmx-wasm': 'qemu-lite vmx,ept=off,jit=wasm',
+  'svm-wasm': 'qemu-lite svm,npt=off,jit=wasm',
   tcg: 'QEMU -accel tcg -M pc',
   bare: 'bare x86emu (harness)',
   kvm: 'qemu-lite -accel kvm',
@@ -213,12 +213,12 @@ async function main() {
         ql === undefined
       )
         res = { skipped: 'qemu-lite is not built' };
-      else if (name === 'vmx') res = await qemuLite(name, ql);
+      else if (name === 'vmx') res = await qemuLite('vmx,ept=off', ql);
       else if (name === 'svm') res = await qemuLite('svm,npt=off', ql);
       else if (name === 'svm-npt') res = await qemuLite('svm,npt=on', ql);
       else if (name === 'vmx-ept') res = await qemuLite('vmx,ept=on', ql);
       else if (name === 'vmx-wasm' || name === 'svm-wasm')
-        res = await qemuLite(`${name.slice(0, 3)},jit=wasm`, ql);
+        res = await qemuLite(`${name === 'vmx-wasm' ? 'vmx,ept=off' : 'svm,npt=off'},jit=wasm`, ql);
       else if (name === 'bare') res = await bare(ql);
       else if (name === 'kvm') res = await qemuLiteHost();
       else res = await qemu(name === 'tcg' ? 'tcg' : 'kvm');

@@ -8,8 +8,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseArgs } from '../src/cli/args.js';
-import { type GuestResult, runGuest } from '../src/index.js';
+import { type GuestResult, runGuest, VMX_EPT_DEFAULT } from '../src/index.js';
 import {
+  engineExits,
   expectSameChecksAcrossModes,
   guestImage,
   guestsBuilt,
@@ -50,6 +51,23 @@ describe('-accel vmx,ept=', () => {
     expect(parseArgs(['-accel', 'vmx']).options.ept).toBeUndefined();
     expect(() => parseArgs(['-accel', 'vmx,ept=2'])).toThrow(/ept.*on or off/);
   });
+
+  // ctxswitch's thousands of CR3 loads exit as CR accesses and its #PFs as exceptions only on
+  // the shadow MMU; with EPT what is left is the guest's few CR0/CR4 writes and EPT violations.
+  it.skipIf(!guestsBuilt)(
+    `is on by default, as kvm-intel's ept=1: CR3 switches and #PF need no exit; ept=off runs the shadow MMU${notBuilt}`,
+    { timeout: 240_000 },
+    async () => {
+      expect(VMX_EPT_DEFAULT).toBe(true);
+      const byDefault = await engineExits('vmx', {});
+      const shadow = await engineExits('vmx', { ept: false });
+      expect(byDefault.exit_ept_violation ?? 0).toBeGreaterThan(0);
+      expect(byDefault.exit_exception_nmi ?? 0).toBe(0);
+      expect(shadow.exit_ept_violation ?? 0).toBe(0);
+      expect(shadow.exit_exception_nmi ?? 0).toBeGreaterThan(0);
+      expect(byDefault.exit_cr_access ?? 0).toBeLessThan((shadow.exit_cr_access ?? 0) / 10);
+    },
+  );
 
   it('is refused on other engines', async () => {
     await expect(runGuest({ kernel: guestImage('long'), accel: 'svm', ept: true })).rejects.toThrow(

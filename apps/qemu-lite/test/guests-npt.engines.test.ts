@@ -4,13 +4,10 @@
  * switches, page-table writes, exceptions, long mode…) must end the same way and print the same
  * checks with either (that NPT takes no #PF or CR3 exit is svm's test/npt-engine.test.ts).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseArgs } from '../src/cli/args.js';
 import { type GuestResult, runGuest, SVM_NPT_DEFAULT } from '../src/index.js';
-import { guestImage, guestsBuilt, notBuilt, reportChecks, TEST_GUESTS } from './test-guests.js';
+import { engineExits, guestImage, guestsBuilt, notBuilt, reportChecks, TEST_GUESTS } from './test-guests.js';
 
 const run = (name: string, npt: boolean): Promise<GuestResult> =>
   runGuest({ kernel: guestImage(name), accel: 'svm', npt, memory: '64M', timeoutMs: 90_000, noReboot: true });
@@ -45,42 +42,17 @@ describe('-accel svm,npt=', () => {
     expect(() => parseArgs(['-accel', 'svm,npt=2'])).toThrow(/npt.*on or off/);
   });
 
-  // The engine's exit counters of one ctxswitch run (`-d exits`: ` engine exit_0xNN count`).
-  async function engineExits(npt: boolean | undefined): Promise<Record<string, number>> {
-    const dir = mkdtempSync(join(tmpdir(), 'npt-default-'));
-    try {
-      const logFile = join(dir, 'exits.log');
-      const r = await runGuest({
-        kernel: guestImage('ctxswitch'),
-        accel: 'svm',
-        ...(npt === undefined ? {} : { npt }),
-        memory: '64M',
-        timeoutMs: 90_000,
-        noReboot: true,
-        log: ['exits'],
-        logFile,
-      });
-      expect(r.exitReason.kind, r.serial).toBe('debug-exit');
-      const counts: Record<string, number> = {};
-      for (const m of readFileSync(logFile, 'utf8').matchAll(/^ engine (exit_0x[0-9a-f]+) (\d+)$/gm))
-        counts[m[1]] = Number(m[2]);
-      return counts;
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }
-
   // SVM exit codes (APM Vol. 2 Appendix C): CR3 write 0x13, #PF 0x4e, NPF 0x400.
   it.skipIf(!guestsBuilt)(
     `is on by default, as kvm-amd's npt=1: CR3 switches and #PF need no exit; npt=off runs the shadow MMU${notBuilt}`,
     { timeout: 240_000 },
     async () => {
       expect(SVM_NPT_DEFAULT).toBe(true);
-      const byDefault = await engineExits(undefined);
+      const byDefault = await engineExits('svm', {});
       expect(byDefault.exit_0x400 ?? 0).toBeGreaterThan(0);
       expect(byDefault.exit_0x13 ?? 0).toBe(0);
       expect(byDefault.exit_0x4e ?? 0).toBe(0);
-      const shadow = await engineExits(false);
+      const shadow = await engineExits('svm', { npt: false });
       expect(shadow.exit_0x400 ?? 0).toBe(0);
       expect(shadow.exit_0x13 ?? 0).toBeGreaterThan(0);
     },

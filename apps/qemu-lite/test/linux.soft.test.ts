@@ -87,12 +87,13 @@ const SMP: Record<Accel, number> = SMP_ENV === undefined ? { vmx: 4, svm: 2 } : 
 const timeoutS = Number(process.env.QEMU_LITE_LINUX_SOFT_TIMEOUT_S ?? 600);
 /**
  * The `-accel` argument of each boot. The svm machine runs qemu-lite's default, AMD nested paging
- * (the guest on its own page tables, the MMU's TDP map), and the vmx machine the shadow MMU, so one
- * CI run boots Linux both ways; QEMU_LITE_LINUX_SVM_NPT=0 boots svm on the shadow MMU.
+ * (the guest on its own page tables, the MMU's TDP map), and the vmx machine the shadow MMU
+ * (`ept=off`: qemu-lite's default there is EPT), so one CI run boots Linux both ways and the
+ * shadow MMU keeps its hardest test, a -smp 4 kernel; QEMU_LITE_LINUX_VMX_EPT=1 boots vmx with
+ * EPT, QEMU_LITE_LINUX_SVM_NPT=0 svm on the shadow MMU.
  */
 const ACCEL_ARG: Record<Accel, string> = {
-  // QEMU_LITE_LINUX_VMX_EPT=1 boots the vmx machine with Intel EPT (`-accel vmx,ept=on`).
-  vmx: process.env.QEMU_LITE_LINUX_VMX_EPT === '1' ? 'vmx,ept=on' : 'vmx',
+  vmx: process.env.QEMU_LITE_LINUX_VMX_EPT === '1' ? 'vmx,ept=on' : 'vmx,ept=off',
   svm: process.env.QEMU_LITE_LINUX_SVM_NPT === '0' ? 'svm,npt=off' : 'svm',
 };
 const RAM_MIB = 256;

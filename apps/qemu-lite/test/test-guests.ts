@@ -3,10 +3,12 @@
  * block compiler on and off; `guests-npt`, `guests-ept`: nested paging on and off): the 32- and 64-bit guests
  * with the ending each expects, where their images are, and the checks a report printed.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
-import type { GuestResult } from '../src/index.js';
+import { type GuestResult, type RunGuestOptions, runGuest } from '../src/index.js';
 
 /** The guests (32- and 64-bit), with the ending each expects. */
 export const TEST_GUESTS: readonly [name: string, ending: 'debug-exit' | 'reset'][] = [
@@ -76,4 +78,36 @@ export async function expectSameChecksAcrossModes(
     checks.push(c);
   }
   for (let i = 1; i < checks.length; i++) expect(checks[i], modes[i][0]).toEqual(checks[0]);
+}
+
+/**
+ * The engine's exit counters of one ctxswitch run on `accel` with `paging` (e.g. `{ npt: false }`,
+ * `{}` for the engine's default), from `-d exits` (` engine exit_NAME count` lines: svm's by code,
+ * `exit_0x400`, vmx's by name, `exit_ept_violation`).
+ */
+export async function engineExits(
+  accel: 'vmx' | 'svm',
+  paging: Pick<RunGuestOptions, 'npt' | 'ept'>,
+): Promise<Record<string, number>> {
+  const dir = mkdtempSync(join(tmpdir(), 'paging-default-'));
+  try {
+    const logFile = join(dir, 'exits.log');
+    const r = await runGuest({
+      kernel: guestImage('ctxswitch'),
+      accel,
+      ...paging,
+      memory: '64M',
+      timeoutMs: 90_000,
+      noReboot: true,
+      log: ['exits'],
+      logFile,
+    });
+    expect(r.exitReason.kind, r.serial).toBe('debug-exit');
+    const counts: Record<string, number> = {};
+    for (const m of readFileSync(logFile, 'utf8').matchAll(/^ engine (exit_[0-9a-z_]+) (\d+)$/gm))
+      counts[m[1]] = Number(m[2]);
+    return counts;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

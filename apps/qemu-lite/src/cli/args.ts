@@ -586,7 +586,7 @@ Machine:
                           off runs the shadow MMU
   -accel vmx,ept=on|off   Intel EPT (with VPID): the guest pages on its own tables, the MMU
                           keeps a guest-physical map in EPT format (no shadow pages, no
-                          #PF/CR3/INVLPG exits); default off
+                          #PF/CR3/INVLPG exits); default on, off runs the shadow MMU
   -enable-kvm             same as -accel kvm
   -icount [shift=]N|auto  virtual time: 2^N ns per guest instruction for the TSC, PIT and PM
                           timer, halts skip ahead; two runs are identical (vmx/svm only);
