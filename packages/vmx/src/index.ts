@@ -16,7 +16,6 @@ export {
   EptCap,
   Eptp,
   EptQual,
-  EptTlbRegime,
   eptpInvalid,
   InveptType,
   InvvpidType,

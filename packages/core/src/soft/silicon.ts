@@ -4,7 +4,7 @@
  * the hypervisor's shadow page tables, and the CPUID vendor leaf. Vendor rules (controls,
  * intercepts, exit encodings) stay in their packages.
  */
-import { CPUID1_EDX, type CpuState, PagingMode, type PagingOverride } from '@kvm/x86emu';
+import { CPUID1_EDX, type Cpu, type CpuState, PagingMode, type PagingOverride } from '@kvm/x86emu';
 
 const X86_CR4_PAE = 1 << 5;
 const EFER_LMA = 1 << 10;
@@ -81,6 +81,62 @@ export class ShadowTlbRegime {
   /** Forget the regime: the next entry flushes. */
   reset(): void {
     this.mode = -1;
+    this.missesAtExit = -1;
+  }
+}
+
+/**
+ * What lets a VM entry keep x86emu's TLB under nested paging (Intel EPT with a VPID, SDM Vol. 3
+ * 28.3.3.3; AMD NPT with an ASID, APM 15.16 and 15.25.9). Its entries are combined guest-linear →
+ * host-physical translations, so they stay valid across an exit and an entry with the same tags
+ * (the vendor's: the VMCS, EPTP and VPID; N_CR3 and the ASID) and the guest paging state (CR0,
+ * CR3, CR4, EFER) the exit left — a guest CR3/CR0/CR4 write that did not exit flushed the TLB
+ * itself, so the state it ran on last is what counts — when no host code filled the TLB
+ * meanwhile. The hypervisor flushes itself when it changes the nested tables. Allocation-free.
+ */
+export class NestedTlbRegime {
+  private tag0 = -1;
+  private tag1 = -1;
+  private tag2 = -1;
+  private cr0 = -1;
+  private cr3 = -1;
+  private cr4 = -1;
+  private efer = -1;
+  /** TLB fills counted at the last exit: a fill since then is not the guest's. */
+  private missesAtExit = -1;
+
+  /** At a VM entry with nested paging: true when the TLB may stay; records the regime either way. */
+  keep(cpu: Cpu, tag0: number, tag1: number, tag2: number): boolean {
+    const s = cpu.state;
+    const cr3 = s.cr[3] + s.crHigh[3] * 4294967296;
+    const same =
+      this.tag0 === tag0 &&
+      this.tag1 === tag1 &&
+      this.tag2 === tag2 &&
+      this.cr0 === s.cr[0] &&
+      this.cr3 === cr3 &&
+      this.cr4 === s.cr[4] &&
+      this.efer === s.efer[0] &&
+      this.missesAtExit === cpu.stats.tlbMisses;
+    this.tag0 = tag0;
+    this.tag1 = tag1;
+    this.tag2 = tag2;
+    return same;
+  }
+
+  /** At the VM exit: the paging state the guest ran on last, and the TLB fills so far. */
+  exited(cpu: Cpu): void {
+    const s = cpu.state;
+    this.missesAtExit = cpu.stats.tlbMisses;
+    this.cr0 = s.cr[0];
+    this.cr3 = s.cr[3] + s.crHigh[3] * 4294967296;
+    this.cr4 = s.cr[4];
+    this.efer = s.efer[0];
+  }
+
+  /** Forget the regime: the next entry flushes. */
+  reset(): void {
+    this.tag0 = -1;
     this.missesAtExit = -1;
   }
 }

@@ -13,7 +13,12 @@
  * guest exits with SVM_EXIT_INTR when INTR is intercepted.
  */
 
-import { loadShadowPagingOverride, newShadowPagingOverride, ShadowTlbRegime } from '@kvm/core';
+import {
+  loadShadowPagingOverride,
+  NestedTlbRegime,
+  newShadowPagingOverride,
+  ShadowTlbRegime,
+} from '@kvm/core';
 import {
   Cpu,
   CrAccessType,
@@ -26,7 +31,7 @@ import {
   SegAttr,
   StopReason,
 } from '@kvm/x86emu';
-import { NP_ENABLE, NPF_INFO_HI_FINAL, NPF_INFO_HI_TABLE, NptTlbRegime } from './npt.js';
+import { NP_ENABLE, NPF_INFO_HI_FINAL, NPF_INFO_HI_TABLE } from './npt.js';
 import {
   EventInj,
   EventInjType,
@@ -98,7 +103,8 @@ export class SvmGuestMode implements Intercepts {
   private readonly tlbRegime = new ShadowTlbRegime();
   /** Nested paging (NP_ENABLE): the walker over N_CR3, and its TLB regime (npt.ts). */
   private readonly nested: NestedPaging;
-  private readonly nptRegime = new NptTlbRegime();
+  /** Combined entries are tagged by ASID (15.16, 15.25.9): kept across VMRUNs of one ASID and N_CR3. */
+  private readonly nptRegime = new NestedTlbRegime();
   /** The last VMRUN had NP_ENABLE set. */
   private npEnabled = false;
 
@@ -375,7 +381,12 @@ export class SvmGuestMode implements Intercepts {
       this.nested.nxe = (this.silicon.efer & EFER_NX) !== 0;
       this.cpu.override = null;
       this.cpu.nested = this.nested;
-      keep = this.nptRegime.keep(v, this.cpu);
+      keep = this.nptRegime.keep(
+        this.cpu,
+        v.u32(VMCB.N_CR3) + v.hi(VMCB.N_CR3) * 4294967296,
+        v.u32(VMCB.GUEST_ASID),
+        0,
+      );
     } else if (s.cr[0] & X86_CR0_PG) {
       this.nptRegime.reset();
       this.cpu.nested = null;

@@ -8,7 +8,6 @@
  * entries and exits (28.3.3.3); the EPT-only (guest-physical) ones are tagged by the EPTP and
  * survive in any case until INVEPT.
  */
-import type { Cpu } from '@kvm/x86emu';
 
 /** EPTP bits (SDM Vol. 3C 25.6.11, Table 25-9). */
 export const Eptp = {
@@ -87,61 +86,4 @@ export function eptpInvalid(lo: number, hi: number, maxPhyAddr: number): string 
   if (lo & Eptp.RSVD_LO) return 'EPTP: reserved bits 11:7';
   if (hi >>> (maxPhyAddr - 32) !== 0) return 'EPTP: bits above MAXPHYADDR';
   return 0;
-}
-
-/**
- * When a VM entry with EPT may keep the TLB: its combined entries (guest-linear → host-physical)
- * are tagged by VPID and EPTP (28.3.3.3), so with "enable VPID" they stay valid across an exit
- * and an entry of the same VMCS, VPID and EPTP, when the guest paging state the exit left is the
- * one entered again and no other code filled the TLB meanwhile; without VPID every entry flushes
- * them (VPID 0000H). Allocation-free.
- */
-export class EptTlbRegime {
-  private vmcs = -1;
-  private eptpLo = -1;
-  private eptpHi = -1;
-  private vpid = -1;
-  private cr0 = -1;
-  private cr3 = -1;
-  private cr4 = -1;
-  private efer = -1;
-  private missesAtExit = -1;
-
-  /** At a VM entry with EPT: true when the TLB may stay; records the regime either way. */
-  keep(cpu: Cpu, vmcs: number, eptpLo: number, eptpHi: number, vpid: number): boolean {
-    const s = cpu.state;
-    const cr3 = s.cr[3] + s.crHigh[3] * 4294967296;
-    const same =
-      vpid !== 0 &&
-      this.vmcs === vmcs &&
-      this.eptpLo === eptpLo &&
-      this.eptpHi === eptpHi &&
-      this.vpid === vpid &&
-      this.cr0 === s.cr[0] &&
-      this.cr3 === cr3 &&
-      this.cr4 === s.cr[4] &&
-      this.efer === s.efer[0] &&
-      this.missesAtExit === cpu.stats.tlbMisses;
-    this.vmcs = vmcs;
-    this.eptpLo = eptpLo;
-    this.eptpHi = eptpHi;
-    this.vpid = vpid;
-    return same;
-  }
-
-  /** At the VM exit: the paging state the guest ran on last, and the TLB fills so far. */
-  exited(cpu: Cpu): void {
-    const s = cpu.state;
-    this.missesAtExit = cpu.stats.tlbMisses;
-    this.cr0 = s.cr[0];
-    this.cr3 = s.cr[3] + s.crHigh[3] * 4294967296;
-    this.cr4 = s.cr[4];
-    this.efer = s.efer[0];
-  }
-
-  /** Forget the regime: the next entry flushes. */
-  reset(): void {
-    this.vmcs = -1;
-    this.missesAtExit = -1;
-  }
 }

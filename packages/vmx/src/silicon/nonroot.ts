@@ -22,7 +22,12 @@
  * is called from another thread's kick, with the same exit.
  */
 
-import { loadShadowPagingOverride, newShadowPagingOverride, ShadowTlbRegime } from '@kvm/core';
+import {
+  loadShadowPagingOverride,
+  NestedTlbRegime,
+  newShadowPagingOverride,
+  ShadowTlbRegime,
+} from '@kvm/core';
 import {
   Cpu,
   type ExitInfo,
@@ -36,7 +41,7 @@ import {
   SegAttr,
   StopReason,
 } from '@kvm/x86emu';
-import { Eptp, EptQual, EptTlbRegime } from './ept.js';
+import { Eptp, EptQual } from './ept.js';
 import { loadColdGroups } from './guest-cache.js';
 import { VMCS, VMCS_SLOT_BY_ENCODING } from './vmcs-fields.js';
 import {
@@ -221,7 +226,11 @@ export class VmxNonRoot implements Intercepts {
   private pleFresh = true;
   /** The EPT walk (x86emu's nested paging in the EPT format) and its TLB regime (ept.ts). */
   private readonly nested: NestedPaging;
-  private readonly eptRegime = new EptTlbRegime();
+  /**
+   * Combined entries are tagged by VPID and EPTP (28.3.3.3): kept across an exit and an entry of
+   * the same VMCS, EPTP and VPID; without VPID (0000H) every entry flushes them.
+   */
+  private readonly eptRegime = new NestedTlbRegime();
   /** The guest PDPTE fields' slots (27.3.2.4, 28.3.4). */
   private static readonly PDPTR_SLOTS = [S_GUEST_PDPTR0, S_GUEST_PDPTR1, S_GUEST_PDPTR2, S_GUEST_PDPTR3];
 
@@ -478,7 +487,7 @@ export class VmxNonRoot implements Intercepts {
       this.tlbRegime.reset();
       this.cpu.override = null;
       this.cpu.nested = n;
-      keep = this.eptRegime.keep(this.cpu, si.currentVmcs, lo, hi, this.vpid);
+      keep = this.eptRegime.keep(this.cpu, si.currentVmcs, lo + hi * TWO32, this.vpid) && this.vpid !== 0;
     } else {
       this.eptRegime.reset();
       this.cpu.nested = null;
