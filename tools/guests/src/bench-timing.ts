@@ -130,7 +130,8 @@ export async function runOnce(
           accel: accelOf(engine),
           append,
           timeoutMs: 300_000,
-          jit,
+          // The host engine runs the guest on the host's CPU: qemu-lite refuses jit= there.
+          jit: engine === 'kvm' ? undefined : jit,
           ept: eptOf(engine),
           jitBackend: jitBackendOf(engine),
           npt: nptOf(engine),

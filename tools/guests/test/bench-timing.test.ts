@@ -61,6 +61,18 @@ describe('bench rows', () => {
   );
 
   it.skipIf(why !== undefined)(
+    `the kvm row runs on the host engine, which takes no jit= (it used to stop the bench)${why ? ` (skipped: ${why})` : ''}`,
+    async (ctx) => {
+      const host = await engineAvailability('kvm');
+      if (!host.available) ctx.skip(`the host engine: ${host.reason}`);
+      const t = await time('kvm', 'bench-int32', { ...workload, n: 1 }, 1, 0.01);
+      expect(t.failure).toBeUndefined();
+      expect(t.checksum).toMatch(/^[0-9a-fx]+$/i);
+    },
+    180_000,
+  );
+
+  it.skipIf(why !== undefined)(
     `the vmx-wasm and svm-wasm rows (-accel vmx|svm,jit=wasm) print x86emu's checksum for the paged loop${why ? ` (skipped: ${why})` : ''}`,
     async () => {
       expect([accelOf('vmx-wasm'), accelOf('svm-wasm')]).toEqual(['vmx', 'svm']);
