@@ -111,3 +111,31 @@ export async function engineExits(
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * The smp/smp64 guest at `-smp cpus` on `accel` with `paging`: every CPU up, the lock's counters
+ * exact (1,000 increments a CPU), IPIs both ways, the guest's own checks all passed.
+ */
+export async function expectSmpGuestPasses(
+  guest: string,
+  cpus: number,
+  accel: 'vmx' | 'svm',
+  paging: Pick<RunGuestOptions, 'npt' | 'ept'>,
+): Promise<void> {
+  const iter = 1000;
+  const r = await runGuest({
+    kernel: guestImage(guest),
+    accel,
+    ...paging,
+    smp: cpus,
+    memory: '64M',
+    append: `iter=${iter}`,
+    timeoutMs: 90_000,
+  });
+  expect({ ending: r.exitReason, tail: r.serial.slice(-200) }).toMatchObject({
+    ending: { kind: 'debug-exit', status: 1 },
+  });
+  expect(r.serial).not.toMatch(/^FAIL /m);
+  expect(r.serial).toContain(`CPUS ${cpus}: ${[...Array(cpus).keys()].join(' ')}\n`);
+  expect(r.serial).toContain(`SMP total ${cpus * iter} = ${cpus} cpus x ${iter}\n`);
+}
