@@ -2,12 +2,14 @@
  * The bench's engines and how one row is timed (`time`): every row in steady state, the best of
  * the N-iteration runs minus the best of the N/4 runs, alternated (see bench.ts's header).
  */
+
 import { runOnBareCpu } from './bare/run.js';
 import type { Need } from './manifest.js';
 import { imagePath } from './manifest.js';
 import { runOnBochs } from './peer-bochs.js';
 import { runOnV86 } from './peer-v86.js';
 import { runGuestReport } from './runner.js';
+import type { WorkloadKey } from './targets.js';
 
 export const ENGINES = [
   'x86emu',
@@ -55,6 +57,8 @@ export const jitBackendOf = (e: Engine): 'wasm' | undefined => (e.endsWith('-was
 export const isBare = (e: Engine): boolean => e.startsWith('x86emu');
 
 export interface Workload {
+  /** Which of issue 18's targets this workload's rows judge (`targets.ts`). */
+  readonly key: WorkloadKey;
   readonly title: string;
   /** The image every engine runs (a 32-bit build, so x86emu can count its instructions). */
   readonly guest: string;

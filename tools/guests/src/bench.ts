@@ -51,6 +51,7 @@ import {
 import { engineAvailability, engineQuirks, hostKvmFlavor } from './engines.js';
 import { ensureBochs } from './peer-bochs.js';
 import { v86Availability } from './peer-v86.js';
+import { type BenchMips, formatTargets, issue18Targets } from './targets.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -140,6 +141,7 @@ async function main(): Promise<void> {
 
   const workloads: Workload[] = [
     {
+      key: 'int32-unpaged',
       title: `bench-int32 paging=0 (integer loop, paging off: the build every engine here runs), iterations=${iterations}`,
       guest: 'bench-int32',
       needs: [],
@@ -150,6 +152,7 @@ async function main(): Promise<void> {
         "its figure is KVM's emulator, not the hardware",
     },
     {
+      key: 'int32-paged',
       title: `bench-int32 (the same loop under 32-bit 2-level paging), iterations=${iterations}`,
       guest: 'bench-int32',
       needs: ['legacy-paging'],
@@ -159,6 +162,7 @@ async function main(): Promise<void> {
       hostNote: 'on kvm-pvm the host engine emulates CPL-0 long-mode code too (see README, quirks)',
     },
     {
+      key: 'ctxsw32',
       title: `bench-ctxsw32 (16 address spaces, CR3 switches and pte rewrites, 2-level paging), rounds=${rounds}`,
       guest: 'bench-ctxsw32',
       needs: ['legacy-paging'],
@@ -167,6 +171,7 @@ async function main(): Promise<void> {
       hostBuild: 'bench-ctxsw',
     },
     {
+      key: 'sse32',
       title: `bench-sse32 (an SSE2 loop: packed single, double and integer arithmetic, a PCMPEQB/PMOVMSKB scan, conversions; paging off), iterations=${iterations}`,
       guest: 'bench-sse32',
       needs: ['unpaged-sse'],
@@ -176,6 +181,7 @@ async function main(): Promise<void> {
   ];
 
   const widths = [11, 13, 12, 13, 8, 8, 9, 7, 8, 7, 5];
+  const mips = new Map<Workload['key'], Map<Engine, number>>();
   for (const w of workloads) {
     if (onlyGuests.length > 0 && !onlyGuests.includes(w.guest)) continue;
     out();
@@ -239,6 +245,8 @@ async function main(): Promise<void> {
     // 64-bit host row has; the ratio of rates is the ratio of MIPS where both are counted.
     const rate = (t: Timing) => (t.n - t.n0) / t.seconds;
     const host = rows.find((r) => r.engine === 'kvm' && !r.t.failure);
+    const workloadMips = new Map<Engine, number>();
+    mips.set(w.key, workloadMips);
     for (const r of rows) {
       if (r.t.failure) {
         out(
@@ -248,6 +256,7 @@ async function main(): Promise<void> {
       }
       const iterations = r.t.n - r.t.n0;
       const insns = perIteration * iterations;
+      if (r.exact) workloadMips.set(r.engine, insns / r.t.seconds / 1e6);
       out(
         pad(
           [
@@ -277,6 +286,8 @@ async function main(): Promise<void> {
         : `  CHECKSUMS DIFFER for ${w.append(w.n)}: ${rows.map((r) => `${r.engine}=${r.t.checksum}`).join(' ')}`,
     );
   }
+  out();
+  for (const l of formatTargets(issue18Targets(mips as BenchMips))) out(l);
   out();
   out(
     'iterations: N-N/4, N scaled per engine to run about --seconds; instructions: per iteration as counted by ' +

@@ -17,6 +17,7 @@ const image = imagePath('bench-int32');
 const why = existsSync(image) ? undefined : `${image} is not built`;
 
 const workload: Workload = {
+  key: 'int32-unpaged',
   title: 'bench-int32 paging=0',
   guest: 'bench-int32',
   needs: [],

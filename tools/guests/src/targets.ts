@@ -1,0 +1,151 @@
+/**
+ * Issue 18's speed targets, judged on one run of the bench: each is a ratio of two rows measured
+ * side by side (the same machine, the same minutes), so the verdict does not depend on how fast
+ * the machine is that day. A target whose rows did not run (not in --engines, a peer missing)
+ * says so instead of a verdict.
+ */
+import type { Engine } from './bench-timing.js';
+
+/** The workloads a target can name (`Workload.key`). */
+export type WorkloadKey = 'int32-unpaged' | 'int32-paged' | 'ctxsw32' | 'sse32';
+
+/** MIPS of each engine row that ran, by workload. */
+export type BenchMips = ReadonlyMap<WorkloadKey, ReadonlyMap<Engine, number>>;
+
+export interface TargetLine {
+  readonly target: string;
+  /** The ratio as printed (`1.17x`), or '-' when a row is missing. */
+  readonly ratio: string;
+  readonly verdict: 'holds' | 'not yet' | 'not measured';
+  /** Which rows gave the ratio, or which were missing. */
+  readonly rows: string;
+}
+
+const PAGING: readonly [WorkloadKey, string][] = [
+  ['int32-unpaged', 'paging off'],
+  ['int32-paged', 'paging on'],
+];
+
+/** The faster of the bare x86emu rows (either backend of its block compiler). */
+function bestBare(m: ReadonlyMap<Engine, number> | undefined): [Engine, number] | undefined {
+  let best: [Engine, number] | undefined;
+  for (const e of ['x86emu', 'x86emu-wasm'] as const) {
+    const v = m?.get(e);
+    if (v !== undefined && (best === undefined || v > best[1])) best = [e, v];
+  }
+  return best;
+}
+
+/**
+ * `a / b >= min` (or, for a slowdown target, `b / a <= max`): one line, or 'not measured' when
+ * either row is missing.
+ */
+function line(
+  target: string,
+  a: [string, number | undefined],
+  b: [string, number | undefined],
+  test: { min?: number; maxSlowdown?: number },
+): TargetLine {
+  const [an, av] = a;
+  const [bn, bv] = b;
+  if (av === undefined || bv === undefined || av <= 0 || bv <= 0) {
+    const missing = [av === undefined ? an : undefined, bv === undefined ? bn : undefined].filter(Boolean);
+    // A rate at or below zero: t(N) - t(N/4) was not positive, a run too short for its noise.
+    const why =
+      missing.length > 0
+        ? `no ${missing.join(', ')} row`
+        : `${an} or ${bn}: no positive rate (too short a run)`;
+    return { target, ratio: '-', verdict: 'not measured', rows: why };
+  }
+  if (test.maxSlowdown !== undefined) {
+    const slowdown = bv / av;
+    return {
+      target,
+      ratio: `${slowdown.toFixed(2)}x`,
+      verdict: slowdown <= test.maxSlowdown ? 'holds' : 'not yet',
+      rows: `${bn} ${bv.toFixed(1)} / ${an} ${av.toFixed(1)} MIPS`,
+    };
+  }
+  const ratio = av / bv;
+  return {
+    target,
+    ratio: `${ratio.toFixed(2)}x`,
+    verdict: ratio >= (test.min ?? 1) ? 'holds' : 'not yet',
+    rows: `${an} ${av.toFixed(1)} / ${bn} ${bv.toFixed(1)} MIPS`,
+  };
+}
+
+/**
+ * The targets of issue 18 that the guests bench measures (the Linux boot's, ≤ 3× QEMU TCG to the
+ * shell, is qemu-lite's `bench/linux-boot.mjs`). The software engine is judged as qemu-lite runs
+ * it by default (nested paging: `vmx-ept`, `svm-npt`) and, where those rows ran, on the shadow
+ * MMU (`vmx`, `svm`) as well.
+ */
+export function issue18Targets(mips: BenchMips): TargetLine[] {
+  const lines: TargetLine[] = [];
+  for (const [key, label] of PAGING) {
+    const m = mips.get(key);
+    const bare = bestBare(m);
+    lines.push(
+      line(
+        `bench-int32 ${label}: x86emu >= v86`,
+        [bare?.[0] ?? 'x86emu', bare?.[1]],
+        ['v86', m?.get('v86')],
+        {
+          min: 1,
+        },
+      ),
+    );
+  }
+  for (const [key, label] of PAGING) {
+    const m = mips.get(key);
+    for (const e of ['vmx-ept', 'svm-npt', 'vmx', 'svm'] as const) {
+      if (m?.get(e) === undefined && (e === 'vmx' || e === 'svm')) continue;
+      lines.push(
+        line(
+          `bench-int32 ${label}: ${e} within 10% of x86emu`,
+          [e, m?.get(e)],
+          ['x86emu', m?.get('x86emu')],
+          {
+            min: 0.9,
+          },
+        ),
+      );
+    }
+  }
+  const c = mips.get('ctxsw32');
+  for (const e of ['vmx-ept', 'svm-npt', 'vmx', 'svm'] as const) {
+    if (c?.get(e) === undefined && (e === 'vmx' || e === 'svm')) continue;
+    lines.push(
+      line(`bench-ctxsw32: ${e} within 1.5x of x86emu`, [e, c?.get(e)], ['x86emu', c?.get('x86emu')], {
+        maxSlowdown: 1.5,
+      }),
+    );
+    lines.push(line(`bench-ctxsw32: ${e} >= Bochs`, [e, c?.get(e)], ['bochs', c?.get('bochs')], { min: 1 }));
+  }
+  const paged = mips.get('int32-paged');
+  const bare = bestBare(paged);
+  lines.push(
+    line(
+      'moonshot: bench-int32 paging on >= 0.3x QEMU TCG',
+      [bare?.[0] ?? 'x86emu', bare?.[1]],
+      ['tcg', paged?.get('tcg')],
+      {
+        min: 0.3,
+      },
+    ),
+  );
+  return lines;
+}
+
+/** The table `pnpm bench` prints under the workloads. */
+export function formatTargets(lines: readonly TargetLine[]): string[] {
+  const w = Math.max(...lines.map((l) => l.target.length));
+  return [
+    "issue 18's targets, as ratios of rows of this run:",
+    ...lines.map(
+      (l) => `  ${l.target.padEnd(w)}  ${l.ratio.padStart(6)}  ${l.verdict.padEnd(12)}  ${l.rows}`,
+    ),
+    '  (Linux to the shell within 3x QEMU TCG: apps/qemu-lite bench/linux-boot.mjs prints its "x TCG" columns)',
+  ];
+}
