@@ -59,10 +59,20 @@ export interface Generated64 {
   segs64: number;
 }
 
-/** Registers an instruction may name (a superset: the function holds these in locals). */
+/**
+ * Registers an instruction may name (a superset: the function holds these in locals, loaded at its
+ * entry and stored at its exits). A byte operand 4…7 without a REX prefix is AH, CH, DH or BH, bits
+ * 15:8 of RAX…RBX (SDM Vol. 1 3.4.1.1), not SPL…DIL: its register is 0…3. Before this was counted,
+ * a region naming DH alone (Debian's kernel: `test dh, 0x38; jz` at 98 M instructions) read 0
+ * from a local never loaded, and a write to CH, DH or BH was never stored (tools/linux/lockstep.mjs
+ * found it).
+ */
 function regsOf(insns: Insn[]): number {
   let m = 1 | (1 << 4); // RAX (eAX forms), RSP (the stack forms)
-  for (const i of insns) for (const r of [i.reg, i.rm, i.base, i.index]) if (r >= 0 && r < 16) m |= 1 << r;
+  for (const i of insns) {
+    for (const r of [i.reg, i.rm, i.base, i.index]) if (r >= 0 && r < 16) m |= 1 << r;
+    if (i.rex === 0) for (const r of [i.reg, i.rm]) if (r >= 4 && r < 8) m |= 1 << (r - 4);
+  }
   return m;
 }
 

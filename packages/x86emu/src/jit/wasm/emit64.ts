@@ -592,14 +592,7 @@ export function emitInsn64Wasm(
   const op = m === 'TEST' ? 4 : ALU_OPS.indexOf(m);
   const write = m !== 'TEST' && op !== 7;
   const alu2 = op >= 0 && op !== 2 && op !== 3;
-  // TEST r8, imm8 (F6 /0 with a register) and the byte forms that write (ADD/OR/AND/SUB/XOR to a
-  // byte register or memory) stay their handlers': with them inline, Debian's kernel took another
-  // path (a WARN in the alternatives code at about 93 M instructions with the first, a BUG in
-  // cpa_flush at 132 M with the second), each bisected to that group alone on the bare boot, while
-  // lockstep tests of their encodings (AL…BH, SPL…DIL, R8B…, RIP-relative, GS, read-modify-write,
-  // flags read across blocks) agree with the interpreter. Not found yet: README "Limits".
-  const excluded = (m === 'TEST' && ops === 'Eb,Ib' && !mem) || write;
-  if (alu2 && !excluded && (ops === 'Eb,Gb' || ops === 'Gb,Eb' || ops === 'AL,Ib' || ops === 'Eb,Ib')) {
+  if (alu2 && (ops === 'Eb,Gb' || ops === 'Gb,Eb' || ops === 'AL,Ib' || ops === 'Eb,Ib')) {
     // Byte operands: the flags of a size-1 result; a byte register write keeps the rest.
     const ib = (): void => void f.i32(i.imm & 0xff);
     const outE = !write ? NONE : mem ? MEM : i.rm;
