@@ -58,14 +58,14 @@ export class LinuxBareMachine {
    * @param opts.cpuid CPUID (default x86emu's own)
    * @param opts.onSerial each byte the UART sends
    * @param opts.intercepts x86emu hooks (the harness watches exceptions with them)
+   * @param opts.memory 'wasm' (RAM in a WebAssembly.Memory, where the wasm backend's compiled code
+   *   reaches it inline: x86emu src/jit/README.md) or 'flat'; default 'wasm' when
+   *   X86EMU_WASM_MEMORY=1 (bare-boot.mjs --wasm-memory), else 'flat'
+   * @param opts.jit x86emu's `CpuOptions.jit` (default: its own, from the environment)
    */
-  constructor(ql, { ramSize, cpuid, onSerial, intercepts }) {
-    // X86EMU_WASM_MEMORY=1 (bare-boot.mjs --wasm-memory): RAM in a WebAssembly.Memory, where the
-    // wasm backend's compiled code reaches it inline (x86emu src/jit/README.md).
-    this.memory =
-      globalThis.process?.env?.X86EMU_WASM_MEMORY === '1'
-        ? new WasmGuestMemory(ramSize)
-        : new FlatPhysicalMemory(ramSize);
+  constructor(ql, { ramSize, cpuid, onSerial, intercepts, memory, jit }) {
+    const kind = memory ?? (globalThis.process?.env?.X86EMU_WASM_MEMORY === '1' ? 'wasm' : 'flat');
+    this.memory = kind === 'wasm' ? new WasmGuestMemory(ramSize) : new FlatPhysicalMemory(ramSize);
     this.ram = this.memory.bytes;
     this.ramSize = ramSize;
     this.idleNs = 0;
@@ -126,7 +126,7 @@ export class LinuxBareMachine {
         return true;
       },
     };
-    this.cpu = new Cpu({ memory: this.memory, io, msr, cpuid, interrupts: pic, intercepts });
+    this.cpu = new Cpu({ memory: this.memory, io, msr, cpuid, interrupts: pic, intercepts, jit });
   }
 
   /**

@@ -51,6 +51,10 @@ export interface BareBootOptions {
   onProgress?: (line: string) => void;
   progressMs?: number;
   milestones?: { name: string; re: RegExp }[];
+  /** 'wasm' or 'flat' RAM (bare/machine.mjs; default from X86EMU_WASM_MEMORY). */
+  memory?: 'wasm' | 'flat';
+  /** x86emu's `CpuOptions.jit` (default: its own, from the environment). */
+  jit?: boolean | { hot?: number; backend?: 'js' | 'wasm' };
 }
 
 export declare const LINUX_REQUIRED_CPUID1_EDX: [number, string][];
@@ -60,3 +64,8 @@ export declare function bootOnBareCpu(
   image: Uint8Array,
   opts: BareBootOptions,
 ): Promise<BareBootReport>;
+/** One turn of the run loop (a slice of at most `cap` instructions); `ending` when the run is over. */
+export declare function bareSlice(
+  m: unknown,
+  cap: number,
+): { why: number; ending?: string; detail?: string };

@@ -107,6 +107,43 @@ export function readLinear(m, gva, n) {
 }
 
 /**
+ * One turn of the run loop on machine `m`: the PIT's due edges raised, the CPU run for a slice
+ * that ends at its next IRQ 0 deadline (at most `cap` instructions, ≥ 1), and on HLT virtual time
+ * skipped to that deadline. Returns the stop reason and, when the run is over, its `ending` and
+ * `detail` (as `bootOnBareCpu` reports them). Deterministic: two machines in the same state take
+ * the same slice (tools/linux/lockstep.mjs relies on it).
+ */
+export function bareSlice(m, cap) {
+  const cpu = m.cpu;
+  let now = m.nowNs();
+  m.pit.poll(now);
+  const untilIrq = Math.ceil((m.pit.nextDeadline() - now) / NS_PER_INSTRUCTION);
+  const budget = Math.max(1, Math.min(MAX_SLICE, untilIrq, cap));
+  const why = cpu.run(budget);
+  if (why === StopReason.Budget || why === StopReason.Requested) return { why };
+  if (why === StopReason.Hlt) {
+    if (m.stopCause !== undefined) return { why };
+    if (cpu.state.rflags[0] & Flag.IF && m.pic.hasInterrupt()) return { why };
+    const deadline = m.pit.nextDeadline();
+    if ((cpu.state.rflags[0] & Flag.IF) === 0 || !Number.isFinite(deadline)) {
+      const off = cpu.state.rflags[0] & Flag.IF ? 'no timer running' : 'interrupts off';
+      return { why, ending: 'halted', detail: `HLT with ${off}: nothing can wake the CPU` };
+    }
+    now = m.nowNs();
+    if (deadline > now) {
+      m.idleNs += deadline - now;
+      // The TSC keeps counting while the CPU is halted (an invariant TSC, SDM Vol. 3 17.17.1):
+      // without this, a kernel whose clocksource is the TSC sees no time pass when idle, and
+      // every sleep (msleep, a wait with a timeout) lasts forever.
+      advanceTsc(cpu.state, Math.ceil((deadline - now) / NS_PER_INSTRUCTION));
+    }
+    return { why };
+  }
+  if (why === StopReason.Shutdown) return { why, ending: 'triple fault' };
+  return { why, ending: 'failure', detail: `x86emu stopped with reason ${why}` };
+}
+
+/**
  * Boots `image` with `initrd` and `cmdline` on a bare CPU. Options: ramSize, claimFeatures
  * (add Linux's required CPUID bits x86emu lacks), timeoutMs, maxInstructions, symbols (a
  * `loadSymbols` lookup), onSerial(text), onProgress(line) every `progressMs`, stopOn (a RegExp
@@ -148,6 +185,8 @@ export async function bootOnBareCpu(ql, image, opts) {
     },
   };
   m = new LinuxBareMachine(ql, {
+    memory: opts.memory,
+    jit: opts.jit,
     ramSize: opts.ramSize ?? 256 << 20,
     cpuid: bareCpuid(opts.claimFeatures === true),
     intercepts,
@@ -224,37 +263,9 @@ export async function bootOnBareCpu(ql, image, opts) {
         await new Promise((r) => setImmediate(r));
       }
     }
-    let now = m.nowNs();
-    m.pit.poll(now);
-    const untilIrq = Math.ceil((m.pit.nextDeadline() - now) / NS_PER_INSTRUCTION);
-    const budget = Math.max(1, Math.min(MAX_SLICE, untilIrq, maxInstructions - cpu.instructionsRetired));
-    const why = cpu.run(budget);
-    if (why === StopReason.Budget || why === StopReason.Requested) continue;
-    if (why === StopReason.Hlt) {
-      if (m.stopCause !== undefined) continue;
-      if (cpu.state.rflags[0] & Flag.IF && m.pic.hasInterrupt()) continue;
-      const deadline = m.pit.nextDeadline();
-      if ((cpu.state.rflags[0] & Flag.IF) === 0 || !Number.isFinite(deadline)) {
-        ending = 'halted';
-        detail = `HLT with ${cpu.state.rflags[0] & Flag.IF ? 'no timer running' : 'interrupts off'}: nothing can wake the CPU`;
-        break;
-      }
-      now = m.nowNs();
-      if (deadline > now) {
-        m.idleNs += deadline - now;
-        // The TSC keeps counting while the CPU is halted (an invariant TSC, SDM Vol. 3 17.17.1):
-        // without this, a kernel whose clocksource is the TSC sees no time pass when idle, and
-        // every sleep (msleep, a wait with a timeout) lasts forever.
-        advanceTsc(cpu.state, Math.ceil((deadline - now) / NS_PER_INSTRUCTION));
-      }
-      continue;
-    }
-    if (why === StopReason.Shutdown) {
-      ending = 'triple fault';
-      break;
-    }
-    ending = 'failure';
-    detail = `x86emu stopped with reason ${why}`;
+    const slice = bareSlice(m, maxInstructions - cpu.instructionsRetired);
+    ending = slice.ending;
+    detail = slice.detail;
   }
   const wallMs = performance.now() - t0;
   const rip = ripOf(cpu.state);

@@ -87,6 +87,14 @@ export class WasmBackend {
    * backend on the kernel"); `X86EMU_JIT_WASM64=1` or `=0` forces it on or off.
    */
   long: boolean;
+  /**
+   * Called with each module's bytes and its regions (entry RIP[31:0], RIP[63:32], 64-bit mode,
+   * instructions), before it is compiled: how tools/linux/lockstep.mjs dumps the wasm of a block
+   * that diverged. Null (the default) costs one test per module.
+   */
+  onModule:
+    | ((bytes: Uint8Array, regions: { eip: number; hi: number; long: boolean; insns: number }[]) => void)
+    | null = null;
   readonly stats = {
     /** Regions compiled to wasm (of which in 64-bit mode), and those left to the JS backend (64-bit mode unless `long`, no wasm here). */
     compiled: 0,
@@ -488,6 +496,16 @@ export function compileWasm(cpu: Cpu, list: WasmRegionSpec[]): (JitBlock | null)
     FUNC_TYPE,
     gens.map((g) => g.f),
   );
+  if (be.onModule !== null)
+    be.onModule(
+      bytes,
+      list.map((r) => ({
+        eip: r.blocks[0].eip,
+        hi: r.hi ?? cpu.state.rip[1],
+        long: r.long ?? cpu.long64,
+        insns: r.blocks.reduce((n, b) => n + b.insns.length, 0),
+      })),
+    );
   const h = handlerImport(cpu, sites, be.u32, storeFlags, be.caught, () => be.pc);
   const h64 = handler64Import(cpu, sites64, be.u32, storeFlags, be.caught, () => be.pc);
   const inst = new WA.Instance(new WA.Module(bytes), { env: { ...be.imports.env, h, h64 } });
