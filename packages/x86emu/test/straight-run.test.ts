@@ -2,10 +2,13 @@
  * The interpreter's straight runs (src/cpu/straight-run.ts): after a straight-line instruction the
  * next decoded ones run without the run loop's per-instruction checks, and must leave the CPU as
  * stepping one at a time does — at the budget, at a fault in the middle, at a stop requested from
- * a device, after code the run itself rewrote ahead of it, and in 64-bit mode.
+ * a device, after code the run itself rewrote ahead of it, and in 64-bit mode. A run goes on
+ * through near branches whose target is decoded in the same page, counting the visits of their
+ * targets toward compiling a block there as the run loop counts them.
  */
 import { describe, expect, it } from 'vitest';
 import { Cpu, FlatPhysicalMemory, Reg, StopReason } from '../src/index.js';
+import { Jit } from '../src/jit/jit.js';
 import { L, longMode } from './long.js';
 import { type Machine, runTo } from './machine.js';
 import { CODE, protectedMode, SEL } from './pm.js';
@@ -140,5 +143,60 @@ describe('straight runs of decoded instructions', () => {
       expect(m.exceptions[0]?.vector).toBe(GP);
       expect(s.rip[0]).toBe(CODE64 + 10 * 3 + 10 + 3);
     }
+  });
+
+  it('go on through branches: a loop stops at every budget where stepping one at a time stops', () => {
+    const src = `
+      mov ecx, 6
+    top:
+      inc eax
+      cmp ecx, 3
+      jne skip
+      add ebx, 5
+    skip:
+      dec ecx
+      jnz top
+      hlt
+    `;
+    // Every instruction decoded by a first whole run, then from the start with budgets 1…40 on one
+    // machine, one instruction per run() (no straight run at all) on the other.
+    const runs = interpreted(protectedMode(src));
+    const steps = interpreted(protectedMode(src));
+    runTo(runs);
+    for (let n = 1; n <= 40; n++) {
+      for (const m of [runs, steps]) {
+        const s = m.cpu.state;
+        s.rip[0] = CODE;
+        s.gpr[Reg.RAX] = 0;
+        s.gpr[Reg.RBX] = 0;
+        s.gpr[Reg.RCX] = 0;
+        s.rflags[0] = 2;
+        s.halted = false;
+      }
+      const stop = runs.cpu.run(n);
+      let last = StopReason.Budget;
+      for (let i = 0; i < n && last === StopReason.Budget; i++) last = steps.cpu.run(1);
+      expect(stop).toBe(last);
+      for (const r of [Reg.RAX, Reg.RBX, Reg.RCX])
+        expect(runs.cpu.state.gpr[r], `budget ${n}`).toBe(steps.cpu.state.gpr[r]);
+      expect(runs.cpu.state.rip[0], `budget ${n}`).toBe(steps.cpu.state.rip[0]);
+      expect(runs.cpu.state.rflags[0], `budget ${n}`).toBe(steps.cpu.state.rflags[0]);
+    }
+  });
+
+  it("count a branch target's visits: the block there is compiled at the threshold's visit", () => {
+    // `top` is reached once by stepping from the MOV (a block's middle, not counted) and then by
+    // the JNZ, inside straight runs: N - 1 counted visits for N iterations.
+    const HOT = 50;
+    const compiledAfter = (iterations: number) => {
+      const m = protectedMode(`mov ecx, ${iterations}; top: inc eax; dec ecx; jnz top; hlt`);
+      const jit = new Jit({ hot: HOT });
+      m.cpu.jit = jit;
+      runTo(m);
+      expect(m.cpu.state.gpr[Reg.RAX]).toBe(iterations);
+      return jit.stats.compiled;
+    };
+    expect(compiledAfter(HOT)).toBe(0);
+    expect(compiledAfter(HOT + 1)).toBe(1);
   });
 });

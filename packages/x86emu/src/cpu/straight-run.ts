@@ -16,8 +16,11 @@
  * `irqCheck` (events, interrupts, stop requests, HLT: the run loop's own flag), the budget, and
  * `codeLpn`, which everything that leaves the code page's decodes unusable sets to -1: a write to
  * the page (self-modifying code within the run: fetch.ts `invalidateCodePage`), a TLB flush or a
- * mode change from a device callback. A near branch (`ROW_KIND` 2) runs as the run's last instruction, so the
- * next boundary, a branch target, is the block compiler's to look up. Faults unwind as from
+ * mode change from a device callback. A near branch (`ROW_KIND` 2) does not end the run: its
+ * target (or fall-through), found by RIP in the same code page, runs next, its visit counted
+ * toward compiling a block there as the run loop would count it (jit.ts `visitTarget`); the run
+ * stops there instead where a block starts, where the count reaches the compile threshold, or off
+ * the page (a boundary after a branch is then the block compiler's to look up). Faults unwind as from
  * `step` (`startEip`, `lastInsnLength` set per instruction; the run loop's catch or
  * `finishUnwind`).
  */
@@ -50,29 +53,35 @@ export function runStraight(cpu: Cpu, prev: Insn): void {
 /**
  * runStraight in 64-bit mode: the code page tested as fetch.ts fetchDecode64 tests it. Returns
  * true when it stopped after a branch or an unwound instruction, false at a boundary it reached
- * by stepping.
+ * by stepping. Each branch in the run used to end it: the run loop's event check, fetch, block
+ * lookup and `step` for the instruction after every branch.
  */
 function runStraight64(cpu: Cpu, prev: Insn): boolean {
   const s = cpu.state;
   const rip = s.rip;
   const modeKey = cpu.modeKey;
   cpu.startRipHi = rip[1];
+  const jit = cpu.jit;
+  let branched = false;
   for (;;) {
-    if (cpu.irqCheck || cpu.runCount >= cpu.runLimit || cpu.codeLpn === -1) return false;
+    if (cpu.irqCheck || cpu.runCount >= cpu.runLimit || cpu.codeLpn === -1) return branched;
     const eip = rip[0];
-    let insn = prev.next;
+    let insn = branched ? null : prev.next;
     if (insn === null) {
-      // The successor in the same page, decoded under this mode (else the step fetches it).
+      // The successor in the same page, decoded under this mode (else the step fetches it); after
+      // a branch, its target or fall-through, found by RIP.
       const pc = cpu.codePage;
-      if (eip >>> 12 !== cpu.codeEipPage || rip[1] !== cpu.codeRipHi || pc === null) return false;
+      if (eip >>> 12 !== cpu.codeEipPage || rip[1] !== cpu.codeRipHi || pc === null) return branched;
       const d = pc.insns[eip & 0xfff];
-      if (d === undefined || d.modeKey !== modeKey) return false;
-      prev.next = d;
+      if (d === undefined || d.modeKey !== modeKey) return branched;
+      if (!branched) prev.next = d;
       insn = d;
     }
     const kind = ROW_KIND[insn.row];
     // A compiled block starting here is the run loop's to enter.
-    if (kind === 0 || insn.rep !== 0 || insn.jitBlock !== null) return false;
+    if (kind === 0 || insn.rep !== 0 || insn.jitBlock !== null) return branched;
+    // A block may start at a branch's target: the visit counts toward compiling one there.
+    if (branched && jit !== null && !jit.visitTarget(insn)) return true;
     cpu.startEip = eip;
     const len = insn.length;
     cpu.lastInsnLength = len;
@@ -83,7 +92,8 @@ function runStraight64(cpu: Cpu, prev: Insn): boolean {
     } else rip[0] = end;
     insn.exec(cpu, insn);
     cpu.runCount++;
-    if (cpu.unwinding !== 0 || kind === 2) return true;
+    if (cpu.unwinding !== 0) return true;
+    branched = kind === 2;
     prev = insn;
   }
 }
@@ -94,30 +104,34 @@ function runStraight32(cpu: Cpu, prev: Insn): boolean {
   const rip = s.rip;
   const modeKey = cpu.modeKey;
   cpu.startRipHi = 0;
+  const jit = cpu.jit;
+  let branched = false;
   for (;;) {
-    if (cpu.irqCheck || cpu.runCount >= cpu.runLimit || cpu.codeLpn === -1) return false;
+    if (cpu.irqCheck || cpu.runCount >= cpu.runLimit || cpu.codeLpn === -1) return branched;
     const eip = rip[0];
-    let insn = prev.next;
+    let insn = branched ? null : prev.next;
     if (insn === null) {
       const lin = (s.segBase[1] + eip) >>> 0;
       const pc = cpu.codePage;
-      if (lin >>> 12 !== cpu.codeLpn || pc === null) return false;
+      if (lin >>> 12 !== cpu.codeLpn || pc === null) return branched;
       const d = pc.insns[lin & 0xfff];
-      if (d === undefined || d.modeKey !== modeKey) return false;
-      prev.next = d;
+      if (d === undefined || d.modeKey !== modeKey) return branched;
+      if (!branched) prev.next = d;
       insn = d;
     }
     const kind = ROW_KIND[insn.row];
-    if (kind === 0 || insn.rep !== 0 || insn.jitBlock !== null) return false;
+    if (kind === 0 || insn.rep !== 0 || insn.jitBlock !== null) return branched;
     const len = insn.length;
     // The limit check of every fetch (SDM Vol. 3 5.3): a fault is the step's to raise.
-    if (eip + len - 1 > s.segLimit[1]) return false;
+    if (eip + len - 1 > s.segLimit[1]) return branched;
+    if (branched && jit !== null && !jit.visitTarget(insn)) return true;
     cpu.startEip = eip;
     cpu.lastInsnLength = len;
     rip[0] = eip + len;
     insn.exec(cpu, insn);
     cpu.runCount++;
-    if (cpu.unwinding !== 0 || kind === 2) return true;
+    if (cpu.unwinding !== 0) return true;
+    branched = kind === 2;
     prev = insn;
   }
 }

@@ -112,6 +112,21 @@ export class Jit {
     sourceBytes: 0,
   };
 
+  /**
+   * A straight run of the interpreter (cpu/straight-run.ts) reached `insn`, a decode of the code
+   * page with no block on it, by a branch: counts the visit as `blockAt` would have at the run
+   * loop's boundary and returns true for the run to go on; false, counting nothing, where the
+   * visit must be `blockAt`'s own (it compiles at `hot`, notes the wasm batch's candidates at
+   * `warm`).
+   */
+  visitTarget(insn: Insn): boolean {
+    if (this.unavailable !== null) return true;
+    const n = insn.jitHits + 1;
+    if (n === this.hot || n === this.warm) return false;
+    insn.jitHits = n;
+    return true;
+  }
+
   /** Live compiled blocks. */
   get blocks(): number {
     return this.owners.length;
