@@ -244,7 +244,12 @@ export class CpuState {
   readonly fpuOpcode = this.arena.u16(1);
   /** XCR0, the XSAVE feature-enable register (SDM Vol. 1 13.3): x87 (bit 0, always 1) and SSE (bit 1). */
   readonly xcr0 = this.arena.u32(2);
-  /** MXCSR (FXSAVE/FXRSTOR) and XMM0–XMM15 bytes, kept so an OS can save and restore them. */
+  /**
+   * MXCSR (FXSAVE/FXRSTOR) and XMM0–XMM15 bytes, kept so an OS can save and restore them. Views of
+   * the arena until `moveSse` puts them elsewhere (the wasm backend's memory: jit/wasm/arena.ts); read
+   * them through the state at each use rather than keeping the arrays (the typed views made of
+   * `xmm`, exec/sse/lanes.ts and jit/emit-sse.ts `xmmViews`, are keyed by the array and follow it).
+   */
   readonly mxcsr = this.arena.u32(1);
   readonly xmm = new Uint8Array(this.arena.buffer, 0, 256);
 
@@ -334,6 +339,20 @@ export class CpuState {
     w.gprHigh = hi;
   }
 
+  /**
+   * Re-points `xmm` (256 bytes) and `mxcsr` (one element) at `xmm`/`mxcsr`, their values copied:
+   * the wasm backend keeps them in its `WebAssembly.Memory` so that compiled SSE code reads and
+   * writes them in place (jit/wasm/arena.ts `moveSse`); safe between two instructions.
+   */
+  moveSse(xmm: Uint8Array, mxcsr: Uint32Array): void {
+    if (xmm === this.xmm) return;
+    xmm.set(this.xmm);
+    mxcsr[0] = this.mxcsr[0];
+    const w = this as { xmm: Uint8Array; mxcsr: Uint32Array };
+    w.xmm = xmm;
+    w.mxcsr = mxcsr;
+  }
+
   /** Copies every field of `from` into this state (for snapshots; allocation-free). */
   copyFrom(from: CpuState): void {
     this.arena.bytes.set(from.arena.bytes);
@@ -341,6 +360,11 @@ export class CpuState {
     if (this.gpr.buffer !== this.arena.buffer || from.gpr.buffer !== from.arena.buffer) {
       this.gpr.set(from.gpr);
       this.gprHigh.set(from.gprHigh);
+    }
+    // So may XMM0–15 and MXCSR be (moveSse).
+    if (this.xmm.buffer !== this.arena.buffer || from.xmm.buffer !== from.arena.buffer) {
+      this.xmm.set(from.xmm);
+      this.mxcsr[0] = from.mxcsr[0];
     }
     this.cpl = from.cpl;
     this.interruptibility = from.interruptibility;

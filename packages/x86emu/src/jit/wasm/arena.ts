@@ -11,6 +11,8 @@
  *   0      REG: RAX…R15 low halves (i32 × 16), the CPU's `state.gpr`
  *   64     the exit status and the flag record (ST_*)
  *   128    REG_HIGH: RAX…R15 high halves (i32 × 16), the CPU's `state.gprHigh`
+ *   256    XMM: XMM0…XMM15 (16 bytes each), the CPU's `state.xmm`; 512 MXCSR, its `state.mxcsr`;
+ *          516 SSE_OK (whether SSE is usable, for the SSE forms: emit-sse.ts)
  *   4096   TLB tags (Int32 × TLB_SIZE), then rights (Uint8 × TLB_SIZE), then frames (Float64 × TLB_SIZE)
  *   65536  guest RAM (`WasmGuestMemory`), physical address 0 upwards
  */
@@ -35,6 +37,11 @@ export const ST_FA = 104;
 export const ST_NEXTHI = 108;
 export const ST_VHI = 112;
 export const REG_HIGH = 128;
+/** XMM0–15 (16 bytes each, the CPU's `state.xmm`) and MXCSR (`state.mxcsr`): `moveSse`. */
+export const XMM = 0x100;
+export const MXCSR = 0x200;
+/** 1 when SSE instructions are usable (CR0.EM and TS clear, CR4.OSFXSR set): the wrapper's, per call. */
+export const SSE_OK = 0x204;
 export const TLB_TAG = 4096;
 export const TLB_PERM = TLB_TAG + 4 * TLB_SIZE;
 export const TLB_PFN = TLB_PERM + TLB_SIZE;
@@ -124,6 +131,16 @@ export class WasmGuestMemory extends FlatPhysicalMemory implements WasmPhysicalM
 export function moveRegisters(cpu: Cpu, mem: WasmMemory): void {
   if (cpu.gpr.buffer === mem.buffer) return;
   cpu.moveRegisters(new Uint32Array(mem.buffer, REG, 16), new Uint32Array(mem.buffer, REG_HIGH, 16));
+}
+
+/**
+ * Moves `cpu`'s XMM registers and MXCSR into `mem` at XMM/MXCSR (`CpuState.moveSse`: values
+ * copied, `state.xmm`/`mxcsr` re-pointed), so that the SSE forms compiled to wasm (emit-sse.ts)
+ * read and write the very registers the interpreter and the JS backend do.
+ */
+export function moveSse(cpu: Cpu, mem: WasmMemory): void {
+  if (cpu.state.xmm.buffer === mem.buffer) return;
+  cpu.state.moveSse(new Uint8Array(mem.buffer, XMM, 256), new Uint32Array(mem.buffer, MXCSR, 1));
 }
 
 /** The TLB arrays `Cpu` probes, re-pointed by `moveTlb` (fields `readonly` to everyone else). */

@@ -31,6 +31,7 @@ import {
   exchangeMemory,
   isWasmPhysicalMemory,
   moveRegisters,
+  moveSse,
   moveTlb,
   REG,
   ST_EXITREQ,
@@ -122,6 +123,7 @@ export class WasmBackend {
       this.ramPages = 0;
     }
     moveRegisters(cpu, this.memory);
+    moveSse(cpu, this.memory);
     const env = typeof process !== 'undefined' ? process.env?.X86EMU_JIT_WASM64 : undefined;
     this.long = env === '1' || (env !== '0' && this.ramPages > 0);
     this.u32 = new Uint32Array(this.memory.buffer, 0, 64);
