@@ -47,6 +47,7 @@ import {
   VMCB_SEG_BY_SREG,
 } from '../silicon/vmcb-layout.js';
 import { svmHandleExit } from './exit-handlers.js';
+import { loadGuestGprs, saveGuestGprs } from './gprs.js';
 import { svmGetMsr, svmSetMsr } from './svm-msrs.js';
 import { toSvm, VcpuSvm } from './vcpu-svm.js';
 
@@ -696,11 +697,7 @@ export class SvmDriver implements ArchOps {
     const s = g.cpu.state;
     const regs = vcpu.regs;
     const regsHigh = vcpu.regsHigh;
-    for (let i = 1; i < 16; i++) {
-      if (i === 4) continue;
-      s.gpr[i] = regs[i];
-      s.gprHigh[i] = regsHigh[i];
-    }
+    loadGuestGprs(s, regs, regsHigh);
     const svm = toSvm(vcpu);
     s.tscAux[0] = svm.tscAux;
     // sync_lapic_to_cr8: the guest reads CR8 from V_TPR without an exit.
@@ -725,11 +722,7 @@ export class SvmDriver implements ArchOps {
       vcpu.run.failEntry.hardwareEntryFailureReason = BigInt(st);
       return EntryResult.FailEntry;
     }
-    for (let i = 1; i < 16; i++) {
-      if (i === 4) continue;
-      regs[i] = s.gpr[i];
-      regsHigh[i] = s.gprHigh[i];
-    }
+    saveGuestGprs(s, regs, regsHigh);
     svm.tscAux = s.tscAux[0];
     // With NPT the guest loads CR3 without an exit: KVM's copy follows the VMCB's (svm_vcpu_run's
     // `vcpu->arch.cr3 = svm->vmcb->save.cr3` when npt_enabled).

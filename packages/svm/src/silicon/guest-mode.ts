@@ -54,6 +54,8 @@ const TWO32 = 4294967296;
 const VMRUN_SEGS = 4;
 /** x86emu's FS, GS, LDTR, TR: the segments VMLOAD/VMSAVE move (15.5.2). */
 const VMLOAD_SEGS: readonly number[] = [4, 5, 6, 7];
+/** RFLAGS.VM (virtual-8086 mode): part of what the processor derives its mode from. */
+const X86_EFLAGS_VM = 1 << 17;
 
 /** A linear address as x86emu reports it (folded to 48 bits, or signed) → its canonical high half. */
 function linearHigh(a: number): number {
@@ -107,6 +109,25 @@ export class SvmGuestMode implements Intercepts {
   private readonly nptRegime = new NestedTlbRegime();
   /** The last VMRUN had NP_ENABLE set. */
   private npEnabled = false;
+  /**
+   * Whether the processor's state may differ from what it derived its mode from (x86emu's mode,
+   * segment checks: `Cpu.stateChanged`): true until the first #VMEXIT, and again when VMLOAD
+   * loaded another FS, GS, TR or LDTR. A VMRUN that loads the ES, CS, SS, DS, CPL, CR0, CR3,
+   * CR4, EFER and RFLAGS.VM the processor holds (those the last #VMEXIT saved, which the
+   * hypervisor did not change) then only recomputes what its hot state decides
+   * (`Cpu.hotStateChanged`), as a processor with the VMCB's SEG and CRx state cached would (APM
+   * Vol. 2 15.15.3, VMCB clean bits). Exact whatever the hypervisor wrote: the values decide.
+   */
+  private modeStale = true;
+  /**
+   * The intercept words the last VMRUN built `mask` from (INTERCEPT_CR, _DR, MISC1, MISC2, and
+   * V_INTR's V_IRQ bit): a VMRUN with the same ones keeps it (`intercepts` clean, 15.15.3).
+   */
+  private maskKey0 = -1;
+  private maskKey1 = -1;
+  private maskKey2 = -1;
+  private maskKey3 = -1;
+  private maskKey4 = -1;
 
   constructor(
     private readonly silicon: SvmSilicon,
@@ -240,14 +261,27 @@ export class SvmGuestMode implements Intercepts {
   }
 
   /** One segment register from the VMCB (selector, attrib, limit, 64-bit base). */
-  private loadSeg(v: Vmcb, i: number): void {
+  private loadSeg(v: Vmcb, i: number): boolean {
     const s = this.cpu.state;
     const o = VMCB_SEG_BY_SREG[i];
-    s.segSel[i] = v.u16(o + SEG_SELECTOR);
-    s.segAttr[i] = attribToAr(v.u16(o + SEG_ATTRIB));
-    s.segLimit[i] = v.u32(o + SEG_LIMIT);
-    s.segBase[i] = v.u32(o + SEG_BASE);
-    s.segBaseHigh[i] = v.hi(o + SEG_BASE);
+    const sel = v.u16(o + SEG_SELECTOR);
+    const ar = attribToAr(v.u16(o + SEG_ATTRIB));
+    const limit = v.u32(o + SEG_LIMIT);
+    const base = v.u32(o + SEG_BASE);
+    const baseHigh = v.hi(o + SEG_BASE);
+    // Whether the processor held another value (the mode and segment checks depend on them).
+    const changed =
+      s.segSel[i] !== sel ||
+      s.segAttr[i] !== ar ||
+      s.segLimit[i] !== limit ||
+      s.segBase[i] !== base ||
+      s.segBaseHigh[i] !== baseHigh;
+    s.segSel[i] = sel;
+    s.segAttr[i] = ar;
+    s.segLimit[i] = limit;
+    s.segBase[i] = base;
+    s.segBaseHigh[i] = baseHigh;
+    return changed;
   }
 
   private saveSeg(v: Vmcb, i: number): void {
@@ -262,7 +296,7 @@ export class SvmGuestMode implements Intercepts {
   /** VMLOAD (15.5.2): FS, GS, TR, LDTR, KernelGsBase, the syscall and SYSENTER MSRs. */
   vmload(v: Vmcb): void {
     const s = this.cpu.state;
-    for (let k = 0; k < VMLOAD_SEGS.length; k++) this.loadSeg(v, VMLOAD_SEGS[k]);
+    for (let k = 0; k < VMLOAD_SEGS.length; k++) if (this.loadSeg(v, VMLOAD_SEGS[k])) this.modeStale = true;
     s.kernelGsBase[0] = v.u32(VMCB.KERNEL_GS_BASE);
     s.kernelGsBase[1] = v.hi(VMCB.KERNEL_GS_BASE);
     s.star[0] = v.u32(VMCB.STAR);
@@ -297,25 +331,45 @@ export class SvmGuestMode implements Intercepts {
   private load(v: Vmcb): void {
     const s = this.cpu.state;
     // VMRUN loads ES, CS, SS, DS; FS, GS, TR and LDTR are VMLOAD's (15.5.1, 15.5.2).
-    for (let i = 0; i < VMRUN_SEGS; i++) this.loadSeg(v, i);
+    let stale = this.modeStale;
+    for (let i = 0; i < VMRUN_SEGS; i++) if (this.loadSeg(v, i)) stale = true;
+    const cr0 = v.u32(VMCB.CR0);
+    const cr3 = v.u32(VMCB.CR3);
+    const cr3High = v.hi(VMCB.CR3);
+    const cr4 = v.u32(VMCB.CR4);
+    const efer = v.u32(VMCB.EFER);
+    const eferHigh = v.hi(VMCB.EFER);
+    const rflags = v.u32(VMCB.RFLAGS);
+    const cpl = v.u8(VMCB.CPL) & 3;
+    if (
+      s.cr[0] !== cr0 ||
+      s.cr[3] !== cr3 ||
+      s.crHigh[3] !== cr3High ||
+      s.cr[4] !== cr4 ||
+      s.efer[0] !== efer ||
+      s.efer[1] !== eferHigh ||
+      ((s.rflags[0] ^ rflags) & X86_EFLAGS_VM) !== 0 ||
+      s.cpl !== cpl
+    )
+      stale = true;
     s.dtBase[0] = v.u32(VMCB.GDTR + SEG_BASE);
     s.dtBaseHigh[0] = v.hi(VMCB.GDTR + SEG_BASE);
     s.dtLimit[0] = v.u32(VMCB.GDTR + SEG_LIMIT);
     s.dtBase[1] = v.u32(VMCB.IDTR + SEG_BASE);
     s.dtBaseHigh[1] = v.hi(VMCB.IDTR + SEG_BASE);
     s.dtLimit[1] = v.u32(VMCB.IDTR + SEG_LIMIT);
-    s.cr[0] = v.u32(VMCB.CR0);
+    s.cr[0] = cr0;
     s.cr[2] = v.u32(VMCB.CR2);
     s.crHigh[2] = v.hi(VMCB.CR2);
-    s.cr[3] = v.u32(VMCB.CR3);
-    s.crHigh[3] = v.hi(VMCB.CR3);
-    s.cr[4] = v.u32(VMCB.CR4);
+    s.cr[3] = cr3;
+    s.crHigh[3] = cr3High;
+    s.cr[4] = cr4;
     // VMRUN loads DR6 and DR7 from the save area, #VMEXIT stores them (APM Vol. 2 15.5.1).
     s.dr[6] = v.u32(VMCB.DR6);
     s.dr[7] = v.u32(VMCB.DR7);
-    s.efer[0] = v.u32(VMCB.EFER);
-    s.efer[1] = v.hi(VMCB.EFER);
-    s.rflags[0] = v.u32(VMCB.RFLAGS);
+    s.efer[0] = efer;
+    s.efer[1] = eferHigh;
+    s.rflags[0] = rflags;
     s.rip[0] = v.u32(VMCB.RIP);
     s.rip[1] = v.hi(VMCB.RIP);
     s.gpr[4] = v.u32(VMCB.RSP);
@@ -324,7 +378,7 @@ export class SvmGuestMode implements Intercepts {
     s.gprHigh[0] = v.hi(VMCB.RAX);
     // V_INTR_MASKING: the guest's CR8 is the virtual TPR (15.21.1).
     if (v.u32(VMCB.V_INTR) & VIntr.MASKING) s.cr[8] = v.u32(VMCB.V_INTR) & 0xf;
-    s.cpl = v.u8(VMCB.CPL) & 3;
+    s.cpl = cpl;
     s.interruptibility = v.u32(VMCB.INTERRUPT_SHADOW) & 1;
     s.halted = false;
     s.pendingType = -1;
@@ -336,35 +390,25 @@ export class SvmGuestMode implements Intercepts {
     this.misc1 = m1;
     this.pages(v.u32(VMCB.IOPM_BASE_PA), this.iopm);
     this.pages(v.u32(VMCB.MSRPM_BASE_PA), this.msrpm);
-    let mask = 0;
-    if (this.crIntercepts & 0xffff) mask |= bit(InterceptKind.CrRead);
-    if (this.crIntercepts >>> 16) mask |= bit(InterceptKind.CrWrite);
-    if (this.drIntercepts !== 0) mask |= bit(InterceptKind.DrAccess);
-    if (m1 & Intercept1.CPUID) mask |= bit(InterceptKind.Cpuid);
-    if (m1 & Intercept1.HLT) mask |= bit(InterceptKind.Hlt);
-    if (m1 & Intercept1.INVLPG) mask |= bit(InterceptKind.Invlpg);
-    if (m1 & Intercept1.RDTSC) mask |= bit(InterceptKind.Rdtsc);
-    if (m1 & Intercept1.RDPMC) mask |= bit(InterceptKind.Rdpmc);
-    if (m1 & Intercept1.IOIO_PROT) mask |= bit(InterceptKind.Io);
-    if (m1 & Intercept1.MSR_PROT) mask |= bit(InterceptKind.Rdmsr) | bit(InterceptKind.Wrmsr);
-    if (m1 & Intercept1.INVD) mask |= bit(InterceptKind.Invd);
-    if (m1 & Intercept1.PAUSE) mask |= bit(InterceptKind.Pause);
     this.pauseFilterCount = v.u16(VMCB.PAUSE_FILTER_COUNT);
     this.pauseFilterThreshold = v.u16(VMCB.PAUSE_FILTER_THRESHOLD);
     this.pauseCounter = this.pauseFilterCount;
     this.pauseFresh = true;
-    if (m1 & Intercept1.SHUTDOWN) mask |= bit(InterceptKind.Shutdown);
-    if (m1 & Intercept1.TASK_SWITCH) mask |= bit(InterceptKind.TaskSwitch);
-    if (m1 & Intercept1.INTN) mask |= bit(InterceptKind.SoftwareInterrupt);
-    if (m1 & Intercept1.IRET) mask |= bit(InterceptKind.Iret);
-    if (m1 & (Intercept1.PUSHF | Intercept1.POPF)) mask |= bit(InterceptKind.PushfPopf);
-    // The interrupt window: a pending virtual interrupt (V_IRQ) with VINTR intercepted.
-    if (m1 & Intercept1.VINTR && v.u32(VMCB.V_INTR) & VIntr.V_IRQ) mask |= bit(InterceptKind.InterruptWindow);
-    if (m2 & Intercept2.VMMCALL) mask |= bit(InterceptKind.Vmmcall);
-    if (m2 & Intercept2.WBINVD) mask |= bit(InterceptKind.Wbinvd);
-    if (m2 & Intercept2.XSETBV) mask |= bit(InterceptKind.Xsetbv);
-    if (m2 & (Intercept2.MONITOR | Intercept2.MWAIT)) mask |= bit(InterceptKind.MonitorMwait);
-    this.mask = mask;
+    const vIrq = v.u32(VMCB.V_INTR) & VIntr.V_IRQ;
+    if (
+      this.crIntercepts !== this.maskKey0 ||
+      this.drIntercepts !== this.maskKey1 ||
+      m1 !== this.maskKey2 ||
+      m2 !== this.maskKey3 ||
+      vIrq !== this.maskKey4
+    ) {
+      this.maskKey0 = this.crIntercepts;
+      this.maskKey1 = this.drIntercepts;
+      this.maskKey2 = m1;
+      this.maskKey3 = m2;
+      this.maskKey4 = vIrq;
+      this.mask = this.interceptMaskOf(m1, m2, vIrq);
+    }
     this.exceptionIntercepts = v.u32(VMCB.INTERCEPT_EXCEPTIONS);
     this.exceptionMask = this.exceptionIntercepts;
 
@@ -403,7 +447,10 @@ export class SvmGuestMode implements Intercepts {
     if (v.u8(VMCB.TLB_CONTROL) !== 0) keep = false;
     // The nested TLB too (gPA → hPA): a new N_CR3, ASID or an explicit flush.
     if (!keep && this.npEnabled) this.nested.flush();
-    this.cpu.stateChanged(!keep);
+    // The mode and segment checks stand when the state they come from is what the processor
+    // held (see `modeStale`): only the hot state's consequences are recomputed.
+    if (stale) this.cpu.stateChanged(!keep);
+    else this.cpu.hotStateChanged(!keep);
 
     const inj = v.u32(VMCB.EVENTINJ);
     if (inj & EventInj.VALID) {
@@ -413,6 +460,38 @@ export class SvmGuestMode implements Intercepts {
       v.setU32(VMCB.EVENTINJ, 0);
       v.setU32(VMCB.EVENTINJ + 4, 0);
     }
+  }
+
+  /**
+   * The instruction intercepts x86emu asks about (`Intercepts.mask`), from INTERCEPT_CR, _DR,
+   * MISC1, MISC2 and whether a virtual interrupt is pending (V_INTR.V_IRQ).
+   */
+  private interceptMaskOf(m1: number, m2: number, vIrq: number): number {
+    let mask = 0;
+    if (this.crIntercepts & 0xffff) mask |= bit(InterceptKind.CrRead);
+    if (this.crIntercepts >>> 16) mask |= bit(InterceptKind.CrWrite);
+    if (this.drIntercepts !== 0) mask |= bit(InterceptKind.DrAccess);
+    if (m1 & Intercept1.CPUID) mask |= bit(InterceptKind.Cpuid);
+    if (m1 & Intercept1.HLT) mask |= bit(InterceptKind.Hlt);
+    if (m1 & Intercept1.INVLPG) mask |= bit(InterceptKind.Invlpg);
+    if (m1 & Intercept1.RDTSC) mask |= bit(InterceptKind.Rdtsc);
+    if (m1 & Intercept1.RDPMC) mask |= bit(InterceptKind.Rdpmc);
+    if (m1 & Intercept1.IOIO_PROT) mask |= bit(InterceptKind.Io);
+    if (m1 & Intercept1.MSR_PROT) mask |= bit(InterceptKind.Rdmsr) | bit(InterceptKind.Wrmsr);
+    if (m1 & Intercept1.INVD) mask |= bit(InterceptKind.Invd);
+    if (m1 & Intercept1.PAUSE) mask |= bit(InterceptKind.Pause);
+    if (m1 & Intercept1.SHUTDOWN) mask |= bit(InterceptKind.Shutdown);
+    if (m1 & Intercept1.TASK_SWITCH) mask |= bit(InterceptKind.TaskSwitch);
+    if (m1 & Intercept1.INTN) mask |= bit(InterceptKind.SoftwareInterrupt);
+    if (m1 & Intercept1.IRET) mask |= bit(InterceptKind.Iret);
+    if (m1 & (Intercept1.PUSHF | Intercept1.POPF)) mask |= bit(InterceptKind.PushfPopf);
+    // The interrupt window: a pending virtual interrupt (V_IRQ) with VINTR intercepted.
+    if (m1 & Intercept1.VINTR && vIrq !== 0) mask |= bit(InterceptKind.InterruptWindow);
+    if (m2 & Intercept2.VMMCALL) mask |= bit(InterceptKind.Vmmcall);
+    if (m2 & Intercept2.WBINVD) mask |= bit(InterceptKind.Wbinvd);
+    if (m2 & Intercept2.XSETBV) mask |= bit(InterceptKind.Xsetbv);
+    if (m2 & (Intercept2.MONITOR | Intercept2.MWAIT)) mask |= bit(InterceptKind.MonitorMwait);
+    return mask;
   }
 
   private save(v: Vmcb): void {
@@ -501,6 +580,8 @@ export class SvmGuestMode implements Intercepts {
     if (this.npEnabled) this.nptRegime.exited(cpu);
     else this.tlbRegime.exited(cpu.stats.tlbMisses);
     this.save(v);
+    // x86emu's mode and segment checks follow every change the guest made: they match the state.
+    this.modeStale = false;
   }
 
   private interceptExit(v: Vmcb, e: ExitInfo, rip: number): void {

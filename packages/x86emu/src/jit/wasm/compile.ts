@@ -34,6 +34,7 @@ import {
   moveSse,
   moveTlb,
   REG,
+  SSE_OK,
   ST_EXITREQ,
   ST_FA,
   ST_FD,
@@ -57,6 +58,7 @@ import {
   PARAMS,
   type WasmCtx,
 } from './emit.js';
+import { emitSseWasm } from './emit-sse.js';
 import { buildModule, FuncWriter, I32, Op } from './encode.js';
 import { emitHandlerCall, emitStoreLocals, type HandlerSite, handlerImport } from './handler-call.js';
 
@@ -126,7 +128,8 @@ export class WasmBackend {
     moveSse(cpu, this.memory);
     const env = typeof process !== 'undefined' ? process.env?.X86EMU_JIT_WASM64 : undefined;
     this.long = env === '1' || (env !== '0' && this.ramPages > 0);
-    this.u32 = new Uint32Array(this.memory.buffer, 0, 64);
+    // The exchange area, and SSE_OK beyond the registers (arena.ts).
+    this.u32 = new Uint32Array(this.memory.buffer, 0, (SSE_OK >> 2) + 1);
     this.unavailable = probe();
     const u32 = this.u32;
     const done = (): void => {
@@ -245,6 +248,8 @@ interface Generated {
   end: number;
   /** Segments the inline memory path tests (`WasmCtx.segs`). */
   segs: number;
+  /** SSE forms inline (emit-sse.ts): the call sets SSE_OK. */
+  sse: boolean;
 }
 
 /**
@@ -261,6 +266,7 @@ function generate(blocks: RegionBlock[], ramPages: number, sites: HandlerSite[])
   const eips: number[] = [];
   let end = 0;
   let segs = 0;
+  let sse = false;
   // Registers in: the CPU's own, in this memory (arena.ts moveRegisters).
   for (let r = 0; r < 8; r++)
     f.i32(0)
@@ -304,6 +310,12 @@ function generate(blocks: RegionBlock[], ramPages: number, sites: HandlerSite[])
       eips.push(c.eip);
       k++;
       if (!emitInsnWasm(c, i, OPCODE_TABLE[i.row], out)) {
+        // SSE forms inline, their handler where their checks fail (emit-sse.ts).
+        if (emitSseWasm(c, i, OPCODE_TABLE[i.row], sites.length)) {
+          sites.push({ insn: i, eip: c.eip, next: c.next });
+          sse = true;
+          continue;
+        }
         // The interpreter's handler (every instruction a block may hold has one: rows.ts).
         const ends = ROW_KIND[i.row] === 2;
         emitHandlerCall(c, sites.length, ends);
@@ -339,7 +351,7 @@ function generate(blocks: RegionBlock[], ramPages: number, sites: HandlerSite[])
   st(ST_NEXT, l.next);
   st(ST_K, l.k);
   f.get(l.kind);
-  return { f, eips, end, segs };
+  return { f, eips, end, segs, sse };
 }
 
 /**
@@ -387,6 +399,8 @@ class WasmRegion {
     readonly page0: number,
     /** Segments whose flat-segment test its inline memory path reads. */
     readonly segs: number,
+    /** Whether it holds SSE forms inline (emit-sse.ts: SSE_OK). */
+    readonly sse: boolean,
   ) {}
 }
 
@@ -413,6 +427,9 @@ function runWasm(w: WasmRegion, cpu: Cpu): Insn | undefined {
   const user = s.cpl === 3;
   const rp = cpu.acEnabled ? 0 : user ? TP_UR : TP_SR;
   const wp = cpu.acEnabled ? 0 : user ? TP_UW : TP_SW;
+  // CR0.EM, CR0.TS clear and CR4.OSFXSR set (exec/x87/fpu-checks.ts checkSse): no instruction a
+  // block may hold changes CR0 or CR4, so this holds for the whole call.
+  if (w.sse) u[SSE_OK >> 2] = (s.cr[0] & 12) === 0 && (s.cr[4] & 512) !== 0 ? 1 : 0;
   const kind = w.fn(cpu.runLimit - cpu.runCount, srm, swm, rp, wp, s.segLimit[1]);
   storeFlags(cpu, u);
   cpu.runCount += u[ST_N >> 2];
@@ -439,7 +456,7 @@ function wrap(
   bytes: number,
 ): JitBlock {
   const eip0 = blocks[0].eip;
-  const w = new WasmRegion(be, fn, Uint32Array.from(g.eips), page, eip0 - blocks[0].off, g.segs);
+  const w = new WasmRegion(be, fn, Uint32Array.from(g.eips), page, eip0 - blocks[0].off, g.segs, g.sse);
   const run = (cpu: Cpu): Insn | undefined => runWasm(w, cpu);
   return new JitBlock(eip0, 0, g.end, blocks[0].insns.length, run, bytes, blocks.length);
 }

@@ -177,6 +177,24 @@ function probe(c: WasmCtx, seg: number, size: number, segMask: number, perm: num
   f.i32(c.ramPages).op(Op.i32LtU).op(Op.i32And);
 }
 
+/**
+ * The inline memory path of the memory operand of `i` (32-bit addressing), for emitters that
+ * leave every other case to the handler (emit-sse.ts): its linear address into `a`, 1 pushed
+ * when an access of `size` bytes (`write`: a store) hits the TLB inline inside one page of RAM,
+ * and then the host byte address (in this memory) in `t`. Pushes 0 when there is no inline path.
+ */
+export function probeHost(c: WasmCtx, i: Insn, size: number, write: boolean): void {
+  const { f, l } = c;
+  ea(c, i);
+  f.set(l.a);
+  if (c.ramPages === 0) {
+    f.i32(0);
+    return;
+  }
+  probe(c, i.memSeg, size, write ? P_SWM : P_SRM, write ? P_WP : P_RP);
+  f.get(l.t).i32(12).op(Op.i32Shl).get(l.o).op(Op.i32Add).i32(RAM).op(Op.i32Add).set(l.t);
+}
+
 /** Pushes the `size`-byte value (zero-extended) of the memory operand of `i`. */
 function memRead(c: WasmCtx, i: Insn, size: number): void {
   const { f, l } = c;

@@ -9,6 +9,8 @@
 export const I32 = 0x7f;
 export const I64 = 0x7e;
 export const F64 = 0x7c;
+/** The 128-bit vector type of the SIMD proposal, standard since WebAssembly 2.0 (spec 5.3.1). */
+export const V128 = 0x7b;
 /** Block type "no result" (spec 5.4.1). */
 const EMPTY = 0x40;
 
@@ -46,6 +48,7 @@ export const Op = {
   i64Store32: 0x3e,
   i32Const: 0x41,
   i64Const: 0x42,
+  f64Const: 0x44,
   i32Eqz: 0x45,
   i32Eq: 0x46,
   i32Ne: 0x47,
@@ -79,12 +82,85 @@ export const Op = {
   i64Shl: 0x86,
   i64ShrS: 0x87,
   i64ShrU: 0x88,
+  f64Eq: 0x61,
+  f64Ne: 0x62,
+  f64Lt: 0x63,
+  f64Gt: 0x64,
+  i32TruncF64S: 0xaa,
+  f64ConvertI32S: 0xb7,
   i32WrapI64: 0xa7,
   i64ExtendI32S: 0xac,
   i64ExtendI32U: 0xad,
   i32Extend8S: 0xc0,
   i32Extend16S: 0xc1,
   i64Extend32S: 0xc4,
+} as const;
+
+/**
+ * SIMD instructions (spec 5.4.8: the 0xFD prefix, then the opcode as a u32 LEB128), the ones the
+ * SSE forms use (emit-sse.ts). Node 20's V8 implements them all (SSE4.1 at least on x64 hosts).
+ */
+export const Simd = {
+  v128Load: 0x00,
+  v128Store: 0x0b,
+  v128Const: 0x0c,
+  i8x16Shuffle: 0x0d,
+  i32x4Splat: 0x11,
+  i32x4ExtractLane: 0x1b,
+  i32x4ReplaceLane: 0x1c,
+  i64x2ExtractLane: 0x1d,
+  i64x2ReplaceLane: 0x1e,
+  f64x2ExtractLane: 0x21,
+  f64x2ReplaceLane: 0x22,
+  i8x16Eq: 0x23,
+  i32x4Eq: 0x37,
+  f32x4Eq: 0x41,
+  f32x4Ne: 0x42,
+  f32x4Lt: 0x43,
+  f32x4Ge: 0x46,
+  f32x4Le: 0x45,
+  f64x2Eq: 0x47,
+  f64x2Ne: 0x48,
+  f64x2Lt: 0x49,
+  f64x2Le: 0x4b,
+  f64x2Ge: 0x4c,
+  v128Not: 0x4d,
+  v128And: 0x4e,
+  v128AndNot: 0x4f,
+  v128Or: 0x50,
+  v128Xor: 0x51,
+  v128AnyTrue: 0x53,
+  v128Load32Zero: 0x5c,
+  v128Load64Zero: 0x5d,
+  v128Store64Lane: 0x5b,
+  f64x2PromoteLowF32x4: 0x5f,
+  i8x16Bitmask: 0x64,
+  i32x4Shl: 0xab,
+  i32x4ShrS: 0xac,
+  i32x4ShrU: 0xad,
+  i32x4Add: 0xae,
+  i32x4Sub: 0xb1,
+  i64x2Shl: 0xcb,
+  i64x2ShrU: 0xcd,
+  i64x2Add: 0xce,
+  i64x2Sub: 0xd1,
+  i64x2Mul: 0xd5,
+  i64x2ExtmulLowI32x4U: 0xde,
+  f32x4Abs: 0xe0,
+  f32x4Neg: 0xe1,
+  f32x4Add: 0xe4,
+  f32x4Sub: 0xe5,
+  f32x4Mul: 0xe6,
+  f32x4Div: 0xe7,
+  f64x2Abs: 0xec,
+  f64x2Neg: 0xed,
+  f64x2Add: 0xf0,
+  f64x2Sub: 0xf1,
+  f64x2Mul: 0xf2,
+  f64x2Div: 0xf3,
+  i32x4TruncSatF32x4S: 0xf8,
+  f32x4ConvertI32x4S: 0xfa,
+  f64x2ConvertLowI32x4S: 0xfe,
 } as const;
 
 /** A growable byte buffer (plain arrays of numbers measured slower to fill and to copy). */
@@ -196,6 +272,37 @@ export class FuncWriter {
     this.code.push(opcode);
     this.code.push(0);
     uleb(this.code, offset);
+    return this;
+  }
+  /** SIMD instruction `op` (`Simd`) with no immediate. */
+  simd(op: number): this {
+    this.code.push(0xfd);
+    uleb(this.code, op);
+    return this;
+  }
+  /** A SIMD memory access `op` at constant `offset` (alignment hint 1 byte). */
+  simdMem(op: number, offset: number): this {
+    this.simd(op);
+    this.code.push(0);
+    uleb(this.code, offset);
+    return this;
+  }
+  /** A SIMD lane instruction `op` on lane `lane` (extract/replace). */
+  lane(op: number, lane: number): this {
+    this.simd(op);
+    this.code.push(lane);
+    return this;
+  }
+  /** `v128.const` of four 32-bit lanes. */
+  v128(a: number, b: number, c: number, d: number): this {
+    this.simd(Simd.v128Const);
+    for (const v of [a, b, c, d]) for (let k = 0; k < 4; k++) this.code.push((v >>> (8 * k)) & 0xff);
+    return this;
+  }
+  /** `i8x16.shuffle` of the two vectors on the stack: byte k of the result = byte `lanes[k]` (0…31). */
+  shuffle(lanes: readonly number[]): this {
+    this.simd(Simd.i8x16Shuffle);
+    for (const b of lanes) this.code.push(b);
     return this;
   }
   call(f: number): this {
