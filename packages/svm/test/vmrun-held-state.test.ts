@@ -47,7 +47,7 @@ function guest(code: number[]) {
 }
 
 describe('VMRUN on the state the processor holds', () => {
-  it("decodes with the operand size of the CS the hypervisor wrote between two VMRUNs", () => {
+  it('decodes with the operand size of the CS the hypervisor wrote between two VMRUNs', () => {
     // mov (e)ax, imm ; then in 16-bit code `and dl, [bx+di]` ; hlt
     const { v, run } = guest([0xb8, 0x44, 0x33, 0x22, 0x11, 0xf4]);
     expect(run(0)).toBe(SvmExit.HLT);
