@@ -77,7 +77,11 @@ function summarize(name, r, instructions) {
   const reached = linux.MILESTONES.filter((m) => r.milestoneMs[m.name] !== undefined)
     .map((m) => `${m.name} ${(r.milestoneMs[m.name] / 1000).toFixed(1)} s`)
     .join(', ');
-  say(`${name}: milestones: ${reached || 'none'}; exit after ${(r.totalMs / 1000).toFixed(1)} s`);
+  const cpu = (ms) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`);
+  say(
+    `${name}: milestones: ${reached || 'none'}; exit after ${(r.totalMs / 1000).toFixed(1)} s ` +
+      `(CPU to the shell ${cpu(r.cpuMs.marker)}, to the exit ${cpu(r.cpuMs.stop)})`,
+  );
   if (r.markerMs === undefined) {
     say(
       `${name}: no shell ${r.timedOut ? `within ${timeoutMs / 1000} s` : `(exited ${r.code ?? r.signal})`}; last output:`,
