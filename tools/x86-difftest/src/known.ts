@@ -139,8 +139,12 @@ export function classifyIa32e(sig: Signature, m: Mismatch): string {
     return `${KVM_EMULATOR}: for a REP SCAS/CMPS that faults, it reports flags that are not those of the last completed iteration, as the legacy SCAS/CMPS host entries; SDM Vol. 2 REP/REPE/REPZ/REPNE/REPNZ: when a fault occurs in a REPE/REPNE CMPS or SCAS, EFLAGS are "restored to the state prior to the execution of the instruction"`;
   if (sig.form.startsWith('ENTER') && within('gpr', 'memory'))
     return `${KVM_EMULATOR}: with a 66 prefix it sets EBP from the whole ESP (SDM ENTER: a 16-bit frame pointer)`;
-  if (sig.form.startsWith('CMPS') && within('cr2'))
-    return `${KVM_EMULATOR}: it reads DS:[ESI] before ES:[EDI], so when both fault CR2 is the source's; the CPU reads ES:[EDI] first (long64, refereed by the CPU: seed 7 case 3054, CR2 of a CMPSQ whose operands both fault), as x86emu in every mode`;
+  // CR2 alone: both reads #PF and the host reports the source's address. With the handler's EIP
+  // and the pushed frame too: the source's fault is another vector (a #GP for an unusable
+  // segment override, seed 20261206 case 1308: GS null, ES:[DI] not present) and the host
+  // reports it where x86emu reports the destination's #PF.
+  if (sig.form.startsWith('CMPS') && within('cr2', 'eip', 'memory'))
+    return `${KVM_EMULATOR}: it reads DS:[ESI] before ES:[EDI], so when both fault the fault (and CR2) is the source's; the CPU reads ES:[EDI] first (long64, refereed by the CPU: seed 7 case 3054, CR2 of a CMPSQ whose operands both fault), as x86emu in every mode`;
   return 'unreviewed: x86emu or host; see the reproducer';
 }
 
