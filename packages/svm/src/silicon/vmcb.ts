@@ -3,6 +3,8 @@ import type { HostPhysicalMemory } from '@kvm/core';
 
 export class Vmcb {
   private dv: DataView | null = null;
+  /** The page view `dv` was made over: the same view object is the same memory. */
+  private view: Uint8Array | null = null;
   hpa = -1;
 
   constructor(private readonly memory: HostPhysicalMemory) {}
@@ -12,13 +14,19 @@ export class Vmcb {
     const v = hpa % 4096 === 0 ? this.memory.pageView(hpa / 4096) : null;
     if (v === null) {
       this.dv = null;
+      this.view = null;
       this.hpa = -1;
       return false;
     }
-    // VMRUN, VMLOAD and VMSAVE bind the same page on every entry: no new DataView for it.
-    const dv = this.dv;
-    if (dv === null || dv.buffer !== v.buffer || dv.byteOffset !== v.byteOffset)
-      this.dv = new DataView(v.buffer, v.byteOffset, 4096);
+    // VMRUN, VMLOAD and VMSAVE bind the same page on every entry: no new DataView for it. (The
+    // view object is compared, not the DataView's buffer and offset: those are getters, three
+    // bindings an exit.)
+    if (v !== this.view) {
+      const dv = this.dv;
+      if (dv === null || dv.buffer !== v.buffer || dv.byteOffset !== v.byteOffset)
+        this.dv = new DataView(v.buffer, v.byteOffset, 4096);
+      this.view = v;
+    }
     this.hpa = hpa;
     return true;
   }
