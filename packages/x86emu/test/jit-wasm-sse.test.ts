@@ -303,6 +303,10 @@ dbl:
   movdqu [esi + 1264], xmm6
   cvtsi2sd xmm7, dword ptr [edi + eax]
   movdqu [esi + 1280], xmm7
+  cvtsi2ss xmm6, ecx
+  cvtsi2ss xmm5, dword ptr [edi + eax + 4]
+  movdqu [edi + eax + 0x890], xmm6
+  movdqu [edi + eax + 0x8a0], xmm5
   cvttsd2si edx, [edi + ebx + 0x1100]
   mov [esi + 1296], edx
   add [edi + 0x1f00], edx
@@ -479,6 +483,8 @@ describe('wasm backend: SSE forms inline', () => {
       ['cvttsd2si edx, [edi + ebp + 0x1200]', 'movd xmm0, edx'],
       ['movapd xmm1, [edi + ebx + 0x1200]', 'cvttsd2si edx, xmm1', 'movd xmm0, edx'],
       ['cvtsi2sd xmm0, [edi + ebp + 0x1000]'],
+      ['movaps xmm0, [edi + ebx + 0x1000]', 'cvtsi2ss xmm0, [edi + ebp + 0x1004]'],
+      ['movaps xmm0, [edi + ebx + 0x1000]', 'mov edx, [edi + ebp + 0x1200]', 'cvtsi2ss xmm0, edx'],
     ];
     // Each form from MXCSR's default; its result and MXCSR folded into ESI and XMM7.
     const body = forms

@@ -605,6 +605,27 @@ function emitCvtsi2sd(e: Em, i: Insn): void {
   storeX(e, i.reg, e.s.r);
 }
 
+/**
+ * CVTSI2SS xmm, r/m32: rounded to single (round to nearest with PE masked: MXCSR's default), PE
+ * where inexact; the upper lanes kept.
+ */
+function emitCvtsi2ss(e: Em, i: Insn): void {
+  const f = e.f;
+  const { d } = e.s;
+  guardSok(e);
+  if (i.mod !== 3) guardMem(e, i, 4, false, false);
+  guardPlain(e, false);
+  if (i.mod === 3) f.get(e.c.l.r[i.rm]);
+  else f.get(e.c.l.t).mem(Op.i32Load, 0);
+  f.set(d);
+  loadX(e, i.reg);
+  f.get(d).op(Op.f32ConvertI32S).lane(Simd.f32x4ReplaceLane, 0).set(e.s.r);
+  // Inexact where the single, widened, is not the integer (both exact in doubles).
+  f.get(e.s.r).lane(Simd.f32x4ExtractLane, 0).op(Op.f64PromoteF32).get(d).op(Op.f64ConvertI32S).op(Op.f64Ne);
+  setPeIf(e);
+  storeX(e, i.reg, e.s.r);
+}
+
 type Emitter = (e: Em, i: Insn, row: OpcodeRow) => void;
 
 /** The inlined SIMD forms by mnemonic (XMM forms only: an MMX form is the handler's). */
@@ -626,6 +647,7 @@ const EMITTERS: Record<string, Emitter> = {
   CVTTSD2SI: (e, i) => emitCvttsd2si(e, i),
   CVTPS2PD: (e, i) => emitCvtps2pd(e, i),
   CVTSI2SD: (e, i) => emitCvtsi2sd(e, i),
+  CVTSI2SS: (e, i) => emitCvtsi2ss(e, i),
 };
 for (const [m, op] of [
   ['ADD', '+'],
