@@ -194,10 +194,10 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
         }
       }
       // The guest TSC carried forward to the host clock, where the VM's TSC follows it.
-      kvmTscSync(vcpu);
+      const hostNs = kvmTscSync(vcpu);
       if (vcpu.apic !== null) {
         // The in-kernel irqchip: APIC timer, then a halted vCPU waits here (kvm_vcpu_block).
-        kvmApicTimerCheck(vcpu);
+        kvmApicTimerCheck(vcpu, hostNs);
         if (!kvmVcpuBlock(vcpu)) interrupted(vcpu, 'halted with nothing to wake it');
         // The timers may have read another vCPU (an icount VM's clock is vCPU 0's TSC), which
         // loads that one on a VMX backend: this vCPU is the one to inject into and enter.

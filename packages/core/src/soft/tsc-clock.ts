@@ -71,33 +71,34 @@ function vmInstructions(vm: SoftVm): number {
  * Before an entry: carries the TSC forward to the host clock (host clock mode), or by the
  * instructions' virtual time (-icount, `icount.ts`). Cheap when called often (every entry): one
  * field read, one clock read, and one access to the silicon's counter (`tsc-counter.ts`, not the
- * MSR path) only when the host clock is ahead.
+ * MSR path) only when the host clock is ahead. Returns the host clock it read (ns, as
+ * `performance.now() * 1e6`), or -1 with -icount.
  */
-export function kvmTscSync(vcpu: SoftVcpu): void {
+export function kvmTscSync(vcpu: SoftVcpu): number {
   const vm = vcpu.vm;
   const s = syncOf(vm);
   if (s === null) {
     kvmIcountSync(vcpu);
-    return;
+    return -1;
   }
   const now = hostNs();
   const instructions = vm.vcpus.size === 1 ? vcpu.instructions : vmInstructions(vm);
   if (s.hostNs < 0) {
     s.hostNs = now;
     s.instructions = instructions;
-    return;
+    return now;
   }
   const elapsed = (now - s.hostNs) * TSC_PER_NS;
   const retired = instructions - s.instructions;
   s.hostNs = now;
   s.instructions = instructions;
   let gain = elapsed - retired;
-  if (gain <= 0) return;
+  if (gain <= 0) return now;
   const paid = Math.min(gain, s.debt);
   s.debt -= paid;
   gain = Math.floor(gain - paid);
-  if (gain <= 0) return;
-  kvmAdvanceTsc(vcpu, gain);
+  if (gain > 0) kvmAdvanceTsc(vcpu, gain);
+  return now;
 }
 
 /** A halt moved the TSC `ticks` ahead without waiting: the host clock must catch up first. */

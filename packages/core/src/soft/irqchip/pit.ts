@@ -87,12 +87,19 @@ export class KvmPit {
   private periodNs = 0;
   private periodic = false;
 
+  /**
+   * Whether the PIT's clock is the host's (`hostNowNs`, not an icount VM's virtual clock): the run
+   * loop then hands it the time it read for the TSC before the same entry (`kvmApicTimerCheck`).
+   */
+  readonly hostClock: boolean;
+
   constructor(
     /** The host's monotonic clock, ns (`ktime_get`). */
     private readonly now: () => number,
     /** Pulses GSI 0 (`kvm_set_irq` with the PIT's source id, 1 then 0). */
     private readonly inject: () => void,
   ) {
+    this.hostClock = now === hostNowNs;
     // kvm_pit_reset: every channel in the invalid mode 0xff (no timer), gates up but channel 2's.
     for (let j = 0; j < 3; j++) {
       const c = this.channels[j];

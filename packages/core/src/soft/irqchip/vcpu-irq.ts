@@ -94,9 +94,10 @@ export function kvmCpuGetInterrupt(vcpu: SoftVcpu): number {
  * or an icount VM's virtual one), then the APIC timer if the guest's TSC has reached its target
  * (`kvm_inject_apic_timer_irqs`).
  */
-export function kvmApicTimerCheck(vcpu: SoftVcpu): void {
+export function kvmApicTimerCheck(vcpu: SoftVcpu, hostNs = -1): void {
   const pit = vmIrqchip(vcpu)?.pit;
-  if (pit != null && pit.nextDeadline() >= 0) pit.check(pit.clock());
+  // `hostNs`: the host clock the caller read just before (kvmTscSync), one clock read an entry.
+  if (pit != null && pit.nextDeadline() >= 0) pit.check(hostNs >= 0 && pit.hostClock ? hostNs : pit.clock());
   const apic = vcpu.apic;
   if (apic === null || apic.nextTimerEvent() < 0) return;
   apic.checkTimer(guestTsc(vcpu));

@@ -3,7 +3,7 @@
  * ports 0x40–0x43 and when channel 0 pulses GSI 0.
  */
 import { describe, expect, it } from 'vitest';
-import { KVM_PIT_FREQ, KVM_PIT_STATE2_SIZE, KvmPit } from '../../../src/soft/irqchip/pit.js';
+import { hostNowNs, KVM_PIT_FREQ, KVM_PIT_STATE2_SIZE, KvmPit } from '../../../src/soft/irqchip/pit.js';
 
 /** ns for `ticks` PIT input clocks (and a little more, so that the floor lands on `ticks`). */
 const ns = (ticks: number): number => (ticks * 1e9) / KVM_PIT_FREQ + 0.01;
@@ -77,6 +77,13 @@ describe('KvmPit', () => {
     expect(p.check(clock.t)).toBe(true); // three periods late: one pulse
     expect(pulses()).toBe(2);
     expect(p.nextDeadline()).toBeGreaterThan(clock.t);
+  });
+
+  it("says whether its clock is the host's, whose reading the run loop shares with the TSC's", () => {
+    // The run loop reads the host clock once an entry (kvmTscSync) and hands it to a PIT on that
+    // clock; an icount VM's PIT keeps reading its own (virtual) clock.
+    expect(new KvmPit(hostNowNs, () => {}).hostClock).toBe(true);
+    expect(pit().p.hostClock).toBe(false);
   });
 
   it('fires a mode 0 channel 0 once; a periodic interval under 200 us is raised to it', () => {
