@@ -362,9 +362,9 @@ describe('wasm backend: one memory, two CPUs', () => {
     const w = a.cpu.memory as WasmGuestMemory;
     const b = new Cpu({ memory: w, jit: false });
     expect(wasmBackend(a.cpu).ramPages).toBe(w.pages);
-    expect(a.cpu.tlbTag.buffer).toBe(w.wasm.buffer);
+    expect(a.cpu.tlbWasm?.buffer === w.wasm.buffer).toBe(true);
     expect(wasmBackend(b).ramPages).toBe(0);
-    expect(b.tlbTag.buffer).not.toBe(w.wasm.buffer);
+    expect(b.tlbWasm).toBe(null);
   });
 });
 

@@ -49,7 +49,7 @@ export class HostPhysicalMemory implements PhysicalMemory {
 
   /**
    * `wasmArenaBytes` > 0: a wasm arena for that much RAM (rounded up to 64 KiB; at most 4 GiB
-   * minus 128 KiB), reserved at once since a wasm memory that grows moves its buffer. Throws a
+   * minus 320 KiB), reserved at once since a wasm memory that grows moves its buffer. Throws a
    * RangeError when the JavaScript engine refuses the memory, or has no WebAssembly.
    */
   constructor(maxHypervisorPages = 1 << 18, wasmArenaBytes = 0) {

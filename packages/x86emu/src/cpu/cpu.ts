@@ -190,6 +190,14 @@ export class Cpu {
    */
   readonly tlbUsed = new Uint16Array(C.TLB_USED_MAX);
   tlbUsedCount = 0;
+  /**
+   * The wasm backend's side of this TLB (jit/wasm/arena.ts: read and write tags per privilege
+   * class, addends), kept in step by tlb.ts; null when no wasm code reaches this CPU's RAM inline.
+   * `tlbWasmFrames`: frames below it are RAM in that memory at byte `tlbWasmRam + pfn * 4096`.
+   */
+  tlbWasm: Int32Array | null = null;
+  tlbWasmFrames = 0;
+  tlbWasmRam = 0;
   readonly walk = new WalkResult();
 
   // ---- decode cache (physical page → decoded instructions by page offset)

@@ -15,7 +15,7 @@ import { dispatch64 } from '../exec/dispatch64.js';
 import { PFERR } from '../paging/walker.js';
 import * as C from './consts.js';
 import type { Cpu } from './cpu.js';
-import { lpnOf, tlbFill, tlbTagOf } from './tlb.js';
+import { lpnOf, tlbFill, tlbTagOf, tlbWasmKillWrite } from './tlb.js';
 
 const TWO47 = 140737488355328;
 
@@ -264,12 +264,20 @@ function adoptCodePage(cpu: Cpu, lin: number, idx: number, lpn: number, user: bo
     cpu.codePages.set(pfn, pc);
     // Writes to this frame must now go the slow way (to invalidate): drop cached write rights.
     // Without paging only the identity entry can map the frame; with paging any entry can.
+    // The wasm side's write tags go with them (tlb.ts tlbWasmKillWrite).
+    const w = cpu.tlbWasm;
     if (cpu.pagingMode === 0) {
       const i = pfn & C.TLB_MASK;
-      if (cpu.tlbPfn[i] === pfn) cpu.tlbPerm[i] &= ~(C.TP_SW | C.TP_UW);
+      if (cpu.tlbPfn[i] === pfn) {
+        cpu.tlbPerm[i] &= ~(C.TP_SW | C.TP_UW);
+        if (w !== null) tlbWasmKillWrite(w, i);
+      }
     } else {
       for (let i = 0; i < C.TLB_SIZE; i++) {
-        if (cpu.tlbTag[i] >= 0 && cpu.tlbPfn[i] === pfn) cpu.tlbPerm[i] &= ~(C.TP_SW | C.TP_UW);
+        if (cpu.tlbTag[i] >= 0 && cpu.tlbPfn[i] === pfn) {
+          cpu.tlbPerm[i] &= ~(C.TP_SW | C.TP_UW);
+          if (w !== null) tlbWasmKillWrite(w, i);
+        }
       }
     }
   }

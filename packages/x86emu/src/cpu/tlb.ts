@@ -43,7 +43,12 @@ export function tlbFlush(cpu: Cpu): void {
     const tag = cpu.tlbTag;
     const used = cpu.tlbUsed;
     for (let i = 0; i < n; i++) tag[used[i]] = -1;
-  } else cpu.tlbTag.fill(-1);
+    const w = cpu.tlbWasm;
+    if (w !== null) for (let i = 0; i < n; i++) tlbWasmKill(w, used[i]);
+  } else {
+    cpu.tlbTag.fill(-1);
+    cpu.tlbWasm?.fill(-1);
+  }
   cpu.tlbUsedCount = 0;
   cpu.tlbHas1G = false;
   cpu.tlbHasLarge = false;
@@ -59,16 +64,25 @@ export function tlbFlushNonGlobal(cpu: Cpu): void {
   if (n <= C.TLB_USED_MAX) {
     // The global entries stay listed: they are still filled.
     const used = cpu.tlbUsed;
+    const w = cpu.tlbWasm;
     let kept = 0;
     for (let i = 0; i < n; i++) {
       const idx = used[i];
       if (tag[idx] < 0) continue;
       if (perm[idx] & C.TP_GLOBAL) used[kept++] = idx;
-      else tag[idx] = -1;
+      else {
+        tag[idx] = -1;
+        if (w !== null) tlbWasmKill(w, idx);
+      }
     }
     cpu.tlbUsedCount = kept;
   } else {
-    for (let i = 0; i < C.TLB_SIZE; i++) if (!(perm[i] & C.TP_GLOBAL)) tag[i] = -1;
+    const w = cpu.tlbWasm;
+    for (let i = 0; i < C.TLB_SIZE; i++)
+      if (!(perm[i] & C.TP_GLOBAL)) {
+        tag[i] = -1;
+        if (w !== null) tlbWasmKill(w, i);
+      }
   }
   cpu.codeLpn = -1;
   cpu.stats.tlbFlushes++;
@@ -79,7 +93,11 @@ export function tlbInvlpg(cpu: Cpu, gva: number): void {
   const lpn = lpnOf(gva);
   // A large page fills TLB entries per 4 KiB page; drop every entry of the same frame range by tag.
   const idx = lpn & C.TLB_MASK;
-  if (cpu.tlbTag[idx] === tlbTagOf(gva)) cpu.tlbTag[idx] = -1;
+  const w = cpu.tlbWasm;
+  if (cpu.tlbTag[idx] === tlbTagOf(gva)) {
+    cpu.tlbTag[idx] = -1;
+    if (w !== null) tlbWasmKill(w, idx);
+  }
   if (cpu.tlbHas1G) {
     // A 1 GiB page's 4 KiB parts are cached under 262144 page numbers: drop everything.
     tlbFlush(cpu);
@@ -95,7 +113,11 @@ export function tlbInvlpg(cpu: Cpu, gva: number): void {
     const i0 = first & C.TLB_MASK;
     const tags = cpu.tlbTag;
     const large = cpu.tlbLarge;
-    for (let i = i0; i < i0 + span; i++) if (tags[i] === tag && large[i]) tags[i] = -1;
+    for (let i = i0; i < i0 + span; i++)
+      if (tags[i] === tag && large[i]) {
+        tags[i] = -1;
+        if (w !== null) tlbWasmKill(w, i);
+      }
   }
   cpu.codeLpn = -1;
 }
@@ -173,6 +195,7 @@ export function tlbFill(cpu: Cpu, lin: number, access: number): boolean {
   cpu.tlbView[idx] = view;
   cpu.tlbLarge[idx] = large;
   cpu.tlbCode[idx] = null;
+  if (cpu.tlbWasm !== null) tlbWasmFill(cpu, cpu.tlbWasm, idx, lpn, perm, pfn, view);
   return true;
 }
 
@@ -192,10 +215,97 @@ export function tlbTranslateStatus(cpu: Cpu, lin: number, access: number): numbe
   const idx = (lin >>> 12) & C.TLB_MASK;
   const need = accessPerm(access);
   if (cpu.tlbTag[idx] !== tag || (cpu.tlbPerm[idx] & need) !== need) {
-    if (access & PFERR.WRITE && cpu.tlbTag[idx] === tag) cpu.tlbTag[idx] = -1;
+    if (access & PFERR.WRITE && cpu.tlbTag[idx] === tag) {
+      cpu.tlbTag[idx] = -1;
+      if (cpu.tlbWasm !== null) tlbWasmKill(cpu.tlbWasm, idx);
+    }
     if (!tlbFill(cpu, lin, access)) return -1;
     // A write to a frame holding decoded code: invalidate, then allow it.
     if (access & PFERR.WRITE && cpu.codePages.has(cpu.tlbPfn[idx])) invalidateCodePage(cpu, cpu.tlbPfn[idx]);
   }
   return cpu.tlbPfn[idx] * 4096 + (lin & 0xfff);
+}
+
+// ---- the wasm side (jit/wasm/arena.ts): Int32 indices into `Cpu.tlbWasm`, which starts at the
+// READ tags. Entry `idx` of class `cls` (0 supervisor, W_USER user): READ tag's low half at
+// idx * 2 + cls, high half one above; WRITE tag W_WRITE further; ADDEND W_ADDEND further.
+const W_USER = 2 * C.TLB_SIZE;
+const W_WRITE = 4 * C.TLB_SIZE;
+const W_ADDEND = 8 * C.TLB_SIZE;
+/** Int32 elements the wasm side spans (arena.ts: RAM - TLB_READ = 192 KiB). */
+export const TLB_WASM_WORDS = 12 * C.TLB_SIZE;
+
+/**
+ * Kills entry `idx` of the wasm side: its four tags' low halves to -1, whose low 12 bits no page
+ * address has, so the probe misses (the high halves and the addend are left: never read then).
+ */
+export function tlbWasmKill(w: Int32Array, idx: number): void {
+  const i = idx * 2;
+  w[i] = -1;
+  w[i + W_USER] = -1;
+  w[i + W_WRITE] = -1;
+  w[i + W_WRITE + W_USER] = -1;
+}
+
+/** Drops entry `idx`'s write rights on the wasm side (its frame now holds decoded code: fetch.ts). */
+export function tlbWasmKillWrite(w: Int32Array, idx: number): void {
+  const i = idx * 2 + W_WRITE;
+  w[i] = -1;
+  w[i + W_USER] = -1;
+}
+
+/**
+ * Fills entry `idx` of the wasm side from the interpreter's entry just made for linear page `lpn`
+ * (`lpnOf`), rights `perm` (TP_*), frame `pfn` with host view `view`: a tag per access and class
+ * where the interpreter's fast path would take it (the right, and a view: `Cpu.read`/`write`), and
+ * only for frames of RAM in the wasm memory; the addend so that `lin + addend` is the byte in it.
+ */
+function tlbWasmFill(
+  cpu: Cpu,
+  w: Int32Array,
+  idx: number,
+  lpn: number,
+  perm: number,
+  pfn: number,
+  view: Uint8Array | null,
+): void {
+  const i = idx * 2;
+  if (view === null || pfn >= cpu.tlbWasmFrames) {
+    tlbWasmKill(w, idx);
+    return;
+  }
+  // The page address as the probe computes it: 32-bit addresses zero-extended, 64-bit mode's
+  // 48-bit fold sign-extended back to the canonical address (bits 63:48 copies of bit 47).
+  const lo = (lpn << 12) | 0;
+  let hi = lpn >= 0x100000 ? Math.floor(lpn / 0x100000) : 0;
+  if (hi >= 0x8000) hi |= 0xffff0000;
+  w[i] = perm & C.TP_SR ? lo : -1;
+  w[i + 1] = hi;
+  w[i + W_USER] = perm & C.TP_UR ? lo : -1;
+  w[i + W_USER + 1] = hi;
+  w[i + W_WRITE] = perm & C.TP_SW ? lo : -1;
+  w[i + W_WRITE + 1] = hi;
+  w[i + W_WRITE + W_USER] = perm & C.TP_UW ? lo : -1;
+  w[i + W_WRITE + W_USER + 1] = hi;
+  const addend = (cpu.tlbWasmRam + pfn * 4096 - (lo >>> 0)) | 0;
+  w[i + W_ADDEND] = addend;
+  w[i + W_ADDEND + W_USER] = addend;
+}
+
+/**
+ * Gives `cpu`'s TLB the wasm side `w` (`TLB_WASM_WORDS` Int32s: jit/wasm/arena.ts `moveTlb`) for
+ * `frames` frames of RAM at byte `ram` of its memory, filled from the entries the TLB holds now
+ * (each one's linear page rebuilt from its tag and index), every other entry killed.
+ */
+export function tlbWasmAttach(cpu: Cpu, w: Int32Array, frames: number, ram: number): void {
+  if (w.length !== TLB_WASM_WORDS) throw new RangeError(`TLB wasm side of ${w.length} words`);
+  cpu.tlbWasm = w;
+  cpu.tlbWasmFrames = frames;
+  cpu.tlbWasmRam = ram;
+  w.fill(-1);
+  for (let idx = 0; idx < C.TLB_SIZE; idx++) {
+    const tag = cpu.tlbTag[idx];
+    if (tag < 0) continue;
+    tlbWasmFill(cpu, w, idx, tag * C.TLB_SIZE + idx, cpu.tlbPerm[idx], cpu.tlbPfn[idx], cpu.tlbView[idx]);
+  }
 }

@@ -3,22 +3,35 @@
  * general registers (`state.gpr`/`gprHigh`, moved here by `moveRegisters`, as v86 keeps its
  * register file in its wasm memory: a function loads them into its locals and stores them back in
  * place, nothing is copied around a call), the exchange area (its exit status and lazy flags), the
- * CPU's TLB arrays (tags, rights, frames: the same arrays the interpreter probes, moved here, so
- * there is no mirror to keep in step) and guest RAM. A wasm function can only read its own memory,
+ * wasm side of the CPU's TLB (below) and guest RAM. A wasm function can only read its own memory,
  * so the inline paths need them all in one buffer.
  *
+ * The TLB's wasm side is QEMU's `CPUTLBEntry` (accel/tcg/cputlb.c) for v86's one-compare probe: per
+ * TLB index and per privilege class (supervisor, user) an i64 READ tag and WRITE tag, the linear
+ * page address (sign-extended from 48 bits in 64-bit mode) when that access at that class hits
+ * the interpreter's TLB inline (right present, frame RAM in this memory, write rights only once
+ * dirty and never on a frame with decoded code: `tlbFill`'s rules), else -1, which no page address
+ * equals; and an i32 ADDEND, the host byte offset of the frame in this memory minus the linear page
+ * (mod 2^32), so that the host address is `lin + addend`. `cpu/tlb.ts` keeps it in step with the
+ * interpreter's entries (`tlbWasmFill`, `tlbWasmKill`): filled where they are filled, killed by
+ * every flush, INVLPG and write-right drop. Slot `x` = index * 8 + class (0 or TLB_USER), the same
+ * for all three arrays (the addend's slot has 4 bytes to spare), so the probe computes it once.
+ *
  * Layout (byte offsets):
- *   0      REG: RAX…R15 low halves (i32 × 16), the CPU's `state.gpr`
- *   64     the exit status and the flag record (ST_*)
- *   128    REG_HIGH: RAX…R15 high halves (i32 × 16), the CPU's `state.gprHigh`
- *   256    XMM: XMM0…XMM15 (16 bytes each), the CPU's `state.xmm`; 512 MXCSR, its `state.mxcsr`;
- *          516 SSE_OK (whether SSE is usable, for the SSE forms: emit-sse.ts)
- *   4096   TLB tags (Int32 × TLB_SIZE), then rights (Uint8 × TLB_SIZE), then frames (Float64 × TLB_SIZE)
- *   65536  guest RAM (`WasmGuestMemory`), physical address 0 upwards
+ *   0        REG: RAX…R15 low halves (i32 × 16), the CPU's `state.gpr`
+ *   64       the exit status and the flag record (ST_*)
+ *   128      REG_HIGH: RAX…R15 high halves (i32 × 16), the CPU's `state.gprHigh`
+ *   256      XMM: XMM0…XMM15 (16 bytes each), the CPU's `state.xmm`; 512 MXCSR, its `state.mxcsr`;
+ *            516 SSE_OK (whether SSE is usable, for the SSE forms: emit-sse.ts)
+ *   0x10000  TLB READ tags (i64 × TLB_SIZE supervisor, then × TLB_SIZE user)
+ *   0x20000  TLB WRITE tags (the same)
+ *   0x30000  TLB ADDENDs (i32 in 8-byte slots, the same: both classes hold the same value)
+ *   0x40000  guest RAM (`WasmGuestMemory`), physical address 0 upwards
  */
 import { FlatPhysicalMemory, type PhysicalMemory } from '../../api/physical-memory.js';
 import { TLB_SIZE } from '../../cpu/consts.js';
 import type { Cpu } from '../../cpu/cpu.js';
+import { tlbWasmAttach } from '../../cpu/tlb.js';
 import { WA, type WasmMemory } from './api.js';
 
 export const REG = 0;
@@ -42,10 +55,12 @@ export const XMM = 0x100;
 export const MXCSR = 0x200;
 /** 1 when SSE instructions are usable (CR0.EM and TS clear, CR4.OSFXSR set): the wrapper's, per call. */
 export const SSE_OK = 0x204;
-export const TLB_TAG = 4096;
-export const TLB_PERM = TLB_TAG + 4 * TLB_SIZE;
-export const TLB_PFN = TLB_PERM + TLB_SIZE;
-export const RAM = 65536;
+export const TLB_READ = 0x10000;
+export const TLB_WRITE = TLB_READ + 16 * TLB_SIZE;
+export const TLB_ADDEND = TLB_WRITE + 16 * TLB_SIZE;
+/** The user class's slots: `x` of a CPL 3 access is index * 8 + TLB_USER. */
+export const TLB_USER = 8 * TLB_SIZE;
+export const RAM = TLB_ADDEND + 16 * TLB_SIZE;
 const WASM_PAGE = 65536;
 
 /** A memory for the exchange area alone (a `Cpu` whose RAM is not in wasm memory). */
@@ -78,17 +93,17 @@ export function isWasmPhysicalMemory(m: PhysicalMemory): m is WasmPhysicalMemory
 
 /**
  * A `WebAssembly.Memory` with this file's layout and room for `frames` 4 KiB frames at `RAM`
- * (rounded up to whole 64 KiB wasm pages; at most 4 GiB minus 64 KiB in all), and a view of those
+ * (rounded up to whole 64 KiB wasm pages; at most 4 GiB minus RAM, 256 KiB, in all), and a view of those
  * frames (`bytes`: frame `pfn` at `pfn * 4096`). It never grows, so views of it stay valid.
  * Throws a RangeError when the engine cannot reserve that much.
  */
 export function wasmArenaMemory(frames: number): { wasm: WasmMemory; bytes: Uint8Array } {
   const wp = Math.ceil((frames * 4096) / WASM_PAGE);
-  if (!Number.isSafeInteger(wp) || wp < 0 || wp + 1 > 65535)
+  if (!Number.isSafeInteger(wp) || wp < 0 || wp + RAM / WASM_PAGE > 65536)
     throw new RangeError(`wasm arena of ${frames} frames`);
   if (WA === undefined)
     throw new RangeError('a wasm arena needs WebAssembly (none in this JavaScript engine)');
-  const wasm = new WA.Memory({ initial: wp + 1, maximum: wp + 1 });
+  const wasm = new WA.Memory({ initial: wp + RAM / WASM_PAGE, maximum: wp + RAM / WASM_PAGE });
   return { wasm, bytes: new Uint8Array(wasm.buffer, RAM, wp * WASM_PAGE) };
 }
 
@@ -107,12 +122,12 @@ export class WasmGuestMemory extends FlatPhysicalMemory implements WasmPhysicalM
   tlbOwner: object | null = null;
 
   /**
-   * `size` in bytes, rounded up to a whole 64 KiB; at most 4 GiB minus 64 KiB (wasm32). The RAM
+   * `size` in bytes, rounded up to a whole 64 KiB; at most 4 GiB minus 256 KiB (wasm32). The RAM
    * (`bytes`, `pages` frames) is a view of the wasm memory at `RAM`.
    */
   constructor(size: number) {
     const wp = Math.ceil(size / WASM_PAGE);
-    const wasm = new WA.Memory({ initial: wp + 1, maximum: wp + 1 });
+    const wasm = new WA.Memory({ initial: wp + RAM / WASM_PAGE, maximum: wp + RAM / WASM_PAGE });
     super(new Uint8Array(wasm.buffer, RAM, wp * WASM_PAGE));
     this.wasm = wasm;
   }
@@ -143,31 +158,12 @@ export function moveSse(cpu: Cpu, mem: WasmMemory): void {
   cpu.state.moveSse(new Uint8Array(mem.buffer, XMM, 256), new Uint32Array(mem.buffer, MXCSR, 1));
 }
 
-/** The TLB arrays `Cpu` probes, re-pointed by `moveTlb` (fields `readonly` to everyone else). */
-interface TlbArrays {
-  tlbTag: Int32Array;
-  tlbPerm: Uint8Array;
-  tlbPfn: Float64Array;
-}
-
 /**
- * Moves `cpu`'s TLB tags, rights and frames into `mem` at TLB_TAG/TLB_PERM/TLB_PFN (their
- * contents copied), so that wasm code probes the very entries the interpreter fills and flushes.
- * Every user of them reads `cpu.tlbTag` (…) at each access, none keeps the old arrays, so this is
- * safe between two instructions. `Cpu` has no option to allocate them there itself: that would
- * be the hook to add if the wasm backend is grown (README).
+ * Gives `cpu`'s TLB its wasm side in `mem` (the layout above) for the `frames` frames of RAM at
+ * `RAM` (`WasmPhysicalMemory.wasmFrames`), built from the entries the TLB holds now
+ * (`tlbWasmAttach`); from then on the TLB keeps it in step. Safe between two instructions.
  */
-export function moveTlb(cpu: Cpu, mem: WasmMemory): void {
-  const t = cpu as unknown as TlbArrays;
-  const buf = mem.buffer;
-  if (t.tlbTag.buffer === buf) return;
-  const tag = new Int32Array(buf, TLB_TAG, TLB_SIZE);
-  const perm = new Uint8Array(buf, TLB_PERM, TLB_SIZE);
-  const pfn = new Float64Array(buf, TLB_PFN, TLB_SIZE);
-  tag.set(t.tlbTag);
-  perm.set(t.tlbPerm);
-  pfn.set(t.tlbPfn);
-  t.tlbTag = tag;
-  t.tlbPerm = perm;
-  t.tlbPfn = pfn;
+export function moveTlb(cpu: Cpu, mem: WasmMemory, frames: number): void {
+  if (cpu.tlbWasm !== null && cpu.tlbWasm.buffer === mem.buffer) return;
+  tlbWasmAttach(cpu, new Int32Array(mem.buffer, TLB_READ, (RAM - TLB_READ) >> 2), frames, RAM);
 }

@@ -9,13 +9,13 @@
  * (compile64.ts).
  *
  * One call of a compiled function: the wrapper calls it with the budget's room, the flat-segment
- * masks, the TLB rights at this CPL and the CS limit; the function loads EAX…EDI into locals from
+ * masks, the TLB's privilege class at this CPL (arena.ts TLB_USER) and the CS limit; the function loads EAX…EDI into locals from
  * the CPU's registers, which live in its memory (arena.ts `moveRegisters`: nothing to copy), runs,
  * stores them in place, the flag record and its status into the exchange area and
  * returns 0 (left at `next`) or 1 (a fault at instruction `k`, raised by a JS import: the wrapper
  * sets `startEip` and rethrows it, as the JS backend's catch does).
  */
-import { SF_FLAT, SF_LONG, SF_R, SF_W, TP_SR, TP_SW, TP_UR, TP_UW } from '../../cpu/consts.js';
+import { SF_FLAT, SF_LONG, SF_R, SF_W } from '../../cpu/consts.js';
 import type { Cpu } from '../../cpu/cpu.js';
 import type { PageCode } from '../../cpu/fetch.js';
 import { LF_INC, LF_NONE, PARITY } from '../../cpu/lazy-flags.js';
@@ -46,6 +46,7 @@ import {
   ST_N,
   ST_NEXT,
   ST_VHI,
+  TLB_USER,
 } from './arena.js';
 import { type Generated64, generate64, handler64Import, type Site64, wrap64 } from './compile64.js';
 import {
@@ -119,7 +120,7 @@ export class WasmBackend {
       m.tlbOwner = cpu;
       this.memory = m.wasm;
       this.ramPages = m.wasmFrames;
-      moveTlb(cpu, m.wasm);
+      moveTlb(cpu, m.wasm, m.wasmFrames);
     } else {
       this.memory = exchangeMemory();
       this.ramPages = 0;
@@ -424,13 +425,13 @@ function runWasm(w: WasmRegion, cpu: Cpu): Insn | undefined {
     if ((sf[seg] & (SF_R | SF_FLAT | SF_LONG)) === (SF_R | SF_FLAT)) srm |= 1 << seg;
     if ((sf[seg] & (SF_W | SF_FLAT | SF_LONG)) === (SF_W | SF_FLAT)) swm |= 1 << seg;
   }
-  const user = s.cpl === 3;
-  const rp = cpu.acEnabled ? 0 : user ? TP_UR : TP_SR;
-  const wp = cpu.acEnabled ? 0 : user ? TP_UW : TP_SW;
+  // The TLB's privilege class (arena.ts TLB_USER); with #AC checks on, no segment is inline.
+  const cls = s.cpl === 3 ? TLB_USER : 0;
+  if (cpu.acEnabled) srm = swm = 0;
   // CR0.EM, CR0.TS clear and CR4.OSFXSR set (exec/x87/fpu-checks.ts checkSse): no instruction a
   // block may hold changes CR0 or CR4, so this holds for the whole call.
   if (w.sse) u[SSE_OK >> 2] = (s.cr[0] & 12) === 0 && (s.cr[4] & 512) !== 0 ? 1 : 0;
-  const kind = w.fn(cpu.runLimit - cpu.runCount, srm, swm, rp, wp, s.segLimit[1]);
+  const kind = w.fn(cpu.runLimit - cpu.runCount, srm, swm, cls, cls, s.segLimit[1]);
   storeFlags(cpu, u);
   cpu.runCount += u[ST_N >> 2];
   if (kind !== 0) {

@@ -11,7 +11,7 @@
  * registers reloaded after. RIP[63:32] is the same for the whole function (a region is one page);
  * a branch whose target leaves it is its handler's.
  */
-import { SF_FLAT, SF_LONG, SF_R, SF_W, TP_SR, TP_SW, TP_UR, TP_UW } from '../../cpu/consts.js';
+import { SF_FLAT, SF_LONG, SF_R, SF_W } from '../../cpu/consts.js';
 import type { Cpu } from '../../cpu/cpu.js';
 import type { PageCode } from '../../cpu/fetch.js';
 import type { Insn } from '../../decoder/insn.js';
@@ -34,6 +34,7 @@ import {
   ST_N,
   ST_NEXT,
   ST_NEXTHI,
+  TLB_USER,
 } from './arena.js';
 import { afterMemory, allocLocals, exitFault, exitNormal, goTo, PARAMS, type WasmCtx } from './emit.js';
 import { allocLocals64, type Ctx64, emitInsn64Wasm } from './emit64.js';
@@ -335,10 +336,10 @@ function runWasm64(w: Region64, cpu: Cpu): Insn | undefined {
     if ((sf[seg] & NEED_R) === NEED_R) srm |= 1 << seg;
     if ((sf[seg] & NEED_W) === NEED_W) swm |= 1 << seg;
   }
-  const user = s.cpl === 3;
-  const rp = cpu.acEnabled ? 0 : user ? TP_UR : TP_SR;
-  const wp = cpu.acEnabled ? 0 : user ? TP_UW : TP_SW;
-  const kind = w.fn(cpu.runLimit - cpu.runCount, srm, swm, rp, wp, 0);
+  // The TLB's privilege class (arena.ts TLB_USER); with #AC checks on, no segment is inline.
+  const cls = s.cpl === 3 ? TLB_USER : 0;
+  if (cpu.acEnabled) srm = swm = 0;
+  const kind = w.fn(cpu.runLimit - cpu.runCount, srm, swm, cls, cls, 0);
   w.storeFlags(cpu, u);
   cpu.runCount += u[ST_N >> 2];
   if (kind !== 0) {

@@ -14,7 +14,7 @@ import type { OpcodeRow } from '../../decoder/opcode-table.js';
 import { Flag } from '../../state.js';
 import { PEND_DYN, PEND_MAT } from '../flags.js';
 import { ALU_OPS } from '../rows.js';
-import { RAM, ST_EXITREQ, TLB_PERM, TLB_PFN, TLB_TAG } from './arena.js';
+import { ST_EXITREQ, TLB_ADDEND, TLB_READ, TLB_WRITE } from './arena.js';
 import { type FuncWriter, Op } from './encode.js';
 
 /** Imported functions, by index (compile.ts builds them). */
@@ -27,8 +27,10 @@ export const IMP_GP0 = 3;
 export const P_ROOM = 0;
 export const P_SRM = 1;
 export const P_SWM = 2;
-export const P_RP = 3;
-export const P_WP = 4;
+/** The TLB's privilege class at the CPU's CPL: 0 or TLB_USER (arena.ts), the slot offset. */
+export const P_CLS = 3;
+/** Unused (kept so that every compiled function has one type). */
+export const P_CLS2 = 4;
 export const P_LIM = 5;
 export const PARAMS = 6;
 
@@ -153,28 +155,36 @@ function ea(c: WasmCtx, i: Insn): void {
 }
 
 /**
- * Pushes 1 when the access of `size` bytes at `a` (local) in segment `seg` hits the TLB with the
- * right `perm` (a parameter: 0 with #AC checks on) inside one page of RAM, leaving the frame in
- * `t` and the page offset in `o`: `Cpu.read`/`write`'s fast-path test (flat segment, tag, right,
- * no page split), plus "the frame is RAM in this memory" for the view.
+ * Pushes 1 when the access of `size` bytes at `a` (local) in segment `seg` can be made inline,
+ * leaving in `x` the TLB slot whose ADDEND makes `a` a host address (arena.ts): QEMU's and v86's
+ * one-compare probe. The segment flat (`segMask`, a parameter: 0 with #AC checks on, nothing
+ * inline then), and the i64 tag `tags` (TLB_READ or TLB_WRITE) at the CPU's privilege class
+ * (P_CLS) of the index of the access's LAST byte equal to the page address of its FIRST byte: a
+ * tag is the page address when the interpreter's inline path would take that access (its right,
+ * a frame of RAM here, cpu/tlb.ts tlbWasmFill), else -1, which no page address equals; and an
+ * access crossing into the next page (or wrapping past 2^32) reads another index, whose tag is
+ * another page, so it misses without a page-offset test.
  */
-function probe(c: WasmCtx, seg: number, size: number, segMask: number, perm: number): void {
+function probe(c: WasmCtx, seg: number, size: number, segMask: number, tags: number): void {
   const { f, l } = c;
   c.segs |= 1 << seg;
   f.get(segMask).i32(seg).op(Op.i32ShrU).i32(1).op(Op.i32And);
-  f.get(l.a).i32(12).op(Op.i32ShrU).i32(TLB_MASK).op(Op.i32And).tee(l.x);
-  f.i32(2).op(Op.i32Shl).mem(Op.i32Load, TLB_TAG).get(l.a).i32(24).op(Op.i32ShrU).op(Op.i32Eq).op(Op.i32And);
-  f.get(l.a)
-    .i32(0xfff)
+  f.get(l.a);
+  if (size > 1) f.i32(size - 1).op(Op.i32Add);
+  f.i32(9)
+    .op(Op.i32ShrU)
+    .i32(TLB_MASK << 3)
     .op(Op.i32And)
-    .tee(l.o)
-    .i32(4096 - size)
-    .op(Op.i32LeU)
-    .op(Op.i32And);
-  f.get(l.x).mem(Op.i32Load8U, TLB_PERM).get(perm).op(Op.i32And).i32(0).op(Op.i32Ne).op(Op.i32And);
-  // i32.trunc_sat_f64_u (0xFC 3): a frame beyond 2^32 saturates, and is not RAM either way.
-  f.get(l.x).i32(3).op(Op.i32Shl).mem(Op.f64Load, TLB_PFN).op(0xfc, 3).tee(l.t);
-  f.i32(c.ramPages).op(Op.i32LtU).op(Op.i32And);
+    .get(P_CLS)
+    .op(Op.i32Add)
+    .tee(l.x);
+  f.mem(Op.i64Load, tags).get(l.a).i32(-4096).op(Op.i32And).op(Op.i64ExtendI32U).op(Op.i64Eq);
+  f.op(Op.i32And);
+}
+
+/** Pushes the host address of the access `probe` found inline: `a` + the slot's ADDEND. */
+function hostAddr(c: WasmCtx): void {
+  c.f.get(c.l.a).get(c.l.x).mem(Op.i32Load, TLB_ADDEND).op(Op.i32Add);
 }
 
 /**
@@ -191,8 +201,10 @@ export function probeHost(c: WasmCtx, i: Insn, size: number, write: boolean): vo
     f.i32(0);
     return;
   }
-  probe(c, i.memSeg, size, write ? P_SWM : P_SRM, write ? P_WP : P_RP);
-  f.get(l.t).i32(12).op(Op.i32Shl).get(l.o).op(Op.i32Add).i32(RAM).op(Op.i32Add).set(l.t);
+  probe(c, i.memSeg, size, write ? P_SWM : P_SRM, write ? TLB_WRITE : TLB_READ);
+  // The slot's ADDEND (a load inside the TLB area whether or not the probe hit).
+  hostAddr(c);
+  f.set(l.t);
 }
 
 /** Pushes the `size`-byte value (zero-extended) of the memory operand of `i`. */
@@ -205,17 +217,21 @@ function memRead(c: WasmCtx, i: Insn, size: number): void {
     checkCall(c);
     return;
   }
-  probe(c, i.memSeg, size, P_SRM, P_RP);
+  probe(c, i.memSeg, size, P_SRM, TLB_READ);
   f.open(Op.if, '', 0x7f);
-  f.get(l.t).i32(12).op(Op.i32Shl).get(l.o).op(Op.i32Add);
-  f.mem(size === 4 ? Op.i32Load : size === 2 ? Op.i32Load16U : Op.i32Load8U, RAM);
+  hostAddr(c);
+  f.mem(size === 4 ? Op.i32Load : size === 2 ? Op.i32Load16U : Op.i32Load8U, 0);
   f.else();
   f.i32(i.memSeg).get(l.a).i32(size).call(IMP_READ);
   checkCall(c);
   f.end();
 }
 
-/** Writes local `v` (32 bits) to the memory operand of `i`. */
+/**
+ * Writes local `v` (32 bits) to the memory operand of `i`, the last thing its instruction does:
+ * so the slow arm itself leaves when the call asked to (`afterMemory`), and the inline arm tests
+ * nothing after the store.
+ */
 function memWrite32(c: WasmCtx, i: Insn): void {
   const { f, l } = c;
   ea(c, i);
@@ -223,14 +239,16 @@ function memWrite32(c: WasmCtx, i: Insn): void {
   const slow = (): void => {
     f.i32(i.memSeg).get(l.a).i32(4).get(l.v).call(IMP_WRITE);
     checkCall(c);
+    afterMemory(c);
   };
   if (c.ramPages === 0) {
     slow();
     return;
   }
-  probe(c, i.memSeg, 4, P_SWM, P_WP);
+  probe(c, i.memSeg, 4, P_SWM, TLB_WRITE);
   f.open(Op.if);
-  f.get(l.t).i32(12).op(Op.i32Shl).get(l.o).op(Op.i32Add).get(l.v).mem(Op.i32Store, RAM);
+  hostAddr(c);
+  f.get(l.v).mem(Op.i32Store, 0);
   f.else();
   slow();
   f.end();
@@ -589,6 +607,7 @@ export function emitInsnWasm(
       if (mem) {
         f.set(l.v);
         memWrite32(c, i);
+        out.memory = false;
       } else setReg(c, i.rm);
       return true;
     }
@@ -602,6 +621,7 @@ export function emitInsnWasm(
       if (mem) {
         f.set(l.v);
         memWrite32(c, i);
+        out.memory = false;
       } else setReg(c, ops === 'Zv,Iv' ? i.rm : i.rm);
       return true;
     }

@@ -23,8 +23,8 @@ import type { Insn } from '../../decoder/insn.js';
 import type { OpcodeRow } from '../../decoder/opcode-table.js';
 import { PEND_MAT } from '../flags.js';
 import { ALU_OPS } from '../rows.js';
-import { RAM, ST_VHI, TLB_PERM, TLB_PFN, TLB_TAG } from './arena.js';
-import { cfInto, checkCall, cond, exitNormal, goTo, P_RP, P_SRM, P_SWM, P_WP, type WasmCtx } from './emit.js';
+import { ST_VHI, TLB_ADDEND, TLB_READ, TLB_WRITE } from './arena.js';
+import { cfInto, checkCall, cond, exitNormal, goTo, P_CLS, P_SRM, P_SWM, type WasmCtx } from './emit.js';
 import { I64, Op } from './encode.js';
 
 /** Imports after compile64.ts IMP_HANDLER64: the 64-bit slow memory paths. */
@@ -101,37 +101,34 @@ function ea64(c: Ctx64, i: Insn): void {
 }
 
 /**
- * Pushes 1 when `size` bytes at the address in local `a` (segment `seg`) can be reached inline:
- * the segment flat and long (`mask`, a parameter), the address canonical (SDM Vol. 3 3.3.7.1), a
- * TLB hit at its 48-bit fold (`tlbTagOf`: bits 47:24) with right `perm` inside one page of RAM in
- * this memory; leaves the frame in `t` and the page offset in `o`.
+ * Pushes 1 when `size` bytes at the address in local `a` (segment `seg`) can be reached inline,
+ * leaving in `q.ix` the TLB slot whose ADDEND makes `a` a host address: emit.ts `probe` on the
+ * 64-bit address. The segment flat and long (`mask`, a parameter), and the i64 tag `tags` of the
+ * index of the last byte equal to the page of the first: a tag is a canonical page address
+ * (cpu/tlb.ts tlbWasmFill), so a non-canonical address misses (SDM Vol. 3 3.3.7.1: the slow path
+ * raises its #GP/#SS), as does an access crossing a page or wrapping past 2^64.
  */
-function probe64(c: Ctx64, seg: number, size: number, mask: number, perm: number): void {
-  const { f, l } = c;
+function probe64(c: Ctx64, seg: number, size: number, mask: number, tags: number): void {
+  const { f } = c;
   const a = c.q.a;
   c.segs |= 1 << seg;
   f.get(mask).i32(seg).op(Op.i32ShrU).i32(1).op(Op.i32And);
-  f.get(a)
-    .i64(0, 0x8000)
-    .op(Op.i64Add)
-    .i64(0x100000000 - size, 0xffff)
-    .op(Op.i64LeU)
-    .op(Op.i32And);
-  f.get(a).i64(12, 0).op(Op.i64ShrU).op(Op.i32WrapI64).i32(TLB_MASK).op(Op.i32And).tee(c.q.ix);
-  f.i32(2).op(Op.i32Shl).mem(Op.i32Load, TLB_TAG);
-  f.get(a).i64(24, 0).op(Op.i64ShrU).op(Op.i32WrapI64).i32(0xffffff).op(Op.i32And);
-  f.op(Op.i32Eq).op(Op.i32And);
-  f.get(a)
-    .op(Op.i32WrapI64)
-    .i32(0xfff)
+  f.get(a);
+  if (size > 1) f.i64(size - 1, 0).op(Op.i64Add);
+  f.op(Op.i32WrapI64)
+    .i32(9)
+    .op(Op.i32ShrU)
+    .i32(TLB_MASK << 3)
     .op(Op.i32And)
-    .tee(l.o)
-    .i32(4096 - size)
-    .op(Op.i32LeU)
-    .op(Op.i32And);
-  f.get(c.q.ix).mem(Op.i32Load8U, TLB_PERM).get(perm).op(Op.i32And).i32(0).op(Op.i32Ne).op(Op.i32And);
-  f.get(c.q.ix).i32(3).op(Op.i32Shl).mem(Op.f64Load, TLB_PFN).op(0xfc, 3).tee(l.t);
-  f.i32(c.ramPages).op(Op.i32LtU).op(Op.i32And);
+    .get(P_CLS)
+    .op(Op.i32Add);
+  f.tee(c.q.ix).mem(Op.i64Load, tags).get(a).i64(0xfffff000, -1).op(Op.i64And).op(Op.i64Eq);
+  f.op(Op.i32And);
+}
+
+/** Pushes the host address of the access `probe64` found inline: `a` + the slot's ADDEND. */
+function hostAddr64(c: Ctx64): void {
+  c.f.get(c.q.a).op(Op.i32WrapI64).get(c.q.ix).mem(Op.i32Load, TLB_ADDEND).op(Op.i32Add);
 }
 
 /** FS and GS keep their bases in 64-bit mode: always through the CPU. */
@@ -153,13 +150,10 @@ function readAt(c: Ctx64, seg: number, size: number): void {
     slow();
     return;
   }
-  probe64(c, seg, size, P_SRM, P_RP);
+  probe64(c, seg, size, P_SRM, TLB_READ);
   f.open(Op.if, '', I64);
-  f.get(l.t).i32(12).op(Op.i32Shl).get(l.o).op(Op.i32Add);
-  f.mem(
-    size === 8 ? Op.i64Load : size === 4 ? Op.i64Load32U : size === 2 ? Op.i64Load16U : Op.i64Load8U,
-    RAM,
-  );
+  hostAddr64(c);
+  f.mem(size === 8 ? Op.i64Load : size === 4 ? Op.i64Load32U : size === 2 ? Op.i64Load16U : Op.i64Load8U, 0);
   f.else();
   slow();
   f.end();
@@ -167,7 +161,7 @@ function readAt(c: Ctx64, seg: number, size: number): void {
 
 /** Writes the low `size` (1, 4 or 8) bytes of i64 local `v` at the address in local `a`, segment `seg`. */
 function writeAt(c: Ctx64, seg: number, size: 1 | 4 | 8, v: number): void {
-  const { f, l } = c;
+  const { f } = c;
   const a = c.q.a;
   const slow = (): void => {
     f.i32(seg).get(a).op(Op.i32WrapI64).get(a).i64(32, 0).op(Op.i64ShrU).op(Op.i32WrapI64).i32(size);
@@ -179,15 +173,10 @@ function writeAt(c: Ctx64, seg: number, size: 1 | 4 | 8, v: number): void {
     slow();
     return;
   }
-  probe64(c, seg, size, P_SWM, P_WP);
+  probe64(c, seg, size, P_SWM, TLB_WRITE);
   f.open(Op.if);
-  f.get(l.t)
-    .i32(12)
-    .op(Op.i32Shl)
-    .get(l.o)
-    .op(Op.i32Add)
-    .get(v)
-    .mem(size === 8 ? Op.i64Store : size === 4 ? Op.i64Store32 : Op.i64Store8, RAM);
+  hostAddr64(c);
+  f.get(v).mem(size === 8 ? Op.i64Store : size === 4 ? Op.i64Store32 : Op.i64Store8, 0);
   f.else();
   slow();
   f.end();
