@@ -454,6 +454,47 @@ describe('wasm backend, 64-bit mode: inline forms', () => {
     expect(stats(r.jit).handlerSites).toBeLessThanOrEqual(4);
   });
 
+  it('ROL/ROR by a constant after an inline ALU form: CF and OF set, SF ZF AF PF kept, read by the next instructions and blocks', () => {
+    const src = `
+      mov ecx, 300
+      mov rax, 0x0123456789abcdef
+      mov ebx, 0x80000001
+      xor r8d, r8d
+      xor r9d, r9d
+    top:
+      add rax, rcx
+      rol rax, 1
+      jo 1f
+      ror rax, 13
+      jc 1f
+      add r9d, 3
+    1:
+      xor ebx, ecx
+      rol ebx, 31
+      ror ebx, 1
+      seto dl
+      setc dh
+      sete sil
+      sets dil
+      cmp ebx, eax
+      rol r8, 63
+      ror r8d, 7
+      jbe 2f
+      jp 2f
+      add r8, rax
+    2:
+      sub rbx, rcx
+      rol rbx, 5
+      adc r9, rbx
+      ror r9, 1
+      dec ecx
+      jnz top
+      hlt`;
+    const r = lockstep(() => inWasm(longMode(src)), BUDGETS, WASM);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(stats(r.jit).compiled64).toBeGreaterThan(0);
+  });
+
   it('every condition code after every 64-bit flag record', () => {
     const r = lockstep(() => inWasm(longMode(conditions64())), [1, 17, 100_000], WASM);
     expect(r.jit.cpu.state.halted).toBe(true);

@@ -415,6 +415,46 @@ function incDec(c: Ctx64, i: Insn, size: number, dec: boolean, mem: boolean): vo
 }
 
 /**
+ * ROL/ROR of register `r` (`size` 4 or 8) by constant `k` (1…size·8−1), where the flags' record
+ * is in the locals (PEND_MAT: the rotate keeps SF, ZF, AF and PF, so `fr` and AF in `fa` stay):
+ * CF is the bit rotated into the LSB (ROL) or the MSB (ROR), OF MSB(result) ^ CF for ROL and the
+ * two top bits' XOR for ROR (defined for a count of 1; x86emu's choice otherwise, as
+ * exec/shift.ts and exec/long/shift64.ts; SDM Vol. 2 RCL/RCR/ROL/ROR). Busybox's SHA-256 (the
+ * boot's `sha256sum`) rotates between ALU instructions: as handler calls they made the engines'
+ * userspace slower on wasm than on the JS backend.
+ */
+function rotateK(c: Ctx64, rol: boolean, r: number, size: number, k: number): void {
+  const { f, l } = c;
+  const q = c.q.q[r];
+  // `d`: the 32 bits that hold the result's MSB (the result, or its high half); `x`: CF.
+  if (size === 8) {
+    const v = c.q.v;
+    f.get(q)
+      .i64(k, 0)
+      .op(rol ? Op.i64Rotl : Op.i64Rotr)
+      .tee(v)
+      .set(q);
+    f.get(v).i64(32, 0).op(Op.i64ShrU).op(Op.i32WrapI64).set(l.d);
+    if (rol) f.get(v).op(Op.i32WrapI64).i32(1).op(Op.i32And).set(l.x);
+  } else {
+    f.get(q)
+      .op(Op.i32WrapI64)
+      .i32(k)
+      .op(rol ? Op.i32Rotl : Op.i32Rotr)
+      .tee(l.d)
+      .op(Op.i64ExtendI32U)
+      .set(q);
+    if (rol) f.get(l.d).i32(1).op(Op.i32And).set(l.x);
+  }
+  if (!rol) f.get(l.d).i32(31).op(Op.i32ShrU).set(l.x);
+  f.get(l.fa).i32(-2).op(Op.i32And).get(l.x).op(Op.i32Or).set(l.fa);
+  f.get(l.d).i32(31).op(Op.i32ShrU);
+  if (rol) f.get(l.x);
+  else f.get(l.d).i32(30).op(Op.i32ShrU).i32(1).op(Op.i32And);
+  f.op(Op.i32Xor).set(l.fs);
+}
+
+/**
  * SHL/SAL/SHR/SAR of register `r` (`size` 4 or 8) by constant `k` (1…size·8−1), as
  * exec/long/shift64.ts and ../shift64.ts compute them: CF the last bit out, OF MSB(result) ^ CF
  * for SHL, MSB(operand) for SHR, 0 for SAR, AF clear (SDM Vol. 2 SAL/SAR/SHL/SHR).
@@ -693,6 +733,12 @@ export function emitInsn64Wasm(
     const k = (ops === 'Ev,1' ? 1 : i.imm) & (size === 8 ? 63 : 31);
     if (k === 0) return false; // no flag changes: the handler's
     shiftK(c, m === 'SAL' ? 'SHL' : m, i.rm, size, k);
+    return true;
+  }
+  if ((m === 'ROL' || m === 'ROR') && !mem && (ops === 'Ev,Ib' || ops === 'Ev,1') && c.pend === PEND_MAT) {
+    const k = (ops === 'Ev,1' ? 1 : i.imm) & (size === 8 ? 63 : 31);
+    if (k === 0) return false; // no flag changes: the handler's
+    rotateK(c, m === 'ROL', i.rm, size, k);
     return true;
   }
   if (m === 'MOV') {
