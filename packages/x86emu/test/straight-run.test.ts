@@ -174,7 +174,7 @@ describe('straight runs of decoded instructions', () => {
         s.halted = false;
       }
       const stop = runs.cpu.run(n);
-      let last = StopReason.Budget;
+      let last: StopReason = StopReason.Budget;
       for (let i = 0; i < n && last === StopReason.Budget; i++) last = steps.cpu.run(1);
       expect(stop).toBe(last);
       for (const r of [Reg.RAX, Reg.RBX, Reg.RCX])

@@ -66,7 +66,7 @@ function runStraight64(cpu: Cpu, prev: Insn): boolean {
   for (;;) {
     if (cpu.irqCheck || cpu.runCount >= cpu.runLimit || cpu.codeLpn === -1) return branched;
     const eip = rip[0];
-    let insn = branched ? null : prev.next;
+    let insn: Insn | null = branched ? null : prev.next;
     if (insn === null) {
       // The successor in the same page, decoded under this mode (else the step fetches it); after
       // a branch, its target or fall-through, found by RIP.
@@ -77,7 +77,7 @@ function runStraight64(cpu: Cpu, prev: Insn): boolean {
       if (!branched) prev.next = d;
       insn = d;
     }
-    const kind = ROW_KIND[insn.row];
+    const kind: number = ROW_KIND[insn.row];
     // A compiled block starting here is the run loop's to enter.
     if (kind === 0 || insn.rep !== 0 || insn.jitBlock !== null) return branched;
     // A block may start at a branch's target: the visit counts toward compiling one there.
@@ -109,7 +109,7 @@ function runStraight32(cpu: Cpu, prev: Insn): boolean {
   for (;;) {
     if (cpu.irqCheck || cpu.runCount >= cpu.runLimit || cpu.codeLpn === -1) return branched;
     const eip = rip[0];
-    let insn = branched ? null : prev.next;
+    let insn: Insn | null = branched ? null : prev.next;
     if (insn === null) {
       const lin = (s.segBase[1] + eip) >>> 0;
       const pc = cpu.codePage;
@@ -119,7 +119,7 @@ function runStraight32(cpu: Cpu, prev: Insn): boolean {
       if (!branched) prev.next = d;
       insn = d;
     }
-    const kind = ROW_KIND[insn.row];
+    const kind: number = ROW_KIND[insn.row];
     if (kind === 0 || insn.rep !== 0 || insn.jitBlock !== null) return branched;
     const len = insn.length;
     // The limit check of every fetch (SDM Vol. 3 5.3): a fault is the step's to raise.
