@@ -16,6 +16,7 @@ export {
   kvmGuestDebugOwnsBp,
   kvmUsesHwBp,
 } from './guest-debug.js';
+export { loadGuestGprs, saveGuestGprs } from './guest-gprs.js';
 export { DEFAULT_WASM_RAM_BYTES, HostPhysicalMemory, siliconHostMemory } from './host-physical.js';
 export { ARENA_HVA, type HvaArena, HvaSpace, PAGE_SHIFT, PAGE_SIZE } from './hva-space.js';
 export { type IcountShift, MAX_ICOUNT_SHIFT } from './icount.js';

@@ -19,7 +19,9 @@ import {
   kvmGuestDebugExceptions,
   kvmResetControlRegs,
   kvmUsesHwBp,
+  loadGuestGprs,
   type SoftVcpu,
+  saveGuestGprs,
 } from '@kvm/core';
 import type { CpuState } from '@kvm/x86emu';
 import { NP_ENABLE } from '../silicon/npt.js';
@@ -47,7 +49,6 @@ import {
   VMCB_SEG_BY_SREG,
 } from '../silicon/vmcb-layout.js';
 import { svmHandleExit } from './exit-handlers.js';
-import { loadGuestGprs, saveGuestGprs } from './gprs.js';
 import { svmGetMsr, svmSetMsr } from './svm-msrs.js';
 import { toSvm, VcpuSvm } from './vcpu-svm.js';
 

@@ -20,7 +20,9 @@ import {
   kvmGuestDebugExceptions,
   kvmResetControlRegs,
   kvmUsesHwBp,
+  loadGuestGprs,
   type SoftVcpu,
+  saveGuestGprs,
 } from '@kvm/core';
 import type { CpuState } from '@kvm/x86emu';
 import { EptCap, Eptp, InveptType } from '../silicon/ept.js';
@@ -43,7 +45,6 @@ import {
 import { VMCS_REVISION_ID } from '../silicon/vmx-capabilities.js';
 import { VmxSilicon, VmxStatus } from '../silicon/vmx-silicon.js';
 import { vmxHandleExit } from './exit-handlers.js';
-import { loadGuestGprs, saveGuestGprs } from './gprs.js';
 import { toVmx, VcpuVmx } from './vcpu-vmx.js';
 import { VmcsAccess } from './vmcs-access.js';
 import { vmxGetMsr, vmxSetMsr } from './vmx-msrs.js';
@@ -883,6 +884,9 @@ export class VmxDriver implements ArchOps {
     const s = nr.cpu.state;
     const regs = vcpu.regs;
     const regsHigh = vcpu.regsHigh;
+    // RAX with the others (VMX carries only RSP and RIP in the VMCS).
+    s.gpr[0] = regs[0];
+    s.gprHigh[0] = regsHigh[0];
     loadGuestGprs(s, regs, regsHigh);
     s.cr[2] = vmx.cr2;
     s.crHigh[2] = vmx.cr2High;
@@ -930,6 +934,8 @@ export class VmxDriver implements ArchOps {
       vcpu.cr3 = this.vmcs.read(VMCS.GUEST_CR3);
       vcpu.cr3High = this.vmcs.high;
     }
+    regs[0] = s.gpr[0];
+    regsHigh[0] = s.gprHigh[0];
     saveGuestGprs(s, regs, regsHigh);
     vmx.cr2 = s.cr[2];
     vmx.cr2High = s.crHigh[2];

@@ -1,13 +1,14 @@
 /**
- * The guest's general-purpose registers between the vCPU (`SoftVcpu.regs`, core's cache, KVM's
- * `vcpu->arch.regs`) and the processor around each VMRUN, as `__svm_vcpu_run` moves them: all but
- * RAX and RSP, which the VMCB's save area carries (APM Vol. 2 15.5.1). Written out, not as a loop
- * with the RSP test: these 56 element copies run twice an exit (vmx's `gprs.ts` measured 17 ns
- * unrolled against 43 for the loop).
+ * The guest's general-purpose registers between the vCPU (`SoftVcpu.regs`, KVM's
+ * `vcpu->arch.regs`) and the processor around each entry, as both vendors' entry code moves them
+ * (`__vmx_vcpu_run`, `__svm_vcpu_run`): RCX…R15 except RSP, which the VMCS (GUEST_RSP) and the
+ * VMCB's save area carry. RAX is the vendor's: VMX moves it with these, the VMCB carries it
+ * (APM Vol. 2 15.5.1). Written out, not as a loop: these copies run twice an exit, and unrolled
+ * they took 17 ns against 43 for a loop with the RSP test (vmx, measured).
  */
 import type { CpuState } from '@kvm/x86emu';
 
-/** vCPU → processor, before VMRUN. */
+/** vCPU → processor, before the entry: RCX, RDX, RBX, RBP…R15. */
 export function loadGuestGprs(s: CpuState, regs: Uint32Array, regsHigh: Uint32Array): void {
   const g = s.gpr;
   const h = s.gprHigh;
@@ -41,7 +42,7 @@ export function loadGuestGprs(s: CpuState, regs: Uint32Array, regsHigh: Uint32Ar
   h[15] = regsHigh[15];
 }
 
-/** Processor → vCPU, after #VMEXIT. */
+/** Processor → vCPU, after the exit: RCX, RDX, RBX, RBP…R15. */
 export function saveGuestGprs(s: CpuState, regs: Uint32Array, regsHigh: Uint32Array): void {
   const g = s.gpr;
   const h = s.gprHigh;
