@@ -263,10 +263,11 @@ function adoptCodePage(cpu: Cpu, lin: number, idx: number, lpn: number, user: bo
     pc.epoch = cpu.codeEpoch;
     cpu.codePages.set(pfn, pc);
     // Writes to this frame must now go the slow way (to invalidate): drop cached write rights.
-    // Without paging only the identity entry can map the frame; with paging any entry can.
+    // Without paging only the identity entry can map the frame; with paging any entry can, and
+    // so can any under nested paging (the frame is host-physical, the index guest-physical).
     // The wasm side's write tags go with them (tlb.ts tlbWasmKillWrite).
     const w = cpu.tlbWasm;
-    if (cpu.pagingMode === 0) {
+    if (cpu.pagingMode === 0 && cpu.nested === null) {
       const i = pfn & C.TLB_MASK;
       if (cpu.tlbPfn[i] === pfn) {
         cpu.tlbPerm[i] &= ~(C.TP_SW | C.TP_UW);
