@@ -65,7 +65,4 @@ export declare function bootOnBareCpu(
   opts: BareBootOptions,
 ): Promise<BareBootReport>;
 /** One turn of the run loop (a slice of at most `cap` instructions); `ending` when the run is over. */
-export declare function bareSlice(
-  m: unknown,
-  cap: number,
-): { why: number; ending?: string; detail?: string };
+export declare function bareSlice(m: unknown, cap: number): { why: number; ending?: string; detail?: string };
