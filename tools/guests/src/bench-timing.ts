@@ -215,27 +215,37 @@ export async function time(
     n *= 4;
   }
   // n - n/4 iterations took pilotS: scale n so that they take about targetS; then n and n/4
-  // alternated, the best of each.
+  // alternated, the best of each. A pilot can read long (a GC or the host's scheduler in one of
+  // its runs) and leave n far too short: when the measured difference comes out under a third of
+  // the target, n is scaled again from it and the measurement repeated (at most twice).
   if (pilotS < targetS) n = Math.min(Math.ceil((n * targetS) / Math.max(pilotS, 0.001)), w.n * MAX_SCALE);
-  const n0 = shortRun(n);
-  let long = Number.POSITIVE_INFINITY;
+  let n0 = shortRun(n);
+  let seconds = 0;
   let short = Number.POSITIVE_INFINITY;
   let shortWorst = 0;
-  for (let i = 0; i < runs; i++) {
-    for (const [count, isLong] of [
-      [n, true],
-      [n0, false],
-    ] as const) {
-      const r = await best(engine, guest, w.append(count), 1);
-      if ('failure' in r) return fail(n, r.failure);
-      if (isLong) long = Math.min(long, r.ms);
-      else {
-        short = Math.min(short, r.ms);
-        shortWorst = Math.max(shortWorst, r.ms);
+  for (let attempt = 0; ; attempt++) {
+    n0 = shortRun(n);
+    let long = Number.POSITIVE_INFINITY;
+    short = Number.POSITIVE_INFINITY;
+    shortWorst = 0;
+    for (let i = 0; i < runs; i++) {
+      for (const [count, isLong] of [
+        [n, true],
+        [n0, false],
+      ] as const) {
+        const r = await best(engine, guest, w.append(count), 1);
+        if ('failure' in r) return fail(n, r.failure);
+        if (isLong) long = Math.min(long, r.ms);
+        else {
+          short = Math.min(short, r.ms);
+          shortWorst = Math.max(shortWorst, r.ms);
+        }
       }
     }
+    seconds = (long - short) / 1000;
+    if (seconds >= targetS / 3 || attempt === 2 || n >= w.n * MAX_SCALE) break;
+    n = Math.min(Math.ceil((n * targetS) / Math.max(seconds, 0.001)), w.n * MAX_SCALE);
   }
-  const seconds = (long - short) / 1000;
   const steadyPerIteration = seconds / (n - n0);
   return {
     n,

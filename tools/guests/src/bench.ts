@@ -51,7 +51,7 @@ import {
 import { engineAvailability, engineQuirks, hostKvmFlavor } from './engines.js';
 import { ensureBochs } from './peer-bochs.js';
 import { v86Availability } from './peer-v86.js';
-import { type BenchMips, formatTargets, issue18Targets } from './targets.js';
+import { type BenchMips, formatTargets, issue18Targets, type RowRate } from './targets.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -181,7 +181,7 @@ async function main(): Promise<void> {
   ];
 
   const widths = [11, 13, 12, 13, 8, 8, 9, 7, 8, 7, 5];
-  const mips = new Map<Workload['key'], Map<Engine, number>>();
+  const mips = new Map<Workload['key'], Map<Engine, RowRate>>();
   for (const w of workloads) {
     if (onlyGuests.length > 0 && !onlyGuests.includes(w.guest)) continue;
     out();
@@ -245,7 +245,7 @@ async function main(): Promise<void> {
     // 64-bit host row has; the ratio of rates is the ratio of MIPS where both are counted.
     const rate = (t: Timing) => (t.n - t.n0) / t.seconds;
     const host = rows.find((r) => r.engine === 'kvm' && !r.t.failure);
-    const workloadMips = new Map<Engine, number>();
+    const workloadMips = new Map<Engine, RowRate>();
     mips.set(w.key, workloadMips);
     for (const r of rows) {
       if (r.t.failure) {
@@ -256,7 +256,8 @@ async function main(): Promise<void> {
       }
       const iterations = r.t.n - r.t.n0;
       const insns = perIteration * iterations;
-      if (r.exact) workloadMips.set(r.engine, insns / r.t.seconds / 1e6);
+      if (r.exact)
+        workloadMips.set(r.engine, { mips: insns / r.t.seconds / 1e6, noisy: r.t.seconds < 3 * r.t.jitterS });
       out(
         pad(
           [

@@ -9,14 +9,22 @@ import type { Engine } from './bench-timing.js';
 /** The workloads a target can name (`Workload.key`). */
 export type WorkloadKey = 'int32-unpaged' | 'int32-paged' | 'ctxsw32' | 'sse32';
 
-/** MIPS of each engine row that ran, by workload. */
-export type BenchMips = ReadonlyMap<WorkloadKey, ReadonlyMap<Engine, number>>;
+/**
+ * Each engine row that ran, by workload: its MIPS, and whether its seconds stood out of its
+ * jitter (a row whose steady-state time is under three times the spread of its short runs is
+ * noise, and a ratio made from it is no verdict).
+ */
+export interface RowRate {
+  readonly mips: number;
+  readonly noisy: boolean;
+}
+export type BenchMips = ReadonlyMap<WorkloadKey, ReadonlyMap<Engine, RowRate>>;
 
 export interface TargetLine {
   readonly target: string;
   /** The ratio as printed (`1.17x`), or '-' when a row is missing. */
   readonly ratio: string;
-  readonly verdict: 'holds' | 'not yet' | 'not measured';
+  readonly verdict: 'holds' | 'not yet' | 'not measured' | 'noise';
   /** Which rows gave the ratio, or which were missing. */
   readonly rows: string;
 }
@@ -26,14 +34,19 @@ const PAGING: readonly [WorkloadKey, string][] = [
   ['int32-paged', 'paging on'],
 ];
 
-/** The faster of the bare x86emu rows (either backend of its block compiler). */
-function bestBare(m: ReadonlyMap<Engine, number> | undefined): [Engine, number] | undefined {
-  let best: [Engine, number] | undefined;
+/** The faster of the bare x86emu rows (either backend of its block compiler), a clean one first. */
+function bestBare(m: ReadonlyMap<Engine, RowRate> | undefined): [Engine, RowRate | undefined] {
+  let best: [Engine, RowRate] | undefined;
   for (const e of ['x86emu', 'x86emu-wasm'] as const) {
     const v = m?.get(e);
-    if (v !== undefined && (best === undefined || v > best[1])) best = [e, v];
+    if (v === undefined) continue;
+    const better =
+      best === undefined ||
+      (best[1].noisy && !v.noisy) ||
+      (best[1].noisy === v.noisy && v.mips > best[1].mips);
+    if (better) best = [e, v];
   }
-  return best;
+  return best ?? ['x86emu', undefined];
 }
 
 /**
@@ -42,12 +55,14 @@ function bestBare(m: ReadonlyMap<Engine, number> | undefined): [Engine, number] 
  */
 function line(
   target: string,
-  a: [string, number | undefined],
-  b: [string, number | undefined],
+  a: [string, RowRate | undefined],
+  b: [string, RowRate | undefined],
   test: { min?: number; maxSlowdown?: number },
 ): TargetLine {
-  const [an, av] = a;
-  const [bn, bv] = b;
+  const [an, ar] = a;
+  const [bn, br] = b;
+  const av = ar?.mips;
+  const bv = br?.mips;
   if (av === undefined || bv === undefined || av <= 0 || bv <= 0) {
     const missing = [av === undefined ? an : undefined, bv === undefined ? bn : undefined].filter(Boolean);
     // A rate at or below zero: t(N) - t(N/4) was not positive, a run too short for its noise.
@@ -57,21 +72,25 @@ function line(
         : `${an} or ${bn}: no positive rate (too short a run)`;
     return { target, ratio: '-', verdict: 'not measured', rows: why };
   }
+  const rows = (x: string, xv: number, y: string, yv: number): string =>
+    `${x} ${xv.toFixed(1)} / ${y} ${yv.toFixed(1)} MIPS`;
+  const noisy = [ar?.noisy ? an : undefined, br?.noisy ? bn : undefined].filter(Boolean);
+  const noise = noisy.length > 0 ? `; ${noisy.join(', ')}: seconds under 3x the jitter` : '';
   if (test.maxSlowdown !== undefined) {
     const slowdown = bv / av;
     return {
       target,
       ratio: `${slowdown.toFixed(2)}x`,
-      verdict: slowdown <= test.maxSlowdown ? 'holds' : 'not yet',
-      rows: `${bn} ${bv.toFixed(1)} / ${an} ${av.toFixed(1)} MIPS`,
+      verdict: noise ? 'noise' : slowdown <= test.maxSlowdown ? 'holds' : 'not yet',
+      rows: rows(bn, bv, an, av) + noise,
     };
   }
   const ratio = av / bv;
   return {
     target,
     ratio: `${ratio.toFixed(2)}x`,
-    verdict: ratio >= (test.min ?? 1) ? 'holds' : 'not yet',
-    rows: `${an} ${av.toFixed(1)} / ${bn} ${bv.toFixed(1)} MIPS`,
+    verdict: noise ? 'noise' : ratio >= (test.min ?? 1) ? 'holds' : 'not yet',
+    rows: rows(an, av, bn, bv) + noise,
   };
 }
 
@@ -87,14 +106,9 @@ export function issue18Targets(mips: BenchMips): TargetLine[] {
     const m = mips.get(key);
     const bare = bestBare(m);
     lines.push(
-      line(
-        `bench-int32 ${label}: x86emu >= v86`,
-        [bare?.[0] ?? 'x86emu', bare?.[1]],
-        ['v86', m?.get('v86')],
-        {
-          min: 1,
-        },
-      ),
+      line(`bench-int32 ${label}: x86emu >= v86`, bare, ['v86', m?.get('v86')], {
+        min: 1,
+      }),
     );
   }
   for (const [key, label] of PAGING) {
@@ -126,14 +140,9 @@ export function issue18Targets(mips: BenchMips): TargetLine[] {
   const paged = mips.get('int32-paged');
   const bare = bestBare(paged);
   lines.push(
-    line(
-      'moonshot: bench-int32 paging on >= 0.3x QEMU TCG',
-      [bare?.[0] ?? 'x86emu', bare?.[1]],
-      ['tcg', paged?.get('tcg')],
-      {
-        min: 0.3,
-      },
-    ),
+    line('moonshot: bench-int32 paging on >= 0.3x QEMU TCG', bare, ['tcg', paged?.get('tcg')], {
+      min: 0.3,
+    }),
   );
   return lines;
 }

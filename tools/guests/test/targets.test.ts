@@ -5,13 +5,21 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Engine } from '../src/bench-timing.js';
-import { type BenchMips, formatTargets, issue18Targets, type WorkloadKey } from '../src/targets.js';
+import {
+  type BenchMips,
+  formatTargets,
+  issue18Targets,
+  type RowRate,
+  type WorkloadKey,
+} from '../src/targets.js';
 
 const run = (rows: Partial<Record<WorkloadKey, Partial<Record<Engine, number>>>>): BenchMips =>
   new Map(
     Object.entries(rows).map(([k, v]) => [
       k as WorkloadKey,
-      new Map(Object.entries(v) as [Engine, number][]),
+      new Map(
+        (Object.entries(v) as [Engine, number][]).map(([e, mips]) => [e, { mips, noisy: false } as RowRate]),
+      ),
     ]),
   );
 
@@ -78,5 +86,21 @@ describe("issue 18's targets", () => {
     );
     expect(noisy.verdict).toBe('not measured');
     expect(noisy.rows).toContain('no positive rate');
+  });
+
+  it("a row whose seconds do not stand out of its jitter gives 'noise', and the faster clean bare row is taken", () => {
+    const m: BenchMips = new Map([
+      [
+        'int32-paged' as WorkloadKey,
+        new Map<Engine, RowRate>([
+          ['x86emu', { mips: 900, noisy: false }],
+          ['x86emu-wasm', { mips: 5000, noisy: true }],
+          ['v86', { mips: 197, noisy: true }],
+        ]),
+      ],
+    ]);
+    const l = find(issue18Targets(m), 'bench-int32 paging on: x86emu >= v86');
+    expect(l.verdict).toBe('noise');
+    expect(l.rows).toMatch(/^x86emu 900\.0 \/ v86 197\.0 MIPS; v86: seconds under 3x the jitter$/);
   });
 });
