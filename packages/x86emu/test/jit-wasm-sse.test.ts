@@ -7,12 +7,12 @@
  * exceptions the handler raises mid-block (#NM, #UD, #GP for a misaligned operand, #XM, #PF).
  */
 import { describe, expect, it } from 'vitest';
-import { Cpu, type FlatPhysicalMemory, StopReason } from '../src/index.js';
+import { StopReason } from '../src/index.js';
 import { Jit } from '../src/jit/jit.js';
-import { MXCSR, WasmGuestMemory, XMM } from '../src/jit/wasm/arena.js';
+import { MXCSR, type WasmGuestMemory, XMM } from '../src/jit/wasm/arena.js';
 import { wasmBackend } from '../src/jit/wasm/compile.js';
 import { lockstep } from './jit-lockstep.js';
-import type { Machine } from './machine.js';
+import { inWasmMemory, type Machine } from './machine.js';
 import { pagedProtectedMode, protectedMode } from './pm.js';
 
 const BUDGETS = [1, 3, 7, 13, 29, 61, 10_000];
@@ -20,20 +20,6 @@ const WASM = { hot: 2, backend: 'wasm' } as const;
 const DATA = 0x200000;
 /** Where LOOP stores every result of every iteration. */
 const OUT = 0x210000;
-
-/** `m` moved onto RAM in a WebAssembly.Memory (the same bytes, state, devices and intercepts). */
-function inWasm(m: Machine): Machine {
-  const w = new WasmGuestMemory(m.mem.bytes.length);
-  w.bytes.set(m.mem.bytes);
-  const cpu = new Cpu({
-    memory: w,
-    io: m.cpu.io,
-    intercepts: m.cpu.intercepts ?? undefined,
-    state: m.cpu.state,
-    jit: false,
-  });
-  return { ...m, cpu, mem: w as unknown as FlatPhysicalMemory };
-}
 
 const stats = (m: Machine) => wasmBackend(m.cpu).stats;
 
@@ -331,7 +317,7 @@ function sameMemory(a: Machine, b: Machine, from: number, to: number): void {
 describe('wasm backend: SSE forms inline', () => {
   it('runs every form as the interpreter does at every budget stop, plain and special lanes', () => {
     const src = `${SSE_ON}${DATA_INIT}${LOOP}`;
-    const r = lockstep(() => inWasm(protectedMode(src)), BUDGETS, WASM);
+    const r = lockstep(() => inWasmMemory(protectedMode(src)), BUDGETS, WASM);
     expect(r.jit.cpu.state.halted).toBe(true);
     sameMemory(r.jit, r.interp, DATA, DATA + 0x2000);
     sameMemory(r.jit, r.interp, OUT, OUT + LOOP_OUT);
@@ -366,7 +352,7 @@ describe('wasm backend: SSE forms inline', () => {
       dec ecx
       jnz top
       hlt`;
-    const m = inWasm(protectedMode(src));
+    const m = inWasmMemory(protectedMode(src));
     m.cpu.jit = new Jit(WASM);
     expect(m.cpu.run(1_000_000)).toBe(StopReason.Hlt);
     expect(m.cpu.jit.stats.instructions).toBeGreaterThan(25_000);
@@ -407,7 +393,7 @@ describe('wasm backend: SSE forms inline', () => {
       dec ecx
       jnz top
       hlt`;
-    const r = lockstep(() => inWasm(protectedMode(src)), BUDGETS, WASM);
+    const r = lockstep(() => inWasmMemory(protectedMode(src)), BUDGETS, WASM);
     expect(r.jit.cpu.state.halted).toBe(true);
     sameMemory(r.jit, r.interp, DATA, DATA + 0x1600);
   });
@@ -511,7 +497,7 @@ describe('wasm backend: SSE forms inline', () => {
       jnz top
       movaps [edi + 0x1500], xmm7
       hlt`;
-    const r = lockstep(() => inWasm(protectedMode(src)), [3, 29, 10_000], WASM);
+    const r = lockstep(() => inWasmMemory(protectedMode(src)), [3, 29, 10_000], WASM);
     expect(r.jit.cpu.state.halted).toBe(true);
     expect(r.jit.cpu.state.gpr[6]).toBe(r.interp.cpu.state.gpr[6]);
     expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(20_000);
@@ -556,7 +542,7 @@ describe('wasm backend: SSE forms inline', () => {
   for (const [name, change, sse, vector, setup] of cases) {
     it(`raises ${name}, mid-block, as the interpreter`, () => {
       const src = faulting(change, sse, setup);
-      const r = lockstep(() => inWasm(protectedMode(src, { captureExceptions: true })), BUDGETS, WASM);
+      const r = lockstep(() => inWasmMemory(protectedMode(src, { captureExceptions: true })), BUDGETS, WASM);
       expect(r.jit.exceptions.map((e) => e.vector)).toEqual([vector]);
       expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(1000);
       expect(r.jit.cpu.state.gpr[1]).toBe(100);
@@ -578,7 +564,7 @@ describe('wasm backend: SSE forms inline', () => {
       dec ecx
       jnz top
       hlt`;
-    const r = lockstep(() => inWasm(pagedProtectedMode(src)), BUDGETS, WASM);
+    const r = lockstep(() => inWasmMemory(pagedProtectedMode(src)), BUDGETS, WASM);
     expect(r.jit.exceptions.map((e) => [e.vector, e.faultAddress])).toEqual([[14, 0x400000]]);
     // The loop ran in its function (entered a few times: the budgets) up to the fault.
     expect(stats(r.jit).compiled).toBeGreaterThan(0);

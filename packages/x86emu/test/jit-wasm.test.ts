@@ -5,31 +5,17 @@
  * memory, and forms the backend does not compile go to the JS backend.
  */
 import { describe, expect, it } from 'vitest';
-import { Cpu, CpuState, type FlatPhysicalMemory, Reg, StopReason } from '../src/index.js';
+import { Cpu, CpuState, Reg, StopReason } from '../src/index.js';
 import { Jit } from '../src/jit/jit.js';
-import { WasmGuestMemory } from '../src/jit/wasm/arena.js';
+import type { WasmGuestMemory } from '../src/jit/wasm/arena.js';
 import { wasmBackend } from '../src/jit/wasm/compile.js';
 import { LockedMemory } from '../src/smp/locked-memory.js';
 import { lockstep } from './jit-lockstep.js';
-import type { Machine } from './machine.js';
+import { inWasmMemory, type Machine } from './machine.js';
 import { CODE, pagedProtectedMode, protectedMode } from './pm.js';
 
 const BUDGETS = [1, 3, 7, 13, 29, 61, 10_000];
 const WASM = { hot: 2, backend: 'wasm' } as const;
-
-/** `m` moved onto RAM in a WebAssembly.Memory (the same bytes, state, devices and intercepts). */
-function inWasm(m: Machine): Machine {
-  const w = new WasmGuestMemory(m.mem.bytes.length);
-  w.bytes.set(m.mem.bytes);
-  const cpu = new Cpu({
-    memory: w,
-    io: m.cpu.io,
-    intercepts: m.cpu.intercepts ?? undefined,
-    state: m.cpu.state,
-    jit: false,
-  });
-  return { ...m, cpu, mem: w as unknown as FlatPhysicalMemory };
-}
 
 const stats = (m: Machine) => wasmBackend(m.cpu).stats;
 
@@ -101,7 +87,10 @@ describe('wasm backend: lockstep with the interpreter', () => {
       dec ecx
       jnz top
       hlt`;
-    for (const make of [() => inWasm(protectedMode(loop)), () => inWasm(pagedProtectedMode(loop))]) {
+    for (const make of [
+      () => inWasmMemory(protectedMode(loop)),
+      () => inWasmMemory(pagedProtectedMode(loop)),
+    ]) {
       const r = lockstep(make, BUDGETS, WASM);
       expect(stats(r.jit).compiled).toBeGreaterThan(0);
       expect(stats(r.jit).rejected).toBe(0);
@@ -113,12 +102,12 @@ describe('wasm backend: lockstep with the interpreter', () => {
 
   it('every compiled form, a region of nested loops with shifts by CL and flags read across blocks', () => {
     const noRot = FORMS.replace(/\n\s*ro[lr] ebx, 0/g, '');
-    const q = lockstep(() => inWasm(protectedMode(noRot)), BUDGETS, WASM);
+    const q = lockstep(() => inWasmMemory(protectedMode(noRot)), BUDGETS, WASM);
     expect(stats(q.jit).compiled).toBeGreaterThan(0);
     expect(stats(q.jit).rejected).toBe(0);
     expect(q.jit.cpu.jit?.stats.instructions).toBeGreaterThan(3000);
     // ROL/ROR are not compiled inline: their handlers are called from the wasm function.
-    const r = lockstep(() => inWasm(protectedMode(FORMS)), BUDGETS, WASM);
+    const r = lockstep(() => inWasmMemory(protectedMode(FORMS)), BUDGETS, WASM);
     expect(stats(r.jit).rejected).toBe(0);
     expect(stats(r.jit).handlerSites).toBeGreaterThan(0);
     expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(3000);
@@ -130,7 +119,7 @@ describe('wasm backend: lockstep with the interpreter', () => {
       for (let r = 0; r < 16; r++) m.cpu.state.gprHigh[r] = 0xdead0000 + r;
       return m;
     };
-    for (const make of [() => high(inWasm(protectedMode(FORMS))), () => high(protectedMode(FORMS))]) {
+    for (const make of [() => high(inWasmMemory(protectedMode(FORMS))), () => high(protectedMode(FORMS))]) {
       const r = lockstep(make, BUDGETS, WASM);
       const cpu = r.jit.cpu;
       const buf = wasmBackend(cpu).memory.buffer;
@@ -202,7 +191,7 @@ top:
 
 describe('wasm backend: flags', () => {
   it('every condition code after every kind of flag record', () => {
-    const r = lockstep(() => inWasm(protectedMode(conditions())), [1, 17, 100_000], WASM);
+    const r = lockstep(() => inWasmMemory(protectedMode(conditions())), [1, 17, 100_000], WASM);
     expect(r.jit.cpu.state.halted).toBe(true);
     expect(stats(r.jit).compiled).toBeGreaterThan(100);
     expect(stats(r.jit).rejected).toBe(0);
@@ -219,7 +208,7 @@ describe('wasm backend: exactness', () => {
       add esi, 0x1000
       cmp ecx, 0
       jmp top`;
-    const r = lockstep(() => inWasm(pagedProtectedMode(src)), [1000], WASM);
+    const r = lockstep(() => inWasmMemory(pagedProtectedMode(src)), [1000], WASM);
     const m = r.jit;
     expect(stats(m).compiled).toBe(1);
     expect(m.exceptions).toEqual([{ vector: 14, errorCode: 0, faultAddress: 0x400000 }]);
@@ -247,7 +236,7 @@ describe('wasm backend: exactness', () => {
       dec ecx
       jnz top
       hlt`;
-    const r = lockstep(() => inWasm(protectedMode(src)), [1000, 7, 100_000], WASM);
+    const r = lockstep(() => inWasmMemory(protectedMode(src)), [1000, 7, 100_000], WASM);
     expect(r.jit.cpu.state.gpr[Reg.RBX]).toBe(1500 + 500 * 7);
     expect(stats(r.jit).compiled).toBeGreaterThanOrEqual(2);
   });
@@ -261,7 +250,7 @@ describe('wasm backend: exactness', () => {
       jz 0x20000
       jmp top`;
     const make = () => {
-      const m = inWasm(protectedMode(src, { captureExceptions: true }));
+      const m = inWasmMemory(protectedMode(src, { captureExceptions: true }));
       m.cpu.state.segLimit[1] = 0x1ffff;
       m.cpu.stateChanged();
       return m;
@@ -300,7 +289,7 @@ describe('wasm backend: handlers called from wasm', () => {
       add edx, ecx
       mov [esi + 8], edx
       ret`;
-    const r = lockstep(() => inWasm(protectedMode(src, { captureExceptions: true })), BUDGETS, WASM);
+    const r = lockstep(() => inWasmMemory(protectedMode(src, { captureExceptions: true })), BUDGETS, WASM);
     expect(r.jit.exceptions.map((e) => e.vector)).toEqual([0]);
     expect(stats(r.jit).compiled).toBeGreaterThan(0);
     expect(stats(r.jit).handlerSites).toBeGreaterThan(5);
@@ -330,7 +319,7 @@ class RacingLockedMemory extends LockedMemory {
 
 describe('wasm backend: a handler that runs its instruction again', () => {
   it('a lost LOCK race leaves the function at the instruction, which runs again: no increment lost or doubled', () => {
-    const m = inWasm(
+    const m = inWasmMemory(
       protectedMode(`
       mov ecx, 3000
     l:
@@ -358,7 +347,7 @@ describe('wasm backend: a handler that runs its instruction again', () => {
 
 describe('wasm backend: one memory, two CPUs', () => {
   it('the second CPU over the same wasm RAM keeps its own TLB and goes through Cpu.read/write', () => {
-    const a = inWasm(protectedMode('hlt'));
+    const a = inWasmMemory(protectedMode('hlt'));
     const w = a.cpu.memory as WasmGuestMemory;
     const b = new Cpu({ memory: w, jit: false });
     expect(wasmBackend(a.cpu).ramPages).toBe(w.pages);
@@ -384,7 +373,7 @@ describe('wasm backend: where wasm code cannot be made', () => {
         dec ecx
         jnz top
         hlt`;
-      const r = lockstep(() => inWasm(protectedMode(src)), BUDGETS, WASM);
+      const r = lockstep(() => inWasmMemory(protectedMode(src)), BUDGETS, WASM);
       const be = wasmBackend(r.jit.cpu);
       expect(be.unavailable).toMatch(/disallowed/);
       expect(be.stats.compiled).toBe(0);

@@ -5,12 +5,11 @@
  * REX.W arithmetic whose flags the next block reads, and with RIP above 4 GiB.
  */
 import { describe, expect, it } from 'vitest';
-import { Cpu, type FlatPhysicalMemory, Reg } from '../src/index.js';
-import { WasmGuestMemory } from '../src/jit/wasm/arena.js';
+import { Reg } from '../src/index.js';
 import { wasmBackend } from '../src/jit/wasm/compile.js';
 import { lockstep } from './jit-lockstep.js';
 import { L, longMode } from './long.js';
-import type { Machine } from './machine.js';
+import { inWasmMemory, type Machine } from './machine.js';
 
 const BUDGETS = [1, 3, 7, 13, 29, 61];
 const WASM = { hot: 2, backend: 'wasm' } as const;
@@ -21,23 +20,9 @@ function long(m: Machine): Machine {
   return m;
 }
 
-/** `m` moved onto RAM in a WebAssembly.Memory, its 64-bit regions to wasm as by default there. */
-function inWasmDefault(m: Machine): Machine {
-  const w = new WasmGuestMemory(m.mem.bytes.length);
-  w.bytes.set(m.mem.bytes);
-  const cpu = new Cpu({
-    memory: w,
-    io: m.cpu.io,
-    intercepts: m.cpu.intercepts ?? undefined,
-    state: m.cpu.state,
-    jit: false,
-  });
-  return { ...m, cpu, mem: w as unknown as FlatPhysicalMemory };
-}
-
 /** `m` moved onto RAM in a WebAssembly.Memory (the same bytes, state, devices and intercepts). */
 function inWasm(m: Machine): Machine {
-  return long(inWasmDefault(m));
+  return long(inWasmMemory(m));
 }
 
 const stats = (m: Machine) => wasmBackend(m.cpu).stats;
@@ -128,7 +113,7 @@ describe('wasm backend, 64-bit mode: lockstep with the interpreter', () => {
   }
 
   it('by default 64-bit regions go to wasm where RAM is in wasm memory, else to the JS backend (X86EMU_JIT_WASM64=1 or 0 forces it)', () => {
-    const w = lockstep(() => inWasmDefault(longMode(MIXED64)), [1, 61], { hot: 8, backend: 'wasm' });
+    const w = lockstep(() => inWasmMemory(longMode(MIXED64)), [1, 61], { hot: 8, backend: 'wasm' });
     expect(w.jit.cpu.state.halted).toBe(true);
     expect(stats(w.jit).compiled64).toBeGreaterThan(5);
     expect(stats(w.jit).rejected).toBe(0);

@@ -7,6 +7,7 @@ import {
   type Intercepts,
   type PortIoOps,
   StopReason,
+  WasmGuestMemory,
 } from '../src/index.js';
 import { asm } from './asm.js';
 
@@ -80,4 +81,21 @@ export function runTo(m: Machine, expect: number = StopReason.Hlt, budget = 1_00
       `stopped with ${r}, expected ${expect}; eip=${s.rip[0].toString(16)} cs=${s.segSel[1].toString(16)} exceptions=${JSON.stringify(m.exceptions)}`,
     );
   }
+}
+
+/**
+ * `m` moved onto RAM in a WebAssembly.Memory (the same bytes, state, devices and intercepts), its
+ * CPU new and with the compiler off: the wasm backend's tests give it one (`jit` options) after.
+ */
+export function inWasmMemory(m: Machine): Machine {
+  const w = new WasmGuestMemory(m.mem.bytes.length);
+  w.bytes.set(m.mem.bytes);
+  const cpu = new Cpu({
+    memory: w,
+    io: m.cpu.io,
+    intercepts: m.cpu.intercepts ?? undefined,
+    state: m.cpu.state,
+    jit: false,
+  });
+  return { ...m, cpu, mem: w as unknown as FlatPhysicalMemory };
 }
