@@ -20,6 +20,8 @@
  * with real time (QEMU's default `sleep=on`): its skip to the next timer goes no further than the
  * real clock, and it waits out the rest.
  */
+
+import { hostNowNs } from './irqchip/pit.js';
 import { kvmAdvanceTsc, kvmReadTsc } from './tsc-counter.js';
 import type { SoftVcpu } from './vcpu.js';
 import type { SoftVm } from './vm.js';
@@ -55,10 +57,6 @@ interface Icount {
 /** The VM's icount state (`SoftVm.icount`: a field, read before every entry), or undefined. */
 function icountOf(vm: SoftVm): Icount | undefined {
   return (vm.icount as Icount | null) ?? undefined;
-}
-
-function hostNs(): number {
-  return performance.now() * 1e6;
 }
 
 function vmInstructions(vm: SoftVm): number {
@@ -142,7 +140,7 @@ export function kvmIcountSync(vcpu: SoftVcpu): boolean {
 
 /** Real time on the virtual clock's scale (auto): host ns since the clock started, from its origin. */
 function realVirtualNs(ic: Icount): number {
-  return ic.virtualOrigin + (hostNs() - ic.realOrigin);
+  return ic.virtualOrigin + (hostNowNs() - ic.realOrigin);
 }
 
 /**
@@ -154,7 +152,7 @@ function realVirtualNs(ic: Icount): number {
 function icountAdjust(vcpu: SoftVcpu, ic: Icount): void {
   const virtual = kvmReadTsc(vcpu);
   if (virtual < 0) return;
-  const real = hostNs();
+  const real = hostNowNs();
   if (ic.realOrigin < 0) {
     ic.realOrigin = real;
     ic.virtualOrigin = virtual;

@@ -19,7 +19,9 @@
  * ran four times ahead of the host's.) The vCPUs' TSCs are thus synchronized exactly, as KVM's
  * `kvm_synchronize_tsc` matches the TSCs of vCPUs created together.
  */
+
 import { kvmIcountSync } from './icount.js';
+import { hostNowNs } from './irqchip/pit.js';
 import { kvmAdvanceTsc, kvmReadTsc } from './tsc-counter.js';
 import type { SoftVcpu } from './vcpu.js';
 import type { SoftVm } from './vm.js';
@@ -45,11 +47,6 @@ function syncOf(vm: SoftVm): TscSync | null {
   return vm.tscSync as TscSync | null;
 }
 
-/** The host's monotonic clock, ns. */
-function hostNs(): number {
-  return performance.now() * 1e6;
-}
-
 /** Makes `vm`'s vCPUs' TSC follow `mode` (set once, when the VM is created). */
 export function kvmSetTscClock(vm: SoftVm, mode: TscClockMode): void {
   vm.tscSync = mode === 'host' ? ({ hostNs: -1, instructions: 0, debt: 0 } satisfies TscSync) : null;
@@ -71,8 +68,8 @@ function vmInstructions(vm: SoftVm): number {
  * Before an entry: carries the TSC forward to the host clock (host clock mode), or by the
  * instructions' virtual time (-icount, `icount.ts`). Cheap when called often (every entry): one
  * field read, one clock read, and one access to the silicon's counter (`tsc-counter.ts`, not the
- * MSR path) only when the host clock is ahead. Returns the host clock it read (ns, as
- * `performance.now() * 1e6`), or -1 with -icount.
+ * MSR path) only when the host clock is ahead. Returns the host clock it read (`hostNowNs`, the
+ * PIT's time base), or -1 with -icount.
  */
 export function kvmTscSync(vcpu: SoftVcpu): number {
   const vm = vcpu.vm;
@@ -81,7 +78,7 @@ export function kvmTscSync(vcpu: SoftVcpu): number {
     kvmIcountSync(vcpu);
     return -1;
   }
-  const now = hostNs();
+  const now = hostNowNs();
   const instructions = vm.vcpus.size === 1 ? vcpu.instructions : vmInstructions(vm);
   if (s.hostNs < 0) {
     s.hostNs = now;
