@@ -67,3 +67,26 @@ export function lockstep(
   }
   return { jit: a, interp: b, stops };
 }
+
+/**
+ * A loop whose store, at ECX = 500, hits the immediate of the `mov eax, 1` right after it, in the
+ * same block (the store's target is `patch + 1` then, a scratch word at 0x100000 otherwise): a
+ * compiled block must see its own code change at the next instruction. EBX ends at
+ * 1500 + 500 * 7.
+ */
+export const PATCH_OWN_BLOCK = `
+      mov ecx, 2000
+      lea ebp, [patch + 1]
+    top:
+      mov edi, 0x100000
+      cmp ecx, 500
+      jne store
+      mov edi, ebp
+    store:
+      mov dword ptr [edi], 7
+    patch:
+      mov eax, 1
+      add ebx, eax
+      dec ecx
+      jnz top
+      hlt`;

@@ -14,7 +14,7 @@ import { Cpu, type FlatPhysicalMemory, StopReason } from '../src/index.js';
 import { Jit } from '../src/jit/jit.js';
 import { RAM, WasmGuestMemory } from '../src/jit/wasm/arena.js';
 import { wasmBackend } from '../src/jit/wasm/compile.js';
-import { snapshot } from './jit-lockstep.js';
+import { PATCH_OWN_BLOCK, snapshot } from './jit-lockstep.js';
 import type { Machine } from './machine.js';
 import { protectedMode, SEL } from './pm.js';
 
@@ -264,23 +264,7 @@ describe('wasm backend: the TLB probe', () => {
   });
 
   it('stores into a page holding compiled code take the path that drops its blocks', () => {
-    const src = `
-      mov ecx, 2000
-      lea ebp, [patch + 1]
-    top:
-      mov edi, 0x100000
-      cmp ecx, 500
-      jne store
-      mov edi, ebp
-    store:
-      mov dword ptr [edi], 7
-    patch:
-      mov eax, 1
-      add ebx, eax
-      dec ecx
-      jnz top
-      hlt`;
-    const r = lockstepAudited(src, [1000, 7, 100_000]);
+    const r = lockstepAudited(PATCH_OWN_BLOCK, [1000, 7, 100_000]);
     expect(r.jit.cpu.state.gpr[3]).toBe(1500 + 500 * 7);
     expect(r.jit.cpu.stats.codeInvalidations).toBeGreaterThan(0);
   });

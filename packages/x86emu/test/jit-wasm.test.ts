@@ -10,7 +10,7 @@ import { Jit } from '../src/jit/jit.js';
 import type { WasmGuestMemory } from '../src/jit/wasm/arena.js';
 import { wasmBackend } from '../src/jit/wasm/compile.js';
 import { LockedMemory } from '../src/smp/locked-memory.js';
-import { lockstep } from './jit-lockstep.js';
+import { lockstep, PATCH_OWN_BLOCK } from './jit-lockstep.js';
 import { inWasmMemory, type Machine } from './machine.js';
 import { CODE, pagedProtectedMode, protectedMode } from './pm.js';
 
@@ -220,23 +220,7 @@ describe('wasm backend: exactness', () => {
   it('a write into the running block takes effect at the next instruction', () => {
     // At ECX = 500 the store (a slow path: code frames have no write right) hits the immediate
     // of the MOV that follows it in the same block.
-    const src = `
-      mov ecx, 2000
-      lea ebp, [patch + 1]
-    top:
-      mov edi, 0x100000
-      cmp ecx, 500
-      jne store
-      mov edi, ebp
-    store:
-      mov dword ptr [edi], 7
-    patch:
-      mov eax, 1
-      add ebx, eax
-      dec ecx
-      jnz top
-      hlt`;
-    const r = lockstep(() => inWasmMemory(protectedMode(src)), [1000, 7, 100_000], WASM);
+    const r = lockstep(() => inWasmMemory(protectedMode(PATCH_OWN_BLOCK)), [1000, 7, 100_000], WASM);
     expect(r.jit.cpu.state.gpr[Reg.RBX]).toBe(1500 + 500 * 7);
     expect(stats(r.jit).compiled).toBeGreaterThanOrEqual(2);
   });
