@@ -523,3 +523,165 @@ describe('wasm backend, 64-bit mode: inline forms', () => {
     expect(r.jit.cpu.state.rflags[0] & 1).toBe(1); // CF of the CMP, not of the ADD
   });
 });
+
+/**
+ * The forms the kernel's and busybox's boot still sent to `h64` (counted per call on the bare
+ * Debian boot): CMOVcc, IMUL r64, NOT, BSWAP, shifts by CL, ADC/SBB, 16-bit CMP and MOV, and
+ * rotates at a block's head whose flags the next ALU instruction overwrites. Operands from a
+ * xorshift sequence, so every flag and condition takes both values; CL takes 0 and the masked
+ * counts; IMUL meets 0, -1, -2^63 and products on either side of 2^63.
+ */
+const HANDLER_FORMS64 = `
+  mov rsi, 0xffff800000200000
+  mov rax, 0x9e3779b97f4a7c15
+  mov rbx, 0x7f4a7c159e3779b9
+  xor r12d, r12d
+top:
+  mov rdx, rax
+  shl rdx, 13
+  xor rax, rdx
+  mov rdx, rax
+  shr rdx, 7
+  xor rax, rdx
+  mov rdx, rax
+  shl rdx, 17
+  xor rax, rdx
+  mov [rsi + 0x100], rax
+  mov rdi, rbx
+  cmp rax, rbx
+  cmovb rdi, rax
+  cmovle r8d, eax
+  cmovz r9, [rsi + 0x100]
+  cmovs r10d, dword ptr [rsi + 0x104]
+  not rdi
+  not r8d
+  bswap r9
+  bswap r10d
+  mov r11, rax
+  imul r11, rbx
+  jo 1f
+  add r12, r11
+1:
+  imul r13, [rsi + 0x100], -7
+  setc dl
+  imul r14, rax, 0x12345
+  mov edx, ecx
+  and edx, 3
+  mov r15, [rsi + 0x200 + rdx*8]
+  imul r15, rax
+  seto dl
+  add r12, r15
+  mov r15, [rsi + 0x200 + rdx*8]
+  imul r15, [rsi + 0x208 + rdx*8]
+  setc dl
+  add r12, rdx
+  add r12, r15
+  mov rcx, rax
+  shl rbx, cl
+  jc 2f
+  shr r8d, cl
+  js 2f
+  sar r9, cl
+2:
+  sal r10d, cl
+  setp dl
+  shr rdi, cl
+  mov ecx, eax
+  and ecx, 0x20
+  shr rbx, cl
+  sar r11d, cl
+  setc dl
+  mov ecx, 0
+  shl r11, cl
+  shl r11d, cl
+  adc rbx, rax
+  cmp rax, rbx
+  adc r11, -1
+  setc dl
+  sbb r13, r13
+  adc r12, rdx
+  sbb r14d, r14d
+  adc r12d, 0
+  adc r8d, 0x7fff
+  sbb r9, [rsi + 0x100]
+  sbb r10d, eax
+  jbe 3f
+  adc qword ptr [rsi + 0x108], -1
+  sbb dword ptr [rsi + 0x110], 3
+3:
+  mov [rsi + 0x118], ax
+  cmp word ptr [rsi + 0x118], 0x7f
+  jl 4f
+  cmp word ptr [rsi + 0x11a], bx
+  jbe 4f
+  add [rsi + 0x11c], r8w
+  sub r9w, [rsi + 0x118]
+4:
+  mov r13w, [rsi + 0x11a]
+  mov r14w, r13w
+  call f1
+  mov ecx, [rsi + 0x300]
+  dec ecx
+  mov [rsi + 0x300], ecx
+  jnz top
+  hlt
+.balign 4096
+f1:
+  ror r8d, 7
+  rol rdi, 19
+  mov edx, r8d
+  not edx
+  ror edx, 11
+  xor r8d, edx
+  ret
+`;
+
+describe('wasm backend, 64-bit mode: the forms the boot sent to handlers, inline', () => {
+  const make = () => {
+    const m = inWasm(kernelHalf(longMode(HANDLER_FORMS64)));
+    // IMUL's edge operands: 0, -2^63, -1, 2^32 + 1, -1 (the loop picks one and the next by its count
+    // & 3: -2^63 · -1 overflows, -1 · (2^32 + 1) does not).
+    const edges = [0, 0, 0, 0x80000000, 0xffffffff, 0xffffffff, 1, 1, 0xffffffff, 0xffffffff];
+    for (const [k, v] of edges.entries()) m.mem.write32(0x200200 + 4 * k, v);
+    m.mem.write32(0x200300, 400); // the loop's count (RCX is the shifts')
+    return m;
+  };
+
+  it('CMOVcc, IMUL r64, NOT, BSWAP, shifts by CL, ADC/SBB, word CMP/MOV and head rotates equal the interpreter at every stop', () => {
+    const r = lockstep(make, BUDGETS, WASM);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    const st = stats(r.jit);
+    expect(st.compiled64).toBeGreaterThan(1);
+    expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(15_000);
+    // The RETs' sites (a return address that is not canonical, never taken) and none other.
+    expect(st.handlerSites).toBeLessThanOrEqual(2);
+  });
+
+  it('a rotate at a block head whose flags something reads, or with a handler call before the next writer, stays a handler call', () => {
+    const src = `
+      mov ecx, 100
+      xor ebx, ebx
+    top:
+      call f1
+      call f2
+      dec ecx
+      jnz top
+      hlt
+    .balign 4096
+    f1:
+      ror ebx, 3
+      adc ebx, ecx
+      ret
+    .balign 4096
+    f2:
+      rol ebx, 5
+      rol dl, 3
+      xor eax, eax
+      ret`;
+    const r = lockstep(() => inWasm(longMode(src)), BUDGETS, WASM);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    // f1's ROR (ADC reads its CF), f2's ROL (ROL DL, a handler, before the XOR), that ROL DL and
+    // the two RETs' sites (a return address that is not canonical).
+    expect(stats(r.jit).handlerSites).toBe(5);
+  });
+});

@@ -63,7 +63,8 @@ export interface Generated64 {
 /**
  * Registers an instruction may name (a superset: the function holds these in locals, loaded at its
  * entry and stored at its exits). A byte operand 4…7 without a REX prefix is AH, CH, DH or BH, bits
- * 15:8 of RAX…RBX (SDM Vol. 1 3.4.1.1), not SPL…DIL: its register is 0…3. Before this was counted,
+ * 15:8 of RAX…RBX (SDM Vol. 1 3.4.1.1), not SPL…DIL: its register is 0…3; a shift by CL reads
+ * RCX, which no field names. Before this was counted,
  * a region naming DH alone (Debian's kernel: `test dh, 0x38; jz` at 98 M instructions) read 0
  * from a local never loaded, and a write to CH, DH or BH was never stored (tools/linux/lockstep.mjs
  * found it).
@@ -73,6 +74,8 @@ function regsOf(insns: Insn[]): number {
   for (const i of insns) {
     for (const r of [i.reg, i.rm, i.base, i.index]) if (r >= 0 && r < 16) m |= 1 << r;
     if (i.rex === 0) for (const r of [i.reg, i.rm]) if (r >= 4 && r < 8) m |= 1 << (r - 4);
+    // The shifts by CL name RCX only implicitly (emit64.ts shiftCl reads it from its local).
+    if (i.row >= 0 && OPCODE_TABLE[i.row].operands.endsWith(',CL')) m |= 2;
   }
   return m;
 }
@@ -213,6 +216,7 @@ export function generate64(
       k,
       q,
       hi,
+      insns: blk.insns,
       handler: () => {
         emitHandlerCall64(c, sites.length, true, used);
         sites.push({ insn, eip: c.eip, next: c.next });
@@ -255,7 +259,7 @@ export function generate64(
   }
   f.end(); // loop
   f.end(); // exit
-  const c0: Ctx64 = { ...base, q, hi, handler: () => {} };
+  const c0: Ctx64 = { ...base, q, hi, insns: [], handler: () => {} };
   emitStore64(c0, used);
   const st = (off: number, local: number): void => void f.i32(0).get(local).mem(Op.i32Store, off);
   st(ST_N, l.n);

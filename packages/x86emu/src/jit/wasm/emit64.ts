@@ -20,12 +20,13 @@
  */
 import { TLB_MASK } from '../../cpu/consts.js';
 import type { Insn } from '../../decoder/insn.js';
-import type { OpcodeRow } from '../../decoder/opcode-table.js';
-import { PEND_MAT } from '../flags.js';
+import { OPCODE_TABLE, type OpcodeRow } from '../../decoder/opcode-table.js';
+import { flagsDeadAfter } from '../flag-liveness.js';
+import { PEND_DYN, PEND_MAT } from '../flags.js';
 import { ALU_OPS } from '../rows.js';
 import { ST_VHI, TLB_ADDEND, TLB_READ, TLB_WRITE } from './arena.js';
 import { cfInto, checkCall, cond, exitNormal, goTo, P_CLS, P_SRM, P_SWM, type WasmCtx } from './emit.js';
-import { I64, Op } from './encode.js';
+import { I32, I64, Op } from './encode.js';
 
 /** Imports after compile64.ts IMP_HANDLER64: the 64-bit slow memory paths. */
 export const IMP_READ64 = 6;
@@ -59,6 +60,8 @@ export interface Ctx64 extends WasmCtx {
   hi: number;
   /** Emits the call of the current instruction's handler, leaving the function after it (compile64.ts). */
   handler: () => void;
+  /** The block's instructions (the current one is `j`): the rotates' flag look-ahead. */
+  insns: readonly Insn[];
 }
 
 export function allocLocals64(c: WasmCtx): Locals64 {
@@ -159,8 +162,8 @@ function readAt(c: Ctx64, seg: number, size: number): void {
   f.end();
 }
 
-/** Writes the low `size` (1, 4 or 8) bytes of i64 local `v` at the address in local `a`, segment `seg`. */
-function writeAt(c: Ctx64, seg: number, size: 1 | 4 | 8, v: number): void {
+/** Writes the low `size` (1, 2, 4 or 8) bytes of i64 local `v` at the address in local `a`, segment `seg`. */
+function writeAt(c: Ctx64, seg: number, size: 1 | 2 | 4 | 8, v: number): void {
   const { f } = c;
   const a = c.q.a;
   const slow = (): void => {
@@ -176,7 +179,10 @@ function writeAt(c: Ctx64, seg: number, size: 1 | 4 | 8, v: number): void {
   probe64(c, seg, size, P_SWM, TLB_WRITE);
   f.open(Op.if);
   hostAddr64(c);
-  f.get(v).mem(size === 8 ? Op.i64Store : size === 4 ? Op.i64Store32 : Op.i64Store8, 0);
+  f.get(v).mem(
+    size === 8 ? Op.i64Store : size === 4 ? Op.i64Store32 : size === 2 ? Op.i64Store16 : Op.i64Store8,
+    0,
+  );
   f.else();
   slow();
   f.end();
@@ -192,29 +198,30 @@ function setD(c: Ctx64, r: number): void {
   c.f.op(Op.i64ExtendI32U).set(c.q.q[r]);
 }
 
-/** Pushes the r/m operand of `size` (4: as i32, 8: as i64), register or memory. */
+/** Pushes the r/m operand of `size` (2 and 4: as i32, 8: as i64), register or memory. */
 function loadE(c: Ctx64, i: Insn, size: number): void {
   const { f } = c;
   if (i.mod === 3) {
-    f.get(c.q.q[i.rm]);
-    if (size === 4) f.op(Op.i32WrapI64);
+    reg(c, i.rm, size);
     return;
   }
   ea64(c, i);
   f.set(c.q.a);
   readAt(c, i.memSeg, size);
-  if (size === 4) f.op(Op.i32WrapI64);
+  if (size !== 8) f.op(Op.i32WrapI64);
 }
 
-/** Pushes register `r` as an operand of `size` (4: i32, 8: i64). */
+/** Pushes register `r` as an operand of `size` (2 and 4: i32, 8: i64). */
 function reg(c: Ctx64, r: number, size: number): void {
   c.f.get(c.q.q[r]);
-  if (size === 4) c.f.op(Op.i32WrapI64);
+  if (size !== 8) c.f.op(Op.i32WrapI64);
+  if (size === 2) c.f.i32(0xffff).op(Op.i32And);
 }
 
 /** Pushes a sign-extended immediate as an operand of `size`. */
 function imm(c: Ctx64, v: number, size: number): void {
   if (size === 4) c.f.i32(v | 0);
+  else if (size === 2) c.f.i32(v & 0xffff);
   else i64s(c, v);
 }
 
@@ -231,20 +238,23 @@ function store(c: Ctx64, size: number, out: number, seg: number, rex: number, v:
   if (out === NONE) return;
   if (out === MEM) {
     if (size !== 8) f.get(v).op(Op.i64ExtendI32U).set(c.q.v);
-    writeAt(c, seg, size as 1 | 4 | 8, c.q.v);
+    writeAt(c, seg, size as 1 | 2 | 4 | 8, c.q.v);
     return;
   }
   f.get(v);
   if (size === 8) setQ(c, out);
   else if (size === 4) setD(c, out);
+  else if (size === 2) setW(c, out);
   else setB(c, out, rex);
 }
 
 /**
- * ADD OR AND SUB XOR CMP TEST (`op` as ALU_OPS, TEST as AND) of `size` (1, 4, 8) on the operands
- * `dst` and `src` push (i32 for 1 and 4, i64 for 8); the result to `out` (a register, NONE, or MEM
- * with segment `seg`: written before the flags change, so a faulting store leaves them), the
- * flags as PEND_MAT (this file's header).
+ * ADD OR ADC SBB AND SUB XOR CMP TEST (`op` as ALU_OPS, TEST as AND) of `size` (1, 2, 4, 8; ADC
+ * and SBB 4 and 8) on the operands `dst` and `src` push (i32 for 1, 2 and 4, i64 for 8); the
+ * result to `out` (a register, NONE, or MEM with segment `seg`: written before the flags change,
+ * so a faulting store leaves them), the flags as PEND_MAT (this file's header). ADC and SBB take
+ * CF in local `c` (`cfInto` first): their carry out is `v <= d` (ADC) or `d <= x` (SBB) with a
+ * carry in, `<` without it, OF and AF as ADD's and SUB's (SDM Vol. 2 ADC, SBB).
  */
 function alu(
   c: Ctx64,
@@ -257,8 +267,9 @@ function alu(
   rex = 0,
 ): void {
   const { f, l } = c;
-  const add = op === 0;
-  const sub = op === 5 || op === 7;
+  const carry = op === 2 || op === 3;
+  const add = op === 0 || op === 2;
+  const sub = op === 5 || op === 7 || op === 3;
   if (size === 8) {
     const { d, x, v } = c.q;
     dst();
@@ -267,6 +278,10 @@ function alu(
     f.set(x);
     f.get(d).get(x);
     f.op(add ? Op.i64Add : op === 1 ? Op.i64Or : op === 4 ? Op.i64And : op === 6 ? Op.i64Xor : Op.i64Sub);
+    if (carry)
+      f.get(l.c)
+        .op(Op.i64ExtendI32U)
+        .op(add ? Op.i64Add : Op.i64Sub);
     f.set(v);
     store(c, 8, out, seg, rex, v);
     // fr: low byte, sign at bit 31, "not zero" at bit 8.
@@ -275,7 +290,11 @@ function alu(
     f.get(v).i64(0, 0).op(Op.i64Ne).i32(8).op(Op.i32Shl).op(Op.i32Or).set(l.fr);
     if (add || sub) {
       // CF | AF << 4; OF from the signs (SDM Vol. 2 ADD, SUB).
-      if (add) f.get(v).get(d).op(Op.i64LtU);
+      if (carry) {
+        if (add) f.get(v).get(d).op(Op.i64LeU).get(v).get(d).op(Op.i64LtU);
+        else f.get(d).get(x).op(Op.i64LeU).get(d).get(x).op(Op.i64LtU);
+        f.get(l.c).op(Op.select);
+      } else if (add) f.get(v).get(d).op(Op.i64LtU);
       else f.get(d).get(x).op(Op.i64LtU);
       f.get(d)
         .get(x)
@@ -300,18 +319,39 @@ function alu(
     f.set(x);
     f.get(d).get(x);
     f.op(add ? Op.i32Add : op === 1 ? Op.i32Or : op === 4 ? Op.i32And : op === 6 ? Op.i32Xor : Op.i32Sub);
+    if (carry) f.get(l.c).op(add ? Op.i32Add : Op.i32Sub);
     f.set(v);
-    if (size === 1) {
-      // CF of a byte ADD is bit 8 of the sum; then the result masked.
-      if (add) f.get(v).i32(8).op(Op.i32ShrU).i32(1).op(Op.i32And).set(l.c);
-      f.get(v).i32(0xff).op(Op.i32And).set(v);
+    if (size < 4) {
+      // CF of a byte or word ADD is the bit above the result; then the result masked.
+      if (add)
+        f.get(v)
+          .i32(msb + 1)
+          .op(Op.i32ShrU)
+          .i32(1)
+          .op(Op.i32And)
+          .set(l.c);
+      f.get(v)
+        .i32(size === 1 ? 0xff : 0xffff)
+        .op(Op.i32And)
+        .set(v);
     }
     store(c, size, out, seg, rex, v);
-    if (size === 1) f.get(v).get(v).i32(24).op(Op.i32Shl).op(Op.i32Or).set(l.fr);
+    // fr: the result with its sign at bit 31 (and still 0 only when it is).
+    if (size < 4)
+      f.get(v)
+        .get(v)
+        .i32(32 - size * 8)
+        .op(Op.i32Shl)
+        .op(Op.i32Or)
+        .set(l.fr);
     else f.get(v).set(l.fr);
     if (add || sub) {
-      if (add && size === 1) f.get(l.c);
-      else if (add) f.get(v).get(d).op(Op.i32LtU);
+      if (add && size < 4) f.get(l.c);
+      else if (carry) {
+        if (add) f.get(v).get(d).op(Op.i32LeU).get(v).get(d).op(Op.i32LtU);
+        else f.get(d).get(x).op(Op.i32LeU).get(d).get(x).op(Op.i32LtU);
+        f.get(l.c).op(Op.select);
+      } else if (add) f.get(v).get(d).op(Op.i32LtU);
       else f.get(d).get(x).op(Op.i32LtU);
       f.get(d).get(x).op(Op.i32Xor).get(v).op(Op.i32Xor).i32(0x10).op(Op.i32And).op(Op.i32Or);
       f.set(l.fa);
@@ -352,6 +392,14 @@ function setB(c: Ctx64, r: number, rex: number): void {
     .get(t)
     .op(Op.i64Or)
     .set(q);
+}
+
+/** Pops an i32 (0…65535) into the low word of register `r` (the rest kept: SDM Vol. 1 3.4.1.1). */
+function setW(c: Ctx64, r: number): void {
+  const { f } = c;
+  const q = c.q.q[r];
+  f.op(Op.i64ExtendI32U).set(c.q.x);
+  f.get(q).i64(0xffff0000, -1).op(Op.i64And).get(c.q.x).op(Op.i64Or).set(q);
 }
 
 /** Pushes the byte r/m operand (register or memory: the address left in `a`). */
@@ -423,9 +471,25 @@ function incDec(c: Ctx64, i: Insn, size: number, dec: boolean, mem: boolean): vo
  * boot's `sha256sum`) rotates between ALU instructions: as handler calls they made the engines'
  * userspace slower on wasm than on the JS backend.
  */
-function rotateK(c: Ctx64, rol: boolean, r: number, size: number, k: number): void {
+function rotateK(c: Ctx64, rol: boolean, r: number, size: number, k: number, flags: boolean): void {
   const { f, l } = c;
   const q = c.q.q[r];
+  if (!flags) {
+    // Dead flags (flagsDead64): the rotation alone; the record in the locals stays as it was.
+    if (size === 8)
+      f.get(q)
+        .i64(k, 0)
+        .op(rol ? Op.i64Rotl : Op.i64Rotr)
+        .set(q);
+    else
+      f.get(q)
+        .op(Op.i32WrapI64)
+        .i32(k)
+        .op(rol ? Op.i32Rotl : Op.i32Rotr)
+        .op(Op.i64ExtendI32U)
+        .set(q);
+    return;
+  }
   // `d`: the 32 bits that hold the result's MSB (the result, or its high half); `x`: CF.
   if (size === 8) {
     const v = c.q.v;
@@ -507,6 +571,172 @@ function shiftK(c: Ctx64, m: string, r: number, size: number, k: number): void {
   }
   f.i32(PEND_MAT).set(l.fo).i32(1).set(l.fp);
   c.pend = PEND_MAT;
+}
+
+/**
+ * SHL/SAL/SHR/SAR of register `r` (`size` 4 or 8) by CL, the count masked to 5 or 6 bits
+ * (exec/shift.ts, exec/long/shift64.ts): the flags as `shiftK` computes them for a count of 1…31
+ * or 1…63; a count of 0 changes no flag and leaves a 64-bit register as it was, while a 32-bit one
+ * is still written, its upper half cleared (SDM Vol. 1 3.4.1.1). The record's kind is then known
+ * only at run time (PEND_DYN) unless it was PEND_MAT already.
+ */
+function shiftCl(c: Ctx64, m: string, r: number, size: number): void {
+  const { f, l } = c;
+  const q = c.q.q[r];
+  const right = m !== 'SHL';
+  f.get(c.q.q[1])
+    .op(Op.i32WrapI64)
+    .i32(size === 8 ? 63 : 31)
+    .op(Op.i32And)
+    .tee(l.c)
+    .op(Op.i32Eqz)
+    .open(Op.if);
+  if (size === 4) f.get(q).i64(0xffffffff, 0).op(Op.i64And).set(q);
+  f.else();
+  if (size === 8) {
+    const { d, v, x } = c.q;
+    f.get(l.c).op(Op.i64ExtendI32U).set(x);
+    f.get(q)
+      .tee(d)
+      .get(x)
+      .op(m === 'SHL' ? Op.i64Shl : m === 'SHR' ? Op.i64ShrU : Op.i64ShrS)
+      .set(v);
+    // CF: bit count - 1 (right) or 64 - count (left) of the operand.
+    f.get(d);
+    if (right) f.get(x).i64(1, 0).op(Op.i64Sub);
+    else f.i64(64, 0).get(x).op(Op.i64Sub);
+    f.op(Op.i64ShrU).op(Op.i32WrapI64).i32(1).op(Op.i32And).set(l.fa);
+    if (m === 'SHL') f.get(v).i64(63, 0).op(Op.i64ShrU).op(Op.i32WrapI64).get(l.fa).op(Op.i32Xor);
+    else if (m === 'SHR') f.get(d).i64(63, 0).op(Op.i64ShrU).op(Op.i32WrapI64);
+    else f.i32(0);
+    f.set(l.fs);
+    f.get(v).op(Op.i32WrapI64).i32(0xff).op(Op.i32And);
+    f.get(v).i64(32, 0).op(Op.i64ShrU).op(Op.i32WrapI64).i32(0x80000000).op(Op.i32And).op(Op.i32Or);
+    f.get(v).i64(0, 0).op(Op.i64Ne).i32(8).op(Op.i32Shl).op(Op.i32Or).set(l.fr);
+    f.get(v).set(q);
+  } else {
+    const { d, v } = l;
+    f.get(q)
+      .op(Op.i32WrapI64)
+      .tee(d)
+      .get(l.c)
+      .op(m === 'SHL' ? Op.i32Shl : m === 'SHR' ? Op.i32ShrU : Op.i32ShrS);
+    f.tee(v).set(l.fr);
+    f.get(d);
+    if (right) f.get(l.c).i32(1).op(Op.i32Sub);
+    else f.i32(32).get(l.c).op(Op.i32Sub);
+    f.op(Op.i32ShrU).i32(1).op(Op.i32And).set(l.fa);
+    if (m === 'SHL') f.get(v).i32(31).op(Op.i32ShrU).get(l.fa).op(Op.i32Xor);
+    else if (m === 'SHR') f.get(d).i32(31).op(Op.i32ShrU);
+    else f.i32(0);
+    f.set(l.fs);
+    f.get(v);
+    setD(c, r);
+  }
+  f.i32(PEND_MAT).set(l.fo).i32(1).set(l.fp);
+  f.end();
+  c.pend = c.pend === PEND_MAT ? PEND_MAT : PEND_DYN;
+}
+
+/**
+ * IMUL r64, r/m64 and IMUL r64, r/m64, imm (exec/long/alu64.ts makeImulN64): the low 64 bits of
+ * the product; CF = OF = the signed product does not fit in 64 bits, SF ZF PF from the result, AF
+ * clear. Without a 128-bit product: it fits when an operand is 0, when the other is −1 unless the
+ * first is −2^63, and otherwise exactly when the wrapped product divided by the first operand
+ * gives the second back (i64.div_s, which traps only for −2^63 / −1, excluded before).
+ */
+function imul64(c: Ctx64, i: Insn, three: boolean): void {
+  const { f, l } = c;
+  const { d, x, v } = c.q;
+  loadE(c, i, 8);
+  f.set(d);
+  if (three) i64s(c, i.imm);
+  else f.get(c.q.q[i.reg]);
+  f.set(x);
+  f.get(d).get(x).op(Op.i64Mul).set(v);
+  f.get(d).op(Op.i64Eqz).open(Op.if, '', I32);
+  f.i32(0);
+  f.else();
+  f.get(d).i64(0xffffffff, -1).op(Op.i64Eq).open(Op.if, '', I32);
+  f.get(x).i64(0, 0x80000000).op(Op.i64Eq);
+  f.else();
+  f.get(v).get(d).op(Op.i64DivS).get(x).op(Op.i64Ne);
+  f.end();
+  f.end();
+  f.tee(l.fs).set(l.fa);
+  f.get(v).op(Op.i32WrapI64).i32(0xff).op(Op.i32And);
+  f.get(v).i64(32, 0).op(Op.i64ShrU).op(Op.i32WrapI64).i32(0x80000000).op(Op.i32And).op(Op.i32Or);
+  f.get(v).i64(0, 0).op(Op.i64Ne).i32(8).op(Op.i32Shl).op(Op.i32Or).set(l.fr);
+  f.i32(PEND_MAT).set(l.fo).i32(1).set(l.fp);
+  c.pend = PEND_MAT;
+  f.get(v).set(c.q.q[i.reg]);
+}
+
+/** Pushes the i32 in local `t` byte-swapped (SDM Vol. 2 BSWAP). */
+function swap32(c: Ctx64, t: number): void {
+  const { f } = c;
+  f.get(t).i32(8).op(Op.i32Rotl).i32(0x00ff00ff).op(Op.i32And);
+  f.get(t)
+    .i32(8)
+    .op(Op.i32Rotr)
+    .i32(0xff00ff00 | 0)
+    .op(Op.i32And);
+  f.op(Op.i32Or);
+}
+
+/** MOV forms between general registers that emitInsn64Wasm compiles inline (flag-liveness.ts MOV_REG). */
+const MOV_REG_B: ReadonlySet<string> = new Set(['Eb,Gb', 'Gb,Eb', 'Zb,Ib', 'Eb,Ib']);
+const MOV_REG_V: ReadonlySet<string> = new Set(['Ev,Gv', 'Gv,Ev', 'Zv,Iv', 'Ev,Iz']);
+const FULL_WRITERS: ReadonlySet<string> = new Set(['ADD', 'SUB', 'AND', 'OR', 'XOR', 'CMP', 'TEST']);
+const SHIFTS: ReadonlySet<string> = new Set(['SHL', 'SAL', 'SHR', 'SAR']);
+
+/**
+ * Whether `i`, between a rotate and the instruction that overwrites its flags, passes the flags on
+ * untouched AND is compiled inline by emitInsn64Wasm (no handler call, no memory access: nothing
+ * that could leave the function, so no interrupt, fault or handler sees the record in between).
+ */
+function neutralInline(i: Insn): boolean {
+  const row = OPCODE_TABLE[i.row];
+  const m = row.mnemonic;
+  const ops = row.operands;
+  const size = i.opSize;
+  if (m === 'LEA') return i.mod !== 3 && i.adSize === 8 && (size === 4 || size === 8);
+  if (i.hasModrm && i.mod !== 3) return false;
+  if (m === 'MOV') return MOV_REG_B.has(ops) || (MOV_REG_V.has(ops) && (size === 4 || size === 8));
+  if (size !== 4 && size !== 8) return false;
+  if (m === 'MOVZX' || m === 'MOVSX' || m === 'NOT' || m === 'BSWAP') return true;
+  if (m === 'MOVSXD') return size === 8;
+  if ((m === 'ROL' || m === 'ROR') && (ops === 'Ev,Ib' || ops === 'Ev,1'))
+    return ((ops === 'Ev,1' ? 1 : i.imm) & (size === 8 ? 63 : 31)) !== 0;
+  return false;
+}
+
+/**
+ * True when the flags instruction `j` of `insns` writes are overwritten by a later one of the
+ * block before anything can read or observe them, with only inline forms in between: the
+ * look-ahead of ../flag-liveness.ts (the JS backend's, which must agree), narrowed to what this
+ * backend compiles without a handler call (a handler call may leave the function, and the run
+ * loop would then see the record).
+ */
+export function flagsDead64(insns: readonly Insn[], j: number): boolean {
+  for (let k = j + 1; k < insns.length; k++) {
+    const i = insns[k];
+    if (i.row < 0 || i.lock || i.rep !== 0) return false;
+    const row = OPCODE_TABLE[i.row];
+    const reg = !i.hasModrm || i.mod === 3;
+    if (FULL_WRITERS.has(row.mnemonic) && reg) return flagsDeadAfter(insns, j);
+    // A shift by a constant other than 0 writes all six (emitted inline: shiftK).
+    const ops = row.operands;
+    if (
+      SHIFTS.has(row.mnemonic) &&
+      reg &&
+      (ops === 'Ev,Ib' || ops === 'Ev,1') &&
+      (i.opSize === 4 || i.opSize === 8)
+    )
+      if (((ops === 'Ev,1' ? 1 : i.imm) & (i.opSize === 8 ? 63 : 31)) !== 0) return flagsDeadAfter(insns, j);
+    if (!neutralInline(i)) return false;
+  }
+  return false;
 }
 
 /** The 64-bit target of a relative branch, or null when it leaves RIP[63:32] (its handler runs it). */
@@ -620,7 +850,8 @@ export function emitInsn64Wasm(
   out.memory = mem;
   const op = m === 'TEST' ? 4 : ALU_OPS.indexOf(m);
   const write = m !== 'TEST' && op !== 7;
-  const alu2 = op >= 0 && op !== 2 && op !== 3;
+  const carry = op === 2 || op === 3;
+  const alu2 = op >= 0 && !carry;
   if (alu2 && (ops === 'Eb,Gb' || ops === 'Gb,Eb' || ops === 'AL,Ib' || ops === 'Eb,Ib')) {
     // Byte operands: the flags of a size-1 result; a byte register write keeps the rest.
     const ib = (): void => void f.i32(i.imm & 0xff);
@@ -677,8 +908,15 @@ export function emitInsn64Wasm(
     incDec(c, i, 1, m === 'DEC', mem);
     return true;
   }
-  if (size !== 4 && size !== 8) return false;
-  if (alu2) {
+  if (size !== 2 && size !== 4 && size !== 8) return false;
+  if (alu2 || (carry && size !== 2)) {
+    // ADC/SBB: CF into local `c` first (alu), a JS call where the record's place is known only at
+    // run time.
+    if (
+      carry &&
+      (ops === 'Ev,Gv' || ops === 'Gv,Ev' || ops === 'eAX,Iz' || ops === 'Ev,Iz' || ops === 'Ev,IbS')
+    )
+      cfInto(c);
     const outE = !write ? NONE : mem ? MEM : i.rm;
     if (ops === 'Ev,Gv')
       alu(
@@ -721,8 +959,74 @@ export function emitInsn64Wasm(
     else return false;
     return true;
   }
+  if (m === 'MOV' && size === 2 && (ops === 'Ev,Gv' || ops === 'Gv,Ev')) {
+    // 16-bit moves (the kernel's word stores and loads): the rest of a register kept.
+    if (ops === 'Gv,Ev') {
+      loadE(c, i, 2);
+      setW(c, i.reg);
+    } else if (mem) {
+      f.get(q[i.reg]).set(c.q.v);
+      ea64(c, i);
+      f.set(c.q.a);
+      writeAt(c, i.memSeg, 2, c.q.v);
+    } else {
+      reg(c, i.reg, 2);
+      setW(c, i.rm);
+    }
+    return true;
+  }
+  if (size === 2) return false;
   if ((m === 'INC' || m === 'DEC') && ops === 'Ev') {
     incDec(c, i, size, m === 'DEC', mem);
+    return true;
+  }
+  if (m === 'NOT' && !mem) {
+    // NOT r: no flag changes (SDM Vol. 2 NOT); a 32-bit one zero-extends.
+    f.get(q[i.rm])
+      .i64(0xffffffff, size === 8 ? -1 : 0)
+      .op(Op.i64Xor);
+    if (size === 4) f.i64(0xffffffff, 0).op(Op.i64And);
+    setQ(c, i.rm);
+    return true;
+  }
+  if (m === 'BSWAP') {
+    const t = l.t;
+    if (size === 4) {
+      f.get(q[i.rm]).op(Op.i32WrapI64).set(t);
+      swap32(c, t);
+      setD(c, i.rm);
+      return true;
+    }
+    // The low dword swapped is the new high one, and the other way round.
+    f.get(q[i.rm]).op(Op.i32WrapI64).set(t);
+    swap32(c, t);
+    f.op(Op.i64ExtendI32U).i64(32, 0).op(Op.i64Shl);
+    f.get(q[i.rm]).i64(32, 0).op(Op.i64ShrU).op(Op.i32WrapI64).set(t);
+    swap32(c, t);
+    f.op(Op.i64ExtendI32U).op(Op.i64Or);
+    setQ(c, i.rm);
+    return true;
+  }
+  if (m === 'CMOVCC' && ops === 'Gv,Ev') {
+    // The source read (and its fault taken) whatever the condition; a 32-bit CMOVcc zero-extends
+    // its destination even when false (exec/bits.ts CMOVCC, SDM Vol. 2 CMOVcc).
+    loadE(c, i, size);
+    if (size === 4) f.op(Op.i64ExtendI32U);
+    f.set(c.q.v);
+    f.get(c.q.v).get(q[i.reg]);
+    if (size === 4) f.i64(0xffffffff, 0).op(Op.i64And);
+    cond(c, i.op & 0xf);
+    f.op(Op.select);
+    setQ(c, i.reg);
+    return true;
+  }
+  if ((m === 'IMUL2' && ops === 'Gv,Ev') || (m === 'IMUL3' && (ops === 'Gv,Ev,Iz' || ops === 'Gv,Ev,IbS'))) {
+    if (size !== 8) return false;
+    imul64(c, i, m === 'IMUL3');
+    return true;
+  }
+  if ((m === 'SHL' || m === 'SAL' || m === 'SHR' || m === 'SAR') && !mem && ops === 'Ev,CL') {
+    shiftCl(c, m === 'SAL' ? 'SHL' : m, i.rm, size);
     return true;
   }
   if (
@@ -735,10 +1039,14 @@ export function emitInsn64Wasm(
     shiftK(c, m === 'SAL' ? 'SHL' : m, i.rm, size, k);
     return true;
   }
-  if ((m === 'ROL' || m === 'ROR') && !mem && (ops === 'Ev,Ib' || ops === 'Ev,1') && c.pend === PEND_MAT) {
+  if ((m === 'ROL' || m === 'ROR') && !mem && (ops === 'Ev,Ib' || ops === 'Ev,1')) {
     const k = (ops === 'Ev,1' ? 1 : i.imm) & (size === 8 ? 63 : 31);
     if (k === 0) return false; // no flag changes: the handler's
-    rotateK(c, m === 'ROL', i.rm, size, k);
+    // Its flags built where the record is in the locals, else only where nothing reads them
+    // (busybox's SHA-256: rotates at a block's head, after a call, overwritten by the next XOR).
+    const flags = !flagsDead64(c.insns, c.j);
+    if (flags && c.pend !== PEND_MAT) return false;
+    rotateK(c, m === 'ROL', i.rm, size, k, flags);
     return true;
   }
   if (m === 'MOV') {
