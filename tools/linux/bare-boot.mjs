@@ -18,11 +18,18 @@
 //   --quiet          no console echo
 //   --wasm-memory    guest RAM in a WebAssembly.Memory (x86emu's WasmGuestMemory), for the wasm
 //                    backend (X86EMU_JIT_BACKEND=wasm; X86EMU_JIT_HOT sets the threshold)
+//   --guest-prof FILE  profile the guest (bare/guest-prof.mjs): instructions and host CPU time by
+//                    kernel function and by boot phase, interpreted / compiled / REP; the tables
+//                    (markdown) go to FILE
+//   --prof-top N     rows of the function table (default 40)
+//   --prof-sites     also the RIPs where interpreted segments start (where cold code enters the
+//                    interpreter; slower)
 // Needs qemu-lite and x86emu built (`pnpm exec turbo run build --filter=qemu-lite...`).
 
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { GuestProfiler } from './bare/guest-prof.mjs';
 import { bootOnBareCpu, missingRequiredFeatures } from './bare/run.mjs';
 import { loadSymbols } from './bare/symbols.mjs';
 import * as linux from './boot-marker.mjs';
@@ -46,12 +53,33 @@ function parseArgs(argv) {
     else if (a === '--timeout') o.timeout = Number(next());
     else if (a === '--max-insns') o.maxInsns = Number(next());
     else if (a === '--findings') o.findings = next();
+    else if (a === '--guest-prof') o.guestProf = next();
+    else if (a === '--prof-top') o.profTop = Number(next());
+    else if (a === '--prof-sites') o.profSites = true;
     else throw new Error(`unknown option ${a}`);
   }
   return o;
 }
 
 const hex = (n) => `0x${n.toString(16)}`;
+
+/**
+ * The phases of a guest profile: console lines of the bare boot in the order they come (the
+ * kernel's own messages, then /init's sections: modules loaded by `=== uname`, busybox's
+ * sha256sum and sort between their headers).
+ */
+export const PROFILE_PHASES = [
+  { name: 'kernel banner', re: /Linux version \d/ },
+  { name: 'mm_init (Memory:)', re: /Memory: \d+K/ },
+  { name: 'TSC calibrated', re: /tsc: Detected|tsc: Fast TSC calibration|Calibrating delay/ },
+  { name: 'initcalls (Freeing unused kernel image)', re: /Freeing unused kernel image/ },
+  { name: 'userspace marker', re: new RegExp(linux.MARKER) },
+  { name: 'modules loaded (=== uname)', re: /=== uname/ },
+  { name: 'to === sha256sum', re: /=== sha256sum/ },
+  { name: 'sha256sum (to === sort)', re: /=== sort/ },
+  { name: 'sort (to === smp)', re: /=== smp/ },
+  { name: 'devices (to === end)', re: /=== end/ },
+];
 
 /** The report as markdown lines: ending, where, exceptions, MSRs, the console's last lines. */
 export function formatReport(r, { claim, entry, symbolsAvailable }) {
@@ -107,7 +135,15 @@ async function main() {
   const image = new Uint8Array(readFileSync(linux.kernelPath));
   const initrd = new Uint8Array(readFileSync(linux.initramfsPath));
   const load = linux.bareLoader(ql, o.entry);
+  const prof =
+    o.guestProf !== undefined
+      ? new GuestProfiler(linux.systemMapPath, { sites: o.profSites === true })
+      : null;
   const r = await bootOnBareCpu(ql, image, {
+    milestones: prof !== null ? PROFILE_PHASES : undefined,
+    onStart: prof !== null ? (cpu) => prof.attach(cpu) : undefined,
+    onMilestone: prof !== null ? (name) => prof.mark(name) : undefined,
+    sampler: prof ?? undefined,
     initrd,
     cmdline: o.append,
     load,
@@ -119,6 +155,15 @@ async function main() {
     onSerial: o.quiet ? undefined : (t) => process.stdout.write(t),
     onProgress: (line) => console.error(`bare-boot: ${line}`),
   });
+  if (prof !== null) {
+    const head = `# Guest profile of Debian's kernel on a bare x86emu Cpu (${new Date().toISOString()})\n\n`;
+    const env = ['X86EMU_JIT', 'X86EMU_JIT_HOT', 'X86EMU_JIT_BACKEND']
+      .filter((k) => process.env[k] !== undefined)
+      .map((k) => `${k}=${process.env[k]}`);
+    const about = `\`bare-boot.mjs ${process.argv.slice(2).join(' ')}\`${env.length > 0 ? `, ${env.join(' ')}` : ''}; ended: ${r.ending} after ${r.instructions} instructions at RIP ${hex(r.rip)}\n\n`;
+    writeFileSync(o.guestProf, `${head}${about}${prof.report({ top: o.profTop ?? 40 }).join('\n')}\n`);
+    console.error(`bare-boot: guest profile written to ${o.guestProf}`);
+  }
   const lines = formatReport(r, { claim: o.claim, entry: o.entry, symbolsAvailable: symbols.available });
   console.error(`\nbare-boot:\n${lines.join('\n')}`);
   if (o.findings) {

@@ -50,7 +50,14 @@ export interface BareBootOptions {
   onSerial?: (text: string) => void;
   onProgress?: (line: string) => void;
   progressMs?: number;
+  /** Patterns matched against each console line as it ends. */
   milestones?: { name: string; re: RegExp }[];
+  /** Called when a milestone first matches. */
+  onMilestone?: (name: string) => void;
+  /** Called once the kernel is loaded, before its first instruction (bare/guest-prof.mjs attaches there). */
+  onStart?: (cpu: unknown) => void;
+  /** RIP samples: the run stops after `interval()` instructions, calls `sample(cpu)`, and so on. */
+  sampler?: { interval(): number; sample(cpu: unknown): void };
   /** 'wasm' or 'flat' RAM (bare/machine.mjs; default from X86EMU_WASM_MEMORY). */
   memory?: 'wasm' | 'flat';
   /** x86emu's `CpuOptions.jit` (default: its own, from the environment). */

@@ -149,8 +149,12 @@ export function bareSlice(m, cap) {
  * `loadSymbols` lookup), onSerial(text), onProgress(line) every `progressMs`, stopOn (a RegExp
  * on the console that ends the run, e.g. the power-off line), quietVirtualS (end the run after
  * this many virtual seconds without console output; default 120), milestones ([{ name, re }]:
- * the report's `milestones[name]` says when, in wall ms and instructions, the console first
- * matched `re`). Resolves with a report; never
+ * the report's `milestones[name]` says when, in wall ms and instructions, a line of the console
+ * first matched `re`; `onMilestone(name)` is called then), onStart(cpu) (called once the kernel is
+ * loaded, before the first instruction: tools/linux/bare/guest-prof.mjs attaches there),
+ * sampler ({ interval(), sample(cpu) }: the run stops after `interval()` instructions, calls
+ * `sample`, and so on: a profiler's RIP samples).
+ * Resolves with a report; never
  * rejects for anything the guest does (a LoaderError is the image's fault and is thrown).
  */
 export async function bootOnBareCpu(ql, image, opts) {
@@ -159,6 +163,7 @@ export async function bootOnBareCpu(ql, image, opts) {
   let console = '';
   let m;
   let consoleAtNs = 0;
+  let lineStart = 0;
   const milestones = {};
   let t0 = performance.now();
   const intercepts = {
@@ -195,14 +200,18 @@ export async function bootOnBareCpu(ql, image, opts) {
       console += text;
       consoleAtNs = m.nowNs();
       opts.onSerial?.(text);
-      // Milestones are looked for at line ends only: the console grows to megabytes.
+      // Milestones are looked for in each line as it ends: the console grows to megabytes, and
+      // a pattern tested on all of it at every line end cost seconds of a profiled boot.
       if (b === 0x0a && opts.milestones !== undefined) {
+        const line = console.slice(lineStart);
+        lineStart = console.length;
         for (const { name, re } of opts.milestones) {
-          if (milestones[name] === undefined && re.test(console)) {
+          if (milestones[name] === undefined && re.test(line)) {
             milestones[name] = {
               ms: performance.now() - t0,
               instructions: m.cpu.instructionsRetired + m.cpu.runCount,
             };
+            opts.onMilestone?.(name);
           }
         }
       }
@@ -213,6 +222,7 @@ export async function bootOnBareCpu(ql, image, opts) {
   const cpu = m.cpu;
   applyEntryState(cpu.state, loaded.entry.sregs(stateToSregs(cpu.state)), loaded.entry.regs);
   cpu.stateChanged();
+  opts.onStart?.(cpu);
 
   const timeoutMs = opts.timeoutMs ?? 10 * 60_000;
   const maxInstructions = opts.maxInstructions ?? Number.POSITIVE_INFINITY;
@@ -222,6 +232,9 @@ export async function bootOnBareCpu(ql, image, opts) {
   let ending;
   let detail;
   let sliceCount = 0;
+  // A profiler's RIP samples (bare/guest-prof.mjs): the slices stop at each.
+  const sampler = opts.sampler;
+  let nextSample = sampler !== undefined ? sampler.interval() : Number.POSITIVE_INFINITY;
   // A kernel that gave up (a halt loop with interrupts on, a hung wait) still takes timer
   // interrupts, so virtual time runs on: silence on the console for this long ends the run.
   const quietNs = (opts.quietVirtualS ?? 120) * 1e9;
@@ -263,7 +276,11 @@ export async function bootOnBareCpu(ql, image, opts) {
         await new Promise((r) => setImmediate(r));
       }
     }
-    const slice = bareSlice(m, maxInstructions - cpu.instructionsRetired);
+    const slice = bareSlice(m, Math.min(maxInstructions, nextSample) - cpu.instructionsRetired);
+    if (cpu.instructionsRetired >= nextSample) {
+      sampler.sample(cpu);
+      nextSample = cpu.instructionsRetired + sampler.interval();
+    }
     ending = slice.ending;
     detail = slice.detail;
   }
