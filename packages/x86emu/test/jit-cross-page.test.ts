@@ -129,6 +129,47 @@ describe('block compiler: branches into another code page', () => {
     expect(r.jit.exceptions).toEqual([{ vector: 14, errorCode: 0, faultAddress: 0x400000 }]);
   });
 
+  // A loop body that runs over a page's end inside an instruction: `mov edx, imm32` at offset
+  // 0xffe straddles the two pages (fetch.ts keeps no decode of it, so no block holds it), and the
+  // loop's tail after it, in the next page, is reached only by falling through. 18 instructions
+  // an iteration: 14 INCs, the MOV, then ADD, DEC, JNZ.
+  const STRADDLE = `
+      mov ecx, 3000
+      jmp top
+    .balign 0x1000
+    .skip 0xff0
+    top:
+      ${'inc eax\n'.repeat(14)}
+      mov edx, 0x12345678
+      add ebx, edx
+      dec ecx
+      jnz top
+      hlt`;
+
+  it('the code after an instruction straddling a page end is compiled, exactly', () => {
+    const r = lockstep(() => protectedMode(STRADDLE), BUDGETS);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(r.jit.cpu.state.gpr[Reg.RBX]).toBe((3000 * 0x12345678) >>> 0);
+    const m = protectedMode(STRADDLE);
+    m.cpu.jit = new Jit({ hot: 2 });
+    interpreted(m, 200); // warm up: the blocks compile
+    // 1,800 instructions = 100 iterations: the straddling MOV is interpreted in each; the ADD,
+    // DEC, JNZ after it were too while the boundary after a page crossing did not count toward
+    // compiling (400 interpreted then).
+    expect(interpreted(m, 1800)).toBe(100);
+  });
+
+  it('in 64-bit mode, the code after an instruction straddling a page end is compiled, exactly', () => {
+    // INC r32 is two bytes here (0x40-0x4f are REX): one-byte NOPs keep the MOV at 0xffe.
+    const src = STRADDLE.replaceAll('inc eax', 'nop').replace('add ebx, edx', 'add rbx, rdx');
+    const r = lockstep(() => longMode(src), BUDGETS);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    const m = longMode(src);
+    m.cpu.jit = new Jit({ hot: 2 });
+    expect(m.cpu.run(200)).toBe(StopReason.Budget);
+    expect(interpreted(m, 1800)).toBe(100);
+  });
+
   it('in 64-bit mode, calls into another page and returns run compiled, exactly', () => {
     const src = `
       mov ecx, 3000

@@ -45,9 +45,14 @@ export function runStraight(cpu: Cpu, prev: Insn): void {
   if (cpu.codePage === null) return;
   const atBranch = cpu.long64 ? runStraight64(cpu, prev) : runStraight32(cpu, prev);
   // The block compiler counts a boundary toward compiling only where a block may start (jit.ts
-  // `seqEnd`): not one this run reached by stepping through straight-line code.
+  // `seqEnd`): not one this run reached by stepping through straight-line code, unless that
+  // stepped into another page (`seqAfter`: no block runs across a page's end).
   const jit = cpu.jit;
-  if (jit !== null) jit.seqEnd = atBranch ? -1 : cpu.long64 ? s.rip[0] : (s.segBase[1] + s.rip[0]) >>> 0;
+  if (jit !== null) {
+    const key = cpu.long64 ? s.rip[0] : (s.segBase[1] + s.rip[0]) >>> 0;
+    const from = cpu.long64 ? cpu.startEip : (s.segBase[1] + cpu.startEip) >>> 0;
+    jit.seqEnd = atBranch || (key ^ from) >>> 12 !== 0 ? -1 : key;
+  }
 }
 
 /**

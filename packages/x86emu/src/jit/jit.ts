@@ -34,6 +34,18 @@ export const HOT = 1000;
 /** Compiled blocks kept before the cache is flushed. */
 export const MAX_BLOCKS = 4096;
 
+/**
+ * `Jit.seqEnd` after the straight-line instruction at `key` (its seqEnd coordinates), `length`
+ * bytes long, that the interpreter steps: the boundary after it when that lies in the same page,
+ * else -1. A block never runs into the next page (region.ts `collect`), so code reached there by
+ * falling through is a block's start and counts; not counted, the rest of a loop body after an
+ * instruction straddling a page end (never in a block: fetch.ts keeps no decode of it) stayed
+ * interpreted for good (Debian's module signature check: mpihelp_submul_1, sha256_update).
+ */
+export function seqAfter(key: number, length: number): number {
+  return (key & 0xfff) + length < 4096 ? key + length : -1;
+}
+
 /** Tuning of one `Jit` (tests make it eager and small). */
 export type JitOptions = JitTuning;
 /** `jitHits` of a decode where no block can start (never compiled). */
@@ -79,8 +91,9 @@ export class Jit {
    * through the middle of hot blocks once each; counted, those boundaries compiled after `hot`
    * runs into blocks (and regions) only those tails entered — bench-int32: 17 of its 25 blocks.
    * Block starts are reached by branches, by a block's exit, or after an instruction that may not
-   * be in a block, and count. The interpreter's straight runs (cpu/straight-run.ts), which step
-   * without a lookup per boundary, set it where they stop.
+   * be in a block, and count, as do boundaries after a page crossing (`seqAfter`). The
+   * interpreter's straight runs (cpu/straight-run.ts), which step without a lookup per boundary,
+   * set it where they stop.
    */
   seqEnd = -1;
 
@@ -181,7 +194,7 @@ export class Jit {
     // seqEnd's coordinates: RIP[31:0] in 64-bit mode, else the linear address.
     const key = long ? eip : (s.segBase[1] + eip) >>> 0;
     const seq = key === this.seqEnd;
-    this.seqEnd = ROW_KIND[insn.row] === 1 && notRep(insn.rep, insn.row) ? key + insn.length : -1;
+    this.seqEnd = ROW_KIND[insn.row] === 1 && notRep(insn.rep, insn.row) ? seqAfter(key, insn.length) : -1;
     let b = insn.jitBlock;
     if (b === null) {
       // At the threshold the block compiles and runs at once; a boundary the interpreter reached
@@ -240,7 +253,7 @@ export class Jit {
     if (insn === undefined || insn.modeKey !== cpu.modeKey) return null;
     let b = insn.jitBlock;
     const seq = lin === this.seqEnd;
-    this.seqEnd = ROW_KIND[insn.row] === 1 && notRep(insn.rep, insn.row) ? lin + insn.length : -1;
+    this.seqEnd = ROW_KIND[insn.row] === 1 && notRep(insn.rep, insn.row) ? seqAfter(lin, insn.length) : -1;
     if (b === null) {
       // At the threshold the block compiles and runs at once; a boundary the interpreter reached
       // by stepping through straight-line code is not counted (`seqEnd`).
@@ -296,7 +309,7 @@ export class Jit {
     if (insn === undefined || insn.modeKey !== cpu.modeKey) return null;
     let b = insn.jitBlock;
     const seq = eip === this.seqEnd;
-    this.seqEnd = ROW_KIND[insn.row] === 1 && notRep(insn.rep, insn.row) ? eip + insn.length : -1;
+    this.seqEnd = ROW_KIND[insn.row] === 1 && notRep(insn.rep, insn.row) ? seqAfter(eip, insn.length) : -1;
     if (b === null) {
       if (seq || this.unavailable !== null) return null;
       if (++insn.jitHits !== this.hot) {
