@@ -5,7 +5,9 @@
  * interpreter's own handler with RIP and `startEip` set as `Cpu.step` sets them. Exactness:
  * - a fault or intercept exit unwinds through the function's catch, which stores the pending
  *   flags, points `startEip` at the faulting instruction and counts the ones before it, so
- *   `Cpu.run`'s handler restores RIP and delivers exactly as after `step()`;
+ *   `Cpu.run`'s handler restores RIP and delivers exactly as after `step()`; a #PF of an inline
+ *   memory operand's slow path does the same without a throw (`unwinding` set, the tail after
+ *   label U, then `Cpu.run`'s `finishUnwind`);
  * - after any instruction that touched memory or ran a handler, the block leaves (RIP at the next
  *   instruction) when an interrupt check is due (`irqCheck`: MMIO, a stop request) or when its
  *   own code page lost its decodes (a write into the block, or to its page: fetch.ts);
@@ -213,7 +215,16 @@ ${segConsts(body)}${sseConsts(body)}
 let k = 0; let fp = 0; let fo = 0; let fd = 0; let fs = 0; let fr = 0; let frh = 0; let fa = 0; let dm = 0; let inH = 0; let ck = 0;
 ${load}
 try {
+U: {
 ${body}
+}
+// A #PF from a memory operand's slow path (mem64.ts UNWIND; every other way out returns): as the
+// catch below, with \`unwinding\` set instead of a throw (Cpu.run's finishUnwind delivers it; the
+// faulting instruction counted here, as Cpu.run's catch counts it and as after a handler's unwind).
+${spill}
+${FLUSH_DYN}
+cpu.startEip = EIPS[k]; cpu.startRipHi = ${hi}; cpu.runCount += KOFF[k] + 1;
+return;
 } catch (err) {
   // Registers written since the CPU's copy was last made current (not while a handler runs: it
   // works on the CPU's copy itself).

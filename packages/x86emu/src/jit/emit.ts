@@ -16,7 +16,7 @@ import { emitSse } from './emit-sse.js';
 import { BYTE_FORMS, emitByte } from './emit8.js';
 import { emitInsn64 } from './emit64.js';
 import { cfBit, condExpr, FLUSH_DYN, flushFlags, lazy, PEND_DYN, PEND_MAT } from './flags.js';
-import { memOk64, memRead64m, memWrite64m } from './mem64.js';
+import { memOk64, memRead64m, memWrite64m, UNWIND } from './mem64.js';
 import { ALU_OPS } from './rows.js';
 
 export { condExpr, flushFlags } from './flags.js';
@@ -167,7 +167,7 @@ export function memRead(i: Insn, size: number, name: string): string {
         ? `${w}[${o}] | (${w}[${o} + 1] << 8)`
         : `${w}[${o}]`;
   return `const ${a} = ${ea(i)}; const ${x} = (${a} >>> 12) & ${TLB_MASK}; const ${o} = ${a} & 0xfff; const ${w} = tv[${x}];
-const ${name} = SR${seg} && tt[${x}] === (${a} >>> 24) && ${o} <= ${4096 - size} && (tp[${x}] & RP) !== 0 && ${w} !== null ? ${load} : ((ck = 1), cpu.read(${seg}, ${a}, ${size}));`;
+const ${name} = SR${seg} && tt[${x}] === (${a} >>> 24) && ${o} <= ${4096 - size} && (tp[${x}] & RP) !== 0 && ${w} !== null ? ${load} : ((ck = 1), cpu.readOrFault(${seg}, ${a}, ${size}));${UNWIND}`;
 }
 
 /**
@@ -199,7 +199,7 @@ export function memWrite(i: Insn, size: 1 | 4, value: string): string {
     size === 4 ? 'w[o] = v; w[o + 1] = v >>> 8; w[o + 2] = v >>> 16; w[o + 3] = v >>> 24;' : 'w[o] = v;';
   return `{ const a = ${ea(i)}; const v = ${value}; const x = (a >>> 12) & ${TLB_MASK}; const o = a & 0xfff; const w = tv[x];
 if (SW${seg} && tt[x] === (a >>> 24) && o <= ${4096 - size} && (tp[x] & WP) !== 0 && w !== null) { ${store} }
-else { ck = 1; cpu.write(${seg}, a, ${size}, v); } }`;
+else { ck = 1; cpu.writeOrFault(${seg}, a, ${size}, v);${UNWIND} } }`;
 }
 
 /** [statements, expression] reading the 32-bit r/m operand. */

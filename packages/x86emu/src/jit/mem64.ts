@@ -82,6 +82,16 @@ function hit(
 }
 
 /** FS and GS keep their bases in 64-bit mode: always through the CPU. */
+/**
+ * After a memory operand's slow path (`Cpu.readOrFault`/`writeOrFault`): a #PF there (a demand
+ * fault, a shadow-MMU fault, a write to a write-protected page table: the common one) set
+ * `unwinding` instead of throwing, and the function leaves through its unwind tail (compile.ts:
+ * label U), which does what its catch does for a thrown fault. A throw out of compiled code costs
+ * V8 microseconds (two frames unwound, the catch's rethrow): about 8 % of a shadow-MMU CR3
+ * switch (packages/mmu/README.md). `ck` is set only on a slow path, so a TLB hit tests one local.
+ */
+export const UNWIND = ' if (ck !== 0 && cpu.unwinding !== 0) break U;';
+
 function based(seg: number): boolean {
   return seg === 4 || seg === 5;
 }
@@ -94,10 +104,10 @@ export function memRead64m(i: Insn, size: number, name: string, next: number, hi
   const seg = i.memSeg;
   const [a, l, x, o, w] = [`a_${name}`, `l_${name}`, `x_${name}`, `o_${name}`, `w_${name}`];
   const addr = ea64(i, name, next, hi);
-  if (based(seg)) return `${addr} ck = 1; const ${name} = cpu.read(${seg}, ${a}, ${size});`;
+  if (based(seg)) return `${addr} ck = 1; const ${name} = cpu.readOrFault(${seg}, ${a}, ${size});${UNWIND}`;
   const load = size === 4 ? dword(w, o) : size === 2 ? `${w}[${o}] | (${w}[${o} + 1] << 8)` : `${w}[${o}]`;
   return `${addr} ${slot(a, l, x, o, w)}
-const ${name} = ${hit(seg, size, a, l, x, o, w, false)} ? ${load} : ((ck = 1), cpu.read(${seg}, ${a}, ${size}));`;
+const ${name} = ${hit(seg, size, a, l, x, o, w, false)} ? ${load} : ((ck = 1), cpu.readOrFault(${seg}, ${a}, ${size}));${UNWIND}`;
 }
 
 /** Statements reading 8 bytes of the memory operand into `<name>l` and `<name>h`. */
@@ -125,7 +135,7 @@ export function memWrite64m(
   const slow =
     size === 8
       ? `{ ck = 1; cpu.write64(${seg}, a_w, vl, vh); }`
-      : `{ ck = 1; cpu.write(${seg}, a_w, ${size}, vl); }`;
+      : `{ ck = 1; cpu.writeOrFault(${seg}, a_w, ${size}, vl);${UNWIND} }`;
   const vals = `const vl = ${lo}; const vh = ${size === 8 ? hi : 0};`;
   if (based(seg)) return `{ ${addr} ${vals} ${slow} }`;
   const store =
