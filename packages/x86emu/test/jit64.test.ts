@@ -295,6 +295,34 @@ describe('block compiler, 64-bit mode: faults', () => {
     expect(m.cpu.state.gpr[Reg.R8]).toBe(0x22 * 17);
   });
 
+  it('an 8-byte store that faults (#PF) leaves the block as a status, with the registers of its iteration', () => {
+    // RDI walks up to the unmapped 16 MiB: the MOV [RDI], RAX there is the fault, no throw.
+    const src = `
+      mov rdi, 0xff8000
+      mov rax, 0x1122334455667788
+    top:
+      add ebx, 0x11
+      mov [rdi], rax
+      add rdi, 0x1000
+      jmp top`;
+    const r = lockstep(() => longMode(src, { captureExceptions: true }), [1, 7, 1000]);
+    expect(r.jit.exceptions).toEqual([{ vector: 14, errorCode: 2, faultAddress: 0x1000000 }]);
+    expect(r.jit.cpu.state.gpr[Reg.RBX]).toBe(0x11 * 9);
+    const m = longMode(src, { captureExceptions: true });
+    const cpu = m.cpu;
+    const jit = new Jit({ hot: 2 });
+    cpu.jit = jit;
+    cpu.run(12); // the loop compiled (hot: 2) and run a few times, stopped at \`top\` or inside
+    while (cpu.state.rip[0] !== L.CODE + 17) cpu.run(1);
+    cpu.runCount = 0;
+    cpu.runLimit = 100_000;
+    expect(() => jit.enter(cpu, cpu.fetchFirst())).not.toThrow();
+    expect(cpu.unwinding).not.toBe(0);
+    expect([cpu.faultVector, cpu.faultError, cpu.faultAddress]).toEqual([14, 2, 0x1000000]);
+    expect(cpu.startEip).toBe(L.CODE + 17 + 3);
+    expect(cpu.state.gpr[Reg.RDI]).toBe(0x1000000);
+  });
+
   it('#DE from DIV r64 inside a block goes through the IDT with the state of the interpreter', () => {
     const src = `
       mov ecx, 40

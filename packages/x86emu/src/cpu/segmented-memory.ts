@@ -166,6 +166,37 @@ export class CpuSegmentedMemory {
     this.lo64 = lo;
   }
 
+  /**
+   * `read64` with `readOrFault`'s contract, for compiled code (jit/mem64.ts): a #PF of an access
+   * inside one page sets `unwinding` and returns; the rest is `read64`'s (which then hits the TLB).
+   */
+  read64OrFault(this: Cpu, seg: number, off: number): void {
+    if (this.faultOnly8(seg, off, false)) return;
+    this.read64(seg, off);
+  }
+
+  /** `write64` with `writeOrFault`'s contract: a #PF sets `unwinding` and nothing is written. */
+  write64OrFault(this: Cpu, seg: number, off: number, lo: number, hi: number): void {
+    if (this.faultOnly8(seg, off, true)) return;
+    this.write64(seg, off, lo, hi);
+  }
+
+  /**
+   * For the OrFault forms of 8-byte accesses: the translation of `seg:off` for a read or write
+   * inside one page (filling the TLB, setting A/D), true with `unwinding` set when it faults.
+   * Page-splitting, watched (DR7), #AC-checked and `linearOps` accesses are left to `read64`/
+   * `write64` (false), which throw as before.
+   */
+  faultOnly8(this: Cpu, seg: number, off: number, write: boolean): boolean {
+    const lin = this.segAddr(seg, off, 8, write);
+    if ((lin & 0xfff) > 4088 || this.dbgData !== 0 || this.acEnabled || this.linearOps !== null) return false;
+    const access = (this.state.cpl === 3 ? PFERR.USER : 0) | (write ? PFERR.WRITE : 0);
+    if (tlbTranslateStatus(this, lin, access) >= 0) return false;
+    this.unwinding = Unwind.Fault;
+    this.irqCheck = true;
+    return true;
+  }
+
   /** Writes 8 bytes at `seg:off`; both halves' pages are checked before either is stored. */
   write64(this: Cpu, seg: number, off: number, lo: number, hi: number): void {
     const lin = this.segAddr(seg, off, 8, true);

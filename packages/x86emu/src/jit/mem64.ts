@@ -115,7 +115,7 @@ export function memRead8(i: Insn, name: string, next: number, hi: number): strin
   const seg = i.memSeg;
   const [a, l, x, o, w] = [`a_${name}`, `l_${name}`, `x_${name}`, `o_${name}`, `w_${name}`];
   const addr = ea64(i, name, next, hi);
-  const slow = `ck = 1; cpu.read64(${seg}, ${a}); ${name}l = cpu.lo64; ${name}h = cpu.hi64;`;
+  const slow = `ck = 1; cpu.read64OrFault(${seg}, ${a});${UNWIND} ${name}l = cpu.lo64; ${name}h = cpu.hi64;`;
   if (based(seg)) return `${addr} let ${name}l = 0; let ${name}h = 0; ${slow}`;
   return `${addr} ${slot(a, l, x, o, w)} let ${name}l = 0; let ${name}h = 0;
 if (${hit(seg, 8, a, l, x, o, w, false)}) { ${name}l = ${dword(w, o)}; ${name}h = ${dword(w, o, 4)}; } else { ${slow} }`;
@@ -134,7 +134,7 @@ export function memWrite64m(
   const addr = ea64(i, 'w', next, rhi);
   const slow =
     size === 8
-      ? `{ ck = 1; cpu.write64(${seg}, a_w, vl, vh); }`
+      ? `{ ck = 1; cpu.write64OrFault(${seg}, a_w, vl, vh);${UNWIND} }`
       : `{ ck = 1; cpu.writeOrFault(${seg}, a_w, ${size}, vl);${UNWIND} }`;
   const vals = `const vl = ${lo}; const vh = ${size === 8 ? hi : 0};`;
   if (based(seg)) return `{ ${addr} ${vals} ${slow} }`;
