@@ -20,8 +20,9 @@
 //                          vmx,svm,tcg,bare; vmx and svm: -accel vmx,ept=off and svm,npt=off,
 //                          the shadow MMU as earlier runs; vmx-ept and svm-npt: Intel EPT and AMD
 //                          nested paging, qemu-lite's defaults for -accel vmx and svm;
-//                          vmx-wasm, svm-wasm: -accel vmx|svm,jit=wasm, the compiler's wasm
-//                          backend, on the shadow MMU;
+//                          each of these with -js or -wasm (vmx-js, svm-npt-wasm, ...): that
+//                          code generator, jit=js or jit=wasm (without: qemu-lite's default,
+//                          wasm since 2026-12-06);
 //                          kvm/qemu-kvm: the host engine and QEMU -accel kvm, where /dev/kvm is)
 //   LINUX_BENCH_TIMEOUT_S  per boot (default 600)
 //   LINUX_BENCH_RUNS       boots per engine (default 1)
@@ -177,13 +178,19 @@ async function bare(ql) {
   };
 }
 
+/** The software engine's rows: `-accel` for each, and with `-js`/`-wasm` that code generator too. */
+const SOFT = { vmx: 'vmx,ept=off', svm: 'svm,npt=off', 'vmx-ept': 'vmx,ept=on', 'svm-npt': 'svm,npt=on' };
+const softAccel = (name) => {
+  const m = /^(.*?)(?:-(js|wasm))?$/.exec(name);
+  const accel = SOFT[m[1]];
+  return accel === undefined ? undefined : m[2] === undefined ? accel : `${accel},jit=${m[2]}`;
+};
 const LABELS = {
-  vmx: 'qemu-lite vmx,ept=off',
-  svm: 'qemu-lite svm,npt=off',
-  'svm-npt': 'qemu-lite svm,npt=on',
-  'vmx-ept': 'qemu-lite vmx,ept=on',
-  'vmx-wasm': 'qemu-lite vmx,ept=off,jit=wasm',
-  'svm-wasm': 'qemu-lite svm,npt=off,jit=wasm',
+  ...Object.fromEntries(
+    Object.keys(SOFT).flatMap((k) =>
+      ['', '-js', '-wasm'].map((b) => [k + b, `qemu-lite ${softAccel(k + b)}`]),
+    ),
+  ),
   tcg: 'QEMU -accel tcg -M pc',
   bare: 'bare x86emu (harness)',
   kvm: 'qemu-lite -accel kvm',
@@ -207,22 +214,9 @@ async function main() {
     }
     for (let i = 0; i < runs; i++) {
       let res;
-      if (
-        (name === 'vmx' ||
-          name === 'vmx-ept' ||
-          name === 'svm' ||
-          name === 'svm-npt' ||
-          name.endsWith('-wasm') ||
-          name === 'bare') &&
-        ql === undefined
-      )
+      if ((softAccel(name) !== undefined || name === 'bare') && ql === undefined)
         res = { skipped: 'qemu-lite is not built' };
-      else if (name === 'vmx') res = await qemuLite('vmx,ept=off', ql);
-      else if (name === 'svm') res = await qemuLite('svm,npt=off', ql);
-      else if (name === 'svm-npt') res = await qemuLite('svm,npt=on', ql);
-      else if (name === 'vmx-ept') res = await qemuLite('vmx,ept=on', ql);
-      else if (name === 'vmx-wasm' || name === 'svm-wasm')
-        res = await qemuLite(`${name === 'vmx-wasm' ? 'vmx,ept=off' : 'svm,npt=off'},jit=wasm`, ql);
+      else if (softAccel(name) !== undefined) res = await qemuLite(softAccel(name), ql);
       else if (name === 'bare') res = await bare(ql);
       else if (name === 'kvm') res = await qemuLiteHost();
       else res = await qemu(name === 'tcg' ? 'tcg' : 'kvm');

@@ -2,11 +2,12 @@
  * The guest suite on the software engine with the block compiler's WebAssembly backend
  * (`-accel vmx,jit=wasm`): guest RAM in the engine's wasm arena, compiled code reaching it inline
  * through the TLB. Each 32- and 64-bit test guest of tools/guests must end the same way and print
- * the same checks as with the interpreter (`jit=off`), on vmx and on svm. (64-bit regions go to
- * the JS backend unless `X86EMU_JIT_WASM64=1`: x86emu's jit README, "The wasm backend".)
+ * the same checks as with the interpreter (`jit=off`), on vmx and on svm. Wasm is the engines'
+ * default code generator since 2026-12-06 (`defaultJitBackend`; `jit=js` selects the JS one).
  */
 import { describe, expect, it } from 'vitest';
 import { parseArgs } from '../src/cli/args.js';
+import { defaultJitBackend } from '../src/engines.js';
 import { type GuestResult, runGuest } from '../src/index.js';
 import { guestImage, guestsBuilt, notBuilt, reportChecks, TEST_GUESTS } from './test-guests.js';
 
@@ -53,6 +54,23 @@ describe('-accel …,jit=wasm|js', () => {
     expect(parseArgs(['-accel', 'svm,jit=js']).options).toMatchObject({ jit: true, jitBackend: 'js' });
     expect(parseArgs(['-accel', 'svm,jit=on']).options.jitBackend).toBeUndefined();
     expect(() => parseArgs(['-accel', 'vmx,jit=wat'])).toThrow(/on, off, js or wasm/);
+  });
+
+  it('defaults to wasm where WebAssembly exists; X86EMU_JIT_BACKEND=js or wasm chooses instead', () => {
+    const saved = process.env.X86EMU_JIT_BACKEND;
+    try {
+      delete process.env.X86EMU_JIT_BACKEND;
+      expect(defaultJitBackend()).toBe('wasm');
+      process.env.X86EMU_JIT_BACKEND = 'js';
+      expect(defaultJitBackend()).toBe('js');
+      process.env.X86EMU_JIT_BACKEND = 'wasm';
+      expect(defaultJitBackend()).toBe('wasm');
+      process.env.X86EMU_JIT_BACKEND = 'asmjs';
+      expect(defaultJitBackend()).toBe('wasm');
+    } finally {
+      if (saved === undefined) delete process.env.X86EMU_JIT_BACKEND;
+      else process.env.X86EMU_JIT_BACKEND = saved;
+    }
   });
 
   it('is refused on the host engine and with the compiler off', async () => {

@@ -577,10 +577,11 @@ Machine:
                           vCPUs (1 to 16; the APs wait for INIT/SIPI), QEMU's topology rules;
                           N > 1 needs the in-kernel irqchip
   -accel kvm|host|vmx|svm engine: the host's /dev/kvm, or the software engine's VMX/SVM backend
-  -accel vmx,jit=on|off   x86emu's block compiler for the guest CPU (hot code compiled to
-                          JavaScript, the same results; the default) or its interpreter
-  -accel vmx,jit=wasm|js  the compiler with that code generator: wasm puts guest RAM in one
-                          WebAssembly.Memory that compiled code reaches inline (v86's model)
+  -accel vmx,jit=on|off   x86emu's block compiler for the guest CPU (hot code compiled, the
+                          same results; the default) or its interpreter
+  -accel vmx,jit=wasm|js  the compiler with that code generator: wasm (the default where
+                          WebAssembly exists) puts guest RAM in one WebAssembly.Memory that
+                          compiled code reaches inline (v86's model); js compiles to JavaScript
   -accel svm,npt=on|off   AMD nested paging: the guest pages on its own tables, the MMU keeps
                           a guest-physical map (no shadow pages, no #PF/CR3 exits); default on,
                           off runs the shadow MMU
