@@ -16,10 +16,10 @@ export const ENGINES = [
   'x86emu-wasm',
   'x86emu/off',
   'vmx',
-  'vmx-wasm',
+  'vmx-js',
   'vmx/off',
   'svm',
-  'svm-wasm',
+  'svm-js',
   'svm/off',
   'svm-npt',
   'vmx-ept',
@@ -35,10 +35,10 @@ export const baseOf = (e: Engine): BaseEngine => e.replace('/off', '') as BaseEn
 export const jitOf = (e: Engine): boolean => !e.endsWith('/off');
 /**
  * qemu-lite's `-accel` of an engine row (`svm-npt` is `-accel svm,npt=on`, `vmx-ept` `-accel
- * vmx,ept=on`, `vmx-wasm` and `svm-wasm` are `-accel vmx|svm,jit=wasm`).
+ * vmx,ept=on`, `vmx-js` and `svm-js` are `-accel vmx|svm,jit=js`).
  */
 export const accelOf = (e: Engine): string =>
-  e === 'svm-npt' || e === 'svm-wasm' ? 'svm' : e === 'vmx-ept' || e === 'vmx-wasm' ? 'vmx' : baseOf(e);
+  e === 'svm-npt' || e === 'svm-js' ? 'svm' : e === 'vmx-ept' || e === 'vmx-js' ? 'vmx' : baseOf(e);
 /**
  * `ept=` of a row: `vmx-ept` Intel EPT, the other vmx rows the shadow MMU whatever qemu-lite's
  * default (`VMX_EPT_DEFAULT`), so that they compare with earlier runs.
@@ -51,8 +51,17 @@ export const eptOf = (e: Engine): boolean | undefined =>
  */
 export const nptOf = (e: Engine): boolean | undefined =>
   e === 'svm-npt' ? true : accelOf(e) === 'svm' ? false : undefined;
-/** The block compiler's code generator of a qemu-lite row (`jit=wasm`), else undefined: the default. */
-export const jitBackendOf = (e: Engine): 'wasm' | undefined => (e.endsWith('-wasm') ? 'wasm' : undefined);
+/**
+ * The block compiler's code generator of a qemu-lite row: `jit=js` for the `-js` rows, else
+ * undefined, qemu-lite's default (wasm since 2026-12-06: apps/qemu-lite `defaultJitBackend`).
+ */
+export const jitBackendOf = (e: Engine): 'js' | undefined => (e.endsWith('-js') ? 'js' : undefined);
+/**
+ * The bare row an engine row is judged against (issue 18: "within 10 % of the bare x86emu"):
+ * the one compiling with the same code generator, so the ratio measures the engine, not the
+ * backend: `x86emu` (JS) for the `-js` rows, `x86emu-wasm` for qemu-lite's default.
+ */
+export const bareOf = (e: Engine): 'x86emu' | 'x86emu-wasm' => (e.endsWith('-js') ? 'x86emu' : 'x86emu-wasm');
 /** The rows run on a bare `Cpu` in this process (`runOnBareCpu`). */
 export const isBare = (e: Engine): boolean => e.startsWith('x86emu');
 

@@ -6,12 +6,12 @@
  *            compiler on (the default); `x86emu/off`: its interpreter only (`jit: false`)
  *   x86emu-wasm  the same with the block compiler's WebAssembly backend (`jit: { backend:
  *            'wasm' }`, guest RAM a `WasmGuestMemory`)
- *   vmx, svm the software engine (qemu-lite -accel vmx|svm: x86emu under the silicon models);
- *            `vmx/off`, `svm/off`: -accel vmx|svm,jit=off; `svm` rows run the shadow MMU
- *            (npt=off); `svm-npt`: -accel svm,npt=on (nested paging, qemu-lite's default);
- *            `vmx` rows run the shadow MMU (ept=off); `vmx-ept`: -accel vmx,ept=on (Intel EPT)
- *            `vmx-wasm`, `svm-wasm`: -accel vmx|svm,jit=wasm (the wasm backend, guest RAM in the
- *            engine's wasm arena; the shadow MMU as the `vmx` and `svm` rows)
+ *   vmx, svm the software engine (qemu-lite -accel vmx|svm: x86emu under the silicon models,
+ *            its compiler's default code generator, wasm); `vmx/off`, `svm/off`: -accel
+ *            vmx|svm,jit=off; `svm` rows run the shadow MMU (npt=off); `svm-npt`: -accel
+ *            svm,npt=on (nested paging, qemu-lite's default); `vmx` rows run the shadow MMU
+ *            (ept=off); `vmx-ept`: -accel vmx,ept=on (Intel EPT); `vmx-js`, `svm-js`: -accel
+ *            vmx|svm,jit=js (the JavaScript backend; the shadow MMU as the `vmx` and `svm` rows)
  *   kvm      the host engine (qemu-lite on /dev/kvm)
  *   tcg      Debian's QEMU emulator (qemu-system-x86_64 -accel tcg), installed if missing and root
  *   v86      the v86 npm package (JavaScript with a wasm JIT) in Node, loading the same ELF
@@ -32,7 +32,7 @@
  * N is scaled per engine so that the loop runs about --seconds.
  *
  *   node dist/bench.js [--runs 3] [--seconds 1] [--iterations 40] [--rounds 200]
- *                      [--engines x86emu,x86emu-wasm,x86emu/off,vmx,vmx-wasm,vmx/off,vmx-ept,svm,svm-wasm,svm/off,svm-npt,kvm,tcg,v86,bochs]
+ *                      [--engines x86emu,x86emu-wasm,x86emu/off,vmx,vmx-js,vmx/off,vmx-ept,svm,svm-js,svm/off,svm-npt,kvm,tcg,v86,bochs]
  *                      [--workloads bench-int32,bench-ctxsw32,bench-sse32]
  * --iterations / --rounds are the pilot counts; each engine's count is scaled to about --seconds.
  */

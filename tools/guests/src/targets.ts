@@ -4,7 +4,7 @@
  * the machine is that day. A target whose rows did not run (not in --engines, a peer missing)
  * says so instead of a verdict.
  */
-import type { Engine } from './bench-timing.js';
+import { bareOf, type Engine } from './bench-timing.js';
 
 /** The workloads a target can name (`Workload.key`). */
 export type WorkloadKey = 'int32-unpaged' | 'int32-paged' | 'ctxsw32' | 'sse32';
@@ -33,6 +33,10 @@ const PAGING: readonly [WorkloadKey, string][] = [
   ['int32-unpaged', 'paging off'],
   ['int32-paged', 'paging on'],
 ];
+
+/** The software engine's rows a target judges: qemu-lite's defaults first (always a line). */
+const ENGINE_ROWS = ['vmx-ept', 'svm-npt', 'vmx', 'svm', 'vmx-js', 'svm-js'] as const;
+const DEFAULT_ROWS: ReadonlySet<Engine> = new Set<Engine>(['vmx-ept', 'svm-npt']);
 
 /** The faster of the bare x86emu rows (either backend of its block compiler), a clean one first. */
 function bestBare(m: ReadonlyMap<Engine, RowRate> | undefined): [Engine, RowRate | undefined] {
@@ -98,7 +102,8 @@ function line(
  * The targets of issue 18 that the guests bench measures (the Linux boot's, ≤ 3× QEMU TCG to the
  * shell, is qemu-lite's `bench/linux-boot.mjs`). The software engine is judged as qemu-lite runs
  * it by default (nested paging: `vmx-ept`, `svm-npt`) and, where those rows ran, on the shadow
- * MMU (`vmx`, `svm`) as well.
+ * MMU (`vmx`, `svm`) and with the JS backend (`vmx-js`, `svm-js`) as well, each against the bare
+ * row of its own code generator (`bareOf`).
  */
 export function issue18Targets(mips: BenchMips): TargetLine[] {
   const lines: TargetLine[] = [];
@@ -113,25 +118,22 @@ export function issue18Targets(mips: BenchMips): TargetLine[] {
   }
   for (const [key, label] of PAGING) {
     const m = mips.get(key);
-    for (const e of ['vmx-ept', 'svm-npt', 'vmx', 'svm'] as const) {
-      if (m?.get(e) === undefined && (e === 'vmx' || e === 'svm')) continue;
+    for (const e of ENGINE_ROWS) {
+      if (m?.get(e) === undefined && !DEFAULT_ROWS.has(e)) continue;
+      const b = bareOf(e);
       lines.push(
-        line(
-          `bench-int32 ${label}: ${e} within 10% of x86emu`,
-          [e, m?.get(e)],
-          ['x86emu', m?.get('x86emu')],
-          {
-            min: 0.9,
-          },
-        ),
+        line(`bench-int32 ${label}: ${e} within 10% of ${b}`, [e, m?.get(e)], [b, m?.get(b)], {
+          min: 0.9,
+        }),
       );
     }
   }
   const c = mips.get('ctxsw32');
-  for (const e of ['vmx-ept', 'svm-npt', 'vmx', 'svm'] as const) {
-    if (c?.get(e) === undefined && (e === 'vmx' || e === 'svm')) continue;
+  for (const e of ENGINE_ROWS) {
+    if (c?.get(e) === undefined && !DEFAULT_ROWS.has(e)) continue;
+    const b = bareOf(e);
     lines.push(
-      line(`bench-ctxsw32: ${e} within 1.5x of x86emu`, [e, c?.get(e)], ['x86emu', c?.get('x86emu')], {
+      line(`bench-ctxsw32: ${e} within 1.5x of ${b}`, [e, c?.get(e)], [b, c?.get(b)], {
         maxSlowdown: 1.5,
       }),
     );

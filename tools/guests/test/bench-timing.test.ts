@@ -8,7 +8,16 @@ import { existsSync } from 'node:fs';
 import { WasmGuestMemory } from '@kvm/x86emu';
 import { describe, expect, it } from 'vitest';
 import { BareMachine } from '../src/bare/machine.js';
-import { accelOf, eptOf, jitBackendOf, nptOf, shortRun, time, type Workload } from '../src/bench-timing.js';
+import {
+  accelOf,
+  bareOf,
+  eptOf,
+  jitBackendOf,
+  nptOf,
+  shortRun,
+  time,
+  type Workload,
+} from '../src/bench-timing.js';
 import { engineAvailability } from '../src/engines.js';
 import { imagePath } from '../src/manifest.js';
 import { loadQemuLite } from '../src/qemu-lite.js';
@@ -74,16 +83,22 @@ describe('bench rows', () => {
   );
 
   it.skipIf(why !== undefined)(
-    `the vmx-wasm and svm-wasm rows (-accel vmx|svm,jit=wasm) print x86emu's checksum for the paged loop${why ? ` (skipped: ${why})` : ''}`,
+    `the vmx and svm rows (qemu-lite's default code generator, wasm) and the vmx-js and svm-js rows (-accel vmx|svm,jit=js) print x86emu's checksum for the paged loop${why ? ` (skipped: ${why})` : ''}`,
     async () => {
-      expect([accelOf('vmx-wasm'), accelOf('svm-wasm')]).toEqual(['vmx', 'svm']);
-      expect(jitBackendOf('vmx-wasm')).toBe('wasm');
+      expect([accelOf('vmx-js'), accelOf('svm-js')]).toEqual(['vmx', 'svm']);
+      expect(jitBackendOf('vmx-js')).toBe('js');
       expect(jitBackendOf('vmx')).toBeUndefined();
+      // Each judged against the bare row of its own code generator.
+      expect([bareOf('vmx'), bareOf('svm-npt'), bareOf('vmx-js')]).toEqual([
+        'x86emu-wasm',
+        'x86emu-wasm',
+        'x86emu',
+      ]);
       // The shadow MMU, as the vmx and svm rows they compare with.
-      expect([nptOf('svm-wasm'), eptOf('vmx-wasm')]).toEqual([false, false]);
+      expect([nptOf('svm-js'), eptOf('vmx-js')]).toEqual([false, false]);
       const paged: Workload = { ...workload, append: (n) => `iterations=${n}`, n: 2 };
       const bare = await time('x86emu', 'bench-int32', paged, 1, 0.02);
-      for (const e of ['vmx-wasm', 'svm-wasm'] as const) {
+      for (const e of ['vmx', 'svm', 'vmx-js', 'svm-js'] as const) {
         const t = await time(e, 'bench-int32', paged, 1, 0.02);
         expect(t.failure, e).toBeUndefined();
         expect(t.clock).toBe('cpu');
