@@ -685,3 +685,71 @@ describe('wasm backend, 64-bit mode: the forms the boot sent to handlers, inline
     expect(stats(r.jit).handlerSites).toBe(5);
   });
 });
+
+/** SSE on (CR0.EM clear, CR0.MP set, CR4.OSFXSR and OSXMMEXCPT set), as the kernel runs. */
+const SSE_ON64 = `
+  mov rax, cr0
+  and eax, ~4
+  or eax, 2
+  mov cr0, rax
+  mov rax, cr4
+  or eax, 0x600
+  mov cr4, rax
+`;
+
+// The register forms of Debian's blake2s_compress_ssse3 and the like (emit-sse.ts sseInline64),
+// XMM8…XMM15 through REX, a packed float form whose lanes take the handler now and then, then
+// CR0.TS set (#NM from the handler, mid-block) at the last iterations.
+const SSE64 = `${SSE_ON64}
+  mov ecx, 300
+  mov rsi, 0x200000
+  mov rax, 0x9e3779b97f4a7c15
+top:
+  mov rdx, rax
+  shl rdx, 13
+  xor rax, rdx
+  mov rdx, rax
+  shr rdx, 7
+  xor rax, rdx
+  mov [rsi], rax
+  mov [rsi + 8], rcx
+  paddd xmm1, xmm0
+  movdqu xmm0, [rsi]
+  pxor xmm9, xmm1
+  punpckldq xmm2, xmm9
+  pshufd xmm10, xmm2, 0x93
+  movdqa xmm11, xmm10
+  punpcklqdq xmm11, xmm0
+  psrld xmm11, 7
+  pslld xmm12, 25
+  por xmm12, xmm11
+  paddd xmm15, xmm12
+  addps xmm3, xmm0
+  movdqa [rsi + 0x20], xmm15
+  movdqa [rsi + 0x30], xmm3
+  cmp ecx, 3
+  jne 1f
+  mov rdx, cr0
+  or edx, 8
+  mov cr0, rdx
+1:
+  dec ecx
+  jnz top
+  hlt
+`;
+
+describe('wasm backend, 64-bit mode: SSE register forms inline', () => {
+  it('PADDD, PXOR, PUNPCK*, PSHUFD, MOVDQA, shifts, POR, ADDPS with XMM8-15 equal the interpreter at every stop; #NM from the handler mid-block', () => {
+    // One long run too: the compiled loop itself meets CR0.TS (SSE_OK clear: its handler faults).
+    const whole = lockstep(() => inWasm(longMode(SSE64, { captureExceptions: true })), [100_000], WASM);
+    expect(whole.jit.exceptions.map((e) => e.vector)).toEqual([7]);
+    const r = lockstep(() => inWasm(longMode(SSE64, { captureExceptions: true })), BUDGETS, WASM);
+    expect(r.jit.exceptions.map((e) => e.vector)).toEqual([7]);
+    expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(3000);
+    // The eleven register forms inline (each with its handler where its checks fail); MOVDQU and
+    // the MOVDQA stores (memory operands) and the MOV CR0s call their handlers.
+    const st = stats(r.jit);
+    expect(st.compiled64).toBeGreaterThan(0);
+    expect(st.sseInline64).toBeGreaterThanOrEqual(11);
+  });
+});

@@ -106,6 +106,8 @@ export class WasmBackend {
     rejected: 0,
     /** Instructions compiled as a call of the interpreter's handler (handler-call.ts). */
     handlerSites: 0,
+    /** Of those, SSE forms in 64-bit functions compiled inline, their handler only where the inline path's checks fail (emit-sse.ts sseInline64). */
+    sseInline64: 0,
     /** Modules made, their bytes, and the time to generate, compile and instantiate them (ms). */
     modules: 0,
     bytes: 0,
@@ -536,6 +538,7 @@ export function compileWasm(cpu: Cpu, list: WasmRegionSpec[]): (JitBlock | null)
     const fn = exps[`f${n}`];
     if ('segs' in g) return wrap(be, fn, g, r.blocks, r.page, size);
     be.stats.compiled64++;
+    be.stats.sseInline64 += g.sseForms;
     return wrap64(be, fn, g, r.blocks, r.page, r.hi ?? cpu.state.rip[1], size, storeFlags);
   });
   be.stats.modules++;

@@ -23,6 +23,7 @@ import { ROW_KIND } from '../rows.js';
 import {
   REG,
   REG_HIGH,
+  SSE_OK,
   ST_EXITREQ,
   ST_FA,
   ST_FD,
@@ -37,6 +38,7 @@ import {
   TLB_USER,
 } from './arena.js';
 import { afterMemory, allocLocals, exitFault, exitNormal, goTo, PARAMS, type WasmCtx } from './emit.js';
+import { emitSseWasm64 } from './emit-sse.js';
 import { allocLocals64, type Ctx64, emitInsn64Wasm } from './emit64.js';
 import { Bytes, FuncWriter, Op } from './encode.js';
 import { execSite } from './handler-call.js';
@@ -58,6 +60,9 @@ export interface Generated64 {
   end: number;
   /** Segments the inline memory path tests. */
   segs64: number;
+  /** Whether it holds SSE forms inline (emit-sse.ts: the call sets SSE_OK), and how many. */
+  sse: boolean;
+  sseForms: number;
 }
 
 /**
@@ -177,6 +182,7 @@ export function generate64(
   const eips: number[] = [];
   let end = 0;
   let segs = 0;
+  let sseForms = 0;
   const base: WasmCtx = {
     f,
     l,
@@ -233,6 +239,13 @@ export function generate64(
       eips.push(c.eip);
       k++;
       if (!emitInsn64Wasm(c, i, OPCODE_TABLE[i.row], out)) {
+        // SSE register forms inline, their handler where their checks fail (emit-sse.ts).
+        const site = sites.length;
+        if (emitSseWasm64(c, i, OPCODE_TABLE[i.row], () => emitHandlerCall64(c, site, false, used))) {
+          sites.push({ insn: i, eip: c.eip, next: c.next });
+          sseForms++;
+          continue;
+        }
         const ends = ROW_KIND[i.row] === 2;
         emitHandlerCall64(c, sites.length, ends, used);
         sites.push({ insn: i, eip: c.eip, next: c.next });
@@ -274,7 +287,7 @@ export function generate64(
   emitLoad64(c0, used);
   f.i32(hi | 0).set(q.nh);
   f.code.append(body);
-  return { f, eips, end, segs64: segs };
+  return { f, eips, end, segs64: segs, sse: sseForms > 0, sseForms };
 }
 
 /**
@@ -319,6 +332,8 @@ class Region64 {
     readonly hi: number,
     readonly segs: number,
     readonly storeFlags: (cpu: Cpu, u: Uint32Array) => void,
+    /** Whether it holds SSE forms inline (SSE_OK). */
+    readonly sse: boolean,
   ) {}
 }
 
@@ -343,6 +358,8 @@ function runWasm64(w: Region64, cpu: Cpu): Insn | undefined {
   // The TLB's privilege class (arena.ts TLB_USER); with #AC checks on, no segment is inline.
   const cls = s.cpl === 3 ? TLB_USER : 0;
   if (cpu.acEnabled) srm = swm = 0;
+  // CR0.EM, CR0.TS clear and CR4.OSFXSR set (compile.ts runWasm): constant for the call.
+  if (w.sse) u[SSE_OK >> 2] = (s.cr[0] & 12) === 0 && (s.cr[4] & 512) !== 0 ? 1 : 0;
   const kind = w.fn(cpu.runLimit - cpu.runCount, srm, swm, cls, cls, 0);
   w.storeFlags(cpu, u);
   cpu.runCount += u[ST_N >> 2];
@@ -384,6 +401,7 @@ export function wrap64(
     hi,
     g.segs64,
     storeFlags,
+    g.sse,
   );
   const run = (cpu: Cpu): Insn | undefined => runWasm64(w, cpu);
   return new JitBlock(eip0, hi, g.end, blocks[0].insns.length, run, bytes, blocks.length);

@@ -1,5 +1,6 @@
 /**
- * The SSE/SSE2 forms the wasm backend compiles inline outside 64-bit mode, on WebAssembly's SIMD
+ * The SSE/SSE2 forms the wasm backend compiles inline outside 64-bit mode (in 64-bit mode their
+ * register-to-register forms that name no general register: `sseInline64`), on WebAssembly's SIMD
  * (v128): the forms of the JS backend's ../emit-sse.ts — moves, packed integer and logic, shifts
  * and shuffles, PMOVMSKB, MOVD, packed and scalar single/double arithmetic and the common
  * conversions — with the same rules. XMM registers and MXCSR are the CPU's own (`state.xmm` and
@@ -679,6 +680,34 @@ export function sseInline(i: Insn, row: OpcodeRow): boolean {
   return true;
 }
 
+/** Forms that read or write a general register (the 32-bit locals): outside 64-bit mode only. */
+const GPR_FORMS: ReadonlySet<string> = new Set(['PMOVMSKB', 'MOVD', 'CVTTSD2SI', 'CVTSI2SD', 'CVTSI2SS']);
+
+/**
+ * Whether `emitSseWasm64` compiles `i` in 64-bit mode (compile64.ts): the register-to-register
+ * forms of `sseInline` that name no general register, XMM8…XMM15 through REX.R/REX.B; REX.W (which
+ * turns some of them into other instructions) and memory operands (the 64-bit probe is emit64.ts's)
+ * are the handler's. Debian's kernel runs blake2s (its entropy pool's hash) on them: 6.6 M
+ * handler calls on the boot before.
+ */
+export function sseInline64(i: Insn, row: OpcodeRow): boolean {
+  if (row.pfx === undefined || i.lock || (i.rex & 8) !== 0 || !i.hasModrm || i.mod !== 3) return false;
+  if (EMITTERS[row.mnemonic] === undefined || GPR_FORMS.has(row.mnemonic)) return false;
+  const ops = row.operands;
+  if (ops.includes('P') || ops.includes('Q') || ops.includes('N')) return false;
+  return !SHIFTS.includes(row.mnemonic) || ops === 'Udq,Ib';
+}
+
+/**
+ * `emitSseWasm` in a 64-bit function: `slow` emits the handler's call (compile64.ts, which records
+ * the site); false, having emitted nothing, for a form `sseInline64` refuses.
+ */
+export function emitSseWasm64(c: WasmCtx, i: Insn, row: OpcodeRow, slow: () => void): boolean {
+  if (!sseInline64(i, row)) return false;
+  emitSseBody(c, i, row, slow);
+  return true;
+}
+
 /**
  * Emits `i` (row `row`) inline, the interpreter's handler (call site `site`: the caller records
  * it, handler-call.ts) where the inline path's conditions fail; false, having emitted nothing,
@@ -686,6 +715,12 @@ export function sseInline(i: Insn, row: OpcodeRow): boolean {
  */
 export function emitSseWasm(c: WasmCtx, i: Insn, row: OpcodeRow, site: number): boolean {
   if (!sseInline(i, row)) return false;
+  emitSseBody(c, i, row, () => emitHandlerCall(c, site, false));
+  return true;
+}
+
+/** The form's inline path, and `slow` (its handler's call) where the path's checks fail. */
+function emitSseBody(c: WasmCtx, i: Insn, row: OpcodeRow, slow: () => void): void {
   const f = c.f;
   const e: Em = { c, f, s: locals(f) };
   f.open(Op.block, 'sse_done');
@@ -697,9 +732,8 @@ export function emitSseWasm(c: WasmCtx, i: Insn, row: OpcodeRow, site: number): 
   // locals' flag record stays valid (`fp` and `pend` as before the call, which stored it).
   const pend = c.pend;
   f.get(c.l.fp).set(e.s.fp);
-  emitHandlerCall(c, site, false);
+  slow();
   f.get(e.s.fp).set(c.l.fp);
   c.pend = pend;
   f.end();
-  return true;
 }
