@@ -22,6 +22,7 @@ import {
   kvmApicTimerCheck,
   kvmApicTimerSlack,
   kvmInjectPendingIrq,
+  kvmPitNsUntil,
   kvmUpdateCr8Intercept,
   kvmVcpuBlock,
 } from './irqchip/vcpu-irq.js';
@@ -42,8 +43,51 @@ export const DEFAULT_RUN_BUDGET = 2_000_000;
  */
 export const TURN_USERSPACE_EXITS = 512;
 
-/** Instructions per entry: the silicon's "host timer tick", bounding one VM entry. */
-const ENTRY_SLICE = 200_000;
+/**
+ * Instructions per entry at least (the silicon's "host timer tick", bounding one VM entry), and
+ * all of it where the VM's clock is virtual (-icount: entries then end at the same instructions
+ * in every run).
+ */
+export const ENTRY_SLICE = 200_000;
+
+/** At most, per entry: the budget bounds it too. */
+export const ENTRY_SLICE_MAX = 4_000_000;
+
+/**
+ * Host time an entry lasts at most once it is longer than ENTRY_SLICE: a 1,000 Hz host tick, the
+ * preemption a real vCPU thread sees. Each entry costs an exit, the run loop's timer and event
+ * checks and a host clock read, about 10 us in all; at 200,000 instructions an entry, compiled
+ * code at 1,000 MIPS paid that 5,000 times a second (2-3 % of bench-int32's time, tools/guests
+ * README).
+ */
+const ENTRY_NS = 1_000_000;
+
+/**
+ * The instructions the next entry may run, where the host clock drives the VM (`hostNs`, this
+ * entry's reading): the vCPU's rate over the last tick or more (exits, halts and userspace
+ * included: a rate that reads low only shortens entries) times ENTRY_NS, or up to the in-kernel
+ * PIT's next deadline when that comes sooner; never fewer than ENTRY_SLICE, as before the rate was
+ * measured, and the APIC timer and the budget bound it after.
+ */
+export function kvmEntrySlice(vcpu: SoftVcpu, hostNs: number): number {
+  if (hostNs < 0) return ENTRY_SLICE;
+  const ns = hostNs - vcpu.sliceHostNs;
+  if (vcpu.sliceHostNs < 0 || ns < 0) {
+    vcpu.sliceHostNs = hostNs;
+    vcpu.sliceInstructions = vcpu.instructions;
+    vcpu.entrySlice = ENTRY_SLICE;
+  } else if (ns >= ENTRY_NS) {
+    const perNs = (vcpu.instructions - vcpu.sliceInstructions) / ns;
+    vcpu.sliceHostNs = hostNs;
+    vcpu.sliceInstructions = vcpu.instructions;
+    vcpu.entrySlice = Math.max(ENTRY_SLICE, Math.min(ENTRY_SLICE_MAX, Math.floor(perNs * ENTRY_NS)));
+  }
+  const slice = vcpu.entrySlice;
+  if (slice === ENTRY_SLICE) return slice;
+  const pitNs = kvmPitNsUntil(vcpu, hostNs);
+  if (pitNs >= ENTRY_NS) return slice;
+  return Math.max(ENTRY_SLICE, Math.floor((slice * pitNs) / ENTRY_NS));
+}
 
 function postRunSave(vcpu: SoftVcpu): void {
   // The TSC carried up to now, so that KVM_GET_MSRS and the VMM's clocks on it (an -icount PM
@@ -224,7 +268,7 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
       const used = vcpu.instructions - start;
       // The entry ends no later than the APIC timer's expiry, so it fires on time.
       const timer = vcpu.apic !== null ? kvmApicTimerSlack(vcpu) : ENTRY_SLICE;
-      const slice = stepping ? 1 : Math.max(1, Math.min(ENTRY_SLICE, budget - used, timer));
+      const slice = stepping ? 1 : Math.max(1, Math.min(kvmEntrySlice(vcpu, hostNs), budget - used, timer));
       if (kvmEntryNeedsLongMode(vcpu)) {
         postRunSave(vcpu);
         return 0;

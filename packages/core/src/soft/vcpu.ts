@@ -89,6 +89,13 @@ export class SoftVcpu {
   turnStart = -1;
   /** KVM_RUNs of this turn that followed an exit for userspace (`TURN_USERSPACE_EXITS`). */
   turnExits = 0;
+  /**
+   * Instructions an entry may run (run-loop.ts `kvmEntrySlice`): about a host tick's worth at the
+   * rate measured since `sliceHostNs` (host ns; -1 before the first entry) and `sliceInstructions`.
+   */
+  entrySlice = 0;
+  sliceHostNs = -1;
+  sliceInstructions = 0;
   /** The CPUID table of KVM_SET_CPUID2. */
   cpuidEntries: KvmCpuidEntry2[] = [];
   /** The generic MSRs; the guest's CPUID decides which a guest may read (ARCH_CAPABILITIES). */

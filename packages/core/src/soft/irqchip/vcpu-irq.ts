@@ -130,6 +130,17 @@ function icountPitDeadlineTsc(vcpu: SoftVcpu): number {
 }
 
 /**
+ * Host ns from `hostNs` (the host clock's reading) until the in-kernel PIT's next deadline when
+ * the PIT runs on the host clock; +Infinity when it is unarmed, absent or on an icount clock.
+ */
+export function kvmPitNsUntil(vcpu: SoftVcpu, hostNs: number): number {
+  const pit = vmIrqchip(vcpu)?.pit;
+  if (pit == null || !pit.hostClock) return Number.POSITIVE_INFINITY;
+  const d = pit.nextDeadline();
+  return d < 0 ? Number.POSITIVE_INFINITY : Math.max(0, d - hostNs);
+}
+
+/**
  * The event injection step of `vcpu_enter_guest` with an in-kernel irqchip: when the guest can
  * take an interrupt, the highest pending one is injected; returns true if one is (still) pending
  * and the backend should ask for an interrupt window.
