@@ -81,7 +81,6 @@ function hit(
   return `${a} >= ${-TWO47} && ${a} <= ${TWO47 - size} && (sf[${seg}] & ${need}) === ${need} && tt[${x}] === (${l} <= 4294967295 ? ${l} >>> 24 : Math.floor(${l} / 16777216)) && ${o} <= ${4096 - size} && (tp[${x}] & ${write ? 'WP' : 'RP'}) !== 0 && ${w} !== null`;
 }
 
-/** FS and GS keep their bases in 64-bit mode: always through the CPU. */
 /**
  * After a memory operand's slow path (`Cpu.readOrFault`/`writeOrFault`): a #PF there (a demand
  * fault, a shadow-MMU fault, a write to a write-protected page table: the common one) set
@@ -92,6 +91,7 @@ function hit(
  */
 export const UNWIND = ' if (ck !== 0 && cpu.unwinding !== 0) break U;';
 
+/** FS and GS keep their bases in 64-bit mode: always through the CPU. */
 function based(seg: number): boolean {
   return seg === 4 || seg === 5;
 }
