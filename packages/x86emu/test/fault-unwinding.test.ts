@@ -9,7 +9,7 @@ import { Unwind } from '../src/cpu/cpu.js';
 import { InterceptKind, Reg, StopReason } from '../src/index.js';
 import { Jit } from '../src/jit/jit.js';
 import { lockstep } from './jit-lockstep.js';
-import { runTo } from './machine.js';
+import { inWasmMemory, runTo } from './machine.js';
 import { CODE, protectedMode } from './pm.js';
 
 const PF = 14;
@@ -128,40 +128,47 @@ describe('a #PF through the memory access path (no throw)', () => {
     expect(r.jit.cpu.state.gpr[Reg.RCX]).toBe(40);
   });
 
-  it("a compiled block's inline store that faults leaves the block with unwinding set, not a throw", () => {
-    // The same loop; the 40th page read-only (a shadow MMU's write-protected page table faults so).
-    const m = protectedMode(
-      'mov ecx, 0; top: inc ecx; mov edx, ecx; shl edx, 12; add edx, 0x500000; mov [edx], ecx; mov eax, [edx]; cmp ecx, 60; jne top; hlt',
-      { captureExceptions: true },
-    );
-    paging(m);
-    m.mem.write32(pteAddr(0x528000), 0x528005);
-    m.mem.write32(0x528000, 0xaaaa);
-    const cpu = m.cpu;
-    const jit = new Jit({ hot: 2 });
-    cpu.jit = jit;
-    cpu.run(40);
-    while (cpu.state.rip[0] !== CODE + 5) cpu.run(1); // at \`top\`, where the compiled loop starts
-    expect(jit.stats.compiled).toBeGreaterThan(0);
-    // Entered as Cpu.run enters a block: budget room, the decode at RIP fetched first.
-    cpu.runCount = 0;
-    cpu.runLimit = 100_000;
-    let entered = false;
-    expect(() => {
-      entered = jit.enter(cpu, cpu.fetchFirst());
-    }).not.toThrow();
-    expect(entered).toBe(true);
-    expect(cpu.unwinding).toBe(Unwind.Fault);
-    expect([cpu.faultVector, cpu.faultError, cpu.faultAddress]).toEqual([PF, 3, 0x528000]);
-    // At the store: ECX and EDX of its iteration stored from the block's locals, nothing written.
-    expect(cpu.startEip).toBe(CODE + 5 + 1 + 2 + 3 + 6);
-    expect(cpu.state.gpr[Reg.RCX]).toBe(40);
-    expect(cpu.state.gpr[Reg.RDX]).toBe(0x528000);
-    expect(m.mem.read32(0x528000)).toBe(0xaaaa);
-    // The run loop's finishUnwind delivers it there, as for the interpreter's readOrFault.
-    expect(cpu.finishUnwind()).toBe(StopReason.Exception);
-    expect(m.exceptions[0]).toEqual({ vector: PF, errorCode: 3, faultAddress: 0x528000 });
-  });
+  it.each([
+    ['js', false],
+    ['wasm', true],
+  ] as const)(
+    "a compiled block's store that faults leaves the block with unwinding set, not a throw (%s backend)",
+    (backend, wasm) => {
+      // The same loop; the 40th page read-only (a shadow MMU's write-protected page table faults so).
+      const built = protectedMode(
+        'mov ecx, 0; top: inc ecx; mov edx, ecx; shl edx, 12; add edx, 0x500000; mov [edx], ecx; mov eax, [edx]; cmp ecx, 60; jne top; hlt',
+        { captureExceptions: true },
+      );
+      paging(built);
+      built.mem.write32(pteAddr(0x528000), 0x528005);
+      built.mem.write32(0x528000, 0xaaaa);
+      const m = wasm ? inWasmMemory(built) : built;
+      const cpu = m.cpu;
+      const jit = new Jit({ hot: 2, backend });
+      cpu.jit = jit;
+      cpu.run(40);
+      while (cpu.state.rip[0] !== CODE + 5) cpu.run(1); // at \`top\`, where the compiled loop starts
+      expect(jit.stats.compiled).toBeGreaterThan(0);
+      // Entered as Cpu.run enters a block: budget room, the decode at RIP fetched first.
+      cpu.runCount = 0;
+      cpu.runLimit = 100_000;
+      let entered = false;
+      expect(() => {
+        entered = jit.enter(cpu, cpu.fetchFirst());
+      }).not.toThrow();
+      expect(entered).toBe(true);
+      expect(cpu.unwinding).toBe(Unwind.Fault);
+      expect([cpu.faultVector, cpu.faultError, cpu.faultAddress]).toEqual([PF, 3, 0x528000]);
+      // At the store: ECX and EDX of its iteration stored from the block's locals, nothing written.
+      expect(cpu.startEip).toBe(CODE + 5 + 1 + 2 + 3 + 6);
+      expect(cpu.state.gpr[Reg.RCX]).toBe(40);
+      expect(cpu.state.gpr[Reg.RDX]).toBe(0x528000);
+      expect(m.mem.read32(0x528000)).toBe(0xaaaa);
+      // The run loop's finishUnwind delivers it there, as for the interpreter's readOrFault.
+      expect(cpu.finishUnwind()).toBe(StopReason.Exception);
+      expect(m.exceptions[0]).toEqual({ vector: PF, errorCode: 3, faultAddress: 0x528000 });
+    },
+  );
 });
 
 describe('intercept exits without a throw (interceptExits)', () => {

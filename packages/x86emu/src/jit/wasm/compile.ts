@@ -13,9 +13,10 @@
  * the CPU's registers, which live in its memory (arena.ts `moveRegisters`: nothing to copy), runs,
  * stores them in place, the flag record and its status into the exchange area and
  * returns 0 (left at `next`) or 1 (a fault at instruction `k`, raised by a JS import: the wrapper
- * sets `startEip` and rethrows it, as the JS backend's catch does).
+ * sets `startEip` and rethrows it, as the JS backend's catch does; a #PF it returns as a status,
+ * `unwinding` set, as the JS backend's unwind tail does: handler-call.ts `faultStatus`).
  */
-import { SF_FLAT, SF_LONG, SF_R, SF_W } from '../../cpu/consts.js';
+import { GUEST_FAULT, SF_FLAT, SF_LONG, SF_R, SF_W, Unwind } from '../../cpu/consts.js';
 import type { Cpu } from '../../cpu/cpu.js';
 import type { PageCode } from '../../cpu/fetch.js';
 import { LF_INC, LF_NONE, PARITY } from '../../cpu/lazy-flags.js';
@@ -61,7 +62,13 @@ import {
 } from './emit.js';
 import { emitSseWasm } from './emit-sse.js';
 import { buildModule, FuncWriter, I32, Op } from './encode.js';
-import { emitHandlerCall, emitStoreLocals, type HandlerSite, handlerImport } from './handler-call.js';
+import {
+  emitHandlerCall,
+  emitStoreLocals,
+  faultStatus,
+  type HandlerSite,
+  handlerImport,
+} from './handler-call.js';
 
 const ARITH = Flag.CF | Flag.PF | Flag.AF | Flag.ZF | Flag.SF | Flag.OF;
 
@@ -144,13 +151,20 @@ export class WasmBackend {
       return 0;
     };
     this.caught = caught;
+    // A #PF of a slow access (readOrFault & co.: recorded, `unwinding` set, nothing thrown) leaves
+    // the function as a caught #PF would, and runWasm returns it as a status (faultStatus).
+    const pageFault = (): number => {
+      cpu.unwinding = Unwind.None;
+      return caught(GUEST_FAULT);
+    };
     this.imports = {
       env: {
         m: this.memory,
         rd: (seg: number, a: number, size: number): number => {
           this.stats.slowAccesses++;
           try {
-            const v = cpu.read(seg, a >>> 0, size);
+            const v = cpu.readOrFault(seg, a >>> 0, size);
+            if (cpu.unwinding !== 0) return pageFault();
             done();
             return v;
           } catch (e) {
@@ -160,7 +174,8 @@ export class WasmBackend {
         wr: (seg: number, a: number, size: number, v: number): void => {
           this.stats.slowAccesses++;
           try {
-            cpu.write(seg, a >>> 0, size, v >>> 0);
+            cpu.writeOrFault(seg, a >>> 0, size, v >>> 0);
+            if (cpu.unwinding !== 0) return void pageFault();
             done();
           } catch (e) {
             caught(e);
@@ -175,12 +190,14 @@ export class WasmBackend {
           try {
             const off = (hi | 0) * 4294967296 + (lo >>> 0);
             if (size === 8) {
-              cpu.read64(seg, off);
+              cpu.read64OrFault(seg, off);
+              if (cpu.unwinding !== 0) return pageFault();
               u32[ST_VHI >> 2] = cpu.hi64;
               done();
               return cpu.lo64;
             }
-            const v = cpu.read(seg, off, size);
+            const v = cpu.readOrFault(seg, off, size);
+            if (cpu.unwinding !== 0) return pageFault();
             done();
             return v;
           } catch (e) {
@@ -191,8 +208,9 @@ export class WasmBackend {
           this.stats.slowAccesses++;
           try {
             const off = (hi | 0) * 4294967296 + (lo >>> 0);
-            if (size === 8) cpu.write64(seg, off, vl >>> 0, vh >>> 0);
-            else cpu.write(seg, off, size, vl >>> 0);
+            if (size === 8) cpu.write64OrFault(seg, off, vl >>> 0, vh >>> 0);
+            else cpu.writeOrFault(seg, off, size, vl >>> 0);
+            if (cpu.unwinding !== 0) return void pageFault();
             done();
           } catch (e) {
             caught(e);
@@ -441,6 +459,7 @@ function runWasm(w: WasmRegion, cpu: Cpu): Insn | undefined {
     cpu.startRipHi = 0;
     const e = be.fault;
     be.fault = null;
+    if (e === GUEST_FAULT) return faultStatus(cpu);
     throw e;
   }
   const next = u[ST_NEXT >> 2];

@@ -11,7 +11,7 @@
  * registers reloaded after. RIP[63:32] is the same for the whole function (a region is one page);
  * a branch whose target leaves it is its handler's.
  */
-import { SF_FLAT, SF_LONG, SF_R, SF_W } from '../../cpu/consts.js';
+import { GUEST_FAULT, SF_FLAT, SF_LONG, SF_R, SF_W } from '../../cpu/consts.js';
 import type { Cpu } from '../../cpu/cpu.js';
 import type { PageCode } from '../../cpu/fetch.js';
 import type { Insn } from '../../decoder/insn.js';
@@ -41,7 +41,7 @@ import { afterMemory, allocLocals, exitFault, exitNormal, goTo, PARAMS, type Was
 import { emitSseWasm64 } from './emit-sse.js';
 import { allocLocals64, type Ctx64, emitInsn64Wasm } from './emit64.js';
 import { Bytes, FuncWriter, Op } from './encode.js';
-import { execSite } from './handler-call.js';
+import { execSite, faultStatus } from './handler-call.js';
 
 /** The import's index (after handler-call.ts IMP_HANDLER). */
 export const IMP_HANDLER64 = 5;
@@ -368,6 +368,7 @@ function runWasm64(w: Region64, cpu: Cpu): Insn | undefined {
     cpu.startRipHi = w.hi;
     const e = be.fault;
     be.fault = null;
+    if (e === GUEST_FAULT) return faultStatus(cpu);
     throw e;
   }
   const rip = s.rip;

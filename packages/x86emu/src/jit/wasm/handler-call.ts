@@ -8,6 +8,7 @@
  * leaves it at the RIP it set; one that reached a device or a code frame, or asked for the run
  * loop's checks, leaves at the RIP it left too.
  */
+import { Unwind } from '../../cpu/consts.js';
 import type { Cpu } from '../../cpu/cpu.js';
 import type { Insn } from '../../decoder/insn.js';
 import { REG, REG_HIGH, ST_EXITREQ, ST_FA, ST_FD, ST_FO, ST_FP, ST_FR, ST_FS, ST_NEXT } from './arena.js';
@@ -42,6 +43,18 @@ export function execSite(cpu: Cpu, h: HandlerSite, n: number, caught: (e: unknow
   }
   cpu.runCount -= n;
   return true;
+}
+
+/**
+ * A #PF that left a compiled function (its `startEip` set at the faulting instruction): as a
+ * status, not a throw through `Jit.enter` into `Cpu.run`'s catch: `unwinding` set, the run loop's
+ * `finishUnwind` delivers it. The faulting instruction is counted here, as that catch counts it.
+ */
+export function faultStatus(cpu: Cpu): undefined {
+  cpu.runCount++;
+  cpu.unwinding = Unwind.Fault;
+  cpu.irqCheck = true;
+  return undefined;
 }
 
 /**
