@@ -39,6 +39,8 @@ export const HOT = 1000;
  * cold code does not: on Debian's whole bare boot (wasm backend) counting those visits once (that
  * is, 20,000) took 2.3 % more CPU time in every pair, counting them 4 in all 1.5 % less in every
  * pair, while a threshold of 5,000 for everything was slower (README, "Kernel code, sixth round").
+ * The wasm backend's only (`Jit.exitVisit`): the JS backend, whose compiles cost more, took 1–8 %
+ * more on the same boot with it, and counts such a visit 1 (2 in all) as before.
  */
 export const EXIT_VISIT = 3;
 /** Compiled blocks kept before the cache is flushed. */
@@ -91,6 +93,8 @@ export class Jit {
   readonly batch: WasmBatch | null;
   /** Entries at which a block start joins the wasm batch (a quarter of `hot`; 0 for the JS backend). */
   readonly warm: number;
+  /** What a visit from a block's exit counts in `lookup` (`EXIT_VISIT` for wasm, else 1). */
+  readonly exitVisit: number;
   /** Why compiling is impossible here (code generation refused), or null. */
   unavailable: string | null = null;
   /**
@@ -117,6 +121,7 @@ export class Jit {
     this.hot = Math.max(1, options.hot ?? (env > 0 ? env : wasm ? WASM_HOT : HOT));
     this.batch = wasm ? new WasmBatch() : null;
     this.warm = wasm && this.hot >= 8 ? this.hot >> 2 : 0;
+    this.exitVisit = wasm ? EXIT_VISIT : 1;
   }
   readonly stats = {
     /** Blocks compiled, and the time spent compiling them (ms). */
@@ -272,7 +277,7 @@ export class Jit {
       // by stepping through straight-line code is not counted (`seqEnd`).
       if (seq || this.unavailable !== null) return null;
       const was = insn.jitHits;
-      const n = was + EXIT_VISIT;
+      const n = was + this.exitVisit;
       if (n < this.hot) {
         insn.jitHits = n;
         if (was < this.warm && n >= this.warm) this.batch?.note(cpu, insn, eip, lin & 0xfff, page);
@@ -330,7 +335,7 @@ export class Jit {
     if (b === null) {
       if (seq || this.unavailable !== null) return null;
       const was = insn.jitHits;
-      const n = was + EXIT_VISIT;
+      const n = was + this.exitVisit;
       if (n < this.hot) {
         insn.jitHits = n;
         if (was < this.warm && n >= this.warm) this.batch?.note(cpu, insn, eip, eip & 0xfff, page);
