@@ -240,8 +240,10 @@ async function main() {
     `Linux boot (median of ${runs}), from process start: wall time, and CPU time (user + system, all threads) ` +
       `where /proc says; "shell" is the /init marker; MIPS = instructions retired / time to power-off`,
   );
+  // The engine column fits the longest label that ran (`qemu-lite svm,npt=on,jit=wasm`: 29).
+  const labelWidth = Math.max(24, ...Object.keys(results).map((name) => LABELS[name].length + 2));
   const cols = [
-    ['engine', 24],
+    ['engine', labelWidth],
     ['banner', 9],
     ['shell', 9],
     ['power-off', 11],
@@ -256,7 +258,7 @@ async function main() {
   console.log(row(cols.map((c) => c[0])));
   for (const [name, rs] of Object.entries(results)) {
     if (rs[0].skipped) {
-      console.log(`  ${LABELS[name].padEnd(24)}skipped: ${rs[0].skipped}`);
+      console.log(`  ${LABELS[name].padEnd(labelWidth)}skipped: ${rs[0].skipped}`);
       continue;
     }
     const shell = median(rs.map((r) => r.shell));
