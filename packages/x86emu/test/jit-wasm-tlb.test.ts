@@ -10,12 +10,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TLB_SIZE, TP_SR, TP_SW, TP_UR, TP_UW } from '../src/cpu/consts.js';
-import { Cpu, type FlatPhysicalMemory, StopReason } from '../src/index.js';
+import { type Cpu, StopReason } from '../src/index.js';
 import { Jit } from '../src/jit/jit.js';
-import { RAM, WasmGuestMemory } from '../src/jit/wasm/arena.js';
+import { RAM } from '../src/jit/wasm/arena.js';
 import { wasmBackend } from '../src/jit/wasm/compile.js';
 import { PATCH_OWN_BLOCK, snapshot } from './jit-lockstep.js';
-import type { Machine } from './machine.js';
+import { inWasmMemory, type Machine } from './machine.js';
 import { protectedMode, SEL } from './pm.js';
 
 const WASM = { hot: 2, backend: 'wasm' } as const;
@@ -33,26 +33,18 @@ const MMIO = 0x3ff000;
  * beyond RAM: no host view, every access through `Cpu.read`/`write`).
  */
 function paged(src: string): Machine {
-  const m = protectedMode(src, { captureExceptions: true });
-  const w = new WasmGuestMemory(m.mem.bytes.length);
-  w.bytes.set(m.mem.bytes);
-  const cpu = new Cpu({
-    memory: w,
-    io: m.cpu.io,
-    intercepts: m.cpu.intercepts ?? undefined,
-    state: m.cpu.state,
-    jit: false,
-  });
+  const m = inWasmMemory(protectedMode(src, { captureExceptions: true }));
+  const w = m.mem;
   w.write32(PD, PT | 7);
   for (let i = 0; i < 1024; i++) w.write32(PT + i * 4, (i << 12) | 7);
   w.write32(PT + (RO >>> 12) * 4, RO | 5);
   w.write32(PT + (SUP >>> 12) * 4, SUP | 3);
   w.write32(PT + (MMIO >>> 12) * 4, 0xfec00000 | 7);
-  const s = cpu.state;
+  const s = m.cpu.state;
   s.cr[3] = PD;
   s.cr[0] |= 0x80010000; // PG | WP
-  cpu.stateChanged();
-  return { ...m, cpu, mem: w as unknown as FlatPhysicalMemory };
+  m.cpu.stateChanged();
+  return m;
 }
 
 /**

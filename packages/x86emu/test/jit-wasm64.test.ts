@@ -216,6 +216,18 @@ describe('wasm backend, 64-bit mode: lockstep with the interpreter', () => {
   });
 });
 
+/** One xorshift64 step of RAX (RDX scratch): operands that give every flag and condition both values. */
+const XORSHIFT_RAX = `  mov rdx, rax
+  shl rdx, 13
+  xor rax, rdx
+  mov rdx, rax
+  shr rdx, 7
+  xor rax, rdx
+  mov rdx, rax
+  shl rdx, 17
+  xor rax, rdx
+`;
+
 /**
  * Every condition code after every flag record the 64-bit forms leave (ADD, SUB, CMP, logic, TEST,
  * INC, DEC with 64- and 32-bit operands), operands from a xorshift sequence so that every flag
@@ -252,16 +264,7 @@ function conditions64(): string {
   mov rax, 0x9e3779b97f4a7c15
   mov rbx, 0x7f4a7c159e3779b9
 top:
-  mov rdx, rax
-  shl rdx, 13
-  xor rax, rdx
-  mov rdx, rax
-  shr rdx, 7
-  xor rax, rdx
-  mov rdx, rax
-  shl rdx, 17
-  xor rax, rdx
-  xor rbx, rax
+${XORSHIFT_RAX}  xor rbx, rax
   mov rdi, rbx
   shr rdi, 60
   add rbx, rdi
@@ -537,16 +540,7 @@ const HANDLER_FORMS64 = `
   mov rbx, 0x7f4a7c159e3779b9
   xor r12d, r12d
 top:
-  mov rdx, rax
-  shl rdx, 13
-  xor rax, rdx
-  mov rdx, rax
-  shr rdx, 7
-  xor rax, rdx
-  mov rdx, rax
-  shl rdx, 17
-  xor rax, rdx
-  mov [rsi + 0x100], rax
+${XORSHIFT_RAX}  mov [rsi + 0x100], rax
   mov rdi, rbx
   cmp rax, rbx
   cmovb rdi, rax
