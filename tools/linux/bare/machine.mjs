@@ -11,8 +11,17 @@
 //
 // MSRs the CPU does not own are answered from a small table of what a PC without MTRRs or
 // microcode has; any other index is #GP, as KVM gives for an MSR it does not know
-// (ignore_msrs=0), and is counted, so the report says which ones the kernel touched.
+// (ignore_msrs=0), and is counted, so the report says which ones the kernel touched. The one
+// exception to "a PC" is IA32_ARCH_CAPABILITIES: the software engine offers it (@kvm/core's
+// arch-capabilities.ts: x86emu has none of the speculation bugs), and without it the kernel
+// turns on page table isolation (a CR3 load on every kernel entry and exit) and MDS buffer
+// clearing, so a bare boot would profile a different kernel from the one the engine runs.
 
+import {
+  MSR_IA32_ARCH_CAPABILITIES,
+  SOFT_ARCH_CAPABILITIES_HI,
+  SOFT_ARCH_CAPABILITIES_LO,
+} from '../../../packages/core/dist/index.js';
 import { Cpu, Flag, FlatPhysicalMemory, WasmGuestMemory } from '../../../packages/x86emu/dist/index.js';
 
 export const NS_PER_INSTRUCTION = 1;
@@ -27,6 +36,8 @@ const MSR_DEFAULTS = new Map([
   [0x8b, 0n], // IA32_BIOS_SIGN_ID: microcode revision 0 (read after a CPUID, SDM Vol. 3 9.11.7)
   [0x1a0, 1n], // IA32_MISC_ENABLE: fast strings (what a BIOS leaves set)
   [0x277, 0x0007040600070406n], // IA32_PAT, its power-on value (SDM Vol. 3 11.12.4)
+  // The software engine's value (bareCpuid enumerates the MSR in CPUID.(7,0):EDX[29]).
+  [MSR_IA32_ARCH_CAPABILITIES, (BigInt(SOFT_ARCH_CAPABILITIES_HI) << 32n) | BigInt(SOFT_ARCH_CAPABILITIES_LO)],
 ]);
 
 /** Port 0x61 (system control port B), as qemu-lite's `SystemControlPortB`: channel 2's gate and OUT2. */

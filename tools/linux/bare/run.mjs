@@ -19,6 +19,7 @@ import {
   WalkResult,
   walkAddr,
 } from '../../../packages/x86emu/dist/index.js';
+import { CPUID_7_EDX_ARCH_CAPABILITIES } from '../../../packages/core/dist/index.js';
 import { applyEntryState, stateToSregs } from '../../guests/dist/index.js';
 import { LinuxBareMachine, NS_PER_INSTRUCTION } from './machine.mjs';
 
@@ -48,13 +49,18 @@ export function missingRequiredFeatures(edx = CPUID1_EDX) {
   return LINUX_REQUIRED_CPUID1_EDX.filter(([bit]) => ((edx >>> bit) & 1) === 0).map(([, name]) => name);
 }
 
-/** x86emu's CPUID, with Linux's required leaf-1 bits added when `claim` (to see what breaks next). */
+/**
+ * x86emu's CPUID with IA32_ARCH_CAPABILITIES enumerated (7.0:EDX[29]) as the software engine
+ * enumerates it (machine.mjs answers the MSR), and Linux's required leaf-1 bits added when
+ * `claim` (to see what breaks next).
+ */
 export function bareCpuid(claim) {
   const required = LINUX_REQUIRED_CPUID1_EDX.reduce((m, [bit]) => m | (1 << bit), 0);
   return {
     cpuid(leaf, subleaf, out) {
       defaultCpuid.cpuid(leaf, subleaf, out);
       if (claim && leaf >>> 0 === 1) out[3] = (out[3] | required) >>> 0;
+      if (leaf >>> 0 === 7 && subleaf === 0) out[3] = (out[3] | CPUID_7_EDX_ARCH_CAPABILITIES) >>> 0;
     },
   };
 }

@@ -1,5 +1,12 @@
 /** The software engine's generic part (KVM's kvm_main.c): SoftKvmDevice and the ArchOps contract. */
 export * from './arch-ops.js';
+export {
+  ARCH_CAP,
+  CPUID_7_EDX_ARCH_CAPABILITIES,
+  MSR_IA32_ARCH_CAPABILITIES,
+  SOFT_ARCH_CAPABILITIES_HI,
+  SOFT_ARCH_CAPABILITIES_LO,
+} from './arch-capabilities.js';
 export * from './canonical.js';
 export { COMMON_MSRS, type CommonMsrEntry, CommonMsrs, KVM_MAX_MCE_BANKS } from './common-msrs.js';
 export { GuestDebugRegs } from './debugregs.js';
