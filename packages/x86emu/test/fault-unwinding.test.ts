@@ -234,7 +234,7 @@ describe('INVLPG and large pages', () => {
     runTo(m);
     const s = m.cpu.state;
     expect([s.gpr[Reg.RBX], s.gpr[Reg.RCX]]).toEqual([0x1111, 0x2222]);
-    expect(m.cpu.tlbHasLarge).toBe(true);
+    expect(m.cpu.tlbLargeSpans.size).toBe(1);
   });
 
   it('with only 4 KiB pages cached INVLPG drops the one translation and keeps the others', () => {
@@ -249,6 +249,6 @@ describe('INVLPG and large pages', () => {
     const s = m.cpu.state;
     // 0x500000 walks again (new frame); 0x501000 still uses its stale entry (no INVLPG for it).
     expect([s.gpr[Reg.RAX], s.gpr[Reg.RBX], s.gpr[Reg.RCX], s.gpr[Reg.RDX]]).toEqual([1, 2, 7, 2]);
-    expect(m.cpu.tlbHasLarge).toBe(false);
+    expect(m.cpu.tlbLargeSpans.size).toBe(0);
   });
 });

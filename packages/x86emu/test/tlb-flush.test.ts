@@ -1,7 +1,7 @@
 /**
- * TLB flushes clear the entries filled since the last flush (a list of their indices), or the
- * whole TLB once that list overflows; MOV to CR3 with CR4.PGE keeps global entries either way
- * (SDM Vol. 3 4.10.4.1).
+ * TLB flushes clear the entries filled since the last flush (a list of their indices, one for
+ * global entries and one for the others), or the whole TLB once that list overflows; MOV to CR3
+ * with CR4.PGE keeps global entries either way (SDM Vol. 3 4.10.4.1) and looks only at the others.
  */
 import { describe, expect, it } from 'vitest';
 import { TLB_USED_MAX } from '../src/cpu/consts.js';
@@ -9,10 +9,13 @@ import { protectedMode } from './pm.js';
 
 const PD = 0x3ff000;
 
-/** Identity map of 16 MiB with 4 KiB pages; pages at 0x800000… are global (G = bit 8). */
+/**
+ * Identity map of 32 MiB with 4 KiB pages; pages at 0x800000… are global (G = bit 8). Pages
+ * 16 MiB apart share a TLB index (4096 entries).
+ */
 function paged() {
   const m = protectedMode('hlt');
-  for (let t = 0; t < 4; t++) {
+  for (let t = 0; t < 8; t++) {
     m.mem.write32(PD + t * 4, (0x400000 + t * 0x1000) | 7);
     for (let i = 0; i < 1024; i++) {
       const page = t * 1024 + i;
@@ -74,5 +77,52 @@ describe('TLB flushes', () => {
       m.cpu.flushTlb();
       expect(cached(m, 0x800000, 4), `many=${many}`).toBe(0);
     }
+  });
+
+  it('a CR3 load with more global entries cached than a list holds stays proportional', () => {
+    const m = paged();
+    touch(m, 0x800000, TLB_USED_MAX + 40); // global: their own list overflows
+    touch(m, 0x100000, 4);
+    expect(m.cpu.tlbUsedCount).toBe(4);
+    m.cpu.flushTlbNonGlobal();
+    expect(cached(m, 0x100000, 4)).toBe(0);
+    expect(cached(m, 0x800000, TLB_USED_MAX + 40)).toBe(TLB_USED_MAX + 40);
+    // The next load clears what was filled since, from the list (the count restarted: one list
+    // for both classes stayed overflowed, and every later CR3 load scanned all 4096 entries).
+    expect(m.cpu.tlbUsedCount).toBe(0);
+    touch(m, 0x200000, 3);
+    expect(m.cpu.tlbUsedCount).toBe(3);
+    m.cpu.flushTlbNonGlobal();
+    expect(cached(m, 0x200000, 3)).toBe(0);
+    expect(cached(m, 0x800000, TLB_USED_MAX + 40)).toBe(TLB_USED_MAX + 40);
+    // A full flush drops the globals beyond their list too.
+    m.cpu.flushTlb();
+    expect(cached(m, 0x800000, TLB_USED_MAX + 40)).toBe(0);
+  });
+
+  it('an entry refilled in place with a page of the other class is flushed as that class', () => {
+    const m = paged();
+    // Index 0x100: non-global 0x100000, then global 0x1100000 in its place; kept by a CR3 load.
+    touch(m, 0x100000, 1);
+    touch(m, 0x1100000, 1);
+    // Index 0x200: global 0x1200000, then non-global 0x200000 in its place; dropped by it.
+    touch(m, 0x1200000, 1);
+    touch(m, 0x200000, 1);
+    expect([cached(m, 0x1100000, 1), cached(m, 0x200000, 1)]).toEqual([1, 1]);
+    m.cpu.flushTlbNonGlobal();
+    expect([cached(m, 0x1100000, 1), cached(m, 0x200000, 1)]).toEqual([1, 0]);
+    m.cpu.flushTlb();
+    expect(cached(m, 0x1100000, 1)).toBe(0);
+  });
+
+  it('a refill in place of the same class is not listed again', () => {
+    const m = paged();
+    // Global pages 16 MiB apart, one index: each fill replaces the other.
+    touch(m, 0x900000, 1);
+    touch(m, 0x1900000, 1);
+    touch(m, 0x900000, 1);
+    touch(m, 0x100000, 1);
+    touch(m, 0x100000, 1); // a hit
+    expect([m.cpu.tlbUsedGlobalCount, m.cpu.tlbUsedCount]).toEqual([1, 1]);
   });
 });

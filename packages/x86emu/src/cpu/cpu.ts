@@ -181,15 +181,25 @@ export class Cpu {
   readonly tlbLarge = new Uint8Array(C.TLB_SIZE);
   /** A 1 GiB page has been cached since the last full flush (INVLPG then flushes everything). */
   tlbHas1G = false;
-  /** A 2 MiB/4 MiB/1 GiB page has been cached since the last full flush (INVLPG scans its range only then). */
-  tlbHasLarge = false;
   /**
-   * Indices of the entries filled since the last full flush, so that a flush clears those
+   * The 2 MiB/4 MiB spans (linear page number / 512, / 1024 with 32-bit paging) where a large
+   * page has been cached since the last full flush: INVLPG scans a span's entries only then, and
+   * drops the span from the set.
+   */
+  readonly tlbLargeSpans = new Set<number>();
+  /**
+   * Indices of the non-global entries filled since the last flush, so that a flush clears those
    * instead of all 4096 (a CR3 switch flushes; a guest touches a few pages between two).
-   * `tlbUsedCount` above `TLB_USED_MAX` means "too many to list": flush everything.
+   * `tlbUsedCount` above `TLB_USED_MAX` means "too many to list": scan them all (tlb.ts).
    */
   readonly tlbUsed = new Uint16Array(C.TLB_USED_MAX);
   tlbUsedCount = 0;
+  /**
+   * `tlbUsed` for the global entries, apart so that a CR3 load (which keeps them) looks only at
+   * the others.
+   */
+  readonly tlbUsedGlobal = new Uint16Array(C.TLB_USED_MAX);
+  tlbUsedGlobalCount = 0;
   /**
    * The wasm backend's side of this TLB (jit/wasm/arena.ts: read and write tags per privilege
    * class, addends), kept in step by tlb.ts; null when no wasm code reaches this CPU's RAM inline.

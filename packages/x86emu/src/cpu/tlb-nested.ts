@@ -58,10 +58,8 @@ export function tlbWalkNested(cpu: Cpu, lin: number, access: number): number {
     if (w.user) perm |= C.TP_UR | C.TP_UX;
     if (w.nx) perm &= ~(C.TP_SX | C.TP_UX);
     if (w.global) perm |= C.TP_GLOBAL;
-    if (w.pageSize > 4096) {
-      cpu.tlbHasLarge = true;
-      if (w.pageSize === 0x40000000) cpu.tlbHas1G = true;
-    }
+    // (A large page's span is noted by tlb.ts tlbFill, which sees its size.)
+    if (w.pageSize === 0x40000000) cpu.tlbHas1G = true;
   }
   // The final guest-physical address, with the access's own kind (a user access at the host level).
   const hpa = n.translate(gpa, access & (PFERR.WRITE | PFERR.FETCH), false);
