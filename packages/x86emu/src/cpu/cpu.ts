@@ -208,6 +208,12 @@ export class Cpu {
   tlbWasm: Int32Array | null = null;
   tlbWasmFrames = 0;
   tlbWasmRam = 0;
+  /**
+   * The wasm backend's chain words (jit/wasm/chain.ts: its exit request first, the jump cache's
+   * generation last), bumped by tlb.ts `tlbWasmChainBump` wherever what code a RIP runs may change;
+   * null without 64-bit chaining.
+   */
+  chainGen: Int32Array | null = null;
   readonly walk = new WalkResult();
 
   // ---- decode cache (physical page → decoded instructions by page offset)

@@ -7,8 +7,15 @@ export interface WasmMemory {
   readonly buffer: ArrayBuffer;
 }
 export type WasmImports = Record<string, Record<string, unknown>>;
+/** A table of functions (chain.ts): grown as regions are compiled, a slot set to a region's function. */
+export interface WasmTable {
+  readonly length: number;
+  grow(delta: number): number;
+  set(index: number, value: unknown): void;
+}
 interface WasmApi {
   Memory: new (d: { initial: number; maximum?: number }) => WasmMemory;
+  Table: new (d: { initial: number; element: 'anyfunc' }) => WasmTable;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: WasmImports) => { exports: Record<string, unknown> };
 }

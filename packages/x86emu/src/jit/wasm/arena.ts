@@ -22,7 +22,9 @@
  *   64       the exit status and the flag record (ST_*)
  *   128      REG_HIGH: RAX…R15 high halves (i32 × 16), the CPU's `state.gprHigh`
  *   256      XMM: XMM0…XMM15 (16 bytes each), the CPU's `state.xmm`; 512 MXCSR, its `state.mxcsr`;
- *            516 SSE_OK (whether SSE is usable, for the SSE forms: emit-sse.ts)
+ *            516 SSE_OK (whether SSE is usable, for the SSE forms: emit-sse.ts); 520 ST_GEN (the
+ *            jump cache's generation: chain.ts)
+ *   0x8000   JC: the jump cache (chain.ts), JC_ENTRIES entries of 16 bytes
  *   0x10000  TLB READ tags (i64 × TLB_SIZE supervisor, then × TLB_SIZE user)
  *   0x20000  TLB WRITE tags (the same)
  *   0x30000  TLB ADDENDs (i32 in 8-byte slots, the same: both classes hold the same value)
@@ -49,12 +51,28 @@ export const ST_FA = 104;
 /** 64-bit mode: RIP[63:32] where the function left, and the high half of an 8-byte slow read. */
 export const ST_NEXTHI = 108;
 export const ST_VHI = 112;
+/**
+ * 64-bit chains (chain.ts): instructions retired by the functions of the chain before the running
+ * one, the running one's table slot, and the hops from one function to the next.
+ */
+export const ST_NTOT = 116;
+export const ST_CUR = 120;
+export const ST_HOPS = 124;
 export const REG_HIGH = 128;
 /** XMM0–15 (16 bytes each, the CPU's `state.xmm`) and MXCSR (`state.mxcsr`): `moveSse`. */
 export const XMM = 0x100;
 export const MXCSR = 0x200;
 /** 1 when SSE instructions are usable (CR0.EM and TS clear, CR4.OSFXSR set): the wrapper's, per call. */
 export const SSE_OK = 0x204;
+/**
+ * The jump cache's generation (chain.ts): an entry holds the generation it was filled in, and
+ * everything that may change what code a RIP runs (a TLB flush or INVLPG, a write to a code frame,
+ * memory changed from outside) bumps it (cpu/tlb.ts `tlbWasmChainBump`).
+ */
+export const ST_GEN = 0x208;
+/** The jump cache: RIP[31:0], RIP[63:32], tag, slot | entry-block length << 20 (chain.ts). */
+export const JC = 0x8000;
+export const JC_ENTRIES = 2048;
 export const TLB_READ = 0x10000;
 export const TLB_WRITE = TLB_READ + 16 * TLB_SIZE;
 export const TLB_ADDEND = TLB_WRITE + 16 * TLB_SIZE;

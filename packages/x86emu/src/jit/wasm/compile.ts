@@ -43,13 +43,22 @@ import {
   ST_FP,
   ST_FR,
   ST_FS,
+  ST_GEN,
   ST_K,
   ST_N,
   ST_NEXT,
   ST_VHI,
   TLB_USER,
 } from './arena.js';
-import { type Generated64, generate64, handler64Import, type Site64, wrap64 } from './compile64.js';
+import { Chain } from './chain.js';
+import {
+  type Generated64,
+  generate64,
+  handler64Import,
+  type Region64,
+  type Site64,
+  wrap64,
+} from './compile64.js';
 import {
   afterMemory,
   allocLocals,
@@ -99,6 +108,12 @@ export class WasmBackend {
    */
   long: boolean;
   /**
+   * The table of 64-bit functions, the jump cache and the dispatch loop that chains them in wasm
+   * (chain.ts), where 64-bit regions go to wasm; `X86EMU_JIT_CHAIN=0` turns chaining off (one
+   * function a call, as before it).
+   */
+  readonly chain: Chain<Region64> | null;
+  /**
    * Called with each module's bytes and its regions (entry RIP[31:0], RIP[63:32], 64-bit mode,
    * instructions), before it is compiled: how tools/linux/lockstep.mjs dumps the wasm of a block
    * that diverged. Null (the default) costs one test per module.
@@ -138,9 +153,14 @@ export class WasmBackend {
     moveSse(cpu, this.memory);
     const env = typeof process !== 'undefined' ? process.env?.X86EMU_JIT_WASM64 : undefined;
     this.long = env === '1' || (env !== '0' && this.ramPages > 0);
-    // The exchange area, and SSE_OK beyond the registers (arena.ts).
-    this.u32 = new Uint32Array(this.memory.buffer, 0, (SSE_OK >> 2) + 1);
+    // The exchange area, and SSE_OK and ST_GEN beyond the registers (arena.ts).
+    this.u32 = new Uint32Array(this.memory.buffer, 0, (ST_GEN >> 2) + 1);
     this.unavailable = probe();
+    const chainEnv = typeof process !== 'undefined' ? process.env?.X86EMU_JIT_CHAIN : undefined;
+    this.chain =
+      this.long && this.unavailable === null && chainEnv !== '0'
+        ? new Chain<Region64>(cpu, this.memory)
+        : null;
     const u32 = this.u32;
     const done = (): void => {
       if (cpu.irqCheck || cpu.codePage !== this.pc) u32[ST_EXITREQ >> 2] = 2;
@@ -548,7 +568,7 @@ export function compileWasm(cpu: Cpu, list: WasmRegionSpec[]): (JitBlock | null)
       })),
     );
   const h = handlerImport(cpu, sites, be.u32, storeFlags, be.caught, () => be.pc);
-  const h64 = handler64Import(cpu, sites64, be.u32, storeFlags, be.caught, () => be.pc);
+  const h64 = handler64Import(cpu, sites64, be.u32, storeFlags, be.caught, () => be.pc, be.chain);
   const inst = new WA.Instance(new WA.Module(bytes), { env: { ...be.imports.env, h, h64 } });
   const exps = inst.exports as Record<string, WasmFn>;
   const size = bytes.length / gens.length;

@@ -11,7 +11,7 @@
  * registers reloaded after. RIP[63:32] is the same for the whole function (a region is one page);
  * a branch whose target leaves it is its handler's.
  */
-import { GUEST_FAULT, SF_FLAT, SF_LONG, SF_R, SF_W } from '../../cpu/consts.js';
+import { GUEST_FAULT } from '../../cpu/consts.js';
 import type { Cpu } from '../../cpu/cpu.js';
 import type { PageCode } from '../../cpu/fetch.js';
 import type { Insn } from '../../decoder/insn.js';
@@ -24,6 +24,7 @@ import {
   REG,
   REG_HIGH,
   SSE_OK,
+  ST_CUR,
   ST_EXITREQ,
   ST_FA,
   ST_FD,
@@ -35,8 +36,10 @@ import {
   ST_N,
   ST_NEXT,
   ST_NEXTHI,
+  ST_NTOT,
   TLB_USER,
 } from './arena.js';
+import { type Chain, chainSig } from './chain.js';
 import { afterMemory, allocLocals, exitFault, exitNormal, goTo, PARAMS, type WasmCtx } from './emit.js';
 import { emitSseWasm64 } from './emit-sse.js';
 import { allocLocals64, type Ctx64, emitInsn64Wasm } from './emit64.js';
@@ -46,11 +49,12 @@ import { execSite, faultStatus } from './handler-call.js';
 /** The import's index (after handler-call.ts IMP_HANDLER). */
 export const IMP_HANDLER64 = 5;
 
-/** One call site of `h64`: the instruction, its RIP[31:0] and the next one's. */
+/** One call site of `h64`: the instruction, its RIP[31:0] and the next one's, and RIP[63:32]. */
 export interface Site64 {
   insn: Insn;
   eip: number;
   next: number;
+  hi: number;
 }
 
 /** A 64-bit region's function and what its wrapper needs. */
@@ -225,7 +229,7 @@ export function generate64(
       insns: blk.insns,
       handler: () => {
         emitHandlerCall64(c, sites.length, true, used);
-        sites.push({ insn, eip: c.eip, next: c.next });
+        sites.push({ insn, eip: c.eip, next: c.next, hi });
       },
     };
     let ended = false;
@@ -242,13 +246,13 @@ export function generate64(
         // SSE register forms inline, their handler where their checks fail (emit-sse.ts).
         const site = sites.length;
         if (emitSseWasm64(c, i, OPCODE_TABLE[i.row], () => emitHandlerCall64(c, site, false, used))) {
-          sites.push({ insn: i, eip: c.eip, next: c.next });
+          sites.push({ insn: i, eip: c.eip, next: c.next, hi });
           sseForms++;
           continue;
         }
         const ends = ROW_KIND[i.row] === 2;
         emitHandlerCall64(c, sites.length, ends, used);
-        sites.push({ insn: i, eip: c.eip, next: c.next });
+        sites.push({ insn: i, eip: c.eip, next: c.next, hi });
         if (ends) {
           ended = true;
           break;
@@ -280,11 +284,20 @@ export function generate64(
   st(ST_NEXTHI, q.nh);
   st(ST_K, l.k);
   f.get(l.kind);
-  // The prologue: the registers in, RIP[63:32] of every exit but a RET's and a handler's.
+  // The prologue: the registers in, the flag record the previous function of a chain left (chain.ts;
+  // `fp` 0, flags in the CPU, at a chain's start), RIP[63:32] of every exit but a RET's and a
+  // handler's.
   const body = new Bytes();
   body.append(f.code);
   f.code.length = 0;
   emitLoad64(c0, used);
+  const ld = (off: number, local: number): void => void f.i32(0).mem(Op.i32Load, off).set(local);
+  ld(ST_FP, l.fp);
+  ld(ST_FO, l.fo);
+  ld(ST_FD, l.fd);
+  ld(ST_FS, l.fs);
+  ld(ST_FR, l.fr);
+  ld(ST_FA, l.fa);
   f.i32(hi | 0).set(q.nh);
   f.code.append(body);
   return { f, eips, end, segs64: segs, sse: sseForms > 0, sseForms };
@@ -292,8 +305,11 @@ export function generate64(
 
 /**
  * The import `h64(site, n)` of a module whose 64-bit call sites are `sites` (`n`: instructions of
- * this call retired before it): the flag record made current (`storeFlags`), the handler run, the
- * RIP it left in ST_NEXT/ST_NEXTHI. `caught` records a fault and sets EXITREQ 1.
+ * this call retired before it; the chain's functions before it retired ST_NTOT more): the flag
+ * record made current (`storeFlags`), RIP[63:32] and `startRipHi` the function's, the handler run,
+ * the RIP it left in ST_NEXT/ST_NEXTHI. `caught` records a fault and sets EXITREQ 1. The function
+ * leaves after it (EXITREQ 2) when events are due, the code page changed, or anything the chain
+ * relies on did (`chain`: chain.ts `chainSig`, `runLimit`).
  */
 export function handler64Import(
   cpu: Cpu,
@@ -302,14 +318,23 @@ export function handler64Import(
   storeFlags: (cpu: Cpu, u: Uint32Array) => void,
   caught: (e: unknown) => void,
   page: () => unknown,
+  chain: Chain<Region64> | null,
 ): (site: number, n: number) => void {
   return (site: number, n: number): void => {
     storeFlags(cpu, u32);
-    if (!execSite(cpu, sites[site], n, caught)) return;
+    const h = sites[site];
     const rip = cpu.state.rip;
+    rip[1] = h.hi;
+    cpu.startRipHi = h.hi;
+    if (!execSite(cpu, h, n + u32[ST_NTOT >> 2], caught)) return;
     u32[ST_NEXT >> 2] = rip[0];
     u32[ST_NEXTHI >> 2] = rip[1];
-    if (cpu.irqCheck || cpu.codePage !== page()) u32[ST_EXITREQ >> 2] = 2;
+    if (
+      cpu.irqCheck ||
+      cpu.codePage !== page() ||
+      (chain !== null && (chainSig(cpu) !== chain.sig || cpu.runLimit !== chain.limit))
+    )
+      u32[ST_EXITREQ >> 2] = 2;
   };
 }
 
@@ -320,9 +345,13 @@ interface Backend64 {
   u32: Uint32Array;
   pc: PageCode | null;
   fault: unknown;
+  /** The table, jump cache and dispatch loop (chain.ts), or null: one function a call. */
+  chain: Chain<Region64> | null;
 }
 
-class Region64 {
+export class Region64 {
+  /** Its slot in the chain's table (-1: none now). */
+  slot = -1;
   constructor(
     readonly be: Backend64,
     readonly fn: WasmFn,
@@ -334,38 +363,50 @@ class Region64 {
     readonly storeFlags: (cpu: Cpu, u: Uint32Array) => void,
     /** Whether it holds SSE forms inline (SSE_OK). */
     readonly sse: boolean,
+    /** Instructions of its entry block (the budget's test at a hop). */
+    readonly len: number,
   ) {}
 }
 
-const NEED_R = SF_R | SF_FLAT | SF_LONG;
-const NEED_W = SF_W | SF_FLAT | SF_LONG;
-
-/** One call (`JitBlock.run`'s contract): one function for every 64-bit region, as runWasm. */
+/**
+ * One call (`JitBlock.run`'s contract): one function for every 64-bit region, as runWasm; with a
+ * chain (chain.ts) the dispatch loop runs it and the functions after it, and what follows is about
+ * the last one that ran (`ST_CUR`), with the instructions of all counted.
+ */
 function runWasm64(w: Region64, cpu: Cpu): Insn | undefined {
   const be = w.be;
   const u = be.u32;
   const s = cpu.state;
   u[ST_EXITREQ >> 2] = 0;
+  // The flags are in the CPU (the prologue loads the record: chain.ts).
+  u[ST_FP >> 2] = 0;
   be.pc = w.page;
-  const sf = cpu.segFlags;
-  let srm = 0;
-  let swm = 0;
-  for (let seg = 0, m = w.segs; m !== 0; seg++, m >>>= 1) {
-    if ((m & 1) === 0) continue;
-    if ((sf[seg] & NEED_R) === NEED_R) srm |= 1 << seg;
-    if ((sf[seg] & NEED_W) === NEED_W) swm |= 1 << seg;
-  }
-  // The TLB's privilege class (arena.ts TLB_USER); with #AC checks on, no segment is inline.
+  // The segments inline, the TLB's privilege class (arena.ts TLB_USER), SSE usable: constant for
+  // the call (chainSig: no instruction compiled inline changes them, a handler that does ends it).
+  const sig = chainSig(cpu);
+  const srm = sig & 63;
+  const swm = (sig >>> 6) & 63;
   const cls = s.cpl === 3 ? TLB_USER : 0;
-  if (cpu.acEnabled) srm = swm = 0;
-  // CR0.EM, CR0.TS clear and CR4.OSFXSR set (compile.ts runWasm): constant for the call.
-  if (w.sse) u[SSE_OK >> 2] = (s.cr[0] & 12) === 0 && (s.cr[4] & 512) !== 0 ? 1 : 0;
-  const kind = w.fn(cpu.runLimit - cpu.runCount, srm, swm, cls, cls, 0);
+  u[SSE_OK >> 2] = (sig >>> 13) & 1;
+  const ch = be.chain;
+  let last = w;
+  let kind: number;
+  if (ch !== null) {
+    ch.sig = sig;
+    ch.limit = cpu.runLimit;
+    const slot = ch.slotOf(w, w.fn);
+    const tag = ch.tag();
+    ch.fill(s.rip[0], s.rip[1], tag, slot, w.len);
+    kind = ch.run(slot, cpu.runLimit - cpu.runCount, srm, swm, cls, tag);
+    last = ch.regions[u[ST_CUR >> 2]] as Region64;
+    cpu.runCount += u[ST_NTOT >> 2];
+  } else kind = w.fn(cpu.runLimit - cpu.runCount, srm, swm, cls, cls, 0);
   w.storeFlags(cpu, u);
   cpu.runCount += u[ST_N >> 2];
   if (kind !== 0) {
-    cpu.startEip = w.eips[u[ST_K >> 2]];
-    cpu.startRipHi = w.hi;
+    cpu.startEip = last.eips[u[ST_K >> 2]];
+    cpu.startRipHi = last.hi;
+    s.rip[1] = last.hi;
     const e = be.fault;
     be.fault = null;
     if (e === GUEST_FAULT) return faultStatus(cpu);
@@ -376,9 +417,9 @@ function runWasm64(w: Region64, cpu: Cpu): Insn | undefined {
   const hi = u[ST_NEXTHI >> 2];
   rip[0] = next;
   rip[1] = hi;
-  if (hi !== w.hi || cpu.codePage !== w.page) return undefined;
-  const o = next - w.page0;
-  return o >= 0 && o < 4096 ? w.page.insns[o] : undefined;
+  if (hi !== last.hi || cpu.codePage !== last.page) return undefined;
+  const o = next - last.page0;
+  return o >= 0 && o < 4096 ? last.page.insns[o] : undefined;
 }
 
 /** The `JitBlock` around 64-bit function `fn` of region `blocks` (RIP[63:32] `hi`). */
@@ -403,6 +444,7 @@ export function wrap64(
     g.segs64,
     storeFlags,
     g.sse,
+    blocks[0].insns.length,
   );
   const run = (cpu: Cpu): Insn | undefined => runWasm64(w, cpu);
   return new JitBlock(eip0, hi, g.end, blocks[0].insns.length, run, bytes, blocks.length);

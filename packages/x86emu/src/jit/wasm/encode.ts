@@ -320,6 +320,13 @@ export class FuncWriter {
     uleb(this.code, f);
     return this;
   }
+  /** `call_indirect` of type `type` through table 0 (spec 5.4.1), the index on the stack. */
+  callIndirect(type: number): this {
+    this.code.push(0x11);
+    uleb(this.code, type);
+    this.code.push(0);
+    return this;
+  }
   /** Opens `block`/`loop`/`if` (no result unless `type`) under label `name`. */
   open(kind: number, name = '', type: number = EMPTY): this {
     this.code.push(kind);
@@ -450,6 +457,59 @@ export function buildModule(
     uleb(code, body.length);
     code.append(body);
   }
+  section(out, 10, code);
+  return out.bytes();
+}
+
+/**
+ * A module of one function `f` of type `type`, exported as `c`, that imports `env.m` (a memory of
+ * at least 1 page) and `env.t` (a table of functions, spec 5.3.9), through which it calls
+ * functions of type `callee` (`callIndirect(0)`): chain.ts's dispatch loop.
+ */
+export function buildTableModule(callee: FuncType, type: FuncType, f: FuncWriter): Uint8Array {
+  const out = new Bytes();
+  for (const b of [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]) out.push(b);
+  const types = new Bytes();
+  uleb(types, 2);
+  typeBytes(types, callee);
+  typeBytes(types, type);
+  section(out, 1, types);
+  const imp = new Bytes();
+  uleb(imp, 2);
+  name(imp, 'env');
+  name(imp, 'm');
+  imp.push(0x02);
+  imp.push(0x00);
+  uleb(imp, 1);
+  name(imp, 'env');
+  name(imp, 't');
+  imp.push(0x01);
+  imp.push(0x70); // funcref
+  imp.push(0x00);
+  uleb(imp, 0);
+  section(out, 2, imp);
+  const fn = new Bytes();
+  uleb(fn, 1);
+  uleb(fn, 1);
+  section(out, 3, fn);
+  const exp = new Bytes();
+  uleb(exp, 1);
+  name(exp, 'c');
+  exp.push(0x00);
+  uleb(exp, 0);
+  section(out, 7, exp);
+  const code = new Bytes();
+  uleb(code, 1);
+  const body = new Bytes();
+  uleb(body, f.locals.length);
+  for (const t of f.locals) {
+    uleb(body, 1);
+    body.push(t);
+  }
+  body.append(f.code);
+  body.push(Op.end);
+  uleb(code, body.length);
+  code.append(body);
   section(out, 10, code);
   return out.bytes();
 }

@@ -1,0 +1,229 @@
+/**
+ * Chaining of 64-bit functions in wasm: QEMU's `tb_jmp_cache` and its TB chaining. Every 64-bit
+ * region's function is put in one `WebAssembly.Table` (a slot each), and the wrapper (compile64.ts
+ * `runWasm64`) calls a dispatch loop in wasm instead of the function: the loop calls the function
+ * in the slot (`call_indirect`), and when it left normally at RIP X with no exit request, looks X up
+ * in the jump cache (arena.ts JC: RIP[31:0], RIP[63:32], tag, slot and entry-block length, hashed
+ * by RIP[31:0]) and calls the function there, until a miss, a fault, an exit request or a budget
+ * too short for the next entry block; then it returns to JavaScript, which goes on as after one
+ * function (`Jit.enter`'s link or lookup). 76 % of the kernel's straight runs end at a branch into
+ * another page (calls, returns through `__x86_return_thunk`, the retpoline thunks), so chaining
+ * within a page alone would not do.
+ *
+ * What makes an entry valid, and how each is kept:
+ * - RIP maps to the code the function was compiled from: an entry is filled by the wrapper for the
+ *   function it is about to run at RIP (what `Jit.enter` found through the TLB and the decode
+ *   cache), tagged with the generation `ST_GEN`, which every TLB flush, INVLPG, write to a code
+ *   frame and `revalidateCode` bumps (cpu/tlb.ts `tlbWasmChainBump`); a bump also asks the running
+ *   function to leave (exit request 2), so a chain never runs past one;
+ * - the privilege class of the fetch: the tag's bit 0 (CPL 3), as the decode cache's `codeUser`;
+ * - what `Jit.mayRun` and `link` check, and what the wrapper passes (segment masks, TLB class,
+ *   SSE_OK): `chainSig` at the chain's start; after every handler the function calls (the only
+ *   code that can change them) it is computed again, and a change, or a new `runLimit`, ends the
+ *   function and the chain (handler64Import); the budget is tested at each hop against the entry
+ *   block's length, the function itself tests its inner jumps (emit.ts goTo);
+ * - the lazy flags: a 64-bit function's prologue loads the flag record from the exchange area, where
+ *   the previous one stored it, so the record goes from function to function exactly as from block
+ *   to block inside one; the wrapper clears it (flags in the CPU) before the first;
+ * - precise exceptions: the loop stores the running function's slot (ST_CUR) and the instructions
+ *   the chain retired before it (ST_NTOT), from which the wrapper sets `startEip`/`startRipHi`
+ *   and `runCount` as for that function alone; a handler's `runCount` and RIP[63:32] likewise.
+ */
+import { SF_FLAT, SF_LONG, SF_R, SF_W } from '../../cpu/consts.js';
+import type { Cpu } from '../../cpu/cpu.js';
+import { Flag } from '../../state.js';
+import { WA, type WasmMemory, type WasmTable } from './api.js';
+import {
+  JC,
+  JC_ENTRIES,
+  ST_CUR,
+  ST_EXITREQ,
+  ST_GEN,
+  ST_HOPS,
+  ST_N,
+  ST_NEXT,
+  ST_NEXTHI,
+  ST_NTOT,
+} from './arena.js';
+import { buildTableModule, FuncWriter, I32, Op } from './encode.js';
+
+/** Table slots before they are reused (from 0, the jump cache voided): twice the blocks `Jit` keeps. */
+export const MAX_SLOTS = 8192;
+/** Bits of a jump cache entry's last word below the entry block's length: the slot. */
+const SLOT_BITS = 20;
+
+/** The jump cache index of RIP[31:0] `lo` (the dispatch loop computes the same). */
+export function jcIndex(lo: number): number {
+  return (lo ^ (lo >>> 12)) & (JC_ENTRIES - 1);
+}
+
+const NEED_R = SF_R | SF_FLAT | SF_LONG;
+const NEED_W = SF_W | SF_FLAT | SF_LONG;
+
+/**
+ * What a chain of 64-bit functions must keep from its start: the segments reachable inline for
+ * reads (bits 0–5) and writes (6–11), as the wrapper passes them (none with #AC checks on); CPL 3
+ * (12); SSE usable (13: CR0.EM and TS clear, CR4.OSFXSR set); 64-bit mode (14); and bit 15 when
+ * anything `Jit.mayRun` refuses is on (TF, RF, an interrupt shadow, debug registers, a REP half
+ * done).
+ */
+export function chainSig(cpu: Cpu): number {
+  const s = cpu.state;
+  const sf = cpu.segFlags;
+  let m = 0;
+  if (!cpu.acEnabled)
+    for (let seg = 0; seg < 6; seg++) {
+      const f = sf[seg];
+      if ((f & NEED_R) === NEED_R) m |= 1 << seg;
+      if ((f & NEED_W) === NEED_W) m |= 64 << seg;
+    }
+  if (s.cpl === 3) m |= 1 << 12;
+  if ((s.cr[0] & 12) === 0 && (s.cr[4] & 512) !== 0) m |= 1 << 13;
+  if (cpu.long64) m |= 1 << 14;
+  if (
+    (s.rflags[0] & (Flag.TF | Flag.RF)) !== 0 ||
+    (s.interruptibility & 3) !== 0 ||
+    (cpu.dbgExec | cpu.dbgData) !== 0 ||
+    cpu.repInsn !== null
+  )
+    m |= 1 << 15;
+  return m;
+}
+
+/** The dispatch loop's export: (slot, room, srm, swm, cls, tag) → the last function's result. */
+type ChainFn = (slot: number, room: number, srm: number, swm: number, cls: number, tag: number) => number;
+
+const FN_TYPE = { params: [I32, I32, I32, I32, I32, I32], results: [I32] };
+
+/**
+ * The dispatch loop (parameters: slot, room, srm, swm, cls, tag): calls the function in `slot`
+ * with the room left, the masks and the class (its CS-limit parameter 0, as in 64-bit mode), and
+ * goes on at the jump cache's entry for where it left while that entry's tag is `tag` and its
+ * entry block fits the room.
+ */
+function dispatchLoop(): FuncWriter {
+  const f = new FuncWriter(6);
+  const [slot, room, srm, swm, cls, tag] = [0, 1, 2, 3, 4, 5];
+  const ntot = f.local();
+  const kind = f.local();
+  const lo = f.local();
+  const e = f.local();
+  const v = f.local();
+  f.open(Op.block, 'out');
+  f.open(Op.loop, 'top');
+  f.i32(0).get(slot).mem(Op.i32Store, ST_CUR);
+  f.i32(0).get(ntot).mem(Op.i32Store, ST_NTOT);
+  f.get(room).get(ntot).op(Op.i32Sub);
+  f.get(srm).get(swm).get(cls).get(cls).i32(0);
+  f.get(slot).callIndirect(0);
+  f.tee(kind).brIf('out');
+  f.i32(0).mem(Op.i32Load, ST_EXITREQ).brIf('out');
+  // The entry for RIP: jcIndex.
+  f.i32(0).mem(Op.i32Load, ST_NEXT).tee(lo);
+  f.get(lo).i32(12).op(Op.i32ShrU).op(Op.i32Xor);
+  f.i32(JC_ENTRIES - 1)
+    .op(Op.i32And)
+    .i32(4)
+    .op(Op.i32Shl)
+    .tee(e);
+  f.mem(Op.i32Load, JC).get(lo).op(Op.i32Ne).brIf('out');
+  f.get(e).mem(Op.i32Load, JC + 4);
+  f.i32(0).mem(Op.i32Load, ST_NEXTHI).op(Op.i32Ne).brIf('out');
+  f.get(e)
+    .mem(Op.i32Load, JC + 8)
+    .get(tag)
+    .op(Op.i32Ne)
+    .brIf('out');
+  // Retired so far; the next entry block must fit what is left.
+  f.get(ntot).i32(0).mem(Op.i32Load, ST_N).op(Op.i32Add).set(ntot);
+  f.get(e)
+    .mem(Op.i32Load, JC + 12)
+    .set(v);
+  f.get(room).get(ntot).op(Op.i32Sub).get(v).i32(SLOT_BITS).op(Op.i32ShrU).op(Op.i32LtU).brIf('out');
+  f.get(v)
+    .i32((1 << SLOT_BITS) - 1)
+    .op(Op.i32And)
+    .set(slot);
+  f.i32(0).i32(0).mem(Op.i32Load, ST_HOPS).i32(1).op(Op.i32Add).mem(Op.i32Store, ST_HOPS);
+  f.br('top');
+  f.end();
+  f.end();
+  f.get(kind);
+  return f;
+}
+
+/** One CPU's table of 64-bit functions, its jump cache and its dispatch loop. */
+export class Chain<R extends { slot: number }> {
+  readonly table: WasmTable;
+  readonly run: ChainFn;
+  /** The region whose function is in each slot. */
+  readonly regions: (R | null)[] = [];
+  /** The jump cache (arena.ts JC), as Int32 words. */
+  private readonly jc: Int32Array;
+  private readonly u32: Uint32Array;
+  private nextSlot = 0;
+  /** `chainSig` and `runLimit` at the running chain's start (the handlers' test). */
+  sig = 0;
+  limit = 0;
+  readonly stats = { slots: 0, fills: 0, wraps: 0 };
+
+  constructor(
+    private readonly cpu: Cpu,
+    memory: WasmMemory,
+  ) {
+    this.table = new WA.Table({ initial: 64, element: 'anyfunc' });
+    const bytes = buildTableModule(FN_TYPE, FN_TYPE, dispatchLoop());
+    const inst = new WA.Instance(new WA.Module(bytes), { env: { m: memory, t: this.table } });
+    this.run = inst.exports.c as ChainFn;
+    this.jc = new Int32Array(memory.buffer, JC, JC_ENTRIES * 4);
+    this.u32 = new Uint32Array(memory.buffer, 0, (ST_GEN >> 2) + 1);
+    this.jc.fill(0);
+    // Entries tagged 0 never match: the generation starts at 1.
+    this.u32[ST_GEN >> 2] = 1;
+    cpu.chainGen = new Int32Array(memory.buffer, ST_EXITREQ, ((ST_GEN - ST_EXITREQ) >> 2) + 1);
+  }
+
+  /** Hops from one function to the next so far (ST_HOPS, wrapping at 2^32). */
+  get hops(): number {
+    return this.u32[ST_HOPS >> 2];
+  }
+
+  /**
+   * The slot of `r`, whose function is `fn`: its own while no other took it, else the next one
+   * (at MAX_SLOTS the slots are reused from 0 and the jump cache voided).
+   */
+  slotOf(r: R, fn: unknown): number {
+    if (this.regions[r.slot] === r) return r.slot;
+    if (this.nextSlot === MAX_SLOTS) {
+      this.nextSlot = 0;
+      this.u32[ST_GEN >> 2]++;
+      this.stats.wraps++;
+    }
+    const slot = this.nextSlot++;
+    if (slot >= this.table.length)
+      this.table.grow(Math.min(this.table.length, MAX_SLOTS - this.table.length));
+    const old = this.regions[slot];
+    if (old !== undefined && old !== null) old.slot = -1;
+    this.table.set(slot, fn);
+    this.regions[slot] = r;
+    r.slot = slot;
+    this.stats.slots++;
+    return slot;
+  }
+
+  /** The jump cache's tag now at the CPU's CPL (the generation and CPL 3). */
+  tag(): number {
+    return (this.u32[ST_GEN >> 2] << 1) | (this.cpu.state.cpl === 3 ? 1 : 0) | 0;
+  }
+
+  /** Fills the entry for RIP `lo`/`hi`: the function in `slot`, entry block of `len` instructions. */
+  fill(lo: number, hi: number, tag: number, slot: number, len: number): void {
+    const i = jcIndex(lo) << 2;
+    const jc = this.jc;
+    jc[i] = lo;
+    jc[i + 1] = hi;
+    jc[i + 2] = tag;
+    jc[i + 3] = slot | (len << SLOT_BITS);
+    this.stats.fills++;
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * Chaining of 64-bit wasm functions (src/jit/wasm/chain.ts): a function's exit goes through the
+ * jump cache straight to the next compiled function, in wasm. Each test runs a program whose hot
+ * path crosses pages by calls, returns and indirect calls, in lockstep with the interpreter at
+ * budgets that stop inside chains, and checks that chains did run (hops); the ones about
+ * invalidation change what code a RIP runs between two hops (INVLPG, a CR3 load, a store into the
+ * target) and fail if the jump cache keeps the old function; one raises an interrupt from a device
+ * in the middle of a chain.
+ */
+import { describe, expect, it } from 'vitest';
+import { Cpu, type FlatPhysicalMemory, type InterruptControllerOps, Reg, WasmGuestMemory } from '../src/index.js';
+import { wasmBackend } from '../src/jit/wasm/compile.js';
+import { lockstep } from './jit-lockstep.js';
+import { gate64, L, longMode } from './long.js';
+import type { Machine } from './machine.js';
+
+const WASM = { hot: 2, backend: 'wasm' } as const;
+const BUDGETS = [1, 7, 61, 10_000];
+
+/** Hops taken from one function to the next in `m`'s chains. */
+const hops = (m: Machine): number => wasmBackend(m.cpu).chain?.hops ?? 0;
+
+/** RAM in a WebAssembly.Memory but frame 0x300, a device: a write there calls `onWrite`. */
+class MmioMemory extends WasmGuestMemory {
+  onWrite = (): void => {};
+  override pageView(pfn: number): Uint8Array | null {
+    return pfn === 0x300 ? null : super.pageView(pfn);
+  }
+  override write32(pa: number, v: number): void {
+    if (pa >>> 12 === 0x300) this.onWrite();
+    else super.write32(pa, v);
+  }
+}
+
+/**
+ * `longMode(src)` on RAM in a WebAssembly.Memory (64-bit regions go to wasm and chain), with
+ * `prepare` applied to its memory first; a 4-byte write to frame 0x300 (MMIO: the compiled code's
+ * slow path) raises IRQ vector 0x20 (`irqs` counts those taken).
+ */
+function machine(src: string, prepare?: (mem: FlatPhysicalMemory) => void): Machine & { irqs: () => number } {
+  const m = longMode(src, { captureExceptions: true });
+  prepare?.(m.mem);
+  let pending = false;
+  let taken = 0;
+  const interrupts: InterruptControllerOps = {
+    hasInterrupt: () => pending,
+    acknowledge: () => {
+      pending = false;
+      taken++;
+      return 0x20;
+    },
+  };
+  const w = new MmioMemory(m.mem.bytes.length);
+  w.bytes.set(m.mem.bytes);
+  w.onWrite = () => {
+    pending = true;
+  };
+  const cpu = new Cpu({ memory: w, io: m.cpu.io, interrupts, intercepts: m.intercepts, state: m.cpu.state, jit: false });
+  return { ...m, cpu, mem: w as unknown as FlatPhysicalMemory, irqs: () => taken };
+}
+
+/** PD entry 1 (2–4 MiB) through a page table at `pt`, 4 KiB pages identity-mapped but `remap`. */
+function fourK(mem: FlatPhysicalMemory, pd: number, pt: number, remap: Record<number, number> = {}): void {
+  mem.write32(pd + 8, pt | 7);
+  mem.write32(pd + 12, 0);
+  for (let i = 0; i < 512; i++) {
+    const lin = 0x200000 + i * 4096;
+    mem.write32(pt + i * 8, (remap[lin] ?? lin) | 7);
+    mem.write32(pt + i * 8 + 4, 0);
+  }
+}
+
+// Calls and returns across three pages; the flags of f2's CMP are read by f1's ADC after the RET
+// (the flag record goes from one function to the next); an indirect call (a handler: an exit
+// whose target only the jump cache knows); at RCX = 5, a #PF in the second function of a chain.
+const CALLS = `
+  mov ecx, 3000
+  xor eax, eax
+  lea r8, [rip + f2]
+top:
+  call f1
+  add rax, rdx
+  dec ecx
+  jnz top
+  hlt
+.balign 4096
+f1:
+  lea rdx, [rax + 3]
+  call r8
+  adc rdx, rbx
+  ret
+.balign 4096
+f2:
+  mov rbx, rdx
+  shl rbx, 3
+  add rbx, rcx
+  cmp ecx, 5
+  jne 1f
+  mov rax, [0x7f000000]
+1:
+  cmp rbx, 0x40000
+  ret
+`;
+
+describe('wasm backend, 64-bit chains', () => {
+  it('calls, returns and an indirect call across pages chain in wasm, flags carried, equal to the interpreter at every stop, up to a #PF in a chained function', () => {
+    const r = lockstep(() => machine(CALLS), BUDGETS, WASM);
+    // The #PF of `mov rax, [0x7f000000]` at RCX = 5, reported at that instruction.
+    expect(r.jit.exceptions.map((e) => [e.vector, e.faultAddress])).toEqual([[14, 0x7f000000]]);
+    expect(r.jit.cpu.state.gpr[Reg.RCX]).toBe(5);
+    expect(hops(r.jit)).toBeGreaterThan(3000);
+    expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(20_000);
+  });
+
+  // X = 0x203000 maps frame 0x203000 (`mov edx, 1; ret`), after the remap frame 0x204000 (`mov
+  // edx, 2; ret`); the loop calls X indirectly (R8) and at ECX = 1000 remaps it, by a PTE store and
+  // INVLPG, or by a CR3 load of tables that map it so. EAX = 1001 * 1 + 999 * 2.
+  const CALL_X = (remap: string) => `
+  mov ecx, 2000
+  xor eax, eax
+  mov r8, 0x203000
+  mov rsi, 0x380000 + 3 * 8
+  mov r9, 0x390000
+top:
+  call r8
+  add eax, edx
+  cmp ecx, 1000
+  jne 1f
+  ${remap}
+1:
+  dec ecx
+  jnz top
+  hlt
+`;
+  const X_CODE = (mem: FlatPhysicalMemory): void => {
+    mem.bytes.set([0xba, 1, 0, 0, 0, 0xc3], 0x203000); // mov edx, 1; ret
+    mem.bytes.set([0xba, 2, 0, 0, 0, 0xc3], 0x204000); // mov edx, 2; ret
+  };
+
+  it('INVLPG between two hops: the next call of the remapped RIP runs the new frame', () => {
+    const make = () =>
+      machine(CALL_X('mov dword ptr [rsi], 0x204007\n  invlpg [r8]'), (mem) => {
+        fourK(mem, L.PML4 + 0x2000, 0x380000);
+        X_CODE(mem);
+      });
+    const r = lockstep(make, BUDGETS, WASM);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(r.jit.cpu.state.gpr[Reg.RAX]).toBe(1001 + 999 * 2);
+    expect(hops(r.jit)).toBeGreaterThan(1000);
+  });
+
+  it('a CR3 load between two hops: the next call of the RIP runs the frame the new tables map', () => {
+    const make = () =>
+      machine(CALL_X('mov cr3, r9'), (mem) => {
+        fourK(mem, L.PML4 + 0x2000, 0x380000);
+        // A second hierarchy at 0x390000: the same but X → 0x204000.
+        mem.write32(0x390000, 0x391000 | 7);
+        mem.write32(0x391000, 0x392000 | 7);
+        for (let i = 0; i < 8; i++) mem.write32(0x392000 + i * 8, ((i << 21) | 0x87) >>> 0);
+        fourK(mem, 0x392000, 0x393000, { 0x203000: 0x204000 });
+        X_CODE(mem);
+      });
+    const r = lockstep(make, BUDGETS, WASM);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(r.jit.cpu.state.gpr[Reg.RAX]).toBe(1001 + 999 * 2);
+    expect(hops(r.jit)).toBeGreaterThan(1000);
+  });
+
+  it('a store into a chained target between two hops: the next call runs the new code', () => {
+    // At ECX = 1000 the loop patches the immediate of `mov edx, 1` in `target` (another page).
+    const src = `
+  mov ecx, 2000
+  xor eax, eax
+  lea r8, [rip + target + 1]
+top:
+  call target
+  add eax, edx
+  cmp ecx, 1000
+  jne 1f
+  mov byte ptr [r8], 2
+1:
+  dec ecx
+  jnz top
+  hlt
+.balign 4096
+target:
+  mov edx, 1
+  ret
+`;
+    const r = lockstep(() => machine(src), BUDGETS, WASM);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(r.jit.cpu.state.gpr[Reg.RAX]).toBe(1001 + 999 * 2);
+    expect(hops(r.jit)).toBeGreaterThan(1000);
+  });
+
+  it('an interrupt raised by a device write in the middle of a chain is taken right after that instruction', () => {
+    // Every 8th call, f1 writes the device (IRQ 0x20, whose handler counts in RBP) and goes on.
+    const src = `
+  mov ecx, 3000
+  xor ebp, ebp
+  mov rdi, 0x300000
+  sti
+top:
+  call f1
+  dec ecx
+  jnz top
+  hlt
+.balign 4096
+f1:
+  inc rax
+  test ecx, 7
+  jnz 1f
+  mov [rdi], ecx
+  inc rbx
+1:
+  add rax, 2
+  ret
+.balign 4096
+irq:
+  inc rbp
+  iretq
+`;
+    const make = () => {
+      const m = machine(src);
+      gate64(m.mem, 0x20, L.CODE + 0x2000);
+      return m;
+    };
+    const r = lockstep(make, BUDGETS, WASM);
+    const m = r.jit as ReturnType<typeof machine>;
+    expect(m.cpu.state.halted).toBe(true);
+    expect(m.irqs()).toBe(375);
+    expect(m.cpu.state.gpr[Reg.RBP]).toBe(375);
+    expect(hops(m)).toBeGreaterThan(3000);
+  });
+});
