@@ -1,6 +1,6 @@
 /**
  * The bench's engines and how one row is timed (`time`): every row in steady state, the best of
- * the N-iteration runs minus the best of the N/4 runs, alternated (see bench.ts's header).
+ * the N-iteration runs minus the best of the N/2 runs, alternated (see bench.ts's header).
  */
 
 import { runOnBareCpu } from './bare/run.js';
@@ -85,7 +85,7 @@ export interface Workload {
 export interface Timing {
   /** Iterations (rounds) of the long run. */
   readonly n: number;
-  /** Iterations of the short run (`baseOf(n)`, n/4). */
+  /** Iterations of the short run (`shortRun(n)`, n/2). */
   readonly n0: number;
   /** Best time of the n-iteration run minus the best of the n0-iteration run, seconds (`clock`). */
   readonly seconds: number;
@@ -204,14 +204,16 @@ export async function time(
   });
   const base = await best(engine, guest, w.append(0), runs);
   if ('failure' in base) return fail(0, base.failure);
-  // Pilot runs: grow the count by 4 until the loop's steady time, t(n) - t(n/4), stands well out
-  // of the start-up jitter (a fresh worker's warm-up would make t(n) - t(0) look long and leave n
-  // too short), then scale it to the target. Each step's long run is the next step's short run
-  // (shortRun(4n) = n). The first pilot runs the count every engine runs, for the checksum.
+  // Pilot runs: grow the count by 4 until the loop's time past the previous pilot, t(n) - t(n/4),
+  // stands well out of the start-up jitter (a fresh worker's warm-up would make t(n) - t(0) look
+  // long and leave n too short), then scale it to the target. Each step's long run is the next
+  // step's short run. The first pilot runs the count every engine runs, for the checksum. (The
+  // pilots only size n; a warm-up still in their difference makes n come out short, which the
+  // measurement below scales again.)
   let n = w.n;
   let pilotS = 0;
   let checksum: string | undefined;
-  const first = await best(engine, guest, w.append(shortRun(n)), runs);
+  const first = await best(engine, guest, w.append(Math.floor(n / 4)), runs);
   if ('failure' in first) return fail(n, first.failure);
   let shortMs = first.ms;
   for (;;) {
@@ -223,11 +225,14 @@ export async function time(
     shortMs = pilot.ms;
     n *= 4;
   }
-  // n - n/4 iterations took pilotS: scale n so that they take about targetS; then n and n/4
-  // alternated, the best of each. A pilot can read long (a GC or the host's scheduler in one of
-  // its runs) and leave n far too short: when the measured difference comes out under a third of
-  // the target, n is scaled again from it and the measurement repeated (at most twice).
-  if (pilotS < targetS) n = Math.min(Math.ceil((n * targetS) / Math.max(pilotS, 0.001)), w.n * MAX_SCALE);
+  // n - n/4 iterations took pilotS: scale n so that the measured half, n - n/2, takes about
+  // targetS; then n and n/2 alternated, the best of each. A pilot can read long (a GC or the
+  // host's scheduler in one of its runs, or the warm-up) and leave n far too short: when the
+  // measured difference comes out under a third of the target, n is scaled again from it and the
+  // measurement repeated (at most twice).
+  const pilotIterations = n - Math.floor(n / 4);
+  if (pilotS < targetS)
+    n = Math.min(Math.ceil((2 * pilotIterations * targetS) / Math.max(pilotS, 0.001)), w.n * MAX_SCALE);
   let n0 = shortRun(n);
   let seconds = 0;
   let short = Number.POSITIVE_INFINITY;
@@ -268,8 +273,19 @@ export async function time(
   };
 }
 
-/** The short run of the steady-state difference: a quarter of the long one. */
-export const shortRun = (n: number): number => Math.floor(n / 4);
+/**
+ * The short run of the steady-state difference: half the long one, so that the warm-up (a fresh
+ * qemu-lite worker's V8 tier-up of the interpreter, silicon and driver code, the block compiler
+ * reaching its threshold, a counter leaving V8's small integers once past 2^30 instructions) is
+ * over before it ends, for every row alike. A quarter did not: the bench's vmx row ran N ≈ 7,200
+ * iterations of bench-int32, and its N/4 ≈ 1,800 fell inside the worker's warm-up (1,800 -> 3,600
+ * took 0.324 CPU s, each 1,800 after 0.279), which the difference then counted against the
+ * engine and not against the bare rows, warm in this process (tools/guests README).
+ */
+export const shortRun = (n: number): number => Math.floor(n / 2);
 
-/** Most the iteration count is scaled up from --iterations / --rounds. */
-export const MAX_SCALE = 1000;
+/**
+ * Most the iteration count is scaled up from --iterations / --rounds (bench-int32's 40 to 160,000:
+ * the wasm rows run about 15,000 a second, and N is twice the measured half).
+ */
+export const MAX_SCALE = 4000;

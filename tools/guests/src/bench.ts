@@ -20,16 +20,18 @@
  * Instructions: the guests are deterministic, so every engine retires the same instructions for
  * the same image and command line; x86emu counts them exactly (one per instruction) and that
  * count is used for every engine. Every row is measured the same way, in steady state: each
- * engine runs the guest with N iterations and with N/4, alternated, and MIPS =
- * (instructions(N) - instructions(N/4)) / (t(N) - t(N/4)), each time the best of --runs. t is CPU
+ * engine runs the guest with N iterations and with N/2, alternated, and MIPS =
+ * (instructions(N) - instructions(N/2)) / (t(N) - t(N/2)), each time the best of --runs. t is CPU
  * time (user + system, every thread) where the run is this process (the x86emu rows, qemu-lite's
  * worker) or a peer that reports its own (v86's child), else wall time (tcg, bochs): the `clock`
  * column says which; CPU time is what a loaded machine's scheduling disturbs least. Boot, VMM start-up and warm-up (V8 tiering up a fresh worker's or process's code, the
  * block compiler's own hot threshold) fall in both runs and cancel: the bare x86emu rows run in
  * this process's warm isolate, the vmx and svm rows each in a fresh qemu-lite worker, the peers
  * each in a fresh process, so t(N) - t(0) would compare a warm engine with cold ones. Start-up
- * (t(0)) and warm-up (t(N/4) - t(0) beyond the steady rate) are printed in their own columns.
- * N is scaled per engine so that the loop runs about --seconds.
+ * (t(0)) and warm-up (t(N/2) - t(0) beyond the steady rate) are printed in their own columns.
+ * The short run is half the long one so that the warm-up is over before it ends on every row (a
+ * quarter left a fresh worker's warm-up in the vmx and svm rows: `shortRun`). N is scaled per
+ * engine so that the measured half, N - N/2, runs about --seconds.
  *
  *   node dist/bench.js [--runs 3] [--seconds 1] [--iterations 40] [--rounds 200]
  *                      [--engines x86emu,x86emu-wasm,x86emu/off,vmx,vmx-js,vmx/off,vmx-ept,svm,svm-js,svm/off,svm-npt,kvm,tcg,v86,bochs]
@@ -206,7 +208,7 @@ async function main(): Promise<void> {
       ),
     );
     out(
-      `  (steady state, every row: MIPS = (insns(N) - insns(N/4)) / (t(N) - t(N/4)), best of ${runs} each, t: clock)`,
+      `  (steady state, every row: MIPS = (insns(N) - insns(N/2)) / (t(N) - t(N/2)), best of ${runs} each, t: clock)`,
     );
     const rows: { engine: Engine; guest: string; t: Timing; exact: boolean }[] = [];
     const notes: string[] = [];
@@ -291,13 +293,13 @@ async function main(): Promise<void> {
   for (const l of formatTargets(issue18Targets(mips as BenchMips))) out(l);
   out();
   out(
-    'iterations: N-N/4, N scaled per engine to run about --seconds; instructions: per iteration as counted by ' +
-      `x86emu for that image, times N - N/4; seconds: best of ${runs} times of N iterations minus the best of ` +
-      `${runs} of N/4, alternated (start-up and warm-up cancel: steady state, the same for every row); vs kvm: ` +
+    'iterations: N-N/2, N scaled per engine so that N - N/2 runs about --seconds; instructions: per iteration as counted by ' +
+      `x86emu for that image, times N - N/2; seconds: best of ${runs} times of N iterations minus the best of ` +
+      `${runs} of N/2, alternated (start-up and warm-up cancel: steady state, the same for every row); vs kvm: ` +
       'iterations per second relative to the host engine (= MIPS ratio); start: best time with 0 iterations ' +
       "(x86emu rows: this process's warm isolate; vmx, svm: a fresh qemu-lite worker; peers: a fresh process); " +
-      'warm-up: t(N/4) - t(0) beyond the steady rate (V8 tier-up, the block compiler reaching its threshold); ' +
-      'jitter: worst minus best of the N/4 runs (a row whose seconds are not several times it is noise); ' +
+      'warm-up: t(N/2) - t(0) beyond the steady rate (V8 tier-up, the block compiler reaching its threshold); ' +
+      'jitter: worst minus best of the N/2 runs (a row whose seconds are not several times it is noise); ' +
       "clock: cpu = CPU seconds (user + system) of the run's process, this one's for x86emu and qemu-lite's " +
       "worker, the child's own for v86; wall = wall seconds (tcg, bochs).",
   );

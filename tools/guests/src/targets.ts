@@ -69,7 +69,7 @@ function line(
   const bv = br?.mips;
   if (av === undefined || bv === undefined || av <= 0 || bv <= 0) {
     const missing = [av === undefined ? an : undefined, bv === undefined ? bn : undefined].filter(Boolean);
-    // A rate at or below zero: t(N) - t(N/4) was not positive, a run too short for its noise.
+    // A rate at or below zero: t(N) - t(N/2) was not positive, a run too short for its noise.
     const why =
       missing.length > 0
         ? `no ${missing.join(', ')} row`
