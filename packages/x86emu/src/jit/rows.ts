@@ -1,9 +1,12 @@
 /**
  * Which instructions a compiled block may hold. A block runs without the run loop's checks
  * between its instructions, so it holds only instructions that cannot change what those checks
- * look at: no mode, segment, control/debug register, RFLAGS.IF/TF/VM, interrupt-shadow or
- * privilege changes, no intercepted instruction (SDM Vol. 3 25.1.3 lists what may exit), no REP
- * (each iteration counts against the budget). Everything else runs in the interpreter.
+ * look at: no mode, segment, control/debug register, RFLAGS.TF/VM, interrupt-shadow or
+ * privilege changes, nothing that may set RFLAGS.IF (CLI, which clears it, may: an interrupt
+ * that was not deliverable before it is not after it), no REP (each iteration counts against the
+ * budget). An intercepted instruction (SDM Vol. 3 25.1.3 lists what may exit) only where its exit
+ * unwinds like a fault (PUSHF under SVM's PUSHF intercept): the run loop's catch then has RIP at
+ * it. Everything else runs in the interpreter.
  */
 import { OPCODE_TABLE } from '../decoder/opcode-table.js';
 
@@ -71,6 +74,14 @@ const STRAIGHT = new Set([
   'CMC',
   'CLD',
   'STD',
+  // Kernel code around its critical sections, each interpreted alone between two blocks until
+  // now: Debian's boot ran 105,000 each of native_save_fl (PUSHF; POP RAX; RET) and
+  // pv_native_irq_disable (CLI; RET), and sync_core's MOV r, SS / MOV r, CS / PUSHF before its
+  // IRETQ 108,000 times (text_poke_early). By their handlers (#GP for CLI at CPL > IOPL, #UD for
+  // a selector past GS, SVM's PUSHF intercept: all unwind like a fault).
+  'CLI',
+  'PUSHF',
+  'MOV_FROM_SEG',
   'MOVS',
   'STOS',
   'LODS',
