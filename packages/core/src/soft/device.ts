@@ -48,7 +48,7 @@ import type { KvmPit } from './irqchip/pit.js';
 import { kvmCreateIrqchip } from './irqchip/vcpu-irq.js';
 import { KVM_USER_MEM_SLOTS } from './memslots.js';
 import { shadowMmuOps } from './mmu-glue.js';
-import { MSRS_TO_SAVE } from './msrs.js';
+import { EMULATED_MSRS, MSRS_TO_SAVE } from './msrs.js';
 import { DEFAULT_RUN_BUDGET, kvmVcpuRun } from './run-loop.js';
 import { kvmSetTscClock, SOFT_TSC_KHZ, type TscClockMode } from './tsc-clock.js';
 import type { SoftVcpu } from './vcpu.js';
@@ -62,7 +62,11 @@ export const SOFT_VCPU_MMAP_SIZE = 3 * 4096;
 
 /** Options for a software engine device. */
 export interface SoftKvmOptions {
-  /** Instructions one KVM_RUN may execute before it returns EINTR (default 2,000,000). */
+  /**
+   * Instructions one KVM_RUN may execute before it returns EINTR (default 2,000,000); where the
+   * host clock drives a VM of one vCPU (`tscClock: 'host'`, no -icount), not before RUN_NS (10 ms)
+   * of host time either.
+   */
   runBudget?: number;
   /** The MMU glue; default the shadow MMU. `null` only for tests of the ABI layer (no guest runs). */
   mmu?: VcpuMmuOps | null;
@@ -511,7 +515,7 @@ export class SoftKvmDevice implements KvmDevice {
     // RAM for the VMM comes from the silicon's wasm arena first, if it has one (HostPhysicalMemory).
     const shared = options.sharedMemory === true;
     this.hva = new HvaSpace(options.memoryLimit, shared, shared ? null : ops.memory);
-    this.msrIndexList = MSRS_TO_SAVE.filter((i) => ops.hasMsr(i));
+    this.msrIndexList = [...MSRS_TO_SAVE.filter((i) => ops.hasMsr(i)), ...EMULATED_MSRS];
     this.supportedCpuid = supportedCpuid(
       ops,
       this.tscClock === 'host' || this.icountShift !== -1 ? SOFT_TSC_KHZ : 0,

@@ -66,7 +66,7 @@ export const MSR = {
 } as const;
 
 /**
- * Candidates for KVM_GET_MSR_INDEX_LIST (`msrs_to_save` + `emulated_msrs`), in KVM's order.
+ * Candidates for KVM_GET_MSR_INDEX_LIST from the processor (`msrs_to_save`), in KVM's order.
  * Only those `ArchOps.hasMsr` confirms are listed. Every one takes back, through KVM_SET_MSRS,
  * the value KVM_GET_MSRS gave (what a VMM saving and restoring a vCPU relies on), so read-only
  * MSRs such as PERF_STATUS or FSB_FREQ are not listed, as in KVM.
@@ -83,5 +83,12 @@ export const MSRS_TO_SAVE: readonly number[] = [
   MSR.IA32_TSC,
   MSR.IA32_PAT,
   MSR.TSC_AUX,
-  MSR.IA32_MISC_ENABLE,
 ];
+
+/**
+ * KVM_GET_MSR_INDEX_LIST's tail (`emulated_msrs`): MSRs the generic part emulates in software
+ * (common-msrs.ts) whatever the silicon implements, so listed on every vendor. IA32_MISC_ENABLE
+ * is Intel's, yet KVM lists and keeps it on AMD too, and a VMM restores it there (QEMU's reset
+ * value, fast strings on).
+ */
+export const EMULATED_MSRS: readonly number[] = [MSR.IA32_MISC_ENABLE];
