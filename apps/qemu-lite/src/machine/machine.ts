@@ -57,6 +57,7 @@ import { Drive } from '../devices/virtio/drive.js';
 import { kernelFormatOf, loadFlat } from '../loaders/index.js';
 import { E820_TYPE, type E820Entry, type LoadedGuest, type LoaderMachine } from '../loaders/types.js';
 import type { StopReason } from '../vcpu/exit-handler.js';
+import { enableFastStrings } from '../vcpu/misc-enable.js';
 import { captureResetState, resetVcpu, type VcpuResetState } from '../vcpu/reset-state.js';
 import type { VcpuThreads } from '../vcpu/vcpu-threads.js';
 import { guestCpuid } from './cpuid.js';
@@ -315,6 +316,8 @@ export class Machine {
         this.runs.push(area instanceof KvmRunView ? area : new KvmRunView(area.bytes));
         const cpuid = guestCpuid(supported, { localApic: config.kernelIrqchip, topology, apicId });
         vcpu.setCpuid2(cpuid);
+        // Before the reset state is captured: a guest reset restores it, as QEMU's does.
+        enableFastStrings(vcpu);
         if (apicId === 0) {
           const leaf1 = cpuid.find((e) => e.function === 1);
           this.cpuidSignature = leaf1?.eax ?? 0;
