@@ -32,7 +32,7 @@ export { GFN_NO_SLOT, GFN_UNBACKED, type MemorySlot, MemorySlots } from './memsl
 export { shadowMmuOps, syncPaging, type VcpuMmu, vcpuMmu } from './mmu-glue.js';
 export { EMULATED_MSRS, MSR, MSRS_TO_SAVE } from './msrs.js';
 export { PendingPio, PIO_DATA_OFFSET } from './pio.js';
-export { DEFAULT_RUN_BUDGET, kvmVcpuRun, RUN_NS, TURN_USERSPACE_EXITS } from './run-loop.js';
+export { DEFAULT_RUN_BUDGET, kvmVcpuRun, TURN_USERSPACE_EXITS } from './run-loop.js';
 export * from './silicon.js';
 export { KVM_DEFAULT_PLE_GAP, kvmVcpuOnSpin, SPIN_YIELD_PAUSES } from './spin.js';
 export {
