@@ -62,7 +62,11 @@ export const SOFT_VCPU_MMAP_SIZE = 3 * 4096;
 
 /** Options for a software engine device. */
 export interface SoftKvmOptions {
-  /** Instructions one KVM_RUN may execute before it returns EINTR (default 2,000,000). */
+  /**
+   * Instructions one KVM_RUN may execute before it returns EINTR (default 2,000,000); where the
+   * host clock drives a VM of one vCPU (`tscClock: 'host'`, no -icount), not before RUN_NS (10 ms)
+   * of host time either.
+   */
   runBudget?: number;
   /** The MMU glue; default the shadow MMU. `null` only for tests of the ABI layer (no guest runs). */
   mmu?: VcpuMmuOps | null;

@@ -1,5 +1,4 @@
 /** The software engine's generic part (KVM's kvm_main.c): SoftKvmDevice and the ArchOps contract. */
-export * from './arch-ops.js';
 export {
   ARCH_CAP,
   CPUID_7_EDX_ARCH_CAPABILITIES,
@@ -7,6 +6,7 @@ export {
   SOFT_ARCH_CAPABILITIES_HI,
   SOFT_ARCH_CAPABILITIES_LO,
 } from './arch-capabilities.js';
+export * from './arch-ops.js';
 export * from './canonical.js';
 export { COMMON_MSRS, type CommonMsrEntry, CommonMsrs, KVM_MAX_MCE_BANKS } from './common-msrs.js';
 export { GuestDebugRegs } from './debugregs.js';
@@ -32,7 +32,7 @@ export { GFN_NO_SLOT, GFN_UNBACKED, type MemorySlot, MemorySlots } from './memsl
 export { shadowMmuOps, syncPaging, type VcpuMmu, vcpuMmu } from './mmu-glue.js';
 export { EMULATED_MSRS, MSR, MSRS_TO_SAVE } from './msrs.js';
 export { PendingPio, PIO_DATA_OFFSET } from './pio.js';
-export { DEFAULT_RUN_BUDGET, kvmVcpuRun, TURN_USERSPACE_EXITS } from './run-loop.js';
+export { DEFAULT_RUN_BUDGET, kvmVcpuRun, RUN_NS, TURN_USERSPACE_EXITS } from './run-loop.js';
 export * from './silicon.js';
 export { KVM_DEFAULT_PLE_GAP, kvmVcpuOnSpin, SPIN_YIELD_PAUSES } from './spin.js';
 export {

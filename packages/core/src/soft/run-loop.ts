@@ -38,6 +38,18 @@ const X86_EFLAGS_IF = 1 << 9;
 export const DEFAULT_RUN_BUDGET = 2_000_000;
 
 /**
+ * Host time a KVM_RUN of a VM's only vCPU lasts at least before its budget ends it, where the host
+ * clock drives the VM: the budget's EINTR stands for a signal, and a VMM needs one only now and
+ * then (its devices kick the vCPU at their deadlines and on input; QEMU's vCPU thread leaves
+ * KVM_RUN for nothing else). Compiled code at 2,000 MIPS used up 2 M instructions 1,000 times a
+ * second, and each EINTR cost a KVM_RUN's return, prologue and code revalidation, and a turn of
+ * the VMM's loop: 4-8 % of bench-int32 under vmx (tools/guests README). Under -icount, with the
+ * deterministic TSC, or when vCPUs take turns on one thread, the budget alone ends the run, as
+ * before: their userspace timers are polled at those returns.
+ */
+export const RUN_NS = 10_000_000;
+
+/**
  * Userspace exits in one turn of a vCPU taking turns with others (several KVM_RUNs) before KVM_RUN
  * returns EINTR so the turn passes: about a console line of UART port I/O, or a few ms of exits.
  */
@@ -223,6 +235,10 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
     }
     const start = vcpu.turnStart;
     vcpu.spinYield = false;
+    // RUN_NS: the host time this KVM_RUN began (the first entry's reading), or -1 where the
+    // budget alone ends it.
+    let runStartNs = -1;
+    const lone = vcpu.vm.vcpus.size === 1;
     for (;;) {
       if (vcpu.requests !== 0) {
         const req = vcpu.requests;
@@ -239,6 +255,7 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
       }
       // The guest TSC carried forward to the host clock, where the VM's TSC follows it.
       const hostNs = kvmTscSync(vcpu);
+      if (runStartNs < 0 && lone) runStartNs = hostNs;
       if (vcpu.apic !== null) {
         // The in-kernel irqchip: APIC timer, then a halted vCPU waits here (kvm_vcpu_block).
         kvmApicTimerCheck(vcpu, hostNs);
@@ -268,7 +285,10 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
       const used = vcpu.instructions - start;
       // The entry ends no later than the APIC timer's expiry, so it fires on time.
       const timer = vcpu.apic !== null ? kvmApicTimerSlack(vcpu) : ENTRY_SLICE;
-      const slice = stepping ? 1 : Math.max(1, Math.min(kvmEntrySlice(vcpu, hostNs), budget - used, timer));
+      // Under RUN_NS the budget bounds no entry (the host tick does): it ends the run at the end
+      // of the first entry past both.
+      const left = runStartNs < 0 ? budget - used : ENTRY_SLICE_MAX;
+      const slice = stepping ? 1 : Math.max(1, Math.min(kvmEntrySlice(vcpu, hostNs), left, timer));
       if (kvmEntryNeedsLongMode(vcpu)) {
         postRunSave(vcpu);
         return 0;
@@ -302,7 +322,7 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
         vcpu.vm.count('spin_yields');
         interrupted(vcpu, 'yielded: spinning on PAUSE');
       }
-      if (vcpu.instructions - start >= budget) {
+      if (vcpu.instructions - start >= budget && (runStartNs < 0 || hostNs - runStartNs >= RUN_NS)) {
         vcpu.vm.count('budget_exits');
         interrupted(vcpu, 'run budget used up');
       }
