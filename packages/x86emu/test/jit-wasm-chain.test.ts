@@ -8,7 +8,13 @@
  * in the middle of a chain.
  */
 import { describe, expect, it } from 'vitest';
-import { Cpu, type FlatPhysicalMemory, type InterruptControllerOps, Reg, WasmGuestMemory } from '../src/index.js';
+import {
+  Cpu,
+  type FlatPhysicalMemory,
+  type InterruptControllerOps,
+  Reg,
+  WasmGuestMemory,
+} from '../src/index.js';
 import { wasmBackend } from '../src/jit/wasm/compile.js';
 import { lockstep } from './jit-lockstep.js';
 import { gate64, L, longMode } from './long.js';
@@ -55,7 +61,14 @@ function machine(src: string, prepare?: (mem: FlatPhysicalMemory) => void): Mach
   w.onWrite = () => {
     pending = true;
   };
-  const cpu = new Cpu({ memory: w, io: m.cpu.io, interrupts, intercepts: m.intercepts, state: m.cpu.state, jit: false });
+  const cpu = new Cpu({
+    memory: w,
+    io: m.cpu.io,
+    interrupts,
+    intercepts: m.intercepts,
+    state: m.cpu.state,
+    jit: false,
+  });
   return { ...m, cpu, mem: w as unknown as FlatPhysicalMemory, irqs: () => taken };
 }
 
@@ -149,22 +162,32 @@ top:
     expect(hops(r.jit)).toBeGreaterThan(1000);
   });
 
-  it('a CR3 load between two hops: the next call of the RIP runs the frame the new tables map', () => {
-    const make = () =>
-      machine(CALL_X('mov cr3, r9'), (mem) => {
-        fourK(mem, L.PML4 + 0x2000, 0x380000);
-        // A second hierarchy at 0x390000: the same but X → 0x204000.
-        mem.write32(0x390000, 0x391000 | 7);
-        mem.write32(0x391000, 0x392000 | 7);
-        for (let i = 0; i < 8; i++) mem.write32(0x392000 + i * 8, ((i << 21) | 0x87) >>> 0);
-        fourK(mem, 0x392000, 0x393000, { 0x203000: 0x204000 });
-        X_CODE(mem);
-      });
-    const r = lockstep(make, BUDGETS, WASM);
-    expect(r.jit.cpu.state.halted).toBe(true);
-    expect(r.jit.cpu.state.gpr[Reg.RAX]).toBe(1001 + 999 * 2);
-    expect(hops(r.jit)).toBeGreaterThan(1000);
-  });
+  for (const pge of [false, true])
+    it(`a CR3 load between two hops: the next call of the RIP runs the frame the new tables map (CR4.PGE ${pge ? '1: the loop on a global page, X not' : '0'})`, () => {
+      const make = () => {
+        const m = machine(CALL_X('mov cr3, r9'), (mem) => {
+          // The loop's 2 MiB page global (G, bit 8) in both hierarchies.
+          mem.write32(L.PML4 + 0x2000, 0x187);
+          fourK(mem, L.PML4 + 0x2000, 0x380000);
+          // A second hierarchy at 0x390000: the same but X → 0x204000.
+          mem.write32(0x390000, 0x391000 | 7);
+          mem.write32(0x391000, 0x392000 | 7);
+          for (let i = 0; i < 8; i++)
+            mem.write32(0x392000 + i * 8, ((i << 21) | (i === 0 ? 0x187 : 0x87)) >>> 0);
+          fourK(mem, 0x392000, 0x393000, { 2109440: 0x204000 });
+          X_CODE(mem);
+        });
+        if (pge) {
+          m.cpu.state.cr[4] |= 0x80;
+          m.cpu.stateChanged();
+        }
+        return m;
+      };
+      const r = lockstep(make, BUDGETS, WASM);
+      expect(r.jit.cpu.state.halted).toBe(true);
+      expect(r.jit.cpu.state.gpr[Reg.RAX]).toBe(1001 + 999 * 2);
+      expect(hops(r.jit)).toBeGreaterThan(1000);
+    });
 
   it('a store into a chained target between two hops: the next call runs the new code', () => {
     // At ECX = 1000 the loop patches the immediate of `mov edx, 1` in `target` (another page).

@@ -91,6 +91,19 @@ export interface Cpu
     CpuCodeCache,
     CpuControlRegs {}
 
+/**
+ * What the wasm backend's jump cache (jit/wasm/chain.ts) must hear of: each call voids the entries
+ * it names and makes a compiled function running now leave after the instruction.
+ */
+export interface CodeChainOps {
+  /** Any translation or code byte may have changed (a full TLB flush, a code write, revalidateCode). */
+  flushAll(): void;
+  /** Non-global translations may have changed (tlbFlushNonGlobal: a CR3 load). */
+  flushNonGlobal(): void;
+  /** The translation of linear `gva` may have changed (INVLPG): entries in its 2 MiB go. */
+  invlpg(gva: number): void;
+}
+
 export class Cpu {
   readonly state: CpuState;
   /**
@@ -209,11 +222,10 @@ export class Cpu {
   tlbWasmFrames = 0;
   tlbWasmRam = 0;
   /**
-   * The wasm backend's chain words (jit/wasm/chain.ts: its exit request first, the jump cache's
-   * generation last), bumped by tlb.ts `tlbWasmChainBump` wherever what code a RIP runs may change;
-   * null without 64-bit chaining.
+   * The wasm backend's jump cache (jit/wasm/chain.ts), told by tlb.ts and fetch.ts wherever what
+   * code a RIP runs may change; null without 64-bit chaining.
    */
-  chainGen: Int32Array | null = null;
+  chainOps: CodeChainOps | null = null;
   readonly walk = new WalkResult();
 
   // ---- decode cache (physical page → decoded instructions by page offset)

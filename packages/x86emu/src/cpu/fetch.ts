@@ -15,7 +15,7 @@ import { dispatch64 } from '../exec/dispatch64.js';
 import { PFERR } from '../paging/walker.js';
 import * as C from './consts.js';
 import type { Cpu } from './cpu.js';
-import { lpnOf, tlbFill, tlbTagOf, tlbWasmChainBump, tlbWasmKillWrite } from './tlb.js';
+import { lpnOf, tlbFill, tlbTagOf, tlbWasmKillWrite } from './tlb.js';
 
 const TWO47 = 140737488355328;
 
@@ -323,7 +323,7 @@ export function invalidateCodePage(cpu: Cpu, pfn: number): void {
     // Recycle the page's slot array (32 KiB) instead of leaving it to the GC.
     if (cpu.codePool.length < 16) cpu.codePool.push(pc);
     cpu.stats.codeInvalidations++;
-    tlbWasmChainBump(cpu);
+    cpu.chainOps?.flushAll();
     if (cpu.codePfn === pfn) {
       cpu.codeLpn = -1;
       cpu.codePage = null;
@@ -358,7 +358,7 @@ export class CpuCodeCache {
    */
   revalidateCode(this: Cpu): void {
     this.codeEpoch++;
-    tlbWasmChainBump(this);
+    this.chainOps?.flushAll();
     this.codeLpn = -1;
     this.codePage = null;
     this.codeView = null;

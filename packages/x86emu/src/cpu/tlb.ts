@@ -61,7 +61,7 @@ export function tlbFlush(cpu: Cpu): void {
   cpu.tlbLargeSpans.clear();
   cpu.codeLpn = -1;
   cpu.stats.tlbFlushes++;
-  tlbWasmChainBump(cpu);
+  cpu.chainOps?.flushAll();
 }
 
 /**
@@ -96,7 +96,7 @@ export function tlbFlushNonGlobal(cpu: Cpu): void {
   cpu.tlbUsedCount = 0;
   cpu.codeLpn = -1;
   cpu.stats.tlbFlushes++;
-  tlbWasmChainBump(cpu);
+  cpu.chainOps?.flushNonGlobal();
 }
 
 /** The 2/4 MiB span of linear page `lpn` (`Cpu.tlbLargeSpans`): 1024 pages with 32-bit paging, else 512. */
@@ -138,7 +138,7 @@ export function tlbInvlpg(cpu: Cpu, gva: number): void {
       }
   }
   cpu.codeLpn = -1;
-  tlbWasmChainBump(cpu);
+  cpu.chainOps?.invlpg(gva);
 }
 
 /**
@@ -275,18 +275,6 @@ export function tlbWasmKill(w: Int32Array, idx: number): void {
   w[i + W_USER] = -1;
   w[i + W_WRITE] = -1;
   w[i + W_WRITE + W_USER] = -1;
-}
-
-/**
- * What code a RIP runs may have changed (a TLB flush, INVLPG, a write to a code frame): the wasm
- * backend's jump cache is void (a new generation: jit/wasm/chain.ts) and a compiled function
- * running now leaves after the instruction (exit request 2, unless a fault's 1 is there).
- */
-export function tlbWasmChainBump(cpu: Cpu): void {
-  const g = cpu.chainGen;
-  if (g === null) return;
-  g[g.length - 1]++;
-  if (g[0] === 0) g[0] = 2;
 }
 
 /** Drops entry `idx`'s write rights on the wasm side (its frame now holds decoded code: fetch.ts). */

@@ -22,8 +22,8 @@
  *   64       the exit status and the flag record (ST_*)
  *   128      REG_HIGH: RAX…R15 high halves (i32 × 16), the CPU's `state.gprHigh`
  *   256      XMM: XMM0…XMM15 (16 bytes each), the CPU's `state.xmm`; 512 MXCSR, its `state.mxcsr`;
- *            516 SSE_OK (whether SSE is usable, for the SSE forms: emit-sse.ts); 520 ST_GEN (the
- *            jump cache's generation: chain.ts)
+ *            516 SSE_OK (whether SSE is usable, for the SSE forms: emit-sse.ts); 520 ST_GEN and
+ *            524 ST_GENNG (the jump cache's generations: chain.ts)
  *   0x8000   JC: the jump cache (chain.ts), JC_ENTRIES entries of 16 bytes
  *   0x10000  TLB READ tags (i64 × TLB_SIZE supervisor, then × TLB_SIZE user)
  *   0x20000  TLB WRITE tags (the same)
@@ -65,11 +65,13 @@ export const MXCSR = 0x200;
 /** 1 when SSE instructions are usable (CR0.EM and TS clear, CR4.OSFXSR set): the wrapper's, per call. */
 export const SSE_OK = 0x204;
 /**
- * The jump cache's generation (chain.ts): an entry holds the generation it was filled in, and
- * everything that may change what code a RIP runs (a TLB flush or INVLPG, a write to a code frame,
- * memory changed from outside) bumps it (cpu/tlb.ts `tlbWasmChainBump`).
+ * The jump cache's generations (chain.ts): an entry holds the one it was filled in, ST_GEN where
+ * its code page's translation is global, else ST_GENNG. Everything that may change what code a RIP
+ * runs (a TLB flush, a write to a code frame, memory changed from outside) bumps both, a CR3 load
+ * (non-global flush) the second (`Cpu.chainOps`).
  */
 export const ST_GEN = 0x208;
+export const ST_GENNG = 0x20c;
 /** The jump cache: RIP[31:0], RIP[63:32], tag, slot | entry-block length << 20 (chain.ts). */
 export const JC = 0x8000;
 export const JC_ENTRIES = 2048;

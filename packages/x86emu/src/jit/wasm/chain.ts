@@ -13,9 +13,12 @@
  * What makes an entry valid, and how each is kept:
  * - RIP maps to the code the function was compiled from: an entry is filled by the wrapper for the
  *   function it is about to run at RIP (what `Jit.enter` found through the TLB and the decode
- *   cache), tagged with the generation `ST_GEN`, which every TLB flush, INVLPG, write to a code
- *   frame and `revalidateCode` bumps (cpu/tlb.ts `tlbWasmChainBump`); a bump also asks the running
- *   function to leave (exit request 2), so a chain never runs past one;
+ *   cache), tagged with a generation: `ST_GEN` where the code page's TLB entry is global, else
+ *   `ST_GENNG`. Every TLB flush, write to a code frame and `revalidateCode` bumps both, a CR3 load
+ *   that keeps global entries (`tlbFlushNonGlobal`) the second only (the kernel's text is global:
+ *   its entries outlive a context switch), and INVLPG voids the entries in the 2 MiB around its
+ *   address (`Cpu.chainOps`, `CodeChainOps`); each also asks the running function to leave (exit
+ *   request 2), so a chain never runs past one;
  * - the privilege class of the fetch: the tag's bit 0 (CPL 3), as the decode cache's `codeUser`;
  * - what `Jit.mayRun` and `link` check, and what the wrapper passes (segment masks, TLB class,
  *   SSE_OK): `chainSig` at the chain's start; after every handler the function calls (the only
@@ -29,8 +32,8 @@
  *   the chain retired before it (ST_NTOT), from which the wrapper sets `startEip`/`startRipHi`
  *   and `runCount` as for that function alone; a handler's `runCount` and RIP[63:32] likewise.
  */
-import { SF_FLAT, SF_LONG, SF_R, SF_W } from '../../cpu/consts.js';
-import type { Cpu } from '../../cpu/cpu.js';
+import { SF_FLAT, SF_LONG, SF_R, SF_W, TLB_MASK, TP_GLOBAL } from '../../cpu/consts.js';
+import type { CodeChainOps, Cpu } from '../../cpu/cpu.js';
 import { Flag } from '../../state.js';
 import { WA, type WasmMemory, type WasmTable } from './api.js';
 import {
@@ -39,6 +42,7 @@ import {
   ST_CUR,
   ST_EXITREQ,
   ST_GEN,
+  ST_GENNG,
   ST_HOPS,
   ST_N,
   ST_NEXT,
@@ -90,20 +94,29 @@ export function chainSig(cpu: Cpu): number {
   return m;
 }
 
-/** The dispatch loop's export: (slot, room, srm, swm, cls, tag) → the last function's result. */
-type ChainFn = (slot: number, room: number, srm: number, swm: number, cls: number, tag: number) => number;
+/** The dispatch loop's export: (slot, room, srm, swm, cls, tagG, tagNG) → the last function's result. */
+type ChainFn = (
+  slot: number,
+  room: number,
+  srm: number,
+  swm: number,
+  cls: number,
+  tagG: number,
+  tagNG: number,
+) => number;
 
 const FN_TYPE = { params: [I32, I32, I32, I32, I32, I32], results: [I32] };
+const LOOP_TYPE = { params: [I32, I32, I32, I32, I32, I32, I32], results: [I32] };
 
 /**
- * The dispatch loop (parameters: slot, room, srm, swm, cls, tag): calls the function in `slot`
- * with the room left, the masks and the class (its CS-limit parameter 0, as in 64-bit mode), and
- * goes on at the jump cache's entry for where it left while that entry's tag is `tag` and its
- * entry block fits the room.
+ * The dispatch loop (parameters: slot, room, srm, swm, cls, tagG, tagNG): calls the function in
+ * `slot` with the room left, the masks and the class (its CS-limit parameter 0, as in 64-bit mode),
+ * and goes on at the jump cache's entry for where it left while that entry's tag is `tagG` or
+ * `tagNG` and its entry block fits the room.
  */
 function dispatchLoop(): FuncWriter {
-  const f = new FuncWriter(6);
-  const [slot, room, srm, swm, cls, tag] = [0, 1, 2, 3, 4, 5];
+  const f = new FuncWriter(7);
+  const [slot, room, srm, swm, cls, tagG, tagNG] = [0, 1, 2, 3, 4, 5, 6];
   const ntot = f.local();
   const kind = f.local();
   const lo = f.local();
@@ -131,9 +144,10 @@ function dispatchLoop(): FuncWriter {
   f.i32(0).mem(Op.i32Load, ST_NEXTHI).op(Op.i32Ne).brIf('out');
   f.get(e)
     .mem(Op.i32Load, JC + 8)
-    .get(tag)
-    .op(Op.i32Ne)
-    .brIf('out');
+    .tee(v)
+    .get(tagG)
+    .op(Op.i32Ne);
+  f.get(v).get(tagNG).op(Op.i32Ne).op(Op.i32And).brIf('out');
   // Retired so far; the next entry block must fit what is left.
   f.get(ntot).i32(0).mem(Op.i32Load, ST_N).op(Op.i32Add).set(ntot);
   f.get(e)
@@ -153,7 +167,7 @@ function dispatchLoop(): FuncWriter {
 }
 
 /** One CPU's table of 64-bit functions, its jump cache and its dispatch loop. */
-export class Chain<R extends { slot: number }> {
+export class Chain<R extends { slot: number }> implements CodeChainOps {
   readonly table: WasmTable;
   readonly run: ChainFn;
   /** The region whose function is in each slot. */
@@ -172,15 +186,47 @@ export class Chain<R extends { slot: number }> {
     memory: WasmMemory,
   ) {
     this.table = new WA.Table({ initial: 64, element: 'anyfunc' });
-    const bytes = buildTableModule(FN_TYPE, FN_TYPE, dispatchLoop());
+    const bytes = buildTableModule(FN_TYPE, LOOP_TYPE, dispatchLoop());
     const inst = new WA.Instance(new WA.Module(bytes), { env: { m: memory, t: this.table } });
     this.run = inst.exports.c as ChainFn;
     this.jc = new Int32Array(memory.buffer, JC, JC_ENTRIES * 4);
-    this.u32 = new Uint32Array(memory.buffer, 0, (ST_GEN >> 2) + 1);
+    this.u32 = new Uint32Array(memory.buffer, 0, (ST_GENNG >> 2) + 1);
     this.jc.fill(0);
-    // Entries tagged 0 never match: the generation starts at 1.
+    // Entries tagged 0 never match: the generations start at 1.
     this.u32[ST_GEN >> 2] = 1;
-    cpu.chainGen = new Int32Array(memory.buffer, ST_EXITREQ, ((ST_GEN - ST_EXITREQ) >> 2) + 1);
+    this.u32[ST_GENNG >> 2] = 1;
+    cpu.chainOps = this;
+  }
+
+  /** A function running now leaves after the instruction (unless a fault's exit request is there). */
+  private leave(): void {
+    const u = this.u32;
+    if (u[ST_EXITREQ >> 2] === 0) u[ST_EXITREQ >> 2] = 2;
+  }
+
+  flushAll(): void {
+    this.u32[ST_GEN >> 2]++;
+    this.u32[ST_GENNG >> 2]++;
+    this.leave();
+  }
+
+  flushNonGlobal(): void {
+    this.u32[ST_GENNG >> 2]++;
+    this.leave();
+  }
+
+  /**
+   * INVLPG of linear `gva` (a non-negative number below 2^48): the entries whose RIP lies in the
+   * same 2 MiB go (a large page's, or more than the 4 KiB page: never less). A 1 GiB page's INVLPG
+   * flushes the whole TLB (tlb.ts), and so `flushAll`.
+   */
+  invlpg(gva: number): void {
+    const span = (gva % 4294967296) >>> 21;
+    const hi16 = Math.floor(gva / 4294967296) & 0xffff;
+    const jc = this.jc;
+    for (let i = 0; i < jc.length; i += 4)
+      if (jc[i] >>> 21 === span && (jc[i + 1] & 0xffff) === hi16) jc[i + 2] = 0;
+    this.leave();
   }
 
   /** Hops from one function to the next so far (ST_HOPS, wrapping at 2^32). */
@@ -197,6 +243,7 @@ export class Chain<R extends { slot: number }> {
     if (this.nextSlot === MAX_SLOTS) {
       this.nextSlot = 0;
       this.u32[ST_GEN >> 2]++;
+      this.u32[ST_GENNG >> 2]++;
       this.stats.wraps++;
     }
     const slot = this.nextSlot++;
@@ -211,18 +258,31 @@ export class Chain<R extends { slot: number }> {
     return slot;
   }
 
-  /** The jump cache's tag now at the CPU's CPL (the generation and CPL 3). */
-  tag(): number {
-    return (this.u32[ST_GEN >> 2] << 1) | (this.cpu.state.cpl === 3 ? 1 : 0) | 0;
+  /**
+   * The jump cache's tag now at CPL 3 if `user`, for code whose translation is global (`global`:
+   * ST_GEN, bit 1 set) or not (ST_GENNG): generation << 2 | global << 1 | user.
+   */
+  tag(global: boolean, user: boolean): number {
+    const gen = this.u32[(global ? ST_GEN : ST_GENNG) >> 2];
+    return (gen << 2) | (global ? 2 : 0) | (user ? 1 : 0) | 0;
   }
 
-  /** Fills the entry for RIP `lo`/`hi`: the function in `slot`, entry block of `len` instructions. */
-  fill(lo: number, hi: number, tag: number, slot: number, len: number): void {
+  /**
+   * Fills the entry for RIP `lo`/`hi`, which the CPU is about to run at CPL 3 if `user`: the
+   * function in `slot`, entry block of `len` instructions; global when the TLB entry that maps
+   * RIP's page now is global (its tag as switchCodePage64 computes it; the entry may have been
+   * replaced since the fetch: then not).
+   */
+  fill(lo: number, hi: number, user: boolean, slot: number, len: number): void {
+    const cpu = this.cpu;
+    const idx = (lo >>> 12) & TLB_MASK;
+    const global =
+      cpu.tlbTag[idx] === (((hi & 0xffff) << 8) | (lo >>> 24)) && (cpu.tlbPerm[idx] & TP_GLOBAL) !== 0;
     const i = jcIndex(lo) << 2;
     const jc = this.jc;
     jc[i] = lo;
     jc[i + 1] = hi;
-    jc[i + 2] = tag;
+    jc[i + 2] = this.tag(global, user);
     jc[i + 3] = slot | (len << SLOT_BITS);
     this.stats.fills++;
   }

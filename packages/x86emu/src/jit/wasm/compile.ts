@@ -43,7 +43,7 @@ import {
   ST_FP,
   ST_FR,
   ST_FS,
-  ST_GEN,
+  ST_GENNG,
   ST_K,
   ST_N,
   ST_NEXT,
@@ -153,8 +153,8 @@ export class WasmBackend {
     moveSse(cpu, this.memory);
     const env = typeof process !== 'undefined' ? process.env?.X86EMU_JIT_WASM64 : undefined;
     this.long = env === '1' || (env !== '0' && this.ramPages > 0);
-    // The exchange area, and SSE_OK and ST_GEN beyond the registers (arena.ts).
-    this.u32 = new Uint32Array(this.memory.buffer, 0, (ST_GEN >> 2) + 1);
+    // The exchange area, and SSE_OK and the generations beyond the registers (arena.ts).
+    this.u32 = new Uint32Array(this.memory.buffer, 0, (ST_GENNG >> 2) + 1);
     this.unavailable = probe();
     const chainEnv = typeof process !== 'undefined' ? process.env?.X86EMU_JIT_CHAIN : undefined;
     this.chain =

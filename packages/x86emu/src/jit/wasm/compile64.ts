@@ -395,9 +395,9 @@ function runWasm64(w: Region64, cpu: Cpu): Insn | undefined {
     ch.sig = sig;
     ch.limit = cpu.runLimit;
     const slot = ch.slotOf(w, w.fn);
-    const tag = ch.tag();
-    ch.fill(s.rip[0], s.rip[1], tag, slot, w.len);
-    kind = ch.run(slot, cpu.runLimit - cpu.runCount, srm, swm, cls, tag);
+    const user = cls !== 0;
+    ch.fill(s.rip[0], s.rip[1], user, slot, w.len);
+    kind = ch.run(slot, cpu.runLimit - cpu.runCount, srm, swm, cls, ch.tag(true, user), ch.tag(false, user));
     last = ch.regions[u[ST_CUR >> 2]] as Region64;
     cpu.runCount += u[ST_NTOT >> 2];
   } else kind = w.fn(cpu.runLimit - cpu.runCount, srm, swm, cls, cls, 0);
