@@ -39,6 +39,7 @@ export function createSvmDevice(options: SvmKvmOptions = {}): SoftKvmDevice {
       jit: options.jit,
       jitBackend: options.jitBackend,
       wasmRamBytes: options.wasmRamBytes,
+      sharedArena: options.sharedMemory,
       ...options.siliconConfig,
     });
   const npt = options.npt === true;

@@ -53,6 +53,7 @@ export function createVmxDevice(options: VmxKvmOptions = {}): SoftKvmDevice {
       jit: options.jit,
       jitBackend: options.jitBackend,
       wasmRamBytes: options.wasmRamBytes,
+      sharedArena: options.sharedMemory,
       ...options.siliconConfig,
     });
   const ept = options.ept === true;

@@ -11,6 +11,7 @@ import type { WasmGuestMemory } from '../src/jit/wasm/arena.js';
 import { wasmBackend } from '../src/jit/wasm/compile.js';
 import { LockedMemory } from '../src/smp/locked-memory.js';
 import { lockstep, PATCH_OWN_BLOCK } from './jit-lockstep.js';
+import { longMode } from './long.js';
 import { inWasmMemory, type Machine } from './machine.js';
 import { CODE, pagedProtectedMode, protectedMode } from './pm.js';
 
@@ -139,6 +140,31 @@ describe('wasm backend: lockstep with the interpreter', () => {
       expect(cpu.state.gpr.buffer).toBe(buf);
       expect([cpu.gpr[3], cpu.gprHigh[9]]).toEqual([0x1234, 0x5678]);
     }
+  });
+
+  it("runs on a shared WebAssembly.Memory (a page's guest RAM), its modules importing the memory as shared", () => {
+    const r = lockstep(() => inWasmMemory(protectedMode(FORMS), true), BUDGETS, WASM);
+    expect(r.jit.mem.bytes.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(stats(r.jit).compiled).toBeGreaterThan(0);
+    expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(3000);
+    // 64-bit regions, and the chain's dispatch module, on a shared memory: a call and a return
+    // between two pages, chained in wasm.
+    const calls = `
+  mov ecx, 2000
+  xor eax, eax
+top:
+  call f1
+  dec ecx
+  jnz top
+  hlt
+.balign 4096
+f1:
+  lea rax, [rax + rcx * 2 + 1]
+  ret
+`;
+    const q = lockstep(() => inWasmMemory(longMode(calls), true), BUDGETS, WASM);
+    expect(q.jit.cpu.state.gpr[Reg.RAX]).toBe(q.interp.cpu.state.gpr[Reg.RAX]);
+    expect(q.jit.cpu.jit?.stats.instructions).toBeGreaterThan(3000);
   });
 
   it('runs on RAM outside wasm memory too, every access through Cpu.read/write', () => {

@@ -86,9 +86,10 @@ export function runTo(m: Machine, expect: number = StopReason.Hlt, budget = 1_00
 /**
  * `m` moved onto RAM in a WebAssembly.Memory (the same bytes, state, devices and intercepts), its
  * CPU new and with the compiler off: the wasm backend's tests give it one (`jit` options) after.
+ * `shared`: a shared WebAssembly.Memory (its buffer a SharedArrayBuffer).
  */
-export function inWasmMemory(m: Machine): Machine {
-  const w = new WasmGuestMemory(m.mem.bytes.length);
+export function inWasmMemory(m: Machine, shared = false): Machine {
+  const w = new WasmGuestMemory(m.mem.bytes.length, shared);
   w.bytes.set(m.mem.bytes);
   const cpu = new Cpu({
     memory: w,

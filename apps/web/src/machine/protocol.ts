@@ -53,7 +53,14 @@ export interface LiveStats {
 }
 
 export type WorkerEvent =
-  | { type: 'started'; kickHandle: unknown; description: string; ram?: SharedArrayBuffer }
+  | {
+      type: 'started';
+      kickHandle: unknown;
+      description: string;
+      /** The memory guest RAM is in, at `ramOffset` (in the wasm arena: past its exchange area and TLB). */
+      ram?: SharedArrayBuffer;
+      ramOffset: number;
+    }
   | { type: 'serial'; data: Uint8Array }
   | { type: 'stats'; stats: LiveStats }
   | { type: 'done'; stop: StopReason; stats: LiveStats; registers?: string }

@@ -107,7 +107,7 @@ export function runWebMachine(message: unknown, post: Post): void {
 
   let kvm: ReturnType<typeof openEngine> | undefined;
   try {
-    kvm = openEngine(r.accel, r.jit);
+    kvm = openEngine(r.accel, r.jit, r.ramSize);
     machine = new Machine(kvm, machineConfig(r), sharedClock(r.epochMs), {
       serialOut,
       log: () => {},
@@ -119,6 +119,7 @@ export function runWebMachine(message: unknown, post: Post): void {
         kickHandle: m.vcpu.kickHandle() as VcpuKickHandle,
         description: m.loaded.description,
         ram: buffer instanceof SharedArrayBuffer ? buffer : undefined,
+        ramOffset: m.ram.byteOffset,
       });
     };
     started(machine);

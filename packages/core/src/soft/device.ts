@@ -512,9 +512,11 @@ export class SoftKvmDevice implements KvmDevice {
       throw new TypeError(
         'sharedMemory needs SharedArrayBuffer (in a browser: a cross-origin isolated page)',
       );
-    // RAM for the VMM comes from the silicon's wasm arena first, if it has one (HostPhysicalMemory).
+    // RAM for the VMM comes from the silicon's wasm arena first, if it has one (HostPhysicalMemory)
+    // that fits: with `sharedMemory`, a shared one (the silicon's `sharedArena`).
     const shared = options.sharedMemory === true;
-    this.hva = new HvaSpace(options.memoryLimit, shared, shared ? null : ops.memory);
+    const arenaFits = !shared || ops.memory.arenaBytes?.buffer instanceof SharedArrayBuffer;
+    this.hva = new HvaSpace(options.memoryLimit, shared, arenaFits ? ops.memory : null);
     this.msrIndexList = [...MSRS_TO_SAVE.filter((i) => ops.hasMsr(i)), ...EMULATED_MSRS];
     this.supportedCpuid = supportedCpuid(
       ops,

@@ -49,13 +49,15 @@ export class HostPhysicalMemory implements PhysicalMemory {
 
   /**
    * `wasmArenaBytes` > 0: a wasm arena for that much RAM (rounded up to 64 KiB; at most 4 GiB
-   * minus 320 KiB), reserved at once since a wasm memory that grows moves its buffer. Throws a
-   * RangeError when the JavaScript engine refuses the memory, or has no WebAssembly.
+   * minus 320 KiB), reserved at once since a wasm memory that grows moves its buffer; `shared`:
+   * a shared memory, so the VMM's RAM taken from it is a SharedArrayBuffer's (the engine's
+   * `sharedMemory`). Throws a RangeError when the JavaScript engine refuses the memory, or has no
+   * WebAssembly.
    */
-  constructor(maxHypervisorPages = 1 << 18, wasmArenaBytes = 0) {
+  constructor(maxHypervisorPages = 1 << 18, wasmArenaBytes = 0, shared = false) {
     this.maxHypervisorPages = maxHypervisorPages;
     if (wasmArenaBytes > 0) {
-      const { wasm, bytes } = wasmArenaMemory(1 + Math.ceil(wasmArenaBytes / PAGE_SIZE));
+      const { wasm, bytes } = wasmArenaMemory(1 + Math.ceil(wasmArenaBytes / PAGE_SIZE), shared);
       this.wasm = wasm;
       this.arena = bytes;
       this.wasmFrames = bytes.length / PAGE_SIZE;
@@ -279,15 +281,17 @@ export const DEFAULT_WASM_RAM_BYTES = 512 * 1024 * 1024;
  * the wasm backend (`backend`, else `X86EMU_JIT_BACKEND=wasm`), one with a wasm arena for
  * `wasmRamBytes` of guest RAM, so compiled code reaches RAM inline; otherwise a plain one. Where
  * there is no WebAssembly the backend compiles to JavaScript anyway (x86emu probes it), so the
- * memory is plain there too.
+ * memory is plain there too. `sharedArena`: the arena a shared memory (the engine's
+ * `sharedMemory`, for RAM other threads take).
  */
 export function siliconHostMemory(
   jit: boolean,
   backend: 'js' | 'wasm' | undefined,
   wasmRamBytes: number = DEFAULT_WASM_RAM_BYTES,
+  sharedArena = false,
 ): HostPhysicalMemory {
   const be = backend ?? (typeof process !== 'undefined' ? process.env?.X86EMU_JIT_BACKEND : undefined);
   const wasm =
     jit && be === 'wasm' && typeof (globalThis as { WebAssembly?: unknown }).WebAssembly === 'object';
-  return new HostPhysicalMemory(undefined, wasm ? wasmRamBytes : 0);
+  return new HostPhysicalMemory(undefined, wasm ? wasmRamBytes : 0, wasm && sharedArena);
 }

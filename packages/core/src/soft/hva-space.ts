@@ -59,7 +59,8 @@ export class HvaSpace {
    */
   /**
    * `arena`: the host-physical wasm arena RAM comes from while it has room (then ArrayBuffers, as
-   * without one); not with `shared`, whose buffers another thread must be able to take.
+   * without one); with `shared`, only an arena that is itself a SharedArrayBuffer's (a shared
+   * `WebAssembly.Memory`), since another thread must be able to take the buffers handed out.
    */
   constructor(
     limitBytes = 16 * 1024 * 1024 * 1024,
@@ -67,7 +68,8 @@ export class HvaSpace {
     private readonly arena: HvaArena | null = null,
   ) {
     this.limit = limitBytes;
-    if (shared && arena?.arenaBytes) throw new TypeError('a shared hva space cannot map the wasm arena');
+    if (shared && arena?.arenaBytes && !(arena.arenaBytes.buffer instanceof SharedArrayBuffer))
+      throw new TypeError('a shared hva space cannot map a wasm arena that is not shared');
   }
 
   /**

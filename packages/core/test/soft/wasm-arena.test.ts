@@ -99,4 +99,15 @@ describe('the host-physical wasm arena', () => {
     expect(hva.allocate(PAGE_SIZE).bytes.every((b) => b === 0)).toBe(true);
     expect(() => new HvaSpace(undefined, true, hpm)).toThrow(TypeError);
   });
+
+  it('backs a shared hva space when it is a shared memory (the browser page): RAM another thread can take, in the arena', () => {
+    const hpm = new HostPhysicalMemory(undefined, 1 << 20, true);
+    expect(hpm.wasm?.buffer).toBeInstanceOf(SharedArrayBuffer);
+    const hva = new HvaSpace(undefined, true, hpm);
+    const m = hva.allocate(4 * PAGE_SIZE);
+    expect(m.hva).toBe(ARENA_HVA + PAGE_SIZE);
+    expect(m.bytes.buffer).toBe(hpm.wasm?.buffer);
+    m.bytes[5] = 0x5a;
+    expect(hpm.pageView(1)?.[5]).toBe(0x5a);
+  });
 });

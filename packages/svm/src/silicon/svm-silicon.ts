@@ -63,6 +63,11 @@ export interface SvmSiliconConfig {
   jitBackend?: 'js' | 'wasm';
   /** Guest RAM the wasm arena holds, in bytes (default 512 MiB); RAM beyond it takes the imports. */
   wasmRamBytes?: number;
+  /**
+   * The wasm arena a shared `WebAssembly.Memory`, so guest RAM the VMM takes from it may go to
+   * other threads (the engine's `sharedMemory`: a page reading RAM its worker runs). Default false.
+   */
+  sharedArena?: boolean;
 }
 
 const MSR_TSC = 0x10;
@@ -120,7 +125,8 @@ export class SvmSilicon implements HostCpu {
   constructor(config: SvmSiliconConfig = {}) {
     this.jit = config.jit ?? engineJitDefault();
     this.jitBackend = config.jitBackend;
-    this.memory = config.memory ?? siliconHostMemory(this.jit, this.jitBackend, config.wasmRamBytes);
+    this.memory =
+      config.memory ?? siliconHostMemory(this.jit, this.jitBackend, config.wasmRamBytes, config.sharedArena);
     this.vendor = config.vendor ?? 'AuthenticAMD';
     this.hasSvm = config.svm ?? true;
     this.longMode = config.longMode ?? true;

@@ -103,6 +103,11 @@ export interface VmxSiliconConfig {
   /** Guest RAM the wasm arena holds, in bytes (default 512 MiB); RAM beyond it takes the imports. */
   wasmRamBytes?: number;
   /**
+   * The wasm arena a shared `WebAssembly.Memory`, so guest RAM the VMM takes from it may go to
+   * other threads (the engine's `sharedMemory`: a page reading RAM its worker runs). Default false.
+   */
+  sharedArena?: boolean;
+  /**
    * Keep the cold guest-state groups in the processor across VM exits (`guest-cache.ts`).
    * Default true; false saves and loads the whole guest-state area on every exit and entry and
    * checks all of it on every entry (the reference the equivalence test compares against).
@@ -197,7 +202,8 @@ export class VmxSilicon implements HostCpu {
   constructor(config: VmxSiliconConfig = {}) {
     this.jit = config.jit ?? engineJitDefault();
     this.jitBackend = config.jitBackend;
-    this.memory = config.memory ?? siliconHostMemory(this.jit, this.jitBackend, config.wasmRamBytes);
+    this.memory =
+      config.memory ?? siliconHostMemory(this.jit, this.jitBackend, config.wasmRamBytes, config.sharedArena);
     this.vendor = config.vendor ?? 'GenuineIntel';
     this.hasVmx = config.vmx ?? true;
     this.longMode = config.longMode ?? true;

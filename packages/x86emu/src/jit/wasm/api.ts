@@ -4,7 +4,8 @@
  * in every browser the web app targets.
  */
 export interface WasmMemory {
-  readonly buffer: ArrayBuffer;
+  /** A SharedArrayBuffer for a shared memory (`wasmArenaMemory`'s `shared`). */
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
 }
 export type WasmImports = Record<string, Record<string, unknown>>;
 /** A table of functions (chain.ts): grown as regions are compiled, a slot set to a region's function. */
@@ -14,9 +15,17 @@ export interface WasmTable {
   set(index: number, value: unknown): void;
 }
 interface WasmApi {
-  Memory: new (d: { initial: number; maximum?: number }) => WasmMemory;
+  Memory: new (d: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
   Table: new (d: { initial: number; element: 'anyfunc' }) => WasmTable;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: WasmImports) => { exports: Record<string, unknown> };
 }
 export const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+/**
+ * Whether `m` is a shared memory: the modules that import it must say so (encode.ts
+ * `memoryImport`), or instantiating them fails.
+ */
+export function isSharedMemory(m: WasmMemory): boolean {
+  return typeof SharedArrayBuffer === 'function' && m.buffer instanceof SharedArrayBuffer;
+}

@@ -115,15 +115,25 @@ export function isWasmPhysicalMemory(m: PhysicalMemory): m is WasmPhysicalMemory
  * A `WebAssembly.Memory` with this file's layout and room for `frames` 4 KiB frames at `RAM`
  * (rounded up to whole 64 KiB wasm pages; at most 4 GiB minus RAM, 256 KiB, in all), and a view of those
  * frames (`bytes`: frame `pfn` at `pfn * 4096`). It never grows, so views of it stay valid.
- * Throws a RangeError when the engine cannot reserve that much.
+ * `shared`: a shared memory, whose buffer is a SharedArrayBuffer other threads may take (the
+ * software engine's `sharedMemory`: a page's main thread reading guest RAM the worker runs). Throws
+ * a RangeError when the engine cannot reserve that much (or share it: a browser page that is not
+ * cross-origin isolated).
  */
-export function wasmArenaMemory(frames: number): { wasm: WasmMemory; bytes: Uint8Array } {
+export function wasmArenaMemory(frames: number, shared = false): { wasm: WasmMemory; bytes: Uint8Array } {
   const wp = Math.ceil((frames * 4096) / WASM_PAGE);
   if (!Number.isSafeInteger(wp) || wp < 0 || wp + RAM / WASM_PAGE > 65536)
     throw new RangeError(`wasm arena of ${frames} frames`);
   if (WA === undefined)
     throw new RangeError('a wasm arena needs WebAssembly (none in this JavaScript engine)');
-  const wasm = new WA.Memory({ initial: wp + RAM / WASM_PAGE, maximum: wp + RAM / WASM_PAGE });
+  let wasm: WasmMemory;
+  try {
+    wasm = new WA.Memory({ initial: wp + RAM / WASM_PAGE, maximum: wp + RAM / WASM_PAGE, shared });
+  } catch (e) {
+    throw new RangeError(
+      `wasm arena of ${frames} frames${shared ? ', shared' : ''}: ${(e as Error).message}`,
+    );
+  }
   return { wasm, bytes: new Uint8Array(wasm.buffer, RAM, wp * WASM_PAGE) };
 }
 
@@ -143,12 +153,12 @@ export class WasmGuestMemory extends FlatPhysicalMemory implements WasmPhysicalM
 
   /**
    * `size` in bytes, rounded up to a whole 64 KiB; at most 4 GiB minus 256 KiB (wasm32). The RAM
-   * (`bytes`, `pages` frames) is a view of the wasm memory at `RAM`.
+   * (`bytes`, `pages` frames) is a view of the wasm memory at `RAM`. `shared`: a shared memory
+   * (`wasmArenaMemory`), for CPUs in other threads over the same RAM.
    */
-  constructor(size: number) {
-    const wp = Math.ceil(size / WASM_PAGE);
-    const wasm = new WA.Memory({ initial: wp + RAM / WASM_PAGE, maximum: wp + RAM / WASM_PAGE });
-    super(new Uint8Array(wasm.buffer, RAM, wp * WASM_PAGE));
+  constructor(size: number, shared = false) {
+    const { wasm, bytes } = wasmArenaMemory(Math.ceil(size / 4096), shared);
+    super(bytes);
     this.wasm = wasm;
   }
 

@@ -35,7 +35,7 @@
 import { SF_FLAT, SF_LONG, SF_R, SF_W, TLB_MASK, TP_GLOBAL } from '../../cpu/consts.js';
 import type { CodeChainOps, Cpu } from '../../cpu/cpu.js';
 import { Flag } from '../../state.js';
-import { WA, type WasmMemory, type WasmTable } from './api.js';
+import { isSharedMemory, WA, type WasmMemory, type WasmTable } from './api.js';
 import {
   JC,
   JC_ENTRIES,
@@ -186,7 +186,7 @@ export class Chain<R extends { slot: number }> implements CodeChainOps {
     memory: WasmMemory,
   ) {
     this.table = new WA.Table({ initial: 64, element: 'anyfunc' });
-    const bytes = buildTableModule(FN_TYPE, LOOP_TYPE, dispatchLoop());
+    const bytes = buildTableModule(FN_TYPE, LOOP_TYPE, dispatchLoop(), isSharedMemory(memory));
     const inst = new WA.Instance(new WA.Module(bytes), { env: { m: memory, t: this.table } });
     this.run = inst.exports.c as ChainFn;
     this.jc = new Int32Array(memory.buffer, JC, JC_ENTRIES * 4);

@@ -27,7 +27,7 @@ import { JitBlock } from '../block.js';
 import { PEND_DYN, PEND_MAT } from '../flags.js';
 import type { RegionBlock } from '../region.js';
 import { ROW_KIND } from '../rows.js';
-import { WA, type WasmImports, type WasmMemory } from './api.js';
+import { isSharedMemory, WA, type WasmImports, type WasmMemory } from './api.js';
 import {
   exchangeMemory,
   isWasmPhysicalMemory,
@@ -86,6 +86,8 @@ export class WasmBackend {
   readonly memory: WasmMemory;
   /** RAM frames reachable inline (0 when the CPU's memory is not a `WasmPhysicalMemory`). */
   readonly ramPages: number;
+  /** Whether `memory` is shared (the software engine's `sharedMemory` arena): the modules' import says so. */
+  readonly sharedMemory: boolean;
   readonly u32: Uint32Array;
   /** The code page of the running function (an import's exit test) and the fault an import caught. */
   pc: PageCode | null = null;
@@ -149,6 +151,7 @@ export class WasmBackend {
       this.memory = exchangeMemory();
       this.ramPages = 0;
     }
+    this.sharedMemory = isSharedMemory(this.memory);
     moveRegisters(cpu, this.memory);
     moveSse(cpu, this.memory);
     const env = typeof process !== 'undefined' ? process.env?.X86EMU_JIT_WASM64 : undefined;
@@ -556,6 +559,7 @@ export function compileWasm(cpu: Cpu, list: WasmRegionSpec[]): (JitBlock | null)
     IMPORTS,
     FUNC_TYPE,
     gens.map((g) => g.f),
+    be.sharedMemory,
   );
   if (be.onModule !== null)
     be.onModule(

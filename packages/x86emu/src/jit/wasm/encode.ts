@@ -393,15 +393,31 @@ function name(out: Bytes, s: string): void {
 }
 
 /**
- * A module: imports `env.m` (a memory of at least `memPages` 64 KiB pages) and the functions
- * `imports` (module `env`, their names and types), defines `funcs` (all of type `type`) and
- * exports them as `f0`, `f1`, … Functions are numbered imports first (spec 2.5.1).
+ * The import of `env.m`, a memory of at least `minPages` 64 KiB pages (limits flag 0: no maximum);
+ * `shared`: a shared memory, whose import must say so and name a maximum (flag 3, spec 5.3.9),
+ * here wasm32's 65536 pages, which every memory's own maximum is within.
+ */
+function memoryImport(imp: Bytes, minPages: number, shared: boolean): void {
+  name(imp, 'env');
+  name(imp, 'm');
+  imp.push(0x02);
+  imp.push(shared ? 0x03 : 0x00);
+  uleb(imp, minPages);
+  if (shared) uleb(imp, 65536);
+}
+
+/**
+ * A module: imports `env.m` (a memory of at least `memPages` 64 KiB pages, `shared` or not:
+ * `memoryImport`) and the functions `imports` (module `env`, their names and types), defines
+ * `funcs` (all of type `type`) and exports them as `f0`, `f1`, … Functions are numbered imports
+ * first (spec 2.5.1).
  */
 export function buildModule(
   memPages: number,
   imports: { name: string; type: FuncType }[],
   type: FuncType,
   funcs: FuncWriter[],
+  shared = false,
 ): Uint8Array {
   const out = new Bytes();
   for (const b of [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]) out.push(b);
@@ -412,11 +428,7 @@ export function buildModule(
   section(out, 1, types);
   const imp = new Bytes();
   uleb(imp, imports.length + 1);
-  name(imp, 'env');
-  name(imp, 'm');
-  imp.push(0x02);
-  imp.push(0x00);
-  uleb(imp, memPages);
+  memoryImport(imp, memPages, shared);
   imports.forEach((im, n) => {
     name(imp, 'env');
     name(imp, im.name);
@@ -466,7 +478,12 @@ export function buildModule(
  * at least 1 page) and `env.t` (a table of functions, spec 5.3.9), through which it calls
  * functions of type `callee` (`callIndirect(0)`): chain.ts's dispatch loop.
  */
-export function buildTableModule(callee: FuncType, type: FuncType, f: FuncWriter): Uint8Array {
+export function buildTableModule(
+  callee: FuncType,
+  type: FuncType,
+  f: FuncWriter,
+  shared = false,
+): Uint8Array {
   const out = new Bytes();
   for (const b of [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]) out.push(b);
   const types = new Bytes();
@@ -476,11 +493,7 @@ export function buildTableModule(callee: FuncType, type: FuncType, f: FuncWriter
   section(out, 1, types);
   const imp = new Bytes();
   uleb(imp, 2);
-  name(imp, 'env');
-  name(imp, 'm');
-  imp.push(0x02);
-  imp.push(0x00);
-  uleb(imp, 1);
+  memoryImport(imp, 1, shared);
   name(imp, 'env');
   name(imp, 't');
   imp.push(0x01);
