@@ -28,6 +28,17 @@ export class PageCode {
   readonly words = new Int32Array(this.bytes.buffer);
   /** The `Cpu.codeEpoch` at which `bytes` last matched memory. */
   epoch = 0;
+  /** The frame these decodes are of (for `crossFrom`). */
+  pfn = -1;
+  /**
+   * Where decodes of this page run into the next page (an instruction straddling the page end,
+   * kept: `decodeAt`): the frame the next linear page mapped to then, and its decodes, which must
+   * both still be those for these to be used (`crossFetchOk`, `crossPageOk`); -1 and null else.
+   */
+  crossPfn = -1;
+  crossTo: PageCode | null = null;
+  /** The pages whose straddling decodes run into this one: their decodes go when this page's do. */
+  crossFrom: PageCode[] | null = null;
 }
 
 /**
@@ -69,7 +80,11 @@ export function fetchDecode32(cpu: Cpu): Insn {
     cpu.codeUser === (s.cpl === 3)
   ) {
     const cached = cpu.codePage.insns[off];
-    if (cached !== undefined && cached.modeKey === modeKey) {
+    if (
+      cached !== undefined &&
+      cached.modeKey === modeKey &&
+      (off + cached.length <= 4096 || crossFetchOk(cpu))
+    ) {
       // The limit check of SDM Vol. 3 5.3 still applies to every fetch.
       if (eip + cached.length - 1 > s.segLimit[1]) cpu.gp0();
       return cached;
@@ -81,7 +96,11 @@ export function fetchDecode32(cpu: Cpu): Insn {
     const pc = cpu.codePage as PageCode | null;
     if (pc !== null && cpu.codeLpn === lpn) {
       const cached = pc.insns[off];
-      if (cached !== undefined && cached.modeKey === modeKey) {
+      if (
+        cached !== undefined &&
+        cached.modeKey === modeKey &&
+        (off + cached.length <= 4096 || crossFetchOk(cpu))
+      ) {
         if (eip + cached.length - 1 > s.segLimit[1]) cpu.gp0();
         return cached;
       }
@@ -106,13 +125,23 @@ export function fetchDecode64(cpu: Cpu): Insn {
     cpu.codeUser === (s.cpl === 3)
   ) {
     const cached = cpu.codePage.insns[eip & 0xfff];
-    if (cached !== undefined && cached.modeKey === cpu.modeKey) return cached;
+    if (
+      cached !== undefined &&
+      cached.modeKey === cpu.modeKey &&
+      ((eip & 0xfff) + cached.length <= 4096 || crossFetchOk(cpu))
+    )
+      return cached;
     return decodeAt(cpu, s.rip[1] === 0 ? eip : cpu.ripLinear(), eip);
   }
   // Another page the TLB grants and a fetch used before (a call or a return): its halves suffice.
   if (cpu.linearOps === null && switchCodePage64(cpu)) {
     const cached = (cpu.codePage as PageCode).insns[eip & 0xfff];
-    if (cached !== undefined && cached.modeKey === cpu.modeKey) return cached;
+    if (
+      cached !== undefined &&
+      cached.modeKey === cpu.modeKey &&
+      ((eip & 0xfff) + cached.length <= 4096 || crossFetchOk(cpu))
+    )
+      return cached;
   }
   // Code below 4 GiB (RIP[63:32] = 0, canonical by definition) takes the 32-bit path's arithmetic.
   const lin = s.rip[1] === 0 ? eip : cpu.ripLinear();
@@ -121,7 +150,12 @@ export function fetchDecode64(cpu: Cpu): Insn {
     const pc = cpu.codePage as PageCode | null;
     if (pc !== null) {
       const cached = pc.insns[lin & 0xfff];
-      if (cached !== undefined && cached.modeKey === cpu.modeKey) return cached;
+      if (
+        cached !== undefined &&
+        cached.modeKey === cpu.modeKey &&
+        ((lin & 0xfff) + cached.length <= 4096 || crossFetchOk(cpu))
+      )
+        return cached;
     }
   }
   return decodeAt(cpu, lin, eip);
@@ -186,9 +220,109 @@ function decodeAt(cpu: Cpu, lin: number, eip: number): Insn {
     insn = new Insn();
     decodeInto(cpu, insn);
     cacheable = true;
+  } else if (!cacheable && inPage && crossKeep(cpu)) {
+    // An instruction straddling the page end, kept too, the next page's frame and decodes
+    // noted (QEMU registers such a TB on both pages): Debian's module signature check ran
+    // `mov r13, [rdi]` across the end of mpihelp_submul_1's first page 1.2 M times, each decoded
+    // anew and stepped alone between two blocks.
+    insn = new Insn();
+    decodeInto(cpu, insn);
+    cacheable = true;
   }
   if (cacheable && cpu.codePage !== null) cpu.codePage.insns[off] = insn;
   return insn;
+}
+
+/**
+ * The TLB entry of the linear page after the code page (`Cpu.codeLpn`), or -1: none past the
+ * address space's end (4 GiB outside 64-bit mode wraps to 0; 64-bit mode's folded addresses
+ * end at 2^48, and run from the lower canonical half into the upper one, not into the hole).
+ */
+function nextPageIdx(cpu: Cpu): number {
+  const lpn = cpu.codeLpn;
+  if (lpn < 0) return -1;
+  let next = lpn + 1;
+  if (!cpu.long64) next &= 0xfffff;
+  else if (next === 0x800000000 || next >= 0x1000000000) return -1;
+  const idx = next & C.TLB_MASK;
+  return cpu.tlbTag[idx] === Math.floor(next / C.TLB_SIZE) ? idx : -1;
+}
+
+/**
+ * After the scratch decode of an instruction running past the code page's end (its bytes
+ * fetched, so the next page's TLB entry is filled): whether to keep it in the code page, the
+ * next page's frame and decodes noted in it. Only where that page is RAM the fetch may run
+ * from, and the code page's other straddling decodes (if any) ran into the same frame.
+ */
+function crossKeep(cpu: Cpu): boolean {
+  const a = cpu.codePage;
+  if (a === null) return false;
+  const idx = nextPageIdx(cpu);
+  if (idx < 0 || !(cpu.tlbPerm[idx] & (cpu.codeUser ? C.TP_UX : C.TP_SX))) return false;
+  const view = cpu.tlbView[idx];
+  const pfn = cpu.tlbPfn[idx];
+  if (view === null || pfn === cpu.codePfn) return false;
+  if (a.crossPfn >= 0 && a.crossPfn !== pfn) {
+    // The next page maps another frame now: this page's decodes go (its straddling ones, and the
+    // blocks that end with them, were made for the old one), to be made again for the new one.
+    invalidateCodePage(cpu, cpu.codePfn);
+    return false;
+  }
+  const b = codePageOf(cpu, pfn, view);
+  if (a.crossTo !== b) {
+    a.crossPfn = pfn;
+    a.crossTo = b;
+    if (b.crossFrom === null) b.crossFrom = [a];
+    else b.crossFrom.push(a);
+  }
+  return true;
+}
+
+/**
+ * Whether the code page's straddling decodes (`PageCode.crossTo`) are still good for the page
+ * after it: it maps to the same frame, with fetch rights, and that frame's decodes are the ones
+ * noted, checked against memory after `revalidateCode`. May walk (and raise #PF for) the next
+ * page, as the instruction's fetch would. False: decode it again (`decodeAt`).
+ */
+export function crossFetchOk(cpu: Cpu): boolean {
+  const a = cpu.codePage;
+  if (a === null || a.crossTo === null) return false;
+  let idx = nextPageIdx(cpu);
+  const need = cpu.codeUser ? C.TP_UX : C.TP_SX;
+  if (idx < 0 || !(cpu.tlbPerm[idx] & need)) {
+    let next = cpu.codeLpn + 1;
+    if (!cpu.long64) next &= 0xfffff;
+    else if (next === 0x800000000 || next >= 0x1000000000) return false;
+    const lin = next * 4096;
+    if (!tlbFill(cpu, lin, cpu.codeUser ? PFERR.USER | PFERR.FETCH : PFERR.FETCH)) throw C.GUEST_FAULT;
+    idx = next & C.TLB_MASK;
+    if (!(cpu.tlbPerm[idx] & need)) return false;
+  }
+  const pfn = cpu.tlbPfn[idx];
+  const b = a.crossTo;
+  if (pfn !== a.crossPfn || cpu.codePages.get(pfn) !== b) return false;
+  if (b.epoch !== cpu.codeEpoch) {
+    const view = cpu.tlbView[idx];
+    if (view !== null && unchanged(b, view)) b.epoch = cpu.codeEpoch;
+    else {
+      invalidateCodePage(cpu, pfn);
+      return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * `crossFetchOk` for a compiled block about to run from the code page (jit.ts, `JitBlock.crosses`):
+ * no walk, no fault, no check against memory; false leaves the block to the interpreter.
+ */
+export function crossPageOk(cpu: Cpu): boolean {
+  const a = cpu.codePage;
+  if (a === null || a.crossTo === null) return false;
+  const idx = nextPageIdx(cpu);
+  if (idx < 0 || !(cpu.tlbPerm[idx] & (cpu.codeUser ? C.TP_UX : C.TP_SX))) return false;
+  const pfn = cpu.tlbPfn[idx];
+  return pfn === a.crossPfn && a.crossTo.epoch === cpu.codeEpoch && cpu.codePages.get(pfn) === a.crossTo;
 }
 
 /** Decodes the instruction at `cpu.fetchLin` into `insn` and binds its handler; raises #GP/#UD. */
@@ -255,33 +389,7 @@ function adoptCodePage(cpu: Cpu, lin: number, idx: number, lpn: number, user: bo
       pc = undefined;
     }
   }
-  if (pc === undefined) {
-    pc = cpu.codePool.pop();
-    if (pc === undefined) pc = new PageCode();
-    else pc.insns.fill(undefined);
-    pc.bytes.set(view);
-    pc.epoch = cpu.codeEpoch;
-    cpu.codePages.set(pfn, pc);
-    // Writes to this frame must now go the slow way (to invalidate): drop cached write rights.
-    // Without paging only the identity entry can map the frame; with paging any entry can, and
-    // so can any under nested paging (the frame is host-physical, the index guest-physical).
-    // The wasm side's write tags go with them (tlb.ts tlbWasmKillWrite).
-    const w = cpu.tlbWasm;
-    if (cpu.pagingMode === 0 && cpu.nested === null) {
-      const i = pfn & C.TLB_MASK;
-      if (cpu.tlbPfn[i] === pfn) {
-        cpu.tlbPerm[i] &= ~(C.TP_SW | C.TP_UW);
-        if (w !== null) tlbWasmKillWrite(w, i);
-      }
-    } else {
-      for (let i = 0; i < C.TLB_SIZE; i++) {
-        if (cpu.tlbTag[i] >= 0 && cpu.tlbPfn[i] === pfn) {
-          cpu.tlbPerm[i] &= ~(C.TP_SW | C.TP_UW);
-          if (w !== null) tlbWasmKillWrite(w, i);
-        }
-      }
-    }
-  }
+  if (pc === undefined) pc = newCodePage(cpu, pfn, view);
   cpu.tlbCode[idx] = pc;
   cpu.codeLpn = lpn;
   // RIP[63:32] of this page in 64-bit mode: bits 47:32 of the folded address, sign-extended.
@@ -292,6 +400,59 @@ function adoptCodePage(cpu: Cpu, lin: number, idx: number, lpn: number, user: bo
   cpu.codePage = pc;
   cpu.codeView = view;
   cpu.codePfn = pfn;
+}
+
+/**
+ * The decodes of frame `pfn` (host view `view`), current (checked against memory after
+ * `revalidateCode`), made now if there are none: for the page a straddling decode runs into.
+ */
+function codePageOf(cpu: Cpu, pfn: number, view: Uint8Array): PageCode {
+  const pc = cpu.codePages.get(pfn);
+  if (pc !== undefined) {
+    if (pc.epoch === cpu.codeEpoch) return pc;
+    if (unchanged(pc, view)) {
+      pc.epoch = cpu.codeEpoch;
+      return pc;
+    }
+    invalidateCodePage(cpu, pfn);
+  }
+  return newCodePage(cpu, pfn, view);
+}
+
+/** Empty decodes for frame `pfn` (bytes from `view`), registered; the frame loses its write rights. */
+function newCodePage(cpu: Cpu, pfn: number, view: Uint8Array): PageCode {
+  let pc = cpu.codePool.pop();
+  if (pc === undefined) pc = new PageCode();
+  else {
+    pc.insns.fill(undefined);
+    pc.crossPfn = -1;
+    pc.crossTo = null;
+    pc.crossFrom = null;
+  }
+  pc.pfn = pfn;
+  pc.bytes.set(view);
+  pc.epoch = cpu.codeEpoch;
+  cpu.codePages.set(pfn, pc);
+  // Writes to this frame must now go the slow way (to invalidate): drop cached write rights.
+  // Without paging only the identity entry can map the frame; with paging any entry can, and
+  // so can any under nested paging (the frame is host-physical, the index guest-physical).
+  // The wasm side's write tags go with them (tlb.ts tlbWasmKillWrite).
+  const w = cpu.tlbWasm;
+  if (cpu.pagingMode === 0 && cpu.nested === null) {
+    const i = pfn & C.TLB_MASK;
+    if (cpu.tlbPfn[i] === pfn) {
+      cpu.tlbPerm[i] &= ~(C.TP_SW | C.TP_UW);
+      if (w !== null) tlbWasmKillWrite(w, i);
+    }
+  } else {
+    for (let i = 0; i < C.TLB_SIZE; i++) {
+      if (cpu.tlbTag[i] >= 0 && cpu.tlbPfn[i] === pfn) {
+        cpu.tlbPerm[i] &= ~(C.TP_SW | C.TP_UW);
+        if (w !== null) tlbWasmKillWrite(w, i);
+      }
+    }
+  }
+  return pc;
 }
 
 /** Byte `i` of the instruction at CS:fetchEip, with limit and page checks (the decoder's ByteSource). */
@@ -328,6 +489,12 @@ export function invalidateCodePage(cpu: Cpu, pfn: number): void {
       cpu.codeLpn = -1;
       cpu.codePage = null;
       cpu.codeView = null;
+    }
+    // The pages whose straddling decodes ran into this one lose theirs (all their decodes).
+    const from = pc.crossFrom;
+    if (from !== null) {
+      pc.crossFrom = null;
+      for (const a of from) if (cpu.codePages.get(a.pfn) === a) invalidateCodePage(cpu, a.pfn);
     }
   }
 }

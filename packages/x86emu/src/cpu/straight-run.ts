@@ -83,8 +83,10 @@ function runStraight64(cpu: Cpu, prev: Insn): boolean {
       insn = d;
     }
     const kind: number = ROW_KIND[insn.row];
-    // A compiled block starting here is the run loop's to enter.
-    if (kind === 0 || insn.rep !== 0 || insn.jitBlock !== null) return branched;
+    // A compiled block starting here is the run loop's to enter; an instruction running into the
+    // next page is the fetch's, which checks that page's mapping (fetch.ts crossFetchOk).
+    if (kind === 0 || insn.rep !== 0 || insn.jitBlock !== null || (eip & 0xfff) + insn.length > 4096)
+      return branched;
     // A block may start at a branch's target: the visit counts toward compiling one there.
     if (branched && jit !== null && !jit.visitTarget(insn)) return true;
     cpu.startEip = eip;
@@ -127,6 +129,7 @@ function runStraight32(cpu: Cpu, prev: Insn): boolean {
     const kind: number = ROW_KIND[insn.row];
     if (kind === 0 || insn.rep !== 0 || insn.jitBlock !== null) return branched;
     const len = insn.length;
+    if (((s.segBase[1] + eip) & 0xfff) + len > 4096) return branched;
     // The limit check of every fetch (SDM Vol. 3 5.3): a fault is the step's to raise.
     if (eip + len - 1 > s.segLimit[1]) return branched;
     if (branched && jit !== null && !jit.visitTarget(insn)) return true;

@@ -11,7 +11,7 @@
  */
 import type { JitTuning } from '../api/cpu-options.js';
 import type { Cpu } from '../cpu/cpu.js';
-import { type PageCode, switchCodePage, switchCodePage64 } from '../cpu/fetch.js';
+import { crossPageOk, type PageCode, switchCodePage, switchCodePage64 } from '../cpu/fetch.js';
 import type { Insn } from '../decoder/insn.js';
 import { Flag } from '../state.js';
 import { BAILED, type JitBlock } from './block.js';
@@ -56,6 +56,17 @@ export const MAX_BLOCKS = 4096;
  */
 export function seqAfter(key: number, length: number): number {
   return (key & 0xfff) + length < 4096 ? key + length : -1;
+}
+
+/**
+ * Whether block `b`, entered at page offset `off` of the code page, may run as far as its
+ * instructions reach: within the page always; past its end (an instruction straddling it, which
+ * fetch.ts keeps, ends the block: region.ts `collect`) only while the next page maps the frame
+ * that instruction was decoded from (fetch.ts crossPageOk). No walk: false leaves the boundary to
+ * the interpreter's fetch.
+ */
+function crossOk(cpu: Cpu, b: JitBlock, off: number): boolean {
+  return off + (b.endEip - b.eip) <= 4096 || crossPageOk(cpu);
 }
 
 /** Tuning of one `Jit` (tests make it eager and small). */
@@ -230,6 +241,7 @@ export class Jit {
     // limit (SDM Vol. 3 5.3) outside 64-bit mode.
     if (b.eip !== eip || cpu.runLimit - cpu.runCount < b.length) return null;
     if (long ? b.ripHi !== s.rip[1] : b.endEip - 1 > s.segLimit[1]) return null;
+    if (!crossOk(cpu, b, key & 0xfff)) return null;
     cpu.startRipHi = long ? s.rip[1] : 0;
     return b;
   }
@@ -247,6 +259,7 @@ export class Jit {
     if (b === null || next.modeKey !== cpu.modeKey || cpu.runLimit - cpu.runCount < b.length) return null;
     const s = cpu.state;
     if (b.eip !== s.rip[0] || (cpu.long64 ? b.ripHi !== s.rip[1] : b.endEip - 1 > s.segLimit[1])) return null;
+    if (!crossOk(cpu, b, (cpu.long64 ? s.rip[0] : s.segBase[1] + s.rip[0]) & 0xfff)) return null;
     return b;
   }
 
@@ -291,6 +304,7 @@ export class Jit {
     // What Cpu.step checks per instruction, for the whole block: no TF single-step, RF, debug
     // registers, STI/MOV-SS shadow or yielded REP; the budget has room; CS limit (SDM Vol. 3 5.3).
     if (b.eip !== eip || b.endEip - 1 > s.segLimit[1] || !this.mayRun(cpu, b)) return null;
+    if (!crossOk(cpu, b, lin & 0xfff)) return null;
     cpu.startRipHi = 0;
     return b;
   }
@@ -347,6 +361,7 @@ export class Jit {
       if (b === null) return null;
     }
     if (b.eip !== eip || b.ripHi !== hi || !this.mayRun(cpu, b)) return null;
+    if (!crossOk(cpu, b, eip & 0xfff)) return null;
     cpu.startRipHi = hi;
     return b;
   }
