@@ -19,13 +19,30 @@ import { lpnOf, tlbFill, tlbTagOf, tlbWasmKillWrite } from './tlb.js';
 
 const TWO47 = 140737488355328;
 
+/**
+ * Node's `Buffer`, where there is one (not in a browser): its `compare` is a memcmp, about five
+ * times faster than `unchanged`'s word loop on a 4 KiB page (0.2 µs against 0.9–1.4 on this
+ * machine). The software engine compares every code page it runs again after each KVM_RUN
+ * (`revalidateCode`): 42,900 KVM_RUNs in Debian's boot on vmx-ept, most of them a console byte.
+ */
+const HOST_BUFFER =
+  (
+    globalThis as {
+      Buffer?: {
+        from(b: ArrayBufferLike, offset: number, length: number): Uint8Array;
+        compare(a: Uint8Array, b: Uint8Array): number;
+      };
+    }
+  ).Buffer ?? null;
+
 /** The decoded instructions of one physical page, by page offset. */
 export class PageCode {
   readonly insns: (Insn | undefined)[] = new Array(4096);
   /** The page's bytes when its first instruction was decoded. */
   readonly bytes = new Uint8Array(4096);
-  /** `bytes` as 1024 words, for `unchanged`. */
+  /** `bytes` as 1024 words, for `unchanged`; as a Node `Buffer` where there is one (`HOST_BUFFER`). */
   readonly words = new Int32Array(this.bytes.buffer);
+  readonly buf = HOST_BUFFER !== null ? HOST_BUFFER.from(this.bytes.buffer, 0, 4096) : null;
   /** The `Cpu.codeEpoch` at which `bytes` last matched memory. */
   epoch = 0;
   /** The frame these decodes are of (for `crossFrom`). */
@@ -48,6 +65,8 @@ export class PageCode {
  * (`revalidateCode`) pays this once per code page the guest then runs.
  */
 function unchanged(pc: PageCode, view: Uint8Array): boolean {
+  if (HOST_BUFFER !== null && pc.buf !== null)
+    return HOST_BUFFER.compare(pc.buf, HOST_BUFFER.from(view.buffer, view.byteOffset, 4096)) === 0;
   if ((view.byteOffset & 3) === 0) {
     const w = pc.words;
     const v = new Int32Array(view.buffer, view.byteOffset, 1024);
