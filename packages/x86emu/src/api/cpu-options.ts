@@ -38,6 +38,12 @@ export interface CpuOptions {
 export interface JitTuning {
   /** Entries of an instruction boundary before a block is compiled there; default 1000 or `X86EMU_JIT_HOT`. */
   hot?: number;
+  /**
+   * Instructions the interpreter runs from a block start that count as one visit toward `hot`
+   * (a visit counts at least 1): `X86EMU_JIT_RUN_UNIT`, else 8 (`RUN_UNIT`) for the wasm backend
+   * and 0 for the JS backend; 0 counts visits alone.
+   */
+  runUnit?: number;
   /** Compiled blocks kept before the code cache is flushed; default 4096. */
   maxBlocks?: number;
   /**

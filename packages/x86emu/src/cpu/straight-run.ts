@@ -88,7 +88,7 @@ function runStraight64(cpu: Cpu, prev: Insn): boolean {
     if (kind === 0 || insn.rep !== 0 || insn.jitBlock !== null || (eip & 0xfff) + insn.length > 4096)
       return branched;
     // A block may start at a branch's target: the visit counts toward compiling one there.
-    if (branched && jit !== null && !jit.visitTarget(insn)) return true;
+    if (branched && jit !== null && !jit.visitTarget(cpu, insn)) return true;
     cpu.startEip = eip;
     const len = insn.length;
     cpu.lastInsnLength = len;
@@ -132,7 +132,7 @@ function runStraight32(cpu: Cpu, prev: Insn): boolean {
     if (((s.segBase[1] + eip) & 0xfff) + len > 4096) return branched;
     // The limit check of every fetch (SDM Vol. 3 5.3): a fault is the step's to raise.
     if (eip + len - 1 > s.segLimit[1]) return branched;
-    if (branched && jit !== null && !jit.visitTarget(insn)) return true;
+    if (branched && jit !== null && !jit.visitTarget(cpu, insn)) return true;
     cpu.startEip = eip;
     cpu.lastInsnLength = len;
     rip[0] = eip + len;

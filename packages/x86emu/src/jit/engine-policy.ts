@@ -22,16 +22,32 @@ import type { JitTuning } from '../api/cpu-options.js';
  * interpreter 13.0, threshold 1000 20.9, 20,000 14.3.
  */
 export const ENGINE_HOT = 20_000;
+/**
+ * What the engine's interpreter runs from a block start counts toward `ENGINE_HOT`
+ * (`JitTuning.runUnit`): 0, visits alone, for both backends. Weighing the runs (a visit counts
+ * its straight run's length over 8, the wasm backend's default on a bare `Cpu`, jit.ts
+ * `RUN_UNIT`) made the engines' boot slower, not faster: Debian to the power-off on `-accel
+ * vmx`/`svm` (EPT/NPT, wasm), 37.4 / 36.9 CPU s against 41.3 / 41.8 (medians of 3 alternated
+ * pairs, load 4-13); 5,000 with it no better, 2,000 slower still. Code the kernel runs a few thousand
+ * times is left at about that, long or short; the compiles it pays for are not repaid (README,
+ * "When to compile").
+ */
+export const ENGINE_RUN_UNIT = 0;
 
 /**
- * The tuning the silicon models give their guest CPU's compiler: `ENGINE_HOT`, unless
- * `X86EMU_JIT_HOT` says otherwise (the tests make the compiler eager with it).
+ * The tuning the silicon models give their guest CPU's compiler: `ENGINE_HOT` and
+ * `ENGINE_RUN_UNIT`, unless `X86EMU_JIT_HOT` or `X86EMU_JIT_RUN_UNIT` say otherwise (the tests
+ * make the compiler eager with the first; benches try the second).
  */
-export function engineJitTuning(env: string | undefined = envHot()): JitTuning {
+export function engineJitTuning(
+  env: string | undefined = envOf('X86EMU_JIT_HOT'),
+  unitEnv = envOf('X86EMU_JIT_RUN_UNIT'),
+): JitTuning {
   const n = Number(env);
-  return { hot: n > 0 ? n : ENGINE_HOT };
+  const u = unitEnv === undefined || unitEnv === '' ? Number.NaN : Number(unitEnv);
+  return { hot: n > 0 ? n : ENGINE_HOT, runUnit: u >= 0 ? u : ENGINE_RUN_UNIT };
 }
 
-function envHot(): string | undefined {
-  return typeof process !== 'undefined' ? process.env?.X86EMU_JIT_HOT : undefined;
+function envOf(name: string): string | undefined {
+  return typeof process !== 'undefined' ? process.env?.[name] : undefined;
 }

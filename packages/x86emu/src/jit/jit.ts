@@ -45,6 +45,19 @@ export const HOT = 1000;
 export const EXIT_VISIT = 3;
 /** Compiled blocks kept before the cache is flushed. */
 export const MAX_BLOCKS = 4096;
+/**
+ * Instructions the interpreter runs from a block start that count as one visit toward compiling
+ * a block there (`Jit.runUnit`, `X86EMU_JIT_RUN_UNIT`; 0 counts visits alone): a visit counts
+ * the larger of 1 and its straight run's length over this, so the threshold weighs what the
+ * interpreter spends there. Visits alone, a block of 1,500 instructions run 600 times (0.9 M
+ * instructions interpreted, some 0.1 s) never compiled at a threshold of 1000 while a block of
+ * three run 1000 times did (Debian's `sha256_update`, `blake2s_compress_generic`, ...). The wasm
+ * backend's default (its compiles are cheap); the JS backend counts visits alone (0), as the
+ * software engine does (engine-policy.ts: measured no better there). README, "When to compile".
+ */
+export const RUN_UNIT = 8;
+/** Instructions of one run counted at most (an interrupt's handler or a long REP after the start). */
+const MAX_RUN = 2048;
 
 /**
  * `Jit.seqEnd` after the straight-line instruction at `key` (its seqEnd coordinates), `length`
@@ -106,8 +119,18 @@ export class Jit {
   readonly warm: number;
   /** What a visit from a block's exit counts in `lookup` (`EXIT_VISIT` for wasm, else 1). */
   readonly exitVisit: number;
+  /** Instructions of a run from a block start that count as a visit (`RUN_UNIT`; 0: visits alone). */
+  readonly runUnit: number;
   /** Why compiling is impossible here (code generation refused), or null. */
   unavailable: string | null = null;
+  /**
+   * The block start whose visit was counted last, while the interpreter runs on from it (null
+   * after a block, or anything that ends that run), and the CPU's instruction count then
+   * (`instructionsRetired + runCount`): the next counted boundary credits it with the run's
+   * length (`settle`).
+   */
+  private runFrom: Insn | null = null;
+  private runAt = 0;
   /**
    * The linear address (RIP[31:0] in 64-bit mode) just past the last boundary looked up when that
    * was a straight-line instruction the interpreter then stepped (-1 after a block or anything
@@ -133,6 +156,8 @@ export class Jit {
     this.batch = wasm ? new WasmBatch() : null;
     this.warm = wasm && this.hot >= 8 ? this.hot >> 2 : 0;
     this.exitVisit = wasm ? EXIT_VISIT : 1;
+    const unit = typeof process !== 'undefined' ? Number(process.env?.X86EMU_JIT_RUN_UNIT) : Number.NaN;
+    this.runUnit = Math.max(0, options.runUnit ?? (unit >= 0 ? unit : wasm ? RUN_UNIT : 0));
   }
   readonly stats = {
     /** Blocks compiled, and the time spent compiling them (ms). */
@@ -158,12 +183,36 @@ export class Jit {
    * visit must be `blockAt`'s own (it compiles at `hot`, notes the wasm batch's candidates at
    * `warm`).
    */
-  visitTarget(insn: Insn): boolean {
+  visitTarget(cpu: Cpu, insn: Insn): boolean {
     if (this.unavailable !== null) return true;
     const n = insn.jitHits + 1;
     if (n === this.hot || n === this.warm) return false;
     insn.jitHits = n;
+    if (this.runFrom !== null) this.settle(cpu);
+    this.runFrom = insn;
+    this.runAt = cpu.instructionsRetired + cpu.runCount;
     return true;
+  }
+
+  /**
+   * Credits the block start counted last (`runFrom`) with the instructions the interpreter ran
+   * from it since (up to `MAX_RUN`): its visit counts the larger of 1 and that over `runUnit`. The
+   * credit stops one short of the next threshold (`warm`, then `hot`), so that the compile and the
+   * wasm batch's note stay with a visit of the start itself (`blockAt`, `visitTarget`), where its
+   * page and mode are at hand.
+   */
+  private settle(cpu: Cpu): void {
+    const from = this.runFrom as Insn;
+    this.runFrom = null;
+    const unit = this.runUnit;
+    if (unit === 0) return;
+    let run = cpu.instructionsRetired + cpu.runCount - this.runAt;
+    if (run > MAX_RUN) run = MAX_RUN;
+    const credit = ((run / unit) | 0) - 1;
+    const h = from.jitHits;
+    if (credit <= 0 || h < 0 || from.jitBlock !== null) return;
+    const lim = h < this.warm - 1 ? this.warm - 1 : this.hot - 1;
+    if (h < lim) from.jitHits = Math.min(h + credit, lim);
   }
 
   /** Live compiled blocks. */
@@ -182,6 +231,8 @@ export class Jit {
   enter(cpu: Cpu, insn: Insn): boolean {
     let b = this.blockAt(cpu, insn);
     if (b === null) return false;
+    // The interpreter's run from the last counted start ends here (the block's instructions are not its).
+    if (this.runFrom !== null) this.settle(cpu);
     // Chain: the next block runs straight away while nothing asks for the run loop's checks
     // (irqCheck covers events, interrupts, HLT and stop requests; the budget is checked per block).
     const count0 = cpu.runCount;
@@ -221,6 +272,8 @@ export class Jit {
     const key = long ? eip : (s.segBase[1] + eip) >>> 0;
     const seq = key === this.seqEnd;
     this.seqEnd = ROW_KIND[insn.row] === 1 && notRep(insn.rep, insn.row) ? seqAfter(key, insn.length) : -1;
+    // A boundary reached by stepping on is the same run; any other ends the last start's.
+    if (!seq && this.runFrom !== null) this.settle(cpu);
     let b = insn.jitBlock;
     if (b === null) {
       // At the threshold the block compiles and runs at once; a boundary the interpreter reached
@@ -231,6 +284,8 @@ export class Jit {
       if (page === null) return null;
       if (++insn.jitHits !== this.hot) {
         if (insn.jitHits === this.warm) this.batch?.note(cpu, insn, eip, key & 0xfff, page);
+        this.runFrom = insn;
+        this.runAt = cpu.instructionsRetired + cpu.runCount;
         return null;
       }
       this.compile(cpu, insn, eip, key, page);
