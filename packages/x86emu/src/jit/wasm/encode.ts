@@ -450,27 +450,29 @@ export function buildModule(
   section(out, 7, exp);
   const code = new Bytes();
   uleb(code, funcs.length);
-  for (const f of funcs) {
-    const body = new Bytes();
-    // Locals as runs of one type (spec 5.5.13).
-    const runs: [number, number][] = [];
-    for (const t of f.locals) {
-      const last = runs[runs.length - 1];
-      if (last !== undefined && last[1] === t) last[0]++;
-      else runs.push([1, t]);
-    }
-    uleb(body, runs.length);
-    for (const [n, t] of runs) {
-      uleb(body, n);
-      body.push(t);
-    }
-    body.append(f.code);
-    body.push(Op.end);
-    uleb(code, body.length);
-    code.append(body);
-  }
+  for (const f of funcs) functionBody(code, f);
   section(out, 10, code);
   return out.bytes();
+}
+
+/** `f`'s entry in the code section (spec 5.5.13): its size, its locals as runs of one type, its code. */
+function functionBody(code: Bytes, f: FuncWriter): void {
+  const body = new Bytes();
+  const runs: [number, number][] = [];
+  for (const t of f.locals) {
+    const last = runs[runs.length - 1];
+    if (last !== undefined && last[1] === t) last[0]++;
+    else runs.push([1, t]);
+  }
+  uleb(body, runs.length);
+  for (const [n, t] of runs) {
+    uleb(body, n);
+    body.push(t);
+  }
+  body.append(f.code);
+  body.push(Op.end);
+  uleb(code, body.length);
+  code.append(body);
 }
 
 /**
@@ -513,16 +515,7 @@ export function buildTableModule(
   section(out, 7, exp);
   const code = new Bytes();
   uleb(code, 1);
-  const body = new Bytes();
-  uleb(body, f.locals.length);
-  for (const t of f.locals) {
-    uleb(body, 1);
-    body.push(t);
-  }
-  body.append(f.code);
-  body.push(Op.end);
-  uleb(code, body.length);
-  code.append(body);
+  functionBody(code, f);
   section(out, 10, code);
   return out.bytes();
 }
