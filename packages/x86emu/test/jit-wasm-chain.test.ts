@@ -72,12 +72,18 @@ function machine(src: string, prepare?: (mem: FlatPhysicalMemory) => void): Mach
   return { ...m, cpu, mem: w as unknown as FlatPhysicalMemory, irqs: () => taken };
 }
 
-/** PD entry 1 (2–4 MiB) through a page table at `pt`, 4 KiB pages identity-mapped but `remap`. */
-function fourK(mem: FlatPhysicalMemory, pd: number, pt: number, remap: Record<number, number> = {}): void {
-  mem.write32(pd + 8, pt | 7);
-  mem.write32(pd + 12, 0);
+/** PD entry `n` (default 1: 2–4 MiB) through a page table at `pt`, 4 KiB pages identity-mapped but `remap`. */
+function fourK(
+  mem: FlatPhysicalMemory,
+  pd: number,
+  pt: number,
+  remap: Record<number, number> = {},
+  n = 1,
+): void {
+  mem.write32(pd + 8 * n, pt | 7);
+  mem.write32(pd + 8 * n + 4, 0);
   for (let i = 0; i < 512; i++) {
-    const lin = 0x200000 + i * 4096;
+    const lin = n * 0x200000 + i * 4096;
     mem.write32(pt + i * 8, (remap[lin] ?? lin) | 7);
     mem.write32(pt + i * 8 + 4, 0);
   }
@@ -254,5 +260,40 @@ irq:
     expect(m.irqs()).toBe(375);
     expect(m.cpu.state.gpr[Reg.RBP]).toBe(375);
     expect(hops(m)).toBeGreaterThan(3000);
+  });
+
+  it('a function whose last instruction straddles into another 2 MiB gets no entry: the next page remapped by INVLPG there is seen', () => {
+    // At 0x3ffff0: 14 NOPs and `mov edx, imm32` whose imm32 ends in the page at 0x400000 (the next
+    // PD entry), then `add ebx, edx; ret`; at ECX = 1000 that page is remapped to the frame at
+    // 0x402000 (another imm32) and INVLPG'd: an entry at 0x3ffff0 would not be voided (another
+    // 2 MiB), so it must not exist (Region64.crosses).
+    const src = `
+  mov ecx, 2000
+  mov r8, 0x3ffff0
+  mov rsi, 0x381000
+  mov r9, 0x400000
+top:
+  call r8
+  cmp ecx, 1000
+  jne 1f
+  mov dword ptr [rsi], 0x402007
+  invlpg [r9]
+1:
+  dec ecx
+  jnz top
+  hlt
+`;
+    const make = () =>
+      machine(src, (mem) => {
+        fourK(mem, L.PML4 + 0x2000, 0x380000);
+        fourK(mem, L.PML4 + 0x2000, 0x381000, {}, 2);
+        mem.bytes.set([...Array(14).fill(0x90), 0xba, 0x78], 0x3ffff0);
+        mem.bytes.set([0x56, 0x34, 0x12, 0x01, 0xd3, 0xc3], 0x400000);
+        mem.bytes.set([0x9a, 0xbc, 0xde, 0x01, 0xd3, 0xc3], 0x402000);
+      });
+    const r = lockstep(make, BUDGETS, WASM);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(r.jit.cpu.state.gpr[Reg.RBX]).toBe((1001 * 0x12345678 + 999 * 0xdebc9a78) % 2 ** 32);
+    expect(hops(r.jit)).toBeGreaterThan(1000);
   });
 });

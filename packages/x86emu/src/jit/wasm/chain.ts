@@ -176,6 +176,14 @@ export class Chain<R extends { slot: number }> implements CodeChainOps {
   private readonly jc: Int32Array;
   private readonly u32: Uint32Array;
   private nextSlot = 0;
+  /**
+   * The 2 MiB spans (RIP[47:32] * 2048 + RIP[31:21]) entries were filled in since the last
+   * `flushAll` (a superset: entries since voided stay counted), so that INVLPG scans the cache only
+   * where code was: the kernel's INVLPGs are of data pages, and a scan of every entry at each of
+   * them cost as much as the CR3 loads' and INVLPGs' voided entries did.
+   */
+  private readonly spans = new Set<number>();
+  private lastSpan = -1;
   /** `chainSig` and `runLimit` at the running chain's start (the handlers' test). */
   sig = 0;
   limit = 0;
@@ -205,6 +213,8 @@ export class Chain<R extends { slot: number }> implements CodeChainOps {
   }
 
   flushAll(): void {
+    this.spans.clear();
+    this.lastSpan = -1;
     this.u32[ST_GEN >> 2]++;
     this.u32[ST_GENNG >> 2]++;
     this.leave();
@@ -223,10 +233,11 @@ export class Chain<R extends { slot: number }> implements CodeChainOps {
   invlpg(gva: number): void {
     const span = (gva % 4294967296) >>> 21;
     const hi16 = Math.floor(gva / 4294967296) & 0xffff;
+    this.leave();
+    if (!this.spans.has(hi16 * 2048 + span)) return;
     const jc = this.jc;
     for (let i = 0; i < jc.length; i += 4)
       if (jc[i] >>> 21 === span && (jc[i + 1] & 0xffff) === hi16) jc[i + 2] = 0;
-    this.leave();
   }
 
   /** Hops from one function to the next so far (ST_HOPS, wrapping at 2^32). */
@@ -278,6 +289,11 @@ export class Chain<R extends { slot: number }> implements CodeChainOps {
     const idx = (lo >>> 12) & TLB_MASK;
     const global =
       cpu.tlbTag[idx] === (((hi & 0xffff) << 8) | (lo >>> 24)) && (cpu.tlbPerm[idx] & TP_GLOBAL) !== 0;
+    const span = (hi & 0xffff) * 2048 + (lo >>> 21);
+    if (span !== this.lastSpan) {
+      this.spans.add(span);
+      this.lastSpan = span;
+    }
     const i = jcIndex(lo) << 2;
     const jc = this.jc;
     jc[i] = lo;

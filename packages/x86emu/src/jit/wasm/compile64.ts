@@ -365,6 +365,12 @@ export class Region64 {
     readonly sse: boolean,
     /** Instructions of its entry block (the budget's test at a hop). */
     readonly len: number,
+    /**
+     * Whether its code runs past its page's end (an instruction straddling it: region.ts, fetch.ts
+     * crossPageOk): valid only while the next page maps the same frame, which `Jit` checks at each
+     * entry and the jump cache could not, so it gets no entry there (chain.ts).
+     */
+    readonly crosses: boolean,
   ) {}
 }
 
@@ -396,7 +402,7 @@ function runWasm64(w: Region64, cpu: Cpu): Insn | undefined {
     ch.limit = cpu.runLimit;
     const slot = ch.slotOf(w, w.fn);
     const user = cls !== 0;
-    ch.fill(s.rip[0], s.rip[1], user, slot, w.len);
+    if (!w.crosses) ch.fill(s.rip[0], s.rip[1], user, slot, w.len);
     kind = ch.run(slot, cpu.runLimit - cpu.runCount, srm, swm, cls, ch.tag(true, user), ch.tag(false, user));
     last = ch.regions[u[ST_CUR >> 2]] as Region64;
     cpu.runCount += u[ST_NTOT >> 2];
@@ -445,6 +451,7 @@ export function wrap64(
     storeFlags,
     g.sse,
     blocks[0].insns.length,
+    g.end - (eip0 - blocks[0].off) > 4096,
   );
   const run = (cpu: Cpu): Insn | undefined => runWasm64(w, cpu);
   return new JitBlock(eip0, hi, g.end, blocks[0].insns.length, run, bytes, blocks.length);
