@@ -37,7 +37,10 @@ const MSR_DEFAULTS = new Map([
   [0x1a0, 1n], // IA32_MISC_ENABLE: fast strings (what a BIOS leaves set)
   [0x277, 0x0007040600070406n], // IA32_PAT, its power-on value (SDM Vol. 3 11.12.4)
   // The software engine's value (bareCpuid enumerates the MSR in CPUID.(7,0):EDX[29]).
-  [MSR_IA32_ARCH_CAPABILITIES, (BigInt(SOFT_ARCH_CAPABILITIES_HI) << 32n) | BigInt(SOFT_ARCH_CAPABILITIES_LO)],
+  [
+    MSR_IA32_ARCH_CAPABILITIES,
+    (BigInt(SOFT_ARCH_CAPABILITIES_HI) << 32n) | BigInt(SOFT_ARCH_CAPABILITIES_LO),
+  ],
 ]);
 
 /** Port 0x61 (system control port B), as qemu-lite's `SystemControlPortB`: channel 2's gate and OUT2. */

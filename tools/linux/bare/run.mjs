@@ -9,6 +9,7 @@
 // instruction's bytes and the kernel symbol, and then delivered as usual: the kernel's own
 // handler says what it makes of them on the console.
 
+import { CPUID_7_EDX_ARCH_CAPABILITIES } from '../../../packages/core/dist/index.js';
 import {
   CPUID1_EDX,
   defaultCpuid,
@@ -19,7 +20,6 @@ import {
   WalkResult,
   walkAddr,
 } from '../../../packages/x86emu/dist/index.js';
-import { CPUID_7_EDX_ARCH_CAPABILITIES } from '../../../packages/core/dist/index.js';
 import { applyEntryState, stateToSregs } from '../../guests/dist/index.js';
 import { LinuxBareMachine, NS_PER_INSTRUCTION } from './machine.mjs';
 
