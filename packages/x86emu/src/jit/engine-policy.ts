@@ -26,11 +26,12 @@ export const ENGINE_HOT = 20_000;
  * What the engine's interpreter runs from a block start counts toward `ENGINE_HOT`
  * (`JitTuning.runUnit`): 0, visits alone, for both backends. Weighing the runs (a visit counts
  * its straight run's length over 8, the wasm backend's default on a bare `Cpu`, jit.ts
- * `RUN_UNIT`) made the engines' boot slower, not faster: Debian to the power-off on `-accel
+ * `RUN_UNIT`) did not make the engines' boot faster: Debian to the power-off on `-accel
  * vmx`/`svm` (EPT/NPT, wasm), 37.4 / 36.9 CPU s against 41.3 / 41.8 (medians of 3 alternated
- * pairs, load 4-13); 5,000 with it no better, 2,000 slower still. Code the kernel runs a few thousand
- * times is left at about that, long or short; the compiles it pays for are not repaid (README,
- * "When to compile").
+ * pairs, load 4-13, the weighed run second as the load rose), 35.1 / 33.7 against 32.3 / 33.5 at
+ * load 3 (3 pairs, the last reversed, which alone went against it); a unit of 32 slower, 5,000 or
+ * 2,000 visits with it no better. Code the kernel runs a few thousand times is left at about
+ * that, long or short (README, "When to compile").
  */
 export const ENGINE_RUN_UNIT = 0;
 
