@@ -206,10 +206,17 @@ export class Chain<R extends { slot: number }> implements CodeChainOps {
     cpu.chainOps = this;
   }
 
-  /** A function running now leaves after the instruction (unless a fault's exit request is there). */
+  /**
+   * Whether the dispatch loop is running (`runWasm64`): only then must a function leave at a flush
+   * (`leave`); a 32-bit function, never chained, goes on as before (bench-ctxsw32 lost 10-15 % to a
+   * return to JavaScript after every CR3 load).
+   */
+  running = false;
+
+  /** A function the loop runs now leaves after the instruction (unless a fault's exit request is there). */
   private leave(): void {
     const u = this.u32;
-    if (u[ST_EXITREQ >> 2] === 0) u[ST_EXITREQ >> 2] = 2;
+    if (this.running && u[ST_EXITREQ >> 2] === 0) u[ST_EXITREQ >> 2] = 2;
   }
 
   flushAll(): void {

@@ -403,7 +403,20 @@ function runWasm64(w: Region64, cpu: Cpu): Insn | undefined {
     const slot = ch.slotOf(w, w.fn);
     const user = cls !== 0;
     if (!w.crosses) ch.fill(s.rip[0], s.rip[1], user, slot, w.len);
-    kind = ch.run(slot, cpu.runLimit - cpu.runCount, srm, swm, cls, ch.tag(true, user), ch.tag(false, user));
+    ch.running = true;
+    try {
+      kind = ch.run(
+        slot,
+        cpu.runLimit - cpu.runCount,
+        srm,
+        swm,
+        cls,
+        ch.tag(true, user),
+        ch.tag(false, user),
+      );
+    } finally {
+      ch.running = false;
+    }
     last = ch.regions[u[ST_CUR >> 2]] as Region64;
     cpu.runCount += u[ST_NTOT >> 2];
   } else kind = w.fn(cpu.runLimit - cpu.runCount, srm, swm, cls, cls, 0);
