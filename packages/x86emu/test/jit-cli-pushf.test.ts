@@ -5,13 +5,14 @@
  * interpreter, and CLI at CPL > IOPL faults (#GP) at that instruction in the middle of a block.
  */
 import { describe, expect, it } from 'vitest';
-import { Cpu, FlatPhysicalMemory, type InterruptControllerOps, Reg } from '../src/index.js';
+import { Reg } from '../src/index.js';
 import { Jit } from '../src/jit/jit.js';
 import { wasmBackend } from '../src/jit/wasm/compile.js';
 import { lockstep, snapshot } from './jit-lockstep.js';
 import { L, longMode, toUser } from './long.js';
 import { inWasmMemory, type Machine } from './machine.js';
-import { protectedMode, setGate } from './pm.js';
+import { withMmioIrq } from './mmio-irq.js';
+import { protectedMode } from './pm.js';
 
 const BUDGETS = [1, 3, 7, 13, 29, 61];
 const JS = { hot: 2 } as const;
@@ -93,7 +94,7 @@ describe('CLI, PUSHF and MOV r, Sreg in blocks', () => {
   }
 
   it('an interrupt raised inside a block after CLI is taken after STI, as the interpreter takes it', () => {
-    // A device behind an MMIO page at 0x300000: writing there raises IRQ vector 0x20.
+    // A device behind an MMIO page at 0x300000 (mmio-irq.ts): writing there raises IRQ vector 0x20.
     const make = (): Machine & { irqs: () => number } => {
       const m = protectedMode(`
         mov ecx, 300
@@ -113,32 +114,8 @@ describe('CLI, PUSHF and MOV r, Sreg in blocks', () => {
         dec ecx
         jnz top
         hlt`);
-      let pending = false;
-      let taken = 0;
-      const base = m.mem;
-      const memory = Object.assign(Object.create(FlatPhysicalMemory.prototype), base, {
-        pageView: (pfn: number) => (pfn === 0x300 ? null : base.pageView(pfn)),
-        write32: (pa: number, v: number) => {
-          if (pa >>> 12 === 0x300) pending = true;
-          else base.write32(pa, v);
-        },
-        read32: (pa: number) => (pa >>> 12 === 0x300 ? 0 : base.read32(pa)),
-      });
-      const interrupts: InterruptControllerOps = {
-        hasInterrupt: () => pending,
-        acknowledge: () => {
-          pending = false;
-          taken++;
-          return 0x20;
-        },
-      };
-      const cpu = new Cpu({ memory, interrupts, state: m.cpu.state, jit: false });
       // Vector 0x20: EBP counts the interrupts, EDX records ECX (where the loop was), IRET.
-      setGate(m.mem, 0x20, 0x30000);
-      m.mem.bytes.set([0x45, 0x89, 0xca, 0xcf], 0x30000); // inc ebp; mov edx, ecx; iret
-      m.cpu.state.rflags[0] |= 0x200;
-      cpu.stateChanged();
-      return { ...m, cpu, irqs: () => taken };
+      return withMmioIrq(m, [0x45, 0x89, 0xca, 0xcf]); // inc ebp; mov edx, ecx; iret
     };
     const r = lockstep(make, [1, 2, 17, 1000]);
     const m = r.jit as Machine & { irqs: () => number };

@@ -4,11 +4,12 @@
  * code and address-space switches, under single-step — and its code cache stays bounded.
  */
 import { describe, expect, it } from 'vitest';
-import { Cpu, FlatPhysicalMemory, type InterruptControllerOps, Reg, Seg, StopReason } from '../src/index.js';
+import { Reg, Seg, StopReason } from '../src/index.js';
 import { Jit } from '../src/jit/jit.js';
 import { lockstep } from './jit-lockstep.js';
 import type { Machine } from './machine.js';
-import { CODE, pagedProtectedMode, protectedMode, setGate } from './pm.js';
+import { withMmioIrq } from './mmio-irq.js';
+import { CODE, pagedProtectedMode, protectedMode } from './pm.js';
 
 /** Budgets that stop runs at every position inside blocks (1 and primes). */
 const BUDGETS = [1, 3, 7, 13, 29, 61];
@@ -228,37 +229,6 @@ describe('block compiler: faults', () => {
 });
 
 describe('block compiler: interrupts', () => {
-  /** A device behind an MMIO page at 0x300000: writing there raises IRQ vector 0x20. */
-  function withMmioIrq(src: string, jit: boolean): Machine & { irqs: () => number } {
-    const m = protectedMode(src);
-    let pending = false;
-    let taken = 0;
-    const base = m.mem;
-    const memory = Object.assign(Object.create(FlatPhysicalMemory.prototype), base, {
-      pageView: (pfn: number) => (pfn === 0x300 ? null : base.pageView(pfn)),
-      write32: (pa: number, v: number) => {
-        if (pa >>> 12 === 0x300) pending = true;
-        else base.write32(pa, v);
-      },
-      read32: (pa: number) => (pa >>> 12 === 0x300 ? 0 : base.read32(pa)),
-    });
-    const interrupts: InterruptControllerOps = {
-      hasInterrupt: () => pending,
-      acknowledge: () => {
-        pending = false;
-        taken++;
-        return 0x20;
-      },
-    };
-    const cpu = new Cpu({ memory, interrupts, state: m.cpu.state, jit });
-    // Vector 0x20: count in EBP, return.
-    setGate(m.mem, 0x20, 0x30000);
-    m.mem.bytes.set([0x45, 0xcf], 0x30000); // inc ebp; iret
-    m.cpu.state.rflags[0] |= 0x200;
-    cpu.stateChanged();
-    return { ...m, cpu, irqs: () => taken };
-  }
-
   it('an interrupt raised by an MMIO write inside a block is taken right after that instruction', () => {
     const src = `
       mov ecx, 200
@@ -274,7 +244,7 @@ describe('block compiler: interrupts', () => {
       dec ecx
       jnz top
       hlt`;
-    const r = lockstep(() => withMmioIrq(src, false), [1, 2, 17, 1000]);
+    const r = lockstep(() => withMmioIrq(protectedMode(src), [0x45, 0xcf]), [1, 2, 17, 1000]); // inc ebp; iret;
     const m = r.jit as Machine & { irqs: () => number };
     expect(m.irqs()).toBe(25);
     expect(m.cpu.state.gpr[Reg.RBP]).toBe(25);

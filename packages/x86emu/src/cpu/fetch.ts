@@ -253,16 +253,22 @@ function decodeAt(cpu: Cpu, lin: number, eip: number): Insn {
 }
 
 /**
- * The TLB entry of the linear page after the code page (`Cpu.codeLpn`), or -1: none past the
+ * The linear page after the code page (`Cpu.codeLpn`), or -1: none known, or none past the
  * address space's end (4 GiB outside 64-bit mode wraps to 0; 64-bit mode's folded addresses
  * end at 2^48, and run from the lower canonical half into the upper one, not into the hole).
  */
-function nextPageIdx(cpu: Cpu): number {
+function nextCodeLpn(cpu: Cpu): number {
   const lpn = cpu.codeLpn;
   if (lpn < 0) return -1;
-  let next = lpn + 1;
-  if (!cpu.long64) next &= 0xfffff;
-  else if (next === 0x800000000 || next >= 0x1000000000) return -1;
+  const next = lpn + 1;
+  if (!cpu.long64) return next & 0xfffff;
+  return next === 0x800000000 || next >= 0x1000000000 ? -1 : next;
+}
+
+/** The TLB entry of `nextCodeLpn`, or -1: none cached (or no such page). */
+function nextPageIdx(cpu: Cpu): number {
+  const next = nextCodeLpn(cpu);
+  if (next < 0) return -1;
   const idx = next & C.TLB_MASK;
   return cpu.tlbTag[idx] === Math.floor(next / C.TLB_SIZE) ? idx : -1;
 }
@@ -309,9 +315,8 @@ export function crossFetchOk(cpu: Cpu): boolean {
   let idx = nextPageIdx(cpu);
   const need = cpu.codeUser ? C.TP_UX : C.TP_SX;
   if (idx < 0 || !(cpu.tlbPerm[idx] & need)) {
-    let next = cpu.codeLpn + 1;
-    if (!cpu.long64) next &= 0xfffff;
-    else if (next === 0x800000000 || next >= 0x1000000000) return false;
+    const next = nextCodeLpn(cpu);
+    if (next < 0) return false;
     const lin = next * 4096;
     if (!tlbFill(cpu, lin, cpu.codeUser ? PFERR.USER | PFERR.FETCH : PFERR.FETCH)) throw C.GUEST_FAULT;
     idx = next & C.TLB_MASK;

@@ -26,12 +26,7 @@ import {
   SSE_OK,
   ST_CUR,
   ST_EXITREQ,
-  ST_FA,
-  ST_FD,
-  ST_FO,
   ST_FP,
-  ST_FR,
-  ST_FS,
   ST_K,
   ST_N,
   ST_NEXT,
@@ -44,7 +39,7 @@ import { afterMemory, allocLocals, exitFault, exitNormal, goTo, PARAMS, type Was
 import { emitSseWasm64 } from './emit-sse.js';
 import { allocLocals64, type Ctx64, emitInsn64Wasm } from './emit64.js';
 import { Bytes, FuncWriter, Op } from './encode.js';
-import { execSite, faultStatus } from './handler-call.js';
+import { emitLoadFlagRecord, emitStoreFlagRecord, execSite, faultStatus } from './handler-call.js';
 
 /** The import's index (after handler-call.ts IMP_HANDLER). */
 export const IMP_HANDLER64 = 5;
@@ -106,13 +101,7 @@ function emitStore64(c: Ctx64, used: number): void {
       .op(Op.i32WrapI64)
       .mem(Op.i32Store, REG_HIGH + 4 * r);
   }
-  const st = (off: number, local: number): void => void f.i32(0).get(local).mem(Op.i32Store, off);
-  st(ST_FP, l.fp);
-  st(ST_FO, l.fo);
-  st(ST_FD, l.fd);
-  st(ST_FS, l.fs);
-  st(ST_FR, l.fr);
-  st(ST_FA, l.fa);
+  emitStoreFlagRecord(f, l);
 }
 
 /** Emits the loads of the register locals in `used` from the CPU's registers. */
@@ -291,13 +280,7 @@ export function generate64(
   body.append(f.code);
   f.code.length = 0;
   emitLoad64(c0, used);
-  const ld = (off: number, local: number): void => void f.i32(0).mem(Op.i32Load, off).set(local);
-  ld(ST_FP, l.fp);
-  ld(ST_FO, l.fo);
-  ld(ST_FD, l.fd);
-  ld(ST_FS, l.fs);
-  ld(ST_FR, l.fr);
-  ld(ST_FA, l.fa);
+  emitLoadFlagRecord(f, l);
   f.i32(hi | 0).set(q.nh);
   f.code.append(body);
   return { f, eips, end, segs64: segs, sse: sseForms > 0, sseForms };

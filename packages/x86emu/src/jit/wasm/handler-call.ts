@@ -12,8 +12,8 @@ import { Unwind } from '../../cpu/consts.js';
 import type { Cpu } from '../../cpu/cpu.js';
 import type { Insn } from '../../decoder/insn.js';
 import { REG, REG_HIGH, ST_EXITREQ, ST_FA, ST_FD, ST_FO, ST_FP, ST_FR, ST_FS, ST_NEXT } from './arena.js';
-import { exitFault, type WasmCtx } from './emit.js';
-import { Op } from './encode.js';
+import { exitFault, type Locals, type WasmCtx } from './emit.js';
+import { type FuncWriter, Op } from './encode.js';
 
 /** The import's index (after emit.ts IMP_*). */
 export const IMP_HANDLER = 4;
@@ -80,13 +80,29 @@ export function emitStoreLocals(c: Pick<WasmCtx, 'f' | 'l'>): void {
     f.end();
   }
   f.end();
-  const st = (off: number, local: number): void => void f.i32(0).get(local).mem(Op.i32Store, off);
-  st(ST_FP, l.fp);
-  st(ST_FO, l.fo);
-  st(ST_FD, l.fd);
-  st(ST_FS, l.fs);
-  st(ST_FR, l.fr);
-  st(ST_FA, l.fa);
+  emitStoreFlagRecord(f, l);
+}
+
+/** The flag record's locals (emit.ts `Locals`, emit64.ts `Locals64`). */
+type FlagRecord = Pick<Locals, 'fp' | 'fo' | 'fd' | 'fs' | 'fr' | 'fa'>;
+/** The flag record's words in the exchange area, in `FlagRecord`'s order. */
+const RECORD: readonly [number, keyof FlagRecord][] = [
+  [ST_FP, 'fp'],
+  [ST_FO, 'fo'],
+  [ST_FD, 'fd'],
+  [ST_FS, 'fs'],
+  [ST_FR, 'fr'],
+  [ST_FA, 'fa'],
+];
+
+/** Emits the stores of the flag record's locals into the exchange area (`storeFlags` reads it). */
+export function emitStoreFlagRecord(f: FuncWriter, l: FlagRecord): void {
+  for (const [off, k] of RECORD) f.i32(0).get(l[k]).mem(Op.i32Store, off);
+}
+
+/** Emits the loads of the flag record's locals from the exchange area (a chained function's prologue). */
+export function emitLoadFlagRecord(f: FuncWriter, l: FlagRecord): void {
+  for (const [off, k] of RECORD) f.i32(0).mem(Op.i32Load, off).set(l[k]);
 }
 
 /**
