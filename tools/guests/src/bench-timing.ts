@@ -182,8 +182,153 @@ export async function best(
 }
 
 /**
- * Times the workload on one engine. The iteration count is scaled per engine so that the loop
- * runs for about `targetS` seconds (a fast engine's start-up jitter would swamp a short run).
+ * One row being measured: the engine, the iteration count its pilots chose, and the best and
+ * worst times of its long (n) and short (n/2) runs so far. `calibrate` makes it; `measureRound`
+ * adds one long and one short run; `timingOf` turns it into the row's figures.
+ */
+export interface RowPlan {
+  readonly engine: Engine;
+  readonly guest: string;
+  readonly w: Workload;
+  n: number;
+  readonly startMs: number;
+  readonly clock: Clock;
+  readonly checksum?: string;
+  long: number;
+  short: number;
+  shortWorst: number;
+  failure?: string;
+}
+
+/**
+ * Sizes the row: the start-up run (0 iterations), then pilot runs growing the count by 4 until
+ * the loop's time past the previous pilot, t(n) - t(n/4), stands well out of the start-up jitter
+ * (a fresh worker's warm-up would make t(n) - t(0) look long and leave n too short), then n scaled
+ * so that the measured half, n - n/2, takes about `targetS`. Each step's long run is the next
+ * step's short run. The first pilot runs the count every engine runs, for the checksum. (The
+ * pilots only size n; a warm-up still in their difference makes n come out short, which
+ * `timeInRounds` scales again.)
+ */
+export async function calibrate(
+  engine: Engine,
+  guest: string,
+  w: Workload,
+  runs: number,
+  targetS: number,
+): Promise<RowPlan> {
+  const plan = (n: number, startMs: number, clock: Clock, checksum?: string, failure?: string): RowPlan => ({
+    engine,
+    guest,
+    w,
+    n,
+    startMs,
+    clock,
+    checksum,
+    long: Number.POSITIVE_INFINITY,
+    short: Number.POSITIVE_INFINITY,
+    shortWorst: 0,
+    failure,
+  });
+  const base = await best(engine, guest, w.append(0), runs);
+  if ('failure' in base) return plan(0, 0, 'wall', undefined, base.failure);
+  let n = w.n;
+  let pilotS = 0;
+  let checksum: string | undefined;
+  const first = await best(engine, guest, w.append(Math.floor(n / 4)), runs);
+  if ('failure' in first) return plan(n, base.ms, base.clock, undefined, first.failure);
+  let shortMs = first.ms;
+  for (;;) {
+    const pilot = await best(engine, guest, w.append(n), runs);
+    if ('failure' in pilot) return plan(n, base.ms, base.clock, checksum, pilot.failure);
+    if (n === w.n) checksum = /checksum=(\S+)/.exec(pilot.serial)?.[1];
+    pilotS = (pilot.ms - shortMs) / 1000;
+    if (pilotS >= targetS / 3 || n * 4 > w.n * MAX_SCALE) break;
+    shortMs = pilot.ms;
+    n *= 4;
+  }
+  const pilotIterations = n - Math.floor(n / 4);
+  if (pilotS < targetS)
+    n = Math.min(Math.ceil((2 * pilotIterations * targetS) / Math.max(pilotS, 0.001)), w.n * MAX_SCALE);
+  return plan(n, base.ms, base.clock, checksum);
+}
+
+/** One long (n) and one short (n/2) run of the row, folded into its best and worst times. */
+export async function measureRound(p: RowPlan): Promise<void> {
+  if (p.failure !== undefined) return;
+  for (const [count, isLong] of [
+    [p.n, true],
+    [shortRun(p.n), false],
+  ] as const) {
+    const r = await best(p.engine, p.guest, p.w.append(count), 1);
+    if ('failure' in r) {
+      p.failure = r.failure;
+      return;
+    }
+    if (isLong) p.long = Math.min(p.long, r.ms);
+    else {
+      p.short = Math.min(p.short, r.ms);
+      p.shortWorst = Math.max(p.shortWorst, r.ms);
+    }
+  }
+}
+
+/** The measured seconds of a row so far: best long run minus best short run. */
+const secondsOf = (p: RowPlan): number => (p.long - p.short) / 1000;
+
+/** The row's figures from its runs. */
+export function timingOf(p: RowPlan): Timing {
+  const n0 = shortRun(p.n);
+  if (p.failure !== undefined)
+    return { n: p.n, n0, seconds: 0, startS: 0, warmupS: 0, jitterS: 0, clock: 'wall', failure: p.failure };
+  const seconds = secondsOf(p);
+  const steadyPerIteration = seconds / (p.n - n0);
+  return {
+    n: p.n,
+    n0,
+    seconds,
+    startS: p.startMs / 1000,
+    warmupS: (p.short - p.startMs) / 1000 - n0 * steadyPerIteration,
+    jitterS: (p.shortWorst - p.short) / 1000,
+    clock: p.clock,
+    checksum: p.checksum,
+  };
+}
+
+/**
+ * Measures the rows in rounds: each round runs every row's long and short run once, row after
+ * row, and each row keeps its best of `runs`. Rows measured one after the other, minutes apart,
+ * carried the machine's load drift into their ratios (an engine row measured while something
+ * else ran read 10-20 % below the bare row it is judged against); in rounds every row samples
+ * the same stretch of time. A row whose measured half comes out under a third of `targetS` (its
+ * pilot read long: a GC, the scheduler, a warm-up in the pilot's difference) is scaled from it
+ * and measured again in rounds of its own, at most twice. `round` runs one round of a row
+ * (`measureRound`; the tests pass their own to check the schedule).
+ */
+export async function timeInRounds(
+  plans: readonly RowPlan[],
+  runs: number,
+  targetS: number,
+  round: (p: RowPlan) => Promise<void> = measureRound,
+): Promise<Timing[]> {
+  let todo = plans.filter((p) => p.failure === undefined);
+  for (let attempt = 0; todo.length > 0; attempt++) {
+    for (let i = 0; i < runs; i++) for (const p of todo) await round(p);
+    if (attempt === 2) break;
+    todo = todo.filter((p) => {
+      if (p.failure !== undefined || secondsOf(p) >= targetS / 3 || p.n >= p.w.n * MAX_SCALE) return false;
+      p.n = Math.min(Math.ceil((p.n * targetS) / Math.max(secondsOf(p), 0.001)), p.w.n * MAX_SCALE);
+      p.long = Number.POSITIVE_INFINITY;
+      p.short = Number.POSITIVE_INFINITY;
+      p.shortWorst = 0;
+      return true;
+    });
+  }
+  return plans.map(timingOf);
+}
+
+/**
+ * Times the workload on one engine alone (`calibrate`, then `timeInRounds` of that row): the
+ * bench times all its rows of a workload together, in rounds.
  */
 export async function time(
   engine: Engine,
@@ -192,85 +337,8 @@ export async function time(
   runs: number,
   targetS: number,
 ): Promise<Timing> {
-  const fail = (n: number, failure: string): Timing => ({
-    n,
-    n0: shortRun(n),
-    seconds: 0,
-    startS: 0,
-    warmupS: 0,
-    jitterS: 0,
-    clock: 'wall',
-    failure,
-  });
-  const base = await best(engine, guest, w.append(0), runs);
-  if ('failure' in base) return fail(0, base.failure);
-  // Pilot runs: grow the count by 4 until the loop's time past the previous pilot, t(n) - t(n/4),
-  // stands well out of the start-up jitter (a fresh worker's warm-up would make t(n) - t(0) look
-  // long and leave n too short), then scale it to the target. Each step's long run is the next
-  // step's short run. The first pilot runs the count every engine runs, for the checksum. (The
-  // pilots only size n; a warm-up still in their difference makes n come out short, which the
-  // measurement below scales again.)
-  let n = w.n;
-  let pilotS = 0;
-  let checksum: string | undefined;
-  const first = await best(engine, guest, w.append(Math.floor(n / 4)), runs);
-  if ('failure' in first) return fail(n, first.failure);
-  let shortMs = first.ms;
-  for (;;) {
-    const pilot = await best(engine, guest, w.append(n), runs);
-    if ('failure' in pilot) return fail(n, pilot.failure);
-    if (n === w.n) checksum = /checksum=(\S+)/.exec(pilot.serial)?.[1];
-    pilotS = (pilot.ms - shortMs) / 1000;
-    if (pilotS >= targetS / 3 || n * 4 > w.n * MAX_SCALE) break;
-    shortMs = pilot.ms;
-    n *= 4;
-  }
-  // n - n/4 iterations took pilotS: scale n so that the measured half, n - n/2, takes about
-  // targetS; then n and n/2 alternated, the best of each. A pilot can read long (a GC or the
-  // host's scheduler in one of its runs, or the warm-up) and leave n far too short: when the
-  // measured difference comes out under a third of the target, n is scaled again from it and the
-  // measurement repeated (at most twice).
-  const pilotIterations = n - Math.floor(n / 4);
-  if (pilotS < targetS)
-    n = Math.min(Math.ceil((2 * pilotIterations * targetS) / Math.max(pilotS, 0.001)), w.n * MAX_SCALE);
-  let n0 = shortRun(n);
-  let seconds = 0;
-  let short = Number.POSITIVE_INFINITY;
-  let shortWorst = 0;
-  for (let attempt = 0; ; attempt++) {
-    n0 = shortRun(n);
-    let long = Number.POSITIVE_INFINITY;
-    short = Number.POSITIVE_INFINITY;
-    shortWorst = 0;
-    for (let i = 0; i < runs; i++) {
-      for (const [count, isLong] of [
-        [n, true],
-        [n0, false],
-      ] as const) {
-        const r = await best(engine, guest, w.append(count), 1);
-        if ('failure' in r) return fail(n, r.failure);
-        if (isLong) long = Math.min(long, r.ms);
-        else {
-          short = Math.min(short, r.ms);
-          shortWorst = Math.max(shortWorst, r.ms);
-        }
-      }
-    }
-    seconds = (long - short) / 1000;
-    if (seconds >= targetS / 3 || attempt === 2 || n >= w.n * MAX_SCALE) break;
-    n = Math.min(Math.ceil((n * targetS) / Math.max(seconds, 0.001)), w.n * MAX_SCALE);
-  }
-  const steadyPerIteration = seconds / (n - n0);
-  return {
-    n,
-    n0,
-    seconds,
-    startS: base.ms / 1000,
-    warmupS: (short - base.ms) / 1000 - n0 * steadyPerIteration,
-    jitterS: (shortWorst - short) / 1000,
-    clock: base.clock,
-    checksum,
-  };
+  const p = await calibrate(engine, guest, w, runs, targetS);
+  return (await timeInRounds([p], runs, targetS))[0];
 }
 
 /**

@@ -42,12 +42,14 @@ import { spawnSync } from 'node:child_process';
 import { runOnBareCpu } from './bare/run.js';
 import {
   accelOf,
+  calibrate,
   ENGINES,
   type Engine,
   isBare,
   lastJit,
+  type RowPlan,
   type Timing,
-  time,
+  timeInRounds,
   type Workload,
 } from './bench-timing.js';
 import { engineAvailability, engineQuirks, hostKvmFlavor } from './engines.js';
@@ -208,9 +210,9 @@ async function main(): Promise<void> {
       ),
     );
     out(
-      `  (steady state, every row: MIPS = (insns(N) - insns(N/2)) / (t(N) - t(N/2)), best of ${runs} each, t: clock)`,
+      `  (steady state, every row: MIPS = (insns(N) - insns(N/2)) / (t(N) - t(N/2)), best of ${runs} rounds over all rows, t: clock)`,
     );
-    const rows: { engine: Engine; guest: string; t: Timing; exact: boolean }[] = [];
+    const plans: { plan: RowPlan; exact: boolean }[] = [];
     const notes: string[] = [];
     for (const e of ENGINES) {
       if (available.get(e)) continue;
@@ -232,7 +234,21 @@ async function main(): Promise<void> {
           continue;
         }
       }
-      rows.push({ engine: e, guest, t: await time(e, guest, w, runs, targetS), exact });
+      plans.push({ plan: await calibrate(e, guest, w, runs, targetS), exact });
+    }
+    // Every row's long and short runs in rounds over all rows (bench-timing.ts timeInRounds).
+    const timings = await timeInRounds(
+      plans.map((p) => p.plan),
+      runs,
+      targetS,
+    );
+    const rows = plans.map((p, i) => ({
+      engine: p.plan.engine,
+      guest: p.plan.guest,
+      t: timings[i],
+      exact: p.exact,
+    }));
+    for (const { engine: e } of rows) {
       const j = lastJit.get(e);
       if (isBare(e) && j?.jitBlocks !== undefined) {
         // The block compiler's own figures for x86emu's last run (compile time is in its seconds).
@@ -295,7 +311,7 @@ async function main(): Promise<void> {
   out(
     'iterations: N-N/2, N scaled per engine so that N - N/2 runs about --seconds; instructions: per iteration as counted by ' +
       `x86emu for that image, times N - N/2; seconds: best of ${runs} times of N iterations minus the best of ` +
-      `${runs} of N/2, alternated (start-up and warm-up cancel: steady state, the same for every row); vs kvm: ` +
+      `${runs} of N/2, in rounds over all rows (start-up and warm-up cancel: steady state, the same for every row); vs kvm: ` +
       'iterations per second relative to the host engine (= MIPS ratio); start: best time with 0 iterations ' +
       "(x86emu rows: this process's warm isolate; vmx, svm: a fresh qemu-lite worker; peers: a fresh process); " +
       'warm-up: t(N/2) - t(0) beyond the steady rate (V8 tier-up, the block compiler reaching its threshold); ' +

@@ -14,8 +14,10 @@ import {
   eptOf,
   jitBackendOf,
   nptOf,
+  type RowPlan,
   shortRun,
   time,
+  timeInRounds,
   type Workload,
 } from '../src/bench-timing.js';
 import { engineAvailability } from '../src/engines.js';
@@ -35,6 +37,61 @@ const workload: Workload = {
 };
 
 describe('bench rows', () => {
+  const plan = (engine: RowPlan['engine'], n: number, failure?: string): RowPlan => ({
+    engine,
+    guest: 'bench-int32',
+    w: workload,
+    n,
+    startMs: 100,
+    clock: 'cpu',
+    long: Number.POSITIVE_INFINITY,
+    short: Number.POSITIVE_INFINITY,
+    shortWorst: 0,
+    failure,
+  });
+
+  it('measures the rows in rounds over all of them, not one row after the other', async () => {
+    // The schedule alone (the runs are `measureRound`'s, timed in the tests below): each round
+    // one long and one short run of every row, each row keeping its best.
+    const order: string[] = [];
+    const times: Record<string, number[]> = { x86emu: [900, 700, 800], vmx: [1000, 1100, 1050] };
+    const round = async (p: RowPlan) => {
+      const k = order.filter((e) => e === p.engine).length;
+      order.push(p.engine);
+      p.long = Math.min(p.long, times[p.engine][k] + 500);
+      p.short = Math.min(p.short, times[p.engine][k]);
+      p.shortWorst = Math.max(p.shortWorst, times[p.engine][k]);
+    };
+    const [bare, vmx, failed] = await timeInRounds(
+      [plan('x86emu', 40), plan('vmx', 40), plan('svm', 40, 'did not boot')],
+      3,
+      1,
+      round,
+    );
+    expect(order).toEqual(['x86emu', 'vmx', 'x86emu', 'vmx', 'x86emu', 'vmx']);
+    expect(bare.seconds).toBeCloseTo(0.5);
+    expect(bare.jitterS).toBeCloseTo(0.2);
+    expect(vmx.seconds).toBeCloseTo(0.5);
+    expect(vmx.n0).toBe(shortRun(40));
+    expect(failed.failure).toBe('did not boot');
+  });
+
+  it('scales a row whose measured half came out short and measures it again alone', async () => {
+    const order: string[] = [];
+    const round = async (p: RowPlan) => {
+      order.push(`${p.engine}:${p.n}`);
+      // 1 ms per iteration: 20 iterations' half is 0.01 s, under a third of the 1 s target.
+      p.long = Math.min(p.long, 50 + p.n);
+      p.short = Math.min(p.short, 50 + shortRun(p.n));
+    };
+    const [slow, fast] = await timeInRounds([plan('x86emu', 20), plan('vmx', 4000)], 1, 1, round);
+    // x86emu's 20 iterations took 0.01 s: scaled to 2,000 for the 1 s target, measured alone.
+    expect(order).toEqual(['x86emu:20', 'vmx:4000', 'x86emu:2000']);
+    expect(fast.seconds).toBeCloseTo(2);
+    expect(slow.n).toBe(2000);
+    expect(slow.seconds).toBeCloseTo(1);
+  });
+
   it('the x86emu-wasm machine runs the wasm backend over wasm memory', async () => {
     const ql = await loadQemuLite();
     const m = new BareMachine(ql, { ramSize: 4 << 20, backend: 'wasm' });
