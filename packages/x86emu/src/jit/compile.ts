@@ -27,7 +27,7 @@ import { flagsDeadAfter } from './flag-liveness.js';
 import { FLUSH_DYN, flushFlags, PEND_DYN } from './flags.js';
 import { eaExact } from './mem64.js';
 import type { RegionBlock } from './region.js';
-import { ROW_KIND } from './rows.js';
+import { ROW_KIND, repInBlock } from './rows.js';
 
 /** The code of one block of a function, and what the function's preamble must provide. */
 interface Generated {
@@ -133,6 +133,17 @@ function generate(
     }
     // The interpreter's handler, entered as Cpu.step enters it, with the CPU's registers current
     // and the locals reloaded after it (it may write any register).
+    if (repInBlock(i.rep, i.row)) {
+      // A REP MOVS/STOS (rows.ts REP_IN_BLOCK) with `runCount` at it, so that its quota
+      // (`Cpu.repQuota`) is exact; its iterations beyond the first come off `runLimit`
+      // (`chargeIterations`) as in the interpreter. The block goes on after it unless it yielded
+      // half done (RIP at it, `repInsn` set), events are due, the page was written, or the rest
+      // of the block no longer fits the budget.
+      body += `${sync()} ${flushFlags(ctx.pend)} k = ${k}; cpu.startEip = ${ctx.eip}; rip[0] = ${ctx.next}; inH = 1; cpu.runCount += ${j}; try { H[${k}](cpu, I[${k}]); } finally { cpu.runCount -= ${j}; } inH = 0; /*RELOAD*/\n`;
+      ctx.pend = 0;
+      body += `if (cpu.repInsn !== null || cpu.irqCheck || cpu.codePage !== PC || cpu.runLimit - cpu.runCount < ${n}) { cpu.runCount += ${j + 1}; return; }\n`;
+      continue;
+    }
     body += `${sync()} ${flushFlags(ctx.pend)} k = ${k}; cpu.startEip = ${ctx.eip}; rip[0] = ${ctx.next}; inH = 1; H[${k}](cpu, I[${k}]); inH = 0; /*RELOAD*/\n`;
     ctx.pend = 0;
     if (ROW_KIND[i.row] === 2) {

@@ -9,7 +9,7 @@
 import type { PageCode } from '../cpu/fetch.js';
 import type { Insn } from '../decoder/insn.js';
 import { OPCODE_TABLE } from '../decoder/opcode-table.js';
-import { notRep, ROW_KIND } from './rows.js';
+import { notRep, ROW_KIND, repInBlock } from './rows.js';
 
 /** Longest block, in instructions. */
 export const MAX_BLOCK = 48;
@@ -18,14 +18,16 @@ export const MAX_BLOCK = 48;
  * The instructions of a block starting at `first` (EIP `eip`, page offset `off` of `page`): up
  * to a branch, an instruction not allowed in blocks, one not decoded yet, or the page end.
  */
-export function collect(page: PageCode, first: Insn, eip: number, off: number): Insn[] {
+export function collect(page: PageCode, first: Insn, eip: number, off: number, long = false): Insn[] {
   const out: Insn[] = [];
   let insn: Insn | undefined = first;
   let e = eip;
   let o = off;
   while (insn !== undefined && out.length < MAX_BLOCK) {
     const kind = insn.row >= 0 ? ROW_KIND[insn.row] : 0;
-    if (kind === 0 || !notRep(insn.rep, insn.row) || insn.modeKey !== first.modeKey) break;
+    if (kind === 0 || insn.modeKey !== first.modeKey) break;
+    // REP MOVS/STOS in 64-bit code (rows.ts REP_IN_BLOCK), where both backends run them; no other REP.
+    if (!notRep(insn.rep, insn.row) && !(long && repInBlock(insn.rep, insn.row))) break;
     // EIP past 2^32 wraps in the interpreter's RIP store (carries into RIP[63:32] in 64-bit
     // mode): leave such code to it.
     if (e + insn.length > 0xffffffff) break;
@@ -100,7 +102,7 @@ export function collectRegion(
     const [e, o] = queue.shift() as [number, number];
     const insn = page.insns[o];
     if (insn === undefined || insn.modeKey !== first.modeKey) continue;
-    const insns = collect(page, insn, e, o);
+    const insns = collect(page, insn, e, o, long);
     if (insns.length === 0 || total + insns.length > MAX_REGION_INSNS) continue;
     total += insns.length;
     out.push({ eip: e, off: o, insns });

@@ -153,12 +153,24 @@ export const ROW_KIND = new Uint8Array(OPCODE_TABLE.length);
  * …) rather than repeating it, so `Insn.rep` set does not make it a REP string.
  */
 export const REP_IS_OPCODE = new Uint8Array(OPCODE_TABLE.length);
+/**
+ * Per row: 1 for the REP strings a 64-bit block may hold (REP MOVS, REP STOS: the kernel's memcpy,
+ * memset, clear_page, copy_user). Their handler runs inside the compiled code (exec/long/string64.ts,
+ * page-contiguous runs on host views), its iterations beyond the first charged to the compiled
+ * code's room instead of ending it (wasm/compile64.ts `handler64Import`, ../compile.ts); a REP that
+ * yields half done (budget, MMIO, DF = 1 past 4096 elements) leaves the block at itself, as the
+ * interpreter leaves it to the next `step`.
+ */
+export const REP_IN_BLOCK = new Uint8Array(OPCODE_TABLE.length);
 OPCODE_TABLE.forEach((row, n) => {
   if (STRAIGHT.has(row.mnemonic)) ROW_KIND[n] = 1;
   else if (BRANCH.has(row.mnemonic)) ROW_KIND[n] = 2;
   else if (row.pfx !== undefined && !SIMD_NOT_IN_BLOCKS.has(row.mnemonic)) ROW_KIND[n] = 1;
   if (row.pfx !== undefined) REP_IS_OPCODE[n] = 1;
+  if (row.mnemonic === 'MOVS' || row.mnemonic === 'STOS') REP_IN_BLOCK[n] = 1;
 });
 
 /** `insn` is no REP string (no F2/F3 prefix, or one that selects its row). */
 export const notRep = (rep: number, row: number): boolean => rep === 0 || REP_IS_OPCODE[row] === 1;
+/** `insn` is a REP string that a block may hold (REP_IN_BLOCK; in 64-bit mode only). */
+export const repInBlock = (rep: number, row: number): boolean => rep !== 0 && REP_IN_BLOCK[row] === 1;

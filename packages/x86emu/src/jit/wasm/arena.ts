@@ -23,7 +23,8 @@
  *   128      REG_HIGH: RAX…R15 high halves (i32 × 16), the CPU's `state.gprHigh`
  *   256      XMM: XMM0…XMM15 (16 bytes each), the CPU's `state.xmm`; 512 MXCSR, its `state.mxcsr`;
  *            516 SSE_OK (whether SSE is usable, for the SSE forms: emit-sse.ts); 520 ST_GEN and
- *            524 ST_GENNG (the jump cache's generations: chain.ts)
+ *            524 ST_GENNG (the jump cache's generations: chain.ts); 528 ST_REPX and 532
+ *            ST_REPLAST (REP strings' extra iterations: compile64.ts)
  *   0x8000   JC: the jump cache (chain.ts), JC_ENTRIES entries of 16 bytes
  *   0x10000  TLB READ tags (i64 × TLB_SIZE supervisor, then × TLB_SIZE user)
  *   0x20000  TLB WRITE tags (the same)
@@ -72,6 +73,14 @@ export const SSE_OK = 0x204;
  */
 export const ST_GEN = 0x208;
 export const ST_GENNG = 0x20c;
+/**
+ * REP strings in 64-bit functions (../rows.ts REP_IN_BLOCK): the budget their iterations beyond
+ * the first used in this call of the wrapper (the room the dispatch loop passes on is less by it;
+ * the wrapper takes it off `runLimit` after, as `Cpu.chargeIterations` would have), and the last
+ * one's share (the function takes it off its own room).
+ */
+export const ST_REPX = 0x210;
+export const ST_REPLAST = 0x214;
 /** The jump cache: RIP[31:0], RIP[63:32], tag, slot | entry-block length << 20 (chain.ts). */
 export const JC = 0x8000;
 export const JC_ENTRIES = 2048;

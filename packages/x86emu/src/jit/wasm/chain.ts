@@ -24,7 +24,9 @@
  *   SSE_OK): `chainSig` at the chain's start; after every handler the function calls (the only
  *   code that can change them) it is computed again, and a change, or a new `runLimit`, ends the
  *   function and the chain (handler64Import); the budget is tested at each hop against the entry
- *   block's length, the function itself tests its inner jumps (emit.ts goTo);
+ *   block's length, the function itself tests its inner jumps (emit.ts goTo); a REP string's
+ *   iterations beyond the first are budget too, not retired instructions (`Cpu.chargeIterations`):
+ *   the room is less by ST_REPX, which the REP's call site adds to (compile64.ts);
  * - the lazy flags: a 64-bit function's prologue loads the flag record from the exchange area, where
  *   the previous one stored it, so the record goes from function to function exactly as from block
  *   to block inside one; the wrapper clears it (flags in the CPU) before the first;
@@ -48,6 +50,7 @@ import {
   ST_NEXT,
   ST_NEXTHI,
   ST_NTOT,
+  ST_REPX,
 } from './arena.js';
 import { buildTableModule, FuncWriter, I32, Op } from './encode.js';
 
@@ -126,7 +129,12 @@ function dispatchLoop(): FuncWriter {
   f.open(Op.loop, 'top');
   f.i32(0).get(slot).mem(Op.i32Store, ST_CUR);
   f.i32(0).get(ntot).mem(Op.i32Store, ST_NTOT);
-  f.get(room).get(ntot).op(Op.i32Sub);
+  // The room left: less what the chain retired and what its REP strings' extra iterations used.
+  const left = (): void => {
+    f.get(room).get(ntot).op(Op.i32Sub);
+    f.i32(0).mem(Op.i32Load, ST_REPX).op(Op.i32Sub);
+  };
+  left();
   f.get(srm).get(swm).get(cls).get(cls).i32(0);
   f.get(slot).callIndirect(0);
   f.tee(kind).brIf('out');
@@ -153,7 +161,8 @@ function dispatchLoop(): FuncWriter {
   f.get(e)
     .mem(Op.i32Load, JC + 12)
     .set(v);
-  f.get(room).get(ntot).op(Op.i32Sub).get(v).i32(SLOT_BITS).op(Op.i32ShrU).op(Op.i32LtU).brIf('out');
+  left();
+  f.get(v).i32(SLOT_BITS).op(Op.i32ShrU).op(Op.i32LtS).brIf('out');
   f.get(v)
     .i32((1 << SLOT_BITS) - 1)
     .op(Op.i32And)

@@ -43,10 +43,10 @@ import {
   ST_FP,
   ST_FR,
   ST_FS,
-  ST_GENNG,
   ST_K,
   ST_N,
   ST_NEXT,
+  ST_REPLAST,
   ST_VHI,
   TLB_USER,
 } from './arena.js';
@@ -156,8 +156,8 @@ export class WasmBackend {
     moveSse(cpu, this.memory);
     const env = typeof process !== 'undefined' ? process.env?.X86EMU_JIT_WASM64 : undefined;
     this.long = env === '1' || (env !== '0' && this.ramPages > 0);
-    // The exchange area, and SSE_OK and the generations beyond the registers (arena.ts).
-    this.u32 = new Uint32Array(this.memory.buffer, 0, (ST_GENNG >> 2) + 1);
+    // The exchange area, and SSE_OK, the generations and ST_REPX beyond the registers (arena.ts).
+    this.u32 = new Uint32Array(this.memory.buffer, 0, (ST_REPLAST >> 2) + 1);
     this.unavailable = probe();
     const chainEnv = typeof process !== 'undefined' ? process.env?.X86EMU_JIT_CHAIN : undefined;
     this.chain =

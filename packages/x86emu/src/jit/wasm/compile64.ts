@@ -19,7 +19,7 @@ import { OPCODE_TABLE } from '../../decoder/opcode-table.js';
 import { JitBlock } from '../block.js';
 import { PEND_DYN } from '../flags.js';
 import type { RegionBlock } from '../region.js';
-import { ROW_KIND } from '../rows.js';
+import { REP_IN_BLOCK, ROW_KIND } from '../rows.js';
 import {
   REG,
   REG_HIGH,
@@ -32,10 +32,21 @@ import {
   ST_NEXT,
   ST_NEXTHI,
   ST_NTOT,
+  ST_REPLAST,
+  ST_REPX,
   TLB_USER,
 } from './arena.js';
 import { type Chain, chainSig } from './chain.js';
-import { afterMemory, allocLocals, exitFault, exitNormal, goTo, PARAMS, type WasmCtx } from './emit.js';
+import {
+  afterMemory,
+  allocLocals,
+  exitFault,
+  exitNormal,
+  goTo,
+  P_ROOM,
+  PARAMS,
+  type WasmCtx,
+} from './emit.js';
 import { emitSseWasm64 } from './emit-sse.js';
 import { allocLocals64, type Ctx64, emitInsn64Wasm } from './emit64.js';
 import { Bytes, FuncWriter, Op } from './encode.js';
@@ -50,6 +61,8 @@ export interface Site64 {
   eip: number;
   next: number;
   hi: number;
+  /** A REP MOVS/STOS (../rows.ts REP_IN_BLOCK): its extra iterations go to ST_REPX (`emitRepCall64`). */
+  rep?: boolean;
 }
 
 /** A 64-bit region's function and what its wrapper needs. */
@@ -155,6 +168,40 @@ function emitHandlerCall64(c: Ctx64, site: number, ends: boolean, used: number):
 }
 
 /**
+ * Emits the call of a REP MOVS/STOS's handler (site `site`) at the current instruction, which goes
+ * on after it in the function (and the chain) as the interpreter's run goes on after a REP it
+ * finished: the handler runs with `runCount` at this instruction (the `j` before it in the block
+ * counted too: its quota, `Cpu.repQuota`, is exact), its iterations beyond the first (what
+ * `chargeIterations` takes off `runLimit`) come back in ST_REPLAST and leave the function's room.
+ * It leaves after the REP (RIP where the handler left it) when the import asked (a fault; events
+ * due, the code page written, a REP yielded half done: its `repInsn` changes `chainSig`) or when
+ * the rest of the block no longer fits the room.
+ */
+function emitRepCall64(c: Ctx64, site: number, used: number): void {
+  const { f, l } = c;
+  emitStore64(c, used);
+  f.i32(site).get(l.n).i32(c.j).op(Op.i32Add).call(IMP_HANDLER64);
+  f.i32(0).set(l.fp);
+  emitLoad64(c, used);
+  c.pend = 0;
+  f.i32(0).mem(Op.i32Load, ST_EXITREQ).tee(l.t).i32(1).op(Op.i32Eq).open(Op.if);
+  exitFault(c);
+  f.end();
+  f.get(P_ROOM).i32(0).mem(Op.i32Load, ST_REPLAST).op(Op.i32Sub).set(P_ROOM);
+  f.get(l.t);
+  f.get(P_ROOM).get(l.n).op(Op.i32Sub).i32(c.length).op(Op.i32LtS);
+  f.op(Op.i32Or).open(Op.if);
+  f.get(l.n)
+    .i32(c.j + 1)
+    .op(Op.i32Add)
+    .set(l.n);
+  f.i32(0).mem(Op.i32Load, ST_NEXT).set(l.next);
+  f.i32(0).mem(Op.i32Load, ST_NEXTHI).set(c.q.nh);
+  f.br('exit');
+  f.end();
+}
+
+/**
  * Generates the function of 64-bit region `blocks` (entry first, RIP[63:32] `hi`); the handler
  * calls it makes are added to the module's `sites`. Result 0: left at ST_NEXT/ST_NEXTHI, 1: a
  * fault at instruction ST_K, the ST_N before it retired.
@@ -231,6 +278,11 @@ export function generate64(
       c.k = k;
       eips.push(c.eip);
       k++;
+      if (i.rep !== 0 && REP_IN_BLOCK[i.row] === 1) {
+        emitRepCall64(c, sites.length, used);
+        sites.push({ insn: i, eip: c.eip, next: c.next, hi, rep: true });
+        continue;
+      }
       if (!emitInsn64Wasm(c, i, OPCODE_TABLE[i.row], out)) {
         // SSE register forms inline, their handler where their checks fail (emit-sse.ts).
         const site = sites.length;
@@ -291,8 +343,8 @@ export function generate64(
  * this call retired before it; the chain's functions before it retired ST_NTOT more): the flag
  * record made current (`storeFlags`), RIP[63:32] and `startRipHi` the function's, the handler run,
  * the RIP it left in ST_NEXT/ST_NEXTHI. `caught` records a fault and sets EXITREQ 1. The function
- * leaves after it (EXITREQ 2) when events are due, the code page changed, or anything the chain
- * relies on did (`chain`: chain.ts `chainSig`, `runLimit`).
+ * leaves after it (EXITREQ 2) when events are due, a REP yielded half done (RIP at it), the code
+ * page changed, or anything the chain relies on did (`chain`: chain.ts `chainSig`, `runLimit`).
  */
 export function handler64Import(
   cpu: Cpu,
@@ -309,11 +361,28 @@ export function handler64Import(
     const rip = cpu.state.rip;
     rip[1] = h.hi;
     cpu.startRipHi = h.hi;
-    if (!execSite(cpu, h, n + u32[ST_NTOT >> 2], caught)) return;
+    if (h.rep === true) {
+      // The budget the REP strings before it in this call used is off `runLimit` while it runs
+      // (its quota); what it used itself is reported, and `runLimit` left as the chain began.
+      const lim = cpu.runLimit;
+      const was = u32[ST_REPX >> 2];
+      cpu.runLimit = lim - was;
+      let ok: boolean;
+      try {
+        ok = execSite(cpu, h, n + u32[ST_NTOT >> 2], caught);
+      } finally {
+        const x = lim - was - cpu.runLimit;
+        cpu.runLimit = lim;
+        u32[ST_REPX >> 2] = was + x;
+        u32[ST_REPLAST >> 2] = x;
+      }
+      if (!ok) return;
+    } else if (!execSite(cpu, h, n + u32[ST_NTOT >> 2], caught)) return;
     u32[ST_NEXT >> 2] = rip[0];
     u32[ST_NEXTHI >> 2] = rip[1];
     if (
       cpu.irqCheck ||
+      cpu.repInsn !== null ||
       cpu.codePage !== page() ||
       (chain !== null && (chainSig(cpu) !== chain.sig || cpu.runLimit !== chain.limit))
     )
@@ -367,6 +436,7 @@ function runWasm64(w: Region64, cpu: Cpu): Insn | undefined {
   const u = be.u32;
   const s = cpu.state;
   u[ST_EXITREQ >> 2] = 0;
+  u[ST_REPX >> 2] = 0;
   // The flags are in the CPU (the prologue loads the record: chain.ts).
   u[ST_FP >> 2] = 0;
   be.pc = w.page;
@@ -405,6 +475,8 @@ function runWasm64(w: Region64, cpu: Cpu): Insn | undefined {
   } else kind = w.fn(cpu.runLimit - cpu.runCount, srm, swm, cls, cls, 0);
   w.storeFlags(cpu, u);
   cpu.runCount += u[ST_N >> 2];
+  // REP strings' iterations beyond the first: budget, not retired instructions (chargeIterations).
+  cpu.runLimit -= u[ST_REPX >> 2];
   if (kind !== 0) {
     cpu.startEip = last.eips[u[ST_K >> 2]];
     cpu.startRipHi = last.hi;
@@ -419,7 +491,8 @@ function runWasm64(w: Region64, cpu: Cpu): Insn | undefined {
   const hi = u[ST_NEXTHI >> 2];
   rip[0] = next;
   rip[1] = hi;
-  if (hi !== last.hi || cpu.codePage !== last.page) return undefined;
+  // A REP yielded half done (Jit.link would not see it): the interpreter's step goes on with it.
+  if (hi !== last.hi || cpu.codePage !== last.page || cpu.repInsn !== null) return undefined;
   const o = next - last.page0;
   return o >= 0 && o < 4096 ? last.page.insns[o] : undefined;
 }
