@@ -66,7 +66,7 @@ export interface RunGuestOptions {
   memory?: number | string;
   /** Kernel command line (`-append`). */
   append?: string;
-  /** `-initrd`: a path or bytes; for multiboot also a list of modules. */
+  /** `-initrd`: a path or bytes; for multiboot and PVH also a list of modules. */
   initrd?: string | Uint8Array | { image: string | Uint8Array; cmdline?: string }[];
   /** Ends the guest (status 124, exitReason quit/timeout) after this long. */
   timeoutMs?: number;

@@ -162,6 +162,8 @@ describe.skipIf(hostSkipReason !== undefined)('runGuest on the host engine', () 
 
   it('says what is missing for an image that is no kernel at all', async () => {
     const error = await runGuest({ kernel: new Uint8Array(4096), accel: 'kvm' }).catch((e: unknown) => e);
-    expect((error as Error).message).toMatch(/^kernel: neither a Linux bzImage .* nor a multiboot kernel/);
+    expect((error as Error).message).toMatch(
+      /^kernel: neither a Linux bzImage .*, a multiboot kernel .* nor a PVH ELF/,
+    );
   });
 });

@@ -361,7 +361,8 @@ export const GUESTS: readonly GuestInfo[] = ENTRIES.map((e) => ({ ...e, image: i
  * apps/qemu-lite/test/virtio-net.engines.test.ts; `virtiocon64`, a virtio console:
  * apps/qemu-lite/test/cli-chardev.test.ts; `bench-vblk`, virtio-blk throughput: apps/qemu-lite/bench/virtio.mjs;
  * `smp` and `smp64`, several vCPUs:
- * apps/qemu-lite/test/smp-guest.engines.test.ts).
+ * apps/qemu-lite/test/smp-guest.engines.test.ts; `pvh`, entered by a PVH loader with modules
+ * (its Xen entry note in place of the multiboot header): apps/qemu-lite/test/pvh.engines.test.ts).
  */
 export const DEVICE_GUESTS: readonly string[] = [
   'virtioblk64',
@@ -370,6 +371,7 @@ export const DEVICE_GUESTS: readonly string[] = [
   'bench-vblk',
   'smp',
   'smp64',
+  'pvh',
 ];
 
 /** The entry for a guest name; undefined if there is none. */

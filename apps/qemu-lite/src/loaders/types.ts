@@ -17,6 +17,8 @@
  * - `multiboot.ts` Multiboot v1 (ELF or a.out-kludge), entered in 32-bit protected mode
  * - `bzimage.ts`   the Linux x86 boot protocol (exports `loadBzImage: Loader` and
  *                  `probeBzImage(image): boolean`)
+ * - `pvh.ts`       the PVH boot ABI: an ELF kernel with a Xen PHYS32_ENTRY note (Linux's
+ *                  uncompressed vmlinux), entered in 32-bit protected mode with a start_info
  *
  * and what they use: `payload.ts` (a bzImage's compressed kernel: format by magic, gzip/xz in
  * process), `xz.ts` with `bcj-x86.ts` and `crc64.ts` (the .xz container, the x86 BCJ filter, the
@@ -61,6 +63,11 @@ export interface LoaderMachine {
    * A loader reports it to the guest (boot_params.e820_table, multiboot mmap) unchanged.
    */
   readonly e820: readonly E820Entry[];
+  /**
+   * Where the machine put the ACPI RSDP (acpi/build.ts), for boot structures that carry it
+   * (PVH's start_info); absent where there are no firmware tables.
+   */
+  readonly rsdpGpa?: number;
 }
 
 /** What the user asked for on the command line. */

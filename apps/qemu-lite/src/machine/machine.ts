@@ -16,7 +16,7 @@ import {
   type Vcpu,
   type Vm,
 } from '@kvm/core';
-import { writeFirmwareTables } from '../acpi/build.js';
+import { RSDP_GPA, writeFirmwareTables } from '../acpi/build.js';
 import type { MachineConfig } from '../config.js';
 import {
   ACPI_PM_BASE,
@@ -374,7 +374,12 @@ export class Machine {
   /** Loads the image into RAM (which must be zero) and puts the vCPU at its entry. */
   private boot(): LoadedGuest {
     const { config } = this;
-    const machine: LoaderMachine = { ram: this.ram, ramSize: config.ramSize, e820: this.e820 };
+    const machine: LoaderMachine = {
+      ram: this.ram,
+      ramSize: config.ramSize,
+      e820: this.e820,
+      rsdpGpa: config.kernel ? RSDP_GPA : undefined,
+    };
     // A -kernel boot finds the tables a BIOS would have left (ACPI, MP), in the BIOS area.
     if (config.kernel) this.writeFirmwareTables();
     // What SeaBIOS would have left (devices/bios-state.ts); before the load, so an image placed

@@ -263,6 +263,8 @@ enum { OP_READ = 0, OP_WRITE = 1, OP_EXEC = 2 };
 /* Where the image ends (linker script). */
 extern char __image_start[], __image_end[];
 extern u32 mb_magic, mb_info;
+/* hvm_start_info.magic (xen/include/public/arch-x86/hvm/start_info.h): a PVH loader's EBX. */
+#define XEN_HVM_START_MAGIC 0x336ec578
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #endif

@@ -25,12 +25,14 @@ size_t strlen(const char *s) {
   return n;
 }
 
-/* The multiboot command line (Multiboot Spec 3.3: flags bit 2, cmdline at offset 16). */
+/* The command line: multiboot's (Multiboot Spec 3.3: flags bit 2, cmdline at offset 16) or, for a
+ * guest a PVH loader entered (pvh-note.S), the hvm_start_info's (magic at 0, cmdline_paddr at 24). */
 const char *cmdline(void) {
-  if (mb_magic != 0x2BADB002 || !mb_info) return "";
+  if (!mb_info) return "";
   const u32 *info = (const u32 *)(ulong)mb_info;
-  if (!(info[0] & 4) || !info[4]) return "";
-  return (const char *)(ulong)info[4];
+  if (mb_magic == 0x2BADB002) return (info[0] & 4) && info[4] ? (const char *)(ulong)info[4] : "";
+  if (info[0] == XEN_HVM_START_MAGIC && info[6] && !info[7]) return (const char *)(ulong)info[6];
+  return "";
 }
 
 /* The value of `key=<decimal>` on the command line, or `fallback`. */
