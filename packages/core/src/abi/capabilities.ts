@@ -227,12 +227,36 @@ export const KVM_CAP = {
 
 export type KvmCapName = keyof typeof KVM_CAP;
 
+/**
+ * The software engine's own capabilities, not in `<linux/kvm.h>`: numbers from
+ * KVM_CAP_SOFT_BASE (0x10000) up, far above Linux's (under 300), so a host kernel answers 0 for
+ * them in KVM_CHECK_EXTENSION and a VMM that asks can use one engine's extension where it is.
+ */
+export const KVM_CAP_SOFT_BASE = 0x10000;
+export const KVM_CAP_SOFT = {
+  /**
+   * KVM_RUN reads `kvm_run.soft_run_flags` (`padding1[0]`, run.ts `softRunFlags`): with
+   * KVM_RUN_SOFT_NO_USER_WRITES userspace promises it wrote no guest memory since the last
+   * KVM_RUN returned, and a VM with one vCPU then skips checking its decoded and compiled code
+   * against memory (x86emu `Cpu.revalidateCode`: the code pages compared again on their next use,
+   * the wasm jump cache voided). Safe by default: a VMM that never sets the flag, or sets it
+   * too rarely, only pays those checks.
+   */
+  NO_USER_WRITES_HINT: KVM_CAP_SOFT_BASE,
+} as const;
+
 const capNames: Record<number, KvmCapName> = Object.fromEntries(
   Object.entries(KVM_CAP).map(([name, value]) => [value, name as KvmCapName]),
 );
 
+const softCapNames: Record<number, string> = Object.fromEntries(
+  Object.entries(KVM_CAP_SOFT).map(([name, value]) => [value, name]),
+);
+
 /** `'KVM_CAP_USER_MEMORY'` for 3; `'KVM_CAP_<n>'` for a number we do not list. */
 export function capName(cap: number): string {
+  const soft = softCapNames[cap];
+  if (soft !== undefined) return `KVM_CAP_SOFT_${soft}`;
   const name = capNames[cap];
   return name === undefined ? `KVM_CAP_${cap}` : `KVM_CAP_${name}`;
 }

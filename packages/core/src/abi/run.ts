@@ -23,6 +23,15 @@ import { KVM_RUN_STRUCT_SIZE, kvmRunOffset as off } from './run-layout.js';
 
 const REQUEST_INTERRUPT_WINDOW = off('request_interrupt_window');
 const IMMEDIATE_EXIT = off('immediate_exit');
+/** `padding1[0]`: this engine's `soft_run_flags` (KVM_RUN_SOFT_*; the kernel's KVM ignores the byte). */
+const SOFT_RUN_FLAGS = off('padding1');
+
+/**
+ * In, `soft_run_flags` (KVM_CAP_SOFT_NO_USER_WRITES_HINT): userspace wrote no guest memory since
+ * the last KVM_RUN returned, so the software engine need not check its decoded and compiled code
+ * against memory. KVM_RUN clears the byte as it reads it (a hint covers one run only).
+ */
+export const KVM_RUN_SOFT_NO_USER_WRITES = 1;
 const EXIT_REASON = off('exit_reason');
 const READY_FOR_INTERRUPT_INJECTION = off('ready_for_interrupt_injection');
 const IF_FLAG = off('if_flag');
@@ -495,6 +504,16 @@ export class KvmRunView implements KvmRunArea {
   }
   set immediateExit(v: number) {
     this.dv.setUint8(IMMEDIATE_EXIT, v);
+  }
+  /**
+   * In: KVM_RUN_SOFT_* (the software engine's own byte, `padding1[0]`; see
+   * KVM_CAP_SOFT_NO_USER_WRITES_HINT). Cleared by the KVM_RUN that reads it.
+   */
+  get softRunFlags(): number {
+    return this.dv.getUint8(SOFT_RUN_FLAGS);
+  }
+  set softRunFlags(v: number) {
+    this.dv.setUint8(SOFT_RUN_FLAGS, v);
   }
   /** Out: KVM_EXIT_*. */
   get exitReason(): number {

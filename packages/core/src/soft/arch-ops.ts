@@ -172,7 +172,8 @@ export interface ArchOps {
    * OPTIONAL. Called at each KVM_RUN: userspace may have written guest memory since the last one
    * (a loader, device DMA, a debugger's INT3), which hardware sees at once. A software processor
    * with a decode cache must not run what it decoded before without checking the bytes again
-   * (x86emu's `Cpu.revalidateCode`). Default: nothing (no cache).
+   * (x86emu's `Cpu.revalidateCode`). Not called for a run userspace gave the no-user-writes hint
+   * (KVM_CAP_SOFT_NO_USER_WRITES_HINT) in a VM of one vCPU. Default: nothing (no cache).
    */
   revalidateCode?(vcpu: KvmVcpu): void;
   /**

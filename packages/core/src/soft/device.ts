@@ -9,7 +9,7 @@
  */
 
 import type { MmuOptions } from '@kvm/mmu';
-import { KVM_CAP } from '../abi/capabilities.js';
+import { KVM_CAP, KVM_CAP_SOFT } from '../abi/capabilities.js';
 import { kvmCpuid2, kvmIrqRouting, kvmMsrList, kvmMsrs } from '../abi/flex.js';
 import { type IoctlDef, type IoctlScope, lookupIoctl } from '../abi/ioctls.js';
 import { KVM_RUN_STRUCT_SIZE } from '../abi/run-layout.js';
@@ -130,6 +130,8 @@ const CAPABILITIES: ReadonlyMap<number, number> = new Map([
   // KVM_GET/SET_VCPU_EVENTS (vcpu-events.ts); KVM_NMI.
   [KVM_CAP.VCPU_EVENTS, 1],
   [KVM_CAP.USER_NMI, 1],
+  // kvm_run.soft_run_flags (run-loop.ts).
+  [KVM_CAP_SOFT.NO_USER_WRITES_HINT, 1],
 ]);
 
 type FdEntry =

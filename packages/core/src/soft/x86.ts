@@ -231,7 +231,13 @@ export function guestLinearView(
   if (hpfn < 0) return null;
   const view = vcpu.vm.hpm.pageView(hpfn);
   if (view === null) return null;
-  if (write) vcpu.vm.slots.markDirty(Math.floor(gpa / 4096));
+  if (write) {
+    vcpu.vm.slots.markDirty(Math.floor(gpa / 4096));
+    // The caller writes the page (an INS element): its decoded and compiled code goes, as for the
+    // emulator's writes (emulate.ts). KVM_RUN's check against memory would not see this write
+    // when userspace gives the no-user-writes hint (run-loop.ts).
+    vcpu.ops.invalidateCode?.(vcpu, hpfn * 4096, 4096);
+  }
   return { view, offset: gpa % 4096 };
 }
 
