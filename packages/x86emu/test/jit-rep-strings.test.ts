@@ -117,11 +117,14 @@ top:
       (m) => {
         expect(m.cpu.state.halted).toBe(true);
         expect(m.cpu.state.gpr[Reg.R12]).toBe(0);
+        // The quadword's bytes repeated, low first (exec/string.ts fillElements).
+        const q = [0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11];
+        expect([...m.mem.bytes.subarray(0x400100, 0x400118)]).toEqual([...q, ...q, ...q]);
       },
     );
   });
 
-  it('backward strings, overlapping forward copies (element by element, as hardware) and a backward fill past 4096 elements', () => {
+  it('backward strings, overlapping forward copies (element by element, as hardware; the destination 1, 3, 16 bytes past the source and 16 before it) and a backward fill past 4096 elements', () => {
     const src = `
   mov r12d, 60
 top:
@@ -144,6 +147,20 @@ top:
   mov ecx, 20
   rep movsq
   add rax, [0x200230]
+  mov rsi, 0x200310
+  mov rdi, 0x200300
+  mov ecx, 30
+  rep movsq
+  mov rsi, 0x200800
+  mov rdi, 0x200400
+  mov ecx, 32
+  rep movsq
+  mov rsi, 0x200400
+  mov rdi, 0x200410
+  mov ecx, 30
+  rep movsq
+  add rax, [0x200420]
+  add rax, [0x200308]
   add rax, [0x3010f0]
   add rax, [0x401000]
   dec r12d
@@ -153,12 +170,17 @@ top:
     both(
       () =>
         machine(src, (mem) => {
-          for (let i = 0; i < 0x400; i++) mem.bytes[0x200000 + i] = (i * 7) & 0xff;
+          for (let i = 0; i < 0x900; i++) mem.bytes[0x200000 + i] = (i * 7) & 0xff;
         }),
       // 61 (the fill past 4096 elements yields to the run loop); 236 before.
       150,
       (m) => {
         expect(m.cpu.state.halted).toBe(true);
+        // The copy 16 bytes ahead of its source repeats the source's first 16 bytes (each element
+        // reads what an earlier one wrote), where a memmove would shift the source.
+        const b = m.mem.bytes;
+        const period = [...b.subarray(0x200800, 0x200810)];
+        expect([...b.subarray(0x200410, 0x200500)]).toEqual(Array.from({ length: 240 }, (_, k) => period[k % 16]));
         expect(m.cpu.state.rflags[0] & 0x400).toBe(0);
       },
     );

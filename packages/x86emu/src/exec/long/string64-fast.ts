@@ -10,7 +10,7 @@ import { TLB_MASK } from '../../cpu/consts.js';
 import type { Cpu } from '../../cpu/cpu.js';
 import type { Insn } from '../../decoder/insn.js';
 import { PFERR } from '../../paging/walker.js';
-import { copyInPage, STOS } from '../string.js';
+import { copyInPage, fillElements, STOS } from '../string.js';
 import { advanceIndex, indexOffset, TWO32 } from './operands64.js';
 
 /**
@@ -52,17 +52,8 @@ export function fastChunk64(cpu: Cpu, i: Insn, kind: number, size: number, max: 
   if (dView === null) return 0;
   const dO = dLin & 0xfff;
   const bytes = n * size;
-  if (!copy) {
-    const lo = s.gpr[0];
-    if (size === 1) dView.fill(lo & 0xff, dO, dO + bytes);
-    else {
-      const hi = s.gprHigh[0];
-      for (let k = 0; k < bytes; k++) {
-        const b = k % size;
-        dView[dO + k] = (b < 4 ? lo >>> (8 * b) : hi >>> (8 * (b - 4))) & 0xff;
-      }
-    }
-  } else {
+  if (!copy) fillElements(dView, dO, bytes, size, s.gpr[0], s.gprHigh[0]);
+  else {
     if (!copyInPage(cpu, sLin, dLin, acc, size, dView, dO, bytes)) return 0;
     advanceIndex(cpu, 6, ad, bytes);
   }
