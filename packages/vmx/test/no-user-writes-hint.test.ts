@@ -88,6 +88,17 @@ describe('KVM_CAP_SOFT_NO_USER_WRITES_HINT', () => {
         expect(g.vm.getStats().code_revalidations).toBe(1);
       });
 
+      it('a vCPU ioctl since the last KVM_RUN (KVM_SET_REGS): checked despite the hint', () => {
+        const g = engine(backend);
+        for (let i = 0; i < TURNS; i++) g.out(true);
+        g.ram[IMM] = 0x66;
+        g.vcpu.setRegs(g.vcpu.getRegs());
+        expect(g.out(true)).toBe(0x66);
+        // Only that run: the next with the hint takes it.
+        g.ram[IMM] = 0x77;
+        expect(g.out(true)).toBe(0x66);
+      });
+
       it('a memory slot changed since the last KVM_RUN: checked despite the hint', () => {
         const g = engine(backend);
         for (let i = 0; i < TURNS; i++) g.out(true);

@@ -144,6 +144,17 @@ type SysEntry = Extract<FdEntry, { kind: 'system' }>;
 type VmEntry = Extract<FdEntry, { kind: 'vm' }>;
 type VcpuEntry = Extract<FdEntry, { kind: 'vcpu' }>;
 
+/**
+ * VM ioctls after which a KVM_RUN may still take userspace's no-user-writes hint (run-loop.ts):
+ * those a VMM makes between runs that change no guest code, registers or debugging.
+ */
+const VM_IOCTLS_KEEPING_CODE: ReadonlySet<string> = new Set([
+  'KVM_IRQ_LINE',
+  'KVM_IRQ_LINE_STATUS',
+  'KVM_SIGNAL_MSI',
+  'KVM_CHECK_EXTENSION',
+]);
+
 /** The errno for a request the fd's kind does not serve, as each Linux handler's default case. */
 const UNKNOWN_IOCTL_ERRNO: Record<IoctlScope, number> = {
   system: Errno.EINVAL,
@@ -548,11 +559,17 @@ export class SoftKvmDevice implements KvmDevice {
       case 'vm': {
         const h = vmIoctls[nr];
         if (h === undefined) throw new KvmError(def.name, UNKNOWN_IOCTL_ERRNO.vm);
+        // Any but a device's interrupt and KVM_CHECK_EXTENSION: every vCPU's next KVM_RUN checks
+        // the code (SoftVcpu.userIoctls).
+        if (!VM_IOCTLS_KEEPING_CODE.has(def.name))
+          for (const v of entry.vm.vcpus.values()) v.userIoctls = true;
         return h(this, entry, arg, def);
       }
       case 'vcpu': {
         const h = vcpuIoctls[nr];
         if (h === undefined) throw new KvmError(def.name, UNKNOWN_IOCTL_ERRNO.vcpu);
+        // Any but KVM_RUN and KVM_INTERRUPT: the next KVM_RUN checks the code (SoftVcpu.userIoctls).
+        if (def.name !== 'KVM_RUN' && def.name !== 'KVM_INTERRUPT') entry.vcpu.userIoctls = true;
         return h(this, entry, arg, def);
       }
     }

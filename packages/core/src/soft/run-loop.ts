@@ -209,21 +209,24 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
   // Userspace may have written guest memory through its mapping since the last KVM_RUN (a loader,
   // a device's DMA, a debugger's INT3): the decoded and compiled code is checked against memory
   // before its next use. Unless userspace says it wrote nothing, and this vCPU is the VM's only
-  // one (with several, this is also where a vCPU sees code another vCPU's KVM_RUN wrote), and no
-  // memory slot changed (MMU_RELOAD: a slot's memory may have been written while it was out). A
+  // one (with several, this is also where a vCPU sees code another vCPU's KVM_RUN wrote), no
+  // memory slot changed (MMU_RELOAD: a slot's memory may have been written while it was out) and
+  // no other vCPU ioctl came since the last KVM_RUN (`SoftVcpu.userIoctls`). A
   // console byte's exit otherwise cost Debian's boot on vmx-ept 6 code-page compares and 10 more
   // re-entries into compiled code from JavaScript (the jump cache voided) per KVM_RUN, ~1.5 % of
   // the boot.
   if (
     (softFlags & KVM_RUN_SOFT_NO_USER_WRITES) === 0 ||
     vcpu.vm.vcpus.size !== 1 ||
-    (vcpu.requests & KvmRequest.MMU_RELOAD) !== 0
+    (vcpu.requests & KvmRequest.MMU_RELOAD) !== 0 ||
+    vcpu.userIoctls
   ) {
     if (ops.revalidateCode !== undefined) {
       ops.revalidateCode(vcpu);
       vcpu.vm.count('code_revalidations');
     }
   } else vcpu.vm.count('code_revalidations_skipped');
+  vcpu.userIoctls = false;
   try {
     const stepping = kvmSingleStepping(vcpu);
     // Completing an I/O or MMIO instruction is not a step of its own: the host's KVM (kvm-pvm)

@@ -78,6 +78,14 @@ export class SoftVcpu {
   nmiQueued = false;
   /** KVM_REQ_* bits. */
   requests = 0;
+  /**
+   * A vCPU ioctl other than KVM_RUN and KVM_INTERRUPT came since the last KVM_RUN (registers, guest
+   * debugging, MSRs, …): the next KVM_RUN checks the code against memory whatever userspace's
+   * no-user-writes hint (run-loop.ts), as before the hint, since that check also sends compiled
+   * code back through JavaScript, where what such an ioctl changed is looked at again (gdb's
+   * single steps and INT3s on the engines failed without this).
+   */
+  userIoctls = true;
   /** PAUSE exits in this turn (`kvmVcpuOnSpin`), and whether the run should end to yield. */
   spinPauses = 0;
   spinYield = false;
