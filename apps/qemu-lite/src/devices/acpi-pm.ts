@@ -61,6 +61,8 @@ export interface AcpiPmOptions {
 
 export class AcpiPm implements PortIoDevice {
   readonly name = 'acpi-pm';
+  /** Port I/O only: no DMA (`PortIoDevice.writesNoGuestRam`). */
+  readonly writesNoGuestRam = true;
   readonly timerBits: 24 | 32;
   private readonly onPowerOff: () => void;
   private readonly irq: IrqSink | undefined;

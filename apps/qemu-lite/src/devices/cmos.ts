@@ -36,6 +36,8 @@ const fromBcd = (v: number): number => (v >> 4) * 10 + (v & 0x0f);
 
 export class Cmos implements PortIoDevice {
   readonly name = 'cmos';
+  /** Port I/O only: no DMA (`PortIoDevice.writesNoGuestRam`). */
+  readonly writesNoGuestRam = true;
   private index = 0;
   private readonly nvram = new Uint8Array(128);
   /** Guest time minus host time, ms (the guest set its clock). */

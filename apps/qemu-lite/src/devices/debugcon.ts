@@ -20,6 +20,8 @@ export interface DebugconConfig {
 
 export class Debugcon implements PortIoDevice {
   readonly name = 'isa-debugcon';
+  /** Port I/O only: no DMA (`PortIoDevice.writesNoGuestRam`). */
+  readonly writesNoGuestRam = true;
   private readonly readback: number;
   private readonly out: (byte: number) => void;
 

@@ -12,6 +12,8 @@ export const FERR_IRQ = 13;
  */
 export class FpuErrorPort implements PortIoDevice {
   readonly name = 'ferr';
+  /** Port I/O only: no DMA (`PortIoDevice.writesNoGuestRam`). */
+  readonly writesNoGuestRam = true;
   private readonly irq: IrqSink;
 
   constructor(irq: IrqSink) {

@@ -132,6 +132,8 @@ export class PitChannel {
 
 export class I8254 implements PortIoDevice {
   readonly name = 'i8254';
+  /** Port I/O only: no DMA (`PortIoDevice.writesNoGuestRam`). */
+  readonly writesNoGuestRam = true;
   readonly channels: [PitChannel, PitChannel, PitChannel];
   private readonly clock: Clock;
   private readonly irq: IrqSink;

@@ -194,6 +194,8 @@ export class I8259Chip {
 /** The master/slave pair, as the machine's interrupt controller. */
 export class I8259Pair implements PortIoDevice, IrqSink {
   readonly name = 'i8259';
+  /** Port I/O only: no DMA (`PortIoDevice.writesNoGuestRam`). */
+  readonly writesNoGuestRam = true;
   // The PIIX3 ELCR: IRQ0, 1, 2, 8 and 13 are always edge-triggered (QEMU's masks).
   readonly master = new I8259Chip(0xf8);
   readonly slave = new I8259Chip(0xde);

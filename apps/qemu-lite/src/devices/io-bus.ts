@@ -50,6 +50,15 @@ export class IoBus {
     return index === NONE ? undefined : this.devices[index];
   }
 
+  /**
+   * Whether port I/O at `port` leaves guest RAM as it was: an unclaimed port, or a device that
+   * says so (`PortIoDevice.writesNoGuestRam`).
+   */
+  writesNoGuestRam(port: number): boolean {
+    const index = this.table[port & 0xffff];
+    return index === NONE || this.devices[index].writesNoGuestRam === true;
+  }
+
   ioIn(port: number, size: number): number {
     const index = this.table[port & 0xffff];
     if (index === NONE) {

@@ -6,6 +6,8 @@ import type { PortIoDevice } from './types.js';
  */
 export class PostPort implements PortIoDevice {
   readonly name = 'port80';
+  /** Port I/O only: no DMA (`PortIoDevice.writesNoGuestRam`). */
+  readonly writesNoGuestRam = true;
   last = 0;
 
   reset(): void {

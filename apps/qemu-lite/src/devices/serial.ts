@@ -52,6 +52,8 @@ const MSR_DCD = 0x80;
 
 export class Serial16550 implements PortIoDevice {
   readonly name = 'serial';
+  /** Port I/O only: no DMA (`PortIoDevice.writesNoGuestRam`). */
+  readonly writesNoGuestRam = true;
   private readonly base: number;
   private readonly irqLine: number;
   private readonly irq: IrqSink;

@@ -18,6 +18,14 @@ export interface PortIoDevice {
    * Optional: a device with no state has nothing to do.
    */
   reset?(): void;
+  /**
+   * True: its port I/O never writes guest RAM (no DMA, no firmware tables, no reset that loads
+   * them again), so after an exit to it the vCPU loop may tell the next KVM_RUN that userspace
+   * wrote no guest memory (KVM_CAP_SOFT_NO_USER_WRITES_HINT: the software engine then skips
+   * checking its decoded and compiled code against memory). Absent: it may write, and the engine
+   * checks. A device that says true wrongly makes the guest run stale code: leave it out when unsure.
+   */
+  readonly writesNoGuestRam?: true;
 }
 
 /** An interrupt controller input as a device drives it: `level` 1 raises the line, 0 lowers it. */

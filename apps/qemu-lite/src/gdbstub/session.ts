@@ -224,6 +224,12 @@ export class DebugSession implements DebugTarget {
   }
 
   /**
+   * Counts the turns this session did anything (took input, held the vCPU): the vCPU loop's sign
+   * that guest RAM may have been written (`LoopDebugHooks.activity`).
+   */
+  activity = 0;
+
+  /**
    * The vCPU loop's hook at the top of each turn. Returns false when the loop must go back to its
    * quit check (a quit or `k` arrived while the vCPU was held).
    */
@@ -239,6 +245,7 @@ export class DebugSession implements DebugTarget {
       return false;
     }
     while (this.stopped) {
+      this.activity++;
       if (Atomics.load(cells, QUIT) !== QUIT_NONE) return false;
       this.output.flush();
       const wake = Atomics.load(cells, WAKE);
@@ -361,6 +368,7 @@ export class DebugSession implements DebugTarget {
   }
 
   private drain(): void {
+    this.activity++;
     this.seenGen = Atomics.load(this.control.cells, DEBUG_GEN);
     for (;;) {
       const m = receiveMessageOnPort(this.port);

@@ -16,7 +16,7 @@
  * timers wake it or the main thread kicks it at a device deadline or on input; the loop feeds
  * device lines (KVM_IRQ_LINE) and never enters HALTED.
  */
-import { Errno, KvmError } from '@kvm/core';
+import { Errno, KVM_CAP_SOFT, KVM_EXIT, KVM_RUN_SOFT_NO_USER_WRITES, KvmError } from '@kvm/core';
 import type { Machine } from '../machine/machine.js';
 import { type ExitStats, STAT_KICK } from '../stats.js';
 import { EXIT_HALT, EXIT_STOP, type ExitContext, handleExit, type StopReason } from './exit-handler.js';
@@ -60,6 +60,12 @@ export interface LoopDebugHooks {
   debugExit(index: number): void;
   /** Whether vCPU `index` sits out its turns (the debugger runs or steps others only). */
   holds(index: number): boolean;
+  /**
+   * Turns of the debugger's work so far (commands taken, time the vCPU was held), any of which may
+   * have written guest RAM (gdb's memory writes and INT3s, a monitor command): a change makes the
+   * next KVM_RUN check the code against memory. Absent: the loop never says RAM is unchanged.
+   */
+  readonly activity?: number;
 }
 
 /** KVM_EXIT_DEBUG (<linux/kvm.h>). */
@@ -100,6 +106,23 @@ export function runVcpu(
   };
   let state = VCPU_RUNNING;
   let publishedDeadline = Number.NaN;
+  // KVM_CAP_SOFT_NO_USER_WRITES_HINT: the software engine checks its decoded and compiled code
+  // against memory at every KVM_RUN, since userspace may have written guest RAM; 41,000 of Debian's
+  // 42,000 KVM_RUNs follow a console byte, which wrote none (6 code-page compares and the wasm jump
+  // cache voided each, ~1.5 % of the boot). The hint is given only where every writer of guest RAM
+  // in this VMM runs in this loop as an exit's handler, and says so by its port (IoBus
+  // `writesNoGuestRam`), or is the debugger, which counts its work (`activity`: gdb's memory
+  // writes and INT3s, the monitor): one vCPU on this thread, no device polled for outside input (a
+  // NIC's or console's poll DMAs into RAM), no AP threads. Anything else (an MMIO exit, a device
+  // that may DMA, a reset, a debug exit) makes the next KVM_RUN check.
+  const hintable =
+    machine.vm.checkExtension?.(KVM_CAP_SOFT.NO_USER_WRITES_HINT) === 1 &&
+    !turns.shared &&
+    !aps &&
+    (!hooks.debug || hooks.debug.activity !== undefined) &&
+    (machine.pci?.pollers.length ?? 0) === 0;
+  // Whether userspace may have written guest RAM since the last KVM_RUN returned (the loaders have).
+  let userWrites = true;
 
   while (state !== VCPU_STOPPED) {
     const quit = Atomics.load(cells, QUIT);
@@ -109,7 +132,10 @@ export function runVcpu(
     }
     // Exits the AP threads (host engine, -smp) handed over: handled here, with the devices.
     if (aps?.service(ctx, stats, apDebugExit) === EXIT_STOP) break;
-    if (hooks.debug && !hooks.debug.service()) {
+    const debugActivity = hooks.debug?.activity;
+    const served = hooks.debug?.service();
+    if (hooks.debug?.activity !== debugActivity) userWrites = true;
+    if (served === false) {
       // A monitor command stopped the machine (system_reset), or a quit is pending.
       if (machine.stopReason() !== undefined) break;
       continue;
@@ -191,6 +217,8 @@ export function runVcpu(
     Atomics.store(cells, STATE, STATE_IN_RUN);
     const entered = clock();
     let reason: number;
+    if (hintable && !userWrites) run.softRunFlags = KVM_RUN_SOFT_NO_USER_WRITES;
+    userWrites = false;
     try {
       reason = vcpu.run();
     } catch (error) {
@@ -221,6 +249,8 @@ export function runVcpu(
       stats.count(STAT_KICK, clock() - now);
       continue;
     }
+    // The exit's handler may write guest RAM unless it is port I/O to a device that never does.
+    if (reason !== KVM_EXIT.IO || !machine.bus.writesNoGuestRam(run.io.port)) userWrites = true;
     hooks.traceExit?.(reason);
     if (reason === KVM_EXIT_DEBUG && hooks.debug) {
       hooks.debug.debugExit(index);
