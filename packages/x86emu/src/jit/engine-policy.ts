@@ -19,7 +19,15 @@ import type { JitTuning } from '../api/cpu-options.js';
  * (checksums, decompressors, memset-like code) reach it in milliseconds; code run only a few
  * thousand times during boot stays interpreted. Measured on Debian's kernel, first 2×10^8
  * instructions on a bare `Cpu` (`tools/linux/bare-boot.mjs --max-insns`, CPU seconds):
- * interpreter 13.0, threshold 1000 20.9, 20,000 14.3.
+ * interpreter 13.0, threshold 1000 20.9, 20,000 14.3. With the wasm backend a compile costs the
+ * engine what it costs a bare `Cpu` (0.39 against 0.40 ms of wall time a region, Debian to the
+ * power-off, 2026-12-06), and still no lower threshold paid: the engine's whole boot to the shell /
+ * to the power-off on `-accel vmx` (EPT), CPU s, medians of 3 alternated rounds at load 6-10, 17.7
+ * / 25.4 at 20,000, 19.1 / 28.5 at 5,000, 20.5 / 30.4 at 2,000, 50,000 no better (19.5 / 28.9
+ * against 19.1 / 28.4). A lower threshold's extra regions (8,285 at 5,000, 14,383 at 2,000,
+ * against 2,965) run just enough for V8 to tier them up to TurboFan on its background threads
+ * (7.6 CPU s there at 2,000, 3.6 with `--liftoff-only`, 4.2 at 20,000) and fill the cache
+ * (`MAX_BLOCKS`: two and three flushes). README, "When to compile on the engines".
  */
 export const ENGINE_HOT = 20_000;
 /**
