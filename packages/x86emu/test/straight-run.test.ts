@@ -4,7 +4,8 @@
  * stepping one at a time does — at the budget, at a fault in the middle, at a stop requested from
  * a device, after code the run itself rewrote ahead of it, and in 64-bit mode. A run goes on
  * through near branches whose target is decoded in the same page, counting the visits of their
- * targets toward compiling a block there as the run loop counts them.
+ * targets toward compiling a block there as the run loop counts them; in 64-bit mode also into
+ * another page (a call, a return, running off a page's end) whose decodes the TLB remembers.
  */
 import { describe, expect, it } from 'vitest';
 import { Cpu, FlatPhysicalMemory, Reg, StopReason } from '../src/index.js';
@@ -198,5 +199,77 @@ describe('straight runs of decoded instructions', () => {
     };
     expect(compiledAfter(HOT)).toBe(0);
     expect(compiledAfter(HOT + 1)).toBe(1);
+  });
+  // 64-bit code on three pages: a loop on the first calls a function on the second (which runs off
+  // its page's end into the third, a NOP at the second's last byte) and one on the third.
+  const PAGES64 = `
+      mov ecx, 7
+    top:
+      inc eax
+      call f
+      add ebx, eax
+      call g
+      dec ecx
+      jnz top
+      hlt
+      .org 0xffb
+    f:
+      add edx, 3
+      nop
+      nop
+      inc esi
+      ret
+      .org 0x2100
+    g:
+      lea edi, [rdi + rax * 2 + 1]
+      ret
+  `;
+
+  it('in 64-bit mode go on into another page: every budget stops where stepping one at a time does', () => {
+    const runs = interpreted(longMode(PAGES64));
+    const steps = interpreted(longMode(PAGES64));
+    const rsp0 = runs.cpu.state.gpr[Reg.RSP];
+    runTo(runs);
+    const regs = [Reg.RAX, Reg.RBX, Reg.RCX, Reg.RDX, Reg.RSI, Reg.RDI, Reg.RSP];
+    for (let n = 1; n <= 90; n++) {
+      for (const m of [runs, steps]) {
+        const s = m.cpu.state;
+        s.rip[0] = CODE64;
+        for (const r of regs) s.gpr[r] = 0;
+        s.gpr[Reg.RSP] = rsp0;
+        s.rflags[0] = 2;
+        s.halted = false;
+      }
+      const stop = runs.cpu.run(n);
+      let last: StopReason = StopReason.Budget;
+      for (let i = 0; i < n && last === StopReason.Budget; i++) last = steps.cpu.run(1);
+      expect(stop).toBe(last);
+      for (const r of regs)
+        expect(runs.cpu.state.gpr[r], `budget ${n} reg ${r}`).toBe(steps.cpu.state.gpr[r]);
+      expect(runs.cpu.state.rip[0], `budget ${n}`).toBe(steps.cpu.state.rip[0]);
+      expect(runs.cpu.state.rflags[0], `budget ${n}`).toBe(steps.cpu.state.rflags[0]);
+    }
+    expect(runs.cpu.state.gpr[Reg.RDX]).toBe(21);
+    expect(runs.cpu.state.gpr[Reg.RSI]).toBe(7);
+  });
+
+  it('in 64-bit mode count the visits of another page as the run loop does: the same compiles', () => {
+    // Each call's target, each return's, and the third page's first instruction (reached by
+    // running off the second's end) is a boundary where a block may start. Run whole, the
+    // straight runs count them; one instruction per run(), the run loop's own lookup does.
+    const HOT = 5;
+    const compiles = (iterations: number, budget: number) => {
+      const m = longMode(PAGES64.replace('mov ecx, 7', `mov ecx, ${iterations}`));
+      const jit = new Jit({ hot: HOT });
+      m.cpu.jit = jit;
+      let r: StopReason = StopReason.Budget;
+      for (let i = 0; i < 10_000 && r === StopReason.Budget; i++) r = m.cpu.run(budget);
+      expect(r).toBe(StopReason.Hlt);
+      expect(m.cpu.state.gpr[Reg.RSI]).toBe(iterations);
+      return jit.stats.compiled;
+    };
+    for (const n of [HOT - 2, HOT - 1, HOT, HOT + 1])
+      expect(compiles(n, 1_000_000), `${n} iterations`).toBe(compiles(n, 1));
+    expect(compiles(HOT + 1, 1_000_000)).toBeGreaterThan(0);
   });
 });

@@ -66,9 +66,11 @@ export class CpuRunLoop {
           }
           const insn = this.step(pre);
           this.runCount++;
-          // The instructions after a straight-line one run from their decodes (straight-run.ts).
-          if (this.unwinding === 0 && ROW_KIND[insn.row] === 1 && insn.rep === 0 && !this.irqCheck)
-            runStraight(this, insn);
+          // The instructions after a straight-line one or a near branch run from their decodes
+          // (straight-run.ts).
+          const kind = ROW_KIND[insn.row];
+          if (this.unwinding === 0 && kind !== 0 && insn.rep === 0 && !this.irqCheck)
+            runStraight(this, insn, kind === 2);
           if (this.unwinding !== 0) {
             const r = this.finishUnwind();
             if (r >= 0) {

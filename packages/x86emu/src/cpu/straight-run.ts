@@ -1,10 +1,10 @@
 /**
  * Straight runs of decoded instructions (the interpreter's answer to Bochs' trace cache): after
  * `Cpu.step` has executed an instruction that cannot change what the run loop looks at between
- * instructions, the instructions after it run from their decodes one after the other, without
- * the run loop's event check, the block compiler's lookup, the fetch's code-page test or the
- * step's debug checks each time. Each decode remembers its successor in the same page
- * (`Insn.next`), so the next one is a field load.
+ * instructions (a straight-line one or a near branch), the instructions after it run from their
+ * decodes one after the other, without the run loop's event check, the block compiler's lookup,
+ * the fetch's code-page test or the step's debug checks each time. Each decode remembers its
+ * successor in the same page (`Insn.next`), so the next one is a field load.
  *
  * What makes skipping those checks exact is the rows a run may continue through: the block
  * compiler's straight-line rows (jit/rows.ts `ROW_KIND` 1: no mode, segment, control or debug
@@ -19,31 +19,34 @@
  * mode change from a device callback. A near branch (`ROW_KIND` 2) does not end the run: its
  * target (or fall-through), found by RIP in the same code page, runs next, its visit counted
  * toward compiling a block there as the run loop would count it (jit.ts `visitTarget`); the run
- * stops there instead where a block starts, where the count reaches the compile threshold, or off
- * the page (a boundary after a branch is then the block compiler's to look up). Faults unwind as from
- * `step` (`startEip`, `lastInsnLength` set per instruction; the run loop's catch or
- * `finishUnwind`).
+ * stops there instead where a block starts or where the count reaches the compile threshold. In
+ * 64-bit mode it goes on into another page (after a branch, or off the page's end: a boundary that
+ * counts as a visit too) where the TLB grants that page for a fetch and remembers its decodes
+ * (fetch.ts `switchCodePage64`, the run loop's fetch's own first try); else it stops there, the
+ * boundary the block compiler's to look up. Faults unwind as from `step` (`startEip`,
+ * `lastInsnLength` set per instruction; the run loop's catch or `finishUnwind`).
  */
 import type { Insn } from '../decoder/insn.js';
 import { ROW_KIND } from '../jit/rows.js';
 import { Flag } from '../state.js';
 import type { Cpu } from './cpu.js';
+import { type PageCode, switchCodePage64 } from './fetch.js';
 
 const TWO32 = 4294967296;
 
 /**
- * Runs the instructions after `prev` (just executed by `Cpu.step`, RIP past it) while they are
- * decoded in the current code page and may run without the per-instruction checks. Returns with
- * RIP at an instruction boundary (or `unwinding` set by the last one); instructions are counted in
- * `runCount`.
+ * Runs the instructions after `prev` (just executed by `Cpu.step`, RIP past it; `branched`: a near
+ * branch, RIP at its target or fall-through) while they are decoded and may run without the
+ * per-instruction checks. Returns with RIP at an instruction boundary (or `unwinding` set by the
+ * last one); instructions are counted in `runCount`.
  */
-export function runStraight(cpu: Cpu, prev: Insn): void {
+export function runStraight(cpu: Cpu, prev: Insn, branched: boolean): void {
   const s = cpu.state;
   // What step32/step64 test per instruction, tested once: the run's instructions cannot change it.
   if (cpu.dbgExec !== 0 || cpu.dbgData !== 0 || (s.rflags[0] & (Flag.TF | Flag.RF)) !== 0) return;
   if ((s.interruptibility & 3) !== 0 || cpu.linearOps !== null) return;
   if (cpu.codePage === null) return;
-  const atBranch = cpu.long64 ? runStraight64(cpu, prev) : runStraight32(cpu, prev);
+  const atBranch = cpu.long64 ? runStraight64(cpu, prev, branched) : runStraight32(cpu, prev, branched);
   // The block compiler counts a boundary toward compiling only where a block may start (jit.ts
   // `seqEnd`): not one this run reached by stepping through straight-line code, unless that
   // stepped into another page (`seqAfter`: no block runs across a page's end).
@@ -56,30 +59,40 @@ export function runStraight(cpu: Cpu, prev: Insn): void {
 }
 
 /**
- * runStraight in 64-bit mode: the code page tested as fetch.ts fetchDecode64 tests it. Returns
- * true when it stopped after a branch or an unwound instruction, false at a boundary it reached
- * by stepping. Each branch in the run used to end it: the run loop's event check, fetch, block
+ * runStraight in 64-bit mode: the code page tested, and switched, as fetch.ts fetchDecode64 does.
+ * Returns true when it stopped after a branch or an unwound instruction, false at a boundary it
+ * reached by stepping. Each branch in the run used to end it: the run loop's event check, fetch, block
  * lookup and `step` for the instruction after every branch.
  */
-function runStraight64(cpu: Cpu, prev: Insn): boolean {
+function runStraight64(cpu: Cpu, prev: Insn, branched: boolean): boolean {
   const s = cpu.state;
   const rip = s.rip;
   const modeKey = cpu.modeKey;
   cpu.startRipHi = rip[1];
   const jit = cpu.jit;
-  let branched = false;
   for (;;) {
     if (cpu.irqCheck || cpu.runCount >= cpu.runLimit || cpu.codeLpn === -1) return branched;
     const eip = rip[0];
     let insn: Insn | null = branched ? null : prev.next;
+    // Entered from another page (by a branch or by running off the page's end): a boundary where
+    // a block may start, whose visit counts (jit.ts `seqAfter`: no block runs across a page's end).
+    let visit = branched;
     if (insn === null) {
       // The successor in the same page, decoded under this mode (else the step fetches it); after
       // a branch, its target or fall-through, found by RIP.
-      const pc = cpu.codePage;
-      if (eip >>> 12 !== cpu.codeEipPage || rip[1] !== cpu.codeRipHi || pc === null) return branched;
+      let pc = cpu.codePage;
+      if (eip >>> 12 !== cpu.codeEipPage || rip[1] !== cpu.codeRipHi || pc === null) {
+        // Another page the TLB grants for a fetch and whose decodes it remembers: switched to as
+        // the run loop's fetch would (fetch.ts fetchDecode64), else that fetch's to find. Calls
+        // and returns between the kernel's pages ended four runs in five here, each then paying
+        // the run loop's event check, fetch, block lookup and step.
+        if (!switchCodePage64(cpu)) return branched;
+        pc = cpu.codePage as PageCode;
+        visit = true;
+      }
       const d = pc.insns[eip & 0xfff];
       if (d === undefined || d.modeKey !== modeKey) return branched;
-      if (!branched) prev.next = d;
+      if (!visit) prev.next = d;
       insn = d;
     }
     const kind: number = ROW_KIND[insn.row];
@@ -88,7 +101,7 @@ function runStraight64(cpu: Cpu, prev: Insn): boolean {
     if (kind === 0 || insn.rep !== 0 || insn.jitBlock !== null || (eip & 0xfff) + insn.length > 4096)
       return branched;
     // A block may start at a branch's target: the visit counts toward compiling one there.
-    if (branched && jit !== null && !jit.visitTarget(cpu, insn)) return true;
+    if (visit && jit !== null && !jit.visitTarget(cpu, insn)) return true;
     cpu.startEip = eip;
     const len = insn.length;
     cpu.lastInsnLength = len;
@@ -106,13 +119,12 @@ function runStraight64(cpu: Cpu, prev: Insn): boolean {
 }
 
 /** runStraight outside 64-bit mode: CS base and limit as in fetch.ts fetchDecode32. */
-function runStraight32(cpu: Cpu, prev: Insn): boolean {
+function runStraight32(cpu: Cpu, prev: Insn, branched: boolean): boolean {
   const s = cpu.state;
   const rip = s.rip;
   const modeKey = cpu.modeKey;
   cpu.startRipHi = 0;
   const jit = cpu.jit;
-  let branched = false;
   for (;;) {
     if (cpu.irqCheck || cpu.runCount >= cpu.runLimit || cpu.codeLpn === -1) return branched;
     const eip = rip[0];
