@@ -27,7 +27,8 @@ import type { JitTuning } from '../api/cpu-options.js';
  * against 19.1 / 28.4). A lower threshold's extra regions (8,285 at 5,000, 14,383 at 2,000,
  * against 2,965) run just enough for V8 to tier them up to TurboFan on its background threads
  * (7.6 CPU s there at 2,000, 3.6 with `--liftoff-only`, 4.2 at 20,000) and fill the cache
- * (`MAX_BLOCKS`: two and three flushes). README, "When to compile on the engines".
+ * (`MAX_BLOCKS`: two and three flushes); a 4× or 20× `--wasm-tiering-budget` brought 5,000 level
+ * with 20,000, not past it. README, "When to compile on the engines".
  */
 export const ENGINE_HOT = 20_000;
 /**
