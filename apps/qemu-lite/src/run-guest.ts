@@ -7,7 +7,7 @@
 
 import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, Worker } from 'node:worker_threads';
+import { MessageChannel, type TransferListItem, Worker } from 'node:worker_threads';
 import { KvmError, type VcpuKickHandle } from '@kvm/core';
 import type { MachineConfig } from './config.js';
 import { DEFAULT_DEBUG_EXIT, type DebugExitConfig } from './devices/debug-exit.js';
@@ -458,6 +458,34 @@ function workerExecArgv(): string[] {
 }
 
 /**
+ * The vCPU worker, with `workerExecArgv()`. Node refuses V8's flags in a worker's execArgv
+ * (ERR_WORKER_INVALID_EXEC_ARGV: `node --trace-gc cli.js …` failed), and needs none there: V8's
+ * flags are the process's, so the worker's isolate has them already. The refused ones, which the
+ * error names, are dropped and the worker started again.
+ */
+function startWorker(input: WorkerInput, transferList: TransferListItem[]): Worker {
+  let execArgv = workerExecArgv();
+  for (;;) {
+    try {
+      return new Worker(workerUrl(), { workerData: input, execArgv, transferList });
+    } catch (error) {
+      const refused = refusedExecArgv(error);
+      const kept = execArgv.filter((a) => !refused.has(a));
+      if (kept.length === execArgv.length) throw error;
+      execArgv = kept;
+    }
+  }
+}
+
+/** The flags an ERR_WORKER_INVALID_EXEC_ARGV names ("…invalid execArgv flags: --a, --b"). */
+function refusedExecArgv(error: unknown): Set<string> {
+  const e = error as { code?: unknown; message?: unknown };
+  if (e?.code !== 'ERR_WORKER_INVALID_EXEC_ARGV' || typeof e.message !== 'string') return new Set();
+  const at = e.message.indexOf(': ');
+  return new Set(at < 0 ? [] : e.message.slice(at + 2).split(', '));
+}
+
+/**
  * Boots a guest and resolves when it ends. Rejects if it cannot start (TypeError/RangeError for
  * bad options, LoaderError, KvmError, …), or with the error an `onSerial`/`onStart` callback threw
  * (the machine is stopped first).
@@ -484,11 +512,7 @@ export async function runGuest(options: RunGuestOptions = {}): Promise<GuestResu
       options.onGdbListening?.(gdbServer.address);
     }
   }
-  const worker = new Worker(workerUrl(), {
-    workerData: input,
-    execArgv: workerExecArgv(),
-    transferList: channel ? [channel.port2] : [],
-  });
+  const worker = startWorker(input, channel ? [channel.port2] : []);
   const chunks: Uint8Array[] = [];
   let kickHandle: VcpuKickHandle | undefined;
   /** Every vCPU the machine's thread runs (-smp's turns on the software engine). */

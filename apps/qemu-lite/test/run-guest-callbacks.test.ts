@@ -80,3 +80,23 @@ describe('runGuest from node -e', () => {
     expect(r.status).toBe(0);
   });
 });
+
+describe('runGuest under V8 flags', () => {
+  it('starts its vCPU worker when node runs with a V8 flag, which a worker refuses in execArgv', () => {
+    // V8's flags are the process's: the worker's isolate has them without its execArgv.
+    const script = `
+      import { runGuest } from ${JSON.stringify(distIndex)};
+      const image = new Uint8Array(${JSON.stringify(silent)});
+      const r = await runGuest({ flat: { image, loadAddr: 0x100000 }, accel: 'vmx', timeoutMs: 300 });
+      console.log('resolved', r.exitReason.kind);`;
+    const file = join(mkdtempSync(join(tmpdir(), 'qemu-lite-v8flags-')), 'child.mjs');
+    writeFileSync(file, script);
+    const r = spawnSync(process.execPath, ['--max-semi-space-size=32', '--stack-size=2000', file], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('resolved quit\n');
+    expect(r.status).toBe(0);
+  });
+});
