@@ -172,7 +172,7 @@ top:
         machine(src, (mem) => {
           for (let i = 0; i < 0x900; i++) mem.bytes[0x200000 + i] = (i * 7) & 0xff;
         }),
-      // 61 (the fill past 4096 elements yields to the run loop); 236 before.
+      // 61 (the fill past 4096 elements yields to the run loop); 413 before.
       150,
       (m) => {
         expect(m.cpu.state.halted).toBe(true);

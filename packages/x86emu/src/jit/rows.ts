@@ -4,9 +4,10 @@
  * look at: no mode, segment, control/debug register, RFLAGS.TF/VM, interrupt-shadow or
  * privilege changes, nothing that may set RFLAGS.IF (CLI, which clears it, may: an interrupt
  * that was not deliverable before it is not after it), no REP (each iteration counts against the
- * budget). An intercepted instruction (SDM Vol. 3 25.1.3 lists what may exit) only where its exit
- * unwinds like a fault (PUSHF under SVM's PUSHF intercept): the run loop's catch then has RIP at
- * it. Everything else runs in the interpreter.
+ * budget) but REP MOVS/STOS in 64-bit code (`REP_IN_BLOCK`: the block accounts for them). An
+ * intercepted instruction (SDM Vol. 3 25.1.3 lists what may exit) only where its exit unwinds like
+ * a fault (PUSHF under SVM's PUSHF intercept): the run loop's catch then has RIP at it. Everything
+ * else runs in the interpreter.
  */
 import { OPCODE_TABLE } from '../decoder/opcode-table.js';
 
