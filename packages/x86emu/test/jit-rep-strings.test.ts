@@ -180,7 +180,9 @@ top:
         // reads what an earlier one wrote), where a memmove would shift the source.
         const b = m.mem.bytes;
         const period = [...b.subarray(0x200800, 0x200810)];
-        expect([...b.subarray(0x200410, 0x200500)]).toEqual(Array.from({ length: 240 }, (_, k) => period[k % 16]));
+        expect([...b.subarray(0x200410, 0x200500)]).toEqual(
+          Array.from({ length: 240 }, (_, k) => period[k % 16]),
+        );
         expect(m.cpu.state.rflags[0] & 0x400).toBe(0);
       },
     );
