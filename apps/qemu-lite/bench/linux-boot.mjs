@@ -130,7 +130,8 @@ async function qemuLite(accel, ql) {
  */
 function qemuLiteKernel() {
   const want = process.env.LINUX_BENCH_KERNEL ?? 'vmlinux';
-  if (want !== 'vmlinux' && want !== 'bzimage') throw new Error(`LINUX_BENCH_KERNEL=${want}: vmlinux or bzimage`);
+  if (want !== 'vmlinux' && want !== 'bzimage')
+    throw new Error(`LINUX_BENCH_KERNEL=${want}: vmlinux or bzimage`);
   return want === 'vmlinux' && existsSync(linux.vmlinuxPath) ? linux.vmlinuxPath : linux.kernelPath;
 }
 

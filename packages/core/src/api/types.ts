@@ -137,6 +137,11 @@ export interface KvmRunArea {
   readonly bytes: Uint8Array;
   requestInterruptWindow: number;
   immediateExit: number;
+  /**
+   * In: the software engine's KVM_RUN_SOFT_* flags (`padding1[0]`; KVM_CAP_SOFT_NO_USER_WRITES_HINT),
+   * cleared by the KVM_RUN that reads them. The kernel's KVM ignores the byte.
+   */
+  softRunFlags: number;
   readonly exitReason: number;
   readonly readyForInterruptInjection: number;
   readonly ifFlag: number;
