@@ -138,33 +138,49 @@ function emitLoad64(c: Ctx64, used: number): void {
  * block, or the function must leave after it anyway); afterwards the flags are in the CPU.
  */
 function emitHandlerCall64(c: Ctx64, site: number, ends: boolean, used: number): void {
+  emitSiteCall64(c, site, used, 0);
+  if (ends) {
+    emitLeaveAfter(c);
+    return;
+  }
+  c.f.get(c.l.t).open(Op.if);
+  emitLeaveAfter(c);
+  c.f.end();
+}
+
+/**
+ * Emits the call of site `site`'s handler with the registers in `used` stored before it and
+ * loaded after it, `before` instructions of the block counted retired besides the function's
+ * (`l.n`); a fault leaves the function. Leaves ST_EXITREQ (the import's request) in `l.t`.
+ */
+function emitSiteCall64(c: Ctx64, site: number, used: number, before: number): void {
   const { f, l } = c;
   emitStore64(c, used);
-  f.i32(site).get(l.n).call(IMP_HANDLER64);
+  f.i32(site).get(l.n);
+  if (before !== 0) f.i32(before).op(Op.i32Add);
+  f.call(IMP_HANDLER64);
   f.i32(0).set(l.fp);
   emitLoad64(c, used);
   c.pend = 0;
   f.i32(0).mem(Op.i32Load, ST_EXITREQ).tee(l.t).i32(1).op(Op.i32Eq).open(Op.if);
   exitFault(c);
   f.end();
-  // Leaving after it: at the RIP the handler left (a branch's target; its own start when a lost
-  // LOCK race runs it again).
-  const leave = (): void => {
-    f.get(l.n)
-      .i32(c.j + 1)
-      .op(Op.i32Add)
-      .set(l.n);
-    f.i32(0).mem(Op.i32Load, ST_NEXT).set(l.next);
-    f.i32(0).mem(Op.i32Load, ST_NEXTHI).set(c.q.nh);
-    f.br('exit');
-  };
-  if (ends) {
-    leave();
-    return;
-  }
-  f.get(l.t).open(Op.if);
-  leave();
-  f.end();
+}
+
+/**
+ * Emits the function's leaving after the current instruction: at the RIP its handler left (a
+ * branch's target; its own start when a lost LOCK race runs it again; after a REP, where it
+ * stopped), the instruction counted.
+ */
+function emitLeaveAfter(c: Ctx64): void {
+  const { f, l } = c;
+  f.get(l.n)
+    .i32(c.j + 1)
+    .op(Op.i32Add)
+    .set(l.n);
+  f.i32(0).mem(Op.i32Load, ST_NEXT).set(l.next);
+  f.i32(0).mem(Op.i32Load, ST_NEXTHI).set(c.q.nh);
+  f.br('exit');
 }
 
 /**
@@ -179,25 +195,12 @@ function emitHandlerCall64(c: Ctx64, site: number, ends: boolean, used: number):
  */
 function emitRepCall64(c: Ctx64, site: number, used: number): void {
   const { f, l } = c;
-  emitStore64(c, used);
-  f.i32(site).get(l.n).i32(c.j).op(Op.i32Add).call(IMP_HANDLER64);
-  f.i32(0).set(l.fp);
-  emitLoad64(c, used);
-  c.pend = 0;
-  f.i32(0).mem(Op.i32Load, ST_EXITREQ).tee(l.t).i32(1).op(Op.i32Eq).open(Op.if);
-  exitFault(c);
-  f.end();
+  emitSiteCall64(c, site, used, c.j);
   f.get(P_ROOM).i32(0).mem(Op.i32Load, ST_REPLAST).op(Op.i32Sub).set(P_ROOM);
   f.get(l.t);
   f.get(P_ROOM).get(l.n).op(Op.i32Sub).i32(c.length).op(Op.i32LtS);
   f.op(Op.i32Or).open(Op.if);
-  f.get(l.n)
-    .i32(c.j + 1)
-    .op(Op.i32Add)
-    .set(l.n);
-  f.i32(0).mem(Op.i32Load, ST_NEXT).set(l.next);
-  f.i32(0).mem(Op.i32Load, ST_NEXTHI).set(c.q.nh);
-  f.br('exit');
+  emitLeaveAfter(c);
   f.end();
 }
 
