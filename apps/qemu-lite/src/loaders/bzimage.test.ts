@@ -692,9 +692,14 @@ function fakeVmlinux(o: { entry?: number; machine?: number; lowSegment?: boolean
     v.setUint32(at + 40, memsz, true);
   };
   phdr(0, 1, 0x1000, o.lowSegment ? 0x8000 : 0x1000000, 0x200, 0x200);
-  phdr(1, 4, 0x1100, 0, 0x10, 0x10); // PT_NOTE: ignored
+  phdr(1, 4, 0x1100, 0, 0x10, 0x10); // PT_NOTE: read, and no note of the loader's
   phdr(2, 1, 0x1200, 0x1200000, 0x100, 0x3000);
   for (let i = 0x1000; i < 0x1300; i++) elf[i] = (i * 5 + 1) & 0xff;
+  // One note (namesz 4, descsz 0, type 3: NT_GNU_BUILD_ID's owner and type, no descriptor).
+  v.setUint32(0x1100, 4, true);
+  v.setUint32(0x1104, 0, true);
+  v.setUint32(0x1108, 3, true);
+  elf.set([0x47, 0x4e, 0x55, 0], 0x110c);
   return elf;
 }
 
@@ -782,16 +787,16 @@ describe('payload decompressed on the host (vmlinux entry)', () => {
   });
 
   const elfCases: [string, Uint8Array, string][] = [
-    ['not ELF', new Uint8Array(100), 'bzImage: the decompressed kernel is not an ELF file'],
+    ['not ELF', new Uint8Array(100), 'bzImage: the decompressed kernel: not an ELF file (no \\x7fELF magic)'],
     [
       'too short',
-      new Uint8Array(10),
-      'bzImage: the decompressed kernel is 10 bytes: too short for an ELF header',
+      new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0, 0, 0]),
+      'bzImage: the decompressed kernel: ELF header truncated: the file has 10 bytes',
     ],
     [
       'another machine',
       fakeVmlinux({ machine: 3 }),
-      'bzImage: the decompressed kernel is not an x86-64 executable (e_type 2, e_machine 3)',
+      'bzImage: the decompressed kernel: ELF machine 3 is not x86-64 (EM_X86_64 = 62)',
     ],
     [
       'an entry outside the segments',
@@ -801,7 +806,7 @@ describe('payload decompressed on the host (vmlinux entry)', () => {
     [
       'a truncated segment',
       fakeVmlinux().subarray(0, 0x1250),
-      'bzImage: the decompressed kernel: PT_LOAD segment 2 (256 bytes at 0x1200) is truncated or inconsistent',
+      'bzImage: the decompressed kernel: segment 2: file bytes 0x1200..0x1300 lie past the end of the 4688-byte file (truncated?)',
     ],
   ];
   for (const [what, elf, message] of elfCases) {

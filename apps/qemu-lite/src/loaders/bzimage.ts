@@ -49,6 +49,7 @@
  */
 import type { KvmSegment, KvmSregs } from '@kvm/core';
 import { CR0_ET, CR0_PE, protectedMode32, RFLAGS_RESERVED, writeBootGdt } from './cpu-state.js';
+import { readElf } from './elf.js';
 import {
   hostDecompress,
   hostDecompresses,
@@ -496,59 +497,22 @@ export interface Vmlinux {
   readonly end: number;
 }
 
-// ELF64 (System V ABI, x86-64 supplement): the fields we read.
-const ELFCLASS64 = 2;
-const ELFDATA2LSB = 1;
-const ET_EXEC = 2;
-const EM_X86_64 = 62;
-const PT_LOAD = 1;
-const ELF64_EHDR_SIZE = 64;
-const ELF64_PHDR_SIZE = 56;
-
-/** Reads vmlinux's ELF header and program headers. Throws `LoaderError` naming what is wrong. */
-export function parseVmlinux(elf: Uint8Array): Vmlinux {
+/**
+ * Reads vmlinux's ELF header and program headers (elf.ts: the loaders' one ELF reader): an x86-64
+ * executable whose entry lies in one of its loaded segments. Throws `LoaderError` naming what is
+ * wrong.
+ */
+export function parseVmlinux(bytes: Uint8Array): Vmlinux {
   const what = 'the decompressed kernel';
-  if (elf.length < ELF64_EHDR_SIZE) fail(`${what} is ${elf.length} bytes: too short for an ELF header`);
-  if (elf[0] !== 0x7f || elf[1] !== 0x45 || elf[2] !== 0x4c || elf[3] !== 0x46)
-    fail(`${what} is not an ELF file`);
-  if (elf[4] !== ELFCLASS64 || elf[5] !== ELFDATA2LSB) fail(`${what} is not a little-endian ELF64 file`);
-  const view = new DataView(elf.buffer, elf.byteOffset, elf.length);
-  const u64 = (at: number): number => {
-    const high = view.getUint32(at + 4, true);
-    if (high !== 0) fail(`${what}: a 64-bit field at ${hex(at)} is above 4 GiB`);
-    return view.getUint32(at, true);
-  };
-  const type = view.getUint16(16, true);
-  const machine = view.getUint16(18, true);
-  if (type !== ET_EXEC || machine !== EM_X86_64)
-    fail(`${what} is not an x86-64 executable (e_type ${type}, e_machine ${machine})`);
-  const entry = u64(24);
-  const phoff = u64(32);
-  const phentsize = view.getUint16(54, true);
-  const phnum = view.getUint16(56, true);
-  if (phentsize !== ELF64_PHDR_SIZE || phnum === 0 || phoff + phnum * phentsize > elf.length) {
-    fail(
-      `${what}: program headers (${phnum} of ${phentsize} bytes at ${hex(phoff)}) do not lie in its ${elf.length} bytes`,
-    );
-  }
-  const segments: VmlinuxSegment[] = [];
-  for (let i = 0; i < phnum; i++) {
-    const at = phoff + i * phentsize;
-    if (view.getUint32(at, true) !== PT_LOAD) continue;
-    const segment = {
-      fileOffset: u64(at + 8),
-      paddr: u64(at + 24),
-      fileSize: u64(at + 32),
-      memSize: u64(at + 40),
-    };
-    if (segment.fileOffset + segment.fileSize > elf.length || segment.fileSize > segment.memSize) {
-      fail(
-        `${what}: PT_LOAD segment ${i} (${segment.fileSize} bytes at ${hex(segment.fileOffset)}) is truncated or inconsistent`,
-      );
-    }
-    segments.push(segment);
-  }
-  if (segments.length === 0) fail(`${what} has no PT_LOAD segment`);
+  const elf = readElf(bytes, FORMAT, what);
+  if (elf.elfClass !== 64) fail(`${what} is a 32-bit ELF; the bzImage's payload is an x86-64 vmlinux`);
+  const segments = elf.segments.map((s) => ({
+    fileOffset: s.offset,
+    paddr: s.paddr,
+    fileSize: s.filesz,
+    memSize: s.memsz,
+  }));
+  const entry = elf.entry;
   const inSegment = segments.some((s) => entry >= s.paddr && entry < s.paddr + s.fileSize);
   if (!inSegment) fail(`${what}: entry point ${hex(entry)} is in none of its segments`);
   const end = Math.max(...segments.map((s) => s.paddr + s.memSize));

@@ -1,9 +1,10 @@
 /**
  * ELF executables of either class (System V gABI, "ELF Header", "Program Header", "Note
  * Section"; the i386 and x86-64 supplements): the loadable segments at their physical addresses
- * and the notes of the PT_NOTE segments, every field checked against the file's real length. The
- * PVH loader reads kernels of both classes with it (Linux's vmlinux is ELF64, a 32-bit kernel's
- * ELF32); multiboot keeps `elf32.ts`, which refuses ELF64 in its own words.
+ * and the notes of the PT_NOTE segments, every field checked against the file's real length. Every
+ * loader that takes an ELF reads it here: PVH (kernels of both classes: Linux's vmlinux is ELF64,
+ * a 32-bit kernel's ELF32), multiboot (ELF32, refusing ELF64 in its own words) and the bzImage's
+ * decompressed payload (vmlinux, ELF64).
  */
 import { LoaderError } from './types.js';
 
@@ -22,8 +23,15 @@ export interface ElfSegment {
   readonly offset: number;
   /** Where a boot loader puts it: p_paddr. */
   readonly paddr: number;
+  /**
+   * The address the segment is linked at (p_vaddr), exact in either class (a 64-bit kernel links
+   * at 0xffffffff8xxxxxxx, beyond a number's 2^53); differs from paddr in higher-half kernels.
+   */
+  readonly vaddr: bigint;
   readonly filesz: number;
   readonly memsz: number;
+  /** p_flags: PF_X 1, PF_W 2, PF_R 4. */
+  readonly flags: number;
 }
 
 /** One note: its owner's name (without the NUL), type and descriptor bytes. */
@@ -44,6 +52,13 @@ export interface ElfImage {
 
 const hex = (v: number): string => `0x${v.toString(16)}`;
 
+/** Whether the image starts with ELF's magic (what the loaders probe by). */
+export function isElf(image: Uint8Array): boolean {
+  return (
+    image.length >= 4 && image[0] === 0x7f && image[1] === 0x45 && image[2] === 0x4c && image[3] === 0x46
+  );
+}
+
 /** Field offsets of the two classes' headers (gABI figures 4-3 and 5-1). */
 const LAYOUT = {
   32: {
@@ -54,9 +69,11 @@ const LAYOUT = {
     phentsize: 42,
     phnum: 44,
     offset: 4,
+    vaddr: 8,
     paddr: 12,
     filesz: 16,
     memsz: 20,
+    flags: 24,
   },
   64: {
     ehdr: 64,
@@ -65,7 +82,9 @@ const LAYOUT = {
     phoff: 32,
     phentsize: 54,
     phnum: 56,
+    flags: 4,
     offset: 8,
+    vaddr: 16,
     paddr: 24,
     filesz: 32,
     memsz: 40,
@@ -74,15 +93,16 @@ const LAYOUT = {
 
 /**
  * Reads an x86 ELF executable (ELFCLASS32 with EM_386 or ELFCLASS64 with EM_X86_64, little
- * endian, ET_EXEC). Throws `LoaderError` under `format` naming the first thing wrong. Addresses
- * and sizes of an ELF64 must lie below 2^53 (a PC's physical addresses do).
+ * endian, ET_EXEC). Throws `LoaderError` under `format` naming the first thing wrong, after
+ * `subject` where the file is not what the user named (`bzImage: the decompressed kernel: ...`).
+ * Physical addresses, offsets and sizes of an ELF64 must lie below 2^53 (a PC's do).
  */
-export function readElf(image: Uint8Array, format: string): ElfImage {
+export function readElf(image: Uint8Array, format: string, subject?: string): ElfImage {
   const fail = (why: string): never => {
-    throw new LoaderError(format, why);
+    throw new LoaderError(format, subject === undefined ? why : `${subject}: ${why}`);
   };
-  if (image.length < 16 || image[0] !== 0x7f || image[1] !== 0x45 || image[2] !== 0x4c || image[3] !== 0x46)
-    fail('not an ELF file (no \\x7fELF magic)');
+  if (!isElf(image)) fail('not an ELF file (no \\x7fELF magic)');
+  if (image.length < 16) fail(`ELF header truncated: the file has ${image.length} bytes`);
   const elfClass =
     image[4] === ELFCLASS32 ? 32 : image[4] === ELFCLASS64 ? 64 : fail(`unknown ELF class ${image[4]}`);
   if (image[5] !== ELFDATA2LSB) fail('a big-endian ELF; x86 kernels are little-endian');
@@ -126,8 +146,10 @@ export function readElf(image: Uint8Array, format: string): ElfImage {
       index: i,
       offset: word(at + L.offset),
       paddr: word(at + L.paddr),
+      vaddr: elfClass === 32 ? BigInt(dv.getUint32(at + L.vaddr, true)) : dv.getBigUint64(at + L.vaddr, true),
       filesz: word(at + L.filesz),
       memsz: word(at + L.memsz),
+      flags: dv.getUint32(at + L.flags, true),
     };
     if (s.offset + s.filesz > image.length)
       fail(

@@ -8,7 +8,7 @@
  * off.
  */
 import { protectedMode32, RFLAGS_RESERVED, writeBootGdt } from './cpu-state.js';
-import { isElf, parseElf32 } from './elf32.js';
+import { isElf, readElf } from './elf.js';
 import {
   type LoadedGuest,
   type Loader,
@@ -24,6 +24,8 @@ export const MULTIBOOT_SEARCH = 8192;
 
 /** ELF p_flags: the segment is executable. */
 const PF_X = 1;
+/** e_ident[EI_CLASS] of a 64-bit ELF. */
+const ELFCLASS64 = 2;
 
 const HF_PAGE_ALIGN = 1 << 0;
 const HF_MEMORY_INFO = 1 << 1;
@@ -199,7 +201,9 @@ function placeAout(image: Uint8Array, h: MultibootHeader): Placement {
 }
 
 function placeElf(image: Uint8Array): Placement {
-  const elf = parseElf32(image, FORMAT);
+  if (image.length > 4 && image[4] === ELFCLASS64)
+    throw new LoaderError(FORMAT, 'a 64-bit ELF (ELFCLASS64); multiboot v1 loads 32-bit ELF kernels only');
+  const elf = readElf(image, FORMAT);
   const placement: Placement = {
     copies: [],
     zero: [],
@@ -213,8 +217,9 @@ function placeElf(image: Uint8Array): Placement {
     // e_entry is a virtual address: in a kernel linked high and loaded low (p_vaddr != p_paddr)
     // it is moved by the executable segment that holds it, as QEMU's `load_elf` does (elf_ops.h:
     // "if the text segments paddr and vaddr differ we need to adjust the entry").
-    if (s.vaddr !== s.paddr && s.flags & PF_X && elf.entry >= s.vaddr && elf.entry < s.vaddr + s.filesz) {
-      placement.entry = (elf.entry - s.vaddr + s.paddr) >>> 0;
+    const vaddr = Number(s.vaddr);
+    if (vaddr !== s.paddr && s.flags & PF_X && elf.entry >= vaddr && elf.entry < vaddr + s.filesz) {
+      placement.entry = (elf.entry - vaddr + s.paddr) >>> 0;
     }
     placement.copies.push({ fileOffset: s.offset, length: s.filesz, gpa: s.paddr });
     placement.zero.push({ gpa: s.paddr + s.filesz, length: s.memsz - s.filesz });

@@ -18,7 +18,7 @@
  *   top of RAM  the modules, page-aligned, the first highest
  */
 import { CR0_ET, CR0_PE, protectedMode32, RFLAGS_RESERVED, writeBootGdt } from './cpu-state.js';
-import { type ElfImage, readElf } from './elf.js';
+import { type ElfImage, type ElfNote, readElf } from './elf.js';
 import { E820_TYPE, type Loader, LoaderError, type LoaderMachine, type LoaderOptions } from './types.js';
 
 const FORMAT = 'pvh';
@@ -46,7 +46,7 @@ const fail = (why: string): never => {
 
 /** The 32-bit entry of a PVH kernel's Xen note, or undefined (no note, or not an ELF we read). */
 export function pvhEntryOf(elf: ElfImage): number | undefined {
-  const note = elf.notes.find((n) => n.name === 'Xen' && n.type === XEN_ELFNOTE_PHYS32_ENTRY);
+  const note = elf.notes.find(isPhys32EntryNote);
   if (note === undefined) return undefined;
   const dv = new DataView(note.desc.buffer, note.desc.byteOffset, note.desc.byteLength);
   // A 32-bit kernel writes a .long, Linux's x86-64 build an 8-byte _ASM_PTR: the entry is 32-bit.
@@ -55,10 +55,15 @@ export function pvhEntryOf(elf: ElfImage): number | undefined {
   return fail(`the Xen PHYS32_ENTRY note's ${note.desc.length}-byte value is not a 32-bit address`);
 }
 
-/** An ELF carrying a Xen PHYS32_ENTRY note (the probe reads the headers only, never throws). */
+const isPhys32EntryNote = (n: ElfNote): boolean => n.name === 'Xen' && n.type === XEN_ELFNOTE_PHYS32_ENTRY;
+
+/**
+ * An ELF carrying a Xen PHYS32_ENTRY note (the probe reads the headers only, never throws). A note
+ * whose value is wrong is still PVH's: the load says what is wrong with it.
+ */
 export function probePvh(image: Uint8Array): boolean {
   try {
-    return pvhEntryOf(readElf(image, FORMAT)) !== undefined;
+    return readElf(image, FORMAT).notes.some(isPhys32EntryNote);
   } catch {
     return false;
   }

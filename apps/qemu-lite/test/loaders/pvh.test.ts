@@ -1,9 +1,11 @@
 /**
  * The PVH loader (src/loaders/pvh.ts) on a bare Uint8Array: ELF32 and ELF64 kernels with a Xen
- * PHYS32_ENTRY note, the hvm_start_info it writes, and every malformed image refused with a
- * LoaderError that says what is wrong (the guest end to end: test/pvh.engines.test.ts).
+ * PHYS32_ENTRY note, the hvm_start_info it writes, every malformed image refused with a LoaderError
+ * that says what is wrong (the guest end to end: test/pvh.engines.test.ts); and the ELF reader
+ * every loader shares (elf.ts).
  */
 import { describe, expect, it } from 'vitest';
+import { readElf } from '../../src/loaders/elf.js';
 import { kernelFormatOf } from '../../src/loaders/index.js';
 import { loadPvh, PVH_CMDLINE_GPA, PVH_START_INFO_GPA, probePvh } from '../../src/loaders/pvh.js';
 import { LoaderError, type LoaderMachine } from '../../src/loaders/types.js';
@@ -233,5 +235,35 @@ describe('the PVH loader', () => {
     for (const bytes of [new Uint8Array(0), new Uint8Array([0x7f, 0x45, 0x4c, 0x46]), pvhElf({ noteCut: 5 })])
       expect(probePvh(bytes)).toBe(false);
     expect(probePvh(pvhElf({ noteType: 17 }))).toBe(false);
+  });
+
+  it('takes a note whose value is wrong, so that the load says what is wrong with it', () => {
+    const image = pvhElf({ noteDesc: [0, 0, 0x10, 0, 1, 0, 0, 0] });
+    expect(probePvh(image)).toBe(true);
+    expect(kernelFormatOf(image).name).toBe('pvh');
+  });
+});
+
+describe("readElf (the loaders' ELF reader)", () => {
+  it('reads p_vaddr exactly in either class (a kernel linked high) and p_flags', () => {
+    const elf64 = pvhElf({ elfClass: 64 });
+    const dv64 = new DataView(elf64.buffer);
+    dv64.setUint32(64 + 4, 5, true); // p_flags: PF_R | PF_X
+    dv64.setBigUint64(64 + 16, 0xffffffff81000000n, true); // p_vaddr, beyond 2^53
+    const a = readElf(elf64, 'test');
+    expect(a.segments[0]).toMatchObject({ paddr: 0x100000, vaddr: 0xffffffff81000000n, flags: 5 });
+    // Loading goes by p_paddr, so the high p_vaddr is no error.
+    expect(() => loadPvh(elf64, machine(), { cmdline: '' })).not.toThrow();
+    const elf32 = pvhElf();
+    const dv32 = new DataView(elf32.buffer);
+    dv32.setUint32(52 + 8, 0xc0100000, true);
+    dv32.setUint32(52 + 24, 6, true);
+    expect(readElf(elf32, 'test').segments[0]).toMatchObject({ vaddr: 0xc0100000n, flags: 6 });
+  });
+
+  it('names the file it reads when told (a payload inside another image)', () => {
+    expect(() => readElf(new Uint8Array(8), 'bzImage', 'the decompressed kernel')).toThrow(
+      'bzImage: the decompressed kernel: not an ELF file (no \\x7fELF magic)',
+    );
   });
 });
