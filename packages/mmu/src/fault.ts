@@ -116,15 +116,42 @@ export function handlePageFault(
     st.inconsistencies++;
     return PF_FIXED;
   }
-  const r = mmuSetSpte(s, page, (gvaLo >>> PAGE_SHIFT) & 511, gfn, access, write, user, dirty, true);
+  const index = (gvaLo >>> PAGE_SHIFT) & 511;
+  const r = mmuSetSpte(s, page, index, gfn, access, write, user, dirty, true);
   if (r === SET_SPTE_EMULATE) {
     st.pfEmulate++;
     const e = s.results.emulate;
     e.gpa = gpa;
     return e;
   }
+  if (s.tdp && s.kvm.options.tdpPrefetch > 1) tdpPrefetch(s, page, index, gfn);
   st.pfFixed++;
   return PF_FIXED;
+}
+
+/**
+ * TDP: maps the RAM frames of the aligned group of `MmuOptions.tdpPrefetch` entries around entry
+ * `index` of level-1 page `page`, just mapped for `gfn` (`direct_pte_prefetch`). Each entry is
+ * what a nested page fault on its frame would make (every right, no guest table involved: the
+ * same `mmuSetSpte` call, a read fault), so only the exits go: Debian's boot on `-accel vmx`
+ * took 21,427 EPT violations for RAM, one per 4 KiB page it touched. Entries present already are
+ * left, and frames without a slot or a host page (MMIO, holes) stay unmapped, their accesses
+ * faulting as before. Invalidation is the faulting frame's: a slot change zaps every page
+ * (`kvmMmuZapAll`), and a zapped or evicted page drops its entries with a TLB flush.
+ */
+function tdpPrefetch(s: MmuState, page: ShadowPage, index: number, gfn: number): void {
+  const n = s.kvm.options.tdpPrefetch;
+  const first = index & ~(n - 1);
+  const base = gfn - index;
+  const spt = page.spt;
+  let mapped = 0;
+  for (let j = first; j < first + n; j++) {
+    if (j === index || spt[j * 2] & PT_PRESENT_MASK) continue;
+    if (s.host.gfnToHpfn(base + j) < 0) continue;
+    mmuSetSpte(s, page, j, base + j, ACC_ALL, false, false, true, true);
+    mapped++;
+  }
+  s.stats.tdpPrefetched += mapped;
 }
 
 /**

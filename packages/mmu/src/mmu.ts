@@ -466,6 +466,10 @@ export function checkMmuOptions(options: Partial<MmuOptions>): MmuOptions {
   if (!Number.isInteger(opts.floodThreshold) || opts.floodThreshold < 1) {
     throw new RangeError(`floodThreshold must be a positive integer, got ${opts.floodThreshold}`);
   }
+  const n = opts.tdpPrefetch;
+  if (!Number.isInteger(n) || n < 1 || n > 512 || (n & (n - 1)) !== 0) {
+    throw new RangeError(`tdpPrefetch must be a power of two 1..512, got ${n}`);
+  }
   if (opts.ept && !opts.tdp) throw new RangeError('ept (the EPT entry format) needs tdp');
   if (!HOST_IS_LITTLE_ENDIAN) throw new RangeError('@kvm/mmu needs a little-endian host');
   return opts;

@@ -43,6 +43,15 @@ export interface MmuOptions {
    * Default false.
    */
   ept: boolean;
+  /**
+   * With `tdp`: how many guest frames a nested page fault maps at once, the aligned group of that
+   * many entries of the level-1 table around the faulting one (a power of two, 1–512). KVM maps
+   * 8 (`direct_pte_prefetch`, PTE_PREFETCH_NUM) and, where the host backs the slot with huge
+   * pages, the whole 2 MiB at once (`kvm_mmu_hugepage_adjust`); this map's RAM is one host
+   * allocation, so the default, 512, does what a 2 MiB leaf would (one exit per 2 MiB instead of
+   * one per page) with the 4 KiB leaves the rest of the MMU knows. Default 512.
+   */
+  tdpPrefetch: number;
 }
 
 export const DEFAULT_MMU_OPTIONS: MmuOptions = {
@@ -54,6 +63,7 @@ export const DEFAULT_MMU_OPTIONS: MmuOptions = {
   unsync: true,
   tdp: false,
   ept: false,
+  tdpPrefetch: 512,
 };
 
 export type MmuModeName = 'nonpaging' | PagingModeName;

@@ -15,6 +15,8 @@ export interface MmuStats {
   /** Faults fixed or emulated through a guest 2/4 MiB page and through a 1 GiB page. */
   pfLarge2M: number;
   pfLarge1G: number;
+  /** TDP: frames a nested page fault mapped besides the faulting one (`MmuOptions.tdpPrefetch`). */
+  tdpPrefetched: number;
   /** Shadow pages created (cache misses that allocated), freed, and live now. */
   shadowPagesCreated: number;
   shadowPagesFreed: number;
@@ -103,6 +105,7 @@ export function createMmuStats(): MmuStats {
     pfRsvd: 0,
     pfLarge2M: 0,
     pfLarge1G: 0,
+    tdpPrefetched: 0,
     shadowPagesCreated: 0,
     shadowPagesFreed: 0,
     shadowPagesLive: 0,

@@ -95,6 +95,59 @@ describe('TDP (two-dimensional paging)', () => {
     expect(shadowTranslate(host, mmu, 0x5000)).not.toBeNull();
   });
 
+  it("maps the faulting frame's aligned 2 MiB group of RAM frames at once, never MMIO frames", () => {
+    const { host } = rig('paging64');
+    for (let gfn = 0x210; gfn < 0x218; gfn++) host.mmioGfns.add(gfn);
+    const mmu = start(host, { tdp: true });
+    expect(mmu.pageFault(0x234567, 0)).toEqual({ kind: 'fixed' });
+    // Every RAM frame of 0x200000-0x3fffff now maps with every right, without a fault of its own.
+    for (let gfn = 0x200; gfn < 0x400; gfn++) {
+      const t = shadowTranslate(host, mmu, gfn * 4096 + 8);
+      if (host.mmioGfns.has(gfn)) expect(t).toBeNull();
+      else {
+        expect(t?.hpa).toBe(hpaOf(host, gfn * 4096 + 8));
+        expect([t?.w, t?.u, t?.nx]).toEqual([true, true, false]);
+      }
+    }
+    expect(mmu.stats.tdpPrefetched).toBe(511 - 8);
+    expect(mmu.stats.pfFixed).toBe(1);
+    // Outside the group nothing is mapped; an MMIO frame inside it still faults as MMIO.
+    expect(shadowTranslate(host, mmu, 0x400000)).toBeNull();
+    expect(shadowTranslate(host, mmu, 0x1ff000)).toBeNull();
+    expect(mmu.pageFault(0x212000, 0)).toEqual({ kind: 'mmio', gpa: 0x212000 });
+    expectSound(mmu);
+  });
+
+  it('maps only the faulting frame with tdpPrefetch 1, and the aligned 8 with 8', () => {
+    const { host } = rig('paging64');
+    const one = start(host, { tdp: true, tdpPrefetch: 1 });
+    one.pageFault(0x234000, 0);
+    expect(shadowTranslate(host, one, 0x235000)).toBeNull();
+    expect(one.stats.tdpPrefetched).toBe(0);
+    const { host: host8 } = rig('paging64');
+    const eight = start(host8, { tdp: true, tdpPrefetch: 8 });
+    eight.pageFault(0x234000, 0);
+    for (let gfn = 0x230; gfn < 0x238; gfn++)
+      expect(shadowTranslate(host8, eight, gfn * 4096)).not.toBeNull();
+    expect(shadowTranslate(host8, eight, 0x238000)).toBeNull();
+    expect(shadowTranslate(host8, eight, 0x22f000)).toBeNull();
+    expect(() => start(rig('paging64').host, { tdp: true, tdpPrefetch: 3 })).toThrow(RangeError);
+  });
+
+  it('a zap of every page (a memory slot change) drops the frames mapped ahead, with a TLB flush', () => {
+    const { host } = rig('paging64');
+    const mmu = start(host, { tdp: true });
+    mmu.pageFault(0x234000, 0);
+    expect(shadowTranslate(host, mmu, 0x3ff000)).not.toBeNull();
+    const flushes = host.tlbFlushes;
+    mmu.kvmMmuZapAll();
+    mmu.s.flushPending();
+    expect(shadowTranslate(host, mmu, 0x3ff000)).toBeNull();
+    expect(shadowTranslate(host, mmu, 0x234000)).toBeNull();
+    expect(host.tlbFlushes).toBeGreaterThan(flushes);
+    expectSound(mmu);
+  });
+
   it('a guest doing anything at all never makes the TDP MMU throw or break an invariant', () => {
     let a = 77;
     const rnd = () => {
