@@ -167,4 +167,21 @@ describe('the nested TLB', () => {
     n.flush(); // the hypervisor's
     expect(again()).toBe(0x20);
   });
+
+  it('keeps frames 4 MiB apart at once (a guest table and its data do not evict each other)', () => {
+    // gfns 0x300 and 0x700 are 1,024 frames apart: one entry of a 1,024-entry nested TLB.
+    const { m } = nestedMachine('mov eax, [0x700010]\nmov ebx, [0x300010]\nhlt');
+    const leaf700 = NPT + ((REMAP_GPA >>> 12) & 511) * 8;
+    const leaf300 = NPD + 1 * 8; // the 2 MiB nested page over gPA 0x200000-0x3fffff
+    expect(m.cpu.run(100)).toBe(StopReason.Hlt);
+    m.mem.write32(leaf700, m.mem.read32(leaf700) & ~0x20);
+    m.mem.write32(leaf300, m.mem.read32(leaf300) & ~0x20);
+    m.cpu.state.rip[0] = CODE;
+    m.cpu.state.halted = false;
+    m.cpu.flushTlb(); // the guest's flush: the nested translations stay
+    expect(m.cpu.run(100)).toBe(StopReason.Hlt);
+    // Neither nested leaf walked again (a walk sets its accessed bit).
+    expect(m.mem.read32(leaf700) & 0x20).toBe(0);
+    expect(m.mem.read32(leaf300) & 0x20).toBe(0);
+  });
 });
