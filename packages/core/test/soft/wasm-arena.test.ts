@@ -94,9 +94,15 @@ describe('the host-physical wasm arena', () => {
     expect(hpm.allocPage()).toBeGreaterThanOrEqual(hpm.wasmFrames!);
   });
 
-  it('zeroes what it hands out, and refuses to back a shared hva space', () => {
+  it('hands out zeroed memory (frames never handed out before), and refuses to back a shared hva space', () => {
     const { hpm, hva } = setup(1 << 20);
-    expect(hva.allocate(PAGE_SIZE).bytes.every((b) => b === 0)).toBe(true);
+    const a = hva.allocate(2 * PAGE_SIZE);
+    expect(a.bytes.every((b) => b === 0)).toBe(true);
+    a.bytes.fill(0xa5);
+    // The next allocation takes frames after the first's: what the VMM wrote there is not seen.
+    const b = hva.allocate(2 * PAGE_SIZE);
+    expect(b.hva).toBeGreaterThanOrEqual(a.hva + 2 * PAGE_SIZE);
+    expect(b.bytes.every((x) => x === 0)).toBe(true);
     expect(() => new HvaSpace(undefined, true, hpm)).toThrow(TypeError);
   });
 
