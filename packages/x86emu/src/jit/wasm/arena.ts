@@ -24,12 +24,13 @@
  *   256      XMM: XMM0…XMM15 (16 bytes each), the CPU's `state.xmm`; 512 MXCSR, its `state.mxcsr`;
  *            516 SSE_OK (whether SSE is usable, for the SSE forms: emit-sse.ts); 520 ST_GEN and
  *            524 ST_GENNG (the jump cache's generations: chain.ts); 528 ST_REPX and 532
- *            ST_REPLAST (REP strings' extra iterations: compile64.ts)
- *   0x8000   JC: the jump cache (chain.ts), JC_ENTRIES entries of 16 bytes
+ *            ST_REPLAST (REP strings' extra iterations: compile64.ts); 536 ST_SEGB (FS's and
+ *            GS's bases, i64 × 2: emit64.ts)
  *   0x10000  TLB READ tags (i64 × TLB_SIZE supervisor, then × TLB_SIZE user)
  *   0x20000  TLB WRITE tags (the same)
  *   0x30000  TLB ADDENDs (i32 in 8-byte slots, the same: both classes hold the same value)
- *   0x40000  guest RAM (`WasmGuestMemory`), physical address 0 upwards
+ *   0x40000  JC: the jump cache (chain.ts), JC_ENTRIES entries of 16 bytes
+ *   0x80000  guest RAM (`WasmGuestMemory`), physical address 0 upwards
  */
 import { FlatPhysicalMemory, type PhysicalMemory } from '../../api/physical-memory.js';
 import { TLB_SIZE } from '../../cpu/consts.js';
@@ -81,20 +82,34 @@ export const ST_GENNG = 0x20c;
  */
 export const ST_REPX = 0x210;
 export const ST_REPLAST = 0x214;
-/** The jump cache: RIP[31:0], RIP[63:32], tag, slot | entry-block length << 20 (chain.ts). */
-export const JC = 0x8000;
-export const JC_ENTRIES = 2048;
+/**
+ * 64-bit mode: FS's and GS's bases (`state.segBase`/`segBaseHigh` 4 and 5 as two i64, low half
+ * first), for the inline path of FS: and GS: operands (emit64.ts). The
+ * 64-bit wrapper stores them at every call and the handler import after every handler (SWAPGS,
+ * WRMSR, MOV to FS or GS and WRFSBASE are handlers: the only code of a chain that changes them).
+ */
+export const ST_SEGB = 0x218;
 export const TLB_READ = 0x10000;
 export const TLB_WRITE = TLB_READ + 16 * TLB_SIZE;
 export const TLB_ADDEND = TLB_WRITE + 16 * TLB_SIZE;
 /** The user class's slots: `x` of a CPL 3 access is index * 8 + TLB_USER. */
 export const TLB_USER = 8 * TLB_SIZE;
-export const RAM = TLB_ADDEND + 16 * TLB_SIZE;
+/**
+ * The jump cache: RIP[31:0], RIP[63:32], tag, slot | entry-block length << 20 (chain.ts). 16,384
+ * entries: with 2,048 (at 0x8000 before 2026-12-06) the bare boot's chains ended 4.0 M times at
+ * an entry another RIP held and 2.2 M at an empty one (../README.md "The compiled side's own cost").
+ */
+export const JC = TLB_ADDEND + 16 * TLB_SIZE;
+export const JC_ENTRIES = 16384;
+export const RAM = JC + 16 * JC_ENTRIES;
 const WASM_PAGE = 65536;
 
 /** A memory for the exchange area alone (a `Cpu` whose RAM is not in wasm memory). */
 export function exchangeMemory(): WasmMemory {
-  return new WA.Memory({ initial: 1, maximum: 1 });
+  // Up to RAM: the jump cache is the last thing before it (a 64-bit chain over other memory:
+  // X86EMU_JIT_WASM64=1).
+  const pages = RAM / WASM_PAGE;
+  return new WA.Memory({ initial: pages, maximum: pages });
 }
 
 /**
@@ -122,7 +137,7 @@ export function isWasmPhysicalMemory(m: PhysicalMemory): m is WasmPhysicalMemory
 
 /**
  * A `WebAssembly.Memory` with this file's layout and room for `frames` 4 KiB frames at `RAM`
- * (rounded up to whole 64 KiB wasm pages; at most 4 GiB minus RAM, 256 KiB, in all), and a view of those
+ * (rounded up to whole 64 KiB wasm pages; at most 4 GiB minus RAM, 512 KiB, in all), and a view of those
  * frames (`bytes`: frame `pfn` at `pfn * 4096`). It never grows, so views of it stay valid.
  * `shared`: a shared memory, whose buffer is a SharedArrayBuffer other threads may take (the
  * software engine's `sharedMemory`: a page's main thread reading guest RAM the worker runs). Throws
@@ -161,7 +176,7 @@ export class WasmGuestMemory extends FlatPhysicalMemory implements WasmPhysicalM
   tlbOwner: object | null = null;
 
   /**
-   * `size` in bytes, rounded up to a whole 64 KiB; at most 4 GiB minus 256 KiB (wasm32). The RAM
+   * `size` in bytes, rounded up to a whole 64 KiB; at most 4 GiB minus 512 KiB (wasm32). The RAM
    * (`bytes`, `pages` frames) is a view of the wasm memory at `RAM`. `shared`: a shared memory
    * (`wasmArenaMemory`), for CPUs in other threads over the same RAM.
    */
@@ -204,5 +219,5 @@ export function moveSse(cpu: Cpu, mem: WasmMemory): void {
  */
 export function moveTlb(cpu: Cpu, mem: WasmMemory, frames: number): void {
   if (cpu.tlbWasm !== null && cpu.tlbWasm.buffer === mem.buffer) return;
-  tlbWasmAttach(cpu, new Int32Array(mem.buffer, TLB_READ, (RAM - TLB_READ) >> 2), frames, RAM);
+  tlbWasmAttach(cpu, new Int32Array(mem.buffer, TLB_READ, (JC - TLB_READ) >> 2), frames, RAM);
 }

@@ -46,7 +46,7 @@ import {
   ST_K,
   ST_N,
   ST_NEXT,
-  ST_REPLAST,
+  ST_SEGB,
   ST_VHI,
   TLB_USER,
 } from './arena.js';
@@ -156,8 +156,8 @@ export class WasmBackend {
     moveSse(cpu, this.memory);
     const env = typeof process !== 'undefined' ? process.env?.X86EMU_JIT_WASM64 : undefined;
     this.long = env === '1' || (env !== '0' && this.ramPages > 0);
-    // The exchange area, and SSE_OK, the generations and ST_REPX beyond the registers (arena.ts).
-    this.u32 = new Uint32Array(this.memory.buffer, 0, (ST_REPLAST >> 2) + 1);
+    // The exchange area, and SSE_OK, the generations, ST_REPX and ST_SEGB beyond the registers (arena.ts).
+    this.u32 = new Uint32Array(this.memory.buffer, 0, (ST_SEGB >> 2) + 4);
     this.unavailable = probe();
     const chainEnv = typeof process !== 'undefined' ? process.env?.X86EMU_JIT_CHAIN : undefined;
     this.chain =

@@ -16,6 +16,7 @@ import type { Cpu } from '../../cpu/cpu.js';
 import type { PageCode } from '../../cpu/fetch.js';
 import type { Insn } from '../../decoder/insn.js';
 import { OPCODE_TABLE } from '../../decoder/opcode-table.js';
+import type { CpuState } from '../../state.js';
 import { JitBlock } from '../block.js';
 import { PEND_DYN } from '../flags.js';
 import type { RegionBlock } from '../region.js';
@@ -34,6 +35,7 @@ import {
   ST_NTOT,
   ST_REPLAST,
   ST_REPX,
+  ST_SEGB,
   TLB_USER,
 } from './arena.js';
 import { type Chain, chainSig } from './chain.js';
@@ -91,8 +93,14 @@ function regsOf(insns: Insn[]): number {
   for (const i of insns) {
     for (const r of [i.reg, i.rm, i.base, i.index]) if (r >= 0 && r < 16) m |= 1 << r;
     if (i.rex === 0) for (const r of [i.reg, i.rm]) if (r >= 4 && r < 8) m |= 1 << (r - 4);
-    // The shifts by CL name RCX only implicitly (emit64.ts shiftCl reads it from its local).
-    if (i.row >= 0 && OPCODE_TABLE[i.row].operands.endsWith(',CL')) m |= 2;
+    // The shifts by CL name RCX only implicitly (emit64.ts shiftCl reads it from its local), LEAVE
+    // RBP (emit64.ts inlines it: before, a region whose LEAVE was its only mention of RBP read 0
+    // from a local never loaded, and Debian took a #PF at linear 0 in native_flush_tlb_one_user).
+    if (i.row >= 0) {
+      const row = OPCODE_TABLE[i.row];
+      if (row.operands.endsWith(',CL')) m |= 2;
+      else if (row.mnemonic === 'LEAVE') m |= 1 << 5;
+    }
   }
   return m;
 }
@@ -381,6 +389,7 @@ export function handler64Import(
       }
       if (!ok) return;
     } else if (!execSite(cpu, h, n + u32[ST_NTOT >> 2], caught)) return;
+    storeSegBases(u32, cpu.state);
     u32[ST_NEXT >> 2] = rip[0];
     u32[ST_NEXTHI >> 2] = rip[1];
     if (
@@ -391,6 +400,17 @@ export function handler64Import(
     )
       u32[ST_EXITREQ >> 2] = 2;
   };
+}
+
+/** FS's and GS's bases into ST_SEGB, where the inline FS: and GS: operands read them (emit64.ts). */
+function storeSegBases(u: Uint32Array, s: CpuState): void {
+  const b = s.segBase;
+  const h = s.segBaseHigh;
+  const i = ST_SEGB >> 2;
+  u[i] = b[4];
+  u[i + 1] = h[4];
+  u[i + 2] = b[5];
+  u[i + 3] = h[5];
 }
 
 type WasmFn = (room: number, srm: number, swm: number, rp: number, wp: number, lim: number) => number;
@@ -442,6 +462,7 @@ function runWasm64(w: Region64, cpu: Cpu): Insn | undefined {
   u[ST_REPX >> 2] = 0;
   // The flags are in the CPU (the prologue loads the record: chain.ts).
   u[ST_FP >> 2] = 0;
+  storeSegBases(u, s);
   be.pc = w.page;
   // The segments inline, the TLB's privilege class (arena.ts TLB_USER), SSE usable: constant for
   // the call (chainSig: no instruction compiled inline changes them, a handler that does ends it).

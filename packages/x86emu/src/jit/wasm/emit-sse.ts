@@ -1,6 +1,7 @@
 /**
- * The SSE/SSE2 forms the wasm backend compiles inline outside 64-bit mode (in 64-bit mode their
- * register-to-register forms that name no general register: `sseInline64`), on WebAssembly's SIMD
+ * The SSE/SSE2 forms (and SSSE3's PSHUFB) the wasm backend compiles inline outside 64-bit mode (in
+ * 64-bit mode those that name no general register, their memory operands through emit64.ts's
+ * probe: `sseInline64`), on WebAssembly's SIMD
  * (v128): the forms of the JS backend's ../emit-sse.ts — moves, packed integer and logic, shifts
  * and shuffles, PMOVMSKB, MOVD, packed and scalar single/double arithmetic and the common
  * conversions — with the same rules. XMM registers and MXCSR are the CPU's own (`state.xmm` and
@@ -26,6 +27,7 @@ import type { Insn } from '../../decoder/insn.js';
 import type { OpcodeRow } from '../../decoder/opcode-table.js';
 import { MXCSR, SSE_OK, XMM } from './arena.js';
 import { probeHost, type WasmCtx } from './emit.js';
+import { type Ctx64, probeHost64 } from './emit64.js';
 import { F64, type FuncWriter, I32, Op, Simd, V128 } from './encode.js';
 import { emitHandlerCall } from './handler-call.js';
 
@@ -83,6 +85,8 @@ interface Em {
   c: WasmCtx;
   f: FuncWriter;
   s: SseLocals;
+  /** A 64-bit function's (emit64.ts `Ctx64`): memory operands through its 64-bit probe. */
+  long: boolean;
 }
 
 /** Pushes XMMn. */
@@ -138,8 +142,24 @@ function setPeIf(e: Em): void {
  */
 function guardMem(e: Em, i: Insn, n: number, write: boolean, align: boolean): void {
   const { c, f } = e;
-  probeHost(c, i, n, write);
-  if (align) f.get(c.l.a).i32(15).op(Op.i32And).op(Op.i32Eqz).op(Op.i32And);
+  if (e.long) {
+    const c64 = c as Ctx64;
+    probeHost64(c64, i, n, write);
+    // The offset and the linear address (they differ by FS's or GS's base) both aligned (the host
+    // address has the linear one's low bits): else the handler, whose check raises #GP or not.
+    if (align)
+      f.get(c64.q.a)
+        .op(Op.i32WrapI64)
+        .get(c.l.t)
+        .op(Op.i32Or)
+        .i32(15)
+        .op(Op.i32And)
+        .op(Op.i32Eqz)
+        .op(Op.i32And);
+  } else {
+    probeHost(c, i, n, write);
+    if (align) f.get(c.l.a).i32(15).op(Op.i32And).op(Op.i32Eqz).op(Op.i32And);
+  }
   guard(e);
 }
 
@@ -244,6 +264,10 @@ const PACKED: Record<string, (f: FuncWriter) => void> = {
   PSUBQ: (f) => f.simd(Simd.i64x2Sub),
   PCMPEQD: (f) => f.simd(Simd.i32x4Eq),
   PCMPEQB: (f) => f.simd(Simd.i8x16Eq),
+  // PSHUFB (SSSE3; exec/sse/shuffle.ts): byte k of x at y[k] & 15, 0 where y[k] bit 7 is set;
+  // i8x16.swizzle gives 0 for an index past 15, so bits 6:4 cleared and bit 7 kept do both.
+  PSHUFB: (f) =>
+    f.v128(0x8f8f8f8f, 0x8f8f8f8f, 0x8f8f8f8f, 0x8f8f8f8f).simd(Simd.v128And).simd(Simd.i8x16Swizzle),
   PUNPCKLDQ: (f) => f.shuffle(dwords([0, 4, 1, 5])),
   PUNPCKHDQ: (f) => f.shuffle(dwords([2, 6, 3, 7])),
   PUNPCKLQDQ: (f) => f.shuffle(dwords([0, 1, 4, 5])),
@@ -680,19 +704,28 @@ export function sseInline(i: Insn, row: OpcodeRow): boolean {
   return true;
 }
 
-/** Forms that read or write a general register (the 32-bit locals): outside 64-bit mode only. */
+/**
+ * Forms that read or write a general register (the 32-bit locals): in 64-bit mode only those of
+ * `MEM_FORMS64` with a memory operand (which names none).
+ */
 const GPR_FORMS: ReadonlySet<string> = new Set(['PMOVMSKB', 'MOVD', 'CVTTSD2SI', 'CVTSI2SD', 'CVTSI2SS']);
+const MEM_FORMS64: ReadonlySet<string> = new Set(['MOVD', 'CVTSI2SD', 'CVTSI2SS']);
 
 /**
- * Whether `emitSseWasm64` compiles `i` in 64-bit mode (compile64.ts): the register-to-register
- * forms of `sseInline` that name no general register, XMM8…XMM15 through REX.R/REX.B; REX.W (which
- * turns some of them into other instructions) and memory operands (the 64-bit probe is emit64.ts's)
- * are the handler's. Debian's kernel runs blake2s (its entropy pool's hash) on them: 6.6 M
- * handler calls on the boot before.
+ * Whether `emitSseWasm64` compiles `i` in 64-bit mode (compile64.ts): the forms of `sseInline`
+ * that name no general register, XMM8…XMM15 through REX.R/REX.B, memory operands with 64-bit
+ * addressing through emit64.ts's probe (`probeHost64`: FS:/GS: and RIP-relative too; MOVD and
+ * CVTSI2SS/SD from memory name no general register); REX.W (which turns some of them into other
+ * instructions) is the handler's. Debian's kernel runs blake2s (its entropy pool's hash) on them:
+ * 6.6 M handler calls on the boot before the register forms, and then 2.4 M of its MOVD xmm, m32
+ * (the message words) and 0.6 M of its PSHUFB (the rotates by 8 and 16) before these.
  */
 export function sseInline64(i: Insn, row: OpcodeRow): boolean {
-  if (row.pfx === undefined || i.lock || (i.rex & 8) !== 0 || !i.hasModrm || i.mod !== 3) return false;
-  if (EMITTERS[row.mnemonic] === undefined || GPR_FORMS.has(row.mnemonic)) return false;
+  if (row.pfx === undefined || i.lock || (i.rex & 8) !== 0 || !i.hasModrm) return false;
+  const mem = i.mod !== 3;
+  if (mem && i.adSize !== 8) return false;
+  if (EMITTERS[row.mnemonic] === undefined) return false;
+  if (GPR_FORMS.has(row.mnemonic) && !(mem && MEM_FORMS64.has(row.mnemonic))) return false;
   const ops = row.operands;
   if (ops.includes('P') || ops.includes('Q') || ops.includes('N')) return false;
   return !SHIFTS.includes(row.mnemonic) || ops === 'Udq,Ib';
@@ -704,7 +737,7 @@ export function sseInline64(i: Insn, row: OpcodeRow): boolean {
  */
 export function emitSseWasm64(c: WasmCtx, i: Insn, row: OpcodeRow, slow: () => void): boolean {
   if (!sseInline64(i, row)) return false;
-  emitSseBody(c, i, row, slow);
+  emitSseBody(c, i, row, slow, true);
   return true;
 }
 
@@ -715,14 +748,14 @@ export function emitSseWasm64(c: WasmCtx, i: Insn, row: OpcodeRow, slow: () => v
  */
 export function emitSseWasm(c: WasmCtx, i: Insn, row: OpcodeRow, site: number): boolean {
   if (!sseInline(i, row)) return false;
-  emitSseBody(c, i, row, () => emitHandlerCall(c, site, false));
+  emitSseBody(c, i, row, () => emitHandlerCall(c, site, false), false);
   return true;
 }
 
 /** The form's inline path, and `slow` (its handler's call) where the path's checks fail. */
-function emitSseBody(c: WasmCtx, i: Insn, row: OpcodeRow, slow: () => void): void {
+function emitSseBody(c: WasmCtx, i: Insn, row: OpcodeRow, slow: () => void, long: boolean): void {
   const f = c.f;
-  const e: Em = { c, f, s: locals(f) };
+  const e: Em = { c, f, s: locals(f), long };
   f.open(Op.block, 'sse_done');
   f.open(Op.block, 'sse_slow');
   EMITTERS[row.mnemonic](e, i, row);

@@ -15,7 +15,7 @@ import { Flag } from '../../state.js';
 import { PEND_DYN, PEND_MAT } from '../flags.js';
 import { ALU_OPS } from '../rows.js';
 import { ST_EXITREQ, TLB_ADDEND, TLB_READ, TLB_WRITE } from './arena.js';
-import { type FuncWriter, Op } from './encode.js';
+import { type FuncWriter, I32, Op } from './encode.js';
 
 /** Imported functions, by index (compile.ts builds them). */
 export const IMP_READ = 0;
@@ -338,7 +338,22 @@ function flag(c: WasmCtx, fl: FlagName, bits: number): void {
 /** The flags' bits in local `d` from the CPU or the locals, whichever `fp` says (a JS call). */
 function dynBits(c: WasmCtx): number {
   const { f, l } = c;
-  f.get(l.fp).get(l.fo).get(l.fd).get(l.fs).get(l.fr).get(l.fa).call(IMP_FLAGS).set(l.d);
+  // A record of the forms that compute CF, OF and AF at once (PEND_MAT: every 64-bit ALU form,
+  // emit64.ts, and so nearly every record a 64-bit block head meets) in wasm, as `flagBits`'s first
+  // arm; any other record, or the flags in the CPU (fp 0), through the import. Before, the bare
+  // Debian boot called the import 2.85 M times.
+  f.get(l.fp).i32(0).op(Op.i32Ne).get(l.fo).i32(PEND_MAT).op(Op.i32Eq).op(Op.i32And);
+  f.open(Op.if, '', I32);
+  f.get(l.fa).i32(Flag.CF).op(Op.i32And);
+  f.get(l.fs).i32(0).op(Op.i32Ne).i32(11).op(Op.i32Shl).op(Op.i32Or);
+  f.get(l.fr).op(Op.i32Eqz).i32(6).op(Op.i32Shl).op(Op.i32Or);
+  f.get(l.fr).i32(31).op(Op.i32ShrU).i32(7).op(Op.i32Shl).op(Op.i32Or);
+  f.get(l.fr).i32(0xff).op(Op.i32And).op(Op.i32Popcnt).i32(1).op(Op.i32And).op(Op.i32Eqz);
+  f.i32(2).op(Op.i32Shl).op(Op.i32Or);
+  f.else();
+  f.get(l.fp).get(l.fo).get(l.fd).get(l.fs).get(l.fr).get(l.fa).call(IMP_FLAGS);
+  f.end();
+  f.set(l.d);
   return l.d;
 }
 

@@ -24,7 +24,7 @@ import { OPCODE_TABLE, type OpcodeRow } from '../../decoder/opcode-table.js';
 import { flagsDeadAfter } from '../flag-liveness.js';
 import { PEND_DYN, PEND_MAT } from '../flags.js';
 import { ALU_OPS } from '../rows.js';
-import { ST_VHI, TLB_ADDEND, TLB_READ, TLB_WRITE } from './arena.js';
+import { ST_SEGB, ST_VHI, TLB_ADDEND, TLB_READ, TLB_WRITE } from './arena.js';
 import { cfInto, checkCall, cond, exitNormal, goTo, P_CLS, P_SRM, P_SWM, type WasmCtx } from './emit.js';
 import { I32, I64, Op } from './encode.js';
 
@@ -51,6 +51,8 @@ export interface Locals64 {
    * store is probed while the operands in `d`/`x` still make the flags.
    */
   ix: number;
+  /** The linear address of an FS: or GS: access (`a` keeps the offset, for the slow path). */
+  g: number;
 }
 
 /** What the 64-bit emitters know besides `WasmCtx`. */
@@ -76,6 +78,7 @@ export function allocLocals64(c: WasmCtx): Locals64 {
     v: f.local(I64),
     nh: f.local(),
     ix: f.local(),
+    g: f.local(I64),
   };
 }
 
@@ -104,19 +107,18 @@ function ea64(c: Ctx64, i: Insn): void {
 }
 
 /**
- * Pushes 1 when `size` bytes at the address in local `a` (segment `seg`) can be reached inline,
- * leaving in `q.ix` the TLB slot whose ADDEND makes `a` a host address: emit.ts `probe` on the
- * 64-bit address. The segment flat and long (`mask`, a parameter), and the i64 tag `tags` of the
- * index of the last byte equal to the page of the first: a tag is a canonical page address
+ * Pushes 1 when `size` bytes at the linear address in i64 local `la` (segment `seg`) can be reached
+ * inline, leaving in `q.ix` the TLB slot whose ADDEND makes it a host address: emit.ts `probe` on
+ * the 64-bit address. The segment flat and long (`mask`, a parameter), and the i64 tag `tags` of
+ * the index of the last byte equal to the page of the first: a tag is a canonical page address
  * (cpu/tlb.ts tlbWasmFill), so a non-canonical address misses (SDM Vol. 3 3.3.7.1: the slow path
  * raises its #GP/#SS), as does an access crossing a page or wrapping past 2^64.
  */
-function probe64(c: Ctx64, seg: number, size: number, mask: number, tags: number): void {
+function probe64(c: Ctx64, seg: number, size: number, mask: number, tags: number, la: number): void {
   const { f } = c;
-  const a = c.q.a;
   c.segs |= 1 << seg;
   f.get(mask).i32(seg).op(Op.i32ShrU).i32(1).op(Op.i32And);
-  f.get(a);
+  f.get(la);
   if (size > 1) f.i64(size - 1, 0).op(Op.i64Add);
   f.op(Op.i32WrapI64)
     .i32(9)
@@ -125,17 +127,54 @@ function probe64(c: Ctx64, seg: number, size: number, mask: number, tags: number
     .op(Op.i32And)
     .get(P_CLS)
     .op(Op.i32Add);
-  f.tee(c.q.ix).mem(Op.i64Load, tags).get(a).i64(0xfffff000, -1).op(Op.i64And).op(Op.i64Eq);
+  f.tee(c.q.ix).mem(Op.i64Load, tags).get(la).i64(0xfffff000, -1).op(Op.i64And).op(Op.i64Eq);
   f.op(Op.i32And);
 }
 
-/** Pushes the host address of the access `probe64` found inline: `a` + the slot's ADDEND. */
-function hostAddr64(c: Ctx64): void {
-  c.f.get(c.q.a).op(Op.i32WrapI64).get(c.q.ix).mem(Op.i32Load, TLB_ADDEND).op(Op.i32Add);
+/** Pushes the host address of the access `probe64` found inline at `la`: `la` + the slot's ADDEND. */
+function hostAddr64(c: Ctx64, la: number): void {
+  c.f.get(la).op(Op.i32WrapI64).get(c.q.ix).mem(Op.i32Load, TLB_ADDEND).op(Op.i32Add);
 }
 
-/** FS and GS keep their bases in 64-bit mode: always through the CPU. */
-const based = (seg: number): boolean => seg === 4 || seg === 5;
+/**
+ * FS and GS keep their bases in 64-bit mode (SDM Vol. 3 3.4.4; `Cpu.linear64`): their linear
+ * address is the offset in `a` plus the base the wrapper left at ST_SEGB, computed into `g` (an
+ * i64 sum wraps where the interpreter's does not, but then the address is not canonical either way:
+ * the base is canonical, so only a sum beyond ±2^63 wraps, and no tag equals it). Returns the local
+ * the probe reads: `g`, or `a` for the other segments (no base).
+ */
+function linear(c: Ctx64, seg: number): number {
+  if (seg !== 4 && seg !== 5) return c.q.a;
+  c.f
+    .get(c.q.a)
+    .i32(0)
+    .mem(Op.i64Load, ST_SEGB + 8 * (seg - 4))
+    .op(Op.i64Add)
+    .set(c.q.g);
+  return c.q.g;
+}
+
+/**
+ * The inline memory path of the memory operand of `i` (64-bit addressing), for emitters that leave
+ * every other case to the handler (emit-sse.ts): emit.ts `probeHost` in 64-bit mode. The offset
+ * into `a` (FS:/GS: their linear address into `g`), 1 pushed when an access of `size` bytes
+ * (`write`: a store) hits the TLB inline inside one page of RAM, then the host byte address in
+ * the i32 local `t`. Pushes 0 when there is no inline path.
+ */
+export function probeHost64(c: Ctx64, i: Insn, size: number, write: boolean): void {
+  const { f, l } = c;
+  ea64(c, i);
+  f.set(c.q.a);
+  if (c.ramPages === 0) {
+    f.i32(0);
+    return;
+  }
+  const la = linear(c, i.memSeg);
+  probe64(c, i.memSeg, size, write ? P_SWM : P_SRM, write ? TLB_WRITE : TLB_READ, la);
+  // The slot's ADDEND (a load inside the TLB area whether or not the probe hit).
+  hostAddr64(c, la);
+  f.set(l.t);
+}
 
 /** Pushes the `size`-byte value (zero-extended to i64) at the address in local `a`, segment `seg`. */
 function readAt(c: Ctx64, seg: number, size: number): void {
@@ -149,13 +188,14 @@ function readAt(c: Ctx64, seg: number, size: number): void {
     if (size === 8)
       f.i32(0).mem(Op.i32Load, ST_VHI).op(Op.i64ExtendI32U).i64(32, 0).op(Op.i64Shl).op(Op.i64Or);
   };
-  if (c.ramPages === 0 || based(seg)) {
+  if (c.ramPages === 0) {
     slow();
     return;
   }
-  probe64(c, seg, size, P_SRM, TLB_READ);
+  const la = linear(c, seg);
+  probe64(c, seg, size, P_SRM, TLB_READ, la);
   f.open(Op.if, '', I64);
-  hostAddr64(c);
+  hostAddr64(c, la);
   f.mem(size === 8 ? Op.i64Load : size === 4 ? Op.i64Load32U : size === 2 ? Op.i64Load16U : Op.i64Load8U, 0);
   f.else();
   slow();
@@ -172,13 +212,14 @@ function writeAt(c: Ctx64, seg: number, size: 1 | 2 | 4 | 8, v: number): void {
     f.call(IMP_WRITE64);
     checkCall(c);
   };
-  if (c.ramPages === 0 || based(seg)) {
+  if (c.ramPages === 0) {
     slow();
     return;
   }
-  probe64(c, seg, size, P_SWM, TLB_WRITE);
+  const la = linear(c, seg);
+  probe64(c, seg, size, P_SWM, TLB_WRITE, la);
   f.open(Op.if);
-  hostAddr64(c);
+  hostAddr64(c, la);
   f.get(v).mem(
     size === 8 ? Op.i64Store : size === 4 ? Op.i64Store32 : size === 2 ? Op.i64Store16 : Op.i64Store8,
     0,
@@ -828,6 +869,59 @@ export function emitInsn64Wasm(
   const mem = i.hasModrm && i.mod !== 3;
   if (mem && i.adSize !== 8) return false;
   const size = i.opSize;
+  if ((m === 'CALL_IND' || m === 'JMP_IND') && size === 8) {
+    // CALL/JMP r/m64 (exec/long/control64.ts): the target read first (a fault leaves everything),
+    // a non-canonical one left to the handler (#GP(0) at the branch, before the push: SDM Vol. 2
+    // CALL), CALL's return address pushed as PUSH does it; then the function leaves at the target
+    // (the dispatch loop's jump cache goes on from there: chain.ts).
+    out.branch = true;
+    const { a, v } = c.q;
+    loadE(c, i, 8);
+    f.tee(v).i64(0, 0x8000).op(Op.i64Add).i64(0, 0x10000).op(Op.i64LtU).op(Op.i32Eqz).open(Op.if);
+    c.handler();
+    f.end();
+    if (m === 'CALL_IND') {
+      f.get(q[4]).i64(8, 0).op(Op.i64Sub).set(a);
+      pushNext(c);
+      f.set(c.q.d);
+      writeAt(c, SS, 8, c.q.d);
+      f.get(a).set(q[4]);
+    }
+    f.get(l.n).i32(c.length).op(Op.i32Add).set(l.n);
+    f.get(v).op(Op.i32WrapI64).set(l.next);
+    f.get(v).i64(32, 0).op(Op.i64ShrU).op(Op.i32WrapI64).set(c.q.nh);
+    f.br('exit');
+    return true;
+  }
+  if (m === 'PUSH' && (ops === 'Iz' || ops === 'IbS') && size === 8) {
+    // PUSH imm32/imm8 sign-extended to 64 bits (SDM Vol. 2 PUSH), as PUSH r64 below.
+    out.memory = true;
+    f.get(q[4]).i64(8, 0).op(Op.i64Sub).set(c.q.a);
+    i64s(c, i.imm);
+    f.set(c.q.v);
+    writeAt(c, SS, 8, c.q.v);
+    f.get(c.q.a).set(q[4]);
+    return true;
+  }
+  if (m === 'LEAVE' && size === 8) {
+    // LEAVE (exec/long/move64.ts LEAVE64): RBP's slot read at SS:RBP first (a fault leaves RSP),
+    // then RSP = RBP + 8 and RBP = the value.
+    out.memory = true;
+    f.get(q[5]).set(c.q.a);
+    readAt(c, SS, 8);
+    f.set(c.q.v);
+    f.get(c.q.a).i64(8, 0).op(Op.i64Add).set(q[4]);
+    f.get(c.q.v).set(q[5]);
+    return true;
+  }
+  if (m === 'CBW' && (size === 8 || size === 4)) {
+    // CDQE: RAX = EAX sign-extended; CWDE: EAX = AX sign-extended, zero-extended to RAX.
+    f.get(q[0]).op(Op.i32WrapI64);
+    if (size === 8) f.op(Op.i64ExtendI32S);
+    else f.op(Op.i32Extend16S).op(Op.i64ExtendI32U);
+    f.set(q[0]);
+    return true;
+  }
   if (m === 'PUSH' || m === 'POP') {
     if (ops !== 'Zv' || size !== 8) return false;
     out.memory = true;
@@ -973,6 +1067,20 @@ export function emitInsn64Wasm(
       reg(c, i.reg, 2);
       setW(c, i.rm);
     }
+    return true;
+  }
+  if (m === 'NEG' && ops === 'Ev') {
+    // NEG r/m: the flags of SUB 0, r/m (SDM Vol. 2 NEG: CF is "operand not 0", 0 < x unsigned; OF,
+    // AF, SF, ZF, PF as that subtraction's); the store before them, so a faulting one leaves them.
+    alu(
+      c,
+      5,
+      size,
+      () => (size === 8 ? void f.i64(0, 0) : void f.i32(0)),
+      () => loadE(c, i, size),
+      mem ? MEM : i.rm,
+      i.memSeg,
+    );
     return true;
   }
   if (size === 2) return false;

@@ -113,6 +113,7 @@ export const Simd = {
   v128Store: 0x0b,
   v128Const: 0x0c,
   i8x16Shuffle: 0x0d,
+  i8x16Swizzle: 0x0e,
   i32x4Splat: 0x11,
   i32x4ExtractLane: 0x1b,
   i32x4ReplaceLane: 0x1c,
