@@ -4,6 +4,7 @@ import { EMUL_RETRY } from '../cpu/consts.js';
 import type { Cpu } from '../cpu/cpu.js';
 import type { Insn } from '../decoder/insn.js';
 import { PFERR } from '../paging/walker.js';
+import { memSlot64, SLOT_OFF, slotLinear } from './long/mem-slot64.js';
 
 /** Masks `v` to `size` bytes, unsigned. */
 export function mask(v: number, size: number): number {
@@ -29,11 +30,38 @@ export function sext(v: number, size: number): number {
 
 export function readE(cpu: Cpu, i: Insn, size: number): number {
   if (i.mod === 3) return cpu.getReg(i.rm, size, i.rex);
+  // 64-bit addressing: straight from the address' halves to the TLB (`memSlot64`), without the
+  // signed 64-bit offset and linear address `ea`/`segAddr` form (heap numbers for a kernel's
+  // addresses); anything but a TLB hit inside one page goes the general way.
+  if (i.adSize === 8) {
+    const m = memSlot64(cpu, i, size, false);
+    if (m !== null) {
+      const o = SLOT_OFF[0];
+      if (size === 4) return (m[o] | (m[o + 1] << 8) | (m[o + 2] << 16) | (m[o + 3] << 24)) >>> 0;
+      if (size === 2) return m[o] | (m[o + 1] << 8);
+      return m[o];
+    }
+  }
   return cpu.read(i.memSeg, cpu.ea(i), size);
 }
 export function writeE(cpu: Cpu, i: Insn, size: number, v: number): void {
   if (i.mod === 3) cpu.setReg(i.rm, size, i.rex, v);
-  else cpu.write(i.memSeg, cpu.ea(i), size, v);
+  else {
+    if (i.adSize === 8) {
+      const m = memSlot64(cpu, i, size, true);
+      if (m !== null) {
+        const o = SLOT_OFF[0];
+        m[o] = v;
+        if (size >= 2) m[o + 1] = v >>> 8;
+        if (size === 4) {
+          m[o + 2] = v >>> 16;
+          m[o + 3] = v >>> 24;
+        }
+        return;
+      }
+    }
+    cpu.write(i.memSeg, cpu.ea(i), size, v);
+  }
 }
 export function readG(cpu: Cpu, i: Insn, size: number): number {
   return cpu.getReg(i.reg, size, i.rex);
@@ -48,6 +76,9 @@ export function writeG(cpu: Cpu, i: Insn, size: number, v: number): void {
  * of a read-modify-write is checked as a write). Returns the linear address.
  */
 export function rmwLinear(cpu: Cpu, i: Insn, size: number): number {
+  // 64-bit addressing with a TLB entry granting the write inside one page (and so the read: no
+  // entry has write rights without read rights): nothing to check or probe.
+  if (i.adSize === 8 && memSlot64(cpu, i, size, true) !== null) return slotLinear(cpu);
   const lin = cpu.segAddr(i.memSeg, cpu.ea(i), size, true);
   cpu.probeWrite(lin, size);
   return lin;

@@ -13,8 +13,11 @@ import type { Insn } from '../../decoder/insn.js';
 
 const TWO32 = 4294967296;
 
-/** Offset of the operand in the view `memSlot64` returned. */
-export const SLOT_OFF = new Int32Array(1);
+/**
+ * Where the operand `memSlot64` found is: [0] its offset in the view returned, [1] its TLB entry
+ * (the linear address is that entry's page, `slotLinear`, plus the offset).
+ */
+export const SLOT_OFF = new Int32Array(2);
 
 /**
  * The host view holding the `size`-byte memory operand of `i` (read, or written when `write`) when
@@ -65,7 +68,18 @@ export function memSlot64(cpu: Cpu, i: Insn, size: number, write: boolean): Uint
   const need = write ? (user ? C.TP_UW : C.TP_SW) : user ? C.TP_UR : C.TP_SR;
   if (!(cpu.tlbPerm[idx] & need)) return null;
   SLOT_OFF[0] = o;
+  SLOT_OFF[1] = idx;
   return cpu.tlbView[idx];
+}
+
+/**
+ * The linear address (folded to 48 bits, as `Cpu.linear64` returns it) of the operand the last
+ * successful `memSlot64` found: its TLB entry's tag (bits 47:24) and index (bits 23:12), and the
+ * offset.
+ */
+export function slotLinear(cpu: Cpu): number {
+  const idx = SLOT_OFF[1];
+  return (cpu.tlbTag[idx] * C.TLB_SIZE + idx) * 4096 + SLOT_OFF[0];
 }
 
 /** Reads the dword memory operand of `i`: from its halves when the TLB has it, else the general path. */
