@@ -26,10 +26,15 @@ import {
 // mov dx, 0x3f8 ; out dx, al ; mov eax, [0x100000] ; hlt
 const CODE = [0x66, 0xba, 0xf8, 0x03, 0xee, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x10, 0x00, 0xf4];
 
-function eptGuest(code = CODE) {
+/**
+ * A long-mode guest over EPT. `tdpPrefetch` 1 (the MMU's default maps a fault's whole 2 MiB group)
+ * so that every page the guest touches first is an EPT violation of its own, as the exits'
+ * fields are checked below.
+ */
+function eptGuest(code = CODE, tdpPrefetch = 1) {
   const si = new VmxSilicon();
   const driver = new VmxDriver(si, { ept: true });
-  const kvm = openKvm(new SoftKvmDevice(driver, { mmuOptions: { tdp: true, ept: true } }));
+  const kvm = openKvm(new SoftKvmDevice(driver, { mmuOptions: { tdp: true, ept: true, tdpPrefetch } }));
   return { si, driver, g: longModeGuest(kvm, code) };
 }
 
@@ -138,6 +143,16 @@ describe('VMX silicon: EPT exits', () => {
     const data = exits.find((e) => e.gpa === 0x100000);
     expect(data?.qual).toBe(EptQual.READ | EptQual.LINEAR_VALID | EptQual.TRANSLATED);
     expect(data?.gla).toBe(0x100000);
+  });
+
+  it("with the MMU's default prefetch, the first violation maps the 2 MiB around it: the code and tables exit no more", () => {
+    const { si, g } = eptGuest(CODE, 512);
+    const exits = recordEptExits(si, () => {
+      expect(g.vcpu.run()).toBe(KVM_EXIT.IO);
+      expect(g.vcpu.run()).toBe(KVM_EXIT.HLT);
+    });
+    // The PML4 read maps gPA 0-2 MiB (the guest's tables and code); the data at 1 MiB is in it too.
+    expect(exits.map((e) => e.gpa)).toEqual([0x10000]);
   });
 
   it('an EPT entry with a reserved memory type is a misconfiguration (exit 49), an internal error for KVM', () => {
