@@ -13,7 +13,6 @@ import { Insn } from '../decoder/insn.js';
 import { DISPATCH } from '../exec/dispatch.js';
 import { dispatch64 } from '../exec/dispatch64.js';
 import { PFERR } from '../paging/walker.js';
-import type { PageHeat } from './code-heat.js';
 import * as C from './consts.js';
 import type { Cpu } from './cpu.js';
 import { lpnOf, tlbFill, tlbTagOf, tlbWasmKillWrite } from './tlb.js';
@@ -57,8 +56,6 @@ export class PageCode {
   crossTo: PageCode | null = null;
   /** The pages whose straddling decodes run into this one: their decodes go when this page's do. */
   crossFrom: PageCode[] | null = null;
-  /** What this frame's decodes had counted when a write last dropped them (code-heat.ts), or null. */
-  heat: PageHeat | null = null;
 }
 
 /**
@@ -251,13 +248,7 @@ function decodeAt(cpu: Cpu, lin: number, eip: number): Insn {
     decodeInto(cpu, insn);
     cacheable = true;
   }
-  const pc = cpu.codePage;
-  if (cacheable && pc !== null) {
-    pc.insns[off] = insn;
-    // The page's code was dropped by a write: this instruction, if unchanged, keeps its count.
-    const jit = cpu.jit;
-    if (pc.heat !== null && jit !== null) insn.jitHits = jit.heat.seed(pc.heat, off, insn, pc.bytes, jit.hot);
-  }
+  if (cacheable && cpu.codePage !== null) cpu.codePage.insns[off] = insn;
   return insn;
 }
 
@@ -464,7 +455,6 @@ function newCodePage(cpu: Cpu, pfn: number, view: Uint8Array): PageCode {
   }
   pc.pfn = pfn;
   pc.bytes.set(view);
-  pc.heat = cpu.jit !== null ? cpu.jit.heat.take(pfn) : null;
   pc.epoch = cpu.codeEpoch;
   cpu.codePages.set(pfn, pc);
   // Writes to this frame must now go the slow way (to invalidate): drop cached write rights.
@@ -512,9 +502,6 @@ export function invalidateCodePage(cpu: Cpu, pfn: number): void {
   const pc = cpu.codePages.get(pfn);
   if (pc !== undefined) {
     cpu.codePages.delete(pfn);
-    // What its decodes had counted toward compiling outlives them (code-heat.ts).
-    const jit = cpu.jit;
-    if (jit !== null) jit.heat.keep(pc, jit.hot);
     // The TLB entries that found it by index forget it (setCodePage); rare: a write to code.
     const tc = cpu.tlbCode;
     for (let i = 0; i < C.TLB_SIZE; i++) if (tc[i] === pc) tc[i] = null;

@@ -10,7 +10,6 @@
  * blocks, all are dropped (QEMU's `tb_flush` when its code buffer fills) and hot code recompiles.
  */
 import type { JitTuning } from '../api/cpu-options.js';
-import { CodeHeat } from '../cpu/code-heat.js';
 import type { Cpu } from '../cpu/cpu.js';
 import { crossPageOk, type PageCode, switchCodePage, switchCodePage64 } from '../cpu/fetch.js';
 import type { Insn } from '../decoder/insn.js';
@@ -118,8 +117,6 @@ export class Jit {
   readonly backend: 'js' | 'wasm';
   /** The wasm backend's module batch (wasm/batch.ts): warm block starts compiled with the next hot one. */
   readonly batch: WasmBatch | null;
-  /** Counted visits of code pages a write dropped, carried to their new decodes (cpu/code-heat.ts). */
-  readonly heat = new CodeHeat();
   /** Entries at which a block start joins the wasm batch (a quarter of `hot`; 0 for the JS backend). */
   readonly warm: number;
   /** What a visit from a block's exit counts in `lookup` (`EXIT_VISIT` for wasm, else 1). */
