@@ -81,36 +81,43 @@ export interface Generated64 {
 
 /**
  * Registers an instruction may name (a superset: the function holds these in locals, loaded at its
- * entry and stored at its exits). A byte operand 4…7 without a REX prefix is AH, CH, DH or BH, bits
- * 15:8 of RAX…RBX (SDM Vol. 1 3.4.1.1), not SPL…DIL: its register is 0…3; a shift by CL reads
- * RCX, which no field names. Before this was counted,
- * a region naming DH alone (Debian's kernel: `test dh, 0x38; jz` at 98 M instructions) read 0
- * from a local never loaded, and a write to CH, DH or BH was never stored (tools/linux/lockstep.mjs
- * found it).
+ * entry), in bits 15:0, and of those the ones an inline form may write (stored at its exits and
+ * before a handler call), in bits 31:16. A byte operand 4…7 without a REX prefix is AH, CH, DH or
+ * BH, bits 15:8 of RAX…RBX (SDM Vol. 1 3.4.1.1), not SPL…DIL: its register is 0…3; a shift by CL
+ * reads RCX, which no field names. Before this was counted, a region naming DH alone (Debian's
+ * kernel: `test dh, 0x38; jz` at 98 M instructions) read 0 from a local never loaded, and a write
+ * to CH, DH or BH was never stored (tools/linux/lockstep.mjs found it). An inline form writes only
+ * the registers its ModRM reg or r/m field (or its opcode) names, RAX (eAX forms, CDQE), RSP (the
+ * stack forms) and RBP (LEAVE); a register named only as a base or an index is read, never
+ * written: not stored (a hop of a chain stored every register it held before, ~10 instructions a
+ * function on the kernel), and a handler call reloads every register after it, so a register
+ * never written inline is the CPU's all along.
  */
 function regsOf(insns: Insn[]): number {
   let m = 1 | (1 << 4); // RAX (eAX forms), RSP (the stack forms)
+  let w = m;
   for (const i of insns) {
-    for (const r of [i.reg, i.rm, i.base, i.index]) if (r >= 0 && r < 16) m |= 1 << r;
-    if (i.rex === 0) for (const r of [i.reg, i.rm]) if (r >= 4 && r < 8) m |= 1 << (r - 4);
+    for (const r of [i.base, i.index]) if (r >= 0 && r < 16) m |= 1 << r;
+    for (const r of [i.reg, i.rm]) if (r >= 0 && r < 16) w |= 1 << r;
+    if (i.rex === 0) for (const r of [i.reg, i.rm]) if (r >= 4 && r < 8) w |= 1 << (r - 4);
     // The shifts by CL name RCX only implicitly (emit64.ts shiftCl reads it from its local), LEAVE
     // RBP (emit64.ts inlines it: before, a region whose LEAVE was its only mention of RBP read 0
     // from a local never loaded, and Debian took a #PF at linear 0 in native_flush_tlb_one_user).
     if (i.row >= 0) {
       const row = OPCODE_TABLE[i.row];
       if (row.operands.endsWith(',CL')) m |= 2;
-      else if (row.mnemonic === 'LEAVE') m |= 1 << 5;
+      else if (row.mnemonic === 'LEAVE') w |= 1 << 5;
     }
   }
-  return m;
+  return m | w | (w << 16);
 }
 
-/** Emits the stores of the register locals in `used` (both halves) and of the flag record. */
-function emitStore64(c: Ctx64, used: number): void {
+/** Emits the stores of the register locals written (`regs` bits 31:16: regsOf) and of the flag record. */
+function emitStore64(c: Ctx64, regs: number): void {
   const { f, l } = c;
   const q = c.q.q;
   for (let r = 0; r < 16; r++) {
-    if (!(used & (1 << r))) continue;
+    if (!(regs & (1 << (r + 16)))) continue;
     f.i32(0)
       .get(q[r])
       .op(Op.i32WrapI64)
@@ -125,12 +132,12 @@ function emitStore64(c: Ctx64, used: number): void {
   emitStoreFlagRecord(f, l);
 }
 
-/** Emits the loads of the register locals in `used` from the CPU's registers. */
-function emitLoad64(c: Ctx64, used: number): void {
+/** Emits the loads of the register locals held (`regs` bits 15:0: regsOf) from the CPU's registers. */
+function emitLoad64(c: Ctx64, regs: number): void {
   const { f } = c;
   const q = c.q.q;
   for (let r = 0; r < 16; r++) {
-    if (!(used & (1 << r))) continue;
+    if (!(regs & (1 << r))) continue;
     f.i32(0).mem(Op.i64Load32U, REG + 4 * r);
     f.i32(0)
       .mem(Op.i64Load32U, REG_HIGH + 4 * r)
