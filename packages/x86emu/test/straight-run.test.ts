@@ -10,6 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import { Cpu, FlatPhysicalMemory, Reg, StopReason } from '../src/index.js';
 import { Jit } from '../src/jit/jit.js';
+import { asm } from './asm.js';
 import { L, longMode } from './long.js';
 import { type Machine, runTo } from './machine.js';
 import { CODE, protectedMode, SEL } from './pm.js';
@@ -251,6 +252,157 @@ describe('straight runs of decoded instructions', () => {
     }
     expect(runs.cpu.state.gpr[Reg.RDX]).toBe(21);
     expect(runs.cpu.state.gpr[Reg.RSI]).toBe(7);
+  });
+
+  it('in 64-bit mode a fault after the run crossed 4 GiB leaves RIP[63:32] at the faulting instruction', () => {
+    // Code at 0xFFFFFFF0 runs on into 0x1_0000_0000 (both mapped by 2 MiB pages) and faults
+    // there. The second time its pages' decodes and TLB entries are known, so one straight run
+    // goes from the JMP through both: the fault's RIP must carry the new RIP[63:32].
+    const m = interpreted(
+      longMode(`mov rax, 0x0000800000000000; mov ecx, 0xfffffff0; xor edx, edx; xor esi, esi; jmp rcx`, {
+        captureExceptions: true,
+      }),
+    );
+    const pdpt = L.PML4 + 0x1000;
+    m.mem.write32(pdpt + 3 * 8, (L.PML4 + 0x3000) | 7);
+    m.mem.write32(L.PML4 + 0x3000 + 511 * 8, 0x400000 | 0x87);
+    m.mem.write32(pdpt + 4 * 8, (L.PML4 + 0x4000) | 7);
+    m.mem.write32(L.PML4 + 0x4000, 0x600000 | 0x87);
+    m.mem.bytes.set(asm('inc edx\n'.repeat(8), { bits: 64, origin: 0xfffffff0 }), 0x5ffff0);
+    m.mem.bytes.set(asm('inc esi\nmov rdi, [rax]\nhlt', { bits: 64, origin: 0 }), 0x600000);
+    for (let pass = 0; pass < 2; pass++) {
+      const s = m.cpu.state;
+      s.rip[0] = CODE64;
+      s.rip[1] = 0;
+      m.exceptions.length = 0;
+      expect(m.cpu.run(1000)).toBe(StopReason.Exception);
+      expect(m.exceptions[0]?.vector).toBe(GP);
+      expect(s.gpr[Reg.RDX]).toBe(8);
+      expect(s.gpr[Reg.RSI]).toBe(1);
+      expect([s.rip[1], s.rip[0]], `pass ${pass}`).toEqual([1, 2]);
+    }
+  });
+
+  // A loop on one page whose Jcc alternates between its target and its fall-through, whose RET
+  // goes back to two call sites in turn (the same branch, two targets), and whose body rewrites
+  // the immediate at the loop's head every iteration (the page's decodes, and every link between
+  // them, dropped between two iterations).
+  const LINKS64 = `
+      mov ecx, 9
+    top:
+      mov esi, 1
+      add edi, esi
+      test ecx, 1
+      jz even
+      add ebx, 3
+      call f
+      jmp join
+    even:
+      call f
+      add ebx, 7
+    join:
+      cmp ecx, 4
+      jne keep
+      mov dword ptr [rip + top + 1], ecx
+    keep:
+      dec ecx
+      jnz top
+      hlt
+    f:
+      add edx, ecx
+      ret
+  `;
+
+  it("in 64-bit mode follow a branch's target and fall-through links: every budget stops where stepping does", () => {
+    const runs = interpreted(longMode(LINKS64));
+    const steps = interpreted(longMode(LINKS64));
+    const rsp0 = runs.cpu.state.gpr[Reg.RSP];
+    // The whole program first on both (the decodes made and linked, dropped by the store at the
+    // loop's head, made and linked again; the head's immediate now 4), then from the start with
+    // every budget, the links of the runs before in place, against one instruction per run().
+    for (const m of [runs, steps]) {
+      runTo(m);
+      expect(m.cpu.state.gpr[Reg.RDI]).toBe(6 * 1 + 3 * 4);
+      expect(m.cpu.stats.codeInvalidations).toBe(1);
+    }
+    const regs = [Reg.RAX, Reg.RBX, Reg.RCX, Reg.RDX, Reg.RSI, Reg.RDI, Reg.RSP];
+    for (let n = 1; n <= 130; n++) {
+      for (const m of [runs, steps]) {
+        const s = m.cpu.state;
+        s.rip[0] = CODE64;
+        for (const r of regs) s.gpr[r] = 0;
+        s.gpr[Reg.RSP] = rsp0;
+        s.rflags[0] = 2;
+        s.halted = false;
+      }
+      const stop = runs.cpu.run(n);
+      let last: StopReason = StopReason.Budget;
+      for (let i = 0; i < n && last === StopReason.Budget; i++) last = steps.cpu.run(1);
+      expect(stop, `budget ${n}`).toBe(last);
+      for (const r of regs)
+        expect(runs.cpu.state.gpr[r], `budget ${n} reg ${r}`).toBe(steps.cpu.state.gpr[r]);
+      expect(runs.cpu.state.rip[0], `budget ${n}`).toBe(steps.cpu.state.rip[0]);
+      expect(runs.cpu.state.rflags[0], `budget ${n}`).toBe(steps.cpu.state.rflags[0]);
+    }
+    expect(runs.cpu.state.gpr[Reg.RDI]).toBe(9 * 4);
+  });
+
+  // Cold code (the outer loop: fewer visits than the threshold) that runs by falling through into
+  // a hot inner loop, compiled after its first visits: the straight run meets the block there.
+  const INTO_BLOCK64 = `
+      mov ecx, 12
+    outer:
+      mov edx, 60
+      lea esi, [rsi + rcx * 2]
+      nop
+    inner:
+      add eax, edx
+      dec edx
+      jnz inner
+      add ebx, eax
+      dec ecx
+      jnz outer
+      hlt
+  `;
+
+  it('in 64-bit mode enter a compiled block the run meets: every budget as the interpreter, the same compiles', () => {
+    const HOT = 40;
+    const fresh = (jit: boolean) => {
+      const m = longMode(INTO_BLOCK64);
+      m.cpu.jit = jit ? new Jit({ hot: HOT }) : null;
+      return m;
+    };
+    const regs = [Reg.RAX, Reg.RBX, Reg.RCX, Reg.RDX, Reg.RSI];
+    const whole = fresh(true);
+    runTo(whole);
+    const jit = whole.cpu.jit as Jit;
+    expect(jit.stats.runEntries).toBeGreaterThan(0);
+    expect(jit.stats.compiled).toBeGreaterThan(0);
+    // One instruction per run(): no straight run, no block (the budget is too small), but the
+    // run loop's lookups count the same visits and compile the same blocks.
+    const stepped = fresh(true);
+    for (let i = 0; i < 100_000 && !stepped.cpu.state.halted; i++) stepped.cpu.run(1);
+    expect((stepped.cpu.jit as Jit).stats.compiled).toBe(jit.stats.compiled);
+    for (const r of regs) expect(stepped.cpu.state.gpr[r]).toBe(whole.cpu.state.gpr[r]);
+    // The blocks compiled, from the start again at every budget against the interpreter stepping.
+    const steps = fresh(false);
+    for (let n = 1; n <= 200; n += n < 60 ? 1 : 7) {
+      for (const m of [whole, steps]) {
+        const s = m.cpu.state;
+        s.rip[0] = CODE64;
+        for (const r of regs) s.gpr[r] = 0;
+        s.rflags[0] = 2;
+        s.halted = false;
+      }
+      const stop = whole.cpu.run(n);
+      let last: StopReason = StopReason.Budget;
+      for (let i = 0; i < n && last === StopReason.Budget; i++) last = steps.cpu.run(1);
+      expect(stop, `budget ${n}`).toBe(last);
+      for (const r of regs)
+        expect(whole.cpu.state.gpr[r], `budget ${n} reg ${r}`).toBe(steps.cpu.state.gpr[r]);
+      expect(whole.cpu.state.rip[0], `budget ${n}`).toBe(steps.cpu.state.rip[0]);
+      expect(whole.cpu.state.rflags[0], `budget ${n}`).toBe(steps.cpu.state.rflags[0]);
+    }
   });
 
   it('in 64-bit mode count the visits of another page as the run loop does: the same compiles', () => {

@@ -228,8 +228,13 @@ function decodeAt(cpu: Cpu, lin: number, eip: number): Insn {
   const inPage = cpu.codePage !== null && cpu.linearOps === null;
   let cacheable = inPage && off <= 4096 - 15;
   if (cacheable) insn = new Insn();
-  // The scratch decode is another instruction each time: no successor of an earlier one.
-  else insn.next = null;
+  // The scratch decode is another instruction each time: no successor or branch target of an
+  // earlier one.
+  else {
+    insn.next = null;
+    insn.taken = null;
+    insn.takenOff = -1;
+  }
   cpu.stats.decodes++;
   decodeInto(cpu, insn);
   if (!cacheable && inPage && off + insn.length <= 4096) {

@@ -4,7 +4,8 @@
  * instructions (a straight-line one or a near branch), the instructions after it run from their
  * decodes one after the other, without the run loop's event check, the block compiler's lookup,
  * the fetch's code-page test or the step's debug checks each time. Each decode remembers its
- * successor in the same page (`Insn.next`), so the next one is a field load.
+ * successor in the same page (`Insn.next`), and a near branch the target it went to last in the
+ * same page (`Insn.taken`, at `takenOff`), so the next one is a field load.
  *
  * What makes skipping those checks exact is the rows a run may continue through: the block
  * compiler's straight-line rows (jit/rows.ts `ROW_KIND` 1: no mode, segment, control or debug
@@ -35,6 +36,14 @@ import { type PageCode, switchCodePage64 } from './fetch.js';
 const TWO32 = 4294967296;
 
 /**
+ * The decode at RIP where `runStraight64` stopped because a compiled block starts there (null
+ * else): `runStraight` enters it itself (jit.ts `enterFromRun`) instead of returning to the run
+ * loop to fetch the same decode and look the block up (2.33 M times in the bare boot's first
+ * 3×10^8 instructions).
+ */
+let atBlock: Insn | null = null;
+
+/**
  * Runs the instructions after `prev` (just executed by `Cpu.step`, RIP past it; `branched`: a near
  * branch, RIP at its target or fall-through) while they are decoded and may run without the
  * per-instruction checks. Returns with RIP at an instruction boundary (or `unwinding` set by the
@@ -50,11 +59,16 @@ export function runStraight(cpu: Cpu, prev: Insn, branched: boolean): void {
   // The block compiler counts a boundary toward compiling only where a block may start (jit.ts
   // `seqEnd`): not one this run reached by stepping through straight-line code, unless that
   // stepped into another page (`seqAfter`: no block runs across a page's end).
+  const b = atBlock;
+  atBlock = null;
   const jit = cpu.jit;
   if (jit !== null) {
     const key = cpu.long64 ? s.rip[0] : (s.segBase[1] + s.rip[0]) >>> 0;
     const from = cpu.long64 ? cpu.startEip : (s.segBase[1] + cpu.startEip) >>> 0;
     jit.seqEnd = atBranch || (key ^ from) >>> 12 !== 0 ? -1 : key;
+    // Nothing since the run's last check needs the run loop: no event (irqCheck), and what
+    // fetchFirstOk tests was tested at the run's start and no instruction of it changes.
+    if (b !== null) jit.enterFromRun(cpu, b);
   }
 }
 
@@ -73,15 +87,26 @@ function runStraight64(cpu: Cpu, prev: Insn, branched: boolean): boolean {
   for (;;) {
     if (cpu.irqCheck || cpu.runCount >= cpu.runLimit || cpu.codeLpn === -1) return branched;
     const eip = rip[0];
-    let insn: Insn | null = branched ? null : prev.next;
+    let insn: Insn | null = null;
     // Entered from another page (by a branch or by running off the page's end): a boundary where
     // a block may start, whose visit counts (jit.ts `seqAfter`: no block runs across a page's end).
     let visit = branched;
+    // After a branch within the code page: its fall-through (`next`) or the target it went to
+    // last time (`taken`), told apart by RIP's page offset. `prev` is that page's decode (or the
+    // step's, at the run's start), so both links are too.
+    let ft = -1;
+    let off = -1;
+    if (!branched) insn = prev.next;
+    else if (eip >>> 12 === cpu.codeEipPage && rip[1] === cpu.codeRipHi) {
+      off = eip & 0xfff;
+      ft = (cpu.startEip & 0xfff) + prev.length;
+      insn = off === prev.takenOff ? prev.taken : off === ft ? prev.next : null;
+    }
     if (insn === null) {
       // The successor in the same page, decoded under this mode (else the step fetches it); after
       // a branch, its target or fall-through, found by RIP.
       let pc = cpu.codePage;
-      if (eip >>> 12 !== cpu.codeEipPage || rip[1] !== cpu.codeRipHi || pc === null) {
+      if (pc === null || (off < 0 && (eip >>> 12 !== cpu.codeEipPage || rip[1] !== cpu.codeRipHi))) {
         // Another page the TLB grants for a fetch and whose decodes it remembers: switched to as
         // the run loop's fetch would (fetch.ts fetchDecode64), else that fetch's to find. Calls
         // and returns between the kernel's pages ended four runs in five here, each then paying
@@ -89,17 +114,34 @@ function runStraight64(cpu: Cpu, prev: Insn, branched: boolean): boolean {
         if (!switchCodePage64(cpu)) return branched;
         pc = cpu.codePage as PageCode;
         visit = true;
+        // RIP[63:32] changes only with the page (a branch, or running on across 4 GiB): a fault
+        // from here on restores RIP from startEip and this (the run loop's catch, finishUnwind).
+        cpu.startRipHi = rip[1];
+        off = -2;
       }
       const d = pc.insns[eip & 0xfff];
       if (d === undefined || d.modeKey !== modeKey) return branched;
       if (!visit) prev.next = d;
+      else if (off >= 0) {
+        // A branch's fall-through or target in the same page, linked for next time.
+        if (off === ft) prev.next = d;
+        else {
+          prev.taken = d;
+          prev.takenOff = off;
+        }
+      }
       insn = d;
     }
     const kind: number = ROW_KIND[insn.row];
-    // A compiled block starting here is the run loop's to enter; an instruction running into the
-    // next page is the fetch's, which checks that page's mapping (fetch.ts crossFetchOk).
-    if (kind === 0 || insn.rep !== 0 || insn.jitBlock !== null || (eip & 0xfff) + insn.length > 4096)
+    // A compiled block starting here is entered by `runStraight` as the run loop would enter it
+    // (`blockAt`), the decode at RIP in hand; an instruction running into the next page is the
+    // fetch's, which checks that page's mapping (fetch.ts crossFetchOk).
+    if (kind === 0 || insn.rep !== 0 || insn.jitBlock !== null || (eip & 0xfff) + insn.length > 4096) {
+      // The run loop's fetch would find the code page's own decode there (a link may hold an
+      // older one of the same bytes, made before a mode change and back).
+      if (insn.jitBlock !== null && cpu.codePage?.insns[eip & 0xfff] === insn) atBlock = insn;
       return branched;
+    }
     // A block may start at a branch's target: the visit counts toward compiling one there.
     if (visit && jit !== null && !jit.visitTarget(cpu, insn)) return true;
     cpu.startEip = eip;

@@ -8,9 +8,9 @@ const unbound: Handler = () => {};
 export class Insn {
   // The fields the run loop, the fetch, the straight runs and the block compiler's lookup read at
   // every instruction come first: V8 lays class fields out in the order they are initialised, and
-  // a decode is 240 bytes (27 fields of 8 bytes, node without pointer compression), four cache
-  // lines, mostly cold when kernel code comes back to it (the engine's straight runs spent their
-  // samples on the first touch of each decode: jit/README.md, "fourth round").
+  // a decode is 144 bytes (15 fields of 8 bytes and the object's header, node without pointer
+  // compression), mostly cold when kernel code comes back to it (the engine's straight runs spent
+  // their samples on the first touch of each decode: jit/README.md, "fourth round").
   /** The row's handler from the dispatch table (bound by the CPU after decoding). */
   exec: Handler = unbound;
   /** Dispatch index: the row number in `OPCODE_TABLE`, or -1 for #UD. */
@@ -33,39 +33,143 @@ export class Insn {
    */
   jitBlock: JitBlock | null = null;
   jitHits = 0;
+  /**
+   * The decode a straight run last went to from this near branch in the same page, and its page
+   * offset (-1: none): a loop's head, a Jcc's target, a return into the same page. Like `next`,
+   * it is the same page's decode and lives and dies with the page's decodes; the offset is
+   * compared with RIP's, so a branch whose target changes (RET, JMP r/m) just looks it up again.
+   */
+  taken: Insn | null = null;
+  takenOff = -1;
 
-  /** Opcode in the map numbering of `OpcodeRow.op` (0x000–0x3FF: one-byte, 0F, 0F 38, 0F 3A maps). */
-  op = 0;
-  /** Operand size in bytes (2, 4 or 8) and address size (2, 4 or 8). */
-  opSize = 4;
-  adSize = 4;
-  /** Segment override 0–5, or -1. */
-  seg = -1;
-  lock = false;
-  /** REX byte (0x40–0x4F) or 0. */
-  rex = 0;
-
-  hasModrm = false;
-  mod = 0;
-  /** ModRM.reg extended by REX.R; `ext` is the raw 3-bit reg field (group selector). */
-  reg = 0;
-  ext = 0;
-  /** ModRM.rm extended by REX.B (register form), or the opcode's low 3 bits + REX.B for Z operands. */
-  rm = 0;
-
-  /** Memory operand (mod != 3): base and index register numbers or -1, scale shift, displacement. */
-  base = -1;
-  index = -1;
-  scale = 0;
+  /**
+   * The decode's small fields, packed (`pfx`: opcode, sizes, segment override, REX, LOCK; `mrm`:
+   * the ModRM and SIB parts, the default segment), read and written through the accessors below:
+   * a decode of 15 fields (144 bytes, three cache lines at most) instead of 29 (256 bytes, four
+   * or five; 27 and 240 before the branch link), so that cold kernel code, which touches each
+   * decode once between long absences, misses fewer lines (jit/README.md, "ninth round"). Both
+   * stay small integers (Smis).
+   */
+  pfx = 0x11000;
+  mrm = 0x18000000;
+  /** Displacement of the memory operand. */
   disp = 0;
-  /** Default segment of the memory operand: SS when the base is (E)BP/(E)SP, else DS. */
-  defSeg = 3;
-  /** RIP-relative (64-bit mode, mod = 0, rm = 5). */
-  ripRel = false;
-
   /** First and second immediates (Jb/Jz/IbS sign-extended; Ap: offset in imm, selector in imm2). */
   imm = 0;
   imm2 = 0;
+
+  /** Opcode in the map numbering of `OpcodeRow.op` (0x000–0x3FF: one-byte, 0F, 0F 38, 0F 3A maps). */
+  get op(): number {
+    return this.pfx & 0x3ff;
+  }
+  set op(v: number) {
+    this.pfx = (this.pfx & ~0x3ff) | (v & 0x3ff);
+  }
+  /** Operand size in bytes (2, 4 or 8). */
+  get opSize(): number {
+    return (this.pfx >>> 10) & 0xf;
+  }
+  set opSize(v: number) {
+    this.pfx = (this.pfx & ~0x3c00) | ((v & 0xf) << 10);
+  }
+  /** Address size in bytes (2, 4 or 8). */
+  get adSize(): number {
+    return (this.pfx >>> 14) & 0xf;
+  }
+  set adSize(v: number) {
+    this.pfx = (this.pfx & ~0x3c000) | ((v & 0xf) << 14);
+  }
+  /** Segment override 0–5, or -1. */
+  get seg(): number {
+    return ((this.pfx >>> 18) & 0xf) - 1;
+  }
+  set seg(v: number) {
+    this.pfx = (this.pfx & ~0x3c0000) | (((v + 1) & 0xf) << 18);
+  }
+  /** REX byte (0x40–0x4F) or 0. */
+  get rex(): number {
+    return (this.pfx >>> 22) & 0xff;
+  }
+  set rex(v: number) {
+    this.pfx = (this.pfx & ~0x3fc00000) | ((v & 0xff) << 22);
+  }
+  /** LOCK prefix. */
+  get lock(): boolean {
+    return (this.pfx & 0x40000000) !== 0;
+  }
+  set lock(v: boolean) {
+    this.pfx = v ? this.pfx | 0x40000000 : this.pfx & ~0x40000000;
+  }
+  /** ModRM.mod (3: register form; also for opcodes without ModRM). */
+  get mod(): number {
+    return this.mrm & 0x3;
+  }
+  set mod(v: number) {
+    this.mrm = (this.mrm & ~0x3) | (v & 0x3);
+  }
+  /** ModRM.reg extended by REX.R. */
+  get reg(): number {
+    return (this.mrm >>> 2) & 0xf;
+  }
+  set reg(v: number) {
+    this.mrm = (this.mrm & ~0x3c) | ((v & 0xf) << 2);
+  }
+  /** The raw 3-bit ModRM.reg field (group selector). */
+  get ext(): number {
+    return (this.mrm >>> 6) & 0x7;
+  }
+  set ext(v: number) {
+    this.mrm = (this.mrm & ~0x1c0) | ((v & 0x7) << 6);
+  }
+  /** ModRM.rm extended by REX.B (register form), or the opcode's low 3 bits + REX.B for Z operands. */
+  get rm(): number {
+    return (this.mrm >>> 9) & 0xf;
+  }
+  set rm(v: number) {
+    this.mrm = (this.mrm & ~0x1e00) | ((v & 0xf) << 9);
+  }
+  /** Memory operand (mod != 3): base register number, or -1. */
+  get base(): number {
+    return ((this.mrm >>> 13) & 0x1f) - 1;
+  }
+  set base(v: number) {
+    this.mrm = (this.mrm & ~0x3e000) | (((v + 1) & 0x1f) << 13);
+  }
+  /** Memory operand: index register number, or -1. */
+  get index(): number {
+    return ((this.mrm >>> 18) & 0x1f) - 1;
+  }
+  set index(v: number) {
+    this.mrm = (this.mrm & ~0x7c0000) | (((v + 1) & 0x1f) << 18);
+  }
+  /** Memory operand: the index's scale shift (0–3). */
+  get scale(): number {
+    return (this.mrm >>> 23) & 0x3;
+  }
+  set scale(v: number) {
+    this.mrm = (this.mrm & ~0x1800000) | ((v & 0x3) << 23);
+  }
+  /** The opcode takes a ModRM byte. */
+  get hasModrm(): boolean {
+    return (this.mrm & 0x2000000) !== 0;
+  }
+  set hasModrm(v: boolean) {
+    this.mrm = v ? this.mrm | 0x2000000 : this.mrm & ~0x2000000;
+  }
+  /** RIP-relative (64-bit mode, mod = 0, rm = 5). */
+  get ripRel(): boolean {
+    return (this.mrm & 0x4000000) !== 0;
+  }
+  set ripRel(v: boolean) {
+    this.mrm = v ? this.mrm | 0x4000000 : this.mrm & ~0x4000000;
+  }
+  /** Default segment of the memory operand: SS when the base is (E)BP/(E)SP, else DS. */
+  get defSeg(): number {
+    return (this.mrm >>> 27) & 0x7;
+  }
+  set defSeg(v: number) {
+    this.mrm = (this.mrm & ~0x38000000) | ((v & 0x7) << 27);
+  }
 
   /** Segment register of the memory operand: the override if any, else the default. */
   get memSeg(): number {

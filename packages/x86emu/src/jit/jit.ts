@@ -172,6 +172,8 @@ export class Jit {
     runs: 0,
     /** Of those, the ones chained to through a direct exit's link, without a lookup. */
     linked: 0,
+    /** Entries made by the interpreter's straight runs where they met a block (`enterFromRun`). */
+    runEntries: 0,
     /** Cache flushes (the cache was full). */
     flushes: 0,
     /** Generated source held by live blocks (bytes): the code cache's size. */
@@ -258,6 +260,27 @@ export class Jit {
     } while (b !== null);
     this.stats.instructions += cpu.runCount - count0;
     return true;
+  }
+
+  /**
+   * `enter` for a straight run of the interpreter (cpu/straight-run.ts) that stopped in 64-bit mode
+   * at `insn`, the code page's decode at RIP, because a block hangs on it: what the run loop would
+   * do next (`Cpu.fetchFirst`'s bookkeeping, then `enter`) when `blockAt` would run the block;
+   * else false, nothing done, and the run loop's own fetch and lookup follow as before (the same
+   * counts, the same compiles). Returns what `enter` returns.
+   */
+  enterFromRun(cpu: Cpu, insn: Insn): boolean {
+    const b = insn.jitBlock;
+    const s = cpu.state;
+    const eip = s.rip[0];
+    if (b === null || b.eip !== eip || b.ripHi !== s.rip[1] || cpu.runLimit - cpu.runCount < b.length)
+      return false;
+    if (!crossOk(cpu, b, eip & 0xfff)) return false;
+    cpu.startEip = eip;
+    cpu.startRipHi = s.rip[1];
+    cpu.lastInsnLength = 0;
+    this.stats.runEntries++;
+    return this.enter(cpu, insn);
   }
 
   /**
