@@ -11,7 +11,7 @@ import { ARENA_HVA, HvaSpace, PAGE_SIZE } from '../../src/soft/hva-space.js';
 import { GFN_UNBACKED, MemorySlots } from '../../src/soft/memslots.js';
 
 /** Where frame `hpfn` of the arena lies in its wasm memory (x86emu's arena.ts `RAM`). */
-const RAM = 0x40000;
+const RAM = 0x80000;
 
 function setup(arenaBytes: number) {
   const hpm = new HostPhysicalMemory(undefined, arenaBytes);
