@@ -262,7 +262,7 @@ export function tlbTranslateStatus(cpu: Cpu, lin: number, access: number): numbe
 const W_USER = 2 * C.TLB_SIZE;
 const W_WRITE = 4 * C.TLB_SIZE;
 const W_ADDEND = 8 * C.TLB_SIZE;
-/** Int32 elements the wasm side spans (arena.ts: RAM - TLB_READ = 192 KiB). */
+/** Int32 elements the wasm side spans (arena.ts: JC - TLB_READ = 192 KiB, the jump cache after it). */
 export const TLB_WASM_WORDS = 12 * C.TLB_SIZE;
 
 /**
