@@ -24,6 +24,32 @@ function interpreted(m: Machine): Machine {
   return m;
 }
 
+/**
+ * From CODE64 with the registers cleared (RSP `rsp0`), each budget 1…`max`: straight runs
+ * (`runs`) stop where one instruction per run() (`steps`) does, with the same registers, RIP and
+ * RFLAGS.
+ */
+function budgetsAgree(runs: Machine, steps: Machine, rsp0: number, max: number): void {
+  const regs = [Reg.RAX, Reg.RBX, Reg.RCX, Reg.RDX, Reg.RSI, Reg.RDI, Reg.RSP];
+  for (let n = 1; n <= max; n++) {
+    for (const m of [runs, steps]) {
+      const s = m.cpu.state;
+      s.rip[0] = CODE64;
+      for (const r of regs) s.gpr[r] = 0;
+      s.gpr[Reg.RSP] = rsp0;
+      s.rflags[0] = 2;
+      s.halted = false;
+    }
+    const stop = runs.cpu.run(n);
+    let last: StopReason = StopReason.Budget;
+    for (let i = 0; i < n && last === StopReason.Budget; i++) last = steps.cpu.run(1);
+    expect(stop, `budget ${n}`).toBe(last);
+    for (const r of regs) expect(runs.cpu.state.gpr[r], `budget ${n} reg ${r}`).toBe(steps.cpu.state.gpr[r]);
+    expect(runs.cpu.state.rip[0], `budget ${n}`).toBe(steps.cpu.state.rip[0]);
+    expect(runs.cpu.state.rflags[0], `budget ${n}`).toBe(steps.cpu.state.rflags[0]);
+  }
+}
+
 const INCS = `${'inc eax\n'.repeat(20)}hlt`;
 
 describe('straight runs of decoded instructions', () => {
@@ -231,25 +257,7 @@ describe('straight runs of decoded instructions', () => {
     const steps = interpreted(longMode(PAGES64));
     const rsp0 = runs.cpu.state.gpr[Reg.RSP];
     runTo(runs);
-    const regs = [Reg.RAX, Reg.RBX, Reg.RCX, Reg.RDX, Reg.RSI, Reg.RDI, Reg.RSP];
-    for (let n = 1; n <= 90; n++) {
-      for (const m of [runs, steps]) {
-        const s = m.cpu.state;
-        s.rip[0] = CODE64;
-        for (const r of regs) s.gpr[r] = 0;
-        s.gpr[Reg.RSP] = rsp0;
-        s.rflags[0] = 2;
-        s.halted = false;
-      }
-      const stop = runs.cpu.run(n);
-      let last: StopReason = StopReason.Budget;
-      for (let i = 0; i < n && last === StopReason.Budget; i++) last = steps.cpu.run(1);
-      expect(stop).toBe(last);
-      for (const r of regs)
-        expect(runs.cpu.state.gpr[r], `budget ${n} reg ${r}`).toBe(steps.cpu.state.gpr[r]);
-      expect(runs.cpu.state.rip[0], `budget ${n}`).toBe(steps.cpu.state.rip[0]);
-      expect(runs.cpu.state.rflags[0], `budget ${n}`).toBe(steps.cpu.state.rflags[0]);
-    }
+    budgetsAgree(runs, steps, rsp0, 90);
     expect(runs.cpu.state.gpr[Reg.RDX]).toBe(21);
     expect(runs.cpu.state.gpr[Reg.RSI]).toBe(7);
   });
@@ -325,25 +333,7 @@ describe('straight runs of decoded instructions', () => {
       expect(m.cpu.state.gpr[Reg.RDI]).toBe(6 * 1 + 3 * 4);
       expect(m.cpu.stats.codeInvalidations).toBe(1);
     }
-    const regs = [Reg.RAX, Reg.RBX, Reg.RCX, Reg.RDX, Reg.RSI, Reg.RDI, Reg.RSP];
-    for (let n = 1; n <= 130; n++) {
-      for (const m of [runs, steps]) {
-        const s = m.cpu.state;
-        s.rip[0] = CODE64;
-        for (const r of regs) s.gpr[r] = 0;
-        s.gpr[Reg.RSP] = rsp0;
-        s.rflags[0] = 2;
-        s.halted = false;
-      }
-      const stop = runs.cpu.run(n);
-      let last: StopReason = StopReason.Budget;
-      for (let i = 0; i < n && last === StopReason.Budget; i++) last = steps.cpu.run(1);
-      expect(stop, `budget ${n}`).toBe(last);
-      for (const r of regs)
-        expect(runs.cpu.state.gpr[r], `budget ${n} reg ${r}`).toBe(steps.cpu.state.gpr[r]);
-      expect(runs.cpu.state.rip[0], `budget ${n}`).toBe(steps.cpu.state.rip[0]);
-      expect(runs.cpu.state.rflags[0], `budget ${n}`).toBe(steps.cpu.state.rflags[0]);
-    }
+    budgetsAgree(runs, steps, rsp0, 130);
     expect(runs.cpu.state.gpr[Reg.RDI]).toBe(9 * 4);
   });
 
