@@ -10,6 +10,7 @@ import { Cr0, Flag } from '../state.js';
 import * as C from './consts.js';
 import type { Cpu } from './cpu.js';
 import { tlbTranslate } from './tlb.js';
+import { viewLoad, viewStore } from './view-bytes.js';
 
 const TWO32 = 4294967296;
 const TWO47 = 140737488355328;
@@ -69,11 +70,7 @@ export class CpuLinearMemory {
     }
     const pa = this.translate(lin, access);
     const view = this.tlbView[(lin >>> 12) & C.TLB_MASK];
-    if (view !== null) {
-      if (size === 1) return view[off];
-      if (size === 2) return view[off] | (view[off + 1] << 8);
-      return (view[off] | (view[off + 1] << 8) | (view[off + 2] << 16) | (view[off + 3] << 24)) >>> 0;
-    }
+    if (view !== null) return viewLoad(view, off, size);
     this.irqCheck = true;
     if (size === 1) return this.memory.read8(pa);
     if (size === 2) return this.memory.read16(pa);
@@ -100,12 +97,7 @@ export class CpuLinearMemory {
     const pa = this.translate(lin, acc);
     const view = this.tlbView[(lin >>> 12) & C.TLB_MASK];
     if (view !== null) {
-      view[off] = value;
-      if (size >= 2) view[off + 1] = value >>> 8;
-      if (size === 4) {
-        view[off + 2] = value >>> 16;
-        view[off + 3] = value >>> 24;
-      }
+      viewStore(view, off, size, value);
       return;
     }
     // MMIO: a device (an APIC EOI, a PIC) may raise or drop an interrupt: look again at the boundary.

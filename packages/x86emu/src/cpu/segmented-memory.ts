@@ -10,6 +10,7 @@ import * as C from './consts.js';
 import { Unwind } from './consts.js';
 import type { Cpu } from './cpu.js';
 import { tlbTagOf, tlbTranslateStatus } from './tlb.js';
+import { viewLoad, viewStore } from './view-bytes.js';
 
 export class CpuSegmentedMemory {
   /**
@@ -45,12 +46,8 @@ export class CpuSegmentedMemory {
     const o = lin & 0xfff;
     if (this.tlbTag[idx] === tlbTagOf(lin) && o <= 4096 - size && this.dbgData === 0 && !this.acEnabled) {
       const view = this.tlbView[idx];
-      if (view !== null && this.tlbPerm[idx] & (this.state.cpl === 3 ? C.TP_UR : C.TP_SR)) {
-        if (size === 4)
-          return (view[o] | (view[o + 1] << 8) | (view[o + 2] << 16) | (view[o + 3] << 24)) >>> 0;
-        if (size === 2) return view[o] | (view[o + 1] << 8);
-        return view[o];
-      }
+      if (view !== null && this.tlbPerm[idx] & (this.state.cpl === 3 ? C.TP_UR : C.TP_SR))
+        return viewLoad(view, o, size);
     }
     return this.linRead(lin, size, this.state.cpl === 3 ? PFERR.USER : 0);
   }
@@ -62,12 +59,7 @@ export class CpuSegmentedMemory {
     if (this.tlbTag[idx] === tlbTagOf(lin) && o <= 4096 - size && this.dbgData === 0 && !this.acEnabled) {
       const view = this.tlbView[idx];
       if (view !== null && this.tlbPerm[idx] & (this.state.cpl === 3 ? C.TP_UW : C.TP_SW)) {
-        view[o] = value;
-        if (size >= 2) view[o + 1] = value >>> 8;
-        if (size === 4) {
-          view[o + 2] = value >>> 16;
-          view[o + 3] = value >>> 24;
-        }
+        viewStore(view, o, size, value);
         return;
       }
     }
@@ -95,11 +87,7 @@ export class CpuSegmentedMemory {
       }
     }
     const view = this.tlbView[idx];
-    if (view !== null) {
-      if (size === 4) return (view[o] | (view[o + 1] << 8) | (view[o + 2] << 16) | (view[o + 3] << 24)) >>> 0;
-      if (size === 2) return view[o] | (view[o + 1] << 8);
-      return view[o];
-    }
+    if (view !== null) return viewLoad(view, o, size);
     const pa = this.tlbPfn[idx] * 4096 + o;
     this.irqCheck = true;
     if (size === 1) return this.memory.read8(pa);

@@ -2,6 +2,7 @@
 
 import { EMUL_RETRY } from '../cpu/consts.js';
 import type { Cpu } from '../cpu/cpu.js';
+import { viewLoad, viewStore } from '../cpu/view-bytes.js';
 import type { Insn } from '../decoder/insn.js';
 import { PFERR } from '../paging/walker.js';
 import { memSlot64, SLOT_OFF, slotLinear } from './long/mem-slot64.js';
@@ -35,12 +36,7 @@ export function readE(cpu: Cpu, i: Insn, size: number): number {
   // addresses); anything but a TLB hit inside one page goes the general way.
   if (i.adSize === 8) {
     const m = memSlot64(cpu, i, size, false);
-    if (m !== null) {
-      const o = SLOT_OFF[0];
-      if (size === 4) return (m[o] | (m[o + 1] << 8) | (m[o + 2] << 16) | (m[o + 3] << 24)) >>> 0;
-      if (size === 2) return m[o] | (m[o + 1] << 8);
-      return m[o];
-    }
+    if (m !== null) return viewLoad(m, SLOT_OFF[0], size);
   }
   return cpu.read(i.memSeg, cpu.ea(i), size);
 }
@@ -50,13 +46,7 @@ export function writeE(cpu: Cpu, i: Insn, size: number, v: number): void {
     if (i.adSize === 8) {
       const m = memSlot64(cpu, i, size, true);
       if (m !== null) {
-        const o = SLOT_OFF[0];
-        m[o] = v;
-        if (size >= 2) m[o + 1] = v >>> 8;
-        if (size === 4) {
-          m[o + 2] = v >>> 16;
-          m[o + 3] = v >>> 24;
-        }
+        viewStore(m, SLOT_OFF[0], size, v);
         return;
       }
     }
