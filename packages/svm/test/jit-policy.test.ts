@@ -10,6 +10,12 @@ import { SvmSilicon } from '../src/index.js';
 describe('SVM guest mode: block compiler policy', () => {
   it("compiles at the engine's threshold with jit on, and not at all with jit off", () => {
     expect(new SvmSilicon({ jit: true }).guest.cpu.jit?.hot).toBe(engineJitTuning().hot);
+    expect(new SvmSilicon({ jit: true, jitBackend: 'wasm' }).guest.cpu.jit?.hot).toBe(
+      engineJitTuning('wasm').hot,
+    );
+    expect(new SvmSilicon({ jit: true, jitBackend: 'js' }).guest.cpu.jit?.hot).toBe(
+      engineJitTuning('js').hot,
+    );
     expect(new SvmSilicon({ jit: false }).guest.cpu.jit).toBeNull();
   });
 

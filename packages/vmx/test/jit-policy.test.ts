@@ -10,6 +10,12 @@ import { VmxSilicon } from '../src/index.js';
 describe('VMX non-root operation: block compiler policy', () => {
   it("compiles at the engine's threshold with jit on, and not at all with jit off", () => {
     expect(new VmxSilicon({ jit: true }).nonRoot.cpu.jit?.hot).toBe(engineJitTuning().hot);
+    expect(new VmxSilicon({ jit: true, jitBackend: 'wasm' }).nonRoot.cpu.jit?.hot).toBe(
+      engineJitTuning('wasm').hot,
+    );
+    expect(new VmxSilicon({ jit: true, jitBackend: 'js' }).nonRoot.cpu.jit?.hot).toBe(
+      engineJitTuning('js').hot,
+    );
     expect(new VmxSilicon({ jit: false }).nonRoot.cpu.jit).toBeNull();
   });
 

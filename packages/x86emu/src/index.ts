@@ -17,7 +17,7 @@ export { type ByteSource, DecodeStatus, decode, MAX_INSN_LENGTH } from './decode
 export { Insn } from './decoder/insn.js';
 export { OPCODE_TABLE, type OpcodeRow, UNDEFINED_FLAGS_NOTES } from './decoder/opcode-table.js';
 export { Emulator, emulate } from './emulate/emulator.js';
-export { ENGINE_HOT, ENGINE_RUN_UNIT, engineJitTuning } from './jit/engine-policy.js';
+export { ENGINE_HOT, ENGINE_HOT_JS, ENGINE_RUN_UNIT, engineJitTuning } from './jit/engine-policy.js';
 export { engineJitDefault, Jit, jitDefault } from './jit/jit.js';
 export type { WasmMemory } from './jit/wasm/api.js';
 export {

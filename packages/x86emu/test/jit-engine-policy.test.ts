@@ -1,36 +1,66 @@
 /**
- * The software engine's compile policy (src/jit/engine-policy.ts): its threshold, and the
- * environment override the test runs use.
+ * The software engine's compile policy (src/jit/engine-policy.ts): its thresholds by code
+ * generator, and the environment overrides the test runs use.
  */
 import { describe, expect, it } from 'vitest';
-import { Cpu, ENGINE_HOT, ENGINE_RUN_UNIT, engineJitTuning, FlatPhysicalMemory } from '../src/index.js';
+import {
+  Cpu,
+  ENGINE_HOT,
+  ENGINE_HOT_JS,
+  ENGINE_RUN_UNIT,
+  engineJitTuning,
+  FlatPhysicalMemory,
+} from '../src/index.js';
 import { HOT } from '../src/jit/jit.js';
 
 describe('the engine compile policy', () => {
-  it('compiles after ENGINE_HOT visits, far later than a bare Cpu (a kernel’s code runs too few times to pay)', () => {
-    // '' is "X86EMU_JIT_HOT not set" (an explicit undefined would read the environment, where the
-    // eager suite run sets it).
-    expect(engineJitTuning('', '')).toEqual({ hot: ENGINE_HOT, runUnit: ENGINE_RUN_UNIT });
-    expect(ENGINE_HOT).toBeGreaterThanOrEqual(10 * HOT);
-    const cpu = new Cpu({
-      memory: new FlatPhysicalMemory(1 << 16),
-      jit: { ...engineJitTuning('', ''), backend: 'wasm' },
+  // '' is "X86EMU_JIT_HOT not set" (an explicit undefined would read the environment, where the
+  // eager suite run sets it).
+  it('compiles after ENGINE_HOT visits with the wasm backend, later than a bare Cpu (a kernel’s code runs too few times to pay)', () => {
+    expect(engineJitTuning('wasm', '', '')).toEqual({
+      backend: 'wasm',
+      hot: ENGINE_HOT,
+      runUnit: ENGINE_RUN_UNIT,
     });
+    expect(ENGINE_HOT).toBeGreaterThanOrEqual(4 * HOT);
+    const cpu = new Cpu({ memory: new FlatPhysicalMemory(1 << 16), jit: engineJitTuning('wasm', '', '') });
+    expect(cpu.jit?.backend).toBe('wasm');
     expect(cpu.jit?.hot).toBe(ENGINE_HOT);
     // Visits alone, on the wasm backend too (whose bare default weighs the interpreter's runs).
     expect(cpu.jit?.runUnit).toBe(0);
   });
 
-  it('takes X86EMU_JIT_HOT when it is a positive number, else keeps ENGINE_HOT', () => {
-    expect(engineJitTuning('2', '')).toEqual({ hot: 2, runUnit: ENGINE_RUN_UNIT });
-    expect(engineJitTuning('0', '')).toEqual({ hot: ENGINE_HOT, runUnit: ENGINE_RUN_UNIT });
-    expect(engineJitTuning('x', '')).toEqual({ hot: ENGINE_HOT, runUnit: ENGINE_RUN_UNIT });
+  it('compiles later still with the JS backend, whose compiles cost more (the tracefs initcall)', () => {
+    expect(ENGINE_HOT_JS).toBeGreaterThan(ENGINE_HOT);
+    expect(engineJitTuning('js', '', '')).toEqual({
+      backend: 'js',
+      hot: ENGINE_HOT_JS,
+      runUnit: ENGINE_RUN_UNIT,
+    });
+    const cpu = new Cpu({ memory: new FlatPhysicalMemory(1 << 16), jit: engineJitTuning('js', '', '') });
+    expect(cpu.jit?.backend).toBe('js');
+    expect(cpu.jit?.hot).toBe(ENGINE_HOT_JS);
+  });
+
+  it('takes the backend the Jit itself would when none is given (X86EMU_JIT_BACKEND, else js)', () => {
+    const want = process.env.X86EMU_JIT_BACKEND === 'wasm' ? 'wasm' : 'js';
+    const t = engineJitTuning(undefined, '', '');
+    expect(t.backend).toBe(want);
+    expect(t.hot).toBe(want === 'wasm' ? ENGINE_HOT : ENGINE_HOT_JS);
+    expect(new Cpu({ memory: new FlatPhysicalMemory(1 << 16), jit: t }).jit?.backend).toBe(want);
+  });
+
+  it('takes X86EMU_JIT_HOT when it is a positive number, else keeps the backend’s threshold', () => {
+    expect(engineJitTuning('wasm', '2', '').hot).toBe(2);
+    expect(engineJitTuning('js', '2', '').hot).toBe(2);
+    expect(engineJitTuning('wasm', '0', '').hot).toBe(ENGINE_HOT);
+    expect(engineJitTuning('js', 'x', '').hot).toBe(ENGINE_HOT_JS);
   });
 
   it('takes X86EMU_JIT_RUN_UNIT when it is a number of 0 or more', () => {
-    expect(engineJitTuning('', '8').runUnit).toBe(8);
-    expect(engineJitTuning('', '0').runUnit).toBe(0);
-    expect(engineJitTuning('', '-1').runUnit).toBe(ENGINE_RUN_UNIT);
-    expect(engineJitTuning('', 'x').runUnit).toBe(ENGINE_RUN_UNIT);
+    expect(engineJitTuning('wasm', '', '8').runUnit).toBe(8);
+    expect(engineJitTuning('wasm', '', '0').runUnit).toBe(0);
+    expect(engineJitTuning('wasm', '', '-1').runUnit).toBe(ENGINE_RUN_UNIT);
+    expect(engineJitTuning('wasm', '', 'x').runUnit).toBe(ENGINE_RUN_UNIT);
   });
 });

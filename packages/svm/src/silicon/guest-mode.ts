@@ -139,7 +139,7 @@ export class SvmGuestMode implements Intercepts {
       memory: silicon.memory,
       msr,
       intercepts: this,
-      jit: silicon.jit ? { ...engineJitTuning(), backend: silicon.jitBackend } : false,
+      jit: silicon.jit ? engineJitTuning(silicon.jitBackend) : false,
     });
     this.nested = new NestedPaging(silicon.memory);
   }

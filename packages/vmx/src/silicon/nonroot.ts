@@ -244,7 +244,7 @@ export class VmxNonRoot implements Intercepts {
       memory: silicon.memory,
       msr,
       intercepts: this,
-      jit: silicon.jit ? { ...engineJitTuning(), backend: silicon.jitBackend } : false,
+      jit: silicon.jit ? engineJitTuning(silicon.jitBackend) : false,
     });
     this.nested = new NestedPaging(silicon.memory);
     this.nested.format = NestedFormat.Ept;

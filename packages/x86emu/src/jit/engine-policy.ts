@@ -1,36 +1,43 @@
 /**
  * The block compiler's policy in the software engine (the vmx and svm silicon models' guest
  * CPU), apart from a bare `Cpu`'s. A guest kernel has a large code footprint that runs a few
- * thousand times and is then left: Debian's kernel on `-accel svm` with the bare default (compile
- * at 1000 visits) spent minutes in one initcall, `tracer_init_tracefs`' kworker creating the
- * tracefs directory of every trace event (about 2,000 events, each through the same dcache, inode
- * and slab paths a few times) while `init_kprobe_trace` waited on `event_mutex` for it: every
- * block of those paths reached 1000 visits, was compiled (1-5 ms each, plus V8's own tiering of
- * each new function, a quarter of the CPU time there) and then ran too few more times to pay
- * for that, at 0.7 M guest instructions per CPU second against the interpreter's ~15. The
- * hung-task detector reported init blocked for 10 minutes and more; the boot went on once the
- * kworker was done. A block pays for its compilation only after some 10^4 runs (a few ns saved
- * per instruction against milliseconds to compile), so the engine compiles at `ENGINE_HOT`.
+ * thousand times and is then left, and a block pays for its compilation only after thousands of
+ * runs (a few ns saved per instruction against a fraction of a millisecond to compile, plus V8's
+ * own tiering of the new function), so the engine compiles later than a bare `Cpu`: at
+ * `ENGINE_HOT` visits with the wasm backend, `ENGINE_HOT_JS` with the JS backend.
  */
 import type { JitTuning } from '../api/cpu-options.js';
 
 /**
- * Visits of an instruction boundary before the engine's guest CPU compiles a block there. Loops
- * (checksums, decompressors, memset-like code) reach it in milliseconds; code run only a few
- * thousand times during boot stays interpreted. Measured on Debian's kernel, first 2×10^8
- * instructions on a bare `Cpu` (`tools/linux/bare-boot.mjs --max-insns`, CPU seconds):
- * interpreter 13.0, threshold 1000 20.9, 20,000 14.3. With the wasm backend a compile costs the
- * engine what it costs a bare `Cpu` (0.39 against 0.40 ms of wall time a region, Debian to the
- * power-off, 2026-12-06), and still no lower threshold paid: the engine's whole boot to the shell /
- * to the power-off on `-accel vmx` (EPT), CPU s, medians of 3 alternated rounds at load 6-10, 17.7
- * / 25.4 at 20,000, 19.1 / 28.5 at 5,000, 20.5 / 30.4 at 2,000, 50,000 no better (19.5 / 28.9
- * against 19.1 / 28.4). A lower threshold's extra regions (8,285 at 5,000, 14,383 at 2,000,
- * against 2,965) run just enough for V8 to tier them up to TurboFan on its background threads
- * (7.6 CPU s there at 2,000, 3.6 with `--liftoff-only`, 4.2 at 20,000) and fill the cache
- * (`MAX_BLOCKS`: two and three flushes); a 4× or 20× `--wasm-tiering-budget` brought 5,000 level
- * with 20,000, not past it. README, "When to compile on the engines".
+ * Visits of an instruction boundary before the engine's guest CPU compiles a block there, with the
+ * wasm backend (the engines' default). Loops (checksums, decompressors, memset-like code) reach it
+ * in milliseconds; code run only a few hundred times during boot stays interpreted.
+ *
+ * Measured on a quiet machine (2026-12-06 15:10-15:25Z, load 1.1-2.2, nothing else running),
+ * Debian's kernel on `-accel vmx` (EPT) from process start, wall time to the shell / to the
+ * power-off, one boot each in five alternated rounds, medians: 20,000 14.2 / 20.8 s, **5,000 11.9
+ * / 17.5 s**, 2,000 11.3 / 18.0 s, 1,000 13.9 / 22.4 s (three rounds); CPU to the power-off 25.4,
+ * 23.2, 24.9, 30.5 s. Earlier figures (README, "When to compile on the engines") had 5,000 and 2,000
+ * slower than 20,000 in CPU time, measured at load 6-10 while other sessions' boots and suites
+ * shared the two cores: what a lower threshold adds is V8's tier-up of the new functions on its
+ * background threads, which an idle second core absorbs and a loaded one does not. At load 2 (the
+ * same day, 15:20-15:27Z) 5,000 kept its lead and 2,000 lost it (13.1-14.2 s to the shell against
+ * 11.4-13.9), so 5,000. A larger code cache (`maxBlocks` 16,384 instead of 4,096, which 5,000 fills
+ * once before the shell) was no faster (three rounds each at load 2).
  */
-export const ENGINE_HOT = 20_000;
+export const ENGINE_HOT = 5_000;
+/**
+ * The same with the JS backend (`-accel vmx,jit=js`), whose compiles cost 1-5 ms a block and its
+ * functions' tiering more: Debian's kernel on `-accel svm` with a bare `Cpu`'s threshold (1000)
+ * spent minutes in one initcall, `tracer_init_tracefs`' kworker creating the tracefs directory of
+ * every trace event (about 2,000 events, each through the same dcache, inode and slab paths a few
+ * times) while `init_kprobe_trace` waited on `event_mutex` for it: every block of those paths
+ * reached 1000 visits, was compiled and then ran too few more times to pay for that, at 0.7 M guest
+ * instructions per CPU second against the interpreter's ~15; the hung-task detector reported init
+ * blocked for 10 minutes and more. Measured on the first 2×10^8 instructions on a bare `Cpu` (CPU
+ * s): interpreter 13.0, threshold 1000 20.9, 20,000 14.3.
+ */
+export const ENGINE_HOT_JS = 20_000;
 /**
  * What the engine's interpreter runs from a block start counts toward `ENGINE_HOT`
  * (`JitTuning.runUnit`): 0, visits alone, for both backends. Weighing the runs (a visit counts
@@ -45,17 +52,24 @@ export const ENGINE_HOT = 20_000;
 export const ENGINE_RUN_UNIT = 0;
 
 /**
- * The tuning the silicon models give their guest CPU's compiler: `ENGINE_HOT` and
- * `ENGINE_RUN_UNIT`, unless `X86EMU_JIT_HOT` or `X86EMU_JIT_RUN_UNIT` say otherwise (the tests
- * make the compiler eager with the first; benches try the second).
+ * The tuning the silicon models give their guest CPU's compiler for code generator `backend`
+ * (as `JitTuning.backend`: when not given, `X86EMU_JIT_BACKEND`, else 'js'): `ENGINE_HOT` (wasm) or
+ * `ENGINE_HOT_JS`, and `ENGINE_RUN_UNIT`, unless `X86EMU_JIT_HOT` or `X86EMU_JIT_RUN_UNIT` say
+ * otherwise (the tests make the compiler eager with the first; benches try the second).
  */
 export function engineJitTuning(
+  backend: 'js' | 'wasm' | undefined = undefined,
   env: string | undefined = envOf('X86EMU_JIT_HOT'),
   unitEnv = envOf('X86EMU_JIT_RUN_UNIT'),
 ): JitTuning {
+  const wasm = (backend ?? envOf('X86EMU_JIT_BACKEND')) === 'wasm';
   const n = Number(env);
   const u = unitEnv === undefined || unitEnv === '' ? Number.NaN : Number(unitEnv);
-  return { hot: n > 0 ? n : ENGINE_HOT, runUnit: u >= 0 ? u : ENGINE_RUN_UNIT };
+  return {
+    backend: wasm ? 'wasm' : 'js',
+    hot: n > 0 ? n : wasm ? ENGINE_HOT : ENGINE_HOT_JS,
+    runUnit: u >= 0 ? u : ENGINE_RUN_UNIT,
+  };
 }
 
 function envOf(name: string): string | undefined {
