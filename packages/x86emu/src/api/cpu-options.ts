@@ -58,6 +58,14 @@ export interface JitTuning {
    * 64-bit mode; other regions still compile to JS); `X86EMU_JIT_BACKEND=wasm` when not given.
    */
   backend?: 'js' | 'wasm';
+  /**
+   * The wasm backend's modules compiled off this thread, by a compile worker (Node's
+   * `worker_threads`; src/jit/wasm/async-compile.ts), while the interpreter runs on: the block is
+   * installed when its module comes back, if its code is unchanged. Default false (every compile
+   * at the visit that reaches `hot`, as tests count them), or `X86EMU_JIT_ASYNC=1`; where no worker
+   * can be had (a browser page, `--jitless`) compiles stay synchronous.
+   */
+  asyncCompile?: boolean;
 }
 
 /** Page-table formats the walker knows (SDM Vol. 3 4.3, 4.4). */

@@ -16,9 +16,12 @@ import type { Insn } from '../decoder/insn.js';
 import { Flag } from '../state.js';
 import { BAILED, type JitBlock } from './block.js';
 import { compileRegion } from './compile.js';
-import { collectRegion, MAX_REGION_BLOCKS, REGION_BLOCKS } from './region.js';
+import { collectRegion, MAX_REGION_BLOCKS, REGION_BLOCKS, type RegionBlock } from './region.js';
 import { notRep, ROW_KIND } from './rows.js';
+import { WA } from './wasm/api.js';
+import { type CompileQueue, compileQueue, compileWorkerUnavailable } from './wasm/async-compile.js';
 import { WASM_HOT, WasmBatch } from './wasm/batch.js';
+import { installWasm, type PreparedWasm, prepareWasm, type WasmRegionSpec } from './wasm/compile.js';
 
 const TWO32 = 0x100000000;
 
@@ -88,6 +91,34 @@ function crossOk(cpu: Cpu, b: JitBlock, off: number): boolean {
 export type JitOptions = JitTuning;
 /** `jitHits` of a decode where no block can start (never compiled). */
 const NEVER = -0x40000000;
+/**
+ * `jitHits` of a block start whose module is being compiled off this thread (`asyncCompile`):
+ * negative, so that neither `blockAt` (which counts up to exactly `hot`), nor `lookup` (up to
+ * `hot`), nor the wasm batch (`WasmBatch.take`) compiles it again meanwhile; visits count up from
+ * it by at most `EXIT_VISIT` each, nowhere near 0. Installing the block, or dropping the module,
+ * ends it.
+ */
+const PENDING = -0x20000000;
+/**
+ * Modules in flight to the compile worker at most; past it a compile is made here, synchronously,
+ * as without the worker (a burst of new code outruns one worker thread).
+ */
+export const MAX_IN_FLIGHT = 16;
+/** A module whose reply has not come after this long (ms) means the worker is lost: compile here from then on. */
+const LOST_MS = 10_000;
+
+/** A module in flight to the compile worker: what it holds, the decodes its blocks go on, when it left. */
+interface InFlight {
+  p: PreparedWasm;
+  specs: WasmRegionSpec[];
+  owners: Insn[];
+  t: number;
+}
+/** Closes a collected `Jit`'s channel to the compile worker. */
+const closer =
+  typeof FinalizationRegistry === 'function'
+    ? new FinalizationRegistry<CompileQueue>((q) => q.close())
+    : null;
 
 /**
  * The default of `CpuOptions.jit`: on, unless the environment variable `X86EMU_JIT` is `0` (the
@@ -146,6 +177,22 @@ export class Jit {
    * set it where they stop.
    */
   seqEnd = -1;
+  /**
+   * Whether modules are compiled by the compile worker (`JitTuning.asyncCompile`, wasm backend
+   * only; false once no worker can be had: `asyncUnavailable` says why).
+   */
+  asyncCompile: boolean;
+  /** Why `asyncCompile` was asked for and is off, or null. */
+  asyncUnavailable: string | null = null;
+  /** Why the compile worker last failed to compile a module (then compiled here: `stats.asyncFailed`), or null. */
+  asyncError: string | null = null;
+  /** The channel to the compile worker (made at the first compile), its reply counter, and the modules in flight by id. */
+  private queue: CompileQueue | null = null;
+  private replies: Int32Array | null = null;
+  private readonly inFlight = new Map<number, InFlight>();
+  private nextId = 1;
+  /** Post-to-install times of the modules installed (ms), in order: `asyncStats`' latency. */
+  readonly compileLatencies: number[] = [];
 
   constructor(options: JitOptions = {}) {
     const env = typeof process !== 'undefined' ? Number(process.env?.X86EMU_JIT_HOT) : Number.NaN;
@@ -160,6 +207,8 @@ export class Jit {
     this.exitVisit = wasm ? EXIT_VISIT : 1;
     const unit = typeof process !== 'undefined' ? Number(process.env?.X86EMU_JIT_RUN_UNIT) : Number.NaN;
     this.runUnit = Math.max(0, options.runUnit ?? (unit >= 0 ? unit : wasm ? RUN_UNIT : 0));
+    const asyncEnv = typeof process !== 'undefined' ? process.env?.X86EMU_JIT_ASYNC : undefined;
+    this.asyncCompile = wasm && (options.asyncCompile ?? asyncEnv === '1');
   }
   readonly stats = {
     /** Blocks compiled, and the time spent compiling them (ms). */
@@ -178,6 +227,18 @@ export class Jit {
     flushes: 0,
     /** Generated source held by live blocks (bytes): the code cache's size. */
     sourceBytes: 0,
+    /**
+     * `asyncCompile`: modules posted to the compile worker, installed from it, the most in flight
+     * at once, regions dropped because their code changed (or the cache was flushed) while in
+     * flight, modules the worker failed to compile (compiled again here), and compiles made here
+     * because `MAX_IN_FLIGHT` were in flight.
+     */
+    asyncPosted: 0,
+    asyncInstalled: 0,
+    asyncMaxInFlight: 0,
+    asyncStale: 0,
+    asyncFailed: 0,
+    asyncSync: 0,
   };
 
   /**
@@ -189,6 +250,12 @@ export class Jit {
    */
   visitTarget(cpu: Cpu, insn: Insn): boolean {
     if (this.unavailable !== null) return true;
+    // Modules the compile worker has finished: one may hold the block for `insn`, `blockAt`'s to run.
+    const d = this.replies;
+    if (d !== null && d[0] !== (this.queue as CompileQueue).taken) {
+      this.receive(cpu);
+      if (insn.jitBlock !== null) return false;
+    }
     const n = insn.jitHits + 1;
     if (n === this.hot || n === this.warm) return false;
     insn.jitHits = n;
@@ -307,15 +374,23 @@ export class Jit {
       if (seq || this.unavailable !== null || insn === cpu.scratchInsn) return null;
       const page = cpu.codePage;
       if (page === null) return null;
-      if (++insn.jitHits !== this.hot) {
-        if (insn.jitHits === this.warm) this.batch?.note(cpu, insn, eip, key & 0xfff, page);
-        this.runFrom = insn;
-        this.runAt = cpu.instructionsRetired + cpu.runCount;
-        return null;
+      // Modules the compile worker has finished (a load and a compare when there are none).
+      const d = this.replies;
+      if (d !== null && d[0] !== (this.queue as CompileQueue).taken) {
+        this.receive(cpu);
+        b = insn.jitBlock;
       }
-      this.compile(cpu, insn, eip, key, page);
-      b = insn.jitBlock;
-      if (b === null) return null;
+      if (b === null) {
+        if (++insn.jitHits !== this.hot) {
+          if (insn.jitHits === this.warm) this.batch?.note(cpu, insn, eip, key & 0xfff, page);
+          this.runFrom = insn;
+          this.runAt = cpu.instructionsRetired + cpu.runCount;
+          return null;
+        }
+        this.compile(cpu, insn, eip, key, page);
+        b = insn.jitBlock;
+        if (b === null) return null;
+      }
     }
     // What Cpu.step checks per instruction and fetchFirstOk did not: the budget has room; the CS
     // limit (SDM Vol. 3 5.3) outside 64-bit mode.
@@ -362,6 +437,9 @@ export class Jit {
     }
     const insn = page.insns[lin & 0xfff];
     if (insn === undefined || insn.modeKey !== cpu.modeKey) return null;
+    // Modules the compile worker has finished (a load and a compare when there are none).
+    const d = this.replies;
+    if (d !== null && d[0] !== (this.queue as CompileQueue).taken) this.receive(cpu);
     let b = insn.jitBlock;
     const seq = lin === this.seqEnd;
     this.seqEnd = ROW_KIND[insn.row] === 1 && notRep(insn.rep, insn.row) ? seqAfter(lin, insn.length) : -1;
@@ -423,6 +501,9 @@ export class Jit {
     }
     const insn = page.insns[eip & 0xfff];
     if (insn === undefined || insn.modeKey !== cpu.modeKey) return null;
+    // Modules the compile worker has finished (a load and a compare when there are none).
+    const d = this.replies;
+    if (d !== null && d[0] !== (this.queue as CompileQueue).taken) this.receive(cpu);
     let b = insn.jitBlock;
     const seq = eip === this.seqEnd;
     this.seqEnd = ROW_KIND[insn.row] === 1 && notRep(insn.rep, insn.row) ? seqAfter(eip, insn.length) : -1;
@@ -471,6 +552,10 @@ export class Jit {
     let b: JitBlock | null = null;
     try {
       if (this.batch !== null) {
+        if (this.asyncCompile && this.post(cpu, insn, blocks, page)) {
+          this.stats.compileMs += performance.now() - t0;
+          return;
+        }
         const r = this.batch.compile(cpu, blocks, page, this.regionBlocks);
         b = r.first;
         for (const [i, rb] of r.riders)
@@ -496,7 +581,157 @@ export class Jit {
     this.owners.push(insn);
   }
 
-  /** Drops every compiled block (their decodes stay; hot code compiles again). */
+  /**
+   * `asyncCompile`: generates the module of region `blocks` (entry decode `insn`) and the wasm
+   * batch's riders here, posts its bytes to the compile worker and marks their block starts
+   * `PENDING`; the interpreter runs on meanwhile, and `receive` installs the blocks when the module
+   * comes back. False, nothing done, where the compile must be made here now: no worker (then
+   * never again), `MAX_IN_FLIGHT` modules in flight, or no wasm for the region.
+   */
+  private post(cpu: Cpu, insn: Insn, blocks: RegionBlock[], page: PageCode): boolean {
+    let q = this.queue;
+    if (q === null) {
+      q = compileQueue();
+      if (q === null) {
+        this.asyncCompile = false;
+        this.asyncUnavailable = compileWorkerUnavailable;
+        return false;
+      }
+      this.queue = q;
+      this.replies = q.replies;
+      closer?.register(this, q, this);
+    }
+    if (q.inFlight >= MAX_IN_FLIGHT) {
+      // The oldest module long overdue: the worker is gone (its thread died); compile here.
+      let oldest = Number.POSITIVE_INFINITY;
+      for (const f of this.inFlight.values()) oldest = Math.min(oldest, f.t);
+      if (performance.now() - oldest > LOST_MS) {
+        this.asyncUnavailable = 'the compile worker stopped answering';
+        this.close();
+      }
+      this.stats.asyncSync++;
+      return false;
+    }
+    const { specs, owners } = (this.batch as WasmBatch).take(cpu, insn, blocks, page, this.regionBlocks);
+    const p = prepareWasm(cpu, specs);
+    // No wasm for the region (64-bit code unless `WasmBackend.long`: the JS backend's, as riders
+    // of its mode are), or not for its entry: compiled here.
+    if (p === null || p.slots[0] !== 0) return false;
+    const id = this.nextId++;
+    for (const n of p.slots) owners[n].jitHits = PENDING;
+    this.inFlight.set(id, { p, specs, owners, t: performance.now() });
+    q.post(id, p.bytes);
+    this.stats.asyncPosted++;
+    if (q.inFlight > this.stats.asyncMaxInFlight) this.stats.asyncMaxInFlight = q.inFlight;
+    return true;
+  }
+
+  /**
+   * Installs the modules the compile worker has finished (never blocks): a region's block goes on
+   * its decode only if nothing of what it was made from changed while it was compiled elsewhere
+   * (`current`); the rest are dropped and their starts count again from 0. Nothing the guest sees
+   * depends on when a module comes: installed, a block is what a synchronous compile would have
+   * made at its post; until then, or dropped, the interpreter runs its code.
+   */
+  private receive(cpu: Cpu): void {
+    const q = this.queue;
+    if (q === null) return;
+    for (let r = q.take(); r !== undefined; r = q.take()) {
+      const f = this.inFlight.get(r.id);
+      // Dropped meanwhile (a flush: `dropInFlight`).
+      if (f === undefined) continue;
+      this.inFlight.delete(r.id);
+      this.install(cpu, f, r.module, r.error);
+    }
+  }
+
+  private install(cpu: Cpu, f: InFlight, module: object | null, error: string | null): void {
+    const { p, specs, owners } = f;
+    const ok = specs.map((sp, n) => owners[n].jitBlock === null && current(cpu, sp));
+    let out: (JitBlock | null)[] | null = null;
+    if (ok.some((k) => k)) {
+      const t0 = performance.now();
+      try {
+        let m = module;
+        if (m === null) {
+          // V8 refused the bytes on the worker (a RangeError: code space, ...): made here, as a
+          // synchronous compile would have been, with its fallbacks if it fails here too.
+          this.stats.asyncFailed++;
+          this.asyncError = error;
+          m = new WA.Module(p.bytes);
+        }
+        if (this.owners.length >= this.maxBlocks) this.flush();
+        out = installWasm(cpu, p, m, (n) => ok[n]);
+      } catch (e) {
+        // As a synchronous compile that throws (`compile`): the interpreter runs everything.
+        this.unavailable = e instanceof Error ? e.message : String(e);
+      }
+      this.stats.compileMs += performance.now() - t0;
+    }
+    let installed = 0;
+    for (const n of p.slots) {
+      const o = owners[n];
+      const b = out !== null ? out[n] : null;
+      if (b !== null && this.owners.length < this.maxBlocks) {
+        o.jitBlock = b;
+        this.owners.push(o);
+        this.stats.compiled++;
+        this.stats.sourceBytes += b.sourceBytes;
+        if (n > 0 && this.batch !== null) this.batch.stats.riders++;
+        installed++;
+      } else {
+        if (o.jitBlock === null) o.jitHits = 0;
+        this.stats.asyncStale++;
+      }
+    }
+    if (installed > 0) this.stats.asyncInstalled++;
+    this.compileLatencies.push(performance.now() - f.t);
+  }
+
+  /** Forgets the modules in flight (their replies are ignored); their block starts count again from 0. */
+  private dropInFlight(): void {
+    for (const f of this.inFlight.values())
+      for (const n of f.p.slots) {
+        const o = f.owners[n];
+        if (o.jitBlock === null) o.jitHits = 0;
+        this.stats.asyncStale++;
+      }
+    this.inFlight.clear();
+  }
+
+  /**
+   * Blocks until every module in flight to the compile worker is back and installed, or `ms` have
+   * passed; returns whether none is in flight. For tests and tools that must see the compiled
+   * state at a point (the guest itself never waits).
+   */
+  drainCompiles(cpu: Cpu, ms = 10_000): boolean {
+    const q = this.queue;
+    if (q === null) return true;
+    const end = performance.now() + ms;
+    while (this.inFlight.size > 0) {
+      const left = end - performance.now();
+      if (left <= 0 || !q.wait(left)) break;
+      this.receive(cpu);
+    }
+    return this.inFlight.size === 0;
+  }
+
+  /**
+   * Ends compiling off this thread: the channel to the compile worker is closed, the modules in
+   * flight dropped, and compiles are made here from now on. The `Jit` stays usable.
+   */
+  close(): void {
+    const q = this.queue;
+    if (q === null) return;
+    this.dropInFlight();
+    closer?.unregister(this);
+    q.close();
+    this.queue = null;
+    this.replies = null;
+    this.asyncCompile = false;
+  }
+
+  /** Drops every compiled block (their decodes stay; hot code compiles again), and the modules in flight. */
   flush(): void {
     for (const i of this.owners) {
       i.jitBlock = null;
@@ -504,7 +739,29 @@ export class Jit {
     }
     this.owners = [];
     this.batch?.clear();
+    this.dropInFlight();
     this.stats.sourceBytes = 0;
     this.stats.flushes++;
   }
+}
+
+/**
+ * Whether region `sp` is still what it was made from: its decode page is still the one the CPU
+ * keeps for its frame (a write to the frame, `revalidateCode` finding it changed, or a straddling
+ * decode's next page changing drops the page: fetch.ts `invalidateCodePage`), and every instruction
+ * of its blocks is still the page's decode at its offset (a mode change re-decodes in place). Then
+ * the block is exactly what a synchronous compile would have put on the decode at the post, and
+ * whatever has dropped decodes since would have dropped it with them.
+ */
+function current(cpu: Cpu, sp: WasmRegionSpec): boolean {
+  const page = sp.page;
+  if (cpu.codePages.get(page.pfn) !== page) return false;
+  for (const b of sp.blocks) {
+    let o = b.off;
+    for (const i of b.insns) {
+      if (o >= 4096 || page.insns[o] !== i) return false;
+      o += i.length;
+    }
+  }
+  return true;
 }

@@ -49,23 +49,32 @@ export class WasmBatch {
   }
 
   /**
-   * Compiles region `blocks` (decode page `page`, the CPU's mode now) and the queued candidates
-   * still valid into one module; returns the region's block (null: no wasm here) and the
-   * candidates' (decode, block) pairs. The queue is emptied.
+   * The regions of the next module: region `blocks` (decode page `page`, the CPU's mode now; entry
+   * decode `first`) and the queued candidates still valid, each with the decode it hangs on
+   * (`owners[n]` for `specs[n]`: `first` for the region). A candidate is valid while no block hangs
+   * on it, no compile of it is in flight off this thread (`jitHits` negative: ../jit.ts PENDING),
+   * its decode is still the page's and the CPU's mode is the one it was noted in. The queue is
+   * emptied.
    */
-  compile(
+  take(
     cpu: Cpu,
+    first: Insn,
     blocks: RegionBlock[],
     page: PageCode,
     regionBlocks: number,
-  ): { first: JitBlock | null; riders: [Insn, JitBlock][] } {
+  ): { specs: WasmRegionSpec[]; owners: Insn[] } {
     const long = cpu.long64;
     const specs: WasmRegionSpec[] = [{ blocks, page, long, hi: long ? cpu.state.rip[1] : 0 }];
-    const owners: Insn[] = [];
+    const owners: Insn[] = [first];
     const q = this.queue;
     this.queue = [];
     for (const c of q) {
-      if (c.insn.jitBlock !== null || c.modeKey !== cpu.modeKey || c.page.insns[c.off] !== c.insn) {
+      if (
+        c.insn.jitBlock !== null ||
+        c.insn.jitHits < 0 ||
+        c.modeKey !== cpu.modeKey ||
+        c.page.insns[c.off] !== c.insn
+      ) {
         this.stats.stale++;
         continue;
       }
@@ -75,11 +84,26 @@ export class WasmBatch {
       specs.push({ blocks: b, page: c.page, long, hi: c.hi });
       owners.push(c.insn);
     }
+    return { specs, owners };
+  }
+
+  /**
+   * Compiles region `blocks` (decode page `page`, the CPU's mode now) and the queued candidates
+   * still valid (`take`) into one module, here and now; returns the region's block (null: no wasm
+   * here) and the candidates' (decode, block) pairs. The queue is emptied.
+   */
+  compile(
+    cpu: Cpu,
+    blocks: RegionBlock[],
+    page: PageCode,
+    regionBlocks: number,
+  ): { first: JitBlock | null; riders: [Insn, JitBlock][] } {
+    const { specs, owners } = this.take(cpu, blocks[0].insns[0], blocks, page, regionBlocks);
     const out = compileWasm(cpu, specs);
     const riders: [Insn, JitBlock][] = [];
     for (let n = 1; n < out.length; n++) {
       const b = out[n];
-      if (b !== null) riders.push([owners[n - 1], b]);
+      if (b !== null) riders.push([owners[n], b]);
     }
     this.stats.riders += riders.length;
     return { first: out[0], riders };

@@ -286,7 +286,7 @@ const IMPORTS = [
 const FUNC_TYPE = { params: [I32, I32, I32, I32, I32, I32], results: [I32] };
 
 /** A region's function and what its wrapper needs. */
-interface Generated {
+export interface Generated {
   f: FuncWriter;
   eips: number[];
   end: number;
@@ -516,42 +516,52 @@ export interface WasmRegionSpec {
 }
 
 /**
- * Compiles the regions `list` into one module (v86 batches a page's blocks the same way); an
- * entry gets null where no wasm can be made here (the caller compiles it with the JS backend).
- * 64-bit regions: compile64.ts.
+ * A module generated and encoded on this thread (`prepareWasm`), not yet compiled: its bytes for
+ * `new WebAssembly.Module` (here or on the compile worker: async-compile.ts), and what
+ * `installWasm` needs to make its blocks once it is.
  */
-export function compileWasm(cpu: Cpu, list: WasmRegionSpec[]): (JitBlock | null)[] {
+export interface PreparedWasm {
+  readonly bytes: Uint8Array;
+  /** Entries of the caller's list (`compileWasm`'s `list`). */
+  readonly count: number;
+  /** The regions in the module (function `f${n}`), their mode and RIP[63:32] resolved. */
+  readonly regions: Required<WasmRegionSpec>[];
+  /** Index in the caller's list of each region in the module. */
+  readonly slots: number[];
+  readonly gens: (Generated | Generated64)[];
+  readonly sites: HandlerSite[];
+  readonly sites64: Site64[];
+}
+
+/**
+ * Generates and encodes the regions `list` into one module's bytes (v86 batches a page's blocks the
+ * same way); null where no wasm can be made here for any of them (the caller compiles them with the
+ * JS backend). A region left out (64-bit regions unless `WasmBackend.long`) is the JS backend's.
+ */
+export function prepareWasm(cpu: Cpu, list: WasmRegionSpec[]): PreparedWasm | null {
   // No WebAssembly at all (node --jitless, some embedders): the JS backend compiles everything.
-  if (WA === undefined) return list.map(() => null);
+  if (WA === undefined) return null;
   const be = wasmBackend(cpu);
   if (be.unavailable !== null) {
     be.stats.rejected += list.length;
-    return list.map(() => null);
+    return null;
   }
   const t0 = performance.now();
+  const regions: Required<WasmRegionSpec>[] = [];
+  const slots: number[] = [];
+  list.forEach((r, n) => {
+    const long = r.long ?? cpu.long64;
+    // 64-bit regions to the JS backend (`WasmBackend.long`).
+    if (long && !be.long) return;
+    regions.push({ blocks: r.blocks, page: r.page, long, hi: r.hi ?? cpu.state.rip[1] });
+    slots.push(n);
+  });
+  be.stats.rejected += list.length - regions.length;
+  if (regions.length === 0) return null;
   const sites: HandlerSite[] = [];
   const sites64: Site64[] = [];
-  if (!be.long) {
-    // 64-bit regions to the JS backend (`WasmBackend.long`).
-    const keep = list.map((r) => !(r.long ?? cpu.long64));
-    const n = keep.filter((k) => k).length;
-    if (n < list.length) {
-      be.stats.rejected += list.length - n;
-      const made =
-        n === 0
-          ? []
-          : compileWasm(
-              cpu,
-              list.filter((_, i) => keep[i]),
-            );
-      let at = 0;
-      return keep.map((k) => (k ? made[at++] : null));
-    }
-  }
-  const gens = list.map((r): Generated | Generated64 =>
-    (r.long ?? cpu.long64)
-      ? generate64(r.blocks, sites64, be.ramPages, r.hi ?? cpu.state.rip[1])
-      : generate(r.blocks, be.ramPages, sites),
+  const gens = regions.map((r): Generated | Generated64 =>
+    r.long ? generate64(r.blocks, sites64, be.ramPages, r.hi) : generate(r.blocks, be.ramPages, sites),
   );
   be.stats.handlerSites += sites.length + sites64.length;
   const bytes = buildModule(
@@ -564,29 +574,66 @@ export function compileWasm(cpu: Cpu, list: WasmRegionSpec[]): (JitBlock | null)
   if (be.onModule !== null)
     be.onModule(
       bytes,
-      list.map((r) => ({
+      regions.map((r) => ({
         eip: r.blocks[0].eip,
-        hi: r.hi ?? cpu.state.rip[1],
-        long: r.long ?? cpu.long64,
+        hi: r.hi,
+        long: r.long,
         insns: r.blocks.reduce((n, b) => n + b.insns.length, 0),
       })),
     );
-  const h = handlerImport(cpu, sites, be.u32, storeFlags, be.caught, () => be.pc);
-  const h64 = handler64Import(cpu, sites64, be.u32, storeFlags, be.caught, () => be.pc, be.chain);
-  const inst = new WA.Instance(new WA.Module(bytes), { env: { ...be.imports.env, h, h64 } });
+  be.stats.compileMs += performance.now() - t0;
+  return { bytes, count: list.length, regions, slots, gens, sites, sites64 };
+}
+
+/**
+ * Instantiates `module`, compiled from `p.bytes`, and wraps its functions as blocks: an entry per
+ * entry of `prepareWasm`'s list, null where the region is not in the module or `keep` (by that
+ * index) refuses it (its code changed while the module was compiled elsewhere: ../jit.ts).
+ */
+export function installWasm(
+  cpu: Cpu,
+  p: PreparedWasm,
+  module: object,
+  keep: ((n: number) => boolean) | null = null,
+): (JitBlock | null)[] {
+  const be = wasmBackend(cpu);
+  const t0 = performance.now();
+  const h = handlerImport(cpu, p.sites, be.u32, storeFlags, be.caught, () => be.pc);
+  const h64 = handler64Import(cpu, p.sites64, be.u32, storeFlags, be.caught, () => be.pc, be.chain);
+  const inst = new WA.Instance(module, { env: { ...be.imports.env, h, h64 } });
   const exps = inst.exports as Record<string, WasmFn>;
-  const size = bytes.length / gens.length;
-  const out = gens.map((g, n) => {
-    const r = list[n];
+  const size = p.bytes.length / p.gens.length;
+  const out: (JitBlock | null)[] = new Array(p.count).fill(null);
+  p.gens.forEach((g, n) => {
+    const slot = p.slots[n];
+    if (keep !== null && !keep(slot)) return;
+    const r = p.regions[n];
     const fn = exps[`f${n}`];
-    if ('segs' in g) return wrap(be, fn, g, r.blocks, r.page, size);
+    be.stats.compiled++;
+    if ('segs' in g) {
+      out[slot] = wrap(be, fn, g, r.blocks, r.page, size);
+      return;
+    }
     be.stats.compiled64++;
     be.stats.sseInline64 += g.sseForms;
-    return wrap64(be, fn, g, r.blocks, r.page, r.hi ?? cpu.state.rip[1], size, storeFlags);
+    out[slot] = wrap64(be, fn, g, r.blocks, r.page, r.hi, size, storeFlags);
   });
   be.stats.modules++;
-  be.stats.bytes += bytes.length;
-  be.stats.compiled += gens.length;
+  be.stats.bytes += p.bytes.length;
   be.stats.compileMs += performance.now() - t0;
   return out;
+}
+
+/**
+ * Compiles the regions `list` into one module, here and now (`prepareWasm`, `new
+ * WebAssembly.Module`, `installWasm`); an entry gets null where no wasm can be made here (the
+ * caller compiles it with the JS backend). 64-bit regions: compile64.ts.
+ */
+export function compileWasm(cpu: Cpu, list: WasmRegionSpec[]): (JitBlock | null)[] {
+  const p = prepareWasm(cpu, list);
+  if (p === null) return list.map(() => null);
+  const t0 = performance.now();
+  const module = new WA.Module(p.bytes);
+  wasmBackend(cpu).stats.compileMs += performance.now() - t0;
+  return installWasm(cpu, p, module);
 }
