@@ -31,6 +31,15 @@ export const ExitResult = {
   Reenter: 0,
   /** `vcpu.run` (kvm_run) has been filled: return from KVM_RUN to userspace. */
   Userspace: 1,
+  /**
+   * Handled in the kernel, and nothing the run loop looks at before an entry changed: no
+   * interrupt controller, timer, request or event state, no mode (KVM's
+   * EXIT_FASTPATH_REENTER_GUEST). The loop enters again at once for what is left of the entry's
+   * instructions, skipping its per-entry work (the host-clock carry, the timer and interrupt
+   * checks), unless it finds something to do itself (a request, a queued interrupt or NMI, a
+   * kick, single-stepping). A shadow #PF the MMU fixed, INVLPG, MOV to CR3.
+   */
+  ReenterFast: 2,
 } as const;
 export type ExitResult = (typeof ExitResult)[keyof typeof ExitResult];
 

@@ -313,43 +313,55 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
       // Under RUN_NS the budget bounds no entry (the host tick does): it ends the run at the end
       // of the first entry past both.
       const left = runStartNs < 0 ? budget - used : ENTRY_SLICE_MAX;
-      const slice = stepping ? 1 : Math.max(1, Math.min(kvmEntrySlice(vcpu, hostNs), left, timer));
+      let slice = stepping ? 1 : Math.max(1, Math.min(kvmEntrySlice(vcpu, hostNs), left, timer));
       if (kvmEntryNeedsLongMode(vcpu)) {
         postRunSave(vcpu);
         return 0;
       }
       // -smp: refuse what a per-vCPU shadow MMU would get wrong (SoftVm.kvmCheckSmpMmu).
       if (vcpu.vm.vcpus.size > 1) vcpu.vm.kvmCheckSmpMmu(vcpu);
-      const retired = vcpu.instructions;
-      const ripBefore = stepping ? linearRip(vcpu) : 0n;
-      if (ops.run(vcpu, slice) === EntryResult.FailEntry) {
-        postRunSave(vcpu);
-        return 0;
-      }
-      if (ops.handleExit(vcpu, run) === ExitResult.Userspace) {
-        postRunSave(vcpu);
-        return 0;
-      }
-      // One instruction retired and RIP moved on: the step is done. (An entry may count an
-      // instruction without moving, as SVM's does; an instruction an exit handler completes, such
-      // as CPUID, is counted with the next one; a REP string instruction is one step.)
-      if (stepping && vcpu.instructions !== retired && linearRip(vcpu) !== ripBefore)
-        return singleStepExit(vcpu);
-      if (run.requestInterruptWindow && readyForInjection(vcpu)) {
-        run.exitReason = KVM_EXIT.IRQ_WINDOW_OPEN;
-        vcpu.vm.count('request_irq_exits');
-        postRunSave(vcpu);
-        return 0;
-      }
-      if (Atomics.exchange(vcpu.kickFlag, 0, 0) !== 0) interrupted(vcpu, 'kicked');
-      if (vcpu.spinYield) {
-        // A pause loop (spin.ts): end the turn, so the vCPU it waits for runs.
-        vcpu.vm.count('spin_yields');
-        interrupted(vcpu, 'yielded: spinning on PAUSE');
-      }
-      if (vcpu.instructions - start >= budget && (runStartNs < 0 || hostNs - runStartNs >= RUN_NS)) {
-        vcpu.vm.count('budget_exits');
-        interrupted(vcpu, 'run budget used up');
+      // The entries of this slice: one, and one more after each exit handled on the fast path
+      // (`ExitResult.ReenterFast`) for the slice's instructions left, as if the entry had gone on
+      // without exiting, so the slice still ends where the timers and the budget said.
+      for (;;) {
+        const retired = vcpu.instructions;
+        const ripBefore = stepping ? linearRip(vcpu) : 0n;
+        if (ops.run(vcpu, slice) === EntryResult.FailEntry) {
+          postRunSave(vcpu);
+          return 0;
+        }
+        const exit = ops.handleExit(vcpu, run);
+        if (exit === ExitResult.Userspace) {
+          postRunSave(vcpu);
+          return 0;
+        }
+        // One instruction retired and RIP moved on: the step is done. (An entry may count an
+        // instruction without moving, as SVM's does; an instruction an exit handler completes, such
+        // as CPUID, is counted with the next one; a REP string instruction is one step.)
+        if (stepping && vcpu.instructions !== retired && linearRip(vcpu) !== ripBefore)
+          return singleStepExit(vcpu);
+        if (run.requestInterruptWindow && readyForInjection(vcpu)) {
+          run.exitReason = KVM_EXIT.IRQ_WINDOW_OPEN;
+          vcpu.vm.count('request_irq_exits');
+          postRunSave(vcpu);
+          return 0;
+        }
+        if (Atomics.exchange(vcpu.kickFlag, 0, 0) !== 0) interrupted(vcpu, 'kicked');
+        if (vcpu.spinYield) {
+          // A pause loop (spin.ts): end the turn, so the vCPU it waits for runs.
+          vcpu.vm.count('spin_yields');
+          interrupted(vcpu, 'yielded: spinning on PAUSE');
+        }
+        if (vcpu.instructions - start >= budget && (runStartNs < 0 || hostNs - runStartNs >= RUN_NS)) {
+          vcpu.vm.count('budget_exits');
+          interrupted(vcpu, 'run budget used up');
+        }
+        if (exit !== ExitResult.ReenterFast || stepping) break;
+        slice -= vcpu.instructions - retired;
+        // KVM's vcpu_enter_guest leaves its fastpath loop for a pending request
+        // (kvm_vcpu_exit_request); this one also for an event to inject, the full path's work.
+        if (slice < 1 || vcpu.requests !== 0 || vcpu.interruptQueued >= 0 || vcpu.nmiQueued) break;
+        vcpu.vm.count('exits_fastpath');
       }
     }
   } catch (error) {

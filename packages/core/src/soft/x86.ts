@@ -573,7 +573,8 @@ export function kvmMmuPageFault(vcpu: SoftVcpu, run: KvmRunView, gva: number, er
   switch (r.kind) {
     case 'fixed':
       vcpu.vm.count('pf_fixed');
-      return ExitResult.Reenter;
+      // Only the shadow tables changed: nothing for the run loop to look at before re-entering.
+      return ExitResult.ReenterFast;
     case 'inject-pf':
       vcpu.vm.count('pf_guest');
       vcpu.ops.setCr2(vcpu, r.cr2 >>> 0, linearAddressHigh(r.cr2));

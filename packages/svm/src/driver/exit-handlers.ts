@@ -197,8 +197,11 @@ function crWriteInterception(d: SvmDriver, vcpu: SoftVcpu, run: KvmRunView): Exi
   if (!kvmSetCr(vcpu, cr, vcpu.regs[gpr], high)) {
     return kvmInternalError(run, KVM_INTERNAL_ERROR.UNEXPECTED_EXIT_REASON, v.u32(VMCB.EXITCODE));
   }
-  if (!d.eventPending(vcpu)) skipEmulatedInstruction(vcpu, len);
-  return ExitResult.Reenter;
+  // A fault injected by the write leaves RIP at the instruction.
+  if (d.eventPending(vcpu)) return ExitResult.Reenter;
+  skipEmulatedInstruction(vcpu, len);
+  // A CR3 load changes no interrupt, timer or mode state: the run loop may re-enter at once.
+  return cr === 3 ? ExitResult.ReenterFast : ExitResult.Reenter;
 }
 
 /**
@@ -253,7 +256,7 @@ function invlpgInterception(d: SvmDriver, vcpu: SoftVcpu): ExitResult {
   const hi = v.hi(VMCB.EXITINFO1);
   if (isCanonicalHigh(hi)) vcpuMmu(vcpu).mmu.invlpg(foldLinearAddress(v.u32(VMCB.EXITINFO1), hi));
   skipEmulatedInstruction(vcpu, insnLen(d));
-  return ExitResult.Reenter;
+  return ExitResult.ReenterFast;
 }
 
 function nopInterception(d: SvmDriver, vcpu: SoftVcpu): ExitResult {

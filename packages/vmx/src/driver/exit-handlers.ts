@@ -122,7 +122,7 @@ function handleInvlpg(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
   // A non-canonical INVLPG operand invalidates nothing (SDM INVLPG); else the folded address.
   if (isCanonicalHigh(d.vmcs.high)) vcpuMmu(vcpu).mmu.invlpg(foldLinearAddress(lo, d.vmcs.high));
   skipEmulatedInstruction(vcpu, instructionLength(d));
-  return ExitResult.Reenter;
+  return ExitResult.ReenterFast;
 }
 
 /** #PF error-code bits KVM builds from an EPT violation's qualification (`handle_ept_violation`). */
@@ -199,8 +199,10 @@ function handleCrAccess(d: VmxDriver, vcpu: SoftVcpu, run: KvmRunView): ExitResu
       break;
   }
   // A fault injected by the write leaves RIP at the instruction.
-  if (!d.eventPending(vcpu)) skipEmulatedInstruction(vcpu, len);
-  return ExitResult.Reenter;
+  if (d.eventPending(vcpu)) return ExitResult.Reenter;
+  skipEmulatedInstruction(vcpu, len);
+  // A CR3 load changes no interrupt, timer or mode state: the run loop may re-enter at once.
+  return type === 0 && cr === 3 ? ExitResult.ReenterFast : ExitResult.Reenter;
 }
 
 /**
