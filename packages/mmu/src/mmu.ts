@@ -91,6 +91,11 @@ export class KvmMmu {
     return this.s.rootHpa;
   }
 
+  /** Two-dimensional paging (`MmuOptions.tdp`): the roots map guest-physical memory, not the guest's tables. */
+  get tdp(): boolean {
+    return this.s.tdp;
+  }
+
   /** The mode the MMU context was last initialised for. */
   get mode(): MmuModeName {
     return this.s.ctx.mode;

@@ -310,6 +310,14 @@ export interface ArchOps {
   flushTlb(vcpu: KvmVcpu): void;
 
   /**
+   * OPTIONAL. `flush_tlb_guest`: drop the guest's own translations, linear and combined (VMX:
+   * INVVPID of the vCPU's VPID), keeping those of the hypervisor's TDP map (EPT's guest-physical
+   * mappings), which the guest cannot have changed. What a guest's TLB flush asks for under TDP
+   * (a CR4.PGE toggle); without it `flushTlb` serves.
+   */
+  flushTlbGuest?(vcpu: KvmVcpu): void;
+
+  /**
    * OPTIONAL. `flush_tlb_gva` (`vpid_sync_vcpu_addr`, INVLPGA): drop the cached translation of
    * linear `gva` (x86emu's folded 48-bit form); without it the MMU's INVLPG flushes everything.
    */

@@ -168,3 +168,21 @@ export function cpuidVendorLeaf(vendor: string, maxLeaf: number, out: Uint32Arra
   out[3] = word(4);
   out[2] = word(8);
 }
+
+/**
+ * The silicon's own CPU counters folded into `Vm.getStats()` (qemu-lite's `-d exits`): x86emu's
+ * (`cpu_tlbMisses`, `cpu_tlbFlushes`, `cpu_decodes`, ...) and its block compiler's (`jit_compiled`,
+ * `jit_flushes`, ...), what the engine's boot costs beside its exits. Numbers only.
+ */
+export function siliconCpuStats(cpu: Cpu, into: Record<string, number>): void {
+  addCounters('cpu_', cpu.stats, into);
+  if (cpu.jit !== null) addCounters('jit_', cpu.jit.stats, into);
+}
+
+function addCounters(prefix: string, from: object, into: Record<string, number>): void {
+  for (const [k, v] of Object.entries(from)) {
+    if (typeof v !== 'number') continue;
+    const key = prefix + k;
+    into[key] = (into[key] ?? 0) + Math.round(v);
+  }
+}

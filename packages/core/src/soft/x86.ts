@@ -522,7 +522,26 @@ export function kvmSetCr4(vcpu: SoftVcpu, cr4: number): void {
   const old = vcpu.cr4;
   vcpu.ops.setCr4(vcpu, cr4);
   vcpu.cr4 = cr4;
-  if ((old ^ cr4) & (X86_CR4_PAE | X86_CR4_PSE | X86_CR4_PGE)) mmuReset(vcpu);
+  const changed = old ^ cr4;
+  if (changed & (X86_CR4_PAE | X86_CR4_PSE)) mmuReset(vcpu);
+  else if (changed & X86_CR4_PGE) kvmFlushTlbGuest(vcpu);
+}
+
+/**
+ * A CR4.PGE toggle flushes the whole TLB, global entries too (SDM Vol. 3A 4.10.4.1). Under TDP
+ * the MMU's map is of guest-physical memory, which no guest TLB flush touches: only the guest's
+ * own translations go (`flush_tlb_guest`, as KVM's `kvm_post_set_cr4` since it stopped resetting
+ * the MMU there; Linux toggles PGE to flush global pages, ~200 times a boot, and each reset also
+ * dropped the silicon's EPT-derived translations, refilled by walks). The shadow MMU's roots
+ * shadow the guest's tables themselves: they are reloaded, as the 2007 KVM did on every CR4 write.
+ */
+function kvmFlushTlbGuest(vcpu: SoftVcpu): void {
+  if (!vcpuMmu(vcpu).mmu.tdp) {
+    mmuReset(vcpu);
+    return;
+  }
+  if (vcpu.ops.flushTlbGuest !== undefined) vcpu.ops.flushTlbGuest(vcpu);
+  else vcpu.ops.flushTlb(vcpu);
 }
 
 /**

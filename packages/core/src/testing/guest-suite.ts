@@ -32,12 +32,24 @@ export interface GuestSuiteOptions {
 /** Registers the suite with vitest (call at a test file's top level). */
 export function defineGuestSuite(o: GuestSuiteOptions): void {
   defineMsrSuite(o.name, o.open);
-  defineCrSuite(o.name, o.open);
+  defineCrSuite(o.name, o.open, o.tdp === true);
   defineTaskSwitchSuite(o.name, o.open);
   defineLongModeSuite(o.name, o.open);
   defineLongModeGuestSuite(o.name, o.open);
   defineDoubleFaultSuite(o.name, o.open, o.tdp === true);
   defineFpuSuite(o.name, o.open);
+  describe(`${o.name} engine: the silicon CPU's counters in the VM's stats`, () => {
+    it('has x86emu’s (cpu_*) and, with the compiler on, the compiler’s (jit_*)', () => {
+      // mov eax, [0x2000] ; hlt
+      const { vcpu, vm } = protectedModeGuest(o.open(), [0xa1, 0x00, 0x20, 0x00, 0x00, 0xf4]);
+      expect(vcpu.run()).toBe(KVM_EXIT.HLT);
+      const st = vm.getStats();
+      expect(st.cpu_decodes).toBeGreaterThanOrEqual(2);
+      expect(st.cpu_tlbFlushes).toBeGreaterThanOrEqual(0);
+      // The engines compile by default, unless X86EMU_JIT=0 (the suite runs both ways in CI).
+      expect(st.jit_compiled !== undefined).toBe(process.env.X86EMU_JIT !== '0');
+    });
+  });
   describe(`${o.name} engine: real-mode guests`, () => {
     it('exits to userspace for OUT with the byte in the data page, then for HLT', () => {
       // mov dx, 0x3f8 ; mov al, 'A' ; out dx, al ; hlt

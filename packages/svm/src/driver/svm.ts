@@ -22,6 +22,7 @@ import {
   loadGuestGprs,
   type SoftVcpu,
   saveGuestGprs,
+  siliconCpuStats,
 } from '@kvm/core';
 import type { CpuState } from '@kvm/x86emu';
 import { NP_ENABLE } from '../silicon/npt.js';
@@ -799,5 +800,6 @@ export class SvmDriver implements ArchOps {
       const k = `exit_0x${(i === NPF_COUNT ? SvmExit.NPF : i).toString(16)}`;
       into[k] = (into[k] ?? 0) + c[i];
     }
+    siliconCpuStats(this.cpu.guest.cpu, into);
   }
 }

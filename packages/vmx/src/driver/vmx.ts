@@ -23,9 +23,10 @@ import {
   loadGuestGprs,
   type SoftVcpu,
   saveGuestGprs,
+  siliconCpuStats,
 } from '@kvm/core';
 import type { CpuState } from '@kvm/x86emu';
-import { EptCap, Eptp, InveptType } from '../silicon/ept.js';
+import { EptCap, Eptp, InveptType, InvvpidType } from '../silicon/ept.js';
 import { GUEST_SEGMENT_FIELDS, VMCS } from '../silicon/vmcs-fields.js';
 import {
   AR_UNUSABLE,
@@ -828,6 +829,15 @@ export class VmxDriver implements ArchOps {
     this.cpu.nonRoot.cpu.invlpg(gva);
   }
 
+  /**
+   * `vmx_flush_tlb_guest`: with EPT a single-context INVVPID of the vCPU's VPID (its linear and
+   * combined mappings; EPT's guest-physical ones stay: SDM Vol. 3C 28.3.3), else the TLB.
+   */
+  flushTlbGuest(vcpu: SoftVcpu): void {
+    if (this.ept) this.cpu.invvpid(InvvpidType.SINGLE_CONTEXT, toVmx(vcpu).vpid);
+    else this.cpu.nonRoot.cpu.flushTlb();
+  }
+
   // ---- run ---------------------------------------------------------------------------------
 
   /** FERR# went up during the entry (CR0.NE = 0 and an unmasked x87 error; core `ferr.ts`). */
@@ -1029,6 +1039,7 @@ export class VmxDriver implements ArchOps {
       into[k] = (into[k] ?? 0) + c[i];
     }
     into.vmx_errors = (into.vmx_errors ?? 0) + this.vmcs.errors.length;
+    siliconCpuStats(this.cpu.nonRoot.cpu, into);
   }
 }
 
