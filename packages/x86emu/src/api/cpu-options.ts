@@ -63,7 +63,9 @@ export interface JitTuning {
    * `worker_threads`; src/jit/wasm/async-compile.ts), while the interpreter runs on: the block is
    * installed when its module comes back, if its code is unchanged. Default false (every compile
    * at the visit that reaches `hot`, as tests count them), or `X86EMU_JIT_ASYNC=1`; where no worker
-   * can be had (a browser page, `--jitless`) compiles stay synchronous.
+   * can be had (a browser page, `--jitless`) compiles stay synchronous. The engines leave it off:
+   * their Debian boot was no faster with it at 5,000 visits and slower at 2,000, the hot region
+   * interpreted while its module is away (src/jit/README.md, "Compiling off the vCPU thread").
    */
   asyncCompile?: boolean;
 }
