@@ -122,9 +122,7 @@ export class KvmMmu {
    */
   kvmMmuSetup(): boolean {
     initContext(this.s);
-    const ok = this.kvmMmuLoad();
-    this.s.host.flushTlb();
-    this.s.stats.tlbFlushes++;
+    const ok = loadRootsAndFlush(this.s);
     this.finish('setup');
     return ok;
   }
@@ -141,9 +139,7 @@ export class KvmMmu {
     this.s.stats.resets++;
     mmuFreeRoots(this.s);
     initContext(this.s);
-    const ok = this.kvmMmuLoad();
-    this.s.host.flushTlb();
-    this.s.stats.tlbFlushes++;
+    const ok = loadRootsAndFlush(this.s);
     this.finish('reset');
     return ok;
   }
@@ -164,11 +160,9 @@ export class KvmMmu {
     updateWalkParams(s);
     const hits = s.stats.cacheHits;
     const misses = s.stats.cacheMisses;
-    const ok = this.kvmMmuLoad();
+    const ok = loadRootsAndFlush(s);
     s.stats.cr3RootHits += s.stats.cacheHits - hits;
     s.stats.cr3RootMisses += s.stats.cacheMisses - misses;
-    s.host.flushTlb();
-    s.stats.tlbFlushes++;
     this.finish('new cr3');
     return ok;
   }
@@ -222,18 +216,9 @@ export class KvmMmu {
    */
   kvmMmuLoad(): boolean {
     const s = this.s;
-    if (s.rootHpa >= 0) {
-      if (!rootsInvalid(s)) return true;
-      mmuFreeRoots(s);
-    }
-    if (!s.caches.mmuTopupMemoryCaches()) return false;
-    kvmMmuFreeSomePages(s.kvm);
-    mmuAllocRoots(s);
-    // New roots (a CR3 load, a mode change, a reload): nothing stale may be seen through them
-    // (`mmu_sync_roots` in kvm_mmu_load).
-    mmuSyncRoots(s);
+    const ok = mmuLoadRoots(s);
     s.flushPending();
-    return true;
+    return ok;
   }
 
   /**
@@ -399,6 +384,41 @@ export class KvmMmu {
   private finish(what: string): void {
     mmuAuditIfOn(this.s.kvm, what);
   }
+}
+
+/**
+ * `kvm_mmu_load` without its flush: roots loaded (if none are, or they were zapped) and synced.
+ * A sync that takes rights away leaves the flush pending (`MmuVmState.pendingTlbFlush`). False:
+ * out of host pages.
+ */
+function mmuLoadRoots(s: MmuState): boolean {
+  if (s.rootHpa >= 0) {
+    if (!rootsInvalid(s)) return true;
+    mmuFreeRoots(s);
+  }
+  if (!s.caches.mmuTopupMemoryCaches()) return false;
+  kvmMmuFreeSomePages(s.kvm);
+  mmuAllocRoots(s);
+  // New roots (a CR3 load, a mode change, a reload): nothing stale may be seen through them
+  // (`mmu_sync_roots` in kvm_mmu_load).
+  mmuSyncRoots(s);
+  return true;
+}
+
+/**
+ * Loads roots after a root switch and flushes this vCPU's TLB once, for the switch and for
+ * whatever the sync took away (KVM: one KVM_REQ_TLB_FLUSH_CURRENT): the sync's write protection
+ * flushed on its own before, then the switch again, with nothing filled in between. The other
+ * vCPUs still get their requests when the sync took rights away from shared sptes.
+ */
+function loadRootsAndFlush(s: MmuState): boolean {
+  const ok = mmuLoadRoots(s);
+  const remote = s.kvm.pendingTlbFlush;
+  s.kvm.pendingTlbFlush = false;
+  s.host.flushTlb();
+  s.stats.tlbFlushes++;
+  if (remote) s.kvm.flushOthers(s);
+  return ok;
 }
 
 /** Audit mode: checks the invariants after a public operation and logs what broke. */

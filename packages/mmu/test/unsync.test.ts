@@ -142,6 +142,19 @@ describe('unsync shadow pages', () => {
     expect(shadowTranslate(host, b, 0x400000)!.hpa).toBe(hpaOf(host, 0x300000));
     // A still runs with write access to the table: re-protecting it asked A for a flush.
     expect(ha.tlbFlushRequests).toBeGreaterThan(0);
+    // B's own TLB is flushed once for the load: the root switch and the sync's write protection
+    // together (KVM's one KVM_REQ_TLB_FLUSH_CURRENT), not once each.
+    const bFlushes = hb.tlbFlushes;
+    const requests = ha.tlbFlushRequests;
+    expect(a.pageFault(0x40000000, PF_W)).toEqual({ kind: 'fixed' });
+    hb.paging.cr3 = other.cr3;
+    expect(b.kvmSetCr3(other.cr3)).toBe('ok');
+    hb.paging.cr3 = gt.cr3;
+    const syncs = vm.stats.syncPages;
+    expect(b.kvmSetCr3(gt.cr3)).toBe('ok');
+    expect(vm.stats.syncPages).toBe(syncs + 1);
+    expect(hb.tlbFlushes).toBe(bFlushes + 2);
+    expect(ha.tlbFlushRequests).toBe(requests + 1);
     expect(shadowTranslate(host, a, 0x40000000)!.w).toBe(false);
     expect(vm.audit()).toEqual([]);
     expect(vm.auditLog).toEqual([]);

@@ -225,7 +225,10 @@ export interface ArchOps {
    * read shadow. Handles entering/leaving paging and protected mode; the caller resets the MMU.
    */
   setCr0(vcpu: KvmVcpu, cr0: number): void;
-  /** REQUIRED. `set_cr3`: install a REAL CR3 (the shadow root hpa from the MMU). */
+  /**
+   * REQUIRED. `set_cr3` (`load_mmu_pgd`): install a REAL CR3 (the shadow root hpa from the MMU).
+   * Installs only: the MMU has flushed the TLB (`flushTlb`) for the root switch already.
+   */
   setCr3(vcpu: KvmVcpu, rootHpa: number): void;
   /** REQUIRED. `set_cr4`: the guest's CR4 → `vcpu.cr4`, real CR4 and read shadow. */
   setCr4(vcpu: KvmVcpu, cr4: number): void;

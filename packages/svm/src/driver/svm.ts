@@ -423,7 +423,8 @@ export class SvmDriver implements ArchOps {
 
   /**
    * `svm_load_mmu_pgd`: the shadow root as the real CR3; with NPT the TDP root as N_CR3 and the
-   * guest's own CR3 (`vcpu.cr3`, already updated by the caller) in the VMCB.
+   * guest's own CR3 (`vcpu.cr3`, already updated by the caller) in the VMCB. No flush here, as in
+   * KVM: the MMU flushed (`ArchOps.flushTlb`) when it switched to this root.
    */
   setCr3(vcpu: SoftVcpu, rootHpa: number): void {
     this.vcpuLoad(vcpu);
@@ -431,7 +432,6 @@ export class SvmDriver implements ArchOps {
       this.vmcb.set64(VMCB.N_CR3, rootHpa >>> 0, Math.floor(rootHpa / 4294967296));
       this.vmcb.set64(VMCB.CR3, vcpu.cr3, vcpu.cr3High);
     } else this.vmcb.set64(VMCB.CR3, rootHpa >>> 0, Math.floor(rootHpa / 4294967296));
-    this.flushTlb(vcpu);
   }
 
   /** `svm_set_cr4`: shadow paging always pages in PAE format; under NPT the guest's CR4 is the real one. */

@@ -546,7 +546,10 @@ export class VmxDriver implements ArchOps {
   /**
    * `vmx_load_mmu_pgd`: the real CR3 is the shadow root; with EPT the root goes in the EPTP
    * (`construct_eptp`) and the guest's own CR3 (`vcpu.cr3`, already updated by the caller) in
-   * GUEST_CR3, its PAE PDPTEs marked for loading (`ept_load_pdptrs`). The silicon's TLB is flushed.
+   * GUEST_CR3, its PAE PDPTEs marked for loading (`ept_load_pdptrs`). No flush here, as in KVM:
+   * the MMU flushed (`ArchOps.flushTlb`) when it switched to this root (kvm_mmu_new_pgd's
+   * KVM_REQ_TLB_FLUSH_CURRENT), and a second flush with nothing filled since was a third of the
+   * CR3 exit's flushes.
    */
   setCr3(vcpu: SoftVcpu, rootHpa: number): void {
     this.vcpuLoad(vcpu);
@@ -558,7 +561,6 @@ export class VmxDriver implements ArchOps {
       this.vmcs.write(VMCS.GUEST_CR3, vcpu.cr3, vcpu.cr3High);
       vmx.pdptrsDirty = true;
     } else this.vmcs.write(VMCS.GUEST_CR3, rootHpa >>> 0, Math.floor(rootHpa / 4294967296));
-    this.flushTlb(vcpu);
   }
 
   /**
