@@ -666,6 +666,12 @@ const CPUID_1_ECX_KVM_EMULATED = (1 << 21) | (1 << 24);
 /** kvm_cpuid_entry2.flags bit 0: the entry applies to its `index` (sub-leaf) only. */
 const KVM_CPUID_FLAG_SIGNIFCANT_INDEX = 1;
 
+/** KVM's signature leaf ("KVMKVMKVM\0\0\0" in EBX, ECX, EDX; EAX the features leaf) and features leaf. */
+const KVM_CPUID_SIGNATURE = 0x40000000;
+const KVM_CPUID_FEATURES = 0x40000001;
+/** KVM_FEATURE_NOP_IO_DELAY: port I/O needs no delay (a hint the guest acts on alone). */
+const KVM_FEATURE_NOP_IO_DELAY = 1 << 1;
+
 /** CPUID.80000007H:EDX bit 8: the TSC runs at a constant rate (invariant TSC). */
 const CPUID_80000007_EDX_INVARIANT_TSC = 1 << 8;
 
@@ -731,6 +737,28 @@ function supportedCpuid(ops: ArchOps, tscKhz: number): KvmCpuidEntry2[] {
     entries[0].eax = Math.max(entries[0].eax, 0x16);
     entries.sort((a, b) => a.function - b.function);
   }
+  // KVM's paravirtual leaves (KVM_CPUID_SIGNATURE, KVM_CPUID_FEATURES; Documentation/virt/kvm/x86/
+  // cpuid.rst): the signature, and of the features only what needs nothing from the host.
+  entries.push(
+    {
+      function: KVM_CPUID_SIGNATURE,
+      index: 0,
+      flags: 0,
+      eax: KVM_CPUID_FEATURES,
+      ebx: 0x4b4d564b,
+      ecx: 0x564b4d56,
+      edx: 0x4d,
+    },
+    {
+      function: KVM_CPUID_FEATURES,
+      index: 0,
+      flags: 0,
+      eax: KVM_FEATURE_NOP_IO_DELAY,
+      ebx: 0,
+      ecx: 0,
+      edx: 0,
+    },
+  );
   const x0 = leaf(0x80000000);
   for (let fn = 0x80000000; fn <= Math.min(x0.eax >>> 0, 0x80000008); fn++) {
     const e = leaf(fn);
