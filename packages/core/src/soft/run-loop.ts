@@ -361,7 +361,7 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
         // KVM's vcpu_enter_guest leaves its fastpath loop for a pending request
         // (kvm_vcpu_exit_request); this one also for an event to inject, the full path's work.
         if (slice < 1 || vcpu.requests !== 0 || vcpu.interruptQueued >= 0 || vcpu.nmiQueued) break;
-        vcpu.vm.count('exits_fastpath');
+        vcpu.vm.exitsFastpath++;
       }
     }
   } catch (error) {

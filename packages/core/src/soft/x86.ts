@@ -591,7 +591,7 @@ export function kvmMmuPageFault(vcpu: SoftVcpu, run: KvmRunView, gva: number, er
   const r = m.pageFault(gva, errorCode);
   switch (r.kind) {
     case 'fixed':
-      vcpu.vm.count('pf_fixed');
+      vcpu.vm.pfFixed++;
       // Only the shadow tables changed: nothing for the run loop to look at before re-entering.
       return ExitResult.ReenterFast;
     case 'inject-pf':

@@ -49,7 +49,7 @@ function runScript(script: Step[]) {
   const vcpu = vm.createVcpu(0);
   expect(kvmVcpuRun(vcpu)).toBe(0);
   expect(at).toBe(script.length);
-  return { log, stats: vm.stats as Record<string, number | undefined> };
+  return { log, stats: vm.getStats() as Record<string, number | undefined> };
 }
 
 const { Reenter, ReenterFast, Userspace } = ExitResult;
