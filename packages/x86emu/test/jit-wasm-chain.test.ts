@@ -262,11 +262,93 @@ irq:
     expect(hops(m)).toBeGreaterThan(3000);
   });
 
+  // A function at 0x3feff0 whose `mov edx, imm32` straddles into the page at 0x3ff000 (the same 2
+  // MiB), then `add ebx, edx; ret`; the loop calls it through R8, and at ECX = 1000 changes what the
+  // next page holds: `remap`. Frame 0x3fd000 holds the other immediate.
+  const STRADDLE = (remap: string) => `
+  mov ecx, 2000
+  mov r8, 0x3feff0
+  mov rsi, 0x380000 + 0x1ff * 8
+  mov r9, 0x390000
+  mov r10, 0x3ff000
+top:
+  call r8
+  cmp ecx, 1000
+  jne 1f
+  ${remap}
+1:
+  dec ecx
+  jnz top
+  hlt
+`;
+  const straddleCode = (mem: FlatPhysicalMemory): void => {
+    mem.bytes.set([...Array(14).fill(0x90), 0xba, 0x78], 0x3feff0);
+    mem.bytes.set([0x56, 0x34, 0x12, 0x01, 0xd3, 0xc3], 0x3ff000);
+    mem.bytes.set([0x9a, 0xbc, 0xde, 0x01, 0xd3, 0xc3], 0x3fd000);
+  };
+  const OLD_NEW = (1001 * 0x12345678 + 999 * 0xdebc9a78) % 2 ** 32;
+  /** Functions entered from JavaScript (`Jit.enter`'s runs): every call of a function with no entry. */
+  const jsRuns = (m: Machine): number => m.cpu.jit?.stats.runs ?? 0;
+
+  it('a function whose last instruction straddles into the next page of its 2 MiB is chained to; INVLPG of that page voids its entry', () => {
+    const make = () =>
+      machine(STRADDLE('mov dword ptr [rsi], 0x3fd007\n  invlpg [r10]'), (mem) => {
+        fourK(mem, L.PML4 + 0x2000, 0x380000);
+        straddleCode(mem);
+      });
+    const r = lockstep(make, BUDGETS, WASM);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(r.jit.cpu.state.gpr[Reg.RBX]).toBe(OLD_NEW);
+    // 2,000 calls: without its entry each came back to JavaScript.
+    expect(jsRuns(r.jit)).toBeLessThan(300);
+    expect(hops(r.jit)).toBeGreaterThan(3000);
+  });
+
+  it('a straddling function chained to sees a store into its next page', () => {
+    // At ECX = 1000 the loop rewrites the immediate's bytes in the next page (code-frame write).
+    const make = () =>
+      machine(STRADDLE('mov dword ptr [r10 - 2], 0xbc9a78ba\n  mov byte ptr [r10 + 2], 0xde'), (mem) => {
+        fourK(mem, L.PML4 + 0x2000, 0x380000);
+        straddleCode(mem);
+      });
+    const r = lockstep(make, BUDGETS, WASM);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(r.jit.cpu.state.gpr[Reg.RBX]).toBe(OLD_NEW);
+    expect(jsRuns(r.jit)).toBeLessThan(300);
+  });
+
+  it('a straddling function whose first page is global and next page is not: its entry goes at a CR3 load (CR4.PGE 1)', () => {
+    const make = () => {
+      const m = machine(STRADDLE('mov cr3, r9'), (mem) => {
+        // The loop's 2 MiB page global in both hierarchies; the straddling function's first page
+        // global (G, bit 8), its next page not.
+        mem.write32(L.PML4 + 0x2000, 0x187);
+        fourK(mem, L.PML4 + 0x2000, 0x380000);
+        mem.write32(0x380000 + 0x1fe * 8, 0x3fe107);
+        // A second hierarchy at 0x390000: the same but 0x3ff000 → frame 0x3fd000.
+        mem.write32(0x390000, 0x391000 | 7);
+        mem.write32(0x391000, 0x392000 | 7);
+        for (let i = 0; i < 8; i++)
+          mem.write32(0x392000 + i * 8, ((i << 21) | (i === 0 ? 0x187 : 0x87)) >>> 0);
+        fourK(mem, 0x392000, 0x393000, { 4190208: 0x3fd000 }); // 0x3ff000
+        mem.write32(0x393000 + 0x1fe * 8, 0x3fe107);
+        straddleCode(mem);
+      });
+      m.cpu.state.cr[4] |= 0x80;
+      m.cpu.stateChanged();
+      return m;
+    };
+    const r = lockstep(make, BUDGETS, WASM);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(r.jit.cpu.state.gpr[Reg.RBX]).toBe(OLD_NEW);
+    expect(jsRuns(r.jit)).toBeLessThan(300);
+  });
+
   it('a function whose last instruction straddles into another 2 MiB gets no entry: the next page remapped by INVLPG there is seen', () => {
     // At 0x3ffff0: 14 NOPs and `mov edx, imm32` whose imm32 ends in the page at 0x400000 (the next
     // PD entry), then `add ebx, edx; ret`; at ECX = 1000 that page is remapped to the frame at
     // 0x402000 (another imm32) and INVLPG'd: an entry at 0x3ffff0 would not be voided (another
-    // 2 MiB), so it must not exist (Region64.crosses).
+    // 2 MiB), so it must not exist (chain.ts `fill`).
     const src = `
   mov ecx, 2000
   mov r8, 0x3ffff0

@@ -202,6 +202,161 @@ word1:
   .long 0x11223344
 `;
 
+// User space's SSE2 string code (glibc's strlen, memchr, strchr): PCMPEQB and PMOVMSKB into a
+// general register, PSUBB/PADDB, PMINUB/PMAXUB, signed PCMPGT of bytes, words and dwords, the byte
+// and word unpacks of a splat, MOVD between XMM and general registers (R8D…R15D too), CVTSI2SD
+// from and CVTTSD2SI to a general register; bytes with bit 7 set both ways; at the end a
+// CVTTSD2SI of an out-of-range double (its handler: 0x80000000).
+const SSE_STR64 = `${SSE_ON64}
+  mov rsi, 0x200000
+  mov rax, 0x80ff7f0100fe8102
+  mov [rsi], rax
+  mov rax, 0x0163c2e5f7337f80
+  mov [rsi + 8], rax
+  movdqu xmm6, [rsi]
+  mov ecx, 300
+  xor ebx, ebx
+top:
+  lea eax, [rcx * 8 + 0x61]
+  movd xmm0, eax
+  punpcklbw xmm0, xmm0
+  punpcklwd xmm0, xmm0
+  pshufd xmm0, xmm0, 0
+  movdqa xmm1, xmm6
+  paddb xmm1, xmm0
+  pcmpeqb xmm1, xmm0
+  pmovmskb edx, xmm1
+  add ebx, edx
+  movdqa xmm2, xmm6
+  psubb xmm2, xmm0
+  pminub xmm2, xmm6
+  pmaxub xmm2, xmm0
+  pmovmskb r9d, xmm2
+  xor ebx, r9d
+  movdqa xmm3, xmm6
+  pcmpgtb xmm3, xmm0
+  pmovmskb r10d, xmm3
+  add ebx, r10d
+  movdqa xmm4, xmm6
+  punpckhbw xmm4, xmm0
+  punpckhwd xmm4, xmm6
+  pcmpgtw xmm4, xmm6
+  paddw xmm4, xmm0
+  psubw xmm4, xmm6
+  pcmpeqw xmm4, xmm0
+  pcmpgtd xmm4, xmm6
+  movdqa xmm7, xmm2
+  punpcklwd xmm7, xmm6
+  pmovmskb r8d, xmm7
+  add ebx, r8d
+  movd r11d, xmm4
+  add ebx, r11d
+  movd xmm9, r11d
+  movd r12d, xmm2
+  add r13d, r12d
+  cvtsi2sd xmm5, ecx
+  cvttsd2si r14d, xmm5
+  add r15d, r14d
+  rol rbx, 3
+  dec ecx
+  jnz top
+  mov rax, 0x7ff0000000000000
+  movq xmm5, rax
+  cvttsd2si edx, xmm5
+  hlt
+`;
+
+// The kernel's cmpxchg loops, per-CPU counters and bitmaps: CMPXCHG with memory (64 and 32 bits)
+// and register destinations, equal and unequal by turns; XADD to memory; BT/BTS/BTR/BTC with an
+// immediate and a register offset, on registers and memory (a negative register offset: the qword
+// before), each (and a ROL whose CF is read) with the record the 64-bit forms leave, at a block
+// head (a jump target: the record's place known at run time) and after a handler (MOV from DS:
+// the flags in the CPU, so the handler runs them); CF and ZF read by SETcc and ADC after each;
+// BSF and BSR whose ZF nothing reads, of 0 (the destination kept) a quarter of the time. At the
+// last iteration a CMPXCHG to an unmapped page (#PF at it, nothing written).
+const RMW64 = `
+  mov rsi, 0x200100
+  mov qword ptr [rsi], 5
+  mov dword ptr [rsi + 8], 7
+  mov rax, 0x0f0f0f0f0f0f0f0f
+  mov [rsi - 8], rax
+  mov ecx, 300
+  mov r12, 0x7f000000
+top:
+  mov rax, rcx
+  and eax, 3
+  add rax, 4
+  lea rdx, [rcx + 4]
+  cmpxchg [rsi], rdx
+  setz r8b
+  adc rbx, rax
+  mov eax, ecx
+  and eax, 1
+  add eax, 6
+  cmpxchg [rsi + 8], ecx
+  setz r9b
+  sbb r13, rax
+  mov rax, rbx
+  cmpxchg r10, rbx
+  adc r14, r10
+  mov eax, r11d
+  cmpxchg r11d, ecx
+  adc r15, r11
+  mov rdx, rcx
+  xadd [rsi + 16], rdx
+  add rbx, rdx
+  mov edx, ecx
+  xadd [rsi + 24], edx
+  adc rbx, rdx
+  cmp ecx, 150
+  jb 2f
+  bt rcx, 3
+  adc rbx, 0
+  bts rbx, 61
+  btr r10, rcx
+  btc r11d, 5
+  setc r8b
+  bt qword ptr [rsi], 2
+  adc r13, 0
+  bts qword ptr [rsi + 32], 17
+  btr dword ptr [rsi + 8], 1
+  mov rdx, rcx
+  neg rdx
+  and rdx, 127
+  sub rdx, 64
+  btc qword ptr [rsi], rdx
+  adc r14, 0
+  bt qword ptr [rsi], rdx
+  setc r9b
+  jmp 3f
+2:
+  bt rcx, 2
+  adc r15, 0
+3:
+  rol r14d, 3
+  adc r13, 0
+  mov rdx, rcx
+  and edx, 0x41
+  bsf r8, rdx
+  add r13, r8
+  bsr r9d, ecx
+  add r14, r9
+  bsr rdx, rdx
+  add r13, rdx
+  btr r15, 40
+  adc rbx, 1
+  mov edx, ds
+  bt rbx, 7
+  adc r14, 0
+  cmp ecx, 1
+  jne 4f
+  cmpxchg [r12], rdx
+4:
+  dec ecx
+  jnz top
+  hlt
+`;
+
 describe('wasm backend, 64-bit mode: the compiled side calls out less', () => {
   it('SSE memory forms (MOVD xmm, m32 through base, RIP and GS:; MOVDQU/MOVDQA; PSHUFB) equal the interpreter at every stop, inline', () => {
     const make = () => inWasm(kernelHalf(longMode(SSE_MEM64, { captureExceptions: true })));
@@ -211,6 +366,33 @@ describe('wasm backend, 64-bit mode: the compiled side calls out less', () => {
     expect(st.sseInline64).toBeGreaterThanOrEqual(17);
     expect(st.slowAccesses).toBeLessThan(100);
     expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(2000);
+  });
+
+  it('SSE2 string forms (byte and word lanes, unpacks, PMOVMSKB and MOVD with general registers, CVTSI2SD/CVTTSD2SI) equal the interpreter at every stop, inline', () => {
+    const r = lockstep(() => inWasm(longMode(SSE_STR64, { captureExceptions: true })), BUDGETS, WASM);
+    expect(r.jit.exceptions).toEqual([]);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    // The out-of-range CVTTSD2SI at the end: the integer indefinite, by its handler.
+    expect(r.jit.cpu.state.gpr[2]).toBe(0x80000000);
+    const st = stats(r.jit);
+    // Every SSE form of the loop's body inline (before: PMOVMSKB, MOVD r32, the byte and word
+    // forms and the conversions with a general register were handler calls).
+    expect(st.sseInline64).toBeGreaterThanOrEqual(30);
+    // The loop's one block fits only the largest budget (61 instructions).
+    expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(2_000);
+  });
+
+  it('CMPXCHG, XADD and BT/BTS/BTR/BTC on registers and memory equal the interpreter at every stop, inline, up to a #PF at a CMPXCHG', () => {
+    const make = () => inWasm(longMode(RMW64, { captureExceptions: true }));
+    const r = lockstep(make, BUDGETS, WASM);
+    expect(r.jit.exceptions.map((e) => [e.vector, e.faultAddress])).toEqual([[14, 0x7f000000]]);
+    expect(r.jit.cpu.state.gpr[1]).toBe(1);
+    // No handler on the inline paths: the MOVs from DS and the BTs after them (the flags in the
+    // CPU), 298 of each (the loop's first two iterations interpreted: hot 2), and the faulting
+    // CMPXCHG (before: 4,500 more, every form here a handler call).
+    const big = lockstep(make, [100_000], WASM);
+    expect(wasmBackend(big.jit.cpu).chain?.stats.calls).toBe(597);
+    expect(big.jit.cpu.jit?.stats.instructions).toBeGreaterThan(12_000);
   });
 
   it('NEG, LEAVE, PUSH imm, CDQE/CWDE, indirect CALL/JMP and FS:/GS: operands across SWAPGS equal the interpreter at every stop', () => {

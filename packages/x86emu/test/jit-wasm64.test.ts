@@ -651,7 +651,7 @@ describe('wasm backend, 64-bit mode: the forms the boot sent to handlers, inline
     expect(st.handlerSites).toBeLessThanOrEqual(2);
   });
 
-  it('a rotate at a block head whose flags something reads, or with a handler call before the next writer, stays a handler call', () => {
+  it('a rotate at a block head whose flags something reads, or with a handler call before the next writer, keeps a handler site (for flags in the CPU)', () => {
     const src = `
       mov ecx, 100
       xor ebx, ebx
@@ -674,8 +674,9 @@ describe('wasm backend, 64-bit mode: the forms the boot sent to handlers, inline
       ret`;
     const r = lockstep(() => inWasm(longMode(src)), BUDGETS, WASM);
     expect(r.jit.cpu.state.halted).toBe(true);
-    // f1's ROR (ADC reads its CF), f2's ROL (ROL DL, a handler, before the XOR), that ROL DL and
-    // the two RETs' sites (a return address that is not canonical).
+    // f1's ROR (ADC reads its CF), f2's ROL (ROL DL, a handler, before the XOR): inline where the
+    // record is the 64-bit forms' at run time, their handlers where the flags are in the CPU (a
+    // chain's start); that ROL DL and the two RETs' sites (a return address that is not canonical).
     expect(stats(r.jit).handlerSites).toBe(5);
   });
 });

@@ -30,8 +30,9 @@
  * - the lazy flags: a 64-bit function's prologue loads the flag record from the exchange area, where
  *   the previous one stored it, so the record goes from function to function exactly as from block
  *   to block inside one; the wrapper clears it (flags in the CPU) before the first;
- * - precise exceptions: the loop stores the running function's slot (ST_CUR) and the instructions
- *   the chain retired before it (ST_NTOT), from which the wrapper sets `startEip`/`startRipHi`
+ * - precise exceptions: the loop returns the last function's slot (ST_CUR) and keeps the
+ *   instructions the chain retired before it (ST_NTOT, stored before each call, where a handler
+ *   reads it), from which the wrapper sets `startEip`/`startRipHi`
  *   and `runCount` as for that function alone; a handler's `runCount` and RIP[63:32] likewise.
  */
 import { SF_FLAT, SF_LONG, SF_R, SF_W, TLB_MASK, TP_GLOBAL } from '../../cpu/consts.js';
@@ -125,17 +126,21 @@ function dispatchLoop(): FuncWriter {
   const lo = f.local();
   const e = f.local();
   const v = f.local();
-  f.open(Op.block, 'out');
-  f.open(Op.loop, 'top');
-  f.i32(0).get(slot).mem(Op.i32Store, ST_CUR);
-  f.i32(0).get(ntot).mem(Op.i32Store, ST_NTOT);
+  const r = f.local();
+  const hops = f.local();
   // The room left: less what the chain retired and what its REP strings' extra iterations used.
   const left = (): void => {
     f.get(room).get(ntot).op(Op.i32Sub);
     f.i32(0).mem(Op.i32Load, ST_REPX).op(Op.i32Sub);
   };
   left();
-  f.get(srm).get(swm).get(cls).get(cls).i32(0);
+  f.set(r);
+  f.open(Op.block, 'out');
+  f.open(Op.loop, 'top');
+  // What a handler the function calls reads (compile64.ts handler64Import); the running slot
+  // (ST_CUR) is the loop's own until it returns, stored once below.
+  f.i32(0).get(ntot).mem(Op.i32Store, ST_NTOT);
+  f.get(r).get(srm).get(swm).get(cls).get(cls).i32(0);
   f.get(slot).callIndirect(0);
   f.tee(kind).brIf('out');
   f.i32(0).mem(Op.i32Load, ST_EXITREQ).brIf('out');
@@ -156,21 +161,24 @@ function dispatchLoop(): FuncWriter {
     .get(tagG)
     .op(Op.i32Ne);
   f.get(v).get(tagNG).op(Op.i32Ne).op(Op.i32And).brIf('out');
-  // Retired so far; the next entry block must fit what is left.
+  // Retired so far; the next entry block must fit what is left (the next call's room).
   f.get(ntot).i32(0).mem(Op.i32Load, ST_N).op(Op.i32Add).set(ntot);
   f.get(e)
     .mem(Op.i32Load, JC + 12)
     .set(v);
   left();
+  f.tee(r);
   f.get(v).i32(SLOT_BITS).op(Op.i32ShrU).op(Op.i32LtS).brIf('out');
   f.get(v)
     .i32((1 << SLOT_BITS) - 1)
     .op(Op.i32And)
     .set(slot);
-  f.i32(0).i32(0).mem(Op.i32Load, ST_HOPS).i32(1).op(Op.i32Add).mem(Op.i32Store, ST_HOPS);
+  f.get(hops).i32(1).op(Op.i32Add).set(hops);
   f.br('top');
   f.end();
   f.end();
+  f.i32(0).get(slot).mem(Op.i32Store, ST_CUR);
+  f.i32(0).i32(0).mem(Op.i32Load, ST_HOPS).get(hops).op(Op.i32Add).mem(Op.i32Store, ST_HOPS);
   f.get(kind);
   return f;
 }
@@ -196,7 +204,8 @@ export class Chain<R extends { slot: number }> implements CodeChainOps {
   /** `chainSig` and `runLimit` at the running chain's start (the handlers' test). */
   sig = 0;
   limit = 0;
-  readonly stats = { slots: 0, fills: 0, wraps: 0 };
+  /** `calls`: handlers the chained functions called (compile64.ts handler64Import). */
+  readonly stats = { slots: 0, fills: 0, wraps: 0, calls: 0 };
 
   constructor(
     private readonly cpu: Cpu,
@@ -294,17 +303,35 @@ export class Chain<R extends { slot: number }> implements CodeChainOps {
     return (gen << 2) | (global ? 2 : 0) | (user ? 1 : 0) | 0;
   }
 
+  /** Whether the TLB entry that maps the page of RIP `lo`/`hi` now is global (its tag as switchCodePage64 computes it). */
+  private globalAt(lo: number, hi: number): boolean {
+    const cpu = this.cpu;
+    const idx = (lo >>> 12) & TLB_MASK;
+    return cpu.tlbTag[idx] === (((hi & 0xffff) << 8) | (lo >>> 24)) && (cpu.tlbPerm[idx] & TP_GLOBAL) !== 0;
+  }
+
   /**
    * Fills the entry for RIP `lo`/`hi`, which the CPU is about to run at CPL 3 if `user`: the
    * function in `slot`, entry block of `len` instructions; global when the TLB entry that maps
-   * RIP's page now is global (its tag as switchCodePage64 computes it; the entry may have been
-   * replaced since the fetch: then not).
+   * RIP's page now is global (the entry may have been replaced since the fetch: then not).
+   *
+   * A function whose code runs into the next page (`crosses`: an instruction straddling the page
+   * end, region.ts) is valid only while that page maps the frame it was compiled from, which
+   * `Jit` checked before this call (fetch.ts crossPageOk). What could change that voids the entry
+   * as it voids any: a TLB flush, a write into either code frame and `revalidateCode` void all
+   * entries; a CR3 load the non-global ones (the entry is global only when both pages' TLB
+   * entries are); an INVLPG the entries whose RIP lies in its 2 MiB, so the entry is filled only
+   * when the next page lies in the same 2 MiB as RIP (else no entry: every entry goes through
+   * `Jit`). Before, no crossing function had an entry: Debian's RSA loop (mpihelp_submul_1, whose
+   * body straddles a page end) came back to JavaScript at every iteration, 1.16 M times a boot.
    */
-  fill(lo: number, hi: number, user: boolean, slot: number, len: number): void {
-    const cpu = this.cpu;
-    const idx = (lo >>> 12) & TLB_MASK;
-    const global =
-      cpu.tlbTag[idx] === (((hi & 0xffff) << 8) | (lo >>> 24)) && (cpu.tlbPerm[idx] & TP_GLOBAL) !== 0;
+  fill(lo: number, hi: number, user: boolean, slot: number, len: number, crosses: boolean): void {
+    let global = this.globalAt(lo, hi);
+    if (crosses) {
+      const next = ((lo >>> 12) + 1) << 12;
+      if (next >>> 21 !== lo >>> 21) return;
+      global &&= this.globalAt(next, hi);
+    }
     const span = (hi & 0xffff) * 2048 + (lo >>> 21);
     if (span !== this.lastSpan) {
       this.spans.add(span);

@@ -285,6 +285,10 @@ export function generate64(
         emitHandlerCall64(c, sites.length, true, used);
         sites.push({ insn, eip: c.eip, next: c.next, hi });
       },
+      call: () => {
+        emitHandlerCall64(c, sites.length, false, used);
+        sites.push({ insn, eip: c.eip, next: c.next, hi });
+      },
     };
     let ended = false;
     for (let j = 0; j < blk.insns.length; j++) {
@@ -335,7 +339,7 @@ export function generate64(
   }
   f.end(); // loop
   f.end(); // exit
-  const c0: Ctx64 = { ...base, q, hi, insns: [], handler: () => {} };
+  const c0: Ctx64 = { ...base, q, hi, insns: [], handler: () => {}, call: () => {} };
   emitStore64(c0, used);
   const st = (off: number, local: number): void => void f.i32(0).get(local).mem(Op.i32Store, off);
   st(ST_N, l.n);
@@ -375,6 +379,7 @@ export function handler64Import(
 ): (site: number, n: number) => void {
   return (site: number, n: number): void => {
     storeFlags(cpu, u32);
+    if (chain !== null) chain.stats.calls++;
     const h = sites[site];
     const rip = cpu.state.rip;
     rip[1] = h.hi;
@@ -450,7 +455,8 @@ export class Region64 {
     /**
      * Whether its code runs past its page's end (an instruction straddling it: region.ts, fetch.ts
      * crossPageOk): valid only while the next page maps the same frame, which `Jit` checks at each
-     * entry and the jump cache could not, so it gets no entry there (chain.ts).
+     * entry from JavaScript; its jump cache entry is filled only where every change to that page
+     * voids it (chain.ts `fill`).
      */
     readonly crosses: boolean,
   ) {}
@@ -486,7 +492,7 @@ function runWasm64(w: Region64, cpu: Cpu): Insn | undefined {
     ch.limit = cpu.runLimit;
     const slot = ch.slotOf(w, w.fn);
     const user = cls !== 0;
-    if (!w.crosses) ch.fill(s.rip[0], s.rip[1], user, slot, w.len);
+    ch.fill(s.rip[0], s.rip[1], user, slot, w.len, w.crosses);
     ch.running = true;
     try {
       kind = ch.run(

@@ -178,14 +178,27 @@ function guardSource(e: Em, i: Insn, n: number, align: boolean): () => void {
   return () => void e.f.get(e.s.b);
 }
 
-/** Pops a value into guest register `r` (a 32-bit write: the wrapper clears its upper half, `dm`). */
+/**
+ * Pops a value into guest register `r` (a 32-bit write: the wrapper clears its upper half, `dm`;
+ * in a 64-bit function the register's i64 local, zero-extended: SDM Vol. 1 3.4.1.1).
+ */
 function setReg(e: Em, r: number): void {
   const { f, c } = e;
+  if (e.long) {
+    f.op(Op.i64ExtendI32U).set((c as Ctx64).q.q[r]);
+    return;
+  }
   f.set(c.l.r[r])
     .get(c.l.dm)
     .i32(1 << r)
     .op(Op.i32Or)
     .set(c.l.dm);
+}
+
+/** Pushes the low 32 bits of guest register `r`. */
+function getReg(e: Em, r: number): void {
+  if (e.long) e.f.get((e.c as Ctx64).q.q[r]).op(Op.i32WrapI64);
+  else e.f.get(e.c.l.r[r]);
 }
 
 /** MOVAPS/MOVAPD/MOVDQA (aligned), MOVUPS/MOVUPD/MOVDQU: xmm ← xmm/m128, or xmm/m128 ← xmm. */
@@ -268,6 +281,23 @@ const PACKED: Record<string, (f: FuncWriter) => void> = {
   // i8x16.swizzle gives 0 for an index past 15, so bits 6:4 cleared and bit 7 kept do both.
   PSHUFB: (f) =>
     f.v128(0x8f8f8f8f, 0x8f8f8f8f, 0x8f8f8f8f, 0x8f8f8f8f).simd(Simd.v128And).simd(Simd.i8x16Swizzle),
+  // Byte and word lanes (user space's SSE2 string functions: strlen's PCMPEQB/PMOVMSKB, memchr's
+  // PSUBB and PMINUB, the unpacks of its byte splats). PCMPGT* compare signed, as x86's.
+  PADDB: (f) => f.simd(Simd.i8x16Add),
+  PSUBB: (f) => f.simd(Simd.i8x16Sub),
+  PADDW: (f) => f.simd(Simd.i16x8Add),
+  PSUBW: (f) => f.simd(Simd.i16x8Sub),
+  PCMPEQW: (f) => f.simd(Simd.i16x8Eq),
+  PCMPGTB: (f) => f.simd(Simd.i8x16GtS),
+  PCMPGTW: (f) => f.simd(Simd.i16x8GtS),
+  PCMPGTD: (f) => f.simd(Simd.i32x4GtS),
+  PMINUB: (f) => f.simd(Simd.i8x16MinU),
+  PMAXUB: (f) => f.simd(Simd.i8x16MaxU),
+  // The unpacks interleave the destination's (bytes 0–15) and the source's (16–31) low or high halves.
+  PUNPCKLBW: (f) => f.shuffle([0, 1, 2, 3, 4, 5, 6, 7].flatMap((k) => [k, 16 + k])),
+  PUNPCKHBW: (f) => f.shuffle([8, 9, 10, 11, 12, 13, 14, 15].flatMap((k) => [k, 16 + k])),
+  PUNPCKLWD: (f) => f.shuffle([0, 1, 2, 3].flatMap((k) => [2 * k, 2 * k + 1, 16 + 2 * k, 17 + 2 * k])),
+  PUNPCKHWD: (f) => f.shuffle([4, 5, 6, 7].flatMap((k) => [2 * k, 2 * k + 1, 16 + 2 * k, 17 + 2 * k])),
   PUNPCKLDQ: (f) => f.shuffle(dwords([0, 4, 1, 5])),
   PUNPCKHDQ: (f) => f.shuffle(dwords([2, 6, 3, 7])),
   PUNPCKLQDQ: (f) => f.shuffle(dwords([0, 1, 4, 5])),
@@ -364,7 +394,7 @@ function emitMovd(e: Em, i: Insn, row: OpcodeRow): void {
     return;
   }
   f.v128(0, 0, 0, 0);
-  if (i.mod === 3) f.get(e.c.l.r[i.rm]);
+  if (i.mod === 3) getReg(e, i.rm);
   else {
     guardMem(e, i, 4, false, false);
     f.get(e.c.l.t).mem(Op.i32Load, 0);
@@ -624,7 +654,7 @@ function emitCvtsi2sd(e: Em, i: Insn): void {
   guardSok(e);
   if (i.mod !== 3) guardMem(e, i, 4, false, false);
   loadX(e, i.reg);
-  if (i.mod === 3) f.get(e.c.l.r[i.rm]);
+  if (i.mod === 3) getReg(e, i.rm);
   else f.get(e.c.l.t).mem(Op.i32Load, 0);
   f.op(Op.f64ConvertI32S).lane(Simd.f64x2ReplaceLane, 0).set(e.s.r);
   storeX(e, i.reg, e.s.r);
@@ -640,7 +670,7 @@ function emitCvtsi2ss(e: Em, i: Insn): void {
   guardSok(e);
   if (i.mod !== 3) guardMem(e, i, 4, false, false);
   guardPlain(e, false);
-  if (i.mod === 3) f.get(e.c.l.r[i.rm]);
+  if (i.mod === 3) getReg(e, i.rm);
   else f.get(e.c.l.t).mem(Op.i32Load, 0);
   f.set(d);
   loadX(e, i.reg);
@@ -705,27 +735,22 @@ export function sseInline(i: Insn, row: OpcodeRow): boolean {
 }
 
 /**
- * Forms that read or write a general register (the 32-bit locals): in 64-bit mode only those of
- * `MEM_FORMS64` with a memory operand (which names none).
- */
-const GPR_FORMS: ReadonlySet<string> = new Set(['PMOVMSKB', 'MOVD', 'CVTTSD2SI', 'CVTSI2SD', 'CVTSI2SS']);
-const MEM_FORMS64: ReadonlySet<string> = new Set(['MOVD', 'CVTSI2SD', 'CVTSI2SS']);
-
-/**
- * Whether `emitSseWasm64` compiles `i` in 64-bit mode (compile64.ts): the forms of `sseInline`
- * that name no general register, XMM8…XMM15 through REX.R/REX.B, memory operands with 64-bit
- * addressing through emit64.ts's probe (`probeHost64`: FS:/GS: and RIP-relative too; MOVD and
- * CVTSI2SS/SD from memory name no general register); REX.W (which turns some of them into other
- * instructions) is the handler's. Debian's kernel runs blake2s (its entropy pool's hash) on them:
- * 6.6 M handler calls on the boot before the register forms, and then 2.4 M of its MOVD xmm, m32
- * (the message words) and 0.6 M of its PSHUFB (the rotates by 8 and 16) before these.
+ * Whether `emitSseWasm64` compiles `i` in 64-bit mode (compile64.ts): the forms of `sseInline`,
+ * XMM8…XMM15 through REX.R/REX.B, memory operands with 64-bit addressing through emit64.ts's
+ * probe (`probeHost64`: FS:/GS: and RIP-relative too), a general register operand (PMOVMSKB,
+ * MOVD, CVTTSD2SI, CVTSI2SS/SD: 32 bits of it) in the function's i64 locals (`setReg`, `getReg`);
+ * REX.W (which turns some of them into other instructions) is the handler's. Debian's kernel runs
+ * blake2s (its entropy pool's hash) on them: 6.6 M handler calls on the boot before the register
+ * forms, and then 2.4 M of its MOVD xmm, m32 (the message words) and 0.6 M of its PSHUFB (the
+ * rotates by 8 and 16) before these; its user space's SSE2 string functions (PCMPEQB, PMOVMSKB,
+ * PSUBB, the byte unpacks) 0.6 M more at threshold 5,000 before the byte lanes and the general
+ * register forms.
  */
 export function sseInline64(i: Insn, row: OpcodeRow): boolean {
   if (row.pfx === undefined || i.lock || (i.rex & 8) !== 0 || !i.hasModrm) return false;
   const mem = i.mod !== 3;
   if (mem && i.adSize !== 8) return false;
   if (EMITTERS[row.mnemonic] === undefined) return false;
-  if (GPR_FORMS.has(row.mnemonic) && !(mem && MEM_FORMS64.has(row.mnemonic))) return false;
   const ops = row.operands;
   if (ops.includes('P') || ops.includes('Q') || ops.includes('N')) return false;
   return !SHIFTS.includes(row.mnemonic) || ops === 'Udq,Ib';

@@ -62,6 +62,11 @@ export interface Ctx64 extends WasmCtx {
   hi: number;
   /** Emits the call of the current instruction's handler, leaving the function after it (compile64.ts). */
   handler: () => void;
+  /**
+   * Emits the call of the current instruction's handler, the function going on after it (leaving
+   * only where the import asks: a fault, events due); the flags are in the CPU after it.
+   */
+  call: () => void;
   /** The block's instructions (the current one is `j`): the rotates' flag look-ahead. */
   insns: readonly Insn[];
 }
@@ -713,6 +718,197 @@ function imul64(c: Ctx64, i: Insn, three: boolean): void {
   f.get(v).set(c.q.q[i.reg]);
 }
 
+/**
+ * The inline path of a read-modify-write memory operand that only a TLB hit for writing may take
+ * (`size` bytes of `i`'s operand at offset `extra` pushed by `disp`, an i64, or none): the host
+ * address into `l.t`, and where the probe misses (not RAM, not writable, not present, a page
+ * split, a non-canonical address) the handler runs the instruction and the function leaves after
+ * it: its #PF is a write's whether or not the instruction then writes (CMPXCHG's destination is
+ * always written: SDM Vol. 2 CMPXCHG), as the interpreter raises it (exec/alu.ts, `rmwLinear`).
+ */
+function rmwProbe(c: Ctx64, i: Insn, size: number, write: boolean, extra?: () => void): void {
+  const { f } = c;
+  if (extra === undefined) probeHost64(c, i, size, write);
+  else {
+    ea64(c, i);
+    extra();
+    f.op(Op.i64Add).set(c.q.a);
+    if (c.ramPages === 0) f.i32(0);
+    else {
+      const la = linear(c, i.memSeg);
+      probe64(c, i.memSeg, size, write ? P_SWM : P_SRM, write ? TLB_WRITE : TLB_READ, la);
+      hostAddr64(c, la);
+      f.set(c.l.t);
+    }
+  }
+  f.op(Op.i32Eqz).open(Op.if);
+  const pend = c.pend;
+  c.handler();
+  c.pend = pend;
+  f.end();
+}
+
+/**
+ * For a form that changes some of the flags and keeps the rest (BT*, ROL/ROR whose flags are
+ * read): emits `body`, which updates the record in the locals, where the record is the 64-bit
+ * forms' (PEND_MAT: CF in `fa` bit 0, OF in `fs`, the rest in `fr` and `fa`). Known so at compile
+ * time: `body` alone; known only at run time (`fp`/`fo`: a block's head, after a shift by CL or a
+ * handler): `body` where the record is PEND_MAT now, else (the flags in the CPU, `fp` 0: a chain's
+ * start, after a handler) the handler, the function going on after it either way, the record's
+ * place known at run time after. False, having emitted nothing, for a record of another kind
+ * known at compile time (none of the 64-bit forms leaves one).
+ */
+function withMat(c: Ctx64, body: () => void): boolean {
+  const { f, l } = c;
+  if (c.pend === PEND_MAT) {
+    body();
+    return true;
+  }
+  if (c.pend > 0) return false;
+  f.get(l.fp).i32(0).op(Op.i32Ne).get(l.fo).i32(PEND_MAT).op(Op.i32Eq).op(Op.i32And);
+  f.open(Op.if);
+  c.pend = PEND_MAT;
+  body();
+  f.else();
+  c.call();
+  f.end();
+  c.pend = PEND_DYN;
+  return true;
+}
+
+/**
+ * CMPXCHG r/m, r (`size` 4 or 8; exec/alu.ts CMPXCHG, exec/long/alu64.ts CMPXCHG64): the flags of
+ * CMP rAX, r/m; equal: r/m = r; else rAX = r/m (a 32-bit one zero-extended; a register r/m kept).
+ * The memory form's write-back of an unequal value is its own value into a writable page of RAM
+ * (the probe's hit): nothing to do. The kernel's cmpxchg loops (LOCK prefixes patched to DS on a
+ * single CPU: a LOCK form is still the handler's) called the handler 0.27 M times a boot.
+ */
+function cmpxchg(c: Ctx64, i: Insn, size: number, mem: boolean): void {
+  const { f, l } = c;
+  const q = c.q.q;
+  const x = c.q.x;
+  if (mem) {
+    rmwProbe(c, i, size, true);
+    f.get(l.t)
+      .mem(size === 8 ? Op.i64Load : Op.i64Load32U, 0)
+      .set(x);
+  } else {
+    f.get(q[i.rm]);
+    if (size === 4) f.i64(0xffffffff, 0).op(Op.i64And);
+    f.set(x);
+  }
+  // alu's own temporaries: for 8 bytes `d` rAX, `x` r/m (as loaded), `v` the difference; for 4
+  // the i32 locals `l.d`, `l.x`, `l.v`.
+  alu(
+    c,
+    7,
+    size,
+    () => reg(c, 0, size),
+    () => (size === 8 ? void f.get(x) : void f.get(x).op(Op.i32WrapI64)),
+    NONE,
+  );
+  f.get(size === 8 ? c.q.v : l.v)
+    .op(size === 8 ? Op.i64Eqz : Op.i32Eqz)
+    .open(Op.if);
+  if (mem) {
+    f.get(l.t).get(q[i.reg]);
+    f.mem(size === 8 ? Op.i64Store : Op.i64Store32, 0);
+  } else {
+    f.get(q[i.reg]);
+    if (size === 4) f.i64(0xffffffff, 0).op(Op.i64And);
+    f.set(q[i.rm]);
+  }
+  f.else();
+  f.get(x).set(q[0]);
+  f.end();
+}
+
+/**
+ * XADD m, r (`size` 4 or 8; exec/alu.ts XADD, exec/long/alu64.ts XADD64): m = m + r with ADD's
+ * flags, r = the old m (a 32-bit one zero-extended); the store before the register.
+ */
+function xadd(c: Ctx64, i: Insn, size: number): void {
+  const { f, l } = c;
+  const q = c.q.q;
+  const x = c.q.x;
+  rmwProbe(c, i, size, true);
+  f.get(l.t)
+    .mem(size === 8 ? Op.i64Load : Op.i64Load32U, 0)
+    .set(x);
+  alu(
+    c,
+    0,
+    size,
+    () => (size === 8 ? void f.get(x) : void f.get(x).op(Op.i32WrapI64)),
+    () => reg(c, i.reg, size),
+    NONE,
+  );
+  f.get(l.t).get(size === 8 ? c.q.v : l.v);
+  f.mem(size === 8 ? Op.i64Store : Op.i32Store, 0);
+  f.get(size === 8 ? c.q.d : l.d);
+  if (size === 4) f.op(Op.i64ExtendI32U);
+  f.set(q[i.reg]);
+}
+
+/**
+ * BT/BTS/BTR/BTC (`op` 0…3) r/m, imm8 or r (`size` 4 or 8; exec/bits.ts, exec/long/shift64.ts
+ * makeBt64): CF = the bit, which BTS sets, BTR clears and BTC flips; every other flag kept, so the
+ * record must be the 64-bit forms' (PEND_MAT, CF in `fa` bit 0): known so here, or tested at run
+ * time, the handler running it otherwise. A register bit offset with a memory operand selects the
+ * qword at offset SAR 6 (signed: SDM Vol. 2 BT), bit offset & 63; the whole operand is accessed
+ * (read, or probed for writing first: the #PF a write's).
+ */
+function bitTest(c: Ctx64, i: Insn, op: number, size: number, mem: boolean, imm: boolean): void {
+  const { f, l } = c;
+  const q = c.q.q;
+  const x = c.q.x;
+  const bits = size * 8;
+  // The bit number into the i64 local `v`.
+  if (imm) f.i64(i.imm & (bits - 1), 0);
+  else
+    f.get(q[i.reg])
+      .i64(bits - 1, 0)
+      .op(Op.i64And);
+  f.set(c.q.v);
+  if (mem) {
+    if (imm) rmwProbe(c, i, size, op !== 0);
+    else
+      rmwProbe(
+        c,
+        i,
+        8,
+        op !== 0,
+        () => void f.get(q[i.reg]).i64(6, 0).op(Op.i64ShrS).i64(3, 0).op(Op.i64Shl),
+      );
+    f.get(l.t)
+      .mem(size === 8 ? Op.i64Load : Op.i64Load32U, 0)
+      .set(x);
+  } else {
+    f.get(q[i.rm]);
+    if (size === 4) f.i64(0xffffffff, 0).op(Op.i64And);
+    f.set(x);
+  }
+  // CF into the record.
+  f.get(l.fa).i32(-2).op(Op.i32And);
+  f.get(x).get(c.q.v).op(Op.i64ShrU).op(Op.i32WrapI64).i32(1).op(Op.i32And);
+  f.op(Op.i32Or).set(l.fa);
+  if (op === 0) return;
+  f.get(x).i64(1, 0).get(c.q.v).op(Op.i64Shl);
+  if (op === 1) f.op(Op.i64Or);
+  else if (op === 2) f.i64(0xffffffff, -1).op(Op.i64Xor).op(Op.i64And);
+  else f.op(Op.i64Xor);
+  if (mem) {
+    f.set(x);
+    f.get(l.t)
+      .get(x)
+      .mem(size === 8 ? Op.i64Store : Op.i64Store32, 0);
+  } else {
+    // A 32-bit register write zero-extends (BT alone writes nothing).
+    if (size === 4) f.i64(0xffffffff, 0).op(Op.i64And);
+    f.set(q[i.rm]);
+  }
+}
+
 /** Pushes the i32 in local `t` byte-swapped (SDM Vol. 2 BSWAP). */
 function swap32(c: Ctx64, t: number): void {
   const { f } = c;
@@ -941,6 +1137,19 @@ export function emitInsn64Wasm(
     return true;
   }
   if (m === 'NOP') return true; // hint NOPs with a memory operand never access it
+  if ((m === 'CMPXCHG' || m === 'XADD') && ops === 'Ev,Gv' && (size === 4 || size === 8)) {
+    if (m === 'XADD' && !mem) return false;
+    if (m === 'CMPXCHG') cmpxchg(c, i, size, mem);
+    else xadd(c, i, size);
+    return true;
+  }
+  if ((m === 'BT' || m === 'BTS' || m === 'BTR' || m === 'BTC') && (ops === 'Ev,Ib' || ops === 'Ev,Gv')) {
+    if (size !== 4 && size !== 8) return false;
+    // A register bit offset selects a bit anywhere relative to a memory operand: 64-bit only here.
+    if (mem && ops === 'Ev,Gv' && size !== 8) return false;
+    const op = ['BT', 'BTS', 'BTR', 'BTC'].indexOf(m);
+    return withMat(c, () => bitTest(c, i, op, size, mem, ops === 'Ev,Ib'));
+  }
   out.memory = mem;
   const op = m === 'TEST' ? 4 : ALU_OPS.indexOf(m);
   const write = m !== 'TEST' && op !== 7;
@@ -1097,6 +1306,23 @@ export function emitInsn64Wasm(
     setQ(c, i.rm);
     return true;
   }
+  if ((m === 'BSF' || m === 'BSR') && ops === 'Gv,Ev' && !mem && flagsDead64(c.insns, c.j)) {
+    // BSF/BSR r, r whose flags nothing reads (user space's strlen and memchr: PMOVMSKB, BSF, then
+    // an ADD overwrites them): the index of the lowest or highest set bit, the destination kept for
+    // a source of 0 (x86emu's choice, exec/bits.ts; SDM Vol. 2: undefined); ZF alone is what they
+    // write, and it is dead (flagsDead64, as the rotates), so the record stays as it was. Not from
+    // memory: its slow path may leave the function right after it, where the run loop would see
+    // the old ZF.
+    const { x } = c.q;
+    loadE(c, i, size);
+    if (size === 4) f.op(Op.i64ExtendI32U);
+    f.tee(x).op(Op.i64Eqz).op(Op.i32Eqz).open(Op.if);
+    if (m === 'BSF') f.get(x).op(Op.i64Ctz);
+    else f.i64(63, 0).get(x).op(Op.i64Clz).op(Op.i64Sub);
+    setQ(c, i.reg);
+    f.end();
+    return true;
+  }
   if (m === 'BSWAP') {
     const t = l.t;
     if (size === 4) {
@@ -1150,11 +1376,12 @@ export function emitInsn64Wasm(
   if ((m === 'ROL' || m === 'ROR') && !mem && (ops === 'Ev,Ib' || ops === 'Ev,1')) {
     const k = (ops === 'Ev,1' ? 1 : i.imm) & (size === 8 ? 63 : 31);
     if (k === 0) return false; // no flag changes: the handler's
-    // Its flags built where the record is in the locals, else only where nothing reads them
-    // (busybox's SHA-256: rotates at a block's head, after a call, overwritten by the next XOR).
+    // Its flags built where the record is the 64-bit forms' (at a block's head tested at run time:
+    // 0.19 M handler calls a boot before), else only where nothing reads them (busybox's SHA-256:
+    // rotates at a block's head, after a call, overwritten by the next XOR).
     const flags = !flagsDead64(c.insns, c.j);
-    if (flags && c.pend !== PEND_MAT) return false;
-    rotateK(c, m === 'ROL', i.rm, size, k, flags);
+    if (!flags) rotateK(c, m === 'ROL', i.rm, size, k, false);
+    else return withMat(c, () => rotateK(c, m === 'ROL', i.rm, size, k, true));
     return true;
   }
   if (m === 'MOV') {
