@@ -238,7 +238,8 @@ export class Chain<R extends { slot: number }> implements CodeChainOps {
   }
 
   flushAll(): void {
-    this.spans.clear();
+    // Only when something is there: V8's Set.clear() allocates a new table every time.
+    if (this.spans.size !== 0) this.spans.clear();
     this.lastSpan = -1;
     this.u32[ST_GEN >> 2]++;
     this.u32[ST_GENNG >> 2]++;
