@@ -76,6 +76,15 @@ export const ENTRY_SLICE_MAX = 4_000_000;
 const ENTRY_NS = 1_000_000;
 
 /**
+ * Fast-path entries in a row at most (`ExitResult.ReenterFast`) before the loop's per-entry work
+ * runs again. A slice is counted in instructions at the rate of the last host tick; a guest that
+ * turns exit-bound runs it far slower, and the APIC timer, the PIT and the TSC carry are read from
+ * the host clock only on the full path (real hardware's timer interrupt forces that exit). About
+ * 50-100 µs of exits; bench-ctxsw32's four a switch pay the full path once every eight switches.
+ */
+export const FASTPATH_MAX = 32;
+
+/**
  * The instructions the next entry may run, where the host clock drives the VM (`hostNs`, this
  * entry's reading): the vCPU's rate over the last tick or more (exits, halts and userspace
  * included: a rate that reads low only shortens entries) times ENTRY_NS, or up to the in-kernel
@@ -323,7 +332,7 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
       // The entries of this slice: one, and one more after each exit handled on the fast path
       // (`ExitResult.ReenterFast`) for the slice's instructions left, as if the entry had gone on
       // without exiting, so the slice still ends where the timers and the budget said.
-      for (;;) {
+      for (let fast = 0; ; fast++) {
         const retired = vcpu.instructions;
         const ripBefore = stepping ? linearRip(vcpu) : 0n;
         if (ops.run(vcpu, slice) === EntryResult.FailEntry) {
@@ -359,8 +368,16 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
         if (exit !== ExitResult.ReenterFast || stepping) break;
         slice -= vcpu.instructions - retired;
         // KVM's vcpu_enter_guest leaves its fastpath loop for a pending request
-        // (kvm_vcpu_exit_request); this one also for an event to inject, the full path's work.
-        if (slice < 1 || vcpu.requests !== 0 || vcpu.interruptQueued >= 0 || vcpu.nmiQueued) break;
+        // (kvm_vcpu_exit_request); this one also for an event to inject, the full path's work, and
+        // after FASTPATH_MAX fast entries, so the host-clock timers are looked at.
+        if (
+          slice < 1 ||
+          fast === FASTPATH_MAX ||
+          vcpu.requests !== 0 ||
+          vcpu.interruptQueued >= 0 ||
+          vcpu.nmiQueued
+        )
+          break;
         vcpu.vm.exitsFastpath++;
       }
     }

@@ -3,12 +3,12 @@
  * `ExitResult.ReenterFast` is followed by another entry at once, for what is left of the entry's
  * instructions, without the loop's per-entry work (the interrupt and timer checks, the window
  * controls); a request, a queued interrupt or NMI, or a used-up slice send it through that work
- * as before, and a plain `Reenter` always does.
+ * as before, and a plain `Reenter` always does; so do FASTPATH_MAX fast entries in a row.
  */
 import { describe, expect, it } from 'vitest';
 import { EntryResult, ExitResult } from '../../src/soft/arch-ops.js';
 import { HvaSpace } from '../../src/soft/hva-space.js';
-import { ENTRY_SLICE, kvmVcpuRun } from '../../src/soft/run-loop.js';
+import { ENTRY_SLICE, FASTPATH_MAX, kvmVcpuRun } from '../../src/soft/run-loop.js';
 import { KvmRequest, type SoftVcpu } from '../../src/soft/vcpu.js';
 import { SoftVm } from '../../src/soft/vm.js';
 import { fakeArch } from './fake-arch.js';
@@ -100,6 +100,18 @@ describe('the run loop after an exit handled on the fast path', () => {
       { ran: 0, result: Userspace },
     ]);
     expect(log).toEqual(['prepare', `enter ${ENTRY_SLICE}`, 'flush', 'prepare', `enter ${ENTRY_SLICE}`]);
+  });
+
+  it('takes the full path after FASTPATH_MAX fast entries in a row (the host-clock timers are looked at)', () => {
+    const script: Step[] = [];
+    for (let i = 0; i < FASTPATH_MAX + 3; i++) script.push({ ran: 10, result: ReenterFast });
+    script.push({ ran: 0, result: Userspace });
+    const { log, stats } = runScript(script);
+    // One full entry and FASTPATH_MAX fast ones, then the full path again.
+    expect(log.indexOf('prepare', 1)).toBe(FASTPATH_MAX + 2);
+    expect(log[FASTPATH_MAX + 1]).toBe(`enter ${ENTRY_SLICE - 10 * FASTPATH_MAX}`);
+    expect(log[FASTPATH_MAX + 3]).toBe(`enter ${ENTRY_SLICE}`);
+    expect(stats.exits_fastpath).toBe(FASTPATH_MAX + 2);
   });
 
   it('takes the full path when the entry used its whole slice', () => {
