@@ -41,13 +41,16 @@ export interface Lockstep {
 
 /**
  * Builds `make()` twice (jit on with `options`, off), runs both with `budgets` in turn (cycled)
- * until any other stop (HLT, an exception the machine captures, …) or `maxRuns`, and asserts equal state after each run. Returns the machines.
+ * until any other stop (HLT, an exception the machine captures, …) or `maxRuns`, and asserts equal
+ * state after each run; `between(n, jit, interp)` runs after run `n` of both ended by the budget
+ * (drain a compile worker, rewrite code, ...). Returns the machines.
  */
 export function lockstep(
   make: () => Machine,
   budgets: number[],
   options: JitOptions = { hot: 2 },
   maxRuns = 100_000,
+  between: (n: number, jit: Machine, interp: Machine) => void = () => {},
 ): Lockstep {
   const a = make();
   const b = make();
@@ -64,6 +67,7 @@ export function lockstep(
     expect(a.exceptions).toEqual(b.exceptions);
     if (ra !== StopReason.Budget) break;
     stops++;
+    between(n, a, b);
   }
   return { jit: a, interp: b, stops };
 }

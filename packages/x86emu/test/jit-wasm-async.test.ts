@@ -13,7 +13,7 @@ import { Jit, type JitOptions } from '../src/jit/jit.js';
 import { WA } from '../src/jit/wasm/api.js';
 import { compileQueue } from '../src/jit/wasm/async-compile.js';
 import { wasmBackend } from '../src/jit/wasm/compile.js';
-import { snapshot } from './jit-lockstep.js';
+import { type Lockstep, lockstep } from './jit-lockstep.js';
 import { longMode } from './long.js';
 import type { Machine } from './machine.js';
 import { protectedMode } from './pm.js';
@@ -27,35 +27,19 @@ function long(m: Machine): Machine {
 }
 
 /**
- * Builds `make()` twice, the first with an asynchronous `Jit`, the second interpreting; runs both
- * with `budgets` in turn until a stop other than the budget, and after every run compares their
- * state. `between(n, jit)` runs after run `n` of both (drain the worker, rewrite code, flush ...);
- * `jit` is the first machine.
+ * `lockstep` (jit-lockstep.ts) with an asynchronous `Jit` (`options`, default `ASYNC`): the
+ * first machine compiles through the worker, the second interprets; `between(n, jit, interp)`
+ * runs after run `n` of both. The channel to the worker is closed at the end.
  */
 function asyncLockstep(
   make: () => Machine,
   budgets: number[],
   between: (n: number, jit: Machine, interp: Machine) => void = () => {},
   options: JitOptions = ASYNC,
-): { jit: Machine; interp: Machine; runs: number } {
-  const a = make();
-  const b = make();
-  a.cpu.jit = new Jit(options);
-  b.cpu.jit = null;
-  let n = 0;
-  for (; n < 1_000_000; n++) {
-    const budget = budgets[n % budgets.length];
-    const ra = a.cpu.run(budget);
-    const rb = b.cpu.run(budget);
-    expect(ra, `run ${n} (budget ${budget}) stop reason`).toBe(rb);
-    expect(snapshot(a.cpu), `run ${n} (budget ${budget}) state`).toEqual(snapshot(b.cpu));
-    expect(a.out).toEqual(b.out);
-    expect(a.exceptions).toEqual(b.exceptions);
-    if (ra !== StopReason.Budget) break;
-    between(n, a, b);
-  }
-  (a.cpu.jit as Jit).close();
-  return { jit: a, interp: b, runs: n };
+): Lockstep {
+  const r = lockstep(make, budgets, options, 1_000_000, between);
+  (r.jit.cpu.jit as Jit).close();
+  return r;
 }
 
 const jitOf = (m: Machine) => m.cpu.jit as Jit;

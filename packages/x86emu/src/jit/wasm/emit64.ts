@@ -777,6 +777,23 @@ function withMat(c: Ctx64, body: () => void): boolean {
 }
 
 /**
+ * The r/m operand of a 4- or 8-byte read-modify-write into the i64 local `x`, zero-extended from
+ * 4 bytes: from memory at `l.t` (its probe made), or from the register.
+ */
+function rmIntoX(c: Ctx64, i: Insn, size: number, mem: boolean): void {
+  const { f, l } = c;
+  if (mem) {
+    f.get(l.t)
+      .mem(size === 8 ? Op.i64Load : Op.i64Load32U, 0)
+      .set(c.q.x);
+    return;
+  }
+  f.get(c.q.q[i.rm]);
+  if (size === 4) f.i64(0xffffffff, 0).op(Op.i64And);
+  f.set(c.q.x);
+}
+
+/**
  * CMPXCHG r/m, r (`size` 4 or 8; exec/alu.ts CMPXCHG, exec/long/alu64.ts CMPXCHG64): the flags of
  * CMP rAX, r/m; equal: r/m = r; else rAX = r/m (a 32-bit one zero-extended; a register r/m kept).
  * The memory form's write-back of an unequal value is its own value into a writable page of RAM
@@ -787,16 +804,8 @@ function cmpxchg(c: Ctx64, i: Insn, size: number, mem: boolean): void {
   const { f, l } = c;
   const q = c.q.q;
   const x = c.q.x;
-  if (mem) {
-    rmwProbe(c, i, size, true);
-    f.get(l.t)
-      .mem(size === 8 ? Op.i64Load : Op.i64Load32U, 0)
-      .set(x);
-  } else {
-    f.get(q[i.rm]);
-    if (size === 4) f.i64(0xffffffff, 0).op(Op.i64And);
-    f.set(x);
-  }
+  if (mem) rmwProbe(c, i, size, true);
+  rmIntoX(c, i, size, mem);
   // alu's own temporaries: for 8 bytes `d` rAX, `x` r/m (as loaded), `v` the difference; for 4
   // the i32 locals `l.d`, `l.x`, `l.v`.
   alu(
@@ -880,14 +889,8 @@ function bitTest(c: Ctx64, i: Insn, op: number, size: number, mem: boolean, imm:
         op !== 0,
         () => void f.get(q[i.reg]).i64(6, 0).op(Op.i64ShrS).i64(3, 0).op(Op.i64Shl),
       );
-    f.get(l.t)
-      .mem(size === 8 ? Op.i64Load : Op.i64Load32U, 0)
-      .set(x);
-  } else {
-    f.get(q[i.rm]);
-    if (size === 4) f.i64(0xffffffff, 0).op(Op.i64And);
-    f.set(x);
   }
+  rmIntoX(c, i, size, mem);
   // CF into the record.
   f.get(l.fa).i32(-2).op(Op.i32And);
   f.get(x).get(c.q.v).op(Op.i64ShrU).op(Op.i32WrapI64).i32(1).op(Op.i32And);
