@@ -40,10 +40,12 @@ export const HOT = 1000;
  * What a boundary reached from a compiled block's exit (`lookup`, `lookup64`) counts toward
  * compiling a block there, where the interpreter's boundaries count 1. The run loop then fetches
  * the same decode and `blockAt` counts it once more: such code compiles after a quarter of `hot`
- * visits (5,000 at the engines' 20,000). Code next to compiled code pays for compiling early where
- * cold code does not: on Debian's whole bare boot (wasm backend) counting those visits once (that
- * is, 20,000) took 2.3 % more CPU time in every pair, counting them 4 in all 1.5 % less in every
- * pair, while a threshold of 5,000 for everything was slower (README, "Kernel code, sixth round").
+ * visits (1,250 at the engines' 5,000). Code next to compiled code pays for compiling early where
+ * cold code does not: on Debian's whole bare boot (wasm backend, threshold 20,000) counting those
+ * visits once took 2.3 % more CPU time in every pair, counting them 4 in all 1.5 % less in every
+ * pair, while a threshold of 5,000 for everything was then slower (README, "Kernel code, sixth
+ * round"; measured at load 3.5-12.5: on a quiet machine 5,000 is the engines' threshold now,
+ * engine-policy.ts).
  * The wasm backend's only (`Jit.exitVisit`): the JS backend, whose compiles cost more, took 1–8 %
  * more on the same boot with it, and counts such a visit 1 (2 in all) as before.
  */
