@@ -253,11 +253,8 @@ export class Jit {
   visitTarget(cpu: Cpu, insn: Insn): boolean {
     if (this.unavailable !== null) return true;
     // Modules the compile worker has finished: one may hold the block for `insn`, `blockAt`'s to run.
-    const d = this.replies;
-    if (d !== null && d[0] !== (this.queue as CompileQueue).taken) {
-      this.receive(cpu);
-      if (insn.jitBlock !== null) return false;
-    }
+    this.poll(cpu);
+    if (insn.jitBlock !== null) return false;
     const n = insn.jitHits + 1;
     if (n === this.hot || n === this.warm) return false;
     insn.jitHits = n;
@@ -376,12 +373,8 @@ export class Jit {
       if (seq || this.unavailable !== null || insn === cpu.scratchInsn) return null;
       const page = cpu.codePage;
       if (page === null) return null;
-      // Modules the compile worker has finished (a load and a compare when there are none).
-      const d = this.replies;
-      if (d !== null && d[0] !== (this.queue as CompileQueue).taken) {
-        this.receive(cpu);
-        b = insn.jitBlock;
-      }
+      this.poll(cpu);
+      b = insn.jitBlock;
       if (b === null) {
         if (++insn.jitHits !== this.hot) {
           if (insn.jitHits === this.warm) this.batch?.note(cpu, insn, eip, key & 0xfff, page);
@@ -440,8 +433,7 @@ export class Jit {
     const insn = page.insns[lin & 0xfff];
     if (insn === undefined || insn.modeKey !== cpu.modeKey) return null;
     // Modules the compile worker has finished (a load and a compare when there are none).
-    const d = this.replies;
-    if (d !== null && d[0] !== (this.queue as CompileQueue).taken) this.receive(cpu);
+    this.poll(cpu);
     let b = insn.jitBlock;
     const seq = lin === this.seqEnd;
     this.seqEnd = ROW_KIND[insn.row] === 1 && notRep(insn.rep, insn.row) ? seqAfter(lin, insn.length) : -1;
@@ -504,8 +496,7 @@ export class Jit {
     const insn = page.insns[eip & 0xfff];
     if (insn === undefined || insn.modeKey !== cpu.modeKey) return null;
     // Modules the compile worker has finished (a load and a compare when there are none).
-    const d = this.replies;
-    if (d !== null && d[0] !== (this.queue as CompileQueue).taken) this.receive(cpu);
+    this.poll(cpu);
     let b = insn.jitBlock;
     const seq = eip === this.seqEnd;
     this.seqEnd = ROW_KIND[insn.row] === 1 && notRep(insn.rep, insn.row) ? seqAfter(eip, insn.length) : -1;
@@ -626,6 +617,12 @@ export class Jit {
     this.stats.asyncPosted++;
     if (q.inFlight > this.stats.asyncMaxInFlight) this.stats.asyncMaxInFlight = q.inFlight;
     return true;
+  }
+
+  /** Installs the modules the compile worker has finished: a load and a compare when there are none. */
+  private poll(cpu: Cpu): void {
+    const d = this.replies;
+    if (d !== null && d[0] !== (this.queue as CompileQueue).taken) this.receive(cpu);
   }
 
   /**
