@@ -13,8 +13,31 @@ import { toSvm } from './vcpu-svm.js';
 /** SVM_VM_CR_VALID_MASK: DPD, R_INIT, DIS_A20M, LOCK, SVMDIS. */
 const VM_CR_VALID = 0x1f;
 
+/**
+ * The MSRs kept in the VMCB's VMLOAD/VMSAVE state, which the processor may hold newer than the
+ * VMCB between entries (`SvmDriver.syncSaveArea`).
+ */
+function inSaveArea(index: number): boolean {
+  switch (index) {
+    case MSR.LSTAR:
+    case MSR.CSTAR:
+    case MSR.SYSCALL_MASK:
+    case MSR.KERNEL_GS_BASE:
+    case MSR.FS_BASE:
+    case MSR.GS_BASE:
+    case MSR.IA32_SYSENTER_CS:
+    case MSR.IA32_SYSENTER_ESP:
+    case MSR.IA32_SYSENTER_EIP:
+    case MSR.STAR:
+      return true;
+    default:
+      return false;
+  }
+}
+
 export function svmGetMsr(d: SvmDriver, vcpu: SoftVcpu, index: number, out: Uint32Array): boolean {
   d.vcpuLoad(vcpu);
+  if (inSaveArea(index)) d.syncSaveArea(vcpu);
   const v = d.vmcb;
   out[1] = 0;
   const field = (off: number): boolean => {
@@ -71,6 +94,7 @@ export function svmGetMsr(d: SvmDriver, vcpu: SoftVcpu, index: number, out: Uint
  */
 export function svmSetMsr(d: SvmDriver, vcpu: SoftVcpu, index: number, lo: number, hi: number): boolean {
   d.vcpuLoad(vcpu);
+  if (inSaveArea(index)) d.syncSaveArea(vcpu);
   const v = d.vmcb;
   const lm = d.cpu.longMode;
   const address = (off: number): boolean => {
