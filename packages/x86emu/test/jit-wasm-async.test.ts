@@ -219,6 +219,29 @@ describe('wasm backend: modules compiled off the vCPU thread', () => {
     expect(jitOf(r.jit).stats.asyncInstalled).toBeGreaterThan(0);
   });
 
+  for (const [mode, make] of [
+    ['32-bit', () => protectedMode(LOOP32)],
+    ['64-bit', () => long(longMode(LOOP64.replace('rol rbx, 3', 'mov r9, ds\n  add rbx, r9')))],
+  ] as const)
+    it(`a module that comes back to a full cache is not installed after the flush, whose handler sites it no longer has (${mode})`, () => {
+      // A cache of one block: every install after the first flushes it first, which renumbers the
+      // handler sites (WasmBackend.dropCode); the module's calls name the old numbers.
+      const r = asyncLockstep(
+        make,
+        [1, 7, 29],
+        (n, m) => {
+          if (n % 10 === 9) jitOf(m).drainCompiles(m.cpu);
+        },
+        { ...ASYNC, maxBlocks: 1 },
+      );
+      expect(r.jit.cpu.state.halted).toBe(true);
+      const st = jitOf(r.jit).stats;
+      expect(st.flushes).toBeGreaterThan(0);
+      expect(st.asyncStale).toBeGreaterThan(0);
+      expect(st.asyncInstalled).toBeGreaterThan(0);
+      expect(wasmBackend(r.jit.cpu).stats.handlerSites).toBeGreaterThan(0);
+    });
+
   it('a block start is not compiled again while its module is in flight', () => {
     const m = protectedMode(PATCHED);
     const jit = new Jit(ASYNC);

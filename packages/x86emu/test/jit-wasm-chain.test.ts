@@ -15,6 +15,7 @@ import {
   Reg,
   WasmGuestMemory,
 } from '../src/index.js';
+import type { Jit } from '../src/jit/jit.js';
 import { wasmBackend } from '../src/jit/wasm/compile.js';
 import { lockstep } from './jit-lockstep.js';
 import { gate64, L, longMode } from './long.js';
@@ -155,6 +156,59 @@ top:
     mem.bytes.set([0xba, 1, 0, 0, 0, 0xc3], 0x203000); // mov edx, 1; ret
     mem.bytes.set([0xba, 2, 0, 0, 0, 0xc3], 0x204000); // mov edx, 2; ret
   };
+
+  // Three functions on three pages, each around an instruction its module runs through a handler
+  // (MUL, MOV from DS, PUSHF); the code cache is flushed every 8 runs (as when it is full), which
+  // drops the handler sites (numbered across modules) and voids the jump cache: a function of
+  // before a flush reached by a hop would call the site its number now names, another handler.
+  it('handler calls stay each instruction its own across code-cache flushes (the sites are renumbered, the jump cache voided)', () => {
+    const src = `
+  mov ecx, 20000
+  xor eax, eax
+  mov rbx, 7
+top:
+  call f1
+  call f2
+  call f3
+  add rbx, rax
+  dec ecx
+  jnz top
+  hlt
+.balign 4096
+f1:
+  mov r10, rcx
+  mov rax, rbx
+  mul r10
+  add rsi, rax
+  ret
+.balign 4096
+f2:
+  mov r11, ds
+  add rdi, r11
+  add rdi, rcx
+  ret
+.balign 4096
+f3:
+  pushfq
+  pop r12
+  and r12, 0xff
+  add rsi, r12
+  ret
+`;
+    const r = lockstep(
+      () => machine(src),
+      BUDGETS,
+      WASM,
+      100_000,
+      (n, m) => {
+        if (n % 8 === 7) (m.cpu.jit as Jit).flush(m.cpu);
+      },
+    );
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(r.jit.cpu.jit?.stats.flushes).toBeGreaterThan(5);
+    expect(wasmBackend(r.jit.cpu).stats.handlerSites).toBeGreaterThan(20);
+    expect(hops(r.jit)).toBeGreaterThan(10_000);
+  });
 
   it('INVLPG between two hops: the next call of the remapped RIP runs the new frame', () => {
     const make = () =>

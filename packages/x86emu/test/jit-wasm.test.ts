@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { Cpu, CpuState, Reg, StopReason } from '../src/index.js';
 import { Jit } from '../src/jit/jit.js';
+import { WA } from '../src/jit/wasm/api.js';
 import type { WasmGuestMemory } from '../src/jit/wasm/arena.js';
 import { wasmBackend } from '../src/jit/wasm/compile.js';
 import { LockedMemory } from '../src/smp/locked-memory.js';
@@ -305,6 +306,44 @@ describe('wasm backend: handlers called from wasm', () => {
     expect(stats(r.jit).handlerSites).toBeGreaterThan(5);
     // Compiled functions called (the run that faults never returns to count its instructions).
     expect(r.jit.cpu.jit?.stats.runs).toBeGreaterThan(300);
+  });
+});
+
+describe('wasm backend: the imports', () => {
+  it('a module imports no function, only the memory and the import hub table its handlers and slow paths are called through', () => {
+    // V8 compiles a wrapper per imported function signature at every module's compile: the
+    // imports live in one table, made once per backend (encode.ts buildImportHub).
+    const src = `
+      mov ecx, 300
+      mov esi, 0x100000
+    top:
+      push ecx
+      mov eax, [esi + ecx*4]
+      rol eax, 3
+      mov [esi + ecx*4], eax
+      pop ecx
+      dec ecx
+      jnz top
+      hlt`;
+    const modules: Uint8Array[] = [];
+    const r = lockstep(
+      () => {
+        const m = inWasmMemory(pagedProtectedMode(src));
+        wasmBackend(m.cpu).onModule = (bytes) => void modules.push(bytes.slice());
+        return m;
+      },
+      BUDGETS,
+      WASM,
+    );
+    expect(stats(r.jit).handlerSites).toBeGreaterThan(0);
+    expect(modules.length).toBeGreaterThan(0);
+    const api = (globalThis as unknown as { WebAssembly: { Module: { imports(m: object): unknown[] } } })
+      .WebAssembly;
+    for (const bytes of modules)
+      expect(api.Module.imports(new WA.Module(bytes))).toEqual([
+        { module: 'env', name: 'm', kind: 'memory' },
+        { module: 'env', name: 'it', kind: 'table' },
+      ]);
   });
 });
 

@@ -21,7 +21,13 @@ import { notRep, ROW_KIND } from './rows.js';
 import { WA } from './wasm/api.js';
 import { type CompileQueue, compileQueue, compileWorkerUnavailable } from './wasm/async-compile.js';
 import { WASM_HOT, WasmBatch } from './wasm/batch.js';
-import { installWasm, type PreparedWasm, prepareWasm, type WasmRegionSpec } from './wasm/compile.js';
+import {
+  installWasm,
+  madeWasmBackend,
+  type PreparedWasm,
+  prepareWasm,
+  type WasmRegionSpec,
+} from './wasm/compile.js';
 
 const TWO32 = 0x100000000;
 
@@ -540,7 +546,7 @@ export class Jit {
       insn.jitHits = NEVER;
       return;
     }
-    if (this.owners.length >= this.maxBlocks) this.flush();
+    if (this.owners.length >= this.maxBlocks) this.flush(cpu);
     const t0 = performance.now();
     let b: JitBlock | null = null;
     try {
@@ -659,7 +665,7 @@ export class Jit {
           this.asyncError = error;
           m = new WA.Module(p.bytes);
         }
-        if (this.owners.length >= this.maxBlocks) this.flush();
+        if (this.owners.length >= this.maxBlocks) this.flush(cpu);
         out = installWasm(cpu, p, m, (n) => ok[n]);
       } catch (e) {
         // As a synchronous compile that throws (`compile`): the interpreter runs everything.
@@ -730,8 +736,13 @@ export class Jit {
     this.asyncCompile = false;
   }
 
-  /** Drops every compiled block (their decodes stay; hot code compiles again), and the modules in flight. */
-  flush(): void {
+  /**
+   * Drops every compiled block (their decodes stay; hot code compiles again), and the modules in
+   * flight; given the CPU, the wasm backend's handler sites and jump cache with them
+   * (`WasmBackend.dropCode`: nothing can reach those functions after).
+   */
+  flush(cpu: Cpu | null = null): void {
+    if (cpu !== null) madeWasmBackend(cpu)?.dropCode();
     for (const i of this.owners) {
       i.jitBlock = null;
       i.jitHits = 0;

@@ -70,7 +70,7 @@ import {
   type WasmCtx,
 } from './emit.js';
 import { emitSseWasm } from './emit-sse.js';
-import { buildModule, FuncWriter, I32, Op } from './encode.js';
+import { buildImportHub, buildModule, FuncWriter, I32, Op } from './encode.js';
 import {
   emitHandlerCall,
   emitStoreLocals,
@@ -93,6 +93,20 @@ export class WasmBackend {
   pc: PageCode | null = null;
   fault: unknown = null;
   readonly imports: WasmImports;
+  /**
+   * The handler call sites of every module made since the last `dropCode` (`h`'s and `h64`'s site
+   * numbers index these): the imports are the import hub's, one pair for all modules, not a
+   * closure over each module's sites.
+   */
+  readonly sites: HandlerSite[] = [];
+  readonly sites64: Site64[] = [];
+  /** Bumped by `dropCode`: a module prepared before it has site numbers that no longer hold. */
+  epoch = 0;
+  /**
+   * The import hub's table (encode.ts `buildImportHub`): the imports every module calls through,
+   * their wrappers compiled once (null where no wasm can be made).
+   */
+  readonly importTable: unknown = null;
   /** Records a fault an import caught (the function then leaves at that instruction). */
   readonly caught: (e: unknown) => number;
   /**
@@ -246,8 +260,24 @@ export class WasmBackend {
             caught(e);
           }
         },
+        h: handlerImport(cpu, this.sites, u32, storeFlags, caught, () => this.pc),
+        h64: handler64Import(cpu, this.sites64, u32, storeFlags, caught, () => this.pc, this.chain),
       },
     };
+    if (this.unavailable === null && WA !== undefined)
+      this.importTable = new WA.Instance(new WA.Module(buildImportHub(IMPORTS)), this.imports).exports.it;
+  }
+
+  /**
+   * Forgets every module's handler sites (`Jit.flush`: no block of them is kept) and voids the
+   * chain's jump cache, the only other way to reach their functions; a module prepared before
+   * (`PreparedWasm.epoch`) is no longer installed.
+   */
+  dropCode(): void {
+    this.sites.length = 0;
+    this.sites64.length = 0;
+    this.epoch++;
+    this.chain?.flushAll();
   }
 }
 
@@ -262,6 +292,11 @@ function probe(): string | null {
 }
 
 const backends = new WeakMap<Cpu, WasmBackend>();
+
+/** The wasm backend of `cpu` if it has been made, else undefined (nothing made). */
+export function madeWasmBackend(cpu: Cpu): WasmBackend | undefined {
+  return backends.get(cpu);
+}
 
 /** The wasm backend of `cpu` (made at its first use). */
 export function wasmBackend(cpu: Cpu): WasmBackend {
@@ -529,8 +564,8 @@ export interface PreparedWasm {
   /** Index in the caller's list of each region in the module. */
   readonly slots: number[];
   readonly gens: (Generated | Generated64)[];
-  readonly sites: HandlerSite[];
-  readonly sites64: Site64[];
+  /** `WasmBackend.epoch` when its handler sites were numbered. */
+  readonly epoch: number;
 }
 
 /**
@@ -558,12 +593,11 @@ export function prepareWasm(cpu: Cpu, list: WasmRegionSpec[]): PreparedWasm | nu
   });
   be.stats.rejected += list.length - regions.length;
   if (regions.length === 0) return null;
-  const sites: HandlerSite[] = [];
-  const sites64: Site64[] = [];
+  const sites0 = be.sites.length + be.sites64.length;
   const gens = regions.map((r): Generated | Generated64 =>
-    r.long ? generate64(r.blocks, sites64, be.ramPages, r.hi) : generate(r.blocks, be.ramPages, sites),
+    r.long ? generate64(r.blocks, be.sites64, be.ramPages, r.hi) : generate(r.blocks, be.ramPages, be.sites),
   );
-  be.stats.handlerSites += sites.length + sites64.length;
+  be.stats.handlerSites += be.sites.length + be.sites64.length - sites0;
   const bytes = buildModule(
     be.ramPages === 0 ? 1 : be.ramPages / 16 + 1,
     IMPORTS,
@@ -582,13 +616,14 @@ export function prepareWasm(cpu: Cpu, list: WasmRegionSpec[]): PreparedWasm | nu
       })),
     );
   be.stats.compileMs += performance.now() - t0;
-  return { bytes, count: list.length, regions, slots, gens, sites, sites64 };
+  return { bytes, count: list.length, regions, slots, gens, epoch: be.epoch };
 }
 
 /**
  * Instantiates `module`, compiled from `p.bytes`, and wraps its functions as blocks: an entry per
  * entry of `prepareWasm`'s list, null where the region is not in the module or `keep` (by that
- * index) refuses it (its code changed while the module was compiled elsewhere: ../jit.ts).
+ * index) refuses it (its code changed while the module was compiled elsewhere: ../jit.ts); all
+ * null where the handler sites it was numbered against were dropped since (`dropCode`).
  */
 export function installWasm(
   cpu: Cpu,
@@ -597,13 +632,13 @@ export function installWasm(
   keep: ((n: number) => boolean) | null = null,
 ): (JitBlock | null)[] {
   const be = wasmBackend(cpu);
+  const out: (JitBlock | null)[] = new Array(p.count).fill(null);
+  // Its handler sites were dropped since (`dropCode`): its calls would run other instructions' handlers.
+  if (p.epoch !== be.epoch) return out;
   const t0 = performance.now();
-  const h = handlerImport(cpu, p.sites, be.u32, storeFlags, be.caught, () => be.pc);
-  const h64 = handler64Import(cpu, p.sites64, be.u32, storeFlags, be.caught, () => be.pc, be.chain);
-  const inst = new WA.Instance(module, { env: { ...be.imports.env, h, h64 } });
+  const inst = new WA.Instance(module, { env: { m: be.memory, it: be.importTable } });
   const exps = inst.exports as Record<string, WasmFn>;
   const size = p.bytes.length / p.gens.length;
-  const out: (JitBlock | null)[] = new Array(p.count).fill(null);
   p.gens.forEach((g, n) => {
     const slot = p.slots[n];
     if (keep !== null && !keep(slot)) return;

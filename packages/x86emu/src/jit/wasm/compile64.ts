@@ -173,7 +173,7 @@ function emitSiteCall64(c: Ctx64, site: number, used: number, before: number): v
   emitStore64(c, used);
   f.i32(site).get(l.n);
   if (before !== 0) f.i32(before).op(Op.i32Add);
-  f.call(IMP_HANDLER64);
+  f.callImport(IMP_HANDLER64);
   f.i32(0).set(l.fp);
   emitLoad64(c, used);
   c.pend = 0;

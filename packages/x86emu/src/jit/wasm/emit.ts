@@ -213,7 +213,7 @@ function memRead(c: WasmCtx, i: Insn, size: number): void {
   ea(c, i);
   f.set(l.a);
   if (c.ramPages === 0) {
-    f.i32(i.memSeg).get(l.a).i32(size).call(IMP_READ);
+    f.i32(i.memSeg).get(l.a).i32(size).callImport(IMP_READ);
     checkCall(c);
     return;
   }
@@ -222,7 +222,7 @@ function memRead(c: WasmCtx, i: Insn, size: number): void {
   hostAddr(c);
   f.mem(size === 4 ? Op.i32Load : size === 2 ? Op.i32Load16U : Op.i32Load8U, 0);
   f.else();
-  f.i32(i.memSeg).get(l.a).i32(size).call(IMP_READ);
+  f.i32(i.memSeg).get(l.a).i32(size).callImport(IMP_READ);
   checkCall(c);
   f.end();
 }
@@ -237,7 +237,7 @@ function memWrite32(c: WasmCtx, i: Insn): void {
   ea(c, i);
   f.set(l.a);
   const slow = (): void => {
-    f.i32(i.memSeg).get(l.a).i32(4).get(l.v).call(IMP_WRITE);
+    f.i32(i.memSeg).get(l.a).i32(4).get(l.v).callImport(IMP_WRITE);
     checkCall(c);
     afterMemory(c);
   };
@@ -351,7 +351,7 @@ function dynBits(c: WasmCtx): number {
   f.get(l.fr).i32(0xff).op(Op.i32And).op(Op.i32Popcnt).i32(1).op(Op.i32And).op(Op.i32Eqz);
   f.i32(2).op(Op.i32Shl).op(Op.i32Or);
   f.else();
-  f.get(l.fp).get(l.fo).get(l.fd).get(l.fs).get(l.fr).get(l.fa).call(IMP_FLAGS);
+  f.get(l.fp).get(l.fo).get(l.fd).get(l.fs).get(l.fr).get(l.fa).callImport(IMP_FLAGS);
   f.end();
   f.set(l.d);
   return l.d;
@@ -407,7 +407,7 @@ export function goTo(c: WasmCtx, to: number, limit: boolean): void {
   const b = c.region.get(to);
   if (b === undefined) {
     if (limit) {
-      f.i32(to).get(P_LIM).op(Op.i32GtU).open(Op.if).call(IMP_GP0);
+      f.i32(to).get(P_LIM).op(Op.i32GtU).open(Op.if).callImport(IMP_GP0);
       exitFault(c);
       f.end();
     }

@@ -187,7 +187,7 @@ function readAt(c: Ctx64, seg: number, size: number): void {
   const a = c.q.a;
   const slow = (): void => {
     f.i32(seg).get(a).op(Op.i32WrapI64).get(a).i64(32, 0).op(Op.i64ShrU).op(Op.i32WrapI64).i32(size);
-    f.call(IMP_READ64).set(l.v);
+    f.callImport(IMP_READ64).set(l.v);
     checkCall(c);
     f.get(l.v).op(Op.i64ExtendI32U);
     if (size === 8)
@@ -214,7 +214,7 @@ function writeAt(c: Ctx64, seg: number, size: 1 | 2 | 4 | 8, v: number): void {
   const slow = (): void => {
     f.i32(seg).get(a).op(Op.i32WrapI64).get(a).i64(32, 0).op(Op.i64ShrU).op(Op.i32WrapI64).i32(size);
     f.get(v).op(Op.i32WrapI64).get(v).i64(32, 0).op(Op.i64ShrU).op(Op.i32WrapI64);
-    f.call(IMP_WRITE64);
+    f.callImport(IMP_WRITE64);
     checkCall(c);
   };
   if (c.ramPages === 0) {

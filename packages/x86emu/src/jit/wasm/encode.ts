@@ -2,7 +2,7 @@
  * A WebAssembly binary writer, just what the wasm backend emits (WebAssembly Core Specification
  * 2.0, chapter 5 "Binary Format"): LEB128 numbers, the opcodes it uses, structured control with
  * named labels (a `br` names its target and the writer counts the depth), and a module of
- * functions that share one imported memory and one set of imported functions.
+ * functions that share one imported memory and one table of imported functions (the import hub's).
  */
 
 /** Value types (spec 5.3.1). */
@@ -333,6 +333,13 @@ export class FuncWriter {
     uleb(this.code, f);
     return this;
   }
+  /**
+   * A call of import `k` of a module `buildModule` made: `call_indirect` of type `k` (the imports'
+   * types come first) through slot `k` of the hub's table, the module's only table.
+   */
+  callImport(k: number): this {
+    return this.i32(k).callIndirect(k);
+  }
   /** `call_indirect` of type `type` through table 0 (spec 5.4.1), the index on the stack. */
   callIndirect(type: number): this {
     this.code.push(0x11);
@@ -419,55 +426,6 @@ function memoryImport(imp: Bytes, minPages: number, shared: boolean): void {
   if (shared) uleb(imp, 65536);
 }
 
-/**
- * A module: imports `env.m` (a memory of at least `memPages` 64 KiB pages, `shared` or not:
- * `memoryImport`) and the functions `imports` (module `env`, their names and types), defines
- * `funcs` (all of type `type`) and exports them as `f0`, `f1`, … Functions are numbered imports
- * first (spec 2.5.1).
- */
-export function buildModule(
-  memPages: number,
-  imports: { name: string; type: FuncType }[],
-  type: FuncType,
-  funcs: FuncWriter[],
-  shared = false,
-): Uint8Array {
-  const out = new Bytes();
-  for (const b of [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]) out.push(b);
-  const types = new Bytes();
-  uleb(types, imports.length + 1);
-  for (const im of imports) typeBytes(types, im.type);
-  typeBytes(types, type);
-  section(out, 1, types);
-  const imp = new Bytes();
-  uleb(imp, imports.length + 1);
-  memoryImport(imp, memPages, shared);
-  imports.forEach((im, n) => {
-    name(imp, 'env');
-    name(imp, im.name);
-    imp.push(0x00);
-    uleb(imp, n);
-  });
-  section(out, 2, imp);
-  const fn = new Bytes();
-  uleb(fn, funcs.length);
-  for (let i = 0; i < funcs.length; i++) uleb(fn, imports.length);
-  section(out, 3, fn);
-  const exp = new Bytes();
-  uleb(exp, funcs.length);
-  funcs.forEach((_, i) => {
-    name(exp, `f${i}`);
-    exp.push(0x00);
-    uleb(exp, imports.length + i);
-  });
-  section(out, 7, exp);
-  const code = new Bytes();
-  uleb(code, funcs.length);
-  for (const f of funcs) functionBody(code, f);
-  section(out, 10, code);
-  return out.bytes();
-}
-
 /** `f`'s entry in the code section (spec 5.5.13): its size, its locals as runs of one type, its code. */
 function functionBody(code: Bytes, f: FuncWriter): void {
   const body = new Bytes();
@@ -486,6 +444,112 @@ function functionBody(code: Bytes, f: FuncWriter): void {
   body.push(Op.end);
   uleb(code, body.length);
   code.append(body);
+}
+
+/**
+ * A module: imports `env.m` (a memory of at least `memPages` 64 KiB pages, `shared` or not:
+ * `memoryImport`) and `env.it`, the table of the import hub (`buildImportHub` over the same
+ * `imports`), defines `funcs` (all of type `type`) and exports them as `f0`, `f1`, … Its types are
+ * the imports' in their order, then `type`: import `k` is called as `FuncWriter.callImport(k)`, a
+ * `call_indirect` of type `k` through slot `k` of the table. No function is imported: V8 (11.3,
+ * Node 20) compiles a wrapper for every imported function's signature when it compiles a module
+ * (and again at instantiation where a JS function's arity differs), ~0.3 ms of a module's ~0.45
+ * with the eight imports' seven signatures; a table's entries are the hub's, whose wrappers are
+ * compiled once (../README.md "What a compile costs V8").
+ */
+export function buildModule(
+  memPages: number,
+  imports: { name: string; type: FuncType }[],
+  type: FuncType,
+  funcs: FuncWriter[],
+  shared = false,
+): Uint8Array {
+  const out = new Bytes();
+  for (const b of [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]) out.push(b);
+  const types = new Bytes();
+  uleb(types, imports.length + 1);
+  for (const im of imports) typeBytes(types, im.type);
+  typeBytes(types, type);
+  section(out, 1, types);
+  const imp = new Bytes();
+  uleb(imp, 2);
+  memoryImport(imp, memPages, shared);
+  tableImport(imp, 'it', imports.length);
+  section(out, 2, imp);
+  const fn = new Bytes();
+  uleb(fn, funcs.length);
+  for (let i = 0; i < funcs.length; i++) uleb(fn, imports.length);
+  section(out, 3, fn);
+  const exp = new Bytes();
+  uleb(exp, funcs.length);
+  funcs.forEach((_, i) => {
+    name(exp, `f${i}`);
+    exp.push(0x00);
+    uleb(exp, i);
+  });
+  section(out, 7, exp);
+  const code = new Bytes();
+  uleb(code, funcs.length);
+  for (const f of funcs) functionBody(code, f);
+  section(out, 10, code);
+  return out.bytes();
+}
+
+/**
+ * The import hub: imports the functions `imports` (module `env`, their names and types) and
+ * exports `it`, a table of exactly those functions in that order (an active element segment at
+ * offset 0, spec 5.5.12), which every module `buildModule` makes imports and calls through. Made
+ * once per backend: V8 compiles the imports' wrappers here, once.
+ */
+export function buildImportHub(imports: { name: string; type: FuncType }[]): Uint8Array {
+  const out = new Bytes();
+  for (const b of [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]) out.push(b);
+  const types = new Bytes();
+  uleb(types, imports.length);
+  for (const im of imports) typeBytes(types, im.type);
+  section(out, 1, types);
+  const imp = new Bytes();
+  uleb(imp, imports.length);
+  imports.forEach((im, n) => {
+    name(imp, 'env');
+    name(imp, im.name);
+    imp.push(0x00);
+    uleb(imp, n);
+  });
+  section(out, 2, imp);
+  const tab = new Bytes();
+  uleb(tab, 1);
+  tab.push(0x70); // funcref
+  tab.push(0x01); // min and max
+  uleb(tab, imports.length);
+  uleb(tab, imports.length);
+  section(out, 4, tab);
+  const exp = new Bytes();
+  uleb(exp, 1);
+  name(exp, 'it');
+  exp.push(0x01);
+  uleb(exp, 0);
+  section(out, 7, exp);
+  const elem = new Bytes();
+  uleb(elem, 1);
+  elem.push(0x00); // active, table 0, funcref by index
+  elem.push(Op.i32Const);
+  sleb(elem, 0);
+  elem.push(Op.end);
+  uleb(elem, imports.length);
+  for (let n = 0; n < imports.length; n++) uleb(elem, n);
+  section(out, 9, elem);
+  return out.bytes();
+}
+
+/** The import of table `env.<field>` of funcref, at least `min` entries, no maximum (spec 5.5.5). */
+function tableImport(imp: Bytes, field: string, min: number): void {
+  name(imp, 'env');
+  name(imp, field);
+  imp.push(0x01);
+  imp.push(0x70); // funcref
+  imp.push(0x00);
+  uleb(imp, min);
 }
 
 /**
@@ -509,12 +573,7 @@ export function buildTableModule(
   const imp = new Bytes();
   uleb(imp, 2);
   memoryImport(imp, 1, shared);
-  name(imp, 'env');
-  name(imp, 't');
-  imp.push(0x01);
-  imp.push(0x70); // funcref
-  imp.push(0x00);
-  uleb(imp, 0);
+  tableImport(imp, 't', 0);
   section(out, 2, imp);
   const fn = new Bytes();
   uleb(fn, 1);

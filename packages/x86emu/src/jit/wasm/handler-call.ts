@@ -135,7 +135,7 @@ export function handlerImport(
 export function emitHandlerCall(c: WasmCtx, site: number, ends: boolean): void {
   const { f, l } = c;
   emitStoreLocals(c);
-  f.i32(site).get(l.n).call(IMP_HANDLER);
+  f.i32(site).get(l.n).callImport(IMP_HANDLER);
   f.i32(0).set(l.dm).i32(0).set(l.fp);
   for (let r = 0; r < 8; r++)
     f.i32(0)
