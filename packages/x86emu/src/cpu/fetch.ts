@@ -12,6 +12,7 @@ import { DecodeStatus, decode } from '../decoder/decoder.js';
 import { Insn } from '../decoder/insn.js';
 import { DISPATCH } from '../exec/dispatch.js';
 import { dispatch64 } from '../exec/dispatch64.js';
+import { ROW_KIND } from '../jit/rows.js';
 import { PFERR } from '../paging/walker.js';
 import * as C from './consts.js';
 import type { Cpu } from './cpu.js';
@@ -362,6 +363,13 @@ function decodeInto(cpu: Cpu, insn: Insn): void {
     cpu.raise(C.UD, 0, false);
   }
   insn.exec = cpu.long64 ? dispatch64(insn) : DISPATCH[insn.row];
+  // The straight runs' one test per decode (Insn.straight): this decode is kept at this page
+  // offset, so whether its bytes run past the page's end is decided here, once.
+  const kind = ROW_KIND[insn.row];
+  insn.straight =
+    kind === 0 || insn.rep !== 0 || (cpu.fetchLin & 0xfff) + insn.length > 4096
+      ? 0
+      : (insn.length << 2) | kind;
 }
 
 /** Looks up (or creates) the decode cache of the physical page holding linear `lin`. */

@@ -28,7 +28,6 @@
  * `lastInsnLength` set per instruction; the run loop's catch or `finishUnwind`).
  */
 import type { Insn } from '../decoder/insn.js';
-import { ROW_KIND } from '../jit/rows.js';
 import { Flag } from '../state.js';
 import type { Cpu } from './cpu.js';
 import { type PageCode, switchCodePage64 } from './fetch.js';
@@ -85,7 +84,9 @@ function runStraight64(cpu: Cpu, prev: Insn, branched: boolean): boolean {
   cpu.startRipHi = rip[1];
   const jit = cpu.jit;
   for (;;) {
-    if (cpu.irqCheck || cpu.runCount >= cpu.runLimit || cpu.codeLpn === -1) return branched;
+    // An instruction that unwound (a recorded fault or exit) set irqCheck with `unwinding`.
+    if (cpu.irqCheck || cpu.runCount >= cpu.runLimit || cpu.codeLpn === -1)
+      return branched || cpu.unwinding !== 0;
     const eip = rip[0];
     let insn: Insn | null = null;
     // Entered from another page (by a branch or by running off the page's end): a boundary where
@@ -132,11 +133,11 @@ function runStraight64(cpu: Cpu, prev: Insn, branched: boolean): boolean {
       }
       insn = d;
     }
-    const kind: number = ROW_KIND[insn.row];
+    const straight = insn.straight;
     // A compiled block starting here is entered by `runStraight` as the run loop would enter it
     // (`blockAt`), the decode at RIP in hand; an instruction running into the next page is the
-    // fetch's, which checks that page's mapping (fetch.ts crossFetchOk).
-    if (kind === 0 || insn.rep !== 0 || insn.jitBlock !== null || (eip & 0xfff) + insn.length > 4096) {
+    // fetch's, which checks that page's mapping (fetch.ts crossFetchOk): `straight` is 0 for it.
+    if (straight === 0 || insn.jitBlock !== null) {
       // The run loop's fetch would find the code page's own decode there (a link may hold an
       // older one of the same bytes, made before a mode change and back).
       if (insn.jitBlock !== null && cpu.codePage?.insns[eip & 0xfff] === insn) atBlock = insn;
@@ -145,7 +146,7 @@ function runStraight64(cpu: Cpu, prev: Insn, branched: boolean): boolean {
     // A block may start at a branch's target: the visit counts toward compiling one there.
     if (visit && jit !== null && !jit.visitTarget(cpu, insn)) return true;
     cpu.startEip = eip;
-    const len = insn.length;
+    const len = straight >>> 2;
     cpu.lastInsnLength = len;
     const end = eip + len;
     if (end >= TWO32) {
@@ -154,8 +155,8 @@ function runStraight64(cpu: Cpu, prev: Insn, branched: boolean): boolean {
     } else rip[0] = end;
     insn.exec(cpu, insn);
     cpu.runCount++;
-    if (cpu.unwinding !== 0) return true;
-    branched = kind === 2;
+    // `unwinding` is tested at the loop's head, under irqCheck.
+    branched = (straight & 3) === 2;
     prev = insn;
   }
 }
@@ -168,7 +169,8 @@ function runStraight32(cpu: Cpu, prev: Insn, branched: boolean): boolean {
   cpu.startRipHi = 0;
   const jit = cpu.jit;
   for (;;) {
-    if (cpu.irqCheck || cpu.runCount >= cpu.runLimit || cpu.codeLpn === -1) return branched;
+    if (cpu.irqCheck || cpu.runCount >= cpu.runLimit || cpu.codeLpn === -1)
+      return branched || cpu.unwinding !== 0;
     const eip = rip[0];
     let insn: Insn | null = branched ? null : prev.next;
     if (insn === null) {
@@ -180,10 +182,9 @@ function runStraight32(cpu: Cpu, prev: Insn, branched: boolean): boolean {
       if (!branched) prev.next = d;
       insn = d;
     }
-    const kind: number = ROW_KIND[insn.row];
-    if (kind === 0 || insn.rep !== 0 || insn.jitBlock !== null) return branched;
-    const len = insn.length;
-    if (((s.segBase[1] + eip) & 0xfff) + len > 4096) return branched;
+    const straight = insn.straight;
+    if (straight === 0 || insn.jitBlock !== null) return branched;
+    const len = straight >>> 2;
     // The limit check of every fetch (SDM Vol. 3 5.3): a fault is the step's to raise.
     if (eip + len - 1 > s.segLimit[1]) return branched;
     if (branched && jit !== null && !jit.visitTarget(cpu, insn)) return true;
@@ -192,8 +193,7 @@ function runStraight32(cpu: Cpu, prev: Insn, branched: boolean): boolean {
     rip[0] = eip + len;
     insn.exec(cpu, insn);
     cpu.runCount++;
-    if (cpu.unwinding !== 0) return true;
-    branched = kind === 2;
+    branched = (straight & 3) === 2;
     prev = insn;
   }
 }

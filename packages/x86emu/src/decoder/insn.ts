@@ -8,11 +8,20 @@ const unbound: Handler = () => {};
 export class Insn {
   // The fields the run loop, the fetch, the straight runs and the block compiler's lookup read at
   // every instruction come first: V8 lays class fields out in the order they are initialised, and
-  // a decode is 144 bytes (15 fields of 8 bytes and the object's header, node without pointer
+  // a decode is 152 bytes (16 fields of 8 bytes and the object's header, node without pointer
   // compression), mostly cold when kernel code comes back to it (the engine's straight runs spent
   // their samples on the first touch of each decode: jit/README.md, "fourth round").
   /** The row's handler from the dispatch table (bound by the CPU after decoding). */
   exec: Handler = unbound;
+  /**
+   * What a straight run (cpu/straight-run.ts) needs of this decode, in one small integer set when
+   * it is bound (cpu/fetch.ts `decodeInto`): 0 where a run must stop before it (a row that is
+   * neither straight-line nor a near branch, a REP/REPNE prefix, or bytes running past its page's
+   * end: all fixed for a decode kept at one page offset), else `(length << 2) | ROW_KIND[row]`
+   * (1 straight-line, 2 near branch). One load and one test per instruction where the run tested
+   * `ROW_KIND[row]` (a second, dependent load), `rep` and the page-end sum.
+   */
+  straight = 0;
   /** Dispatch index: the row number in `OPCODE_TABLE`, or -1 for #UD. */
   row = -1;
   /** Length in bytes, prefixes included. */
