@@ -6,11 +6,13 @@ const unbound: Handler = () => {};
 
 /** A decoded instruction. The CPU keeps these in its decode cache; nothing here depends on register values. */
 export class Insn {
-  // The fields the run loop, the fetch, the straight runs and the block compiler's lookup read at
-  // every instruction come first: V8 lays class fields out in the order they are initialised, and
-  // a decode is 152 bytes (16 fields of 8 bytes and the object's header, node without pointer
-  // compression), mostly cold when kernel code comes back to it (the engine's straight runs spent
-  // their samples on the first touch of each decode: jit/README.md, "fourth round").
+  // V8 lays class fields out in the order they are initialised (node without pointer compression:
+  // 8 bytes each after a 24-byte header; 16 fields, 152 bytes). What a straight run reads of every
+  // instruction (`exec`, `straight`, `next`, `jitBlock`) and what its handler reads (`pfx`, `mrm`,
+  // `disp`, `imm`) come first, next to the map word that every load checks: 96 bytes, two cache
+  // lines, where they spread over 152 (three, or four) with the handler's fields last. Cold
+  // kernel code touches each decode once between long absences (jit/README.md, "fourth round"),
+  // so the lines a decode spans are the interpreter's misses.
   /** The row's handler from the dispatch table (bound by the CPU after decoding). */
   exec: Handler = unbound;
   /**
@@ -22,26 +24,32 @@ export class Insn {
    * `ROW_KIND[row]` (a second, dependent load), `rep` and the page-end sum.
    */
   straight = 0;
-  /** Dispatch index: the row number in `OPCODE_TABLE`, or -1 for #UD. */
-  row = -1;
-  /** Length in bytes, prefixes included. */
-  length = 0;
-  /** Decode key (default size and mode) this was decoded under; the cache re-decodes on change. */
-  modeKey = 0;
   /**
    * The decode of the instruction after this one in the same page, once a straight run
    * (cpu/straight-run.ts) went from this one to it: both are the same page's decodes, so the link
    * lives and dies with them.
    */
   next: Insn | null = null;
-  /** 0 none, 1 REP/REPE (F3), 2 REPNE (F2). */
-  rep = 0;
   /**
-   * The block compiler's state for a block starting here (src/jit): how often the run loop came
-   * here (negative: never compile), and the compiled block. It lives and dies with this decode.
+   * The block compiler's state for a block starting here (src/jit): the compiled block (and
+   * `jitHits`, how often the run loop came here). It lives and dies with this decode.
    */
   jitBlock: JitBlock | null = null;
-  jitHits = 0;
+  /**
+   * The decode's small fields, packed (`pfx`: opcode, sizes, segment override, REX, LOCK; `mrm`:
+   * the ModRM and SIB parts, the default segment), read and written through the accessors below:
+   * a decode of 16 fields (152 bytes) instead of 30 (264 bytes; 27 and 240 before the branch
+   * link), so that cold kernel code misses fewer lines (jit/README.md, "ninth round"). Both stay
+   * small integers (Smis).
+   */
+  pfx = 0x11000;
+  mrm = 0x18000000;
+  /** Displacement of the memory operand. */
+  disp = 0;
+  /** First and second immediates (Jb/Jz/IbS sign-extended; Ap: offset in imm, selector in imm2). */
+  imm = 0;
+  /** Decode key (default size and mode) this was decoded under; the cache re-decodes on change. */
+  modeKey = 0;
   /**
    * The decode a straight run last went to from this near branch in the same page, and its page
    * offset (-1: none): a loop's head, a Jcc's target, a return into the same page. Like `next`,
@@ -50,21 +58,15 @@ export class Insn {
    */
   taken: Insn | null = null;
   takenOff = -1;
-
-  /**
-   * The decode's small fields, packed (`pfx`: opcode, sizes, segment override, REX, LOCK; `mrm`:
-   * the ModRM and SIB parts, the default segment), read and written through the accessors below:
-   * a decode of 15 fields (144 bytes, three cache lines at most) instead of 29 (256 bytes, four
-   * or five; 27 and 240 before the branch link), so that cold kernel code, which touches each
-   * decode once between long absences, misses fewer lines (jit/README.md, "ninth round"). Both
-   * stay small integers (Smis).
-   */
-  pfx = 0x11000;
-  mrm = 0x18000000;
-  /** Displacement of the memory operand. */
-  disp = 0;
-  /** First and second immediates (Jb/Jz/IbS sign-extended; Ap: offset in imm, selector in imm2). */
-  imm = 0;
+  /** Dispatch index: the row number in `OPCODE_TABLE`, or -1 for #UD. */
+  row = -1;
+  /** Length in bytes, prefixes included. */
+  length = 0;
+  /** 0 none, 1 REP/REPE (F3), 2 REPNE (F2). */
+  rep = 0;
+  /** How often the run loop came here, for the block compiler (negative: never compile). */
+  jitHits = 0;
+  /** The second immediate (see `imm`). */
   imm2 = 0;
 
   /** Opcode in the map numbering of `OpcodeRow.op` (0x000–0x3FF: one-byte, 0F, 0F 38, 0F 3A maps). */
