@@ -68,4 +68,20 @@ describe('SVM: the VMLOAD state held in the processor between entries', () => {
     expect(out80(b)).toBe(0x78);
     expect(b.getSregs().fs.selector).toBe(0x5678);
   });
+
+  it('runs with the DS that KVM_SET_SREGS wrote between entries (the VMCB clean bits cleared by the write)', () => {
+    // mov al, [0] ; out 0x80, al ; mov al, [0] ; out 0x80, al ; hlt
+    const { vcpu, ram } = realModeGuest(
+      createSvmKvm({ npt: false }),
+      [0xa0, 0x00, 0x00, 0xe6, 0x80, 0xa0, 0x00, 0x00, 0xe6, 0x80, 0xf4],
+    );
+    ram[0x5000] = 0x55;
+    ram[0x6000] = 0x66;
+    const s = vcpu.getSregs();
+    vcpu.setSregs({ ...s, ds: { ...s.ds, selector: 0x500, base: 0x5000n } });
+    expect(out80(vcpu)).toBe(0x55);
+    const t = vcpu.getSregs();
+    vcpu.setSregs({ ...t, ds: { ...t.ds, selector: 0x600, base: 0x6000n } });
+    expect(out80(vcpu)).toBe(0x66);
+  });
 });

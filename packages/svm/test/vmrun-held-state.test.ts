@@ -7,7 +7,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SvmSilicon } from '../src/index.js';
-import { EFER_SVME, Intercept1, Intercept2, SvmExit, SvmMsr } from '../src/silicon/svm-arch.js';
+import {
+  EFER_SVME,
+  Intercept1,
+  Intercept2,
+  SvmExit,
+  SvmFeature,
+  SvmMsr,
+  VMCB_CLEAN_HONOURED,
+  VmcbClean,
+} from '../src/silicon/svm-arch.js';
 import { SvmStatus } from '../src/silicon/svm-silicon.js';
 import { Vmcb } from '../src/silicon/vmcb.js';
 import { SEG_ATTRIB, SEG_BASE, SEG_LIMIT, VMCB } from '../src/silicon/vmcb-layout.js';
@@ -96,5 +105,74 @@ describe('VMRUN on the state the processor holds', () => {
     expect(run(0)).toBe(SvmExit.CPUID);
     v.setU32(VMCB.INTERCEPT_MISC1, Intercept1.HLT);
     expect(run(0)).toBe(SvmExit.HLT);
+  });
+
+  it('uses the CS it holds for a VMCB marked SEG-clean, and loads it when the bit is clear (15.15.3)', () => {
+    const out = new Uint32Array(4);
+    new SvmSilicon().cpuid(0x8000000a, 0, out);
+    expect(out[3] & SvmFeature.VMCB_CLEAN).toBe(SvmFeature.VMCB_CLEAN);
+    // mov (e)ax, imm ; hlt: 16-bit code takes 2 bytes of immediate, 32-bit code 4.
+    const { v, run } = guest([0xb8, 0x44, 0x33, 0x22, 0x11, 0xf4]);
+    expect(run(0)).toBe(SvmExit.HLT);
+    // CS.D written with its area marked clean: the processor keeps the CS the #VMEXIT stored.
+    v.setU16(VMCB.CS + SEG_ATTRIB, CODE32);
+    v.setU32(VMCB.CS + SEG_LIMIT, 0xffffffff);
+    v.setU32(VMCB.VMCB_CLEAN, VMCB_CLEAN_HONOURED);
+    expect(run(0)).toBe(SvmExit.HLT);
+    expect(v.u32(VMCB.RAX)).toBe(0x3344);
+    // The hypervisor clears SEG (vmcb_mark_dirty): CS comes from the VMCB.
+    v.setU16(VMCB.CS + SEG_ATTRIB, CODE32);
+    v.setU32(VMCB.CS + SEG_LIMIT, 0xffffffff);
+    v.setU32(VMCB.VMCB_CLEAN, VMCB_CLEAN_HONOURED & ~VmcbClean.SEG);
+    expect(run(0)).toBe(SvmExit.HLT);
+    expect(v.u32(VMCB.RAX)).toBe(0x11223344);
+  });
+
+  it("loads every area of a VMCB that is not the last VMRUN's, whatever its clean bits say", () => {
+    const { si, v, vmcbHpa, mem, run } = guest([0xb8, 0x44, 0x33, 0x22, 0x11, 0xf4]);
+    expect(run(0)).toBe(SvmExit.HLT);
+    // A second VMCB, a copy of the first but with 32-bit CS, all clean: never run, so all loaded.
+    const other = mem.allocPage() * 4096;
+    mem.pageView(other / 4096)!.set(mem.pageView(vmcbHpa / 4096)!);
+    const w = new Vmcb(mem);
+    w.bind(other);
+    w.setU16(VMCB.CS + SEG_ATTRIB, CODE32);
+    w.setU32(VMCB.CS + SEG_LIMIT, 0xffffffff);
+    w.set64(VMCB.RIP, 0, 0);
+    w.setU32(VMCB.VMCB_CLEAN, VMCB_CLEAN_HONOURED);
+    expect(si.vmrun(other)).toBe(SvmStatus.Exited);
+    expect(w.u32(VMCB.RAX)).toBe(0x11223344);
+    // And back to the first, clean too: the processor held the other's CS, so it loads its own.
+    v.setU32(VMCB.VMCB_CLEAN, VMCB_CLEAN_HONOURED);
+    expect(run(0)).toBe(SvmExit.HLT);
+    expect(v.u32(VMCB.RAX)).toBe(0x3344);
+  });
+
+  it("clears the clean bit of a field's area on the hypervisor's writes (Vmcb.tracksClean)", () => {
+    const { v } = guest([0xf4]);
+    v.tracksClean = true;
+    const cases: [number, number][] = [
+      [VMCB.CS + SEG_ATTRIB, VmcbClean.SEG],
+      [VMCB.DS + SEG_BASE, VmcbClean.SEG],
+      [VMCB.CPL, VmcbClean.SEG],
+      [VMCB.CR0, VmcbClean.CRX],
+      [VMCB.EFER, VmcbClean.CRX],
+      [VMCB.GDTR + SEG_LIMIT, VmcbClean.DT],
+      [VMCB.IDTR + SEG_BASE, VmcbClean.DT],
+      [VMCB.MSRPM_BASE_PA, VmcbClean.IOPM],
+    ];
+    for (const [off, bit] of cases) {
+      v.setU32(VMCB.VMCB_CLEAN, VMCB_CLEAN_HONOURED);
+      if (off === VMCB.CPL) v.setU8(off, 0);
+      else if (off === VMCB.CS + SEG_ATTRIB) v.setU16(off, CODE16);
+      else v.set64(off, 0, 0);
+      expect(v.u32(VMCB.VMCB_CLEAN)).toBe(VMCB_CLEAN_HONOURED & ~bit);
+    }
+    // Fields outside the four areas leave the bits (RIP, RAX, the FS VMLOAD loads).
+    v.setU32(VMCB.VMCB_CLEAN, VMCB_CLEAN_HONOURED);
+    v.set64(VMCB.RIP, 0, 0);
+    v.set64(VMCB.RAX, 0, 0);
+    v.set64(VMCB.FS + SEG_BASE, 0, 0);
+    expect(v.u32(VMCB.VMCB_CLEAN)).toBe(VMCB_CLEAN_HONOURED);
   });
 });

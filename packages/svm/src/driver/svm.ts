@@ -37,6 +37,7 @@ import {
   SvmFeature,
   SvmMsr,
   VIntr,
+  VMCB_CLEAN_HONOURED,
   VmCr,
 } from '../silicon/svm-arch.js';
 import { type SvmSilicon, SvmStatus } from '../silicon/svm-silicon.js';
@@ -111,6 +112,8 @@ export class SvmDriver implements ArchOps {
    * of those 13 fields each way were 7 % of bench-ctxsw32's vCPU on `svm,npt=off`.
    */
   private saveAreaHeld: SoftVcpu | null = null;
+  /** The silicon honours VMCB clean bits (CPUID 8000000A:EDX bit 5). */
+  private cleanBits = false;
   private readonly msrOut = new Uint32Array(2);
 
   constructor(silicon: SvmSilicon, options: SvmDriverOptions = {}) {
@@ -153,6 +156,10 @@ export class SvmDriver implements ArchOps {
     si.cpuid(0x8000000a, 0, r);
     this.pauseFilterCount = r[3] & SvmFeature.PAUSE_FILTER ? KVM_SVM_DEFAULT_PLE_WINDOW : 0;
     this.pauseFilterThreshold = r[3] & SvmFeature.PAUSE_FILTER_THRESHOLD ? KVM_DEFAULT_PLE_GAP : 0;
+    // VMCB clean bits: every write of the driver's marks its area dirty (vmcb_mark_dirty), and
+    // each VMRUN's exit marks them all clean again (`run`).
+    this.cleanBits = (r[3] & SvmFeature.VMCB_CLEAN) !== 0;
+    this.vmcb.tracksClean = this.cleanBits;
     si.rdmsr(SvmMsr.EFER, out);
     if (!(out[0] & EFER_SVME)) {
       if (!si.wrmsr(SvmMsr.EFER, out[0] | EFER_SVME, 0))
@@ -748,6 +755,9 @@ export class SvmDriver implements ArchOps {
       if (st === SvmStatus.Exited) this.saveAreaHeld = vcpu;
     }
     if (st === SvmStatus.Exited) st = this.cpu.vmrun(hpa);
+    // vmcb_mark_all_clean: the processor holds what the VMCB says now; the driver's writes until
+    // the next VMRUN clear the bits of what they change (`Vmcb.tracksClean`).
+    if (this.cleanBits) this.vmcb.setU32(VMCB.VMCB_CLEAN, VMCB_CLEAN_HONOURED);
     if (st !== SvmStatus.Exited) {
       // #UD/#GP on VMRUN is a driver bug; report it as a failed entry.
       vcpu.run.exitReason = KVM_EXIT.FAIL_ENTRY;

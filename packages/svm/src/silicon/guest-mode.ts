@@ -41,6 +41,7 @@ import {
   SvmExit,
   TaskSwitchInfoHi,
   VIntr,
+  VmcbClean,
 } from './svm-arch.js';
 import type { SvmSilicon } from './svm-silicon.js';
 import type { Vmcb } from './vmcb.js';
@@ -119,6 +120,8 @@ export class SvmGuestMode implements Intercepts {
    * Vol. 2 15.15.3, VMCB clean bits). Exact whatever the hypervisor wrote: the values decide.
    */
   private modeStale = true;
+  /** The VMCB of the last VMRUN, whose clean areas the processor holds (-1: none). */
+  private heldVmcbHpa = -1;
   /**
    * The intercept words the last VMRUN built `mask` from (INTERCEPT_CR, _DR, MISC1, MISC2, and
    * V_INTR's V_IRQ bit): a VMRUN with the same ones keeps it (`intercepts` clean, 15.15.3).
@@ -334,45 +337,56 @@ export class SvmGuestMode implements Intercepts {
 
   private load(v: Vmcb): void {
     const s = this.cpu.state;
+    // VMCB clean bits (15.15.3): an area the hypervisor left clean since the last VMRUN of this
+    // VMCB is what the processor holds (the #VMEXIT stored it from there), so it is not loaded.
+    const clean = v.hpa === this.heldVmcbHpa ? v.u32(VMCB.VMCB_CLEAN) : 0;
+    this.heldVmcbHpa = v.hpa;
     // VMRUN loads ES, CS, SS, DS; FS, GS, TR and LDTR are VMLOAD's (15.5.1, 15.5.2).
     let stale = this.modeStale;
-    for (let i = 0; i < VMRUN_SEGS; i++) if (this.loadSeg(v, i)) stale = true;
-    const cr0 = v.u32(VMCB.CR0);
-    const cr3 = v.u32(VMCB.CR3);
-    const cr3High = v.hi(VMCB.CR3);
-    const cr4 = v.u32(VMCB.CR4);
-    const efer = v.u32(VMCB.EFER);
-    const eferHigh = v.hi(VMCB.EFER);
+    if (!(clean & VmcbClean.SEG)) {
+      for (let i = 0; i < VMRUN_SEGS; i++) if (this.loadSeg(v, i)) stale = true;
+      const cpl = v.u8(VMCB.CPL) & 3;
+      if (s.cpl !== cpl) stale = true;
+      s.cpl = cpl;
+    }
+    if (!(clean & VmcbClean.CRX)) {
+      const cr0 = v.u32(VMCB.CR0);
+      const cr3 = v.u32(VMCB.CR3);
+      const cr3High = v.hi(VMCB.CR3);
+      const cr4 = v.u32(VMCB.CR4);
+      const efer = v.u32(VMCB.EFER);
+      const eferHigh = v.hi(VMCB.EFER);
+      if (
+        s.cr[0] !== cr0 ||
+        s.cr[3] !== cr3 ||
+        s.crHigh[3] !== cr3High ||
+        s.cr[4] !== cr4 ||
+        s.efer[0] !== efer ||
+        s.efer[1] !== eferHigh
+      )
+        stale = true;
+      s.cr[0] = cr0;
+      s.cr[3] = cr3;
+      s.crHigh[3] = cr3High;
+      s.cr[4] = cr4;
+      s.efer[0] = efer;
+      s.efer[1] = eferHigh;
+    }
     const rflags = v.u32(VMCB.RFLAGS);
-    const cpl = v.u8(VMCB.CPL) & 3;
-    if (
-      s.cr[0] !== cr0 ||
-      s.cr[3] !== cr3 ||
-      s.crHigh[3] !== cr3High ||
-      s.cr[4] !== cr4 ||
-      s.efer[0] !== efer ||
-      s.efer[1] !== eferHigh ||
-      ((s.rflags[0] ^ rflags) & X86_EFLAGS_VM) !== 0 ||
-      s.cpl !== cpl
-    )
-      stale = true;
-    s.dtBase[0] = v.u32(VMCB.GDTR + SEG_BASE);
-    s.dtBaseHigh[0] = v.hi(VMCB.GDTR + SEG_BASE);
-    s.dtLimit[0] = v.u32(VMCB.GDTR + SEG_LIMIT);
-    s.dtBase[1] = v.u32(VMCB.IDTR + SEG_BASE);
-    s.dtBaseHigh[1] = v.hi(VMCB.IDTR + SEG_BASE);
-    s.dtLimit[1] = v.u32(VMCB.IDTR + SEG_LIMIT);
-    s.cr[0] = cr0;
+    if (((s.rflags[0] ^ rflags) & X86_EFLAGS_VM) !== 0) stale = true;
+    if (!(clean & VmcbClean.DT)) {
+      s.dtBase[0] = v.u32(VMCB.GDTR + SEG_BASE);
+      s.dtBaseHigh[0] = v.hi(VMCB.GDTR + SEG_BASE);
+      s.dtLimit[0] = v.u32(VMCB.GDTR + SEG_LIMIT);
+      s.dtBase[1] = v.u32(VMCB.IDTR + SEG_BASE);
+      s.dtBaseHigh[1] = v.hi(VMCB.IDTR + SEG_BASE);
+      s.dtLimit[1] = v.u32(VMCB.IDTR + SEG_LIMIT);
+    }
     s.cr[2] = v.u32(VMCB.CR2);
     s.crHigh[2] = v.hi(VMCB.CR2);
-    s.cr[3] = cr3;
-    s.crHigh[3] = cr3High;
-    s.cr[4] = cr4;
     // VMRUN loads DR6 and DR7 from the save area, #VMEXIT stores them (APM Vol. 2 15.5.1).
     s.dr[6] = v.u32(VMCB.DR6);
     s.dr[7] = v.u32(VMCB.DR7);
-    s.efer[0] = efer;
-    s.efer[1] = eferHigh;
     s.rflags[0] = rflags;
     s.rip[0] = v.u32(VMCB.RIP);
     s.rip[1] = v.hi(VMCB.RIP);
@@ -382,7 +396,6 @@ export class SvmGuestMode implements Intercepts {
     s.gprHigh[0] = v.hi(VMCB.RAX);
     // V_INTR_MASKING: the guest's CR8 is the virtual TPR (15.21.1).
     if (v.u32(VMCB.V_INTR) & VIntr.MASKING) s.cr[8] = v.u32(VMCB.V_INTR) & 0xf;
-    s.cpl = cpl;
     s.interruptibility = v.u32(VMCB.INTERRUPT_SHADOW) & 1;
     s.halted = false;
     s.pendingType = -1;
@@ -392,8 +405,10 @@ export class SvmGuestMode implements Intercepts {
     const m1 = v.u32(VMCB.INTERCEPT_MISC1);
     const m2 = v.u32(VMCB.INTERCEPT_MISC2);
     this.misc1 = m1;
-    this.pages(v.u32(VMCB.IOPM_BASE_PA), this.iopm);
-    this.pages(v.u32(VMCB.MSRPM_BASE_PA), this.msrpm);
+    if (!(clean & VmcbClean.IOPM)) {
+      this.pages(v.u32(VMCB.IOPM_BASE_PA), this.iopm);
+      this.pages(v.u32(VMCB.MSRPM_BASE_PA), this.msrpm);
+    }
     this.pauseFilterCount = v.u16(VMCB.PAUSE_FILTER_COUNT);
     this.pauseFilterThreshold = v.u16(VMCB.PAUSE_FILTER_THRESHOLD);
     this.pauseCounter = this.pauseFilterCount;

@@ -181,12 +181,13 @@ export const VmCr = { LOCK: 1 << 3, SVMDIS: 1 << 4 } as const;
 export const CPUID_80000001_ECX_SVM = 1 << 2;
 
 /**
- * CPUID.8000000A:EDX features this silicon has: nested paging (0), NRIP save (3), decode assists
- * (7), the PAUSE intercept filter (10) and its threshold (12).
+ * CPUID.8000000A:EDX features this silicon has: nested paging (0), NRIP save (3), VMCB clean bits
+ * (5), decode assists (7), the PAUSE intercept filter (10) and its threshold (12).
  */
 export const SvmFeature = {
   NP: 1 << 0,
   NRIPS: 1 << 3,
+  VMCB_CLEAN: 1 << 5,
   DECODE_ASSISTS: 1 << 7,
   PAUSE_FILTER: 1 << 10,
   PAUSE_FILTER_THRESHOLD: 1 << 12,
@@ -194,3 +195,23 @@ export const SvmFeature = {
 
 /** Segment attrib (VMCB): descriptor bits 40–47 in 7:0 and 52–55 in 11:8. */
 export const SVM_SELECTOR_P = 1 << 7;
+
+/**
+ * VMCB clean bits (APM Vol. 2 15.15.3, Table 15-9): a 1 tells VMRUN that the hypervisor did not
+ * change that area since the last VMRUN of this VMCB, so the processor may use what it holds. The
+ * silicon honours these four (the others it always loads); a clear bit, another VMCB than the last
+ * VMRUN's, or a VMCB_CLEAN of 0 loads the area.
+ */
+export const VmcbClean = {
+  /** IOPM_BASE_PA, MSRPM_BASE_PA. */
+  IOPM: 1 << 1,
+  /** CR0, CR3, CR4, EFER. */
+  CRX: 1 << 5,
+  /** GDTR, IDTR. */
+  DT: 1 << 7,
+  /** ES, CS, SS, DS and CPL. */
+  SEG: 1 << 8,
+} as const;
+
+/** Every clean bit the silicon honours: what the driver sets after a VMRUN (KVM's vmcb_mark_all_clean). */
+export const VMCB_CLEAN_HONOURED = VmcbClean.IOPM | VmcbClean.CRX | VmcbClean.DT | VmcbClean.SEG;

@@ -181,10 +181,12 @@ export class SvmSilicon implements HostCpu {
         if (!this.hasSvm) return;
         out[0] = 1; // SVM revision
         out[1] = 64; // ASIDs
-        // NP: nested paging (15.25), NRIPS, decode assists, the PAUSE filter and threshold (15.14.4).
+        // NP: nested paging (15.25), NRIPS, VMCB clean bits (15.15.3), decode assists, the PAUSE
+        // filter and threshold (15.14.4).
         out[3] =
           SvmFeature.NP |
           SvmFeature.NRIPS |
+          SvmFeature.VMCB_CLEAN |
           SvmFeature.DECODE_ASSISTS |
           SvmFeature.PAUSE_FILTER |
           SvmFeature.PAUSE_FILTER_THRESHOLD;

@@ -5,6 +5,8 @@
  * the driver both read and write it through `Vmcb` (vmcb.ts), never through numbers of their own.
  */
 
+import { VmcbClean } from './svm-arch.js';
+
 /** [name, offset, size in bytes] */
 const ROWS = [
   // Control area (Table B-1)
@@ -108,3 +110,23 @@ export const VMCB_SEG_BY_SREG: readonly number[] = [
   VMCB.LDTR,
   VMCB.TR,
 ];
+
+/**
+ * The VMCB clean bit (`VmcbClean`) of the area each 8-byte slot of the page belongs to, 0 for
+ * none: a write the driver makes there clears that bit (`Vmcb.tracksClean`, KVM's
+ * `vmcb_mark_dirty`).
+ */
+export const VMCB_CLEAN_BY_QWORD: Uint16Array = (() => {
+  const t = new Uint16Array(4096 / 8);
+  const mark = (off: number, bytes: number, bit: number) => {
+    for (let o = off; o < off + bytes; o += 8) t[o >>> 3] = bit;
+  };
+  mark(VMCB.IOPM_BASE_PA, 8, VmcbClean.IOPM);
+  mark(VMCB.MSRPM_BASE_PA, 8, VmcbClean.IOPM);
+  for (const f of [VMCB.CR0, VMCB.CR3, VMCB.CR4, VMCB.EFER]) mark(f, 8, VmcbClean.CRX);
+  mark(VMCB.GDTR, 16, VmcbClean.DT);
+  mark(VMCB.IDTR, 16, VmcbClean.DT);
+  for (const f of [VMCB.ES, VMCB.CS, VMCB.SS, VMCB.DS]) mark(f, 16, VmcbClean.SEG);
+  mark(VMCB.CPL & ~7, 8, VmcbClean.SEG);
+  return t;
+})();
