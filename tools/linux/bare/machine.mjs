@@ -19,6 +19,8 @@
 
 import {
   MSR_IA32_ARCH_CAPABILITIES,
+  MSR_IA32_PRED_CMD,
+  MSR_IA32_SPEC_CTRL,
   SOFT_ARCH_CAPABILITIES_HI,
   SOFT_ARCH_CAPABILITIES_LO,
 } from '../../../packages/core/dist/index.js';
@@ -41,6 +43,10 @@ const MSR_DEFAULTS = new Map([
     MSR_IA32_ARCH_CAPABILITIES,
     (BigInt(SOFT_ARCH_CAPABILITIES_HI) << 32n) | BigInt(SOFT_ARCH_CAPABILITIES_LO),
   ],
+  // The speculation controls (bareCpuid enumerates them as the engine does: @kvm/core's
+  // spec-ctrl.ts); with ARCH_CAPABILITIES.IBRS_ALL Linux sets SPEC_CTRL.IBRS once, no retpolines.
+  [MSR_IA32_SPEC_CTRL, 0n],
+  [MSR_IA32_PRED_CMD, 0n],
 ]);
 
 /** Port 0x61 (system control port B), as qemu-lite's `SystemControlPortB`: channel 2's gate and OUT2. */

@@ -9,7 +9,10 @@
 // instruction's bytes and the kernel symbol, and then delivered as usual: the kernel's own
 // handler says what it makes of them on the console.
 
-import { CPUID_7_EDX_ARCH_CAPABILITIES } from '../../../packages/core/dist/index.js';
+import {
+  CPUID_7_EDX_ARCH_CAPABILITIES,
+  CPUID_7_EDX_SPEC_CTRL_ALL,
+} from '../../../packages/core/dist/index.js';
 import {
   CPUID1_EDX,
   defaultCpuid,
@@ -50,8 +53,9 @@ export function missingRequiredFeatures(edx = CPUID1_EDX) {
 }
 
 /**
- * x86emu's CPUID with IA32_ARCH_CAPABILITIES enumerated (7.0:EDX[29]) as the software engine
- * enumerates it (machine.mjs answers the MSR), and Linux's required leaf-1 bits added when
+ * x86emu's CPUID with IA32_ARCH_CAPABILITIES (7.0:EDX[29]) and the speculation controls
+ * (EDX[26], [27], [31]) enumerated as the software engine enumerates them (machine.mjs answers
+ * the MSRs), and Linux's required leaf-1 bits added when
  * `claim` (to see what breaks next).
  */
 export function bareCpuid(claim) {
@@ -60,7 +64,8 @@ export function bareCpuid(claim) {
     cpuid(leaf, subleaf, out) {
       defaultCpuid.cpuid(leaf, subleaf, out);
       if (claim && leaf >>> 0 === 1) out[3] = (out[3] | required) >>> 0;
-      if (leaf >>> 0 === 7 && subleaf === 0) out[3] = (out[3] | CPUID_7_EDX_ARCH_CAPABILITIES) >>> 0;
+      if (leaf >>> 0 === 7 && subleaf === 0)
+        out[3] = (out[3] | CPUID_7_EDX_ARCH_CAPABILITIES | CPUID_7_EDX_SPEC_CTRL_ALL) >>> 0;
     },
   };
 }

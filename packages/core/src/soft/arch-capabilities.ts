@@ -13,6 +13,12 @@
  * Linux guest on an Intel CPU model assumes the worst (`cpu_set_bug_bits`): Meltdown, hence page
  * table isolation (a CR3 write on every kernel entry and exit, and the boot's W+X check walking
  * the user page tables too), MDS buffer clearing, ITS return thunks, the BHI clearing loop.
+ *
+ * One capability is claimed too: IBRS_ALL, enhanced IBRS (with SPEC_CTRL.IBRS set once, no
+ * indirect-branch prediction crosses privilege levels, the guarantee KVM passes on from a host
+ * that has it). x86emu predicts no branch at all, so it holds; the engine has the SPEC_CTRL MSR
+ * it needs (spec-ctrl.ts). Without it Linux on this CPU model compiles indirect branches into
+ * retpolines.
  */
 
 /** MSR_IA32_ARCH_CAPABILITIES (SDM Vol. 4, Table 2-2). */
@@ -69,9 +75,13 @@ export const KVM_SUPPORTED_ARCH_CAP_LO =
   0;
 export const KVM_SUPPORTED_ARCH_CAP_HI = ARCH_CAP.ITS_NO_HI;
 
-/** What the software engine reports (`kvm_get_arch_capabilities` on a processor with none of the bugs), [low, high]. */
+/**
+ * What the software engine reports (`kvm_get_arch_capabilities` on a processor with none of the
+ * bugs and enhanced IBRS), [low, high].
+ */
 export const SOFT_ARCH_CAPABILITIES_LO =
   (ARCH_CAP.RDCL_NO |
+    ARCH_CAP.IBRS_ALL |
     ARCH_CAP.SKIP_VMENTRY_L1DFLUSH |
     ARCH_CAP.SSB_NO |
     ARCH_CAP.MDS_NO |

@@ -18,6 +18,10 @@
  * - HWCR keeps McStatusWrEn (18) and TscFreqSel (24), ignores 3, 6 and 8, #GP for the rest.
  * - ARCH_CAPABILITIES (arch-capabilities.ts): the guest reads it only where its CPUID says so
  *   (7.0:EDX[29]) and never writes it; userspace may set any KVM_SUPPORTED_ARCH_CAP bits.
+ * - SPEC_CTRL and PRED_CMD (spec-ctrl.ts), vendor code in KVM (vmx.c, svm.c) with one behaviour:
+ *   the guest reaches SPEC_CTRL where its CPUID enumerates any of IBRS, STIBP, SSBD and writes
+ *   IBRS/STIBP/SSBD only; PRED_CMD is write-only, IBPB (bit 0) only, where IBRS/IBPB is
+ *   enumerated. Userspace reaches both whatever the CPUID.
  */
 import {
   CPUID_7_EDX_ARCH_CAPABILITIES,
@@ -28,6 +32,14 @@ import {
   SOFT_ARCH_CAPABILITIES_LO,
 } from './arch-capabilities.js';
 import { MSR } from './msrs.js';
+import {
+  guestHasPredCmd,
+  guestHasSpecCtrl,
+  MSR_IA32_PRED_CMD,
+  MSR_IA32_SPEC_CTRL,
+  PRED_CMD_IBPB,
+  SPEC_CTRL_SUPPORTED,
+} from './spec-ctrl.js';
 
 /** IA32_MISC_ENABLE at reset as KVM gives it: PEBS and BTS unavailable (bits 12, 11). */
 export const MISC_ENABLE_DEFAULT = 0x1800;
@@ -272,6 +284,28 @@ export const COMMON_MSRS: ReadonlyMap<number, CommonMsrEntry> = (() => {
       return true;
     },
   });
+  // vmx_get_msr / vmx_set_msr (svm_* alike), MSR_IA32_SPEC_CTRL: kept for the processor, which
+  // has nothing to restrict (spec-ctrl.ts).
+  t.set(MSR_IA32_SPEC_CTRL, {
+    get: (m, _i, out, host) => {
+      if (!host && !guestHasSpecCtrl(m.guestLeaf7Edx())) return false;
+      out[0] = m.specCtrl;
+      out[1] = 0;
+      return true;
+    },
+    set: (m, _i, lo, hi, host) => {
+      if (!host && !guestHasSpecCtrl(m.guestLeaf7Edx())) return false;
+      if (hi !== 0 || (lo & ~SPEC_CTRL_SUPPORTED) !== 0) return false;
+      m.specCtrl = lo;
+      return true;
+    },
+  });
+  // MSR_IA32_PRED_CMD: a command, never read; IBPB is a barrier x86emu needs no work for.
+  t.set(MSR_IA32_PRED_CMD, {
+    get: refuse,
+    set: (m, _i, lo, hi, host) =>
+      (host || guestHasPredCmd(m.guestLeaf7Edx())) && hi === 0 && (lo & ~PRED_CMD_IBPB) === 0,
+  });
   return t;
 })();
 
@@ -289,6 +323,8 @@ export class CommonMsrs {
   /** KVM_MAX_MCE_BANKS banks of CTL, STATUS, ADDR, MISC as [low, high] pairs. */
   readonly mceBanks = new Uint32Array(2 * 4 * KVM_MAX_MCE_BANKS);
   hwcr = 0;
+  /** The guest's IA32_SPEC_CTRL (`vmx->spec_ctrl`), 0 at creation. */
+  specCtrl = 0;
   /** `vcpu->arch.arch_capabilities`, set at creation to what the engine reports. */
   readonly archCapabilities = new Uint32Array([SOFT_ARCH_CAPABILITIES_LO, SOFT_ARCH_CAPABILITIES_HI]);
   private readonly cpuidOut = new Uint32Array(4);
@@ -299,11 +335,16 @@ export class CommonMsrs {
    */
   constructor(private readonly cpuid?: (leaf: number, subleaf: number, out: Uint32Array) => void) {}
 
+  /** The guest's CPUID.(EAX=7,ECX=0):EDX, where the speculation MSRs are enumerated (0 without a CPUID). */
+  guestLeaf7Edx(): number {
+    if (this.cpuid === undefined) return 0;
+    this.cpuid(7, 0, this.cpuidOut);
+    return this.cpuidOut[3];
+  }
+
   /** `guest_cpu_cap_has(vcpu, X86_FEATURE_ARCH_CAPABILITIES)`. */
   guestHasArchCapabilities(): boolean {
-    if (this.cpuid === undefined) return false;
-    this.cpuid(7, 0, this.cpuidOut);
-    return (this.cpuidOut[3] & CPUID_7_EDX_ARCH_CAPABILITIES) !== 0;
+    return (this.guestLeaf7Edx() & CPUID_7_EDX_ARCH_CAPABILITIES) !== 0;
   }
 
   get(index: number, out: Uint32Array, host = false): boolean {

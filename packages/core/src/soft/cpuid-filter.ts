@@ -2,13 +2,18 @@
  * What a vCPU's CPUID may claim on the software engine: the feature words of the KVM_SET_CPUID2
  * table are masked, when the guest reads them, by what the silicon (x86emu) implements plus
  * what KVM emulates whatever the silicon has (the local APIC, x2APIC, TSC-deadline,
- * IA32_ARCH_CAPABILITIES) — the same set KVM_GET_SUPPORTED_CPUID reports. A
+ * IA32_ARCH_CAPABILITIES, the speculation-control MSRs) — the same set KVM_GET_SUPPORTED_CPUID
+ * reports. A
  * VMM that hands in a richer table (the host's CPUID, say) thus never makes a guest use an
  * instruction the interpreter lacks; KVM_GET_CPUID2 still returns the table as it was set.
  */
 
 import { CPUID_7_EDX_ARCH_CAPABILITIES } from './arch-capabilities.js';
 import type { ArchOps } from './arch-ops.js';
+import { CPUID_7_EDX_SPEC_CTRL_ALL } from './spec-ctrl.js';
+
+/** Leaf 7.0 EDX bits the generic part emulates: IA32_ARCH_CAPABILITIES and SPEC_CTRL/PRED_CMD. */
+const CPUID_7_EDX_KVM = (CPUID_7_EDX_ARCH_CAPABILITIES | CPUID_7_EDX_SPEC_CTRL_ALL) >>> 0;
 
 /** Leaf 1 ECX bits KVM emulates (x2APIC 21, TSC-deadline 24) and sets (hypervisor 31). */
 const CPUID_1_ECX_KVM = (1 << 21) | (1 << 24) | (1 << 31);
@@ -32,8 +37,8 @@ export function kvmCpuidFilter(ops: ArchOps, leaf: number, subleaf: number, out:
       ops.cpu.cpuid(7, subleaf, scratch);
       out[1] &= scratch[1];
       out[2] &= scratch[2];
-      // IA32_ARCH_CAPABILITIES is KVM's, whatever the silicon has (arch-capabilities.ts).
-      out[3] &= (subleaf === 0 ? scratch[3] | CPUID_7_EDX_ARCH_CAPABILITIES : scratch[3]) >>> 0;
+      // IA32_ARCH_CAPABILITIES and the speculation controls are KVM's, whatever the silicon has.
+      out[3] &= (subleaf === 0 ? scratch[3] | CPUID_7_EDX_KVM : scratch[3]) >>> 0;
       return;
     case 0x80000001:
       ops.cpu.cpuid(0x80000001, 0, scratch);

@@ -50,6 +50,7 @@ import { KVM_USER_MEM_SLOTS } from './memslots.js';
 import { shadowMmuOps } from './mmu-glue.js';
 import { EMULATED_MSRS, MSRS_TO_SAVE } from './msrs.js';
 import { DEFAULT_RUN_BUDGET, kvmVcpuRun } from './run-loop.js';
+import { CPUID_7_EDX_SPEC_CTRL_ALL } from './spec-ctrl.js';
 import { kvmSetTscClock, SOFT_TSC_KHZ, type TscClockMode } from './tsc-clock.js';
 import type { SoftVcpu } from './vcpu.js';
 import { kvmGetVcpuEvents, kvmSetVcpuEvents } from './vcpu-events.js';
@@ -693,8 +694,9 @@ function supportedCpuid(ops: ArchOps, tscKhz: number): KvmCpuidEntry2[] {
   const l0 = leaf(0);
   for (let fn = 0; fn <= Math.min(l0.eax, 0x1f); fn++) {
     const e = leaf(fn);
-    // KVM emulates IA32_ARCH_CAPABILITIES in software, so it is always offered (kvm_set_cpu_caps).
-    if (fn === 7) e.edx = (e.edx | CPUID_7_EDX_ARCH_CAPABILITIES) >>> 0;
+    // KVM emulates IA32_ARCH_CAPABILITIES in software, so it is always offered (kvm_set_cpu_caps),
+    // and the speculation controls, which x86emu has nothing to do for (spec-ctrl.ts).
+    if (fn === 7) e.edx = (e.edx | CPUID_7_EDX_ARCH_CAPABILITIES | CPUID_7_EDX_SPEC_CTRL_ALL) >>> 0;
     if (fn === 1) {
       e.ecx = ((e.ecx & ~CPUID_1_ECX_VMX) | CPUID_1_ECX_HYPERVISOR | CPUID_1_ECX_KVM_EMULATED) >>> 0;
       e.edx = (e.edx | CPUID_1_EDX_APIC) >>> 0;

@@ -34,6 +34,17 @@ export { EMULATED_MSRS, MSR, MSRS_TO_SAVE } from './msrs.js';
 export { PendingPio, PIO_DATA_OFFSET } from './pio.js';
 export { DEFAULT_RUN_BUDGET, kvmVcpuRun, RUN_NS, TURN_USERSPACE_EXITS } from './run-loop.js';
 export * from './silicon.js';
+export {
+  CPUID_7_EDX_SPEC_CTRL,
+  CPUID_7_EDX_SPEC_CTRL_ALL,
+  CPUID_7_EDX_SSBD,
+  CPUID_7_EDX_STIBP,
+  MSR_IA32_PRED_CMD,
+  MSR_IA32_SPEC_CTRL,
+  PRED_CMD_IBPB,
+  SPEC_CTRL,
+  SPEC_CTRL_SUPPORTED,
+} from './spec-ctrl.js';
 export { KVM_DEFAULT_PLE_GAP, kvmVcpuOnSpin, SPIN_YIELD_PAUSES } from './spin.js';
 export {
   kvmTaskSwitch,

@@ -6,6 +6,8 @@
  * causes qemu to try to fetch them, which will fail."
  */
 
+import { MSR_IA32_SPEC_CTRL } from './spec-ctrl.js';
+
 export const MSR = {
   IA32_TSC: 0x10,
   /** Pentium machine-check address/type: read as 0 (changelog: "allows plan9 to get a little further booting"). */
@@ -89,6 +91,7 @@ export const MSRS_TO_SAVE: readonly number[] = [
  * KVM_GET_MSR_INDEX_LIST's tail (`emulated_msrs`): MSRs the generic part emulates in software
  * (common-msrs.ts) whatever the silicon implements, so listed on every vendor. IA32_MISC_ENABLE
  * is Intel's, yet KVM lists and keeps it on AMD too, and a VMM restores it there (QEMU's reset
- * value, fast strings on).
+ * value, fast strings on). IA32_SPEC_CTRL is `msrs_to_save` in KVM, listed where the host has it;
+ * here the generic part keeps it for every silicon (spec-ctrl.ts).
  */
-export const EMULATED_MSRS: readonly number[] = [MSR.IA32_MISC_ENABLE];
+export const EMULATED_MSRS: readonly number[] = [MSR.IA32_MISC_ENABLE, MSR_IA32_SPEC_CTRL];

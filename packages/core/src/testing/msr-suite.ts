@@ -94,6 +94,16 @@ const CASES: readonly MsrCase[] = [
   { what: 'IA32_PAT refuses memory type 2', index: 0x277, write: [0, 2], expect: 'gp' },
   // Readable by the guest only where its CPUID enumerates it (7.0:EDX[29]): this guest has no CPUID.
   { what: 'ARCH_CAPABILITIES is #GP without CPUID.7.0:EDX[29]', index: 0x10a, expect: 'gp' },
+  // The speculation controls likewise (7.0:EDX[26], [27], [31]); PRED_CMD is never readable.
+  { what: 'SPEC_CTRL is #GP without CPUID.7.0:EDX[26/27/31]', index: 0x48, expect: 'gp' },
+  { what: 'SPEC_CTRL is not writable without CPUID', index: 0x48, write: [0, 1], noRead: true, expect: 'gp' },
+  {
+    what: 'PRED_CMD is not writable without CPUID.7.0:EDX[26]',
+    index: 0x49,
+    write: [0, 1],
+    noRead: true,
+    expect: 'gp',
+  },
 ];
 
 /** The guest program for one case. */
@@ -144,6 +154,44 @@ export function defineMsrSuite(name: string, open: () => Kvm): void {
       const w = protectedModeGuest(open(), [MOV_ECX, ...imm32(0x10a), ...WRMSR, HLT]);
       w.vcpu.setCpuid2(cpuid);
       expect(w.vcpu.run()).toBe(KVM_EXIT.SHUTDOWN);
+    });
+
+    it('gives a guest whose CPUID offers them SPEC_CTRL (IBRS, STIBP, SSBD) and a write-only PRED_CMD (IBPB)', () => {
+      const kvm = open();
+      const cpuid = kvm.getSupportedCpuid();
+      const leaf7 = cpuid.find((e) => e.function === 7 && e.index === 0);
+      // IBRS/IBPB 26, STIBP 27, SSBD 31 (and ARCH_CAPABILITIES 29): KVM's, whatever the silicon lists.
+      expect(leaf7 && leaf7.edx >>> 26).toBe(0b101011);
+      const run = (code: number[]) => {
+        const g = protectedModeGuest(open(), [...code, HLT]);
+        g.vcpu.setCpuid2(cpuid);
+        return { exit: g.vcpu.run(), vcpu: g.vcpu };
+      };
+      const wrmsr = (index: number, lo: number) => [
+        MOV_ECX,
+        ...imm32(index),
+        MOV_EAX,
+        ...imm32(lo),
+        MOV_EDX,
+        ...imm32(0),
+        ...WRMSR,
+      ];
+      const rdmsr = (index: number) => [MOV_ECX, ...imm32(index), ...RDMSR];
+      // IBRS | STIBP | SSBD kept and read back, by the guest and by KVM_GET_MSRS.
+      const ok = run([...wrmsr(0x48, 7), MOV_EAX, ...imm32(0), ...rdmsr(0x48)]);
+      expect(ok.exit).toBe(KVM_EXIT.HLT);
+      expect(Number(ok.vcpu.getRegs().rax & 0xffffffffn)).toBe(7);
+      expect(ok.vcpu.getMsrs([0x48])[0].data).toBe(7n);
+      // Bit 3 is reserved; IBPB is the only PRED_CMD command; PRED_CMD has no value to read.
+      expect(run(wrmsr(0x48, 8)).exit).toBe(KVM_EXIT.SHUTDOWN);
+      expect(run(wrmsr(0x49, 1)).exit).toBe(KVM_EXIT.HLT);
+      expect(run(wrmsr(0x49, 2)).exit).toBe(KVM_EXIT.SHUTDOWN);
+      expect(run(rdmsr(0x49)).exit).toBe(KVM_EXIT.SHUTDOWN);
+      // Userspace sets SPEC_CTRL whatever the CPUID, within the same bits.
+      const { vcpu } = protectedModeGuest(open(), [HLT]);
+      expect(vcpu.setMsrs([{ index: 0x48, data: 1n }])).toBe(1);
+      expect(vcpu.setMsrs([{ index: 0x48, data: 1n << 32n }])).toBe(0);
+      expect(vcpu.getMsrs([0x48])[0].data).toBe(1n);
     });
 
     it('lets userspace (KVM_SET_MSRS) set an MC bank STATUS and read MCG_CTL, which the guest may not', () => {
