@@ -524,12 +524,7 @@ export function buildImportHub(imports: { name: string; type: FuncType }[]): Uin
   uleb(tab, imports.length);
   uleb(tab, imports.length);
   section(out, 4, tab);
-  const exp = new Bytes();
-  uleb(exp, 1);
-  name(exp, 'it');
-  exp.push(0x01);
-  uleb(exp, 0);
-  section(out, 7, exp);
+  exportSection(out, 'it', 0x01, 0);
   const elem = new Bytes();
   uleb(elem, 1);
   elem.push(0x00); // active, table 0, funcref by index
@@ -540,6 +535,16 @@ export function buildImportHub(imports: { name: string; type: FuncType }[]): Uin
   for (let n = 0; n < imports.length; n++) uleb(elem, n);
   section(out, 9, elem);
   return out.bytes();
+}
+
+/** An export section of one export: `field`, of kind `kind` (0 function, 1 table: spec 5.5.10), index `index`. */
+function exportSection(out: Bytes, field: string, kind: number, index: number): void {
+  const exp = new Bytes();
+  uleb(exp, 1);
+  name(exp, field);
+  exp.push(kind);
+  uleb(exp, index);
+  section(out, 7, exp);
 }
 
 /** The import of table `env.<field>` of funcref, at least `min` entries, no maximum (spec 5.5.5). */
@@ -579,12 +584,7 @@ export function buildTableModule(
   uleb(fn, 1);
   uleb(fn, 1);
   section(out, 3, fn);
-  const exp = new Bytes();
-  uleb(exp, 1);
-  name(exp, 'c');
-  exp.push(0x00);
-  uleb(exp, 0);
-  section(out, 7, exp);
+  exportSection(out, 'c', 0x00, 0);
   const code = new Bytes();
   uleb(code, 1);
   functionBody(code, f);
