@@ -206,7 +206,7 @@ describe('wasm backend: modules compiled off the vCPU thread', () => {
         const jit = jitOf(a);
         if (!flushed && jit.stats.asyncPosted > 0) {
           flushed = true;
-          jit.flush();
+          jit.flush(a.cpu);
           jit.drainCompiles(a.cpu);
           expect(jit.stats.asyncStale).toBeGreaterThan(0);
           expect(jit.stats.asyncInstalled).toBe(0);

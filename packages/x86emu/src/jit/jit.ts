@@ -738,11 +738,11 @@ export class Jit {
 
   /**
    * Drops every compiled block (their decodes stay; hot code compiles again), and the modules in
-   * flight; given the CPU, the wasm backend's handler sites and jump cache with them
+   * flight; `cpu`'s wasm backend drops its handler sites and jump cache with them
    * (`WasmBackend.dropCode`: nothing can reach those functions after).
    */
-  flush(cpu: Cpu | null = null): void {
-    if (cpu !== null) madeWasmBackend(cpu)?.dropCode();
+  flush(cpu: Cpu): void {
+    madeWasmBackend(cpu)?.dropCode();
     for (const i of this.owners) {
       i.jitBlock = null;
       i.jitHits = 0;
