@@ -43,4 +43,10 @@ export function setRealMode(state: CpuState, cs: number, ip: number, sp = 0x7000
 }
 
 /** The wasm backend against the JS one, block by block (bench/wasm.mjs). */
-export { compileJs, compileWasmBatched, regionAt } from './jit/wasm/bench-support.js';
+export {
+  type BenchRegion64,
+  compileJs,
+  compileWasmBatched,
+  generateModule64,
+  regionAt,
+} from './jit/wasm/bench-support.js';

@@ -9,7 +9,9 @@ import type { PageCode } from '../../cpu/fetch.js';
 import type { JitBlock } from '../block.js';
 import { compileRegion } from '../compile.js';
 import { collectRegion, type RegionBlock } from '../region.js';
-import { compileWasm } from './compile.js';
+import { compileWasm, FUNC_TYPE, IMPORTS } from './compile.js';
+import { generate64, type Site64 } from './compile64.js';
+import { buildModule } from './encode.js';
 
 export interface BenchRegion {
   blocks: RegionBlock[];
@@ -39,4 +41,36 @@ export function compileWasmBatched(cpu: Cpu, list: BenchRegion[], batch: number)
   const out: (JitBlock | null)[] = [];
   for (let i = 0; i < list.length; i += batch) out.push(...compileWasm(cpu, list.slice(i, i + batch)));
   return out;
+}
+
+/** A 64-bit region as `generate64` takes it: its blocks (entry first) and RIP[63:32]. */
+export interface BenchRegion64 {
+  blocks: RegionBlock[];
+  hi: number;
+}
+
+/**
+ * `generate64` over `list` as `prepareWasm` runs it for one module (RAM of `ramPages` 4 KiB pages
+ * in wasm memory: the inline memory path), without a CPU: bench/generate64.mjs times our code
+ * generation alone on a boot's recorded regions. `encode`: the module's bytes too (else an empty
+ * array); `codeBytes` is the functions' code, locals not counted.
+ */
+export function generateModule64(
+  list: BenchRegion64[],
+  ramPages: number,
+  encode: boolean,
+): { bytes: Uint8Array; codeBytes: number; sites: number } {
+  const sites: Site64[] = [];
+  const gens = list.map((r) => generate64(r.blocks, sites, ramPages, r.hi));
+  let codeBytes = 0;
+  for (const g of gens) codeBytes += g.f.code.length;
+  const bytes = encode
+    ? buildModule(
+        ramPages / 16 + 1,
+        IMPORTS,
+        FUNC_TYPE,
+        gens.map((g) => g.f),
+      )
+    : new Uint8Array(0);
+  return { bytes, codeBytes, sites: sites.length };
 }

@@ -131,11 +131,15 @@ export class WasmBackend {
   readonly chain: Chain<Region64> | null;
   /**
    * Called with each module's bytes and its regions (entry RIP[31:0], RIP[63:32], 64-bit mode,
-   * instructions), before it is compiled: how tools/linux/lockstep.mjs dumps the wasm of a block
-   * that diverged. Null (the default) costs one test per module.
+   * instructions, the blocks as generated), before it is compiled: how tools/linux/lockstep.mjs
+   * dumps the wasm of a block that diverged, and bench/generate64.mjs records a boot's regions.
+   * Null (the default) costs one test per module.
    */
   onModule:
-    | ((bytes: Uint8Array, regions: { eip: number; hi: number; long: boolean; insns: number }[]) => void)
+    | ((
+        bytes: Uint8Array,
+        regions: { eip: number; hi: number; long: boolean; insns: number; blocks: RegionBlock[] }[],
+      ) => void)
     | null = null;
   readonly stats = {
     /** Regions compiled to wasm (of which in 64-bit mode), and those left to the JS backend (64-bit mode unless `long`, no wasm here). */
@@ -308,7 +312,7 @@ export function wasmBackend(cpu: Cpu): WasmBackend {
   return b;
 }
 
-const IMPORTS = [
+export const IMPORTS = [
   { name: 'rd', type: { params: [I32, I32, I32], results: [I32] } },
   { name: 'wr', type: { params: [I32, I32, I32, I32], results: [] } },
   { name: 'fl', type: { params: [I32, I32, I32, I32, I32, I32], results: [I32] } },
@@ -318,7 +322,7 @@ const IMPORTS = [
   { name: 'rq', type: { params: [I32, I32, I32, I32], results: [I32] } },
   { name: 'wq', type: { params: [I32, I32, I32, I32, I32, I32], results: [] } },
 ];
-const FUNC_TYPE = { params: [I32, I32, I32, I32, I32, I32], results: [I32] };
+export const FUNC_TYPE = { params: [I32, I32, I32, I32, I32, I32], results: [I32] };
 
 /** A region's function and what its wrapper needs. */
 export interface Generated {
@@ -613,6 +617,7 @@ export function prepareWasm(cpu: Cpu, list: WasmRegionSpec[]): PreparedWasm | nu
         hi: r.hi,
         long: r.long,
         insns: r.blocks.reduce((n, b) => n + b.insns.length, 0),
+        blocks: r.blocks,
       })),
     );
   be.stats.compileMs += performance.now() - t0;

@@ -45,13 +45,13 @@ import {
   exitFault,
   exitNormal,
   goTo,
+  type Locals,
   P_ROOM,
   PARAMS,
-  type WasmCtx,
 } from './emit.js';
 import { emitSseWasm64 } from './emit-sse.js';
-import { allocLocals64, type Ctx64, emitInsn64Wasm } from './emit64.js';
-import { Bytes, FuncWriter, Op } from './encode.js';
+import { allocLocals64, type Ctx64, emitInsn64Wasm, type Locals64 } from './emit64.js';
+import { FuncWriter, Op } from './encode.js';
 import { emitLoadFlagRecord, emitStoreFlagRecord, execSite, faultStatus } from './handler-call.js';
 
 /** The import's index (after handler-call.ts IMP_HANDLER). */
@@ -93,24 +93,44 @@ export interface Generated64 {
  * function on the kernel), and a handler call reloads every register after it, so a register
  * never written inline is the CPU's all along.
  */
-function regsOf(insns: Insn[]): number {
+function regsOf(blocks: RegionBlock[]): number {
   let m = 1 | (1 << 4); // RAX (eAX forms), RSP (the stack forms)
   let w = m;
-  for (const i of insns) {
-    for (const r of [i.base, i.index]) if (r >= 0 && r < 16) m |= 1 << r;
-    for (const r of [i.reg, i.rm]) if (r >= 0 && r < 16) w |= 1 << r;
-    if (i.rex === 0) for (const r of [i.reg, i.rm]) if (r >= 4 && r < 8) w |= 1 << (r - 4);
-    // The shifts by CL name RCX only implicitly (emit64.ts shiftCl reads it from its local), LEAVE
-    // RBP (emit64.ts inlines it: before, a region whose LEAVE was its only mention of RBP read 0
-    // from a local never loaded, and Debian took a #PF at linear 0 in native_flush_tlb_one_user).
-    if (i.row >= 0) {
-      const row = OPCODE_TABLE[i.row];
-      if (row.operands.endsWith(',CL')) m |= 2;
-      else if (row.mnemonic === 'LEAVE') w |= 1 << 5;
+  for (let b = 0; b < blocks.length; b++) {
+    const insns = blocks[b].insns;
+    for (let n = 0; n < insns.length; n++) {
+      const i = insns[n];
+      const base = i.base;
+      const index = i.index;
+      const reg = i.reg;
+      const rm = i.rm;
+      if (base >= 0 && base < 16) m |= 1 << base;
+      if (index >= 0 && index < 16) m |= 1 << index;
+      if (reg >= 0 && reg < 16) w |= 1 << reg;
+      if (rm >= 0 && rm < 16) w |= 1 << rm;
+      if (i.rex === 0) {
+        if (reg >= 4 && reg < 8) w |= 1 << (reg - 4);
+        if (rm >= 4 && rm < 8) w |= 1 << (rm - 4);
+      }
+      // The shifts by CL name RCX only implicitly (emit64.ts shiftCl reads it from its local), LEAVE
+      // RBP (emit64.ts inlines it: before, a region whose LEAVE was its only mention of RBP read 0
+      // from a local never loaded, and Debian took a #PF at linear 0 in native_flush_tlb_one_user).
+      if (i.row >= 0) {
+        const k = IMPLICIT_REGS[i.row];
+        if (k === IMPLICIT_RCX) m |= 2;
+        else if (k === IMPLICIT_RBP) w |= 1 << 5;
+      }
     }
   }
   return m | w | (w << 16);
 }
+
+/** The register an opcode row names only implicitly (`regsOf`), by row: 0 none. */
+const IMPLICIT_RCX = 1;
+const IMPLICIT_RBP = 2;
+const IMPLICIT_REGS = Uint8Array.from(OPCODE_TABLE, (row) =>
+  row.operands.endsWith(',CL') ? IMPLICIT_RCX : row.mnemonic === 'LEAVE' ? IMPLICIT_RBP : 0,
+);
 
 /** Emits the stores of the register locals written (`regs` bits 31:16: regsOf) and of the flag record. */
 function emitStore64(c: Ctx64, regs: number): void {
@@ -232,30 +252,20 @@ export function generate64(
 ): Generated64 {
   const f = new FuncWriter(PARAMS);
   const l = allocLocals(f);
+  const q = allocLocals64(f);
   const region = new Map<number, [number, number]>();
-  blocks.forEach((b, n) => {
-    region.set(b.eip, [n, b.insns.length]);
-  });
-  const used = regsOf(blocks.flatMap((b) => b.insns));
+  for (let b = 0; b < blocks.length; b++) region.set(blocks[b].eip, [b, blocks[b].insns.length]);
+  const used = regsOf(blocks);
+  const c = new Gen64(f, l, q, region, ramPages, hi, sites, used);
   const eips: number[] = [];
   let end = 0;
-  let segs = 0;
   let sseForms = 0;
-  const base: WasmCtx = {
-    f,
-    l,
-    pend: PEND_DYN,
-    eip: 0,
-    next: 0,
-    j: 0,
-    k: 0,
-    length: 0,
-    region,
-    ramPages,
-    segs: 0,
-  };
-  const q = allocLocals64(base);
-  // The body first, the prologue (which needs `used` only) put in front of it below.
+  // The prologue: the registers in, the flag record the previous function of a chain left (chain.ts;
+  // `fp` 0, flags in the CPU, at a chain's start), RIP[63:32] of every exit but a RET's and a
+  // handler's.
+  emitLoad64(c, used);
+  emitLoadFlagRecord(f, l);
+  f.i32(hi | 0).set(q.nh);
   f.open(Op.block, 'exit');
   f.open(Op.loop, 'top');
   const n = blocks.length;
@@ -269,31 +279,18 @@ export function generate64(
   let k = 0;
   for (let b = 0; b < n; b++) {
     const blk = blocks[b];
-    let insn: Insn = blk.insns[0];
-    const c: Ctx64 = {
-      ...base,
-      // A block's head is reached from the run loop (flags in the CPU) and maybe from a jump.
-      pend: PEND_DYN,
-      eip: blk.eip,
-      next: blk.eip,
-      length: blk.insns.length,
-      k,
-      q,
-      hi,
-      insns: blk.insns,
-      handler: () => {
-        emitHandlerCall64(c, sites.length, true, used);
-        sites.push({ insn, eip: c.eip, next: c.next, hi });
-      },
-      call: () => {
-        emitHandlerCall64(c, sites.length, false, used);
-        sites.push({ insn, eip: c.eip, next: c.next, hi });
-      },
-    };
+    // A block's head is reached from the run loop (flags in the CPU) and maybe from a jump.
+    c.pend = PEND_DYN;
+    c.eip = blk.eip;
+    c.next = blk.eip;
+    c.length = blk.insns.length;
+    c.k = k;
+    c.insns = blk.insns;
+    c.insn = blk.insns[0];
     let ended = false;
     for (let j = 0; j < blk.insns.length; j++) {
       const i: Insn = blk.insns[j];
-      insn = i;
+      c.insn = i;
       c.eip = c.next;
       c.next = c.eip + i.length;
       c.j = j;
@@ -329,7 +326,6 @@ export function generate64(
       if (out.memory) afterMemory(c);
     }
     end = Math.max(end, c.next);
-    segs |= c.segs;
     if (!ended) {
       if (region.has(c.next)) goTo(c, c.next, false);
       else exitNormal(c, c.next, blk.insns.length);
@@ -339,25 +335,52 @@ export function generate64(
   }
   f.end(); // loop
   f.end(); // exit
-  const c0: Ctx64 = { ...base, q, hi, insns: [], handler: () => {}, call: () => {} };
-  emitStore64(c0, used);
+  emitStore64(c, used);
   const st = (off: number, local: number): void => void f.i32(0).get(local).mem(Op.i32Store, off);
   st(ST_N, l.n);
   st(ST_NEXT, l.next);
   st(ST_NEXTHI, q.nh);
   st(ST_K, l.k);
   f.get(l.kind);
-  // The prologue: the registers in, the flag record the previous function of a chain left (chain.ts;
-  // `fp` 0, flags in the CPU, at a chain's start), RIP[63:32] of every exit but a RET's and a
-  // handler's.
-  const body = new Bytes();
-  body.append(f.code);
-  f.code.length = 0;
-  emitLoad64(c0, used);
-  emitLoadFlagRecord(f, l);
-  f.i32(hi | 0).set(q.nh);
-  f.code.append(body);
-  return { f, eips, end, segs64: segs, sse: sseForms > 0, sseForms };
+  return { f, eips, end, segs64: c.segs, sse: sseForms > 0, sseForms };
+}
+
+/**
+ * The emit context of one 64-bit function: one object, its per-block and per-instruction fields
+ * set as `generate64` goes. A fresh object spread from a base for every block, with two closures
+ * for the handler calls, cost a quarter of `generate64`'s own time on a boot's regions
+ * (bench/generate64.mjs) and made the emitters' reads of it slow.
+ */
+class Gen64 implements Ctx64 {
+  pend = PEND_DYN;
+  eip = 0;
+  next = 0;
+  j = 0;
+  k = 0;
+  length = 0;
+  segs = 0;
+  insns: readonly Insn[] = [];
+  /** The instruction being emitted: the site `handler` and `call` record. */
+  insn: Insn | null = null;
+  constructor(
+    readonly f: FuncWriter,
+    readonly l: Locals,
+    readonly q: Locals64,
+    readonly region: Map<number, [number, number]>,
+    readonly ramPages: number,
+    readonly hi: number,
+    readonly sites: Site64[],
+    /** The registers the function holds and writes (`regsOf`). */
+    readonly used: number,
+  ) {}
+  handler(): void {
+    emitHandlerCall64(this, this.sites.length, true, this.used);
+    this.sites.push({ insn: this.insn as Insn, eip: this.eip, next: this.next, hi: this.hi });
+  }
+  call(): void {
+    emitHandlerCall64(this, this.sites.length, false, this.used);
+    this.sites.push({ insn: this.insn as Insn, eip: this.eip, next: this.next, hi: this.hi });
+  }
 }
 
 /**

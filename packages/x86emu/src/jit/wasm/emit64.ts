@@ -26,7 +26,7 @@ import { PEND_DYN, PEND_MAT } from '../flags.js';
 import { ALU_OPS } from '../rows.js';
 import { ST_SEGB, ST_VHI, TLB_ADDEND, TLB_READ, TLB_WRITE } from './arena.js';
 import { cfInto, checkCall, cond, exitNormal, goTo, P_CLS, P_SRM, P_SWM, type WasmCtx } from './emit.js';
-import { I32, I64, Op } from './encode.js';
+import { type FuncWriter, I32, I64, Op } from './encode.js';
 
 /** Imports after compile64.ts IMP_HANDLER64: the 64-bit slow memory paths. */
 export const IMP_READ64 = 6;
@@ -71,8 +71,7 @@ export interface Ctx64 extends WasmCtx {
   insns: readonly Insn[];
 }
 
-export function allocLocals64(c: WasmCtx): Locals64 {
-  const f = c.f;
+export function allocLocals64(f: FuncWriter): Locals64 {
   const q: number[] = [];
   for (let r = 0; r < 16; r++) q.push(f.local(I64));
   return {
