@@ -148,6 +148,38 @@ describe('VMRUN on the state the processor holds', () => {
     expect(v.u32(VMCB.RAX)).toBe(0x3344);
   });
 
+  it('stores at each #VMEXIT the CR0 and DS the guest changed, with their areas clean or not', () => {
+    // mov eax, cr0 ; xor ax, 2 (CR0.MP) ; mov cr0, eax ; xor ax, ax ; mov ds, ax ; hlt ; hlt
+    const { v, run } = guest([
+      0x0f, 0x20, 0xc0, 0x83, 0xf0, 0x02, 0x0f, 0x22, 0xc0, 0x31, 0xc0, 0x8e, 0xd8, 0xf4, 0xf4,
+    ]);
+    const ds = () => [v.u16(VMCB.DS), v.u16(VMCB.DS + SEG_ATTRIB) & 0x80];
+    expect(run(0)).toBe(SvmExit.HLT);
+    expect(v.u32(VMCB.CR0)).toBe(0x13);
+    expect(ds()).toEqual([0, 0]);
+    // The hypervisor gives DS back (and says so, SEG dirty); CR0 stays clean: the guest toggles
+    // the MP bit of the CR0 the processor holds, and the #VMEXIT stores each change.
+    for (const cr0 of [0x11, 0x13, 0x11]) {
+      v.setU16(VMCB.DS + SEG_ATTRIB, DATA);
+      v.setU32(VMCB.VMCB_CLEAN, VMCB_CLEAN_HONOURED & ~VmcbClean.SEG);
+      expect(run(0)).toBe(SvmExit.HLT);
+      expect(v.u32(VMCB.CR0)).toBe(cr0);
+      expect(ds()).toEqual([0, 0]);
+    }
+    // A run that changes neither, all clean: the VMCB keeps them; DS's attrib as the guest left it.
+    v.setU32(VMCB.VMCB_CLEAN, VMCB_CLEAN_HONOURED);
+    expect(run(14)).toBe(SvmExit.HLT);
+    expect(v.u32(VMCB.CR0)).toBe(0x11);
+    expect(ds()).toEqual([0, 0]);
+    // And from a VMCB the hypervisor set up anew (nothing clean): stored whole again.
+    v.setU16(VMCB.DS + SEG_ATTRIB, DATA);
+    v.set64(VMCB.CR0, 0x13, 0);
+    v.setU32(VMCB.VMCB_CLEAN, 0);
+    expect(run(0)).toBe(SvmExit.HLT);
+    expect(v.u32(VMCB.CR0)).toBe(0x11);
+    expect(ds()).toEqual([0, 0]);
+  });
+
   it("clears the clean bit of a field's area on the hypervisor's writes (Vmcb.tracksClean)", () => {
     const { v } = guest([0xf4]);
     v.tracksClean = true;
