@@ -188,23 +188,25 @@ export const Simd = {
 
 /** A growable byte buffer (plain arrays of numbers measured slower to fill and to copy). */
 export class Bytes {
-  buf = new Uint8Array(256);
+  buf: Uint8Array;
   length = 0;
+  constructor(capacity = 256) {
+    this.buf = new Uint8Array(capacity);
+  }
+  /** The buffer, with room for `n` bytes more at `length` (a writer's reserve before it writes). */
+  room(n: number): Uint8Array {
+    if (this.length + n <= this.buf.length) return this.buf;
+    const b = new Uint8Array(Math.max(this.buf.length * 2, this.length + n));
+    b.set(this.buf.subarray(0, this.length));
+    this.buf = b;
+    return b;
+  }
   push(b: number): void {
-    if (this.length === this.buf.length) {
-      const n = new Uint8Array(this.buf.length * 2);
-      n.set(this.buf);
-      this.buf = n;
-    }
+    if (this.length === this.buf.length) this.room(1);
     this.buf[this.length++] = b;
   }
   append(o: Bytes): void {
-    if (this.length + o.length > this.buf.length) {
-      const n = new Uint8Array(Math.max(this.buf.length * 2, this.length + o.length));
-      n.set(this.buf.subarray(0, this.length));
-      this.buf = n;
-    }
-    this.buf.set(o.buf.subarray(0, o.length), this.length);
+    this.room(o.length).set(o.buf.subarray(0, o.length), this.length);
     this.length += o.length;
   }
   bytes(): Uint8Array {
@@ -212,31 +214,43 @@ export class Bytes {
   }
 }
 
-function uleb(out: Bytes, v: number): void {
+/** Writes `v` (u32) as unsigned LEB128 into `b` at `p` (room for 5 bytes made); returns the end. */
+function ulebAt(b: Uint8Array, p: number, v: number): number {
   let x = v >>> 0;
-  do {
-    const b = x & 0x7f;
+  while (x >= 0x80) {
+    b[p++] = (x & 0x7f) | 0x80;
     x >>>= 7;
-    out.push(x !== 0 ? b | 0x80 : b);
-  } while (x !== 0);
+  }
+  b[p++] = x;
+  return p;
+}
+
+/** Writes `v` (i32) as signed LEB128 into `b` at `p` (room for 5 bytes made); returns the end. */
+function slebAt(b: Uint8Array, p: number, v: number): number {
+  let x = v | 0;
+  for (;;) {
+    const y = x & 0x7f;
+    x >>= 7;
+    if ((x === 0 && (y & 0x40) === 0) || (x === -1 && (y & 0x40) !== 0)) {
+      b[p++] = y;
+      return p;
+    }
+    b[p++] = y | 0x80;
+  }
+}
+
+function uleb(out: Bytes, v: number): void {
+  out.length = ulebAt(out.room(5), out.length, v);
 }
 
 function sleb(out: Bytes, v: number): void {
-  let x = v | 0;
-  for (;;) {
-    const b = x & 0x7f;
-    x >>= 7;
-    if ((x === 0 && (b & 0x40) === 0) || (x === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return;
-    }
-    out.push(b | 0x80);
-  }
+  out.length = slebAt(out.room(5), out.length, v);
 }
 
 /** The body of one function: its locals and its instructions, with named labels. */
 export class FuncWriter {
-  readonly code = new Bytes();
+  /** Its code (1 KiB at first: a 64-bit region's averaged ~900 bytes on Debian's boot). */
+  readonly code = new Bytes(1024);
   private labels: string[] = [];
   /** Local types after the parameters. */
   readonly locals: number[] = [];
@@ -250,18 +264,25 @@ export class FuncWriter {
   }
   /** Opcode `a` (and a second byte `b`, for the 0xFC prefix's). */
   op(a: number, b = -1): this {
-    this.code.push(a);
-    if (b >= 0) this.code.push(b);
+    const c = this.code;
+    const buf = c.room(2);
+    buf[c.length++] = a;
+    if (b >= 0) buf[c.length++] = b;
     return this;
   }
   i32(v: number): this {
-    this.code.push(Op.i32Const);
-    sleb(this.code, v);
+    const c = this.code;
+    const buf = c.room(6);
+    buf[c.length] = Op.i32Const;
+    c.length = slebAt(buf, c.length + 1, v);
     return this;
   }
   /** An i64 constant from its halves (`lo` unsigned 32-bit, `hi` any 32-bit): no BigInt. */
   i64(lo: number, hi: number): this {
-    this.code.push(Op.i64Const);
+    const c = this.code;
+    const buf = c.room(11);
+    let p = c.length;
+    buf[p++] = Op.i64Const;
     let l = lo >>> 0;
     let h = hi | 0;
     for (;;) {
@@ -269,32 +290,37 @@ export class FuncWriter {
       l = ((l >>> 7) | ((h & 0x7f) << 25)) >>> 0;
       h >>= 7;
       if ((h === 0 && l === 0 && (b & 0x40) === 0) || (h === -1 && l === 0xffffffff && (b & 0x40) !== 0)) {
-        this.code.push(b);
+        buf[p++] = b;
+        c.length = p;
         return this;
       }
-      this.code.push(b | 0x80);
+      buf[p++] = b | 0x80;
     }
   }
   get(l: number): this {
-    this.code.push(Op.localGet);
-    uleb(this.code, l);
-    return this;
+    return this.opU(Op.localGet, l);
   }
   set(l: number): this {
-    this.code.push(Op.localSet);
-    uleb(this.code, l);
-    return this;
+    return this.opU(Op.localSet, l);
   }
   tee(l: number): this {
-    this.code.push(Op.localTee);
-    uleb(this.code, l);
+    return this.opU(Op.localTee, l);
+  }
+  /** Opcode `a` with the u32 immediate `v`. */
+  private opU(a: number, v: number): this {
+    const c = this.code;
+    const buf = c.room(6);
+    buf[c.length] = a;
+    c.length = ulebAt(buf, c.length + 1, v);
     return this;
   }
   /** A memory access `opcode` at constant `offset` from the address on the stack (alignment hint 1 byte). */
   mem(opcode: number, offset: number): this {
-    this.code.push(opcode);
-    this.code.push(0);
-    uleb(this.code, offset);
+    const c = this.code;
+    const buf = c.room(7);
+    buf[c.length] = opcode;
+    buf[c.length + 1] = 0;
+    c.length = ulebAt(buf, c.length + 2, offset);
     return this;
   }
   /** SIMD instruction `op` (`Simd`) with no immediate. */
@@ -349,8 +375,10 @@ export class FuncWriter {
   }
   /** Opens `block`/`loop`/`if` (no result unless `type`) under label `name`. */
   open(kind: number, name = '', type: number = EMPTY): this {
-    this.code.push(kind);
-    this.code.push(type);
+    const c = this.code;
+    const buf = c.room(2);
+    buf[c.length++] = kind;
+    buf[c.length++] = type;
     this.labels.push(name);
     return this;
   }
@@ -369,14 +397,10 @@ export class FuncWriter {
     return this.labels.length - 1 - at;
   }
   br(name: string): this {
-    this.code.push(Op.br);
-    uleb(this.code, this.depth(name));
-    return this;
+    return this.opU(Op.br, this.depth(name));
   }
   brIf(name: string): this {
-    this.code.push(Op.brIf);
-    uleb(this.code, this.depth(name));
-    return this;
+    return this.opU(Op.brIf, this.depth(name));
   }
   /** br_table over `names` (by the index on the stack), the last one the default. */
   brTable(names: string[]): this {
