@@ -355,7 +355,11 @@ export function kvmVcpuRun(vcpu: SoftVcpu, budget = DEFAULT_RUN_BUDGET): number 
           postRunSave(vcpu);
           return 0;
         }
-        if (Atomics.exchange(vcpu.kickFlag, 0, 0) !== 0) interrupted(vcpu, 'kicked');
+        // A load first: the exchange is a locked read-modify-write (a full barrier on a shared
+        // flag) at every exit, and the flag is almost always clear. A kick that lands between the
+        // two is taken at the next exit, as one a moment later would be.
+        if (Atomics.load(vcpu.kickFlag, 0) !== 0 && Atomics.exchange(vcpu.kickFlag, 0, 0) !== 0)
+          interrupted(vcpu, 'kicked');
         if (vcpu.spinYield) {
           // A pause loop (spin.ts): end the turn, so the vCPU it waits for runs.
           vcpu.vm.count('spin_yields');
