@@ -102,35 +102,49 @@ function regsOf(blocks: RegionBlock[]): number {
       const i = insns[n];
       const base = i.base;
       const index = i.index;
-      const reg = i.reg;
-      const rm = i.rm;
       if (base >= 0 && base < 16) m |= 1 << base;
       if (index >= 0 && index < 16) m |= 1 << index;
-      if (reg >= 0 && reg < 16) w |= 1 << reg;
-      if (rm >= 0 && rm < 16) w |= 1 << rm;
-      if (i.rex === 0) {
-        if (reg >= 4 && reg < 8) w |= 1 << (reg - 4);
-        if (rm >= 4 && rm < 8) w |= 1 << (rm - 4);
+      if (i.row < 0) continue;
+      const k = ROW_REGS[i.row];
+      // The ModRM reg field where the row's operands name a general register there (G), the r/m
+      // field where they do (E, R, Z: the register in the opcode) and it is a register (mod 3, or
+      // no ModRM): a group's extension in reg, the r/m bits of a memory operand (its base and index
+      // are above) or an XMM register are none, and a function holding one loaded it and stored it
+      // for nothing at every entry, exit and handler call.
+      if ((k & ROW_REG_GPR) !== 0) {
+        const reg = i.reg;
+        w |= 1 << reg;
+        if (i.rex === 0 && reg >= 4 && reg < 8) w |= 1 << (reg - 4);
+      }
+      if ((k & ROW_RM_GPR) !== 0 && (!i.hasModrm || i.mod === 3)) {
+        const rm = i.rm;
+        w |= 1 << rm;
+        if (i.rex === 0 && rm >= 4 && rm < 8) w |= 1 << (rm - 4);
       }
       // The shifts by CL name RCX only implicitly (emit64.ts shiftCl reads it from its local), LEAVE
       // RBP (emit64.ts inlines it: before, a region whose LEAVE was its only mention of RBP read 0
       // from a local never loaded, and Debian took a #PF at linear 0 in native_flush_tlb_one_user).
-      if (i.row >= 0) {
-        const k = IMPLICIT_REGS[i.row];
-        if (k === IMPLICIT_RCX) m |= 2;
-        else if (k === IMPLICIT_RBP) w |= 1 << 5;
-      }
+      if ((k & ROW_RCX) !== 0) m |= 2;
+      if ((k & ROW_RBP) !== 0) w |= 1 << 5;
     }
   }
   return m | w | (w << 16);
 }
 
-/** The register an opcode row names only implicitly (`regsOf`), by row: 0 none. */
-const IMPLICIT_RCX = 1;
-const IMPLICIT_RBP = 2;
-const IMPLICIT_REGS = Uint8Array.from(OPCODE_TABLE, (row) =>
-  row.operands.endsWith(',CL') ? IMPLICIT_RCX : row.mnemonic === 'LEAVE' ? IMPLICIT_RBP : 0,
-);
+/** What registers an opcode row's operands name (`regsOf`), by row. */
+const ROW_REG_GPR = 1;
+const ROW_RM_GPR = 2;
+const ROW_RCX = 4;
+const ROW_RBP = 8;
+const ROW_REGS = Uint8Array.from(OPCODE_TABLE, (row) => {
+  const ops = row.operands;
+  let k = 0;
+  if (ops.includes('G')) k |= ROW_REG_GPR;
+  if (/(^|,)[ERZ]/.test(ops)) k |= ROW_RM_GPR;
+  if (ops.endsWith(',CL')) k |= ROW_RCX;
+  if (row.mnemonic === 'LEAVE') k |= ROW_RBP;
+  return k;
+});
 
 /** Emits the stores of the register locals written (`regs` bits 31:16: regsOf) and of the flag record. */
 function emitStore64(c: Ctx64, regs: number): void {
