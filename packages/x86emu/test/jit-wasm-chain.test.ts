@@ -210,6 +210,53 @@ f3:
     expect(hops(r.jit)).toBeGreaterThan(10_000);
   });
 
+  it('slots reused after the wrap never run another region at a RIP the jump cache holds', () => {
+    // Twelve functions on twelve pages, each called 60 times in turn from the same loop, and
+    // six slots: the loop's regions stay hot across every wrap while each new function takes
+    // the next slot. Before the fix a region that kept its slot across a wrap got entries of
+    // the new generation to a slot the count handed to another region later, whose function then
+    // ran at its RIP.
+    const fns = Array.from({ length: 12 }, (_, k) => k);
+    const src = `
+  xor eax, eax
+  lea r8, [rip + f0]
+  xor ebx, ebx
+outer:
+  mov ecx, 60
+inner:
+  lea r9, [r8 + rbx]
+  call r9
+  dec ecx
+  jnz inner
+  add rbx, 4096
+  cmp rbx, ${12 * 4096}
+  jne outer
+  hlt
+${fns
+  .map(
+    (k) => `.balign 4096
+f${k}:
+  add rax, ${k + 1}
+  ret`,
+  )
+  .join('\n')}
+`;
+    const r = lockstep(
+      () => {
+        const m = machine(src);
+        const ch = wasmBackend(m.cpu).chain;
+        if (ch !== null) ch.maxSlots = 6;
+        return m;
+      },
+      BUDGETS,
+      WASM,
+    );
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(r.jit.cpu.state.gpr[Reg.RAX]).toBe(60 * 78);
+    expect(wasmBackend(r.jit.cpu).chain?.stats.wraps).toBeGreaterThan(1);
+    expect(hops(r.jit)).toBeGreaterThan(500);
+  });
+
   it('INVLPG between two hops: the next call of the remapped RIP runs the new frame', () => {
     const make = () =>
       machine(CALL_X('mov dword ptr [rsi], 0x204007\n  invlpg [r8]'), (mem) => {

@@ -271,21 +271,29 @@ export class Chain<R extends { slot: number }> implements CodeChainOps {
     return this.u32[ST_HOPS >> 2];
   }
 
+  /** Slots before they are reused (MAX_SLOTS; a test lowers it to make the wrap happen). */
+  maxSlots = MAX_SLOTS;
+
   /**
-   * The slot of `r`, whose function is `fn`: its own while no other took it, else the next one
-   * (at MAX_SLOTS the slots are reused from 0 and the jump cache voided).
+   * The slot of `r`, whose function is `fn`: its own while no other took it, else the next one.
+   * At `maxSlots` the slots are reused from 0, the jump cache voided and every region's slot
+   * dropped: a region that kept its slot across the wrap would get entries of the new generation
+   * to a slot the count hands to another region later, and they would call that region's
+   * function at its RIP (Debian oopsed with a code cache of 16,384 blocks: G, 2026-12-06).
    */
   slotOf(r: R, fn: unknown): number {
     if (this.regions[r.slot] === r) return r.slot;
-    if (this.nextSlot === MAX_SLOTS) {
+    if (this.nextSlot === this.maxSlots) {
       this.nextSlot = 0;
+      for (const o of this.regions) if (o !== null) o.slot = -1;
+      this.regions.fill(null);
       this.u32[ST_GEN >> 2]++;
       this.u32[ST_GENNG >> 2]++;
       this.stats.wraps++;
     }
     const slot = this.nextSlot++;
     if (slot >= this.table.length)
-      this.table.grow(Math.min(this.table.length, MAX_SLOTS - this.table.length));
+      this.table.grow(Math.min(this.table.length, this.maxSlots - this.table.length));
     const old = this.regions[slot];
     if (old !== undefined && old !== null) old.slot = -1;
     this.table.set(slot, fn);
