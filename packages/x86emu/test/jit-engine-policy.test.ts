@@ -11,7 +11,7 @@ import {
   engineJitTuning,
   FlatPhysicalMemory,
 } from '../src/index.js';
-import { HOT } from '../src/jit/jit.js';
+import { HOT, MAX_BLOCKS } from '../src/jit/jit.js';
 
 describe('the engine compile policy', () => {
   // '' is "X86EMU_JIT_HOT not set" (an explicit undefined would read the environment, where the
@@ -62,5 +62,17 @@ describe('the engine compile policy', () => {
     expect(engineJitTuning('wasm', '', '0').runUnit).toBe(0);
     expect(engineJitTuning('wasm', '', '-1').runUnit).toBe(ENGINE_RUN_UNIT);
     expect(engineJitTuning('wasm', '', 'x').runUnit).toBe(ENGINE_RUN_UNIT);
+  });
+
+  it('takes X86EMU_JIT_MAX_BLOCKS as the code cache size when it is a positive number, else the Jit’s own', () => {
+    const t = engineJitTuning('wasm', '', '', '16384');
+    expect(t.maxBlocks).toBe(16384);
+    expect(new Cpu({ memory: new FlatPhysicalMemory(1 << 16), jit: t }).jit?.maxBlocks).toBe(16384);
+    expect(engineJitTuning('wasm', '', '', '')).not.toHaveProperty('maxBlocks');
+    expect(engineJitTuning('wasm', '', '', '0')).not.toHaveProperty('maxBlocks');
+    expect(
+      new Cpu({ memory: new FlatPhysicalMemory(1 << 16), jit: engineJitTuning('wasm', '', '', 'x') }).jit
+        ?.maxBlocks,
+    ).toBe(MAX_BLOCKS);
   });
 });

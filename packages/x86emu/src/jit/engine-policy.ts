@@ -23,7 +23,10 @@ import type { JitTuning } from '../api/cpu-options.js';
  * background threads, which an idle second core absorbs and a loaded one does not. At load 2 (the
  * same day, 15:20-15:27Z) 5,000 kept its lead and 2,000 lost it (13.1-14.2 s to the shell against
  * 11.4-13.9), so 5,000. A larger code cache (`maxBlocks` 16,384 instead of 4,096, which 5,000 fills
- * once before the shell) was no faster (three rounds each at load 2).
+ * once before the shell) was no faster (three rounds each at load 2). Again with compiles ~35 %
+ * cheaper (e863416; README "Compiling cheaper"): medians to the shell 5,000 9.2-9.6 s, 2,000 9.3
+ * (its 4,096 blocks flushed 3 times) or 9.6 with 16,384 blocks (`X86EMU_JIT_MAX_BLOCKS`), 1,000
+ * 9.7: still no resolved difference, so 5,000.
  */
 export const ENGINE_HOT = 5_000;
 /**
@@ -55,20 +58,26 @@ export const ENGINE_RUN_UNIT = 0;
  * The tuning the silicon models give their guest CPU's compiler for code generator `backend`
  * (as `JitTuning.backend`: when not given, `X86EMU_JIT_BACKEND`, else 'js'): `ENGINE_HOT` (wasm) or
  * `ENGINE_HOT_JS`, and `ENGINE_RUN_UNIT`, unless `X86EMU_JIT_HOT` or `X86EMU_JIT_RUN_UNIT` say
- * otherwise (the tests make the compiler eager with the first; benches try the second).
+ * otherwise (the tests make the compiler eager with the first; benches try the second); the code
+ * cache's size (`JitTuning.maxBlocks`) is the `Jit`'s own unless `X86EMU_JIT_MAX_BLOCKS` is a
+ * positive number (benches: a lower threshold fills the 4,096 blocks and flushes them, README
+ * "Compiling cheaper").
  */
 export function engineJitTuning(
   backend: 'js' | 'wasm' | undefined = undefined,
   env: string | undefined = envOf('X86EMU_JIT_HOT'),
   unitEnv = envOf('X86EMU_JIT_RUN_UNIT'),
+  blocksEnv = envOf('X86EMU_JIT_MAX_BLOCKS'),
 ): JitTuning {
   const wasm = (backend ?? envOf('X86EMU_JIT_BACKEND')) === 'wasm';
   const n = Number(env);
   const u = unitEnv === undefined || unitEnv === '' ? Number.NaN : Number(unitEnv);
+  const blocks = Number(blocksEnv);
   return {
     backend: wasm ? 'wasm' : 'js',
     hot: n > 0 ? n : wasm ? ENGINE_HOT : ENGINE_HOT_JS,
     runUnit: u >= 0 ? u : ENGINE_RUN_UNIT,
+    ...(blocks > 0 ? { maxBlocks: blocks } : {}),
   };
 }
 
