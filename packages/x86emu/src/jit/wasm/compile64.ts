@@ -152,16 +152,15 @@ function emitStore64(c: Ctx64, regs: number): void {
   const q = c.q.q;
   for (let r = 0; r < 16; r++) {
     if (!(regs & (1 << (r + 16)))) continue;
+    // i64.store32 stores the low half as it is: no wrap to i32 first (2 bytes a register).
     f.i32(0)
       .get(q[r])
-      .op(Op.i32WrapI64)
-      .mem(Op.i32Store, REG + 4 * r);
+      .mem(Op.i64Store32, REG + 4 * r);
     f.i32(0)
       .get(q[r])
       .i64(32, 0)
       .op(Op.i64ShrU)
-      .op(Op.i32WrapI64)
-      .mem(Op.i32Store, REG_HIGH + 4 * r);
+      .mem(Op.i64Store32, REG_HIGH + 4 * r);
   }
   emitStoreFlagRecord(f, l);
 }
