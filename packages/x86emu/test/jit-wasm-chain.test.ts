@@ -15,7 +15,7 @@ import {
   Reg,
   WasmGuestMemory,
 } from '../src/index.js';
-import type { Jit } from '../src/jit/jit.js';
+import { Jit } from '../src/jit/jit.js';
 import { wasmBackend } from '../src/jit/wasm/compile.js';
 import { lockstep } from './jit-lockstep.js';
 import { gate64, L, longMode } from './long.js';
@@ -321,6 +321,64 @@ target:
     expect(r.jit.cpu.state.halted).toBe(true);
     expect(r.jit.cpu.state.gpr[Reg.RAX]).toBe(1001 + 999 * 2);
     expect(hops(r.jit)).toBeGreaterThan(1000);
+  });
+
+  it('a 64-bit region keeps its forward blocks: both arms of an if/else in one function, a fault in a later block and a store into one exact', () => {
+    // f: an if/else on ECX's low bit and a join, no loop: with regions of blocks on a cycle only
+    // each arm and the join were functions of their own (a hop each). The join's immediate is
+    // patched at ECX = 700; the odd arm reads unmapped memory at ECX = 5 (#PF in its block).
+    const src = `
+  mov ecx, 1000
+  xor eax, eax
+  lea r8, [rip + patch + 1]
+top:
+  call f
+  cmp ecx, 700
+  jne 1f
+  mov byte ptr [r8], 3
+1:
+  dec ecx
+  jnz top
+  hlt
+.balign 4096
+f:
+  test ecx, 1
+  jz even
+  add eax, 10
+  cmp ecx, 5
+  jne join
+  mov rdx, [0x7f000000]
+  jmp join
+even:
+  add eax, 100
+join:
+  add eax, ebx
+patch:
+  mov ebx, 1
+  ret
+`;
+    const r = lockstep(() => machine(src), BUDGETS, WASM);
+    expect(r.jit.exceptions.map((e) => [e.vector, e.faultAddress])).toEqual([[14, 0x7f000000]]);
+    expect(r.jit.cpu.state.gpr[Reg.RCX]).toBe(5);
+    // 996 calls (the last faults after its ADD): 498 odd, 498 even; each of the 995 joins adds the
+    // EBX the call before set: 0 first, 1 from the calls up to ECX = 700, then 3.
+    expect(r.jit.cpu.state.gpr[Reg.RAX]).toBe(498 * 10 + 498 * 100 + 301 * 1 + 693 * 3);
+    // A call and a return a hop each, not the arms and the join too.
+    const jit = r.jit.cpu.jit as Jit;
+    expect(hops(r.jit) + jit.stats.entries).toBeLessThan(995 * 3);
+  });
+
+  it('with X86EMU_JIT_REGIONS=cyclic a 64-bit region keeps only its blocks on a loop', () => {
+    expect(new Jit({ backend: 'wasm' }).forwardBlocks).toBe(true);
+    expect(new Jit({ backend: 'js' }).forwardBlocks).toBe(false);
+    const was = process.env.X86EMU_JIT_REGIONS;
+    process.env.X86EMU_JIT_REGIONS = 'cyclic';
+    try {
+      expect(new Jit({ backend: 'wasm' }).forwardBlocks).toBe(false);
+    } finally {
+      if (was === undefined) delete process.env.X86EMU_JIT_REGIONS;
+      else process.env.X86EMU_JIT_REGIONS = was;
+    }
   });
 
   it('an interrupt raised by a device write in the middle of a chain is taken right after that instruction', () => {

@@ -154,6 +154,11 @@ export class Jit {
   readonly regionBlocks: number;
   /** The code generator (`JitTuning.backend`, `X86EMU_JIT_BACKEND`): wasm is a prototype (wasm/). */
   readonly backend: 'js' | 'wasm';
+  /**
+   * Whether 64-bit regions keep their page's forward blocks, not only those on a loop through the
+   * entry (region.ts `collectRegion`): the wasm backend's, unless `X86EMU_JIT_REGIONS=cyclic`.
+   */
+  readonly forwardBlocks: boolean;
   /** The wasm backend's module batch (wasm/batch.ts): warm block starts compiled with the next hot one. */
   readonly batch: WasmBatch | null;
   /** Entries at which a block start joins the wasm batch (a quarter of `hot`; 0 for the JS backend). */
@@ -209,6 +214,8 @@ export class Jit {
     const be = typeof process !== 'undefined' ? process.env?.X86EMU_JIT_BACKEND : undefined;
     this.backend = (options.backend ?? be) === 'wasm' ? 'wasm' : 'js';
     const wasm = this.backend === 'wasm';
+    const regionsEnv = typeof process !== 'undefined' ? process.env?.X86EMU_JIT_REGIONS : undefined;
+    this.forwardBlocks = wasm && regionsEnv !== 'cyclic';
     this.hot = Math.max(1, options.hot ?? (env > 0 ? env : wasm ? WASM_HOT : HOT));
     this.batch = wasm ? new WasmBatch() : null;
     this.warm = wasm && this.hot >= 8 ? this.hot >> 2 : 0;
@@ -541,7 +548,15 @@ export class Jit {
   }
 
   private compile(cpu: Cpu, insn: Insn, eip: number, lin: number, page: NonNullable<Cpu['codePage']>): void {
-    const blocks = collectRegion(page, insn, eip, lin & 0xfff, cpu.long64, this.regionBlocks);
+    const blocks = collectRegion(
+      page,
+      insn,
+      eip,
+      lin & 0xfff,
+      cpu.long64,
+      this.regionBlocks,
+      !(this.forwardBlocks && cpu.long64),
+    );
     if (blocks.length === 0) {
       insn.jitHits = NEVER;
       return;
@@ -555,7 +570,7 @@ export class Jit {
           this.stats.compileMs += performance.now() - t0;
           return;
         }
-        const r = this.batch.compile(cpu, blocks, page, this.regionBlocks);
+        const r = this.batch.compile(cpu, blocks, page, this.regionBlocks, this.forwardBlocks);
         b = r.first;
         for (const [i, rb] of r.riders)
           if (this.owners.length < this.maxBlocks) {
@@ -611,7 +626,14 @@ export class Jit {
       this.stats.asyncSync++;
       return false;
     }
-    const { specs, owners } = (this.batch as WasmBatch).take(cpu, insn, blocks, page, this.regionBlocks);
+    const { specs, owners } = (this.batch as WasmBatch).take(
+      cpu,
+      insn,
+      blocks,
+      page,
+      this.regionBlocks,
+      this.forwardBlocks,
+    );
     const p = prepareWasm(cpu, specs);
     // No wasm for the region (64-bit code unless `WasmBackend.long`: the JS backend's, as riders
     // of its mode are), or not for its entry: compiled here.

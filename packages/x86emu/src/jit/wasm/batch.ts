@@ -54,7 +54,7 @@ export class WasmBatch {
    * (`owners[n]` for `specs[n]`: `first` for the region). A candidate is valid while no block hangs
    * on it, no compile of it is in flight off this thread (`jitHits` negative: ../jit.ts PENDING),
    * its decode is still the page's and the CPU's mode is the one it was noted in. The queue is
-   * emptied.
+   * emptied. `forward`: 64-bit regions keep their page's forward blocks (../jit.ts `forwardBlocks`).
    */
   take(
     cpu: Cpu,
@@ -62,6 +62,7 @@ export class WasmBatch {
     blocks: RegionBlock[],
     page: PageCode,
     regionBlocks: number,
+    forward = false,
   ): { specs: WasmRegionSpec[]; owners: Insn[] } {
     const long = cpu.long64;
     const specs: WasmRegionSpec[] = [{ blocks, page, long, hi: long ? cpu.state.rip[1] : 0 }];
@@ -79,7 +80,7 @@ export class WasmBatch {
         continue;
       }
       if (c.insn === blocks[0].insns[0] && c.eip === blocks[0].eip) continue;
-      const b = collectRegion(c.page, c.insn, c.eip, c.off, long, regionBlocks);
+      const b = collectRegion(c.page, c.insn, c.eip, c.off, long, regionBlocks, !(forward && long));
       if (b.length === 0) continue;
       specs.push({ blocks: b, page: c.page, long, hi: c.hi });
       owners.push(c.insn);
@@ -97,8 +98,9 @@ export class WasmBatch {
     blocks: RegionBlock[],
     page: PageCode,
     regionBlocks: number,
+    forward = false,
   ): { first: JitBlock | null; riders: [Insn, JitBlock][] } {
-    const { specs, owners } = this.take(cpu, blocks[0].insns[0], blocks, page, regionBlocks);
+    const { specs, owners } = this.take(cpu, blocks[0].insns[0], blocks, page, regionBlocks, forward);
     const out = compileWasm(cpu, specs);
     const riders: [Insn, JitBlock][] = [];
     for (let n = 1; n < out.length; n++) {
