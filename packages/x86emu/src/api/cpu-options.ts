@@ -49,7 +49,8 @@ export interface JitTuning {
   /**
    * Basic blocks one compiled function may hold (src/jit/region.ts: blocks of one page reached
    * by direct branches, jumped between inside the function, of which those on a loop through its
-   * entry are kept); default 4 (`REGION_BLOCKS`); 1 is a block alone, looping in itself when it
+   * entry are kept, and in the wasm backend's 64-bit code the forward ones too, unless
+   * `X86EMU_JIT_REGIONS=cyclic`); default 4 (`REGION_BLOCKS`); 1 is a block alone, looping in itself when it
    * branches to its start. Larger regions measured slower in V8 (src/jit/README.md).
    */
   regionBlocks?: number;

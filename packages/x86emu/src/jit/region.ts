@@ -45,8 +45,9 @@ export function collect(page: PageCode, first: Insn, eip: number, off: number, l
 export const MAX_REGION_BLOCKS = 24;
 /**
  * Blocks a region holds by default (`JitTuning.regionBlocks`), of which only those on a loop
- * through its entry are kept (`onCycle`): bench-int32's CRC loop nest (three blocks) runs as one
- * function. 1 (a block alone, looping in itself) measured 7–10 % slower there; 24, which takes
+ * through its entry are kept (`onCycle`), except in the wasm backend's 64-bit regions, which keep
+ * their forward blocks too (`collectRegion`'s `cyclic`): bench-int32's CRC loop nest (three
+ * blocks) runs as one function. 1 (a block alone, looping in itself) measured 7–10 % slower there; 24, which takes
  * in a whole outer loop nest, 2.5–3× slower (README).
  */
 export const REGION_BLOCKS = 4;
@@ -82,9 +83,9 @@ export function directTarget(i: Insn, eip: number, long: boolean): number {
 /**
  * The blocks of the region entered at `first` (EIP `eip`, page offset `off`), the entry first, in
  * the order found (breadth first), then, where `cyclic`, only those on a loop through the entry
- * (`onCycle`). A block's successors are its branch's targets and its
- * fall-through (after a Jcc, or where it stopped at the length bound before an instruction that
- * may be in a block) inside the page, already decoded in the same mode. The wasm backend keeps
+ * (`onCycle`). A block's successors are its branch's targets and its fall-through (after a Jcc,
+ * or where it stopped at the length bound before an instruction that may be in a block) inside
+ * the page, already decoded in the same mode. The wasm backend keeps
  * the forward blocks of 64-bit regions too (`cyclic` false, `Jit.forwardBlocks`): 72 % of its
  * 64-bit functions' exits went to a block of the same page, each a hop of the chain; Debian on
  * `-accel vmx` reached the shell in 8.72 s instead of 9.42 (README "The hop without the jump
