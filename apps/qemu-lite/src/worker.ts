@@ -22,6 +22,7 @@ import { runMachine } from './machine/run-machine.js';
 import { ExitStats, formatEngineStats, formatExitStats } from './stats.js';
 import type { StopReason } from './vcpu/exit-handler.js';
 import { formatRegisters } from './vcpu/registers.js';
+import { SerialBuffer } from './vcpu/serial-buffer.js';
 import { openSharedControl, STATE, STATE_DONE, sharedClock } from './vcpu/shared.js';
 
 export interface WorkerInput {
@@ -82,26 +83,13 @@ function main(): void {
   const logFd = config.logFile ? openSync(config.logFile, 'a') : 2;
   const log = (item: string, line: string) => writeSync(logFd, `[${item}] ${line}\n`);
 
-  // Serial output is buffered per exit and written before the guest runs again.
-  let out = new Uint8Array(4096);
-  let outLength = 0;
-  const serialOut = (byte: number) => {
-    if (outLength === out.length) {
-      const bigger = new Uint8Array(out.length * 2);
-      bigger.set(out);
-      out = bigger;
-    }
-    out[outLength++] = byte;
-  };
-  const flush = () => {
-    if (outLength === 0) return;
-    const chunk = out.subarray(0, outLength);
-    if (config.serialToStdout) {
-      writeAll(1, chunk);
-    }
+  // Serial output, held while the guest runs (vcpu/serial-buffer.ts) and written before it waits.
+  const serial = new SerialBuffer((chunk) => {
+    if (config.serialToStdout) writeAll(1, chunk);
     if (config.serialToCaller) post({ type: 'serial', data: chunk.slice() });
-    outLength = 0;
-  };
+  }, clock);
+  const serialOut = serial.put;
+  const flush = (running?: boolean) => serial.flush(running);
 
   let machine: Machine | undefined;
   try {

@@ -42,8 +42,14 @@ export const VCPU_HALTED = 1;
 export const VCPU_STOPPED = 2;
 
 export interface LoopHooks {
-  /** Called before each KVM_RUN and before waiting: flush buffered serial output. */
-  flush(): void;
+  /**
+   * Called before each KVM_RUN (`running` true) and before waiting or stopping (false): write
+   * buffered serial output. Before KVM_RUN a host may hold it a little longer (a write per exit
+   * was one write syscall per byte the guest printed), and returns the clock time by which it
+   * must be called again (the loop has the vCPU kicked then; +Infinity: nothing held); before a
+   * wait it writes it all.
+   */
+  flush(running?: boolean): number;
   /** `-d int` log line, or undefined when off. */
   logInterrupt?: (vector: number) => void;
   /** `-d trace`: called after every exit, before it is handled. */
@@ -106,6 +112,14 @@ export function runVcpu(
   };
   let state = VCPU_RUNNING;
   let publishedDeadline = Number.NaN;
+  /** Tells the main thread's timer service (run-guest.ts `timerService`) when to kick us next. */
+  const publish = (deadline: number) => {
+    if (deadline === publishedDeadline) return;
+    publishedDeadline = deadline;
+    control.deadline[0] = deadline;
+    Atomics.add(cells, DEADLINE_GEN, 1);
+    Atomics.notify(cells, DEADLINE_GEN);
+  };
   // KVM_CAP_SOFT_NO_USER_WRITES_HINT: the software engine checks its decoded and compiled code
   // against memory at every KVM_RUN, since userspace may have written guest RAM; 41,000 of Debian's
   // 42,000 KVM_RUNs follow a console byte, which wrote none (6 code-page compares and the wasm jump
@@ -149,20 +163,16 @@ export function runVcpu(
     // Frames a -netdev socket put in a NIC's ring (the main thread kicked us for them).
     machine.pci?.poll();
     let now = clock();
+    let timerDeadline = Number.POSITIVE_INFINITY;
     if (pit || hpet) {
       // The userspace timers fire what is due; the main thread kicks this one at the next edge.
       pit?.poll(now);
       hpet?.poll();
-      const deadline = Math.min(
+      timerDeadline = Math.min(
         pit?.nextDeadline() ?? Number.POSITIVE_INFINITY,
         (hpetOnHostClock ? hpet?.nextDeadline() : undefined) ?? Number.POSITIVE_INFINITY,
       );
-      if (deadline !== publishedDeadline) {
-        publishedDeadline = deadline;
-        control.deadline[0] = deadline;
-        Atomics.add(cells, DEADLINE_GEN, 1);
-        Atomics.notify(cells, DEADLINE_GEN);
-      }
+      publish(timerDeadline);
     }
 
     if (state === VCPU_HALTED) {
@@ -170,14 +180,13 @@ export function runVcpu(
       // CPU sleeps until NMI or INIT, which this machine never sends (SDM Vol. 2A, HLT).
       if (!pic?.hasInterrupt() || !run.ifFlag) {
         hooks.flush();
+        publish(timerDeadline);
         // Wait for input, a quit request or the next timer edge. WAKE is read before the
         // checks above could miss a notification: compare-and-wait on the value seen now.
         const seen = Atomics.load(cells, WAKE);
         Atomics.store(cells, STATE, STATE_HALTED);
         const waitMs =
-          publishedDeadline === Number.POSITIVE_INFINITY
-            ? 1000
-            : Math.max(0, (publishedDeadline - now) / 1e6);
+          timerDeadline === Number.POSITIVE_INFINITY ? 1000 : Math.max(0, (timerDeadline - now) / 1e6);
         if (ringEmpty(control) && Atomics.load(cells, QUIT) === QUIT_NONE)
           Atomics.wait(cells, WAKE, seen, waitMs);
         Atomics.store(cells, STATE, STATE_IDLE);
@@ -203,7 +212,10 @@ export function runVcpu(
       }
     }
 
-    hooks.flush();
+    // Serial output held over this KVM_RUN is due by `held`: a guest that halts in the kernel (an
+    // in-kernel irqchip) does not come back by itself, so the main thread kicks it out then.
+    const held = hooks.flush(true);
+    publish(Math.min(timerDeadline, held));
     if (turns.shared) {
       if (hooks.debug?.holds(turns.current)) {
         // gdb resumed other vCPUs only (vCont with per-thread actions): this one stays put.

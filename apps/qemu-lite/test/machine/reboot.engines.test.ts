@@ -120,7 +120,7 @@ describe.each(engines)('reboots on -accel $name', (c) => {
     let sameRam = true;
     const { machine, stop } = runMachine(first, control, new ExitStats(), {
       maxReboots: reboots,
-      loopHooks: () => ({ flush: () => {} }),
+      loopHooks: () => ({ flush: () => Number.POSITIVE_INFINITY }),
       onReboot: (m) => {
         sameVm &&= m.vm === first.vm && m.vcpu === first.vcpu && m.memory === first.memory;
         sameRam &&= m.memory === first.memory;

@@ -17,6 +17,7 @@ import {
   openSharedControl,
   QUIT,
   runMachine,
+  SerialBuffer,
   STATE,
   STATE_DONE,
   sharedClock,
@@ -64,16 +65,12 @@ export function runWebMachine(message: unknown, post: Post): void {
   const start = now();
   let pausedMs = 0;
 
-  let out = new Uint8Array(4096);
-  let outLength = 0;
-  const serialOut = (byte: number) => {
-    if (outLength === out.length) {
-      const bigger = new Uint8Array(out.length * 2);
-      bigger.set(out);
-      out = bigger;
-    }
-    out[outLength++] = byte;
-  };
+  // Serial output, held while the guest runs (qemu-lite's SerialBuffer) and posted before it waits.
+  const serial = new SerialBuffer(
+    (chunk) => post({ type: 'serial', data: chunk.slice() }),
+    sharedClock(r.epochMs),
+  );
+  const serialOut = serial.put;
 
   let machine: Machine | undefined;
   const exitStats = new ExitStats();
@@ -84,12 +81,10 @@ export function runWebMachine(message: unknown, post: Post): void {
     exits: exitStats.snapshot(),
   });
   let nextStats = start + r.statsIntervalMs;
-  const flush = () => {
-    if (outLength > 0) {
-      post({ type: 'serial', data: out.slice(0, outLength) });
-      outLength = 0;
-    }
+  const flush = (running?: boolean) => {
+    let held = serial.flush(running);
     if (Atomics.load(page, PAGE_PAUSE) !== 0) {
+      held = serial.flush();
       const from = now();
       post({ type: 'stats', stats: live() });
       // Until the page clears the cell (resume) or asks to quit (stop while paused).
@@ -103,6 +98,7 @@ export function runWebMachine(message: unknown, post: Post): void {
       nextStats = t + r.statsIntervalMs;
       post({ type: 'stats', stats: live() });
     }
+    return held;
   };
 
   let kvm: ReturnType<typeof openEngine> | undefined;
@@ -142,7 +138,7 @@ export function runWebMachine(message: unknown, post: Post): void {
     kvm.close();
     post({ type: 'done', stop: ended.stop, stats, registers });
   } catch (error) {
-    if (outLength > 0) post({ type: 'serial', data: out.slice(0, outLength) });
+    serial.flush();
     const e = error as Error;
     let registers: string | undefined;
     try {
