@@ -532,4 +532,52 @@ top:
     expect(r.jit.cpu.state.gpr[Reg.RBX]).toBe(OLD_NEW);
     expect(hops(r.jit)).toBeGreaterThan(1000);
   });
+
+  it('a write into one code page voids only its functions: the chains through the other pages go on (SMC in that page exact)', () => {
+    // f3 stores into its own page (data next to code: its decodes go at every call, fetch.ts
+    // invalidateCodePage) between calls of f1 and f2 on two other pages. When that voided the
+    // whole jump cache, every function came back to JavaScript at every iteration; now only f3's
+    // page is run from there. At ECX = 700 the loop patches f3's immediate (SMC of a function
+    // that may be compiled: its entry must go).
+    const src = `
+  mov ecx, 2000
+  xor eax, eax
+  lea r8, [rip + f3 + 1]
+top:
+  call f1
+  call f2
+  call f3
+  cmp ecx, 700
+  jne 1f
+  mov byte ptr [r8], 5
+1:
+  dec ecx
+  jnz top
+  hlt
+.balign 4096
+f1:
+  add eax, 3
+  ret
+.balign 4096
+f2:
+  add eax, ecx
+  ret
+.balign 4096
+f3:
+  mov edx, 1
+  add eax, edx
+  mov [rip + data], ecx
+  ret
+data:
+  .long 0
+`;
+    const r = lockstep(() => machine(src), BUDGETS, WASM);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(r.jit.cpu.state.gpr[Reg.RAX]).toBe(3 * 2000 + (2000 * 2001) / 2 + 1301 + 699 * 5);
+    expect(r.jit.cpu.stats.codeInvalidations).toBeGreaterThan(1900);
+    // One run from JavaScript an iteration (after f3, whose page is decoded again each time), not
+    // five (9,995 runs and no hop before).
+    expect(jsRuns(r.jit)).toBeLessThan(3000);
+    expect(hops(r.jit)).toBeGreaterThan(6000);
+  });
 });

@@ -102,6 +102,12 @@ export interface CodeChainOps {
   flushNonGlobal(): void;
   /** The translation of linear `gva` may have changed (INVLPG): entries in its 2 MiB go. */
   invlpg(gva: number): void;
+  /**
+   * The decodes of `page` are dropped (a write to its frame, its bytes found changed, the next
+   * page of its straddling decodes dropped or remapped: fetch.ts `invalidateCodePage`): entries
+   * for functions made from them go.
+   */
+  dropPage(page: PageCode): void;
 }
 
 export class Cpu {

@@ -57,6 +57,14 @@ export class PageCode {
   crossTo: PageCode | null = null;
   /** The pages whose straddling decodes run into this one: their decodes go when this page's do. */
   crossFrom: PageCode[] | null = null;
+  /**
+   * The 64-bit jump cache's entries (jit/wasm/chain.ts) filled for functions compiled from these
+   * decodes since its full flush `jcGen` (word indices, a superset: an entry since refilled for
+   * another page's function stays listed): the ones this page's invalidation voids
+   * (`CodeChainOps.dropPage`), where it voided the whole cache.
+   */
+  readonly jcIdx: number[] = [];
+  jcGen = 0;
 }
 
 /**
@@ -465,6 +473,8 @@ function newCodePage(cpu: Cpu, pfn: number, view: Uint8Array): PageCode {
     pc.crossPfn = -1;
     pc.crossTo = null;
     pc.crossFrom = null;
+    pc.jcIdx.length = 0;
+    pc.jcGen = 0;
   }
   pc.pfn = pfn;
   pc.bytes.set(view);
@@ -521,7 +531,10 @@ export function invalidateCodePage(cpu: Cpu, pfn: number): void {
     // Recycle the page's slot array (32 KiB) instead of leaving it to the GC.
     if (cpu.codePool.length < 16) cpu.codePool.push(pc);
     cpu.stats.codeInvalidations++;
-    cpu.chainOps?.flushAll();
+    // The jump cache's entries for functions made from these decodes (a write to any code frame
+    // voided all of them: 2,046 times in Debian's boot to the shell on vmx-ept, each then costing
+    // ~100 re-entries into compiled code from JavaScript, 240 k in all).
+    cpu.chainOps?.dropPage(pc);
     if (cpu.codePfn === pfn) {
       cpu.codeLpn = -1;
       cpu.codePage = null;

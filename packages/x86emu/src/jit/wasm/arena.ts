@@ -69,8 +69,8 @@ export const SSE_OK = 0x204;
 /**
  * The jump cache's generations (chain.ts): an entry holds the one it was filled in, ST_GEN where
  * its code page's translation is global, else ST_GENNG. Everything that may change what code a RIP
- * runs (a TLB flush, a write to a code frame, memory changed from outside) bumps both, a CR3 load
- * (non-global flush) the second (`Cpu.chainOps`).
+ * runs (a TLB flush, memory changed from outside) bumps both, a CR3 load (non-global flush) the
+ * second (`Cpu.chainOps`); a write to a code frame voids that page's entries only (`dropPage`).
  */
 export const ST_GEN = 0x208;
 export const ST_GENNG = 0x20c;

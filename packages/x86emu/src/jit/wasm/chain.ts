@@ -14,11 +14,13 @@
  * - RIP maps to the code the function was compiled from: an entry is filled by the wrapper for the
  *   function it is about to run at RIP (what `Jit.enter` found through the TLB and the decode
  *   cache), tagged with a generation: `ST_GEN` where the code page's TLB entry is global, else
- *   `ST_GENNG`. Every TLB flush, write to a code frame and `revalidateCode` bumps both, a CR3 load
- *   that keeps global entries (`tlbFlushNonGlobal`) the second only (the kernel's text is global:
- *   its entries outlive a context switch), and INVLPG voids the entries in the 2 MiB around its
- *   address (`Cpu.chainOps`, `CodeChainOps`); each also asks the running function to leave (exit
- *   request 2), so a chain never runs past one;
+ *   `ST_GENNG`. Every TLB flush and `revalidateCode` bumps both, a CR3 load that keeps global
+ *   entries (`tlbFlushNonGlobal`) the second only (the kernel's text is global: its entries
+ *   outlive a context switch), INVLPG voids the entries in the 2 MiB around its address, and the
+ *   decodes of a code frame dropped (a write to it: fetch.ts `invalidateCodePage`) void the
+ *   entries filled for functions made from them (`dropPage`, by the page's list
+ *   `PageCode.jcIdx`) (`Cpu.chainOps`, `CodeChainOps`); each also asks the running function to
+ *   leave (exit request 2), so a chain never runs past one;
  * - the privilege class of the fetch: the tag's bit 0 (CPL 3), as the decode cache's `codeUser`;
  * - what `Jit.mayRun` and `link` check, and what the wrapper passes (segment masks, TLB class,
  *   SSE_OK): `chainSig` at the chain's start; after every handler the function calls (the only
@@ -37,6 +39,7 @@
  */
 import { SF_FLAT, SF_LONG, SF_R, SF_W, TLB_MASK, TP_GLOBAL } from '../../cpu/consts.js';
 import type { CodeChainOps, Cpu } from '../../cpu/cpu.js';
+import type { PageCode } from '../../cpu/fetch.js';
 import { Flag } from '../../state.js';
 import { isSharedMemory, WA, type WasmMemory, type WasmTable } from './api.js';
 import {
@@ -59,6 +62,12 @@ import { buildTableModule, FuncWriter, I32, Op } from './encode.js';
 export const MAX_SLOTS = 8192;
 /** Bits of a jump cache entry's last word below the entry block's length: the slot. */
 const SLOT_BITS = 20;
+const SLOT_MASK = (1 << SLOT_BITS) - 1;
+/**
+ * Entries a code page lists (`PageCode.jcIdx`) before its own are voided and the list restarts: a
+ * bound on a list that keeps an index each time another page's function took it in between.
+ */
+export const MAX_PAGE_ENTRIES = 1024;
 
 /** The jump cache index of RIP[31:0] `lo` (the dispatch loop computes the same). */
 export function jcIndex(lo: number): number {
@@ -184,7 +193,7 @@ function dispatchLoop(): FuncWriter {
 }
 
 /** One CPU's table of 64-bit functions, its jump cache and its dispatch loop. */
-export class Chain<R extends { slot: number }> implements CodeChainOps {
+export class Chain<R extends { slot: number; readonly page: PageCode }> implements CodeChainOps {
   readonly table: WasmTable;
   readonly run: ChainFn;
   /** The region whose function is in each slot. */
@@ -244,6 +253,29 @@ export class Chain<R extends { slot: number }> implements CodeChainOps {
     this.u32[ST_GEN >> 2]++;
     this.u32[ST_GENNG >> 2]++;
     this.leave();
+  }
+
+  /**
+   * The decodes of `page` are gone: the entries filled for its functions since the last full
+   * flush are voided (`PageCode.jcIdx`; an index since refilled for another page's function is
+   * left alone), and the running function leaves.
+   */
+  dropPage(page: PageCode): void {
+    this.leave();
+    if (page.jcGen === this.u32[ST_GEN >> 2]) this.voidPage(page);
+  }
+
+  /** Voids the entries `page` lists that still hold one of its functions, and empties the list. */
+  private voidPage(page: PageCode): void {
+    const jc = this.jc;
+    const regions = this.regions;
+    const l = page.jcIdx;
+    for (let n = 0; n < l.length; n++) {
+      const i = l[n];
+      const r = regions[jc[i + 3] & SLOT_MASK];
+      if (r !== undefined && r !== null && r.page === page) jc[i + 2] = 0;
+    }
+    l.length = 0;
   }
 
   flushNonGlobal(): void {
@@ -321,37 +353,58 @@ export class Chain<R extends { slot: number }> implements CodeChainOps {
 
   /**
    * Fills the entry for RIP `lo`/`hi`, which the CPU is about to run at CPL 3 if `user`: the
-   * function in `slot`, entry block of `len` instructions; global when the TLB entry that maps
-   * RIP's page now is global (the entry may have been replaced since the fetch: then not).
+   * function in `slot`, made from the decodes `page`, entry block of `len` instructions; global
+   * when the TLB entry that maps RIP's page now is global (the entry may have been replaced since
+   * the fetch: then not). The entry is listed on `page` (`dropPage`); one already there as it
+   * would be written (a function entered from JavaScript again and again) is left as it is.
    *
    * A function whose code runs into the next page (`crosses`: an instruction straddling the page
    * end, region.ts) is valid only while that page maps the frame it was compiled from, which
    * `Jit` checked before this call (fetch.ts crossPageOk). What could change that voids the entry
-   * as it voids any: a TLB flush, a write into either code frame and `revalidateCode` void all
-   * entries; a CR3 load the non-global ones (the entry is global only when both pages' TLB
+   * as it voids any: a TLB flush and `revalidateCode` void all entries, a write into either code
+   * frame this page's (the next page's drop drops this one: fetch.ts `crossFrom`); a CR3 load the non-global ones (the entry is global only when both pages' TLB
    * entries are); an INVLPG the entries whose RIP lies in its 2 MiB, so the entry is filled only
    * when the next page lies in the same 2 MiB as RIP (else no entry: every entry goes through
    * `Jit`). Before, no crossing function had an entry: Debian's RSA loop (mpihelp_submul_1, whose
    * body straddles a page end) came back to JavaScript at every iteration, 1.16 M times a boot.
    */
-  fill(lo: number, hi: number, user: boolean, slot: number, len: number, crosses: boolean): void {
+  fill(
+    lo: number,
+    hi: number,
+    user: boolean,
+    slot: number,
+    len: number,
+    crosses: boolean,
+    page: PageCode,
+  ): void {
     let global = this.globalAt(lo, hi);
     if (crosses) {
       const next = ((lo >>> 12) + 1) << 12;
       if (next >>> 21 !== lo >>> 21) return;
       global &&= this.globalAt(next, hi);
     }
+    const i = jcIndex(lo) << 2;
+    const jc = this.jc;
+    const tag = this.tag(global, user);
+    const v = slot | (len << SLOT_BITS);
+    // Filled since the last full flush (its generation in the tag), and so listed on `page` and
+    // its span noted: nothing to do.
+    if (jc[i] === (lo | 0) && jc[i + 1] === (hi | 0) && jc[i + 2] === tag && jc[i + 3] === v) return;
     const span = (hi & 0xffff) * 2048 + (lo >>> 21);
     if (span !== this.lastSpan) {
       this.spans.add(span);
       this.lastSpan = span;
     }
-    const i = jcIndex(lo) << 2;
-    const jc = this.jc;
+    const gen = this.u32[ST_GEN >> 2];
+    if (page.jcGen !== gen) {
+      page.jcGen = gen;
+      page.jcIdx.length = 0;
+    } else if (page.jcIdx.length >= MAX_PAGE_ENTRIES) this.voidPage(page);
+    page.jcIdx.push(i);
     jc[i] = lo;
     jc[i + 1] = hi;
-    jc[i + 2] = this.tag(global, user);
-    jc[i + 3] = slot | (len << SLOT_BITS);
+    jc[i + 2] = tag;
+    jc[i + 3] = v;
     this.stats.fills++;
   }
 }

@@ -528,7 +528,7 @@ function runWasm64(w: Region64, cpu: Cpu): Insn | undefined {
     ch.limit = cpu.runLimit;
     const slot = ch.slotOf(w, w.fn);
     const user = cls !== 0;
-    ch.fill(s.rip[0], s.rip[1], user, slot, w.len, w.crosses);
+    ch.fill(s.rip[0], s.rip[1], user, slot, w.len, w.crosses, w.page);
     ch.running = true;
     try {
       kind = ch.run(
