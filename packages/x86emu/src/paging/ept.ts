@@ -14,6 +14,7 @@
  *   AND of the R/W/X bits of the entries used does not allow.
  */
 import type { PhysicalMemory } from '../api/physical-memory.js';
+import { high32, pageBase, TWO32, tableIndex } from './bits.js';
 import { PFERR } from './walker.js';
 
 /** EPT entry bits (SDM Tables 29-1 … 29-6). */
@@ -69,8 +70,6 @@ export class EptWalkResult {
   pageSize = 4096;
 }
 
-const TWO32 = 4294967296;
-
 /**
  * Translates `gpa` through the EPT paging structures at `root` (the EPTP's bits 51:12, 4-level
  * walk) for an access of kind `access` (PFERR.WRITE / PFERR.FETCH; neither: a read). `ad`: EPTP
@@ -85,15 +84,16 @@ export function walkEpt(
   execOnly: boolean,
   out: EptWalkResult,
 ): EptWalkStatus {
-  let table = root - (root % 4096);
+  let table = pageBase(root);
+  const gpaLo = gpa >>> 0;
+  const gpaHi = high32(gpa, gpaLo);
   let rights = EPT_RWX;
   let level = 4;
   let lo: number;
   let hi: number;
   let at: number;
   for (;;) {
-    const index = Math.floor(gpa / 2 ** (3 + 9 * level)) % 512;
-    at = table + index * 8;
+    at = table + tableIndex(gpaLo, gpaHi, level) * 8;
     lo = mem.read32(at);
     hi = mem.read32(at + 4);
     const r = lo & EPT_RWX;
@@ -131,13 +131,13 @@ export function walkEpt(
     }
     out.dirty = (lo & EPT_DIRTY) !== 0;
   } else out.dirty = true;
+  // The frame: the leaf's address bits and, in a large page, the gPA's bits below its size.
   let frame: number;
-  if (level === 3) frame = (hi & 0xf) * TWO32 + ((lo & 0xc0000000) >>> 0) + (gpa % 0x40000000);
-  else if (level === 2) frame = (hi & 0xf) * TWO32 + ((lo & 0xffe00000) >>> 0) + (gpa % 0x200000);
+  if (level === 3) frame = (hi & 0xf) * TWO32 + ((lo & 0xc0000000) >>> 0) + (gpaLo & 0x3ffff000);
+  else if (level === 2) frame = (hi & 0xf) * TWO32 + ((lo & 0xffe00000) >>> 0) + (gpaLo & 0x1ff000);
   else frame = (hi & 0xf) * TWO32 + ((lo & 0xfffff000) >>> 0);
-  frame -= frame % 4096;
   out.pfn = frame / 4096;
-  out.pa = frame + (gpa % 4096);
+  out.pa = frame + (gpaLo & 0xfff);
   out.pageSize = level === 3 ? 0x40000000 : level === 2 ? 0x200000 : 4096;
   return EptWalkStatus.Ok;
 }

@@ -24,6 +24,7 @@
  * the accessed/dirty flags, 29.3.5), and the guest walk's own A/D writes need write rights.
  */
 import type { PhysicalMemory } from '../api/physical-memory.js';
+import { pageOffset } from './bits.js';
 import { EPT_EXEC, EPT_READ, EPT_WRITE, EptWalkResult, EptWalkStatus, walkEpt } from './ept.js';
 import { PFERR, WalkCtl, WalkResult, walkAddr } from './walker.js';
 
@@ -120,7 +121,7 @@ export class NestedPaging implements PhysicalMemory {
     const need = access & PFERR.WRITE ? NTLB_W : access & PFERR.FETCH ? NTLB_X : NTLB_R;
     if (this.ntlbGfn[i] === gfn && this.ntlbRights[i] & need) {
       this.rights = this.ntlbRights[i];
-      return this.ntlbHpfn[i] * 4096 + (gpa % 4096);
+      return this.ntlbHpfn[i] * 4096 + pageOffset(gpa);
     }
     if (this.format === NestedFormat.Ept) return this.translateEpt(gpa, access, inWalk, gfn, i);
     const w = this.walk;
@@ -207,7 +208,7 @@ export class NestedPaging implements PhysicalMemory {
 
   read32(gpa: number): number {
     const hpfn = this.tableFrame(gpa);
-    return hpfn < 0 ? 0 : this.host.read32(hpfn * 4096 + (gpa % 4096));
+    return hpfn < 0 ? 0 : this.host.read32(hpfn * 4096 + pageOffset(gpa));
   }
 
   write32(gpa: number, value: number): void {
@@ -221,7 +222,7 @@ export class NestedPaging implements PhysicalMemory {
       hpfn = Math.floor(hpa / 4096);
       this.lastRights = this.rights;
     }
-    this.host.write32(hpfn * 4096 + (gpa % 4096), value);
+    this.host.write32(hpfn * 4096 + pageOffset(gpa), value);
     if (this.writtenCount < 4) this.writtenHpfn[this.writtenCount++] = hpfn;
   }
 

@@ -5,6 +5,7 @@
  * host-physical memory). It sets accessed and dirty bits as the CPU does (SDM Vol. 3 4.8).
  */
 import type { PhysicalMemory } from '../api/physical-memory.js';
+import { high32, pageBase, TWO32, tableIndex } from './bits.js';
 
 /** Page-fault error code bits (SDM Vol. 3 4.7, Figure 4-12). Also the walker's access kind. */
 export const PFERR = { PRESENT: 1, WRITE: 2, USER: 4, RSVD: 8, FETCH: 16 } as const;
@@ -26,7 +27,6 @@ export const MAXPHYADDR = 36;
 const PAE_RSVD_HIGH = 0x7ffffff0; // bits 62:36 of the high half
 const PAE_NX_HIGH = 0x80000000 | 0; // bit 63
 const LONG_RSVD_HIGH = 0x000ffff0; // bits 51:36 (4-level entries; bits 62:52 are ignored)
-const TWO32 = 4294967296;
 
 /** Walk output; reuse one instance. */
 export class WalkResult {
@@ -113,11 +113,12 @@ export function walkAddr(
     // 2^48 (IA-32e mode folds canonical addresses to 48 bits). What a 64-bit host's shadow tables
     // use even for 32-bit guests. 1 GiB pages (PS in a PDPTE) with WalkCtl.PAGE1G (CPUID
     // Page1GB); without it PS is reserved there, as in a PML4E always (SDM Table 4-15).
-    let table = root - (root % 4096);
+    let table = pageBase(root);
+    const gvaLo = gva >>> 0;
+    const gvaHi = high32(gva, gvaLo);
     level = 4;
     for (;;) {
-      const index = Math.floor(gva / 2 ** (3 + 9 * level)) % 512;
-      pteAddr = table + index * 8;
+      pteAddr = table + tableIndex(gvaLo, gvaHi, level) * 8;
       pte = mem.read32(pteAddr);
       pteHigh = mem.read32(pteAddr + 4);
       if (!(pte & PT_PRESENT_MASK)) return fail(out, access, 0, ctl, mode);
@@ -152,12 +153,11 @@ export function walkAddr(
     let pdpteLo: number;
     let pdpteHi: number;
     if (pdptes !== null) {
-      // ToUint32 is the value modulo 2^32 and `v - lo` is exact: the same halves as `v % TWO32`
-      // and Math.floor(v / TWO32), without the floating-point remainder (fmod, a call: a sixth
-      // of this walker's time on the shadow MMU's PAE walks, bench-ctxsw32).
+      // Split without fmod (bits.ts): `v % TWO32` was a sixth of this walker's time on the shadow
+      // MMU's PAE walks (bench-ctxsw32).
       const v = pdptes[i];
       pdpteLo = v >>> 0;
-      pdpteHi = ((v - pdpteLo) / TWO32) >>> 0;
+      pdpteHi = high32(v, pdpteLo);
     } else {
       const a = ((root & 0xffffffe0) >>> 0) + i * 8;
       pdpteLo = mem.read32(a);
