@@ -580,4 +580,33 @@ data:
     expect(jsRuns(r.jit)).toBeLessThan(3000);
     expect(hops(r.jit)).toBeGreaterThan(6000);
   });
+
+  it('two functions whose RIPs the old index fold put on one jump-cache entry both keep theirs', () => {
+    // f at 0x280000 and g at 0x290010, called in turn: (RIP ^ RIP >>> 12) & 16383 is 640 for
+    // both, and each call took the other's entry (a return to JavaScript a call); their
+    // multiplicative indices (chain.ts jcIndex) differ.
+    const src = `
+  mov ecx, 2000
+  xor eax, eax
+  mov r8, 0x280000
+  mov r9, 0x290010
+top:
+  call r8
+  call r9
+  dec ecx
+  jnz top
+  hlt
+`;
+    const make = () =>
+      machine(src, (mem) => {
+        mem.bytes.set([0x83, 0xc0, 0x03, 0xc3], 0x280000); // add eax, 3; ret
+        mem.bytes.set([0x01, 0xc8, 0xc3], 0x290010); // add eax, ecx; ret
+      });
+    const r = lockstep(make, BUDGETS, WASM);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(r.jit.cpu.state.gpr[Reg.RAX]).toBe(3 * 2000 + (2000 * 2001) / 2);
+    // 8 runs from JavaScript and 7,987 hops; 4,000 and 3,995 with the fold.
+    expect(jsRuns(r.jit)).toBeLessThan(100);
+    expect(hops(r.jit)).toBeGreaterThan(7000);
+  });
 });

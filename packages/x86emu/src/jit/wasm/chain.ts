@@ -69,9 +69,20 @@ const SLOT_MASK = (1 << SLOT_BITS) - 1;
  */
 export const MAX_PAGE_ENTRIES = 1024;
 
-/** The jump cache index of RIP[31:0] `lo` (the dispatch loop computes the same). */
+/** The multiplier and shift of `jcIndex` (JC_ENTRIES a power of two). */
+const JC_MUL = 0x9e3779b1 | 0;
+const JC_SHIFT = 32 - Math.log2(JC_ENTRIES);
+
+/**
+ * The jump cache index of RIP[31:0] `lo` (the dispatch loop computes the same): the top bits of
+ * `lo` times 2^32/φ (Knuth's multiplicative hashing). The fold `lo ^ lo >>> 12` it replaces mapped
+ * whole families of RIPs to one index whatever the cache's size: Debian's `memcpy` (…81a3dc00)
+ * and `insn_init` (…819edfd0) share their low 16 bits of it, and took each other's entry 105 k
+ * times to the shell, every time a return to JavaScript (README, "The JavaScript around compiled
+ * code").
+ */
 export function jcIndex(lo: number): number {
-  return (lo ^ (lo >>> 12)) & (JC_ENTRIES - 1);
+  return Math.imul(lo, JC_MUL) >>> JC_SHIFT;
 }
 
 const NEED_R = SF_R | SF_FLAT | SF_LONG;
@@ -155,12 +166,8 @@ function dispatchLoop(): FuncWriter {
   f.i32(0).mem(Op.i32Load, ST_EXITREQ).brIf('out');
   // The entry for RIP: jcIndex.
   f.i32(0).mem(Op.i32Load, ST_NEXT).tee(lo);
-  f.get(lo).i32(12).op(Op.i32ShrU).op(Op.i32Xor);
-  f.i32(JC_ENTRIES - 1)
-    .op(Op.i32And)
-    .i32(4)
-    .op(Op.i32Shl)
-    .tee(e);
+  f.i32(JC_MUL).op(Op.i32Mul).i32(JC_SHIFT).op(Op.i32ShrU);
+  f.i32(4).op(Op.i32Shl).tee(e);
   f.mem(Op.i32Load, JC).get(lo).op(Op.i32Ne).brIf('out');
   f.get(e).mem(Op.i32Load, JC + 4);
   f.i32(0).mem(Op.i32Load, ST_NEXTHI).op(Op.i32Ne).brIf('out');
