@@ -368,6 +368,54 @@ patch:
     expect(hops(r.jit) + jit.stats.entries).toBeLessThan(995 * 3);
   });
 
+  it('a handler call stores the registers written on any path to it inside the function: earlier blocks, a loop back', () => {
+    // g: RDI written in its entry block, R9 in an arm, RSI in the loop's latch, which jumps back to
+    // the loop's head, where PUSHFQ is a handler call: before it the function must store them all
+    // (it reloads every register it holds after it), though its own block wrote none of them
+    // (compile64.ts writtenBefore); exits at every budget stop, after the loop, and a #PF at
+    // RCX = 7 after it.
+    const src = `
+  mov ecx, 1000
+  xor eax, eax
+  xor esi, esi
+top:
+  call g
+  add rax, rsi
+  add rax, rdi
+  add rax, r9
+  dec ecx
+  jnz top
+  hlt
+.balign 4096
+g:
+  mov edx, 4
+  mov rdi, rcx
+1:
+  pushfq
+  pop r11
+  test edx, 1
+  jz 2f
+  add r9, rdx
+2:
+  dec edx
+  lea rsi, [rsi + rdx + 1]
+  jnz 1b
+  cmp ecx, 7
+  jne 3f
+  mov r10, [0x7f000000]
+3:
+  ret
+`;
+    const r = lockstep(() => machine(src), BUDGETS, WASM);
+    expect(r.jit.exceptions.map((e) => [e.vector, e.faultAddress])).toEqual([[14, 0x7f000000]]);
+    expect(r.jit.cpu.state.gpr[Reg.RCX]).toBe(7);
+    // 994 calls (the last faults after its loop), each adding 4 + 3 + 2 + 1 to RSI, 3 + 1 to R9.
+    expect(r.jit.cpu.state.gpr[Reg.RSI]).toBe(994 * 10);
+    expect(r.jit.cpu.state.gpr[Reg.R9]).toBe(994 * 4);
+    const jit = r.jit.cpu.jit as Jit;
+    expect(hops(r.jit) + jit.stats.entries).toBeLessThan(994 * 4);
+  });
+
   it('with X86EMU_JIT_REGIONS=cyclic a 64-bit region keeps only its blocks on a loop', () => {
     expect(new Jit({ backend: 'wasm' }).forwardBlocks).toBe(true);
     expect(new Jit({ backend: 'js' }).forwardBlocks).toBe(false);

@@ -1,6 +1,7 @@
 /**
  * 64-bit mode in the wasm backend: a region (../region.ts) becomes one wasm function, as outside
- * 64-bit mode (compile.ts), its blocks a `br_table` in a loop, with the sixteen registers in i64
+ * 64-bit mode (compile.ts), its blocks a `br_table` in a loop (a jump to a later block a `br` to
+ * it: emit.ts goTo), with the sixteen registers in i64
  * locals loaded from the CPU's registers in wasm memory (arena.ts REG/REG_HIGH) and the forms of
  * emit64.ts inline: MOV/LEA/MOVSXD/MOVZX/MOVSX, ADD/OR/AND/SUB/XOR/CMP/TEST, INC/DEC with 32- and
  * 64-bit operands and 64-bit addressing, PUSH/POP r64, CALL rel32, RET, Jcc/JMP; memory through
@@ -94,41 +95,98 @@ export interface Generated64 {
  * never written inline is the CPU's all along.
  */
 function regsOf(blocks: RegionBlock[]): number {
-  let m = 1 | (1 << 4); // RAX (eAX forms), RSP (the stack forms)
-  let w = m;
-  for (let b = 0; b < blocks.length; b++) {
-    const insns = blocks[b].insns;
-    for (let n = 0; n < insns.length; n++) {
-      const i = insns[n];
-      const base = i.base;
-      const index = i.index;
-      if (base >= 0 && base < 16) m |= 1 << base;
-      if (index >= 0 && index < 16) m |= 1 << index;
-      if (i.row < 0) continue;
-      const k = ROW_REGS[i.row];
-      // The ModRM reg field where the row's operands name a general register there (G), the r/m
-      // field where they do (E, R, Z: the register in the opcode) and it is a register (mod 3, or
-      // no ModRM): a group's extension in reg, the r/m bits of a memory operand (its base and index
-      // are above) or an XMM register are none, and a function holding one loaded it and stored it
-      // for nothing at every entry, exit and handler call.
-      if ((k & ROW_REG_GPR) !== 0) {
-        const reg = i.reg;
-        w |= 1 << reg;
-        if (i.rex === 0 && reg >= 4 && reg < 8) w |= 1 << (reg - 4);
-      }
-      if ((k & ROW_RM_GPR) !== 0 && (!i.hasModrm || i.mod === 3)) {
-        const rm = i.rm;
-        w |= 1 << rm;
-        if (i.rex === 0 && rm >= 4 && rm < 8) w |= 1 << (rm - 4);
-      }
-      // The shifts by CL name RCX only implicitly (emit64.ts shiftCl reads it from its local), LEAVE
-      // RBP (emit64.ts inlines it: before, a region whose LEAVE was its only mention of RBP read 0
-      // from a local never loaded, and Debian took a #PF at linear 0 in native_flush_tlb_one_user).
-      if ((k & ROW_RCX) !== 0) m |= 2;
-      if ((k & ROW_RBP) !== 0) w |= 1 << 5;
-    }
+  let r = 0;
+  for (let b = 0; b < blocks.length; b++) r |= blockRegs(blocks[b]);
+  const w = r >>> 16;
+  return ((r | w) & 0xffff) | (w << 16);
+}
+
+/**
+ * `regsOf` of one block: the registers it may name in bits 15:0, those it may write in bits 31:16
+ * (RAX and RSP always, as `regsOf` counts them: the eAX and stack forms name them implicitly).
+ */
+function blockRegs(blk: RegionBlock): number {
+  const base = 1 | (1 << 4); // RAX (eAX forms), RSP (the stack forms)
+  let r = base | (base << 16);
+  const insns = blk.insns;
+  for (let n = 0; n < insns.length; n++) r |= insnRegs(insns[n]);
+  return r;
+}
+
+/** `blockRegs` of one instruction, without RAX and RSP where it does not name them. */
+function insnRegs(i: Insn): number {
+  let m = 0;
+  let w = 0;
+  const base = i.base;
+  const index = i.index;
+  if (base >= 0 && base < 16) m |= 1 << base;
+  if (index >= 0 && index < 16) m |= 1 << index;
+  if (i.row < 0) return m;
+  const k = ROW_REGS[i.row];
+  // The ModRM reg field where the row's operands name a general register there (G), the r/m
+  // field where they do (E, R, Z: the register in the opcode) and it is a register (mod 3, or
+  // no ModRM): a group's extension in reg, the r/m bits of a memory operand (its base and index
+  // are above) or an XMM register are none, and a function holding one loaded it and stored it
+  // for nothing at every entry, exit and handler call.
+  if ((k & ROW_REG_GPR) !== 0) {
+    const reg = i.reg;
+    w |= 1 << reg;
+    if (i.rex === 0 && reg >= 4 && reg < 8) w |= 1 << (reg - 4);
   }
+  if ((k & ROW_RM_GPR) !== 0 && (!i.hasModrm || i.mod === 3)) {
+    const rm = i.rm;
+    w |= 1 << rm;
+    if (i.rex === 0 && rm >= 4 && rm < 8) w |= 1 << (rm - 4);
+  }
+  // The shifts by CL name RCX only implicitly (emit64.ts shiftCl reads it from its local), LEAVE
+  // RBP (emit64.ts inlines it: before, a region whose LEAVE was its only mention of RBP read 0
+  // from a local never loaded, and Debian took a #PF at linear 0 in native_flush_tlb_one_user).
+  if ((k & ROW_RCX) !== 0) m |= 2;
+  if ((k & ROW_RBP) !== 0) w |= 1 << 5;
   return m | w | (w << 16);
+}
+
+/**
+ * The registers each block's head may find written inline since the function's entry (bits 15:0):
+ * those of every block before it on a path from the entry inside the function (the jumps `goTo`
+ * makes: a branch's or CALL's target, the fall-through; a loop's back edge too). A handler call
+ * stores only these and what its own block wrote before it (`Gen64.wm`), then reloads every
+ * register it holds: the others' locals still hold what the prologue or an earlier handler call
+ * loaded, the CPU's.
+ */
+function writtenBefore(blocks: RegionBlock[], region: Map<number, [number, number]>): number[] {
+  const own = blocks.map((b) => blockRegs(b) >>> 16);
+  const into = own.map(() => 0);
+  const succ: number[][] = blocks.map((b) => {
+    let end = b.eip;
+    for (const i of b.insns) end += i.length;
+    const last = b.insns[b.insns.length - 1];
+    const s: number[] = [];
+    const to = (eip: number): void => {
+      const t = region.get(eip);
+      if (t !== undefined) s.push(t[0]);
+    };
+    to(end);
+    if (last.row >= 0) {
+      const m = OPCODE_TABLE[last.row].mnemonic;
+      if (m === 'JCC' || m === 'JMP' || m === 'CALL') to(end + last.imm);
+    }
+    return s;
+  });
+  // A block alone may loop to itself: its head then finds its own writes (a handler call at its
+  // start stored nothing else before, and reloaded the CPU's stale value over them).
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let b = 0; b < blocks.length; b++)
+      for (const t of succ[b]) {
+        const w = into[t] | into[b] | own[b];
+        if (w !== into[t]) {
+          into[t] = w;
+          changed = true;
+        }
+      }
+  }
+  return into;
 }
 
 /** What registers an opcode row's operands name (`regsOf`), by row. */
@@ -185,7 +243,7 @@ function emitLoad64(c: Ctx64, regs: number): void {
  * Emits the call of the handler of site `site` at the current instruction (`ends`: it ends the
  * block, or the function must leave after it anyway); afterwards the flags are in the CPU.
  */
-function emitHandlerCall64(c: Ctx64, site: number, ends: boolean, used: number): void {
+function emitHandlerCall64(c: Gen64, site: number, ends: boolean, used: number): void {
   emitSiteCall64(c, site, used, 0);
   if (ends) {
     emitLeaveAfter(c);
@@ -201,9 +259,10 @@ function emitHandlerCall64(c: Ctx64, site: number, ends: boolean, used: number):
  * loaded after it, `before` instructions of the block counted retired besides the function's
  * (`l.n`); a fault leaves the function. Leaves ST_EXITREQ (the import's request) in `l.t`.
  */
-function emitSiteCall64(c: Ctx64, site: number, used: number, before: number): void {
+function emitSiteCall64(c: Gen64, site: number, used: number, before: number): void {
   const { f, l } = c;
-  emitStore64(c, used);
+  // The registers written so far on any path here: the others are the CPU's already.
+  emitStore64(c, (used & 0xffff) | (c.wm << 16));
   f.i32(site).get(l.n);
   if (before !== 0) f.i32(before).op(Op.i32Add);
   f.callImport(IMP_HANDLER64);
@@ -241,7 +300,7 @@ function emitLeaveAfter(c: Ctx64): void {
  * due, the code page written, a REP yielded half done: its `repInsn` changes `chainSig`) or when
  * the rest of the block no longer fits the room.
  */
-function emitRepCall64(c: Ctx64, site: number, used: number): void {
+function emitRepCall64(c: Gen64, site: number, used: number): void {
   const { f, l } = c;
   emitSiteCall64(c, site, used, c.j);
   f.get(P_ROOM).i32(0).mem(Op.i32Load, ST_REPLAST).op(Op.i32Sub).set(P_ROOM);
@@ -270,6 +329,7 @@ export function generate64(
   for (let b = 0; b < blocks.length; b++) region.set(blocks[b].eip, [b, blocks[b].insns.length]);
   const used = regsOf(blocks);
   const c = new Gen64(f, l, q, region, ramPages, hi, sites, used);
+  const wIn = writtenBefore(blocks, region);
   const eips: number[] = [];
   let end = 0;
   let sseForms = 0;
@@ -300,9 +360,12 @@ export function generate64(
     c.k = k;
     c.insns = blk.insns;
     c.insn = blk.insns[0];
+    c.wm = wIn[b] | 1 | (1 << 4);
+    c.blk = b;
     let ended = false;
     for (let j = 0; j < blk.insns.length; j++) {
       const i: Insn = blk.insns[j];
+      if (j > 0) c.wm |= insnRegs(blk.insns[j - 1]) >>> 16;
       c.insn = i;
       c.eip = c.next;
       c.next = c.eip + i.length;
@@ -375,6 +438,13 @@ class Gen64 implements Ctx64 {
   insns: readonly Insn[] = [];
   /** The instruction being emitted: the site `handler` and `call` record. */
   insn: Insn | null = null;
+  /**
+   * Registers that may have been written inline before the current instruction (`writtenBefore`,
+   * RAX and RSP always): what a handler call stores.
+   */
+  wm = 0;
+  /** The block being emitted (emit.ts `goTo`: a jump to a later one is a `br` to it). */
+  blk = 0;
   constructor(
     readonly f: FuncWriter,
     readonly l: Locals,

@@ -107,6 +107,11 @@ export interface WasmCtx {
   ramPages: number;
   /** Segments whose flat-segment test the inline memory path reads (bit per segment register). */
   segs: number;
+  /**
+   * The index of the block being emitted, where a jump to a later block may branch to it directly
+   * (`goTo`; compile64.ts sets it), or undefined: every jump through the loop's `br_table`.
+   */
+  blk?: number;
 }
 
 /** Leaves the function: `count` more instructions retired, RIP `to`. */
@@ -418,7 +423,10 @@ export function goTo(c: WasmCtx, to: number, limit: boolean): void {
   f.get(P_ROOM).get(l.n).op(Op.i32Sub).i32(b[1]).op(Op.i32LtU).open(Op.if);
   exitNormal(c, to, 0);
   f.end();
-  f.i32(b[0]).set(l.bb).br('top');
+  // A later block's code starts at the end of its label's `block`, which encloses this one's: a
+  // branch there, not the loop's indirect `br_table` (a region's forward blocks jump forward).
+  if (c.blk !== undefined && b[0] > c.blk) f.br(`b${b[0]}`);
+  else f.i32(b[0]).set(l.bb).br('top');
 }
 
 /** Pushes the 32-bit r/m operand (register or memory). */
