@@ -95,6 +95,10 @@ export function runVcpu(
   // The HPET's deadlines are host time only without -icount (else they are virtual nanoseconds,
   // and the HPET is polled between entries).
   const hpetOnHostClock = (machine.config.icountShift ?? null) === null;
+  // Serial output may be held over a KVM_RUN only where a kick at a host-clock time does not
+  // matter: an -icount run repeats exactly (the vCPUs' turns, the instructions retired), which a
+  // kick landing at whatever instruction the host clock says would break.
+  const holdSerial = (machine.config.icountShift ?? null) === null;
   let { vcpu, run } = machine;
   // -smp on an engine whose vCPUs share this thread: they take turns, one KVM_RUN each.
   const turns = new VcpuTurns(machine);
@@ -214,7 +218,7 @@ export function runVcpu(
 
     // Serial output held over this KVM_RUN is due by `held`: a guest that halts in the kernel (an
     // in-kernel irqchip) does not come back by itself, so the main thread kicks it out then.
-    const held = hooks.flush(true);
+    const held = hooks.flush(holdSerial);
     publish(Math.min(timerDeadline, held));
     if (turns.shared) {
       if (hooks.debug?.holds(turns.current)) {
