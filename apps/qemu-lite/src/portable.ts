@@ -20,7 +20,7 @@ export { parseSize } from './size.js';
 export { ExitStats, type ExitStatsSnapshot, formatExitStats } from './stats.js';
 export type { StopReason } from './vcpu/exit-handler.js';
 export { formatRegisters } from './vcpu/registers.js';
-export { HOLD_BYTES, HOLD_NS, SerialBuffer } from './vcpu/serial-buffer.js';
+export { SerialBuffer } from './vcpu/serial-buffer.js';
 export {
   createSharedControl,
   DEADLINE_GEN,

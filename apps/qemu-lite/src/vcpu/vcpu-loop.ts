@@ -92,13 +92,14 @@ export function runVcpu(
   hooks: LoopHooks,
 ): StopReason {
   const { pic, pit, hpet, serial, clock } = machine;
+  const icount = (machine.config.icountShift ?? null) !== null;
   // The HPET's deadlines are host time only without -icount (else they are virtual nanoseconds,
   // and the HPET is polled between entries).
-  const hpetOnHostClock = (machine.config.icountShift ?? null) === null;
+  const hpetOnHostClock = !icount;
   // Serial output may be held over a KVM_RUN only where a kick at a host-clock time does not
   // matter: an -icount run repeats exactly (the vCPUs' turns, the instructions retired), which a
   // kick landing at whatever instruction the host clock says would break.
-  const holdSerial = (machine.config.icountShift ?? null) === null;
+  const holdSerial = !icount;
   let { vcpu, run } = machine;
   // -smp on an engine whose vCPUs share this thread: they take turns, one KVM_RUN each.
   const turns = new VcpuTurns(machine);
