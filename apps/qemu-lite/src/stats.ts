@@ -20,6 +20,11 @@ export interface ExitStatsSnapshot {
   userspaceNs: number;
   /** Time spent halted, waiting for an interrupt, ns. */
   haltedNs: number;
+  /**
+   * Timer deadlines the vCPU loop published to the main thread's timer service (each one an
+   * atomic notify that wakes it): at most one a turn of the loop.
+   */
+  deadlines: number;
 }
 
 export class ExitStats {
@@ -27,6 +32,7 @@ export class ExitStats {
   readonly userspaceNs = new Float64Array(SLOTS);
   guestNs = 0;
   haltedNs = 0;
+  deadlines = 0;
 
   count(reason: number, userspaceNs: number): void {
     // Reasons past the table share the slot below the kick slot.
@@ -47,7 +53,14 @@ export class ExitStats {
       user += this.userspaceNs[i];
     }
     rows.sort((a, b) => b.count - a.count);
-    return { rows, totalExits: total, guestNs: this.guestNs, userspaceNs: user, haltedNs: this.haltedNs };
+    return {
+      rows,
+      totalExits: total,
+      guestNs: this.guestNs,
+      userspaceNs: user,
+      haltedNs: this.haltedNs,
+      deadlines: this.deadlines,
+    };
   }
 }
 
@@ -68,7 +81,7 @@ export function formatExitStats(s: ExitStatsSnapshot): string {
     ` ${'Total'.padEnd(18)}${pad(String(s.totalExits), 12)}${pad('100.0', 9)}${pad((s.userspaceNs / 1e6).toFixed(3), 15)}`,
   );
   lines.push(
-    ` time in guest ${(s.guestNs / 1e6).toFixed(1)} ms, handling exits ${(s.userspaceNs / 1e6).toFixed(1)} ms, halted ${(s.haltedNs / 1e6).toFixed(1)} ms`,
+    ` time in guest ${(s.guestNs / 1e6).toFixed(1)} ms, handling exits ${(s.userspaceNs / 1e6).toFixed(1)} ms, halted ${(s.haltedNs / 1e6).toFixed(1)} ms, timer deadlines published ${s.deadlines}`,
   );
   return lines.join('\n');
 }

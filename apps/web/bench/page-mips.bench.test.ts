@@ -23,7 +23,7 @@ const ZERO: LiveStats = {
   instructions: 0,
   elapsedMs: 0,
   pausedMs: 0,
-  exits: { rows: [], totalExits: 0, guestNs: 0, userspaceNs: 0, haltedNs: 0 },
+  exits: { rows: [], totalExits: 0, guestNs: 0, userspaceNs: 0, haltedNs: 0, deadlines: 0 },
 };
 
 interface Figure {

@@ -69,7 +69,7 @@ describe('mipsBetween', () => {
     instructions,
     elapsedMs,
     pausedMs,
-    exits: { rows: [], totalExits: 0, guestNs: 0, userspaceNs: 0, haltedNs: 0 },
+    exits: { rows: [], totalExits: 0, guestNs: 0, userspaceNs: 0, haltedNs: 0, deadlines: 0 },
   });
 
   it('is instructions per µs over the unpaused time between two samples', () => {

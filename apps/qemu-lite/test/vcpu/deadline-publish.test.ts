@@ -1,0 +1,48 @@
+/**
+ * The vCPU loop tells the main thread's timer service when to kick it (src/vcpu/vcpu-loop.ts
+ * `publish`): the earlier of the next timer edge and the time held serial output is due. Each
+ * publication is an atomic notify that wakes the main thread, so it happens at most once a turn of
+ * the loop, and only when the deadline changed. Publishing the timer's deadline and then the
+ * output's, two different values, made it two a turn while output was held: twice an exit for a
+ * guest printing on the UART, ~1 % of the vCPU thread in Debian's boot.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { cliPath } from '../helpers.js';
+
+/** tools/guests' `cpu` test, 32-bit: prints its results on the UART, an exit a byte. */
+const guest = fileURLToPath(new URL('../../../../tools/guests/out/cpu.elf', import.meta.url));
+const missing = existsSync(guest) ? '' : ` (skipped: ${guest} is not built)`;
+
+describe.each(['vmx', 'svm'])('timer deadlines on -accel %s', (accel) => {
+  it.skipIf(missing !== '')(`are published at most once a turn while output is held${missing}`, () => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        cliPath,
+        '-accel',
+        accel,
+        '-nographic',
+        '-no-reboot',
+        '-device',
+        'isa-debug-exit,iobase=0xf4,iosize=4',
+        '-kernel',
+        guest,
+        '-d',
+        'exits',
+      ],
+      { encoding: 'utf8', timeout: 60_000, input: '' },
+    );
+    expect(r.stdout).toContain('SUMMARY cpu:');
+    const io = Number(/ IO +(\d+) /.exec(r.stderr)?.[1]);
+    const exits = Number(/ Total +(\d+) /.exec(r.stderr)?.[1]);
+    const published = Number(/ timer deadlines published (\d+)/.exec(r.stderr)?.[1]);
+    // The UART's bytes are most of the exits, and the output they make is held over the runs.
+    expect(io, r.stderr).toBeGreaterThan(100);
+    expect(published, r.stderr).toBeGreaterThanOrEqual(1);
+    // A turn per KVM_RUN (each ends in an exit, the last in the guest's own), and no halts here.
+    expect(published, r.stderr).toBeLessThanOrEqual(exits + 1);
+  });
+});
