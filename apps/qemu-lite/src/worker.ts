@@ -17,6 +17,7 @@ import { ApThreads } from './ap-threads.js';
 import type { MachineConfig } from './config.js';
 import { engineByName } from './engines.js';
 import { DebugSession, engineTrapsInt3 } from './gdbstub/session.js';
+import { yieldBackgroundThreads } from './host-thread.js';
 import { Machine } from './machine/machine.js';
 import { runMachine } from './machine/run-machine.js';
 import { ExitStats, formatEngineStats, formatExitStats } from './stats.js';
@@ -76,6 +77,8 @@ function traceExit(machine: Machine, log: (item: string, line: string) => void):
 function main(): void {
   const port = parentPort!;
   const { config, sab, epochMs, debug } = workerData as WorkerInput;
+  // This thread runs the guest: V8's compiler threads wait for a core, not it (host-thread.ts).
+  yieldBackgroundThreads();
   const control = openSharedControl(sab, epochMs);
   const clock = sharedClock(epochMs);
   const post = (m: WorkerMessage) => port.postMessage(m);

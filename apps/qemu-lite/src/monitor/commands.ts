@@ -3,8 +3,8 @@
  * (where the vCPU and guest RAM are). A table: command name → handler, as hmp-commands.hx.
  * Each returns the text to print; a bad command or argument is an error line in QEMU's words.
  */
-import { threadId } from 'node:worker_threads';
 import type { Vcpu } from '@kvm/core';
+import { hostThreadId } from '../host-thread.js';
 import { formatRegisters } from '../vcpu/registers.js';
 import { disassemble } from './disassemble.js';
 import { type DumpFormat, dumpMemory, parseFormat } from './memory-dump.js';
@@ -129,11 +129,13 @@ function infoRegisters(flag: string | undefined, s: MonitorSession): string {
 /**
  * `info cpus`: every vCPU with its RIP and whether it is halted, the current one starred, as
  * QEMU's hmp_info_cpus printed it ("* CPU #0: pc=0x… (halted) thread_id=…"). thread_id is the
- * machine's thread for each (the one every vCPU runs on with vmx/svm; on the host engine the APs'
- * own threads are not tracked). "(stopped)": the debugger holds the machine.
+ * host's id of the machine's thread, as QEMU prints its vCPU threads' (the one every vCPU runs on
+ * with vmx/svm, as under QEMU's single-threaded TCG; on the host engine the APs' own threads are
+ * not tracked). "(stopped)": the debugger holds the machine.
  */
 function infoCpus(s: MonitorSession): string {
   let out = '';
+  const threadId = hostThreadId();
   for (let i = 0; i < s.cpuCount(); i++) {
     const rip = s.machine().vcpus[i].getRegs().rip;
     out += `${i === s.cpuIndex() ? '*' : ' '} CPU #${i}: pc=0x${hex(rip)}${s.isHalted(i) ? ' (halted)' : ''} thread_id=${threadId}${s.isStopped() ? ' (stopped)' : ''}\n`;
