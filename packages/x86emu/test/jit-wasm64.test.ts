@@ -13,6 +13,8 @@ import { inWasmMemory, type Machine } from './machine.js';
 
 const BUDGETS = [1, 3, 7, 13, 29, 61];
 const WASM = { hot: 2, backend: 'wasm' } as const;
+/** Regions of four blocks at most (the default before FORWARD_REGION_BLOCKS): flags and RETs cross functions. */
+const WASM4 = { ...WASM, forwardRegionBlocks: 4 } as const;
 
 /** `m` with its 64-bit regions compiled to wasm (`WasmBackend.long`, off by default). */
 function long(m: Machine): Machine {
@@ -180,13 +182,19 @@ describe('wasm backend, 64-bit mode: lockstep with the interpreter', () => {
       dec ecx
       jnz top
       hlt`;
-    const r = lockstep(() => inWasm(longMode(src)), [1, 2, 5, 11, 100_000], WASM);
+    // Regions of four blocks: the flags cross from one function to the next.
+    const r = lockstep(() => inWasm(longMode(src)), [1, 2, 5, 11, 100_000], WASM4);
     expect(r.jit.cpu.state.halted).toBe(true);
     // The overflow branches went both ways.
     const g = r.jit.cpu.state.gpr;
     expect(g[Reg.R8]).toBeGreaterThan(0);
     expect(g[Reg.R8]).toBeLessThan(400);
     expect(stats(r.jit).compiled64).toBeGreaterThan(5);
+    // By default (FORWARD_REGION_BLOCKS) the loop's twelve blocks fit one region: fewer functions,
+    // the flags read inside it, the same state at every stop.
+    const whole = lockstep(() => inWasm(longMode(src)), [1, 5, 100_000], WASM);
+    expect(whole.jit.cpu.state.gpr[Reg.R8]).toBe(g[Reg.R8]);
+    expect(stats(whole.jit).compiled64).toBeLessThan(stats(r.jit).compiled64);
   });
 
   it('code at RIP above 4 GiB (RIP[63:32] kept, RIP-relative LEA)', () => {
@@ -432,7 +440,7 @@ describe('wasm backend, 64-bit mode: inline forms', () => {
       inc dh
       mov dh, 0xb0
       ret`;
-    const r = lockstep(() => inWasm(longMode(src)), BUDGETS, WASM);
+    const r = lockstep(() => inWasm(longMode(src)), BUDGETS, WASM4);
     expect(r.jit.cpu.state.halted).toBe(true);
     const s = r.jit.cpu.state;
     expect(s.gpr[Reg.RBX]).toBe(((0x03 + 200 * 0x11) & 0xff) << 8);

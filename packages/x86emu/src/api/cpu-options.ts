@@ -55,6 +55,11 @@ export interface JitTuning {
    */
   regionBlocks?: number;
   /**
+   * The same for the wasm backend's 64-bit regions, which keep their page's forward blocks
+   * (`FORWARD_REGION_BLOCKS`, 16, where `regionBlocks` is not given; else `regionBlocks`).
+   */
+  forwardRegionBlocks?: number;
+  /**
    * The code generator: 'js' (default) or 'wasm', the prototype of src/jit/wasm (32-bit code outside
    * 64-bit mode; other regions still compile to JS); `X86EMU_JIT_BACKEND=wasm` when not given.
    */

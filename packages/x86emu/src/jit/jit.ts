@@ -16,7 +16,13 @@ import type { Insn } from '../decoder/insn.js';
 import { Flag } from '../state.js';
 import { BAILED, type JitBlock } from './block.js';
 import { compileRegion } from './compile.js';
-import { collectRegion, MAX_REGION_BLOCKS, REGION_BLOCKS, type RegionBlock } from './region.js';
+import {
+  collectRegion,
+  FORWARD_REGION_BLOCKS,
+  MAX_REGION_BLOCKS,
+  REGION_BLOCKS,
+  type RegionBlock,
+} from './region.js';
 import { notRep, ROW_KIND } from './rows.js';
 import { WA } from './wasm/api.js';
 import { type CompileQueue, compileQueue, compileWorkerUnavailable } from './wasm/async-compile.js';
@@ -152,6 +158,8 @@ export class Jit {
   readonly hot: number;
   readonly maxBlocks: number;
   readonly regionBlocks: number;
+  /** Blocks of a 64-bit region that keeps its forward blocks (`forwardBlocks`). */
+  readonly forwardRegionBlocks: number;
   /** The code generator (`JitTuning.backend`, `X86EMU_JIT_BACKEND`): wasm is a prototype (wasm/). */
   readonly backend: 'js' | 'wasm';
   /**
@@ -211,6 +219,13 @@ export class Jit {
     const env = typeof process !== 'undefined' ? Number(process.env?.X86EMU_JIT_HOT) : Number.NaN;
     this.maxBlocks = Math.max(1, options.maxBlocks ?? MAX_BLOCKS);
     this.regionBlocks = Math.max(1, Math.min(MAX_REGION_BLOCKS, options.regionBlocks ?? REGION_BLOCKS));
+    this.forwardRegionBlocks = Math.max(
+      1,
+      Math.min(
+        MAX_REGION_BLOCKS,
+        options.forwardRegionBlocks ?? options.regionBlocks ?? FORWARD_REGION_BLOCKS,
+      ),
+    );
     const be = typeof process !== 'undefined' ? process.env?.X86EMU_JIT_BACKEND : undefined;
     this.backend = (options.backend ?? be) === 'wasm' ? 'wasm' : 'js';
     const wasm = this.backend === 'wasm';
@@ -547,6 +562,11 @@ export class Jit {
     );
   }
 
+  /** Blocks a region compiled now may hold: `forwardRegionBlocks` where it keeps its forward blocks. */
+  private blocksOf(cpu: Cpu): number {
+    return this.forwardBlocks && cpu.long64 ? this.forwardRegionBlocks : this.regionBlocks;
+  }
+
   private compile(cpu: Cpu, insn: Insn, eip: number, lin: number, page: NonNullable<Cpu['codePage']>): void {
     const blocks = collectRegion(
       page,
@@ -554,7 +574,7 @@ export class Jit {
       eip,
       lin & 0xfff,
       cpu.long64,
-      this.regionBlocks,
+      this.blocksOf(cpu),
       !(this.forwardBlocks && cpu.long64),
     );
     if (blocks.length === 0) {
@@ -570,7 +590,7 @@ export class Jit {
           this.stats.compileMs += performance.now() - t0;
           return;
         }
-        const r = this.batch.compile(cpu, blocks, page, this.regionBlocks, this.forwardBlocks);
+        const r = this.batch.compile(cpu, blocks, page, this.blocksOf(cpu), this.forwardBlocks);
         b = r.first;
         for (const [i, rb] of r.riders)
           if (this.owners.length < this.maxBlocks) {
@@ -631,7 +651,7 @@ export class Jit {
       insn,
       blocks,
       page,
-      this.regionBlocks,
+      this.blocksOf(cpu),
       this.forwardBlocks,
     );
     const p = prepareWasm(cpu, specs);

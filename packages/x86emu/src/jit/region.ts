@@ -51,6 +51,16 @@ export const MAX_REGION_BLOCKS = 24;
  * in a whole outer loop nest, 2.5–3× slower (README).
  */
 export const REGION_BLOCKS = 4;
+/**
+ * Blocks of a 64-bit region that keeps its forward blocks (the wasm backend's: `collectRegion`'s
+ * `cyclic` false, `JitTuning.forwardRegionBlocks`): the blocks a function reaches in its page
+ * without leaving it, each a hop of the chain saved (wasm/chain.ts). With V8's compiler threads
+ * behind the vCPU thread (qemu-lite's host-thread.ts) Debian's boot to the shell on `-accel vmx`
+ * took 7.29 s at 16 against 7.62 at 4 (medians of five alternated pairs, lower in four; the vCPU
+ * thread's CPU 6.76 against 7.15 s), at about 0.6 CPU s more on V8's threads for the tier-up of
+ * the larger functions; 24 was no better (README, "Regions of sixteen blocks").
+ */
+export const FORWARD_REGION_BLOCKS = 16;
 export const MAX_REGION_INSNS = 400;
 
 const TWO32 = 0x100000000;
