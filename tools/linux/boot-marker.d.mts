@@ -41,7 +41,8 @@ export interface RunResult {
   totalMs: number;
   /**
    * CPU milliseconds (user + system, all threads) the process had used at each milestone seen
-   * (by name), at the marker (`marker`) and at the power-off line (`stop`); from /proc.
+   * (by name), at the marker (`marker`) and at the power-off line (`stop`); from /proc. And
+   * `markerThread`: the busiest thread's alone at the marker (the vCPU thread).
    */
   cpuMs: Record<string, number | undefined>;
   timedOut: boolean;
@@ -50,6 +51,8 @@ export interface RunResult {
 
 /** CPU milliseconds (user + system, every thread) process `pid` has used, or undefined without /proc. */
 export declare function processCpuMs(pid: number | undefined): number | undefined;
+/** CPU ms of the busiest thread of `pid` (the vCPU thread), from /proc. */
+export declare function busiestThreadCpuMs(pid: number | undefined): number | undefined;
 
 export declare function runAndTime(
   cmd: string,
