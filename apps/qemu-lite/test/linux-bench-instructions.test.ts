@@ -4,36 +4,8 @@
  * counter), which the bench prints beside the boot time, after the engine's other counters
  * (exits by VMX/SVM reason, shadow-MMU work). Checked on a small guest of our own.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cliPath } from './helpers.js';
-
-/** tools/guests' `cpu` test, 32-bit: runs on the software engine today. */
-const guest = fileURLToPath(new URL('../../../tools/guests/out/cpu.elf', import.meta.url));
-const missing = existsSync(guest) ? '' : ` (skipped: ${guest} is not built)`;
-
-/** The guest on `-accel ACCEL` with `-d exits`, to its debug-exit. */
-function runWithExits(accel: string) {
-  return spawnSync(
-    process.execPath,
-    [
-      cliPath,
-      '-accel',
-      accel,
-      '-nographic',
-      '-no-reboot',
-      '-device',
-      'isa-debug-exit,iobase=0xf4,iosize=4',
-      '-kernel',
-      guest,
-      '-d',
-      'exits',
-    ],
-    { encoding: 'utf8', timeout: 60_000, input: '' },
-  );
-}
+import { cpuGuestMissing as missing, runCpuGuestWithExits as runWithExits } from './helpers.js';
 
 describe.each(['vmx', 'svm'])('-d exits on -accel %s', (accel) => {
   // One run of the guest per engine serves both checks.

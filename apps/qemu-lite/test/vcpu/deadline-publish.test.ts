@@ -6,35 +6,12 @@
  * output's, two different values, made it two a turn while output was held: twice an exit for a
  * guest printing on the UART, ~1 % of the vCPU thread in Debian's boot.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { cliPath } from '../helpers.js';
-
-/** tools/guests' `cpu` test, 32-bit: prints its results on the UART, an exit a byte. */
-const guest = fileURLToPath(new URL('../../../../tools/guests/out/cpu.elf', import.meta.url));
-const missing = existsSync(guest) ? '' : ` (skipped: ${guest} is not built)`;
+import { cpuGuestMissing as missing, runCpuGuestWithExits } from '../helpers.js';
 
 describe.each(['vmx', 'svm'])('timer deadlines on -accel %s', (accel) => {
   it.skipIf(missing !== '')(`are published at most once a turn while output is held${missing}`, () => {
-    const r = spawnSync(
-      process.execPath,
-      [
-        cliPath,
-        '-accel',
-        accel,
-        '-nographic',
-        '-no-reboot',
-        '-device',
-        'isa-debug-exit,iobase=0xf4,iosize=4',
-        '-kernel',
-        guest,
-        '-d',
-        'exits',
-      ],
-      { encoding: 'utf8', timeout: 60_000, input: '' },
-    );
+    const r = runCpuGuestWithExits(accel);
     expect(r.stdout).toContain('SUMMARY cpu:');
     const io = Number(/ IO +(\d+) /.exec(r.stderr)?.[1]);
     const exits = Number(/ Total +(\d+) /.exec(r.stderr)?.[1]);

@@ -4,15 +4,12 @@
  * (`PortIoDevice.writesNoGuestRam`), never after one that may (fw-cfg's DMA, a reset that loads
  * the firmware tables again). A device wrongly marked would make the guest run stale code.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { FwCfg } from '../../src/devices/fw-cfg.js';
 import { IoBus } from '../../src/devices/io-bus.js';
 import { ResetControl } from '../../src/devices/reset-control.js';
 import { Serial16550 } from '../../src/devices/serial.js';
-import { cliPath } from '../helpers.js';
+import { cpuGuestMissing as missing, runCpuGuestWithExits } from '../helpers.js';
 
 describe('IoBus.writesNoGuestRam', () => {
   it('is true for an unclaimed port and a device that says so, false for one that may write RAM', () => {
@@ -28,29 +25,9 @@ describe('IoBus.writesNoGuestRam', () => {
   });
 });
 
-/** tools/guests' `cpu` test, 32-bit: prints its results on the UART. */
-const guest = fileURLToPath(new URL('../../../../tools/guests/out/cpu.elf', import.meta.url));
-const missing = existsSync(guest) ? '' : ` (skipped: ${guest} is not built)`;
-
 describe.each(['vmx', 'svm'])('the hint on -accel %s', (accel) => {
   it.skipIf(missing !== '')(`spares the UART's exits the code check, not the others${missing}`, () => {
-    const r = spawnSync(
-      process.execPath,
-      [
-        cliPath,
-        '-accel',
-        accel,
-        '-nographic',
-        '-no-reboot',
-        '-device',
-        'isa-debug-exit,iobase=0xf4,iosize=4',
-        '-kernel',
-        guest,
-        '-d',
-        'exits',
-      ],
-      { encoding: 'utf8', timeout: 60_000, input: '' },
-    );
+    const r = runCpuGuestWithExits(accel);
     expect(r.stdout).toContain('SUMMARY cpu:');
     const count = (name: string) => Number(new RegExp(` engine ${name} (\\d+)\\n`).exec(r.stderr)?.[1] ?? 0);
     const io = Number(/ IO +(\d+) /.exec(r.stderr)?.[1]);
