@@ -17,11 +17,9 @@
 // "The vCPU thread's core, a new way to measure").
 
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as linux from './boot-marker.mjs';
-
-const USER_HZ = 100;
 
 function parseArgs(argv) {
   const o = { trees: [], pairs: 5, accel: 'vmx', env: [{}, {}], flags: [[], []] };
@@ -49,18 +47,6 @@ function parseArgs(argv) {
   return o;
 }
 
-/** Fields 3… of /proc/PID[/task/TID]/stat (after the command's closing parenthesis). */
-function statFields(path) {
-  const stat = readFileSync(path, 'latin1');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-}
-
-/** CPU ms (utime + stime) and start time (ms after boot) of a /proc stat file. */
-function cpuAndStart(path) {
-  const f = statFields(path);
-  return { cpu: ((Number(f[11]) + Number(f[12])) * 1000) / USER_HZ, start: (Number(f[19]) * 1000) / USER_HZ };
-}
-
 /** One boot of `tree` to the shell marker: what it measured there, then the process is killed. */
 function boot(tree, accel, env, flags) {
   const cli = join(tree, 'apps/qemu-lite/dist/cli.js');
@@ -82,17 +68,14 @@ function boot(tree, accel, env, flags) {
       if (banner === undefined && out.includes('Linux version')) banner = performance.now() - t0;
       if (result !== undefined || !out.includes(linux.MARKER)) return;
       const wall = performance.now() - t0;
-      const proc = cpuAndStart(`/proc/${child.pid}/stat`);
-      let vcpu = { cpu: 0, start: 0 };
-      for (const t of readdirSync(`/proc/${child.pid}/task`)) {
-        try {
-          const th = cpuAndStart(`/proc/${child.pid}/task/${t}/stat`);
-          if (th.cpu > vcpu.cpu) vcpu = th;
-        } catch {
-          // The thread ended meanwhile.
-        }
-      }
-      result = { wall, cpu: proc.cpu, vcpu: vcpu.cpu, vcpuStart: vcpu.start - proc.start, banner };
+      const vcpu = linux.busiestThread(child.pid);
+      result = {
+        wall,
+        cpu: linux.processCpuMs(child.pid),
+        vcpu: vcpu?.cpuMs,
+        vcpuStart: vcpu?.startMs,
+        banner,
+      };
       child.kill('SIGKILL');
     };
     child.stdout.on('data', onData);

@@ -51,6 +51,12 @@ export interface RunResult {
 
 /** CPU milliseconds (user + system, every thread) process `pid` has used, or undefined without /proc. */
 export declare function processCpuMs(pid: number | undefined): number | undefined;
+/** CPU ms and start (ms after the host booted) of a /proc stat file; throws where it cannot be read. */
+export declare function statTimes(path: string): { cpuMs: number; startMs: number };
+/** The busiest thread of `pid` (the vCPU thread): CPU ms, and its start in ms after the process's. */
+export declare function busiestThread(
+  pid: number | undefined,
+): { cpuMs: number; startMs: number } | undefined;
 /** CPU ms of the busiest thread of `pid` (the vCPU thread), from /proc. */
 export declare function busiestThreadCpuMs(pid: number | undefined): number | undefined;
 

@@ -132,45 +132,59 @@ export function linuxFiles() {
 const USER_HZ = 100;
 
 /**
- * CPU milliseconds (utime + stime, fields 14 and 15 of /proc/<pid>/stat, summed over the
- * process's threads) the process `pid` has used, or undefined without /proc. The fields are
- * counted after the last ')' : the command name may itself hold spaces and parentheses.
+ * CPU milliseconds (utime + stime, fields 14 and 15) and start time (field 22, ms after the host
+ * booted) of a /proc stat file: /proc/<pid>/stat (the process, its threads summed) or
+ * /proc/<pid>/task/<tid>/stat (one thread). The fields are counted after the last ')': the
+ * command name may itself hold spaces and parentheses. Throws where the file cannot be read.
  */
+export function statTimes(path) {
+  const stat = readFileSync(path, 'latin1');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state).
+  return {
+    cpuMs: ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ,
+    startMs: (Number(fields[19]) * 1000) / USER_HZ,
+  };
+}
+
+/** CPU milliseconds (user + system, every thread) the process `pid` has used, or undefined without /proc. */
 export function processCpuMs(pid) {
   if (pid === undefined) return undefined;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields[0] is field 3 (state): utime is field 14, stime field 15.
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
+    return statTimes(`/proc/${pid}/stat`).cpuMs;
   } catch {
     return undefined;
   }
 }
 
 /**
- * The CPU time (user + system, ms) of the busiest thread of process `pid` (Linux /proc), undefined
- * where /proc cannot say: in qemu-lite on the software engine and in QEMU with TCG, the vCPU
- * thread. Beside the wall time it shows what the vCPU waited for a core (README: V8's compiler
- * threads took it on two cores).
+ * The busiest thread of process `pid` (Linux /proc): its CPU time and when it started, in ms after
+ * the process did; undefined where /proc cannot say. In qemu-lite on the software engine and in
+ * QEMU with TCG it is the vCPU thread: beside the wall time its CPU time shows what the vCPU waited
+ * for a core (x86emu's jit README: V8's compiler threads took it on two cores).
  */
-export function busiestThreadCpuMs(pid) {
+export function busiestThread(pid) {
   if (pid === undefined) return undefined;
   try {
-    let most = 0;
+    const proc = statTimes(`/proc/${pid}/stat`);
+    let most;
     for (const t of readdirSync(`/proc/${pid}/task`)) {
       try {
-        const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'latin1');
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        most = Math.max(most, ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ);
+        const th = statTimes(`/proc/${pid}/task/${t}/stat`);
+        if (most === undefined || th.cpuMs > most.cpuMs) most = th;
       } catch {
         // The thread ended meanwhile.
       }
     }
-    return most;
+    return most && { cpuMs: most.cpuMs, startMs: most.startMs - proc.startMs };
   } catch {
     return undefined;
   }
+}
+
+/** The busiest thread's CPU time (`busiestThread`), or undefined without /proc. */
+export function busiestThreadCpuMs(pid) {
+  return busiestThread(pid)?.cpuMs;
 }
 
 /**

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { busiestThreadCpuMs, processCpuMs } from '../../../tools/linux/boot-marker.mjs';
+import { busiestThread, busiestThreadCpuMs, processCpuMs } from '../../../tools/linux/boot-marker.mjs';
 
 /** A process whose worker thread spins ~400 ms while its main thread spins ~150 ms; both then wait (alive). */
 const SCRIPT = `
@@ -25,7 +25,12 @@ describe.skipIf(!existsSync('/proc/self/task'))('boot-marker CPU clocks (/proc)'
     );
     const all = processCpuMs(child.pid) as number;
     const busiest = busiestThreadCpuMs(child.pid) as number;
+    const thread = busiestThread(child.pid);
     child.kill();
+    // The worker thread, started after the process (by node's start-up, well under a second).
+    expect(thread?.cpuMs).toBe(busiest);
+    expect(thread?.startMs).toBeGreaterThanOrEqual(0);
+    expect(thread?.startMs).toBeLessThan(5000);
     expect(busiest).toBeGreaterThanOrEqual(300);
     expect(all - busiest).toBeGreaterThanOrEqual(100);
     expect(busiestThreadCpuMs(undefined)).toBeUndefined();
