@@ -7,7 +7,7 @@
 
 import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, type TransferListItem, Worker } from 'node:worker_threads';
+import { MessageChannel } from 'node:worker_threads';
 import { KvmError, type VcpuKickHandle } from '@kvm/core';
 import type { MachineConfig } from './config.js';
 import { DEFAULT_DEBUG_EXIT, type DebugExitConfig } from './devices/debug-exit.js';
@@ -32,6 +32,7 @@ import { type GdbServer, startGdbServer } from './gdbstub/server.js';
 import { MAX_INITRD_BYTES, MAX_KERNEL_BYTES, readImageFile } from './loaders/read-image.js';
 import { LoaderError } from './loaders/types.js';
 import type { SmpOptions } from './machine/smp.js';
+import { machineThread } from './machine-thread.js';
 import { HostNetdevs } from './netdev/host-netdevs.js';
 import { resolveSmpOption, validateRunGuestOptions } from './run-guest-options.js';
 import { parseSize } from './size.js';
@@ -393,12 +394,6 @@ export async function resolveConfig(
   return { config, engine };
 }
 
-function workerUrl(): URL {
-  const here = new URL(import.meta.url);
-  // From source (vitest), run the built worker: Node cannot start a .ts worker by itself.
-  return here.pathname.endsWith('.ts') ? new URL('../dist/worker.js', here) : new URL('./worker.js', here);
-}
-
 /** Atomics.waitAsync (Node ≥ 16; ES2024 in the type library, which we do not target). */
 const waitAsync = (
   Atomics as unknown as {
@@ -437,52 +432,27 @@ async function timerService(control: SharedControl, kick: () => void, done: () =
 }
 
 /**
- * Node's flags for the vCPU worker: the caller's, less those that describe the main script's
- * source (`-e`/`--eval`, `-p`/`--print`, `--input-type`). A worker inherits `process.execArgv`, and
- * Node refuses `--input-type` for a worker started from a file, so `runGuest` called from
- * `node --input-type=module -e …` failed inside the worker.
+ * The images `resolveConfig` read from files for `options` (not bytes the caller gave, which stay
+ * the caller's): sent to the machine's thread by transfer, each buffer once.
  */
-function workerExecArgv(): string[] {
-  const out: string[] = [];
-  const argv = process.execArgv;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    if (a === '-e' || a === '--eval' || a === '-p' || a === '--print' || a === '--input-type') {
-      i++; // the flag's value (the script, or the input type) goes with it
-      continue;
-    }
-    if (a.startsWith('--eval=') || a.startsWith('--print=') || a.startsWith('--input-type=')) continue;
-    out.push(a);
+function readImages(config: MachineConfig, options: RunGuestOptions): ArrayBuffer[] {
+  const given = new Set<Uint8Array>();
+  const note = (source: string | Uint8Array | undefined) => {
+    if (source instanceof Uint8Array) given.add(source);
+  };
+  note(options.kernel);
+  note(options.flat?.image);
+  const initrd = options.initrd;
+  if (Array.isArray(initrd)) for (const m of initrd) note(m.image);
+  else note(initrd);
+  const images = [config.kernel?.image, config.flat?.image, ...config.modules.map((m) => m.image)];
+  const out = new Set<ArrayBuffer>();
+  for (const image of images) {
+    if (image === undefined || given.has(image) || !(image.buffer instanceof ArrayBuffer)) continue;
+    // readImageFile's bytes fill their own buffer; anything else is not ours to hand over.
+    if (image.byteOffset === 0 && image.byteLength === image.buffer.byteLength) out.add(image.buffer);
   }
-  return out;
-}
-
-/**
- * The vCPU worker, with `workerExecArgv()`. Node refuses V8's flags in a worker's execArgv
- * (ERR_WORKER_INVALID_EXEC_ARGV: `node --trace-gc cli.js …` failed), and needs none there: V8's
- * flags are the process's, so the worker's isolate has them already. The refused ones, which the
- * error names, are dropped and the worker started again.
- */
-function startWorker(input: WorkerInput, transferList: TransferListItem[]): Worker {
-  let execArgv = workerExecArgv();
-  for (;;) {
-    try {
-      return new Worker(workerUrl(), { workerData: input, execArgv, transferList });
-    } catch (error) {
-      const refused = refusedExecArgv(error);
-      const kept = execArgv.filter((a) => !refused.has(a));
-      if (kept.length === execArgv.length) throw error;
-      execArgv = kept;
-    }
-  }
-}
-
-/** The flags an ERR_WORKER_INVALID_EXEC_ARGV names ("…invalid execArgv flags: --a, --b"). */
-function refusedExecArgv(error: unknown): Set<string> {
-  const e = error as { code?: unknown; message?: unknown };
-  if (e?.code !== 'ERR_WORKER_INVALID_EXEC_ARGV' || typeof e.message !== 'string') return new Set();
-  const at = e.message.indexOf(': ');
-  return new Set(at < 0 ? [] : e.message.slice(at + 2).split(', '));
+  return [...out];
 }
 
 /**
@@ -512,7 +482,7 @@ export async function runGuest(options: RunGuestOptions = {}): Promise<GuestResu
       options.onGdbListening?.(gdbServer.address);
     }
   }
-  const worker = startWorker(input, channel ? [channel.port2] : []);
+  const worker = machineThread(input, [...(channel ? [channel.port2] : []), ...readImages(config, options)]);
   const chunks: Uint8Array[] = [];
   let kickHandle: VcpuKickHandle | undefined;
   /** Every vCPU the machine's thread runs (-smp's turns on the software engine). */

@@ -11,7 +11,7 @@
  * - `{ type: 'net-tx', nic, data }` a frame the guest sent on a `-netdev socket` NIC.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
+import { type MessagePort, parentPort } from 'node:worker_threads';
 import { exitReasonName } from '@kvm/core';
 import { ApThreads } from './ap-threads.js';
 import type { MachineConfig } from './config.js';
@@ -74,9 +74,9 @@ function traceExit(machine: Machine, log: (item: string, line: string) => void):
   };
 }
 
-function main(): void {
+function main(input: WorkerInput): void {
   const port = parentPort!;
-  const { config, sab, epochMs, debug } = workerData as WorkerInput;
+  const { config, sab, epochMs, debug } = input;
   // This thread runs the guest: V8's compiler threads wait for a core, not it (host-thread.ts).
   yieldBackgroundThreads();
   const control = openSharedControl(sab, epochMs);
@@ -210,4 +210,6 @@ function main(): void {
   }
 }
 
-main();
+// The thread may start before its machine is known (machine-thread.ts): the input is the first
+// message, and the only one this port gets.
+parentPort!.once('message', (input: WorkerInput) => main(input));
