@@ -8,9 +8,10 @@
  * that reason, and so that the images the main thread read go over by transfer instead of a copy
  * (Debian's vmlinux is 66 MB: a copy on each side, ~50 ms of the worker's start).
  *
- * This module imports nothing of qemu-lite: cli.ts loads it before the rest.
+ * This module imports nothing of qemu-lite at run time (types only): cli.ts loads it before the rest.
  */
 import { type TransferListItem, Worker } from 'node:worker_threads';
+import type { WorkerInput } from './worker.js';
 
 /** A thread started before its machine was known, until `machineThread` takes it. */
 let prestarted: { worker: Worker; gone: boolean } | undefined;
@@ -98,11 +99,11 @@ export function prestartMachineThread(): void {
 }
 
 /**
- * The thread that runs the machine of `input` (worker.ts `WorkerInput`), given it now: the
+ * The thread that runs the machine of `input`, given it now: the
  * prestarted one if it is still there, else a new one. `transferList`: what goes over by transfer
  * (the debug channel's port, the images read for it); the caller must not use those afterwards.
  */
-export function machineThread(input: unknown, transferList: readonly TransferListItem[]): Worker {
+export function machineThread(input: WorkerInput, transferList: readonly TransferListItem[]): Worker {
   const early = prestarted;
   prestarted = undefined;
   const worker = early !== undefined && !early.gone ? early.worker : startWorker();
