@@ -38,9 +38,11 @@ function start(cpu) {
   return cpu;
 }
 
-/** `code` in 64-bit mode at CPL 0 under 4-level paging (4 KiB pages) identity-mapping 8 MiB. */
-export function machine64(code, jit) {
-  const mem = new FlatPhysicalMemory(16 << 20);
+/**
+ * `code` in 64-bit mode at CPL 0 under 4-level paging (4 KiB pages) identity-mapping 8 MiB, in
+ * `mem` (16 MiB; a flat one unless given: a WasmGuestMemory for the wasm backend's 64-bit code).
+ */
+export function machine64(code, jit, mem = new FlatPhysicalMemory(16 << 20)) {
   mem.bytes.set(code, CODE);
   const cpu = new Cpu({ memory: mem, jit });
   const s = cpu.state;

@@ -5,15 +5,13 @@
 // each with the wasm backend (RAM in a WasmGuestMemory, as the software engine's) and with the
 // interpreter alone, interleaved in one run. The difference between "X, compiled" and "X,
 // interpreter" is the price of leaving compiled code for one instruction and coming back: what a
-// lower compile threshold pays at each boundary between compiled and interpreted code (jit
-// README, "The engine's guest profile").
+// lower compile threshold pays at each boundary between compiled and interpreted code (the jit
+// README's "Where the engine's time goes by guest code").
 //   node bench/transitions.mjs     (after building; X86EMU_BENCH_ITER sets the iterations)
-import { Cpu, Flag, SegAttr, StopReason, WasmGuestMemory } from '../dist/index.js';
-import { cpuSeconds } from './loops.mjs';
+import { Flag, StopReason, WasmGuestMemory } from '../dist/index.js';
+import { cpuSeconds, ITER, machine64 } from './loops.mjs';
 
-const ITER = Number(process.env.X86EMU_BENCH_ITER ?? 2_000_000);
 const ROUNDS = Number(process.env.X86EMU_BENCH_ROUNDS ?? 3);
-const CODE = 0x10000;
 const STACK = 0x400000;
 
 // top: add eax, ebx; X (2 bytes); dec r8d; jnz top; hlt
@@ -24,33 +22,10 @@ const LOOPS = {
   sti: { what: 'STI; NOP      (interpreted) ', code: loop([0xfb, 0x90]) },
 };
 
-/** `code` in 64-bit mode at CPL 0, identity-mapped 8 MiB (4 KiB pages), R8 = ITER, IF = 1 for STI. */
+/** `code` in 64-bit mode (bench/loops.mjs), RAM in wasm memory, R8 = ITER, a stack, IF = 1 for STI. */
 function machine(code, jit) {
-  const mem = new WasmGuestMemory(16 << 20);
-  mem.bytes.set(code, CODE);
-  const cpu = new Cpu({ memory: mem, jit });
+  const cpu = machine64(code, jit, new WasmGuestMemory(16 << 20));
   const s = cpu.state;
-  const pml4 = 0x800000;
-  mem.write32(pml4, (pml4 + 0x1000) | 3);
-  mem.write32(pml4 + 0x1000, (pml4 + 0x2000) | 3);
-  for (let t = 0; t < 4; t++) {
-    const pt = pml4 + 0x3000 + t * 0x1000;
-    mem.write32(pml4 + 0x2000 + t * 8, pt | 3);
-    for (let i = 0; i < 512; i++) mem.write32(pt + i * 8, ((t * 512 + i) * 4096) | 3);
-  }
-  s.cr[0] = 0x80000011;
-  s.cr[4] = 0x20;
-  s.cr[3] = pml4;
-  s.efer[0] = 0x500;
-  for (let r = 0; r < 6; r++) {
-    s.segSel[r] = r === 1 ? 8 : 0x10;
-    s.segLimit[r] = 0xffffffff;
-    s.segAttr[r] =
-      r === 1
-        ? 0xb | SegAttr.S | SegAttr.P | SegAttr.L | SegAttr.G
-        : 3 | SegAttr.S | SegAttr.P | SegAttr.DB | SegAttr.G;
-  }
-  s.rip[0] = CODE;
   s.gpr[4] = STACK;
   s.gpr[8] = ITER;
   s.rflags[0] |= Flag.IF;
