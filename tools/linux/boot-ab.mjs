@@ -113,12 +113,14 @@ async function main() {
       );
     }
   }
-  for (const key of ['wall', 'cpu', 'vcpu']) {
+  // The start-up's two figures too: when the vCPU thread started, and the banner.
+  for (const key of ['wall', 'cpu', 'vcpu', 'vcpuStart', 'banner']) {
     const [a, b] = runs.map((rs) => rs.map((r) => r[key]));
+    if (a.includes(undefined) || b.includes(undefined)) continue;
     const ratios = a.map((x, i) => b[i] / x);
     const lower = ratios.filter((x) => x < 1).length;
     console.log(
-      `${key.padEnd(5)} medians A ${s(median(a))} s, B ${s(median(b))} s; B/A by pair ` +
+      `${key.padEnd(10)} medians A ${s(median(a))} s, B ${s(median(b))} s; B/A by pair ` +
         `${ratios.map((x) => x.toFixed(3)).join(' ')} (median ${median(ratios).toFixed(3)}, B lower in ${lower} of ${ratios.length})`,
     );
   }
