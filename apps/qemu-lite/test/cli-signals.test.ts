@@ -7,12 +7,12 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RspClient } from './gdbstub/rsp-client.js';
 import { cliPath, hostSkipReason } from './helpers.js';
+import { freePort } from './ports.js';
 
 /** EB FE: jmp $, a loop with no exit at all (no I/O, no HLT): only a kick gets it out. */
 const guest = join(mkdtempSync(join(tmpdir(), 'qemu-lite-spin-')), 'spin.bin');
@@ -110,16 +110,6 @@ describe.each(engines.filter(([accel]) => !accel.includes('jit=off')))(
     );
   },
 );
-
-/** A free loopback port (the kernel's pick, released for qemu-lite to take). */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const a = server.address();
-      server.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 describe.each(engines.filter(([accel]) => !accel.includes('jit=off')))(
   'qemu-lite -accel %s held by gdb (-S, a client attached)',

@@ -10,7 +10,6 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
@@ -32,18 +31,6 @@ export function gdbPlan(): { startKernel: string } | { skip: string } {
   const m = /^([0-9a-f]{16}) [Tt] start_kernel$/m.exec(readFileSync(linux.systemMapPath, 'utf8'));
   if (!m) return { skip: 'System.map has no start_kernel' };
   return { startKernel: m[1] };
-}
-
-/** A free loopback port for `-gdb tcp:127.0.0.1:PORT`. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 /**

@@ -29,6 +29,7 @@ import {
   put32,
 } from '../src/devices/net/inet.js';
 import { section } from './linux-checks.js';
+import { freePort } from './ports.js';
 
 /** The socket peer's address; the guest gives eth1 192.168.76.15/24 (init.sh). */
 const PEER_IP = ipv4('192.168.76.2');
@@ -58,18 +59,6 @@ export interface NetPeer {
 
 /** Guest port of the hostfwd rule (init.sh's `nc -l -p 7777`). */
 const FWD_GUEST_PORT = 7777;
-
-/** A free TCP port on the loopback (listen on 0, close). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 /**
  * Connects to the hostfwd port, sends a line, keeps the line the guest's `nc -l` sends back and

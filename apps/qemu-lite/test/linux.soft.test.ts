@@ -51,7 +51,7 @@ import {
   checkUname,
 } from './linux-checks.js';
 import { checkExt4Disk, checkPci, checkRawDisk, type LinuxDisks, makeLinuxDisks } from './linux-disks.js';
-import { checkGdbStartKernel, freePort, GDB_ACCEL, gdbPlan, runGdbSession } from './linux-gdb.js';
+import { checkGdbStartKernel, GDB_ACCEL, gdbPlan, runGdbSession } from './linux-gdb.js';
 import {
   checkConsole,
   checkNet,
@@ -68,6 +68,7 @@ import {
   startNetPeer,
 } from './linux-net.js';
 import { checkMmconfig, checkMsix } from './linux-pcie.js';
+import { freePort, pickPort } from './ports.js';
 
 const ENGINES = ['vmx', 'svm'] as const;
 type Accel = (typeof ENGINES)[number];
@@ -141,7 +142,7 @@ const peers = new Map<Accel, NetPeer>();
  * until its uptime is the boot's bound less two minutes (the rest of /init and the power-off), so
  * a peer that never comes fails this check alone, with the reason.
  */
-const P2P_PORT = 40000 + Math.floor(Math.random() * 20000);
+const P2P_PORT = pickPort();
 const P2P_DEADLINE_S = Math.max(60, timeoutS - 120);
 const P2P: Record<Accel, P2p> = {
   vmx: { port: P2P_PORT, self: 1, peer: 2, deadlineS: P2P_DEADLINE_S },

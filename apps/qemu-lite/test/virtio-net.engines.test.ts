@@ -10,12 +10,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { SocketNetdevSpec } from '../src/devices/virtio/net.js';
 import { type GuestResult, runGuest } from '../src/index.js';
 import { hostSkipReason } from './helpers.js';
+import { freePort } from './ports.js';
 
 export const virtionetGuest = fileURLToPath(
   new URL('../../../tools/guests/out/virtionet64.elf', import.meta.url),
@@ -23,18 +23,6 @@ export const virtionetGuest = fileURLToPath(
 const notBuilt = existsSync(virtionetGuest)
   ? undefined
   : 'tools/guests is not built (pnpm turbo run build --filter=@kvm/guests)';
-
-/** A TCP port free on the loopback a moment ago (listen on 0, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 function guest(accel: string, append: string, socket: SocketNetdevSpec, onStart?: () => void) {
   return runGuest({

@@ -1,0 +1,33 @@
+/**
+ * The tests' loopback ports (test/ports.ts): below the kernel's ephemeral range, where no
+ * connect() takes them as its source port, and never the same one twice in a process.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { freePort, pickPort } from './ports.js';
+
+const ephemeral = (() => {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  } catch {
+    return 32_768;
+  }
+})();
+
+describe('test ports', () => {
+  it('hands out distinct ports below the ephemeral range, each one a server can listen on', async () => {
+    const ports = [pickPort(), await freePort(), await freePort(), await freePort()];
+    expect(new Set(ports).size).toBe(ports.length);
+    for (const p of ports) {
+      expect(p).toBeGreaterThanOrEqual(10_000);
+      expect(p).toBeLessThan(ephemeral);
+    }
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(ports[1], '127.0.0.1', resolve);
+    });
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+});
