@@ -27,7 +27,9 @@ function ephemeralStart(): number {
   }
 }
 
-const top = ephemeralStart();
+/** The first port of the kernel's ephemeral range: every port handed out lies below it. */
+export const EPHEMERAL_START = ephemeralStart();
+const top = EPHEMERAL_START;
 
 /** A port below the ephemeral range that this process has not handed out before (not probed). */
 export function pickPort(): number {
