@@ -4,6 +4,7 @@
  * typed-array increments per exit; the table is built once, at the end.
  */
 import { exitReasonName } from '@kvm/core';
+import { holdAsDoubles } from '@kvm/x86emu';
 
 /** Slot for runs a kick interrupted (KVM_RUN failing with EINTR, no exit_reason). */
 export const STAT_KICK = 63;
@@ -33,6 +34,11 @@ export class ExitStats {
   guestNs = 0;
   haltedNs = 0;
   deadlines = 0;
+
+  constructor() {
+    // Host nanoseconds (x86emu's double-fields.ts).
+    holdAsDoubles(this, ['guestNs', 'haltedNs']);
+  }
 
   count(reason: number, userspaceNs: number): void {
     // Reasons past the table share the slot below the kick slot.

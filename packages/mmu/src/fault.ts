@@ -1,3 +1,4 @@
+import { holdAsDoubles } from '@kvm/x86emu';
 import { kvmMmuFreeSomePages, kvmMmuGetPage } from './page-cache.js';
 import {
   ACC_ALL,
@@ -49,6 +50,13 @@ export class PageFaultResults {
   readonly injectPf = { kind: 'inject-pf' as const, errorCode: 0, cr2: 0 };
   readonly emulate = { kind: 'emulate' as const, gpa: 0 };
   readonly mmio = { kind: 'mmio' as const, gpa: 0 };
+
+  constructor() {
+    // Guest-physical addresses and CR2 values at or above 2^31 (x86emu's double-fields.ts).
+    holdAsDoubles(this.injectPf, ['cr2']);
+    holdAsDoubles(this.emulate, ['gpa']);
+    holdAsDoubles(this.mmio, ['gpa']);
+  }
 }
 
 /**

@@ -1,3 +1,4 @@
+import { holdAsDoubles } from '@kvm/x86emu';
 import { roleLevel, roleMetaphysical } from './page-role.js';
 import type { PteChain } from './parent-ptes.js';
 
@@ -57,6 +58,11 @@ export class ShadowPage {
   /** Active list (most recently created or reused root first). */
   prev: ShadowPage | null = null;
   next: ShadowPage | null = null;
+
+  constructor() {
+    // A metaphysical page's gfn is computed as a double (x86emu's double-fields.ts).
+    holdAsDoubles(this, ['gfn']);
+  }
 
   init(id: number, gfn: number, role: number, hpfn: number, view: Uint8Array): void {
     this.id = id;

@@ -16,6 +16,7 @@ export {
 export { type ByteSource, DecodeStatus, decode, MAX_INSN_LENGTH } from './decoder/decoder.js';
 export { Insn } from './decoder/insn.js';
 export { OPCODE_TABLE, type OpcodeRow, UNDEFINED_FLAGS_NOTES } from './decoder/opcode-table.js';
+export { holdAsDoubles } from './double-fields.js';
 export { Emulator, emulate } from './emulate/emulator.js';
 export { ENGINE_HOT, ENGINE_HOT_JS, ENGINE_RUN_UNIT, engineJitTuning } from './jit/engine-policy.js';
 export { engineJitDefault, Jit, jitDefault } from './jit/jit.js';

@@ -14,6 +14,8 @@
  * Limit: while LegacyReplacementRoute is set the i8254 keeps driving IRQ 0 (QEMU stops it through
  * the PIT's enable pin, and KVM_SET_PIT2's HPET_LEGACY flag for the in-kernel PIT).
  */
+
+import { holdAsDoubles } from '@kvm/x86emu';
 import type { Clock, IrqSink } from './types.js';
 
 export const HPET_BASE = 0xfed00000;
@@ -92,7 +94,10 @@ export class Hpet {
     private readonly clock: Clock,
     private readonly irq: IrqSink,
     private readonly legacyIrq0 = 0,
-  ) {}
+  ) {
+    // Host nanoseconds (x86emu's double-fields.ts).
+    holdAsDoubles(this, ['epochNs']);
+  }
 
   /** The GPA range this device decodes. */
   claimsMmio(gpa: number, len: number): boolean {

@@ -9,6 +9,7 @@
  * itself); before the loop waits (HLT, every vCPU idle) or stops, and for the debugger,
  * everything is written at once.
  */
+import { holdAsDoubles } from '@kvm/x86emu';
 
 /** Longest a byte waits in the buffer while the guest runs (ns of the vCPU loop's clock). */
 export const HOLD_NS = 2_000_000;
@@ -28,7 +29,10 @@ export class SerialBuffer {
   constructor(
     private readonly write: (bytes: Uint8Array) => void,
     private readonly clock: () => number,
-  ) {}
+  ) {
+    // Host nanoseconds (x86emu's double-fields.ts).
+    holdAsDoubles(this, ['since']);
+  }
 
   /** The UART's output callback. */
   readonly put = (byte: number): void => {

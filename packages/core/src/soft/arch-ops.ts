@@ -15,6 +15,8 @@
  * - Nothing here throws for what a guest does. A member may throw `KvmError` only where its doc
  *   says so (an errno the ioctl returns, e.g. EFAULT when guest memory has no host backing).
  */
+
+import { holdAsDoubles } from '@kvm/x86emu';
 import type { KvmRunView } from '../abi/run.js';
 import type { HostPhysicalMemory } from './host-physical.js';
 import type { SoftVcpu as KvmVcpu } from './vcpu.js';
@@ -80,7 +82,7 @@ export interface ArchSegment {
 
 /** A fresh zeroed `ArchSegment`. */
 export function newArchSegment(): ArchSegment {
-  return {
+  const seg: ArchSegment = {
     base: 0,
     baseHigh: 0,
     limit: 0,
@@ -95,6 +97,10 @@ export function newArchSegment(): ArchSegment {
     avl: 0,
     unusable: 0,
   };
+  // Bases and their high halves, limits of 4 GiB - 1: uint32 values at or above 2^31 (x86emu's
+  // double-fields.ts).
+  holdAsDoubles(seg, ['base', 'baseHigh', 'limit']);
+  return seg;
 }
 
 /** Segment registers, numbered as x86emu's `Seg` (the SDM's Sreg encoding, then LDTR, TR). */

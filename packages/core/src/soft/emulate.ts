@@ -25,6 +25,7 @@ import {
   type EmulateResult,
   EmulateResultKind,
   Emulator,
+  holdAsDoubles,
   PFERR,
   type PhysicalMemory,
   SegAttr,
@@ -157,6 +158,8 @@ export class VcpuEmulator implements X86EmulateOps {
 
   constructor(readonly vcpu: SoftVcpu) {
     this.gpm = new GuestPhysical(vcpu);
+    // A guest-physical address (x86emu's double-fields.ts).
+    holdAsDoubles(this, ['wantGpa']);
   }
 
   // --- X86EmulateOps --------------------------------------------------------------------------
@@ -363,6 +366,7 @@ export class VcpuEmulator implements X86EmulateOps {
       s.segAttr[i] = segmentFieldsToAttr(g);
     }
     const dt = { base: 0, baseHigh: 0, limit: 0 };
+    holdAsDoubles(dt, ['base', 'baseHigh', 'limit']);
     ops.getGdt(v, dt);
     s.dtBase[0] = dt.base;
     s.dtBaseHigh[0] = dt.baseHigh;

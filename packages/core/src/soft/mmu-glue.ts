@@ -17,6 +17,7 @@ import {
   type MmuVmHostOps,
   type PagingState,
 } from '@kvm/mmu';
+import { holdAsDoubles } from '@kvm/x86emu';
 import { Errno, KvmError } from '../api/errors.js';
 import { PAGE_SIZE } from './hva-space.js';
 import { KvmRequest, type SoftVcpu } from './vcpu.js';
@@ -153,6 +154,8 @@ export function shadowMmuOps(options: Partial<MmuOptions> = {}): VcpuMmuOps {
         vm.mmuVm = kvm;
       }
       const paging: PagingState = { cr0: 0, cr3: 0, cr4: 0, efer: 0 };
+      // CR0 with PG set and CR3 (x86emu's double-fields.ts).
+      holdAsDoubles(paging, ['cr0', 'cr3']);
       const mmu = kvm.createVcpuMmu(vcpuHostOps(vcpu, mem, paging));
       if (mmu === null) {
         releaseIfUnused(vm);

@@ -6,6 +6,8 @@
  * the guest exactly at the I/O instruction. If userspace moved RIP meanwhile (a VMM resetting
  * the vCPU from the exit of an OUT to the reset port), the instruction is abandoned instead.
  */
+
+import { holdAsDoubles } from '@kvm/x86emu';
 import { KVM_EXIT, KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT } from '../abi/exit-reasons.js';
 import type { KvmRunView } from '../abi/run.js';
 import { KVM_PIO_PAGE_OFFSET } from '../abi/run-layout.js';
@@ -37,6 +39,12 @@ export class PendingPio {
    */
   cuiLinearRip = 0;
   cuiRipHigh = 0;
+
+  constructor() {
+    // Linear addresses and RIP[63:32]; the exit's instruction length arrives as a double (a VMCS
+    // read) (x86emu's double-fields.ts).
+    holdAsDoubles(this, ['linear', 'cuiLinearRip', 'cuiRipHigh', 'instructionLength']);
+  }
 
   /**
    * Fills kvm_run for a single (non-string) IN/OUT of `size` bytes; `value` is the guest's

@@ -4,7 +4,14 @@
  * the hypervisor's shadow page tables, and the CPUID vendor leaf. Vendor rules (controls,
  * intercepts, exit encodings) stay in their packages.
  */
-import { CPUID1_EDX, type Cpu, type CpuState, PagingMode, type PagingOverride } from '@kvm/x86emu';
+import {
+  CPUID1_EDX,
+  type Cpu,
+  type CpuState,
+  holdAsDoubles,
+  PagingMode,
+  type PagingOverride,
+} from '@kvm/x86emu';
 
 const X86_CR4_PAE = 1 << 5;
 const EFER_LMA = 1 << 10;
@@ -104,6 +111,11 @@ export class NestedTlbRegime {
   private efer = -1;
   /** TLB fills counted at the last exit: a fill since then is not the guest's. */
   private missesAtExit = -1;
+
+  constructor() {
+    // The nested root's tag, CR0 with PG set, CR3 (x86emu's double-fields.ts).
+    holdAsDoubles(this, ['tag1', 'cr0', 'cr3']);
+  }
 
   /** At a VM entry with nested paging: true when the TLB may stay; records the regime either way. */
   keep(cpu: Cpu, tag0: number, tag1: number, tag2: number): boolean {

@@ -20,6 +20,7 @@
  * `kvm_synchronize_tsc` matches the TSCs of vCPUs created together.
  */
 
+import { holdAsDoubles } from '@kvm/x86emu';
 import { kvmIcountSync } from './icount.js';
 import { hostNowNs } from './irqchip/pit.js';
 import { kvmAdvanceTsc, kvmReadTsc } from './tsc-counter.js';
@@ -49,7 +50,14 @@ function syncOf(vm: SoftVm): TscSync | null {
 
 /** Makes `vm`'s vCPUs' TSC follow `mode` (set once, when the VM is created). */
 export function kvmSetTscClock(vm: SoftVm, mode: TscClockMode): void {
-  vm.tscSync = mode === 'host' ? ({ hostNs: -1, instructions: 0, debt: 0 } satisfies TscSync) : null;
+  if (mode !== 'host') {
+    vm.tscSync = null;
+    return;
+  }
+  const sync: TscSync = { hostNs: -1, instructions: 0, debt: 0 };
+  // Host nanoseconds and instruction counts (x86emu's double-fields.ts).
+  holdAsDoubles(sync, ['hostNs', 'instructions', 'debt']);
+  vm.tscSync = sync;
 }
 
 /** Does this vCPU's TSC follow the host clock? */

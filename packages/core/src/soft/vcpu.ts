@@ -5,6 +5,8 @@
  * (its VMCS or VMCB and what goes with it). The ioctls that act on a vCPU are methods here;
  * the run loop is in `run-loop.ts`.
  */
+
+import { holdAsDoubles } from '@kvm/x86emu';
 import { KvmRunView } from '../abi/run.js';
 import { Errno, KvmError } from '../api/errors.js';
 import type { KvmCpuidEntry2, KvmMsrEntry, KvmRegs, KvmSegment, KvmSregs } from '../api/structs.js';
@@ -148,6 +150,21 @@ export class SoftVcpu {
     this.runBuffer = shared ? new SharedArrayBuffer(mmapSize) : new ArrayBuffer(mmapSize);
     this.run = new KvmRunView(this.runBuffer);
     this.kickFlag = new Int32Array(shared ? new SharedArrayBuffer(4) : new ArrayBuffer(4));
+    // RIP's halves, CR0 with PG set and CR3 are uint32 values at or above 2^31, the instruction
+    // counts pass 2^31, the host times are fractions: doubles from the start (x86emu's
+    // double-fields.ts: each later change of the vCPU's shape threw away its optimized code).
+    holdAsDoubles(this.dt, ['base', 'baseHigh', 'limit']);
+    holdAsDoubles(this, [
+      'rip',
+      'ripHigh',
+      'cr0',
+      'cr3',
+      'cr3High',
+      'turnStart',
+      'sliceHostNs',
+      'sliceInstructions',
+      'instructions',
+    ]);
   }
 
   /** KVM_GET_REGS */

@@ -24,6 +24,7 @@ import {
   CrAccessType,
   type ExitInfo,
   engineJitTuning,
+  holdAsDoubles,
   InterceptKind,
   type Intercepts,
   type MsrOps,
@@ -171,6 +172,8 @@ export class SvmGuestMode implements Intercepts {
       jit: silicon.jit ? engineJitTuning(silicon.jitBackend) : false,
     });
     this.nested = new NestedPaging(silicon.memory);
+    // Instruction counts and budgets, RIP's high halves, host times (x86emu's double-fields.ts).
+    holdAsDoubles(this, ['hostTick', 'lastInstructions', 'ripHigh', 'nextHigh', 'pauseLast']);
   }
 
   // ---- Intercepts ------------------------------------------------------------------------

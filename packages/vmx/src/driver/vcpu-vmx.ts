@@ -4,6 +4,7 @@
  * (CR2 is loaded into the real CR2 around VM entry, as KVM's entry code does).
  */
 import type { SoftVcpu } from '@kvm/core';
+import { holdAsDoubles } from '@kvm/x86emu';
 
 export class VcpuVmx {
   /** hpa of the VMCS region; -1 once freed (never VMREAD/VMWRITE it then). */
@@ -70,6 +71,12 @@ export class VcpuVmx {
   tprThreshold = -1;
   /** Exits by basic reason. */
   readonly exitCounts = new Float64Array(65);
+
+  constructor() {
+    // CR2 and the high halves are uint32 values at or above 2^31, the execution controls have
+    // bit 31 (x86emu's double-fields.ts).
+    holdAsDoubles(this, ['cr2', 'cr2High', 'sysenterEspHigh', 'sysenterEipHigh', 'execControls']);
+  }
 }
 
 /** `to_vmx(vcpu)` */

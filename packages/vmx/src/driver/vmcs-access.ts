@@ -4,6 +4,8 @@
  * number and its meaning — changelog: "This will allow us to see the root cause when a vmwrite
  * error happens."
  */
+
+import { holdAsDoubles } from '@kvm/x86emu';
 import { VMCS_FIELDS } from '../silicon/vmcs-fields.js';
 import { VM_INSTRUCTION_ERROR_TEXT } from '../silicon/vmx-arch.js';
 import { type VmxSilicon, VmxStatus } from '../silicon/vmx-silicon.js';
@@ -24,7 +26,10 @@ export class VmcsAccess {
   /** Failures so far (bounded). */
   readonly errors: VmxError[] = [];
 
-  constructor(private readonly si: VmxSilicon) {}
+  constructor(private readonly si: VmxSilicon) {
+    // A field's high half (x86emu's double-fields.ts).
+    holdAsDoubles(this, ['high']);
+  }
 
   record(instruction: string, encoding: number, status: VmxStatus): void {
     let error = 0;

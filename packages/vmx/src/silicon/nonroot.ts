@@ -32,6 +32,7 @@ import {
   Cpu,
   type ExitInfo,
   engineJitTuning,
+  holdAsDoubles,
   InterceptKind,
   type Intercepts,
   type MsrOps,
@@ -248,6 +249,18 @@ export class VmxNonRoot implements Intercepts {
     });
     this.nested = new NestedPaging(silicon.memory);
     this.nested.format = NestedFormat.Ept;
+    // Instruction counts and budgets, controls with bit 31, CR0 masks and shadows, host times
+    // (x86emu's double-fields.ts).
+    holdAsDoubles(this, [
+      'hostTick',
+      'lastInstructions',
+      'proc',
+      'cr0Mask',
+      'cr0Shadow',
+      'cr4Mask',
+      'pleLast',
+      'pleLoopStart',
+    ]);
   }
 
   /** INVEPT: the guest-physical and combined mappings go (vmx-silicon.ts). */

@@ -15,7 +15,14 @@ import {
   siliconCpuid1Edx,
   siliconHostMemory,
 } from '@kvm/core';
-import { CPUID_EXT_ECX, CPUID_EXT_EDX, CPUID1_ECX, defaultCpuid, engineJitDefault } from '@kvm/x86emu';
+import {
+  CPUID_EXT_ECX,
+  CPUID_EXT_EDX,
+  CPUID1_ECX,
+  defaultCpuid,
+  engineJitDefault,
+  holdAsDoubles,
+} from '@kvm/x86emu';
 import { EPT_VPID_CAP_HI, EPT_VPID_CAP_LO, eptpInvalid, InveptType, InvvpidType } from './ept.js';
 import { GUEST_COLD, GUEST_GROUP_BY_SLOT, saveColdGroups } from './guest-cache.js';
 import { VmxNonRoot } from './nonroot.js';
@@ -216,6 +223,8 @@ export class VmxSilicon implements HostCpu {
       config.featureControl ?? FeatureControl.LOCKED | FeatureControl.VMXON_ENABLED_OUTSIDE_SMX;
     this.vmcs = new VmcsRegion(this.memory);
     this.scratch = new VmcsRegion(this.memory);
+    // A field's value and its high half (x86emu's double-fields.ts).
+    holdAsDoubles(this, ['vmreadValue', 'vmreadValueHigh']);
   }
 
   // ---- CPUID and MSRs ------------------------------------------------------------------

@@ -7,6 +7,7 @@
  * Cost model: a hook is consulted only when the kind's bit is set in `Intercepts.mask`
  * (`1 << InterceptKind.X`), so a plain emulator pays one AND per sensitive instruction.
  */
+import { holdAsDoubles } from '../double-fields.js';
 
 /** The sensitive instructions and events a caller can intercept. Numbers are ours (not VMX's). */
 export const InterceptKind = {
@@ -199,6 +200,11 @@ export class ExitInfo {
   vectoringVector = 0;
   vectoringErrorCode = 0;
   vectoringHasErrorCode = false;
+
+  constructor() {
+    // Linear and guest-physical addresses (double-fields.ts).
+    holdAsDoubles(this, ['linearAddress', 'faultAddress']);
+  }
 }
 
 /** The hooks. Every member is optional; `mask` selects which instruction kinds are offered. */

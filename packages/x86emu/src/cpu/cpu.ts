@@ -31,6 +31,7 @@ import { ExitInfo, type Intercepts } from '../api/intercepts.js';
 import type { PhysicalMemory } from '../api/physical-memory.js';
 import type { CpuidOps, InterruptControllerOps, MsrOps, PortIoOps } from '../api/platform.js';
 import { Insn } from '../decoder/insn.js';
+import { holdAsDoubles } from '../double-fields.js';
 import { Jit, jitDefault } from '../jit/jit.js';
 import type { NestedPaging } from '../paging/nested.js';
 import { WalkResult } from '../paging/walker.js';
@@ -339,6 +340,31 @@ export class Cpu {
     this.intercepts = options.intercepts ?? null;
     const jit = options.jit ?? jitDefault();
     this.jit = jit === false ? null : new Jit(jit === true ? {} : jit);
+    // Fields that come to hold uint32 values (addresses, EIPs, lazy-flag operands with bit 31
+    // set), 48-bit ones, counts past 2^31 or a budget the engines compute as a double: doubles
+    // from the start (double-fields.ts).
+    holdAsDoubles(this, [
+      'runLimit',
+      'instructionsRetired',
+      'lfDst',
+      'lfSrc',
+      'lfRes',
+      'lfResHi',
+      'pagingRoot',
+      'codeLpn',
+      'codeRipHi',
+      'codePfn',
+      'startEip',
+      'startRipHi',
+      'fetchLin',
+      'fetchEip',
+      'faultAddress',
+      'tssEsp',
+      'descHi',
+      'descAddr',
+      'lo64',
+      'hi64',
+    ]);
     this.stateChanged();
   }
 

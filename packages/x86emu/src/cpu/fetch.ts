@@ -10,6 +10,7 @@
  */
 import { DecodeStatus, decode } from '../decoder/decoder.js';
 import { Insn } from '../decoder/insn.js';
+import { holdAsDoubles } from '../double-fields.js';
 import { DISPATCH } from '../exec/dispatch.js';
 import { dispatch64 } from '../exec/dispatch64.js';
 import { ROW_KIND } from '../jit/rows.js';
@@ -65,6 +66,11 @@ export class PageCode {
    */
   readonly jcIdx: number[] = [];
   jcGen = 0;
+
+  constructor() {
+    // Frame numbers of the nested (EPT/NPT) path come as doubles (double-fields.ts).
+    holdAsDoubles(this, ['pfn', 'crossPfn']);
+  }
 }
 
 /**

@@ -16,6 +16,7 @@ import { FlatPhysicalMemory } from '../api/physical-memory.js';
 import * as C from '../cpu/consts.js';
 import { Cpu, type LinearOps } from '../cpu/cpu.js';
 import { taskSwitch } from '../cpu/task-switch.js';
+import { holdAsDoubles } from '../double-fields.js';
 import { CpuState } from '../state.js';
 
 const EMUL_USERSPACE = { emulUserspace: true } as const;
@@ -31,7 +32,10 @@ class OpsAdapter implements LinearOps, EmulateFault {
   private readonly bufs = [new Uint8Array(0), new Uint8Array(1), new Uint8Array(2), null, new Uint8Array(4)];
   private readonly b8a = new Uint8Array(8);
   private readonly b8b = new Uint8Array(8);
-  constructor(private readonly cpu: Cpu) {}
+  constructor(private readonly cpu: Cpu) {
+    // Linear addresses and their halves (double-fields.ts).
+    holdAsDoubles(this, ['insnLin', 'curLo', 'curHi']);
+  }
 
   raise(vector: number, errorCode: number, hasErrorCode: boolean, faultAddress: number): void {
     const c = this.cpu;

@@ -13,6 +13,7 @@ import type { JitTuning } from '../api/cpu-options.js';
 import type { Cpu } from '../cpu/cpu.js';
 import { crossPageOk, type PageCode, switchCodePage, switchCodePage64 } from '../cpu/fetch.js';
 import type { Insn } from '../decoder/insn.js';
+import { holdAsDoubles } from '../double-fields.js';
 import { Flag } from '../state.js';
 import { BAILED, type JitBlock } from './block.js';
 import { compileRegion } from './compile.js';
@@ -239,6 +240,9 @@ export class Jit {
     this.runUnit = Math.max(0, options.runUnit ?? (unit >= 0 ? unit : wasm ? RUN_UNIT : 0));
     const asyncEnv = typeof process !== 'undefined' ? process.env?.X86EMU_JIT_ASYNC : undefined;
     this.asyncCompile = wasm && (options.asyncCompile ?? asyncEnv === '1');
+    // Instruction counts and RIPs that pass 2^31, milliseconds: doubles from the start (double-fields.ts).
+    holdAsDoubles(this, ['runAt', 'seqEnd']);
+    holdAsDoubles(this.stats, ['instructions', 'compileMs', 'sourceBytes']);
   }
   readonly stats = {
     /** Blocks compiled, and the time spent compiling them (ms). */

@@ -14,6 +14,7 @@
  *   AND of the R/W/X bits of the entries used does not allow.
  */
 import type { PhysicalMemory } from '../api/physical-memory.js';
+import { holdAsDoubles } from '../double-fields.js';
 import { high32, pageBase, TWO32, tableIndex } from './bits.js';
 import { PFERR } from './walker.js';
 
@@ -68,6 +69,10 @@ export class EptWalkResult {
   dirty = false;
   /** 4 KiB, 2 MiB or 1 GiB. */
   pageSize = 4096;
+
+  constructor() {
+    holdAsDoubles(this, ['pa', 'pfn']);
+  }
 }
 
 /**

@@ -24,6 +24,7 @@
  * the accessed/dirty flags, 29.3.5), and the guest walk's own A/D writes need write rights.
  */
 import type { PhysicalMemory } from '../api/physical-memory.js';
+import { holdAsDoubles } from '../double-fields.js';
 import { pageOffset } from './bits.js';
 import { EPT_EXEC, EPT_READ, EPT_WRITE, EptWalkResult, EptWalkStatus, walkEpt } from './ept.js';
 import { PFERR, WalkCtl, WalkResult, walkAddr } from './walker.js';
@@ -101,7 +102,10 @@ export class NestedPaging implements PhysicalMemory {
   readonly writtenHpfn = new Float64Array(4);
   writtenCount = 0;
 
-  constructor(readonly host: PhysicalMemory) {}
+  constructor(readonly host: PhysicalMemory) {
+    // A guest-physical address, the root's host-physical one (double-fields.ts).
+    holdAsDoubles(this, ['faultGpa', 'root']);
+  }
 
   /** Starts a combined walk: forgets the frame cache and the written frames. */
   beginWalk(): void {

@@ -5,6 +5,7 @@
  * host-physical memory). It sets accessed and dirty bits as the CPU does (SDM Vol. 3 4.8).
  */
 import type { PhysicalMemory } from '../api/physical-memory.js';
+import { holdAsDoubles } from '../double-fields.js';
 import { high32, pageBase, TWO32, tableIndex } from './bits.js';
 
 /** Page-fault error code bits (SDM Vol. 3 4.7, Figure 4-12). Also the walker's access kind. */
@@ -54,6 +55,11 @@ export class WalkResult {
   written1 = -1;
   written2 = -1;
   written3 = -1;
+
+  constructor() {
+    // Addresses computed as doubles (a frame times 4096): double fields from the start (double-fields.ts).
+    holdAsDoubles(this, ['pa', 'pfn', 'written0', 'written1', 'written2', 'written3']);
+  }
 }
 
 /**

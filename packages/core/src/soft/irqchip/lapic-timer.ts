@@ -4,6 +4,7 @@
  * It keeps only the time state; the registers (LVTT, TMICT, TDCR) stay in the APIC's page and are
  * passed in. Time is the guest's TSC (`clock.now()`), one bus cycle per tick.
  */
+import { holdAsDoubles } from '@kvm/x86emu';
 
 /** LVTT timer mode (bits 18:17): 00 one-shot, 01 periodic, 10 TSC-deadline. */
 export const APIC_LVT_TIMER_PERIODIC = 1 << 17;
@@ -22,7 +23,10 @@ export class LapicTimer {
   /** LVTT mode bits the guest may set: TSC-deadline only with CPUID.1:ECX[24] (`timer_mode_mask`). */
   modeMask = APIC_LVT_TIMER_PERIODIC;
 
-  constructor(private readonly clock: { now(): number }) {}
+  constructor(private readonly clock: { now(): number }) {
+    // TSC values and host-clock deadlines (x86emu's double-fields.ts).
+    holdAsDoubles(this, ['target', 'tscDeadline']);
+  }
 
   reset(): void {
     this.cancel();

@@ -11,6 +11,7 @@
  * does (channel 2's gate, the speaker enable, OUT2, the refresh toggle); without it the port is
  * userspace's.
  */
+import { holdAsDoubles } from '@kvm/x86emu';
 
 /** The host's monotonic clock in ns, the PIT's time base (KVM's `ktime_get`). */
 export function hostNowNs(): number {
@@ -100,6 +101,8 @@ export class KvmPit {
     private readonly inject: () => void,
   ) {
     this.hostClock = now === hostNowNs;
+    // Host nanoseconds (x86emu's double-fields.ts).
+    holdAsDoubles(this, ['expires', 'periodNs']);
     // kvm_pit_reset: every channel in the invalid mode 0xff (no timer), gates up but channel 2's.
     for (let j = 0; j < 3; j++) {
       const c = this.channels[j];

@@ -40,6 +40,7 @@
 import { SF_FLAT, SF_LONG, SF_R, SF_W, TLB_MASK, TP_GLOBAL } from '../../cpu/consts.js';
 import type { CodeChainOps, Cpu } from '../../cpu/cpu.js';
 import type { PageCode } from '../../cpu/fetch.js';
+import { holdAsDoubles } from '../../double-fields.js';
 import { Flag } from '../../state.js';
 import { isSharedMemory, WA, type WasmMemory, type WasmTable } from './api.js';
 import {
@@ -238,6 +239,8 @@ export class Chain<R extends { slot: number; readonly page: PageCode }> implemen
     this.u32[ST_GEN >> 2] = 1;
     this.u32[ST_GENNG >> 2] = 1;
     cpu.chainOps = this;
+    // The chain's signature has bit 31; the run's limit may be a fraction (../../double-fields.ts).
+    holdAsDoubles(this, ['sig', 'limit']);
   }
 
   /**
