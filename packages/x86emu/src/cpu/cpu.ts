@@ -190,6 +190,13 @@ export class Cpu {
   nested: NestedPaging | null = null;
   /** Per segment register: SF_* flags. */
   readonly segFlags = new Uint8Array(8);
+  /**
+   * Of ES–GS (`Seg` 0–5), the ones a 64-bit wasm function may access inline, as `segFlags` says
+   * (flat, long mode, and readable or writable): bit `seg` for reads, `6 + seg` for writes. Kept
+   * by `updateSegFlags` for `chainSig` (jit/wasm/chain.ts), which reads it at every entry into
+   * compiled code and after every handler a function calls.
+   */
+  segInline = 0;
 
   // ---- software TLB (direct-mapped by linear page number)
   /** Tag (`tlbTagOf`): the page-number bits above the index; -1 when empty. */

@@ -8,6 +8,10 @@ import * as C from './consts.js';
 import type { Cpu } from './cpu.js';
 import { descBase, descLimit } from './descriptor.js';
 
+/** `segFlags` of a segment a 64-bit wasm function reads (`INLINE_R`) or writes inline (`Cpu.segInline`). */
+const INLINE_R = C.SF_R | C.SF_FLAT | C.SF_LONG;
+const INLINE_W = C.SF_W | C.SF_FLAT | C.SF_LONG;
+
 const TWO32 = 4294967296;
 const TWO48 = 281474976710656;
 
@@ -172,5 +176,10 @@ export class CpuSegments {
     if (!(f & (C.SF_EXPDOWN | C.SF_NULL)) && s.segBase[seg] === 0 && s.segLimit[seg] === 0xffffffff)
       f |= C.SF_FLAT;
     this.segFlags[seg] = f;
+    if (seg < 6) {
+      const r = (f & INLINE_R) === INLINE_R ? 1 << seg : 0;
+      const w = (f & INLINE_W) === INLINE_W ? 64 << seg : 0;
+      this.segInline = (this.segInline & ~(65 << seg)) | r | w;
+    }
   }
 }

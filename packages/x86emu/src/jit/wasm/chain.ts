@@ -37,7 +37,7 @@
  *   reads it), from which the wrapper sets `startEip`/`startRipHi`
  *   and `runCount` as for that function alone; a handler's `runCount` and RIP[63:32] likewise.
  */
-import { SF_FLAT, SF_LONG, SF_R, SF_W, TLB_MASK, TP_GLOBAL } from '../../cpu/consts.js';
+import { TLB_MASK, TP_GLOBAL } from '../../cpu/consts.js';
 import type { CodeChainOps, Cpu } from '../../cpu/cpu.js';
 import type { PageCode } from '../../cpu/fetch.js';
 import { holdAsDoubles } from '../../double-fields.js';
@@ -86,9 +86,6 @@ export function jcIndex(lo: number): number {
   return Math.imul(lo, JC_MUL) >>> JC_SHIFT;
 }
 
-const NEED_R = SF_R | SF_FLAT | SF_LONG;
-const NEED_W = SF_W | SF_FLAT | SF_LONG;
-
 /**
  * What a chain of 64-bit functions must keep from its start: the segments reachable inline for
  * reads (bits 0–5) and writes (6–11), as the wrapper passes them (none with #AC checks on); CPL 3
@@ -98,14 +95,7 @@ const NEED_W = SF_W | SF_FLAT | SF_LONG;
  */
 export function chainSig(cpu: Cpu): number {
   const s = cpu.state;
-  const sf = cpu.segFlags;
-  let m = 0;
-  if (!cpu.acEnabled)
-    for (let seg = 0; seg < 6; seg++) {
-      const f = sf[seg];
-      if ((f & NEED_R) === NEED_R) m |= 1 << seg;
-      if ((f & NEED_W) === NEED_W) m |= 64 << seg;
-    }
+  let m = cpu.acEnabled ? 0 : cpu.segInline;
   if (s.cpl === 3) m |= 1 << 12;
   if ((s.cr[0] & 12) === 0 && (s.cr[4] & 512) !== 0) m |= 1 << 13;
   if (cpu.long64) m |= 1 << 14;
