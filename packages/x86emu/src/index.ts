@@ -18,7 +18,13 @@ export { Insn } from './decoder/insn.js';
 export { OPCODE_TABLE, type OpcodeRow, UNDEFINED_FLAGS_NOTES } from './decoder/opcode-table.js';
 export { holdAsDoubles } from './double-fields.js';
 export { Emulator, emulate } from './emulate/emulator.js';
-export { ENGINE_HOT, ENGINE_HOT_JS, ENGINE_RUN_UNIT, engineJitTuning } from './jit/engine-policy.js';
+export {
+  ENGINE_EARLY,
+  ENGINE_HOT,
+  ENGINE_HOT_JS,
+  ENGINE_RUN_UNIT,
+  engineJitTuning,
+} from './jit/engine-policy.js';
 export { engineJitDefault, Jit, jitDefault } from './jit/jit.js';
 export type { WasmMemory } from './jit/wasm/api.js';
 export {

@@ -44,6 +44,14 @@ export interface JitTuning {
    * and 0 for the JS backend; 0 counts visits alone.
    */
   runUnit?: number;
+  /**
+   * Visits that compile a block at once when they all came within `earlyWindow` instructions of
+   * the first: code hot by its rate (a loop) compiles without waiting for `hot` visits. 0 (a bare
+   * `Cpu`'s default), or at least `hot`, turns it off; `X86EMU_JIT_EARLY` where not given.
+   */
+  early?: number;
+  /** The window of `early`, in instructions retired; default 2,000,000 (`EARLY_WINDOW`), or `X86EMU_JIT_EARLY_WINDOW`. */
+  earlyWindow?: number;
   /** Compiled blocks kept before the code cache is flushed; default 4096. */
   maxBlocks?: number;
   /**

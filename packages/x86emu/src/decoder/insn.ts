@@ -68,6 +68,12 @@ export class Insn {
   jitHits = 0;
   /** The second immediate (see `imm`). */
   imm2 = 0;
+  /**
+   * The CPU's instruction count (`instructionsRetired + runCount`) at the first visit counted in
+   * `jitHits`, for the block compiler's rate test (`Jit.early`); NaN before (a double field from
+   * the start: counts pass 2^31, ../double-fields.ts).
+   */
+  jitSince = Number.NaN;
 
   /** Opcode in the map numbering of `OpcodeRow.op` (0x000–0x3FF: one-byte, 0F, 0F 38, 0F 3A maps). */
   get op(): number {

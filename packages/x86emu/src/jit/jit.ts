@@ -78,6 +78,15 @@ export const MAX_BLOCKS = 4096;
 export const RUN_UNIT = 8;
 /** Instructions of one run counted at most (an interrupt's handler or a long REP after the start). */
 const MAX_RUN = 2048;
+/** `JitTuning.earlyWindow`'s default: instructions within which `early` visits compile a block. */
+export const EARLY_WINDOW = 2_000_000;
+
+/** The number in environment variable `name`, or `fallback` where it is unset or not a number ≥ 0. */
+function envNumber(name: string, fallback: number): number {
+  const v = typeof process !== 'undefined' ? process.env?.[name] : undefined;
+  const n = v === undefined || v === '' ? Number.NaN : Number(v);
+  return n >= 0 ? n : fallback;
+}
 
 /**
  * `Jit.seqEnd` after the straight-line instruction at `key` (its seqEnd coordinates), `length`
@@ -176,6 +185,13 @@ export class Jit {
   readonly exitVisit: number;
   /** Instructions of a run from a block start that count as a visit (`RUN_UNIT`; 0: visits alone). */
   readonly runUnit: number;
+  /**
+   * Visits that compile at once when they came within `earlyWindow` instructions of the first
+   * (`JitTuning.early`; 0: off). A hot loop's block compiles after a few hundred visits in
+   * microseconds, where code of a few thousand visits over the whole boot still waits for `hot`.
+   */
+  readonly early: number;
+  readonly earlyWindow: number;
   /** Why compiling is impossible here (code generation refused), or null. */
   unavailable: string | null = null;
   /**
@@ -238,6 +254,9 @@ export class Jit {
     this.exitVisit = wasm ? EXIT_VISIT : 1;
     const unit = typeof process !== 'undefined' ? Number(process.env?.X86EMU_JIT_RUN_UNIT) : Number.NaN;
     this.runUnit = Math.max(0, options.runUnit ?? (unit >= 0 ? unit : wasm ? RUN_UNIT : 0));
+    const early = Math.max(0, options.early ?? envNumber('X86EMU_JIT_EARLY', 0));
+    this.early = early < this.hot ? early : 0;
+    this.earlyWindow = Math.max(0, options.earlyWindow ?? envNumber('X86EMU_JIT_EARLY_WINDOW', EARLY_WINDOW));
     const asyncEnv = typeof process !== 'undefined' ? process.env?.X86EMU_JIT_ASYNC : undefined;
     this.asyncCompile = wasm && (options.asyncCompile ?? asyncEnv === '1');
     // Instruction counts and RIPs that pass 2^31, milliseconds: doubles from the start (double-fields.ts).
@@ -288,12 +307,18 @@ export class Jit {
     this.poll(cpu);
     if (insn.jitBlock !== null) return false;
     const n = insn.jitHits + 1;
-    if (n === this.hot || n === this.warm) return false;
+    if (n === this.hot || n === this.warm || n === this.early) return false;
+    if (n === 1) insn.jitSince = cpu.instructionsRetired + cpu.runCount;
     insn.jitHits = n;
     if (this.runFrom !== null) this.settle(cpu);
     this.runFrom = insn;
     this.runAt = cpu.instructionsRetired + cpu.runCount;
     return true;
+  }
+
+  /** Whether `insn`'s `early` visits came within `earlyWindow` instructions of its first. */
+  private soon(cpu: Cpu, insn: Insn): boolean {
+    return cpu.instructionsRetired + cpu.runCount - insn.jitSince <= this.earlyWindow;
   }
 
   /**
@@ -408,8 +433,11 @@ export class Jit {
       this.poll(cpu);
       b = insn.jitBlock;
       if (b === null) {
-        if (++insn.jitHits !== this.hot) {
-          if (insn.jitHits === this.warm) this.batch?.note(cpu, insn, eip, key & 0xfff, page);
+        const n = ++insn.jitHits;
+        if (n === 1) insn.jitSince = cpu.instructionsRetired + cpu.runCount;
+        else if (n === this.early && this.soon(cpu, insn)) insn.jitHits = this.hot;
+        if (insn.jitHits !== this.hot) {
+          if (n === this.warm) this.batch?.note(cpu, insn, eip, key & 0xfff, page);
           this.runFrom = insn;
           this.runAt = cpu.instructionsRetired + cpu.runCount;
           return null;
@@ -474,7 +502,9 @@ export class Jit {
       // by stepping through straight-line code is not counted (`seqEnd`).
       if (seq || this.unavailable !== null) return null;
       const was = insn.jitHits;
-      const n = was + this.exitVisit;
+      let n = was + this.exitVisit;
+      if (was === 0) insn.jitSince = cpu.instructionsRetired + cpu.runCount;
+      else if (was < this.early && n >= this.early && this.soon(cpu, insn)) n = this.hot;
       if (n < this.hot) {
         insn.jitHits = n;
         if (was < this.warm && n >= this.warm) this.batch?.note(cpu, insn, eip, lin & 0xfff, page);
@@ -535,7 +565,9 @@ export class Jit {
     if (b === null) {
       if (seq || this.unavailable !== null) return null;
       const was = insn.jitHits;
-      const n = was + this.exitVisit;
+      let n = was + this.exitVisit;
+      if (was === 0) insn.jitSince = cpu.instructionsRetired + cpu.runCount;
+      else if (was < this.early && n >= this.early && this.soon(cpu, insn)) n = this.hot;
       if (n < this.hot) {
         insn.jitHits = n;
         if (was < this.warm && n >= this.warm) this.batch?.note(cpu, insn, eip, eip & 0xfff, page);

@@ -1,0 +1,67 @@
+/**
+ * Compiling by rate (`JitTuning.early`, jit.ts `soon`): a block start whose `early` visits all come
+ * within `earlyWindow` instructions of its first compiles then, without waiting for `hot`; one
+ * whose visits are spread wider still waits. Only when blocks compile changes, never what runs:
+ * the same code in lockstep with the interpreter at every budget.
+ */
+import { describe, expect, it } from 'vitest';
+import { Reg } from '../src/index.js';
+import { Jit } from '../src/jit/jit.js';
+import { lockstep } from './jit-lockstep.js';
+import { runTo } from './machine.js';
+import { protectedMode } from './pm.js';
+
+/** A loop of three instructions run `n` times, `top` visited once an iteration. */
+const loop = (n: number) => `
+    mov edx, ${n}
+  top:
+    add ebx, 1
+    dec edx
+    jnz top
+    hlt`;
+
+/** Iterations of `loop(500)` that ran compiled, with `early` visits within `window` instructions. */
+function compiledIterations(early: number, window: number): number {
+  const m = protectedMode(loop(500));
+  const jit = new Jit({ hot: 1000, early, earlyWindow: window });
+  m.cpu.jit = jit;
+  runTo(m, undefined, 10_000_000);
+  expect(m.cpu.state.gpr[Reg.RBX]).toBe(500);
+  return jit.stats.instructions / 3;
+}
+
+describe('compiling by rate', () => {
+  it('compiles a block start whose early visits come close together, long before hot', () => {
+    // `top` compiles at its 20th visit (20 iterations, 60 instructions), not its 1,000th.
+    const n = compiledIterations(20, 1_000_000);
+    expect(n).toBeGreaterThan(450);
+    expect(n).toBeLessThan(481);
+    expect(compiledIterations(0, 1_000_000)).toBe(0);
+  });
+
+  it('leaves one whose visits spread wider than the window to the threshold', () => {
+    // 20 visits take ~60 instructions.
+    expect(compiledIterations(20, 40)).toBe(0);
+    expect(compiledIterations(20, 80)).toBeGreaterThan(450);
+  });
+
+  it('is off at or past the threshold, and for a bare Cpu by default', () => {
+    expect(new Jit({ hot: 10, early: 10 }).early).toBe(0);
+    expect(new Jit({ hot: 10, early: 20 }).early).toBe(0);
+    expect(new Jit({ hot: 10, early: 5 }).early).toBe(5);
+    if (process.env.X86EMU_JIT_EARLY === undefined) expect(new Jit({ hot: 1000 }).early).toBe(0);
+  });
+
+  it('runs in lockstep with the interpreter at every budget, both backends', () => {
+    for (const backend of ['js', 'wasm'] as const)
+      for (const budget of [1, 7, 61, 333, 1000]) {
+        const { stops } = lockstep(() => protectedMode(loop(5000)), [budget], {
+          hot: 1000,
+          early: 8,
+          earlyWindow: 100_000,
+          backend,
+        });
+        expect(stops).toBeGreaterThan(0);
+      }
+  });
+});
