@@ -7,7 +7,7 @@ const unbound: Handler = () => {};
 /** A decoded instruction. The CPU keeps these in its decode cache; nothing here depends on register values. */
 export class Insn {
   // V8 lays class fields out in the order they are initialised (node without pointer compression:
-  // 8 bytes each after a 24-byte header; 16 fields, 152 bytes). What a straight run reads of every
+  // 8 bytes each after a 24-byte header; 17 fields, 160 bytes). What a straight run reads of every
   // instruction (`exec`, `straight`, `next`, `jitBlock`) and what its handler reads (`pfx`, `mrm`,
   // `disp`, `imm`) come first, next to the map word that every load checks: 96 bytes, two cache
   // lines, where they spread over 152 (three, or four) with the handler's fields last. Cold
@@ -38,7 +38,7 @@ export class Insn {
   /**
    * The decode's small fields, packed (`pfx`: opcode, sizes, segment override, REX, LOCK; `mrm`:
    * the ModRM and SIB parts, the default segment), read and written through the accessors below:
-   * a decode of 16 fields (152 bytes) instead of 30 (264 bytes; 27 and 240 before the branch
+   * a decode of 16 fields (152 bytes; 17 and 160 with `jitSince`) instead of 30 (264 bytes; 27 and 240 before the branch
    * link), so that cold kernel code misses fewer lines (jit/README.md, "ninth round"). Both stay
    * small integers (Smis).
    */

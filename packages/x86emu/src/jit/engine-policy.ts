@@ -61,10 +61,11 @@ export const ENGINE_RUN_UNIT = 0;
  * such loops' first thousands of iterations: Debian to the power-off on `-accel vmx` interprets
  * 50.5 M instructions instead of 72.2 M, and compiles 4,031 blocks instead of 4,491 (one boot
  * each; `-d exits`' `jit_instructions` and `jit_compiled`). Measured (session 20,
- * `tools/linux/boot-ab.mjs`, eight alternated pairs): the banner 0.73 → 0.68 s (lower in 7 of 8),
- * the vCPU thread's CPU to the shell 6.64 → 6.59 s (lower in 5 of 8), the wall 7.05 → 7.00 s (4
- * of 8). 256 within 1,000,000 (six pairs) read the same; 128 within 4,000,000 interpreted 39 M but
- * compiled 5,379 blocks, slower to the power-off in one boot (10.75 s against 10.3).
+ * `tools/linux/boot-ab.mjs`, eight alternated pairs against the tree before it): to the shell
+ * 6.75 → 6.65 s (lower in 7 of 8), the vCPU thread's CPU 6.35 → 6.25 s (7 of 8), the banner 0.70
+ * → 0.65 s (8 of 8). 256 within 1,000,000 read about the same (six pairs, through
+ * `X86EMU_JIT_EARLY`); 128 within 4,000,000 interpreted 39 M but compiled 5,379 blocks, and was
+ * slower to the power-off in one boot (10.75 s against 10.3).
  */
 export const ENGINE_EARLY = 512;
 
