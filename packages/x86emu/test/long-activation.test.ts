@@ -4,23 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Efer, Reg } from '../src/index.js';
-import { L, longMode, r64 } from './long.js';
+import { ENTER_COMPAT, L, longMode, r64 } from './long.js';
 import { runTo } from './machine.js';
-
-const ENTER_COMPAT = `
-  mov eax, cr4
-  or eax, 0x20
-  mov cr4, eax
-  mov eax, ${L.PML4}
-  mov cr3, eax
-  mov ecx, 0xc0000080
-  rdmsr
-  or eax, 0x100
-  wrmsr
-  mov eax, cr0
-  or eax, 0x80000000
-  mov cr0, eax
-`;
 
 describe('activation', () => {
   it('PAE, CR3, EFER.LME, then CR0.PG: LMA = 1 in compatibility mode; a far JMP to an L = 1 segment enters 64-bit mode', () => {

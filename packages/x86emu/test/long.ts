@@ -23,6 +23,25 @@ export const L = {
   CODE32: 0x40,
 } as const;
 
+/**
+ * From 32-bit protected mode without paging (`longMode(…, { startIn32: true })`) into
+ * compatibility mode: CR4.PAE, CR3 at the 4-level tables, EFER.LME, then CR0.PG (SDM Vol. 3 9.8.5).
+ */
+export const ENTER_COMPAT = `
+  mov eax, cr4
+  or eax, 0x20
+  mov cr4, eax
+  mov eax, ${L.PML4}
+  mov cr3, eax
+  mov ecx, 0xc0000080
+  rdmsr
+  or eax, 0x100
+  wrmsr
+  mov eax, cr0
+  or eax, 0x80000000
+  mov cr0, eax
+`;
+
 function desc(base: number, limit: number, access: number, flags: number): [number, number] {
   const lo = ((base & 0xffff) << 16) | (limit & 0xffff);
   const hi =

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { SF_FLAT, SF_LONG, SF_R, SF_W } from '../src/cpu/consts.js';
 import type { Cpu } from '../src/index.js';
-import { L, longMode } from './long.js';
+import { ENTER_COMPAT, L, longMode } from './long.js';
 
 /** `segInline` as its definition has it, from `segFlags`. */
 function fromFlags(cpu: Cpu): number {
@@ -26,18 +26,7 @@ describe('segInline', () => {
       `
       xor eax, eax
       mov fs, ax
-      mov eax, cr4
-      or eax, 0x20
-      mov cr4, eax
-      mov eax, ${L.PML4}
-      mov cr3, eax
-      mov ecx, 0xc0000080
-      rdmsr
-      or eax, 0x100
-      wrmsr
-      mov eax, cr0
-      or eax, 0x80000000
-      mov cr0, eax
+      ${ENTER_COMPAT}
       ljmp ${L.CODE64}, offset long64
     .code64
     long64:
