@@ -9,7 +9,7 @@ import { Reg } from '../src/index.js';
 import { Jit } from '../src/jit/jit.js';
 import { lockstep } from './jit-lockstep.js';
 import { runTo } from './machine.js';
-import { protectedMode } from './pm.js';
+import { CODE, protectedMode } from './pm.js';
 
 /** A loop of three instructions run `n` times, `top` visited once an iteration. */
 const loop = (n: number) => `
@@ -63,5 +63,48 @@ describe('compiling by rate', () => {
         });
         expect(stops).toBeGreaterThan(0);
       }
+  });
+});
+
+describe('compiling by rate with the wasm batch', () => {
+  /** A loop `x` of `xs` iterations, then a loop `y` of `ys`: `y` compiles early. */
+  const twoLoops = (xs: number, ys: number) => `
+    mov edx, ${xs}
+  x:
+    add eax, 1
+    dec edx
+    jnz x
+    mov edx, ${ys}
+  y:
+    add ebx, 1
+    dec edx
+    jnz y
+    hlt`;
+  /** `x`'s address: after the 5-byte MOV. */
+  const X = CODE + 5;
+
+  it('takes a block start half way to early, within the window, along with the next compile', () => {
+    const compiled = (env: string | undefined): boolean => {
+      const was = process.env.X86EMU_JIT_EARLY_NOTE;
+      if (env === undefined) delete process.env.X86EMU_JIT_EARLY_NOTE;
+      else process.env.X86EMU_JIT_EARLY_NOTE = env;
+      try {
+        const m = protectedMode(twoLoops(12, 40));
+        const jit = new Jit({ hot: 1000, early: 20, backend: 'wasm' });
+        expect(jit.earlyNote).toBe(env === '0' ? 0 : 10);
+        m.cpu.jit = jit;
+        runTo(m, undefined, 1_000_000);
+        expect(m.cpu.state.gpr[Reg.RAX]).toBe(12);
+        expect(m.cpu.state.gpr[Reg.RBX]).toBe(40);
+        const owners = (jit as unknown as { owners: { jitBlock: { eip: number } | null }[] }).owners;
+        return owners.some((i) => i.jitBlock?.eip === X);
+      } finally {
+        if (was === undefined) delete process.env.X86EMU_JIT_EARLY_NOTE;
+        else process.env.X86EMU_JIT_EARLY_NOTE = was;
+      }
+    };
+    // `x` reaches 10 visits (of 20) in its 12 iterations: a rider of `y`'s early compile.
+    expect(compiled(undefined)).toBe(true);
+    expect(compiled('0')).toBe(false);
   });
 });

@@ -192,6 +192,14 @@ export class Jit {
    */
   readonly early: number;
   readonly earlyWindow: number;
+  /**
+   * Visits at which a block start on its way to `early` (its visits so far within the window)
+   * joins the wasm batch as `warm` ones do (half of `early`; 0: off, as with
+   * `X86EMU_JIT_EARLY_NOTE=0`): the next compile takes it along. Early compiles, each of a module
+   * of its own without it, cost Debian's boot on `-accel vmx` ~4 % (16 alternated pairs, lower in
+   * 13; README "V8's shapes, the boundary, and compiling by rate").
+   */
+  readonly earlyNote: number;
   /** Why compiling is impossible here (code generation refused), or null. */
   unavailable: string | null = null;
   /**
@@ -256,6 +264,8 @@ export class Jit {
     this.runUnit = Math.max(0, options.runUnit ?? (unit >= 0 ? unit : wasm ? RUN_UNIT : 0));
     const early = Math.max(0, options.early ?? envNumber('X86EMU_JIT_EARLY', 0));
     this.early = early < this.hot ? early : 0;
+    const note = this.early > 0 && this.warm > 0 && envNumber('X86EMU_JIT_EARLY_NOTE', 1) !== 0;
+    this.earlyNote = note ? Math.max(1, this.early >> 1) : 0;
     this.earlyWindow = Math.max(0, options.earlyWindow ?? envNumber('X86EMU_JIT_EARLY_WINDOW', EARLY_WINDOW));
     const asyncEnv = typeof process !== 'undefined' ? process.env?.X86EMU_JIT_ASYNC : undefined;
     this.asyncCompile = wasm && (options.asyncCompile ?? asyncEnv === '1');
@@ -307,7 +317,7 @@ export class Jit {
     this.poll(cpu);
     if (insn.jitBlock !== null) return false;
     const n = insn.jitHits + 1;
-    if (n === this.hot || n === this.warm || n === this.early) return false;
+    if (n === this.hot || n === this.warm || n === this.early || n === this.earlyNote) return false;
     if (n === 1) insn.jitSince = cpu.instructionsRetired + cpu.runCount;
     insn.jitHits = n;
     if (this.runFrom !== null) this.settle(cpu);
@@ -437,7 +447,8 @@ export class Jit {
         if (n === 1) insn.jitSince = cpu.instructionsRetired + cpu.runCount;
         else if (n === this.early && this.soon(cpu, insn)) insn.jitHits = this.hot;
         if (insn.jitHits !== this.hot) {
-          if (n === this.warm) this.batch?.note(cpu, insn, eip, key & 0xfff, page);
+          if (n === this.warm || (n === this.earlyNote && this.soon(cpu, insn)))
+            this.batch?.note(cpu, insn, eip, key & 0xfff, page);
           this.runFrom = insn;
           this.runAt = cpu.instructionsRetired + cpu.runCount;
           return null;
@@ -507,7 +518,11 @@ export class Jit {
       else if (was < this.early && n >= this.early && this.soon(cpu, insn)) n = this.hot;
       if (n < this.hot) {
         insn.jitHits = n;
-        if (was < this.warm && n >= this.warm) this.batch?.note(cpu, insn, eip, lin & 0xfff, page);
+        if (
+          (was < this.warm && n >= this.warm) ||
+          (was < this.earlyNote && n >= this.earlyNote && this.soon(cpu, insn))
+        )
+          this.batch?.note(cpu, insn, eip, lin & 0xfff, page);
         return null;
       }
       insn.jitHits = this.hot;
@@ -570,7 +585,11 @@ export class Jit {
       else if (was < this.early && n >= this.early && this.soon(cpu, insn)) n = this.hot;
       if (n < this.hot) {
         insn.jitHits = n;
-        if (was < this.warm && n >= this.warm) this.batch?.note(cpu, insn, eip, eip & 0xfff, page);
+        if (
+          (was < this.warm && n >= this.warm) ||
+          (was < this.earlyNote && n >= this.earlyNote && this.soon(cpu, insn))
+        )
+          this.batch?.note(cpu, insn, eip, eip & 0xfff, page);
         return null;
       }
       insn.jitHits = this.hot;
