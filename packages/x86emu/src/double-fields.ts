@@ -8,11 +8,12 @@
  * shape is replaced, and every optimized function that relied on the old one is thrown away at
  * once (V8's "wrong map" deoptimizations) and compiled again by TurboFan while the code runs
  * unoptimized. In Debian's boot on the software engine the CPU's, the vCPU's and the VMCS's
- * shapes changed this way some twenty times after their code was optimized (the first kernel
- * address in `faultAddress`, the first lazy-flag result with bit 31 set, …), each time throwing
- * away dozens of functions of the interpreter and the exit path; and bench-int32 on `-accel vmx`
- * lost ~5 % of its run to one such change, `instructionsRetired` passing 2^31 (qemu-lite
- * `--log-maps` shows each change as a `map,Deprecate` event at the line that stored the value).
+ * shapes changed this way a dozen times after the first two seconds, when their code was
+ * optimized (the first kernel address in `faultAddress`, the first lazy-flag result with bit 31
+ * set, …), each time throwing away functions of the interpreter and the exit path; and
+ * bench-int32 on `-accel vmx` lost ~5 % of its run to one such change, `instructionsRetired`
+ * passing 2^31 (`node --log-maps` logs each change as a `map,Deprecate` event at the line that
+ * stored the value).
  *
  * `holdAsDoubles` gives the named fields the double representation before any code has run
  * against them: it stores a fraction, then the field's value back. A field that holds such values

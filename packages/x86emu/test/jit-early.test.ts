@@ -49,7 +49,14 @@ describe('compiling by rate', () => {
     expect(new Jit({ hot: 10, early: 10 }).early).toBe(0);
     expect(new Jit({ hot: 10, early: 20 }).early).toBe(0);
     expect(new Jit({ hot: 10, early: 5 }).early).toBe(5);
-    if (process.env.X86EMU_JIT_EARLY === undefined) expect(new Jit({ hot: 1000 }).early).toBe(0);
+    // A bare Cpu's default, with X86EMU_JIT_EARLY unset for the check.
+    const was = process.env.X86EMU_JIT_EARLY;
+    delete process.env.X86EMU_JIT_EARLY;
+    try {
+      expect(new Jit({ hot: 1000 }).early).toBe(0);
+    } finally {
+      if (was !== undefined) process.env.X86EMU_JIT_EARLY = was;
+    }
   });
 
   it('runs in lockstep with the interpreter at every budget, both backends', () => {

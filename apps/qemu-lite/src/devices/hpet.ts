@@ -14,7 +14,6 @@
  * Limit: while LegacyReplacementRoute is set the i8254 keeps driving IRQ 0 (QEMU stops it through
  * the PIT's enable pin, and KVM_SET_PIT2's HPET_LEGACY flag for the in-kernel PIT).
  */
-
 import { holdAsDoubles } from '@kvm/x86emu';
 import type { Clock, IrqSink } from './types.js';
 

@@ -15,7 +15,6 @@
  * - Nothing here throws for what a guest does. A member may throw `KvmError` only where its doc
  *   says so (an errno the ioctl returns, e.g. EFAULT when guest memory has no host backing).
  */
-
 import { holdAsDoubles } from '@kvm/x86emu';
 import type { KvmRunView } from '../abi/run.js';
 import type { HostPhysicalMemory } from './host-physical.js';

@@ -38,7 +38,7 @@ import {
 } from '@kvm/x86emu';
 import { KVM_EXIT, KVM_INTERNAL_ERROR } from '../abi/exit-reasons.js';
 import type { KvmRunView } from '../abi/run.js';
-import { type ArchSegment, ExitResult, newArchSegment } from './arch-ops.js';
+import { type ArchDtable, type ArchSegment, ExitResult, newArchSegment } from './arch-ops.js';
 import { linearAddressHigh } from './canonical.js';
 import { kvmQueueException } from './exceptions.js';
 import { kvmIrqchipMmio } from './irqchip/vcpu-irq.js';
@@ -133,6 +133,7 @@ export class VcpuEmulator implements X86EmulateOps {
   private readonly gpm: GuestPhysical;
   private readonly walk = new WalkResult();
   private readonly seg: ArchSegment = newArchSegment();
+  private readonly dt: ArchDtable = { base: 0, baseHigh: 0, limit: 0 };
 
   /** Completed MMIO reads of the instruction being emulated (KVM's mmio read cache), in order. */
   private readonly readGpa = new Float64Array(MAX_FRAGMENTS);
@@ -158,8 +159,9 @@ export class VcpuEmulator implements X86EmulateOps {
 
   constructor(readonly vcpu: SoftVcpu) {
     this.gpm = new GuestPhysical(vcpu);
-    // A guest-physical address (x86emu's double-fields.ts).
+    // A guest-physical address, descriptor-table bases and limits (x86emu's double-fields.ts).
     holdAsDoubles(this, ['wantGpa']);
+    holdAsDoubles(this.dt, ['base', 'baseHigh', 'limit']);
   }
 
   // --- X86EmulateOps --------------------------------------------------------------------------
@@ -365,8 +367,7 @@ export class VcpuEmulator implements X86EmulateOps {
       s.segLimit[i] = g.limit;
       s.segAttr[i] = segmentFieldsToAttr(g);
     }
-    const dt = { base: 0, baseHigh: 0, limit: 0 };
-    holdAsDoubles(dt, ['base', 'baseHigh', 'limit']);
+    const dt = this.dt;
     ops.getGdt(v, dt);
     s.dtBase[0] = dt.base;
     s.dtBaseHigh[0] = dt.baseHigh;

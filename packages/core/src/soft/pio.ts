@@ -6,7 +6,6 @@
  * the guest exactly at the I/O instruction. If userspace moved RIP meanwhile (a VMM resetting
  * the vCPU from the exit of an OUT to the reset port), the instruction is abandoned instead.
  */
-
 import { holdAsDoubles } from '@kvm/x86emu';
 import { KVM_EXIT, KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT } from '../abi/exit-reasons.js';
 import type { KvmRunView } from '../abi/run.js';

@@ -5,7 +5,6 @@
  * (its VMCS or VMCB and what goes with it). The ioctls that act on a vCPU are methods here;
  * the run loop is in `run-loop.ts`.
  */
-
 import { holdAsDoubles } from '@kvm/x86emu';
 import { KvmRunView } from '../abi/run.js';
 import { Errno, KvmError } from '../api/errors.js';
