@@ -142,10 +142,11 @@ if grep -q 'qemu_lite_test=1' /proc/cmdline; then
     [ "$a" != "$b" ] && echo "two reads differ"
   fi
   # The virtio console (-device virtio-serial-pci -device virtconsole): Linux's hvc0, whose
-  # output qemu-lite puts with the serial port's.
+  # output qemu-lite puts with the serial port's. No newline: n_tty would write it apart from the
+  # text, and serial bytes still queued could come out between the two (linux-net.ts splitHvc0).
   echo "=== virtio-console"
   if [ -e /dev/hvc0 ]; then
-    echo "hvc0: written by the guest to the virtio console" >/dev/hvc0
+    printf '[hvc0: written by the guest to the virtio console]' >/dev/hvc0
     echo "hvc0 written"
   fi
   # Two guests on one network: the test boots two machines at once (-accel vmx and svm), each
