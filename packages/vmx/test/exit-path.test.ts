@@ -125,6 +125,27 @@ describe('VMX driver: the exit path', () => {
     expect(counts.reads).toBe(1); // the test's own
   });
 
+  it('a port I/O exit and its completion read CS.base alone (get_segment_base), not the whole of CS', () => {
+    const rest = [VMCS.GUEST_CS_SELECTOR, VMCS.GUEST_CS_LIMIT, VMCS.GUEST_CS_AR_BYTES];
+    const others = countingSilicon(rest);
+    const bases = countingSilicon([VMCS.GUEST_CS_BASE]);
+    // mov si, 100; 1: out 0x80, al; dec si; jnz 1b; out 0xf4, al: 100 exits to userspace.
+    const loop = [0xbe, 100, 0, 0xe6, 0x80, 0x4e, 0x75, 0xfb, 0xe6, 0xf4];
+    for (const { si, counts } of [others, bases]) {
+      const { vcpu } = guest(createVmxKvm({ silicon: si }), loop);
+      counts.reads = 0; // the set-up's KVM_GET_SREGS
+      for (let i = 0; i < 100; i++) {
+        expect(vcpu.run()).toBe(KVM_EXIT.IO);
+        expect(vcpu.kvmRun.io.port).toBe(0x80);
+      }
+      expect(vcpu.run()).toBe(KVM_EXIT.IO);
+      expect(vcpu.kvmRun.io.port).toBe(0xf4);
+    }
+    // kvm_get_linear_rip at each exit (the instruction's RIP) and at its completion (RIP unmoved).
+    expect(bases.counts.reads).toBeGreaterThanOrEqual(200);
+    expect(others.counts.reads).toBe(0);
+  });
+
   it('ends a KVM_RUN at its budget with EINTR, made without a stack trace, leaving Error.stackTraceLimit as it was', () => {
     const { vcpu } = guest(createVmxKvm({ runBudget: 5000 }), [0xeb, 0xfe]); // jmp $
     const limit = Error.stackTraceLimit;

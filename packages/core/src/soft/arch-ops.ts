@@ -211,6 +211,12 @@ export interface ArchOps {
 
   /** REQUIRED. `get_segment` into `out` (access rights symmetric with `setSegment`). */
   getSegment(vcpu: KvmVcpu, seg: number, out: ArchSegment): void;
+  /**
+   * OPTIONAL. `get_segment_base`: the segment's base, bits 31:0, without the rest of `getSegment`
+   * (one field of the control structure where that is four): what `kvm_get_linear_rip` needs at
+   * every port I/O exit and its completion. Default: `getSegment`'s `base`.
+   */
+  getSegmentBase?(vcpu: KvmVcpu, seg: number): number;
   /** REQUIRED. `set_segment`. */
   setSegment(vcpu: KvmVcpu, seg: number, value: ArchSegment): void;
   /** REQUIRED. GDTR / IDTR. */

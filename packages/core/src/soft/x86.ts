@@ -192,8 +192,15 @@ const segScratch = newArchSegment();
 
 /** `kvm_get_linear_rip`, low 32 bits: CS.base + RIP (the registers must be cached). */
 export function kvmGetLinearRip(vcpu: SoftVcpu): number {
-  vcpu.ops.getSegment(vcpu, VcpuSreg.CS, segScratch);
-  return (segScratch.base + vcpu.rip) >>> 0;
+  return (kvmGetSegmentBase(vcpu, VcpuSreg.CS) + vcpu.rip) >>> 0;
+}
+
+/** `get_segment_base`, bits 31:0: the backend's own (`ArchOps.getSegmentBase`) where it has one. */
+export function kvmGetSegmentBase(vcpu: SoftVcpu, seg: number): number {
+  const ops = vcpu.ops;
+  if (ops.getSegmentBase !== undefined) return ops.getSegmentBase(vcpu, seg);
+  ops.getSegment(vcpu, seg, segScratch);
+  return segScratch.base;
 }
 
 const TWO32 = 4294967296;

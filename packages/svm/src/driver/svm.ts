@@ -376,6 +376,13 @@ export class SvmDriver implements ArchOps {
     out.unusable = out.present ? 0 : 1;
   }
 
+  /** `svm_get_segment_base`: the VMCB segment's base (FS and GS as `getSegment` reads them). */
+  getSegmentBase(vcpu: SoftVcpu, seg: number): number {
+    this.vcpuLoad(vcpu);
+    if (seg >= 4) this.syncSaveArea(vcpu);
+    return this.vmcb.u32(VMCB_SEG_BY_SREG[seg] + SEG_BASE);
+  }
+
   /** `svm_set_segment`: P is cleared for an unusable segment, so get reads it back unusable. */
   setSegment(vcpu: SoftVcpu, seg: number, s: ArchSegment): void {
     this.vcpuLoad(vcpu);

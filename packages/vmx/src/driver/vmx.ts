@@ -473,6 +473,12 @@ export class VmxDriver implements ArchOps {
     out.unusable = (ar >>> 16) & 1;
   }
 
+  /** `vmx_get_segment_base`: the one VMCS field (`vmx_read_guest_seg_base`). */
+  getSegmentBase(vcpu: SoftVcpu, seg: number): number {
+    this.vcpuLoad(vcpu);
+    return this.vmcs.read(GUEST_SEGMENT_FIELDS[seg][1]);
+  }
+
   /** `vmx_set_segment`: packs the access rights; unusable when asked or not present (symmetric with get). */
   setSegment(vcpu: SoftVcpu, seg: number, v: ArchSegment): void {
     this.vcpuLoad(vcpu);
