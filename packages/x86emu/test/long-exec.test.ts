@@ -22,6 +22,36 @@ describe('64-bit registers and operands', () => {
     expect(r64(m, Reg.R9)).toBe(0xffff_ffff_ffff_0007n);
   });
 
+  it('LFS/LGS/LSS r64, m16:64 (REX.W): the 8-byte offset, then the selector after it', () => {
+    const m = longMode(`
+      mov esi, 0x20000
+      .byte 0x48, 0x0f, 0xb4, 0x06 # lfs rax, [rsi] (GNU as takes no m16:64 form)
+      .byte 0x48, 0x0f, 0xb5, 0x5e, 0x10 # lgs rbx, [rsi + 16]
+      .byte 0x48, 0x0f, 0xb2, 0x4e, 0x20 # lss rcx, [rsi + 32]
+      lfs edx, [rsi + 48]
+      hlt
+    `);
+    const far = (at: number, lo: number, hi: number, sel: number, offsetBytes = 8): void => {
+      m.mem.write32(0x20000 + at, lo);
+      if (offsetBytes === 8) m.mem.write32(0x20000 + at + 4, hi);
+      m.mem.bytes[0x20000 + at + offsetBytes] = sel;
+    };
+    far(0, 0x9abcdef0, 0x12345678, L.DATA0);
+    far(16, 0xfffffff8, 0xffffffff, 0);
+    far(32, 0x10, 1, L.DATA0);
+    far(48, 0x89abcdef, 0, 0, 4);
+    runTo(m);
+    const s = m.cpu.state;
+    expect(r64(m, Reg.RAX)).toBe(0x123456789abcdef0n);
+    expect(r64(m, Reg.RBX)).toBe(0xfffffffffffffff8n);
+    expect(s.segSel[5]).toBe(0);
+    expect(r64(m, Reg.RCX)).toBe(0x0000000100000010n);
+    expect(s.segSel[2]).toBe(L.DATA0);
+    // Without REX.W: m16:32, the register zero-extended.
+    expect(r64(m, Reg.RDX)).toBe(0x89abcdefn);
+    expect(s.segSel[4]).toBe(0);
+  });
+
   it('RIP-relative loads and stores; PUSH/POP move RSP by 8', () => {
     const m = longMode(`
       mov rdi, [rip + data]

@@ -170,16 +170,21 @@ export function decode(src: ByteSource, insn: Insn, def32: boolean, long64: bool
   // bases, which decides #SS versus #GP) stands. An SS override still makes the access a stack
   // reference: its base is ignored like every non-FS/GS base, but a non-canonical address is
   // #SS(0), not #GP(0) (SDM Vol. 3 6.15 "Interrupt 12"; the real CPU does so in the long64 difftest).
+  // Of several segment overrides the last decides (the manuals call more than one prefix of a
+  // group unpredictable; the CPU takes the last, as x86emu does outside 64-bit mode), so in
+  // 64-bit mode an ES/CS/DS override after an SS, FS or GS one leaves the default segment: the
+  // real CPU gives #GP(0), not #SS(0), for `36 26` and `36 3E` before a non-canonical [RBX]
+  // (the long64 garbage difftest).
   for (;;) {
     if (pos >= MAX_INSN_LENGTH) return tooLong(insn, pos);
     b = src.fetchByte(pos++);
     switch (b) {
       case 0x26:
-        if (!long64) insn.seg = 0;
+        insn.seg = long64 ? -1 : 0;
         insn.rex = 0;
         continue;
       case 0x2e:
-        if (!long64) insn.seg = 1;
+        insn.seg = long64 ? -1 : 1;
         insn.rex = 0;
         continue;
       case 0x36:
@@ -187,7 +192,7 @@ export function decode(src: ByteSource, insn: Insn, def32: boolean, long64: bool
         insn.rex = 0;
         continue;
       case 0x3e:
-        if (!long64) insn.seg = 3;
+        insn.seg = long64 ? -1 : 3;
         insn.rex = 0;
         continue;
       case 0x64:

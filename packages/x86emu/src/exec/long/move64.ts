@@ -56,6 +56,24 @@ export function makeMovMoffs64(row: OpcodeRow): Handler {
   };
 }
 
+/**
+ * LSS/LFS/LGS r64, m16:64 (REX.W 0F B2/B4/B5): the 8-byte offset, then the selector after it; the
+ * segment is loaded (and may fault) before the register is written (SDM LDS/LES/LFS/LGS/LSS,
+ * "m16:64"). AMD64 has no m16:64 form (its REX.W loads m16:32), x86emu follows its CPUID vendor,
+ * Intel. Was #UD (the long64 garbage difftest).
+ */
+export function makeLoadFar64(row: OpcodeRow): Handler {
+  const seg = { LSS: 2, LFS: 4, LGS: 5 }[row.mnemonic] as number;
+  return (cpu, i) => {
+    const ea = cpu.ea(i);
+    readM64(cpu, i.memSeg, ea);
+    const lo = cpu.lo64;
+    const hi = cpu.hi64;
+    cpu.loadSeg(seg, cpu.read(i.memSeg, ea + 8, 2));
+    setReg64(cpu, i.reg, lo, hi);
+  };
+}
+
 /** MOVSXD r64, r/m32 (REX.W 63): sign-extends; without REX.W a plain 32-bit move (SDM MOVSX/MOVSXD). */
 export const MOVSXD: Handler = (cpu, i) => {
   const v = readE(cpu, i, 4);
