@@ -215,7 +215,8 @@ describe('decoder, encodings from the SDM', () => {
 
   it('segment overrides: the last one decides; in 64-bit mode ES/CS/DS after SS/FS/GS leave the default', () => {
     // mov eax, [rbx] (default DS) behind two overrides.
-    const seg = (prefixes: number[], long64 = true): number => dec([...prefixes, 0x8b, 0x03], true, long64).insn.seg;
+    const seg = (prefixes: number[], long64 = true): number =>
+      dec([...prefixes, 0x8b, 0x03], true, long64).insn.seg;
     expect(seg([0x36, 0x26])).toBe(-1); // SS then ES: no override (the CPU: #GP, not #SS, when non-canonical)
     expect(seg([0x36, 0x3e])).toBe(-1);
     expect(seg([0x64, 0x2e])).toBe(-1); // FS then CS: no FS base

@@ -78,7 +78,7 @@ for (let i = 0; i < args.length; i++) {
   else usage(`unknown argument ${a}`);
 }
 
-if (garbage && modes.some(isLongMode)) usage('--garbage is not implemented for long64/compat32');
+if (garbage && modes.includes('compat32')) usage('--garbage is not implemented for compat32');
 
 const avail = hostKvmAvailability();
 if (!avail.available) {

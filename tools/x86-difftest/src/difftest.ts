@@ -19,7 +19,7 @@ import {
   straightLineMnemonics,
   type TestCase,
 } from './generator.js';
-import { generateLongCase, HARNESS_STMXCSR } from './generator64.js';
+import { generateGarbage64, generateLongCase, HARNESS_STMXCSR } from './generator64.js';
 import { HostSide } from './host-side.js';
 import { checkKnownAnswer, KNOWN_ANSWERS, knownAnswerCase } from './known-answers64.js';
 import { ALL_MODES, baseState, buildImage, CODE, isLongMode, type Mode } from './layout.js';
@@ -115,6 +115,19 @@ export function firstInstruction(bytes: number[], mode: Mode): { mnemonic: strin
   } catch {
     return { mnemonic: 'UD', length: 0 };
   }
+}
+
+/**
+ * `garbage:<mnemonic>` of a garbage case's first instruction: its random bytes' (after the
+ * harness's LDMXCSR in long64), not the harness's.
+ */
+export function garbageForm(c: TestCase): string {
+  let at = 0;
+  for (const i of c.insns) {
+    if (i.form === 'garbage') break;
+    at += i.length;
+  }
+  return `garbage:${firstInstruction(c.bytes.slice(at), c.mode).mnemonic}`;
 }
 
 /**
@@ -319,7 +332,7 @@ function throughCodeSegment(c: TestCase, rip: number, o: Outcome): boolean {
 
 export function signatureOf(v: Extract<Verdict, { kind: 'fail' }>): Signature {
   const c = v.testCase;
-  const form = c.garbage ? `garbage:${firstInstruction(c.bytes, c.mode).mnemonic}` : c.insns[v.blamed].form;
+  const form = c.garbage ? garbageForm(c) : c.insns[v.blamed].form;
   const categories = [...new Set(v.differences.map((d) => d.category))].sort();
   if (c.garbage) return { mode: c.mode, form, categories };
   let at = 0;
@@ -444,8 +457,8 @@ export function caseAt(
   const mode = modes[index % modes.length];
   const i = Math.floor(index / modes.length);
   if (isLongMode(mode)) {
-    if (garbage) throw new Error(`--garbage is not implemented for ${mode}`);
-    return generateLongCase(seed, i, mode as LongMode, classes);
+    if (garbage && mode !== 'long64') throw new Error(`--garbage is not implemented for ${mode}`);
+    return garbage ? generateGarbage64(seed, i) : generateLongCase(seed, i, mode as LongMode, classes);
   }
   return garbage ? generateGarbage(seed, i, mode) : generateCase(seed, i, mode);
 }
@@ -472,7 +485,7 @@ export function runDifferential(tester: DiffTester, o: RunOptions): RunSummary {
       sum.skipReasons.set(v.reason, (sum.skipReasons.get(v.reason) ?? 0) + 1);
       if (v.hostOnly) sum.hostOnly.set(v.hostOnly, (sum.hostOnly.get(v.hostOnly) ?? 0) + 1);
       if (!tester.unavailable.has(c.mode) && v.reason.startsWith('host')) {
-        const f = c.garbage ? `garbage:${firstInstruction(c.bytes, c.mode).mnemonic}` : c.insns[0].form;
+        const f = c.garbage ? garbageForm(c) : c.insns[0].form;
         sum.skippedForms.set(f, (sum.skippedForms.get(f) ?? 0) + 1);
       }
     } else {

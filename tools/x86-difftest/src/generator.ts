@@ -505,7 +505,7 @@ const READS_POINTER =
  * Mnemonics garbage must not reach in a straight line: timing- or host-dependent results, and
  * SHLD/SHRD, whose destination is undefined for counts above the operand size (SDM SHLD/SHRD).
  */
-const GARBAGE_EXCLUDED = new Set([
+export const GARBAGE_EXCLUDED: ReadonlySet<string> = new Set([
   'SHLD',
   'SHRD',
   'RDTSC',
@@ -519,22 +519,33 @@ const GARBAGE_EXCLUDED = new Set([
   'VMMCALL',
 ]);
 
-/** The mnemonics x86emu decodes walking `bytes` in a straight line (`UD` for an undefined opcode). */
-export function straightLineMnemonics(bytes: readonly number[], mode: Mode): string[] {
-  const out: string[] = [];
+/**
+ * The instructions x86emu decodes walking `bytes` in a straight line: each one's offset and
+ * mnemonic (`UD` for an undefined opcode, `TOOLONG` past 15 bytes).
+ */
+export function straightLineDecodes(
+  bytes: readonly number[],
+  mode: Mode,
+): { at: number; mnemonic: string }[] {
+  const out: { at: number; mnemonic: string }[] = [];
   for (let at = 0; at < bytes.length; ) {
     const src = { fetchByte: (i: number) => bytes[at + i] ?? HLT };
     const st = decode(src, insn, !is16(mode), isLong64(mode));
-    out.push(
+    const mnemonic =
       st !== DecodeStatus.Ok || insn.row < 0
         ? st === DecodeStatus.TooLong
           ? 'TOOLONG'
           : 'UD'
-        : OPCODE_TABLE[insn.row].mnemonic,
-    );
+        : OPCODE_TABLE[insn.row].mnemonic;
+    out.push({ at, mnemonic });
     at += Math.max(1, insn.length);
   }
   return out;
+}
+
+/** The mnemonics of `straightLineDecodes`. */
+export function straightLineMnemonics(bytes: readonly number[], mode: Mode): string[] {
+  return straightLineDecodes(bytes, mode).map((d) => d.mnemonic);
 }
 const insn = new Insn();
 

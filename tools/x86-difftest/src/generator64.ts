@@ -11,7 +11,16 @@ import { OPCODE_TABLE, type OpcodeRow } from '@kvm/x86emu';
 import { classOf, type InsnClass } from './classes.js';
 import { mayLeaveFlagsUndefined, undefinedFlags } from './flags.js';
 import { randomFpu, simd16 } from './fp-values.js';
-import { EXCLUDED, formName, generateCase, SEQUENCE_FORMS, type TestCase } from './generator.js';
+import {
+  EXCLUDED,
+  formName,
+  GARBAGE_EXCLUDED,
+  generateCase,
+  SEQUENCE_FORMS,
+  straightLineDecodes,
+  straightLineMnemonics,
+  type TestCase,
+} from './generator.js';
 import { CODE, CODE_MAX, DATA, DATA_END, STACK_TOP } from './layout.js';
 import {
   baseState64,
@@ -465,6 +474,9 @@ export const MXCSR_OUT = STACK_TOP + 0x48;
 /** The forms of those two instructions in a case's `insns`. */
 export const HARNESS_LDMXCSR = 'LDMXCSR Md (harness: MXCSR in)';
 export const HARNESS_STMXCSR = 'STMXCSR Md (harness: MXCSR out)';
+/** LDMXCSR [MXCSR_IN] and STMXCSR [MXCSR_OUT] (disp32 absolute addressing). */
+const LDMXCSR_IN = [0x0f, 0xae, 0x14, 0x25, ...le(MXCSR_IN, 4)];
+const STMXCSR_OUT = [0x0f, 0xae, 0x1c, 0x25, ...le(MXCSR_OUT, 4)];
 const CR4_OSFXSR = 1 << 9;
 const CR4_OSXMMEXCPT = 1 << 10;
 
@@ -500,7 +512,7 @@ export function generateLong64(
   const patches: [number, number[]][] = [];
   const fp = classOf(row) !== 'gp';
   // x87/SSE cases start with LDMXCSR from MXCSR_IN (KVM_SET_FPU does not set MXCSR) at CPL 3.
-  const prologue = fp ? [0x0f, 0xae, 0x14, 0x25, ...le(MXCSR_IN, 4)] : [];
+  const prologue = fp ? LDMXCSR_IN : [];
   const built = [encode64(row, user, patches, p, true, prologue.length)];
   if (fp) {
     // The x87/SSE state at the edges, set through KVM_SET_FPU and compared (fpu-state.ts); CR4
@@ -518,7 +530,7 @@ export function generateLong64(
     }
   }
   // …and end with STMXCSR to MXCSR_OUT (KVM_GET_FPU does not return it): compared as memory.
-  const epilogue = fp ? [0x0f, 0xae, 0x1c, 0x25, ...le(MXCSR_OUT, 4)] : [];
+  const epilogue = fp ? STMXCSR_OUT : [];
   const bytes = [...prologue, ...built.flatMap((b) => b.bytes), ...epilogue];
   if (bytes.length >= CODE_MAX) throw new Error('case too long');
   // The CPL-0 state keeps the harness's RSP; the user RSP goes into the IRETQ frame.
@@ -573,4 +585,98 @@ export function generateLongCase(
   classes: readonly InsnClass[] = ['gp'],
 ): TestCase {
   return mode === 'long64' ? generateLong64(seed, index, classes) : generateCompat32(seed, index);
+}
+
+/**
+ * Mnemonics `long64` garbage must not reach in a straight line: the legacy list (timing- and
+ * host-dependent results), the rows `EXCLUDED_LONG` keeps out of the generated cases, and what
+ * CPL-3 code reads of the host rather than of the guest on kvm-pvm: the descriptor-table
+ * registers and the machine status word (SGDT, SIDT, SLDT, STR, SMSW: the host's, or #GP under
+ * its UMIP), XCR0 (XGETBV), and the FS/GS selectors (`FS_GS_SELECTOR_READS`: MOV from a segment
+ * register, PUSH FS/GS). State saves (FXSAVE, XSAVE…) write the host's reserved and XSAVE-header
+ * fields.
+ */
+const GARBAGE64_EXCLUDED: ReadonlySet<string> = new Set([
+  ...GARBAGE_EXCLUDED,
+  ...Object.keys(EXCLUDED_LONG),
+  'SGDT',
+  'SIDT',
+  'SLDT',
+  'STR',
+  'SMSW',
+  'XGETBV',
+  'MOV_FROM_SEG',
+  'PUSH_SEG',
+  'FXSAVE',
+  'XSAVE',
+  'XSAVEOPT',
+]);
+
+/** Legacy prefixes (segment, operand and address size, LOCK, REP). */
+const LEGACY_PREFIXES = [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3];
+
+/**
+ * Whether `bytes`, walked in a straight line as x86emu decodes them, reach an opcode byte that
+ * starts a VEX (C4h, C5h), EVEX (62h) or XOP (8Fh with ModRM.reg ≠ 0, AMD) encoding in 64-bit
+ * mode: the host CPU runs those (AVX, AVX-512, XOP) where x86emu, whose CPUID has none of them,
+ * raises #UD (SDM Vol. 2 2.3, APM Vol. 3 1.8).
+ */
+function reachesVex(bytes: readonly number[]): boolean {
+  for (const { at } of straightLineDecodes(bytes, 'long64')) {
+    let o = at;
+    while (o < bytes.length && (LEGACY_PREFIXES.includes(bytes[o]) || (bytes[o] & 0xf0) === 0x40)) o++;
+    const op = bytes[o];
+    if (op === 0xc4 || op === 0xc5 || op === 0x62 || (op === 0x8f && ((bytes[o + 1] ?? 0) & 0x38) !== 0))
+      return true;
+  }
+  return false;
+}
+
+/**
+ * A `long64` garbage case: 1–15 random bytes at CPL 3, sometimes behind legacy prefixes and a
+ * REX prefix, sometimes after 0Fh; drawn again (a few times) when they decode, in a straight
+ * line, to something `GARBAGE64_EXCLUDED` names or to a VEX/EVEX/XOP encoding. Registers as a
+ * generated case's, half of them pointing into the data area so that memory operands often hit;
+ * random x87/SSE state and MXCSR set and compared as for the x87/SSE classes (the bytes often
+ * decode to MMX, SSE or x87 forms), between the harness's LDMXCSR and STMXCSR.
+ */
+export function generateGarbage64(seed: number, index: number): TestCase {
+  const p = new Prng(caseSeed64(seed ^ 0x6a09e667, index));
+  const { s, rsp, rflags } = initialState64(p);
+  const user = { ...s, gpr: [...s.gpr], gprHigh: [...(s.gprHigh as number[])] };
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || !p.chance(0.5)) continue;
+    user.gpr[i] = DATA + p.below(DATA_END - DATA - 0x1100);
+    user.gprHigh[i] = 0;
+  }
+  user.fpu = randomFpu(p);
+  user.cr4 |= CR4_OSFXSR | CR4_OSXMMEXCPT;
+  let bytes: number[] = [];
+  for (let tries = 0; tries < 16; tries++) {
+    bytes = [];
+    const prefixes = p.below(3);
+    for (let i = 0; i < prefixes; i++) bytes.push(p.pick(LEGACY_PREFIXES));
+    if (p.chance(0.4)) bytes.push(0x40 | p.below(16));
+    if (p.chance(0.4)) bytes.push(0x0f);
+    const n = 1 + p.below(14 - bytes.length);
+    for (let i = 0; i < n; i++) bytes.push(p.below(256));
+    if (!straightLineMnemonics(bytes, 'long64').some((m) => GARBAGE64_EXCLUDED.has(m)) && !reachesVex(bytes))
+      break;
+  }
+  return {
+    mode: 'long64',
+    bytes: [...LDMXCSR_IN, ...bytes, ...STMXCSR_OUT],
+    insns: [
+      { length: LDMXCSR_IN.length, form: HARNESS_LDMXCSR },
+      { length: bytes.length, form: 'garbage' },
+      { length: STMXCSR_OUT.length, form: HARNESS_STMXCSR },
+    ],
+    init: user,
+    entry: { mode: 'long64', rip: CODE, ripHigh: 0, rsp, rspHigh: 0, rflags },
+    dataSeed: p.u32(),
+    patches: [[MXCSR_IN, le(user.fpu.mxcsr, 4)]],
+    // Set at comparison time from the instructions the bytes decode to.
+    undefinedFlags: 0,
+    garbage: true,
+  };
 }

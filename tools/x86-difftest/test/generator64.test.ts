@@ -3,13 +3,14 @@ import { DecodeStatus, decode, Insn } from '@kvm/x86emu';
 import { describe, expect, it } from 'vitest';
 import { classOf, parseClasses } from '../src/classes.js';
 import { compareOutcomes } from '../src/compare.js';
-import { caseAt } from '../src/difftest.js';
+import { caseAt, garbageForm } from '../src/difftest.js';
 import { AF, CF, OF, undefinedFlags } from '../src/flags.js';
-import { caseImage, formName } from '../src/generator.js';
+import { caseImage, formName, straightLineDecodes } from '../src/generator.js';
 import {
   FORMS64,
   formsLong64,
   generateCompat32,
+  generateGarbage64,
   generateLong64,
   HARNESS_LDMXCSR,
   HARNESS_STMXCSR,
@@ -48,6 +49,38 @@ describe('long64 cases', () => {
   it('are the same from the same seed and index', () => {
     expect(generateLong64(5, 77)).toEqual(generateLong64(5, 77));
     expect(generateLong64(6, 77).bytes).not.toEqual(generateLong64(5, 77).bytes);
+  });
+
+  it("garbage (--garbage): random bytes between the harness's LDMXCSR and STMXCSR, never reaching a host-dependent row or a VEX/EVEX/XOP encoding", () => {
+    const hostDependent =
+      /^(RDTSC|RDTSCP|CPUID|RDMSR|WRMSR|SYSCALL|SYSRET|SYSENTER|SYSEXIT|INT|SGDT|SIDT|SLDT|STR|SMSW|XGETBV|LAR|LSL|VERR|VERW|MOV_FROM_SEG|PUSH_SEG|FXSAVE|XSAVE|XSAVEOPT|SHLD|SHRD)$/;
+    const forms = new Set<string>();
+    for (let i = 0; i < 400; i++) {
+      const c = generateGarbage64(5, i);
+      expect(c).toEqual(generateGarbage64(5, i));
+      expect(c.garbage).toBe(true);
+      expect(c.insns.map((x) => x.form)).toEqual([HARNESS_LDMXCSR, 'garbage', HARNESS_STMXCSR]);
+      expect(c.init.fpu).toBeDefined();
+      expect(c.patches).toEqual([[MXCSR_IN, expect.any(Array)]]);
+      const g = c.bytes.slice(c.insns[0].length, c.insns[0].length + c.insns[1].length);
+      expect(g.length).toBeGreaterThanOrEqual(1);
+      expect(g.length).toBeLessThanOrEqual(15);
+      for (const { at, mnemonic } of straightLineDecodes(g, 'long64')) {
+        expect(mnemonic).not.toMatch(hostDependent);
+        let o = at;
+        while (
+          [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3].includes(g[o]) ||
+          (g[o] & 0xf0) === 0x40
+        )
+          o++;
+        if (o < g.length) expect([0xc4, 0xc5, 0x62]).not.toContain(g[o]);
+      }
+      forms.add(garbageForm(c));
+    }
+    // Named by their own first instruction, not the harness's LDMXCSR; and varied.
+    expect([...forms].some((f) => f.startsWith('garbage:LDMXCSR'))).toBe(false);
+    expect(forms.size).toBeGreaterThan(50);
+    expect(caseAt(5, 3, ['long64'], true)).toEqual(generateGarbage64(5, 3));
   });
 
   it('never use 40h–4Fh as INC/DEC: those bytes are REX prefixes in 64-bit mode', () => {
