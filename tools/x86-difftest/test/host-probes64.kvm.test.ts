@@ -90,6 +90,17 @@ describe.skipIf(skip !== undefined)(`kvm-pvm's CPL-3 deviations${skip ? ` (skipp
     }
   });
 
+  it('(the CPU, as x86emu) the last of several segment overrides decides: ES/CS/DS after SS leave the default segment', () => {
+    // mov al, [rax] with RAX non-canonical: #SS(0) for a stack reference, else #GP(0). x86emu kept
+    // the SS of `36 26` (#SS) until the long64 garbage difftest showed the CPU's #GP.
+    expect(probe([0x36, 0x26, 0x8a, 0x00], NON_CANONICAL)).toEqual([13, 13]);
+    expect(probe([0x36, 0x3e, 0x8a, 0x00], NON_CANONICAL)).toEqual([13, 13]);
+    expect(probe([0x36, 0x64, 0x8a, 0x00], NON_CANONICAL)).toEqual([13, 13]);
+    expect(probe([0x26, 0x36, 0x8a, 0x00], NON_CANONICAL)).toEqual([12, 12]);
+    expect(probe([0x64, 0x36, 0x8a, 0x00], NON_CANONICAL)).toEqual([12, 12]);
+    expect(probe([0x36, 0x8a, 0x00], NON_CANONICAL)).toEqual([12, 12]);
+  });
+
   it('LOCK on a hint NOP (0F 19–1F) with a memory operand is a NOP; the register form is #UD', () => {
     for (const op of [0x19, 0x1d, 0x1f]) expect(probe([0xf0, 0x0f, op, 0x00])).toEqual([13, 6]);
     expect(probe([0xf0, 0x0f, 0x1f, 0x00], [PAGE64_NOT_PRESENT, 0])).toEqual([13, 6]);
