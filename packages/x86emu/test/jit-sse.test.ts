@@ -267,6 +267,43 @@ describe('block compiler: SSE', () => {
     sameMemory(r.jit, r.interp, DATA, DATA + 0x800);
   });
 
+  it('truncating conversions under DAZ: denormal inputs are exact zeros, no PE (CVTTPS2DQ, CVTTSD2SI)', () => {
+    // Every lane a zero or a denormal (singles; the low double is denormal too); MXCSR with DAZ,
+    // then without, each conversion's flags stored alone. The inline paths dropped the fraction
+    // of a denormal and set PE under DAZ too (the long64 x87/SSE difftest: the real CPU does not).
+    const src = `${ENABLE_SSE}
+      mov esi, ${DATA}
+      mov dword ptr [esi], 0x00000005
+      mov dword ptr [esi + 4], 0
+      mov dword ptr [esi + 8], 0x80400001
+      mov dword ptr [esi + 12], 1
+      mov dword ptr [esi + 0x20], 0x1fc0
+      mov ecx, 200
+    top:
+      xor dword ptr [esi + 0x20], 0x40
+      ldmxcsr [esi + 0x20]
+      movaps xmm0, [esi]
+      cvttps2dq xmm1, xmm0
+      stmxcsr [esi + 0x100 + ecx * 4]
+      ldmxcsr [esi + 0x20]
+      cvttsd2si ebx, xmm0
+      stmxcsr [esi + 0x500 + ecx * 4]
+      movdqa [esi + 0x40], xmm1
+      mov [esi + 0x50], ebx
+      dec ecx
+      jnz top
+      hlt`;
+    const r = lockstep(() => protectedMode(src), [1000]);
+    expect(r.jit.cpu.state.halted).toBe(true);
+    expect(r.jit.cpu.jit?.stats.instructions).toBeGreaterThan(500);
+    sameMemory(r.jit, r.interp, DATA, DATA + 0x900);
+    // The interpreter's answers: with DAZ (odd ECX) no flag; without it PE.
+    const mx = (at: number): number => r.interp.mem.read32(DATA + at);
+    expect([mx(0x100 + 4), mx(0x100 + 8), mx(0x500 + 4), mx(0x500 + 8)]).toEqual([
+      0x1fc0, 0x1fa0, 0x1fc0, 0x1fa0,
+    ]);
+  });
+
   it('leaves 16-bit addressing to the handlers (MOVD, CVTSI2SD, MOVDQA with an address-size prefix)', () => {
     const src = `${ENABLE_SSE}
       mov dword ptr [0x1230], 0x3f800000

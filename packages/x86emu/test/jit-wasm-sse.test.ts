@@ -398,7 +398,7 @@ describe('wasm backend: SSE forms inline', () => {
     sameMemory(r.jit, r.interp, DATA, DATA + 0x1600);
   });
 
-  it("sets MXCSR's flags per instruction as the interpreter does: each arithmetic form and conversion from a clear MXCSR, over pairs of exact, inexact, tiny, huge and special lanes", () => {
+  it("sets MXCSR's flags per instruction as the interpreter does: each arithmetic form and conversion from a clear MXCSR, DAZ off and on, over pairs of exact, inexact, tiny, huge and special lanes", () => {
     // Pools of singles and doubles (as bit patterns): exact and inexact operands, results that
     // land just below the smallest normal (inexact: UE) or just above it, products and sums
     // that overflow, NaN, ∞, −0, denormals, conversion edges (±2^31, 2^24 + 2).
@@ -485,6 +485,8 @@ describe('wasm backend: SSE forms inline', () => {
       mov dword ptr [edi + 0x1400], 0x1f80
       mov ecx, 256
     top:
+      # DAZ on every other iteration: a denormal input is then a zero (CVTTSD2SI/CVTTPS2DQ: no PE).
+      xor dword ptr [edi + 0x1400], 0x40
       mov ebp, ecx
       and ebp, 15
       shl ebp, 4

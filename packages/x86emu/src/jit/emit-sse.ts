@@ -102,8 +102,13 @@ const BAIL = '/*BAIL*/';
  * there and PE is the only flag they can raise.
  */
 const MX_PLAIN = '(MX[0] & 0x7000) === 0x1000';
-/** MXCSR.PM: truncating conversions ignore the rounding control. */
-const MX_PM = '(MX[0] & 0x1000) !== 0';
+/**
+ * MXCSR.PM set and DAZ clear: truncating conversions ignore the rounding control, but take
+ * denormal inputs, which DAZ reads as zeros (no PE: 0 is exact) where truncation drops them (PE).
+ * The real CPU clears no PE for CVTTSD2SI of a denormal under DAZ (the long64 x87/SSE difftest,
+ * seed 424242).
+ */
+const MX_PM = '(MX[0] & 0x1040) === 0x1000';
 const MIN32 = '1.1754943508222875e-38';
 const MAX32 = '3.4028234663852886e+38';
 const MIN64 = '2.2250738585072014e-308';

@@ -126,6 +126,18 @@ function guardPlain(e: Em, pe: boolean): void {
   guard(e);
 }
 
+/**
+ * MXCSR.PM set and DAZ clear (`(MXCSR & 0x1040) === 0x1000`), for the truncating conversions:
+ * they ignore the rounding control but take denormal inputs, which DAZ reads as zeros (exact: no
+ * PE) where truncation drops them (PE). The real CPU raises no PE for CVTTSD2SI of a denormal
+ * under DAZ (the long64 x87/SSE difftest, seed 424242).
+ */
+function guardTruncating(e: Em): void {
+  mxcsr(e);
+  e.f.i32(0x1040).op(Op.i32And).i32(0x1000).op(Op.i32Eq);
+  guard(e);
+}
+
 /** Sets MXCSR.PE when the i32 on the stack is non-zero. */
 function setPeIf(e: Em): void {
   const f = e.f;
@@ -586,10 +598,8 @@ function emitCvttps2dq(e: Em, i: Insn): void {
   const f = e.f;
   const { a, r } = e.s;
   const src = guardSource(e, i, 16, true);
-  // MXCSR.PM (truncation ignores the rounding control).
-  mxcsr(e);
-  f.i32(0x1000).op(Op.i32And);
-  guard(e);
+  // MXCSR.PM set, DAZ clear (truncation ignores the rounding control: guardTruncating).
+  guardTruncating(e);
   src();
   f.set(a);
   f.get(a);
@@ -610,9 +620,7 @@ function emitCvttsd2si(e: Em, i: Insn): void {
   const f = e.f;
   const { s, d } = e.s;
   const src = guardSource(e, i, 8, false);
-  mxcsr(e);
-  f.i32(0x1000).op(Op.i32And);
-  guard(e);
+  guardTruncating(e);
   src();
   f.lane(Simd.f64x2ExtractLane, 0).set(s);
   f.get(s).op(Op.f64Const);
