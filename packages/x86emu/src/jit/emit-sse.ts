@@ -103,12 +103,12 @@ const BAIL = '/*BAIL*/';
  */
 const MX_PLAIN = '(MX[0] & 0x7000) === 0x1000';
 /**
- * MXCSR.PM set and DAZ clear: truncating conversions ignore the rounding control, but take
- * denormal inputs, which DAZ reads as zeros (no PE: 0 is exact) where truncation drops them (PE).
- * The real CPU clears no PE for CVTTSD2SI of a denormal under DAZ (the long64 x87/SSE difftest,
- * seed 424242).
+ * MXCSR.PM set and DAZ clear, for the truncating conversions: they ignore the rounding control
+ * but take denormal inputs, which DAZ reads as zeros (exact: no PE) where truncation drops them
+ * (PE). The real CPU raises no PE for CVTTSD2SI of a denormal under DAZ (the long64 x87/SSE
+ * difftest, seed 424242).
  */
-const MX_PM = '(MX[0] & 0x1040) === 0x1000';
+const MX_TRUNCATING = '(MX[0] & 0x1040) === 0x1000';
 const MIN32 = '1.1754943508222875e-38';
 const MAX32 = '3.4028234663852886e+38';
 const MIN64 = '2.2250738585072014e-308';
@@ -462,7 +462,7 @@ function emitCvtt(i: Insn, ctx: EmitCtx, scalar: boolean): Emitted | null {
   if (scalar) store = `const v = r0 >>> 0; ${setReg32(i.reg, 'v')}`;
   else for (let k = 0; k < 4; k++) store += `XI32[${i.reg * 4 + k}] = r${k}; `;
   return emitted(
-    `{ ${src.pre} if (!(${src.cond} && ${MX_PM})) { ${BAIL} } ${pre} if (!(${cond})) { ${BAIL} } if (${inexact}) MX[0] |= 32; ${store} }`,
+    `{ ${src.pre} if (!(${src.cond} && ${MX_TRUNCATING})) { ${BAIL} } ${pre} if (!(${cond})) { ${BAIL} } if (${inexact}) MX[0] |= 32; ${store} }`,
   );
 }
 
