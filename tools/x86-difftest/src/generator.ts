@@ -199,7 +199,7 @@ function initialState(mode: Mode, p: Prng): MachineState {
 }
 
 /** A pointer into the data area for 32-bit addressing in flat modes; a 16-bit offset otherwise. */
-function pointer(mode: Mode, p: Prng): number {
+export function pointer(mode: Mode, p: Prng): number {
   if (is16(mode)) return p.chance(0.9) ? p.below(0xfff0) : p.u32();
   return DATA + p.below(DATA_END - DATA - 0x1100);
 }
@@ -505,6 +505,11 @@ const READS_POINTER =
  * Mnemonics garbage must not reach in a straight line: timing- or host-dependent results, and
  * SHLD/SHRD, whose destination is undefined for counts above the operand size (SDM SHLD/SHRD).
  */
+/** The legacy prefixes (segment, operand and address size, LOCK, REP) garbage puts in front. */
+export const LEGACY_PREFIXES: readonly number[] = [
+  0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3,
+];
+
 export const GARBAGE_EXCLUDED: ReadonlySet<string> = new Set([
   'SHLD',
   'SHRD',
@@ -561,8 +566,7 @@ export function generateGarbage(seed: number, index: number, mode: Mode): TestCa
   for (let tries = 0; tries < 8; tries++) {
     bytes = [];
     const prefixes = p.below(3);
-    for (let i = 0; i < prefixes; i++)
-      bytes.push(p.pick([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]));
+    for (let i = 0; i < prefixes; i++) bytes.push(p.pick(LEGACY_PREFIXES));
     if (p.chance(0.4)) bytes.push(0x0f);
     const n = 1 + p.below(14 - bytes.length);
     for (let i = 0; i < n; i++) bytes.push(p.below(256));

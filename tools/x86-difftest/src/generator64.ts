@@ -16,6 +16,8 @@ import {
   formName,
   GARBAGE_EXCLUDED,
   generateCase,
+  LEGACY_PREFIXES,
+  pointer,
   SEQUENCE_FORMS,
   straightLineDecodes,
   straightLineMnemonics,
@@ -612,9 +614,6 @@ const GARBAGE64_EXCLUDED: ReadonlySet<string> = new Set([
   'XSAVEOPT',
 ]);
 
-/** Legacy prefixes (segment, operand and address size, LOCK, REP). */
-const LEGACY_PREFIXES = [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3];
-
 /**
  * Whether `bytes`, walked in a straight line as x86emu decodes them, reach an opcode byte that
  * starts a VEX (C4h, C5h), EVEX (62h) or XOP (8Fh with ModRM.reg ≠ 0, AMD) encoding in 64-bit
@@ -646,7 +645,7 @@ export function generateGarbage64(seed: number, index: number): TestCase {
   const user = { ...s, gpr: [...s.gpr], gprHigh: [...(s.gprHigh as number[])] };
   for (let i = 0; i < 16; i++) {
     if (i === 4 || !p.chance(0.5)) continue;
-    user.gpr[i] = DATA + p.below(DATA_END - DATA - 0x1100);
+    user.gpr[i] = pointer('long64', p);
     user.gprHigh[i] = 0;
   }
   user.fpu = randomFpu(p);
