@@ -16,7 +16,7 @@ import type { Mismatch, SideEnd } from './difftest.js';
 import { EMU_BUDGET, EmuSide, type EmuTrace } from './emu-side.js';
 import { mayLeaveFlagsUndefined, UNDEFINED_FLAGS } from './flags.js';
 import { caseImage, LEGACY_PREFIXES, type TestCase } from './generator.js';
-import { GDT64, KSTACK_TOP, TSS64 } from './layout64.js';
+import { GDT64, KSTACK_TOP } from './layout64.js';
 import type { Outcome } from './outcome.js';
 
 /** A class a garbage mismatch was placed in: a short id (for counts) and the cited reason. */
@@ -460,19 +460,19 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
   // IRET at CPL 3 is emulated by KVM on kvm-pvm: #GP(0) where the SDM gives #GP(selector).
   (x) => {
     const t = x.last;
-    if (!t || t.opcode[0] !== 0xcf || t.prefixes.includes(LOCK)) return undefined;
+    if (!t || t.opcode[0] !== 0xcf || t.prefixes.includes(LOCK) || hasRexW(t)) return undefined;
     const hf = x.host.frame;
     const ef = x.emu.frame;
     if (!hf || !ef || hf.vector !== 13 || ef.vector !== 13 || !endsAt(x.host, t) || !endsAt(x.emu, t))
       return undefined;
     if (hf.error !== 0 || !ef.error || !within(x.m, 'memory')) return undefined;
     return {
-      id: 'iret-error-code',
-      reason: `host: IRET at CPL 3 is emulated by KVM on kvm-pvm (em_iret: its far return raises #GP(0)) where the SDM gives #GP(selector) for the frame's CS or SS (SDM Vol. 2 IRET "64-Bit Mode Exceptions"; x86emu #GP(0x${ef.error.toString(16)})); probe: IRET with a CS beyond the GDT limit, host-probes64`,
+      id: 'iretd-gp0',
+      reason: `host: IRET with a 32- or 16-bit operand size (${hex(t.bytes)}) at CPL 3 gives #GP(0) on kvm-pvm whatever the frame holds (probe: IRETD to CS 0x4003, 0x294, 0x10, 0x2b: #GP(0) on the host; IRETQ gives the SDM's #GP(selector) there, host-probes64); SDM Vol. 2 IRET "64-Bit Mode Exceptions": #GP(selector) for the frame's CS (here 0x${ef.error.toString(16)}), as x86emu`,
     };
   },
-  // RETF whose return x86emu refuses with the SDM's #GP: the host reports a user-mode #PF on a
-  // supervisor page (the TSS, the harness, the kernel stack) that the instruction never addresses.
+  // RETF whose return x86emu refuses with the SDM's #GP (the CS checks come first): the host reads
+  // the outer level's RSP and SS first and reports their #PF.
   (x) => {
     const t = x.last;
     if (!t || !(t.opcode[0] === 0xca || t.opcode[0] === 0xcb)) return undefined;
@@ -480,12 +480,7 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
     const ef = x.emu.frame;
     if (!hf || !ef || ef.vector !== 13 || hf.vector !== 14 || hf.error !== 5) return undefined;
     if (!endsAt(x.emu, t) || !endsAt(x.host, t) || !within(x.m, 'cr2', 'eip', 'memory')) return undefined;
-    if (
-      (x.host.state.cr2High ?? 0) !== 0 ||
-      x.host.state.cr2 >>> 0 < TSS64 ||
-      x.host.state.cr2 >>> 0 >= KSTACK_TOP
-    )
-      return undefined;
+    if ((x.host.state.cr2High ?? 0) !== 0) return undefined;
     const { image, stack } = traceCase(x.m.ranCase ?? x.m.testCase);
     const slot = hasRexW(t) ? 8 : has66(t) ? 2 : 4;
     const le = (at: number, n: number): number => {
@@ -496,9 +491,14 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
     const sel = le(slot, 2);
     const why = retfRefusal(sel, image, x.m.testCase.init.gdtLimit);
     if (!why || why.error !== ef.error) return undefined;
+    // The host's #PF is on the outer level's RSP and SS slots, past RET's immediate.
+    const imm = t.opcode[0] === 0xca ? t.bytes[t.length - 2] | (t.bytes[t.length - 1] << 8) : 0;
+    const outer = (t.gpr[4] >>> 0) + 2 * slot + imm;
+    const cr2 = x.host.state.cr2 >>> 0;
+    if (t.gprHigh[4] !== 0 || cr2 < outer || cr2 >= outer + 2 * slot) return undefined;
     return {
-      id: 'retf-refused',
-      reason: `host: RETF at CPL 3 to CS 0x${sel.toString(16)} (${why.because}): x86emu raises #GP(0x${why.error.toString(16)}) as SDM Vol. 2 RET "64-Bit Mode Exceptions" says, while the host takes a user-mode #PF at 0x${(x.host.state.cr2 >>> 0).toString(16)}, a supervisor page the instruction does not address (kvm-pvm completes far returns at CPL 3 outside the CPU; probe: RETF to a selector beyond the GDT limit, host-probes64)`,
+      id: 'retf-outer-first',
+      reason: `host: RETF${imm ? ` ${imm.toString(16)}h` : ''} at CPL 3 to CS 0x${sel.toString(16)} (${why.because}): the host reads the outer level's RSP and SS slots first (past the immediate) and takes their #PF at 0x${cr2.toString(16)} (probe: RETF imm16 to an RPL-1 selector with the outer slots on a supervisor page, host-probes64), where SDM Vol. 2 RET (Operation, "64-Bit Mode Exceptions") checks the return CS first: #GP(0x${why.error.toString(16)}), as x86emu`,
     };
   },
   // RETF whose two stack reads both fault: which one CR2 names is the implementation's.
@@ -732,11 +732,16 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
     const t = x.last;
     if (!t || !t.prefixes.includes(LOCK) || !emuRaisedAt(x, t, 6) || !hostNotUdAt(x, t)) return undefined;
     const verrVerw = op2(t, 0x00) && (modReg(t) === 4 || modReg(t) === 5);
-    const intN = t.opcode[0] === 0xcd;
-    if (!verrVerw && !intN) return undefined;
+    // INT n through one of the harness's DPL-0 gates (DPL 3: #BP, #OF and vectors 32–255).
+    // x86emu stops decoding at the LOCK: the vector byte is read from the image.
+    const vector = traceCase(x.m.ranCase ?? x.m.testCase).image[t.rip + t.bytes.indexOf(0xcd, t.prefixes.length) + 1] ?? 0;
+    const intN = t.opcode[0] === 0xcd && vector < 32 && vector !== 3 && vector !== 4;
+    if (!verrVerw && !(intN && x.host.frame?.vector === 13 && x.host.frame.error === 0)) return undefined;
     return {
       id: 'lock-emulated',
-      reason: `host: LOCK ${verrVerw ? (modReg(t) === 4 ? 'VERR' : 'VERW') : 'INT n'} (${hex(t.bytes)}): the CPU raises #UD, and kvm-pvm hands that #UD to KVM's emulator, which runs the instruction without the prefix (${verrVerw ? 'reading its operand' : 'a #GP for the gate'}; probe: host-probes64 "LOCK VERW/INT n"); SDM Vol. 2 LOCK: #UD with an instruction that is not a lockable read-modify-write, as x86emu`,
+      reason: verrVerw
+        ? `host: LOCK ${modReg(t) === 4 ? 'VERR' : 'VERW'} (${hex(t.bytes)}): the CPU raises #UD, and kvm-pvm hands that #UD to KVM's emulator, which runs the instruction without the prefix, reading its operand (probe: LOCK VERW [rax] runs on, host-probes64); SDM Vol. 2 LOCK: #UD with an instruction that is not a lockable read-modify-write, as x86emu`
+        : `host: LOCK INT 0x${vector.toString(16)} (a DPL-0 gate) gives #GP(0) at CPL 3 on kvm-pvm (probe: LOCK INT 19h is #GP(0), LOCK INT 80h and INT n #UD, host-probes64); SDM Vol. 2 LOCK: #UD with an instruction that is not a lockable read-modify-write (checked before the gate), as x86emu`,
     };
   },
   // A misaligned FXRSTOR/FXSAVE: KVM's emulator reads (writes) the operand and takes its #PF.
