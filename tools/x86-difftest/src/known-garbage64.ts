@@ -442,21 +442,6 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
       reason: `vendor: ${t.row?.mnemonic ?? 'a near branch'} with an operand-size prefix (${hex(t.bytes)}) at 0x${t.rip.toString(16)}: AMD honours 66h on near branches in 64-bit mode (APM Vol. 3 JMP/Jcc/CALL/RET (Near): a 16-bit operand size truncates RIP to 16 bits, rel16, 2-byte stack slots; probe: 66 E9 rel16 lands on the host, host-probes64), Intel ignores it (SDM Vol. 2 JMP/Jcc/CALL/RET: "In 64-bit mode, operand size is fixed at 64 bits"), as x86emu (GenuineIntel)`,
     };
   },
-  // REX.W on far-pointer loads and far indirect branches: m16:32 on AMD, m16:64 on Intel.
-  (x) => {
-    const t = x.steps.find(
-      (u) =>
-        hasRexW(u) &&
-        isMem(u) &&
-        ((u.opcode.length === 2 && u.opcode[0] === 0x0f && [0xb2, 0xb4, 0xb5].includes(u.opcode[1])) ||
-          (u.opcode[0] === 0xff && [3, 5].includes(modReg(u)))),
-    );
-    if (!t) return undefined;
-    return {
-      id: 'far-pointer-rexw',
-      reason: `vendor: ${t.row?.mnemonic ?? 'a far-pointer form'} with REX.W (${hex(t.bytes)}): AMD reads m16:32 (APM Vol. 3 LSS/LFS/LGS, JMP/CALL (Far): REX.W is ignored, a 32-bit offset), Intel m16:64 (SDM Vol. 2 LSS/LFS/LGS, JMP/CALL: "REX.W + FF /5 m16:64"), as x86emu (GenuineIntel); seen as another selector, offset or fault on the host`,
-    };
-  },
   // IRET at CPL 3 is emulated by KVM on kvm-pvm: #GP(0) where the SDM gives #GP(selector).
   (x) => {
     const t = x.last;
@@ -610,7 +595,7 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
       reason: `host: kvm-pvm raises #UD for INT n at CPL 3, even through a DPL-3 gate (probe: INT 80h and INT 0Dh, host-probes64; EXCLUDED_LONG); SDM Vol. 2 INT n: the gate's vector (or #GP(vector·8+2) through a DPL-0 gate), as x86emu`,
     };
   },
-  // POPF at CPL 3 sets AC or NT on x86emu; the host drops them (AC: never set; NT: lost at an exit).
+  // RFLAGS.AC after an event's delivery, and an NT that POPF set and an exit lost.
   (x) => {
     if (!x.steps.some((u) => u.opcode[0] === 0x9d) || !within(x.m, 'eflags', 'frame.eflags'))
       return undefined;
@@ -621,13 +606,14 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
           (Number.parseInt(d.host, 16) & bit) === 0 &&
           (Number.parseInt(d.emu, 16) & bit) !== 0,
       );
-    if (only('AC', 1 << 18))
+    // AC: only the final (CPL-0) RFLAGS differs; the frame shows the user code's AC = 1.
+    if (only('AC', 1 << 18) && within(x.m, 'eflags') && ((x.host.frame?.rflags ?? 0) & (1 << 18)) !== 0)
       return {
-        id: 'popf-ac',
+        id: 'ac-at-delivery',
         reason:
-          'host: kvm-pvm runs user code with its own RFLAGS.AC: POPF at CPL 3 does not keep AC on the host (probe: #AC fires with AC set, POPF of AC=1 reads back 0; the long64/POPF entry); SDM Vol. 2 POPF (Operation): at CPL > 0 every flag but IOPL, VIP, VIF, VM and RF (and IF while CPL > IOPL) is loaded, AC included, as x86emu',
+          "host: kvm-pvm clears RFLAGS.AC when it delivers an event to the guest's CPL 0 (probe: POPF of AC = 1, then UD2: the frame holds AC = 1, the handler runs with AC = 0, host-probes64); SDM Vol. 3 6.12.1.3: delivery through an interrupt gate clears TF, VM, RF, NT and IF, not AC, as x86emu",
       };
-    if (only('NT', 1 << 14))
+    if (only('NT', 1 << 14) && x.steps.some((u) => u.opcode[0] === 0x9d))
       return {
         id: 'popf-nt',
         reason:
@@ -734,7 +720,8 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
     const verrVerw = op2(t, 0x00) && (modReg(t) === 4 || modReg(t) === 5);
     // INT n through one of the harness's DPL-0 gates (DPL 3: #BP, #OF and vectors 32–255).
     // x86emu stops decoding at the LOCK: the vector byte is read from the image.
-    const vector = traceCase(x.m.ranCase ?? x.m.testCase).image[t.rip + t.bytes.indexOf(0xcd, t.prefixes.length) + 1] ?? 0;
+    const vector =
+      traceCase(x.m.ranCase ?? x.m.testCase).image[t.rip + t.bytes.indexOf(0xcd, t.prefixes.length) + 1] ?? 0;
     const intN = t.opcode[0] === 0xcd && vector < 32 && vector !== 3 && vector !== 4;
     if (!verrVerw && !(intN && x.host.frame?.vector === 13 && x.host.frame.error === 0)) return undefined;
     return {
@@ -784,30 +771,32 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
       reason: `host: ${t.row.mnemonic} ${t.row.operands} faults #${hf.vector === 13 ? 'GP' : 'SS'}(0) on its memory operand on the CPU; kvm-pvm hands it to KVM's emulator, whose MMX operand fetch (fetch_possible_mmx_operand) puts the x87 in MMX state (TOP 0, every tag valid) before it raises the fault (probe: MOVQ m64, MM0 non-canonical leaves TOP 0, host-probes-fpu64); SDM Vol. 3A 12.2: the state changes only when an MMX instruction executes, as x86emu leaves it`,
     };
   },
-  // FNSTENV/FNSAVE images differ only in the x87 instruction and data pointers.
+  // FNSTENV/FNSAVE images differ only in FCS/FDS: 0 on the host, the selector on x86emu.
   (x) => {
     const mem = x.m.differences.filter((d) => d.category === 'memory');
     if (!within(x.m, 'memory') || mem.length === 0) return undefined;
-    const ranges: [bigint, bigint][] = [];
+    const fields: [bigint, bigint][] = [];
     for (const t of x.steps) {
       if (!isMem(t) || !((t.opcode[0] === 0xd9 || t.opcode[0] === 0xdd) && modReg(t) === 6)) continue;
       const ea = effectiveAddress(t, t.gpr, t.gprHigh);
-      // The pointer fields: 16-bit format (66h) bytes 6–13, 32-bit format bytes 12–27 (FIP, FCS
-      // and FOP, FDP, FDS; SDM Vol. 1 8.1.10, Figures 8-9 and 8-10).
-      ranges.push(has66(t) ? [ea + 6n, ea + 14n] : [ea + 12n, ea + 28n]);
+      // FCS and FDS: bytes 16–17 and 24–25 of the 32-bit format, 8–9 and 12–13 of the 16-bit one
+      // (66h) (SDM Vol. 1 8.1.10, Figures 8-9 and 8-10).
+      const [cs, ds] = has66(t) ? [8n, 12n] : [16n, 24n];
+      fields.push([ea + cs, ea + cs + 2n], [ea + ds, ea + ds + 2n]);
     }
-    if (ranges.length === 0) return undefined;
+    if (fields.length === 0) return undefined;
     const inside = mem.every((d) => {
       const r = /^ram\[0x([0-9a-f]+)\.\.0x([0-9a-f]+)\]$/.exec(d.field);
-      if (!r) return false;
+      if (!r || !/^(00 ?)+$/.test(d.host)) return false;
       const a = BigInt(`0x${r[1]}`);
       const b = BigInt(`0x${r[2]}`);
-      return ranges.some(([from, to]) => a >= from && b < to);
+      return fields.some(([from, to]) => a >= from && b < to);
     });
     if (!inside) return undefined;
     return {
-      id: 'x87-pointers',
-      reason: `vendor: an FNSTENV/FNSAVE image differs only in the x87 last-instruction and last-operand pointers (FIP, FCS, FOP, FDP, FDS): the AMD CPU stores them only while an x87 exception is pending (APM Vol. 5 FNSAVE/FXSAVE; Linux X86_BUG_FXSAVE_LEAK), and with the pointer of another instruction or selector; SDM Vol. 1 8.1.8–8.1.10 (and CPUID.(EAX=7):EBX[13], FCS/FDS deprecated) leave what they hold implementation-specific: not compared for the x87 classes either (README)`,
+      id: 'x87-fcs-fds',
+      reason:
+        'vendor: FNSTENV/FNSAVE store FCS/FDS as 0 on the host CPU, the last selectors on x86emu (probe: FLD m64, FNSTENV: FDS 0 on the host, 0x2B on x86emu, the rest of the image equal, host-probes64); SDM Vol. 1 8.1.8: with CPUID.(EAX=07H,ECX=0):EBX[13] = 1 the processor deprecates FCS and FDS and saves them as 0000H, else it saves the selectors, as x86emu, whose CPUID leaf 7 is 0',
     };
   },
   // Flags an earlier instruction left undefined, consumed by a later one.

@@ -236,6 +236,29 @@ describe.skipIf(skip !== undefined)(`kvm-pvm's CPL-3 deviations${skip ? ` (skipp
       expect(ends(b, undefined, true).vectors).toEqual([13, 6]);
   });
 
+  it('TZCNT and XSAVEC also run on the host (BMI1, XSAVEC; x86emu: BSF, #UD)', () => {
+    const tzcnt = ends([0xf3, 0x0f, 0xbc, 0xc0], (c) => setGpr(c, 0, [0, 0]));
+    expect([tzcnt.host.rax, tzcnt.emu.rax]).toEqual([32, 0]);
+    expect(ends([0x0f, 0xc7, 0x20], (c) => setGpr(c, 0, [DATA, 0]), true).vectors).toEqual([13, 6]);
+  });
+
+  it('MOV to Sreg with REX.R: the CPU ignores REX.R, but a faulting load goes to KVM’s emulator, which gives #UD', () => {
+    expect(ends([0x44, 0x8e, 0xc0], (c) => setGpr(c, 0, [0x2b, 0])).vectors).toEqual([13, 13]);
+    expect(ends([0x44, 0x8e, 0xc0], (c) => setGpr(c, 0, [0x4003, 0])).vectors).toEqual([6, 13]);
+  });
+
+  it('FNSTENV: the host stores FDS (and FCS) as 0, x86emu the selector (its CPUID does not deprecate them); the rest agrees', () => {
+    // fld qword [rax+0x100]; fnstenv [rax]: the 28-byte image at DATA (FDS at bytes 24–25).
+    const c = generateGarbage64(1, 0);
+    c.bytes = [0xdd, 0x80, 0x00, 0x01, 0x00, 0x00, 0xd9, 0x30];
+    c.insns = [{ length: c.bytes.length, form: 'PROBE' }];
+    setGpr(c, 0, [DATA, 0]);
+    const host = [...tester.host.run(c.init, caseImage(c)).ram.slice(DATA, DATA + 28)];
+    const emu = [...tester.emu.run(c.init, caseImage(c)).ram.slice(DATA, DATA + 28)];
+    expect([host[24], host[25], emu[24], emu[25]]).toEqual([0, 0, 0x2b, 0]);
+    expect([...host.slice(0, 24), ...host.slice(26)]).toEqual([...emu.slice(0, 24), ...emu.slice(26)]);
+  });
+
   it('F3 0F C3 (MOVNTI under a reserved prefix) stores on the host; x86emu #UD', () => {
     expect(probe([0xf3, 0x0f, 0xc3, 0x00])).toEqual([13, 6]);
   });
@@ -261,6 +284,20 @@ describe.skipIf(skip !== undefined)(`kvm-pvm's CPL-3 deviations${skip ? ` (skipp
 
   it('LOCK VERW with a memory operand runs on the host (KVM’s emulator), #UD on the CPU and x86emu', () => {
     expect(probe([0xf0, 0x0f, 0x00, 0x28])).toEqual([13, 6]);
+  });
+
+  it("RFLAGS.AC: kept in the frame, cleared in the handler by the host's delivery; x86emu keeps it (SDM: interrupt gates do not clear AC)", () => {
+    // push 0x40202; popf; ud2
+    const c = generateLong64(1, 0);
+    c.bytes = [0x68, ...le(0x40202, 4), 0x9d, 0x0f, 0x0b];
+    c.insns = [{ length: c.bytes.length, form: 'PROBE' }];
+    c.patches = [];
+    const host = tester.host.run(c.init, caseImage(c));
+    const emu = tester.emu.run(c.init, caseImage(c));
+    expect(
+      [exceptionFrame(host)?.rflags ?? 0, exceptionFrame(emu)?.rflags ?? 0].map((f) => f & 0x40000),
+    ).toEqual([0x40000, 0x40000]);
+    expect([host.state.eflags & 0x40000, emu.state.eflags & 0x40000]).toEqual([0, 0x40000]);
   });
 
   it('RFLAGS.NT set by POPF is lost across an exit (CPUID) on the host, kept without one', () => {
