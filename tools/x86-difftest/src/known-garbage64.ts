@@ -15,6 +15,7 @@ import { type ExceptionFrame, exceptionFrame } from './compare.js';
 import type { Mismatch, SideEnd } from './difftest.js';
 import { EMU_BUDGET, EmuSide, type EmuTrace } from './emu-side.js';
 import { mayLeaveFlagsUndefined, UNDEFINED_FLAGS } from './flags.js';
+import { compareFpu } from './fpu-state.js';
 import { caseImage, LEGACY_PREFIXES, type TestCase } from './generator.js';
 import { GDT64, KSTACK_TOP } from './layout64.js';
 import type { Outcome } from './outcome.js';
@@ -315,6 +316,24 @@ const ABSENT_FEATURES: readonly AbsentFeature[] = [
     emu: 'ud',
   },
   {
+    name: 'CLWB (66 0F AE /6, memory)',
+    leaf: 7,
+    subleaf: 0,
+    reg: 1,
+    bit: 24,
+    is: (t) => op2(t, 0xae) && isMem(t) && modReg(t) === 6 && has66(t) && rep(t) === undefined,
+    emu: 'ud',
+  },
+  {
+    name: 'CLFLUSHOPT (66 0F AE /7, memory)',
+    leaf: 7,
+    subleaf: 0,
+    reg: 1,
+    bit: 23,
+    is: (t) => op2(t, 0xae) && isMem(t) && modReg(t) === 7 && has66(t) && rep(t) === undefined,
+    emu: 'ud',
+  },
+  {
     name: 'SHA (0F 38 C8–CD, 0F 3A CC)',
     leaf: 7,
     subleaf: 0,
@@ -412,6 +431,17 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
     return {
       id: 'fpu-sse-operand',
       reason: `host: ${what}: kvm-pvm intercepts the #GP(0)/#SS(0) the CPU raises at CPL 3 and hands the instruction to KVM's emulator, which lacks it and injects #UD (handle_emulation_failure; probe: PAND m128 and FLD m64 give #UD misaligned/non-canonical, host-probes-fpu64); SDM Vol. 2 ${last.row.mnemonic} "64-Bit Mode Exceptions": #GP(0)/#SS(0), as x86emu`,
+    };
+  },
+  // FXSAVE/FXRSTOR under 66/F2/F3 without a SIB index: kvm-pvm completes them (known-fpu.ts).
+  (x) => {
+    const t = x.last;
+    if (!t || !op2(t, 0xae) || !isMem(t) || modReg(t) > 1 || t.insn.index >= 0) return undefined;
+    if (!t.prefixes.some((p) => p === 0x66 || p === 0xf2 || p === 0xf3)) return undefined;
+    if (!emuRaisedAt(x, t, 6) || !hostNotUdAt(x, t)) return undefined;
+    return {
+      id: 'fxsave-prefix',
+      reason: `host: the CPU raises #UD for ${modReg(t) === 0 ? 'FXSAVE' : 'FXRSTOR'} under a 66, F2 or F3 prefix, and kvm-pvm completes it as without the prefix when its memory operand has no SIB index register (probe: the guest's 66 FXSAVE [rax] stores the image, 66 FXSAVE [rax+rcx] gets #UD, host-probes-fpu64); SDM Vol. 2 3.1.1.1: an NP form's 66/F2/F3 "will either cause an invalid-opcode exception (#UD) or result in the encoding for a different instruction", as x86emu gives #UD`,
     };
   },
   // 66 0F E7 (MOVNTDQ) with a register operand: the AMD CPU runs it, the SDM's form is memory only.
@@ -817,7 +847,7 @@ function undefinedFlagsExplain(x: Seen): GarbageClass | undefined {
   if (
     !x.trace.complete ||
     !x.host.frame ||
-    !within(x.m, 'eip', 'gpr', 'eflags', 'frame.eflags', 'memory', 'cr2')
+    !within(x.m, 'eip', 'gpr', 'eflags', 'frame.eflags', 'memory', 'cr2', 'fpu', 'sse')
   )
     return undefined;
   const c = x.m.ranCase ?? x.m.testCase;
@@ -862,6 +892,8 @@ function sameEnd(x: Seen, o: Outcome, flagMask: number): boolean {
     return false;
   for (let r = 0; r < 16; r++)
     if (h.gpr[r] !== e.gpr[r] || (h.gprHigh?.[r] ?? 0) !== (e.gprHigh?.[r] ?? 0)) return false;
+  if (h.fpu && e.fpu && compareFpu(h.fpu, e.fpu).length > 0) return false;
+  if (h.cr2 !== e.cr2 || (h.cr2High ?? 0) !== (e.cr2High ?? 0)) return false;
   const hf = x.host.frame;
   const ef = exceptionFrame(o);
   if (!hf || !ef) return hf === ef;
