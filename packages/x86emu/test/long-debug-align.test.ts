@@ -87,7 +87,12 @@ describe('#AC for 8-byte operands at CPL 3', () => {
   it('a read-modify-write operand misaligned on a not-present page is #AC, not #PF, as a load or store (the CPU)', () => {
     // shl dword [rbx], 1 / add [rbx], eax / bts [rbx], eax / btr qword [rbx], 5: RBX past the
     // 16 MiB the tables map. The long64 garbage difftest found #PF here where the CPU gives #AC(0).
-    for (const code of [[0xd1, 0x23], [0x01, 0x03], [0x0f, 0xab, 0x03], [0x48, 0x0f, 0xba, 0x33, 0x05]]) {
+    for (const code of [
+      [0xd1, 0x23],
+      [0x01, 0x03],
+      [0x0f, 0xab, 0x03],
+      [0x48, 0x0f, 0xba, 0x33, 0x05],
+    ]) {
       for (const [rbx, vector] of [
         [0x1000001, 17],
         [0x1000000, 14],
@@ -103,7 +108,10 @@ describe('#AC for 8-byte operands at CPL 3', () => {
         s.gpr[Reg.RSP] = 0x9000;
         m.cpu.stateChanged();
         m.cpu.run(5);
-        expect(m.exceptions[0]?.vector, `${code.map((b) => b.toString(16)).join(' ')} at ${rbx.toString(16)}`).toBe(vector);
+        expect(
+          m.exceptions[0]?.vector,
+          `${code.map((b) => b.toString(16)).join(' ')} at ${rbx.toString(16)}`,
+        ).toBe(vector);
       }
     }
   });

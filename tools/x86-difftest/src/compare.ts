@@ -69,7 +69,7 @@ export interface ExceptionFrame {
 /** The IA-32e exception frame of an outcome halted in a stub, or null (legacy modes: null). */
 export function exceptionFrame(o: Outcome): ExceptionFrame | null {
   const f = stubFrame(o);
-  if (!f || f.width !== 8) return null;
+  if (f?.width !== 8) return null;
   const at = f.sp + (f.hasError ? 8 : 0);
   const q = (k: number): number => readLe(o.ram, at + 8 * k, 4);
   const qh = (k: number): number => readLe(o.ram, at + 8 * k + 4, 4);

@@ -363,16 +363,6 @@ const emuRaisedAt = (x: Seen, t: TracedInsn | undefined, vector: number): boolea
 const hostNotUdAt = (x: Seen, t: TracedInsn): boolean => !(x.host.frame?.vector === 6 && endsAt(x.host, t));
 const LOCK = 0xf0;
 const hasRexW = (t: TracedInsn): boolean => (t.rex & 8) !== 0;
-/** The step after `i` in x86emu's trace began where the straight line goes on (a branch not taken). */
-const fellThrough = (x: Seen, i: number): boolean => {
-  const n = x.steps[i + 1];
-  const t = x.steps[i];
-  return n !== undefined && stepRip(n) === stepRip(t) + BigInt(t.length);
-};
-
-/** The selector's descriptor lies beyond the GDT limit (SDM Vol. 3 3.4.2: #GP(selector)). */
-const beyondGdt = (sel: number, gdtLimit: number): boolean => (sel & 4) === 0 && (sel | 7) > gdtLimit;
-
 const CR4_OSXSAVE = 1 << 18;
 const CR4_FSGSBASE = 1 << 16;
 const EFER_SVME = 1 << 12;
@@ -475,7 +465,7 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
   // IRET at CPL 3 is emulated by KVM on kvm-pvm: #GP(0) where the SDM gives #GP(selector).
   (x) => {
     const t = x.last;
-    if (!t || t.opcode[0] !== 0xcf || t.prefixes.includes(LOCK) || hasRexW(t)) return undefined;
+    if (t?.opcode[0] !== 0xcf || t.prefixes.includes(LOCK) || hasRexW(t)) return undefined;
     const hf = x.host.frame;
     const ef = x.emu.frame;
     if (!hf || !ef || hf.vector !== 13 || ef.vector !== 13 || !endsAt(x.host, t) || !endsAt(x.emu, t))
@@ -541,7 +531,7 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
   // LOCK IRET/SYSRET/SWAPGS: kvm-pvm runs them at CPL 3 itself and ignores the LOCK.
   (x) => {
     const t = x.last;
-    if (!t || !t.prefixes.includes(LOCK) || !emuRaisedAt(x, t, 6) || !hostNotUdAt(x, t)) return undefined;
+    if (!t?.prefixes.includes(LOCK) || !emuRaisedAt(x, t, 6) || !hostNotUdAt(x, t)) return undefined;
     const iret = t.opcode[0] === 0xcf;
     const sysret = op2(t, 0x07);
     const swapgs = op2(t, 0x01) && t.modrm === 0xf8;
@@ -554,7 +544,7 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
   // LOCK on a hint NOP (0F 19–1F) with a memory operand: kvm-pvm completes it as a NOP.
   (x) => {
     const t = x.last;
-    if (!t || !t.prefixes.includes(LOCK) || !isMem(t) || t.opcode.length !== 2 || t.opcode[0] !== 0x0f)
+    if (!t?.prefixes.includes(LOCK) || !isMem(t) || t.opcode.length !== 2 || t.opcode[0] !== 0x0f)
       return undefined;
     if (t.opcode[1] < 0x19 || t.opcode[1] > 0x1f || !emuRaisedAt(x, t, 6) || !hostNotUdAt(x, t))
       return undefined;
@@ -566,7 +556,7 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
   // MOV to CS or Sreg 6/7 with a memory operand: the host reads the operand before its #UD.
   (x) => {
     const t = x.last;
-    if (!t || t.opcode[0] !== 0x8e || !isMem(t) || ![1, 6, 7].includes(modReg(t))) return undefined;
+    if (t?.opcode[0] !== 0x8e || !isMem(t) || ![1, 6, 7].includes(modReg(t))) return undefined;
     const hv = x.host.frame?.vector;
     if (!emuRaisedAt(x, t, 6) || !endsAt(x.host, t) || (hv !== 14 && hv !== 13 && hv !== 12))
       return undefined;
@@ -578,7 +568,7 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
   // MOV to Sreg with REX.R that faults on the CPU: KVM's emulator counts REX.R (#UD).
   (x) => {
     const t = x.last;
-    if (!t || t.opcode[0] !== 0x8e || (t.rex & 4) === 0 || modReg(t) > 5) return undefined;
+    if (t?.opcode[0] !== 0x8e || (t.rex & 4) === 0 || modReg(t) > 5) return undefined;
     const ef = x.emu.frame;
     if (!ef || !endsAt(x.emu, t) || ef.vector === 6 || x.host.frame?.vector !== 6 || !endsAt(x.host, t))
       return undefined;
@@ -746,7 +736,7 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
   // LOCK on a non-lockable form the CPU refuses (#UD) and KVM's emulator then runs on kvm-pvm.
   (x) => {
     const t = x.last;
-    if (!t || !t.prefixes.includes(LOCK) || !emuRaisedAt(x, t, 6) || !hostNotUdAt(x, t)) return undefined;
+    if (!t?.prefixes.includes(LOCK) || !emuRaisedAt(x, t, 6) || !hostNotUdAt(x, t)) return undefined;
     const verrVerw = op2(t, 0x00) && (modReg(t) === 4 || modReg(t) === 5);
     // INT n through one of the harness's DPL-0 gates (DPL 3: #BP, #OF and vectors 32–255).
     // x86emu stops decoding at the LOCK: the vector byte is read from the image.

@@ -12,7 +12,7 @@ import { DiffTester } from '../src/difftest.js';
 import { caseImage, type TestCase } from '../src/generator.js';
 import { generateGarbage64, generateLong64 } from '../src/generator64.js';
 import { DATA, STACK_TOP } from '../src/layout.js';
-import { KSTACK_TOP, PAGE64_NOT_PRESENT, TSS64 } from '../src/layout64.js';
+import { PAGE64_NOT_PRESENT, TSS64 } from '../src/layout64.js';
 import type { Outcome } from '../src/outcome.js';
 import { hostKvmFlavor } from '../src/referee.js';
 

@@ -50,7 +50,12 @@ function mismatch(c: ReturnType<typeof garbageCase>, host: SideEnd, emu: SideEnd
     testCase: c,
     signature: { mode: 'long64', form, categories: ['eip', 'gpr'] },
     differences: [
-      { category: 'eip', field: 'rip', host: `0x${host.state.eip.toString(16)}`, emu: `0x${emu.state.eip.toString(16)}` },
+      {
+        category: 'eip',
+        field: 'rip',
+        host: `0x${host.state.eip.toString(16)}`,
+        emu: `0x${emu.state.eip.toString(16)}`,
+      },
       { category: 'gpr', field: 'rsp', host: '0x33fd8', emu: '0x33fd0' },
     ],
     report: '',
@@ -84,7 +89,9 @@ describe('classifyGarbage64', () => {
   it('decides on the effective address: x86emu faulting at MOVAPS on a not-present page, aligned or not', () => {
     // x86emu really faults at the MOVAPS here (#PF), so only the address tells the cases apart.
     const aligned = garbageCase(movaps, PAGE64_NOT_PRESENT);
-    expect(classifyGarbage64(mismatch(aligned, end(6, AT), end(13, AT, 0), 'garbage:MOVAPS'))).toBeUndefined();
+    expect(
+      classifyGarbage64(mismatch(aligned, end(6, AT), end(13, AT, 0), 'garbage:MOVAPS')),
+    ).toBeUndefined();
     const misaligned = garbageCase(movaps, PAGE64_NOT_PRESENT + 4);
     expect(classifyGarbage64(mismatch(misaligned, end(6, AT), end(13, AT, 0), 'garbage:MOVAPS'))?.id).toBe(
       'fpu-sse-operand',
@@ -93,11 +100,13 @@ describe('classifyGarbage64', () => {
 
   it('places a near JMP with 66h (AMD: rel16), but not a 66h rel8 JMP whose target is the same on both vendors', () => {
     const rel16 = garbageCase([0x66, 0xe9, 0x02, 0x00, 0x00, 0x00], DATA);
-    expect(classifyGarbage64(mismatch(rel16, end(13, AT + 6, 0), end(14, AT + 8, 4), 'garbage:JMP'))?.id).toBe(
-      'branch-66',
-    );
+    expect(
+      classifyGarbage64(mismatch(rel16, end(13, AT + 6, 0), end(14, AT + 8, 4), 'garbage:JMP'))?.id,
+    ).toBe('branch-66');
     const rel8 = garbageCase([0x66, 0xeb, 0x02, 0x90, 0x90], DATA);
-    expect(classifyGarbage64(mismatch(rel8, end(13, AT + 5, 0), end(6, AT + 3), 'garbage:JMP'))).toBeUndefined();
+    expect(
+      classifyGarbage64(mismatch(rel8, end(13, AT + 5, 0), end(6, AT + 3), 'garbage:JMP')),
+    ).toBeUndefined();
   });
 
   it('traces what x86emu executed and the effective address its fault saw', () => {
