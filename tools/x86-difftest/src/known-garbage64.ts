@@ -54,7 +54,8 @@ export interface TracedInsn {
 }
 
 let tracer: EmuSide | undefined;
-interface Traced {
+/** x86emu's trace of a case (`traceCase`). */
+export interface Traced {
   trace: EmuTrace;
   steps: TracedInsn[];
   image: Uint8Array;
@@ -459,7 +460,7 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
     if (!t) return undefined;
     return {
       id: 'branch-66',
-      reason: `vendor: ${t.row?.mnemonic ?? 'a near branch'} with an operand-size prefix (${hex(t.bytes)}) at 0x${t.rip.toString(16)}: AMD honours 66h on near branches in 64-bit mode (APM Vol. 3 JMP/Jcc/CALL/RET (Near): a 16-bit operand size truncates RIP to 16 bits, rel16, 2-byte stack slots; probe: 66 E9 rel16 lands on the host, host-probes64), Intel ignores it (SDM Vol. 2 JMP/Jcc/CALL/RET: "In 64-bit mode, operand size is fixed at 64 bits"), as x86emu (GenuineIntel)`,
+      reason: `vendor: ${t.row?.mnemonic ?? 'a near branch'} with an operand-size prefix (${hex(t.bytes)}) at 0x${t.rip.toString(16)}: AMD honours 66h on near branches in 64-bit mode (APM Vol. 3 JMP/Jcc/CALL/RET (Near): a 16-bit operand size truncates RIP to 16 bits, rel16, 2-byte stack slots; probe: 66 E9 and 66 0F 84 take rel16, 66 C3 pops 2 bytes on the host, host-probes64), Intel ignores it (SDM Vol. 2 JMP/Jcc/CALL/RET: "In 64-bit mode, operand size is fixed at 64 bits"), as x86emu (GenuineIntel)`,
     };
   },
   // IRET at CPL 3 is emulated by KVM on kvm-pvm: #GP(0) where the SDM gives #GP(selector).
@@ -938,5 +939,3 @@ export function describeGarbage64(m: Mismatch): string {
   return `host ${end(m.host)} emu ${end(m.emu)} [${m.signature.categories.join(',')}] ${trace.complete ? '' : '(trace cut) '}${insns}${steps.length > 12 ? ' …' : ''}`;
 }
 
-// Exported for the unit test of the classifier.
-export { ABSENT_FEATURES, nearBranch, requires16, x86emuHas };

@@ -359,10 +359,16 @@ describe.skipIf(skip !== undefined)(`kvm-pvm's CPL-3 deviations${skip ? ` (skipp
     expect(probe(loop([0xf3], 0xe0))).toEqual([6, 13]); // as LOOPE on the host
   });
 
-  it('an operand-size prefix on a near JMP selects rel16 on the host (AMD), ignored by x86emu (Intel)', () => {
+  it('an operand-size prefix on a near JMP, Jcc or RET selects 16 bits on the host (AMD), ignored by x86emu (Intel)', () => {
     // 66 E9 02 00: AMD's JMP rel16 lands on the UD2 two bytes on; Intel's rel32 (0x0B0F0002) goes
     // to an unmapped page.
     expect(probe([0x66, 0xe9, 0x02, 0x00, 0x0f, 0x0b, 0x0f, 0x0b])).toEqual([6, 14]);
+    // xor eax, eax; 66 0F 84 rel16 (JE, taken): the same for Jcc.
+    expect(probe([0x31, 0xc0, 0x66, 0x0f, 0x84, 0x02, 0x00, 0x0f, 0x0b, 0x0f, 0x0b])).toEqual([6, 14]);
+    // 66 C3 pops 2 bytes on AMD (IP 0x9006: the HLT sled's #GP), 8 on Intel (0x01009006: #PF).
+    const ret = ends([0x66, 0xc3], stackHolds([0x06, 0x90, 0x00, 0x01, 0, 0, 0, 0]));
+    expect(ret.vectors).toEqual([13, 14]);
+    expect(ret.host.frame?.rip).toBe(0x9006);
   });
 
   it('LOCK on a hint NOP (0F 19–1F) with a memory operand is a NOP; the register form is #UD', () => {
