@@ -938,4 +938,3 @@ export function describeGarbage64(m: Mismatch): string {
     .join(' ');
   return `host ${end(m.host)} emu ${end(m.emu)} [${m.signature.categories.join(',')}] ${trace.complete ? '' : '(trace cut) '}${insns}${steps.length > 12 ? ' …' : ''}`;
 }
-
