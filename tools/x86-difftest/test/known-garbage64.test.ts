@@ -7,7 +7,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ExceptionFrame } from '../src/compare.js';
+import { exceptionFrame } from '../src/compare.js';
 import type { Mismatch, SideEnd } from '../src/difftest.js';
+import { EmuSide } from '../src/emu-side.js';
+import { caseImage } from '../src/generator.js';
 import { generateGarbage64 } from '../src/generator64.js';
 import { classifyGarbage64, effectiveAddress, isCanonical, traceCase } from '../src/known-garbage64.js';
 import { CODE, DATA } from '../src/layout.js';
@@ -117,5 +120,36 @@ describe('classifyGarbage64', () => {
     expect(isCanonical(0x00007fffffffffffn)).toBe(true);
     expect(isCanonical(0x0000800000000000n)).toBe(false);
     expect(isCanonical(0xffff800000000000n)).toBe(true);
+  });
+
+  it('places a flag MUL leaves undefined, read by LAHF, only when a value of it makes x86emu end as the host', () => {
+    // mul byte [rax]; lahf; then the terminator. The "host" is x86emu run with ZF and SF flipped
+    // after the MUL (undefined there: SDM MUL), or with CF flipped (defined: not a class).
+    const c = garbageCase([0xf6, 0x20, 0x9f], DATA);
+    const side = new EmuSide({ jit: false });
+    const ranAs = (mask: number) => {
+      const flags = traceCase(c).steps[1].rflags;
+      const r = side.trace(c.init, caseImage(c), 100, { afterStep: 1, mask, value: ~flags });
+      const host: SideEnd = { kind: r.end.kind, state: r.end.state, frame: exceptionFrame(r.end) };
+      return host;
+    };
+    const emu = ranAs(0);
+    const flipped = (mask: number) => {
+      const host = ranAs(mask);
+      expect(host.state.gpr[0]).not.toBe(emu.state.gpr[0]); // AH (from LAHF) differs
+      const m = mismatch(c, host, emu, 'garbage:MUL');
+      m.signature.categories = ['gpr'];
+      m.differences = [
+        {
+          category: 'gpr',
+          field: 'rax',
+          host: host.state.gpr[0].toString(16),
+          emu: emu.state.gpr[0].toString(16),
+        },
+      ];
+      return classifyGarbage64(m);
+    };
+    expect(flipped((1 << 6) | (1 << 7))?.id).toBe('undefined-flags');
+    expect(flipped(1 << 0)).toBeUndefined();
   });
 });
