@@ -213,13 +213,16 @@ describe('decoder, encodings from the SDM', () => {
     expect(dec([0x67, 0x8b, 0x00], false, true).insn.adSize).toBe(4);
   });
 
-  it('segment overrides: the last one decides; in 64-bit mode ES/CS/DS after SS/FS/GS leave the default', () => {
+  it('segment overrides: the last one decides; in 64-bit mode ES/CS/DS after SS leave the default segment, after FS/GS leave FS/GS', () => {
     // mov eax, [rbx] (default DS) behind two overrides.
     const seg = (prefixes: number[], long64 = true): number =>
       dec([...prefixes, 0x8b, 0x03], true, long64).insn.seg;
     expect(seg([0x36, 0x26])).toBe(-1); // SS then ES: no override (the CPU: #GP, not #SS, when non-canonical)
     expect(seg([0x36, 0x3e])).toBe(-1);
-    expect(seg([0x64, 0x2e])).toBe(-1); // FS then CS: no FS base
+    expect(seg([0x64, 0x2e])).toBe(4); // FS then CS: FS stays (the CPU: #GP, not #SS, for [rbp])
+    expect(seg([0x65, 0x3e])).toBe(5);
+    expect(seg([0x65, 0x26])).toBe(5);
+    expect(seg([0x64, 0x36])).toBe(2); // SS after FS displaces it
     expect(seg([0x26, 0x36])).toBe(2);
     expect(seg([0x3e, 0x64])).toBe(4);
     expect(seg([0x65, 0x64])).toBe(4);
@@ -229,6 +232,9 @@ describe('decoder, encodings from the SDM', () => {
     expect(seg([0x64, 0x2e], false)).toBe(1);
     // [rbp] with a DS override after SS: the default SS stays (a stack reference).
     expect(dec([0x36, 0x3e, 0x8b, 0x45, 0x00], true, true).insn.memSeg).toBe(2);
+    // [rbp] with a DS override after GS: GS stays, so a non-canonical address is #GP(0), not the
+    // default SS's #SS(0) (the real CPU, x86-difftest long64 garbage seed 20261209 case 620).
+    expect(dec([0x65, 0x3e, 0x8b, 0x45, 0x00], true, true).insn.memSeg).toBe(5);
   });
 
   it('PUSH ES is one byte (the fixed-register operand is not a ModRM operand)', () => {

@@ -83,4 +83,36 @@ describe('#AC for 8-byte operands at CPL 3', () => {
     m.cpu.run(5);
     expect(m.exceptions[0]).toMatchObject({ vector: 17, errorCode: 0 });
   });
+
+  it('a read-modify-write operand misaligned on a not-present page is #AC, not #PF, as a load or store (the CPU)', () => {
+    // shl dword [rbx], 1 / add [rbx], eax / bts [rbx], eax / btr qword [rbx], 5: RBX past the
+    // 16 MiB the tables map. The long64 garbage difftest found #PF here where the CPU gives #AC(0).
+    for (const code of [
+      [0xd1, 0x23],
+      [0x01, 0x03],
+      [0x0f, 0xab, 0x03],
+      [0x48, 0x0f, 0xba, 0x33, 0x05],
+    ]) {
+      for (const [rbx, vector] of [
+        [0x1000001, 17],
+        [0x1000000, 14],
+      ]) {
+        const m = longMode('', { captureExceptions: true });
+        m.mem.bytes.set([...code, 0xf4], 0x10000);
+        toUser(m);
+        const s = m.cpu.state;
+        s.cr[0] |= 1 << 18; // CR0.AM
+        s.rflags[0] |= 1 << 18; // RFLAGS.AC
+        s.gpr[Reg.RBX] = rbx;
+        s.gpr[Reg.RAX] = 0;
+        s.gpr[Reg.RSP] = 0x9000;
+        m.cpu.stateChanged();
+        m.cpu.run(5);
+        expect(
+          m.exceptions[0]?.vector,
+          `${code.map((b) => b.toString(16)).join(' ')} at ${rbx.toString(16)}`,
+        ).toBe(vector);
+      }
+    }
+  });
 });

@@ -24,6 +24,7 @@ import {
 } from './known.js';
 import { x86emuAdvertisesLongMode } from './known-answers64.js';
 import { fpuPrefixScope } from './known-fpu.js';
+import { classifyGarbage64, describeGarbage64, garbage64Id } from './known-garbage64.js';
 import { ALL_MODES, isLongMode, LONG_MODES, type Mode } from './layout.js';
 
 function usage(msg?: string): never {
@@ -130,8 +131,12 @@ const summary = runDifferential(tester, {
   only,
   known,
   classes,
+  // Long64 garbage is classified case by case (known-garbage64.ts), not by signature.
+  classify: garbage ? (m) => garbage64Id(classifyGarbage64(m)) : undefined,
   onMismatch: (m) => {
     if (!quiet || !m.known) console.log(`${m.report}\n`);
+    if (garbage && (!quiet || !m.known) && m.testCase.mode === 'long64')
+      console.log(`  triage (case ${m.index}, ${m.known ?? 'unclassified'}): ${describeGarbage64(m)}\n`);
   },
 });
 tester.close();

@@ -50,6 +50,42 @@ export function stubFrame(
   return { vector, sp, width: long ? 8 : pm ? 4 : 2, hasError: pm && ERROR_CODE_VECTORS.includes(vector) };
 }
 
+/** An IA-32e exception frame as a side pushed it on the RSP0 stack (SDM Vol. 3 6.14.2). */
+export interface ExceptionFrame {
+  vector: number;
+  /** The error code, for the vectors that push one. */
+  error?: number;
+  /** The faulting (or, for a trap, the next) RIP, as two 32-bit halves. */
+  rip: number;
+  ripHigh: number;
+  cs: number;
+  rflags: number;
+  /** The interrupted RSP (the user stack at CPL 3). */
+  rsp: number;
+  rspHigh: number;
+  ss: number;
+}
+
+/** The IA-32e exception frame of an outcome halted in a stub, or null (legacy modes: null). */
+export function exceptionFrame(o: Outcome): ExceptionFrame | null {
+  const f = stubFrame(o);
+  if (f?.width !== 8) return null;
+  const at = f.sp + (f.hasError ? 8 : 0);
+  const q = (k: number): number => readLe(o.ram, at + 8 * k, 4);
+  const qh = (k: number): number => readLe(o.ram, at + 8 * k + 4, 4);
+  return {
+    vector: f.vector,
+    ...(f.hasError ? { error: readLe(o.ram, f.sp, 4) } : {}),
+    rip: q(0),
+    ripHigh: qh(0),
+    cs: q(1) & 0xffff,
+    rflags: q(2),
+    rsp: q(3),
+    rspHigh: qh(3),
+    ss: q(4) & 0xffff,
+  };
+}
+
 export function compareOutcomes(host: Outcome, emu: Outcome, flagMask: number): Difference[] {
   const d: Difference[] = [];
   if (emu.kind === 'crash') {

@@ -6,7 +6,15 @@
  */
 import { DecodeStatus, decode, Insn, OPCODE_TABLE } from '@kvm/x86emu';
 import type { InsnClass } from './classes.js';
-import { compareOutcomes, type Difference, describeStop, flagNames, stubFrame } from './compare.js';
+import {
+  compareOutcomes,
+  type Difference,
+  describeStop,
+  type ExceptionFrame,
+  exceptionFrame,
+  flagNames,
+  stubFrame,
+} from './compare.js';
 import { EmuSide } from './emu-side.js';
 import { mayLeaveFlagsUndefined, UNDEFINED_FLAGS } from './flags.js';
 import {
@@ -65,6 +73,15 @@ export interface KnownMismatch {
   reproducer: TestCase;
 }
 
+/** How one side ended a mismatching case, without its RAM (kept for every mismatch of a run). */
+export interface SideEnd {
+  kind: Outcome['kind'];
+  /** Its final state (after the exception's delivery, if any). */
+  state: MachineState;
+  /** The IA-32e exception it ended in (its frame), or null (the terminator, a runaway…). */
+  frame: ExceptionFrame | null;
+}
+
 export interface Mismatch {
   index: number;
   testCase: TestCase;
@@ -72,6 +89,19 @@ export interface Mismatch {
   differences: Difference[];
   known?: string;
   report: string;
+  /** How each side ended (for per-case classifiers such as `classifyGarbage64`). */
+  host?: SideEnd;
+  emu?: SideEnd;
+  /**
+   * The case `host`, `emu` and `differences` come from: `testCase` cut after the blamed
+   * instruction (`prefixCase`), or `testCase` itself.
+   */
+  ranCase?: TestCase;
+}
+
+/** A side's end as a `Mismatch` keeps it. */
+export function sideEnd(o: Outcome): SideEnd {
+  return { kind: o.kind, state: o.state, frame: exceptionFrame(o) };
 }
 
 export type Verdict =
@@ -430,6 +460,11 @@ export interface RunOptions {
   classes?: readonly InsnClass[];
   /** Called with each mismatch as it is found. */
   onMismatch?: (m: Mismatch) => void;
+  /**
+   * A per-case classifier for mismatches no known entry matches (long64 garbage:
+   * `classifyGarbage64`): the id it returns becomes the mismatch's `known` (and `knownSeen` key).
+   */
+  classify?: (m: Mismatch) => string | undefined;
 }
 
 export interface RunSummary {
@@ -491,17 +526,20 @@ export function runDifferential(tester: DiffTester, o: RunOptions): RunSummary {
     } else {
       sum.failed++;
       const signature = signatureOf(v);
-      const known = o.known.find((k) => matchesKnown(signature, k))?.id;
-      if (known) sum.knownSeen.set(known, (sum.knownSeen.get(known) ?? 0) + 1);
-      const where = `seed=${o.seed} case=${index}${o.garbage ? ' --garbage' : ''}`;
       const m: Mismatch = {
         index,
         testCase: c,
         signature,
         differences: v.differences,
-        known,
-        report: formatMismatch(v, signature, where, known),
+        report: '',
+        host: sideEnd(v.host),
+        emu: sideEnd(v.emu),
+        ranCase: v.testCase,
       };
+      m.known = o.known.find((k) => matchesKnown(signature, k))?.id ?? o.classify?.(m);
+      if (m.known) sum.knownSeen.set(m.known, (sum.knownSeen.get(m.known) ?? 0) + 1);
+      const where = `seed=${o.seed} case=${index}${o.garbage ? ' --garbage' : ''}`;
+      m.report = formatMismatch(v, signature, where, m.known);
       sum.mismatches.push(m);
       o.onMismatch?.(m);
     }

@@ -61,12 +61,42 @@ class RamWithOpenBus implements PhysicalMemory {
   }
 }
 
+/** One instruction x86emu began at CPL 3 (`EmuSide.trace`), with the GPRs and RFLAGS before it. */
+export interface EmuStep {
+  rip: number;
+  ripHigh: number;
+  gpr: number[];
+  gprHigh: number[];
+  rflags: number;
+}
+
+/** What x86emu did with a case at CPL 3, one instruction at a time (`EmuSide.trace`). */
+export interface EmuTrace {
+  /** The CPL-3 instructions it began, in order: the last one is where it faulted, if it did. */
+  steps: EmuStep[];
+  /** The GPRs (low and high halves) before the last step: the registers its fault saw. */
+  lastGpr: number[];
+  lastGprHigh: number[];
+  /** False when the trace stopped at its step limit (a loop still running). */
+  complete: boolean;
+  /** How the run ended (RAM: the side's own view, valid until its next run). */
+  end: Outcome;
+}
+
+/** A change `EmuSide.trace` makes to RFLAGS right after the CPL-3 step numbered `afterStep`. */
+export interface FlagsEdit {
+  afterStep: number;
+  mask: number;
+  value: number;
+}
+
 export class EmuSide {
   readonly memory = new RamWithOpenBus();
   private readonly io: number[] = [];
   private readonly cpu: Cpu;
 
-  constructor() {
+  /** `jit: false` runs the interpreter alone (`trace` needs it: a compiled block runs whole). */
+  constructor(options: { jit?: boolean } = {}) {
     const log = this.io;
     const memory = this.memory;
     const ports: PortIoOps = {
@@ -83,7 +113,11 @@ export class EmuSide {
     };
     // With the block compiler on (x86emu's default, X86EMU_JIT), blocks compile at their first
     // visit, so that a case's straight-line code runs compiled (see run).
-    this.cpu = new Cpu({ memory: this.memory, io: ports, jit: jitDefault() ? { hot: 1 } : false });
+    this.cpu = new Cpu({
+      memory: this.memory,
+      io: ports,
+      jit: (options.jit ?? true) && jitDefault() ? { hot: 1 } : false,
+    });
   }
 
   /**
@@ -96,6 +130,79 @@ export class EmuSide {
     if (this.cpu.jit === null) return this.runOnce(init, image, true);
     this.runOnce(init, image, true);
     return this.runOnce(init, image, false);
+  }
+
+  /**
+   * Runs a case one instruction at a time (`run(1)`: one instruction, or one REP iteration) and
+   * records where each CPL-3 instruction began, up to `maxSteps` of them; it stops when the case
+   * leaves CPL 3 (an exception's delivery) or halts. For classifiers: which instructions x86emu
+   * executed, and the registers the last one saw. Needs an `EmuSide` made with `jit: false`.
+   */
+  trace(init: MachineState, image: Uint8Array, maxSteps: number, edit?: FlagsEdit): EmuTrace {
+    const cpu = this.cpu;
+    const s = cpu.state;
+    this.memory.bytes.set(image);
+    this.memory.slowCalls = 0;
+    this.io.length = 0;
+    const steps: EmuStep[] = [];
+    const lastGpr: number[] = [];
+    const lastGprHigh: number[] = [];
+    let complete = false;
+    let kind: Outcome['kind'] = 'runaway';
+    try {
+      toCpuState(init, s);
+      cpu.invalidateCode(0, RAM_SIZE);
+      cpu.stateChanged();
+      let user = false;
+      for (let n = 0; n < maxSteps + 16; n++) {
+        if (s.cpl === 3) {
+          user = true;
+          if (steps.length >= maxSteps) break;
+          const last = steps[steps.length - 1];
+          // A REP's iterations (the same RIP again) count as one step; so does a jump to itself.
+          if (!last || last.rip !== s.rip[0] || last.ripHigh !== s.rip[1])
+            steps.push({
+              rip: s.rip[0],
+              ripHigh: s.rip[1],
+              gpr: Array.from(cpu.gpr.subarray(0, 16)),
+              gprHigh: Array.from(cpu.gprHigh.subarray(0, 16)),
+              rflags: s.rflags[0],
+            });
+          for (let i = 0; i < 16; i++) {
+            lastGpr[i] = cpu.gpr[i];
+            lastGprHigh[i] = cpu.gprHigh[i];
+          }
+        } else if (user) {
+          // The exception's delivery: its stub's HLT ends the run.
+          const why = cpu.run(16);
+          kind = why === StopReason.Hlt ? 'hlt' : why === StopReason.Shutdown ? 'shutdown' : 'runaway';
+          complete = true;
+          break;
+        }
+        const why = cpu.run(1);
+        if (why !== StopReason.Budget) {
+          kind = why === StopReason.Hlt ? 'hlt' : why === StopReason.Shutdown ? 'shutdown' : 'crash';
+          complete = true;
+          break;
+        }
+        if (edit && s.cpl === 3 && steps.length === edit.afterStep + 1) {
+          // Only once: the next instruction starts a new step.
+          s.rflags[0] = (s.rflags[0] & ~edit.mask) | (edit.value & edit.mask);
+          cpu.stateChanged();
+          edit = undefined;
+        }
+      }
+    } catch (e) {
+      if (!(e instanceof BudgetExceeded)) throw e;
+      kind = 'budget';
+    }
+    const end: Outcome = {
+      kind,
+      state: fromCpuState(s, init.fpu !== undefined),
+      ram: this.memory.bytes,
+      io: this.io,
+    };
+    return { steps, lastGpr, lastGprHigh, complete, end };
   }
 
   private runOnce(init: MachineState, image: Uint8Array, fresh: boolean): Outcome {

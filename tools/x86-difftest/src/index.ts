@@ -10,6 +10,7 @@ export * from './generator64.js';
 export * from './host-side.js';
 export * from './known.js';
 export * from './known-answers64.js';
+export * from './known-garbage64.js';
 export * from './layout.js';
 export * from './layout64.js';
 export * from './machine-state.js';

@@ -15,3 +15,8 @@ export const FPU64 = {
   modes: ['long64'] as readonly Mode[],
   classes: ['x87', 'sse'] as const,
 };
+/**
+ * Long64 garbage (random bytes at CPL 3, refereed by the CPU): every mismatch must be placed by
+ * the per-case classifier (`classifyGarbage64`, known-garbage64.ts). About 30 s here.
+ */
+export const GARBAGE64 = { seed: 20261209, count: 8000, modes: ['long64'] as readonly Mode[] };

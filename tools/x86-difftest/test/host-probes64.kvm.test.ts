@@ -7,12 +7,13 @@
 import { readFileSync } from 'node:fs';
 import { hostKvmAvailability } from '@kvm/host';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stubFrame } from '../src/compare.js';
+import { exceptionFrame, stubFrame } from '../src/compare.js';
 import { DiffTester } from '../src/difftest.js';
-import { caseImage } from '../src/generator.js';
-import { generateLong64 } from '../src/generator64.js';
+import { caseImage, type TestCase } from '../src/generator.js';
+import { generateGarbage64, generateLong64 } from '../src/generator64.js';
 import { DATA, STACK_TOP } from '../src/layout.js';
-import { PAGE64_NOT_PRESENT } from '../src/layout64.js';
+import { PAGE64_NOT_PRESENT, TSS64 } from '../src/layout64.js';
+import type { Outcome } from '../src/outcome.js';
 import { hostKvmFlavor } from '../src/referee.js';
 
 const avail = hostKvmAvailability();
@@ -90,7 +91,21 @@ describe.skipIf(skip !== undefined)(`kvm-pvm's CPL-3 deviations${skip ? ` (skipp
     }
   });
 
-  it('(the CPU, as x86emu) the last of several segment overrides decides: ES/CS/DS after SS leave the default segment', () => {
+  it('(the CPU, as x86emu) the last of several segment overrides decides: ES/CS/DS after SS leave the default segment, after FS/GS leave FS/GS', () => {
+    // [rbp] (default SS) non-canonical: #GP(0) under FS/GS. x86emu dropped FS/GS for a later
+    // ES/CS/DS (#SS) until the long64 garbage difftest (seed 20261209, case 620) showed the CPU.
+    const rbp = (prefixes: number[]): number[] => [...prefixes, 0x8a, 0x45, 0x00];
+    const nonCanonicalRbp = (b: number[]): [number, number] =>
+      ends(b, (c) => setGpr(c, 5, NON_CANONICAL)).vectors;
+    expect(nonCanonicalRbp(rbp([0x3e]))).toEqual([12, 12]);
+    for (const p of [
+      [0x65, 0x3e],
+      [0x64, 0x3e],
+      [0x65, 0x26],
+      [0x65, 0x2e],
+    ])
+      expect(nonCanonicalRbp(rbp(p))).toEqual([13, 13]);
+    expect(nonCanonicalRbp(rbp([0x64, 0x36]))).toEqual([12, 12]);
     // mov al, [rax] with RAX non-canonical: #SS(0) for a stack reference, else #GP(0). x86emu kept
     // the SS of `36 26` (#SS) until the long64 garbage difftest showed the CPU's #GP.
     expect(probe([0x36, 0x26, 0x8a, 0x00], NON_CANONICAL)).toEqual([13, 13]);
@@ -99,6 +114,201 @@ describe.skipIf(skip !== undefined)(`kvm-pvm's CPL-3 deviations${skip ? ` (skipp
     expect(probe([0x26, 0x36, 0x8a, 0x00], NON_CANONICAL)).toEqual([12, 12]);
     expect(probe([0x64, 0x36, 0x8a, 0x00], NON_CANONICAL)).toEqual([12, 12]);
     expect(probe([0x36, 0x8a, 0x00], NON_CANONICAL)).toEqual([12, 12]);
+  });
+
+  /** Sets a GPR of a probe case. */
+  function setGpr(c: TestCase, r: number, v: [number, number]): void {
+    c.init.gpr[r] = v[0];
+    (c.init.gprHigh as number[])[r] = v[1];
+  }
+
+  /**
+   * How host and x86emu end `bytes` at CPL 3 (`setup` edits the case first): vectors, error codes,
+   * CR2, RAX and the frame's RFLAGS. `garbage`: start from a garbage case (CR4.OSFXSR, x87/SSE state).
+   */
+  function ends(bytes: number[], setup?: (c: TestCase) => void, garbage = false) {
+    const c = garbage ? generateGarbage64(1, 0) : generateLong64(1, 0);
+    c.bytes = bytes;
+    c.insns = [{ length: bytes.length, form: 'PROBE' }];
+    c.patches = garbage ? c.patches : [];
+    setup?.(c);
+    const side = (o: Outcome) => ({
+      frame: exceptionFrame(o),
+      cr2: o.state.cr2 >>> 0,
+      rax: o.state.gpr[0] >>> 0,
+    });
+    const host = side(tester.host.run(c.init, caseImage(c)));
+    const emu = side(tester.emu.run(c.init, caseImage(c)));
+    return {
+      host,
+      emu,
+      vectors: [host.frame?.vector ?? -1, emu.frame?.vector ?? -1] as [number, number],
+      errors: [host.frame?.error, emu.frame?.error],
+    };
+  }
+
+  /** The user stack of a probe case holds `bytes` (at the entry RSP). */
+  const stackHolds =
+    (bytes: number[]) =>
+    (c: TestCase): void => {
+      if (c.entry) c.patches = [...c.patches, [c.entry.rsp, bytes]];
+    };
+
+  it('INT n at CPL 3 is #UD, even through a DPL-3 gate; LOCK INT n through a DPL-0 gate is #GP(0)', () => {
+    expect(probe([0xcd, 0x80])).toEqual([6, 128]);
+    expect(probe([0xcd, 0x0d])).toEqual([6, 13]);
+    expect(probe([0xf0, 0xcd, 0x80])).toEqual([6, 6]);
+    const lock19 = ends([0xf0, 0xcd, 0x19]);
+    expect(lock19.vectors).toEqual([13, 6]);
+    expect(lock19.errors[0]).toBe(0);
+  });
+
+  it("IRETD at CPL 3 gives #GP(0) whatever the frame on the host; IRETQ the SDM's #GP(selector), as x86emu", () => {
+    for (const sel of [0x4003, 0x294, 0x10, 0x2b]) {
+      const d = ends(
+        [0xcf],
+        stackHolds([
+          ...le(0x9100, 4),
+          ...le(sel, 4),
+          ...le(0x202, 4),
+          ...le(STACK_TOP - 0x100, 4),
+          ...le(0x2b, 4),
+        ]),
+      );
+      expect(d.vectors).toEqual([13, 13]);
+      expect(d.errors).toEqual([0, sel & 0xfffc]);
+      const q = ends(
+        [0x48, 0xcf],
+        stackHolds([
+          ...le(0x9100, 8),
+          ...le(sel, 8),
+          ...le(0x202, 8),
+          ...le(STACK_TOP - 0x100, 8),
+          ...le(0x2b, 8),
+        ]),
+      );
+      // (IRETQ to the data segment 0x2b is #GP(0) on the host too: the long64/IRET entry.)
+      if (sel !== 0x2b) expect(q.errors).toEqual([sel & 0xfffc, sel & 0xfffc]);
+    }
+  });
+
+  it('RETF imm16 to an RPL-1 CS: the host reads the outer RSP/SS slots first (#PF on a supervisor page), x86emu refuses the CS (#GP(selector))', () => {
+    // Entry RSP 0x2FE00; RETF 2F8h: the outer RSP/SS slots at 0x2FE08 + 0x2F8 = TSS64 + 0x100.
+    const retf = (bytes: number[]) =>
+      ends(bytes, (c) => {
+        if (c.entry) c.entry.rsp = 0x2fe00;
+        c.patches = [[0x2fe00, [...le(0x9100, 4), ...le(0x4001, 4)]]];
+      });
+    const r = retf([0xca, 0xf8, 0x02]);
+    expect(r.vectors).toEqual([14, 13]);
+    expect(r.errors).toEqual([5, 0x4000]);
+    expect(r.host.cr2 >= TSS64 + 0x100 && r.host.cr2 < TSS64 + 0x108).toBe(true);
+    // Without the immediate the outer slots are user stack: both refuse the CS.
+    expect(retf([0xcb]).errors).toEqual([0x4000, 0x4000]);
+  });
+
+  it('RETF and IRET with RSP on the not-present page: the host reports a later slot in CR2, x86emu the first', () => {
+    const rsp: [number, number] = [PAGE64_NOT_PRESENT + 0x100, 0];
+    const retf = ends([0xcb], (c) => {
+      if (c.entry) c.entry.rsp = rsp[0];
+    });
+    expect(retf.vectors).toEqual([14, 14]);
+    expect([retf.host.cr2, retf.emu.cr2]).toEqual([rsp[0] + 4, rsp[0]]);
+    const iret = ends([0xcf], (c) => {
+      if (c.entry) c.entry.rsp = rsp[0];
+    });
+    expect(iret.vectors).toEqual([14, 14]);
+    expect(iret.host.cr2).toBeGreaterThan(rsp[0]);
+    expect(iret.emu.cr2).toBe(rsp[0]);
+  });
+
+  it("instructions the host CPU has and x86emu's CPUID does not run natively at CPL 3 (x86emu: #UD, or BSR for LZCNT)", () => {
+    // LZCNT eax, eax with EAX = 1: 31 on the host; BSR gives 0.
+    const lzcnt = ends([0xf3, 0x0f, 0xbd, 0xc0], (c) => setGpr(c, 0, [1, 0]));
+    expect([lzcnt.host.rax, lzcnt.emu.rax]).toEqual([31, 0]);
+    for (const b of [
+      [0x0f, 0xc7, 0xf0], // RDRAND eax
+      [0x0f, 0xc7, 0xf8], // RDSEED eax
+      [0xf3, 0x0f, 0xc7, 0xf8], // RDPID rax
+      [0x0f, 0x3a, 0xcc, 0xc0, 0x01], // SHA1RNDS4
+      [0x66, 0x0f, 0x78, 0xc0, 0x04, 0x00], // EXTRQ (SSE4a)
+      [0x66, 0x0f, 0xae, 0x30], // CLWB [rax]
+      [0x66, 0x0f, 0xae, 0x38], // CLFLUSHOPT [rax]
+    ])
+      expect(ends(b, undefined, true).vectors).toEqual([13, 6]);
+  });
+
+  it('TZCNT and XSAVEC also run on the host (BMI1, XSAVEC; x86emu: BSF, #UD)', () => {
+    const tzcnt = ends([0xf3, 0x0f, 0xbc, 0xc0], (c) => setGpr(c, 0, [0, 0]));
+    expect([tzcnt.host.rax, tzcnt.emu.rax]).toEqual([32, 0]);
+    expect(ends([0x0f, 0xc7, 0x20], (c) => setGpr(c, 0, [DATA, 0]), true).vectors).toEqual([13, 6]);
+  });
+
+  it('MOV to Sreg with REX.R: the CPU ignores REX.R, but a faulting load goes to KVM’s emulator, which gives #UD', () => {
+    expect(ends([0x44, 0x8e, 0xc0], (c) => setGpr(c, 0, [0x2b, 0])).vectors).toEqual([13, 13]);
+    expect(ends([0x44, 0x8e, 0xc0], (c) => setGpr(c, 0, [0x4003, 0])).vectors).toEqual([6, 13]);
+  });
+
+  it('FNSTENV: the host stores FDS (and FCS) as 0, x86emu the selector (its CPUID does not deprecate them); the rest agrees', () => {
+    // fld qword [rax+0x100]; fnstenv [rax]: the 28-byte image at DATA (FDS at bytes 24–25).
+    const c = generateGarbage64(1, 0);
+    c.bytes = [0xdd, 0x80, 0x00, 0x01, 0x00, 0x00, 0xd9, 0x30];
+    c.insns = [{ length: c.bytes.length, form: 'PROBE' }];
+    setGpr(c, 0, [DATA, 0]);
+    const host = [...tester.host.run(c.init, caseImage(c)).ram.slice(DATA, DATA + 28)];
+    const emu = [...tester.emu.run(c.init, caseImage(c)).ram.slice(DATA, DATA + 28)];
+    expect([host[24], host[25], emu[24], emu[25]]).toEqual([0, 0, 0x2b, 0]);
+    expect([...host.slice(0, 24), ...host.slice(26)]).toEqual([...emu.slice(0, 24), ...emu.slice(26)]);
+  });
+
+  it('F3 0F C3 (MOVNTI under a reserved prefix) stores on the host; x86emu #UD', () => {
+    expect(probe([0xf3, 0x0f, 0xc3, 0x00])).toEqual([13, 6]);
+  });
+
+  it("66 0F E7 (MOVNTDQ) with a register operand runs on the host; the other non-temporal stores' register forms are #UD", () => {
+    expect(ends([0x66, 0x0f, 0xe7, 0xd1, 0x0f, 0x0b], undefined, true).vectors).toEqual([6, 6]);
+    const r = ends([0x66, 0x0f, 0xe7, 0xd1, 0x0f, 0x0b], undefined, true);
+    expect([r.host.frame?.rip, r.emu.frame?.rip]).toEqual([0x9004, 0x9000]); // the host reached the UD2
+    for (const b of [
+      [0x0f, 0xe7, 0xd1],
+      [0x66, 0x0f, 0x2b, 0xd1],
+      [0x0f, 0x2b, 0xd1],
+    ])
+      expect(ends([...b, 0x0f, 0x0b], undefined, true).host.frame?.rip).toBe(0x9000);
+  });
+
+  it("CLGI at CPL 3 is #GP(0) under the host's EFER.SVME; RDFSBASE runs under the host's CR4.FSGSBASE", () => {
+    expect(probe([0x0f, 0x01, 0xdd])).toEqual([13, 6]);
+    expect(probe([0xf3, 0x0f, 0xae, 0xc0, 0x0f, 0x0b])).toEqual([6, 6]);
+    const r = ends([0xf3, 0x0f, 0xae, 0xc0, 0x0f, 0x0b]);
+    expect([r.host.frame?.rip, r.emu.frame?.rip]).toEqual([0x9004, 0x9000]);
+  });
+
+  it('LOCK VERW with a memory operand runs on the host (KVM’s emulator), #UD on the CPU and x86emu', () => {
+    expect(probe([0xf0, 0x0f, 0x00, 0x28])).toEqual([13, 6]);
+  });
+
+  it("RFLAGS.AC: kept in the frame, cleared in the handler by the host's delivery; x86emu keeps it (SDM: interrupt gates do not clear AC)", () => {
+    // push 0x40202; popf; ud2
+    const c = generateLong64(1, 0);
+    c.bytes = [0x68, ...le(0x40202, 4), 0x9d, 0x0f, 0x0b];
+    c.insns = [{ length: c.bytes.length, form: 'PROBE' }];
+    c.patches = [];
+    const host = tester.host.run(c.init, caseImage(c));
+    const emu = tester.emu.run(c.init, caseImage(c));
+    expect(
+      [exceptionFrame(host)?.rflags ?? 0, exceptionFrame(emu)?.rflags ?? 0].map((f) => f & 0x40000),
+    ).toEqual([0x40000, 0x40000]);
+    expect([host.state.eflags & 0x40000, emu.state.eflags & 0x40000]).toEqual([0, 0x40000]);
+  });
+
+  it('RFLAGS.NT set by POPF is lost across an exit (CPUID) on the host, kept without one', () => {
+    // push 0x4202; popf; [xor eax, eax; cpuid;] pushf; pop rax; ud2
+    const run = (mid: number[]) => ends([0x68, ...le(0x4202, 4), 0x9d, ...mid, 0x9c, 0x58, 0x0f, 0x0b]);
+    const plain = run([]);
+    expect([plain.host.rax & 0x4000, plain.emu.rax & 0x4000]).toEqual([0x4000, 0x4000]);
+    const exit = run([0x31, 0xc0, 0x0f, 0xa2]);
+    expect([exit.host.rax & 0x4000, exit.emu.rax & 0x4000]).toEqual([0, 0x4000]);
   });
 
   /** CR2 on the host and on x86emu after `bytes` with RSI and RDI (and RCX 5). */
@@ -149,10 +359,16 @@ describe.skipIf(skip !== undefined)(`kvm-pvm's CPL-3 deviations${skip ? ` (skipp
     expect(probe(loop([0xf3], 0xe0))).toEqual([6, 13]); // as LOOPE on the host
   });
 
-  it('an operand-size prefix on a near JMP selects rel16 on the host (AMD), ignored by x86emu (Intel)', () => {
+  it('an operand-size prefix on a near JMP, Jcc or RET selects 16 bits on the host (AMD), ignored by x86emu (Intel)', () => {
     // 66 E9 02 00: AMD's JMP rel16 lands on the UD2 two bytes on; Intel's rel32 (0x0B0F0002) goes
     // to an unmapped page.
     expect(probe([0x66, 0xe9, 0x02, 0x00, 0x0f, 0x0b, 0x0f, 0x0b])).toEqual([6, 14]);
+    // xor eax, eax; 66 0F 84 rel16 (JE, taken): the same for Jcc.
+    expect(probe([0x31, 0xc0, 0x66, 0x0f, 0x84, 0x02, 0x00, 0x0f, 0x0b, 0x0f, 0x0b])).toEqual([6, 14]);
+    // 66 C3 pops 2 bytes on AMD (IP 0x9006: the HLT sled's #GP), 8 on Intel (0x01009006: #PF).
+    const ret = ends([0x66, 0xc3], stackHolds([0x06, 0x90, 0x00, 0x01, 0, 0, 0, 0]));
+    expect(ret.vectors).toEqual([13, 14]);
+    expect(ret.host.frame?.rip).toBe(0x9006);
   });
 
   it('LOCK on a hint NOP (0F 19–1F) with a memory operand is a NOP; the register form is #UD', () => {

@@ -172,19 +172,21 @@ export function decode(src: ByteSource, insn: Insn, def32: boolean, long64: bool
   // #SS(0), not #GP(0) (SDM Vol. 3 6.15 "Interrupt 12"; the real CPU does so in the long64 difftest).
   // Of several segment overrides the last decides (the manuals call more than one prefix of a
   // group unpredictable; the CPU takes the last, as x86emu does outside 64-bit mode), so in
-  // 64-bit mode an ES/CS/DS override after an SS, FS or GS one leaves the default segment: the
-  // real CPU gives #GP(0), not #SS(0), for `36 26` and `36 3E` before a non-canonical [RBX]
-  // (the long64 garbage difftest).
+  // 64-bit mode an ES/CS/DS override after an SS one leaves the default segment: the real CPU
+  // gives #GP(0), not #SS(0), for `36 26` and `36 3E` before a non-canonical [RBX]. But an
+  // ES/CS/DS override after an FS or GS one leaves FS/GS in force: `65 3E`, `64 3E`, `65 26`,
+  // `65 2E` before a non-canonical [RBP] give #GP(0) (GS/FS), where `3E` alone gives the default
+  // SS's #SS(0) (the long64 garbage difftest; probed in x86-difftest's host-probes64).
   for (;;) {
     if (pos >= MAX_INSN_LENGTH) return tooLong(insn, pos);
     b = src.fetchByte(pos++);
     switch (b) {
       case 0x26:
-        insn.seg = long64 ? -1 : 0;
+        insn.seg = long64 ? (insn.seg >= 4 ? insn.seg : -1) : 0;
         insn.rex = 0;
         continue;
       case 0x2e:
-        insn.seg = long64 ? -1 : 1;
+        insn.seg = long64 ? (insn.seg >= 4 ? insn.seg : -1) : 1;
         insn.rex = 0;
         continue;
       case 0x36:
@@ -192,7 +194,7 @@ export function decode(src: ByteSource, insn: Insn, def32: boolean, long64: bool
         insn.rex = 0;
         continue;
       case 0x3e:
-        insn.seg = long64 ? -1 : 3;
+        insn.seg = long64 ? (insn.seg >= 4 ? insn.seg : -1) : 3;
         insn.rex = 0;
         continue;
       case 0x64:

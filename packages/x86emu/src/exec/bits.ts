@@ -39,6 +39,7 @@ export function makeBt(row: OpcodeRow): Handler {
       return;
     }
     const lin = cpu.segAddr(seg, ea, size, true);
+    cpu.alignCheck(lin, size); // #AC before the page, as the CPU (see rmwLinear)
     cpu.probeWrite(lin, size);
     v = linRead(cpu, lin, size);
     setCf(cpu, (v >>> bit) & 1);

@@ -70,6 +70,9 @@ export function rmwLinear(cpu: Cpu, i: Insn, size: number): number {
   // entry has write rights without read rights): nothing to check or probe.
   if (i.adSize === 8 && memSlot64(cpu, i, size, true) !== null) return slotLinear(cpu);
   const lin = cpu.segAddr(i.memSeg, cpu.ea(i), size, true);
+  // #AC before the page: a misaligned operand on a not-present page is #AC(0) on the CPU, as for
+  // a plain load or store (the long64 garbage difftest: SHL/ADD/AND [m] gave #PF here).
+  cpu.alignCheck(lin, size);
   cpu.probeWrite(lin, size);
   return lin;
 }

@@ -235,7 +235,11 @@ export function makeBt64(row: OpcodeRow): Handler {
     // The whole operand is accessed (a fault reports its first byte's page), as the CPU does.
     if (size === 8) {
       const lin = cpu.segAddr(i.memSeg, ea, 8, op !== 0);
-      if (op !== 0) cpu.probeWrite(lin, 8);
+      // #AC before the page, as the CPU (see rmwLinear; readLin64 checks it for BT).
+      if (op !== 0) {
+        cpu.alignCheck(lin, 8);
+        cpu.probeWrite(lin, 8);
+      }
       readLin64(cpu, lin);
       const lo = cpu.lo64;
       const hi = cpu.hi64;
@@ -255,6 +259,7 @@ export function makeBt64(row: OpcodeRow): Handler {
       return;
     }
     const lin = cpu.segAddr(i.memSeg, ea, size, true);
+    cpu.alignCheck(lin, size);
     cpu.probeWrite(lin, size);
     const v = cpu.linRead(lin, size, cpu.dataAccess(false));
     setCf(cpu, (v >>> b) & 1);
