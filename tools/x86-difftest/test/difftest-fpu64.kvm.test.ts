@@ -5,26 +5,16 @@
  * Vol. 1 8.3.10), none on x86emu's open-bug list, and every listed x87/SSE entry still reproduces.
  * Skipped, with the reason, where /dev/kvm or x86emu's long mode is missing — never passed.
  */
-import { hostKvmAvailability } from '@kvm/host';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classOf } from '../src/classes.js';
 import { DiffTester, type Mismatch, matchesKnown, runDifferential, signatureOf } from '../src/difftest.js';
 import { formName } from '../src/generator.js';
 import { FORMS64 } from '../src/generator64.js';
 import { loadKnownMismatches } from '../src/known.js';
-import { x86emuAdvertisesLongMode } from '../src/known-answers64.js';
 import { FPU64 } from './budget.js';
+import { long64SkipReason } from './long64-skip.js';
 
-const avail = hostKvmAvailability();
-const why = (() => {
-  if (!avail.available) return avail.reason;
-  const t = new DiffTester(['long64']);
-  const reasons = [...t.unavailable.values(), ...t.emuUnavailable.values()];
-  t.close();
-  if (reasons.length) return reasons[0];
-  if (!x86emuAdvertisesLongMode()) return 'x86emu does not advertise long mode (CPUID.80000001H:EDX.LM = 0)';
-  return undefined;
-})();
+const why = long64SkipReason();
 if (why) console.warn(`[x86-difftest] long64 x87/SSE comparison skipped: ${why}`);
 
 const fpuSseForms = new Set(FORMS64.filter((r) => classOf(r) !== 'gp').map(formName));

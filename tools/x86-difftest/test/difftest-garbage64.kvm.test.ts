@@ -6,23 +6,13 @@
  * instruction), so nothing here matches by signature. Skipped, with the reason, where /dev/kvm or
  * x86emu's long mode is missing — never passed.
  */
-import { hostKvmAvailability } from '@kvm/host';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiffTester, runDifferential } from '../src/difftest.js';
-import { x86emuAdvertisesLongMode } from '../src/known-answers64.js';
 import { classifyGarbage64, describeGarbage64, garbage64Id } from '../src/known-garbage64.js';
 import { GARBAGE64 } from './budget.js';
+import { long64SkipReason } from './long64-skip.js';
 
-const avail = hostKvmAvailability();
-const why = (() => {
-  if (!avail.available) return avail.reason;
-  const t = new DiffTester(['long64']);
-  const reasons = [...t.unavailable.values(), ...t.emuUnavailable.values()];
-  t.close();
-  if (reasons.length) return reasons[0];
-  if (!x86emuAdvertisesLongMode()) return 'x86emu does not advertise long mode (CPUID.80000001H:EDX.LM = 0)';
-  return undefined;
-})();
+const why = long64SkipReason();
 if (why) console.warn(`[x86-difftest] long64 garbage comparison skipped: ${why}`);
 
 describe.skipIf(why !== undefined)(
