@@ -262,8 +262,9 @@ function diffRanges(
   return out;
 }
 
-function bytesText(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
+/** Bytes as two hex digits each, `sep` between them. */
+export function bytesText(b: ArrayLike<number>, sep = ' '): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(sep);
 }
 
 function ioText(io: number[]): string {

@@ -510,6 +510,29 @@ export const LEGACY_PREFIXES: readonly number[] = [
   0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3,
 ];
 
+/**
+ * The legacy prefixes (in order) and the REX byte in effect (0 when none) of the 64-bit mode
+ * instruction at `bytes[at]`, and where its opcode starts (at a 0Fh escape, if any): a legacy
+ * prefix after REX cancels it (SDM Vol. 2 2.2.1).
+ */
+export function prefixesAt(
+  bytes: ArrayLike<number>,
+  at: number,
+): { prefixes: number[]; rex: number; opcodeAt: number } {
+  const prefixes: number[] = [];
+  let rex = 0;
+  let k = at;
+  for (; k < bytes.length; k++) {
+    const b = bytes[k];
+    if ((b & 0xf0) === 0x40) rex = b;
+    else if (LEGACY_PREFIXES.includes(b)) {
+      prefixes.push(b);
+      rex = 0;
+    } else break;
+  }
+  return { prefixes, rex, opcodeAt: k };
+}
+
 export const GARBAGE_EXCLUDED: ReadonlySet<string> = new Set([
   'SHLD',
   'SHRD',

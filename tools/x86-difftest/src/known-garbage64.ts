@@ -11,12 +11,12 @@
  */
 import { DecodeStatus, decode, defaultCpuid, Insn, OPCODE_TABLE, type OpcodeRow } from '@kvm/x86emu';
 import { classOf } from './classes.js';
-import { type ExceptionFrame, exceptionFrame } from './compare.js';
+import { bytesText, type ExceptionFrame, exceptionFrame } from './compare.js';
 import type { Mismatch, SideEnd } from './difftest.js';
 import { EMU_BUDGET, EmuSide, type EmuTrace } from './emu-side.js';
 import { mayLeaveFlagsUndefined, UNDEFINED_FLAGS } from './flags.js';
 import { compareFpu } from './fpu-state.js';
-import { caseImage, LEGACY_PREFIXES, type TestCase } from './generator.js';
+import { caseImage, prefixesAt, type TestCase } from './generator.js';
 import { GDT64, KSTACK_TOP } from './layout64.js';
 import type { Outcome } from './outcome.js';
 
@@ -100,17 +100,7 @@ function decodeAt(
   }
   const length = Math.max(1, insn.length);
   const bytes = Array.from({ length }, (_, i) => byte(i));
-  const prefixes: number[] = [];
-  let rex = 0;
-  let k = 0;
-  for (; k < bytes.length; k++) {
-    const b = bytes[k];
-    if ((b & 0xf0) === 0x40) rex = b;
-    else if (LEGACY_PREFIXES.includes(b)) {
-      prefixes.push(b);
-      rex = 0; // a legacy prefix after REX cancels it (SDM Vol. 2 2.2.1)
-    } else break;
-  }
+  const { prefixes, rex, opcodeAt: k } = prefixesAt(bytes, 0);
   const opcode = [bytes[k]];
   if (bytes[k] === 0x0f) {
     opcode.push(bytes[k + 1]);
@@ -134,7 +124,7 @@ function decodeAt(
 /** Forms whose memory operand is DS:[rDI] without a ModRM memory form. */
 const IMPLICIT_RDI = new Set(['MASKMOVQ', 'MASKMOVDQU']);
 
-/** 2^64 as a number for address arithmetic in halves. */
+/** 2^32: a register's high half as a number. */
 const TWO32 = 2 ** 32;
 
 /** The memory operand's effective address (64-bit, as BigInt) with the registers `gpr`/`gprHigh`. */
@@ -460,7 +450,7 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
     if (!t) return undefined;
     return {
       id: 'branch-66',
-      reason: `vendor: ${t.row?.mnemonic ?? 'a near branch'} with an operand-size prefix (${hex(t.bytes)}) at 0x${t.rip.toString(16)}: AMD honours 66h on near branches in 64-bit mode (APM Vol. 3 JMP/Jcc/CALL/RET (Near): a 16-bit operand size truncates RIP to 16 bits, rel16, 2-byte stack slots; probe: 66 E9 and 66 0F 84 take rel16, 66 C3 pops 2 bytes on the host, host-probes64), Intel ignores it (SDM Vol. 2 JMP/Jcc/CALL/RET: "In 64-bit mode, operand size is fixed at 64 bits"), as x86emu (GenuineIntel)`,
+      reason: `vendor: ${t.row?.mnemonic ?? 'a near branch'} with an operand-size prefix (${bytesText(t.bytes)}) at 0x${t.rip.toString(16)}: AMD honours 66h on near branches in 64-bit mode (APM Vol. 3 JMP/Jcc/CALL/RET (Near): a 16-bit operand size truncates RIP to 16 bits, rel16, 2-byte stack slots; probe: 66 E9 and 66 0F 84 take rel16, 66 C3 pops 2 bytes on the host, host-probes64), Intel ignores it (SDM Vol. 2 JMP/Jcc/CALL/RET: "In 64-bit mode, operand size is fixed at 64 bits"), as x86emu (GenuineIntel)`,
     };
   },
   // IRET at CPL 3 is emulated by KVM on kvm-pvm: #GP(0) where the SDM gives #GP(selector).
@@ -474,7 +464,7 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
     if (hf.error !== 0 || !ef.error || !within(x.m, 'memory')) return undefined;
     return {
       id: 'iretd-gp0',
-      reason: `host: IRET with a 32- or 16-bit operand size (${hex(t.bytes)}) at CPL 3 gives #GP(0) on kvm-pvm whatever the frame holds (probe: IRETD to CS 0x4003, 0x294, 0x10, 0x2b: #GP(0) on the host; IRETQ gives the SDM's #GP(selector) there, host-probes64); SDM Vol. 2 IRET "64-Bit Mode Exceptions": #GP(selector) for the frame's CS (here 0x${ef.error.toString(16)}), as x86emu`,
+      reason: `host: IRET with a 32- or 16-bit operand size (${bytesText(t.bytes)}) at CPL 3 gives #GP(0) on kvm-pvm whatever the frame holds (probe: IRETD to CS 0x4003, 0x294, 0x10, 0x2b: #GP(0) on the host; IRETQ gives the SDM's #GP(selector) there, host-probes64); SDM Vol. 2 IRET "64-Bit Mode Exceptions": #GP(selector) for the frame's CS (here 0x${ef.error.toString(16)}), as x86emu`,
     };
   },
   // RETF whose return x86emu refuses with the SDM's #GP (the CS checks come first): the host reads
@@ -650,7 +640,7 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
     if (!t) return undefined;
     return {
       id: 'rep-loopcc',
-      reason: `host: ${hex(t.bytes)} (${t.row?.mnemonic}) branches as ${rep(t) === 0xf2 ? 'LOOPNE' : 'LOOPE'} on this host: the REP prefix picks the condition, as for CMPS and SCAS (probe: host-probes64 "a REP prefix on LOOPE/LOOPNE"); SDM Vol. 2 LOOP/LOOPcc and 2.1.1: REP prefixes apply to string instructions only, the condition is the opcode's, as x86emu`,
+      reason: `host: ${bytesText(t.bytes)} (${t.row?.mnemonic}) branches as ${rep(t) === 0xf2 ? 'LOOPNE' : 'LOOPE'} on this host: the REP prefix picks the condition, as for CMPS and SCAS (probe: host-probes64 "a REP prefix on LOOPE/LOOPNE"); SDM Vol. 2 LOOP/LOOPcc and 2.1.1: REP prefixes apply to string instructions only, the condition is the opcode's, as x86emu`,
     };
   },
   // CMPS's first read: the host reports the source's fault where x86emu (and the CPU) reads ES:[rDI] first.
@@ -696,7 +686,7 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
     if (rcx * turn <= EMU_BUDGET) return undefined;
     return {
       id: 'loop-past-budget',
-      reason: `harness: a LOOP/LOOPcc back into the case with RCX = ${rcx} turns of ${turn} instructions (${hex(t.bytes)} at 0x${t.rip.toString(16)}): more than x86emu's run(${EMU_BUDGET}) (emu-side.ts, EMU_BUDGET) but within the host's watchdog, which the CPU finishes; not a difference in the architecture`,
+      reason: `harness: a LOOP/LOOPcc back into the case with RCX = ${rcx} turns of ${turn} instructions (${bytesText(t.bytes)} at 0x${t.rip.toString(16)}): more than x86emu's run(${EMU_BUDGET}) (emu-side.ts, EMU_BUDGET) but within the host's watchdog, which the CPU finishes; not a difference in the architecture`,
     };
   },
   // XSAVE-family and WRFSBASE-family forms run under the host's CR4 on kvm-pvm.
@@ -731,7 +721,7 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
     if ((x.m.testCase.init.efer & EFER_SVME) !== 0) return undefined;
     return {
       id: 'svm-host-efer',
-      reason: `host: kvm-pvm runs CPL-3 code under the host's EFER, whose SVME is 1 (the host runs KVM on AMD-V), so the CPU gives #GP(0) for ${hex(t.bytes)} at CPL 3 (probe: CLGI, host-probes64); with the guest's EFER.SVME = 0, APM Vol. 3 (VMRUN, VMLOAD, VMSAVE, STGI, CLGI, SKINIT, INVLPGA): #UD, as x86emu (which has no SVM)`,
+      reason: `host: kvm-pvm runs CPL-3 code under the host's EFER, whose SVME is 1 (the host runs KVM on AMD-V), so the CPU gives #GP(0) for ${bytesText(t.bytes)} at CPL 3 (probe: CLGI, host-probes64); with the guest's EFER.SVME = 0, APM Vol. 3 (VMRUN, VMLOAD, VMSAVE, STGI, CLGI, SKINIT, INVLPGA): #UD, as x86emu (which has no SVM)`,
     };
   },
   // LOCK on a non-lockable form the CPU refuses (#UD) and KVM's emulator then runs on kvm-pvm.
@@ -748,7 +738,7 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
     return {
       id: 'lock-emulated',
       reason: verrVerw
-        ? `host: LOCK ${modReg(t) === 4 ? 'VERR' : 'VERW'} (${hex(t.bytes)}): the CPU raises #UD, and kvm-pvm hands that #UD to KVM's emulator, which runs the instruction without the prefix, reading its operand (probe: LOCK VERW [rax] runs on, host-probes64); SDM Vol. 2 LOCK: #UD with an instruction that is not a lockable read-modify-write, as x86emu`
+        ? `host: LOCK ${modReg(t) === 4 ? 'VERR' : 'VERW'} (${bytesText(t.bytes)}): the CPU raises #UD, and kvm-pvm hands that #UD to KVM's emulator, which runs the instruction without the prefix, reading its operand (probe: LOCK VERW [rax] runs on, host-probes64); SDM Vol. 2 LOCK: #UD with an instruction that is not a lockable read-modify-write, as x86emu`
         : `host: LOCK INT 0x${vector.toString(16)} (a DPL-0 gate) gives #GP(0) at CPL 3 on kvm-pvm (probe: LOCK INT 19h is #GP(0), LOCK INT 80h and INT n #UD, host-probes64); SDM Vol. 2 LOCK: #UD with an instruction that is not a lockable read-modify-write (checked before the gate), as x86emu`,
     };
   },
@@ -821,13 +811,8 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
     };
   },
   // Flags an earlier instruction left undefined, consumed by a later one.
-  (x) => undefinedFlagsExplain(x),
+  undefinedFlagsExplain,
 ];
-
-/** A short hex string of bytes. */
-function hex(bytes: readonly number[]): string {
-  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ');
-}
 
 /**
  * Whether some value of the flags that one instruction x86emu executed leaves undefined (SDM:
@@ -857,7 +842,7 @@ function undefinedFlagsExplain(x: Seen): GarbageClass | undefined {
       if (sameEnd(x, r.end, garbageMask(x))) {
         return {
           id: 'undefined-flags',
-          reason: `SDM Vol. 2 ${name}: it leaves ${bits.map((b) => FLAG_NAME[b]).join(' ')} undefined, and a later instruction consumes them: with the host's values after ${hex(t.bytes)} at 0x${t.rip.toString(16)}, x86emu ends exactly as the host (registers, RIP, RFLAGS, exception frame)`,
+          reason: `SDM Vol. 2 ${name}: it leaves ${bits.map((b) => FLAG_NAME[b]).join(' ')} undefined, and a later instruction consumes them: with the host's values after ${bytesText(t.bytes)} at 0x${t.rip.toString(16)}, x86emu ends exactly as the host (registers, RIP, RFLAGS, exception frame)`,
         };
       }
     }
@@ -931,10 +916,7 @@ export function describeGarbage64(m: Mismatch): string {
       : (s?.kind ?? '?');
   const insns = steps
     .slice(1, 12)
-    .map(
-      (t) =>
-        `${t.rip.toString(16)}:${t.bytes.map((b) => b.toString(16).padStart(2, '0')).join('')}=${t.row?.mnemonic ?? 'UD'}`,
-    )
+    .map((t) => `${t.rip.toString(16)}:${bytesText(t.bytes, '')}=${t.row?.mnemonic ?? 'UD'}`)
     .join(' ');
   return `host ${end(m.host)} emu ${end(m.emu)} [${m.signature.categories.join(',')}] ${trace.complete ? '' : '(trace cut) '}${insns}${steps.length > 12 ? ' …' : ''}`;
 }

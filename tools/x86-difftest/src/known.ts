@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { type KnownMismatch, type Mismatch, matchesKnown, type Signature } from './difftest.js';
+import { prefixesAt } from './generator.js';
 import { classifyFpuSse } from './known-fpu.js';
 
 /** The package's known-mismatch file (works from src/ under vitest and from dist/). */
@@ -182,22 +183,8 @@ export function knownFromMismatches(
   return out;
 }
 
-/**
- * The legacy prefixes and REX of the instruction at `at` (64-bit mode): whether LOCK is among
- * them, the REX byte (0 when none) and where the opcode starts.
- */
+/** LOCK among the prefixes of the instruction at `at` (64-bit mode), its REX and where its opcode byte is (after 0Fh). */
 function legacyPrefixesAndRex(bytes: number[], at: number): { lock: boolean; rex: number; opcodeAt: number } {
-  let k = at;
-  let lock = false;
-  let rex = 0;
-  for (; k < bytes.length; k++) {
-    const b = bytes[k];
-    if (b === 0xf0) lock = true;
-    else if (b >= 0x40 && b <= 0x4f) {
-      rex = b;
-      continue;
-    } else if (![0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf2, 0xf3].includes(b)) break;
-    rex = 0; // a legacy prefix after REX cancels it (SDM Vol. 2 2.2.1)
-  }
-  return { lock, rex, opcodeAt: bytes[k] === 0x0f ? k + 1 : k };
+  const { prefixes, rex, opcodeAt } = prefixesAt(bytes, at);
+  return { lock: prefixes.includes(0xf0), rex, opcodeAt: bytes[opcodeAt] === 0x0f ? opcodeAt + 1 : opcodeAt };
 }
