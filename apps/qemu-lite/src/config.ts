@@ -63,6 +63,8 @@ export interface MachineConfig {
   jit?: boolean;
   /** `-accel vmx,jit=wasm|js`: the compiler's code generator (undefined: x86emu's default). */
   jitBackend?: 'js' | 'wasm';
+  /** `-seed N`: RDRAND's and RDSEED's seed on the software engine (undefined: the host's generator). */
+  randomSeed?: number;
   /** `-accel svm,npt=on|off`: nested paging on the SVM engine (undefined: on, `SVM_NPT_DEFAULT`). */
   npt?: boolean;
   /** `-accel vmx,ept=on|off`: EPT on the VMX engine (undefined: `VMX_EPT_DEFAULT`). */

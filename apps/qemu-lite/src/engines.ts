@@ -41,6 +41,8 @@ export interface EngineOpenOptions {
   jitBackend?: 'js' | 'wasm';
   /** Guest RAM the machine will allocate: with `jitBackend: 'wasm'`, the size of the wasm arena. */
   ramSize?: number;
+  /** RDRAND's and RDSEED's seed (software engines; undefined: the host's generator). */
+  randomSeed?: number;
   /** AMD nested paging (the SVM engine; undefined: `SVM_NPT_DEFAULT`, on as kvm-amd's `npt`). */
   npt?: boolean;
   /** Intel EPT with VPID (the VMX engine; undefined: `VMX_EPT_DEFAULT`). */
@@ -126,17 +128,19 @@ export function defaultJitBackend(): 'js' | 'wasm' {
 }
 
 /**
- * The compiler's options for a silicon model: its code generator (`jit=js|wasm`, else
+ * The x86emu options for a silicon model: its compiler's code generator (`jit=js|wasm`, else
  * `defaultJitBackend`); with the wasm backend, a wasm arena as large as the machine's RAM (the VMM
- * allocates nothing else as guest memory), so that all of it is reachable from compiled code.
+ * allocates nothing else as guest memory), so that all of it is reachable from compiled code; and
+ * RDRAND's seed (`-seed`).
  */
 function jitOptions(o: EngineOpenOptions | undefined): {
   jit?: boolean;
   jitBackend?: 'js' | 'wasm';
   wasmRamBytes?: number;
+  randomSeed?: number;
 } {
   const jitBackend = o?.jitBackend ?? (o?.jit === false ? undefined : defaultJitBackend());
-  return { jit: o?.jit, jitBackend, wasmRamBytes: o?.ramSize };
+  return { jit: o?.jit, jitBackend, wasmRamBytes: o?.ramSize, randomSeed: o?.randomSeed };
 }
 
 /** A row for the software engine on one vendor's silicon model. */

@@ -43,6 +43,7 @@ const KNOWN = new Set<string>([
   'onGdbListening',
   'onMonitorOutput',
   'icount',
+  'seed',
   'drives',
   'nics',
   'virtioRng',
@@ -393,6 +394,8 @@ export function validateRunGuestOptions(options: unknown): asserts options is Ru
       );
     }
   }
+  if (o.seed !== undefined && !(Number.isSafeInteger(o.seed) && (o.seed as number) >= 0))
+    typeError('seed', 'an integer from 0 to 2^53 - 1', o.seed);
   if (o.smp !== undefined) checkSmp(o.smp);
   checkFunction(o, 'onSerial');
   checkFunction(o, 'onStart');

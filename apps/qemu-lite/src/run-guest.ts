@@ -128,6 +128,13 @@ export interface RunGuestOptions {
    */
   icount?: { shift: number | 'auto' };
   /**
+   * QEMU's `-seed N`: the software engine's RDRAND and RDSEED give a reproducible sequence from
+   * this seed (an integer from 0 to 2^53 - 1) instead of the host's random bits, so that with
+   * `icount` two runs of a guest that reads them (Linux seeds its CRNG from them at boot) are
+   * identical too. Software engines only.
+   */
+  seed?: number;
+  /**
    * `-accel vmx,jit=on|off`: x86emu's block compiler in the software engine, or its interpreter
    * (the compiler is the default unless `X86EMU_JIT=0`: x86emu's `engineJitDefault`). Software
    * engines only.
@@ -317,6 +324,7 @@ export async function resolveConfig(
     icountShift: options.icount?.shift ?? null,
     jit: options.jit,
     jitBackend: options.jitBackend,
+    randomSeed: options.seed,
     npt: options.npt,
     ept: options.ept,
   };
@@ -348,6 +356,11 @@ export async function resolveConfig(
   if (config.ept !== undefined && engine.name !== 'vmx') {
     throw new EngineUnavailableError(
       `ept= is Intel EPT on the software engine's VMX backend (-accel vmx,ept=on), not -accel ${engine.name}`,
+    );
+  }
+  if (config.randomSeed !== undefined && engine.name === 'host') {
+    throw new EngineUnavailableError(
+      "-seed seeds the software engine's RDRAND and RDSEED (-accel vmx or svm): on the host engine the host's CPU generates them",
     );
   }
   if (config.icountShift !== null && engine.name === 'host') {

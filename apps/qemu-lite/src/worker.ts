@@ -103,6 +103,7 @@ function main(input: WorkerInput): void {
       cpus: config.cpus,
       jit: config.jit,
       jitBackend: config.jitBackend,
+      randomSeed: config.randomSeed,
       ramSize: config.ramSize,
       npt: config.npt,
       ept: config.ept,

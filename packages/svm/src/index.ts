@@ -24,6 +24,8 @@ export interface SvmKvmOptions extends SoftKvmOptions {
   /** Its code generator, and with 'wasm' the wasm arena's RAM (`SvmSiliconConfig.jitBackend`, `wasmRamBytes`). */
   jitBackend?: 'js' | 'wasm';
   wasmRamBytes?: number;
+  /** RDRAND's and RDSEED's seed when the silicon is made here (`SvmSiliconConfig.randomSeed`). */
+  randomSeed?: number;
   /**
    * Nested paging (kvm-amd's `npt`): the driver runs guests with NP_ENABLE and the MMU builds a
    * TDP map instead of shadow pages (`SvmDriverOptions.npt`, `MmuOptions.tdp`). Default false.
@@ -39,6 +41,7 @@ export function createSvmDevice(options: SvmKvmOptions = {}): SoftKvmDevice {
       jit: options.jit,
       jitBackend: options.jitBackend,
       wasmRamBytes: options.wasmRamBytes,
+      randomSeed: options.randomSeed,
       sharedArena: options.sharedMemory,
       ...options.siliconConfig,
     });

@@ -43,6 +43,8 @@ export interface VmxKvmOptions extends SoftKvmOptions {
   /** Its code generator, and with 'wasm' the wasm arena's RAM (`VmxSiliconConfig.jitBackend`, `wasmRamBytes`). */
   jitBackend?: 'js' | 'wasm';
   wasmRamBytes?: number;
+  /** RDRAND's and RDSEED's seed when the silicon is made here (`VmxSiliconConfig.randomSeed`). */
+  randomSeed?: number;
 }
 
 /** The raw device (`KvmDevice`) of a software engine on VMX silicon. Throws KvmError(EOPNOTSUPP) if unusable. */
@@ -53,6 +55,7 @@ export function createVmxDevice(options: VmxKvmOptions = {}): SoftKvmDevice {
       jit: options.jit,
       jitBackend: options.jitBackend,
       wasmRamBytes: options.wasmRamBytes,
+      randomSeed: options.randomSeed,
       sharedArena: options.sharedMemory,
       ...options.siliconConfig,
     });

@@ -11,8 +11,10 @@ export {
   CPUID1_EBX,
   CPUID1_ECX,
   CPUID1_EDX,
+  CPUID7_EBX,
   defaultCpuid,
 } from './cpu/defaults.js';
+export { defaultRandom, hostRandom, seededRandom } from './cpu/random-source.js';
 export { type ByteSource, DecodeStatus, decode, MAX_INSN_LENGTH } from './decoder/decoder.js';
 export { Insn } from './decoder/insn.js';
 export { OPCODE_TABLE, type OpcodeRow, UNDEFINED_FLAGS_NOTES } from './decoder/opcode-table.js';

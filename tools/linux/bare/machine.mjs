@@ -7,7 +7,8 @@
 // Time is virtual and deterministic, as in tools/guests' bare machine: the clock the devices
 // read is the instructions retired (1 ns each: a 1 GHz CPU whose TSC, also counted in
 // instructions, the kernel calibrates to 1 GHz against the PIT) plus the time skipped while
-// halted. So a boot is the same instruction stream on every run, whatever the host's speed.
+// halted. So a boot is the same instruction stream on every run, whatever the host's speed; RDRAND
+// and RDSEED give a seeded sequence (`RANDOM_SEED`) for the same reason.
 //
 // MSRs the CPU does not own are answered from a small table of what a PC without MTRRs or
 // microcode has; any other index is #GP, as KVM gives for an MSR it does not know
@@ -24,11 +25,23 @@ import {
   SOFT_ARCH_CAPABILITIES_HI,
   SOFT_ARCH_CAPABILITIES_LO,
 } from '../../../packages/core/dist/index.js';
-import { Cpu, Flag, FlatPhysicalMemory, WasmGuestMemory } from '../../../packages/x86emu/dist/index.js';
+import {
+  Cpu,
+  Flag,
+  FlatPhysicalMemory,
+  seededRandom,
+  WasmGuestMemory,
+} from '../../../packages/x86emu/dist/index.js';
 
 export const NS_PER_INSTRUCTION = 1;
 /** The RTC's time at virtual time 0 (fixed: runs are reproducible). */
 export const RTC_EPOCH_MS = Date.UTC(2026, 0, 1);
+/**
+ * RDRAND's and RDSEED's seed (fixed for the same reason: the kernel seeds its CRNG from them at
+ * boot, and hash tables and slab freelists follow it; two runs, or lockstep's two CPUs, must get
+ * the same bits).
+ */
+export const RANDOM_SEED = 20261207;
 
 /**
  * MSRs answered on a machine with no MTRRs, no microcode and no thermal/performance features
@@ -146,7 +159,8 @@ export class LinuxBareMachine {
         return true;
       },
     };
-    this.cpu = new Cpu({ memory: this.memory, io, msr, cpuid, interrupts: pic, intercepts, jit });
+    const random = seededRandom(RANDOM_SEED);
+    this.cpu = new Cpu({ memory: this.memory, io, msr, cpuid, interrupts: pic, intercepts, jit, random });
   }
 
   /**

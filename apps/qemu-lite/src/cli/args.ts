@@ -421,6 +421,12 @@ const withArg: Record<string, Handler> = {
     }
     out.options.icount = { shift: Number(shift) };
   },
+  seed: (v, out) => {
+    // QEMU: `-seed NUMBER`, a deterministic generator for the guest's random bits (RDRAND here).
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v)))
+      throw new UsageError(`-seed ${v}: the seed must be an integer from 0 to 2^53 - 1`);
+    out.options.seed = Number(v);
+  },
   accel,
   machine,
   M: machine,
@@ -592,6 +598,9 @@ Machine:
   -icount [shift=]N|auto  virtual time: 2^N ns per guest instruction for the TSC, PIT and PM
                           timer, halts skip ahead; two runs are identical (vmx/svm only);
                           auto moves N to keep virtual time near real time
+  -seed N                 RDRAND and RDSEED give a reproducible sequence from seed N instead
+                          of the host's random bits (vmx/svm only; with -icount, runs of a
+                          guest that reads them, such as Linux, are identical too)
   -machine kernel-irqchip=on|off
                           on (default): the engine's in-kernel PIC, IOAPIC and local APIC (and
                           PIT where it has one), as QEMU with KVM; off: userspace i8259/i8254,

@@ -114,6 +114,14 @@ describe('command line', () => {
     expect(usageError(['-icount', 'shift=1,sleep=off'])).toMatch(/unknown property 'sleep'/);
   });
 
+  it("reads QEMU's -seed N (RDRAND's seed), an integer", () => {
+    expect(parseArgs(['-seed', '42']).options.seed).toBe(42);
+    expect(parseArgs(['-seed', '0']).options.seed).toBe(0);
+    expect(usageError(['-seed', '-1'])).toBe('-seed -1: the seed must be an integer from 0 to 2^53 - 1');
+    expect(usageError(['-seed', '0x10'])).toMatch(/^-seed 0x10: the seed must be an integer/);
+    expect(usageError(['-seed', '9007199254740993'])).toMatch(/^-seed 9007199254740993/);
+  });
+
   it('refuses kernel-irqchip=split with the reason (no userspace I/O APIC here)', () => {
     expect(usageError(['-machine', 'kernel-irqchip=split'])).toMatch(
       /^kernel-irqchip=split: qemu-lite has no userspace I\/O APIC/,

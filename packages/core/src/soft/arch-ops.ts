@@ -178,6 +178,12 @@ export interface ArchOps {
    * shutdown"), and must be safe on a vCPU whose create failed half-way.
    */
   vcpuFree(vcpu: KvmVcpu): void;
+  /**
+   * OPTIONAL. `vcpu_after_set_cpuid`: KVM_SET_CPUID2 gave the vCPU a new CPUID table, and what the
+   * control structure does may depend on it (VMX exits on RDRAND/RDSEED where the table lacks
+   * them, so that the guest gets #UD as the CPU it was told of would give). Default: nothing.
+   */
+  vcpuAfterSetCpuid?(vcpu: KvmVcpu): void;
   /** REQUIRED. `vcpu_load`: make this vCPU's control structure current (VMPTRLD). */
   vcpuLoad(vcpu: KvmVcpu): void;
   /** OPTIONAL. `vcpu_put`: the vCPU leaves the processor. Default: nothing. */

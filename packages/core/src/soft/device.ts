@@ -696,7 +696,11 @@ function supportedCpuid(ops: ArchOps, tscKhz: number): KvmCpuidEntry2[] {
     const e = leaf(fn);
     // KVM emulates IA32_ARCH_CAPABILITIES in software, so it is always offered (kvm_set_cpu_caps),
     // and the speculation controls, which x86emu has nothing to do for (spec-ctrl.ts).
-    if (fn === 7) e.edx = (e.edx | CPUID_7_EDX_ARCH_CAPABILITIES | CPUID_7_EDX_SPEC_CTRL_ALL) >>> 0;
+    if (fn === 7) {
+      e.edx = (e.edx | CPUID_7_EDX_ARCH_CAPABILITIES | CPUID_7_EDX_SPEC_CTRL_ALL) >>> 0;
+      // Leaf 7 is indexed (sub-leaf 0 only here: EAX, the highest sub-leaf, is 0), as KVM lists it.
+      e.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+    }
     if (fn === 1) {
       e.ecx = ((e.ecx & ~CPUID_1_ECX_VMX) | CPUID_1_ECX_HYPERVISOR | CPUID_1_ECX_KVM_EMULATED) >>> 0;
       e.edx = (e.edx | CPUID_1_EDX_APIC) >>> 0;

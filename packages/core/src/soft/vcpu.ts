@@ -416,6 +416,20 @@ export class SoftVcpu {
   setCpuid2(entries: KvmCpuidEntry2[]): void {
     this.cpuidEntries = entries.map((e) => ({ ...e }));
     kvmLapicUpdateCpuid(this);
+    this.ops.vcpuAfterSetCpuid?.(this);
+  }
+
+  /**
+   * `kvm_find_cpuid_entry`: the KVM_SET_CPUID2 entry for `leaf` (and `index`, where the entry's
+   * index is significant), as `guest_cpuid_has` reads it: no fall-back to another leaf, no filter.
+   */
+  findCpuidEntry(leaf: number, index = 0): KvmCpuidEntry2 | undefined {
+    const es = this.cpuidEntries;
+    for (let i = 0; i < es.length; i++) {
+      const e = es[i];
+      if (e.function === leaf >>> 0 && (!(e.flags & 1) || e.index === index)) return e;
+    }
+    return undefined;
   }
 
   /** `kvm_emulate_cpuid`'s lookup: the entry for (leaf, subleaf) KVM_SET_CPUID2 gave, as KVM finds it. */

@@ -3,7 +3,7 @@
  * `defineGuestSuite` needs vitest (an optional peer dependency); the tiny-guest helpers alone,
  * without vitest (for benchmarks), are `@kvm/core/testing/guests`.
  */
-export { defineCpuidClflushSuite } from './cpuid-suite.js';
+export { defineCpuidClflushSuite, defineRdrandSeedSuite, defineRdrandSuite } from './cpuid-suite.js';
 export { defineFpuSuite } from './fpu-suite.js';
 export { defineGuestSuite, type GuestSuiteOptions } from './guest-suite.js';
 export {

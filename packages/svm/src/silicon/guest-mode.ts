@@ -31,6 +31,7 @@ import {
   NestedPaging,
   SegAttr,
   StopReason,
+  seededRandom,
 } from '@kvm/x86emu';
 import { NP_ENABLE, NPF_INFO_HI_FINAL, NPF_INFO_HI_TABLE } from './npt.js';
 import {
@@ -170,6 +171,7 @@ export class SvmGuestMode implements Intercepts {
       msr,
       intercepts: this,
       jit: silicon.jit ? engineJitTuning(silicon.jitBackend) : false,
+      random: silicon.randomSeed === undefined ? undefined : seededRandom(silicon.randomSeed),
     });
     this.nested = new NestedPaging(silicon.memory);
     // Instruction counts and budgets, RIP's high halves, host times (x86emu's double-fields.ts).

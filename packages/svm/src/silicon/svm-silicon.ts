@@ -61,6 +61,11 @@ export interface SvmSiliconConfig {
    * allocates inline. Default: `X86EMU_JIT_BACKEND`, else 'js'.
    */
   jitBackend?: 'js' | 'wasm';
+  /**
+   * RDRAND's and RDSEED's bits from a seeded, reproducible sequence (x86emu's `seededRandom`), as
+   * QEMU's `-seed`; default: the host's generator (or `X86EMU_RANDOM_SEED`'s sequence).
+   */
+  randomSeed?: number;
   /** Guest RAM the wasm arena holds, in bytes (default 512 MiB); RAM beyond it takes the imports. */
   wasmRamBytes?: number;
   /**
@@ -113,6 +118,8 @@ export class SvmSilicon implements HostCpu {
   readonly jit: boolean;
   /** `SvmSiliconConfig.jitBackend`. */
   readonly jitBackend: 'js' | 'wasm' | undefined;
+  /** The config's `randomSeed`. */
+  readonly randomSeed: number | undefined;
   vmCr: number;
   /** The host's EFER. */
   efer = 0;
@@ -125,6 +132,7 @@ export class SvmSilicon implements HostCpu {
   constructor(config: SvmSiliconConfig = {}) {
     this.jit = config.jit ?? engineJitDefault();
     this.jitBackend = config.jitBackend;
+    this.randomSeed = config.randomSeed;
     this.memory =
       config.memory ?? siliconHostMemory(this.jit, this.jitBackend, config.wasmRamBytes, config.sharedArena);
     this.vendor = config.vendor ?? 'AuthenticAMD';
@@ -152,12 +160,16 @@ export class SvmSilicon implements HostCpu {
         return;
       case 1:
         // Family 15 (K8)'s signature and platform bits, with the instruction set x86emu
-        // implements (x87, MMX, SSE…SSE4.2, POPCNT, CX16, XSAVE); no VMX bit on AMD.
+        // implements (x87, MMX, SSE…SSE4.2, POPCNT, CX16, XSAVE, RDRAND); no VMX bit on AMD.
         out[0] = 0x00040f12;
         // CLFLUSH line size 8 × 8 = 64 bytes (EBX[15:8]), as CPUID.1:EDX.CLFSH says it is given.
         out[1] = 0x00000800;
         out[2] = CPUID1_ECX;
         out[3] = siliconCpuid1Edx();
+        return;
+      case 7:
+        // RDSEED (EBX bit 18), which x86emu implements; sub-leaf 0 only.
+        defaultCpuid.cpuid(7, subleaf, out);
         return;
       case 0xd:
         defaultCpuid.cpuid(0xd, subleaf, out);

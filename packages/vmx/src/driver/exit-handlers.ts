@@ -9,6 +9,7 @@ import {
   DB_VECTOR,
   ExitResult,
   foldLinearAddress,
+  injectUd,
   isCanonicalHigh,
   KVM_EXIT,
   KVM_INTERNAL_ERROR,
@@ -269,6 +270,15 @@ function handleNop(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
   return ExitResult.Reenter;
 }
 
+/**
+ * `kvm_handle_invalid_op`: RDRAND or RDSEED exited because the vCPU's CPUID lacks it
+ * (`vmx_secondary_exec_control`): #UD, as on the CPU that table describes.
+ */
+function handleInvalidOp(_d: VmxDriver, vcpu: SoftVcpu): ExitResult {
+  injectUd(vcpu);
+  return ExitResult.Reenter;
+}
+
 /** `handle_xsetbv` → `kvm_emulate_xsetbv`. */
 function handleXsetbv(d: VmxDriver, vcpu: SoftVcpu): ExitResult {
   return kvmEmulateXsetbv(vcpu, instructionLength(d));
@@ -341,6 +351,8 @@ export const VMX_EXIT_HANDLERS: readonly (ExitHandler | undefined)[] = (() => {
   t[ExitReason.CPUID] = handleCpuid;
   t[ExitReason.HLT] = handleHlt;
   t[ExitReason.INVD] = handleNop;
+  t[ExitReason.RDRAND] = handleInvalidOp;
+  t[ExitReason.RDSEED] = handleInvalidOp;
   t[ExitReason.INVLPG] = handleInvlpg;
   t[ExitReason.VMCALL] = handleVmcall;
   t[ExitReason.CR_ACCESS] = handleCrAccess;

@@ -99,6 +99,10 @@ export const KVM_VMX_DEFAULT_PLE_WINDOW = 4096;
 const PIN_OPT = PinBased.VIRTUAL_NMIS;
 const CR8_EXITING = CpuBased.CR8_LOAD_EXITING | CpuBased.CR8_STORE_EXITING;
 
+/** CPUID.1:ECX.RDRAND and CPUID.(7,0):EBX.RDSEED, which the vCPU's table may lack (`guest_cpuid_has`). */
+const CPUID_1_ECX_RDRAND = 1 << 30;
+const CPUID_7_EBX_RDSEED = 1 << 18;
+
 /** Real-mode reset segment access rights (present, S, type): code 9BH, data 93H. */
 const AR_CODE16 = 0x9b;
 const AR_DATA16 = 0x93;
@@ -153,11 +157,16 @@ export class VmxDriver implements ArchOps {
   private nextVpid = 1;
   /** `cpu_has_vmx_tpr_shadow` (a 64-bit part) and `enable_vnmi`. */
   private tprShadowAvailable = false;
+  private rdrandExiting = false;
+  private rdseedExiting = false;
   private nmiWindowAvailable = false;
 
   /** May the primary processor-based control `bit` be 1 (IA32_VMX_PROCBASED_CTLS allowed-1)? */
   private procCtlAllowed1(bit: number): boolean {
     return this.cpu.rdmsr(VmxMsr.IA32_VMX_PROCBASED_CTLS, this.msrOut) && (this.msrOut[1] & bit) !== 0;
+  }
+  private proc2CtlAllowed1(bit: number): boolean {
+    return this.cpu.rdmsr(VmxMsr.IA32_VMX_PROCBASED_CTLS2, this.msrOut) && (this.msrOut[1] & bit) !== 0;
   }
 
   constructor(silicon: VmxSilicon = new VmxSilicon(), options: VmxDriverOptions = {}) {
@@ -238,6 +247,9 @@ export class VmxDriver implements ArchOps {
     // and CR8 exiting are chosen per vCPU (an in-kernel LAPIC or not), CR8 exiting by default.
     this.procCtl = (this.procCtl & ~(CpuBased.NMI_WINDOW_EXITING | CpuBased.TPR_SHADOW)) >>> 0;
     this.tprShadowAvailable = this.procCtlAllowed1(CpuBased.TPR_SHADOW);
+    // `cpu_has_vmx_rdrand`, `cpu_has_vmx_rdseed`: the exiting controls, set per vCPU from its CPUID.
+    this.rdrandExiting = this.proc2CtlAllowed1(SecondaryExec.RDRAND_EXITING);
+    this.rdseedExiting = this.proc2CtlAllowed1(SecondaryExec.RDSEED_EXITING);
     this.nmiWindowAvailable =
       (this.pinCtl & PinBased.VIRTUAL_NMIS) !== 0 && this.procCtlAllowed1(CpuBased.NMI_WINDOW_EXITING);
     if (si.inVmxOperation) return { ok: true };
@@ -318,6 +330,27 @@ export class VmxDriver implements ArchOps {
     }
   }
 
+  /**
+   * `vmx_secondary_exec_control`: the VM's secondary controls, with RDRAND and RDSEED exiting
+   * where the processor has them and the vCPU's CPUID table lacks the instruction
+   * (`vmx_adjust_sec_exec_exiting`): that exit is #UD for the guest (`kvm_handle_invalid_op`), as
+   * on the CPU its table describes. Before KVM_SET_CPUID2 the table is empty: both exit.
+   */
+  private secondaryExecControl(vcpu: SoftVcpu): number {
+    let ctl = this.proc2Ctl & ~(SecondaryExec.RDRAND_EXITING | SecondaryExec.RDSEED_EXITING);
+    const leaf1 = vcpu.findCpuidEntry(1);
+    if (this.rdrandExiting && !((leaf1?.ecx ?? 0) & CPUID_1_ECX_RDRAND)) ctl |= SecondaryExec.RDRAND_EXITING;
+    const leaf7 = vcpu.findCpuidEntry(7, 0);
+    if (this.rdseedExiting && !((leaf7?.ebx ?? 0) & CPUID_7_EBX_RDSEED)) ctl |= SecondaryExec.RDSEED_EXITING;
+    return ctl >>> 0;
+  }
+
+  /** `vmx_vcpu_after_set_cpuid`: the secondary controls follow the new table. */
+  vcpuAfterSetCpuid(vcpu: SoftVcpu): void {
+    this.vcpuLoad(vcpu);
+    this.vmcs.write(VMCS.SECONDARY_VM_EXEC_CONTROL, this.secondaryExecControl(vcpu));
+  }
+
   /** `vmx_vcpu_setup`: controls, host state, and the guest's reset state (SDM 9.1.1). */
   vcpuSetup(vcpu: SoftVcpu): void {
     const w = (e: number, v: number) => this.vmcs.write(e, v);
@@ -327,7 +360,7 @@ export class VmxDriver implements ArchOps {
     vmx.exceptionBitmap = -1;
     vmx.tprThreshold = -1;
     this.setExecControls(vmx, this.procCtl);
-    w(VMCS.SECONDARY_VM_EXEC_CONTROL, this.proc2Ctl);
+    w(VMCS.SECONDARY_VM_EXEC_CONTROL, this.secondaryExecControl(vcpu));
     if (this.pauseLoopExiting) {
       w(VMCS.PLE_GAP, KVM_DEFAULT_PLE_GAP);
       w(VMCS.PLE_WINDOW, KVM_VMX_DEFAULT_PLE_WINDOW);

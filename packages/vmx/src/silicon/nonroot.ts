@@ -41,6 +41,7 @@ import {
   PFERR,
   SegAttr,
   StopReason,
+  seededRandom,
 } from '@kvm/x86emu';
 import { Eptp, EptQual } from './ept.js';
 import { loadColdGroups } from './guest-cache.js';
@@ -163,6 +164,8 @@ const SIMPLE_EXIT: Int16Array = (() => {
   t[InterceptKind.TaskSwitch] = ExitReason.TASK_SWITCH;
   t[InterceptKind.Xsetbv] = ExitReason.XSETBV;
   t[InterceptKind.NmiWindow] = ExitReason.NMI_WINDOW;
+  t[InterceptKind.Rdrand] = ExitReason.RDRAND;
+  t[InterceptKind.Rdseed] = ExitReason.RDSEED;
   return t;
 })();
 
@@ -246,6 +249,7 @@ export class VmxNonRoot implements Intercepts {
       msr,
       intercepts: this,
       jit: silicon.jit ? engineJitTuning(silicon.jitBackend) : false,
+      random: silicon.randomSeed === undefined ? undefined : seededRandom(silicon.randomSeed),
     });
     this.nested = new NestedPaging(silicon.memory);
     this.nested.format = NestedFormat.Ept;
@@ -588,6 +592,8 @@ export class VmxNonRoot implements Intercepts {
     if (this.virtualApic !== null) this.tprThreshold = v.lo(S_TPR_THRESHOLD) & 0xf;
     if (proc2 & SecondaryExec.DESC) mask |= bit(InterceptKind.DescriptorTable);
     if (proc2 & SecondaryExec.WBINVD_EXITING) mask |= bit(InterceptKind.Wbinvd);
+    if (proc2 & SecondaryExec.RDRAND_EXITING) mask |= bit(InterceptKind.Rdrand);
+    if (proc2 & SecondaryExec.RDSEED_EXITING) mask |= bit(InterceptKind.Rdseed);
     this.eptEnabled = (proc2 & SecondaryExec.ENABLE_EPT) !== 0;
     this.vpid = proc2 & SecondaryExec.ENABLE_VPID ? v.lo(S_VIRTUAL_PROCESSOR_ID) & 0xffff : 0;
     this.mask = mask;
@@ -811,6 +817,10 @@ export class VmxNonRoot implements Intercepts {
       const asz = e.ioAddressSize === 2 ? 0 : e.ioAddressSize === 4 ? 1 : 2;
       si.setField(VMCS.VMX_INSTRUCTION_INFO, (asz << 7) | (e.segment << 15));
     }
+    // RDRAND/RDSEED (Table 28-12): the destination register in 6:3, the operand size in 12:11
+    // (0 16-bit, 1 32-bit, 2 64-bit).
+    if (kind === InterceptKind.Rdrand || kind === InterceptKind.Rdseed)
+      si.setField(VMCS.VMX_INSTRUCTION_INFO, (e.gpr << 3) | ((e.operandSize >>> 2) << 11));
   }
 
   /**

@@ -184,6 +184,8 @@ export const SecondaryExec = {
   WBINVD_EXITING: 1 << 6,
   UNRESTRICTED_GUEST: 1 << 7,
   PAUSE_LOOP_EXITING: 1 << 10,
+  RDRAND_EXITING: 1 << 11,
+  RDSEED_EXITING: 1 << 16,
 } as const;
 
 /** VM-exit controls (Table 25-13). */

@@ -65,7 +65,9 @@ export const PROCBASED_CTLS2: AllowedSettings = {
     SecondaryExec.ENABLE_VPID |
     SecondaryExec.WBINVD_EXITING |
     SecondaryExec.UNRESTRICTED_GUEST |
-    SecondaryExec.PAUSE_LOOP_EXITING,
+    SecondaryExec.PAUSE_LOOP_EXITING |
+    SecondaryExec.RDRAND_EXITING |
+    SecondaryExec.RDSEED_EXITING,
 };
 
 /**

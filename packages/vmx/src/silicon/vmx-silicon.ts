@@ -107,6 +107,11 @@ export interface VmxSiliconConfig {
    * allocates inline. Default: `X86EMU_JIT_BACKEND`, else 'js'.
    */
   jitBackend?: 'js' | 'wasm';
+  /**
+   * RDRAND's and RDSEED's bits from a seeded, reproducible sequence (x86emu's `seededRandom`), as
+   * QEMU's `-seed`; default: the host's generator (or `X86EMU_RANDOM_SEED`'s sequence).
+   */
+  randomSeed?: number;
   /** Guest RAM the wasm arena holds, in bytes (default 512 MiB); RAM beyond it takes the imports. */
   wasmRamBytes?: number;
   /**
@@ -178,6 +183,8 @@ export class VmxSilicon implements HostCpu {
   readonly jit: boolean;
   /** `VmxSiliconConfig.jitBackend`. */
   readonly jitBackend: 'js' | 'wasm' | undefined;
+  /** The config's `randomSeed`. */
+  readonly randomSeed: number | undefined;
   /** `VmxSiliconConfig.holdGuestState`. */
   readonly holdGuestState: boolean;
   /** The allowed settings of the controls (the capability MSRs report them; VM entry checks them). */
@@ -209,6 +216,7 @@ export class VmxSilicon implements HostCpu {
   constructor(config: VmxSiliconConfig = {}) {
     this.jit = config.jit ?? engineJitDefault();
     this.jitBackend = config.jitBackend;
+    this.randomSeed = config.randomSeed;
     this.memory =
       config.memory ?? siliconHostMemory(this.jit, this.jitBackend, config.wasmRamBytes, config.sharedArena);
     this.vendor = config.vendor ?? 'GenuineIntel';
@@ -238,12 +246,16 @@ export class VmxSilicon implements HostCpu {
       case 1:
         // Family 6, model 14 (Core Duo)'s signature and platform bits (VME, MCE, MTRR, MCA, PAT:
         // the driver's MSRs), with the instruction set x86emu implements (x87, MMX, SSE…SSE4.2,
-        // POPCNT, CX16, XSAVE); no APIC of its own (the in-kernel irqchip adds it).
+        // POPCNT, CX16, XSAVE, RDRAND); no APIC of its own (the in-kernel irqchip adds it).
         out[0] = 0x000006e8;
         // One logical processor (EBX[23:16]), CLFLUSH line size 8 × 8 = 64 bytes (EBX[15:8]).
         out[1] = 0x00010800;
         out[2] = (this.hasVmx ? 1 << 5 : 0) | CPUID1_ECX;
         out[3] = siliconCpuid1Edx();
+        return;
+      case 7:
+        // RDSEED (EBX bit 18), which x86emu implements; sub-leaf 0 only.
+        defaultCpuid.cpuid(7, subleaf, out);
         return;
       case 0xd:
         defaultCpuid.cpuid(0xd, subleaf, out);

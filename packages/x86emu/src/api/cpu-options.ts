@@ -1,7 +1,7 @@
 import type { CpuState } from '../state.js';
 import type { Intercepts } from './intercepts.js';
 import type { PhysicalMemory } from './physical-memory.js';
-import type { CpuidOps, InterruptControllerOps, MsrOps, PortIoOps } from './platform.js';
+import type { CpuidOps, InterruptControllerOps, MsrOps, PortIoOps, RandomOps } from './platform.js';
 
 /** What `new Cpu(options)` needs. Only `memory` is required. */
 export interface CpuOptions {
@@ -13,6 +13,8 @@ export interface CpuOptions {
   msr?: MsrOps;
   /** CPUID; default: `defaultCpuid` (GenuineIntel, only the features x86emu implements). */
   cpuid?: CpuidOps;
+  /** RDRAND's and RDSEED's bits; default: `defaultRandom()` (the host's generator, or `X86EMU_RANDOM_SEED`'s sequence). */
+  random?: RandomOps;
   /** Source of maskable interrupts; default: none. */
   interrupts?: InterruptControllerOps;
   /** Virtualization hooks; default: none (a plain x86 CPU). */

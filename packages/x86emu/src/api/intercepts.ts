@@ -85,6 +85,13 @@ export const InterceptKind = {
    * `nestedFaultRights`, `nestedFaultLinearValid` and `linearAddress`.
    */
   NestedPageFault: 27,
+  /**
+   * RDRAND (0F C7 /6), after its #UD checks; `ExitInfo.gpr` is the destination register and
+   * `operandSize` its size (VMX "RDRAND exiting", exit reason 57; SVM has no such intercept).
+   */
+  Rdrand: 28,
+  /** RDSEED (0F C7 /7), as `Rdrand` (VMX "RDSEED exiting", exit reason 61). */
+  Rdseed: 29,
 } as const;
 export type InterceptKind = (typeof InterceptKind)[keyof typeof InterceptKind];
 
@@ -152,11 +159,16 @@ export class ExitInfo {
   nestedFaultRights = 0;
   nestedFaultLinearValid = false;
 
-  /** CR access: register number, `CrAccessType`, general register (0–15), LMSW source value. */
+  /**
+   * CR access: register number, `CrAccessType`, general register (0–15; also RDRAND's and
+   * RDSEED's destination), LMSW source value.
+   */
   cr = 0;
   crAccessType = 0;
   gpr = 0;
   lmswSource = 0;
+  /** RDRAND/RDSEED: the destination's operand size in bytes (2, 4 or 8; its register is `gpr`). */
+  operandSize = 0;
   /** LMSW: true when the source operand is in memory (its linear address is in `linearAddress`). */
   lmswMemory = false;
   /** DR access: register number; `drWrite` true for MOV DRn, r32. */

@@ -38,3 +38,13 @@ export interface InterruptControllerOps {
   /** The interrupt-acknowledge cycle: returns the vector (0–255) and marks it in service. */
   acknowledge(): number;
 }
+
+/**
+ * The processor's random number generator, which RDRAND and RDSEED read (SDM Vol. 1 7.3.17):
+ * 32 random bits a call. Default: the host's cryptographic generator (`crypto.getRandomValues`),
+ * or a seeded, reproducible sequence when `X86EMU_RANDOM_SEED` is set (cpu/random-source.ts).
+ */
+export interface RandomOps {
+  /** 32 random bits as an unsigned number, or -1 when none are available now (CF = 0, the destination 0). */
+  random32(): number;
+}

@@ -29,7 +29,7 @@
 import type { CpuOptions, PagingOverride } from '../api/cpu-options.js';
 import { ExitInfo, type Intercepts } from '../api/intercepts.js';
 import type { PhysicalMemory } from '../api/physical-memory.js';
-import type { CpuidOps, InterruptControllerOps, MsrOps, PortIoOps } from '../api/platform.js';
+import type { CpuidOps, InterruptControllerOps, MsrOps, PortIoOps, RandomOps } from '../api/platform.js';
 import { Insn } from '../decoder/insn.js';
 import { holdAsDoubles } from '../double-fields.js';
 import { Jit, jitDefault } from '../jit/jit.js';
@@ -51,6 +51,7 @@ import { LF_NONE } from './lazy-flags.js';
 import { CpuLinearMemory } from './linear-memory.js';
 import { CpuMode } from './mode.js';
 import { CpuPortIo } from './port-io.js';
+import { defaultRandom } from './random-source.js';
 import { CpuRegisters } from './registers.js';
 import { CpuRunLoop } from './run-loop.js';
 import { CpuSegmentedMemory } from './segmented-memory.js';
@@ -124,6 +125,8 @@ export class Cpu {
   io: PortIoOps;
   msr: MsrOps;
   cpuidOps: CpuidOps;
+  /** RDRAND's and RDSEED's generator (`CpuOptions.random`). */
+  random: RandomOps;
   interrupts: InterruptControllerOps | null;
   /** FERR# (x87 errors with CR0.NE = 0; see `CpuOptions.ferr`) and its current level. */
   ferr: ((asserted: boolean) => void) | null;
@@ -342,6 +345,7 @@ export class Cpu {
     this.io = options.io ?? nullIo;
     this.msr = options.msr ?? nullMsr;
     this.cpuidOps = options.cpuid ?? defaultCpuid;
+    this.random = options.random ?? defaultRandom();
     this.interrupts = options.interrupts ?? null;
     this.ferr = options.ferr ?? null;
     this.intercepts = options.intercepts ?? null;

@@ -42,12 +42,19 @@ export const CPUID1_ECX =
   (1 << 19) | // SSE4.1
   (1 << 20) | // SSE4.2
   (1 << 23) | // POPCNT
-  (1 << 26); // XSAVE: XSAVE/XRSTOR/XSAVEOPT/XGETBV/XSETBV, CR4.OSXSAVE, XCR0 (x87 and SSE)
+  (1 << 26) | // XSAVE: XSAVE/XRSTOR/XSAVEOPT/XGETBV/XSETBV, CR4.OSXSAVE, XCR0 (x87 and SSE)
+  (1 << 30); // RDRAND
+
+/** CPUID.(EAX=7, ECX=0):EBX feature bits x86emu implements (SDM Vol. 2 CPUID, Table 3-8): RDSEED. */
+export const CPUID7_EBX = 1 << 18;
 
 /** CPUID.1:ECX.OSXSAVE (bit 27): not a constant, it reads CR4.OSXSAVE (the CPUID instruction sets it). */
 export const CPUID1_ECX_OSXSAVE = 1 << 27;
 
-/** The highest basic leaf: 0DH, the XSAVE leaf (leaves 2–0CH describe nothing x86emu has: zeros). */
+/**
+ * The highest basic leaf: 0DH, the XSAVE leaf (of leaves 2–0CH only 7 describes something x86emu
+ * has, RDSEED; the rest are zeros).
+ */
 const MAX_BASIC_LEAF = 0xd;
 
 /**
@@ -73,7 +80,7 @@ export const CPUID_EXT_ECX = 1 << 0;
 
 /**
  * GenuineIntel, family 6; only what is implemented: the x87, MMX and SSE through SSE4.2 with
- * POPCNT, XSAVE for the x87 and SSE components (leaf 0DH), no
+ * POPCNT, XSAVE for the x87 and SSE components (leaf 0DH), RDRAND and RDSEED (leaf 7), no
  * VME, no APIC, no AVX. Extended leaves: long mode, SYSCALL, NX, RDTSCP, LAHF-LM; MAXPHYADDR 36 and
  * 48-bit linear addresses.
  */
@@ -93,6 +100,10 @@ export const defaultCpuid: CpuidOps = {
         out[2] = CPUID1_ECX;
         out[3] = CPUID1_EDX;
         break;
+      case 7:
+        // Sub-leaf 0 only (EAX, the highest sub-leaf, is 0); the others are zeros.
+        if (subleaf >>> 0 === 0) out[1] = CPUID7_EBX;
+        break;
       case 0xd:
         xsaveLeaf(subleaf >>> 0, out);
         break;
@@ -108,7 +119,7 @@ export const defaultCpuid: CpuidOps = {
         break;
       default:
         // Leaves above the maximum return the highest basic leaf's data on Intel (SDM CPUID):
-        // leaf 0DH's; leaves 2–0CH are zeros.
+        // leaf 0DH's; leaves 2–6 and 8–0CH are zeros.
         if ((leaf >>> 0 > MAX_BASIC_LEAF && leaf >>> 0 < 0x80000000) || leaf >>> 0 > 0x80000008)
           xsaveLeaf(subleaf >>> 0, out);
         break;

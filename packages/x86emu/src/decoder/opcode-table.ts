@@ -417,6 +417,9 @@ r(T + 0xbf, 'MOVSX', 'Gv,Ew');
 r(T + 0xc0, 'XADD', 'Eb,Gb', 'lock');
 r(T + 0xc1, 'XADD', 'Ev,Gv', 'lock');
 r(T + 0xc7, 'CMPXCHG8B', 'Mq', 'lock', 1);
+// The register forms of /6 and /7 (their memory forms are VMX instructions: #UD here).
+r(T + 0xc7, 'RDRAND', 'Rv', '', 6, undefined, true);
+r(T + 0xc7, 'RDSEED', 'Rv', '', 7, undefined, true);
 for (let i = 0; i < 8; i++) r(T + 0xc8 + i, 'BSWAP', 'Zd');
 
 // SIMD integer, moves and MMX (SDM Vol. 2 Tables, with the mandatory prefix of each

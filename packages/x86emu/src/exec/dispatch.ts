@@ -11,6 +11,7 @@ import * as B from './bits.js';
 import * as CT from './control.js';
 import { MOVSXD } from './long/move64.js';
 import * as M from './move.js';
+import { makeRandom } from './random.js';
 import { makeShift, makeShxd } from './shift.js';
 import { SSE_INT_HANDLERS } from './sse/handlers.js';
 import { SSE_FP_HANDLERS } from './sse-fp/index.js';
@@ -45,6 +46,8 @@ const HANDLERS: Record<string, Entry> = {
   XADD: A.XADD,
   CMPXCHG: A.CMPXCHG,
   CMPXCHG8B: A.CMPXCHG8B,
+  RDRAND: f(makeRandom),
+  RDSEED: f(makeRandom),
   CBW: A.CBW,
   CWD: A.CWD,
   DAA: BCD.DAA,

@@ -25,6 +25,7 @@ import { makeMov32Long } from './long/move32-long.js';
 import * as M from './long/move64.js';
 import * as SH from './long/shift64.js';
 import { makeString64 } from './long/string64.js';
+import { makeRandom } from './random.js';
 import { makeCrc32, POPCNT } from './sse/bitops.js';
 import * as S64 from './system64.js';
 
@@ -80,6 +81,9 @@ const HANDLERS_W: Record<string, Entry> = {
   // POPCNT and CRC32 handle every operand size themselves (exec/sse/bitops.ts).
   POPCNT: POPCNT,
   CRC32: f(makeCrc32),
+  // RDRAND and RDSEED handle every operand size themselves (exec/random.ts).
+  RDRAND: f(makeRandom),
+  RDSEED: f(makeRandom),
 };
 
 /** REX.W forms that are their 32-bit form with the result zero-extended (or REX.W ignored). */

@@ -16,6 +16,7 @@ import {
   FlatPhysicalMemory,
   type MsrOps,
   type PortIoOps,
+  seededRandom,
   WasmGuestMemory,
 } from '@kvm/x86emu';
 
@@ -27,6 +28,9 @@ export const NS_PER_INSTRUCTION = 1;
 
 /** The CMOS clock's epoch for virtual time 0 (fixed, so that runs are reproducible). */
 export const RTC_EPOCH_MS = Date.UTC(2026, 0, 1);
+
+/** RDRAND's and RDSEED's seed (fixed for the same reason). */
+export const RANDOM_SEED = 20261207;
 
 export interface BareMachineOptions {
   /** Bytes of RAM (a multiple of 4 KiB, at least 2 MiB: qemu-lite's e820 rules). */
@@ -109,6 +113,8 @@ export class BareMachine {
       interrupts: this.pic,
       msr: opts.msr,
       cpuid: opts.cpuid,
+      // Reproducible as the machine's clock is: RDRAND/RDSEED from a fixed seed.
+      random: seededRandom(RANDOM_SEED),
       jit: wasm && opts.jit !== false ? { backend: 'wasm' } : opts.jit,
       ferr: (asserted) => {
         if (!asserted) return;
