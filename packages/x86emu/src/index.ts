@@ -12,6 +12,7 @@ export {
   CPUID1_ECX,
   CPUID1_EDX,
   CPUID7_EBX,
+  CPUID7_EDX,
   defaultCpuid,
 } from './cpu/defaults.js';
 export { defaultRandom, hostRandom, seededRandom } from './cpu/random-source.js';

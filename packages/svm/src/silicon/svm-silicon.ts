@@ -168,7 +168,7 @@ export class SvmSilicon implements HostCpu {
         out[3] = siliconCpuid1Edx();
         return;
       case 7:
-        // RDSEED (EBX bit 18), which x86emu implements; sub-leaf 0 only.
+        // RDSEED (EBX bit 18) and SERIALIZE (EDX bit 14), which x86emu implements; sub-leaf 0 only.
         defaultCpuid.cpuid(7, subleaf, out);
         return;
       case 0xd:

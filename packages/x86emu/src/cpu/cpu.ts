@@ -127,6 +127,8 @@ export class Cpu {
   cpuidOps: CpuidOps;
   /** RDRAND's and RDSEED's generator (`CpuOptions.random`). */
   random: RandomOps;
+  /** SERIALIZE revalidates the decoded code: other threads write this CPU's RAM (smp/code-sync.ts). */
+  serializeRevalidates = false;
   interrupts: InterruptControllerOps | null;
   /** FERR# (x87 errors with CR0.NE = 0; see `CpuOptions.ferr`) and its current level. */
   ferr: ((asserted: boolean) => void) | null;

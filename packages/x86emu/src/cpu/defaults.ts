@@ -47,13 +47,15 @@ export const CPUID1_ECX =
 
 /** CPUID.(EAX=7, ECX=0):EBX feature bits x86emu implements (SDM Vol. 2 CPUID, Table 3-8): RDSEED. */
 export const CPUID7_EBX = 1 << 18;
+/** CPUID.(EAX=7, ECX=0):EDX feature bits x86emu implements: SERIALIZE (bit 14). */
+export const CPUID7_EDX = 1 << 14;
 
 /** CPUID.1:ECX.OSXSAVE (bit 27): not a constant, it reads CR4.OSXSAVE (the CPUID instruction sets it). */
 export const CPUID1_ECX_OSXSAVE = 1 << 27;
 
 /**
  * The highest basic leaf: 0DH, the XSAVE leaf (of leaves 2–0CH only 7 describes something x86emu
- * has, RDSEED; the rest are zeros).
+ * has, RDSEED and SERIALIZE; the rest are zeros).
  */
 const MAX_BASIC_LEAF = 0xd;
 
@@ -80,7 +82,7 @@ export const CPUID_EXT_ECX = 1 << 0;
 
 /**
  * GenuineIntel, family 6; only what is implemented: the x87, MMX and SSE through SSE4.2 with
- * POPCNT, XSAVE for the x87 and SSE components (leaf 0DH), RDRAND and RDSEED (leaf 7), no
+ * POPCNT, XSAVE for the x87 and SSE components (leaf 0DH), RDRAND, RDSEED and SERIALIZE (leaf 7), no
  * VME, no APIC, no AVX. Extended leaves: long mode, SYSCALL, NX, RDTSCP, LAHF-LM; MAXPHYADDR 36 and
  * 48-bit linear addresses.
  */
@@ -102,7 +104,10 @@ export const defaultCpuid: CpuidOps = {
         break;
       case 7:
         // Sub-leaf 0 only (EAX, the highest sub-leaf, is 0); the others are zeros.
-        if (subleaf >>> 0 === 0) out[1] = CPUID7_EBX;
+        if (subleaf >>> 0 === 0) {
+          out[1] = CPUID7_EBX;
+          out[3] = CPUID7_EDX;
+        }
         break;
       case 0xd:
         xsaveLeaf(subleaf >>> 0, out);

@@ -8,6 +8,7 @@ import { descLimit } from '../cpu/descriptor.js';
 import type { Handler } from '../cpu/handler.js';
 import type { Insn } from '../decoder/insn.js';
 import type { OpcodeRow } from '../decoder/opcode-table.js';
+import { serializeCode } from '../smp/code-sync.js';
 import { Cr0, Cr4, Flag, Interruptibility, SegAttr } from '../state.js';
 import { readSysenterMsr, sysenterIa32e, sysexitIa32e, writeSysenterMsr } from './long/sysenter64.js';
 import { mask, partEa, readE, writeE, writeG } from './operands.js';
@@ -121,6 +122,23 @@ export const RDTSC: Handler = (cpu) => {
   zeroHigh(cpu, 0);
   zeroHigh(cpu, 2);
 };
+/**
+ * SERIALIZE (NP 0F 01 E8; CPUID.(7,0):EDX[14]): completes everything before it and fetches what
+ * follows anew (SDM Vol. 2 SERIALIZE, Vol. 3 10.3), without CPUID's exit under virtualization:
+ * Linux's `sync_core` prefers it to an IRET to itself (one per text patch at boot). One CPU
+ * executing in program order has nothing to wait for; where other threads write this CPU's RAM
+ * (`serializingCpuid`) it revalidates the decoded code, as CPUID does, and ends the run there so
+ * that the next instruction is fetched from memory as it is now. F2 and F3 make it another
+ * instruction (XSUSLDTRK, SETSSBSY), which x86emu does not have: #UD.
+ */
+export const SERIALIZE: Handler = (cpu, i) => {
+  if (i.rep !== 0) cpu.ud();
+  if (cpu.serializeRevalidates) {
+    serializeCode(cpu);
+    cpu.irqCheck = true;
+  }
+};
+
 export const RDPMC: Handler = (cpu) => {
   if (!(cpu.state.cr[4] & Cr4.PCE)) requireCpl0(cpu);
   cpu.intercept(InterceptKind.Rdpmc);

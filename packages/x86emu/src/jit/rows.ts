@@ -83,6 +83,10 @@ const STRAIGHT = new Set([
   'CLI',
   'PUSHF',
   'MOV_FROM_SEG',
+  // sync_core's choice where CPUID says SERIALIZE (every text patch at boot: 114,000 IRETQs to
+  // themselves before, each ending the chain). By its handler, which ends the run where other
+  // threads write the RAM (exec/system.ts).
+  'SERIALIZE',
   'MOVS',
   'STOS',
   'LODS',

@@ -9,8 +9,8 @@
  * compiled page is compared with memory before its next use, and dropped if it changed), as a
  * real core discards prefetched and decoded instructions there.
  *
- * The serializing points a bare Cpu sees are CPUID (`serializingCpuid`, SDM Vol. 3 10.3
- * "Serializing Instructions"); an engine also serializes at every KVM_RUN entry (a VM exit and
+ * The serializing points a bare Cpu sees are CPUID and SERIALIZE (`serializingCpuid`, SDM Vol. 3
+ * 10.3 "Serializing Instructions"); an engine also serializes at every KVM_RUN entry (a VM exit and
  * entry serialize, SDM Vol. 3 25.1.3/26) and at interrupt delivery, which is how Linux's
  * text_poke_sync reaches every CPU (an IPI each, then IRET). The cost is one 4 KiB compare per
  * code page at its first use after each point (bench/smp-locked.mjs measures it).
@@ -24,10 +24,11 @@ export function serializeCode(cpu: Cpu): void {
 }
 
 /**
- * Makes CPUID on `cpu` serialize its code (SDM Vol. 3 10.3: CPUID is serializing), around its
- * current CPUID ops, for a Cpu whose RAM other threads write.
+ * Makes CPUID and SERIALIZE on `cpu` serialize its code (SDM Vol. 3 10.3: both are serializing),
+ * CPUID around its current CPUID ops, for a Cpu whose RAM other threads write.
  */
 export function serializingCpuid(cpu: Cpu): void {
+  cpu.serializeRevalidates = true;
   const inner: CpuidOps = cpu.cpuidOps;
   cpu.cpuidOps = {
     cpuid(leaf: number, subleaf: number, out: Uint32Array): void {
