@@ -230,7 +230,7 @@ function readLe(ram: Uint8Array, at: number, size: number): number {
 }
 
 /** Where the host's exception frame keeps (E)FLAGS when it halted in a stub, or -1. */
-function frameFlagsSlot(o: Outcome): number {
+export function frameFlagsSlot(o: Outcome): number {
   const f = stubFrame(o);
   if (!f) return -1;
   return f.sp + (f.hasError ? f.width : 0) + 2 * f.width;

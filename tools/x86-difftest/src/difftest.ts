@@ -80,6 +80,44 @@ export interface SideEnd {
   state: MachineState;
   /** The IA-32e exception it ended in (its frame), or null (the terminator, a runaway…). */
   frame: ExceptionFrame | null;
+  /**
+   * The RAM it changed: where its final RAM differs from the case's image, with its bytes there
+   * (`ramWrites`); undefined when not kept (more than `RAM_WRITES_MAX` bytes). A classifier that
+   * replays the case compares the replay's RAM with the image patched with these.
+   */
+  ramWrites?: RamWrite[];
+}
+
+/** Bytes a side left at `at` that differ from the case's image. */
+export interface RamWrite {
+  at: number;
+  bytes: Uint8Array;
+}
+
+/** The most changed RAM a `SideEnd` keeps (a REP STOS over the data area is 128 KiB). */
+export const RAM_WRITES_MAX = 256 * 1024;
+
+/** Where `ram` differs from `image`, as runs of differing bytes; undefined past `RAM_WRITES_MAX`. */
+export function ramWrites(ram: Uint8Array, image: Uint8Array): RamWrite[] | undefined {
+  const out: RamWrite[] = [];
+  let kept = 0;
+  const n = Math.min(ram.length, image.length);
+  const r = Buffer.from(ram.buffer, ram.byteOffset, n);
+  const im = Buffer.from(image.buffer, image.byteOffset, n);
+  for (let page = 0; page < n; page += 4096) {
+    const end = Math.min(page + 4096, n);
+    if (r.compare(im, page, end, page, end) === 0) continue;
+    for (let i = page; i < end; i++) {
+      if (ram[i] === image[i]) continue;
+      let j = i;
+      while (j < end && ram[j] !== image[j]) j++;
+      kept += j - i;
+      if (kept > RAM_WRITES_MAX) return undefined;
+      out.push({ at: i, bytes: ram.slice(i, j) });
+      i = j;
+    }
+  }
+  return out;
 }
 
 export interface Mismatch {
@@ -99,9 +137,12 @@ export interface Mismatch {
   ranCase?: TestCase;
 }
 
-/** A side's end as a `Mismatch` keeps it. */
-export function sideEnd(o: Outcome): SideEnd {
-  return { kind: o.kind, state: o.state, frame: exceptionFrame(o) };
+/** A side's end as a `Mismatch` keeps it (`image`: the case's, for `ramWrites`). */
+export function sideEnd(o: Outcome, image?: Uint8Array): SideEnd {
+  const end: SideEnd = { kind: o.kind, state: o.state, frame: exceptionFrame(o) };
+  const writes = image ? ramWrites(o.ram, image) : undefined;
+  if (writes) end.ramWrites = writes;
+  return end;
 }
 
 export type Verdict =
@@ -526,14 +567,16 @@ export function runDifferential(tester: DiffTester, o: RunOptions): RunSummary {
     } else {
       sum.failed++;
       const signature = signatureOf(v);
+      // The RAM each side changed, for a classifier's replays (known-garbage64.ts).
+      const image = o.classify ? caseImage(v.testCase) : undefined;
       const m: Mismatch = {
         index,
         testCase: c,
         signature,
         differences: v.differences,
         report: '',
-        host: sideEnd(v.host),
-        emu: sideEnd(v.emu),
+        host: sideEnd(v.host, image),
+        emu: sideEnd(v.emu, image),
         ranCase: v.testCase,
       };
       m.known = o.known.find((k) => matchesKnown(signature, k))?.id ?? o.classify?.(m);

@@ -3,13 +3,27 @@
  * (above it: open bus, as the host side answers MMIO), port I/O answered with `ioValue`,
  * default CPUID/MSRs. Reused for every case.
  *
+ * RDRAND and RDSEED read `CpuOptions.random`: here a seeded sequence started afresh at each run
+ * from the case's initial registers (`randomSeedOf`), so that x86emu's side of a case is the same
+ * on every run (the reproducer, the blame's shorter re-runs, the classifier's trace). The host's
+ * values are its CPU's own and never equal: a garbage case that reaches RDRAND is placed by
+ * replaying it with the host's values (known-garbage64.ts), generated cases do not contain it.
+ *
  * `run(budget)` bounds instructions and REP iterations alike. As a safety net against a
  * regression there (a REP with a huge count over memory outside RAM, or ports, once ran for
  * hours), the memory and port slow paths count their calls and, past a limit, abort the run
  * by throwing `BudgetExceeded`: the case is then reported as x86emu exceeding its budget,
  * never as a hang of the tester.
  */
-import { Cpu, jitDefault, type PhysicalMemory, type PortIoOps, StopReason } from '@kvm/x86emu';
+import {
+  Cpu,
+  jitDefault,
+  type PhysicalMemory,
+  type PortIoOps,
+  type RandomOps,
+  StopReason,
+  seededRandom,
+} from '@kvm/x86emu';
 import { RAM_SIZE } from './layout.js';
 import { fromCpuState, type MachineState, toCpuState } from './machine-state.js';
 import type { Outcome } from './outcome.js';
@@ -79,6 +93,8 @@ export interface EmuTrace {
   lastGprHigh: number[];
   /** False when the trace stopped at its step limit (a loop still running). */
   complete: boolean;
+  /** The `run(1)` calls it made: its cost (a REP's iterations are one step but many calls). */
+  calls: number;
   /** How the run ended (RAM: the side's own view, valid until its next run). */
   end: Outcome;
 }
@@ -90,15 +106,44 @@ export interface FlagsEdit {
   value: number;
 }
 
+/** What `EmuSide.trace` changes in a run, for the classifier's replays. */
+export interface TraceOptions {
+  /** RFLAGS bits set after one step (the undefined-flags replay). */
+  flags?: FlagsEdit;
+  /** RDRAND's and RDSEED's bits for this run instead of the case's seeded sequence (the random-value replay). */
+  random?: RandomOps;
+}
+
+/**
+ * The seed of x86emu's RDRAND/RDSEED sequence for a case: a mix of its initial GPRs and RIP, so
+ * that cases differ from each other and each one is the same on every run.
+ */
+export function randomSeedOf(init: MachineState): number {
+  let h = 0x811c9dc5;
+  const mix = (v: number): void => {
+    h = Math.imul(h ^ (v >>> 0), 0x01000193) >>> 0;
+    h = (h ^ (h >>> 15)) >>> 0;
+  };
+  for (let i = 0; i < init.gpr.length; i++) {
+    mix(init.gpr[i]);
+    mix(init.gprHigh?.[i] ?? 0);
+  }
+  mix(init.eip);
+  return h;
+}
+
 export class EmuSide {
   readonly memory = new RamWithOpenBus();
   private readonly io: number[] = [];
   private readonly cpu: Cpu;
+  /** Where the `Cpu`'s RDRAND/RDSEED take their bits this run (`startRandom`). */
+  private source: RandomOps = seededRandom(0);
 
   /** `jit: false` runs the interpreter alone (`trace` needs it: a compiled block runs whole). */
   constructor(options: { jit?: boolean } = {}) {
     const log = this.io;
     const memory = this.memory;
+    const random: RandomOps = { random32: () => this.source.random32() };
     const ports: PortIoOps = {
       portIn(port, size) {
         if (++memory.slowCalls > SLOW_PATH_LIMIT) throw new BudgetExceeded('slow-path limit');
@@ -116,8 +161,14 @@ export class EmuSide {
     this.cpu = new Cpu({
       memory: this.memory,
       io: ports,
+      random,
       jit: (options.jit ?? true) && jitDefault() ? { hot: 1 } : false,
     });
+  }
+
+  /** The run's RDRAND/RDSEED bits: `random`, or the case's own seeded sequence from its start. */
+  private startRandom(init: MachineState, random?: RandomOps): void {
+    this.source = random ?? seededRandom(randomSeedOf(init));
   }
 
   /**
@@ -137,10 +188,13 @@ export class EmuSide {
    * records where each CPL-3 instruction began, up to `maxSteps` of them; it stops when the case
    * leaves CPL 3 (an exception's delivery) or halts. For classifiers: which instructions x86emu
    * executed, and the registers the last one saw. Needs an `EmuSide` made with `jit: false`.
+   * `options` changes the run (flags after one step, RDRAND's values) for the classifier's replays.
    */
-  trace(init: MachineState, image: Uint8Array, maxSteps: number, edit?: FlagsEdit): EmuTrace {
+  trace(init: MachineState, image: Uint8Array, maxSteps: number, options: TraceOptions = {}): EmuTrace {
     const cpu = this.cpu;
     const s = cpu.state;
+    let edit = options.flags;
+    this.startRandom(init, options.random);
     this.memory.bytes.set(image);
     this.memory.slowCalls = 0;
     this.io.length = 0;
@@ -148,6 +202,7 @@ export class EmuSide {
     const lastGpr: number[] = [];
     const lastGprHigh: number[] = [];
     let complete = false;
+    let calls = 0;
     let kind: Outcome['kind'] = 'runaway';
     try {
       toCpuState(init, s);
@@ -180,6 +235,7 @@ export class EmuSide {
           break;
         }
         const why = cpu.run(1);
+        calls++;
         if (why !== StopReason.Budget) {
           kind = why === StopReason.Hlt ? 'hlt' : why === StopReason.Shutdown ? 'shutdown' : 'crash';
           complete = true;
@@ -202,7 +258,7 @@ export class EmuSide {
       ram: this.memory.bytes,
       io: this.io,
     };
-    return { steps, lastGpr, lastGprHigh, complete, end };
+    return { steps, lastGpr, lastGprHigh, complete, calls, end };
   }
 
   private runOnce(init: MachineState, image: Uint8Array, fresh: boolean): Outcome {
@@ -220,6 +276,7 @@ export class EmuSide {
     this.memory.bytes.set(image);
     this.memory.slowCalls = 0;
     this.io.length = 0;
+    this.startRandom(init);
     let kind: Outcome['kind'];
     let detail: string | undefined;
     try {

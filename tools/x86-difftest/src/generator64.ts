@@ -76,13 +76,16 @@ export const FORMS64: readonly OpcodeRow[] = OPCODE_TABLE.filter(
 );
 
 /**
- * Why PUSH FS/GS is not generated and MOV from a segment register reads only ES/CS/SS/DS in
- * 64-bit mode: on kvm-pvm the FS/GS selectors CPL-3 code reads are whatever the host CPU last
- * held (one case pushed 0x33, 0x2b and 0 on three runs; test/harness64.kvm.test.ts runs every
- * case twice to catch such things).
+ * Why PUSH FS/GS is not generated and MOV from a segment register reads only CS and SS in 64-bit
+ * mode: on kvm-pvm the FS/GS selectors CPL-3 code reads are whatever the host CPU last held (one
+ * case pushed 0x33, 0x2b and 0 on three runs), and the ES/DS selectors whatever an earlier case
+ * loaded (kvm-pvm does not load them from the vCPU's state at an entry: seed 1 case 288, MOV
+ * [rip+…], ES, stored 0 in one order and 0x33 after case 1992's MOV ES, [rbx-11h] in the other).
+ * test/harness64.kvm.test.ts runs every case twice, the second time in reverse order, to catch
+ * such things.
  */
 export const FS_GS_SELECTOR_READS =
-  "kvm-pvm: CPL-3 reads of the FS/GS selectors return the host CPU's leftover value, not the guest's";
+  "kvm-pvm: CPL-3 reads of the FS/GS selectors return the host CPU's leftover value, and of ES/DS an earlier case's, not the guest's";
 
 /** Sequence followers in 64-bit mode: not the 40h–4Fh rows (REX there), nor the #UD ones. */
 const SEQUENCE_FORMS64: readonly OpcodeRow[] = SEQUENCE_FORMS.filter(
@@ -247,9 +250,9 @@ function encode64(
   // Register-in-opcode forms (B8+r, 50+r, 91+r, BSWAP 0F C8+r) take REX.B (SDM Vol. 2 Table 3-1).
   bytes.push(row.op & 0xff);
   let reg = row.ext ?? p.below(8);
-  // Segment registers: FS/GS never read (FS_GS_SELECTOR_READS), any loaded.
+  // Segment registers: only CS and SS read (FS_GS_SELECTOR_READS), any loaded.
   if (tokens.includes('S'))
-    reg = m === 'MOV_FROM_SEG' ? p.below(4) : p.chance(0.9) ? p.pick([0, 2, 3, 4, 5]) : p.below(8);
+    reg = m === 'MOV_FROM_SEG' ? p.pick([1, 2]) : p.chance(0.9) ? p.pick([0, 2, 3, 4, 5]) : p.below(8);
   if (tokens.includes('C')) reg = p.chance(0.9) ? p.pick([0, 2, 3, 4]) : p.below(8);
   // RIP-relative addressing (mod 00, r/m 101) is the 64-bit form compilers use most: favour it.
   let rm = row.rm ?? (mod === 0 && p.chance(0.3) ? 5 : p.below(8));
@@ -594,8 +597,8 @@ export function generateLongCase(
  * host-dependent results), the rows `EXCLUDED_LONG` keeps out of the generated cases, and what
  * CPL-3 code reads of the host rather than of the guest on kvm-pvm: the descriptor-table
  * registers and the machine status word (SGDT, SIDT, SLDT, STR, SMSW: the host's, or #GP under
- * its UMIP), XCR0 (XGETBV), and the FS/GS selectors (`FS_GS_SELECTOR_READS`: MOV from a segment
- * register, PUSH FS/GS). State saves (FXSAVE, XSAVE…) write the host's reserved and XSAVE-header
+ * its UMIP), XCR0 (XGETBV), and the FS/GS/ES/DS selectors (`FS_GS_SELECTOR_READS`: MOV from a
+ * segment register, PUSH FS/GS). State saves (FXSAVE, XSAVE…) write the host's reserved and XSAVE-header
  * fields.
  */
 const GARBAGE64_EXCLUDED: ReadonlySet<string> = new Set([

@@ -11,7 +11,7 @@
  */
 import { DecodeStatus, decode, defaultCpuid, Insn, OPCODE_TABLE, type OpcodeRow } from '@kvm/x86emu';
 import { classOf } from './classes.js';
-import { bytesText, type ExceptionFrame, exceptionFrame } from './compare.js';
+import { bytesText, type ExceptionFrame, exceptionFrame, frameFlagsSlot } from './compare.js';
 import type { Mismatch, SideEnd } from './difftest.js';
 import { EMU_BUDGET, EmuSide, type EmuTrace } from './emu-side.js';
 import { mayLeaveFlagsUndefined, UNDEFINED_FLAGS } from './flags.js';
@@ -200,6 +200,8 @@ interface Seen {
   trace: EmuTrace;
   /** The instruction x86emu ended its CPL-3 run at (where it faulted, if it did). */
   last: TracedInsn | undefined;
+  /** The host's final RAM, once a replay needed it (`hostRam`). */
+  hostRam?: Uint8Array;
 }
 
 /** The 66h near-branch forms (SDM Vol. 2 and APM Vol. 3: near JMP, Jcc, CALL, RET, LOOP, JrCXZ). */
@@ -239,6 +241,13 @@ const modReg = (t: TracedInsn): number => ((t.modrm ?? 0) >> 3) & 7;
 const isMem = (t: TracedInsn): boolean => t.modrm !== undefined && t.modrm < 0xc0;
 const op2 = (t: TracedInsn, b: number): boolean =>
   t.opcode.length === 2 && t.opcode[0] === 0x0f && t.opcode[1] === b;
+/**
+ * RDRAND (0F C7 /6) or RDSEED (0F C7 /7) with a register operand and no F2/F3 prefix (SDM Vol. 2:
+ * "NFx", #UD with F2 or F3; F3 0F C7 /7 is RDPID). Their memory forms are other instructions.
+ */
+const isRandomForm = (t: TracedInsn): boolean =>
+  op2(t, 0xc7) && !isMem(t) && (modReg(t) === 6 || modReg(t) === 7) && rep(t) === undefined;
+const randomName = (t: TracedInsn): string => (modReg(t) === 6 ? 'RDRAND' : 'RDSEED');
 
 const ABSENT_FEATURES: readonly AbsentFeature[] = [
   {
@@ -277,24 +286,6 @@ const ABSENT_FEATURES: readonly AbsentFeature[] = [
     reg: 0,
     bit: 1,
     is: (t) => op2(t, 0xc7) && isMem(t) && modReg(t) === 4,
-    emu: 'ud',
-  },
-  {
-    name: 'RDRAND (0F C7 /6, register)',
-    leaf: 1,
-    subleaf: 0,
-    reg: 2,
-    bit: 30,
-    is: (t) => op2(t, 0xc7) && !isMem(t) && modReg(t) === 6,
-    emu: 'ud',
-  },
-  {
-    name: 'RDSEED (0F C7 /7, register)',
-    leaf: 7,
-    subleaf: 0,
-    reg: 1,
-    bit: 18,
-    is: (t) => op2(t, 0xc7) && !isMem(t) && modReg(t) === 7 && rep(t) === undefined,
     emu: 'ud',
   },
   {
@@ -542,6 +533,16 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
     return {
       id: 'lock-hint-nop',
       reason: `host: the CPU gives #UD for LOCK 0F ${t.opcode[1].toString(16).toUpperCase()} with a memory operand, and kvm-pvm completes it in the guest as a NOP (probe: LOCK 0F 19/1D/1F [rax] run on, the register form is #UD, host-probes64); SDM Vol. 2 LOCK and APM Vol. 3 1.2.5: #UD for LOCK with a non-lockable instruction, as x86emu`,
+    };
+  },
+  // LOCK RDRAND/RDSEED with a register operand: the host runs them.
+  (x) => {
+    const t = x.last;
+    if (!t?.prefixes.includes(LOCK) || !isRandomForm(t) || !emuRaisedAt(x, t, 6) || !hostNotUdAt(x, t))
+      return undefined;
+    return {
+      id: 'lock-rdrand',
+      reason: `host: LOCK ${randomName(t)} with a register operand (${bytesText(t.bytes)}) runs on this host as without the prefix: a random value and CF = 1 (probe: host-probes64 "LOCK RDRAND and LOCK RDSEED run on the host"; LOCK with RDPID, POPCNT or BSWAP is #UD there); SDM Vol. 2 ${randomName(t)}: #UD if the LOCK prefix is used, as x86emu`,
     };
   },
   // MOV to CS or Sreg 6/7 with a memory operand: the host reads the operand before its #UD.
@@ -807,42 +808,129 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
     return {
       id: 'x87-fcs-fds',
       reason:
-        'vendor: FNSTENV/FNSAVE store FCS/FDS as 0 on the host CPU, the last selectors on x86emu (probe: FLD m64, FNSTENV: FDS 0 on the host, 0x2B on x86emu, the rest of the image equal, host-probes64); SDM Vol. 1 8.1.8: with CPUID.(EAX=07H,ECX=0):EBX[13] = 1 the processor deprecates FCS and FDS and saves them as 0000H, else it saves the selectors, as x86emu, whose CPUID leaf 7 is 0',
+        'vendor: FNSTENV/FNSAVE store FCS/FDS as 0 on the host CPU, the last selectors on x86emu (probe: FLD m64, FNSTENV: FDS 0 on the host, 0x2B on x86emu, the rest of the image equal, host-probes64); SDM Vol. 1 8.1.8: with CPUID.(EAX=07H,ECX=0):EBX[13] = 1 the processor deprecates FCS and FDS and saves them as 0000H, else it saves the selectors, as x86emu, whose CPUID.(EAX=07H,ECX=0):EBX[13] is 0',
     };
   },
+  // RDRAND/RDSEED: each side's own random bits (replayed with the host's).
+  randomValueExplain,
   // Flags an earlier instruction left undefined, consumed by a later one.
   undefinedFlagsExplain,
 ];
 
 /**
+ * The categories a replay's end is compared in (`sameEnd`): registers, RIP, RFLAGS, CR2, x87/SSE,
+ * the frame and RAM; a mismatch with differences elsewhere (segments, control registers, I/O) is
+ * not one a replay can place.
+ */
+const REPLAYED = ['eip', 'gpr', 'eflags', 'frame.eflags', 'memory', 'cr2', 'fpu', 'sse', 'stop'];
+
+/** `run(1)` calls one case's replays may make in all (a loop's turns, for each value: about 2 s). */
+const REPLAY_CALLS = 1 << 20;
+
+/** Combinations of values the random-value replay tries, at most. */
+const RANDOM_REPLAYS = 512;
+
+/**
+ * RDRAND or RDSEED that x86emu executed, each with the host's value for it: whether some choice of
+ * the bits the host's generator gave makes x86emu end exactly as the host (`sameEnd`). The
+ * candidates for one execution are the host's final registers (the value where it was left, or
+ * moved: the destination first) at the operand size, and "no value" (CF = 0, the SDM's answer when
+ * the generator has none); two 32-bit words for a 64-bit destination, as x86emu's handler reads
+ * them (exec/random.ts). A case whose value was transformed later (ADD to it) is not placed.
+ */
+function randomValueExplain(x: Seen): GarbageClass | undefined {
+  if (!within(x.m, ...REPLAYED)) return undefined;
+  const ran = x.steps.filter(
+    (t, i) =>
+      isRandomForm(t) && !t.prefixes.includes(LOCK) && !(i === x.steps.length - 1 && endsAt(x.emu, t)),
+  );
+  if (ran.length === 0 || ran.length > 3) return undefined;
+  const h = x.host.state;
+  const choices = ran.map((t) => {
+    const size = t.insn.opSize;
+    const dest = t.insn.rm;
+    const seen = new Set<string>();
+    const out: number[][] = [];
+    for (const r of [dest, ...Array.from({ length: 16 }, (_, k) => k).filter((k) => k !== dest)]) {
+      const lo = h.gpr[r] >>> 0;
+      const words = size === 8 ? [lo, (h.gprHigh?.[r] ?? 0) >>> 0] : [size === 2 ? lo & 0xffff : lo];
+      if (!seen.has(words.join())) out.push(words);
+      seen.add(words.join());
+    }
+    out.push([-1]);
+    return out;
+  });
+  const c = x.m.ranCase ?? x.m.testCase;
+  const image = traceCase(c).image;
+  const mask = garbageMask(x);
+  const pick = ran.map(() => 0);
+  let budget = REPLAY_CALLS;
+  for (let tries = 0; tries < RANDOM_REPLAYS && budget > 0; tries++) {
+    const words = pick.flatMap((k, j) => choices[j][k]);
+    let next = 0;
+    // Past the chosen words (a replay that took another path to another RDRAND): zeros; such a
+    // replay is placed only if it still ends exactly as the host.
+    const random = { random32: () => (next < words.length ? words[next++] : 0) };
+    tracer ??= new EmuSide({ jit: false });
+    const r = tracer.trace(c.init, image, TRACE_STEPS, { random });
+    budget -= r.calls;
+    if (r.complete && sameEnd(x, r.end, mask)) {
+      const what = ran
+        .map((t, j) => {
+          const w = choices[j][pick[j]];
+          const v =
+            w[0] < 0
+              ? 'none (CF = 0)'
+              : `0x${w.length === 2 ? w[1].toString(16) + w[0].toString(16).padStart(8, '0') : w[0].toString(16)}`;
+          return `${randomName(t)} (${bytesText(t.bytes)}) at 0x${t.rip.toString(16)}: ${v}`;
+        })
+        .join('; ');
+      return {
+        id: 'random-value',
+        reason: `SDM Vol. 2 RDRAND/RDSEED: "Loads a hardware generated random value and store it in the destination register": the host's CPU and x86emu each give their own bits (both run it: probe host-probes64 "RDRAND and RDSEED run on both sides"); with the host's values (${what}) x86emu ends exactly as the host (registers, RIP, RFLAGS, CR2, x87/SSE state, exception frame, RAM)`,
+      };
+    }
+    // The next combination (the first execution's choice turning fastest).
+    let j = 0;
+    while (j < pick.length && ++pick[j] === choices[j].length) pick[j++] = 0;
+    if (j === pick.length) break;
+  }
+  return undefined;
+}
+
+/**
  * Whether some value of the flags that one instruction x86emu executed leaves undefined (SDM:
- * UNDEFINED_FLAGS) makes x86emu end exactly as the host did: registers, RIP, RFLAGS and the
- * exception frame. x86emu runs the case again with each such value right after that instruction.
+ * UNDEFINED_FLAGS), set right after one of its executions, makes x86emu end exactly as the host
+ * did (`sameEnd`). x86emu runs the case again with each such value after each visit in turn: a loop's
+ * later turns are visits of their own, so a host that leaves a loop at another turn than x86emu
+ * is found at that turn. x86emu's own run need not be complete (it may run away in the loop the
+ * host left); the replay must be, within `REPLAY_CALLS` for the whole search.
  */
 function undefinedFlagsExplain(x: Seen): GarbageClass | undefined {
-  if (
-    !x.trace.complete ||
-    !x.host.frame ||
-    !within(x.m, 'eip', 'gpr', 'eflags', 'frame.eflags', 'memory', 'cr2', 'fpu', 'sse')
-  )
-    return undefined;
+  if (x.host.kind !== 'hlt' || !x.host.frame || !within(x.m, ...REPLAYED)) return undefined;
   const c = x.m.ranCase ?? x.m.testCase;
+  const image = traceCase(c).image;
+  const compared = garbageMask(x);
+  let budget = REPLAY_CALLS;
   for (const [i, t] of x.steps.entries()) {
     const name = t.row?.mnemonic;
     if (!name || i === x.steps.length - 1 || !mayLeaveFlagsUndefined(name)) continue;
     const mask = UNDEFINED_FLAGS[name] ?? 0x8d5;
     const bits = [0, 2, 4, 6, 7, 11].filter((b) => (mask >> b) & 1);
     for (let v = 0; v < 1 << bits.length; v++) {
+      if (budget <= 0) return undefined;
       let value = 0;
       bits.forEach((b, k) => {
         if ((v >> k) & 1) value |= 1 << b;
       });
       tracer ??= new EmuSide({ jit: false });
-      const r = tracer.trace(c.init, traceCase(c).image, TRACE_STEPS, { afterStep: i, mask, value });
-      if (sameEnd(x, r.end, garbageMask(x))) {
+      const r = tracer.trace(c.init, image, TRACE_STEPS, { flags: { afterStep: i, mask, value } });
+      budget -= r.calls;
+      if (r.complete && sameEnd(x, r.end, compared)) {
+        const turn = x.steps.slice(0, i).filter((u) => u.rip === t.rip && u.ripHigh === t.ripHigh).length;
         return {
           id: 'undefined-flags',
-          reason: `SDM Vol. 2 ${name}: it leaves ${bits.map((b) => FLAG_NAME[b]).join(' ')} undefined, and a later instruction consumes them: with the host's values after ${bytesText(t.bytes)} at 0x${t.rip.toString(16)}, x86emu ends exactly as the host (registers, RIP, RFLAGS, exception frame)`,
+          reason: `SDM Vol. 2 ${name}: it leaves ${bits.map((b) => FLAG_NAME[b]).join(' ')} undefined, and a later instruction consumes them: with the host's values (${flagNamesOf(value, mask)}) after ${bytesText(t.bytes)} at 0x${t.rip.toString(16)}${turn ? ` (its execution ${turn + 1}, a loop's turn)` : ''}, x86emu ends exactly as the host (registers, RIP, RFLAGS, CR2, x87/SSE state, exception frame, RAM)`,
         };
       }
     }
@@ -852,6 +940,13 @@ function undefinedFlagsExplain(x: Seen): GarbageClass | undefined {
 
 const FLAG_NAME: Record<number, string> = { 0: 'CF', 2: 'PF', 4: 'AF', 6: 'ZF', 7: 'SF', 11: 'OF' };
 
+/** `CF=1 ZF=0 …` for the bits of `mask`. */
+const flagNamesOf = (value: number, mask: number): string =>
+  Object.entries(FLAG_NAME)
+    .filter(([b]) => (mask >> Number(b)) & 1)
+    .map(([b, n]) => `${n}=${(value >> Number(b)) & 1}`)
+    .join(' ');
+
 /** The flags not compared for the case (the union the comparison masked). */
 function garbageMask(x: Seen): number {
   let mask = 0;
@@ -860,6 +955,23 @@ function garbageMask(x: Seen): number {
   return mask;
 }
 
+/** The host's RAM at its end: the case's image with the host's writes (`SideEnd.ramWrites`), or undefined. */
+function hostRam(x: Seen): Uint8Array | undefined {
+  const writes = x.host.ramWrites;
+  if (!writes) return undefined;
+  if (x.hostRam === undefined) {
+    const ram = traceCase(x.m.ranCase ?? x.m.testCase).image.slice();
+    for (const w of writes) ram.set(w.bytes, w.at);
+    x.hostRam = ram;
+  }
+  return x.hostRam;
+}
+
+/**
+ * A replay `o` of the case ends exactly as the host: the stop, RIP, the GPRs, RFLAGS (`flagMask`
+ * not compared), the x87/SSE state, CR2, the exception frame and every byte of RAM (but the frame's
+ * RFLAGS slot, compared under the mask with the frame, as `compareOutcomes` does).
+ */
 function sameEnd(x: Seen, o: Outcome, flagMask: number): boolean {
   if (o.kind !== x.host.kind) return false;
   const h = x.host.state;
@@ -872,17 +984,28 @@ function sameEnd(x: Seen, o: Outcome, flagMask: number): boolean {
   if (h.cr2 !== e.cr2 || (h.cr2High ?? 0) !== (e.cr2High ?? 0)) return false;
   const hf = x.host.frame;
   const ef = exceptionFrame(o);
-  if (!hf || !ef) return hf === ef;
-  return (
-    hf.vector === ef.vector &&
-    hf.error === ef.error &&
-    hf.rip === ef.rip &&
-    hf.ripHigh === ef.ripHigh &&
-    hf.cs === ef.cs &&
-    ((hf.rflags ^ ef.rflags) & ~flagMask) === 0 &&
-    hf.rsp === ef.rsp &&
-    hf.rspHigh === ef.rspHigh
-  );
+  if (!hf || !ef) {
+    if (hf !== ef) return false;
+  } else if (
+    !(
+      hf.vector === ef.vector &&
+      hf.error === ef.error &&
+      hf.rip === ef.rip &&
+      hf.ripHigh === ef.ripHigh &&
+      hf.cs === ef.cs &&
+      ((hf.rflags ^ ef.rflags) & ~flagMask) === 0 &&
+      hf.rsp === ef.rsp &&
+      hf.rspHigh === ef.rspHigh
+    )
+  )
+    return false;
+  const ram = hostRam(x);
+  if (!ram || ram.length !== o.ram.length) return false;
+  const a = Buffer.from(o.ram.buffer, o.ram.byteOffset, o.ram.length);
+  const b = Buffer.from(ram.buffer, ram.byteOffset, ram.length);
+  const slot = frameFlagsSlot(o);
+  if (slot < 0) return a.equals(b);
+  return a.compare(b, 0, slot, 0, slot) === 0 && a.compare(b, slot + 4, b.length, slot + 4, a.length) === 0;
 }
 
 /**

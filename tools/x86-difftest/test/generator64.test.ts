@@ -5,7 +5,7 @@ import { classOf, parseClasses } from '../src/classes.js';
 import { compareOutcomes } from '../src/compare.js';
 import { caseAt, garbageForm } from '../src/difftest.js';
 import { AF, CF, OF, undefinedFlags } from '../src/flags.js';
-import { caseImage, formName, LEGACY_PREFIXES, straightLineDecodes } from '../src/generator.js';
+import { caseImage, FORMS, formName, LEGACY_PREFIXES, straightLineDecodes } from '../src/generator.js';
 import {
   FORMS64,
   formsLong64,
@@ -81,6 +81,12 @@ describe('long64 cases', () => {
 
   it('never use 40h–4Fh as INC/DEC: those bytes are REX prefixes in 64-bit mode', () => {
     expect(FORMS64.filter((r) => r.op >= 0x40 && r.op <= 0x4f)).toEqual([]);
+  });
+
+  it('never hold RDRAND or RDSEED, whose values are each CPU’s own (SDM: "a hardware generated random value")', () => {
+    expect([...FORMS, ...FORMS64].filter((r) => r.mnemonic === 'RDRAND' || r.mnemonic === 'RDSEED')).toEqual(
+      [],
+    );
   });
 
   it("decode in 64-bit mode to the lengths the generator built (x86emu's decoder agrees)", () => {

@@ -227,15 +227,82 @@ describe.skipIf(skip !== undefined)(`kvm-pvm's CPL-3 deviations${skip ? ` (skipp
     const lzcnt = ends([0xf3, 0x0f, 0xbd, 0xc0], (c) => setGpr(c, 0, [1, 0]));
     expect([lzcnt.host.rax, lzcnt.emu.rax]).toEqual([31, 0]);
     for (const b of [
-      [0x0f, 0xc7, 0xf0], // RDRAND eax
-      [0x0f, 0xc7, 0xf8], // RDSEED eax
-      [0xf3, 0x0f, 0xc7, 0xf8], // RDPID rax
+      [0xf3, 0x0f, 0xc7, 0xf8], // RDPID rax (F3 0F C7 /7: not RDSEED, whose F3 form is #UD)
       [0x0f, 0x3a, 0xcc, 0xc0, 0x01], // SHA1RNDS4
       [0x66, 0x0f, 0x78, 0xc0, 0x04, 0x00], // EXTRQ (SSE4a)
       [0x66, 0x0f, 0xae, 0x30], // CLWB [rax]
       [0x66, 0x0f, 0xae, 0x38], // CLFLUSHOPT [rax]
     ])
       expect(ends(b, undefined, true).vectors).toEqual([13, 6]);
+  });
+
+  it('SERIALIZE (0F 01 E8), which x86emu implements, also runs on this AMD host, though its CPUID does not report it', () => {
+    // Both run on to the case's end (#GP at the end marker), so generated cases may hold it.
+    expect(ends([0x0f, 0x01, 0xe8], undefined, true).vectors).toEqual([13, 13]);
+  });
+
+  /** How host and x86emu end `bytes` (then UD2): the frame and RAX as 64 bits. */
+  function ranWithUd2(bytes: number[]) {
+    const c = generateLong64(1, 0);
+    c.bytes = [...bytes, 0x0f, 0x0b];
+    c.insns = [{ length: c.bytes.length, form: 'PROBE' }];
+    c.patches = [];
+    const side = (o: Outcome) => ({
+      frame: exceptionFrame(o),
+      rax: (BigInt((o.state.gprHigh?.[0] ?? 0) >>> 0) << 32n) | BigInt(o.state.gpr[0] >>> 0),
+    });
+    return {
+      host: side(tester.host.run(c.init, caseImage(c))),
+      emu: side(tester.emu.run(c.init, caseImage(c))),
+    };
+  }
+
+  it('RDRAND and RDSEED run on both sides: CF = 1 and OF SF ZF AF PF clear, each side its own value, the host a new one each run', () => {
+    // SDM Vol. 2 RDRAND/RDSEED: "Loads a hardware generated random value"; CF = 1 when one was
+    // there, the other status flags 0. The UD2 after it: the frame holds RFLAGS and RIP after it.
+    const STATUS = 0x8d5;
+    for (const b of [
+      [0x0f, 0xc7, 0xf0], // rdrand eax
+      [0x0f, 0xc7, 0xf8], // rdseed eax
+      [0x66, 0x0f, 0xc7, 0xf0], // rdrand ax
+      [0x48, 0x0f, 0xc7, 0xf0], // rdrand rax
+      [0x48, 0x0f, 0xc7, 0xf8], // rdseed rax
+    ]) {
+      const host: bigint[] = [];
+      for (let k = 0; k < 8; k++) {
+        const r = ranWithUd2(b);
+        for (const s of [r.host, r.emu]) {
+          expect(s.frame?.vector).toBe(6);
+          expect(s.frame?.rip).toBe(0x9000 + b.length);
+          expect((s.frame?.rflags ?? 0) & STATUS).toBe(1);
+        }
+        if (b[0] === 0x48) expect(r.host.rax).not.toBe(r.emu.rax);
+        host.push(r.host.rax);
+      }
+      // A real generator: eight 64-bit values, not one repeated (x86emu's is seeded per case).
+      if (b[0] === 0x48) expect(new Set(host).size).toBe(8);
+    }
+  });
+
+  it('LOCK RDRAND and LOCK RDSEED run on the host (x86emu: #UD, as the SDM); LOCK with RDPID, POPCNT or BSWAP is #UD on both', () => {
+    for (const b of [
+      [0xf0, 0x0f, 0xc7, 0xf0],
+      [0xf0, 0x0f, 0xc7, 0xf8],
+      [0xf0, 0x48, 0x0f, 0xc7, 0xf0],
+    ]) {
+      const r = ranWithUd2(b);
+      expect([r.host.frame?.vector, r.emu.frame?.vector]).toEqual([6, 6]);
+      expect([r.host.frame?.rip, r.emu.frame?.rip]).toEqual([0x9000 + b.length, 0x9000]); // the host reached the UD2
+      expect((r.host.frame?.rflags ?? 0) & 1).toBe(1);
+    }
+    for (const b of [
+      [0xf0, 0xf3, 0x0f, 0xc7, 0xf8],
+      [0xf0, 0xf3, 0x0f, 0xb8, 0xc0],
+      [0xf0, 0x0f, 0xc8],
+    ]) {
+      const r = ranWithUd2(b);
+      expect([r.host.frame?.rip, r.emu.frame?.rip]).toEqual([0x9000, 0x9000]);
+    }
   });
 
   it('TZCNT and XSAVEC also run on the host (BMI1, XSAVEC; x86emu: BSF, #UD)', () => {

@@ -1,20 +1,25 @@
 /**
  * The long64 garbage classifier (known-garbage64.ts) against made-up mismatches: x86emu runs the
- * bytes for real (its trace), the host's end is written by hand. A class needs the case itself to
- * prove it, so the same vectors on a case that does not (an aligned operand, a form without an
- * alignment rule, a rel8 branch) must stay unclassified: otherwise a real x86emu bug with those
- * vectors would be hidden.
+ * bytes for real (its trace), the host's end is written by hand, or is x86emu's own run changed
+ * exactly where the class says the host differs (flags after one instruction, RDRAND's bits). A
+ * class needs the case itself to prove it, so the same vectors on a case that does not (an aligned
+ * operand, a form without an alignment rule, a rel8 branch), a flipped defined flag, or a register
+ * or byte of RAM that RDRAND's value does not explain must stay unclassified: otherwise a real
+ * x86emu bug there would be hidden.
  */
+import { seededRandom } from '@kvm/x86emu';
 import { describe, expect, it } from 'vitest';
 import type { ExceptionFrame } from '../src/compare.js';
-import { exceptionFrame } from '../src/compare.js';
-import type { Mismatch, SideEnd } from '../src/difftest.js';
-import { EmuSide } from '../src/emu-side.js';
-import { caseImage } from '../src/generator.js';
+import { compareOutcomes } from '../src/compare.js';
+import { garbageUndefinedFlags, type Mismatch, type SideEnd, sideEnd } from '../src/difftest.js';
+import { EmuSide, type TraceOptions } from '../src/emu-side.js';
+import { OF, SF, ZF } from '../src/flags.js';
+import { caseImage, prefixCase, type TestCase } from '../src/generator.js';
 import { generateGarbage64 } from '../src/generator64.js';
 import { classifyGarbage64, effectiveAddress, isCanonical, traceCase } from '../src/known-garbage64.js';
 import { CODE, DATA } from '../src/layout.js';
 import { PAGE64_NOT_PRESENT, STUBS64 } from '../src/layout64.js';
+import type { Outcome } from '../src/outcome.js';
 
 /** The harness's LDMXCSR (8 bytes) that every garbage case starts with. */
 const LDMXCSR_LENGTH = 8;
@@ -64,6 +69,35 @@ function mismatch(c: ReturnType<typeof garbageCase>, host: SideEnd, emu: SideEnd
     report: '',
     host,
     emu,
+  };
+}
+
+const side = new EmuSide({ jit: false });
+
+/**
+ * How x86emu ends `c` when run with `options` (a flags edit, other RDRAND bits): a made-up "host"
+ * that differs from x86emu exactly there, or, without options, x86emu's own end.
+ */
+function ranAs(c: TestCase, options: TraceOptions = {}): Outcome {
+  const r = side.trace(c.init, caseImage(c), 4096, options);
+  return { ...r.end, ram: r.end.ram.slice(), io: [...r.end.io] };
+}
+
+/** The mismatch of two ends of `c`, with the differences and categories the comparison finds. */
+function compared(c: TestCase, host: Outcome, emu: Outcome): Mismatch {
+  const differences = compareOutcomes(host, emu, garbageUndefinedFlags(c.bytes, c.mode));
+  return {
+    index: 0,
+    testCase: c,
+    signature: {
+      mode: 'long64',
+      form: 'garbage',
+      categories: [...new Set(differences.map((d) => d.category))].sort(),
+    },
+    differences,
+    report: '',
+    host: sideEnd(host, caseImage(c)),
+    emu: sideEnd(emu, caseImage(c)),
   };
 }
 
@@ -126,30 +160,80 @@ describe('classifyGarbage64', () => {
     // mul byte [rax]; lahf; then the terminator. The "host" is x86emu run with ZF and SF flipped
     // after the MUL (undefined there: SDM MUL), or with CF flipped (defined: not a class).
     const c = garbageCase([0xf6, 0x20, 0x9f], DATA);
-    const side = new EmuSide({ jit: false });
-    const ranAs = (mask: number) => {
-      const flags = traceCase(c).steps[1].rflags;
-      const r = side.trace(c.init, caseImage(c), 100, { afterStep: 1, mask, value: ~flags });
-      const host: SideEnd = { kind: r.end.kind, state: r.end.state, frame: exceptionFrame(r.end) };
-      return host;
-    };
-    const emu = ranAs(0);
+    const flags = traceCase(c).steps[1].rflags;
+    const emu = ranAs(c);
     const flipped = (mask: number) => {
-      const host = ranAs(mask);
+      const host = ranAs(c, { flags: { afterStep: 1, mask, value: ~flags } });
       expect(host.state.gpr[0]).not.toBe(emu.state.gpr[0]); // AH (from LAHF) differs
-      const m = mismatch(c, host, emu, 'garbage:MUL');
-      m.signature.categories = ['gpr'];
-      m.differences = [
-        {
-          category: 'gpr',
-          field: 'rax',
-          host: host.state.gpr[0].toString(16),
-          emu: emu.state.gpr[0].toString(16),
-        },
-      ];
-      return classifyGarbage64(m);
+      return classifyGarbage64(compared(c, host, emu));
     };
-    expect(flipped((1 << 6) | (1 << 7))?.id).toBe('undefined-flags');
+    expect(flipped(ZF | SF)?.id).toBe('undefined-flags');
     expect(flipped(1 << 0)).toBeUndefined();
+  });
+
+  it('places a loop the host leaves at its first turn while x86emu runs away (seed 42, case 4640), but not a flipped defined flag', () => {
+    // jl far; imul edi, [rdx], -44; jg back to the JL: IMUL leaves SF ZF AF PF undefined (SDM
+    // IMUL), and x86emu's values keep JG taken forever. The "host" is x86emu with ZF = 1 after the
+    // first IMUL (JG falls through to the HLT: #GP(0)), or with OF flipped there (defined: CF and
+    // OF are the product's overflow), which also falls through but cannot be placed.
+    const c = prefixCase(generateGarbage64(42, 4640), 2);
+    expect(
+      traceCase(c)
+        .steps.slice(1, 4)
+        .map((t) => t.row?.mnemonic),
+    ).toEqual(['JCC', 'IMUL3', 'JCC']);
+    const emu = ranAs(c);
+    expect(emu.kind).toBe('runaway');
+    const zf = ranAs(c, { flags: { afterStep: 2, mask: ZF, value: ZF } });
+    expect(zf.kind).toBe('hlt');
+    const m = compared(c, zf, emu);
+    expect(m.signature.categories).toEqual(['stop']);
+    expect(classifyGarbage64(m)?.id).toBe('undefined-flags');
+    const own = traceCase(c).steps[3].rflags;
+    const of = ranAs(c, { flags: { afterStep: 2, mask: OF, value: ~own } });
+    expect(of.kind).toBe('hlt');
+    expect(classifyGarbage64(compared(c, of, emu))).toBeUndefined();
+  });
+
+  it('places RDRAND/RDSEED when x86emu, replayed with the host’s values, ends exactly as the host', () => {
+    for (const bytes of [
+      [0x0f, 0xc7, 0xf0], // rdrand eax
+      [0x66, 0x0f, 0xc7, 0xf9], // rdseed cx
+      [0x48, 0x0f, 0xc7, 0xf3, 0x48, 0x89, 0xd8, 0x31, 0xdb], // rdrand rbx; mov rax, rbx; xor ebx, ebx
+      [0x0f, 0xc7, 0xf0, 0x89, 0x03], // rdrand eax; mov [rbx], eax (the value in RAM too)
+      [0x0f, 0xc7, 0xf0, 0x49, 0x0f, 0xc7, 0xfa], // rdrand eax; rdseed r10
+    ]) {
+      const c = garbageCase(bytes, DATA);
+      c.init.gpr[3] = DATA + 0x40;
+      const m = compared(c, ranAs(c, { random: seededRandom(7) }), ranAs(c));
+      expect(m.differences.length).toBeGreaterThan(0);
+      expect(classifyGarbage64(m)?.id).toBe('random-value');
+    }
+  });
+
+  it('refuses an RDRAND case where a register other than its destination, or RAM it did not write, differs', () => {
+    // rdrand eax; inc ecx: the "host" got its own random EAX and, as if x86emu's INC were wrong,
+    // another ECX. No value of RDRAND's explains ECX.
+    const c = garbageCase([0x0f, 0xc7, 0xf0, 0xff, 0xc1], DATA);
+    const emu = ranAs(c);
+    const host = ranAs(c, { random: seededRandom(7) });
+    expect(classifyGarbage64(compared(c, host, emu))?.id).toBe('random-value');
+    const ecx = ranAs(c, { random: seededRandom(7) });
+    ecx.state.gpr[1] = (ecx.state.gpr[1] + 1) >>> 0;
+    expect(classifyGarbage64(compared(c, ecx, emu))).toBeUndefined();
+    const ram = ranAs(c, { random: seededRandom(7) });
+    ram.ram[DATA + 0x100] ^= 1;
+    expect(classifyGarbage64(compared(c, ram, emu))).toBeUndefined();
+  });
+
+  it('places LOCK RDRAND (the host runs it) as lock-rdrand; F3 0F C7 /7 is RDPID (cpuid-absent), not RDSEED', () => {
+    const lock = garbageCase([0xf0, 0x0f, 0xc7, 0xf0], DATA);
+    expect(classifyGarbage64(mismatch(lock, end(13, AT + 4, 0), end(6, AT), 'garbage:RDRAND'))?.id).toBe(
+      'lock-rdrand',
+    );
+    const rdpid = garbageCase([0xf3, 0x0f, 0xc7, 0xf8], DATA);
+    expect(classifyGarbage64(mismatch(rdpid, end(13, AT + 4, 0), end(6, AT), 'garbage:RDSEED'))?.id).toBe(
+      'cpuid-absent',
+    );
   });
 });
