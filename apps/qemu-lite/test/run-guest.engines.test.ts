@@ -32,3 +32,35 @@ describe.each(engines)('guests on -accel %s', (accel) => {
     expect(r.exitReason).toEqual({ kind: 'debug-exit', status: 15 });
   });
 });
+
+// rdrand eax; then its four bytes out of the UART, low first; mov eax, 3; out 0xf4, eax
+const rdrand32 = new Uint8Array([
+  0x0f, 0xc7, 0xf0, 0x66, 0xba, 0xf8, 0x03, 0xee, 0xc1, 0xe8, 0x08, 0xee, 0xc1, 0xe8, 0x08, 0xee, 0xc1, 0xe8,
+  0x08, 0xee, 0xb8, 3, 0, 0, 0, 0xe7, 0xf4,
+]);
+
+describe.each(['vmx', 'svm'])('RDRAND on -accel %s, with and without -seed', (accel) => {
+  const run = async (seed?: number) => {
+    const r = await runGuest({
+      flat: { image: rdrand32, loadAddr: 0x100000 },
+      accel,
+      seed,
+      timeoutMs: 20_000,
+    });
+    expect(r.status).toBe(7);
+    expect(r.serial).toHaveLength(4);
+    return r.serial;
+  };
+
+  it('a seed gives the same bits on every run, another seed others; without one they differ', async () => {
+    const a = await run(42);
+    expect(await run(42)).toBe(a);
+    expect(await run(43)).not.toBe(a);
+    expect(await run()).not.toBe(await run());
+  });
+
+  it('refuses a seed that is not an integer from 0 to 2^53 - 1', async () => {
+    await expect(run(-1)).rejects.toThrow(/seed/);
+    await expect(run(1.5)).rejects.toThrow(/seed/);
+  });
+});
