@@ -22,6 +22,9 @@
 //                    kernel function and by boot phase, interpreted / compiled / REP; the tables
 //                    (markdown) go to FILE
 //   --prof-top N     rows of the function table (default 40)
+//   --prof-initcalls also each initcall on its own (the kernel command line gets initcall_debug
+//                    ignore_loglevel; a table of the initcalls by CPU time, with their top
+//                    functions)
 //   --prof-sites     also the RIPs where interpreted segments start (where cold code enters the
 //                    interpreter; slower)
 // Needs qemu-lite and x86emu built (`pnpm exec turbo run build --filter=qemu-lite...`).
@@ -56,6 +59,7 @@ function parseArgs(argv) {
     else if (a === '--guest-prof') o.guestProf = next();
     else if (a === '--prof-top') o.profTop = Number(next());
     else if (a === '--prof-sites') o.profSites = true;
+    else if (a === '--prof-initcalls') o.profInitcalls = true;
     else throw new Error(`unknown option ${a}`);
   }
   return o;
@@ -80,6 +84,20 @@ export const PROFILE_PHASES = [
   { name: 'sort (to === smp)', re: /=== smp/ },
   { name: 'devices (to === end)', re: /=== end/ },
 ];
+
+/**
+ * `--prof-initcalls`: the kernel's `initcall_debug` lines ("calling  chr_dev_init+0x0/0xab @ 1",
+ * "initcall chr_dev_init+0x0/0xab returned 0 after 9012 usecs") start and end a span of the
+ * profile each.
+ */
+function initcallSpan(prof, line) {
+  if (/\] calling {2}\S+ @ \d+/.test(line)) {
+    prof.span(null);
+    return;
+  }
+  const m = /\] initcall (\S+?)\+0x[0-9a-f]+\/0x[0-9a-f]+ returned/.exec(line);
+  if (m !== null) prof.span(m[1]);
+}
 
 /** The report as markdown lines: ending, where, exceptions, MSRs, the console's last lines. */
 export function formatReport(r, { claim, entry, symbolsAvailable }) {
@@ -143,9 +161,11 @@ async function main() {
     milestones: prof !== null ? PROFILE_PHASES : undefined,
     onStart: prof !== null ? (cpu) => prof.attach(cpu) : undefined,
     onMilestone: prof !== null ? (name) => prof.mark(name) : undefined,
+    onLine: prof !== null && o.profInitcalls ? (line) => initcallSpan(prof, line) : undefined,
     sampler: prof ?? undefined,
     initrd,
-    cmdline: o.append,
+    // initcall_debug's lines are KERN_DEBUG: ignore_loglevel puts them on the console.
+    cmdline: o.profInitcalls ? `${o.append} initcall_debug ignore_loglevel` : o.append,
     load,
     claimFeatures: o.claim,
     timeoutMs: o.timeout * 1000,

@@ -123,6 +123,9 @@ export class GuestProfiler {
     this.cpu = null;
     this.cpu0 = null;
     this.marks = [];
+    /** Spans (`span`): each one's summary, kept small; and the snapshot the next one starts from. */
+    this.spans = [];
+    this.spanFrom = null;
   }
 
   /** @private */
@@ -345,8 +348,34 @@ export class GuestProfiler {
 
   /** A phase ends here (a console milestone): its name, and a copy of the sums so far. */
   mark(name) {
+    this.marks.push(this.snapshot(name));
+  }
+
+  /**
+   * A span ends (with `name`) or starts (`name` null) here: the bare boot's `--prof-initcalls`
+   * makes one of each initcall, from its "calling" line to its "returned" line. Only the span's
+   * summary is kept (totals by mode, its top functions), not a copy of the sums as a mark keeps,
+   * so that a thousand spans cost no more memory than one.
+   */
+  span(name) {
+    const now = this.snapshot(name ?? '');
+    if (name !== null && this.spanFrom !== null) {
+      const p = this.summarize(this.spanFrom, now);
+      this.spans.push({
+        name,
+        insns: p.insns,
+        cpuS: p.cpuS,
+        modes: p.modes,
+        top: p.funcs.slice(0, 4).map((f) => `${f.name} ${f.cpuS.toFixed(3)}`),
+      });
+    }
+    this.spanFrom = now;
+  }
+
+  /** @private The sums so far, for a mark or a span. */
+  snapshot(name) {
     const cpuUs = process.cpuUsage(this.cpu0);
-    this.marks.push({
+    return {
       name,
       instructions: this.cpu.instructionsRetired + this.cpu.runCount,
       cpuS: (cpuUs.user + cpuUs.system) / 1e6,
@@ -356,7 +385,7 @@ export class GuestProfiler {
       opens: this.opens,
       timedOpens: this.timedOpens,
       names: this.names.length,
-    });
+    };
   }
 
   /**
@@ -364,7 +393,7 @@ export class GuestProfiler {
    * sorted by estimated CPU time (`top` rows), each with instructions, CPU time, instructions per
    * µs and the share of its instructions interpreted, compiled and in REP strings.
    */
-  report({ top = 40, phaseTop = 6 } = {}) {
+  report({ top = 40, phaseTop = 6, spanTop = 30 } = {}) {
     this.close(this.cpu.instructionsRetired + this.cpu.runCount);
     this.segId = -1;
     this.mark('end');
@@ -437,6 +466,22 @@ export class GuestProfiler {
           `${p.modes.map((r) => pct(r.insns, p.insns)).join(' / ')} | ${p.modes.map((r) => r.cpuS.toFixed(2)).join(' / ')} | ${topF} |`,
       );
       prev = mk;
+    }
+    if (this.spans.length > 0) {
+      const cpuS = this.spans.reduce((t, s) => t + s.cpuS, 0);
+      const insns = this.spans.reduce((t, s) => t + s.insns, 0);
+      lines.push(
+        '',
+        `Initcalls by CPU time (${this.spans.length}, ${fmtM(insns)} instructions, ${cpuS.toFixed(2)} CPU s in all; each from its "calling" line to its "returned" line, the kworkers that ran meanwhile included):`,
+        '',
+        '| initcall | instructions | CPU s | MIPS | interp / compiled / rep (% of instructions) | interp / compiled / rep (CPU s) | top functions by CPU s |',
+        '| --- | ---: | ---: | ---: | --- | --- | --- |',
+      );
+      for (const s of [...this.spans].sort((a, b) => b.cpuS - a.cpuS).slice(0, spanTop))
+        lines.push(
+          `| ${s.name} | ${fmtM(s.insns)} | ${s.cpuS.toFixed(3)} | ${rate(s.insns, s.cpuS)} | ` +
+            `${s.modes.map((r) => pct(r.insns, s.insns)).join(' / ')} | ${s.modes.map((r) => r.cpuS.toFixed(3)).join(' / ')} | ${s.top.join(', ')} |`,
+        );
     }
     const table = (title, funcs) => {
       lines.push(

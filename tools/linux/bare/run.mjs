@@ -161,7 +161,8 @@ export function bareSlice(m, cap) {
  * on the console that ends the run, e.g. the power-off line), quietVirtualS (end the run after
  * this many virtual seconds without console output; default 120), milestones ([{ name, re }]:
  * the report's `milestones[name]` says when, in wall ms and instructions, a line of the console
- * first matched `re`; `onMilestone(name)` is called then), onStart(cpu) (called once the kernel is
+ * first matched `re`; `onMilestone(name)` is called then), onLine(line) (each console line as it
+ * ends, its newline included), onStart(cpu) (called once the kernel is
  * loaded, before the first instruction: tools/linux/bare/guest-prof.mjs attaches there),
  * sampler ({ interval(), sample(cpu) }: the run stops after `interval()` instructions, calls
  * `sample`, and so on: a profiler's RIP samples).
@@ -213,10 +214,11 @@ export async function bootOnBareCpu(ql, image, opts) {
       opts.onSerial?.(text);
       // Milestones are looked for in each line as it ends: the console grows to megabytes, and
       // a pattern tested on all of it at every line end cost seconds of a profiled boot.
-      if (b === 0x0a && opts.milestones !== undefined) {
+      if (b === 0x0a && (opts.milestones !== undefined || opts.onLine !== undefined)) {
         const line = console.slice(lineStart);
         lineStart = console.length;
-        for (const { name, re } of opts.milestones) {
+        opts.onLine?.(line);
+        for (const { name, re } of opts.milestones ?? []) {
           if (milestones[name] === undefined && re.test(line)) {
             milestones[name] = {
               ms: performance.now() - t0,
