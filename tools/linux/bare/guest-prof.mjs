@@ -123,9 +123,26 @@ export class GuestProfiler {
     this.cpu = null;
     this.cpu0 = null;
     this.marks = [];
-    /** Spans (`span`): each one's summary, kept small; and the snapshot the next one starts from. */
+    /**
+     * Spans (`span`): each one's summary, kept small; the totals the open span started from; and
+     * the functions it touched, each with its sums when first touched (`touch`), so that closing a
+     * span costs what it touched, not a pass over every kernel symbol.
+     */
     this.spans = [];
     this.spanFrom = null;
+    this.spanBase = null;
+    /** Host ms spent closing spans, taken out of the segment it fell in and of the CPU totals. */
+    this.overheadMs = 0;
+  }
+
+  /** @private Before `id`'s sums change: its sums at the open span's start, when first touched. */
+  touch(id) {
+    const base = this.spanBase;
+    if (base === null || base.has(id)) return;
+    const b = new Float64Array(STRIDE + 1);
+    b.set(this.acc.subarray(id * STRIDE, id * STRIDE + STRIDE));
+    b[STRIDE] = this.samples[id];
+    base.set(id, b);
   }
 
   /** @private */
@@ -216,6 +233,7 @@ export class GuestProfiler {
     if (id < 0) return -1;
     const at = id * STRIDE + this.segMode * FIELDS;
     const acc = this.acc;
+    this.touch(id);
     if (n > this.segStart) {
       acc[at] += n - this.segStart;
       acc[at + 2]++;
@@ -247,6 +265,7 @@ export class GuestProfiler {
     if (len === 0 || total <= 0) {
       this.segMode = COMPILED;
       const at = this.segId * STRIDE + COMPILED * FIELDS;
+      this.touch(this.segId);
       if (total > 0) {
         acc[at] += total;
         acc[at + 2]++;
@@ -257,6 +276,7 @@ export class GuestProfiler {
         const insns = (i + 1 < len ? starts[i + 1] : n) - starts[i];
         if (insns <= 0) continue;
         const at = ids[i] * STRIDE + COMPILED * FIELDS;
+        this.touch(ids[i]);
         acc[at] += insns;
         acc[at + 2]++;
         if (dt >= 0) acc[at + 1] += (dt * insns) / total;
@@ -343,7 +363,9 @@ export class GuestProfiler {
 
   /** A RIP sample: the function the CPU stopped in. */
   sample(cpu) {
-    this.samples[this.funcId(cpu.state.rip[0], cpu.state.rip[1])]++;
+    const id = this.funcId(cpu.state.rip[0], cpu.state.rip[1]);
+    this.touch(id);
+    this.samples[id]++;
   }
 
   /** A phase ends here (a console milestone): its name, and a copy of the sums so far. */
@@ -358,9 +380,32 @@ export class GuestProfiler {
    * so that a thousand spans cost no more memory than one.
    */
   span(name) {
-    const now = this.snapshot(name ?? '');
-    if (name !== null && this.spanFrom !== null) {
-      const p = this.summarize(this.spanFrom, now);
+    const t0 = performance.now();
+    const totals = this.totals(name ?? '');
+    const base = this.spanBase;
+    if (name !== null && this.spanFrom !== null && base !== null) {
+      // The touched functions only, as two small marks over them (summarize's a and b).
+      const ids = [...base.keys()];
+      const k = ids.length;
+      const a = {
+        ...this.spanFrom,
+        acc: new Float64Array(k * STRIDE),
+        samples: new Float64Array(k),
+        names: k,
+      };
+      const b = { ...totals, acc: new Float64Array(k * STRIDE), samples: new Float64Array(k), names: k };
+      ids.forEach((id, i) => {
+        const from = base.get(id);
+        a.acc.set(from.subarray(0, STRIDE), i * STRIDE);
+        a.samples[i] = from[STRIDE];
+        b.acc.set(this.acc.subarray(id * STRIDE, id * STRIDE + STRIDE), i * STRIDE);
+        b.samples[i] = this.samples[id];
+      });
+      const p = this.summarize(
+        a,
+        b,
+        ids.map((id) => this.names[id]),
+      );
       this.spans.push({
         name,
         insns: p.insns,
@@ -369,21 +414,33 @@ export class GuestProfiler {
         top: p.funcs.slice(0, 4).map((f) => `${f.name} ${f.cpuS.toFixed(3)}`),
       });
     }
-    this.spanFrom = now;
+    this.spanFrom = totals;
+    this.spanBase = new Map();
+    // Out of the open segment's time and of the CPU totals: the profiler's own work.
+    const dt = performance.now() - t0;
+    this.overheadMs += dt;
+    if (this.segT0 >= 0) this.segT0 += dt;
   }
 
-  /** @private The sums so far, for a mark or a span. */
-  snapshot(name) {
+  /** @private The totals so far (CPU less the profiler's own span work), without the sums. */
+  totals(name) {
     const cpuUs = process.cpuUsage(this.cpu0);
     return {
       name,
       instructions: this.cpu.instructionsRetired + this.cpu.runCount,
-      cpuS: (cpuUs.user + cpuUs.system) / 1e6,
-      wallS: (performance.now() - this.wall0) / 1000,
-      acc: this.acc.slice(),
-      samples: this.samples.slice(),
+      cpuS: (cpuUs.user + cpuUs.system) / 1e6 - this.overheadMs / 1000,
+      wallS: (performance.now() - this.wall0 - this.overheadMs) / 1000,
       opens: this.opens,
       timedOpens: this.timedOpens,
+    };
+  }
+
+  /** @private The sums so far, for a mark. */
+  snapshot(name) {
+    return {
+      ...this.totals(name),
+      acc: this.acc.slice(),
+      samples: this.samples.slice(),
       names: this.names.length,
     };
   }
@@ -537,10 +594,11 @@ export class GuestProfiler {
 
   /**
    * Sums between two marks: per mode and per function, the wall time estimated from the timed
-   * segments and scaled to the CPU time between the marks.
+   * segments and scaled to the CPU time between the marks. `names`: the functions' names by index
+   * into the marks' sums (a span's marks hold only the functions it touched).
    * @private
    */
-  summarize(a, b) {
+  summarize(a, b, names = this.names) {
     const n = b.names;
     let segs = 0;
     let wallMs = 0;
@@ -563,7 +621,7 @@ export class GuestProfiler {
     let insns = 0;
     let samples = 0;
     for (let id = 0; id < n; id++) {
-      const f = { name: this.names[id], insns: 0, cpuS: 0, segs: 0, samples: 0, modes: [] };
+      const f = { name: names[id], insns: 0, cpuS: 0, segs: 0, samples: 0, modes: [] };
       f.samples = b.samples[id] - (a.samples[id] ?? 0);
       samples += f.samples;
       for (let m = 0; m < MODES.length; m++) {
