@@ -65,6 +65,8 @@ export interface MachineConfig {
   jitBackend?: 'js' | 'wasm';
   /** `-seed N`: RDRAND's and RDSEED's seed on the software engine (undefined: the host's generator). */
   randomSeed?: number;
+  /** `-cpu host,-rdrand…`: CPUID features taken out (false) or insisted on (true), by name (cpu-features.ts). */
+  cpuFeatures?: Record<string, boolean>;
   /** `-accel svm,npt=on|off`: nested paging on the SVM engine (undefined: on, `SVM_NPT_DEFAULT`). */
   npt?: boolean;
   /** `-accel vmx,ept=on|off`: EPT on the VMX engine (undefined: `VMX_EPT_DEFAULT`). */

@@ -8,6 +8,7 @@
 import { LOG_ITEMS } from './config.js';
 import { parseMac } from './devices/virtio/net.js';
 import { ACCEL_NAMES, engineByName } from './engines.js';
+import { CPU_FEATURES } from './machine/cpu-features.js';
 import { MAX_RAM_SIZE, MIN_RAM_SIZE } from './machine/memory-map.js';
 import { resolveSmp, SMP_UNIPROCESSOR, SmpError, type SmpOptions, type SmpTopology } from './machine/smp.js';
 import type { RunGuestOptions } from './run-guest.js';
@@ -44,12 +45,25 @@ const KNOWN = new Set<string>([
   'onMonitorOutput',
   'icount',
   'seed',
+  'cpuFeatures',
   'drives',
   'nics',
   'virtioRng',
   'virtioConsole',
   'smp',
 ]);
+
+/** `cpuFeatures`: feature names `CPU_FEATURES` knows, each true or false. */
+function checkCpuFeatures(features: unknown): void {
+  if (!isPlainObject(features))
+    throw new TypeError(`runGuest: options.cpuFeatures must be { name: boolean, … }, not ${shown(features)}`);
+  for (const [name, on] of Object.entries(features)) {
+    if (CPU_FEATURES[name] === undefined)
+      throw new RangeError(`runGuest: options.cpuFeatures: no feature '${name}' (machine/cpu-features.ts)`);
+    if (typeof on !== 'boolean')
+      throw new TypeError(`runGuest: options.cpuFeatures.${name} must be true or false, not ${shown(on)}`);
+  }
+}
 
 /** `smp`: a count, or QEMU's topology, every member a positive integer and the whole consistent. */
 function checkSmp(smp: unknown): void {
@@ -396,6 +410,7 @@ export function validateRunGuestOptions(options: unknown): asserts options is Ru
   }
   if (o.seed !== undefined && !(Number.isSafeInteger(o.seed) && (o.seed as number) >= 0))
     typeError('seed', 'an integer from 0 to 2^53 - 1', o.seed);
+  if (o.cpuFeatures !== undefined) checkCpuFeatures(o.cpuFeatures);
   if (o.smp !== undefined) checkSmp(o.smp);
   checkFunction(o, 'onSerial');
   checkFunction(o, 'onStart');

@@ -135,6 +135,13 @@ export interface RunGuestOptions {
    */
   seed?: number;
   /**
+   * QEMU's `-cpu host|max,+feature,-feature`: CPUID features taken out of every vCPU's table
+   * (false) or required of the engine (true), by QEMU's or /proc/cpuinfo's name (`rdrand`,
+   * `serialize`, `sse4.2`, `pdpe1gb`…: machine/cpu-features.ts `CPU_FEATURES`). Default: the
+   * engine's CPUID (KVM_GET_SUPPORTED_CPUID, less what the machine lacks).
+   */
+  cpuFeatures?: Record<string, boolean>;
+  /**
    * `-accel vmx,jit=on|off`: x86emu's block compiler in the software engine, or its interpreter
    * (the compiler is the default unless `X86EMU_JIT=0`: x86emu's `engineJitDefault`). Software
    * engines only.
@@ -325,6 +332,7 @@ export async function resolveConfig(
     jit: options.jit,
     jitBackend: options.jitBackend,
     randomSeed: options.seed,
+    cpuFeatures: options.cpuFeatures,
     npt: options.npt,
     ept: options.ept,
   };

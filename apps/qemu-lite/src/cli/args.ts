@@ -8,6 +8,7 @@
 import { LOG_ITEMS } from '../config.js';
 import type { DebugExitConfig } from '../devices/debug-exit.js';
 import { parseGdbDevice } from '../gdbstub/channel.js';
+import { CpuFeatureError, parseCpuArg } from '../machine/cpu-features.js';
 import { MAX_RAM_SIZE, MIN_RAM_SIZE } from '../machine/memory-map.js';
 import { parseSmpArg, resolveSmp, SmpError } from '../machine/smp.js';
 import type { RunGuestOptions } from '../run-guest.js';
@@ -421,6 +422,14 @@ const withArg: Record<string, Handler> = {
     }
     out.options.icount = { shift: Number(shift) };
   },
+  cpu: (v, out) => {
+    try {
+      out.options.cpuFeatures = parseCpuArg(v);
+    } catch (error) {
+      if (error instanceof CpuFeatureError) throw new UsageError(error.message);
+      throw error;
+    }
+  },
   seed: (v, out) => {
     // QEMU: `-seed NUMBER`, a deterministic generator for the guest's random bits (RDRAND here).
     if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v)))
@@ -598,6 +607,9 @@ Machine:
   -icount [shift=]N|auto  virtual time: 2^N ns per guest instruction for the TSC, PIT and PM
                           timer, halts skip ahead; two runs are identical (vmx/svm only);
                           auto moves N to keep virtual time near real time
+  -cpu host|max[,+FEAT][,-FEAT]…
+                          the engine's CPU (its KVM_GET_SUPPORTED_CPUID), with features taken
+                          out of the guest's CPUID (-rdrand, -serialize, -sse4.2, -pdpe1gb…)
   -seed N                 RDRAND and RDSEED give a reproducible sequence from seed N instead
                           of the host's random bits (vmx/svm only; with -icount, runs of a
                           guest that reads them, such as Linux, are identical too)

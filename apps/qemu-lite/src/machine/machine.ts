@@ -60,6 +60,7 @@ import type { StopReason } from '../vcpu/exit-handler.js';
 import { enableFastStrings } from '../vcpu/misc-enable.js';
 import { captureResetState, resetVcpu, type VcpuResetState } from '../vcpu/reset-state.js';
 import type { VcpuThreads } from '../vcpu/vcpu-threads.js';
+import { applyCpuFeatures } from './cpu-features.js';
 import { guestCpuid } from './cpuid.js';
 import { buildE820, EBDA_START, LEGACY_HOLE_START } from './memory-map.js';
 import { apicIds, topologyOf } from './smp.js';
@@ -314,7 +315,8 @@ export class Machine {
         // The ABI promises a KvmRunArea; exit handling wants the full view over the same bytes.
         const area: KvmRunArea = vcpu.kvmRun;
         this.runs.push(area instanceof KvmRunView ? area : new KvmRunView(area.bytes));
-        const cpuid = guestCpuid(supported, { localApic: config.kernelIrqchip, topology, apicId });
+        const base = guestCpuid(supported, { localApic: config.kernelIrqchip, topology, apicId });
+        const cpuid = config.cpuFeatures ? applyCpuFeatures(base, config.cpuFeatures) : base;
         vcpu.setCpuid2(cpuid);
         // Before the reset state is captured: a guest reset restores it, as QEMU's does.
         enableFastStrings(vcpu);

@@ -114,6 +114,16 @@ describe('command line', () => {
     expect(usageError(['-icount', 'shift=1,sleep=off'])).toMatch(/unknown property 'sleep'/);
   });
 
+  it("reads QEMU's -cpu host|max with features taken out or asked for", () => {
+    expect(parseArgs(['-cpu', 'max,-rdrand,-serialize']).options.cpuFeatures).toEqual({
+      rdrand: false,
+      serialize: false,
+    });
+    expect(parseArgs(['-cpu', 'host']).options.cpuFeatures).toEqual({});
+    expect(usageError(['-cpu', 'qemu64'])).toMatch(/^-cpu qemu64: qemu-lite has one CPU model per engine/);
+    expect(usageError(['-cpu', 'max,-avx'])).toMatch(/^-cpu: no feature 'avx'/);
+  });
+
   it("reads QEMU's -seed N (RDRAND's seed), an integer", () => {
     expect(parseArgs(['-seed', '42']).options.seed).toBe(42);
     expect(parseArgs(['-seed', '0']).options.seed).toBe(0);
