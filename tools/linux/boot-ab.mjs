@@ -8,9 +8,11 @@
 //
 //   node tools/linux/boot-ab.mjs A_TREE B_TREE [--pairs N] [--accel vmx] [--a-env K=V,...]
 //        [--b-env K=V,...] [--a-node-flags "--flag ..."] [--b-node-flags "..."]
+//        [--a-args "-cpu max,-rdrand ..."] [--b-args "..."]
 //
 // A tree is a checkout with apps/qemu-lite built (pass the same tree twice with different env or
-// node flags to compare settings: `--b-env X86EMU_JIT_HOT=2500`). The boot is the bench's
+// node flags to compare settings: `--b-env X86EMU_JIT_HOT=2500`; or qemu-lite options, `--b-args
+// "-cpu max,-serialize"`, to compare the guest with and without a CPU feature). The boot is the bench's
 // (bench/linux-boot.mjs): 256 MiB, the uncompressed vmlinux through its PVH note, SOFT_CMDLINE.
 // On this project's 2-core machines sequential boots of one tree spread 8-12 s within an hour;
 // the vCPU thread's CPU time and alternated pairs resolve a few per cent (x86emu's jit README,
@@ -22,7 +24,7 @@ import { join, resolve } from 'node:path';
 import * as linux from './boot-marker.mjs';
 
 function parseArgs(argv) {
-  const o = { trees: [], pairs: 5, accel: 'vmx', env: [{}, {}], flags: [[], []] };
+  const o = { trees: [], pairs: 5, accel: 'vmx', env: [{}, {}], flags: [[], []], args: [[], []] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -39,6 +41,8 @@ function parseArgs(argv) {
       }
     } else if (a === '--a-node-flags' || a === '--b-node-flags')
       o.flags[a === '--a-node-flags' ? 0 : 1] = next().split(/\s+/).filter(Boolean);
+    else if (a === '--a-args' || a === '--b-args')
+      o.args[a === '--a-args' ? 0 : 1] = next().split(/\s+/).filter(Boolean);
     else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
     else o.trees.push(resolve(a));
   }
@@ -48,10 +52,10 @@ function parseArgs(argv) {
 }
 
 /** One boot of `tree` to the shell marker: what it measured there, then the process is killed. */
-function boot(tree, accel, env, flags) {
+function boot(tree, accel, env, flags, extra) {
   const cli = join(tree, 'apps/qemu-lite/dist/cli.js');
   if (!existsSync(cli)) throw new Error(`${cli} is missing (build ${tree} first)`);
-  const args = [...flags, cli, '-accel', accel, '-m', '256', '-nographic', '-no-reboot'];
+  const args = [...flags, cli, '-accel', accel, '-m', '256', '-nographic', '-no-reboot', ...extra];
   args.push('-kernel', linux.vmlinuxPath, '-initrd', linux.initramfsPath, '-append', linux.SOFT_CMDLINE);
   return new Promise((done, fail) => {
     const t0 = performance.now();
@@ -106,7 +110,7 @@ async function main() {
   for (let p = 0; p < o.pairs; p++) {
     // The side that goes first alternates: the second boot of a pair runs on a warmer machine.
     for (const side of p % 2 === 0 ? [0, 1] : [1, 0]) {
-      const r = await boot(o.trees[side], o.accel, o.env[side], o.flags[side]);
+      const r = await boot(o.trees[side], o.accel, o.env[side], o.flags[side], o.args[side]);
       runs[side].push(r);
       console.log(
         `${'AB'[side]}     ${s(r.wall)}  ${s(r.cpu)}  ${s(r.vcpu)}  ${s(r.vcpuStart).padEnd(10)}  ${s(r.banner)}`,
