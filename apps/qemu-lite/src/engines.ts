@@ -133,7 +133,7 @@ export function defaultJitBackend(): 'js' | 'wasm' {
  * allocates nothing else as guest memory), so that all of it is reachable from compiled code; and
  * RDRAND's seed (`-seed`).
  */
-function jitOptions(o: EngineOpenOptions | undefined): {
+function x86emuOptions(o: EngineOpenOptions | undefined): {
   jit?: boolean;
   jitBackend?: 'js' | 'wasm';
   wasmRamBytes?: number;
@@ -175,10 +175,10 @@ export const ENGINES: readonly EngineEntry[] = [
   // QEMU's TCG: the TSC at a nominal 1 GHz, with the PIT, RTC and PM timer on the same clock.
   // With -icount the clock is virtual instead (the TSC counts instructions, halts skip ahead).
   softEngine('vmx', 'Intel VMX', (o) =>
-    createVmxKvm({ ...softOptions(o), ...jitOptions(o), ept: o?.ept ?? VMX_EPT_DEFAULT }),
+    createVmxKvm({ ...softOptions(o), ...x86emuOptions(o), ept: o?.ept ?? VMX_EPT_DEFAULT }),
   ),
   softEngine('svm', 'AMD SVM', (o) =>
-    createSvmKvm({ ...softOptions(o), ...jitOptions(o), npt: o?.npt ?? SVM_NPT_DEFAULT }),
+    createSvmKvm({ ...softOptions(o), ...x86emuOptions(o), npt: o?.npt ?? SVM_NPT_DEFAULT }),
   ),
 ];
 
