@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { HvaSpace } from '../../src/soft/hva-space.js';
-import { kvmCreateIrqchip } from '../../src/soft/irqchip/vcpu-irq.js';
+import { kvmApicTimerSlack, kvmCreateIrqchip } from '../../src/soft/irqchip/vcpu-irq.js';
 import { ENTRY_SLICE, ENTRY_SLICE_MAX, kvmEntrySlice } from '../../src/soft/run-loop.js';
 import { SoftVm } from '../../src/soft/vm.js';
 import { fakeArch } from './fake-arch.js';
@@ -67,5 +67,30 @@ describe('the instructions a VM entry may run', () => {
     expect(kvmEntrySlice(v, deadline - 0.5 * MS)).toBe(1_000_000);
     expect(kvmEntrySlice(v, deadline - 0.3 * MS)).toBe(600_000);
     expect(kvmEntrySlice(v, deadline - 0.05 * MS)).toBe(ENTRY_SLICE);
+  });
+});
+
+describe('the APIC timer bound on an entry', () => {
+  it('is whole instructions on the host clock, at least one, though the deadline has a fraction', () => {
+    // A fractional budget reaching x86emu's Cpu.run deoptimized its optimized code at each such
+    // entry (V8: "lost precision"); the bound ends the entry no later than the deadline.
+    const arch = fakeArch();
+    const tsc = new Uint32Array([1_000_000, 0]);
+    arch.tscCounter = () => tsc;
+    const vm = new SoftVm(arch, new HvaSpace(), 12288, null);
+    vm.irqchip = kvmCreateIrqchip();
+    const v = vm.createVcpu(0);
+    const apic = v.apic;
+    expect(apic).not.toBeNull();
+    for (const [deadline, slack] of [
+      [1_000_000 + 2_500.75, 2_500],
+      [1_000_000 + 0.4, 1],
+      [1_000_000 - 10.5, 1],
+    ]) {
+      (apic as { nextTimerEvent(): number }).nextTimerEvent = () => deadline;
+      expect(kvmApicTimerSlack(v)).toBe(slack);
+    }
+    (apic as { nextTimerEvent(): number }).nextTimerEvent = () => -1;
+    expect(kvmApicTimerSlack(v)).toBe(Number.POSITIVE_INFINITY);
   });
 });

@@ -119,7 +119,11 @@ export function kvmApicTimerSlack(vcpu: SoftVcpu): number {
   const now = guestTsc(vcpu);
   let slack = t < 0 ? Number.POSITIVE_INFINITY : Math.max(1, t - now);
   if (tp >= 0) slack = Math.min(slack, Math.max(1, tp - now));
-  if (slack === Number.POSITIVE_INFINITY || kvmIcountShift(vcpu.vm) <= 0) return slack;
+  if (slack === Number.POSITIVE_INFINITY) return slack;
+  // Whole instructions: the TSC read on the host clock has a fraction, and a fractional budget
+  // reaching x86emu's `Cpu.run` deoptimized it at its entry ("lost precision"), each time sending
+  // the run loop back to V8's interpreter until TurboFan compiled it again.
+  if (kvmIcountShift(vcpu.vm) <= 0) return Math.max(1, Math.floor(slack));
   return kvmIcountInstructionsUntil(vcpu.vm, slack);
 }
 
