@@ -27,11 +27,15 @@
 //                    functions)
 //   --prof-sites     also the RIPs where interpreted segments start (where cold code enters the
 //                    interpreter; slower)
+//   --exit-census    why the wasm backend's 64-bit functions left (Jcc, JMP, CALL, RET… to the
+//                    same page or another; x86emu src/jit/wasm/exit-census.ts), the chain's hops,
+//                    and the instructions they called a handler for (X86EMU_JIT_CENSUS=1)
 // Needs qemu-lite and x86emu built (`pnpm exec turbo run build --filter=qemu-lite...`).
 
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { wasmBackend } from '../../packages/x86emu/dist/index.js';
 import { GuestProfiler } from './bare/guest-prof.mjs';
 import { bootOnBareCpu, missingRequiredFeatures } from './bare/run.mjs';
 import { loadSymbols } from './bare/symbols.mjs';
@@ -60,6 +64,7 @@ function parseArgs(argv) {
     else if (a === '--prof-top') o.profTop = Number(next());
     else if (a === '--prof-sites') o.profSites = true;
     else if (a === '--prof-initcalls') o.profInitcalls = true;
+    else if (a === '--exit-census') process.env.X86EMU_JIT_CENSUS = '1';
     else throw new Error(`unknown option ${a}`);
   }
   return o;
@@ -97,6 +102,24 @@ function initcallSpan(prof, line) {
   }
   const m = /\] initcall (\S+?)\+0x[0-9a-f]+\/0x[0-9a-f]+ returned/.exec(line);
   if (m !== null) prof.span(m[1]);
+}
+
+/** `--exit-census`: the 64-bit functions' exits by kind, the chain's hops, the handler calls by form. */
+function formatCensus(be) {
+  const census = be.exitCensus();
+  if (census === null) return ['- exit census: off'];
+  const total = census.exits.reduce((n, e) => n + e.count, 0);
+  const share = (n, of) => `${((100 * n) / Math.max(1, of)).toFixed(1)} %`;
+  const lines = [
+    `- exits of 64-bit functions: ${total}, of which hops through the dispatch loop ${be.chain?.hops ?? 0}`,
+  ];
+  for (const e of census.exits)
+    if (e.count > 0) lines.push(`  - ${e.kind}: ${e.count} (${share(e.count, total)})`);
+  const calls = census.handlers.reduce((n, h) => n + h.count, 0);
+  lines.push(`- handler calls of 64-bit functions: ${calls}`);
+  for (const h of census.handlers.slice(0, 15))
+    lines.push(`  - ${h.form}: ${h.count} (${share(h.count, calls)})`);
+  return lines;
 }
 
 /** The report as markdown lines: ending, where, exceptions, MSRs, the console's last lines. */
@@ -157,9 +180,13 @@ async function main() {
     o.guestProf !== undefined
       ? new GuestProfiler(linux.systemMapPath, { sites: o.profSites === true })
       : null;
+  let cpu = null;
   const r = await bootOnBareCpu(ql, image, {
     milestones: prof !== null ? PROFILE_PHASES : undefined,
-    onStart: prof !== null ? (cpu) => prof.attach(cpu) : undefined,
+    onStart: (c) => {
+      cpu = c;
+      prof?.attach(c);
+    },
     onMilestone: prof !== null ? (name) => prof.mark(name) : undefined,
     onLine: prof !== null && o.profInitcalls ? (line) => initcallSpan(prof, line) : undefined,
     sampler: prof ?? undefined,
@@ -185,6 +212,7 @@ async function main() {
     console.error(`bare-boot: guest profile written to ${o.guestProf}`);
   }
   const lines = formatReport(r, { claim: o.claim, entry: o.entry, symbolsAvailable: symbols.available });
+  if (process.env.X86EMU_JIT_CENSUS === '1' && cpu?.jit) lines.push(...formatCensus(wasmBackend(cpu)));
   console.error(`\nbare-boot:\n${lines.join('\n')}`);
   if (o.findings) {
     const head = `\n## ${new Date().toISOString()} — Debian's kernel on a bare x86emu Cpu (tools/linux/bare-boot.mjs${

@@ -71,6 +71,7 @@ import {
 } from './emit.js';
 import { emitSseWasm } from './emit-sse.js';
 import { buildImportHub, buildModule, FuncWriter, I32, Op } from './encode.js';
+import { EXIT_KIND_NAMES, exitCensusOn, readExitCensus } from './exit-census.js';
 import {
   emitHandlerCall,
   emitStoreLocals,
@@ -141,6 +142,34 @@ export class WasmBackend {
         regions: { eip: number; hi: number; long: boolean; insns: number; blocks: RegionBlock[] }[],
       ) => void)
     | null = null;
+  /**
+   * The exit census (exit-census.ts, `X86EMU_JIT_CENSUS=1`; null when off): 64-bit functions
+   * compiled from then on count their exits by kind in the memory (`exitCensus`), and the handler
+   * calls of 64-bit functions are counted here by opcode-table row.
+   */
+  readonly census: Uint32Array | null = exitCensusOn() ? new Uint32Array(OPCODE_TABLE.length) : null;
+
+  /**
+   * What the census counted so far (null when it is off): the 64-bit functions' exits by kind, and
+   * their handler calls by instruction form ("MNEMONIC operands"), most first.
+   */
+  exitCensus(): {
+    exits: { kind: string; count: number }[];
+    handlers: { form: string; count: number }[];
+  } | null {
+    const census = this.census;
+    if (census === null) return null;
+    const counts = readExitCensus(this.memory);
+    // Rows of one form (an opcode and its aliases) add up.
+    const byForm = new Map<string, number>();
+    census.forEach((count, row) => {
+      if (count === 0) return;
+      const form = `${OPCODE_TABLE[row].mnemonic} ${OPCODE_TABLE[row].operands}`.trim();
+      byForm.set(form, (byForm.get(form) ?? 0) + count);
+    });
+    const handlers = [...byForm].map(([form, count]) => ({ form, count })).sort((a, b) => b.count - a.count);
+    return { exits: EXIT_KIND_NAMES.map((kind, k) => ({ kind, count: counts[k] })), handlers };
+  }
   readonly stats = {
     /** Regions compiled to wasm (of which in 64-bit mode), and those left to the JS backend (64-bit mode unless `long`, no wasm here). */
     compiled: 0,
@@ -265,7 +294,16 @@ export class WasmBackend {
           }
         },
         h: handlerImport(cpu, this.sites, u32, storeFlags, caught, () => this.pc),
-        h64: handler64Import(cpu, this.sites64, u32, storeFlags, caught, () => this.pc, this.chain),
+        h64: handler64Import(
+          cpu,
+          this.sites64,
+          u32,
+          storeFlags,
+          caught,
+          () => this.pc,
+          this.chain,
+          this.census,
+        ),
       },
     };
     if (this.unavailable === null && WA !== undefined)
@@ -599,7 +637,9 @@ export function prepareWasm(cpu: Cpu, list: WasmRegionSpec[]): PreparedWasm | nu
   if (regions.length === 0) return null;
   const sites0 = be.sites.length + be.sites64.length;
   const gens = regions.map((r): Generated | Generated64 =>
-    r.long ? generate64(r.blocks, be.sites64, be.ramPages, r.hi) : generate(r.blocks, be.ramPages, be.sites),
+    r.long
+      ? generate64(r.blocks, be.sites64, be.ramPages, r.hi, be.census !== null)
+      : generate(r.blocks, be.ramPages, be.sites),
   );
   be.stats.handlerSites += be.sites.length + be.sites64.length - sites0;
   const bytes = buildModule(

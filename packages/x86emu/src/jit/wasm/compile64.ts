@@ -53,6 +53,7 @@ import {
 import { emitSseWasm64 } from './emit-sse.js';
 import { allocLocals64, type Ctx64, emitInsn64Wasm, type Locals64 } from './emit64.js';
 import { FuncWriter, Op } from './encode.js';
+import { directExitKind, ExitKind, emitExitCount } from './exit-census.js';
 import { emitLoadFlagRecord, emitStoreFlagRecord, execSite, faultStatus } from './handler-call.js';
 
 /** The import's index (after handler-call.ts IMP_HANDLER). */
@@ -287,6 +288,7 @@ function emitLeaveAfter(c: Ctx64): void {
     .set(l.n);
   f.i32(0).mem(Op.i32Load, ST_NEXT).set(l.next);
   f.i32(0).mem(Op.i32Load, ST_NEXTHI).set(c.q.nh);
+  c.census?.(0, ExitKind.Handler);
   f.br('exit');
 }
 
@@ -321,6 +323,7 @@ export function generate64(
   sites: Site64[],
   ramPages: number,
   hi: number,
+  census = false,
 ): Generated64 {
   const f = new FuncWriter(PARAMS);
   const l = allocLocals(f);
@@ -329,6 +332,7 @@ export function generate64(
   for (let b = 0; b < blocks.length; b++) region.set(blocks[b].eip, [b, blocks[b].insns.length]);
   const used = regsOf(blocks);
   const c = new Gen64(f, l, q, region, ramPages, hi, sites, used);
+  if (census) c.census = exitCounter(c, blocks[0].eip >>> 12);
   const wIn = writtenBefore(blocks, region);
   const eips: number[] = [];
   let end = 0;
@@ -445,6 +449,8 @@ class Gen64 implements Ctx64 {
   wm = 0;
   /** The block being emitted (emit.ts `goTo`: a jump to a later one is a `br` to it). */
   blk = 0;
+  /** The exit census's counter (exit-census.ts), where it is on. */
+  census: ((to: number, why: number) => void) | undefined = undefined;
   constructor(
     readonly f: FuncWriter,
     readonly l: Locals,
@@ -466,6 +472,14 @@ class Gen64 implements Ctx64 {
   }
 }
 
+/** The census's count of an exit of `c` (its kind from the instruction when `why` is -1). */
+function exitCounter(c: Gen64, entryPage: number): (to: number, why: number) => void {
+  return (to, why) => {
+    const mnemonic = c.insn === null ? '' : OPCODE_TABLE[c.insn.row].mnemonic;
+    emitExitCount(c.f, why >= 0 ? why : directExitKind(mnemonic, to, c.next, entryPage));
+  };
+}
+
 /**
  * The import `h64(site, n)` of a module whose 64-bit call sites are `sites` (`n`: instructions of
  * this call retired before it; the chain's functions before it retired ST_NTOT more): the flag
@@ -484,11 +498,13 @@ export function handler64Import(
   caught: (e: unknown) => void,
   page: () => unknown,
   chain: Chain<Region64> | null,
+  census: Uint32Array | null = null,
 ): (site: number, n: number) => void {
   return (site: number, n: number): void => {
     storeFlags(cpu, u32);
     if (chain !== null) chain.stats.calls++;
     const h = sites[site];
+    if (census !== null) census[h.insn.row]++;
     const rip = cpu.state.rip;
     rip[1] = h.hi;
     cpu.startRipHi = h.hi;

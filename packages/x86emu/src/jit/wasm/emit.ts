@@ -16,6 +16,7 @@ import { PEND_DYN, PEND_MAT } from '../flags.js';
 import { ALU_OPS } from '../rows.js';
 import { ST_EXITREQ, TLB_ADDEND, TLB_READ, TLB_WRITE } from './arena.js';
 import { type FuncWriter, I32, Op } from './encode.js';
+import { ExitKind } from './exit-census.js';
 
 /** Imported functions, by index (compile.ts builds them). */
 export const IMP_READ = 0;
@@ -112,11 +113,17 @@ export interface WasmCtx {
    * (`goTo`; compile64.ts sets it), or undefined: every jump through the loop's `br_table`.
    */
   blk?: number;
+  /**
+   * The exit census (exit-census.ts) where it is on: emits the count of an exit to `to`, `why` an
+   * `ExitKind`, or -1 for a direct exit classified by the instruction and the target's page.
+   */
+  census?: (to: number, why: number) => void;
 }
 
-/** Leaves the function: `count` more instructions retired, RIP `to`. */
-export function exitNormal(c: WasmCtx, to: number, count: number): void {
+/** Leaves the function: `count` more instructions retired, RIP `to` (`why`: the census's kind, -1 direct). */
+export function exitNormal(c: WasmCtx, to: number, count: number, why = -1): void {
   const { f, l } = c;
+  c.census?.(to, why);
   if (count !== 0) f.get(l.n).i32(count).op(Op.i32Add).set(l.n);
   f.i32(to).set(l.next).br('exit');
 }
@@ -143,7 +150,7 @@ export function checkCall(c: WasmCtx): void {
 /** After an instruction that may have taken a slow memory path: leave if it asked to. */
 export function afterMemory(c: WasmCtx): void {
   c.f.get(c.l.ck).open(Op.if);
-  exitNormal(c, c.next, c.j + 1);
+  exitNormal(c, c.next, c.j + 1, ExitKind.AfterSlowPath);
   c.f.end();
 }
 
@@ -421,7 +428,7 @@ export function goTo(c: WasmCtx, to: number, limit: boolean): void {
   }
   f.get(l.n).i32(c.length).op(Op.i32Add).set(l.n);
   f.get(P_ROOM).get(l.n).op(Op.i32Sub).i32(b[1]).op(Op.i32LtU).open(Op.if);
-  exitNormal(c, to, 0);
+  exitNormal(c, to, 0, ExitKind.Budget);
   f.end();
   // A later block's code starts at the end of its label's `block`, which encloses this one's: a
   // branch there, not the loop's indirect `br_table` (a region's forward blocks jump forward).

@@ -27,6 +27,7 @@ import { ALU_OPS } from '../rows.js';
 import { ST_SEGB, ST_VHI, TLB_ADDEND, TLB_READ, TLB_WRITE } from './arena.js';
 import { cfInto, checkCall, cond, exitNormal, goTo, P_CLS, P_SRM, P_SWM, type WasmCtx } from './emit.js';
 import { type FuncWriter, I32, I64, Op } from './encode.js';
+import { ExitKind } from './exit-census.js';
 
 /** Imports after compile64.ts IMP_HANDLER64: the 64-bit slow memory paths. */
 export const IMP_READ64 = 6;
@@ -1038,7 +1039,7 @@ export function emitInsn64Wasm(
     f.get(c.q.a).set(q[4]);
     // A push through the CPU may have raised an event check or written this code page: leave.
     f.get(l.ck).open(Op.if);
-    exitNormal(c, t, c.length);
+    exitNormal(c, t, c.length, ExitKind.AfterSlowPath);
     f.end();
     goTo(c, t, false);
     return true;
@@ -1061,6 +1062,7 @@ export function emitInsn64Wasm(
     f.get(l.n).i32(c.length).op(Op.i32Add).set(l.n);
     f.get(v).op(Op.i32WrapI64).set(l.next);
     f.get(v).i64(32, 0).op(Op.i64ShrU).op(Op.i32WrapI64).set(c.q.nh);
+    c.census?.(0, ExitKind.Ret);
     f.br('exit');
     return true;
   }
@@ -1088,6 +1090,7 @@ export function emitInsn64Wasm(
     f.get(l.n).i32(c.length).op(Op.i32Add).set(l.n);
     f.get(v).op(Op.i32WrapI64).set(l.next);
     f.get(v).i64(32, 0).op(Op.i64ShrU).op(Op.i32WrapI64).set(c.q.nh);
+    c.census?.(0, m === 'CALL_IND' ? ExitKind.CallIndirect : ExitKind.JmpIndirect);
     f.br('exit');
     return true;
   }
