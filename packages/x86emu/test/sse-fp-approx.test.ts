@@ -6,23 +6,14 @@
  * compared bit for bit with the host CPU. Intel CPUs have other tables: there the comparison is
  * skipped, with the reason.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Rng } from './fpu/gen.js';
+import { AMD_HOST, HOST_VENDOR } from './host-vendor.js';
 import { makeRunner } from './sse-fp/harness.js';
 import { REFEREE_MISSING, runSseReferee, SKIP_NOTE, type SseCase } from './sse-fp/referee.js';
 
-function vendor(): string {
-  try {
-    return /vendor_id\s*:\s*(\S+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
-const VENDOR = vendor();
 const WHY =
-  REFEREE_MISSING ??
-  (VENDOR === 'AuthenticAMD' ? null : `x86emu has AMD's RCP/RSQRT tables, this host is ${VENDOR}`);
+  REFEREE_MISSING ?? (AMD_HOST ? null : `x86emu has AMD's RCP/RSQRT tables, this host is ${HOST_VENDOR}`);
 
 const RCPSS = [0xf3, 0x0f, 0x53, 0xca];
 const RSQRTSS = [0xf3, 0x0f, 0x52, 0xca];

@@ -4,9 +4,9 @@
  * (pointers, FOP, tags, TOP, reserved fields), every byte of the image and of the FPU state
  * after it compared. Each case runs `frstor [rdi]; INSN [rsi]; fnsave [rdi]` on both sides.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { mxcsrValue, Rng, word } from './fpu/gen.js';
+import { AMD_HOST } from './host-vendor.js';
 import { emulator, genCase, type RefCase, runNative, STATE, X87_REFEREE_MISSING } from './x87-referee.js';
 
 const CASES = Number(process.env.X87_CASES ?? 150);
@@ -69,19 +69,28 @@ function memFor(r: Rng, kind: string): Uint8Array {
  * The referee's vendor: AMD CPUs store FXSAVE's FOP/FIP/FCS/FDP/FDS as zeros unless an exception
  * is pending (AMD APM Vol. 5 FXSAVE; Linux's X86_BUG_FXSAVE_LEAK), where x86emu, like Intel
  * CPUs, stores them; and an AMD MXCSR_MASK has bit 17 (MM, misaligned SSE) that x86emu lacks.
+ * Current Intel CPUs store FCS and FDS as 0 (CPUID.(EAX=7,ECX=0):EBX[13], "FPU CS and FPU DS
+ * deprecated", SDM Vol. 1 8.1.8), which x86emu's CPUID does not claim: those two words are not
+ * compared on other hosts.
  */
-const AMD = (() => {
-  try {
-    return readFileSync('/proc/cpuinfo', 'utf8').includes('AuthenticAMD');
-  } catch {
-    return false;
-  }
-})();
+const AMD = AMD_HOST;
+
+/** Where FCS and FDS are in the image instruction `t` writes or reads ([offset, offset]; none in 64-bit FXSAVE). */
+function selectorsOf(t: string): readonly number[] {
+  if (t.startsWith('fxsave64') || t.startsWith('fxrstor64')) return [];
+  if (t.startsWith('fx')) return [12, 20];
+  return t.startsWith('.byte 0x66') ? [8, 12] : [16, 24];
+}
 
 /** The parts compared: the FPU state after (whole FNSAVE image), the operand image. */
 function view(t: string, r: { env: Uint8Array; mem: Uint8Array }): string {
   const mem = Buffer.from(r.mem);
   const env = Buffer.from(r.env);
+  if (!AMD) {
+    // The state after, an FNSAVE image (32-bit layout), and the operand image of `t`.
+    for (const o of [16, 24]) env.fill(0, o, o + 2);
+    for (const o of selectorsOf(t)) mem.fill(0, o, o + 2);
+  }
   // An AMD CPU keeps FIP/FDP/FOP across a context switch only while ES = 1 (Linux's
   // X86_BUG_FXSAVE_LEAK: the kernel plants a FILD's instead), so a case preempted in between
   // (about 1 in 5000) sees other pointers: with ES = 0 they are not compared on AMD.

@@ -14,6 +14,7 @@ import { generateLong64 } from '../src/generator64.js';
 import { DATA } from '../src/layout.js';
 import { PAGE64_NOT_PRESENT } from '../src/layout64.js';
 import { hostKvmFlavor } from '../src/referee.js';
+import { AMD_HOST } from './host-vendor.js';
 
 const avail = hostKvmAvailability();
 const skip = !avail.available
@@ -86,7 +87,7 @@ describe.skipIf(skip !== undefined)(
       expect(probe([0x36, 0x66, 0x0f, 0xdb, 0x00], [8, 0x8000])).toEqual([UD, GP]); // ss: pand xmm0, [rax]
     });
 
-    it('a misaligned FXSAVE is completed on the host; an aligned one stores MXCSR_MASK 0002FFFFH', () => {
+    it('a misaligned FXSAVE is completed on the host; an aligned one stores MXCSR_MASK 0002FFFFH (AMD) or 0000FFFFH', () => {
       const fxsave = [0x0f, 0xae, 0x00];
       const mis = run(fxsave, [DATA + 8, 0]);
       expect([stubFrame(mis.host)?.vector, stubFrame(mis.emu)?.vector]).toEqual([GP, GP]);
@@ -94,8 +95,11 @@ describe.skipIf(skip !== undefined)(
       expect([mis.host.ram[DATA + 8], mis.host.ram[DATA + 9]]).toEqual([0x7f, 0x03]);
       expect(mis.emu.ram[DATA + 8]).not.toBe(0x7f);
       const al = run(fxsave);
+      // Bit 17 (MM, misaligned SSE) is AMD's alone.
       expect([al.host.ram[DATA + 28], al.host.ram[DATA + 29], al.host.ram[DATA + 30]]).toEqual([
-        0xff, 0xff, 2,
+        0xff,
+        0xff,
+        AMD_HOST ? 2 : 0,
       ]);
       expect([al.emu.ram[DATA + 28], al.emu.ram[DATA + 29], al.emu.ram[DATA + 30]]).toEqual([0xff, 0xff, 0]);
     });
@@ -103,7 +107,9 @@ describe.skipIf(skip !== undefined)(
     it('an MMX store the emulator runs puts the x87 in MMX state before its #GP; a native #PF does not', () => {
       const movq = [0x0f, 0x7f, 0x00]; // movq [rax], mm0
       expect(tops(movq, NON_CANONICAL)).toEqual([0, 5]);
-      expect(tops(movq, [PAGE64_NOT_PRESENT, 0])).toEqual([5, 5]);
+      // What a native #PF leaves is the CPU's: AMD's (the probe's host) keeps the MMX state; an
+      // Intel host left TOP at 0 (not classified: compared on AMD hosts only).
+      if (AMD_HOST) expect(tops(movq, [PAGE64_NOT_PRESENT, 0])).toEqual([5, 5]);
     });
 
     it('66/F2/F3 FXSAVE and FXRSTOR: completed on the host without a SIB index, #UD with one; x86emu #UD (NP) for both', () => {

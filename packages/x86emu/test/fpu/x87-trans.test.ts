@@ -18,6 +18,7 @@ import {
   TRIG_SIN,
   TRIG_TAN,
 } from '../../src/fpu/x87-trans.js';
+import { AMD_HOST } from '../host-vendor.js';
 import { controlWord, ext80, Rng, word } from './gen.js';
 import { type Case, REFEREE_MISSING, runReferee, SKIP_NOTE } from './referee.js';
 
@@ -141,6 +142,10 @@ describe.skipIf(REFEREE_MISSING !== null)(
             continue;
           const aNaN = ae === 0x7fff && ((c[3] & 0x7fffffff) !== 0 || c[4] !== 0);
           if (op === 'fyl2xp1' && ae >= 0x3ffd && !aNaN) continue;
+          // A denormal or pseudo-denormal argument of the sine and tangent, whose result is the
+          // argument: an Intel CPU returns it unchanged (normalized, PE), x86emu as AMD's CPUs one
+          // ulp below with UE. Compared on AMD hosts only (../host-vendor.ts).
+          if (!AMD_HOST && ae === 0 && (op === 'fsin' || op === 'fsincos' || op === 'fptan')) continue;
           const stopped = (flags & FE_PRECOMPUTATION & ~cw) !== 0;
           const c2 = (flags & 0x400) !== 0;
           if (stopped || c2) {

@@ -5,6 +5,7 @@
  * DAZ, FTZ, random unmasked exceptions and sticky flags already set.
  */
 import { f32, f64, mxcsrValue, Rng, word } from '../fpu/gen.js';
+import { AMD_HOST } from '../host-vendor.js';
 import { makeRunner } from './harness.js';
 import { runSseReferee, type SseCase } from './referee.js';
 
@@ -117,13 +118,37 @@ export function makeCases(form: Form, n: number, r: Rng): SseCase[] {
 const h = (v: number): string => (v >>> 0).toString(16);
 
 /**
+ * Forms whose results x86emu takes from AMD's CPUs where Intel's differ (../host-vendor.ts):
+ * RCP/RSQRT's approximation tables (compared on AMD hosts only), and DPPS/DPPD's choice of NaN
+ * (an Intel CPU picks the propagated NaN per destination element, in its own order: their cases
+ * with a NaN operand are compared on AMD hosts only).
+ */
+const AMD_RESULTS = /^(RCP|RSQRT)/;
+const AMD_NANS = /^DPP/;
+
+/** Whether one of the `ty` elements in the four words `w` (low word first) is a NaN. */
+function hasNaN(ty: Ty, w: readonly number[]): boolean {
+  if (ty === 'f32') return w.some((v) => (v & 0x7f800000) === 0x7f800000 && (v & 0x7fffff) !== 0);
+  if (ty !== 'f64') return false;
+  for (let k = 0; k < 4; k += 2)
+    if ((w[k + 1] & 0x7ff00000) === 0x7ff00000 && ((w[k + 1] & 0xfffff) | w[k]) !== 0) return true;
+  return false;
+}
+
+/**
  * Runs `n` cases of each form on the host CPU and on x86emu; returns the mismatches (at most
  * `limit`), each as the case and both outputs.
  */
 export function compareForms(forms: Form[], n: number, seed: number, limit = 12): string[] {
   const r = new Rng(seed);
   const all: { form: Form; c: SseCase }[] = [];
-  for (const form of forms) for (const c of makeCases(form, n, r)) all.push({ form, c });
+  for (const form of forms)
+    for (const c of makeCases(form, n, r)) {
+      if (!AMD_HOST && AMD_RESULTS.test(form.name)) continue;
+      if (!AMD_HOST && AMD_NANS.test(form.name) && (hasNaN(form.dst, c.x1) || hasNaN(form.src, c.x2)))
+        continue;
+      all.push({ form, c });
+    }
   const ref = runSseReferee(all.map((a) => a.c));
   const run = makeRunner();
   const bad: string[] = [];
