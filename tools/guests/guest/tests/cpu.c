@@ -94,7 +94,9 @@ static void msr_checks(void) {
     check_eq(v64[i], rdmsr(m64[i]), "msr.%s.readback", n64[i]);
     wrmsr(m64[i], old);
   }
-  msr_value = 0x0000800000000000ull;
+  /* Non-canonical under 57-bit addressing too: a host KVM on a CPU with LA57 checks LSTAR against
+   * 57 bits, where 0x0000800000000000 is canonical. */
+  msr_value = 0x8000000000000000ull;
   v = trap_call(do_wrmsr, 0xc0000082);
   check_eq(GP, v, "msr.lstar.non-canonical-gp");
   check_eq(0, last_trap.error_code, "msr.lstar.non-canonical-gp-error-code");
