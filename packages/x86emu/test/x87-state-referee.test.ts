@@ -73,8 +73,6 @@ function memFor(r: Rng, kind: string): Uint8Array {
  * deprecated", SDM Vol. 1 8.1.8), which x86emu's CPUID does not claim: those two words are not
  * compared on other hosts.
  */
-const AMD = AMD_HOST;
-
 /** Where FCS and FDS are in the image instruction `t` writes or reads ([offset, offset]; none in 64-bit FXSAVE). */
 function selectorsOf(t: string): readonly number[] {
   if (t.startsWith('fxsave64') || t.startsWith('fxrstor64')) return [];
@@ -86,7 +84,7 @@ function selectorsOf(t: string): readonly number[] {
 function view(t: string, r: { env: Uint8Array; mem: Uint8Array }): string {
   const mem = Buffer.from(r.mem);
   const env = Buffer.from(r.env);
-  if (!AMD) {
+  if (!AMD_HOST) {
     // The state after, an FNSAVE image (32-bit layout), and the operand image of `t`.
     for (const o of [16, 24]) env.fill(0, o, o + 2);
     for (const o of selectorsOf(t)) mem.fill(0, o, o + 2);
@@ -94,15 +92,15 @@ function view(t: string, r: { env: Uint8Array; mem: Uint8Array }): string {
   // An AMD CPU keeps FIP/FDP/FOP across a context switch only while ES = 1 (Linux's
   // X86_BUG_FXSAVE_LEAK: the kernel plants a FILD's instead), so a case preempted in between
   // (about 1 in 5000) sees other pointers: with ES = 0 they are not compared on AMD.
-  if (AMD && !(env[4] & 0x80)) env.fill(0, 12, 28);
-  if (AMD && (t.includes('fnstenv') || t.includes('fnsave'))) {
+  if (AMD_HOST && !(env[4] & 0x80)) env.fill(0, 12, 28);
+  if (AMD_HOST && (t.includes('fnstenv') || t.includes('fnsave'))) {
     const wide = !t.startsWith('.byte 0x66'); // the 28-byte or the 14-byte layout
     if (!(mem[wide ? 4 : 2] & 0x80)) mem.fill(0, wide ? 12 : 6, wide ? 28 : 14);
   }
   if (t.startsWith('fxsave')) {
     // FXSAVE's XMM area holds the native program's XMM registers: not the FPU's state.
     mem.fill(0, 160, 416);
-    if (AMD) {
+    if (AMD_HOST) {
       mem[30] &= ~0x2;
       if (!(mem[2] & 0x80)) mem.fill(0, 6, 24);
     }

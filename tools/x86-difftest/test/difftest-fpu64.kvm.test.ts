@@ -12,7 +12,7 @@ import { formName } from '../src/generator.js';
 import { FORMS64 } from '../src/generator64.js';
 import { loadKnownMismatches } from '../src/known.js';
 import { FPU64 } from './budget.js';
-import { AMD_LISTS_REASON } from './host-vendor.js';
+import { AMD_LISTS_NOTE, AMD_LISTS_REASON } from './host-vendor.js';
 import { long64SkipReason } from './long64-skip.js';
 
 const why = long64SkipReason();
@@ -32,7 +32,7 @@ describe.skipIf(why !== undefined)(
     afterAll(() => tester?.close());
 
     it.skipIf(AMD_LISTS_REASON !== undefined)(
-      `generated x87/SSE cases (seed ${FPU64.seed}, ${FPU64.count} cases): only cited mismatches${AMD_LISTS_REASON ? ` (skipped: ${AMD_LISTS_REASON})` : ''}`,
+      `generated x87/SSE cases (seed ${FPU64.seed}, ${FPU64.count} cases): only cited mismatches${AMD_LISTS_NOTE}`,
       () => {
         const r = runDifferential(tester, { ...FPU64, garbage: false, known });
         const fresh = r.mismatches.filter((m: Mismatch) => !m.known);
@@ -52,7 +52,7 @@ describe.skipIf(why !== undefined)(
     );
 
     it.skipIf(AMD_LISTS_REASON !== undefined)(
-      `every listed x87/SSE mismatch still reproduces (shrink the list when x86emu or the host changes)${AMD_LISTS_REASON ? ` (skipped: ${AMD_LISTS_REASON})` : ''}`,
+      `every listed x87/SSE mismatch still reproduces (shrink the list when x86emu or the host changes)${AMD_LISTS_NOTE}`,
       () => {
         const gone: string[] = [];
         for (const k of listed) {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiffTester, runDifferential } from '../src/difftest.js';
 import { classifyGarbage64, describeGarbage64, garbage64Id } from '../src/known-garbage64.js';
 import { GARBAGE64 } from './budget.js';
-import { AMD_LISTS_REASON } from './host-vendor.js';
+import { AMD_LISTS_NOTE, AMD_LISTS_REASON } from './host-vendor.js';
 import { long64SkipReason } from './long64-skip.js';
 
 const why = long64SkipReason();
@@ -26,7 +26,7 @@ describe.skipIf(why !== undefined)(
     afterAll(() => tester?.close());
 
     it.skipIf(AMD_LISTS_REASON !== undefined)(
-      `garbage (seed ${GARBAGE64.seed}, ${GARBAGE64.count} cases): every mismatch placed in a cited class${AMD_LISTS_REASON ? ` (skipped: ${AMD_LISTS_REASON})` : ''}`,
+      `garbage (seed ${GARBAGE64.seed}, ${GARBAGE64.count} cases): every mismatch placed in a cited class${AMD_LISTS_NOTE}`,
       () => {
         const r = runDifferential(tester, {
           ...GARBAGE64,

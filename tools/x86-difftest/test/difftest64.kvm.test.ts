@@ -12,7 +12,7 @@ import { loadKnownMismatches, OPEN_IA32E_URL } from '../src/known.js';
 import { x86emuAdvertisesLongMode, x86emuIncomplete } from '../src/known-answers64.js';
 import { LONG_MODES } from '../src/layout.js';
 import { LONG64 } from './budget.js';
-import { AMD_LISTS_REASON } from './host-vendor.js';
+import { AMD_LISTS_NOTE, AMD_LISTS_REASON } from './host-vendor.js';
 
 const avail = hostKvmAvailability();
 const why = (() => {
@@ -52,7 +52,7 @@ describe.skipIf(why !== undefined)(
     afterAll(() => tester?.close());
 
     it.skipIf(AMD_LISTS_REASON !== undefined)(
-      `generated cases (seed ${LONG64.seed}, ${LONG64.count} cases): only known mismatches${AMD_LISTS_REASON ? ` (skipped: ${AMD_LISTS_REASON})` : ''}`,
+      `generated cases (seed ${LONG64.seed}, ${LONG64.count} cases): only known mismatches${AMD_LISTS_NOTE}`,
       () => {
         const r = runDifferential(tester, { ...LONG64, garbage: false, known });
         const fresh = r.mismatches.filter((m) => !m.known);
@@ -67,7 +67,7 @@ describe.skipIf(why !== undefined)(
     );
 
     it.skipIf(AMD_LISTS_REASON !== undefined)(
-      `every known IA-32e mismatch and open x86emu bug still reproduces (shrink the lists when fixed)${AMD_LISTS_REASON ? ` (skipped: ${AMD_LISTS_REASON})` : ''}`,
+      `every known IA-32e mismatch and open x86emu bug still reproduces (shrink the lists when fixed)${AMD_LISTS_NOTE}`,
       () => {
         const gone: string[] = [];
         for (const k of known) {

@@ -22,3 +22,5 @@ export const AMD_HOST = HOST_VENDOR === 'AuthenticAMD';
 export const AMD_LISTS_REASON: string | undefined = AMD_HOST
   ? undefined
   : `the cited mismatches were found on AMD hosts, where x86emu follows AMD's undefined results; this host is ${HOST_VENDOR}`;
+/** The title suffix of a test that skips for it ('' on an AMD host). */
+export const AMD_LISTS_NOTE = AMD_LISTS_REASON ? ` (skipped: ${AMD_LISTS_REASON})` : '';

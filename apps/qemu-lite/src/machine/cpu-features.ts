@@ -70,7 +70,7 @@ export class CpuFeatureError extends Error {
 }
 
 function unknownFeature(name: string): CpuFeatureError {
-  const known = [...new Set(Object.keys(CPU_FEATURES))].join(', ');
+  const known = Object.keys(CPU_FEATURES).join(', ');
   return new CpuFeatureError(`-cpu: no feature '${name}' (qemu-lite knows ${known})`);
 }
 

@@ -11,8 +11,7 @@
  * the knob costs nothing unless set. Counters wrap at 2^32 (a Debian boot makes ~40 M exits).
  */
 
-import type { FuncWriter } from './encode.js';
-import { Op } from './encode.js';
+import { type FuncWriter, Op } from './encode.js';
 
 /** Byte offset of the counters in the wasm memory (arena.ts layout: free space below TLB_READ). */
 export const EXIT_CENSUS = 0x400;
