@@ -26,7 +26,7 @@
 //                    ignore_loglevel; a table of the initcalls by CPU time, with their top
 //                    functions)
 //   --prof-sites     also the RIPs where interpreted segments start (where cold code enters the
-//                    interpreter; slower)
+//                    interpreter; by instructions and by segments; slower)
 //   --exit-census    why the wasm backend's 64-bit functions left (Jcc, JMP, CALL, RET… to the
 //                    same page or another; x86emu src/jit/wasm/exit-census.ts), the chain's hops,
 //                    and the instructions they called a handler for (X86EMU_JIT_CENSUS=1)

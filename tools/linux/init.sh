@@ -34,6 +34,9 @@ if grep -q 'qemu_lite_test=1' /proc/cmdline; then
   cat /proc/cpuinfo
   echo "=== cpu flags"
   grep -m 1 '^flags' /proc/cpuinfo
+  # What the kernel concluded from CPUID and IA32_ARCH_CAPABILITIES: one "file:state" line each.
+  echo "=== vulnerabilities"
+  grep . /sys/devices/system/cpu/vulnerabilities/*
   echo "=== free"
   free
   echo "=== ls /"

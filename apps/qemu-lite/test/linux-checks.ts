@@ -62,6 +62,34 @@ export function checkCpuFlags(
   return flags;
 }
 
+/**
+ * /sys/devices/system/cpu/vulnerabilities: what the kernel concluded from the CPUID and
+ * IA32_ARCH_CAPABILITIES the engine gave it ("file:state" lines). On the software engine's
+ * processor, which executes nothing speculatively, every bug whose enumeration says so is "Not
+ * affected" (no page table isolation, no buffer clearing), Spectre v2 is mitigated by enhanced
+ * (Intel) or automatic (AMD) IBRS rather than retpolines, and branch history injection by the
+ * BHI_DIS_S control (an Intel model: 6.1.y marks every Intel guest affected) or not at all (AMD):
+ * never by the software loop on every system call.
+ */
+export function checkVulnerabilities(out: string, bhi: 'BHI_DIS_S' | 'Not affected', context: string): void {
+  const text = section(out, 'vulnerabilities');
+  const state = (name: string): string | undefined =>
+    new RegExp(`^/sys/devices/system/cpu/vulnerabilities/${name}:(.*)$`, 'm').exec(text)?.[1];
+  for (const name of [
+    'meltdown',
+    'mds',
+    'l1tf',
+    'spec_store_bypass',
+    'retbleed',
+    'mmio_stale_data',
+    'gather_data_sampling',
+  ])
+    expect(state(name), `${name}\n${text}\n${context}`).toBe('Not affected');
+  const v2 = state('spectre_v2') ?? '';
+  expect(v2, `${text}\n${context}`).toMatch(/^Mitigation: Enhanced \/ Automatic IBRS;/);
+  expect(v2, text).toContain(`BHI: ${bhi}`);
+}
+
 /** free: a "Mem:" row whose total is the guest's RAM less what the kernel keeps (within `ramMiB`). */
 export function checkFree(out: string, ramMiB: number, context: string): void {
   const free = section(out, 'free');

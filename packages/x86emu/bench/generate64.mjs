@@ -140,5 +140,13 @@ function replay(file) {
   );
 }
 
-if (args[0] === '--record') await record(args[1]);
-else replay(args[0]);
+if (args[0] === '--record' && args[1] !== undefined) await record(args[1]);
+else if (args[0] !== undefined && !args[0].startsWith('--')) replay(args[0]);
+else {
+  // Without a file there is nothing to replay: say how to make one (the header above, shortly).
+  console.error(
+    'usage: node bench/generate64.mjs --record FILE [--max-insns N]   (boot Debian, write its regions)\n' +
+      '       node bench/generate64.mjs FILE [--passes N] [--rounds N] [--module] [--hash]',
+  );
+  process.exitCode = 2;
+}

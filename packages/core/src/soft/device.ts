@@ -50,7 +50,7 @@ import { KVM_USER_MEM_SLOTS } from './memslots.js';
 import { shadowMmuOps } from './mmu-glue.js';
 import { EMULATED_MSRS, MSRS_TO_SAVE } from './msrs.js';
 import { DEFAULT_RUN_BUDGET, kvmVcpuRun } from './run-loop.js';
-import { CPUID_7_EDX_SPEC_CTRL_ALL } from './spec-ctrl.js';
+import { CPUID_7_2_EDX_BHI_CTRL, CPUID_7_EDX_SPEC_CTRL_ALL } from './spec-ctrl.js';
 import { kvmSetTscClock, SOFT_TSC_KHZ, type TscClockMode } from './tsc-clock.js';
 import type { SoftVcpu } from './vcpu.js';
 import { kvmGetVcpuEvents, kvmSetVcpuEvents } from './vcpu-events.js';
@@ -698,8 +698,26 @@ function supportedCpuid(ops: ArchOps, tscKhz: number): KvmCpuidEntry2[] {
     // and the speculation controls, which x86emu has nothing to do for (spec-ctrl.ts).
     if (fn === 7) {
       e.edx = (e.edx | CPUID_7_EDX_ARCH_CAPABILITIES | CPUID_7_EDX_SPEC_CTRL_ALL) >>> 0;
-      // Leaf 7 is indexed (sub-leaf 0 only here: EAX, the highest sub-leaf, is 0), as KVM lists it.
+      // Leaf 7 is indexed, sub-leaves 0 to 2 as KVM lists them (`__do_cpuid_func`: EAX, the
+      // highest sub-leaf, at most 2): 1 holds nothing x86emu has, 2 the BHI control
+      // (spec-ctrl.ts), offered whatever the silicon lists like the other speculation controls.
+      e.eax = Math.max(e.eax, 2);
       e.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+      entries.push(e);
+      for (const index of [1, 2]) {
+        ops.cpu.cpuid(7, index, out);
+        const edx = index === 2 ? out[3] | CPUID_7_2_EDX_BHI_CTRL : out[3];
+        entries.push({
+          function: 7,
+          index,
+          flags: e.flags,
+          eax: 0,
+          ebx: out[1],
+          ecx: out[2],
+          edx: edx >>> 0,
+        });
+      }
+      continue;
     }
     if (fn === 1) {
       e.ecx = ((e.ecx & ~CPUID_1_ECX_VMX) | CPUID_1_ECX_HYPERVISOR | CPUID_1_ECX_KVM_EMULATED) >>> 0;

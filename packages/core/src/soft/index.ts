@@ -35,6 +35,7 @@ export { PendingPio, PIO_DATA_OFFSET } from './pio.js';
 export { DEFAULT_RUN_BUDGET, kvmVcpuRun, RUN_NS, TURN_USERSPACE_EXITS } from './run-loop.js';
 export * from './silicon.js';
 export {
+  CPUID_7_2_EDX_BHI_CTRL,
   CPUID_7_EDX_SPEC_CTRL,
   CPUID_7_EDX_SPEC_CTRL_ALL,
   CPUID_7_EDX_SSBD,

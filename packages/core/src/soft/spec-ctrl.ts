@@ -22,8 +22,8 @@ export const MSR_IA32_SPEC_CTRL = 0x48;
 /** MSR_IA32_PRED_CMD: write-only (SDM Vol. 4 Table 2-2). */
 export const MSR_IA32_PRED_CMD = 0x49;
 
-/** IA32_SPEC_CTRL bits (Linux's msr-index.h). */
-export const SPEC_CTRL = { IBRS: 1 << 0, STIBP: 1 << 1, SSBD: 1 << 2 } as const;
+/** IA32_SPEC_CTRL bits (Linux's msr-index.h; BHI_DIS_S: SDM Vol. 4 Table 2-2, bit 10). */
+export const SPEC_CTRL = { IBRS: 1 << 0, STIBP: 1 << 1, SSBD: 1 << 2, BHI_DIS_S: 1 << 10 } as const;
 /** IA32_PRED_CMD.IBPB (bit 0): an indirect branch prediction barrier. */
 export const PRED_CMD_IBPB = 1 << 0;
 
@@ -35,13 +35,23 @@ export const CPUID_7_EDX_STIBP = 1 << 27;
 export const CPUID_7_EDX_SSBD = 1 << 31;
 /** The leaf-7 EDX bits KVM offers for these MSRs, whatever the silicon lists. */
 export const CPUID_7_EDX_SPEC_CTRL_ALL = (CPUID_7_EDX_SPEC_CTRL | CPUID_7_EDX_STIBP | CPUID_7_EDX_SSBD) >>> 0;
+/**
+ * CPUID.(EAX=7,ECX=2):EDX[4]: IA32_SPEC_CTRL.BHI_DIS_S (X86_FEATURE_BHI_CTRL), which KVM passes on
+ * from a processor that has it (`kvm_set_cpu_caps`, CPUID_7_2_EDX). Set, no branch history steers
+ * an indirect branch's prediction at CPL 0 (Intel's "Branch History Injection" guidance): x86emu
+ * predicts no branch at all, so it holds. Without it a Linux guest (6.1.y since its 2025 change:
+ * BHI_NO no longer spares a guest or an eIBRS part) clears the branch history in software on
+ * every system call and VM exit (`clear_bhb_loop`); with it, it sets the bit once ("Spectre BHI
+ * mitigation: BHI_DIS_S").
+ */
+export const CPUID_7_2_EDX_BHI_CTRL = 1 << 4;
 
 /**
- * The SPEC_CTRL bits the MSR takes: all three, the processor implementing each (KVM's
+ * The SPEC_CTRL bits the MSR takes: all four, the processor implementing each (KVM's
  * `kvm_spec_ctrl_test_value` asks the hardware, not the guest's CPUID, which only decides
  * whether the guest may reach the MSR at all).
  */
-export const SPEC_CTRL_SUPPORTED = SPEC_CTRL.IBRS | SPEC_CTRL.STIBP | SPEC_CTRL.SSBD;
+export const SPEC_CTRL_SUPPORTED = SPEC_CTRL.IBRS | SPEC_CTRL.STIBP | SPEC_CTRL.SSBD | SPEC_CTRL.BHI_DIS_S;
 
 /** `guest_has_spec_ctrl_msr`: the guest may read and write SPEC_CTRL (any of its bits enumerated). */
 export function guestHasSpecCtrl(edx7: number): boolean {
