@@ -39,6 +39,8 @@ import {
   MSR_IA32_SPEC_CTRL,
   PRED_CMD_IBPB,
   SPEC_CTRL_SUPPORTED,
+  SPEC_CTRL_SUPPORTED_BHI,
+  siliconHasBhiCtrl,
 } from './spec-ctrl.js';
 
 /** IA32_MISC_ENABLE at reset as KVM gives it: PEBS and BTS unavailable (bits 12, 11). */
@@ -295,7 +297,7 @@ export const COMMON_MSRS: ReadonlyMap<number, CommonMsrEntry> = (() => {
     },
     set: (m, _i, lo, hi, host) => {
       if (!host && !guestHasSpecCtrl(m.guestLeaf7Edx())) return false;
-      if (hi !== 0 || (lo & ~SPEC_CTRL_SUPPORTED) !== 0) return false;
+      if (hi !== 0 || (lo & ~m.specCtrlSupported()) !== 0) return false;
       m.specCtrl = lo;
       return true;
     },
@@ -329,11 +331,29 @@ export class CommonMsrs {
   readonly archCapabilities = new Uint32Array([SOFT_ARCH_CAPABILITIES_LO, SOFT_ARCH_CAPABILITIES_HI]);
   private readonly cpuidOut = new Uint32Array(4);
 
+  /** The SPEC_CTRL bits the silicon takes (spec-ctrl.ts), found at the first write; 0 before. */
+  private specCtrlBits = 0;
+
   /**
    * `cpuid`: the vCPU's CPUID as the guest sees it (KVM_SET_CPUID2's table), for the MSRs a
    * guest may read only where its CPUID enumerates them; none given: a CPUID with no leaves.
+   * `silicon`: the processor's own CPUID, for the SPEC_CTRL bits it implements (none given: the
+   * three every model has).
    */
-  constructor(private readonly cpuid?: (leaf: number, subleaf: number, out: Uint32Array) => void) {}
+  constructor(
+    private readonly cpuid?: (leaf: number, subleaf: number, out: Uint32Array) => void,
+    private readonly silicon?: (leaf: number, subleaf: number, out: Uint32Array) => void,
+  ) {}
+
+  /** The SPEC_CTRL bits the processor takes: BHI_DIS_S on an Intel model only (spec-ctrl.ts). */
+  specCtrlSupported(): number {
+    if (this.specCtrlBits === 0)
+      this.specCtrlBits =
+        this.silicon !== undefined && siliconHasBhiCtrl(this.silicon)
+          ? SPEC_CTRL_SUPPORTED_BHI
+          : SPEC_CTRL_SUPPORTED;
+    return this.specCtrlBits;
+  }
 
   /** The guest's CPUID.(EAX=7,ECX=0):EDX, where the speculation MSRs are enumerated (0 without a CPUID). */
   guestLeaf7Edx(): number {

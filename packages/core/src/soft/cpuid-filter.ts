@@ -10,12 +10,10 @@
 
 import { CPUID_7_EDX_ARCH_CAPABILITIES } from './arch-capabilities.js';
 import type { ArchOps } from './arch-ops.js';
-import { CPUID_7_2_EDX_BHI_CTRL, CPUID_7_EDX_SPEC_CTRL_ALL } from './spec-ctrl.js';
+import { CPUID_7_2_EDX_BHI_CTRL, CPUID_7_EDX_SPEC_CTRL_ALL, siliconHasBhiCtrl } from './spec-ctrl.js';
 
 /** Leaf 7.0 EDX bits the generic part emulates: IA32_ARCH_CAPABILITIES and SPEC_CTRL/PRED_CMD. */
 const CPUID_7_EDX_KVM = (CPUID_7_EDX_ARCH_CAPABILITIES | CPUID_7_EDX_SPEC_CTRL_ALL) >>> 0;
-/** Leaf 7 EDX bits the generic part emulates, by sub-leaf (7.2: SPEC_CTRL.BHI_DIS_S). */
-const CPUID_7_EDX_KVM_BY_SUBLEAF = [CPUID_7_EDX_KVM, 0, CPUID_7_2_EDX_BHI_CTRL];
 
 /** Leaf 1 ECX bits KVM emulates (x2APIC 21, TSC-deadline 24) and sets (hypervisor 31). */
 const CPUID_1_ECX_KVM = (1 << 21) | (1 << 24) | (1 << 31);
@@ -39,8 +37,12 @@ export function kvmCpuidFilter(ops: ArchOps, leaf: number, subleaf: number, out:
       ops.cpu.cpuid(7, subleaf, scratch);
       out[1] &= scratch[1];
       out[2] &= scratch[2];
-      // IA32_ARCH_CAPABILITIES and the speculation controls are KVM's, whatever the silicon has.
-      out[3] &= (scratch[3] | (CPUID_7_EDX_KVM_BY_SUBLEAF[subleaf] ?? 0)) >>> 0;
+      // IA32_ARCH_CAPABILITIES and the speculation controls are KVM's, whatever the silicon has;
+      // an Intel model's BHI control (7.2) is x86emu's, whatever its leaf 7 lists.
+      if (subleaf === 0) out[3] &= (scratch[3] | CPUID_7_EDX_KVM) >>> 0;
+      else if (subleaf === 2 && siliconHasBhiCtrl((l, sub, o) => ops.cpu.cpuid(l, sub, o)))
+        out[3] &= (scratch[3] | CPUID_7_2_EDX_BHI_CTRL) >>> 0;
+      else out[3] &= scratch[3];
       return;
     case 0x80000001:
       ops.cpu.cpuid(0x80000001, 0, scratch);

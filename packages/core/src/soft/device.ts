@@ -50,7 +50,7 @@ import { KVM_USER_MEM_SLOTS } from './memslots.js';
 import { shadowMmuOps } from './mmu-glue.js';
 import { EMULATED_MSRS, MSRS_TO_SAVE } from './msrs.js';
 import { DEFAULT_RUN_BUDGET, kvmVcpuRun } from './run-loop.js';
-import { CPUID_7_2_EDX_BHI_CTRL, CPUID_7_EDX_SPEC_CTRL_ALL } from './spec-ctrl.js';
+import { CPUID_7_2_EDX_BHI_CTRL, CPUID_7_EDX_SPEC_CTRL_ALL, siliconHasBhiCtrl } from './spec-ctrl.js';
 import { kvmSetTscClock, SOFT_TSC_KHZ, type TscClockMode } from './tsc-clock.js';
 import type { SoftVcpu } from './vcpu.js';
 import { kvmGetVcpuEvents, kvmSetVcpuEvents } from './vcpu-events.js';
@@ -699,14 +699,15 @@ function supportedCpuid(ops: ArchOps, tscKhz: number): KvmCpuidEntry2[] {
     if (fn === 7) {
       e.edx = (e.edx | CPUID_7_EDX_ARCH_CAPABILITIES | CPUID_7_EDX_SPEC_CTRL_ALL) >>> 0;
       // Leaf 7 is indexed, sub-leaves 0 to 2 as KVM lists them (`__do_cpuid_func`: EAX, the
-      // highest sub-leaf, at most 2): 1 holds nothing x86emu has, 2 the BHI control
-      // (spec-ctrl.ts), offered whatever the silicon lists like the other speculation controls.
+      // highest sub-leaf, at most 2): 1 holds nothing x86emu has, 2 an Intel model's BHI
+      // control (spec-ctrl.ts), which x86emu honours whatever its CPUID lists.
+      const bhiCtrl = siliconHasBhiCtrl((l, sub, o) => ops.cpu.cpuid(l, sub, o)) ? CPUID_7_2_EDX_BHI_CTRL : 0;
       e.eax = Math.max(e.eax, 2);
       e.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
       entries.push(e);
       for (const index of [1, 2]) {
         ops.cpu.cpuid(7, index, out);
-        const edx = index === 2 ? out[3] | CPUID_7_2_EDX_BHI_CTRL : out[3];
+        const edx = index === 2 ? out[3] | bhiCtrl : out[3];
         entries.push({
           function: 7,
           index,

@@ -45,6 +45,8 @@ export {
   PRED_CMD_IBPB,
   SPEC_CTRL,
   SPEC_CTRL_SUPPORTED,
+  SPEC_CTRL_SUPPORTED_BHI,
+  siliconHasBhiCtrl,
 } from './spec-ctrl.js';
 export { KVM_DEFAULT_PLE_GAP, kvmVcpuOnSpin, SPIN_YIELD_PAUSES } from './spin.js';
 export {

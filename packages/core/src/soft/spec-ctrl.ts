@@ -36,22 +36,33 @@ export const CPUID_7_EDX_SSBD = 1 << 31;
 /** The leaf-7 EDX bits KVM offers for these MSRs, whatever the silicon lists. */
 export const CPUID_7_EDX_SPEC_CTRL_ALL = (CPUID_7_EDX_SPEC_CTRL | CPUID_7_EDX_STIBP | CPUID_7_EDX_SSBD) >>> 0;
 /**
- * CPUID.(EAX=7,ECX=2):EDX[4]: IA32_SPEC_CTRL.BHI_DIS_S (X86_FEATURE_BHI_CTRL), which KVM passes on
- * from a processor that has it (`kvm_set_cpu_caps`, CPUID_7_2_EDX). Set, no branch history steers
- * an indirect branch's prediction at CPL 0 (Intel's "Branch History Injection" guidance): x86emu
- * predicts no branch at all, so it holds. Without it a Linux guest (6.1.y since its 2025 change:
- * BHI_NO no longer spares a guest or an eIBRS part) clears the branch history in software on
- * every system call and VM exit (`clear_bhb_loop`); with it, it sets the bit once ("Spectre BHI
- * mitigation: BHI_DIS_S").
+ * CPUID.(EAX=7,ECX=2):EDX[4]: IA32_SPEC_CTRL.BHI_DIS_S (X86_FEATURE_BHI_CTRL), an Intel control
+ * that KVM passes on from a processor that has it (`kvm_set_cpu_caps`, CPUID_7_2_EDX). Set, no
+ * branch history steers an indirect branch's prediction at CPL 0 (Intel's "Branch History
+ * Injection" guidance): x86emu predicts no branch at all, so it holds. Without it a Linux guest on
+ * an Intel model (6.1.y since its 2025 change: BHI_NO no longer spares a guest or an eIBRS part)
+ * clears the branch history in software on every system call and VM exit (`clear_bhb_loop`); with
+ * it, it sets the bit once ("BHI: BHI_DIS_S" in its sysfs spectre_v2 line). AMD parts have neither
+ * the bug nor the bit, so an AMD model (`-accel svm`'s silicon) offers neither (`siliconHasBhiCtrl`).
  */
 export const CPUID_7_2_EDX_BHI_CTRL = 1 << 4;
 
+const vendorOut = new Uint32Array(4);
+
+/** Whether the silicon, by its CPUID vendor, is an Intel model, whose BHI control x86emu honours. */
+export function siliconHasBhiCtrl(cpuid: (leaf: number, subleaf: number, out: Uint32Array) => void): boolean {
+  cpuid(0, 0, vendorOut);
+  // "GenuineIntel": EBX, EDX, ECX.
+  return vendorOut[1] === 0x756e6547 && vendorOut[3] === 0x49656e69 && vendorOut[2] === 0x6c65746e;
+}
+
 /**
- * The SPEC_CTRL bits the MSR takes: all four, the processor implementing each (KVM's
- * `kvm_spec_ctrl_test_value` asks the hardware, not the guest's CPUID, which only decides
- * whether the guest may reach the MSR at all).
+ * The SPEC_CTRL bits the MSR takes: the three of every model, and BHI_DIS_S on an Intel one, the
+ * processor implementing each (KVM's `kvm_spec_ctrl_test_value` asks the hardware, not the guest's
+ * CPUID, which only decides whether the guest may reach the MSR at all).
  */
-export const SPEC_CTRL_SUPPORTED = SPEC_CTRL.IBRS | SPEC_CTRL.STIBP | SPEC_CTRL.SSBD | SPEC_CTRL.BHI_DIS_S;
+export const SPEC_CTRL_SUPPORTED = SPEC_CTRL.IBRS | SPEC_CTRL.STIBP | SPEC_CTRL.SSBD;
+export const SPEC_CTRL_SUPPORTED_BHI = SPEC_CTRL_SUPPORTED | SPEC_CTRL.BHI_DIS_S;
 
 /** `guest_has_spec_ctrl_msr`: the guest may read and write SPEC_CTRL (any of its bits enumerated). */
 export function guestHasSpecCtrl(edx7: number): boolean {

@@ -108,7 +108,10 @@ export class SoftVcpu {
   /** The CPUID table of KVM_SET_CPUID2. */
   cpuidEntries: KvmCpuidEntry2[] = [];
   /** The generic MSRs; the guest's CPUID decides which a guest may read (ARCH_CAPABILITIES). */
-  readonly commonMsrs = new CommonMsrs((leaf, subleaf, out) => this.cpuidLookup(leaf, subleaf, out));
+  readonly commonMsrs = new CommonMsrs(
+    (leaf, subleaf, out) => this.cpuidLookup(leaf, subleaf, out),
+    (leaf, subleaf, out) => this.ops.cpu.cpuid(leaf, subleaf, out),
+  );
   /** The guest's x87/SSE registers while it is not on the processor. */
   readonly fpu = new GuestFpu();
   /** DR0–DR3 (`vcpu->arch.db[]`), swapped around entries by the driver as the FPU is. */

@@ -1,8 +1,9 @@
 /**
  * The speculation controls on the software engine (spec-ctrl.ts): KVM_GET_SUPPORTED_CPUID lists
- * leaf 7's sub-leaves 0 to 2 as KVM does, with the BHI control (7.2:EDX[4]) offered whatever the
- * silicon lists; IA32_SPEC_CTRL takes the four bits the processor implements (BHI_DIS_S among
- * them) and refuses the rest; a guest's CPUID table is masked to those bits per sub-leaf.
+ * leaf 7's sub-leaves 0 to 2 as KVM does, with the BHI control (7.2:EDX[4]) on an Intel model
+ * whatever its leaf 7 lists, and not on an AMD one; IA32_SPEC_CTRL takes the bits the model
+ * implements (BHI_DIS_S on Intel's only) and refuses the rest; a guest's CPUID table is masked to
+ * those bits per sub-leaf.
  */
 import { describe, expect, it } from 'vitest';
 import { openKvm } from '../../src/front/kvm-system.js';
@@ -12,18 +13,21 @@ import { SoftKvmDevice } from '../../src/soft/device.js';
 import { CPUID_7_2_EDX_BHI_CTRL, MSR_IA32_SPEC_CTRL, SPEC_CTRL } from '../../src/soft/spec-ctrl.js';
 import { fakeArch } from './fake-arch.js';
 
-/** A silicon whose CPUID has leaf 7 (the fake's stops at leaf 1), all zeros. */
-const leaf7Cpu: HostCpu = {
-  cpuid(leaf, _sub, out) {
-    out.fill(0);
-    if (leaf === 0) out[0] = 7;
-  },
-  rdmsr: () => false,
-  wrmsr: () => false,
-};
+/** A silicon of `vendor` whose CPUID has leaf 7 (the fake's stops at leaf 1), all zeros. */
+function leaf7Cpu(vendor: 'GenuineIntel' | 'AuthenticAMD'): HostCpu {
+  const word = (i: number): number => Buffer.from(vendor, 'latin1').readUInt32LE(i);
+  return {
+    cpuid(leaf, _sub, out) {
+      out.fill(0);
+      if (leaf === 0) out.set([7, word(0), word(8), word(4)]);
+    },
+    rdmsr: () => false,
+    wrmsr: () => false,
+  };
+}
 
-function open() {
-  const arch = { ...fakeArch(), cpu: leaf7Cpu };
+function open(vendor: 'GenuineIntel' | 'AuthenticAMD' = 'GenuineIntel') {
+  const arch = { ...fakeArch(), cpu: leaf7Cpu(vendor) };
   const kvm = openKvm(new SoftKvmDevice(arch, { mmu: null }));
   return { arch, kvm, vcpu: kvm.createVm().createVcpu(0) };
 }
@@ -57,6 +61,16 @@ describe('the speculation controls on the software engine', () => {
     expect(vcpu.getMsrs([MSR_IA32_SPEC_CTRL])[0].data).toBe(BigInt(all));
   });
 
+  it('offers neither the BHI control nor BHI_DIS_S on an AMD model (AMD parts have neither)', () => {
+    const { kvm, vcpu } = open('AuthenticAMD');
+    const leaf7 = kvm.getSupportedCpuid().filter((e) => e.function === 7);
+    expect(leaf7.map((e) => e.index)).toEqual([0, 1, 2]);
+    expect(leaf7[2].edx).toBe(0);
+    expect(vcpu.setMsrs([{ index: MSR_IA32_SPEC_CTRL, data: 7n }])).toBe(1);
+    expect(vcpu.setMsrs([{ index: MSR_IA32_SPEC_CTRL, data: BigInt(SPEC_CTRL.BHI_DIS_S) }])).toBe(0);
+    expect(vcpu.getMsrs([MSR_IA32_SPEC_CTRL])[0].data).toBe(7n);
+  });
+
   it("masks a guest's leaf 7 to what the silicon and KVM give, sub-leaf by sub-leaf", () => {
     const { arch } = open();
     const read = (subleaf: number): number => {
@@ -69,5 +83,10 @@ describe('the speculation controls on the software engine', () => {
     expect(read(1)).toBe(0);
     expect(read(2)).toBe(CPUID_7_2_EDX_BHI_CTRL);
     expect(read(3)).toBe(0);
+    // On an AMD model a table claiming the BHI control is masked to nothing.
+    const amd = open('AuthenticAMD').arch;
+    const out = Uint32Array.of(0, 0, 0, 0xffffffff);
+    kvmCpuidFilter(amd, 7, 2, out);
+    expect(out[3]).toBe(0);
   });
 });
