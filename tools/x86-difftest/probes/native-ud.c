@@ -6,7 +6,8 @@
  *
  *   gcc -O1 -o /tmp/native-ud native-ud.c && /tmp/native-ud
  *
- * Each line: the form, `#UD` or `runs`. Measured on this project's AMD EPYC: every form below #UD.
+ * Each line: the form, `#UD` or `runs`. Measured on this project's AMD EPYC and on an Intel Xeon:
+ * every form below #UD but the two controls (the lines from MOVNTI on, on the Xeon only).
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -44,5 +45,12 @@ int main(void) {
   PROBE("f2 fxsave [rax]", "0xf2,0x0f,0xae,0x00");
   PROBE("f3 fxsave [rax]", "0xf3,0x0f,0xae,0x00");
   PROBE("66 fxrstor [rax]", "0x66,0x0f,0xae,0x08"); /* area holds the control's image */
+  PROBE("movnti [rax], eax", "0x0f,0xc3,0x00"); /* the control: runs */
+  PROBE("66 movnti [rax], eax", "0x66,0x0f,0xc3,0x00");
+  PROBE("f2 movnti [rax], eax", "0xf2,0x0f,0xc3,0x00");
+  PROBE("f3 movnti [rax], eax", "0xf3,0x0f,0xc3,0x00");
+  PROBE("lock serialize", "0xf0,0x0f,0x01,0xe8"); /* where the CPU has SERIALIZE */
+  PROBE("66 movntdq xmm1, xmm2 (reg)", "0x66,0x0f,0xe7,0xd1");
+  PROBE("clgi", "0x0f,0x01,0xdd"); /* where the CPU has no SVM */
   return 0;
 }

@@ -17,6 +17,7 @@ import {
   classify,
   classifyIa32e,
   KNOWN_MISMATCHES_URL,
+  knownForHost,
   knownFromMismatches,
   loadKnownMismatches,
   OPEN_IA32E_URL,
@@ -26,6 +27,7 @@ import { x86emuAdvertisesLongMode } from './known-answers64.js';
 import { fpuPrefixScope } from './known-fpu.js';
 import { classifyGarbage64, describeGarbage64, garbage64Id } from './known-garbage64.js';
 import { ALL_MODES, isLongMode, LONG_MODES, type Mode } from './layout.js';
+import { hostCpuVendor } from './referee.js';
 
 function usage(msg?: string): never {
   if (msg) console.error(`x86-difftest: ${msg}`);
@@ -93,6 +95,8 @@ if (repro !== undefined) {
     (k) => k.id === repro,
   );
   if (!entry) usage(`no known mismatch with id ${repro}`);
+  if (!knownForHost([entry]).length)
+    console.log(`${entry.id} is cited for ${entry.hosts?.join(', ')} hosts; this one is ${hostCpuVendor()}`);
   const t = new DiffTester([entry.reproducer.mode]);
   const v = t.runCase(entry.reproducer);
   if (v.kind === 'fail') console.log(formatMismatch(v, signatureOf(v), `known ${entry.id}`, entry.id));
@@ -122,7 +126,11 @@ console.log(
 const started = performance.now();
 const cited = loadKnownMismatches();
 const open = loadKnownMismatches(OPEN_IA32E_URL);
-const known = [...cited, ...open];
+// Only the entries cited for this host's CPU vendor (`hosts`) are accepted.
+const known = knownForHost([...cited, ...open]);
+console.log(
+  `host CPU ${hostCpuVendor()}: ${known.length} of the ${cited.length + open.length} listed mismatches are cited for it`,
+);
 const summary = runDifferential(tester, {
   seed,
   count,

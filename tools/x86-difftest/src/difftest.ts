@@ -69,6 +69,13 @@ export interface KnownMismatch {
    * fails for another reason.
    */
   prefixes?: number[];
+  /**
+   * Set where the reason is one vendor's choice (a result the manuals leave undefined or to the
+   * implementation, a measured behaviour of that vendor's CPUs): the CPU vendors (CPUID.0's
+   * string, `AuthenticAMD`, `GenuineIntel`) whose hosts show it. Only those hosts match the entry
+   * and re-run its reproducer (`knownForHost`); absent, every host does.
+   */
+  hosts?: string[];
   /** A case that showed it: it must keep mismatching, with a matching signature. */
   reproducer: TestCase;
 }
@@ -567,8 +574,9 @@ export function runDifferential(tester: DiffTester, o: RunOptions): RunSummary {
     } else {
       sum.failed++;
       const signature = signatureOf(v);
-      // The RAM each side changed, for a classifier's replays (known-garbage64.ts).
-      const image = o.classify ? caseImage(v.testCase) : undefined;
+      // The RAM each side changed, for the per-case classifiers (known-garbage64.ts: replays, and
+      // the vendor classes `--write-known` cites for generated long64 cases).
+      const image = o.classify || isLongMode(c.mode) ? caseImage(v.testCase) : undefined;
       const m: Mismatch = {
         index,
         testCase: c,

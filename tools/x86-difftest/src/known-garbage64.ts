@@ -7,6 +7,8 @@
  * ended at, and how both sides ended (vectors and frames) — and returns a cited reason only when
  * the case provably falls in one of the classes below. Each class rests on the SDM/APM and on a
  * host fact a probe measures (`test/host-probes64.kvm.test.ts`, `test/host-probes-fpu64.kvm.test.ts`).
+ * A class that is one CPU vendor's choice (`GarbageClass.hosts`) places a case only on that
+ * vendor's hosts; `classifyVendor64` gives `--write-known` those reasons for generated long64 cases.
  * Anything else returns undefined: an x86emu bug until shown otherwise.
  */
 import { DecodeStatus, decode, defaultCpuid, Insn, OPCODE_TABLE, type OpcodeRow } from '@kvm/x86emu';
@@ -19,12 +21,22 @@ import { compareFpu } from './fpu-state.js';
 import { caseImage, prefixesAt, type TestCase } from './generator.js';
 import { GDT64, KSTACK_TOP } from './layout64.js';
 import type { Outcome } from './outcome.js';
+import { hostCpuVendor } from './referee.js';
 
 /** A class a garbage mismatch was placed in: a short id (for counts) and the cited reason. */
 export interface GarbageClass {
   id: string;
   reason: string;
+  /**
+   * Set for one CPU vendor's behaviour (long64 is refereed by the CPU): the vendors (CPUID.0's
+   * string) whose hosts show it. A case is placed in the class only on such a host; elsewhere
+   * the same end is x86emu's until shown otherwise. Absent: every host.
+   */
+  hosts?: readonly string[];
 }
+
+const AMD = ['AuthenticAMD'] as const;
+const INTEL = ['GenuineIntel'] as const;
 
 /** Instructions traced per case (a loop's later turns add nothing to a classification). */
 const TRACE_STEPS = 4096;
@@ -316,6 +328,17 @@ const ABSENT_FEATURES: readonly AbsentFeature[] = [
     emu: 'ud',
   },
   {
+    name: 'RTM (XBEGIN C7 F8, XABORT C6 F8, XEND 0F 01 D5, XTEST 0F 01 D6)',
+    leaf: 7,
+    subleaf: 0,
+    reg: 1,
+    bit: 11,
+    is: (t) =>
+      ((t.opcode[0] === 0xc7 || t.opcode[0] === 0xc6) && t.opcode.length === 1 && t.modrm === 0xf8) ||
+      (op2(t, 0x01) && (t.modrm === 0xd5 || t.modrm === 0xd6)),
+    emu: 'ud',
+  },
+  {
     name: 'SHA (0F 38 C8–CD, 0F 3A CC)',
     leaf: 7,
     subleaf: 0,
@@ -375,6 +398,286 @@ function retfRefusal(
   return undefined;
 }
 
+/**
+ * 66h on a near branch: AMD honours it (rel16, a 16-bit IP, 2-byte stack slots), Intel and
+ * x86emu ignore it. Only the forms whose AMD meaning differs in this layout: rel16 for rel32
+ * (another length, so another next instruction, taken or not), RET/CALL (2-byte slots) and
+ * JMP/CALL through memory (a 16-bit target); a rel8 target stays below 64 KiB here.
+ */
+const branch66 = (x: Seen): GarbageClass | undefined => {
+  const t = x.steps.find((u) => {
+    const k = nearBranch(u);
+    if (!k || !has66(u) || hasRexW(u)) return false;
+    const rel8 =
+      [0xeb, 0xe0, 0xe1, 0xe2, 0xe3].includes(u.opcode[0]) || (u.opcode[0] >= 0x70 && u.opcode[0] <= 0x7f);
+    return !rel8;
+  });
+  if (!t) return undefined;
+  return {
+    id: 'branch-66',
+    hosts: AMD,
+    reason: `vendor: ${t.row?.mnemonic ?? 'a near branch'} with an operand-size prefix (${bytesText(t.bytes)}) at 0x${t.rip.toString(16)}: AMD honours 66h on near branches in 64-bit mode (APM Vol. 3 JMP/Jcc/CALL/RET (Near): a 16-bit operand size truncates RIP to 16 bits, rel16, 2-byte stack slots; probe: 66 E9 and 66 0F 84 take rel16, 66 C3 pops 2 bytes on the host, host-probes64), Intel ignores it (SDM Vol. 2 JMP/Jcc/CALL/RET: "In 64-bit mode, operand size is fixed at 64 bits"), as x86emu (GenuineIntel)`,
+  };
+};
+
+/** 66 0F E7 (MOVNTDQ) with a register operand: the host runs it, the SDM's form is memory only. */
+const movntdqRegister = (x: Seen): GarbageClass | undefined => {
+  const t = x.last;
+  if (!t || !op2(t, 0xe7) || isMem(t) || !has66(t) || rep(t) !== undefined) return undefined;
+  if (!emuRaisedAt(x, t, 6) || !hostNotUdAt(x, t)) return undefined;
+  return {
+    id: 'movntdq-register',
+    reason: `host: 66 0F E7 with a register operand (ModRM.mod = 3) runs on the host as a register move instead of raising #UD (probe: 66 0F E7 D1 runs on, NP 0F E7 and 0F 2B register forms give #UD, host-probes64): on the AMD EPYC measured in the guest only, on an Intel Xeon after the CPU's own #UD (natively #UD, probes/native-ud.c), which kvm-pvm then completes; SDM Vol. 2 MOVNTDQ: the destination is m128 only (Table A-3: 66 0F E7 "Mx, Vx"), and a register form is #UD, as x86emu`,
+  };
+};
+
+/** MOVNTI (0F C3) under a 66/F2/F3 prefix: the host stores, x86emu #UD (an NP form). */
+const movntiPrefix = (x: Seen): GarbageClass | undefined => {
+  const t = x.last;
+  if (!t || !op2(t, 0xc3) || !t.prefixes.some((p) => p === 0x66 || p === 0xf2 || p === 0xf3))
+    return undefined;
+  if (!emuRaisedAt(x, t, 6) || !hostNotUdAt(x, t)) return undefined;
+  return {
+    id: 'movnti-prefix',
+    reason: `host: 0F C3 (MOVNTI) under a 66/F2/F3 prefix stores on the host (probe: F3 0F C3 stores, host-probes64): on the AMD EPYC measured in the guest only, on an Intel Xeon after the CPU's own #UD (natively #UD, probes/native-ud.c), which kvm-pvm then completes as it does LOCK hint NOPs; SDM Vol. 2 Table A-3 has 0F C3 only without a prefix (NP), the other cells empty, and 3.1.1.1: such a prefix "will either cause an invalid-opcode exception (#UD) or result in the encoding for a different instruction", as x86emu gives #UD`,
+  };
+};
+
+/**
+ * The x87 differences are the host's entry to MMX state alone: TOP 0 and every tag valid on the
+ * host (SDM Vol. 3A 12.2), TOP and the tags as the case set them on x86emu, the registers rotated.
+ */
+function mmxStateOnHostOnly(x: Seen): boolean {
+  const f = (x.m.ranCase ?? x.m.testCase).init.fpu;
+  if (!f) return false;
+  return x.m.differences.every((d) => {
+    if (d.field === 'fsw')
+      return (
+        (Number.parseInt(d.host, 16) & 0x3800) === 0 && ((Number.parseInt(d.emu, 16) ^ f.fsw) & 0x3800) === 0
+      );
+    if (d.field === 'ftw (abridged)') return d.host === '00ff' && Number.parseInt(d.emu, 16) === f.ftw;
+    return /^st\d$/.test(d.field);
+  });
+}
+
+/**
+ * Every memory difference lies in the FNSTENV/FNSAVE (D9 /6, DD /6) images x86emu stored, within
+ * the byte ranges `fields(wide)` gives of an image (`wide`: the 32-bit format, else the 16-bit
+ * one under 66h), with 00 bytes on the host; `quiet` also wants each image's FSW.ES (bit 7) clear
+ * on the host (no unmasked exception pending).
+ */
+function x87ImageFieldsOnly(x: Seen, fields: (wide: boolean) => [bigint, bigint][], quiet = false): boolean {
+  const mem = x.m.differences.filter((d) => d.category === 'memory');
+  if (!within(x.m, 'memory') || mem.length === 0) return false;
+  const ranges: [bigint, bigint][] = [];
+  const fsw: bigint[] = [];
+  for (const t of x.steps) {
+    if (!isMem(t) || !((t.opcode[0] === 0xd9 || t.opcode[0] === 0xdd) && modReg(t) === 6)) continue;
+    const ea = effectiveAddress(t, t.gpr, t.gprHigh);
+    for (const [from, to] of fields(!has66(t))) ranges.push([ea + from, ea + to]);
+    fsw.push(ea + (has66(t) ? 2n : 4n));
+  }
+  if (ranges.length === 0) return false;
+  if (quiet) {
+    const ram = hostRam(x);
+    if (!ram || fsw.some((a) => a >= BigInt(ram.length) || (ram[Number(a)] & 0x80) !== 0)) return false;
+  }
+  return mem.every((d) => {
+    const r = /^ram\[0x([0-9a-f]+)\.\.0x([0-9a-f]+)\]$/.exec(d.field);
+    if (!r || !/^(00 ?)+$/.test(d.host)) return false;
+    const a = BigInt(`0x${r[1]}`);
+    const b = BigInt(`0x${r[2]}`);
+    return ranges.some(([from, to]) => a >= from && b < to);
+  });
+}
+
+/** Both sides raised the same exception (vector and error code) at `t`, the last instruction x86emu began. */
+const bothRaisedAt = (x: Seen, t: TracedInsn | undefined, vector: number): boolean =>
+  t === x.last &&
+  endsAt(x.host, t) &&
+  endsAt(x.emu, t) &&
+  x.host.frame?.vector === vector &&
+  x.emu.frame?.vector === vector &&
+  x.host.frame.error === x.emu.frame.error;
+
+/** The last instruction x86emu executed whose mnemonic matches `re`. */
+const lastOf = (x: Seen, re: RegExp): TracedInsn | undefined =>
+  [...x.steps].reverse().find((t) => t.row !== undefined && re.test(t.row.mnemonic));
+
+/** The four 32-bit lanes (lane 0 first) of an XMM register as compare prints it (`high_low`, hex). */
+function lanes32(v: string): number[] {
+  const h = v.replace('_', '');
+  return [3, 2, 1, 0].map((k) => Number.parseInt(h.slice(8 * k, 8 * k + 8), 16));
+}
+const f32 = (bits: number): number => new Float32Array(new Uint32Array([bits]).buffer)[0];
+const isNaN32 = (bits: number): boolean => (bits & 0x7f800000) === 0x7f800000 && (bits & 0x7fffff) !== 0;
+
+/** The differences lie only in XMM register `reg`'s lanes and each differing lane passes `ok`. */
+function onlyXmmLanes(
+  x: Seen,
+  reg: number,
+  ok: (host: number, emu: number, lane: number) => boolean,
+): boolean {
+  return x.m.differences.every((d) => {
+    if (d.field !== `xmm${reg}`) return false;
+    const h = lanes32(d.host);
+    const e = lanes32(d.emu);
+    return h.every((v, k) => v === e[k] || ok(v, e[k], k));
+  });
+}
+
+const STRING_OPS = [0x6c, 0x6d, 0x6e, 0x6f, 0xa4, 0xa5, 0xa6, 0xa7, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf];
+const STATUS_FLAGS = 0x8d5;
+
+/**
+ * An Intel CPU's own choices where the manuals leave the result to the implementation and x86emu
+ * follows AMD's (measured on a Xeon, kvm-pvm: `hosts: INTEL`; AMD's is `branch66`). Each needs the
+ * case to show it; `classifyVendor64` also applies them to generated long64 mismatches.
+ */
+const INTEL_RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
+  // RCPPS/RCPSS/RSQRTPS/RSQRTSS: an approximation whose bits are the implementation's.
+  (x) => {
+    const t = lastOf(x, /^(RCP|RSQRT)(PS|SS)$/);
+    if (!t?.row || !within(x.m, 'sse')) return undefined;
+    const scalar = t.row.mnemonic.endsWith('SS');
+    const near = (h: number, e: number, lane: number): boolean =>
+      (lane === 0 || !scalar) &&
+      Number.isFinite(f32(h)) &&
+      Math.abs(f32(h) - f32(e)) <= 3 * 2 ** -12 * Math.max(Math.abs(f32(h)), Math.abs(f32(e)));
+    if (!onlyXmmLanes(x, t.insn.reg, near)) return undefined;
+    return {
+      id: 'rcp-rsqrt-approximation',
+      hosts: INTEL,
+      reason: `vendor: ${t.row.mnemonic} (${bytesText(t.bytes)}) at 0x${t.rip.toString(16)} is an approximation whose bits are the implementation's: SDM Vol. 2 ${t.row.mnemonic}: "|Relative Error| ≤ 1.5 * 2^-12" (APM the same bound); an Intel CPU's table gives other bits than AMD's, which x86emu reproduces, and the two results are within 3 * 2^-12 of each other`,
+    };
+  },
+  // DPPS with NaN operands: which NaN lands in which element is the implementation's.
+  (x) => {
+    const t = lastOf(x, /^DPPS$/);
+    if (!t || !within(x.m, 'sse') || !onlyXmmLanes(x, t.insn.reg, (h, e) => isNaN32(h) && isNaN32(e)))
+      return undefined;
+    return {
+      id: 'dpps-nan',
+      hosts: INTEL,
+      reason: `vendor: DPPS (${bytesText(t.bytes)}) at 0x${t.rip.toString(16)} with NaN operands: SDM Vol. 2 DPPS: the NaN rules of Table 4-7 "do not cover horizontal prioritization of NaNs. Horizontal propagation of NaNs to the destination and the positioning of those NaNs in the destination is implementation dependent"; an Intel CPU puts another NaN in an element than AMD's CPUs and x86emu (every differing element is a NaN on both sides)`,
+    };
+  },
+  // An MMX store faulting natively (#PF): an Intel CPU has entered MMX state first.
+  (x) => {
+    const t = x.last;
+    if (!t?.row || !/^[EQM][a-z]+,P[a-z]+$/.test(t.row.operands) || !bothRaisedAt(x, t, 14)) return undefined;
+    if (!within(x.m, 'fpu') || !mmxStateOnHostOnly(x)) return undefined;
+    return {
+      id: 'mmx-store-fault',
+      hosts: INTEL,
+      reason: `vendor: ${t.row.mnemonic} ${t.row.operands} (${bytesText(t.bytes)}) stores an MMX register and its memory operand faults (#PF, on the CPU itself): an Intel CPU has put the x87 in MMX state (TOP 0, every tag valid) before the fault, an AMD CPU, as x86emu, leaves the x87 as it was (probe: host-probes-fpu64 "an MMX store … a native #PF"); SDM Vol. 3A 12.2 gives the state an MMX instruction leaves when it executes, not when it faults`,
+    };
+  },
+  // MASKMOVDQU's #PF: which byte of the 16-byte store CR2 names.
+  (x) => {
+    const t = x.last;
+    if (t?.row?.mnemonic !== 'MASKMOVDQU' || !bothRaisedAt(x, t, 14) || !within(x.m, 'cr2')) return undefined;
+    const ea = effectiveAddress(t, t.gpr, t.gprHigh);
+    const cr2 = (s: SideEnd): bigint =>
+      (BigInt((s.state.cr2High ?? 0) >>> 0) << 32n) | BigInt(s.state.cr2 >>> 0);
+    if (cr2(x.emu) !== ea || cr2(x.host) !== ea + 8n) return undefined;
+    return {
+      id: 'maskmovdqu-cr2',
+      hosts: INTEL,
+      reason: `vendor: MASKMOVDQU (${bytesText(t.bytes)}) stores 16 bytes at DS:[RDI] = 0x${ea.toString(16)} and takes a #PF: an Intel CPU reports CR2 = RDI + 8 (the upper quadword's address), AMD's CPUs and x86emu RDI; SDM Vol. 3A 4.7: CR2 holds the linear address that caused the fault, without saying which byte of an access names it`,
+    };
+  },
+  // An x87 store with #I unmasked (FIST/FISTP/FISTTP, FBSTP, FST/FSTP) to a destination that faults.
+  (x) => {
+    const t = x.last;
+    if (!t?.row || !/^(FISTT?P?|FBSTP|FSTP?)$/.test(t.row.mnemonic) || !isMem(t) || endsAt(x.host, t))
+      return undefined;
+    const ev = x.emu.frame?.vector;
+    const hf = x.host.state.fpu;
+    if (!endsAt(x.emu, t) || (ev !== 14 && ev !== 13 && ev !== 12) || !hf) return undefined;
+    if ((hf.fsw & 0x81) !== 0x81 || (hf.fcw & 1) !== 0 || !within(x.m, 'cr2', 'eip', 'fpu', 'memory'))
+      return undefined;
+    const fswOnly = x.m.differences.every(
+      (d) =>
+        d.category !== 'fpu' ||
+        (d.field === 'fsw' && ((Number.parseInt(d.host, 16) ^ Number.parseInt(d.emu, 16)) & ~0x80ff) === 0),
+    );
+    if (!fswOnly || !onlyFrameMemory(x.m)) return undefined;
+    return {
+      id: 'x87-store-invalid-first',
+      hosts: INTEL,
+      reason: `vendor: ${t.row.mnemonic} (${bytesText(t.bytes)}) with an invalid-operation exception unmasked (an invalid operand, or ST(0) empty) to a destination that faults (#${ev === 14 ? 'PF' : ev === 13 ? 'GP' : 'SS'} on x86emu): an Intel CPU signals the numeric exception first and, as SDM Vol. 2 ${t.row.mnemonic} says for an unmasked #IA, stores nothing (SDM Vol. 1 8.5.1), so the destination is never checked (FSW.IE and ES set, the #MF left for the next x87 instruction); AMD's CPUs and x86emu fault on the destination first; neither manual orders the two for one instruction`,
+    };
+  },
+  // REPE/REPNE CMPS/SCAS that faults: the flags it leaves.
+  (x) => {
+    const t = x.last;
+    if (!t || ![0xa6, 0xa7, 0xae, 0xaf].includes(t.opcode[0]) || rep(t) === undefined) return undefined;
+    const v = x.host.frame?.vector ?? -1;
+    if (!bothRaisedAt(x, t, v) || !within(x.m, 'eflags', 'frame.eflags')) return undefined;
+    const before = t.rflags & STATUS_FLAGS;
+    const flags = (side: SideEnd): number => (side.frame?.rflags ?? 0) & STATUS_FLAGS;
+    if (flags(x.host) !== before || flags(x.emu) === before) return undefined;
+    return {
+      id: 'rep-cmps-scas-flags',
+      hosts: INTEL,
+      reason: `vendor: ${t.row?.mnemonic ?? 'CMPS/SCAS'} under ${rep(t) === 0xf3 ? 'REPE' : 'REPNE'} (${bytesText(t.bytes)}) faults (#${v}) after some iterations: an Intel CPU reports the flags as they were before the instruction, as SDM Vol. 2 REP/REPE/REPZ/REPNE/REPNZ says ("the EFLAGS value is restored to the state prior to the execution of the instruction"), AMD's CPUs and x86emu those of the last completed iteration (the APM does not say)`,
+    };
+  },
+  // A REP string instruction with a 32-bit address size: RCX/RSI/RDI[63:32] on the host.
+  (x) => {
+    const a32 = x.steps.filter(
+      (u) => STRING_OPS.includes(u.opcode[0]) && rep(u) !== undefined && u.insn.adSize === 4,
+    );
+    if (a32.length === 0 || !within(x.m, 'gpr')) return undefined;
+    const cleared = x.m.differences.every((d) => {
+      if (!['rcx', 'rsi', 'rdi'].includes(d.field)) return false;
+      const e = BigInt(d.emu);
+      return BigInt(d.host) === (e & 0xffffffffn) && e >> 32n !== 0n;
+    });
+    if (!cleared) return undefined;
+    const u = a32[a32.length - 1];
+    return {
+      id: 'rep-a32-upper',
+      hosts: INTEL,
+      reason: `vendor: ${u.row?.mnemonic ?? 'a string instruction'} under REP with a 32-bit address size (${bytesText(u.bytes)}) at 0x${u.rip.toString(16)}, which faulted at its first iteration or ran none (ECX = 0): an Intel CPU has cleared bits 63:32 of RCX (and RSI/RDI) anyway, AMD's CPUs and x86emu leave the registers an iteration did not write; SDM Vol. 2 REP (Operation) writes ECX only per iteration and Vol. 1 3.4.1.1 zero-extends a 32-bit write, so with no iteration completed the upper halves are the implementation's`,
+    };
+  },
+  // A near CALL whose target is not canonical: the return address written before the #GP(0).
+  (x) => {
+    const t = x.last;
+    if (!t || nearBranch(t) !== 'call' || has66(t) || !bothRaisedAt(x, t, 13) || x.host.frame?.error !== 0)
+      return undefined;
+    const ram = hostRam(x);
+    const rsp = t.gpr[4] >>> 0;
+    if (!ram || t.gprHigh[4] !== 0 || t.ripHigh !== 0 || !within(x.m, 'memory') || rsp < 8) return undefined;
+    const inSlot = x.m.differences.every((d) => {
+      const r = /^ram\[0x([0-9a-f]+)\.\.0x([0-9a-f]+)\]$/.exec(d.field);
+      return r !== null && Number.parseInt(r[1], 16) >= rsp - 8 && Number.parseInt(r[2], 16) < rsp;
+    });
+    const next = t.rip + t.length;
+    const pushed = Array.from({ length: 8 }, (_, k) => ram[rsp - 8 + k]);
+    if (!inSlot || pushed.some((b, k) => b !== (k < 4 ? (next >>> (8 * k)) & 0xff : 0))) return undefined;
+    return {
+      id: 'call-push-before-gp',
+      hosts: INTEL,
+      reason: `vendor: CALL (${bytesText(t.bytes)}) at 0x${t.rip.toString(16)} to a target that faults #GP(0) (SDM Vol. 2 CALL "64-Bit Mode Exceptions": a non-canonical target): an Intel CPU has written the return address (0x${next.toString(16)}) below RSP before the fault, RSP itself unchanged as for any fault; AMD's CPUs and x86emu check the target first and write nothing; neither manual orders the push and the check`,
+    };
+  },
+  // FNSTENV/FNSAVE images that differ in FOP and FDP too (FCS/FDS: x87-fcs-fds), with none pending.
+  (x) => {
+    // FCS, FOP, FDP, FDS: bytes 16–25 of the 32-bit format; FCS, FDP, FDS: 8–13 of the 16-bit one
+    // (no FOP there) (SDM Vol. 1 8.1.10, Figures 8-9 and 8-10).
+    if (!x87ImageFieldsOnly(x, (wide) => [wide ? [16n, 26n] : [8n, 14n]], true)) return undefined;
+    return {
+      id: 'x87-fop-fdp',
+      hosts: INTEL,
+      reason:
+        "vendor: FNSTENV/FNSAVE images differ only in FOP and FDP (and FCS/FDS), 0 on the host, the last x87 instruction's on x86emu, with no unmasked exception pending (FSW.ES = 0 in the image): an Intel CPU with CPUID.(EAX=07H,ECX=0):EBX[6] = 1 (FDP_EXCPTN_ONLY, this Xeon) updates FDP only for an x87 instruction that incurs an unmasked exception, and with FOP compatibility mode off (IA32_MISC_ENABLE[2] = 0, the default) stores FOP only then too (SDM Vol. 1 8.1.8, 8.1.9.1); AMD's CPUs, as x86emu, store them for the last x87 instruction",
+    };
+  },
+];
+
 /** The rules, in order; the first that places the case wins. */
 const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
   // x87/SSE/MMX memory operand misaligned or non-canonical: the host's #UD through KVM's emulator.
@@ -416,34 +719,8 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
       reason: `host: the CPU raises #UD for ${modReg(t) === 0 ? 'FXSAVE' : 'FXRSTOR'} under a 66, F2 or F3 prefix, and kvm-pvm completes it as without the prefix when its memory operand has no SIB index register (probe: the guest's 66 FXSAVE [rax] stores the image, 66 FXSAVE [rax+rcx] gets #UD, host-probes-fpu64); SDM Vol. 2 3.1.1.1: an NP form's 66/F2/F3 "will either cause an invalid-opcode exception (#UD) or result in the encoding for a different instruction", as x86emu gives #UD`,
     };
   },
-  // 66 0F E7 (MOVNTDQ) with a register operand: the AMD CPU runs it, the SDM's form is memory only.
-  (x) => {
-    const t = x.last;
-    if (!t || !op2(t, 0xe7) || isMem(t) || !has66(t) || rep(t) !== undefined) return undefined;
-    if (!emuRaisedAt(x, t, 6) || !hostNotUdAt(x, t)) return undefined;
-    return {
-      id: 'movntdq-register',
-      reason: `vendor: the AMD CPU runs 66 0F E7 with a register operand (ModRM.mod = 3) as a register move instead of raising #UD (probe: 66 0F E7 D1 runs on, NP 0F E7 and 0F 2B register forms give #UD, host-probes64); SDM Vol. 2 MOVNTDQ: the destination is m128 only (Table A-3: 66 0F E7 "Mx, Vx"), and a register form is #UD, as x86emu`,
-    };
-  },
-  // 66h on a near branch: AMD honours it (rel16, a 16-bit IP, 2-byte stack slots), Intel and
-  // x86emu ignore it. Only the forms whose AMD meaning differs in this layout: rel16 for rel32
-  // (another length, so another next instruction, taken or not), RET/CALL (2-byte slots) and
-  // JMP/CALL through memory (a 16-bit target); a rel8 target stays below 64 KiB here.
-  (x) => {
-    const t = x.steps.find((u) => {
-      const k = nearBranch(u);
-      if (!k || !has66(u) || hasRexW(u)) return false;
-      const rel8 =
-        [0xeb, 0xe0, 0xe1, 0xe2, 0xe3].includes(u.opcode[0]) || (u.opcode[0] >= 0x70 && u.opcode[0] <= 0x7f);
-      return !rel8;
-    });
-    if (!t) return undefined;
-    return {
-      id: 'branch-66',
-      reason: `vendor: ${t.row?.mnemonic ?? 'a near branch'} with an operand-size prefix (${bytesText(t.bytes)}) at 0x${t.rip.toString(16)}: AMD honours 66h on near branches in 64-bit mode (APM Vol. 3 JMP/Jcc/CALL/RET (Near): a 16-bit operand size truncates RIP to 16 bits, rel16, 2-byte stack slots; probe: 66 E9 and 66 0F 84 take rel16, 66 C3 pops 2 bytes on the host, host-probes64), Intel ignores it (SDM Vol. 2 JMP/Jcc/CALL/RET: "In 64-bit mode, operand size is fixed at 64 bits"), as x86emu (GenuineIntel)`,
-    };
-  },
+  movntdqRegister,
+  branch66,
   // IRET at CPL 3 is emulated by KVM on kvm-pvm: #GP(0) where the SDM gives #GP(selector).
   (x) => {
     const t = x.last;
@@ -485,6 +762,8 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
     if (t.gprHigh[4] !== 0 || cr2 < outer || cr2 >= outer + 2 * slot) return undefined;
     return {
       id: 'retf-outer-first',
+      // Measured on the AMD host; an Intel host's RETF refuses the CS first (host-probes64).
+      hosts: AMD,
       reason: `host: RETF${imm ? ` ${imm.toString(16)}h` : ''} at CPL 3 to CS 0x${sel.toString(16)} (${why.because}): the host reads the outer level's RSP and SS slots first (past the immediate) and takes their #PF at 0x${cr2.toString(16)} (probe: RETF imm16 to an RPL-1 selector with the outer slots on a supervisor page, host-probes64), where SDM Vol. 2 RET (Operation, "64-Bit Mode Exceptions") checks the return CS first: #GP(0x${why.error.toString(16)}), as x86emu`,
     };
   },
@@ -582,22 +861,12 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
         continue;
       return {
         id: 'cpuid-absent',
-        reason: `host: the CPU implements ${f.name} (CPUID.${f.leaf.toString(16).toUpperCase()}H${f.subleaf ? `.${f.subleaf}` : ''}:${['EAX', 'EBX', 'ECX', 'EDX'][f.reg]}[${f.bit}] on this AMD EPYC; kvm-pvm runs CPL-3 code natively whatever the guest's CPUID says) and x86emu's CPUID does not, so x86emu ${f.emu === 'ud' ? 'raises #UD' : 'runs the form the bytes mean without it'} (SDM Vol. 2 ${f.name.split(' ')[0]}: #UD if the CPUID bit is 0); probe: host-probes64 "instructions the host has and x86emu's CPUID does not"`,
+        reason: `host: the CPU implements ${f.name} (CPUID.${f.leaf.toString(16).toUpperCase()}H${f.subleaf ? `.${f.subleaf}` : ''}:${['EAX', 'EBX', 'ECX', 'EDX'][f.reg]}[${f.bit}] on the host CPU; kvm-pvm runs CPL-3 code natively whatever the guest's CPUID says) and x86emu's CPUID does not, so x86emu ${f.emu === 'ud' ? 'raises #UD' : 'runs the form the bytes mean without it'} (SDM Vol. 2 ${f.name.split(' ')[0]}: #UD if the CPUID bit is 0); probe: host-probes64 "instructions the host has and x86emu's CPUID does not"`,
       };
     }
     return undefined;
   },
-  // MOVNTI (0F C3) under a 66/F2/F3 prefix: the host runs it, x86emu #UD (an NP form).
-  (x) => {
-    const t = x.last;
-    if (!t || !op2(t, 0xc3) || !t.prefixes.some((p) => p === 0x66 || p === 0xf2 || p === 0xf3))
-      return undefined;
-    if (!emuRaisedAt(x, t, 6) || !hostNotUdAt(x, t)) return undefined;
-    return {
-      id: 'movnti-prefix',
-      reason: `vendor: the AMD CPU runs 0F C3 (MOVNTI) under a 66/F2/F3 prefix as MOVNTI (probe: F3 0F C3 stores, host-probes64); SDM Vol. 2 Table A-3 has 0F C3 only without a prefix (NP), the other cells empty, and 3.1.1.1: such a prefix "will either cause an invalid-opcode exception (#UD) or result in the encoding for a different instruction", as x86emu gives #UD`,
-    };
-  },
+  movntiPrefix,
   // INT n at CPL 3: #UD on kvm-pvm.
   (x) => {
     const t = x.steps.find((u) => u.opcode[0] === 0xcd);
@@ -641,6 +910,8 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
     if (!t) return undefined;
     return {
       id: 'rep-loopcc',
+      // Measured on the AMD host; an Intel host's LOOPcc keeps its own condition.
+      hosts: AMD,
       reason: `host: ${bytesText(t.bytes)} (${t.row?.mnemonic}) branches as ${rep(t) === 0xf2 ? 'LOOPNE' : 'LOOPE'} on this host: the REP prefix picks the condition, as for CMPS and SCAS (probe: host-probes64 "a REP prefix on LOOPE/LOOPNE"); SDM Vol. 2 LOOP/LOOPcc and 2.1.1: REP prefixes apply to string instructions only, the condition is the opcode's, as x86emu`,
     };
   },
@@ -666,6 +937,8 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
     if (!destFault || !(repeCmpsb || !isCanonical(dst))) return undefined;
     return {
       id: 'cmps-first-read',
+      // REPE CMPSB's order is the AMD CPU's (an Intel host's differs); KVM's emulator's is every host's.
+      ...(isCanonical(dst) ? { hosts: AMD } : {}),
       reason: `host: ${repeCmpsb ? 'REPE CMPSB reads DS:[RSI] first on this host' : "a non-canonical ES:[RDI] faults #GP on the CPU and kvm-pvm hands CMPS to KVM's emulator, which reads DS:[RSI] first"}, so the source's #PF is reported (probe: host-probes64 "CMPS reads ES:[RDI] first…"); x86emu reads ES:[RDI] first, as the CPU does for every other CMPS form (and QEMU)`,
     };
   },
@@ -722,7 +995,7 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
     if ((x.m.testCase.init.efer & EFER_SVME) !== 0) return undefined;
     return {
       id: 'svm-host-efer',
-      reason: `host: kvm-pvm runs CPL-3 code under the host's EFER, whose SVME is 1 (the host runs KVM on AMD-V), so the CPU gives #GP(0) for ${bytesText(t.bytes)} at CPL 3 (probe: CLGI, host-probes64); with the guest's EFER.SVME = 0, APM Vol. 3 (VMRUN, VMLOAD, VMSAVE, STGI, CLGI, SKINIT, INVLPGA): #UD, as x86emu (which has no SVM)`,
+      reason: `host: ${bytesText(t.bytes)} at CPL 3 gives #GP(0) on the host: on the AMD EPYC because kvm-pvm runs CPL-3 code under the host's EFER, whose SVME is 1 (the host runs KVM on AMD-V; probe: CLGI, host-probes64), on an Intel Xeon (no SVM) after the CPU's own #UD (natively #UD, probes/native-ud.c), which kvm-pvm turns into #GP(0); with the guest's EFER.SVME = 0, APM Vol. 3 (VMRUN, VMLOAD, VMSAVE, STGI, CLGI, SKINIT, INVLPGA): #UD, as x86emu (which has no SVM)`,
     };
   },
   // LOCK on a non-lockable form the CPU refuses (#UD) and KVM's emulator then runs on kvm-pvm.
@@ -738,6 +1011,8 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
     if (!verrVerw && !(intN && x.host.frame?.vector === 13 && x.host.frame.error === 0)) return undefined;
     return {
       id: 'lock-emulated',
+      // LOCK VERR/VERW completed was measured on the AMD host (an Intel host's ends otherwise).
+      ...(verrVerw ? { hosts: AMD } : {}),
       reason: verrVerw
         ? `host: LOCK ${modReg(t) === 4 ? 'VERR' : 'VERW'} (${bytesText(t.bytes)}): the CPU raises #UD, and kvm-pvm hands that #UD to KVM's emulator, which runs the instruction without the prefix, reading its operand (probe: LOCK VERW [rax] runs on, host-probes64); SDM Vol. 2 LOCK: #UD with an instruction that is not a lockable read-modify-write, as x86emu`
         : `host: LOCK INT 0x${vector.toString(16)} (a DPL-0 gate) gives #GP(0) at CPL 3 on kvm-pvm (probe: LOCK INT 19h is #GP(0), LOCK INT 80h and INT n #UD, host-probes64); SDM Vol. 2 LOCK: #UD with an instruction that is not a lockable read-modify-write (checked before the gate), as x86emu`,
@@ -766,18 +1041,7 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
       return undefined;
     if (hf.vector !== ef.vector || (hf.vector !== 13 && hf.vector !== 12) || !within(x.m, 'fpu'))
       return undefined;
-    const f = (x.m.ranCase ?? x.m.testCase).init.fpu;
-    if (!f) return undefined;
-    const ok = x.m.differences.every((d) => {
-      if (d.field === 'fsw')
-        return (
-          (Number.parseInt(d.host, 16) & 0x3800) === 0 &&
-          ((Number.parseInt(d.emu, 16) ^ f.fsw) & 0x3800) === 0
-        );
-      if (d.field === 'ftw (abridged)') return d.host === '00ff' && Number.parseInt(d.emu, 16) === f.ftw;
-      return /^st\d$/.test(d.field);
-    });
-    if (!ok) return undefined;
+    if (!mmxStateOnHostOnly(x)) return undefined;
     return {
       id: 'mmx-state-on-fault',
       reason: `host: ${t.row.mnemonic} ${t.row.operands} faults #${hf.vector === 13 ? 'GP' : 'SS'}(0) on its memory operand on the CPU; kvm-pvm hands it to KVM's emulator, whose MMX operand fetch (fetch_possible_mmx_operand) puts the x87 in MMX state (TOP 0, every tag valid) before it raises the fault (probe: MOVQ m64, MM0 non-canonical leaves TOP 0, host-probes-fpu64); SDM Vol. 3A 12.2: the state changes only when an MMX instruction executes, as x86emu leaves it`,
@@ -785,32 +1049,26 @@ const RULES: readonly ((s: Seen) => GarbageClass | undefined)[] = [
   },
   // FNSTENV/FNSAVE images differ only in FCS/FDS: 0 on the host, the selector on x86emu.
   (x) => {
-    const mem = x.m.differences.filter((d) => d.category === 'memory');
-    if (!within(x.m, 'memory') || mem.length === 0) return undefined;
-    const fields: [bigint, bigint][] = [];
-    for (const t of x.steps) {
-      if (!isMem(t) || !((t.opcode[0] === 0xd9 || t.opcode[0] === 0xdd) && modReg(t) === 6)) continue;
-      const ea = effectiveAddress(t, t.gpr, t.gprHigh);
-      // FCS and FDS: bytes 16–17 and 24–25 of the 32-bit format, 8–9 and 12–13 of the 16-bit one
-      // (66h) (SDM Vol. 1 8.1.10, Figures 8-9 and 8-10).
-      const [cs, ds] = has66(t) ? [8n, 12n] : [16n, 24n];
-      fields.push([ea + cs, ea + cs + 2n], [ea + ds, ea + ds + 2n]);
-    }
-    if (fields.length === 0) return undefined;
-    const inside = mem.every((d) => {
-      const r = /^ram\[0x([0-9a-f]+)\.\.0x([0-9a-f]+)\]$/.exec(d.field);
-      if (!r || !/^(00 ?)+$/.test(d.host)) return false;
-      const a = BigInt(`0x${r[1]}`);
-      const b = BigInt(`0x${r[2]}`);
-      return fields.some(([from, to]) => a >= from && b < to);
-    });
-    if (!inside) return undefined;
+    // FCS and FDS: bytes 16–17 and 24–25 of the 32-bit format, 8–9 and 12–13 of the 16-bit one
+    // (66h) (SDM Vol. 1 8.1.10, Figures 8-9 and 8-10).
+    const selectors = (wide: boolean): [bigint, bigint][] =>
+      wide
+        ? [
+            [16n, 18n],
+            [24n, 26n],
+          ]
+        : [
+            [8n, 10n],
+            [12n, 14n],
+          ];
+    if (!x87ImageFieldsOnly(x, selectors)) return undefined;
     return {
       id: 'x87-fcs-fds',
       reason:
         'vendor: FNSTENV/FNSAVE store FCS/FDS as 0 on the host CPU, the last selectors on x86emu (probe: FLD m64, FNSTENV: FDS 0 on the host, 0x2B on x86emu, the rest of the image equal, host-probes64); SDM Vol. 1 8.1.8: with CPUID.(EAX=07H,ECX=0):EBX[13] = 1 the processor deprecates FCS and FDS and saves them as 0000H, else it saves the selectors, as x86emu, whose CPUID.(EAX=07H,ECX=0):EBX[13] is 0',
     };
   },
+  ...INTEL_RULES,
   // RDRAND/RDSEED: each side's own random bits (replayed with the host's).
   randomValueExplain,
   // Flags an earlier instruction left undefined, consumed by a later one.
@@ -1012,15 +1270,34 @@ function sameEnd(x: Seen, o: Outcome, flagMask: number): boolean {
  * The class of a long64 garbage mismatch, or undefined when the case does not provably fall in
  * one (an x86emu bug until triaged). Needs `m.host` and `m.emu` (a run's mismatches have them).
  */
-export function classifyGarbage64(m: Mismatch): GarbageClass | undefined {
+export function classifyGarbage64(m: Mismatch, vendor = hostCpuVendor()): GarbageClass | undefined {
   const c = m.ranCase ?? m.testCase;
-  if (c.mode !== 'long64' || !c.garbage || !m.host || !m.emu) return undefined;
+  if (!c.garbage) return undefined;
+  return firstClass(m, RULES, vendor);
+}
+
+/**
+ * The vendor class (`hosts`) of a long64 mismatch, generated or garbage, that `vendor`'s hosts
+ * show, or undefined: `classifyIa32e` cites it for `--write-known`.
+ */
+export function classifyVendor64(m: Mismatch, vendor = hostCpuVendor()): GarbageClass | undefined {
+  return firstClass(m, [branch66, ...INTEL_RULES], vendor);
+}
+
+/** The first of `rules` that places the long64 case of `m` in a class `vendor`'s hosts show. */
+function firstClass(
+  m: Mismatch,
+  rules: readonly ((s: Seen) => GarbageClass | undefined)[],
+  vendor: string,
+): GarbageClass | undefined {
+  const c = m.ranCase ?? m.testCase;
+  if (c.mode !== 'long64' || !m.host || !m.emu) return undefined;
   if (m.signature.categories.includes('crash') || m.signature.categories.includes('budget')) return undefined;
   const { trace, steps } = traceCase(c);
   const seen: Seen = { m, host: m.host, emu: m.emu, steps, trace, last: steps[steps.length - 1] };
-  for (const rule of RULES) {
+  for (const rule of rules) {
     const r = rule(seen);
-    if (r) return r;
+    if (r && (r.hosts === undefined || r.hosts.includes(vendor))) return r;
   }
   return undefined;
 }

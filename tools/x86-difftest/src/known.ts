@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import { type KnownMismatch, type Mismatch, matchesKnown, type Signature } from './difftest.js';
 import { prefixesAt } from './generator.js';
 import { classifyFpuSse } from './known-fpu.js';
+import { classifyVendor64 } from './known-garbage64.js';
+import { hostCpuVendor } from './referee.js';
 
 /** The package's known-mismatch file (works from src/ under vitest and from dist/). */
 export const KNOWN_MISMATCHES_URL = new URL('../known-mismatches.json', import.meta.url);
@@ -30,12 +32,24 @@ export function loadKnownMismatches(url: URL = KNOWN_MISMATCHES_URL): KnownMisma
 }
 
 /**
+ * The entries of `list` that hold on a host with `vendor`'s CPU (`KnownMismatch.hosts`): the
+ * ones a run there accepts and whose reproducers must still mismatch there.
+ */
+export function knownForHost(list: readonly KnownMismatch[], vendor = hostCpuVendor()): KnownMismatch[] {
+  return list.filter((k) => k.hosts === undefined || k.hosts.includes(vendor));
+}
+
+/**
  * The lists' file text: JSON indented by one, but an array of numbers (a reproducer's bytes, GPRs,
  * x87 registers and XMM image) on one line, so an x87/SSE reproducer stays a few lines long.
  */
 export function stringifyKnown(list: readonly KnownMismatch[]): string {
   return `${JSON.stringify(list, null, 1).replace(/\[\s*(-?\d+(?:,\s*-?\d+)*)\s*\]/g, (_, nums: string) => `[${nums.replace(/\s+/g, '')}]`)}\n`;
 }
+
+/** SHLD/SHRD past the operand size, in every mode: what the host gives is its CPU's. */
+const SHXD_UNDEFINED =
+  "SDM SHLD/SHRD: a count larger than the operand size leaves the destination and flags undefined; the host's result is its CPU's (KVM's emulator, in the legacy modes and compat32, runs the host's own SHLD/SHRD: fastop), and the vendors differ: for a 16-bit operand and a count of 17–31 an Intel CPU shifts DEST:SRC:DEST (48 bits) left or right, an AMD CPU, as x86emu, DEST:SRC:SRC (SHLD) or SRC:SRC:DEST (SHRD)";
 
 /**
  * A first classification of a new signature, for `--write-known` (a reviewer edits the result):
@@ -70,6 +84,8 @@ export function classify(sig: Signature): string {
     return "host: KVM's emulator pushes error code 0 for LTR/LLDT of a selector beyond the GDT limit; the SDM says #GP(selector), as x86emu does";
   if (/^(POP_SEG|MOV_TO_SEG|LDS|LES|LFS|LGS|LSS)/.test(sig.form) && sig.categories.includes('seg'))
     return "host (likely): KVM's emulator on kvm-pvm loads a descriptor from beyond the GDT limit instead of raising #GP(selector)";
+  if (/^SH[LR]D /.test(sig.form) && sig.categories.every((c) => c === 'gpr' || c === 'memory'))
+    return SHXD_UNDEFINED;
   if (sig.categories.includes('crash')) return 'x86emu: threw a JavaScript exception';
   return 'unreviewed: x86emu or host; see the reproducer';
 }
@@ -99,6 +115,9 @@ export function classifyIa32e(sig: Signature, m: Mismatch): string {
   const modrm = x ? (c.bytes[x.opcodeAt + 1] ?? 0) : 0;
   const rexR = ((x?.rex ?? 0) & 4) !== 0;
   const vectors = m.differences.some((d) => d.field === 'rip');
+  // One CPU vendor's choice, shown by the case itself (the entry is cited for this host's vendor).
+  const vendorClass = classifyVendor64(m);
+  if (vendorClass) return vendorClass.reason;
   const fpuSse = classifyFpuSse(sig, m);
   if (fpuSse) return fpuSse;
   if (sig.form === 'POPF' && within('eflags', 'frame.eflags'))
@@ -126,8 +145,7 @@ export function classifyIa32e(sig: Signature, m: Mismatch): string {
     return "host: a faulting MOV Sreg with REX.R is re-run by KVM's emulator on kvm-pvm, which counts REX.R in the Sreg field (#UD); the CPU ignores REX.R (the same bytes without a fault run natively with REX.R ignored); APM Vol. 3 1.2.7: REX.R does not modify ModRM.reg when it names a register other than a GPR, XMM, control or debug register, and is ignored, as x86emu";
   if (sig.mode === 'long64' && sig.form === 'IRET')
     return 'host: IRET at CPL 3 is emulated by KVM on kvm-pvm: it loads a data segment (0x2b) into CS, refuses a return to the compat CS with #GP(0) and gives #GP(0) where the SDM gives #GP(selector) or #SS(selector) (a not-present SS)';
-  if (sig.form.startsWith('SHLD') || sig.form.startsWith('SHRD'))
-    return 'SDM SHLD/SHRD: a count larger than the operand size leaves the destination and flags undefined';
+  if (sig.form.startsWith('SHLD') || sig.form.startsWith('SHRD')) return SHXD_UNDEFINED;
   if (sig.mode !== 'compat32') return 'unreviewed: x86emu or host; see the reproducer';
   if (sig.form === 'SWAPGS' || sig.form === 'SYSRET')
     return `${KVM_EMULATOR}: it raises #GP(0); SDM ${sig.form}: #UD outside 64-bit mode, as x86emu`;
@@ -152,30 +170,36 @@ export function classifyIa32e(sig: Signature, m: Mismatch): string {
 /**
  * Known-mismatch entries for every distinct signature of `found` (first case as reproducer),
  * appended to `existing`. `classifyAs` gives each new entry's summary (default: `classify`).
+ * A new entry is cited for the vendor of the host that found it (`hosts`; a reviewer who shows
+ * the reason holds for every vendor removes the field); another vendor's entry does not list it.
  */
 export function knownFromMismatches(
   found: readonly Mismatch[],
   existing: readonly KnownMismatch[],
   classifyAs: (sig: Signature, m: Mismatch) => string = classify,
   prefixScope: (sig: Signature, m: Mismatch) => number[] | undefined = () => undefined,
+  vendor = hostCpuVendor(),
 ): KnownMismatch[] {
   const out = [...existing];
   for (const m of found) {
-    if (out.some((k) => matchesKnown(m.signature, k))) continue;
+    if (knownForHost(out, vendor).some((k) => matchesKnown(m.signature, k))) continue;
     const s = m.signature;
     const summary = classifyAs(s, m);
     // One entry for a rule that holds for every instruction (the RF bit of fault frames).
     const general = summary.startsWith('x86emu: a fault-class');
     const prefixes = prefixScope(s, m);
     const suffix = prefixes ? `/${prefixes.map((p) => p.toString(16)).join('|')}` : '';
+    const id = general
+      ? 'any/frame.rf'
+      : `${s.mode}/${s.form}/${s.categories.join('+')}${suffix}`.replace(/\s+/g, '_');
     out.push({
       ...(prefixes ? { prefixes } : {}),
-      id: general
-        ? 'any/frame.rf'
-        : `${s.mode}/${s.form}/${s.categories.join('+')}${suffix}`.replace(/\s+/g, '_'),
+      // The same signature may be cited for another vendor, with that vendor's reason.
+      id: out.some((k) => k.id === id) ? `${id}@${vendor}` : id,
       mode: general ? '*' : s.mode,
       form: general ? '*' : s.form,
       categories: s.categories,
+      hosts: [vendor],
       summary,
       reproducer: m.testCase,
     });

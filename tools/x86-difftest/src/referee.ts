@@ -4,7 +4,7 @@
  * runs them, so "the host" there is that emulator, not silicon. CPL-3 code in 64-bit mode runs
  * natively. Whether compatibility mode does is probed, not assumed.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { HostSide } from './host-side.js';
 import { CODE, type Mode, STACK_TOP } from './layout.js';
 import { baseState64, buildImage64, type LongMode, STUBS64, writeHarnessFrame } from './layout64.js';
@@ -13,6 +13,25 @@ export type HostFlavor = 'kvm' | 'kvm-pvm';
 
 export function hostKvmFlavor(): HostFlavor {
   return existsSync('/sys/module/kvm_pvm') ? 'kvm-pvm' : 'kvm';
+}
+
+let vendor: string | undefined;
+
+/**
+ * The host CPU's vendor, CPUID.0's string (`vendor_id` of /proc/cpuinfo): `AuthenticAMD`,
+ * `GenuineIntel`…, or 'unknown'. In long64 the CPU referees, and where the manuals leave a result
+ * undefined or to the implementation the two vendors answer differently: a cited mismatch may
+ * hold for one vendor only (`KnownMismatch.hosts`).
+ */
+export function hostCpuVendor(): string {
+  if (vendor === undefined) {
+    try {
+      vendor = /vendor_id\s*:\s*(\S+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
+    } catch {
+      vendor = 'unknown';
+    }
+  }
+  return vendor;
 }
 
 export interface CompatProbe {

@@ -1,7 +1,7 @@
 /**
  * x86emu against the real CPU (the host's /dev/kvm), with a fixed seed and a CI-sized budget:
- * no mismatch outside the reviewed list (known-mismatches.json, KNOWN-MISMATCHES.md), every
- * listed one still reproduces, and on random bytes x86emu never throws and ends as the host
+ * no mismatch outside the reviewed list (known-mismatches.json, KNOWN-MISMATCHES.md; its entries
+ * for this host's CPU vendor), every listed one still reproduces, and on random bytes x86emu never throws and ends as the host
  * does. Skips visibly where /dev/kvm or the addon is missing.
  */
 import { hostKvmAvailability } from '@kvm/host';
@@ -15,16 +15,16 @@ import {
   signatureOf,
 } from '../src/difftest.js';
 import { FORMS, formName } from '../src/generator.js';
-import { loadKnownMismatches } from '../src/known.js';
+import { knownForHost, loadKnownMismatches } from '../src/known.js';
 import { ALL_MODES, baseState, buildImage, CODE } from '../src/layout.js';
 import { GARBAGE, GENERATED } from './budget.js';
-import { AMD_LISTS_NOTE, AMD_LISTS_REASON } from './host-vendor.js';
 
 const avail = hostKvmAvailability();
 const skip = avail.available ? undefined : avail.reason;
 if (skip) console.warn(`[x86-difftest] skipped: ${skip}`);
 
-const known = loadKnownMismatches();
+// The entries cited for this host's CPU vendor (`hosts`).
+const known = knownForHost(loadKnownMismatches());
 
 function describeNew(found: Mismatch[]): string {
   return found
@@ -97,17 +97,14 @@ describe.skipIf(skip !== undefined)(`x86emu against the host CPU${skip ? ` (skip
     expect(fresh.length, describeNew(r.mismatches)).toBe(0);
   });
 
-  it.skipIf(AMD_LISTS_REASON !== undefined)(
-    `every known mismatch still reproduces (shrink the list when x86emu is fixed)${AMD_LISTS_NOTE}`,
-    () => {
-      const gone: string[] = [];
-      for (const k of known) {
-        // IA-32e entries are re-run by difftest64.kvm.test.ts.
-        if (!ALL_MODES.includes(k.reproducer.mode) || tester.unavailable.has(k.reproducer.mode)) continue;
-        const v = tester.runCase(k.reproducer);
-        if (v.kind !== 'fail' || !matchesKnown(signatureOf(v), k)) gone.push(`${k.id}: ${v.kind}`);
-      }
-      expect(gone).toEqual([]);
-    },
-  );
+  it('every known mismatch still reproduces (shrink the list when x86emu is fixed)', () => {
+    const gone: string[] = [];
+    for (const k of known) {
+      // IA-32e entries are re-run by difftest64.kvm.test.ts.
+      if (!ALL_MODES.includes(k.reproducer.mode) || tester.unavailable.has(k.reproducer.mode)) continue;
+      const v = tester.runCase(k.reproducer);
+      if (v.kind !== 'fail' || !matchesKnown(signatureOf(v), k)) gone.push(`${k.id}: ${v.kind}`);
+    }
+    expect(gone).toEqual([]);
+  });
 });

@@ -2,17 +2,17 @@
  * x86emu against the host in the IA-32e modes, with the CI budget of issue 10 (`--mode
  * long64,compat32 --count 20000` on a fixed seed): no mismatch outside the cited known list and
  * x86emu's open-bug list (open-ia32e.json, a ratchet: issue 10 is done when it is empty), and
- * every listed IA-32e entry still reproduces. Until x86emu runs long mode this is skipped, with that
+ * every listed IA-32e entry still reproduces — each list's entries for this host's CPU vendor
+ * (`KnownMismatch.hosts`). Until x86emu runs long mode this is skipped, with that
  * reason — never passed.
  */
 import { hostKvmAvailability } from '@kvm/host';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiffTester, type Mismatch, matchesKnown, runDifferential, signatureOf } from '../src/difftest.js';
-import { loadKnownMismatches, OPEN_IA32E_URL } from '../src/known.js';
+import { knownForHost, loadKnownMismatches, OPEN_IA32E_URL } from '../src/known.js';
 import { x86emuAdvertisesLongMode, x86emuIncomplete } from '../src/known-answers64.js';
 import { LONG_MODES } from '../src/layout.js';
 import { LONG64 } from './budget.js';
-import { AMD_LISTS_NOTE, AMD_LISTS_REASON } from './host-vendor.js';
 
 const avail = hostKvmAvailability();
 const why = (() => {
@@ -30,8 +30,9 @@ const why = (() => {
 })();
 if (why) console.warn(`[x86-difftest] long64/compat32 comparison skipped: ${why}`);
 
-const cited = loadKnownMismatches().filter((k) => LONG_MODES.includes(k.reproducer.mode));
-const open = loadKnownMismatches(OPEN_IA32E_URL);
+// The entries cited for this host's CPU vendor (`hosts`).
+const cited = knownForHost(loadKnownMismatches()).filter((k) => LONG_MODES.includes(k.reproducer.mode));
+const open = knownForHost(loadKnownMismatches(OPEN_IA32E_URL));
 const known = [...cited, ...open];
 
 function describeNew(found: Mismatch[]): string {
@@ -51,34 +52,28 @@ describe.skipIf(why !== undefined)(
     });
     afterAll(() => tester?.close());
 
-    it.skipIf(AMD_LISTS_REASON !== undefined)(
-      `generated cases (seed ${LONG64.seed}, ${LONG64.count} cases): only known mismatches${AMD_LISTS_NOTE}`,
-      () => {
-        const r = runDifferential(tester, { ...LONG64, garbage: false, known });
-        const fresh = r.mismatches.filter((m) => !m.known);
-        const openSeen = r.mismatches.filter((m) => open.some((k) => k.id === m.known)).length;
-        console.log(
-          `[x86-difftest] long64/compat32: ${r.passed} passed, ${r.failed} failed (${r.failed - fresh.length - openSeen} cited, ${openSeen} open x86emu bugs in ${open.length} signatures), ${r.skipped} skipped`,
-        );
-        expect(r.passed).toBeGreaterThan(LONG64.count / 3);
-        expect(r.mismatches.filter((m) => m.signature.categories.includes('crash'))).toEqual([]);
-        expect(fresh.length, describeNew(r.mismatches)).toBe(0);
-      },
-    );
+    it(`generated cases (seed ${LONG64.seed}, ${LONG64.count} cases): only known mismatches`, () => {
+      const r = runDifferential(tester, { ...LONG64, garbage: false, known });
+      const fresh = r.mismatches.filter((m) => !m.known);
+      const openSeen = r.mismatches.filter((m) => open.some((k) => k.id === m.known)).length;
+      console.log(
+        `[x86-difftest] long64/compat32: ${r.passed} passed, ${r.failed} failed (${r.failed - fresh.length - openSeen} cited, ${openSeen} open x86emu bugs in ${open.length} signatures), ${r.skipped} skipped`,
+      );
+      expect(r.passed).toBeGreaterThan(LONG64.count / 3);
+      expect(r.mismatches.filter((m) => m.signature.categories.includes('crash'))).toEqual([]);
+      expect(fresh.length, describeNew(r.mismatches)).toBe(0);
+    });
 
-    it.skipIf(AMD_LISTS_REASON !== undefined)(
-      `every known IA-32e mismatch and open x86emu bug still reproduces (shrink the lists when fixed)${AMD_LISTS_NOTE}`,
-      () => {
-        const gone: string[] = [];
-        for (const k of known) {
-          const v = tester.runCase(k.reproducer);
-          // The data selectors CPL-3 code reads on kvm-pvm are the host thread's leftovers: after
-          // the 20000 cases above such a reproducer may read 0x2b, as the guest loaded, and pass.
-          if (v.kind === 'pass' && k.summary.includes("host's data selectors")) continue;
-          if (v.kind !== 'fail' || !matchesKnown(signatureOf(v), k)) gone.push(`${k.id}: ${v.kind}`);
-        }
-        expect(gone).toEqual([]);
-      },
-    );
+    it('every known IA-32e mismatch and open x86emu bug still reproduces (shrink the lists when fixed)', () => {
+      const gone: string[] = [];
+      for (const k of known) {
+        const v = tester.runCase(k.reproducer);
+        // The data selectors CPL-3 code reads on kvm-pvm are the host thread's leftovers: after
+        // the 20000 cases above such a reproducer may read 0x2b, as the guest loaded, and pass.
+        if (v.kind === 'pass' && k.summary.includes("host's data selectors")) continue;
+        if (v.kind !== 'fail' || !matchesKnown(signatureOf(v), k)) gone.push(`${k.id}: ${v.kind}`);
+      }
+      expect(gone).toEqual([]);
+    });
   },
 );

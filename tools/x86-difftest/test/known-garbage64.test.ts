@@ -135,15 +135,50 @@ describe('classifyGarbage64', () => {
     );
   });
 
-  it('places a near JMP with 66h (AMD: rel16), but not a 66h rel8 JMP whose target is the same on both vendors', () => {
+  it('places a near JMP with 66h (AMD: rel16) on an AMD host only, and not a 66h rel8 JMP whose target is the same on both vendors', () => {
     const rel16 = garbageCase([0x66, 0xe9, 0x02, 0x00, 0x00, 0x00], DATA);
-    expect(
-      classifyGarbage64(mismatch(rel16, end(13, AT + 6, 0), end(14, AT + 8, 4), 'garbage:JMP'))?.id,
-    ).toBe('branch-66');
+    const m = mismatch(rel16, end(13, AT + 6, 0), end(14, AT + 8, 4), 'garbage:JMP');
+    expect(classifyGarbage64(m, 'AuthenticAMD')?.id).toBe('branch-66');
+    // An Intel CPU ignores 66h there, as x86emu does: the same end is x86emu's on an Intel host.
+    expect(classifyGarbage64(m, 'GenuineIntel')).toBeUndefined();
     const rel8 = garbageCase([0x66, 0xeb, 0x02, 0x90, 0x90], DATA);
     expect(
-      classifyGarbage64(mismatch(rel8, end(13, AT + 5, 0), end(6, AT + 3), 'garbage:JMP')),
+      classifyGarbage64(mismatch(rel8, end(13, AT + 5, 0), end(6, AT + 3), 'garbage:JMP'), 'AuthenticAMD'),
     ).toBeUndefined();
+  });
+
+  it('places a CALL to a non-canonical target whose return address the host wrote below RSP, on an Intel host only', () => {
+    // call rax with RAX non-canonical: #GP(0) at the CALL on both sides (SDM CALL), RSP unchanged.
+    const c = garbageCase([0xff, 0xd0], 0);
+    (c.init.gprHigh as number[])[0] = 0x8000;
+    const emu = ranAs(c);
+    const rsp = traceCase(c).steps[1].gpr[4];
+    const pushed = (next: number): Outcome => {
+      const host = ranAs(c);
+      host.ram.set([next & 0xff, (next >> 8) & 0xff, next >>> 16, 0, 0, 0, 0, 0], rsp - 8);
+      return host;
+    };
+    const m = compared(c, pushed(AT + 2), emu);
+    expect(m.signature.categories).toEqual(['memory']);
+    expect(classifyGarbage64(m, 'GenuineIntel')?.id).toBe('call-push-before-gp');
+    expect(classifyGarbage64(m, 'AuthenticAMD')).toBeUndefined();
+    // Other bytes there are not the return address: not the class.
+    expect(classifyGarbage64(compared(c, pushed(AT + 3), emu), 'GenuineIntel')).toBeUndefined();
+  });
+
+  it('places RCX[63:32] cleared by a REP string with a 32-bit address size (Intel), but not another RCX', () => {
+    // rep stosb under 67h with ECX = 0: no iteration; x86emu leaves RCX = 1_0000_0000h.
+    const c = garbageCase([0x67, 0xf3, 0xaa], DATA);
+    c.init.gpr[1] = 0;
+    (c.init.gprHigh as number[])[1] = 1;
+    const emu = ranAs(c);
+    const cleared = ranAs(c);
+    (cleared.state.gprHigh as number[])[1] = 0;
+    expect(classifyGarbage64(compared(c, cleared, emu), 'GenuineIntel')?.id).toBe('rep-a32-upper');
+    const other = ranAs(c);
+    (other.state.gprHigh as number[])[1] = 0;
+    other.state.gpr[1] = 1;
+    expect(classifyGarbage64(compared(c, other, emu), 'GenuineIntel')).toBeUndefined();
   });
 
   it('traces what x86emu executed and the effective address its fault saw', () => {

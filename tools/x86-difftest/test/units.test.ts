@@ -5,6 +5,7 @@ import { matchesKnown, signatureOf } from '../src/difftest.js';
 import { AF, CF, OF, PF, SF, undefinedFlags, ZF } from '../src/flags.js';
 import { caseImage, generateCase, generateGarbage } from '../src/generator.js';
 import { generateLong64 } from '../src/generator64.js';
+import { knownForHost, knownFromMismatches } from '../src/known.js';
 import { baseState, buildImage, STUBS } from '../src/layout.js';
 import { cloneState } from '../src/machine-state.js';
 import type { Outcome } from '../src/outcome.js';
@@ -157,6 +158,47 @@ describe('known-mismatch matching', () => {
     expect(matchesKnown(sig([0x66]), lock)).toBe(false);
     expect(matchesKnown(sig([]), lock)).toBe(false);
     expect(matchesKnown(sig([0x66]), { ...lock, prefixes: undefined })).toBe(true);
+  });
+  it("an entry cited for some vendors' hosts is known on those hosts only; one without hosts on every host", () => {
+    const amd = { ...k, id: 'amd', hosts: ['AuthenticAMD'] };
+    const intel = { ...k, id: 'intel', hosts: ['GenuineIntel'] };
+    const ids = (vendor: string) => knownForHost([k, amd, intel], vendor).map((e) => e.id);
+    expect(ids('AuthenticAMD')).toEqual(['x', 'amd']);
+    expect(ids('GenuineIntel')).toEqual(['x', 'intel']);
+    expect(ids('HygonGenuine')).toEqual(['x']);
+  });
+  it("--write-known cites a new entry for the host's vendor, even where another vendor's entry has the signature", () => {
+    const c = generateGarbage(1, 1, 'real');
+    const m = (form: string) => ({
+      index: 0,
+      testCase: c,
+      signature: { mode: 'real' as const, form, categories: ['eflags'] },
+      differences: [],
+      report: '',
+    });
+    const amd = {
+      ...k,
+      id: 'real/garbage:AAM/eflags',
+      mode: 'real' as const,
+      form: 'garbage:AAM',
+      hosts: ['AuthenticAMD'],
+    };
+    const out = knownFromMismatches(
+      [m('garbage:AAM'), m('garbage:AAD')],
+      [amd],
+      () => 'why',
+      undefined,
+      'GenuineIntel',
+    );
+    expect(out.map((e) => [e.id, e.hosts])).toEqual([
+      ['real/garbage:AAM/eflags', ['AuthenticAMD']],
+      ['real/garbage:AAM/eflags@GenuineIntel', ['GenuineIntel']],
+      ['real/garbage:AAD/eflags', ['GenuineIntel']],
+    ]);
+    // On the vendor the entry is cited for, the signature is listed already.
+    expect(
+      knownFromMismatches([m('garbage:AAM')], [amd], () => 'why', undefined, 'AuthenticAMD'),
+    ).toHaveLength(1);
   });
 });
 
